@@ -1,0 +1,229 @@
+"""The provider contract and the plugin registry.
+
+A provider manages resource types whose names start with its own name and an
+underscore (``local_directory`` belongs to ``local``), as in Terraform. Providers
+are found through the ``zplan.providers`` entry-point group, so a new provider is
+a separate package that never edits the core.
+
+The contract is deliberately small (check, read, create, update, delete, plus a
+batch ``apply``): the core does the diffing from each type's schema, so a
+provider only says which attributes exist, which force replacement and which are
+secret. Providers that work declaratively (Pulumi) override ``apply`` and
+``destroy`` to handle all of their changes in one engine run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+ENTRY_POINT_GROUP = "zplan.providers"
+
+# Attribute value types a schema may declare (checked by the core before any call).
+TYPES = ("string", "number", "bool", "list", "map", "any")
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One attribute of a resource type."""
+
+    type: str = "string"
+    required: bool = False
+    optional: bool = False  # may be set by the user; with computed, the provider fills it when unset
+    computed: bool = False  # set by the provider; "(known after apply)" until then
+    force_new: bool = False  # a change replaces the resource instead of updating it
+    sensitive: bool = False  # never printed, never stored in clear in plan files
+    default: Any = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.type not in TYPES:
+            raise ValueError(f"unknown attribute type {self.type!r}; expected one of {TYPES}")
+        if not (self.required or self.optional or self.computed):
+            raise ValueError("an attribute must be required, optional or computed")
+
+    @property
+    def settable(self) -> bool:
+        return self.required or self.optional
+
+
+@dataclass(frozen=True)
+class ResourceSchema:
+    """What a resource type accepts and returns, known without any cloud call."""
+
+    type: str
+    attributes: Mapping[str, Attribute]
+    description: str = ""
+
+    def inputs(self) -> dict[str, Attribute]:
+        """Attributes a user may set."""
+        return {k: a for k, a in self.attributes.items() if a.settable}
+
+    def sensitive_names(self) -> set[str]:
+        return {k for k, a in self.attributes.items() if a.sensitive}
+
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """Where a provider may keep files and how it reports progress."""
+
+    project_dir: Path
+    state_dir: Path  # the project's .zplan folder
+    config: Mapping[str, Any] = field(default_factory=dict)  # the provider "NAME" { } block
+    log: Callable[[str], None] = lambda msg: None
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """One resource operation handed to a provider's ``apply``."""
+
+    address: str  # resource.TYPE.NAME
+    type: str
+    name: str
+    action: str  # "create" | "update" | "replace" | "delete"
+    before: Mapping[str, Any] | None  # recorded attributes (None on create)
+    after: Mapping[str, Any] | None  # desired inputs (None on delete)
+    create_before_destroy: bool = False
+
+
+@dataclass(frozen=True)
+class ResourceResult:
+    """What happened to one change: the new attributes, or an error."""
+
+    address: str
+    attributes: Mapping[str, Any] | None  # None after a delete or a failure
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class ProviderError(Exception):
+    """A provider failed in a way the user must act on (message is shown as is)."""
+
+
+class Provider:
+    """Base class for providers. Subclasses set ``name`` and ``schemas``.
+
+    Per-resource providers implement ``create/read/update/delete``; the default
+    ``apply`` calls them one change at a time. Engines that plan and apply a
+    whole program at once override ``apply``/``destroy``/``refresh``.
+    """
+
+    name: str = ""
+    schemas: Mapping[str, ResourceSchema] = {}
+
+    def __init__(self, context: ProviderContext) -> None:
+        self.context = context
+
+    # -- offline: used by validate and plan -------------------------------------------
+    def check(self, type_: str, inputs: Mapping[str, Any]) -> list[str]:
+        """Provider-specific validation beyond the schema; returns error messages."""
+        return []
+
+    def preflight(self) -> None:
+        """Fail fast, before anything changes, when apply cannot work (missing CLI, ...)."""
+
+    # -- per-resource CRUD ------------------------------------------------------------
+    def create(self, type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def read(self, type_: str, attributes: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Current attributes of a recorded resource, or None when it is gone."""
+        return dict(attributes)
+
+    def update(self, type_: str, before: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def delete(self, type_: str, attributes: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def import_resource(self, type_: str, id_: str) -> dict[str, Any]:
+        raise ProviderError(f"provider {self.name!r} cannot import {type_} resources")
+
+    # -- batch entry points used by the applier ----------------------------------------
+    def apply(self, changes: list[ResourceChange], on_result: Callable[[ResourceResult], None]) -> None:
+        """Apply changes already in dependency order; report each result as it lands."""
+        for change in changes:
+            on_result(self.apply_one(change))
+
+    def apply_one(self, change: ResourceChange) -> ResourceResult:
+        try:
+            if change.action == "create":
+                attrs = self.create(change.type, change.name, change.after or {})
+            elif change.action == "update":
+                attrs = self.update(change.type, change.before or {}, change.after or {})
+            elif change.action == "replace":
+                if change.create_before_destroy:
+                    attrs = self.create(change.type, change.name, change.after or {})
+                    self.delete(change.type, change.before or {})
+                else:
+                    self.delete(change.type, change.before or {})
+                    attrs = self.create(change.type, change.name, change.after or {})
+            elif change.action == "delete":
+                self.delete(change.type, change.before or {})
+                attrs = None
+            else:
+                raise ValueError(f"unknown action {change.action!r}")
+        except ProviderError as exc:
+            return ResourceResult(change.address, None, str(exc))
+        except Exception as exc:  # a provider bug or an environment failure: keep the message
+            return ResourceResult(change.address, None, f"{type(exc).__name__}: {exc}")
+        return ResourceResult(change.address, attrs)
+
+    def refresh(self, resources: Mapping[str, tuple[str, Mapping[str, Any]]]) -> dict[str, dict[str, Any] | None]:
+        """Read back every recorded resource {address: (type, attrs)} -> attrs or None."""
+        return {addr: self.read(type_, attrs) for addr, (type_, attrs) in resources.items()}
+
+
+def provider_name_for(type_: str) -> str:
+    """``gcp_storage_bucket`` -> ``gcp``."""
+    return type_.split("_", 1)[0]
+
+
+def available_providers() -> dict[str, importlib_metadata.EntryPoint]:
+    return {ep.name: ep for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+class ProviderRegistry:
+    """Loads provider plugins lazily: only those whose resource types are used."""
+
+    def __init__(self, extra: Mapping[str, type[Provider]] | None = None) -> None:
+        self._extra = dict(extra or {})
+        self._classes: dict[str, type[Provider]] = {}
+
+    def provider_class(self, name: str) -> type[Provider] | None:
+        if name in self._extra:
+            return self._extra[name]
+        if name not in self._classes:
+            ep = available_providers().get(name)
+            if ep is None:
+                return None
+            self._classes[name] = ep.load()
+        return self._classes[name]
+
+    def schema(self, type_: str) -> ResourceSchema | None:
+        cls = self.provider_class(provider_name_for(type_))
+        return None if cls is None else cls.schemas.get(type_)
+
+    def names(self) -> list[str]:
+        return sorted(set(available_providers()) | set(self._extra))
+
+
+def schema_dict(schema: ResourceSchema) -> dict[str, Any]:
+    """A JSON-able view of a schema (for `zplan providers` and docs)."""
+    return {
+        "type": schema.type,
+        "description": schema.description,
+        "attributes": {k: dataclasses.asdict(a) for k, a in schema.attributes.items()},
+    }
+
+
+def iter_schemas(providers: Iterable[type[Provider]]) -> Iterable[ResourceSchema]:
+    for p in providers:
+        yield from p.schemas.values()
