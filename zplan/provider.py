@@ -84,7 +84,7 @@ class ResourceChange:
     address: str  # resource.TYPE.NAME
     type: str
     name: str
-    action: str  # "create" | "update" | "replace" | "delete"
+    action: str  # "create" | "update" | "replace" | "delete" | "noop"
     before: Mapping[str, Any] | None  # recorded attributes (None on create)
     after: Mapping[str, Any] | None  # desired inputs (None on delete)
     create_before_destroy: bool = False
@@ -148,9 +148,20 @@ class Provider:
 
     # -- batch entry points used by the applier ----------------------------------------
     def apply(self, changes: list[ResourceChange], on_result: Callable[[ResourceResult], None]) -> None:
-        """Apply changes already in dependency order; report each result as it lands."""
+        """Apply one wave of changes whose dependencies are already applied.
+
+        ``changes`` also lists every other resource of this provider that should
+        keep existing, with action "noop" (before == after): a declarative engine
+        needs the whole desired set, a per-resource provider just skips them.
+        Report each result through ``on_result`` as it lands (noops need none).
+        """
         for change in changes:
-            on_result(self.apply_one(change))
+            if change.action != "noop":
+                on_result(self.apply_one(change))
+
+    def destroy(self, changes: list[ResourceChange], on_result: Callable[[ResourceResult], None]) -> None:
+        """Delete resources (all changes have action "delete"), dependents first."""
+        self.apply(changes, on_result)
 
     def apply_one(self, change: ResourceChange) -> ResourceResult:
         try:
