@@ -1,0 +1,303 @@
+"""HCL files -> the typed ``Config`` model, checking block and attribute names.
+
+Each block kind has a small schema here (which attributes, which nested
+blocks); anything else is a user mistake reported with its file and line.
+Resource attributes are checked later against the provider's schema.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Callable
+
+from zplan import diags
+from zplan.config import hcl
+from zplan.config.model import (
+    NO_DEFAULT,
+    Config,
+    Lifecycle,
+    Local,
+    Output,
+    Pipeline,
+    ProviderConfig,
+    ResourceConfig,
+    Stack,
+    StepConfig,
+    Variable,
+)
+
+CONFIG_GLOB = "*.zp.hcl"
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+VARIABLE_TYPES = ("string", "number", "bool", "list", "map", "any")
+
+# Stack components and settings a stack block may name (flavors validate their own values).
+STACK_ATTRIBUTES = {
+    "orchestrator",
+    "artifact_store",
+    "metadata_store",
+    "processing",
+    "step_operator",
+    "model_deployer",
+    "container_image",
+    "description",
+    "orchestrator_options",
+    "artifact_store_options",
+    "metadata_store_options",
+    "beam_options",
+    "metadata_password",
+}
+
+
+def config_files(project_dir: Path) -> list[Path]:
+    return sorted(project_dir.glob(CONFIG_GLOB))
+
+
+def load(project_dir: Path, files: list[Path] | None = None) -> Config:
+    """Parse every ``*.zp.hcl`` file of a project into one ``Config``."""
+    project_dir = project_dir.resolve()
+    files = config_files(project_dir) if files is None else files
+    if not files:
+        raise diags.fail(
+            f"no {CONFIG_GLOB} files in {project_dir.name or project_dir}",
+            "run `zplan init` to create an example, or change to the folder that holds your configuration",
+        )
+    config = Config(project_dir=project_dir, files=files)
+    found = diags.Collector()
+    for path in files:
+        body = hcl.parse_file(path)
+        _check_attributes(body, set(), found, where="at the top level")
+        for block in body.blocks:
+            handler = _TOP_LEVEL.get(block.type)
+            if handler is None:
+                found.error(
+                    f'unknown block type "{block.type}"',
+                    f"expected one of: {', '.join(sorted(_TOP_LEVEL))}",
+                    block.range,
+                )
+                continue
+            handler(config, block, found)
+    found.raise_if_errors()
+    return config
+
+
+# -- block handlers --------------------------------------------------------------------
+
+
+def _labels(block: hcl.Block, count: int, what: str, found: diags.Collector) -> list[str] | None:
+    if len(block.labels) != count:
+        names = " ".join(f'"{w}"' for w in what.split())
+        found.error(f'{block.type} block needs {count} label(s)', f"write it as: {block.type} {names} {{ ... }}", block.range)
+        return None
+    for label in block.labels:
+        if not NAME_RE.match(label):
+            found.error(f'invalid name "{label}"', "names start with a letter or _ and hold letters, digits, _ and -", block.range)
+            return None
+    return block.labels
+
+
+def _check_attributes(block: hcl.Block, allowed: set[str] | None, found: diags.Collector, where: str = "", blocks: set[str] = frozenset()) -> None:
+    if allowed is not None:
+        for name, attr in block.attributes.items():
+            if name not in allowed:
+                hint = f"expected one of: {', '.join(sorted(allowed))}" if allowed else "this block takes no attributes"
+                found.error(f'unsupported attribute "{name}" {where}'.rstrip(), hint, attr.range)
+    for nested in block.blocks:
+        if nested.type not in blocks:
+            hint = f"expected one of: {', '.join(sorted(blocks))}" if blocks else "this block takes no nested blocks"
+            found.error(f'unsupported block type "{nested.type}" {where}'.rstrip(), hint, nested.range)
+
+
+def _duplicate(kind: str, name: str, first, block: hcl.Block, found: diags.Collector) -> bool:
+    if first is None:
+        return False
+    found.error(f'duplicate {kind} "{name}"', f"it was already declared at {first.range}", block.range)
+    return True
+
+
+def _static(attr: hcl.Attribute | None, found: diags.Collector, default=None):
+    if attr is None:
+        return default
+    try:
+        return attr.expr.static_value()
+    except diags.DiagnosticError as exc:
+        found.extend(exc.diagnostics)
+        return default
+
+
+def _variable(config: Config, block: hcl.Block, found: diags.Collector) -> None:
+    labels = _labels(block, 1, "NAME", found)
+    if labels is None:
+        return
+    (name,) = labels
+    _check_attributes(block, {"default", "type", "description", "sensitive"}, found, f'in variable "{name}"', {"validation"})
+    if _duplicate("variable", name, config.variables.get(name), block, found):
+        return
+    var = Variable(name=name, range=block.range)
+    attrs = block.attributes
+    if "default" in attrs:
+        var.default = _static(attrs["default"], found)
+    if "type" in attrs:
+        # Terraform writes `type = string` (a bare keyword); accept that and the quoted form.
+        type_ = attrs["type"].expr.source().strip().strip('"')
+        if type_ not in VARIABLE_TYPES:
+            found.error(f'unknown type "{type_}" for variable "{name}"', f"use one of: {', '.join(VARIABLE_TYPES)}", attrs["type"].range)
+        var.type = type_
+    var.description = str(_static(attrs.get("description"), found, ""))
+    var.sensitive = bool(_static(attrs.get("sensitive"), found, False))
+    config.variables[name] = var
+
+
+def _locals(config: Config, block: hcl.Block, found: diags.Collector) -> None:
+    _labels(block, 0, "", found)
+    _check_attributes(block, None, found, "in locals")
+    for name, attr in block.attributes.items():
+        if _duplicate("local value", name, config.locals.get(name), block, found):
+            continue
+        config.locals[name] = Local(name=name, expr=attr.expr, range=attr.range)
+
+
+def _pipeline(config: Config, block: hcl.Block, found: diags.Collector) -> None:
+    labels = _labels(block, 1, "NAME", found)
+    if labels is None:
+        return
+    (name,) = labels
+    _check_attributes(block, {"description"}, found, f'in pipeline "{name}"', {"step"})
+    if _duplicate("pipeline", name, config.pipelines.get(name), block, found):
+        return
+    pipeline = Pipeline(name=name, range=block.range)
+    for nested in block.blocks:
+        if nested.type == "step":
+            _step(pipeline, nested, found)
+    if not pipeline.steps:
+        found.error(f'pipeline "{name}" has no steps', 'add at least one step "NAME" { source = "file.py:function" }', block.range)
+    config.pipelines[name] = pipeline
+
+
+def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
+    labels = _labels(block, 1, "NAME", found)
+    if labels is None:
+        return
+    (name,) = labels
+    where = f'in step "{name}"'
+    _check_attributes(block, {"source", "inputs", "params", "outputs", "depends_on", "description"}, found, where)
+    if _duplicate("step", name, pipeline.steps.get(name), block, found):
+        return
+    attrs = block.attributes
+    if "source" not in attrs:
+        found.error(f'step "{name}" has no source', 'add source = "path/to/file.py:function"', block.range)
+        return
+    source = _static(attrs["source"], found)
+    if not isinstance(source, str) or ":" not in source or not source.rsplit(":", 1)[1].isidentifier():
+        found.error(
+            f'step "{name}": source must look like "path/to/file.py:function"',
+            f"got {attrs['source'].expr.source()}",
+            attrs["source"].range,
+        )
+        return
+    outputs = _static(attrs.get("outputs"), found)
+    if outputs is not None and not (isinstance(outputs, list) and all(isinstance(o, str) and o.isidentifier() for o in outputs)):
+        found.error(f'step "{name}": outputs must be a list of names', 'e.g. outputs = ["train", "test"]', attrs["outputs"].range)
+        outputs = None
+    pipeline.steps[name] = StepConfig(
+        pipeline=pipeline.name,
+        name=name,
+        source=source,
+        source_range=attrs["source"].range,
+        range=block.range,
+        inputs=attrs["inputs"].expr if "inputs" in attrs else None,
+        params=attrs["params"].expr if "params" in attrs else None,
+        outputs=outputs,
+        depends_on=attrs["depends_on"].expr.references() if "depends_on" in attrs else [],
+    )
+
+
+def _output(config: Config, block: hcl.Block, found: diags.Collector) -> None:
+    labels = _labels(block, 1, "NAME", found)
+    if labels is None:
+        return
+    (name,) = labels
+    _check_attributes(block, {"value", "description", "sensitive"}, found, f'in output "{name}"')
+    if _duplicate("output", name, config.outputs.get(name), block, found):
+        return
+    if "value" not in block.attributes:
+        found.error(f'output "{name}" has no value', "add value = <expression>", block.range)
+        return
+    config.outputs[name] = Output(
+        name=name,
+        expr=block.attributes["value"].expr,
+        range=block.range,
+        description=str(_static(block.attributes.get("description"), found, "")),
+        sensitive=bool(_static(block.attributes.get("sensitive"), found, False)),
+    )
+
+
+def _stack(config: Config, block: hcl.Block, found: diags.Collector) -> None:
+    labels = _labels(block, 1, "NAME", found)
+    if labels is None:
+        return
+    (name,) = labels
+    _check_attributes(block, STACK_ATTRIBUTES, found, f'in stack "{name}"')
+    if _duplicate("stack", name, config.stacks.get(name), block, found):
+        return
+    config.stacks[name] = Stack(name=name, range=block.range, settings={k: a.expr for k, a in block.attributes.items()})
+
+
+def _resource(config: Config, block: hcl.Block, found: diags.Collector) -> None:
+    labels = _labels(block, 2, "TYPE NAME", found)
+    if labels is None:
+        return
+    type_, name = labels
+    _check_attributes(block, None, found, f'in resource "{type_}" "{name}"', {"lifecycle"})
+    resource = ResourceConfig(type=type_, name=name, range=block.range)
+    if _duplicate("resource", f"{type_}.{name}", config.resources.get(str(resource.addr)), block, found):
+        return
+    for attr_name, attr in block.attributes.items():
+        if attr_name == "depends_on":
+            resource.depends_on = attr.expr.references()
+        else:
+            resource.attributes[attr_name] = attr.expr
+            resource.attribute_ranges[attr_name] = attr.range
+    for nested in block.blocks:
+        if nested.type == "lifecycle":
+            resource.lifecycle = _lifecycle(nested, found)
+    config.resources[str(resource.addr)] = resource
+
+
+def _lifecycle(block: hcl.Block, found: diags.Collector) -> Lifecycle:
+    _check_attributes(block, {"prevent_destroy", "create_before_destroy", "ignore_changes"}, found, "in lifecycle")
+    attrs = block.attributes
+    ignore: list[str] = []
+    if "ignore_changes" in attrs:
+        # Terraform lists bare attribute names: ignore_changes = [tags, labels]
+        ignore = [".".join(str(p) for p in ref.parts) for ref in attrs["ignore_changes"].expr.references()]
+        if not ignore:
+            value = _static(attrs["ignore_changes"], found, [])
+            ignore = [str(v) for v in value] if isinstance(value, list) else []
+    return Lifecycle(
+        prevent_destroy=bool(_static(attrs.get("prevent_destroy"), found, False)),
+        create_before_destroy=bool(_static(attrs.get("create_before_destroy"), found, False)),
+        ignore_changes=ignore,
+    )
+
+
+def _provider(config: Config, block: hcl.Block, found: diags.Collector) -> None:
+    labels = _labels(block, 1, "NAME", found)
+    if labels is None:
+        return
+    (name,) = labels
+    _check_attributes(block, None, found, f'in provider "{name}"')
+    if _duplicate("provider", name, config.providers.get(name), block, found):
+        return
+    config.providers[name] = ProviderConfig(name=name, range=block.range, settings={k: a.expr for k, a in block.attributes.items()})
+
+
+_TOP_LEVEL: dict[str, Callable[[Config, hcl.Block, diags.Collector], None]] = {
+    "variable": _variable,
+    "locals": _locals,
+    "pipeline": _pipeline,
+    "output": _output,
+    "stack": _stack,
+    "resource": _resource,
+    "provider": _provider,
+}

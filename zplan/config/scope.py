@@ -1,0 +1,176 @@
+"""Evaluating expressions: what ``var.x``, ``local.y``, ``step.a.outputs.b`` and
+``resource.t.n.attr`` mean at a given moment.
+
+Step outputs evaluate to ``StepOutputRef`` markers (the planner turns them into
+graph edges and artifact hashes); resource attributes come from a callback so the
+planner can answer with desired values, recorded outputs or ``UNKNOWN``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from zplan import diags
+from zplan.config.expr import UNKNOWN, Expr, Ref
+from zplan.config.model import Config
+
+# resource_value(type, name, attribute) -> value or UNKNOWN
+ResourceLookup = Callable[[str, str, str], Any]
+
+
+@dataclass(frozen=True)
+class StepOutputRef:
+    """A reference to one output of a step, kept symbolic until apply."""
+
+    __zplan_symbolic__ = True
+
+    pipeline: str
+    step: str
+    output: str
+
+    @property
+    def address(self) -> str:
+        return f"pipeline.{self.pipeline}.step.{self.step}"
+
+    def __str__(self) -> str:
+        return f"step.{self.step}.outputs.{self.output}"
+
+
+class Scope:
+    def __init__(
+        self,
+        config: Config,
+        variables: Mapping[str, Any],
+        resource_value: ResourceLookup | None = None,
+    ) -> None:
+        self.config = config
+        self.variables = variables
+        self.resource_value = resource_value or (lambda t, n, a: UNKNOWN)
+        self._locals: dict[str, Any] = {}
+        self._evaluating: list[str] = []
+
+    def eval(self, expr: Expr, pipeline: str | None = None) -> Any:
+        """Evaluate ``expr``; step references are allowed only when ``pipeline`` is given."""
+        return expr.evaluate(lambda ref: self._resolve(ref, pipeline))
+
+    # -- references -------------------------------------------------------------------------
+    def _resolve(self, ref: Ref, pipeline: str | None) -> Any:
+        root, rest = ref.parts[0], ref.parts[1:]
+        if root == "var":
+            return _index(self._variable(ref), rest[1:], ref)
+        if root == "local":
+            return _index(self._local(ref), rest[1:], ref)
+        if root == "step":
+            return self._step_output(ref, pipeline)
+        if root == "resource":
+            return self._resource(ref)
+        if root == "path" and rest[:1] == ("root",):
+            return str(self.config.project_dir)
+        raise diags.fail(
+            f'unknown reference "{_dotted(ref.parts)}"',
+            "references start with var., local., step.NAME.outputs., resource.TYPE.NAME. or path.root",
+            ref.range,
+        )
+
+    def _variable(self, ref: Ref) -> Any:
+        if len(ref.parts) < 2:
+            raise diags.fail('"var" must be followed by a variable name', "e.g. var.env", ref.range)
+        name = str(ref.parts[1])
+        if name not in self.config.variables:
+            raise diags.fail(f'reference to undeclared variable "{name}"', f'declare it: variable "{name}" {{ default = ... }}', ref.range)
+        return self.variables.get(name, UNKNOWN)
+
+    def _local(self, ref: Ref) -> Any:
+        if len(ref.parts) < 2:
+            raise diags.fail('"local" must be followed by a name', "e.g. local.prefix", ref.range)
+        name = str(ref.parts[1])
+        if name in self._locals:
+            return self._locals[name]
+        local = self.config.locals.get(name)
+        if local is None:
+            raise diags.fail(f'reference to undeclared local value "{name}"', "declare it inside a locals { } block", ref.range)
+        if name in self._evaluating:
+            cycle = " -> ".join(self._evaluating[self._evaluating.index(name):] + [name])
+            raise diags.fail(f"local values refer to each other in a cycle: {cycle}", "break the cycle", local.range)
+        self._evaluating.append(name)
+        try:
+            value = self.eval(local.expr)
+        finally:
+            self._evaluating.pop()
+        self._locals[name] = value
+        return value
+
+    def _step_output(self, ref: Ref, pipeline: str | None) -> StepOutputRef:
+        parts = ref.parts
+        if pipeline is None:
+            raise diags.fail(
+                f'"{_dotted(parts)}" cannot be used here',
+                "step outputs can be used only in a step's inputs (or in an output block)",
+                ref.range,
+            )
+        if len(parts) != 4 or parts[2] != "outputs":
+            raise diags.fail(f'invalid step reference "{_dotted(parts)}"', "write step.NAME.outputs.OUTPUT", ref.range)
+        name, output = str(parts[1]), str(parts[3])
+        if name not in self.config.pipelines[pipeline].steps:
+            raise diags.fail(
+                f'reference to undeclared step "{name}" in pipeline "{pipeline}"',
+                f"declared steps: {', '.join(self.config.pipelines[pipeline].steps)}",
+                ref.range,
+            )
+        return StepOutputRef(pipeline, name, output)
+
+    def _resource(self, ref: Ref) -> Any:
+        parts = ref.parts
+        if len(parts) < 4:
+            raise diags.fail(f'invalid resource reference "{_dotted(parts)}"', "write resource.TYPE.NAME.ATTRIBUTE", ref.range)
+        type_, name, attr = str(parts[1]), str(parts[2]), str(parts[3])
+        if f"resource.{type_}.{name}" not in self.config.resources:
+            raise diags.fail(f'reference to undeclared resource "{type_}.{name}"', f'declare it: resource "{type_}" "{name}" {{ ... }}', ref.range)
+        return _index(self.resource_value(type_, name, attr), parts[4:], ref)
+
+
+def _index(value: Any, parts: tuple, ref: Ref) -> Any:
+    for part in parts:
+        if value is UNKNOWN:
+            return UNKNOWN
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            raise diags.fail(f'"{_dotted(ref.parts)}": no element {part!r}', "check the name or index", ref.range) from None
+    return value
+
+
+def _dotted(parts: tuple) -> str:
+    return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in parts).replace(".[", "[")
+
+
+def symbolic_refs(value: Any) -> list[StepOutputRef]:
+    """Every step output referenced inside an evaluated value (dicts, lists, templates)."""
+    found: list[StepOutputRef] = []
+
+    def walk(v: Any) -> None:
+        if isinstance(v, StepOutputRef):
+            found.append(v)
+        elif isinstance(v, dict):
+            for item in v.values():
+                walk(item)
+        elif isinstance(v, (list, tuple)):
+            for item in v:
+                walk(item)
+        elif hasattr(v, "parts") and not isinstance(v, (str, bytes)):  # a Template
+            for item in v.parts:
+                walk(item)
+
+    walk(value)
+    return found
+
+
+def contains_unknown(value: Any) -> bool:
+    if value is UNKNOWN:
+        return True
+    if isinstance(value, dict):
+        return any(contains_unknown(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(contains_unknown(v) for v in value)
+    return False

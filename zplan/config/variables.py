@@ -1,0 +1,132 @@
+"""Input variable values: defaults, then env, then vars files, then -var, as Terraform orders them.
+
+Sources, lowest precedence first: the variable's ``default``; ``ZPLAN_VAR_<name>``
+in the environment; ``zplan.zpvars``; ``*.auto.zpvars`` (alphabetical); each
+``-var-file``; each ``-var name=value``. A vars file is HCL attributes
+(``name = value``), like Terraform's ``terraform.tfvars``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from zplan import diags
+from zplan.config import hcl
+from zplan.config.model import NO_DEFAULT, Config, Variable
+
+ENV_PREFIX = "ZPLAN_VAR_"
+DEFAULT_VARS_FILE = "zplan.zpvars"
+
+
+def resolve(
+    config: Config,
+    cli_vars: list[str] = (),
+    var_files: list[Path] = (),
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Every declared variable's value; an unset one without default is an error."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, tuple[Any, str]] = {}  # name -> (value, where it came from)
+    for key, text in environ.items():
+        if key.startswith(ENV_PREFIX):
+            raw[key[len(ENV_PREFIX):]] = (_from_text(text), f"environment variable {key}")
+    auto = [config.project_dir / DEFAULT_VARS_FILE] + sorted(config.project_dir.glob("*.auto.zpvars"))
+    for path in [p for p in auto if p.exists()] + [Path(p) for p in var_files]:
+        raw.update(_read_vars_file(path))
+    for item in cli_vars:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise diags.fail(f"invalid -var {item!r}", "write it as -var NAME=VALUE")
+        raw[name.strip()] = (_from_text(text), f"-var {name.strip()}")
+
+    found = diags.Collector()
+    values: dict[str, Any] = {}
+    for name, (value, where) in raw.items():
+        if name not in config.variables:
+            if not where.startswith("environment"):  # stray env vars are ignored, as Terraform does
+                found.error(f'value for undeclared variable "{name}" (from {where})', f'declare it: variable "{name}" {{}}')
+            continue
+    for name, var in config.variables.items():
+        if name in raw:
+            value, where = raw[name]
+            values[name] = _convert(var, value, where, found)
+        elif var.default is not NO_DEFAULT:
+            values[name] = var.default
+        else:
+            found.error(
+                f'no value for variable "{name}"',
+                f"set it with -var {name}=VALUE, in {DEFAULT_VARS_FILE}, or in {ENV_PREFIX}{name}",
+                var.range,
+            )
+    found.raise_if_errors()
+    return values
+
+
+def sensitive_values(config: Config, values: Mapping[str, Any]) -> list[str]:
+    """The string forms of every sensitive variable's value (to mask them anywhere)."""
+    out: list[str] = []
+    for name, var in config.variables.items():
+        if var.sensitive and values.get(name) not in (None, ""):
+            out.append(str(values[name]))
+    return out
+
+
+def _read_vars_file(path: Path) -> dict[str, tuple[Any, str]]:
+    if not path.exists():
+        raise diags.fail(f"vars file {path} does not exist", "check the -var-file path")
+    body = hcl.parse_file(path)
+    if body.blocks:
+        raise diags.fail("a vars file holds only NAME = VALUE lines", "move blocks into a .zp.hcl file", body.blocks[0].range)
+    return {name: (attr.expr.static_value(), f"{path.name}:{attr.range.line}") for name, attr in body.attributes.items()}
+
+
+def _from_text(text: str) -> Any:
+    """-var and env values are strings; lists/maps may be written as HCL (kept raw here)."""
+    stripped = text.strip()
+    if stripped[:1] in ("[", "{"):
+        try:
+            body = hcl.parse_text(f"v = {stripped}", "<-var>")
+            return body.attributes["v"].expr.static_value()
+        except diags.DiagnosticError:
+            return text
+    return text
+
+
+def _convert(var: Variable, value: Any, where: str, found: diags.Collector) -> Any:
+    kind = var.type
+    bad = lambda: found.error(f'variable "{var.name}" expects a {kind}, got {value!r} (from {where})', "", var.range)  # noqa: E731
+    if kind == "string":
+        return value if isinstance(value, str) else str(value)
+    if kind == "number":
+        if isinstance(value, bool):
+            bad()
+            return value
+        if isinstance(value, (int, float)):
+            return value
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            bad()
+            return value
+        return int(number) if number.is_integer() and "." not in str(value) else number
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "false"):
+            return str(value).lower() == "true"
+        bad()
+        return value
+    if kind == "list" and not isinstance(value, list):
+        bad()
+    if kind == "map" and not isinstance(value, dict):
+        bad()
+    if kind == "any" and isinstance(value, str) and var.default is not NO_DEFAULT and isinstance(var.default, (int, float)) and not isinstance(var.default, bool):
+        # an untyped variable with a numeric default keeps numbers numeric when set from text
+        try:
+            number = float(value)
+            return int(number) if number.is_integer() and "." not in value else number
+        except ValueError:
+            return value
+    return value
