@@ -1,0 +1,30 @@
+"""ML Metadata recording: runs, step executions, artifacts and their lineage.
+
+Importing this package does not import ML Metadata; a store loads it on first use.
+"""
+
+from __future__ import annotations
+
+from zplan.metadata.git import git_info
+from zplan.metadata.records import (
+    ArtifactRecord,
+    ArtifactView,
+    ExecutionView,
+    GitInfo,
+    LineageNode,
+    RunDetail,
+    RunSummary,
+)
+from zplan.metadata.store import MetadataStore
+
+__all__ = [
+    "ArtifactRecord",
+    "ArtifactView",
+    "ExecutionView",
+    "GitInfo",
+    "LineageNode",
+    "MetadataStore",
+    "RunDetail",
+    "RunSummary",
+    "git_info",
+]

@@ -1,0 +1,118 @@
+"""Between zplan's plain records and ML Metadata's protos.
+
+Functions that build protos take ML Metadata's ``metadata_store_pb2`` as ``pb``
+so this module never imports it itself.
+"""
+
+from __future__ import annotations
+
+import json
+
+from zplan.hashing import canonical_json, hash_text
+from zplan.metadata.records import ArtifactRecord, ArtifactView, GitInfo
+from zplan.metadata.schema import SNAPSHOT, TypeIds
+
+_STATES = {"complete": "COMPLETE", "cached": "CACHED", "failed": "FAILED"}
+_STATE_NAMES = {v: k for k, v in _STATES.items()}
+
+
+def set_props(proto, values: dict) -> None:
+    """Set typed properties, skipping None (an unset property reads back as None)."""
+    for key, value in values.items():
+        if value is None:
+            continue
+        slot = proto.properties[key]
+        if isinstance(value, bool):
+            slot.bool_value = value
+        elif isinstance(value, int):
+            slot.int_value = value
+        elif isinstance(value, float):
+            slot.double_value = value
+        else:
+            slot.string_value = str(value)
+
+
+def prop(proto, key: str, default=None):
+    if key not in proto.properties:
+        return default
+    value = proto.properties[key]
+    which = value.WhichOneof("value")
+    return getattr(value, which) if which else default
+
+
+def external_id(record: ArtifactRecord) -> str:
+    # MLMD dedupes on external_id inside the same transaction that records the step,
+    # so a cached step's outputs (same uri, same content) stay one artifact row.
+    return f"zplan:{record.kind}:{hash_text(record.uri + chr(0) + record.digest)}"
+
+
+def artifact_proto(pb, types: TypeIds, record: ArtifactRecord):
+    if record.kind not in ("output", "snapshot"):
+        raise ValueError(f"artifact kind must be 'output' or 'snapshot', not {record.kind!r}")
+    art = pb.Artifact(
+        type_id=types.artifact_for(record.kind),
+        uri=record.uri,
+        external_id=external_id(record),
+        state=pb.Artifact.LIVE,
+    )
+    set_props(
+        art,
+        {
+            "digest": record.digest,
+            "materializer": record.materializer,
+            "materializer_version": record.materializer_version,
+            "type_name": record.type_name,
+            "source_path": record.source_path,
+            "size": int(record.size),
+        },
+    )
+    return art
+
+
+def artifact_view(art, type_names: dict[int, str]) -> ArtifactView:
+    record = ArtifactRecord(
+        digest=prop(art, "digest", ""),
+        uri=art.uri,
+        materializer=prop(art, "materializer", ""),
+        materializer_version=prop(art, "materializer_version", ""),
+        type_name=prop(art, "type_name", ""),
+        kind="snapshot" if type_names.get(art.type_id) == SNAPSHOT else "output",
+        source_path=prop(art, "source_path"),
+        size=prop(art, "size", 0),
+    )
+    return ArtifactView(id=art.id, record=record, created_ms=art.create_time_since_epoch)
+
+
+def state_proto(pb, state: str) -> int:
+    if state not in _STATES:
+        raise ValueError(f"execution state must be one of {sorted(_STATES)}, not {state!r}")
+    return pb.Execution.State.Value(_STATES[state])
+
+
+def state_name(pb, value: int) -> str:
+    return _STATE_NAMES.get(pb.Execution.State.Name(value), pb.Execution.State.Name(value).lower())
+
+
+def params_json(params: dict) -> str:
+    return canonical_json(params)
+
+
+def params_value(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"<unreadable>": text}
+
+
+def run_git(ctx) -> GitInfo:
+    return GitInfo(
+        commit=prop(ctx, "git_commit"),
+        dirty=prop(ctx, "git_dirty"),
+        branch=prop(ctx, "git_branch"),
+    )
+
+
+def run_name(number: int) -> str:
+    return f"run-{number}"

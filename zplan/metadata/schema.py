@@ -1,0 +1,91 @@
+"""The ML Metadata types zplan records, and their idempotent registration.
+
+Only called once a store is open, so importing this module costs nothing;
+the ``pb`` argument is ML Metadata's ``metadata_store_pb2`` module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ARTIFACT = "zplan.Artifact"
+SNAPSHOT = "zplan.DataSnapshot"
+STEP = "zplan.Step"
+PIPELINE = "zplan.Pipeline"
+RUN = "zplan.Run"
+
+_ARTIFACT_PROPS = {
+    "digest": "STRING",
+    "materializer": "STRING",
+    "materializer_version": "STRING",
+    "type_name": "STRING",
+    "source_path": "STRING",
+    "size": "INT",
+}
+_STEP_PROPS = {
+    "address": "STRING",
+    "pipeline": "STRING",
+    "step": "STRING",
+    "cache_key": "STRING",
+    "params": "STRING",  # canonical JSON
+    "code_hash": "STRING",
+    "error": "STRING",
+    "started_at": "DOUBLE",  # seconds since the epoch
+    "finished_at": "DOUBLE",
+}
+_RUN_PROPS = {
+    "number": "INT",
+    "pipeline": "STRING",
+    "stack": "STRING",
+    "git_commit": "STRING",
+    "git_dirty": "BOOLEAN",
+    "git_branch": "STRING",
+    "status": "STRING",
+    "started_at": "DOUBLE",
+    "finished_at": "DOUBLE",
+}
+
+
+@dataclass(frozen=True)
+class TypeIds:
+    artifact: int
+    snapshot: int
+    step: int
+    pipeline: int
+    run: int
+
+    def artifact_for(self, kind: str) -> int:
+        return self.snapshot if kind == "snapshot" else self.artifact
+
+
+def register(store, pb) -> TypeIds:
+    """Register (or find) every type. ``can_add_fields`` lets a newer zplan add properties
+    to a store an older one created; an unchanged type just returns its id."""
+
+    def put(put_fn, proto_cls, name: str, props: dict[str, str]) -> int:
+        proto = proto_cls(name=name)
+        for key, kind in props.items():
+            proto.properties[key] = pb.PropertyType.Value(kind)
+        return put_fn(proto, can_add_fields=True)
+
+    return TypeIds(
+        artifact=put(store.put_artifact_type, pb.ArtifactType, ARTIFACT, _ARTIFACT_PROPS),
+        snapshot=put(store.put_artifact_type, pb.ArtifactType, SNAPSHOT, _ARTIFACT_PROPS),
+        step=put(store.put_execution_type, pb.ExecutionType, STEP, _STEP_PROPS),
+        pipeline=put(store.put_context_type, pb.ContextType, PIPELINE, {}),
+        run=put(store.put_context_type, pb.ContextType, RUN, _RUN_PROPS),
+    )
+
+
+def lookup(store, errors) -> TypeIds | None:
+    """The ids of already registered types, or None when this store never had a zplan write."""
+    try:
+        return TypeIds(
+            artifact=store.get_artifact_type(ARTIFACT).id,
+            snapshot=store.get_artifact_type(SNAPSHOT).id,
+            step=store.get_execution_type(STEP).id,
+            pipeline=store.get_context_type(PIPELINE).id,
+            run=store.get_context_type(RUN).id,
+        )
+    except errors.NotFoundError:
+        return None
