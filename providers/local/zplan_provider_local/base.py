@@ -1,0 +1,107 @@
+"""What every local resource type shares: path resolution, file modes, defaults."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+from zplan.provider import ProviderContext, ProviderError, ResourceSchema
+
+# Values a check can judge; anything else (a value not known before apply) is skipped.
+PLAIN = (str, int, float, bool, list, dict, type(None))
+MODE_RE = re.compile(r"^0?[0-7]{3}$")
+
+
+class LocalResource:
+    """One resource type: its schema plus check/create/read/update/delete/import."""
+
+    schema: ResourceSchema
+
+    def __init__(self, context: ProviderContext) -> None:
+        self.context = context
+
+    def check(self, inputs: Mapping[str, Any]) -> list[str]:
+        return []
+
+    def create(self, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def read(self, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def update(self, before: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def delete(self, attrs: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def import_(self, id_: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # -- helpers ----------------------------------------------------------------------
+    def settings(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """Every settable attribute, with the schema default where the user set none (or null)."""
+        return {k: a.default if inputs.get(k) is None else inputs[k] for k, a in self.schema.inputs().items()}
+
+    def resolve(self, path: str) -> Path:
+        """A user path made absolute against the project folder (no symlinks resolved)."""
+        p = Path(os.path.expanduser(str(path)))
+        if not p.is_absolute():
+            p = Path(self.context.project_dir) / p
+        return Path(os.path.abspath(p))
+
+
+def known(value: Any) -> bool:
+    return isinstance(value, PLAIN)
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def parse_mode(value: Any) -> int | None:
+    """``"0755"`` or ``"755"`` -> 0o755; None stays None. Numbers are refused:
+    HCL would read 755 as decimal."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not MODE_RE.match(value):
+        raise ProviderError(f'mode must be an octal string such as "0755", got {value!r}')
+    return int(value, 8)
+
+
+def mode_problem(value: Any) -> str | None:
+    if value is None or not known(value):
+        return None
+    try:
+        parse_mode(value)
+    except ProviderError as exc:
+        return str(exc)
+    return None
+
+
+def format_mode(mode: int) -> str:
+    return f"{mode & 0o777:04o}"
+
+
+def observed_mode(recorded: Any, actual: int) -> str:
+    """The recorded spelling while it still matches the disk ("755" stays "755")."""
+    try:
+        if parse_mode(recorded) == actual & 0o777:
+            return recorded
+    except ProviderError:
+        pass
+    return format_mode(actual)
+
+
+def current_umask() -> int:
+    """Read without changing it: os.umask() would race with other threads."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022

@@ -1,0 +1,96 @@
+"""``local_directory``: a folder, with an optional mode."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Mapping
+
+from zplan.provider import Attribute, ProviderError, ResourceSchema
+
+from .base import LocalResource, format_mode, known, mode_problem, now_iso, observed_mode, parse_mode
+
+
+class LocalDirectory(LocalResource):
+    schema = ResourceSchema(
+        "local_directory",
+        {
+            "path": Attribute("string", required=True, force_new=True, description="relative to the project folder unless absolute"),
+            "mode": Attribute("string", optional=True, computed=True, description='octal permissions such as "0755"'),
+            "force_destroy": Attribute("bool", optional=True, default=False, description="allow destroying a folder that holds files"),
+            "id": Attribute("string", computed=True, description="absolute path"),
+            "created_at": Attribute("string", computed=True),
+        },
+        description="A folder on this machine.",
+    )
+
+    def check(self, inputs: Mapping[str, Any]) -> list[str]:
+        errors = []
+        path = inputs.get("path")
+        if known(path) and (not isinstance(path, str) or not path.strip()):
+            errors.append("path must be a non-empty string")
+        if problem := mode_problem(inputs.get("mode")):
+            errors.append(problem)
+        return errors
+
+    def create(self, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        s = self.settings(inputs)
+        path = self.resolve(s["path"])
+        if path.exists() and not path.is_dir():
+            raise ProviderError(f"{path} exists and is not a directory")
+        # An existing folder is adopted (like mkdir -p): force_destroy still guards its files.
+        path.mkdir(parents=True, exist_ok=True)
+        mode = parse_mode(s["mode"])
+        if mode is not None:
+            os.chmod(path, mode)  # mkdir's mode is filtered by the umask
+        return {**s, "mode": observed_mode(s["mode"], path.stat().st_mode), "id": str(path), "created_at": now_iso()}
+
+    def read(self, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+        path = Path(attrs["id"])
+        if not path.is_dir():
+            return None
+        return {**attrs, "mode": observed_mode(attrs.get("mode"), path.stat().st_mode)}
+
+    def update(self, before: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+        s = self.settings(inputs)
+        path = Path(before["id"])
+        if not path.is_dir():
+            raise ProviderError(f"directory {path} no longer exists; plan again to recreate it")
+        mode = parse_mode(s["mode"])
+        if mode is not None:
+            os.chmod(path, mode)
+        return {**before, **s, "mode": observed_mode(s["mode"], path.stat().st_mode)}
+
+    def delete(self, attrs: Mapping[str, Any]) -> None:
+        path = Path(attrs["id"])
+        if not path.exists():
+            return
+        if not path.is_dir():
+            raise ProviderError(f"{path} is no longer a directory; remove it by hand")
+        entries = os.listdir(path)
+        if not entries:
+            path.rmdir()
+            return
+        if not attrs.get("force_destroy"):
+            raise ProviderError(
+                f"directory {path} is not empty ({len(entries)} entries); "
+                "set force_destroy = true to delete it with its contents"
+            )
+        # Rename first so the folder disappears at once, then remove the contents.
+        doomed = path.with_name(f".{path.name}.deleting-{uuid.uuid4().hex[:8]}")
+        os.rename(path, doomed)
+        shutil.rmtree(doomed)
+
+    def import_(self, id_: str) -> dict[str, Any]:
+        path = self.resolve(id_)
+        if not path.is_dir():
+            raise ProviderError(f"no directory at {path}")
+        return {
+            "path": id_,
+            "mode": format_mode(path.stat().st_mode),
+            "force_destroy": False,
+            "id": str(path),
+            "created_at": None,  # Linux gives no portable birth time
+        }

@@ -1,0 +1,218 @@
+"""``local_process``: a long-running service (a model server, a database, ...)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import Any, Mapping
+
+from zplan.fsutil import atomic_write_text
+from zplan.provider import Attribute, ProviderError, ResourceSchema
+
+from . import health, procs
+from .base import LocalResource, known, now_iso
+
+STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
+LOG_TAIL = 20
+SCALARS = (str, int, float, bool)
+
+
+class LocalProcess(LocalResource):
+    schema = ResourceSchema(
+        "local_process",
+        {
+            "command": Attribute("any", required=True, force_new=True, description="a list of strings, or one string split like a shell"),
+            "env": Attribute("map", optional=True, force_new=True, sensitive=True, description="added to zplan's own environment"),
+            "port": Attribute("number", optional=True, force_new=True, description='replaces "{port}" in command, env and health_check'),
+            "working_dir": Attribute("string", optional=True, force_new=True, description="defaults to the project folder"),
+            "health_check": Attribute("string", optional=True, description='"tcp" (default with a port), "none" or an http:// URL'),
+            "health_timeout": Attribute("number", optional=True, default=30, description="seconds to wait for health"),
+            "id": Attribute("string", computed=True, description="the pid"),
+            "pid": Attribute("number", computed=True),
+            "start_ticks": Attribute("number", computed=True, description="start time from /proc, tells a reused pid apart"),
+            "log_file": Attribute("string", computed=True),
+            "started_at": Attribute("string", computed=True),
+            "url": Attribute("string", computed=True, description="http://127.0.0.1:PORT when a port is set"),
+        },
+        description="A service process started and watched on this machine.",
+    )
+
+    def check(self, inputs: Mapping[str, Any]) -> list[str]:
+        port = inputs.get("port")
+        errors = [*_command_problems(inputs.get("command")), *_port_problems(port)]
+        check = inputs.get("health_check")
+        if isinstance(check, str) and (problem := health.form_problem(check, port is not None)):
+            errors.append(problem)
+        elif known(check) and check is not None and not isinstance(check, str):
+            errors.append("health_check must be a string")
+        timeout = inputs.get("health_timeout")
+        if known(timeout) and timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+            errors.append(f"health_timeout must be a positive number of seconds, got {timeout!r}")
+        env = inputs.get("env")
+        if known(env) and env is not None:
+            if not isinstance(env, dict):
+                errors.append("env must be a map of strings")
+            else:
+                errors += [f"env.{k} must be a string, number or bool" for k, v in env.items() if known(v) and not isinstance(v, SCALARS)]
+        return errors
+
+    def create(self, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        s = self.settings(inputs)
+        port = int(s["port"]) if s["port"] is not None else None
+        argv, cwd, check = self._prepare(s, port)
+        log_file, pid_file = self._files(name)
+        started_at = now_iso()
+        proc, offset = _spawn_logged(argv, cwd, _env(s["env"], port), log_file)
+        st = procs.stat(proc.pid)
+        start_ticks = st.start_ticks if st else None
+        try:
+            atomic_write_text(pid_file, f"{proc.pid}\n")
+            probe = health.probe_for(check, port)
+            failure = health.wait_healthy(probe, lambda: procs.exit_code(proc.pid), float(s["health_timeout"]))
+        except BaseException:  # interrupted: leave no process that no state will remember
+            _abandon(proc.pid, start_ticks, pid_file)
+            raise
+        if failure:
+            _abandon(proc.pid, start_ticks, pid_file)
+            raise ProviderError(f"process {name!r} {failure}; last log lines ({log_file}):\n{_tail(log_file, offset)}")
+        return {
+            **s,
+            "id": str(proc.pid),
+            "pid": proc.pid,
+            "start_ticks": start_ticks,
+            "log_file": str(log_file),
+            "started_at": started_at,
+            "url": f"http://127.0.0.1:{port}" if port is not None else None,
+        }
+
+    def _prepare(self, s: Mapping[str, Any], port: int | None) -> tuple[list[str], Path, str]:
+        """Everything that can be refused before a process exists: argv, folder, health check."""
+        argv = _argv(s["command"], port)
+        cwd = self.resolve(s["working_dir"]) if s["working_dir"] else Path(self.context.project_dir)
+        if not cwd.is_dir():
+            raise ProviderError(f"working_dir {cwd} is not a directory")
+        if port is not None and health.tcp_open(port):
+            # A health check would be answered by the other program and lie.
+            raise ProviderError(f"port {port} is already in use on 127.0.0.1")
+        check = s["health_check"] or ("tcp" if port is not None else "none")
+        if problem := health.form_problem(check, port is not None):
+            raise ProviderError(problem)
+        return argv, cwd, check
+
+    def read(self, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+        pid = attrs.get("pid")
+        if pid is None or not procs.is_running(int(pid), attrs.get("start_ticks")):
+            return None
+        return dict(attrs)
+
+    def update(self, before: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+        # Only the health settings update in place: they matter at the next start.
+        return {**before, **self.settings(inputs)}
+
+    def delete(self, attrs: Mapping[str, Any]) -> None:
+        pid = attrs.get("pid")
+        if pid is not None:
+            try:
+                procs.stop(int(pid), attrs.get("start_ticks"), STOP_GRACE)
+            except PermissionError:
+                raise ProviderError(f"not allowed to stop process {pid}: it belongs to another user") from None
+        if attrs.get("log_file"):
+            Path(attrs["log_file"]).with_suffix(".pid").unlink(missing_ok=True)
+
+    def import_(self, id_: str) -> dict[str, Any]:
+        try:
+            pid = int(id_)
+        except ValueError:
+            raise ProviderError(f"a local_process is imported by pid, got {id_!r}") from None
+        st = procs.stat(pid)
+        if st is None or not procs.is_running(pid, None):
+            raise ProviderError(f"no running process with pid {pid}")
+        return {
+            **self.settings({}),
+            "command": procs.cmdline(pid),
+            "working_dir": procs.cwd(pid),
+            "id": str(pid),
+            "pid": pid,
+            "start_ticks": st.start_ticks,
+            "log_file": None,  # its output goes wherever its starter sent it
+            "started_at": procs.started_at(st.start_ticks),
+            "url": None,
+        }
+
+    def _files(self, name: str) -> tuple[Path, Path]:
+        folder = Path(self.context.state_dir) / "processes"
+        safe = name.replace(os.sep, "_")
+        return folder / f"{safe}.log", folder / f"{safe}.pid"
+
+
+def _spawn_logged(argv: list[str], cwd: Path, env: Mapping[str, str], log_file: Path) -> tuple[Any, int]:
+    """Start the process after a header line in its log; returns it and where this run's output begins."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    offset = log_file.stat().st_size if log_file.exists() else 0
+    with open(log_file, "a") as log:  # the command line only: env values may be secret
+        log.write(f"--- {now_iso()} starting: {shlex.join(argv)}\n")
+    try:
+        return procs.spawn(argv, cwd, {**os.environ, **env}, log_file), offset
+    except OSError as exc:
+        raise ProviderError(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from None
+
+
+def _abandon(pid: int, start_ticks: int | None, pid_file: Path) -> None:
+    procs.stop(pid, start_ticks, STOP_GRACE)
+    pid_file.unlink(missing_ok=True)
+
+
+def _argv(command: Any, port: int | None) -> list[str]:
+    problems = _command_problems(command)
+    if problems:
+        raise ProviderError(problems[0])
+    argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+    return [_with_port(a, port) for a in argv]
+
+
+def _env(env: Mapping[str, Any] | None, port: int | None) -> dict[str, str]:
+    return {str(k): _with_port(_env_text(v), port) for k, v in (env or {}).items()}
+
+
+def _env_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _with_port(text: str, port: int | None) -> str:
+    return text if port is None else text.replace("{port}", str(port))
+
+
+def _command_problems(command: Any) -> list[str]:
+    if not known(command):
+        return []
+    if isinstance(command, str):
+        try:
+            argv = shlex.split(command)
+        except ValueError as exc:
+            return [f"command cannot be split: {exc}"]
+        return [] if argv else ["command must not be empty"]
+    if isinstance(command, list):
+        if not command or command[0] in ("", None):
+            return ["command must not be empty"]
+        bad = [a for a in command if known(a) and (isinstance(a, bool) or not isinstance(a, (str, int, float)))]
+        return ["command items must be strings"] if bad else []
+    return ["command must be a string or a list of strings"]
+
+
+def _port_problems(port: Any) -> list[str]:
+    if port is None or not known(port):
+        return []
+    if isinstance(port, bool) or not isinstance(port, (int, float)) or port != int(port) or not 1 <= port <= 65535:
+        return [f"port must be a whole number from 1 to 65535, got {port!r}"]
+    return []
+
+
+def _tail(log_file: Path, offset: int) -> str:
+    """The last lines this start wrote (earlier starts' output is skipped)."""
+    with open(log_file, "rb") as f:
+        f.seek(offset)
+        lines = f.read().decode(errors="replace").splitlines()
+    return "\n".join(lines[-LOG_TAIL:])

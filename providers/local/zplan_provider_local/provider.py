@@ -1,0 +1,59 @@
+"""``LocalProvider``: routes each resource type to its own small module."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from zplan.provider import Provider, ProviderError
+
+from .base import LocalResource
+from .directory import LocalDirectory
+from .file import LocalFile
+from .process import LocalProcess
+from .sqlite import LocalSqliteDatabase
+
+RESOURCES: dict[str, type[LocalResource]] = {
+    cls.schema.type: cls for cls in (LocalDirectory, LocalSqliteDatabase, LocalFile, LocalProcess)
+}
+
+
+class LocalProvider(Provider):
+    """Folders, SQLite files, plain files and service processes on this machine."""
+
+    name = "local"
+    schemas = {t: cls.schema for t, cls in RESOURCES.items()}
+
+    def check(self, type_: str, inputs: Mapping[str, Any]) -> list[str]:
+        if type_ not in RESOURCES:
+            return [_unknown(type_)]
+        return RESOURCES[type_](self.context).check(inputs)
+
+    def create(self, type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        return self._do(type_, lambda r: r.create(name, inputs))
+
+    def read(self, type_: str, attributes: Mapping[str, Any]) -> dict[str, Any] | None:
+        return self._do(type_, lambda r: r.read(attributes))
+
+    def update(self, type_: str, before: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+        return self._do(type_, lambda r: r.update(before, inputs))
+
+    def delete(self, type_: str, attributes: Mapping[str, Any]) -> None:
+        self._do(type_, lambda r: r.delete(attributes))
+
+    def import_resource(self, type_: str, id_: str) -> dict[str, Any]:
+        return self._do(type_, lambda r: r.import_(id_))
+
+    def _do(self, type_: str, op: Callable[[LocalResource], Any]) -> Any:
+        """Run one operation; file-system failures become messages a user can act on."""
+        cls = RESOURCES.get(type_)
+        if cls is None:
+            raise ProviderError(_unknown(type_))
+        try:
+            return op(cls(self.context))
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise ProviderError(f"{type_}: {exc.strerror or exc}{where}") from exc
+
+
+def _unknown(type_: str) -> str:
+    return f"provider local has no resource type {type_!r}; it has {', '.join(sorted(RESOURCES))}"
