@@ -21,6 +21,7 @@ class LocalProvider(Provider):
     """Folders, SQLite files, plain files and service processes on this machine."""
 
     name = "local"
+    refresh_is_local = True  # reads touch only this machine: cheap enough to run on every plan
     schemas = {t: cls.schema for t, cls in RESOURCES.items()}
 
     def check(self, type_: str, inputs: Mapping[str, Any]) -> list[str]:

@@ -11,6 +11,7 @@ def test_entry_point_is_discoverable():
     schema = registry.schema("local_process")
     assert schema is not None and schema.attributes["command"].force_new
     assert registry.schema("local_file").sensitive_names() == {"sensitive_content"}
+    assert LocalProvider.refresh_is_local  # plan reads these back every time (drift)
 
 
 def test_unknown_type_is_a_message_not_a_crash(provider):
