@@ -1,1 +1,28 @@
-"""zplan."""
+"""zplan: Terraform-style plan/apply for ML pipelines and the infrastructure they run on.
+
+The public Python API is small: ``step`` names a step's outputs, ``materializer``
+registers how a type is stored, ``beam_step`` marks an Apache Beam step and
+``current`` gives a running step its context.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zplan.runtime import current
+from zplan.steps import step
+
+__version__ = "0.1.0"
+__all__ = ["step", "materializer", "beam_step", "current", "__version__"]
+
+
+def __getattr__(name: str) -> Any:  # heavy parts load only when asked for
+    if name == "materializer":
+        from zplan.artifacts.materializers import materializer
+
+        return materializer
+    if name == "beam_step":
+        from zplan.beam.step import beam_step
+
+        return beam_step
+    raise AttributeError(name)

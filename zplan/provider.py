@@ -117,6 +117,9 @@ class Provider:
 
     name: str = ""
     schemas: Mapping[str, ResourceSchema] = {}
+    # True when ``read`` only looks at this machine (free, no credentials), so
+    # every plan refreshes these resources; others refresh only with -refresh.
+    refresh_is_local: bool = False
 
     def __init__(self, context: ProviderContext) -> None:
         self.context = context

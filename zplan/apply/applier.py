@@ -1,0 +1,422 @@
+"""Carrying out a plan: resources through their providers, steps through worker processes.
+
+The plan is immutable; this module tracks the run (pending -> running -> done /
+failed / skipped). Each step is re-planned just before it starts, when its
+upstream artifacts are known, so a step whose inputs came out unchanged is taken
+from the cache even if the plan expected it to run. State is written after every
+resource and, for steps, at most once a second and at the end.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as _dt
+import multiprocessing
+import os
+import time
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from zplan import diags
+from zplan.apply.hooks import Hooks
+from zplan.apply.worker import StepResult, StepTask, run_step
+from zplan.config.expr import UNKNOWN
+from zplan.config.scope import StepOutputRef
+from zplan.graph.walk import FAILED, OK, SKIPPED, done_future, walk
+from zplan.plan import model as m
+from zplan.plan.planner import Planner
+from zplan.plan.resources import desired_inputs, schema_for
+from zplan.plan.steps import mask_secrets
+from zplan.provider import Provider, ProviderContext, ProviderError, ResourceChange, ResourceResult
+from zplan.state import secrets as sealed
+from zplan.state.model import State
+
+STATE_FLUSH_SECONDS = 1.0
+
+
+@dataclass
+class ApplyResult:
+    run_id: int | None = None
+    outcome: dict[str, str] = field(default_factory=dict)  # address -> ok | failed | skipped | cached
+    changed: bool = False
+
+    @property
+    def failed(self) -> list[str]:
+        return [a for a, o in self.outcome.items() if o == FAILED]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+class Applier:
+    def __init__(
+        self,
+        planner: Planner,
+        plan: m.Plan,
+        state: State,
+        persist: Callable[[State], None],
+        hooks: Hooks | None = None,
+        parallelism: int | None = None,
+    ) -> None:
+        self.planner = planner
+        self.project = planner.project
+        self.plan = plan
+        self.state = state
+        self.persist = persist
+        self.hooks = hooks or Hooks()
+        self.parallelism = max(1, parallelism or os.cpu_count() or 1)
+        self.result = ApplyResult()
+        self._providers: dict[str, Provider] = {}
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._threads = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="zplan-resource")
+        self._metadata = None
+        self._last_flush = 0.0
+        self._started: dict[str, float] = {}
+        self._current: dict[str, m.StepPlan] = {}  # each step as re-planned when it started
+
+    # -- entry points ---------------------------------------------------------------------------
+    def apply(self) -> ApplyResult:
+        if not self.plan.has_changes() and not self._outputs_changed():
+            return self.result  # nothing to do: no run recorded, serial unchanged
+        self._preflight()
+        try:
+            self._apply_deletes([r for r in self.plan.resources if r.action == m.DELETE])
+            if not self.plan.destroy:
+                self._walk()
+                self._record_outputs()
+        finally:
+            self._close()
+        if self.result.changed or self._outputs_changed():
+            self.state.bump()
+        self.persist(self.state)
+        self.hooks.run_finished(self._summary())
+        return self.result
+
+    # -- resources --------------------------------------------------------------------------------
+    def _preflight(self) -> None:
+        for name in sorted({r.provider for r in self.plan.resource_changes}):
+            try:
+                self._provider(name).preflight()
+            except ProviderError as exc:
+                raise diags.fail(f'provider "{name}" cannot apply changes: {exc}', "nothing was changed") from None
+
+    def _provider(self, name: str) -> Provider:
+        if name not in self._providers:
+            cls = self.project.registry.provider_class(name)
+            if cls is None:
+                raise diags.fail(f'no installed provider "{name}"', "install its plugin package")
+            cfg = self.project.config.providers.get(name)
+            scope = self.project.scope(self._resource_value)
+            settings = {k: scope.eval(e) for k, e in cfg.settings.items()} if cfg else {}
+            ctx = ProviderContext(self.project.root, self.project.state_dir, settings)
+            self._providers[name] = cls(ctx)
+        return self._providers[name]
+
+    def _apply_deletes(self, deletes: list[m.ResourcePlan]) -> None:
+        blocked = [r.address for r in deletes if r.prevent_destroy]
+        if blocked:
+            raise diags.fail(f"{', '.join(blocked)} has lifecycle.prevent_destroy set", "remove prevent_destroy from the resource first")
+        remaining = {r.address: r for r in deletes}
+        while remaining:  # dependents first
+            needed = {d for r in remaining.values() for d in r.depends_on}
+            wave = [r for a, r in sorted(remaining.items()) if a not in needed] or list(remaining.values())
+            for rp in wave:
+                del remaining[rp.address]
+                self._finish_resource(rp, self._run_resource(rp))
+
+    def _run_resource(self, rp: m.ResourcePlan) -> ResourceResult:
+        self.hooks.resource_started(rp.address, rp.action)
+        self._started[rp.address] = time.monotonic()
+        provider = self._provider(rp.provider)
+        after = None
+        if rp.action != m.DELETE:
+            resource = self.project.config.resources[rp.address]
+            schema = schema_for(self.project.registry, resource)
+            after = desired_inputs(resource, schema, self.project.scope(self._resource_value))
+            if any(v is UNKNOWN for v in after.values()):
+                return ResourceResult(rp.address, None, "an input is still unknown after its dependencies were applied")
+        before = sealed.unseal_all(self.state.resources.get(rp.address, {}).get("attributes"), self.project.state_dir)
+        change = ResourceChange(rp.address, rp.type, rp.name, rp.action, before, after, rp.create_before_destroy)
+        results: list[ResourceResult] = []
+        noops = self._noops(rp.provider, rp.address)
+        method = provider.destroy if rp.action == m.DELETE else provider.apply
+        try:
+            method([change, *noops], results.append)
+        except ProviderError as exc:
+            return ResourceResult(rp.address, None, str(exc))
+        except Exception as exc:
+            return ResourceResult(rp.address, None, f"{type(exc).__name__}: {exc}")
+        mine = [r for r in results if r.address == rp.address]
+        return mine[-1] if mine else ResourceResult(rp.address, None, "provider reported no result")
+
+    def _noops(self, provider: str, address: str) -> list[ResourceChange]:
+        out = []
+        for addr, rec in self.state.resources.items():
+            if addr != address and rec.get("provider") == provider:
+                attrs = sealed.unseal_all(rec["attributes"], self.project.state_dir)
+                out.append(ResourceChange(addr, rec["type"], addr.rsplit(".", 1)[1], "noop", attrs, attrs))
+        return out
+
+    def _finish_resource(self, rp: m.ResourcePlan, res: ResourceResult) -> ResourceResult:
+        seconds = time.monotonic() - self._started.get(rp.address, time.monotonic())
+        if res.ok:
+            self.result.changed = True
+            if rp.action == m.DELETE:
+                self.state.resources.pop(rp.address, None)
+            else:
+                resource = self.project.config.resources[rp.address]
+                schema = schema_for(self.project.registry, resource)
+                inputs = desired_inputs(resource, schema, self.project.scope(self._resource_value))
+                secret = sorted(schema.sensitive_names())
+                self.state.resources[rp.address] = {
+                    "type": rp.type,
+                    "provider": rp.provider,
+                    "inputs": sealed.seal_keys(inputs, secret, self.project.state_dir),
+                    "attributes": sealed.seal_keys(dict(res.attributes or {}), secret, self.project.state_dir),
+                    "dependencies": rp.depends_on,
+                    "sensitive": secret,
+                    "prevent_destroy": rp.prevent_destroy,
+                }
+            self.persist(self.state)  # after every resource, atomically
+        self.result.outcome[rp.address] = OK if res.ok else FAILED
+        self.hooks.resource_finished(rp.address, rp.action, res.ok, seconds, res.error)
+        return res
+
+    def _resource_value(self, type_: str, name: str, attr: str) -> Any:
+        rec = self.state.resources.get(f"resource.{type_}.{name}")
+        if rec is None:
+            return UNKNOWN
+        value = rec["attributes"].get(attr, rec.get("inputs", {}).get(attr, UNKNOWN))
+        return sealed.unseal(value, self.project.state_dir)
+
+    # -- the walk -----------------------------------------------------------------------------------
+    def _walk(self) -> None:
+        graph = self.planner.graph
+        nodes = [r.address for r in self.plan.resources if r.action not in (m.NOOP, m.DELETE)]
+        nodes += [s.address for s in self.plan.steps]
+        if self.plan.steps:
+            self._open_run()
+
+        def start(node: str) -> cf.Future:
+            if node.startswith("resource."):
+                return self._threads.submit(self._run_resource, self.plan.resource(node))
+            return self._start_step(node)
+
+        def finish(node: str, status: str, future: cf.Future | None) -> None:
+            if node.startswith("resource."):
+                if status == SKIPPED:
+                    self.result.outcome[node] = SKIPPED
+                    self.hooks.step_skipped(node, "a dependency failed")
+                    return
+                res = future.result() if future.exception() is None else ResourceResult(node, None, str(future.exception()))
+                self._finish_resource(self.plan.resource(node), res)
+            else:
+                self._finish_step(node, status, future)
+
+        walk(graph, start, finish, nodes=nodes)
+        self._flush(force=True)
+
+    def _open_run(self) -> None:
+        from zplan.metadata import MetadataStore, git_info
+
+        settings = self.planner.stack_settings
+        self._metadata = MetadataStore.from_url(str(settings["metadata_store"]), self.project.root)
+        pipelines = sorted({s.pipeline for s in self.plan.steps})
+        self.result.run_id = self._metadata.start_run(",".join(pipelines), self.project.stack_name, git_info(self.project.root), time.time())
+        self.hooks.run_started(self.result.run_id, len(self.plan.steps), len(self.plan.resource_changes))
+
+    # -- steps ----------------------------------------------------------------------------------------
+    def _start_step(self, address: str) -> cf.Future:
+        step_planner = self.planner.step_planner
+        step = self.project.config.step(address)
+        original = self.plan.step(address)
+        forced = original.action == m.RUN and any(r.code == m.REPLACE_REQUESTED for r in original.reasons)
+        current = step_planner.plan(step, self.project.scope(self._resource_value), forced)
+        self._current[address] = current
+        if current.action == m.CACHED:
+            return done_future("cached")
+        self.hooks.step_started(address)
+        self._started[address] = time.time()
+        task = StepTask(
+            address=address,
+            project_dir=str(self.project.root),
+            source_file=step.file,
+            function=step.function,
+            params=current.params,
+            inputs={name: self._task_input(spec) for name, spec in current.inputs.items()},
+            declared_outputs=current.outputs,
+            artifact_store_url=str(self.planner.stack_settings["artifact_store"]),
+            run_id=self.result.run_id or 0,
+            log_path=str(self._log_path(address)),
+            stack=_jsonable(self.planner.stack_settings),
+        )
+        return self._submit(task)
+
+    def _submit(self, task: StepTask) -> cf.Future:
+        if self._pool is None:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["zplan.apply.worker"])
+            self._pool = cf.ProcessPoolExecutor(max_workers=self.parallelism, mp_context=ctx)
+        try:
+            return self._pool.submit(run_step, task)
+        except BrokenProcessPool:
+            self._pool = None  # a worker died (segfault, os._exit): start a fresh pool
+            return self._submit(task)
+
+    def _task_input(self, spec: dict) -> dict:
+        if spec["kind"] == "list":
+            return {"kind": "list", "items": [self._task_input(i) for i in spec["items"]]}
+        if spec["kind"] == "data":
+            return {"kind": "path", "path": str(self._snapshot(spec))}
+        upstream = self.planner.step_planner.planned[spec["step"]]
+        out = upstream.cached_from["outputs"][spec["output"]]
+        return {"kind": "artifact", "digest": out["digest"], "materializer": out["materializer"]}
+
+    def _snapshot(self, spec: dict) -> Path:
+        """Data inputs are stored as immutable snapshots; the step reads the snapshot."""
+        from zplan.artifacts.snapshot import snapshot
+
+        source = self.project.root / spec["path"]
+        stored = snapshot(source, self._artifact_store(), self.planner.stat_cache)
+        spec["snapshot"] = {"digest": stored.digest, "uri": stored.uri}
+        folder = self._artifact_store().get(stored.digest)
+        return folder / source.name if source.is_file() and (folder / source.name).exists() else folder
+
+    def _artifact_store(self):
+        if not hasattr(self, "_store"):
+            from zplan.artifacts.store import ArtifactStore
+
+            self._store = ArtifactStore.from_url(str(self.planner.stack_settings["artifact_store"]), self.project.root)
+        return self._store
+
+    def _log_path(self, address: str) -> Path:
+        return self.project.state_dir / "logs" / f"run-{self.result.run_id or 0}" / f"{address}.log"
+
+    def _finish_step(self, address: str, status: str, future: cf.Future | None) -> None:
+        planner = self.planner.step_planner
+        if status == SKIPPED:
+            self.result.outcome[address] = SKIPPED
+            self.hooks.step_skipped(address, "an upstream step failed")
+            return
+        current = self._current[address]
+        if future is not None and future.exception() is None and future.result() == "cached":
+            self.result.outcome[address] = "cached"
+            reason = "cached" if self.plan.step(address).action == m.CACHED else "cached: upstream output unchanged"
+            self.hooks.step_cached(address, reason)
+            self._record_execution(current, "cached", current.cached_from["outputs"], None, time.time(), time.time())
+            if self.plan.step(address).action != m.CACHED:
+                self._remember(current, "succeeded", current.cached_from["outputs"], None, current.cached_from.get("run"))
+            return
+        result: StepResult
+        if future.exception() is not None:
+            exc = future.exception()
+            msg = "the worker process died (killed or crashed)" if isinstance(exc, BrokenProcessPool) else f"{type(exc).__name__}: {exc}"
+            result = StepResult(address, False, error=msg, started_at=self._started.get(address, time.time()), finished_at=time.time())
+        else:
+            result = future.result()
+        log = self._log_path(address)
+        if result.ok:
+            self.result.outcome[address] = OK
+            self._remember(current, "succeeded", result.outputs, None, self.result.run_id)
+            current.action, current.cached_from = m.CACHED, self.state.cache_entry(self.plan.store_key, current.cache_key)
+            planner.planned[address] = current
+        else:
+            self.result.outcome[address] = FAILED
+            self._remember(current, "failed", {}, result.error, self.result.run_id)
+        self._record_execution(current, "complete" if result.ok else "failed", result.outputs, result.error, result.started_at, result.finished_at)
+        self.hooks.step_finished(
+            address, result.ok, result.finished_at - result.started_at, result.error, result.traceback, str(log) if log.exists() else None
+        )
+
+    def _remember(self, plan: m.StepPlan, status: str, outputs: dict, error: str | None, run: int | None) -> None:
+        store = self.state.store(self.plan.store_key)
+        fingerprint = self.planner.step_planner.fingerprint(plan)
+        now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        record = {"status": status, "cache_key": plan.cache_key, "fingerprint": fingerprint, "outputs": outputs, "run": run, "finished_at": now}
+        if error:
+            record["error"] = error
+        store["steps"][plan.address] = record
+        if status == "succeeded" and plan.cache_key:
+            store["cache"][plan.cache_key] = {"address": plan.address, "outputs": outputs, "run": run, "finished_at": now}
+        self.result.changed = True
+        self._flush()
+
+    def _record_execution(self, plan: m.StepPlan, state: str, outputs: dict, error: str | None, started: float, finished: float) -> None:
+        if self._metadata is None:
+            return
+        from zplan.metadata import ArtifactRecord
+
+        def art(rec: dict, kind: str = "output", source: str | None = None) -> ArtifactRecord:
+            return ArtifactRecord(
+                digest=rec["digest"], uri=rec["uri"], materializer=rec.get("materializer", "snapshot"),
+                materializer_version=rec.get("materializer_version", ""), type_name=rec.get("type", ""),
+                kind=kind, source_path=source, size=rec.get("size", 0),
+            )
+
+        inputs = {}
+        for name, spec in plan.inputs.items():
+            for i, item in enumerate(spec["items"] if spec["kind"] == "list" else [spec]):
+                key = name if spec["kind"] != "list" else f"{name}[{i}]"
+                if item["kind"] == "data" and "snapshot" in item:
+                    inputs[key] = art(item["snapshot"], "snapshot", item["path"])
+                elif item["kind"] == "step":
+                    up = self.planner.step_planner.planned.get(item["step"])
+                    rec = (up.cached_from or {}).get("outputs", {}).get(item["output"]) if up else None
+                    if rec:
+                        inputs[key] = art(rec)
+        self._metadata.record_execution(
+            self.result.run_id, address=plan.address, pipeline=plan.pipeline, step=plan.step,
+            cache_key=plan.cache_key or "", params=mask_secrets(plan.params, self.project.secrets),
+            code_hash=plan.code_hash, state=state, started_at=started, finished_at=finished, error=error,
+            inputs=inputs, outputs={k: art(v) for k, v in outputs.items()},
+        )
+
+    def _flush(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_flush >= STATE_FLUSH_SECONDS:
+            self.persist(self.state)
+            self._last_flush = now
+
+    # -- outputs and wrap-up ----------------------------------------------------------------------------
+    def _outputs_changed(self) -> bool:
+        return any(
+            o["known"] and self.state.outputs.get(n, {}).get("value") != o["value"] for n, o in self.plan.outputs.items()
+        ) if not self.plan.destroy else bool(self.state.outputs)
+
+    def _record_outputs(self) -> None:
+        scope = self.project.scope(self._resource_value)
+        outputs = {}
+        for name, output in self.project.config.outputs.items():
+            from zplan.plan.planner import _pipeline_of
+
+            value = scope.eval(output.expr, pipeline=_pipeline_of(output.expr, self.project.config))
+            if isinstance(value, StepOutputRef):
+                rec = self.state.step_record(self.plan.store_key, value.address) or {}
+                out = rec.get("outputs", {}).get(value.output, {}) if rec.get("status") == "succeeded" else {}
+                value = out.get("value", out.get("uri"))
+            if value is UNKNOWN or value is None:
+                continue
+            stored = sealed.seal(value, self.project.state_dir) if output.sensitive else value
+            outputs[name] = {"value": stored, "sensitive": output.sensitive}
+        self.state.doc["outputs"] = outputs
+
+    def _summary(self) -> dict:
+        counts: dict[str, int] = {}
+        for outcome in self.result.outcome.values():
+            counts[outcome] = counts.get(outcome, 0) + 1
+        return {"run": self.result.run_id, **counts}
+
+    def _close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._threads.shutdown(wait=True)
+        if self._metadata is not None:
+            self._metadata.finish_run(self.result.run_id, "failed" if self.result.failed else "succeeded", time.time())
+            self._metadata.close()
+
+
+def _jsonable(settings: dict) -> dict:
+    return {k: v for k, v in settings.items() if v is not UNKNOWN}

@@ -1,0 +1,33 @@
+"""`zplan run-step ADDRESS`: run one step where an external orchestrator put us.
+
+Kubeflow / Vertex tasks call this inside a container. The step's cache key,
+artifacts and lineage go to the stack's (remote) stores exactly as in a local
+apply, so caching stays zplan's: a task whose key is already recorded returns
+at once.
+"""
+
+from __future__ import annotations
+
+from zplan import diags
+from zplan.apply.applier import Applier
+from zplan.apply.hooks import Hooks
+from zplan.plan.planner import Planner, PlanRequest
+from zplan.project import Project, ensure_state_dir
+from zplan.render.apply_view import PlainView
+
+
+def run_one(project: Project, address: str, hooks: Hooks | None = None) -> bool:
+    if project.config.step(address) is None:
+        raise diags.fail(f"{address} is not a step of this project", "addresses look like pipeline.NAME.step.STEP")
+    ensure_state_dir(project)
+    backend = project.state_backend()
+    with backend.lock("run-step", timeout=600):
+        from zplan.state.model import State
+
+        state = State(backend.read())
+        planner = Planner(project, state)
+        plan = planner.plan(PlanRequest(targets=[address]))
+        plan.steps = [s for s in plan.steps if s.address == address]  # upstream steps ran in their own tasks
+        plan.resources = []
+        result = Applier(planner, plan, state, backend.write, hooks or PlainView(), parallelism=1).apply()
+    return result.ok

@@ -1,0 +1,203 @@
+"""Running one step, inside a worker process.
+
+The parent sends a ``StepTask`` (addresses, params, artifact digests: never the
+data itself); the worker imports the step's module, loads inputs through their
+materializers, calls the function, stores each output in the artifact store
+(content-addressed, temp-then-rename) and sends back a ``StepResult``.
+Workers live for a whole apply, so a module is imported once per worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SMALL_VALUE_BYTES = 4096  # JSON outputs up to this size are also kept in state, for `zplan output`
+
+
+@dataclass
+class StepTask:
+    address: str
+    project_dir: str
+    source_file: str
+    function: str
+    params: dict[str, Any]
+    inputs: dict[str, dict]  # name -> {"kind": "artifact", "digest", "materializer"} | {"kind": "path", "path"} | {"kind": "list", "items": [...]}
+    declared_outputs: list[str] | None
+    artifact_store_url: str
+    run_id: int
+    log_path: str
+    stack: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StepResult:
+    address: str
+    ok: bool
+    outputs: dict[str, dict] = field(default_factory=dict)
+    error: str | None = None
+    traceback: str | None = None
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    compute_seconds: float = 0.0  # time inside the step function itself
+
+
+_stores: dict[tuple[str, str], Any] = {}
+
+
+def run_step(task: StepTask) -> StepResult:
+    started = time.time()
+    result = StepResult(task.address, ok=False, started_at=started)
+    try:
+        with _captured_output(task.log_path):
+            _execute(task, result)
+        result.ok = True
+    except _StepFailed as exc:
+        result.error, result.traceback = exc.message, exc.trace
+    except BaseException as exc:  # zplan's own failure around the step: report, don't crash the pool
+        result.error = f"{type(exc).__name__}: {exc}"
+        result.traceback = traceback.format_exc()
+    result.finished_at = time.time()
+    return result
+
+
+class _StepFailed(Exception):
+    def __init__(self, message: str, trace: str | None) -> None:
+        super().__init__(message)
+        self.message, self.trace = message, trace
+
+
+def _execute(task: StepTask, result: StepResult) -> None:
+    from zplan import runtime
+    from zplan.steps import split_outputs
+
+    project_dir = Path(task.project_dir)
+    fn = _load_function(project_dir, task.source_file, task.function)
+    store = _store(task.artifact_store_url, task.project_dir)
+    kwargs = dict(task.params)
+    for name, spec in task.inputs.items():
+        kwargs[name] = _load_input(store, spec)
+    scratch = Path(tempfile.mkdtemp(prefix="zplan-step-"))
+    ctx = runtime.StepContext(task.address, task.run_id, project_dir, task.artifact_store_url, scratch, task.stack)
+    try:
+        with runtime.running(ctx):
+            t0 = time.perf_counter()
+            try:
+                value = fn(**kwargs)
+            except BaseException as exc:
+                raise _StepFailed(f"{type(exc).__name__}: {exc}", _user_traceback(exc)) from None
+            finally:
+                result.compute_seconds = time.perf_counter() - t0
+        declared = task.declared_outputs or getattr(fn, "__zplan_outputs__", None)
+        try:
+            outputs = split_outputs(value, declared)
+        except ValueError as exc:
+            raise _StepFailed(str(exc), None) from None
+        for name, out in outputs.items():
+            result.outputs[name] = _store_output(store, name, out, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _load_function(project_dir: Path, source_file: str, function: str):
+    root = str(project_dir)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    module_name = Path(source_file).with_suffix("").as_posix().replace("/", ".")
+    try:
+        module = importlib.import_module(module_name)
+    except BaseException as exc:
+        raise _StepFailed(f"cannot import {source_file}: {type(exc).__name__}: {exc}", _user_traceback(exc)) from None
+    fn = getattr(module, function, None)
+    if not callable(fn):
+        raise _StepFailed(f"{source_file} has no function {function!r}", None)
+    return fn
+
+
+def _store(url: str, project_dir: str):
+    key = (url, project_dir)
+    if key not in _stores:
+        from zplan.artifacts.store import ArtifactStore
+
+        _stores[key] = ArtifactStore.from_url(url, Path(project_dir))
+    return _stores[key]
+
+
+def _load_input(store, spec: dict) -> Any:
+    from zplan.artifacts.materializers import get_materializer
+
+    if spec["kind"] == "list":
+        return [_load_input(store, item) for item in spec["items"]]
+    if spec["kind"] == "path":
+        return Path(spec["path"])
+    folder = store.get(spec["digest"])
+    return get_materializer(spec["materializer"]).load(folder)
+
+
+def _store_output(store, name: str, value: Any, scratch: Path) -> dict:
+    from zplan.artifacts.materializers import materializer_for
+
+    try:
+        materializer = materializer_for(value)
+    except Exception as exc:
+        raise _StepFailed(f"output {name!r}: {exc}", None) from None
+    folder = Path(tempfile.mkdtemp(prefix=f"out-{name}-", dir=scratch))
+    meta = materializer.save(value, folder) or {}
+    stored = store.put(folder)
+    record = {
+        "digest": stored.digest,
+        "uri": stored.uri,
+        "materializer": materializer.name,
+        "materializer_version": materializer.version,
+        "type": f"{type(value).__module__}.{type(value).__qualname__}",
+        "size": stored.size,
+        "meta": meta,
+    }
+    if materializer.name == "json":
+        text = json.dumps(value, sort_keys=True, default=str)
+        if len(text) <= SMALL_VALUE_BYTES:
+            record["value"] = value
+    return record
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback from the step's own frames on (zplan's frames are noise to the user)."""
+    tb = exc.__traceback__
+    while tb is not None and _is_zplan_frame(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _is_zplan_frame(filename: str) -> bool:
+    return f"{os.sep}zplan{os.sep}apply{os.sep}" in filename or "importlib" in filename
+
+
+@contextlib.contextmanager
+def _captured_output(log_path: str):
+    """Send the step's stdout/stderr (Python and C level) to its log file."""
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log_path, "ab", buffering=0) as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])

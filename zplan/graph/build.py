@@ -1,0 +1,115 @@
+"""The dependency graph of steps and resources (networkx), built from references alone.
+
+An edge A -> B means B needs A first: a step input naming another step's
+output, a resource or step mentioning ``resource.T.N``, ``depends_on``, or a
+step running on a stack whose settings name a resource. Cycles and references to
+undeclared things are user mistakes reported with their file and line.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from zplan import diags
+from zplan.config.expr import Ref
+from zplan.config.model import Config, StepConfig
+
+
+def build(config: Config, stack: str | None = None) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    found = diags.Collector()
+    for step in config.steps():
+        graph.add_node(str(step.addr), kind="step", range=step.range)
+    for addr, resource in config.resources.items():
+        graph.add_node(addr, kind="resource", range=resource.range)
+
+    stack_deps: set[str] = set()
+    if stack is not None and stack in config.stacks:
+        for expr in config.stacks[stack].settings.values():
+            stack_deps |= _targets(config, expr.references(), None, found)
+
+    for step in config.steps():
+        node = str(step.addr)
+        refs = list(step.depends_on)
+        for expr in (step.inputs, step.params):
+            if expr is not None:
+                refs += expr.references()
+        for dep in _targets(config, refs, step, found) | stack_deps:
+            graph.add_edge(dep, node)
+    for addr, resource in config.resources.items():
+        refs = list(resource.depends_on)
+        for expr in resource.attributes.values():
+            refs += expr.references()
+        for dep in _targets(config, refs, None, found):
+            if dep.startswith("pipeline."):
+                found.error(
+                    f"resource {resource.type}.{resource.name} refers to a step output",
+                    "resources are applied before steps run; pass data to steps, not to resources",
+                    resource.range,
+                )
+                continue
+            graph.add_edge(dep, addr)
+    found.raise_if_errors()
+    _check_acyclic(graph)
+    return graph
+
+
+def _targets(config: Config, refs: list[Ref], step: StepConfig | None, found: diags.Collector, seen: frozenset = frozenset()) -> set[str]:
+    """Graph nodes named by a list of references (locals are followed)."""
+    out: set[str] = set()
+    for ref in refs:
+        parts = ref.parts
+        root = parts[0]
+        if root == "step" and len(parts) >= 2:
+            if step is None:
+                continue  # reported where the expression is evaluated
+            name = str(parts[1])
+            if name not in config.pipelines[step.pipeline].steps:
+                found.error(
+                    f'reference to undeclared step "{name}"',
+                    f"steps of pipeline {step.pipeline}: {', '.join(config.pipelines[step.pipeline].steps)}",
+                    ref.range,
+                )
+                continue
+            out.add(f"pipeline.{step.pipeline}.step.{name}")
+        elif root == "resource" and len(parts) >= 3:
+            addr = f"resource.{parts[1]}.{parts[2]}"
+            if addr not in config.resources:
+                found.error(f'reference to undeclared resource "{parts[1]}.{parts[2]}"', f'declare it: resource "{parts[1]}" "{parts[2]}" {{ ... }}', ref.range)
+                continue
+            out.add(addr)
+        elif root == "local" and len(parts) >= 2 and parts[1] in config.locals and parts[1] not in seen:
+            local = config.locals[str(parts[1])]
+            out |= _targets(config, local.expr.references(), step, found, seen | {parts[1]})
+        elif len(parts) == 2 and "_" in str(root) and f"resource.{root}.{parts[1]}" in config.resources:
+            out.add(f"resource.{root}.{parts[1]}")  # depends_on = [local_directory.data]
+    return out
+
+
+def _check_acyclic(graph: nx.DiGraph) -> None:
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return
+    nodes = [edge[0] for edge in cycle]
+    path = " -> ".join(nodes + [nodes[0]])
+    raise diags.fail(f"dependency cycle: {path}", "remove one of these references", graph.nodes[nodes[0]].get("range"))
+
+
+def subgraph_for(graph: nx.DiGraph, targets: list[str], excludes: list[str]) -> set[str]:
+    """The nodes a -target/-exclude selection keeps: targets plus everything they need."""
+    from zplan.addrs import matches
+
+    nodes = set(graph.nodes)
+    if targets:
+        chosen = {n for n in nodes if any(matches(n, t) for t in targets)}
+        keep = set(chosen)
+        for n in chosen:
+            keep |= nx.ancestors(graph, n)
+        nodes = keep
+    if excludes:
+        dropped = {n for n in nodes if any(matches(n, e) for e in excludes)}
+        for n in list(dropped):
+            dropped |= nx.descendants(graph, n)  # what needs an excluded node cannot run either
+        nodes -= dropped
+    return nodes

@@ -1,0 +1,96 @@
+"""The core operations the CLI calls: plan, apply, destroy — each a short recipe over the modules.
+
+Nothing here prints; views come in as hooks and callbacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from zplan import diags
+from zplan.apply.applier import Applier, ApplyResult
+from zplan.apply.hooks import Hooks
+from zplan.plan import model as m
+from zplan.plan.planner import Planner, PlanRequest
+from zplan.project import Project, ensure_state_dir
+from zplan.state.backend import StateBackend
+from zplan.state.model import State
+
+
+@dataclass
+class Planned:
+    plan: m.Plan
+    planner: Planner
+    state: State
+
+
+def make_plan(project: Project, backend: StateBackend, request: PlanRequest, refresh: bool | None = None) -> Planned:
+    state = State(backend.read())
+    if refresh is not False and state.resources:
+        request.refresh = _refresh(project, state, everything=bool(refresh))
+    planner = Planner(project, state)
+    plan = planner.plan(request)
+    planner.save_caches()
+    _check_prevent_destroy(project, plan)
+    return Planned(plan, planner, state)
+
+
+def apply(planned: Planned, backend: StateBackend, hooks: Hooks, parallelism: int | None = None) -> ApplyResult:
+    ensure_state_dir(planned.planner.project)
+    applier = Applier(planned.planner, planned.plan, planned.state, backend.write, hooks, parallelism)
+    result = applier.apply()
+    planned.planner.save_caches()
+    return result
+
+
+def _refresh(project: Project, state: State, everything: bool) -> dict[str, dict | None]:
+    """Read recorded resources back from their providers (drift). By default only
+    providers whose reads are local and free; ``-refresh`` asks every provider."""
+    from zplan.provider import ProviderContext
+    from zplan.state import secrets as sealed
+
+    by_provider: dict[str, dict] = {}
+    for addr, rec in state.resources.items():
+        by_provider.setdefault(rec["provider"], {})[addr] = (rec["type"], sealed.unseal_all(rec["attributes"], project.state_dir))
+    out: dict[str, dict | None] = {}
+    for name, resources in by_provider.items():
+        cls = project.registry.provider_class(name)
+        if cls is None or not (everything or getattr(cls, "refresh_is_local", False)):
+            continue
+        provider = cls(ProviderContext(project.root, project.state_dir, {}))
+        if everything:
+            provider.preflight()
+        out.update(provider.refresh(resources))
+    return out
+
+
+def _check_prevent_destroy(project: Project, plan: m.Plan) -> None:
+    blocked = [r for r in plan.resources if r.prevent_destroy and r.action in (m.DELETE, m.REPLACE)]
+    if blocked:
+        r = blocked[0]
+        cfg = project.config.resources.get(r.address)
+        raise diags.fail(
+            f"{r.address} has lifecycle.prevent_destroy set, but the plan would {'destroy' if r.action == m.DELETE else 'replace'} it",
+            "remove prevent_destroy (or change the plan) to continue",
+            cfg.range if cfg else None,
+        )
+
+
+def lock_timeout_seconds(text: str) -> float:
+    """Terraform-style durations: 0s, 30s, 5m, 1h (a bare number is seconds)."""
+    text = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise diags.fail(f"invalid -lock-timeout {text!r}", "use a duration like 30s or 5m") from None
+
+
+def read_planfile(path: Path) -> dict:
+    from zplan.plan import planfile
+
+    return planfile.read(path)

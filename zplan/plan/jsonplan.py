@@ -1,0 +1,129 @@
+"""The JSON plan: the documented, versioned form every view is rendered from.
+
+Schema (``format_version`` "1.0"; additions keep the major version):
+
+    {
+      "format_version": "1.0",
+      "stack": "local", "destroy": false, "created_at": "...",
+      "state": {"serial": 3, "lineage": "..."},
+      "options": {"targets": [], "excludes": [], "replace": []},
+      "resources": [{"address", "type", "name", "provider",
+                     "action": "create"|"update"|"replace"|"delete"|"no-op",
+                     "before": {...}|null, "after": {...}|null,
+                     "after_unknown": [attr...], "sensitive": [attr...],
+                     "replace_because": [attr...], "reasons": [{"code", "message"}],
+                     "depends_on": [address...]}],
+      "steps": [{"address", "pipeline", "step", "action": "run"|"cached",
+                 "reasons": [{"code", "message"}], "cache_key": str|null,
+                 "code_hash", "source", "params": {...}, "inputs": {...},
+                 "cached_from": {"run", "finished_at"}|null, "depends_on": [...]}],
+      "outputs": {"NAME": {"known": bool, "sensitive": bool, "value": any}},
+      "summary": {"add", "change", "destroy", "steps_run", "steps_cached"}
+    }
+
+Sensitive values never appear: schema-sensitive attributes, sensitive outputs and
+any string holding a sensitive variable's value are replaced by "(sensitive)".
+Values known only after apply are null and listed in ``after_unknown``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zplan.config.expr import UNKNOWN
+from zplan.plan import model as m
+
+FORMAT_VERSION = "1.0"
+SENSITIVE = "(sensitive)"
+
+
+def to_json(plan: m.Plan) -> dict:
+    mask = _Masker(plan.secrets)
+    return {
+        "format_version": FORMAT_VERSION,
+        "stack": plan.stack,
+        "destroy": plan.destroy,
+        "created_at": plan.created_at,
+        "state": {"serial": plan.state_serial, "lineage": plan.state_lineage},
+        "options": plan.options,
+        "resources": [_resource(r, mask) for r in plan.resources],
+        "steps": [_step(s, mask) for s in plan.steps],
+        "outputs": {name: _output(o, mask) for name, o in plan.outputs.items()},
+        "summary": plan.summary(),
+    }
+
+
+def _resource(r: m.ResourcePlan, mask: "_Masker") -> dict:
+    def values(attrs: dict | None) -> dict | None:
+        if attrs is None:
+            return None
+        return {k: (SENSITIVE if k in r.sensitive and v is not None else mask(v)) for k, v in sorted(attrs.items())}
+
+    after = values(r.after)
+    unknown = sorted(set(r.unknown) | {k for k, v in (r.after or {}).items() if v is UNKNOWN})
+    return {
+        "address": r.address,
+        "type": r.type,
+        "name": r.name,
+        "provider": r.provider,
+        "action": r.action,
+        "before": values(r.before),
+        "after": after,
+        "after_unknown": unknown,
+        "sensitive": sorted(r.sensitive),
+        "replace_because": r.replace_because,
+        "reasons": [x.to_json() for x in r.reasons],
+        "depends_on": r.depends_on,
+    }
+
+
+def _step(s: m.StepPlan, mask: "_Masker") -> dict:
+    cached = None
+    if s.cached_from:
+        cached = {"run": s.cached_from.get("run"), "finished_at": s.cached_from.get("finished_at")}
+    return {
+        "address": s.address,
+        "pipeline": s.pipeline,
+        "step": s.step,
+        "action": s.action,
+        "reasons": [x.to_json() for x in s.reasons],
+        "cache_key": s.cache_key,
+        "code_hash": s.code_hash,
+        "source": s.source,
+        "params": mask(s.params),
+        "inputs": {k: _input(v) for k, v in s.inputs.items()},
+        "cached_from": cached,
+        "depends_on": s.depends_on,
+    }
+
+
+def _input(spec: dict) -> dict:
+    if spec["kind"] == "list":
+        return {"kind": "list", "items": [_input(i) for i in spec["items"]]}
+    keep = ("kind", "step", "output", "path", "digest")
+    return {k: spec[k] for k in keep if k in spec}
+
+
+def _output(o: dict, mask: "_Masker") -> dict:
+    value = None if not o["known"] else (SENSITIVE if o["sensitive"] else mask(o["value"]))
+    return {"known": o["known"], "sensitive": o["sensitive"], "value": value}
+
+
+class _Masker:
+    def __init__(self, secrets: list[str]) -> None:
+        self.secrets = [s for s in secrets if s]
+
+    def __call__(self, value: Any) -> Any:
+        if value is UNKNOWN:
+            return None
+        if isinstance(value, str):
+            return SENSITIVE if any(s in value for s in self.secrets) else value
+        if isinstance(value, dict):
+            return {k: self(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self(v) for v in value]
+        return value
+
+
+def has_changes(doc: dict) -> bool:
+    return any(s["action"] == m.RUN for s in doc["steps"]) or any(r["action"] != m.NOOP for r in doc["resources"])

@@ -1,0 +1,227 @@
+"""config + state -> Plan. The one place that decides what apply will do.
+
+Order of work: build the graph; plan resources in dependency order (their
+planned values feed later expressions); evaluate the stack; plan steps in
+dependency order (each step's cache key needs its upstream artifacts' hashes);
+evaluate outputs.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import networkx as nx
+
+from zplan import diags
+from zplan.config.expr import UNKNOWN
+from zplan.config.scope import StepOutputRef, contains_unknown
+from zplan.graph.build import build, subgraph_for
+from zplan.hashing import StatCache
+from zplan.plan import model as m
+from zplan.plan import resources as rplan
+from zplan.plan.code import CodeIndex
+from zplan.plan.steps import StepPlanner
+from zplan.project import Project
+from zplan.stack import select
+from zplan.state.model import State, store_key
+
+
+@dataclass
+class PlanRequest:
+    targets: list[str] = field(default_factory=list)
+    excludes: list[str] = field(default_factory=list)
+    replace: list[str] = field(default_factory=list)
+    destroy: bool = False
+    refresh: dict[str, dict | None] | None = None  # address -> read-back attributes (None = gone)
+
+
+class Planner:
+    def __init__(self, project: Project, state: State) -> None:
+        self.project = project
+        self.state = state
+        root = project.root
+        self.code = CodeIndex(root, project.state_dir / "cache" / "code.json")
+        self.stat_cache = StatCache(project.state_dir / "cache" / "stat.json")
+        self.graph: nx.DiGraph | None = None
+
+    def save_caches(self) -> None:
+        """Persist what planning learned (code and file hashes); never needed for correctness."""
+        if self.project.state_dir.exists():
+            self.code.save()
+            self.stat_cache.save()
+
+    def plan(self, request: PlanRequest) -> m.Plan:
+        project = self.project
+        graph = build(project.config, project.stack_name)
+        self.graph = graph
+        _check_addresses(graph, request, self.state)
+        nodes = subgraph_for(graph, request.targets, request.excludes)
+        order = [n for n in nx.lexicographical_topological_sort(graph) if n in nodes]
+
+        resource_plans = self._plan_resources(graph, order, request)
+        scope = project.scope(lambda t, n, a: self._resource_value(resource_plans, t, n, a))
+        stack = select.settings(project.config, project.stack_name, scope.eval)
+        stack_known = not contains_unknown({k: stack.get(k) for k in ("artifact_store", "metadata_store")})
+        key = store_key(str(stack["artifact_store"]), str(stack["metadata_store"])) if stack_known else None
+
+        plan = m.Plan(
+            stack=project.stack_name,
+            state_serial=self.state.serial,
+            state_lineage=self.state.lineage,
+            store_key=key,
+            destroy=request.destroy,
+            options={"targets": request.targets, "excludes": request.excludes, "replace": request.replace},
+            secrets=project.secrets,
+            created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        )
+        plan.resources = sorted(resource_plans.values(), key=lambda r: r.address)
+        if not request.destroy:
+            plan.steps = self._plan_steps(order, scope, request, key, stack, stack_known)
+            plan.outputs = self._outputs(plan, scope)
+        self.stack_settings = stack
+        return plan
+
+    # -- resources ------------------------------------------------------------------------------
+    def _plan_resources(self, graph: nx.DiGraph, order: list[str], request: PlanRequest) -> dict[str, m.ResourcePlan]:
+        config, registry = self.project.config, self.project.registry
+        recorded = {a: dict(r) for a, r in self.state.resources.items()}
+        for addr, attrs in (request.refresh or {}).items():
+            if addr in recorded:
+                recorded[addr] = _with_refresh(recorded[addr], attrs)
+        plans: dict[str, m.ResourcePlan] = {}
+        if request.destroy:
+            for addr, rec in recorded.items():
+                if not request.targets or any(addr == t or addr.endswith("." + t) for t in request.targets) or addr in _dependents_closure(recorded, request.targets):
+                    plans[addr] = rplan.plan_delete(addr, rec, m.Reason(m.REMOVED_FROM_CONFIG, "destroy requested"))
+                    cfg = config.resources.get(addr)
+                    if cfg is not None:
+                        plans[addr].prevent_destroy = cfg.lifecycle.prevent_destroy
+            return plans
+        scope = self.project.scope(lambda t, n, a: self._resource_value(plans, t, n, a))
+        for addr in order:
+            resource = config.resources.get(addr)
+            if resource is None:
+                continue
+            schema = rplan.schema_for(registry, resource)
+            desired = rplan.desired_inputs(resource, schema, scope)
+            deps = sorted(p for p in graph.predecessors(addr) if p.startswith("resource."))
+            plan = rplan.plan_resource(resource, schema, desired, recorded.get(addr), deps)
+            if addr in request.replace and plan.action in (m.NOOP, m.UPDATE):
+                plan.action = m.REPLACE
+                plan.unknown = [k for k, a in schema.attributes.items() if a.computed and k not in desired]
+                plan.reasons = [m.Reason(m.REPLACE_REQUESTED, "forced by -replace")]
+            plans[addr] = plan
+        if not request.targets:  # like Terraform, a targeted plan never destroys what it did not target
+            for addr, rec in recorded.items():
+                if addr not in config.resources and not any(addr.startswith(e) for e in request.excludes):
+                    plans[addr] = rplan.plan_delete(addr, rec, m.Reason(m.REMOVED_FROM_CONFIG, "no longer in the configuration"))
+        return plans
+
+    def _resource_value(self, plans: dict[str, m.ResourcePlan], type_: str, name: str, attr: str) -> Any:
+        addr = f"resource.{type_}.{name}"
+        plan = plans.get(addr)
+        if plan is not None:
+            return rplan.planned_value(plan, attr)
+        recorded = self.state.resources.get(addr)  # outside the -target selection
+        if recorded is not None:
+            return recorded["attributes"].get(attr, UNKNOWN)
+        return UNKNOWN
+
+    # -- steps ------------------------------------------------------------------------------------
+    def _plan_steps(self, order: list[str], scope, request: PlanRequest, key: str | None, stack: dict, stack_known: bool) -> list[m.StepPlan]:
+        present, version = _artifact_checks(self.project, stack) if stack_known else (lambda d: True, lambda n: None)
+        planner = StepPlanner(
+            self.project.root, self.state, key, self.code, self.stat_cache, self.project.secrets, present, version
+        )
+        from zplan.addrs import matches
+
+        self.step_planner = planner  # the applier re-plans each step with it when it starts
+        steps = []
+        for addr in order:
+            if not addr.startswith("pipeline."):
+                continue
+            step = self.project.config.step(addr)
+            forced = any(matches(addr, r) for r in request.replace)
+            steps.append(planner.plan(step, scope, forced, stack_known))
+        return steps
+
+    def _outputs(self, plan: m.Plan, scope) -> dict[str, dict]:
+        out = {}
+        for name, output in self.project.config.outputs.items():
+            pipeline = _pipeline_of(output.expr, self.project.config)
+            value = scope.eval(output.expr, pipeline=pipeline)
+            known, value = self._output_value(plan, value)
+            out[name] = {"value": value if known else None, "known": known, "sensitive": output.sensitive}
+        return out
+
+    def _output_value(self, plan: m.Plan, value: Any) -> tuple[bool, Any]:
+        if isinstance(value, StepOutputRef):
+            step = plan.step(value.address)
+            if step is None or step.action != m.CACHED:
+                return False, None
+            out = step.cached_from["outputs"].get(value.output, {})
+            if "value" in out:
+                return True, out["value"]
+            return True, out.get("uri")
+        if contains_unknown(value):
+            return False, None
+        return True, value
+
+
+def _pipeline_of(expr, config) -> str | None:
+    """Outputs may name step.X...: find the pipeline that declares X (first match)."""
+    for ref in expr.references():
+        if ref.parts[0] == "step" and len(ref.parts) > 1:
+            for name, pipeline in config.pipelines.items():
+                if ref.parts[1] in pipeline.steps:
+                    return name
+    return None
+
+
+def _with_refresh(recorded: dict, attrs: dict | None) -> dict:
+    if attrs is None:
+        return {**recorded, "gone": True}
+    drift = [k for k, v in attrs.items() if k in recorded.get("inputs", {}) and recorded["inputs"][k] != v]
+    return {**recorded, "attributes": {**recorded["attributes"], **attrs}, "drift": drift}
+
+
+def _dependents_closure(recorded: dict, targets: list[str]) -> set[str]:
+    """Destroying a target destroys what depends on it too."""
+    out: set[str] = set()
+    frontier = {a for a in recorded if any(a == t or a.endswith("." + t) for t in targets)}
+    while frontier:
+        out |= frontier
+        frontier = {a for a, r in recorded.items() if a not in out and set(r.get("dependencies", [])) & out}
+    return out
+
+
+def _check_addresses(graph: nx.DiGraph, request: PlanRequest, state: State) -> None:
+    from zplan.addrs import matches
+
+    known = set(graph.nodes) | set(state.resources)
+    for flag, values in (("-target", request.targets), ("-exclude", request.excludes), ("-replace", request.replace)):
+        for value in values:
+            if not any(matches(n, value) for n in known):
+                raise diags.fail(f"{flag} {value}: no such step or resource", "see `zplan state list` and the addresses printed by `zplan plan`")
+
+
+def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], bool], Callable[[str], str | None]]:
+    """Whether a cached artifact is still stored (local stores only: a stat, no network),
+    and the current version of a materializer."""
+    from zplan.artifacts.materializers import declared_version
+
+    def version(name: str) -> str | None:
+        try:
+            return declared_version(name)
+        except Exception:
+            return None
+
+    url = str(stack["artifact_store"])
+    if "://" in url and not url.startswith("file://"):
+        return (lambda digest: True), version  # verified on read at apply
+    from zplan.artifacts.store import ArtifactStore
+
+    store = ArtifactStore.from_url(url, project.root)
+    return store.exists, version

@@ -1,0 +1,137 @@
+"""Planning resources, Terraform-style: create, update in place, replace, delete or no-op.
+
+The diff is computed here from the provider's schema (which attributes force
+replacement, which are computed or secret), so providers never diff.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zplan import diags
+from zplan.config.expr import UNKNOWN
+from zplan.config.model import ResourceConfig
+from zplan.config.scope import Scope
+from zplan.plan import model as m
+from zplan.provider import ProviderRegistry, ResourceSchema, provider_name_for
+
+
+def schema_for(registry: ProviderRegistry, resource: ResourceConfig) -> ResourceSchema:
+    schema = registry.schema(resource.type)
+    if schema is None:
+        provider = provider_name_for(resource.type)
+        installed = registry.names()
+        if registry.provider_class(provider) is None:
+            detail = f'no installed provider is named "{provider}" (installed: {", ".join(installed) or "none"}); install its plugin package'
+        else:
+            detail = f'provider "{provider}" has no resource type "{resource.type}"'
+        raise diags.fail(f'unknown resource type "{resource.type}"', detail, resource.range)
+    return schema
+
+
+def check_attributes(resource: ResourceConfig, schema: ResourceSchema, found: diags.Collector) -> None:
+    """Offline validation of a resource block against its schema."""
+    settable = schema.inputs()
+    for name in resource.attributes:
+        if name not in schema.attributes:
+            found.error(
+                f'unsupported attribute "{name}" in resource "{resource.type}" "{resource.name}"',
+                f"{resource.type} takes: {', '.join(sorted(settable))}",
+                resource.attribute_ranges.get(name, resource.range),
+            )
+        elif name not in settable:
+            found.error(
+                f'attribute "{name}" of {resource.type} is computed and cannot be set',
+                "remove it; read it with resource.TYPE.NAME.ATTRIBUTE",
+                resource.attribute_ranges.get(name, resource.range),
+            )
+    for name, attr in settable.items():
+        if attr.required and name not in resource.attributes:
+            found.error(f'resource "{resource.type}" "{resource.name}" is missing required attribute "{name}"', attr.description, resource.range)
+
+
+def desired_inputs(resource: ResourceConfig, schema: ResourceSchema, scope: Scope) -> dict[str, Any]:
+    values = {name: scope.eval(expr) for name, expr in resource.attributes.items()}
+    for name, attr in schema.inputs().items():
+        if name not in values and attr.default is not None:
+            values[name] = attr.default
+    return values
+
+
+def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, Any], recorded: dict | None, depends_on: list[str]) -> m.ResourcePlan:
+    plan = m.ResourcePlan(
+        address=str(resource.addr),
+        type=resource.type,
+        name=resource.name,
+        provider=provider_name_for(resource.type),
+        action=m.NOOP,
+        before=dict(recorded["attributes"]) if recorded else None,
+        after=dict(desired),
+        sensitive=sorted(schema.sensitive_names()),
+        depends_on=depends_on,
+        create_before_destroy=resource.lifecycle.create_before_destroy,
+        prevent_destroy=resource.lifecycle.prevent_destroy,
+    )
+    computed = [k for k, a in schema.attributes.items() if a.computed and k not in desired]
+    if recorded is None:
+        plan.action = m.CREATE
+        plan.reasons = [m.Reason(m.NEW_IN_CONFIG, "not yet created")]
+        plan.unknown = computed
+        return plan
+    if recorded.get("gone"):
+        plan.action = m.CREATE
+        plan.reasons = [m.Reason(m.GONE_OUTSIDE, "deleted outside zplan")]
+        plan.unknown = computed
+        return plan
+    before_inputs = recorded.get("inputs", {})
+    ignored = set(resource.lifecycle.ignore_changes)
+    changed = [
+        k for k in sorted(set(desired) | set(before_inputs))
+        if k not in ignored and k in schema.attributes and schema.attributes[k].settable
+        and (desired.get(k) is UNKNOWN or desired.get(k) != before_inputs.get(k))
+    ]
+    drifted = sorted(recorded.get("drift", []))
+    if not changed and not drifted:
+        return plan
+    forcing = [k for k in changed if schema.attributes[k].force_new]
+    if forcing:
+        plan.action = m.REPLACE
+        plan.replace_because = forcing
+        plan.unknown = computed
+        plan.reasons = [m.Reason(m.FORCES_REPLACEMENT, f"{', '.join(forcing)} forces replacement")]
+    else:
+        plan.action = m.UPDATE
+        plan.reasons = [m.Reason(m.ATTRIBUTES_CHANGED, f"{', '.join(changed)} changed")] if changed else []
+    if drifted:
+        plan.reasons.append(m.Reason(m.DRIFTED, f"changed outside zplan: {', '.join(drifted)}"))
+    return plan
+
+
+def plan_delete(address: str, recorded: dict, reason: m.Reason) -> m.ResourcePlan:
+    type_ = recorded["type"]
+    return m.ResourcePlan(
+        address=address,
+        type=type_,
+        name=address.rsplit(".", 1)[1],
+        provider=recorded.get("provider") or provider_name_for(type_),
+        action=m.DELETE,
+        before=dict(recorded["attributes"]),
+        after=None,
+        reasons=[reason],
+        sensitive=list(recorded.get("sensitive", [])),
+        depends_on=list(recorded.get("dependencies", [])),
+        prevent_destroy=bool(recorded.get("prevent_destroy")),
+    )
+
+
+def planned_value(plan: m.ResourcePlan, attribute: str) -> Any:
+    """The value other expressions see for ``resource.T.N.attribute`` at plan time."""
+    if plan.action == m.DELETE:
+        return UNKNOWN
+    if attribute in (plan.after or {}):
+        return plan.after[attribute]
+    if attribute in plan.unknown:
+        return UNKNOWN
+    if plan.before and attribute in plan.before and plan.action in (m.NOOP, m.UPDATE):
+        return plan.before[attribute]
+    return UNKNOWN

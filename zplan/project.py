@@ -1,0 +1,91 @@
+"""A project on disk: its configuration, variable values, chosen stack and state backend.
+
+Commands open a ``Project`` once and hand it to the core (planner, applier).
+Nothing here evaluates steps or talks to providers; it only gathers inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zplan import diags
+from zplan.config import loader, variables
+from zplan.config.expr import UNKNOWN
+from zplan.config.model import Config
+from zplan.config.scope import Scope
+from zplan.provider import ProviderRegistry
+from zplan.stack import select
+from zplan.state.backend import FileBackend, StateBackend
+
+STATE_DIR = ".zplan"
+
+
+@dataclass
+class Options:
+    """What the user chose on the command line for this invocation."""
+
+    vars: list[str] = field(default_factory=list)
+    var_files: list[Path] = field(default_factory=list)
+    stack: str | None = None
+
+
+class Project:
+    def __init__(self, root: Path, config: Config, values: dict[str, Any], stack: str, registry: ProviderRegistry) -> None:
+        self.root = root
+        self.config = config
+        self.variables = values
+        self.stack_name = stack
+        self.registry = registry
+        self.state_dir = root / STATE_DIR
+
+    @classmethod
+    def open(cls, root: Path, options: Options | None = None, registry: ProviderRegistry | None = None) -> "Project":
+        options = options or Options()
+        root = root.resolve()
+        config = loader.load(root)
+        values = variables.resolve(config, options.vars, options.var_files)
+        stack = select.selected_name(config, root / STATE_DIR, options.stack)
+        return cls(root, config, values, stack, registry or ProviderRegistry())
+
+    @property
+    def secrets(self) -> list[str]:
+        return variables.sensitive_values(self.config, self.variables)
+
+    def scope(self, resource_value=None) -> Scope:
+        return Scope(self.config, self.variables, resource_value)
+
+    def static_stack_settings(self) -> dict[str, Any]:
+        """Stack settings evaluated before any resource is known (UNKNOWN where they depend on one)."""
+        scope = self.scope()
+        return select.settings(self.config, self.stack_name, scope.eval)
+
+    def state_backend(self) -> StateBackend:
+        """State lives beside the metadata: a MySQL metadata store keeps it in the same database."""
+        url = self.static_stack_settings().get("metadata_store")
+        if isinstance(url, str) and url.startswith("mysql://"):
+            from zplan.state.mysql import MySQLBackend
+
+            settings = self.static_stack_settings()
+            password = settings.get("metadata_password")
+            return MySQLBackend(url, workspace=self.stack_name, password=None if password is UNKNOWN else password)
+        return FileBackend(self.state_dir / "state.json")
+
+    def rel(self, path: Path | str) -> str:
+        try:
+            return Path(path).resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def ensure_state_dir(project: Project) -> Path:
+    project.state_dir.mkdir(parents=True, exist_ok=True)
+    gitignore = project.state_dir / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text("*\n")
+    return project.state_dir
+
+
+def not_a_project(root: Path) -> diags.DiagnosticError:
+    return diags.fail(f"{root} holds no zplan configuration", "run `zplan init` first")

@@ -1,0 +1,101 @@
+"""Progress of an apply: a live rich table on a terminal, one line per event otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from zplan.apply.hooks import Hooks
+from zplan.render.console import console
+
+
+class PlainView(Hooks):
+    """Line-per-event output for CI logs (stable, greppable)."""
+
+    def __init__(self, out=None) -> None:
+        self.out = out or sys.stdout
+
+    def _line(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def run_started(self, run_id, steps, resources) -> None:
+        self._line(f"run {run_id}: {steps} step(s), {resources} resource change(s)")
+
+    def resource_started(self, address, action) -> None:
+        self._line(f"{address}: {action} started")
+
+    def resource_finished(self, address, action, ok, seconds, error) -> None:
+        self._line(f"{address}: {action} {'done' if ok else 'FAILED'} in {seconds:.1f}s" + (f"\n  {error}" if error else ""))
+
+    def step_started(self, address) -> None:
+        self._line(f"{address}: running")
+
+    def step_cached(self, address, reason) -> None:
+        self._line(f"{address}: {reason}")
+
+    def step_finished(self, address, ok, seconds, error, trace, log) -> None:
+        if ok:
+            self._line(f"{address}: done in {seconds:.2f}s")
+            return
+        self._line(f"{address}: FAILED after {seconds:.2f}s: {error}")
+        if trace:
+            self._line("  " + trace.rstrip().replace("\n", "\n  "))
+        if log:
+            self._line(f"  step output: {log}")
+
+    def step_skipped(self, address, because) -> None:
+        self._line(f"{address}: skipped ({because})")
+
+    def run_finished(self, summary) -> None:
+        parts = ", ".join(f"{v} {k}" for k, v in summary.items() if k != "run")
+        self._line(f"Apply complete: {parts or 'nothing to do'}.")
+
+
+class LiveView(PlainView):
+    """A live table of running steps above the event log, for terminals."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from rich.live import Live
+
+        self._running: dict[str, float] = {}
+        self._console = console()
+        self._live = Live(self._render(), console=self._console, refresh_per_second=8, transient=True)
+        self._live.start()
+
+    def _render(self):
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 2))
+        now = time.monotonic()
+        for addr, t0 in sorted(self._running.items()):
+            table.add_row("[yellow]running[/]", addr, f"{now - t0:.1f}s")
+        return table
+
+    def _line(self, text: str) -> None:
+        self._console.print(text, highlight=False, markup=False)
+        self._live.update(self._render())
+
+    def step_started(self, address) -> None:
+        self._running[address] = time.monotonic()
+        self._live.update(self._render())
+
+    def step_finished(self, address, ok, seconds, error, trace, log) -> None:
+        self._running.pop(address, None)
+        super().step_finished(address, ok, seconds, error, trace, log)
+
+    def resource_started(self, address, action) -> None:
+        self._running[address] = time.monotonic()
+        super().resource_started(address, action)
+
+    def resource_finished(self, address, action, ok, seconds, error) -> None:
+        self._running.pop(address, None)
+        super().resource_finished(address, action, ok, seconds, error)
+
+    def run_finished(self, summary) -> None:
+        self._live.stop()
+        super().run_finished(summary)
+
+    def close(self) -> None:
+        self._live.stop()

@@ -1,0 +1,54 @@
+"""Printing: the one place that knows about colours and terminals (rich stays here)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import lru_cache
+
+from zplan.diags import Diagnostic, Range
+
+STYLES = {
+    "bold": "bold", "create": "green", "update": "yellow", "replace": "magenta", "delete": "red",
+    "run": "yellow", "cached": "dim", "dim": "dim", "no-op": "", "": "", "error": "bold red", "warning": "yellow",
+}
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+
+
+@lru_cache(maxsize=2)
+def console(stderr: bool = False):
+    from rich.console import Console
+
+    color = not os.environ.get("NO_COLOR") and not os.environ.get("ZPLAN_NO_COLOR")
+    return Console(stderr=stderr, highlight=False, no_color=not color, soft_wrap=True)
+
+
+def print_lines(lines: list[tuple[str, str]]) -> None:
+    if not is_terminal():
+        sys.stdout.write("".join(text + "\n" for _, text in lines))
+        return
+    from rich.text import Text
+
+    out = console()
+    for style, text in lines:
+        out.print(Text(text, style=STYLES.get(style, "")))
+
+
+def say(text: str, style: str = "") -> None:
+    print_lines([(style, text)])
+
+
+def print_diagnostics(diags: list[Diagnostic], root=None) -> None:
+    err = sys.stderr
+    for d in diags:
+        rng = d.range.relative_to(root) if (d.range and root is not None) else d.range
+        where = f"{rng}: " if isinstance(rng, Range) else ""
+        label = "Error" if d.severity == "error" else "Warning"
+        err.write(f"{label}: {where}{d.summary}\n")
+        if d.detail:
+            for line in d.detail.splitlines():
+                err.write(f"  {line}\n")
+    err.flush()

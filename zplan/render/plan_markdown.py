@@ -1,0 +1,88 @@
+"""The plan as Markdown for a pull-request comment, split to fit GitHub's comment limit.
+
+A summary table, then one collapsible ``<details>`` per change. A change is
+never cut in two: when a part would pass ``limit`` characters, a new numbered
+part starts.
+"""
+
+from __future__ import annotations
+
+from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _resource, summary_line
+
+GITHUB_LIMIT = 65_000
+
+
+def render_parts(doc: dict, limit: int = GITHUB_LIMIT, verbose: bool = False) -> list[str]:
+    header = _header(doc)
+    sections = [_section(c) for c in _changes(doc, verbose)]
+    cached = [s for s in doc["steps"] if s["action"] == "cached"]
+    if cached:
+        rows = "\n".join(f"| `{s['address']}` | {_cached_text(s)} |" for s in cached)
+        sections.append(f"<details><summary>{len(cached)} cached step(s)</summary>\n\n| step | |\n|---|---|\n{rows}\n\n</details>\n")
+    parts: list[list[str]] = [[]]
+    sizes = [0]
+    budget = limit - len(header) - 40  # room for the "part i of n" line
+    for section in sections:
+        if len(section) > budget:  # one enormous change: shorten its body, never split it
+            section = section[: budget - 40] + "\n... (truncated)\n</details>\n"
+        if sizes[-1] + len(section) > budget and parts[-1]:
+            parts.append([])
+            sizes.append(0)
+        parts[-1].append(section)
+        sizes[-1] += len(section)
+    total = len(parts)
+    out = []
+    for i, body in enumerate(parts, 1):
+        label = f"\n_Part {i} of {total}._\n" if total > 1 else ""
+        out.append(header + label + "\n" + "".join(body))
+    return out
+
+
+def render(doc: dict, verbose: bool = False) -> str:
+    return "\n\n---\n\n".join(render_parts(doc, verbose=verbose))
+
+
+def _header(doc: dict) -> str:
+    s = doc["summary"]
+    title = "zplan destroy plan" if doc["destroy"] else "zplan plan"
+    return (
+        f"### {title} — stack `{doc['stack']}`\n\n"
+        f"| add | change | destroy | steps to run | steps cached |\n|---:|---:|---:|---:|---:|\n"
+        f"| {s['add']} | {s['change']} | {s['destroy']} | {s['steps_run']} | {s['steps_cached']} |\n\n"
+        f"**{summary_line(doc)}**\n"
+    )
+
+
+def _changes(doc: dict, verbose: bool) -> list[dict]:
+    out = [r | {"_kind": "resource"} for r in doc["resources"] if r["action"] != "no-op" or verbose]
+    out += [s | {"_kind": "step"} for s in doc["steps"] if s["action"] == "run"]
+    return out
+
+
+def _section(change: dict) -> str:
+    if change["_kind"] == "step":
+        reasons = "; ".join(x["message"] for x in change["reasons"])
+        return (
+            f"<details><summary><code>~ {change['address']}</code> will run: {_escape(reasons)}</summary>\n\n"
+            f"- source: `{change['source']}`\n- reasons:\n" + "".join(f"  - {_escape(x['message'])}\n" for x in change["reasons"]) + "\n</details>\n"
+        )
+    lines = _resource(change, 0, verbose=False)
+    body = "\n".join(text for _, text in lines[1:])
+    action = change["action"]
+    return (
+        f"<details><summary><code>{SYMBOLS[action]} {change['address']}</code> {VERBS[action]}</summary>\n\n"
+        f"```diff\n{_diffify(body)}\n```\n\n</details>\n"
+    )
+
+
+def _diffify(body: str) -> str:
+    """Put +/-/~ in column one so GitHub colours the lines."""
+    out = []
+    for line in body.splitlines():
+        stripped = line.strip()
+        out.append(("!" if stripped[:1] == "~" else stripped[:1]) + " " + stripped[1:].strip() if stripped[:1] in "+-~" else "  " + stripped)
+    return "\n".join(out)
+
+
+def _escape(text: str) -> str:
+    return text.replace("<", "&lt;").replace(">", "&gt;")

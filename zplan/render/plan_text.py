@@ -1,0 +1,112 @@
+"""The human plan, rendered only from the JSON plan (so text never shows what JSON lacks)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "no-op": " ", "run": "~", "cached": "="}
+VERBS = {"create": "will be created", "update": "will be updated in place", "replace": "must be replaced", "delete": "will be destroyed", "no-op": "unchanged"}
+COLLAPSE_CACHED_OVER = 50  # past this many cached steps, list them only with -verbose
+
+
+def render(doc: dict, verbose: bool = False) -> list[tuple[str, str]]:
+    """Lines of (style, text); the CLI maps styles to colours (or none)."""
+    lines: list[tuple[str, str]] = []
+    changes = [r for r in doc["resources"] if r["action"] != "no-op" or verbose]
+    width = max([len(r["address"]) for r in doc["resources"]] + [len(s["address"]) for s in doc["steps"]] + [20]) + 2
+    if doc["destroy"]:
+        lines.append(("bold", f'zplan will destroy these resources (stack "{doc["stack"]}"):'))
+    else:
+        lines.append(("bold", f'zplan plan for stack "{doc["stack"]}":'))
+    lines.append(("", ""))
+    for r in changes:
+        lines += _resource(r, width, verbose)
+    cached = [s for s in doc["steps"] if s["action"] == "cached"]
+    show_cached = verbose or len(cached) <= COLLAPSE_CACHED_OVER
+    for s in doc["steps"]:
+        if s["action"] == "run":
+            reasons = "; ".join(x["message"] for x in s["reasons"]) or "will run"
+            lines.append(("run", f"  ~ {s['address']:<{width}} will rerun: {reasons}" if _ran_before(s) else f"  + {s['address']:<{width}} will run: {reasons}"))
+        elif show_cached:
+            lines.append(("cached", f"  = {s['address']:<{width}} {_cached_text(s)}"))
+    if cached and not show_cached:
+        lines.append(("cached", f"  = {len(cached)} steps cached (use -verbose to list them)"))
+    if not changes and not doc["steps"]:
+        lines.append(("", "  (nothing declared)"))
+    lines.append(("", ""))
+    lines += _outputs(doc)
+    lines.append(("bold", summary_line(doc)))
+    return lines
+
+
+def summary_line(doc: dict) -> str:
+    s = doc["summary"]
+    text = f"Plan: {s['add']} to add, {s['change']} to change, {s['destroy']} to destroy."
+    if not doc["destroy"]:
+        text += f" Steps: {s['steps_run']} to run, {s['steps_cached']} cached."
+    return text
+
+
+def _ran_before(step: dict) -> bool:
+    return not any(r["code"] == "never_ran" for r in step["reasons"])
+
+
+def _cached_text(step: dict) -> str:
+    c = step.get("cached_from") or {}
+    when = (c.get("finished_at") or "")[:10]
+    run = f"run {c['run']}" if c.get("run") is not None else "earlier run"
+    return f"cached ({run}{', ' + when if when else ''})"
+
+
+def _resource(r: dict, width: int, verbose: bool) -> list[tuple[str, str]]:
+    action = r["action"]
+    head = f"  {SYMBOLS[action]:>3} {r['address']:<{width}} {VERBS[action]}"
+    if action == "replace" and r["replace_because"]:
+        head += f" ({', '.join(r['replace_because'])} forces replacement)"
+    elif r["reasons"] and action not in ("create", "no-op"):
+        head += f" ({'; '.join(x['message'] for x in r['reasons'])})"
+    lines = [(action, head)]
+    before, after = r["before"] or {}, r["after"] or {}
+    unknown = set(r["after_unknown"])
+    keys = sorted(set(before) | set(after) | unknown)
+    hidden = 0
+    for key in keys:
+        old, new = before.get(key), after.get(key)
+        if action == "create":
+            shown = "(known after apply)" if key in unknown else _value(new)
+            lines.append((action, f"        + {key} = {shown}"))
+        elif action == "delete":
+            lines.append((action, f"        - {key} = {_value(old)}"))
+        elif key in unknown:
+            lines.append((action, f"        ~ {key} = {_value(old)} -> (known after apply)"))
+        elif key in after and old != new:
+            mark = " # forces replacement" if key in r["replace_because"] else ""
+            lines.append((action, f"        ~ {key} = {_value(old)} -> {_value(new)}{mark}"))
+        elif verbose:
+            lines.append(("", f"          {key} = {_value(old if old is not None else new)}"))
+        else:
+            hidden += 1
+    if hidden:
+        lines.append(("dim", f"        # ({hidden} unchanged attribute{'s' if hidden != 1 else ''} hidden)"))
+    return lines
+
+
+def _outputs(doc: dict) -> list[tuple[str, str]]:
+    if not doc["outputs"]:
+        return []
+    lines = [("bold", "Outputs:")]
+    for name, o in sorted(doc["outputs"].items()):
+        value = "(sensitive)" if o["sensitive"] else _value(o["value"]) if o["known"] else "(known after apply)"
+        lines.append(("", f"  {name} = {value}"))
+    lines.append(("", ""))
+    return lines
+
+
+def _value(value: Any) -> str:
+    if value == "(sensitive)":
+        return value
+    if value is None:
+        return "null"
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 120 else text[:117] + "..."

@@ -1,0 +1,71 @@
+"""`zplan runs`, `runs show` and `lineage` as lines of text."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+
+from zplan.metadata import LineageNode, RunDetail, RunSummary
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _git(g) -> str:
+    if not g or not g.commit:
+        return "no git"
+    return g.commit[:10] + ("+dirty" if g.dirty else "")
+
+
+def runs_lines(runs: list[RunSummary]) -> list[tuple[str, str]]:
+    if not runs:
+        return [("", "No runs recorded yet. Run `zplan apply`.")]
+    lines = [("bold", f"{'run':>4}  {'started (UTC)':19}  {'status':9}  {'ran':>4} {'cached':>6} {'failed':>6}  {'took':>7}  stack / pipeline / commit")]
+    for r in runs:
+        took = f"{(r.finished - r.started):.1f}s" if r.finished else "-"
+        style = "delete" if r.status == "failed" else ""
+        lines.append((style, f"{r.number:>4}  {_when(r.started)}  {r.status:9}  {r.steps_run:>4} {r.steps_cached:>6} {r.steps_failed:>6}  {took:>7}  {r.stack} / {r.pipeline} / {_git(r.git)}"))
+    return lines
+
+
+def run_lines(detail: RunDetail) -> list[tuple[str, str]]:
+    r = detail.summary
+    lines = [("bold", f"Run {r.number}: {r.status}, stack {r.stack}, pipeline {r.pipeline}, started {_when(r.started)}, git {_git(r.git)}")]
+    for e in detail.executions:
+        style = {"failed": "delete", "cached": "cached"}.get(e.state, "")
+        lines.append((style, f"  {e.address}  {e.state}  {e.duration:.2f}s  key {e.cache_key[:12]}"))
+        if e.params:
+            lines.append(("dim", f"      params {json.dumps(e.params, sort_keys=True)}"))
+        for name, a in e.inputs.items():
+            lines.append(("dim", f"      in  {name}: {a.uri} (artifact {a.id})"))
+        for name, a in e.outputs.items():
+            lines.append(("dim", f"      out {name}: {a.uri} (artifact {a.id})"))
+        if e.error:
+            lines.append(("delete", f"      error: {e.error}"))
+    return lines
+
+
+def lineage_lines(node: LineageNode) -> list[tuple[str, str]]:
+    lines: list[tuple[str, str]] = []
+    _lineage(node, "", "", lines)
+    return lines
+
+
+def _lineage(node: LineageNode, name: str, indent: str, lines: list) -> None:
+    a = node.artifact
+    label = f"{name}: " if name else ""
+    rec = a.record
+    if rec.kind == "snapshot":
+        lines.append(("create", f"{indent}{label}data snapshot {rec.source_path} (artifact {a.id}, {rec.digest[:12]}, {a.uri})"))
+    else:
+        lines.append(("bold", f"{indent}{label}artifact {a.id} {rec.type_name} via {rec.materializer} ({rec.digest[:12]}, {a.uri})"))
+    e = node.produced_by
+    if e is not None:
+        lines.append(("", f"{indent}  <- {e.address} (run {e.run}, {e.state}, code {e.code_hash[:12]}, git {_git(e.git)})"))
+        if e.params:
+            lines.append(("dim", f"{indent}     params {json.dumps(e.params, sort_keys=True)}"))
+    for child_name, child in node.inputs.items():
+        _lineage(child, child_name, indent + "     ", lines)

@@ -1,0 +1,54 @@
+"""Choosing and evaluating the stack a command runs on.
+
+Without any ``stack`` block a project runs on the embedded default: local
+processes, artifacts under ``.zplan/artifacts``, metadata in SQLite. ``zplan
+stack select NAME`` remembers a choice in ``.zplan/stack``; ``-stack NAME``
+overrides it for one command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from zplan import diags
+from zplan.config.model import Config
+from zplan.fsutil import atomic_write_text
+
+DEFAULT_STACK = "local"
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "orchestrator": "local",
+    "artifact_store": "file://.zplan/artifacts",
+    "metadata_store": "sqlite:///.zplan/metadata.db",
+    "processing": "beam:DirectRunner",
+}
+SELECTION_FILE = "stack"
+
+
+def selected_name(config: Config, state_dir: Path, requested: str | None) -> str:
+    if requested:
+        if requested not in config.stacks and not (requested == DEFAULT_STACK and not config.stacks):
+            raise diags.fail(f'no stack named "{requested}"', f"declared stacks: {', '.join(config.stacks) or '(none: the embedded local stack)'}")
+        return requested
+    remembered = state_dir / SELECTION_FILE
+    if remembered.exists():
+        name = remembered.read_text().strip()
+        if name in config.stacks:
+            return name
+    if DEFAULT_STACK in config.stacks or not config.stacks:
+        return DEFAULT_STACK
+    return sorted(config.stacks)[0]
+
+
+def remember(state_dir: Path, name: str) -> None:
+    atomic_write_text(state_dir / SELECTION_FILE, name + "\n")
+
+
+def settings(config: Config, name: str, evaluate) -> dict[str, Any]:
+    """The stack's settings with defaults filled in; ``evaluate(expr)`` resolves references."""
+    values = dict(DEFAULT_SETTINGS)
+    stack = config.stacks.get(name)
+    if stack is not None:
+        for key, expr in stack.settings.items():
+            values[key] = evaluate(expr)
+    return values

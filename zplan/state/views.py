@@ -1,0 +1,33 @@
+"""Read-only views of state for `show` and `state show` (secrets stay hidden)."""
+
+from __future__ import annotations
+
+from zplan.state.model import State
+from zplan.state.secrets import MARK
+
+
+def _hide(attrs: dict, sensitive: list[str]) -> dict:
+    return {k: ("(sensitive)" if k in sensitive or (isinstance(v, dict) and MARK in v) else v) for k, v in attrs.items()}
+
+
+def state_json(state: State, project) -> dict:
+    steps = {}
+    for store in state.doc["stores"].values():
+        for addr, rec in store.get("steps", {}).items():
+            steps[addr] = {k: rec[k] for k in ("status", "run", "finished_at", "cache_key", "outputs", "error") if k in rec}
+    return {
+        "format_version": state.doc["format_version"],
+        "serial": state.serial,
+        "lineage": state.lineage,
+        "resources": {
+            addr: {
+                "type": r["type"],
+                "provider": r["provider"],
+                "attributes": _hide(r["attributes"], r.get("sensitive", [])),
+                "dependencies": r.get("dependencies", []),
+            }
+            for addr, r in state.resources.items()
+        },
+        "steps": steps,
+        "outputs": {k: ("(sensitive)" if o.get("sensitive") else o["value"]) for k, o in state.outputs.items()},
+    }

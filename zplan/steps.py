@@ -1,0 +1,47 @@
+"""The optional ``@zplan.step`` decorator: name a step's outputs.
+
+Steps are plain functions; the decorator only records output names so that
+``step.NAME.outputs.OUT`` references can be checked before anything runs (the
+planner reads the decorator statically, without importing the module).
+
+    @step(outputs=["train", "test"])
+    def split(data, test_size: float = 0.2): ...
+        return {"train": ..., "test": ...}     # or a tuple in the same order
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+DEFAULT_OUTPUT = "output"
+
+
+def step(fn: Callable | None = None, *, outputs: str | Sequence[str] | None = None) -> Any:
+    def mark(f: Callable) -> Callable:
+        names = [outputs] if isinstance(outputs, str) else list(outputs) if outputs is not None else None
+        f.__zplan_outputs__ = names
+        return f
+
+    return mark(fn) if fn is not None else mark
+
+
+def split_outputs(value: Any, declared: list[str] | None) -> dict[str, Any]:
+    """A step's return value as {output name: value}."""
+    if declared is None:
+        fields = getattr(type(value), "_fields", None)  # a NamedTuple names its outputs
+        if fields is not None:
+            return dict(zip(fields, value))
+        return {DEFAULT_OUTPUT: value}
+    if len(declared) == 1:
+        if isinstance(value, dict) and set(value) == set(declared):
+            return dict(value)
+        return {declared[0]: value}
+    if isinstance(value, dict):
+        missing = [n for n in declared if n not in value]
+        extra = [n for n in value if n not in declared]
+        if missing or extra:
+            raise ValueError(f"step returned outputs {sorted(value)} but declares {declared}")
+        return dict(value)
+    if isinstance(value, tuple) and len(value) == len(declared):
+        return dict(zip(declared, value))
+    raise ValueError(f"step declares outputs {declared}: return a dict with those keys or a tuple of {len(declared)} values")

@@ -1,0 +1,53 @@
+"""`zplan validate`: every check that needs no state, no cloud and no run.
+
+Config structure (loader), references and cycles (graph), resource blocks
+against provider schemas, step sources (parsed statically; imported too with
+``-imports``), params and inputs (a dry plan against empty state).
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+from zplan import diags
+from zplan.plan.planner import Planner, PlanRequest
+from zplan.plan.resources import check_attributes, schema_for
+from zplan.project import Project
+from zplan.state.model import State
+
+
+def validate_project(project: Project, import_modules: bool = False) -> None:
+    found = diags.Collector()
+    for resource in project.config.resources.values():
+        try:
+            schema = schema_for(project.registry, resource)
+        except diags.DiagnosticError as exc:
+            found.extend(exc.diagnostics)
+            continue
+        check_attributes(resource, schema, found)
+    found.raise_if_errors()
+    Planner(project, State()).plan(PlanRequest())  # references, cycles, sources, params, inputs
+    if import_modules:
+        _import_steps(project)
+
+
+def _import_steps(project: Project) -> None:
+    """Import each step module in a fresh interpreter, so an ImportError is reported with its file."""
+    found = diags.Collector()
+    seen: set[str] = set()
+    for step in project.config.steps():
+        if step.file in seen:
+            continue
+        seen.add(step.file)
+        module = step.file[:-3].replace("/", ".") if step.file.endswith(".py") else step.file
+        code = f"import sys; sys.path.insert(0, {str(project.root)!r}); import importlib; importlib.import_module({module!r})"
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=project.root)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
+            found.error(f"{step.file} does not import: {last}", "install what it needs or fix the import", step.source_range)
+    found.raise_if_errors()
+
+
+__all__ = ["validate_project", "importlib"]
