@@ -30,7 +30,7 @@ from zplan.metadata.records import (
     RunDetail,
     RunSummary,
 )
-from zplan.metadata.schema import PIPELINE, RUN, SNAPSHOT, ARTIFACT, STEP, TypeIds, lookup, register
+from zplan.metadata.schema import ARTIFACT, PIPELINE, RUN, SNAPSHOT, STEP, TypeIds, lookup, register
 from zplan.metadata.urls import MySQLTarget, SqliteTarget, parse_store_url
 
 _SQLITE_READONLY = 1

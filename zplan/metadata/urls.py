@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from zplan.diags import fail
 
 PASSWORD_ENV = "ZPLAN_MYSQL_PASSWORD"
+ER_BAD_DB = 1049  # "Unknown database"
 _DB_NAME = re.compile(r"^[A-Za-z0-9_$-]{1,64}$")
 _EXAMPLES = (
     'use "sqlite:///.zplan/metadata.db" (relative to the project), "sqlite:////abs/path.db" '
@@ -45,8 +46,11 @@ class MySQLTarget:
         where = f"{self.host}?socket={self.socket}" if self.socket else f"{self.host}:{self.port}"
         return f"mysql://{self.user}@{where}/{self.database}"
 
-    def connect(self, *, with_database: bool = True, **options: Any):
-        """A pymysql connection; errors become diagnostics naming the server (not the password)."""
+    def connect(self, *, with_database: bool = True, missing_ok: bool = False, **options: Any):
+        """A pymysql connection; errors become diagnostics naming the server (not the password).
+
+        With ``missing_ok``, a database that does not exist yet gives None instead of an error.
+        """
         pymysql = import_pymysql()
         kwargs: dict[str, Any] = dict(user=self.user, password=self.password, charset="utf8mb4")
         if self.socket:
@@ -60,6 +64,8 @@ class MySQLTarget:
         try:
             return pymysql.connect(**kwargs)
         except pymysql.err.MySQLError as exc:
+            if missing_ok and exc.args and exc.args[0] == ER_BAD_DB:
+                return None
             raise fail(
                 f"cannot connect to {self.describe()}: {_mysql_message(exc)}",
                 f"check that the server is running and the credentials are right "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.metadata.scenario import DATA, GIT1, SNAP, T0, art, check_two_runs, record_two_runs
+from .scenario import DATA, GIT1, SNAP, T0, art, check_two_runs, record_two_runs
 from zplan.diags import DiagnosticError
 from zplan.metadata import MetadataStore
 from zplan.metadata.urls import MySQLTarget, SqliteTarget, parse_store_url

@@ -1,0 +1,271 @@
+"""State in a MySQL-compatible server (MySQL, MariaDB, Cloud SQL): one truth for a team.
+
+The document lives in ``zplan_state`` (one row per workspace, replaced in one
+transaction). The lock is the server's named lock ``GET_LOCK``, held on a
+connection kept open for the whole operation: when the holder dies, even on
+another machine, its connection closes and the server frees the lock by itself.
+Who holds it is written to ``zplan_lock`` together with the holder's
+``CONNECTION_ID()``; that row only counts while the named lock is really held by
+that connection, so a row a dead holder left behind is reported as stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import asdict
+from typing import Iterator
+
+from zplan.diags import fail
+from zplan.hashing import hash_text
+from zplan.metadata.urls import import_pymysql, parse_mysql_url
+from zplan.state.backend import LockInfo, StaleCallback, StateLockedError, WaitCallback
+
+_TABLES = (
+    """CREATE TABLE IF NOT EXISTS zplan_state (
+         workspace VARCHAR(255) NOT NULL PRIMARY KEY,
+         doc LONGTEXT NOT NULL,
+         updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+    """CREATE TABLE IF NOT EXISTS zplan_lock (
+         workspace VARCHAR(255) NOT NULL PRIMARY KEY,
+         info TEXT NOT NULL,
+         connection_id BIGINT UNSIGNED NOT NULL,
+         created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+)
+_ER_NO_SUCH_TABLE = 1146
+_ER_NO_SUCH_THREAD = 1094
+_LOCK_NAME_MAX = 64  # the server's limit on GET_LOCK names
+_IDLE_SECONDS = 31_536_000  # the longest wait_timeout: a long apply must not lose its lock
+
+
+class MySQLBackend:
+    """The ``StateBackend`` protocol on a MySQL-compatible server, through pymysql."""
+
+    lock_wait_timeout = 10  # seconds a write waits for a row another transaction holds
+
+    def __init__(self, url: str, workspace: str = "default", password: str | None = None) -> None:
+        if not workspace or len(workspace) > 255:
+            raise fail(f"bad workspace name {workspace!r}", "use 1 to 255 characters")
+        self.target = parse_mysql_url(url, password)
+        self.workspace = workspace
+        self._tables_ready = False
+
+    def describe(self) -> str:
+        return f"{self.target.describe()} (workspace {self.workspace})"
+
+    @property
+    def lock_name(self) -> str:
+        # Named locks are server-wide: the database is part of the name so two projects
+        # sharing a server do not block each other.
+        name = f"zplan:{self.target.database}:{self.workspace}"
+        if len(name) <= _LOCK_NAME_MAX:
+            return name
+        return "zplan:" + hash_text(f"{self.target.database}\0{self.workspace}")
+
+    # -- the document ---------------------------------------------------------
+
+    def read(self) -> dict | None:
+        with self._existing() as conn:
+            if conn is None:
+                return None
+            row = self._query_one(conn, "SELECT doc FROM zplan_state WHERE workspace = %s")
+        return json.loads(row[0]) if row else None
+
+    def write(self, doc: dict) -> None:
+        text = json.dumps(doc, indent=1, sort_keys=True)  # before connecting: a bad doc writes nothing
+        with self._created() as conn, self._errors():
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SET SESSION innodb_lock_wait_timeout = %s", (int(self.lock_wait_timeout),))
+                    cur.execute(
+                        "INSERT INTO zplan_state (workspace, doc) VALUES (%s, %s) "
+                        "ON DUPLICATE KEY UPDATE doc = VALUES(doc), updated_at = CURRENT_TIMESTAMP(6)",
+                        (self.workspace, text),
+                    )
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+
+    # -- the lock -------------------------------------------------------------
+
+    def current_lock(self) -> LockInfo | None:
+        with self._existing() as conn:
+            return self._holder(conn) if conn else None
+
+    @contextlib.contextmanager
+    def lock(
+        self,
+        operation: str,
+        timeout: float = 0.0,
+        on_wait: WaitCallback | None = None,
+        on_stale: StaleCallback | None = None,
+    ) -> Iterator[LockInfo]:
+        with self._created(autocommit=True) as conn:
+            with self._errors():
+                with conn.cursor() as cur:
+                    cur.execute("SET SESSION wait_timeout = %s", (_IDLE_SECONDS,))
+                self._acquire(conn, timeout, on_wait)
+            try:
+                with self._errors():
+                    info = self._take_over(conn, operation, on_stale)
+                yield info
+            finally:
+                self._release(conn)
+
+    def force_unlock(self, lock_id: str) -> None:
+        """End the holder's connection if it is still there (the server then frees the lock),
+        and clear the holder info. Raises KeyError when ``lock_id`` is not the recorded lock."""
+        with self._existing() as conn:
+            row = self._lock_row(conn) if conn is not None else None
+            if row is None or row[0].id != lock_id:
+                raise KeyError(lock_id)
+            info, holder_conn = row
+            if self._used_by(conn) == holder_conn:
+                self._kill(conn, holder_conn)
+            with conn.cursor() as cur:
+                cur.execute(
+                    "DELETE FROM zplan_lock WHERE workspace = %s AND connection_id = %s",
+                    (self.workspace, holder_conn),
+                )
+            conn.commit()
+
+    # -- lock helpers ---------------------------------------------------------
+
+    def _acquire(self, conn, timeout: float, on_wait: WaitCallback | None) -> None:
+        deadline = time.monotonic() + timeout
+        if self._get_lock(conn, 0):
+            return
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StateLockedError(self._holder(conn), timeout)
+            if on_wait is not None:
+                on_wait(self._holder(conn), left)
+            # Waiting inside GET_LOCK returns the moment the lock is freed; at most a
+            # second at a time so on_wait hears about it about once a second.
+            if self._get_lock(conn, min(1.0, left)):
+                return
+
+    def _get_lock(self, conn, seconds: float) -> bool:
+        with conn.cursor() as cur:
+            cur.execute("SELECT GET_LOCK(%s, %s)", (self.lock_name, seconds))
+            return cur.fetchone()[0] == 1
+
+    def _take_over(self, conn, operation: str, on_stale: StaleCallback | None) -> LockInfo:
+        # We hold the named lock, so any row still here was left by a holder that died.
+        previous = self._lock_row(conn)
+        if previous is not None and on_stale is not None:
+            on_stale(previous[0])
+        info = LockInfo.new(operation)
+        with conn.cursor() as cur:
+            cur.execute(
+                "REPLACE INTO zplan_lock (workspace, info, connection_id) VALUES (%s, %s, CONNECTION_ID())",
+                (self.workspace, json.dumps(asdict(info))),
+            )
+        return info
+
+    def _release(self, conn) -> None:
+        pymysql = import_pymysql()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "DELETE FROM zplan_lock WHERE workspace = %s AND connection_id = CONNECTION_ID()",
+                    (self.workspace,),
+                )
+                cur.execute("SELECT RELEASE_LOCK(%s)", (self.lock_name,))
+        except pymysql.err.MySQLError:
+            pass  # connection lost or force-unlocked: the server has already freed the lock
+
+    def _holder(self, conn) -> LockInfo | None:
+        row = self._lock_row(conn)
+        if row is None:
+            return None
+        info, holder_conn = row
+        return info if self._used_by(conn) == holder_conn else None
+
+    def _lock_row(self, conn) -> tuple[LockInfo, int] | None:
+        row = self._query_one(conn, "SELECT info, connection_id FROM zplan_lock WHERE workspace = %s")
+        if row is None:
+            return None
+        try:
+            return LockInfo(**json.loads(row[0])), int(row[1])
+        except (ValueError, TypeError):
+            return None  # unreadable info: treat as no holder info
+
+    def _used_by(self, conn) -> int | None:
+        with conn.cursor() as cur:
+            cur.execute("SELECT IS_USED_LOCK(%s)", (self.lock_name,))
+            value = cur.fetchone()[0]
+        return None if value is None else int(value)
+
+    def _kill(self, conn, connection_id: int) -> None:
+        pymysql = import_pymysql()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"KILL CONNECTION {int(connection_id)}")
+        except pymysql.err.MySQLError as exc:
+            if exc.args and exc.args[0] == _ER_NO_SUCH_THREAD:
+                return  # it ended by itself meanwhile
+            raise
+        # The server frees the named lock once the killed thread is gone: wait for it
+        # so a lock taken right after force-unlock does not have to.
+        deadline = time.monotonic() + 10
+        while self._used_by(conn) == connection_id and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    # -- connections ----------------------------------------------------------
+
+    def _query_one(self, conn, sql: str):
+        """One row for this workspace; None when there is none or the table was never created."""
+        pymysql = import_pymysql()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, (self.workspace,))
+                return cur.fetchone()
+        except pymysql.err.ProgrammingError as exc:
+            if exc.args and exc.args[0] == _ER_NO_SUCH_TABLE:
+                return None
+            raise
+
+    @contextlib.contextmanager
+    def _existing(self):
+        """A connection to the database if it exists (None otherwise): reads never create anything."""
+        with self._errors():
+            conn = self.target.connect(missing_ok=True)
+        try:
+            with self._errors():
+                yield conn
+        finally:
+            if conn is not None:
+                conn.close()
+
+    @contextlib.contextmanager
+    def _created(self, autocommit: bool = False):
+        """A connection to the database, creating it and the tables the first time."""
+        if not self._tables_ready:
+            self.target.ensure_database()
+        conn = self.target.connect(autocommit=autocommit)
+        try:
+            if not self._tables_ready:
+                with self._errors(), conn.cursor() as cur:
+                    for ddl in _TABLES:
+                        cur.execute(ddl)
+                self._tables_ready = True
+            yield conn
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def _errors(self):
+        """Server errors become a diagnostic naming the backend (never the password)."""
+        pymysql = import_pymysql()
+        try:
+            yield
+        except pymysql.err.MySQLError as exc:
+            args = getattr(exc, "args", ())
+            text = f"({args[0]}) {args[1]}" if len(args) >= 2 else str(exc)
+            raise fail(f"state backend {self.describe()}: {text}") from None
