@@ -39,7 +39,7 @@ def make_plan(project: Project, backend: StateBackend, request: PlanRequest, ref
 
 def apply(planned: Planned, backend: StateBackend, hooks: Hooks, parallelism: int | None = None) -> ApplyResult:
     ensure_state_dir(planned.planner.project)
-    applier = Applier(planned.planner, planned.plan, planned.state, backend.write, hooks, parallelism)
+    applier = Applier(planned.planner, planned.plan, planned.state, lambda state: backend.write(state.doc), hooks, parallelism)
     result = applier.apply()
     planned.planner.save_caches()
     return result

@@ -29,5 +29,5 @@ def run_one(project: Project, address: str, hooks: Hooks | None = None) -> bool:
         plan = planner.plan(PlanRequest(targets=[address]))
         plan.steps = [s for s in plan.steps if s.address == address]  # upstream steps ran in their own tasks
         plan.resources = []
-        result = Applier(planner, plan, state, backend.write, hooks or PlainView(), parallelism=1).apply()
+        result = Applier(planner, plan, state, lambda s: backend.write(s.doc), hooks or PlainView(), parallelism=1).apply()
     return result.ok

@@ -66,7 +66,7 @@ def load(project_dir: Path, files: list[Path] | None = None) -> Config:
     found = diags.Collector()
     for path in files:
         body = hcl.parse_file(path)
-        _check_attributes(body, set(), found, where="at the top level")
+        _check_attributes(body, set(), found, where="at the top level", blocks=None)
         for block in body.blocks:
             handler = _TOP_LEVEL.get(block.type)
             if handler is None:
@@ -96,13 +96,14 @@ def _labels(block: hcl.Block, count: int, what: str, found: diags.Collector) -> 
     return block.labels
 
 
-def _check_attributes(block: hcl.Block, allowed: set[str] | None, found: diags.Collector, where: str = "", blocks: set[str] = frozenset()) -> None:
+def _check_attributes(block: hcl.Block, allowed: set[str] | None, found: diags.Collector, where: str = "", blocks: set[str] | None = frozenset()) -> None:
+    """Report attributes not in ``allowed`` (None: any) and nested blocks not in ``blocks`` (None: any)."""
     if allowed is not None:
         for name, attr in block.attributes.items():
             if name not in allowed:
                 hint = f"expected one of: {', '.join(sorted(allowed))}" if allowed else "this block takes no attributes"
                 found.error(f'unsupported attribute "{name}" {where}'.rstrip(), hint, attr.range)
-    for nested in block.blocks:
+    for nested in block.blocks if blocks is not None else ():
         if nested.type not in blocks:
             hint = f"expected one of: {', '.join(sorted(blocks))}" if blocks else "this block takes no nested blocks"
             found.error(f'unsupported block type "{nested.type}" {where}'.rstrip(), hint, nested.range)

@@ -128,7 +128,7 @@ class StepPlanner:
         if not isinstance(value, dict):
             raise diags.fail(f'step "{step.name}": params must be an object', "e.g. params = { c = 1.0 }", step.params.range)
         try:
-            canonical_json(value)
+            canonical_json(_without_unknown(value))
         except TypeError as exc:
             raise diags.fail(f'step "{step.name}": params must be plain values', str(exc), step.params.range) from None
         return value
@@ -251,6 +251,16 @@ class StepPlanner:
         for name in sorted(set(before) - set(plan.inputs)):
             reasons.append(m.Reason(m.INPUT_CHANGED, f"input {name} removed"))
         return reasons
+
+
+def _without_unknown(value: Any) -> Any:
+    if value is UNKNOWN:
+        return None
+    if isinstance(value, dict):
+        return {k: _without_unknown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_unknown(v) for v in value]
+    return value
 
 
 def _step_inputs(inputs: dict[str, dict]) -> list[dict]:

@@ -50,14 +50,18 @@ def run_lines(detail: RunDetail) -> list[tuple[str, str]]:
 
 def lineage_lines(node: LineageNode) -> list[tuple[str, str]]:
     lines: list[tuple[str, str]] = []
-    _lineage(node, "", "", lines)
+    _lineage(node, "", "", lines, set())
     return lines
 
 
-def _lineage(node: LineageNode, name: str, indent: str, lines: list) -> None:
+def _lineage(node: LineageNode, name: str, indent: str, lines: list, seen: set) -> None:
     a = node.artifact
     label = f"{name}: " if name else ""
     rec = a.record
+    if a.id in seen:  # a diamond in the graph: print each artifact's history once
+        lines.append(("dim", f"{indent}{label}artifact {a.id} (lineage shown above)"))
+        return
+    seen.add(a.id)
     if rec.kind == "snapshot":
         lines.append(("create", f"{indent}{label}data snapshot {rec.source_path} (artifact {a.id}, {rec.digest[:12]}, {a.uri})"))
     else:
@@ -68,4 +72,4 @@ def _lineage(node: LineageNode, name: str, indent: str, lines: list) -> None:
         if e.params:
             lines.append(("dim", f"{indent}     params {json.dumps(e.params, sort_keys=True)}"))
     for child_name, child in node.inputs.items():
-        _lineage(child, child_name, indent + "     ", lines)
+        _lineage(child, child_name, indent + "     ", lines, seen)
