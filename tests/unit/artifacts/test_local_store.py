@@ -1,0 +1,267 @@
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from zplan.artifacts import ArtifactCorrupted, ArtifactNotFound, ArtifactStore, SourceChanged, StoredArtifact
+from zplan.artifacts.store import LocalArtifactStore, RemoteArtifactStore
+from zplan.diags import DiagnosticError
+from zplan.hashing import StatCache, hash_tree
+
+from .helpers import SAMPLE, make_tree, read_tree
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_tree(tmp_path / "proj", {"README": b"x"})
+
+
+@pytest.fixture
+def store(project: Path) -> LocalArtifactStore:
+    s = ArtifactStore.from_url("file://.zplan/artifacts", project)
+    assert isinstance(s, LocalArtifactStore)
+    return s
+
+
+# --- from_url ---------------------------------------------------------------------------------
+
+
+def test_from_url_resolves_local_forms(project: Path, tmp_path: Path) -> None:
+    assert ArtifactStore.from_url("file://.zplan/artifacts", project).root == project / ".zplan/artifacts"
+    assert ArtifactStore.from_url(f"file://{tmp_path}/abs", project).root == tmp_path / "abs"
+    assert ArtifactStore.from_url("store", project).root == project / "store"
+    assert ArtifactStore.from_url(str(tmp_path / "plain"), project).root == tmp_path / "plain"
+
+
+def test_from_url_builds_remote_stores_without_connecting(project: Path) -> None:
+    s3 = ArtifactStore.from_url("s3://bucket/some/prefix/", project)
+    assert isinstance(s3, RemoteArtifactStore)
+    assert (s3.protocol, s3.root) == ("s3", "bucket/some/prefix")
+    assert s3.cache_dir == project / ".zplan/cache/artifacts"
+    gs = ArtifactStore.from_url("gs://b", project, cache_dir=project / "c")
+    assert (gs.protocol, gs.root, gs.cache_dir) == ("gs", "b", project / "c")
+    assert gs.uri("ab" * 16) == f"gs://b/ab/{'ab' * 16}"
+
+
+@pytest.mark.parametrize("url", ["ftp://host/x", "http://example.com/a", "s3://", "gs:///", "", "file://"])
+def test_from_url_rejects_other_urls_naming_them(url: str, project: Path) -> None:
+    with pytest.raises(DiagnosticError) as e:
+        ArtifactStore.from_url(url, project)
+    assert f"unsupported artifact store {url!r}" in str(e.value)
+
+
+def test_options_are_refused_for_a_local_store(project: Path) -> None:
+    with pytest.raises(DiagnosticError, match="takes no options"):
+        ArtifactStore.from_url("file://a", project, options={"endpoint_url": "http://x"})
+
+
+# --- put / get / exists -----------------------------------------------------------------------
+
+
+def test_put_stores_a_folder_under_its_tree_hash(store: LocalArtifactStore, tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "out", SAMPLE)
+    ref = store.put(src)
+    assert ref.digest == hash_tree(src)
+    assert ref == StoredArtifact(ref.digest, store.uri(ref.digest), sum(map(len, SAMPLE.values())), len(SAMPLE))
+    assert ref.uri == (store.root / ref.digest[:2] / ref.digest).as_uri()
+    assert store.exists(ref.digest)
+    assert read_tree(store.get(ref.digest)) == SAMPLE
+    assert hash_tree(store.get(ref.digest)) == ref.digest
+
+
+def test_stored_files_are_read_only_and_nothing_else_is_left(store: LocalArtifactStore, tmp_path: Path) -> None:
+    ref = store.put(make_tree(tmp_path / "out", SAMPLE))
+    for p in store.get(ref.digest).rglob("*"):
+        if p.is_file():
+            assert not p.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    assert list((store.root / ".tmp").iterdir()) == []
+
+
+def test_put_is_idempotent_and_does_not_copy_again(store: LocalArtifactStore, tmp_path: Path) -> None:
+    a = store.put(make_tree(tmp_path / "a", SAMPLE))
+    stored = store.get(a.digest) / "model.bin"
+    before = stored.stat()
+    b = store.put(make_tree(tmp_path / "b", SAMPLE))  # same content, another folder
+    assert a == b
+    after = stored.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_a_single_file_becomes_a_one_file_artifact(store: LocalArtifactStore, tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "in", {"data.csv": b"a,b\n1,2\n"}) / "data.csv"
+    ref = store.put(src)
+    assert read_tree(store.get(ref.digest)) == {"data.csv": b"a,b\n1,2\n"}
+    assert ref.digest == hash_tree(src.parent)  # same digest as the folder holding just it
+
+
+def test_an_empty_folder_is_an_artifact_too(store: LocalArtifactStore, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    ref = store.put(tmp_path / "empty")
+    assert (ref.size, ref.files) == (0, 0)
+    assert list(store.get(ref.digest).iterdir()) == []
+
+
+def test_missing_and_malformed_digests(store: LocalArtifactStore, tmp_path: Path) -> None:
+    absent = "0" * 32
+    assert not store.exists(absent)
+    with pytest.raises(ArtifactNotFound, match=f"artifact {absent} is not in file://.zplan/artifacts"):
+        store.get(absent)
+    with pytest.raises(ValueError, match="not an artifact digest"):
+        store.exists("../../etc")
+    with pytest.raises(DiagnosticError, match="no such file or folder"):
+        store.put(tmp_path / "nope")
+
+
+def test_delete_removes_the_artifact(store: LocalArtifactStore, tmp_path: Path) -> None:
+    ref = store.put(make_tree(tmp_path / "out", SAMPLE))
+    store.delete(ref.digest)
+    assert not store.exists(ref.digest)
+    assert not (store.root / ref.digest[:2] / f"{ref.digest}.json").exists()
+    assert store.put(tmp_path / "out") == ref  # and it can be stored again
+
+
+# --- integrity --------------------------------------------------------------------------------
+
+
+def _tamper(path: Path, data: bytes) -> None:
+    path.chmod(0o644)
+    path.write_bytes(data)
+
+
+def test_a_stored_file_changed_in_place_is_detected(store: LocalArtifactStore, tmp_path: Path) -> None:
+    ref = store.put(make_tree(tmp_path / "out", SAMPLE))
+    _tamper(store.get(ref.digest) / "z.txt", b"something else")
+    with pytest.raises(ArtifactCorrupted) as e:
+        store.get(ref.digest)
+    assert ref.digest in str(e.value) and "file://.zplan/artifacts" in str(e.value)
+
+
+def test_a_touched_but_unchanged_file_is_accepted(store: LocalArtifactStore, tmp_path: Path) -> None:
+    ref = store.put(make_tree(tmp_path / "out", SAMPLE))
+    f = store.get(ref.digest) / "z.txt"
+    os.utime(f, ns=(1, 1))
+    assert read_tree(store.get(ref.digest)) == SAMPLE
+
+
+def test_put_repairs_a_damaged_artifact(store: LocalArtifactStore, tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "out", SAMPLE)
+    ref = store.put(src)
+    _tamper(store.get(ref.digest) / "model.bin", b"garbage")
+    assert store.put(src) == ref
+    assert read_tree(store.get(ref.digest)) == SAMPLE
+
+
+def test_a_source_changing_while_stored_is_refused(store: LocalArtifactStore, tmp_path: Path) -> None:
+    # A writer that keeps size and mtime fools the stat cache; the copy's own hash does not lie.
+    src = make_tree(tmp_path / "in", {"data.bin": b"A" * 100})
+    cache = StatCache(None)
+    cache.tree_hash(src)
+    st = (src / "data.bin").stat()
+    (src / "data.bin").write_bytes(b"B" * 100)
+    os.utime(src / "data.bin", ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(SourceChanged, match="changed while it was being stored"):
+        store.put(src, stat_cache=cache)
+    assert list(store.root.glob("??/*")) == []
+    assert list((store.root / ".tmp").iterdir()) == []
+
+
+# --- atomicity --------------------------------------------------------------------------------
+
+_DIE_MID_PUT = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    from zplan.artifacts.store import ArtifactStore, LocalArtifactStore
+
+    real_copy = LocalArtifactStore._copy
+    copied = []
+
+    def copy_then_die(self, entry, dst):
+        real_copy(self, entry, dst)
+        copied.append(entry.rel)
+        if len(copied) == 2:
+            os._exit(3)  # the process dies with the put half done
+
+    LocalArtifactStore._copy = copy_then_die
+    ArtifactStore.from_url(sys.argv[2], Path(".")).put(Path(sys.argv[1]))
+    """
+)
+
+
+def test_a_crash_mid_put_leaves_no_artifact_and_the_next_put_cleans_up(store: LocalArtifactStore, tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "out", SAMPLE)
+    proc = subprocess.run([sys.executable, "-c", _DIE_MID_PUT, str(src), str(store.root)], cwd=REPO)
+    assert proc.returncode == 3
+    digest = hash_tree(src)
+    assert not store.exists(digest)
+    leftovers = list((store.root / ".tmp").iterdir())
+    assert len(leftovers) == 2  # the half-written folder and its lock file
+    ref = store.put(make_tree(tmp_path / "other", {"x": b"1"}))
+    assert store.exists(ref.digest)
+    assert list((store.root / ".tmp").iterdir()) == []
+    assert not store.exists(digest)
+
+
+def test_a_failing_put_leaves_nothing(store: LocalArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = make_tree(tmp_path / "out", SAMPLE)
+
+    def disk_full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("zplan.artifacts.store._place", disk_full)
+    with pytest.raises(OSError):
+        store.put(src)
+    assert not store.exists(hash_tree(src))
+    assert list((store.root / ".tmp").iterdir()) == []
+
+
+def test_the_sweep_spares_a_folder_another_writer_is_filling(store: LocalArtifactStore, tmp_path: Path) -> None:
+    with store.temp.folder() as live:
+        (live / "partial").write_bytes(b"...")
+        store.put(make_tree(tmp_path / "out", SAMPLE))
+        assert (live / "partial").exists()
+
+
+def _put_in_process(root: str, src: str) -> str:
+    return ArtifactStore.from_url(root, Path(".")).put(Path(src)).digest
+
+
+def test_concurrent_puts_of_the_same_content_agree(store: LocalArtifactStore, tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "out", {f"f{i}": os.urandom(2000) for i in range(30)})
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(2) as pool:
+        digests = pool.starmap(_put_in_process, [(str(store.root), str(src))] * 4)
+    assert set(digests) == {hash_tree(src)}
+    assert read_tree(store.get(digests[0])) == read_tree(src)
+    assert list((store.root / ".tmp").iterdir()) == []
+
+
+# --- lazy imports -----------------------------------------------------------------------------
+
+
+def test_the_local_store_loads_no_remote_client_or_data_library(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "out", SAMPLE)
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        import zplan.artifacts as a
+        s = a.ArtifactStore.from_url("file://store", Path({str(tmp_path)!r}))
+        s.get(s.put(Path({str(src)!r})).digest)
+        a.materializer_for({{"k": [1, 2.5, None]}})
+        a.get_materializer("pandas.parquet")
+        heavy = {{"fsspec", "s3fs", "gcsfs", "botocore", "pandas", "numpy", "pyarrow", "sklearn"}}
+        print(sorted(heavy & set(sys.modules)))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
