@@ -96,6 +96,12 @@ def tree_digest(entries: Iterable[SourceFile]) -> str:
     return combine((e.rel, e.digest) for e in entries)
 
 
+def walk_order(rel: str) -> tuple[tuple[int, str], ...]:
+    """Sort key giving ``iter_tree``'s order: in each folder, its files, then its sub-folders."""
+    *dirs, name = rel.split("/")
+    return (*((1, d) for d in dirs), (0, name))
+
+
 def manifest(digest: str, sizes: Mapping[str, int]) -> dict[str, Any]:
     return {"algorithm": ALGORITHM, "hash": digest, "files": dict(sizes), "size": sum(sizes.values())}
 
@@ -153,6 +159,8 @@ class ArtifactStore:
         if not source.exists():
             raise ArtifactStoreError(f"cannot store {source}: no such file or folder")
         entries = scan(source, stat_cache)
+        if any(e.rel == MARKER for e in entries):  # it would pass for a finished upload
+            raise ArtifactStoreError(f"cannot store {source}: the name {MARKER} is reserved", "rename that file")
         digest = tree_digest(entries)
         if not self._present(digest):
             self._write(digest, entries, link_min_bytes)
@@ -463,7 +471,7 @@ class RemoteArtifactStore(ArtifactStore):
         key = self.key(digest)
         got = []
         with self._errors():
-            for rel in sorted(data["files"]):
+            for rel in sorted(data["files"], key=walk_order):  # the order the digest was made in
                 dst = tmp / rel
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 try:
@@ -498,8 +506,9 @@ class RemoteArtifactStore(ArtifactStore):
 
 
 def _open_filesystem(url: str, protocol: str, options: Mapping[str, Any]) -> Any:
-    # Fresh instances without listing caches: another process may add an artifact at any time.
-    opts = {"skip_instance_cache": True, "use_listings_cache": False, **options}
+    # No listing cache: another process may add an artifact at any time. Instances are
+    # shared per options (fsspec rebuilds them after a fork): a new S3 client costs ~0.5 s.
+    opts = {"use_listings_cache": False, **options}
     try:
         if protocol == "s3":
             import s3fs

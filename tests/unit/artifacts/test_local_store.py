@@ -265,3 +265,12 @@ def test_the_local_store_loads_no_remote_client_or_data_library(tmp_path: Path) 
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_walk_order_matches_the_tree_hash_order(tmp_path: Path) -> None:
+    from zplan.artifacts.store import walk_order
+    from zplan.hashing import iter_tree
+
+    root = make_tree(tmp_path / "t", {n: b"" for n in ["b", "a/z", "a/b/c", "a-b", "a/a", "ab/c", "Z/q", "a/b/a"]})
+    walked = [p.relative_to(root).as_posix() for p in iter_tree(root)]
+    assert sorted(walked, key=walk_order) == walked
