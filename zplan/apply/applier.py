@@ -307,7 +307,9 @@ class Applier:
             reason = "cached" if self.plan.step(address).action == m.CACHED else "cached: upstream output unchanged"
             self.hooks.step_cached(address, reason)
             self._record_execution(current, "cached", current.cached_from["outputs"], None, time.time(), time.time())
-            if self.plan.step(address).action != m.CACHED:
+            record = self.state.step_record(self.plan.store_key, address) or {}
+            if record.get("status") != "succeeded" or record.get("cache_key") != current.cache_key:
+                # the latest record is another execution (a failure, other params): outputs and reasons read it
                 self._remember(current, "succeeded", current.cached_from["outputs"], None, current.cached_from.get("run"))
             return
         result: StepResult
