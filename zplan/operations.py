@@ -7,16 +7,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from zplan import diags
-from zplan.apply.applier import Applier, ApplyResult
-from zplan.apply.hooks import Hooks
 from zplan.plan import model as m
 from zplan.plan.planner import Planner, PlanRequest
 from zplan.project import Project, ensure_state_dir
 from zplan.state.backend import StateBackend
 from zplan.state.model import State
+
+if TYPE_CHECKING:  # the applier (process pools, metadata) is not needed to plan
+    from zplan.apply.applier import ApplyResult
+    from zplan.apply.hooks import Hooks
 
 
 @dataclass
@@ -37,7 +39,9 @@ def make_plan(project: Project, backend: StateBackend, request: PlanRequest, ref
     return Planned(plan, planner, state)
 
 
-def apply(planned: Planned, backend: StateBackend, hooks: Hooks, parallelism: int | None = None) -> ApplyResult:
+def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: int | None = None) -> "ApplyResult":
+    from zplan.apply.applier import Applier
+
     ensure_state_dir(planned.planner.project)
     applier = Applier(planned.planner, planned.plan, planned.state, lambda state: backend.write(state.doc), hooks, parallelism)
     result = applier.apply()

@@ -1,4 +1,4 @@
-"""The dependency graph of steps and resources (networkx), built from references alone.
+"""The dependency graph of steps and resources, built from references alone.
 
 An edge A -> B means B needs A first: a step input naming another step's
 output, a resource or step mentioning ``resource.T.N``, ``depends_on``, or a
@@ -8,15 +8,14 @@ undeclared things are user mistakes reported with their file and line.
 
 from __future__ import annotations
 
-import networkx as nx
-
 from zplan import diags
 from zplan.config.expr import Ref
 from zplan.config.model import Config, StepConfig
+from zplan.graph.dag import Dag
 
 
-def build(config: Config, stack: str | None = None) -> nx.DiGraph:
-    graph = nx.DiGraph()
+def build(config: Config, stack: str | None = None) -> Dag:
+    graph = Dag()
     found = diags.Collector()
     for step in config.steps():
         graph.add_node(str(step.addr), kind="step", range=step.range)
@@ -86,17 +85,15 @@ def _targets(config: Config, refs: list[Ref], step: StepConfig | None, found: di
     return out
 
 
-def _check_acyclic(graph: nx.DiGraph) -> None:
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
+def _check_acyclic(graph: Dag) -> None:
+    nodes = graph.find_cycle()
+    if nodes is None:
         return
-    nodes = [edge[0] for edge in cycle]
     path = " -> ".join(nodes + [nodes[0]])
     raise diags.fail(f"dependency cycle: {path}", "remove one of these references", graph.nodes[nodes[0]].get("range"))
 
 
-def subgraph_for(graph: nx.DiGraph, targets: list[str], excludes: list[str]) -> set[str]:
+def subgraph_for(graph: Dag, targets: list[str], excludes: list[str]) -> set[str]:
     """The nodes a -target/-exclude selection keeps: targets plus everything they need."""
     from zplan.addrs import matches
 
@@ -105,11 +102,11 @@ def subgraph_for(graph: nx.DiGraph, targets: list[str], excludes: list[str]) -> 
         chosen = {n for n in nodes if any(matches(n, t) for t in targets)}
         keep = set(chosen)
         for n in chosen:
-            keep |= nx.ancestors(graph, n)
+            keep |= graph.ancestors(n)
         nodes = keep
     if excludes:
         dropped = {n for n in nodes if any(matches(n, e) for e in excludes)}
         for n in list(dropped):
-            dropped |= nx.descendants(graph, n)  # what needs an excluded node cannot run either
+            dropped |= graph.descendants(n)  # what needs an excluded node cannot run either
         nodes -= dropped
     return nodes

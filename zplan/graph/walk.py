@@ -9,15 +9,16 @@ failure marks everything downstream as skipped. Tested on graphs of integers.
 from __future__ import annotations
 
 import concurrent.futures as cf
-from typing import Callable, Hashable, Iterable
+from typing import TYPE_CHECKING, Callable, Hashable, Iterable
 
-import networkx as nx
+if TYPE_CHECKING:
+    from zplan.graph.dag import Dag
 
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
 
 
 def walk(
-    graph: nx.DiGraph,
+    graph: "Dag",
     start: Callable[[Hashable], cf.Future],
     on_finish: Callable[[Hashable, str, cf.Future | None], None] = lambda n, s, f: None,
     nodes: Iterable[Hashable] | None = None,

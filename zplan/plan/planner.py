@@ -12,12 +12,11 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import networkx as nx
-
 from zplan import diags
 from zplan.config.expr import UNKNOWN
 from zplan.config.scope import StepOutputRef, contains_unknown
 from zplan.graph.build import build, subgraph_for
+from zplan.graph.dag import Dag
 from zplan.hashing import StatCache
 from zplan.plan import model as m
 from zplan.plan import resources as rplan
@@ -44,7 +43,7 @@ class Planner:
         root = project.root
         self.code = CodeIndex(root, project.state_dir / "cache" / "code.json")
         self.stat_cache = StatCache(project.state_dir / "cache" / "stat.json")
-        self.graph: nx.DiGraph | None = None
+        self.graph: Dag | None = None
 
     def save_caches(self) -> None:
         """Persist what planning learned (code and file hashes); never needed for correctness."""
@@ -58,7 +57,7 @@ class Planner:
         self.graph = graph
         _check_addresses(graph, request, self.state)
         nodes = subgraph_for(graph, request.targets, request.excludes)
-        order = [n for n in nx.lexicographical_topological_sort(graph) if n in nodes]
+        order = [n for n in graph.topological_order() if n in nodes]
 
         resource_plans = self._plan_resources(graph, order, request)
         scope = project.scope(lambda t, n, a: self._resource_value(resource_plans, t, n, a))
@@ -84,7 +83,7 @@ class Planner:
         return plan
 
     # -- resources ------------------------------------------------------------------------------
-    def _plan_resources(self, graph: nx.DiGraph, order: list[str], request: PlanRequest) -> dict[str, m.ResourcePlan]:
+    def _plan_resources(self, graph: Dag, order: list[str], request: PlanRequest) -> dict[str, m.ResourcePlan]:
         config, registry = self.project.config, self.project.registry
         recorded = {a: dict(r) for a, r in self.state.resources.items()}
         for addr, attrs in (request.refresh or {}).items():
@@ -197,7 +196,7 @@ def _dependents_closure(recorded: dict, targets: list[str]) -> set[str]:
     return out
 
 
-def _check_addresses(graph: nx.DiGraph, request: PlanRequest, state: State) -> None:
+def _check_addresses(graph: Dag, request: PlanRequest, state: State) -> None:
     from zplan.addrs import matches
 
     known = set(graph.nodes) | set(state.resources)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import http.client
 import socket
 import time
-import urllib.error
-import urllib.request
 from typing import Callable
 from urllib.parse import urlparse
 
@@ -46,14 +43,17 @@ def tcp_open(port: int) -> bool:
         return False
 
 
-# Health checks talk to this machine: never through a proxy from the environment.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
 def http_ok(url: str) -> bool:
     """A 2xx answer (after redirects) means healthy; anything else means not yet."""
+    # Imported here: the provider is loaded on every plan, and urllib pulls in ssl.
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    # Health checks talk to this machine: never through a proxy from the environment.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with _opener.open(url, timeout=2.0) as resp:
+        with opener.open(url, timeout=2.0) as resp:
             return 200 <= resp.status < 300
     except (urllib.error.URLError, http.client.HTTPException, OSError):
         return False
