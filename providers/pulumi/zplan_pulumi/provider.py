@@ -1,0 +1,163 @@
+"""A zplan provider whose resources are applied by one Pulumi stack.
+
+A cloud provider (gcp, aws) subclasses ``PulumiProvider`` with a table of
+``TypeMap`` and a credentials check; everything else is shared. Each wave runs
+``pulumi up`` with a program declaring every resource that must exist after the
+wave, so Pulumi creates, updates, replaces and deletes in one engine run;
+``destroy`` is a targeted ``pulumi destroy`` of exactly the resources named.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Mapping
+
+from zplan.provider import Provider, ProviderError, ResourceChange, ResourceResult
+
+from .engine import StackSpec, open_stack, stack_spec
+from .events import EventLog, engine_message
+from .preflight import require_cli
+from .results import after_failure, from_outputs, live_resources, read_deployment
+from .spec import TypeMap, check_values, urn
+
+Report = Callable[[ResourceResult], None]
+
+
+class PulumiProvider(Provider):
+    package: str = ""  # the Pulumi package and config namespace, e.g. "gcp"
+    types: Mapping[str, TypeMap] = {}
+    secret_config: frozenset[str] = frozenset()  # provider block keys stored as Pulumi secrets
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.schemas = {t: m.schema for t, m in cls.types.items()}
+
+    # -- offline ----------------------------------------------------------------------
+    def check(self, type_: str, inputs: Mapping[str, Any]) -> list[str]:
+        return check_values(self.types[type_], inputs) if type_ in self.types else []
+
+    def credentials_problem(self) -> str | None:
+        """A message when no credentials can be found (subclasses know where to look)."""
+        return None
+
+    def preflight(self) -> None:
+        require_cli(self.name)
+        self.spec()  # a shared backend without a passphrase fails here
+        problem = self.credentials_problem()
+        if problem:
+            raise ProviderError(problem)
+
+    def spec(self) -> StackSpec:
+        return stack_spec(self.context, self.package, self.secret_config)
+
+    def urn(self, spec: StackSpec, change: ResourceChange) -> str:
+        return urn(spec.stack, spec.project, self.types[change.type], change.address)
+
+    def log(self, line: str) -> None:
+        line = line.rstrip()
+        if line:
+            self.context.log(line)
+
+    # -- apply ------------------------------------------------------------------------
+    def apply(self, changes: list[ResourceChange], on_result: Report) -> None:
+        """One ``pulumi up`` whose program declares every resource but the deleted ones."""
+        from .program import make_program
+
+        active = [c for c in changes if c.action != "noop"]
+        if not active:
+            return
+        try:
+            self.preflight()
+            spec = self.spec()
+        except ProviderError as exc:
+            _fail_all(active, str(exc), on_result)
+            return
+        log = EventLog()
+        try:
+            stack = open_stack(spec, make_program(changes, self.types))
+            replace = [self.urn(spec, c) for c in active if c.action == "replace"]
+            result = stack.up(on_output=self.log, on_event=log, replace=replace or None, color="never")
+        except Exception as exc:  # noqa: BLE001 - engine failures are reported per resource
+            self._after_failure(spec, active, log, exc, on_result)
+            return
+        outputs = {k: v.value for k, v in result.outputs.items()}
+        for change in active:
+            on_result(from_outputs(self.types[change.type], change, outputs))
+
+    def destroy(self, changes: list[ResourceChange], on_result: Report) -> None:
+        """Delete exactly ``changes`` (a targeted destroy); the whole stack once nothing else is left."""
+        if not changes:
+            return
+        try:
+            self.preflight()
+            spec = self.spec()
+        except ProviderError as exc:
+            _fail_all(changes, str(exc), on_result)
+            return
+        log = EventLog()
+        try:
+            stack = open_stack(spec, _no_program, create=False)
+            live = live_resources(stack.export_stack().deployment or {}) if stack else {}
+            targets = destroy_targets(live, [self.urn(spec, c) for c in changes])
+            if targets != []:
+                stack.destroy(target=targets, on_output=self.log, on_event=log, color="never")
+        except Exception as exc:  # noqa: BLE001
+            self._after_failure(spec, changes, log, exc, on_result)
+            return
+        for change in changes:  # including those already gone
+            on_result(ResourceResult(change.address, None))
+
+    def _after_failure(
+        self, spec: StackSpec, changes: list[ResourceChange], log: EventLog, exc: Exception, on_result: Report
+    ) -> None:
+        why = _describe(exc, log)
+        for change in changes:
+            on_result(after_failure(self.types[change.type], self.urn(spec, change), change, log, why))
+
+    # -- drift ------------------------------------------------------------------------
+    def refresh(self, resources: Mapping[str, tuple[str, Mapping[str, Any]]]) -> dict[str, dict[str, Any] | None]:
+        """Read every recorded resource back from the cloud (``pulumi refresh``).
+
+        Stack outputs are only recomputed by ``up``, so the refreshed values
+        are read from the exported stack state, where Pulumi keeps them under
+        their wire (camelCase) names.
+        """
+        if not resources:
+            return {}
+        self.preflight()
+        spec = self.spec()
+        try:
+            stack = open_stack(spec, _no_program, create=False)
+            if stack is None:
+                return {address: None for address in resources}
+            stack.refresh(on_output=self.log, color="never")
+            deployment = stack.export_stack().deployment or {}
+        except Exception as exc:  # noqa: BLE001
+            raise ProviderError(f"pulumi refresh failed: {_describe(exc)}") from exc
+        urns = {a: urn(spec.stack, spec.project, self.types[t], a) for a, (t, _) in resources.items()
+                if t in self.types}
+        return read_deployment(self.types, urns, resources, deployment)
+
+
+def destroy_targets(live: Iterable[str], wanted: Iterable[str]) -> list[str] | None:
+    """The ``--target`` list for a destroy: [] when none of ``wanted`` exists (nothing
+    to run), None when they are all that is left (destroy the whole stack)."""
+    live = set(live)
+    targets = [u for u in wanted if u in live]
+    if targets and live <= set(targets):
+        return None
+    return targets
+
+
+def _no_program() -> None:
+    """The program of runs that never execute it (destroy, refresh)."""
+
+
+def _fail_all(changes: Iterable[ResourceChange], message: str, on_result: Report) -> None:
+    for change in changes:
+        on_result(ResourceResult(change.address, None, message))
+
+
+def _describe(exc: BaseException, log: EventLog) -> str:
+    if isinstance(exc, FileNotFoundError) and "pulumi" in str(exc):
+        return "the Pulumi CLI disappeared from PATH during the run"
+    return engine_message(exc, log)
