@@ -1,0 +1,157 @@
+"""Every aws resource type, declared under Pulumi's unit-test mocks.
+
+Checks the Pulumi type token, the exact inputs the engine would receive (wire
+names, nested and flattened blocks, JSON policies, secrets) and the outputs
+read back under zplan attribute names.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from zplan.provider import ResourceChange
+from zplan_provider_aws import TYPES, AwsProvider
+
+from zplan_pulumi import testing
+
+# importing pulumi_aws warns about its own deprecated resource classes
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+SECRET = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}
+ASSUME = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                  "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
+ROLE_ARN = "arn:aws:iam::123456789012:role/sagemaker-exec"
+
+# type -> (zplan attributes, inputs the engine must receive, canned cloud outputs, expected read-back)
+CASES = {
+    "aws_s3_bucket": (
+        {"bucket": "acme-ml-dev", "force_destroy": True, "tags": {"team": "ml"}},
+        {"bucket": "acme-ml-dev", "forceDestroy": True, "tags": {"team": "ml"}},
+        {"arn": "arn:aws:s3:::acme-ml-dev", "bucketDomainName": "acme-ml-dev.s3.amazonaws.com",
+         "bucketRegionalDomainName": "acme-ml-dev.s3.eu-west-1.amazonaws.com", "region": "eu-west-1"},
+        {"arn": "arn:aws:s3:::acme-ml-dev", "bucket_domain_name": "acme-ml-dev.s3.amazonaws.com",
+         "bucket_regional_domain_name": "acme-ml-dev.s3.eu-west-1.amazonaws.com", "region": "eu-west-1"},
+    ),
+    "aws_s3_bucket_versioning": (
+        {"bucket": "acme-ml-dev", "status": "Enabled"},
+        {"bucket": "acme-ml-dev", "versioningConfiguration": {"status": "Enabled"}},
+        {},
+        {"bucket": "acme-ml-dev", "status": "Enabled"},
+    ),
+    "aws_db_instance": (
+        {"engine_version": "8.0", "instance_class": "db.t3.micro", "allocated_storage": 20,
+         "username": "zplan", "password": "s3cret", "db_name": "metadata", "skip_final_snapshot": True},
+        {"engine": "mysql", "engineVersion": "8.0", "instanceClass": "db.t3.micro", "allocatedStorage": 20,
+         "username": "zplan", "password": {**SECRET, "value": "s3cret"}, "dbName": "metadata",
+         "skipFinalSnapshot": True},
+        {"identifier": "meta-7c1d", "address": "meta-7c1d.abc.eu-west-1.rds.amazonaws.com",
+         "endpoint": "meta-7c1d.abc.eu-west-1.rds.amazonaws.com:3306", "port": 3306,
+         "arn": "arn:aws:rds:eu-west-1:123456789012:db:meta-7c1d"},
+        {"identifier": "meta-7c1d", "address": "meta-7c1d.abc.eu-west-1.rds.amazonaws.com",
+         "endpoint": "meta-7c1d.abc.eu-west-1.rds.amazonaws.com:3306", "port": 3306,
+         "arn": "arn:aws:rds:eu-west-1:123456789012:db:meta-7c1d", "engine": "mysql"},
+    ),
+    "aws_iam_role": (
+        {"name": "sagemaker-exec", "assume_role_policy": ASSUME},
+        {"name": "sagemaker-exec", "assumeRolePolicy": json.dumps(ASSUME, sort_keys=True)},
+        {"arn": ROLE_ARN, "uniqueId": "AROAEXAMPLE"},
+        {"arn": ROLE_ARN, "unique_id": "AROAEXAMPLE"},
+    ),
+    "aws_iam_role_policy_attachment": (
+        {"role": "sagemaker-exec", "policy_arn": "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"},
+        {"role": "sagemaker-exec", "policyArn": "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"},
+        {},
+        {"policy_arn": "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"},
+    ),
+    "aws_ecr_repository": (
+        {"name": "steps", "image_tag_mutability": "IMMUTABLE", "force_delete": True},
+        {"name": "steps", "imageTagMutability": "IMMUTABLE", "forceDelete": True},
+        {"repositoryUrl": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/steps", "registryId": "123456789012",
+         "arn": "arn:aws:ecr:eu-west-1:123456789012:repository/steps"},
+        {"repository_url": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/steps", "registry_id": "123456789012",
+         "arn": "arn:aws:ecr:eu-west-1:123456789012:repository/steps"},
+    ),
+    "aws_sagemaker_model": (
+        {"execution_role_arn": ROLE_ARN, "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/serve:1",
+         "model_data_url": "s3://acme-ml-dev/models/iris.tar.gz", "environment": {"WORKERS": "2"}},
+        {"executionRoleArn": ROLE_ARN,
+         "primaryContainer": {"image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/serve:1",
+                              "modelDataUrl": "s3://acme-ml-dev/models/iris.tar.gz",
+                              "environment": {"WORKERS": "2"}}},
+        {"name": "iris-5e6f", "arn": "arn:aws:sagemaker:eu-west-1:123456789012:model/iris-5e6f"},
+        {"name": "iris-5e6f", "arn": "arn:aws:sagemaker:eu-west-1:123456789012:model/iris-5e6f",
+         "model_data_url": "s3://acme-ml-dev/models/iris.tar.gz", "environment": {"WORKERS": "2"}},
+    ),
+    "aws_sagemaker_endpoint_configuration": (
+        {"model_name": "iris-5e6f", "instance_type": "ml.m5.large", "initial_instance_count": 1},
+        {"productionVariants": [{"modelName": "iris-5e6f", "instanceType": "ml.m5.large",
+                                 "initialInstanceCount": 1}]},
+        {"name": "iris-cfg-1a2b", "arn": "arn:aws:sagemaker:eu-west-1:123456789012:endpoint-config/iris-cfg-1a2b"},
+        {"name": "iris-cfg-1a2b", "model_name": "iris-5e6f", "instance_type": "ml.m5.large",
+         "initial_instance_count": 1},
+    ),
+    "aws_sagemaker_endpoint": (
+        {"endpoint_config_name": "iris-cfg-1a2b"},
+        {"endpointConfigName": "iris-cfg-1a2b"},
+        {"name": "iris-3c4d", "arn": "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/iris-3c4d"},
+        {"name": "iris-3c4d", "arn": "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/iris-3c4d",
+         "endpoint_config_name": "iris-cfg-1a2b"},
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def mocks():
+    outputs = {TYPES[t].token: case[2] for t, case in CASES.items()}
+    return testing.install(outputs)
+
+
+def test_every_type_has_a_case():
+    assert set(CASES) == set(TYPES) == set(AwsProvider.schemas)
+
+
+@pytest.mark.parametrize("type_", sorted(CASES))
+def test_declare_registers_token_inputs_and_reads_outputs(mocks, type_):
+    attrs, inputs, _, read_back = CASES[type_]
+    tm = TYPES[type_]
+    change = ResourceChange(f"resource.{type_}.main", type_, "main", "create", None, attrs)
+    reg, got = testing.declared(*mocks, change, tm)
+    assert reg.type == tm.token
+    assert reg.name == "main"
+    assert reg.inputs == inputs
+    assert got["id"] == "main-id"
+    for name, value in read_back.items():
+        assert got[name] == value, name
+    assert not set(got) & AwsProvider.schemas[type_].sensitive_names()
+
+
+def test_replace_is_delete_first_unless_create_before_destroy(mocks):
+    tm = TYPES["aws_ecr_repository"]
+    attrs = {"name": "steps"}
+    plain = ResourceChange("resource.aws_ecr_repository.a", tm.type, "a", "replace", attrs, attrs)
+    cbd = ResourceChange("resource.aws_ecr_repository.b", tm.type, "b", "replace", attrs, attrs,
+                         create_before_destroy=True)
+    assert testing.declared(*mocks, plain, tm)[0].delete_before_replace is True
+    assert testing.declared(*mocks, cbd, tm)[0].delete_before_replace is False
+
+
+def test_policy_given_as_json_text_is_sent_unchanged(mocks):
+    tm = TYPES["aws_iam_role"]
+    text = '{"Version": "2012-10-17", "Statement": []}'
+    change = ResourceChange("resource.aws_iam_role.r", tm.type, "r", "create", None, {"assume_role_policy": text})
+    reg, _ = testing.declared(*mocks, change, tm)
+    assert reg.inputs == {"assumeRolePolicy": text}
+
+
+@pytest.mark.parametrize("type_", sorted(TYPES))
+def test_wire_names_match_the_sdk(type_):
+    from zplan_pulumi.spec import camel
+
+    tm = TYPES[type_]
+    for name in tm.fields:
+        if name == "id":
+            continue
+        expected = [s if s.isdigit() else camel(s) for s in tm.path(name)]
+        assert testing.sdk_wire_path(tm, name) == expected, name
