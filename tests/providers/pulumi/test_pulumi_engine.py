@@ -1,0 +1,246 @@
+"""The engine around the Automation API: stack settings, preflight, and how a
+(partly) failed run becomes one result per resource. Nothing here needs the
+Pulumi CLI; the real CLI path is in test_pulumi_automation.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pulumi.automation import EngineEvent
+
+from zplan.provider import ProviderContext, ProviderError, ResourceChange
+from zplan_provider_gcp import GcpProvider
+
+from zplan_pulumi.engine import plugin_version, stack_spec
+from zplan_pulumi.events import EventLog, engine_message
+from zplan_pulumi.preflight import INSTALL_URL
+from zplan_pulumi.provider import destroy_targets
+from zplan_pulumi.results import after_failure, from_outputs, live_resources, read_deployment
+
+BUCKET = "resource.gcp_storage_bucket.artifacts"
+
+
+def context(tmp_path: Path, **config) -> ProviderContext:
+    return ProviderContext(project_dir=tmp_path, state_dir=tmp_path / ".zplan", config=config)
+
+
+def bucket_change(action="create", name="artifacts", **after) -> ResourceChange:
+    attrs = {"name": f"acme-{name}", "location": "EU", **after}
+    return ResourceChange(f"resource.gcp_storage_bucket.{name}", "gcp_storage_bucket", name, action,
+                          None if action == "create" else attrs, None if action == "delete" else attrs)
+
+
+# -- stack settings ---------------------------------------------------------------------------
+
+
+def test_default_stack_is_a_local_file_backend_with_an_empty_passphrase(tmp_path):
+    spec = stack_spec(context(tmp_path), "gcp", environ={})
+    assert spec.backend == f"file://{tmp_path / '.zplan' / 'pulumi'}"
+    assert (spec.project, spec.stack, spec.secrets_provider) == ("zplan-gcp", "default", "passphrase")
+    assert spec.env == {"PULUMI_CONFIG_PASSPHRASE": ""}
+    assert spec.work_dir == tmp_path / ".zplan" / "pulumi" / "workspaces" / "zplan-gcp"
+
+
+def test_a_users_passphrase_is_left_to_the_environment(tmp_path):
+    assert stack_spec(context(tmp_path), "gcp", environ={"PULUMI_CONFIG_PASSPHRASE": "x"}).env == {}
+    assert stack_spec(context(tmp_path), "gcp", environ={"PULUMI_CONFIG_PASSPHRASE_FILE": "/p"}).env == {}
+
+
+def test_a_shared_backend_needs_a_passphrase_or_a_secrets_provider(tmp_path):
+    with pytest.raises(ProviderError, match="PULUMI_CONFIG_PASSPHRASE"):
+        stack_spec(context(tmp_path, backend="s3://team-state"), "aws", environ={})
+    spec = stack_spec(context(tmp_path, backend="s3://team-state", secrets_provider="awskms://alias/zp"),
+                      "aws", environ={})
+    assert (spec.backend, spec.secrets_provider, spec.env) == ("s3://team-state", "awskms://alias/zp", {})
+
+
+def test_provider_block_becomes_cloud_config(tmp_path):
+    ctx = context(tmp_path, project="acme", region="europe-west1", stack="team a/dev",
+                  credentials="{...}", request_timeout=None, add_terraform_attribution_label=False,
+                  default_labels={"team": "ml"})
+    spec = stack_spec(ctx, "gcp", frozenset({"credentials"}), environ={})
+    assert spec.stack == "team-a-dev"
+    assert spec.config == {
+        "gcp:addTerraformAttributionLabel": ("false", False),
+        "gcp:credentials": ("{...}", True),
+        "gcp:defaultLabels": ('{"team": "ml"}', False),
+        "gcp:project": ("acme", False),
+        "gcp:region": ("europe-west1", False),
+    }
+
+
+def test_the_plugin_version_is_the_one_the_sdk_was_built_for():
+    from importlib.metadata import version
+
+    assert plugin_version("gcp") == version("pulumi-gcp")
+    assert plugin_version("aws") == version("pulumi-aws")
+    assert plugin_version("no_such_cloud") is None
+
+
+# -- preflight --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_cli(tmp_path, monkeypatch):
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+
+
+def test_preflight_without_the_cli_says_what_to_install_and_changes_nothing(tmp_path, no_cli):
+    provider = GcpProvider(context(tmp_path))
+    with pytest.raises(ProviderError) as err:
+        provider.preflight()
+    message = str(err.value)
+    assert "Pulumi CLI" in message and INSTALL_URL in message and "zplan plan" in message
+    assert not (tmp_path / ".zplan").exists()
+
+
+def test_apply_without_the_cli_reports_each_change_and_creates_nothing(tmp_path, no_cli):
+    results = []
+    changes = [bucket_change("create", "a"), bucket_change("noop", "b"), bucket_change("delete", "c")]
+    GcpProvider(context(tmp_path)).apply(changes, results.append)
+    assert [r.address for r in results] == ["resource.gcp_storage_bucket.a", "resource.gcp_storage_bucket.c"]
+    assert all(not r.ok and INSTALL_URL in r.error for r in results)
+    assert not (tmp_path / ".zplan").exists()
+
+
+def test_a_wave_of_noops_does_not_run_the_engine(tmp_path, no_cli):
+    results = []
+    GcpProvider(context(tmp_path)).apply([bucket_change("noop")], results.append)
+    assert results == []
+
+
+def test_refresh_without_the_cli_fails_fast(tmp_path, no_cli):
+    with pytest.raises(ProviderError, match="Pulumi CLI"):
+        GcpProvider(context(tmp_path)).refresh({BUCKET: ("gcp_storage_bucket", {"name": "acme"})})
+    assert not (tmp_path / ".zplan").exists()
+
+
+def test_check_reports_values_outside_the_allowed_set(tmp_path):
+    provider = GcpProvider(context(tmp_path))
+    assert provider.check("gcp_storage_bucket", {"storage_class": "NEARLINE"}) == []
+    [message] = provider.check("gcp_storage_bucket", {"storage_class": "COOL"})
+    assert "storage_class" in message and "'NEARLINE'" in message
+
+
+# -- results after a failed run ---------------------------------------------------------------
+
+STACK_URN = "urn:pulumi:default::zplan-gcp::gcp:storage/bucket:Bucket::"
+
+
+def events(*payloads: dict) -> EventLog:
+    log = EventLog()
+    for payload in payloads:
+        log(EngineEvent.from_json(payload))
+    return log
+
+
+def outputs_event(name: str, op: str, outputs: dict | None) -> dict:
+    urn = STACK_URN + name
+    new = {"urn": urn, "type": "gcp:storage/bucket:Bucket", "id": f"{name}-id", "outputs": outputs}
+    return {"sequence": 1, "timestamp": 0, "resOutputsEvent": {"metadata": {
+        "op": op, "urn": urn, "type": "gcp:storage/bucket:Bucket", "provider": "",
+        "new": new if outputs is not None else None, "old": None if outputs is not None else new}}}
+
+
+def diagnostic(message: str, name: str | None = None) -> dict:
+    diag = {"message": message + "\n", "color": "never", "severity": "error"}
+    if name:
+        diag["urn"] = STACK_URN + name
+    return {"sequence": 2, "timestamp": 0, "diagnosticEvent": diag}
+
+
+def test_event_log_keeps_last_step_and_errors_per_resource():
+    log = events(
+        outputs_event("a", "create", {"name": "acme-a", "selfLink": "https://a"}),
+        diagnostic("googleapi: Error 409: bucket name taken", "b"),
+        diagnostic("update failed"),
+    )
+    assert log.steps[STACK_URN + "a"].op == "create"
+    assert log.steps[STACK_URN + "a"].outputs["selfLink"] == "https://a"
+    assert log.error_for(STACK_URN + "b") == "googleapi: Error 409: bucket name taken"
+    assert log.general == ["update failed"]
+    assert engine_message(RuntimeError("ignored"), log) == "update failed"
+
+
+def test_engine_message_falls_back_to_the_commands_stderr():
+    exc = RuntimeError("\n code: 255\n stdout: lots of progress\n stderr: error: could not login")
+    assert engine_message(exc, EventLog()) == "error: could not login"
+
+
+def test_a_failed_run_tells_done_failed_and_unreached_apart():
+    tm = GcpProvider.types["gcp_storage_bucket"]
+    changes = [bucket_change("create", "a"), bucket_change("create", "b"), bucket_change("update", "c"),
+               bucket_change("delete", "d"), bucket_change("delete", "e")]
+    log = events(
+        outputs_event("a", "create", {"name": "acme-a", "location": "EU", "url": "gs://acme-a",
+                                      "versioning": {"enabled": False}}),
+        diagnostic("googleapi: Error 409: The requested bucket name is not available", "b"),
+        outputs_event("d", "delete", None),
+    )
+    by = {c.name: after_failure(tm, STACK_URN + c.name, c, log, "update failed") for c in changes}
+    assert by["a"].ok and by["a"].attributes["url"] == "gs://acme-a"
+    assert by["a"].attributes["id"] == "a-id" and by["a"].attributes["versioning"] is False
+    assert by["a"].attributes["name"] == "acme-a"
+    assert by["b"].error == "googleapi: Error 409: The requested bucket name is not available"
+    assert by["c"].error == "not applied: update failed"
+    assert by["d"].ok and by["d"].attributes is None
+    assert by["e"].error == "not applied: update failed"
+
+
+def test_a_successful_run_reports_the_exported_attributes():
+    tm = GcpProvider.types["gcp_storage_bucket"]
+    create = bucket_change("create", "a", labels={"team": "ml"})
+    outputs = {create.address: {"name": "acme-a", "location": "eu", "labels": {"team": "ml"}, "url": "gs://acme-a",
+                                "project": "acme", "id": "acme-a"}}
+    result = from_outputs(tm, create, outputs)
+    assert result.ok
+    assert result.attributes["location"] == "EU"  # as the user wrote it, not as the cloud normalised it
+    assert (result.attributes["url"], result.attributes["project"]) == ("gs://acme-a", "acme")
+    assert from_outputs(tm, bucket_change("delete", "a"), outputs).attributes is None
+    assert "no outputs" in from_outputs(tm, bucket_change("create", "zz"), outputs).error
+
+
+# -- reading the stack back -------------------------------------------------------------------
+
+
+DEPLOYMENT = {"resources": [
+    {"urn": "urn:pulumi:default::zplan-gcp::pulumi:pulumi:Stack::zplan-gcp-default", "type": "pulumi:pulumi:Stack",
+     "custom": False},
+    {"urn": "urn:pulumi:default::zplan-gcp::pulumi:providers:gcp::default_10_2_0", "type": "pulumi:providers:gcp",
+     "custom": True},
+    {"urn": STACK_URN + "artifacts", "id": "acme-artifacts", "type": "gcp:storage/bucket:Bucket", "custom": True,
+     "outputs": {"name": "acme-artifacts", "location": "EU", "storageClass": "NEARLINE",
+                 "versioning": {"enabled": True}, "labels": {"team": "ml"}, "url": "gs://acme-artifacts",
+                 "selfLink": "https://sl", "project": "acme", "forceDestroy": False,
+                 "uniformBucketLevelAccess": True}},
+    {"urn": STACK_URN + "leaving", "id": "acme-leaving", "type": "gcp:storage/bucket:Bucket", "custom": True,
+     "delete": True, "outputs": {}},
+]}
+
+
+def test_refreshed_state_maps_back_to_zplan_attributes():
+    gone = "resource.gcp_storage_bucket.gone"
+    resources = {BUCKET: ("gcp_storage_bucket", {"name": "acme-artifacts"}),
+                 gone: ("gcp_storage_bucket", {"name": "acme-gone"})}
+    urns = {BUCKET: STACK_URN + "artifacts", gone: STACK_URN + "gone"}
+    got = read_deployment(GcpProvider.types, urns, resources, DEPLOYMENT)
+    assert got[gone] is None
+    assert got[BUCKET] == {"name": "acme-artifacts", "location": "EU", "project": "acme",
+                           "storage_class": "NEARLINE", "versioning": True, "labels": {"team": "ml"},
+                           "force_destroy": False, "uniform_bucket_level_access": True,
+                           "url": "gs://acme-artifacts", "self_link": "https://sl", "id": "acme-artifacts"}
+
+
+def test_only_cloud_resources_count_as_live():
+    assert list(live_resources(DEPLOYMENT)) == [STACK_URN + "artifacts"]
+
+
+def test_destroy_targets_exactly_the_named_resources():
+    live = ["u:a", "u:b"]
+    assert destroy_targets(live, ["u:a", "u:gone"]) == ["u:a"]  # b stays: a targeted destroy
+    assert destroy_targets(live, ["u:b", "u:a"]) is None  # nothing else left: the whole stack
+    assert destroy_targets(live, ["u:gone"]) == []  # nothing to do
+    assert destroy_targets([], ["u:a"]) == []

@@ -1,0 +1,48 @@
+"""The inline program of one wave, run under Pulumi's unit-test mocks."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+from pulumi.runtime.settings import get_root_resource
+
+from zplan.provider import ResourceChange
+from zplan_provider_gcp import TYPES
+
+from zplan_pulumi import testing
+from zplan_pulumi.program import make_program
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def change(action: str, type_: str, name: str, after: dict) -> ResourceChange:
+    return ResourceChange(f"resource.{type_}.{name}", type_, name, action,
+                          None if action == "create" else after, None if action == "delete" else after)
+
+
+def test_a_wave_declares_what_must_exist_and_exports_a_record_per_address():
+    mocks, monitor = testing.install({"gcp:storage/bucket:Bucket": {"url": "gs://x"}})
+    wave = [
+        change("noop", "gcp_storage_bucket", "kept", {"name": "acme-kept", "location": "EU", "url": "gs://k"}),
+        change("create", "gcp_storage_bucket", "new", {"name": "acme-new", "location": "EU"}),
+        change("delete", "gcp_storage_bucket", "old", {"name": "acme-old", "location": "EU"}),
+        change("update", "gcp_sql_user", "user", {"name": "zplan", "instance": "meta", "password": "s3cret"}),
+    ]
+    exported: dict = {}
+
+    @pulumi.runtime.test
+    def run():
+        make_program(wave, TYPES)()
+        return pulumi.Output.from_input(dict(get_root_resource().outputs)).apply(exported.update)
+
+    run()
+    assert sorted(r.name for r in mocks.registrations) == ["kept", "new", "user"]  # the delete is left out
+    assert sorted(exported) == ["resource.gcp_sql_user.user", "resource.gcp_storage_bucket.kept",
+                                "resource.gcp_storage_bucket.new"]
+    kept = exported["resource.gcp_storage_bucket.kept"]
+    assert (kept["name"], kept["url"], kept["id"]) == ("acme-kept", "gs://x", "kept-id")
+    kept_inputs = next(r.inputs for r in mocks.registrations if r.name == "kept")
+    assert kept_inputs == {"name": "acme-kept", "location": "EU"}  # the recorded url is not an input
+    user = exported["resource.gcp_sql_user.user"]
+    assert user["name"] == "zplan" and "password" not in user  # secrets are never exported
+    assert all(opts["delete_before_replace"] for opts in monitor.options.values())
