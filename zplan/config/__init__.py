@@ -1,0 +1,1 @@
+"""Configuration: HCL files -> blocks and expressions -> the typed model."""

@@ -1,0 +1,749 @@
+"""HCL expressions as a small tree that can list its references and evaluate itself.
+
+The parser (``zplan.config.hcl``) builds these nodes; callers only use the
+``Expr`` methods: ``references()`` to learn what an expression depends on,
+``evaluate(resolve)`` to compute it, ``static_value()`` for constants and
+``source()`` for messages.
+
+A reference is resolved by its *traversal prefix*, the longest chain of static
+attribute names and literal indices after a root name (``var.cfg["a"]`` ->
+``("var", "cfg", "a")``): the resolver returns the value of that whole chain, so
+it can answer ``step.load.outputs.data`` with a marker object instead of data.
+Values follow Terraform: ``UNKNOWN`` (known only after apply) spreads through
+every operation, and a string template holding a symbolic marker becomes a
+``Template`` so the caller can still see which references were inside it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable
+
+from zplan.diags import DiagnosticError, Range, fail
+
+
+# -- values -----------------------------------------------------------------------------
+
+
+class _Unknown:
+    """A value known only after apply; there is one instance, ``UNKNOWN``."""
+
+    _instance: "_Unknown | None" = None
+
+    def __new__(cls) -> "_Unknown":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "(known after apply)"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> str:
+        # pickling and deepcopy keep the singleton, so `is UNKNOWN` stays true
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()
+
+
+@dataclass(frozen=True)
+class Template:
+    """A string template whose value is not text yet: it holds symbolic references.
+
+    ``parts`` alternates text and the symbolic objects that were interpolated.
+    """
+
+    parts: tuple[Any, ...]
+    __zplan_symbolic__ = True
+
+    def __str__(self) -> str:
+        return "".join(str(p) for p in self.parts)
+
+
+def is_symbolic(value: Any) -> bool:
+    return getattr(value, "__zplan_symbolic__", False) is True
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def contains_unknown(value: Any) -> bool:
+    if value is UNKNOWN:
+        return True
+    if isinstance(value, dict):
+        return any(contains_unknown(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(contains_unknown(v) for v in value)
+    return False
+
+
+def find_symbolic(value: Any) -> Any:
+    """The first symbolic object inside ``value``, or None."""
+    if is_symbolic(value):
+        return value
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    for item in items:
+        found = find_symbolic(item)
+        if found is not None:
+            return found
+    return None
+
+
+def type_name(value: Any) -> str:
+    """How a value's type is named in messages (HCL's words, not Python's)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if is_number(value):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    if is_symbolic(value):
+        return f"{value} (known only when it runs)"
+    return type(value).__name__
+
+
+def article(noun: str) -> str:
+    """``noun`` with its indefinite article: "a list", "an object"."""
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
+def number_to_string(value: int | float) -> str:
+    """Numbers as Terraform writes them: 3, 1.5, 0.00001 (never 3.0 or 1e-05)."""
+    if isinstance(value, int):
+        return str(value)
+    if math.isinf(value) or math.isnan(value):
+        return str(value)
+    if value.is_integer():
+        return str(int(value))
+    return format(Decimal(repr(value)), "f")
+
+
+def to_text(value: Any) -> str | None:
+    """A primitive value as template text; None when it has no text form."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if is_number(value):
+        return number_to_string(value)
+    return None
+
+
+def equal(a: Any, b: Any) -> bool:
+    """HCL equality: numbers compare by value, but a bool is never a number."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a is b
+    if is_number(a) and is_number(b):
+        return a == b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+IDENTIFIER = re.compile(r"[^\W\d][\w-]*")
+
+# -- references -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference by its traversal prefix: ``var.x`` -> ("var", "x"), ``a[0]`` -> ("a", 0)."""
+
+    parts: tuple[str | int, ...]
+    range: Range
+
+    def __str__(self) -> str:
+        text = str(self.parts[0])
+        for part in self.parts[1:]:
+            if isinstance(part, int):
+                text += f"[{part}]"
+            elif IDENTIFIER.fullmatch(part):
+                text += f".{part}"
+            else:
+                text += f'["{part}"]'
+        return text
+
+
+Resolver = Callable[[Ref], Any]
+
+
+def _no_references(ref: Ref) -> Any:
+    raise fail(
+        f'"{ref}" cannot be used here',
+        "this value must be a constant: variables, locals, steps and resources are not available here",
+        ref.range,
+    )
+
+
+class _Ctx:
+    """One evaluation: the resolver, its answers so far, and for-expression variables."""
+
+    __slots__ = ("resolve", "cache", "locals")
+
+    def __init__(self, resolve: Resolver, cache: dict, locals_: dict) -> None:
+        self.resolve = resolve
+        self.cache = cache
+        self.locals = locals_
+
+    def with_locals(self, names: dict) -> "_Ctx":
+        return _Ctx(self.resolve, self.cache, {**self.locals, **names})
+
+
+# -- nodes ------------------------------------------------------------------------------
+
+
+class Source:
+    """The text expressions came from, shared by every node of one file."""
+
+    __slots__ = ("filename", "text", "_newlines")
+
+    def __init__(self, filename: str, text: str) -> None:
+        self.filename = filename
+        self.text = text
+        self._newlines: list[int] | None = None
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """1-based (line, column) of a character offset."""
+        if self._newlines is None:
+            self._newlines = [m.start() for m in re.finditer("\n", self.text)]
+        line = bisect_right(self._newlines, offset - 1)
+        line_start = self._newlines[line - 1] + 1 if line else 0
+        return line + 1, offset - line_start + 1
+
+    def range(self, offset: int) -> Range:
+        return Range(self.filename, *self.position(offset))
+
+
+class Expr:
+    """An expression node; the parser records which slice of the source it spans."""
+
+    __slots__ = ("_src", "_start", "_end")
+
+    @property
+    def range(self) -> Range:
+        return self._src.range(self._start)
+
+    def source(self) -> str:
+        return self._src.text[self._start : self._end]
+
+    def references(self) -> list[Ref]:
+        found: list[Ref] = []
+        self._refs(frozenset(), found)
+        return found
+
+    def evaluate(self, resolve: Resolver) -> Any:
+        return self._eval(_Ctx(resolve, {}, {}))
+
+    def static_value(self) -> Any:
+        return self.evaluate(_no_references)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.source()!r} at {self.range}>"
+
+    # subclasses implement these two
+    def _refs(self, bound: frozenset, out: list[Ref]) -> None:
+        pass
+
+    def _eval(self, ctx: _Ctx) -> Any:
+        raise NotImplementedError
+
+    def _fail(self, summary: str, detail: str = "") -> DiagnosticError:
+        return fail(summary, detail or f"in {self.source()}", self.range)
+
+
+class Literal(Expr):
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def _eval(self, ctx: _Ctx) -> Any:
+        return self.value
+
+
+class Paren(Expr):
+    """``(expr)``: the value of ``expr``; it ends a reference prefix, so ``(a).b`` indexes a's value."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: Expr) -> None:
+        self.inner = inner
+
+    def _refs(self, bound: frozenset, out: list[Ref]) -> None:
+        self.inner._refs(bound, out)
+
+    def _eval(self, ctx: _Ctx) -> Any:
+        return self.inner._eval(ctx)
+
+
+class TemplateExpr(Expr):
+    """A quoted string or heredoc with ``${...}`` interpolations; parts are str or Expr."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[str | Expr]) -> None:
+        self.parts = parts
+
+    def _refs(self, bound: frozenset, out: list[Ref]) -> None:
+        for part in self.parts:
+            if isinstance(part, Expr):
+                part._refs(bound, out)
+
+    def _eval(self, ctx: _Ctx) -> Any:
+        if len(self.parts) == 1 and isinstance(self.parts[0], Expr):
+            return self.parts[0]._eval(ctx)  # "${x}" keeps x's type, as in Terraform
+        pieces: list[Any] = []
+        unknown = symbolic = False
+        for part in self.parts:
+            if isinstance(part, str):
+                pieces.append(part)
+                continue
+            value = part._eval(ctx)
+            if value is UNKNOWN:
+                unknown = True
+            elif isinstance(value, Template):
+                symbolic = True
+                pieces.extend(value.parts)
+            elif is_symbolic(value):
+                symbolic = True
+                pieces.append(value)
+            else:
+                text = to_text(value)
+                if text is None:
+                    raise part._fail(
+                        f"cannot put {article(type_name(value))} into a string",
+                        f"${{{part.source()}}} must be a string, number or bool; use jsonencode() or join() for collections",
+                    )
+                pieces.append(text)
+        if unknown:
+            return UNKNOWN
+        if symbolic:
+            return Template(tuple(_merge_text(pieces)))
+        return "".join(pieces)
+
+
+def _merge_text(pieces: list[Any]) -> list[Any]:
+    merged: list[Any] = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            if not piece:
+                continue
+            if merged and isinstance(merged[-1], str):
+                merged[-1] += piece
+                continue
+        merged.append(piece)
+    return merged
+
+
+class TupleExpr(Expr):
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[Expr]) -> None:
+        self.items = items
+
+    def _refs(self, bound: frozenset, out: list[Ref]) -> None:
+        for item in self.items:
+            item._refs(bound, out)
+
+    def _eval(self, ctx: _Ctx) -> Any:
+        return [item._eval(ctx) for item in self.items]
+
+
+class ObjectExpr(Expr):
+    """``{ key = value }``; a bare identifier key is a literal string, anything else is evaluated."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[tuple[str | Expr, Expr]]) -> None:
+        self.items = items
+
+    def _refs(self, bound: frozenset, out: list[Ref]) -> None:
+        for key, value in self.items:
+            if isinstance(key, Expr):
+                key._refs(bound, out)
+            value._refs(bound, out)
+
+    def _eval(self, ctx: _Ctx) -> Any:
+        result: dict[str, Any] = {}
+        for key, value in self.items:
+            name = key if isinstance(key, str) else _object_key(key, key._eval(ctx))
+            if name is UNKNOWN:
+                return UNKNOWN
+            if name in result:
+                raise value._fail(f'duplicate key "{name}" in object', "each key may appear only once")
+            result[name] = value._eval(ctx)
+        return result
+
+
+def _object_key(node: Expr, key: Any) -> Any:
+    if key is UNKNOWN:
+        return UNKNOWN
+    text = to_text(key)
+    if text is None:
+        raise node._fail(f"an object key must be a string, got {type_name(key)}")
+    return text
+
+
+class RefExpr(Expr):
+    """A reference: resolved by the caller, or by a for-expression variable."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, ref: Ref) -> None:
+        self.ref = ref
+
+    def _refs(self, bound: frozenset, out: list[Ref]) -> None:
+        if self.ref.parts[0] not in bound:
+            out.append(self.ref)
+
+    def _eval(self, ctx: _Ctx) -> Any:
+        parts = self.ref.parts
+        if parts[0] in ctx.locals:
+            value = ctx.locals[parts[0]]
+            for part in parts[1:]:
+                value = traverse(self, value, part)
+            return value
+        key = id(self)
+        if key not in ctx.cache:
+            try:
+                ctx.cache[key] = ctx.resolve(self.ref)
+            except KeyError:
+                raise fail(f'unknown reference "{self.ref}"', "check the name", self.ref.range) from None
+        return ctx.cache[key]
+
+
+def traverse(node: Expr, value: Any, key: Any) -> Any:
+    """``value[key]`` / ``value.key`` with HCL's rules and clear errors."""
+    if value is UNKNOWN or key is UNKNOWN:
+        return UNKNOWN
+    if isinstance(value, dict):
+        name = to_text(key) if not isinstance(key, bool) else None
+        if name is None:
+            raise node._fail(f"an object key must be a string, got {type_name(key)}")
+        if name not in value:
+            known = ", ".join(sorted(value)) or "none"
+            raise node._fail(f'no key "{name}" in this object', f"in {node.source()}; its keys are: {known}")
+        return value[name]
+    if isinstance(value, (list, tuple)):
+        return _list_item(node, value, key)
+    if value is None:
+        raise node._fail(f"cannot index a null value with {_show_key(key)}", f"{node.source()} is null here")
+    raise node._fail(f"cannot index {article(type_name(value))} with {_show_key(key)}", f"in {node.source()}")
+
+
+def _list_item(node: Expr, items: list | tuple, key: Any) -> Any:
+    if not is_number(key) or (isinstance(key, float) and not key.is_integer()):
+        raise node._fail(f"a list index must be a whole number, got {_show_key(key)}")
+    index = int(key)
+    if not 0 <= index < len(items):
+        raise node._fail(f"index {index} out of range for a list of {len(items)} element(s)", f"in {node.source()}")
+    return items[index]
+
+
+def _show_key(key: Any) -> str:
+    return f'"{key}"' if isinstance(key, str) else (to_text(key) or type_name(key))
+
+
+class GetAttr(Expr):
+    """``x.name`` where ``x`` is not itself a reference prefix (e.g. a call result)."""
+
+    __slots__ = ("obj", "name")
+
+    def __init__(self, obj: Expr, name: str | int) -> None:
+        self.obj = obj
+        self.name = name
+
+    def _refs(self, bound: frozenset, out: list[Ref]) -> None:
+        self.obj._refs(bound, out)
+
+    def _eval(self, ctx: _Ctx) -> Any:
+        return traverse(self, self.obj._eval(ctx), self.name)
+
+
+class Index(Expr):
+    __slots__ = ("obj", "key")
+
+    def __init__(self, obj: Expr, key: Expr) -> None:
+        self.obj = obj
+        self.key = key
+
+    def _refs(self, bound: frozenset, out: list[Ref]) -> None:
+        self.obj._refs(bound, out)
+        self.key._refs(bound, out)
+
+    def _eval(self, ctx: _Ctx) -> Any:
+        return traverse(self, self.obj._eval(ctx), self.key._eval(ctx))
+
+
+SPLAT_ITEM = "\x00item"  # a for-local name no identifier can spell
+
+
+class Splat(Expr):
+    """``xs[*].name``: ``body`` is evaluated once per element with the element bound to SPLAT_ITEM."""
+
+    __slots__ = ("obj", "body")
+
+    def __init__(self, obj: Expr, body: Expr) -> None:
+        self.obj = obj
+        self.body = body
+
+    def _refs(self, bound: frozenset, out: list[Ref]) -> None:
+        self.obj._refs(bound, out)
+        self.body._refs(bound | {SPLAT_ITEM}, out)
+
+    def _eval(self, ctx: _Ctx) -> Any:
+        value = self.obj._eval(ctx)
+        if value is UNKNOWN:
+            return UNKNOWN
+        items = [] if value is None else value if isinstance(value, (list, tuple)) else [value]
+        return [self.body._eval(ctx.with_locals({SPLAT_ITEM: item})) for item in items]
+
+
+class Call(Expr):
+    __slots__ = ("name", "args", "expand_last")
+
+    def __init__(self, name: str, args: list[Expr], expand_last: bool) -> None:
+        self.name = name
+        self.args = args
+        self.expand_last = expand_last
+
+    def _refs(self, bound: frozenset, out: list[Ref]) -> None:
+        for arg in self.args:
+            arg._refs(bound, out)
+
+    def _eval(self, ctx: _Ctx) -> Any:
+        from zplan.config import functions  # functions.py imports this module's value helpers
+
+        func = functions.FUNCTIONS.get(self.name)
+        if func is None:
+            raise self._fail(f'unknown function "{self.name}"', f"available functions: {', '.join(sorted(functions.FUNCTIONS))}")
+        args = [arg._eval(ctx) for arg in self.args]
+        if self.expand_last and args:
+            last = args.pop()
+            if last is UNKNOWN:
+                return UNKNOWN
+            if not isinstance(last, (list, tuple)):
+                raise self.args[-1]._fail(f"only a list can be expanded with ..., got {type_name(last)}")
+            args.extend(last)
+        try:
+            return func.call(args)
+        except functions.FunctionError as exc:
+            raise self._fail(f"{self.name}(): {exc}", f"usage: {func.usage}; in {self.source()}") from None
+
+
+class Unary(Expr):
+    __slots__ = ("op", "operand")
+
+    def __init__(self, op: str, operand: Expr) -> None:
+        self.op = op
+        self.operand = operand
+
+    def _refs(self, bound: frozenset, out: list[Ref]) -> None:
+        self.operand._refs(bound, out)
+
+    def _eval(self, ctx: _Ctx) -> Any:
+        value = self.operand._eval(ctx)
+        if value is UNKNOWN:
+            return UNKNOWN
+        if self.op == "-":
+            if not is_number(value):
+                raise self._fail(f"cannot negate {article(type_name(value))}", f'"-" needs a number, in {self.source()}')
+            return -value
+        if not isinstance(value, bool):
+            raise self._fail(f"cannot apply ! to {article(type_name(value))}", f'"!" needs true or false, in {self.source()}')
+        return not value
+
+
+_OP_VERBS = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "%": "take the remainder of"}
+
+
+class Binary(Expr):
+    __slots__ = ("op", "left", "right")
+
+    def __init__(self, op: str, left: Expr, right: Expr) -> None:
+        self.op = op
+        self.left = left
+        self.right = right
+
+    def _refs(self, bound: frozenset, out: list[Ref]) -> None:
+        self.left._refs(bound, out)
+        self.right._refs(bound, out)
+
+    def _eval(self, ctx: _Ctx) -> Any:
+        if self.op in ("&&", "||"):
+            return self._logical(ctx)
+        a = self.left._eval(ctx)
+        b = self.right._eval(ctx)
+        if self.op in ("==", "!="):
+            if contains_unknown(a) or contains_unknown(b):
+                return UNKNOWN
+            self._no_symbolic(a, b)
+            return equal(a, b) == (self.op == "==")
+        if a is UNKNOWN or b is UNKNOWN:
+            return UNKNOWN
+        if not (is_number(a) and is_number(b)):
+            self._no_symbolic(a, b)
+            verb = _OP_VERBS.get(self.op)
+            what = f"cannot {verb} {type_name(a)} and {type_name(b)}" if verb else f"cannot compare {type_name(a)} and {type_name(b)} with {self.op}"
+            raise self._fail(what, f'"{self.op}" needs two numbers, in {self.source()}')
+        return self._arithmetic(a, b)
+
+    def _arithmetic(self, a: int | float, b: int | float) -> Any:
+        op = self.op
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            return a * b
+        if op in ("/", "%") and b == 0:
+            raise self._fail("division by zero", f"in {self.source()}")
+        if op == "/":
+            if isinstance(a, int) and isinstance(b, int) and a % b == 0:
+                return a // b
+            return a / b
+        if op == "%":
+            # HCL's remainder takes the sign of the dividend, like Go (Python's % does not)
+            return math.fmod(a, b) if isinstance(a, float) or isinstance(b, float) else _int_rem(a, b)
+        return {"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[op]
+
+    def _logical(self, ctx: _Ctx) -> Any:
+        stop = self.op == "||"  # the value that decides the result on its own
+        a = self._bool(self.left, self.left._eval(ctx))
+        if a is stop:
+            return stop
+        b = self._bool(self.right, self.right._eval(ctx))
+        if b is stop:
+            return stop
+        return UNKNOWN if UNKNOWN in (a, b) else (not stop)
+
+    def _bool(self, node: Expr, value: Any) -> Any:
+        if value is UNKNOWN or isinstance(value, bool):
+            return value
+        raise node._fail(f'"{self.op}" needs true or false, got {type_name(value)}', f"in {self.source()}")
+
+    def _no_symbolic(self, *values: Any) -> None:
+        for value in values:
+            found = find_symbolic(value)
+            if found is not None:
+                raise self._fail(
+                    f'"{self.op}" cannot use {found}: its value is known only when it runs',
+                    f"in {self.source()}",
+                )
+
+
+def _int_rem(a: int, b: int) -> int:
+    r = abs(a) % abs(b)
+    return -r if a < 0 else r
+
+
+class Conditional(Expr):
+    __slots__ = ("cond", "then", "otherwise")
+
+    def __init__(self, cond: Expr, then: Expr, otherwise: Expr) -> None:
+        self.cond = cond
+        self.then = then
+        self.otherwise = otherwise
+
+    def _refs(self, bound: frozenset, out: list[Ref]) -> None:
+        self.cond._refs(bound, out)
+        self.then._refs(bound, out)
+        self.otherwise._refs(bound, out)
+
+    def _eval(self, ctx: _Ctx) -> Any:
+        cond = self.cond._eval(ctx)
+        if cond is UNKNOWN:
+            return UNKNOWN
+        if not isinstance(cond, bool):
+            raise self.cond._fail(f"the condition must be true or false, got {type_name(cond)}", f"in {self.source()}")
+        return (self.then if cond else self.otherwise)._eval(ctx)
+
+
+class ForExpr(Expr):
+    """``[for v in xs : f(v) if c]`` and ``{for k, v in m : k => v... if c}``."""
+
+    __slots__ = ("key_var", "value_var", "collection", "key", "value", "cond", "group")
+
+    def __init__(
+        self,
+        key_var: str | None,
+        value_var: str,
+        collection: Expr,
+        key: Expr | None,
+        value: Expr,
+        cond: Expr | None,
+        group: bool,
+    ) -> None:
+        self.key_var = key_var
+        self.value_var = value_var
+        self.collection = collection
+        self.key = key  # None for the list form
+        self.value = value
+        self.cond = cond
+        self.group = group
+
+    def _refs(self, bound: frozenset, out: list[Ref]) -> None:
+        self.collection._refs(bound, out)
+        inner = bound | {self.value_var} | ({self.key_var} if self.key_var else set())
+        for node in (self.key, self.value, self.cond):
+            if node is not None:
+                node._refs(inner, out)
+
+    def _eval(self, ctx: _Ctx) -> Any:
+        collection = self.collection._eval(ctx)
+        if collection is UNKNOWN:
+            return UNKNOWN
+        if isinstance(collection, dict):
+            pairs = sorted(collection.items())  # Terraform walks maps in key order
+        elif isinstance(collection, (list, tuple)):
+            pairs = list(enumerate(collection))
+        else:
+            raise self.collection._fail(f"a for expression needs a list or an object, got {type_name(collection)}")
+        result: Any = [] if self.key is None else {}
+        for k, v in pairs:
+            names = {self.value_var: v, **({self.key_var: k} if self.key_var else {})}
+            inner = ctx.with_locals(names)
+            if self.cond is not None:
+                keep = self.cond._eval(inner)
+                if keep is UNKNOWN:
+                    return UNKNOWN
+                if not isinstance(keep, bool):
+                    raise self.cond._fail(f"the for expression's if condition must be true or false, got {type_name(keep)}")
+                if not keep:
+                    continue
+            if self.key is None:
+                result.append(self.value._eval(inner))
+            elif self._add(result, inner) is UNKNOWN:
+                return UNKNOWN
+        return result
+
+    def _add(self, result: dict, ctx: _Ctx) -> Any:
+        name = _object_key(self.key, self.key._eval(ctx))
+        if name is UNKNOWN:
+            return UNKNOWN
+        value = self.value._eval(ctx)
+        if self.group:
+            result.setdefault(name, []).append(value)
+        elif name in result:
+            raise self.key._fail(
+                f'duplicate key "{name}" in for expression',
+                "add ... after the value to group the values of equal keys into lists",
+            )
+        else:
+            result[name] = value
+        return None
