@@ -49,11 +49,14 @@ def read(path: Path) -> dict:
 def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint: dict[str, str], plan: m.Plan) -> None:
     """Refuse a saved plan that no longer describes what apply would do."""
     old = saved["plan"]["state"]
-    if old["lineage"] != state_lineage or old["serial"] != state_serial:
+    if old["serial"] != state_serial:
         raise diags.fail(
             "saved plan is stale",
             f"it was made against state serial {old['serial']}, and state is now at serial {state_serial}; run `zplan plan` again",
         )
+    # Before the first apply there is no state: its lineage is made up anew by every command.
+    if old["lineage"] != state_lineage and state_serial != 0:
+        raise diags.fail("saved plan is stale", "it was made against another state (a different lineage); run `zplan plan` again")
     for file in sorted(set(saved["config"]) | set(config_fingerprint)):
         if saved["config"].get(file) != config_fingerprint.get(file):
             what = "was added" if file not in saved["config"] else "was removed" if file not in config_fingerprint else "changed"
