@@ -1,0 +1,122 @@
+# Training on GCP: the bucket, the metadata database and the pipeline in one plan.
+#
+#   zplan plan -stack gcp      # works offline: no Pulumi CLI, no credentials needed
+#   zplan apply -stack gcp     # needs the Pulumi CLI and GCP credentials (see README)
+#   zplan apply                # the same pipeline on the embedded local stack
+
+variable "project" {
+  default     = "acme-ml"
+  description = "GCP project id"
+}
+
+variable "region" {
+  default = "europe-west1"
+}
+
+variable "env" {
+  default = "dev"
+}
+
+variable "db_password" {
+  sensitive   = true
+  default     = "change-me"
+  description = "Password of the metadata database user (set ZPLAN_VAR_db_password)"
+}
+
+provider "gcp" {
+  project = var.project
+  region  = var.region
+}
+
+resource "gcp_storage_bucket" "artifacts" {
+  name          = "${var.project}-zplan-${var.env}"
+  location      = "EU"
+  force_destroy = false
+  labels        = { team = "ml", env = var.env }
+}
+
+resource "gcp_sql_database_instance" "meta" {
+  name                = "zplan-meta-${var.env}"
+  database_version    = "MYSQL_8_0"
+  region              = var.region
+  tier                = "db-f1-micro"
+  deletion_protection = true
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+resource "gcp_sql_database" "meta" {
+  name     = "zplan"
+  instance = resource.gcp_sql_database_instance.meta.name
+}
+
+resource "gcp_sql_user" "zplan" {
+  name     = "zplan"
+  instance = resource.gcp_sql_database_instance.meta.name
+  password = var.db_password
+}
+
+resource "gcp_service_account" "trainer" {
+  account_id   = "zplan-trainer-${var.env}"
+  display_name = "zplan training jobs"
+}
+
+resource "gcp_project_iam_member" "trainer_storage" {
+  project = var.project
+  role    = "roles/storage.objectAdmin"
+  member  = "serviceAccount:${resource.gcp_service_account.trainer.email}"
+}
+
+resource "gcp_artifact_registry_repository" "images" {
+  repository_id = "zplan-${var.env}"
+  location      = var.region
+  format        = "DOCKER"
+}
+
+resource "gcp_vertex_endpoint" "serving" {
+  name         = "wine-classifier-${var.env}"
+  display_name = "wine classifier (${var.env})"
+  location     = var.region
+}
+
+stack "local" {
+  orchestrator   = "local"
+  artifact_store = "file://.zplan/artifacts"
+  metadata_store = "sqlite:///.zplan/metadata.db"
+}
+
+stack "gcp" {
+  orchestrator      = "vertex"
+  artifact_store    = "gs://${resource.gcp_storage_bucket.artifacts.name}/artifacts"
+  metadata_store    = "mysql://zplan@${resource.gcp_sql_database_instance.meta.public_ip_address}:3306/zplan"
+  metadata_password = var.db_password
+  processing        = "beam:DataflowRunner"
+  container_image   = "${var.region}-docker.pkg.dev/${var.project}/zplan-${var.env}/trainer:latest"
+}
+
+pipeline "training" {
+  step "generate" {
+    source = "steps/pipeline.py:generate"
+    params = { rows = 5000, seed = 7 }
+  }
+
+  step "train" {
+    source = "steps/pipeline.py:train"
+    inputs = { data = step.generate.outputs.output }
+    params = { c = 0.5 }
+  }
+
+  step "evaluate" {
+    source = "steps/pipeline.py:evaluate"
+    inputs = { model = step.train.outputs.output, data = step.generate.outputs.output }
+  }
+}
+
+output "accuracy" {
+  value = step.evaluate.outputs.output
+}
+
+output "bucket_url" {
+  value = resource.gcp_storage_bucket.artifacts.url
+}
