@@ -223,7 +223,7 @@ class Applier:
         from zplan.metadata import MetadataStore, git_info
 
         settings = self.planner.stack_settings
-        self._metadata = MetadataStore.from_url(str(settings["metadata_store"]), self.project.root)
+        self._metadata = MetadataStore.from_url(str(settings["metadata_store"]), self.project.root, _password(settings))
         pipelines = sorted({s.pipeline for s in self.plan.steps})
         self.result.run_id = self._metadata.start_run(",".join(pipelines), self.project.stack_name, git_info(self.project.root), time.time())
         self.hooks.run_started(self.result.run_id, len(self.plan.steps), len(self.plan.resource_changes))
@@ -251,7 +251,7 @@ class Applier:
             artifact_store_url=str(self.planner.stack_settings["artifact_store"]),
             run_id=self.result.run_id or 0,
             log_path=str(self._log_path(address)),
-            stack=_jsonable(self.planner.stack_settings),
+            stack={k: v for k, v in _jsonable(self.planner.stack_settings).items() if k != "metadata_password"},
         )
         return self._submit(task)
 
@@ -418,6 +418,11 @@ class Applier:
         if self._metadata is not None:
             self._metadata.finish_run(self.result.run_id, "failed" if self.result.failed else "succeeded", time.time())
             self._metadata.close()
+
+
+def _password(settings: dict) -> str | None:
+    value = settings.get("metadata_password")
+    return value if isinstance(value, str) else None
 
 
 def _jsonable(settings: dict) -> dict:

@@ -322,7 +322,8 @@ def _metadata(stack: Optional[str]):
 
     project = open_project([], [], stack)
     settings = project.static_stack_settings()
-    return project, MetadataStore.from_url(str(settings["metadata_store"]), project.root)
+    password = settings.get("metadata_password")
+    return project, MetadataStore.from_url(str(settings["metadata_store"]), project.root, password if isinstance(password, str) else None)
 
 
 def print_runs(limit: int, stack: Optional[str]) -> None:
