@@ -5,6 +5,7 @@ The server fixtures come from ``tests/fixtures/servers.py`` (registered as a pyt
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import stat
 from pathlib import Path
@@ -117,7 +118,7 @@ def test_a_put_that_fails_midway_leaves_no_artifact(store: ArtifactStore, src: P
     real = store_module._stream
     calls = []
 
-    def fail_on_second_file(a: Any, b: Any) -> tuple[str, int]:
+    def fail_on_second_file(a: Any, b: Any) -> str:
         calls.append(1)
         if len(calls) == 2:
             raise ConnectionResetError("connection lost")
@@ -191,12 +192,19 @@ def test_downloads_are_cached_read_only(remote: RemoteArtifactStore, src: Path, 
     assert remote.get(ref.digest) == got
 
 
+def _forge_marker(fs: Any, key: str, files: dict[str, int]) -> None:
+    digest = key.rsplit("/", 1)[1]
+    fs.pipe_file(f"{key}/{MARKER}", json.dumps({"hash": digest, "files": files}).encode())
+
+
 @pytest.mark.parametrize(
     "damage,why",
     [
         (lambda fs, key: fs.pipe_file(f"{key}/model.bin", b"tampered"), "do not hash to its digest"),
         (lambda fs, key: fs.rm_file(f"{key}/meta/info.json"), "its file 'meta/info.json' is missing"),
         (lambda fs, key: fs.pipe_file(f"{key}/{MARKER}", b"{not json"), "marker is not valid JSON"),
+        (lambda fs, key: _forge_marker(fs, key, {"../../escape": 1}), "names files outside the artifact"),
+        (lambda fs, key: _forge_marker(fs, key, {"/abs": 1}), "names files outside the artifact"),
     ],
 )
 def test_a_corrupted_remote_artifact_is_detected_on_get(

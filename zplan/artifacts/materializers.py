@@ -154,7 +154,10 @@ class PathMaterializer(Materializer):
             shutil.copytree(value, folder / "dir")
             files = [p for p in (folder / "dir").rglob("*") if p.is_file()]
             return {"type": "folder", "files": len(files), "size": sum(p.stat().st_size for p in files)}
-        raise fail(f"the step returned the path {value}, which does not exist", "return a path to a file or folder the step wrote")
+        raise fail(
+            f"the step returned the path {value}, which does not exist",
+            "return a path to a file or folder the step wrote",
+        )
 
     def load(self, folder: Path) -> Any:
         if (folder / "file").is_dir():
@@ -199,7 +202,8 @@ class PandasMaterializer(Materializer):
         if is_series:
             extra["name"] = value.name
         table = pa.Table.from_pandas(value.to_frame(name=self._COLUMN) if is_series else value)
-        table = table.replace_schema_metadata({**table.schema.metadata, self._KEY: json.dumps(extra, default=str).encode()})
+        extra_json = json.dumps(extra, default=str).encode()
+        table = table.replace_schema_metadata({**table.schema.metadata, self._KEY: extra_json})
         _parquet_write(table, folder / ("series.parquet" if is_series else "frame.parquet"))
         if is_series:
             return {"type": "pandas.Series", "rows": len(value), "dtype": str(value.dtype)}

@@ -83,7 +83,10 @@ def scan(source: Path, stat_cache: StatCache | None = None) -> list[SourceFile]:
     A folder contributes its files (the walk of ``hash_tree``); a single file
     becomes a one-file artifact under its own name.
     """
-    paths = [(source.name, source)] if source.is_file() else [(p.relative_to(source).as_posix(), p) for p in iter_tree(source)]
+    if source.is_file():
+        paths = [(source.name, source)]
+    else:
+        paths = [(p.relative_to(source).as_posix(), p) for p in iter_tree(source)]
     entries = []
     for rel, path in paths:
         st = path.stat()
@@ -112,15 +115,13 @@ def check_digest(digest: str) -> str:
     return digest
 
 
-def _stream(src: BinaryIO, dst: BinaryIO) -> tuple[str, int]:
-    """Copy ``src`` to ``dst``; return the xxh3-128 of the bytes copied and their count."""
+def _stream(src: BinaryIO, dst: BinaryIO) -> str:
+    """Copy ``src`` to ``dst``; return the xxh3-128 of the bytes copied."""
     h = xxhash.xxh3_128()
-    size = 0
     while chunk := src.read(CHUNK):
         h.update(chunk)
         dst.write(chunk)
-        size += len(chunk)
-    return h.hexdigest(), size
+    return h.hexdigest()
 
 
 class ArtifactStore:
@@ -135,6 +136,7 @@ class ArtifactStore:
         options: Mapping[str, Any] | None = None,
         cache_dir: Path | None = None,
     ) -> "ArtifactStore":
+        project_dir = Path(project_dir)
         scheme, sep, rest = (url or "").partition("://")
         if url and not sep:
             return LocalArtifactStore(url, project_dir / url, options)
@@ -148,7 +150,9 @@ class ArtifactStore:
             "use file://PATH (relative to the project or absolute), s3://BUCKET/PREFIX or gs://BUCKET/PREFIX",
         )
 
-    def put(self, source: Path, *, stat_cache: StatCache | None = None, link_min_bytes: int | None = None) -> StoredArtifact:
+    def put(
+        self, source: Path, *, stat_cache: StatCache | None = None, link_min_bytes: int | None = None
+    ) -> StoredArtifact:
         """Store a folder (or one file) unless its digest is already there.
 
         ``stat_cache`` spares rehashing unchanged files. ``link_min_bytes`` lets a
@@ -249,7 +253,7 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _place(tmp: Path, digest: str, target: Path) -> None:
+def _place(tmp: Path, target: Path) -> None:
     """Commit a finished temp folder under its digest; losing a race to an identical one is fine."""
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -269,7 +273,9 @@ class LocalArtifactStore(ArtifactStore):
 
     def __init__(self, url: str, root: Path, options: Mapping[str, Any] | None = None) -> None:
         if options:
-            raise ArtifactStoreError(f"artifact store {url!r} takes no options", "options apply to s3:// and gs:// stores")
+            raise ArtifactStoreError(
+                f"artifact store {url!r} takes no options", "options apply to s3:// and gs:// stores"
+            )
         self.url = url
         self.root = Path(os.path.abspath(root))
         self.temp = TempArea(self.root / ".tmp")
@@ -287,8 +293,8 @@ class LocalArtifactStore(ArtifactStore):
         if not self._intact(digest):
             raise ArtifactCorrupted(
                 f"artifact {digest} in {self.url} does not match its digest",
-                "a stored file was modified in place (an input snapshotted by hard link and then edited?); "
-                "delete it and run again to store a fresh copy",
+                "a stored file was modified in place (an input snapshotted by hard link, then edited?); "
+                "store it again: snapshot the input again, or rerun the step that produced it",
             )
         return path
 
@@ -310,10 +316,12 @@ class LocalArtifactStore(ArtifactStore):
                 linkable = link_min_bytes is not None and entry.stat.st_size >= link_min_bytes
                 if not (linkable and self._link(entry, dst)):
                     self._copy(entry, dst)
-            _place(tmp, digest, self.path(digest))
+            _place(tmp, self.path(digest))
         self._save_manifest(digest)
 
-    def put(self, source: Path, *, stat_cache: StatCache | None = None, link_min_bytes: int | None = None) -> StoredArtifact:
+    def put(
+        self, source: Path, *, stat_cache: StatCache | None = None, link_min_bytes: int | None = None
+    ) -> StoredArtifact:
         ref = super().put(source, stat_cache=stat_cache, link_min_bytes=link_min_bytes)
         if self._intact(ref.digest):
             return ref
@@ -332,7 +340,7 @@ class LocalArtifactStore(ArtifactStore):
 
     def _copy(self, entry: SourceFile, dst: Path) -> None:
         with open(entry.path, "rb") as src, open(dst, "xb") as out:
-            digest, _ = _stream(src, out)
+            digest = _stream(src, out)
             out.flush()
             os.fsync(out.fileno())  # the rename must never publish bytes still only in memory
         if digest != entry.digest:
@@ -423,7 +431,7 @@ class RemoteArtifactStore(ArtifactStore):
             raise ArtifactNotFound(f"artifact {digest} is not in {self.url}")
         with self.temp.folder() as tmp:
             self._download(digest, data, tmp)
-            _place(tmp, digest, target)
+            _place(tmp, target)
         return target
 
     def delete(self, digest: str) -> None:
@@ -444,7 +452,7 @@ class RemoteArtifactStore(ArtifactStore):
         with self._errors():
             for entry in entries:
                 with open(entry.path, "rb") as src, self.fs.open(f"{key}/{entry.rel}", "wb") as out:
-                    got, _ = _stream(src, out)
+                    got = _stream(src, out)
                 if got != entry.digest:
                     raise self._changed(entry)
             sizes = {e.rel: e.stat.st_size for e in entries}
@@ -465,6 +473,8 @@ class RemoteArtifactStore(ArtifactStore):
             raise self._corrupted(digest, "its completion marker is not valid JSON") from None
         if data.get("hash") != digest or not isinstance(data.get("files"), dict):
             raise self._corrupted(digest, "its completion marker names different content")
+        if not all(_inside(rel) for rel in data["files"]):  # never write outside the download folder
+            raise self._corrupted(digest, "its completion marker names files outside the artifact")
         return data
 
     def _download(self, digest: str, data: Mapping[str, Any], tmp: Path) -> None:
@@ -476,7 +486,7 @@ class RemoteArtifactStore(ArtifactStore):
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 try:
                     with self.fs.open(f"{key}/{rel}", "rb") as src, open(dst, "xb") as out:
-                        got.append((rel, _stream(src, out)[0]))
+                        got.append((rel, _stream(src, out)))
                 except FileNotFoundError:
                     raise self._corrupted(digest, f"its file {rel!r} is missing") from None
                 os.chmod(dst, _READ_ONLY)
@@ -505,6 +515,11 @@ class RemoteArtifactStore(ArtifactStore):
         return StoredArtifact(digest, self.uri(digest), sum(files.values()), len(files))
 
 
+def _inside(rel: str) -> bool:
+    parts = rel.split("/")
+    return bool(rel) and all(p not in ("", ".", "..") for p in parts) and "\0" not in rel
+
+
 def _open_filesystem(url: str, protocol: str, options: Mapping[str, Any]) -> Any:
     # No listing cache: another process may add an artifact at any time. Instances are
     # shared per options (fsspec rebuilds them after a fork): a new S3 client costs ~0.5 s.
@@ -523,7 +538,8 @@ def _open_filesystem(url: str, protocol: str, options: Mapping[str, Any]) -> Any
         return GCSFileSystem(**opts)
     except ImportError as e:
         raise ArtifactStoreError(
-            f"artifact store {url} needs {e.name or 'fsspec support'}", "install zplan's remote extra: pip install 'zplan[remote]'"
+            f"artifact store {url} needs {(e.name or 'fsspec').partition('.')[0]}",
+            "install zplan's remote extra: pip install 'zplan[remote]'",
         ) from None
     except TypeError as e:
         raise ArtifactStoreError(f"bad options for artifact store {url}: {e}") from None

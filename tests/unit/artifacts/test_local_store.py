@@ -274,3 +274,12 @@ def test_walk_order_matches_the_tree_hash_order(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "t", {n: b"" for n in ["b", "a/z", "a/b/c", "a-b", "a/a", "ab/c", "Z/q", "a/b/a"]})
     walked = [p.relative_to(root).as_posix() for p in iter_tree(root)]
     assert sorted(walked, key=walk_order) == walked
+
+
+@pytest.mark.parametrize("url,module", [("s3://b/x", "s3fs"), ("gs://b/x", "gcsfs.core")])
+def test_a_missing_client_library_says_what_to_install(
+    url: str, module: str, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # makes "import <module>" fail
+    with pytest.raises(DiagnosticError, match=rf"(?s)needs {module.split('.')[0]}\n.*pip install 'zplan\[remote\]'"):
+        ArtifactStore.from_url(url, project).exists("0" * 32)
