@@ -1,0 +1,77 @@
+"""KFP v2 specs compiled offline with kfp's own compiler, read back with its loader."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from zplan.diags import DiagnosticError
+from zplan.kubeflow.compile import StepTask, compile_pipeline, step_command
+
+IMAGE = "europe-docker.pkg.dev/acme-ml/zplan/project:3f2a"
+
+
+def training_steps() -> list[StepTask]:
+    def task(name: str, *deps: str) -> StepTask:
+        return StepTask(f"pipeline.training.step.{name}", name, list(deps))
+
+    return [
+        task("evaluate", "train_model", "split"),  # declared before its dependencies on purpose
+        task("load"),
+        task("split", "load"),
+        task("train_model", "pipeline.training.step.split"),  # an address works as well as a name
+        task("report", "evaluate"),
+    ]
+
+
+def test_five_step_pipeline_compiles_to_one_task_per_step(tmp_path):
+    out = compile_pipeline("training", training_steps(), IMAGE, "gcp", tmp_path / "specs" / "training.yaml")
+    spec = yaml.safe_load(out.read_text())
+    tasks = spec["root"]["dag"]["tasks"]
+    assert sorted(tasks) == ["evaluate", "load", "report", "split", "train-model"]
+    assert {name: sorted(t.get("dependentTasks", [])) for name, t in tasks.items()} == {
+        "load": [],
+        "split": ["load"],
+        "train-model": ["split"],
+        "evaluate": ["split", "train-model"],
+        "report": ["evaluate"],
+    }
+    assert tasks["train-model"]["taskInfo"]["name"] == "train_model"
+    assert all(not t["cachingOptions"].get("enableCache", False) for t in tasks.values())
+    executors = spec["deploymentSpec"]["executors"]
+    for name, t in tasks.items():
+        container = executors[spec["components"][t["componentRef"]["name"]]["executorLabel"]]["container"]
+        step = t["taskInfo"]["name"]
+        assert container["image"] == IMAGE
+        assert container["command"] == ["zplan", "run-step", f"pipeline.training.step.{step}", "-stack", "gcp"]
+    assert spec["pipelineInfo"]["name"] == "training"
+    assert [p.name for p in out.parent.iterdir()] == ["training.yaml"]  # no temp file left
+
+
+def test_kfp_loads_the_spec_back(tmp_path):
+    from kfp import components
+
+    out = compile_pipeline("training", training_steps(), IMAGE, "gcp", tmp_path / "training.yaml")
+    loaded = components.load_component_from_file(str(out))
+    assert loaded.name == "training"
+    assert set(loaded.pipeline_spec.root.dag.tasks) == {"evaluate", "load", "report", "split", "train-model"}
+    assert list(loaded.pipeline_spec.root.dag.tasks["report"].dependent_tasks) == ["evaluate"]
+
+
+def test_graph_mistakes_are_diagnostics_and_write_nothing(tmp_path):
+    out = tmp_path / "bad.yaml"
+    cycle = [StepTask("pipeline.p.step.a", "a", ["b"]), StepTask("pipeline.p.step.b", "b", ["a"])]
+    with pytest.raises(DiagnosticError, match='pipeline "p" has a dependency cycle'):
+        compile_pipeline("p", cycle, IMAGE, "gcp", out)
+    with pytest.raises(DiagnosticError, match="depends on unknown step"):
+        compile_pipeline("p", [StepTask("pipeline.p.step.a", "a", ["ghost"])], IMAGE, "gcp", out)
+    clash = [StepTask("pipeline.p.step.a_b", "a_b"), StepTask("pipeline.p.step.a-b", "a-b")]
+    with pytest.raises(DiagnosticError, match="give the same KFP task name"):
+        compile_pipeline("p", clash, IMAGE, "gcp", out)
+    with pytest.raises(DiagnosticError, match="no container image"):
+        compile_pipeline("p", [StepTask("pipeline.p.step.a", "a")], "", "gcp", out)
+    assert not out.exists()
+
+
+def test_step_command():
+    assert step_command("pipeline.p.step.a", "prod") == ["zplan", "run-step", "pipeline.p.step.a", "-stack", "prod"]

@@ -1,0 +1,113 @@
+"""A zplan pipeline as a KFP v2 pipeline spec, compiled offline.
+
+Every step becomes a container task running ``zplan run-step ADDRESS -stack
+STACK`` in the project's image. The step reads its inputs from, and records
+its outputs in, the stack's remote artifact and metadata stores, so zplan
+decides what is cached and keeps the lineage; KFP's own caching is turned off
+on every task, or it would skip a step zplan wants to run (or rerun one zplan
+would have reused). The edges are the zplan graph's, as ``.after()``.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from zplan.diags import fail
+
+
+@dataclass
+class StepTask:
+    address: str  # pipeline.NAME.step.STEP
+    name: str  # the step's name, also the task's display name
+    depends_on: list[str] = field(default_factory=list)  # step names or addresses
+
+
+def step_command(address: str, stack: str) -> list[str]:
+    return ["zplan", "run-step", address, "-stack", stack]
+
+
+def task_name(step_name: str) -> str:
+    """The name KFP gives the task (it lowercases and dashes component names)."""
+    return re.sub(r"[^a-z0-9]+", "-", step_name.lower()).strip("-")
+
+
+def compile_pipeline(pipeline: str, steps: list[StepTask], image: str, stack: str, out: Path) -> Path:
+    """Write the KFP pipeline spec (YAML) for ``steps`` to ``out``, atomically; returns ``out``."""
+    if not image:
+        raise fail(f'pipeline "{pipeline}": no container image to run the steps in', "set the stack's image setting")
+    order = _ordered(pipeline, steps)
+    pipeline_func = _pipeline_func(pipeline, order, image, stack)
+
+    from kfp import compiler
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".yaml", dir=out.parent)
+    os.close(fd)
+    try:
+        compiler.Compiler().compile(pipeline_func, package_path=tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _ordered(pipeline: str, steps: list[StepTask]) -> list[tuple[StepTask, list[StepTask]]]:
+    """Steps in dependency order, each with the steps it waits for."""
+    by_ref = {s.name: s for s in steps} | {s.address: s for s in steps}
+    names: dict[str, StepTask] = {}
+    for s in steps:
+        other = names.setdefault(task_name(s.name), s)
+        if other is not s:
+            raise fail(f'pipeline "{pipeline}": steps "{other.name}" and "{s.name}" give the same KFP task name',
+                       "rename one of them")
+    upstream: dict[str, list[StepTask]] = {}
+    for s in steps:
+        missing = [d for d in s.depends_on if d not in by_ref]
+        if missing:
+            raise fail(f'step "{s.address}" depends on unknown step(s) {", ".join(missing)}')
+        upstream[s.address] = [by_ref[d] for d in s.depends_on]
+    sorter = graphlib.TopologicalSorter({a: [u.address for u in ups] for a, ups in upstream.items()})
+    try:
+        order = list(sorter.static_order())
+    except graphlib.CycleError as exc:
+        raise fail(f'pipeline "{pipeline}" has a dependency cycle: {" -> ".join(exc.args[1])}') from None
+    by_address = {s.address: s for s in steps}
+    return [(by_address[a], upstream[a]) for a in order]
+
+
+def _pipeline_func(pipeline: str, order: list[tuple[StepTask, list[StepTask]]], image: str, stack: str) -> Callable:
+    from kfp import dsl
+
+    components = {s.address: _component(s, image, stack) for s, _ in order}
+
+    @dsl.pipeline(name=pipeline, description=f"zplan pipeline {pipeline} (stack {stack})")
+    def run_pipeline():
+        tasks = {}
+        for s, ups in order:
+            task = components[s.address]()
+            task.set_display_name(s.name)
+            task.set_caching_options(False)  # zplan's cache key decides, not KFP's
+            for u in ups:
+                task.after(tasks[u.address])
+            tasks[s.address] = task
+
+    return run_pipeline
+
+
+def _component(s: StepTask, image: str, stack: str) -> Callable:
+    from kfp import dsl
+
+    command = step_command(s.address, stack)
+
+    def container():  # no annotations: KFP reads them, and this module's are strings
+        return dsl.ContainerSpec(image=image, command=command)
+
+    container.__name__ = container.__qualname__ = task_name(s.name)  # KFP names the task after it
+    return dsl.container_component(container)
