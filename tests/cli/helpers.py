@@ -1,0 +1,149 @@
+"""Drive the real ``zplan`` command line in a subprocess, on a project copied into a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+TESTDATA = Path(__file__).resolve().parents[1] / "testdata"
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
+_NOT_COPIED = shutil.ignore_patterns(".zplan", "__pycache__", "reports", "*.pyc")
+
+
+class Result(NamedTuple):
+    """What one command did: unpacks as (code, out, err)."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+    def __str__(self) -> str:  # shown by failing asserts
+        return f"exit {self.code}\n--- stdout ---\n{self.out}\n--- stderr ---\n{self.err}"
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZPLAN_")}
+    # Plain text, and no stale bytecode when a test edits a step module within the same second.
+    env.update(ZPLAN_NO_COLOR="1", NO_COLOR="1", PYTHONDONTWRITEBYTECODE="1", COLUMNS="200")
+    env.update(extra)
+    return env
+
+
+def zplan(cwd: Path, *args: str, timeout: float = 180, env: dict[str, str] | None = None) -> Result:
+    """Run ``python -m zplan.cli ARGS`` in ``cwd`` with standard input not a terminal."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "zplan.cli", *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or cli_env(),
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+class Project:
+    """A project folder under test, with the commands and file edits tests need."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    # -- commands --------------------------------------------------------------------------
+    def run(self, *args: str, **kw) -> Result:
+        return zplan(self.root, *args, **kw)
+
+    def ok(self, *args: str, **kw) -> Result:
+        """Run a command that must succeed (exit 0, no traceback)."""
+        result = self.run(*args, **kw)
+        assert result.code == 0, str(result)
+        assert "Traceback" not in result.err, str(result)
+        return result
+
+    def apply(self, *args: str) -> Result:
+        return self.ok("apply", "-auto-approve", *args)
+
+    def plan_json(self, *args: str) -> dict:
+        return json.loads(self.ok("plan", "-format", "json", *args).out)
+
+    # -- files ---------------------------------------------------------------------------------
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    def read(self, rel: str) -> str:
+        return self.path(rel).read_text()
+
+    def write(self, rel: str, text: str) -> None:
+        path = self.path(rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    def replace(self, rel: str, old: str, new: str) -> None:
+        """Edit a file; the old text must be there (so a test never edits nothing)."""
+        text = self.read(rel)
+        assert old in text, f"{old!r} not in {rel}"
+        self.write(rel, text.replace(old, new, 1))
+
+    def state(self) -> dict:
+        return json.loads(self.path(".zplan/state.json").read_text())
+
+    def step_records(self) -> dict[str, dict]:
+        """Short step name -> its latest record, for the project's one store."""
+        (store,) = self.state()["stores"].values()
+        return {addr.rsplit(".", 1)[1]: rec for addr, rec in store["steps"].items()}
+
+    def clone(self, dest: Path) -> "Project":
+        """A copy, state and artifacts included, so a test can change it freely."""
+        shutil.copytree(self.root, dest, symlinks=True)
+        return Project(dest)
+
+    def git_commit_all(self, message: str = "initial") -> str:
+        git = ["git", "-C", str(self.root), "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"]
+        subprocess.run([*git, "init", "-q"], check=True)
+        subprocess.run([*git, "add", "-A"], check=True)
+        subprocess.run([*git, "commit", "-q", "-m", message], check=True)
+        return subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def copy_project(source: Path, dest: Path) -> Project:
+    """A fresh copy of a project folder (no state, no caches)."""
+    shutil.copytree(source, dest, ignore=_NOT_COPIED)
+    return Project(dest)
+
+
+# -- reading command output ---------------------------------------------------------------------
+
+
+def steps_by_action(doc: dict) -> dict[str, set[str]]:
+    """From a JSON plan: {"run": {short names}, "cached": {short names}}."""
+    out: dict[str, set[str]] = {"run": set(), "cached": set()}
+    for step in doc["steps"]:
+        out[step["action"]].add(step["step"])
+    return out
+
+
+def reasons(doc: dict) -> dict[str, list[str]]:
+    """From a JSON plan: short step name -> its reason messages."""
+    return {s["step"]: [r["message"] for r in s["reasons"]] for s in doc["steps"]}
+
+
+def ran(result: Result) -> set[str]:
+    """Short names of the steps an apply actually ran (plain progress lines)."""
+    return set(re.findall(r"^pipeline\.\w+\.step\.(\w+): running$", result.out, re.M))
+
+
+def plan_line(result: Result, step: str) -> str:
+    """The text plan's line for one step."""
+    lines = [l for l in result.out.splitlines() if re.search(rf"\.step\.{step}\s", l)]
+    assert len(lines) == 1, str(result)
+    return lines[0]

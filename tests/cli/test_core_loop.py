@@ -1,0 +1,176 @@
+"""The core loop through the real CLI: apply, then change one thing and see exactly what reruns and why.
+
+The pipeline (tests/testdata/pipeline): load reads data/numbers.txt; scale
+multiplies by params.c; total sums scale's output; count counts load's output.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tests.cli.helpers import plan_line, ran, reasons, steps_by_action
+
+ALL = {"load", "scale", "total", "count"}
+
+
+def test_first_apply_runs_every_step_then_nothing_is_left_to_do(applied_once, applied):
+    _, first = applied_once
+    assert ran(first) == ALL
+    assert "Apply complete: 4 ok." in first.out
+    assert "total = 10.5" in first.out and "count = 4" in first.out
+
+    result = applied.ok("plan", "-detailed-exitcode")
+    for step in ALL:
+        assert "cached (run 1" in plan_line(result, step)
+    assert "Steps: 0 to run, 4 cached." in result.out
+    assert "No changes." in result.out
+
+
+def test_a_param_change_reruns_that_step_and_downstream_with_the_reason(applied):
+    result = applied.run("plan", "-var", "c=0.5", "-detailed-exitcode")
+    assert result.code == 2, str(result)
+    assert "will rerun: params.c: 1.0 -> 0.5" in plan_line(result, "scale")
+    assert "will rerun: input values changes (upstream scale reruns)" in plan_line(result, "total")
+    assert "cached" in plan_line(result, "load") and "cached" in plan_line(result, "count")
+
+    # The same change written in the configuration plans the same way, and apply runs just those two.
+    applied.replace("main.zp.hcl", "default = 1.0", "default = 0.5")
+    doc = applied.plan_json()
+    assert steps_by_action(doc) == {"run": {"scale", "total"}, "cached": {"load", "count"}}
+    assert reasons(doc)["scale"] == ["params.c: 1.0 -> 0.5"]
+    result = applied.apply()
+    assert ran(result) == {"scale", "total"}
+    assert applied.ok("output", "total").out.strip() == "5.25"
+    assert applied.ok("plan", "-detailed-exitcode").code == 0
+
+
+def test_changing_a_param_back_reuses_the_earlier_result(applied):
+    assert ran(applied.apply("-var", "c=0.5")) == {"scale", "total"}
+    result = applied.apply()  # c back to 1.0: that execution is still cached
+    assert ran(result) == set()
+    assert applied.ok("output", "total").out.strip() == "10.5"
+    assert applied.step_records()["scale"]["fingerprint"]["params"] == {"c": 1.0}
+
+
+def test_comment_docstring_and_layout_edits_rerun_nothing(applied):
+    applied.replace("steps/data.py", "# multiply every value by c", "# every value, times c")
+    applied.replace("steps/data.py", '"""One number per line; blank lines are skipped."""', '"""Reads the numbers."""')
+    applied.replace("steps/data.py", "return [v * c for v in values]", "return [\n        v*c  for v in values\n    ]  # scaled")
+    applied.replace("steps/stats.py", "def count(values: list) -> int:", "\n\ndef count(values: list) -> int:  # how many")
+    result = applied.run("plan", "-detailed-exitcode")
+    assert result.code == 0, str(result)
+    assert "Steps: 0 to run, 4 cached." in result.out
+
+
+def test_a_body_edit_reruns_the_step(applied):
+    applied.replace("steps/data.py", "return [v * c for v in values]", "return [v * c * 2 for v in values]")
+    doc = applied.plan_json()
+    assert steps_by_action(doc) == {"run": {"scale", "total"}, "cached": {"load", "count"}}
+    assert reasons(doc)["scale"] == ["code changed"]
+
+
+def test_an_edit_of_a_project_helper_reruns_the_steps_that_call_it(applied):
+    applied.replace("steps/util.py", "return line.strip()", 'return line.strip().replace(",", ".")')
+    doc = applied.plan_json()
+    assert reasons(doc)["load"] == ["code changed"]
+    assert reasons(doc)["count"] == ["input values changes (upstream load reruns)"]
+    assert steps_by_action(doc)["run"] == ALL
+
+
+def test_new_data_reruns_its_readers_and_a_touch_reruns_nothing(applied):
+    data = applied.path("data/numbers.txt")
+    os.utime(data, ns=(data.stat().st_atime_ns, data.stat().st_mtime_ns + 5_000_000_000))
+    assert applied.run("plan", "-detailed-exitcode").code == 0
+
+    data.write_text(data.read_text() + "5\n")
+    doc = applied.plan_json()
+    assert reasons(doc)["load"] == ["input raw changed (data/numbers.txt)"]
+    assert steps_by_action(doc)["run"] == ALL
+    applied.apply()
+    assert applied.ok("output", "count").out.strip() == "5"
+
+
+def test_a_failing_step_is_reported_recorded_and_resumed_after_the_fix(applied):
+    applied.replace("steps/data.py", "return [v * c for v in values]", "return [v * c + offset for v in values]")
+    result = applied.run("apply", "-auto-approve", "-var", "c=2")
+    assert result.code == 1, str(result)
+    # The user's own frame and message, not zplan's internals.
+    assert "Traceback" in result.out
+    assert 'steps/data.py", line 15, in scale' in result.out
+    assert "NameError: name 'offset' is not defined" in result.out
+    assert "zplan/apply" not in result.out
+    assert "pipeline.numbers.step.total: skipped" in result.out
+    assert "failed: pipeline.numbers.step.scale" in result.err
+
+    records = applied.step_records()
+    assert records["scale"]["status"] == "failed" and "offset" in records["scale"]["error"]
+    assert {records[s]["status"] for s in ("load", "count", "total")} == {"succeeded"}
+    assert "failed" in applied.ok("runs").out.splitlines()[1]
+
+    doc = applied.plan_json("-var", "c=2")
+    assert reasons(doc)["scale"] == ["previous run failed"]
+    assert steps_by_action(doc) == {"run": {"scale", "total"}, "cached": {"load", "count"}}
+
+    applied.replace("steps/data.py", "+ offset for", "+ 1 for")
+    result = applied.apply("-var", "c=2")
+    assert ran(result) == {"scale", "total"}
+    assert applied.ok("output", "total").out.strip() == "25.0"
+
+
+def test_saved_plans_apply_as_reviewed_or_are_refused_when_stale(project):
+    # Two plans made before the first apply: the first applies, the second is then stale.
+    project.ok("plan", "-out", "first.zplan")
+    project.ok("plan", "-var", "c=3", "-out", "second.zplan")
+    # A comment-only and layout-only edit of the configuration does not make a plan stale.
+    project.replace("main.zp.hcl", "# A four-step pipeline", "# A small pipeline")
+    project.replace("main.zp.hcl", "  default = 1.0", "  default   =   1.0")
+    result = project.ok("apply", "first.zplan")
+    assert ran(result) == ALL
+    result = project.run("apply", "second.zplan")
+    assert result.code == 1 and "saved plan is stale" in result.err, str(result)
+    assert "serial 0" in result.err and "serial 1" in result.err
+
+    # Editing a step body after the plan was made: refused, naming the step.
+    project.ok("plan", "-var", "c=3", "-out", "third.zplan")
+    project.replace("steps/data.py", "return [v * c for v in values]", "return [v * c * 2 for v in values]")
+    result = project.run("apply", "third.zplan")
+    assert result.code == 1, str(result)
+    assert "the code of pipeline.numbers.step.scale changed" in result.err
+
+    # Editing a value in the configuration: refused, naming the file.
+    project.ok("plan", "-out", "fourth.zplan")
+    project.replace("main.zp.hcl", '"data/numbers.txt"', '"./data/numbers.txt"')
+    result = project.run("apply", "fourth.zplan")
+    assert result.code == 1, str(result)
+    assert "configuration file main.zp.hcl changed" in result.err
+    assert "Traceback" not in result.err
+    assert project.state()["serial"] == 1  # none of the refused plans changed anything
+
+
+def test_apply_without_a_terminal_needs_auto_approve(project):
+    result = project.run("apply")
+    assert result.code == 1
+    assert "needs confirmation, but standard input is not a terminal" in result.err
+    assert "-auto-approve" in result.err
+    assert ran(result) == set() and not project.path(".zplan/state.json").exists()
+
+
+def test_target_exclude_and_replace(applied):
+    result = applied.ok("plan", "-var", "c=2", "-target", "pipeline.numbers.step.scale")
+    assert "will rerun: params.c" in plan_line(result, "scale")
+    assert ".step.total" not in result.out and ".step.count" not in result.out
+
+    result = applied.apply("-var", "c=2", "-target", "pipeline.numbers.step.scale")
+    assert ran(result) == {"scale"}
+    doc = applied.plan_json("-var", "c=2")
+    assert steps_by_action(doc)["run"] == {"total"}  # left out by -target, still to do
+
+    result = applied.ok("plan", "-var", "c=2", "-exclude", "pipeline.numbers.step.total")
+    assert "Steps: 0 to run, 3 cached." in result.out and ".step.total" not in result.out
+
+    assert reasons(applied.plan_json("-replace", "pipeline.numbers.step.count"))["count"] == ["forced by -replace"]
+    result = applied.apply("-replace", "pipeline.numbers.step.load")
+    assert "load" in ran(result)
+    # load came out the same, so what reads it is taken from the cache.
+    assert "pipeline.numbers.step.count: cached: upstream output unchanged" in result.out
+    assert "count" not in ran(result)

@@ -1,0 +1,3 @@
+from zplan.cli.app import main
+
+main()
