@@ -115,7 +115,7 @@ class CodeIndex:
                 self._modules[path] = CodeError(f"step source file {self._rel(path)} does not exist", "check the path in source = \"FILE.py:function\" (relative to the project folder)")
             except SyntaxError as exc:
                 self._modules[path] = CodeError(
-                    f"syntax error in {self._rel(path)} line {exc.lineno}: {exc.msg}", "fix the Python file"
+                    f"syntax error in {self._rel(path)}:{exc.lineno}: {exc.msg}", "fix the Python file"
                 )
             except (OSError, UnicodeDecodeError) as exc:
                 self._modules[path] = CodeError(f"cannot read {self._rel(path)}: {exc}")
