@@ -76,6 +76,7 @@ class Applier:
         self._last_flush = 0.0
         self._started: dict[str, float] = {}
         self._current: dict[str, m.StepPlan] = {}  # each step as re-planned when it started
+        self.store_key = plan.store_key  # None until the stack's resources exist
 
     # -- entry points ---------------------------------------------------------------------------
     def apply(self) -> ApplyResult:
@@ -197,9 +198,6 @@ class Applier:
         graph = self.planner.graph
         nodes = [r.address for r in self.plan.resources if r.action not in (m.NOOP, m.DELETE)]
         nodes += [s.address for s in self.plan.steps]
-        if self.plan.steps:
-            self._open_run()
-
         def start(node: str) -> cf.Future:
             if node.startswith("resource."):
                 return self._threads.submit(self._run_resource, self.plan.resource(node))
@@ -219,7 +217,12 @@ class Applier:
         walk(graph, start, finish, nodes=nodes)
         self._flush(force=True)
 
-    def _open_run(self) -> None:
+    def _ensure_run(self) -> None:
+        """Open the run when the first step starts: by then the resources a stack
+        names (a bucket, a database) exist, so its settings are known."""
+        if self._metadata is not None:
+            return
+        self._settle_stack()
         from zplan.metadata import MetadataStore, git_info
 
         settings = self.planner.stack_settings
@@ -228,8 +231,23 @@ class Applier:
         self.result.run_id = self._metadata.start_run(",".join(pipelines), self.project.stack_name, git_info(self.project.root), time.time())
         self.hooks.run_started(self.result.run_id, len(self.plan.steps), len(self.plan.resource_changes))
 
+    def _settle_stack(self) -> None:
+        """Evaluate the stack again with applied resources, when planning could not."""
+        if self.store_key is not None:
+            return
+        from zplan.stack import select
+        from zplan.state.model import store_key
+
+        settings = select.settings(self.project.config, self.project.stack_name, self.project.scope(self._resource_value).eval)
+        unknown = [k for k in ("artifact_store", "metadata_store") if settings.get(k) is UNKNOWN]
+        if unknown:
+            raise diags.fail(f"stack {self.project.stack_name}: {', '.join(unknown)} still unknown after its resources were applied")
+        self.planner.stack_settings = settings
+        self.store_key = self.planner.step_planner.store_key = store_key(str(settings["artifact_store"]), str(settings["metadata_store"]))
+
     # -- steps ----------------------------------------------------------------------------------------
     def _start_step(self, address: str) -> cf.Future:
+        self._ensure_run()
         step_planner = self.planner.step_planner
         step = self.project.config.step(address)
         original = self.plan.step(address)
@@ -307,7 +325,7 @@ class Applier:
             reason = "cached" if self.plan.step(address).action == m.CACHED else "cached: upstream output unchanged"
             self.hooks.step_cached(address, reason)
             self._record_execution(current, "cached", current.cached_from["outputs"], None, time.time(), time.time())
-            record = self.state.step_record(self.plan.store_key, address) or {}
+            record = self.state.step_record(self.store_key, address) or {}
             if record.get("status") != "succeeded" or record.get("cache_key") != current.cache_key:
                 # the latest record is another execution (a failure, other params): outputs and reasons read it
                 self._remember(current, "succeeded", current.cached_from["outputs"], None, current.cached_from.get("run"))
@@ -323,7 +341,7 @@ class Applier:
         if result.ok:
             self.result.outcome[address] = OK
             self._remember(current, "succeeded", result.outputs, None, self.result.run_id)
-            current.action, current.cached_from = m.CACHED, self.state.cache_entry(self.plan.store_key, current.cache_key)
+            current.action, current.cached_from = m.CACHED, self.state.cache_entry(self.store_key, current.cache_key)
             planner.planned[address] = current
         else:
             self.result.outcome[address] = FAILED
@@ -334,7 +352,7 @@ class Applier:
         )
 
     def _remember(self, plan: m.StepPlan, status: str, outputs: dict, error: str | None, run: int | None) -> None:
-        store = self.state.store(self.plan.store_key)
+        store = self.state.store(self.store_key)
         fingerprint = self.planner.step_planner.fingerprint(plan)
         now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         record = {"status": status, "cache_key": plan.cache_key, "fingerprint": fingerprint, "outputs": outputs, "run": run, "finished_at": now}
@@ -396,7 +414,7 @@ class Applier:
 
             value = scope.eval(output.expr, pipeline=_pipeline_of(output.expr, self.project.config))
             if isinstance(value, StepOutputRef):
-                rec = self.state.step_record(self.plan.store_key, value.address) or {}
+                rec = self.state.step_record(self.store_key, value.address) or {} if self.store_key else {}
                 out = rec.get("outputs", {}).get(value.output, {}) if rec.get("status") == "succeeded" else {}
                 value = out.get("value", out.get("uri"))
             if value is UNKNOWN or value is None:

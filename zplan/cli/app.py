@@ -289,3 +289,7 @@ def main() -> None:
             raise
         sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {exc}\n  (set ZPLAN_DEBUG=1 for the traceback and please report it)\n")
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -88,6 +88,7 @@ def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dic
     changed = [
         k for k in sorted(set(desired) | set(before_inputs))
         if k not in ignored and k in schema.attributes and schema.attributes[k].settable
+        and not (k not in desired and schema.attributes[k].computed)  # unset optional+computed: the provider's choice
         and (desired.get(k) is UNKNOWN or desired.get(k) != before_inputs.get(k))
     ]
     drifted = sorted(recorded.get("drift", []))

@@ -1,0 +1,193 @@
+"""Resources through the real CLI with the local provider: create, update, replace, drift, destroy."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "zplan/plan/plan.schema.json").read_text())
+
+HCL = """
+variable "v" {
+  default = 1
+}
+
+variable "dir" {
+  default = "out/data"
+}
+
+resource "local_directory" "data" {
+  path          = var.dir
+  force_destroy = true
+}
+
+resource "local_directory" "store" {
+  path          = "out/store"
+  force_destroy = true
+}
+
+resource "local_file" "config" {
+  path    = "${resource.local_directory.data.id}/config.json"
+  content = "{\\"v\\": ${var.v}}"
+}
+
+stack "local" {
+  artifact_store = "file://${resource.local_directory.store.id}"
+  metadata_store = "sqlite:///.zplan/metadata.db"
+}
+
+pipeline "p" {
+  step "read" {
+    source = "steps.py:read"
+    params = { config = resource.local_file.config.id }
+  }
+}
+
+output "v" {
+  value = step.read.outputs.output
+}
+"""
+
+STEPS = """
+import json
+
+
+def read(config: str) -> int:
+    with open(config) as f:
+        return json.load(f)["v"]
+"""
+
+
+def zplan(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "ZPLAN_NO_COLOR": "1", **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "zplan.cli.app", *args], cwd=project, capture_output=True, text=True, env=full_env, stdin=subprocess.DEVNULL
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "main.zp.hcl").write_text(HCL)
+    (tmp_path / "steps.py").write_text(STEPS)
+    return tmp_path
+
+
+def plan_json(project: Path, *args: str) -> dict:
+    proc = zplan(project, "plan", "--format", "json", *args)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    return doc
+
+
+def actions(doc: dict) -> dict[str, str]:
+    return {r["address"]: r["action"] for r in doc["resources"]} | {s["address"]: s["action"] for s in doc["steps"]}
+
+
+def test_lifecycle_create_update_replace_drift_destroy(project: Path) -> None:
+    doc = plan_json(project)
+    assert actions(doc) == {
+        "resource.local_directory.data": "create",
+        "resource.local_directory.store": "create",
+        "resource.local_file.config": "create",
+        "pipeline.p.step.read": "run",
+    }
+    file_plan = next(r for r in doc["resources"] if r["type"] == "local_file")
+    assert "id" in file_plan["after_unknown"] and file_plan["after"]["path"] is None  # known after apply
+    assert "resource.local_directory.data" in file_plan["depends_on"]
+
+    applied = zplan(project, "apply", "-auto-approve")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert json.loads((project / "out/data/config.json").read_text()) == {"v": 1}
+    assert any((project / "out/store").iterdir()), "the stack's artifact store is the provisioned folder"
+    assert json.loads(zplan(project, "output", "v").stdout) == 1
+
+    quiet = zplan(project, "plan", "-detailed-exitcode")
+    assert quiet.returncode == 0, quiet.stdout
+
+    # a change of content is an in-place update; the step that reads the file reruns
+    text = zplan(project, "plan", "-var", "v=2")
+    assert "~ resource.local_file.config" in text.stdout and "will be updated in place" in text.stdout
+    assert '~ content = "{\\"v\\": 1}" -> "{\\"v\\": 2}"' in text.stdout
+    assert "unchanged attribute" in text.stdout
+    assert zplan(project, "apply", "-auto-approve", "-var", "v=2").returncode == 0
+    assert json.loads((project / "out/data/config.json").read_text()) == {"v": 2}
+
+    # a new path forces replacement, and what references the folder follows it
+    doc = plan_json(project, "-var", "v=2", "-var", "dir=out/moved")
+    moved = next(r for r in doc["resources"] if r["address"] == "resource.local_directory.data")
+    assert moved["action"] == "replace" and moved["replace_because"] == ["path"]
+    text = zplan(project, "plan", "-var", "v=2", "-var", "dir=out/moved").stdout
+    assert "-/+ resource.local_directory.data" in text and "(path forces replacement)" in text
+    assert zplan(project, "apply", "-auto-approve", "-var", "v=2", "-var", "dir=out/moved").returncode == 0
+    assert not (project / "out/data").exists() and (project / "out/moved/config.json").exists()
+
+    # drift: deleted by hand -> the next plan creates it again, saying why
+    shutil.rmtree(project / "out/moved")
+    doc = plan_json(project, "-var", "v=2", "-var", "dir=out/moved")
+    gone = next(r for r in doc["resources"] if r["address"] == "resource.local_directory.data")
+    assert gone["action"] == "create" and gone["reasons"][0]["code"] == "deleted_outside_zplan"
+
+    destroyed = zplan(project, "destroy", "-auto-approve", "-var", "v=2", "-var", "dir=out/moved")
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert not (project / "out/store").exists()
+    assert zplan(project, "state", "list").stdout.strip() == ""
+
+
+def test_prevent_destroy_refuses(project: Path) -> None:
+    (project / "main.zp.hcl").write_text(HCL.replace('path          = "out/store"', 'path          = "out/store"\n  lifecycle {\n    prevent_destroy = true\n  }'))
+    assert zplan(project, "apply", "-auto-approve").returncode == 0
+    refused = zplan(project, "destroy", "-auto-approve")
+    assert refused.returncode == 1
+    assert "resource.local_directory.store has lifecycle.prevent_destroy set" in refused.stderr
+    assert (project / "out/store").exists() and (project / "out/data").exists(), "nothing was destroyed"
+
+
+def test_unknown_resource_type_and_attribute(project: Path) -> None:
+    (project / "extra.zp.hcl").write_text('resource "nosuch_bucket" "b" {\n  name = "x"\n}\n')
+    proc = zplan(project, "validate")
+    assert proc.returncode == 1 and 'extra.zp.hcl:1:' in proc.stderr and 'unknown resource type "nosuch_bucket"' in proc.stderr
+    (project / "extra.zp.hcl").write_text('resource "local_directory" "b" {\n  path = "x"\n  colour = "red"\n}\n')
+    proc = zplan(project, "validate")
+    assert proc.returncode == 1 and "extra.zp.hcl:3" in proc.stderr and 'unsupported attribute "colour"' in proc.stderr
+
+
+def test_import_adopts_an_existing_directory(project: Path) -> None:
+    (project / "out/data").mkdir(parents=True)
+    proc = zplan(project, "import", "local_directory.data", "out/data")
+    assert proc.returncode == 0, proc.stderr
+    assert "resource.local_directory.data" in zplan(project, "state", "list").stdout
+    doc = plan_json(project)
+    data = next(r for r in doc["resources"] if r["address"] == "resource.local_directory.data")
+    # the folder is adopted as it is; only zplan's own setting differs from the configuration
+    assert data["action"] == "update" and data["reasons"][0]["message"] == "force_destroy changed"
+
+
+def test_gcp_example_plans_offline_and_apply_fails_fast_without_pulumi(tmp_path: Path) -> None:
+    project = tmp_path / "gcp"
+    shutil.copytree(ROOT / "examples/gcp-training", project)
+    doc = plan_json(project, "-stack", "gcp")
+    kinds = actions(doc)
+    assert kinds["resource.gcp_storage_bucket.artifacts"] == "create"
+    assert kinds["resource.gcp_sql_database.meta"] == "create"
+    assert kinds["pipeline.training.step.train"] == "run"
+    user = next(r for r in doc["resources"] if r["address"] == "resource.gcp_sql_user.zplan")
+    assert user["after"]["password"] == "(sensitive)"
+
+    no_pulumi = {"PATH": os.path.dirname(sys.executable)}  # python, but no pulumi binary
+    proc = zplan(project, "apply", "-stack", "gcp", "-auto-approve", env=no_pulumi)
+    assert proc.returncode == 1
+    assert "Pulumi CLI" in proc.stderr and "nothing was changed" in proc.stderr
+    state = project / ".zplan/state.json"
+    assert not state.exists() or json.loads(state.read_text())["resources"] == {}
