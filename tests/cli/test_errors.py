@@ -1,0 +1,110 @@
+"""User mistakes: each exits 1 with a message naming where (file:line), never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.cli.helpers import Project, copy_project, TESTDATA
+
+HCL = "main.zp.hcl"
+
+# id -> (edits as (file, old, new), command, where, what)
+CASES = {
+    "hcl syntax error": (
+        [(HCL, 'pipeline "numbers" {', 'pipeline "numbers" {{')],
+        ["plan"], "main.zp.hcl:14", "expected an attribute name",
+    ),
+    "unknown block type": (
+        [(HCL, 'stack "local" {', 'stak "local" {')],
+        ["plan"], "main.zp.hcl:8", 'unknown block type "stak"',
+    ),
+    "unknown attribute in a step": (
+        [(HCL, 'source = "steps/data.py:scale"', 'source = "steps/data.py:scale"\n    retries = 3')],
+        ["plan"], "main.zp.hcl:22", 'unsupported attribute "retries" in step "scale"',
+    ),
+    "dangling step reference": (
+        [(HCL, "step.scale.outputs.output", "step.nope.outputs.x")],
+        ["plan"], "main.zp.hcl:28", 'reference to undeclared step "nope"',
+    ),
+    "undeclared variable": (
+        [(HCL, "c = var.c", "c = var.x")],
+        ["plan"], "main.zp.hcl:23", 'undeclared variable "x"',
+    ),
+    "cycle between two steps": (
+        [(HCL, "inputs = { values = step.load.outputs.output }\n    params", "inputs = { values = step.total.outputs.output }\n    params")],
+        ["plan"], "main.zp.hcl:", "dependency cycle: pipeline.numbers.step.scale -> pipeline.numbers.step.total -> pipeline.numbers.step.scale",
+    ),
+    "source file missing": (
+        [(HCL, "steps/stats.py:count", "steps/missing.py:count")],
+        ["plan"], "main.zp.hcl:32", "step source file steps/missing.py does not exist",
+    ),
+    "function missing in the file": (
+        [(HCL, "steps/stats.py:count", "steps/stats.py:average")],
+        ["plan"], "main.zp.hcl:32", "steps/stats.py has no function 'average'",
+    ),
+    "python syntax error in a step file": (
+        [("steps/stats.py", "def count(values: list) -> int:", "def count(values: list) -> int")],
+        ["plan"], "main.zp.hcl:32", "syntax error in steps/stats.py:8",
+    ),
+    "missing required variable": (
+        [(HCL, "  default = 1.0\n", "")],
+        ["plan"], "main.zp.hcl:3", 'no value for variable "c"',
+    ),
+    "input path that does not exist": (
+        [(HCL, '"data/numbers.txt"', '"data/absent.txt"')],
+        ["plan"], "main.zp.hcl:17", 'input "raw" names data/absent.txt, which does not exist',
+    ),
+    "step module whose import fails": (
+        [("steps/stats.py", '"""Summaries of a list of numbers."""', '"""Summaries."""\nimport no_such_module_here')],
+        ["validate", "-imports"], "main.zp.hcl:27", "steps/stats.py does not import: ModuleNotFoundError: No module named 'no_such_module_here'",
+    ),
+}
+
+
+def assert_user_error(result, *texts: str) -> None:
+    assert result.code == 1, str(result)
+    assert "Traceback" not in result.err and "internal error" not in result.err, str(result)
+    assert result.err.startswith("Error: "), str(result)
+    for text in texts:
+        assert text in result.err, str(result)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_mistake_is_reported_with_its_place(project: Project, case: str):
+    edits, command, where, what = CASES[case]
+    for file, old, new in edits:
+        project.replace(file, old, new)
+    result = project.run(*command)
+    assert_user_error(result, f"Error: {where}", what)
+    assert not project.path(".zplan/state.json").exists()
+
+
+def test_validate_without_imports_does_not_run_the_module(project: Project):
+    project.replace("steps/stats.py", '"""Summaries of a list of numbers."""', '"""Summaries."""\nimport no_such_module_here')
+    result = project.ok("validate")
+    assert "The configuration is valid" in result.out
+
+
+def test_var_for_an_undeclared_variable(project: Project):
+    assert_user_error(project.run("plan", "-var", "nope=1"), 'value for undeclared variable "nope" (from -var nope)')
+
+
+def test_unknown_target(project: Project):
+    assert_user_error(project.run("plan", "-target", "pipeline.numbers.step.nope"), "-target pipeline.numbers.step.nope: no such step or resource")
+
+
+def test_missing_plan_file(project: Project):
+    assert_user_error(project.run("apply", "missing.zplan"), "plan file missing.zplan does not exist")
+
+
+def test_folder_without_configuration(tmp_path):
+    result = Project(tmp_path).run("plan")
+    assert_user_error(result, "no *.zp.hcl files", "zplan init")
+
+
+def test_all_mistakes_in_one_file_are_reported_together(tmp_path):
+    project = copy_project(TESTDATA / "pipeline", tmp_path / "p")
+    project.replace(HCL, 'stack "local" {', 'stak "local" {')
+    project.replace(HCL, 'source = "steps/data.py:scale"', 'source = "steps/data.py:scale"\n    retries = 3')
+    result = project.run("validate")
+    assert_user_error(result, 'main.zp.hcl:8:1: unknown block type "stak"', 'main.zp.hcl:22:5: unsupported attribute "retries"')
