@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 ENTRY_POINT_GROUP = "zplan.providers"
 
@@ -200,8 +202,10 @@ def provider_name_for(type_: str) -> str:
     return type_.split("_", 1)[0]
 
 
-def available_providers() -> dict[str, importlib_metadata.EntryPoint]:
-    return {ep.name: ep for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP)}
+def available_providers() -> dict[str, "EntryPoint"]:
+    from importlib import metadata  # ~0.1 s to import: only when a resource needs a provider
+
+    return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
 class ProviderRegistry:

@@ -53,6 +53,40 @@ def config_files(project_dir: Path) -> list[Path]:
     return sorted(project_dir.glob(CONFIG_GLOB))
 
 
+PARSE_CACHE_VERSION = 1
+
+
+def _parse(path: Path, cache_dir: Path | None) -> hcl.Block:
+    """Parse a file, reusing the parsed tree saved for identical bytes.
+
+    Parsing a thousand-step file costs a few hundred milliseconds; loading its
+    saved tree a fraction of that, which keeps a no-change plan instant. The
+    cache lives in the project's own .zplan folder, next to the code it runs.
+    """
+    if cache_dir is None:
+        return hcl.parse_file(path)
+    import pickle
+
+    from zplan.fsutil import atomic_write_bytes
+    from zplan.hashing import hash_bytes
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return hcl.parse_file(path)  # reports the error
+    cached = cache_dir / f"{hash_bytes(data + str(path).encode())}.v{PARSE_CACHE_VERSION}.pickle"
+    try:
+        return pickle.loads(cached.read_bytes())
+    except Exception:  # missing or unreadable: parse again
+        pass
+    body = hcl.parse_file(path)
+    try:
+        atomic_write_bytes(cached, pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
+    except (OSError, pickle.PicklingError, RecursionError):
+        pass
+    return body
+
+
 def load(project_dir: Path, files: list[Path] | None = None) -> Config:
     """Parse every ``*.zp.hcl`` file of a project into one ``Config``."""
     project_dir = project_dir.resolve()
@@ -64,8 +98,10 @@ def load(project_dir: Path, files: list[Path] | None = None) -> Config:
         )
     config = Config(project_dir=project_dir, files=files)
     found = diags.Collector()
+    state_dir = project_dir / ".zplan"
+    cache_dir = state_dir / "cache" / "hcl" if state_dir.is_dir() else None
     for path in files:
-        body = hcl.parse_file(path)
+        body = _parse(path, cache_dir)
         _check_attributes(body, set(), found, where="at the top level", blocks=None)
         for block in body.blocks:
             handler = _TOP_LEVEL.get(block.type)

@@ -126,13 +126,12 @@ class Config:
     stacks: dict[str, Stack] = field(default_factory=dict)
     resources: dict[str, ResourceConfig] = field(default_factory=dict)  # by str(addr)
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
-    fingerprint: str = ""  # of the parsed declarations, not the bytes: comments and layout don't count
+    _step_index: dict[str, StepConfig] | None = field(default=None, repr=False)
 
     def steps(self) -> list[StepConfig]:
         return [s for p in self.pipelines.values() for s in p.steps.values()]
 
     def step(self, addr: str) -> StepConfig | None:
-        for s in self.steps():
-            if str(s.addr) == addr:
-                return s
-        return None
+        if self._step_index is None:
+            self._step_index = {str(s.addr): s for s in self.steps()}
+        return self._step_index.get(addr)

@@ -68,7 +68,8 @@ class State:
     """A thin, typed view over the state document."""
 
     def __init__(self, doc: dict | None = None) -> None:
-        self.doc = upgrade(copy.deepcopy(doc) if doc is not None else None)
+        """Takes ownership of ``doc`` (as read from a backend); use ``copy()`` to fork a state."""
+        self.doc = upgrade(doc)
 
     @property
     def serial(self) -> int:
@@ -99,7 +100,7 @@ class State:
         self.doc["serial"] += 1
 
     def copy(self) -> "State":
-        return State(self.doc)
+        return State(copy.deepcopy(self.doc))
 
 
 def snapshot_digest(entry: Any) -> str:
