@@ -1,0 +1,56 @@
+"""The state lock, held by another real process, and the state serial across applies."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from tests.cli.helpers import Project, ran
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from zplan.state.backend import FileBackend
+
+with FileBackend(Path(".zplan/state.json")).lock("apply") as info:
+    print(info.id, flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_held_lock_times_out_naming_the_holder_and_a_dead_holder_is_taken_over(applied: Project):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK], cwd=applied.root, stdout=subprocess.PIPE, text=True)
+    try:
+        lock_id = holder.stdout.readline().strip()
+        assert lock_id, "the holder did not take the lock"
+        started = time.monotonic()
+        result = applied.run("apply", "-auto-approve", "-lock-timeout", "1s", "-var", "c=2")
+        assert time.monotonic() - started >= 1.0
+        assert result.code == 1, str(result)
+        assert "Traceback" not in result.err
+        assert f"Error: state is locked: ID {lock_id}, apply by" in result.err
+        assert f"(pid {holder.pid})" in result.err
+        assert f"zplan force-unlock {lock_id}" in result.err
+        assert ran(result) == set() and applied.state()["serial"] == 1
+    finally:
+        holder.kill()  # SIGKILL: no chance to clean up its lock info
+        holder.wait()
+
+    result = applied.apply("-var", "c=2")
+    assert "Warning: taking over a stale state lock left by a process that is gone" in result.err
+    assert f"ID {lock_id}" in result.err and f"(pid {holder.pid})" in result.err
+    assert ran(result) == {"scale", "total"}
+    assert applied.state()["serial"] == 2
+
+
+def test_serial_grows_by_one_per_changing_apply_and_not_on_a_no_op(applied: Project):
+    assert applied.state()["serial"] == 1
+    applied.apply("-var", "c=3")
+    assert applied.state()["serial"] == 2
+    result = applied.apply("-var", "c=3")
+    assert ran(result) == set() and "No changes" in result.out
+    assert applied.state()["serial"] == 2
+    applied.replace("data/numbers.txt", "4", "40")
+    applied.apply("-var", "c=3")
+    assert applied.state()["serial"] == 3
