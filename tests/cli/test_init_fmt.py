@@ -1,0 +1,38 @@
+"""`zplan init` in an empty folder gives a working project; `zplan fmt` and its -check exit code."""
+
+from __future__ import annotations
+
+from tests.cli.helpers import Project, ran
+
+
+def test_fmt_check_fails_on_an_unformatted_file_until_fmt_rewrites_it(project: Project):
+    assert project.run("fmt", "-check").code == 0  # the test project is canonical already
+    canonical = project.read("main.zp.hcl")
+    project.replace("main.zp.hcl", "  type    = number\n  default = 1.0", "    type=number\n  default     = 1.0")
+    untidy = project.read("main.zp.hcl")
+
+    result = project.run("fmt", "-check")
+    assert result.code == 3, str(result)
+    assert "main.zp.hcl" in result.out
+    assert project.read("main.zp.hcl") == untidy  # -check never writes
+
+    project.ok("fmt")
+    assert project.read("main.zp.hcl") == canonical
+    assert project.run("fmt", "-check").code == 0
+
+
+def test_init_in_an_empty_folder_creates_an_example_that_applies(tmp_path):
+    project = Project(tmp_path)
+    result = project.ok("init")
+    for created in (".zplan/", "main.zp.hcl", "steps.py"):
+        assert f"created {created}" in result.out
+    assert project.run("fmt", "-check").code == 0
+
+    result = project.apply()
+    assert ran(result) == {"generate", "summarise"}
+    mean = float(project.ok("output", "mean").out)
+    assert 0.4 < mean < 0.6
+
+    example = project.read("main.zp.hcl")
+    result = project.ok("init")  # a second init leaves the project alone
+    assert "created" not in result.out and project.read("main.zp.hcl") == example
