@@ -77,6 +77,7 @@ class Applier:
         self._started: dict[str, float] = {}
         self._current: dict[str, m.StepPlan] = {}  # each step as re-planned when it started
         self.store_key = plan.store_key  # None until the stack's resources exist
+        self._pending_executions: list[dict] = []  # recorded in ML Metadata in batches
 
     # -- entry points ---------------------------------------------------------------------------
     def apply(self) -> ApplyResult:
@@ -387,16 +388,21 @@ class Applier:
                     rec = (up.cached_from or {}).get("outputs", {}).get(item["output"]) if up else None
                     if rec:
                         inputs[key] = art(rec)
-        self._metadata.record_execution(
-            self.result.run_id, address=plan.address, pipeline=plan.pipeline, step=plan.step,
+        self._pending_executions.append(dict(
+            address=plan.address, pipeline=plan.pipeline, step=plan.step,
             cache_key=plan.cache_key or "", params=mask_secrets(plan.params, self.project.secrets),
             code_hash=plan.code_hash, state=state, started_at=started, finished_at=finished, error=error,
             inputs=inputs, outputs={k: art(v) for k, v in outputs.items()},
-        )
+        ))
+        self._flush()
 
     def _flush(self, force: bool = False) -> None:
+        """Write state and the pending metadata in batches: at most once a second, and at the end."""
         now = time.monotonic()
         if force or now - self._last_flush >= STATE_FLUSH_SECONDS:
+            if self._pending_executions and self._metadata is not None:
+                self._metadata.record_executions(self.result.run_id, self._pending_executions)
+                self._pending_executions = []
             self.persist(self.state)
             self._last_flush = now
 
@@ -434,6 +440,9 @@ class Applier:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self._threads.shutdown(wait=True)
         if self._metadata is not None:
+            if self._pending_executions:
+                self._metadata.record_executions(self.result.run_id, self._pending_executions)
+                self._pending_executions = []
             self._metadata.finish_run(self.result.run_id, "failed" if self.result.failed else "succeeded", time.time())
             self._metadata.close()
 

@@ -112,7 +112,9 @@ class FileBackend:
             return None
 
     def write(self, doc: dict) -> None:
-        atomic_write_text(self.path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        # Compact on purpose: indented JSON goes through Python's slow encoder, and state
+        # is written often during an apply. `zplan show -json` prints it readably.
+        atomic_write_text(self.path, json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n")
 
     def current_lock(self) -> LockInfo | None:
         info = _read_info(self.lock_path)
