@@ -184,10 +184,12 @@ class MetadataStore:
         """
         if not records:
             return
-        pipelines = {r["pipeline"] for r in records}
-        if len(pipelines) > 1:  # contexts apply to a whole batch: one batch per pipeline
-            for name in sorted(pipelines):
-                self.record_executions(run, [r for r in records if r["pipeline"] == name])
+        if len({r["pipeline"] for r in records}) > 1:
+            # contexts apply to a whole batch: one batch per run of same-pipeline records, in order
+            import itertools
+
+            for _, group in itertools.groupby(records, key=lambda r: r["pipeline"]):
+                self.record_executions(run, list(group))
             return
         store, types, m = self._writer()
         run_ctx = self._run_context(run)

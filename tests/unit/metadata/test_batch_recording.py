@@ -1,0 +1,41 @@
+"""Many executions recorded in one transaction read back like ones recorded one by one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.unit.metadata.scenario import DATA, GIT1, MODEL, SNAP, T0, TEST, TRAIN
+from zplan.metadata import MetadataStore
+
+
+def rec(step: str, state: str, t: float, ins: dict, outs: dict, pipeline: str = "train") -> dict:
+    return dict(
+        address=f"pipeline.{pipeline}.step.{step}", pipeline=pipeline, step=step, cache_key=f"key-{step}",
+        params={"seed": 42}, code_hash=f"code-{step}", state=state, started_at=t, finished_at=t + 1,
+        error=None if state != "failed" else "ValueError: boom", inputs=ins, outputs=outs,
+    )
+
+
+def test_batch_is_one_run_with_lineage(tmp_path: Path) -> None:
+    store = MetadataStore.from_url("sqlite:///meta.db", tmp_path)
+    run = store.start_run("train", "local", GIT1, T0)
+    store.record_executions(run, [
+        rec("load", "complete", T0, {"csv": SNAP}, {"output": DATA}),
+        rec("split", "cached", T0 + 1, {"data": DATA}, {"train": TRAIN, "test": TEST}),
+        rec("train", "complete", T0 + 2, {"train": TRAIN}, {"output": MODEL}),
+        rec("report", "failed", T0 + 3, {"model": MODEL}, {}, pipeline="reporting"),
+    ])
+    store.finish_run(run, "failed", T0 + 5)
+
+    detail = store.run_detail(run)
+    assert [e.step for e in detail.executions] == ["load", "split", "train", "report"]
+    assert [e.state for e in detail.executions] == ["complete", "cached", "complete", "failed"]
+    assert detail.executions[3].error == "ValueError: boom"
+    split = detail.executions[1]
+    assert set(split.outputs) == {"train", "test"} and split.inputs["data"].id == detail.executions[0].outputs["output"].id
+
+    lineage = store.lineage(store.find_artifact("pipeline.train.step.train", "output"))
+    sources = [n.artifact.record.source_path for n in lineage.walk() if n.produced_by is None]
+    assert sources == ["data/iris.csv"]
+    assert lineage.produced_by.git.commit == GIT1.commit
+    store.close()
