@@ -85,7 +85,7 @@ class Planner:
     # -- resources ------------------------------------------------------------------------------
     def _plan_resources(self, graph: Dag, order: list[str], request: PlanRequest) -> dict[str, m.ResourcePlan]:
         config, registry = self.project.config, self.project.registry
-        recorded = {a: dict(r) for a, r in self.state.resources.items()}
+        recorded = {a: _unsealed(r, self.project.state_dir) for a, r in self.state.resources.items()}
         for addr, attrs in (request.refresh or {}).items():
             if addr in recorded:
                 recorded[addr] = _with_refresh(recorded[addr], attrs)
@@ -177,6 +177,13 @@ def _pipeline_of(expr, config) -> str | None:
                 if ref.parts[1] in pipeline.steps:
                     return name
     return None
+
+
+def _unsealed(record: dict, state_dir) -> dict:
+    """Sensitive values are sealed at rest with a fresh nonce each time: compare them in clear."""
+    from zplan.state import secrets as sealed
+
+    return {**record, "inputs": sealed.unseal_all(record.get("inputs", {}), state_dir), "attributes": sealed.unseal_all(record["attributes"], state_dir)}
 
 
 def _with_refresh(recorded: dict, attrs: dict | None) -> dict:
