@@ -12,6 +12,7 @@ Schema (``format_version`` "1.0"; additions keep the major version):
                      "before": {...}|null, "after": {...}|null,
                      "after_unknown": [attr...], "sensitive": [attr...],
                      "replace_because": [attr...], "reasons": [{"code", "message"}],
+                     "changed": [attr...],
                      "depends_on": [address...]}],
       "steps": [{"address", "pipeline", "step", "action": "run"|"cached",
                  "reasons": [{"code", "message"}], "cache_key": str|null,
@@ -24,6 +25,8 @@ Schema (``format_version`` "1.0"; additions keep the major version):
 Sensitive values never appear: schema-sensitive attributes, sensitive outputs and
 any string holding a sensitive variable's value are replaced by "(sensitive)".
 Values known only after apply are null and listed in ``after_unknown``.
+``changed`` names the attributes whose value differs from ``before``, computed
+before masking: two "(sensitive)" values may still differ.
 """
 
 from __future__ import annotations
@@ -73,8 +76,15 @@ def _resource(r: m.ResourcePlan, mask: "_Masker") -> dict:
         "sensitive": sorted(r.sensitive),
         "replace_because": r.replace_because,
         "reasons": [x.to_json() for x in r.reasons],
+        "changed": _changed(r),
         "depends_on": r.depends_on,
     }
+
+
+def _changed(r: m.ResourcePlan) -> list[str]:
+    if r.before is None or r.after is None:
+        return []
+    return sorted(k for k, v in r.after.items() if v is not UNKNOWN and r.before.get(k) != v)
 
 
 def _step(s: m.StepPlan, mask: "_Masker") -> dict:

@@ -80,7 +80,7 @@ def _resource(r: dict, width: int, verbose: bool) -> list[tuple[str, str]]:
             lines.append((action, f"        - {key} = {_value(old)}"))
         elif key in unknown:
             lines.append((action, f"        ~ {key} = {_value(old)} -> (known after apply)"))
-        elif key in after and old != new:
+        elif key in after and (old != new or key in r.get("changed", ())):  # masked secrets look equal
             mark = " # forces replacement" if key in r["replace_because"] else ""
             lines.append((action, f"        ~ {key} = {_value(old)} -> {_value(new)}{mark}"))
         elif verbose:
