@@ -129,7 +129,9 @@ def plan(
         common.save_planfile(out, planned, project)
     common.print_plan(doc, format, verbose)
     if out is not None:
-        common.say(f"\nSaved the plan to {out}. Apply exactly this plan with: zplan apply {out}", "dim")
+        note = f"Saved the plan to {out}. Apply exactly this plan with: zplan apply {out}"
+        # markdown and json go to files and pipes (plan.md, jq): keep the note out of them
+        common.say("\n" + note, "dim") if format == "text" else sys.stderr.write(note + "\n")
     if detailed_exitcode and has_changes(doc):
         raise typer.Exit(2)
 
