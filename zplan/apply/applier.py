@@ -196,9 +196,13 @@ class Applier:
 
     # -- the walk -----------------------------------------------------------------------------------
     def _walk(self) -> None:
+        from zplan.stack.flavors import is_remote
+
         graph = self.planner.graph
         nodes = [r.address for r in self.plan.resources if r.action not in (m.NOOP, m.DELETE)]
-        nodes += [s.address for s in self.plan.steps]
+        remote = is_remote(self.planner.stack_settings)
+        if not remote:
+            nodes += [s.address for s in self.plan.steps]
         def start(node: str) -> cf.Future:
             if node.startswith("resource."):
                 return self._threads.submit(self._run_resource, self.plan.resource(node))
@@ -217,6 +221,26 @@ class Applier:
 
         walk(graph, start, finish, nodes=nodes)
         self._flush(force=True)
+        if remote and self.result.ok and any(s.action == m.RUN for s in self.plan.steps):
+            self._dispatch_remote()
+
+    def _dispatch_remote(self) -> None:
+        """Kubeflow / Vertex stacks: compile each pipeline to a spec of `zplan run-step`
+        tasks and submit it (or say how to); the steps record into the stack's stores."""
+        from zplan.kubeflow.compile import StepTask, compile_pipeline
+        from zplan.kubeflow.submit import submit
+
+        self._settle_stack()
+        settings = self.planner.stack_settings
+        for pipeline in sorted({s.pipeline for s in self.plan.steps}):
+            steps = [s for s in self.plan.steps if s.pipeline == pipeline]
+            tasks = [StepTask(s.address, s.step, [d.rsplit(".", 1)[1] for d in s.depends_on]) for s in steps]
+            spec = compile_pipeline(pipeline, tasks, str(settings.get("container_image") or ""), self.project.stack_name,
+                                    self.project.state_dir / "compiled" / f"{pipeline}.yaml")
+            options = settings.get("orchestrator_options")
+            self.hooks.notice(f"pipeline {pipeline}: {submit(spec, str(settings['orchestrator']), options if isinstance(options, dict) else {})}")
+            for s in steps:
+                self.result.outcome[s.address] = "submitted"
 
     def _ensure_run(self) -> None:
         """Open the run when the first step starts: by then the resources a stack

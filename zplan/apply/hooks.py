@@ -22,6 +22,8 @@ class Hooks:
 
     def step_skipped(self, address: str, because: str) -> None: ...
 
+    def notice(self, text: str) -> None: ...
+
     def run_finished(self, summary: dict) -> None: ...
 
 
@@ -32,7 +34,7 @@ class Recorder(Hooks):
         self.events: list[tuple] = []
 
     def __getattribute__(self, name: str):
-        if name.startswith(("run_", "resource_", "step_")):
+        if name.startswith(("run_", "resource_", "step_", "notice")):
             events = object.__getattribute__(self, "events")
             return lambda *args: events.append((name, *args))
         return object.__getattribute__(self, name)

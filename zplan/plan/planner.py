@@ -62,6 +62,7 @@ class Planner:
         resource_plans = self._plan_resources(graph, order, request)
         scope = project.scope(lambda t, n, a: self._resource_value(resource_plans, t, n, a))
         stack = select.settings(project.config, project.stack_name, scope.eval)
+        _check_stack(project, stack)
         stack_known = not contains_unknown({k: stack.get(k) for k in ("artifact_store", "metadata_store")})
         key = store_key(str(stack["artifact_store"]), str(stack["metadata_store"])) if stack_known else None
 
@@ -167,6 +168,17 @@ class Planner:
         if contains_unknown(value):
             return False, None
         return True, value
+
+
+def _check_stack(project: Project, settings: dict) -> None:
+    from zplan.stack.flavors import problems
+
+    found = problems(settings)
+    if found:
+        declared = project.config.stacks.get(project.stack_name)
+        raise diags.DiagnosticError(
+            [diags.error(f'stack "{project.stack_name}": {msg}', "", declared.range if declared else None) for msg in found]
+        )
 
 
 def _pipeline_of(expr, config) -> str | None:

@@ -44,6 +44,9 @@ class PlainView(Hooks):
         if log:
             self._line(f"  step output: {log}")
 
+    def notice(self, text) -> None:
+        self._line(text)
+
     def step_skipped(self, address, because) -> None:
         self._line(f"{address}: skipped ({because})")
 
