@@ -24,7 +24,7 @@ def render_parts(doc: dict, limit: int = GITHUB_LIMIT, verbose: bool = False) ->
     budget = limit - len(header) - 40  # room for the "part i of n" line
     for section in sections:
         if len(section) > budget:  # one enormous change: shorten its body, never split it
-            section = section[: budget - 40] + "\n... (truncated)\n</details>\n"
+            section = _shorten(section, budget)
         if sizes[-1] + len(section) > budget and parts[-1]:
             parts.append([])
             sizes.append(0)
@@ -73,6 +73,15 @@ def _section(change: dict) -> str:
         f"<details><summary><code>{SYMBOLS[action]} {change['address']}</code> {VERBS[action]}</summary>\n\n"
         f"```diff\n{_diffify(body)}\n```\n\n</details>\n"
     )
+
+
+def _shorten(section: str, budget: int) -> str:
+    """Cut a section at a line end and close the code block it may be inside,
+    so the parts after it still render as Markdown."""
+    cut = section[: budget - 60]
+    cut = cut[: cut.rfind("\n") + 1]
+    fence = "```\n" if cut.count("```") % 2 else ""
+    return cut + fence + "\n... (truncated)\n\n</details>\n"
 
 
 def _diffify(body: str) -> str:
