@@ -193,6 +193,7 @@ def test_reference_prefixes():
         ("a = 1 /* x\n", 1, "unterminated comment: /* has no matching */"),
         ("a = @\n", 1, "invalid character '@'"),
         ('a = "${}"\n', 1, "empty interpolation: ${} needs an expression inside"),
+        ("a = 1\nb = <<EOT\nx ${foo(\nEOT\n", 3, "unterminated interpolation: missing }"),
         ('a = "${x y}"\n', 1, 'unexpected "y" in ${...}'),
         ('a = "%{if x}y%{endif}"\n', 1, "template directives (%{...}) are not supported"),
         ("a = {x = }\n", 1, 'expected an expression, found "}"'),
@@ -238,6 +239,17 @@ def test_diagnostic_prints_file_line_and_hint():
     text = str(info.value)
     assert text.startswith('main.zp.hcl:2:1: error: expected "=" or "{" after "foo"')
     assert 'foo "LABEL" { ... }' in text
+
+
+def test_parsed_trees_survive_pickling():
+    """The loader caches parsed files with pickle."""
+    import pickle
+
+    body = pickle.loads(pickle.dumps(parse(DESIGN_EXAMPLE)))
+    bucket = body.blocks[2]
+    assert bucket.attributes["name"].expr.evaluate(lambda ref: "prod") == "acme-ml-prod"
+    assert bucket.attributes["name"].expr.source() == '"acme-ml-${var.env}"'
+    assert bucket.attributes["name"].expr.references()[0].range == Range("main.zp.hcl", 9, 25)
 
 
 # -- files --------------------------------------------------------------------------------
