@@ -6,6 +6,7 @@ import random
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from zplan.beam import dataset as ds
@@ -30,7 +31,7 @@ def test_every_shard_is_written_with_one_schema(tmp_path):
     out = ds.write_dataset([{"a": 1, "b": None}, {"a": 2, "b": 2.5}], tmp_path / "d", 4)
     assert [p.name for p in out.shards()] == [ds.shard_name(i, 4) for i in range(4)]
     assert ds.shard_name(0, 4) == "part-00000-of-00004.parquet"
-    schemas = {str(pa.parquet.read_schema(p)) for p in out.shards()}
+    schemas = {str(pq.read_schema(p)) for p in out.shards()}
     assert len(schemas) == 1
     assert out.schema().field("b").type == pa.float64()
     assert out.num_rows() == 2

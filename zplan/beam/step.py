@@ -92,6 +92,7 @@ def run(spec: BeamStepSpec, args: tuple, kwargs: Mapping[str, Any]) -> Any:
     if ctx and runners.runner_name(processing) == "DataflowRunner":
         settings.setdefault("job_name", _job_name(ctx))
     options = runners.pipeline_options(processing, settings)
+    FileSystems.set_options(options)  # staging uses the run's S3/GCS options before the Pipeline exists
     datasets, params = _split_arguments(spec, args, kwargs)
 
     scratch.mkdir(parents=True, exist_ok=True)
@@ -104,8 +105,7 @@ def run(spec: BeamStepSpec, args: tuple, kwargs: Mapping[str, Any]) -> Any:
         shutil.rmtree(work, ignore_errors=True)
         raise
     finally:
-        if _is_remote(exchange):
-            FileSystems.delete([exchange])
+        _remove_remote(exchange)
     shutil.rmtree(final / "inputs", ignore_errors=True)
     result = {name: ds.ShardedDataset(final / "outputs" / name) for name in outputs}
     return result if isinstance(outputs, _DictOutputs) else result["output"]
@@ -177,15 +177,16 @@ def _build(spec: BeamStepSpec, p: beam.Pipeline, patterns: Mapping[str, str], pa
     outputs = result if isinstance(result, dict) else {"output": result}
     bad = {k: type(v).__name__ for k, v in outputs.items() if not isinstance(v, beam.PCollection)}
     if bad or not outputs:
+        if isinstance(result, dict):
+            got = ", ".join(f"{k}: {t}" for k, t in bad.items()) or "an empty dict"
+        else:
+            got = type(result).__name__
         raise fail(
-            f"{_describe_fn(spec.fn)} must return a PCollection or a dict of them; got "
-            + (", ".join(f"{k}: {t}" for k, t in bad.items()) if isinstance(result, dict) and bad else type(result).__name__),
+            f"{_describe_fn(spec.fn)} must return a PCollection or a dict of them; got {got}",
             "apply transforms to the input PCollections and return the last one",
             _fn_range(spec.fn),
         )
-    if isinstance(result, dict):
-        outputs = _DictOutputs(outputs)
-    return outputs
+    return _DictOutputs(outputs) if isinstance(result, dict) else outputs
 
 
 class _DictOutputs(dict):
@@ -286,6 +287,14 @@ def _fetch_output(folder: str, local: Path) -> None:
     local.mkdir(parents=True, exist_ok=True)
     for match in FileSystems.match([FileSystems.join(folder, "*.parquet")])[0].metadata_list:
         _copy(match.path, str(local / os.path.basename(match.path)))
+
+
+def _remove_remote(location: str) -> None:
+    if not _is_remote(location):
+        return
+    found = FileSystems.match([FileSystems.join(location, "**")])[0].metadata_list
+    if found:
+        FileSystems.delete([m.path for m in found])
 
 
 def _copy(src: str, dst: str) -> None:
