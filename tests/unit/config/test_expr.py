@@ -493,13 +493,13 @@ def same(a: Any, b: Any) -> bool:
     return a == b
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(values)
 def test_rendered_values_evaluate_back_to_themselves(v):
     assert same(expr_of(render(v)).static_value(), v)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(values)
 def test_jsonencode_matches_python_json(v):
     expected = json.dumps(v, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
@@ -519,7 +519,7 @@ def _arith(depth: int):
     return st.one_of(leaf, st.tuples(sub, st.sampled_from("+-*"), sub).map(combine))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(_arith(3))
 def test_integer_arithmetic_matches_python(case):
     source, expected = case
@@ -541,7 +541,7 @@ def template_source(pieces: list[tuple[str, str]]) -> str:
     return '"' + "".join(out) + '"'
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.one_of(_text.map(lambda t: ("text", t)), st.sampled_from(["a", "b"]).map(lambda n: ("ref", n))), max_size=6))
 def test_templates_interpolate_references(pieces):
     names = {"var.a": "Ä${x}", "var.b": 12}

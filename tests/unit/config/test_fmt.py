@@ -242,12 +242,14 @@ def bodies(draw, depth: int = 0) -> str:
     indent = draw(st.sampled_from(["", " ", "    ", "\t"]))
     names = draw(st.lists(_names, max_size=5, unique=True))
     for name in names:
-        kind = draw(st.sampled_from(["value", "value", "ref", "comment", "blank", "block"] if depth < 2 else ["value", "ref", "blank"]))
+        kind = draw(st.sampled_from(["value", "value", "ref", "heredoc", "comment", "blank", "block"] if depth < 2 else ["value", "ref", "blank"]))
         if kind == "comment":
             lines.append(indent + draw(st.sampled_from(["# c", "// c  ", "/* c */"])))
         elif kind == "blank":
             lines.append(draw(st.sampled_from(["", "   "])))
-        if kind == "block":
+        if kind == "heredoc":
+            lines.append(f"{indent}{name} = {draw(heredocs())}")
+        elif kind == "block":
             labels = " ".join(quote(label) for label in draw(st.lists(_names, max_size=2)))
             inner = draw(bodies(depth + 1))
             lines.append(f"{indent}{name} {labels}{draw(_space)}{{\n{inner}\n{indent}}}")
@@ -256,6 +258,19 @@ def bodies(draw, depth: int = 0) -> str:
             comment = draw(st.sampled_from(["", "", " # trailing", "  // t"]))
             lines.append(f"{indent}{name}{draw(_space)}={draw(_space)}{expr}{comment}{draw(_space)}")
     return "\n".join(lines)
+
+
+@st.composite
+def heredocs(draw) -> str:
+    """A heredoc (plain or <<- with indented lines), sometimes with an interpolation."""
+    flush = draw(st.booleans())
+    text = st.text(st.sampled_from("ab ${}\t#/*"), max_size=10).map(lambda t: t.replace("${", "$${"))
+    body = draw(st.lists(text, max_size=3))
+    if draw(st.booleans()):
+        body.append("v=${var.env}")
+    pad = draw(st.sampled_from(["", "  ", "\t"])) if flush else ""
+    closing = draw(st.sampled_from(["", "  "]))
+    return ("<<-EOT\n" if flush else "<<EOT\n") + "".join(f"{pad}{line}\n" for line in body) + closing + "EOT"
 
 
 def resolve(ref) -> Any:
@@ -278,21 +293,20 @@ def _same_structure(a: Any, b: Any) -> bool:
     return same(a, b)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(bodies())
 def test_format_keeps_meaning_and_is_idempotent(source):
     once = format_text(source)
     assert same_config(source, once)
     assert format_text(once) == once
     assert once == "" or (once.endswith("\n") and not once.endswith("\n\n"))
-    assert all(line == line.rstrip() for line in once.split("\n") if "EOT" not in line)
     assert "\n\n\n" not in once
-
-
-@settings(max_examples=100, deadline=None)
-@given(bodies())
-def test_formatted_indentation_follows_nesting(source):
-    for line in format_text(source).split("\n"):
-        stripped = line.lstrip(" ")
-        assert (len(line) - len(stripped)) % 2 == 0
-        assert not stripped.startswith("\t")
+    in_heredoc = False  # heredoc bodies are content: copied as written
+    for line in once.split("\n"):
+        if in_heredoc:
+            in_heredoc = line.strip() != "EOT"
+            continue
+        in_heredoc = "<<" in line
+        assert line == line.rstrip()
+        indent = len(line) - len(line.lstrip(" "))
+        assert indent % 2 == 0 and not line[indent:].startswith("\t")
