@@ -1,21 +1,21 @@
-"""Fingerprints of configuration files by their parsed content, not their bytes.
+"""Fingerprints of configuration files by their tokens, not their bytes.
 
-A comment or layout edit does not change a file's fingerprint, so it does not
-make a saved plan stale; any change of meaning does.
+Whitespace, newlines and comments are not tokens, so a comment or layout edit
+does not change a file's fingerprint (and does not make a saved plan stale);
+any change of meaning does.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from zplan.config.hcl import tokenize
 from zplan.hashing import hash_value
 
 
 def file_fingerprint(path: Path) -> str:
-    import hcl2
-
-    options = hcl2.SerializationOptions(with_comments=False, strip_string_quotes=True, explicit_blocks=True)
-    return hash_value(hcl2.loads(path.read_text(encoding="utf-8"), serialization_options=options))
+    tokens = tokenize(path.read_text(encoding="utf-8"), str(path))
+    return hash_value([[kind, value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)] for kind, value, *_ in tokens])
 
 
 def fingerprints(root: Path, files: list[Path]) -> dict[str, str]:

@@ -75,10 +75,15 @@ def _parse(path: Path, cache_dir: Path | None) -> hcl.Block:
     except OSError:
         return hcl.parse_file(path)  # reports the error
     cached = cache_dir / f"{hash_bytes(data + str(path).encode())}.v{PARSE_CACHE_VERSION}.pickle"
+    import gc
+
+    gc.disable()  # unpickling thousands of small objects: the collector would only slow it down
     try:
         return pickle.loads(cached.read_bytes())
     except Exception:  # missing or unreadable: parse again
         pass
+    finally:
+        gc.enable()
     body = hcl.parse_file(path)
     try:
         atomic_write_bytes(cached, pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
