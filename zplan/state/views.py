@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zplan.state.model import State
+from zplan.state.model import State, store_key
 from zplan.state.secrets import MARK
 
 
@@ -10,9 +10,19 @@ def _hide(attrs: dict, sensitive: list[str]) -> dict:
     return {k: ("(sensitive)" if k in sensitive or (isinstance(v, dict) and MARK in v) else v) for k, v in attrs.items()}
 
 
+def _stores(state: State, project) -> list[dict]:
+    """The step records of the project's current stack: another stack's records (other
+    stores) would show runs and artifacts this stack never made."""
+    settings = project.static_stack_settings()
+    artifacts, metadata = settings.get("artifact_store"), settings.get("metadata_store")
+    if isinstance(artifacts, str) and isinstance(metadata, str):
+        return [state.doc["stores"].get(store_key(artifacts, metadata), {})]
+    return list(state.doc["stores"].values())  # the stores depend on resources: show every record
+
+
 def state_json(state: State, project) -> dict:
     steps = {}
-    for store in state.doc["stores"].values():
+    for store in _stores(state, project):
         for addr, rec in store.get("steps", {}).items():
             steps[addr] = {k: rec[k] for k in ("status", "run", "finished_at", "cache_key", "outputs", "error") if k in rec}
     return {
