@@ -58,7 +58,7 @@ pipeline "training" {
   step "evaluate" {
     source = "steps/train.py:evaluate"
     inputs = { model = step.train.outputs.output, test = step.scale.outputs.test }
-    params = { report_dir = resource.local_directory.reports.id }
+    params = { report_dir = resource.local_directory.reports.path }
   }
 }
 

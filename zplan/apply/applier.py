@@ -353,7 +353,7 @@ class Applier:
             record = self.state.step_record(self.store_key, address) or {}
             if record.get("status") != "succeeded" or record.get("cache_key") != current.cache_key:
                 # the latest record is another execution (a failure, other params): outputs and reasons read it
-                self._remember(current, "succeeded", current.cached_from["outputs"], None, current.cached_from.get("run"))
+                self._remember(current, "succeeded", current.cached_from["outputs"], None, current.cached_from.get("run"), current.cached_from.get("finished_at"))
             return
         result: StepResult
         if future.exception() is not None:
@@ -362,6 +362,8 @@ class Applier:
             result = StepResult(address, False, error=msg, started_at=self._started.get(address, time.time()), finished_at=time.time())
         else:
             result = future.result()
+        # A step may put a secret in its exception; the message is printed and recorded.
+        result.error, result.traceback = _redact(result.error, self.project.secrets), _redact(result.traceback, self.project.secrets)
         log = self._log_path(address)
         if result.ok:
             self.result.outcome[address] = OK
@@ -376,10 +378,10 @@ class Applier:
             address, result.ok, result.finished_at - result.started_at, result.error, result.traceback, str(log) if log.exists() else None
         )
 
-    def _remember(self, plan: m.StepPlan, status: str, outputs: dict, error: str | None, run: int | None) -> None:
+    def _remember(self, plan: m.StepPlan, status: str, outputs: dict, error: str | None, run: int | None, finished_at: str | None = None) -> None:
         store = self.state.store(self.store_key)
         fingerprint = self.planner.step_planner.fingerprint(plan)
-        now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        now = finished_at or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         record = {"status": status, "cache_key": plan.cache_key, "fingerprint": fingerprint, "outputs": outputs, "run": run, "finished_at": now}
         if error:
             record["error"] = error
@@ -474,6 +476,13 @@ class Applier:
 def _password(settings: dict) -> str | None:
     value = settings.get("metadata_password")
     return value if isinstance(value, str) else None
+
+
+def _redact(text: str | None, secrets: list[str]) -> str | None:
+    for secret in secrets:
+        if text and secret:
+            text = text.replace(secret, "(sensitive)")
+    return text
 
 
 def _jsonable(settings: dict) -> dict:

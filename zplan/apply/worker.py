@@ -82,6 +82,7 @@ def _execute(task: StepTask, result: StepResult) -> None:
     from zplan.steps import split_outputs
 
     project_dir = Path(task.project_dir)
+    os.chdir(project_dir)  # relative paths in params mean the project folder, wherever zplan was started
     fn = _load_function(project_dir, task.source_file, task.function)
     store = _store(task.artifact_store_url, task.project_dir)
     kwargs = dict(task.params)
