@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow.parquet as pq
+if TYPE_CHECKING:
+    from zplan.beam.dataset import ShardedDataset
 
-from zplan.beam.dataset import ShardedDataset
+# Registered through an entry point, so this module is imported whenever materializers
+# are looked up: pyarrow and the dataset module load only when a dataset is involved.
 
 
 class ShardedDatasetMaterializer:
@@ -20,9 +22,15 @@ class ShardedDatasetMaterializer:
     version = "1"
 
     def can_save(self, value: Any) -> bool:
+        if not type(value).__module__.startswith("zplan.beam"):
+            return False
+        from zplan.beam.dataset import ShardedDataset
+
         return isinstance(value, ShardedDataset)
 
-    def save(self, value: ShardedDataset, folder: Path) -> dict:
+    def save(self, value: "ShardedDataset", folder: Path) -> dict:
+        import pyarrow.parquet as pq
+
         folder.mkdir(parents=True, exist_ok=True)
         rows = 0
         for shard in value.shards():
@@ -30,5 +38,7 @@ class ShardedDatasetMaterializer:
             rows += pq.ParquetFile(shard).metadata.num_rows
         return {"shards": len(value.shards()), "rows": rows, "columns": value.schema().names}
 
-    def load(self, folder: Path) -> ShardedDataset:
+    def load(self, folder: Path) -> "ShardedDataset":
+        from zplan.beam.dataset import ShardedDataset
+
         return ShardedDataset(Path(folder))
