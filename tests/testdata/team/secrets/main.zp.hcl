@@ -6,6 +6,11 @@ variable "pw" {
   sensitive = true
 }
 
+variable "fail" {
+  type    = bool
+  default = false
+}
+
 variable "token_file" {
   type        = string
   description = "where local_file writes the secret (outside the project folder)"
@@ -19,7 +24,7 @@ resource "local_file" "token" {
 pipeline "vault" {
   step "fingerprint" {
     source = "steps/vault.py:fingerprint"
-    params = { secret = var.pw, label = "pw" }
+    params = { secret = var.pw, label = "pw", fail = var.fail }
   }
 }
 
