@@ -20,7 +20,6 @@ import math
 import pickle
 import shutil
 import warnings
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -395,6 +394,8 @@ def unregister(name: str) -> None:
 def _load_plugins() -> list[Materializer]:
     global _plugins
     if _plugins is None:
+        from importlib import metadata as importlib_metadata  # ~0.1 s: only on a lookup miss
+
         found = []
         for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
             try:
