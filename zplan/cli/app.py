@@ -99,7 +99,8 @@ def fmt(check: bool = opt(False, "check", "Only check; exit 3 when a file needs 
             changed.append(path)
             if not check:
                 atomic_write_text(path, formatted)
-        common.say(str(path)) if formatted != text else None
+        if formatted != text:
+            common.say(os.path.relpath(path, common.root()))
     if check and changed:
         raise typer.Exit(3)
 

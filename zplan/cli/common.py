@@ -139,7 +139,7 @@ def run_apply(planfile: Optional[Path], auto_approve: bool, var, var_file, stack
         sys.stderr.write(f"Error: {len(result.failed)} failed: {', '.join(result.failed)}\n")
         raise typer.Exit(1)
     if not destroy:
-        print_outputs(None, False, False, quiet_if_none=True)
+        print_outputs(None, False, False, quiet_if_none=True, loaded=(planned.state, project))
 
 
 def _apply_view():
@@ -173,8 +173,8 @@ def _state_and_project(stack: Optional[str] = None):
     return State(project.state_backend().read()), project
 
 
-def print_outputs(name: Optional[str], as_json: bool, raw: bool, quiet_if_none: bool = False) -> None:
-    state, project = _state_and_project()
+def print_outputs(name: Optional[str], as_json: bool, raw: bool, quiet_if_none: bool = False, loaded=None) -> None:
+    state, project = loaded or _state_and_project()
     outputs = state.outputs
     if name is not None:
         if name not in outputs:
