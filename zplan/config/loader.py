@@ -157,6 +157,18 @@ def _duplicate(kind: str, name: str, first, block: hcl.Block, found: diags.Colle
     return True
 
 
+def _new_name(block: hcl.Block, found: diags.Collector, kind: str, table: dict, allowed: set[str] | None, nested: set[str] = frozenset()) -> str | None:
+    """The name of a one-label block, after checking its attributes and that it is not a duplicate."""
+    labels = _labels(block, 1, "NAME", found)
+    if labels is None:
+        return None
+    (name,) = labels
+    _check_attributes(block, allowed, found, f'in {kind} "{name}"', nested)
+    if _duplicate(kind, name, table.get(name), block, found):
+        return None
+    return name
+
+
 def _static(attr: hcl.Attribute | None, found: diags.Collector, default=None):
     if attr is None:
         return default
@@ -168,12 +180,8 @@ def _static(attr: hcl.Attribute | None, found: diags.Collector, default=None):
 
 
 def _variable(config: Config, block: hcl.Block, found: diags.Collector) -> None:
-    labels = _labels(block, 1, "NAME", found)
-    if labels is None:
-        return
-    (name,) = labels
-    _check_attributes(block, {"default", "type", "description", "sensitive"}, found, f'in variable "{name}"', {"validation"})
-    if _duplicate("variable", name, config.variables.get(name), block, found):
+    name = _new_name(block, found, "variable", config.variables, {"default", "type", "description", "sensitive"}, {"validation"})
+    if name is None:
         return
     var = Variable(name=name, range=block.range)
     attrs = block.attributes
@@ -200,12 +208,8 @@ def _locals(config: Config, block: hcl.Block, found: diags.Collector) -> None:
 
 
 def _pipeline(config: Config, block: hcl.Block, found: diags.Collector) -> None:
-    labels = _labels(block, 1, "NAME", found)
-    if labels is None:
-        return
-    (name,) = labels
-    _check_attributes(block, {"description"}, found, f'in pipeline "{name}"', {"step"})
-    if _duplicate("pipeline", name, config.pipelines.get(name), block, found):
+    name = _new_name(block, found, "pipeline", config.pipelines, {"description"}, {"step"})
+    if name is None:
         return
     pipeline = Pipeline(name=name, range=block.range)
     for nested in block.blocks:
@@ -255,12 +259,8 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
 
 
 def _output(config: Config, block: hcl.Block, found: diags.Collector) -> None:
-    labels = _labels(block, 1, "NAME", found)
-    if labels is None:
-        return
-    (name,) = labels
-    _check_attributes(block, {"value", "description", "sensitive"}, found, f'in output "{name}"')
-    if _duplicate("output", name, config.outputs.get(name), block, found):
+    name = _new_name(block, found, "output", config.outputs, {"value", "description", "sensitive"})
+    if name is None:
         return
     if "value" not in block.attributes:
         found.error(f'output "{name}" has no value', "add value = <expression>", block.range)
@@ -275,12 +275,8 @@ def _output(config: Config, block: hcl.Block, found: diags.Collector) -> None:
 
 
 def _stack(config: Config, block: hcl.Block, found: diags.Collector) -> None:
-    labels = _labels(block, 1, "NAME", found)
-    if labels is None:
-        return
-    (name,) = labels
-    _check_attributes(block, STACK_ATTRIBUTES, found, f'in stack "{name}"')
-    if _duplicate("stack", name, config.stacks.get(name), block, found):
+    name = _new_name(block, found, "stack", config.stacks, STACK_ATTRIBUTES)
+    if name is None:
         return
     config.stacks[name] = Stack(name=name, range=block.range, settings={k: a.expr for k, a in block.attributes.items()})
 
@@ -324,12 +320,8 @@ def _lifecycle(block: hcl.Block, found: diags.Collector) -> Lifecycle:
 
 
 def _provider(config: Config, block: hcl.Block, found: diags.Collector) -> None:
-    labels = _labels(block, 1, "NAME", found)
-    if labels is None:
-        return
-    (name,) = labels
-    _check_attributes(block, None, found, f'in provider "{name}"')
-    if _duplicate("provider", name, config.providers.get(name), block, found):
+    name = _new_name(block, found, "provider", config.providers, None)
+    if name is None:
         return
     config.providers[name] = ProviderConfig(name=name, range=block.range, settings={k: a.expr for k, a in block.attributes.items()})
 
