@@ -14,7 +14,7 @@ GITHUB_LIMIT = 65_000
 
 def render_parts(doc: dict, limit: int = GITHUB_LIMIT, verbose: bool = False) -> list[str]:
     header = _header(doc)
-    sections = [_section(c) for c in _changes(doc, verbose)]
+    sections = [_section(c, verbose) for c in _changes(doc, verbose)]
     cached = [s for s in doc["steps"] if s["action"] == "cached"]
     if cached:
         rows = "\n".join(f"| `{s['address']}` | {_cached_text(s)} |" for s in cached)
@@ -59,14 +59,14 @@ def _changes(doc: dict, verbose: bool) -> list[dict]:
     return out
 
 
-def _section(change: dict) -> str:
+def _section(change: dict, verbose: bool) -> str:
     if change["_kind"] == "step":
         reasons = "; ".join(x["message"] for x in change["reasons"])
         return (
             f"<details><summary><code>~ {change['address']}</code> will run: {_escape(reasons)}</summary>\n\n"
             f"- source: `{change['source']}`\n- reasons:\n" + "".join(f"  - {_escape(x['message'])}\n" for x in change["reasons"]) + "\n</details>\n"
         )
-    lines = _resource(change, 0, verbose=False)
+    lines = _resource(change, 0, verbose)
     body = "\n".join(text for _, text in lines[1:])
     action = change["action"]
     return (
