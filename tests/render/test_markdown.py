@@ -196,3 +196,12 @@ def test_splitting_invariants_hold_for_any_size_and_limit(n_resources, n_steps, 
             assert f"_Part {i} of {len(parts)}._" in part
         seen += SUMMARY.findall(part)
     assert seen == changes_of(doc)
+
+
+def test_verbose_lists_unchanged_resources_and_attributes():
+    unchanged = resource(1) | {"action": "no-op", "changed": [], "after": dict(resource(1)["before"])}
+    doc = plan_doc([unchanged, resource(5)], [])
+    assert "resource.local_file.f1" not in render(doc)
+    verbose = render(doc, verbose=True)
+    assert "<code>  resource.local_file.f1</code> unchanged" in verbose
+    assert '  path = "data/1"' in verbose and "hidden" not in verbose
