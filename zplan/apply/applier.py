@@ -336,7 +336,8 @@ class Applier:
         return self._store
 
     def _log_path(self, address: str) -> Path:
-        return self.project.state_dir / "logs" / f"run-{self.result.run_id or 0}" / f"{address}.log"
+        # Run numbers count per metadata store, so two stacks both have a run 1: the stack keeps them apart.
+        return self.project.state_dir / "logs" / self.project.stack_name / f"run-{self.result.run_id or 0}" / f"{address}.log"
 
     def _finish_step(self, address: str, status: str, future: cf.Future | None) -> None:
         planner = self.planner.step_planner
