@@ -27,6 +27,7 @@ import re
 import secrets
 import shutil
 import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Mapping
@@ -531,6 +532,9 @@ def _open_filesystem(url: str, protocol: str, options: Mapping[str, Any]) -> Any
             return s3fs.S3FileSystem(**opts)
         # Read by gcsfs at import time; its default (true) stalls every call on a gRPC handshake.
         os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+        # google-api-core warns about future Python support on import and first use: noise in
+        # every command's output and every step's log, and nothing the user can act on here.
+        warnings.filterwarnings("ignore", message="You are using a Python version", category=FutureWarning)
         from gcsfs.core import GCSFileSystem
 
         if "token" not in opts and os.environ.get("STORAGE_EMULATOR_HOST"):
