@@ -93,6 +93,7 @@ stack "gcs" {{
         assert re.search(r"run \d+: 5 step\(s\)", applied.out), applied  # a new store pair: everything runs
         accuracy[stack] = json.loads(zp("output", "-json").out)["accuracy"]["value"]
         assert f"accuracy = {json.dumps(accuracy[stack])}" in applied.out
+        assert "Warning" not in applied.err  # client libraries' import-time warnings stay out of the output
 
         # Every artifact the run recorded is complete in the bucket, and holds what the steps made.
         run = int(re.search(r"run (\d+):", applied.out).group(1))
@@ -108,6 +109,8 @@ stack "gcs" {{
         assert zp("plan", "-detailed-exitcode").code == 0
 
     assert accuracy["s3"] == accuracy["gcs"] == accuracy["team"]
+    logs = list((project / ".zplan" / "logs").rglob("*.log"))
+    assert len(logs) == 15 and not any("Warning" in log.read_text() for log in logs)  # ...and out of step logs
     assert 0.8 <= accuracy["s3"] <= 1.0
     # The team stack's run and state are in MariaDB, not in the checkout's files.
     runs = zp("runs", "-stack", "team").out
