@@ -24,6 +24,7 @@ class Run:
     rss_mb: float
     code: int
     output: str
+    timed_out: bool = False
 
 
 class BenchError(Exception):
@@ -35,20 +36,30 @@ class BenchError(Exception):
 # benchmark's own high-water mark (numpy, pandas), so the fork happens here.
 # CPU: the launcher becomes a child subreaper, so processes the command leaves
 # to be reaped by someone else (zplan's forkserver and its step workers) are
-# reaped here and their CPU counts too.
+# reaped here and their CPU counts too. A time limit stops the command's whole
+# process group (the command and what it started).
 _LAUNCHER = """
-import ctypes, json, os, sys, time
+import ctypes, json, os, signal, sys, time
 ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-result, cmd = sys.argv[1], sys.argv[2:]
+result, limit, cmd = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+timed_out = []
 t0 = time.perf_counter()
 pid = os.fork()
 if pid == 0:
     try:
+        os.setpgid(0, 0)
         os.execvp(cmd[0], cmd)
     finally:
         os._exit(127)
+def stop(signum, frame):
+    timed_out.append(True)
+    os.killpg(pid, signal.SIGKILL)
+if limit > 0:
+    signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, limit)
 _, status, own = os.wait4(pid, 0)
 wall = time.perf_counter() - t0
+signal.setitimer(signal.ITIMER_REAL, 0)
 deadline = time.monotonic() + 10  # orphans (a forkserver) exit once the command is gone
 while time.monotonic() < deadline:
     try:
@@ -59,21 +70,22 @@ while time.monotonic() < deadline:
 every = __import__("resource").getrusage(__import__("resource").RUSAGE_CHILDREN)
 with open(result, "w") as f:
     json.dump({"wall": wall, "code": os.waitstatus_to_exitcode(status), "rss_kb": own.ru_maxrss,
-               "cpu": every.ru_utime + every.ru_stime}, f)
+               "cpu": every.ru_utime + every.ru_stime, "timed_out": bool(timed_out)}, f)
 """
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, limit: float = 0) -> Run:
+    """Run ``cmd`` to completion (or until ``limit`` seconds, when given) and measure it."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp, "result.json")
-        launcher = [sys.executable, "-S", "-c", _LAUNCHER, str(result), *cmd]
+        launcher = [sys.executable, "-S", "-c", _LAUNCHER, str(result), str(limit), *cmd]
         subprocess.run(launcher, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, check=False)
         out.seek(0)
         text = out.read().decode(errors="replace")
         if not result.exists():
             raise BenchError(f"could not run {cmd[0]}: {text.strip()[-500:]}")
         r = json.loads(result.read_text())
-    return Run(r["wall"], r["cpu"], r["rss_kb"] / 1024, r["code"], text)
+    return Run(r["wall"], r["cpu"], r["rss_kb"] / 1024, r["code"], text, r["timed_out"])
 
 
 def expect(result: Run, codes: tuple[int, ...], what: str, contains: str | None = None) -> Run:

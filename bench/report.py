@@ -34,6 +34,7 @@ class WorkloadResult:
     zplan_compute: list[float] = field(default_factory=list)  # seconds inside step functions, per cold apply
     dvc_compute: list[float] = field(default_factory=list)
     throughput: dict[str, float] = field(default_factory=dict)
+    dvc_cutoff: tuple[float, int, float] | None = None  # a cold repro stopped at the time limit: (wall, stages done, seconds in them)
     error: str | None = None
 
     def overhead(self, tool: str) -> list[float]:
@@ -143,7 +144,13 @@ def _commands(results: list[WorkloadResult]) -> list[str]:
                 continue
             runs = f"{len(z.runs)}" + (f" / {len(d.runs)}" if d and len(d.runs) != len(z.runs) else "")
             cells = [r.name, label, runs, z.span(), f"{z.cpu:.2f}", f"{z.rss_mb:.0f}"]
-            cells += [f"`dvc {peer}`", d.span(), f"{d.cpu:.2f}", f"{d.rss_mb:.0f}", f"{z.median / d.median:.2f}"] if d and peer else ["", "", "", "", ""]
+            if d and peer:
+                cells += [f"`dvc {peer}`", d.span(), f"{d.cpu:.2f}", f"{d.rss_mb:.0f}", f"{z.median / d.median:.2f}"]
+            elif key == "apply_cold" and r.dvc_cutoff:
+                wall, done, _ = r.dvc_cutoff
+                cells += [f"`dvc {peer}`", f"> {wall:.0f} (stopped: {done} of {r.steps} stages done)", "", "", f"< {z.median / wall:.2f}"]
+            else:
+                cells += ["", "", "", "", ""]
             rows.append("| " + " | ".join(cells) + " |")
     return rows
 
@@ -158,7 +165,13 @@ def _overhead(results: list[WorkloadResult]) -> list[str]:
         d = r.overhead("dvc")
         med = statistics.median(z)
         cells = [r.name, str(r.steps), r.zplan["apply_cold"].span(), f"{statistics.median(r.zplan_compute):.3f}", _ms(z)]
-        cells += [r.dvc["apply_cold"].span(), f"{statistics.median(r.dvc_compute):.3f}", _ms(d)] if d else ["", "", ""]
+        if d:
+            cells += [r.dvc["apply_cold"].span(), f"{statistics.median(r.dvc_compute):.3f}", _ms(d)]
+        elif r.dvc_cutoff:
+            wall, done, spent = r.dvc_cutoff
+            cells += [f"> {wall:.0f} (stopped)", f"{spent:.3f}", f"{(wall - spent) / max(done, 1) * 1000:.1f} (first {done} stages)"]
+        else:
+            cells += ["", "", ""]
         cells.append(_verdict(med <= STEP_OVERHEAD, f"<= {STEP_OVERHEAD * 1000:.0f} ms"))
         rows.append("| " + " | ".join(cells) + " |")
     return rows
