@@ -7,3 +7,10 @@ os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 os.environ.setdefault("ZPLAN_NO_COLOR", "1")
 
 pytest_plugins = ["tests.fixtures.mariadb", "tests.fixtures.servers"]
+
+# CI runs the property tests on a fixed set of examples, so a run is repeatable.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")

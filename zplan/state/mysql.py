@@ -142,13 +142,22 @@ class MySQLBackend:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise StateLockedError(self._holder(conn), timeout)
+                raise StateLockedError(self._holder_soon(conn), timeout)
             if on_wait is not None:
                 on_wait(self._holder(conn), left)
             # Waiting inside GET_LOCK returns the moment the lock is freed; at most a
             # second at a time so on_wait hears about it about once a second.
             if self._get_lock(conn, min(1.0, left)):
                 return
+
+    def _holder_soon(self, conn) -> LockInfo | None:
+        """The holder's info; a holder that has just taken the lock writes it a moment later."""
+        for _ in range(20):
+            holder = self._holder(conn)
+            if holder is not None:
+                return holder
+            time.sleep(0.05)
+        return None
 
     def _get_lock(self, conn, seconds: float) -> bool:
         with conn.cursor() as cur:

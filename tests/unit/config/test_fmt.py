@@ -300,7 +300,8 @@ def test_format_keeps_meaning_and_is_idempotent(source):
     assert same_config(source, once)
     assert format_text(once) == once
     assert once == "" or (once.endswith("\n") and not once.endswith("\n\n"))
-    assert "\n\n\n" not in once
+    if "<<" not in source:  # blank lines inside a heredoc are its content
+        assert "\n\n\n" not in once
     in_heredoc = False  # heredoc bodies are content: copied as written
     for line in once.split("\n"):
         if in_heredoc:
