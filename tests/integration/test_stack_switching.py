@@ -99,9 +99,8 @@ def test_selecting_an_unknown_stack_is_refused(zp: Zplan) -> None:
     assert 'no stack named "prod"' in zp("plan", "-stack", "prod", code=1).err
 
 
-@pytest.mark.xfail(strict=True, reason="outputs are kept once per state, not per stack: `output` shows "
-                   "what the last apply on any stack recorded")
 def test_outputs_follow_the_selected_stack(zp: Zplan) -> None:
     zp("apply", "-auto-approve")
     zp("apply", "-auto-approve", "-stack", "shared", "-var", "factor=5")
     assert json.loads(zp("output", "-json").out)["total"]["value"] == 30  # dev's, not shared's 50
+    assert json.loads(zp("output", "-json", "-stack", "shared").out)["total"]["value"] == 50

@@ -86,7 +86,9 @@ class Applier:
         self._preflight()
         try:
             self._apply_deletes([r for r in self.plan.resources if r.action == m.DELETE])
-            if not self.plan.destroy:
+            if self.plan.destroy:
+                self.state.set_outputs(self.project.stack_name, {})
+            else:
                 self._walk()
                 self._record_outputs()
         finally:
@@ -436,8 +438,11 @@ class Applier:
     # -- outputs and wrap-up ----------------------------------------------------------------------------
     def _outputs_changed(self) -> bool:
         return any(
-            o["known"] and self.state.outputs.get(n, {}).get("value") != o["value"] for n, o in self.plan.outputs.items()
-        ) if not self.plan.destroy else bool(self.state.outputs)
+            o["known"] and self._recorded_outputs().get(n, {}).get("value") != o["value"] for n, o in self.plan.outputs.items()
+        ) if not self.plan.destroy else bool(self._recorded_outputs())
+
+    def _recorded_outputs(self) -> dict:
+        return self.state.outputs_of(self.project.stack_name)
 
     def _record_outputs(self) -> None:
         scope = self.project.scope(self._resource_value)
@@ -454,7 +459,7 @@ class Applier:
                 continue
             stored = sealed.seal(value, self.project.state_dir) if output.sensitive else value
             outputs[name] = {"value": stored, "sensitive": output.sensitive}
-        self.state.doc["outputs"] = outputs
+        self.state.set_outputs(self.project.stack_name, outputs)
 
     def _summary(self) -> dict:
         counts: dict[str, int] = {}

@@ -184,9 +184,9 @@ def show(planfile: Optional[Path] = typer.Argument(None), as_json: bool = opt(Fa
 
 @app.command()
 def output(name: Optional[str] = typer.Argument(None), as_json: bool = opt(False, "json", "Print as JSON."),
-           raw: bool = opt(False, "raw", "Print a single string output without quotes.")) -> None:
-    """Print the outputs recorded by the last apply."""
-    common.print_outputs(name, as_json, raw)
+           raw: bool = opt(False, "raw", "Print a single string output without quotes."), stack: Optional[str] = StackOpt) -> None:
+    """Print the outputs recorded by the last apply on the stack."""
+    common.print_outputs(name, as_json, raw, stack=stack)
 
 
 @runs_app.callback()

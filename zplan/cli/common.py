@@ -173,9 +173,9 @@ def _state_and_project(stack: Optional[str] = None):
     return State(project.state_backend().read()), project
 
 
-def print_outputs(name: Optional[str], as_json: bool, raw: bool, quiet_if_none: bool = False, loaded=None) -> None:
-    state, project = loaded or _state_and_project()
-    outputs = state.outputs
+def print_outputs(name: Optional[str], as_json: bool, raw: bool, quiet_if_none: bool = False, loaded=None, stack: Optional[str] = None) -> None:
+    state, project = loaded or _state_and_project(stack)
+    outputs = state.outputs_of(project.stack_name)
     if name is not None:
         if name not in outputs:
             raise diags.fail(f'no output named "{name}" in state', "run `zplan apply` first, or check the name")

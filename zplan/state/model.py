@@ -9,7 +9,7 @@
           "steps": {ADDRESS: StepRecord},   # the latest execution of each step
           "cache": {CACHE_KEY: CacheEntry}, # every successful execution, by cache key
       }},
-      "outputs": {NAME: {"value", "sensitive"}},
+      "outputs": {STACK: {NAME: {"value", "sensitive"}}},   # outputs per stack (v2)
     }
 
 Older documents are upgraded by one function per version (``_UPGRADES``), as
@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from zplan.hashing import hash_value
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class StateError(Exception):
@@ -56,7 +56,13 @@ def upgrade(doc: dict | None) -> dict:
     return doc
 
 
-_UPGRADES: dict[int, Callable[[dict], dict]] = {}
+def _v1_to_v2(doc: dict) -> dict:
+    # v1 kept one set of outputs for every stack; which stack they came from is unknown,
+    # so they are dropped and the next apply on each stack records its own.
+    return {**doc, "outputs": {}, "format_version": 2}
+
+
+_UPGRADES: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
 
 
 def store_key(artifact_store: str, metadata_store: str) -> str:
@@ -83,9 +89,15 @@ class State:
     def resources(self) -> dict[str, dict]:
         return self.doc["resources"]
 
-    @property
-    def outputs(self) -> dict[str, dict]:
-        return self.doc["outputs"]
+    def outputs_of(self, stack: str) -> dict[str, dict]:
+        """The outputs the last apply on ``stack`` recorded."""
+        return self.doc["outputs"].get(stack, {})
+
+    def set_outputs(self, stack: str, outputs: dict[str, dict]) -> None:
+        if outputs:
+            self.doc["outputs"][stack] = outputs
+        else:
+            self.doc["outputs"].pop(stack, None)
 
     def store(self, key: str) -> dict:
         return self.doc["stores"].setdefault(key, {"steps": {}, "cache": {}})

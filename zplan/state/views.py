@@ -39,5 +39,5 @@ def state_json(state: State, project) -> dict:
             for addr, r in state.resources.items()
         },
         "steps": steps,
-        "outputs": {k: ("(sensitive)" if o.get("sensitive") else o["value"]) for k, o in state.outputs.items()},
+        "outputs": {k: ("(sensitive)" if o.get("sensitive") else o["value"]) for k, o in state.outputs_of(project.stack_name).items()},
     }
