@@ -368,6 +368,7 @@ class Applier:
         # A step may put a secret in its exception; the message is printed and recorded.
         result.error, result.traceback = _redact(result.error, self.project.secrets), _redact(result.traceback, self.project.secrets)
         log = self._log_path(address)
+        _redact_file(log, self.project.secrets)  # what the step printed, too
         if result.ok:
             self.result.outcome[address] = OK
             self._remember(current, "succeeded", result.outputs, None, self.result.run_id)
@@ -482,6 +483,20 @@ class Applier:
 def _password(settings: dict) -> str | None:
     value = settings.get("metadata_password")
     return value if isinstance(value, str) else None
+
+
+def _redact_file(path: Path, secrets: list[str]) -> None:
+    if not secrets or not path.exists():
+        return
+    data = path.read_bytes()
+    cleaned = data
+    for secret in secrets:
+        if secret:
+            cleaned = cleaned.replace(secret.encode(), b"(sensitive)")
+    if cleaned != data:
+        from zplan.fsutil import atomic_write_bytes
+
+        atomic_write_bytes(path, cleaned)
 
 
 def _redact(text: str | None, secrets: list[str]) -> str | None:

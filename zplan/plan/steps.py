@@ -9,6 +9,7 @@ inputs, environment — in that order, as DVC checks a stage.
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -17,7 +18,7 @@ from zplan import diags
 from zplan.config.expr import UNKNOWN
 from zplan.config.model import StepConfig
 from zplan.config.scope import Scope, StepOutputRef, contains_unknown
-from zplan.hashing import StatCache, canonical_json, hash_text, hash_value
+from zplan.hashing import StatCache, canonical_json, hash_value
 from zplan.plan import model as m
 from zplan.plan.code import CodeError, CodeIndex
 from zplan.state.model import State
@@ -30,12 +31,25 @@ def environment() -> dict[str, str]:
     return {"python": f"{sys.version_info.major}.{sys.version_info.minor}"}
 
 
+@functools.lru_cache(maxsize=64)
+def _slow_digest(value: str) -> str:
+    """A digest that stands for a secret in state and cache keys.
+
+    Deterministic (two checkouts sharing a cache must agree) but deliberately slow
+    (PBKDF2, 200,000 rounds), so a weak password cannot be recovered by trying
+    guesses against what state stores.
+    """
+    import hashlib
+
+    return hashlib.pbkdf2_hmac("sha256", value.encode(), b"zplan sensitive value", 200_000).hex()[:32]
+
+
 def mask_secrets(value: Any, secrets: list[str]) -> Any:
     """Replace every string that holds a secret by a hash of it, for state and cache keys."""
     if not secrets:
         return value
     if isinstance(value, str):
-        return f"(sensitive:{hash_text(value)[:12]})" if any(s and s in value for s in secrets) else value
+        return f"(sensitive:{_slow_digest(value)})" if any(s and s in value for s in secrets) else value
     if isinstance(value, dict):
         return {k: mask_secrets(v, secrets) for k, v in value.items()}
     if isinstance(value, list):
