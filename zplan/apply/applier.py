@@ -17,7 +17,7 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from zplan import diags
 from zplan.apply.hooks import Hooks
@@ -27,9 +27,9 @@ from zplan.config.scope import StepOutputRef
 from zplan.graph.walk import FAILED, OK, SKIPPED, done_future, walk
 from zplan.plan import model as m
 from zplan.plan.planner import Planner
-from zplan.plan.resources import desired_inputs, schema_for
 from zplan.plan.steps import mask_secrets
-from zplan.provider import Provider, ProviderContext, ProviderError, ResourceChange, ResourceResult
+from zplan.apply.resources import ResourceApplier
+from zplan.provider import ResourceResult
 from zplan.state import secrets as sealed
 from zplan.state.model import State
 
@@ -69,7 +69,6 @@ class Applier:
         self.hooks = hooks or Hooks()
         self.parallelism = max(1, parallelism or os.cpu_count() or 1)
         self.result = ApplyResult()
-        self._providers: dict[str, Provider] = {}
         self._pool: cf.ProcessPoolExecutor | None = None
         self._threads = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="zplan-resource")
         self._metadata = None
@@ -78,14 +77,15 @@ class Applier:
         self._current: dict[str, m.StepPlan] = {}  # each step as re-planned when it started
         self.store_key = plan.store_key  # None until the stack's resources exist
         self._pending_executions: list[dict] = []  # recorded in ML Metadata in batches
+        self.resources = ResourceApplier(self.project, state, self.hooks, lambda: self.persist(self.state), self.result)
 
     # -- entry points ---------------------------------------------------------------------------
     def apply(self) -> ApplyResult:
         if not self.plan.has_changes() and not self._outputs_changed():
             return self.result  # nothing to do: no run recorded, serial unchanged
-        self._preflight()
+        self.resources.preflight(self.plan.resource_changes)
         try:
-            self._apply_deletes([r for r in self.plan.resources if r.action == m.DELETE])
+            self.resources.apply_deletes([r for r in self.plan.resources if r.action == m.DELETE])
             if self.plan.destroy:
                 self.state.set_outputs(self.project.stack_name, {})
             else:
@@ -99,103 +99,6 @@ class Applier:
         self.hooks.run_finished(self._summary())
         return self.result
 
-    # -- resources --------------------------------------------------------------------------------
-    def _preflight(self) -> None:
-        for name in sorted({r.provider for r in self.plan.resource_changes}):
-            try:
-                self._provider(name).preflight()
-            except ProviderError as exc:
-                raise diags.fail(f'provider "{name}" cannot apply changes: {exc}', "nothing was changed") from None
-
-    def _provider(self, name: str) -> Provider:
-        if name not in self._providers:
-            cls = self.project.registry.provider_class(name)
-            if cls is None:
-                raise diags.fail(f'no installed provider "{name}"', "install its plugin package")
-            cfg = self.project.config.providers.get(name)
-            scope = self.project.scope(self._resource_value)
-            settings = {k: scope.eval(e) for k, e in cfg.settings.items()} if cfg else {}
-            ctx = ProviderContext(self.project.root, self.project.state_dir, settings)
-            self._providers[name] = cls(ctx)
-        return self._providers[name]
-
-    def _apply_deletes(self, deletes: list[m.ResourcePlan]) -> None:
-        blocked = [r.address for r in deletes if r.prevent_destroy]
-        if blocked:
-            raise diags.fail(f"{', '.join(blocked)} has lifecycle.prevent_destroy set", "remove prevent_destroy from the resource first")
-        remaining = {r.address: r for r in deletes}
-        while remaining:  # dependents first
-            needed = {d for r in remaining.values() for d in r.depends_on}
-            wave = [r for a, r in sorted(remaining.items()) if a not in needed] or list(remaining.values())
-            for rp in wave:
-                del remaining[rp.address]
-                self._finish_resource(rp, self._run_resource(rp))
-
-    def _run_resource(self, rp: m.ResourcePlan) -> ResourceResult:
-        self.hooks.resource_started(rp.address, rp.action)
-        self._started[rp.address] = time.monotonic()
-        provider = self._provider(rp.provider)
-        after = None
-        if rp.action != m.DELETE:
-            resource = self.project.config.resources[rp.address]
-            schema = schema_for(self.project.registry, resource)
-            after = desired_inputs(resource, schema, self.project.scope(self._resource_value))
-            if any(v is UNKNOWN for v in after.values()):
-                return ResourceResult(rp.address, None, "an input is still unknown after its dependencies were applied")
-        before = sealed.unseal_all(self.state.resources.get(rp.address, {}).get("attributes"), self.project.state_dir)
-        change = ResourceChange(rp.address, rp.type, rp.name, rp.action, before, after, rp.create_before_destroy)
-        results: list[ResourceResult] = []
-        noops = self._noops(rp.provider, rp.address)
-        method = provider.destroy if rp.action == m.DELETE else provider.apply
-        try:
-            method([change, *noops], results.append)
-        except ProviderError as exc:
-            return ResourceResult(rp.address, None, str(exc))
-        except Exception as exc:
-            return ResourceResult(rp.address, None, f"{type(exc).__name__}: {exc}")
-        mine = [r for r in results if r.address == rp.address]
-        return mine[-1] if mine else ResourceResult(rp.address, None, "provider reported no result")
-
-    def _noops(self, provider: str, address: str) -> list[ResourceChange]:
-        out = []
-        for addr, rec in self.state.resources.items():
-            if addr != address and rec.get("provider") == provider:
-                attrs = sealed.unseal_all(rec["attributes"], self.project.state_dir)
-                out.append(ResourceChange(addr, rec["type"], addr.rsplit(".", 1)[1], "noop", attrs, attrs))
-        return out
-
-    def _finish_resource(self, rp: m.ResourcePlan, res: ResourceResult) -> ResourceResult:
-        seconds = time.monotonic() - self._started.get(rp.address, time.monotonic())
-        if res.ok:
-            self.result.changed = True
-            if rp.action == m.DELETE:
-                self.state.resources.pop(rp.address, None)
-            else:
-                resource = self.project.config.resources[rp.address]
-                schema = schema_for(self.project.registry, resource)
-                inputs = desired_inputs(resource, schema, self.project.scope(self._resource_value))
-                secret = sorted(schema.sensitive_names())
-                self.state.resources[rp.address] = {
-                    "type": rp.type,
-                    "provider": rp.provider,
-                    "inputs": sealed.seal_keys(inputs, secret, self.project.state_dir),
-                    "attributes": sealed.seal_keys(dict(res.attributes or {}), secret, self.project.state_dir),
-                    "dependencies": rp.depends_on,
-                    "sensitive": secret,
-                    "prevent_destroy": rp.prevent_destroy,
-                }
-            self.persist(self.state)  # after every resource, atomically
-        self.result.outcome[rp.address] = OK if res.ok else FAILED
-        self.hooks.resource_finished(rp.address, rp.action, res.ok, seconds, res.error)
-        return res
-
-    def _resource_value(self, type_: str, name: str, attr: str) -> Any:
-        rec = self.state.resources.get(f"resource.{type_}.{name}")
-        if rec is None:
-            return UNKNOWN
-        value = rec["attributes"].get(attr, rec.get("inputs", {}).get(attr, UNKNOWN))
-        return sealed.unseal(value, self.project.state_dir)
-
     # -- the walk -----------------------------------------------------------------------------------
     def _walk(self) -> None:
         from zplan.stack.flavors import is_remote
@@ -207,7 +110,7 @@ class Applier:
             nodes += [s.address for s in self.plan.steps]
         def start(node: str) -> cf.Future:
             if node.startswith("resource."):
-                return self._threads.submit(self._run_resource, self.plan.resource(node))
+                return self._threads.submit(self.resources.run, self.plan.resource(node))
             return self._start_step(node)
 
         def finish(node: str, status: str, future: cf.Future | None) -> None:
@@ -217,7 +120,7 @@ class Applier:
                     self.hooks.step_skipped(node, "a dependency failed")
                     return
                 res = future.result() if future.exception() is None else ResourceResult(node, None, str(future.exception()))
-                self._finish_resource(self.plan.resource(node), res)
+                self.resources.finish(self.plan.resource(node), res)
             else:
                 self._finish_step(node, status, future)
 
@@ -265,7 +168,7 @@ class Applier:
         from zplan.stack import select
         from zplan.state.model import store_key
 
-        settings = select.settings(self.project.config, self.project.stack_name, self.project.scope(self._resource_value).eval)
+        settings = select.settings(self.project.config, self.project.stack_name, self.project.scope(self.resources.value).eval)
         unknown = [k for k in ("artifact_store", "metadata_store") if settings.get(k) is UNKNOWN]
         if unknown:
             raise diags.fail(f"stack {self.project.stack_name}: {', '.join(unknown)} still unknown after its resources were applied")
@@ -279,7 +182,7 @@ class Applier:
         step = self.project.config.step(address)
         original = self.plan.step(address)
         forced = original.action == m.RUN and any(r.code == m.REPLACE_REQUESTED for r in original.reasons)
-        current = step_planner.plan(step, self.project.scope(self._resource_value), forced)
+        current = step_planner.plan(step, self.project.scope(self.resources.value), forced)
         self._current[address] = current
         if current.action == m.CACHED:
             return done_future("cached")
@@ -446,7 +349,7 @@ class Applier:
         return self.state.outputs_of(self.project.stack_name)
 
     def _record_outputs(self) -> None:
-        scope = self.project.scope(self._resource_value)
+        scope = self.project.scope(self.resources.value)
         outputs = {}
         for name, output in self.project.config.outputs.items():
             from zplan.plan.planner import _pipeline_of

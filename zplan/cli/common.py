@@ -318,7 +318,6 @@ def list_providers() -> None:
 
 def _metadata(stack: Optional[str]):
     from zplan.metadata import MetadataStore
-    from zplan.stack import select
 
     project = open_project([], [], stack)
     settings = project.static_stack_settings()

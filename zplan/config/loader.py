@@ -14,7 +14,6 @@ from typing import Callable
 from zplan import diags
 from zplan.config import hcl
 from zplan.config.model import (
-    NO_DEFAULT,
     Config,
     Lifecycle,
     Local,
