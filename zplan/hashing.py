@@ -50,6 +50,9 @@ def hash_value(value: Any) -> str:
 def hash_file(path: str | os.PathLike[str]) -> str:
     h = xxhash.xxh3_128()
     with open(path, "rb", buffering=0) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size <= CHUNK:  # small files (most artifacts): one read, no 4 MiB buffer to allocate
+            return xxhash.xxh3_128_hexdigest(f.read())
         buf = bytearray(CHUNK)
         view = memoryview(buf)
         while n := f.readinto(buf):

@@ -9,6 +9,9 @@ failure marks everything downstream as skipped. Tested on graphs of integers.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import heapq
+import itertools
+import queue
 from typing import TYPE_CHECKING, Callable, Hashable, Iterable
 
 if TYPE_CHECKING:
@@ -32,41 +35,53 @@ def walk(
     todo = set(graph.nodes if nodes is None else nodes)
     waiting = {n: {p for p in graph.predecessors(n) if p in todo} for n in todo}
     outcome: dict[Hashable, str] = {}
-    running: dict[cf.Future, Hashable] = {}
-    started: set[Hashable] = set()
+    ready: list[tuple[object, int, Hashable]] = []  # a heap, by priority
+    order = itertools.count()
+    completed: queue.SimpleQueue = queue.SimpleQueue()  # (node, future) as each one finishes
+    running = 0
+
+    def make_ready(node: Hashable) -> None:
+        heapq.heappush(ready, (priority(node), next(order), node))
 
     def finish(node: Hashable, status: str, future: cf.Future | None) -> None:
-        outcome[node] = status
-        on_finish(node, status, future)
-        for child in graph.successors(node):
-            if child not in waiting:
-                continue
-            if status != OK:
-                if child not in outcome:
-                    finish(child, SKIPPED, None)
-            else:
-                waiting[child].discard(node)
+        # Iterative, so a failure at the top of a long chain skips it without deep recursion.
+        pending = [(node, status, future)]
+        while pending:
+            node, status, future = pending.pop()
+            outcome[node] = status
+            on_finish(node, status, future)
+            for child in graph.successors(node):
+                if child not in waiting or child in outcome:
+                    continue
+                if status != OK:
+                    outcome[child] = SKIPPED  # claimed now, reported when popped
+                    pending.append((child, SKIPPED, None))
+                else:
+                    waiting[child].discard(node)
+                    if not waiting[child]:
+                        make_ready(child)
 
-    def launch_ready() -> None:
-        ready = sorted((n for n, deps in waiting.items() if not deps and n not in outcome and n not in started), key=priority)
-        for node in ready:
-            started.add(node)
+    for node, deps in waiting.items():
+        if not deps:
+            make_ready(node)
+    while True:
+        while ready:
+            node = heapq.heappop(ready)[2]
+            if node in outcome:
+                continue
             try:
                 future = start(node)
             except BaseException as exc:  # starting failed: treat like a failed run
                 future = cf.Future()
                 future.set_exception(exc)
-            running[future] = node
-
-    launch_ready()
-    while running:
-        done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
-        for future in done:
-            node = running.pop(future)
-            failed = future.exception() is not None or _failed(future.result())
-            finish(node, FAILED if failed else OK, future)
-        launch_ready()
-    return outcome
+            running += 1
+            future.add_done_callback(lambda f, n=node: completed.put((n, f)))
+        if not running:
+            return outcome
+        node, future = completed.get()
+        running -= 1
+        failed = future.exception() is not None or _failed(future.result())
+        finish(node, FAILED if failed else OK, future)
 
 
 def _failed(result: object) -> bool:
