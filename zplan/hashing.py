@@ -132,5 +132,5 @@ class StatCache:
             return
         from zplan.fsutil import atomic_write_text
 
-        atomic_write_text(self.path, json.dumps(self._entries, separators=(",", ":")))
+        atomic_write_text(self.path, json.dumps(self._entries, separators=(",", ":")), durable=False)
         self._dirty = False

@@ -356,7 +356,8 @@ class LocalArtifactStore(ArtifactStore):
         stats = {p.relative_to(root).as_posix(): p.stat() for p in iter_tree(root)}
         data = manifest(digest, {rel: st.st_size for rel, st in stats.items()})
         data["mtimes"] = {rel: st.st_mtime_ns for rel, st in stats.items()}
-        atomic_write_text(self._manifest_path(digest), canonical_json(data))
+        # A manifest only caches file stamps (rebuilt from the files when lost): no sync needed.
+        atomic_write_text(self._manifest_path(digest), canonical_json(data), durable=False)
         return data
 
     def _load_manifest(self, digest: str) -> dict[str, Any] | None:

@@ -85,7 +85,7 @@ def _parse(path: Path, cache_dir: Path | None) -> hcl.Block:
         gc.enable()
     body = hcl.parse_file(path)
     try:
-        atomic_write_bytes(cached, pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
+        atomic_write_bytes(cached, pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
     except (OSError, pickle.PicklingError, RecursionError):
         pass
     return body

@@ -92,7 +92,7 @@ class CodeIndex:
 
     def save(self) -> None:
         if self._dirty and self.cache_file is not None:
-            atomic_write_text(self.cache_file, json.dumps({"version": CACHE_VERSION, "entries": self._cache}))
+            atomic_write_text(self.cache_file, json.dumps({"version": CACHE_VERSION, "entries": self._cache}), durable=False)
             self._dirty = False
 
     # -- internals ---------------------------------------------------------------------------
