@@ -109,7 +109,10 @@ class Plan:
     created_at: str = ""
 
     def step(self, address: str) -> StepPlan | None:
-        return next((s for s in self.steps if s.address == address), None)
+        index = self.__dict__.get("_steps_by_address")
+        if index is None or len(index) != len(self.steps):
+            index = self.__dict__["_steps_by_address"] = {s.address: s for s in self.steps}
+        return index.get(address)
 
     def resource(self, address: str) -> ResourcePlan | None:
         return next((r for r in self.resources if r.address == address), None)
