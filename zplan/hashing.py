@@ -103,14 +103,14 @@ class StatCache:
             except (OSError, ValueError):
                 self._entries = {}  # a damaged cache only costs a rehash
 
-    def file_hash(self, path: Path, st: os.stat_result | None = None) -> str:
-        st = st or path.stat()
-        key = str(path)
+    def file_hash(self, path: Path | str, st: os.stat_result | None = None) -> str:
+        key = os.fspath(path)
+        st = st or os.stat(key)
         sig = [st.st_ino, st.st_size, st.st_mtime_ns]
         entry = self._entries.get(key)
         if entry is not None and entry[:3] == sig:
             return entry[3]
-        digest = hash_file(path)
+        digest = hash_file(key)
         self._entries[key] = sig + [digest]
         self._dirty = True
         return digest
@@ -119,12 +119,15 @@ class StatCache:
         """Like ``hash_tree`` but reads only files whose stat signature changed."""
         if root.is_file():
             return self.file_hash(root)
+        # Plain strings, not Path objects: a folder of 20,000 files is walked on every plan.
+        base = os.fspath(root)
+        cut = len(base.rstrip(os.sep)) + 1
         entries = []
-        for dirpath, dirnames, filenames in os.walk(root):
+        for dirpath, dirnames, filenames in os.walk(base):
             dirnames.sort()
             for name in sorted(filenames):
-                p = Path(dirpath, name)
-                entries.append((p.relative_to(root).as_posix(), self.file_hash(p)))
+                full = os.path.join(dirpath, name)
+                entries.append((full[cut:].replace(os.sep, "/"), self.file_hash(full)))
         return combine(entries)
 
     def save(self) -> None:
