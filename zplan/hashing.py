@@ -115,9 +115,9 @@ class StatCache:
         self._dirty = True
         return digest
 
-    def tree_hash(self, root: Path) -> str:
+    def tree_hash(self, root: Path | str) -> str:
         """Like ``hash_tree`` but reads only files whose stat signature changed."""
-        if root.is_file():
+        if os.path.isfile(root):
             return self.file_hash(root)
         # Plain strings, not Path objects: a folder of 20,000 files is walked on every plan.
         base = os.fspath(root)

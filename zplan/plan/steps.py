@@ -10,6 +10,7 @@ inputs, environment — in that order, as DVC checks a stage.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -192,8 +193,9 @@ class StepPlanner:
         return spec
 
     def _data(self, step: StepConfig, name: str, rel: str) -> dict:
-        path = (self.project_dir / rel).resolve()
-        if not path.exists():
+        # normpath, not resolve(): no symlink walk per input on every plan
+        path = os.path.normpath(os.path.join(self.project_dir, rel))
+        if not os.path.exists(path):
             raise diags.fail(
                 f'step "{step.name}": input "{name}" names {rel}, which does not exist',
                 "inputs given as strings are paths relative to the project folder",
