@@ -355,6 +355,7 @@ def _generate(root: Path, spec: dict, make) -> None:
     (root / "data").mkdir(parents=True)
     make()
     manifest.write_text(json.dumps(spec))
+    os.sync()  # flush the new data now, so its writeback does not land inside the measurements
 
 
 def _make_table(path: Path, rows: int, cols: int) -> None:
