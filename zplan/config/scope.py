@@ -165,12 +165,3 @@ def symbolic_refs(value: Any) -> list[StepOutputRef]:
     walk(value)
     return found
 
-
-def contains_unknown(value: Any) -> bool:
-    if value is UNKNOWN:
-        return True
-    if isinstance(value, dict):
-        return any(contains_unknown(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(contains_unknown(v) for v in value)
-    return False

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from zplan import diags
-from zplan.config.expr import UNKNOWN
+from zplan.config.expr import UNKNOWN, contains_unknown
 from zplan.config.model import StepConfig
-from zplan.config.scope import Scope, StepOutputRef, contains_unknown
+from zplan.config.scope import Scope, StepOutputRef
 from zplan.hashing import StatCache, canonical_json, hash_value
 from zplan.plan import model as m
 from zplan.plan.code import CodeError, CodeIndex
