@@ -10,7 +10,6 @@ changes where there are none, or none where there are).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 from pathlib import Path
