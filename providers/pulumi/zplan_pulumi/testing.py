@@ -83,6 +83,21 @@ def declared(
     return reg, attrs
 
 
+def check_declaration(mocks: tuple[RecordingMocks, RecordingMonitor], tm: TypeMap, case: tuple, sensitive: set[str]) -> None:
+    """The per-type check every Pulumi-backed provider runs: ``case`` is
+    (zplan attributes, expected Pulumi inputs, mock outputs, expected read-back)."""
+    attrs, inputs, _, read_back = case
+    change = ResourceChange(f"resource.{tm.type}.main", tm.type, "main", "create", None, attrs)
+    reg, got = declared(*mocks, change, tm)
+    assert reg.type == tm.token
+    assert reg.name == "main"
+    assert reg.inputs == inputs
+    assert got["id"] == "main-id"
+    for name, value in read_back.items():
+        assert got[name] == value, name
+    assert not set(got) & sensitive, "secrets are never read back into zplan attributes"
+
+
 def sdk_wire_path(tm: TypeMap, name: str) -> list[str]:
     """The wire names the SDK itself declares along an attribute's path.
 

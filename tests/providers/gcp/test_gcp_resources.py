@@ -99,18 +99,7 @@ def test_every_type_has_a_case():
 
 @pytest.mark.parametrize("type_", sorted(CASES))
 def test_declare_registers_token_inputs_and_reads_outputs(mocks, type_):
-    attrs, inputs, _, read_back = CASES[type_]
-    tm = TYPES[type_]
-    change = ResourceChange(f"resource.{type_}.main", type_, "main", "create", None, attrs)
-    reg, got = testing.declared(*mocks, change, tm)
-    assert reg.type == tm.token
-    assert reg.name == "main"
-    assert reg.inputs == inputs
-    assert got["id"] == "main-id"
-    for name, value in read_back.items():
-        assert got[name] == value, name
-    # secrets are never read back into zplan attributes
-    assert not set(got) & GcpProvider.schemas[type_].sensitive_names()
+    testing.check_declaration(mocks, TYPES[type_], CASES[type_], GcpProvider.schemas[type_].sensitive_names())
 
 
 def test_replace_is_delete_first_unless_create_before_destroy(mocks):
