@@ -72,6 +72,12 @@ def parse_mode(value: Any) -> int | None:
     return int(value, 8)
 
 
+def path_problem(value: Any) -> str | None:
+    if known(value) and (not isinstance(value, str) or not value.strip()):
+        return "path must be a non-empty string"
+    return None
+
+
 def mode_problem(value: Any) -> str | None:
     if value is None or not known(value):
         return None

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from zplan.provider import Attribute, ProviderError, ResourceSchema
 
-from .base import LocalResource, format_mode, known, mode_problem, now_iso, observed_mode, parse_mode
+from .base import LocalResource, format_mode, mode_problem, now_iso, observed_mode, parse_mode, path_problem
 
 
 class LocalDirectory(LocalResource):
@@ -27,10 +27,7 @@ class LocalDirectory(LocalResource):
     )
 
     def check(self, inputs: Mapping[str, Any]) -> list[str]:
-        errors = []
-        path = inputs.get("path")
-        if known(path) and (not isinstance(path, str) or not path.strip()):
-            errors.append("path must be a non-empty string")
+        errors = [p for p in [path_problem(inputs.get("path"))] if p]
         if problem := mode_problem(inputs.get("mode")):
             errors.append(problem)
         return errors

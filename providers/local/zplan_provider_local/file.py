@@ -10,7 +10,7 @@ from typing import Any, Mapping
 from zplan.fsutil import atomic_write_bytes
 from zplan.provider import Attribute, ProviderError, ResourceSchema
 
-from .base import LocalResource, current_umask, format_mode, known, mode_problem, observed_mode, parse_mode
+from .base import LocalResource, current_umask, format_mode, known, mode_problem, observed_mode, parse_mode, path_problem
 
 CONTENT_KEYS = ("content", "sensitive_content")
 
@@ -30,10 +30,7 @@ class LocalFile(LocalResource):
     )
 
     def check(self, inputs: Mapping[str, Any]) -> list[str]:
-        errors = []
-        path = inputs.get("path")
-        if known(path) and (not isinstance(path, str) or not path.strip()):
-            errors.append("path must be a non-empty string")
+        errors = [p for p in [path_problem(inputs.get("path"))] if p]
         given = [k for k in CONTENT_KEYS if inputs.get(k) is not None]
         if len(given) != 1:
             errors.append("set exactly one of content and sensitive_content")

@@ -12,7 +12,7 @@ from typing import Any, Iterator, Mapping
 
 from zplan.provider import Attribute, ProviderError, ResourceSchema
 
-from .base import LocalResource, known
+from .base import LocalResource, known, path_problem
 
 JOURNAL_MODES = ("wal", "delete", "truncate", "persist")  # modes that live on disk
 SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -35,10 +35,7 @@ class LocalSqliteDatabase(LocalResource):
     )
 
     def check(self, inputs: Mapping[str, Any]) -> list[str]:
-        errors = []
-        path = inputs.get("path")
-        if known(path) and (not isinstance(path, str) or not path.strip()):
-            errors.append("path must be a non-empty string")
+        errors = [p for p in [path_problem(inputs.get("path"))] if p]
         sql = inputs.get("init_sql")
         if known(sql) and sql is not None:
             if not isinstance(sql, str):
