@@ -12,7 +12,7 @@ from typing import Any
 
 from zplan import diags
 from zplan.config import loader, variables
-from zplan.config.expr import UNKNOWN
+from zplan.config.values import UNKNOWN
 from zplan.config.model import Config
 from zplan.config.scope import Scope
 from zplan.provider import ProviderRegistry

@@ -22,7 +22,7 @@ from typing import Callable
 from zplan import diags
 from zplan.apply.hooks import Hooks
 from zplan.apply.worker import StepResult, StepTask, run_step
-from zplan.config.expr import UNKNOWN
+from zplan.config.values import UNKNOWN
 from zplan.config.scope import StepOutputRef
 from zplan.graph.walk import FAILED, OK, SKIPPED, done_future, walk
 from zplan.plan import model as m

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from zplan import diags
 from zplan.apply.hooks import Hooks
-from zplan.config.expr import UNKNOWN
+from zplan.config.values import UNKNOWN
 from zplan.graph.walk import FAILED, OK
 from zplan.plan import model as m
 from zplan.plan.resources import desired_inputs, schema_for

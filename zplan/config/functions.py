@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from zplan.config.expr import (
+from zplan.config.values import (
     UNKNOWN,
     article,
     contains_unknown,

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from zplan import diags
-from zplan.config.expr import UNKNOWN, Expr, Ref
+from zplan.config.expr import Expr, Ref
+from zplan.config.values import UNKNOWN
 from zplan.config.model import Config
 
 # resource_value(type, name, attribute) -> value or UNKNOWN

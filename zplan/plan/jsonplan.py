@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zplan.config.expr import UNKNOWN
+from zplan.config.values import UNKNOWN
 from zplan.plan import model as m
 
 FORMAT_VERSION = "1.0"

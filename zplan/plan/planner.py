@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from zplan import diags
-from zplan.config.expr import UNKNOWN, contains_unknown
+from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.config.scope import StepOutputRef
 from zplan.graph.build import build, subgraph_for
 from zplan.graph.dag import Dag

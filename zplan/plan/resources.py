@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from zplan import diags
-from zplan.config.expr import UNKNOWN
+from zplan.config.values import UNKNOWN
 from zplan.config.model import ResourceConfig
 from zplan.config.scope import Scope
 from zplan.plan import model as m

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from zplan import diags
-from zplan.config.expr import UNKNOWN, contains_unknown
+from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.config.model import StepConfig
 from zplan.config.scope import Scope, StepOutputRef
 from zplan.hashing import StatCache, canonical_json, hash_value

@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zplan.config import hcl
-from zplan.config.expr import UNKNOWN, Expr, Ref, Template
+from zplan.config.expr import Expr, Ref
+from zplan.config.values import UNKNOWN, Template
 from zplan.diags import DiagnosticError, Range, fail
 
 

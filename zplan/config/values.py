@@ -1,0 +1,142 @@
+"""Values as HCL expressions compute them, and the helpers every layer shares.
+
+Plain Python values stand for HCL's (str, int/float, bool, None, list, dict);
+``UNKNOWN`` is a value known only after apply and spreads through every
+operation; a ``Template`` is a string that still holds symbolic references
+(step outputs) and so is not text yet. The evaluator (``expr``) and the
+functions (``functions``) both build on these; neither imports the other's
+internals.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+
+class _Unknown:
+    """A value known only after apply; there is one instance, ``UNKNOWN``."""
+
+    _instance: "_Unknown | None" = None
+
+    def __new__(cls) -> "_Unknown":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "(known after apply)"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> str:
+        # pickling and deepcopy keep the singleton, so `is UNKNOWN` stays true
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()
+
+
+@dataclass(frozen=True)
+class Template:
+    """A string template whose value is not text yet: it holds symbolic references.
+
+    ``parts`` alternates text and the symbolic objects that were interpolated.
+    """
+
+    parts: tuple[Any, ...]
+    __zplan_symbolic__ = True
+
+    def __str__(self) -> str:
+        return "".join(str(p) for p in self.parts)
+
+
+def is_symbolic(value: Any) -> bool:
+    return getattr(value, "__zplan_symbolic__", False) is True
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def contains_unknown(value: Any) -> bool:
+    if value is UNKNOWN:
+        return True
+    if isinstance(value, dict):
+        return any(contains_unknown(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(contains_unknown(v) for v in value)
+    return False
+
+
+def find_symbolic(value: Any) -> Any:
+    """The first symbolic object inside ``value``, or None."""
+    if is_symbolic(value):
+        return value
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    for item in items:
+        found = find_symbolic(item)
+        if found is not None:
+            return found
+    return None
+
+
+def type_name(value: Any) -> str:
+    """How a value's type is named in messages (HCL's words, not Python's)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if is_number(value):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    if is_symbolic(value):
+        return f"{value} (known only when it runs)"
+    return type(value).__name__
+
+
+def article(noun: str) -> str:
+    """``noun`` with its indefinite article: "a list", "an object"."""
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
+def number_to_string(value: int | float) -> str:
+    """Numbers as Terraform writes them: 3, 1.5, 0.00001 (never 3.0 or 1e-05)."""
+    if isinstance(value, int):
+        return str(value)
+    if math.isinf(value) or math.isnan(value):
+        return str(value)
+    if value.is_integer():
+        return str(int(value))
+    return format(Decimal(repr(value)), "f")
+
+
+def to_text(value: Any) -> str | None:
+    """A primitive value as template text; None when it has no text form."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if is_number(value):
+        return number_to_string(value)
+    return None
+
+
+def equal(a: Any, b: Any) -> bool:
+    """HCL equality: numbers compare by value, but a bool is never a number."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a is b
+    if is_number(a) and is_number(b):
+        return a == b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
