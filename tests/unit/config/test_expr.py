@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zplan.config import hcl
-from zplan.config.expr import Expr, Ref
+from zplan.config.expr import IDENTIFIER, Expr, Ref
 from zplan.config.values import UNKNOWN, Template
 from zplan.diags import DiagnosticError, Range, fail
 
@@ -478,7 +478,7 @@ def render(v: Any) -> str:
 
 
 def _is_ident(key: str) -> bool:
-    return bool(key) and key not in ("true", "false", "null", "for") and hcl._TOKEN.fullmatch(key) is not None and hcl._TOKEN.fullmatch(key).lastgroup == "ident"
+    return bool(key) and key not in ("true", "false", "null", "for") and IDENTIFIER.fullmatch(key) is not None
 
 
 def same(a: Any, b: Any) -> bool:

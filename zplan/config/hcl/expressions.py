@@ -1,0 +1,385 @@
+"""Reading HCL, second half: tokens -> ``Expr`` trees (see ``zplan.config.expr``).
+
+``ExpressionParser`` is the recursive-descent core; ``parser.Parser`` adds
+bodies and blocks on top of it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from zplan.diags import DiagnosticError, Range, fail
+from zplan.config.expr import (
+    SPLAT_ITEM,
+    Binary,
+    Call,
+    Conditional,
+    Expr,
+    ForExpr,
+    GetAttr,
+    Index,
+    Literal,
+    ObjectExpr,
+    Paren,
+    Ref,
+    RefExpr,
+    Source,
+    Splat,
+    TemplateExpr,
+    TupleExpr,
+    Unary,
+)
+from zplan.config.hcl.lexer import END, KIND, START, VALUE, Token
+from zplan.config.values import is_number
+
+
+_BINARY = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 4, ">": 4, "<=": 4, ">=": 4, "+": 5, "-": 5, "*": 6, "/": 6, "%": 6}
+_KEYWORDS = {"true": True, "false": False, "null": None}
+
+
+def describe(token: Token) -> str:
+    """A token as messages name it."""
+    kind, value = token[KIND], token[VALUE]
+    if kind == "eof":
+        return "end of file"
+    if kind == "ident":
+        return f'"{value}"'
+    if kind == "number":
+        return f"number {value}"
+    if kind in ("string", "template"):
+        return "string"
+    return f'"{kind}"'
+
+
+class ExpressionParser:
+    """Recursive descent over the token list; ``i`` indexes the next token."""
+
+    def __init__(self, tokens: list[Token], source: Source) -> None:
+        self.tokens = tokens
+        self.kinds = [t[KIND] for t in tokens]  # the hot path looks only at kinds
+        self.i = 0
+        self.src = source
+        self.file = source.filename
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def at(self, token: Token) -> Range:
+        return self.src.range(token[START])
+
+    def error(self, token: Token, summary: str, detail: str = "") -> DiagnosticError:
+        return fail(summary, detail, self.at(token))
+
+    def expect(self, kind: str, context: str) -> Token:
+        token = self.tokens[self.i]
+        if token[KIND] != kind:
+            raise self.error(token, f'expected "{kind}" {context}, found {describe(token)}')
+        self.i += 1
+        return token
+
+    def done(self, node: Expr, first: Token) -> Expr:
+        """Record that ``node`` spans from ``first`` to the last token consumed."""
+        node._src = self.src
+        node._start = first[START]
+        node._end = self.tokens[self.i - 1][END]
+        return node
+
+    # -- expressions --------------------------------------------------------------------
+
+    def expression(self) -> Expr:
+        first = self.tokens[self.i]
+        if first[KIND] in _ATOMS and self.kinds[self.i + 1] not in _CONTINUES:
+            return self.atom(first)  # most values are one plain token: skip the call chain
+        cond = self.binary(1)
+        if self.kinds[self.i] != "?":
+            return cond
+        self.i += 1
+        then = self.expression()
+        self.expect(":", "after the true branch of a conditional (cond ? a : b)")
+        otherwise = self.expression()
+        return self.done(Conditional(cond, then, otherwise), first)
+
+    def binary(self, min_prec: int) -> Expr:
+        kinds = self.kinds
+        first = self.tokens[self.i]
+        if first[KIND] in _ATOMS and kinds[self.i + 1] not in _CONTINUES:
+            left = self.atom(first)
+        else:
+            left = self.unary()
+        while True:
+            op = kinds[self.i]
+            prec = _BINARY.get(op)
+            if prec is None or prec < min_prec:
+                return left
+            self.i += 1
+            right = self.binary(prec + 1)
+            left = self.done(Binary(op, left, right), first)
+
+    def atom(self, token: Token) -> Expr:
+        self.i += 1
+        kind, value = token[KIND], token[VALUE]
+        if kind == "string":
+            node: Expr = Literal(value[1:-1])
+        elif kind == "number":
+            node = Literal(float(value) if ("." in value or "e" in value or "E" in value) else int(value))
+        elif value in _KEYWORDS:
+            node = Literal(_KEYWORDS[value])
+        else:
+            node = RefExpr(Ref((value,), self.at(token)))
+        node._src, node._start, node._end = self.src, token[START], token[END]
+        return node
+
+    def unary(self) -> Expr:
+        first = self.tokens[self.i]
+        kind = first[KIND]
+        if kind == "-" or kind == "!":
+            self.i += 1
+            operand = self.unary()
+            if kind == "-" and isinstance(operand, Literal) and is_number(operand.value):
+                return self.done(Literal(-operand.value), first)
+            return self.done(Unary(kind, operand), first)
+        return self.postfix()
+
+    def postfix(self) -> Expr:
+        first = self.tokens[self.i]
+        expr = self.primary()
+        kinds = self.kinds
+        if kinds[self.i] not in _POSTFIX:
+            return expr
+        parts: list[Any] | None = list(expr.ref.parts) if isinstance(expr, RefExpr) else None
+        while True:
+            kind = kinds[self.i]
+            if kind == ".":
+                step = self.dot_step()
+                if parts is not None:
+                    parts.extend(step)
+                    continue
+                for key in step:
+                    expr = self.done(GetAttr(expr, key), first)
+            elif kind == "[":
+                bracket = self.i
+                self.i += 1
+                key = self.expression()
+                self.expect("]", "to close the index")
+                static = _static_key(key)
+                if parts is not None and static is not None:
+                    parts.append(static)
+                    continue
+                if parts is not None:
+                    expr, parts = self.ref_node(parts, first, bracket - 1), None
+                expr = self.done(Index(expr, key), first)
+            elif kind == "[*]" or kind == ".*":
+                if parts is not None:
+                    expr, parts = self.ref_node(parts, first, self.i - 1), None
+                token = self.tokens[self.i]
+                self.i += 1
+                expr = self.done(Splat(expr, self.splat_body(token)), first)
+            else:
+                break
+        if parts is not None:
+            expr = self.ref_node(parts, first, self.i - 1)
+        return expr
+
+    def dot_step(self) -> list[str | int]:
+        self.i += 1  # "."
+        token = self.tokens[self.i]
+        self.i += 1
+        if token[KIND] == "ident":
+            return [token[VALUE]]
+        if token[KIND] == "number" and re.fullmatch(r"\d+(\.\d+)?", token[VALUE]):
+            return [int(n) for n in token[VALUE].split(".")]  # legacy a.0 (and a.0.1) indexing
+        raise self.error(token, f'expected an attribute name after ".", found {describe(token)}')
+
+    def ref_node(self, parts: list[Any], first: Token, last: int) -> Expr:
+        """A RefExpr for ``parts`` spanning ``first`` .. token number ``last``."""
+        node = RefExpr(Ref(tuple(parts), self.at(first)))
+        node._src, node._start, node._end = self.src, first[START], self.tokens[last][END]
+        return node
+
+    def splat_body(self, token: Token) -> Expr:
+        """The traversals after ``[*]`` / ``.*``, applied to each element."""
+        body: Expr = self.done(RefExpr(Ref((SPLAT_ITEM,), self.at(token))), token)
+        while True:
+            kind = self.kinds[self.i]
+            if kind == ".":
+                for key in self.dot_step():
+                    body = self.done(GetAttr(body, key), token)
+            elif kind == "[":
+                self.i += 1
+                key = self.expression()
+                self.expect("]", "to close the index")
+                body = self.done(Index(body, key), token)
+            else:
+                return body
+
+    def primary(self) -> Expr:
+        token = self.tokens[self.i]
+        self.i += 1
+        kind = token[KIND]
+        if kind == "string":
+            return self.done(Literal(token[VALUE][1:-1]), token)
+        if kind == "ident":
+            name = token[VALUE]
+            if name in _KEYWORDS:
+                return self.done(Literal(_KEYWORDS[name]), token)
+            if self.kinds[self.i] == "(":
+                return self.call(token)
+            return self.done(RefExpr(Ref((name,), self.at(token))), token)
+        if kind == "number":
+            text = token[VALUE]
+            return self.done(Literal(float(text) if ("." in text or "e" in text or "E" in text) else int(text)), token)
+        if kind == "template":
+            return self.template(token)
+        if kind == "{":
+            return self.object(token)
+        if kind == "[":
+            return self.tuple(token)
+        if kind == "(":
+            inner = self.expression()
+            self.expect(")", "to close the parenthesis")
+            return self.done(Paren(inner), token)
+        self.i -= 1
+        raise self.error(token, f"expected an expression, found {describe(token)}")
+
+    def template(self, token: Token) -> Expr:
+        parts: list[str | Expr] = []
+        for part in token[VALUE]:
+            parts.append(part if isinstance(part, str) else self.interpolation(part.tokens))
+        if len(parts) == 1 and isinstance(parts[0], str):
+            return self.done(Literal(parts[0]), token)
+        return self.done(TemplateExpr(parts), token)
+
+    def interpolation(self, tokens: list[Token]) -> Expr:
+        """Parse the tokens of one ``${...}`` with this parser, then resume the outer ones."""
+        outer = self.tokens, self.kinds, self.i
+        self.tokens, self.kinds, self.i = tokens, [t[KIND] for t in tokens], 0
+        try:
+            expr = self.expression()
+            rest = self.tokens[self.i]
+            if rest[KIND] != "eof":
+                raise self.error(rest, f"unexpected {describe(rest)} in ${{...}}", "an interpolation holds one expression")
+        finally:
+            self.tokens, self.kinds, self.i = outer
+        return expr
+
+    def call(self, name: Token) -> Expr:
+        self.i += 1  # "("
+        args: list[Expr] = []
+        expand = False
+        while self.kinds[self.i] != ")":
+            if self.kinds[self.i] == "eof":
+                raise self.error(name, f'the call to {name[VALUE]}() is not closed: missing ")"')
+            args.append(self.expression())
+            token = self.tokens[self.i]
+            if token[KIND] == "...":
+                self.i += 1
+                expand = True
+                if self.kinds[self.i] != ")":
+                    raise self.error(self.tokens[self.i], '"..." may follow only the last argument')
+            elif token[KIND] == ",":
+                self.i += 1
+            elif token[KIND] == "eof":
+                raise self.error(name, f'the call to {name[VALUE]}() is not closed: missing ")"')
+            elif token[KIND] != ")":
+                raise self.error(token, f'expected "," or ")" in the arguments of {name[VALUE]}(), found {describe(token)}')
+        self.i += 1
+        return self.done(Call(name[VALUE], args, expand), name)
+
+    def tuple(self, opener: Token) -> Expr:
+        if self.is_for():
+            return self.for_expr(opener, "]")
+        items: list[Expr] = []
+        while self.kinds[self.i] != "]":
+            if self.kinds[self.i] == "eof":
+                raise self.error(opener, 'the list opened here is not closed: missing "]"')
+            items.append(self.expression())
+            token = self.tokens[self.i]
+            if token[KIND] == ",":
+                self.i += 1
+            elif token[KIND] == "eof":
+                raise self.error(opener, 'the list opened here is not closed: missing "]"')
+            elif token[KIND] != "]":
+                raise self.error(token, f'expected "," or "]" in the list, found {describe(token)}', "separate list elements with commas")
+        self.i += 1
+        return self.done(TupleExpr(items), opener)
+
+    def object(self, opener: Token) -> Expr:
+        if self.is_for():
+            return self.for_expr(opener, "}")
+        tokens, kinds = self.tokens, self.kinds
+        items: list[tuple[str | Expr, Expr]] = []
+        seen: dict[str, Token] = {}
+        while True:
+            token = tokens[self.i]
+            kind = token[KIND]
+            if kind == "}":
+                break
+            if kind == "eof":
+                raise self.error(opener, 'the object opened here is not closed: missing "}"')
+            if kind == "ident" and kinds[self.i + 1] in ("=", ":"):
+                key: str | Expr = token[VALUE]
+                self.i += 1
+            else:
+                key = self.expression()
+            name = key if isinstance(key, str) else (key.value if isinstance(key, Literal) and isinstance(key.value, str) else None)
+            if name is not None:
+                if name in seen:
+                    raise self.error(token, f'duplicate key "{name}" in object', f"it is already set at line {self.at(seen[name]).line}")
+                seen[name] = token
+            sep = tokens[self.i]
+            if sep[KIND] != "=" and sep[KIND] != ":":
+                raise self.error(sep, f"expected \"=\" after the object key {describe(token)}, found {describe(sep)}")
+            self.i += 1
+            items.append((key, self.expression()))
+            if kinds[self.i] == ",":
+                self.i += 1
+        self.i += 1
+        return self.done(ObjectExpr(items), opener)
+
+    def is_for(self) -> bool:
+        token = self.tokens[self.i]
+        return token[KIND] == "ident" and token[VALUE] == "for" and self.kinds[self.i + 1] == "ident"
+
+    def for_expr(self, opener: Token, closer: str) -> Expr:
+        self.i += 1  # "for"
+        first_var = self.expect("ident", "after for")[VALUE]
+        key_var, value_var = None, first_var
+        if self.kinds[self.i] == ",":
+            self.i += 1
+            key_var, value_var = first_var, self.expect("ident", "after the comma in a for expression")[VALUE]
+        token = self.tokens[self.i]
+        if token[KIND] != "ident" or token[VALUE] != "in":
+            raise self.error(token, f'expected "in" in the for expression, found {describe(token)}')
+        self.i += 1
+        collection = self.expression()
+        self.expect(":", "after the collection of a for expression")
+        key = None
+        if closer == "}":
+            key = self.expression()
+            self.expect("=>", "between key and value in an object for expression")
+        value = self.expression()
+        group = False
+        if closer == "}" and self.kinds[self.i] == "...":
+            self.i += 1
+            group = True
+        cond = None
+        token = self.tokens[self.i]
+        if token[KIND] == "ident" and token[VALUE] == "if":
+            self.i += 1
+            cond = self.expression()
+        self.expect(closer, "to close the for expression")
+        return self.done(ForExpr(key_var, value_var, collection, key, value, cond, group), opener)
+
+
+_POSTFIX = frozenset((".", "[", "[*]", ".*"))
+_ATOMS = frozenset(("string", "number", "ident"))
+_CONTINUES = _POSTFIX | set(_BINARY) | {"?", "("}  # tokens that extend an atom into a larger expression
+
+
+def _static_key(key: Expr) -> str | int | None:
+    """The literal in ``x["k"]`` / ``x[0]``, which extends a reference prefix."""
+    if isinstance(key, Literal):
+        value = key.value
+        if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            return value
+    return None
