@@ -27,13 +27,11 @@ from zplan.diags import DiagnosticError, Range, fail
 from zplan.config import functions
 from zplan.config.values import (
     UNKNOWN,
-    Template,
     article,
     contains_unknown,
     equal,
     find_symbolic,
     is_number,
-    is_symbolic,
     to_text,
     type_name,
 )
@@ -131,7 +129,11 @@ class Expr:
         return found
 
     def evaluate(self, resolve: Resolver) -> Any:
-        return self._eval(_Ctx(resolve, {}, {}))
+        try:
+            return self._eval(_Ctx(resolve, {}, {}))
+        except RecursionError:
+            # The parser bounds nesting; a value can still be deep (jsondecode of a deep document).
+            raise self._fail("nested too deeply", "this value nests lists or objects too deeply to compute") from None
 
     def static_value(self) -> Any:
         return self.evaluate(_no_references)
@@ -175,65 +177,6 @@ class Paren(Expr):
         return self.inner._eval(ctx)
 
 
-class TemplateExpr(Expr):
-    """A quoted string or heredoc with ``${...}`` interpolations; parts are str or Expr."""
-
-    __slots__ = ("parts",)
-
-    def __init__(self, parts: list[str | Expr]) -> None:
-        self.parts = parts
-
-    def _refs(self, bound: frozenset, out: list[Ref]) -> None:
-        for part in self.parts:
-            if isinstance(part, Expr):
-                part._refs(bound, out)
-
-    def _eval(self, ctx: _Ctx) -> Any:
-        if len(self.parts) == 1 and isinstance(self.parts[0], Expr):
-            return self.parts[0]._eval(ctx)  # "${x}" keeps x's type, as in Terraform
-        pieces: list[Any] = []
-        unknown = symbolic = False
-        for part in self.parts:
-            if isinstance(part, str):
-                pieces.append(part)
-                continue
-            value = part._eval(ctx)
-            if value is UNKNOWN:
-                unknown = True
-            elif isinstance(value, Template):
-                symbolic = True
-                pieces.extend(value.parts)
-            elif is_symbolic(value):
-                symbolic = True
-                pieces.append(value)
-            else:
-                text = to_text(value)
-                if text is None:
-                    raise part._fail(
-                        f"cannot put {article(type_name(value))} into a string",
-                        f"${{{part.source()}}} must be a string, number or bool; use jsonencode() or join() for collections",
-                    )
-                pieces.append(text)
-        if unknown:
-            return UNKNOWN
-        if symbolic:
-            return Template(tuple(_merge_text(pieces)))
-        return "".join(pieces)
-
-
-def _merge_text(pieces: list[Any]) -> list[Any]:
-    merged: list[Any] = []
-    for piece in pieces:
-        if isinstance(piece, str):
-            if not piece:
-                continue
-            if merged and isinstance(merged[-1], str):
-                merged[-1] += piece
-                continue
-        merged.append(piece)
-    return merged
-
-
 class TupleExpr(Expr):
     __slots__ = ("items",)
 
@@ -268,9 +211,7 @@ class ObjectExpr(Expr):
             name = key if isinstance(key, str) else _object_key(key, key._eval(ctx))
             if name is UNKNOWN:
                 return UNKNOWN
-            if name in result:
-                raise value._fail(f'duplicate key "{name}" in object', "each key may appear only once")
-            result[name] = value._eval(ctx)
+            result[name] = value._eval(ctx)  # a repeated key keeps the last value, as in HCL
         return result
 
 
@@ -462,14 +403,36 @@ class Binary(Expr):
         self.left = left
         self.right = right
 
+    def _spine(self) -> tuple[Expr, list["Binary"]]:
+        """``1 + 2 + 3`` nests to the left: its first operand and the operations, innermost first.
+
+        Walking that spine in a loop keeps a 1,000-term sum from recursing 1,000 deep.
+        """
+        ops: list[Binary] = []
+        node: Expr = self
+        while isinstance(node, Binary):
+            ops.append(node)
+            node = node.left
+        ops.reverse()
+        return node, ops
+
     def _refs(self, bound: frozenset, out: list[Ref]) -> None:
-        self.left._refs(bound, out)
-        self.right._refs(bound, out)
+        first, ops = self._spine()
+        first._refs(bound, out)
+        for op in ops:
+            op.right._refs(bound, out)
 
     def _eval(self, ctx: _Ctx) -> Any:
+        first, ops = self._spine()
+        value = first._eval(ctx)
+        for op in ops:
+            value = op._apply(ctx, value)
+        return value
+
+    def _apply(self, ctx: _Ctx, a: Any) -> Any:
+        """This operation on the value ``a`` of its left operand."""
         if self.op in ("&&", "||"):
-            return self._logical(ctx)
-        a = self.left._eval(ctx)
+            return self._logical(ctx, a)
         b = self.right._eval(ctx)
         if self.op in ("==", "!="):
             if contains_unknown(a) or contains_unknown(b):
@@ -504,9 +467,9 @@ class Binary(Expr):
             return math.fmod(a, b) if isinstance(a, float) or isinstance(b, float) else _int_rem(a, b)
         return {"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[op]
 
-    def _logical(self, ctx: _Ctx) -> Any:
+    def _logical(self, ctx: _Ctx, left: Any) -> Any:
         stop = self.op == "||"  # the value that decides the result on its own
-        a = self._bool(self.left, self.left._eval(ctx))
+        a = self._bool(self.left, left)
         if a is stop:
             return stop
         b = self._bool(self.right, self.right._eval(ctx))

@@ -229,7 +229,6 @@ def test_index_and_attribute_access_on_values():
         ('{a = 1}.b', 'no key "b" in this object'),
         ('"abc"[0]', "cannot index a string with 0"),
         ("null.x", 'cannot index a null value with "x"'),
-        ('{a = 1, (x) = 2}', 'duplicate key "a" in object'),
     ],
 )
 def test_index_errors(source, summary):

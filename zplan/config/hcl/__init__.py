@@ -7,8 +7,7 @@ and owning the parser gives messages such as ``expected "=" or "{" after "foo"``
 with the file and line.
 """
 
-from zplan.config.hcl.expressions import describe
-from zplan.config.hcl.lexer import END, KIND, NL, START, VALUE, Token, tokenize
+from zplan.config.hcl.lexer import END, KIND, NL, START, VALUE, Token, describe, tokenize
 from zplan.config.hcl.parser import Attribute, Block, parse_file, parse_text
 
 __all__ = ["Attribute", "Block", "END", "KIND", "NL", "START", "Token", "VALUE", "describe", "parse_file", "parse_text", "tokenize"]

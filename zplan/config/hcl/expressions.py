@@ -26,11 +26,11 @@ from zplan.config.expr import (
     RefExpr,
     Source,
     Splat,
-    TemplateExpr,
     TupleExpr,
     Unary,
 )
-from zplan.config.hcl.lexer import END, KIND, START, VALUE, Token
+from zplan.config.hcl.lexer import END, KIND, MAX_DEPTH, NL, START, VALUE, Token, describe
+from zplan.config.hcl.templates import TemplateParser
 from zplan.config.values import is_number
 
 
@@ -38,21 +38,7 @@ _BINARY = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 4, ">": 4, "<=": 4, ">=": 4,
 _KEYWORDS = {"true": True, "false": False, "null": None}
 
 
-def describe(token: Token) -> str:
-    """A token as messages name it."""
-    kind, value = token[KIND], token[VALUE]
-    if kind == "eof":
-        return "end of file"
-    if kind == "ident":
-        return f'"{value}"'
-    if kind == "number":
-        return f"number {value}"
-    if kind in ("string", "template"):
-        return "string"
-    return f'"{kind}"'
-
-
-class ExpressionParser:
+class ExpressionParser(TemplateParser):
     """Recursive descent over the token list; ``i`` indexes the next token."""
 
     def __init__(self, tokens: list[Token], source: Source) -> None:
@@ -61,6 +47,8 @@ class ExpressionParser:
         self.i = 0
         self.src = source
         self.file = source.filename
+        self.lines = True  # a newline ends the expression (see below)
+        self.depth = 0
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -85,19 +73,47 @@ class ExpressionParser:
         return node
 
     # -- expressions --------------------------------------------------------------------
+    #
+    # ``lines`` says whether a newline ends the expression, as in HCL: it does in an
+    # attribute's value and in an object's elements, not inside (), [], calls, for
+    # expressions and ${...}. ``depth`` counts open nestings, which are bounded.
 
     def expression(self) -> Expr:
         first = self.tokens[self.i]
         if first[KIND] in _ATOMS and self.kinds[self.i + 1] not in _CONTINUES:
             return self.atom(first)  # most values are one plain token: skip the call chain
+        self.enter(first)
         cond = self.binary(1)
-        if self.kinds[self.i] != "?":
+        if self.kinds[self.i] != "?" or self.line_ends():
+            self.depth -= 1
             return cond
         self.i += 1
-        then = self.expression()
+        then = self.operand("after ?")
         self.expect(":", "after the true branch of a conditional (cond ? a : b)")
-        otherwise = self.expression()
+        otherwise = self.operand("after :")
+        self.depth -= 1
         return self.done(Conditional(cond, then, otherwise), first)
+
+    def enter(self, token: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(token, "nested too deeply", f"blocks, brackets and templates may nest at most {MAX_DEPTH} levels")
+
+    def line_ends(self) -> bool:
+        """Whether the next token starts a new line where that ends the expression."""
+        return self.lines and self.tokens[self.i][NL]
+
+    def same_line(self, context: str) -> None:
+        if self.line_ends():
+            raise self.error(
+                self.tokens[self.i],
+                f"expected an expression {context} on the same line",
+                "a value that spans lines must be wrapped in parentheses: ( ... )",
+            )
+
+    def operand(self, context: str) -> Expr:
+        self.same_line(context)
+        return self.expression()
 
     def binary(self, min_prec: int) -> Expr:
         kinds = self.kinds
@@ -109,9 +125,10 @@ class ExpressionParser:
         while True:
             op = kinds[self.i]
             prec = _BINARY.get(op)
-            if prec is None or prec < min_prec:
+            if prec is None or prec < min_prec or self.line_ends():
                 return left
             self.i += 1
+            self.same_line(f'after "{op}"')
             right = self.binary(prec + 1)
             left = self.done(Binary(op, left, right), first)
 
@@ -134,51 +151,65 @@ class ExpressionParser:
         kind = first[KIND]
         if kind == "-" or kind == "!":
             self.i += 1
+            self.enter(first)
+            self.same_line(f'after "{kind}"')
             operand = self.unary()
+            self.depth -= 1
             if kind == "-" and isinstance(operand, Literal) and is_number(operand.value):
                 return self.done(Literal(-operand.value), first)
             return self.done(Unary(kind, operand), first)
-        return self.postfix()
-
-    def postfix(self) -> Expr:
         first = self.tokens[self.i]
         expr = self.primary()
-        kinds = self.kinds
-        if kinds[self.i] not in _POSTFIX:
+        if self.kinds[self.i] not in _POSTFIX:
             return expr
+        return self.traversals(expr, first)
+
+    def traversals(self, expr: Expr, first: Token) -> Expr:
+        """``.name``, ``[key]`` and splats after ``expr``.
+
+        A reference grows its static prefix (``a.b[0]``); any other value gets
+        one node per step, bounded with the nesting so evaluating them cannot
+        recurse without limit.
+        """
+        kinds = self.kinds
         parts: list[Any] | None = list(expr.ref.parts) if isinstance(expr, RefExpr) else None
-        while True:
+        entered = self.depth
+        while not self.line_ends():
             kind = kinds[self.i]
+            splat = _splat_width(kinds, self.i)
+            if splat:
+                if parts is not None:
+                    expr, parts = self.ref_node(parts, first, self.i - 1), None
+                self.enter(self.tokens[self.i])
+                if kind == "[" or kind == "[*]":
+                    expr = self.done(Splat(expr, self.full_splat(splat)), first)  # takes all the steps after it
+                    break
+                expr = self.done(Splat(expr, self.attribute_splat(splat)), first)
+                continue
             if kind == ".":
                 step = self.dot_step()
                 if parts is not None:
                     parts.extend(step)
                     continue
                 for key in step:
+                    self.enter(self.tokens[self.i - 1])
                     expr = self.done(GetAttr(expr, key), first)
             elif kind == "[":
                 bracket = self.i
                 self.i += 1
-                key = self.expression()
-                self.expect("]", "to close the index")
+                key = self.inside_brackets("]", "to close the index")
                 static = _static_key(key)
                 if parts is not None and static is not None:
                     parts.append(static)
                     continue
                 if parts is not None:
                     expr, parts = self.ref_node(parts, first, bracket - 1), None
+                self.enter(self.tokens[bracket])
                 expr = self.done(Index(expr, key), first)
-            elif kind == "[*]" or kind == ".*":
-                if parts is not None:
-                    expr, parts = self.ref_node(parts, first, self.i - 1), None
-                token = self.tokens[self.i]
-                self.i += 1
-                expr = self.done(Splat(expr, self.splat_body(token)), first)
             else:
                 break
-        if parts is not None:
-            expr = self.ref_node(parts, first, self.i - 1)
-        return expr
+        self.depth = entered
+        return expr if parts is None else self.ref_node(parts, first, self.i - 1)
 
     def dot_step(self) -> list[str | int]:
         self.i += 1  # "."
@@ -196,21 +227,21 @@ class ExpressionParser:
         node._src, node._start, node._end = self.src, first[START], self.tokens[last][END]
         return node
 
-    def splat_body(self, token: Token) -> Expr:
-        """The traversals after ``[*]`` / ``.*``, applied to each element."""
-        body: Expr = self.done(RefExpr(Ref((SPLAT_ITEM,), self.at(token))), token)
-        while True:
-            kind = self.kinds[self.i]
-            if kind == ".":
-                for key in self.dot_step():
-                    body = self.done(GetAttr(body, key), token)
-            elif kind == "[":
-                self.i += 1
-                key = self.expression()
-                self.expect("]", "to close the index")
-                body = self.done(Index(body, key), token)
-            else:
-                return body
+    def full_splat(self, width: int) -> Expr:
+        """``[*]`` applies every step after it to each element, nested splats included."""
+        marker = self.tokens[self.i]
+        self.i += width
+        item = self.done(RefExpr(Ref((SPLAT_ITEM,), self.at(marker))), marker)
+        return self.traversals(item, marker)
+
+    def attribute_splat(self, width: int) -> Expr:
+        """The legacy ``.*`` takes only the ``.name`` steps after it: ``xs.*.id[0]`` indexes the result."""
+        marker = self.tokens[self.i]
+        self.i += width
+        parts: list[Any] = [SPLAT_ITEM]
+        while self.kinds[self.i] == "." and self.kinds[self.i + 1] in ("ident", "number") and not self.line_ends():
+            parts.extend(self.dot_step())
+        return self.ref_node(parts, marker, self.i - 1)
 
     def primary(self) -> Expr:
         token = self.tokens[self.i]
@@ -222,7 +253,7 @@ class ExpressionParser:
             name = token[VALUE]
             if name in _KEYWORDS:
                 return self.done(Literal(_KEYWORDS[name]), token)
-            if self.kinds[self.i] == "(":
+            if self.kinds[self.i] == "(" and not self.line_ends():
                 return self.call(token)
             return self.done(RefExpr(Ref((name,), self.at(token))), token)
         if kind == "number":
@@ -235,35 +266,22 @@ class ExpressionParser:
         if kind == "[":
             return self.tuple(token)
         if kind == "(":
-            inner = self.expression()
-            self.expect(")", "to close the parenthesis")
+            inner = self.inside_brackets(")", "to close the parenthesis")
             return self.done(Paren(inner), token)
         self.i -= 1
         raise self.error(token, f"expected an expression, found {describe(token)}")
 
-    def template(self, token: Token) -> Expr:
-        parts: list[str | Expr] = []
-        for part in token[VALUE]:
-            parts.append(part if isinstance(part, str) else self.interpolation(part.tokens))
-        if len(parts) == 1 and isinstance(parts[0], str):
-            return self.done(Literal(parts[0]), token)
-        return self.done(TemplateExpr(parts), token)
-
-    def interpolation(self, tokens: list[Token]) -> Expr:
-        """Parse the tokens of one ``${...}`` with this parser, then resume the outer ones."""
-        outer = self.tokens, self.kinds, self.i
-        self.tokens, self.kinds, self.i = tokens, [t[KIND] for t in tokens], 0
-        try:
-            expr = self.expression()
-            rest = self.tokens[self.i]
-            if rest[KIND] != "eof":
-                raise self.error(rest, f"unexpected {describe(rest)} in ${{...}}", "an interpolation holds one expression")
-        finally:
-            self.tokens, self.kinds, self.i = outer
+    def inside_brackets(self, closer: str, context: str) -> Expr:
+        """One expression up to ``closer``; newlines inside brackets are only white space."""
+        outer, self.lines = self.lines, False
+        expr = self.expression()
+        self.expect(closer, context)
+        self.lines = outer
         return expr
 
     def call(self, name: Token) -> Expr:
         self.i += 1  # "("
+        outer, self.lines = self.lines, False
         args: list[Expr] = []
         expand = False
         while self.kinds[self.i] != ")":
@@ -283,11 +301,13 @@ class ExpressionParser:
             elif token[KIND] != ")":
                 raise self.error(token, f'expected "," or ")" in the arguments of {name[VALUE]}(), found {describe(token)}')
         self.i += 1
+        self.lines = outer
         return self.done(Call(name[VALUE], args, expand), name)
 
     def tuple(self, opener: Token) -> Expr:
         if self.is_for():
             return self.for_expr(opener, "]")
+        outer, self.lines = self.lines, False
         items: list[Expr] = []
         while self.kinds[self.i] != "]":
             if self.kinds[self.i] == "eof":
@@ -301,14 +321,15 @@ class ExpressionParser:
             elif token[KIND] != "]":
                 raise self.error(token, f'expected "," or "]" in the list, found {describe(token)}', "separate list elements with commas")
         self.i += 1
+        self.lines = outer
         return self.done(TupleExpr(items), opener)
 
     def object(self, opener: Token) -> Expr:
         if self.is_for():
             return self.for_expr(opener, "}")
+        outer, self.lines = self.lines, True
         tokens, kinds = self.tokens, self.kinds
         items: list[tuple[str | Expr, Expr]] = []
-        seen: dict[str, Token] = {}
         while True:
             token = tokens[self.i]
             kind = token[KIND]
@@ -316,24 +337,22 @@ class ExpressionParser:
                 break
             if kind == "eof":
                 raise self.error(opener, 'the object opened here is not closed: missing "}"')
+            if items and not (token[NL] or kinds[self.i - 1] == ","):
+                raise self.error(token, f"expected \",\" or a new line before the next element of the object, found {describe(token)}")
             if kind == "ident" and kinds[self.i + 1] in ("=", ":"):
                 key: str | Expr = token[VALUE]
                 self.i += 1
             else:
                 key = self.expression()
-            name = key if isinstance(key, str) else (key.value if isinstance(key, Literal) and isinstance(key.value, str) else None)
-            if name is not None:
-                if name in seen:
-                    raise self.error(token, f'duplicate key "{name}" in object', f"it is already set at line {self.at(seen[name]).line}")
-                seen[name] = token
             sep = tokens[self.i]
-            if sep[KIND] != "=" and sep[KIND] != ":":
+            if (sep[KIND] != "=" and sep[KIND] != ":") or self.line_ends():
                 raise self.error(sep, f"expected \"=\" after the object key {describe(token)}, found {describe(sep)}")
             self.i += 1
-            items.append((key, self.expression()))
+            items.append((key, self.operand(f"after the object key {describe(token)}")))
             if kinds[self.i] == ",":
                 self.i += 1
         self.i += 1
+        self.lines = outer
         return self.done(ObjectExpr(items), opener)
 
     def is_for(self) -> bool:
@@ -341,16 +360,9 @@ class ExpressionParser:
         return token[KIND] == "ident" and token[VALUE] == "for" and self.kinds[self.i + 1] == "ident"
 
     def for_expr(self, opener: Token, closer: str) -> Expr:
+        outer, self.lines = self.lines, False
         self.i += 1  # "for"
-        first_var = self.expect("ident", "after for")[VALUE]
-        key_var, value_var = None, first_var
-        if self.kinds[self.i] == ",":
-            self.i += 1
-            key_var, value_var = first_var, self.expect("ident", "after the comma in a for expression")[VALUE]
-        token = self.tokens[self.i]
-        if token[KIND] != "ident" or token[VALUE] != "in":
-            raise self.error(token, f'expected "in" in the for expression, found {describe(token)}')
-        self.i += 1
+        key_var, value_var = self.for_variables()
         collection = self.expression()
         self.expect(":", "after the collection of a for expression")
         key = None
@@ -368,7 +380,33 @@ class ExpressionParser:
             self.i += 1
             cond = self.expression()
         self.expect(closer, "to close the for expression")
+        self.lines = outer
         return self.done(ForExpr(key_var, value_var, collection, key, value, cond, group), opener)
+
+    def for_variables(self) -> tuple[str | None, str]:
+        """``k, v in`` / ``v in`` after ``for``: the key and value variable names."""
+        first_var = self.expect("ident", "after for")[VALUE]
+        key_var, value_var = None, first_var
+        if self.kinds[self.i] == ",":
+            self.i += 1
+            key_var, value_var = first_var, self.expect("ident", "after the comma in a for expression")[VALUE]
+        token = self.tokens[self.i]
+        if token[KIND] != "ident" or token[VALUE] != "in":
+            raise self.error(token, f'expected "in" in the for expression, found {describe(token)}')
+        self.i += 1
+        return key_var, value_var
+
+
+def _splat_width(kinds: list[str], i: int) -> int:
+    """How many tokens the splat marker at ``i`` spans (``[*]``, ``[ * ]``, ``.*``), or 0."""
+    kind = kinds[i]
+    if kind == "[*]" or kind == ".*":
+        return 1
+    if kind == "[" and kinds[i + 1] == "*" and kinds[i + 2] == "]":
+        return 3
+    if kind == "." and kinds[i + 1] == "*":
+        return 2
+    return 0
 
 
 _POSTFIX = frozenset((".", "[", "[*]", ".*"))

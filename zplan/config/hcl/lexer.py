@@ -25,33 +25,52 @@ Token = tuple  # (kind: str, value: Any, start: int, end: int, newline_before: b
 KIND, VALUE, START, END, NL = range(5)
 
 
+MAX_DEPTH = 64  # nesting of blocks, brackets and templates: deeper input is an error, not a crash
+
+
 class _Interp:
-    """A ``${...}`` inside a template: its tokens, and whether ``~`` strips the text around it."""
+    """A ``${...}`` or ``%{...}`` inside a template: its tokens, and whether ``~`` strips the text around it."""
 
-    __slots__ = ("tokens", "strip_left", "strip_right")
+    __slots__ = ("tokens", "strip_left", "strip_right", "directive", "start")
 
-    def __init__(self, tokens: list[Token], strip_left: bool, strip_right: bool) -> None:
+    def __init__(self, tokens: list[Token], strip_left: bool, strip_right: bool, directive: bool, start: int) -> None:
         self.tokens = tokens
         self.strip_left = strip_left
         self.strip_right = strip_right
+        self.directive = directive  # %{ if }, %{ for }, ...: the parser gives it meaning
+        self.start = start  # offset of its ${ or %{, for messages
+
+
+def describe(token: Token) -> str:
+    """A token as messages name it."""
+    kind, value = token[KIND], token[VALUE]
+    if kind == "eof":
+        return "end of file"
+    if kind == "ident":
+        return f'"{value}"'
+    if kind == "number":
+        return f"number {value}"
+    if kind in ("string", "template"):
+        return "string"
+    return f'"{kind}"'
 
 
 _TOKEN = re.compile(
     r"""
-     (?P<nl>\n)
+     (?P<nl>\r?\n)
     |(?P<heredoc><<-?(?P<marker>[^\W\d][\w-]*)[ \t]*\r?\n)
     |(?P<ident>[^\W\d][\w-]*)
-    |(?P<string>"[^"\\$%\n]*")
+    |(?P<string>"[^"\\$%\r\n]*")
     |(?P<number>[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
     |(?P<comment>\#[^\n]*|//[^\n]*|/\*.*?\*/)
     |(?P<quote>")
     |(?P<op>\.\.\.|\.\*|\[\*\]|==|!=|<=|>=|&&|\|\||=>|[-+*%<>=!?:.,(){}\[\]~])
     |(?P<slash>/)
-    |(?P<bad>\S)
+    |(?P<bad>[^ \t])
     """,
     re.VERBOSE | re.DOTALL,
 )
-_QUOTED_TEXT = re.compile(r'[^"\\$%\n]+')
+_QUOTED_TEXT = re.compile(r'[^"\\$%\r\n]+')
 _HEREDOC_TEXT = re.compile(r"[^$%\n]+")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 
@@ -73,6 +92,7 @@ class Lexer:
         self.end = 0  # where the last scan or template stopped
         self.strip_right = False  # whether the last interpolation ended with ~}
         self.interpolation_start = 0  # where the innermost open ${ began, for errors
+        self.depth = 0  # templates open around the current scan
 
     def error(self, offset: int, summary: str, detail: str = "") -> DiagnosticError:
         return fail(summary, detail, self.src.range(offset))
@@ -148,9 +168,17 @@ class Lexer:
         return tokens
 
     def _bad(self, pos: int) -> DiagnosticError:
+        import unicodedata  # only for this message
+
+        char = self.text[pos]
         if self.text.startswith("<<", pos):
             return self.error(pos, "invalid heredoc: write <<NAME (or <<-NAME) and end the line there", "the text starts on the next line")
-        return self.error(pos, f"invalid character {self.text[pos]!r}")
+        if char == "\r":
+            return self.error(pos, "invalid character: a carriage return (CR) not followed by a newline", "save the file with LF or CRLF line endings")
+        if char.isspace() or unicodedata.category(char) in ("Zs", "Zl", "Zp", "Cc", "Cf"):
+            name = unicodedata.name(char, "control character").lower()
+            return self.error(pos, f"invalid character U+{ord(char):04X} ({name})", "only spaces, tabs and newlines may separate tokens")
+        return self.error(pos, f"invalid character {char!r}")
 
     # -- templates ----------------------------------------------------------------------
 
@@ -174,7 +202,9 @@ class Lexer:
             if c == '"':  # only reachable when quoted
                 pos += 1
                 break
-            if c == "\n":
+            if c == "\r" and quoted and not text.startswith("\r\n", pos):
+                raise self.error(pos, "invalid character in a string: a carriage return (CR)", 'write \\r for a carriage return')
+            if c == "\n" or c == "\r":
                 if quoted:
                     raise self.error(
                         opening,
@@ -188,16 +218,10 @@ class Lexer:
             elif text.startswith("$${", pos) or text.startswith("%%{", pos):
                 buf.append(text[pos + 1 : pos + 3])
                 pos += 3
-            elif text.startswith("${", pos):
+            elif text.startswith("${", pos) or text.startswith("%{", pos):
                 parts.append("".join(buf))
                 buf = []
                 pos = self._interpolation(pos, parts)
-            elif text.startswith("%{", pos):
-                raise self.error(
-                    pos,
-                    "template directives (%{...}) are not supported",
-                    "use a conditional or a for expression inside ${...}, or write %%{ for a literal %{",
-                )
             else:  # a lone $ or %
                 buf.append(c)
                 pos += 1
@@ -214,7 +238,10 @@ class Lexer:
         width = {"u": 4, "U": 8}.get(c, 0)
         digits = text[pos + 2 : pos + 2 + width]
         if width and len(digits) == width and all(d in "0123456789abcdefABCDEF" for d in digits):
-            buf.append(chr(int(digits, 16)))
+            code = int(digits, 16)
+            if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+                raise self.error(pos, f"invalid escape sequence \\{c}{digits}: not a Unicode character", "a \\u or \\U escape names a code point up to 10FFFF, and not a surrogate (D800-DFFF)")
+            buf.append(chr(code))
             return pos + 2 + width
         raise self.error(
             pos,
@@ -223,18 +250,25 @@ class Lexer:
         )
 
     def _interpolation(self, pos: int, parts: list[Any]) -> int:
+        """A ``${...}`` or ``%{...}`` from ``pos``; returns where the text after it starts."""
         start = pos
+        directive = self.text[pos] == "%"
         pos += 2
         strip_left = self.text.startswith("~", pos)
         if strip_left:
             pos += 1
+        if self.depth >= MAX_DEPTH:
+            raise self.error(start, "nested too deeply", f"templates may nest at most {MAX_DEPTH} levels; use locals for the inner parts")
         layout, self.layout = self.layout, False
         outer, self.interpolation_start = self.interpolation_start, start
+        self.depth += 1
         tokens = self.scan(pos, inside=True)
+        self.depth -= 1
         self.layout, self.interpolation_start = layout, outer
         if len(tokens) == 1:
-            raise self.error(start, "empty interpolation: ${} needs an expression inside")
-        parts.append(_Interp(tokens, strip_left, self.strip_right))
+            what = "%{} needs a directive inside (if, else, endif, for, endfor)" if directive else "${} needs an expression inside"
+            raise self.error(start, f"empty {'directive' if directive else 'interpolation'}: {what}")
+        parts.append(_Interp(tokens, strip_left, self.strip_right, directive, start))
         return self.end
 
     def _heredoc(self, m: re.Match, nl: bool) -> Token:
@@ -263,26 +297,40 @@ def _strip_parts(parts: list[Any]) -> list[Any]:
     return [p for p in parts if not (isinstance(p, str) and p == "")] or [""]
 
 
+# What HCL counts as leading space in a ``<<-`` heredoc: Unicode white space, not only " " and tab.
+_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
 def _flush(parts: list[Any]) -> list[Any]:
-    """``<<-`` heredocs lose the indentation common to their non-blank lines."""
-    lines = "".join(p if isinstance(p, str) else "\x00" for p in parts).split("\n")
-    cut = min((len(ln) - len(ln.lstrip(" \t")) for ln in lines if ln.strip(" \t")), default=0)
-    if not cut:
-        return parts
-    result: list[Any] = []
+    """``<<-`` heredocs lose the indentation common to their lines, as HCL defines it.
+
+    Lines holding only white space neither count nor change; a line that starts
+    with an interpolation or directive has no indentation, so nothing is cut.
+    """
+    split = [p.split("\n") if isinstance(p, str) else None for p in parts]
+    cut: int | None = None
+    line_starts: list[tuple[int, int]] = []  # (part, line within it) of each counted line start
     at_line_start = True
-    for part in parts:
-        if not isinstance(part, str):
-            result.append(part)
+    for i, lines in enumerate(split):
+        if lines is None:
+            if at_line_start:
+                cut = 0
             at_line_start = False
             continue
-        pieces = part.split("\n")
-        for j, piece in enumerate(pieces):
-            if j > 0:
-                at_line_start = True
-            if at_line_start and piece:
-                indent = len(piece) - len(piece.lstrip(" \t"))
-                pieces[j] = piece[min(cut, indent) :]
-                at_line_start = False
-        result.append("\n".join(pieces))
-    return result
+        last = len(lines) - 1
+        for j, line in enumerate(lines):
+            at_line_start = at_line_start or j > 0
+            if not at_line_start or (j == last and not line):
+                continue  # mid-line, or the next part starts the line
+            at_line_start = False
+            rest = line.lstrip(_SPACE)
+            if not rest and j < last:
+                continue  # a blank line
+            indent = len(line) - len(rest)
+            cut = indent if cut is None else min(cut, indent)
+            line_starts.append((i, j))
+    if not cut:
+        return parts
+    for i, j in line_starts:
+        split[i][j] = split[i][j][cut:]
+    return [part if lines is None else "\n".join(lines) for part, lines in zip(parts, split)]
