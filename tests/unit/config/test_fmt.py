@@ -311,3 +311,8 @@ def test_format_keeps_meaning_and_is_idempotent(source):
         assert line == line.rstrip()
         indent = len(line) - len(line.lstrip(" "))
         assert indent % 2 == 0 and not line[indent:].startswith("\t")
+
+
+def test_splats_with_spaces_and_template_directives_format_safely():
+    text = 'a = [1,2][ * ]\nb = "%{ if true }x%{ endif }"\nc = <<-EOT\n  %{ for x in [1] }${x}%{ endfor }\n  EOT\n'
+    assert format_text(text) == 'a = [1, 2][ * ]\nb = "%{ if true }x%{ endif }"\nc = <<-EOT\n  %{ for x in [1] }${x}%{ endfor }\n  EOT\n'

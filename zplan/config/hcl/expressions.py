@@ -181,7 +181,7 @@ class ExpressionParser(TemplateParser):
                 if parts is not None:
                     expr, parts = self.ref_node(parts, first, self.i - 1), None
                 self.enter(self.tokens[self.i])
-                if kind == "[" or kind == "[*]":
+                if kind == "[*]":
                     expr = self.done(Splat(expr, self.full_splat(splat)), first)  # takes all the steps after it
                     break
                 expr = self.done(Splat(expr, self.attribute_splat(splat)), first)
@@ -398,15 +398,9 @@ class ExpressionParser(TemplateParser):
 
 
 def _splat_width(kinds: list[str], i: int) -> int:
-    """How many tokens the splat marker at ``i`` spans (``[*]``, ``[ * ]``, ``.*``), or 0."""
+    """How many tokens the splat marker at ``i`` spans (the lexer makes ``[ * ]`` one token), or 0."""
     kind = kinds[i]
-    if kind == "[*]" or kind == ".*":
-        return 1
-    if kind == "[" and kinds[i + 1] == "*" and kinds[i + 2] == "]":
-        return 3
-    if kind == "." and kinds[i + 1] == "*":
-        return 2
-    return 0
+    return 1 if kind == "[*]" or kind == ".*" else 0
 
 
 _POSTFIX = frozenset((".", "[", "[*]", ".*"))

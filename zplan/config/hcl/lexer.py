@@ -64,7 +64,7 @@ _TOKEN = re.compile(
     |(?P<number>[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
     |(?P<comment>\#[^\n]*|//[^\n]*|/\*.*?\*/)
     |(?P<quote>")
-    |(?P<op>\.\.\.|\.\*|\[\*\]|==|!=|<=|>=|&&|\|\||=>|[-+*%<>=!?:.,(){}\[\]~])
+    |(?P<op>\.\.\.|\.[ \t]*\*|\[[ \t]*\*[ \t]*\]|==|!=|<=|>=|&&|\|\||=>|[-+*%<>=!?:.,(){}\[\]~])
     |(?P<slash>/)
     |(?P<bad>[^ \t])
     """,
@@ -113,6 +113,8 @@ class Lexer:
                     nl = False
                 elif kind == "op":
                     op = m.group()
+                    if len(op) > 2 and op[-1] in "*]" and op[0] in ".[":
+                        op = "[*]" if op[0] == "[" else ".*"  # a splat written with spaces: [ * ]
                     if inside and depth == 0 and (op == "}" or op == "~"):
                         return self._close_interpolation(m, tokens, nl)
                     if op == "{":
