@@ -12,11 +12,8 @@ from typing import Any
 from zplan.diags import DiagnosticError, Range, fail
 from zplan.config.expr import (
     SPLAT_ITEM,
-    Binary,
     Call,
-    Conditional,
     Expr,
-    ForExpr,
     GetAttr,
     Index,
     Literal,
@@ -27,10 +24,10 @@ from zplan.config.expr import (
     Source,
     Splat,
     TupleExpr,
-    Unary,
 )
 from zplan.config.hcl.lexer import END, KIND, MAX_DEPTH, NL, START, VALUE, Token, describe
 from zplan.config.hcl.templates import TemplateParser
+from zplan.config.operators import Binary, Conditional, ForExpr, Unary
 from zplan.config.values import is_number
 
 
