@@ -79,37 +79,43 @@ class ExpressionParser(TemplateParser):
         first = self.tokens[self.i]
         if first[KIND] in _ATOMS and self.kinds[self.i + 1] not in _CONTINUES:
             return self.atom(first)  # most values are one plain token: skip the call chain
-        self.enter(first)
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.too_deep(first)
         cond = self.binary(1)
         if self.kinds[self.i] != "?" or self.line_ends():
             self.depth -= 1
             return cond
         self.i += 1
-        then = self.operand("after ?")
+        then = self.operand()
         self.expect(":", "after the true branch of a conditional (cond ? a : b)")
-        otherwise = self.operand("after :")
+        otherwise = self.operand()
         self.depth -= 1
         return self.done(Conditional(cond, then, otherwise), first)
 
     def enter(self, token: Token) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise self.error(token, "nested too deeply", f"blocks, brackets and templates may nest at most {MAX_DEPTH} levels")
+            raise self.too_deep(token)
+
+    def too_deep(self, token: Token) -> DiagnosticError:
+        return self.error(token, "nested too deeply", f"blocks, brackets and templates may nest at most {MAX_DEPTH} levels")
 
     def line_ends(self) -> bool:
         """Whether the next token starts a new line where that ends the expression."""
         return self.lines and self.tokens[self.i][NL]
 
-    def same_line(self, context: str) -> None:
-        if self.line_ends():
+    def same_line(self, after: Token) -> None:
+        """The operand after ``after`` (an operator, "=" or ":") must start on its line, where newlines count."""
+        if self.lines and self.tokens[self.i][NL]:
             raise self.error(
                 self.tokens[self.i],
-                f"expected an expression {context} on the same line",
+                f"expected an expression after {describe(after)} on the same line",
                 "a value that spans lines must be wrapped in parentheses: ( ... )",
             )
 
-    def operand(self, context: str) -> Expr:
-        self.same_line(context)
+    def operand(self) -> Expr:
+        self.same_line(self.tokens[self.i - 1])
         return self.expression()
 
     def binary(self, min_prec: int) -> Expr:
@@ -125,7 +131,8 @@ class ExpressionParser(TemplateParser):
             if prec is None or prec < min_prec or self.line_ends():
                 return left
             self.i += 1
-            self.same_line(f'after "{op}"')
+            if self.lines and self.tokens[self.i][NL]:
+                self.same_line(self.tokens[self.i - 1])
             right = self.binary(prec + 1)
             left = self.done(Binary(op, left, right), first)
 
@@ -149,7 +156,7 @@ class ExpressionParser(TemplateParser):
         if kind == "-" or kind == "!":
             self.i += 1
             self.enter(first)
-            self.same_line(f'after "{kind}"')
+            self.same_line(first)
             operand = self.unary()
             self.depth -= 1
             if kind == "-" and isinstance(operand, Literal) and is_number(operand.value):
@@ -171,7 +178,8 @@ class ExpressionParser(TemplateParser):
         kinds = self.kinds
         parts: list[Any] | None = list(expr.ref.parts) if isinstance(expr, RefExpr) else None
         entered = self.depth
-        while not self.line_ends():
+        tokens = self.tokens
+        while not (self.lines and tokens[self.i][NL]):
             kind = kinds[self.i]
             splat = _splat_width(kinds, self.i)
             if splat:
@@ -345,7 +353,9 @@ class ExpressionParser(TemplateParser):
             if (sep[KIND] != "=" and sep[KIND] != ":") or self.line_ends():
                 raise self.error(sep, f"expected \"=\" after the object key {describe(token)}, found {describe(sep)}")
             self.i += 1
-            items.append((key, self.operand(f"after the object key {describe(token)}")))
+            if self.lines and tokens[self.i][NL]:
+                self.same_line(sep)
+            items.append((key, self.expression()))
             if kinds[self.i] == ",":
                 self.i += 1
         self.i += 1
