@@ -241,5 +241,10 @@ def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], boo
         return (lambda digest: True), version  # verified on read at apply
     from zplan.artifacts.store import ArtifactStore
 
-    store = ArtifactStore.from_url(url, project.root)
+    try:
+        store = ArtifactStore.from_url(url, project.root)
+    except diags.DiagnosticError as exc:  # a malformed URL: point at the stack that names it
+        declared = project.config.stacks.get(project.stack_name)
+        where = declared.range if declared else None
+        raise diags.DiagnosticError([diags.Diagnostic(d.severity, d.summary, d.detail, d.range or where) for d in exc.diagnostics]) from None
     return store.exists, version

@@ -151,3 +151,12 @@ def test_mutated_configurations_validate_or_fail_with_file_and_line(projects):
             assert all(ERROR_AT.match(line) for line in errors), "an error without file:line"
 
     check()
+
+
+@pytest.mark.parametrize("store", ['""', '"file://"'])
+def test_found_by_fuzzing_a_malformed_artifact_store_names_the_stack_line(projects, store):
+    project = projects[0]
+    text = (project / "main.zp.hcl").read_text(encoding="utf-8")
+    (project / "main.zp.hcl").write_text(re.sub(r"artifact_store\s*=\s*\"[^\"]*\"", f"artifact_store = {store}", text), encoding="utf-8")
+    code, _out, err = validate(project)
+    assert code == 1 and ERROR_AT.match(err), err
