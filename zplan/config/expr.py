@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from zplan.diags import DiagnosticError, Range, fail
-from zplan.config import functions
 from zplan.config.values import (
     UNKNOWN,
     article,
@@ -350,6 +349,8 @@ class Call(Expr):
             arg._refs(bound, out)
 
     def _eval(self, ctx: _Ctx) -> Any:
+        from zplan.config import functions  # on first use: most configurations call none, and plans stay fast
+
         func = functions.FUNCTIONS.get(self.name)
         if func is None:
             raise self._fail(f'unknown function "{self.name}"', f"available functions: {', '.join(sorted(functions.FUNCTIONS))}")
