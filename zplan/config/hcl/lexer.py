@@ -1,8 +1,9 @@
 """Reading HCL, first half: text -> tokens.
 
 A token is a plain tuple; quoted strings and heredocs become one "template"
-token whose parts are text and the tokens of each ``${...}``, so the parser
-never sees template syntax.
+token whose parts are text and the tokens of each ``${...}`` and ``%{...}``,
+so the parser never sees template syntax. Only spaces, tabs and newlines
+(LF or CRLF) separate tokens, as in HCL; templates nest at most ``MAX_DEPTH``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from zplan.config.expr import Source
 # A token is a plain tuple (kind, value, start, end, newline_before): building
 # objects per token cost more than the whole scan. ``kind`` is "ident", "number",
 # "string" (a plain quoted string, value = raw text), "template" (a quoted string
-# or heredoc with parts, value = list of str | _Interp), "nl", "comment", "eof",
+# or heredoc with parts, value = list of str | Interp), "nl", "comment", "eof",
 # or the operator itself ("{", "==", ...). ``newline_before`` tells the parser
 # that a line ended before the token, the only place newlines matter in HCL.
 
@@ -28,17 +29,16 @@ KIND, VALUE, START, END, NL = range(5)
 MAX_DEPTH = 64  # nesting of blocks, brackets and templates: deeper input is an error, not a crash
 
 
-class _Interp:
+class Interp:
     """A ``${...}`` or ``%{...}`` inside a template: its tokens, and whether ``~`` strips the text around it."""
 
-    __slots__ = ("tokens", "strip_left", "strip_right", "directive", "start")
+    __slots__ = ("tokens", "strip_left", "strip_right", "directive")
 
-    def __init__(self, tokens: list[Token], strip_left: bool, strip_right: bool, directive: bool, start: int) -> None:
+    def __init__(self, tokens: list[Token], strip_left: bool, strip_right: bool, directive: bool) -> None:
         self.tokens = tokens
         self.strip_left = strip_left
         self.strip_right = strip_right
         self.directive = directive  # %{ if }, %{ for }, ...: the parser gives it meaning
-        self.start = start  # offset of its ${ or %{, for messages
 
 
 def describe(token: Token) -> str:
@@ -270,7 +270,7 @@ class Lexer:
         if len(tokens) == 1:
             what = "%{} needs a directive inside (if, else, endif, for, endfor)" if directive else "${} needs an expression inside"
             raise self.error(start, f"empty {'directive' if directive else 'interpolation'}: {what}")
-        parts.append(_Interp(tokens, strip_left, self.strip_right, directive, start))
+        parts.append(Interp(tokens, strip_left, self.strip_right, directive))
         return self.end
 
     def _heredoc(self, m: re.Match, nl: bool) -> Token:
@@ -291,7 +291,7 @@ def _strip_parts(parts: list[Any]) -> list[Any]:
     if len(parts) == 1:
         return parts
     for i, part in enumerate(parts):
-        if isinstance(part, _Interp):
+        if isinstance(part, Interp):
             if part.strip_left and i > 0:
                 parts[i - 1] = parts[i - 1].rstrip()
             if part.strip_right and i + 1 < len(parts):

@@ -1,6 +1,6 @@
 """Parsing the inside of templates: ``${...}`` interpolations and ``%{if}`` / ``%{for}`` directives.
 
-The lexer hands over a template as a flat list of text and ``_Interp`` parts;
+The lexer hands over a template as a flat list of text and ``Interp`` parts;
 here the directives are paired (``if`` / ``else`` / ``endif``, ``for`` /
 ``endfor``) into the nested nodes of ``zplan.config.templates``.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from zplan.config.expr import Expr, Literal
-from zplan.config.hcl.lexer import KIND, VALUE, Token, _Interp, describe
+from zplan.config.hcl.lexer import KIND, VALUE, Token, Interp, describe
 from zplan.config.templates import TemplateExpr, TemplateFor, TemplateIf
 
 _OPENERS = {"if", "for"}
@@ -22,7 +22,7 @@ class TemplateParser:
 
     def template(self, token: Token) -> Expr:
         parts = token[VALUE]
-        if not any(isinstance(part, _Interp) and part.directive for part in parts):
+        if not any(isinstance(part, Interp) and part.directive for part in parts):
             items: list[Any] = [part if isinstance(part, str) else self.interpolation(part.tokens) for part in parts]
         else:
             items, end, stop = self.template_sequence(parts, 0, ())
@@ -53,7 +53,7 @@ class TemplateParser:
                     raise self.error(part.tokens[0], f"unknown template directive %{{{keyword or describe(part.tokens[0])}}}", "directives are %{if cond}, %{else}, %{endif}, %{for x in xs} and %{endfor}")
         return items, k, None
 
-    def directive(self, parts: list[Any], k: int, opener: _Interp, keyword: str) -> tuple[Expr, int]:
+    def directive(self, parts: list[Any], k: int, opener: Interp, keyword: str) -> tuple[Expr, int]:
         """The ``%{if}`` or ``%{for}`` opened by ``opener``, through its closing directive."""
         first = opener.tokens[0]
         self.enter(first)
@@ -71,7 +71,7 @@ class TemplateParser:
         self.depth -= 1
         return node, k
 
-    def directive_head(self, opener: _Interp, keyword: str, body: TemplateExpr, otherwise: TemplateExpr) -> Expr:
+    def directive_head(self, opener: Interp, keyword: str, body: TemplateExpr, otherwise: TemplateExpr) -> Expr:
         """Parse ``if COND`` or ``for [K,] V in COLL`` from the opening directive's tokens."""
         first = opener.tokens[0]
         outer = self.tokens, self.kinds, self.i, self.lines
@@ -88,7 +88,7 @@ class TemplateParser:
         self.tokens, self.kinds, self.i, self.lines = outer
         return node
 
-    def directive_end(self, part: _Interp, keyword: str) -> None:
+    def directive_end(self, part: Interp, keyword: str) -> None:
         if len(part.tokens) > 2:
             raise self.error(part.tokens[1], f"unexpected {describe(part.tokens[1])} in %{{{keyword}}}", f"%{{{keyword}}} takes nothing else")
 
@@ -109,6 +109,6 @@ class TemplateParser:
         return expr
 
 
-def _keyword(part: _Interp) -> str | None:
+def _keyword(part: Interp) -> str | None:
     token = part.tokens[0]
     return token[VALUE] if token[KIND] == "ident" else None
