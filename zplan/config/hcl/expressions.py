@@ -131,8 +131,7 @@ class ExpressionParser(TemplateParser):
             if prec is None or prec < min_prec or self.line_ends():
                 return left
             self.i += 1
-            if self.lines and self.tokens[self.i][NL]:
-                self.same_line(self.tokens[self.i - 1])
+            self.same_line(self.tokens[self.i - 1])
             right = self.binary(prec + 1)
             left = self.done(Binary(op, left, right), first)
 
