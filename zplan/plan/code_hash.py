@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import ast
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zplan import diags
 from zplan.fsutil import atomic_write_text
 from zplan.hashing import hash_text, hash_value
 from zplan.plan.code_scope import ImportRef, ModuleBindings, Use, normalise, uses_of
@@ -132,6 +132,8 @@ class CodeIndex:
                 self._modules[path] = CodeError(
                     f"syntax error in {self.rel(path)}:{exc.lineno}: {exc.msg}", "fix the Python file"
                 )
+            except RecursionError:
+                self._modules[path] = CodeError(f"{self.rel(path)} is nested too deeply to read", "split the deepest expression into steps")
             except (OSError, UnicodeDecodeError) as exc:
                 self._modules[path] = CodeError(f"cannot read {self.rel(path)}: {exc}")
         module = self._modules[path]
@@ -158,6 +160,12 @@ class CodeIndex:
             )
         walk = _Reach(self)
         walk.name(module, function)
+        try:
+            walk.drain()
+        except RecursionError:
+            raise CodeError(
+                f"the code {source_file}:{function} reaches is nested too deeply to read", "split the deepest expression into steps"
+            ) from None
         sigs = {}
         for f in sorted(walk.files):
             st = f.stat()
@@ -188,6 +196,12 @@ class _Reach:
         self.files: set[Path] = set()
         self.libraries: set[str] = set()
         self._seen: set[tuple] = set()
+        self._todo: list[tuple[_Module, str]] = []
+
+    def _library(self, module: str) -> None:
+        top = module.split(".")[0]
+        if top not in sys.stdlib_module_names:  # the Python version is keyed on its own
+            self.libraries.add(top)
 
     def _first_visit(self, *key: object) -> bool:
         if key in self._seen:
@@ -197,14 +211,21 @@ class _Reach:
 
     def name(self, module: _Module, name: str) -> None:
         """A name bound at the top level of ``module`` (a def, a class, a constant or an import)."""
-        if not self._first_visit("name", module.path, name):
-            return
+        if self._first_visit("name", module.path, name):
+            self._todo.append((module, name))
+
+    def drain(self) -> None:
+        """Follow every name reached, from a work list: a long call chain never deepens the Python stack."""
+        while self._todo:
+            self._expand(*self._todo.pop())
+
+    def _expand(self, module: _Module, name: str) -> None:
         self._module_code(module)
         b = module.bindings
         stmts = b.defs.get(name)
         if stmts:
             unique = list({id(s): s for s in stmts}.values())
-            self.parts[f"{self.index.rel(module.path)}:{name}"] = hash_text(normalise(unique))
+            self.parts[f"{self.index.rel(module.path)}:{name}"] = _digest(unique)
             for stmt in unique:
                 for use in module.uses(stmt):
                     self.use(module, use)
@@ -231,7 +252,7 @@ class _Reach:
         target = self.index.find_module(module.path, ref.module, ref.level)
         if target is None:
             if ref.level == 0 and ref.module:
-                self.libraries.add(ref.module.split(".")[0])
+                self._library(ref.module)
             return
         if ref.attr is None:
             self.into(target, attrs)
@@ -277,19 +298,19 @@ class _Reach:
             return
         module = self.index.module(path)
         self.files.add(path)
-        self.parts[f"{self.index.rel(path)}:{WHOLE_MODULE}"] = hash_text(normalise(module.tree.body))
+        self.parts[f"{self.index.rel(path)}:{WHOLE_MODULE}"] = _digest(module.tree.body)
         for name in module.bindings.defs:
             self.name(module, name)
         for name, ref in module.bindings.imports.items():
-            if self.index.find_module(path, ref.module, ref.level) is None and ref.level == 0:
-                self.libraries.add(ref.module.split(".")[0])
+            if ref.level == 0 and self.index.find_module(path, ref.module, ref.level) is None:
+                self._library(ref.module)
 
     def _module_code(self, module: _Module) -> None:
         """Module-level calls run whenever a step imports the module: they count for every use of it."""
         self.files.add(module.path)
         effects = module.bindings.effects
         if effects and self._first_visit("effects", module.path):
-            self.parts[f"{self.index.rel(module.path)}:{MODULE_CODE}"] = hash_text(normalise(effects))
+            self.parts[f"{self.index.rel(module.path)}:{MODULE_CODE}"] = _digest(effects)
             for stmt in effects:
                 for use in module.uses(stmt):
                     self.use(module, use)
@@ -299,6 +320,11 @@ class _Reach:
             return None
         folder = package if package.is_dir() else package.parent
         return self.index.find_module(folder / "__init__.py", name, 1)
+
+
+def _digest(stmts: list[ast.stmt]) -> str:
+    """One definition's digest. 64 bits tell an edit apart; it is stored in every step record, so short."""
+    return hash_text(normalise(stmts))[:16]
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -336,7 +362,3 @@ def _decorator_name(node: ast.AST) -> str:
     if isinstance(node, ast.Attribute):
         return node.attr
     return ""
-
-
-def code_error_diag(exc: CodeError, range: diags.Range) -> diags.Diagnostic:
-    return diags.error(exc.summary, exc.detail, range)

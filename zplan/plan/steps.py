@@ -3,8 +3,9 @@
 A step is cached when its cache key names a successful execution recorded for
 the current artifact + metadata store pair (and its artifacts are still there).
 Otherwise it runs, and the reasons compare what is wanted now with what the
-step's latest execution recorded: forced, never ran, failed, code, params,
-inputs, environment — in that order, as DVC checks a stage.
+step's latest execution recorded: forced, never ran, failed, code (naming the
+definitions that changed), library versions, params, inputs, environment — in
+that order, as DVC checks a stage.
 """
 
 from __future__ import annotations

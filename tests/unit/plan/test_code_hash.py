@@ -125,7 +125,7 @@ def test_third_party_imports_are_named_not_followed(project):
         def train(x):
             return LogisticRegression().fit(np.array(x), os.path.sep)
     """})
-    assert info(project, "steps/train.py:train").modules == ["numpy", "os", "sklearn"]
+    assert info(project, "steps/train.py:train").modules == ["numpy", "sklearn"]  # os: standard library
 
 
 def test_a_missing_function_is_a_clear_error(project):
@@ -138,3 +138,21 @@ def test_part_labels_name_module_function_and_file():
     assert part_label("pkg/sub/helpers.py:h") == "helpers.h in pkg/sub/helpers.py"
     assert part_label("pkg/__init__.py:h") == "pkg.h in pkg/__init__.py"
     assert part_label("pkg/sub/helpers.py:*") == "pkg/sub/helpers.py"
+
+
+def test_a_syntax_error_in_a_helper_names_its_file_and_line(project):
+    write(project, {"pkg/broken.py": "def f(:\n    pass\n", "steps/train.py": "from pkg.broken import f\n\ndef train():\n    return f()\n"})
+    with pytest.raises(CodeError, match=r"syntax error in pkg/broken.py:1"):
+        info(project, "steps/train.py:train")
+
+
+def test_a_call_chain_thousands_deep_is_followed(project):
+    chain = "".join(f"def f{i}():\n    return f{i + 1}()\n\n" for i in range(3000)) + "def f3000():\n    return 0\n"
+    write(project, {"steps/train.py": chain})
+    assert len(info(project, "steps/train.py:f0").parts) == 3001
+
+
+def test_an_expression_nested_too_deeply_is_a_clear_error(project):
+    write(project, {"steps/train.py": "def train():\n    return " + "(" * 190 + "1" + ")" * 190 + " + 1" * 3000 + "\n"})
+    with pytest.raises(CodeError, match="nested too deeply"):
+        info(project, "steps/train.py:train")
