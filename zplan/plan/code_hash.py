@@ -33,6 +33,7 @@ from zplan.plan.code_scope import ImportRef, ModuleBindings, Use, normalise, use
 CACHE_VERSION = 2
 WHOLE_MODULE = "*"  # part name for a module keyed as a whole
 MODULE_CODE = "<module>"  # part name for module-level code that binds nothing (calls)
+_DYNAMIC_LOOKUPS = frozenset({"globals", "vars", "eval", "exec"})  # builtins that read a module's names by string
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,8 @@ class _Reach:
             self.name(module, root)
         if root in b.imports and root not in b.defs:
             self.follow(module, b.imports[root], attrs)
+        elif root in _DYNAMIC_LOOKUPS:  # globals()["f"], eval("f()"): any name of the module may be read
+            self.whole(module.path)
         elif root not in b.defs:  # a builtin, or a name a star import brings
             for star in b.stars:
                 self.follow(module, ImportRef(star.module, root, star.level), attrs)

@@ -156,3 +156,8 @@ def test_an_expression_nested_too_deeply_is_a_clear_error(project):
     write(project, {"steps/train.py": "def train():\n    return " + "(" * 190 + "1" + ")" * 190 + " + 1" * 3000 + "\n"})
     with pytest.raises(CodeError, match="nested too deeply"):
         info(project, "steps/train.py:train")
+
+
+def test_names_looked_up_by_string_key_the_whole_module(project):
+    write(project, {"steps/train.py": "def helper():\n    return 1\n\ndef train(name):\n    return globals()[name]()\n"})
+    assert changed_by(project, "steps/train.py:train", "steps/train.py", "return 1", "return 2") == {"steps/train.py:*", "steps/train.py:helper"}
