@@ -239,13 +239,13 @@ class _Reach:
             self.follow(module, root, attrs)
             return
         b = module.bindings
-        if root in b.defs:
+        if root in b.defs:  # (bound by an import too, as in `try: import x` / `except: x = None`: both count)
             self.name(module, root)
-        if root in b.imports and root not in b.defs:
+        elif root in b.imports:
             self.follow(module, b.imports[root], attrs)
         elif root in _DYNAMIC_LOOKUPS:  # globals()["f"], eval("f()"): any name of the module may be read
             self.whole(module.path)
-        elif root not in b.defs:  # a builtin, or a name a star import brings
+        else:  # a builtin, or a name a star import brings
             for star in b.stars:
                 self.follow(module, ImportRef(star.module, root, star.level), attrs)
 
@@ -280,9 +280,8 @@ class _Reach:
             if name in b.defs:
                 self.name(module, name)
                 return
-            if name in b.imports:
+            if name in b.imports:  # a re-export
                 self._module_code(module)
-                self.files.add(module.path)
                 self.follow(module, b.imports[name], rest)
                 return
         sub = self._submodule(path, name)

@@ -161,3 +161,10 @@ def test_an_expression_nested_too_deeply_is_a_clear_error(project):
 def test_names_looked_up_by_string_key_the_whole_module(project):
     write(project, {"steps/train.py": "def helper():\n    return 1\n\ndef train(name):\n    return globals()[name]()\n"})
     assert changed_by(project, "steps/train.py:train", "steps/train.py", "return 1", "return 2") == {"steps/train.py:*", "steps/train.py:helper"}
+
+
+def test_an_import_with_a_fallback_follows_the_import_and_keys_the_fallback(project):
+    write(project, {"steps/train.py": "try:\n    from pkg.sub.helpers import h\nexcept ImportError:\n    h = None\n\ndef train(x):\n    return h(x)\n"})
+    step = "steps/train.py:train"
+    assert changed_by(project, step, "pkg/sub/helpers.py", "x * FACTOR", "x + FACTOR") == {"pkg/sub/helpers.py:h"}
+    assert changed_by(project, step, "steps/train.py", "h = None", "h = abs") == {"steps/train.py:h"}
