@@ -99,8 +99,11 @@ class CodeIndex:
     def info(self, source_file: str, function: str) -> CodeInfo:
         key = f"{source_file}:{function}"
         cached = self._cache.get(key)
-        if cached is not None and self._unchanged(cached["files"]):
-            return CodeInfo(**cached)
+        try:
+            if cached is not None and self._unchanged(cached["files"]):
+                return CodeInfo(**cached)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass  # a damaged cache entry: read the code again
         info = self._compute(source_file, function)
         self._cache[key] = info.__dict__.copy()
         self._dirty = True

@@ -168,3 +168,15 @@ def test_an_import_with_a_fallback_follows_the_import_and_keys_the_fallback(proj
     step = "steps/train.py:train"
     assert changed_by(project, step, "pkg/sub/helpers.py", "x * FACTOR", "x + FACTOR") == {"pkg/sub/helpers.py:h"}
     assert changed_by(project, step, "steps/train.py", "h = None", "h = abs") == {"steps/train.py:h"}
+
+
+def test_a_damaged_cache_entry_is_read_again(project, tmp_path):
+    from zplan.plan.code_hash import CodeIndex
+
+    write(project, {"steps/train.py": "def train():\n    return 1\n"})
+    cache = tmp_path / "code.json"
+    first = CodeIndex(project, cache)
+    expected = first.info("steps/train.py", "train")
+    first.save()
+    cache.write_text(cache.read_text().replace('"files"', '"filez"'))
+    assert CodeIndex(project, cache).info("steps/train.py", "train") == expected
