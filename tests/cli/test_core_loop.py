@@ -66,13 +66,13 @@ def test_a_body_edit_reruns_the_step(applied):
     applied.replace("steps/data.py", "return [v * c for v in values]", "return [v * c * 2 for v in values]")
     doc = applied.plan_json()
     assert steps_by_action(doc) == {"run": {"scale", "total"}, "cached": {"load", "count"}}
-    assert reasons(doc)["scale"] == ["code changed"]
+    assert reasons(doc)["scale"] == ["code changed (data.scale in steps/data.py)"]
 
 
 def test_an_edit_of_a_project_helper_reruns_the_steps_that_call_it(applied):
     applied.replace("steps/util.py", "return line.strip()", 'return line.strip().replace(",", ".")')
     doc = applied.plan_json()
-    assert reasons(doc)["load"] == ["code changed"]
+    assert reasons(doc)["load"] == ["code changed (util.clean in steps/util.py)"]
     assert reasons(doc)["count"] == ["input values changes (upstream load reruns)"]
     assert steps_by_action(doc)["run"] == ALL
 

@@ -29,6 +29,7 @@ PARAMS_CHANGED = "params_changed"
 INPUT_CHANGED = "input_changed"
 UPSTREAM_RERUNS = "upstream_reruns"
 ENV_CHANGED = "environment_changed"
+LIBRARY_CHANGED = "library_changed"
 MATERIALIZER_CHANGED = "materializer_changed"
 OUTPUTS_MISSING = "outputs_missing"
 KNOWN_AFTER_APPLY = "known_after_apply"
@@ -44,7 +45,7 @@ DRIFTED = "drifted"
 
 REASON_CODES = (
     NEVER_RAN, PREVIOUS_FAILED, CODE_CHANGED, PARAMS_CHANGED, INPUT_CHANGED, UPSTREAM_RERUNS,
-    ENV_CHANGED, MATERIALIZER_CHANGED, OUTPUTS_MISSING, KNOWN_AFTER_APPLY, REPLACE_REQUESTED,
+    ENV_CHANGED, LIBRARY_CHANGED, MATERIALIZER_CHANGED, OUTPUTS_MISSING, KNOWN_AFTER_APPLY, REPLACE_REQUESTED,
     NEW_IN_CONFIG, REMOVED_FROM_CONFIG, ATTRIBUTES_CHANGED, FORCES_REPLACEMENT, GONE_OUTSIDE, DRIFTED,
 )
 
@@ -67,6 +68,8 @@ class StepPlan:
     reasons: list[Reason] = field(default_factory=list)
     cache_key: str | None = None  # None while an input is known only after apply
     code_hash: str = ""
+    code_parts: dict[str, str] = field(default_factory=dict)  # "pkg/helpers.py:h" -> digest, per definition reached
+    libraries: dict[str, str] = field(default_factory=dict)  # installed distribution -> version, for what the code imports
     source: str = ""
     params: dict[str, Any] = field(default_factory=dict)  # real values (never serialised as is)
     inputs: dict[str, dict] = field(default_factory=dict)  # name -> {"kind": "step"|"data", ...}

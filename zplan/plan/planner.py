@@ -20,7 +20,8 @@ from zplan.graph.dag import Dag
 from zplan.hashing import StatCache
 from zplan.plan import model as m
 from zplan.plan import resources as rplan
-from zplan.plan.code import CodeIndex
+from zplan.plan.code_hash import CodeIndex
+from zplan.plan.libraries import LibraryIndex
 from zplan.plan.steps import StepPlanner
 from zplan.project import Project
 from zplan.stack import select
@@ -42,6 +43,7 @@ class Planner:
         self.state = state
         root = project.root
         self.code = CodeIndex(root, project.state_dir / "cache" / "code.json")
+        self.libraries = LibraryIndex(project.state_dir / "cache" / "libraries.json", exclude=[str(root)])
         self.stat_cache = StatCache(project.state_dir / "cache" / "stat.json")
         self.graph: Dag | None = None
 
@@ -49,6 +51,7 @@ class Planner:
         """Persist what planning learned (code and file hashes); never needed for correctness."""
         if self.project.state_dir.exists():
             self.code.save()
+            self.libraries.save()
             self.stat_cache.save()
 
     def plan(self, request: PlanRequest) -> m.Plan:
@@ -133,7 +136,7 @@ class Planner:
     def _plan_steps(self, order: list[str], scope, request: PlanRequest, key: str | None, stack: dict, stack_known: bool) -> list[m.StepPlan]:
         present, version = _artifact_checks(self.project, stack) if stack_known else (lambda d: True, lambda n: None)
         planner = StepPlanner(
-            self.project.root, self.state, key, self.code, self.stat_cache, self.project.secrets, present, version
+            self.project.root, self.state, key, self.code, self.stat_cache, self.project.secrets, present, version, self.libraries
         )
         from zplan.addrs import matches
 

@@ -3,8 +3,9 @@
 A step is cached when its cache key names a successful execution recorded for
 the current artifact + metadata store pair (and its artifacts are still there).
 Otherwise it runs, and the reasons compare what is wanted now with what the
-step's latest execution recorded: forced, never ran, failed, code, params,
-inputs, environment — in that order, as DVC checks a stage.
+step's latest execution recorded: forced, never ran, failed, code (naming the
+definitions that changed), library versions, params, inputs, environment — in
+that order, as DVC checks a stage.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from zplan.config.model import StepConfig
 from zplan.config.scope import Scope, StepOutputRef
 from zplan.hashing import StatCache, canonical_json, hash_value
 from zplan.plan import model as m
-from zplan.plan.code import CodeError, CodeIndex
+from zplan.plan.code_hash import CodeError, CodeIndex, part_label
+from zplan.plan.libraries import LibraryIndex
 from zplan.state.model import State
 
-KEY_VERSION = 1
+KEY_VERSION = 2  # 2: code followed through every import style, per-definition digests, library versions
 
 
 def environment() -> dict[str, str]:
@@ -69,6 +71,7 @@ class StepPlanner:
         secrets: list[str],
         artifact_present: Callable[[str], bool] = lambda digest: True,
         materializer_version: Callable[[str], str | None] = lambda name: None,
+        libraries: LibraryIndex | None = None,
     ) -> None:
         self.project_dir = project_dir
         self.state = state
@@ -78,6 +81,7 @@ class StepPlanner:
         self.secrets = secrets
         self.artifact_present = artifact_present
         self.materializer_version = materializer_version
+        self.libraries = libraries or LibraryIndex()
         self.planned: dict[str, m.StepPlan] = {}
         self.env = environment()
 
@@ -96,6 +100,8 @@ class StepPlanner:
             step=step.name,
             action=m.RUN,
             code_hash=info.hash,
+            code_parts=info.parts,
+            libraries=self.libraries.versions(info.modules),
             source=step.source,
             params=params,
             inputs=inputs,
@@ -130,6 +136,8 @@ class StepPlanner:
         return {
             "v": KEY_VERSION,
             "code": plan.code_hash,
+            "code_parts": plan.code_parts,
+            "libraries": plan.libraries,
             "params": mask_secrets(plan.params, self.secrets),
             "inputs": digests,
             "env": self.env,
@@ -233,8 +241,12 @@ class StepPlanner:
         if record.get("status") == "failed":
             reasons.append(m.Reason(m.PREVIOUS_FAILED, "previous run failed"))
         before = record.get("fingerprint", {})
+        if before.get("v", 1) != KEY_VERSION:
+            reasons.append(m.Reason(m.ENV_CHANGED, f"cache key format changed (zplan upgrade: v{before.get('v', 1)} -> v{KEY_VERSION})"))
+            return reasons
         if before.get("code") != plan.code_hash:
-            reasons.append(m.Reason(m.CODE_CHANGED, "code changed"))
+            reasons.append(m.Reason(m.CODE_CHANGED, _code_message(before.get("code_parts", {}), plan.code_parts)))
+        reasons += _library_reasons(before.get("libraries", {}), plan.libraries)
         reasons += _param_reasons(before.get("params", {}), mask_secrets(plan.params, self.secrets), self.secrets)
         reasons += self._input_reasons(plan, before.get("inputs", {}))
         if before.get("env") and before.get("env") != self.env:
@@ -294,6 +306,25 @@ def _input_digest(spec: dict) -> str | None:
         digests = [i["digest"] for i in spec["items"]]
         return None if None in digests else hash_value(digests)
     return spec.get("digest")
+
+
+def _code_message(before: dict[str, str], after: dict[str, str], most: int = 3) -> str:
+    """`code changed (helpers.h in pkg/helpers.py)`: the definitions whose digest differs, added or removed."""
+    changed = [k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+    if not changed:
+        return "code changed"
+    shown = [part_label(k) + ("" if k in before else ", new") + ("" if k in after else ", no longer used") for k in changed[:most]]
+    more = f", and {len(changed) - most} more" if len(changed) > most else ""
+    return f"code changed ({'; '.join(shown)}{more})"
+
+
+def _library_reasons(before: dict[str, str], after: dict[str, str]) -> list[m.Reason]:
+    """`scikit-learn 1.5.2 -> 1.6.1`, for each imported library whose installed version differs."""
+    return [
+        m.Reason(m.LIBRARY_CHANGED, f"{dist} {before.get(dist, '(none)')} -> {after.get(dist, '(none)')}")
+        for dist in sorted(set(before) | set(after))
+        if before.get(dist) != after.get(dist)
+    ]
 
 
 def _param_reasons(before: dict, after: dict, secrets: list[str]) -> list[m.Reason]:

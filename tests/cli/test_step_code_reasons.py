@@ -1,0 +1,156 @@
+"""Through the real CLI: an edit anywhere a step's code reaches reruns it and the plan names what changed;
+edits it does not reach, and upgrades of libraries it does not import, rerun nothing."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+import pytest
+
+from tests.cli.helpers import Project, cli_env, plan_line, reasons, steps_by_action
+
+FILES = {
+    "main.zp.hcl": """
+        stack "local" {
+          orchestrator   = "local"
+          artifact_store = "file://.zplan/artifacts"
+          metadata_store = "sqlite:///.zplan/metadata.db"
+        }
+
+        pipeline "p" {
+          step "load" {
+            source = "steps/run.py:load"
+            inputs = { raw = "data/numbers.txt" }
+          }
+          step "train" {
+            source = "steps/run.py:train"
+            inputs = { values = step.load.outputs.output }
+          }
+          step "split" {
+            source = "steps/run.py:split"
+            inputs = { values = step.load.outputs.output }
+          }
+          step "summary" {
+            source = "steps/run.py:summary"
+            inputs = { values = step.train.outputs.output }
+          }
+        }
+    """,
+    "data/numbers.txt": "1\n2\n3\n",
+    "pkg/__init__.py": "",
+    "pkg/sub/__init__.py": "",
+    "pkg/sub/helpers.py": """
+        FACTOR = 2.0
+
+
+        def h(values):
+            return [v * FACTOR for v in values]
+
+
+        def unused(values):
+            return values
+    """,
+    "steps/__init__.py": "",
+    "steps/lib/__init__.py": "",
+    "steps/lib/tools.py": """
+        def total(values):
+            return sum(values)
+    """,
+    "steps/run.py": """
+        from pathlib import Path
+
+        import tinylib
+        from pkg.sub import helpers
+
+        from .lib import tools
+
+
+        def load(raw: Path) -> list:
+            return [float(x) for x in raw.read_text().split()]
+
+
+        def train(values: list) -> list:
+            return helpers.h(values)
+
+
+        def split(values: list) -> int:
+            train = values[:2]  # a local named like the step above, not a use of it
+            return len(train)
+
+
+        def summary(values: list) -> float:
+            return tools.total(values) + tinylib.OFFSET
+    """,
+    # a third-party library as an installer leaves it, on the path through PYTHONPATH
+    "vendor/tinylib/__init__.py": "OFFSET = 0\n",
+    "vendor/tinylib-1.5.2.dist-info/METADATA": "Metadata-Version: 2.1\nName: tinylib\nVersion: 1.5.2\n",
+    "vendor/tinylib-1.5.2.dist-info/top_level.txt": "tinylib\n",
+}
+
+
+class Layout(Project):
+    """The project above, run with its vendor folder on the path."""
+
+    def run(self, *args: str, **kw):
+        return super().run(*args, env=cli_env(PYTHONPATH=str(self.root / "vendor")), **kw)
+
+
+@pytest.fixture(scope="module")
+def applied_layout(tmp_path_factory) -> Layout:
+    project = Layout(tmp_path_factory.mktemp("layout") / "project")
+    for rel, text in FILES.items():
+        project.write(rel, textwrap.dedent(text).lstrip("\n"))
+    project.apply()
+    return project
+
+
+@pytest.fixture
+def layout(applied_layout, tmp_path) -> Layout:
+    shutil.copytree(applied_layout.root, tmp_path / "project", symlinks=True)
+    return Layout(tmp_path / "project")
+
+
+def test_a_helper_edit_names_the_function_and_file_in_the_plan(layout):
+    layout.replace("pkg/sub/helpers.py", "v * FACTOR", "v * FACTOR + 1")
+    result = layout.run("plan")
+    assert "code changed (helpers.h in pkg/sub/helpers.py)" in plan_line(result, "train")
+    doc = layout.plan_json()
+    assert reasons(doc)["train"] == ["code changed (helpers.h in pkg/sub/helpers.py)"]
+    assert steps_by_action(doc) == {"run": {"train", "summary"}, "cached": {"load", "split"}}
+
+
+def test_a_relative_import_is_followed(layout):
+    layout.replace("steps/lib/tools.py", "return sum(values)", "return sum(values) * 2")
+    doc = layout.plan_json()
+    assert reasons(doc)["summary"] == ["code changed (tools.total in steps/lib/tools.py)"]
+    assert steps_by_action(doc)["run"] == {"summary"}
+
+
+def test_a_local_named_like_an_edited_step_reruns_nothing_else(layout):
+    layout.replace("steps/run.py", "return helpers.h(values)", "return helpers.h(values)[::-1]")
+    doc = layout.plan_json()
+    assert reasons(doc)["train"] == ["code changed (run.train in steps/run.py)"]
+    assert steps_by_action(doc) == {"run": {"train", "summary"}, "cached": {"load", "split"}}
+
+
+def test_an_edit_nothing_reaches_reruns_nothing(layout):
+    layout.replace("pkg/sub/helpers.py", "return values", "return list(values)")
+    assert layout.run("plan", "-detailed-exitcode").code == 0
+
+
+def test_a_library_upgrade_reruns_the_steps_that_import_it_with_the_versions(layout):
+    vendor = layout.root / "vendor"
+    old = vendor / "tinylib-1.5.2.dist-info"
+    meta = old / "METADATA"
+    meta.write_text(meta.read_text().replace("1.5.2", "1.6.1"))
+    old.rename(vendor / "tinylib-1.6.1.dist-info")
+    result = layout.run("plan", "-detailed-exitcode")
+    assert result.code == 2, str(result)
+    assert "tinylib 1.5.2 -> 1.6.1" in plan_line(result, "summary")
+    doc = layout.plan_json()
+    assert reasons(doc)["summary"] == ["tinylib 1.5.2 -> 1.6.1"]
+    assert [r["code"] for r in next(s for s in doc["steps"] if s["step"] == "summary")["reasons"]] == ["library_changed"]
+    assert steps_by_action(doc) == {"run": {"summary"}, "cached": {"load", "train", "split"}}
+    layout.apply()
+    assert layout.run("plan", "-detailed-exitcode").code == 0
+
