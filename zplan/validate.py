@@ -29,25 +29,9 @@ def validate_project(project: Project, import_modules: bool = False) -> None:
         check_attributes(resource, schema, found)
     found.raise_if_errors()
     planner = Planner(project, State())
-    planner.plan(PlanRequest())  # references, cycles, sources, params, inputs, stack flavors
-    _check_processing(project, planner.stack_settings)
+    planner.plan(PlanRequest())  # references, cycles, sources, params, inputs, stack flavors and Beam options
     if import_modules:
         _import_steps(project)
-
-
-def _check_processing(project: Project, settings: dict) -> None:
-    """Beam options are checked by Beam's own option classes (too slow to import on every plan)."""
-    processing = settings.get("processing")
-    options = settings.get("beam_options")
-    if not (isinstance(processing, str) and processing.startswith("beam:") and isinstance(options, dict)):
-        return
-    from zplan.beam.runners import pipeline_options
-
-    try:
-        pipeline_options(processing, options)
-    except diags.DiagnosticError as exc:
-        declared = project.config.stacks.get(project.stack_name)
-        raise diags.DiagnosticError([diags.Diagnostic(d.severity, d.summary, d.detail, d.range or (declared.range if declared else None)) for d in exc.diagnostics]) from None
 
 
 def _import_steps(project: Project) -> None:

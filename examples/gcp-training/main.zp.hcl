@@ -88,6 +88,11 @@ stack "local" {
 
 stack "gcp" {
   orchestrator      = "vertex"
+  orchestrator_options = {
+    project       = var.project
+    location      = var.region
+    pipeline_root = "gs://${resource.gcp_storage_bucket.artifacts.name}/pipelines"
+  }
   artifact_store    = "gs://${resource.gcp_storage_bucket.artifacts.name}/artifacts"
   metadata_store    = "mysql://zplan@${resource.gcp_sql_database_instance.meta.public_ip_address}:3306/zplan"
   metadata_password = var.db_password

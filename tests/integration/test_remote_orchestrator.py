@@ -9,21 +9,23 @@ import yaml
 
 from tests.integration.test_resources_cli import ROOT, zplan
 
+# Pods cannot reach this machine's disk: a Kubeflow stack keeps artifacts in an object store
+# (here the S3-speaking test server) and metadata and state in a database server (MariaDB here).
 KUBEFLOW_STACK = """
 stack "kubeflow" {
   orchestrator    = "kubeflow"
-  artifact_store  = "file://.zplan/artifacts"
-  metadata_store  = "sqlite:///.zplan/metadata.db"
+  artifact_store  = "ARTIFACTS"
+  metadata_store  = "METADATA"
   container_image = "registry.example/zplan-quickstart:1"
 }
 """
 
 
-def test_kubeflow_stack_compiles_instead_of_running(tmp_path: Path) -> None:
+def test_kubeflow_stack_compiles_instead_of_running(tmp_path: Path, s3_url: str, mysql_url: str) -> None:
     project = tmp_path / "qs"
     shutil.copytree(ROOT / "examples/quickstart", project, ignore=shutil.ignore_patterns(".zplan", "reports"))
     with open(project / "main.zp.hcl", "a") as f:
-        f.write(KUBEFLOW_STACK)
+        f.write(KUBEFLOW_STACK.replace("ARTIFACTS", s3_url).replace("METADATA", mysql_url))
     proc = zplan(project, "apply", "-stack", "kubeflow", "-auto-approve")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Pipeline spec written to" in proc.stdout and "kfp --endpoint" in proc.stdout
@@ -40,11 +42,33 @@ def test_kubeflow_stack_compiles_instead_of_running(tmp_path: Path) -> None:
     assert all(e["container"]["image"] == "registry.example/zplan-quickstart:1" for e in executors.values())
 
 
-def test_unknown_flavor_is_a_config_error(tmp_path: Path) -> None:
+def test_unknown_flavor_is_a_config_error(tmp_path: Path, mysql_url: str) -> None:
     project = tmp_path / "qs"
     shutil.copytree(ROOT / "examples/quickstart", project, ignore=shutil.ignore_patterns(".zplan", "reports"))
     with open(project / "main.zp.hcl", "a") as f:
-        f.write(KUBEFLOW_STACK.replace('"kubeflow"\n  artifact', '"airflow"\n  artifact'))
+        f.write(KUBEFLOW_STACK.replace('"kubeflow"\n  artifact', '"airflow"\n  artifact').replace("ARTIFACTS", "s3://b/a").replace("METADATA", mysql_url))
     proc = zplan(project, "plan", "-stack", "kubeflow")
     assert proc.returncode == 1
     assert 'orchestrator "airflow" matches no installed flavor' in proc.stderr and "main.zp.hcl:" in proc.stderr
+
+
+def test_pods_cannot_use_this_machines_stores(tmp_path: Path) -> None:
+    project = tmp_path / "qs"
+    shutil.copytree(ROOT / "examples/quickstart", project, ignore=shutil.ignore_patterns(".zplan", "reports"))
+    with open(project / "main.zp.hcl", "a") as f:
+        f.write(KUBEFLOW_STACK.replace("ARTIFACTS", "file://.zplan/artifacts").replace("METADATA", "sqlite:///.zplan/metadata.db"))
+    proc = zplan(project, "plan", "-stack", "kubeflow")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert 'cannot reach artifact_store "file://.zplan/artifacts"' in proc.stderr
+    assert 'cannot reach metadata_store "sqlite:///.zplan/metadata.db"' in proc.stderr
+    assert "main.zp.hcl:" in proc.stderr
+
+
+def test_a_component_without_a_flavor_is_an_error(tmp_path: Path) -> None:
+    project = tmp_path / "qs"
+    shutil.copytree(ROOT / "examples/quickstart", project, ignore=shutil.ignore_patterns(".zplan", "reports"))
+    with open(project / "main.zp.hcl", "a") as f:
+        f.write('stack "withdeployer" {\n  model_deployer = "seldon"\n}\n')
+    proc = zplan(project, "plan", "-stack", "withdeployer")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert 'model_deployer "seldon" matches no installed flavor' in proc.stderr

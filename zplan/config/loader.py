@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from zplan import diags
+from zplan.durations import parse_seconds
 from zplan.config import hcl
 from zplan.config.model import (
     Config,
@@ -45,6 +46,7 @@ STACK_ATTRIBUTES = {
     "metadata_store_options",
     "beam_options",
     "metadata_password",
+    "step_timeout",
 }
 
 
@@ -225,7 +227,7 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
         return
     (name,) = labels
     where = f'in step "{name}"'
-    _check_attributes(block, {"source", "inputs", "params", "outputs", "depends_on", "description"}, found, where)
+    _check_attributes(block, {"source", "inputs", "params", "outputs", "depends_on", "description", "timeout"}, found, where)
     if _duplicate("step", name, pipeline.steps.get(name), block, found):
         return
     attrs = block.attributes
@@ -244,6 +246,7 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
     if outputs is not None and not (isinstance(outputs, list) and all(isinstance(o, str) and o.isidentifier() for o in outputs)):
         found.error(f'step "{name}": outputs must be a list of names', 'e.g. outputs = ["train", "test"]', attrs["outputs"].range)
         outputs = None
+    timeout = _duration(attrs.get("timeout"), found, f'step "{name}"')
     pipeline.steps[name] = StepConfig(
         pipeline=pipeline.name,
         name=name,
@@ -254,7 +257,24 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
         params=attrs["params"].expr if "params" in attrs else None,
         outputs=outputs,
         depends_on=attrs["depends_on"].expr.references() if "depends_on" in attrs else [],
+        timeout=timeout,
     )
+
+
+def _duration(attr: hcl.Attribute | None, found: diags.Collector, where: str) -> float | None:
+    """A static duration such as "10m"; None when absent or wrong (reported)."""
+    value = _static(attr, found)
+    if value is None:
+        return None
+    try:
+        seconds = parse_seconds(str(value)) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else -1.0
+    except ValueError:
+        seconds = -1.0
+    if seconds <= 0:
+        assert attr is not None
+        found.error(f"{where}: {attr.name} must be a positive duration", f'use a form like "30s", "10m" or "1h"; got {attr.expr.source()}', attr.range)
+        return None
+    return seconds
 
 
 def _output(config: Config, block: hcl.Block, found: diags.Collector) -> None:

@@ -47,6 +47,7 @@ class StepConfig:
     params: "Expr | None" = None  # an object: name -> value
     outputs: list[str] | None = None  # declared in HCL; otherwise read from the decorator
     depends_on: list["Ref"] = field(default_factory=list)
+    timeout: float | None = None  # seconds; the stack's step_timeout applies when None
 
     @property
     def addr(self) -> StepAddr:

@@ -53,7 +53,7 @@ def resolve(
             value, where = raw[name]
             values[name] = _convert(var, value, where, found)
         elif var.default is not NO_DEFAULT:
-            values[name] = var.default
+            values[name] = _convert(var, var.default, "its default", found) if var.default is not None else None
         else:
             found.error(
                 f'no value for variable "{name}"',

@@ -176,7 +176,7 @@ class Planner:
 def _check_stack(project: Project, settings: dict) -> None:
     from zplan.stack.flavors import problems
 
-    found = problems(settings)
+    found = problems(settings, project.state_dir / "cache")
     if found:
         declared = project.config.stacks.get(project.stack_name)
         raise diags.DiagnosticError(

@@ -9,9 +9,17 @@ fast. Each flavor checks its own value, offline.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Mapping
 
-COMPONENTS = ("orchestrator", "artifact_store", "metadata_store", "processing")
+from zplan.config.expr import contains_unknown
+from zplan.fsutil import atomic_write_text
+from zplan.hashing import hash_value
+
+# Components a stack may name. step_operator and model_deployer have no built-in flavor: naming one
+# needs a plugin that provides it, and without one the plan says so instead of ignoring the setting.
+COMPONENTS = ("orchestrator", "artifact_store", "metadata_store", "processing", "step_operator", "model_deployer")
 ENTRY_POINT_GROUP = "zplan.flavors"
 
 
@@ -35,14 +43,36 @@ class KubeflowOrchestrator(Flavor):
     component, name, remote = "orchestrator", "kubeflow", True
 
     def validate(self, value, settings):
-        return [] if settings.get("container_image") else ['orchestrator "kubeflow" runs steps in containers: set container_image']
+        found = [] if settings.get("container_image") else [f'orchestrator "{self.name}" runs steps in containers: set container_image']
+        return found + _local_stores(self.name, settings)
 
 
 class VertexOrchestrator(KubeflowOrchestrator):
     component, name, remote = "orchestrator", "vertex", True
+    required = ("project", "location", "pipeline_root")
 
     def validate(self, value, settings):
-        return [m.replace("kubeflow", "vertex") for m in super().validate(value, settings)]
+        options = settings.get("orchestrator_options")
+        options = options if isinstance(options, Mapping) else {}
+        missing = [k for k in self.required if not options.get(k)]
+        found = super().validate(value, settings)
+        if missing:
+            found.append(
+                f'orchestrator "vertex" needs {", ".join(missing)} in orchestrator_options '
+                '(e.g. project = "my-project", location = "europe-west4", pipeline_root = "gs://bucket/pipelines")'
+            )
+        return found
+
+
+def _local_stores(orchestrator: str, settings: Mapping[str, Any]) -> list[str]:
+    """Stores on this machine's disk are out of reach of steps running in pods."""
+    found = []
+    for key, local in (("artifact_store", ("file", "")), ("metadata_store", ("sqlite",))):
+        value = settings.get(key)
+        if isinstance(value, str) and (value.split("://", 1)[0] if "://" in value else "") in local:
+            found.append(f'orchestrator "{orchestrator}" runs steps in pods, which cannot reach {key} "{value}" on this machine; '
+                         f'use {"s3:// or gs://" if key == "artifact_store" else "mysql://"} instead')
+    return found
 
 
 class _Scheme(Flavor):
@@ -110,9 +140,9 @@ def _plugins(component: str) -> list[Flavor]:
     return found
 
 
-def problems(settings: Mapping[str, Any]) -> list[str]:
+def problems(settings: Mapping[str, Any], cache_dir: Path | None = None) -> list[str]:
     """Messages for stack settings no flavor accepts (values not yet known are skipped)."""
-    out = []
+    out = _beam_option_problems(settings, cache_dir)
     for component in COMPONENTS:
         value = settings.get(component)
         if not isinstance(value, str):
@@ -124,6 +154,46 @@ def problems(settings: Mapping[str, Any]) -> list[str]:
         else:
             out += [f"{component}: {msg}" for msg in flavor.validate(value, settings)]
     return out
+
+
+def _beam_option_problems(settings: Mapping[str, Any], cache_dir: Path | None) -> list[str]:
+    """Beam's own option classes check a runner's options (a Dataflow project, a Spark master).
+
+    Importing Beam takes about a second, so settings found valid once are remembered
+    (by their digest and Beam's version) and a no-change plan does not import it again.
+    """
+    processing, options = settings.get("processing"), settings.get("beam_options")
+    if not (isinstance(processing, str) and processing.startswith("beam:")) or contains_unknown(options):
+        return []
+    if processing in ("beam:DirectRunner",) and not options:
+        return []
+    try:
+        from importlib.metadata import version
+
+        key = hash_value([processing, options if isinstance(options, Mapping) else {}, version("apache-beam")])
+    except Exception:  # Beam is not installed: the step that needs it says so when it runs
+        return []
+    memo = cache_dir / "beam-options.json" if cache_dir is not None else None
+    known = _read_memo(memo)
+    if key in known:
+        return []
+    from zplan import diags
+    from zplan.beam.runners import pipeline_options
+
+    try:
+        pipeline_options(processing, dict(options) if isinstance(options, Mapping) else {})
+    except diags.DiagnosticError as exc:
+        return [d.summary + (f" ({d.detail})" if d.detail else "") for d in exc.diagnostics]
+    if memo is not None and memo.parent.is_dir():
+        atomic_write_text(memo, json.dumps(sorted(known | {key})))
+    return []
+
+
+def _read_memo(path: Path | None) -> set[str]:
+    try:
+        return set(json.loads(path.read_text())) if path is not None else set()
+    except (OSError, ValueError, TypeError):
+        return set()
 
 
 def is_remote(settings: Mapping[str, Any]) -> bool:

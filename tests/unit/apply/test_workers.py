@@ -1,0 +1,147 @@
+"""The supervised worker pool: one crash fails one task, timeouts stop whole process groups,
+and nothing outlives the pool or a killed parent."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from zplan.apply.workers import TaskCancelled, TaskTimedOut, WorkerDied, WorkerPool
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def crash(code: int) -> None:
+    os._exit(code)
+
+
+def segfault(_: object) -> None:
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def sleep_then(arg: tuple[float, str]) -> str:
+    time.sleep(arg[0])
+    return arg[1]
+
+
+def raise_value_error(_: object) -> None:
+    raise ValueError("bad input")
+
+
+def spawn_child_and_wait(pid_file: str) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    Path(pid_file).write_text(str(child.pid))
+    time.sleep(600)
+
+
+def my_pid(_: object) -> int:
+    return os.getpid()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0); it is gone for our purposes
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_gone(pid: int, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def pool():
+    p = WorkerPool(2, grace=1.0)
+    yield p
+    p.shutdown(cancel=True)
+
+
+def test_runs_tasks_and_reports_exceptions(pool):
+    assert [pool.submit(square, i).result(30) for i in range(5)] == [0, 1, 4, 9, 16]
+    with pytest.raises(ValueError, match="bad input"):
+        pool.submit(raise_value_error, None).result(30)
+
+
+def test_a_crashing_task_fails_alone_and_its_sibling_finishes(pool):
+    sibling = pool.submit(sleep_then, (1.0, "finished"))
+    time.sleep(0.3)  # the sibling is running when the other one dies
+    crashed = pool.submit(crash, 7)
+    with pytest.raises(WorkerDied, match="exited with code 7"):
+        crashed.result(30)
+    assert not sibling.done(), "the crash was reported as soon as it happened"
+    assert sibling.result(30) == "finished"
+    assert pool.submit(square, 3).result(30) == 9  # the pool carries on with a fresh worker
+
+
+def test_a_segfault_is_named(pool):
+    with pytest.raises(WorkerDied, match="SIGSEGV"):
+        pool.submit(segfault, None).result(30)
+
+
+def test_a_task_past_its_timeout_is_stopped_with_its_children(pool, tmp_path):
+    pid_file = tmp_path / "child.pid"
+    future = pool.submit(spawn_child_and_wait, str(pid_file), timeout=1.0)
+    with pytest.raises(TaskTimedOut, match="timed out after 1s"):
+        future.result(30)
+    child = int(pid_file.read_text())
+    assert _wait_gone(child), "the step's own child process was stopped too"
+    assert pool.submit(square, 4).result(30) == 16
+
+
+def test_shutdown_with_cancel_stops_running_and_queued_tasks(tmp_path):
+    pool = WorkerPool(1, grace=1.0)
+    running = pool.submit(sleep_then, (600, "never"))
+    queued = pool.submit(square, 2)
+    time.sleep(0.5)
+    pids = pool.pids()
+    started = time.monotonic()
+    pool.shutdown(cancel=True)
+    assert time.monotonic() - started < 10
+    for f in (running, queued):
+        with pytest.raises(TaskCancelled):
+            f.result(1)
+    assert all(_wait_gone(pid) for pid in pids)
+
+
+def test_workers_die_with_a_killed_parent(tmp_path):
+    """kill -9 of the process that owns the pool leaves no worker or step running."""
+    script = tmp_path / "owner.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from zplan.apply.workers import WorkerPool
+        from test_workers import spawn_child_and_wait, my_pid
+        if __name__ == "__main__":
+            pool = WorkerPool(1)
+            print(pool.submit(my_pid, None).result(30), flush=True)
+            pool.submit(spawn_child_and_wait, {str(tmp_path / 'child.pid')!r})
+            time.sleep(600)
+    """))
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(owner.stdout.readline())
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "child.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int((tmp_path / "child.pid").read_text())
+    owner.kill()
+    owner.wait()
+    assert _wait_gone(worker) and _wait_gone(child)

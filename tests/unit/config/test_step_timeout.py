@@ -1,0 +1,41 @@
+"""Step timeouts are read as durations when the configuration loads; a bad one is an error at file:line."""
+
+from __future__ import annotations
+
+import pytest
+
+from zplan import diags
+from zplan.config import loader
+from zplan.durations import parse_seconds
+
+
+def _write(tmp_path, timeout: str):
+    (tmp_path / "main.zp.hcl").write_text(
+        'pipeline "p" {\n  step "s" {\n    source = "steps.py:f"\n' f"    timeout = {timeout}\n" "  }\n}\n"
+    )
+    return tmp_path
+
+
+@pytest.mark.parametrize("text, seconds", [("30s", 30), ("10m", 600), ("1h30m", 5400), ("1.5", 1.5), ("250ms", 0.25)])
+def test_durations(text, seconds):
+    assert parse_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "10x", "m", "5m 3s", "-3s"])
+def test_bad_durations(text):
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_seconds(text)
+
+
+def test_step_timeout_is_loaded(tmp_path):
+    config = loader.load(_write(tmp_path, '"10m"'))
+    assert config.pipelines["p"].steps["s"].timeout == 600
+
+
+@pytest.mark.parametrize("value", ['"soon"', "0", "true"])
+def test_bad_step_timeout_names_file_and_line(tmp_path, value):
+    with pytest.raises(diags.DiagnosticError) as err:
+        loader.load(_write(tmp_path, value))
+    text = str(err.value.diagnostics[0])
+    assert "timeout must be a positive duration" in text
+    assert "main.zp.hcl:4" in text

@@ -1,0 +1,65 @@
+"""Stack settings checked at plan time: components without a flavor, stores pods cannot reach,
+Vertex's required options, and Beam runner options (checked by Beam, remembered once valid)."""
+
+from __future__ import annotations
+
+import json
+
+from zplan.stack.flavors import problems
+
+LOCAL = {"artifact_store": "file://.zplan/artifacts", "metadata_store": "sqlite:///.zplan/metadata.db"}
+REMOTE = {"artifact_store": "s3://bucket/a", "metadata_store": "mysql://zplan@db:3306/zplan", "container_image": "img:1"}
+
+
+def test_a_component_without_a_flavor_is_reported():
+    assert problems({**LOCAL, "orchestrator": "local", "step_operator": "sagemaker"}) == [
+        'step_operator "sagemaker" matches no installed flavor (known: )'
+    ]
+
+
+def test_pods_cannot_reach_local_stores():
+    found = problems({**LOCAL, "orchestrator": "kubeflow", "container_image": "img:1"})
+    assert len(found) == 2 and all("cannot reach" in f for f in found)
+    assert problems({**REMOTE, "orchestrator": "kubeflow"}) == []
+
+
+def test_vertex_needs_project_location_and_root():
+    found = problems({**REMOTE, "orchestrator": "vertex", "orchestrator_options": {"project": "p"}})
+    assert found == [
+        'orchestrator: orchestrator "vertex" needs location, pipeline_root in orchestrator_options '
+        '(e.g. project = "my-project", location = "europe-west4", pipeline_root = "gs://bucket/pipelines")'
+    ]
+
+
+def test_beam_runner_options_are_checked_and_remembered_once_valid(tmp_path):
+    spark = {**LOCAL, "processing": "beam:SparkRunner"}
+    [message] = problems({**spark, "beam_options": {}}, tmp_path)
+    assert "spark_master_url" in message
+    assert not (tmp_path / "beam-options.json").exists(), "an invalid setting is not remembered"
+    good = {**spark, "beam_options": {"spark_master_url": "spark://host:7077"}}
+    assert problems(good, tmp_path) == []
+    assert len(json.loads((tmp_path / "beam-options.json").read_text())) == 1
+    assert problems(good, tmp_path) == []  # answered from the memo
+
+
+def test_dataflow_needs_project_region_and_temp_location(tmp_path):
+    [message] = problems({**LOCAL, "processing": "beam:DataflowRunner", "beam_options": {}}, tmp_path)
+    assert "temp_location is required" in message and "region is required" in message and "project is required" in message
+
+
+def test_variable_defaults_are_checked_against_their_type(tmp_path):
+    import pytest
+
+    from zplan import diags
+    from zplan.config import loader, variables
+
+    (tmp_path / "main.zp.hcl").write_text(
+        'variable "rows" {\n  type = number\n  default = "many"\n}\n'
+        'variable "flag" {\n  type    = bool\n  default = true\n}\n'
+    )
+    config = loader.load(tmp_path)
+    with pytest.raises(diags.DiagnosticError) as err:
+        variables.resolve(config, environ={})
+    [problem] = err.value.diagnostics
+    assert "variable \"rows\" expects a number, got 'many' (from its default)" in str(problem)
+    assert "main.zp.hcl:1" in str(problem)
