@@ -1,12 +1,20 @@
 """Applying resource changes through their providers, and what applied resources are worth.
 
-Used by the applier: deletions first (dependents before what they depend on),
-then each create/update/replace as the graph walk reaches it. State is written
-after every resource. Secret attributes are sealed before they are stored.
+Used by the applier: first the destroy phase (dependents before what they depend
+on): deletions, and the old object of every replacement that depends on another
+replacement (a file inside a folder that moves), so the folder is empty when it is
+replaced. Then each create/update/replace as the graph walk reaches it; a
+replacement already destroyed is created. State is written after every resource.
+Secret attributes are sealed before they are stored.
+
+Calls to a provider that does not take concurrent applies are made one at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import threading
 import time
 from typing import Any, Callable
 
@@ -16,7 +24,7 @@ from zplan.config.expr import UNKNOWN
 from zplan.graph.walk import FAILED, OK
 from zplan.plan import model as m
 from zplan.plan.resources import desired_inputs, schema_for
-from zplan.provider import Provider, ProviderContext, ProviderError, ResourceChange, ResourceResult
+from zplan.provider import Provider, ProviderContext, ProviderError, ResourceChange, ResourceResult, provider_name_for
 from zplan.state import secrets as sealed
 from zplan.state.model import State
 
@@ -30,6 +38,9 @@ class ResourceApplier:
         self.result = result  # the ApplyResult shared with the applier
         self._providers: dict[str, Provider] = {}
         self._started: dict[str, float] = {}
+        self._locks: dict[str, threading.Lock] = {}  # one per provider that must not overlap
+        self._landed: dict[str, tuple[str, dict | None]] = {}  # address -> (type, attrs) applied, maybe not yet recorded
+        self._destroyed_first: set[str] = set()  # replacements whose old object went in the destroy phase
 
     def preflight(self, changes: list[m.ResourcePlan]) -> None:
         """Fail before anything changes when a provider cannot work (e.g. no Pulumi CLI)."""
@@ -51,17 +62,22 @@ class ResourceApplier:
             self._providers[name] = cls(ctx)
         return self._providers[name]
 
-    def apply_deletes(self, deletes: list[m.ResourcePlan]) -> None:
+    def apply_destroys(self, resources: list[m.ResourcePlan]) -> None:
+        """The destroy phase: deletions and early replacement halves, dependents first."""
+        deletes = [r for r in resources if r.action == m.DELETE]
         blocked = [r.address for r in deletes if r.prevent_destroy]
         if blocked:
             raise diags.fail(f"{', '.join(blocked)} has lifecycle.prevent_destroy set", "remove prevent_destroy from the resource first")
-        remaining = {r.address: r for r in deletes}
+        early = [dataclasses.replace(r, action=m.DELETE) for r in replaced_first(resources)]
+        remaining = {r.address: r for r in deletes + early}
+        ancestors = _ancestors({r.address: r.depends_on for r in resources})
         while remaining:  # dependents first
-            needed = {d for r in remaining.values() for d in r.depends_on}
+            needed = {d for a in remaining for d in ancestors.get(a, ())}
             wave = [r for a, r in sorted(remaining.items()) if a not in needed] or list(remaining.values())
             for rp in wave:
                 del remaining[rp.address]
-                self.finish(rp, self.run(rp))
+                if self.finish(rp, self.run(rp)).ok and rp.address in {e.address for e in early}:
+                    self._destroyed_first.add(rp.address)
 
     def run(self, rp: m.ResourcePlan) -> ResourceResult:
         self.hooks.resource_started(rp.address, rp.action)
@@ -74,27 +90,53 @@ class ResourceApplier:
             after = desired_inputs(resource, schema, self.project.scope(self.value))
             if any(v is UNKNOWN for v in after.values()):
                 return ResourceResult(rp.address, None, "an input is still unknown after its dependencies were applied")
-        before = sealed.unseal_all(self.state.resources.get(rp.address, {}).get("attributes"), self.project.state_dir)
-        change = ResourceChange(rp.address, rp.type, rp.name, rp.action, before, after, rp.create_before_destroy)
-        results: list[ResourceResult] = []
-        noops = self._noops(rp.provider, rp.address)
-        method = provider.destroy if rp.action == m.DELETE else provider.apply
-        try:
-            method([change, *noops], results.append)
-        except ProviderError as exc:
-            return ResourceResult(rp.address, None, str(exc))
-        except Exception as exc:
-            return ResourceResult(rp.address, None, f"{type(exc).__name__}: {exc}")
-        mine = [r for r in results if r.address == rp.address]
-        return mine[-1] if mine else ResourceResult(rp.address, None, "provider reported no result")
+        action, before = rp.action, None
+        if rp.address in self._destroyed_first:
+            action = m.CREATE  # the old object went in the destroy phase
+        else:
+            before = sealed.unseal_all(self.state.resources.get(rp.address, {}).get("attributes"), self.project.state_dir)
+        change = ResourceChange(rp.address, rp.type, rp.name, action, before, after, rp.create_before_destroy)
+        with self._lock(rp.provider, provider):
+            result = self._call(provider, change)
+            if result.ok:
+                self._landed[rp.address] = (rp.type, None if action == m.DELETE else dict(result.attributes or {}))
+        return result
 
-    def _noops(self, provider: str, address: str) -> list[ResourceChange]:
-        out = []
-        for addr, rec in self.state.resources.items():
-            if addr != address and rec.get("provider") == provider:
-                attrs = sealed.unseal_all(rec["attributes"], self.project.state_dir)
-                out.append(ResourceChange(addr, rec["type"], addr.rsplit(".", 1)[1], "noop", attrs, attrs))
-        return out
+    def _lock(self, name: str, provider: Provider):
+        """Serialises the calls to a provider that cannot take two applies at once."""
+        if provider.concurrent_applies:
+            return contextlib.nullcontext()
+        return self._locks.setdefault(name, threading.Lock())
+
+    def _call(self, provider: Provider, change: ResourceChange) -> ResourceResult:
+        results: list[ResourceResult] = []
+        try:
+            if change.action == m.DELETE:
+                provider.destroy([change], results.append)
+            else:
+                provider.apply([change, *self._noops(provider, change.address)], results.append)
+        except ProviderError as exc:
+            return ResourceResult(change.address, None, str(exc))
+        except Exception as exc:
+            return ResourceResult(change.address, None, f"{type(exc).__name__}: {exc}")
+        mine = [r for r in results if r.address == change.address]
+        return mine[-1] if mine else ResourceResult(change.address, None, "provider reported no result")
+
+    def _noops(self, provider: Provider, address: str) -> list[ResourceChange]:
+        """A declarative provider's other resources, as recorded or as just applied."""
+        if not provider.declarative:
+            return []
+        current = {
+            addr: (rec["type"], sealed.unseal_all(rec["attributes"], self.project.state_dir))
+            for addr, rec in list(self.state.resources.items())
+            if rec.get("provider") == provider.name
+        }
+        current.update({a: landed for a, landed in self._landed.items() if provider_name_for(landed[0]) == provider.name})
+        return [
+            ResourceChange(addr, type_, addr.rsplit(".", 1)[1], "noop", attrs, attrs)
+            for addr, (type_, attrs) in sorted(current.items())
+            if addr != address and attrs is not None
+        ]
 
     def finish(self, rp: m.ResourcePlan, res: ResourceResult) -> ResourceResult:
         seconds = time.monotonic() - self._started.get(rp.address, time.monotonic())
@@ -115,6 +157,7 @@ class ResourceApplier:
                     "dependencies": rp.depends_on,
                     "sensitive": secret,
                     "prevent_destroy": rp.prevent_destroy,
+                    "schema_version": schema.version,
                 }
             self.persist()  # after every resource, atomically
         self.result.outcome[rp.address] = OK if res.ok else FAILED
@@ -127,3 +170,29 @@ class ResourceApplier:
             return UNKNOWN
         value = rec["attributes"].get(attr, rec.get("inputs", {}).get(attr, UNKNOWN))
         return sealed.unseal(value, self.project.state_dir)
+
+
+def replaced_first(resources: list[m.ResourcePlan]) -> list[m.ResourcePlan]:
+    """Replacements (destroy, then create) that depend, directly or not, on another
+    such replacement: their old object must go before that one is destroyed."""
+    plain = {r.address for r in resources if r.action == m.REPLACE and not r.create_before_destroy}
+    ancestors = _ancestors({r.address: r.depends_on for r in resources})
+    return [r for r in resources if r.address in plain and ancestors.get(r.address, set()) & plain]
+
+
+def _ancestors(depends_on: dict[str, list[str]]) -> dict[str, set[str]]:
+    """Everything each address depends on, through any chain of dependencies."""
+    out: dict[str, set[str]] = {}
+
+    def visit(address: str, seen: tuple[str, ...] = ()) -> set[str]:
+        if address not in out:
+            found: set[str] = set()
+            for dep in depends_on.get(address, ()):
+                if dep not in seen:
+                    found |= {dep} | visit(dep, (*seen, address))
+            out[address] = found
+        return out[address]
+
+    for address in depends_on:
+        visit(address)
+    return out
