@@ -9,6 +9,7 @@ wave, so Pulumi creates, updates, replaces and deletes in one engine run;
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any, Callable, Iterable, Mapping
 
 from zplan.provider import Provider, ProviderError, ResourceChange, ResourceResult
@@ -26,6 +27,8 @@ class PulumiProvider(Provider):
     package: str = ""  # the Pulumi package and config namespace, e.g. "gcp"
     types: Mapping[str, TypeMap] = {}
     secret_config: frozenset[str] = frozenset()  # provider block keys stored as Pulumi secrets
+    declarative = True  # each ``pulumi up`` declares every resource that must exist
+    concurrent_applies = False  # one stack takes one run at a time
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -132,7 +135,7 @@ class PulumiProvider(Provider):
             stack.refresh(on_output=self.log, color="never")
             deployment = stack.export_stack().deployment or {}
         except Exception as exc:  # noqa: BLE001
-            raise ProviderError(f"pulumi refresh failed: {_describe(exc)}") from exc
+            raise ProviderError(f"pulumi refresh failed: {_describe(exc, EventLog())}") from exc
         urns = {a: urn(spec.stack, spec.project, self.types[t], a) for a, (t, _) in resources.items()
                 if t in self.types}
         return read_deployment(self.types, urns, resources, deployment)
@@ -160,4 +163,7 @@ def _fail_all(changes: Iterable[ResourceChange], message: str, on_result: Report
 def _describe(exc: BaseException, log: EventLog) -> str:
     if isinstance(exc, FileNotFoundError) and "pulumi" in str(exc):
         return "the Pulumi CLI disappeared from PATH during the run"
+    if isinstance(exc, subprocess.CalledProcessError):  # the Automation API's own CLI checks
+        command = " ".join(str(part) for part in exc.cmd) if isinstance(exc.cmd, (list, tuple)) else str(exc.cmd)
+        return f"the Pulumi CLI failed: `{command}` exited with status {exc.returncode}"
     return engine_message(exc, log)
