@@ -110,14 +110,7 @@ def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dic
         plan.reasons = [m.Reason(m.GONE_OUTSIDE, "deleted outside zplan")]
         plan.unknown = computed
         return plan
-    before_inputs = recorded.get("inputs", {})
-    ignored = set(resource.lifecycle.ignore_changes)
-    changed = [
-        k for k in sorted(set(desired) | set(before_inputs))
-        if k not in ignored and k in schema.attributes and schema.attributes[k].settable
-        and not (k not in desired and schema.attributes[k].computed)  # unset optional+computed: the provider's choice
-        and (desired.get(k) is UNKNOWN or desired.get(k) != before_inputs.get(k))
-    ]
+    changed = changed_inputs(schema, desired, recorded.get("inputs", {}), resource.lifecycle.ignore_changes)
     drifted = sorted(recorded.get("drift", []))
     if not changed and not drifted:
         return plan
@@ -133,6 +126,16 @@ def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dic
     if drifted:
         plan.reasons.append(m.Reason(m.DRIFTED, f"changed outside zplan: {', '.join(drifted)}"))
     return plan
+
+
+def changed_inputs(schema: ResourceSchema, desired: dict[str, Any], recorded: dict[str, Any], ignored=()) -> list[str]:
+    """The settable attributes whose desired value differs from the recorded input."""
+    return [
+        k for k in sorted(set(desired) | set(recorded))
+        if k not in ignored and k in schema.attributes and schema.attributes[k].settable
+        and not (k not in desired and schema.attributes[k].computed)  # unset optional+computed: the provider's choice
+        and (desired.get(k) is UNKNOWN or desired.get(k) != recorded.get(k))
+    ]
 
 
 def plan_delete(address: str, recorded: dict, reason: m.Reason) -> m.ResourcePlan:
