@@ -209,9 +209,11 @@ resource "local_file" "inside" {
 """
 
 
-def test_moving_a_folder_that_holds_a_file_replaces_the_file_first(tmp_path: Path) -> None:
+@pytest.mark.parametrize("create_before_destroy", [False, True], ids=["destroy-first", "create-before-destroy"])
+def test_moving_a_folder_that_holds_a_file_replaces_the_file_too(tmp_path: Path, create_before_destroy: bool) -> None:
     # no force_destroy: the old folder can only go once the file inside it is gone
-    (tmp_path / "main.zp.hcl").write_text(MOVING_FOLDER)
+    lifecycle = "\n  lifecycle {\n    create_before_destroy = true\n  }\n" if create_before_destroy else ""
+    (tmp_path / "main.zp.hcl").write_text(MOVING_FOLDER.replace("path = var.dir\n", "path = var.dir\n" + lifecycle))
     assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
     doc = plan_json(tmp_path, "-var", "dir=out/two")
     assert actions(doc) == {"resource.local_directory.data": "replace", "resource.local_file.inside": "replace"}

@@ -127,6 +127,44 @@ def test_a_deletion_hands_the_provider_only_what_is_deleted(tmp_path):
     assert provider.batches == [[("resource.decl_thing.t2", "delete")]]
 
 
+# -- replacement order ------------------------------------------------------------------------------
+PINNED = {"label": Attribute("string", required=True, force_new=True), "id": Attribute("string", computed=True)}
+
+
+class Pinned(Recording):
+    name = "pin"
+    schemas = {"pin_thing": ResourceSchema("pin_thing", PINNED)}
+
+
+class DeclarativePinned(Declarative):
+    name = "dpin"
+    schemas = {"dpin_thing": ResourceSchema("dpin_thing", PINNED)}
+
+
+def parent_and_child(type_: str, label: str) -> str:
+    return (
+        f'resource "{type_}" "parent" {{\n  label = "{label}"\n  lifecycle {{\n    create_before_destroy = true\n  }}\n}}\n'
+        f'resource "{type_}" "child" {{\n  label = "${{resource.{type_}.parent.label}}/child"\n}}\n'
+    )
+
+
+def calls(provider: Recording) -> list[tuple[str, str]]:
+    return [(address.rsplit(".", 1)[1], action) for (address, action), *_ in provider.batches]
+
+
+def test_create_before_destroy_keeps_the_old_object_until_its_dependents_moved(tmp_path):
+    apply(tmp_path, Pinned, parent_and_child("pin_thing", "a"))
+    provider = apply(tmp_path, Pinned, parent_and_child("pin_thing", "b"))
+    assert calls(provider) == [("parent", "create"), ("child", "replace"), ("parent", "delete")]
+    assert recorded(tmp_path)["resource.pin_thing.parent"]["attributes"]["label"] == "b"
+
+
+def test_a_declarative_provider_replaces_in_one_engine_run(tmp_path):
+    apply(tmp_path, DeclarativePinned, parent_and_child("dpin_thing", "a"))
+    provider = apply(tmp_path, DeclarativePinned, parent_and_child("dpin_thing", "b"))
+    assert calls(provider) == [("parent", "replace"), ("child", "replace")]
+
+
 # -- schema versions ------------------------------------------------------------------------------
 class Renamed(Recording):
     """Version 1 renamed ``name`` (version 0) to ``label``."""

@@ -90,6 +90,7 @@ class Applier:
                 self.state.set_outputs(self.project.stack_name, {})
             else:
                 self._walk()
+                self.resources.destroy_deposed()
                 self._record_outputs()
         finally:
             self._close()

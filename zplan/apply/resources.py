@@ -7,7 +7,10 @@ replaced. Then each create/update/replace as the graph walk reaches it; a
 replacement already destroyed is created. State is written after every resource.
 Secret attributes are sealed before they are stored.
 
-Calls to a provider that does not take concurrent applies are made one at a time.
+A create-before-destroy replacement that something changing depends on keeps its old
+object until after the walk (Terraform's "deposed" object), unless its provider is
+declarative and replaces in one engine run. Calls to a provider that does not take
+concurrent applies are made one at a time.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ class ResourceApplier:
         self._locks: dict[str, threading.Lock] = {}  # one per provider that must not overlap
         self._landed: dict[str, tuple[str, dict | None]] = {}  # address -> (type, attrs) applied, maybe not yet recorded
         self._destroyed_first: set[str] = set()  # replacements whose old object went in the destroy phase
+        self._deposing: dict[str, m.ResourcePlan] = {}  # create-before-destroy replacements whose old object waits
+        self._deposed: dict[str, dict] = {}  # address -> old attributes, once the new object is created
+        self._ancestors: dict[str, set[str]] = {}
 
     def preflight(self, changes: list[m.ResourcePlan]) -> None:
         """Fail before anything changes when a provider cannot work (e.g. no Pulumi CLI)."""
@@ -68,16 +74,39 @@ class ResourceApplier:
         blocked = [r.address for r in deletes if r.prevent_destroy]
         if blocked:
             raise diags.fail(f"{', '.join(blocked)} has lifecycle.prevent_destroy set", "remove prevent_destroy from the resource first")
+        self._ancestors = _ancestors({r.address: r.depends_on for r in resources})
+        self._deposing = {r.address: r for r in deposed_later(resources) if not self._provider(r.provider).declarative}
         early = [dataclasses.replace(r, action=m.DELETE) for r in replaced_first(resources)]
-        remaining = {r.address: r for r in deletes + early}
-        ancestors = _ancestors({r.address: r.depends_on for r in resources})
-        while remaining:  # dependents first
-            needed = {d for a in remaining for d in ancestors.get(a, ())}
+        for rp in self._dependents_first(deletes + early):
+            if self.finish(rp, self.run(rp)).ok and rp in early:
+                self._destroyed_first.add(rp.address)
+
+    def destroy_deposed(self) -> None:
+        """Delete the old objects of create-before-destroy replacements, once what used
+        them has moved to the new ones (after the walk), dependents first."""
+        for rp in self._dependents_first([self._deposing[a] for a in self._deposed]):
+            self.hooks.resource_started(rp.address, m.DELETE)
+            started = time.monotonic()
+            old = ResourceChange(rp.address, rp.type, rp.name, m.DELETE, self._deposed.pop(rp.address), None)
+            provider = self._provider(rp.provider)
+            with self._lock(rp.provider, provider):
+                res = self._call(provider, old)
+            if not res.ok:
+                res = ResourceResult(rp.address, None, f"the replaced object {old.before.get('id', '')} was not deleted "
+                                     f"(no longer in state: delete it by hand): {res.error}")
+                self.result.outcome[rp.address] = FAILED
+            self.hooks.resource_finished(rp.address, m.DELETE, res.ok, time.monotonic() - started, res.error)
+
+    def _dependents_first(self, plans: list[m.ResourcePlan]) -> list[m.ResourcePlan]:
+        remaining = {r.address: r for r in plans}
+        order = []
+        while remaining:
+            needed = {d for a in remaining for d in self._ancestors.get(a, ())}
             wave = [r for a, r in sorted(remaining.items()) if a not in needed] or list(remaining.values())
             for rp in wave:
                 del remaining[rp.address]
-                if self.finish(rp, self.run(rp)).ok and rp.address in {e.address for e in early}:
-                    self._destroyed_first.add(rp.address)
+                order.append(rp)
+        return order
 
     def run(self, rp: m.ResourcePlan) -> ResourceResult:
         self.hooks.resource_started(rp.address, rp.action)
@@ -95,6 +124,8 @@ class ResourceApplier:
             action = m.CREATE  # the old object went in the destroy phase
         else:
             before = sealed.unseal_all(self.state.resources.get(rp.address, {}).get("attributes"), self.project.state_dir)
+        if rp.address in self._deposing:
+            action, before, self._deposed[rp.address] = m.CREATE, None, before  # deleted after the walk
         change = ResourceChange(rp.address, rp.type, rp.name, action, before, after, rp.create_before_destroy)
         with self._lock(rp.provider, provider):
             result = self._call(provider, change)
@@ -178,6 +209,15 @@ def replaced_first(resources: list[m.ResourcePlan]) -> list[m.ResourcePlan]:
     plain = {r.address for r in resources if r.action == m.REPLACE and not r.create_before_destroy}
     ancestors = _ancestors({r.address: r.depends_on for r in resources})
     return [r for r in resources if r.address in plain and ancestors.get(r.address, set()) & plain]
+
+
+def deposed_later(resources: list[m.ResourcePlan]) -> list[m.ResourcePlan]:
+    """Create-before-destroy replacements with a dependent that changes: the old object
+    must outlive the dependent's change (a file still in the old folder)."""
+    changing = {r.address for r in resources if r.action in (m.CREATE, m.UPDATE, m.REPLACE)}
+    ancestors = _ancestors({r.address: r.depends_on for r in resources})
+    used = {d for a in changing for d in ancestors.get(a, ())}
+    return [r for r in resources if r.action == m.REPLACE and r.create_before_destroy and r.address in used]
 
 
 def _ancestors(depends_on: dict[str, list[str]]) -> dict[str, set[str]]:
