@@ -159,6 +159,24 @@ def test_create_before_destroy_keeps_the_old_object_until_its_dependents_moved(t
     assert recorded(tmp_path)["resource.pin_thing.parent"]["attributes"]["label"] == "b"
 
 
+class PinnedFailing(Pinned):
+    def create(self, type_, name, inputs):
+        if inputs["label"] == "b":
+            raise ProviderError("quota exceeded")
+        return super().create(type_, name, inputs)
+
+
+def test_a_failed_create_before_destroy_keeps_the_old_object(tmp_path):
+    apply(tmp_path, PinnedFailing, parent_and_child("pin_thing", "a"))
+    (tmp_path / "main.zp.hcl").write_text(parent_and_child("pin_thing", "b"))
+    project = Project.open(tmp_path, registry=ProviderRegistry({"pin": PinnedFailing}))
+    backend = project.state_backend()
+    result = operations.apply(operations.make_plan(project, backend, PlanRequest()), backend, None)
+    assert not result.ok
+    assert calls(PinnedFailing.last) == [("parent", "create")], "nothing deleted, the child never reached"
+    assert recorded(tmp_path)["resource.pin_thing.parent"]["attributes"]["label"] == "a"
+
+
 def test_a_declarative_provider_replaces_in_one_engine_run(tmp_path):
     apply(tmp_path, DeclarativePinned, parent_and_child("dpin_thing", "a"))
     provider = apply(tmp_path, DeclarativePinned, parent_and_child("dpin_thing", "b"))

@@ -74,11 +74,12 @@ class ResourceApplier:
         blocked = [r.address for r in deletes if r.prevent_destroy]
         if blocked:
             raise diags.fail(f"{', '.join(blocked)} has lifecycle.prevent_destroy set", "remove prevent_destroy from the resource first")
-        self._ancestors = _ancestors({r.address: r.depends_on for r in resources})
-        self._deposing = {r.address: r for r in deposed_later(resources) if not self._provider(r.provider).declarative}
-        early = [dataclasses.replace(r, action=m.DELETE) for r in replaced_first(resources)]
-        for rp in self._dependents_first(deletes + early):
-            if self.finish(rp, self.run(rp)).ok and rp in early:
+        self._ancestors = ancestors({r.address: r.depends_on for r in resources})
+        later = deposed_later(resources, self._ancestors)
+        self._deposing = {r.address: r for r in later if not self._provider(r.provider).declarative}
+        early = {r.address: dataclasses.replace(r, action=m.DELETE) for r in replaced_first(resources, self._ancestors)}
+        for rp in self._dependents_first(deletes + list(early.values())):
+            if self.finish(rp, self.run(rp)).ok and rp.address in early:
                 self._destroyed_first.add(rp.address)
 
     def destroy_deposed(self) -> None:
@@ -124,13 +125,16 @@ class ResourceApplier:
             action = m.CREATE  # the old object went in the destroy phase
         else:
             before = sealed.unseal_all(self.state.resources.get(rp.address, {}).get("attributes"), self.project.state_dir)
+        old = None
         if rp.address in self._deposing:
-            action, before, self._deposed[rp.address] = m.CREATE, None, before  # deleted after the walk
+            action, before, old = m.CREATE, None, before  # the old object is deleted after the walk
         change = ResourceChange(rp.address, rp.type, rp.name, action, before, after, rp.create_before_destroy)
         with self._lock(rp.provider, provider):
             result = self._call(provider, change)
             if result.ok:
                 self._landed[rp.address] = (rp.type, None if action == m.DELETE else dict(result.attributes or {}))
+        if result.ok and old is not None:
+            self._deposed[rp.address] = old
         return result
 
     def _lock(self, name: str, provider: Provider):
@@ -203,36 +207,33 @@ class ResourceApplier:
         return sealed.unseal(value, self.project.state_dir)
 
 
-def replaced_first(resources: list[m.ResourcePlan]) -> list[m.ResourcePlan]:
+def replaced_first(resources: list[m.ResourcePlan], ancestors: dict[str, set[str]]) -> list[m.ResourcePlan]:
     """Replacements (destroy, then create) that depend, directly or not, on another
     such replacement: their old object must go before that one is destroyed."""
     plain = {r.address for r in resources if r.action == m.REPLACE and not r.create_before_destroy}
-    ancestors = _ancestors({r.address: r.depends_on for r in resources})
     return [r for r in resources if r.address in plain and ancestors.get(r.address, set()) & plain]
 
 
-def deposed_later(resources: list[m.ResourcePlan]) -> list[m.ResourcePlan]:
+def deposed_later(resources: list[m.ResourcePlan], ancestors: dict[str, set[str]]) -> list[m.ResourcePlan]:
     """Create-before-destroy replacements with a dependent that changes: the old object
     must outlive the dependent's change (a file still in the old folder)."""
     changing = {r.address for r in resources if r.action in (m.CREATE, m.UPDATE, m.REPLACE)}
-    ancestors = _ancestors({r.address: r.depends_on for r in resources})
     used = {d for a in changing for d in ancestors.get(a, ())}
     return [r for r in resources if r.action == m.REPLACE and r.create_before_destroy and r.address in used]
 
 
-def _ancestors(depends_on: dict[str, list[str]]) -> dict[str, set[str]]:
-    """Everything each address depends on, through any chain of dependencies."""
+def ancestors(depends_on: dict[str, list[str]]) -> dict[str, set[str]]:
+    """Everything each address depends on, through any chain (iterative: chains may be long)."""
     out: dict[str, set[str]] = {}
-
-    def visit(address: str, seen: tuple[str, ...] = ()) -> set[str]:
-        if address not in out:
-            found: set[str] = set()
-            for dep in depends_on.get(address, ()):
-                if dep not in seen:
-                    found |= {dep} | visit(dep, (*seen, address))
-            out[address] = found
-        return out[address]
-
-    for address in depends_on:
-        visit(address)
+    for root in depends_on:
+        stack = [root]
+        while stack:
+            address = stack[-1]
+            deps = depends_on.get(address, ())
+            pending = [d for d in deps if d not in out and d not in stack]
+            if address in out or not pending:
+                out.setdefault(address, set().union(*({d} | out.get(d, set()) for d in deps)))
+                stack.pop()
+            else:
+                stack.extend(pending)
     return out
