@@ -68,11 +68,8 @@ class PulumiProvider(Provider):
         active = [c for c in changes if c.action != "noop"]
         if not active:
             return
-        try:
-            self.preflight()
-            spec = self.spec()
-        except ProviderError as exc:
-            _fail_all(active, str(exc), on_result)
+        spec = self._ready(active, on_result)
+        if spec is None:
             return
         log = EventLog()
         try:
@@ -90,11 +87,8 @@ class PulumiProvider(Provider):
         """Delete exactly ``changes`` (a targeted destroy); the whole stack once nothing else is left."""
         if not changes:
             return
-        try:
-            self.preflight()
-            spec = self.spec()
-        except ProviderError as exc:
-            _fail_all(changes, str(exc), on_result)
+        spec = self._ready(changes, on_result)
+        if spec is None:
             return
         log = EventLog()
         try:
@@ -108,6 +102,15 @@ class PulumiProvider(Provider):
             return
         for change in changes:  # including those already gone
             on_result(ResourceResult(change.address, None))
+
+    def _ready(self, changes: list[ResourceChange], on_result: Report) -> StackSpec | None:
+        """The stack to run on, or None after failing every change (no CLI, credentials or passphrase)."""
+        try:
+            self.preflight()
+            return self.spec()
+        except ProviderError as exc:
+            _fail_all(changes, str(exc), on_result)
+            return None
 
     def _after_failure(
         self, spec: StackSpec, changes: list[ResourceChange], log: EventLog, exc: Exception, on_result: Report
