@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from zplan import diags
 from zplan.plan import model as m
+from zplan.plan import resources as rplan
 from zplan.plan.planner import Planner, PlanRequest
 from zplan.project import Project, ensure_state_dir
 from zplan.state.backend import StateBackend
@@ -30,6 +31,7 @@ class Planned:
 
 def make_plan(project: Project, backend: StateBackend, request: PlanRequest, refresh: bool | None = None) -> Planned:
     state = State(backend.read())
+    rplan.upgrade_recorded(project.registry, state.resources, project.state_dir)
     if refresh is not False and state.resources:
         request.refresh = _refresh(project, state, everything=bool(refresh))
     planner = Planner(project, state)

@@ -8,16 +8,18 @@ a separate package that never edits the core.
 The contract is deliberately small (check, read, create, update, delete, plus a
 batch ``apply``): the core does the diffing from each type's schema, so a
 provider only says which attributes exist, which force replacement and which are
-secret. Providers that work declaratively (Pulumi) override ``apply`` and
-``destroy`` to handle all of their changes in one engine run.
+secret. Providers that work declaratively (Pulumi) set ``declarative`` and
+override ``apply`` and ``destroy`` to handle all of their changes in one engine
+run; those that cannot take two applies at once clear ``concurrent_applies`` and
+the core serialises their calls. Each resource type has a schema ``version``:
+state records it, and ``upgrade_state`` brings older records up to date.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -59,6 +61,9 @@ class ResourceSchema:
     type: str
     attributes: Mapping[str, Attribute]
     description: str = ""
+    # Bumped when the shape of the recorded attributes changes; state records it
+    # with each resource and older records go through ``Provider.upgrade_state``.
+    version: int = 0
 
     def inputs(self) -> dict[str, Attribute]:
         """Attributes a user may set."""
@@ -66,7 +71,6 @@ class ResourceSchema:
 
     def sensitive_names(self) -> set[str]:
         return {k for k, a in self.attributes.items() if a.sensitive}
-
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,12 @@ class Provider:
     # True when ``read`` only looks at this machine (free, no credentials), so
     # every plan refreshes these resources; others refresh only with -refresh.
     refresh_is_local: bool = False
+    # True when ``apply`` needs the whole desired set: each call then also lists
+    # every other recorded resource of this provider with action "noop".
+    declarative: bool = False
+    # False when two ``apply``/``destroy`` calls must never overlap (one engine
+    # run per stack): the core then makes them one at a time.
+    concurrent_applies: bool = True
 
     def __init__(self, context: ProviderContext) -> None:
         self.context = context
@@ -151,14 +161,29 @@ class Provider:
     def import_resource(self, type_: str, id_: str) -> dict[str, Any]:
         raise ProviderError(f"provider {self.name!r} cannot import {type_} resources")
 
+    # -- state written by an older version of this provider ----------------------------
+    @classmethod
+    def upgrade_state(cls, type_: str, from_version: int, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        """Recorded values of ``type_`` written under schema ``from_version``, in the
+        shape of the current ``schemas[type_].version``.
+
+        Called by the core, offline and before any read or diff, for the recorded
+        attributes and again for the recorded inputs (a subset of the same keys),
+        whenever state holds an older version. Override it when a new version renames
+        or converts attributes (as Terraform providers do with their state upgraders);
+        the default keeps the values as they are. Raise ``ProviderError`` for a
+        version that cannot be upgraded.
+        """
+        return dict(attributes)
+
     # -- batch entry points used by the applier ----------------------------------------
     def apply(self, changes: list[ResourceChange], on_result: Callable[[ResourceResult], None]) -> None:
         """Apply one wave of changes whose dependencies are already applied.
 
-        ``changes`` also lists every other resource of this provider that should
-        keep existing, with action "noop" (before == after): a declarative engine
-        needs the whole desired set, a per-resource provider just skips them.
-        Report each result through ``on_result`` as it lands (noops need none).
+        For a ``declarative`` provider, ``changes`` also lists every other resource
+        of this provider that should keep existing, with action "noop" (before ==
+        after): its engine needs the whole desired set. Report each result through
+        ``on_result`` as it lands (noops need none).
         """
         for change in changes:
             if change.action != "noop":
@@ -232,16 +257,3 @@ class ProviderRegistry:
     def names(self) -> list[str]:
         return sorted(set(available_providers()) | set(self._extra))
 
-
-def schema_dict(schema: ResourceSchema) -> dict[str, Any]:
-    """A JSON-able view of a schema (for `zplan providers` and docs)."""
-    return {
-        "type": schema.type,
-        "description": schema.description,
-        "attributes": {k: dataclasses.asdict(a) for k, a in schema.attributes.items()},
-    }
-
-
-def iter_schemas(providers: Iterable[type[Provider]]) -> Iterable[ResourceSchema]:
-    for p in providers:
-        yield from p.schemas.values()

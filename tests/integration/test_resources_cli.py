@@ -191,3 +191,34 @@ def test_gcp_example_plans_offline_and_apply_fails_fast_without_pulumi(tmp_path:
     assert "Pulumi CLI" in proc.stderr and "nothing was changed" in proc.stderr
     state = project / ".zplan/state.json"
     assert not state.exists() or json.loads(state.read_text())["resources"] == {}
+
+
+MOVING_FOLDER = """
+variable "dir" {
+  default = "out/one"
+}
+
+resource "local_directory" "data" {
+  path = var.dir
+}
+
+resource "local_file" "inside" {
+  path    = "${resource.local_directory.data.path}/config.json"
+  content = "{}"
+}
+"""
+
+
+@pytest.mark.parametrize("create_before_destroy", [False, True], ids=["destroy-first", "create-before-destroy"])
+def test_moving_a_folder_that_holds_a_file_replaces_the_file_too(tmp_path: Path, create_before_destroy: bool) -> None:
+    # no force_destroy: the old folder can only go once the file inside it is gone
+    lifecycle = "\n  lifecycle {\n    create_before_destroy = true\n  }\n" if create_before_destroy else ""
+    (tmp_path / "main.zp.hcl").write_text(MOVING_FOLDER.replace("path = var.dir\n", "path = var.dir\n" + lifecycle))
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    doc = plan_json(tmp_path, "-var", "dir=out/two")
+    assert actions(doc) == {"resource.local_directory.data": "replace", "resource.local_file.inside": "replace"}
+    moved = zplan(tmp_path, "apply", "-auto-approve", "-var", "dir=out/two")
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert not (tmp_path / "out/one").exists() and (tmp_path / "out/two/config.json").read_text() == "{}"
+    assert zplan(tmp_path, "plan", "-detailed-exitcode", "-var", "dir=out/two").returncode == 0
+    assert "resource.local_file.inside" in zplan(tmp_path, "state", "list").stdout

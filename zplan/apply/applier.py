@@ -85,11 +85,12 @@ class Applier:
             return self.result  # nothing to do: no run recorded, serial unchanged
         self.resources.preflight(self.plan.resource_changes)
         try:
-            self.resources.apply_deletes([r for r in self.plan.resources if r.action == m.DELETE])
+            self.resources.apply_destroys(self.plan.resources)
             if self.plan.destroy:
                 self.state.set_outputs(self.project.stack_name, {})
             else:
                 self._walk()
+                self.resources.destroy_deposed()
                 self._record_outputs()
         finally:
             self._close()

@@ -1,12 +1,23 @@
 """Applying resource changes through their providers, and what applied resources are worth.
 
-Used by the applier: deletions first (dependents before what they depend on),
-then each create/update/replace as the graph walk reaches it. State is written
-after every resource. Secret attributes are sealed before they are stored.
+Used by the applier: first the destroy phase (dependents before what they depend
+on): deletions, and the old object of every replacement that depends on another
+replacement (a file inside a folder that moves), so the folder is empty when it is
+replaced. Then each create/update/replace as the graph walk reaches it; a
+replacement already destroyed is created. State is written after every resource.
+Secret attributes are sealed before they are stored.
+
+A create-before-destroy replacement that something changing depends on keeps its old
+object until after the walk (Terraform's "deposed" object), unless its provider is
+declarative and replaces in one engine run. Calls to a provider that does not take
+concurrent applies are made one at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import threading
 import time
 from typing import Any, Callable
 
@@ -16,7 +27,7 @@ from zplan.config.values import UNKNOWN
 from zplan.graph.walk import FAILED, OK
 from zplan.plan import model as m
 from zplan.plan.resources import desired_inputs, schema_for
-from zplan.provider import Provider, ProviderContext, ProviderError, ResourceChange, ResourceResult
+from zplan.provider import Provider, ProviderContext, ProviderError, ResourceChange, ResourceResult, provider_name_for
 from zplan.state import secrets as sealed
 from zplan.state.model import State
 
@@ -30,6 +41,12 @@ class ResourceApplier:
         self.result = result  # the ApplyResult shared with the applier
         self._providers: dict[str, Provider] = {}
         self._started: dict[str, float] = {}
+        self._locks: dict[str, threading.Lock] = {}  # one per provider that must not overlap
+        self._landed: dict[str, tuple[str, dict | None]] = {}  # address -> (type, attrs) applied, maybe not yet recorded
+        self._destroyed_first: set[str] = set()  # replacements whose old object went in the destroy phase
+        self._deposing: dict[str, m.ResourcePlan] = {}  # create-before-destroy replacements whose old object waits
+        self._deposed: dict[str, dict] = {}  # address -> old attributes, once the new object is created
+        self._ancestors: dict[str, set[str]] = {}
 
     def preflight(self, changes: list[m.ResourcePlan]) -> None:
         """Fail before anything changes when a provider cannot work (e.g. no Pulumi CLI)."""
@@ -51,17 +68,46 @@ class ResourceApplier:
             self._providers[name] = cls(ctx)
         return self._providers[name]
 
-    def apply_deletes(self, deletes: list[m.ResourcePlan]) -> None:
+    def apply_destroys(self, resources: list[m.ResourcePlan]) -> None:
+        """The destroy phase: deletions and early replacement halves, dependents first."""
+        deletes = [r for r in resources if r.action == m.DELETE]
         blocked = [r.address for r in deletes if r.prevent_destroy]
         if blocked:
             raise diags.fail(f"{', '.join(blocked)} has lifecycle.prevent_destroy set", "remove prevent_destroy from the resource first")
-        remaining = {r.address: r for r in deletes}
-        while remaining:  # dependents first
-            needed = {d for r in remaining.values() for d in r.depends_on}
+        self._ancestors = ancestors({r.address: r.depends_on for r in resources})
+        later = deposed_later(resources, self._ancestors)
+        self._deposing = {r.address: r for r in later if not self._provider(r.provider).declarative}
+        early = {r.address: dataclasses.replace(r, action=m.DELETE) for r in replaced_first(resources, self._ancestors)}
+        for rp in self._dependents_first(deletes + list(early.values())):
+            if self.finish(rp, self.run(rp)).ok and rp.address in early:
+                self._destroyed_first.add(rp.address)
+
+    def destroy_deposed(self) -> None:
+        """Delete the old objects of create-before-destroy replacements, once what used
+        them has moved to the new ones (after the walk), dependents first."""
+        for rp in self._dependents_first([self._deposing[a] for a in self._deposed]):
+            self.hooks.resource_started(rp.address, m.DELETE)
+            started = time.monotonic()
+            old = ResourceChange(rp.address, rp.type, rp.name, m.DELETE, self._deposed.pop(rp.address), None)
+            provider = self._provider(rp.provider)
+            with self._lock(rp.provider, provider):
+                res = self._call(provider, old)
+            if not res.ok:
+                res = ResourceResult(rp.address, None, f"the replaced object {old.before.get('id', '')} was not deleted "
+                                     f"(no longer in state: delete it by hand): {res.error}")
+                self.result.outcome[rp.address] = FAILED
+            self.hooks.resource_finished(rp.address, m.DELETE, res.ok, time.monotonic() - started, res.error)
+
+    def _dependents_first(self, plans: list[m.ResourcePlan]) -> list[m.ResourcePlan]:
+        remaining = {r.address: r for r in plans}
+        order = []
+        while remaining:
+            needed = {d for a in remaining for d in self._ancestors.get(a, ())}
             wave = [r for a, r in sorted(remaining.items()) if a not in needed] or list(remaining.values())
             for rp in wave:
                 del remaining[rp.address]
-                self.finish(rp, self.run(rp))
+                order.append(rp)
+        return order
 
     def run(self, rp: m.ResourcePlan) -> ResourceResult:
         self.hooks.resource_started(rp.address, rp.action)
@@ -74,27 +120,58 @@ class ResourceApplier:
             after = desired_inputs(resource, schema, self.project.scope(self.value))
             if any(v is UNKNOWN for v in after.values()):
                 return ResourceResult(rp.address, None, "an input is still unknown after its dependencies were applied")
-        before = sealed.unseal_all(self.state.resources.get(rp.address, {}).get("attributes"), self.project.state_dir)
-        change = ResourceChange(rp.address, rp.type, rp.name, rp.action, before, after, rp.create_before_destroy)
-        results: list[ResourceResult] = []
-        noops = self._noops(rp.provider, rp.address)
-        method = provider.destroy if rp.action == m.DELETE else provider.apply
-        try:
-            method([change, *noops], results.append)
-        except ProviderError as exc:
-            return ResourceResult(rp.address, None, str(exc))
-        except Exception as exc:
-            return ResourceResult(rp.address, None, f"{type(exc).__name__}: {exc}")
-        mine = [r for r in results if r.address == rp.address]
-        return mine[-1] if mine else ResourceResult(rp.address, None, "provider reported no result")
+        action, before = rp.action, None
+        if rp.address in self._destroyed_first:
+            action = m.CREATE  # the old object went in the destroy phase
+        else:
+            before = sealed.unseal_all(self.state.resources.get(rp.address, {}).get("attributes"), self.project.state_dir)
+        old = None
+        if rp.address in self._deposing:
+            action, before, old = m.CREATE, None, before  # the old object is deleted after the walk
+        change = ResourceChange(rp.address, rp.type, rp.name, action, before, after, rp.create_before_destroy)
+        with self._lock(rp.provider, provider):
+            result = self._call(provider, change)
+            if result.ok:
+                self._landed[rp.address] = (rp.type, None if action == m.DELETE else dict(result.attributes or {}))
+        if result.ok and old is not None:
+            self._deposed[rp.address] = old
+        return result
 
-    def _noops(self, provider: str, address: str) -> list[ResourceChange]:
-        out = []
-        for addr, rec in self.state.resources.items():
-            if addr != address and rec.get("provider") == provider:
-                attrs = sealed.unseal_all(rec["attributes"], self.project.state_dir)
-                out.append(ResourceChange(addr, rec["type"], addr.rsplit(".", 1)[1], "noop", attrs, attrs))
-        return out
+    def _lock(self, name: str, provider: Provider):
+        """Serialises the calls to a provider that cannot take two applies at once."""
+        if provider.concurrent_applies:
+            return contextlib.nullcontext()
+        return self._locks.setdefault(name, threading.Lock())
+
+    def _call(self, provider: Provider, change: ResourceChange) -> ResourceResult:
+        results: list[ResourceResult] = []
+        try:
+            if change.action == m.DELETE:
+                provider.destroy([change], results.append)
+            else:
+                provider.apply([change, *self._noops(provider, change.address)], results.append)
+        except ProviderError as exc:
+            return ResourceResult(change.address, None, str(exc))
+        except Exception as exc:
+            return ResourceResult(change.address, None, f"{type(exc).__name__}: {exc}")
+        mine = [r for r in results if r.address == change.address]
+        return mine[-1] if mine else ResourceResult(change.address, None, "provider reported no result")
+
+    def _noops(self, provider: Provider, address: str) -> list[ResourceChange]:
+        """A declarative provider's other resources, as recorded or as just applied."""
+        if not provider.declarative:
+            return []
+        current = {
+            addr: (rec["type"], sealed.unseal_all(rec["attributes"], self.project.state_dir))
+            for addr, rec in list(self.state.resources.items())
+            if rec.get("provider") == provider.name
+        }
+        current.update({a: landed for a, landed in self._landed.items() if provider_name_for(landed[0]) == provider.name})
+        return [
+            ResourceChange(addr, type_, addr.rsplit(".", 1)[1], "noop", attrs, attrs)
+            for addr, (type_, attrs) in sorted(current.items())
+            if addr != address and attrs is not None
+        ]
 
     def finish(self, rp: m.ResourcePlan, res: ResourceResult) -> ResourceResult:
         seconds = time.monotonic() - self._started.get(rp.address, time.monotonic())
@@ -115,6 +192,7 @@ class ResourceApplier:
                     "dependencies": rp.depends_on,
                     "sensitive": secret,
                     "prevent_destroy": rp.prevent_destroy,
+                    "schema_version": schema.version,
                 }
             self.persist()  # after every resource, atomically
         self.result.outcome[rp.address] = OK if res.ok else FAILED
@@ -127,3 +205,35 @@ class ResourceApplier:
             return UNKNOWN
         value = rec["attributes"].get(attr, rec.get("inputs", {}).get(attr, UNKNOWN))
         return sealed.unseal(value, self.project.state_dir)
+
+
+def replaced_first(resources: list[m.ResourcePlan], ancestors: dict[str, set[str]]) -> list[m.ResourcePlan]:
+    """Replacements (destroy, then create) that depend, directly or not, on another
+    such replacement: their old object must go before that one is destroyed."""
+    plain = {r.address for r in resources if r.action == m.REPLACE and not r.create_before_destroy}
+    return [r for r in resources if r.address in plain and ancestors.get(r.address, set()) & plain]
+
+
+def deposed_later(resources: list[m.ResourcePlan], ancestors: dict[str, set[str]]) -> list[m.ResourcePlan]:
+    """Create-before-destroy replacements with a dependent that changes: the old object
+    must outlive the dependent's change (a file still in the old folder)."""
+    changing = {r.address for r in resources if r.action in (m.CREATE, m.UPDATE, m.REPLACE)}
+    used = {d for a in changing for d in ancestors.get(a, ())}
+    return [r for r in resources if r.action == m.REPLACE and r.create_before_destroy and r.address in used]
+
+
+def ancestors(depends_on: dict[str, list[str]]) -> dict[str, set[str]]:
+    """Everything each address depends on, through any chain (iterative: chains may be long)."""
+    out: dict[str, set[str]] = {}
+    for root in depends_on:
+        stack = [root]
+        while stack:
+            address = stack[-1]
+            deps = depends_on.get(address, ())
+            pending = [d for d in deps if d not in out and d not in stack]
+            if address in out or not pending:
+                out.setdefault(address, set().union(*({d} | out.get(d, set()) for d in deps)))
+                stack.pop()
+            else:
+                stack.extend(pending)
+    return out

@@ -13,7 +13,7 @@ from zplan.config.values import UNKNOWN
 from zplan.config.model import ResourceConfig
 from zplan.config.scope import Scope
 from zplan.plan import model as m
-from zplan.provider import ProviderRegistry, ResourceSchema, provider_name_for
+from zplan.provider import ProviderError, ProviderRegistry, ResourceSchema, provider_name_for
 
 
 def schema_for(registry: ProviderRegistry, resource: ResourceConfig) -> ResourceSchema:
@@ -50,6 +50,33 @@ def check_attributes(resource: ResourceConfig, schema: ResourceSchema, found: di
             found.error(f'resource "{resource.type}" "{resource.name}" is missing required attribute "{name}"', attr.description, resource.range)
 
 
+def upgrade_recorded(registry: ProviderRegistry, records: dict[str, dict], state_dir) -> None:
+    """Bring resource records written under an older schema version up to date, in place,
+    through their provider's ``upgrade_state`` (saved with the next apply)."""
+    from zplan.state import secrets as sealed
+
+    for address, record in records.items():
+        cls = registry.provider_class(record.get("provider") or provider_name_for(record["type"]))
+        schema = cls.schemas.get(record["type"]) if cls else None
+        recorded = record.get("schema_version", 0)
+        if schema is None or recorded == schema.version:
+            continue
+        if recorded > schema.version:
+            raise diags.fail(
+                f"{address} was recorded by a newer version of provider \"{cls.name}\" (schema version {recorded}, this one knows {schema.version})",
+                f"upgrade the {cls.name} provider plugin",
+            )
+        secret = sorted(schema.sensitive_names())
+        for key in ("attributes", "inputs"):
+            values = sealed.unseal_all(record.get(key, {}), state_dir)
+            try:
+                upgraded = cls.upgrade_state(record["type"], recorded, values)
+            except ProviderError as exc:
+                raise diags.fail(f"cannot upgrade the recorded state of {address} from schema version {recorded}", str(exc)) from None
+            record[key] = sealed.seal_keys(upgraded, secret, state_dir)
+        record.update(sensitive=secret, schema_version=schema.version)
+
+
 def desired_inputs(resource: ResourceConfig, schema: ResourceSchema, scope: Scope) -> dict[str, Any]:
     values = {name: scope.eval(expr) for name, expr in resource.attributes.items()}
     for name, attr in schema.inputs().items():
@@ -83,14 +110,7 @@ def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dic
         plan.reasons = [m.Reason(m.GONE_OUTSIDE, "deleted outside zplan")]
         plan.unknown = computed
         return plan
-    before_inputs = recorded.get("inputs", {})
-    ignored = set(resource.lifecycle.ignore_changes)
-    changed = [
-        k for k in sorted(set(desired) | set(before_inputs))
-        if k not in ignored and k in schema.attributes and schema.attributes[k].settable
-        and not (k not in desired and schema.attributes[k].computed)  # unset optional+computed: the provider's choice
-        and (desired.get(k) is UNKNOWN or desired.get(k) != before_inputs.get(k))
-    ]
+    changed = changed_inputs(schema, desired, recorded.get("inputs", {}), resource.lifecycle.ignore_changes)
     drifted = sorted(recorded.get("drift", []))
     if not changed and not drifted:
         return plan
@@ -106,6 +126,16 @@ def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dic
     if drifted:
         plan.reasons.append(m.Reason(m.DRIFTED, f"changed outside zplan: {', '.join(drifted)}"))
     return plan
+
+
+def changed_inputs(schema: ResourceSchema, desired: dict[str, Any], recorded: dict[str, Any], ignored=()) -> list[str]:
+    """The settable attributes whose desired value differs from the recorded input."""
+    return [
+        k for k in sorted(set(desired) | set(recorded))
+        if k not in ignored and k in schema.attributes and schema.attributes[k].settable
+        and not (k not in desired and schema.attributes[k].computed)  # unset optional+computed: the provider's choice
+        and (desired.get(k) is UNKNOWN or desired.get(k) != recorded.get(k))
+    ]
 
 
 def plan_delete(address: str, recorded: dict, reason: m.Reason) -> m.ResourcePlan:

@@ -38,6 +38,7 @@ def import_into_state(project, backend, address: str, id_: str) -> None:
         "dependencies": [],
         "sensitive": secret,
         "prevent_destroy": resource.lifecycle.prevent_destroy,
+        "schema_version": schema.version,
     }
     state.bump()
     backend.write(state.doc)

@@ -9,6 +9,7 @@ wave, so Pulumi creates, updates, replaces and deletes in one engine run;
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any, Callable, Iterable, Mapping
 
 from zplan.provider import Provider, ProviderError, ResourceChange, ResourceResult
@@ -26,6 +27,8 @@ class PulumiProvider(Provider):
     package: str = ""  # the Pulumi package and config namespace, e.g. "gcp"
     types: Mapping[str, TypeMap] = {}
     secret_config: frozenset[str] = frozenset()  # provider block keys stored as Pulumi secrets
+    declarative = True  # each ``pulumi up`` declares every resource that must exist
+    concurrent_applies = False  # one stack takes one run at a time
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -65,11 +68,8 @@ class PulumiProvider(Provider):
         active = [c for c in changes if c.action != "noop"]
         if not active:
             return
-        try:
-            self.preflight()
-            spec = self.spec()
-        except ProviderError as exc:
-            _fail_all(active, str(exc), on_result)
+        spec = self._ready(active, on_result)
+        if spec is None:
             return
         log = EventLog()
         try:
@@ -87,11 +87,8 @@ class PulumiProvider(Provider):
         """Delete exactly ``changes`` (a targeted destroy); the whole stack once nothing else is left."""
         if not changes:
             return
-        try:
-            self.preflight()
-            spec = self.spec()
-        except ProviderError as exc:
-            _fail_all(changes, str(exc), on_result)
+        spec = self._ready(changes, on_result)
+        if spec is None:
             return
         log = EventLog()
         try:
@@ -105,6 +102,15 @@ class PulumiProvider(Provider):
             return
         for change in changes:  # including those already gone
             on_result(ResourceResult(change.address, None))
+
+    def _ready(self, changes: list[ResourceChange], on_result: Report) -> StackSpec | None:
+        """The stack to run on, or None after failing every change (no CLI, credentials or passphrase)."""
+        try:
+            self.preflight()
+            return self.spec()
+        except ProviderError as exc:
+            _fail_all(changes, str(exc), on_result)
+            return None
 
     def _after_failure(
         self, spec: StackSpec, changes: list[ResourceChange], log: EventLog, exc: Exception, on_result: Report
@@ -132,7 +138,7 @@ class PulumiProvider(Provider):
             stack.refresh(on_output=self.log, color="never")
             deployment = stack.export_stack().deployment or {}
         except Exception as exc:  # noqa: BLE001
-            raise ProviderError(f"pulumi refresh failed: {_describe(exc)}") from exc
+            raise ProviderError(f"pulumi refresh failed: {_describe(exc, EventLog())}") from exc
         urns = {a: urn(spec.stack, spec.project, self.types[t], a) for a, (t, _) in resources.items()
                 if t in self.types}
         return read_deployment(self.types, urns, resources, deployment)
@@ -160,4 +166,7 @@ def _fail_all(changes: Iterable[ResourceChange], message: str, on_result: Report
 def _describe(exc: BaseException, log: EventLog) -> str:
     if isinstance(exc, FileNotFoundError) and "pulumi" in str(exc):
         return "the Pulumi CLI disappeared from PATH during the run"
+    if isinstance(exc, subprocess.CalledProcessError):  # the Automation API's own CLI checks
+        command = " ".join(str(part) for part in exc.cmd) if isinstance(exc.cmd, (list, tuple)) else str(exc.cmd)
+        return f"the Pulumi CLI failed: `{command}` exited with status {exc.returncode}"
     return engine_message(exc, log)

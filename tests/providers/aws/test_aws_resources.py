@@ -1,9 +1,7 @@
-"""Every aws resource type, declared under Pulumi's unit-test mocks.
-
-Checks the Pulumi type token, the exact inputs the engine would receive (wire
-names, nested and flattened blocks, JSON policies, secrets) and the outputs
-read back under zplan attribute names.
-"""
+"""The aws provider through the shared provider suite: every type declared under
+Pulumi's unit-test mocks (type token, the exact inputs the engine would receive with
+wire names, nested and flattened blocks, JSON policies and secrets, and the outputs
+read back under zplan attribute names) and its schema flags."""
 
 from __future__ import annotations
 
@@ -12,6 +10,7 @@ import json
 import pytest
 
 from zplan.provider import ResourceChange
+from zplan.testing import SchemaFlags
 from zplan_provider_aws import TYPES, AwsProvider
 
 from zplan_pulumi import testing
@@ -102,46 +101,47 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def mocks():
-    outputs = {TYPES[t].token: case[2] for t, case in CASES.items()}
-    return testing.install(outputs)
+FLAGS = {
+    "aws_s3_bucket": SchemaFlags(
+        required=set(), force_new={"bucket"},
+        computed_only={"id", "arn", "bucket_domain_name", "bucket_regional_domain_name", "region"},
+    ),
+    "aws_s3_bucket_versioning": SchemaFlags(required={"bucket", "status"}, force_new={"bucket"}, computed_only={"id"}),
+    "aws_db_instance": SchemaFlags(
+        required={"instance_class"}, force_new={"identifier", "engine", "username", "db_name"},
+        computed_only={"id", "address", "arn", "endpoint"}, sensitive={"password"},
+    ),
+    "aws_iam_role": SchemaFlags(required={"assume_role_policy"}, force_new={"name"}, computed_only={"id", "arn", "unique_id"}),
+    "aws_iam_role_policy_attachment": SchemaFlags(
+        required={"role", "policy_arn"}, force_new={"role", "policy_arn"}, computed_only={"id"},
+    ),
+    "aws_ecr_repository": SchemaFlags(
+        required={"name"}, force_new={"name"}, computed_only={"id", "arn", "registry_id", "repository_url"},
+    ),
+    "aws_sagemaker_model": SchemaFlags(
+        required={"execution_role_arn", "image"},
+        force_new={"name", "execution_role_arn", "image", "model_data_url", "environment"}, computed_only={"id", "arn"},
+    ),
+    "aws_sagemaker_endpoint_configuration": SchemaFlags(
+        required={"model_name"},
+        force_new={"name", "model_name", "instance_type", "initial_instance_count", "variant_name"},
+        computed_only={"id", "arn"},
+    ),
+    "aws_sagemaker_endpoint": SchemaFlags(required={"endpoint_config_name"}, force_new={"name"}, computed_only={"id", "arn"}),
+}
 
 
-def test_every_type_has_a_case():
-    assert set(CASES) == set(TYPES) == set(AwsProvider.schemas)
+class TestAwsProvider(testing.PulumiConformance):
+    provider_class = AwsProvider
+    flags = FLAGS
+    declarations = CASES
+    replace_example = ("aws_ecr_repository", {"name": "steps"})
 
 
-@pytest.mark.parametrize("type_", sorted(CASES))
-def test_declare_registers_token_inputs_and_reads_outputs(mocks, type_):
-    testing.check_declaration(mocks, TYPES[type_], CASES[type_], AwsProvider.schemas[type_].sensitive_names())
-
-
-def test_replace_is_delete_first_unless_create_before_destroy(mocks):
-    tm = TYPES["aws_ecr_repository"]
-    attrs = {"name": "steps"}
-    plain = ResourceChange("resource.aws_ecr_repository.a", tm.type, "a", "replace", attrs, attrs)
-    cbd = ResourceChange("resource.aws_ecr_repository.b", tm.type, "b", "replace", attrs, attrs,
-                         create_before_destroy=True)
-    assert testing.declared(*mocks, plain, tm)[0].delete_before_replace is True
-    assert testing.declared(*mocks, cbd, tm)[0].delete_before_replace is False
-
-
-def test_policy_given_as_json_text_is_sent_unchanged(mocks):
+def test_policy_given_as_json_text_is_sent_unchanged():
+    mocks = testing.install()
     tm = TYPES["aws_iam_role"]
     text = '{"Version": "2012-10-17", "Statement": []}'
     change = ResourceChange("resource.aws_iam_role.r", tm.type, "r", "create", None, {"assume_role_policy": text})
     reg, _ = testing.declared(*mocks, change, tm)
     assert reg.inputs == {"assumeRolePolicy": text}
-
-
-@pytest.mark.parametrize("type_", sorted(TYPES))
-def test_wire_names_match_the_sdk(type_):
-    from zplan_pulumi.spec import camel
-
-    tm = TYPES[type_]
-    for name in tm.fields:
-        if name == "id":
-            continue
-        expected = [s if s.isdigit() else camel(s) for s in tm.path(name)]
-        assert testing.sdk_wire_path(tm, name) == expected, name

@@ -1,16 +1,14 @@
-"""Every gcp resource type, declared under Pulumi's unit-test mocks.
-
-Checks the whole mapping: the Pulumi type token, the exact inputs the engine
-would receive (wire names, nested objects, secrets), and the outputs read back
-under zplan attribute names.
-"""
+"""The gcp provider through the shared provider suite: every type declared under
+Pulumi's unit-test mocks (the Pulumi type token, the exact inputs the engine would
+receive with wire names, nested objects and secrets, and the outputs read back under
+zplan attribute names) and its schema flags."""
 
 from __future__ import annotations
 
 import pytest
 
-from zplan.provider import ResourceChange
-from zplan_provider_gcp import TYPES, GcpProvider
+from zplan.testing import SchemaFlags
+from zplan_provider_gcp import GcpProvider
 
 from zplan_pulumi import testing
 
@@ -87,39 +85,40 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def mocks():
-    outputs = {TYPES[t].token: case[2] for t, case in CASES.items()}
-    return testing.install(outputs)
+FLAGS = {
+    "gcp_storage_bucket": SchemaFlags(
+        required={"name", "location"}, force_new={"name", "location", "project"}, computed_only={"id", "url", "self_link"},
+    ),
+    "gcp_sql_database_instance": SchemaFlags(
+        required={"database_version", "tier"}, force_new={"name", "database_version", "region", "project"},
+        computed_only={"id", "connection_name", "public_ip_address", "private_ip_address", "self_link"},
+    ),
+    "gcp_sql_database": SchemaFlags(
+        required={"name", "instance"}, force_new={"name", "instance", "project"}, computed_only={"id", "self_link"},
+    ),
+    "gcp_sql_user": SchemaFlags(
+        required={"name", "instance"}, force_new={"name", "instance", "project", "host"}, computed_only={"id"},
+        sensitive={"password"},
+    ),
+    "gcp_service_account": SchemaFlags(
+        required={"account_id"}, force_new={"account_id", "project"}, computed_only={"id", "email", "member", "unique_id"},
+    ),
+    "gcp_project_iam_member": SchemaFlags(
+        required={"project", "role", "member"}, force_new={"project", "role", "member"}, computed_only={"id", "etag"},
+    ),
+    "gcp_artifact_registry_repository": SchemaFlags(
+        required={"repository_id", "format"}, force_new={"repository_id", "location", "format", "project"},
+        computed_only={"id", "name", "registry_uri"},
+    ),
+    "gcp_vertex_endpoint": SchemaFlags(
+        required={"name", "display_name", "location"}, force_new={"name", "location", "region", "project"},
+        computed_only={"id", "create_time"},
+    ),
+}
 
 
-def test_every_type_has_a_case():
-    assert set(CASES) == set(TYPES) == set(GcpProvider.schemas)
-
-
-@pytest.mark.parametrize("type_", sorted(CASES))
-def test_declare_registers_token_inputs_and_reads_outputs(mocks, type_):
-    testing.check_declaration(mocks, TYPES[type_], CASES[type_], GcpProvider.schemas[type_].sensitive_names())
-
-
-def test_replace_is_delete_first_unless_create_before_destroy(mocks):
-    tm = TYPES["gcp_storage_bucket"]
-    attrs = {"name": "acme-ml", "location": "EU"}
-    first = ResourceChange("resource.gcp_storage_bucket.a", tm.type, "a", "replace", attrs, attrs)
-    second = ResourceChange("resource.gcp_storage_bucket.b", tm.type, "b", "replace", attrs, attrs,
-                            create_before_destroy=True)
-    assert testing.declared(*mocks, first, tm)[0].delete_before_replace is True
-    assert testing.declared(*mocks, second, tm)[0].delete_before_replace is False
-
-
-@pytest.mark.parametrize("type_", sorted(TYPES))
-def test_wire_names_match_the_sdk(type_):
-    # refresh reads Pulumi's stored state by camel-cased paths: prove it per attribute
-    from zplan_pulumi.spec import camel
-
-    tm = TYPES[type_]
-    for name in tm.fields:
-        if name == "id":
-            continue
-        expected = [s if s.isdigit() else camel(s) for s in tm.path(name)]
-        assert testing.sdk_wire_path(tm, name) == expected, name
+class TestGcpProvider(testing.PulumiConformance):
+    provider_class = GcpProvider
+    flags = FLAGS
+    declarations = CASES
+    replace_example = ("gcp_storage_bucket", {"name": "acme-ml", "location": "EU"})

@@ -200,6 +200,7 @@ def test_sigkill_after_the_grace_period(provider, project, start, monkeypatch):
 def test_import_by_pid(provider, project):
     proc = subprocess.Popen([PY, "-c", "import time; time.sleep(60)"], cwd=project)
     try:
+        wait_for(lambda: "import time; time.sleep(60)" in procs.cmdline(proc.pid))  # exec has happened
         attrs = provider.import_resource(T, str(proc.pid))
         assert attrs["command"] == [PY, "-c", "import time; time.sleep(60)"]
         assert attrs["working_dir"] == str(project) and attrs["pid"] == proc.pid

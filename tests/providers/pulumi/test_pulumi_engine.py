@@ -244,3 +244,39 @@ def test_destroy_targets_exactly_the_named_resources():
     assert destroy_targets(live, ["u:b", "u:a"]) is None  # nothing else left: the whole stack
     assert destroy_targets(live, ["u:gone"]) == []  # nothing to do
     assert destroy_targets([], ["u:a"]) == []
+
+
+def failing_cli(tmp_path, monkeypatch, script: str) -> None:
+    """A ``pulumi`` on PATH that fails, as a broken install or an unreachable backend would."""
+    bin_dir = tmp_path / "failing-bin"
+    bin_dir.mkdir()
+    cli = bin_dir / "pulumi"
+    cli.write_text("#!/bin/sh\n" + script)
+    cli.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", "unused")  # passes the credentials preflight
+
+
+UNREACHABLE = 'echo "error: the backend at s3://team-state is unreachable" >&2\nexit 255\n'
+
+
+@pytest.mark.parametrize(
+    "script, reason",
+    [
+        (f'[ "$1" = version ] && echo v3.272.0 && exit 0\n{UNREACHABLE}', "s3://team-state is unreachable"),
+        (UNREACHABLE, "the Pulumi CLI failed: `pulumi version` exited with status 255"),
+    ],
+    ids=["engine-error", "cli-broken"],
+)
+def test_a_failed_refresh_is_a_clear_error_with_the_reason(tmp_path, monkeypatch, script, reason):
+    failing_cli(tmp_path, monkeypatch, script)
+    with pytest.raises(ProviderError) as err:
+        GcpProvider(context(tmp_path)).refresh({BUCKET: ("gcp_storage_bucket", {"name": "acme"})})
+    assert str(err.value).startswith("pulumi refresh failed:")
+    assert reason in str(err.value)
+
+
+def test_pulumi_stacks_take_one_run_at_a_time_and_the_whole_desired_set():
+    from zplan_pulumi import PulumiProvider
+
+    assert PulumiProvider.concurrent_applies is False and PulumiProvider.declarative is True

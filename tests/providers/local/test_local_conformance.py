@@ -1,0 +1,37 @@
+"""The local provider passes the conformance suite every provider can run."""
+
+from __future__ import annotations
+
+import sys
+
+from zplan.testing import ProviderConformance, ResourceCase, SchemaFlags
+from zplan_provider_local import LocalProvider
+
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
+
+
+class TestLocalProvider(ProviderConformance):
+    provider_class = LocalProvider
+    cases = [
+        ResourceCase("local_directory", {"path": "data/raw"}, update={"path": "data/raw", "mode": "0700"},
+                     replace={"path": "data/moved", "mode": "0700"}),
+        ResourceCase("local_file", {"path": "config.json", "content": "{}"},
+                     update={"path": "config.json", "content": '{"v": 2}'},
+                     replace={"path": "other.json", "content": '{"v": 2}'}),
+        ResourceCase("local_sqlite_database", {"path": "meta.db", "init_sql": "CREATE TABLE t (x);"},
+                     update={"path": "meta.db", "init_sql": "CREATE TABLE IF NOT EXISTS u (y);"},
+                     replace={"path": "moved.db"}),
+        ResourceCase("local_process", {"command": SLEEPER, "health_check": "none"},
+                     update={"command": SLEEPER, "health_check": "none", "health_timeout": 5},
+                     replace={"command": [*SLEEPER, "again"], "health_check": "none", "health_timeout": 5}),
+    ]
+    flags = {
+        "local_directory": SchemaFlags(required={"path"}, force_new={"path"}, computed_only={"id", "created_at"}),
+        "local_file": SchemaFlags(required={"path"}, force_new={"path"}, computed_only={"id", "sha256"},
+                                  sensitive={"sensitive_content"}),
+        "local_sqlite_database": SchemaFlags(required={"path"}, force_new={"path"}, computed_only={"id", "url"}),
+        "local_process": SchemaFlags(
+            required={"command"}, force_new={"command", "env", "port", "working_dir"},
+            computed_only={"id", "pid", "start_ticks", "log_file", "started_at", "url"}, sensitive={"env"},
+        ),
+    }
