@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zplan import diags
 from zplan.project import STATE_DIR, Options, Project
+
+if TYPE_CHECKING:
+    from zplan.provider import ProviderRegistry
 
 
 @dataclass(frozen=True)
@@ -17,10 +21,12 @@ class ProjectArgs:
     vars: list[str] = field(default_factory=list)
     var_files: list[Path] = field(default_factory=list)
     stack: str | None = None
+    registry: "ProviderRegistry | None" = None  # the installed plugins unless given (tests, embedding)
 
 
 def open_project(args: ProjectArgs) -> Project:
-    return Project.open(args.root, Options(vars=list(args.vars), var_files=list(args.var_files), stack=args.stack))
+    options = Options(vars=list(args.vars), var_files=list(args.var_files), stack=args.stack)
+    return Project.open(args.root, options, args.registry)
 
 
 def open_for_saved_plan(root: Path, saved: dict) -> Project:
