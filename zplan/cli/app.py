@@ -193,16 +193,12 @@ def output(name: Optional[str] = typer.Argument(None), as_json: bool = opt(False
     from zplan.operations import state_ops
     from zplan.render import state_view
 
-    outputs = state_ops.outputs(project_args(stack), reveal=name if raw else None) if name else state_ops.outputs(project_args(stack))
     if name is not None:
-        (found,) = [o for o in outputs if o.name == name] or [None]
-        if found is None:
-            raise diags.fail(f'no output named "{name}" in state', "run `zplan apply` first, or check the name")
-        state_view.print_output_value(found, raw)
+        state_view.print_output_value(state_ops.output(project_args(stack), name, reveal=raw), raw)
     elif as_json:
-        state_view.print_outputs_json(outputs)
+        state_view.print_outputs_json(state_ops.outputs(project_args(stack)))
     else:
-        state_view.print_outputs(outputs)
+        state_view.print_outputs(state_ops.outputs(project_args(stack)))
 
 
 @runs_app.callback()

@@ -56,22 +56,25 @@ def state_item(args: ProjectArgs, address: str) -> dict:
     return item
 
 
-def outputs(args: ProjectArgs, reveal: str | None = None, loaded: tuple[State, Project] | None = None) -> list[Output]:
-    """The outputs recorded by the last apply on the stack; ``reveal`` names one to unseal."""
+def outputs(args: ProjectArgs | None, loaded: tuple[State, Project] | None = None) -> list[Output]:
+    """The outputs recorded by the last apply on the stack (sensitive values withheld)."""
+    state, project = loaded or read_state(args)
+    return [Output(name, None if o.get("sensitive") else o["value"], bool(o.get("sensitive")))
+            for name, o in sorted(state.outputs_of(project.stack_name).items())]
+
+
+def output(args: ProjectArgs, name: str, reveal: bool) -> Output:
+    """One recorded output; ``reveal`` unseals a sensitive value (`output -raw NAME`)."""
     from zplan.state import secrets
 
-    state, project = loaded or read_state(args)
+    state, project = read_state(args)
     recorded = state.outputs_of(project.stack_name)
-    if reveal is not None and reveal not in recorded:
-        raise diags.fail(f'no output named "{reveal}" in state', "run `zplan apply` first, or check the name")
-    out = []
-    for name, o in sorted(recorded.items()):
-        sensitive = bool(o.get("sensitive"))
-        if reveal is not None and name != reveal:
-            continue
-        clear = not sensitive or name == reveal
-        out.append(Output(name, secrets.unseal(o["value"], project.state_dir) if clear else None, sensitive))
-    return out
+    if name not in recorded:
+        raise diags.fail(f'no output named "{name}" in state', "run `zplan apply` first, or check the name")
+    o = recorded[name]
+    sensitive = bool(o.get("sensitive"))
+    value = secrets.unseal(o["value"], project.state_dir) if reveal or not sensitive else None
+    return Output(name, value, sensitive)
 
 
 def state_rm(args: ProjectArgs, address: str, lock_timeout: str, views: LockViews) -> str:
