@@ -177,6 +177,13 @@ def test_destroy_says_destroy_complete_with_counts(proj):
     assert "Destroy complete: 0 destroyed." in again.out, str(again)
 
 
+def test_a_saved_destroy_plan_says_destroy_complete(proj):
+    proj.apply()
+    proj.ok("plan", "-destroy", "-out", "down.zplan")
+    result = proj.ok("apply", "down.zplan")
+    assert "Destroy complete: 2 destroyed." in result.out, str(result)
+
+
 def test_replace_names_the_forcing_attribute_in_text_and_markdown(proj):
     proj.apply()
     proj.replace("main.zp.hcl", '"out/data2"', '"out/moved"')

@@ -19,11 +19,12 @@ def lock_views() -> LockViews:
 def ui(auto_approve: bool, verbose: bool, destroying: bool) -> ApplyUI:
     from zplan.render.apply_view import lock_wait_view, stale_lock_view
 
-    def hooks():
+    def hooks(doc: dict):
         from zplan.render.apply_view import LiveView, PlainView
         from zplan.render.console import is_terminal
 
-        return LiveView(destroying=destroying) if is_terminal() else PlainView(destroying=destroying)
+        tearing_down = destroying or doc["destroy"]  # a saved `plan -destroy` too
+        return LiveView(destroying=tearing_down) if is_terminal() else PlainView(destroying=tearing_down)
 
     def review(doc: dict) -> bool:
         from zplan.render.plan_view import has_changes, print_plan
@@ -45,6 +46,7 @@ def report(outcome: ApplyOutcome, destroying: bool) -> None:
     from zplan.render.plan_view import has_changes
     from zplan.render.state_view import print_outputs
 
+    destroying = destroying or outcome.doc["destroy"]
     if outcome.cancelled:
         say("Destroy cancelled." if destroying else "Apply cancelled.")
         raise typer.Exit(1)

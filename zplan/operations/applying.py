@@ -47,7 +47,7 @@ class ApplyUI:
     """How the operation reaches the user: the progress hooks, the plan review (None when
     approved in advance) and what to say while waiting for the lock."""
 
-    hooks: Callable[[], "Hooks"]
+    hooks: Callable[[dict], "Hooks"]  # given the JSON plan about to be applied
     review: Callable[[dict], bool] | None = None
     on_lock_wait: Callable[[Any, float], None] | None = None
     on_stale_lock: Callable[[Any], None] | None = None
@@ -125,7 +125,7 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
             return outcome
         if not has_changes(doc) and not planned.plan.outputs:
             return outcome
-        hooks = ui.hooks()
+        hooks = ui.hooks(doc)
         try:
             outcome.result = apply(planned, backend, hooks, parallelism or None)
         finally:

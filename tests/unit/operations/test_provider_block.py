@@ -69,7 +69,7 @@ def args(tmp_path: Path) -> ProjectArgs:
 
 def test_apply_refresh_and_import_all_see_the_provider_block(args):
     wanted = {"region": "us-east", "zone": "us-east-1"}
-    ui = applying.ApplyUI(hooks=Recorder)
+    ui = applying.ApplyUI(hooks=lambda doc: Recorder())
     outcome = applying.apply_changes(args, applying.Selection(targets=["fake_thing.a"]), ui)
     assert outcome.result is not None and outcome.result.ok
     assert FakeProvider.opened == [wanted], "apply"
