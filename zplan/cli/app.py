@@ -36,7 +36,7 @@ typer = _import_typer()
 
 from zplan import diags
 from zplan.cli import common
-from zplan.cli.common import StackOpt, opt, project_args
+from zplan.cli.common import stack_option, opt, project_args
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Plan and apply ML pipelines and the infrastructure they run on.")
@@ -72,7 +72,7 @@ def init() -> None:
 
 
 @app.command()
-def validate(var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = StackOpt(),
+def validate(var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = stack_option(),
              import_steps: bool = opt(False, "imports", "Also import every step module (catches ImportError).")) -> None:
     """Check the configuration without touching state or running anything."""
     from zplan.operations.validate import validate
@@ -100,7 +100,7 @@ def fmt(check: bool = opt(False, "check", "Only check; exit 3 when a file needs 
 @app.command()
 def plan(
     out: Optional[Path] = opt(None, "out", "Save the plan to this file, for `zplan apply FILE`."),
-    var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = StackOpt(),
+    var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = stack_option(),
     target: List[str] = TargetOpt, exclude: List[str] = ExcludeOpt, replace: List[str] = ReplaceOpt,
     destroy: bool = opt(False, "destroy", "Plan to destroy every resource."),
     refresh: Optional[bool] = opt(None, "refresh", "Read resources back from every provider (drift); by default only local ones."),
@@ -127,7 +127,7 @@ def plan(
 def apply(
     planfile: Optional[Path] = typer.Argument(None, help="A plan saved with `zplan plan -out FILE`."),
     auto_approve: bool = opt(False, "auto-approve", "Apply without asking."),
-    var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = StackOpt(),
+    var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = stack_option(),
     target: List[str] = TargetOpt, exclude: List[str] = ExcludeOpt, replace: List[str] = ReplaceOpt,
     parallelism: int = opt(0, "parallelism", "Steps to run at once (default: number of cores)."),
     lock_timeout: str = LockTimeoutOpt,
@@ -155,7 +155,7 @@ def apply(
 @app.command()
 def destroy(
     auto_approve: bool = opt(False, "auto-approve", "Destroy without asking."),
-    var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = StackOpt(),
+    var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = stack_option(),
     target: List[str] = TargetOpt, lock_timeout: str = LockTimeoutOpt,
 ) -> None:
     """Tear down every provisioned resource (or the -target ones and what depends on them)."""
@@ -171,7 +171,7 @@ def destroy(
 
 @app.command()
 def show(planfile: Optional[Path] = typer.Argument(None), as_json: bool = opt(False, "json", "Machine-readable output."),
-         format: str = opt("text", "format", "text | markdown | json"), stack: Optional[str] = StackOpt()) -> None:
+         format: str = opt("text", "format", "text | markdown | json"), stack: Optional[str] = stack_option()) -> None:
     """Show a saved plan, or the recorded state."""
     if planfile is not None:
         from zplan.plan import planfile as pf
@@ -188,7 +188,7 @@ def show(planfile: Optional[Path] = typer.Argument(None), as_json: bool = opt(Fa
 
 @app.command()
 def output(name: Optional[str] = typer.Argument(None), as_json: bool = opt(False, "json", "Print as JSON."),
-           raw: bool = opt(False, "raw", "Print a single string output without quotes."), stack: Optional[str] = StackOpt()) -> None:
+           raw: bool = opt(False, "raw", "Print a single string output without quotes."), stack: Optional[str] = stack_option()) -> None:
     """Print the outputs recorded by the last apply on the stack."""
     from zplan.operations import state_ops
     from zplan.render import state_view
@@ -202,7 +202,7 @@ def output(name: Optional[str] = typer.Argument(None), as_json: bool = opt(False
 
 
 @runs_app.callback()
-def runs(ctx: typer.Context, limit: int = opt(20, "limit", "How many runs."), stack: Optional[str] = StackOpt()) -> None:
+def runs(ctx: typer.Context, limit: int = opt(20, "limit", "How many runs."), stack: Optional[str] = stack_option()) -> None:
     """Recent runs, one line each."""
     if ctx.invoked_subcommand is None:
         from zplan.operations import runs as ops
@@ -212,7 +212,7 @@ def runs(ctx: typer.Context, limit: int = opt(20, "limit", "How many runs."), st
 
 
 @runs_app.command("show")
-def runs_show(run: int = typer.Argument(..., help="Run number."), stack: Optional[str] = StackOpt()) -> None:
+def runs_show(run: int = typer.Argument(..., help="Run number."), stack: Optional[str] = stack_option()) -> None:
     """A run's steps, artifacts and timings."""
     from zplan.operations import runs as ops
     from zplan.render.runs_view import print_run
@@ -222,7 +222,7 @@ def runs_show(run: int = typer.Argument(..., help="Run number."), stack: Optiona
 
 @app.command()
 def lineage(what: str = typer.Argument(..., help="pipeline.P.step.S[.outputs.O], an output name, or an artifact id."),
-            stack: Optional[str] = StackOpt()) -> None:
+            stack: Optional[str] = stack_option()) -> None:
     """Trace an artifact back to its data snapshots, params, code and git commit."""
     from zplan.operations import runs as ops
     from zplan.render.runs_view import print_lineage
@@ -231,7 +231,7 @@ def lineage(what: str = typer.Argument(..., help="pipeline.P.step.S[.outputs.O],
 
 
 @state_app.command("list")
-def state_list(stack: Optional[str] = StackOpt()) -> None:
+def state_list(stack: Optional[str] = stack_option()) -> None:
     """Every resource and step address recorded in state for the stack."""
     from zplan.operations import state_ops
     from zplan.render.state_view import print_addresses
@@ -240,7 +240,7 @@ def state_list(stack: Optional[str] = StackOpt()) -> None:
 
 
 @state_app.command("show")
-def state_show(address: str, stack: Optional[str] = StackOpt()) -> None:
+def state_show(address: str, stack: Optional[str] = stack_option()) -> None:
     """One recorded resource or step, attributes included (sensitive ones hidden)."""
     from zplan.operations import state_ops
     from zplan.render.state_view import print_json
@@ -249,7 +249,7 @@ def state_show(address: str, stack: Optional[str] = StackOpt()) -> None:
 
 
 @state_app.command("rm")
-def state_rm(address: str, lock_timeout: str = LockTimeoutOpt, stack: Optional[str] = StackOpt()) -> None:
+def state_rm(address: str, lock_timeout: str = LockTimeoutOpt, stack: Optional[str] = stack_option()) -> None:
     """Forget a resource without destroying it."""
     from zplan.cli.apply_cmd import lock_views
     from zplan.operations import state_ops
@@ -262,7 +262,7 @@ def state_rm(address: str, lock_timeout: str = LockTimeoutOpt, stack: Optional[s
 @app.command("import")
 def import_(address: str = typer.Argument(..., help="TYPE.NAME or resource.TYPE.NAME"), id: str = typer.Argument(...),
             lock_timeout: str = LockTimeoutOpt, var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt,
-            stack: Optional[str] = StackOpt()) -> None:
+            stack: Optional[str] = stack_option()) -> None:
     """Adopt an existing resource into state."""
     from zplan.cli.apply_cmd import lock_views
     from zplan.operations.importing import import_resource
@@ -273,7 +273,7 @@ def import_(address: str = typer.Argument(..., help="TYPE.NAME or resource.TYPE.
 
 
 @app.command("force-unlock")
-def force_unlock(lock_id: str, force: bool = opt(False, "force", "Do not ask."), stack: Optional[str] = StackOpt()) -> None:
+def force_unlock(lock_id: str, force: bool = opt(False, "force", "Do not ask."), stack: Optional[str] = stack_option()) -> None:
     """Release a lock left by a holder that will not come back."""
     from zplan.operations import state_ops
     from zplan.render.console import say
@@ -317,7 +317,7 @@ def providers() -> None:
 
 
 @app.command("run-step", hidden=True)
-def run_step(address: str, stack: Optional[str] = StackOpt(), var: List[str] = VarOpt) -> None:
+def run_step(address: str, stack: Optional[str] = stack_option(), var: List[str] = VarOpt) -> None:
     """Run one step (used inside containers by the Kubeflow/Vertex orchestrators)."""
     from zplan.operations.run_step import run_step as run
     from zplan.render.apply_view import PlainView

@@ -28,7 +28,7 @@ def opt(default: Any, name: str, help: str) -> Any:
     return typer.Option(default, f"-{name}", f"--{name}", help=help)
 
 
-def StackOpt() -> Any:
+def stack_option() -> Any:
     """The one -stack option of every command that reads a project's state."""
     return opt(None, "stack", "Use this stack instead of the selected one.")
 
