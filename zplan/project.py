@@ -64,9 +64,8 @@ class Project:
         """State lives beside the metadata: a MySQL metadata store keeps it in the same database."""
         url = self.static_stack_settings().get("metadata_store")
         if isinstance(url, str) and url.startswith("mysql://"):
-            from zplan.state.mysql import MySQLBackend
-
             from zplan.metadata.urls import metadata_password
+            from zplan.state.mysql import MySQLBackend
 
             return MySQLBackend(url, workspace=self.stack_name, password=metadata_password(self.static_stack_settings()))
         return FileBackend(self.state_dir / "state.json")
