@@ -12,7 +12,6 @@ from typing import Any
 
 from zplan import diags
 from zplan.config import loader, variables
-from zplan.config.values import UNKNOWN
 from zplan.config.model import Config
 from zplan.config.scope import Scope
 from zplan.provider import ProviderRegistry
@@ -65,11 +64,10 @@ class Project:
         """State lives beside the metadata: a MySQL metadata store keeps it in the same database."""
         url = self.static_stack_settings().get("metadata_store")
         if isinstance(url, str) and url.startswith("mysql://"):
+            from zplan.metadata.urls import metadata_password
             from zplan.state.mysql import MySQLBackend
 
-            settings = self.static_stack_settings()
-            password = settings.get("metadata_password")
-            return MySQLBackend(url, workspace=self.stack_name, password=None if password is UNKNOWN else password)
+            return MySQLBackend(url, workspace=self.stack_name, password=metadata_password(self.static_stack_settings()))
         return FileBackend(self.state_dir / "state.json")
 
     def rel(self, path: Path | str) -> str:

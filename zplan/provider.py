@@ -250,6 +250,25 @@ class ProviderRegistry:
             self._classes[name] = ep.load()
         return self._classes[name]
 
+    def open(self, name: str, project: Any, resource_value: Callable[[str, str, str], Any] | None = None) -> Provider:
+        """An instance of provider ``name`` configured by the project's ``provider "name"`` block.
+
+        The block is evaluated here, once, in the project's scope (``resource_value``
+        resolves ``resource.T.N.attr`` during an apply); apply, refresh and import all
+        open providers this way, so each sees the same settings.
+        """
+        from zplan import diags
+
+        cls = self.provider_class(name)
+        if cls is None:
+            raise diags.fail(f'no installed provider "{name}"', "install its plugin package (see `zplan providers`)")
+        block = project.config.providers.get(name)
+        settings: dict[str, Any] = {}
+        if block is not None:
+            scope = project.scope(resource_value)
+            settings = {key: scope.eval(expr) for key, expr in block.settings.items()}
+        return cls(ProviderContext(project.root, project.state_dir, settings))
+
     def schema(self, type_: str) -> ResourceSchema | None:
         cls = self.provider_class(provider_name_for(type_))
         return None if cls is None else cls.schemas.get(type_)

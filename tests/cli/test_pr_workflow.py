@@ -279,7 +279,8 @@ def test_a_rotated_secret_shows_as_a_masked_change(applied):
 def test_applying_a_saved_plan_needs_the_secret_again(project):
     project.ok("plan", "-out", "plan.zplan")
     result = project.run("apply", "plan.zplan", env=cli_env())
-    assert result.code == 1 and 'no value for variable "api_token"' in result.err
+    assert result.code == 1 and 'sensitive variable "api_token"' in result.err
+    assert "ZPLAN_VAR_api_token" in result.err and "stale" not in result.err
     assert "Traceback" not in result.err and not project.path("credentials.txt").exists()
 
 

@@ -27,7 +27,7 @@ from zplan.config.values import UNKNOWN
 from zplan.graph.walk import FAILED, OK
 from zplan.plan import model as m
 from zplan.plan.resources import desired_inputs, schema_for
-from zplan.provider import Provider, ProviderContext, ProviderError, ResourceChange, ResourceResult, provider_name_for
+from zplan.provider import Provider, ProviderError, ResourceChange, ResourceResult, provider_name_for
 from zplan.state import secrets as sealed
 from zplan.state.model import State
 
@@ -58,14 +58,7 @@ class ResourceApplier:
 
     def _provider(self, name: str) -> Provider:
         if name not in self._providers:
-            cls = self.project.registry.provider_class(name)
-            if cls is None:
-                raise diags.fail(f'no installed provider "{name}"', "install its plugin package")
-            cfg = self.project.config.providers.get(name)
-            scope = self.project.scope(self.value)
-            settings = {k: scope.eval(e) for k, e in cfg.settings.items()} if cfg else {}
-            ctx = ProviderContext(self.project.root, self.project.state_dir, settings)
-            self._providers[name] = cls(ctx)
+            self._providers[name] = self.project.registry.open(name, self.project, self.value)
         return self._providers[name]
 
     def apply_destroys(self, resources: list[m.ResourcePlan]) -> None:

@@ -1,12 +1,13 @@
-"""The ``zplan`` command line: each command parses, calls the core, and prints.
+"""The ``zplan`` command line: each command parses its flags, calls one operation
+(``zplan.operations``) and hands the result to a view (``zplan.render``).
 
 Flags follow Terraform's spelling (``-out``, ``-var``, ``-auto-approve``); the
-double-dash forms work too.
+double-dash forms work too. Usage errors exit 1: exit 2 means "changes present"
+under ``plan -detailed-exitcode``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -35,7 +36,7 @@ typer = _import_typer()
 
 from zplan import diags
 from zplan.cli import common
-from zplan.cli.common import CHDIR, opt
+from zplan.cli.common import stack_option, opt, project_args
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Plan and apply ML pipelines and the infrastructure they run on.")
@@ -48,59 +49,50 @@ app.add_typer(runs_app, name="runs")
 
 VarOpt = typer.Option([], "-var", "--var", help="Set a variable: -var NAME=VALUE (repeatable).")
 VarFileOpt = typer.Option([], "-var-file", "--var-file", help="Read variables from a .zpvars file.")
-StackOpt = typer.Option(None, "-stack", "--stack", help="Use this stack instead of the selected one.")
 TargetOpt = typer.Option([], "-target", "--target", help="Plan only this address and what it needs.")
 ExcludeOpt = typer.Option([], "-exclude", "--exclude", help="Leave this address (and what needs it) out.")
+ReplaceOpt = typer.Option([], "-replace", "--replace", help="Force this step to rerun / resource to be replaced.")
 LockTimeoutOpt = typer.Option("0s", "-lock-timeout", "--lock-timeout", help="How long to wait for the state lock.")
 
 
 @app.callback()
-def main_callback(chdir: Optional[Path] = typer.Option(None, "-chdir", "--chdir", help="Run in this folder.")) -> None:
-    CHDIR["path"] = chdir
+def main_callback(ctx: typer.Context, chdir: Optional[Path] = typer.Option(None, "-chdir", "--chdir", help="Run in this folder.")) -> None:
+    ctx.obj = common.Invocation(chdir)
 
 
 @app.command()
-def init(stack: Optional[str] = StackOpt) -> None:
+def init() -> None:
     """Prepare the project folder: .zplan/ and, in an empty folder, an example."""
-    from zplan.cli import scaffold
+    from zplan.operations import workspace
+    from zplan.render.console import say
 
-    root = common.root()
-    created = scaffold.init(root)
-    for path in created:
-        common.say(f"created {path}")
-    common.say("zplan is ready. Next: `zplan plan`.", "bold")
+    for path in workspace.init(common.root()):
+        say(f"created {path}")
+    say("zplan is ready. Next: `zplan plan`.", "bold")
 
 
 @app.command()
-def validate(var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = StackOpt,
+def validate(var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = stack_option(),
              import_steps: bool = opt(False, "imports", "Also import every step module (catches ImportError).")) -> None:
     """Check the configuration without touching state or running anything."""
-    from zplan.validate import validate_project
+    from zplan.operations.validate import validate
+    from zplan.render.console import say
 
-    project = common.open_project(var, var_file, stack)
-    validate_project(project, import_modules=import_steps)
-    common.say("Success! The configuration is valid.", "bold")
+    validate(project_args(stack, var, var_file), import_modules=import_steps)
+    say("Success! The configuration is valid.", "bold")
 
 
 @app.command()
 def fmt(check: bool = opt(False, "check", "Only check; exit 3 when a file needs formatting."),
         paths: List[Path] = typer.Argument(None, help="Files (default: every *.zp.hcl here).")) -> None:
     """Rewrite configuration files in the canonical layout."""
-    from zplan.config.fmt import format_text
-    from zplan.config.loader import config_files
-    from zplan.fsutil import atomic_write_text
+    from zplan.operations import workspace
+    from zplan.render.console import say
 
-    files = paths or config_files(common.root())
-    changed = []
-    for path in files:
-        text = path.read_text(encoding="utf-8")
-        formatted = format_text(text, str(path))
-        if formatted != text:
-            changed.append(path)
-            if not check:
-                atomic_write_text(path, formatted)
-        if formatted != text:
-            common.say(os.path.relpath(path, common.root()))
+    root = common.root()
+    changed = workspace.fmt(root, list(paths or []), check)
+    for path in changed:
+        say(os.path.relpath(path, root))
     if check and changed:
         raise typer.Exit(3)
 
@@ -108,9 +100,8 @@ def fmt(check: bool = opt(False, "check", "Only check; exit 3 when a file needs 
 @app.command()
 def plan(
     out: Optional[Path] = opt(None, "out", "Save the plan to this file, for `zplan apply FILE`."),
-    var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = StackOpt,
-    target: List[str] = TargetOpt, exclude: List[str] = ExcludeOpt,
-    replace: List[str] = opt([], "replace", "Force this step to rerun / resource to be replaced."),
+    var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = stack_option(),
+    target: List[str] = TargetOpt, exclude: List[str] = ExcludeOpt, replace: List[str] = ReplaceOpt,
     destroy: bool = opt(False, "destroy", "Plan to destroy every resource."),
     refresh: Optional[bool] = opt(None, "refresh", "Read resources back from every provider (drift); by default only local ones."),
     detailed_exitcode: bool = opt(False, "detailed-exitcode", "Exit 0 = no changes, 1 = error, 2 = changes."),
@@ -118,22 +109,17 @@ def plan(
     verbose: bool = opt(False, "verbose", "Show unchanged attributes, resources and every cached step."),
 ) -> None:
     """Show what apply would do, and why."""
-    from zplan import operations
-    from zplan.plan.jsonplan import has_changes, to_json
-    from zplan.plan.planner import PlanRequest
+    from zplan.operations import applying
+    from zplan.render.plan_view import has_changes, print_plan, print_saved_note
 
-    project = common.open_project(var, var_file, stack)
-    backend = project.state_backend()
-    planned = operations.make_plan(project, backend, PlanRequest(target, exclude, replace, destroy), refresh)
-    doc = to_json(planned.plan)
+    if format not in ("text", "markdown", "json"):
+        raise diags.fail(f"unknown plan format {format!r}", "use text, markdown or json")
+    selection = applying.Selection(target, exclude, replace, destroy, refresh)
+    outcome = applying.plan(project_args(stack, var, var_file), selection, out)
+    print_plan(outcome.doc, format, verbose)
     if out is not None:
-        common.save_planfile(out, planned, project)
-    common.print_plan(doc, format, verbose)
-    if out is not None:
-        note = f"Saved the plan to {out}. Apply exactly this plan with: zplan apply {out}"
-        # markdown and json go to files and pipes (plan.md, jq): keep the note out of them
-        common.say("\n" + note, "dim") if format == "text" else sys.stderr.write(note + "\n")
-    if detailed_exitcode and has_changes(doc):
+        print_saved_note(out, format)
+    if detailed_exitcode and has_changes(outcome.doc):
         raise typer.Exit(2)
 
 
@@ -141,145 +127,230 @@ def plan(
 def apply(
     planfile: Optional[Path] = typer.Argument(None, help="A plan saved with `zplan plan -out FILE`."),
     auto_approve: bool = opt(False, "auto-approve", "Apply without asking."),
-    var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = StackOpt,
-    target: List[str] = TargetOpt, exclude: List[str] = ExcludeOpt,
-    replace: List[str] = opt([], "replace", "Force this step to rerun / resource to be replaced."),
+    var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = stack_option(),
+    target: List[str] = TargetOpt, exclude: List[str] = ExcludeOpt, replace: List[str] = ReplaceOpt,
     parallelism: int = opt(0, "parallelism", "Steps to run at once (default: number of cores)."),
     lock_timeout: str = LockTimeoutOpt,
     refresh: Optional[bool] = opt(None, "refresh", "Read resources back from every provider first."),
     verbose: bool = opt(False, "verbose", "Show the full plan."),
 ) -> None:
     """Provision what changed and run only the steps that must run."""
-    common.run_apply(planfile, auto_approve, var, var_file, stack, target, exclude, replace, parallelism, lock_timeout, refresh, verbose, destroy=False)
+    from zplan.cli import apply_cmd
+    from zplan.operations import applying
+
+    ui = apply_cmd.ui(auto_approve, verbose, destroying=False)
+    if planfile is not None:
+        given = {"-var": var, "-var-file": var_file, "-target": target, "-exclude": exclude, "-replace": replace,
+                 "-stack": [stack] if stack else [], "-refresh": [] if refresh is None else [refresh]}
+        applying.refuse_inputs_with_planfile(planfile, given)
+        outcome = applying.apply_saved_plan(common.root(), planfile, ui, parallelism, lock_timeout)
+    else:
+        if not auto_approve:
+            common.require_terminal("apply")
+        selection = applying.Selection(target, exclude, replace, False, refresh)
+        outcome = applying.apply_changes(project_args(stack, var, var_file), selection, ui, parallelism, lock_timeout)
+    apply_cmd.report(outcome, destroying=False)
 
 
 @app.command()
 def destroy(
     auto_approve: bool = opt(False, "auto-approve", "Destroy without asking."),
-    var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = StackOpt,
+    var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = stack_option(),
     target: List[str] = TargetOpt, lock_timeout: str = LockTimeoutOpt,
 ) -> None:
     """Tear down every provisioned resource (or the -target ones and what depends on them)."""
-    common.run_apply(None, auto_approve, var, var_file, stack, target, [], [], 0, lock_timeout, None, False, destroy=True)
+    from zplan.cli import apply_cmd
+    from zplan.operations import applying
+
+    if not auto_approve:
+        common.require_terminal("destroy")
+    ui = apply_cmd.ui(auto_approve, False, destroying=True)
+    outcome = applying.apply_changes(project_args(stack, var, var_file), applying.Selection(target, destroy=True), ui, 0, lock_timeout)
+    apply_cmd.report(outcome, destroying=True)
 
 
 @app.command()
 def show(planfile: Optional[Path] = typer.Argument(None), as_json: bool = opt(False, "json", "Machine-readable output."),
-         format: str = opt("text", "format", "text | markdown | json")) -> None:
+         format: str = opt("text", "format", "text | markdown | json"), stack: Optional[str] = stack_option()) -> None:
     """Show a saved plan, or the recorded state."""
     if planfile is not None:
-        doc = common.read_planfile(planfile)["plan"]
-        common.print_plan(doc, "json" if as_json else format, False)
-        return
-    project = common.open_project([], [], None)
-    from zplan.state.model import State
-    from zplan.state.views import state_json
+        from zplan.plan import planfile as pf
+        from zplan.render.plan_view import print_plan
 
-    doc = state_json(State(project.state_backend().read()), project)
-    if as_json:
-        common.echo(json.dumps(doc, indent=2, sort_keys=True))
-    else:
-        common.print_state(doc)
+        print_plan(pf.read(planfile)["plan"], "json" if as_json else format, False)
+        return
+    from zplan.operations import state_ops
+    from zplan.render import state_view
+
+    doc = state_ops.state_doc(project_args(stack))
+    state_view.print_json(doc) if as_json else state_view.print_state(doc)
 
 
 @app.command()
 def output(name: Optional[str] = typer.Argument(None), as_json: bool = opt(False, "json", "Print as JSON."),
-           raw: bool = opt(False, "raw", "Print a single string output without quotes."), stack: Optional[str] = StackOpt) -> None:
+           raw: bool = opt(False, "raw", "Print a single string output without quotes."), stack: Optional[str] = stack_option()) -> None:
     """Print the outputs recorded by the last apply on the stack."""
-    common.print_outputs(name, as_json, raw, stack=stack)
+    from zplan.operations import state_ops
+    from zplan.render import state_view
+
+    if name is not None:
+        state_view.print_output_value(state_ops.output(project_args(stack), name, reveal=raw), raw)
+    elif as_json:
+        state_view.print_outputs_json(state_ops.outputs(project_args(stack)))
+    else:
+        state_view.print_outputs(state_ops.outputs(project_args(stack)))
 
 
 @runs_app.callback()
-def runs(ctx: typer.Context, limit: int = opt(20, "limit", "How many runs."), stack: Optional[str] = StackOpt) -> None:
+def runs(ctx: typer.Context, limit: int = opt(20, "limit", "How many runs."), stack: Optional[str] = stack_option()) -> None:
     """Recent runs, one line each."""
     if ctx.invoked_subcommand is None:
-        common.print_runs(limit, stack)
+        from zplan.operations import runs as ops
+        from zplan.render.runs_view import print_runs
+
+        print_runs(ops.runs(project_args(stack), limit))
 
 
 @runs_app.command("show")
-def runs_show(run: int = typer.Argument(..., help="Run number."), stack: Optional[str] = StackOpt) -> None:
+def runs_show(run: int = typer.Argument(..., help="Run number."), stack: Optional[str] = stack_option()) -> None:
     """A run's steps, artifacts and timings."""
-    common.print_run(run, stack)
+    from zplan.operations import runs as ops
+    from zplan.render.runs_view import print_run
+
+    print_run(ops.run_detail(project_args(stack), run))
 
 
 @app.command()
 def lineage(what: str = typer.Argument(..., help="pipeline.P.step.S[.outputs.O], an output name, or an artifact id."),
-            stack: Optional[str] = StackOpt) -> None:
+            stack: Optional[str] = stack_option()) -> None:
     """Trace an artifact back to its data snapshots, params, code and git commit."""
-    common.print_lineage(what, stack)
+    from zplan.operations import runs as ops
+    from zplan.render.runs_view import print_lineage
+
+    print_lineage(ops.lineage(project_args(stack), what))
 
 
 @state_app.command("list")
-def state_list() -> None:
-    """Every resource (and step) address recorded in state."""
-    common.state_list()
+def state_list(stack: Optional[str] = stack_option()) -> None:
+    """Every resource and step address recorded in state for the stack."""
+    from zplan.operations import state_ops
+    from zplan.render.state_view import print_addresses
+
+    print_addresses(state_ops.state_addresses(project_args(stack)))
 
 
 @state_app.command("show")
-def state_show(address: str) -> None:
+def state_show(address: str, stack: Optional[str] = stack_option()) -> None:
     """One recorded resource or step, attributes included (sensitive ones hidden)."""
-    common.state_show(address)
+    from zplan.operations import state_ops
+    from zplan.render.state_view import print_json
+
+    print_json(state_ops.state_item(project_args(stack), address))
 
 
 @state_app.command("rm")
-def state_rm(address: str, lock_timeout: str = LockTimeoutOpt) -> None:
+def state_rm(address: str, lock_timeout: str = LockTimeoutOpt, stack: Optional[str] = stack_option()) -> None:
     """Forget a resource without destroying it."""
-    common.state_rm(address, lock_timeout)
+    from zplan.cli.apply_cmd import lock_views
+    from zplan.operations import state_ops
+    from zplan.render.console import say
+
+    removed = state_ops.state_rm(project_args(stack), address, lock_timeout, lock_views())
+    say(f"Removed {removed} from state (the resource itself was left as it is).")
 
 
 @app.command("import")
 def import_(address: str = typer.Argument(..., help="TYPE.NAME or resource.TYPE.NAME"), id: str = typer.Argument(...),
-            lock_timeout: str = LockTimeoutOpt) -> None:
+            lock_timeout: str = LockTimeoutOpt, var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt,
+            stack: Optional[str] = stack_option()) -> None:
     """Adopt an existing resource into state."""
-    common.import_resource(address, id, lock_timeout)
+    from zplan.cli.apply_cmd import lock_views
+    from zplan.operations.importing import import_resource
+    from zplan.render.console import say
+
+    added = import_resource(project_args(stack, var, var_file), address, id, lock_timeout, lock_views())
+    say(f"Imported {added} (id {id}). Run `zplan plan` to see whether it matches the configuration.", "bold")
 
 
 @app.command("force-unlock")
-def force_unlock(lock_id: str, force: bool = opt(False, "force", "Do not ask.")) -> None:
+def force_unlock(lock_id: str, force: bool = opt(False, "force", "Do not ask."), stack: Optional[str] = stack_option()) -> None:
     """Release a lock left by a holder that will not come back."""
-    common.force_unlock(lock_id, force)
+    from zplan.operations import state_ops
+    from zplan.render.console import say
+
+    ask = None
+    if not force and sys.stdin.isatty():
+        ask = lambda: typer.confirm(f"Release lock {lock_id}? Only do this if its holder is gone.", default=False)  # noqa: E731
+    if not state_ops.force_unlock(project_args(stack), lock_id, ask):
+        raise typer.Exit(1)
+    say("The state lock was released.")
 
 
 @stack_app.command("list")
 def stack_list() -> None:
     """Declared stacks; * marks the selected one."""
-    common.stack_list()
+    from zplan.operations import workspace
+    from zplan.render.state_view import echo
+
+    for entry in workspace.stacks(common.root()):
+        echo(f"{'*' if entry.selected else ' '} {entry.name}{' (embedded default)' if entry.embedded else ''}")
 
 
 @stack_app.command("select")
 def stack_select(name: str) -> None:
     """Remember NAME as this project's stack."""
-    common.stack_select(name)
+    from zplan.operations import workspace
+    from zplan.render.console import say
+
+    workspace.select_stack(common.root(), name)
+    say(f'Switched to stack "{name}".')
 
 
 @app.command()
 def providers() -> None:
     """Installed provider plugins and their resource types."""
-    common.list_providers()
+    from zplan.operations import workspace
+    from zplan.render.state_view import echo
+
+    for name, types in workspace.providers().items():
+        echo(f"{name}: {', '.join(types)}")
 
 
 @app.command("run-step", hidden=True)
-def run_step(address: str, stack: Optional[str] = StackOpt, var: List[str] = VarOpt) -> None:
+def run_step(address: str, stack: Optional[str] = stack_option(), var: List[str] = VarOpt) -> None:
     """Run one step (used inside containers by the Kubeflow/Vertex orchestrators)."""
-    common.run_single_step(address, stack, var)
+    from zplan.operations.run_step import run_step as run
+    from zplan.render.apply_view import PlainView
+
+    if not run(project_args(stack, var), address, PlainView()):
+        raise typer.Exit(1)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Console entry point: user mistakes become messages and exit 1, never tracebacks."""
+    import click
+
+    argv = sys.argv[1:] if argv is None else argv
+    command = typer.main.get_command(app)
+    ctx = None
     try:
-        code = app(standalone_mode=False, prog_name="zplan")
-        sys.exit(code if isinstance(code, int) else 0)
+        with command.make_context("zplan", list(argv)) as ctx:
+            command.invoke(ctx)
+        sys.exit(0)
     except diags.DiagnosticError as exc:
         from zplan.render.console import print_diagnostics
 
-        print_diagnostics(exc.diagnostics, common.root_or_none())
+        print_diagnostics(exc.diagnostics, common.root_or_none(ctx))
         sys.exit(1)
-    except typer.Exit as exc:
+    except (typer.Exit, click.exceptions.Exit) as exc:
         sys.exit(exc.exit_code)
-    except common.click_errors() as exc:
+    except click.UsageError as exc:  # exit 1, never 2: 2 means "changes present" under -detailed-exitcode
+        sys.stderr.write(f"Error: {common.usage_message(exc, list(argv))}\n")
+        sys.exit(1)
+    except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code if hasattr(exc, "exit_code") else 1)
-    except KeyboardInterrupt:
+        sys.exit(1)
+    except (click.Abort, KeyboardInterrupt):
         sys.stderr.write("Interrupted.\n")
         sys.exit(130)
     except Exception as exc:  # the project's own bugs: show them plainly, but still exit 1

@@ -25,8 +25,12 @@ def resolve(
     cli_vars: list[str] = (),
     var_files: list[Path] = (),
     environ: Mapping[str, str] | None = None,
+    fixed: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Every declared variable's value; an unset one without default is an error."""
+    """Every declared variable's value; an unset one without default is an error.
+
+    ``fixed`` values (a saved plan's, already typed) win over every source and are
+    taken as they are, never converted from text."""
     environ = os.environ if environ is None else environ
     raw: dict[str, tuple[Any, str]] = {}  # name -> (value, where it came from)
     for key, text in environ.items():
@@ -49,7 +53,9 @@ def resolve(
                 found.error(f'value for undeclared variable "{name}" (from {where})', f'declare it: variable "{name}" {{}}')
             continue
     for name, var in config.variables.items():
-        if name in raw:
+        if fixed is not None and name in fixed:
+            values[name] = fixed[name]
+        elif name in raw:
             value, where = raw[name]
             values[name] = _convert(var, value, where, found)
         elif var.default is not NO_DEFAULT:

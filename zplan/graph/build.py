@@ -95,17 +95,17 @@ def _check_acyclic(graph: Dag) -> None:
 
 def subgraph_for(graph: Dag, targets: list[str], excludes: list[str]) -> set[str]:
     """The nodes a -target/-exclude selection keeps: targets plus everything they need."""
-    from zplan.addrs import matches
+    from zplan.addrs import matches_any
 
     nodes = set(graph.nodes)
     if targets:
-        chosen = {n for n in nodes if any(matches(n, t) for t in targets)}
+        chosen = {n for n in nodes if matches_any(n, targets)}
         keep = set(chosen)
         for n in chosen:
             keep |= graph.ancestors(n)
         nodes = keep
     if excludes:
-        dropped = {n for n in nodes if any(matches(n, e) for e in excludes)}
+        dropped = {n for n in nodes if matches_any(n, excludes)}
         for n in list(dropped):
             dropped |= graph.descendants(n)  # what needs an excluded node cannot run either
         nodes -= dropped

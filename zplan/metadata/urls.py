@@ -172,3 +172,9 @@ def _mysql_message(exc: Exception) -> str:
     if len(args) >= 2:
         return f"({args[0]}) {args[1]}"
     return str(exc)
+
+
+def metadata_password(settings: dict) -> str | None:
+    """The stack's ``metadata_password`` when it is known (a string); the one reader of it."""
+    value = settings.get("metadata_password")
+    return value if isinstance(value, str) else None

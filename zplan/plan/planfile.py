@@ -1,7 +1,8 @@
 """Saved plans (``plan -out FILE``): what was reviewed, so apply does exactly that or refuses.
 
 A plan file holds the JSON plan (already free of secrets), the variable values it
-was made with (sensitive ones by name only: they are read again at apply), the
+was made with, typed as planned (sensitive ones only as a salted digest: apply reads
+them again from the environment and checks they are the values planned), the
 state serial and lineage, and fingerprints of every config file (parsed content),
 every step's code and every data input. ``check`` refuses a plan whose state
 moved on or whose config, code or data changed since, naming what changed.
@@ -9,7 +10,10 @@ moved on or whose config, code or data changed since, naming what changed.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets as _random
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,8 @@ def write(path: Path, plan: m.Plan, variables: dict[str, Any], sensitive: set[st
         "plan": to_json(plan),
         "variables": {k: v for k, v in variables.items() if k not in sensitive},
         "sensitive_variables": sorted(sensitive),
+        "sensitive_digests": _sensitive_digests(variables, sensitive, salt := _random.token_hex(16)),
+        "sensitive_salt": salt,
         "config": config_fingerprint,
         "code": {s.address: s.code_hash for s in plan.steps},
         "data": _data_digests(plan),
@@ -71,6 +77,22 @@ def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint
             raise diags.fail(f"saved plan is stale: input data {key} changed since the plan was made", "run `zplan plan` again and review it")
     if _actions(saved["plan"]) != _actions(to_json(plan)):
         raise diags.fail("saved plan is stale: applying now would do something else than the reviewed plan", "run `zplan plan` again and review it")
+
+
+def changed_sensitive(saved: dict, variables: dict[str, Any]) -> list[str]:
+    """Sensitive variables whose value now differs from the one the plan was made with."""
+    digests = saved.get("sensitive_digests", {})
+    now = _sensitive_digests(variables, set(digests), saved.get("sensitive_salt", ""))
+    return sorted(name for name, digest in digests.items() if now.get(name) != digest)
+
+
+def _sensitive_digests(variables: dict[str, Any], sensitive: set[str], salt: str) -> dict[str, str]:
+    """Keyed digests: equal values are recognised, the values themselves cannot be read back."""
+    return {
+        name: hmac.new(salt.encode(), json.dumps(variables[name], sort_keys=True).encode(), hashlib.sha256).hexdigest()
+        for name in sorted(sensitive)
+        if name in variables
+    }
 
 
 def _actions(doc: dict) -> list:

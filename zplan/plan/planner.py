@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from zplan import diags
+from zplan.addrs import matches, matches_any, parse_selector
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.config.scope import StepOutputRef
 from zplan.graph.build import build, subgraph_for
@@ -96,7 +97,7 @@ class Planner:
         plans: dict[str, m.ResourcePlan] = {}
         if request.destroy:
             for addr, rec in recorded.items():
-                if not request.targets or any(addr == t or addr.endswith("." + t) for t in request.targets) or addr in _dependents_closure(recorded, request.targets):
+                if not request.targets or matches_any(addr, request.targets) or addr in _dependents_closure(recorded, request.targets):
                     plans[addr] = rplan.plan_delete(addr, rec, m.Reason(m.REMOVED_FROM_CONFIG, "destroy requested"))
                     cfg = config.resources.get(addr)
                     if cfg is not None:
@@ -111,14 +112,14 @@ class Planner:
             desired = rplan.desired_inputs(resource, schema, scope)
             deps = sorted(p for p in graph.predecessors(addr) if p.startswith("resource."))
             plan = rplan.plan_resource(resource, schema, desired, recorded.get(addr), deps)
-            if addr in request.replace and plan.action in (m.NOOP, m.UPDATE):
+            if matches_any(addr, request.replace) and plan.action in (m.NOOP, m.UPDATE):
                 plan.action = m.REPLACE
                 plan.unknown = [k for k, a in schema.attributes.items() if a.computed and k not in desired]
                 plan.reasons = [m.Reason(m.REPLACE_REQUESTED, "forced by -replace")]
             plans[addr] = plan
         if not request.targets:  # like Terraform, a targeted plan never destroys what it did not target
             for addr, rec in recorded.items():
-                if addr not in config.resources and not any(addr.startswith(e) for e in request.excludes):
+                if addr not in config.resources and not matches_any(addr, request.excludes):
                     plans[addr] = rplan.plan_delete(addr, rec, m.Reason(m.REMOVED_FROM_CONFIG, "no longer in the configuration"))
         return plans
 
@@ -138,15 +139,13 @@ class Planner:
         planner = StepPlanner(
             self.project.root, self.state, key, self.code, self.stat_cache, self.project.secrets, present, version, self.libraries
         )
-        from zplan.addrs import matches
-
         self.step_planner = planner  # the applier re-plans each step with it when it starts
         steps = []
         for addr in order:
             if not addr.startswith("pipeline."):
                 continue
             step = self.project.config.step(addr)
-            forced = any(matches(addr, r) for r in request.replace)
+            forced = matches_any(addr, request.replace)
             steps.append(planner.plan(step, scope, forced, stack_known))
         return steps
 
@@ -211,7 +210,7 @@ def _with_refresh(recorded: dict, attrs: dict | None) -> dict:
 def _dependents_closure(recorded: dict, targets: list[str]) -> set[str]:
     """Destroying a target destroys what depends on it too."""
     out: set[str] = set()
-    frontier = {a for a in recorded if any(a == t or a.endswith("." + t) for t in targets)}
+    frontier = {a for a in recorded if matches_any(a, targets)}
     while frontier:
         out |= frontier
         frontier = {a for a, r in recorded.items() if a not in out and set(r.get("dependencies", [])) & out}
@@ -219,11 +218,13 @@ def _dependents_closure(recorded: dict, targets: list[str]) -> set[str]:
 
 
 def _check_addresses(graph: Dag, request: PlanRequest, state: State) -> None:
-    from zplan.addrs import matches
-
     known = set(graph.nodes) | set(state.resources)
     for flag, values in (("-target", request.targets), ("-exclude", request.excludes), ("-replace", request.replace)):
         for value in values:
+            try:
+                parse_selector(value)
+            except ValueError as exc:
+                raise diags.fail(f"{flag} {value}: {exc}") from None
             if not any(matches(n, value) for n in known):
                 raise diags.fail(f"{flag} {value}: no such step or resource", "see `zplan state list` and the addresses printed by `zplan plan`")
 

@@ -9,11 +9,31 @@ from zplan.apply.hooks import Hooks
 from zplan.render.console import console
 
 
+def complete_line(summary: dict, destroying: bool) -> str:
+    """``Apply complete: 4 ok.`` / ``Destroy complete: 2 destroyed.`` (counts by outcome)."""
+    counts = {k: v for k, v in summary.items() if k != "run"}
+    if destroying:
+        parts = ", ".join(f"{v} {'destroyed' if k == 'ok' else k}" for k, v in counts.items())
+        return f"Destroy complete: {parts or '0 destroyed'}."
+    parts = ", ".join(f"{v} {k}" for k, v in counts.items())
+    return f"Apply complete: {parts or 'nothing to do'}."
+
+
+def lock_wait_view(holder, seconds_left: float) -> None:
+    who = holder.describe() if holder else "another process"
+    sys.stderr.write(f"Waiting for the state lock ({who}); {seconds_left:.0f}s left\n")
+
+
+def stale_lock_view(holder) -> None:
+    sys.stderr.write(f"Warning: taking over a stale state lock left by a process that is gone ({holder.describe()})\n")
+
+
 class PlainView(Hooks):
     """Line-per-event output for CI logs (stable, greppable)."""
 
-    def __init__(self, out=None) -> None:
+    def __init__(self, out=None, destroying: bool = False) -> None:
         self.out = out or sys.stdout
+        self.destroying = destroying
 
     def _line(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -51,15 +71,14 @@ class PlainView(Hooks):
         self._line(f"{address}: skipped ({because})")
 
     def run_finished(self, summary) -> None:
-        parts = ", ".join(f"{v} {k}" for k, v in summary.items() if k != "run")
-        self._line(f"Apply complete: {parts or 'nothing to do'}.")
+        self._line(complete_line(summary, self.destroying))
 
 
 class LiveView(PlainView):
     """A live table of running steps above the event log, for terminals."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, destroying: bool = False) -> None:
+        super().__init__(destroying=destroying)
         from rich.live import Live
 
         self._running: dict[str, float] = {}

@@ -7,7 +7,7 @@ part starts.
 
 from __future__ import annotations
 
-from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _resource, summary_line
+from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _resource, summary_line, why
 
 GITHUB_LIMIT = 65_000
 
@@ -69,8 +69,10 @@ def _section(change: dict, verbose: bool) -> str:
     lines = _resource(change, 0, verbose)
     body = "\n".join(text for _, text in lines[1:])
     action = change["action"]
+    because = why(change)
     return (
-        f"<details><summary><code>{SYMBOLS[action]} {change['address']}</code> {VERBS[action]}</summary>\n\n"
+        f"<details><summary><code>{SYMBOLS[action]} {change['address']}</code> {VERBS[action]}"
+        f"{' (' + _escape(because) + ')' if because else ''}</summary>\n\n"
         f"```diff\n{_diffify(body)}\n```\n\n</details>\n"
     )
 

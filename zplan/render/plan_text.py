@@ -59,13 +59,19 @@ def _cached_text(step: dict) -> str:
     return f"cached ({run}{', ' + when if when else ''})"
 
 
+def why(r: dict) -> str:
+    """Why a resource changes, for its heading: the attributes forcing a replacement, or
+    the reasons ("deleted outside zplan", drift) — a plain first create needs none."""
+    if r["action"] == "replace" and r["replace_because"]:
+        return f"{', '.join(r['replace_because'])} forces replacement"
+    shown = [x["message"] for x in r["reasons"] if x["code"] != "new_in_config"]
+    return "; ".join(shown) if r["action"] != "no-op" else ""
+
+
 def _resource(r: dict, width: int, verbose: bool) -> list[tuple[str, str]]:
     action = r["action"]
-    head = f"  {SYMBOLS[action]:>3} {r['address']:<{width}} {VERBS[action]}"
-    if action == "replace" and r["replace_because"]:
-        head += f" ({', '.join(r['replace_because'])} forces replacement)"
-    elif r["reasons"] and action not in ("create", "no-op"):
-        head += f" ({'; '.join(x['message'] for x in r['reasons'])})"
+    because = why(r)
+    head = f"  {SYMBOLS[action]:>3} {r['address']:<{width}} {VERBS[action]}" + (f" ({because})" if because else "")
     lines = [(action, head)]
     before, after = r["before"] or {}, r["after"] or {}
     unknown = set(r["after_unknown"])

@@ -73,3 +73,21 @@ def _lineage(node: LineageNode, name: str, indent: str, lines: list, seen: set) 
             lines.append(("dim", f"{indent}     params {json.dumps(e.params, sort_keys=True)}"))
     for child_name, child in node.inputs.items():
         _lineage(child, child_name, indent + "     ", lines, seen)
+
+
+def print_runs(runs: list[RunSummary]) -> None:
+    from zplan.render.console import print_lines
+
+    print_lines(runs_lines(runs))
+
+
+def print_run(detail: RunDetail) -> None:
+    from zplan.render.console import print_lines
+
+    print_lines(run_lines(detail))
+
+
+def print_lineage(node: LineageNode) -> None:
+    from zplan.render.console import print_lines
+
+    print_lines(lineage_lines(node))

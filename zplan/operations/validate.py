@@ -12,10 +12,16 @@ import subprocess
 import sys
 
 from zplan import diags
+from zplan.operations.opening import ProjectArgs, open_project
 from zplan.plan.planner import Planner, PlanRequest
 from zplan.plan.resources import check_attributes, schema_for
 from zplan.project import Project
 from zplan.state.model import State
+
+
+def validate(args: ProjectArgs, import_modules: bool = False) -> None:
+    """Every check that needs no state: raises DiagnosticError listing what is wrong."""
+    validate_project(open_project(args), import_modules)
 
 
 def validate_project(project: Project, import_modules: bool = False) -> None:
@@ -51,4 +57,4 @@ def _import_steps(project: Project) -> None:
     found.raise_if_errors()
 
 
-__all__ = ["validate_project", "importlib"]
+__all__ = ["validate", "validate_project", "importlib"]

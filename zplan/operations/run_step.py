@@ -3,31 +3,32 @@
 Kubeflow / Vertex tasks call this inside a container. The step's cache key,
 artifacts and lineage go to the stack's (remote) stores exactly as in a local
 apply, so caching stays zplan's: a task whose key is already recorded returns
-at once.
+at once. The progress view comes in from the command.
 """
 
 from __future__ import annotations
 
 from zplan import diags
-from zplan.apply.applier import Applier
 from zplan.apply.hooks import Hooks
+from zplan.operations.opening import ProjectArgs, open_project
 from zplan.plan.planner import Planner, PlanRequest
-from zplan.project import Project, ensure_state_dir
-from zplan.render.apply_view import PlainView
+from zplan.project import ensure_state_dir
+from zplan.state.model import State
 
 
-def run_one(project: Project, address: str, hooks: Hooks | None = None) -> bool:
+def run_step(args: ProjectArgs, address: str, hooks: Hooks) -> bool:
+    from zplan.apply.applier import Applier
+
+    project = open_project(args)
     if project.config.step(address) is None:
         raise diags.fail(f"{address} is not a step of this project", "addresses look like pipeline.NAME.step.STEP")
     ensure_state_dir(project)
     backend = project.state_backend()
     with backend.lock("run-step", timeout=600):
-        from zplan.state.model import State
-
         state = State(backend.read())
         planner = Planner(project, state)
         plan = planner.plan(PlanRequest(targets=[address]))
         plan.steps = [s for s in plan.steps if s.address == address]  # upstream steps ran in their own tasks
         plan.resources = []
-        result = Applier(planner, plan, state, lambda s: backend.write(s.doc), hooks or PlainView(), parallelism=1).apply()
+        result = Applier(planner, plan, state, lambda s: backend.write(s.doc), hooks, parallelism=1).apply()
     return result.ok

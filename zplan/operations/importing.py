@@ -2,23 +2,43 @@
 
 from __future__ import annotations
 
-from zplan import diags
+from zplan import addrs, diags
+from zplan.operations.opening import ProjectArgs, open_project
+from zplan.operations.planning import lock_timeout_seconds
+from zplan.operations.state_ops import LockViews
 from zplan.plan.resources import desired_inputs, schema_for
-from zplan.provider import ProviderContext, ProviderError, provider_name_for
+from zplan.project import Project, ensure_state_dir
+from zplan.provider import ProviderError, provider_name_for
 from zplan.state import secrets as sealed
 from zplan.state.model import State
 
 
-def import_into_state(project, backend, address: str, id_: str) -> None:
+def import_resource(args: ProjectArgs, address: str, id_: str, lock_timeout: str, views: LockViews) -> str:
+    """Read the resource ``id_`` through its provider and record it at ``address``; returns the address."""
+    try:
+        key = str(addrs.parse(address))
+    except ValueError as exc:
+        raise diags.fail(str(exc)) from None
+    project = open_project(args)
+    ensure_state_dir(project)
+    backend = project.state_backend()
+    with backend.lock("import", lock_timeout_seconds(lock_timeout), views.on_wait, views.on_stale):
+        state = State(backend.read())
+        state.resources[key] = _record(project, state, key, id_)
+        state.bump()
+        backend.write(state.doc)
+    return key
+
+
+def _record(project: Project, state: State, address: str, id_: str) -> dict:
     resource = project.config.resources.get(address)
     if resource is None:
         raise diags.fail(f"{address} is not declared in the configuration", "add its resource block first, then import")
-    state = State(backend.read())
     if address in state.resources:
         raise diags.fail(f"{address} is already in state", "use `zplan state rm` first to import it again")
     schema = schema_for(project.registry, resource)
     provider_name = provider_name_for(resource.type)
-    provider = project.registry.provider_class(provider_name)(ProviderContext(project.root, project.state_dir, {}))
+    provider = project.registry.open(provider_name, project)
     try:
         attrs = provider.import_resource(resource.type, id_)
     except ProviderError as exc:
@@ -30,7 +50,7 @@ def import_into_state(project, backend, address: str, id_: str) -> None:
         inputs.update({k: v for k, v in wanted.items() if k not in inputs})
     except diags.DiagnosticError:
         pass
-    state.resources[address] = {
+    return {
         "type": resource.type,
         "provider": provider_name,
         "inputs": sealed.seal_keys(inputs, secret, project.state_dir),
@@ -40,5 +60,3 @@ def import_into_state(project, backend, address: str, id_: str) -> None:
         "prevent_destroy": resource.lifecycle.prevent_destroy,
         "schema_version": schema.version,
     }
-    state.bump()
-    backend.write(state.doc)

@@ -1,12 +1,8 @@
-"""The core operations the CLI calls: plan, apply, destroy — each a short recipe over the modules.
-
-Nothing here prints; views come in as hooks and callbacks.
-"""
+"""Plan and apply: the recipe every command that plans shares (refresh, plan, prevent_destroy, apply)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zplan import diags
@@ -54,7 +50,6 @@ def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: 
 def _refresh(project: Project, state: State, everything: bool) -> dict[str, dict | None]:
     """Read recorded resources back from their providers (drift). By default only
     providers whose reads are local and free; ``-refresh`` asks every provider."""
-    from zplan.provider import ProviderContext
     from zplan.state import secrets as sealed
 
     by_provider: dict[str, dict] = {}
@@ -65,11 +60,25 @@ def _refresh(project: Project, state: State, everything: bool) -> dict[str, dict
         cls = project.registry.provider_class(name)
         if cls is None or not (everything or getattr(cls, "refresh_is_local", False)):
             continue
-        provider = cls(ProviderContext(project.root, project.state_dir, {}))
+        provider = project.registry.open(name, project, _recorded_value(state, project))
         if everything:
             provider.preflight()
         out.update(provider.refresh(resources))
     return out
+
+
+def _recorded_value(state: State, project: Project):
+    """Provider blocks may name resource attributes: before a plan, the recorded ones are all there is."""
+    from zplan.config.expr import UNKNOWN
+    from zplan.state import secrets as sealed
+
+    def value(type_: str, name: str, attr: str):
+        record = state.resources.get(f"resource.{type_}.{name}")
+        if record is None or attr not in record["attributes"]:
+            return UNKNOWN
+        return sealed.unseal_all({attr: record["attributes"][attr]}, project.state_dir)[attr]
+
+    return value
 
 
 def _check_prevent_destroy(project: Project, plan: m.Plan) -> None:
@@ -94,9 +103,3 @@ def lock_timeout_seconds(text: str) -> float:
         return float(text)
     except ValueError:
         raise diags.fail(f"invalid -lock-timeout {text!r}", "use a duration like 30s or 5m") from None
-
-
-def read_planfile(path: Path) -> dict:
-    from zplan.plan import planfile
-
-    return planfile.read(path)

@@ -1,0 +1,203 @@
+"""The command layer through the real CLI: shared -stack, one address matcher, saved plans applied
+exactly, usage errors, and what destroy / replace / drift say."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from tests.cli.helpers import Project, cli_env
+
+HCL = """
+variable "flag" {
+  default = false
+}
+
+variable "nothing" {
+  default = null
+}
+
+variable "token" {
+  default   = "none"
+  sensitive = true
+}
+
+resource "local_directory" "data" {
+  path          = "out/data"
+  force_destroy = true
+}
+
+resource "local_directory" "data2" {
+  path          = "out/data2"
+  force_destroy = true
+}
+
+stack "local" {
+  artifact_store = "file://.zplan/artifacts"
+  metadata_store = "sqlite:///.zplan/metadata.db"
+}
+
+pipeline "p" {
+  step "show" {
+    source = "steps.py:show"
+    params = { flag = var.flag, nothing = var.nothing, where = resource.local_directory.data.id }
+  }
+
+  step "after" {
+    source = "steps.py:after"
+    inputs = { seen = step.show.outputs.output }
+  }
+}
+
+output "seen" {
+  value = step.show.outputs.output
+}
+"""
+
+STEPS = """
+def show(flag, nothing, where):
+    return f"{type(flag).__name__}:{flag!r} {type(nothing).__name__}:{nothing!r}"
+
+
+def after(seen):
+    return seen.upper()
+"""
+
+
+@pytest.fixture
+def proj(tmp_path) -> Project:
+    project = Project(tmp_path / "proj")
+    project.write("main.zp.hcl", HCL)
+    project.write("steps.py", STEPS)
+    return project
+
+
+def actions(doc: dict) -> dict[str, str]:
+    return {r["address"]: r["action"] for r in doc["resources"]} | {s["address"]: s["action"] for s in doc["steps"]}
+
+
+# -- saved plans: exactly what was planned, typed ---------------------------------------------------
+
+
+def test_a_saved_plan_applies_untyped_values_with_their_types(proj):
+    proj.ok("plan", "-out", "plan.zplan")
+    proj.ok("apply", "plan.zplan")
+    assert json.loads(proj.ok("output", "seen").out) == "bool:False NoneType:None"
+    assert proj.run("plan", "-detailed-exitcode").code == 0, "the next plan must see nothing to change"
+
+
+@pytest.mark.parametrize("flag", [["-var", "flag=true"], ["-var-file", "x.zpvars"], ["-target", "pipeline.p"],
+                                  ["-replace", "pipeline.p.step.show"], ["-exclude", "pipeline.p.step.after"]])
+def test_a_saved_plan_refuses_planning_options(proj, flag):
+    proj.write("x.zpvars", "flag = true\n")
+    proj.ok("plan", "-out", "plan.zplan")
+    result = proj.run("apply", "plan.zplan", *flag)
+    assert result.code == 1, str(result)
+    assert f"{flag[0]} cannot be used when applying the saved plan" in result.err
+    assert not proj.path("out/data").exists()
+
+
+def test_a_sensitive_value_is_asked_again_not_called_stale(proj):
+    proj.ok("plan", "-var", "token=s3cret", "-out", "plan.zplan")
+    assert b"s3cret" not in proj.path("plan.zplan").read_bytes()
+    missing = proj.run("apply", "plan.zplan")
+    assert missing.code == 1 and 'sensitive variable "token"' in missing.err, str(missing)
+    assert "ZPLAN_VAR_token" in missing.err and "stale" not in missing.err
+    other = proj.run("apply", "plan.zplan", env=cli_env(ZPLAN_VAR_token="other"))
+    assert other.code == 1 and 'sensitive variable "token"' in other.err, str(other)
+    proj.ok("apply", "plan.zplan", env=cli_env(ZPLAN_VAR_token="s3cret"))
+
+
+# -- one address matcher ------------------------------------------------------------------------------
+
+
+def test_target_short_form_and_exclude_match_whole_addresses(proj):
+    doc = proj.plan_json("-target", "local_directory.data")
+    assert set(actions(doc)) == {"resource.local_directory.data"}
+    doc = proj.plan_json("-exclude", "resource.local_directory.data")
+    assert "resource.local_directory.data2" in actions(doc), "data2 is not data"
+    assert "resource.local_directory.data" not in actions(doc)
+    assert "pipeline.p.step.show" not in actions(doc), "what needs an excluded node is left out too"
+    doc = proj.plan_json("-target", "pipeline.p")
+    assert {"pipeline.p.step.show", "pipeline.p.step.after", "resource.local_directory.data"} <= set(actions(doc))
+    assert "resource.local_directory.data2" not in actions(doc)
+
+
+def test_replace_takes_the_short_form(proj):
+    proj.apply()
+    doc = proj.plan_json("-replace", "local_directory.data2")
+    assert actions(doc)["resource.local_directory.data2"] == "replace"
+
+
+# -- state commands: one -stack, steps listed -----------------------------------------------------------
+
+
+def test_state_commands_take_stack_and_list_steps(proj):
+    proj.apply()
+    listed = proj.ok("state", "list", "-stack", "local").out.split()
+    assert listed == ["resource.local_directory.data", "resource.local_directory.data2", "pipeline.p.step.after", "pipeline.p.step.show"]
+    assert listed == proj.ok("state", "list").out.split()
+    item = json.loads(proj.ok("state", "show", "-stack", "local", "pipeline.p.step.show").out)
+    assert item["status"] == "succeeded" and item["run"] == 1
+    assert json.loads(proj.ok("state", "show", "local_directory.data").out)["type"] == "local_directory"
+    for args in (["output", "-stack", "local"], ["show", "-stack", "local"], ["runs", "-stack", "local"],
+                 ["lineage", "-stack", "local", "seen"]):
+        proj.ok(*args)
+    unknown = proj.run("state", "list", "-stack", "nosuch")
+    assert unknown.code == 1 and "nosuch" in unknown.err
+
+
+# -- usage errors -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, said", [
+    (["plan", "-stak", "x"], "unknown flag -stak for `zplan plan`. Did you mean -stack?"),
+    (["plan", "--detailed-exitcod"], "unknown flag --detailed-exitcod for `zplan plan`. Did you mean -detailed-exitcode?"),
+    (["plann"], "Did you mean 'plan'?"),
+    (["state", "show"], "Missing argument"),
+    (["apply", "-parallelism", "many"], "many"),
+])
+def test_usage_errors_exit_1_and_name_the_flag_as_typed(proj, args, said):
+    result = proj.run(*args)
+    assert result.code == 1, str(result)
+    assert said in result.err, str(result)
+    assert "Traceback" not in result.err
+
+
+# -- what destroy, replace and drift say ---------------------------------------------------------------
+
+
+def test_destroy_says_destroy_complete_with_counts(proj):
+    proj.apply()
+    result = proj.ok("destroy", "-auto-approve")
+    assert "Destroy complete: 2 destroyed." in result.out, str(result)
+    again = proj.ok("destroy", "-auto-approve")
+    assert "Destroy complete: 0 destroyed." in again.out, str(again)
+
+
+def test_a_saved_destroy_plan_says_destroy_complete(proj):
+    proj.apply()
+    proj.ok("plan", "-destroy", "-out", "down.zplan")
+    result = proj.ok("apply", "down.zplan")
+    assert "Destroy complete: 2 destroyed." in result.out, str(result)
+
+
+def test_replace_names_the_forcing_attribute_in_text_and_markdown(proj):
+    proj.apply()
+    proj.replace("main.zp.hcl", '"out/data2"', '"out/moved"')
+    text = proj.ok("plan").out
+    assert "-/+ resource.local_directory.data2" in text and "(path forces replacement)" in text
+    markdown = proj.ok("plan", "-format", "markdown").out
+    assert "path forces replacement" in markdown, markdown
+
+
+def test_deleted_outside_shows_in_text_and_markdown(proj):
+    proj.apply()
+    proj.path("out/data2").rmdir()
+    doc = proj.plan_json()
+    (data2,) = [r for r in doc["resources"] if r["address"] == "resource.local_directory.data2"]
+    assert data2["reasons"][0]["message"] == "deleted outside zplan"
+    assert "deleted outside zplan" in proj.ok("plan").out
+    assert "deleted outside zplan" in proj.ok("plan", "-format", "markdown").out

@@ -1,0 +1,84 @@
+"""Apply, refresh and import open providers the same way: with the evaluated provider block."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zplan.apply.hooks import Recorder
+from zplan.operations import applying
+from zplan.operations.importing import import_resource
+from zplan.operations.opening import ProjectArgs
+from zplan.operations.state_ops import LockViews
+from zplan.provider import Attribute, Provider, ProviderRegistry, ResourceSchema
+
+HCL = """
+variable "region" {
+  default = "eu-north"
+}
+
+provider "fake" {
+  region = var.region
+  zone   = "${var.region}-1"
+}
+
+resource "fake_thing" "a" {
+  name = "a"
+}
+
+resource "fake_thing" "b" {
+  name = "b"
+}
+"""
+
+
+class FakeProvider(Provider):
+    """Keeps things in a dict and remembers the settings of every instance made."""
+
+    name = "fake"
+    refresh_is_local = True
+    schemas = {"fake_thing": ResourceSchema("fake_thing", {"name": Attribute(required=True), "id": Attribute(computed=True)})}
+    opened: list[dict] = []
+    things: dict[str, dict] = {}
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        FakeProvider.opened.append(dict(context.config))
+
+    def create(self, type_, name, inputs):
+        self.things[inputs["name"]] = {"name": inputs["name"], "id": inputs["name"]}
+        return self.things[inputs["name"]]
+
+    def read(self, type_, attributes):
+        return self.things.get(attributes["id"])
+
+    def delete(self, type_, attributes):
+        self.things.pop(attributes["id"], None)
+
+    def import_resource(self, type_, id_):
+        return self.things[id_]
+
+
+@pytest.fixture
+def args(tmp_path: Path) -> ProjectArgs:
+    (tmp_path / "main.zp.hcl").write_text(HCL)
+    FakeProvider.opened, FakeProvider.things = [], {}
+    return ProjectArgs(tmp_path, ["region=us-east"], registry=ProviderRegistry({"fake": FakeProvider}))
+
+
+def test_apply_refresh_and_import_all_see_the_provider_block(args):
+    wanted = {"region": "us-east", "zone": "us-east-1"}
+    ui = applying.ApplyUI(hooks=lambda doc: Recorder())
+    outcome = applying.apply_changes(args, applying.Selection(targets=["fake_thing.a"]), ui)
+    assert outcome.result is not None and outcome.result.ok
+    assert FakeProvider.opened == [wanted], "apply"
+
+    FakeProvider.opened.clear()
+    applying.plan(args, applying.Selection())  # refresh_is_local: every plan reads resources back
+    assert FakeProvider.opened == [wanted], "refresh"
+
+    FakeProvider.opened.clear()
+    FakeProvider.things["b"] = {"name": "b", "id": "b"}  # made outside zplan
+    assert import_resource(args, "fake_thing.b", "b", "0s", LockViews()) == "resource.fake_thing.b"
+    assert FakeProvider.opened == [wanted], "import"

@@ -1,0 +1,141 @@
+"""`plan -out`, `apply [PLANFILE]` and `destroy`: plan under the lock, review, apply, report.
+
+A saved plan is applied exactly or refused: its variables (typed), stack and
+selection are the only inputs, and ``planfile.check`` refuses it when state,
+configuration, code or data moved on since it was made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from zplan import diags
+from zplan.operations.opening import ProjectArgs, open_for_saved_plan, open_project
+from zplan.operations.planning import Planned, apply, lock_timeout_seconds, make_plan
+from zplan.plan.jsonplan import has_changes, to_json
+from zplan.plan.planner import PlanRequest
+from zplan.project import Project, ensure_state_dir
+
+if TYPE_CHECKING:
+    from zplan.apply.applier import ApplyResult
+    from zplan.apply.hooks import Hooks
+
+
+@dataclass
+class Selection:
+    targets: list[str] = field(default_factory=list)
+    excludes: list[str] = field(default_factory=list)
+    replace: list[str] = field(default_factory=list)
+    destroy: bool = False
+    refresh: bool | None = None
+
+    def request(self) -> PlanRequest:
+        return PlanRequest(list(self.targets), list(self.excludes), list(self.replace), self.destroy)
+
+
+@dataclass
+class PlanOutcome:
+    doc: dict  # the JSON plan, what every view renders
+    project: Project
+    saved_to: Path | None = None
+
+
+@dataclass
+class ApplyUI:
+    """How the operation reaches the user: the progress hooks, the plan review (None when
+    approved in advance) and what to say while waiting for the lock."""
+
+    hooks: Callable[[dict], "Hooks"]  # given the JSON plan about to be applied
+    review: Callable[[dict], bool] | None = None
+    on_lock_wait: Callable[[Any, float], None] | None = None
+    on_stale_lock: Callable[[Any], None] | None = None
+
+
+@dataclass
+class ApplyOutcome:
+    doc: dict
+    project: Project
+    state: Any = None
+    result: "ApplyResult | None" = None  # None: nothing to apply, or cancelled
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.result is None or self.result.ok
+
+
+def plan(args: ProjectArgs, selection: Selection, out: Path | None = None) -> PlanOutcome:
+    project = open_project(args)
+    planned = make_plan(project, project.state_backend(), selection.request(), selection.refresh)
+    if out is not None:
+        save_planfile(out, planned, project)
+    return PlanOutcome(to_json(planned.plan), project, out)
+
+
+def save_planfile(out: Path, planned: Planned, project: Project) -> None:
+    from zplan.config.fingerprint import fingerprints
+    from zplan.plan import planfile
+
+    sensitive = {n for n, v in project.config.variables.items() if v.sensitive}
+    planfile.write(out, planned.plan, project.variables, sensitive, fingerprints(project.root, project.config.files))
+
+
+def apply_changes(args: ProjectArgs, selection: Selection, ui: ApplyUI, parallelism: int = 0, lock_timeout: str = "0s") -> ApplyOutcome:
+    """Plan under the lock, let the user review it, apply it."""
+    project = open_project(args)
+    return _apply(project, selection, ui, parallelism, lock_timeout, saved=None)
+
+
+def apply_saved_plan(root: Path, planfile: Path, ui: ApplyUI, parallelism: int = 0, lock_timeout: str = "0s") -> ApplyOutcome:
+    """Apply exactly the reviewed plan: the same variables (typed), stack and selection."""
+    from zplan.plan import planfile as pf
+
+    saved = pf.read(planfile)
+    options = saved["plan"]["options"]
+    selection = Selection(options["targets"], options["excludes"], options["replace"], saved["plan"]["destroy"])
+    project = open_for_saved_plan(root, saved)
+    return _apply(project, selection, ApplyUI(ui.hooks, None, ui.on_lock_wait, ui.on_stale_lock), parallelism, lock_timeout, saved)
+
+
+def refuse_inputs_with_planfile(planfile: Path, given: dict[str, list]) -> None:
+    """A saved plan is the only input of its apply, as in Terraform."""
+    flags = [flag for flag, values in given.items() if values]
+    if flags:
+        raise diags.fail(
+            f"{', '.join(flags)} cannot be used when applying the saved plan {planfile}",
+            "the reviewed plan is the only input of its apply: make a new plan with these options "
+            "(zplan plan ... -out FILE), then apply that file",
+        )
+
+
+def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int, lock_timeout: str, saved: dict | None) -> ApplyOutcome:
+    ensure_state_dir(project)
+    backend = project.state_backend()
+    operation = "destroy" if selection.destroy else "apply"
+    with backend.lock(operation, lock_timeout_seconds(lock_timeout), ui.on_lock_wait, ui.on_stale_lock):
+        planned = make_plan(project, backend, selection.request(), selection.refresh)
+        doc = to_json(planned.plan)
+        if saved is not None:
+            _check_saved(saved, planned, project)
+        outcome = ApplyOutcome(doc, project, planned.state)
+        if ui.review is not None and not ui.review(doc):
+            outcome.cancelled = True
+            return outcome
+        if not has_changes(doc) and not planned.plan.outputs:
+            return outcome
+        hooks = ui.hooks(doc)
+        try:
+            outcome.result = apply(planned, backend, hooks, parallelism or None)
+        finally:
+            getattr(hooks, "close", lambda: None)()
+    return outcome
+
+
+def _check_saved(saved: dict, planned: Planned, project: Project) -> None:
+    from zplan.config.fingerprint import fingerprints
+    from zplan.plan import planfile as pf
+
+    state = planned.state
+    pf.check(saved, state.serial, state.lineage, fingerprints(project.root, project.config.files), planned.plan)

@@ -1,0 +1,66 @@
+"""`runs`, `runs show` and `lineage`: reads of the stack's metadata store."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from zplan import addrs, diags
+from zplan.operations.opening import ProjectArgs, open_project
+from zplan.project import Project
+
+
+@contextmanager
+def _metadata(args: ProjectArgs) -> Iterator[tuple[Project, object]]:
+    from zplan.metadata import MetadataStore
+    from zplan.metadata.urls import metadata_password
+
+    project = open_project(args)
+    settings = project.static_stack_settings()
+    meta = MetadataStore.from_url(str(settings["metadata_store"]), project.root, metadata_password(settings))
+    try:
+        yield project, meta
+    finally:
+        meta.close()
+
+
+def runs(args: ProjectArgs, limit: int) -> list:
+    """The latest ``limit`` runs (RunSummary), newest first."""
+    with _metadata(args) as (_, meta):
+        return meta.runs(limit)
+
+
+def run_detail(args: ProjectArgs, run: int):
+    """One run's steps, artifacts and timings (RunDetail)."""
+    with _metadata(args) as (_, meta):
+        return meta.run_detail(run)
+
+
+def lineage(args: ProjectArgs, what: str):
+    """The LineageNode of the artifact ``what`` names: an artifact id, a step output address or an output name."""
+    with _metadata(args) as (project, meta):
+        return meta.lineage(_artifact_of(project, meta, what))
+
+
+def _artifact_of(project: Project, meta, what: str) -> int:
+    if what.isdigit():
+        return int(what)
+    if what.startswith("pipeline."):
+        try:
+            wanted = addrs.parse_output(what)
+        except ValueError as exc:
+            raise diags.fail(str(exc)) from None
+        found = meta.find_artifact(str(wanted.step), wanted.output)
+        if found is None:
+            raise diags.fail(f"no recorded artifact for {wanted.step} output {wanted.output}", "run `zplan apply` first")
+        return found
+    out = project.config.outputs.get(what)
+    for ref in out.expr.references() if out is not None else ():
+        if ref.parts[0] != "step":
+            continue
+        for pname, pipeline in project.config.pipelines.items():
+            if ref.parts[1] in pipeline.steps:
+                found = meta.find_artifact(str(addrs.StepAddr(pname, ref.parts[1])), str(ref.parts[3]))
+                if found is not None:
+                    return found
+    raise diags.fail(f"cannot find what {what!r} names", "give pipeline.P.step.S.outputs.O, an output name, or an artifact id")

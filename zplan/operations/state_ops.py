@@ -1,0 +1,118 @@
+"""Reading and editing recorded state: `show`, `output`, `state list|show|rm`, `force-unlock`.
+
+Reads return plain typed values for a view to print; edits take the state lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from zplan import addrs, diags
+from zplan.operations.opening import ProjectArgs, open_project
+from zplan.operations.planning import lock_timeout_seconds
+from zplan.project import Project, ensure_state_dir
+from zplan.state.model import State
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    value: Any  # None when sensitive and not asked for in clear
+    sensitive: bool
+
+
+@dataclass
+class LockViews:
+    on_wait: Callable[[Any, float], None] | None = None
+    on_stale: Callable[[Any], None] | None = None
+
+
+def read_state(args: ProjectArgs) -> tuple[State, Project]:
+    project = open_project(args)
+    return State(project.state_backend().read()), project
+
+
+def state_doc(args: ProjectArgs) -> dict:
+    """The stack's state as `show -json` prints it (sensitive values hidden)."""
+    from zplan.state.views import state_json
+
+    state, project = read_state(args)
+    return state_json(state, project)
+
+
+def state_addresses(args: ProjectArgs) -> list[str]:
+    """Every resource, then every step recorded for the stack."""
+    doc = state_doc(args)
+    return sorted(doc["resources"]) + sorted(doc["steps"])
+
+
+def state_item(args: ProjectArgs, address: str) -> dict:
+    doc = state_doc(args)
+    key = _canonical(address)
+    item = doc["resources"].get(key) or doc["steps"].get(key)
+    if item is None:
+        raise diags.fail(f"{address} is not in state", "see `zplan state list`")
+    return item
+
+
+def outputs(args: ProjectArgs | None, loaded: tuple[State, Project] | None = None) -> list[Output]:
+    """The outputs recorded by the last apply on the stack (sensitive values withheld)."""
+    state, project = loaded or read_state(args)
+    return [Output(name, None if o.get("sensitive") else o["value"], bool(o.get("sensitive")))
+            for name, o in sorted(state.outputs_of(project.stack_name).items())]
+
+
+def output(args: ProjectArgs, name: str, reveal: bool) -> Output:
+    """One recorded output; ``reveal`` unseals a sensitive value (`output -raw NAME`)."""
+    from zplan.state import secrets
+
+    state, project = read_state(args)
+    recorded = state.outputs_of(project.stack_name)
+    if name not in recorded:
+        raise diags.fail(f'no output named "{name}" in state', "run `zplan apply` first, or check the name")
+    o = recorded[name]
+    sensitive = bool(o.get("sensitive"))
+    value = secrets.unseal(o["value"], project.state_dir) if reveal or not sensitive else None
+    return Output(name, value, sensitive)
+
+
+def state_rm(args: ProjectArgs, address: str, lock_timeout: str, views: LockViews) -> str:
+    """Forget a resource without destroying it; returns its canonical address."""
+    project = open_project(args)
+    key = _canonical(address)
+    backend = _backend(project)
+    with backend.lock("state rm", lock_timeout_seconds(lock_timeout), views.on_wait, views.on_stale):
+        state = State(backend.read())
+        if key not in state.resources:
+            raise diags.fail(f"{key} is not in state", "see `zplan state list`")
+        del state.resources[key]
+        state.bump()
+        backend.write(state.doc)
+    return key
+
+
+def force_unlock(args: ProjectArgs, lock_id: str, confirm: Callable[[], bool] | None = None) -> bool:
+    """Release the lock ``lock_id``; False when ``confirm`` declined."""
+    project = open_project(args)
+    backend = project.state_backend()
+    if confirm is not None and not confirm():
+        return False
+    try:
+        backend.force_unlock(lock_id)
+    except KeyError:
+        held = backend.current_lock()
+        raise diags.fail(f"no lock with ID {lock_id}", f"the current lock is {held.describe()}" if held else "the state is not locked") from None
+    return True
+
+
+def _backend(project: Project):
+    ensure_state_dir(project)
+    return project.state_backend()
+
+
+def _canonical(address: str) -> str:
+    try:
+        return str(addrs.parse(address))
+    except ValueError as exc:
+        raise diags.fail(str(exc)) from None

@@ -1,0 +1,67 @@
+"""Commands on the project folder itself: `init`, `fmt`, `stack list|select`, `providers`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def init(root: Path) -> list[Path]:
+    """Make .zplan/ and, in an empty folder, an example; returns the files created."""
+    from zplan.operations import scaffold
+
+    return scaffold.init(root)
+
+
+def fmt(root: Path, paths: list[Path], check: bool) -> list[Path]:
+    """Rewrite configuration files in the canonical layout (only check with ``check``);
+    returns the files that were (or would be) changed."""
+    from zplan.config.fmt import format_text
+    from zplan.config.loader import config_files
+    from zplan.fsutil import atomic_write_text
+
+    changed = []
+    for path in paths or config_files(root):
+        text = path.read_text(encoding="utf-8")
+        formatted = format_text(text, str(path))
+        if formatted != text:
+            changed.append(path)
+            if not check:
+                atomic_write_text(path, formatted)
+    return changed
+
+
+@dataclass(frozen=True)
+class StackEntry:
+    name: str
+    selected: bool
+    embedded: bool = False  # the built-in default, declared nowhere
+
+
+def stacks(root: Path) -> list[StackEntry]:
+    from zplan.config import loader
+    from zplan.stack import select
+
+    config = loader.load(root)
+    chosen = select.selected_name(config, root / ".zplan", None)
+    if not config.stacks:
+        return [StackEntry(select.DEFAULT_STACK, chosen == select.DEFAULT_STACK, embedded=True)]
+    return [StackEntry(name, name == chosen) for name in sorted(config.stacks)]
+
+
+def select_stack(root: Path, name: str) -> None:
+    from zplan.config import loader
+    from zplan.stack import select
+
+    config = loader.load(root)
+    select.selected_name(config, root / ".zplan", name)  # validates
+    (root / ".zplan").mkdir(exist_ok=True)
+    select.remember(root / ".zplan", name)
+
+
+def providers() -> dict[str, list[str]]:
+    """Installed provider plugins and the resource types each serves."""
+    from zplan.provider import ProviderRegistry
+
+    registry = ProviderRegistry()
+    return {name: sorted(registry.provider_class(name).schemas) for name in registry.names()}

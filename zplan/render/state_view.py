@@ -1,0 +1,52 @@
+"""Recorded state and outputs as text (`show`, `state list|show`, `output`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from zplan.render.console import say
+
+
+def echo(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def print_json(doc) -> None:
+    echo(json.dumps(doc, indent=2, sort_keys=True))
+
+
+def print_state(doc: dict) -> None:
+    say(f"serial {doc['serial']}, lineage {doc['lineage']}", "bold")
+    for addr, r in sorted(doc["resources"].items()):
+        say(f"{addr}")
+        for k, v in sorted(r["attributes"].items()):
+            say(f"    {k} = {json.dumps(v)}")
+    for addr, s in sorted(doc["steps"].items()):
+        say(f"{addr}  {s['status']} (run {s.get('run')}, {s.get('finished_at', '')[:19]})")
+
+
+def print_addresses(addresses: list[str]) -> None:
+    for addr in addresses:
+        echo(addr)
+
+
+def print_outputs(outputs: list, quiet_if_none: bool = False) -> None:
+    """After apply and for `zplan output`: NAME = VALUE lines, sensitive ones hidden."""
+    if not outputs:
+        if not quiet_if_none:
+            say("No outputs recorded.")
+        return
+    say("\nOutputs:", "bold")
+    for o in outputs:
+        say(f"  {o.name} = {'(sensitive)' if o.sensitive else json.dumps(o.value)}")
+
+
+def print_output_value(output, raw: bool) -> None:
+    """`zplan output NAME`: the value alone (a sensitive one too, when -raw asks for it)."""
+    value = "(sensitive)" if output.sensitive and not raw else output.value
+    echo(value if raw and isinstance(value, str) else json.dumps(value))
+
+
+def print_outputs_json(outputs: list) -> None:
+    echo(json.dumps({o.name: {"value": None if o.sensitive else o.value, "sensitive": o.sensitive} for o in outputs}, indent=2))
