@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import pytest
 
-import zplan.artifacts.store as store_module
+import zplan.artifacts.remote as store_module
 from zplan.artifacts import ArtifactCorrupted, ArtifactNotFound, ArtifactStore, ArtifactStoreError, snapshot
 from zplan.artifacts.store import MARKER, RemoteArtifactStore
 from zplan.hashing import StatCache, hash_tree
