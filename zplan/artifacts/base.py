@@ -28,6 +28,8 @@ from zplan.diags import DiagnosticError, error
 from zplan.hashing import ALGORITHM, CHUNK, StatCache, combine, hash_file, iter_tree
 
 MARKER = ".zplan-complete"
+# What ``ArtifactStore.check`` finds.
+INTACT, MISSING, DAMAGED = "intact", "missing", "damaged"
 _DIGEST = re.compile(r"^[0-9a-f]{32}$")
 _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
@@ -44,7 +46,11 @@ class ArtifactNotFound(ArtifactStoreError):
 
 
 class ArtifactCorrupted(ArtifactStoreError):
-    pass
+    """Stored content no longer hashes to its digest (``digest`` names the artifact)."""
+
+    def __init__(self, summary: str, detail: str = "", digest: str | None = None) -> None:
+        super().__init__(summary, detail)
+        self.digest = digest
 
 
 class SourceChanged(ArtifactStoreError):
@@ -142,14 +148,10 @@ class ArtifactStore:
             "use file://PATH (relative to the project or absolute), s3://BUCKET/PREFIX or gs://BUCKET/PREFIX",
         )
 
-    def put(
-        self, source: Path, *, stat_cache: StatCache | None = None, link_min_bytes: int | None = None
-    ) -> StoredArtifact:
+    def put(self, source: Path, *, stat_cache: StatCache | None = None) -> StoredArtifact:
         """Store a folder (or one file) unless its digest is already there.
 
-        ``stat_cache`` spares rehashing unchanged files. ``link_min_bytes`` lets a
-        local store hard-link files at least that big instead of copying them
-        (None: always copy; other stores ignore it).
+        ``stat_cache`` spares rehashing unchanged files.
         """
         source = Path(source)
         if not source.exists():
@@ -159,13 +161,23 @@ class ArtifactStore:
             raise ArtifactStoreError(f"cannot store {source}: the name {MARKER} is reserved", "rename that file")
         digest = tree_digest(entries)
         if not self._present(digest):
-            self._write(digest, entries, link_min_bytes)
+            self._write(digest, entries)
         return self._ref(digest)
 
     def exists(self, digest: str) -> bool:
         return self._present(check_digest(digest))
 
-    def get(self, digest: str) -> Path:
+    def present(self, digests: Iterable[str]) -> set[str]:
+        """Which of ``digests`` are stored: existence only, no content read (plan uses it)."""
+        return {d for d in digests if self.exists(d)}
+
+    def get(self, digest: str, verify: bool = False) -> Path:
+        """A local folder holding the artifact; ``verify`` rehashes its content first
+        (a step's inputs are loaded that way), raising ``ArtifactCorrupted`` on a mismatch."""
+        raise NotImplementedError
+
+    def check(self, digest: str) -> str:
+        """INTACT, MISSING or DAMAGED, reading every byte (``zplan verify``)."""
         raise NotImplementedError
 
     def uri(self, digest: str) -> str:
@@ -174,10 +186,17 @@ class ArtifactStore:
     def delete(self, digest: str) -> None:
         raise NotImplementedError
 
+    def damaged(self, digest: str, why: str) -> "ArtifactCorrupted":
+        return ArtifactCorrupted(
+            f"artifact damaged (digest mismatch): {digest} in {self.url}: {why}",
+            "zplan reruns the step that produced it; `zplan verify -repair` drops every damaged artifact",
+            digest=digest,
+        )
+
     def _present(self, digest: str) -> bool:
         raise NotImplementedError
 
-    def _write(self, digest: str, entries: list[SourceFile], link_min_bytes: int | None) -> None:
+    def _write(self, digest: str, entries: list[SourceFile]) -> None:
         raise NotImplementedError
 
     def _ref(self, digest: str) -> StoredArtifact:

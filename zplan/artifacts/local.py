@@ -2,12 +2,15 @@
 
 Commits are one ``os.rename`` of a fully written temp folder, so an artifact is
 either complete or absent. Stored files are read-only and never modified in
-place by the store.
+place by the store. Files are stored as copies of their own, never hard links:
+big ones as copy-on-write clones (reflinks) where the file system has them,
+so a source edited in place later cannot change what was stored.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -15,7 +18,9 @@ from typing import Any, Mapping
 
 from zplan.artifacts.base import (
     _READ_ONLY,
-    ArtifactCorrupted,
+    DAMAGED,
+    INTACT,
+    MISSING,
     ArtifactNotFound,
     ArtifactStore,
     ArtifactStoreError,
@@ -30,13 +35,17 @@ from zplan.artifacts.base import (
 from zplan.fsutil import atomic_write_text
 from zplan.hashing import StatCache, canonical_json, combine, hash_file, iter_tree
 
+FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
+CLONE_MIN_BYTES = 1024 * 1024  # smaller files are copied: as cheap, and one less system call to fail
+
 
 class LocalArtifactStore(ArtifactStore):
     """A folder on this machine (or a mounted share).
 
     Beside each artifact folder ``<h>/`` sits ``<h>.json``: its files, sizes and
     mtimes. ``get`` compares mtimes and sizes (cheap) and rehashes only on a
-    difference, which catches a hard-linked input edited in place.
+    difference; ``get(verify=True)`` and ``check`` always rehash, which also
+    catches a flipped byte whose mtime was put back.
     """
 
     def __init__(self, url: str, root: Path, options: Mapping[str, Any] | None = None) -> None:
@@ -54,17 +63,18 @@ class LocalArtifactStore(ArtifactStore):
     def uri(self, digest: str) -> str:
         return self.path(check_digest(digest)).as_uri()
 
-    def get(self, digest: str) -> Path:
+    def get(self, digest: str, verify: bool = False) -> Path:
         path = self.path(check_digest(digest))
         if not path.is_dir():
             raise ArtifactNotFound(f"artifact {digest} is not in {self.url}")
-        if not self._intact(digest):
-            raise ArtifactCorrupted(
-                f"artifact {digest} in {self.url} does not match its digest",
-                "a stored file was modified in place (an input snapshotted by hard link, then edited?); "
-                "store it again: snapshot the input again, or rerun the step that produced it",
-            )
+        if not self._intact(digest, full=verify):
+            raise self.damaged(digest, "a stored file was changed, truncated or removed")
         return path
+
+    def check(self, digest: str) -> str:
+        if not self.path(check_digest(digest)).is_dir():
+            return MISSING
+        return INTACT if self._intact(digest, full=True) else DAMAGED
 
     def delete(self, digest: str) -> None:
         path = self.path(check_digest(digest))
@@ -76,34 +86,43 @@ class LocalArtifactStore(ArtifactStore):
     def _present(self, digest: str) -> bool:
         return self.path(digest).is_dir()
 
-    def _write(self, digest: str, entries: list[SourceFile], link_min_bytes: int | None) -> None:
+    def _write(self, digest: str, entries: list[SourceFile]) -> None:
         with self.temp.folder() as tmp:
             for entry in entries:
                 dst = tmp / entry.rel
                 dst.parent.mkdir(parents=True, exist_ok=True)
-                linkable = link_min_bytes is not None and entry.stat.st_size >= link_min_bytes
-                if not (linkable and self._link(entry, dst)):
+                if not (entry.stat.st_size >= CLONE_MIN_BYTES and self._clone(entry, dst)):
                     self._copy(entry, dst)
             _place(tmp, self.path(digest))
         self._save_manifest(digest)
 
-    def put(
-        self, source: Path, *, stat_cache: StatCache | None = None, link_min_bytes: int | None = None
-    ) -> StoredArtifact:
-        ref = super().put(source, stat_cache=stat_cache, link_min_bytes=link_min_bytes)
+    def put(self, source: Path, *, stat_cache: StatCache | None = None) -> StoredArtifact:
+        ref = super().put(source, stat_cache=stat_cache)
         if self._intact(ref.digest):
             return ref
         self.delete(ref.digest)  # damaged in place: store it afresh
-        return super().put(source, stat_cache=stat_cache, link_min_bytes=link_min_bytes)
+        return super().put(source, stat_cache=stat_cache)
 
-    def _link(self, entry: SourceFile, dst: Path) -> bool:
-        try:
-            os.link(entry.path, dst)
-        except OSError:
-            return False  # another file system, or links not allowed: copy instead
-        st = os.stat(dst)
-        if (st.st_ino, st.st_size, st.st_mtime_ns) != (entry.stat.st_ino, entry.stat.st_size, entry.stat.st_mtime_ns):
+    def _clone(self, entry: SourceFile, dst: Path) -> bool:
+        """A copy-on-write clone (reflink): instant, no second copy of the bytes, and
+        editing the source later leaves the clone as it was. False where the file
+        system cannot (ext4, tmpfs, another file system): the caller copies."""
+        with open(entry.path, "rb") as src, open(dst, "xb") as out:
+            try:
+                fcntl.ioctl(out.fileno(), FICLONE, src.fileno())
+            except OSError:
+                cloned = False
+            else:
+                cloned = True
+                os.fsync(out.fileno())
+        if not cloned:
+            dst.unlink()
+            return False
+        st = os.stat(entry.path)  # a write between hashing and cloning moves size or mtime
+        if (st.st_size, st.st_mtime_ns) != (entry.stat.st_size, entry.stat.st_mtime_ns):
+            dst.unlink()
             raise self._changed(entry)
+        os.chmod(dst, _READ_ONLY)
         return True
 
     def _copy(self, entry: SourceFile, dst: Path) -> None:
@@ -133,8 +152,10 @@ class LocalArtifactStore(ArtifactStore):
         except (OSError, ValueError):
             return None  # lost or damaged: rebuilt after a full check
 
-    def _intact(self, digest: str) -> bool:
-        data = self._load_manifest(digest)
+    def _intact(self, digest: str, full: bool = False) -> bool:
+        """Whether the stored files still hash to ``digest``: only when their sizes or
+        mtimes moved, unless ``full``."""
+        data = None if full else self._load_manifest(digest)
         if data is not None and self._stamps_match(digest, data):
             return True
         root = self.path(digest)

@@ -13,10 +13,13 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from zplan.artifacts.base import (
     _READ_ONLY,
+    DAMAGED,
+    INTACT,
+    MISSING,
     MARKER,
     ArtifactCorrupted,
     ArtifactNotFound,
@@ -34,7 +37,7 @@ from zplan.artifacts.base import (
     walk_order,
 )
 from zplan.diags import DiagnosticError
-from zplan.hashing import canonical_json, combine
+from zplan.hashing import canonical_json, combine, hash_tree
 
 
 class RemoteArtifactStore(ArtifactStore):
@@ -67,10 +70,12 @@ class RemoteArtifactStore(ArtifactStore):
     def uri(self, digest: str) -> str:
         return f"{self.protocol}://{self.key(check_digest(digest))}"
 
-    def get(self, digest: str) -> Path:
+    def get(self, digest: str, verify: bool = False) -> Path:
         target = self.cache_dir / check_digest(digest)
         if target.is_dir():
-            return target  # verified when it was downloaded; its files are read-only
+            if not verify or hash_tree(target) == digest:
+                return target  # verified when it was downloaded; its files are read-only
+            _remove_tree(target)  # the local copy was damaged: fetch it again
         data = self._marker(digest)
         if data is None:
             raise ArtifactNotFound(f"artifact {digest} is not in {self.url}")
@@ -78,6 +83,33 @@ class RemoteArtifactStore(ArtifactStore):
             self._download(digest, data, tmp)
             _place(tmp, target)
         return target
+
+    def check(self, digest: str) -> str:
+        try:
+            data = self._marker(check_digest(digest))
+            if data is None:
+                return MISSING
+            with self.temp.folder() as tmp:
+                self._download(digest, data, tmp)
+        except ArtifactCorrupted:
+            return DAMAGED
+        return INTACT
+
+    def present(self, digests: Iterable[str]) -> set[str]:
+        """One listing per two-character prefix instead of one request per artifact."""
+        wanted: dict[str, set[str]] = {}
+        for digest in digests:
+            wanted.setdefault(check_digest(digest)[:2], set()).add(digest)
+        found: set[str] = set()
+        with self._errors():
+            for prefix, group in wanted.items():
+                try:
+                    keys = self.fs.find(f"{self.root}/{prefix}/")
+                except FileNotFoundError:
+                    continue
+                marked = {k.rsplit("/", 2)[-2] for k in keys if k.endswith("/" + MARKER)}
+                found |= group & marked
+        return found
 
     def delete(self, digest: str) -> None:
         key = self.key(check_digest(digest))
@@ -92,7 +124,7 @@ class RemoteArtifactStore(ArtifactStore):
         with self._errors():
             return bool(self.fs.exists(f"{self.key(digest)}/{MARKER}"))
 
-    def _write(self, digest: str, entries: list[SourceFile], link_min_bytes: int | None) -> None:
+    def _write(self, digest: str, entries: list[SourceFile]) -> None:
         key = self.key(digest)
         with self._errors():
             for entry in entries:
@@ -139,10 +171,7 @@ class RemoteArtifactStore(ArtifactStore):
             raise self._corrupted(digest, "the downloaded files do not hash to its digest")
 
     def _corrupted(self, digest: str, why: str) -> ArtifactCorrupted:
-        return ArtifactCorrupted(
-            f"artifact {digest} in {self.url} is corrupted: {why}",
-            f"the stored copy at {self.uri(digest)} was changed or damaged; delete it and rerun the step that made it",
-        )
+        return self.damaged(digest, f"the stored copy at {self.uri(digest)} is corrupted: {why}")
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
