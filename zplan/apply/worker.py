@@ -165,10 +165,21 @@ def _store_output(store, name: str, value: Any, scratch: Path) -> dict:
         "meta": meta,
     }
     if materializer.name == "json":
+        _refuse_not_finite(name, value)
         text = json.dumps(value, sort_keys=True, default=str)
         if len(text) <= SMALL_VALUE_BYTES:
             record["value"] = value
     return record
+
+
+def _refuse_not_finite(name: str, value: Any) -> None:
+    from zplan.state.checks import not_finite_path
+
+    where = not_finite_path(value, name)
+    if where:
+        raise _StepFailed(
+            f"output {where} is NaN or infinite, which JSON (state, the stored value) cannot hold; "
+            "return None or a string for it, or a type with its own materializer (numpy, pandas)", None)
 
 
 def _user_traceback(exc: BaseException) -> str:

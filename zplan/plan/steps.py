@@ -22,6 +22,7 @@ from zplan.config.scope import Scope, StepOutputRef
 from zplan.hashing import StatCache, canonical_json, hash_value
 from zplan.plan import model as m
 from zplan.plan.code import CodeError, CodeIndex
+from zplan.state.checks import not_finite_path
 from zplan.state.model import State
 
 KEY_VERSION = 1
@@ -146,6 +147,9 @@ class StepPlanner:
             canonical_json(_without_unknown(value))
         except TypeError as exc:
             raise diags.fail(f'step "{step.name}": params must be plain values', str(exc), step.params.range) from None
+        nan = not_finite_path(value, "params")
+        if nan:
+            raise diags.fail(f'step "{step.name}": {nan} is NaN or infinite', "state and cache keys are JSON, which cannot hold it: pass a number", step.params.range)
         return value
 
     def _inputs(self, step: StepConfig, scope: Scope) -> dict[str, dict]:
