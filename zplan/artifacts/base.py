@@ -20,7 +20,7 @@ import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator, Mapping
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping
 
 import xxhash
 
@@ -168,8 +168,13 @@ class ArtifactStore:
         return self._present(check_digest(digest))
 
     def present(self, digests: Iterable[str]) -> set[str]:
-        """Which of ``digests`` are stored: existence only, no content read (plan uses it)."""
+        """Which of ``digests`` are stored: existence only, no content read."""
         return {d for d in digests if self.exists(d)}
+
+    def presence(self) -> Callable[[str], bool]:
+        """A ``digest -> stored?`` test for one plan: existence only, no content read.
+        Object stores answer from one listing per two-character prefix, made on first use."""
+        return self.exists
 
     def get(self, digest: str, verify: bool = False) -> Path:
         """A local folder holding the artifact; ``verify`` rehashes its content first

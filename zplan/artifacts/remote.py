@@ -13,7 +13,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from zplan.artifacts.base import (
     _READ_ONLY,
@@ -96,20 +96,23 @@ class RemoteArtifactStore(ArtifactStore):
         return INTACT
 
     def present(self, digests: Iterable[str]) -> set[str]:
-        """One listing per two-character prefix instead of one request per artifact."""
-        wanted: dict[str, set[str]] = {}
-        for digest in digests:
-            wanted.setdefault(check_digest(digest)[:2], set()).add(digest)
-        found: set[str] = set()
-        with self._errors():
-            for prefix, group in wanted.items():
+        listed: dict[str, set[str]] = {}
+        return {d for d in digests if d in self._listed(check_digest(d)[:2], listed)}
+
+    def presence(self) -> Callable[[str], bool]:
+        listed: dict[str, set[str]] = {}
+        return lambda digest: digest in self._listed(check_digest(digest)[:2], listed)
+
+    def _listed(self, prefix: str, memo: dict[str, set[str]]) -> set[str]:
+        """The complete artifacts (those with a marker) under one prefix: one listing, remembered in ``memo``."""
+        if prefix not in memo:
+            with self._errors():
                 try:
                     keys = self.fs.find(f"{self.root}/{prefix}/")
                 except FileNotFoundError:
-                    continue
-                marked = {k.rsplit("/", 2)[-2] for k in keys if k.endswith("/" + MARKER)}
-                found |= group & marked
-        return found
+                    keys = []
+            memo[prefix] = {k.rsplit("/", 2)[-2] for k in keys if k.endswith("/" + MARKER)}
+        return memo[prefix]
 
     def delete(self, digest: str) -> None:
         key = self.key(check_digest(digest))

@@ -226,8 +226,8 @@ def _check_addresses(graph: Dag, request: PlanRequest, state: State) -> None:
 
 
 def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], bool], Callable[[str], str | None]]:
-    """Whether a cached artifact is still stored (local stores only: a stat, no network),
-    and the current version of a materializer."""
+    """Whether a cached artifact is still stored (a stat locally, one listing per prefix
+    on an object store), and the current version of a materializer."""
     from zplan.artifacts.materializers import declared_version
 
     def version(name: str) -> str | None:
@@ -236,10 +236,7 @@ def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], boo
         except Exception:
             return None
 
-    url = str(stack["artifact_store"])
-    if "://" in url and not url.startswith("file://"):
-        return (lambda digest: True), version  # verified on read at apply
-    from zplan.artifacts.store import ArtifactStore
+    from zplan.artifacts.base import ArtifactStore
 
-    store = ArtifactStore.from_url(url, project.root)
-    return store.exists, version
+    store = ArtifactStore.from_url(str(stack["artifact_store"]), project.root)
+    return store.presence(), version  # existence only; contents are verified when a step loads them
