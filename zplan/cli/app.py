@@ -234,6 +234,16 @@ def import_(address: str = typer.Argument(..., help="TYPE.NAME or resource.TYPE.
     common.import_resource(address, id, lock_timeout)
 
 
+@app.command("verify")
+def verify_(
+    repair: bool = opt(False, "repair", "Drop damaged artifacts and their cache entries, so the next apply reruns their steps."),
+    stack: Optional[str] = StackOpt, lock_timeout: str = LockTimeoutOpt,
+) -> None:
+    """Read back every artifact state refers to and check it against its digest."""
+    if not common.verify_artifacts(repair, stack, lock_timeout):
+        raise typer.Exit(1)
+
+
 @app.command("force-unlock")
 def force_unlock(lock_id: str, force: bool = opt(False, "force", "Do not ask.")) -> None:
     """Release a lock left by a holder that will not come back."""

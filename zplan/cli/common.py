@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -270,6 +271,40 @@ def import_resource(address: str, id_: str, lock_timeout: str) -> None:
     with lock:
         import_into_state(project, backend, addr, id_)
     say(f"Imported {addr} (id {id_}). Run `zplan plan` to see whether it matches the configuration.", "bold")
+
+
+def verify_artifacts(repair: bool, stack: Optional[str], lock_timeout: str) -> bool:
+    """Check every artifact state refers to; with ``repair``, drop the damaged ones. True when all is well."""
+    from zplan import operations, verify
+    from zplan.artifacts.base import ArtifactStore
+    from zplan.config.expr import UNKNOWN
+    from zplan.state.model import State, store_key
+
+    project = open_project([], [], stack)
+    settings = project.static_stack_settings()
+    if UNKNOWN in (settings.get("artifact_store"), settings.get("metadata_store")):
+        raise diags.fail(f"stack {project.stack_name}: its stores are known only after apply", "run `zplan apply` first")
+    key = store_key(str(settings["artifact_store"]), str(settings["metadata_store"]))
+    store = ArtifactStore.from_url(str(settings["artifact_store"]), project.root)
+    backend = project.state_backend()
+    # Checking only reads: the lock is needed only to change state.
+    lock = backend.lock("verify -repair", operations.lock_timeout_seconds(lock_timeout), _lock_wait_view(), _stale_lock_view()) if repair else contextlib.nullcontext()
+    with lock:
+        state = State(backend.read())
+        report = verify.verify(state, key, store)
+        if repair and verify.repair(report, state, key, store):
+            state.bump()
+            backend.write(state.doc)
+    for finding in report.problems:
+        say(f"  {finding.status:8} {finding.digest}  {', '.join(finding.used_by)}", "delete" if finding.status == verify.DAMAGED else "update")
+    counts = ", ".join(f"{report.count(s)} {s}" for s in (verify.INTACT, verify.DAMAGED, verify.MISSING))
+    say(f"Checked {len(report.findings)} artifact(s) in {report.store_url}: {counts}.", "bold")
+    if report.problems and repair:
+        say(f"Dropped the damaged artifacts and the cache entries naming a bad one ({report.dropped_cache_entries}); "
+            f"the next apply reruns: {', '.join(report.rerun) or 'nothing (no cache entry named them)'}.")
+    elif report.problems:
+        say("Run `zplan verify -repair` to drop them, so the next apply reruns the steps that made them.")
+    return repair or not report.problems
 
 
 def force_unlock(lock_id: str, force: bool) -> None:
