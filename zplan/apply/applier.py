@@ -79,7 +79,7 @@ class Applier:
         self.store_key = plan.store_key  # None until the stack's resources exist
         self._pending_executions: list[dict] = []  # recorded in ML Metadata in batches
         self.resources = ResourceApplier(self.project, state, self.hooks, lambda: self.persist(self.state), self.result)
-        self._damaged_inputs = DamagedInputs(planner.graph, planner.step_planner, self._artifact_store, self.hooks)
+        self._damaged_inputs = DamagedInputs(planner.graph, lambda: planner.step_planner, self._artifact_store, self.hooks)
 
     # -- entry points ---------------------------------------------------------------------------
     def apply(self) -> ApplyResult:

@@ -22,14 +22,18 @@ if TYPE_CHECKING:
 
 
 class DamagedInputs:
-    def __init__(self, graph: "Dag", planner: "StepPlanner", store: Callable[[], object], hooks: "Hooks") -> None:
+    def __init__(self, graph: "Dag", planner: Callable[[], "StepPlanner"], store: Callable[[], object], hooks: "Hooks") -> None:
         self.graph = graph
-        self.planner = planner
+        self._planner = planner  # a destroy has none: asked for only when a step ran
         self.store = store  # built on first use: most applies never need it here
         self.hooks = hooks
         self.held: set[str] = set()  # steps to run again in the next round
         self.producers: set[str] = set()
         self.rounds = 0
+
+    @property
+    def planner(self) -> "StepPlanner":
+        return self._planner()
 
     def hold(self, plan: "m.StepPlan", result: "StepResult") -> bool:
         """True when ``result`` failed only on damaged inputs and the step will run again."""
