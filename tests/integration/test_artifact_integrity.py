@@ -114,3 +114,15 @@ def test_a_reference_input_is_read_in_place_and_lineage_says_so(project: Project
     project.replace("main.zp.hcl", 'snapshot = "reference"', 'snapshot = "link"')
     result = project.run("plan")
     assert result.code == 1 and 'snapshot = "copy" | "reference"' in result.err and "main.zp.hcl:" in result.err, str(result)
+
+
+def test_a_damaged_data_snapshot_is_taken_again_from_the_input(project: Project) -> None:
+    (snapshot_file,) = project.path(".zplan/artifacts").rglob("numbers.txt")
+    flip_a_byte_keeping_mtime(snapshot_file.parent)
+    project.replace("steps/data.py", "return [float(clean(line))", "return [1.0 * float(clean(line))")
+    result = project.apply("-var", "c=2")
+    assert "input raw: artifact damaged (digest mismatch)" in result.out, str(result)
+    assert "snapshotting the data again" in result.out
+    assert project.step_records()["load"]["outputs"]["output"]["value"] == [1.0, 2.0, 3.5, 4.0]  # not 7, 2, ...
+    (fresh,) = project.path(".zplan/artifacts").rglob("numbers.txt")
+    assert fresh.read_bytes() == project.path("data/numbers.txt").read_bytes()
