@@ -10,7 +10,7 @@ damaged or missing one, so the next ``apply`` reruns the steps that made them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from zplan.artifacts.base import DAMAGED, INTACT, MISSING, ArtifactStore
+from zplan.artifacts.base import DAMAGED, INTACT, MISSING, ArtifactStore  # noqa: F401 (the statuses, for callers)
 from zplan.state.model import State
 
 

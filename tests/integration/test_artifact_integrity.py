@@ -92,17 +92,6 @@ def test_verify_finds_a_damaged_final_output_and_repair_makes_apply_rerun_it(pro
     assert "0 damaged, 0 missing" in project.ok("verify").out
 
 
-def test_a_data_snapshot_is_not_changed_by_editing_the_input_in_place(project: Project) -> None:
-    data = project.path("data/numbers.txt")
-    before = data.read_bytes()
-    with open(data, "r+b") as f:  # in place: same inode
-        f.write(b"9")
-    store = project.path(".zplan/artifacts")
-    snapshots = [p for p in store.rglob("numbers.txt")]
-    assert snapshots and all(p.read_bytes() == before for p in snapshots)
-    assert all(p.stat().st_ino != data.stat().st_ino for p in snapshots)
-
-
 def test_a_reference_input_is_read_in_place_and_lineage_says_so(project: Project) -> None:
     project.replace("main.zp.hcl", 'inputs = { raw = "data/numbers.txt" }', 'inputs = { raw = { path = "data/numbers.txt", snapshot = "reference" } }')
     project.ok("plan")

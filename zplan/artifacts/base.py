@@ -167,10 +167,6 @@ class ArtifactStore:
     def exists(self, digest: str) -> bool:
         return self._present(check_digest(digest))
 
-    def present(self, digests: Iterable[str]) -> set[str]:
-        """Which of ``digests`` are stored: existence only, no content read."""
-        return {d for d in digests if self.exists(d)}
-
     def presence(self) -> Callable[[str], bool]:
         """A ``digest -> stored?`` test for one plan: existence only, no content read.
         Object stores answer from one listing per two-character prefix, made on first use."""

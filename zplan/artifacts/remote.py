@@ -13,7 +13,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from zplan.artifacts.base import (
     _READ_ONLY,
@@ -94,10 +94,6 @@ class RemoteArtifactStore(ArtifactStore):
         except ArtifactCorrupted:
             return DAMAGED
         return INTACT
-
-    def present(self, digests: Iterable[str]) -> set[str]:
-        listed: dict[str, set[str]] = {}
-        return {d for d in digests if d in self._listed(check_digest(d)[:2], listed)}
 
     def presence(self) -> Callable[[str], bool]:
         listed: dict[str, set[str]] = {}
