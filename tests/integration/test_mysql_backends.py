@@ -18,6 +18,7 @@ from zplan.diags import DiagnosticError
 from zplan.metadata import MetadataStore
 from zplan.state.backend import LockInfo, StateLockedError
 from zplan.state.mysql import MySQLBackend
+from zplan.state.model import empty
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +85,7 @@ def test_state_round_trip(mariadb_server: MariaDBServer, mysql_url: str) -> None
     assert backend.read() is None and backend.current_lock() is None
     assert _database(mysql_url) not in _databases(mariadb_server)
 
-    doc = {"serial": 1, "resources": {"a": {"name": "bucket-é", "size": 3}}}
+    doc = {**empty(), "serial": 1, "resources": {"a": {"name": "bucket-é", "size": 3}}}
     backend.write(doc)
     assert MySQLBackend(mysql_url).read() == doc
     backend.write({**doc, "serial": 2})
@@ -94,11 +95,12 @@ def test_state_round_trip(mariadb_server: MariaDBServer, mysql_url: str) -> None
 
 def test_a_failed_write_leaves_the_old_doc(mariadb_server: MariaDBServer, mysql_url: str) -> None:
     backend = MySQLBackend(mysql_url)
-    backend.write({"serial": 1})
+    first = {**empty(), "serial": 1}
+    backend.write(first)
 
     with pytest.raises(TypeError):
-        backend.write({"serial": 2, "bad": object()})
-    assert backend.read() == {"serial": 1}
+        backend.write({**first, "serial": 2, "bad": object()})
+    assert backend.read() == first
 
     # Another transaction holds the row: the write times out on the server and rolls back.
     other = mariadb_server.connect(_database(mysql_url))
@@ -107,10 +109,10 @@ def test_a_failed_write_leaves_the_old_doc(mariadb_server: MariaDBServer, mysql_
         cur.execute("SELECT doc FROM zplan_state WHERE workspace = 'default' FOR UPDATE")
     backend.lock_wait_timeout = 1
     with pytest.raises(DiagnosticError, match="Lock wait timeout"):
-        backend.write({"serial": 3})
+        backend.write({**first, "serial": 3})
     other.rollback()
     other.close()
-    assert backend.read() == {"serial": 1}
+    assert backend.read() == first
 
 
 # -- state lock across processes -----------------------------------------------------
@@ -243,3 +245,19 @@ def test_workspaces_lock_separately_even_with_long_names(mariadb_server: MariaDB
             pass
     with pytest.raises(KeyError):
         MySQLBackend(mysql_url.rsplit("/", 1)[0] + "/missing_db").force_unlock(holder.info.id)
+
+
+@pytest.mark.parametrize("stored", ["null", "{}", '{"format_version": 2, "serial": 1', "[1]"])
+def test_a_damaged_state_row_is_refused_naming_it(mariadb_server: MariaDBServer, mysql_url: str, stored: str) -> None:
+    backend = MySQLBackend(mysql_url)
+    backend.write(empty())
+    conn = mariadb_server.connect(_database(mysql_url))
+    try:
+        with conn.cursor() as cur:
+            cur.execute("UPDATE zplan_state SET doc = %s WHERE workspace = 'default'", (stored,))
+        conn.commit()
+    finally:
+        conn.close()
+    with pytest.raises(DiagnosticError, match=r"state in mysql://.* \(table zplan_state\) is damaged") as e:
+        backend.read()
+    assert "restore that row from a database backup" in str(e.value)

@@ -13,7 +13,8 @@ from typing import Any, Mapping
 
 import pytest
 
-import zplan.artifacts.store as store_module
+import zplan.artifacts.local as local_module
+import zplan.artifacts.remote as store_module
 from zplan.artifacts import ArtifactCorrupted, ArtifactNotFound, ArtifactStore, ArtifactStoreError, snapshot
 from zplan.artifacts.store import MARKER, RemoteArtifactStore
 from zplan.hashing import StatCache, hash_tree
@@ -126,6 +127,7 @@ def test_a_put_that_fails_midway_leaves_no_artifact(store: ArtifactStore, src: P
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(store_module, "_stream", fail_on_second_file)
+        mp.setattr(local_module, "_stream", fail_on_second_file)
         with pytest.raises((ConnectionResetError, ArtifactStoreError)):
             store.put(src)
     digest = hash_tree(src)
@@ -216,7 +218,7 @@ def test_a_corrupted_remote_artifact_is_detected_on_get(
     with pytest.raises(ArtifactCorrupted) as e:
         reader.get(ref.digest)
     assert why in str(e.value)
-    assert f"artifact {ref.digest} in {remote.url} is corrupted" in str(e.value)
+    assert f"artifact damaged (digest mismatch): {ref.digest} in {remote.url}" in str(e.value)
     assert not [p for p in (tmp_path / "elsewhere-cache").rglob("*") if p.is_file()]  # nothing kept
 
 

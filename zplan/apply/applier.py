@@ -21,6 +21,7 @@ from typing import Callable
 
 from zplan import diags
 from zplan.apply.hooks import Hooks
+from zplan.apply.recovery import DamagedInputs
 from zplan.apply.worker import StepResult, StepTask, run_step
 from zplan.config.values import UNKNOWN
 from zplan.config.scope import StepOutputRef
@@ -78,6 +79,7 @@ class Applier:
         self.store_key = plan.store_key  # None until the stack's resources exist
         self._pending_executions: list[dict] = []  # recorded in ML Metadata in batches
         self.resources = ResourceApplier(self.project, state, self.hooks, lambda: self.persist(self.state), self.result)
+        self._damaged_inputs = DamagedInputs(planner.graph, lambda: planner.step_planner, self._artifact_store, self.hooks)
 
     # -- entry points ---------------------------------------------------------------------------
     def apply(self) -> ApplyResult:
@@ -126,6 +128,9 @@ class Applier:
                 self._finish_step(node, status, future)
 
         walk(graph, start, finish, nodes=nodes)
+        again = self._damaged_inputs.next_round()
+        if again:  # steps held back on a damaged input, with the steps that made it
+            walk(graph, start, finish, nodes=again)
         self._flush(force=True)
         if remote and self.result.ok and any(s.action == m.RUN for s in self.plan.steps):
             self._dispatch_remote()
@@ -218,8 +223,11 @@ class Applier:
     def _task_input(self, spec: dict) -> dict:
         if spec["kind"] == "list":
             return {"kind": "list", "items": [self._task_input(i) for i in spec["items"]]}
+        if spec["kind"] == "data" and spec.get("snapshot") == "reference":
+            return {"kind": "path", "path": str(self.project.root / spec["path"])}  # opted out: the live file
         if spec["kind"] == "data":
-            return {"kind": "path", "path": str(self._snapshot(spec))}
+            path = self._snapshot(spec)
+            return {"kind": "path", "path": str(path), "digest": spec["stored"]["digest"]}
         upstream = self.planner.step_planner.planned[spec["step"]]
         out = upstream.cached_from["outputs"][spec["output"]]
         return {"kind": "artifact", "digest": out["digest"], "materializer": out["materializer"]}
@@ -230,7 +238,7 @@ class Applier:
 
         source = self.project.root / spec["path"]
         stored = snapshot(source, self._artifact_store(), self.planner.stat_cache)
-        spec["snapshot"] = {"digest": stored.digest, "uri": stored.uri}
+        spec["stored"] = {"digest": stored.digest, "uri": stored.uri}
         folder = self._artifact_store().get(stored.digest)
         return folder / source.name if source.is_file() and (folder / source.name).exists() else folder
 
@@ -247,6 +255,8 @@ class Applier:
 
     def _finish_step(self, address: str, status: str, future: cf.Future | None) -> None:
         planner = self.planner.step_planner
+        if status == SKIPPED and self._damaged_inputs.waits_for_retry(address):
+            return  # runs in the second round
         if status == SKIPPED:
             self.result.outcome[address] = SKIPPED
             self.hooks.step_skipped(address, "an upstream step failed")
@@ -269,12 +279,15 @@ class Applier:
             result = StepResult(address, False, error=msg, started_at=self._started.get(address, time.time()), finished_at=time.time())
         else:
             result = future.result()
+        if self._damaged_inputs.hold(current, result):
+            return
         # A step may put a secret in its exception; the message is printed and recorded.
         result.error, result.traceback = _redact(result.error, self.project.secrets), _redact(result.traceback, self.project.secrets)
         log = self._log_path(address)
         _redact_file(log, self.project.secrets)  # what the step printed, too
         if result.ok:
             self.result.outcome[address] = OK
+            self._damaged_inputs.stored_again(result)
             self._remember(current, "succeeded", result.outputs, None, self.result.run_id)
             current.action, current.cached_from = m.CACHED, self.state.cache_entry(self.store_key, current.cache_key)
             planner.planned[address] = current
@@ -315,8 +328,10 @@ class Applier:
         for name, spec in plan.inputs.items():
             for i, item in enumerate(spec["items"] if spec["kind"] == "list" else [spec]):
                 key = name if spec["kind"] != "list" else f"{name}[{i}]"
-                if item["kind"] == "data" and "snapshot" in item:
-                    inputs[key] = art(item["snapshot"], "snapshot", item["path"])
+                if item["kind"] == "data" and "stored" in item:
+                    inputs[key] = art(item["stored"], "snapshot", item["path"])
+                elif item["kind"] == "data" and item.get("snapshot") == "reference":
+                    inputs[key] = art(_reference(self.project.root / item["path"], item["digest"]), "snapshot", item["path"])
                 elif item["kind"] == "step":
                     up = self.planner.step_planner.planned.get(item["step"])
                     rec = (up.cached_from or {}).get("outputs", {}).get(item["output"]) if up else None
@@ -382,6 +397,12 @@ class Applier:
                 self._pending_executions = []
             self._metadata.finish_run(self.result.run_id, "failed" if self.result.failed else "succeeded", time.time())
             self._metadata.close()
+
+
+def _reference(path: Path, digest: str) -> dict:
+    """Lineage of an input read in place (``snapshot = "reference"``): its digest at plan time
+    and its live location; the materializer name says it was not snapshotted."""
+    return {"digest": digest, "uri": path.as_uri(), "materializer": "reference (not snapshotted)"}
 
 
 def _password(settings: dict) -> str | None:

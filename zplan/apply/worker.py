@@ -50,6 +50,7 @@ class StepResult:
     started_at: float = 0.0
     finished_at: float = 0.0
     compute_seconds: float = 0.0  # time inside the step function itself
+    damaged: dict[str, str] = field(default_factory=dict)  # input digest -> why it could not be loaded
 
 
 _stores: dict[tuple[str, str], Any] = {}
@@ -62,6 +63,8 @@ def run_step(task: StepTask) -> StepResult:
         with _captured_output(task.log_path):
             _execute(task, result)
         result.ok = True
+    except _InputDamaged as exc:
+        result.error, result.damaged = exc.message, {exc.digest: exc.message}
     except _StepFailed as exc:
         result.error, result.traceback = exc.message, exc.trace
     except BaseException as exc:  # zplan's own failure around the step: report, don't crash the pool
@@ -77,6 +80,14 @@ class _StepFailed(Exception):
         self.message, self.trace = message, trace
 
 
+class _InputDamaged(_StepFailed):
+    """An input artifact is missing or no longer hashes to its digest: the step never saw it."""
+
+    def __init__(self, message: str, digest: str) -> None:
+        super().__init__(message, None)
+        self.digest = digest
+
+
 def _execute(task: StepTask, result: StepResult) -> None:
     from zplan import runtime
     from zplan.steps import split_outputs
@@ -87,7 +98,7 @@ def _execute(task: StepTask, result: StepResult) -> None:
     store = _store(task.artifact_store_url, task.project_dir)
     kwargs = dict(task.params)
     for name, spec in task.inputs.items():
-        kwargs[name] = _load_input(store, spec)
+        kwargs[name] = _load_input(store, name, spec)
     scratch = Path(tempfile.mkdtemp(prefix="zplan-step-"))
     ctx = runtime.StepContext(task.address, task.run_id, project_dir, task.artifact_store_url, scratch, task.stack)
     try:
@@ -134,15 +145,30 @@ def _store(url: str, project_dir: str):
     return _stores[key]
 
 
-def _load_input(store, spec: dict) -> Any:
+def _load_input(store, name: str, spec: dict) -> Any:
     from zplan.artifacts.materializers import get_materializer
 
     if spec["kind"] == "list":
-        return [_load_input(store, item) for item in spec["items"]]
+        return [_load_input(store, f"{name}[{i}]", item) for i, item in enumerate(spec["items"])]
     if spec["kind"] == "path":
+        if spec.get("digest"):  # a data snapshot: checked like any artifact (a reference has none)
+            _verified(store, name, spec["digest"])
         return Path(spec["path"])
-    folder = store.get(spec["digest"])
+    folder = _verified(store, name, spec["digest"])
     return get_materializer(spec["materializer"]).load(folder)
+
+
+def _verified(store, name: str, digest: str) -> Path:
+    """The artifact's folder after rehashing every byte of it (xxh3: about memory speed),
+    so a step never computes on a damaged or incomplete input."""
+    from zplan.artifacts.base import ArtifactCorrupted, ArtifactNotFound
+
+    try:
+        return store.get(digest, verify=True)
+    except ArtifactCorrupted as exc:
+        raise _InputDamaged(f"input {name}: {exc.diagnostics[0].summary}", digest) from None
+    except ArtifactNotFound as exc:
+        raise _InputDamaged(f"input {name}: {exc.diagnostics[0].summary}", digest) from None
 
 
 def _store_output(store, name: str, value: Any, scratch: Path) -> dict:
@@ -165,10 +191,21 @@ def _store_output(store, name: str, value: Any, scratch: Path) -> dict:
         "meta": meta,
     }
     if materializer.name == "json":
+        _refuse_not_finite(name, value)
         text = json.dumps(value, sort_keys=True, default=str)
         if len(text) <= SMALL_VALUE_BYTES:
             record["value"] = value
     return record
+
+
+def _refuse_not_finite(name: str, value: Any) -> None:
+    from zplan.state.checks import not_finite_path
+
+    where = not_finite_path(value, name)
+    if where:
+        raise _StepFailed(
+            f"output {where} is NaN or infinite, which JSON (state, the stored value) cannot hold; "
+            "return None or a string for it, or a type with its own materializer (numpy, pandas)", None)
 
 
 def _user_traceback(exc: BaseException) -> str:

@@ -272,6 +272,22 @@ def import_(address: str = typer.Argument(..., help="TYPE.NAME or resource.TYPE.
     say(f"Imported {added} (id {id}). Run `zplan plan` to see whether it matches the configuration.", "bold")
 
 
+@app.command("verify")
+def verify_(
+    repair: bool = opt(False, "repair", "Drop damaged artifacts and their cache entries, so the next apply reruns their steps."),
+    stack: Optional[str] = stack_option(), lock_timeout: str = LockTimeoutOpt,
+) -> None:
+    """Read back every artifact state refers to and check it against its digest."""
+    from zplan.cli.apply_cmd import lock_views
+    from zplan.operations.verify import verify_artifacts
+    from zplan.render.state_view import print_verify_report
+
+    report = verify_artifacts(project_args(stack), repair, lock_timeout, lock_views())
+    print_verify_report(report, repair)
+    if report.problems and not repair:
+        raise typer.Exit(1)
+
+
 @app.command("force-unlock")
 def force_unlock(lock_id: str, force: bool = opt(False, "force", "Do not ask."), stack: Optional[str] = stack_option()) -> None:
     """Release a lock left by a holder that will not come back."""

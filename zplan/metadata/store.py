@@ -309,6 +309,8 @@ class MetadataStore:
         """The MLMD handle opened for writing (creating the database and types if needed)."""
         m = _mlmd()
         if self._store is None or not self._writable:
+            if isinstance(self.target, SqliteTarget):
+                _sqlite_has_table(self.target.path, _MLMD_TABLE)  # a damaged file is reported as such
             self._store = self._connect(m, create=True)
             self._writable = True
             self._types = register(self._store, m.pb)
@@ -529,20 +531,31 @@ class MetadataStore:
 
 
 def _sqlite_has_table(path: Path, table: str) -> bool:
-    """Look without MLMD, read-only: MLMD itself would create its schema in an empty file."""
+    """Look without MLMD, read-only: MLMD itself would create its schema in an empty file.
+
+    A file that is there but is not a sound SQLite database is reported as damaged,
+    never taken for "no runs yet"."""
     if not path.is_file():
         return False
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error:
-        return False
+    except sqlite3.Error as exc:
+        raise _damaged_sqlite(path, str(exc)) from None
     try:
         row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
         return row is not None
-    except sqlite3.DatabaseError:
-        return False  # not an SQLite file: nothing zplan wrote
+    except sqlite3.DatabaseError as exc:
+        raise _damaged_sqlite(path, str(exc)) from None
     finally:
         conn.close()
+
+
+def _damaged_sqlite(path: Path, why: str) -> DiagnosticError:
+    return fail(
+        f"metadata store {path} is damaged: {why}",
+        f"restore it from a backup, or move it aside (mv {path} {path}.damaged) and zplan starts a new one at the "
+        "next apply: the run history in it is lost, step caches (kept in state) stay valid",
+    )
 
 
 def _event_names(event) -> list[str]:

@@ -41,15 +41,51 @@ def write(path: Path, plan: m.Plan, variables: dict[str, Any], sensitive: set[st
 
 
 def read(path: Path) -> dict:
+    """The saved plan in ``path``; a missing, foreign or damaged file is a clear error naming it."""
+    make_new = "make a new one with `zplan plan -out FILE`"
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise diags.fail(f"plan file {path} does not exist", "create one with `zplan plan -out FILE`") from None
+    except IsADirectoryError:
+        raise diags.fail(f"plan file {path} is a folder, not a file", "give the file `zplan plan -out FILE` wrote") from None
+    except PermissionError:
+        raise diags.fail(f"plan file {path} cannot be read: permission denied", "check the file's permissions") from None
     except (ValueError, UnicodeDecodeError):
-        raise diags.fail(f"{path} is not a zplan plan file", "create one with `zplan plan -out FILE`") from None
-    if not isinstance(doc, dict) or doc.get("planfile_version") != PLANFILE_VERSION:
+        raise diags.fail(f"{path} is not a zplan plan file (not JSON text)", make_new) from None
+    if not isinstance(doc, dict) or "planfile_version" not in doc:
+        raise diags.fail(f"{path} is not a zplan plan file", make_new)
+    if doc.get("planfile_version") != PLANFILE_VERSION:
         raise diags.fail(f"{path} is not a zplan plan file of a supported version", "make a new plan with this zplan version")
+    problem = _shape_problem(doc)
+    if problem:
+        raise diags.fail(f"plan file {path} is damaged: {problem}", f"do not apply it; {make_new}")
     return doc
+
+
+# What ``check`` and ``apply PLANFILE`` read from a plan file, and the JSON type each must have.
+_SHAPE: dict[str, type] = {
+    "plan": dict, "plan.state": dict, "plan.state.serial": int, "plan.state.lineage": str,
+    "plan.stack": str, "plan.destroy": bool, "plan.options": dict, "plan.options.targets": list,
+    "plan.options.excludes": list, "plan.options.replace": list, "plan.resources": list, "plan.steps": list,
+    "variables": dict, "sensitive_variables": list, "config": dict, "code": dict, "data": dict,
+}
+
+
+def _shape_problem(doc: dict) -> str | None:
+    for dotted, kind in _SHAPE.items():
+        value: Any = doc
+        for part in dotted.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if not isinstance(value, kind):
+            return f"{dotted} is missing or not a JSON {_JSON_NAMES[kind]}"
+    for i, entry in enumerate(doc["plan"]["resources"] + doc["plan"]["steps"]):
+        if not isinstance(entry, dict) or not isinstance(entry.get("address"), str) or not isinstance(entry.get("action"), str):
+            return f"plan entry {i} has no address or action"
+    return None
+
+
+_JSON_NAMES = {dict: "object", list: "array", str: "string", int: "number", bool: "boolean"}
 
 
 def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint: dict[str, str], plan: m.Plan) -> None:

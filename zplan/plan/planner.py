@@ -230,8 +230,8 @@ def _check_addresses(graph: Dag, request: PlanRequest, state: State) -> None:
 
 
 def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], bool], Callable[[str], str | None]]:
-    """Whether a cached artifact is still stored (local stores only: a stat, no network),
-    and the current version of a materializer."""
+    """Whether a cached artifact is still stored (a stat locally, one listing per prefix
+    on an object store), and the current version of a materializer."""
     from zplan.artifacts.materializers import declared_version
 
     def version(name: str) -> str | None:
@@ -240,15 +240,12 @@ def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], boo
         except Exception:
             return None
 
-    url = str(stack["artifact_store"])
-    if "://" in url and not url.startswith("file://"):
-        return (lambda digest: True), version  # verified on read at apply
-    from zplan.artifacts.store import ArtifactStore
+    from zplan.artifacts.base import ArtifactStore
 
     try:
-        store = ArtifactStore.from_url(url, project.root)
+        store = ArtifactStore.from_url(str(stack["artifact_store"]), project.root)
     except diags.DiagnosticError as exc:  # a malformed URL: point at the stack that names it
         declared = project.config.stacks.get(project.stack_name)
         where = declared.range if declared else None
         raise diags.DiagnosticError([diags.Diagnostic(d.severity, d.summary, d.detail, d.range or where) for d in exc.diagnostics]) from None
-    return store.exists, version
+    return store.presence(), version  # existence only; contents are verified when a step loads them

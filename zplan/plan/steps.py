@@ -24,6 +24,7 @@ from zplan.hashing import StatCache, canonical_json, hash_value
 from zplan.plan import model as m
 from zplan.plan.code_hash import CodeError, CodeIndex, part_label
 from zplan.plan.libraries import LibraryIndex
+from zplan.state.checks import not_finite_path
 from zplan.state.model import State
 
 KEY_VERSION = 2  # 2: code followed through every import style, per-definition digests, library versions
@@ -83,6 +84,7 @@ class StepPlanner:
         self.materializer_version = materializer_version
         self.libraries = libraries or LibraryIndex()
         self.planned: dict[str, m.StepPlan] = {}
+        self.damaged: set[str] = set()  # digests a step found damaged while loading them (apply)
         self.env = environment()
 
     # -- one step ----------------------------------------------------------------------------
@@ -115,7 +117,7 @@ class StepPlanner:
         record = self.state.step_record(self.store_key, address) if self.store_key else None
         entry = self.state.cache_entry(self.store_key, plan.cache_key) if known and self.store_key else None
 
-        if not forced and entry is not None and self._entry_usable(entry):
+        if not forced and entry is not None and self._entry_problem(entry) is None:
             plan.action = m.CACHED
             plan.cached_from = entry
         else:
@@ -154,6 +156,9 @@ class StepPlanner:
             canonical_json(_without_unknown(value))
         except TypeError as exc:
             raise diags.fail(f'step "{step.name}": params must be plain values', str(exc), step.params.range) from None
+        nan = not_finite_path(value, "params")
+        if nan:
+            raise diags.fail(f'step "{step.name}": {nan} is NaN or infinite', "state and cache keys are JSON, which cannot hold it: pass a number", step.params.range)
         return value
 
     def _inputs(self, step: StepConfig, scope: Scope) -> dict[str, dict]:
@@ -175,9 +180,12 @@ class StepPlanner:
             return {"kind": "list", "items": [self._upstream(step, v) for v in value]}
         if isinstance(value, str):
             return self._data(step, name, value)
+        if isinstance(value, dict) and "path" in value:
+            return self._data_with_mode(step, name, value)
         raise diags.fail(
             f'step "{step.name}": input "{name}" must be a step output or a path to a file or folder',
-            f"got {value!r}; use step.NAME.outputs.OUTPUT, a list of them, or \"data/file.csv\"",
+            f"got {value!r}; use step.NAME.outputs.OUTPUT, a list of them, \"data/file.csv\" "
+            "or { path = \"data/file.csv\", snapshot = \"reference\" }",
             step.inputs.range,
         )
 
@@ -211,6 +219,23 @@ class StepPlanner:
             )
         return {"kind": "data", "path": rel, "digest": self.stat_cache.tree_hash(path)}
 
+    def _data_with_mode(self, step: StepConfig, name: str, value: dict) -> dict:
+        """``{ path = "data/big.bin", snapshot = "reference" }``: read in place, not snapshotted."""
+        from zplan.artifacts.snapshot import SNAPSHOT_MODES
+
+        mode = value.get("snapshot", "copy")
+        unknown = sorted(set(value) - {"path", "snapshot"})
+        if unknown or not isinstance(value["path"], str) or mode not in SNAPSHOT_MODES:
+            raise diags.fail(
+                f'step "{step.name}": input "{name}" must be {{ path = "...", snapshot = "copy" | "reference" }}',
+                f"got {value!r}" + (f" (unknown key {unknown[0]!r})" if unknown else ""),
+                step.inputs.range,
+            )
+        spec = self._data(step, name, value["path"])
+        if mode == "reference":
+            spec["snapshot"] = "reference"
+        return spec
+
     def _check_outputs_exist(self, step: StepConfig, plan: m.StepPlan) -> None:
         for spec in _step_inputs(plan.inputs):
             upstream = self.planned.get(spec["step"])
@@ -222,14 +247,22 @@ class StepPlanner:
                     step.inputs.range,
                 )
 
-    def _entry_usable(self, entry: dict) -> bool:
-        for out in entry.get("outputs", {}).values():
+    def _entry_problem(self, entry: dict) -> m.Reason | None:
+        """Why a recorded result cannot be reused as it is, or None: a changed materializer,
+        then an output found damaged during this apply, then one gone from the store
+        (existence only: contents are verified when a step loads them)."""
+        outputs = sorted(entry.get("outputs", {}).items())
+        for name, out in outputs:
             current = self.materializer_version(out.get("materializer", ""))
             if current is not None and current != out.get("materializer_version"):
-                return False
+                return m.Reason(m.MATERIALIZER_CHANGED, f"output {name}: materializer {out.get('materializer')} {out.get('materializer_version')} -> {current}")
+        for name, out in outputs:
+            if out["digest"] in self.damaged:
+                return m.Reason(m.ARTIFACT_DAMAGED, f"artifact damaged (digest mismatch): output {name} ({out['digest'][:12]})")
+        for name, out in outputs:
             if not self.artifact_present(out["digest"]):
-                return False
-        return True
+                return m.Reason(m.ARTIFACT_MISSING, f"artifact missing from the store (rerun): output {name} ({out['digest'][:12]})")
+        return None
 
     # -- reasons ---------------------------------------------------------------------------------
     def _reasons(self, plan: m.StepPlan, record: dict | None, forced: bool, stack_known: bool, entry: dict | None) -> list[m.Reason]:
@@ -255,10 +288,10 @@ class StepPlanner:
                     reasons.append(m.Reason(m.ENV_CHANGED, f"{k} {before['env'].get(k)} -> {self.env.get(k)}"))
         if not stack_known:
             reasons.append(m.Reason(m.KNOWN_AFTER_APPLY, "stack settings known after apply"))
-        if not reasons and entry is not None:
-            reasons.append(m.Reason(m.OUTPUTS_MISSING, "recorded outputs are missing or their materializer changed"))
         if not reasons:
-            reasons.append(m.Reason(m.OUTPUTS_MISSING, "no cached result for this key"))
+            recorded = entry if entry is not None else record if record.get("status") == "succeeded" else {}
+            problem = self._entry_problem(recorded)
+            reasons.append(problem or m.Reason(m.OUTPUTS_MISSING, "no cached result for this key"))
         return reasons
 
     def _input_reasons(self, plan: m.StepPlan, before: dict) -> list[m.Reason]:

@@ -62,7 +62,10 @@ def _lineage(node: LineageNode, name: str, indent: str, lines: list, seen: set) 
         lines.append(("dim", f"{indent}{label}artifact {a.id} (lineage shown above)"))
         return
     seen.add(a.id)
-    if rec.kind == "snapshot":
+    if rec.kind == "snapshot" and rec.materializer.startswith("reference"):
+        lines.append(("create", f"{indent}{label}data reference {rec.source_path} (read in place, not snapshotted: "
+                                f"it may have changed since; {rec.digest[:12]} when planned, {a.uri})"))
+    elif rec.kind == "snapshot":
         lines.append(("create", f"{indent}{label}data snapshot {rec.source_path} (artifact {a.id}, {rec.digest[:12]}, {a.uri})"))
     else:
         lines.append(("bold", f"{indent}{label}artifact {a.id} {rec.type_name} via {rec.materializer} ({rec.digest[:12]}, {a.uri})"))

@@ -50,3 +50,18 @@ def print_output_value(output, raw: bool) -> None:
 
 def print_outputs_json(outputs: list) -> None:
     echo(json.dumps({o.name: {"value": None if o.sensitive else o.value, "sensitive": o.sensitive} for o in outputs}, indent=2))
+
+
+def print_verify_report(report, repaired: bool) -> None:
+    """What `zplan verify` found: one line per damaged or missing artifact, then counts."""
+    from zplan.artifacts.base import DAMAGED, INTACT, MISSING
+
+    for finding in report.problems:
+        say(f"  {finding.status:8} {finding.digest}  {', '.join(finding.used_by)}", "delete" if finding.status == DAMAGED else "update")
+    counts = ", ".join(f"{report.count(s)} {s}" for s in (INTACT, DAMAGED, MISSING))
+    say(f"Checked {len(report.findings)} artifact(s) in {report.store_url}: {counts}.", "bold")
+    if report.problems and repaired:
+        say(f"Dropped the damaged artifacts and the cache entries naming a bad one ({report.dropped_cache_entries}); "
+            f"the next apply reruns: {', '.join(report.rerun) or 'nothing (no cache entry named them)'}.")
+    elif report.problems:
+        say("Run `zplan verify -repair` to drop them, so the next apply reruns the steps that made them.")

@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
-from zplan.fsutil import atomic_write_text
+from zplan.fsutil import atomic_write_bytes, atomic_write_text
+from zplan.state.checks import StateDamaged, dump_document, parse_document
 
 
 @dataclass(frozen=True)
@@ -101,20 +102,51 @@ class FileBackend:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lock_path = path.with_name(path.name + ".lock")
+        self.backup_path = path.with_name(path.name + ".backup")
+        self._backed_up = False
 
     def describe(self) -> str:
         return f"file {self.path}"
 
     def read(self) -> dict | None:
+        """The state document, None when there is no state file yet; a damaged file is refused."""
         try:
-            return json.loads(self.path.read_bytes())
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return None
+        except IsADirectoryError:
+            raise StateDamaged(f"state file {self.path}", "it is a folder, not a file", self._restore_hint()) from None
+        return parse_document(raw, f"state file {self.path}", self._restore_hint())
 
     def write(self, doc: dict) -> None:
+        """Replace the state file; the first write of a command keeps the previous
+        file as ``state.json.backup`` (one generation: the state before this apply)."""
         # Compact on purpose: indented JSON goes through Python's slow encoder, and state
         # is written often during an apply. `zplan show -json` prints it readably.
-        atomic_write_text(self.path, json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n")
+        text = dump_document(doc) + "\n"
+        if not self._backed_up:
+            self._keep_backup()
+        atomic_write_text(self.path, text)
+
+    def _keep_backup(self) -> None:
+        try:
+            previous = self.path.read_bytes()
+        except FileNotFoundError:
+            previous = None
+        if previous is not None and previous.strip():
+            atomic_write_bytes(self.backup_path, previous)
+        self._backed_up = True
+
+    def _restore_hint(self) -> str:
+        if self.backup_path.is_file():
+            return (
+                f"restore the copy apply kept before its last write: cp {self.backup_path} {self.path} "
+                "(then `zplan plan` shows what the last apply did that the copy does not record)"
+            )
+        return (
+            f"restore {self.path.name} from a copy of your own (there is no {self.backup_path.name} yet); "
+            "delete it only if nothing was ever applied: zplan would forget every resource it manages"
+        )
 
     def current_lock(self) -> LockInfo | None:
         info = _read_info(self.lock_path)
@@ -185,14 +217,16 @@ def _acquire(fd: int, path: Path, timeout: float, on_wait: WaitCallback | None) 
 
 
 def _read_info(path: Path) -> LockInfo | None:
+    """Who holds the lock, from the info its holder wrote; None when there is none or it
+    cannot be read (a damaged lock file must never stop the lock from being taken)."""
     try:
-        raw = path.read_text()
-    except FileNotFoundError:
+        raw = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
         return None
     if not raw.strip():
         return None
     try:
-        return LockInfo(**json.loads(raw))
-    except (ValueError, TypeError):
+        return LockInfo(**json.loads(raw.decode("utf-8")))
+    except (ValueError, TypeError):  # UnicodeDecodeError is a ValueError
         print(f"zplan: ignoring unreadable lock info in {path}", file=sys.stderr)
         return None

@@ -21,6 +21,7 @@ from zplan.diags import fail
 from zplan.hashing import hash_text
 from zplan.metadata.urls import import_pymysql, parse_mysql_url
 from zplan.state.backend import LockInfo, StaleCallback, StateLockedError, WaitCallback
+from zplan.state.checks import dump_document, parse_document
 
 _TABLES = (
     """CREATE TABLE IF NOT EXISTS zplan_state (
@@ -72,10 +73,16 @@ class MySQLBackend:
             if conn is None:
                 return None
             row = self._query_one(conn, "SELECT doc FROM zplan_state WHERE workspace = %s")
-        return json.loads(row[0]) if row else None
+        if not row:
+            return None
+        return parse_document(
+            row[0], f"state in {self.describe()} (table zplan_state)",
+            "restore that row from a database backup; delete it only if nothing was ever applied: "
+            "zplan would forget every resource it manages",
+        )
 
     def write(self, doc: dict) -> None:
-        text = json.dumps(doc, indent=1, sort_keys=True)  # before connecting: a bad doc writes nothing
+        text = dump_document(doc, indent=1)  # before connecting: a bad doc writes nothing
         with self._created() as conn, self._errors():
             try:
                 with conn.cursor() as cur:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from zplan.diags import DiagnosticError
 
 KEY_ENV = "ZPLAN_STATE_KEY"
 KEY_FILE = "state.key"
@@ -22,28 +25,69 @@ def _fernet(state_dir: str):
     from cryptography.fernet import Fernet
 
     key = os.environ.get(KEY_ENV)
+    source = f"${KEY_ENV}"
     if not key:
         path = Path(state_dir) / KEY_FILE
+        source = str(path)
         if not path.exists():
+            _refuse_new_key_over_sealed_state(Path(state_dir), path)
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(Fernet.generate_key())
-        key = path.read_text().strip()
-    return Fernet(key.encode() if isinstance(key, str) else key)
+        try:
+            key = path.read_bytes().decode("ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _key_error(f"the state key {path} cannot be read ({exc})") from None
+    try:
+        return Fernet(key.encode()), source
+    except ValueError:
+        raise _key_error(f"the state key in {source} is not a key (32 url-safe base64-encoded bytes)") from None
+
+
+def _refuse_new_key_over_sealed_state(state_dir: Path, path: Path) -> None:
+    """A new key cannot open what the lost one sealed: making one would hide the loss."""
+    state = state_dir / "state.json"
+    try:
+        holds_sealed = f'"{MARK}"'.encode() in state.read_bytes()
+    except OSError:
+        return
+    if holds_sealed:
+        raise _key_error(
+            f"the state key {path} is missing, and {state} holds sensitive values sealed with it",
+            f"restore {path.name} (or set ${KEY_ENV} to the key); zplan will not make a new key, "
+            "which could never open those values",
+        )
+
+
+def _key_error(summary: str, detail: str = "") -> "DiagnosticError":
+    from zplan.diags import fail
+
+    return fail(summary, detail or f"restore {KEY_FILE} from a copy, or set ${KEY_ENV} to the key the state was sealed with")
 
 
 def seal(value: Any, state_dir: Path) -> dict:
     import json
 
-    return {MARK: _fernet(str(state_dir)).encrypt(json.dumps(value).encode()).decode()}
+    fernet, _ = _fernet(str(state_dir))
+    return {MARK: fernet.encrypt(json.dumps(value, allow_nan=False).encode()).decode()}
 
 
 def unseal(value: Any, state_dir: Path) -> Any:
     import json
 
+    from cryptography.fernet import InvalidToken
+
     if isinstance(value, dict) and set(value) == {MARK}:
-        return json.loads(_fernet(str(state_dir)).decrypt(value[MARK].encode()))
+        fernet, source = _fernet(str(state_dir))
+        try:
+            return json.loads(fernet.decrypt(str(value[MARK]).encode()))
+        except InvalidToken:
+            raise _key_error(
+                f"a sensitive value in state cannot be unsealed with the key in {source}",
+                f"that key is not the one it was sealed with (or the value was damaged): restore the original "
+                f"{KEY_FILE}, or set ${KEY_ENV} to it",
+            ) from None
     return value
 
 

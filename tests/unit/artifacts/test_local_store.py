@@ -217,7 +217,7 @@ def test_a_failing_put_leaves_nothing(store: LocalArtifactStore, tmp_path: Path,
     def disk_full(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("zplan.artifacts.store._place", disk_full)
+    monkeypatch.setattr("zplan.artifacts.local._place", disk_full)
     with pytest.raises(OSError):
         store.put(src)
     assert not store.exists(hash_tree(src))

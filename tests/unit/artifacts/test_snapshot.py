@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import fcntl
 import importlib
 import os
 import tempfile
@@ -8,14 +9,13 @@ from pathlib import Path
 import pytest
 
 import zplan.hashing
-from zplan.artifacts import ArtifactCorrupted, ArtifactStore, snapshot
+from zplan.artifacts import ArtifactStore, snapshot
 from zplan.diags import DiagnosticError
 from zplan.hashing import StatCache, hash_tree
 
 from .helpers import SAMPLE, make_tree, read_tree
 
-# The package exports the function under the module's name, so reach the module itself.
-snapshot_module = importlib.import_module("zplan.artifacts.snapshot")
+local_module = importlib.import_module("zplan.artifacts.local")
 
 
 @pytest.fixture
@@ -29,9 +29,9 @@ def store(project: Path) -> ArtifactStore:
 
 
 @pytest.fixture
-def link_from_10k(monkeypatch: pytest.MonkeyPatch) -> None:
+def clone_from_10k(monkeypatch: pytest.MonkeyPatch) -> None:
     """Files of 10 kB and more count as big (the real threshold is too large for a test)."""
-    monkeypatch.setattr(snapshot_module, "LINK_MIN_BYTES", 10_000)
+    monkeypatch.setattr(local_module, "CLONE_MIN_BYTES", 10_000)
 
 
 @pytest.fixture
@@ -48,23 +48,42 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def test_a_big_file_is_hard_linked_into_a_local_store(project: Path, store: ArtifactStore, link_from_10k: None) -> None:
+def test_a_big_file_is_stored_as_a_file_of_its_own(project: Path, store: ArtifactStore, clone_from_10k: None) -> None:
     src = project / "data/iris.csv"
     ref = snapshot(src, store, StatCache(None))
     stored = store.get(ref.digest) / "iris.csv"
     assert stored.read_bytes() == src.read_bytes()
-    assert stored.stat().st_ino == src.stat().st_ino  # not copied
+    assert stored.stat().st_ino != src.stat().st_ino  # never a hard link to the user's file
     assert oct(src.stat().st_mode & 0o777) == "0o644"  # the user's file keeps its mode
 
 
-def test_a_folder_snapshot_links_only_its_big_files(project: Path, store: ArtifactStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(snapshot_module, "LINK_MIN_BYTES", 5_000)
+def test_editing_a_big_input_in_place_leaves_its_snapshot_as_it_was(project: Path, store: ArtifactStore, clone_from_10k: None) -> None:
+    src = project / "data/iris.csv"
+    before = src.read_bytes()
+    ref = snapshot(src, store, StatCache(None))
+    with open(src, "r+b") as f:  # an in-place write, as `open(path, "r+")` in a notebook does
+        f.write(b"X")
+    assert (store.get(ref.digest, verify=True) / "iris.csv").read_bytes() == before
+    fresh = snapshot(src, store, StatCache(None))
+    assert fresh.digest != ref.digest
+    assert (store.get(fresh.digest) / "iris.csv").read_bytes().startswith(b"X")
+
+
+def test_big_files_are_cloned_copy_on_write_where_the_file_system_can_and_copied_otherwise(
+    project: Path, store: ArtifactStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local_module, "CLONE_MIN_BYTES", 5_000)
+    calls: list[int] = []
+    real_ioctl = fcntl.ioctl
+
+    def watching(fd, request, arg=0, *rest):  # type: ignore[no-untyped-def]
+        calls.append(request)
+        return real_ioctl(fd, request, arg, *rest)
+
+    monkeypatch.setattr(local_module.fcntl, "ioctl", watching)
     ref = snapshot(project / "images", store, StatCache(None))
-    assert ref.digest == hash_tree(project / "images")
-    stored = store.get(ref.digest)
-    assert read_tree(stored) == SAMPLE
-    same_inode = {rel for rel in SAMPLE if (stored / rel).stat().st_ino == (project / "images" / rel).stat().st_ino}
-    assert same_inode == {"model.bin"}  # 9000 bytes; the others are small
+    assert calls == [local_module.FICLONE]  # model.bin (9000 bytes) only; the others are small
+    assert read_tree(store.get(ref.digest, verify=True)) == SAMPLE
 
 
 def test_small_inputs_are_copied_so_rewriting_them_keeps_old_snapshots(project: Path, store: ArtifactStore) -> None:
@@ -97,19 +116,7 @@ def test_a_changed_input_gives_a_new_snapshot_and_only_it_is_reread(project: Pat
     assert (store.get(second.digest) / "z.txt").read_bytes() == b"new text"
 
 
-def test_editing_a_linked_input_in_place_is_caught_on_read(project: Path, store: ArtifactStore, link_from_10k: None) -> None:
-    src = project / "data/iris.csv"
-    ref = snapshot(src, store, StatCache(None))
-    with open(src, "r+b") as f:  # an in-place write reaches the stored link too
-        f.write(b"X")
-    with pytest.raises(ArtifactCorrupted, match="modified in place"):
-        store.get(ref.digest)
-    fresh = snapshot(src, store, StatCache(None))
-    assert fresh.digest != ref.digest
-    assert (store.get(fresh.digest) / "iris.csv").read_bytes().startswith(b"X")
-
-
-def test_a_store_on_another_file_system_gets_a_copy(project: Path, link_from_10k: None) -> None:
+def test_a_store_on_another_file_system_gets_a_copy(project: Path, clone_from_10k: None) -> None:
     shm = Path("/dev/shm")
     if not shm.is_dir() or os.stat(shm).st_dev == os.stat(project).st_dev:
         pytest.skip("needs a second file system (tmpfs at /dev/shm)")

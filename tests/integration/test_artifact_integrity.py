@@ -1,0 +1,117 @@
+"""Stored data is verified before it is used: damaged or missing artifacts are rerun, never served,
+`zplan verify` finds damage nobody loads, and data snapshots stay immutable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.cli.helpers import TESTDATA, Project, copy_project, ran, reasons, steps_by_action
+
+
+@pytest.fixture(scope="module")
+def applied_module(tmp_path_factory) -> Project:
+    project = copy_project(TESTDATA / "pipeline", tmp_path_factory.mktemp("integrity") / "pipeline")
+    project.apply("-var", "c=2")  # c=2: scale's output differs from load's (one artifact each)
+    return project
+
+
+@pytest.fixture
+def project(applied_module: Project, tmp_path: Path) -> Project:
+    return applied_module.clone(tmp_path / "pipeline")
+
+
+def output_folder(project: Project, step: str) -> Path:
+    digest = project.step_records()[step]["outputs"]["output"]["digest"]
+    return project.path(f".zplan/artifacts/{digest[:2]}/{digest}")
+
+
+def flip_a_byte_keeping_mtime(folder: Path) -> None:
+    """Silent corruption: same size, same mtime, one bit different."""
+    (path,) = [p for p in folder.rglob("*") if p.is_file()]
+    st = path.stat()
+    os.chmod(path, 0o644)
+    data = bytearray(path.read_bytes())
+    data[1] ^= 0x01
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.chmod(path, 0o444)
+
+
+def test_a_flipped_byte_in_an_input_is_found_and_its_producer_rerun(project: Project) -> None:
+    flip_a_byte_keeping_mtime(output_folder(project, "scale"))
+    project.replace("steps/stats.py", "round(sum(values), 6)", "round(sum(values), 5)")  # total must load scale's output
+    result = project.apply("-var", "c=2")
+    assert "input values: artifact damaged (digest mismatch)" in result.out, str(result)
+    assert "rerunning pipeline.numbers.step.scale" in result.out
+    assert ran(result) >= {"scale", "total"}
+    assert "FAILED" not in result.out
+    assert project.step_records()["total"]["outputs"]["output"]["value"] == 21.0  # 2 * 10.5: computed on sound data
+    assert steps_by_action(project.plan_json("-var", "c=2"))["run"] == set()
+
+
+def test_a_missing_file_in_an_artifact_folder_is_found_before_use(project: Project) -> None:
+    folder = output_folder(project, "load")
+    os.chmod(folder, 0o755)
+    for p in folder.iterdir():
+        p.unlink()
+    project.replace("steps/stats.py", "return len(values)", "return len(list(values))")  # count loads load's output
+    result = project.apply("-var", "c=2")
+    assert "artifact damaged (digest mismatch)" in result.out, str(result)
+    assert "rerunning pipeline.numbers.step.load" in result.out
+    assert project.step_records()["count"]["outputs"]["output"]["value"] == 4
+
+
+def test_plan_claims_a_cache_hit_only_for_artifacts_that_are_there(project: Project) -> None:
+    folder = output_folder(project, "total")
+    os.chmod(folder, 0o755)
+    for p in folder.iterdir():
+        p.unlink()
+    folder.rmdir()
+    doc = project.plan_json("-var", "c=2")
+    assert steps_by_action(doc)["run"] == {"total"}
+    (message,) = reasons(doc)["total"]
+    assert message.startswith("artifact missing from the store (rerun): output output")
+    assert [r["code"] for s in doc["steps"] for r in s["reasons"]] == ["artifact_missing"]
+    project.apply("-var", "c=2")
+    assert steps_by_action(project.plan_json("-var", "c=2"))["run"] == set()
+
+
+def test_verify_finds_a_damaged_final_output_and_repair_makes_apply_rerun_it(project: Project) -> None:
+    assert "0 damaged, 0 missing" in project.ok("verify").out
+    flip_a_byte_keeping_mtime(output_folder(project, "total"))
+    assert steps_by_action(project.plan_json("-var", "c=2"))["run"] == set()  # plan never hashes contents
+    result = project.run("verify")
+    assert result.code == 1 and "damaged" in result.out and "pipeline.numbers.step.total.output" in result.out, str(result)
+    result = project.ok("verify", "-repair")
+    assert "the next apply reruns: pipeline.numbers.step.total" in result.out
+    assert steps_by_action(project.plan_json("-var", "c=2"))["run"] == {"total"}
+    project.apply("-var", "c=2")
+    assert "0 damaged, 0 missing" in project.ok("verify").out
+
+
+def test_a_reference_input_is_read_in_place_and_lineage_says_so(project: Project) -> None:
+    project.replace("main.zp.hcl", 'inputs = { raw = "data/numbers.txt" }', 'inputs = { raw = { path = "data/numbers.txt", snapshot = "reference" } }')
+    project.ok("plan")
+    project.write("data/numbers.txt", project.read("data/numbers.txt") + "5\n")
+    result = project.apply("-var", "c=2")
+    assert "load" in ran(result)
+    lineage = project.ok("lineage", "pipeline.numbers.step.total").out
+    assert "data reference data/numbers.txt (read in place, not snapshotted" in lineage, lineage
+    project.replace("main.zp.hcl", 'snapshot = "reference"', 'snapshot = "link"')
+    result = project.run("plan")
+    assert result.code == 1 and 'snapshot = "copy" | "reference"' in result.err and "main.zp.hcl:" in result.err, str(result)
+
+
+def test_a_damaged_data_snapshot_is_taken_again_from_the_input(project: Project) -> None:
+    (snapshot_file,) = project.path(".zplan/artifacts").rglob("numbers.txt")
+    flip_a_byte_keeping_mtime(snapshot_file.parent)
+    project.replace("steps/data.py", "return [float(clean(line))", "return [1.0 * float(clean(line))")
+    result = project.apply("-var", "c=2")
+    assert "input raw: artifact damaged (digest mismatch)" in result.out, str(result)
+    assert "snapshotting the data again" in result.out
+    assert project.step_records()["load"]["outputs"]["output"]["value"] == [1.0, 2.0, 3.5, 4.0]  # not 7, 2, ...
+    (fresh,) = project.path(".zplan/artifacts").rglob("numbers.txt")
+    assert fresh.read_bytes() == project.path("data/numbers.txt").read_bytes()

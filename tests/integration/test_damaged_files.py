@@ -1,0 +1,174 @@
+"""Damaged state, lock, key, plan and metadata files: a clear message naming the file and what to do,
+never "internal error", never a traceback, and never a damaged file taken for an empty one."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.cli.helpers import TESTDATA, Project, copy_project
+
+SENSITIVE_OUTPUT = """
+variable "pw" {
+  default   = "hunter2"
+  sensitive = true
+}
+
+output "pw" {
+  value     = var.pw
+  sensitive = true
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def applied_twice(tmp_path_factory) -> Project:
+    """The small pipeline with a sensitive output, applied twice (so apply kept a state backup)."""
+    project = copy_project(TESTDATA / "pipeline", tmp_path_factory.mktemp("damaged") / "pipeline")
+    project.write("secret.zp.hcl", SENSITIVE_OUTPUT)
+    project.apply()
+    project.apply("-var", "c=2")
+    return project
+
+
+@pytest.fixture
+def project(applied_twice: Project, tmp_path: Path) -> Project:
+    return applied_twice.clone(tmp_path / "pipeline")
+
+
+def refused(result, *phrases: str) -> str:
+    """The command failed cleanly with every phrase in its error output."""
+    assert result.code == 1, str(result)
+    assert "Traceback" not in result.err and "internal error" not in result.err, str(result)
+    for phrase in phrases:
+        assert phrase in result.err, str(result)
+    return result.err
+
+
+STATE_DAMAGE = {
+    "truncated": lambda good: good[: len(good) // 2],
+    "random bytes": lambda good: bytes(range(256)) * 4,
+    "empty object": lambda good: b"{}",
+    "null": lambda good: b"null",
+    "a list": lambda good: b"[1, 2]",
+    "resources not an object": lambda good: json.dumps({**json.loads(good), "resources": []}).encode(),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(STATE_DAMAGE))
+def test_a_damaged_state_file_is_refused_naming_it_and_the_backup(project: Project, damage: str) -> None:
+    state = project.path(".zplan/state.json")
+    good = state.read_bytes()
+    damaged = STATE_DAMAGE[damage](good)
+    state.write_bytes(damaged)
+    for command in (["plan"], ["apply", "-auto-approve", "-var", "c=3"], ["state", "list"]):
+        err = refused(project.run(*command), f"state file {state} is damaged", f"cp {state}.backup {state}")
+    assert state.read_bytes() == damaged  # nothing was written over it
+    assert "every resource" in err or damage != "null"
+
+
+def test_null_state_is_not_taken_for_an_empty_one(project: Project) -> None:
+    project.path(".zplan/state.json").write_text("null\n")
+    err = refused(project.run("apply", "-auto-approve"), "it holds null")
+    assert "would be forgotten" in err
+
+
+def test_restoring_the_backup_apply_keeps_recovers(project: Project) -> None:
+    state = project.path(".zplan/state.json")
+    backup = project.path(".zplan/state.json.backup")
+    assert json.loads(backup.read_bytes())["serial"] == json.loads(state.read_bytes())["serial"] - 1
+    state.write_bytes(b"\x00\xff garbage")
+    shutil.copy(backup, state)
+    plan = project.plan_json()
+    assert {s["action"] for s in plan["steps"]} == {"cached"}  # the backup recorded the c=1 run
+    assert project.path(".zplan/state.json.backup").exists()
+
+
+def test_a_state_file_that_is_a_folder_is_refused(project: Project) -> None:
+    state = project.path(".zplan/state.json")
+    state.unlink()
+    state.mkdir()
+    refused(project.run("plan"), f"state file {state} is damaged: it is a folder")
+
+
+def test_a_binary_lock_file_blocks_neither_apply_nor_force_unlock(project: Project) -> None:
+    lock = project.path(".zplan/state.json.lock")
+    lock.write_bytes(bytes(range(256)))
+    result = project.run("apply", "-auto-approve", "-var", "c=4")
+    assert result.code == 0, str(result)
+    assert "ignoring unreadable lock info" in result.err
+    lock.write_bytes(bytes(range(256)))
+    result = project.run("force-unlock", "-force", "some-id")
+    refused(result, "no lock with ID some-id", "the state is not locked")
+
+
+def test_a_deleted_state_key_is_explained_and_never_replaced(project: Project) -> None:
+    key = project.path(".zplan/state.key")
+    key.unlink()
+    for command in (["plan"], ["apply", "-auto-approve", "-var", "c=5"], ["output", "-raw", "pw"]):
+        result = project.run(*command)
+        if result.code == 0:
+            continue  # a command that needs no sealed value may go on
+        refused(result, f"the state key {key} is missing", "sensitive values sealed with it", "ZPLAN_STATE_KEY")
+    assert not key.exists()  # no new key written over the loss
+    refused(project.run("apply", "-auto-approve", "-var", "c=5"), "is missing")
+
+
+def test_a_wrong_or_garbled_state_key_is_explained(project: Project) -> None:
+    key = project.path(".zplan/state.key")
+    key.write_text("not a key\n")
+    refused(project.run("output", "-raw", "pw"), f"the state key in {key} is not a key")
+    from cryptography.fernet import Fernet
+
+    key.write_bytes(Fernet.generate_key())
+    refused(project.run("output", "-raw", "pw"), "cannot be unsealed with the key in", "not the one it was sealed with")
+
+
+@pytest.mark.parametrize(
+    "edit, phrase",
+    [
+        (lambda d: d["plan"].pop("state"), "plan.state is missing"),
+        (lambda d: d.pop("code"), "code is missing"),
+        (lambda d: d["plan"]["steps"].__setitem__(0, {"x": 1}), "plan entry"),
+        (lambda d: d["plan"]["options"].__setitem__("targets", "all"), "plan.options.targets is missing or not a JSON array"),
+    ],
+)
+def test_a_malformed_plan_file_is_refused_naming_it(project: Project, edit, phrase: str) -> None:
+    project.ok("plan", "-out", "saved.plan")
+    doc = json.loads(project.read("saved.plan"))
+    edit(doc)
+    project.write("saved.plan", json.dumps(doc))
+    for command in (["apply", "saved.plan"], ["show", "saved.plan"]):
+        refused(project.run(*command), "plan file saved.plan is damaged", phrase, "zplan plan -out FILE")
+
+
+def test_a_plan_file_that_is_a_folder_or_binary_is_refused(project: Project) -> None:
+    project.path("folder.plan").mkdir()
+    refused(project.run("apply", "folder.plan"), "plan file folder.plan is a folder")
+    project.path("binary.plan").write_bytes(bytes(range(256)))
+    refused(project.run("show", "binary.plan"), "binary.plan is not a zplan plan file")
+
+
+@pytest.mark.parametrize("damage", ["random bytes", "truncated"])
+def test_a_corrupt_metadata_db_is_reported_as_such(project: Project, damage: str) -> None:
+    db = project.path(".zplan/metadata.db")
+    good = db.read_bytes()
+    db.write_bytes(os.urandom(4096) if damage == "random bytes" else good[:5000])
+    for command in (["runs"], ["apply", "-auto-approve", "-var", "c=6"]):
+        err = refused(project.run(*command), f"metadata store {db} is damaged")
+        assert "No runs recorded" not in err and f"mv {db} {db}.damaged" in err
+
+
+def test_nan_never_reaches_state(project: Project) -> None:
+    before = project.read(".zplan/state.json")
+    refused(project.run("apply", "-auto-approve", "-var", "c=nan"), "params.c is NaN or infinite")
+    assert project.read(".zplan/state.json") == before
+    project.write("steps/nan.py", "def make() -> float:\n    return float('nan')\n")
+    project.write("nan.zp.hcl", 'pipeline "odd" {\n  step "make" { source = "steps/nan.py:make" }\n}\n')
+    result = project.run("apply", "-auto-approve")
+    assert result.code == 1 and "output output is NaN or infinite" in result.text, str(result)
+    json.loads(project.read(".zplan/state.json"), parse_constant=lambda c: pytest.fail(f"{c} in state"))

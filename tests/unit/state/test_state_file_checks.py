@@ -1,0 +1,70 @@
+"""The state document checks shared by the file and MySQL backends, and the backup the file backend keeps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from zplan.diags import DiagnosticError
+from zplan.state.backend import FileBackend
+from zplan.state.checks import StateDamaged, dump_document, not_finite_path, parse_document
+from zplan.state.model import FORMAT_VERSION, empty
+
+
+@pytest.mark.parametrize(
+    "raw, why",
+    [
+        (b"", "not valid JSON"),
+        (b'{"format_version": 2, "ser', "not valid JSON"),
+        (b"\xff\xfe\x00garbage", "not text"),
+        (b"{}", "no format_version"),
+        (b"null", "holds null"),
+        (b"[]", "JSON list"),
+        (b'{"format_version": 99}', "newer zplan"),
+        (b'{"format_version": 2, "serial": 1, "lineage": "x", "resources": {}, "stores": {}, "outputs": {}, "n": NaN}', "NaN is not valid JSON"),
+        (b'{"format_version": 2, "serial": "1", "lineage": "x", "resources": {}, "stores": {}, "outputs": {}}', "'serial'"),
+    ],
+)
+def test_what_is_not_a_state_document_is_refused_naming_where(raw: bytes, why: str) -> None:
+    with pytest.raises(StateDamaged) as e:
+        parse_document(raw, "state file S", "restore it")
+    assert str(e.value).startswith("error: state file S is damaged: ")
+    assert why in str(e.value) and "restore it" in str(e.value)
+
+
+def test_a_sound_document_reads_back() -> None:
+    doc = empty()
+    assert parse_document(dump_document(doc), "s", "") == doc
+    assert doc["format_version"] == FORMAT_VERSION
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_nan_and_infinities_are_never_written_and_their_place_is_named(bad: float) -> None:
+    doc = {**empty(), "stores": {"k": {"steps": {"a": {"outputs": {"x": {"value": [1, bad]}}}}}}}
+    with pytest.raises(DiagnosticError, match=r"cannot record stores\.k\.steps\.a\.outputs\.x\.value\[1\]"):
+        dump_document(doc)
+    assert not_finite_path({"a": [1.0, {"b": 2}]}) is None
+
+
+def test_the_file_backend_keeps_one_generation_of_backup(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    FileBackend(path).write({**empty(), "serial": 1})
+    assert not path.with_name("state.json.backup").exists()  # nothing before the first write
+    second = FileBackend(path)
+    second.write({**empty(), "serial": 2})
+    second.write({**empty(), "serial": 3})  # later writes of the same command keep the first backup
+    assert json.loads(path.with_name("state.json.backup").read_text())["serial"] == 1
+    FileBackend(path).write({**empty(), "serial": 4})
+    assert json.loads(path.with_name("state.json.backup").read_text())["serial"] == 3
+
+
+def test_a_failed_nan_write_leaves_the_state_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    backend = FileBackend(path)
+    backend.write(empty())
+    before = path.read_bytes()
+    with pytest.raises(DiagnosticError):
+        backend.write({**empty(), "outputs": {"s": {"x": {"value": float("nan")}}}})
+    assert path.read_bytes() == before

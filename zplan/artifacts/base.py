@@ -1,0 +1,288 @@
+"""The artifact store's contract: content-addressed, immutable folders of files.
+
+An artifact is a folder; its digest is ``zplan.hashing.hash_tree`` of that
+folder (relative names and bytes). It lives under ``<root>/<h[:2]>/<h>/``.
+Content is hashed while it is copied or uploaded, so what is stored under a
+digest is exactly what was hashed even if the source changes in between.
+``zplan.artifacts.local`` keeps artifacts in a folder, ``zplan.artifacts.remote``
+in an S3 or GCS bucket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import re
+import secrets
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping
+
+import xxhash
+
+from zplan.diags import DiagnosticError, error
+from zplan.hashing import ALGORITHM, CHUNK, StatCache, combine, hash_file, iter_tree
+
+MARKER = ".zplan-complete"
+# What ``ArtifactStore.check`` finds.
+INTACT, MISSING, DAMAGED = "intact", "missing", "damaged"
+_DIGEST = re.compile(r"^[0-9a-f]{32}$")
+_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+class ArtifactStoreError(DiagnosticError):
+    """The store cannot do what was asked (unreachable, missing bucket, bad URL...)."""
+
+    def __init__(self, summary: str, detail: str = "") -> None:
+        super().__init__(error(summary, detail))
+
+
+class ArtifactNotFound(ArtifactStoreError):
+    pass
+
+
+class ArtifactCorrupted(ArtifactStoreError):
+    """Stored content no longer hashes to its digest (``digest`` names the artifact)."""
+
+    def __init__(self, summary: str, detail: str = "", digest: str | None = None) -> None:
+        super().__init__(summary, detail)
+        self.digest = digest
+
+
+class SourceChanged(ArtifactStoreError):
+    """A file changed between being hashed and being stored."""
+
+
+@dataclass(frozen=True)
+class StoredArtifact:
+    digest: str
+    uri: str
+    size: int  # bytes, all files
+    files: int
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    rel: str  # posix path inside the artifact
+    path: Path
+    digest: str
+    stat: os.stat_result
+
+
+def scan(source: Path, stat_cache: StatCache | None = None) -> list[SourceFile]:
+    """The files an artifact made from ``source`` holds, each with its content hash.
+
+    A folder contributes its files (the walk of ``hash_tree``); a single file
+    becomes a one-file artifact under its own name.
+    """
+    if source.is_file():
+        paths = [(source.name, source)]
+    else:
+        paths = [(p.relative_to(source).as_posix(), p) for p in iter_tree(source)]
+    entries = []
+    for rel, path in paths:
+        st = path.stat()
+        digest = stat_cache.file_hash(path, st) if stat_cache else hash_file(path)
+        entries.append(SourceFile(rel, path, digest, st))
+    return entries
+
+
+def tree_digest(entries: Iterable[SourceFile]) -> str:
+    return combine((e.rel, e.digest) for e in entries)
+
+
+def walk_order(rel: str) -> tuple[tuple[int, str], ...]:
+    """Sort key giving ``iter_tree``'s order: in each folder, its files, then its sub-folders."""
+    *dirs, name = rel.split("/")
+    return (*((1, d) for d in dirs), (0, name))
+
+
+def manifest(digest: str, sizes: Mapping[str, int]) -> dict[str, Any]:
+    return {"algorithm": ALGORITHM, "hash": digest, "files": dict(sizes), "size": sum(sizes.values())}
+
+
+def check_digest(digest: str) -> str:
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        raise ValueError(f"not an artifact digest: {digest!r} (expected 32 lowercase hex characters)")
+    return digest
+
+
+def _stream(src: BinaryIO, dst: BinaryIO) -> str:
+    """Copy ``src`` to ``dst``; return the xxh3-128 of the bytes copied."""
+    h = xxhash.xxh3_128()
+    while chunk := src.read(CHUNK):
+        h.update(chunk)
+        dst.write(chunk)
+    return h.hexdigest()
+
+
+class ArtifactStore:
+    """Base class; build one with ``ArtifactStore.from_url``."""
+
+    url: str
+
+    @staticmethod
+    def from_url(
+        url: str,
+        project_dir: Path,
+        options: Mapping[str, Any] | None = None,
+        cache_dir: Path | None = None,
+    ) -> "ArtifactStore":
+        project_dir = Path(project_dir)
+        scheme, sep, rest = (url or "").partition("://")
+        if url and not sep:
+            return _local()(url, project_dir / url, options)
+        if scheme == "file" and rest:
+            return _local()(url, project_dir / rest, options)  # "/abs" stays absolute
+        if scheme in ("s3", "gs") and rest.strip("/"):
+            from zplan.artifacts.remote import RemoteArtifactStore
+
+            cache = cache_dir or project_dir / ".zplan" / "cache" / "artifacts"
+            return RemoteArtifactStore(url, scheme, rest.strip("/"), cache, options or {})
+        raise ArtifactStoreError(
+            f"unsupported artifact store {url!r}",
+            "use file://PATH (relative to the project or absolute), s3://BUCKET/PREFIX or gs://BUCKET/PREFIX",
+        )
+
+    def put(self, source: Path, *, stat_cache: StatCache | None = None) -> StoredArtifact:
+        """Store a folder (or one file) unless its digest is already there.
+
+        ``stat_cache`` spares rehashing unchanged files.
+        """
+        source = Path(source)
+        if not source.exists():
+            raise ArtifactStoreError(f"cannot store {source}: no such file or folder")
+        entries = scan(source, stat_cache)
+        if any(e.rel == MARKER for e in entries):  # it would pass for a finished upload
+            raise ArtifactStoreError(f"cannot store {source}: the name {MARKER} is reserved", "rename that file")
+        digest = tree_digest(entries)
+        if not self._present(digest):
+            self._write(digest, entries)
+        return self._ref(digest)
+
+    def exists(self, digest: str) -> bool:
+        return self._present(check_digest(digest))
+
+    def presence(self) -> Callable[[str], bool]:
+        """A ``digest -> stored?`` test for one plan: existence only, no content read.
+        Object stores answer from one listing per two-character prefix, made on first use."""
+        return self.exists
+
+    def get(self, digest: str, verify: bool = False) -> Path:
+        """A local folder holding the artifact; ``verify`` rehashes its content first
+        (a step's inputs are loaded that way), raising ``ArtifactCorrupted`` on a mismatch."""
+        raise NotImplementedError
+
+    def check(self, digest: str) -> str:
+        """INTACT, MISSING or DAMAGED, reading every byte (``zplan verify``)."""
+        raise NotImplementedError
+
+    def uri(self, digest: str) -> str:
+        raise NotImplementedError
+
+    def delete(self, digest: str) -> None:
+        raise NotImplementedError
+
+    def damaged(self, digest: str, why: str) -> "ArtifactCorrupted":
+        return ArtifactCorrupted(
+            f"artifact damaged (digest mismatch): {digest} in {self.url}: {why}",
+            "zplan reruns the step that produced it; `zplan verify -repair` drops every damaged artifact",
+            digest=digest,
+        )
+
+    def _present(self, digest: str) -> bool:
+        raise NotImplementedError
+
+    def _write(self, digest: str, entries: list[SourceFile]) -> None:
+        raise NotImplementedError
+
+    def _ref(self, digest: str) -> StoredArtifact:
+        raise NotImplementedError
+
+    def _changed(self, entry: SourceFile) -> SourceChanged:
+        return SourceChanged(
+            f"{entry.path} changed while it was being stored in {self.url}",
+            "wait until whatever writes it has finished, then run again",
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+
+class TempArea:
+    """Private temp folders under one parent, each guarded by an flock held while in use.
+
+    A process that dies mid-write releases its lock, so the next writer can
+    remove the leftovers without ever touching a folder another process is
+    still filling (steps store artifacts from parallel processes).
+    """
+
+    def __init__(self, parent: Path) -> None:
+        self.parent = parent
+
+    @contextlib.contextmanager
+    def folder(self) -> Iterator[Path]:
+        self.parent.mkdir(parents=True, exist_ok=True)
+        self.sweep()
+        name = f"{os.getpid()}-{secrets.token_hex(8)}"
+        lock = self.parent / f"{name}.lock"
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # taken before the folder exists, released after it is gone
+            path = self.parent / name
+            path.mkdir()
+            try:
+                yield path
+            finally:
+                _remove_tree(path)
+                lock.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+
+    def sweep(self) -> None:
+        for lock in self.parent.glob("*.lock"):
+            try:
+                fd = os.open(lock, os.O_WRONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)  # its writer is alive
+                continue
+            try:
+                _remove_tree(lock.with_suffix(""))
+                lock.unlink(missing_ok=True)
+            finally:
+                os.close(fd)
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _place(tmp: Path, target: Path) -> None:
+    """Commit a finished temp folder under its digest; losing a race to an identical one is fine."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(tmp, target)
+    except OSError as e:
+        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not target.is_dir():
+            raise
+
+
+def _inside(rel: str) -> bool:
+    parts = rel.split("/")
+    return bool(rel) and all(p not in ("", ".", "..") for p in parts) and "\0" not in rel
+
+
+
+
+def _local() -> type["ArtifactStore"]:
+    from zplan.artifacts.local import LocalArtifactStore
+
+    return LocalArtifactStore

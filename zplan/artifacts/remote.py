@@ -1,0 +1,235 @@
+"""An object-store artifact store (S3, GCS over fsspec).
+
+Object stores have no rename: the files are uploaded first and a
+``.zplan-complete`` marker (hash, files, sizes) is written last. An artifact
+without its marker does not exist. Reads download into a local cache and check
+the hash of the bytes received.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from zplan.artifacts.base import (
+    _READ_ONLY,
+    DAMAGED,
+    INTACT,
+    MISSING,
+    MARKER,
+    ArtifactCorrupted,
+    ArtifactNotFound,
+    ArtifactStore,
+    ArtifactStoreError,
+    SourceFile,
+    StoredArtifact,
+    TempArea,
+    _inside,
+    _place,
+    _remove_tree,
+    _stream,
+    check_digest,
+    manifest,
+    walk_order,
+)
+from zplan.diags import DiagnosticError
+from zplan.hashing import canonical_json, combine, hash_tree
+
+
+class RemoteArtifactStore(ArtifactStore):
+    """An S3 or GCS bucket (and prefix), reached through fsspec.
+
+    The file system is created on first use and again after a fork, so a store
+    built in the parent process also works in a worker process.
+    """
+
+    def __init__(self, url: str, protocol: str, root: str, cache_dir: Path, options: Mapping[str, Any]) -> None:
+        self.url = url
+        self.protocol = protocol
+        self.root = root
+        self.cache_dir = Path(os.path.abspath(cache_dir))
+        self.temp = TempArea(self.cache_dir / ".tmp")
+        self.options = dict(options)
+        self._fs: Any = None
+        self._pid = 0
+
+    @property
+    def fs(self) -> Any:
+        if self._fs is None or self._pid != os.getpid():
+            self._fs = _open_filesystem(self.url, self.protocol, self.options)
+            self._pid = os.getpid()
+        return self._fs
+
+    def key(self, digest: str) -> str:
+        return f"{self.root}/{digest[:2]}/{digest}"
+
+    def uri(self, digest: str) -> str:
+        return f"{self.protocol}://{self.key(check_digest(digest))}"
+
+    def get(self, digest: str, verify: bool = False) -> Path:
+        target = self.cache_dir / check_digest(digest)
+        if target.is_dir():
+            if not verify or hash_tree(target) == digest:
+                return target  # verified when it was downloaded; its files are read-only
+            _remove_tree(target)  # the local copy was damaged: fetch it again
+        data = self._marker(digest)
+        if data is None:
+            raise ArtifactNotFound(f"artifact {digest} is not in {self.url}")
+        with self.temp.folder() as tmp:
+            self._download(digest, data, tmp)
+            _place(tmp, target)
+        return target
+
+    def check(self, digest: str) -> str:
+        try:
+            data = self._marker(check_digest(digest))
+            if data is None:
+                return MISSING
+            with self.temp.folder() as tmp:
+                self._download(digest, data, tmp)
+        except ArtifactCorrupted:
+            return DAMAGED
+        return INTACT
+
+    def presence(self) -> Callable[[str], bool]:
+        listed: dict[str, set[str]] = {}
+        return lambda digest: digest in self._listed(check_digest(digest)[:2], listed)
+
+    def _listed(self, prefix: str, memo: dict[str, set[str]]) -> set[str]:
+        """The complete artifacts (those with a marker) under one prefix: one listing, remembered in ``memo``."""
+        if prefix not in memo:
+            with self._errors():
+                try:
+                    keys = self.fs.find(f"{self.root}/{prefix}/")
+                except FileNotFoundError:
+                    keys = []
+            memo[prefix] = {k.rsplit("/", 2)[-2] for k in keys if k.endswith("/" + MARKER)}
+        return memo[prefix]
+
+    def delete(self, digest: str) -> None:
+        key = self.key(check_digest(digest))
+        with self._errors():
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm_file(f"{key}/{MARKER}")  # gone as soon as the marker is
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm(key, recursive=True)
+        _remove_tree(self.cache_dir / digest)
+
+    def _present(self, digest: str) -> bool:
+        with self._errors():
+            return bool(self.fs.exists(f"{self.key(digest)}/{MARKER}"))
+
+    def _write(self, digest: str, entries: list[SourceFile]) -> None:
+        key = self.key(digest)
+        with self._errors():
+            for entry in entries:
+                with open(entry.path, "rb") as src, self.fs.open(f"{key}/{entry.rel}", "wb") as out:
+                    got = _stream(src, out)
+                if got != entry.digest:
+                    raise self._changed(entry)
+            sizes = {e.rel: e.stat.st_size for e in entries}
+            self._write_marker(key, manifest(digest, sizes))
+
+    def _write_marker(self, key: str, data: Mapping[str, Any]) -> None:
+        self.fs.pipe_file(f"{key}/{MARKER}", canonical_json(data).encode())
+
+    def _marker(self, digest: str) -> dict[str, Any] | None:
+        with self._errors():
+            try:
+                raw = self.fs.cat_file(f"{self.key(digest)}/{MARKER}")
+            except FileNotFoundError:
+                return None
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise self._corrupted(digest, "its completion marker is not valid JSON") from None
+        if data.get("hash") != digest or not isinstance(data.get("files"), dict):
+            raise self._corrupted(digest, "its completion marker names different content")
+        if not all(_inside(rel) for rel in data["files"]):  # never write outside the download folder
+            raise self._corrupted(digest, "its completion marker names files outside the artifact")
+        return data
+
+    def _download(self, digest: str, data: Mapping[str, Any], tmp: Path) -> None:
+        key = self.key(digest)
+        got = []
+        with self._errors():
+            for rel in sorted(data["files"], key=walk_order):  # the order the digest was made in
+                dst = tmp / rel
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    with self.fs.open(f"{key}/{rel}", "rb") as src, open(dst, "xb") as out:
+                        got.append((rel, _stream(src, out)))
+                except FileNotFoundError:
+                    raise self._corrupted(digest, f"its file {rel!r} is missing") from None
+                os.chmod(dst, _READ_ONLY)
+        if combine(got) != digest:
+            raise self._corrupted(digest, "the downloaded files do not hash to its digest")
+
+    def _corrupted(self, digest: str, why: str) -> ArtifactCorrupted:
+        return self.damaged(digest, f"the stored copy at {self.uri(digest)} is corrupted: {why}")
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn the object store's failures (no bucket, no access, no server) into one clear error."""
+        try:
+            yield
+        except DiagnosticError:
+            raise
+        except _remote_errors(self.protocol) as e:
+            raise ArtifactStoreError(f"artifact store {self.url} failed: {e}", _hint(self.protocol)) from e
+
+    def _ref(self, digest: str) -> StoredArtifact:
+        data = self._marker(digest) or {}
+        files = data.get("files", {})
+        return StoredArtifact(digest, self.uri(digest), sum(files.values()), len(files))
+
+
+def _open_filesystem(url: str, protocol: str, options: Mapping[str, Any]) -> Any:
+    # No listing cache: another process may add an artifact at any time. Instances are
+    # shared per options (fsspec rebuilds them after a fork): a new S3 client costs ~0.5 s.
+    opts = {"use_listings_cache": False, **options}
+    try:
+        if protocol == "s3":
+            import s3fs
+
+            return s3fs.S3FileSystem(**opts)
+        # Read by gcsfs at import time; its default (true) stalls every call on a gRPC handshake.
+        os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+        # google-api-core warns about future Python support on import and first use: noise in
+        # every command's output and every step's log, and nothing the user can act on here.
+        warnings.filterwarnings("ignore", message="You are using a Python version", category=FutureWarning)
+        from gcsfs.core import GCSFileSystem
+
+        if "token" not in opts and os.environ.get("STORAGE_EMULATOR_HOST"):
+            opts["token"] = "anon"  # the emulator takes no credentials
+        return GCSFileSystem(**opts)
+    except ImportError as e:
+        raise ArtifactStoreError(
+            f"artifact store {url} needs {(e.name or 'fsspec').partition('.')[0]}",
+            "install zplan's remote extra: pip install 'zplan[remote]'",
+        ) from None
+    except TypeError as e:
+        raise ArtifactStoreError(f"bad options for artifact store {url}: {e}") from None
+
+
+def _remote_errors(protocol: str) -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [OSError]
+    if protocol == "s3":
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        errors += [BotoCoreError, ClientError]
+    else:
+        from gcsfs.retry import HttpError
+
+        errors.append(HttpError)
+    return tuple(errors)
+
+
+def _hint(protocol: str) -> str:
+    if protocol == "s3":
+        return "check the bucket exists and AWS credentials (AWS_ACCESS_KEY_ID..., AWS_ENDPOINT_URL for a local server)"
+    return "check the bucket exists and Google credentials (STORAGE_EMULATOR_HOST for a local emulator)"
