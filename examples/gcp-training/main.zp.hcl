@@ -97,6 +97,11 @@ stack "gcp" {
   metadata_store    = "mysql://zplan@${resource.gcp_sql_database_instance.meta.public_ip_address}:3306/zplan"
   metadata_password = var.db_password
   processing        = "beam:DataflowRunner"
+  beam_options = {
+    project       = var.project
+    region        = var.region
+    temp_location = "gs://${resource.gcp_storage_bucket.artifacts.name}/beam-tmp"
+  }
   container_image   = "${var.region}-docker.pkg.dev/${var.project}/zplan-${var.env}/trainer:latest"
 }
 

@@ -14,7 +14,8 @@ from typing import Any, Mapping
 
 import pytest
 
-from zplan import diags, operations
+from zplan import diags
+from zplan.operations import planning as operations
 from zplan.plan import model as m
 from zplan.plan.planner import PlanRequest
 from zplan.project import Project

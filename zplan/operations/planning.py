@@ -69,7 +69,7 @@ def _refresh(project: Project, state: State, everything: bool) -> dict[str, dict
 
 def _recorded_value(state: State, project: Project):
     """Provider blocks may name resource attributes: before a plan, the recorded ones are all there is."""
-    from zplan.config.expr import UNKNOWN
+    from zplan.config.values import UNKNOWN
     from zplan.state import secrets as sealed
 
     def value(type_: str, name: str, attr: str):

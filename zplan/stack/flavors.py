@@ -9,11 +9,14 @@ fast. Each flavor checks its own value, offline.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
-from zplan.config.expr import contains_unknown
+from zplan.config.values import contains_unknown
 from zplan.fsutil import atomic_write_text
 from zplan.hashing import hash_value
 
@@ -178,15 +181,30 @@ def _beam_option_problems(settings: Mapping[str, Any], cache_dir: Path | None) -
     if key in known:
         return []
     from zplan import diags
-    from zplan.beam.runners import pipeline_options
 
     try:
-        pipeline_options(processing, dict(options) if isinstance(options, Mapping) else {})
+        with _quiet_imports():  # Beam's cloud extras warn about optional clients: noise in a plan
+            from zplan.beam.runners import pipeline_options
+
+            pipeline_options(processing, dict(options) if isinstance(options, Mapping) else {})
     except diags.DiagnosticError as exc:
         return [d.summary + (f" ({d.detail})" if d.detail else "") for d in exc.diagnostics]
     if memo is not None and memo.parent.is_dir():
         atomic_write_text(memo, json.dumps(sorted(known | {key})))
     return []
+
+
+@contextlib.contextmanager
+def _quiet_imports():
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
 
 
 def _read_memo(path: Path | None) -> set[str]:

@@ -24,7 +24,7 @@ from zplan.diags import DiagnosticError
 from zplan.project import Options, Project
 from zplan.provider import ProviderRegistry
 from zplan.render.console import print_diagnostics
-from zplan.validate import validate_project
+from zplan.operations.validate import validate_project
 
 ROOT = Path(__file__).resolve().parents[3]
 REGISTRY = ProviderRegistry()
