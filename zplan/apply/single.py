@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from zplan import diags
 from zplan.apply.applier import Applier
-from zplan.apply.hooks import Hooks
+from zplan.hooks import Hooks
 from zplan.plan.planner import Planner, PlanRequest
 from zplan.project import Project, ensure_state_dir
 from zplan.render.apply_view import PlainView
@@ -26,8 +26,6 @@ def run_one(project: Project, address: str, hooks: Hooks | None = None) -> bool:
 
         state = State(backend.read())
         planner = Planner(project, state)
-        plan = planner.plan(PlanRequest(targets=[address]))
-        plan.steps = [s for s in plan.steps if s.address == address]  # upstream steps ran in their own tasks
-        plan.resources = []
+        plan = planner.plan(PlanRequest(targets=[address])).only_step(address)  # upstream steps ran in their own tasks
         result = Applier(planner, plan, state, lambda s: backend.write(s.doc), hooks or PlainView(), parallelism=1).apply()
     return result.ok

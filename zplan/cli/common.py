@@ -256,7 +256,7 @@ def state_rm(address: str, lock_timeout: str) -> None:
         state = State(backend.read())
         if addr not in state.resources:
             raise diags.fail(f"{addr} is not in state", "see `zplan state list`")
-        del state.resources[addr]
+        state.forget(addr)
         state.bump()
         backend.write(state.doc)
     say(f"Removed {addr} from state (the resource itself was left as it is).")

@@ -24,6 +24,7 @@ from zplan.metadata import convert as cv
 from zplan.metadata.records import (
     ArtifactRecord,
     ArtifactView,
+    ExecutionRecord,
     ExecutionView,
     GitInfo,
     LineageNode,
@@ -125,99 +126,56 @@ class MetadataStore:
             return number
         raise fail(f"metadata store {self.describe()}: could not allocate a run number")
 
-    @_guarded
-    def record_execution(
-        self,
-        run: int,
-        *,
-        address: str,
-        pipeline: str,
-        step: str,
-        cache_key: str,
-        params: dict,
-        code_hash: str,
-        state: str,
-        started_at: float,
-        finished_at: float,
-        error: str | None,
-        inputs: dict[str, ArtifactRecord],
-        outputs: dict[str, ArtifactRecord],
-    ) -> int:
-        store, types, m = self._writer()
-        run_ctx = self._run_context(run)
-        [pipeline_ctx] = store.get_contexts_by_id([self._pipeline_context_id(pipeline)])
-        execution = m.pb.Execution(type_id=types.step, last_known_state=cv.state_proto(m.pb, state))
-        cv.set_props(
-            execution,
-            {
-                "address": address,
-                "pipeline": pipeline,
-                "step": step,
-                "cache_key": cache_key,
-                "params": cv.params_json(params),
-                "code_hash": code_hash,
-                "error": error,
-                "started_at": float(started_at),
-                "finished_at": float(finished_at),
-            },
-        )
-        pairs = self._artifact_events(m.pb, types, m.pb.Event.INPUT, inputs)
-        pairs += self._artifact_events(m.pb, types, m.pb.Event.OUTPUT, outputs)
-        # One MLMD transaction: the execution, its artifacts, events and context links.
-        execution_id, _, _ = store.put_execution(
-            execution,
-            pairs,
-            [run_ctx, pipeline_ctx],
-            reuse_context_if_already_exist=True,
-            reuse_artifact_if_already_exist_by_external_id=True,
-            force_reuse_context=True,
-        )
-        return execution_id
+    def record_execution(self, run: int, **fields) -> int:
+        """Record one execution (the fields of ``ExecutionRecord``); returns its id."""
+        return self.record_executions(run, [ExecutionRecord(**fields)])[0]
 
     @_guarded
-    def record_executions(self, run: int, records: list[dict]) -> None:
-        """Record many executions in ONE transaction (``put_lineage_subgraph``).
+    def record_executions(self, run: int, records: list[ExecutionRecord | dict]) -> list[int]:
+        """Record many executions in ONE transaction (``put_lineage_subgraph``); returns their ids.
 
-        Each record holds the keyword arguments of ``record_execution``. On SQLite
+        A record is an ``ExecutionRecord`` (or a dict of its fields). On SQLite
         every transaction is a sync to disk, so an apply of a thousand steps
         records them in a few batches instead of a thousand commits.
         """
+        records = [r if isinstance(r, ExecutionRecord) else ExecutionRecord(**r) for r in records]
         if not records:
-            return
-        if len({r["pipeline"] for r in records}) > 1:
+            return []
+        if len({r.pipeline for r in records}) > 1:
             # contexts apply to a whole batch: one batch per run of same-pipeline records, in order
             import itertools
 
-            for _, group in itertools.groupby(records, key=lambda r: r["pipeline"]):
-                self.record_executions(run, list(group))
-            return
+            ids: list[int] = []
+            for _, group in itertools.groupby(records, key=lambda r: r.pipeline):
+                ids += self.record_executions(run, list(group))
+            return ids
         store, types, m = self._writer()
         run_ctx = self._run_context(run)
         contexts = {run_ctx.id: run_ctx}
         executions, artifacts, edges = [], [], []
         artifact_index: dict[str, int] = {}
         for rec in records:
-            pipeline_ctx_id = self._pipeline_context_id(rec["pipeline"])
+            pipeline_ctx_id = self._pipeline_context_id(rec.pipeline)
             if pipeline_ctx_id not in contexts:
                 [contexts[pipeline_ctx_id]] = store.get_contexts_by_id([pipeline_ctx_id])
-            execution = m.pb.Execution(type_id=types.step, last_known_state=cv.state_proto(m.pb, rec["state"]))
+            execution = m.pb.Execution(type_id=types.step, last_known_state=cv.state_proto(m.pb, rec.state))
             cv.set_props(
                 execution,
                 {
-                    "address": rec["address"],
-                    "pipeline": rec["pipeline"],
-                    "step": rec["step"],
-                    "cache_key": rec["cache_key"],
-                    "params": cv.params_json(rec["params"]),
-                    "code_hash": rec["code_hash"],
-                    "error": rec["error"],
-                    "started_at": float(rec["started_at"]),
-                    "finished_at": float(rec["finished_at"]),
+                    "address": rec.address,
+                    "pipeline": rec.pipeline,
+                    "step": rec.step,
+                    "cache_key": rec.cache_key,
+                    "params": cv.params_json(rec.params),
+                    "code_hash": rec.code_hash,
+                    "error": rec.error,
+                    "started_at": float(rec.started_at),
+                    "finished_at": float(rec.finished_at),
                 },
             )
             executions.append(execution)
-            pairs = self._artifact_events(m.pb, types, m.pb.Event.INPUT, rec["inputs"])
-            pairs += self._artifact_events(m.pb, types, m.pb.Event.OUTPUT, rec["outputs"])
+            pairs = self._artifact_events(m.pb, types, m.pb.Event.INPUT, rec.inputs)
+            pairs += self._artifact_events(m.pb, types, m.pb.Event.OUTPUT, rec.outputs)
             for artifact, event in pairs:
                 key = artifact.external_id
                 if key not in artifact_index:
@@ -225,7 +183,7 @@ class MetadataStore:
                     artifacts.append(artifact)
                 edges.append((len(executions) - 1, artifact_index[key], event))
         # Every execution of the batch belongs to the run and to its pipeline context.
-        store.put_lineage_subgraph(
+        execution_ids, _, _ = store.put_lineage_subgraph(
             executions,
             artifacts,
             list(contexts.values()),
@@ -233,6 +191,7 @@ class MetadataStore:
             reuse_context_if_already_exist=True,
             reuse_artifact_if_already_exist_by_external_id=True,
         )
+        return execution_ids
 
     @_guarded
     def finish_run(self, run: int, status: str, finished_at: float) -> None:

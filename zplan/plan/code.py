@@ -17,7 +17,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zplan import diags
 from zplan.fsutil import atomic_write_text
 from zplan.hashing import hash_text
 
@@ -261,7 +260,3 @@ def _decorator_name(node: ast.AST) -> str:
     if isinstance(node, ast.Attribute):
         return node.attr
     return ""
-
-
-def code_error_diag(exc: CodeError, range: diags.Range) -> diags.Diagnostic:
-    return diags.error(exc.summary, exc.detail, range)

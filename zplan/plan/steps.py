@@ -9,8 +9,9 @@ inputs, environment — in that order, as DVC checks a stage.
 
 from __future__ import annotations
 
-import functools
+import copy
 import os
+from dataclasses import replace
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -22,7 +23,8 @@ from zplan.config.scope import Scope, StepOutputRef
 from zplan.hashing import StatCache, canonical_json, hash_value
 from zplan.plan import model as m
 from zplan.plan.code import CodeError, CodeIndex
-from zplan.state.model import State
+from zplan.secrets import digest_secrets, is_digest
+from zplan.state.model import CacheEntry, State, StepRecord
 
 KEY_VERSION = 1
 
@@ -30,32 +32,6 @@ KEY_VERSION = 1
 def environment() -> dict[str, str]:
     """The parts of the environment that can change a step's results."""
     return {"python": f"{sys.version_info.major}.{sys.version_info.minor}"}
-
-
-@functools.lru_cache(maxsize=64)
-def _slow_digest(value: str) -> str:
-    """A digest that stands for a secret in state and cache keys.
-
-    Deterministic (two checkouts sharing a cache must agree) but deliberately slow
-    (PBKDF2, 200,000 rounds), so a weak password cannot be recovered by trying
-    guesses against what state stores.
-    """
-    import hashlib
-
-    return hashlib.pbkdf2_hmac("sha256", value.encode(), b"zplan sensitive value", 200_000).hex()[:32]
-
-
-def mask_secrets(value: Any, secrets: list[str]) -> Any:
-    """Replace every string that holds a secret by a hash of it, for state and cache keys."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        return f"(sensitive:{_slow_digest(value)})" if any(s and s in value for s in secrets) else value
-    if isinstance(value, dict):
-        return {k: mask_secrets(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_secrets(v, secrets) for v in value]
-    return value
 
 
 class StepPlanner:
@@ -90,7 +66,7 @@ class StepPlanner:
             raise diags.fail(exc.summary, exc.detail, step.source_range) from None
         params = self._params(step, scope)
         inputs = self._inputs(step, scope)
-        plan = m.StepPlan(
+        draft = m.StepPlan(
             address=address,
             pipeline=step.pipeline,
             step=step.name,
@@ -100,22 +76,28 @@ class StepPlanner:
             params=params,
             inputs=inputs,
             outputs=step.outputs or info.outputs,
-            depends_on=sorted({i["step"] for i in _step_inputs(inputs)}),
+            depends_on=sorted({i.step for i in m.upstream_inputs(inputs)}),
         )
-        self._check_outputs_exist(step, plan)
-        fingerprint = self.fingerprint(plan)
+        self._check_outputs_exist(step, draft)
+        fingerprint = self.fingerprint(draft)
         known = stack_known and fingerprint is not None
-        plan.cache_key = hash_value(fingerprint) if known else None
+        cache_key = hash_value(fingerprint) if known else None
         record = self.state.step_record(self.store_key, address) if self.store_key else None
-        entry = self.state.cache_entry(self.store_key, plan.cache_key) if known and self.store_key else None
+        entry = self.state.cache_entry(self.store_key, cache_key) if known and self.store_key else None
 
         if not forced and entry is not None and self._entry_usable(entry):
-            plan.action = m.CACHED
-            plan.cached_from = entry
+            plan = replace(draft, action=m.CACHED, cache_key=cache_key, cached_from=entry)
         else:
-            plan.reasons = self._reasons(plan, record, forced, stack_known, entry)
+            plan = replace(draft, cache_key=cache_key, reasons=self._reasons(draft, record, forced, stack_known, entry))
         self.planned[address] = plan
         return plan
+
+    def for_run(self, store_key: str | None, planned: dict[str, m.StepPlan]) -> "StepPlanner":
+        """A planner for re-planning steps during apply: same caches, the run's own view of
+        each step (``planned``, updated as steps finish) and the stack's settled store key."""
+        other = copy.copy(self)
+        other.store_key, other.planned = store_key, planned
+        return other
 
     def fingerprint(self, plan: m.StepPlan) -> dict | None:
         """What the cache key hashes; None while an input or param is known only after apply."""
@@ -123,14 +105,14 @@ class StepPlanner:
             return None
         digests = {}
         for name, spec in plan.inputs.items():
-            digest = _input_digest(spec)
+            digest = spec.digest
             if digest is None:
                 return None
             digests[name] = digest
         return {
             "v": KEY_VERSION,
             "code": plan.code_hash,
-            "params": mask_secrets(plan.params, self.secrets),
+            "params": digest_secrets(plan.params, self.secrets),
             "inputs": digests,
             "env": self.env,
         }
@@ -148,7 +130,7 @@ class StepPlanner:
             raise diags.fail(f'step "{step.name}": params must be plain values', str(exc), step.params.range) from None
         return value
 
-    def _inputs(self, step: StepConfig, scope: Scope) -> dict[str, dict]:
+    def _inputs(self, step: StepConfig, scope: Scope) -> dict[str, m.StepInput]:
         if step.inputs is None:
             return {}
         value = scope.eval(step.inputs, pipeline=step.pipeline)
@@ -160,11 +142,11 @@ class StepPlanner:
             )
         return {name: self._input(step, name, v) for name, v in value.items()}
 
-    def _input(self, step: StepConfig, name: str, value: Any) -> dict:
+    def _input(self, step: StepConfig, name: str, value: Any) -> m.StepInput:
         if isinstance(value, StepOutputRef):
             return self._upstream(step, value)
         if isinstance(value, list) and value and all(isinstance(v, StepOutputRef) for v in value):
-            return {"kind": "list", "items": [self._upstream(step, v) for v in value]}
+            return m.ListInput(tuple(self._upstream(step, v) for v in value))
         if isinstance(value, str):
             return self._data(step, name, value)
         raise diags.fail(
@@ -173,26 +155,24 @@ class StepPlanner:
             step.inputs.range,
         )
 
-    def _upstream(self, step: StepConfig, ref: StepOutputRef) -> dict:
+    def _upstream(self, step: StepConfig, ref: StepOutputRef) -> m.StepOutputInput:
         upstream = self.planned.get(ref.address)
-        spec = {"kind": "step", "step": ref.address, "output": ref.output, "digest": None}
         if upstream is None:  # excluded by -target/-exclude: use what was recorded
             record = self.state.step_record(self.store_key, ref.address) if self.store_key else None
-            out = (record or {}).get("outputs", {}).get(ref.output)
-            spec["digest"] = out["digest"] if out and record.get("status") == "succeeded" else None
-            return spec
-        if upstream.action == m.CACHED:
-            out = upstream.cached_from["outputs"].get(ref.output)
-            if out is None:
-                raise diags.fail(
-                    f'step "{ref.step}" has no output "{ref.output}"',
-                    f"its outputs are: {', '.join(upstream.cached_from['outputs']) or 'none'}",
-                    step.inputs.range,
-                )
-            spec["digest"] = out["digest"]
-        return spec
+            out = record.outputs.get(ref.output) if record is not None and record.succeeded else None
+            return m.StepOutputInput(ref.address, ref.output, out["digest"] if out else None)
+        if upstream.action != m.CACHED:
+            return m.StepOutputInput(ref.address, ref.output, None)
+        out = upstream.cached_from.outputs.get(ref.output)
+        if out is None:
+            raise diags.fail(
+                f'step "{ref.step}" has no output "{ref.output}"',
+                f"its outputs are: {', '.join(upstream.cached_from.outputs) or 'none'}",
+                step.inputs.range,
+            )
+        return m.StepOutputInput(ref.address, ref.output, out["digest"])
 
-    def _data(self, step: StepConfig, name: str, rel: str) -> dict:
+    def _data(self, step: StepConfig, name: str, rel: str) -> m.DataInput:
         # normpath, not resolve(): no symlink walk per input on every plan
         path = os.path.normpath(os.path.join(self.project_dir, rel))
         if not os.path.exists(path):
@@ -201,21 +181,21 @@ class StepPlanner:
                 "inputs given as strings are paths relative to the project folder",
                 step.inputs.range,
             )
-        return {"kind": "data", "path": rel, "digest": self.stat_cache.tree_hash(path)}
+        return m.DataInput(rel, self.stat_cache.tree_hash(path))
 
     def _check_outputs_exist(self, step: StepConfig, plan: m.StepPlan) -> None:
-        for spec in _step_inputs(plan.inputs):
-            upstream = self.planned.get(spec["step"])
+        for spec in m.upstream_inputs(plan.inputs):
+            upstream = self.planned.get(spec.step)
             declared = upstream.outputs if upstream else None
-            if declared is not None and spec["output"] not in declared:
+            if declared is not None and spec.output not in declared:
                 raise diags.fail(
-                    f'step "{spec["step"].rsplit(".", 1)[1]}" has no output "{spec["output"]}"',
+                    f'step "{spec.step.rsplit(".", 1)[1]}" has no output "{spec.output}"',
                     f"its outputs are: {', '.join(declared)}",
                     step.inputs.range,
                 )
 
-    def _entry_usable(self, entry: dict) -> bool:
-        for out in entry.get("outputs", {}).values():
+    def _entry_usable(self, entry: CacheEntry) -> bool:
+        for out in entry.outputs.values():
             current = self.materializer_version(out.get("materializer", ""))
             if current is not None and current != out.get("materializer_version"):
                 return False
@@ -224,18 +204,18 @@ class StepPlanner:
         return True
 
     # -- reasons ---------------------------------------------------------------------------------
-    def _reasons(self, plan: m.StepPlan, record: dict | None, forced: bool, stack_known: bool, entry: dict | None) -> list[m.Reason]:
+    def _reasons(self, plan: m.StepPlan, record: StepRecord | None, forced: bool, stack_known: bool, entry: CacheEntry | None) -> list[m.Reason]:
         if forced:
             return [m.Reason(m.REPLACE_REQUESTED, "forced by -replace")]
         if record is None:
             return [m.Reason(m.NEVER_RAN, "never ran")]
         reasons: list[m.Reason] = []
-        if record.get("status") == "failed":
+        if record.status == "failed":
             reasons.append(m.Reason(m.PREVIOUS_FAILED, "previous run failed"))
-        before = record.get("fingerprint", {})
+        before = record.fingerprint
         if before.get("code") != plan.code_hash:
             reasons.append(m.Reason(m.CODE_CHANGED, "code changed"))
-        reasons += _param_reasons(before.get("params", {}), mask_secrets(plan.params, self.secrets), self.secrets)
+        reasons += _param_reasons(before.get("params", {}), digest_secrets(plan.params, self.secrets), self.secrets)
         reasons += self._input_reasons(plan, before.get("inputs", {}))
         if before.get("env") and before.get("env") != self.env:
             for k in sorted(set(self.env) | set(before["env"])):
@@ -252,17 +232,17 @@ class StepPlanner:
     def _input_reasons(self, plan: m.StepPlan, before: dict) -> list[m.Reason]:
         reasons = []
         for name, spec in plan.inputs.items():
-            upstreams = _step_inputs({name: spec})
-            running = [u["step"] for u in upstreams if (p := self.planned.get(u["step"])) and p.action == m.RUN]
+            upstreams = m.upstream_inputs({name: spec})
+            running = [u.step for u in upstreams if (p := self.planned.get(u.step)) and p.action == m.RUN]
             if running:
                 names = ", ".join(r.rsplit(".", 1)[1] for r in running)
                 reasons.append(m.Reason(m.UPSTREAM_RERUNS, f"input {name} changes (upstream {names} reruns)"))
                 continue
-            digest = _input_digest(spec)
+            digest = spec.digest
             if digest is None:
                 reasons.append(m.Reason(m.KNOWN_AFTER_APPLY, f"input {name} known after apply"))
             elif before.get(name) != digest:
-                what = f" ({spec['path']})" if spec["kind"] == "data" else ""
+                what = f" ({spec.path})" if isinstance(spec, m.DataInput) else ""
                 reasons.append(m.Reason(m.INPUT_CHANGED, f"input {name} changed{what}"))
         for name in sorted(set(before) - set(plan.inputs)):
             reasons.append(m.Reason(m.INPUT_CHANGED, f"input {name} removed"))
@@ -277,23 +257,6 @@ def _without_unknown(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_unknown(v) for v in value]
     return value
-
-
-def _step_inputs(inputs: dict[str, dict]) -> list[dict]:
-    out = []
-    for spec in inputs.values():
-        if spec["kind"] == "step":
-            out.append(spec)
-        elif spec["kind"] == "list":
-            out.extend(spec["items"])
-    return out
-
-
-def _input_digest(spec: dict) -> str | None:
-    if spec["kind"] == "list":
-        digests = [i["digest"] for i in spec["items"]]
-        return None if None in digests else hash_value(digests)
-    return spec.get("digest")
 
 
 def _param_reasons(before: dict, after: dict, secrets: list[str]) -> list[m.Reason]:
@@ -313,7 +276,7 @@ def _show(value: Any) -> str:
         return "(unset)"
     if value is UNKNOWN:
         return "(known after apply)"
-    if isinstance(value, str) and value.startswith("(sensitive:"):
+    if is_digest(value):
         return "(sensitive)"
     text = canonical_json(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -5,8 +5,7 @@ from __future__ import annotations
 from zplan import diags
 from zplan.plan.resources import desired_inputs, schema_for
 from zplan.provider import ProviderContext, ProviderError, provider_name_for
-from zplan.state import secrets as sealed
-from zplan.state.model import State
+from zplan.state.model import ResourceRecord, State
 
 
 def import_into_state(project, backend, address: str, id_: str) -> None:
@@ -23,21 +22,15 @@ def import_into_state(project, backend, address: str, id_: str) -> None:
         attrs = provider.import_resource(resource.type, id_)
     except ProviderError as exc:
         raise diags.fail(f"cannot import {address}: {exc}") from None
-    secret = sorted(schema.sensitive_names())
     inputs = {k: v for k, v in attrs.items() if k in schema.inputs()}
     try:  # record the configured inputs when they match, so a matching import plans as no-op
         wanted = desired_inputs(resource, schema, project.scope())
         inputs.update({k: v for k, v in wanted.items() if k not in inputs})
     except diags.DiagnosticError:
         pass
-    state.resources[address] = {
-        "type": resource.type,
-        "provider": provider_name,
-        "inputs": sealed.seal_keys(inputs, secret, project.state_dir),
-        "attributes": sealed.seal_keys(attrs, secret, project.state_dir),
-        "dependencies": [],
-        "sensitive": secret,
-        "prevent_destroy": resource.lifecycle.prevent_destroy,
-    }
+    state.put_resource(address, ResourceRecord.sealed(
+        resource.type, provider_name, inputs, attrs, schema.sensitive_names(), project.state_dir,
+        prevent_destroy=resource.lifecycle.prevent_destroy,
+    ))
     state.bump()
     backend.write(state.doc)

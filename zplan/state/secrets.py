@@ -12,9 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
+from zplan.secrets import SEALED_MARK as MARK
+
 KEY_ENV = "ZPLAN_STATE_KEY"
 KEY_FILE = "state.key"
-MARK = "$sealed"
 
 
 @lru_cache(maxsize=8)
