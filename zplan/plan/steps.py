@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import replace
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from zplan import diags
 from zplan.config.expr import UNKNOWN, contains_unknown
@@ -32,6 +31,14 @@ KEY_VERSION = 1
 def environment() -> dict[str, str]:
     """The parts of the environment that can change a step's results."""
     return {"python": f"{sys.version_info.major}.{sys.version_info.minor}"}
+
+
+class _Draft(NamedTuple):
+    """The parts of a step plan its cache key and reasons are computed from."""
+
+    code_hash: str
+    params: dict[str, Any]
+    inputs: dict[str, m.StepInput]
 
 
 class StepPlanner:
@@ -66,29 +73,32 @@ class StepPlanner:
             raise diags.fail(exc.summary, exc.detail, step.source_range) from None
         params = self._params(step, scope)
         inputs = self._inputs(step, scope)
-        draft = m.StepPlan(
+        inputs_by_step = m.upstream_inputs(inputs)
+        draft = _Draft(info.hash, params, inputs)  # what the key and the reasons read
+        self._check_outputs_exist(step, draft)
+        fingerprint = self.fingerprint(draft)
+        known = stack_known and fingerprint is not None
+        cache_key = hash_value(fingerprint) if known else None
+        entry = self.state.cache_entry(self.store_key, cache_key) if known and self.store_key else None
+        cached = not forced and entry is not None and self._entry_usable(entry)
+        if not cached:
+            record = self.state.step_record(self.store_key, address) if self.store_key else None
+            reasons = self._reasons(draft, record, forced, stack_known, entry)
+        plan = m.StepPlan(
             address=address,
             pipeline=step.pipeline,
             step=step.name,
-            action=m.RUN,
+            action=m.CACHED if cached else m.RUN,
+            reasons=[] if cached else reasons,
+            cache_key=cache_key,
             code_hash=info.hash,
             source=step.source,
             params=params,
             inputs=inputs,
             outputs=step.outputs or info.outputs,
-            depends_on=sorted({i.step for i in m.upstream_inputs(inputs)}),
+            cached_from=entry if cached else None,
+            depends_on=sorted({i.step for i in inputs_by_step}),
         )
-        self._check_outputs_exist(step, draft)
-        fingerprint = self.fingerprint(draft)
-        known = stack_known and fingerprint is not None
-        cache_key = hash_value(fingerprint) if known else None
-        record = self.state.step_record(self.store_key, address) if self.store_key else None
-        entry = self.state.cache_entry(self.store_key, cache_key) if known and self.store_key else None
-
-        if not forced and entry is not None and self._entry_usable(entry):
-            plan = replace(draft, action=m.CACHED, cache_key=cache_key, cached_from=entry)
-        else:
-            plan = replace(draft, cache_key=cache_key, reasons=self._reasons(draft, record, forced, stack_known, entry))
         self.planned[address] = plan
         return plan
 

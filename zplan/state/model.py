@@ -146,7 +146,7 @@ class CacheEntry:
 
     @staticmethod
     def from_doc(doc: dict) -> "CacheEntry":
-        return CacheEntry(doc.get("address", ""), doc.get("outputs") or {}, doc.get("run"), doc.get("finished_at"))
+        return CacheEntry(doc["address"], doc["outputs"], doc.get("run"), doc.get("finished_at"))
 
     def to_doc(self) -> dict:
         return {"address": self.address, "outputs": self.outputs, "run": self.run, "finished_at": self.finished_at}
