@@ -31,8 +31,6 @@ before masking: two "(sensitive)" values may still differ.
 
 from __future__ import annotations
 
-from typing import Any
-
 from functools import partial
 
 from zplan.config.expr import UNKNOWN
