@@ -10,7 +10,7 @@ from zplan.hooks import Recorder
 from zplan.plan import model as m
 from zplan.state.model import State
 
-from tests.unit.plan.fixtures import FakeProvider, copy_pipeline, plan, write_project
+from tests.unit.plan.inprocess import FakeProvider, copy_pipeline, plan, write_project
 
 THING = "resource.fake_thing.a"
 HCL = '''

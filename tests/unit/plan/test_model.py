@@ -11,7 +11,7 @@ from zplan.plan import model as m
 from zplan.plan.jsonplan import to_json
 from zplan.provider import Action, ResourceChange
 
-from tests.unit.plan.fixtures import copy_pipeline, plan
+from tests.unit.plan.inprocess import copy_pipeline, plan
 
 
 def test_actions_are_one_vocabulary_whose_members_are_the_json_strings():

@@ -9,7 +9,7 @@ from zplan.artifacts.store import ArtifactStore
 from zplan.plan import model as m
 from zplan.state.model import State, StepRecord
 
-from tests.unit.plan.fixtures import copy_pipeline, plan
+from tests.unit.plan.inprocess import copy_pipeline, plan
 
 LOAD, SCALE, TOTAL = "pipeline.numbers.step.load", "pipeline.numbers.step.scale", "pipeline.numbers.step.total"
 

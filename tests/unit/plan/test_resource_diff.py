@@ -5,7 +5,7 @@ from __future__ import annotations
 from zplan.plan import model as m
 from zplan.state.model import ResourceRecord, State
 
-from tests.unit.plan.fixtures import plan, write_project
+from tests.unit.plan.inprocess import plan, write_project
 
 HCL = '''
 resource "fake_thing" "a" {
