@@ -22,7 +22,7 @@ from zplan.config.scope import Scope, StepOutputRef
 from zplan.hashing import StatCache, canonical_json, hash_value
 from zplan.plan import model as m
 from zplan.plan.code import CodeError, CodeIndex
-from zplan.secrets import digest_secrets, is_digest
+from zplan.secrets import SENSITIVE, digest_secrets, is_digest
 from zplan.state.model import CacheEntry, State, StepRecord
 
 KEY_VERSION = 1
@@ -73,7 +73,7 @@ class StepPlanner:
             raise diags.fail(exc.summary, exc.detail, step.source_range) from None
         params = self._params(step, scope)
         inputs = self._inputs(step, scope)
-        inputs_by_step = m.upstream_inputs(inputs)
+        upstream = m.upstream_inputs(inputs)
         draft = _Draft(info.hash, params, inputs)  # what the key and the reasons read
         self._check_outputs_exist(step, draft)
         fingerprint = self.fingerprint(draft)
@@ -97,7 +97,7 @@ class StepPlanner:
             inputs=inputs,
             outputs=step.outputs or info.outputs,
             cached_from=entry if cached else None,
-            depends_on=sorted({i.step for i in inputs_by_step}),
+            depends_on=sorted({i.step for i in upstream}),
         )
         self.planned[address] = plan
         return plan
@@ -193,7 +193,7 @@ class StepPlanner:
             )
         return m.DataInput(rel, self.stat_cache.tree_hash(path))
 
-    def _check_outputs_exist(self, step: StepConfig, plan: m.StepPlan) -> None:
+    def _check_outputs_exist(self, step: StepConfig, plan: _Draft) -> None:
         for spec in m.upstream_inputs(plan.inputs):
             upstream = self.planned.get(spec.step)
             declared = upstream.outputs if upstream else None
@@ -214,7 +214,7 @@ class StepPlanner:
         return True
 
     # -- reasons ---------------------------------------------------------------------------------
-    def _reasons(self, plan: m.StepPlan, record: StepRecord | None, forced: bool, stack_known: bool, entry: CacheEntry | None) -> list[m.Reason]:
+    def _reasons(self, plan: _Draft, record: StepRecord | None, forced: bool, stack_known: bool, entry: CacheEntry | None) -> list[m.Reason]:
         if forced:
             return [m.Reason(m.REPLACE_REQUESTED, "forced by -replace")]
         if record is None:
@@ -239,7 +239,7 @@ class StepPlanner:
             reasons.append(m.Reason(m.OUTPUTS_MISSING, "no cached result for this key"))
         return reasons
 
-    def _input_reasons(self, plan: m.StepPlan, before: dict) -> list[m.Reason]:
+    def _input_reasons(self, plan: _Draft, before: dict) -> list[m.Reason]:
         reasons = []
         for name, spec in plan.inputs.items():
             upstreams = m.upstream_inputs({name: spec})
@@ -287,6 +287,6 @@ def _show(value: Any) -> str:
     if value is UNKNOWN:
         return "(known after apply)"
     if is_digest(value):
-        return "(sensitive)"
+        return SENSITIVE
     text = canonical_json(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
