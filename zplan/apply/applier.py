@@ -7,7 +7,7 @@ unchanged is taken from the cache even if the plan expected it to run. State is
 written after every resource and, for steps, at most once a second and at the end.
 
 The pieces: ``ResourceApplier`` (providers), ``StepRunner`` (worker processes),
-``Recorder`` (state and ML Metadata), ``remote`` (external orchestrators) and
+``RunRecorder`` (state and ML Metadata), ``remote`` (external orchestrators) and
 ``outputs``; this module only walks the graph and hands nodes to them.
 """
 
@@ -20,7 +20,7 @@ from typing import Callable
 
 from zplan import diags
 from zplan.apply import outputs as stack_outputs
-from zplan.apply.recorder import Recorder
+from zplan.apply.recorder import RunRecorder
 from zplan.apply.resources import ResourceApplier
 from zplan.apply.runner import StepRunner
 from zplan.apply.tracker import CACHED, ApplyResult, RunTracker
@@ -56,7 +56,7 @@ class Applier:
         self.tracker = RunTracker(plan, inputs.stack_settings)
         self.result = self.tracker.result
         self.resources = ResourceApplier(self.project, state, self.hooks, lambda: persist(state), self.result)
-        self.recorder = Recorder(state, persist, self.tracker, self.project.secrets)
+        self.recorder = RunRecorder(state, persist, self.tracker, self.project.secrets)
         self.runner = StepRunner(self.project, self.tracker, inputs.stat_cache, max(1, parallelism or os.cpu_count() or 1))
         self._base_step_planner = inputs.step_planner
         self.step_planner = inputs.step_planner.for_run(plan.store_key, self.tracker.current) if inputs.step_planner else None

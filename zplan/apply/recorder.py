@@ -19,7 +19,7 @@ from zplan.state.model import State, StepRecord
 STATE_FLUSH_SECONDS = 1.0
 
 
-class Recorder:
+class RunRecorder:
     def __init__(self, state: State, persist: Callable[[State], None], tracker: RunTracker, secrets: list[str]) -> None:
         self.state = state
         self.persist = persist
