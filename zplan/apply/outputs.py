@@ -5,6 +5,7 @@ from __future__ import annotations
 from zplan.config.expr import UNKNOWN
 from zplan.config.scope import StepOutputRef
 from zplan.plan import model as m
+from zplan.plan.planner import pipeline_of
 from zplan.state import secrets as sealed
 from zplan.state.model import State
 
@@ -17,8 +18,6 @@ def outputs_changed(plan: m.Plan, state: State) -> bool:
 
 
 def record_outputs(project, state: State, store_key: str | None, resource_value) -> None:
-    from zplan.plan.planner import pipeline_of
-
     scope = project.scope(resource_value)
     outputs = {}
     for name, output in project.config.outputs.items():
