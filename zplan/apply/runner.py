@@ -10,7 +10,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from zplan.apply.tracker import RunTracker, Snapshot
-from zplan.apply.worker import StepResult, StepTask, run_step
+from zplan.apply.worker import ArtifactArg, ListArg, PathArg, StepResult, StepTask, TaskInput, run_step
 from zplan.config.expr import UNKNOWN
 from zplan.hashing import StatCache
 from zplan.plan import model as m
@@ -56,14 +56,14 @@ class StepRunner:
             self._pool = None  # a worker died (segfault, os._exit): start a fresh pool
             return self._submit(task)
 
-    def _task_input(self, address: str, spec: m.StepInput) -> dict:
+    def _task_input(self, address: str, spec: m.StepInput) -> TaskInput:
         if isinstance(spec, m.ListInput):
-            return {"kind": "list", "items": [self._task_input(address, i) for i in spec.items]}
+            return ListArg(tuple(self._task_input(address, i) for i in spec.items))
         if isinstance(spec, m.DataInput):
-            return {"kind": "path", "path": str(self._snapshot(address, spec))}
+            return PathArg(str(self._snapshot(address, spec)))
         upstream = self.tracker.current[spec.step]
         out = upstream.cached_from.outputs[spec.output]
-        return {"kind": "artifact", "digest": out["digest"], "materializer": out["materializer"]}
+        return ArtifactArg(out["digest"], out["materializer"])
 
     def _snapshot(self, address: str, spec: m.DataInput) -> Path:
         """Data inputs are stored as immutable snapshots; the step reads the snapshot."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from zplan.apply.applier import Applier
-from zplan.apply.worker import StepTask, run_step
+from zplan.apply.worker import PathArg, StepTask, run_step
 from zplan.hooks import Recorder
 from zplan.plan import model as m
 from zplan.state.model import State
@@ -82,7 +82,7 @@ def test_a_step_runs_in_this_process_from_its_task(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(root))
     task = StepTask(
         address="pipeline.numbers.step.load", project_dir=str(root), source_file="steps/data.py", function="load",
-        params={}, inputs={"raw": {"kind": "path", "path": str(root / "data" / "numbers.txt")}}, declared_outputs=None,
+        params={}, inputs={"raw": PathArg(str(root / "data" / "numbers.txt"))}, declared_outputs=None,
         artifact_store_url="file://.zplan/artifacts", run_id=7, log_path=str(tmp_path / "load.log"),
     )
     result = run_step(task)
