@@ -18,6 +18,7 @@ state records it, and ``upgrade_state`` brings older records up to date.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -25,6 +26,31 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 ENTRY_POINT_GROUP = "zplan.providers"
+
+
+class Action(str, Enum):
+    """What apply does to a node: one vocabulary for plans, saved plan files and providers.
+
+    Members are their stable strings (``Action.NOOP == "no-op"``), as they appear in
+    the JSON plan. Resources use create / update / replace / delete / no-op; steps
+    use run / cached.
+    """
+
+    RUN = "run"
+    CACHED = "cached"
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    NOOP = "no-op"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def _missing_(cls, value: object) -> "Action | None":
+        return cls.NOOP if value == "noop" else None  # the provider contract's spelling before 0.x
+
 
 # Attribute value types a schema may declare (checked by the core before any call).
 TYPES = ("string", "number", "bool", "list", "map", "any")
@@ -90,10 +116,13 @@ class ResourceChange:
     address: str  # resource.TYPE.NAME
     type: str
     name: str
-    action: str  # "create" | "update" | "replace" | "delete" | "noop"
+    action: Action  # CREATE | UPDATE | REPLACE | DELETE | NOOP (a plain string is converted)
     before: Mapping[str, Any] | None  # recorded attributes (None on create)
     after: Mapping[str, Any] | None  # desired inputs (None on delete)
     create_before_destroy: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "action", Action(self.action))
 
 
 @dataclass(frozen=True)
@@ -127,7 +156,7 @@ class Provider:
     # every plan refreshes these resources; others refresh only with -refresh.
     refresh_is_local: bool = False
     # True when ``apply`` needs the whole desired set: each call then also lists
-    # every other recorded resource of this provider with action "noop".
+    # every other recorded resource of this provider with action ``Action.NOOP``.
     declarative: bool = False
     # False when two ``apply``/``destroy`` calls must never overlap (one engine
     # run per stack): the core then makes them one at a time.
@@ -181,32 +210,32 @@ class Provider:
         """Apply one wave of changes whose dependencies are already applied.
 
         For a ``declarative`` provider, ``changes`` also lists every other resource
-        of this provider that should keep existing, with action "noop" (before ==
+        of this provider that should keep existing, with action ``Action.NOOP`` (before ==
         after): its engine needs the whole desired set. Report each result through
         ``on_result`` as it lands (noops need none).
         """
         for change in changes:
-            if change.action != "noop":
+            if change.action != Action.NOOP:
                 on_result(self.apply_one(change))
 
     def destroy(self, changes: list[ResourceChange], on_result: Callable[[ResourceResult], None]) -> None:
-        """Delete resources (all changes have action "delete"), dependents first."""
+        """Delete resources (all changes have action ``Action.DELETE``), dependents first."""
         self.apply(changes, on_result)
 
     def apply_one(self, change: ResourceChange) -> ResourceResult:
         try:
-            if change.action == "create":
+            if change.action == Action.CREATE:
                 attrs = self.create(change.type, change.name, change.after or {})
-            elif change.action == "update":
+            elif change.action == Action.UPDATE:
                 attrs = self.update(change.type, change.before or {}, change.after or {})
-            elif change.action == "replace":
+            elif change.action == Action.REPLACE:
                 if change.create_before_destroy:
                     attrs = self.create(change.type, change.name, change.after or {})
                     self.delete(change.type, change.before or {})
                 else:
                     self.delete(change.type, change.before or {})
                     attrs = self.create(change.type, change.name, change.after or {})
-            elif change.action == "delete":
+            elif change.action == Action.DELETE:
                 self.delete(change.type, change.before or {})
                 attrs = None
             else:
@@ -275,4 +304,3 @@ class ProviderRegistry:
 
     def names(self) -> list[str]:
         return sorted(set(available_providers()) | set(self._extra))
-

@@ -1,5 +1,5 @@
 """How the core honours the provider contract during apply: serialised calls for
-providers that cannot take two at once, the "noop" listing only for declarative
+providers that cannot take two at once, the no-op listing only for declarative
 providers, and schema versions recorded in state and upgraded through the provider.
 
 The providers here are registered in-process and record every call they get.
@@ -116,7 +116,7 @@ def test_a_declarative_provider_sees_every_resource_applied_before_it(tmp_path):
     provider = apply(tmp_path, Declarative, things("decl_thing", 3))
     applied_before: set[str] = set()
     for (address, action), *rest in provider.batches:
-        assert action == "create" and all(a == "noop" for _, a in rest)
+        assert action == "create" and all(a == "no-op" for _, a in rest)
         assert {a for a, _ in rest} == applied_before
         applied_before.add(address)
     assert len(applied_before) == 3

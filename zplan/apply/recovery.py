@@ -14,17 +14,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Iterable
 
 if TYPE_CHECKING:
-    from zplan.apply.hooks import Hooks
+    from zplan.apply.tracker import RunTracker
     from zplan.apply.worker import StepResult
+    from zplan.hooks import Hooks
     from zplan.graph.dag import Dag
     from zplan.plan import model as m
     from zplan.plan.steps import StepPlanner
 
 
 class DamagedInputs:
-    def __init__(self, graph: "Dag", planner: Callable[[], "StepPlanner"], store: Callable[[], object], hooks: "Hooks") -> None:
+    def __init__(self, graph: "Dag", planner: Callable[[], "StepPlanner"], tracker: "RunTracker", store: Callable[[], object],
+                 hooks: "Hooks") -> None:
         self.graph = graph
         self._planner = planner  # a destroy has none: asked for only when a step ran
+        self.tracker = tracker
         self.store = store  # built on first use: most applies never need it here
         self.hooks = hooks
         self.held: set[str] = set()  # steps to run again in the next round
@@ -42,7 +45,7 @@ class DamagedInputs:
         for digest, why in result.damaged.items():
             self.store().delete(digest)  # type: ignore[attr-defined]
             self.planner.damaged.add(digest)
-            producers = _producers(self.planner.planned.values(), digest)
+            producers = _producers(self.tracker.current.values(), digest)
             self.producers |= producers
             again = f"rerunning {', '.join(sorted(producers))}" if producers else "snapshotting the data again"
             self.hooks.notice(f"{plan.address}: {why}; the damaged artifact was dropped, {again}")
@@ -72,4 +75,4 @@ class DamagedInputs:
 def _producers(plans: Iterable["m.StepPlan"], digest: str) -> set[str]:
     """The steps whose reused result holds ``digest`` (content-addressed: identical outputs of
     two steps are one artifact); none for a data snapshot."""
-    return {p.address for p in plans if p.cached_from and any(o["digest"] == digest for o in p.cached_from["outputs"].values())}
+    return {p.address for p in plans if p.cached_from and any(o["digest"] == digest for o in p.cached_from.outputs.values())}

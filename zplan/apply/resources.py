@@ -22,14 +22,14 @@ import time
 from typing import Any, Callable
 
 from zplan import diags
-from zplan.apply.hooks import Hooks
+from zplan.hooks import Hooks
 from zplan.config.values import UNKNOWN
 from zplan.graph.walk import FAILED, OK
 from zplan.plan import model as m
 from zplan.plan.resources import desired_inputs, schema_for
 from zplan.provider import Provider, ProviderError, ResourceChange, ResourceResult, provider_name_for
 from zplan.state import secrets as sealed
-from zplan.state.model import State
+from zplan.state.model import ResourceRecord, State
 
 
 class ResourceApplier:
@@ -161,7 +161,7 @@ class ResourceApplier:
         }
         current.update({a: landed for a, landed in self._landed.items() if provider_name_for(landed[0]) == provider.name})
         return [
-            ResourceChange(addr, type_, addr.rsplit(".", 1)[1], "noop", attrs, attrs)
+            ResourceChange(addr, type_, addr.rsplit(".", 1)[1], m.NOOP, attrs, attrs)
             for addr, (type_, attrs) in sorted(current.items())
             if addr != address and attrs is not None
         ]
@@ -171,22 +171,15 @@ class ResourceApplier:
         if res.ok:
             self.result.changed = True
             if rp.action == m.DELETE:
-                self.state.resources.pop(rp.address, None)
+                self.state.forget(rp.address)
             else:
                 resource = self.project.config.resources[rp.address]
                 schema = schema_for(self.project.registry, resource)
                 inputs = desired_inputs(resource, schema, self.project.scope(self.value))
-                secret = sorted(schema.sensitive_names())
-                self.state.resources[rp.address] = {
-                    "type": rp.type,
-                    "provider": rp.provider,
-                    "inputs": sealed.seal_keys(inputs, secret, self.project.state_dir),
-                    "attributes": sealed.seal_keys(dict(res.attributes or {}), secret, self.project.state_dir),
-                    "dependencies": rp.depends_on,
-                    "sensitive": secret,
-                    "prevent_destroy": rp.prevent_destroy,
-                    "schema_version": schema.version,
-                }
+                self.state.put_resource(rp.address, ResourceRecord.sealed(
+                    rp.type, rp.provider, inputs, res.attributes or {}, schema.sensitive_names(), self.project.state_dir,
+                    rp.depends_on, rp.prevent_destroy, schema.version,
+                ))
             self.persist()  # after every resource, atomically
         self.result.outcome[rp.address] = OK if res.ok else FAILED
         self.hooks.resource_finished(rp.address, rp.action, res.ok, seconds, res.error)

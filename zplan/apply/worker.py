@@ -1,7 +1,7 @@
 """Running one step, inside a worker process.
 
-The parent sends a ``StepTask`` (addresses, params, artifact digests: never the
-data itself); the worker imports the step's module, loads inputs through their
+The parent sends a ``StepTask`` (addresses, params, typed inputs naming artifact
+digests or snapshot paths: never the data itself); the worker imports the step's module, loads inputs through their
 materializers, calls the function, stores each output in the artifact store
 (content-addressed, temp-then-rename) and sends back a ``StepResult``.
 Workers live for a whole apply, so a module is imported once per worker.
@@ -20,9 +20,35 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 SMALL_VALUE_BYTES = 4096  # JSON outputs up to this size are also kept in state, for `zplan output`
+
+
+@dataclass(frozen=True)
+class ArtifactArg:
+    """An upstream output: loaded from the artifact store through its materializer."""
+
+    digest: str
+    materializer: str
+
+
+@dataclass(frozen=True)
+class PathArg:
+    """A data input: the path of its snapshot, handed to the step as a ``Path``."""
+
+    path: str
+    digest: str | None = None  # the snapshot's digest, verified before the step sees it (None: read in place)
+
+
+@dataclass(frozen=True)
+class ListArg:
+    """Several upstream outputs handed to the step as one list."""
+
+    items: tuple[ArtifactArg, ...]
+
+
+TaskInput = Union[ArtifactArg, PathArg, ListArg]
 
 
 @dataclass
@@ -32,7 +58,7 @@ class StepTask:
     source_file: str
     function: str
     params: dict[str, Any]
-    inputs: dict[str, dict]  # name -> {"kind": "artifact", "digest", "materializer"} | {"kind": "path", "path"} | {"kind": "list", "items": [...]}
+    inputs: dict[str, TaskInput]
     declared_outputs: list[str] | None
     artifact_store_url: str
     run_id: int
@@ -145,17 +171,17 @@ def _store(url: str, project_dir: str):
     return _stores[key]
 
 
-def _load_input(store, name: str, spec: dict) -> Any:
+def _load_input(store, name: str, spec: TaskInput) -> Any:
     from zplan.artifacts.materializers import get_materializer
 
-    if spec["kind"] == "list":
-        return [_load_input(store, f"{name}[{i}]", item) for i, item in enumerate(spec["items"])]
-    if spec["kind"] == "path":
-        if spec.get("digest"):  # a data snapshot: checked like any artifact (a reference has none)
-            _verified(store, name, spec["digest"])
-        return Path(spec["path"])
-    folder = _verified(store, name, spec["digest"])
-    return get_materializer(spec["materializer"]).load(folder)
+    if isinstance(spec, ListArg):
+        return [_load_input(store, f"{name}[{i}]", item) for i, item in enumerate(spec.items)]
+    if isinstance(spec, PathArg):
+        if spec.digest:  # a data snapshot: checked like any artifact (a reference has none)
+            _verified(store, name, spec.digest)
+        return Path(spec.path)
+    folder = _verified(store, name, spec.digest)
+    return get_materializer(spec.materializer).load(folder)
 
 
 def _verified(store, name: str, digest: str) -> Path:

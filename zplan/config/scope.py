@@ -144,25 +144,3 @@ def _index(value: Any, parts: tuple, ref: Ref) -> Any:
 
 def _dotted(parts: tuple) -> str:
     return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in parts).replace(".[", "[")
-
-
-def symbolic_refs(value: Any) -> list[StepOutputRef]:
-    """Every step output referenced inside an evaluated value (dicts, lists, templates)."""
-    found: list[StepOutputRef] = []
-
-    def walk(v: Any) -> None:
-        if isinstance(v, StepOutputRef):
-            found.append(v)
-        elif isinstance(v, dict):
-            for item in v.values():
-                walk(item)
-        elif isinstance(v, (list, tuple)):
-            for item in v:
-                walk(item)
-        elif hasattr(v, "parts") and not isinstance(v, (str, bytes)):  # a Template
-            for item in v.parts:
-                walk(item)
-
-    walk(value)
-    return found
-

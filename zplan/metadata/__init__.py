@@ -9,6 +9,7 @@ from zplan.metadata.git import git_info
 from zplan.metadata.records import (
     ArtifactRecord,
     ArtifactView,
+    ExecutionRecord,
     ExecutionView,
     GitInfo,
     LineageNode,
@@ -20,6 +21,7 @@ from zplan.metadata.store import MetadataStore
 __all__ = [
     "ArtifactRecord",
     "ArtifactView",
+    "ExecutionRecord",
     "ExecutionView",
     "GitInfo",
     "LineageNode",

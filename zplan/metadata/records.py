@@ -28,6 +28,24 @@ class ArtifactRecord:
 
 
 @dataclass(frozen=True)
+class ExecutionRecord:
+    """One step execution as the applier records it (a run, a cached reuse or a failure)."""
+
+    address: str
+    pipeline: str
+    step: str
+    cache_key: str
+    params: dict
+    code_hash: str
+    state: str  # one of EXECUTION_STATES
+    started_at: float
+    finished_at: float
+    error: str | None
+    inputs: dict[str, ArtifactRecord] = field(default_factory=dict)
+    outputs: dict[str, ArtifactRecord] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class GitInfo:
     commit: str | None
     dirty: bool | None

@@ -20,7 +20,7 @@ from zplan.project import Project, ensure_state_dir
 
 if TYPE_CHECKING:
     from zplan.apply.applier import ApplyResult
-    from zplan.apply.hooks import Hooks
+    from zplan.hooks import Hooks
 
 
 @dataclass

@@ -9,8 +9,7 @@ from zplan.operations.state_ops import LockViews
 from zplan.plan.resources import desired_inputs, schema_for
 from zplan.project import Project, ensure_state_dir
 from zplan.provider import ProviderError, provider_name_for
-from zplan.state import secrets as sealed
-from zplan.state.model import State
+from zplan.state.model import ResourceRecord, State
 
 
 def import_resource(args: ProjectArgs, address: str, id_: str, lock_timeout: str, views: LockViews) -> str:
@@ -24,13 +23,13 @@ def import_resource(args: ProjectArgs, address: str, id_: str, lock_timeout: str
     backend = project.state_backend()
     with backend.lock("import", lock_timeout_seconds(lock_timeout), views.on_wait, views.on_stale):
         state = State(backend.read())
-        state.resources[key] = _record(project, state, key, id_)
+        state.put_resource(key, _record(project, state, key, id_))
         state.bump()
         backend.write(state.doc)
     return key
 
 
-def _record(project: Project, state: State, address: str, id_: str) -> dict:
+def _record(project: Project, state: State, address: str, id_: str) -> ResourceRecord:
     resource = project.config.resources.get(address)
     if resource is None:
         raise diags.fail(f"{address} is not declared in the configuration", "add its resource block first, then import")
@@ -43,20 +42,13 @@ def _record(project: Project, state: State, address: str, id_: str) -> dict:
         attrs = provider.import_resource(resource.type, id_)
     except ProviderError as exc:
         raise diags.fail(f"cannot import {address}: {exc}") from None
-    secret = sorted(schema.sensitive_names())
     inputs = {k: v for k, v in attrs.items() if k in schema.inputs()}
     try:  # record the configured inputs when they match, so a matching import plans as no-op
         wanted = desired_inputs(resource, schema, project.scope())
         inputs.update({k: v for k, v in wanted.items() if k not in inputs})
     except diags.DiagnosticError:
         pass
-    return {
-        "type": resource.type,
-        "provider": provider_name,
-        "inputs": sealed.seal_keys(inputs, secret, project.state_dir),
-        "attributes": sealed.seal_keys(attrs, secret, project.state_dir),
-        "dependencies": [],
-        "sensitive": secret,
-        "prevent_destroy": resource.lifecycle.prevent_destroy,
-        "schema_version": schema.version,
-    }
+    return ResourceRecord.sealed(
+        resource.type, provider_name, inputs, attrs, schema.sensitive_names(), project.state_dir,
+        prevent_destroy=resource.lifecycle.prevent_destroy, schema_version=schema.version,
+    )

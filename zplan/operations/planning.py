@@ -15,7 +15,7 @@ from zplan.state.model import State
 
 if TYPE_CHECKING:  # the applier (process pools, metadata) is not needed to plan
     from zplan.apply.applier import ApplyResult
-    from zplan.apply.hooks import Hooks
+    from zplan.hooks import Hooks
 
 
 @dataclass

@@ -9,7 +9,7 @@ at once. The progress view comes in from the command.
 from __future__ import annotations
 
 from zplan import diags
-from zplan.apply.hooks import Hooks
+from zplan.hooks import Hooks
 from zplan.operations.opening import ProjectArgs, open_project
 from zplan.plan.planner import Planner, PlanRequest
 from zplan.project import ensure_state_dir
@@ -27,8 +27,6 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks) -> bool:
     with backend.lock("run-step", timeout=600):
         state = State(backend.read())
         planner = Planner(project, state)
-        plan = planner.plan(PlanRequest(targets=[address]))
-        plan.steps = [s for s in plan.steps if s.address == address]  # upstream steps ran in their own tasks
-        plan.resources = []
+        plan = planner.plan(PlanRequest(targets=[address])).only_step(address)  # upstream steps ran in their own tasks
         result = Applier(planner, plan, state, lambda s: backend.write(s.doc), hooks, parallelism=1).apply()
     return result.ok

@@ -86,7 +86,7 @@ def state_rm(args: ProjectArgs, address: str, lock_timeout: str, views: LockView
         state = State(backend.read())
         if key not in state.resources:
             raise diags.fail(f"{key} is not in state", "see `zplan state list`")
-        del state.resources[key]
+        state.forget(key)
         state.bump()
         backend.write(state.doc)
     return key

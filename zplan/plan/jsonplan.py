@@ -31,17 +31,18 @@ before masking: two "(sensitive)" values may still differ.
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
 from zplan.config.values import UNKNOWN
 from zplan.plan import model as m
+from zplan.secrets import SENSITIVE, mask_attributes
+from zplan.secrets import mask as mask_value
 
 FORMAT_VERSION = "1.0"
-SENSITIVE = "(sensitive)"
 
 
 def to_json(plan: m.Plan) -> dict:
-    mask = _Masker(plan.secrets)
+    mask = partial(mask_value, secrets=plan.secrets, unknown=UNKNOWN)
     return {
         "format_version": FORMAT_VERSION,
         "stack": plan.stack,
@@ -49,18 +50,18 @@ def to_json(plan: m.Plan) -> dict:
         "created_at": plan.created_at,
         "state": {"serial": plan.state_serial, "lineage": plan.state_lineage},
         "options": plan.options,
-        "resources": [_resource(r, mask) for r in plan.resources],
+        "resources": [_resource(r, plan.secrets) for r in plan.resources],
         "steps": [_step(s, mask) for s in plan.steps],
         "outputs": {name: _output(o, mask) for name, o in plan.outputs.items()},
         "summary": plan.summary(),
     }
 
 
-def _resource(r: m.ResourcePlan, mask: "_Masker") -> dict:
+def _resource(r: m.ResourcePlan, secrets: list[str]) -> dict:
     def values(attrs: dict | None) -> dict | None:
         if attrs is None:
             return None
-        return {k: (SENSITIVE if k in r.sensitive and v is not None else mask(v)) for k, v in sorted(attrs.items())}
+        return mask_attributes(dict(sorted(attrs.items())), r.sensitive, secrets, unknown=UNKNOWN)
 
     after = values(r.after)
     unknown = sorted(set(r.unknown) | {k for k, v in (r.after or {}).items() if v is UNKNOWN})
@@ -69,7 +70,7 @@ def _resource(r: m.ResourcePlan, mask: "_Masker") -> dict:
         "type": r.type,
         "name": r.name,
         "provider": r.provider,
-        "action": r.action,
+        "action": r.action.value,
         "before": values(r.before),
         "after": after,
         "after_unknown": unknown,
@@ -87,52 +88,29 @@ def _changed(r: m.ResourcePlan) -> list[str]:
     return sorted(k for k, v in r.after.items() if v is not UNKNOWN and r.before.get(k) != v)
 
 
-def _step(s: m.StepPlan, mask: "_Masker") -> dict:
+def _step(s: m.StepPlan, mask) -> dict:
     cached = None
     if s.cached_from:
-        cached = {"run": s.cached_from.get("run"), "finished_at": s.cached_from.get("finished_at")}
+        cached = {"run": s.cached_from.run, "finished_at": s.cached_from.finished_at}
     return {
         "address": s.address,
         "pipeline": s.pipeline,
         "step": s.step,
-        "action": s.action,
+        "action": s.action.value,
         "reasons": [x.to_json() for x in s.reasons],
         "cache_key": s.cache_key,
         "code_hash": s.code_hash,
         "source": s.source,
         "params": mask(s.params),
-        "inputs": {k: _input(v) for k, v in s.inputs.items()},
+        "inputs": {k: v.to_json() for k, v in s.inputs.items()},
         "cached_from": cached,
         "depends_on": s.depends_on,
     }
 
 
-def _input(spec: dict) -> dict:
-    if spec["kind"] == "list":
-        return {"kind": "list", "items": [_input(i) for i in spec["items"]]}
-    keep = ("kind", "step", "output", "path", "digest")
-    return {k: spec[k] for k in keep if k in spec}
-
-
-def _output(o: dict, mask: "_Masker") -> dict:
+def _output(o: dict, mask) -> dict:
     value = None if not o["known"] else (SENSITIVE if o["sensitive"] else mask(o["value"]))
     return {"known": o["known"], "sensitive": o["sensitive"], "value": value}
-
-
-class _Masker:
-    def __init__(self, secrets: list[str]) -> None:
-        self.secrets = [s for s in secrets if s]
-
-    def __call__(self, value: Any) -> Any:
-        if value is UNKNOWN:
-            return None
-        if isinstance(value, str):
-            return SENSITIVE if any(s in value for s in self.secrets) else value
-        if isinstance(value, dict):
-            return {k: self(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self(v) for v in value]
-        return value
 
 
 def has_changes(doc: dict) -> bool:

@@ -7,67 +7,132 @@ they appear in the JSON plan (see ``zplan.plan.jsonplan``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any, Union
 
-# Step actions
-RUN = "run"
-CACHED = "cached"
+from zplan.hashing import hash_value
+from zplan.provider import Action
+from zplan.state.model import CacheEntry
 
-# Resource actions (Terraform's)
-CREATE = "create"
-UPDATE = "update"
-REPLACE = "replace"
-DELETE = "delete"
-NOOP = "no-op"
 
-# Reasons a step reruns
-NEVER_RAN = "never_ran"
-PREVIOUS_FAILED = "previous_failed"
-CODE_CHANGED = "code_changed"
-PARAMS_CHANGED = "params_changed"
-INPUT_CHANGED = "input_changed"
-UPSTREAM_RERUNS = "upstream_reruns"
-ENV_CHANGED = "environment_changed"
-LIBRARY_CHANGED = "library_changed"
-MATERIALIZER_CHANGED = "materializer_changed"
-OUTPUTS_MISSING = "outputs_missing"
-ARTIFACT_MISSING = "artifact_missing"  # a cached output is no longer in the artifact store
-ARTIFACT_DAMAGED = "artifact_damaged"  # a cached output no longer hashes to its digest
-KNOWN_AFTER_APPLY = "known_after_apply"
-REPLACE_REQUESTED = "replace_requested"
+class ReasonCode(str, Enum):
+    """Why a node changes: for people only, never read by apply."""
 
-# Reasons a resource changes
-NEW_IN_CONFIG = "new_in_config"
-REMOVED_FROM_CONFIG = "removed_from_config"
-ATTRIBUTES_CHANGED = "attributes_changed"
-FORCES_REPLACEMENT = "forces_replacement"
-GONE_OUTSIDE = "deleted_outside_zplan"
-DRIFTED = "drifted"
+    def __str__(self) -> str:
+        return self.value
 
-REASON_CODES = (
-    NEVER_RAN, PREVIOUS_FAILED, CODE_CHANGED, PARAMS_CHANGED, INPUT_CHANGED, UPSTREAM_RERUNS,
-    ENV_CHANGED, LIBRARY_CHANGED, MATERIALIZER_CHANGED, OUTPUTS_MISSING, ARTIFACT_MISSING, ARTIFACT_DAMAGED,
-    KNOWN_AFTER_APPLY, REPLACE_REQUESTED,
-    NEW_IN_CONFIG, REMOVED_FROM_CONFIG, ATTRIBUTES_CHANGED, FORCES_REPLACEMENT, GONE_OUTSIDE, DRIFTED,
-)
+    NEVER_RAN = "never_ran"  # steps
+    PREVIOUS_FAILED = "previous_failed"
+    CODE_CHANGED = "code_changed"
+    PARAMS_CHANGED = "params_changed"
+    INPUT_CHANGED = "input_changed"
+    UPSTREAM_RERUNS = "upstream_reruns"
+    ENV_CHANGED = "environment_changed"
+    LIBRARY_CHANGED = "library_changed"
+    MATERIALIZER_CHANGED = "materializer_changed"
+    OUTPUTS_MISSING = "outputs_missing"
+    ARTIFACT_MISSING = "artifact_missing"  # a cached output is no longer in the artifact store
+    ARTIFACT_DAMAGED = "artifact_damaged"  # a cached output no longer hashes to its digest
+    KNOWN_AFTER_APPLY = "known_after_apply"
+    REPLACE_REQUESTED = "replace_requested"
+    NEW_IN_CONFIG = "new_in_config"  # resources
+    REMOVED_FROM_CONFIG = "removed_from_config"
+    ATTRIBUTES_CHANGED = "attributes_changed"
+    FORCES_REPLACEMENT = "forces_replacement"
+    GONE_OUTSIDE = "deleted_outside_zplan"
+    DRIFTED = "drifted"
+
+
+# Short names, as the rest of the code spells them.
+RUN, CACHED = Action.RUN, Action.CACHED
+CREATE, UPDATE, REPLACE, DELETE, NOOP = Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE, Action.NOOP
+NEVER_RAN, PREVIOUS_FAILED, CODE_CHANGED, PARAMS_CHANGED = ReasonCode.NEVER_RAN, ReasonCode.PREVIOUS_FAILED, ReasonCode.CODE_CHANGED, ReasonCode.PARAMS_CHANGED
+INPUT_CHANGED, UPSTREAM_RERUNS, ENV_CHANGED, MATERIALIZER_CHANGED = ReasonCode.INPUT_CHANGED, ReasonCode.UPSTREAM_RERUNS, ReasonCode.ENV_CHANGED, ReasonCode.MATERIALIZER_CHANGED
+OUTPUTS_MISSING, KNOWN_AFTER_APPLY, REPLACE_REQUESTED, NEW_IN_CONFIG = ReasonCode.OUTPUTS_MISSING, ReasonCode.KNOWN_AFTER_APPLY, ReasonCode.REPLACE_REQUESTED, ReasonCode.NEW_IN_CONFIG
+REMOVED_FROM_CONFIG, ATTRIBUTES_CHANGED, FORCES_REPLACEMENT, GONE_OUTSIDE = ReasonCode.REMOVED_FROM_CONFIG, ReasonCode.ATTRIBUTES_CHANGED, ReasonCode.FORCES_REPLACEMENT, ReasonCode.GONE_OUTSIDE
+DRIFTED = ReasonCode.DRIFTED
+LIBRARY_CHANGED, ARTIFACT_MISSING, ARTIFACT_DAMAGED = ReasonCode.LIBRARY_CHANGED, ReasonCode.ARTIFACT_MISSING, ReasonCode.ARTIFACT_DAMAGED
+REASON_CODES = tuple(ReasonCode)
 
 
 @dataclass(frozen=True)
 class Reason:
-    code: str
+    code: ReasonCode
     message: str  # human text, e.g. "params.c: 1.0 -> 0.5"
 
     def to_json(self) -> dict:
-        return {"code": self.code, "message": self.message}
+        return {"code": self.code.value, "message": self.message}
 
 
-@dataclass
+# -- step inputs --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataInput:
+    """A file or folder of the project, fingerprinted by content."""
+
+    path: str  # relative to the project folder
+    digest: str
+    reference: bool = False  # snapshot = "reference": read in place, never copied into the store
+
+    def to_json(self) -> dict:
+        out = {"kind": "data", "path": self.path, "digest": self.digest}
+        if self.reference:
+            out["snapshot"] = "reference"
+        return out
+
+
+@dataclass(frozen=True)
+class StepOutputInput:
+    """One output of an upstream step; its digest is None while that step still has to run."""
+
+    step: str  # the upstream step's address
+    output: str
+    digest: str | None
+
+    def to_json(self) -> dict:
+        return {"kind": "step", "step": self.step, "output": self.output, "digest": self.digest}
+
+
+@dataclass(frozen=True)
+class ListInput:
+    """Several upstream outputs handed to the step as one list (a fan-in)."""
+
+    items: tuple[StepOutputInput, ...]
+
+    @property
+    def digest(self) -> str | None:
+        digests = [i.digest for i in self.items]
+        return None if None in digests else hash_value(digests)
+
+    def to_json(self) -> dict:
+        return {"kind": "list", "items": [i.to_json() for i in self.items]}
+
+
+StepInput = Union[DataInput, StepOutputInput, ListInput]
+
+
+def upstream_inputs(inputs: dict[str, StepInput]) -> list[StepOutputInput]:
+    """Every upstream output among ``inputs``, lists flattened."""
+    out: list[StepOutputInput] = []
+    for spec in inputs.values():
+        if isinstance(spec, StepOutputInput):
+            out.append(spec)
+        elif isinstance(spec, ListInput):
+            out.extend(spec.items)
+    return out
+
+
+# -- plans --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
 class StepPlan:
     address: str
     pipeline: str
     step: str
-    action: str  # RUN | CACHED
+    action: Action  # RUN | CACHED
     reasons: list[Reason] = field(default_factory=list)
     cache_key: str | None = None  # None while an input is known only after apply
     code_hash: str = ""
@@ -75,19 +140,19 @@ class StepPlan:
     libraries: dict[str, str] = field(default_factory=dict)  # installed distribution -> version, for what the code imports
     source: str = ""
     params: dict[str, Any] = field(default_factory=dict)  # real values (never serialised as is)
-    inputs: dict[str, dict] = field(default_factory=dict)  # name -> {"kind": "step"|"data", ...}
+    inputs: dict[str, StepInput] = field(default_factory=dict)
     outputs: list[str] | None = None
-    cached_from: dict | None = None  # {"run", "finished_at", "outputs"} when CACHED
+    cached_from: CacheEntry | None = None  # the execution reused, when CACHED
     depends_on: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ResourcePlan:
     address: str
     type: str
     name: str
     provider: str
-    action: str  # CREATE | UPDATE | REPLACE | DELETE | NOOP
+    action: Action  # CREATE | UPDATE | REPLACE | DELETE | NOOP
     before: dict[str, Any] | None
     after: dict[str, Any] | None  # desired inputs; UNKNOWN where known only after apply
     reasons: list[Reason] = field(default_factory=list)
@@ -99,29 +164,32 @@ class ResourcePlan:
     prevent_destroy: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
     stack: str
     state_serial: int
     state_lineage: str
     store_key: str | None
-    steps: list[StepPlan] = field(default_factory=list)
-    resources: list[ResourcePlan] = field(default_factory=list)
+    steps: tuple[StepPlan, ...] = ()
+    resources: tuple[ResourcePlan, ...] = ()
     outputs: dict[str, dict] = field(default_factory=dict)  # name -> {"value", "known", "sensitive"}
     destroy: bool = False
     options: dict[str, Any] = field(default_factory=dict)  # targets, excludes, replace, vars (names only)
-    config_fingerprint: dict[str, str] = field(default_factory=dict)  # file -> hash of parsed content
     secrets: list[str] = field(default_factory=list)  # values to mask anywhere they appear; never serialised
     created_at: str = ""
 
     def step(self, address: str) -> StepPlan | None:
         index = self.__dict__.get("_steps_by_address")
-        if index is None or len(index) != len(self.steps):
+        if index is None:  # the plan never changes: index it once
             index = self.__dict__["_steps_by_address"] = {s.address: s for s in self.steps}
         return index.get(address)
 
     def resource(self, address: str) -> ResourcePlan | None:
         return next((r for r in self.resources if r.address == address), None)
+
+    def only_step(self, address: str) -> "Plan":
+        """A new plan of just this step (a task of an external orchestrator: upstream steps ran elsewhere)."""
+        return replace(self, steps=tuple(s for s in self.steps if s.address == address), resources=())
 
     @property
     def steps_to_run(self) -> list[StepPlan]:

@@ -139,6 +139,6 @@ def _data_digests(plan: m.Plan) -> dict[str, str]:
     out = {}
     for s in plan.steps:
         for name, spec in s.inputs.items():
-            if spec["kind"] == "data":
-                out[f"{s.address}.inputs.{name} ({spec['path']})"] = spec["digest"]
+            if isinstance(spec, m.DataInput):
+                out[f"{s.address}.inputs.{name} ({spec.path})"] = spec.digest
     return out

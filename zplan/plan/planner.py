@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from zplan import diags
 from zplan.addrs import matches, matches_any, parse_selector
@@ -38,6 +38,16 @@ class PlanRequest:
     refresh: dict[str, dict | None] | None = None  # address -> read-back attributes (None = gone)
 
 
+@dataclass(frozen=True)
+class ApplyInputs:
+    """What apply takes from planning, as values (it never writes into the planner)."""
+
+    graph: Dag
+    stack_settings: Mapping[str, Any]  # as evaluated at plan time: may hold UNKNOWN until resources exist
+    step_planner: StepPlanner | None  # re-plans each step when it starts (None for a destroy)
+    stat_cache: StatCache
+
+
 class Planner:
     def __init__(self, project: Project, state: State) -> None:
         self.project = project
@@ -46,7 +56,7 @@ class Planner:
         self.code = CodeIndex(root, project.state_dir / "cache" / "code.json")
         self.libraries = LibraryIndex(project.state_dir / "cache" / "libraries.json", exclude=[str(root)])
         self.stat_cache = StatCache(project.state_dir / "cache" / "stat.json")
-        self.graph: Dag | None = None
+        self.step_planner: StepPlanner | None = None
 
     def save_caches(self) -> None:
         """Persist what planning learned (code and file hashes); never needed for correctness."""
@@ -58,7 +68,6 @@ class Planner:
     def plan(self, request: PlanRequest) -> m.Plan:
         project = self.project
         graph = build(project.config, project.stack_name)
-        self.graph = graph
         _check_addresses(graph, request, self.state)
         nodes = subgraph_for(graph, request.targets, request.excludes)
         order = [n for n in graph.topological_order() if n in nodes]
@@ -70,22 +79,29 @@ class Planner:
         stack_known = not contains_unknown({k: stack.get(k) for k in ("artifact_store", "metadata_store")})
         key = store_key(str(stack["artifact_store"]), str(stack["metadata_store"])) if stack_known else None
 
-        plan = m.Plan(
+        steps, outputs = (), {}
+        if not request.destroy:
+            steps = tuple(self._plan_steps(order, scope, request, key, stack, stack_known))
+            outputs = self._outputs(steps, scope)
+        self.stack_settings = stack
+        self._for_apply = ApplyInputs(graph, stack, self.step_planner if not request.destroy else None, self.stat_cache)
+        return m.Plan(
             stack=project.stack_name,
             state_serial=self.state.serial,
             state_lineage=self.state.lineage,
             store_key=key,
+            steps=steps,
+            resources=tuple(sorted(resource_plans.values(), key=lambda r: r.address)),
+            outputs=outputs,
             destroy=request.destroy,
             options={"targets": request.targets, "excludes": request.excludes, "replace": request.replace},
             secrets=project.secrets,
             created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         )
-        plan.resources = sorted(resource_plans.values(), key=lambda r: r.address)
-        if not request.destroy:
-            plan.steps = self._plan_steps(order, scope, request, key, stack, stack_known)
-            plan.outputs = self._outputs(plan, scope)
-        self.stack_settings = stack
-        return plan
+
+    def apply_inputs(self) -> "ApplyInputs":
+        """What apply needs from the last ``plan`` call, as values."""
+        return self._for_apply
 
     # -- resources ------------------------------------------------------------------------------
     def _plan_resources(self, graph: Dag, order: list[str], request: PlanRequest) -> dict[str, m.ResourcePlan]:
@@ -98,10 +114,9 @@ class Planner:
         if request.destroy:
             for addr, rec in recorded.items():
                 if not request.targets or matches_any(addr, request.targets) or addr in _dependents_closure(recorded, request.targets):
-                    plans[addr] = rplan.plan_delete(addr, rec, m.Reason(m.REMOVED_FROM_CONFIG, "destroy requested"))
                     cfg = config.resources.get(addr)
-                    if cfg is not None:
-                        plans[addr].prevent_destroy = cfg.lifecycle.prevent_destroy
+                    prevent = cfg.lifecycle.prevent_destroy if cfg is not None else None
+                    plans[addr] = rplan.plan_delete(addr, rec, m.Reason(m.REMOVED_FROM_CONFIG, "destroy requested"), prevent)
             return plans
         scope = self.project.scope(lambda t, n, a: self._resource_value(plans, t, n, a))
         for addr in order:
@@ -112,11 +127,7 @@ class Planner:
             desired = rplan.desired_inputs(resource, schema, scope)
             deps = sorted(p for p in graph.predecessors(addr) if p.startswith("resource."))
             plan = rplan.plan_resource(resource, schema, desired, recorded.get(addr), deps)
-            if matches_any(addr, request.replace) and plan.action in (m.NOOP, m.UPDATE):
-                plan.action = m.REPLACE
-                plan.unknown = [k for k, a in schema.attributes.items() if a.computed and k not in desired]
-                plan.reasons = [m.Reason(m.REPLACE_REQUESTED, "forced by -replace")]
-            plans[addr] = plan
+            plans[addr] = rplan.replace_requested(plan, schema) if matches_any(addr, request.replace) else plan
         if not request.targets:  # like Terraform, a targeted plan never destroys what it did not target
             for addr, rec in recorded.items():
                 if addr not in config.resources and not matches_any(addr, request.excludes):
@@ -149,21 +160,22 @@ class Planner:
             steps.append(planner.plan(step, scope, forced, stack_known))
         return steps
 
-    def _outputs(self, plan: m.Plan, scope) -> dict[str, dict]:
+    def _outputs(self, steps: tuple[m.StepPlan, ...], scope) -> dict[str, dict]:
         out = {}
+        by_address = {s.address: s for s in steps} if self.project.config.outputs else {}
         for name, output in self.project.config.outputs.items():
-            pipeline = _pipeline_of(output.expr, self.project.config)
+            pipeline = pipeline_of(output.expr, self.project.config)
             value = scope.eval(output.expr, pipeline=pipeline)
-            known, value = self._output_value(plan, value)
+            known, value = self._output_value(by_address, value)
             out[name] = {"value": value if known else None, "known": known, "sensitive": output.sensitive}
         return out
 
-    def _output_value(self, plan: m.Plan, value: Any) -> tuple[bool, Any]:
+    def _output_value(self, steps: dict[str, m.StepPlan], value: Any) -> tuple[bool, Any]:
         if isinstance(value, StepOutputRef):
-            step = plan.step(value.address)
+            step = steps.get(value.address)
             if step is None or step.action != m.CACHED:
                 return False, None
-            out = step.cached_from["outputs"].get(value.output, {})
+            out = step.cached_from.outputs.get(value.output, {})
             if "value" in out:
                 return True, out["value"]
             return True, out.get("uri")
@@ -183,7 +195,7 @@ def _check_stack(project: Project, settings: dict) -> None:
         )
 
 
-def _pipeline_of(expr, config) -> str | None:
+def pipeline_of(expr, config) -> str | None:
     """Outputs may name step.X...: find the pipeline that declares X (first match)."""
     for ref in expr.references():
         if ref.parts[0] == "step" and len(ref.parts) > 1:

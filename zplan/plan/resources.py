@@ -6,6 +6,7 @@ replacement, which are computed or secret), so providers never diff.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from zplan import diags
@@ -86,46 +87,45 @@ def desired_inputs(resource: ResourceConfig, schema: ResourceSchema, scope: Scop
 
 
 def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, Any], recorded: dict | None, depends_on: list[str]) -> m.ResourcePlan:
-    plan = m.ResourcePlan(
+    computed = [k for k, a in schema.attributes.items() if a.computed and k not in desired]
+    action, reasons, forcing = diff(resource, schema, desired, recorded)
+    return m.ResourcePlan(
         address=str(resource.addr),
         type=resource.type,
         name=resource.name,
         provider=provider_name_for(resource.type),
-        action=m.NOOP,
+        action=action,
         before=dict(recorded["attributes"]) if recorded else None,
         after=dict(desired),
+        reasons=reasons,
+        replace_because=forcing,
         sensitive=sorted(schema.sensitive_names()),
+        unknown=computed if action in (m.CREATE, m.REPLACE) else [],
         depends_on=depends_on,
         create_before_destroy=resource.lifecycle.create_before_destroy,
         prevent_destroy=resource.lifecycle.prevent_destroy,
     )
-    computed = [k for k, a in schema.attributes.items() if a.computed and k not in desired]
+
+
+def diff(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, Any], recorded: dict | None) -> tuple[m.Action, list[m.Reason], list[str]]:
+    """The action, its reasons and the attributes forcing a replacement, from what was recorded
+    (unsealed, with any refresh merged in) and what the configuration wants now."""
     if recorded is None:
-        plan.action = m.CREATE
-        plan.reasons = [m.Reason(m.NEW_IN_CONFIG, "not yet created")]
-        plan.unknown = computed
-        return plan
+        return m.CREATE, [m.Reason(m.NEW_IN_CONFIG, "not yet created")], []
     if recorded.get("gone"):
-        plan.action = m.CREATE
-        plan.reasons = [m.Reason(m.GONE_OUTSIDE, "deleted outside zplan")]
-        plan.unknown = computed
-        return plan
+        return m.CREATE, [m.Reason(m.GONE_OUTSIDE, "deleted outside zplan")], []
     changed = changed_inputs(schema, desired, recorded.get("inputs", {}), resource.lifecycle.ignore_changes)
     drifted = sorted(recorded.get("drift", []))
     if not changed and not drifted:
-        return plan
+        return m.NOOP, [], []
     forcing = [k for k in changed if schema.attributes[k].force_new]
     if forcing:
-        plan.action = m.REPLACE
-        plan.replace_because = forcing
-        plan.unknown = computed
-        plan.reasons = [m.Reason(m.FORCES_REPLACEMENT, f"{', '.join(forcing)} forces replacement")]
+        action, reasons = m.REPLACE, [m.Reason(m.FORCES_REPLACEMENT, f"{', '.join(forcing)} forces replacement")]
     else:
-        plan.action = m.UPDATE
-        plan.reasons = [m.Reason(m.ATTRIBUTES_CHANGED, f"{', '.join(changed)} changed")] if changed else []
+        action, reasons = m.UPDATE, [m.Reason(m.ATTRIBUTES_CHANGED, f"{', '.join(changed)} changed")] if changed else []
     if drifted:
-        plan.reasons.append(m.Reason(m.DRIFTED, f"changed outside zplan: {', '.join(drifted)}"))
-    return plan
+        reasons.append(m.Reason(m.DRIFTED, f"changed outside zplan: {', '.join(drifted)}"))
+    return action, reasons, forcing
 
 
 def changed_inputs(schema: ResourceSchema, desired: dict[str, Any], recorded: dict[str, Any], ignored=()) -> list[str]:
@@ -138,7 +138,16 @@ def changed_inputs(schema: ResourceSchema, desired: dict[str, Any], recorded: di
     ]
 
 
-def plan_delete(address: str, recorded: dict, reason: m.Reason) -> m.ResourcePlan:
+def replace_requested(plan: m.ResourcePlan, schema: ResourceSchema) -> m.ResourcePlan:
+    """``-replace ADDRESS``: a resource that would stay or update is replaced instead."""
+    if plan.action not in (m.NOOP, m.UPDATE):
+        return plan
+    unknown = [k for k, a in schema.attributes.items() if a.computed and k not in (plan.after or {})]
+    return dataclasses.replace(plan, action=m.REPLACE, unknown=unknown, reasons=[m.Reason(m.REPLACE_REQUESTED, "forced by -replace")])
+
+
+def plan_delete(address: str, recorded: dict, reason: m.Reason, prevent_destroy: bool | None = None) -> m.ResourcePlan:
+    """``prevent_destroy`` from the configuration when the resource is still declared, else as recorded."""
     type_ = recorded["type"]
     return m.ResourcePlan(
         address=address,
@@ -151,7 +160,7 @@ def plan_delete(address: str, recorded: dict, reason: m.Reason) -> m.ResourcePla
         reasons=[reason],
         sensitive=list(recorded.get("sensitive", [])),
         depends_on=list(recorded.get("dependencies", [])),
-        prevent_destroy=bool(recorded.get("prevent_destroy")),
+        prevent_destroy=bool(recorded.get("prevent_destroy")) if prevent_destroy is None else prevent_destroy,
     )
 
 

@@ -10,11 +10,11 @@ that order, as DVC checks a stage.
 
 from __future__ import annotations
 
-import functools
+import copy
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from zplan import diags
 from zplan.config.values import UNKNOWN, contains_unknown
@@ -24,8 +24,9 @@ from zplan.hashing import StatCache, canonical_json, hash_value
 from zplan.plan import model as m
 from zplan.plan.code_hash import CodeError, CodeIndex, part_label
 from zplan.plan.libraries import LibraryIndex
+from zplan.secrets import SENSITIVE, digest_secrets, is_digest
 from zplan.state.checks import not_finite_path
-from zplan.state.model import State
+from zplan.state.model import CacheEntry, State, StepRecord
 
 KEY_VERSION = 2  # 2: code followed through every import style, per-definition digests, library versions
 
@@ -35,30 +36,14 @@ def environment() -> dict[str, str]:
     return {"python": f"{sys.version_info.major}.{sys.version_info.minor}"}
 
 
-@functools.lru_cache(maxsize=64)
-def _slow_digest(value: str) -> str:
-    """A digest that stands for a secret in state and cache keys.
+class _Draft(NamedTuple):
+    """The parts of a step plan its cache key and reasons are computed from."""
 
-    Deterministic (two checkouts sharing a cache must agree) but deliberately slow
-    (PBKDF2, 200,000 rounds), so a weak password cannot be recovered by trying
-    guesses against what state stores.
-    """
-    import hashlib
-
-    return hashlib.pbkdf2_hmac("sha256", value.encode(), b"zplan sensitive value", 200_000).hex()[:32]
-
-
-def mask_secrets(value: Any, secrets: list[str]) -> Any:
-    """Replace every string that holds a secret by a hash of it, for state and cache keys."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        return f"(sensitive:{_slow_digest(value)})" if any(s and s in value for s in secrets) else value
-    if isinstance(value, dict):
-        return {k: mask_secrets(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_secrets(v, secrets) for v in value]
-    return value
+    code_hash: str
+    code_parts: dict[str, str]
+    libraries: dict[str, str]
+    params: dict[str, Any]
+    inputs: dict[str, m.StepInput]
 
 
 class StepPlanner:
@@ -96,34 +81,44 @@ class StepPlanner:
             raise diags.fail(exc.summary, exc.detail, step.source_range) from None
         params = self._params(step, scope)
         inputs = self._inputs(step, scope)
+        upstream = m.upstream_inputs(inputs)
+        libraries = self.libraries.versions(info.modules)
+        draft = _Draft(info.hash, info.parts, libraries, params, inputs)  # what the key and the reasons read
+        self._check_outputs_exist(step, draft)
+        fingerprint = self.fingerprint(draft)
+        known = stack_known and fingerprint is not None
+        cache_key = hash_value(fingerprint) if known else None
+        entry = self.state.cache_entry(self.store_key, cache_key) if known and self.store_key else None
+        cached = not forced and entry is not None and self._entry_problem(entry.outputs) is None
+        if not cached:
+            record = self.state.step_record(self.store_key, address) if self.store_key else None
+            reasons = self._reasons(draft, record, forced, stack_known, entry)
         plan = m.StepPlan(
             address=address,
             pipeline=step.pipeline,
             step=step.name,
-            action=m.RUN,
+            action=m.CACHED if cached else m.RUN,
+            reasons=[] if cached else reasons,
+            cache_key=cache_key,
             code_hash=info.hash,
             code_parts=info.parts,
-            libraries=self.libraries.versions(info.modules),
+            libraries=libraries,
             source=step.source,
             params=params,
             inputs=inputs,
             outputs=step.outputs or info.outputs,
-            depends_on=sorted({i["step"] for i in _step_inputs(inputs)}),
+            cached_from=entry if cached else None,
+            depends_on=sorted({i.step for i in upstream}),
         )
-        self._check_outputs_exist(step, plan)
-        fingerprint = self.fingerprint(plan)
-        known = stack_known and fingerprint is not None
-        plan.cache_key = hash_value(fingerprint) if known else None
-        record = self.state.step_record(self.store_key, address) if self.store_key else None
-        entry = self.state.cache_entry(self.store_key, plan.cache_key) if known and self.store_key else None
-
-        if not forced and entry is not None and self._entry_problem(entry) is None:
-            plan.action = m.CACHED
-            plan.cached_from = entry
-        else:
-            plan.reasons = self._reasons(plan, record, forced, stack_known, entry)
         self.planned[address] = plan
         return plan
+
+    def for_run(self, store_key: str | None, planned: dict[str, m.StepPlan]) -> "StepPlanner":
+        """A planner for re-planning steps during apply: same caches, the run's own view of
+        each step (``planned``, updated as steps finish) and the stack's settled store key."""
+        other = copy.copy(self)
+        other.store_key, other.planned = store_key, planned
+        return other
 
     def fingerprint(self, plan: m.StepPlan) -> dict | None:
         """What the cache key hashes; None while an input or param is known only after apply."""
@@ -131,7 +126,7 @@ class StepPlanner:
             return None
         digests = {}
         for name, spec in plan.inputs.items():
-            digest = _input_digest(spec)
+            digest = spec.digest
             if digest is None:
                 return None
             digests[name] = digest
@@ -140,7 +135,7 @@ class StepPlanner:
             "code": plan.code_hash,
             "code_parts": plan.code_parts,
             "libraries": plan.libraries,
-            "params": mask_secrets(plan.params, self.secrets),
+            "params": digest_secrets(plan.params, self.secrets),
             "inputs": digests,
             "env": self.env,
         }
@@ -161,7 +156,7 @@ class StepPlanner:
             raise diags.fail(f'step "{step.name}": {nan} is NaN or infinite', "state and cache keys are JSON, which cannot hold it: pass a number", step.params.range)
         return value
 
-    def _inputs(self, step: StepConfig, scope: Scope) -> dict[str, dict]:
+    def _inputs(self, step: StepConfig, scope: Scope) -> dict[str, m.StepInput]:
         if step.inputs is None:
             return {}
         value = scope.eval(step.inputs, pipeline=step.pipeline)
@@ -173,11 +168,11 @@ class StepPlanner:
             )
         return {name: self._input(step, name, v) for name, v in value.items()}
 
-    def _input(self, step: StepConfig, name: str, value: Any) -> dict:
+    def _input(self, step: StepConfig, name: str, value: Any) -> m.StepInput:
         if isinstance(value, StepOutputRef):
             return self._upstream(step, value)
         if isinstance(value, list) and value and all(isinstance(v, StepOutputRef) for v in value):
-            return {"kind": "list", "items": [self._upstream(step, v) for v in value]}
+            return m.ListInput(tuple(self._upstream(step, v) for v in value))
         if isinstance(value, str):
             return self._data(step, name, value)
         if isinstance(value, dict) and "path" in value:
@@ -189,26 +184,24 @@ class StepPlanner:
             step.inputs.range,
         )
 
-    def _upstream(self, step: StepConfig, ref: StepOutputRef) -> dict:
+    def _upstream(self, step: StepConfig, ref: StepOutputRef) -> m.StepOutputInput:
         upstream = self.planned.get(ref.address)
-        spec = {"kind": "step", "step": ref.address, "output": ref.output, "digest": None}
         if upstream is None:  # excluded by -target/-exclude: use what was recorded
             record = self.state.step_record(self.store_key, ref.address) if self.store_key else None
-            out = (record or {}).get("outputs", {}).get(ref.output)
-            spec["digest"] = out["digest"] if out and record.get("status") == "succeeded" else None
-            return spec
-        if upstream.action == m.CACHED:
-            out = upstream.cached_from["outputs"].get(ref.output)
-            if out is None:
-                raise diags.fail(
-                    f'step "{ref.step}" has no output "{ref.output}"',
-                    f"its outputs are: {', '.join(upstream.cached_from['outputs']) or 'none'}",
-                    step.inputs.range,
-                )
-            spec["digest"] = out["digest"]
-        return spec
+            out = record.outputs.get(ref.output) if record is not None and record.succeeded else None
+            return m.StepOutputInput(ref.address, ref.output, out["digest"] if out else None)
+        if upstream.action != m.CACHED:
+            return m.StepOutputInput(ref.address, ref.output, None)
+        out = upstream.cached_from.outputs.get(ref.output)
+        if out is None:
+            raise diags.fail(
+                f'step "{ref.step}" has no output "{ref.output}"',
+                f"its outputs are: {', '.join(upstream.cached_from.outputs) or 'none'}",
+                step.inputs.range,
+            )
+        return m.StepOutputInput(ref.address, ref.output, out["digest"])
 
-    def _data(self, step: StepConfig, name: str, rel: str) -> dict:
+    def _data(self, step: StepConfig, name: str, rel: str) -> m.DataInput:
         # normpath, not resolve(): no symlink walk per input on every plan
         path = os.path.normpath(os.path.join(self.project_dir, rel))
         if not os.path.exists(path):
@@ -217,9 +210,9 @@ class StepPlanner:
                 "inputs given as strings are paths relative to the project folder",
                 step.inputs.range,
             )
-        return {"kind": "data", "path": rel, "digest": self.stat_cache.tree_hash(path)}
+        return m.DataInput(rel, self.stat_cache.tree_hash(path))
 
-    def _data_with_mode(self, step: StepConfig, name: str, value: dict) -> dict:
+    def _data_with_mode(self, step: StepConfig, name: str, value: dict) -> m.DataInput:
         """``{ path = "data/big.bin", snapshot = "reference" }``: read in place, not snapshotted."""
         from zplan.artifacts.snapshot import SNAPSHOT_MODES
 
@@ -232,26 +225,24 @@ class StepPlanner:
                 step.inputs.range,
             )
         spec = self._data(step, name, value["path"])
-        if mode == "reference":
-            spec["snapshot"] = "reference"
-        return spec
+        return m.DataInput(spec.path, spec.digest, reference=mode == "reference")
 
-    def _check_outputs_exist(self, step: StepConfig, plan: m.StepPlan) -> None:
-        for spec in _step_inputs(plan.inputs):
-            upstream = self.planned.get(spec["step"])
+    def _check_outputs_exist(self, step: StepConfig, plan: _Draft) -> None:
+        for spec in m.upstream_inputs(plan.inputs):
+            upstream = self.planned.get(spec.step)
             declared = upstream.outputs if upstream else None
-            if declared is not None and spec["output"] not in declared:
+            if declared is not None and spec.output not in declared:
                 raise diags.fail(
-                    f'step "{spec["step"].rsplit(".", 1)[1]}" has no output "{spec["output"]}"',
+                    f'step "{spec.step.rsplit(".", 1)[1]}" has no output "{spec.output}"',
                     f"its outputs are: {', '.join(declared)}",
                     step.inputs.range,
                 )
 
-    def _entry_problem(self, entry: dict) -> m.Reason | None:
+    def _entry_problem(self, outputs: dict[str, dict]) -> m.Reason | None:
         """Why a recorded result cannot be reused as it is, or None: a changed materializer,
         then an output found damaged during this apply, then one gone from the store
         (existence only: contents are verified when a step loads them)."""
-        outputs = sorted(entry.get("outputs", {}).items())
+        outputs = sorted(outputs.items())
         for name, out in outputs:
             current = self.materializer_version(out.get("materializer", ""))
             if current is not None and current != out.get("materializer_version"):
@@ -265,22 +256,22 @@ class StepPlanner:
         return None
 
     # -- reasons ---------------------------------------------------------------------------------
-    def _reasons(self, plan: m.StepPlan, record: dict | None, forced: bool, stack_known: bool, entry: dict | None) -> list[m.Reason]:
+    def _reasons(self, plan: _Draft, record: StepRecord | None, forced: bool, stack_known: bool, entry: CacheEntry | None) -> list[m.Reason]:
         if forced:
             return [m.Reason(m.REPLACE_REQUESTED, "forced by -replace")]
         if record is None:
             return [m.Reason(m.NEVER_RAN, "never ran")]
         reasons: list[m.Reason] = []
-        if record.get("status") == "failed":
+        if record.status == "failed":
             reasons.append(m.Reason(m.PREVIOUS_FAILED, "previous run failed"))
-        before = record.get("fingerprint", {})
+        before = record.fingerprint
         if before.get("v", 1) != KEY_VERSION:
             reasons.append(m.Reason(m.ENV_CHANGED, f"cache key format changed (zplan upgrade: v{before.get('v', 1)} -> v{KEY_VERSION})"))
             return reasons
         if before.get("code") != plan.code_hash:
             reasons.append(m.Reason(m.CODE_CHANGED, _code_message(before.get("code_parts", {}), plan.code_parts)))
         reasons += _library_reasons(before.get("libraries", {}), plan.libraries)
-        reasons += _param_reasons(before.get("params", {}), mask_secrets(plan.params, self.secrets), self.secrets)
+        reasons += _param_reasons(before.get("params", {}), digest_secrets(plan.params, self.secrets), self.secrets)
         reasons += self._input_reasons(plan, before.get("inputs", {}))
         if before.get("env") and before.get("env") != self.env:
             for k in sorted(set(self.env) | set(before["env"])):
@@ -289,25 +280,25 @@ class StepPlanner:
         if not stack_known:
             reasons.append(m.Reason(m.KNOWN_AFTER_APPLY, "stack settings known after apply"))
         if not reasons:
-            recorded = entry if entry is not None else record if record.get("status") == "succeeded" else {}
+            recorded = entry.outputs if entry is not None else record.outputs if record.succeeded else {}
             problem = self._entry_problem(recorded)
             reasons.append(problem or m.Reason(m.OUTPUTS_MISSING, "no cached result for this key"))
         return reasons
 
-    def _input_reasons(self, plan: m.StepPlan, before: dict) -> list[m.Reason]:
+    def _input_reasons(self, plan: _Draft, before: dict) -> list[m.Reason]:
         reasons = []
         for name, spec in plan.inputs.items():
-            upstreams = _step_inputs({name: spec})
-            running = [u["step"] for u in upstreams if (p := self.planned.get(u["step"])) and p.action == m.RUN]
+            upstreams = m.upstream_inputs({name: spec})
+            running = [u.step for u in upstreams if (p := self.planned.get(u.step)) and p.action == m.RUN]
             if running:
                 names = ", ".join(r.rsplit(".", 1)[1] for r in running)
                 reasons.append(m.Reason(m.UPSTREAM_RERUNS, f"input {name} changes (upstream {names} reruns)"))
                 continue
-            digest = _input_digest(spec)
+            digest = spec.digest
             if digest is None:
                 reasons.append(m.Reason(m.KNOWN_AFTER_APPLY, f"input {name} known after apply"))
             elif before.get(name) != digest:
-                what = f" ({spec['path']})" if spec["kind"] == "data" else ""
+                what = f" ({spec.path})" if isinstance(spec, m.DataInput) else ""
                 reasons.append(m.Reason(m.INPUT_CHANGED, f"input {name} changed{what}"))
         for name in sorted(set(before) - set(plan.inputs)):
             reasons.append(m.Reason(m.INPUT_CHANGED, f"input {name} removed"))
@@ -322,23 +313,6 @@ def _without_unknown(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_unknown(v) for v in value]
     return value
-
-
-def _step_inputs(inputs: dict[str, dict]) -> list[dict]:
-    out = []
-    for spec in inputs.values():
-        if spec["kind"] == "step":
-            out.append(spec)
-        elif spec["kind"] == "list":
-            out.extend(spec["items"])
-    return out
-
-
-def _input_digest(spec: dict) -> str | None:
-    if spec["kind"] == "list":
-        digests = [i["digest"] for i in spec["items"]]
-        return None if None in digests else hash_value(digests)
-    return spec.get("digest")
 
 
 def _code_message(before: dict[str, str], after: dict[str, str], most: int = 3) -> str:
@@ -377,7 +351,7 @@ def _show(value: Any) -> str:
         return "(unset)"
     if value is UNKNOWN:
         return "(known after apply)"
-    if isinstance(value, str) and value.startswith("(sensitive:"):
-        return "(sensitive)"
+    if is_digest(value):
+        return SENSITIVE
     text = canonical_json(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from zplan.apply.hooks import Hooks
+from zplan.hooks import Hooks
 from zplan.render.console import console
 
 

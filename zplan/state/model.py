@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import copy
 import uuid
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
 from zplan.hashing import hash_value
 
@@ -70,8 +73,90 @@ def store_key(artifact_store: str, metadata_store: str) -> str:
     return hash_value([artifact_store, metadata_store])[:16]
 
 
+@dataclass(frozen=True)
+class ResourceRecord:
+    """What a resource was applied with (``inputs``) and what it is (``attributes``); secrets sealed."""
+
+    type: str
+    provider: str
+    inputs: dict[str, Any]
+    attributes: dict[str, Any]
+    dependencies: list[str] = field(default_factory=list)
+    sensitive: list[str] = field(default_factory=list)
+    prevent_destroy: bool = False
+    schema_version: int = 0  # the provider's schema version the record was written with
+
+    @staticmethod
+    def sealed(type_: str, provider: str, inputs: dict, attributes: dict, sensitive: list[str], state_dir: Path,
+               dependencies: list[str] = (), prevent_destroy: bool = False, schema_version: int = 0) -> "ResourceRecord":
+        """The one way a record is made from clear values: the ``sensitive`` ones are sealed."""
+        from zplan.state import secrets as sealed
+
+        secret = sorted(sensitive)
+        return ResourceRecord(
+            type_, provider, sealed.seal_keys(inputs, secret, state_dir), sealed.seal_keys(dict(attributes), secret, state_dir),
+            list(dependencies), secret, prevent_destroy, schema_version,
+        )
+
+    def to_doc(self) -> dict:
+        return {
+            "type": self.type, "provider": self.provider, "inputs": self.inputs, "attributes": self.attributes,
+            "dependencies": self.dependencies, "sensitive": self.sensitive, "prevent_destroy": self.prevent_destroy,
+            "schema_version": self.schema_version,
+        }
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """The latest execution of a step in one store pair."""
+
+    status: str  # "succeeded" | "failed"
+    cache_key: str | None = None
+    fingerprint: dict = field(default_factory=dict)  # what the cache key hashed (reasons compare it)
+    outputs: dict[str, dict] = field(default_factory=dict)  # name -> artifact record
+    run: int | None = None
+    finished_at: str | None = None
+    error: str | None = None
+
+    @staticmethod
+    def from_doc(doc: dict) -> "StepRecord":
+        return StepRecord(
+            doc.get("status", ""), doc.get("cache_key"), doc.get("fingerprint") or {}, doc.get("outputs") or {},
+            doc.get("run"), doc.get("finished_at"), doc.get("error"),
+        )
+
+    def to_doc(self) -> dict:
+        doc = {"status": self.status, "cache_key": self.cache_key, "fingerprint": self.fingerprint, "outputs": self.outputs,
+               "run": self.run, "finished_at": self.finished_at}
+        if self.error:
+            doc["error"] = self.error
+        return doc
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A successful execution, found by its cache key."""
+
+    address: str
+    outputs: dict[str, dict]
+    run: int | None = None
+    finished_at: str | None = None
+
+    @staticmethod
+    def from_doc(doc: dict) -> "CacheEntry":
+        return CacheEntry(doc["address"], doc["outputs"], doc.get("run"), doc.get("finished_at"))
+
+    def to_doc(self) -> dict:
+        return {"address": self.address, "outputs": self.outputs, "run": self.run, "finished_at": self.finished_at}
+
+
 class State:
-    """A thin, typed view over the state document."""
+    """The state document behind a typed interface: ``put_resource``, ``put_step``,
+    ``forget``, ``set_outputs`` and ``bump`` are the only ways it changes."""
 
     def __init__(self, doc: dict | None = None) -> None:
         """Takes ownership of ``doc`` (as read from a backend); use ``copy()`` to fork a state."""
@@ -86,8 +171,26 @@ class State:
         return self.doc["lineage"]
 
     @property
-    def resources(self) -> dict[str, dict]:
-        return self.doc["resources"]
+    def resources(self) -> Mapping[str, dict]:
+        """Every recorded resource as stored (read-only: change it through put_resource / forget)."""
+        return MappingProxyType(self.doc["resources"])
+
+    def resource(self, address: str) -> ResourceRecord | None:
+        doc = self.doc["resources"].get(address)
+        if doc is None:
+            return None
+        return ResourceRecord(
+            doc["type"], doc.get("provider", ""), doc.get("inputs", {}), doc.get("attributes", {}),
+            doc.get("dependencies", []), doc.get("sensitive", []), bool(doc.get("prevent_destroy")),
+            int(doc.get("schema_version", 0)),
+        )
+
+    def put_resource(self, address: str, record: ResourceRecord) -> None:
+        self.doc["resources"][address] = record.to_doc()
+
+    def forget(self, address: str) -> bool:
+        """Drop a resource from state (deleted, or `state rm`); False when it was not there."""
+        return self.doc["resources"].pop(address, None) is not None
 
     def outputs_of(self, stack: str) -> dict[str, dict]:
         """The outputs the last apply on ``stack`` recorded."""
@@ -99,21 +202,23 @@ class State:
         else:
             self.doc["outputs"].pop(stack, None)
 
-    def store(self, key: str) -> dict:
-        return self.doc["stores"].setdefault(key, {"steps": {}, "cache": {}})
+    def put_step(self, key: str, address: str, record: StepRecord) -> None:
+        """Record a step's latest execution; a success is also kept in the cache, by its cache key."""
+        store = self.doc["stores"].setdefault(key, {"steps": {}, "cache": {}})
+        store["steps"][address] = record.to_doc()
+        if record.succeeded and record.cache_key:
+            store["cache"][record.cache_key] = CacheEntry(address, record.outputs, record.run, record.finished_at).to_doc()
 
-    def step_record(self, key: str, address: str) -> dict | None:
-        return self.doc["stores"].get(key, {}).get("steps", {}).get(address)
+    def step_record(self, key: str, address: str) -> StepRecord | None:
+        doc = self.doc["stores"].get(key, {}).get("steps", {}).get(address)
+        return None if doc is None else StepRecord.from_doc(doc)
 
-    def cache_entry(self, key: str, cache_key: str) -> dict | None:
-        return self.doc["stores"].get(key, {}).get("cache", {}).get(cache_key)
+    def cache_entry(self, key: str, cache_key: str) -> CacheEntry | None:
+        doc = self.doc["stores"].get(key, {}).get("cache", {}).get(cache_key)
+        return None if doc is None else CacheEntry.from_doc(doc)
 
     def bump(self) -> None:
         self.doc["serial"] += 1
 
     def copy(self) -> "State":
         return State(copy.deepcopy(self.doc))
-
-
-def snapshot_digest(entry: Any) -> str:
-    return entry["digest"] if isinstance(entry, dict) else str(entry)

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any, Iterable
 if TYPE_CHECKING:
     from zplan.diags import DiagnosticError
 
+from zplan.secrets import SEALED_MARK as MARK
+
 KEY_ENV = "ZPLAN_STATE_KEY"
 KEY_FILE = "state.key"
-MARK = "$sealed"
 
 
 @lru_cache(maxsize=8)

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
+from zplan.secrets import mask_attributes
 from zplan.state.model import State, store_key
-from zplan.state.secrets import MARK
-
-
-def _hide(attrs: dict, sensitive: list[str]) -> dict:
-    return {k: ("(sensitive)" if k in sensitive or (isinstance(v, dict) and MARK in v) else v) for k, v in attrs.items()}
 
 
 def _stores(state: State, project) -> list[dict]:
@@ -33,7 +29,7 @@ def state_json(state: State, project) -> dict:
             addr: {
                 "type": r["type"],
                 "provider": r["provider"],
-                "attributes": _hide(r["attributes"], r.get("sensitive", [])),
+                "attributes": mask_attributes(r["attributes"], r.get("sensitive", []), hide_null=True),
                 "dependencies": r.get("dependencies", []),
             }
             for addr, r in state.resources.items()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 from typing import Any, Callable, Iterable, Mapping
 
-from zplan.provider import Provider, ProviderError, ResourceChange, ResourceResult
+from zplan.provider import Action, Provider, ProviderError, ResourceChange, ResourceResult
 
 from .engine import StackSpec, open_stack, stack_spec
 from .events import EventLog, engine_message
@@ -65,7 +65,7 @@ class PulumiProvider(Provider):
         """One ``pulumi up`` whose program declares every resource but the deleted ones."""
         from .program import make_program
 
-        active = [c for c in changes if c.action != "noop"]
+        active = [c for c in changes if c.action != Action.NOOP]
         if not active:
             return
         spec = self._ready(active, on_result)

@@ -39,3 +39,23 @@ def test_batch_is_one_run_with_lineage(tmp_path: Path) -> None:
     assert sources == ["data/iris.csv"]
     assert lineage.produced_by.git.commit == GIT1.commit
     store.close()
+
+
+def test_one_execution_record_type_for_single_and_batched_recording(tmp_path: Path) -> None:
+    from zplan.metadata import ExecutionRecord
+    from zplan.metadata.reader import Reader
+    from zplan.metadata.writer import Writer
+
+    assert issubclass(MetadataStore, Writer) and issubclass(MetadataStore, Reader)
+    store = MetadataStore.from_url("sqlite:///meta.db", tmp_path)
+    run = store.start_run("train", "local", GIT1, T0)
+    ids = store.record_executions(run, [
+        ExecutionRecord(**rec("load", "complete", T0, {"csv": SNAP}, {"output": DATA})),
+        ExecutionRecord(**rec("split", "cached", T0 + 1, {"data": DATA}, {"train": TRAIN})),
+    ])
+    single = store.record_execution(run, **rec("train", "complete", T0 + 2, {"train": TRAIN}, {"output": MODEL}))
+    store.finish_run(run, "succeeded", T0 + 5)
+    detail = store.run_detail(run)
+    assert [e.id for e in detail.executions] == [*ids, single]
+    assert [e.step for e in detail.executions] == ["load", "split", "train"]
+    store.close()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from zplan.apply.hooks import Recorder
+from zplan.hooks import Recorder
 from zplan.operations import applying
 from zplan.operations.importing import import_resource
 from zplan.operations.opening import ProjectArgs

@@ -18,7 +18,7 @@ def test_a_version_1_document_upgrades_and_keeps_resources_and_steps() -> None:
     assert state.doc["format_version"] == FORMAT_VERSION
     assert state.serial == 4 and state.lineage == "abc"
     assert "resource.local_directory.d" in state.resources
-    assert state.step_record("k", "pipeline.p.step.s") == {"status": "succeeded"}
+    assert state.step_record("k", "pipeline.p.step.s").status == "succeeded"
     assert state.outputs_of("local") == {}  # v1 outputs belonged to no known stack
 
 

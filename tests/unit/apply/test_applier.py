@@ -1,0 +1,90 @@
+"""The applier in-process: a fake provider registered in the test, steps run by the real runner."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from zplan.apply.applier import Applier
+from zplan.apply.worker import PathArg, StepTask, run_step
+from zplan.hooks import Recorder
+from zplan.plan import model as m
+from zplan.state.model import State
+
+from tests.unit.plan.inprocess import FakeProvider, copy_pipeline, plan, write_project
+
+THING = "resource.fake_thing.a"
+HCL = '''
+variable "token" {
+  default   = "s3cret-token"
+  sensitive = true
+}
+
+resource "fake_thing" "a" {
+  name  = "one"
+  size  = 1
+  token = var.token
+}
+'''
+
+
+def _apply(root, state: State, **request):
+    made, planner, _ = plan(root, state, **request)
+    before = dataclasses.astuple(made)
+    written: list[dict] = []
+    hooks = Recorder()
+    result = Applier(planner, made, state, lambda s: written.append(s.doc), hooks, parallelism=1).apply()
+    assert dataclasses.astuple(made) == before  # apply never writes into the plan
+    return made, result, hooks, written
+
+
+def test_a_resource_is_created_through_the_provider_and_recorded_with_its_secret_sealed(tmp_path):
+    FakeProvider.live.clear()
+    root = write_project(tmp_path, HCL)
+    state = State()
+    made, result, hooks, written = _apply(root, state)
+    assert made.resource(THING).action == m.CREATE and result.ok and result.outcome == {THING: "ok"}
+    assert FakeProvider.live["fake_thing/one"]["token"] == "s3cret-token"
+    record = state.resource(THING)
+    assert record.provider == "fake" and record.attributes["id"] == "fake_thing/one" and record.sensitive == ["token"]
+    assert "s3cret-token" not in str(written[-1])  # sealed at rest
+    assert state.serial == 1 and hooks.events[0] == ("resource_started", THING, m.CREATE)
+    again, _, _ = plan(root, state)
+    assert again.resource(THING).action == m.NOOP
+
+
+def test_a_resource_removed_from_the_configuration_is_deleted_and_forgotten(tmp_path):
+    FakeProvider.live.clear()
+    root = write_project(tmp_path, HCL)
+    state = State()
+    _apply(root, state)
+    (root / "main.zp.hcl").write_text('variable "x" { default = 1 }\n')
+    made, result, _, _ = _apply(root, state)
+    assert made.resource(THING).action == m.DELETE and result.ok
+    assert state.resource(THING) is None and FakeProvider.live == {}
+
+
+def test_steps_run_record_and_hand_their_artifacts_downstream(tmp_path):
+    root = copy_pipeline(tmp_path)
+    state = State()
+    made, result, hooks, _ = _apply(root, state)
+    assert {s.action for s in made.steps} == {m.RUN}  # the plan still says what was decided
+    assert set(result.outcome.values()) == {"ok"} and result.run_id == 1
+    total = state.step_record(made.store_key, "pipeline.numbers.step.total")
+    assert total.succeeded and total.outputs["output"]["value"] == 10.5
+    assert [e[0] for e in hooks.events].count("step_finished") == 4
+    again, _, _ = plan(root, state)
+    assert {s.action for s in again.steps} == {m.CACHED}
+
+
+def test_a_step_runs_in_this_process_from_its_task(tmp_path, monkeypatch):
+    root = copy_pipeline(tmp_path)
+    monkeypatch.chdir(tmp_path)  # the worker changes into the project folder: restore afterwards
+    monkeypatch.syspath_prepend(str(root))
+    task = StepTask(
+        address="pipeline.numbers.step.load", project_dir=str(root), source_file="steps/data.py", function="load",
+        params={}, inputs={"raw": PathArg(str(root / "data" / "numbers.txt"))}, declared_outputs=None,
+        artifact_store_url="file://.zplan/artifacts", run_id=7, log_path=str(tmp_path / "load.log"),
+    )
+    result = run_step(task)
+    assert result.ok, result.error
+    assert result.outputs["output"]["materializer"] == "json" and result.outputs["output"]["value"] == [1.0, 2.0, 3.5, 4.0]

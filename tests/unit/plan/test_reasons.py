@@ -1,0 +1,85 @@
+"""Why a step reruns, decided by the step planner alone (no CLI, no apply)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from zplan.artifacts.materializers import declared_version
+from zplan.artifacts.store import ArtifactStore
+from zplan.plan import model as m
+from zplan.state.model import State, StepRecord
+
+from tests.unit.plan.inprocess import copy_pipeline, plan
+
+LOAD, SCALE, TOTAL = "pipeline.numbers.step.load", "pipeline.numbers.step.scale", "pipeline.numbers.step.total"
+
+
+def _recorded(root: Path, failed: str | None = None) -> State:
+    """The state an apply would leave, made at the plan layer: each runnable step gets a
+    stored artifact and a success record, until every step is cached (``failed`` fails instead)."""
+    state = State()
+    for _ in range(5):
+        made, planner, project = plan(root, state)
+        runnable = [s for s in made.steps if s.action == m.RUN and s.cache_key]
+        if not runnable:
+            return state
+        store = ArtifactStore.from_url("file://.zplan/artifacts", project.root)
+        step_planner = planner.apply_inputs().step_planner
+        for step in runnable:
+            folder = root / ".zplan" / "out" / step.step
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "value.json").write_text(f'"{step.address} {step.cache_key}"')
+            stored = store.put(folder)
+            outputs = {"output": {"digest": stored.digest, "uri": stored.uri, "materializer": "json", "materializer_version": declared_version("json")}}
+            status = "failed" if step.address == failed else "succeeded"
+            record = StepRecord(status, step.cache_key, step_planner.fingerprint(step), outputs if status == "succeeded" else {}, 1,
+                                "2026-01-01T00:00:00+00:00", "boom" if status == "failed" else None)
+            state.put_step(made.store_key, step.address, record)
+    return state
+
+
+def _codes(made: m.Plan, address: str) -> list[str]:
+    return [r.code.value for r in made.step(address).reasons]
+
+
+def test_a_step_that_never_ran_says_so(tmp_path):
+    made, _, _ = plan(copy_pipeline(tmp_path))
+    assert _codes(made, LOAD) == ["never_ran"]
+
+
+def test_recorded_steps_are_cached_and_say_where_from(tmp_path):
+    root = copy_pipeline(tmp_path)
+    again, _, _ = plan(root, _recorded(root))
+    assert {s.action for s in again.steps} == {m.CACHED} and again.step(LOAD).cached_from.run == 1
+
+
+def test_changed_data_is_an_input_change_naming_the_file(tmp_path):
+    root = copy_pipeline(tmp_path)
+    state = _recorded(root)
+    (root / "data" / "numbers.txt").write_text("1\n2\n")
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["input raw changed (data/numbers.txt)"]
+
+
+def test_a_changed_param_names_the_param_and_both_values(tmp_path):
+    root = copy_pipeline(tmp_path)
+    state = _recorded(root)
+    (root / "main.zp.hcl").write_text((root / "main.zp.hcl").read_text().replace("default = 1.0", "default = 0.5"))
+    again, _, _ = plan(root, state)
+    params = [r for r in again.step(SCALE).reasons if r.code == m.PARAMS_CHANGED]
+    assert [r.message for r in params] == ["params.c: 1.0 -> 0.5"]
+    assert _codes(again, TOTAL) == ["upstream_reruns"]
+
+
+def test_changed_code_and_a_previous_failure_are_both_reasons(tmp_path):
+    root = copy_pipeline(tmp_path)
+    state = _recorded(root, failed=LOAD)
+    (root / "steps" / "data.py").write_text((root / "steps" / "data.py").read_text().replace("if clean(line)]", "if clean(line)][:100]"))
+    again, _, _ = plan(root, state)
+    assert _codes(again, LOAD) == ["previous_failed", "code_changed"]
+
+
+def test_replace_forces_a_rerun_whatever_was_recorded(tmp_path):
+    root = copy_pipeline(tmp_path)
+    again, _, _ = plan(root, _recorded(root), replace=[LOAD])
+    assert again.step(LOAD).action == m.RUN and _codes(again, LOAD) == ["replace_requested"]

@@ -1,0 +1,33 @@
+"""The stack's outputs after an apply: evaluated again with what was applied, sensitive ones sealed."""
+
+from __future__ import annotations
+
+from zplan.config.values import UNKNOWN
+from zplan.config.scope import StepOutputRef
+from zplan.plan import model as m
+from zplan.plan.planner import pipeline_of
+from zplan.state import secrets as sealed
+from zplan.state.model import State
+
+
+def outputs_changed(plan: m.Plan, state: State) -> bool:
+    recorded = state.outputs_of(plan.stack)
+    if plan.destroy:
+        return bool(recorded)
+    return any(o["known"] and recorded.get(n, {}).get("value") != o["value"] for n, o in plan.outputs.items())
+
+
+def record_outputs(project, state: State, store_key: str | None, resource_value) -> None:
+    scope = project.scope(resource_value)
+    outputs = {}
+    for name, output in project.config.outputs.items():
+        value = scope.eval(output.expr, pipeline=pipeline_of(output.expr, project.config))
+        if isinstance(value, StepOutputRef):
+            record = state.step_record(store_key, value.address) if store_key else None
+            out = record.outputs.get(value.output, {}) if record is not None and record.succeeded else {}
+            value = out.get("value", out.get("uri"))
+        if value is UNKNOWN or value is None:
+            continue
+        stored = sealed.seal(value, project.state_dir) if output.sensitive else value
+        outputs[name] = {"value": stored, "sensitive": output.sensitive}
+    state.set_outputs(project.stack_name, outputs)

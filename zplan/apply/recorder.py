@@ -1,0 +1,121 @@
+"""What an apply writes down: step records in state, executions in ML Metadata.
+
+Both are written in batches, at most once a second and at the end, so a
+thousand-step apply makes a few commits instead of a thousand.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from zplan.apply.tracker import RunTracker
+from zplan.plan import model as m
+from zplan.plan.steps import StepPlanner
+from zplan.secrets import digest_secrets
+from zplan.state.model import State, StepRecord
+
+STATE_FLUSH_SECONDS = 1.0
+
+
+class RunRecorder:
+    def __init__(self, state: State, persist: Callable[[State], None], tracker: RunTracker, secrets: list[str], project_root: Path) -> None:
+        self.state = state
+        self.project_root = project_root
+        self.persist = persist
+        self.tracker = tracker
+        self.secrets = secrets
+        self.metadata = None  # a MetadataStore once the run is opened
+        self._pending: list = []  # ExecutionRecords not yet written
+        self._last_flush = 0.0
+
+    # -- the run --------------------------------------------------------------------------------
+    def open_run(self, project, pipelines: list[str], password: str | None) -> int:
+        from zplan.metadata import MetadataStore, git_info
+
+        settings = self.tracker.stack_settings
+        self.metadata = MetadataStore.from_url(str(settings["metadata_store"]), project.root, password)
+        return self.metadata.start_run(",".join(pipelines), project.stack_name, git_info(project.root), time.time())
+
+    def close_run(self) -> None:
+        if self.metadata is None:
+            return
+        self._write_executions()
+        result = self.tracker.result
+        self.metadata.finish_run(result.run_id, "failed" if result.failed else "succeeded", time.time())
+        self.metadata.close()
+
+    # -- step records -----------------------------------------------------------------------------
+    def step_done(self, planner: StepPlanner, plan: m.StepPlan, status: str, outputs: dict, error: str | None,
+                  run: int | None, finished_at: str | None = None) -> None:
+        """The step's latest execution (and, when it succeeded, a cache entry for its key)."""
+        now = finished_at or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        record = StepRecord(status, plan.cache_key, planner.fingerprint(plan), outputs, run, now, error or None)
+        self.state.put_step(self.tracker.store_key, plan.address, record)
+        self.tracker.result.changed = True
+        self.flush()
+
+    def execution(self, plan: m.StepPlan, state: str, outputs: dict, error: str | None, started: float, finished: float) -> None:
+        """An execution for ML Metadata, with its input and output artifacts (lineage)."""
+        if self.metadata is None:
+            return
+        from zplan.metadata import ExecutionRecord
+
+        self._pending.append(ExecutionRecord(
+            address=plan.address, pipeline=plan.pipeline, step=plan.step,
+            cache_key=plan.cache_key or "", params=digest_secrets(plan.params, self.secrets),
+            code_hash=plan.code_hash, state=state, started_at=started, finished_at=finished, error=error,
+            inputs=self._inputs(plan), outputs={k: _artifact(v) for k, v in outputs.items()},
+        ))
+        self.flush()
+
+    def _inputs(self, plan: m.StepPlan) -> dict:
+        inputs = {}
+        for name, spec in plan.inputs.items():
+            items = spec.items if isinstance(spec, m.ListInput) else (spec,)
+            for i, item in enumerate(items):
+                key = f"{name}[{i}]" if isinstance(spec, m.ListInput) else name
+                if isinstance(item, m.DataInput) and item.reference:
+                    inputs[key] = _artifact(_reference(self.project_root / item.path, item.digest), "snapshot", item.path)
+                elif isinstance(item, m.DataInput):
+                    snap = self.tracker.snapshots.get((plan.address, item.path))
+                    if snap is not None:
+                        inputs[key] = _artifact({"digest": snap.digest, "uri": snap.uri}, "snapshot", item.path)
+                else:
+                    up = self.tracker.current.get(item.step)
+                    rec = up.cached_from.outputs.get(item.output) if up is not None and up.cached_from else None
+                    if rec:
+                        inputs[key] = _artifact(rec)
+        return inputs
+
+    # -- writing ------------------------------------------------------------------------------------
+    def flush(self, force: bool = False) -> None:
+        """Write state and the pending executions: at most once a second, and at the end."""
+        now = time.monotonic()
+        if force or now - self._last_flush >= STATE_FLUSH_SECONDS:
+            self._write_executions()
+            self.persist(self.state)
+            self._last_flush = now
+
+    def _write_executions(self) -> None:
+        if self._pending and self.metadata is not None:
+            self.metadata.record_executions(self.tracker.result.run_id, self._pending)
+            self._pending = []
+
+
+def _reference(path: Path, digest: str) -> dict:
+    """Lineage of an input read in place (``snapshot = "reference"``): its digest at plan time
+    and its live location; the materializer name says it was not snapshotted."""
+    return {"digest": digest, "uri": path.as_uri(), "materializer": "reference (not snapshotted)"}
+
+
+def _artifact(rec: dict[str, Any], kind: str = "output", source: str | None = None):
+    from zplan.metadata import ArtifactRecord
+
+    return ArtifactRecord(
+        digest=rec["digest"], uri=rec["uri"], materializer=rec.get("materializer", "snapshot"),
+        materializer_version=rec.get("materializer_version", ""), type_name=rec.get("type", ""),
+        kind=kind, source_path=source, size=rec.get("size", 0),
+    )

@@ -1,0 +1,108 @@
+"""Running steps in worker processes: the task each gets, the snapshots of its data
+inputs, and its result with every secret redacted."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import time
+from pathlib import Path
+
+from zplan.apply.tracker import RunTracker, Snapshot
+from zplan.apply.worker import ArtifactArg, ListArg, PathArg, StepResult, StepTask, TaskInput, run_step
+from zplan.apply.workers import TaskCancelled, TaskTimedOut, WorkerDied, WorkerPool
+from zplan.config.values import UNKNOWN
+from zplan.durations import parse_seconds
+from zplan.hashing import StatCache
+from zplan.plan import model as m
+from zplan.secrets import redact, redact_file
+
+
+class StepRunner:
+    def __init__(self, project, tracker: RunTracker, stat_cache: StatCache, parallelism: int) -> None:
+        self.project = project
+        self.tracker = tracker
+        self.stat_cache = stat_cache
+        self.parallelism = parallelism
+        self._pool: WorkerPool | None = None
+        self._store = None
+
+    def start(self, plan: m.StepPlan) -> cf.Future:
+        step = self.project.config.step(plan.address)
+        settings = self.tracker.stack_settings
+        task = StepTask(
+            address=plan.address,
+            project_dir=str(self.project.root),
+            source_file=step.file,
+            function=step.function,
+            params=plan.params,
+            inputs={name: self._task_input(plan.address, spec) for name, spec in plan.inputs.items()},
+            declared_outputs=plan.outputs,
+            artifact_store_url=str(settings["artifact_store"]),
+            run_id=self.tracker.result.run_id or 0,
+            log_path=str(self.log_path(plan.address)),
+            stack={k: v for k, v in settings.items() if v is not UNKNOWN and k != "metadata_password"},
+        )
+        self.tracker.started_at[plan.address] = time.time()
+        if self._pool is None:
+            self._pool = WorkerPool(self.parallelism, preload=("zplan.apply.worker",))
+        return self._pool.submit(run_step, task, timeout=self._timeout(step))
+
+    def _timeout(self, step) -> float | None:
+        """The step's own timeout, else the stack's step_timeout (checked when the stack was planned)."""
+        if step.timeout is not None:
+            return step.timeout
+        default = self.tracker.stack_settings.get("step_timeout")
+        return parse_seconds(str(default)) if isinstance(default, (str, int, float)) and not isinstance(default, bool) else None
+
+    def _task_input(self, address: str, spec: m.StepInput) -> TaskInput:
+        if isinstance(spec, m.ListInput):
+            return ListArg(tuple(self._task_input(address, i) for i in spec.items))
+        if isinstance(spec, m.DataInput) and spec.reference:
+            return PathArg(str(self.project.root / spec.path))  # opted out of snapshots: the live file
+        if isinstance(spec, m.DataInput):
+            path = self._snapshot(address, spec)
+            return PathArg(str(path), self.tracker.snapshots[(address, spec.path)].digest)
+        upstream = self.tracker.current[spec.step]
+        out = upstream.cached_from.outputs[spec.output]
+        return ArtifactArg(out["digest"], out["materializer"])
+
+    def _snapshot(self, address: str, spec: m.DataInput) -> Path:
+        """Data inputs are stored as immutable snapshots; the step reads the snapshot."""
+        from zplan.artifacts.snapshot import snapshot
+
+        source = self.project.root / spec.path
+        stored = snapshot(source, self.artifact_store(), self.stat_cache)
+        self.tracker.snapshots[(address, spec.path)] = Snapshot(stored.digest, stored.uri)
+        folder = self.artifact_store().get(stored.digest)
+        return folder / source.name if source.is_file() and (folder / source.name).exists() else folder
+
+    def artifact_store(self):
+        if self._store is None:
+            from zplan.artifacts.store import ArtifactStore
+
+            self._store = ArtifactStore.from_url(str(self.tracker.stack_settings["artifact_store"]), self.project.root)
+        return self._store
+
+    def log_path(self, address: str) -> Path:
+        # Run numbers count per metadata store, so two stacks both have a run 1: the stack keeps them apart.
+        return self.project.state_dir / "logs" / self.project.stack_name / f"run-{self.tracker.result.run_id or 0}" / f"{address}.log"
+
+    def result(self, address: str, future: cf.Future) -> StepResult:
+        """What the worker sent back, or why there is nothing; secrets redacted everywhere,
+        since a step may put one in its exception or print it to its log."""
+        exc = future.exception()
+        if exc is not None:
+            msg = str(exc) if isinstance(exc, (WorkerDied, TaskTimedOut, TaskCancelled)) else f"{type(exc).__name__}: {exc}"
+            result = StepResult(address, False, error=msg, started_at=self.tracker.started_at.get(address, time.time()), finished_at=time.time())
+        else:
+            result = future.result()
+        secrets = self.project.secrets
+        result.error, result.traceback = redact(result.error, secrets), redact(result.traceback, secrets)
+        redact_file(self.log_path(address), secrets)
+        return result
+
+    def close(self, cancel: bool = False) -> None:
+        """Wait for running steps to finish, or with ``cancel`` stop them (an interrupted apply)."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel=cancel)
+            self._pool = None

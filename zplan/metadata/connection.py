@@ -1,0 +1,181 @@
+"""The connection to an ML Metadata store, shared by its writer and its reader.
+
+MLMD is imported only when a store is first used, and nothing is created before
+the first write: ``zplan plan`` reads, and must never write.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+from zplan.diags import DiagnosticError, fail
+from zplan.metadata.schema import ARTIFACT, RUN, SNAPSHOT, TypeIds, lookup, register
+from zplan.metadata import convert as cv
+from zplan.metadata.urls import MySQLTarget, SqliteTarget
+
+_SQLITE_READONLY = 1
+_SQLITE_READWRITE_OPENCREATE = 3
+_MLMD_TABLE = "MLMDEnv"  # present once MLMD has created its schema
+
+
+@functools.cache
+def _mlmd() -> SimpleNamespace:
+    from ml_metadata import errors
+    from ml_metadata import metadata_store as ms
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    return SimpleNamespace(ms=ms, pb=pb, errors=errors)
+
+
+def _guarded(method):
+    """Turn MLMD's status errors (server gone, disk full...) into a diagnostic naming the store."""
+
+    @functools.wraps(method)
+    def wrapper(self: "Connection", *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except DiagnosticError:
+            raise
+        except Exception as exc:
+            errors = sys.modules.get("ml_metadata.errors")
+            if errors is None or not isinstance(exc, errors.StatusError):
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise fail(f"metadata store {self.describe()}: {first}") from exc
+
+    return wrapper
+
+
+class Connection:
+    def __init__(self, target: SqliteTarget | MySQLTarget) -> None:
+        self.target = target
+        self._store = None  # the MLMD handle, opened on first use
+        self._writable = False
+        self._types: TypeIds | None = None
+        self._pipeline_ids: dict[str, int] = {}
+
+    def describe(self) -> str:
+        return self.target.describe()
+
+    def close(self) -> None:
+        self._store = None  # MLMD closes its connection when the handle is dropped
+        self._types = None
+        self._writable = False
+        self._pipeline_ids.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _writer(self):
+        """The MLMD handle opened for writing (creating the database and types if needed)."""
+        m = _mlmd()
+        if self._store is None or not self._writable:
+            if isinstance(self.target, SqliteTarget):
+                _sqlite_has_table(self.target.path, _MLMD_TABLE)  # a damaged file is reported as such
+            self._store = self._connect(m, create=True)
+            self._writable = True
+            self._types = register(self._store, m.pb)
+        return self._store, self._types, m
+
+    def _reader(self) -> bool:
+        """Open for reading if there is anything to read; never creates a file or database."""
+        if self._store is not None:
+            if self._types is None:  # a store written by someone else since we looked
+                self._types = lookup(self._store, _mlmd().errors)
+            return self._types is not None
+        if not self._exists():
+            return False
+        m = _mlmd()
+        self._store = self._connect(m, create=False)
+        self._types = lookup(self._store, m.errors)
+        return self._types is not None
+
+    def _exists(self) -> bool:
+        if isinstance(self.target, SqliteTarget):
+            return _sqlite_has_table(self.target.path, _MLMD_TABLE)
+        conn = self.target.connect(with_database=False)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                    (self.target.database, _MLMD_TABLE),
+                )
+                return cur.fetchone() is not None
+        finally:
+            conn.close()
+
+    def _connect(self, m: SimpleNamespace, create: bool):
+        config = m.pb.ConnectionConfig()
+        target = self.target
+        if isinstance(target, SqliteTarget):
+            if create:
+                target.path.parent.mkdir(parents=True, exist_ok=True)
+            config.sqlite.filename_uri = str(target.path)
+            config.sqlite.connection_mode = _SQLITE_READWRITE_OPENCREATE if create else _SQLITE_READONLY
+        else:
+            if create:
+                target.ensure_database()
+            config.mysql.database = target.database
+            config.mysql.user = target.user
+            config.mysql.password = target.password
+            if target.socket:
+                config.mysql.socket = target.socket
+            else:
+                config.mysql.host = target.host
+                config.mysql.port = target.port
+        try:
+            return m.ms.MetadataStore(config)
+        except (m.errors.StatusError, RuntimeError) as exc:  # MLMD raises RuntimeError while opening
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise fail(f"cannot open the metadata store {self.describe()}: {first}") from None
+
+    def _run_context(self, run: int):
+        ctx = self._store.get_context_by_type_and_name(RUN, cv.run_name(run))
+        if ctx is None:
+            raise self._no_run(run)
+        return ctx
+
+    def _no_run(self, run: int) -> DiagnosticError:
+        return fail(f"no run {run} in the metadata store {self.describe()}", "`zplan runs` lists the recorded runs")
+
+    def _type_names(self) -> dict[int, str]:
+        return {self._types.artifact: ARTIFACT, self._types.snapshot: SNAPSHOT}
+
+
+def _sqlite_has_table(path: Path, table: str) -> bool:
+    """Look without MLMD, read-only: MLMD itself would create its schema in an empty file.
+
+    A file that is there but is not a sound SQLite database is reported as damaged,
+    never taken for "no runs yet"."""
+    if not path.is_file():
+        return False
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise _damaged_sqlite(path, str(exc)) from None
+    try:
+        row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        return row is not None
+    except sqlite3.DatabaseError as exc:
+        raise _damaged_sqlite(path, str(exc)) from None
+    finally:
+        conn.close()
+
+
+def _damaged_sqlite(path: Path, why: str) -> DiagnosticError:
+    return fail(
+        f"metadata store {path} is damaged: {why}",
+        f"restore it from a backup, or move it aside (mv {path} {path}.damaged) and zplan starts a new one at the "
+        "next apply: the run history in it is lost, step caches (kept in state) stay valid",
+    )
+
+
+def _event_names(event) -> list[str]:
+    return [s.key for s in event.path.steps if s.WhichOneof("value") == "key"]

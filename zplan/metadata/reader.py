@@ -1,0 +1,185 @@
+"""Reading ML Metadata back: runs, their executions, an artifact's lineage.
+
+Reading never creates anything: with no store yet there is nothing to show.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from zplan.diags import fail
+from zplan.metadata import convert as cv
+from zplan.metadata.connection import Connection, _event_names, _guarded, _mlmd
+from zplan.metadata.records import ArtifactView, ExecutionView, GitInfo, LineageNode, RunDetail, RunSummary
+from zplan.metadata.schema import RUN, STEP
+
+_FIND_ARTIFACT_SCAN = 200
+
+
+class Reader(Connection):
+    @_guarded
+    def runs(self, limit: int = 20) -> list[RunSummary]:
+        """The newest ``limit`` runs, newest first."""
+        if not self._reader():
+            return []
+        m = _mlmd()
+        options = m.ms.ListOptions(
+            limit=limit, order_by=m.ms.OrderByField.ID, is_asc=False, filter_query=f"type = '{RUN}'"
+        )
+        contexts = self._store.get_contexts(options)
+        summaries = [self._summary(ctx) for ctx in contexts]
+        return sorted(summaries, key=lambda s: s.number, reverse=True)
+
+    @_guarded
+    def run_detail(self, run: int) -> RunDetail:
+        if not self._reader():
+            raise self._no_run(run)
+        ctx = self._run_context(run)
+        executions = sorted(self._store.get_executions_by_context(ctx.id), key=lambda e: e.id)
+        views = self._execution_views(executions, run_ctx=ctx)
+        return RunDetail(self._summary(ctx, executions), views)
+
+    @_guarded
+    def lineage(self, artifact_uri_or_id: str | int) -> LineageNode:
+        """The artifact, its producing execution, and recursively that execution's inputs,
+        down to data snapshots (or artifacts with no recorded producer)."""
+        artifact_id = self._resolve_artifact(artifact_uri_or_id)
+        return self._lineage_node(artifact_id, {}, frozenset())
+
+    @_guarded
+    def find_artifact(self, address: str, output: str) -> int | None:
+        """The artifact id of ``output`` from the newest complete or cached execution of ``address``."""
+        if not self._reader():
+            return None
+        if '"' in address or "\\" in address:
+            raise ValueError(f"not a step address: {address!r}")
+        m = _mlmd()
+        options = m.ms.ListOptions(
+            limit=_FIND_ARTIFACT_SCAN,
+            order_by=m.ms.OrderByField.ID,
+            is_asc=False,
+            filter_query=f'type = "{STEP}" AND properties.address.string_value = "{address}"',
+        )
+        done = (m.pb.Execution.COMPLETE, m.pb.Execution.CACHED)
+        executions = [e for e in self._store.get_executions(options) if e.last_known_state in done]
+        if not executions:
+            return None
+        events = self._store.get_events_by_execution_ids([e.id for e in executions])
+        for execution in sorted(executions, key=lambda e: e.id, reverse=True):
+            for event in events:
+                if (
+                    event.execution_id == execution.id
+                    and event.type == m.pb.Event.OUTPUT
+                    and output in _event_names(event)
+                ):
+                    return event.artifact_id
+        return None
+
+    def _summary(self, ctx, executions=None) -> RunSummary:
+        m = _mlmd()
+        if executions is None:
+            executions = self._store.get_executions_by_context(ctx.id)
+        states = [e.last_known_state for e in executions]
+        return RunSummary(
+            number=int(cv.prop(ctx, "number", 0)),
+            pipeline=cv.prop(ctx, "pipeline", ""),
+            stack=cv.prop(ctx, "stack", ""),
+            status=cv.prop(ctx, "status", "running"),
+            started=cv.prop(ctx, "started_at", 0.0),
+            finished=cv.prop(ctx, "finished_at"),
+            steps_run=states.count(m.pb.Execution.COMPLETE),
+            steps_cached=states.count(m.pb.Execution.CACHED),
+            steps_failed=states.count(m.pb.Execution.FAILED),
+            git=cv.run_git(ctx),
+        )
+
+    def _execution_views(self, executions, run_ctx=None) -> list[ExecutionView]:
+        if not executions:
+            return []
+        m = _mlmd()
+        events = self._store.get_events_by_execution_ids([e.id for e in executions])
+        artifact_ids = sorted({ev.artifact_id for ev in events})
+        type_names = self._type_names()
+        artifacts = {
+            a.id: cv.artifact_view(a, type_names) for a in self._store.get_artifacts_by_id(artifact_ids)
+        }
+        views = []
+        for execution in executions:
+            ins: dict[str, ArtifactView] = {}
+            outs: dict[str, ArtifactView] = {}
+            for ev in events:
+                if ev.execution_id != execution.id or ev.artifact_id not in artifacts:
+                    continue
+                side = ins if ev.type == m.pb.Event.INPUT else outs if ev.type == m.pb.Event.OUTPUT else None
+                if side is not None:
+                    for name in _event_names(ev):
+                        side[name] = artifacts[ev.artifact_id]
+            ctx = run_ctx if run_ctx is not None else self._run_of(execution.id)
+            views.append(self._execution_view(m, execution, ctx, ins, outs))
+        return views
+
+    @staticmethod
+    def _execution_view(m, execution, run_ctx, ins, outs) -> ExecutionView:
+        p = functools.partial(cv.prop, execution)
+        return ExecutionView(
+            id=execution.id,
+            address=p("address", ""),
+            pipeline=p("pipeline", ""),
+            step=p("step", ""),
+            state=cv.state_name(m.pb, execution.last_known_state),
+            cache_key=p("cache_key", ""),
+            params=cv.params_value(p("params")),
+            code_hash=p("code_hash", ""),
+            started_at=p("started_at", 0.0),
+            finished_at=p("finished_at", 0.0),
+            error=p("error"),
+            run=int(cv.prop(run_ctx, "number", 0)) if run_ctx is not None else None,
+            git=cv.run_git(run_ctx) if run_ctx is not None else GitInfo(None, None, None),
+            inputs=dict(sorted(ins.items())),
+            outputs=dict(sorted(outs.items())),
+        )
+
+    def _run_of(self, execution_id: int):
+        for ctx in self._store.get_contexts_by_execution(execution_id):
+            if ctx.type_id == self._types.run:
+                return ctx
+        return None
+
+    def _resolve_artifact(self, key: str | int) -> int:
+        if self._reader():
+            if isinstance(key, int):
+                if self._store.get_artifacts_by_id([key]):
+                    return key
+            else:
+                found = self._store.get_artifacts_by_uri(key)
+                if found:
+                    return max(a.id for a in found)  # the newest, if a uri was reused
+        raise fail(f"no artifact {key!r} in the metadata store {self.describe()}")
+
+    def _producer(self, artifact_id: int):
+        """The execution that made the artifact: the first one that really ran (COMPLETE),
+        else the first that output it at all (a cached one, when the original is gone)."""
+        m = _mlmd()
+        events = self._store.get_events_by_artifact_ids([artifact_id])
+        ids = sorted({ev.execution_id for ev in events if ev.type == m.pb.Event.OUTPUT})
+        if not ids:
+            return None
+        executions = sorted(self._store.get_executions_by_id(ids), key=lambda e: e.id)
+        complete = [e for e in executions if e.last_known_state == m.pb.Execution.COMPLETE]
+        return (complete or executions)[0]
+
+    def _lineage_node(self, artifact_id: int, memo: dict[int, LineageNode], trail: frozenset) -> LineageNode:
+        if artifact_id in memo:
+            return memo[artifact_id]
+        [artifact] = self._store.get_artifacts_by_id([artifact_id])
+        view = cv.artifact_view(artifact, self._type_names())
+        producer = None if artifact_id in trail else self._producer(artifact_id)
+        if producer is None:
+            node = LineageNode(view, None)
+        else:
+            [execution] = self._execution_views([producer])
+            trail = trail | {artifact_id}
+            inputs = {name: self._lineage_node(a.id, memo, trail) for name, a in execution.inputs.items()}
+            node = LineageNode(view, execution, inputs)
+        memo[artifact_id] = node
+        return node

@@ -1,0 +1,163 @@
+"""Writing to ML Metadata: a run context per apply, step executions, their artifacts.
+
+Mapping: a ``zplan.Run`` context per apply (numbered 1, 2, 3... per store) under
+a ``zplan.Pipeline`` context; a ``zplan.Step`` execution per step, its
+``last_known_state`` COMPLETE, CACHED or FAILED; ``zplan.Artifact`` and
+``zplan.DataSnapshot`` artifacts joined to it by INPUT/OUTPUT events whose path
+keys are the input/output names. An artifact recorded again (same uri and
+content, as a cached step's outputs are) is the same row.
+"""
+
+from __future__ import annotations
+
+from zplan.diags import fail
+from zplan.metadata import convert as cv
+from zplan.metadata.connection import Connection, _guarded, _mlmd
+from zplan.metadata.records import ArtifactRecord, ExecutionRecord, GitInfo
+from zplan.metadata.schema import PIPELINE, RUN, TypeIds
+
+_RUN_NUMBER_TRIES = 50
+
+
+class Writer(Connection):
+    @_guarded
+    def start_run(self, pipeline: str, stack: str, git: GitInfo, started_at: float) -> int:
+        store, types, m = self._writer()
+        pipeline_id = self._pipeline_context_id(pipeline)
+        for _ in range(_RUN_NUMBER_TRIES):
+            number = self._last_run_number() + 1
+            ctx = m.pb.Context(type_id=types.run, name=cv.run_name(number))
+            cv.set_props(
+                ctx,
+                {
+                    "number": number,
+                    "pipeline": pipeline,
+                    "stack": stack,
+                    "git_commit": git.commit,
+                    "git_dirty": git.dirty,
+                    "git_branch": git.branch,
+                    "status": "running",
+                    "started_at": float(started_at),
+                },
+            )
+            try:
+                [ctx_id] = store.put_contexts([ctx])
+            except m.errors.AlreadyExistsError:
+                continue  # another apply took this number between our read and write
+            store.put_parent_contexts([m.pb.ParentContext(child_id=ctx_id, parent_id=pipeline_id)])
+            return number
+        raise fail(f"metadata store {self.describe()}: could not allocate a run number")
+
+    def record_execution(self, run: int, **fields) -> int:
+        """Record one execution (the fields of ``ExecutionRecord``); returns its id."""
+        return self.record_executions(run, [ExecutionRecord(**fields)])[0]
+
+    @_guarded
+    def record_executions(self, run: int, records: list[ExecutionRecord | dict]) -> list[int]:
+        """Record many executions in ONE transaction (``put_lineage_subgraph``); returns their ids.
+
+        A record is an ``ExecutionRecord`` (or a dict of its fields). On SQLite
+        every transaction is a sync to disk, so an apply of a thousand steps
+        records them in a few batches instead of a thousand commits.
+        """
+        records = [r if isinstance(r, ExecutionRecord) else ExecutionRecord(**r) for r in records]
+        if not records:
+            return []
+        if len({r.pipeline for r in records}) > 1:
+            # contexts apply to a whole batch: one batch per run of same-pipeline records, in order
+            import itertools
+
+            ids: list[int] = []
+            for _, group in itertools.groupby(records, key=lambda r: r.pipeline):
+                ids += self.record_executions(run, list(group))
+            return ids
+        store, types, m = self._writer()
+        run_ctx = self._run_context(run)
+        contexts = {run_ctx.id: run_ctx}
+        executions, artifacts, edges = [], [], []
+        artifact_index: dict[str, int] = {}
+        for rec in records:
+            pipeline_ctx_id = self._pipeline_context_id(rec.pipeline)
+            if pipeline_ctx_id not in contexts:
+                [contexts[pipeline_ctx_id]] = store.get_contexts_by_id([pipeline_ctx_id])
+            execution = m.pb.Execution(type_id=types.step, last_known_state=cv.state_proto(m.pb, rec.state))
+            cv.set_props(
+                execution,
+                {
+                    "address": rec.address,
+                    "pipeline": rec.pipeline,
+                    "step": rec.step,
+                    "cache_key": rec.cache_key,
+                    "params": cv.params_json(rec.params),
+                    "code_hash": rec.code_hash,
+                    "error": rec.error,
+                    "started_at": float(rec.started_at),
+                    "finished_at": float(rec.finished_at),
+                },
+            )
+            executions.append(execution)
+            pairs = self._artifact_events(m.pb, types, m.pb.Event.INPUT, rec.inputs)
+            pairs += self._artifact_events(m.pb, types, m.pb.Event.OUTPUT, rec.outputs)
+            for artifact, event in pairs:
+                key = artifact.external_id
+                if key not in artifact_index:
+                    artifact_index[key] = len(artifacts)
+                    artifacts.append(artifact)
+                edges.append((len(executions) - 1, artifact_index[key], event))
+        # Every execution of the batch belongs to the run and to its pipeline context.
+        execution_ids, _, _ = store.put_lineage_subgraph(
+            executions,
+            artifacts,
+            list(contexts.values()),
+            edges,
+            reuse_context_if_already_exist=True,
+            reuse_artifact_if_already_exist_by_external_id=True,
+        )
+        return execution_ids
+
+    @_guarded
+    def finish_run(self, run: int, status: str, finished_at: float) -> None:
+        if status not in ("succeeded", "failed"):
+            raise ValueError(f"run status must be 'succeeded' or 'failed', not {status!r}")
+        store, _, _ = self._writer()
+        ctx = self._run_context(run)
+        cv.set_props(ctx, {"status": status, "finished_at": float(finished_at)})
+        store.put_contexts([ctx])
+
+    def _pipeline_context_id(self, pipeline: str) -> int:
+        if pipeline in self._pipeline_ids:
+            return self._pipeline_ids[pipeline]
+        m = _mlmd()
+        ctx = self._store.get_context_by_type_and_name(PIPELINE, pipeline)
+        if ctx is None:
+            try:
+                [ctx_id] = self._store.put_contexts([m.pb.Context(type_id=self._types.pipeline, name=pipeline)])
+            except m.errors.AlreadyExistsError:  # created concurrently by another apply
+                ctx_id = self._store.get_context_by_type_and_name(PIPELINE, pipeline).id
+        else:
+            ctx_id = ctx.id
+        self._pipeline_ids[pipeline] = ctx_id
+        return ctx_id
+
+    def _last_run_number(self) -> int:
+        m = _mlmd()
+        options = m.ms.ListOptions(
+            limit=1, order_by=m.ms.OrderByField.ID, is_asc=False, filter_query=f"type = '{RUN}'"
+        )
+        latest = self._store.get_contexts(options)
+        return int(cv.prop(latest[0], "number", 0)) if latest else 0
+
+    @staticmethod
+    def _artifact_events(pb, types: TypeIds, event_type: int, named: dict[str, ArtifactRecord]) -> list:
+        # MLMD keeps one event per (artifact, execution, type): an artifact bound to two
+        # names of the same step gets one event whose path carries both names.
+        grouped: dict[str, tuple[ArtifactRecord, list[str]]] = {}
+        for name, record in named.items():
+            grouped.setdefault(cv.external_id(record), (record, []))[1].append(name)
+        pairs = []
+        for record, names in grouped.values():
+            event = pb.Event(type=event_type)
+            for name in names:
+                event.path.steps.add().key = name
+            pairs.append((cv.artifact_proto(pb, types, record), event))
+        return pairs
