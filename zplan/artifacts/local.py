@@ -155,13 +155,15 @@ class LocalArtifactStore(ArtifactStore):
     def _intact(self, digest: str, full: bool = False) -> bool:
         """Whether the stored files still hash to ``digest``: only when their sizes or
         mtimes moved, unless ``full``."""
-        data = None if full else self._load_manifest(digest)
-        if data is not None and self._stamps_match(digest, data):
+        data = self._load_manifest(digest)
+        stamps_match = data is not None and self._stamps_match(digest, data)
+        if stamps_match and not full:
             return True
         root = self.path(digest)
         if combine((p.relative_to(root).as_posix(), hash_file(p)) for p in iter_tree(root)) != digest:
             return False
-        self._save_manifest(digest)  # content is right (e.g. a file touched, not changed)
+        if not stamps_match:  # content is right (e.g. a file touched, not changed): new stamps
+            self._save_manifest(digest)
         return True
 
     def _stamps_match(self, digest: str, data: Mapping[str, Any]) -> bool:

@@ -3,7 +3,6 @@ turning flags into operation arguments, and usage errors named as typed."""
 
 from __future__ import annotations
 
-import difflib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +63,8 @@ def require_terminal(what: str) -> None:
 
 def usage_message(exc: click.UsageError, argv: list[str]) -> str:
     """click's message, with the flag named as typed (``-stak``, not ``-s``) and a "did you mean"."""
+    import difflib  # only on a usage error: not on every command's start-up
+
     if isinstance(exc, click.NoSuchOption) and exc.ctx is not None:
         known = [name for p in exc.ctx.command.params for name in (*p.opts, *p.secondary_opts)]
         typed = next((a.split("=", 1)[0] for a in argv if a.startswith(exc.option_name) and a.split("=", 1)[0] not in known), exc.option_name)

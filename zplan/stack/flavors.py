@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
-import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -196,6 +194,9 @@ def _beam_option_problems(settings: Mapping[str, Any], cache_dir: Path | None) -
 
 @contextlib.contextmanager
 def _quiet_imports():
+    import logging
+    import warnings
+
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
