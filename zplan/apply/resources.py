@@ -177,7 +177,7 @@ class ResourceApplier:
                 schema = schema_for(self.project.registry, resource)
                 inputs = desired_inputs(resource, schema, self.project.scope(self.value))
                 self.state.put_resource(rp.address, ResourceRecord.sealed(
-                    rp.type, rp.provider, inputs, res.attributes or {}, schema.sensitive_names(), self.project.state_dir,
+                    rp.type, rp.provider, inputs, res.attributes or {}, {*schema.sensitive_names(), *rp.sensitive}, self.project.state_dir,
                     rp.depends_on, rp.prevent_destroy, schema.version,
                 ))
             self.persist()  # after every resource, atomically
@@ -190,7 +190,8 @@ class ResourceApplier:
         if rec is None:
             return UNKNOWN
         value = rec["attributes"].get(attr, rec.get("inputs", {}).get(attr, UNKNOWN))
-        return sealed.unseal(value, self.project.state_dir)
+        clear = sealed.unseal(value, self.project.state_dir)
+        return Sensitive(clear) if attr in rec.get("sensitive", ()) or is_sealed(value) else clear
 
 
 def replaced_first(resources: list[m.ResourcePlan], ancestors: dict[str, set[str]]) -> list[m.ResourcePlan]:

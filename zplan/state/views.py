@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zplan.secrets import mask_attributes
+from zplan.secrets import SENSITIVE, mask_attributes
 from zplan.state.model import State, store_key
 
 
@@ -35,5 +35,5 @@ def state_json(state: State, project) -> dict:
             for addr, r in state.resources.items()
         },
         "steps": steps,
-        "outputs": {k: ("(sensitive)" if o.get("sensitive") else o["value"]) for k, o in state.outputs_of(project.stack_name).items()},
+        "outputs": {k: (SENSITIVE if o.get("sensitive") else o["value"]) for k, o in state.outputs_of(project.stack_name).items()},
     }
