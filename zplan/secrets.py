@@ -80,10 +80,12 @@ def secret_forms(values: Iterable[Any]) -> list[str]:
 
 
 def mask(value: Any, secrets: list[str], unknown: object = _NO_UNKNOWN) -> Any:
-    """For people: every string holding a secret becomes "(sensitive)"; ``unknown`` (a
-    value known only after apply) becomes None. Tuples come back as lists."""
+    """For people: every string or number holding a secret, and every sealed value, becomes
+    "(sensitive)"; ``unknown`` (a value known only after apply) becomes None. Tuples come back as lists."""
     if value is unknown:
         return None
+    if is_sealed(value):
+        return SENSITIVE
     if isinstance(value, str):
         return SENSITIVE if _holds_secret(value, secrets) else value
     if _number_text(value) is not None:
