@@ -14,7 +14,7 @@ import uuid
 from urllib.parse import quote
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -77,7 +77,7 @@ def tables_holding(server: MariaDBServer, database: str, secret: str) -> list[st
 
 
 @pytest.fixture(params=["files", "mariadb"])
-def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Setup:
+def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
     secret = f"pw-{uuid.uuid4().hex}/+@"  # characters that URL encoding changes
     project = copy_project("secrets", tmp_path / "project")
     token_file = tmp_path / "outside" / "token.txt"
@@ -96,7 +96,9 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Setup:
     pin = str(uuid.uuid4().int % 900_000_000 + 100_000_000)  # nine digits, no leading zero
     env = {"ZPLAN_VAR_pw": secret, "ZPLAN_VAR_pin": pin, "ZPLAN_VAR_token_file": str(token_file),
            "ZPLAN_VAR_python": sys.executable, "ZPLAN_STATE_KEY": base64.urlsafe_b64encode(uuid.uuid4().bytes * 2).decode()}
-    return Setup(Zplan(project, env), secret, pin, store, token_file, leftovers)
+    zp = Zplan(project, env)
+    yield Setup(zp, secret, pin, store, token_file, leftovers)
+    zp("destroy", "-auto-approve", code=None)  # the service stops, pass or fail
 
 
 def forms(secret: str, pin: str) -> list[str]:
@@ -179,7 +181,6 @@ def test_the_secret_reaches_the_step_and_the_resource_and_nothing_else(setup: Se
     assert zp("output", "-raw", "-show-sensitive", "pw").out == secret + "\n"
     assert zp("output", "-raw", "-show-sensitive", "echoed").out == f"{secret}:{setup.pin}\n"
     assert zp("output", "-show-sensitive", "pin").out == setup.pin + "\n"
-    zp("destroy", "-auto-approve")  # stops the service
 
 
 def step_output_digests(zp: Zplan, address: str) -> set[str]:
