@@ -28,6 +28,7 @@ from zplan.graph.walk import FAILED, OK
 from zplan.plan import model as m
 from zplan.plan.resources import desired_inputs, schema_for
 from zplan.provider import Provider, ProviderError, ResourceChange, ResourceResult, provider_name_for
+from zplan.secrets import Sensitive, is_sealed
 from zplan.state import secrets as sealed
 from zplan.state.model import ResourceRecord, State
 
