@@ -105,3 +105,12 @@ def test_a_step_fed_a_secret_has_sensitive_outputs_unless_it_says_otherwise(tmp_
     assert SECRET.encode() not in state  # the small values kept for `zplan output` are sealed
     shown = zplan(tmp_path, "state", "show", "pipeline.p.step.token", env=ENV)
     assert SECRET not in shown.stdout
+
+
+def test_a_provider_error_quoting_the_secret_is_redacted(tmp_path: Path) -> None:
+    write(tmp_path, 'resource "local_sqlite_database" "app" {\n  path     = "app.db"\n'
+                    '  init_sql = "CREATE TABLE x (a TEXT); INSERT INTO x VALUES (${var.pw});"\n}\n', "")
+    env = {**ENV, "ZPLAN_VAR_pw": "hunter2xyz"}  # SQLite names it back: "no such column: hunter2xyz"
+    proc = zplan(tmp_path, "apply", "-auto-approve", env=env)
+    assert proc.returncode == 1 and "no such column: (sensitive)" in proc.stdout + proc.stderr
+    assert "hunter2xyz" not in proc.stdout + proc.stderr

@@ -28,7 +28,7 @@ from zplan.graph.walk import FAILED, OK
 from zplan.plan import model as m
 from zplan.plan.resources import desired_inputs, schema_for
 from zplan.provider import Provider, ProviderError, ResourceChange, ResourceResult, provider_name_for
-from zplan.secrets import Sensitive, is_sealed
+from zplan.secrets import Sensitive, is_sealed, redact
 from zplan.state import secrets as sealed
 from zplan.state.model import ResourceRecord, State
 
@@ -90,7 +90,7 @@ class ResourceApplier:
                 res = ResourceResult(rp.address, None, f"the replaced object {old.before.get('id', '')} was not deleted "
                                      f"(no longer in state: delete it by hand): {res.error}")
                 self.result.outcome[rp.address] = FAILED
-            self.hooks.resource_finished(rp.address, m.DELETE, res.ok, time.monotonic() - started, res.error)
+            self.hooks.resource_finished(rp.address, m.DELETE, res.ok, time.monotonic() - started, redact(res.error, self.project.secrets))
 
     def _dependents_first(self, plans: list[m.ResourcePlan]) -> list[m.ResourcePlan]:
         remaining = {r.address: r for r in plans}
@@ -183,7 +183,7 @@ class ResourceApplier:
                 ))
             self.persist()  # after every resource, atomically
         self.result.outcome[rp.address] = OK if res.ok else FAILED
-        self.hooks.resource_finished(rp.address, rp.action, res.ok, seconds, res.error)
+        self.hooks.resource_finished(rp.address, rp.action, res.ok, seconds, redact(res.error, self.project.secrets))
         return res
 
     def value(self, type_: str, name: str, attr: str) -> Any:
