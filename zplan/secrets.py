@@ -60,6 +60,9 @@ def _leaves(value: Any) -> Iterable[str]:
         yield _number_text(value)
 
 
+MIN_ENCODED = 6  # the encodings of shorter values are too short to tell from ordinary text
+
+
 def secret_forms(values: Iterable[Any]) -> list[str]:
     """Every text a sensitive value may be seen as: its strings and numbers, and the base64,
     hex and URL-encoded spellings of each (a step or a URL may encode a password)."""
@@ -72,8 +75,10 @@ def secret_forms(values: Iterable[Any]) -> list[str]:
             if not text:
                 continue
             raw = text.encode()
-            for form in (text, base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(),
-                         base64.b64encode(raw).decode().rstrip("="), raw.hex(), quote(text, safe=""), quote(text)):
+            encoded = () if len(text) < MIN_ENCODED else (
+                base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(),
+                base64.b64encode(raw).decode().rstrip("="), raw.hex(), quote(text, safe=""), quote(text))
+            for form in (text, *encoded):
                 if form not in forms:
                     forms.append(form)
     return forms
