@@ -260,7 +260,7 @@ def _captured_output(log_path: str, secrets: list[str]):
     with open(log_path, "ab", buffering=0) as log:
         if secrets:
             read_end, write_end = os.pipe()
-            copier = threading.Thread(target=_copy_redacted, args=(read_end, log, secrets), daemon=True)
+            copier = threading.Thread(target=_copy_redacted, args=(read_end, os.dup(log.fileno()), secrets), daemon=True)
             copier.start()
         else:
             write_end = os.dup(log.fileno())
@@ -277,14 +277,16 @@ def _captured_output(log_path: str, secrets: list[str]):
             os.close(saved[0])
             os.close(saved[1])
             if secrets:
-                copier.join(timeout=10)  # a child the step left running may still hold the pipe
+                # A child the step left running may still hold the pipe: the copier then
+                # goes on (with its own handle on the log) while this worker moves on.
+                copier.join(timeout=2)
 
 
-def _copy_redacted(read_end: int, log, secrets: list[str]) -> None:
+def _copy_redacted(read_end: int, log_fd: int, secrets: list[str]) -> None:
     from zplan.secrets import Redactor
 
     redactor = Redactor(secrets)
-    with os.fdopen(read_end, "rb", buffering=0) as pipe:
+    with os.fdopen(read_end, "rb", buffering=0) as pipe, os.fdopen(log_fd, "ab", buffering=0) as log:
         while chunk := pipe.read(65536):
             log.write(redactor.feed(chunk))
-    log.write(redactor.flush())
+        log.write(redactor.flush())
