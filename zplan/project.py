@@ -6,6 +6,7 @@ Nothing here evaluates steps or talks to providers; it only gathers inputs.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,9 @@ class Project:
         stack = select.selected_name(config, root / STATE_DIR, options.stack)
         return cls(root, config, values, stack, registry or ProviderRegistry())
 
-    @property
+    @functools.cached_property
     def secrets(self) -> list[str]:
+        """Every text form of the sensitive variables' values, worked out once."""
         return variables.sensitive_values(self.config, self.variables)
 
     def scope(self, resource_value=None) -> Scope:

@@ -5,14 +5,20 @@ Two kinds of masking, for two audiences:
 - for state and cache keys: a secret becomes "(sensitive:DIGEST)", a slow hash that still
   changes when the secret does, so a new password reruns the steps that use it.
 
-``secrets`` are the values of sensitive variables; an attribute a schema marks
-sensitive, or a value sealed at rest, is hidden by name or by shape.
+``secrets`` are the text forms of sensitive variables' values (``secret_forms``: every
+string and number inside them, and the base64, hex and URL-encoded spellings of each);
+an attribute a schema marks sensitive, one whose value was computed from a sensitive
+value, or a value sealed at rest, is hidden by name or by shape.
+
+Every masking path goes through this module: ``mask`` / ``mask_attributes`` for values,
+``redact`` / ``Redactor`` for free text and logs, ``digest_secrets`` for state and keys,
+``output_value`` for what `zplan output` may print.
 """
 
 from __future__ import annotations
 
 import functools
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 SENSITIVE = "(sensitive)"
@@ -22,22 +28,84 @@ SEALED_MARK = "$sealed"  # a value sealed at rest is stored as {"$sealed": "<tok
 _NO_UNKNOWN = object()
 
 
+@dataclass(frozen=True)
+class Sensitive:
+    """A value marked sensitive, as a resource lookup hands it to expression evaluation
+    (``zplan.config.scope``): whatever is computed from it is sensitive too."""
+
+    value: Any
+
+
 def _holds_secret(text: str, secrets: Iterable[str]) -> bool:
     return any(s and s in text for s in secrets)
 
 
+def _number_text(value: Any) -> str | None:
+    """A number as HCL writes it (918273645, 1.5); None for anything else (a bool is no number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _leaves(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _leaves(item)
+    elif _number_text(value) is not None:
+        yield _number_text(value)
+
+
+MIN_ENCODED = 6  # the encodings of shorter values are too short to tell from ordinary text
+
+
+def secret_forms(values: Iterable[Any]) -> list[str]:
+    """Every text a sensitive value may be seen as: its strings and numbers, and the base64,
+    hex and URL-encoded spellings of each (a step or a URL may encode a password)."""
+    import base64
+    from urllib.parse import quote
+
+    forms: list[str] = []
+    for value in values:
+        for text in _leaves(value):
+            if not text:
+                continue
+            raw = text.encode()
+            encoded = () if len(text) < MIN_ENCODED else (
+                base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(),
+                base64.b64encode(raw).decode().rstrip("="), raw.hex(), quote(text, safe=""), quote(text))
+            for form in (text, *encoded):
+                if form not in forms:
+                    forms.append(form)
+    return forms
+
+
 def mask(value: Any, secrets: list[str], unknown: object = _NO_UNKNOWN) -> Any:
-    """For people: every string holding a secret becomes "(sensitive)"; ``unknown`` (a
-    value known only after apply) becomes None. Tuples come back as lists."""
+    """For people: every string or number holding a secret, and every sealed value, becomes
+    "(sensitive)"; ``unknown`` (a value known only after apply) becomes None. Tuples come back as lists."""
     if value is unknown:
         return None
+    if is_sealed(value):
+        return SENSITIVE
     if isinstance(value, str):
         return SENSITIVE if _holds_secret(value, secrets) else value
+    if _number_text(value) is not None:
+        return SENSITIVE if _number_text(value) in secrets else value
     if isinstance(value, dict):
         return {k: mask(v, secrets, unknown) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [mask(v, secrets, unknown) for v in value]
     return value
+
+
+def shown_output(value: Any, sensitive: bool) -> Any:
+    """What `zplan output NAME` prints: a sensitive output stays "(sensitive)" unless it was
+    unsealed on request (then its value is given)."""
+    return SENSITIVE if sensitive and value is None else value
 
 
 def is_sealed(value: Any) -> bool:
@@ -67,19 +135,37 @@ def redact(text: str | None, secrets: list[str]) -> str | None:
     return text
 
 
-def redact_file(path: Path, secrets: list[str]) -> None:
-    """The same for a file (a step's log), rewritten atomically only when it held a secret."""
-    if not secrets or not path.exists():
-        return
-    data = path.read_bytes()
-    cleaned = data
-    for secret in secrets:
-        if secret:
-            cleaned = cleaned.replace(secret.encode(), SENSITIVE.encode())
-    if cleaned != data:
-        from zplan.fsutil import atomic_write_bytes
+class Redactor:
+    """Redacts a byte stream as it is written (a step's stdout and stderr), so a step killed
+    half-way leaves no secret in its log. Only a tail that could still be the start of a
+    secret is held back until more bytes come (or ``flush``)."""
 
-        atomic_write_bytes(path, cleaned)
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self.secrets = sorted({s.encode() for s in secrets if s}, key=len, reverse=True)
+        self.pending = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = self.pending + chunk
+        for secret in self.secrets:
+            if secret in data:
+                data = data.replace(secret, SENSITIVE.encode())
+        hold = self._started_secret(data)
+        self.pending = data[len(data) - hold:] if hold else b""
+        return data[: len(data) - hold]
+
+    def flush(self) -> bytes:
+        rest, self.pending = self.pending, b""
+        return rest
+
+    def _started_secret(self, data: bytes) -> int:
+        """The length of the longest tail of ``data`` that begins some secret."""
+        longest = 0
+        for secret in self.secrets:
+            for size in range(min(len(secret) - 1, len(data)), longest, -1):
+                if secret.startswith(data[-size:]):
+                    longest = size
+                    break
+        return longest
 
 
 @functools.lru_cache(maxsize=64)
@@ -101,6 +187,8 @@ def digest_secrets(value: Any, secrets: list[str]) -> Any:
         return value
     if isinstance(value, str):
         return f"{DIGEST_PREFIX}{_slow_digest(value)})" if _holds_secret(value, secrets) else value
+    if _number_text(value) is not None:
+        return f"{DIGEST_PREFIX}{_slow_digest(_number_text(value))})" if _number_text(value) in secrets else value
     if isinstance(value, dict):
         return {k: digest_secrets(v, secrets) for k, v in value.items()}
     if isinstance(value, list):

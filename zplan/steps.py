@@ -1,4 +1,4 @@
-"""The optional ``@zplan.step`` decorator: name a step's outputs.
+"""The optional ``@zplan.step`` decorator: name a step's outputs, say whether they are sensitive.
 
 Steps are plain functions; the decorator only records output names so that
 ``step.NAME.outputs.OUT`` references can be checked before anything runs (the
@@ -7,6 +7,15 @@ planner reads the decorator statically, without importing the module).
     @step(outputs=["train", "test"])
     def split(data, test_size: float = 0.2): ...
         return {"train": ..., "test": ...}     # or a tuple in the same order
+
+A step that receives a sensitive value (a param or input computed from one) has
+sensitive outputs: sealed in state, shown as "(sensitive)", and an ``output`` that
+reads them must be declared ``sensitive = true``. A step whose result reveals
+nothing of the secret (a hash, a row count) says so, and one that fetches a secret
+itself says the opposite:
+
+    @step(sensitive_outputs=False)
+    def fingerprint(password): return sha256(password.encode()).hexdigest()
 """
 
 from __future__ import annotations
@@ -16,10 +25,11 @@ from typing import Any, Callable, Sequence
 DEFAULT_OUTPUT = "output"
 
 
-def step(fn: Callable | None = None, *, outputs: str | Sequence[str] | None = None) -> Any:
+def step(fn: Callable | None = None, *, outputs: str | Sequence[str] | None = None, sensitive_outputs: bool | None = None) -> Any:
     def mark(f: Callable) -> Callable:
         names = [outputs] if isinstance(outputs, str) else list(outputs) if outputs is not None else None
         f.__zplan_outputs__ = names
+        f.__zplan_sensitive_outputs__ = sensitive_outputs  # read statically by the planner (a literal True/False)
         return f
 
     return mark(fn) if fn is not None else mark

@@ -75,10 +75,14 @@ output "total" {
 """
 
 STEPS = '''
+import zplan
+
+
 def load(n: int) -> list:
     return list(range(1, n + 1))
 
 
+@zplan.step(sensitive_outputs=False)  # given the token, it returns nothing of it
 def scale(values: list, factor: float, token: str) -> list:
     if not token.startswith("tok-"):  # the step must get the real secret, not a mask
         raise ValueError("the token did not reach the step")

@@ -109,7 +109,7 @@ def test_a_binary_lock_file_blocks_neither_apply_nor_force_unlock(project: Proje
 def test_a_deleted_state_key_is_explained_and_never_replaced(project: Project) -> None:
     key = project.path(".zplan/state.key")
     key.unlink()
-    for command in (["plan"], ["apply", "-auto-approve", "-var", "c=5"], ["output", "-raw", "pw"]):
+    for command in (["plan"], ["apply", "-auto-approve", "-var", "c=5"], ["output", "-raw", "-show-sensitive", "pw"]):
         result = project.run(*command)
         if result.code == 0:
             continue  # a command that needs no sealed value may go on
@@ -121,11 +121,11 @@ def test_a_deleted_state_key_is_explained_and_never_replaced(project: Project) -
 def test_a_wrong_or_garbled_state_key_is_explained(project: Project) -> None:
     key = project.path(".zplan/state.key")
     key.write_text("not a key\n")
-    refused(project.run("output", "-raw", "pw"), f"the state key in {key} is not a key")
+    refused(project.run("output", "-raw", "-show-sensitive", "pw"), f"the state key in {key} is not a key")
     from cryptography.fernet import Fernet
 
     key.write_bytes(Fernet.generate_key())
-    refused(project.run("output", "-raw", "pw"), "cannot be unsealed with the key in", "not the one it was sealed with")
+    refused(project.run("output", "-raw", "-show-sensitive", "pw"), "cannot be unsealed with the key in", "not the one it was sealed with")
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,20 @@
-"""A sensitive variable through the real CLI: the step and the resource really get the value,
-yet no command prints it and no file zplan wrote (plan file, state, metadata, caches, logs,
-artifacts) holds it; with a MariaDB stack, where the secret is also the database password,
-no table holds it either."""
+"""Sensitive variables (a string and a number) through the real CLI: the steps, the resources
+and a service really get the values, yet no command prints them and no file zplan wrote (plan
+file, state, metadata, caches, logs, artifacts other than the step's own deliberate output)
+holds them, in clear or base64, hex or URL-encoded; with a MariaDB stack, where the secret is
+also the database password, no table holds it either."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import sys
 import uuid
+from urllib.parse import quote
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -24,6 +28,7 @@ pytestmark = pytest.mark.slow
 class Setup:
     zp: Zplan
     secret: str
+    pin: str
     store: str  # the artifact store URL
     token_file: Path
     leftovers: Callable[[], list[str]]  # where else the secret is found (server tables)
@@ -72,8 +77,8 @@ def tables_holding(server: MariaDBServer, database: str, secret: str) -> list[st
 
 
 @pytest.fixture(params=["files", "mariadb"])
-def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Setup:
-    secret = f"pw-{uuid.uuid4().hex}"
+def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
+    secret = f"pw-{uuid.uuid4().hex}/+@"  # characters that URL encoding changes
     project = copy_project("secrets", tmp_path / "project")
     token_file = tmp_path / "outside" / "token.txt"
     token_file.parent.mkdir()
@@ -88,16 +93,35 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Setup:
         user = mariadb_user(server, database, secret)
         write_stacks(project, mariadb_stack(store, user, server, database))
         leftovers = lambda: tables_holding(server, database, secret)  # noqa: E731
-    env = {"ZPLAN_VAR_pw": secret, "ZPLAN_VAR_token_file": str(token_file)}
-    return Setup(Zplan(project, env), secret, store, token_file, leftovers)
+    pin = str(uuid.uuid4().int % 900_000_000 + 100_000_000)  # nine digits, no leading zero
+    env = {"ZPLAN_VAR_pw": secret, "ZPLAN_VAR_pin": pin, "ZPLAN_VAR_token_file": str(token_file),
+           "ZPLAN_VAR_python": sys.executable, "ZPLAN_STATE_KEY": base64.urlsafe_b64encode(uuid.uuid4().bytes * 2).decode()}
+    zp = Zplan(project, env)
+    yield Setup(zp, secret, pin, store, token_file, leftovers)
+    zp("destroy", "-auto-approve", code=None)  # the service stops, pass or fail
 
 
-def files_holding(root: Path, secret: str) -> list[str]:
-    return [str(p.relative_to(root)) for p in sorted(root.rglob("*")) if secret in p.name or (p.is_file() and secret.encode() in p.read_bytes())]
+def forms(secret: str, pin: str) -> list[str]:
+    """Every spelling of the secrets a careless writer could produce."""
+    raw = secret.encode()
+    return [secret, base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(), raw.hex(), quote(secret, safe=""),
+            secret.upper(), pin]
+
+
+def holds(data: bytes | str, spellings: list[str]) -> bool:
+    data = data.encode() if isinstance(data, str) else data
+    return any(s.encode() in data for s in spellings)
+
+
+def files_holding(root: Path, spellings: list[str], deliberate: set[str]) -> list[str]:
+    """Files (or file names) holding a secret, leaving out artifacts named in ``deliberate``."""
+    return [str(p.relative_to(root)) for p in sorted(root.rglob("*"))
+            if not any(d in str(p) for d in deliberate) and (holds(p.name, spellings) or (p.is_file() and holds(p.read_bytes(), spellings)))]
 
 
 def test_the_secret_reaches_the_step_and_the_resource_and_nothing_else(setup: Setup) -> None:
     zp, secret = setup.zp, setup.secret
+    spellings = forms(secret, setup.pin)
     said: list[Result] = []
 
     def run(*args: str, code: int | None = 0) -> Result:
@@ -113,33 +137,54 @@ def test_the_secret_reaches_the_step_and_the_resource_and_nothing_else(setup: Se
         run("plan", "-format", fmt)
     run("plan", "-out", "reviewed.zplan")
     saved = json.loads((zp.project / "reviewed.zplan").read_text())
-    assert saved["sensitive_variables"] == ["pw"] and "pw" not in saved["variables"]
+    assert saved["sensitive_variables"] == ["pin", "pw"] and "pw" not in saved["variables"]
     shown = json.loads(run("show", "-json", "reviewed.zplan").out)
     assert shown["outputs"]["pw"] == {"known": True, "sensitive": True, "value": "(sensitive)"}
     token = next(r for r in shown["resources"] if r["address"] == "resource.local_file.token")
     assert token["after"]["sensitive_content"] == "(sensitive)"
+    dsn = next(r for r in shown["resources"] if r["address"] == "resource.local_file.dsn")
+    assert dsn["after"]["content"] == "(sensitive)" and "content" in dsn["sensitive"]  # computed from the secret
     run("show", "reviewed.zplan")
     applied = run("apply", "reviewed.zplan")
-    assert "Apply complete: 1 ok." in applied.out and "pw = (sensitive)" in applied.out  # the file was made by the first apply
+    assert "Apply complete: 1 cached, 1 ok." in applied.out and "pw = (sensitive)" in applied.out  # the rest was made by the first apply
 
     # The secret really arrived: in the step (it returns the hash) and in the resource's file.
     digest = hashlib.sha256(secret.encode()).hexdigest()
+    hidden = {"value": None, "sensitive": True}
     assert json.loads(run("output", "-json").out) == {
-        "pw": {"value": None, "sensitive": True}, "pw_sha256": {"value": digest, "sensitive": False}}
+        "pw": hidden, "pin": hidden, "db_url": hidden, "echoed": hidden, "pw_sha256": {"value": digest, "sensitive": False}}
     assert setup.token_file.read_text() == f"token={secret}\n"
+    assert Path(f"{setup.token_file}.dsn").read_text() == f"postgres://app:{secret}@db/x pin={setup.pin}\n"
     assert run("output", "pw").out.strip() == '"(sensitive)"'
+    # The service got the secret it was given, and none of zplan's own.
+    service_log = (zp.project / ".zplan/processes/svc.log").read_text()
+    assert "service up; inherited: []" in service_log
 
-    for args in (("output",), ("state", "show", "resource.local_file.token"), ("show",), ("runs", "show", "1"),
-                 ("lineage", "pw_sha256")):
+    for args in (("output",), ("output", "db_url"), ("show",), ("runs", "show", "1"), ("runs", "show", "2"), ("lineage", "pw_sha256"),
+                 ("lineage", "echoed"), *(("state", "show", a) for a in ("resource.local_file.token", "resource.local_file.dsn",
+                 "resource.local_sqlite_database.app", "resource.local_process.svc", "pipeline.vault.step.echo"))):
         run(*args)
     state = json.loads(run("show", "-json").out)
     assert state["resources"]["resource.local_file.token"]["attributes"]["sensitive_content"] == "(sensitive)"
+    assert state["resources"]["resource.local_process.svc"]["attributes"]["command"] == "(sensitive)"
     assert run("plan", "-detailed-exitcode").code == 0
+    refused = run("output", "-raw", "pw", code=1)
+    assert "-show-sensitive" in refused.err
 
-    assert [str(r) for r in said if secret in r.text] == []
-    assert files_holding(zp.project, secret) == []
+    assert [str(r) for r in said if holds(r.text, spellings)] == []
+    echoed = step_output_digests(zp, "pipeline.vault.step.echo")
+    assert files_holding(zp.project, spellings, echoed) == []
     stored = bucket_files(setup.store)
-    assert stored and [k for k, v in stored.items() if secret.encode() in v or secret in k] == []
+    assert stored and [k for k, v in stored.items() if not any(d in k for d in echoed) and (holds(v, spellings) or holds(k, spellings))] == []
     assert setup.leftovers() == []
-    # Asked for explicitly, the sealed output opens: it was kept, encrypted.
-    assert zp("output", "-raw", "pw").out == secret + "\n"
+    # Asked for explicitly, the sealed outputs open: they were kept, encrypted.
+    assert zp("output", "-raw", "-show-sensitive", "pw").out == secret + "\n"
+    assert zp("output", "-raw", "-show-sensitive", "echoed").out == f"{secret}:{setup.pin}\n"
+    assert zp("output", "-show-sensitive", "pin").out == setup.pin + "\n"
+
+
+def step_output_digests(zp: Zplan, address: str) -> set[str]:
+    """The artifacts a step made on purpose (the echo step returns the secret: that is its job)."""
+    step = json.loads(zp("show", "-json").out)["steps"][address]
+    assert step["outputs"]["output"]["value"] == "(sensitive)"  # kept sealed in state, shown hidden
+    return {o["digest"] for o in step["outputs"].values()}

@@ -25,7 +25,7 @@ def record_outputs(project, state: State, store_key: str | None, resource_value)
         if isinstance(value, StepOutputRef):
             record = state.step_record(store_key, value.address) if store_key else None
             out = record.outputs.get(value.output, {}) if record is not None and record.succeeded else {}
-            value = out.get("value", out.get("uri"))
+            value = sealed.unseal(out["value"], project.state_dir) if "value" in out else out.get("uri")
         if value is UNKNOWN or value is None:
             continue
         stored = sealed.seal(value, project.state_dir) if output.sensitive else value

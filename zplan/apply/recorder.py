@@ -14,7 +14,7 @@ from typing import Any, Callable
 from zplan.apply.tracker import RunTracker
 from zplan.plan import model as m
 from zplan.plan.steps import StepPlanner
-from zplan.secrets import digest_secrets
+from zplan.secrets import digest_secrets, is_sealed
 from zplan.state.model import State, StepRecord
 
 STATE_FLUSH_SECONDS = 1.0
@@ -52,10 +52,20 @@ class RunRecorder:
                   run: int | None, finished_at: str | None = None) -> None:
         """The step's latest execution (and, when it succeeded, a cache entry for its key)."""
         now = finished_at or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        if plan.sensitive_outputs:
+            outputs = self._sealed_values(outputs)
         record = StepRecord(status, plan.cache_key, planner.fingerprint(plan), outputs, run, now, error or None)
         self.state.put_step(self.tracker.store_key, plan.address, record)
         self.tracker.result.changed = True
         self.flush()
+
+    def _sealed_values(self, outputs: dict) -> dict:
+        """A sensitive step's small values, which state keeps for `zplan output`, sealed like any secret."""
+        from zplan.state import secrets as sealed
+
+        state_dir = self.project_root / ".zplan"
+        return {name: ({**out, "value": sealed.seal(out["value"], state_dir)} if "value" in out and not is_sealed(out["value"]) else out)
+                for name, out in outputs.items()}
 
     def execution(self, plan: m.StepPlan, state: str, outputs: dict, error: str | None, started: float, finished: float) -> None:
         """An execution for ML Metadata, with its input and output artifacts (lineage)."""

@@ -28,6 +28,7 @@ from zplan.graph.walk import FAILED, OK
 from zplan.plan import model as m
 from zplan.plan.resources import desired_inputs, schema_for
 from zplan.provider import Provider, ProviderError, ResourceChange, ResourceResult, provider_name_for
+from zplan.secrets import Sensitive, is_sealed, redact
 from zplan.state import secrets as sealed
 from zplan.state.model import ResourceRecord, State
 
@@ -89,7 +90,7 @@ class ResourceApplier:
                 res = ResourceResult(rp.address, None, f"the replaced object {old.before.get('id', '')} was not deleted "
                                      f"(no longer in state: delete it by hand): {res.error}")
                 self.result.outcome[rp.address] = FAILED
-            self.hooks.resource_finished(rp.address, m.DELETE, res.ok, time.monotonic() - started, res.error)
+            self.hooks.resource_finished(rp.address, m.DELETE, res.ok, time.monotonic() - started, redact(res.error, self.project.secrets))
 
     def _dependents_first(self, plans: list[m.ResourcePlan]) -> list[m.ResourcePlan]:
         remaining = {r.address: r for r in plans}
@@ -177,12 +178,12 @@ class ResourceApplier:
                 schema = schema_for(self.project.registry, resource)
                 inputs = desired_inputs(resource, schema, self.project.scope(self.value))
                 self.state.put_resource(rp.address, ResourceRecord.sealed(
-                    rp.type, rp.provider, inputs, res.attributes or {}, schema.sensitive_names(), self.project.state_dir,
+                    rp.type, rp.provider, inputs, res.attributes or {}, {*schema.sensitive_names(), *rp.sensitive}, self.project.state_dir,
                     rp.depends_on, rp.prevent_destroy, schema.version,
                 ))
             self.persist()  # after every resource, atomically
         self.result.outcome[rp.address] = OK if res.ok else FAILED
-        self.hooks.resource_finished(rp.address, rp.action, res.ok, seconds, res.error)
+        self.hooks.resource_finished(rp.address, rp.action, res.ok, seconds, redact(res.error, self.project.secrets))
         return res
 
     def value(self, type_: str, name: str, attr: str) -> Any:
@@ -190,7 +191,8 @@ class ResourceApplier:
         if rec is None:
             return UNKNOWN
         value = rec["attributes"].get(attr, rec.get("inputs", {}).get(attr, UNKNOWN))
-        return sealed.unseal(value, self.project.state_dir)
+        clear = sealed.unseal(value, self.project.state_dir)
+        return Sensitive(clear) if attr in rec.get("sensitive", ()) or is_sealed(value) else clear
 
 
 def replaced_first(resources: list[m.ResourcePlan], ancestors: dict[str, set[str]]) -> list[m.ResourcePlan]:

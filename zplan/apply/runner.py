@@ -1,5 +1,5 @@
 """Running steps in worker processes: the task each gets, the snapshots of its data
-inputs, and its result with every secret redacted."""
+inputs, and its result with every secret redacted (its log is redacted as it is written)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from zplan.config.values import UNKNOWN
 from zplan.durations import parse_seconds
 from zplan.hashing import StatCache
 from zplan.plan import model as m
-from zplan.secrets import redact, redact_file
+from zplan.secrets import redact
 
 
 class StepRunner:
@@ -41,6 +41,7 @@ class StepRunner:
             run_id=self.tracker.result.run_id or 0,
             log_path=str(self.log_path(plan.address)),
             stack={k: v for k, v in settings.items() if v is not UNKNOWN and k != "metadata_password"},
+            secrets=self.project.secrets,
         )
         self.tracker.started_at[plan.address] = time.time()
         if self._pool is None:
@@ -98,7 +99,6 @@ class StepRunner:
             result = future.result()
         secrets = self.project.secrets
         result.error, result.traceback = redact(result.error, secrets), redact(result.traceback, secrets)
-        redact_file(self.log_path(address), secrets)
         return result
 
     def close(self, cancel: bool = False) -> None:

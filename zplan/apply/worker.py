@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ class StepTask:
     run_id: int
     log_path: str
     stack: dict[str, Any] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)  # redacted from the log as the step writes it
 
 
 @dataclass
@@ -86,7 +88,7 @@ def run_step(task: StepTask) -> StepResult:
     started = time.time()
     result = StepResult(task.address, ok=False, started_at=started)
     try:
-        with _captured_output(task.log_path):
+        with _captured_output(task.log_path, task.secrets):
             _execute(task, result)
         result.ok = True
     except _InputDamaged as exc:
@@ -247,21 +249,44 @@ def _is_zplan_frame(filename: str) -> bool:
 
 
 @contextlib.contextmanager
-def _captured_output(log_path: str):
-    """Send the step's stdout/stderr (Python and C level) to its log file."""
+def _captured_output(log_path: str, secrets: list[str]):
+    """Send the step's stdout/stderr (Python and C level) to its log file; with secrets, through
+    a pipe that a thread redacts as it writes, so a step killed half-way leaves
+    nothing in clear."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
     with open(log_path, "ab", buffering=0) as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
+        if secrets:
+            read_end, write_end = os.pipe()
+            copier = threading.Thread(target=_copy_redacted, args=(read_end, os.dup(log.fileno()), secrets), daemon=True)
+            copier.start()
+        else:
+            write_end = os.dup(log.fileno())
+        os.dup2(write_end, 1)
+        os.dup2(write_end, 2)
+        os.close(write_end)
         try:
             yield
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
-            os.dup2(saved[0], 1)
+            os.dup2(saved[0], 1)  # closes the last write ends of the pipe: the copier sees its end
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+            if secrets:
+                # A child the step left running may still hold the pipe: the copier then
+                # goes on (with its own handle on the log) while this worker moves on.
+                copier.join(timeout=2)
+
+
+def _copy_redacted(read_end: int, log_fd: int, secrets: list[str]) -> None:
+    from zplan.secrets import Redactor
+
+    redactor = Redactor(secrets)
+    with os.fdopen(read_end, "rb", buffering=0) as pipe, os.fdopen(log_fd, "ab", buffering=0) as log:
+        while chunk := pipe.read(65536):
+            log.write(redactor.feed(chunk))
+        log.write(redactor.flush())

@@ -4,6 +4,13 @@
 Step outputs evaluate to ``StepOutputRef`` markers (the planner turns them into
 graph edges and artifact hashes); resource attributes come from a callback so the
 planner can answer with desired values, recorded outputs or ``UNKNOWN``.
+
+Sensitivity follows Terraform's marks, at the grain of one evaluated expression:
+an expression whose evaluation read a sensitive variable, a local computed from
+one, a resource attribute answered as ``Sensitive`` or the output of a step with
+sensitive outputs is sensitive as a whole, whatever templates, function calls,
+collections or conditionals it went through (``eval_marked``). Only what the
+evaluation actually read counts: the branch a conditional did not take does not.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from zplan import diags
 from zplan.config.expr import Expr, Ref
 from zplan.config.values import UNKNOWN
 from zplan.config.model import Config
+from zplan.secrets import Sensitive
 
 # resource_value(type, name, attribute) -> value or UNKNOWN
 ResourceLookup = Callable[[str, str, str], Any]
@@ -50,10 +58,29 @@ class Scope:
         self.resource_value = resource_value or (lambda t, n, a: UNKNOWN)
         self._locals: dict[str, Any] = {}
         self._evaluating: list[str] = []
+        self._read_sensitive = False  # the evaluation under way has read a sensitive value
+        self._sensitive_locals: set[str] = set()
+        self._marked: set[int] = set()  # ids of expressions whose last evaluation was sensitive
+        # step address -> whether its outputs are sensitive (the step planner answers)
+        self.step_is_sensitive: Callable[[str], bool] = lambda address: False
 
     def eval(self, expr: Expr, pipeline: str | None = None) -> Any:
         """Evaluate ``expr``; step references are allowed only when ``pipeline`` is given."""
-        return expr.evaluate(lambda ref: self._resolve(ref, pipeline))
+        return self.eval_marked(expr, pipeline)[0]
+
+    def eval_marked(self, expr: Expr, pipeline: str | None = None) -> tuple[Any, bool]:
+        """The value of ``expr`` and whether it was computed from a sensitive value."""
+        outer, self._read_sensitive = self._read_sensitive, False
+        try:
+            value = expr.evaluate(lambda ref: self._resolve(ref, pipeline))
+        finally:
+            sensitive, self._read_sensitive = self._read_sensitive, outer or self._read_sensitive
+        (self._marked.add if sensitive else self._marked.discard)(id(expr))
+        return value, sensitive
+
+    def was_sensitive(self, expr: Expr) -> bool:
+        """Whether the last evaluation of ``expr`` by this scope read a sensitive value."""
+        return id(expr) in self._marked
 
     # -- references -------------------------------------------------------------------------
     def _resolve(self, ref: Ref, pipeline: str | None) -> Any:
@@ -80,6 +107,8 @@ class Scope:
         name = str(ref.parts[1])
         if name not in self.config.variables:
             raise diags.fail(f'reference to undeclared variable "{name}"', f'declare it: variable "{name}" {{ default = ... }}', ref.range)
+        if self.config.variables[name].sensitive:
+            self._read_sensitive = True
         return self.variables.get(name, UNKNOWN)
 
     def _local(self, ref: Ref) -> Any:
@@ -87,6 +116,7 @@ class Scope:
             raise diags.fail('"local" must be followed by a name', "e.g. local.prefix", ref.range)
         name = str(ref.parts[1])
         if name in self._locals:
+            self._read_sensitive |= name in self._sensitive_locals
             return self._locals[name]
         local = self.config.locals.get(name)
         if local is None:
@@ -96,10 +126,12 @@ class Scope:
             raise diags.fail(f"local values refer to each other in a cycle: {cycle}", "break the cycle", local.range)
         self._evaluating.append(name)
         try:
-            value = self.eval(local.expr)
+            value, sensitive = self.eval_marked(local.expr)
         finally:
             self._evaluating.pop()
         self._locals[name] = value
+        if sensitive:
+            self._sensitive_locals.add(name)
         return value
 
     def _step_output(self, ref: Ref, pipeline: str | None) -> StepOutputRef:
@@ -119,7 +151,10 @@ class Scope:
                 f"declared steps: {', '.join(self.config.pipelines[pipeline].steps)}",
                 ref.range,
             )
-        return StepOutputRef(pipeline, name, output)
+        found = StepOutputRef(pipeline, name, output)
+        if self.step_is_sensitive(found.address):
+            self._read_sensitive = True
+        return found
 
     def _resource(self, ref: Ref) -> Any:
         parts = ref.parts
@@ -128,7 +163,10 @@ class Scope:
         type_, name, attr = str(parts[1]), str(parts[2]), str(parts[3])
         if f"resource.{type_}.{name}" not in self.config.resources:
             raise diags.fail(f'reference to undeclared resource "{type_}.{name}"', f'declare it: resource "{type_}" "{name}" {{ ... }}', ref.range)
-        return _index(self.resource_value(type_, name, attr), parts[4:], ref)
+        value = self.resource_value(type_, name, attr)
+        if isinstance(value, Sensitive):
+            self._read_sensitive, value = True, value.value
+        return _index(value, parts[4:], ref)
 
 
 def _index(value: Any, parts: tuple, ref: Ref) -> Any:

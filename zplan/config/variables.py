@@ -71,12 +71,10 @@ def resolve(
 
 
 def sensitive_values(config: Config, values: Mapping[str, Any]) -> list[str]:
-    """The string forms of every sensitive variable's value (to mask them anywhere)."""
-    out: list[str] = []
-    for name, var in config.variables.items():
-        if var.sensitive and values.get(name) not in (None, ""):
-            out.append(str(values[name]))
-    return out
+    """The text forms of every sensitive variable's value (to mask them anywhere)."""
+    from zplan.secrets import secret_forms
+
+    return secret_forms(values[n] for n, var in config.variables.items() if var.sensitive and values.get(n) not in (None, ""))
 
 
 def _read_vars_file(path: Path) -> dict[str, tuple[Any, str]]:

@@ -30,7 +30,7 @@ from zplan.fsutil import atomic_write_text
 from zplan.hashing import hash_text, hash_value
 from zplan.plan.code_scope import ImportRef, ModuleBindings, Use, normalise, uses_of
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 WHOLE_MODULE = "*"  # part name for a module keyed as a whole
 MODULE_CODE = "<module>"  # part name for module-level code that binds nothing (calls)
 _DYNAMIC_LOOKUPS = frozenset({"globals", "vars", "eval", "exec"})  # builtins that read a module's names by string
@@ -43,6 +43,7 @@ class CodeInfo:
     files: dict[str, list[int]] = field(default_factory=dict)  # relative path -> [size, mtime_ns]
     parts: dict[str, str] = field(default_factory=dict)  # "pkg/helpers.py:h" -> digest of that definition
     modules: list[str] = field(default_factory=list)  # top-level names of third-party modules it imports
+    sensitive_outputs: bool | None = None  # @step(sensitive_outputs=...): None lets its inputs decide
 
 
 class CodeError(Exception):
@@ -175,7 +176,8 @@ class CodeIndex:
             st = f.stat()
             sigs[self.rel(f)] = [st.st_size, st.st_mtime_ns]
         parts = dict(sorted(walk.parts.items()))
-        return CodeInfo(hash_value(parts), _declared_outputs(module, node), sigs, parts, sorted(walk.libraries))
+        return CodeInfo(hash_value(parts), _declared_outputs(module, node), sigs, parts, sorted(walk.libraries),
+                        _declared_sensitivity(node))
 
     def find_module(self, importer: Path, name: str, level: int) -> Path | None:
         """The project file (or namespace folder) an import names, or None for third-party modules."""
@@ -358,6 +360,16 @@ def _declared_outputs(module: _Module, fn: ast.FunctionDef | ast.AsyncFunctionDe
         cls = module.bindings.defs.get(ann.id, [None])[-1]
         if isinstance(cls, ast.ClassDef) and any(_decorator_name(b) == "NamedTuple" for b in cls.bases):
             return [s.target.id for s in cls.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)]
+    return None
+
+
+def _declared_sensitivity(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool | None:
+    """``@step(sensitive_outputs=True|False)``, read without importing the module."""
+    for deco in fn.decorator_list:
+        if isinstance(deco, ast.Call) and _decorator_name(deco.func) == "step":
+            for kw in deco.keywords:
+                if kw.arg == "sensitive_outputs" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool):
+                    return kw.value.value
     return None
 
 

@@ -144,6 +144,7 @@ class StepPlan:
     outputs: list[str] | None = None
     cached_from: CacheEntry | None = None  # the execution reused, when CACHED
     depends_on: list[str] = field(default_factory=list)
+    sensitive_outputs: bool = False  # it receives a sensitive value (or says so): its outputs are sealed, never shown
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from zplan.plan.code_hash import CodeIndex
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.steps import StepPlanner
 from zplan.project import Project
+from zplan.secrets import Sensitive, is_sealed
 from zplan.stack import select
 from zplan.state.model import State, store_key
 
@@ -127,6 +128,7 @@ class Planner:
             desired = rplan.desired_inputs(resource, schema, scope)
             deps = sorted(p for p in graph.predecessors(addr) if p.startswith("resource."))
             plan = rplan.plan_resource(resource, schema, desired, recorded.get(addr), deps)
+            plan = rplan.with_sensitive(plan, [n for n, e in resource.attributes.items() if scope.was_sensitive(e)])
             plans[addr] = rplan.replace_requested(plan, schema) if matches_any(addr, request.replace) else plan
         if not request.targets:  # like Terraform, a targeted plan never destroys what it did not target
             for addr, rec in recorded.items():
@@ -138,10 +140,12 @@ class Planner:
         addr = f"resource.{type_}.{name}"
         plan = plans.get(addr)
         if plan is not None:
-            return rplan.planned_value(plan, attr)
+            value = rplan.planned_value(plan, attr)
+            return Sensitive(value) if attr in plan.sensitive else value
         recorded = self.state.resources.get(addr)  # outside the -target selection
         if recorded is not None:
-            return recorded["attributes"].get(attr, UNKNOWN)
+            value = recorded["attributes"].get(attr, UNKNOWN)
+            return Sensitive(_unsealed_value(value, self.project.state_dir)) if attr in recorded.get("sensitive", ()) or is_sealed(value) else value
         return UNKNOWN
 
     # -- steps ------------------------------------------------------------------------------------
@@ -165,7 +169,14 @@ class Planner:
         by_address = {s.address: s for s in steps} if self.project.config.outputs else {}
         for name, output in self.project.config.outputs.items():
             pipeline = pipeline_of(output.expr, self.project.config)
-            value = scope.eval(output.expr, pipeline=pipeline)
+            value, from_secret = scope.eval_marked(output.expr, pipeline=pipeline)
+            if from_secret and not output.sensitive:
+                raise diags.fail(
+                    "Output refers to sensitive values",
+                    f'output "{name}" is computed from a sensitive value (a sensitive variable, resource attribute or step output); '
+                    "declare it sensitive = true to show it only as (sensitive), or stop using the secret in it",
+                    output.range,
+                )
             known, value = self._output_value(by_address, value)
             out[name] = {"value": value if known else None, "known": known, "sensitive": output.sensitive}
         return out
@@ -177,7 +188,7 @@ class Planner:
                 return False, None
             out = step.cached_from.outputs.get(value.output, {})
             if "value" in out:
-                return True, out["value"]
+                return True, _unsealed_value(out["value"], self.project.state_dir)
             return True, out.get("uri")
         if contains_unknown(value):
             return False, None
@@ -210,6 +221,14 @@ def _unsealed(record: dict, state_dir) -> dict:
     from zplan.state import secrets as sealed
 
     return {**record, "inputs": sealed.unseal_all(record.get("inputs", {}), state_dir), "attributes": sealed.unseal_all(record["attributes"], state_dir)}
+
+
+def _unsealed_value(value: Any, state_dir) -> Any:
+    if not is_sealed(value):  # most values: no need to load the cipher
+        return value
+    from zplan.state import secrets as sealed
+
+    return sealed.unseal(value, state_dir)
 
 
 def _with_refresh(recorded: dict, attrs: dict | None) -> dict:

@@ -107,6 +107,13 @@ def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dic
     )
 
 
+def with_sensitive(plan: m.ResourcePlan, computed_from_secret: list[str]) -> m.ResourcePlan:
+    """Attributes whose value was computed from a sensitive value are sensitive too, whatever
+    the schema says: stored sealed, shown as (sensitive)."""
+    extra = set(computed_from_secret) - set(plan.sensitive)
+    return dataclasses.replace(plan, sensitive=sorted({*plan.sensitive, *extra})) if extra else plan
+
+
 def diff(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, Any], recorded: dict | None) -> tuple[m.Action, list[m.Reason], list[str]]:
     """The action, its reasons and the attributes forcing a replacement, from what was recorded
     (unsealed, with any refresh merged in) and what the configuration wants now."""

@@ -79,8 +79,10 @@ class StepPlanner:
             info = self.code.info(step.file, step.function)
         except CodeError as exc:
             raise diags.fail(exc.summary, exc.detail, step.source_range) from None
+        scope.step_is_sensitive = self.outputs_sensitive
         params = self._params(step, scope)
         inputs = self._inputs(step, scope)
+        receives_secret = any(e is not None and scope.was_sensitive(e) for e in (step.params, step.inputs))
         upstream = m.upstream_inputs(inputs)
         libraries = self.libraries.versions(info.modules)
         draft = _Draft(info.hash, info.parts, libraries, params, inputs)  # what the key and the reasons read
@@ -109,9 +111,15 @@ class StepPlanner:
             outputs=step.outputs or info.outputs,
             cached_from=entry if cached else None,
             depends_on=sorted({i.step for i in upstream}),
+            sensitive_outputs=receives_secret if info.sensitive_outputs is None else info.sensitive_outputs,
         )
         self.planned[address] = plan
         return plan
+
+    def outputs_sensitive(self, address: str) -> bool:
+        """Whether a step planned so far has sensitive outputs (what reads them is sensitive too)."""
+        planned = self.planned.get(address)
+        return planned is not None and planned.sensitive_outputs
 
     def for_run(self, store_key: str | None, planned: dict[str, m.StepPlan]) -> "StepPlanner":
         """A planner for re-planning steps during apply: same caches, the run's own view of

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from zplan.secrets import SENSITIVE
+
 SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "no-op": " ", "run": "~", "cached": "="}
 VERBS = {"create": "will be created", "update": "will be updated in place", "replace": "must be replaced", "delete": "will be destroyed", "no-op": "unchanged"}
 COLLAPSE_CACHED_OVER = 50  # past this many cached steps, list them only with -verbose
@@ -103,14 +105,14 @@ def _outputs(doc: dict) -> list[tuple[str, str]]:
         return []
     lines = [("bold", "Outputs:")]
     for name, o in sorted(doc["outputs"].items()):
-        value = "(sensitive)" if o["sensitive"] else _value(o["value"]) if o["known"] else "(known after apply)"
+        value = SENSITIVE if o["sensitive"] else _value(o["value"]) if o["known"] else "(known after apply)"
         lines.append(("", f"  {name} = {value}"))
     lines.append(("", ""))
     return lines
 
 
 def _value(value: Any) -> str:
-    if value == "(sensitive)":
+    if value == SENSITIVE:
         return value
     if value is None:
         return "null"

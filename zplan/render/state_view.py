@@ -6,6 +6,7 @@ import json
 import sys
 
 from zplan.render.console import say
+from zplan.secrets import SENSITIVE, shown_output
 
 
 def echo(text: str) -> None:
@@ -39,12 +40,12 @@ def print_outputs(outputs: list, quiet_if_none: bool = False) -> None:
         return
     say("\nOutputs:", "bold")
     for o in outputs:
-        say(f"  {o.name} = {'(sensitive)' if o.sensitive else json.dumps(o.value)}")
+        say(f"  {o.name} = {SENSITIVE if o.sensitive else json.dumps(o.value)}")
 
 
 def print_output_value(output, raw: bool) -> None:
-    """`zplan output NAME`: the value alone (a sensitive one too, when -raw asks for it)."""
-    value = "(sensitive)" if output.sensitive and not raw else output.value
+    """`zplan output NAME`: the value alone (a sensitive one only when unsealed by -show-sensitive)."""
+    value = shown_output(output.value, output.sensitive)
     echo(value if raw and isinstance(value, str) else json.dumps(value))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zplan.secrets import mask_attributes
+from zplan.secrets import SENSITIVE, mask, mask_attributes
 from zplan.state.model import State, store_key
 
 
@@ -20,7 +20,7 @@ def state_json(state: State, project) -> dict:
     steps = {}
     for store in _stores(state, project):
         for addr, rec in store.get("steps", {}).items():
-            steps[addr] = {k: rec[k] for k in ("status", "run", "finished_at", "cache_key", "outputs", "error") if k in rec}
+            steps[addr] = {k: mask(rec[k], []) for k in ("status", "run", "finished_at", "cache_key", "outputs", "error") if k in rec}
     return {
         "format_version": state.doc["format_version"],
         "serial": state.serial,
@@ -35,5 +35,5 @@ def state_json(state: State, project) -> dict:
             for addr, r in state.resources.items()
         },
         "steps": steps,
-        "outputs": {k: ("(sensitive)" if o.get("sensitive") else o["value"]) for k, o in state.outputs_of(project.stack_name).items()},
+        "outputs": {k: (SENSITIVE if o.get("sensitive") else o["value"]) for k, o in state.outputs_of(project.stack_name).items()},
     }

@@ -146,14 +146,22 @@ class LocalProcess(LocalResource):
         return folder / f"{safe}.log", folder / f"{safe}.pid"
 
 
+# zplan's own secrets: a service gets only the values its env attribute gives it.
+_PRIVATE_ENV_PREFIXES = ("ZPLAN_VAR_", "ZPLAN_STATE_KEY", "ZPLAN_MYSQL_PASSWORD")
+
+
+def _inherited_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIXES)}
+
+
 def _spawn_logged(argv: list[str], cwd: Path, env: Mapping[str, str], log_file: Path) -> tuple[Any, int]:
     """Start the process after a header line in its log; returns it and where this run's output begins."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     offset = log_file.stat().st_size if log_file.exists() else 0
-    with open(log_file, "a") as log:  # the command line only: env values may be secret
-        log.write(f"--- {now_iso()} starting: {shlex.join(argv)}\n")
+    with open(log_file, "a") as log:  # the program only: arguments and env values may be secret
+        log.write(f"--- {now_iso()} starting: {shlex.quote(argv[0])} ({len(argv) - 1} argument(s))\n")
     try:
-        return procs.spawn(argv, cwd, {**os.environ, **env}, log_file), offset
+        return procs.spawn(argv, cwd, {**_inherited_env(), **env}, log_file), offset
     except OSError as exc:
         raise ProviderError(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from None
 
