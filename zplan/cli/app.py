@@ -347,6 +347,7 @@ def main(argv: list[str] | None = None) -> None:
     import click
 
     argv = sys.argv[1:] if argv is None else argv
+    _exit_cleanly_on_sigterm()
     command = typer.main.get_command(app)
     ctx = None
     try:
@@ -379,6 +380,17 @@ def main(argv: list[str] | None = None) -> None:
             raise
         sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {exc}\n  (set ZPLAN_DEBUG=1 for the traceback and please report it)\n")
         sys.exit(1)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C (locks released, temporary files removed) and exits 143;
+    during an apply, the applier stops its steps first (zplan.apply.interrupts)."""
+    import signal
+
+    def terminate(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
 
 
 if __name__ == "__main__":

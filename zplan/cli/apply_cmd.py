@@ -57,6 +57,13 @@ def report(outcome: ApplyOutcome, destroying: bool) -> None:
             say(complete_line({}, destroying=True))
         if result is None:
             return
+    if result.interrupted:
+        import signal
+
+        what = "Destroy" if destroying else "Apply"
+        sys.stderr.write(f"Error: {what} interrupted by {signal.Signals(result.interrupted).name}: what finished is recorded "
+                         f"in state; run `zplan {'destroy' if destroying else 'apply'}` again to carry on\n")
+        raise typer.Exit(128 + result.interrupted)
     if not result.ok:
         sys.stderr.write(f"Error: {len(result.failed)} failed: {', '.join(result.failed)}\n")
         raise typer.Exit(1)

@@ -10,13 +10,19 @@ from zplan.render.console import console
 
 
 def complete_line(summary: dict, destroying: bool) -> str:
-    """``Apply complete: 4 ok.`` / ``Destroy complete: 2 destroyed.`` (counts by outcome)."""
-    counts = {k: v for k, v in summary.items() if k != "run"}
+    """``Apply complete: 4 ok.`` / ``Destroy complete: 2 destroyed.`` (counts by outcome);
+    ``Apply interrupted (SIGINT): ...`` when a signal stopped it."""
+    counts = {k: v for k, v in summary.items() if k not in ("run", "interrupted")}
+    ended = "complete"
+    if summary.get("interrupted"):
+        import signal
+
+        ended = f"interrupted ({signal.Signals(summary['interrupted']).name})"
     if destroying:
         parts = ", ".join(f"{v} {'destroyed' if k == 'ok' else k}" for k, v in counts.items())
-        return f"Destroy complete: {parts or '0 destroyed'}."
+        return f"Destroy {ended}: {parts or '0 destroyed'}."
     parts = ", ".join(f"{v} {k}" for k, v in counts.items())
-    return f"Apply complete: {parts or 'nothing to do'}."
+    return f"Apply {ended}: {parts or 'nothing to do'}."
 
 
 def lock_wait_view(holder, seconds_left: float) -> None:
