@@ -12,7 +12,7 @@ from zplan.apply.tracker import RunTracker, Snapshot
 from zplan.apply.worker import ArtifactArg, ListArg, PathArg, StepResult, StepTask, TaskInput, run_step
 from zplan.apply.workers import STOP_GRACE_SECONDS, TaskCancelled, TaskTimedOut, WorkerDied, WorkerPool
 from zplan.config.values import UNKNOWN
-from zplan.durations import parse_seconds
+from zplan.durations import timeout_seconds
 from zplan.hashing import StatCache
 from zplan.plan import model as m
 from zplan.secrets import redact, redact_file
@@ -69,7 +69,7 @@ class StepRunner:
         if step.timeout is not None:
             return step.timeout
         default = self.tracker.stack_settings.get("step_timeout")
-        return parse_seconds(str(default)) if isinstance(default, (str, int, float)) and not isinstance(default, bool) else None
+        return timeout_seconds(default) if default is not None and default is not UNKNOWN else None
 
     def _task_input(self, address: str, spec: m.StepInput) -> TaskInput:
         if isinstance(spec, m.ListInput):

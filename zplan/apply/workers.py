@@ -168,6 +168,7 @@ class WorkerPool:
         self._thread.join()
         self._wake_r.close()
         self._wake_w.close()
+        _stop_helper_processes()
 
     def cancel(self, grace: float | None = None) -> None:
         """Without waiting: fail queued tasks, stop running ones (SIGTERM to their process
@@ -315,6 +316,21 @@ class WorkerPool:
         for w in list(self._workers):
             self._retire(w)
         _wait_groups_gone(self._groups, self.grace)
+
+
+def _stop_helper_processes() -> None:
+    """End the forkserver and the resource tracker now: left to notice that their parent is
+    gone, they outlive the command by a moment (or by much more, under a killed parent's
+    own supervisor). Another pool starts them again."""
+    from multiprocessing import forkserver, resource_tracker
+
+    for helper in (forkserver._forkserver, resource_tracker._resource_tracker):
+        stop = getattr(helper, "_stop", None)  # CPython's own, used by its tests; absent elsewhere
+        if stop is not None:
+            try:
+                stop()
+            except (OSError, ChildProcessError):
+                pass
 
 
 def _readable(conn: mpc.Connection) -> bool:

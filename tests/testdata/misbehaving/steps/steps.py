@@ -16,18 +16,18 @@ def _note_pid(kind: str, pid: int) -> None:
 
 
 def fast(**_inputs) -> int:
-    _note_pid("step", os.getpid())
+    _note_pid("fast", os.getpid())
     return 1
 
 
 def slow(seconds: float) -> str:
-    _note_pid("step", os.getpid())
+    _note_pid("slow", os.getpid())
     time.sleep(seconds)
     return "slow finished"
 
 
 def misbehave(after: int, mode: str) -> int:
-    _note_pid("step", os.getpid())
+    _note_pid("bad", os.getpid())
     if mode == "exit":
         os._exit(7)
     if mode == "segfault":
