@@ -11,11 +11,11 @@ from pathlib import Path
 from tests.cli.helpers import cli_env
 
 
-def start_zplan(cwd: Path, *args: str) -> subprocess.Popen:
+def start_zplan(cwd: Path, *args: str, **env: str) -> subprocess.Popen:
     """``zplan ARGS`` in the background (its own session, as a terminal's job would be)."""
     return subprocess.Popen(
         [sys.executable, "-m", "zplan.cli", *args], cwd=cwd, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(**env), start_new_session=True,
     )
 
 
@@ -47,6 +47,21 @@ def descendants(pid: int) -> set[int]:
         found |= children
         frontier = children
     return found | {p for p, g in groups.items() if g in found}
+
+
+def marked(name: str, value: str) -> set[int]:
+    """Live processes whose environment holds ``name=value`` (inherited by everything a command starts)."""
+    wanted = f"{name}={value}".encode()
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and alive(int(entry)):
+            try:
+                environ = Path(f"/proc/{entry}/environ").read_bytes()
+            except OSError:
+                continue
+            if wanted in environ.split(b"\0"):
+                found.add(int(entry))
+    return found
 
 
 def left_alive(pids: set[int], seconds: float = 0.0) -> set[int]:

@@ -145,6 +145,7 @@ class Writer(Connection):
         stale = [ctx for ctx in running if _owner(ctx) is not None and _owner(ctx).is_gone()]
         if not stale:
             return []
+        self.close()  # the read-only handle goes before a writable one opens
         store, _, _ = self._writer()
         for ctx in stale:
             cv.set_props(ctx, {"status": "interrupted", "finished_at": float(now)})
