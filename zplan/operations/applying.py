@@ -119,6 +119,9 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
         doc = to_json(planned.plan)
         if saved is not None:
             _check_saved(saved, planned, project)
+        if planned.adopted:  # what a killed apply left running is known from now on
+            planned.state.bump()
+            backend.write(planned.state.doc)
         outcome = ApplyOutcome(doc, project, planned.state)
         if ui.review is not None and not ui.review(doc):
             outcome.cancelled = True
