@@ -68,9 +68,11 @@ def test_kill_9_at_any_moment_of_apply(crash_project, delay, c, rerun_all):
     assert "Apply complete" in again.out or "No changes" in again.out, str(again)
     crash_project["c"] = c
     _check_consistent(project, {_expected_total(c)})
-    assert json.loads(project.ok("output", "-json").out)["total"]["value"] == _expected_total(c)
 
 
-def test_no_run_is_left_running_after_the_kills(crash_project):
-    runs = crash_project["project"].ok("runs", "-limit", "100")
+def test_after_the_kills_outputs_are_the_last_applys_and_no_run_is_left_running(crash_project):
+    project = crash_project["project"]
+    outputs = json.loads(project.ok("output", "-json").out)
+    assert outputs["total"]["value"] == _expected_total(crash_project["c"]) and outputs["count"]["value"] == 4
+    runs = project.ok("runs", "-limit", "100")
     assert " running " not in runs.out, str(runs)

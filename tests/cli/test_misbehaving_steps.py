@@ -33,7 +33,7 @@ def _lines(text: str, *needles: str) -> list[int]:
 
 @pytest.mark.parametrize("mode, named", [("exit", "exited with code 7"), ("segfault", "killed by SIGSEGV")])
 def test_a_crashing_step_fails_alone_and_its_sibling_finishes(project, mode, named):
-    result = project.run("apply", "-auto-approve", "-var", f"mode={mode}", "-var", "slow_seconds=3")
+    result = project.run("apply", "-auto-approve", "-var", f"mode={mode}", "-var", "slow_seconds=1.5")
     assert result.code == 1, str(result)
     assert "Traceback" not in result.err
     assert f"pipeline.p.step.bad: FAILED after" in result.out and named in result.out, str(result)
