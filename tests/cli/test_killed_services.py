@@ -39,6 +39,7 @@ def test_a_service_whose_start_was_killed_is_adopted_then_destroyed(service):
     plan = project.plan_json("-var", port)
     web = next(r for r in plan["resources"] if r["address"] == "resource.local_process.web")
     assert web["action"] == "no-op", web  # found by its pid file: adopted, not created again
+    assert "resource.local_process.web was left running by an apply killed" in project.ok("plan", "-var", port).err
     again = project.apply("-var", port)
     assert "port" not in again.err and "already in use" not in again.out, str(again)
     assert "resource.local_process.web" in project.state()["resources"]

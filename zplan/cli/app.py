@@ -117,6 +117,10 @@ def plan(
     selection = applying.Selection(target, exclude, replace, destroy, refresh)
     outcome = applying.plan(project_args(stack, var, var_file), selection, out)
     print_plan(outcome.doc, format, verbose)
+    if outcome.adopted:
+        from zplan.render.apply_view import adopted_view
+
+        adopted_view(outcome.adopted)
     if out is not None:
         print_saved_note(out, format)
     if detailed_exitcode and has_changes(outcome.doc):

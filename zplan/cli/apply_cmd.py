@@ -47,6 +47,10 @@ def report(outcome: ApplyOutcome, destroying: bool) -> None:
     from zplan.render.state_view import print_outputs
 
     destroying = destroying or outcome.doc["destroy"]
+    if outcome.adopted:
+        from zplan.render.apply_view import adopted_view
+
+        adopted_view(outcome.adopted)
     if outcome.cancelled:
         say("Destroy cancelled." if destroying else "Apply cancelled.")
         raise typer.Exit(1)

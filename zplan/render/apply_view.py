@@ -25,6 +25,11 @@ def complete_line(summary: dict, destroying: bool) -> str:
     return f"Apply {ended}: {parts or 'nothing to do'}."
 
 
+def adopted_view(addresses: list[str]) -> None:
+    for address in addresses:
+        sys.stderr.write(f"Note: {address} was left running by an apply killed before it could record it; adopted.\n")
+
+
 def lock_wait_view(holder, seconds_left: float) -> None:
     who = holder.describe() if holder else "another process"
     sys.stderr.write(f"Waiting for the state lock ({who}); {seconds_left:.0f}s left\n")
