@@ -76,9 +76,10 @@ class Applier:
         self.resources.preflight(self.plan.resource_changes)
         with stop_on_signals(self.stop, self._stop_steps, self._kill_steps):
             try:
-                self.resources.apply_destroys(self.plan.resources)
+                self.resources.apply_destroys(self.plan.resources, lambda: self.stop.requested)
                 if self.plan.destroy:
-                    self.state.set_outputs(self.project.stack_name, {})
+                    if not self.stop.requested:  # outputs go with the last resource
+                        self.state.set_outputs(self.project.stack_name, {})
                 else:
                     self._walk()
                     if not self.stop.requested:  # an old object goes only once its replacement is settled
