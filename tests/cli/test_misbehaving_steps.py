@@ -84,6 +84,7 @@ def test_an_interrupted_apply_stops_its_steps_records_what_finished_and_exits(pr
     assert apply.returncode == code, f"{out}\n{err}"
     assert f"Apply interrupted ({sig.name}): 1 ok, 2 stopped, 1 skipped." in out, out
     assert f"interrupted by {sig.name}" in err and "Traceback" not in err
+    assert f"pipeline.p.step.slow: stopped after" in out and f"(the apply was interrupted by {sig.name})" in out, out
     assert not left_alive(started), "no process of the apply outlives it"
     # state holds what finished; the run is recorded as interrupted; the lock is free
     records = Project(project.root).step_records()

@@ -190,8 +190,7 @@ class Applier:
         marked cancelled for the run's history."""
         self.tracker.outcome(current.address, STOPPED)
         self.recorder.execution(current, "cancelled", {}, result.error, result.started_at, result.finished_at)
-        log = self.runner.log_path(current.address)
-        self.hooks.step_finished(current.address, False, result.finished_at - result.started_at, result.error, None, str(log) if log.exists() else None)
+        self.hooks.step_stopped(current.address, result.finished_at - result.started_at, f"the apply was interrupted by {self.stop.name}")
 
     def _step_cached(self, current: m.StepPlan) -> None:
         address, entry = current.address, current.cached_from

@@ -81,6 +81,9 @@ class PlainView(Hooks):
     def step_skipped(self, address, because) -> None:
         self._line(f"{address}: skipped ({because})")
 
+    def step_stopped(self, address, seconds, why) -> None:
+        self._line(f"{address}: stopped after {seconds:.2f}s ({why})")
+
     def run_finished(self, summary) -> None:
         self._line(complete_line(summary, self.destroying))
 
@@ -117,6 +120,10 @@ class LiveView(PlainView):
     def step_finished(self, address, ok, seconds, error, trace, log) -> None:
         self._running.pop(address, None)
         super().step_finished(address, ok, seconds, error, trace, log)
+
+    def step_stopped(self, address, seconds, why) -> None:
+        self._running.pop(address, None)
+        super().step_stopped(address, seconds, why)
 
     def resource_started(self, address, action) -> None:
         self._running[address] = time.monotonic()
