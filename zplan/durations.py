@@ -24,3 +24,13 @@ def parse_seconds(text: str) -> float:
     if pos != len(text) or not text:
         raise ValueError(f"{text!r} is not a duration; use a form like 30s, 10m, 1h or 1h30m")
     return total
+
+
+def timeout_seconds(value: object) -> float:
+    """A timeout from a configuration value: a positive duration ("10m") or number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"{value!r} is not a duration; use a form like 30s, 10m, 1h or 1h30m")
+    seconds = parse_seconds(str(value))
+    if seconds <= 0:
+        raise ValueError(f"{value!r} is not a positive duration; use a form like 30s, 10m, 1h or 1h30m")
+    return seconds

@@ -190,6 +190,13 @@ class Provider:
     def import_resource(self, type_: str, id_: str) -> dict[str, Any]:
         raise ProviderError(f"provider {self.name!r} cannot import {type_} resources")
 
+    def leftover(self, type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The attributes of an object this provider made for resource ``name`` whose create
+        was cut short (a killed apply) before state recorded it, if it is still there;
+        ``inputs`` are the ones now configured. Asked at plan time of ``refresh_is_local``
+        providers only; the core adopts what it gets (and the plan diffs it as usual)."""
+        return None
+
     # -- state written by an older version of this provider ----------------------------
     @classmethod
     def upgrade_state(cls, type_: str, from_version: int, attributes: Mapping[str, Any]) -> dict[str, Any]:

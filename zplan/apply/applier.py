@@ -20,12 +20,14 @@ from typing import Callable
 
 from zplan import diags
 from zplan.apply import outputs as stack_outputs
+from zplan.apply.interrupts import StopRequest, stop_on_signals
 from zplan.apply.recorder import RunRecorder
 from zplan.apply.recovery import DamagedInputs
 from zplan.apply.resources import ResourceApplier
 from zplan.apply.runner import StepRunner
-from zplan.apply.tracker import CACHED, ApplyResult, RunTracker
+from zplan.apply.tracker import CACHED, STOPPED, ApplyResult, RunTracker
 from zplan.apply.worker import StepResult
+from zplan.apply.workers import TaskCancelled
 from zplan.config.values import UNKNOWN
 from zplan.graph.walk import FAILED, OK, SKIPPED, done_future, walk
 from zplan.hooks import Hooks
@@ -64,6 +66,7 @@ class Applier:
         self.step_planner = inputs.step_planner.for_run(plan.store_key, self.tracker.current) if inputs.step_planner else None
         self._threads = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="zplan-resource")
         self._run_open = False
+        self.stop = StopRequest()  # set by Ctrl-C or SIGTERM
         self._damaged_inputs = DamagedInputs(self.graph, lambda: self.step_planner, self.tracker, self.runner.artifact_store, self.hooks)
 
     # -- entry point ------------------------------------------------------------------------------
@@ -71,16 +74,20 @@ class Applier:
         if not self.plan.has_changes() and not stack_outputs.outputs_changed(self.plan, self.state):
             return self.result  # nothing to do: no run recorded, serial unchanged
         self.resources.preflight(self.plan.resource_changes)
-        try:
-            self.resources.apply_destroys(self.plan.resources)
-            if self.plan.destroy:
-                self.state.set_outputs(self.project.stack_name, {})
-            else:
-                self._walk()
-                self.resources.destroy_deposed()
-                stack_outputs.record_outputs(self.project, self.state, self.tracker.store_key, self.resources.value)
-        finally:
-            self._close()
+        with stop_on_signals(self.stop, self._stop_steps, self._kill_steps):
+            try:
+                self.resources.apply_destroys(self.plan.resources, lambda: self.stop.requested)
+                if self.plan.destroy:
+                    if not self.stop.requested:  # outputs go with the last resource
+                        self.state.set_outputs(self.project.stack_name, {})
+                else:
+                    self._walk()
+                    if not self.stop.requested:  # an old object goes only once its replacement is settled
+                        self.resources.destroy_deposed()
+                    stack_outputs.record_outputs(self.project, self.state, self.tracker.store_key, self.resources.value)
+            finally:
+                self.result.interrupted = self.stop.signum
+                self._close()
         if self.result.changed or stack_outputs.outputs_changed(self.plan, self.state):
             self.state.bump()
         self.persist(self.state)
@@ -106,17 +113,18 @@ class Applier:
                 return self._finish_step(node, status, future)
             if status == SKIPPED:
                 self.tracker.outcome(node, SKIPPED)
-                self.hooks.step_skipped(node, "a dependency failed")
+                self.hooks.step_skipped(node, self._skip_reason("a dependency failed"))
                 return
             res = future.result() if future.exception() is None else ResourceResult(node, None, str(future.exception()))
             self.resources.finish(self.plan.resource(node), res)
 
-        walk(self.graph, start, finish, nodes=nodes)
+        stopping = lambda: self.stop.requested  # noqa: E731
+        walk(self.graph, start, finish, nodes=nodes, stopping=stopping)
         again = self._damaged_inputs.next_round()
-        if again:  # steps held back on a damaged input, with the steps that made it
-            walk(self.graph, start, finish, nodes=again)
+        if again and not stopping():  # steps held back on a damaged input, with the steps that made it
+            walk(self.graph, start, finish, nodes=again, stopping=stopping)
         self.recorder.flush(force=True)
-        if remote and self.result.ok and self.plan.steps_to_run:
+        if remote and self.result.ok and self.plan.steps_to_run and not stopping():
             from zplan.apply.remote import submit_pipelines
 
             self._settle_stack()
@@ -163,14 +171,26 @@ class Applier:
             return  # runs in the second round
         if status == SKIPPED:
             self.tracker.outcome(address, SKIPPED)
-            self.hooks.step_skipped(address, "an upstream step failed")
+            self.hooks.step_skipped(address, self._skip_reason("an upstream step failed"))
             return
         current = self.tracker.current[address]
         if future is not None and future.exception() is None and future.result() == CACHED:
             return self._step_cached(current)
         result = self.runner.result(address, future)
-        if not self._damaged_inputs.hold(current, result):
+        if isinstance(future.exception(), TaskCancelled):
+            self._step_stopped(current, result)
+        elif not self._damaged_inputs.hold(current, result):
             self._step_ran(current, result)
+
+    def _skip_reason(self, otherwise: str) -> str:
+        return f"not started: the apply was interrupted ({self.stop.name})" if self.stop.requested else otherwise
+
+    def _step_stopped(self, current: m.StepPlan, result: StepResult) -> None:
+        """Stopped by an interrupted apply: no step record (its last one stays true), an execution
+        marked cancelled for the run's history."""
+        self.tracker.outcome(current.address, STOPPED)
+        self.recorder.execution(current, "cancelled", {}, result.error, result.started_at, result.finished_at)
+        self.hooks.step_stopped(current.address, result.finished_at - result.started_at, f"the apply was interrupted by {self.stop.name}")
 
     def _step_cached(self, current: m.StepPlan) -> None:
         address, entry = current.address, current.cached_from
@@ -199,6 +219,16 @@ class Applier:
         self.hooks.step_finished(
             address, result.ok, result.finished_at - result.started_at, result.error, result.traceback, str(log) if log.exists() else None
         )
+
+    # -- Ctrl-C and SIGTERM (called on a thread of their own) ----------------------------------------
+    def _stop_steps(self) -> None:
+        self.hooks.notice(f"{self.stop.name}: stopping. No new steps start; running steps are asked to stop "
+                          f"(killed after {self.runner.grace:g}s). Press Ctrl-C again to kill them now.")
+        self.runner.cancel()
+
+    def _kill_steps(self) -> None:
+        self.hooks.notice("Killing running steps now.")
+        self.runner.cancel(grace=0.0)
 
     def _close(self) -> None:
         self.runner.close()

@@ -44,7 +44,7 @@ class RunRecorder:
             return
         self._write_executions()
         result = self.tracker.result
-        self.metadata.finish_run(result.run_id, "failed" if result.failed else "succeeded", time.time())
+        self.metadata.finish_run(result.run_id, result.status, time.time())
         self.metadata.close()
 
     # -- step records -----------------------------------------------------------------------------

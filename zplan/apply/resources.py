@@ -62,8 +62,9 @@ class ResourceApplier:
             self._providers[name] = self.project.registry.open(name, self.project, self.value)
         return self._providers[name]
 
-    def apply_destroys(self, resources: list[m.ResourcePlan]) -> None:
-        """The destroy phase: deletions and early replacement halves, dependents first."""
+    def apply_destroys(self, resources: list[m.ResourcePlan], stopping: Callable[[], bool] = lambda: False) -> None:
+        """The destroy phase: deletions and early replacement halves, dependents first
+        (the one under way finishes when ``stopping()`` turns true; no more start)."""
         deletes = [r for r in resources if r.action == m.DELETE]
         blocked = [r.address for r in deletes if r.prevent_destroy]
         if blocked:
@@ -73,6 +74,8 @@ class ResourceApplier:
         self._deposing = {r.address: r for r in later if not self._provider(r.provider).declarative}
         early = {r.address: dataclasses.replace(r, action=m.DELETE) for r in replaced_first(resources, self._ancestors)}
         for rp in self._dependents_first(deletes + list(early.values())):
+            if stopping():
+                break
             if self.finish(rp, self.run(rp)).ok and rp.address in early:
                 self._destroyed_first.add(rp.address)
 

@@ -4,20 +4,23 @@ inputs, and its result with every secret redacted (its log is redacted as it is 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import threading
 import time
 from pathlib import Path
 
 from zplan.apply.tracker import RunTracker, Snapshot
 from zplan.apply.worker import ArtifactArg, ListArg, PathArg, StepResult, StepTask, TaskInput, run_step
-from zplan.apply.workers import TaskCancelled, TaskTimedOut, WorkerDied, WorkerPool
+from zplan.apply.workers import STOP_GRACE_SECONDS, TaskCancelled, TaskTimedOut, WorkerDied, WorkerPool
 from zplan.config.values import UNKNOWN
-from zplan.durations import parse_seconds
+from zplan.durations import timeout_seconds
 from zplan.hashing import StatCache
 from zplan.plan import model as m
 from zplan.secrets import redact
 
 
 class StepRunner:
+    grace = STOP_GRACE_SECONDS  # between asking a step to stop (SIGTERM) and killing it
+
     def __init__(self, project, tracker: RunTracker, stat_cache: StatCache, parallelism: int) -> None:
         self.project = project
         self.tracker = tracker
@@ -25,6 +28,8 @@ class StepRunner:
         self.parallelism = parallelism
         self._pool: WorkerPool | None = None
         self._store = None
+        self._lock = threading.Lock()  # a stop (from another thread) and a start never interleave
+        self._cancelled = False
 
     def start(self, plan: m.StepPlan) -> cf.Future:
         step = self.project.config.step(plan.address)
@@ -44,16 +49,28 @@ class StepRunner:
             secrets=self.project.secrets,
         )
         self.tracker.started_at[plan.address] = time.time()
-        if self._pool is None:
-            self._pool = WorkerPool(self.parallelism, preload=("zplan.apply.worker",))
-        return self._pool.submit(run_step, task, timeout=self._timeout(step))
+        with self._lock:
+            if self._cancelled:
+                future: cf.Future = cf.Future()
+                future.set_exception(TaskCancelled("not started: the apply was interrupted"))
+                return future
+            if self._pool is None:
+                self._pool = WorkerPool(self.parallelism, preload=("zplan.apply.worker",))
+            return self._pool.submit(run_step, task, timeout=self._timeout(step))
+
+    def cancel(self, grace: float | None = None) -> None:
+        """Stop running steps (SIGTERM, SIGKILL after ``grace`` s) and start no more; returns at once."""
+        with self._lock:
+            self._cancelled = True
+            if self._pool is not None:
+                self._pool.cancel(grace)
 
     def _timeout(self, step) -> float | None:
         """The step's own timeout, else the stack's step_timeout (checked when the stack was planned)."""
         if step.timeout is not None:
             return step.timeout
         default = self.tracker.stack_settings.get("step_timeout")
-        return parse_seconds(str(default)) if isinstance(default, (str, int, float)) and not isinstance(default, bool) else None
+        return timeout_seconds(default) if default is not None and default is not UNKNOWN else None
 
     def _task_input(self, address: str, spec: m.StepInput) -> TaskInput:
         if isinstance(spec, m.ListInput):

@@ -15,6 +15,7 @@ from zplan.plan import model as m
 
 SUBMITTED = "submitted"  # handed to an external orchestrator
 CACHED = "cached"
+STOPPED = "stopped"  # running when the apply was interrupted, and stopped
 
 
 @dataclass
@@ -22,6 +23,12 @@ class ApplyResult:
     run_id: int | None = None
     outcome: dict[str, str] = field(default_factory=dict)  # address -> ok | failed | skipped | cached | submitted
     changed: bool = False
+    interrupted: int | None = None  # the signal (SIGINT, SIGTERM) that stopped the apply
+
+    @property
+    def status(self) -> str:
+        """What the run is recorded as."""
+        return "interrupted" if self.interrupted else "failed" if self.failed else "succeeded"
 
     @property
     def failed(self) -> list[str]:
@@ -61,4 +68,5 @@ class RunTracker:
         counts: dict[str, int] = {}
         for outcome in self.result.outcome.values():
             counts[outcome] = counts.get(outcome, 0) + 1
-        return {"run": self.result.run_id, **counts}
+        interrupted = {"interrupted": self.result.interrupted} if self.result.interrupted else {}
+        return {"run": self.result.run_id, **counts, **interrupted}

@@ -144,6 +144,7 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
         self._closing = False
+        self._groups: set[int] = set()  # process groups of ended workers, checked empty at shutdown
         self._thread = threading.Thread(target=self._supervise, name="zplan-workers", daemon=True)
         self._thread.start()
 
@@ -159,20 +160,30 @@ class WorkerPool:
 
     def shutdown(self, cancel: bool = False) -> None:
         """Wait for running tasks (or, with ``cancel``, stop them), then end every worker."""
+        if cancel:
+            self.cancel()
         with self._lock:
             self._closing = True
-            dropped = list(self._queue) if cancel else []
-            if cancel:
-                self._queue.clear()
-                for w in self._workers:
-                    if w.task is not None:
-                        self._stop(w, TaskCancelled("stopped: the apply was interrupted"))
-        for task in dropped:
-            task.future.set_exception(TaskCancelled("not started: the apply was interrupted"))
         self._wake()
         self._thread.join()
         self._wake_r.close()
         self._wake_w.close()
+        _stop_helper_processes()
+
+    def cancel(self, grace: float | None = None) -> None:
+        """Without waiting: fail queued tasks, stop running ones (SIGTERM to their process
+        groups, SIGKILL ``grace`` seconds later); the pool takes new tasks afterwards."""
+        with self._lock:
+            if grace is not None:
+                self.grace = grace
+            dropped = list(self._queue)
+            self._queue.clear()
+            for w in self._workers:
+                if w.task is not None:
+                    self._stop(w, TaskCancelled("stopped: the apply was interrupted"))
+        for task in dropped:
+            task.future.set_exception(TaskCancelled("not started: the apply was interrupted"))
+        self._wake()
 
     def pids(self) -> list[int]:
         return [w.process.pid for w in self._workers if w.process.pid is not None]
@@ -278,9 +289,13 @@ class WorkerPool:
         return max(0.0, min(times) - now) if times else None
 
     def _retire(self, w: _Worker) -> None:
+        """Forget an ended worker; what its step started and left running goes with it."""
         self._workers.remove(w)
         for conn in (w.tasks, w.alive):
             conn.close()
+        if w.process.pid is not None:
+            _kill_group(w.process.pid)
+            self._groups.add(w.process.pid)
 
     def _drain_wake(self) -> None:
         while self._wake_r.poll():
@@ -300,12 +315,74 @@ class WorkerPool:
                 w.process.join()
         for w in list(self._workers):
             self._retire(w)
+        _wait_groups_gone(self._groups, self.grace)
+
+
+def _stop_helper_processes() -> None:
+    """End the forkserver and the resource tracker now: left to notice that their parent is
+    gone, they outlive the command by a moment (or by much more, under a killed parent's
+    own supervisor). Another pool starts them again."""
+    from multiprocessing import forkserver, resource_tracker
+
+    for helper in (forkserver._forkserver, resource_tracker._resource_tracker):
+        stop = getattr(helper, "_stop", None)  # CPython's own, used by its tests; absent elsewhere
+        if stop is not None:
+            try:
+                stop()
+            except (OSError, ChildProcessError):
+                pass
 
 
 def _readable(conn: mpc.Connection) -> bool:
     try:
         return conn.poll()
     except (EOFError, OSError):
+        return False
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _wait_groups_gone(groups: set[int], seconds: float) -> None:
+    """Until no live process of ``groups`` is left (zombies, which wait for init to reap
+    them, do not count)."""
+    deadline = time.monotonic() + seconds
+    while groups and time.monotonic() < deadline:
+        left = _live_groups(groups)
+        if not left:
+            return
+        for pgid in left:
+            _kill_group(pgid)
+        time.sleep(0.01)
+
+
+def _live_groups(groups: set[int]) -> set[int]:
+    live = set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no /proc: the kernel's answer for the whole group, zombies included
+        return {g for g in groups if _group_exists(g)}
+    for name in entries:
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] not in ("Z", "X") and int(fields[2]) in groups:
+                live.add(int(fields[2]))
+    return live
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
         return False
 
 

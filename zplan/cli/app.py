@@ -117,6 +117,10 @@ def plan(
     selection = applying.Selection(target, exclude, replace, destroy, refresh)
     outcome = applying.plan(project_args(stack, var, var_file), selection, out)
     print_plan(outcome.doc, format, verbose)
+    if outcome.adopted:
+        from zplan.render.apply_view import adopted_view
+
+        adopted_view(outcome.adopted)
     if out is not None:
         print_saved_note(out, format)
     if detailed_exitcode and has_changes(outcome.doc):
@@ -349,6 +353,7 @@ def main(argv: list[str] | None = None) -> None:
     import click
 
     argv = sys.argv[1:] if argv is None else argv
+    _exit_cleanly_on_sigterm()
     command = typer.main.get_command(app)
     ctx = None
     try:
@@ -381,6 +386,17 @@ def main(argv: list[str] | None = None) -> None:
             raise
         sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {exc}\n  (set ZPLAN_DEBUG=1 for the traceback and please report it)\n")
         sys.exit(1)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C (locks released, temporary files removed) and exits 143;
+    during an apply, the applier stops its steps first (zplan.apply.interrupts)."""
+    import signal
+
+    def terminate(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
 
 
 if __name__ == "__main__":

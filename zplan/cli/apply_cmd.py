@@ -47,6 +47,10 @@ def report(outcome: ApplyOutcome, destroying: bool) -> None:
     from zplan.render.state_view import print_outputs
 
     destroying = destroying or outcome.doc["destroy"]
+    if outcome.adopted:
+        from zplan.render.apply_view import adopted_view
+
+        adopted_view(outcome.adopted)
     if outcome.cancelled:
         say("Destroy cancelled." if destroying else "Apply cancelled.")
         raise typer.Exit(1)
@@ -57,6 +61,13 @@ def report(outcome: ApplyOutcome, destroying: bool) -> None:
             say(complete_line({}, destroying=True))
         if result is None:
             return
+    if result.interrupted:
+        import signal
+
+        what = "Destroy" if destroying else "Apply"
+        sys.stderr.write(f"Error: {what} interrupted by {signal.Signals(result.interrupted).name}: what finished is recorded "
+                         f"in state; run `zplan {'destroy' if destroying else 'apply'}` again to carry on\n")
+        raise typer.Exit(128 + result.interrupted)
     if not result.ok:
         sys.stderr.write(f"Error: {len(result.failed)} failed: {', '.join(result.failed)}\n")
         raise typer.Exit(1)

@@ -26,11 +26,14 @@ def walk(
     on_finish: Callable[[Hashable, str, cf.Future | None], None] = lambda n, s, f: None,
     nodes: Iterable[Hashable] | None = None,
     priority: Callable[[Hashable], object] = str,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> dict[Hashable, str]:
     """Run ``nodes`` (default: all) of ``graph``; returns node -> OK | FAILED | SKIPPED.
 
     A future that raises, or whose result is ``False`` or has ``ok == False``,
     counts as failed. ``on_finish`` sees each node once, in completion order.
+    Once ``stopping()`` is true nothing more starts: running nodes are waited
+    for, and nodes not started are reported SKIPPED.
     """
     todo = set(graph.nodes if nodes is None else nodes)
     waiting = {n: {p for p in graph.predecessors(n) if p in todo} for n in todo}
@@ -68,6 +71,9 @@ def walk(
         while ready:
             node = heapq.heappop(ready)[2]
             if node in outcome:
+                continue
+            if stopping():
+                finish(node, SKIPPED, None)
                 continue
             try:
                 future = start(node)

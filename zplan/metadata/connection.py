@@ -157,14 +157,24 @@ def _sqlite_has_table(path: Path, table: str) -> bool:
     if not path.is_file():
         return False
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        return _has_table(path, table, "ro")
+    except sqlite3.OperationalError as exc:
+        # A writer killed mid-transaction leaves a hot journal, which only a writable
+        # connection may roll back: that is a sound database, not a damaged one.
+        if "readonly" not in str(exc) or not path.with_name(path.name + "-journal").exists():
+            raise _damaged_sqlite(path, str(exc)) from None
     except sqlite3.Error as exc:
         raise _damaged_sqlite(path, str(exc)) from None
     try:
-        row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
-        return row is not None
-    except sqlite3.DatabaseError as exc:
+        return _has_table(path, table, "rw")
+    except sqlite3.Error as exc:
         raise _damaged_sqlite(path, str(exc)) from None
+
+
+def _has_table(path: Path, table: str, mode: str) -> bool:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True)
+    try:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone() is not None
     finally:
         conn.close()
 

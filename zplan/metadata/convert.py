@@ -12,7 +12,7 @@ from zplan.hashing import canonical_json, hash_text
 from zplan.metadata.records import ArtifactRecord, ArtifactView, GitInfo
 from zplan.metadata.schema import SNAPSHOT, TypeIds
 
-_STATES = {"complete": "COMPLETE", "cached": "CACHED", "failed": "FAILED"}
+_STATES = {"complete": "COMPLETE", "cached": "CACHED", "failed": "FAILED", "cancelled": "CANCELED"}
 _STATE_NAMES = {v: k for k, v in _STATES.items()}
 
 

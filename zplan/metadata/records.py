@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 KINDS = ("output", "snapshot")
-EXECUTION_STATES = ("complete", "cached", "failed")
-RUN_STATUSES = ("running", "succeeded", "failed")
+EXECUTION_STATES = ("complete", "cached", "failed", "cancelled")
+RUN_STATUSES = ("running", "succeeded", "failed", "interrupted")
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class RunSummary:
     number: int
     pipeline: str
     stack: str
-    status: str  # "running" | "succeeded" | "failed"
+    status: str  # one of RUN_STATUSES
     started: float
     finished: float | None
     steps_run: int

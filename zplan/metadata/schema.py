@@ -43,6 +43,10 @@ _RUN_PROPS = {
     "status": "STRING",
     "started_at": "DOUBLE",
     "finished_at": "DOUBLE",
+    # the applying process, so a run whose apply was killed is closed by the next command
+    "host": "STRING",
+    "pid": "INT",
+    "pid_start": "INT",
 }
 
 

@@ -14,7 +14,9 @@ from zplan.diags import fail
 from zplan.metadata import convert as cv
 from zplan.metadata.connection import Connection, _guarded, _mlmd
 from zplan.metadata.records import ArtifactRecord, ExecutionRecord, GitInfo
+from zplan.metadata.records import RUN_STATUSES
 from zplan.metadata.schema import PIPELINE, RUN, TypeIds
+from zplan.processes import ProcessId
 
 _RUN_NUMBER_TRIES = 50
 
@@ -22,7 +24,10 @@ _RUN_NUMBER_TRIES = 50
 class Writer(Connection):
     @_guarded
     def start_run(self, pipeline: str, stack: str, git: GitInfo, started_at: float) -> int:
+        """A new run, owned by this process (see ``close_stale_runs``)."""
+        self.close_stale_runs(started_at)
         store, types, m = self._writer()
+        owner = ProcessId.current()
         pipeline_id = self._pipeline_context_id(pipeline)
         for _ in range(_RUN_NUMBER_TRIES):
             number = self._last_run_number() + 1
@@ -38,6 +43,9 @@ class Writer(Connection):
                     "git_branch": git.branch,
                     "status": "running",
                     "started_at": float(started_at),
+                    "host": owner.host,
+                    "pid": owner.pid,
+                    "pid_start": owner.start_ticks,
                 },
             )
             try:
@@ -117,12 +125,32 @@ class Writer(Connection):
 
     @_guarded
     def finish_run(self, run: int, status: str, finished_at: float) -> None:
-        if status not in ("succeeded", "failed"):
-            raise ValueError(f"run status must be 'succeeded' or 'failed', not {status!r}")
+        if status not in RUN_STATUSES or status == "running":
+            raise ValueError(f"run status must be 'succeeded', 'failed' or 'interrupted', not {status!r}")
         store, _, _ = self._writer()
         ctx = self._run_context(run)
         cv.set_props(ctx, {"status": status, "finished_at": float(finished_at)})
         store.put_contexts([ctx])
+
+    @_guarded
+    def close_stale_runs(self, now: float) -> list[int]:
+        """Mark ``interrupted`` the runs still ``running`` whose applying process is gone
+        (killed before it could finish them); returns their numbers. Runs of other hosts
+        are left alone: this machine cannot see their processes."""
+        if not self._reader():
+            return []
+        m = _mlmd()
+        running = self._store.get_contexts(m.ms.ListOptions(
+            filter_query=f"type = '{RUN}' AND properties.status.string_value = 'running'"))
+        stale = [ctx for ctx in running if _owner(ctx) is not None and _owner(ctx).is_gone()]
+        if not stale:
+            return []
+        self.close()  # the read-only handle goes before a writable one opens
+        store, _, _ = self._writer()
+        for ctx in stale:
+            cv.set_props(ctx, {"status": "interrupted", "finished_at": float(now)})
+        store.put_contexts(stale)
+        return sorted(int(cv.prop(ctx, "number", 0)) for ctx in stale)
 
     def _pipeline_context_id(self, pipeline: str) -> int:
         if pipeline in self._pipeline_ids:
@@ -161,3 +189,8 @@ class Writer(Connection):
                 event.path.steps.add().key = name
             pairs.append((cv.artifact_proto(pb, types, record), event))
         return pairs
+
+
+def _owner(ctx) -> ProcessId | None:
+    pid = cv.prop(ctx, "pid")
+    return ProcessId(cv.prop(ctx, "host", ""), int(pid), int(cv.prop(ctx, "pid_start", 0))) if pid else None

@@ -40,6 +40,7 @@ class PlanOutcome:
     doc: dict  # the JSON plan, what every view renders
     project: Project
     saved_to: Path | None = None
+    adopted: list[str] = field(default_factory=list)  # resources a killed apply left unrecorded
 
 
 @dataclass
@@ -60,6 +61,7 @@ class ApplyOutcome:
     state: Any = None
     result: "ApplyResult | None" = None  # None: nothing to apply, or cancelled
     cancelled: bool = False
+    adopted: list[str] = field(default_factory=list)  # resources a killed apply left unrecorded
 
     @property
     def ok(self) -> bool:
@@ -71,7 +73,7 @@ def plan(args: ProjectArgs, selection: Selection, out: Path | None = None) -> Pl
     planned = make_plan(project, project.state_backend(), selection.request(), selection.refresh)
     if out is not None:
         save_planfile(out, planned, project)
-    return PlanOutcome(to_json(planned.plan), project, out)
+    return PlanOutcome(to_json(planned.plan), project, out, planned.adopted)
 
 
 def save_planfile(out: Path, planned: Planned, project: Project) -> None:
@@ -119,7 +121,10 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
         doc = to_json(planned.plan)
         if saved is not None:
             _check_saved(saved, planned, project)
-        outcome = ApplyOutcome(doc, project, planned.state)
+        if planned.adopted:  # what a killed apply left running is known from now on
+            planned.state.bump()
+            backend.write(planned.state.doc)
+        outcome = ApplyOutcome(doc, project, planned.state, adopted=planned.adopted)
         if ui.review is not None and not ui.review(doc):
             outcome.cancelled = True
             return outcome

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from zplan import diags
 from zplan.plan import model as m
 from zplan.plan import resources as rplan
+from zplan.plan.adopt import adopt_leftovers
 from zplan.plan.planner import Planner, PlanRequest
 from zplan.project import Project, ensure_state_dir
 from zplan.state.backend import StateBackend
@@ -23,18 +24,20 @@ class Planned:
     plan: m.Plan
     planner: Planner
     state: State
+    adopted: list[str] = field(default_factory=list)  # left over by a killed apply, recorded in memory
 
 
 def make_plan(project: Project, backend: StateBackend, request: PlanRequest, refresh: bool | None = None) -> Planned:
     state = State(backend.read())
     rplan.upgrade_recorded(project.registry, state.resources, project.state_dir)
+    adopted = adopt_leftovers(project, state)
     if refresh is not False and state.resources:
         request.refresh = _refresh(project, state, everything=bool(refresh))
     planner = Planner(project, state)
     plan = planner.plan(request)
     planner.save_caches()
     _check_prevent_destroy(project, plan)
-    return Planned(plan, planner, state)
+    return Planned(plan, planner, state, adopted)
 
 
 def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: int | None = None) -> "ApplyResult":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -19,6 +20,7 @@ def _metadata(args: ProjectArgs) -> Iterator[tuple[Project, object]]:
     settings = project.static_stack_settings()
     meta = MetadataStore.from_url(str(settings["metadata_store"]), project.root, metadata_password(settings))
     try:
+        meta.close_stale_runs(time.time())  # an apply killed before it could finish its run
         yield project, meta
     finally:
         meta.close()

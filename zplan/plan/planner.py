@@ -196,14 +196,15 @@ class Planner:
 
 
 def _check_stack(project: Project, settings: dict) -> None:
-    from zplan.stack.flavors import problems
+    from zplan.stack.flavors import problems, setting_problems
 
-    found = problems(settings, project.state_dir / "cache")
+    declared = project.config.stacks.get(project.stack_name)
+    found = [(msg, declared.range if declared else None) for msg in problems(settings, project.state_dir / "cache")]
+    for name, msg in setting_problems(settings).items():
+        expr = declared.settings.get(name) if declared else None
+        found.append((msg, expr.range if expr is not None else declared.range if declared else None))
     if found:
-        declared = project.config.stacks.get(project.stack_name)
-        raise diags.DiagnosticError(
-            [diags.error(f'stack "{project.stack_name}": {msg}', "", declared.range if declared else None) for msg in found]
-        )
+        raise diags.DiagnosticError([diags.error(f'stack "{project.stack_name}": {msg}', "", where) for msg, where in found])
 
 
 def pipeline_of(expr, config) -> str | None:

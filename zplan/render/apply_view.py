@@ -10,13 +10,24 @@ from zplan.render.console import console
 
 
 def complete_line(summary: dict, destroying: bool) -> str:
-    """``Apply complete: 4 ok.`` / ``Destroy complete: 2 destroyed.`` (counts by outcome)."""
-    counts = {k: v for k, v in summary.items() if k != "run"}
+    """``Apply complete: 4 ok.`` / ``Destroy complete: 2 destroyed.`` (counts by outcome);
+    ``Apply interrupted (SIGINT): ...`` when a signal stopped it."""
+    counts = {k: v for k, v in summary.items() if k not in ("run", "interrupted")}
+    ended = "complete"
+    if summary.get("interrupted"):
+        import signal
+
+        ended = f"interrupted ({signal.Signals(summary['interrupted']).name})"
     if destroying:
         parts = ", ".join(f"{v} {'destroyed' if k == 'ok' else k}" for k, v in counts.items())
-        return f"Destroy complete: {parts or '0 destroyed'}."
+        return f"Destroy {ended}: {parts or '0 destroyed'}."
     parts = ", ".join(f"{v} {k}" for k, v in counts.items())
-    return f"Apply complete: {parts or 'nothing to do'}."
+    return f"Apply {ended}: {parts or 'nothing to do'}."
+
+
+def adopted_view(addresses: list[str]) -> None:
+    for address in addresses:
+        sys.stderr.write(f"Note: {address} was left running by an apply killed before it could record it; adopted.\n")
 
 
 def lock_wait_view(holder, seconds_left: float) -> None:
@@ -70,6 +81,9 @@ class PlainView(Hooks):
     def step_skipped(self, address, because) -> None:
         self._line(f"{address}: skipped ({because})")
 
+    def step_stopped(self, address, seconds, why) -> None:
+        self._line(f"{address}: stopped after {seconds:.2f}s ({why})")
+
     def run_finished(self, summary) -> None:
         self._line(complete_line(summary, self.destroying))
 
@@ -106,6 +120,10 @@ class LiveView(PlainView):
     def step_finished(self, address, ok, seconds, error, trace, log) -> None:
         self._running.pop(address, None)
         super().step_finished(address, ok, seconds, error, trace, log)
+
+    def step_stopped(self, address, seconds, why) -> None:
+        self._running.pop(address, None)
+        super().step_stopped(address, seconds, why)
 
     def resource_started(self, address, action) -> None:
         self._running[address] = time.monotonic()

@@ -157,6 +157,21 @@ def problems(settings: Mapping[str, Any], cache_dir: Path | None = None) -> list
     return out
 
 
+def setting_problems(settings: Mapping[str, Any]) -> dict[str, str]:
+    """Problems of single settings that are not components, by setting name (so a plan can
+    point at the line that sets it)."""
+    from zplan.durations import timeout_seconds
+
+    out = {}
+    timeout = settings.get("step_timeout")
+    if timeout is not None and not contains_unknown(timeout):
+        try:
+            timeout_seconds(timeout)
+        except ValueError as exc:
+            out["step_timeout"] = f"step_timeout: {exc}"
+    return out
+
+
 def _beam_option_problems(settings: Mapping[str, Any], cache_dir: Path | None) -> list[str]:
     """Beam's own option classes check a runner's options (a Dataflow project, a Spark master).
 

@@ -41,6 +41,10 @@ class LocalResource:
     def import_(self, id_: str) -> dict[str, Any]:
         raise NotImplementedError
 
+    def leftover(self, name: str, inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+        """What an interrupted create of ``name`` left running (see Provider.leftover)."""
+        return None
+
     # -- helpers ----------------------------------------------------------------------
     def settings(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """Every settable attribute, with the schema default where the user set none (or null)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import uuid
@@ -11,6 +12,20 @@ from typing import Any, Mapping
 from zplan.provider import Attribute, ProviderError, ResourceSchema
 
 from .base import LocalResource, format_mode, mode_problem, now_iso, observed_mode, parse_mode, path_problem
+
+
+_TRASH_PREFIX = ".{name}.deleting-"
+
+
+def _remove_leftover_trash(path: Path) -> None:
+    """Finish deletions a killed apply or destroy left half done (the folder already renamed
+    aside, its contents not yet removed): at the next plan's read, or the next create."""
+    try:
+        leftovers = list(path.parent.glob(f"{glob.escape(_TRASH_PREFIX.format(name=path.name))}*"))
+    except OSError:
+        return
+    for doomed in leftovers:
+        shutil.rmtree(doomed, ignore_errors=True)
 
 
 class LocalDirectory(LocalResource):
@@ -35,6 +50,7 @@ class LocalDirectory(LocalResource):
     def create(self, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         s = self.settings(inputs)
         path = self.resolve(s["path"])
+        _remove_leftover_trash(path)
         if path.exists() and not path.is_dir():
             raise ProviderError(f"{path} exists and is not a directory")
         # An existing folder is adopted (like mkdir -p): force_destroy still guards its files.
@@ -46,6 +62,7 @@ class LocalDirectory(LocalResource):
 
     def read(self, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
         path = Path(attrs["id"])
+        _remove_leftover_trash(path)
         if not path.is_dir():
             return None
         return {**attrs, "mode": observed_mode(attrs.get("mode"), path.stat().st_mode)}
@@ -76,7 +93,7 @@ class LocalDirectory(LocalResource):
                 "set force_destroy = true to delete it with its contents"
             )
         # Rename first so the folder disappears at once, then remove the contents.
-        doomed = path.with_name(f".{path.name}.deleting-{uuid.uuid4().hex[:8]}")
+        doomed = path.with_name(f"{_TRASH_PREFIX.format(name=path.name)}{uuid.uuid4().hex[:8]}")
         os.rename(path, doomed)
         shutil.rmtree(doomed)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 from pathlib import Path
 from typing import Any, Mapping
 
 from zplan.fsutil import atomic_write_text
+from zplan.hashing import hash_value
 from zplan.provider import Attribute, ProviderError, ResourceSchema
 
 from . import health, procs
@@ -66,17 +68,7 @@ class LocalProcess(LocalResource):
         proc, offset = _spawn_logged(argv, cwd, _env(s["env"], port), log_file)
         st = procs.stat(proc.pid)
         start_ticks = st.start_ticks if st else None
-        try:
-            atomic_write_text(pid_file, f"{proc.pid}\n")
-            probe = health.probe_for(check, port)
-            failure = health.wait_healthy(probe, lambda: procs.exit_code(proc.pid), float(s["health_timeout"]))
-        except BaseException:  # interrupted: leave no process that no state will remember
-            _abandon(proc.pid, start_ticks, pid_file)
-            raise
-        if failure:
-            _abandon(proc.pid, start_ticks, pid_file)
-            raise ProviderError(f"process {name!r} {failure}; last log lines ({log_file}):\n{_tail(log_file, offset)}")
-        return {
+        attrs = {
             **s,
             "id": str(proc.pid),
             "pid": proc.pid,
@@ -85,6 +77,17 @@ class LocalProcess(LocalResource):
             "started_at": started_at,
             "url": f"http://127.0.0.1:{port}" if port is not None else None,
         }
+        try:
+            _write_pid_file(pid_file, attrs, s)
+            probe = health.probe_for(check, port)
+            failure = health.wait_healthy(probe, lambda: procs.exit_code(proc.pid), float(s["health_timeout"]))
+        except BaseException:  # interrupted: leave no process that no state will remember
+            _abandon(proc.pid, start_ticks, pid_file)
+            raise
+        if failure:
+            _abandon(proc.pid, start_ticks, pid_file)
+            raise ProviderError(f"process {name!r} {failure}; last log lines ({log_file}):\n{_tail(log_file, offset)}")
+        return attrs
 
     def _prepare(self, s: Mapping[str, Any], port: int | None) -> tuple[list[str], Path, str]:
         """Everything that can be refused before a process exists: argv, folder, health check."""
@@ -118,7 +121,7 @@ class LocalProcess(LocalResource):
             except PermissionError:
                 raise ProviderError(f"not allowed to stop process {pid}: it belongs to another user") from None
         if attrs.get("log_file"):
-            Path(attrs["log_file"]).with_suffix(".pid").unlink(missing_ok=True)
+            _remove_pid_file(Path(attrs["log_file"]).with_suffix(".pid"))
 
     def import_(self, id_: str) -> dict[str, Any]:
         try:
@@ -139,6 +142,18 @@ class LocalProcess(LocalResource):
             "started_at": procs.started_at(st.start_ticks),
             "url": None,
         }
+
+    def leftover(self, name: str, inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A process started for ``name`` by an apply killed before state recorded it: its pid
+        file names it, and it is still the same process. Started with ``inputs``, it is
+        adopted as is; otherwise its settings are unknown (None), so the plan replaces it."""
+        found = _read_pid_file(self._files(name)[1])
+        if found is None or not procs.is_running(int(found["pid"]), found.get("start_ticks")):
+            return None
+        digest = found.pop("settings_digest", None)
+        s = self.settings(inputs)
+        settings = s if _digest(s) == digest else {k: None for k in s}
+        return {**settings, **found}
 
     def _files(self, name: str) -> tuple[Path, Path]:
         folder = Path(self.context.state_dir) / "processes"
@@ -166,9 +181,43 @@ def _spawn_logged(argv: list[str], cwd: Path, env: Mapping[str, str], log_file: 
         raise ProviderError(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from None
 
 
+def _write_pid_file(pid_file: Path, attrs: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
+    """The pid file, and beside it (for adopting the process after a killed apply) its
+    computed attributes and a digest of its settings (which may hold secrets: never in clear)."""
+    kept = {k: v for k, v in attrs.items() if k not in settings}
+    kept["settings_digest"] = _digest(settings)
+    atomic_write_text(_started_file(pid_file), json.dumps(kept, sort_keys=True))
+    atomic_write_text(pid_file, f"{attrs['pid']}\n")
+
+
+def _read_pid_file(pid_file: Path) -> dict[str, Any] | None:
+    try:
+        pid = int(pid_file.read_text().strip())
+        attrs = json.loads(_started_file(pid_file).read_text())
+    except (OSError, ValueError):
+        return None
+    return attrs if isinstance(attrs, dict) and attrs.get("pid") == pid else None
+
+
+def _digest(settings: Mapping[str, Any]) -> str | None:
+    try:
+        return hash_value(dict(settings))
+    except (TypeError, ValueError):  # a value not known before apply
+        return None
+
+
+def _remove_pid_file(pid_file: Path) -> None:
+    pid_file.unlink(missing_ok=True)
+    _started_file(pid_file).unlink(missing_ok=True)
+
+
+def _started_file(pid_file: Path) -> Path:
+    return pid_file.with_suffix(".started.json")
+
+
 def _abandon(pid: int, start_ticks: int | None, pid_file: Path) -> None:
     procs.stop(pid, start_ticks, STOP_GRACE)
-    pid_file.unlink(missing_ok=True)
+    _remove_pid_file(pid_file)
 
 
 def _argv(command: Any, port: int | None) -> list[str]:

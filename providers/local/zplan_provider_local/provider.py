@@ -44,6 +44,9 @@ class LocalProvider(Provider):
     def import_resource(self, type_: str, id_: str) -> dict[str, Any]:
         return self._do(type_, lambda r: r.import_(id_))
 
+    def leftover(self, type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+        return self._do(type_, lambda r: r.leftover(name, inputs))
+
     def _do(self, type_: str, op: Callable[[LocalResource], Any]) -> Any:
         """Run one operation; file-system failures become messages a user can act on."""
         cls = RESOURCES.get(type_)

@@ -145,3 +145,30 @@ def test_workers_die_with_a_killed_parent(tmp_path):
     owner.kill()
     owner.wait()
     assert _wait_gone(worker) and _wait_gone(child)
+
+
+def test_cancel_returns_at_once_and_the_pool_takes_new_tasks(pool):
+    running = pool.submit(sleep_then, (600, "never"))
+    time.sleep(0.3)
+    started = time.monotonic()
+    pool.cancel(grace=0.0)
+    assert time.monotonic() - started < 1.0
+    with pytest.raises(TaskCancelled, match="interrupted"):
+        running.result(10)
+    assert pool.submit(square, 5).result(30) == 25
+
+
+def test_processes_a_step_left_behind_end_with_the_pool(tmp_path):
+    pool = WorkerPool(1, grace=1.0)
+    pid_file = tmp_path / "child.pid"
+    assert pool.submit(start_child_and_return, str(pid_file)).result(30) == "returned"
+    child = int(pid_file.read_text())
+    assert _alive(child)
+    pool.shutdown()
+    assert not _alive(child), "gone when shutdown returns, not some time later"
+
+
+def start_child_and_return(pid_file: str) -> str:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    Path(pid_file).write_text(str(child.pid))
+    return "returned"

@@ -144,3 +144,16 @@ def test_wide_graph_with_a_small_pool_finishes_everything():
         outcome = walk(graph, runner.start)
     assert set(outcome.values()) == {OK} and len(outcome) == 120
     assert sorted(runner.started) == sorted(graph.nodes)
+
+
+def test_once_stopping_nothing_new_starts_running_nodes_finish_and_the_rest_is_skipped(pool):
+    # 0 -> 1 -> 2, and 3 alone; stop is asked while 0 and 3 run
+    g = nx.DiGraph([(0, 1), (1, 2)])
+    g.add_node(3)
+    rec = Recorder(pool, seconds=0.2)
+    stop = threading.Event()
+    threading.Timer(0.05, stop.set).start()
+    reported: dict[int, str] = {}
+    outcome = walk(g, rec.start, lambda n, s, f: reported.setdefault(n, s), stopping=stop.is_set)
+    assert sorted(rec.started) == [0, 3] and sorted(rec.finished) == [0, 3]
+    assert outcome == reported == {0: OK, 3: OK, 1: SKIPPED, 2: SKIPPED}
