@@ -14,7 +14,7 @@ from zplan.config.values import UNKNOWN
 from zplan.config.model import ResourceConfig
 from zplan.config.scope import Scope
 from zplan.plan import model as m
-from zplan.provider import ProviderError, ProviderRegistry, ResourceSchema, provider_name_for
+from zplan.provider import ProviderError, ProviderRegistry, ResourceSchema, changed_inputs, provider_name_for
 
 
 def schema_for(registry: ProviderRegistry, resource: ResourceConfig) -> ResourceSchema:
@@ -126,16 +126,6 @@ def diff(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, An
     if drifted:
         reasons.append(m.Reason(m.DRIFTED, f"changed outside zplan: {', '.join(drifted)}"))
     return action, reasons, forcing
-
-
-def changed_inputs(schema: ResourceSchema, desired: dict[str, Any], recorded: dict[str, Any], ignored=()) -> list[str]:
-    """The settable attributes whose desired value differs from the recorded input."""
-    return [
-        k for k in sorted(set(desired) | set(recorded))
-        if k not in ignored and k in schema.attributes and schema.attributes[k].settable
-        and not (k not in desired and schema.attributes[k].computed)  # unset optional+computed: the provider's choice
-        and (desired.get(k) is UNKNOWN or desired.get(k) != recorded.get(k))
-    ]
 
 
 def replace_requested(plan: m.ResourcePlan, schema: ResourceSchema) -> m.ResourcePlan:
