@@ -30,27 +30,6 @@ def schema_for(registry: ProviderRegistry, resource: ResourceConfig) -> Resource
     return schema
 
 
-def check_attributes(resource: ResourceConfig, schema: ResourceSchema, found: diags.Collector) -> None:
-    """Offline validation of a resource block against its schema."""
-    settable = schema.inputs()
-    for name in resource.attributes:
-        if name not in schema.attributes:
-            found.error(
-                f'unsupported attribute "{name}" in resource "{resource.type}" "{resource.name}"',
-                f"{resource.type} takes: {', '.join(sorted(settable))}",
-                resource.attribute_ranges.get(name, resource.range),
-            )
-        elif name not in settable:
-            found.error(
-                f'attribute "{name}" of {resource.type} is computed and cannot be set',
-                "remove it; read it with resource.TYPE.NAME.ATTRIBUTE",
-                resource.attribute_ranges.get(name, resource.range),
-            )
-    for name, attr in settable.items():
-        if attr.required and name not in resource.attributes:
-            found.error(f'resource "{resource.type}" "{resource.name}" is missing required attribute "{name}"', attr.description, resource.range)
-
-
 def upgrade_recorded(registry: ProviderRegistry, records: dict[str, dict], state_dir) -> None:
     """Bring resource records written under an older schema version up to date, in place,
     through their provider's ``upgrade_state`` (saved with the next apply)."""
