@@ -7,7 +7,6 @@ halfway through an apply.
 
 from __future__ import annotations
 
-import difflib
 
 from zplan import diags
 from zplan.config.model import Config, ResourceConfig
@@ -43,7 +42,7 @@ def check_attributes(resource: ResourceConfig, schema: ResourceSchema, found: di
         if name in NOT_YET_SUPPORTED and name not in schema.attributes:
             found.error(f'"{name}" is not supported yet (resource "{resource.type}" "{resource.name}")', NOT_YET_SUPPORTED[name], where)
         elif name not in schema.attributes:
-            close = difflib.get_close_matches(name, list(settable), n=1)
+            close = _closest(name, list(settable), n=1)
             hint = f'did you mean "{close[0]}"? ' if close else ""
             found.error(
                 f'unsupported attribute "{name}" in resource "{resource.type}" "{resource.name}"',
@@ -59,3 +58,9 @@ def check_attributes(resource: ResourceConfig, schema: ResourceSchema, found: di
     for name, attr in settable.items():
         if attr.required and name not in resource.attributes:
             found.error(f'resource "{resource.type}" "{resource.name}" is missing required attribute "{name}"', attr.description, resource.range)
+
+
+def _closest(name: str, known: list[str], n: int = 1) -> list[str]:
+    import difflib  # only on an error: the no-change plan does not pay for it
+
+    return difflib.get_close_matches(name, known, n=n)

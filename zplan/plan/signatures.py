@@ -10,7 +10,6 @@ function's file:line, before anything runs.
 from __future__ import annotations
 
 import ast
-import difflib
 from typing import Any
 
 from zplan import diags
@@ -63,7 +62,7 @@ def check_call(step: StepConfig, signature: dict[str, Any] | None, given: dict[s
     if not signature["any_keyword"]:
         for name, where in given.items():
             if name not in names:
-                close = difflib.get_close_matches(name, keyword_names, n=1)
+                close = _closest(name, keyword_names, n=1)
                 hint = f'did you mean "{close[0]}"? ' if close else ""
                 found.append(diags.error(
                     f'step "{step.name}": {function} has no parameter "{name}"',
@@ -97,3 +96,9 @@ def _callee_name(node: ast.AST) -> str:
     if isinstance(node, ast.Attribute):
         return node.attr
     return ""
+
+
+def _closest(name: str, known: list[str], n: int = 1) -> list[str]:
+    import difflib  # only on an error: the no-change plan does not pay for it
+
+    return difflib.get_close_matches(name, known, n=n)
