@@ -40,10 +40,16 @@ def read_signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, Any]
     return {"line": fn.lineno, "params": params, "any_keyword": args.kwarg is not None}
 
 
-def check_call(step: StepConfig, signature: dict[str, Any] | None, given: dict[str, diags.Range]) -> list[diags.Diagnostic]:
-    """What is wrong with calling the step function with the keywords ``given`` (name -> HCL place)."""
+def check_call(step: StepConfig, signature: dict[str, Any] | None, params: dict[str, Any], inputs: dict[str, Any]) -> list[diags.Diagnostic]:
+    """What is wrong with calling the step function with ``params`` and ``inputs`` as keywords."""
     if signature is None:
         return []
+    passed = params.keys() | inputs.keys()
+    if all(kind != "positional_only" for _, kind, _ in signature["params"]):
+        required = {name for name, _, needed in signature["params"] if needed}
+        if required <= passed and (signature["any_keyword"] or passed <= {name for name, _, _ in signature["params"]}):
+            return []  # the usual case, decided without working out where anything is written
+    given = given_keywords(step, params, inputs)
     function = f"{step.function} ({step.file}:{signature['line']})"
     names = [name for name, _, _ in signature["params"]]
     keyword_names = [name for name, kind, _ in signature["params"] if kind != "positional_only"]

@@ -82,7 +82,7 @@ class StepPlanner:
             raise diags.fail(exc.summary, exc.detail, step.source_range) from None
         params = self._params(step, scope)
         inputs = self._inputs(step, scope)
-        check = signatures.check_call(step, info.signature, signatures.given_keywords(step, params, inputs))
+        check = signatures.check_call(step, info.signature, params, inputs)
         if check:
             raise diags.DiagnosticError(check)
         upstream = m.upstream_inputs(inputs)
