@@ -263,6 +263,20 @@ def provider_name_for(type_: str) -> str:
     return type_.split("_", 1)[0]
 
 
+def changed_inputs(schema: ResourceSchema, desired: dict[str, Any], recorded: dict[str, Any], ignored=()) -> list[str]:
+    """The settable attributes whose desired value differs from the recorded input.
+
+    A value known only after apply is a singleton compared by identity, so it never
+    equals a recorded (JSON) value: such an attribute always counts as changed.
+    """
+    return [
+        k for k in sorted(set(desired) | set(recorded))
+        if k not in ignored and k in schema.attributes and schema.attributes[k].settable
+        and not (k not in desired and schema.attributes[k].computed)  # unset optional+computed: the provider's choice
+        and desired.get(k) != recorded.get(k)
+    ]
+
+
 def available_providers() -> dict[str, "EntryPoint"]:
     from importlib import metadata  # ~0.1 s to import: only when a resource needs a provider
 

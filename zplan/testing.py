@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from zplan.plan.resources import changed_inputs
-from zplan.provider import TYPES, Provider, ProviderContext, ProviderRegistry, ResourceChange, ResourceSchema
+from zplan.provider import TYPES, Provider, ProviderContext, ProviderRegistry, ResourceChange, ResourceSchema, changed_inputs
 
 # The Python values each schema type accepts as a default.
 DEFAULT_TYPES = {"string": str, "number": (int, float), "bool": bool, "list": list, "map": dict, "any": object}

@@ -54,6 +54,26 @@ CASES = {
         [(HCL, '"data/numbers.txt"', '"data/absent.txt"')],
         ["plan"], "main.zp.hcl:17", 'input "raw" names data/absent.txt, which does not exist',
     ),
+    "misspelt step param": (
+        [(HCL, "params = { c = var.c }", "params = { cc = var.c }")],
+        ["plan"], "main.zp.hcl:23", 'step "scale": scale (steps/data.py:13) has no parameter "cc"',
+    ),
+    "misspelt step param, did you mean": (
+        [(HCL, "params = { c = var.c }", "params = { c = var.c, valuez = 1 }")],
+        ["validate"], "main.zp.hcl:23", 'did you mean "values"? it takes: values, c',
+    ),
+    "step argument that nothing gives": (
+        [(HCL, "params = { c = var.c }", "")],
+        ["plan"], "main.zp.hcl:20", 'step "scale": scale (steps/data.py:13) needs "c", which neither params nor inputs give',
+    ),
+    "unknown resource attribute at plan time": (
+        [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path  = "out"\n  pathh = "x"\n}\n\noutput "total" {')],
+        ["plan"], "main.zp.hcl:39:3", 'unsupported attribute "pathh" in resource "local_directory" "d"',
+    ),
+    "count on a resource": (
+        [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path  = "out"\n  count = 2\n}\n\noutput "total" {')],
+        ["plan"], "main.zp.hcl:39:3", '"count" is not supported yet (resource "local_directory" "d")',
+    ),
     "step module whose import fails": (
         [("steps/stats.py", '"""Summaries of a list of numbers."""', '"""Summaries."""\nimport no_such_module_here')],
         ["validate", "-imports"], "main.zp.hcl:27", "steps/stats.py does not import: ModuleNotFoundError: No module named 'no_such_module_here'",

@@ -62,3 +62,16 @@ def test_other_orchestrators_and_missing_specs(spec, tmp_path):
         submit(spec, "local", {})
     with pytest.raises(DiagnosticError, match="does not exist"):
         submit(tmp_path / "nope.yaml", "kubeflow", {})
+
+
+def test_a_kubeflow_host_that_never_answers_is_a_clean_error_in_bounded_time(spec, monkeypatch):
+    from tests.network import outcome_within, silent_server
+    from zplan.kubeflow import submit as submitting
+
+    monkeypatch.setattr(submitting, "SUBMIT_TIMEOUT", 2)
+    with silent_server() as port:
+        host = f"http://127.0.0.1:{port}"
+        took, error = outcome_within(20, lambda: submit(spec, "kubeflow", {"host": host}))
+    assert isinstance(error, DiagnosticError), error
+    assert f"Kubeflow Pipelines at {host} did not answer within 2 s" in str(error) and str(spec) in str(error)
+    assert took < 10

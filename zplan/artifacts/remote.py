@@ -39,6 +39,15 @@ from zplan.artifacts.base import (
 from zplan.diags import DiagnosticError
 from zplan.hashing import canonical_json, combine, hash_tree
 
+# An object store that does not answer is an error, not a hang. Seconds to connect; seconds
+# S3 waits for each read from the connection (not the whole transfer); seconds one GCS request
+# may take (gcsfs moves data in requests of one block, 5 MiB, and retries a request that
+# times out while connecting or reading, but not one over this limit).
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 30
+GCS_REQUEST_TIMEOUT = 60
+S3_RETRIES = 3  # s3fs retries a failed call; botocore's own retries are off so they do not multiply
+
 
 class RemoteArtifactStore(ArtifactStore):
     """An S3 or GCS bucket (and prefix), reached through fsspec.
@@ -180,6 +189,11 @@ class RemoteArtifactStore(ArtifactStore):
         except DiagnosticError:
             raise
         except _remote_errors(self.protocol) as e:
+            if isinstance(e, TimeoutError) or "Timeout" in type(e).__name__:
+                raise ArtifactStoreError(
+                    f"artifact store {self.url} did not answer in time ({type(e).__name__}: {e})".replace(": )", ")"),
+                    "check the endpoint address and the network: the server could not be reached or stopped answering",
+                ) from e
             raise ArtifactStoreError(f"artifact store {self.url} failed: {e}", _hint(self.protocol)) from e
 
     def _ref(self, digest: str) -> StoredArtifact:
@@ -196,7 +210,11 @@ def _open_filesystem(url: str, protocol: str, options: Mapping[str, Any]) -> Any
         if protocol == "s3":
             import s3fs
 
-            return s3fs.S3FileSystem(**opts)
+            limits = {"connect_timeout": CONNECT_TIMEOUT, "read_timeout": READ_TIMEOUT, "retries": {"max_attempts": 1}}
+            opts["config_kwargs"] = {**limits, **opts.get("config_kwargs", {})}
+            fs = s3fs.S3FileSystem(**opts)
+            fs.retries = S3_RETRIES  # a class attribute (5), not an option
+            return fs
         # Read by gcsfs at import time; its default (true) stalls every call on a gRPC handshake.
         os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
         # google-api-core warns about future Python support on import and first use: noise in
@@ -206,6 +224,10 @@ def _open_filesystem(url: str, protocol: str, options: Mapping[str, Any]) -> Any
 
         if "token" not in opts and os.environ.get("STORAGE_EMULATOR_HOST"):
             opts["token"] = "anon"  # the emulator takes no credentials
+        if "requests_timeout" not in opts:  # gcsfs waits forever by default
+            import aiohttp
+
+            opts["requests_timeout"] = aiohttp.ClientTimeout(total=GCS_REQUEST_TIMEOUT, sock_connect=CONNECT_TIMEOUT)
         return GCSFileSystem(**opts)
     except ImportError as e:
         raise ArtifactStoreError(

@@ -9,12 +9,17 @@ spec can be handed to whoever holds the access.
 from __future__ import annotations
 
 import shlex
+import threading
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from zplan.diags import fail
 
 DEFAULT_EXPERIMENT = "zplan"
+# Seconds a submission may take. The KFP client sets no socket timeouts (and retries its
+# health check), so a host that accepts connections but never answers would hang apply.
+SUBMIT_TIMEOUT = 120
+T = TypeVar("T")
 
 
 def submit(spec_path: Path, orchestrator: str, settings: Mapping[str, Any]) -> str:
@@ -39,10 +44,14 @@ def _kubeflow(spec: Path, settings: Mapping[str, Any]) -> str:
                 "No Kubeflow host is configured (set host in the stack); submit it with:\n  " + shlex.join(command))
     import kfp
 
-    try:
+    def create_run() -> Any:
         client = kfp.Client(host=str(host), namespace=str(settings.get("namespace") or "kubeflow"))
-        run = client.create_run_from_pipeline_package(
-            str(spec), arguments={}, experiment_name=experiment, enable_caching=False)
+        return client.create_run_from_pipeline_package(str(spec), arguments={}, experiment_name=experiment, enable_caching=False)
+
+    try:
+        run = _within_deadline(create_run, f"Kubeflow Pipelines at {host}")
+    except TimeoutError as exc:
+        raise fail(str(exc), f"the spec is at {spec}; check the host and that the API answers (SUBMIT_TIMEOUT = {SUBMIT_TIMEOUT} s)") from None
     except Exception as exc:  # noqa: BLE001 - any client failure is reported, not a traceback
         raise fail(f"could not submit to Kubeflow Pipelines at {host}: {_first_line(exc)}",
                    f"the spec is at {spec}; check the host and that the API is reachable") from None
@@ -63,9 +72,13 @@ def _vertex(spec: Path, settings: Mapping[str, Any]) -> str:
                 + shlex.join(["python", "-c", _vertex_snippet(spec, settings)]))
     from google.cloud import aiplatform
 
-    try:
+    def create_job() -> Any:
         job = aiplatform.PipelineJob(**_vertex_job_args(spec, settings))
         job.submit(service_account=settings.get("service_account"))
+        return job
+
+    try:
+        job = _within_deadline(create_job, "Vertex AI Pipelines")
     except Exception as exc:  # noqa: BLE001
         raise fail(f"could not submit to Vertex AI Pipelines: {_first_line(exc)}", f"the spec is at {spec}") from None
     return f"Submitted {spec.name} to Vertex AI Pipelines: {job.resource_name}"
@@ -102,6 +115,27 @@ def _vertex_snippet(spec: Path, settings: Mapping[str, Any]) -> str:
     account = settings.get("service_account")
     submit_args = f"service_account={account!r}" if account else ""
     return f"from google.cloud import aiplatform; aiplatform.PipelineJob({args}).submit({submit_args})"
+
+
+def _within_deadline(call: Callable[[], T], what: str) -> T:
+    """``call()``, or TimeoutError after SUBMIT_TIMEOUT seconds (the call is left behind in a
+    daemon thread, which cannot keep the process alive)."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="zplan-submit", daemon=True)
+    worker.start()
+    worker.join(SUBMIT_TIMEOUT)
+    if worker.is_alive():
+        raise TimeoutError(f"{what} did not answer within {SUBMIT_TIMEOUT} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -18,6 +18,10 @@ from zplan.diags import fail
 
 PASSWORD_ENV = "ZPLAN_MYSQL_PASSWORD"
 ER_BAD_DB = 1049  # "Unknown database"
+# Seconds before a server that does not answer is an error, not a hang: to connect, and for
+# each read or write on the connection (GET_LOCK waits at most 1 s per call, see state.mysql).
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 30
 _DB_NAME = re.compile(r"^[A-Za-z0-9_$-]{1,64}$")
 _EXAMPLES = (
     'use "sqlite:///.zplan/metadata.db" (relative to the project), "sqlite:////abs/path.db" '
@@ -59,13 +63,19 @@ class MySQLTarget:
             kwargs.update(host=self.host, port=self.port)
         if with_database:
             kwargs["database"] = self.database
-        kwargs.setdefault("connect_timeout", 10)
+        kwargs.update(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT, write_timeout=READ_TIMEOUT)
         kwargs.update(options)
         try:
             return pymysql.connect(**kwargs)
         except pymysql.err.MySQLError as exc:
             if missing_ok and exc.args and exc.args[0] == ER_BAD_DB:
                 return None
+            if "timed out" in str(exc):
+                raise fail(
+                    f"cannot connect to {self.describe()}: the server did not answer in time "
+                    f"(waited {CONNECT_TIMEOUT} s to connect, {READ_TIMEOUT} s for a reply)",
+                    "check the host and port, and that a MySQL server is running and answering there",
+                ) from None
             raise fail(
                 f"cannot connect to {self.describe()}: {_mysql_message(exc)}",
                 f"check that the server is running and the credentials are right "

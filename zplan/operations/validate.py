@@ -14,7 +14,6 @@ import sys
 from zplan import diags
 from zplan.operations.opening import ProjectArgs, open_project
 from zplan.plan.planner import Planner, PlanRequest
-from zplan.plan.resources import check_attributes, schema_for
 from zplan.project import Project
 from zplan.state.model import State
 
@@ -25,17 +24,8 @@ def validate(args: ProjectArgs, import_modules: bool = False) -> None:
 
 
 def validate_project(project: Project, import_modules: bool = False) -> None:
-    found = diags.Collector()
-    for resource in project.config.resources.values():
-        try:
-            schema = schema_for(project.registry, resource)
-        except diags.DiagnosticError as exc:
-            found.extend(exc.diagnostics)
-            continue
-        check_attributes(resource, schema, found)
-    found.raise_if_errors()
     planner = Planner(project, State())
-    planner.plan(PlanRequest())  # references, cycles, sources, params, inputs, stack flavors and Beam options
+    planner.plan(PlanRequest())  # resources, references, cycles, sources, step signatures, params, inputs, stack flavors, Beam options
     if import_modules:
         _import_steps(project)
 

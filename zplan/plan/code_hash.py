@@ -29,8 +29,9 @@ from pathlib import Path
 from zplan.fsutil import atomic_write_text
 from zplan.hashing import hash_text, hash_value
 from zplan.plan.code_scope import ImportRef, ModuleBindings, Use, normalise, uses_of
+from zplan.plan.signatures import read_signature
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4  # 3: signatures or declared sensitivity; 4: both
 WHOLE_MODULE = "*"  # part name for a module keyed as a whole
 MODULE_CODE = "<module>"  # part name for module-level code that binds nothing (calls)
 _DYNAMIC_LOOKUPS = frozenset({"globals", "vars", "eval", "exec"})  # builtins that read a module's names by string
@@ -44,6 +45,7 @@ class CodeInfo:
     parts: dict[str, str] = field(default_factory=dict)  # "pkg/helpers.py:h" -> digest of that definition
     modules: list[str] = field(default_factory=list)  # top-level names of third-party modules it imports
     sensitive_outputs: bool | None = None  # @step(sensitive_outputs=...): None lets its inputs decide
+    signature: dict | None = None  # the function's parameters (zplan.plan.signatures), None if unknowable
 
 
 class CodeError(Exception):
@@ -177,7 +179,7 @@ class CodeIndex:
             sigs[self.rel(f)] = [st.st_size, st.st_mtime_ns]
         parts = dict(sorted(walk.parts.items()))
         return CodeInfo(hash_value(parts), _declared_outputs(module, node), sigs, parts, sorted(walk.libraries),
-                        _declared_sensitivity(node))
+                        _declared_sensitivity(node), read_signature(node))
 
     def find_module(self, importer: Path, name: str, level: int) -> Path | None:
         """The project file (or namespace folder) an import names, or None for third-party modules."""

@@ -21,6 +21,7 @@ from zplan.graph.dag import Dag
 from zplan.hashing import StatCache
 from zplan.plan import model as m
 from zplan.plan import resources as rplan
+from zplan.plan.checks import check_resources
 from zplan.plan.code_hash import CodeIndex
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.steps import StepPlanner
@@ -68,6 +69,7 @@ class Planner:
 
     def plan(self, request: PlanRequest) -> m.Plan:
         project = self.project
+        check_resources(project.config, project.registry)  # unknown attributes fail here, not halfway through apply
         graph = build(project.config, project.stack_name)
         _check_addresses(graph, request, self.state)
         nodes = subgraph_for(graph, request.targets, request.excludes)

@@ -14,7 +14,7 @@ from zplan.config.values import UNKNOWN
 from zplan.config.model import ResourceConfig
 from zplan.config.scope import Scope
 from zplan.plan import model as m
-from zplan.provider import ProviderError, ProviderRegistry, ResourceSchema, provider_name_for
+from zplan.provider import ProviderError, ProviderRegistry, ResourceSchema, changed_inputs, provider_name_for
 
 
 def schema_for(registry: ProviderRegistry, resource: ResourceConfig) -> ResourceSchema:
@@ -28,27 +28,6 @@ def schema_for(registry: ProviderRegistry, resource: ResourceConfig) -> Resource
             detail = f'provider "{provider}" has no resource type "{resource.type}"'
         raise diags.fail(f'unknown resource type "{resource.type}"', detail, resource.range)
     return schema
-
-
-def check_attributes(resource: ResourceConfig, schema: ResourceSchema, found: diags.Collector) -> None:
-    """Offline validation of a resource block against its schema."""
-    settable = schema.inputs()
-    for name in resource.attributes:
-        if name not in schema.attributes:
-            found.error(
-                f'unsupported attribute "{name}" in resource "{resource.type}" "{resource.name}"',
-                f"{resource.type} takes: {', '.join(sorted(settable))}",
-                resource.attribute_ranges.get(name, resource.range),
-            )
-        elif name not in settable:
-            found.error(
-                f'attribute "{name}" of {resource.type} is computed and cannot be set',
-                "remove it; read it with resource.TYPE.NAME.ATTRIBUTE",
-                resource.attribute_ranges.get(name, resource.range),
-            )
-    for name, attr in settable.items():
-        if attr.required and name not in resource.attributes:
-            found.error(f'resource "{resource.type}" "{resource.name}" is missing required attribute "{name}"', attr.description, resource.range)
 
 
 def upgrade_recorded(registry: ProviderRegistry, records: dict[str, dict], state_dir) -> None:
@@ -133,16 +112,6 @@ def diff(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, An
     if drifted:
         reasons.append(m.Reason(m.DRIFTED, f"changed outside zplan: {', '.join(drifted)}"))
     return action, reasons, forcing
-
-
-def changed_inputs(schema: ResourceSchema, desired: dict[str, Any], recorded: dict[str, Any], ignored=()) -> list[str]:
-    """The settable attributes whose desired value differs from the recorded input."""
-    return [
-        k for k in sorted(set(desired) | set(recorded))
-        if k not in ignored and k in schema.attributes and schema.attributes[k].settable
-        and not (k not in desired and schema.attributes[k].computed)  # unset optional+computed: the provider's choice
-        and (desired.get(k) is UNKNOWN or desired.get(k) != recorded.get(k))
-    ]
 
 
 def replace_requested(plan: m.ResourcePlan, schema: ResourceSchema) -> m.ResourcePlan:

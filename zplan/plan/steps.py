@@ -22,6 +22,7 @@ from zplan.config.model import StepConfig
 from zplan.config.scope import Scope, StepOutputRef
 from zplan.hashing import StatCache, canonical_json, hash_value
 from zplan.plan import model as m
+from zplan.plan import signatures
 from zplan.plan.code_hash import CodeError, CodeIndex, part_label
 from zplan.plan.libraries import LibraryIndex
 from zplan.secrets import SENSITIVE, digest_secrets, is_digest
@@ -83,6 +84,9 @@ class StepPlanner:
         params = self._params(step, scope)
         inputs = self._inputs(step, scope)
         receives_secret = any(e is not None and scope.was_sensitive(e) for e in (step.params, step.inputs))
+        check = signatures.check_call(step, info.signature, params, inputs)
+        if check:
+            raise diags.DiagnosticError(check)
         upstream = m.upstream_inputs(inputs)
         libraries = self.libraries.versions(info.modules)
         draft = _Draft(info.hash, info.parts, libraries, params, inputs)  # what the key and the reasons read

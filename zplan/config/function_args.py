@@ -1,0 +1,111 @@
+"""What every HCL function shares: the registry, arity and argument checks.
+
+A function is declared by its usage line (``register("upper(string)", 1)``); the
+``as_*`` checks turn a bad argument into a ``FunctionError`` whose message the
+calling expression completes with the function's name, file and line.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from zplan.config.values import UNKNOWN, contains_unknown, find_symbolic, is_number, number_to_string, to_text, type_name
+
+
+class FunctionError(Exception):
+    """A bad argument; the message completes "NAME(): ..."."""
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    impl: Callable[..., Any]
+    min_args: int
+    max_args: int | None  # None: any number
+    usage: str
+
+    def call(self, args: list[Any]) -> Any:
+        if len(args) < self.min_args or (self.max_args is not None and len(args) > self.max_args):
+            raise FunctionError(f"expected {self._arity()}, got {len(args)}")
+        for arg in args:
+            symbolic = find_symbolic(arg)
+            if symbolic is not None:
+                raise FunctionError(f"{symbolic} is known only when it runs, so it cannot be passed to a function")
+        if any(contains_unknown(arg) for arg in args):
+            return UNKNOWN
+        return self.impl(*args)
+
+    def _arity(self) -> str:
+        if self.max_args == self.min_args:
+            return f"{self.min_args} argument{'s' if self.min_args != 1 else ''}"
+        if self.max_args is None:
+            return f"at least {self.min_args} argument{'s' if self.min_args != 1 else ''}"
+        return f"{self.min_args} to {self.max_args} arguments"
+
+
+FUNCTIONS: dict[str, Function] = {}
+
+
+def register(usage: str, min_args: int, max_args: int | None = -1) -> Callable:
+    """Declare a function by its usage line, e.g. ``register("upper(string)", 1)``."""
+
+    def add(impl: Callable) -> Callable:
+        name = usage.split("(", 1)[0]
+        FUNCTIONS[name] = Function(name, impl, min_args, min_args if max_args == -1 else max_args, usage)
+        return impl
+
+    return add
+
+
+# -- argument checks --------------------------------------------------------------------
+
+
+def as_string(value: Any, what: str = "argument") -> str:
+    text = to_text(value)
+    if text is None:
+        raise FunctionError(f"{what} must be a string, got {type_name(value)}")
+    return text
+
+
+def as_number(value: Any, what: str = "argument") -> int | float:
+    if is_number(value):
+        return value
+    if isinstance(value, str):
+        parsed = parse_number(value)
+        if parsed is not None:
+            return parsed
+    raise FunctionError(f"{what} must be a number, got {type_name(value)}")
+
+
+def as_whole(value: Any, what: str = "argument") -> int:
+    number = as_number(value, what)
+    if isinstance(number, float) and not number.is_integer():
+        raise FunctionError(f"{what} must be a whole number, got {number_to_string(number)}")
+    return int(number)
+
+
+def as_list(value: Any, what: str = "argument") -> list:
+    if not isinstance(value, (list, tuple)):
+        raise FunctionError(f"{what} must be a list, got {type_name(value)}")
+    return list(value)
+
+
+def as_map(value: Any, what: str = "argument") -> dict:
+    if not isinstance(value, dict):
+        raise FunctionError(f"{what} must be a map or object, got {type_name(value)}")
+    return value
+
+
+def parse_number(text: str) -> int | float | None:
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return None if math.isinf(number) or math.isnan(number) else number

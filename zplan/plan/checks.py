@@ -1,0 +1,66 @@
+"""Checks of resource blocks against their provider's schema, run by `validate` and by `plan`.
+
+They read only the configuration and the installed schemas (no state, no network),
+so a typo fails the plan with its file:line instead of being ignored or failing
+halfway through an apply.
+"""
+
+from __future__ import annotations
+
+
+from zplan import diags
+from zplan.config.model import Config, ResourceConfig
+from zplan.plan.resources import schema_for
+from zplan.provider import ProviderRegistry, ResourceSchema
+
+# Meta-arguments Terraform has and zplan does not yet: named, so nobody expects them to work.
+NOT_YET_SUPPORTED = {
+    "count": "declare one resource block per instance",
+    "for_each": "declare one resource block per instance",
+    "provider": "a resource uses the provider its type is named after",
+}
+
+
+def check_resources(config: Config, registry: ProviderRegistry) -> None:
+    """Every resource block: a known type, known attributes, the required ones set."""
+    found = diags.Collector()
+    for resource in config.resources.values():
+        try:
+            schema = schema_for(registry, resource)
+        except diags.DiagnosticError as exc:
+            found.extend(exc.diagnostics)
+            continue
+        check_attributes(resource, schema, found)
+    found.raise_if_errors()
+
+
+def check_attributes(resource: ResourceConfig, schema: ResourceSchema, found: diags.Collector) -> None:
+    """Offline validation of a resource block against its schema."""
+    settable = schema.inputs()
+    for name in resource.attributes:
+        where = resource.attribute_ranges.get(name, resource.range)
+        if name in NOT_YET_SUPPORTED and name not in schema.attributes:
+            found.error(f'"{name}" is not supported yet (resource "{resource.type}" "{resource.name}")', NOT_YET_SUPPORTED[name], where)
+        elif name not in schema.attributes:
+            close = _closest(name, list(settable), n=1)
+            hint = f'did you mean "{close[0]}"? ' if close else ""
+            found.error(
+                f'unsupported attribute "{name}" in resource "{resource.type}" "{resource.name}"',
+                f"{hint}{resource.type} takes: {', '.join(sorted(settable))}",
+                where,
+            )
+        elif name not in settable:
+            found.error(
+                f'attribute "{name}" of {resource.type} is computed and cannot be set',
+                "remove it; read it with resource.TYPE.NAME.ATTRIBUTE",
+                where,
+            )
+    for name, attr in settable.items():
+        if attr.required and name not in resource.attributes:
+            found.error(f'resource "{resource.type}" "{resource.name}" is missing required attribute "{name}"', attr.description, resource.range)
+
+
+def _closest(name: str, known: list[str], n: int = 1) -> list[str]:
+    import difflib  # only on an error: the no-change plan does not pay for it
+
+    return difflib.get_close_matches(name, known, n=n)
