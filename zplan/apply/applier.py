@@ -57,11 +57,11 @@ class Applier:
         self.graph = inputs.graph
         self.tracker = RunTracker(plan, inputs.stack_settings)
         self.result = self.tracker.result
-        self.resources = ResourceApplier(self.project, state, self.hooks, lambda: persist(state), self.result)
+        self.resources = ResourceApplier(self.project, state, self.hooks, lambda: persist(state), self.result, self._step_output)
         self.recorder = RunRecorder(state, persist, self.tracker, self.project.secrets, self.project.root)
         self.runner = StepRunner(self.project, self.tracker, inputs.stat_cache, max(1, parallelism or os.cpu_count() or 1))
         self._base_step_planner = inputs.step_planner
-        self.step_planner = inputs.step_planner.for_run(plan.store_key, self.tracker.current) if inputs.step_planner else None
+        self.step_planner = self._run_planner(plan.store_key)
         self._threads = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="zplan-resource")
         self._run_open = False
         self._damaged_inputs = DamagedInputs(self.graph, lambda: self.step_planner, self.tracker, self.runner.artifact_store, self.hooks)
@@ -145,7 +145,26 @@ class Applier:
         if unknown:
             raise diags.fail(f"stack {self.project.stack_name}: {', '.join(unknown)} still unknown after its resources were applied")
         self.tracker.settle(settings, store_key(str(settings["artifact_store"]), str(settings["metadata_store"])))
-        self.step_planner = self._base_step_planner.for_run(self.tracker.store_key, self.tracker.current)
+        self.step_planner = self._run_planner(self.tracker.store_key)
+
+    def _run_planner(self, store_key: str | None):
+        """The step planner of this run: its own view of each step, and the resources it changed."""
+        if self._base_step_planner is None:
+            return None
+        return self._base_step_planner.for_run(store_key, self.tracker.current, self.resources.changed.get)
+
+    def _step_output(self, ref) -> object:
+        """A step output as a resource sees it during the run: the artifact the step produced
+        (or the cached one), UNKNOWN when it did not succeed."""
+        from zplan.plan.resources import artifact_reference
+
+        current = self.tracker.current.get(ref.address)
+        if current is not None:
+            out = current.cached_from.outputs.get(ref.output) if current.action == m.CACHED and current.cached_from else None
+        else:  # outside the -target selection: as recorded
+            record = self.state.step_record(self.tracker.store_key, ref.address) if self.tracker.store_key else None
+            out = record.outputs.get(ref.output) if record is not None and record.succeeded else None
+        return artifact_reference(out) if out is not None else UNKNOWN
 
     # -- steps ----------------------------------------------------------------------------------------
     def _start_step(self, address: str) -> cf.Future:

@@ -20,6 +20,7 @@ from zplan import diags
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.config.model import StepConfig
 from zplan.config.scope import Scope, StepOutputRef
+from zplan.graph.build import resources_read
 from zplan.hashing import StatCache, canonical_json, hash_value
 from zplan.plan import model as m
 from zplan.plan.code_hash import CodeError, CodeIndex, part_label
@@ -70,6 +71,8 @@ class StepPlanner:
         self.libraries = libraries or LibraryIndex()
         self.planned: dict[str, m.StepPlan] = {}
         self.damaged: set[str] = set()  # digests a step found damaged while loading them (apply)
+        # address -> how that resource changes in this plan or run ("update"), None when it does not
+        self.resource_change: Callable[[str], str | None] = lambda address: None
         self.env = environment()
 
     # -- one step ----------------------------------------------------------------------------
@@ -89,10 +92,11 @@ class StepPlanner:
         known = stack_known and fingerprint is not None
         cache_key = hash_value(fingerprint) if known else None
         entry = self.state.cache_entry(self.store_key, cache_key) if known and self.store_key else None
-        cached = not forced and entry is not None and self._entry_problem(entry.outputs) is None
+        touched = self._resources_changing(step, scope)
+        cached = not forced and not touched and entry is not None and self._entry_problem(entry.outputs) is None
         if not cached:
             record = self.state.step_record(self.store_key, address) if self.store_key else None
-            reasons = self._reasons(draft, record, forced, stack_known, entry)
+            reasons = self._reasons(draft, record, forced, stack_known, entry, touched)
         plan = m.StepPlan(
             address=address,
             pipeline=step.pipeline,
@@ -113,12 +117,24 @@ class StepPlanner:
         self.planned[address] = plan
         return plan
 
-    def for_run(self, store_key: str | None, planned: dict[str, m.StepPlan]) -> "StepPlanner":
+    def for_run(self, store_key: str | None, planned: dict[str, m.StepPlan],
+                resource_change: Callable[[str], str | None] = lambda address: None) -> "StepPlanner":
         """A planner for re-planning steps during apply: same caches, the run's own view of
-        each step (``planned``, updated as steps finish) and the stack's settled store key."""
+        each step (``planned``, updated as steps finish), the stack's settled store key, and
+        the resources this run changed."""
         other = copy.copy(self)
-        other.store_key, other.planned = store_key, planned
+        other.store_key, other.planned, other.resource_change = store_key, planned, resource_change
         return other
+
+    def _resources_changing(self, step: StepConfig, scope: Scope) -> list[m.Reason]:
+        """A step reading a resource that is created, updated or replaced reruns (a smoke
+        test after every redeploy), even when the attributes it reads stay the same."""
+        reasons = []
+        for address in sorted(resources_read(scope.config, step)):
+            change = self.resource_change(address)
+            if change is not None:
+                reasons.append(m.Reason(m.RESOURCE_CHANGED, f"{address} changes ({change})"))
+        return reasons
 
     def fingerprint(self, plan: m.StepPlan) -> dict | None:
         """What the cache key hashes; None while an input or param is known only after apply."""
@@ -256,12 +272,13 @@ class StepPlanner:
         return None
 
     # -- reasons ---------------------------------------------------------------------------------
-    def _reasons(self, plan: _Draft, record: StepRecord | None, forced: bool, stack_known: bool, entry: CacheEntry | None) -> list[m.Reason]:
+    def _reasons(self, plan: _Draft, record: StepRecord | None, forced: bool, stack_known: bool, entry: CacheEntry | None,
+                 touched: list[m.Reason] = ()) -> list[m.Reason]:
         if forced:
             return [m.Reason(m.REPLACE_REQUESTED, "forced by -replace")]
         if record is None:
             return [m.Reason(m.NEVER_RAN, "never ran")]
-        reasons: list[m.Reason] = []
+        reasons: list[m.Reason] = list(touched)
         if record.status == "failed":
             reasons.append(m.Reason(m.PREVIOUS_FAILED, "previous run failed"))
         before = record.fingerprint
