@@ -67,7 +67,7 @@ class ResourceApplier:
 
     def _provider(self, name: str) -> Provider:
         if name not in self._providers:
-            self._providers[name] = self.project.registry.open(name, self.project, self.value)
+            self._providers[name] = self.project.registry.open(name, self.project, self.value, self.hooks.notice)
         return self._providers[name]
 
     def apply_destroys(self, resources: list[m.ResourcePlan]) -> None:
