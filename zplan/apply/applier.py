@@ -164,6 +164,9 @@ class Applier:
         else:  # outside the -target selection: as recorded
             record = self.state.step_record(self.tracker.store_key, ref.address) if self.tracker.store_key else None
             out = record.outputs.get(ref.output) if record is not None and record.succeeded else None
+        if out is None and current is not None and current.action == m.CACHED and current.cached_from:
+            outputs = ", ".join(current.cached_from.outputs) or "none"
+            raise diags.fail(f'step "{ref.step}" has no output "{ref.output}"', f"its outputs are: {outputs}")
         return artifact_reference(out) if out is not None else UNKNOWN
 
     # -- steps ----------------------------------------------------------------------------------------

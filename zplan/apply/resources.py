@@ -119,7 +119,10 @@ class ResourceApplier:
         if rp.action != m.DELETE:
             resource = self.project.config.resources[rp.address]
             schema = schema_for(self.project.registry, resource)
-            after = self.desired(rp.address)
+            try:
+                after = self.desired(rp.address)
+            except diags.DiagnosticError as exc:
+                return ResourceResult(rp.address, None, "; ".join(f"{d.summary} ({d.detail})" if d.detail else d.summary for d in exc.diagnostics))
             if any(v is UNKNOWN for v in after.values()):
                 return ResourceResult(rp.address, None, "an input is still unknown after its dependencies were applied")
             if self._same_as_recorded(rp, schema, after):
