@@ -77,6 +77,20 @@ def _first_apply_serves_the_model(project: Project) -> None:
     assert mlserver.infer(server["url"], server["name"], ROWS) == _in_process(server)
     outputs = json.loads(project.ok("output", "-json").out)
     assert outputs["served_accuracy"]["value"] == outputs["accuracy"]["value"]
+    _lineage_reaches_from_the_deployment_to_the_data(project, server)
+
+
+def _lineage_reaches_from_the_deployment_to_the_data(project: Project, server: dict) -> None:
+    lines = project.ok("lineage", API).out.splitlines()
+    assert lines[0] == f"{API} (local_model_server, {server['infer_url']})"
+    assert lines[1].startswith("  model: artifact ") and server["model"]["digest"][:12] in lines[1]
+    assert lines[2].strip().startswith("<- pipeline.training.step.train (run 1, complete, code ")
+    assert any('params {"c": 1.0, "seed": 42}' in line for line in lines)
+    assert any("data snapshot data/wine.csv" in line for line in lines)
+    # ML Metadata: the deployment is an execution of the run that consumed the model artifact
+    run = project.ok("runs", "show", "1").out
+    deployed = run[run.index(f"  {API}  complete"):].splitlines()
+    assert '"action": "create"' in deployed[1] and deployed[2].startswith(f"      in  model: {server['model']['uri']} (artifact ")
 
 
 def _a_comment_edit_redeploys_nothing(project: Project) -> None:

@@ -59,6 +59,7 @@ class Applier:
         self.result = self.tracker.result
         self.resources = ResourceApplier(self.project, state, self.hooks, lambda: persist(state), self.result, self._step_output)
         self.recorder = RunRecorder(state, persist, self.tracker, self.project.secrets, self.project.root)
+        self.resources.on_applied = self._record_deployment
         self.runner = StepRunner(self.project, self.tracker, inputs.stat_cache, max(1, parallelism or os.cpu_count() or 1))
         self._base_step_planner = inputs.step_planner
         self.step_planner = self._run_planner(plan.store_key)
@@ -152,6 +153,20 @@ class Applier:
         if self._base_step_planner is None:
             return None
         return self._base_step_planner.for_run(store_key, self.tracker.current, self.resources.changed.get)
+
+    def _record_deployment(self, rp: m.ResourcePlan, attributes: dict, started_monotonic: float) -> None:
+        """ML Metadata: a resource that received step outputs consumed those artifacts."""
+        from zplan.graph.build import pipeline_of
+
+        resource = self.project.config.resources[rp.address]
+        refs = {n: e for n, e in resource.attributes.items() if any(r.parts[0] == "step" for r in e.references())}
+        if not refs or not self._run_open:
+            return
+        inputs = self.resources.desired(rp.address)
+        models = {n: inputs[n] for n in refs if isinstance(inputs.get(n), dict) and "digest" in inputs[n]}
+        pipeline = pipeline_of(next(iter(refs.values())), self.project.config) or ""
+        elapsed = time.monotonic() - started_monotonic
+        self.recorder.deployment(rp.address, pipeline, str(rp.action), models, attributes, time.time() - elapsed, time.time())
 
     def _step_output(self, ref) -> object:
         """A step output as a resource sees it during the run: the artifact the step produced

@@ -44,6 +44,7 @@ class ResourceApplier:
         self.step_output = step_output or (lambda ref: UNKNOWN)  # the run's view of each step's outputs
         self.changed: dict[str, str] = {}  # address -> the action this run applied to it
         self._unchanged: set[str] = set()  # planned to change with a step's output, which came out the same
+        self.on_applied: Callable[[m.ResourcePlan, dict, float], None] | None = None  # records deployments
         self.state = state
         self.hooks = hooks
         self.persist = persist
@@ -205,6 +206,8 @@ class ResourceApplier:
             self.result.outcome[rp.address] = OK
             self.hooks.resource_finished(rp.address, m.NOOP, True, seconds, None)
             return res
+        if res.ok and self.on_applied is not None and rp.action != m.DELETE:
+            self.on_applied(rp, dict(res.attributes or {}), self._started.get(rp.address, time.monotonic()))
         if res.ok:
             self.changed[rp.address] = str(rp.action)
             self.result.changed = True
