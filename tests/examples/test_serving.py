@@ -186,3 +186,22 @@ def test_a_runtime_environment_that_cannot_be_created_is_one_clear_error(tmp_pat
     assert result.code == 1 and "Traceback" not in result.text
     assert "cannot create the model server's environment: uv is not installed" in result.text
     assert not (tmp_path / "runtimes").exists() or not any((tmp_path / "runtimes").glob("*/.zplan-complete"))
+
+
+@pytest.mark.slow
+def test_readme_serving_transcript(tmp_path):
+    import shlex
+
+    from tests.cli.test_readme import README, assert_transcript, transcripts
+
+    (steps,) = [t for t in transcripts(README.read_text()) if t and t[0][0] == "cd examples/serving"]
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    try:
+        for command, expected in steps[1:]:
+            argv = shlex.split(command)
+            assert argv[0] == "zplan", command
+            result = project.ok(*argv[1:], timeout=900)
+            assert_transcript(command, expected, (result.out + result.err).splitlines())
+    finally:
+        project.run("destroy", "-auto-approve", timeout=120)
+
