@@ -96,6 +96,8 @@ class Applier:
         remote = is_remote(self.tracker.stack_settings)
         if not remote:
             nodes += [s.address for s in self.plan.steps]
+        else:
+            nodes = [n for n in nodes if not self._waits_for_remote_steps(n)]
 
         def start(node: str) -> cf.Future:
             if node.startswith("resource."):
@@ -122,6 +124,17 @@ class Applier:
 
             self._settle_stack()
             submit_pipelines(self.project, self.plan, self.tracker.stack_settings, self.tracker, self.hooks)
+
+    def _waits_for_remote_steps(self, address: str) -> bool:
+        """A resource reading the output of a step the remote orchestrator has yet to run
+        cannot be applied now: it is skipped, saying to apply again once the pipeline has run."""
+        rerunning = sorted(a for a in self.graph.ancestors(address) if (s := self.plan.step(a)) is not None and s.action == m.RUN)
+        if not rerunning:
+            return False
+        self.tracker.outcome(address, SKIPPED)
+        self.hooks.step_skipped(address, f"it reads the output of {rerunning[0]}, which runs on the remote orchestrator: "
+                                         "apply again once the pipeline has run there")
+        return True
 
     def _open_run(self) -> None:
         """Open the run when the first step starts: by then the resources a stack
