@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import socket
 import threading
 from pathlib import Path
@@ -181,7 +182,11 @@ def test_a_step_output_that_does_not_exist_is_an_error_at_apply_then_at_plan_wit
 
 def test_a_runtime_environment_that_cannot_be_created_is_one_clear_error(tmp_path):
     project = copy_project(EXAMPLE, tmp_path / "serving")
-    env = cli_env(ZPLAN_RUNTIMES_DIR=str(tmp_path / "runtimes"), PATH=os.defpath)  # no uv on this PATH
+    bin_dir = tmp_path / "bin"  # a PATH with git and no uv, wherever uv is installed
+    bin_dir.mkdir()
+    if shutil.which("git"):
+        (bin_dir / "git").symlink_to(shutil.which("git"))
+    env = cli_env(ZPLAN_RUNTIMES_DIR=str(tmp_path / "runtimes"), PATH=str(bin_dir))
     result = project.run("apply", "-auto-approve", env=env, timeout=600)
     assert result.code == 1 and "Traceback" not in result.text
     assert "cannot create the model server's environment: uv is not installed" in result.text
