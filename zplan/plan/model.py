@@ -142,6 +142,7 @@ class StepPlan:
     source: str = ""
     params: dict[str, Any] = field(default_factory=dict)  # real values (never serialised as is)
     inputs: dict[str, StepInput] = field(default_factory=dict)
+    resources: dict[str, str | None] = field(default_factory=dict)  # resources read -> digest of their applied record
     outputs: list[str] | None = None
     cached_from: CacheEntry | None = None  # the execution reused, when CACHED
     depends_on: list[str] = field(default_factory=list)

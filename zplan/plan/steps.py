@@ -45,6 +45,7 @@ class _Draft(NamedTuple):
     libraries: dict[str, str]
     params: dict[str, Any]
     inputs: dict[str, m.StepInput]
+    resources: dict[str, str | None]  # resource read -> digest of its applied record (None: not yet applied)
 
 
 class StepPlanner:
@@ -86,13 +87,15 @@ class StepPlanner:
         inputs = self._inputs(step, scope)
         upstream = m.upstream_inputs(inputs)
         libraries = self.libraries.versions(info.modules)
-        draft = _Draft(info.hash, info.parts, libraries, params, inputs)  # what the key and the reasons read
+        read = sorted(resources_read(scope.config, step))
+        resources = {address: self._resource_digest(address) for address in read}
+        draft = _Draft(info.hash, info.parts, libraries, params, inputs, resources)  # what the key and the reasons read
         self._check_outputs_exist(step, draft)
         fingerprint = self.fingerprint(draft)
         known = stack_known and fingerprint is not None
         cache_key = hash_value(fingerprint) if known else None
         entry = self.state.cache_entry(self.store_key, cache_key) if known and self.store_key else None
-        touched = self._resources_changing(step, scope)
+        touched = self._resources_changing(read)
         cached = not forced and not touched and entry is not None and self._entry_problem(entry.outputs) is None
         if not cached:
             record = self.state.step_record(self.store_key, address) if self.store_key else None
@@ -110,6 +113,7 @@ class StepPlanner:
             source=step.source,
             params=params,
             inputs=inputs,
+            resources=resources,
             outputs=step.outputs or info.outputs,
             cached_from=entry if cached else None,
             depends_on=sorted({i.step for i in upstream}),
@@ -126,11 +130,17 @@ class StepPlanner:
         other.store_key, other.planned, other.resource_change = store_key, planned, resource_change
         return other
 
-    def _resources_changing(self, step: StepConfig, scope: Scope) -> list[m.Reason]:
+    def _resource_digest(self, address: str) -> str | None:
+        """What a step's key keeps of a resource it reads: its applied record (rewritten only
+        when the resource is applied), so a redeploy the step never saw reruns it next time."""
+        record = self.state.resources.get(address)
+        return None if record is None else hash_value([record.get("inputs", {}), record.get("attributes", {})])[:16]
+
+    def _resources_changing(self, read: list[str]) -> list[m.Reason]:
         """A step reading a resource that is created, updated or replaced reruns (a smoke
         test after every redeploy), even when the attributes it reads stay the same."""
         reasons = []
-        for address in sorted(resources_read(scope.config, step)):
+        for address in read:
             change = self.resource_change(address)
             if change is not None:
                 reasons.append(m.Reason(m.RESOURCE_CHANGED, f"{address} changes ({change})"))
@@ -146,7 +156,11 @@ class StepPlanner:
             if digest is None:
                 return None
             digests[name] = digest
+        if None in plan.resources.values():
+            return None
+        extra = {"resources": plan.resources} if plan.resources else {}  # absent: keys of other steps stay as they were
         return {
+            **extra,
             "v": KEY_VERSION,
             "code": plan.code_hash,
             "code_parts": plan.code_parts,
@@ -290,6 +304,9 @@ class StepPlanner:
         reasons += _library_reasons(before.get("libraries", {}), plan.libraries)
         reasons += _param_reasons(before.get("params", {}), digest_secrets(plan.params, self.secrets), self.secrets)
         reasons += self._input_reasons(plan, before.get("inputs", {}))
+        if not touched:
+            reasons += [m.Reason(m.RESOURCE_CHANGED, f"{a} changed since the step last ran")
+                        for a, digest in plan.resources.items() if digest is not None and before.get("resources", {}).get(a) != digest]
         if before.get("env") and before.get("env") != self.env:
             for k in sorted(set(self.env) | set(before["env"])):
                 if self.env.get(k) != before["env"].get(k):

@@ -205,3 +205,15 @@ def test_a_resource_naming_an_output_the_step_does_not_have_is_an_error_at_its_l
     [d] = err.value.diagnostics
     assert d.summary == 'step "train" has no output "modle"' and "output" in d.detail
     assert d.range is not None and d.range.line == 17 and os.path.basename(d.range.file) == "main.zp.hcl"
+
+
+def test_a_redeploy_the_smoke_test_never_saw_reruns_it_on_the_next_plan(tmp_path):
+    root = _project(tmp_path)
+    state = State()
+    _apply(root, state)
+    _apply(root, state, ["c=3"], targets=[API])  # the model is redeployed; the smoke test is not selected
+    made, _ = _plan(root, state, ["c=3"])
+    assert made.step(SMOKE).action == m.RUN
+    assert _reasons(made.step(SMOKE)) == [("resource_changed", f"{API} changed since the step last ran")]
+    _apply(root, state, ["c=3"])
+    assert not _plan(root, state, ["c=3"])[0].has_changes()
