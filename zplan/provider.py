@@ -300,12 +300,14 @@ class ProviderRegistry:
             self._classes[name] = ep.load()
         return self._classes[name]
 
-    def open(self, name: str, project: Any, resource_value: Callable[[str, str, str], Any] | None = None) -> Provider:
+    def open(self, name: str, project: Any, resource_value: Callable[[str, str, str], Any] | None = None,
+             log: Callable[[str], None] | None = None) -> Provider:
         """An instance of provider ``name`` configured by the project's ``provider "name"`` block.
 
         The block is evaluated here, once, in the project's scope (``resource_value``
         resolves ``resource.T.N.attr`` during an apply); apply, refresh and import all
-        open providers this way, so each sees the same settings.
+        open providers this way, so each sees the same settings. ``log`` shows a
+        provider's progress (a long first-time setup) to the user.
         """
         from zplan import diags
 
@@ -317,7 +319,9 @@ class ProviderRegistry:
         if block is not None:
             scope = project.scope(resource_value)
             settings = {key: scope.eval(expr) for key, expr in block.settings.items()}
-        return cls(ProviderContext(project.root, project.state_dir, settings))
+        if log is None:
+            return cls(ProviderContext(project.root, project.state_dir, settings))
+        return cls(ProviderContext(project.root, project.state_dir, settings, log))
 
     def schema(self, type_: str) -> ResourceSchema | None:
         cls = self.provider_class(provider_name_for(type_))

@@ -72,3 +72,15 @@ def test_a_component_without_a_flavor_is_an_error(tmp_path: Path) -> None:
     proc = zplan(project, "plan", "-stack", "withdeployer")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert 'model_deployer "seldon" matches no installed flavor' in proc.stderr
+
+
+def test_a_resource_serving_a_step_output_waits_for_the_remote_pipeline(tmp_path: Path, s3_url: str, mysql_url: str) -> None:
+    project = tmp_path / "qs"
+    shutil.copytree(ROOT / "examples/quickstart", project, ignore=shutil.ignore_patterns(".zplan", "reports"))
+    with open(project / "main.zp.hcl", "a") as f:
+        f.write(KUBEFLOW_STACK.replace("ARTIFACTS", s3_url).replace("METADATA", mysql_url))
+        f.write('resource "local_model_server" "api" {\n  model = step.train.outputs.output\n}\n')
+    proc = zplan(project, "apply", "-stack", "kubeflow", "-auto-approve")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Pipeline spec written to" in proc.stdout  # the pipeline is still handed over
+    assert "resource.local_model_server.api" in proc.stdout and "apply again once the pipeline has run there" in proc.stdout

@@ -59,11 +59,12 @@ class Applier:
         self.graph = inputs.graph
         self.tracker = RunTracker(plan, inputs.stack_settings)
         self.result = self.tracker.result
-        self.resources = ResourceApplier(self.project, state, self.hooks, lambda: persist(state), self.result)
+        self.resources = ResourceApplier(self.project, state, self.hooks, lambda: persist(state), self.result, self._step_output)
         self.recorder = RunRecorder(state, persist, self.tracker, self.project.secrets, self.project.root)
+        self.resources.on_applied = self._record_deployment
         self.runner = StepRunner(self.project, self.tracker, inputs.stat_cache, max(1, parallelism or os.cpu_count() or 1))
         self._base_step_planner = inputs.step_planner
-        self.step_planner = inputs.step_planner.for_run(plan.store_key, self.tracker.current) if inputs.step_planner else None
+        self.step_planner = self._run_planner(plan.store_key)
         self._threads = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="zplan-resource")
         self._run_open = False
         self.stop = StopRequest()  # set by Ctrl-C or SIGTERM
@@ -102,6 +103,8 @@ class Applier:
         remote = is_remote(self.tracker.stack_settings)
         if not remote:
             nodes += [s.address for s in self.plan.steps]
+        else:
+            nodes = [n for n in nodes if not self._waits_for_remote_steps(n)]
 
         def start(node: str) -> cf.Future:
             if node.startswith("resource."):
@@ -130,6 +133,17 @@ class Applier:
             self._settle_stack()
             submit_pipelines(self.project, self.plan, self.tracker.stack_settings, self.tracker, self.hooks)
 
+    def _waits_for_remote_steps(self, address: str) -> bool:
+        """A resource reading the output of a step the remote orchestrator has yet to run
+        cannot be applied now: it is skipped, saying to apply again once the pipeline has run."""
+        rerunning = sorted(a for a in self.graph.ancestors(address) if (s := self.plan.step(a)) is not None and s.action == m.RUN)
+        if not rerunning:
+            return False
+        self.tracker.outcome(address, SKIPPED)
+        self.hooks.step_skipped(address, f"it reads the output of {rerunning[0]}, which runs on the remote orchestrator: "
+                                         "apply again once the pipeline has run there")
+        return True
+
     def _open_run(self) -> None:
         """Open the run when the first step starts: by then the resources a stack
         names (a bucket, a database) exist, so its settings are known."""
@@ -153,7 +167,43 @@ class Applier:
         if unknown:
             raise diags.fail(f"stack {self.project.stack_name}: {', '.join(unknown)} still unknown after its resources were applied")
         self.tracker.settle(settings, store_key(str(settings["artifact_store"]), str(settings["metadata_store"])))
-        self.step_planner = self._base_step_planner.for_run(self.tracker.store_key, self.tracker.current)
+        self.step_planner = self._run_planner(self.tracker.store_key)
+
+    def _run_planner(self, store_key: str | None):
+        """The step planner of this run: its own view of each step, and the resources it changed."""
+        if self._base_step_planner is None:
+            return None
+        return self._base_step_planner.for_run(store_key, self.tracker.current, self.resources.changed.get)
+
+    def _record_deployment(self, rp: m.ResourcePlan, attributes: dict, started_monotonic: float) -> None:
+        """ML Metadata: a resource that received step outputs consumed those artifacts."""
+        from zplan.graph.build import pipeline_of
+
+        resource = self.project.config.resources[rp.address]
+        refs = {n: e for n, e in resource.attributes.items() if any(r.parts[0] == "step" for r in e.references())}
+        if not refs or not self._run_open:
+            return
+        inputs = self.resources.desired(rp.address)
+        models = {n: inputs[n] for n in refs if isinstance(inputs.get(n), dict) and "digest" in inputs[n]}
+        pipeline = pipeline_of(next(iter(refs.values())), self.project.config) or ""
+        elapsed = time.monotonic() - started_monotonic
+        self.recorder.deployment(rp.address, pipeline, str(rp.action), models, attributes, time.time() - elapsed, time.time())
+
+    def _step_output(self, ref) -> object:
+        """A step output as a resource sees it during the run: the artifact the step produced
+        (or the cached one), UNKNOWN when it did not succeed."""
+        from zplan.plan.resources import artifact_reference
+
+        current = self.tracker.current.get(ref.address)
+        if current is not None:
+            out = current.cached_from.outputs.get(ref.output) if current.action == m.CACHED and current.cached_from else None
+        else:  # outside the -target selection: as recorded
+            record = self.state.step_record(self.tracker.store_key, ref.address) if self.tracker.store_key else None
+            out = record.outputs.get(ref.output) if record is not None and record.succeeded else None
+        if out is None and current is not None and current.action == m.CACHED and current.cached_from:
+            outputs = ", ".join(current.cached_from.outputs) or "none"
+            raise diags.fail(f'step "{ref.step}" has no output "{ref.output}"', f"its outputs are: {outputs}")
+        return artifact_reference(out) if out is not None else UNKNOWN
 
     # -- steps ----------------------------------------------------------------------------------------
     def _start_step(self, address: str) -> cf.Future:

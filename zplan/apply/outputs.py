@@ -5,7 +5,7 @@ from __future__ import annotations
 from zplan.config.values import UNKNOWN
 from zplan.config.scope import StepOutputRef
 from zplan.plan import model as m
-from zplan.plan.planner import pipeline_of
+from zplan.graph.build import pipeline_of
 from zplan.state import secrets as sealed
 from zplan.state.model import State
 

@@ -100,6 +100,22 @@ class RunRecorder:
                         inputs[key] = _artifact(rec)
         return inputs
 
+    def deployment(self, address: str, pipeline: str, action: str, models: dict[str, dict], attributes: dict,
+                   started: float, finished: float) -> None:
+        """A resource given step outputs (a model to serve) as an execution consuming those
+        artifacts, so lineage runs from the data to the deployment."""
+        if self.metadata is None or not models:
+            return
+        from zplan.metadata import ArtifactRecord, ExecutionRecord
+
+        where = {k: attributes[k] for k in ("url", "infer_url", "endpoint", "id") if attributes.get(k) is not None}
+        self._pending.append(ExecutionRecord(
+            address=address, pipeline=pipeline, step="", cache_key="", params={"action": action, **where},
+            code_hash="", state="complete", started_at=started, finished_at=finished, error=None,
+            inputs={name: ArtifactRecord(ref["digest"], ref["uri"], ref.get("materializer", ""), "", "") for name, ref in models.items()},
+        ))
+        self.flush()
+
     # -- writing ------------------------------------------------------------------------------------
     def flush(self, force: bool = False) -> None:
         """Write state and the pending executions: at most once a second, and at the end."""

@@ -7,6 +7,11 @@ replaced. Then each create/update/replace as the graph walk reaches it; a
 replacement already destroyed is created. State is written after every resource.
 Secret attributes are sealed before they are stored.
 
+A resource reading a step's output (a model to serve) is planned again when it
+starts, with the artifact that step produced: when it came out identical to what
+the resource already has, nothing is redeployed. ``changed`` says which resources
+this run really changed (the steps reading them rerun).
+
 A create-before-destroy replacement that something changing depends on keeps its old
 object until after the walk (Terraform's "deposed" object), unless its provider is
 declarative and replaces in one engine run. Calls to a provider that does not take
@@ -26,7 +31,7 @@ from zplan.hooks import Hooks
 from zplan.config.values import UNKNOWN
 from zplan.graph.walk import FAILED, OK
 from zplan.plan import model as m
-from zplan.plan.resources import desired_inputs, schema_for
+from zplan.plan.resources import StepOutputLookup, changed_inputs, desired_inputs, schema_for
 from zplan.provider import Provider, ProviderError, ResourceChange, ResourceResult, provider_name_for
 from zplan.secrets import Sensitive, is_sealed, redact
 from zplan.state import secrets as sealed
@@ -34,8 +39,13 @@ from zplan.state.model import ResourceRecord, State
 
 
 class ResourceApplier:
-    def __init__(self, project, state: State, hooks: Hooks, persist: Callable[[], None], result) -> None:
+    def __init__(self, project, state: State, hooks: Hooks, persist: Callable[[], None], result,
+                 step_output: StepOutputLookup | None = None) -> None:
         self.project = project
+        self.step_output = step_output or (lambda ref: UNKNOWN)  # the run's view of each step's outputs
+        self.changed: dict[str, str] = {}  # address -> the action this run applied to it
+        self._unchanged: set[str] = set()  # planned to change with a step's output, which came out the same
+        self.on_applied: Callable[[m.ResourcePlan, dict, float], None] | None = None  # records deployments
         self.state = state
         self.hooks = hooks
         self.persist = persist
@@ -59,7 +69,7 @@ class ResourceApplier:
 
     def _provider(self, name: str) -> Provider:
         if name not in self._providers:
-            self._providers[name] = self.project.registry.open(name, self.project, self.value)
+            self._providers[name] = self.project.registry.open(name, self.project, self.value, self.hooks.notice)
         return self._providers[name]
 
     def apply_destroys(self, resources: list[m.ResourcePlan], stopping: Callable[[], bool] = lambda: False) -> None:
@@ -114,9 +124,15 @@ class ResourceApplier:
         if rp.action != m.DELETE:
             resource = self.project.config.resources[rp.address]
             schema = schema_for(self.project.registry, resource)
-            after = desired_inputs(resource, schema, self.project.scope(self.value))
+            try:
+                after = self.desired(rp.address)
+            except diags.DiagnosticError as exc:
+                return ResourceResult(rp.address, None, "; ".join(f"{d.summary} ({d.detail})" if d.detail else d.summary for d in exc.diagnostics))
             if any(v is UNKNOWN for v in after.values()):
                 return ResourceResult(rp.address, None, "an input is still unknown after its dependencies were applied")
+            if self._same_as_recorded(rp, schema, after):
+                self._unchanged.add(rp.address)
+                return ResourceResult(rp.address, self.state.resources[rp.address]["attributes"])
         action, before = rp.action, None
         if rp.address in self._destroyed_first:
             action = m.CREATE  # the old object went in the destroy phase
@@ -133,6 +149,24 @@ class ResourceApplier:
         if result.ok and old is not None:
             self._deposed[rp.address] = old
         return result
+
+    def desired(self, address: str) -> dict[str, Any]:
+        """The inputs the configuration wants now, with what this run has applied and produced."""
+        resource = self.project.config.resources[address]
+        schema = schema_for(self.project.registry, resource)
+        return desired_inputs(resource, schema, self.project.scope(self.value), self.step_output)
+
+    def _same_as_recorded(self, rp: m.ResourcePlan, schema, after: dict[str, Any]) -> bool:
+        """Planned to change only because a step it reads was to rerun, and that step's
+        output came out identical (early cutoff): nothing to redeploy."""
+        codes = {r.code for r in rp.reasons}
+        if rp.action not in (m.UPDATE, m.REPLACE) or m.UPSTREAM_RERUNS not in codes:
+            return False
+        if codes - {m.UPSTREAM_RERUNS, m.ATTRIBUTES_CHANGED, m.FORCES_REPLACEMENT} or rp.address in self._destroyed_first:
+            return False
+        recorded = sealed.unseal_all(self.state.resources.get(rp.address, {}).get("inputs", {}), self.project.state_dir)
+        resource = self.project.config.resources[rp.address]
+        return not changed_inputs(schema, after, recorded, resource.lifecycle.ignore_changes)
 
     def _lock(self, name: str, provider: Provider):
         """Serialises the calls to a provider that cannot take two applies at once."""
@@ -172,14 +206,21 @@ class ResourceApplier:
 
     def finish(self, rp: m.ResourcePlan, res: ResourceResult) -> ResourceResult:
         seconds = time.monotonic() - self._started.get(rp.address, time.monotonic())
+        if res.ok and rp.address in self._unchanged:
+            self.result.outcome[rp.address] = OK
+            self.hooks.resource_finished(rp.address, m.NOOP, True, seconds, None)
+            return res
+        if res.ok and self.on_applied is not None and rp.action != m.DELETE:
+            self.on_applied(rp, dict(res.attributes or {}), self._started.get(rp.address, time.monotonic()))
         if res.ok:
+            self.changed[rp.address] = str(rp.action)
             self.result.changed = True
             if rp.action == m.DELETE:
                 self.state.forget(rp.address)
             else:
                 resource = self.project.config.resources[rp.address]
                 schema = schema_for(self.project.registry, resource)
-                inputs = desired_inputs(resource, schema, self.project.scope(self.value))
+                inputs = self.desired(rp.address)
                 self.state.put_resource(rp.address, ResourceRecord.sealed(
                     rp.type, rp.provider, inputs, res.attributes or {}, {*schema.sensitive_names(), *rp.sensitive}, self.project.state_dir,
                     rp.depends_on, rp.prevent_destroy, schema.version,

@@ -227,9 +227,9 @@ def runs_show(run: int = typer.Argument(..., help="Run number."), stack: Optiona
 
 
 @app.command()
-def lineage(what: str = typer.Argument(..., help="pipeline.P.step.S[.outputs.O], an output name, or an artifact id."),
+def lineage(what: str = typer.Argument(..., help="pipeline.P.step.S[.outputs.O], resource.T.N, an output name, or an artifact id."),
             stack: Optional[str] = stack_option()) -> None:
-    """Trace an artifact back to its data snapshots, params, code and git commit."""
+    """Trace an artifact (or what a resource serves) back to its data snapshots, params, code and git commit."""
     from zplan.operations import runs as ops
     from zplan.render.runs_view import print_lineage
 

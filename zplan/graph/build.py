@@ -1,9 +1,10 @@
 """The dependency graph of steps and resources, built from references alone.
 
 An edge A -> B means B needs A first: a step input naming another step's
-output, a resource or step mentioning ``resource.T.N``, ``depends_on``, or a
-step running on a stack whose settings name a resource. Cycles and references to
-undeclared things are user mistakes reported with their file and line.
+output, a resource or step mentioning ``resource.T.N``, a resource attribute
+naming a step output (a model to serve), ``depends_on``, or a step running on a
+stack whose settings name a resource. Cycles and references to undeclared things
+are user mistakes reported with their file and line.
 """
 
 from __future__ import annotations
@@ -40,13 +41,6 @@ def build(config: Config, stack: str | None = None) -> Dag:
         for expr in resource.attributes.values():
             refs += expr.references()
         for dep in _targets(config, refs, None, found):
-            if dep.startswith("pipeline."):
-                found.error(
-                    f"resource {resource.type}.{resource.name} refers to a step output",
-                    "resources are applied before steps run; pass data to steps, not to resources",
-                    resource.range,
-                )
-                continue
             graph.add_edge(dep, addr)
     found.raise_if_errors()
     _check_acyclic(graph)
@@ -60,17 +54,14 @@ def _targets(config: Config, refs: list[Ref], step: StepConfig | None, found: di
         parts = ref.parts
         root = parts[0]
         if root == "step" and len(parts) >= 2:
-            if step is None:
-                continue  # reported where the expression is evaluated
             name = str(parts[1])
-            if name not in config.pipelines[step.pipeline].steps:
-                found.error(
-                    f'reference to undeclared step "{name}"',
-                    f"steps of pipeline {step.pipeline}: {', '.join(config.pipelines[step.pipeline].steps)}",
-                    ref.range,
-                )
+            pipeline = step.pipeline if step is not None else pipeline_declaring(config, name)
+            if pipeline is None or name not in config.pipelines[pipeline].steps:
+                where = f"pipeline {pipeline}" if pipeline else "any pipeline"
+                declared = config.pipelines[pipeline].steps if pipeline else [s.name for s in config.steps()]
+                found.error(f'reference to undeclared step "{name}"', f"steps of {where}: {', '.join(declared) or 'none'}", ref.range)
                 continue
-            out.add(f"pipeline.{step.pipeline}.step.{name}")
+            out.add(f"pipeline.{pipeline}.step.{name}")
         elif root == "resource" and len(parts) >= 3:
             addr = f"resource.{parts[1]}.{parts[2]}"
             if addr not in config.resources:
@@ -83,6 +74,28 @@ def _targets(config: Config, refs: list[Ref], step: StepConfig | None, found: di
         elif len(parts) == 2 and "_" in str(root) and f"resource.{root}.{parts[1]}" in config.resources:
             out.add(f"resource.{root}.{parts[1]}")  # depends_on = [local_directory.data]
     return out
+
+
+def pipeline_declaring(config: Config, step: str) -> str | None:
+    """The pipeline a ``step.NAME`` outside any pipeline (a resource, an output) means: the first that declares it."""
+    return next((name for name, pipeline in config.pipelines.items() if step in pipeline.steps), None)
+
+
+def pipeline_of(expr, config: Config) -> str | None:
+    """The pipeline of the first ``step.NAME`` an expression outside a pipeline names."""
+    for ref in expr.references():
+        if ref.parts[0] == "step" and len(ref.parts) > 1:
+            found = pipeline_declaring(config, str(ref.parts[1]))
+            if found is not None:
+                return found
+    return None
+
+
+def resources_read(config: Config, step: StepConfig) -> set[str]:
+    """The resources a step's params and inputs read (``resource.T.N.attr``, through locals):
+    the step reruns when one of them changes. ``depends_on`` and the stack only order it."""
+    refs = [r for expr in (step.inputs, step.params) if expr is not None for r in expr.references()]
+    return {t for t in _targets(config, refs, step, diags.Collector()) if t.startswith("resource.")}
 
 
 def _check_acyclic(graph: Dag) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Iterator
 
 from zplan import addrs, diags
@@ -38,10 +39,36 @@ def run_detail(args: ProjectArgs, run: int):
         return meta.run_detail(run)
 
 
+@dataclass(frozen=True)
+class ResourceLineage:
+    """A deployed resource and the lineage of each step output it was given (a served model)."""
+
+    address: str
+    type: str
+    attributes: dict  # as recorded (url, pid, ...)
+    artifacts: dict  # attribute name -> LineageNode
+
+
 def lineage(args: ProjectArgs, what: str):
-    """The LineageNode of the artifact ``what`` names: an artifact id, a step output address or an output name."""
+    """The LineageNode of the artifact ``what`` names (an artifact id, a step output address
+    or an output name), or the ResourceLineage of ``resource.T.N``."""
     with _metadata(args) as (project, meta):
+        if what.startswith("resource."):
+            return _resource_lineage(project, meta, what)
         return meta.lineage(_artifact_of(project, meta, what))
+
+
+def _resource_lineage(project: Project, meta, address: str) -> ResourceLineage:
+    from zplan.state.model import State
+
+    record = State(project.state_backend().read()).resource(address)
+    if record is None:
+        raise diags.fail(f"{address} is not in the state", "run `zplan apply` first, or see `zplan state list`")
+    refs = {k: v for k, v in record.inputs.items() if isinstance(v, dict) and {"digest", "uri"} <= set(v)}
+    if not refs:
+        raise diags.fail(f"{address} was given no step output", "lineage follows attributes such as model = step.train.outputs.output")
+    artifacts = {name: meta.lineage(ref["uri"]) for name, ref in sorted(refs.items())}
+    return ResourceLineage(address, record.type, dict(record.attributes), artifacts)
 
 
 def _artifact_of(project: Project, meta, what: str) -> int:

@@ -36,6 +36,7 @@ class ReasonCode(str, Enum):
     ARTIFACT_DAMAGED = "artifact_damaged"  # a cached output no longer hashes to its digest
     KNOWN_AFTER_APPLY = "known_after_apply"
     REPLACE_REQUESTED = "replace_requested"
+    RESOURCE_CHANGED = "resource_changed"  # a step reads a resource created, updated or replaced
     NEW_IN_CONFIG = "new_in_config"  # resources
     REMOVED_FROM_CONFIG = "removed_from_config"
     ATTRIBUTES_CHANGED = "attributes_changed"
@@ -51,7 +52,7 @@ NEVER_RAN, PREVIOUS_FAILED, CODE_CHANGED, PARAMS_CHANGED = ReasonCode.NEVER_RAN,
 INPUT_CHANGED, UPSTREAM_RERUNS, ENV_CHANGED, MATERIALIZER_CHANGED = ReasonCode.INPUT_CHANGED, ReasonCode.UPSTREAM_RERUNS, ReasonCode.ENV_CHANGED, ReasonCode.MATERIALIZER_CHANGED
 OUTPUTS_MISSING, KNOWN_AFTER_APPLY, REPLACE_REQUESTED, NEW_IN_CONFIG = ReasonCode.OUTPUTS_MISSING, ReasonCode.KNOWN_AFTER_APPLY, ReasonCode.REPLACE_REQUESTED, ReasonCode.NEW_IN_CONFIG
 REMOVED_FROM_CONFIG, ATTRIBUTES_CHANGED, FORCES_REPLACEMENT, GONE_OUTSIDE = ReasonCode.REMOVED_FROM_CONFIG, ReasonCode.ATTRIBUTES_CHANGED, ReasonCode.FORCES_REPLACEMENT, ReasonCode.GONE_OUTSIDE
-DRIFTED = ReasonCode.DRIFTED
+DRIFTED, RESOURCE_CHANGED = ReasonCode.DRIFTED, ReasonCode.RESOURCE_CHANGED
 LIBRARY_CHANGED, ARTIFACT_MISSING, ARTIFACT_DAMAGED = ReasonCode.LIBRARY_CHANGED, ReasonCode.ARTIFACT_MISSING, ReasonCode.ARTIFACT_DAMAGED
 REASON_CODES = tuple(ReasonCode)
 
@@ -141,6 +142,7 @@ class StepPlan:
     source: str = ""
     params: dict[str, Any] = field(default_factory=dict)  # real values (never serialised as is)
     inputs: dict[str, StepInput] = field(default_factory=dict)
+    resources: dict[str, str | None] = field(default_factory=dict)  # resources read -> digest of their applied record
     outputs: list[str] | None = None
     cached_from: CacheEntry | None = None  # the execution reused, when CACHED
     depends_on: list[str] = field(default_factory=list)

@@ -1,9 +1,10 @@
 """config + state -> Plan. The one place that decides what apply will do.
 
-Order of work: build the graph; plan resources in dependency order (their
-planned values feed later expressions); evaluate the stack; plan steps in
-dependency order (each step's cache key needs its upstream artifacts' hashes);
-evaluate outputs.
+Order of work: build the graph; plan resources and steps together in dependency
+order (a resource's planned values feed later expressions, a step's cache key
+needs its upstream artifacts' hashes, a resource serving a step's output needs
+to know whether that step reruns); evaluate the stack just before the first
+step (the resources it names come before every step); evaluate outputs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from zplan import diags
 from zplan.addrs import matches, matches_any, parse_selector
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.config.scope import StepOutputRef
-from zplan.graph.build import build, subgraph_for
+from zplan.graph.build import build, pipeline_of, subgraph_for
 from zplan.graph.dag import Dag
 from zplan.hashing import StatCache
 from zplan.plan import model as m
@@ -75,25 +76,34 @@ class Planner:
         nodes = subgraph_for(graph, request.targets, request.excludes)
         order = [n for n in graph.topological_order() if n in nodes]
 
-        resource_plans = self._plan_resources(graph, order, request)
+        self.step_planner = None
+        resource_plans: dict[str, m.ResourcePlan] = {}
         scope = project.scope(lambda t, n, a: self._resource_value(resource_plans, t, n, a))
-        stack = select.settings(project.config, project.stack_name, scope.eval)
-        _check_stack(project, stack)
-        stack_known = not contains_unknown({k: stack.get(k) for k in ("artifact_store", "metadata_store")})
-        key = store_key(str(stack["artifact_store"]), str(stack["metadata_store"])) if stack_known else None
-
-        steps, outputs = (), {}
-        if not request.destroy:
-            steps = tuple(self._plan_steps(order, scope, request, key, stack, stack_known))
-            outputs = self._outputs(steps, scope)
-        self.stack_settings = stack
+        recorded = self._recorded(request)
+        steps: list[m.StepPlan] = []
+        if request.destroy:
+            resource_plans.update(self._plan_destroy(recorded, request))
+        else:
+            # resources and steps in one dependency order: a resource may read a step's
+            # output (a model to serve) and a step a resource's attribute (its URL)
+            for addr in order:
+                if addr.startswith("resource."):
+                    resource_plans[addr] = self._plan_resource(graph, addr, recorded, request, scope)
+                elif addr.startswith("pipeline."):
+                    planner = self.step_planner or self._start_steps(scope, resource_plans)
+                    steps.append(planner.plan(project.config.step(addr), scope, matches_any(addr, request.replace), self._stack_known))
+            resource_plans.update(self._plan_removed(recorded, request))
+        if self.step_planner is None:
+            self._start_steps(scope, resource_plans)
+        stack, key = self.stack_settings, self._key
+        outputs = {} if request.destroy else self._outputs(tuple(steps), scope)
         self._for_apply = ApplyInputs(graph, stack, self.step_planner if not request.destroy else None, self.stat_cache)
         return m.Plan(
             stack=project.stack_name,
             state_serial=self.state.serial,
             state_lineage=self.state.lineage,
             store_key=key,
-            steps=steps,
+            steps=tuple(steps),
             resources=tuple(sorted(resource_plans.values(), key=lambda r: r.address)),
             outputs=outputs,
             destroy=request.destroy,
@@ -106,37 +116,89 @@ class Planner:
         """What apply needs from the last ``plan`` call, as values."""
         return self._for_apply
 
+    def _start_steps(self, scope, resource_plans: dict[str, m.ResourcePlan]) -> StepPlanner:
+        """Evaluate the stack (the resources it names come before every step in the
+        order) and make the step planner for this plan."""
+        project = self.project
+        stack = select.settings(project.config, project.stack_name, scope.eval)
+        _check_stack(project, stack)
+        known = not contains_unknown({k: stack.get(k) for k in ("artifact_store", "metadata_store")})
+        key = store_key(str(stack["artifact_store"]), str(stack["metadata_store"])) if known else None
+        present, version = _artifact_checks(project, stack) if known else (lambda d: True, lambda n: None)
+        planner = StepPlanner(project.root, self.state, key, self.code, self.stat_cache, project.secrets, present, version, self.libraries)
+        planner.resource_change = lambda addr: _change_of(resource_plans.get(addr))
+        self.stack_settings, self._key, self._stack_known = stack, key, known
+        self.step_planner = planner  # the applier re-plans each step with it when it starts
+        return planner
+
     # -- resources ------------------------------------------------------------------------------
-    def _plan_resources(self, graph: Dag, order: list[str], request: PlanRequest) -> dict[str, m.ResourcePlan]:
-        config, registry = self.project.config, self.project.registry
+    def _recorded(self, request: PlanRequest) -> dict[str, dict]:
         recorded = {a: _unsealed(r, self.project.state_dir) for a, r in self.state.resources.items()}
         for addr, attrs in (request.refresh or {}).items():
             if addr in recorded:
                 recorded[addr] = _with_refresh(recorded[addr], attrs)
-        plans: dict[str, m.ResourcePlan] = {}
-        if request.destroy:
-            for addr, rec in recorded.items():
-                if not request.targets or matches_any(addr, request.targets) or addr in _dependents_closure(recorded, request.targets):
-                    cfg = config.resources.get(addr)
-                    prevent = cfg.lifecycle.prevent_destroy if cfg is not None else None
-                    plans[addr] = rplan.plan_delete(addr, rec, m.Reason(m.REMOVED_FROM_CONFIG, "destroy requested"), prevent)
-            return plans
-        scope = self.project.scope(lambda t, n, a: self._resource_value(plans, t, n, a))
-        for addr in order:
-            resource = config.resources.get(addr)
-            if resource is None:
-                continue
-            schema = rplan.schema_for(registry, resource)
-            desired = rplan.desired_inputs(resource, schema, scope)
-            deps = sorted(p for p in graph.predecessors(addr) if p.startswith("resource."))
-            plan = rplan.plan_resource(resource, schema, desired, recorded.get(addr), deps)
-            plan = rplan.with_sensitive(plan, [n for n, e in resource.attributes.items() if scope.was_sensitive(e)])
-            plans[addr] = rplan.replace_requested(plan, schema) if matches_any(addr, request.replace) else plan
-        if not request.targets:  # like Terraform, a targeted plan never destroys what it did not target
-            for addr, rec in recorded.items():
-                if addr not in config.resources and not matches_any(addr, request.excludes):
-                    plans[addr] = rplan.plan_delete(addr, rec, m.Reason(m.REMOVED_FROM_CONFIG, "no longer in the configuration"))
+        return recorded
+
+    def _plan_destroy(self, recorded: dict[str, dict], request: PlanRequest) -> dict[str, m.ResourcePlan]:
+        plans = {}
+        for addr, rec in recorded.items():
+            if not request.targets or matches_any(addr, request.targets) or addr in _dependents_closure(recorded, request.targets):
+                cfg = self.project.config.resources.get(addr)
+                prevent = cfg.lifecycle.prevent_destroy if cfg is not None else None
+                plans[addr] = rplan.plan_delete(addr, rec, m.Reason(m.REMOVED_FROM_CONFIG, "destroy requested"), prevent)
         return plans
+
+    def _plan_removed(self, recorded: dict[str, dict], request: PlanRequest) -> dict[str, m.ResourcePlan]:
+        if request.targets:  # like Terraform, a targeted plan never destroys what it did not target
+            return {}
+        return {
+            addr: rplan.plan_delete(addr, rec, m.Reason(m.REMOVED_FROM_CONFIG, "no longer in the configuration"))
+            for addr, rec in recorded.items()
+            if addr not in self.project.config.resources and not matches_any(addr, request.excludes)
+        }
+
+    def _plan_resource(self, graph: Dag, addr: str, recorded: dict[str, dict], request: PlanRequest, scope) -> m.ResourcePlan:
+        resource = self.project.config.resources[addr]
+        schema = rplan.schema_for(self.project.registry, resource)
+        self._check_step_outputs(resource)
+        desired = rplan.desired_inputs(resource, schema, scope, self._step_output)
+        pending = rplan.steps_pending(resource, scope, self._step_reruns)
+        plan = rplan.plan_resource(resource, schema, desired, recorded.get(addr), resource_ancestors(graph, addr), pending)
+        plan = rplan.with_sensitive(plan, [n for n, e in resource.attributes.items() if scope.was_sensitive(e)])
+        return rplan.replace_requested(plan, schema) if matches_any(addr, request.replace) else plan
+
+    def _step_reruns(self, address: str) -> bool:
+        planned = self.step_planner.planned.get(address) if self.step_planner else None
+        return planned is not None and planned.action == m.RUN
+
+    def _step_output(self, ref: StepOutputRef) -> Any:
+        """A step output as a resource sees it at plan time: its artifact reference when the
+        step is cached (or outside the -target selection), UNKNOWN when it reruns."""
+        planned = self.step_planner.planned.get(ref.address) if self.step_planner else None
+        if planned is not None:
+            out = planned.cached_from.outputs.get(ref.output) if planned.action == m.CACHED else None
+        else:
+            record = self.state.step_record(self._key, ref.address) if self.step_planner and self._key else None
+            out = record.outputs.get(ref.output) if record is not None and record.succeeded else None
+        return rplan.artifact_reference(out) if out is not None else UNKNOWN
+
+    def _check_step_outputs(self, resource) -> None:
+        """``step.train.outputs.modle``: an error at the attribute, naming the outputs there are."""
+        for name, expr in resource.attributes.items():
+            for ref in expr.references():
+                if ref.parts[0] != "step" or len(ref.parts) != 4:
+                    continue
+                pipeline = pipeline_of(expr, self.project.config)
+                planned = self.step_planner.planned.get(f"pipeline.{pipeline}.step.{ref.parts[1]}") if self.step_planner else None
+                declared = planned.outputs if planned is not None else None
+                if planned is not None and planned.action == m.CACHED:
+                    declared = list(planned.cached_from.outputs)
+                if declared is not None and str(ref.parts[3]) not in declared:
+                    raise diags.fail(
+                        f'step "{ref.parts[1]}" has no output "{ref.parts[3]}"',
+                        f"its outputs are: {', '.join(declared) or 'none'}",
+                        ref.range or resource.attribute_ranges.get(name, resource.range),
+                    )
 
     def _resource_value(self, plans: dict[str, m.ResourcePlan], type_: str, name: str, attr: str) -> Any:
         addr = f"resource.{type_}.{name}"
@@ -149,22 +211,6 @@ class Planner:
             value = recorded["attributes"].get(attr, UNKNOWN)
             return Sensitive(_unsealed_value(value, self.project.state_dir)) if attr in recorded.get("sensitive", ()) or is_sealed(value) else value
         return UNKNOWN
-
-    # -- steps ------------------------------------------------------------------------------------
-    def _plan_steps(self, order: list[str], scope, request: PlanRequest, key: str | None, stack: dict, stack_known: bool) -> list[m.StepPlan]:
-        present, version = _artifact_checks(self.project, stack) if stack_known else (lambda d: True, lambda n: None)
-        planner = StepPlanner(
-            self.project.root, self.state, key, self.code, self.stat_cache, self.project.secrets, present, version, self.libraries
-        )
-        self.step_planner = planner  # the applier re-plans each step with it when it starts
-        steps = []
-        for addr in order:
-            if not addr.startswith("pipeline."):
-                continue
-            step = self.project.config.step(addr)
-            forced = matches_any(addr, request.replace)
-            steps.append(planner.plan(step, scope, forced, stack_known))
-        return steps
 
     def _outputs(self, steps: tuple[m.StepPlan, ...], scope) -> dict[str, dict]:
         out = {}
@@ -197,6 +243,27 @@ class Planner:
         return True, value
 
 
+def _change_of(plan: m.ResourcePlan | None) -> str | None:
+    """How a resource changes in this plan, for the steps that read it ("update"), or None."""
+    return str(plan.action) if plan is not None and plan.action in (m.CREATE, m.UPDATE, m.REPLACE) else None
+
+
+def resource_ancestors(graph: Dag, address: str) -> list[str]:
+    """The nearest resources ``address`` depends on, looking through steps (an endpoint
+    serving a model trained from a bucket depends on the bucket): destroy goes the other way."""
+    out, seen, frontier = set(), set(), list(graph.predecessors(address))
+    while frontier:
+        node = frontier.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if node.startswith("resource."):
+            out.add(node)
+        else:
+            frontier.extend(graph.predecessors(node))
+    return sorted(out)
+
+
 def _check_stack(project: Project, settings: dict) -> None:
     from zplan.stack.flavors import problems, setting_problems
 
@@ -207,16 +274,6 @@ def _check_stack(project: Project, settings: dict) -> None:
         found.append((msg, expr.range if expr is not None else declared.range if declared else None))
     if found:
         raise diags.DiagnosticError([diags.error(f'stack "{project.stack_name}": {msg}', "", where) for msg, where in found])
-
-
-def pipeline_of(expr, config) -> str | None:
-    """Outputs may name step.X...: find the pipeline that declares X (first match)."""
-    for ref in expr.references():
-        if ref.parts[0] == "step" and len(ref.parts) > 1:
-            for name, pipeline in config.pipelines.items():
-                if ref.parts[1] in pipeline.steps:
-                    return name
-    return None
 
 
 def _unsealed(record: dict, state_dir) -> dict:

@@ -7,12 +7,14 @@ replacement, which are computed or secret), so providers never diff.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import unquote, urlparse
 
 from zplan import diags
 from zplan.config.values import UNKNOWN
 from zplan.config.model import ResourceConfig
-from zplan.config.scope import Scope
+from zplan.config.scope import Scope, StepOutputRef
+from zplan.graph.build import pipeline_of
 from zplan.plan import model as m
 from zplan.provider import ProviderError, ProviderRegistry, ResourceSchema, changed_inputs, provider_name_for
 
@@ -57,17 +59,60 @@ def upgrade_recorded(registry: ProviderRegistry, records: dict[str, dict], state
         record.update(sensitive=secret, schema_version=schema.version)
 
 
-def desired_inputs(resource: ResourceConfig, schema: ResourceSchema, scope: Scope) -> dict[str, Any]:
-    values = {name: scope.eval(expr) for name, expr in resource.attributes.items()}
+# step_output(ref) -> the artifact reference of a step output, or UNKNOWN while the step has to run
+StepOutputLookup = Callable[[StepOutputRef], Any]
+
+
+def desired_inputs(resource: ResourceConfig, schema: ResourceSchema, scope: Scope, step_output: StepOutputLookup | None = None) -> dict[str, Any]:
+    """The inputs the configuration wants; a step output becomes its artifact reference
+    (``artifact_reference``), UNKNOWN while that step still has to run."""
+    lookup = step_output or (lambda ref: UNKNOWN)
+    values = {}
+    for name, expr in resource.attributes.items():
+        value = scope.eval(expr, pipeline=pipeline_of(expr, scope.config))
+        values[name] = _with_artifacts(value, lookup)
     for name, attr in schema.inputs().items():
         if name not in values and attr.default is not None:
             values[name] = attr.default
     return values
 
 
-def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, Any], recorded: dict | None, depends_on: list[str]) -> m.ResourcePlan:
+def _with_artifacts(value: Any, lookup: StepOutputLookup) -> Any:
+    if isinstance(value, StepOutputRef):
+        return lookup(value)
+    if isinstance(value, dict):
+        return {k: _with_artifacts(v, lookup) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_artifacts(v, lookup) for v in value]
+    return value
+
+
+def artifact_reference(output: dict) -> dict[str, Any]:
+    """What a provider receives for a step output: where the artifact is stored, its content
+    digest, how it was written, and the folder holding it when the store is on this machine."""
+    ref = {"uri": output["uri"], "digest": output["digest"], "materializer": output.get("materializer", "")}
+    parsed = urlparse(output["uri"])
+    if parsed.scheme == "file":
+        ref["path"] = unquote(parsed.path)
+    return ref
+
+
+def steps_pending(resource: ResourceConfig, scope: Scope, rerunning: Callable[[str], bool]) -> dict[str, list[str]]:
+    """attribute -> names of the steps it reads that rerun (its value is known after apply)."""
+    out: dict[str, list[str]] = {}
+    for name, expr in resource.attributes.items():
+        pipeline = pipeline_of(expr, scope.config)
+        steps = sorted({str(r.parts[1]) for r in expr.references() if r.parts[0] == "step" and len(r.parts) > 1})
+        pending = [s for s in steps if pipeline and rerunning(f"pipeline.{pipeline}.step.{s}")]
+        if pending:
+            out[name] = pending
+    return out
+
+
+def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, Any], recorded: dict | None,
+                  depends_on: list[str], pending: dict[str, list[str]] | None = None) -> m.ResourcePlan:
     computed = [k for k, a in schema.attributes.items() if a.computed and k not in desired]
-    action, reasons, forcing = diff(resource, schema, desired, recorded)
+    action, reasons, forcing = diff(resource, schema, desired, recorded, pending or {})
     return m.ResourcePlan(
         address=str(resource.addr),
         type=resource.type,
@@ -93,9 +138,12 @@ def with_sensitive(plan: m.ResourcePlan, computed_from_secret: list[str]) -> m.R
     return dataclasses.replace(plan, sensitive=sorted({*plan.sensitive, *extra})) if extra else plan
 
 
-def diff(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, Any], recorded: dict | None) -> tuple[m.Action, list[m.Reason], list[str]]:
+def diff(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, Any], recorded: dict | None,
+         pending: dict[str, list[str]] | None = None) -> tuple[m.Action, list[m.Reason], list[str]]:
     """The action, its reasons and the attributes forcing a replacement, from what was recorded
-    (unsealed, with any refresh merged in) and what the configuration wants now."""
+    (unsealed, with any refresh merged in) and what the configuration wants now. ``pending``
+    names, per attribute, the rerunning steps whose output it is (the reason says so)."""
+    pending = pending or {}
     if recorded is None:
         return m.CREATE, [m.Reason(m.NEW_IN_CONFIG, "not yet created")], []
     if recorded.get("gone"):
@@ -105,10 +153,13 @@ def diff(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, An
     if not changed and not drifted:
         return m.NOOP, [], []
     forcing = [k for k in changed if schema.attributes[k].force_new]
+    by_steps = [m.Reason(m.UPSTREAM_RERUNS, f"{k} changes (step {', '.join(pending[k])} reruns)") for k in changed if k in pending]
+    others = [k for k in changed if k not in pending]
     if forcing:
         action, reasons = m.REPLACE, [m.Reason(m.FORCES_REPLACEMENT, f"{', '.join(forcing)} forces replacement")]
     else:
-        action, reasons = m.UPDATE, [m.Reason(m.ATTRIBUTES_CHANGED, f"{', '.join(changed)} changed")] if changed else []
+        action, reasons = m.UPDATE, [m.Reason(m.ATTRIBUTES_CHANGED, f"{', '.join(others)} changed")] if others else []
+    reasons = by_steps + reasons
     if drifted:
         reasons.append(m.Reason(m.DRIFTED, f"changed outside zplan: {', '.join(drifted)}"))
     return action, reasons, forcing

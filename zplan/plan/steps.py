@@ -20,6 +20,7 @@ from zplan import diags
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.config.model import StepConfig
 from zplan.config.scope import Scope, StepOutputRef
+from zplan.graph.build import resources_read
 from zplan.hashing import StatCache, canonical_json, hash_value
 from zplan.plan import model as m
 from zplan.plan import signatures
@@ -45,6 +46,7 @@ class _Draft(NamedTuple):
     libraries: dict[str, str]
     params: dict[str, Any]
     inputs: dict[str, m.StepInput]
+    resources: dict[str, str | None]  # resource read -> digest of its applied record (None: not yet applied)
 
 
 class StepPlanner:
@@ -71,6 +73,8 @@ class StepPlanner:
         self.libraries = libraries or LibraryIndex()
         self.planned: dict[str, m.StepPlan] = {}
         self.damaged: set[str] = set()  # digests a step found damaged while loading them (apply)
+        # address -> how that resource changes in this plan or run ("update"), None when it does not
+        self.resource_change: Callable[[str], str | None] = lambda address: None
         self.env = environment()
 
     # -- one step ----------------------------------------------------------------------------
@@ -89,16 +93,19 @@ class StepPlanner:
             raise diags.DiagnosticError(check)
         upstream = m.upstream_inputs(inputs)
         libraries = self.libraries.versions(info.modules)
-        draft = _Draft(info.hash, info.parts, libraries, params, inputs)  # what the key and the reasons read
+        read = sorted(resources_read(scope.config, step))
+        resources = {address: self._resource_digest(address) for address in read}
+        draft = _Draft(info.hash, info.parts, libraries, params, inputs, resources)  # what the key and the reasons read
         self._check_outputs_exist(step, draft)
         fingerprint = self.fingerprint(draft)
         known = stack_known and fingerprint is not None
         cache_key = hash_value(fingerprint) if known else None
         entry = self.state.cache_entry(self.store_key, cache_key) if known and self.store_key else None
-        cached = not forced and entry is not None and self._entry_problem(entry.outputs) is None
+        touched = self._resources_changing(read)
+        cached = not forced and not touched and entry is not None and self._entry_problem(entry.outputs) is None
         if not cached:
             record = self.state.step_record(self.store_key, address) if self.store_key else None
-            reasons = self._reasons(draft, record, forced, stack_known, entry)
+            reasons = self._reasons(draft, record, forced, stack_known, entry, touched)
         plan = m.StepPlan(
             address=address,
             pipeline=step.pipeline,
@@ -112,6 +119,7 @@ class StepPlanner:
             source=step.source,
             params=params,
             inputs=inputs,
+            resources=resources,
             outputs=step.outputs or info.outputs,
             cached_from=entry if cached else None,
             depends_on=sorted({i.step for i in upstream}),
@@ -125,12 +133,30 @@ class StepPlanner:
         planned = self.planned.get(address)
         return planned is not None and planned.sensitive_outputs
 
-    def for_run(self, store_key: str | None, planned: dict[str, m.StepPlan]) -> "StepPlanner":
+    def for_run(self, store_key: str | None, planned: dict[str, m.StepPlan],
+                resource_change: Callable[[str], str | None] = lambda address: None) -> "StepPlanner":
         """A planner for re-planning steps during apply: same caches, the run's own view of
-        each step (``planned``, updated as steps finish) and the stack's settled store key."""
+        each step (``planned``, updated as steps finish), the stack's settled store key, and
+        the resources this run changed."""
         other = copy.copy(self)
-        other.store_key, other.planned = store_key, planned
+        other.store_key, other.planned, other.resource_change = store_key, planned, resource_change
         return other
+
+    def _resource_digest(self, address: str) -> str | None:
+        """What a step's key keeps of a resource it reads: its applied record (rewritten only
+        when the resource is applied), so a redeploy the step never saw reruns it next time."""
+        record = self.state.resources.get(address)
+        return None if record is None else hash_value([record.get("inputs", {}), record.get("attributes", {})])[:16]
+
+    def _resources_changing(self, read: list[str]) -> list[m.Reason]:
+        """A step reading a resource that is created, updated or replaced reruns (a smoke
+        test after every redeploy), even when the attributes it reads stay the same."""
+        reasons = []
+        for address in read:
+            change = self.resource_change(address)
+            if change is not None:
+                reasons.append(m.Reason(m.RESOURCE_CHANGED, f"{address} changes ({change})"))
+        return reasons
 
     def fingerprint(self, plan: m.StepPlan) -> dict | None:
         """What the cache key hashes; None while an input or param is known only after apply."""
@@ -142,7 +168,11 @@ class StepPlanner:
             if digest is None:
                 return None
             digests[name] = digest
+        if None in plan.resources.values():
+            return None
+        extra = {"resources": plan.resources} if plan.resources else {}  # absent: keys of other steps stay as they were
         return {
+            **extra,
             "v": KEY_VERSION,
             "code": plan.code_hash,
             "code_parts": plan.code_parts,
@@ -268,12 +298,13 @@ class StepPlanner:
         return None
 
     # -- reasons ---------------------------------------------------------------------------------
-    def _reasons(self, plan: _Draft, record: StepRecord | None, forced: bool, stack_known: bool, entry: CacheEntry | None) -> list[m.Reason]:
+    def _reasons(self, plan: _Draft, record: StepRecord | None, forced: bool, stack_known: bool, entry: CacheEntry | None,
+                 touched: list[m.Reason] = ()) -> list[m.Reason]:
         if forced:
             return [m.Reason(m.REPLACE_REQUESTED, "forced by -replace")]
         if record is None:
             return [m.Reason(m.NEVER_RAN, "never ran")]
-        reasons: list[m.Reason] = []
+        reasons: list[m.Reason] = list(touched)
         if record.status == "failed":
             reasons.append(m.Reason(m.PREVIOUS_FAILED, "previous run failed"))
         before = record.fingerprint
@@ -285,6 +316,9 @@ class StepPlanner:
         reasons += _library_reasons(before.get("libraries", {}), plan.libraries)
         reasons += _param_reasons(before.get("params", {}), digest_secrets(plan.params, self.secrets), self.secrets)
         reasons += self._input_reasons(plan, before.get("inputs", {}))
+        if not touched:
+            reasons += [m.Reason(m.RESOURCE_CHANGED, f"{a} changed since the step last ran")
+                        for a, digest in plan.resources.items() if digest is not None and before.get("resources", {}).get(a) != digest]
         if before.get("env") and before.get("env") != self.env:
             for k in sorted(set(self.env) | set(before["env"])):
                 if self.env.get(k) != before["env"].get(k):

@@ -116,5 +116,7 @@ def _value(value: Any) -> str:
         return value
     if value is None:
         return "null"
+    if isinstance(value, dict) and {"uri", "digest", "materializer"} <= set(value):
+        return f"artifact {str(value['digest'])[:12]} ({value['materializer']})"  # a step output given to a resource
     text = json.dumps(value, sort_keys=True)
     return text if len(text) <= 120 else text[:117] + "..."

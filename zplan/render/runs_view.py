@@ -78,6 +78,17 @@ def _lineage(node: LineageNode, name: str, indent: str, lines: list, seen: set) 
         _lineage(child, child_name, indent + "     ", lines, seen)
 
 
+def resource_lineage_lines(lineage) -> list[tuple[str, str]]:
+    """A deployed resource, then the lineage of each artifact it serves."""
+    attrs = lineage.attributes
+    where = attrs.get("infer_url") or attrs.get("url") or attrs.get("id") or ""
+    lines = [("bold", f"{lineage.address} ({lineage.type}{', ' + where if where else ''})")]
+    seen: set = set()
+    for name, node in lineage.artifacts.items():
+        _lineage(node, name, "  ", lines, seen)
+    return lines
+
+
 def print_runs(runs: list[RunSummary]) -> None:
     from zplan.render.console import print_lines
 
@@ -90,7 +101,8 @@ def print_run(detail: RunDetail) -> None:
     print_lines(run_lines(detail))
 
 
-def print_lineage(node: LineageNode) -> None:
+def print_lineage(node) -> None:
+    """A LineageNode, or a resource's lineage (``zplan lineage resource.T.N``)."""
     from zplan.render.console import print_lines
 
-    print_lines(lineage_lines(node))
+    print_lines(lineage_lines(node) if isinstance(node, LineageNode) else resource_lineage_lines(node))

@@ -8,6 +8,7 @@ single-container, single-variant case (``image`` -> primary_container.image).
 from __future__ import annotations
 
 from zplan_pulumi import JSON, arg, out, resource_type, table
+from zplan_pulumi.spec import S3_PREFIX
 
 
 def tags():
@@ -103,6 +104,9 @@ TYPES = table(
         execution_role_arn=arg(required=True, force_new=True),
         image=arg("primary_container.image", required=True, force_new=True),
         model_data_url=arg("primary_container.model_data_url", force_new=True, doc="s3:// URL of model.tar.gz"),
+        model=arg("primary_container.model_data_source.s3_data_sources.0", type="map", force_new=True, codec=S3_PREFIX,
+                  doc="a step output in an s3:// artifact store (model = step.train.outputs.output), served from its "
+                      "folder uncompressed; the image must load the materializer's file (model.pkl) from /opt/ml/model"),
         environment=arg("primary_container.environment", type="map", force_new=True),
         tags=tags(),
         arn=out(),

@@ -10,15 +10,16 @@ from .base import LocalResource
 from .directory import LocalDirectory
 from .file import LocalFile
 from .process import LocalProcess
+from .serving import LocalModelServer
 from .sqlite import LocalSqliteDatabase
 
 RESOURCES: dict[str, type[LocalResource]] = {
-    cls.schema.type: cls for cls in (LocalDirectory, LocalSqliteDatabase, LocalFile, LocalProcess)
+    cls.schema.type: cls for cls in (LocalDirectory, LocalSqliteDatabase, LocalFile, LocalProcess, LocalModelServer)
 }
 
 
 class LocalProvider(Provider):
-    """Folders, SQLite files, plain files and service processes on this machine."""
+    """Folders, SQLite files, plain files, service processes and model servers on this machine."""
 
     name = "local"
     refresh_is_local = True  # reads touch only this machine: cheap enough to run on every plan

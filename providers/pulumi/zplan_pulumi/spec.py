@@ -18,6 +18,9 @@ from typing import Any, Mapping
 from zplan.provider import Attribute, ResourceSchema
 
 JSON = "json"  # codec: maps and lists are sent as a JSON string (IAM policies)
+# codec: a step output (zplan's artifact reference) served from its s3:// folder as it is stored,
+# uncompressed (SageMaker's S3DataSource with S3Prefix and no compression)
+S3_PREFIX = "s3_prefix"
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,8 @@ def urn(stack: str, project: str, tm: TypeMap, address: str) -> str:
 
 
 def encode(f: Field, value: Any) -> Any:
+    if f.codec == S3_PREFIX and isinstance(value, Mapping):
+        return {"s3_uri": _prefix(value), "s3_data_type": "S3Prefix", "compression_type": "None"}
     if f.codec == JSON and not isinstance(value, str):
         return json.dumps(value, sort_keys=True)
     return value
@@ -172,6 +177,9 @@ def decode_like(f: Field, read: Any, recorded: Any) -> Any:
     Clouds normalise JSON documents (key order, spacing), so a policy written as
     a map must not look drifted because it comes back as a reformatted string.
     """
+    if f.codec == S3_PREFIX:
+        uri = get_path(read, ["s3_uri"])
+        return recorded if isinstance(recorded, Mapping) and uri == _prefix(recorded) else read
     if f.codec != JSON or not isinstance(read, str):
         return read
     try:
@@ -184,6 +192,10 @@ def decode_like(f: Field, read: Any, recorded: Any) -> Any:
         except ValueError:
             return read
     return parsed
+
+
+def _prefix(artifact: Mapping[str, Any]) -> str:
+    return str(artifact.get("uri", "")).rstrip("/") + "/"
 
 
 def args_for(tm: TypeMap, values: Mapping[str, Any], wrap_secret=lambda v: v) -> dict[str, Any]:
@@ -247,6 +259,8 @@ def check_values(tm: TypeMap, values: Mapping[str, Any]) -> list[str]:
         value = values.get(name)
         # only literal values: a reference still unknown at plan time is checked at apply
         literal = isinstance(value, (str, int, float, bool))
+        if f.codec == S3_PREFIX and isinstance(value, Mapping) and not str(value.get("uri", "")).startswith("s3://"):
+            errors.append(f"{tm.type}.{name} must be a step output kept in an s3:// artifact store, not {value.get('uri')!r}")
         if f.choices and literal and value not in f.choices:
             allowed = ", ".join(repr(c) for c in f.choices)
             errors.append(f"{tm.type}.{name} must be one of {allowed}, not {value!r}")

@@ -120,7 +120,7 @@ FLAGS = {
     ),
     "aws_sagemaker_model": SchemaFlags(
         required={"execution_role_arn", "image"},
-        force_new={"name", "execution_role_arn", "image", "model_data_url", "environment"}, computed_only={"id", "arn"},
+        force_new={"name", "execution_role_arn", "image", "model_data_url", "model", "environment"}, computed_only={"id", "arn"},
     ),
     "aws_sagemaker_endpoint_configuration": SchemaFlags(
         required={"model_name"},
@@ -145,3 +145,29 @@ def test_policy_given_as_json_text_is_sent_unchanged():
     change = ResourceChange("resource.aws_iam_role.r", tm.type, "r", "create", None, {"assume_role_policy": text})
     reg, _ = testing.declared(*mocks, change, tm)
     assert reg.inputs == {"assumeRolePolicy": text}
+
+
+ARTIFACT = {"uri": "s3://acme-ml-dev/artifacts/22/22780b8ded512349a418a9aa057a6893", "digest": "22780b8ded512349a418a9aa057a6893",
+            "materializer": "sklearn.pickle"}
+
+
+def test_a_step_output_becomes_the_sagemaker_models_uncompressed_s3_prefix():
+    mocks = testing.install()
+    tm = TYPES["aws_sagemaker_model"]
+    attrs = {"execution_role_arn": ROLE_ARN, "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlserver:1", "model": ARTIFACT}
+    change = ResourceChange("resource.aws_sagemaker_model.m", tm.type, "m", "create", None, attrs)
+    reg, _ = testing.declared(*mocks, change, tm)
+    assert reg.inputs["primaryContainer"]["modelDataSource"] == {"s3DataSources": [{
+        "s3Uri": ARTIFACT["uri"] + "/", "s3DataType": "S3Prefix", "compressionType": "None"}]}
+
+
+def test_the_model_read_back_keeps_the_artifact_reference_and_a_local_artifact_is_refused():
+    from zplan_pulumi.spec import decode_like, check_values
+
+    tm = TYPES["aws_sagemaker_model"]
+    field = tm.fields["model"]
+    assert decode_like(field, {"s3Uri": ARTIFACT["uri"] + "/"}, ARTIFACT) == ARTIFACT  # no drift
+    local = {**ARTIFACT, "uri": "file:///tmp/a/22"}
+    assert check_values(tm, {"model": local}) == [
+        "aws_sagemaker_model.model must be a step output kept in an s3:// artifact store, not 'file:///tmp/a/22'"]
+

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
+import tempfile
+from pathlib import Path
 
 from zplan.testing import ProviderConformance, ResourceCase, SchemaFlags
 from zplan_provider_local import LocalProvider
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
+
+
+def _model(c: float) -> dict:
+    """An artifact reference to a small fitted classifier, as a resource receives a step output."""
+    from sklearn.linear_model import LogisticRegression
+
+    folder = Path(tempfile.mkdtemp(prefix="zplan-model-"))
+    with open(folder / "model.pkl", "wb") as f:
+        pickle.dump(LogisticRegression(C=c).fit([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]], [0, 1, 0, 1]), f, protocol=5)
+    digest = f"{int(c * 1000):032x}"
+    return {"uri": folder.as_uri(), "digest": digest, "materializer": "sklearn.pickle", "path": str(folder)}
 
 
 class TestLocalProvider(ProviderConformance):
@@ -24,6 +38,9 @@ class TestLocalProvider(ProviderConformance):
         ResourceCase("local_process", {"command": SLEEPER, "health_check": "none"},
                      update={"command": SLEEPER, "health_check": "none", "health_timeout": 5},
                      replace={"command": [*SLEEPER, "again"], "health_check": "none", "health_timeout": 5}),
+        # a real MLServer: its environment is created on first use (see providers/local/.../serving)
+        ResourceCase("local_model_server", {"model": _model(1.0)}, update={"model": _model(0.5)},
+                     replace={"model": _model(0.5), "name": "renamed"}),
     ]
     flags = {
         "local_directory": SchemaFlags(required={"path"}, force_new={"path"}, computed_only={"id", "created_at"}),
@@ -33,5 +50,9 @@ class TestLocalProvider(ProviderConformance):
         "local_process": SchemaFlags(
             required={"command"}, force_new={"command", "env", "port", "working_dir"},
             computed_only={"id", "pid", "start_ticks", "log_file", "started_at", "url"}, sensitive={"env"},
+        ),
+        "local_model_server": SchemaFlags(
+            required={"model"}, force_new={"name", "port", "runtime"},
+            computed_only={"id", "pid", "start_ticks", "url", "infer_url", "model_digest", "log_file", "started_at"},
         ),
     }

@@ -1,0 +1,165 @@
+"""``local_model_server``: a model artifact served over HTTP with the Open Inference
+Protocol (V2), by MLServer running in its own environment (see ``runtime``).
+
+Create starts the server on the given port (or a free one) and waits until the
+model answers ``/v2/models/NAME/ready``; update swaps the model in the running
+server (MLServer loads the new one before unloading the old: no request is
+dropped, and a model that fails to load leaves the old one serving); delete stops
+the process and waits for the port to be free. A server that died shows as drift.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from zplan.provider import Attribute, ProviderError, ResourceSchema
+
+from .. import procs
+from ..base import LocalResource, known, now_iso
+from . import mlserver, runtime
+
+STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
+LOG_TAIL = 15
+LOAD_FAILED = "Couldn't load model"  # what MLServer logs when a model fails to load at start
+
+
+class LocalModelServer(LocalResource):
+    schema = ResourceSchema(
+        "local_model_server",
+        {
+            "model": Attribute("map", required=True, description="the artifact to serve, e.g. step.train.outputs.output"),
+            "name": Attribute("string", optional=True, computed=True, force_new=True,
+                              description="the model's name in /v2/models/NAME (default: the resource's name)"),
+            "port": Attribute("number", optional=True, computed=True, force_new=True, description="default: a free port"),
+            "runtime": Attribute("string", optional=True, default="sklearn", force_new=True,
+                                 description=f"the MLServer runtime: {', '.join(mlserver.RUNTIMES)}"),
+            "health_timeout": Attribute("number", optional=True, default=120, description="seconds to wait for the model to be ready"),
+            "id": Attribute("string", computed=True, description="the pid"),
+            "pid": Attribute("number", computed=True),
+            "start_ticks": Attribute("number", computed=True, description="start time from /proc, tells a reused pid apart"),
+            "url": Attribute("string", computed=True, description="http://127.0.0.1:PORT"),
+            "infer_url": Attribute("string", computed=True, description="URL/v2/models/NAME/infer"),
+            "model_digest": Attribute("string", computed=True, description="digest of the artifact being served"),
+            "log_file": Attribute("string", computed=True),
+            "started_at": Attribute("string", computed=True),
+        },
+        description="A model served on this machine over the Open Inference Protocol (V2) by MLServer.",
+    )
+
+    def check(self, inputs: Mapping[str, Any]) -> list[str]:
+        errors = []
+        model, run = inputs.get("model"), inputs.get("runtime")
+        if known(model) and model is not None and not (isinstance(model, dict) and "digest" in model):
+            errors.append("model must be a step output (model = step.NAME.outputs.OUTPUT)")
+        if known(run) and run is not None and run not in mlserver.RUNTIMES:
+            errors.append(f"runtime must be one of: {', '.join(mlserver.RUNTIMES)}; got {run!r}")
+        port = inputs.get("port")
+        if known(port) and port is not None and (isinstance(port, bool) or not isinstance(port, (int, float)) or not 1 <= port <= 65535):
+            errors.append(f"port must be a whole number from 1 to 65535, got {port!r}")
+        return errors
+
+    # -- create / read / update / delete ------------------------------------------------------
+    def create(self, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        s = self.settings(inputs)
+        model_name = s["name"] or name
+        model = mlserver.model_file(s["model"], s["runtime"])
+        port = int(s["port"]) if s["port"] is not None else mlserver.free_port()
+        if mlserver.port_in_use(port):
+            raise ProviderError(f"port {port} is already in use on 127.0.0.1: choose another port, or stop what listens there")
+        python = runtime.ensure(self.context.log)
+        folder = self._folder(name)
+        shutil.rmtree(folder, ignore_errors=True)
+        mlserver.write_repository(folder, model_name, port, s["runtime"], model)
+        log_file = folder / "server.log"
+        proc = procs.spawn([str(python), "-m", "mlserver.cli.main", "start", str(folder)], folder, _server_env(), log_file)
+        st = procs.stat(proc.pid)
+        start_ticks = st.start_ticks if st else None
+        url = f"http://127.0.0.1:{port}"
+        try:
+            failure = _wait_ready(url, model_name, proc.pid, float(s["health_timeout"]), log_file)
+        except BaseException:  # interrupted: leave no server that no state will remember
+            procs.stop(proc.pid, start_ticks, STOP_GRACE)
+            raise
+        if failure:
+            procs.stop(proc.pid, start_ticks, STOP_GRACE)
+            raise ProviderError(f"model server {name!r} {failure}; last log lines ({log_file}):\n{_tail(log_file)}")
+        return {
+            **s, "name": model_name, "port": port, "id": str(proc.pid), "pid": proc.pid, "start_ticks": start_ticks,
+            "url": url, "infer_url": f"{url}/v2/models/{model_name}/infer", "model_digest": s["model"]["digest"],
+            "log_file": str(log_file), "started_at": now_iso(),
+        }
+
+    def read(self, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+        pid = attrs.get("pid")
+        if pid is None or not procs.is_running(int(pid), attrs.get("start_ticks")):
+            return None  # the server died or was stopped by hand: drift, created again by the next apply
+        return dict(attrs)
+
+    def update(self, before: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+        s = {**self.settings(inputs), "name": before["name"], "port": before["port"]}
+        if not procs.is_running(int(before["pid"]), before.get("start_ticks")):
+            return self.create(before["name"], s)  # died since the plan: start it again
+        model = mlserver.model_file(s["model"], s["runtime"])
+        folder = Path(before["log_file"]).parent
+        previous = mlserver.write_model_settings(folder, before["name"], s["runtime"], model)
+        failure = mlserver.load(before["url"], before["name"], float(s["health_timeout"]))
+        if failure is None and not mlserver.model_ready(before["url"], before["name"]):
+            failure = "the model is not ready after loading"
+        if failure:
+            mlserver.restore_model_settings(folder, before["name"], previous)  # a restart serves the old one too
+            raise ProviderError(f"the new model could not be loaded, the old one keeps serving: {failure}")
+        return {**before, **s, "model_digest": s["model"]["digest"]}
+
+    def delete(self, attrs: Mapping[str, Any]) -> None:
+        pid = attrs.get("pid")
+        if pid is not None:
+            try:
+                procs.stop(int(pid), attrs.get("start_ticks"), STOP_GRACE)
+            except PermissionError:
+                raise ProviderError(f"not allowed to stop process {pid}: it belongs to another user") from None
+        port = attrs.get("port")
+        deadline = time.monotonic() + 10
+        while port is not None and mlserver.port_in_use(int(port)) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the socket closes just after the process ends
+
+    def import_(self, id_: str) -> dict[str, Any]:
+        raise ProviderError("a local_model_server cannot be imported: let zplan start it")
+
+    def _folder(self, name: str) -> Path:
+        return Path(self.context.state_dir) / "serving" / name.replace(os.sep, "_")
+
+
+def _server_env() -> dict[str, str]:
+    """zplan's environment without what would point Python at zplan's own packages."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+
+
+def _wait_ready(url: str, name: str, pid: int, timeout: float, log_file: Path) -> str | None:
+    """None once the model answers ready; else why not (the server exited, the model did
+    not load, or it was too slow)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        code = procs.exit_code(pid)
+        if code is not None:
+            return f"exited with code {code} before its model was ready"
+        if mlserver.model_ready(url, name):
+            return None
+        if LOAD_FAILED in _tail(log_file):  # the server stays up without the model: say so now
+            return "could not load the model (the runtime cannot read this artifact)"
+        if time.monotonic() >= deadline:
+            return f"was not ready after {timeout:g} s (a model the runtime cannot load?)"
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+
+
+def _tail(log_file: Path) -> str:
+    try:
+        lines = log_file.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(lines[-LOG_TAIL:])

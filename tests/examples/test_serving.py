@@ -1,0 +1,212 @@
+"""examples/serving end to end through the CLI, with a real MLServer process (issue 13).
+
+Train -> local_model_server -> smoke_test in one apply; the served predictions are the
+model's own; a param change swaps the model in the running server (no request dropped)
+and reruns the smoke test; a comment edit redeploys nothing; a server killed by hand is
+drift; destroy stops it and frees its port. The server's environment is created on
+first use by zplan itself (once per machine, in the user's cache).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.cli.helpers import Project, cli_env, copy_project
+from zplan_provider_local import procs
+from zplan_provider_local.serving import mlserver
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "serving"
+API = "resource.local_model_server.api"
+SERVED = 'resource "local_model_server" "api" {\n  model = step.train.outputs.output'
+ROWS = np.random.default_rng(0).normal(size=(25, 13)).round(3).tolist()  # scaled wine features
+
+def _server(project: Project) -> dict:
+    return project.state()["resources"][API]["attributes"]
+
+
+def _in_process(server: dict) -> list:
+    with open(Path(server["model"]["path"]) / "model.pkl", "rb") as f:
+        return pickle.load(f).predict(np.array(ROWS)).tolist()
+
+
+def _plan(project: Project, *args: str) -> dict:
+    return json.loads(project.ok("plan", "-format", "json", *args).out)
+
+
+def _resource(doc: dict, address: str) -> dict:
+    return next(r for r in doc["resources"] if r["address"] == address)
+
+
+def _finished(result) -> list[str]:
+    """Addresses in the order the apply reported them done."""
+    return [line.split(":")[0] for line in result.out.splitlines() if ": " in line and " done in " in line]
+
+
+@pytest.mark.slow
+def test_train_serve_smoke_test_redeploy_drift_and_destroy_through_the_cli(tmp_path):
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    try:
+        _first_apply_serves_the_model(project)
+        _a_comment_edit_redeploys_nothing(project)
+        _a_param_change_swaps_the_model_without_dropping_a_request(project)
+        _a_server_killed_by_hand_is_drift(project)
+    finally:
+        server = project.state().get("resources", {}).get(API, {}).get("attributes", {})
+        result = project.run("destroy", "-auto-approve", timeout=120)
+    assert result.code == 0, str(result)
+    assert not procs.is_running(server["pid"], server["start_ticks"])
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", server["port"])) != 0  # the port is free
+    assert project.state()["resources"] == {} and project.step_records()["train"]["status"] == "succeeded"
+
+
+def _first_apply_serves_the_model(project: Project) -> None:
+    first = project.ok("apply", "-auto-approve", timeout=900)  # creates the server's environment on a new machine
+    order = _finished(first)
+    assert order.index("pipeline.training.step.train") < order.index(API) < order.index("pipeline.training.step.smoke_test")
+    server = _server(project)
+    assert server["model"]["materializer"] == "sklearn.pickle" and server["model_digest"] == server["model"]["digest"]
+    assert mlserver.infer(server["url"], server["name"], ROWS) == _in_process(server)
+    outputs = json.loads(project.ok("output", "-json").out)
+    assert outputs["served_accuracy"]["value"] == outputs["accuracy"]["value"]
+    _lineage_reaches_from_the_deployment_to_the_data(project, server)
+
+
+def _lineage_reaches_from_the_deployment_to_the_data(project: Project, server: dict) -> None:
+    lines = project.ok("lineage", API).out.splitlines()
+    assert lines[0] == f"{API} (local_model_server, {server['infer_url']})"
+    assert lines[1].startswith("  model: artifact ") and server["model"]["digest"][:12] in lines[1]
+    assert lines[2].strip().startswith("<- pipeline.training.step.train (run 1, complete, code ")
+    assert any('params {"c": 1.0, "seed": 42}' in line for line in lines)
+    assert any("data snapshot data/wine.csv" in line for line in lines)
+    # ML Metadata: the deployment is an execution of the run that consumed the model artifact
+    run = project.ok("runs", "show", "1").out
+    deployed = run[run.index(f"  {API}  complete"):].splitlines()
+    assert '"action": "create"' in deployed[1] and deployed[2].startswith(f"      in  model: {server['model']['uri']} (artifact ")
+
+
+def _a_comment_edit_redeploys_nothing(project: Project) -> None:
+    project.replace("steps/train.py", '"""Model steps', '"""Model steps (a comment edit)')
+    assert project.run("plan", "-detailed-exitcode").code == 0
+
+
+def _a_param_change_swaps_the_model_without_dropping_a_request(project: Project) -> None:
+    before = _server(project)
+    doc = _plan(project, "-var", "c=0.01")
+    api = _resource(doc, API)
+    assert api["action"] == "update"
+    assert [r["message"] for r in api["reasons"]] == ["model changes (step train reruns)"]
+    smoke = next(s for s in doc["steps"] if s["step"] == "smoke_test")
+    assert smoke["action"] == "run" and f"{API} changes (update)" in [r["message"] for r in smoke["reasons"]]
+    assert {r["address"] for r in doc["resources"] if r["action"] != "no-op"} == {API}
+    assert {s["step"] for s in doc["steps"] if s["action"] == "run"} == {"train", "evaluate", "smoke_test"}
+
+    failures, answered, stop = [], [0], threading.Event()
+
+    def keep_asking():
+        while not stop.is_set():
+            try:
+                mlserver.infer(before["url"], before["name"], ROWS[:1], timeout=10)
+                answered[0] += 1
+            except Exception as exc:  # noqa: BLE001 - any failure is a dropped request
+                failures.append(repr(exc))
+
+    asker = threading.Thread(target=keep_asking)
+    asker.start()
+    try:
+        result = project.ok("apply", "-auto-approve", "-var", "c=0.01")
+    finally:
+        stop.set()
+        asker.join()
+    assert "pipeline.training.step.smoke_test: done" in result.out
+    after = _server(project)
+    assert after["pid"] == before["pid"] and after["url"] == before["url"]  # swapped in the running server
+    assert after["model_digest"] != before["model_digest"]
+    assert mlserver.infer(after["url"], after["name"], ROWS) == _in_process(after)
+    assert failures == [] and answered[0] > 0
+
+
+def _a_server_killed_by_hand_is_drift(project: Project) -> None:
+    server = _server(project)
+    os.kill(server["pid"], 9)
+    procs.stop(server["pid"], server["start_ticks"], 5)  # wait until it is gone
+    api = _resource(_plan(project, "-var", "c=0.01"), API)
+    assert api["action"] == "create" and api["reasons"][0]["code"] == "deleted_outside_zplan"
+    project.ok("apply", "-auto-approve", "-var", "c=0.01")
+    again = _server(project)
+    assert procs.is_running(again["pid"], again["start_ticks"])
+    assert mlserver.infer(again["url"], again["name"], ROWS) == _in_process(again)
+
+
+# -- bad input: one clear error each -----------------------------------------------------------
+
+
+def test_a_port_in_use_is_refused_and_state_keeps_what_was_applied(tmp_path):
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        project.replace("main.zp.hcl", SERVED, f"{SERVED}\n  port  = {port}")
+        result = project.run("apply", "-auto-approve", timeout=600)
+    assert result.code == 1 and f"port {port} is already in use" in result.text and "Traceback" not in result.text
+    assert project.step_records()["train"]["status"] == "succeeded" and project.state()["resources"] == {}
+
+
+def test_a_model_the_runtime_cannot_load_is_refused(tmp_path):
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    project.replace("main.zp.hcl", SERVED, SERVED.replace("train", "evaluate"))
+    result = project.run("apply", "-auto-approve", timeout=600)
+    assert result.code == 1 and "Traceback" not in result.text
+    assert "the sklearn runtime cannot load this model" in result.text and "'json' materializer" in result.text
+
+
+def test_a_step_output_that_does_not_exist_is_an_error_at_apply_then_at_plan_with_its_line(tmp_path):
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    project.replace("main.zp.hcl", SERVED, SERVED.replace("outputs.output", "outputs.model"))
+    result = project.run("apply", "-auto-approve")  # the step's outputs are known once it has run
+    assert result.code == 1 and 'step "train" has no output "model" (its outputs are: output)' in result.text
+    assert "Traceback" not in result.text and project.state()["resources"] == {}
+    result = project.run("plan")
+    assert result.code == 1 and 'step "train" has no output "model"' in result.text and "main.zp.hcl:64:" in result.text
+
+
+def test_a_runtime_environment_that_cannot_be_created_is_one_clear_error(tmp_path):
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    bin_dir = tmp_path / "bin"  # a PATH with git and no uv, wherever uv is installed
+    bin_dir.mkdir()
+    if shutil.which("git"):
+        (bin_dir / "git").symlink_to(shutil.which("git"))
+    env = cli_env(ZPLAN_RUNTIMES_DIR=str(tmp_path / "runtimes"), PATH=str(bin_dir))
+    result = project.run("apply", "-auto-approve", env=env, timeout=600)
+    assert result.code == 1 and "Traceback" not in result.text
+    assert "cannot create the model server's environment: uv is not installed" in result.text
+    assert not (tmp_path / "runtimes").exists() or not any((tmp_path / "runtimes").glob("*/.zplan-complete"))
+
+
+@pytest.mark.slow
+def test_readme_serving_transcript(tmp_path):
+    import shlex
+
+    from tests.cli.test_readme import README, assert_transcript, transcripts
+
+    (steps,) = [t for t in transcripts(README.read_text()) if t and t[0][0] == "cd examples/serving"]
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    try:
+        for command, expected in steps[1:]:
+            argv = shlex.split(command)
+            assert argv[0] == "zplan", command
+            result = project.ok(*argv[1:], timeout=900)
+            assert_transcript(command, expected, (result.out + result.err).splitlines())
+    finally:
+        project.run("destroy", "-auto-approve", timeout=120)
+
