@@ -54,7 +54,7 @@ def config_files(project_dir: Path) -> list[Path]:
     return sorted(project_dir.glob(CONFIG_GLOB))
 
 
-PARSE_CACHE_VERSION = 2  # bump when parsed trees change shape or meaning
+PARSE_CACHE_VERSION = 3  # bump when parsed trees change shape or meaning
 
 
 def _parse(path: Path, cache_dir: Path | None) -> hcl.Block:
