@@ -81,8 +81,9 @@ def _parse(path: Path, cache_dir: Path | None) -> hcl.Block:
     gc.disable()  # unpickling thousands of small objects: the collector would only slow it down
     try:
         body = pickle.loads(cached.read_bytes())
-        # The tree holds no cycles and lives as long as the command: set it aside from the
-        # collector, which would otherwise scan its ~100,000 objects once or twice more.
+        # The tree lives as long as the command: move it (with everything alive now) out of
+        # the cycle collector's reach, whose next collections would rescan its objects
+        # (28,000 tracked ones for 1,000 steps); they are still freed by reference counting.
         gc.freeze()
         return body
     except Exception:  # missing or unreadable: parse again
