@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from zplan.runtime import current
 from zplan.steps import step
 
 __version__ = "0.1.0"
 __all__ = ["step", "materializer", "beam_step", "current", "__version__"]
 
 
-def __getattr__(name: str) -> Any:  # heavy parts load only when asked for
+def __getattr__(name: str) -> Any:  # parts that commands don't need load only when asked for
+    if name == "current":  # only a running step has a context: `plan` never loads the runtime
+        from zplan.runtime import current
+
+        return current
     if name == "materializer":
         from zplan.artifacts.materializers import materializer
 

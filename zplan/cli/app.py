@@ -350,6 +350,21 @@ def run_step(address: str, stack: Optional[str] = stack_option(), var: List[str]
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user mistakes become messages and exit 1, never tracebacks."""
+    import gc
+
+    # A command builds tens of thousands of long-lived objects (config, state records, the
+    # plan), nearly all acyclic: at the default threshold of 700 allocations the collector
+    # rescans them about 90 times on a 1,000-step plan, ~8 % of a no-change plan's CPU.
+    # Steps run in workers started from a fresh interpreter, with the default settings.
+    saved = gc.get_threshold()
+    gc.set_threshold(20_000, *saved[1:])
+    try:
+        _run(argv)
+    finally:
+        gc.set_threshold(*saved)
+
+
+def _run(argv: list[str] | None) -> None:
     import click
 
     argv = sys.argv[1:] if argv is None else argv

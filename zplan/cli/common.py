@@ -6,13 +6,15 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
 import typer
 
 from zplan import diags
-from zplan.operations.opening import ProjectArgs
+
+if TYPE_CHECKING:
+    from zplan.operations.opening import ProjectArgs
 
 
 @dataclass
@@ -47,6 +49,9 @@ def root_or_none(ctx: click.Context | None) -> Path | None:
 
 
 def project_args(stack: Optional[str] = None, var: list[str] = (), var_file: list[Path] = ()) -> ProjectArgs:
+    # Imported here, as every operation is: parsing the command line loads none of the core.
+    from zplan.operations.opening import ProjectArgs
+
     return ProjectArgs(root(), list(var), list(var_file), stack)
 
 

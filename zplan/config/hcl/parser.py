@@ -11,29 +11,13 @@ newline ``params = {} }``).
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from zplan.diags import Range, fail
 from zplan.config.hcl.expressions import ExpressionParser
 from zplan.config.hcl.lexer import KIND, NL, VALUE, Lexer, Token, describe
+from zplan.config.hcl.nodes import Attribute, Block
 from zplan.config.expr import Expr, Source
-
-
-@dataclass(frozen=True)
-class Attribute:
-    name: str
-    expr: Expr
-    range: Range  # where the attribute name is
-
-
-@dataclass
-class Block:
-    type: str  # "" for the body of a whole file
-    labels: list[str]
-    attributes: dict[str, Attribute] = field(default_factory=dict)
-    blocks: list["Block"] = field(default_factory=list)
-    range: Range = field(default_factory=lambda: Range(""))  # the block header's line
 
 
 def parse_file(path: Path) -> Block:

@@ -1,0 +1,294 @@
+"""Reading step code for its fingerprint: the definitions, files and libraries a step
+function reaches, followed statically through imports (see ``zplan.plan.code_hash``).
+
+Imported only when a fingerprint is recomputed: a no-change plan finds every
+fingerprint in the cache and needs neither this nor the scope analysis.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+from zplan.hashing import hash_text, hash_value
+from zplan.plan.code_hash import MODULE_CODE, WHOLE_MODULE, CodeError, CodeInfo
+from zplan.plan.code_scope import ImportRef, ModuleBindings, Use, normalise, uses_of
+from zplan.plan.signatures import read_signature
+
+_DYNAMIC_LOOKUPS = frozenset({"globals", "vars", "eval", "exec"})  # builtins that read a module's names by string
+
+
+class CodeReader:
+    """Parses a project's modules once each and computes step fingerprints from them."""
+
+    def __init__(self, project_dir: Path) -> None:
+        self.project_dir = project_dir  # resolved by the CodeIndex
+        self._modules: dict[Path, _Module | CodeError] = {}
+
+    def module(self, path: Path) -> _Module:
+        if path not in self._modules:
+            try:
+                text = path.read_text(encoding="utf-8")
+                self._modules[path] = _Module(path, ast.parse(text, filename=str(path)))
+            except FileNotFoundError:
+                self._modules[path] = CodeError(f"step source file {self.rel(path)} does not exist", "check the path in source = \"FILE.py:function\" (relative to the project folder)")
+            except SyntaxError as exc:
+                self._modules[path] = CodeError(
+                    f"syntax error in {self.rel(path)}:{exc.lineno}: {exc.msg}", "fix the Python file"
+                )
+            except RecursionError:
+                self._modules[path] = CodeError(f"{self.rel(path)} is nested too deeply to read", "split the deepest expression into steps")
+            except (OSError, UnicodeDecodeError) as exc:
+                self._modules[path] = CodeError(f"cannot read {self.rel(path)}: {exc}")
+        module = self._modules[path]
+        if isinstance(module, CodeError):
+            raise module
+        return module
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.project_dir).as_posix()
+        except ValueError:
+            return str(path)
+
+    def compute(self, source_file: str, function: str) -> CodeInfo:
+        path = (self.project_dir / source_file).resolve()
+        module = self.module(path)
+        stmts = module.bindings.defs.get(function, [])
+        node = stmts[-1] if stmts else None
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            known = sorted(n for n, d in module.bindings.defs.items() if isinstance(d[-1], ast.FunctionDef))
+            raise CodeError(
+                f"{source_file} has no function {function!r}",
+                f"functions defined there: {', '.join(known) or 'none'}",
+            )
+        walk = _Reach(self)
+        walk.name(module, function)
+        try:
+            walk.drain()
+        except RecursionError:
+            raise CodeError(
+                f"the code {source_file}:{function} reaches is nested too deeply to read", "split the deepest expression into steps"
+            ) from None
+        sigs = {}
+        for f in sorted(walk.files):
+            st = f.stat()
+            sigs[self.rel(f)] = [st.st_size, st.st_mtime_ns]
+        parts = dict(sorted(walk.parts.items()))
+        return CodeInfo(hash_value(parts), _declared_outputs(module, node), sigs, parts, sorted(walk.libraries),
+                        _declared_sensitivity(node), read_signature(node))
+
+    def find_module(self, importer: Path, name: str, level: int) -> Path | None:
+        """The project file (or namespace folder) an import names, or None for third-party modules."""
+        base = importer.parent if level else self.project_dir
+        for _ in range(max(level - 1, 0)):
+            base = base.parent
+        target = base.joinpath(*name.split(".")) if name else base
+        for candidate in (target.with_suffix(".py") if name else None, target / "__init__.py"):
+            if candidate is not None and candidate.is_file() and _inside(candidate, self.project_dir):
+                return candidate.resolve()
+        if (level or name) and target.is_dir() and _inside(target, self.project_dir) and any(target.glob("*.py")):
+            return target.resolve()  # a namespace package: only its submodules can be named
+        return None
+
+
+class _Module:
+    def __init__(self, path: Path, tree: ast.Module) -> None:
+        self.path = path
+        self.tree = tree
+        self.bindings = ModuleBindings.of(tree)
+        self._uses: dict[int, set[Use]] = {}
+
+    def uses(self, stmt: ast.stmt) -> set[Use]:
+        if id(stmt) not in self._uses:
+            self._uses[id(stmt)] = uses_of(stmt)
+        return self._uses[id(stmt)]
+
+
+class _Reach:
+    """Everything one step function reaches: a digest per definition, the files read, the libraries imported."""
+
+    def __init__(self, index: CodeReader) -> None:
+        self.index = index
+        self.parts: dict[str, str] = {}
+        self.files: set[Path] = set()
+        self.libraries: set[str] = set()
+        self._seen: set[tuple] = set()
+        self._todo: list[tuple[_Module, str]] = []
+
+    def _library(self, module: str) -> None:
+        top = module.split(".")[0]
+        if top not in sys.stdlib_module_names:  # the Python version is keyed on its own
+            self.libraries.add(top)
+
+    def _first_visit(self, *key: object) -> bool:
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+    def name(self, module: _Module, name: str) -> None:
+        """A name bound at the top level of ``module`` (a def, a class, a constant or an import)."""
+        if self._first_visit("name", module.path, name):
+            self._todo.append((module, name))
+
+    def drain(self) -> None:
+        """Follow every name reached, from a work list: a long call chain never deepens the Python stack."""
+        while self._todo:
+            self._expand(*self._todo.pop())
+
+    def _expand(self, module: _Module, name: str) -> None:
+        self._module_code(module)
+        b = module.bindings
+        stmts = b.defs.get(name)
+        if stmts:
+            unique = list({id(s): s for s in stmts}.values())
+            self.parts[f"{self.index.rel(module.path)}:{name}"] = _digest(unique)
+            for stmt in unique:
+                for use in module.uses(stmt):
+                    self.use(module, use)
+        if name in b.imports:
+            self.follow(module, b.imports[name], ())
+
+    def use(self, module: _Module, use: Use) -> None:
+        root, attrs = use
+        if isinstance(root, ImportRef):
+            self.follow(module, root, attrs)
+            return
+        b = module.bindings
+        if root in b.defs:  # (bound by an import too, as in `try: import x` / `except: x = None`: both count)
+            self.name(module, root)
+        elif root in b.imports:
+            self.follow(module, b.imports[root], attrs)
+        elif root in _DYNAMIC_LOOKUPS:  # globals()["f"], eval("f()"): any name of the module may be read
+            self.whole(module.path)
+        else:  # a builtin, or a name a star import brings
+            for star in b.stars:
+                self.follow(module, ImportRef(star.module, root, star.level), attrs)
+
+    def follow(self, module: _Module, ref: ImportRef, attrs: tuple[str, ...]) -> None:
+        if not self._first_visit("import", module.path, ref, attrs):
+            return
+        target = self.index.find_module(module.path, ref.module, ref.level)
+        if target is None:
+            if ref.level == 0 and ref.module:
+                self._library(ref.module)
+            return
+        if ref.attr is None:
+            self.into(target, attrs)
+        elif target == module.path:  # `from . import sub` inside a package's own __init__.py
+            sub = self._submodule(target, ref.attr)
+            if sub is not None:
+                self.into(sub, attrs)
+            else:
+                self.whole(target)
+        else:
+            self.into(target, (ref.attr, *attrs))
+
+    def into(self, path: Path, attrs: tuple[str, ...]) -> None:
+        """The object ``path.attr1.attr2...`` names, as precisely as a static reading allows."""
+        if not attrs:
+            self.whole(path)
+            return
+        name, rest = attrs[0], attrs[1:]
+        module = self.index.module(path) if path.is_file() else None
+        if module is not None:
+            b = module.bindings
+            if name in b.defs:
+                self.name(module, name)
+                return
+            if name in b.imports:  # a re-export
+                self._module_code(module)
+                self.follow(module, b.imports[name], rest)
+                return
+        sub = self._submodule(path, name)
+        if sub is not None:
+            self.into(sub, rest)
+        elif module is not None and module.bindings.stars:
+            self.files.add(module.path)
+            for star in module.bindings.stars:
+                self.follow(module, ImportRef(star.module, name, star.level), rest)
+        else:  # made at run time (setattr, module __getattr__): key what could make it
+            self.whole(path)
+
+    def whole(self, path: Path) -> None:
+        """A module used as a value: every definition in it counts."""
+        if not path.is_file() or not self._first_visit("whole", path):
+            return
+        module = self.index.module(path)
+        self.files.add(path)
+        self.parts[f"{self.index.rel(path)}:{WHOLE_MODULE}"] = _digest(module.tree.body)
+        for name in module.bindings.defs:
+            self.name(module, name)
+        for name, ref in module.bindings.imports.items():
+            if ref.level == 0 and self.index.find_module(path, ref.module, ref.level) is None:
+                self._library(ref.module)
+
+    def _module_code(self, module: _Module) -> None:
+        """Module-level calls run whenever a step imports the module: they count for every use of it."""
+        self.files.add(module.path)
+        effects = module.bindings.effects
+        if effects and self._first_visit("effects", module.path):
+            self.parts[f"{self.index.rel(module.path)}:{MODULE_CODE}"] = _digest(effects)
+            for stmt in effects:
+                for use in module.uses(stmt):
+                    self.use(module, use)
+
+    def _submodule(self, package: Path, name: str) -> Path | None:
+        if package.is_file() and package.name != "__init__.py":
+            return None
+        folder = package if package.is_dir() else package.parent
+        return self.index.find_module(folder / "__init__.py", name, 1)
+
+
+def _digest(stmts: list[ast.stmt]) -> str:
+    """One definition's digest. 64 bits tell an edit apart; it is stored in every step record, so short."""
+    return hash_text(normalise(stmts))[:16]
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _declared_outputs(module: _Module, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str] | None:
+    """Output names from ``@step(outputs=[...])`` / ``outputs={...}`` or a NamedTuple return type."""
+    for deco in fn.decorator_list:
+        if isinstance(deco, ast.Call) and _decorator_name(deco.func) == "step":
+            for kw in deco.keywords:
+                if kw.arg == "outputs":
+                    try:
+                        value = ast.literal_eval(kw.value)
+                    except ValueError:
+                        return None
+                    if isinstance(value, str):
+                        return [value]
+                    return list(value)
+    ann = fn.returns
+    if isinstance(ann, ast.Name):
+        cls = module.bindings.defs.get(ann.id, [None])[-1]
+        if isinstance(cls, ast.ClassDef) and any(_decorator_name(b) == "NamedTuple" for b in cls.bases):
+            return [s.target.id for s in cls.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)]
+    return None
+
+
+def _decorator_name(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return ""
+
+
+def _declared_sensitivity(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool | None:
+    """``@step(sensitive_outputs=True|False)``, read without importing the module."""
+    for deco in fn.decorator_list:
+        if isinstance(deco, ast.Call) and _decorator_name(deco.func) == "step":
+            for kw in deco.keywords:
+                if kw.arg == "sensitive_outputs" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool):
+                    return kw.value.value
+    return None
