@@ -2,7 +2,10 @@
 #
 #   zplan plan -stack gcp      # works offline: no Pulumi CLI, no credentials needed
 #   zplan apply -stack gcp     # needs the Pulumi CLI and GCP credentials (see README)
-#   zplan apply                # the same pipeline on the embedded local stack
+#   zplan apply                # the same pipeline on the local stack (the deploy step deploys nothing there)
+#
+# pulumi-gcp cannot upload a model to Vertex AI nor deploy one to an endpoint, so the
+# endpoint is a resource and the deployment a step (steps/deploy.py, Vertex SDK).
 
 variable "project" {
   default     = "acme-ml"
@@ -15,6 +18,11 @@ variable "region" {
 
 variable "env" {
   default = "dev"
+}
+
+variable "serving_image" {
+  default     = "europe-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-3:latest"
+  description = "Vertex's prebuilt scikit-learn serving image; its version must load the trained model's pickle"
 }
 
 variable "db_password" {
@@ -121,10 +129,29 @@ pipeline "training" {
     source = "steps/pipeline.py:evaluate"
     inputs = { model = step.train.outputs.output, data = step.generate.outputs.output }
   }
+
+  # The trained model onto the Vertex endpoint: only on the gcp stack (its artifact store is
+  # on Cloud Storage); on the local stack it returns "not deployed: ..." and deploys nothing.
+  # Reads the endpoint: reruns when the endpoint is replaced, and when train reruns.
+  step "deploy" {
+    source = "steps/deploy.py:deploy"
+    inputs = { model = step.train.outputs.output }
+    params = {
+      endpoint     = resource.gcp_vertex_endpoint.serving.name
+      project      = var.project
+      region       = resource.gcp_vertex_endpoint.serving.location
+      image        = var.serving_image
+      machine_type = "n1-standard-2"
+    }
+  }
 }
 
 output "accuracy" {
   value = step.evaluate.outputs.output
+}
+
+output "deployed_model" {
+  value = step.deploy.outputs.output
 }
 
 output "bucket_url" {

@@ -182,11 +182,40 @@ def test_gcp_example_plans_offline_and_apply_fails_fast_without_pulumi(tmp_path:
     assert kinds["resource.gcp_storage_bucket.artifacts"] == "create"
     assert kinds["resource.gcp_sql_database.meta"] == "create"
     assert kinds["pipeline.training.step.train"] == "run"
+    deploy = next(s for s in doc["steps"] if s["address"] == "pipeline.training.step.deploy")
+    assert deploy["action"] == "run" and deploy["params"]["endpoint"] == "wine-classifier-dev"
+    assert deploy["inputs"]["model"]["step"] == "pipeline.training.step.train"
     user = next(r for r in doc["resources"] if r["address"] == "resource.gcp_sql_user.zplan")
     assert user["after"]["password"] == "(sensitive)"
 
     no_pulumi = {"PATH": os.path.dirname(sys.executable)}  # python, but no pulumi binary
     proc = zplan(project, "apply", "-stack", "gcp", "-auto-approve", env=no_pulumi)
+    assert proc.returncode == 1
+    assert "Pulumi CLI" in proc.stderr and "nothing was changed" in proc.stderr
+    state = project / ".zplan/state.json"
+    assert not state.exists() or json.loads(state.read_text())["resources"] == {}
+
+
+
+def test_aws_example_plans_offline_and_apply_fails_fast_without_pulumi(tmp_path: Path) -> None:
+    project = tmp_path / "aws"
+    shutil.copytree(ROOT / "examples/aws-training", project)
+    assert zplan(project, "validate").returncode == 0
+    doc = plan_json(project)
+    assert doc["stack"] == "aws"
+    kinds = actions(doc)
+    for kind in ("sagemaker_model", "sagemaker_endpoint_configuration", "sagemaker_endpoint"):
+        assert kinds[f"resource.aws_{kind}.classifier"] == "create"
+    assert kinds["pipeline.training.step.train"] == "run"
+    model = next(r for r in doc["resources"] if r["address"] == "resource.aws_sagemaker_model.classifier")
+    assert "model" in model["after_unknown"]  # the train step's artifact, known once it has run
+    # through the train step, whose artifacts go to the bucket and whose metadata to the database
+    assert {"resource.aws_s3_bucket.artifacts", "resource.aws_db_instance.meta"} <= set(model["depends_on"])
+    endpoint = next(r for r in doc["resources"] if r["address"] == "resource.aws_sagemaker_endpoint.classifier")
+    assert "resource.aws_sagemaker_endpoint_configuration.classifier" in endpoint["depends_on"]
+
+    no_pulumi = {"PATH": os.path.dirname(sys.executable)}
+    proc = zplan(project, "apply", "-auto-approve", env=no_pulumi)
     assert proc.returncode == 1
     assert "Pulumi CLI" in proc.stderr and "nothing was changed" in proc.stderr
     state = project / ".zplan/state.json"
