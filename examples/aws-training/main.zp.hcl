@@ -109,18 +109,25 @@ pipeline "training" {
 # The trained model as SageMaker serves it: the train step's artifact folder in the bucket
 # (uncompressed, mounted at /opt/ml/model) and the image of serving/Dockerfile, which loads
 # model.pkl from there. A new model (train reruns) replaces the SageMaker model, and with
-# it the endpoint configuration; the endpoint is updated to the new configuration.
+# it the endpoint configuration, each created before the old one goes; the endpoint is then
+# updated to the new configuration.
 resource "aws_sagemaker_model" "classifier" {
   execution_role_arn = resource.aws_iam_role.sagemaker.arn
   image              = "${resource.aws_ecr_repository.serving.repository_url}:${var.serving_tag}"
   model              = step.train.outputs.output
   depends_on         = [resource.aws_iam_role_policy_attachment.sagemaker, resource.aws_iam_role_policy_attachment.read_artifacts]
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_sagemaker_endpoint_configuration" "classifier" {
   model_name             = resource.aws_sagemaker_model.classifier.name
   instance_type          = "ml.m5.large"
   initial_instance_count = 1
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_sagemaker_endpoint" "classifier" {
