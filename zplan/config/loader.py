@@ -54,6 +54,11 @@ def config_files(project_dir: Path) -> list[Path]:
     return sorted(project_dir.glob(CONFIG_GLOB))
 
 
+# Set by the command-line entry point, whose process lives for one command. A long-lived process
+# that loads projects again and again (a notebook using the Python API) keeps the default: freezing
+# there would keep any garbage cycle alive at that moment out of the collector's reach for good.
+FREEZE_PARSED_TREES = False
+
 PARSE_CACHE_VERSION = 3  # bump when parsed trees change shape or meaning
 
 
@@ -78,18 +83,21 @@ def _parse(path: Path, cache_dir: Path | None) -> hcl.Block:
     cached = cache_dir / f"{hash_bytes(data + str(path).encode())}.v{PARSE_CACHE_VERSION}.pickle"
     import gc
 
+    collecting = gc.isenabled()
     gc.disable()  # unpickling thousands of small objects: the collector would only slow it down
     try:
         body = pickle.loads(cached.read_bytes())
-        # The tree lives as long as the command: move it (with everything alive now) out of
-        # the cycle collector's reach, whose next collections would rescan its objects
-        # (28,000 tracked ones for 1,000 steps); they are still freed by reference counting.
-        gc.freeze()
+        if FREEZE_PARSED_TREES:
+            # The tree lives as long as the command: move it (with everything alive now) out of
+            # the cycle collector's reach, whose next collections would rescan its objects
+            # (28,000 tracked ones for 1,000 steps); they are still freed by reference counting.
+            gc.freeze()
         return body
     except Exception:  # missing or unreadable: parse again
         pass
     finally:
-        gc.enable()
+        if collecting:
+            gc.enable()
     body = hcl.parse_file(path)
     try:
         atomic_write_bytes(cached, pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
