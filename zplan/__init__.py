@@ -13,7 +13,7 @@ from typing import Any
 from zplan.steps import step
 
 __version__ = "0.1.0"
-__all__ = ["step", "materializer", "beam_step", "current", "Project", "open", "__version__"]
+__all__ = ["step", "materializer", "beam_step", "current", "__version__"]  # not `open`: a star import must not shadow the builtin
 
 
 def __getattr__(name: str) -> Any:  # parts that commands don't need load only when asked for
