@@ -46,7 +46,7 @@ def test_runs_newest_first_with_status_and_commit(applied):
 
 
 def test_every_output_and_step_artifact_reads_back(applied):
-    before = _tree(applied.root / ".zplan")
+    before = _tree(applied.root)
     api = zplan.open(applied.root)
     recorded = json.loads(applied.ok("output", "-json").out)
     assert api.output("accuracy") == recorded["accuracy"]["value"]
@@ -65,7 +65,8 @@ def test_every_output_and_step_artifact_reads_back(applied):
     assert api.artifact("pipeline.training.step.train", run=1).produced_by.params["c"] == 1.0
     lineage = train.lineage()
     assert {n.produced_by.step for n in lineage.walk() if n.produced_by} == {"load", "split", "scale", "train"}
-    assert _tree(applied.root / ".zplan") == before  # read-only
+    api.runs(), api.run(1), api.plan()
+    assert _tree(applied.root) == before  # nothing written: no state, metadata, cache or bytecode
 
 
 def test_plan_is_read_only_and_all_cached(applied):
