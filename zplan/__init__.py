@@ -2,7 +2,8 @@
 
 The public Python API is small: ``step`` names a step's outputs, ``materializer``
 registers how a type is stored, ``beam_step`` marks an Apache Beam step and
-``current`` gives a running step its context.
+``current`` gives a running step its context. ``Project`` / ``open(path, stack)`` read a
+project's recorded runs, artifacts and outputs back (``zplan.api``, loaded only when asked for).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from zplan.steps import step
 
 __version__ = "0.1.0"
-__all__ = ["step", "materializer", "beam_step", "current", "__version__"]
+__all__ = ["step", "materializer", "beam_step", "current", "__version__"]  # not `open`: a star import must not shadow the builtin
 
 
 def __getattr__(name: str) -> Any:  # parts that commands don't need load only when asked for
@@ -28,4 +29,8 @@ def __getattr__(name: str) -> Any:  # parts that commands don't need load only w
         from zplan.beam.step import beam_step
 
         return beam_step
+    if name in ("Project", "open"):  # the read API: never needed by step code or commands
+        from zplan import api
+
+        return getattr(api, name)
     raise AttributeError(name)

@@ -17,7 +17,7 @@ MAX_LINES = 450
 # Highest first. A unit is a subpackage of zplan (``plan``) or a top-level module (``diags``);
 # ``zplan`` is the package's own __init__, the small public API step code imports.
 LAYERS: list[tuple[str, ...]] = [
-    ("cli", "zplan"),  # entry points: the commands, the public step API
+    ("cli", "zplan", "api"),  # entry points: the commands, the public step API, the read API
     ("operations",),  # what each command does
     ("apply",),  # the applier: resources, step workers, records
     ("plan",),  # code fingerprints, step and resource planning, saved plans

@@ -1,0 +1,141 @@
+"""The read API (`zplan.open`) on a real applied quickstart: every output and step artifact read back
+equals what the CLI shows, nothing is written, and each bad request raises its own documented error."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import zplan
+from zplan.api import ArtifactDamaged, RunNotFound, SensitiveOutput, StoreUnreachable, UnknownAddress, UnknownOutput, ZplanAPIError
+
+from .helpers import QUICKSTART, Project, cli_env, copy_project
+
+STEPS = ("load", "split", "scale", "train", "evaluate")
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory) -> Project:
+    """The quickstart applied twice: run 1 with c=1.0, run 2 with c=0.5 (train and evaluate rerun)."""
+    project = copy_project(QUICKSTART, tmp_path_factory.mktemp("api") / "quickstart")
+    project.git_commit_all()
+    project.apply()
+    project.apply("-var", "c=0.5")
+    return project
+
+
+def _tree(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+def test_runs_newest_first_with_status_and_commit(applied):
+    api = zplan.open(applied.root)
+    runs = api.runs()
+    assert [r.number for r in runs] == [2, 1]
+    assert all(r.status == "succeeded" and r.finished >= r.started for r in runs)
+    head = subprocess.run(["git", "-C", str(applied.root), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert {r.git_commit for r in runs} == {head}
+    listed = applied.ok("runs").out
+    assert all(str(r.number) in listed for r in runs)
+    assert {e.step for e in api.run(1).executions} == set(STEPS)
+
+
+def test_every_output_and_step_artifact_reads_back(applied):
+    before = _tree(applied.root)
+    api = zplan.open(applied.root)
+    recorded = json.loads(applied.ok("output", "-json").out)
+    assert api.output("accuracy") == recorded["accuracy"]["value"]
+    assert api.outputs() == {name: o["value"] for name, o in recorded.items()}
+    assert api.output("accuracy", run=2) == recorded["accuracy"]["value"]
+    records = applied.step_records()
+    for step in STEPS:
+        for name, out in records[step]["outputs"].items():
+            artifact = api.artifact(f"pipeline.training.step.{step}", output=name)
+            assert (artifact.digest, artifact.uri) == (out["digest"], out["uri"])
+            assert artifact.size > 0 and artifact.load() is not None
+            assert artifact.produced_by.address == f"pipeline.training.step.{step}"
+    train = api.artifact("pipeline.training.step.train")
+    assert train.produced_by.params["c"] == 0.5 and train.produced_by.run == 2
+    assert train.produced_by.code_fingerprint and train.produced_by.git_commit
+    assert api.artifact("pipeline.training.step.train", run=1).produced_by.params["c"] == 1.0
+    lineage = train.lineage()
+    assert {n.produced_by.step for n in lineage.walk() if n.produced_by} == {"load", "split", "scale", "train"}
+    api.runs(), api.run(1), api.plan()
+    assert _tree(applied.root) == before  # nothing written: no state, metadata, cache or bytecode
+
+
+def test_plan_is_read_only_and_all_cached(applied):
+    doc = zplan.open(applied.root).plan()
+    cli = applied.plan_json()
+    assert {s["address"]: s["action"] for s in doc["steps"]} == {s["address"]: s["action"] for s in cli["steps"]}
+    with pytest.raises(TypeError):
+        doc["steps"] = ()  # type: ignore[index]
+
+
+def test_import_is_cheap_and_loading_never_imports_step_code(applied, tmp_path):
+    script = (
+        "import sys, zplan\n"
+        "assert 'zplan.api' not in sys.modules\n"
+        f"model = zplan.open({str(applied.root)!r}).artifact('pipeline.training.step.train').load()\n"
+        "assert not any(m == 'steps' or m.startswith('steps.') for m in sys.modules), 'step code imported'\n"
+        "print(type(model).__name__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, env=cli_env())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "LogisticRegression"
+
+
+def test_explore_example_recomputes_the_recorded_accuracy(applied):
+    shutil.copy(QUICKSTART / "explore.py", applied.root / "explore.py")
+    done = subprocess.run([sys.executable, "explore.py"], cwd=applied.root, capture_output=True, text=True, env=cli_env(), timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "accuracy" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda p: p.artifact("pipeline.training.step.nope"), UnknownAddress),
+        (lambda p: p.artifact("resource.local_directory.reports"), UnknownAddress),
+        (lambda p: p.artifact("pipeline.training.step.train", output="nope"), UnknownAddress),
+        (lambda p: p.output("nope"), UnknownOutput),
+        (lambda p: p.run(99), RunNotFound),
+        (lambda p: p.artifact("pipeline.training.step.train", run=99), RunNotFound),
+    ],
+)
+def test_bad_requests_raise_their_error(applied, call, error):
+    with pytest.raises(error) as caught:
+        call(zplan.open(applied.root))
+    assert isinstance(caught.value, ZplanAPIError) and caught.value.summary
+
+
+def test_sensitive_output_is_refused_unless_revealed(applied, tmp_path):
+    project = applied.clone(tmp_path / "p")
+    project.write("secret.zp.hcl", 'output "secret_accuracy" {\n  value     = step.evaluate.outputs.output\n  sensitive = true\n}\n')
+    api = zplan.open(project.root)
+    with pytest.raises(SensitiveOutput):
+        api.output("secret_accuracy")
+    assert api.output("secret_accuracy", run=2, reveal=True) == api.output("accuracy")
+
+
+def test_damaged_artifact_is_refused(applied, tmp_path):
+    project = applied.clone(tmp_path / "p")
+    api = zplan.open(project.root)
+    artifact = api.artifact("pipeline.training.step.train")
+    (victim,) = [p for p in artifact.path().rglob("*") if p.is_file() and p.name != ".complete"][:1]
+    victim.chmod(0o644)
+    victim.write_bytes(victim.read_bytes() + b"tampered")
+    with pytest.raises(ArtifactDamaged):
+        api.artifact("pipeline.training.step.train").load()
+
+
+def test_unreachable_metadata_store_is_one_error(applied, tmp_path):
+    project = applied.clone(tmp_path / "p")
+    project.replace("main.zp.hcl", 'metadata_store = "sqlite:///.zplan/metadata.db"', 'metadata_store = "mysql://zplan@127.0.0.1:1/zplan"')
+    with pytest.raises(StoreUnreachable):
+        zplan.open(project.root).runs()

@@ -1,0 +1,118 @@
+"""A recorded step output, read back: where it is, who made it, and its value loaded and verified."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from zplan.api.errors import ArtifactDamaged, StoreUnreachable
+
+if TYPE_CHECKING:
+    from zplan.artifacts.base import ArtifactStore
+    from zplan.metadata.records import ArtifactView, ExecutionView, LineageNode
+
+
+@dataclass(frozen=True)
+class Execution:
+    """The step execution that produced an artifact."""
+
+    address: str  # pipeline.P.step.S
+    params: dict  # the parameters it was given
+    code_fingerprint: str  # hash of the step's code (and what it imports) when it ran
+    git_commit: str | None  # the project's commit at that run, when it was a git repository
+    run: int | None  # the run number (`zplan runs`)
+    state: str  # "complete" | "cached" | "failed"
+    started: float  # seconds since the epoch
+    finished: float
+
+    @staticmethod
+    def of(view: "ExecutionView") -> "Execution":
+        return Execution(view.address, dict(view.params), view.code_hash, view.git.commit, view.run,
+                         view.state, view.started_at, view.finished_at)
+
+
+class Artifact:
+    """One stored step output. Nothing is read from the store until ``load()``."""
+
+    def __init__(self, view: "ArtifactView", producer: "ExecutionView | None", store: "Callable[[], ArtifactStore]",
+                 lineage: "Callable[[], LineageNode]") -> None:
+        self._view = view
+        self._producer = producer
+        self._store = store
+        self._lineage = lineage
+
+    @property
+    def uri(self) -> str:
+        """Where the artifact lives in the artifact store."""
+        return self._view.uri
+
+    @property
+    def digest(self) -> str:
+        """The content digest every load is checked against."""
+        return self._view.digest
+
+    @property
+    def size(self) -> int:
+        """Bytes stored."""
+        return self._view.record.size
+
+    @property
+    def materializer(self) -> str:
+        """The name of the materializer that wrote it (and reads it back)."""
+        return self._view.record.materializer
+
+    @property
+    def type_name(self) -> str:
+        return self._view.record.type_name
+
+    @property
+    def produced_by(self) -> Execution | None:
+        """The execution that wrote it; None for a data snapshot."""
+        return Execution.of(self._producer) if self._producer is not None else None
+
+    def lineage(self) -> "LineageNode":
+        """This artifact, its producer, and recursively the producer's inputs down to data snapshots."""
+        return self._lineage()
+
+    def load(self) -> Any:
+        """The value, read through its materializer after rehashing every byte against ``digest``.
+
+        Raises ``ArtifactDamaged`` on a mismatch or a missing artifact, ``StoreUnreachable``
+        when the store cannot be read. Only the value's own library is imported (scikit-learn
+        for a model), never the step code.
+        """
+        from zplan.artifacts.materializers import get_materializer
+
+        folder = self.path()
+        with store_errors(f"artifact {self.digest}"):
+            return get_materializer(self.materializer).load(folder)
+
+    def path(self):
+        """A local folder with the artifact's files, verified against ``digest`` (downloaded once for S3/GCS)."""
+        with store_errors(f"artifact {self.digest}"):
+            return self._store().get(self.digest, verify=True)
+
+    def __repr__(self) -> str:
+        by = self._producer.address if self._producer else "snapshot"
+        return f"<Artifact {by} {self.digest[:12]} {self.size} bytes>"
+
+
+@contextmanager
+def store_errors(what: str) -> Iterator[None]:
+    """Store failures as API errors: a damaged or missing artifact, or a store that does not answer."""
+    from zplan.artifacts.base import ArtifactCorrupted, ArtifactNotFound, ArtifactStoreError
+
+    try:
+        yield
+    except (ArtifactCorrupted, ArtifactNotFound) as exc:
+        raise ArtifactDamaged(f"{what}: {_first(exc)}", "`zplan verify -repair` then `zplan apply` rebuilds it") from None
+    except ArtifactStoreError as exc:
+        raise StoreUnreachable(f"{what}: {_first(exc)}", "check the stack's artifact_store and credentials") from None
+    except (OSError, ConnectionError) as exc:
+        raise StoreUnreachable(f"{what}: {type(exc).__name__}: {exc}", "check the stack's artifact_store") from None
+
+
+def _first(exc: Exception) -> str:
+    found = getattr(exc, "diagnostics", None)
+    return found[0].summary if found else str(exc)

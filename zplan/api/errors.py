@@ -1,0 +1,40 @@
+"""The exceptions the Python API raises: one type per kind of bad request, all ``ZplanAPIError``.
+
+Store and metadata failures are turned into these, so a notebook never sees a raw traceback
+from S3, GCS, MySQL or ML Metadata.
+"""
+
+from __future__ import annotations
+
+
+class ZplanAPIError(Exception):
+    """Base of every error of ``zplan.Project``: ``summary`` says what went wrong, ``hint`` what to do."""
+
+    def __init__(self, summary: str, hint: str = "") -> None:
+        super().__init__(f"{summary}: {hint}" if hint else summary)
+        self.summary = summary
+        self.hint = hint
+
+
+class UnknownAddress(ZplanAPIError):
+    """No step at that address, or nothing it recorded under that output name."""
+
+
+class UnknownOutput(ZplanAPIError):
+    """No project output (``output "NAME" {}``) by that name, or none recorded yet."""
+
+
+class SensitiveOutput(ZplanAPIError):
+    """The output is sensitive: pass ``reveal=True`` to read it in clear."""
+
+
+class RunNotFound(ZplanAPIError):
+    """No run with that number in the stack's metadata store."""
+
+
+class StoreUnreachable(ZplanAPIError):
+    """The artifact store, metadata store or state backend could not be read."""
+
+
+class ArtifactDamaged(ZplanAPIError):
+    """The artifact's content does not match its recorded digest (or it is missing from the store)."""

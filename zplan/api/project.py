@@ -1,0 +1,204 @@
+"""``zplan.Project``: a project's recorded results, read-only, for notebooks and scripts.
+
+It reads what `zplan apply` recorded — the state (outputs), ML Metadata (runs, executions,
+lineage) and the artifact store — and never writes any of them, never plans with side
+effects and never imports step code.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+from zplan.api.artifact import Artifact, store_errors
+from zplan.api.errors import RunNotFound, SensitiveOutput, StoreUnreachable, UnknownAddress, UnknownOutput, ZplanAPIError
+from zplan.diags import DiagnosticError
+
+if TYPE_CHECKING:
+    from zplan.artifacts.base import ArtifactStore
+    from zplan.metadata.records import RunDetail, RunSummary
+    from zplan.project import Project as OpenProject
+
+
+class Project:
+    """A zplan project folder on one stack. ``zplan.open(path, stack)`` builds one."""
+
+    def __init__(self, path: str | Path = ".", stack: str | None = None) -> None:
+        from zplan.project import Options
+        from zplan.project import Project as OpenProject
+
+        with _api_errors("project"):
+            self._project: OpenProject = OpenProject.open(Path(path), Options(stack=stack))
+        self._store: ArtifactStore | None = None
+
+    @property
+    def root(self) -> Path:
+        return self._project.root
+
+    @property
+    def stack(self) -> str:
+        return self._project.stack_name
+
+    def runs(self, limit: int = 20) -> list["RunSummary"]:
+        """The latest ``limit`` runs, newest first (``number``, ``status``, ``git_commit``, ``started``, ``finished``)."""
+        with self._metadata() as meta:
+            return meta.runs(limit)
+
+    def run(self, number: int) -> "RunDetail":
+        """One run: its summary and each step execution. Raises ``RunNotFound``."""
+        with self._metadata() as meta:
+            return meta.run_detail(number)
+
+    def artifact(self, address: str, output: str = "output", run: int | None = None) -> Artifact:
+        """The artifact ``output`` of the step at ``address`` (``pipeline.P.step.S``) from run ``run``,
+        or the newest one recorded. Raises ``UnknownAddress`` or ``RunNotFound``."""
+        from zplan import addrs
+
+        try:
+            step = str(addrs.parse_output(address).step)
+        except ValueError as exc:
+            raise UnknownAddress(str(exc), "give pipeline.P.step.S") from None
+        if not self._declared(step):
+            raise UnknownAddress(f"no step {step} in the configuration", "see the pipeline blocks in *.zp.hcl")
+        with self._metadata() as meta:
+            if run is None:
+                found = meta.find_artifact(step, output)
+                if found is None:
+                    raise UnknownAddress(f"no recorded artifact for {step} output {output!r}", "run `zplan apply` first, or check the output name")
+                node = meta.lineage(found)
+                view, producer = node.artifact, node.produced_by
+            else:
+                view, producer = self._in_run(meta.run_detail(run), step, output)
+        return Artifact(view, producer, self._artifact_store, lambda: self._lineage(view.id))
+
+    def output(self, name: str, run: int | None = None, reveal: bool = False) -> Any:
+        """The value of project output ``name`` as the last apply recorded it, or as run ``run``
+        computed it (read from the artifact of the step it names). A sensitive output raises
+        ``SensitiveOutput`` unless ``reveal=True``. Raises ``UnknownOutput``."""
+        declared = self._project.config.outputs.get(name)
+        if declared is None:
+            raise UnknownOutput(f'no output "{name}" in the configuration', "see the output blocks in *.zp.hcl")
+        if declared.sensitive and not reveal:
+            raise SensitiveOutput(f'output "{name}" is sensitive', f"ask for it in clear: project.output({name!r}, reveal=True)")
+        if run is not None:
+            return self._output_of_run(name, declared, run)
+        from zplan.state import secrets
+        from zplan.state.model import State
+
+        with _api_errors("state"):
+            recorded = State(self._project.state_backend().read()).outputs_of(self.stack)
+        if name not in recorded:
+            raise UnknownOutput(f'no output "{name}" recorded on stack {self.stack}', "run `zplan apply` first")
+        if recorded[name].get("sensitive") and not reveal:
+            raise SensitiveOutput(f'output "{name}" is sensitive', f"ask for it in clear: project.output({name!r}, reveal=True)")
+        value = recorded[name]["value"]
+        return secrets.unseal(value, self._project.state_dir) if recorded[name].get("sensitive") else value
+
+    def outputs(self) -> dict[str, Any]:
+        """Every recorded output that is not sensitive, by name."""
+        from zplan.state.model import State
+
+        with _api_errors("state"):
+            recorded = State(self._project.state_backend().read()).outputs_of(self.stack)
+        return {n: o["value"] for n, o in sorted(recorded.items()) if not o.get("sensitive")}
+
+    def plan(self) -> Mapping[str, Any]:
+        """What `zplan plan -json` would show now, as a read-only mapping (nested dicts and lists
+        are frozen too). Keys follow the JSON plan format: ``format_version``, ``steps``,
+        ``resource_changes``, ``output_changes``... Caches are not written and resources not refreshed."""
+        from zplan.plan.jsonplan import to_json
+        from zplan.plan.planner import Planner, PlanRequest
+        from zplan.state.model import State
+
+        with _api_errors("plan"):
+            state = State(self._project.state_backend().read())
+            return _frozen(to_json(Planner(self._project, state).plan(PlanRequest())))
+
+    # -- reading helpers
+
+    def _declared(self, step: str) -> bool:
+        _, pipeline, _, name = step.split(".")
+        found = self._project.config.pipelines.get(pipeline)
+        return found is not None and name in found.steps
+
+    @staticmethod
+    def _in_run(detail: "RunDetail", step: str, output: str):
+        for execution in reversed(detail.executions):
+            if execution.address == step and output in execution.outputs:
+                return execution.outputs[output], execution
+        raise UnknownAddress(f"run {detail.summary.number} recorded no output {output!r} of {step}", "see project.run(N).executions")
+
+    def _output_of_run(self, name: str, declared, run: int) -> Any:
+        for ref in declared.expr.references():
+            if ref.parts[0] == "step" and len(ref.parts) >= 4:
+                for pname, pipeline in self._project.config.pipelines.items():
+                    if ref.parts[1] in pipeline.steps:
+                        return self.artifact(f"pipeline.{pname}.step.{ref.parts[1]}", str(ref.parts[3]), run).load()
+        raise UnknownOutput(f'output "{name}" is not a step output', "only outputs of steps are kept per run; read it without run=")
+
+    def _lineage(self, artifact_id: int):
+        with self._metadata() as meta:
+            return meta.lineage(artifact_id)
+
+    def _settings(self) -> dict:
+        from zplan.config.values import UNKNOWN
+
+        settings = self._project.static_stack_settings()
+        if UNKNOWN in (settings.get("artifact_store"), settings.get("metadata_store")):
+            raise StoreUnreachable(f"stack {self.stack}: its stores are known only after apply", "run `zplan apply` first")
+        return settings
+
+    def _artifact_store(self) -> "ArtifactStore":
+        if self._store is None:
+            from zplan.artifacts.base import ArtifactStore
+
+            with store_errors("artifact store"):
+                self._store = ArtifactStore.from_url(str(self._settings()["artifact_store"]), self.root)
+        return self._store
+
+    @contextmanager
+    def _metadata(self) -> Iterator[Any]:
+        from zplan.metadata import MetadataStore
+        from zplan.metadata.urls import metadata_password
+
+        settings = self._settings()
+        with _api_errors("metadata store"):
+            meta = MetadataStore.from_url(str(settings["metadata_store"]), self.root, metadata_password(settings))
+            try:
+                yield meta
+            finally:
+                meta.close()
+
+    def __repr__(self) -> str:
+        return f"<zplan.Project {self.root} stack={self.stack}>"
+
+
+def open(path: str | Path = ".", stack: str | None = None) -> Project:  # noqa: A001 - zplan.open reads like open()
+    """The project in ``path`` on ``stack`` (the configured default when None), read-only."""
+    return Project(path, stack)
+
+
+@contextmanager
+def _api_errors(what: str) -> Iterator[None]:
+    """A core diagnostic as the API error it stands for; the API's own errors pass through."""
+    try:
+        yield
+    except ZplanAPIError:
+        raise
+    except DiagnosticError as exc:
+        first = exc.diagnostics[0]
+        if first.summary.startswith("no run "):
+            raise RunNotFound(first.summary, first.detail) from None
+        raise StoreUnreachable(f"{what}: {first.summary}", first.detail) from None
+    except (OSError, ConnectionError) as exc:
+        raise StoreUnreachable(f"{what}: {type(exc).__name__}: {exc}") from None
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
