@@ -17,8 +17,9 @@ MAX_LINES = 450
 # Highest first. A unit is a subpackage of zplan (``plan``) or a top-level module (``diags``);
 # ``zplan`` is the package's own __init__, the small public API step code imports.
 LAYERS: list[tuple[str, ...]] = [
-    ("cli", "zplan", "api"),  # entry points: the commands, the public step API, the read API
+    ("cli", "zplan"),  # entry points: the commands, the public step API
     ("operations",),  # what each command does
+    ("api",),  # the read API (zplan.open): recorded runs, artifacts and outputs, for notebooks and commands
     ("apply",),  # the applier: resources, step workers, records
     ("plan",),  # code fingerprints, step and resource planning, saved plans
     ("project",),  # a project on disk: configuration, variables, chosen stack, state backend

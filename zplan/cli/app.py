@@ -35,7 +35,7 @@ def _import_typer():
 typer = _import_typer()
 
 from zplan import diags
-from zplan.cli import common
+from zplan.cli import common, results_cmd
 from zplan.cli.common import stack_option, opt, project_args
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -46,6 +46,8 @@ runs_app = typer.Typer(invoke_without_command=True, help="Recent runs, and one r
 app.add_typer(state_app, name="state")
 app.add_typer(stack_app, name="stack")
 app.add_typer(runs_app, name="runs")
+app.add_typer(results_cmd.artifact_app, name="artifact")
+runs_app.command("diff")(results_cmd.runs_diff)
 
 VarOpt = typer.Option([], "-var", "--var", help="Set a variable: -var NAME=VALUE (repeatable).")
 VarFileOpt = typer.Option([], "-var-file", "--var-file", help="Read variables from a .zpvars file.")

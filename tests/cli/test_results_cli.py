@@ -1,0 +1,139 @@
+"""`zplan artifact list`, `artifact export` and `runs diff` through the real command line, on the quickstart
+applied twice: run 1 as shipped, run 2 with c=0.001, one more data row and evaluate's body edited."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from zplan.hashing import hash_tree
+
+from .helpers import QUICKSTART, Project, copy_project
+
+TRAIN = "pipeline.training.step.train"
+EVALUATE = "pipeline.training.step.evaluate"
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory) -> Project:
+    project = copy_project(QUICKSTART, tmp_path_factory.mktemp("results") / "quickstart")
+    project.apply()
+    last_row = project.read("data/wine.csv").splitlines()[-1]
+    project.write("data/wine.csv", project.read("data/wine.csv") + last_row + "\n")
+    project.replace("steps/train.py", "return round(accuracy, 4)", "return round(accuracy, 3)")
+    project.apply("-var", "c=0.001")
+    return project
+
+
+def _rows(text: str) -> list[list[str]]:
+    return [line.split() for line in text.splitlines()[1:]]
+
+
+# -- artifact list ---------------------------------------------------------------------------------
+
+
+def test_list_shows_every_step_output_of_the_latest_run(applied):
+    records = applied.step_records()
+    rows = _rows(applied.ok("artifact", "list").out)
+    listed = {(r[0], r[1]): r for r in rows}
+    expected = {(f"pipeline.training.step.{s}", name): out for s, rec in records.items() for name, out in rec["outputs"].items()}
+    assert set(listed) == set(expected)
+    for key, out in expected.items():
+        address, output, run, digest, size, materializer, uri = listed[key]
+        assert (run, uri) == ("2", out["uri"]) and out["digest"].startswith(digest) and int(size) > 0
+    assert listed[(TRAIN, "output")][5] == "sklearn.pickle" and listed[(EVALUATE, "output")][5] == "json"
+
+
+def test_list_of_one_step_in_an_earlier_run(applied):
+    rows = _rows(applied.ok("artifact", "list", TRAIN, "-run", "1").out)
+    assert [(r[0], r[1], r[2]) for r in rows] == [(TRAIN, "output", "1")]
+    assert rows[0][3] != _rows(applied.ok("artifact", "list", TRAIN).out)[0][3]  # c changed: another model
+
+
+# -- artifact export -------------------------------------------------------------------------------
+
+
+def test_export_copies_the_verified_files_and_refuses_to_overwrite(applied, tmp_path):
+    digest = applied.step_records()["train"]["outputs"]["output"]["digest"]
+    done = applied.ok("artifact", "export", TRAIN, str(tmp_path / "model"))
+    assert (tmp_path / "model" / "model.pkl").stat().st_size > 0 and "verified" in done.out
+    assert hash_tree(tmp_path / "model") == digest
+    again = applied.run("artifact", "export", TRAIN, str(tmp_path / "model"))
+    assert again.code == 1 and "already exists" in again.err and "-force" in again.err and "Traceback" not in again.err
+    applied.ok("artifact", "export", TRAIN, str(tmp_path / "model"), "-force")
+
+
+def test_export_of_a_named_output_of_an_earlier_run(applied, tmp_path):
+    applied.ok("artifact", "export", "pipeline.training.step.split.outputs.test", str(tmp_path / "t"), "-run", "1")
+    assert [p.name for p in (tmp_path / "t").iterdir()] == ["frame.parquet"]
+
+
+def test_export_refuses_a_damaged_artifact_and_writes_nothing(applied, tmp_path):
+    project = applied.clone(tmp_path / "p")
+    uri = project.step_records()["train"]["outputs"]["output"]["uri"].replace(str(applied.root), str(project.root))
+    model = Path(uri.removeprefix("file://")) / "model.pkl"
+    model.write_bytes(model.read_bytes()[:-8] + b"damaged!")
+    result = project.run("artifact", "export", TRAIN, str(tmp_path / "out"))
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "Error:" in result.err and "zplan verify" in result.err
+    assert not (tmp_path / "out").exists()
+
+
+# -- runs diff -------------------------------------------------------------------------------------
+
+
+def test_diff_json_names_params_code_data_and_metric_deltas(applied):
+    doc = json.loads(applied.ok("runs", "diff", "-format", "json").out)
+    assert (doc["run_a"], doc["run_b"]) == (1, 2)
+    changes = {(c["kind"], c["address"].rsplit(".", 1)[1], c["name"]): c for c in doc["changes"]}
+    assert changes[("param", "train", "c")] == {"kind": "param", "address": TRAIN, "name": "c", "before": 1.0, "after": 0.001,
+                                                    "delta": pytest.approx(-0.999)}
+    assert ("param", "split", "seed") not in changes  # unchanged params are left out
+    assert {k[1] for k in changes if k[0] == "code"} == {"evaluate"}  # the edited body; train's code is the same
+    assert ("data", "load", "data/wine.csv") in changes
+    accuracy = changes[("output", "evaluate", "output")]
+    assert accuracy["after"] == json.loads(applied.ok("output", "-json").out)["accuracy"]["value"]
+    assert accuracy["delta"] == pytest.approx(accuracy["after"] - accuracy["before"])
+    assert changes[("output", "train", "output")]["after"] == applied.step_records()["train"]["outputs"]["output"]["digest"]
+
+
+def test_diff_with_explicit_runs_as_text_and_markdown(applied):
+    text = applied.ok("runs", "diff", "1", "2").out
+    assert text.startswith("Run 1 -> run 2") and "~ pipeline.training.step.train c: 1.0 -> 0.001 (-0.999)" in text
+    markdown = applied.ok("runs", "diff", "1", "2", "-format", "markdown").out
+    assert "| params | `pipeline.training.step.train` | `c` | `1.0` | `0.001` | -0.999 |" in markdown
+    assert "|---|---|---|---|---|---|" in markdown
+    same = applied.ok("runs", "diff", "2", "2").out
+    assert "No differences" in same
+
+
+# -- bad input -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("artifact", "list", "pipeline.training.step.nope"), "no step pipeline.training.step.nope"),
+        (("artifact", "list", "-run", "99"), "no run 99"),
+        (("artifact", "export", f"{TRAIN}.outputs.nope", "x"), "no recorded artifact"),
+        (("artifact", "export", "resource.local_directory.reports", "x"), "is not a step output"),
+        (("artifact", "export", TRAIN, "x", "-run", "99"), "no run 99"),
+        (("runs", "diff", "1", "99"), "no run 99"),
+        (("runs", "diff", "1"), "two run numbers"),
+        (("runs", "diff", "-format", "html"), "unknown diff format"),
+    ],
+)
+def test_bad_input_is_one_clear_error(applied, args, message):
+    result = applied.run(*args)
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    assert result.err.startswith("Error:") and message in result.err, str(result)
+    assert not (applied.root / "x").exists()
+
+
+def test_unreachable_store_is_one_clear_error(applied, tmp_path):
+    project = applied.clone(tmp_path / "p")
+    project.replace("main.zp.hcl", 'artifact_store = "file://.zplan/artifacts"', 'artifact_store = "nope://bucket/artifacts"')
+    result = project.run("artifact", "export", TRAIN, "out")
+    assert result.code == 1 and "Traceback" not in result.err and result.err.startswith("Error:"), str(result)
