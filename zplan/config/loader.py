@@ -248,7 +248,7 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
         found.error(f'step "{name}" has no source', 'add source = "path/to/file.py:function"', block.range)
         return
     source = _static(attrs["source"], found)
-    if not isinstance(source, str) or ":" not in source or not source.rsplit(":", 1)[1].isidentifier():
+    if not isinstance(source, str) or ":" not in source or not source.rsplit(":", 1)[1].isidentifier() or "\0" in source:
         found.error(
             f'step "{name}": source must look like "path/to/file.py:function"',
             f"got {attrs['source'].expr.source()}",

@@ -1,4 +1,4 @@
-"""Step timeouts are read as durations when the configuration loads; a bad one is an error at file:line."""
+"""Step blocks as the loader reads them: timeouts parsed as durations, bad sources refused, each error at file:line."""
 
 from __future__ import annotations
 
@@ -39,3 +39,11 @@ def test_bad_step_timeout_names_file_and_line(tmp_path, value):
     text = str(err.value.diagnostics[0])
     assert "timeout must be a positive duration" in text
     assert "main.zp.hcl:4" in text
+
+
+def test_a_step_source_with_a_null_byte_is_a_config_error(tmp_path):
+    """Found by the fuzz test: the path reached the file system and raised ValueError."""
+    (tmp_path / "main.zp.hcl").write_text('pipeline "p" {\n  step "s" {\n    source = "steps\\u0000.py:f"\n  }\n}\n')
+    with pytest.raises(diags.DiagnosticError) as err:
+        loader.load(tmp_path)
+    assert "source must look like" in str(err.value.diagnostics[0]) and "main.zp.hcl:3" in str(err.value.diagnostics[0])
