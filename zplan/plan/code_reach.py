@@ -14,7 +14,7 @@ from pathlib import Path
 from zplan.hashing import hash_text, hash_value
 from zplan.plan.code_hash import MODULE_CODE, WHOLE_MODULE, CodeError, CodeInfo
 from zplan.plan.code_scope import ImportRef, ModuleBindings, Use, normalise, uses_of
-from zplan.plan.signatures import read_signature
+from zplan.plan.signatures import callee_name, read_signature
 
 _DYNAMIC_LOOKUPS = frozenset({"globals", "vars", "eval", "exec"})  # builtins that read a module's names by string
 
@@ -258,7 +258,7 @@ def _inside(path: Path, root: Path) -> bool:
 def _declared_outputs(module: _Module, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str] | None:
     """Output names from ``@step(outputs=[...])`` / ``outputs={...}`` or a NamedTuple return type."""
     for deco in fn.decorator_list:
-        if isinstance(deco, ast.Call) and _decorator_name(deco.func) == "step":
+        if isinstance(deco, ast.Call) and callee_name(deco.func) == "step":
             for kw in deco.keywords:
                 if kw.arg == "outputs":
                     try:
@@ -271,23 +271,16 @@ def _declared_outputs(module: _Module, fn: ast.FunctionDef | ast.AsyncFunctionDe
     ann = fn.returns
     if isinstance(ann, ast.Name):
         cls = module.bindings.defs.get(ann.id, [None])[-1]
-        if isinstance(cls, ast.ClassDef) and any(_decorator_name(b) == "NamedTuple" for b in cls.bases):
+        if isinstance(cls, ast.ClassDef) and any(callee_name(b) == "NamedTuple" for b in cls.bases):
             return [s.target.id for s in cls.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)]
     return None
 
-
-def _decorator_name(node: ast.AST) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    return ""
 
 
 def _declared_sensitivity(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool | None:
     """``@step(sensitive_outputs=True|False)``, read without importing the module."""
     for deco in fn.decorator_list:
-        if isinstance(deco, ast.Call) and _decorator_name(deco.func) == "step":
+        if isinstance(deco, ast.Call) and callee_name(deco.func) == "step":
             for kw in deco.keywords:
                 if kw.arg == "sensitive_outputs" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool):
                     return kw.value.value

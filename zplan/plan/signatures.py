@@ -25,7 +25,7 @@ def read_signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, Any]
     """The JSON-able parameter list of ``fn``; None when a decorator may change it."""
     skip_first = False
     for deco in fn.decorator_list:
-        name = _callee_name(deco.func if isinstance(deco, ast.Call) else deco)
+        name = callee_name(deco.func if isinstance(deco, ast.Call) else deco)
         if name not in _KEEPS_SIGNATURE:
             return None
         if name == "beam_step" and isinstance(deco, ast.Call):
@@ -96,7 +96,8 @@ def _key_places(expr: Any) -> dict[str, diags.Range]:
     return places
 
 
-def _callee_name(node: ast.AST) -> str:
+def callee_name(node: ast.AST) -> str:
+    """``step`` for ``step`` and ``zplan.step``: the name a decorator or base class is called by."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):

@@ -114,12 +114,7 @@ class LocalProcess(LocalResource):
         return {**before, **self.settings(inputs)}
 
     def delete(self, attrs: Mapping[str, Any]) -> None:
-        pid = attrs.get("pid")
-        if pid is not None:
-            try:
-                procs.stop(int(pid), attrs.get("start_ticks"), STOP_GRACE)
-            except PermissionError:
-                raise ProviderError(f"not allowed to stop process {pid}: it belongs to another user") from None
+        procs.stop_recorded(attrs, STOP_GRACE)
         if attrs.get("log_file"):
             _remove_pid_file(Path(attrs["log_file"]).with_suffix(".pid"))
 

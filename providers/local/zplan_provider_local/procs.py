@@ -145,3 +145,17 @@ def started_at(start_ticks: int) -> str:
             btime = int(line.split()[1])
     seconds = btime + start_ticks / os.sysconf("SC_CLK_TCK")
     return _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def stop_recorded(attrs: Mapping[str, object], grace: float) -> None:
+    """Stop the process a resource recorded (``pid``, ``start_ticks``), if any; a process of
+    another user is a ProviderError, not a traceback."""
+    from zplan.provider import ProviderError
+
+    pid = attrs.get("pid")
+    if pid is None:
+        return
+    try:
+        stop(int(pid), attrs.get("start_ticks"), grace)
+    except PermissionError:
+        raise ProviderError(f"not allowed to stop process {pid}: it belongs to another user") from None

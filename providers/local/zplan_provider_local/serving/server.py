@@ -115,12 +115,7 @@ class LocalModelServer(LocalResource):
         return {**before, **s, "model_digest": s["model"]["digest"]}
 
     def delete(self, attrs: Mapping[str, Any]) -> None:
-        pid = attrs.get("pid")
-        if pid is not None:
-            try:
-                procs.stop(int(pid), attrs.get("start_ticks"), STOP_GRACE)
-            except PermissionError:
-                raise ProviderError(f"not allowed to stop process {pid}: it belongs to another user") from None
+        procs.stop_recorded(attrs, STOP_GRACE)
         port = attrs.get("port")
         deadline = time.monotonic() + 10
         while port is not None and mlserver.port_in_use(int(port)) and time.monotonic() < deadline:
