@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from zplan import diags
-from zplan.config import loader, variables
+from zplan.config import expand, loader, variables
 from zplan.config.model import Config
 from zplan.config.scope import Scope
 from zplan.provider import ProviderRegistry
@@ -47,6 +47,7 @@ class Project:
         config = loader.load(root)
         values = variables.resolve(config, options.vars, options.var_files)
         stack = select.selected_name(config, root / STATE_DIR, options.stack)
+        config = expand.expand(config, values, stack)
         return cls(root, config, values, stack, registry or ProviderRegistry())
 
     @functools.cached_property
@@ -55,7 +56,7 @@ class Project:
         return variables.sensitive_values(self.config, self.variables)
 
     def scope(self, resource_value=None) -> Scope:
-        return Scope(self.config, self.variables, resource_value)
+        return Scope(self.config, self.variables, resource_value, self.stack_name)
 
     def static_stack_settings(self) -> dict[str, Any]:
         """Stack settings evaluated before any resource is known (UNKNOWN where they depend on one)."""

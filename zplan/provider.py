@@ -300,7 +300,7 @@ class ProviderRegistry:
             self._classes[name] = ep.load()
         return self._classes[name]
 
-    def open(self, name: str, project: Any, resource_value: Callable[[str, str, str], Any] | None = None,
+    def open(self, name: str, project: Any, resource_value: Callable[[str, str], Any] | None = None,
              log: Callable[[str], None] | None = None) -> Provider:
         """An instance of provider ``name`` configured by the project's ``provider "name"`` block.
 

@@ -27,6 +27,7 @@ import time
 from typing import Any, Callable
 
 from zplan import diags
+from zplan.addrs import short_name
 from zplan.hooks import Hooks
 from zplan.config.values import UNKNOWN
 from zplan.graph.walk import FAILED, OK
@@ -199,7 +200,7 @@ class ResourceApplier:
         }
         current.update({a: landed for a, landed in self._landed.items() if provider_name_for(landed[0]) == provider.name})
         return [
-            ResourceChange(addr, type_, addr.rsplit(".", 1)[1], m.NOOP, attrs, attrs)
+            ResourceChange(addr, type_, short_name(addr), m.NOOP, attrs, attrs)
             for addr, (type_, attrs) in sorted(current.items())
             if addr != address and attrs is not None
         ]
@@ -230,8 +231,8 @@ class ResourceApplier:
         self.hooks.resource_finished(rp.address, rp.action, res.ok, seconds, redact(res.error, self.project.secrets))
         return res
 
-    def value(self, type_: str, name: str, attr: str) -> Any:
-        rec = self.state.resources.get(f"resource.{type_}.{name}")
+    def value(self, address: str, attr: str) -> Any:
+        rec = self.state.resources.get(address)
         if rec is None:
             return UNKNOWN
         value = rec["attributes"].get(attr, rec.get("inputs", {}).get(attr, UNKNOWN))

@@ -332,6 +332,8 @@ class Splat(Expr):
         value = self.obj._eval(ctx)
         if value is UNKNOWN:
             return UNKNOWN
+        if getattr(value, "__zplan_instances__", False):  # step.train[*]: every instance of a for_each block
+            value = list(value.values())
         items = [] if value is None else value if isinstance(value, (list, tuple)) else [value]
         return [self.body._eval(ctx.with_locals({SPLAT_ITEM: item})) for item in items]
 

@@ -48,10 +48,12 @@ class StepConfig:
     outputs: list[str] | None = None  # declared in HCL; otherwise read from the decorator
     depends_on: list["Ref"] = field(default_factory=list)
     timeout: float | None = None  # seconds; the stack's step_timeout applies when None
+    repeat: "Repeat | None" = None  # count / for_each as written (None: one instance)
+    where: "Where | None" = None  # the module instance and key it was expanded in (None: the root, no key)
 
     @property
     def addr(self) -> StepAddr:
-        return StepAddr(self.pipeline, self.name)
+        return StepAddr(self.pipeline, self.name, self.where.module.path if self.where else "")
 
     @property
     def file(self) -> str:
@@ -101,10 +103,83 @@ class ResourceConfig:
     attribute_ranges: dict[str, Range] = field(default_factory=dict)
     depends_on: list["Ref"] = field(default_factory=list)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    repeat: "Repeat | None" = None
+    where: "Where | None" = None
 
     @property
     def addr(self) -> ResourceAddr:
-        return ResourceAddr(self.type, self.name)
+        return ResourceAddr(self.type, self.name, self.where.module.path if self.where else "")
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """``count = N`` or ``for_each = MAP_OR_SET`` on a block, as written."""
+
+    kind: str  # "count" | "for_each"
+    expr: "Expr"
+    range: Range
+
+
+@dataclass
+class ModuleCall:
+    """``module "NAME" { source = ..., inputs... }``."""
+
+    name: str
+    source: str
+    range: Range
+    source_range: Range
+    inputs: dict[str, "Expr"] = field(default_factory=dict)
+    input_ranges: dict[str, Range] = field(default_factory=dict)
+    depends_on: list["Ref"] = field(default_factory=list)
+    repeat: Repeat | None = None
+
+
+@dataclass(frozen=True)
+class Moved:
+    """``moved { from = OLD, to = NEW }``: addresses as canonical strings."""
+
+    from_addr: str
+    to_addr: str
+    range: Range
+
+
+@dataclass(frozen=True)
+class Each:
+    """The key of one instance: ``count.index`` (an int) or ``each.key`` / ``each.value``."""
+
+    key: str | int
+    value: Any
+
+
+@dataclass(eq=False)
+class ModuleInstance:
+    """One instance of a module (the root is one too, with path "" and no call)."""
+
+    path: str  # "" | module.a | module.a["x"].module.b
+    config: "Config"  # the module's declarations, as loaded from its folder
+    call: ModuleCall | None = None
+    parent: "ModuleInstance | None" = None
+    each: Each | None = None
+
+    def child_path(self, name: str, key_suffix: str = "") -> str:
+        own = f"module.{name}{key_suffix}"
+        return f"{self.path}.{own}" if self.path else own
+
+
+@dataclass(frozen=True, eq=False)
+class Where:
+    """Where an expression of an expanded block is evaluated: its module instance and its key."""
+
+    module: ModuleInstance
+    each: Each | None = None
+
+
+@dataclass(frozen=True)
+class Instances:
+    """The instance keys of one declared block: None for a block without count / for_each."""
+
+    kind: str  # "single" | "count" | "for_each"
+    keys: tuple = ()
 
 
 @dataclass
@@ -127,6 +202,12 @@ class Config:
     stacks: dict[str, Stack] = field(default_factory=dict)
     resources: dict[str, ResourceConfig] = field(default_factory=dict)  # by str(addr)
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
+    modules: dict[str, ModuleCall] = field(default_factory=dict)
+    moved: list[Moved] = field(default_factory=list)
+    # after expansion (zplan.config.expand): declared address (no key) -> its instances,
+    # and the module instances by path ("" the root)
+    instances: dict[str, Instances] = field(default_factory=dict)
+    module_instances: dict[str, ModuleInstance] = field(default_factory=dict)
     _step_index: dict[str, StepConfig] | None = field(default=None, repr=False)
 
     def steps(self) -> list[StepConfig]:

@@ -11,6 +11,14 @@ one, a resource attribute answered as ``Sensitive`` or the output of a step with
 sensitive outputs is sensitive as a whole, whatever templates, function calls,
 collections or conditionals it went through (``eval_marked``). Only what the
 evaluation actually read counts: the branch a conditional did not take does not.
+
+Blocks expanded from a module or by count / for_each (``zplan.config.expand``) are
+evaluated at their ``Where``: ``var.x`` there is the module's input (the calling
+block's expression, evaluated where the call is), ``local.x`` the module's local,
+``each.key`` / ``count.index`` the instance's key, and ``step.``, ``resource.`` and
+``module.`` name what that module declares. A reference to a fanned-out block
+without a key (``step.train``) is all its instances: a list for count, a map by key
+for for_each, each instance an object whose attributes are read on use.
 """
 
 from __future__ import annotations
@@ -19,13 +27,16 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from zplan import diags
+from zplan.addrs import instance_key
 from zplan.config.expr import Expr, Ref
 from zplan.config.values import UNKNOWN
-from zplan.config.model import Config
+from zplan.config.model import Config, ModuleInstance, Where
 from zplan.secrets import Sensitive
 
-# resource_value(type, name, attribute) -> value or UNKNOWN
-ResourceLookup = Callable[[str, str, str], Any]
+# resource_value(address, attribute) -> value or UNKNOWN
+ResourceLookup = Callable[[str, str], Any]
+
+ANY_PIPELINE = "*"  # step references allowed; ``step.NAME`` is the first pipeline declaring NAME
 
 
 @dataclass(frozen=True)
@@ -35,15 +46,39 @@ class StepOutputRef:
     __zplan_symbolic__ = True
 
     pipeline: str
-    step: str
+    step: str  # with its instance key
     output: str
+    module: str = ""  # the module instance path ("" for the root)
 
     @property
     def address(self) -> str:
-        return f"pipeline.{self.pipeline}.step.{self.step}"
+        own = f"pipeline.{self.pipeline}.step.{self.step}"
+        return f"{self.module}.{own}" if self.module else own
 
     def __str__(self) -> str:
         return f"step.{self.step}.outputs.{self.output}"
+
+
+class Lazy(dict):
+    """An instance as a value (a step's outputs, a resource's attributes, a module's outputs):
+    every key exists, and is computed on first use."""
+
+    def __init__(self, get: Callable[[str], Any]) -> None:
+        super().__init__()
+        self._get = get
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> Any:
+        value = self[key] = self._get(key)
+        return value
+
+
+class InstanceMap(dict):
+    """The instances of a for_each block by key; a splat (``step.train[*]``) takes its values."""
+
+    __zplan_instances__ = True
 
 
 class Scope:
@@ -52,27 +87,30 @@ class Scope:
         config: Config,
         variables: Mapping[str, Any],
         resource_value: ResourceLookup | None = None,
+        stack: str = "",
     ) -> None:
         self.config = config
         self.variables = variables
-        self.resource_value = resource_value or (lambda t, n, a: UNKNOWN)
+        self.resource_value = resource_value or (lambda address, attr: UNKNOWN)
+        self.stack = stack
         self._locals: dict[str, Any] = {}
         self._evaluating: list[str] = []
         self._read_sensitive = False  # the evaluation under way has read a sensitive value
         self._sensitive_locals: set[str] = set()
         self._marked: set[int] = set()  # ids of expressions whose last evaluation was sensitive
+        self._module_values: dict[tuple, tuple[Any, bool]] = {}  # (module path, kind, name) -> value, sensitive
         # step address -> whether its outputs are sensitive (the step planner answers)
         self.step_is_sensitive: Callable[[str], bool] = lambda address: False
 
-    def eval(self, expr: Expr, pipeline: str | None = None) -> Any:
+    def eval(self, expr: Expr, pipeline: str | None = None, where: Where | None = None) -> Any:
         """Evaluate ``expr``; step references are allowed only when ``pipeline`` is given."""
-        return self.eval_marked(expr, pipeline)[0]
+        return self.eval_marked(expr, pipeline, where)[0]
 
-    def eval_marked(self, expr: Expr, pipeline: str | None = None) -> tuple[Any, bool]:
+    def eval_marked(self, expr: Expr, pipeline: str | None = None, where: Where | None = None) -> tuple[Any, bool]:
         """The value of ``expr`` and whether it was computed from a sensitive value."""
         outer, self._read_sensitive = self._read_sensitive, False
         try:
-            value = expr.evaluate(lambda ref: self._resolve(ref, pipeline))
+            value = expr.evaluate(lambda ref: self._resolve(ref, pipeline, where))
         finally:
             sensitive, self._read_sensitive = self._read_sensitive, outer or self._read_sensitive
         (self._marked.add if sensitive else self._marked.discard)(id(expr))
@@ -82,29 +120,40 @@ class Scope:
         """Whether the last evaluation of ``expr`` by this scope read a sensitive value."""
         return id(expr) in self._marked
 
+    def root(self) -> ModuleInstance:
+        return self.config.module_instances.get("") or ModuleInstance("", self.config)
+
     # -- references -------------------------------------------------------------------------
-    def _resolve(self, ref: Ref, pipeline: str | None) -> Any:
+    def _resolve(self, ref: Ref, pipeline: str | None, where: Where | None) -> Any:
         root, rest = ref.parts[0], ref.parts[1:]
+        module = where.module if where is not None else self.root()
         if root == "var":
-            return _index(self._variable(ref), rest[1:], ref)
+            value = self._variable(ref) if module.call is None else self._module_var(ref, module)
+            return _index(value, rest[1:], ref)
         if root == "local":
-            return _index(self._local(ref), rest[1:], ref)
+            value = self._local(ref) if module.call is None else self._module_local(ref, module)
+            return _index(value, rest[1:], ref)
+        if root in ("each", "count"):
+            return self._each(ref, where)
         if root == "step":
-            return self._step_output(ref, pipeline)
+            return self._step_output(ref, pipeline, module)
         if root == "resource":
-            return self._resource(ref)
-        if root == "path" and rest[:1] == ("root",):
-            return str(self.config.project_dir)
+            return self._resource(ref, module)
+        if root == "module":
+            return self._module_output(ref, module)
+        if root == "zplan" and rest[:1] == ("stack",):
+            return self.stack
+        if root == "path" and rest[:1] in (("root",), ("module",)):
+            return str(self.config.project_dir if rest[0] == "root" else module.config.project_dir)
         raise diags.fail(
             f'unknown reference "{_dotted(ref.parts)}"',
-            "references start with var., local., step.NAME.outputs., resource.TYPE.NAME. or path.root",
+            "references start with var., local., step.NAME.outputs., resource.TYPE.NAME., module.NAME., "
+            "each., count.index, zplan.stack, path.root or path.module",
             ref.range,
         )
 
     def _variable(self, ref: Ref) -> Any:
-        if len(ref.parts) < 2:
-            raise diags.fail('"var" must be followed by a variable name', "e.g. var.env", ref.range)
-        name = str(ref.parts[1])
+        name = _name(ref, "var", "var.env")
         if name not in self.config.variables:
             raise diags.fail(f'reference to undeclared variable "{name}"', f'declare it: variable "{name}" {{ default = ... }}', ref.range)
         if self.config.variables[name].sensitive:
@@ -112,29 +161,99 @@ class Scope:
         return self.variables.get(name, UNKNOWN)
 
     def _local(self, ref: Ref) -> Any:
-        if len(ref.parts) < 2:
-            raise diags.fail('"local" must be followed by a name', "e.g. local.prefix", ref.range)
-        name = str(ref.parts[1])
+        name = _name(ref, "local", "local.prefix")
         if name in self._locals:
             self._read_sensitive |= name in self._sensitive_locals
             return self._locals[name]
         local = self.config.locals.get(name)
         if local is None:
             raise diags.fail(f'reference to undeclared local value "{name}"', "declare it inside a locals { } block", ref.range)
-        if name in self._evaluating:
-            cycle = " -> ".join(self._evaluating[self._evaluating.index(name):] + [name])
-            raise diags.fail(f"local values refer to each other in a cycle: {cycle}", "break the cycle", local.range)
-        self._evaluating.append(name)
-        try:
-            value, sensitive = self.eval_marked(local.expr)
-        finally:
-            self._evaluating.pop()
+        value, sensitive = self._guarded(name, local.range, lambda: self.eval_marked(local.expr))
         self._locals[name] = value
         if sensitive:
             self._sensitive_locals.add(name)
         return value
 
-    def _step_output(self, ref: Ref, pipeline: str | None) -> StepOutputRef:
+    def _guarded(self, name: str, where, compute: Callable[[], tuple[Any, bool]]) -> tuple[Any, bool]:
+        """Evaluate a named value once at a time: a name met again while it is computed is a cycle."""
+        if name in self._evaluating:
+            cycle = " -> ".join(self._evaluating[self._evaluating.index(name):] + [name])
+            raise diags.fail(f"local values refer to each other in a cycle: {cycle}", "break the cycle", where)
+        self._evaluating.append(name)
+        try:
+            return compute()
+        finally:
+            self._evaluating.pop()
+
+    # -- inside a module ----------------------------------------------------------------------
+    def _module_var(self, ref: Ref, module: ModuleInstance) -> Any:
+        name = _name(ref, "var", "var.env")
+        var = module.config.variables.get(name)
+        if var is None:
+            raise diags.fail(f'reference to undeclared variable "{name}" in {module.path}', f'declare it in the module: variable "{name}" {{ }}', ref.range)
+        call = module.call
+        if name not in call.inputs:
+            self._read_sensitive |= var.sensitive
+            return var.default
+        at = Where(module.parent, module.each)
+        value, sensitive = self._module_value(module, "var", name, lambda: self.eval_marked(call.inputs[name], ANY_PIPELINE, at))
+        self._read_sensitive |= sensitive or var.sensitive
+        return value
+
+    def _module_local(self, ref: Ref, module: ModuleInstance) -> Any:
+        name = _name(ref, "local", "local.prefix")
+        local = module.config.locals.get(name)
+        if local is None:
+            raise diags.fail(f'reference to undeclared local value "{name}" in {module.path}', "declare it inside a locals { } block of the module", ref.range)
+        compute = lambda: self._guarded(f"{module.path}.local.{name}", local.range, lambda: self.eval_marked(local.expr, ANY_PIPELINE, Where(module)))  # noqa: E731
+        value, sensitive = self._module_value(module, "local", name, compute)
+        self._read_sensitive |= sensitive
+        return value
+
+    def _module_value(self, module: ModuleInstance, kind: str, name: str, compute: Callable[[], tuple[Any, bool]]) -> tuple[Any, bool]:
+        key = (module.path, kind, name)
+        if key not in self._module_values:
+            self._module_values[key] = compute()
+        return self._module_values[key]
+
+    def _module_output(self, ref: Ref, module: ModuleInstance) -> Any:
+        parts = ref.parts
+        if len(parts) < 2:
+            raise diags.fail('"module" must be followed by a module name', "e.g. module.training.model", ref.range)
+        base = module.child_path(str(parts[1]))
+        found = self.config.instances.get(base)
+        if found is None:
+            raise diags.fail(f'reference to undeclared module "{parts[1]}"', f'declare it: module "{parts[1]}" {{ source = "./modules/..." }}', ref.range)
+        return self._instance(found, base, parts, 2, ref, lambda path: Lazy(lambda out: self._child_output(path, out, ref)))
+
+    def _child_output(self, path: str, name: str, ref: Ref) -> Any:
+        child = self.config.module_instances[path]
+        output = child.config.outputs.get(name)
+        if output is None:
+            raise diags.fail(f'{path} has no output "{name}"', f"its outputs are: {', '.join(child.config.outputs) or 'none'}", ref.range)
+        value, sensitive = self._module_value(child, "output", name, lambda: self.eval_marked(output.expr, ANY_PIPELINE, Where(child)))
+        self._read_sensitive |= sensitive or output.sensitive
+        return value
+
+    def _each(self, ref: Ref, where: Where | None) -> Any:
+        each = where.each if where is not None else None
+        counted = each is not None and isinstance(each.key, int)
+        if ref.parts[0] == "count":
+            if not counted:
+                raise diags.fail('"count.index" can be used only in a block with count', "add count = N to the block, or use each.key with for_each", ref.range)
+            if ref.parts[1:] != ("index",):
+                raise diags.fail(f'"{_dotted(ref.parts)}" is not known', "count has one attribute: count.index", ref.range)
+            return each.key
+        if each is None or counted:
+            raise diags.fail(f'"{_dotted(ref.parts)}" can be used only in a block with for_each', "add for_each = MAP_OR_SET to the block", ref.range)
+        if ref.parts[1:2] == ("key",) and len(ref.parts) == 2:
+            return each.key
+        if ref.parts[1:2] == ("value",):
+            return _index(each.value, ref.parts[2:], ref)
+        raise diags.fail(f'"{_dotted(ref.parts)}" is not known', "use each.key or each.value", ref.range)
+
+    # -- steps and resources ------------------------------------------------------------------
+    def _step_output(self, ref: Ref, pipeline: str | None, module: ModuleInstance) -> Any:
         parts = ref.parts
         if pipeline is None:
             raise diags.fail(
@@ -142,31 +261,83 @@ class Scope:
                 "step outputs can be used only in a step's inputs (or in an output block)",
                 ref.range,
             )
-        if len(parts) != 4 or parts[2] != "outputs":
+        if len(parts) < 2:
             raise diags.fail(f'invalid step reference "{_dotted(parts)}"', "write step.NAME.outputs.OUTPUT", ref.range)
-        name, output = str(parts[1]), str(parts[3])
-        if name not in self.config.pipelines[pipeline].steps:
-            raise diags.fail(
-                f'reference to undeclared step "{name}" in pipeline "{pipeline}"',
-                f"declared steps: {', '.join(self.config.pipelines[pipeline].steps)}",
-                ref.range,
-            )
-        found = StepOutputRef(pipeline, name, output)
+        name, declared = str(parts[1]), module.config.pipelines
+        if pipeline == ANY_PIPELINE:
+            pipeline = next((p for p, pl in declared.items() if name in pl.steps), None)
+        if pipeline is None or name not in declared[pipeline].steps:
+            where = f'in pipeline "{pipeline}"' if pipeline else "in any pipeline"
+            steps = declared[pipeline].steps if pipeline else [s for pl in declared.values() for s in pl.steps]
+            raise diags.fail(f'reference to undeclared step "{name}" {where}', f"declared steps: {', '.join(steps) or 'none'}", ref.range)
+        base = _joined(module.path, f"pipeline.{pipeline}.step.{name}")
+        found = self.config.instances.get(base)
+        prefix = module.path
+        if found is None or found.kind == "single":
+            return self._step_ref(pipeline, name, parts[2:], prefix, ref)
+        keyed = lambda suffix: Lazy(lambda attr: self._step_ref(pipeline, name + suffix, ("outputs",) if attr == "outputs" else (attr,), prefix, ref))  # noqa: E731
+        return self._instance(found, base, parts, 2, ref, lambda addr: keyed(addr[len(base):]), tail=lambda addr, rest: self._step_ref(pipeline, name + addr[len(base):], rest, prefix, ref))
+
+    def _step_ref(self, pipeline: str, name: str, rest: tuple, module: str, ref: Ref) -> Any:
+        if rest == ("outputs",):
+            return Lazy(lambda out: self._step_ref(pipeline, name, ("outputs", out), module, ref))
+        if len(rest) != 2 or rest[0] != "outputs":
+            raise diags.fail(f'invalid step reference "{_dotted(ref.parts)}"', "write step.NAME.outputs.OUTPUT", ref.range)
+        found = StepOutputRef(pipeline, name, str(rest[1]), module)
         if self.step_is_sensitive(found.address):
             self._read_sensitive = True
         return found
 
-    def _resource(self, ref: Ref) -> Any:
+    def _resource(self, ref: Ref, module: ModuleInstance) -> Any:
         parts = ref.parts
-        if len(parts) < 4:
+        if len(parts) < 3:
             raise diags.fail(f'invalid resource reference "{_dotted(parts)}"', "write resource.TYPE.NAME.ATTRIBUTE", ref.range)
-        type_, name, attr = str(parts[1]), str(parts[2]), str(parts[3])
-        if f"resource.{type_}.{name}" not in self.config.resources:
+        type_, name = str(parts[1]), str(parts[2])
+        if f"resource.{type_}.{name}" not in module.config.resources:
             raise diags.fail(f'reference to undeclared resource "{type_}.{name}"', f'declare it: resource "{type_}" "{name}" {{ ... }}', ref.range)
-        value = self.resource_value(type_, name, attr)
+        base = _joined(module.path, f"resource.{type_}.{name}")
+        found = self.config.instances.get(base)
+        if found is None or found.kind == "single":
+            return self._attribute(base, parts[3:], ref)
+        return self._instance(found, base, parts, 3, ref, lambda addr: Lazy(lambda attr: self._attribute(addr, (attr,), ref)), tail=lambda addr, rest: self._attribute(addr, rest, ref))
+
+    def _attribute(self, address: str, rest: tuple, ref: Ref) -> Any:
+        if not rest:
+            return Lazy(lambda attr: self._attribute(address, (attr,), ref))
+        value = self.resource_value(address, str(rest[0]))
         if isinstance(value, Sensitive):
             self._read_sensitive, value = True, value.value
-        return _index(value, parts[4:], ref)
+        return _index(value, rest[1:], ref)
+
+    def _instance(self, found, base: str, parts: tuple, at: int, ref: Ref, whole: Callable[[str], Any], tail=None) -> Any:
+        """``base`` (all its instances), ``base[KEY]`` or ``base[KEY].rest``, for what ``found`` holds."""
+        if found.kind == "single":
+            return _index(whole(base), parts[at:], ref)
+        if len(parts) == at:
+            if found.kind == "count":
+                return [whole(base + instance_key(k)) for k in found.keys]
+            return InstanceMap((k, whole(base + instance_key(k))) for k in found.keys)
+        key = parts[at]
+        if key not in found.keys:
+            shown = ", ".join(instance_key(k) for k in found.keys) or "none"
+            how = "an index as [0]" if found.kind == "count" else 'a key as ["KEY"]'
+            raise diags.fail(f'"{_dotted(parts)}": {base} has no instance {instance_key(key) if isinstance(key, (int, str)) else key}',
+                             f"it is made with {found.kind}: give {how} or [*] for all of them; its instances: {shown}", ref.range)
+        address = base + instance_key(key)
+        rest = parts[at + 1 :]
+        if tail is not None and rest:
+            return tail(address, rest)
+        return _index(whole(address), rest, ref)
+
+
+def _joined(module: str, address: str) -> str:
+    return f"{module}.{address}" if module else address
+
+
+def _name(ref: Ref, root: str, example: str) -> str:
+    if len(ref.parts) < 2:
+        raise diags.fail(f'"{root}" must be followed by a name', f"e.g. {example}", ref.range)
+    return str(ref.parts[1])
 
 
 def _index(value: Any, parts: tuple, ref: Ref) -> Any:

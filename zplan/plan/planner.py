@@ -78,7 +78,7 @@ class Planner:
 
         self.step_planner = None
         resource_plans: dict[str, m.ResourcePlan] = {}
-        scope = project.scope(lambda t, n, a: self._resource_value(resource_plans, t, n, a))
+        scope = project.scope(lambda address, a: self._resource_value(resource_plans, address, a))
         recorded = self._recorded(request)
         steps: list[m.StepPlan] = []
         if request.destroy:
@@ -200,8 +200,7 @@ class Planner:
                         ref.range or resource.attribute_ranges.get(name, resource.range),
                     )
 
-    def _resource_value(self, plans: dict[str, m.ResourcePlan], type_: str, name: str, attr: str) -> Any:
-        addr = f"resource.{type_}.{name}"
+    def _resource_value(self, plans: dict[str, m.ResourcePlan], addr: str, attr: str) -> Any:
         plan = plans.get(addr)
         if plan is not None:
             value = rplan.planned_value(plan, attr)

@@ -14,7 +14,8 @@ from zplan import diags
 from zplan.config.values import UNKNOWN
 from zplan.config.model import ResourceConfig
 from zplan.config.scope import Scope, StepOutputRef
-from zplan.graph.build import pipeline_of
+from zplan.addrs import ResourceAddr, parse, short_name
+from zplan.config.references import pipeline_of, targets
 from zplan.plan import model as m
 from zplan.provider import ProviderError, ProviderRegistry, ResourceSchema, changed_inputs, provider_name_for
 
@@ -69,7 +70,7 @@ def desired_inputs(resource: ResourceConfig, schema: ResourceSchema, scope: Scop
     lookup = step_output or (lambda ref: UNKNOWN)
     values = {}
     for name, expr in resource.attributes.items():
-        value = scope.eval(expr, pipeline=pipeline_of(expr, scope.config))
+        value = scope.eval(expr, pipeline=pipeline_of(expr, scope.config, resource.where), where=resource.where)
         values[name] = _with_artifacts(value, lookup)
     for name, attr in schema.inputs().items():
         if name not in values and attr.default is not None:
@@ -101,12 +102,19 @@ def steps_pending(resource: ResourceConfig, scope: Scope, rerunning: Callable[[s
     """attribute -> names of the steps it reads that rerun (its value is known after apply)."""
     out: dict[str, list[str]] = {}
     for name, expr in resource.attributes.items():
-        pipeline = pipeline_of(expr, scope.config)
-        steps = sorted({str(r.parts[1]) for r in expr.references() if r.parts[0] == "step" and len(r.parts) > 1})
-        pending = [s for s in steps if pipeline and rerunning(f"pipeline.{pipeline}.step.{s}")]
+        if not any(r.parts[0] in ("step", "module", "local", "var") for r in expr.references()):
+            continue
+        read = targets(scope.config, expr.references(), resource.where, None, diags.Collector())
+        pending = sorted(_step_label(a) for a in read if not isinstance(parse(a), ResourceAddr) and rerunning(a))
         if pending:
             out[name] = pending
     return out
+
+
+def _step_label(address: str) -> str:
+    """How a reason names a step: its name (with its key), or its whole address inside a module."""
+    step = parse(address)
+    return step.step if not step.module else address
 
 
 def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, Any], recorded: dict | None,
@@ -179,7 +187,7 @@ def plan_delete(address: str, recorded: dict, reason: m.Reason, prevent_destroy:
     return m.ResourcePlan(
         address=address,
         type=type_,
-        name=address.rsplit(".", 1)[1],
+        name=short_name(address),
         provider=recorded.get("provider") or provider_name_for(type_),
         action=m.DELETE,
         before=dict(recorded["attributes"]),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from zplan import diags
+from zplan.addrs import short_name
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.config.model import StepConfig
 from zplan.config.scope import Scope, StepOutputRef
@@ -186,7 +187,7 @@ class StepPlanner:
     def _params(self, step: StepConfig, scope: Scope) -> dict[str, Any]:
         if step.params is None:
             return {}
-        value = scope.eval(step.params)
+        value = scope.eval(step.params, where=step.where)
         if not isinstance(value, dict):
             raise diags.fail(f'step "{step.name}": params must be an object', "e.g. params = { c = 1.0 }", step.params.range)
         try:
@@ -201,7 +202,7 @@ class StepPlanner:
     def _inputs(self, step: StepConfig, scope: Scope) -> dict[str, m.StepInput]:
         if step.inputs is None:
             return {}
-        value = scope.eval(step.inputs, pipeline=step.pipeline)
+        value = scope.eval(step.inputs, pipeline=step.pipeline, where=step.where)
         if not isinstance(value, dict):
             raise diags.fail(
                 f'step "{step.name}": inputs must be an object',
@@ -275,7 +276,7 @@ class StepPlanner:
             declared = upstream.outputs if upstream else None
             if declared is not None and spec.output not in declared:
                 raise diags.fail(
-                    f'step "{spec.step.rsplit(".", 1)[1]}" has no output "{spec.output}"',
+                    f'step "{short_name(spec.step)}" has no output "{spec.output}"',
                     f"its outputs are: {', '.join(declared)}",
                     step.inputs.range,
                 )
@@ -337,7 +338,7 @@ class StepPlanner:
             upstreams = m.upstream_inputs({name: spec})
             running = [u.step for u in upstreams if (p := self.planned.get(u.step)) and p.action == m.RUN]
             if running:
-                names = ", ".join(r.rsplit(".", 1)[1] for r in running)
+                names = ", ".join(short_name(r) for r in running)
                 reasons.append(m.Reason(m.UPSTREAM_RERUNS, f"input {name} changes (upstream {names} reruns)"))
                 continue
             digest = spec.digest

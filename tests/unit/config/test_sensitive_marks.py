@@ -51,7 +51,7 @@ def scope(tmp_path_factory) -> Scope:
     (root / "main.zp.hcl").write_text(HCL + 'resource "local_file" "f" {\n  path = "f"\n  content = "c"\n}\n')
     config = loader.load(root)
 
-    def resource_value(type_: str, name: str, attr: str):
+    def resource_value(address: str, attr: str):
         return Sensitive("secret content") if attr == "content" else "f"
 
     return Scope(config, {"pw": "hunter2", "pin": 918273645, "env": "dev"}, resource_value)

@@ -1,0 +1,178 @@
+"""The expansion stage: module calls, ``count`` and ``for_each`` become concrete instances.
+
+It runs once variables (and the selected stack) are known and before the graph is
+built. Each step and resource instance gets its full address (``module.a.pipeline.p.step.
+train["c=0.5"]``, ``resource.t.d[0]``) and a ``Where`` (its module instance and key) that
+the scope evaluates it at, so the graph, the planner and apply see plain steps and
+resources as before, keyed by plain address strings in state and plan JSON. Expanding
+here, rather than inside the graph, keeps the rest of the core unchanged and the cost
+of a no-change plan at one dictionary entry per instance.
+
+``count`` / ``for_each`` must be known now: an instance set that depends on a value known
+only after apply is an error (as in Terraform), and so is ``for_each`` over a list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from zplan import diags
+from zplan.addrs import instance_key
+from zplan.config import loader
+from zplan.config.model import NO_DEFAULT, Config, Each, Instances, ModuleCall, ModuleInstance, Pipeline, Repeat, Where
+from zplan.config.modules import module_dir
+from zplan.config.scope import Scope
+from zplan.config.values import UNKNOWN, contains_unknown, is_number, type_name
+
+
+def needs_expansion(config: Config) -> bool:
+    if config.modules:
+        return True
+    return any(r.repeat for r in config.resources.values()) or any(s.repeat for s in config.steps())
+
+
+def expand(config: Config, variables: Mapping[str, Any], stack: str = "") -> Config:
+    """The configuration with every instance written out (``config`` itself is left as it was)."""
+    root = ModuleInstance("", config)
+    if not needs_expansion(config):  # the common case: nothing to copy
+        instances = {str(s.addr): Instances("single") for s in config.steps()}
+        instances.update((addr, Instances("single")) for addr in config.resources)
+        return dataclasses.replace(config, instances=instances, module_instances={"": root}, _step_index=None)
+    out = dataclasses.replace(config, pipelines={}, resources={}, instances={}, module_instances={"": root}, _step_index=None)
+    _Expander(out, Scope(out, variables, stack=stack)).module(root, [config.project_dir])
+    return out
+
+
+class _Expander:
+    def __init__(self, out: Config, scope: Scope) -> None:
+        self.out = out
+        self.scope = scope
+        self.root_dir = out.project_dir
+        self.cache_root = out.project_dir / ".zplan" if (out.project_dir / ".zplan").is_dir() else None
+        self.loaded: dict[Path, Config] = {}
+
+    def module(self, inst: ModuleInstance, chain: list[Path]) -> None:
+        try:
+            self._resources(inst)
+            self._pipelines(inst)
+        except diags.DiagnosticError as exc:
+            raise _in_module(exc, inst, self.root_dir) from None
+        for call in inst.config.modules.values():
+            self._call(inst, call, chain)
+
+    def _resources(self, inst: ModuleInstance) -> None:
+        for resource in inst.config.resources.values():
+            base = _joined(inst.path, f"resource.{resource.type}.{resource.name}")
+            for suffix, where in self._instances(base, resource.repeat, inst):
+                copy = resource if where is None else dataclasses.replace(resource, name=resource.name + suffix, where=where)
+                self.out.resources[str(copy.addr)] = copy
+
+    def _pipelines(self, inst: ModuleInstance) -> None:
+        folder = inst.config.project_dir
+        for pipeline in inst.config.pipelines.values():
+            key = pipeline.name if not inst.path else f"{inst.path}.pipeline.{pipeline.name}"
+            expanded = self.out.pipelines[key] = Pipeline(pipeline.name, pipeline.range)
+            for step in pipeline.steps.values():
+                base = _joined(inst.path, f"pipeline.{pipeline.name}.step.{step.name}")
+                source = step.source if folder == self.root_dir else _relative_source(step.source, folder, self.root_dir)
+                for suffix, where in self._instances(base, step.repeat, inst):
+                    copy = step if where is None else dataclasses.replace(step, name=step.name + suffix, where=where, source=source)
+                    expanded.steps[copy.name] = copy
+
+    def _instances(self, base: str, repeat: Repeat | None, inst: ModuleInstance) -> list[tuple[str, Where | None]]:
+        """(key suffix, where) of each instance; where is None for a root block without count / for_each."""
+        if repeat is None:
+            self.out.instances[base] = Instances("single")
+            return [("", None if inst.call is None else Where(inst))]
+        keyed = instance_keys(repeat, self.scope.eval(repeat.expr, where=Where(inst)))
+        self.out.instances[base] = Instances(repeat.kind, tuple(key for key, _ in keyed))
+        return [(instance_key(key), Where(inst, Each(key, value))) for key, value in keyed]
+
+    def _call(self, parent: ModuleInstance, call: ModuleCall, chain: list[Path]) -> None:
+        folder = module_dir(call, parent.config.project_dir, self.root_dir)
+        if folder in chain:
+            names = " -> ".join(p.name for p in chain[1:] + [folder])
+            raise diags.fail(f'module "{call.name}" calls itself: module cycle {names}', "a module cannot call a module that calls it", call.source_range)
+        child = self._load(folder, call)
+        _check_inputs(call, child)
+        base = parent.child_path(call.name)
+        try:
+            keyed = self._instances(base, call.repeat, parent)
+        except diags.DiagnosticError as exc:
+            raise _in_module(exc, parent, self.root_dir) from None
+        for suffix, where in keyed:
+            path = parent.child_path(call.name, suffix)
+            inst = self.out.module_instances[path] = ModuleInstance(path, child, call, parent, where.each if where else None)
+            self.module(inst, chain + [folder])
+
+    def _load(self, folder: Path, call: ModuleCall) -> Config:
+        if folder not in self.loaded:
+            try:
+                self.loaded[folder] = loader.load(folder, cache_root=self.cache_root)
+            except diags.DiagnosticError as exc:
+                raise _called_from(exc, call, self.root_dir) from None
+        return self.loaded[folder]
+
+
+def instance_keys(repeat: Repeat, value: Any) -> list[tuple[str | int, Any]]:
+    """The (key, each.value) pairs ``count`` or ``for_each`` asks for, in Terraform's order."""
+    if value is UNKNOWN or repeat.kind == "for_each" and isinstance(value, dict) and any(k is UNKNOWN for k in value):
+        raise diags.fail(
+            f"{repeat.kind} depends on a value known only after apply",
+            "the instances must be known when planning: build it from variables, locals and constants, "
+            "or apply the resources it reads first (-target)",
+            repeat.range,
+        )
+    if repeat.kind == "count":
+        if not is_number(value) or isinstance(value, bool) or value < 0 or float(value) != int(value):
+            raise diags.fail(f"count must be a whole number of 0 or more, got {type_name(value)} {value!r}", "e.g. count = 2", repeat.range)
+        return [(i, None) for i in range(int(value))]
+    if isinstance(value, dict):
+        return sorted(value.items())
+    if isinstance(value, (set, frozenset)):
+        if not all(isinstance(v, str) for v in value) or contains_unknown(list(value)):
+            raise diags.fail("for_each over a set needs a set of known strings", "e.g. for_each = toset([\"a\", \"b\"])", repeat.range)
+        return [(v, v) for v in sorted(value)]
+    if isinstance(value, (list, tuple)):
+        raise diags.fail(
+            "for_each takes a map or a set of strings, not a list",
+            "a list's order would become part of the addresses: write a map (for_each = { a = 1, b = 2 }), "
+            "turn the list into a set (toset(LIST)) or a map ({ for v in LIST : v => v }), or use count",
+            repeat.range,
+        )
+    raise diags.fail(f"for_each takes a map or a set of strings, got {type_name(value)}", "e.g. for_each = { small = 0.1, large = 1.0 }", repeat.range)
+
+
+def _check_inputs(call: ModuleCall, child: Config) -> None:
+    found = diags.Collector()
+    for name in call.inputs:
+        if name not in child.variables:
+            declared = ", ".join(sorted(child.variables)) or "none"
+            found.error(f'module "{call.name}" has no input "{name}"', f"the module's variables are: {declared}", call.input_ranges[name])
+    for name, var in child.variables.items():
+        if name not in call.inputs and var.default is NO_DEFAULT:
+            found.error(f'module "{call.name}": missing input "{name}"', f"the module declares variable \"{name}\" without a default (at {var.range}): set {name} = ... here", call.range)
+    found.raise_if_errors()
+
+
+def _relative_source(source: str, folder: Path, root: Path) -> str:
+    """A module step's ``file.py:function``, relative to its module folder, as the project sees it."""
+    file, _, function = source.rpartition(":")
+    return f"{Path(os.path.relpath(folder / file, root)).as_posix()}:{function}"
+
+
+def _joined(module: str, address: str) -> str:
+    return f"{module}.{address}" if module else address
+
+
+def _called_from(exc: diags.DiagnosticError, call: ModuleCall, root: Path) -> diags.DiagnosticError:
+    """An error inside a module's files, naming the block that called it."""
+    note = f'in module "{call.name}" called at {call.range.relative_to(root)}'
+    return diags.DiagnosticError([dataclasses.replace(d, detail=f"{d.detail}\n  ({note})" if d.detail else f"({note})") for d in exc.diagnostics])
+
+
+def _in_module(exc: diags.DiagnosticError, inst: ModuleInstance, root: Path) -> diags.DiagnosticError:
+    return exc if inst.call is None else _called_from(exc, inst.call, root)
