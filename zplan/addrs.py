@@ -225,3 +225,27 @@ def short_name(address: str) -> str:
     except ValueError:
         return address.rsplit(".", 1)[-1]
     return found.step if isinstance(found, StepAddr) else found.name
+
+
+def is_resource(address: str) -> bool:
+    """Whether a node address names a resource (instance), inside a module or not."""
+    if address.startswith("resource."):
+        return True
+    if not address.startswith("module."):
+        return False
+    try:
+        return isinstance(parse(address), ResourceAddr)
+    except ValueError:
+        return False
+
+
+def is_step(address: str) -> bool:
+    """Whether a node address names a step (instance), inside a module or not."""
+    if address.startswith("pipeline."):
+        return True
+    if not address.startswith("module."):
+        return False
+    try:
+        return isinstance(parse(address), StepAddr)
+    except ValueError:
+        return False

@@ -18,6 +18,7 @@ import os
 import time
 from typing import Callable
 
+from zplan.addrs import is_resource
 from zplan import diags
 from zplan.apply import outputs as stack_outputs
 from zplan.apply.interrupts import StopRequest, stop_on_signals
@@ -107,12 +108,12 @@ class Applier:
             nodes = [n for n in nodes if not self._waits_for_remote_steps(n)]
 
         def start(node: str) -> cf.Future:
-            if node.startswith("resource."):
+            if is_resource(node):
                 return self._threads.submit(self.resources.run, self.plan.resource(node))
             return self._start_step(node)
 
         def finish(node: str, status: str, future: cf.Future | None) -> None:
-            if not node.startswith("resource."):
+            if not is_resource(node):
                 return self._finish_step(node, status, future)
             if status == SKIPPED:
                 self.tracker.outcome(node, SKIPPED)

@@ -12,6 +12,7 @@ A second damage in that round is a plain failure: no loop.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Iterable
+from zplan.addrs import is_resource
 
 if TYPE_CHECKING:
     from zplan.apply.tracker import RunTracker
@@ -69,7 +70,7 @@ class DamagedInputs:
         for address in self.held:
             nodes |= self.graph.descendants(address)
         self.held, self.producers = set(), set()
-        return sorted(str(n) for n in nodes if not str(n).startswith("resource."))
+        return sorted(str(n) for n in nodes if not is_resource(str(n)))
 
 
 def _producers(plans: Iterable["m.StepPlan"], digest: str) -> set[str]:

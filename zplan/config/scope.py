@@ -59,6 +59,17 @@ class StepOutputRef:
         return f"step.{self.step}.outputs.{self.output}"
 
 
+def map_step_refs(value: Any, replace: Callable[[StepOutputRef], Any]) -> Any:
+    """``value`` with every step output reference in it (at any depth) replaced."""
+    if isinstance(value, StepOutputRef):
+        return replace(value)
+    if isinstance(value, dict):
+        return {k: map_step_refs(v, replace) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [map_step_refs(v, replace) for v in value]
+    return value
+
+
 class Lazy(dict):
     """An instance as a value (a step's outputs, a resource's attributes, a module's outputs):
     every key exists, and is computed on first use."""

@@ -10,7 +10,7 @@ are user mistakes reported with their file and line.
 from __future__ import annotations
 
 from zplan import diags
-from zplan.addrs import ResourceAddr, parse
+from zplan.addrs import is_resource
 from zplan.config.model import Config, StepConfig
 from zplan.config.references import module_dependencies, pipeline_of, targets  # noqa: F401 (pipeline_of: used by plan and apply)
 from zplan.graph.dag import Dag
@@ -57,7 +57,7 @@ def resources_read(config: Config, step: StepConfig) -> set[str]:
 
 
 def _is_resource(address: str) -> bool:
-    return isinstance(parse(address), ResourceAddr)
+    return is_resource(address)
 
 
 def _check_acyclic(graph: Dag) -> None:

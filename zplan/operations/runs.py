@@ -53,7 +53,7 @@ def lineage(args: ProjectArgs, what: str):
     """The LineageNode of the artifact ``what`` names (an artifact id, a step output address
     or an output name), or the ResourceLineage of ``resource.T.N``."""
     with _metadata(args) as (project, meta):
-        if what.startswith("resource."):
+        if addrs.is_resource(what):
             return _resource_lineage(project, meta, what)
         return meta.lineage(_artifact_of(project, meta, what))
 
@@ -74,7 +74,7 @@ def _resource_lineage(project: Project, meta, address: str) -> ResourceLineage:
 def _artifact_of(project: Project, meta, what: str) -> int:
     if what.isdigit():
         return int(what)
-    if what.startswith("pipeline."):
+    if what.startswith(("pipeline.", "module.")):
         try:
             wanted = addrs.parse_output(what)
         except ValueError as exc:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from zplan import diags
-from zplan.addrs import matches, matches_any, parse_selector
+from zplan.addrs import is_resource, is_step, matches, matches_any, parse_selector
 from zplan.config.values import UNKNOWN, contains_unknown
-from zplan.config.scope import StepOutputRef
+from zplan.config.scope import StepOutputRef, map_step_refs
 from zplan.graph.build import build, pipeline_of, subgraph_for
 from zplan.graph.dag import Dag
 from zplan.hashing import StatCache
@@ -87,9 +87,9 @@ class Planner:
             # resources and steps in one dependency order: a resource may read a step's
             # output (a model to serve) and a step a resource's attribute (its URL)
             for addr in order:
-                if addr.startswith("resource."):
+                if is_resource(addr):
                     resource_plans[addr] = self._plan_resource(graph, addr, recorded, request, scope)
-                elif addr.startswith("pipeline."):
+                elif is_step(addr):
                     planner = self.step_planner or self._start_steps(scope, resource_plans)
                     steps.append(planner.plan(project.config.step(addr), scope, matches_any(addr, request.replace), self._stack_known))
             resource_plans.update(self._plan_removed(recorded, request))
@@ -229,17 +229,19 @@ class Planner:
         return out
 
     def _output_value(self, steps: dict[str, m.StepPlan], value: Any) -> tuple[bool, Any]:
-        if isinstance(value, StepOutputRef):
-            step = steps.get(value.address)
-            if step is None or step.action != m.CACHED:
-                return False, None
-            out = step.cached_from.outputs.get(value.output, {})
-            if "value" in out:
-                return True, _unsealed_value(out["value"], self.project.state_dir)
-            return True, out.get("uri")
+        value = map_step_refs(value, lambda ref: self._planned_output(steps, ref))
         if contains_unknown(value):
             return False, None
         return True, value
+
+    def _planned_output(self, steps: dict[str, m.StepPlan], ref: StepOutputRef) -> Any:
+        step = steps.get(ref.address)
+        if step is None or step.action != m.CACHED:
+            return UNKNOWN
+        out = step.cached_from.outputs.get(ref.output, {})
+        if "value" in out:
+            return _unsealed_value(out["value"], self.project.state_dir)
+        return out.get("uri", UNKNOWN)
 
 
 def _change_of(plan: m.ResourcePlan | None) -> str | None:
@@ -256,7 +258,7 @@ def resource_ancestors(graph: Dag, address: str) -> list[str]:
         if node in seen:
             continue
         seen.add(node)
-        if node.startswith("resource."):
+        if is_resource(node):
             out.add(node)
         else:
             frontier.extend(graph.predecessors(node))
