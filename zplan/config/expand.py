@@ -92,14 +92,14 @@ class _Expander:
         return [(instance_key(key), Where(inst, Each(key, value))) for key, value in keyed]
 
     def _call(self, parent: ModuleInstance, call: ModuleCall, chain: list[Path]) -> None:
-        folder = module_dir(call, parent.config.project_dir, self.root_dir)
-        if folder in chain:
-            names = " -> ".join(p.name for p in chain[1:] + [folder])
-            raise diags.fail(f'module "{call.name}" calls itself: module cycle {names}', "a module cannot call a module that calls it", call.source_range)
-        child = self._load(folder, call)
-        _check_inputs(call, child)
-        base = parent.child_path(call.name)
         try:
+            folder = module_dir(call, parent.config.project_dir, self.root_dir)
+            if folder in chain:
+                names = " -> ".join(p.name for p in chain[1:] + [folder])
+                raise diags.fail(f"module cycle: {names}", f'module "{call.name}" calls a module that calls it; a module cannot call itself', call.source_range)
+            child = self._load(folder, call)
+            _check_inputs(call, child, self.root_dir)
+            base = parent.child_path(call.name)
             keyed = self._instances(base, call.repeat, parent)
         except diags.DiagnosticError as exc:
             raise _in_module(exc, parent, self.root_dir) from None
@@ -146,7 +146,7 @@ def instance_keys(repeat: Repeat, value: Any) -> list[tuple[str | int, Any]]:
     raise diags.fail(f"for_each takes a map or a set of strings, got {type_name(value)}", "e.g. for_each = { small = 0.1, large = 1.0 }", repeat.range)
 
 
-def _check_inputs(call: ModuleCall, child: Config) -> None:
+def _check_inputs(call: ModuleCall, child: Config, root: Path) -> None:
     found = diags.Collector()
     for name in call.inputs:
         if name not in child.variables:
@@ -154,7 +154,7 @@ def _check_inputs(call: ModuleCall, child: Config) -> None:
             found.error(f'module "{call.name}" has no input "{name}"', f"the module's variables are: {declared}", call.input_ranges[name])
     for name, var in child.variables.items():
         if name not in call.inputs and var.default is NO_DEFAULT:
-            found.error(f'module "{call.name}": missing input "{name}"', f"the module declares variable \"{name}\" without a default (at {var.range}): set {name} = ... here", call.range)
+            found.error(f'module "{call.name}": missing input "{name}"', f"the module declares variable \"{name}\" without a default (at {var.range.relative_to(root)}): set {name} = ... here", call.range)
     found.raise_if_errors()
 
 
