@@ -249,3 +249,13 @@ def is_step(address: str) -> bool:
         return isinstance(parse(address), StepAddr)
     except ValueError:
         return False
+
+
+def moved_to(addr: str, old: str, new: str) -> str | None:
+    """Where a ``moved { from = old, to = new }`` block takes ``addr`` (None: it does not apply).
+    A block, module or pipeline moves with everything in it: its instances and its contents."""
+    if addr == old:
+        return new
+    if addr.startswith(old) and addr[len(old) : len(old) + 1] in (".", "["):
+        return new + addr[len(old) :]
+    return None

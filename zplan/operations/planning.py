@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,7 @@ from zplan import diags
 from zplan.plan import model as m
 from zplan.plan import resources as rplan
 from zplan.plan.adopt import adopt_leftovers
+from zplan.plan.moves import apply_moves
 from zplan.plan.planner import Planner, PlanRequest
 from zplan.project import Project, ensure_state_dir
 from zplan.state.backend import StateBackend
@@ -29,12 +31,13 @@ class Planned:
 
 def make_plan(project: Project, backend: StateBackend, request: PlanRequest, refresh: bool | None = None) -> Planned:
     state = State(backend.read())
+    moved = apply_moves(project.config, state)
     rplan.upgrade_recorded(project.registry, state.resources, project.state_dir)
     adopted = adopt_leftovers(project, state)
     if refresh is not False and state.resources:
         request.refresh = _refresh(project, state, everything=bool(refresh))
     planner = Planner(project, state)
-    plan = planner.plan(request)
+    plan = dataclasses.replace(planner.plan(request), moved=tuple(moved))
     planner.save_caches()
     _check_prevent_destroy(project, plan)
     return Planned(plan, planner, state, adopted)

@@ -19,6 +19,7 @@ Schema (``format_version`` "1.0"; additions keep the major version):
                  "code_hash", "source", "params": {...}, "inputs": {...},
                  "cached_from": {"run", "finished_at"}|null, "depends_on": [...]}],
       "outputs": {"NAME": {"known": bool, "sensitive": bool, "value": any}},
+      "moved": [{"from": address, "to": address}],   (what moved blocks renamed in state)
       "summary": {"add", "change", "destroy", "steps_run", "steps_cached"}
     }
 
@@ -53,6 +54,7 @@ def to_json(plan: m.Plan) -> dict:
         "resources": [_resource(r, plan.secrets) for r in plan.resources],
         "steps": [_step(s, mask) for s in plan.steps],
         "outputs": {name: _output(o, mask) for name, o in plan.outputs.items()},
+        "moved": [{"from": old, "to": new} for old, new in plan.moved],
         "summary": plan.summary(),
     }
 
@@ -114,4 +116,4 @@ def _output(o: dict, mask) -> dict:
 
 
 def has_changes(doc: dict) -> bool:
-    return any(s["action"] == m.RUN for s in doc["steps"]) or any(r["action"] != m.NOOP for r in doc["resources"])
+    return bool(doc.get("moved")) or any(s["action"] == m.RUN for s in doc["steps"]) or any(r["action"] != m.NOOP for r in doc["resources"])

@@ -180,6 +180,7 @@ class Plan:
     options: dict[str, Any] = field(default_factory=dict)  # targets, excludes, replace, vars (names only)
     secrets: list[str] = field(default_factory=list)  # values to mask anywhere they appear; never serialised
     created_at: str = ""
+    moved: tuple[tuple[str, str], ...] = ()  # (old address, new address) moved in state by moved blocks
 
     def step(self, address: str) -> StepPlan | None:
         index = self.__dict__.get("_steps_by_address")
@@ -203,7 +204,7 @@ class Plan:
         return [r for r in self.resources if r.action != NOOP]
 
     def has_changes(self) -> bool:
-        return bool(self.steps_to_run or self.resource_changes)
+        return bool(self.steps_to_run or self.resource_changes or self.moved)
 
     def summary(self) -> dict[str, int]:
         count = lambda *actions: sum(1 for r in self.resources if r.action in actions)  # noqa: E731

@@ -22,6 +22,8 @@ def render(doc: dict, verbose: bool = False) -> list[tuple[str, str]]:
     else:
         lines.append(("bold", f'zplan plan for stack "{doc["stack"]}":'))
     lines.append(("", ""))
+    for moved in doc.get("moved", ()):
+        lines.append(("", f"  {moved['from']} has moved to {moved['to']}"))
     for r in changes:
         lines += _resource(r, width, verbose)
     cached = [s for s in doc["steps"] if s["action"] == "cached"]
@@ -34,7 +36,7 @@ def render(doc: dict, verbose: bool = False) -> list[tuple[str, str]]:
             lines.append(("cached", f"  = {s['address']:<{width}} {_cached_text(s)}"))
     if cached and not show_cached:
         lines.append(("cached", f"  = {len(cached)} steps cached (use -verbose to list them)"))
-    if not changes and not doc["steps"]:
+    if not changes and not doc["steps"] and not doc.get("moved"):
         lines.append(("", "  (nothing declared)"))
     lines.append(("", ""))
     lines += _outputs(doc)

@@ -12,7 +12,7 @@ NO_CHANGES = "No changes. Your pipelines and infrastructure match the configurat
 
 
 def has_changes(doc: dict) -> bool:
-    return any(s["action"] == "run" for s in doc["steps"]) or any(r["action"] != "no-op" for r in doc["resources"])
+    return bool(doc.get("moved")) or any(s["action"] == "run" for s in doc["steps"]) or any(r["action"] != "no-op" for r in doc["resources"])
 
 
 def print_plan(doc: dict, format: str, verbose: bool) -> None:

@@ -217,6 +217,22 @@ class State:
         doc = self.doc["stores"].get(key, {}).get("cache", {}).get(cache_key)
         return None if doc is None else CacheEntry.from_doc(doc)
 
+    def move(self, rename: Callable[[str], str | None]) -> list[tuple[str, str]]:
+        """Give resources and step records new addresses (``moved`` blocks): ``rename`` answers
+        the new address or None. A new address already taken keeps both where they are."""
+        moved: dict[str, str] = {}
+        tables = [self.doc["resources"]] + [store["steps"] for store in self.doc["stores"].values()]
+        for table in tables:
+            for old in list(table):
+                new = rename(old)
+                if new is not None and new not in table:
+                    table[new] = table.pop(old)
+                    moved[old] = new
+        for store in self.doc["stores"].values():
+            for entry in store["cache"].values():
+                entry["address"] = moved.get(entry["address"], entry["address"])
+        return sorted(moved.items())
+
     def bump(self) -> None:
         self.doc["serial"] += 1
 
