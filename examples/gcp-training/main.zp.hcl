@@ -4,6 +4,10 @@
 #   zplan apply -stack gcp     # needs the Pulumi CLI and GCP credentials (see README)
 #   zplan apply                # the same pipeline on the local stack (the deploy step deploys nothing there)
 #
+# Every cloud resource has `count = local.on_gcp ? 1 : 0`: on the local stack there are
+# none of them, so a local apply never reaches Pulumi; on the gcp stack each is
+# resource.TYPE.NAME[0].
+#
 # pulumi-gcp cannot upload a model to Vertex AI nor deploy one to an endpoint, so the
 # endpoint is a resource and the deployment a step (steps/deploy.py, Vertex SDK).
 
@@ -31,12 +35,18 @@ variable "db_password" {
   description = "Password of the metadata database user (set ZPLAN_VAR_db_password)"
 }
 
+locals {
+  on_gcp = zplan.stack == "gcp"
+}
+
 provider "gcp" {
   project = var.project
   region  = var.region
 }
 
 resource "gcp_storage_bucket" "artifacts" {
+  count = local.on_gcp ? 1 : 0
+
   name          = "${var.project}-zplan-${var.env}"
   location      = "EU"
   force_destroy = false
@@ -44,6 +54,8 @@ resource "gcp_storage_bucket" "artifacts" {
 }
 
 resource "gcp_sql_database_instance" "meta" {
+  count = local.on_gcp ? 1 : 0
+
   name                = "zplan-meta-${var.env}"
   database_version    = "MYSQL_8_0"
   region              = var.region
@@ -55,34 +67,46 @@ resource "gcp_sql_database_instance" "meta" {
 }
 
 resource "gcp_sql_database" "meta" {
+  count = local.on_gcp ? 1 : 0
+
   name     = "zplan"
-  instance = resource.gcp_sql_database_instance.meta.name
+  instance = resource.gcp_sql_database_instance.meta[0].name
 }
 
 resource "gcp_sql_user" "zplan" {
+  count = local.on_gcp ? 1 : 0
+
   name     = "zplan"
-  instance = resource.gcp_sql_database_instance.meta.name
+  instance = resource.gcp_sql_database_instance.meta[0].name
   password = var.db_password
 }
 
 resource "gcp_service_account" "trainer" {
+  count = local.on_gcp ? 1 : 0
+
   account_id   = "zplan-trainer-${var.env}"
   display_name = "zplan training jobs"
 }
 
 resource "gcp_project_iam_member" "trainer_storage" {
+  count = local.on_gcp ? 1 : 0
+
   project = var.project
   role    = "roles/storage.objectAdmin"
-  member  = "serviceAccount:${resource.gcp_service_account.trainer.email}"
+  member  = "serviceAccount:${resource.gcp_service_account.trainer[0].email}"
 }
 
 resource "gcp_artifact_registry_repository" "images" {
+  count = local.on_gcp ? 1 : 0
+
   repository_id = "zplan-${var.env}"
   location      = var.region
   format        = "DOCKER"
 }
 
 resource "gcp_vertex_endpoint" "serving" {
+  count = local.on_gcp ? 1 : 0
+
   name         = "wine-classifier-${var.env}"
   display_name = "wine classifier (${var.env})"
   location     = var.region
@@ -99,16 +123,16 @@ stack "gcp" {
   orchestrator_options = {
     project       = var.project
     location      = var.region
-    pipeline_root = "gs://${resource.gcp_storage_bucket.artifacts.name}/pipelines"
+    pipeline_root = "gs://${resource.gcp_storage_bucket.artifacts[0].name}/pipelines"
   }
-  artifact_store    = "gs://${resource.gcp_storage_bucket.artifacts.name}/artifacts"
-  metadata_store    = "mysql://zplan@${resource.gcp_sql_database_instance.meta.public_ip_address}:3306/zplan"
+  artifact_store    = "gs://${resource.gcp_storage_bucket.artifacts[0].name}/artifacts"
+  metadata_store    = "mysql://zplan@${resource.gcp_sql_database_instance.meta[0].public_ip_address}:3306/zplan"
   metadata_password = var.db_password
   processing        = "beam:DataflowRunner"
   beam_options = {
     project       = var.project
     region        = var.region
-    temp_location = "gs://${resource.gcp_storage_bucket.artifacts.name}/beam-tmp"
+    temp_location = "gs://${resource.gcp_storage_bucket.artifacts[0].name}/beam-tmp"
   }
   container_image   = "${var.region}-docker.pkg.dev/${var.project}/zplan-${var.env}/trainer:latest"
 }
@@ -137,9 +161,9 @@ pipeline "training" {
     source = "steps/deploy.py:deploy"
     inputs = { model = step.train.outputs.output }
     params = {
-      endpoint     = resource.gcp_vertex_endpoint.serving.name
+      endpoint     = local.on_gcp ? resource.gcp_vertex_endpoint.serving[0].name : ""
       project      = var.project
-      region       = resource.gcp_vertex_endpoint.serving.location
+      region       = local.on_gcp ? resource.gcp_vertex_endpoint.serving[0].location : var.region
       image        = var.serving_image
       machine_type = "n1-standard-2"
     }
@@ -155,5 +179,5 @@ output "deployed_model" {
 }
 
 output "bucket_url" {
-  value = resource.gcp_storage_bucket.artifacts.url
+  value = local.on_gcp ? resource.gcp_storage_bucket.artifacts[0].url : null
 }

@@ -179,13 +179,13 @@ def test_gcp_example_plans_offline_and_apply_fails_fast_without_pulumi(tmp_path:
     shutil.copytree(ROOT / "examples/gcp-training", project)
     doc = plan_json(project, "-stack", "gcp")
     kinds = actions(doc)
-    assert kinds["resource.gcp_storage_bucket.artifacts"] == "create"
-    assert kinds["resource.gcp_sql_database.meta"] == "create"
+    assert kinds["resource.gcp_storage_bucket.artifacts[0]"] == "create"
+    assert kinds["resource.gcp_sql_database.meta[0]"] == "create"
     assert kinds["pipeline.training.step.train"] == "run"
     deploy = next(s for s in doc["steps"] if s["address"] == "pipeline.training.step.deploy")
     assert deploy["action"] == "run" and deploy["params"]["endpoint"] == "wine-classifier-dev"
     assert deploy["inputs"]["model"]["step"] == "pipeline.training.step.train"
-    user = next(r for r in doc["resources"] if r["address"] == "resource.gcp_sql_user.zplan")
+    user = next(r for r in doc["resources"] if r["address"] == "resource.gcp_sql_user.zplan[0]")
     assert user["after"]["password"] == "(sensitive)"
 
     no_pulumi = {"PATH": os.path.dirname(sys.executable)}  # python, but no pulumi binary
