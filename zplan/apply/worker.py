@@ -155,13 +155,32 @@ def _load_function(project_dir: Path, source_file: str, function: str):
         sys.path.insert(0, root)
     module_name = Path(source_file).with_suffix("").as_posix().replace("/", ".")
     try:
-        module = importlib.import_module(module_name)
+        if module_name.startswith("."):  # a git module's checkout under .zplan/modules: not importable by name
+            module = _import_file(project_dir / source_file, module_name.lstrip("."))
+        else:
+            module = importlib.import_module(module_name)
     except BaseException as exc:
         raise _StepFailed(f"cannot import {source_file}: {type(exc).__name__}: {exc}", _user_traceback(exc)) from None
     fn = getattr(module, function, None)
     if not callable(fn):
         raise _StepFailed(f"{source_file} has no function {function!r}", None)
     return fn
+
+
+def _import_file(path: Path, name: str):
+    import importlib.util
+
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
 
 
 def _store(url: str, project_dir: str):

@@ -63,13 +63,16 @@ def main_callback(ctx: typer.Context, chdir: Optional[Path] = typer.Option(None,
 
 
 @app.command()
-def init() -> None:
-    """Prepare the project folder: .zplan/ and, in an empty folder, an example."""
+def init(upgrade: bool = opt(False, "upgrade", "Resolve git module refs again (a moved branch or tag) and update the lock file.")) -> None:
+    """Prepare the project folder: .zplan/, an example in an empty folder, and the git modules it calls."""
     from zplan.operations import workspace
     from zplan.render.console import say
 
-    for path in workspace.init(common.root()):
+    created, modules = workspace.init(common.root(), upgrade)
+    for path in created:
         say(f"created {path}")
+    for line in modules:
+        say(f"module {line}")
     say("zplan is ready. Next: `zplan plan`.", "bold")
 
 

@@ -59,8 +59,8 @@ def module_dir(call: ModuleCall, caller_dir: Path, root: Path) -> Path:
         folder = (caller_dir / call.source).resolve()
     else:
         commit = read_lock(root).get(git.lock_key)
-        checkout = root / INSTALL_DIR / _checkout_name(git, commit or "")
-        if commit is None or not checkout.is_dir():
+        checkout = root / INSTALL_DIR / _checkout_name(git)
+        if commit is None or _checked_out(checkout) != commit:
             raise diags.fail(
                 f'module "{call.name}": {call.source} is not installed',
                 "run `zplan init` to clone it into .zplan/modules and pin its commit in " + LOCK_FILE,
@@ -76,8 +76,18 @@ def module_dir(call: ModuleCall, caller_dir: Path, root: Path) -> Path:
     return folder
 
 
-def _checkout_name(git: GitSource, commit: str) -> str:
-    return hash_value([git.url, commit])[:16]
+def _checkout_name(git: GitSource) -> str:
+    """One folder per repository and ref: a new pinned commit is checked out in place, so the
+    step code keeps its path and a plan names the definitions that changed."""
+    return hash_value([git.url, git.ref])[:16]
+
+
+def _checked_out(checkout: Path) -> str | None:
+    """The commit a checkout holds (its detached HEAD), read without running git."""
+    try:
+        return (checkout / ".git" / "HEAD").read_text().strip()
+    except OSError:
+        return None
 
 
 # -- the lock file ---------------------------------------------------------------------------------
@@ -116,13 +126,15 @@ def install(git: GitSource, root: Path, pins: dict[str, str], upgrade: bool = Fa
     commit = None if upgrade else pins.get(git.lock_key)
     if commit is None:
         commit = _resolve_ref(git)
-    target = root / INSTALL_DIR / _checkout_name(git, commit)
+    target = root / INSTALL_DIR / _checkout_name(git)
     if not target.is_dir():
         tmp = target.with_name(target.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         _git(["clone", "-q", "--no-checkout", git.url, str(tmp)], git)
-        _git(["-C", str(tmp), "checkout", "-q", "--detach", commit], git)
         tmp.rename(target)
+    if _checked_out(target) != commit:
+        _git(["-C", str(target), "fetch", "-q", "--force", "--tags", "origin"], git)
+        _git(["-C", str(target), "checkout", "-q", "--force", "--detach", commit], git)
     pins[git.lock_key] = commit
     return target
 
@@ -145,5 +157,34 @@ def _git(args: list[str], git: GitSource) -> str:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise diags.fail(f"git module {git.url}: cannot run git", str(exc)) from None
     if proc.returncode != 0:
-        raise diags.fail(f"git module {git.url}: git {args[0]} failed", proc.stderr.strip()[-500:])
+        raise diags.fail(f"git module {git.url}: git {next(a for a in args if not a.startswith('-') and '/' not in a)} failed", proc.stderr.strip()[-500:] or "see the git output above")
     return proc.stdout
+
+
+def install_all(root: Path, upgrade: bool = False) -> list[str]:
+    """``zplan init``: clone every git module the project calls (at any depth) and pin
+    its commit in the lock file; returns a line per module installed."""
+    from zplan.config import loader
+
+    if not loader.config_files(root):
+        return []
+    pins = read_lock(root)
+    done: list[str] = []
+    seen: set[Path] = set()
+    pending = [(root, loader.load(root))]
+    while pending:
+        folder, config = pending.pop()
+        for call in config.modules.values():
+            git = parse_git(call.source)
+            if git is not None:
+                checkout = install(git, root, pins, upgrade)
+                child = checkout / git.subdir if git.subdir else checkout
+                done.append(f"{call.source} at {pins[git.lock_key][:12]}")
+            else:
+                child = module_dir(call, folder, root)
+            if child.resolve() not in seen and child.is_dir() and any(child.glob("*.zp.hcl")):
+                seen.add(child.resolve())
+                pending.append((child, loader.load(child)))
+    if pins != read_lock(root) or (done and not (root / LOCK_FILE).exists()):
+        write_lock(root, pins)
+    return done

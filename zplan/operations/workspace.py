@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def init(root: Path) -> list[Path]:
-    """Make .zplan/ and, in an empty folder, an example; returns the files created."""
+def init(root: Path, upgrade: bool = False) -> tuple[list[Path], list[str]]:
+    """Make .zplan/ and, in an empty folder, an example; clone the git modules the project
+    calls and pin them in the lock file. Returns the files created and the modules installed."""
+    from zplan.config.modules import install_all
     from zplan.operations import scaffold
 
-    return scaffold.init(root)
+    created = scaffold.init(root)
+    return created, install_all(root, upgrade)
 
 
 def fmt(root: Path, paths: list[Path], check: bool) -> list[Path]:
