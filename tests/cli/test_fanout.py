@@ -1,0 +1,149 @@
+"""count and for_each through the real CLI: a hyperparameter sweep (tests/testdata/sweep), where
+each grid point is a step instance cached on its own, and resources made by count."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.cli.helpers import TESTDATA, Project, copy_project
+
+GRID_DEFAULT = '{ "c=0.1" = 0.1, "c=0.5" = 0.5, "c=0.9" = 0.9 }'
+
+
+def ran(result) -> set[str]:
+    """Addresses of the steps an apply ran."""
+    return set(re.findall(r"^(\S+): running$", result.out, re.M))
+
+
+def grid(points: list[float]) -> str:
+    return "{ " + ", ".join(f'"c={p}" = {p}' for p in points) + " }"
+
+
+@pytest.fixture
+def sweep(tmp_path) -> Project:
+    return copy_project(TESTDATA / "sweep", tmp_path / "sweep")
+
+
+def train(point: float) -> str:
+    return f'pipeline.sweep.step.train["c={point}"]'
+
+
+def test_a_20_point_sweep_runs_20_instances_then_one_per_new_point_and_none_for_a_removed_one(sweep):
+    points = [round(0.05 * i, 2) for i in range(1, 21)]
+    sweep.replace("main.zp.hcl", GRID_DEFAULT, grid(points))
+    first = sweep.apply()
+    assert ran(first) == {train(p) for p in points} | {"pipeline.sweep.step.load", "pipeline.sweep.step.select_best"}
+    # the instances are independent: they run side by side, not one after another
+    order = re.findall(r'^pipeline\.sweep\.step\.train\[.*\]: (running|done)', first.out, re.M)
+    assert order.index("done") >= 2, first.out
+
+    sweep.replace("main.zp.hcl", grid(points), grid(points + [1.5]))
+    plan = sweep.ok("plan")
+    assert re.search(r'\+ pipeline\.sweep\.step\.train\["c=1\.5"\]\s+will run: never ran', plan.out), plan.out
+    assert re.search(r'~ pipeline\.sweep\.step\.select_best\s+will rerun: input scores changes \(upstream train\["c=1\.5"\] reruns\)', plan.out)
+    assert ran(sweep.apply()) == {train(1.5), "pipeline.sweep.step.select_best"}
+
+    sweep.replace("main.zp.hcl", grid(points + [1.5]), grid(points[1:] + [1.5]))
+    doc = sweep.plan_json()
+    assert [s["address"] for s in doc["steps"] if s["action"] == "run"] == ["pipeline.sweep.step.select_best"]
+    assert not any(train(points[0]) == s["address"] for s in doc["steps"])
+    assert ran(sweep.apply()) == {"pipeline.sweep.step.select_best"}  # no train instance runs
+
+
+def test_the_fan_in_step_gets_every_instance_output_as_one_list(sweep):
+    result = sweep.apply()
+    assert "best = 10.5" in result.out  # c=0.5 scores sum(values) exactly
+    doc = sweep.plan_json()
+    best = next(s for s in doc["steps"] if s["step"] == "select_best")
+    assert best["action"] == "cached"
+    assert [i["step"] for i in best["inputs"]["scores"]["items"]] == [train(0.1), train(0.5), train(0.9)]
+    assert sweep.ok("plan", "-detailed-exitcode").code == 0
+
+
+def test_replace_and_target_take_instance_addresses(sweep):
+    sweep.apply()
+    doc = sweep.plan_json("-replace", train(0.5))
+    assert {s["address"] for s in doc["steps"] if s["action"] == "run"} == {train(0.5), "pipeline.sweep.step.select_best"}
+    assert next(s for s in doc["steps"] if s["address"] == train(0.5))["reasons"][0]["code"] == "replace_requested"
+    doc = sweep.plan_json("-target", train(0.9))
+    assert {s["address"] for s in doc["steps"]} == {"pipeline.sweep.step.load", train(0.9)}
+    doc = sweep.plan_json("-target", "pipeline.sweep.step.train")  # no key: every instance
+    assert {s["address"] for s in doc["steps"]} == {"pipeline.sweep.step.load", train(0.1), train(0.5), train(0.9)}
+    missing = sweep.run("plan", "-replace", train(0.7))
+    assert missing.code == 1 and "no such step or resource" in missing.err
+    shown = sweep.ok("state", "show", train(0.9))
+    assert "succeeded" in shown.out or "c=0.9" in shown.out
+
+
+def test_references_to_all_instances_in_for_expressions(sweep):
+    sweep.write("more.zp.hcl", 'output "scores" {\n  value = { for k, s in step.train : k => s.outputs.output }\n}\n')
+    result = sweep.apply()
+    scores = json.loads(sweep.ok("output", "-json", "scores").out)
+    assert scores == {"c=0.1": 6.5, "c=0.5": 10.5, "c=0.9": 6.5}, result.out
+
+
+COUNTED = '''
+resource "local_directory" "shard" {
+  count = var.shards
+  path  = "out/shard-${count.index}"
+}
+
+variable "shards" {
+  default = 2
+}
+
+output "paths" {
+  value = resource.local_directory.shard[*].path
+}
+
+output "first" {
+  value = resource.local_directory.shard[0].id
+}
+'''
+
+
+def test_count_makes_numbered_resource_instances(sweep):
+    sweep.write("shards.zp.hcl", COUNTED)
+    doc = sweep.plan_json()
+    assert [(r["address"], r["action"]) for r in doc["resources"]] == [
+        ("resource.local_directory.shard[0]", "create"), ("resource.local_directory.shard[1]", "create")]
+    sweep.apply()
+    assert sweep.path("out/shard-0").is_dir() and sweep.path("out/shard-1").is_dir()
+    assert json.loads(sweep.ok("output", "-json", "paths").out) == ["out/shard-0", "out/shard-1"]
+    doc = sweep.plan_json("-var", "shards=3")
+    assert [(r["address"], r["action"]) for r in doc["resources"] if r["action"] != "no-op"] == [("resource.local_directory.shard[2]", "create")]
+    doc = sweep.plan_json("-var", "shards=1")
+    assert [(r["address"], r["action"]) for r in doc["resources"] if r["action"] != "no-op"] == [("resource.local_directory.shard[1]", "delete")]
+    assert "resource.local_directory.shard[1]" in sweep.ok("state", "list").out
+    sweep.ok("state", "rm", "resource.local_directory.shard[1]")
+    assert "shard[1]" not in sweep.ok("state", "list").out
+
+
+BAD = {
+    "for_each over a list": ('resource "local_directory" "d" {\n  for_each = ["a", "b"]\n  path = "x"\n}\n',
+                             "3:3", "for_each takes a map or a set of strings, not a list"),
+    "count and for_each": ('resource "local_directory" "d" {\n  count = 1\n  for_each = { a = 1 }\n  path = "x"\n}\n',
+                           "4:3", 'a block cannot use both "count" and "for_each"'),
+    "keys known after apply": ('resource "local_directory" "a" {\n  path = "a"\n}\n\nresource "local_directory" "d" {\n'
+                               '  for_each = { (resource.local_directory.a.id) = 1 }\n  path = "x"\n}\n',
+                               "7:3", "for_each depends on a value known only after apply"),
+    "count known after apply": ('resource "local_directory" "a" {\n  path = "a"\n}\n\nresource "local_directory" "d" {\n'
+                                '  count = length(resource.local_directory.a.id)\n  path = "x"\n}\n',
+                                "7:3", "count depends on a value known only after apply"),
+    "each outside for_each": ('resource "local_directory" "d" {\n  path = "x-${each.key}"\n}\n', "3:15", '"each.key" can be used only in a block with for_each'),
+    "step count and for_each": ('pipeline "q" {\n  step "s" {\n    source = "steps/sweep.py:load"\n    count = 2\n    for_each = { a = 1 }\n  }\n}\n',
+                                "6:5", 'a block cannot use both "count" and "for_each"'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_count_and_for_each_is_one_clear_error_at_its_line(sweep, case):
+    text, line, message = BAD[case]
+    sweep.write("bad.zp.hcl", "\n" + text)
+    result = sweep.run("plan")
+    assert result.code == 1, str(result)
+    assert "Traceback" not in result.err
+    assert f"bad.zp.hcl:{line}" in result.err and message in result.err, str(result)
