@@ -70,9 +70,9 @@ CASES = {
         [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path  = "out"\n  pathh = "x"\n}\n\noutput "total" {')],
         ["plan"], "main.zp.hcl:39:3", 'unsupported attribute "pathh" in resource "local_directory" "d"',
     ),
-    "count on a resource": (
-        [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path  = "out"\n  count = 2\n}\n\noutput "total" {')],
-        ["plan"], "main.zp.hcl:39:3", '"count" is not supported yet (resource "local_directory" "d")',
+    "count that is no whole number": (
+        [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path  = "out"\n  count = 1.5\n}\n\noutput "total" {')],
+        ["plan"], "main.zp.hcl:39:3", "count must be a whole number of 0 or more",
     ),
     "step module whose import fails": (
         [("steps/stats.py", '"""Summaries of a list of numbers."""', '"""Summaries."""\nimport no_such_module_here')],

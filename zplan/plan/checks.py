@@ -15,8 +15,6 @@ from zplan.provider import ProviderRegistry, ResourceSchema
 
 # Meta-arguments Terraform has and zplan does not yet: named, so nobody expects them to work.
 NOT_YET_SUPPORTED = {
-    "count": "declare one resource block per instance",
-    "for_each": "declare one resource block per instance",
     "provider": "a resource uses the provider its type is named after",
 }
 
@@ -24,14 +22,31 @@ NOT_YET_SUPPORTED = {
 def check_resources(config: Config, registry: ProviderRegistry) -> None:
     """Every resource block: a known type, known attributes, the required ones set."""
     found = diags.Collector()
+    checked: set[tuple] = set()
     for resource in config.resources.values():
-        try:
-            schema = schema_for(registry, resource)
-        except diags.DiagnosticError as exc:
-            found.extend(exc.diagnostics)
+        declared = (resource.range, resource.type)  # instances of one block (count, modules) are checked once
+        if declared in checked:
             continue
-        check_attributes(resource, schema, found)
+        checked.add(declared)
+        mine = diags.Collector()
+        try:
+            check_attributes(resource, schema_for(registry, resource), mine)
+        except diags.DiagnosticError as exc:
+            mine.extend(exc.diagnostics)
+        found.extend(_called_from(resource, mine.items))
     found.raise_if_errors()
+
+
+def _called_from(resource: ResourceConfig, found: list[diags.Diagnostic]) -> list[diags.Diagnostic]:
+    """Inside a module, a problem also names the module block that called it."""
+    module = resource.where.module if resource.where is not None else None
+    if module is None or module.call is None or not found:
+        return found
+    root = module
+    while root.parent is not None:
+        root = root.parent
+    note = f'(in module "{module.call.name}" called at {module.call.range.relative_to(root.config.project_dir)})'
+    return [diags.Diagnostic(d.severity, d.summary, f"{d.detail}\n  {note}" if d.detail else note, d.range) for d in found]
 
 
 def check_attributes(resource: ResourceConfig, schema: ResourceSchema, found: diags.Collector) -> None:

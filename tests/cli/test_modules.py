@@ -1,0 +1,154 @@
+"""Modules through the real CLI (tests/testdata/modules): a local module called with for_each and on
+its own, a module inside it, outputs read as module.NAME.OUT; git sources pinned by zplan init."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.cli.helpers import TESTDATA, Project, copy_project
+
+
+def ran(result) -> set[str]:
+    return set(re.findall(r"^(\S+): running$", result.out, re.M))
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    return copy_project(TESTDATA / "modules", tmp_path / "modules")
+
+
+def test_module_instances_get_nested_addresses_and_their_outputs_are_read(project):
+    doc = project.plan_json()
+    steps = {s["address"] for s in doc["steps"]}
+    assert 'module.region["eu"].pipeline.fit.step.train' in steps and "module.single.pipeline.fit.step.load" in steps
+    resources = {r["address"] for r in doc["resources"]}
+    assert 'module.region["us"].module.report.resource.local_file.summary' in resources
+    assert "module.single.resource.local_directory.results" in resources
+    # a module step's source is relative to the module's folder
+    train = next(s for s in doc["steps"] if s["address"] == 'module.region["eu"].pipeline.fit.step.train')
+    assert train["source"] == "modules/train/steps/train.py:train" and train["params"]["c"] == 0.5
+    assert doc["outputs"]["reports"]["value"] == ["out/eu/README.txt", "out/us/README.txt"]
+
+    result = project.apply()
+    assert "Apply complete: 14 ok." in result.out
+    assert json.loads(project.ok("output", "-json", "scores").out) == {"eu": 5.25, "us": 21.0}
+    assert project.ok("output", "single_score").out.strip() == "10.5"
+    assert project.read("out/us/README.txt") == "results of us"
+    assert project.ok("plan", "-detailed-exitcode").code == 0
+
+
+def test_a_module_step_code_change_reruns_that_step_in_every_instance(project):
+    project.apply()
+    project.replace("modules/train/steps/train.py", "return round(sum(values) * c, 6)", "return round(sum(values) * c * 2, 6)")
+    result = project.apply()
+    assert ran(result) == {'module.region["eu"].pipeline.fit.step.train', 'module.region["us"].pipeline.fit.step.train',
+                           "module.single.pipeline.fit.step.train"}
+
+
+def test_target_a_module_instance(project):
+    doc = project.plan_json("-target", 'module.region["eu"]')
+    addresses = {s["address"] for s in doc["steps"]} | {r["address"] for r in doc["resources"]}
+    assert addresses and all(a.startswith('module.region["eu"].') for a in addresses)
+
+
+def test_depends_on_a_module_waits_for_everything_in_it(project):
+    project.write("after.zp.hcl", 'resource "local_file" "done" {\n  path = "out/done.txt"\n  content = "ok"\n'
+                                  '  depends_on = [module.single]\n}\n')
+    doc = project.plan_json()
+    done = next(r for r in doc["resources"] if r["address"] == "resource.local_file.done")
+    assert "module.single.module.report.resource.local_file.summary" in done["depends_on"]
+
+
+MODULE_ERRORS = {
+    "source missing": ('module "x" {\n  source = "./nowhere"\n}\n', "main2.zp.hcl:3:3", 'source ./nowhere holds no *.zp.hcl files'),
+    "unknown input": ('module "x" {\n  source = "./modules/train"\n  name = "a"\n  speed = 2\n}\n', "main2.zp.hcl:5:3", 'module "x" has no input "speed"'),
+    "missing input": ('module "x" {\n  source = "./modules/train"\n}\n', "main2.zp.hcl:2:1", 'module "x": missing input "name"'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MODULE_ERRORS))
+def test_bad_module_calls_are_one_clear_error_at_the_calling_block(project, case):
+    text, where, message = MODULE_ERRORS[case]
+    project.write("main2.zp.hcl", "\n" + text)
+    result = project.run("plan")
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    assert where in result.err and message in result.err, str(result)
+
+
+def test_a_module_cycle_is_an_error(project):
+    project.write("modules/a/main.zp.hcl", 'module "b" {\n  source = "../b"\n}\n')
+    project.write("modules/b/main.zp.hcl", 'module "a" {\n  source = "../a"\n}\n')
+    project.write("main2.zp.hcl", 'module "a" {\n  source = "./modules/a"\n}\n')
+    result = project.run("plan")
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "modules/b/main.zp.hcl:2:3" in result.err and "module cycle: a -> b -> a" in result.err, str(result)
+    assert 'in module "b" called at modules/a/main.zp.hcl:1:1' in result.err
+
+
+def test_an_error_inside_a_module_points_into_the_module_and_names_the_call(project):
+    project.replace("modules/train/modules/report/main.zp.hcl", 'content = "results of ${var.label}"', "content = 5\n  colour = 1")
+    result = project.run("plan")
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "modules/train/modules/report/main.zp.hcl:7:3" in result.err, str(result)
+    assert result.err.count("unsupported attribute") == 1  # one block, however many instances
+    assert 'in module "report" called at modules/train/main.zp.hcl:38:1' in result.err
+
+
+# -- git sources ----------------------------------------------------------------------------------
+
+GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"]
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run([*GIT, "-C", str(cwd), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path) -> tuple[Path, Path]:
+    """A bare repository holding a module in sub/, tagged v1; and the work tree it is pushed from."""
+    work = tmp_path / "work"
+    (work / "sub" / "steps").mkdir(parents=True)
+    (work / "sub" / "main.zp.hcl").write_text('variable "c" {\n  default = 2\n}\n\npipeline "p" {\n  step "s" {\n'
+                                              '    source = "steps/s.py:times"\n    params = { c = var.c }\n  }\n}\n\n'
+                                              'output "v" {\n  value = step.s.outputs.output\n}\n')
+    (work / "sub" / "steps" / "s.py").write_text("def times(c: int) -> int:\n    return c * 2\n")
+    subprocess.run([*GIT, "init", "-q", str(work)], check=True)
+    _git(work, "add", "-A")
+    _git(work, "commit", "-q", "-m", "one")
+    _git(work, "tag", "v1")
+    bare = tmp_path / "repo.git"
+    subprocess.run([*GIT, "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    return bare, work
+
+
+def test_a_git_module_is_cloned_by_init_and_pinned_so_a_moved_tag_changes_nothing(tmp_path, repo):
+    bare, work = repo
+    project = Project(tmp_path / "proj")
+    project.write("main.zp.hcl", f'module "m" {{\n  source = "git::file://{bare}//sub?ref=v1"\n  c = 5\n}}\n\n'
+                                 'output "v" {\n  value = module.m.v\n}\n')
+    before = project.run("plan")
+    assert before.code == 1 and "is not installed" in before.err and "zplan init" in before.err, str(before)
+
+    init = project.ok("init")
+    first = _git(work, "rev-parse", "HEAD")
+    assert first[:12] in init.out
+    assert f'commit = "{first}"' in project.read(".zplan.lock.hcl")
+    assert list(project.path(".zplan/modules").iterdir())
+    assert project.apply().out.count("module.m.pipeline.p.step.s: running") == 1
+    assert project.ok("output", "v").out.strip() == "10"
+
+    (work / "sub" / "steps" / "s.py").write_text("def times(c: int) -> int:\n    return c * 3\n")
+    _git(work, "commit", "-q", "-am", "two")
+    _git(work, "tag", "-f", "v1")
+    _git(work, "push", "-q", "-f", str(bare), "main", "v1")
+    assert project.ok("plan", "-detailed-exitcode").code == 0  # pinned: the moved tag is not seen
+
+    project.ok("init", "-upgrade")
+    assert f'commit = "{_git(work, "rev-parse", "HEAD")}"' in project.read(".zplan.lock.hcl")
+    result = project.run("plan", "-detailed-exitcode")
+    assert result.code == 2 and "module.m.pipeline.p.step.s" in result.out and "code changed" in result.out, str(result)
