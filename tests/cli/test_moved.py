@@ -1,0 +1,75 @@
+"""moved blocks through the real CLI: renaming a step, wrapping resources into a module and turning
+count into for_each keep state and caches: nothing is recreated or rerun, and the plan says what moved."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.cli.helpers import TESTDATA, Project, copy_project
+
+
+def ran(result) -> set[str]:
+    return set(re.findall(r"^(\S+): running$", result.out, re.M))
+
+
+@pytest.fixture
+def sweep(tmp_path) -> Project:
+    return copy_project(TESTDATA / "sweep", tmp_path / "sweep")
+
+
+def test_renaming_a_step_reruns_nothing_and_the_plan_says_it_moved(sweep):
+    sweep.apply()
+    text = sweep.read("main.zp.hcl").replace('step "train" {', 'step "fit" {').replace("step.train[*]", "step.fit[*]")
+    sweep.write("main.zp.hcl", text + '\nmoved {\n  from = pipeline.sweep.step.train\n  to   = pipeline.sweep.step.fit\n}\n')
+    plan = sweep.run("plan", "-detailed-exitcode")
+    assert plan.code == 2, str(plan)  # the move itself is a change to apply
+    assert 'pipeline.sweep.step.train["c=0.5"] has moved to pipeline.sweep.step.fit["c=0.5"]' in plan.out
+    assert "Steps: 0 to run, 5 cached." in plan.out
+    doc = sweep.plan_json()
+    assert {"from": "pipeline.sweep.step.train[\"c=0.1\"]", "to": "pipeline.sweep.step.fit[\"c=0.1\"]"} in doc["moved"]
+    assert ran(sweep.apply()) == set()
+    assert 'pipeline.sweep.step.fit["c=0.9"]' in sweep.ok("state", "list").out
+    after = sweep.run("plan", "-detailed-exitcode")
+    assert after.code == 0 and "has moved" not in after.out, str(after)
+    # the moved record keeps the step's history: a param change names what changed
+    doc = sweep.plan_json("-var", 'grid={"c=0.5" = 0.6}')
+    fit = next(s for s in doc["steps"] if s["address"] == 'pipeline.sweep.step.fit["c=0.5"]')
+    assert [r["message"] for r in fit["reasons"]] == ["params.c: 0.5 -> 0.6"]
+
+
+MODULE = 'resource "local_directory" "results" {\n  path = "out/results"\n}\n'
+
+
+def test_wrapping_a_resource_into_a_module_does_not_recreate_it(sweep):
+    sweep.write("dir.zp.hcl", MODULE)
+    sweep.apply()
+    sweep.write("modules/dir/main.zp.hcl", MODULE)
+    sweep.write("dir.zp.hcl", 'module "storage" {\n  source = "./modules/dir"\n}\n\n'
+                              "moved {\n  from = resource.local_directory.results\n  to   = module.storage.resource.local_directory.results\n}\n")
+    doc = sweep.plan_json()
+    assert doc["moved"] == [{"from": "resource.local_directory.results", "to": "module.storage.resource.local_directory.results"}]
+    assert [(r["address"], r["action"]) for r in doc["resources"]] == [("module.storage.resource.local_directory.results", "no-op")]
+    sweep.apply()
+    assert sweep.ok("state", "list").out.count("local_directory.results") == 1
+    assert sweep.ok("plan", "-detailed-exitcode").code == 0
+
+
+def test_count_to_for_each_moves_each_instance(sweep):
+    sweep.write("shards.zp.hcl", 'resource "local_directory" "shard" {\n  count = 2\n  path  = "out/shard-${count.index}"\n}\n')
+    sweep.apply()
+    sweep.write("shards.zp.hcl", 'resource "local_directory" "shard" {\n  for_each = { a = 0, b = 1 }\n  path = "out/shard-${each.value}"\n}\n\n'
+                                 'moved {\n  from = resource.local_directory.shard[0]\n  to   = resource.local_directory.shard["a"]\n}\n\n'
+                                 'moved {\n  from = resource.local_directory.shard[1]\n  to   = resource.local_directory.shard["b"]\n}\n')
+    plan = sweep.ok("plan")
+    assert 'resource.local_directory.shard[0] has moved to resource.local_directory.shard["a"]' in plan.out
+    doc = sweep.plan_json()
+    assert {r["address"]: r["action"] for r in doc["resources"]} == {
+        'resource.local_directory.shard["a"]': "no-op", 'resource.local_directory.shard["b"]': "no-op"}
+
+
+def test_a_moved_block_needs_addresses(sweep):
+    sweep.write("m.zp.hcl", '\nmoved {\n  from = pipeline.sweep.step.train\n  to   = "not an address!"\n}\n')
+    result = sweep.run("plan")
+    assert result.code == 1 and "m.zp.hcl:4:3" in result.err and "moved: to is not an address" in result.err, str(result)

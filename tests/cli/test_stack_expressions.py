@@ -1,0 +1,54 @@
+"""zplan.stack (the selected stack's name, as terraform.workspace) in expressions: resources per stack,
+and examples/gcp-training applied on the local stack without reaching Pulumi."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from tests.cli.helpers import TESTDATA, Project, cli_env, copy_project
+
+PER_STACK = '''
+stack "other" {
+  orchestrator   = "local"
+  artifact_store = "file://.zplan/other-artifacts"
+  metadata_store = "sqlite:///.zplan/other.db"
+}
+
+resource "local_directory" "only_other" {
+  count = zplan.stack == "other" ? 1 : 0
+  path  = "out/${zplan.stack}"
+}
+
+output "stack" {
+  value = "running on ${zplan.stack}"
+}
+'''
+
+
+def test_zplan_stack_names_the_selected_stack_and_count_keeps_resources_per_stack(tmp_path):
+    project = copy_project(TESTDATA / "pipeline", tmp_path / "p")
+    project.write("stacks.zp.hcl", PER_STACK)
+    local = project.plan_json()
+    assert local["stack"] == "local" and local["resources"] == []
+    assert local["outputs"]["stack"]["value"] == "running on local"
+    other = project.plan_json("-stack", "other")
+    assert [(r["address"], r["action"]) for r in other["resources"]] == [("resource.local_directory.only_other[0]", "create")]
+    assert other["outputs"]["stack"]["value"] == "running on other"
+    project.ok("stack", "select", "other")
+    project.apply()
+    assert project.path("out/other").is_dir()
+
+
+def test_the_gcp_example_applies_on_the_local_stack_without_pulumi(tmp_path):
+    project = copy_project(Path(__file__).resolve().parents[2] / "examples" / "gcp-training", tmp_path / "gcp")
+    no_pulumi = cli_env(PATH=os.path.dirname(sys.executable))  # python, but no pulumi binary
+    doc = json.loads(project.ok("plan", "-format", "json", env=no_pulumi).out)
+    assert doc["resources"] == [] and {s["step"] for s in doc["steps"]} == {"generate", "train", "evaluate", "deploy"}
+    result = project.ok("apply", "-auto-approve", env=no_pulumi)
+    assert "Apply complete: 4 ok." in result.out
+    assert "not deployed" in project.ok("output", "deployed_model", env=no_pulumi).out
+    cloud = json.loads(project.ok("plan", "-format", "json", "-stack", "gcp", env=no_pulumi).out)
+    assert "resource.gcp_storage_bucket.artifacts[0]" in {r["address"] for r in cloud["resources"]}
