@@ -24,7 +24,7 @@ from workloads import COMPUTE_MARK, Workload
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 WORK = BENCH / ".work"
-NAMES = ("chain", "wide", "deep", "data")
+NAMES = ("chain", "wide", "sweep", "deep", "data")
 
 DEFAULTS = {"rows": 200_000, "wide": 1000, "deep": 200, "data_gb": 2.0, "files": 20_000, "repeat": 5}
 SMOKE = {"rows": 2_000, "wide": 20, "deep": 10, "data_gb": 0.005, "files": 200, "repeat": 1}
@@ -34,7 +34,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--workload", choices=(*NAMES, "all"), default="all")
     p.add_argument("--rows", type=int, help=f"chain: table rows (default {DEFAULTS['rows']:,})")
-    p.add_argument("--wide", type=int, help=f"wide: independent steps (default {DEFAULTS['wide']:,})")
+    p.add_argument("--wide", type=int, help=f"wide and sweep: independent steps / for_each instances (default {DEFAULTS['wide']:,})")
     p.add_argument("--deep", type=int, help=f"deep: steps in the chain (default {DEFAULTS['deep']})")
     p.add_argument("--data-gb", type=float, help=f"data: GB of inputs (default {DEFAULTS['data_gb']:g})")
     p.add_argument("--files", type=int, help=f"data: small files in the folder (default {DEFAULTS['files']:,})")
@@ -71,6 +71,8 @@ def make(name: str, args: argparse.Namespace) -> Workload:
         return workloads.chain(root, args.rows)
     if name == "wide":
         return workloads.wide(root, args.wide)
+    if name == "sweep":
+        return workloads.sweep(root, args.wide)
     if name == "deep":
         return workloads.deep(root, args.deep)
     return workloads.data(root, args.data_gb, args.files)

@@ -63,6 +63,7 @@ class Workload:
     param_reruns: int = 0  # steps a change of p reruns
     param: int = 1
     notes: str = ""
+    fan_out: str | None = None  # the name of one for_each block written for every step of the function "leaf"
 
     @property
     def data_bytes(self) -> int:
@@ -229,6 +230,15 @@ def wide(root: Path, n: int) -> Workload:
                     notes=f"{n:,} leaf steps + 1 gather; p feeds leaf s0000 (it and gather rerun)")
 
 
+def sweep(root: Path, n: int) -> Workload:
+    """wide's steps, but the n leaves are the instances of one for_each step (a sweep): its
+    no-change plan must cost what n written-out steps cost."""
+    wl = wide(root, n)
+    wl.name, wl.fan_out = "sweep", "leaf"
+    wl.notes = f"{n:,} instances of one for_each step + 1 gather (wide's steps); p feeds instance s0000 (it and gather rerun)"
+    return wl
+
+
 def deep(root: Path, n: int) -> Workload:
     """A chain of n steps, each adding to its predecessor's output."""
     _generate(root, {"n": 1}, lambda: _write(root / "data" / "seed.txt", b"1\n"))
@@ -286,10 +296,43 @@ def render_hcl(wl: Workload) -> str:
         "",
         'pipeline "bench" {',
     ]
+    fanned = [s for s in wl.steps if s.function == "leaf"] if wl.fan_out else []
+    if fanned:
+        lines += _render_fan_out(wl.fan_out, fanned)
     for step in wl.steps:
-        lines += _render_step(step)
+        if step not in fanned:
+            lines += _render_step(step if not fanned else _gathering(step, wl.fan_out, {s.name for s in fanned}))
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _render_fan_out(name: str, steps: list[Step]) -> list[str]:
+    """One for_each step whose instances are ``steps`` (by name): each reads its own file."""
+    grid = ",\n".join(f'      {s.name} = {{ part = {json.dumps(s.inputs["part"])}, i = {s.params["i"]} }}' for s in steps)
+    param = next(s.name for s in steps if any(isinstance(v, Var) for v in s.params.values()))
+    return [
+        f'  step "{name}" {{',
+        "    for_each = {",
+        grid,
+        "    }",
+        '    source = "steps.py:leaf"',
+        "    inputs = { part = each.value.part }",
+        f'    params = {{ i = each.value.i, k = each.key == "{param}" ? var.{PARAM} : 0 }}',
+        "  }",
+    ]
+
+
+def _gathering(step: Step, name: str, fanned: set[str]) -> Step:
+    """A step reading every instance's output: ``step.NAME[*].outputs.output``."""
+    inputs = {k: (_All(name) if isinstance(v, list) and {r.step for r in v} <= fanned else v) for k, v in step.inputs.items()}
+    return Step(step.name, step.function, inputs, step.params, step.outputs)
+
+
+@dataclass(frozen=True)
+class _All:
+    """Every instance of a for_each step."""
+
+    step: str
 
 
 def _render_step(step: Step) -> list[str]:
@@ -315,6 +358,8 @@ def _render_step(step: Step) -> list[str]:
 
 
 def _hcl(value: Any) -> str:
+    if isinstance(value, _All):
+        return f"step.{value.step}[*].outputs.output"
     if isinstance(value, Ref):
         return f"step.{value.step}.outputs.{value.output}"
     if isinstance(value, Var):
