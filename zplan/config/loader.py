@@ -11,17 +11,14 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from zplan import addrs, diags
+from zplan import diags
 from zplan.durations import parse_seconds
-from zplan.config import hcl
+from zplan.config import calls, hcl
 from zplan.config.model import (
     Config,
     Lifecycle,
     Local,
-    ModuleCall,
-    Moved,
     Output,
-    Repeat,
     Pipeline,
     ProviderConfig,
     ResourceConfig,
@@ -32,7 +29,7 @@ from zplan.config.model import (
 
 CONFIG_GLOB = "*.zp.hcl"
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-REPEAT = ("count", "for_each")
+REPEAT = ("count", "for_each")  # meta-arguments making instances (zplan.config.calls)
 VARIABLE_TYPES = ("string", "number", "bool", "list", "map", "any")
 
 # Stack components and settings a stack block may name (flavors validate their own values).
@@ -276,7 +273,7 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
         outputs=outputs,
         depends_on=attrs["depends_on"].expr.references() if "depends_on" in attrs else [],
         timeout=timeout,
-        repeat=_repeat(block, found),
+        repeat=calls.repeat(block, found),
     )
 
 
@@ -328,7 +325,7 @@ def _resource(config: Config, block: hcl.Block, found: diags.Collector) -> None:
     resource = ResourceConfig(type=type_, name=name, range=block.range)
     if _duplicate("resource", f"{type_}.{name}", config.resources.get(str(resource.addr)), block, found):
         return
-    resource.repeat = _repeat(block, found)
+    resource.repeat = calls.repeat(block, found)
     for attr_name, attr in block.attributes.items():
         if attr_name == "depends_on":
             resource.depends_on = attr.expr.references()
@@ -365,61 +362,6 @@ def _provider(config: Config, block: hcl.Block, found: diags.Collector) -> None:
     config.providers[name] = ProviderConfig(name=name, range=block.range, settings={k: a.expr for k, a in block.attributes.items()})
 
 
-def _repeat(block: hcl.Block, found: diags.Collector) -> Repeat | None:
-    """``count`` or ``for_each`` (never both, as in Terraform); evaluated when the block is expanded."""
-    present = [block.attributes[k] for k in REPEAT if k in block.attributes]
-    if len(present) == 2:
-        found.error(
-            'a block cannot use both "count" and "for_each"',
-            "use count = N for numbered instances or for_each = MAP_OR_SET for named ones",
-            present[1].range,
-        )
-        return None
-    return Repeat(present[0].name, present[0].expr, present[0].range) if present else None
-
-
-def _module(config: Config, block: hcl.Block, found: diags.Collector) -> None:
-    name = _new_name(block, found, "module", config.modules, None)
-    if name is None:
-        return
-    attrs = block.attributes
-    source = _static(attrs.get("source"), found)
-    if "source" not in attrs or not isinstance(source, str) or not source.strip():
-        found.error(f'module "{name}" has no source', 'add source = "./modules/NAME" (a folder) or "git::https://...//sub?ref=v1"',
-                    attrs["source"].range if "source" in attrs else block.range)
-        return
-    call = ModuleCall(name=name, source=source.strip(), range=block.range, source_range=attrs["source"].range, repeat=_repeat(block, found))
-    for attr_name, attr in attrs.items():
-        if attr_name == "depends_on":
-            call.depends_on = attr.expr.references()
-        elif attr_name not in (*REPEAT, "source", "providers"):
-            call.inputs[attr_name] = attr.expr
-            call.input_ranges[attr_name] = attr.range
-    config.modules[name] = call
-
-
-def _moved(config: Config, block: hcl.Block, found: diags.Collector) -> None:
-    _labels(block, 0, "", found)
-    _check_attributes(block, {"from", "to"}, found, "in moved")
-    ends = []
-    for end in ("from", "to"):
-        attr = block.attributes.get(end)
-        if attr is None:
-            found.error(f'moved block has no "{end}"', "write moved { from = OLD_ADDRESS, to = NEW_ADDRESS }", block.range)
-            return
-        text = attr.expr.source().strip()
-        text = text[1:-1] if text.startswith('"') and text.endswith('"') else text
-        try:
-            ends.append(str(addrs.parse_selector(text)))
-        except ValueError as exc:
-            found.error(f"moved: {end} is not an address", str(exc), attr.range)
-            return
-    if ends[0] == ends[1]:
-        found.error("moved: from and to are the same address", "remove this moved block", block.range)
-        return
-    config.moved.append(Moved(ends[0], ends[1], block.range))
-
-
 _TOP_LEVEL: dict[str, Callable[[Config, hcl.Block, diags.Collector], None]] = {
     "variable": _variable,
     "locals": _locals,
@@ -428,6 +370,6 @@ _TOP_LEVEL: dict[str, Callable[[Config, hcl.Block, diags.Collector], None]] = {
     "stack": _stack,
     "resource": _resource,
     "provider": _provider,
-    "module": _module,
-    "moved": _moved,
+    "module": calls.module,
+    "moved": calls.moved,
 }

@@ -1,0 +1,71 @@
+"""The blocks that make instances and moves: ``count`` / ``for_each`` on a block, ``module`` calls and
+``moved`` blocks, read into the typed model (expanded later by ``zplan.config.expand``)."""
+
+from __future__ import annotations
+
+from zplan import addrs, diags
+from zplan.config import hcl
+from zplan.config.model import Config, ModuleCall, Moved, Repeat
+
+
+def repeat(block: hcl.Block, found: diags.Collector) -> Repeat | None:
+    """``count`` or ``for_each`` (never both, as in Terraform); evaluated when the block is expanded."""
+    from zplan.config import loader  # loader imports this module
+
+    present = [block.attributes[k] for k in loader.REPEAT if k in block.attributes]
+    if len(present) == 2:
+        found.error(
+            'a block cannot use both "count" and "for_each"',
+            "use count = N for numbered instances or for_each = MAP_OR_SET for named ones",
+            present[1].range,
+        )
+        return None
+    return Repeat(present[0].name, present[0].expr, present[0].range) if present else None
+
+
+def module(config: Config, block: hcl.Block, found: diags.Collector) -> None:
+    """``module "NAME" { source = ..., INPUT = ..., count | for_each, depends_on }``."""
+    from zplan.config import loader
+
+    name = loader._new_name(block, found, "module", config.modules, None)
+    if name is None:
+        return
+    attrs = block.attributes
+    source = loader._static(attrs.get("source"), found)
+    if "source" not in attrs or not isinstance(source, str) or not source.strip():
+        found.error(f'module "{name}" has no source', 'add source = "./modules/NAME" (a folder) or "git::https://...//sub?ref=v1"',
+                    attrs["source"].range if "source" in attrs else block.range)
+        return
+    call = ModuleCall(name=name, source=source.strip(), range=block.range, source_range=attrs["source"].range, repeat=repeat(block, found))
+    for attr_name, attr in attrs.items():
+        if attr_name == "depends_on":
+            call.depends_on = attr.expr.references()
+        elif attr_name not in (*loader.REPEAT, "source", "providers"):
+            call.inputs[attr_name] = attr.expr
+            call.input_ranges[attr_name] = attr.range
+    config.modules[name] = call
+
+
+def moved(config: Config, block: hcl.Block, found: diags.Collector) -> None:
+    """``moved { from = OLD, to = NEW }``, both addresses (bare or quoted)."""
+    from zplan.config import loader
+
+    loader._labels(block, 0, "", found)
+    loader._check_attributes(block, {"from", "to"}, found, "in moved")
+    ends = []
+    for end in ("from", "to"):
+        attr = block.attributes.get(end)
+        if attr is None:
+            found.error(f'moved block has no "{end}"', "write moved { from = OLD_ADDRESS, to = NEW_ADDRESS }", block.range)
+            return
+        text = attr.expr.source().strip()
+        text = text[1:-1] if text.startswith('"') and text.endswith('"') else text
+        try:
+            ends.append(str(addrs.parse_selector(text)))
+        except ValueError as exc:
+            found.error(f"moved: {end} is not an address", str(exc), attr.range)
+            return
+    if ends[0] == ends[1]:
+        found.error("moved: from and to are the same address", "remove this moved block", block.range)
+        return
+    config.moved.append(Moved(ends[0], ends[1], block.range))
