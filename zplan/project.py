@@ -34,7 +34,7 @@ class Options:
 class Project:
     def __init__(self, root: Path, config: Config, values: dict[str, Any], stack: str, registry: ProviderRegistry) -> None:
         self.root = root
-        self.config = config
+        self.config = expand.expand(config, values, stack)  # modules, count and for_each written out
         self.variables = values
         self.stack_name = stack
         self.registry = registry
@@ -47,7 +47,6 @@ class Project:
         config = loader.load(root)
         values = variables.resolve(config, options.vars, options.var_files)
         stack = select.selected_name(config, root / STATE_DIR, options.stack)
-        config = expand.expand(config, values, stack)
         return cls(root, config, values, stack, registry or ProviderRegistry())
 
     @functools.cached_property

@@ -36,12 +36,14 @@ def needs_expansion(config: Config) -> bool:
 
 def expand(config: Config, variables: Mapping[str, Any], stack: str = "") -> Config:
     """The configuration with every instance written out (``config`` itself is left as it was)."""
+    if config.module_instances:  # expanded already
+        return config
     root = ModuleInstance("", config)
     if not needs_expansion(config):  # the common case: nothing to copy
         instances = {str(s.addr): Instances("single") for s in config.steps()}
         instances.update((addr, Instances("single")) for addr in config.resources)
         return dataclasses.replace(config, instances=instances, module_instances={"": root}, _step_index=None)
-    out = dataclasses.replace(config, pipelines={}, resources={}, instances={}, module_instances={"": root}, _step_index=None)
+    out = dataclasses.replace(config, files=list(config.files), pipelines={}, resources={}, instances={}, module_instances={"": root}, _step_index=None)
     _Expander(out, Scope(out, variables, stack=stack)).module(root, [config.project_dir])
     return out
 
@@ -114,6 +116,8 @@ class _Expander:
                 self.loaded[folder] = loader.load(folder, cache_root=self.cache_root)
             except diags.DiagnosticError as exc:
                 raise _called_from(exc, call, self.root_dir) from None
+            # a saved plan is refused when a module's files changed since, as the project's own
+            self.out.files += [f for f in self.loaded[folder].files if f.is_relative_to(self.root_dir)]
         return self.loaded[folder]
 
 

@@ -31,3 +31,32 @@ def test_parse_forms_and_errors():
     out = addrs.parse_output("pipeline.p.step.s.outputs.model")
     assert (str(out.step), out.output) == ("pipeline.p.step.s", "model")
     assert addrs.parse_output("pipeline.p.step.s").output == "output"
+
+
+@pytest.mark.parametrize("selector, address, expected", [
+    ('pipeline.p.step.train["c=0.5"]', 'pipeline.p.step.train["c=0.5"]', True),
+    ("pipeline.p.step.train", 'pipeline.p.step.train["c=0.5"]', True),  # no key: every instance
+    ('pipeline.p.step.train["c=0.5"]', 'pipeline.p.step.train["c=0.9"]', False),
+    ("local_directory.d", "resource.local_directory.d[0]", True),
+    ("resource.local_directory.d[0]", "resource.local_directory.d[1]", False),
+    ("module.region", 'module.region["eu"].pipeline.fit.step.train', True),
+    ('module.region["eu"]', 'module.region["us"].resource.local_directory.results', False),
+    ("module.region", "module.regional.resource.local_directory.results", False),
+    ("module.a.pipeline.fit", "module.a.pipeline.fit.step.load", True),
+    ("pipeline.fit", "module.a.pipeline.fit.step.load", False),
+])
+def test_matches_instances_and_modules(selector, address, expected):
+    assert addrs.matches(address, selector) is expected
+
+
+def test_instance_keys_and_module_paths_parse_to_their_canonical_spelling():
+    step = addrs.parse('module.a["x.y"].module.b.pipeline.p.step.train["c=0.5"]')
+    assert step == addrs.StepAddr("p", 'train["c=0.5"]', 'module.a["x.y"].module.b')
+    assert str(addrs.parse("local_directory.d[3]")) == "resource.local_directory.d[3]"
+    assert addrs.short_name('pipeline.p.step.train["c=0.5"]') == 'train["c=0.5"]'
+    assert addrs.is_resource("module.m.resource.local_file.f[0]") and not addrs.is_resource("module.m.pipeline.p.step.s")
+    for bad in ('pipeline.p.step.s["unterminated]', "resource.t.n[x]", 'pipeline.p["k"].step.s', "module.a"):
+        with pytest.raises(ValueError):
+            addrs.parse(bad)
+    assert addrs.moved_to('resource.t.d["a"]', "resource.t.d", "module.m.resource.t.d") == 'module.m.resource.t.d["a"]'
+    assert addrs.moved_to("resource.t.dd", "resource.t.d", "resource.t.e") is None
