@@ -152,3 +152,11 @@ def test_a_git_module_is_cloned_by_init_and_pinned_so_a_moved_tag_changes_nothin
     assert f'commit = "{_git(work, "rev-parse", "HEAD")}"' in project.read(".zplan.lock.hcl")
     result = project.run("plan", "-detailed-exitcode")
     assert result.code == 2 and "module.m.pipeline.p.step.s" in result.out and "code changed" in result.out, str(result)
+
+
+def test_a_bad_reference_inside_a_module_names_the_module_line_and_the_call(project):
+    project.replace("modules/train/main.zp.hcl", "params = { c = var.c,", "params = { c = var.cc,")
+    result = project.run("plan")
+    assert result.code == 1 and "Traceback" not in result.err
+    assert 'modules/train/main.zp.hcl:34:20: reference to undeclared variable "cc"' in result.err, str(result)
+    assert 'called at main.zp.hcl:' in result.err

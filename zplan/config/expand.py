@@ -180,3 +180,8 @@ def _called_from(exc: diags.DiagnosticError, call: ModuleCall, root: Path) -> di
 
 def _in_module(exc: diags.DiagnosticError, inst: ModuleInstance, root: Path) -> diags.DiagnosticError:
     return exc if inst.call is None else _called_from(exc, inst.call, root)
+
+
+def called_from(exc: diags.DiagnosticError, where: Where | None, root: Path) -> diags.DiagnosticError:
+    """An error met while planning a block inside a module, naming the module block that called it."""
+    return exc if where is None else _in_module(exc, where.module, root)

@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 
 from zplan import diags
 from zplan.addrs import is_resource, is_step, matches, matches_any, parse_selector
+from zplan.config.expand import called_from
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.config.scope import StepOutputRef, map_step_refs
 from zplan.graph.build import build, pipeline_of, subgraph_for
@@ -87,11 +88,15 @@ class Planner:
             # resources and steps in one dependency order: a resource may read a step's
             # output (a model to serve) and a step a resource's attribute (its URL)
             for addr in order:
-                if is_resource(addr):
-                    resource_plans[addr] = self._plan_resource(graph, addr, recorded, request, scope)
-                elif is_step(addr):
-                    planner = self.step_planner or self._start_steps(scope, resource_plans)
-                    steps.append(planner.plan(project.config.step(addr), scope, matches_any(addr, request.replace), self._stack_known))
+                try:
+                    if is_resource(addr):
+                        resource_plans[addr] = self._plan_resource(graph, addr, recorded, request, scope)
+                    elif is_step(addr):
+                        planner = self.step_planner or self._start_steps(scope, resource_plans)
+                        steps.append(planner.plan(project.config.step(addr), scope, matches_any(addr, request.replace), self._stack_known))
+                except diags.DiagnosticError as exc:
+                    block = project.config.resources.get(addr) or project.config.step(addr)
+                    raise called_from(exc, block.where if block is not None else None, project.root) from None
             resource_plans.update(self._plan_removed(recorded, request))
         if self.step_planner is None:
             self._start_steps(scope, resource_plans)
