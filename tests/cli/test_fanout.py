@@ -147,3 +147,21 @@ def test_bad_count_and_for_each_is_one_clear_error_at_its_line(sweep, case):
     assert result.code == 1, str(result)
     assert "Traceback" not in result.err
     assert f"bad.zp.hcl:{line}" in result.err and message in result.err, str(result)
+
+
+BEST_POINT = '''pipeline "sweep" {
+  step "best_point" {
+    source = "steps/sweep.py:best_point"
+    inputs = { scores = { for k, s in step.train : k => s.outputs.output } }
+  }
+'''
+
+
+def test_a_fan_in_step_can_take_every_instance_output_as_a_map_by_key(sweep):
+    sweep.replace("main.zp.hcl", 'pipeline "sweep" {\n', BEST_POINT)
+    sweep.write("best.zp.hcl", 'output "best_point" {\n  value = step.best_point.outputs.output\n}\n')
+    doc = sweep.plan_json()
+    spec = next(s for s in doc["steps"] if s["step"] == "best_point")["inputs"]["scores"]
+    assert spec["kind"] == "map" and spec["keys"] == ["c=0.1", "c=0.5", "c=0.9"]
+    sweep.apply()
+    assert sweep.ok("output", "-raw", "best_point").out.strip() == "c=0.5"

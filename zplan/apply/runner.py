@@ -74,7 +74,7 @@ class StepRunner:
 
     def _task_input(self, address: str, spec: m.StepInput) -> TaskInput:
         if isinstance(spec, m.ListInput):
-            return ListArg(tuple(self._task_input(address, i) for i in spec.items))
+            return ListArg(tuple(self._task_input(address, i) for i in spec.items), spec.keys)
         if isinstance(spec, m.DataInput) and spec.reference:
             return PathArg(str(self.project.root / spec.path))  # opted out of snapshots: the live file
         if isinstance(spec, m.DataInput):

@@ -44,9 +44,10 @@ class PathArg:
 
 @dataclass(frozen=True)
 class ListArg:
-    """Several upstream outputs handed to the step as one list."""
+    """Several upstream outputs handed to the step as one list, or as a map when ``keys`` are given."""
 
     items: tuple[ArtifactArg, ...]
+    keys: tuple[str, ...] | None = None
 
 
 TaskInput = Union[ArtifactArg, PathArg, ListArg]
@@ -196,7 +197,8 @@ def _load_input(store, name: str, spec: TaskInput) -> Any:
     from zplan.artifacts.materializers import get_materializer
 
     if isinstance(spec, ListArg):
-        return [_load_input(store, f"{name}[{i}]", item) for i, item in enumerate(spec.items)]
+        loaded = [_load_input(store, f"{name}[{i}]", item) for i, item in enumerate(spec.items)]
+        return loaded if spec.keys is None else dict(zip(spec.keys, loaded))
     if isinstance(spec, PathArg):
         if spec.digest:  # a data snapshot: checked like any artifact (a reference has none)
             _verified(store, name, spec.digest)

@@ -98,16 +98,21 @@ class StepOutputInput:
 
 @dataclass(frozen=True)
 class ListInput:
-    """Several upstream outputs handed to the step as one list (a fan-in)."""
+    """Several upstream outputs handed to the step as one list, or a map by key (a fan-in)."""
 
     items: tuple[StepOutputInput, ...]
+    keys: tuple[str, ...] | None = None  # a map fan-in ({ for k, s in step.train : k => s.outputs.score }): one key per item
 
     @property
     def digest(self) -> str | None:
         digests = [i.digest for i in self.items]
-        return None if None in digests else hash_value(digests)
+        if None in digests:
+            return None
+        return hash_value(digests if self.keys is None else dict(zip(self.keys, digests)))
 
     def to_json(self) -> dict:
+        if self.keys is not None:
+            return {"kind": "map", "keys": list(self.keys), "items": [i.to_json() for i in self.items]}
         return {"kind": "list", "items": [i.to_json() for i in self.items]}
 
 

@@ -216,13 +216,15 @@ class StepPlanner:
             return self._upstream(step, value)
         if isinstance(value, list) and value and all(isinstance(v, StepOutputRef) for v in value):
             return m.ListInput(tuple(self._upstream(step, v) for v in value))
+        if isinstance(value, dict) and value and all(isinstance(v, StepOutputRef) for v in value.values()):
+            return m.ListInput(tuple(self._upstream(step, v) for v in value.values()), tuple(value))
         if isinstance(value, str):
             return self._data(step, name, value)
         if isinstance(value, dict) and "path" in value:
             return self._data_with_mode(step, name, value)
         raise diags.fail(
             f'step "{step.name}": input "{name}" must be a step output or a path to a file or folder',
-            f"got {value!r}; use step.NAME.outputs.OUTPUT, a list of them, \"data/file.csv\" "
+            f"got {value!r}; use step.NAME.outputs.OUTPUT, a list or map of them, \"data/file.csv\" "
             "or { path = \"data/file.csv\", snapshot = \"reference\" }",
             step.inputs.range,
         )

@@ -14,3 +14,7 @@ def train(values: list, c: float) -> float:
 
 def select_best(scores: list) -> float:
     return max(scores)
+
+
+def best_point(scores: dict) -> str:
+    return max(sorted(scores), key=lambda k: scores[k])
