@@ -10,14 +10,11 @@ because a branch moved. ``zplan init -upgrade`` resolves the refs again.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from zplan import diags
 from zplan.config.model import ModuleCall
-from zplan.hashing import hash_value
 
 LOCK_FILE = ".zplan.lock.hcl"
 INSTALL_DIR = Path(".zplan") / "modules"
@@ -79,6 +76,8 @@ def module_dir(call: ModuleCall, caller_dir: Path, root: Path) -> Path:
 def _checkout_name(git: GitSource) -> str:
     """One folder per repository and ref: a new pinned commit is checked out in place, so the
     step code keeps its path and a plan names the definitions that changed."""
+    from zplan.hashing import hash_value
+
     return hash_value([git.url, git.ref])[:16]
 
 
@@ -126,6 +125,8 @@ def install(git: GitSource, root: Path, pins: dict[str, str], upgrade: bool = Fa
     commit = None if upgrade else pins.get(git.lock_key)
     if commit is None:
         commit = _resolve_ref(git)
+    import shutil
+
     target = root / INSTALL_DIR / _checkout_name(git)
     if not target.is_dir():
         tmp = target.with_name(target.name + ".tmp")
@@ -152,6 +153,8 @@ def _resolve_ref(git: GitSource) -> str:
 
 
 def _git(args: list[str], git: GitSource) -> str:
+    import subprocess
+
     try:
         proc = subprocess.run(["git", *args], capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as exc:
