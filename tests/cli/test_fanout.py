@@ -76,6 +76,8 @@ def test_replace_and_target_take_instance_addresses(sweep):
     assert missing.code == 1 and "no such step or resource" in missing.err
     shown = sweep.ok("state", "show", train(0.9))
     assert "succeeded" in shown.out or "c=0.9" in shown.out
+    lineage = sweep.ok("lineage", train(0.5) + ".outputs.output")
+    assert f"<- {train(0.5)} (run 1" in lineage.out and 'params {"c": 0.5}' in lineage.out
 
 
 def test_references_to_all_instances_in_for_expressions(sweep):

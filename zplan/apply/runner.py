@@ -103,7 +103,7 @@ class StepRunner:
 
     def log_path(self, address: str) -> Path:
         # Run numbers count per metadata store, so two stacks both have a run 1: the stack keeps them apart.
-        return self.project.state_dir / "logs" / self.project.stack_name / f"run-{self.tracker.result.run_id or 0}" / f"{address}.log"
+        return self.project.state_dir / "logs" / self.project.stack_name / f"run-{self.tracker.result.run_id or 0}" / f"{_file_name(address)}.log"
 
     def result(self, address: str, future: cf.Future) -> StepResult:
         """What the worker sent back, or why there is nothing; secrets redacted everywhere,
@@ -123,3 +123,8 @@ class StepRunner:
         if self._pool is not None:
             self._pool.shutdown(cancel=cancel)
             self._pool = None
+
+
+def _file_name(address: str) -> str:
+    """An address as one file name: an instance key may hold "/" (for_each over paths)."""
+    return address.replace("%", "%25").replace("/", "%2F")

@@ -51,14 +51,16 @@ class Reader(Connection):
         """The artifact id of ``output`` from the newest complete or cached execution of ``address``."""
         if not self._reader():
             return None
-        if '"' in address or "\\" in address:
+        # an instance key holds double quotes (train["c=0.5"]): quote the literal with the other kind
+        quote = "'" if '"' in address else '"'
+        if quote in address or "\\" in address:
             raise ValueError(f"not a step address: {address!r}")
         m = _mlmd()
         options = m.ms.ListOptions(
             limit=_FIND_ARTIFACT_SCAN,
             order_by=m.ms.OrderByField.ID,
             is_asc=False,
-            filter_query=f'type = "{STEP}" AND properties.address.string_value = "{address}"',
+            filter_query=f'type = "{STEP}" AND properties.address.string_value = {quote}{address}{quote}',
         )
         done = (m.pb.Execution.COMPLETE, m.pb.Execution.CACHED)
         executions = [e for e in self._store.get_executions(options) if e.last_known_state in done]
