@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from zplan import diags
-from zplan.config.expr import Expr, Ref
+from zplan.config.expr import Expr, Ref, static_fail
 from zplan.config.values import UNKNOWN
 from zplan.config.model import Config
 from zplan.secrets import Sensitive
@@ -72,7 +72,7 @@ class Scope:
         """The value of ``expr`` and whether it was computed from a sensitive value."""
         outer, self._read_sensitive = self._read_sensitive, False
         try:
-            value = expr.evaluate(lambda ref: self._resolve(ref, pipeline))
+            value = expr.evaluate(lambda ref: self._resolve(ref, pipeline), self.config.read_files)
         finally:
             sensitive, self._read_sensitive = self._read_sensitive, outer or self._read_sensitive
         (self._marked.add if sensitive else self._marked.discard)(id(expr))
@@ -95,7 +95,7 @@ class Scope:
             return self._resource(ref)
         if root == "path" and rest[:1] == ("root",):
             return str(self.config.project_dir)
-        raise diags.fail(
+        raise static_fail(
             f'unknown reference "{_dotted(ref.parts)}"',
             "references start with var., local., step.NAME.outputs., resource.TYPE.NAME. or path.root",
             ref.range,
@@ -106,7 +106,7 @@ class Scope:
             raise diags.fail('"var" must be followed by a variable name', "e.g. var.env", ref.range)
         name = str(ref.parts[1])
         if name not in self.config.variables:
-            raise diags.fail(f'reference to undeclared variable "{name}"', f'declare it: variable "{name}" {{ default = ... }}', ref.range)
+            raise static_fail(f'reference to undeclared variable "{name}"', f'declare it: variable "{name}" {{ default = ... }}', ref.range)
         if self.config.variables[name].sensitive:
             self._read_sensitive = True
         return self.variables.get(name, UNKNOWN)
@@ -120,7 +120,7 @@ class Scope:
             return self._locals[name]
         local = self.config.locals.get(name)
         if local is None:
-            raise diags.fail(f'reference to undeclared local value "{name}"', "declare it inside a locals { } block", ref.range)
+            raise static_fail(f'reference to undeclared local value "{name}"', "declare it inside a locals { } block", ref.range)
         if name in self._evaluating:
             cycle = " -> ".join(self._evaluating[self._evaluating.index(name):] + [name])
             raise diags.fail(f"local values refer to each other in a cycle: {cycle}", "break the cycle", local.range)
@@ -146,7 +146,7 @@ class Scope:
             raise diags.fail(f'invalid step reference "{_dotted(parts)}"', "write step.NAME.outputs.OUTPUT", ref.range)
         name, output = str(parts[1]), str(parts[3])
         if name not in self.config.pipelines[pipeline].steps:
-            raise diags.fail(
+            raise static_fail(
                 f'reference to undeclared step "{name}" in pipeline "{pipeline}"',
                 f"declared steps: {', '.join(self.config.pipelines[pipeline].steps)}",
                 ref.range,
@@ -162,7 +162,7 @@ class Scope:
             raise diags.fail(f'invalid resource reference "{_dotted(parts)}"', "write resource.TYPE.NAME.ATTRIBUTE", ref.range)
         type_, name, attr = str(parts[1]), str(parts[2]), str(parts[3])
         if f"resource.{type_}.{name}" not in self.config.resources:
-            raise diags.fail(f'reference to undeclared resource "{type_}.{name}"', f'declare it: resource "{type_}" "{name}" {{ ... }}', ref.range)
+            raise static_fail(f'reference to undeclared resource "{type_}.{name}"', f'declare it: resource "{type_}" "{name}" {{ ... }}', ref.range)
         value = self.resource_value(type_, name, attr)
         if isinstance(value, Sensitive):
             self._read_sensitive, value = True, value.value
