@@ -141,7 +141,7 @@ def _failed(var: Variable, validation: Validation, value: Any, where: str) -> di
         return None
     return diags.error(f'invalid value for variable "{var.name}" (from {where}): {_message(var, validation, resolve)}',
                        f"the value does not meet the validation condition {validation.condition.source()} "
-                       f"(variable declared at {var.range})", validation.range)
+                       f"(variable \"{var.name}\" is declared at line {var.range.line})", validation.range)
 
 
 def _message(var: Variable, validation: Validation, resolve) -> str:
