@@ -316,3 +316,57 @@ def test_format_keeps_meaning_and_is_idempotent(source):
 def test_splats_with_spaces_and_template_directives_format_safely():
     text = 'a = [1,2][ * ]\nb = "%{ if true }x%{ endif }"\nc = <<-EOT\n  %{ for x in [1] }${x}%{ endfor }\n  EOT\n'
     assert format_text(text) == 'a = [1, 2][ * ]\nb = "%{ if true }x%{ endif }"\nc = <<-EOT\n  %{ for x in [1] }${x}%{ endfor }\n  EOT\n'
+
+
+def test_alignment_groups_break_as_in_terraform():
+    # a blank line, a comment line, a nested block (one-line or not) and a multi-line value each end a group;
+    # a heredoc value is one attribute of its group, a trailing comment of either style is aligned after it
+    assert fmt(
+        """
+        resource "local_file" "f" {
+          a = 1
+          bbb = 2
+
+          cc = 3
+          # a comment line
+          dddd = 4
+          e = 5
+          lifecycle { prevent_destroy = true }
+          ff = 6
+          g = 7
+          tags = {
+            k = "v"
+          }
+          hhhhh = 8
+          i = <<EOT
+          text
+        EOT
+          jj = 9 /* block */
+          k = 10 # hash
+        }
+        """
+    ) == dedent(
+        """
+        resource "local_file" "f" {
+          a   = 1
+          bbb = 2
+
+          cc = 3
+          # a comment line
+          dddd = 4
+          e    = 5
+          lifecycle { prevent_destroy = true }
+          ff = 6
+          g  = 7
+          tags = {
+            k = "v"
+          }
+          hhhhh = 8
+          i     = <<EOT
+          text
+        EOT
+          jj    = 9  /* block */
+          k     = 10 # hash
+        }
+        """
+    )
