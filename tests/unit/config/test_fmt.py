@@ -370,3 +370,32 @@ def test_alignment_groups_break_as_in_terraform():
         }
         """
     )
+
+
+@st.composite
+def attribute_runs(draw) -> tuple[str, list[list[str]]]:
+    """Attributes between the things that break an alignment group; returns the source and
+    the names of each group, in order."""
+    lines: list[str] = []
+    groups: list[list[str]] = [[]]
+    for name in draw(st.lists(_names, min_size=1, max_size=12, unique=True)):
+        brk = draw(st.sampled_from([None, None, None, "", "# note", "Blk {\n  x = 1\n}", "Blk { x = 1 }", "Multi = [\n  1,\n]"]))
+        if brk is not None:
+            lines.append(brk.replace("Multi", f"Multi{len(lines)}"))
+            groups.append([])
+        value = draw(st.sampled_from(["1", '"text"', "var.env", "[1, 2]", "{ a = 1 }", "true # c"]))
+        lines.append(f"{name}{draw(_space)}={draw(_space)}{value}")
+        groups[-1].append(name)
+    return "\n".join(lines) + "\n", [g for g in groups if g]
+
+
+@settings(max_examples=100, deadline=None)
+@given(attribute_runs())
+def test_equals_line_up_within_each_group_and_nowhere_else(case):
+    source, groups = case
+    once = format_text(source)
+    assert format_text(once) == once
+    columns = {line.split(" ", 1)[0]: line.index(" = ") + 1 for line in once.splitlines() if line[:1].islower()}
+    for group in groups:
+        widest = max(len(name) for name in group)
+        assert {columns[name] for name in group} == {widest + 1}, once
