@@ -15,7 +15,8 @@ from zplan import diags
 from zplan.config import hcl
 from zplan.config.convert import ConversionError, convert
 from zplan.config.model import NO_DEFAULT, Validation, Variable
-from zplan.config.types import AnyType, Primitive
+from zplan.config.expr import traverse
+from zplan.config.types import NUMBER, AnyType, Primitive
 from zplan.config.values import UNKNOWN, is_number
 
 
@@ -109,7 +110,7 @@ def _untyped_text(var: Variable, text: Text) -> Any:
             return str(text)
     if var.default is not NO_DEFAULT and is_number(var.default):
         try:
-            return convert(text, Primitive("number"), "")
+            return convert(text, NUMBER, "")
         except ConversionError:
             pass
     return str(text)
@@ -127,9 +128,10 @@ def _failed(var: Variable, validation: Validation, value: Any, where: str) -> di
     """The diagnostic of a validation whose condition is false for ``value``, else None."""
 
     def resolve(ref):  # only var.NAME can appear (checked at load)
-        from zplan.config.scope import _index
-
-        return _index(value, ref.parts[2:], ref)
+        current = value
+        for part in ref.parts[2:]:
+            current = traverse(validation.condition, current, part)
+        return current
 
     result = validation.condition.evaluate(resolve)
     if result is UNKNOWN:

@@ -145,3 +145,14 @@ def test_try_and_can_in_conditions(tmp_path):
     config = loader.load(tmp_path)
     assert resolve(config)["size"] == "10"
     assert "size must be a number" in errors(config, "size=ten")[0]
+
+
+def test_a_condition_reads_inside_the_value_with_try(tmp_path):
+    (tmp_path / "main.zp.hcl").write_text(
+        'variable "opts" {\n  type = map(number)\n  default = {}\n'
+        '  validation {\n    condition = try(var.opts.size, 1) > 0\n    error_message = "opts.size must be positive"\n  }\n}\n'
+    )
+    config = loader.load(tmp_path)
+    assert resolve(config)["opts"] == {}
+    assert resolve(config, "opts={ size = 3 }")["opts"] == {"size": 3}
+    assert "opts.size must be positive" in errors(config, "opts={ size = 0 }")[0]
