@@ -119,7 +119,7 @@ stack "local" {
 }
 
 stack "gcp" {
-  orchestrator      = "vertex"
+  orchestrator = "vertex"
   orchestrator_options = {
     project       = var.project
     location      = var.region
@@ -134,7 +134,7 @@ stack "gcp" {
     region        = var.region
     temp_location = "gs://${resource.gcp_storage_bucket.artifacts[0].name}/beam-tmp"
   }
-  container_image   = "${var.region}-docker.pkg.dev/${var.project}/zplan-${var.env}/trainer:latest"
+  container_image = "${var.region}-docker.pkg.dev/${var.project}/zplan-${var.env}/trainer:latest"
 }
 
 pipeline "training" {

@@ -122,3 +122,24 @@ def _coalesce(*values: Any) -> Any:
         if value is not None and value != "":
             return value
     raise FunctionError("every argument is null or an empty string")
+
+
+@register("toset(list)", 1)
+def _toset(values: Any) -> list:
+    from zplan.config.convert import ConversionError, to_set
+
+    try:
+        return to_set(as_list(values))
+    except ConversionError as exc:
+        raise FunctionError(exc.message) from None
+
+
+@register("tomap(object)", 1)
+def _tomap(value: Any) -> dict:
+    from zplan.config.convert import ConversionError, unify
+
+    mapping = as_map(value)
+    try:
+        return dict(zip(mapping, unify(list(mapping.values()))))
+    except ConversionError as exc:
+        raise FunctionError(exc.message) from None

@@ -69,18 +69,29 @@ def _no_references(ref: Ref) -> Any:
     )
 
 
+class StaticError(DiagnosticError):
+    """A mistake in the configuration itself (an undeclared name, an unknown function),
+    which ``try()`` and ``can()`` do not hide, as in Terraform."""
+
+
+def static_fail(summary: str, detail: str = "", range: Range | None = None) -> StaticError:
+    return StaticError(fail(summary, detail, range).diagnostics)
+
+
 class _Ctx:
-    """One evaluation: the resolver, its answers so far, and for-expression variables."""
+    """One evaluation: the resolver, its answers so far, for-expression variables, and the
+    set that collects the files functions read (``file()``...), when the caller keeps one."""
 
-    __slots__ = ("resolve", "cache", "locals")
+    __slots__ = ("resolve", "cache", "locals", "reads")
 
-    def __init__(self, resolve: Resolver, cache: dict, locals_: dict) -> None:
+    def __init__(self, resolve: Resolver, cache: dict, locals_: dict, reads: set | None = None) -> None:
         self.resolve = resolve
         self.cache = cache
         self.locals = locals_
+        self.reads = reads
 
     def with_locals(self, names: dict) -> "_Ctx":
-        return _Ctx(self.resolve, self.cache, {**self.locals, **names})
+        return _Ctx(self.resolve, self.cache, {**self.locals, **names}, self.reads)
 
 
 # -- nodes ------------------------------------------------------------------------------
@@ -125,9 +136,10 @@ class Expr:
         self._refs(frozenset(), found)
         return found
 
-    def evaluate(self, resolve: Resolver) -> Any:
+    def evaluate(self, resolve: Resolver, reads: set | None = None) -> Any:
+        """The value; ``reads`` (when given) collects the paths of files functions read."""
         try:
-            return self._eval(_Ctx(resolve, {}, {}))
+            return self._eval(_Ctx(resolve, {}, {}, reads))
         except RecursionError:
             # The parser bounds nesting; a value can still be deep (jsondecode of a deep document).
             raise self._fail("nested too deeply", "this value nests lists or objects too deeply to compute") from None
@@ -245,7 +257,7 @@ class RefExpr(Expr):
             try:
                 ctx.cache[key] = ctx.resolve(self.ref)
             except KeyError:
-                raise fail(f'unknown reference "{self.ref}"', "check the name", self.ref.range) from None
+                raise static_fail(f'unknown reference "{self.ref}"', "check the name", self.ref.range) from None
         return ctx.cache[key]
 
 
@@ -355,7 +367,9 @@ class Call(Expr):
 
         func = functions.FUNCTIONS.get(self.name)
         if func is None:
-            raise self._fail(f'unknown function "{self.name}"', f"available functions: {', '.join(sorted(functions.FUNCTIONS))}")
+            raise static_fail(f'unknown function "{self.name}"', f"available functions: {', '.join(sorted(functions.FUNCTIONS))}", self.range)
+        if func.lazy:  # try() and can() evaluate their own arguments, catching errors
+            return func.impl(self, ctx)
         args = [arg._eval(ctx) for arg in self.args]
         if self.expand_last and args:
             last = args.pop()
@@ -365,6 +379,6 @@ class Call(Expr):
                 raise self.args[-1]._fail(f"only a list can be expanded with ..., got {type_name(last)}")
             args.extend(last)
         try:
-            return func.call(args)
+            return func.call(args, functions.CallSite(self._src.filename, self.range, ctx.reads) if func.site else None)
         except functions.FunctionError as exc:
             raise self._fail(f"{self.name}(): {exc}", f"usage: {func.usage}; in {self.source()}") from None

@@ -7,11 +7,12 @@ any change of meaning does.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from zplan.config.hcl import tokenize
-from zplan.hashing import hash_value
+from zplan.hashing import hash_bytes, hash_value
 
 
 def file_fingerprint(path: Path) -> str:
@@ -35,5 +36,17 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
-def fingerprints(root: Path, files: list[Path]) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): file_fingerprint(p) for p in files}
+def fingerprints(root: Path, files: list[Path], read: Iterable[Path] = ()) -> dict[str, str]:
+    """Configuration files by their tokens, and the files functions read (``file()``,
+    ``templatefile()``) by their bytes: a saved plan depends on both."""
+    found = {p.relative_to(root).as_posix(): file_fingerprint(p) for p in files}
+    for path in sorted(read):
+        found[Path(os.path.relpath(path, root)).as_posix()] = _content(path)
+    return found
+
+
+def _content(path: Path) -> str:
+    try:
+        return "bytes:" + hash_bytes(path.read_bytes())
+    except OSError:
+        return "absent"

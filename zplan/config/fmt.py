@@ -117,7 +117,7 @@ def _cells(line: _Line) -> None:
     if not tokens:
         return
     end = len(tokens)
-    if end > 1 and tokens[-1].kind == "comment" and not tokens[-1].text.startswith("/*"):
+    if end > 1 and tokens[-1].kind == "comment" and "\n" not in tokens[-1].text:  # a trailing comment, either style
         end -= 1
         line.comment = tokens[-1].text
     body = _spaced(tokens[:end])

@@ -9,13 +9,32 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
+from zplan.diags import Range
 from zplan.config.values import UNKNOWN, contains_unknown, find_symbolic, is_number, number_to_string, to_text, type_name
 
 
 class FunctionError(Exception):
     """A bad argument; the message completes "NAME(): ..."."""
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """Where a function that reads files is called: paths are relative to that file's folder
+    (the module's), and each file read is added to ``reads`` so the plan depends on it."""
+
+    filename: str
+    range: Range
+    reads: set[Path] | None
+
+    def path(self, text: str) -> Path:
+        return (Path(self.filename).parent / Path(text).expanduser()).resolve()
+
+    def record(self, path: Path) -> None:
+        if self.reads is not None:
+            self.reads.add(path)
 
 
 @dataclass(frozen=True)
@@ -25,8 +44,10 @@ class Function:
     min_args: int
     max_args: int | None  # None: any number
     usage: str
+    site: bool = False  # impl takes the CallSite first (functions that read files)
+    lazy: bool = False  # impl takes (call node, context) and evaluates the arguments itself
 
-    def call(self, args: list[Any]) -> Any:
+    def call(self, args: list[Any], site: CallSite | None = None) -> Any:
         if len(args) < self.min_args or (self.max_args is not None and len(args) > self.max_args):
             raise FunctionError(f"expected {self._arity()}, got {len(args)}")
         for arg in args:
@@ -35,7 +56,7 @@ class Function:
                 raise FunctionError(f"{symbolic} is known only when it runs, so it cannot be passed to a function")
         if any(contains_unknown(arg) for arg in args):
             return UNKNOWN
-        return self.impl(*args)
+        return self.impl(site, *args) if self.site else self.impl(*args)
 
     def _arity(self) -> str:
         if self.max_args == self.min_args:
@@ -48,12 +69,12 @@ class Function:
 FUNCTIONS: dict[str, Function] = {}
 
 
-def register(usage: str, min_args: int, max_args: int | None = -1) -> Callable:
+def register(usage: str, min_args: int, max_args: int | None = -1, site: bool = False, lazy: bool = False) -> Callable:
     """Declare a function by its usage line, e.g. ``register("upper(string)", 1)``."""
 
     def add(impl: Callable) -> Callable:
         name = usage.split("(", 1)[0]
-        FUNCTIONS[name] = Function(name, impl, min_args, min_args if max_args == -1 else max_args, usage)
+        FUNCTIONS[name] = Function(name, impl, min_args, min_args if max_args == -1 else max_args, usage, site, lazy)
         return impl
 
     return add

@@ -15,11 +15,11 @@ import os
 import re
 from typing import Any
 
-from zplan.config import collection_functions  # noqa: F401  (registers the collection functions)
-from zplan.config.function_args import FUNCTIONS, Function, FunctionError, as_list, as_number, as_string, as_whole, parse_number, register
+from zplan.config import collection_functions, file_functions, lazy_functions  # noqa: F401  (they register themselves)
+from zplan.config.function_args import FUNCTIONS, CallSite, Function, FunctionError, as_list, as_number, as_string, as_whole, parse_number, register
 from zplan.config.values import article, is_number, number_to_string, to_text, type_name
 
-__all__ = ["FUNCTIONS", "Function", "FunctionError"]
+__all__ = ["FUNCTIONS", "CallSite", "Function", "FunctionError"]
 
 RANGE_LIMIT = 10_000  # range() guards against typos such as range(1e9)
 

@@ -13,7 +13,7 @@ from typing import Callable
 
 from zplan import diags
 from zplan.durations import parse_seconds
-from zplan.config import calls, hcl
+from zplan.config import calls, hcl, types, variable_checks
 from zplan.config.model import (
     Config,
     Lifecycle,
@@ -30,7 +30,6 @@ from zplan.config.model import (
 CONFIG_GLOB = "*.zp.hcl"
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 REPEAT = ("count", "for_each")  # meta-arguments making instances (zplan.config.calls)
-VARIABLE_TYPES = ("string", "number", "bool", "list", "map", "any")
 
 # Stack components and settings a stack block may name (flavors validate their own values).
 STACK_ATTRIBUTES = {
@@ -204,13 +203,14 @@ def _variable(config: Config, block: hcl.Block, found: diags.Collector) -> None:
     if "default" in attrs:
         var.default = _static(attrs["default"], found)
     if "type" in attrs:
-        # Terraform writes `type = string` (a bare keyword); accept that and the quoted form.
-        type_ = attrs["type"].expr.source().strip().strip('"')
-        if type_ not in VARIABLE_TYPES:
-            found.error(f'unknown type "{type_}" for variable "{name}"', f"use one of: {', '.join(VARIABLE_TYPES)}", attrs["type"].range)
-        var.type = type_
+        try:
+            var.type = types.parse_type(attrs["type"].expr)
+        except diags.DiagnosticError as exc:
+            found.extend(exc.diagnostics)
     var.description = str(_static(attrs.get("description"), found, ""))
     var.sensitive = bool(_static(attrs.get("sensitive"), found, False))
+    var.validations = variable_checks.read_validations(name, block, found)
+    variable_checks.check_default(var, found)
     config.variables[name] = var
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zplan.addrs import ResourceAddr, StepAddr
+from zplan.config.types import ANY, Type
 from zplan.diags import Range
 
 if TYPE_CHECKING:
@@ -20,13 +21,23 @@ NO_DEFAULT = object()
 
 
 @dataclass
+class Validation:
+    """A ``validation { condition, error_message }`` block of a variable."""
+
+    condition: "Expr"  # refers only to the variable itself
+    error_message: "Expr"
+    range: Range
+
+
+@dataclass
 class Variable:
     name: str
     range: Range
     default: Any = NO_DEFAULT
-    type: str = "any"  # string | number | bool | list | map | any
+    type: Type = ANY
     description: str = ""
     sensitive: bool = False
+    validations: list[Validation] = field(default_factory=list)
 
 
 @dataclass
@@ -204,6 +215,7 @@ class Config:
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
     modules: dict[str, ModuleCall] = field(default_factory=dict)
     moved: list[Moved] = field(default_factory=list)
+    read_files: set[Path] = field(default_factory=set)  # read by file(), templatefile(), ... while evaluating
     # after expansion (zplan.config.expand): declared address (no key) -> its instances,
     # and the module instances by path ("" the root)
     instances: dict[str, Instances] = field(default_factory=dict)

@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping
 
 from zplan import diags
 from zplan.addrs import instance_key
-from zplan.config.expr import Expr, Ref
+from zplan.config.expr import Expr, Ref, static_fail
 from zplan.config.values import UNKNOWN
 from zplan.config.model import Config, ModuleInstance, Where
 from zplan.secrets import Sensitive
@@ -121,7 +121,7 @@ class Scope:
         """The value of ``expr`` and whether it was computed from a sensitive value."""
         outer, self._read_sensitive = self._read_sensitive, False
         try:
-            value = expr.evaluate(lambda ref: self._resolve(ref, pipeline, where))
+            value = expr.evaluate(lambda ref: self._resolve(ref, pipeline, where), self.config.read_files)
         finally:
             sensitive, self._read_sensitive = self._read_sensitive, outer or self._read_sensitive
         (self._marked.add if sensitive else self._marked.discard)(id(expr))
@@ -156,7 +156,7 @@ class Scope:
             return self.stack
         if root == "path" and rest[:1] in (("root",), ("module",)):
             return str(self.config.project_dir if rest[0] == "root" else module.config.project_dir)
-        raise diags.fail(
+        raise static_fail(
             f'unknown reference "{_dotted(ref.parts)}"',
             "references start with var., local., step.NAME.outputs., resource.TYPE.NAME., module.NAME., "
             "each., count.index, zplan.stack, path.root or path.module",
@@ -166,7 +166,7 @@ class Scope:
     def _variable(self, ref: Ref) -> Any:
         name = _name(ref, "var", "var.env")
         if name not in self.config.variables:
-            raise diags.fail(f'reference to undeclared variable "{name}"', f'declare it: variable "{name}" {{ default = ... }}', ref.range)
+            raise static_fail(f'reference to undeclared variable "{name}"', f'declare it: variable "{name}" {{ default = ... }}', ref.range)
         if self.config.variables[name].sensitive:
             self._read_sensitive = True
         return self.variables.get(name, UNKNOWN)
@@ -178,7 +178,7 @@ class Scope:
             return self._locals[name]
         local = self.config.locals.get(name)
         if local is None:
-            raise diags.fail(f'reference to undeclared local value "{name}"', "declare it inside a locals { } block", ref.range)
+            raise static_fail(f'reference to undeclared local value "{name}"', "declare it inside a locals { } block", ref.range)
         value, sensitive = self._guarded(name, local.range, lambda: self.eval_marked(local.expr))
         self._locals[name] = value
         if sensitive:
@@ -201,7 +201,7 @@ class Scope:
         name = _name(ref, "var", "var.env")
         var = module.config.variables.get(name)
         if var is None:
-            raise diags.fail(f'reference to undeclared variable "{name}" in {module.path}', f'declare it in the module: variable "{name}" {{ }}', ref.range)
+            raise static_fail(f'reference to undeclared variable "{name}" in {module.path}', f'declare it in the module: variable "{name}" {{ }}', ref.range)
         call = module.call
         if name not in call.inputs:
             self._read_sensitive |= var.sensitive
@@ -215,7 +215,7 @@ class Scope:
         name = _name(ref, "local", "local.prefix")
         local = module.config.locals.get(name)
         if local is None:
-            raise diags.fail(f'reference to undeclared local value "{name}" in {module.path}', "declare it inside a locals { } block of the module", ref.range)
+            raise static_fail(f'reference to undeclared local value "{name}" in {module.path}', "declare it inside a locals { } block of the module", ref.range)
         compute = lambda: self._guarded(f"{module.path}.local.{name}", local.range, lambda: self.eval_marked(local.expr, ANY_PIPELINE, Where(module)))  # noqa: E731
         value, sensitive = self._module_value(module, "local", name, compute)
         self._read_sensitive |= sensitive
@@ -280,7 +280,7 @@ class Scope:
         if pipeline is None or name not in declared[pipeline].steps:
             where = f'in pipeline "{pipeline}"' if pipeline else "in any pipeline"
             steps = declared[pipeline].steps if pipeline else [s for pl in declared.values() for s in pl.steps]
-            raise diags.fail(f'reference to undeclared step "{name}" {where}', f"declared steps: {', '.join(steps) or 'none'}", ref.range)
+            raise static_fail(f'reference to undeclared step "{name}" {where}', f"declared steps: {', '.join(steps) or 'none'}", ref.range)
         base = _joined(module.path, f"pipeline.{pipeline}.step.{name}")
         found = self.config.instances.get(base)
         prefix = module.path
@@ -305,7 +305,7 @@ class Scope:
             raise diags.fail(f'invalid resource reference "{_dotted(parts)}"', "write resource.TYPE.NAME.ATTRIBUTE", ref.range)
         type_, name = str(parts[1]), str(parts[2])
         if f"resource.{type_}.{name}" not in module.config.resources:
-            raise diags.fail(f'reference to undeclared resource "{type_}.{name}"', f'declare it: resource "{type_}" "{name}" {{ ... }}', ref.range)
+            raise static_fail(f'reference to undeclared resource "{type_}.{name}"', f'declare it: resource "{type_}" "{name}" {{ ... }}', ref.range)
         base = _joined(module.path, f"resource.{type_}.{name}")
         found = self.config.instances.get(base)
         if found is None or found.kind == "single":

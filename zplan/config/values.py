@@ -93,6 +93,8 @@ def type_name(value: Any) -> str:
         return "number"
     if isinstance(value, str):
         return "string"
+    if isinstance(value, SetValue):
+        return "set"
     if isinstance(value, (list, tuple)):
         return "list"
     if isinstance(value, dict):
@@ -140,3 +142,10 @@ def equal(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
     return type(a) is type(b) and a == b
+
+
+class SetValue(list):
+    """A set (``toset()``, a ``set(T)`` variable): a list without duplicates, in a canonical
+    order. Everything that reads lists reads it; ``for_each`` can tell it from a list."""
+
+    __slots__ = ()

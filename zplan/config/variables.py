@@ -14,7 +14,8 @@ from typing import Any, Mapping
 
 from zplan import diags
 from zplan.config import hcl
-from zplan.config.model import NO_DEFAULT, Config, Variable
+from zplan.config.model import NO_DEFAULT, Config
+from zplan.config.variable_checks import Text, accept
 
 ENV_PREFIX = "ZPLAN_VAR_"
 DEFAULT_VARS_FILE = "zplan.zpvars"
@@ -57,9 +58,9 @@ def resolve(
             values[name] = fixed[name]
         elif name in raw:
             value, where = raw[name]
-            values[name] = _convert(var, value, where, found)
+            values[name] = accept(var, value, where, found)
         elif var.default is not NO_DEFAULT:
-            values[name] = _convert(var, var.default, "its default", found) if var.default is not None else None
+            values[name] = accept(var, var.default, "its default", found)
         else:
             found.error(
                 f'no value for variable "{name}"',
@@ -87,50 +88,5 @@ def _read_vars_file(path: Path) -> dict[str, tuple[Any, str]]:
 
 
 def _from_text(text: str) -> Any:
-    """-var and env values are strings; lists/maps may be written as HCL (kept raw here)."""
-    stripped = text.strip()
-    if stripped[:1] in ("[", "{"):
-        try:
-            body = hcl.parse_text(f"v = {stripped}", "<-var>")
-            return body.attributes["v"].expr.static_value()
-        except diags.DiagnosticError:
-            return text
-    return text
-
-
-def _convert(var: Variable, value: Any, where: str, found: diags.Collector) -> Any:
-    kind = var.type
-    bad = lambda: found.error(f'variable "{var.name}" expects a {kind}, got {value!r} (from {where})', "", var.range)  # noqa: E731
-    if kind == "string":
-        return value if isinstance(value, str) else str(value)
-    if kind == "number":
-        if isinstance(value, bool):
-            bad()
-            return value
-        if isinstance(value, (int, float)):
-            return value
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            bad()
-            return value
-        return int(number) if number.is_integer() and "." not in str(value) else number
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if str(value).lower() in ("true", "false"):
-            return str(value).lower() == "true"
-        bad()
-        return value
-    if kind == "list" and not isinstance(value, list):
-        bad()
-    if kind == "map" and not isinstance(value, dict):
-        bad()
-    if kind == "any" and isinstance(value, str) and var.default is not NO_DEFAULT and isinstance(var.default, (int, float)) and not isinstance(var.default, bool):
-        # an untyped variable with a numeric default keeps numbers numeric when set from text
-        try:
-            number = float(value)
-            return int(number) if number.is_integer() and "." not in value else number
-        except ValueError:
-            return value
-    return value
+    """-var and env values are text; the variable's type decides how to read it."""
+    return Text(text)

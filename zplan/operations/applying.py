@@ -81,7 +81,7 @@ def save_planfile(out: Path, planned: Planned, project: Project) -> None:
     from zplan.plan import planfile
 
     sensitive = {n for n, v in project.config.variables.items() if v.sensitive}
-    planfile.write(out, planned.plan, project.variables, sensitive, fingerprints(project.root, project.config.files))
+    planfile.write(out, planned.plan, project.variables, sensitive, fingerprints(project.root, project.config.files, project.config.read_files))
 
 
 def apply_changes(args: ProjectArgs, selection: Selection, ui: ApplyUI, parallelism: int = 0, lock_timeout: str = "0s") -> ApplyOutcome:
@@ -143,4 +143,4 @@ def _check_saved(saved: dict, planned: Planned, project: Project) -> None:
     from zplan.plan import planfile as pf
 
     state = planned.state
-    pf.check(saved, state.serial, state.lineage, fingerprints(project.root, project.config.files), planned.plan)
+    pf.check(saved, state.serial, state.lineage, fingerprints(project.root, project.config.files, project.config.read_files), planned.plan)

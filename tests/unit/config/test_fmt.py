@@ -316,3 +316,86 @@ def test_format_keeps_meaning_and_is_idempotent(source):
 def test_splats_with_spaces_and_template_directives_format_safely():
     text = 'a = [1,2][ * ]\nb = "%{ if true }x%{ endif }"\nc = <<-EOT\n  %{ for x in [1] }${x}%{ endfor }\n  EOT\n'
     assert format_text(text) == 'a = [1, 2][ * ]\nb = "%{ if true }x%{ endif }"\nc = <<-EOT\n  %{ for x in [1] }${x}%{ endfor }\n  EOT\n'
+
+
+def test_alignment_groups_break_as_in_terraform():
+    # a blank line, a comment line, a nested block (one-line or not) and a multi-line value each end a group;
+    # a heredoc value is one attribute of its group, a trailing comment of either style is aligned after it
+    assert fmt(
+        """
+        resource "local_file" "f" {
+          a = 1
+          bbb = 2
+
+          cc = 3
+          # a comment line
+          dddd = 4
+          e = 5
+          lifecycle { prevent_destroy = true }
+          ff = 6
+          g = 7
+          tags = {
+            k = "v"
+          }
+          hhhhh = 8
+          i = <<EOT
+          text
+        EOT
+          jj = 9 /* block */
+          k = 10 # hash
+        }
+        """
+    ) == dedent(
+        """
+        resource "local_file" "f" {
+          a   = 1
+          bbb = 2
+
+          cc = 3
+          # a comment line
+          dddd = 4
+          e    = 5
+          lifecycle { prevent_destroy = true }
+          ff = 6
+          g  = 7
+          tags = {
+            k = "v"
+          }
+          hhhhh = 8
+          i     = <<EOT
+          text
+        EOT
+          jj    = 9  /* block */
+          k     = 10 # hash
+        }
+        """
+    )
+
+
+@st.composite
+def attribute_runs(draw) -> tuple[str, list[list[str]]]:
+    """Attributes between the things that break an alignment group; returns the source and
+    the names of each group, in order."""
+    lines: list[str] = []
+    groups: list[list[str]] = [[]]
+    for name in draw(st.lists(_names, min_size=1, max_size=12, unique=True)):
+        brk = draw(st.sampled_from([None, None, None, "", "# note", "Blk {\n  x = 1\n}", "Blk { x = 1 }", "Multi = [\n  1,\n]"]))
+        if brk is not None:
+            lines.append(brk.replace("Multi", f"Multi{len(lines)}"))
+            groups.append([])
+        value = draw(st.sampled_from(["1", '"text"', "var.env", "[1, 2]", "{ a = 1 }", "true # c"]))
+        lines.append(f"{name}{draw(_space)}={draw(_space)}{value}")
+        groups[-1].append(name)
+    return "\n".join(lines) + "\n", [g for g in groups if g]
+
+
+@settings(max_examples=100, deadline=None)
+@given(attribute_runs())
+def test_equals_line_up_within_each_group_and_nowhere_else(case):
+    source, groups = case
+    once = format_text(source)
+    assert format_text(once) == once
+    columns = {line.split(" ", 1)[0]: line.index(" = ") + 1 for line in once.splitlines() if line[:1].islower()}
+    for group in groups:
+        widest = max(len(name) for name in group)
+        assert {columns[name] for name in group} == {widest + 1}, once

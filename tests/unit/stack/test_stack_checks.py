@@ -51,15 +51,15 @@ def test_variable_defaults_are_checked_against_their_type(tmp_path):
     import pytest
 
     from zplan import diags
-    from zplan.config import loader, variables
+    from zplan.config import loader
 
     (tmp_path / "main.zp.hcl").write_text(
         'variable "rows" {\n  type = number\n  default = "many"\n}\n'
         'variable "flag" {\n  type    = bool\n  default = true\n}\n'
     )
-    config = loader.load(tmp_path)
     with pytest.raises(diags.DiagnosticError) as err:
-        variables.resolve(config, environ={})
+        loader.load(tmp_path)  # checked when the configuration loads, whatever value is given later
     [problem] = err.value.diagnostics
-    assert "variable \"rows\" expects a number, got 'many' (from its default)" in str(problem)
+    assert 'the default of variable "rows" does not fit its type number' in str(problem)
+    assert 'var.rows: a number is required, got "many"' in str(problem)
     assert "main.zp.hcl:1" in str(problem)

@@ -11,10 +11,10 @@ from typing import Any
 
 from zplan.config.hcl.nodes import Attribute, Block
 
-__all__ = ["Attribute", "Block", "END", "KIND", "NL", "START", "Token", "VALUE", "describe", "parse_file", "parse_text", "tokenize"]
+__all__ = ["Attribute", "Block", "END", "KIND", "NL", "START", "Token", "VALUE", "describe", "parse_file", "parse_template", "parse_text", "tokenize"]
 
 _LEXER_NAMES = {"END", "KIND", "NL", "START", "Token", "VALUE", "describe", "tokenize"}
-_PARSER_NAMES = {"parse_file", "parse_text"}
+_PARSER_NAMES = {"parse_file", "parse_template", "parse_text"}
 
 
 def __getattr__(name: str) -> Any:

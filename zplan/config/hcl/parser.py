@@ -152,3 +152,12 @@ class Parser(ExpressionParser):
 # tokens that would continue the value before them, had they not started a new line
 _CONTINUATIONS = frozenset(("-", "+", "*", "/", "%", "[", "[*]", ".", ".*", "?", ":", "(", "&&", "||", "==", "!=", "<", ">", "<=", ">="))
 _CONTINUATION_HINT = "a newline ends an attribute's value: to continue it on the next line, wrap the value in parentheses ( ... )"
+
+
+def parse_template(text: str, filename: str) -> Expr:
+    """A whole file read as a template (``templatefile()``): text with ``${...}`` and ``%{...}``."""
+    source = Source(filename, text.removeprefix("\ufeff"))
+    end = len(source.text)
+    parts = Lexer(source, layout=False)._template(0, quoted=False, limit=end)
+    token: Token = ("template", parts, 0, end, False)
+    return ExpressionParser([token, ("eof", None, end, end, False)], source).template(token)

@@ -1,0 +1,158 @@
+"""Variable values from every source: typed, converted and validated, with clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from zplan.config import loader, variables
+from zplan.diags import DiagnosticError
+
+CONFIG = """
+variable "cfg" {
+  type = object({
+    name   = string
+    layers = list(number)
+    lr     = optional(number, 0.1)
+  })
+  default = { name = "m", layers = [8, 4] }
+
+  validation {
+    condition     = length(var.cfg.layers) > 0
+    error_message = "cfg.layers must not be empty"
+  }
+  validation {
+    condition     = length([for n in var.cfg.layers : n if n <= 0]) == 0
+    error_message = "every layer needs at least one unit"
+  }
+}
+
+variable "epochs" {
+  type    = number
+  default = 3
+
+  validation {
+    condition     = var.epochs >= 1 && var.epochs <= 100
+    error_message = "epochs must be between 1 and 100, got ${var.epochs}"
+  }
+}
+
+variable "tags" {
+  type    = set(string)
+  default = []
+}
+"""
+
+
+@pytest.fixture
+def config(tmp_path):
+    (tmp_path / "main.zp.hcl").write_text(CONFIG)
+    return loader.load(tmp_path)
+
+
+def resolve(config, *cli_vars: str, environ=None, var_files=()):
+    return variables.resolve(config, list(cli_vars), list(var_files), environ=environ or {})
+
+
+def errors(config, *cli_vars: str, **kw) -> list[str]:
+    with pytest.raises(DiagnosticError) as info:
+        resolve(config, *cli_vars, **kw)
+    return [str(d) for d in info.value.diagnostics]
+
+
+def test_defaults_are_converted_and_get_optional_attributes(config):
+    values = resolve(config)
+    assert values == {"cfg": {"name": "m", "layers": [8, 4], "lr": 0.1}, "epochs": 3, "tags": []}
+
+
+def test_text_from_the_command_line_and_the_environment_is_read_by_the_type(config):
+    values = resolve(config, "epochs=7", 'cfg={ name = "big", layers = ["16", 8], unused = 1 }', environ={"ZPLAN_VAR_tags": '["b", "a", "b"]'})
+    assert values["epochs"] == 7
+    assert values["cfg"] == {"name": "big", "layers": [16, 8], "lr": 0.1}
+    assert values["tags"] == ["a", "b"]
+
+
+def test_a_value_of_the_wrong_shape_names_the_path_inside_it(config):
+    [message] = errors(config, 'cfg={ name = "x", layers = [1, "wide"] }')
+    assert 'invalid value for variable "cfg" (from -var cfg): var.cfg.layers[1]: a number is required, got "wide"' in message
+    assert "main.zp.hcl:2" in message and "object({ name = string, layers = list(number), lr = optional(number, 0.1) })" in message
+
+
+def test_a_failing_validation_names_the_variable_its_line_and_the_message(config):
+    [message] = errors(config, "epochs=0")
+    assert 'invalid value for variable "epochs" (from -var epochs): epochs must be between 1 and 100, got 0' in message
+    assert "main.zp.hcl:24:3: error" in message  # the validation block
+    assert 'variable "epochs" is declared at line 20' in message
+
+
+def test_every_failing_validation_is_reported(config):
+    found = errors(config, "cfg={ name = \"x\", layers = [0] }", "epochs=500")
+    assert any("every layer needs at least one unit" in m for m in found)
+    assert any("epochs must be between 1 and 100, got 500" in m for m in found)
+
+
+def test_values_from_vars_files_are_checked_too(config, tmp_path):
+    (tmp_path / "prod.zpvars").write_text('epochs = "12"\ncfg = { name = "p", layers = [] }\n')
+    [message] = errors(config, var_files=[tmp_path / "prod.zpvars"])
+    assert 'variable "cfg" (from prod.zpvars:2): cfg.layers must not be empty' in message
+    (tmp_path / "prod.zpvars").write_text('epochs = "12"\n')
+    assert resolve(config, var_files=[tmp_path / "prod.zpvars"])["epochs"] == 12
+
+
+def test_a_condition_may_refer_only_to_its_own_variable(tmp_path):
+    (tmp_path / "main.zp.hcl").write_text(
+        'variable "a" { default = 1 }\n'
+        'variable "b" {\n'
+        "  default = 2\n"
+        "  validation {\n"
+        "    condition     = var.b > var.a\n"
+        '    error_message = "b must exceed a"\n'
+        "  }\n"
+        "}\n"
+    )
+    with pytest.raises(DiagnosticError) as info:
+        loader.load(tmp_path)
+    [diag] = info.value.diagnostics
+    assert diag.summary == 'the validation of variable "b" refers to "var.a"' and diag.range.line == 5
+
+
+def test_a_validation_needs_both_attributes_and_a_bool_condition(tmp_path):
+    (tmp_path / "main.zp.hcl").write_text('variable "a" {\n  default = 1\n  validation {\n    condition = true\n  }\n}\n')
+    with pytest.raises(DiagnosticError) as info:
+        loader.load(tmp_path)
+    assert 'a validation of variable "a" has no error_message' in str(info.value)
+    (tmp_path / "main.zp.hcl").write_text('variable "a" {\n  default = 1\n  validation {\n    condition = var.a\n    error_message = "x"\n  }\n}\n')
+    [message] = errors(loader.load(tmp_path))
+    assert 'the validation condition of variable "a" must be true or false, got 1' in message
+
+
+def test_a_sensitive_value_is_never_shown_in_an_error(tmp_path):
+    (tmp_path / "main.zp.hcl").write_text(
+        'variable "token" {\n  type = number\n  sensitive = true\n  default = 1\n'
+        '  validation {\n    condition = var.token > 5\n    error_message = "token ${var.token} too small"\n  }\n}\n'
+    )
+    config = loader.load(tmp_path)
+    [message] = errors(config, "token=hunter2")
+    assert "hunter2" not in message and "var.token: a number is required" in message
+    [message] = errors(config, "token=3")
+    assert "token 3" not in message and "token ${var.token} too small" in message
+
+
+def test_try_and_can_in_conditions(tmp_path):
+    (tmp_path / "main.zp.hcl").write_text(
+        'variable "size" {\n  default = "10"\n'
+        '  validation {\n    condition = can(tonumber(var.size))\n    error_message = "size must be a number"\n  }\n}\n'
+    )
+    config = loader.load(tmp_path)
+    assert resolve(config)["size"] == "10"
+    assert "size must be a number" in errors(config, "size=ten")[0]
+
+
+def test_a_condition_reads_inside_the_value_with_try(tmp_path):
+    (tmp_path / "main.zp.hcl").write_text(
+        'variable "opts" {\n  type = map(number)\n  default = {}\n'
+        '  validation {\n    condition = try(var.opts.size, 1) > 0\n    error_message = "opts.size must be positive"\n  }\n}\n'
+    )
+    config = loader.load(tmp_path)
+    assert resolve(config)["opts"] == {}
+    assert resolve(config, "opts={ size = 3 }")["opts"] == {"size": 3}
+    assert "opts.size must be positive" in errors(config, "opts={ size = 0 }")[0]

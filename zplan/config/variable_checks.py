@@ -1,0 +1,153 @@
+"""A variable's value checked as Terraform checks it: converted to its type, then its
+``validation`` blocks' conditions.
+
+``read_validations`` reads the blocks when the configuration loads (a condition
+may refer only to the variable itself); ``accept`` checks one value from any
+source (default, vars file, environment, ``-var``) and reports what is wrong
+with the variable's name, where the value came from and the file and line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zplan import diags
+from zplan.config import hcl
+from zplan.config.convert import ConversionError, convert
+from zplan.config.model import NO_DEFAULT, Validation, Variable
+from zplan.config.expr import traverse
+from zplan.config.types import NUMBER, AnyType, Primitive
+from zplan.config.values import UNKNOWN, is_number
+
+
+class Text(str):
+    """A value written on the command line or in the environment: text, which a variable
+    of a collection type reads as an HCL value (``-var 'sizes=[1, 2]'``)."""
+
+
+# -- when the configuration loads -------------------------------------------------------------
+
+
+def read_validations(name: str, block: hcl.Block, found: diags.Collector) -> list[Validation]:
+    """The ``validation`` blocks nested in the ``variable "name"`` block."""
+    checks = []
+    for nested in block.blocks:
+        attrs = nested.attributes
+        for attr in attrs.values():
+            if attr.name not in ("condition", "error_message"):
+                found.error(f'unsupported attribute "{attr.name}" in a validation of variable "{name}"', "a validation holds condition and error_message", attr.range)
+        missing = [a for a in ("condition", "error_message") if a not in attrs]
+        if missing:
+            found.error(f'a validation of variable "{name}" has no {" and no ".join(missing)}',
+                        'write validation { condition = <bool expression> error_message = "..." }', nested.range)
+            continue
+        for attr in (attrs["condition"], attrs["error_message"]):
+            _only_self(name, attr, found)
+        checks.append(Validation(attrs["condition"].expr, attrs["error_message"].expr, nested.range))
+    return checks
+
+
+def _only_self(name: str, attr: hcl.Attribute, found: diags.Collector) -> None:
+    for ref in attr.expr.references():
+        if ref.parts[:2] != ("var", name):
+            found.error(f'the validation of variable "{name}" refers to "{ref}"',
+                        f"a validation condition can refer only to the variable itself (var.{name})", ref.range)
+
+
+def check_default(var: Variable, found: diags.Collector) -> None:
+    """A default must fit the declared type (checked even when a value is given)."""
+    if var.default is not NO_DEFAULT and var.default is not None:
+        try:
+            convert(var.default, var.type, f"var.{var.name}")
+        except ConversionError as exc:
+            found.error(f'the default of variable "{var.name}" does not fit its type {var.type}', str(exc), var.range)
+
+
+# -- when values are given --------------------------------------------------------------------
+
+
+def accept(var: Variable, value: Any, where: str, found: diags.Collector) -> Any:
+    """``value`` converted to the variable's type and validated; problems go to ``found``."""
+    try:
+        value = _typed(var, value, where)
+    except ConversionError as exc:
+        problem = f"{exc.path}: {exc.message}" if var.sensitive else str(exc)
+        found.error(f'invalid value for variable "{var.name}" (from {where}): {problem}',
+                    f"variable \"{var.name}\" has type {var.type}", var.range)
+        return value
+    except diags.DiagnosticError as exc:
+        found.extend(exc.diagnostics)
+        return value
+    for validation in var.validations:
+        try:
+            problem = _failed(var, validation, value, where)
+        except diags.DiagnosticError as exc:
+            found.extend(exc.diagnostics)
+            continue
+        if problem is not None:
+            found.add(problem)
+    return value
+
+
+def _typed(var: Variable, value: Any, where: str) -> Any:
+    path = f"var.{var.name}"
+    if not isinstance(value, Text):
+        return convert(value, var.type, path)
+    if isinstance(var.type, Primitive):
+        return convert(value, var.type, path)
+    if isinstance(var.type, AnyType):
+        return _untyped_text(var, value)
+    return convert(_hcl_value(value, where), var.type, path)
+
+
+def _untyped_text(var: Variable, text: Text) -> Any:
+    """Text for a variable without a type: a list or map when written as one; a number
+    when the default is a number (so ``-var epochs=3`` keeps it numeric); else the text."""
+    if text.strip()[:1] in ("[", "{"):
+        try:
+            return _hcl_value(text, "")
+        except diags.DiagnosticError:
+            return str(text)
+    if var.default is not NO_DEFAULT and is_number(var.default):
+        try:
+            return convert(text, NUMBER, "")
+        except ConversionError:
+            pass
+    return str(text)
+
+
+def _hcl_value(text: str, where: str) -> Any:
+    try:
+        return hcl.parse_text(f"v = {text.strip()}", f"<{where}>").attributes["v"].expr.static_value()
+    except diags.DiagnosticError as exc:
+        first = exc.diagnostics[0]
+        raise diags.fail(f"cannot read the value from {where}: {first.summary}", "write a list as [1, 2] and a map or object as { a = 1 }") from None
+
+
+def _failed(var: Variable, validation: Validation, value: Any, where: str) -> diags.Diagnostic | None:
+    """The diagnostic of a validation whose condition is false for ``value``, else None."""
+
+    def resolve(ref):  # only var.NAME can appear (checked at load)
+        current = value
+        for part in ref.parts[2:]:
+            current = traverse(validation.condition, current, part)
+        return current
+
+    result = validation.condition.evaluate(resolve)
+    if result is UNKNOWN:
+        return None
+    if not isinstance(result, bool):
+        return diags.error(f'the validation condition of variable "{var.name}" must be true or false, got {result!r}',
+                           f"in {validation.condition.source()}", validation.condition.range)
+    if result:
+        return None
+    return diags.error(f'invalid value for variable "{var.name}" (from {where}): {_message(var, validation, resolve)}',
+                       f"the value does not meet the validation condition {validation.condition.source()} "
+                       f"(variable \"{var.name}\" is declared at line {var.range.line})", validation.range)
+
+
+def _message(var: Variable, validation: Validation, resolve) -> str:
+    if var.sensitive and validation.error_message.references():
+        return validation.error_message.source()  # never shows a sensitive value
+    message = validation.error_message.evaluate(resolve)
+    return message if isinstance(message, str) else str(message)
