@@ -61,3 +61,17 @@ def test_an_unreachable_store_is_one_clear_error_and_nothing_changes(tmp_path: P
     assert result.code == 1 and "Traceback" not in result.err
     assert f"Error: artifact store {s3_url}" in result.err
     assert project.state() == state
+
+
+@pytest.mark.parametrize("server", ["s3", "gcs"])
+def test_an_upload_still_in_progress_is_never_listed_nor_removed(tmp_path: Path, server: str, request) -> None:
+    url = request.getfixturevalue(f"{server}_url")
+    project = on_store(tmp_path, url)
+    project.ok("apply", "-auto-approve")
+    store = ArtifactStore.from_url(url, project.root)
+    digest = "ab" * 16
+    store.fs.pipe_file(f"{store.key(digest)}/model.bin", b"half written")  # no completion marker yet
+    assert digest not in {a.digest for a in store.listing()}
+    result = project.ok("gc", "-keep-runs", "0")
+    assert digest not in result.out
+    assert store.fs.exists(f"{store.key(digest)}/model.bin")
