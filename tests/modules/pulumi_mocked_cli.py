@@ -9,9 +9,12 @@ outputs below, as a cloud would return computed attributes. No Pulumi CLI, no cl
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from typing import Any
+
+FAIL = "ZPLAN_TEST_CLOUD_REFUSES"  # set: every change fails
 
 # What the clouds compute, per Pulumi type token (camelCase, as the engine reports them).
 CLOUD_OUTPUTS: dict[str, dict[str, Any]] = {
@@ -38,6 +41,7 @@ def install() -> None:
     import pulumi
     from pulumi.runtime.settings import get_root_resource
 
+    from zplan.provider import ResourceResult
     from zplan_pulumi import testing
     from zplan_pulumi.program import make_program
     from zplan_pulumi.provider import PulumiProvider
@@ -53,6 +57,10 @@ def install() -> None:
             _up(self, changes, active, on_result)
 
     def _up(self, changes, active, on_result) -> None:
+        if os.environ.get(FAIL):  # the cloud refuses every change, as a failed ``pulumi up`` reports it
+            for change in active:
+                on_result(ResourceResult(change.address, None, f"{change.address}: refused by the cloud"))
+            return
         asyncio.set_event_loop(asyncio.new_event_loop())  # applies run in zplan's worker threads
         testing.install(CLOUD_OUTPUTS)
         exported: dict[str, Any] = {}

@@ -159,3 +159,16 @@ def consumer(root: Path, cloud: str, outputs: dict) -> Project:
         f'  metadata_password = var.db_password\n}}\n\n'
         'pipeline "p" {\n  step "hello" {\n    source = "steps.py:hello"\n  }\n}\n')
     return Project(root)
+
+
+def test_when_the_cloud_refuses_the_apply_fails_cleanly_and_records_no_half_known_output(tmp_path: Path) -> None:
+    """An output map that reads a resource whose apply failed (orchestrator_options reads the
+    bucket) is left unrecorded, as an unknown value is, not written into state."""
+    project, env = module_project(tmp_path, "gcp")
+    proc = subprocess.run([sys.executable, "-m", "tests.modules.pulumi_mocked_cli", "apply", "-auto-approve"],
+                          cwd=project.root, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
+                          env={**env, "PYTHONPATH": str(ROOT), "ZPLAN_TEST_CLOUD_REFUSES": "1"})
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+    assert "resource.gcp_storage_bucket.artifacts: refused by the cloud" in proc.stdout + proc.stderr
+    state = project.state()
+    assert state["resources"] == {} and "orchestrator_options" not in state["outputs"].get("local", {})

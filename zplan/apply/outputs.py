@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zplan.config.values import UNKNOWN
+from zplan.config.values import contains_unknown
 from zplan.config.scope import StepOutputRef
 from zplan.plan import model as m
 from zplan.graph.build import pipeline_of
@@ -26,7 +26,7 @@ def record_outputs(project, state: State, store_key: str | None, resource_value)
             record = state.step_record(store_key, value.address) if store_key else None
             out = record.outputs.get(value.output, {}) if record is not None and record.succeeded else {}
             value = sealed.unseal(out["value"], project.state_dir) if "value" in out else out.get("uri")
-        if value is UNKNOWN or value is None:
+        if value is None or contains_unknown(value):  # e.g. a map reading a resource whose apply failed
             continue
         stored = sealed.seal(value, project.state_dir) if output.sensitive else value
         outputs[name] = {"value": stored, "sensitive": output.sensitive}
