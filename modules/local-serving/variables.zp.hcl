@@ -1,7 +1,8 @@
 # Inputs of the local-serving module.
 
+# A step output reference; given with -var, the map it becomes: { uri, digest, materializer, path }.
 variable "model" {
-  type        = map
+  type        = any
   description = "The model artifact to serve: a step output (step.train.outputs.output, module.training.model) stored by the sklearn.pickle materializer in a local (file://) artifact store"
 }
 
