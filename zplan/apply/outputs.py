@@ -23,7 +23,7 @@ def record_outputs(project, state: State, store_key: str | None, resource_value)
     for name, output in project.config.outputs.items():
         value = scope.eval(output.expr, pipeline=pipeline_of(output.expr, project.config))
         value = map_step_refs(value, lambda ref: _recorded_output(project, state, store_key, ref))
-        if value is UNKNOWN or value is None or contains_unknown(value):
+        if value is UNKNOWN or value is None or contains_unknown(value):  # e.g. a map reading a resource whose apply failed
             continue
         stored = sealed.seal(value, project.state_dir) if output.sensitive else value
         outputs[name] = {"value": stored, "sensitive": output.sensitive}

@@ -187,6 +187,11 @@ class ArtifactStore:
     def delete(self, digest: str) -> None:
         raise NotImplementedError
 
+    def listing(self) -> list[StoredArtifact]:
+        """Every complete artifact in the store, by digest (``zplan gc``). A write still in
+        progress (a local temp folder, an upload whose marker is not there yet) is not listed."""
+        raise NotImplementedError
+
     def damaged(self, digest: str, why: str) -> "ArtifactCorrupted":
         return ArtifactCorrupted(
             f"artifact damaged (digest mismatch): {digest} in {self.url}: {why}",

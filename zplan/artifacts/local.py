@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from zplan.artifacts.base import (
+    _DIGEST,
     _READ_ONLY,
     DAMAGED,
     INTACT,
@@ -82,6 +83,24 @@ class LocalArtifactStore(ArtifactStore):
             with contextlib.suppress(FileNotFoundError):
                 os.rename(path, trash / "gone")  # vanishes at once, removed at leisure
         self._manifest_path(digest).unlink(missing_ok=True)
+
+    def listing(self) -> list[StoredArtifact]:
+        found = []
+        for prefix in sorted(self.root.glob("??")):
+            for folder in sorted(prefix.iterdir()) if prefix.is_dir() else ():
+                digest = folder.name
+                if _DIGEST.match(digest) and digest[:2] == prefix.name and folder.is_dir():
+                    found.append(self._listed(digest))
+        return found
+
+    def _listed(self, digest: str) -> StoredArtifact:
+        """Its size from the manifest, or from the files (listing writes nothing)."""
+        data = self._load_manifest(digest)
+        if data is None or not isinstance(data.get("files"), dict):
+            root = self.path(digest)
+            sizes = {p.relative_to(root).as_posix(): p.stat().st_size for p in iter_tree(root)}
+            data = manifest(digest, sizes)
+        return StoredArtifact(digest, self.uri(digest), sum(data["files"].values()), len(data["files"]))
 
     def _present(self, digest: str) -> bool:
         return self.path(digest).is_dir()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from zplan.artifacts.base import (
+    _DIGEST,
     _READ_ONLY,
     DAMAGED,
     INTACT,
@@ -127,6 +128,26 @@ class RemoteArtifactStore(ArtifactStore):
             with contextlib.suppress(FileNotFoundError):
                 self.fs.rm(key, recursive=True)
         _remove_tree(self.cache_dir / digest)
+
+    def listing(self) -> list[StoredArtifact]:
+        """One recursive listing of the prefix; an artifact counts once its marker is there."""
+        with self._errors():
+            try:
+                objects = self.fs.find(self.root, detail=True)
+            except FileNotFoundError:
+                objects = {}
+        sizes: dict[str, list[int]] = {}
+        complete: set[str] = set()
+        for key, info in objects.items():
+            prefix, _, rest = key.removeprefix(self.root + "/").partition("/")
+            digest, _, rel = rest.partition("/")
+            if not (rel and _DIGEST.match(digest) and digest[:2] == prefix):
+                continue
+            if rel == MARKER:
+                complete.add(digest)
+            else:
+                sizes.setdefault(digest, []).append(int(info.get("size") or 0))
+        return [StoredArtifact(d, self.uri(d), sum(sizes.get(d, [])), len(sizes.get(d, []))) for d in sorted(complete)]
 
     def _present(self, digest: str) -> bool:
         with self._errors():

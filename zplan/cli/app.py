@@ -299,6 +299,20 @@ def verify_(
         raise typer.Exit(1)
 
 
+@app.command("gc")
+def gc_(
+    keep_runs: Optional[int] = opt(None, "keep-runs", "Keep the artifacts of the N newest runs too (default: of every run)."),
+    dry_run: bool = opt(False, "dry-run", "List what would be removed and the bytes freed; change nothing."),
+    stack: Optional[str] = stack_option(), lock_timeout: str = LockTimeoutOpt,
+) -> None:
+    """Remove artifacts that no kept run, output, cache entry or deployed resource refers to."""
+    from zplan.cli.apply_cmd import lock_views
+    from zplan.operations.gc import collect_garbage
+    from zplan.render.gc_view import print_gc_report
+
+    print_gc_report(collect_garbage(project_args(stack), keep_runs, dry_run, lock_timeout, lock_views()))
+
+
 @app.command("force-unlock")
 def force_unlock(lock_id: str, force: bool = opt(False, "force", "Do not ask."), stack: Optional[str] = stack_option()) -> None:
     """Release a lock left by a holder that will not come back."""

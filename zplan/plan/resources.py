@@ -71,6 +71,8 @@ def desired_inputs(resource: ResourceConfig, schema: ResourceSchema, scope: Scop
     values = {}
     for name, expr in resource.attributes.items():
         value = scope.eval(expr, pipeline=pipeline_of(expr, scope.config, resource.where), where=resource.where)
+        if value is None:
+            continue  # null is "not set", as in Terraform: the default applies (a module passes its inputs through)
         values[name] = _with_artifacts(value, lookup)
     for name, attr in schema.inputs().items():
         if name not in values and attr.default is not None:

@@ -1,0 +1,168 @@
+"""`zplan gc` on the local store: what goes (nothing refers to it), what stays (kept runs,
+latest step records and their data snapshots, outputs), dry runs, bad input, and a gc
+started while another real apply process is running (issue 20 item 3)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import zplan
+
+from tests.cli.helpers import Project, ran
+from tests.cli.procs import start_zplan
+from zplan.artifacts import ArtifactStore
+
+
+def stored(project: Project) -> dict[str, int]:
+    """digest -> size of every complete artifact in the project's store."""
+    return {a.digest: a.size for a in ArtifactStore.from_url("file://.zplan/artifacts", project.root).listing()}
+
+
+def listed(result) -> dict[str, str]:
+    """digest -> size text, from gc's lines."""
+    return dict(re.findall(r"^  - ([0-9a-f]{32})\s+(\S+ \S+)\s", result.out, re.M))
+
+
+def outputs_of(project: Project, *steps: str) -> set[str]:
+    (store,) = project.state()["stores"].values()
+    return {o["digest"] for s in steps for o in store["steps"][f"pipeline.numbers.step.{s}"]["outputs"].values()}
+
+
+@pytest.fixture
+def three_runs(applied: Project) -> tuple[Project, set[str]]:
+    """Runs 1 (c=1), 2 (c=2) and 3 (c=3); the outputs of runs 1 and 2 nothing in run 3 has
+    (scale with c=1 returns its input unchanged: that one is also load's output)."""
+    old = outputs_of(applied, "scale", "total")
+    applied.apply("-var", "c=2")
+    old |= outputs_of(applied, "scale", "total")
+    applied.apply("-var", "c=3")
+    old -= outputs_of(applied, "load", "scale", "total", "count")
+    assert len(old) == 3
+    return applied, old
+
+
+def test_a_dry_run_lists_what_would_go_with_the_bytes_and_changes_nothing(three_runs) -> None:
+    project, old = three_runs
+    before, state = stored(project), project.state()
+    result = project.ok("gc", "-keep-runs", "1", "-dry-run")
+    assert set(listed(result)) == old
+    freed = sum(before[d] for d in old)
+    assert f"Would remove 3 artifact(s), freeing {freed} B; {len(before) - 3} kept. Nothing was changed (dry run)." in result.out
+    assert "the 1 newest run(s): 3" in result.out
+    assert stored(project) == before and project.state() == state
+
+
+def test_keeping_the_newest_run_removes_the_older_runs_outputs_and_their_cache_entries(three_runs) -> None:
+    project, old = three_runs
+    before, serial = stored(project), project.state()["serial"]
+    result = project.ok("gc", "-keep-runs", "1")
+    assert set(listed(result)) == old
+    assert f"Removed 3 artifact(s), freed {sum(before[d] for d in old)} B; {len(before) - 3} kept." in result.out
+    assert "Dropped 3 cache entries" in result.out  # total of runs 1 and 2, scale of run 2
+    assert set(stored(project)) == set(before) - old
+    assert project.state()["serial"] == serial + 1  # a plan saved before gc is stale
+    # what stays is intact and enough: the current configuration is all cached, the data snapshot kept
+    assert project.ok("verify").code == 0
+    assert "No changes." in project.ok("plan", "-var", "c=3").out
+    doc = project.plan_json("-var", "c=2")  # its cache entries went with the artifacts: it reruns
+    assert {s["step"]: s["action"] for s in doc["steps"]} == {"load": "cached", "scale": "run", "total": "run", "count": "cached"}
+    assert ran(project.apply("-var", "c=2")) == {"scale", "total"}
+    assert "Removed 0 artifact(s)" in project.ok("gc").out  # every run kept by default: nothing more to go
+
+
+def test_by_default_only_what_nothing_refers_to_goes(three_runs, tmp_path: Path) -> None:
+    project, _ = three_runs
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "weights.bin").write_bytes(b"\0" * 5000)
+    orphan = ArtifactStore.from_url("file://.zplan/artifacts", project.root).put(stray)  # e.g. left by a killed step
+    before = stored(project)
+    result = project.ok("gc")
+    assert listed(result) == {orphan.digest: "4.9 KiB"}
+    assert "Removed 1 artifact(s), freed 4.9 KiB" in result.out and "every run" in result.out
+    assert set(stored(project)) == set(before) - {orphan.digest}
+    assert "Dropped" not in result.out
+
+
+def test_keeping_no_run_still_keeps_the_latest_records_their_snapshots_and_the_outputs(three_runs) -> None:
+    project, old = three_runs
+    result = project.ok("gc", "-keep-runs", "0")
+    assert set(listed(result)) == old  # the load step's data snapshot is from run 1: kept, as its latest record's input
+    (load,) = [e for e in zplan.open(project.root).run(1).executions if e.step == "load"]
+    assert load.inputs["raw"].record.kind == "snapshot" and load.inputs["raw"].digest in stored(project)
+    assert project.ok("verify").code == 0
+    assert json.loads(project.ok("output", "-json").out)["total"]["value"] == 3 * 10.5
+    assert "No changes." in project.ok("plan", "-var", "c=3").out
+
+
+def test_a_negative_keep_runs_is_one_clear_error(applied: Project) -> None:
+    result = applied.run("gc", "-keep-runs", "-2")
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "Error: -keep-runs must be 0 or more, got -2" in result.err
+
+
+def test_gc_never_runs_beside_an_apply_it_waits_for_the_state_lock(applied: Project) -> None:
+    """A real apply process whose step is still running holds the state lock: gc gives up at
+    once (or waits with -lock-timeout), and what that apply wrote and read is all there after."""
+    project = applied
+    project.write("steps/slow.py", SLOW_STEP)
+    project.replace("main.zp.hcl", '  step "count" {', SLOW_BLOCK + '  step "count" {')
+    before = stored(project)
+    apply = start_zplan(project.root, "apply", "-auto-approve", "-var", "c=5")
+    try:
+        deadline = time.monotonic() + 120
+        while not project.path("slow-started").exists():
+            assert apply.poll() is None and time.monotonic() < deadline, apply.communicate()
+            time.sleep(0.1)
+        refused = project.run("gc", "-keep-runs", "0")
+        assert refused.code == 1 and "Traceback" not in refused.err
+        assert "Error: state is locked" in refused.err and "apply by" in refused.err
+        during = stored(project)
+        assert set(before) < set(during)  # nothing removed; the apply has written its scale output already
+        waiting = start_zplan(project.root, "gc", "-keep-runs", "0", "-lock-timeout", "120s")
+        time.sleep(1.5)
+        assert waiting.poll() is None  # still waiting for the apply
+        project.write("slow-release", "")
+        out, err = apply.communicate(timeout=120)
+        assert apply.returncode == 0, out + err
+        gc_out, gc_err = waiting.communicate(timeout=120)
+        assert waiting.returncode == 0, gc_out + gc_err
+    finally:
+        for proc in (apply, locals().get("waiting")):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert "Removed 1 artifact(s)" in gc_out  # run 1's total (c=1): nothing refers to it any more
+    assert set(during) - set(before) <= set(stored(project))  # what the apply had written while gc was refused
+    # the apply's own artifacts (c=5) all stay; run 1's scale/total (c=1) are what went
+    assert outputs_of(project, "scale", "total", "slow") <= set(stored(project))
+    assert project.ok("verify").code == 0
+    assert "No changes." in project.ok("plan", "-var", "c=5").out
+
+
+SLOW_STEP = '''"""Holds its apply open until the test releases it."""
+
+import time
+from pathlib import Path
+
+
+def slow(values: list) -> int:
+    Path("slow-started").write_text("")
+    deadline = time.monotonic() + 120
+    while not Path("slow-release").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return len(values)
+'''
+
+SLOW_BLOCK = '''  step "slow" {
+    source = "steps/slow.py:slow"
+    inputs = { values = step.scale.outputs.output }
+  }
+
+'''

@@ -1,0 +1,77 @@
+"""`zplan gc` on object stores: the moto S3 server and the GCS emulator (issue 20 item 3).
+The objects of what goes are really gone from the bucket; an unreachable store is one error."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.cli.helpers import TESTDATA, Project, cli_env, copy_project
+from zplan.artifacts import ArtifactStore
+
+pytestmark = pytest.mark.slow
+
+
+def on_store(tmp_path: Path, url: str) -> Project:
+    """The small pipeline with its artifacts at ``url`` (metadata and state stay local)."""
+    project = copy_project(TESTDATA / "pipeline", tmp_path / "pipeline")
+    project.replace("main.zp.hcl", 'artifact_store = "file://.zplan/artifacts"', f'artifact_store = "{url}"')
+    return project
+
+
+@pytest.mark.parametrize("server", ["s3", "gcs"])
+def test_gc_removes_the_older_runs_artifacts_from_the_bucket(tmp_path: Path, server: str, request) -> None:
+    url = request.getfixturevalue(f"{server}_url")
+    project = on_store(tmp_path, url)
+    env = cli_env()
+    for c in ("2", "3", "4"):
+        project.ok("apply", "-auto-approve", "-var", f"c={c}", env=env)
+    store = ArtifactStore.from_url(url, project.root)
+    before = {a.digest: a.size for a in store.listing()}
+    assert all(a.uri.startswith(url + "/") for a in store.listing())
+
+    dry = project.ok("gc", "-keep-runs", "1", "-dry-run", env=env)
+    going = set(re.findall(r"^  - ([0-9a-f]{32})", dry.out, re.M))
+    assert len(going) == 4  # scale and total of runs 1 and 2
+    assert f"freeing {sum(before[d] for d in going)} B" in dry.out
+    assert {a.digest for a in store.listing()} == set(before)
+
+    done = project.ok("gc", "-keep-runs", "1", env=env)
+    assert "Removed 4 artifact(s)" in done.out
+    after = {a.digest for a in store.listing()}
+    assert after == set(before) - going
+    for digest in going:
+        assert not store.exists(digest)
+        assert not store.fs.exists(store.key(digest))  # no object left under its prefix
+    assert project.ok("verify", env=env).code == 0
+    assert "No changes." in project.ok("plan", "-var", "c=4", env=env).out
+
+
+def test_an_unreachable_store_is_one_clear_error_and_nothing_changes(tmp_path: Path, s3_url: str) -> None:
+    project = on_store(tmp_path, s3_url)
+    project.ok("apply", "-auto-approve")
+    state = project.state()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens there once the socket is closed
+    result = project.run("gc", env=cli_env(AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed}"), timeout=300)
+    assert result.code == 1 and "Traceback" not in result.err
+    assert f"Error: artifact store {s3_url}" in result.err
+    assert project.state() == state
+
+
+@pytest.mark.parametrize("server", ["s3", "gcs"])
+def test_an_upload_still_in_progress_is_never_listed_nor_removed(tmp_path: Path, server: str, request) -> None:
+    url = request.getfixturevalue(f"{server}_url")
+    project = on_store(tmp_path, url)
+    project.ok("apply", "-auto-approve")
+    store = ArtifactStore.from_url(url, project.root)
+    digest = "ab" * 16
+    store.fs.pipe_file(f"{store.key(digest)}/model.bin", b"half written")  # no completion marker yet
+    assert digest not in {a.digest for a in store.listing()}
+    result = project.ok("gc", "-keep-runs", "0")
+    assert digest not in result.out
+    assert store.fs.exists(f"{store.key(digest)}/model.bin")

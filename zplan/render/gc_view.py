@@ -1,0 +1,32 @@
+"""What `zplan gc` removed, or would remove on a dry run: one line per artifact, then the total."""
+
+from __future__ import annotations
+
+from zplan.render.console import say
+
+UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def size_text(size: int) -> str:
+    """1536 -> "1.5 KiB"; bytes below 1 KiB are counted exactly."""
+    value, unit = float(size), 0
+    while value >= 1024 and unit < len(UNITS) - 1:
+        value, unit = value / 1024, unit + 1
+    return f"{size} B" if unit == 0 else f"{value:.1f} {UNITS[unit]}"
+
+
+def print_gc_report(report) -> None:
+    kept_runs = ("every run" if report.keep_runs is None else
+                 f"the {report.keep_runs} newest run(s): {', '.join(map(str, report.kept_runs)) or 'none recorded'}"
+                 if report.keep_runs else "no run beyond the latest step records")
+    say(f"zplan gc on {report.store_url}, keeping what state, outputs, resources and {kept_runs} refer to:", "bold")
+    for artifact in sorted(report.removed, key=lambda a: (-a.size, a.digest)):
+        say(f"  - {artifact.digest}  {size_text(artifact.size):>10}  {artifact.uri}", "delete")
+    count, freed = len(report.removed), size_text(report.bytes_freed)
+    if report.dry_run:
+        say(f"Would remove {count} artifact(s), freeing {freed}; {report.kept} kept. Nothing was changed (dry run).", "bold")
+        return
+    say(f"Removed {count} artifact(s), freed {freed}; {report.kept} kept.", "bold")
+    if report.dropped_cache_entries:
+        say(f"Dropped {report.dropped_cache_entries} cache entr{'y' if report.dropped_cache_entries == 1 else 'ies'} "
+            "naming them: their steps rerun if the configuration asks for them again.")
