@@ -7,6 +7,7 @@ part starts.
 
 from __future__ import annotations
 
+from zplan.render.graph_view import markdown_block
 from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _resource, summary_line, why
 
 GITHUB_LIMIT = 65_000
@@ -14,7 +15,9 @@ GITHUB_LIMIT = 65_000
 
 def render_parts(doc: dict, limit: int = GITHUB_LIMIT, verbose: bool = False) -> list[str]:
     header = _header(doc)
-    sections = [_section(c, verbose) for c in _changes(doc, verbose)]
+    graph = markdown_block(doc)  # the changes as a Mermaid graph, drawn by GitHub
+    sections = ([f"<details open><summary>graph of the changes</summary>\n\n{graph}\n</details>\n"] if graph else [])
+    sections += [_section(c, verbose) for c in _changes(doc, verbose)]
     cached = [s for s in doc["steps"] if s["action"] == "cached"]
     if cached:
         rows = "\n".join(f"| `{s['address']}` | {_cached_text(s)} |" for s in cached)
