@@ -19,7 +19,8 @@ Schema (``format_version`` "1.0"; additions keep the major version):
                  "code_hash", "source", "params": {...}, "inputs": {...},
                  "cached_from": {"run", "finished_at"}|null, "depends_on": [...]}],
       "outputs": {"NAME": {"known": bool, "sensitive": bool, "value": any}},
-      "summary": {"add", "change", "destroy", "steps_run", "steps_cached"}
+      "summary": {"add", "change", "destroy", "steps_run", "steps_cached"},
+      "graph": {"edges": [[needed, needing]...]}   (every dependency between planned nodes)
     }
 
 Sensitive values never appear: schema-sensitive attributes, sensitive outputs and
@@ -54,6 +55,7 @@ def to_json(plan: m.Plan) -> dict:
         "steps": [_step(s, mask) for s in plan.steps],
         "outputs": {name: _output(o, mask) for name, o in plan.outputs.items()},
         "summary": plan.summary(),
+        "graph": {"edges": [list(e) for e in plan.edges]},
     }
 
 

@@ -180,6 +180,7 @@ class Plan:
     options: dict[str, Any] = field(default_factory=dict)  # targets, excludes, replace, vars (names only)
     secrets: list[str] = field(default_factory=list)  # values to mask anywhere they appear; never serialised
     created_at: str = ""
+    edges: tuple[tuple[str, str], ...] = ()  # (needed, needing) between planned steps and resources
 
     def step(self, address: str) -> StepPlan | None:
         index = self.__dict__.get("_steps_by_address")

@@ -23,7 +23,9 @@ def nodes_and_edges(doc: dict) -> tuple[list[tuple[str, str]], list[tuple[str, s
     items = list(doc.get("resources", ())) + list(doc.get("steps", ()))
     nodes = [(i["address"], i["action"]) for i in items]
     known = {a for a, _ in nodes}
-    edges = sorted({(d, i["address"]) for i in items for d in i.get("depends_on", ()) if d in known})
+    pairs = {(d, i["address"]) for i in items for d in i.get("depends_on", ())}
+    pairs |= {(a, b) for a, b in (doc.get("graph") or {}).get("edges", ())}  # resources a step reads, too
+    edges = sorted((a, b) for a, b in pairs if a in known and b in known)
     return nodes, edges
 
 

@@ -116,7 +116,8 @@ def lineage(project: Project, artifact_id: int) -> dict:
         art = f"artifact:{node.artifact.id}"
         record = node.artifact.record
         kind = "snapshot" if record.kind == "snapshot" else "artifact"
-        nodes[art] = {"id": art, "kind": kind, "label": record.source_path or record.type_name or record.digest[:12],
+        nodes[art] = {"id": art, "kind": kind, "label": record.source_path or _output_name(node) or record.digest[:12],
+                      "type_name": record.type_name,
                       "digest": record.digest, "size": record.size, "materializer": record.materializer,
                       "artifact_id": node.artifact.id}
         if node.produced_by is not None:
@@ -131,9 +132,12 @@ def lineage(project: Project, artifact_id: int) -> dict:
     return {"artifact_id": artifact_id, "nodes": list(nodes.values()), "edges": sorted(edges)}
 
 
-def output_lineage_target(project: Project, name: str) -> int:
-    """The artifact id behind project output ``name`` (its newest recorded value)."""
-    return project.output_artifact(name).id
+def _output_name(node) -> str | None:
+    """``step.output`` for an artifact its producer recorded under that output name."""
+    if node.produced_by is None:
+        return None
+    names = [n for n, a in node.produced_by.outputs.items() if a.id == node.artifact.id]
+    return f"{node.produced_by.step}.{names[0]}" if names else node.produced_by.step
 
 
 def resources(project: Project) -> dict:

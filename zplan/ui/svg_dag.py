@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 170, 46, 60, 22, 12
+NODE_W, NODE_H, GAP_X, GAP_Y, PAD, LANE = 170, 46, 60, 22, 12, 14
 
 # status -> (fill, stroke): also read by the legend and the browser tests
 COLORS = {
@@ -75,17 +75,25 @@ def render(nodes: list[Node], edges: list[tuple[str, str]], selected: str | None
     place = layout(nodes, edges)
     cols = max((c for c, _ in place.values()), default=0) + 1
     rows = max((r for _, r in place.values()), default=0) + 1
-    width, height = PAD * 2 + cols * NODE_W + (cols - 1) * GAP_X, PAD * 2 + rows * NODE_H + (rows - 1) * GAP_Y
+    drawn = [(a, b) for a, b in edges if a in place and b in place]
+    # an edge skipping columns would cross the boxes between: it runs along a lane under the graph
+    long = [e for e in drawn if place[e[1]][0] - place[e[0]][0] > 1 or place[e[1]][0] <= place[e[0]][0]]
+    base = PAD + rows * NODE_H + (rows - 1) * GAP_Y
+    width, height = PAD * 2 + cols * NODE_W + (cols - 1) * GAP_X, base + PAD + LANE * len(long)
     parts = [f'<svg class="dag" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img" aria-label="step graph">',
              '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
              'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#777"/></marker></defs>']
-    for a, b in edges:
-        if a in place and b in place:
-            (x1, y1), (x2, y2) = _right(place[a]), _left(place[b])
+    for a, b in drawn:
+        (x1, y1), (x2, y2) = _right(place[a]), _left(place[b])
+        if (a, b) in long:
+            lane = base + LANE * (long.index((a, b)) + 1)
+            d = (f"M {x1} {y1} C {x1 + 30} {y1}, {x1 + 10} {lane}, {x1 + 40} {lane} L {x2 - 40} {lane} "
+                 f"C {x2 - 10} {lane}, {x2 - 30} {y2}, {x2} {y2}")
+        else:
             mid = (x1 + x2) / 2
-            parts.append(f'<path class="edge" d="M {x1} {y1} C {mid} {y1}, {mid} {y2}, {x2} {y2}" '
-                         'fill="none" stroke="#777" stroke-width="1.3" marker-end="url(#arrow)"/>')
+            d = f"M {x1} {y1} C {mid} {y1}, {mid} {y2}, {x2} {y2}"
+        parts.append(f'<path class="edge" d="{d}" fill="none" stroke="#777" stroke-width="1.3" marker-end="url(#arrow)"/>')
     for node in nodes:
         parts.append(_box(node, place[node.id], node.id == selected))
     parts.append("</svg>")
