@@ -113,14 +113,17 @@ class Project(ProjectViews):
     def plan(self) -> Mapping[str, Any]:
         """What `zplan plan -json` would show now, as a read-only mapping (nested dicts and lists
         are frozen too). Keys follow the JSON plan format: ``format_version``, ``steps``,
-        ``resource_changes``, ``output_changes``... Caches are not written and resources not refreshed."""
+        ``resource_changes``, ``output_changes``... Caches are not written; resources are read back
+        only from providers whose reads are local and free (as `zplan plan` does), so drift shows."""
         from zplan.plan.jsonplan import to_json
         from zplan.plan.planner import Planner, PlanRequest
+        from zplan.plan.refresh import read_back
         from zplan.state.model import State
 
         with _api_errors("plan"):
             state = State(self._project.state_backend().read())
-            return _frozen(to_json(Planner(self._project, state).plan(PlanRequest())))
+            request = PlanRequest(refresh=read_back(self._project, state) if state.resources else None)
+            return _frozen(to_json(Planner(self._project, state).plan(request)))
 
     # -- reading helpers
 

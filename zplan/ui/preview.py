@@ -15,14 +15,19 @@ PREVIEWABLE = ("pandas.parquet", "arrow.parquet", "numpy.npy", "json")
 
 
 def of(project, address: str | None, output: str, run: int | None, record) -> dict | None:
-    """{"kind": "table", "columns", "rows", "shape"} | {"kind": "text", "text"} | None."""
+    """{"kind": "table" | "text" | "error", "text", "columns", "rows", "shape"}, or None."""
     if address is None or record.materializer not in PREVIEWABLE or record.size > MAX_BYTES:
         return None
     try:
         value = project.artifact(address, output, run).load()
     except Exception as exc:  # a damaged or unreachable artifact: say so, keep the page
-        return {"kind": "error", "text": f"cannot be previewed: {getattr(exc, 'summary', exc)}"}
+        return _preview("error", text=f"cannot be previewed: {getattr(exc, 'summary', exc)}")
     return shown(value)
+
+
+def _preview(kind: str, text: str = "", columns: list | None = None, rows: list | None = None, shape: list | None = None) -> dict:
+    """Every preview has the same keys, whatever its kind."""
+    return {"kind": kind, "text": text, "columns": columns or [], "rows": rows or [], "shape": shape}
 
 
 def shown(value: Any) -> dict | None:
@@ -32,10 +37,10 @@ def shown(value: Any) -> dict | None:
     if type(value).__module__ == "numpy":
         import numpy as np
 
-        return {"kind": "text", "text": np.array2string(np.asarray(value), threshold=60, edgeitems=4),
-                "shape": list(getattr(value, "shape", ()))}
+        return _preview("text", np.array2string(np.asarray(value), threshold=60, edgeitems=4),
+                        shape=list(getattr(value, "shape", ())) or None)
     text = json.dumps(value, default=str)
-    return {"kind": "text", "text": text if len(text) <= 2000 else text[:2000] + " …"}
+    return _preview("text", text if len(text) <= 2000 else text[:2000] + " …")
 
 
 def _table(value: Any) -> dict | None:
@@ -45,7 +50,7 @@ def _table(value: Any) -> dict | None:
         frame = value.to_frame() if hasattr(value, "to_frame") and value.ndim == 1 else value
         head = frame.head(ROWS)
         rows = [[_cell(v) for v in row] for row in head.itertuples(index=False, name=None)]
-        return {"kind": "table", "columns": [str(c) for c in head.columns], "rows": rows, "shape": list(frame.shape)}
+        return _preview("table", columns=[str(c) for c in head.columns], rows=rows, shape=list(frame.shape))
     return None
 
 
