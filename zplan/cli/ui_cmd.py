@@ -26,13 +26,13 @@ def ui(port: int = opt(8080, "port", "Port to listen on."),
         written = write_pages(root, stack, root / export)
         say(f"wrote {len(written)} pages into {export} (open {export / 'index.html'})")
         return
-    if not 0 < port < 65536:
-        raise diags.fail(f"-port {port} is not a port number", "give a number from 1 to 65535")
     from zplan.ui.server import exposure_warning, serve
 
     warning = exposure_warning(host)
     if warning:
         print(f"Warning: {warning}", file=sys.stderr)
+    if not 0 < port < 65536:
+        raise diags.fail(f"-port {port} is not a port number", "give a number from 1 to 65535")
     say(f"zplan ui: serving http://{host}:{port}/ (read-only; Ctrl-C stops)")
     serve(root, stack, host, port)
 

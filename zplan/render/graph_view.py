@@ -59,9 +59,14 @@ def mermaid(doc: dict, changes_only: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+MARKDOWN_MAX_NODES = 60  # past this a graph is unreadable in a comment (and GitHub's Mermaid gives up)
+
+
 def markdown_block(doc: dict) -> str:
-    """The fenced Mermaid block the Markdown plan embeds; empty when nothing changes."""
-    if not any(a in CHANGING for _, a in nodes_and_edges(doc)[0]):
+    """The fenced Mermaid block the Markdown plan embeds; empty when nothing changes or when
+    the changes are too many to draw."""
+    changing = sum(a in CHANGING for _, a in nodes_and_edges(doc)[0])
+    if not changing or changing > MARKDOWN_MAX_NODES:
         return ""
     return "```mermaid\n" + mermaid(doc, changes_only=True) + "```\n"
 

@@ -15,9 +15,7 @@ GITHUB_LIMIT = 65_000
 
 def render_parts(doc: dict, limit: int = GITHUB_LIMIT, verbose: bool = False) -> list[str]:
     header = _header(doc)
-    graph = markdown_block(doc)  # the changes as a Mermaid graph, drawn by GitHub
-    sections = ([f"<details open><summary>graph of the changes</summary>\n\n{graph}\n</details>\n"] if graph else [])
-    sections += [_section(c, verbose) for c in _changes(doc, verbose)]
+    sections = [_section(c, verbose) for c in _changes(doc, verbose)]
     cached = [s for s in doc["steps"] if s["action"] == "cached"]
     if cached:
         rows = "\n".join(f"| `{s['address']}` | {_cached_text(s)} |" for s in cached)
@@ -25,6 +23,9 @@ def render_parts(doc: dict, limit: int = GITHUB_LIMIT, verbose: bool = False) ->
     parts: list[list[str]] = [[]]
     sizes = [0]
     budget = limit - len(header) - 40  # room for the "part i of n" line
+    graph = markdown_block(doc)  # the changes as a Mermaid graph, drawn by GitHub; only a small one
+    if graph and len(graph) <= budget // 4:
+        sections.insert(0, f"\n{graph}\n")
     for section in sections:
         if len(section) > budget:  # one enormous change: shorten its body, never split it
             section = _shorten(section, budget)
