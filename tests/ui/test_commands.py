@@ -73,3 +73,18 @@ def test_plan_never_imports_the_dashboard(quickstart):
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert not {m for m in imported if m.split(".")[0] in ("starlette", "uvicorn", "jinja2", "playwright") or m.startswith("zplan.ui")}
     assert "zplan.cli.ui_cmd" in imported  # the command is registered, its body not loaded
+
+
+def test_a_taken_port_and_a_missing_project_are_clear_errors(quickstart, tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = quickstart.run("ui", "-port", str(taken.getsockname()[1]), timeout=60)
+    assert result.code == 1 and "cannot listen on 127.0.0.1:" in result.err and "Traceback" not in result.err
+    from tests.cli.helpers import zplan
+
+    empty = zplan(tmp_path, "ui", "-export", "site")
+    assert empty.code == 1 and "no *.zp.hcl files" in empty.err and "Traceback" not in empty.err
+    assert not (tmp_path / "site").exists()

@@ -68,7 +68,10 @@ class ProjectViews:
         detail = self.run(run)
         if address not in {e.address for e in detail.executions}:
             raise UnknownAddress(f"run {run} has no execution of {address}", "see project.run(N).executions")
-        path = self._project.state_dir / "logs" / self.stack / f"run-{int(run)}" / f"{address}.log"
+        logs = (self._project.state_dir / "logs").resolve()
+        path = (logs / self.stack / f"run-{int(run)}" / f"{address}.log").resolve()
+        if not path.is_relative_to(logs):  # a recorded address is never a path; be sure of it
+            raise UnknownAddress(f"no log for {address!r}", "see project.run(N).executions")
         try:
             text = path.read_bytes().decode("utf-8", errors="replace")
         except FileNotFoundError:

@@ -16,23 +16,35 @@ def ui(port: int = opt(8080, "port", "Port to listen on."),
        export: Optional[Path] = opt(None, "export", "Write the pages as static HTML into this folder instead of serving them."),
        stack: Optional[str] = stack_option()) -> None:
     """Serve a read-only dashboard: runs, step graphs, lineage, plans, resources and outputs over time."""
+    from zplan import api
     from zplan.render.console import say
 
     _require_ui_extra()
     root = common.root()
-    if export is not None:
-        from zplan.ui.export import export as write_pages
+    try:
+        if export is not None:
+            from zplan.ui.export import export as write_pages
 
-        written = write_pages(root, stack, root / export)
-        say(f"wrote {len(written)} pages into {export} (open {export / 'index.html'})")
-        return
-    from zplan.ui.server import exposure_warning, serve
+            written = write_pages(root, stack, root / export)
+            say(f"wrote {len(written)} pages into {export} (open {export / 'index.html'})")
+            return
+        _serve(root, stack, host, port)
+    except api.ZplanAPIError as exc:
+        raise diags.fail(exc.summary, exc.hint) from None
+
+
+def _serve(root: Path, stack: Optional[str], host: str, port: int) -> None:
+    from zplan.render.console import say
+    from zplan.ui.server import exposure_warning, port_problem, serve
 
     warning = exposure_warning(host)
     if warning:
         print(f"Warning: {warning}", file=sys.stderr)
     if not 0 < port < 65536:
         raise diags.fail(f"-port {port} is not a port number", "give a number from 1 to 65535")
+    problem = port_problem(host, port)
+    if problem:
+        raise diags.fail(f"cannot listen on {host}:{port}: {problem}", "choose another port with -port, or stop what uses it")
     say(f"zplan ui: serving http://{host}:{port}/ (read-only; Ctrl-C stops)")
     serve(root, stack, host, port)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from zplan.api import Project, UnknownAddress
+from zplan.api import Project, UnknownAddress, ZplanAPIError
 from zplan.ui import preview
 
 RUNS_PER_PAGE = 50
@@ -143,13 +143,11 @@ def _output_name(node) -> str | None:
 def resources(project: Project) -> dict:
     """Recorded resources, sensitive attributes hidden, with what the current plan says of each
     (drift found when reading them back shows as its reasons)."""
-    planned = {}
+    planned, planned_error = {}, None
     try:
         planned = {r["address"]: r for r in project.plan()["resources"]}
-    except Exception as exc:  # a plan that cannot be made must not hide what is recorded
-        planned_error = str(exc)
-    else:
-        planned_error = None
+    except ZplanAPIError as exc:  # a plan that cannot be made must not hide what is recorded
+        planned_error = exc.summary
     shown = []
     for r in project.resources():
         change = planned.get(r.address)

@@ -26,6 +26,19 @@ def exposure_warning(host: str) -> str | None:
             "Leave -host out to serve on 127.0.0.1 only.")
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why the dashboard could not listen there (the port is taken, the address is not this machine's)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 def serve(root: Path, stack: str | None, host: str, port: int) -> None:
     import uvicorn
 
