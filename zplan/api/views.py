@@ -27,6 +27,7 @@ class Resource:
     attributes: dict
     sensitive: list[str]
     dependencies: list[str] = field(default_factory=list)
+    step_outputs: dict[str, int] = field(default_factory=dict)  # attribute -> artifact id it was given (a model to serve)
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,16 @@ class ProjectViews:
         for address in sorted(state.resources):
             record = state.resource(address)
             shown = mask_attributes(dict(sorted(record.attributes.items())), record.sensitive, secrets, hide_null=True)
-            out.append(Resource(address, record.type, record.provider, shown, list(record.sensitive), list(record.dependencies)))
+            given = self._artifact_ids(_artifact_refs(record.inputs))
+            out.append(Resource(address, record.type, record.provider, shown, list(record.sensitive), list(record.dependencies), given))
         return out
+
+    def _artifact_ids(self, refs: dict[str, str]) -> dict[str, int]:
+        """attribute -> artifact id, for the step outputs (by uri) a resource was given."""
+        if not refs:
+            return {}
+        with self._metadata() as meta:
+            return {name: meta.lineage(uri).artifact.id for name, uri in sorted(refs.items())}
 
     def output_history(self, name: str, limit: int = 50) -> list[MetricPoint]:
         """Project output ``name`` as each of the newest ``limit`` runs computed it, oldest first,
@@ -174,3 +183,8 @@ def _frozen(value: Any) -> Any:
     from zplan.api.project import _frozen as frozen
 
     return frozen(value)
+
+
+def _artifact_refs(inputs: dict) -> dict[str, str]:
+    """The inputs of a resource that are step outputs (artifact references): name -> uri."""
+    return {k: v["uri"] for k, v in inputs.items() if isinstance(v, dict) and {"digest", "uri"} <= set(v)}

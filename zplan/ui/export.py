@@ -49,7 +49,10 @@ def export(root: Path, stack: str | None, dest: Path, max_runs: int = 20) -> lis
     for artifact_id in sorted(artifacts):
         put(LINKS.lineage(artifact_id), "lineage.html", pages.lineage(project, artifact_id))
     _plan_page(project, put)
-    put(LINKS.resources(), "resources.html", pages.resources(project))
+    resources = pages.resources(project)
+    put(LINKS.resources(), "resources.html", resources)
+    for artifact_id in sorted({a for r in resources["resources"] for a in r["step_outputs"].values()} - artifacts):
+        put(LINKS.lineage(artifact_id), "lineage.html", pages.lineage(project, artifact_id))
     outputs = pages.outputs(project)
     put(LINKS.outputs(), "outputs.html", outputs)
     for o in outputs["outputs"]:
