@@ -148,3 +148,16 @@ def test_run_page_svg_has_five_coloured_nodes(client):
     for step, status in RUN2.items():
         assert f'data-address="pipeline.training.step.{step}" data-status="{status}"' in html
     assert html.count('<g class="node"') == 5
+
+
+def test_a_failed_run_shows_the_failure_and_what_was_skipped(quickstart, tmp_path):
+    project = quickstart.clone(tmp_path / "failing")
+    assert project.run("apply", "-auto-approve", "-var", "c=-1").code == 1  # the classifier refuses C < 0
+    client = TestClient(create_app(project.root))
+    assert [r["number"] for r in client.get("/api/runs?status=failed").json()["runs"]] == [3]
+    page = client.get("/api/runs/3").json()
+    assert {n["step"]: n["status"] for n in page["nodes"]} == {**RUN2, "train": "failed", "evaluate": "skipped"}
+    train = client.get("/runs/3", params={"step": "pipeline.training.step.train"})
+    assert train.status_code == 200 and 'class="error"' in train.text and "C" in train.text
+    evaluate = client.get("/runs/3", params={"step": "pipeline.training.step.evaluate"})
+    assert evaluate.status_code == 200 and "not executed in this run" in evaluate.text

@@ -75,7 +75,8 @@ def _artifact_edges(executions) -> list[tuple[str, str]]:
 
 def step_detail(project: Project, number: int, execution, address: str) -> dict:
     if execution is None:
-        return {"address": address, "status": "skipped", "params": {}, "inputs": [], "outputs": [], "log": "",
+        return {"address": address, "status": "skipped", "params": {}, "cache_key": None, "code_hash": None,
+                "started": None, "duration": None, "error": None, "inputs": [], "outputs": [], "log": "",
                 "reasons": ["not executed in this run (an upstream step failed, or it was left out)"]}
     outputs = [_artifact(name, a, project, execution.address, number) for name, a in execution.outputs.items()]
     return {
