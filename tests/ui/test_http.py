@@ -3,6 +3,8 @@ each page, and the pages themselves."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -26,6 +28,7 @@ def test_runs_json_newest_first_with_counts(client):
     assert (run2["steps_run"], run2["steps_cached"], run2["steps_failed"]) == (2, 3, 0)
     assert run2["status"] == "succeeded" and run2["pipeline"] == "training" and run2["stack"] == "local"
     assert len(run2["git_commit"]) == 40 and run2["duration"] > 0
+    assert run2["host"] == socket.gethostname()
     assert page["next_before"] is None
 
 

@@ -101,6 +101,7 @@ class Reader(Connection):
             steps_cached=states.count(m.pb.Execution.CACHED),
             steps_failed=states.count(m.pb.Execution.FAILED),
             git=cv.run_git(ctx),
+            host=cv.prop(ctx, "host"),
         )
 
     def _execution_views(self, executions, run_ctx=None) -> list[ExecutionView]:

@@ -36,7 +36,7 @@ def _run_summary(s) -> dict:
     return {
         "number": s.number, "pipeline": s.pipeline, "stack": s.stack, "status": s.status,
         "started": s.started, "finished": s.finished, "duration": duration,
-        "git_commit": s.git.commit, "git_branch": s.git.branch, "git_dirty": s.git.dirty,
+        "host": s.host, "git_commit": s.git.commit, "git_branch": s.git.branch, "git_dirty": s.git.dirty,
         "steps_run": s.steps_run, "steps_cached": s.steps_cached, "steps_failed": s.steps_failed,
     }
 
