@@ -91,11 +91,13 @@ def step_detail(project: Project, number: int, execution, address: str) -> dict:
 
 
 def _reasons(execution) -> list[str]:
+    """What the record tells of why (the plan's own reasons are not kept with the run)."""
     if execution.state == "cached":
         return ["cache key unchanged: outputs reused from an earlier run"]
     if execution.state == "failed":
         return ["the step raised an error (see its log)"]
-    return ["no recorded result had this cache key (code, params, inputs or stack changed)"]
+    return ["ran: no earlier result had this cache key (its code, params, inputs or stack changed), "
+            "or a rerun was asked for; `zplan runs diff` compares two runs"]
 
 
 def _artifact(name: str, view, project: Project | None = None, address: str | None = None, run: int | None = None) -> dict:
