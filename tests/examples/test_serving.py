@@ -92,6 +92,16 @@ def _lineage_reaches_from_the_deployment_to_the_data(project: Project, server: d
     run = project.ok("runs", "show", "1").out
     deployed = run[run.index(f"  {API}  complete"):].splitlines()
     assert '"action": "create"' in deployed[1] and deployed[2].startswith(f"      in  model: {server['model']['uri']} (artifact ")
+    # the dashboard: from the deployed resource to its model's lineage, down to the data
+    from starlette.testclient import TestClient
+
+    from zplan.ui.app import create_app
+
+    board = TestClient(create_app(project.root))
+    served = next(r for r in board.get("/api/resources").json()["resources"] if r["address"] == API)
+    lineage = board.get(f"/api/lineage/{served['step_outputs']['model']}").json()
+    assert any(n["kind"] == "snapshot" and n["label"] == "data/wine.csv" for n in lineage["nodes"])
+    assert f'href="/lineage/{served["step_outputs"]["model"]}"' in board.get("/resources").text
 
 
 def _a_comment_edit_redeploys_nothing(project: Project) -> None:

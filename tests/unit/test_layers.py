@@ -18,6 +18,7 @@ MAX_LINES = 450
 # ``zplan`` is the package's own __init__, the small public API step code imports.
 LAYERS: list[tuple[str, ...]] = [
     ("cli", "zplan"),  # entry points: the commands, the public step API
+    ("ui",),  # the read-only web dashboard: reads through api, like the commands
     ("operations",),  # what each command does
     ("api",),  # the read API (zplan.open): recorded runs, artifacts and outputs, for notebooks and commands
     ("apply",),  # the applier: resources, step workers, records

@@ -16,6 +16,8 @@ from zplan.api.errors import (
     ZplanAPIError,
 )
 from zplan.api.project import Project, open
+from zplan.api.views import Graph, GraphNode, MetricPoint, PlanFileOutside, Resource
 
 __all__ = ["Project", "open", "Artifact", "Execution", "ZplanAPIError", "UnknownAddress", "UnknownOutput",
-           "SensitiveOutput", "RunNotFound", "StoreUnreachable", "ArtifactDamaged"]
+           "SensitiveOutput", "RunNotFound", "StoreUnreachable", "ArtifactDamaged",
+           "Resource", "MetricPoint", "Graph", "GraphNode", "PlanFileOutside"]

@@ -43,6 +43,11 @@ class Artifact:
         self._lineage = lineage
 
     @property
+    def id(self) -> int:
+        """The artifact's id in the metadata store (``project.lineage(id)``)."""
+        return self._view.id
+
+    @property
     def uri(self) -> str:
         """Where the artifact lives in the artifact store."""
         return self._view.uri

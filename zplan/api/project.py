@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from zplan.api.artifact import Artifact, store_errors
+from zplan.api.views import ProjectViews
 from zplan.api.errors import RunNotFound, SensitiveOutput, StoreUnreachable, UnknownAddress, UnknownOutput, ZplanAPIError
 from zplan.diags import DiagnosticError
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from zplan.project import Project as OpenProject
 
 
-class Project:
+class Project(ProjectViews):
     """A zplan project folder on one stack. ``zplan.open(path, stack)`` builds one."""
 
     def __init__(self, path: str | Path = ".", stack: str | None = None) -> None:
@@ -41,10 +42,15 @@ class Project:
     def stack(self) -> str:
         return self._project.stack_name
 
-    def runs(self, limit: int = 20) -> list["RunSummary"]:
-        """The latest ``limit`` runs, newest first (``number``, ``status``, ``git_commit``, ``started``, ``finished``)."""
+    def runs(self, limit: int = 20, pipeline: str | None = None, status: str | None = None,
+             before: int | None = None) -> list["RunSummary"]:
+        """The latest ``limit`` runs, newest first (``number``, ``status``, ``git_commit``, ``started``, ``finished``);
+        only those of ``pipeline``, with ``status`` (running, succeeded, failed, interrupted), numbered below ``before``."""
         with self._metadata() as meta:
-            return meta.runs(limit)
+            try:
+                return meta.runs(limit, pipeline=pipeline, status=status, before=before)
+            except ValueError as exc:
+                raise ZplanAPIError(str(exc), "give a pipeline or status name as listed by `zplan runs`") from None
 
     def run(self, number: int) -> "RunDetail":
         """One run: its summary and each step execution. Raises ``RunNotFound``."""
@@ -107,14 +113,17 @@ class Project:
     def plan(self) -> Mapping[str, Any]:
         """What `zplan plan -json` would show now, as a read-only mapping (nested dicts and lists
         are frozen too). Keys follow the JSON plan format: ``format_version``, ``steps``,
-        ``resource_changes``, ``output_changes``... Caches are not written and resources not refreshed."""
+        ``resource_changes``, ``output_changes``... Caches are not written; resources are read back
+        only from providers whose reads are local and free (as `zplan plan` does), so drift shows."""
         from zplan.plan.jsonplan import to_json
         from zplan.plan.planner import Planner, PlanRequest
+        from zplan.plan.refresh import read_back
         from zplan.state.model import State
 
         with _api_errors("plan"):
             state = State(self._project.state_backend().read())
-            return _frozen(to_json(Planner(self._project, state).plan(PlanRequest())))
+            request = PlanRequest(refresh=read_back(self._project, state) if state.resources else None)
+            return _frozen(to_json(Planner(self._project, state).plan(request)))
 
     # -- reading helpers
 
@@ -131,11 +140,9 @@ class Project:
         raise UnknownAddress(f"run {detail.summary.number} recorded no output {output!r} of {step}", "see project.run(N).executions")
 
     def _output_of_run(self, name: str, declared, run: int) -> Any:
-        for ref in declared.expr.references():
-            if ref.parts[0] == "step" and len(ref.parts) >= 4:
-                for pname, pipeline in self._project.config.pipelines.items():
-                    if ref.parts[1] in pipeline.steps:
-                        return self.artifact(f"pipeline.{pname}.step.{ref.parts[1]}", str(ref.parts[3]), run).load()
+        found = self._step_output(declared)
+        if found is not None:
+            return self.artifact(*found, run).load()
         raise UnknownOutput(f'output "{name}" is not a step output', "only outputs of steps are kept per run; read it without run=")
 
     def _lineage(self, artifact_id: int):

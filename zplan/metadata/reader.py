@@ -18,13 +18,23 @@ _FIND_ARTIFACT_SCAN = 200
 
 class Reader(Connection):
     @_guarded
-    def runs(self, limit: int = 20) -> list[RunSummary]:
-        """The newest ``limit`` runs, newest first."""
+    def runs(self, limit: int = 20, pipeline: str | None = None, status: str | None = None,
+             before: int | None = None) -> list[RunSummary]:
+        """The newest ``limit`` runs, newest first; only those of ``pipeline``, with ``status``,
+        numbered below ``before`` when given (the store filters and pages: 10,000 runs stay fast)."""
         if not self._reader():
             return []
         m = _mlmd()
+        query = [f"type = '{RUN}'"]
+        for prop, value in (("pipeline", pipeline), ("status", status)):
+            if value is not None:
+                if "'" in value or "\\" in value:
+                    raise ValueError(f"not a {prop} name: {value!r}")
+                query.append(f"properties.{prop}.string_value = '{value}'")
+        if before is not None:
+            query.append(f"properties.number.int_value < {int(before)}")
         options = m.ms.ListOptions(
-            limit=limit, order_by=m.ms.OrderByField.ID, is_asc=False, filter_query=f"type = '{RUN}'"
+            limit=limit, order_by=m.ms.OrderByField.ID, is_asc=False, filter_query=" AND ".join(query)
         )
         contexts = self._store.get_contexts(options)
         summaries = [self._summary(ctx) for ctx in contexts]
@@ -93,6 +103,7 @@ class Reader(Connection):
             steps_cached=states.count(m.pb.Execution.CACHED),
             steps_failed=states.count(m.pb.Execution.FAILED),
             git=cv.run_git(ctx),
+            host=cv.prop(ctx, "host"),
         )
 
     def _execution_views(self, executions, run_ctx=None) -> list[ExecutionView]:

@@ -104,6 +104,7 @@ class RunSummary:
     steps_cached: int
     steps_failed: int
     git: GitInfo
+    host: str | None = None  # the machine that applied it (a developer's, or a CI runner)
 
     @property
     def git_commit(self) -> str | None:

@@ -12,6 +12,7 @@ from zplan.plan import resources as rplan
 from zplan.plan.adopt import adopt_leftovers
 from zplan.plan.moves import apply_moves
 from zplan.plan.planner import Planner, PlanRequest
+from zplan.plan.refresh import read_back
 from zplan.project import Project, ensure_state_dir
 from zplan.state.backend import StateBackend
 from zplan.state.model import State
@@ -35,7 +36,7 @@ def make_plan(project: Project, backend: StateBackend, request: PlanRequest, ref
     rplan.upgrade_recorded(project.registry, state.resources, project.state_dir)
     adopted = adopt_leftovers(project, state)
     if refresh is not False and state.resources:
-        request.refresh = _refresh(project, state, everything=bool(refresh))
+        request.refresh = read_back(project, state, everything=bool(refresh))
     planner = Planner(project, state)
     plan = dataclasses.replace(planner.plan(request), moved=tuple(moved))
     planner.save_caches()
@@ -51,40 +52,6 @@ def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: 
     result = applier.apply()
     planned.planner.save_caches()
     return result
-
-
-def _refresh(project: Project, state: State, everything: bool) -> dict[str, dict | None]:
-    """Read recorded resources back from their providers (drift). By default only
-    providers whose reads are local and free; ``-refresh`` asks every provider."""
-    from zplan.state import secrets as sealed
-
-    by_provider: dict[str, dict] = {}
-    for addr, rec in state.resources.items():
-        by_provider.setdefault(rec["provider"], {})[addr] = (rec["type"], sealed.unseal_all(rec["attributes"], project.state_dir))
-    out: dict[str, dict | None] = {}
-    for name, resources in by_provider.items():
-        cls = project.registry.provider_class(name)
-        if cls is None or not (everything or getattr(cls, "refresh_is_local", False)):
-            continue
-        provider = project.registry.open(name, project, _recorded_value(state, project))
-        if everything:
-            provider.preflight()
-        out.update(provider.refresh(resources))
-    return out
-
-
-def _recorded_value(state: State, project: Project):
-    """Provider blocks may name resource attributes: before a plan, the recorded ones are all there is."""
-    from zplan.config.values import UNKNOWN
-    from zplan.state import secrets as sealed
-
-    def value(type_: str, name: str, attr: str):
-        record = state.resources.get(f"resource.{type_}.{name}")
-        if record is None or attr not in record["attributes"]:
-            return UNKNOWN
-        return sealed.unseal_all({attr: record["attributes"][attr]}, project.state_dir)[attr]
-
-    return value
 
 
 def _check_prevent_destroy(project: Project, plan: m.Plan) -> None:

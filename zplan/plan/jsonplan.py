@@ -20,7 +20,8 @@ Schema (``format_version`` "1.0"; additions keep the major version):
                  "cached_from": {"run", "finished_at"}|null, "depends_on": [...]}],
       "outputs": {"NAME": {"known": bool, "sensitive": bool, "value": any}},
       "moved": [{"from": address, "to": address}],   (what moved blocks renamed in state)
-      "summary": {"add", "change", "destroy", "steps_run", "steps_cached"}
+      "summary": {"add", "change", "destroy", "steps_run", "steps_cached"},
+      "graph": {"edges": [[needed, needing]...]}   (every dependency between planned nodes)
     }
 
 Sensitive values never appear: schema-sensitive attributes, sensitive outputs and
@@ -56,6 +57,7 @@ def to_json(plan: m.Plan) -> dict:
         "outputs": {name: _output(o, mask) for name, o in plan.outputs.items()},
         "moved": [{"from": old, "to": new} for old, new in plan.moved],
         "summary": plan.summary(),
+        "graph": {"edges": [list(e) for e in plan.edges]},
     }
 
 

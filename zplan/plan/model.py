@@ -186,6 +186,7 @@ class Plan:
     secrets: list[str] = field(default_factory=list)  # values to mask anywhere they appear; never serialised
     created_at: str = ""
     moved: tuple[tuple[str, str], ...] = ()  # (old address, new address) moved in state by moved blocks
+    edges: tuple[tuple[str, str], ...] = ()  # (needed, needing) between planned steps and resources
 
     def step(self, address: str) -> StepPlan | None:
         index = self.__dict__.get("_steps_by_address")

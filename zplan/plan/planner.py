@@ -115,6 +115,7 @@ class Planner:
             options={"targets": request.targets, "excludes": request.excludes, "replace": request.replace},
             secrets=project.secrets,
             created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            edges=tuple((a, b) for a, b in graph.edges() if a in nodes and b in nodes),
         )
 
     def apply_inputs(self) -> "ApplyInputs":

@@ -7,6 +7,7 @@ part starts.
 
 from __future__ import annotations
 
+from zplan.render.graph_view import markdown_block
 from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _resource, summary_line, why
 
 GITHUB_LIMIT = 65_000
@@ -22,6 +23,9 @@ def render_parts(doc: dict, limit: int = GITHUB_LIMIT, verbose: bool = False) ->
     parts: list[list[str]] = [[]]
     sizes = [0]
     budget = limit - len(header) - 40  # room for the "part i of n" line
+    graph = markdown_block(doc)  # the changes as a Mermaid graph, drawn by GitHub; only a small one
+    if graph and len(graph) <= budget // 4:
+        sections.insert(0, f"\n{graph}\n")
     for section in sections:
         if len(section) > budget:  # one enormous change: shorten its body, never split it
             section = _shorten(section, budget)

@@ -1,0 +1,48 @@
+"""The SVG drawings and file links, on plain values."""
+
+from __future__ import annotations
+
+import re
+
+from zplan.ui import svg_chart, svg_dag
+from zplan.ui.links import FileLinks, ServerLinks
+
+
+def test_layout_puts_each_node_after_everything_it_needs():
+    edges = [("a", "b"), ("b", "c"), ("a", "c"), ("x", "c")]
+    place = svg_dag.layout([svg_dag.Node(n, n, "ran") for n in "abcx"], edges)
+    assert [place[n][0] for n in "abcx"] == [0, 1, 2, 0]
+    assert len({place[n] for n in "abcx"}) == 4  # no two nodes on one spot
+
+
+def test_layout_survives_a_loop():
+    place = svg_dag.layout([svg_dag.Node(n, n, "ran") for n in "ab"], [("a", "b"), ("b", "a")])
+    assert set(place) == {"a", "b"}
+
+
+def test_svg_escapes_labels_and_links():
+    svg = svg_dag.render([svg_dag.Node("<x>", "<script>", "failed", "1 s", "/runs/1?step=<x>&a=1")], [])
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "&amp;a=1" in svg
+    assert f'fill="{svg_dag.COLORS["failed"][0]}"' in svg
+
+
+def test_long_edges_run_under_the_boxes():
+    nodes = [svg_dag.Node(n, n, "ran") for n in "abc"]
+    svg = svg_dag.render(nodes, [("a", "b"), ("b", "c"), ("a", "c")])
+    paths = re.findall(r'class="edge" d="([^"]+)"', svg)
+    assert len(paths) == 3 and sum(" L " in d for d in paths) == 1
+
+
+def test_chart_plots_numbers_only():
+    assert svg_chart.numeric(True) is None and svg_chart.numeric("0.9") is None and svg_chart.numeric(1) == 1.0
+    svg = svg_chart.render([(1, 0.9), (2, 0.8), (3, 0.95)], "accuracy")
+    assert svg.count('class="point"') == 3 and "run 2: 0.8" in svg
+    assert "No run" in svg_chart.render([], "accuracy")
+
+
+def test_file_links_are_plain_names_in_one_folder():
+    links = FileLinks()
+    assert links.run(3, "pipeline.p.step.s") == "run-3-pipeline.p.step.s.html"
+    assert "/" not in links.outputs("../../etc") and "/" not in links.output_lineage("a/b")
+    assert links.runs(before=40) == "runs-before-40.html" and links.runs() == "index.html"
+    assert ServerLinks().runs("p q", "failed", 7) == "/?pipeline=p+q&status=failed&before=7"

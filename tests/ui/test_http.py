@@ -1,0 +1,166 @@
+"""The dashboard over HTTP (Starlette's TestClient) on the quickstart applied twice: the JSON behind
+each page, and the pages themselves."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.cli.helpers import QUICKSTART, copy_project
+from zplan.ui.app import create_app
+
+STEPS = ("load", "split", "scale", "train", "evaluate")
+RUN2 = {"load": "cached", "split": "cached", "scale": "cached", "train": "ran", "evaluate": "ran"}
+
+
+@pytest.fixture(scope="module")
+def client(quickstart) -> TestClient:
+    return TestClient(create_app(quickstart.root))
+
+
+def test_runs_json_newest_first_with_counts(client):
+    page = client.get("/api/runs").json()
+    assert [r["number"] for r in page["runs"]] == [2, 1]
+    run2, run1 = page["runs"]
+    assert (run1["steps_run"], run1["steps_cached"], run1["steps_failed"]) == (5, 0, 0)
+    assert (run2["steps_run"], run2["steps_cached"], run2["steps_failed"]) == (2, 3, 0)
+    assert run2["status"] == "succeeded" and run2["pipeline"] == "training" and run2["stack"] == "local"
+    assert len(run2["git_commit"]) == 40 and run2["duration"] > 0
+    assert run2["host"] == socket.gethostname()
+    assert page["next_before"] is None
+
+
+def test_runs_filter_and_page(client):
+    assert [r["number"] for r in client.get("/api/runs?status=failed").json()["runs"]] == []
+    assert [r["number"] for r in client.get("/api/runs?pipeline=training&status=succeeded").json()["runs"]] == [2, 1]
+    assert client.get("/api/runs?pipeline=other").json()["runs"] == []
+    assert [r["number"] for r in client.get("/api/runs?before=2").json()["runs"]] == [1]
+    bad = client.get("/api/runs?before=abc")
+    assert bad.status_code == 400 and "before" in bad.json()["error"]
+    quoted = client.get("/api/runs", params={"pipeline": "x' OR '1'='1"})
+    assert quoted.status_code == 400
+
+
+def test_run_json_graph_after_a_param_change(client):
+    page = client.get("/api/runs/2").json()
+    status = {n["step"]: n["status"] for n in page["nodes"]}
+    assert status == RUN2
+    edges = {(a.split(".")[-1], b.split(".")[-1]) for a, b in page["edges"]}
+    assert {("load", "split"), ("split", "scale"), ("scale", "train"), ("train", "evaluate"), ("scale", "evaluate")} <= edges
+    assert {n["step"]: n["status"] for n in client.get("/api/runs/1").json()["nodes"]} == dict.fromkeys(STEPS, "ran")
+
+
+def test_step_details_params_cache_key_artifacts_preview(client):
+    train = client.get("/api/runs/2", params={"step": "pipeline.training.step.train"}).json()["step"]
+    assert train["params"] == {"c": 0.5, "seed": 42}
+    assert train["status"] == "ran" and len(train["cache_key"]) > 10 and train["code_hash"]
+    assert [(a["name"], a["materializer"]) for a in train["inputs"]] == [("train", "pandas.parquet")]
+    assert [(a["name"], a["materializer"]) for a in train["outputs"]] == [("output", "sklearn.pickle")]
+    assert all(a["size"] > 0 for a in train["inputs"] + train["outputs"])
+    scale = client.get("/api/runs/2", params={"step": "pipeline.training.step.scale"}).json()["step"]
+    preview = {a["name"]: a["preview"] for a in scale["outputs"]}
+    assert preview["train"]["kind"] == "table" and "target" in preview["train"]["columns"]
+    assert len(preview["train"]["rows"]) == 8 and preview["train"]["shape"][1] == len(preview["train"]["columns"])
+    evaluate = client.get("/api/runs/1", params={"step": "pipeline.training.step.evaluate"}).json()["step"]
+    assert evaluate["outputs"][0]["preview"]["kind"] == "text" and float(evaluate["outputs"][0]["preview"]["text"]) > 0
+
+
+def test_unknown_run_step_and_artifact_are_404(client):
+    assert client.get("/api/runs/99").status_code == 404
+    assert client.get("/runs/99").status_code == 404 and "no run" in client.get("/runs/99").text
+    assert client.get("/api/runs/2", params={"step": "pipeline.training.step.nope"}).status_code == 404
+    assert client.get("/api/lineage/999999").status_code == 404
+    assert client.get("/api/outputs/nope").status_code == 404
+
+
+def test_lineage_json_reaches_the_data_snapshot_and_commit(client, quickstart):
+    page = client.get("/api/lineage/output/accuracy").json()
+    kinds = [n["kind"] for n in page["nodes"]]
+    assert kinds.count("snapshot") == 1 and kinds.count("execution") == len(STEPS)
+    snapshot = next(n for n in page["nodes"] if n["kind"] == "snapshot")
+    assert snapshot["label"] == "data/wine.csv"
+    executions = [n for n in page["nodes"] if n["kind"] == "execution"]
+    assert {n["label"] for n in executions} == set(STEPS)
+    assert all(len(n["git_commit"]) == 40 and n["code_hash"] for n in executions)
+    ids = {n["id"] for n in page["nodes"]}
+    assert all(a in ids and b in ids for a, b in page["edges"])
+    same = client.get(f"/api/lineage/{page['artifact_id']}").json()
+    assert same["nodes"] == page["nodes"]
+
+
+def test_outputs_over_time(client):
+    page = client.get("/api/outputs/accuracy").json()
+    assert [p["run"] for p in page["history"]] == [1, 2]
+    assert all(isinstance(p["value"], float) and 0 < p["value"] <= 1 for p in page["history"])
+    assert {o["name"] for o in page["outputs"]} == {"accuracy"}
+    html = client.get("/outputs/accuracy").text
+    assert html.count('class="point"') == 2 and "run 2:" in html
+
+
+def test_plan_json_is_the_json_plan_and_writes_nothing(client, quickstart):
+    before = quickstart.read(".zplan/state.json")
+    doc = client.get("/api/plan").json()["doc"]
+    assert doc["format_version"].startswith("1.") and doc["summary"]["steps_cached"] == 5
+    assert ["resource.local_directory.reports", "pipeline.training.step.evaluate"] in doc["graph"]["edges"]
+    assert quickstart.read(".zplan/state.json") == before
+
+
+def test_saved_plan_page(client, quickstart):
+    quickstart.ok("plan", "-var", "c=2.0", "-out", "review.zplan")
+    doc = client.get("/api/plan", params={"file": "review.zplan"}).json()["doc"]
+    assert {s["step"]: s["action"] for s in doc["steps"]}["train"] == "run"
+    html = client.get("/plan", params={"file": "review.zplan"}).text
+    assert "saved plan review.zplan" in html and "params.c" in html
+    assert client.get("/api/plan", params={"file": "missing.zplan"}).status_code == 400
+
+
+def test_resources_json(client):
+    (reports,) = client.get("/api/resources").json()["resources"]
+    assert reports["address"] == "resource.local_directory.reports" and reports["provider"] == "local"
+    assert reports["attributes"]["path"].endswith("reports") and reports["drift"] == [] and reports["action"] == "no-op"
+
+
+def test_resources_page_shows_drift(tmp_path):
+    project = copy_project(QUICKSTART, tmp_path / "drifted")
+    project.apply("-target", "resource.local_directory.reports")
+    (project.root / "reports").rmdir()
+    client = TestClient(create_app(project.root))
+    (reports,) = client.get("/api/resources").json()["resources"]
+    assert reports["drift"] == ["deleted outside zplan"] and reports["action"] == "create"
+    assert "deleted outside zplan" in client.get("/resources").text
+
+
+def test_graph_json(client):
+    graph = client.get("/api/graph").json()
+    assert {n["address"].split(".")[-1] for n in graph["nodes"] if n["kind"] == "step"} == set(STEPS)
+    assert ["resource.local_directory.reports", "pipeline.training.step.evaluate"] in graph["edges"]
+
+
+@pytest.mark.parametrize("path", ["/", "/runs/1", "/runs/2?step=pipeline.training.step.scale", "/lineage/output/accuracy",
+                                  "/plan", "/resources", "/outputs", "/outputs/accuracy"])
+def test_every_page_renders(client, path):
+    response = client.get(path)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert "<header>" in response.text and "Traceback" not in response.text
+
+
+def test_run_page_svg_has_five_coloured_nodes(client):
+    html = client.get("/runs/2").text
+    for step, status in RUN2.items():
+        assert f'data-address="pipeline.training.step.{step}" data-status="{status}"' in html
+    assert html.count('<g class="node"') == 5
+
+
+def test_a_failed_run_shows_the_failure_and_what_was_skipped(quickstart, tmp_path):
+    project = quickstart.clone(tmp_path / "failing")
+    assert project.run("apply", "-auto-approve", "-var", "c=-1").code == 1  # the classifier refuses C < 0
+    client = TestClient(create_app(project.root))
+    assert [r["number"] for r in client.get("/api/runs?status=failed").json()["runs"]] == [3]
+    page = client.get("/api/runs/3").json()
+    assert {n["step"]: n["status"] for n in page["nodes"]} == {**RUN2, "train": "failed", "evaluate": "skipped"}
+    train = client.get("/runs/3", params={"step": "pipeline.training.step.train"})
+    assert train.status_code == 200 and 'class="error"' in train.text and "C" in train.text
+    evaluate = client.get("/runs/3", params={"step": "pipeline.training.step.evaluate"})
+    assert evaluate.status_code == 200 and "not executed in this run" in evaluate.text

@@ -1,0 +1,110 @@
+"""The dashboard never shows a secret, escapes every user text, keeps request paths inside the
+project, answers only GET, and listens on loopback unless told otherwise."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from zplan.ui.app import create_app
+from zplan.ui.server import exposure_warning, is_loopback
+
+from .conftest import SECRET, XSS
+
+
+@pytest.fixture(scope="module")
+def client(probe) -> TestClient:
+    return TestClient(create_app(probe.root))
+
+
+def every_page(client: TestClient) -> dict[str, str]:
+    """Every page and JSON document the dashboard serves for the project, found by following its data."""
+    paths = ["/", "/plan", "/resources", "/outputs", "/api/runs", "/api/plan", "/api/resources", "/api/outputs", "/api/graph"]
+    for run in client.get("/api/runs").json()["runs"]:
+        number = run["number"]
+        paths += [f"/runs/{number}", f"/api/runs/{number}"]
+        for node in client.get(f"/api/runs/{number}").json()["nodes"]:
+            step = client.get(f"/api/runs/{number}", params={"step": node["address"]}).json()["step"]
+            paths += [f"/runs/{number}?step={node['address']}", f"/api/runs/{number}?step={node['address']}"]
+            paths += [f"/lineage/{a['id']}" for a in step["inputs"] + step["outputs"]]
+    for output in client.get("/api/outputs").json()["outputs"]:
+        paths += [f"/outputs/{output['name']}", f"/api/outputs/{output['name']}", f"/lineage/output/{output['name']}"]
+    pages = {}
+    for path in dict.fromkeys(paths):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.text[:300])
+        pages[path] = response.text
+    return pages
+
+
+def test_the_secret_is_on_no_page(client, probe):
+    recorded = probe.read("token.txt") + probe.read("note.txt")
+    assert SECRET in recorded  # the resources really hold it, so the pages had a chance to leak it
+    assert any(SECRET in p.read_text(errors="replace") for p in probe.root.glob(".zplan/logs/**/*.log")) is False  # logs are redacted at write
+    pages = every_page(client)
+    assert len(pages) > 30
+    leaking = [path for path, text in pages.items() if SECRET in text or SECRET.upper() in text]
+    assert leaking == []
+    step = pages["/runs/1?step=pipeline.probe.step.echo"]
+    assert "(sensitive)" in step and "label=" in step  # the log is shown, its secret replaced
+    assert "(sensitive)" in pages["/resources"]
+
+
+def test_the_exported_pages_hold_no_secret_either(probe, tmp_path):
+    from zplan.ui.export import export
+
+    written = export(probe.root, None, tmp_path / "site")
+    assert len(written) > 15 and (tmp_path / "site" / "index.html").exists()
+    assert [p.name for p in written if SECRET in p.read_text()] == []
+    assert [p.name for p in written if XSS in p.read_text()] == []
+
+
+def test_html_in_a_param_is_escaped_everywhere(client):
+    pages = every_page(client)
+    html = {path: text for path, text in pages.items() if not path.startswith("/api/")}
+    assert [path for path, text in html.items() if XSS in text or "<script" in text.lower()] == []
+    step = html["/runs/1?step=pipeline.probe.step.echo"]
+    assert "&lt;script&gt;alert(" in step  # shown, as text
+
+
+@pytest.mark.parametrize("file", ["../../../../etc/passwd", "/etc/passwd", "..%2F..%2Fetc%2Fpasswd", "steps/../../outside.zplan"])
+def test_a_plan_path_cannot_leave_the_project(client, file):
+    response = client.get("/api/plan", params={"file": file})
+    assert response.status_code == 400
+    assert "root:" not in response.text
+
+
+def test_a_symlink_out_of_the_project_is_refused(probe, tmp_path):
+    outside = tmp_path / "outside.zplan"
+    outside.write_text('{"planfile_version": 1}')
+    link = probe.root / "link.zplan"
+    os.symlink(outside, link)
+    try:
+        response = TestClient(create_app(probe.root)).get("/api/plan", params={"file": "link.zplan"})
+        assert response.status_code == 400 and "outside the project" in response.json()["error"]
+    finally:
+        link.unlink()
+
+
+@pytest.mark.parametrize("path", ["/runs/1?step=../../../etc/passwd", "/lineage/output/..%2F..%2Fetc", "/outputs/..%2Fpasswd",
+                                  "/runs/..%2F..%2Fetc", "/static/../../etc/passwd", "/../../etc/passwd"])
+def test_other_paths_in_requests_lead_nowhere(client, path):
+    response = client.get(path)
+    assert response.status_code in (400, 404)
+    assert "root:" not in response.text
+
+
+def test_only_reading_is_allowed(client):
+    for method in ("post", "put", "delete", "patch"):
+        assert getattr(client, method)("/api/runs").status_code == 405
+
+
+def test_loopback_by_default_and_a_warning_when_exposed(probe):
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert exposure_warning("127.0.0.1") is None
+    assert "0.0.0.0" in exposure_warning("0.0.0.0") and "anyone" in exposure_warning("0.0.0.0")
+    ui = probe.run("ui", "--help")
+    assert "127.0.0.1" in ui.out

@@ -1,0 +1,190 @@
+"""What the dashboard reads beyond runs and artifacts: step logs, resources, a metric across
+runs, saved plans and the dependency graph. Mixed into ``zplan.Project``; read-only like it.
+
+Every value handed out has already had its secrets hidden: sensitive resource attributes
+and any text holding a sensitive variable's value become "(sensitive)".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from zplan.metadata.records import LineageNode
+
+from zplan.api.errors import RunNotFound, SensitiveOutput, UnknownAddress, UnknownOutput, ZplanAPIError
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A recorded resource, its sensitive attributes shown as "(sensitive)"."""
+
+    address: str
+    type: str
+    provider: str
+    attributes: dict
+    sensitive: list[str]
+    dependencies: list[str] = field(default_factory=list)
+    step_outputs: dict[str, int] = field(default_factory=dict)  # attribute -> artifact id it was given (a model to serve)
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One run's value of a project output (``None`` when that run did not produce it)."""
+
+    run: int
+    started: float
+    status: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    address: str
+    kind: str  # "step" | "resource"
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Steps and resources, an edge (a, b) meaning b needs a first."""
+
+    nodes: list[GraphNode]
+    edges: list[tuple[str, str]]
+
+
+class PlanFileOutside(ZplanAPIError):
+    """A saved plan path that leads outside the project folder."""
+
+
+class ProjectViews:
+    """Reading helpers for ``zplan.Project`` (which provides ``_project``, ``_metadata``, ``run``...)."""
+
+    def log(self, run: int, address: str) -> str:
+        """The log step ``address`` wrote in run ``run``, every secret redacted; "" when it wrote none.
+        Raises ``RunNotFound``, or ``UnknownAddress`` when the run has no execution of that step."""
+        from zplan.secrets import redact
+
+        detail = self.run(run)
+        if address not in {e.address for e in detail.executions}:
+            raise UnknownAddress(f"run {run} has no execution of {address}", "see project.run(N).executions")
+        logs = (self._project.state_dir / "logs").resolve()
+        path = (logs / self.stack / f"run-{int(run)}" / f"{address}.log").resolve()
+        if not path.is_relative_to(logs):  # a recorded address is never a path; be sure of it
+            raise UnknownAddress(f"no log for {address!r}", "see project.run(N).executions")
+        try:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+        except OSError as exc:
+            raise ZplanAPIError(f"log of {address} in run {run} cannot be read: {exc.strerror}") from None
+        return redact(text, self._project.secrets) or ""
+
+    def lineage(self, artifact_id: int) -> "LineageNode":
+        """The artifact with that id, its producer and recursively the producer's inputs. Raises ``UnknownAddress``."""
+        from zplan.api.errors import StoreUnreachable
+
+        try:
+            return self._lineage(int(artifact_id))
+        except StoreUnreachable as exc:
+            if "no artifact" in exc.summary:
+                raise UnknownAddress(f"no artifact {artifact_id} in the metadata store", "follow a link from a run page") from None
+            raise
+
+    def output_artifact(self, name: str):
+        """The newest recorded artifact behind project output ``name`` (the step output it names)."""
+        declared = self._project.config.outputs.get(name)
+        if declared is None:
+            raise UnknownOutput(f'no output "{name}" in the configuration', "see the output blocks in *.zp.hcl")
+        found = self._step_output(declared)
+        if found is None:
+            raise UnknownOutput(f'output "{name}" is not a step output', "only step outputs have a lineage")
+        return self.artifact(*found)
+
+    def _step_output(self, declared) -> tuple[str, str] | None:
+        """(step address, output name) a declared project output reads, or None when it names no step output."""
+        for ref in declared.expr.references():
+            if ref.parts[0] == "step" and len(ref.parts) >= 4:
+                for pname, pipeline in self._project.config.pipelines.items():
+                    if ref.parts[1] in pipeline.steps:
+                        return f"pipeline.{pname}.step.{ref.parts[1]}", str(ref.parts[3])
+        return None
+
+    def resources(self) -> list[Resource]:
+        """Every recorded resource, by address, with sensitive attributes hidden."""
+        from zplan.secrets import mask_attributes
+        from zplan.state.model import State
+
+        with self._state_errors():
+            state = State(self._project.state_backend().read())
+        secrets = self._project.secrets
+        out = []
+        for address in sorted(state.resources):
+            record = state.resource(address)
+            shown = mask_attributes(dict(sorted(record.attributes.items())), record.sensitive, secrets, hide_null=True)
+            given = self._artifact_ids(_artifact_refs(record.inputs))
+            out.append(Resource(address, record.type, record.provider, shown, list(record.sensitive), list(record.dependencies), given))
+        return out
+
+    def _artifact_ids(self, refs: dict[str, str]) -> dict[str, int]:
+        """attribute -> artifact id, for the step outputs (by uri) a resource was given."""
+        if not refs:
+            return {}
+        with self._metadata() as meta:
+            return {name: meta.lineage(uri).artifact.id for name, uri in sorted(refs.items())}
+
+    def output_history(self, name: str, limit: int = 50) -> list[MetricPoint]:
+        """Project output ``name`` as each of the newest ``limit`` runs computed it, oldest first,
+        read from the artifact of the step output it names. Raises ``UnknownOutput`` or
+        ``SensitiveOutput`` (a sensitive output is never charted)."""
+        declared = self._project.config.outputs.get(name)
+        if declared is None:
+            raise UnknownOutput(f'no output "{name}" in the configuration', "see the output blocks in *.zp.hcl")
+        if declared.sensitive:
+            raise SensitiveOutput(f'output "{name}" is sensitive', "sensitive outputs are not shown across runs")
+        points = []
+        for summary in reversed(self.runs(limit)):
+            try:
+                value = self._output_of_run(name, declared, summary.number)
+            except (UnknownAddress, RunNotFound):
+                value = None
+            points.append(MetricPoint(summary.number, summary.started, summary.status, value))
+        return points
+
+    def saved_plan(self, path: str | Path) -> Mapping[str, Any]:
+        """The JSON plan inside a plan file written by `zplan plan -out FILE`; ``path`` is taken
+        relative to the project and may not lead out of it (``PlanFileOutside``)."""
+        from zplan.plan import planfile
+
+        root = self.root.resolve()
+        target = (root / path).resolve()
+        if not target.is_relative_to(root):
+            raise PlanFileOutside(f"plan file {path} is outside the project", "give a path inside the project folder")
+        with self._state_errors():
+            return _frozen(planfile.read(target)["plan"])
+
+    def graph(self) -> Graph:
+        """The configuration's steps and resources and what each needs first."""
+        from zplan.graph.build import build
+
+        with self._state_errors():
+            dag = build(self._project.config, self.stack)
+        nodes = [GraphNode(n, dag.nodes[n].get("kind", "step")) for n in sorted(dag.nodes)]
+        return Graph(nodes, sorted(dag.edges()))
+
+    def _state_errors(self):
+        from zplan.api.project import _api_errors
+
+        return _api_errors("project")
+
+
+def _frozen(value: Any) -> Any:
+    from zplan.api.project import _frozen as frozen
+
+    return frozen(value)
+
+
+def _artifact_refs(inputs: dict) -> dict[str, str]:
+    """The inputs of a resource that are step outputs (artifact references): name -> uri."""
+    return {k: v["uri"] for k, v in inputs.items() if isinstance(v, dict) and {"digest", "uri"} <= set(v)}

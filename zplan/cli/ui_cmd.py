@@ -1,0 +1,71 @@
+"""`zplan ui` (the read-only dashboard, or its static export) and `zplan graph` (DOT / Mermaid)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+from zplan import diags
+from zplan.cli import common
+from zplan.cli.common import opt, stack_option
+
+
+def ui(port: int = opt(8080, "port", "Port to listen on."),
+       host: str = opt("127.0.0.1", "host", "Address to listen on (anything but loopback exposes the dashboard: a warning is printed)."),
+       export: Optional[Path] = opt(None, "export", "Write the pages as static HTML into this folder instead of serving them."),
+       stack: Optional[str] = stack_option()) -> None:
+    """Serve a read-only dashboard: runs, step graphs, lineage, plans, resources and outputs over time."""
+    from zplan import api
+    from zplan.render.console import say
+
+    _require_ui_extra()
+    root = common.root()
+    try:
+        if export is not None:
+            from zplan.ui.export import export as write_pages
+
+            written = write_pages(root, stack, root / export)
+            say(f"wrote {len(written)} pages into {export} (open {export / 'index.html'})")
+            return
+        _serve(root, stack, host, port)
+    except api.ZplanAPIError as exc:
+        raise diags.fail(exc.summary, exc.hint) from None
+
+
+def _serve(root: Path, stack: Optional[str], host: str, port: int) -> None:
+    from zplan.render.console import say
+    from zplan.ui.server import exposure_warning, port_problem, serve
+
+    warning = exposure_warning(host)
+    if warning:
+        print(f"Warning: {warning}", file=sys.stderr)
+    if not 0 < port < 65536:
+        raise diags.fail(f"-port {port} is not a port number", "give a number from 1 to 65535")
+    problem = port_problem(host, port)
+    if problem:
+        raise diags.fail(f"cannot listen on {host}:{port}: {problem}", "choose another port with -port, or stop what uses it")
+    say(f"zplan ui: serving http://{host}:{port}/ (read-only; Ctrl-C stops)")
+    serve(root, stack, host, port)
+
+
+def graph(format: str = opt("dot", "format", "dot | mermaid"), stack: Optional[str] = stack_option()) -> None:
+    """Print the plan's graph of resources and steps (Graphviz DOT or Mermaid), each node with its planned action."""
+    from zplan import api
+    from zplan.render.graph_view import dot, mermaid
+
+    if format not in ("dot", "mermaid"):
+        raise diags.fail(f"unknown graph format {format!r}", "use dot or mermaid")
+    try:
+        doc = api.open(common.root(), stack).plan()
+    except api.ZplanAPIError as exc:
+        raise diags.fail(exc.summary, exc.hint) from None
+    sys.stdout.write(dot(doc) if format == "dot" else mermaid(doc))
+
+
+def _require_ui_extra() -> None:
+    import importlib.util
+
+    missing = [m for m in ("starlette", "uvicorn", "jinja2") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise diags.fail(f"zplan ui needs {', '.join(missing)}", "install the dashboard's extra: pip install 'zplan[ui]'")

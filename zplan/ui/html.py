@@ -1,0 +1,107 @@
+"""Page dicts to HTML: Jinja2 templates with autoescaping on, plus the SVG drawings.
+
+Every user-supplied text (step names, params, logs, attribute values) reaches the page
+through Jinja2's escaping or ``html.escape`` in the SVG builders; nothing is marked safe
+that was not built here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from zplan.ui import svg_chart, svg_dag
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@cache
+def environment():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(when=when, dur=duration, size=size, pretty=pretty)
+    env.globals.update(run_graph=run_graph, lineage_graph=lineage_graph, plan_graph=plan_graph, metric_chart=metric_chart)
+    return env
+
+
+def render(template: str, links, **page: Any) -> str:
+    return environment().get_template(template).render(links=links, **page)
+
+
+# -- filters
+
+def when(seconds: float | None) -> str:
+    if not seconds:
+        return "—"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def size(count: int | None) -> str:
+    if count is None:
+        return "—"
+    value = float(count)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{count} B"
+
+
+def pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+# -- drawings (already escaped: built with html.escape)
+
+def _markup(svg: str):
+    from markupsafe import Markup
+
+    return Markup(svg)
+
+
+def run_graph(page: dict, links):
+    number = page["summary"]["number"]
+    selected = page["step"]["address"] if page["step"] else None
+    nodes = [svg_dag.Node(n["address"], n["step"], n["status"], duration(n["duration"]) if n["duration"] is not None else "",
+                          links.run(number, n["address"])) for n in page["nodes"]]
+    return _markup(svg_dag.render(nodes, [tuple(e) for e in page["edges"]], selected))
+
+
+def lineage_graph(page: dict, links):
+    nodes = []
+    for n in page["nodes"]:
+        if n["kind"] == "execution":
+            href = links.run(n["run"], n["address"]) if n["run"] else None
+            detail = f"run {n['run']}" + (f" · {n['git_commit'][:8]}" if n.get("git_commit") else "")
+            nodes.append(svg_dag.Node(n["id"], n["label"], n["status"], detail, href))
+        else:
+            nodes.append(svg_dag.Node(n["id"], n["label"], n["kind"], size(n["size"]), links.lineage(n["artifact_id"])))
+    selected = f"artifact:{page['artifact_id']}"
+    return _markup(svg_dag.render(nodes, [tuple(e) for e in page["edges"]], selected))
+
+
+def plan_graph(doc: dict):
+    from zplan.render.graph_view import nodes_and_edges
+
+    found, edges = nodes_and_edges(doc)
+    nodes = [svg_dag.Node(address, address.split(".")[-1], action, "") for address, action in found]
+    return _markup(svg_dag.render(nodes, edges))
+
+
+def metric_chart(page: dict):
+    points = [(p["run"], svg_chart.numeric(p["value"])) for p in page["history"]]
+    return _markup(svg_chart.render([(r, v) for r, v in points if v is not None], page["name"] or ""))

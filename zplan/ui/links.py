@@ -1,0 +1,67 @@
+"""Where each page lives: as URLs on the server, as file names in a static export.
+
+Templates only ever call these, so the same template serves both. Every piece that goes into
+a file name is reduced to safe characters; every URL argument is encoded.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, urlencode
+
+
+class ServerLinks:
+    static = False
+
+    def runs(self, pipeline: str = "", status: str = "", before: int | None = None) -> str:
+        query = {k: v for k, v in (("pipeline", pipeline), ("status", status), ("before", before)) if v}
+        return "/" + (f"?{urlencode(query)}" if query else "")
+
+    def run(self, number: int, step: str | None = None) -> str:
+        return f"/runs/{int(number)}" + (f"?{urlencode({'step': step})}" if step else "")
+
+    def lineage(self, artifact_id: int) -> str:
+        return f"/lineage/{int(artifact_id)}"
+
+    def output_lineage(self, name: str) -> str:
+        return f"/lineage/output/{quote(name, safe='')}"
+
+    def plan(self) -> str:
+        return "/plan"
+
+    def resources(self) -> str:
+        return "/resources"
+
+    def outputs(self, name: str | None = None) -> str:
+        return "/outputs" + (f"/{quote(name, safe='')}" if name else "")
+
+
+class FileLinks:
+    """Relative file names, all in one folder, so an exported folder opens from anywhere."""
+
+    static = True
+
+    def runs(self, pipeline: str = "", status: str = "", before: int | None = None) -> str:
+        return f"runs-before-{int(before)}.html" if before else "index.html"
+
+    def run(self, number: int, step: str | None = None) -> str:
+        return f"run-{int(number)}" + (f"-{_safe(step)}" if step else "") + ".html"
+
+    def lineage(self, artifact_id: int) -> str:
+        return f"lineage-{int(artifact_id)}.html"
+
+    def output_lineage(self, name: str) -> str:
+        return f"lineage-output-{_safe(name)}.html"
+
+    def plan(self) -> str:
+        return "plan.html"
+
+    def resources(self) -> str:
+        return "resources.html"
+
+    def outputs(self, name: str | None = None) -> str:
+        return f"output-{_safe(name)}.html" if name else "outputs.html"
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text).lstrip(".") or "_"

@@ -1,0 +1,168 @@
+"""What each page shows, as plain JSON-able dicts read through ``zplan.api``.
+
+The same dicts are served as JSON under ``/api/...`` and rendered by the HTML templates, so
+a page never shows what its JSON lacks. No value here has a secret in it: the API hides
+sensitive attributes and redacts logs, and plans come from the JSON plan, already masked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from zplan.api import Project, UnknownAddress, ZplanAPIError
+from zplan.ui import preview
+
+RUNS_PER_PAGE = 50
+STATUSES = ("running", "succeeded", "failed", "interrupted")
+EXECUTION_STATUS = {"complete": "ran", "cached": "cached", "failed": "failed", "cancelled": "skipped"}
+
+
+def runs(project: Project, pipeline: str | None = None, status: str | None = None, before: int | None = None,
+         per_page: int = RUNS_PER_PAGE) -> dict:
+    """One page of runs, newest first; ``next_before`` continues to older runs."""
+    found = project.runs(per_page + 1, pipeline=pipeline or None, status=status or None, before=before)
+    shown = found[:per_page]
+    return {
+        "filters": {"pipeline": pipeline or "", "status": status or "", "before": before},
+        "statuses": list(STATUSES),
+        "runs": [_run_summary(s) for s in shown],
+        "next_before": shown[-1].number if len(found) > per_page else None,
+    }
+
+
+def _run_summary(s) -> dict:
+    duration = (s.finished - s.started) if s.finished else None
+    return {
+        "number": s.number, "pipeline": s.pipeline, "stack": s.stack, "status": s.status,
+        "started": s.started, "finished": s.finished, "duration": duration,
+        "host": s.host, "git_commit": s.git.commit, "git_branch": s.git.branch, "git_dirty": s.git.dirty,
+        "steps_run": s.steps_run, "steps_cached": s.steps_cached, "steps_failed": s.steps_failed,
+    }
+
+
+def run(project: Project, number: int, step: str | None = None) -> dict:
+    """A run's step graph (every step of its pipelines; one never executed is "skipped") and,
+    when ``step`` is given, that step's details."""
+    detail = project.run(number)
+    latest = {e.address: e for e in detail.executions}  # a retried step: its last execution counts
+    pipelines = {e.pipeline for e in detail.executions} | {detail.summary.pipeline}
+    graph = project.graph()
+    steps = [n.address for n in graph.nodes if n.kind == "step" and n.address.split(".")[1] in pipelines]
+    steps += [a for a in latest if a not in steps]
+    nodes = []
+    for address in steps:
+        execution = latest.get(address)
+        status = EXECUTION_STATUS.get(execution.state, "ran") if execution else "skipped"
+        nodes.append({"address": address, "step": address.split(".")[-1], "status": status,
+                      "duration": execution.duration if execution else None})
+    edges = [(a, b) for a, b in graph.edges if a in steps and b in steps]
+    edges += [e for e in _artifact_edges(detail.executions) if e not in edges]
+    page = {"summary": _run_summary(detail.summary), "nodes": nodes, "edges": edges, "step": None}
+    if step is not None:
+        if step not in steps:
+            raise UnknownAddress(f"run {number} has no step {step}", "pick a node of the run's graph")
+        page["step"] = step_detail(project, number, latest.get(step), step)
+    return page
+
+
+def _artifact_edges(executions) -> list[tuple[str, str]]:
+    """A consumer's input artifact was a producer's output in the same run: producer -> consumer."""
+    made_by = {a.id: e.address for e in executions for a in e.outputs.values()}
+    return sorted({(made_by[a.id], e.address) for e in executions for a in e.inputs.values()
+                   if a.id in made_by and made_by[a.id] != e.address})
+
+
+def step_detail(project: Project, number: int, execution, address: str) -> dict:
+    if execution is None:
+        return {"address": address, "status": "skipped", "params": {}, "cache_key": None, "code_hash": None,
+                "started": None, "duration": None, "error": None, "inputs": [], "outputs": [], "log": "",
+                "reasons": ["not executed in this run (an upstream step failed, or it was left out)"]}
+    outputs = [_artifact(name, a, project, execution.address, number) for name, a in execution.outputs.items()]
+    return {
+        "address": address, "status": EXECUTION_STATUS.get(execution.state, execution.state),
+        "params": execution.params, "cache_key": execution.cache_key, "code_hash": execution.code_hash,
+        "started": execution.started_at, "duration": execution.duration, "error": execution.error,
+        "reasons": _reasons(execution),
+        "inputs": [_artifact(name, a) for name, a in execution.inputs.items()],
+        "outputs": outputs,
+        "log": project.log(number, address),
+    }
+
+
+def _reasons(execution) -> list[str]:
+    """What the record tells of why (the plan's own reasons are not kept with the run)."""
+    if execution.state == "cached":
+        return ["cache key unchanged: outputs reused from an earlier run"]
+    if execution.state == "failed":
+        return ["the step raised an error (see its log)"]
+    return ["ran: no earlier result had this cache key (its code, params, inputs or stack changed), "
+            "or a rerun was asked for; `zplan runs diff` compares two runs"]
+
+
+def _artifact(name: str, view, project: Project | None = None, address: str | None = None, run: int | None = None) -> dict:
+    record = view.record
+    shown = {"name": name, "id": view.id, "digest": record.digest, "size": record.size,
+             "materializer": record.materializer, "type_name": record.type_name, "kind": record.kind,
+             "source_path": record.source_path}
+    shown["preview"] = preview.of(project, address, name, run, record) if project is not None else None
+    return shown
+
+
+def lineage(project: Project, artifact_id: int) -> dict:
+    """An artifact's lineage as a graph: artifacts, the executions that made them, their inputs,
+    down to data snapshots; each execution with its code fingerprint and git commit."""
+    root = project.lineage(artifact_id)
+    nodes: dict[str, dict] = {}
+    edges: set[tuple[str, str]] = set()
+    for node in root.walk():
+        art = f"artifact:{node.artifact.id}"
+        record = node.artifact.record
+        kind = "snapshot" if record.kind == "snapshot" else "artifact"
+        nodes[art] = {"id": art, "kind": kind, "label": record.source_path or _output_name(node) or record.digest[:12],
+                      "type_name": record.type_name,
+                      "digest": record.digest, "size": record.size, "materializer": record.materializer,
+                      "artifact_id": node.artifact.id}
+        if node.produced_by is not None:
+            e = node.produced_by
+            ex = f"execution:{e.id}"
+            nodes[ex] = {"id": ex, "kind": "execution", "label": e.step, "address": e.address, "run": e.run,
+                         "status": EXECUTION_STATUS.get(e.state, e.state), "code_hash": e.code_hash,
+                         "git_commit": e.git.commit, "params": e.params}
+            edges.add((ex, art))
+            for child in node.inputs.values():
+                edges.add((f"artifact:{child.artifact.id}", ex))
+    return {"artifact_id": artifact_id, "nodes": list(nodes.values()), "edges": sorted(edges)}
+
+
+def _output_name(node) -> str | None:
+    """``step.output`` for an artifact its producer recorded under that output name."""
+    if node.produced_by is None:
+        return None
+    names = [n for n, a in node.produced_by.outputs.items() if a.id == node.artifact.id]
+    return f"{node.produced_by.step}.{names[0]}" if names else node.produced_by.step
+
+
+def resources(project: Project) -> dict:
+    """Recorded resources, sensitive attributes hidden, with what the current plan says of each
+    (drift found when reading them back shows as its reasons)."""
+    planned, planned_error = {}, None
+    try:
+        planned = {r["address"]: r for r in project.plan()["resources"]}
+    except ZplanAPIError as exc:  # a plan that cannot be made must not hide what is recorded
+        planned_error = exc.summary
+    shown = []
+    for r in project.resources():
+        change = planned.get(r.address)
+        drift = [x["message"] for x in (change or {}).get("reasons", ()) if x.get("code") in ("drifted", "deleted_outside_zplan")]
+        shown.append({**asdict(r), "action": change["action"] if change else None, "drift": drift})
+    return {"resources": shown, "plan_error": planned_error}
+
+
+def outputs(project: Project, name: str | None = None) -> dict:
+    """Every non-sensitive output's latest value; with ``name``, its value run after run."""
+    latest = project.outputs()
+    page: dict[str, Any] = {"outputs": [{"name": k, "value": v} for k, v in latest.items()], "name": name, "history": []}
+    if name is not None:
+        page["history"] = [asdict(p) for p in project.output_history(name)]
+    return page

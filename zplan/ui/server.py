@@ -1,0 +1,48 @@
+"""Serving the dashboard: uvicorn on 127.0.0.1 unless told otherwise, with a warning when exposed."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+LOOPBACK_NAMES = ("localhost",)
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str) -> str | None:
+    """What to tell the user when the dashboard listens beyond this machine."""
+    if is_loopback(host):
+        return None
+    return (f"zplan ui listens on {host}: anyone who can reach this machine on that address can read this "
+            "project's runs, params, logs, plans and resources (sensitive values stay hidden). "
+            "Leave -host out to serve on 127.0.0.1 only.")
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why the dashboard could not listen there (the port is taken, the address is not this machine's)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
+def serve(root: Path, stack: str | None, host: str, port: int) -> None:
+    import uvicorn
+
+    from zplan.ui.app import create_app
+
+    app = create_app(root, stack)
+    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
