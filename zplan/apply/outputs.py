@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from zplan.config.values import UNKNOWN
-from zplan.config.scope import StepOutputRef
+from zplan.config.scope import StepOutputRef, resolve_step_refs
 from zplan.plan import model as m
 from zplan.graph.build import pipeline_of
 from zplan.state import secrets as sealed
@@ -22,12 +22,16 @@ def record_outputs(project, state: State, store_key: str | None, resource_value)
     outputs = {}
     for name, output in project.config.outputs.items():
         value = scope.eval(output.expr, pipeline=pipeline_of(output.expr, project.config))
-        if isinstance(value, StepOutputRef):
-            record = state.step_record(store_key, value.address) if store_key else None
-            out = record.outputs.get(value.output, {}) if record is not None and record.succeeded else {}
-            value = sealed.unseal(out["value"], project.state_dir) if "value" in out else out.get("uri")
+        value = resolve_step_refs(value, lambda ref: _recorded_output(project, state, store_key, ref))
         if value is UNKNOWN or value is None:
             continue
         stored = sealed.seal(value, project.state_dir) if output.sensitive else value
         outputs[name] = {"value": stored, "sensitive": output.sensitive}
     state.set_outputs(project.stack_name, outputs)
+
+
+def _recorded_output(project, state: State, store_key: str | None, ref: StepOutputRef):
+    """What the step's latest successful record holds for one output: its value, else its artifact URI."""
+    record = state.step_record(store_key, ref.address) if store_key else None
+    out = record.outputs.get(ref.output, {}) if record is not None and record.succeeded else {}
+    return sealed.unseal(out["value"], project.state_dir) if "value" in out else out.get("uri")

@@ -46,6 +46,18 @@ class StepOutputRef:
         return f"step.{self.step}.outputs.{self.output}"
 
 
+def resolve_step_refs(value: Any, lookup: Callable[[StepOutputRef], Any]) -> Any:
+    """``value`` with every step output inside it (at any depth of maps and lists) replaced
+    by ``lookup(ref)``: an output block may hold a map of step outputs, not only one."""
+    if isinstance(value, StepOutputRef):
+        return lookup(value)
+    if isinstance(value, dict):
+        return {k: resolve_step_refs(v, lookup) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [resolve_step_refs(v, lookup) for v in value]
+    return value
+
+
 class Scope:
     def __init__(
         self,

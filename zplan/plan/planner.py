@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 from zplan import diags
 from zplan.addrs import matches, matches_any, parse_selector
 from zplan.config.values import UNKNOWN, contains_unknown
-from zplan.config.scope import StepOutputRef
+from zplan.config.scope import StepOutputRef, resolve_step_refs
 from zplan.graph.build import build, pipeline_of, subgraph_for
 from zplan.graph.dag import Dag
 from zplan.hashing import StatCache
@@ -29,6 +29,7 @@ from zplan.plan.steps import StepPlanner
 from zplan.project import Project
 from zplan.secrets import Sensitive, is_sealed
 from zplan.stack import select
+from zplan.steps import DEFAULT_OUTPUT
 from zplan.state.model import State, store_key
 
 
@@ -185,20 +186,25 @@ class Planner:
     def _check_step_outputs(self, resource) -> None:
         """``step.train.outputs.modle``: an error at the attribute, naming the outputs there are."""
         for name, expr in resource.attributes.items():
-            for ref in expr.references():
-                if ref.parts[0] != "step" or len(ref.parts) != 4:
-                    continue
-                pipeline = pipeline_of(expr, self.project.config)
-                planned = self.step_planner.planned.get(f"pipeline.{pipeline}.step.{ref.parts[1]}") if self.step_planner else None
-                declared = planned.outputs if planned is not None else None
-                if planned is not None and planned.action == m.CACHED:
-                    declared = list(planned.cached_from.outputs)
-                if declared is not None and str(ref.parts[3]) not in declared:
-                    raise diags.fail(
-                        f'step "{ref.parts[1]}" has no output "{ref.parts[3]}"',
-                        f"its outputs are: {', '.join(declared) or 'none'}",
-                        ref.range or resource.attribute_ranges.get(name, resource.range),
-                    )
+            self._check_output_refs(expr, resource.attribute_ranges.get(name, resource.range))
+
+    def _check_output_refs(self, expr, where) -> None:
+        """Every ``step.X.outputs.Y`` in ``expr`` names an output step X declares (by its decorator,
+        return annotation or ``outputs``; a step declaring none has the one output "output")."""
+        for ref in expr.references():
+            if ref.parts[0] != "step" or len(ref.parts) != 4:
+                continue
+            pipeline = pipeline_of(expr, self.project.config)
+            planned = self.step_planner.planned.get(f"pipeline.{pipeline}.step.{ref.parts[1]}") if self.step_planner else None
+            if planned is None:
+                continue
+            declared = list(planned.cached_from.outputs) if planned.action == m.CACHED else planned.outputs or [DEFAULT_OUTPUT]
+            if str(ref.parts[3]) not in declared:
+                raise diags.fail(
+                    f'step "{ref.parts[1]}" has no output "{ref.parts[3]}"',
+                    f"its outputs are: {', '.join(declared) or 'none'}",
+                    ref.range or where,
+                )
 
     def _resource_value(self, plans: dict[str, m.ResourcePlan], type_: str, name: str, attr: str) -> Any:
         addr = f"resource.{type_}.{name}"
@@ -216,6 +222,7 @@ class Planner:
         out = {}
         by_address = {s.address: s for s in steps} if self.project.config.outputs else {}
         for name, output in self.project.config.outputs.items():
+            self._check_output_refs(output.expr, output.range)
             pipeline = pipeline_of(output.expr, self.project.config)
             value, from_secret = scope.eval_marked(output.expr, pipeline=pipeline)
             if from_secret and not output.sensitive:
@@ -230,17 +237,20 @@ class Planner:
         return out
 
     def _output_value(self, steps: dict[str, m.StepPlan], value: Any) -> tuple[bool, Any]:
-        if isinstance(value, StepOutputRef):
-            step = steps.get(value.address)
-            if step is None or step.action != m.CACHED:
-                return False, None
-            out = step.cached_from.outputs.get(value.output, {})
-            if "value" in out:
-                return True, _unsealed_value(out["value"], self.project.state_dir)
-            return True, out.get("uri")
+        value = resolve_step_refs(value, lambda ref: self._cached_output(steps, ref))
         if contains_unknown(value):
             return False, None
         return True, value
+
+    def _cached_output(self, steps: dict[str, m.StepPlan], ref: StepOutputRef) -> Any:
+        """A step output's recorded value (or artifact URI) when the step is cached; UNKNOWN otherwise."""
+        step = steps.get(ref.address)
+        if step is None or step.action != m.CACHED:
+            return UNKNOWN
+        out = step.cached_from.outputs.get(ref.output, {})
+        if "value" in out:
+            return _unsealed_value(out["value"], self.project.state_dir)
+        return out.get("uri")
 
 
 def _change_of(plan: m.ResourcePlan | None) -> str | None:
