@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
+from zplan.steps import DEFAULT_OUTPUT
+
 SMALL_VALUE_BYTES = 4096  # JSON outputs up to this size are also kept in state, for `zplan output`
 
 
@@ -93,6 +95,8 @@ def run_step(task: StepTask) -> StepResult:
         result.ok = True
     except _InputDamaged as exc:
         result.error, result.damaged = exc.message, {exc.digest: exc.message}
+    except _StepExited as exc:  # sys.exit(N): its reason is in what the step printed, not in a traceback
+        result.error = f"{exc.message}{_log_tail(task.log_path)}"
     except _StepFailed as exc:
         result.error, result.traceback = exc.message, exc.trace
     except BaseException as exc:  # zplan's own failure around the step: report, don't crash the pool
@@ -106,6 +110,25 @@ class _StepFailed(Exception):
     def __init__(self, message: str, trace: str | None) -> None:
         super().__init__(message)
         self.message, self.trace = message, trace
+
+
+class _StepExited(_StepFailed):
+    """The step called sys.exit() (a script's ``main``, argparse on bad arguments)."""
+
+
+LOG_TAIL_LINES = 10
+
+
+def _log_tail(log_path: str, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines the step wrote, indented under the error ("" when it wrote nothing)."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - 16384))
+            tail = log.read().decode("utf-8", "replace").rstrip().splitlines()[-lines:]
+    except OSError:
+        return ""
+    return "; its last output lines:\n" + "\n".join(f"    {line}" for line in tail) if tail else "; it printed nothing"
 
 
 class _InputDamaged(_StepFailed):
@@ -134,6 +157,8 @@ def _execute(task: StepTask, result: StepResult) -> None:
             t0 = time.perf_counter()
             try:
                 value = fn(**kwargs)
+            except SystemExit as exc:
+                raise _StepExited(f"the step exited with code {_exit_code(exc)} (sys.exit)", None) from None
             except BaseException as exc:
                 raise _StepFailed(f"{type(exc).__name__}: {exc}", _user_traceback(exc)) from None
             finally:
@@ -147,6 +172,11 @@ def _execute(task: StepTask, result: StepResult) -> None:
             result.outputs[name] = _store_output(store, name, out, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _exit_code(exc: SystemExit) -> Any:
+    """What sys.exit() was given, as a process would report it (a message counts as 1)."""
+    return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else f"1: {exc.code}"
 
 
 def _load_function(project_dir: Path, source_file: str, function: str):
@@ -205,6 +235,8 @@ def _store_output(store, name: str, value: Any, scratch: Path) -> dict:
     try:
         materializer = materializer_for(value)
     except Exception as exc:
+        if type(value) is tuple and name == DEFAULT_OUTPUT:
+            raise _StepFailed(_several_outputs_hint(len(value)), None) from None
         raise _StepFailed(f"output {name!r}: {exc}", None) from None
     folder = Path(tempfile.mkdtemp(prefix=f"out-{name}-", dir=scratch))
     meta = materializer.save(value, folder) or {}
@@ -224,6 +256,16 @@ def _store_output(store, name: str, value: Any, scratch: Path) -> dict:
         if len(text) <= SMALL_VALUE_BYTES:
             record["value"] = value
     return record
+
+
+def _several_outputs_hint(count: int) -> str:
+    """A tuple returned without output names: most likely meant as several outputs."""
+    names = ", ".join(f'"out{i + 1}"' for i in range(count))
+    return (
+        f"the step returned a tuple of {count} values but declares no outputs, so zplan cannot tell them apart. "
+        f"Name them (in the order returned) with @zplan.step(outputs=[{names}]), with outputs = [{names}] in "
+        f"its step block, or with a return annotation Tuple[Annotated[T, \"name\"], ...]"
+    )
 
 
 def _refuse_not_finite(name: str, value: Any) -> None:
