@@ -269,10 +269,37 @@ def _declared_outputs(module: _Module, fn: ast.FunctionDef | ast.AsyncFunctionDe
                         return [value]
                     return list(value)
     ann = fn.returns
+    if isinstance(ann, ast.Constant) and isinstance(ann.value, str):  # a quoted annotation
+        try:
+            ann = ast.parse(ann.value, mode="eval").body
+        except SyntaxError:
+            return None
     if isinstance(ann, ast.Name):
         cls = module.bindings.defs.get(ann.id, [None])[-1]
         if isinstance(cls, ast.ClassDef) and any(callee_name(b) == "NamedTuple" for b in cls.bases):
             return [s.target.id for s in cls.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)]
+    return _annotated_outputs(ann)
+
+
+def _annotated_outputs(ann: ast.expr | None) -> list[str] | None:
+    """ZenML's way: ``Annotated[T, "name"]`` names one output, ``Tuple[Annotated[...], ...]`` several."""
+    if not isinstance(ann, ast.Subscript):
+        return None
+    kind = callee_name(ann.value)
+    if kind == "Annotated":
+        return [name] if (name := _annotated_name(ann)) else None
+    if kind in ("Tuple", "tuple") and isinstance(ann.slice, ast.Tuple):
+        names = [_annotated_name(e) if isinstance(e, ast.Subscript) and callee_name(e.value) == "Annotated" else None for e in ann.slice.elts]
+        return names if names and all(names) else None
+    return None
+
+
+def _annotated_name(ann: ast.Subscript) -> str | None:
+    """The first string among an ``Annotated`` subscript's metadata (its output name)."""
+    extras = ann.slice.elts[1:] if isinstance(ann.slice, ast.Tuple) else []
+    for extra in extras:
+        if isinstance(extra, ast.Constant) and isinstance(extra.value, str) and extra.value.isidentifier():
+            return extra.value
     return None
 
 
