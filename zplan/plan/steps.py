@@ -29,6 +29,7 @@ from zplan.plan.libraries import LibraryIndex
 from zplan.secrets import SENSITIVE, digest_secrets, is_digest
 from zplan.state.checks import not_finite_path
 from zplan.state.model import CacheEntry, State, StepRecord
+from zplan.steps import DEFAULT_OUTPUT
 
 KEY_VERSION = 2  # 2: code followed through every import style, per-definition digests, library versions
 
@@ -76,6 +77,8 @@ class StepPlanner:
         # address -> how that resource changes in this plan or run ("update"), None when it does not
         self.resource_change: Callable[[str], str | None] = lambda address: None
         self.env = environment()
+        # address -> the recorded result a step waiting on rerunning upstreams reuses if their outputs come out unchanged
+        self._reused: dict[str, CacheEntry] = {}
 
     # -- one step ----------------------------------------------------------------------------
     def plan(self, step: StepConfig, scope: Scope, forced: bool, stack_known: bool = True) -> m.StepPlan:
@@ -105,7 +108,14 @@ class StepPlanner:
         cached = not forced and not touched and entry is not None and self._entry_problem(entry.outputs) is None
         if not cached:
             record = self.state.step_record(self.store_key, address) if self.store_key else None
-            reasons = self._reasons(draft, record, forced, stack_known, entry, touched)
+            reused_key = self._reused_if_unchanged(draft) if stack_known and fingerprint is None and not forced and not touched else None
+            if reused_key is not None:
+                self._reused[address] = reused = self.state.cache_entry(self.store_key, reused_key)
+            if reused_key is not None and (record is None or record.cache_key != reused_key):
+                # an older execution than the latest one would serve: its code and params are not reasons
+                reasons = [r for r in self._input_reasons(draft, {}) if r.code == m.UPSTREAM_RERUNS] + [m.Reason(m.UPSTREAM_RERUNS, _reuse_message(reused))]
+            else:
+                reasons = self._reasons(draft, record, forced, stack_known, entry, touched)
         plan = m.StepPlan(
             address=address,
             pipeline=step.pipeline,
@@ -141,6 +151,33 @@ class StepPlanner:
         other = copy.copy(self)
         other.store_key, other.planned, other.resource_change = store_key, planned, resource_change
         return other
+
+    def _reused_if_unchanged(self, draft: _Draft) -> str | None:
+        """The cache key of the recorded result this step reuses should every rerunning upstream
+        produce the output it produced last time (a step waiting on them is then cached, not rerun):
+        its own code and params are then not reasons, whatever the latest execution used."""
+        inputs = {}
+        for name, spec in draft.inputs.items():
+            inputs[name] = self._as_last_time(spec)
+            if inputs[name] is None:
+                return None
+        fingerprint = self.fingerprint(draft._replace(inputs=inputs))
+        key = hash_value(fingerprint) if fingerprint and self.store_key else None
+        return key if key is not None and self.state.cache_entry(self.store_key, key) is not None else None
+
+    def _as_last_time(self, spec: m.StepInput) -> m.StepInput | None:
+        """An input with a pending upstream output replaced by that output's last digest (None: unknown)."""
+        if isinstance(spec, m.ListInput):
+            items = [self._as_last_time(i) for i in spec.items]
+            return None if None in items else m.ListInput(tuple(items))
+        if not isinstance(spec, m.StepOutputInput) or spec.digest is not None:
+            return spec
+        entry = self._reused.get(spec.step)
+        if entry is None:
+            record = self.state.step_record(self.store_key, spec.step) if self.store_key else None
+            entry = record if record is not None and record.succeeded else None
+        out = entry.outputs.get(spec.output) if entry is not None else None
+        return m.StepOutputInput(spec.step, spec.output, out["digest"]) if out else None
 
     def _resource_digest(self, address: str) -> str | None:
         """What a step's key keeps of a resource it reads: its applied record (rewritten only
@@ -272,7 +309,7 @@ class StepPlanner:
     def _check_outputs_exist(self, step: StepConfig, plan: _Draft) -> None:
         for spec in m.upstream_inputs(plan.inputs):
             upstream = self.planned.get(spec.step)
-            declared = upstream.outputs if upstream else None
+            declared = (upstream.outputs or [DEFAULT_OUTPUT]) if upstream else None  # undeclared: the one output "output"
             if declared is not None and spec.output not in declared:
                 raise diags.fail(
                     f'step "{spec.step.rsplit(".", 1)[1]}" has no output "{spec.output}"',
@@ -349,6 +386,11 @@ class StepPlanner:
         for name in sorted(set(before) - set(plan.inputs)):
             reasons.append(m.Reason(m.INPUT_CHANGED, f"input {name} removed"))
         return reasons
+
+
+def _reuse_message(entry: CacheEntry) -> str:
+    run = f"run {entry.run}" if entry.run is not None else "an earlier run"
+    return f"cached from {run} instead if those outputs come out unchanged"
 
 
 def _without_unknown(value: Any) -> Any:
