@@ -68,6 +68,7 @@ class StepTask:
     log_path: str
     stack: dict[str, Any] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)  # redacted from the log as the step writes it
+    script: Any = None  # a zplan.apply.script_run.ScriptTask: run that command instead of a function
 
 
 @dataclass
@@ -145,12 +146,14 @@ def _execute(task: StepTask, result: StepResult) -> None:
 
     project_dir = Path(task.project_dir)
     os.chdir(project_dir)  # relative paths in params mean the project folder, wherever zplan was started
-    fn = _load_function(project_dir, task.source_file, task.function)
+    scratch = Path(tempfile.mkdtemp(prefix="zplan-step-"))
+    if task.script is not None:
+        fn, kwargs = _script_function(task.script, scratch), {}
+    else:
+        fn, kwargs = _load_function(project_dir, task.source_file, task.function), dict(task.params)
     store = _store(task.artifact_store_url, task.project_dir)
-    kwargs = dict(task.params)
     for name, spec in task.inputs.items():
         kwargs[name] = _load_input(store, name, spec)
-    scratch = Path(tempfile.mkdtemp(prefix="zplan-step-"))
     ctx = runtime.StepContext(task.address, task.run_id, project_dir, task.artifact_store_url, scratch, task.stack)
     try:
         with runtime.running(ctx):
@@ -159,6 +162,8 @@ def _execute(task: StepTask, result: StepResult) -> None:
                 value = fn(**kwargs)
             except SystemExit as exc:
                 raise _StepExited(f"the step exited with code {_exit_code(exc)} (sys.exit)", None) from None
+            except _StepFailed:
+                raise
             except BaseException as exc:
                 raise _StepFailed(f"{type(exc).__name__}: {exc}", _user_traceback(exc)) from None
             finally:
@@ -170,8 +175,33 @@ def _execute(task: StepTask, result: StepResult) -> None:
             raise _StepFailed(str(exc), None) from None
         for name, out in outputs.items():
             result.outputs[name] = _store_output(store, name, out, scratch)
+        if task.script is not None:
+            _keep_metrics(task.script, outputs, result.outputs)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _script_function(script, scratch: Path):
+    """A script step as a function of its inputs (by name): runs the command, returns its outs by path."""
+    from zplan.apply.script_run import CommandFailed, run_script
+
+    def call(**inputs):
+        try:
+            return run_script(script, inputs, scratch)
+        except CommandFailed as exc:
+            raise _StepExited(str(exc), None) from None
+
+    return call
+
+
+def _keep_metrics(script, outputs: dict[str, Any], records: dict[str, dict]) -> None:
+    """A metrics file's values kept with its record (for `zplan output` and ML Metadata)."""
+    from zplan.apply.script_run import metrics_value
+
+    for name in script.metrics:
+        value = metrics_value(outputs[name])
+        if value is not None:
+            records[name]["value"] = value
 
 
 def _exit_code(exc: SystemExit) -> Any:
@@ -238,7 +268,7 @@ def _store_output(store, name: str, value: Any, scratch: Path) -> dict:
         if type(value) is tuple and name == DEFAULT_OUTPUT:
             raise _StepFailed(_several_outputs_hint(len(value)), None) from None
         raise _StepFailed(f"output {name!r}: {exc}", None) from None
-    folder = Path(tempfile.mkdtemp(prefix=f"out-{name}-", dir=scratch))
+    folder = Path(tempfile.mkdtemp(prefix="out-", dir=scratch))  # (a script's out is named by its path)
     meta = materializer.save(value, folder) or {}
     stored = store.put(folder)
     record = {

@@ -15,6 +15,7 @@ from zplan.diags import Range
 
 if TYPE_CHECKING:
     from zplan.config.expr import Expr, Ref
+    from zplan.config.scripts import ScriptConfig
 
 NO_DEFAULT = object()
 
@@ -48,6 +49,7 @@ class StepConfig:
     outputs: list[str] | None = None  # declared in HCL; otherwise read from the decorator
     depends_on: list["Ref"] = field(default_factory=list)
     timeout: float | None = None  # seconds; the stack's step_timeout applies when None
+    script: "ScriptConfig | None" = None  # a command step (zplan.config.scripts): source is then ""
 
     @property
     def addr(self) -> StepAddr:
@@ -55,11 +57,11 @@ class StepConfig:
 
     @property
     def file(self) -> str:
-        return self.source.rsplit(":", 1)[0]
+        return self.source.rpartition(":")[0]
 
     @property
     def function(self) -> str:
-        return self.source.rsplit(":", 1)[1]
+        return self.source.rpartition(":")[2]
 
 
 @dataclass

@@ -90,6 +90,19 @@ class Scope:
         (self._marked.add if sensitive else self._marked.discard)(id(expr))
         return value, sensitive
 
+    def eval_command(self, expr: Expr, pipeline: str, placed: Mapping[str, str]) -> Any:
+        """A script step's command, where ``input.NAME`` is the relative path input NAME is placed at."""
+
+        def resolve(ref: Ref) -> Any:
+            if ref.parts[0] != "input":
+                return self._resolve(ref, pipeline)
+            name = str(ref.parts[1]) if len(ref.parts) == 2 else None
+            if name not in placed:
+                raise diags.fail(f'unknown input "{_dotted(ref.parts)}"', f"this step's inputs: {', '.join(placed) or 'none'}", ref.range)
+            return placed[name]
+
+        return expr.evaluate(resolve)
+
     def was_sensitive(self, expr: Expr) -> bool:
         """Whether the last evaluation of ``expr`` by this scope read a sensitive value."""
         return id(expr) in self._marked
@@ -154,8 +167,8 @@ class Scope:
                 "step outputs can be used only in a step's inputs (or in an output block)",
                 ref.range,
             )
-        if len(parts) != 4 or parts[2] != "outputs":
-            raise diags.fail(f'invalid step reference "{_dotted(parts)}"', "write step.NAME.outputs.OUTPUT", ref.range)
+        if len(parts) != 4 or parts[2] not in ("outputs", "outs"):  # outs["model.pkl"]: a script step's out by path
+            raise diags.fail(f'invalid step reference "{_dotted(parts)}"', 'write step.NAME.outputs.OUTPUT (or step.NAME.outs["PATH"])', ref.range)
         name, output = str(parts[1]), str(parts[3])
         if name not in self.config.pipelines[pipeline].steps:
             raise diags.fail(

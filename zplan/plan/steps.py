@@ -24,9 +24,11 @@ from zplan.graph.build import resources_read
 from zplan.hashing import StatCache, canonical_json, hash_value
 from zplan.plan import model as m
 from zplan.plan import signatures
-from zplan.plan.code_hash import CodeError, CodeIndex, part_label
+from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.libraries import LibraryIndex
-from zplan.secrets import SENSITIVE, digest_secrets, is_digest
+from zplan.plan.script_steps import script_parts
+from zplan.plan.reason_text import code_message, library_reasons, param_reasons, reuse_message
+from zplan.secrets import digest_secrets
 from zplan.state.checks import not_finite_path
 from zplan.state.model import CacheEntry, State, StepRecord
 from zplan.steps import DEFAULT_OUTPUT
@@ -83,13 +85,16 @@ class StepPlanner:
     # -- one step ----------------------------------------------------------------------------
     def plan(self, step: StepConfig, scope: Scope, forced: bool, stack_known: bool = True) -> m.StepPlan:
         address = str(step.addr)
-        try:
-            info = self.code.info(step.file, step.function)
-        except CodeError as exc:
-            raise diags.fail(exc.summary, exc.detail, step.source_range) from None
         scope.step_is_sensitive = self.outputs_sensitive
-        params = self._params(step, scope)
-        inputs = self._inputs(step, scope)
+        if step.script is not None:  # a command: zplan.plan.script_steps
+            info, params, inputs = script_parts(self, step, scope)
+        else:
+            try:
+                info = self.code.info(step.file, step.function)
+            except CodeError as exc:
+                raise diags.fail(exc.summary, exc.detail, step.source_range) from None
+            params = self._params(step, scope)
+            inputs = self._inputs(step, scope)
         receives_secret = any(e is not None and scope.was_sensitive(e) for e in (step.params, step.inputs))
         check = signatures.check_call(step, info.signature, params, inputs)
         if check:
@@ -113,7 +118,7 @@ class StepPlanner:
                 self._reused[address] = reused = self.state.cache_entry(self.store_key, reused_key)
             if reused_key is not None and (record is None or record.cache_key != reused_key):
                 # an older execution than the latest one would serve: its code and params are not reasons
-                reasons = [r for r in self._input_reasons(draft, {}) if r.code == m.UPSTREAM_RERUNS] + [m.Reason(m.UPSTREAM_RERUNS, _reuse_message(reused))]
+                reasons = [r for r in self._input_reasons(draft, {}) if r.code == m.UPSTREAM_RERUNS] + [m.Reason(m.UPSTREAM_RERUNS, reuse_message(reused))]
             else:
                 reasons = self._reasons(draft, record, forced, stack_known, entry, touched)
         plan = m.StepPlan(
@@ -349,9 +354,9 @@ class StepPlanner:
             reasons.append(m.Reason(m.ENV_CHANGED, f"cache key format changed (zplan upgrade: v{before.get('v', 1)} -> v{KEY_VERSION})"))
             return reasons
         if before.get("code") != plan.code_hash:
-            reasons.append(m.Reason(m.CODE_CHANGED, _code_message(before.get("code_parts", {}), plan.code_parts)))
-        reasons += _library_reasons(before.get("libraries", {}), plan.libraries)
-        reasons += _param_reasons(before.get("params", {}), digest_secrets(plan.params, self.secrets), self.secrets)
+            reasons.append(m.Reason(m.CODE_CHANGED, code_message(before.get("code_parts", {}), plan.code_parts)))
+        reasons += library_reasons(before.get("libraries", {}), plan.libraries)
+        reasons += param_reasons(before.get("params", {}), digest_secrets(plan.params, self.secrets), self.secrets)
         reasons += self._input_reasons(plan, before.get("inputs", {}))
         if not touched:
             reasons += [m.Reason(m.RESOURCE_CHANGED, f"{a} changed since the step last ran")
@@ -388,11 +393,6 @@ class StepPlanner:
         return reasons
 
 
-def _reuse_message(entry: CacheEntry) -> str:
-    run = f"run {entry.run}" if entry.run is not None else "an earlier run"
-    return f"cached from {run} instead if those outputs come out unchanged"
-
-
 def _without_unknown(value: Any) -> Any:
     if value is UNKNOWN:
         return None
@@ -401,45 +401,3 @@ def _without_unknown(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_unknown(v) for v in value]
     return value
-
-
-def _code_message(before: dict[str, str], after: dict[str, str], most: int = 3) -> str:
-    """`code changed (helpers.h in pkg/helpers.py)`: the definitions whose digest differs, added or removed."""
-    changed = [k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
-    if not changed:
-        return "code changed"
-    shown = [part_label(k) + ("" if k in before else ", new") + ("" if k in after else ", no longer used") for k in changed[:most]]
-    more = f", and {len(changed) - most} more" if len(changed) > most else ""
-    return f"code changed ({'; '.join(shown)}{more})"
-
-
-def _library_reasons(before: dict[str, str], after: dict[str, str]) -> list[m.Reason]:
-    """`scikit-learn 1.5.2 -> 1.6.1`, for each imported library whose installed version differs."""
-    return [
-        m.Reason(m.LIBRARY_CHANGED, f"{dist} {before.get(dist, '(none)')} -> {after.get(dist, '(none)')}")
-        for dist in sorted(set(before) | set(after))
-        if before.get(dist) != after.get(dist)
-    ]
-
-
-def _param_reasons(before: dict, after: dict, secrets: list[str]) -> list[m.Reason]:
-    reasons = []
-    for key in sorted(set(before) | set(after)):
-        old, new = before.get(key, _MISSING), after.get(key, _MISSING)
-        if old != new:
-            reasons.append(m.Reason(m.PARAMS_CHANGED, f"params.{key}: {_show(old)} -> {_show(new)}"))
-    return reasons
-
-
-_MISSING = object()
-
-
-def _show(value: Any) -> str:
-    if value is _MISSING:
-        return "(unset)"
-    if value is UNKNOWN:
-        return "(known after apply)"
-    if is_digest(value):
-        return SENSITIVE
-    text = canonical_json(value) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
