@@ -139,6 +139,7 @@ def apply(
     lock_timeout: str = LockTimeoutOpt,
     refresh: Optional[bool] = opt(None, "refresh", "Read resources back from every provider first."),
     verbose: bool = opt(False, "verbose", "Show the full plan."),
+    no_checkout: bool = opt(False, "no-checkout", "Leave script steps' outs in the artifact store (not copied into the project)."),
 ) -> None:
     """Provision what changed and run only the steps that must run."""
     from zplan.cli import apply_cmd
@@ -149,11 +150,11 @@ def apply(
         given = {"-var": var, "-var-file": var_file, "-target": target, "-exclude": exclude, "-replace": replace,
                  "-stack": [stack] if stack else [], "-refresh": [] if refresh is None else [refresh]}
         applying.refuse_inputs_with_planfile(planfile, given)
-        outcome = applying.apply_saved_plan(common.root(), planfile, ui, parallelism, lock_timeout)
+        outcome = applying.apply_saved_plan(common.root(), planfile, ui, parallelism, lock_timeout, checkout=not no_checkout)
     else:
         if not auto_approve:
             common.require_terminal("apply")
-        selection = applying.Selection(target, exclude, replace, False, refresh)
+        selection = applying.Selection(target, exclude, replace, False, refresh, checkout=not no_checkout)
         outcome = applying.apply_changes(project_args(stack, var, var_file), selection, ui, parallelism, lock_timeout)
     apply_cmd.report(outcome, destroying=False)
 
