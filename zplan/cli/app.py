@@ -35,7 +35,7 @@ def _import_typer():
 typer = _import_typer()
 
 from zplan import diags
-from zplan.cli import common, results_cmd
+from zplan.cli import common, migrate_cmd, results_cmd
 from zplan.cli.common import stack_option, opt, project_args
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -48,6 +48,8 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(runs_app, name="runs")
 app.add_typer(results_cmd.artifact_app, name="artifact")
 runs_app.command("diff")(results_cmd.runs_diff)
+app.command("import-dvc")(migrate_cmd.import_dvc)
+app.command("import-zenml")(migrate_cmd.import_zenml)
 
 VarOpt = typer.Option([], "-var", "--var", help="Set a variable: -var NAME=VALUE (repeatable).")
 VarFileOpt = typer.Option([], "-var-file", "--var-file", help="Read variables from a .zpvars file.")

@@ -243,7 +243,7 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
         from zplan.config.scripts import script_step
 
         if not _duplicate("step", name, pipeline.steps.get(name), block, found):
-            script = script_step(pipeline.name, name, block, found, _duration)
+            script = script_step(pipeline, name, block, found, _duration)
             if script is not None:
                 pipeline.steps[name] = script
         return

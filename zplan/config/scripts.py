@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from zplan import diags
-from zplan.config.model import StepConfig
+from zplan.config.model import Pipeline, StepConfig
 
 if TYPE_CHECKING:
     from zplan.config import hcl
@@ -43,7 +43,7 @@ class ScriptConfig:
         return [*self.outs, *self.metrics]
 
 
-def script_step(pipeline: str, name: str, block: "hcl.Block", found: diags.Collector, duration) -> StepConfig | None:
+def script_step(pipeline: Pipeline, name: str, block: "hcl.Block", found: diags.Collector, duration) -> StepConfig | None:
     """The StepConfig of a ``step`` block that has a ``command``; None when it is wrong (reported)."""
     from zplan.config.loader import _check_attributes, _static
 
@@ -61,9 +61,14 @@ def script_step(pipeline: str, name: str, block: "hcl.Block", found: diags.Colle
         return None
     if None in lists.values():
         return None
+    for other in pipeline.steps.values():  # two steps checking out the same path would overwrite each other
+        shared = sorted(set(outputs) & set(other.script.outputs if other.script else ()))
+        if shared:
+            found.error(f'steps "{other.name}" and "{name}" both write {shared[0]}', "give each out its own path", attrs.get("outs", block).range)
+            return None
     script = ScriptConfig(attrs["command"].expr, lists["deps"], lists["outs"], lists["metrics"], lists["params"])
     return StepConfig(
-        pipeline=pipeline,
+        pipeline=pipeline.name,
         name=name,
         source="",
         source_range=attrs["command"].range,
