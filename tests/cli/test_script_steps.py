@@ -146,3 +146,16 @@ def test_a_malformed_params_file_is_a_clear_error(tmp_path):
     project.write("main.zp.hcl", 'variable "train" {}\npipeline "p" {\n  step "a" { command = "true" }\n}\n')
     result = project.run("plan", "-var-file", "params.yaml")
     assert result.code == 1 and "Traceback" not in result.err and "params.yaml" in result.err and "is not valid YAML" in result.err, str(result)
+
+
+def test_a_string_command_using_shell_syntax_runs_in_the_shell_as_dvc_runs_it(tmp_path):
+    project = Project(tmp_path / "p")
+    project.write("w.py", "print('quiet words')\n")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "shout" {\n    command = "python w.py | tr a-z A-Z > shout.txt"\n'
+                                 '    outs    = ["shout.txt"]\n  }\n}\n')
+    project.apply()
+    assert project.read("shout.txt") == "QUIET WORDS\n"
+    project.write("w.py", "# still quiet\nprint('quiet words')\n")
+    assert steps_by_action(project.plan_json())["run"] == set(), "the script is keyed by its code"
+    project.write("w.py", "print('loud words')\n")
+    assert reasons(project.plan_json())["shout"] == ["code changed (w.py)"]

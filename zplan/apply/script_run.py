@@ -11,6 +11,7 @@ parsed values are also kept with its record, for ``zplan output`` and lineage.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -48,8 +49,9 @@ def run_script(task: ScriptTask, inputs: dict[str, Any], scratch: Path) -> dict[
     argv = [sys.executable if i == 0 and arg in PYTHONS else arg for i, arg in enumerate(task.argv)]
     sys.stdout.flush()
     sys.stderr.flush()
+    env = {**os.environ, "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}  # `python` in a shell: this one
     try:
-        code = subprocess.run(argv, cwd=work, stdin=subprocess.DEVNULL).returncode
+        code = subprocess.run(argv, cwd=work, stdin=subprocess.DEVNULL, env=env).returncode
     except OSError as exc:
         raise CommandFailed(f"cannot run {task.argv[0]!r}: {exc.strerror or exc}") from None
     if code < 0:

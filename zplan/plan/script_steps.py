@@ -11,6 +11,7 @@ its code rather than its bytes, even when it is listed in ``deps`` too.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from typing import Any
 
@@ -24,6 +25,7 @@ from zplan.plan.code_hash import SCRIPT, CodeError, CodeInfo
 
 COMMAND_PARAM = ":command"  # the command line's key among the params (reads "command: ... -> ...")
 PYTHONS = ("python", "python3")
+_SHELL_SYNTAX = re.compile(r"[|&;<>()$`*?~\n]")  # a string command using any of these runs in `sh -c`
 INPUTS_FOLDER = "inputs"  # where inputs that are not a script's out are placed: inputs/NAME
 
 
@@ -75,7 +77,9 @@ def command_line(step: StepConfig, scope: Scope, placed: dict[str, str]) -> list
         )
     if value is UNKNOWN:
         return UNKNOWN
-    if isinstance(value, str):
+    if isinstance(value, str):  # as DVC runs a cmd: through the shell when it uses the shell's syntax
+        if _SHELL_SYNTAX.search(value):
+            return ["sh", "-c", value]
         try:
             return shlex.split(value)
         except ValueError as exc:
@@ -86,7 +90,12 @@ def command_line(step: StepConfig, scope: Scope, placed: dict[str, str]) -> list
 
 
 def python_file(argv: Any) -> str | None:
-    """FILE of ``python FILE ...`` (keyed by its code), else None."""
+    """FILE of ``python FILE ...`` (keyed by its code), else None; a shell command counts when it starts so."""
+    if isinstance(argv, list) and argv[:2] == ["sh", "-c"] and len(argv) == 3:
+        try:
+            argv = shlex.split(_SHELL_SYNTAX.split(argv[2], 1)[0])
+        except ValueError:
+            return None
     if not isinstance(argv, list) or len(argv) < 2 or argv[0] not in PYTHONS:
         return None
     return argv[1] if isinstance(argv[1], str) and argv[1].endswith(".py") else None
