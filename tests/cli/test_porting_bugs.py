@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -162,3 +163,32 @@ def train(features, n_est):
                    "cached from run 1 instead if those outputs come out unchanged"], why
     result = project.apply()
     assert ran(result) == {"prepare"} and "step.train: cached: upstream output unchanged" in result.out, str(result)
+
+
+def test_a_step_time_excludes_its_module_import_which_a_worker_pays_once(tmp_path):
+    project = _project(tmp_path, """
+pipeline "p" {
+  step "a" { source = "steps/s.py:a" }
+  step "b" {
+    source = "steps/s.py:b"
+    inputs = { x = step.a.outputs.output }
+  }
+}
+""", """
+import os
+import time
+
+time.sleep(1.5)  # a heavy library import
+with open(os.path.join(os.path.dirname(__file__), "imported.txt"), "a") as marks:
+    marks.write("imported\\n")
+
+def a() -> int:
+    return 1
+
+def b(x: int) -> int:
+    return x + 1
+""")
+    result = project.apply("-parallelism", "1")
+    times = {m[0]: float(m[1]) for m in re.findall(r"step\.(\w+): done in ([0-9.]+)s", result.out)}
+    assert set(times) == {"a", "b"} and max(times.values()) < 1.0, str(result)
+    assert project.read("steps/imported.txt") == "imported\n", "one worker imported the module once for both steps"

@@ -81,6 +81,7 @@ class StepResult:
     started_at: float = 0.0
     finished_at: float = 0.0
     compute_seconds: float = 0.0  # time inside the step function itself
+    metadata: dict[str, Any] = field(default_factory=dict)  # what the step recorded with zplan.log_metadata()
     damaged: dict[str, str] = field(default_factory=dict)  # input digest -> why it could not be loaded
 
 
@@ -151,12 +152,15 @@ def _execute(task: StepTask, result: StepResult) -> None:
         fn, kwargs = _script_function(task.script, scratch), {}
     else:
         fn, kwargs = _load_function(project_dir, task.source_file, task.function), dict(task.params)
+        # A worker imports a module once, for its first step from it: that import (pandas, sklearn, ...)
+        # is not this step's time, and the steps after it in the same worker do not pay it.
+        result.started_at = time.time()
     store = _store(task.artifact_store_url, task.project_dir)
     for name, spec in task.inputs.items():
         kwargs[name] = _load_input(store, name, spec)
     ctx = runtime.StepContext(task.address, task.run_id, project_dir, task.artifact_store_url, scratch, task.stack)
     try:
-        with runtime.running(ctx):
+        with runtime.running(ctx), _logging_to_log():
             t0 = time.perf_counter()
             try:
                 value = fn(**kwargs)
@@ -168,6 +172,7 @@ def _execute(task: StepTask, result: StepResult) -> None:
                 raise _StepFailed(f"{type(exc).__name__}: {exc}", _user_traceback(exc)) from None
             finally:
                 result.compute_seconds = time.perf_counter() - t0
+                result.metadata = ctx.metadata
         declared = task.declared_outputs or getattr(fn, "__zplan_outputs__", None)
         try:
             outputs = split_outputs(value, declared)
@@ -221,7 +226,33 @@ def _load_function(project_dir: Path, source_file: str, function: str):
     fn = getattr(module, function, None)
     if not callable(fn):
         raise _StepFailed(f"{source_file} has no function {function!r}", None)
+    entrypoint = getattr(fn, "entrypoint", None)
+    if entrypoint is not None and type(fn).__module__.split(".")[0] != "zplan" and _is_zenml_step(fn):
+        return entrypoint  # a ZenML @step: its function, called directly (no ZenML run or server)
     return fn
+
+
+def _is_zenml_step(fn: Any) -> bool:
+    return any(cls.__module__.startswith("zenml.") and cls.__name__ == "BaseStep" for cls in type(fn).__mro__)
+
+
+@contextlib.contextmanager
+def _logging_to_log():
+    """Python logging at INFO and above goes to the step's log while it runs (the log is stderr here)."""
+    import logging
+
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    try:
+        yield
+    finally:
+        handler.flush()
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def _store(url: str, project_dir: str):
