@@ -49,9 +49,10 @@ def step_context() -> StepContext:
     return ctx
 
 
-def log_metadata(metadata: Mapping[str, Any], artifact_name: str | None = None) -> None:
+def log_metadata(metadata: Mapping[str, Any], artifact_name: str | None = None, **_zenml_targets: Any) -> None:
     """Record values with this step's execution in ML Metadata (as ZenML's ``log_metadata``):
-    under ``artifact_name`` when given (one output's metadata). Later keys replace earlier ones."""
+    under ``artifact_name`` when given (one output's metadata). Later keys replace earlier ones.
+    ZenML's other targets (a model version, a run) have no zplan equivalent: the step keeps those too."""
     import json
 
     ctx = step_context()

@@ -226,14 +226,31 @@ def _load_function(project_dir: Path, source_file: str, function: str):
     fn = getattr(module, function, None)
     if not callable(fn):
         raise _StepFailed(f"{source_file} has no function {function!r}", None)
-    entrypoint = getattr(fn, "entrypoint", None)
-    if entrypoint is not None and type(fn).__module__.split(".")[0] != "zplan" and _is_zenml_step(fn):
-        return entrypoint  # a ZenML @step: its function, called directly (no ZenML run or server)
+    if _is_zenml_step(fn):
+        return _zenml_entrypoint(fn)
     return fn
 
 
 def _is_zenml_step(fn: Any) -> bool:
     return any(cls.__module__.startswith("zenml.") and cls.__name__ == "BaseStep" for cls in type(fn).__mro__)
+
+
+_ZENML_TO_ZPLAN = {"log_metadata": "log_metadata", "get_step_context": "step_context"}
+
+
+def _zenml_entrypoint(step_object: Any):
+    """A ZenML @step's own function, called directly (no ZenML run, stack or server). The ZenML
+    functions it calls that need a ZenML run (log_metadata, get_step_context) are pointed at
+    zplan's equivalents in its module: in this worker the module only ever runs under zplan."""
+    from zplan import runtime
+
+    function = step_object.entrypoint
+    names = getattr(function, "__globals__", {})
+    for name, value in list(names.items()):
+        ours = _ZENML_TO_ZPLAN.get(getattr(value, "__name__", ""))
+        if ours and callable(value) and str(getattr(value, "__module__", "")).startswith("zenml."):
+            names[name] = getattr(runtime, ours)
+    return function
 
 
 @contextlib.contextmanager
