@@ -2,7 +2,8 @@
 
 The public Python API is small: ``step`` names a step's outputs, ``materializer``
 registers how a type is stored, ``beam_step`` marks an Apache Beam step and
-``current`` gives a running step its context. ``Project`` / ``open(path, stack)`` read a
+``current`` / ``step_context`` give a running step its context and ``log_metadata``
+records values with its execution. ``Project`` / ``open(path, stack)`` read a
 project's recorded runs, artifacts and outputs back (``zplan.api``, loaded only when asked for).
 """
 
@@ -13,14 +14,14 @@ from typing import Any
 from zplan.steps import step
 
 __version__ = "0.1.0"
-__all__ = ["step", "materializer", "beam_step", "current", "__version__"]  # not `open`: a star import must not shadow the builtin
+__all__ = ["step", "materializer", "beam_step", "current", "step_context", "log_metadata", "__version__"]  # not `open`: a star import must not shadow the builtin
 
 
 def __getattr__(name: str) -> Any:  # parts that commands don't need load only when asked for
-    if name == "current":  # only a running step has a context: `plan` never loads the runtime
-        from zplan.runtime import current
+    if name in ("current", "step_context", "log_metadata"):  # only a running step has a context: `plan` never loads the runtime
+        from zplan import runtime
 
-        return current
+        return getattr(runtime, name)
     if name == "materializer":
         from zplan.artifacts.materializers import materializer
 

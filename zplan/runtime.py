@@ -1,7 +1,9 @@
 """What a running step may know about its run (set by the executor, read by step code).
 
 Step functions stay plain Python; code that needs the run's context (a Beam step
-building its pipeline options, a step writing scratch files) calls ``current()``.
+building its pipeline options, a step writing scratch files) calls ``current()``
+(``step_context()`` raises outside a step), and ``log_metadata()`` records values
+with the execution, as ZenML's ``get_step_context()`` / ``log_metadata()`` do.
 """
 
 from __future__ import annotations
@@ -21,6 +23,15 @@ class StepContext:
     artifact_store_url: str
     scratch_dir: Path  # private temporary folder, removed after the step
     stack: Mapping[str, Any] = field(default_factory=dict)  # the stack's settings (processing, ...)
+    metadata: dict[str, Any] = field(default_factory=dict)  # what log_metadata() recorded, kept in ML Metadata
+
+    @property
+    def step_name(self) -> str:
+        return self.address.rsplit(".", 1)[1]
+
+    @property
+    def pipeline_name(self) -> str:
+        return self.address.split(".")[1]
 
 
 _current: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("zplan_step", default=None)
@@ -28,6 +39,26 @@ _current: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("z
 
 def current() -> StepContext | None:
     return _current.get()
+
+
+def step_context() -> StepContext:
+    """The running step's context (what ZenML's ``get_step_context()`` gives): raises outside a step."""
+    ctx = _current.get()
+    if ctx is None:
+        raise RuntimeError("zplan.step_context() is available only inside a running step")
+    return ctx
+
+
+def log_metadata(metadata: Mapping[str, Any], artifact_name: str | None = None, **_zenml_targets: Any) -> None:
+    """Record values with this step's execution in ML Metadata (as ZenML's ``log_metadata``):
+    under ``artifact_name`` when given (one output's metadata). Later keys replace earlier ones.
+    ZenML's other targets (a model version, a run) have no zplan equivalent: the step keeps those too."""
+    import json
+
+    ctx = step_context()
+    clean = json.loads(json.dumps(dict(metadata), default=str))  # stored as JSON: anything else as its text
+    target = ctx.metadata.setdefault(artifact_name, {}) if artifact_name else ctx.metadata
+    target.update(clean)
 
 
 @contextlib.contextmanager

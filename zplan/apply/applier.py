@@ -266,7 +266,8 @@ class Applier:
         else:
             self.tracker.outcome(address, FAILED)
             self.recorder.step_done(self.step_planner, current, "failed", {}, result.error, self.result.run_id)
-        self.recorder.execution(current, "complete" if result.ok else "failed", result.outputs, result.error, result.started_at, result.finished_at)
+        self.recorder.execution(current, "complete" if result.ok else "failed", result.outputs, result.error, result.started_at, result.finished_at,
+                                result.metadata)
         self.hooks.step_finished(
             address, result.ok, result.finished_at - result.started_at, result.error, result.traceback, str(log) if log.exists() else None
         )

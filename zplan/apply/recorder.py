@@ -67,7 +67,8 @@ class RunRecorder:
         return {name: ({**out, "value": sealed.seal(out["value"], state_dir)} if "value" in out and not is_sealed(out["value"]) else out)
                 for name, out in outputs.items()}
 
-    def execution(self, plan: m.StepPlan, state: str, outputs: dict, error: str | None, started: float, finished: float) -> None:
+    def execution(self, plan: m.StepPlan, state: str, outputs: dict, error: str | None, started: float, finished: float,
+                  metadata: dict | None = None) -> None:
         """An execution for ML Metadata, with its input and output artifacts (lineage)."""
         if self.metadata is None:
             return
@@ -77,7 +78,7 @@ class RunRecorder:
             address=plan.address, pipeline=plan.pipeline, step=plan.step,
             cache_key=plan.cache_key or "", params=digest_secrets(plan.params, self.secrets),
             code_hash=plan.code_hash, state=state, started_at=started, finished_at=finished, error=error,
-            inputs=self._inputs(plan), outputs={k: _artifact(v) for k, v in outputs.items()},
+            inputs=self._inputs(plan), outputs={k: _artifact(v) for k, v in outputs.items()}, metadata=metadata or {},
         ))
         self.flush()
 

@@ -47,6 +47,7 @@ class StepRunner:
             log_path=str(self.log_path(plan.address)),
             stack={k: v for k, v in settings.items() if v is not UNKNOWN and k != "metadata_password"},
             secrets=self.project.secrets,
+            script=_script_task(self.project.config, step, plan),
         )
         self.tracker.started_at[plan.address] = time.time()
         with self._lock:
@@ -128,3 +129,14 @@ class StepRunner:
 def _file_name(address: str) -> str:
     """An address as one file name: an instance key may hold "/" (for_each over paths)."""
     return address.replace("%", "%25").replace("/", "%2F")
+def _script_task(config, step, plan: m.StepPlan):
+    """What a script step's worker runs (None for a function step)."""
+    if step.script is None:
+        return None
+    from zplan.apply.script_run import ScriptTask
+    from zplan.plan.script_steps import COMMAND_PARAM, placements
+
+    code_files = {key.rpartition(":")[0] for key in plan.code_parts}  # the script and the project modules it imports
+    params_files = {key.partition(":")[0] for key in plan.params if key != COMMAND_PARAM}
+    return ScriptTask(plan.params[COMMAND_PARAM], placements(config, plan.inputs), step.script.outs, step.script.metrics,
+                      sorted(code_files | params_files))

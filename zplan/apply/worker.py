@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
+from zplan.steps import DEFAULT_OUTPUT
+
 SMALL_VALUE_BYTES = 4096  # JSON outputs up to this size are also kept in state, for `zplan output`
 
 
@@ -67,6 +69,7 @@ class StepTask:
     log_path: str
     stack: dict[str, Any] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)  # redacted from the log as the step writes it
+    script: Any = None  # a zplan.apply.script_run.ScriptTask: run that command instead of a function
 
 
 @dataclass
@@ -79,6 +82,7 @@ class StepResult:
     started_at: float = 0.0
     finished_at: float = 0.0
     compute_seconds: float = 0.0  # time inside the step function itself
+    metadata: dict[str, Any] = field(default_factory=dict)  # what the step recorded with zplan.log_metadata()
     damaged: dict[str, str] = field(default_factory=dict)  # input digest -> why it could not be loaded
 
 
@@ -94,6 +98,8 @@ def run_step(task: StepTask) -> StepResult:
         result.ok = True
     except _InputDamaged as exc:
         result.error, result.damaged = exc.message, {exc.digest: exc.message}
+    except _StepExited as exc:  # sys.exit(N): its reason is in what the step printed, not in a traceback
+        result.error = f"{exc.message}{_log_tail(task.log_path)}"
     except _StepFailed as exc:
         result.error, result.traceback = exc.message, exc.trace
     except BaseException as exc:  # zplan's own failure around the step: report, don't crash the pool
@@ -107,6 +113,25 @@ class _StepFailed(Exception):
     def __init__(self, message: str, trace: str | None) -> None:
         super().__init__(message)
         self.message, self.trace = message, trace
+
+
+class _StepExited(_StepFailed):
+    """The step called sys.exit() (a script's ``main``, argparse on bad arguments)."""
+
+
+LOG_TAIL_LINES = 10
+
+
+def _log_tail(log_path: str, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines the step wrote, indented under the error ("" when it wrote nothing)."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - 16384))
+            tail = log.read().decode("utf-8", "replace").rstrip().splitlines()[-lines:]
+    except OSError:
+        return ""
+    return "; its last output lines:\n" + "\n".join(f"    {line}" for line in tail) if tail else "; it printed nothing"
 
 
 class _InputDamaged(_StepFailed):
@@ -123,22 +148,32 @@ def _execute(task: StepTask, result: StepResult) -> None:
 
     project_dir = Path(task.project_dir)
     os.chdir(project_dir)  # relative paths in params mean the project folder, wherever zplan was started
-    fn = _load_function(project_dir, task.source_file, task.function)
+    scratch = Path(tempfile.mkdtemp(prefix="zplan-step-"))
+    if task.script is not None:
+        fn, kwargs = _script_function(task.script, scratch), {}
+    else:
+        fn, kwargs = _load_function(project_dir, task.source_file, task.function), dict(task.params)
+        # A worker imports a module once, for its first step from it: that import (pandas, sklearn, ...)
+        # is not this step's time, and the steps after it in the same worker do not pay it.
+        result.started_at = time.time()
     store = _store(task.artifact_store_url, task.project_dir)
-    kwargs = dict(task.params)
     for name, spec in task.inputs.items():
         kwargs[name] = _load_input(store, name, spec)
-    scratch = Path(tempfile.mkdtemp(prefix="zplan-step-"))
     ctx = runtime.StepContext(task.address, task.run_id, project_dir, task.artifact_store_url, scratch, task.stack)
     try:
-        with runtime.running(ctx):
+        with runtime.running(ctx), _logging_to_log():
             t0 = time.perf_counter()
             try:
                 value = fn(**kwargs)
+            except SystemExit as exc:
+                raise _StepExited(f"the step exited with code {_exit_code(exc)} (sys.exit)", None) from None
+            except _StepFailed:
+                raise
             except BaseException as exc:
                 raise _StepFailed(f"{type(exc).__name__}: {exc}", _user_traceback(exc)) from None
             finally:
                 result.compute_seconds = time.perf_counter() - t0
+                result.metadata = ctx.metadata
         declared = task.declared_outputs or getattr(fn, "__zplan_outputs__", None)
         try:
             outputs = split_outputs(value, declared)
@@ -146,8 +181,38 @@ def _execute(task: StepTask, result: StepResult) -> None:
             raise _StepFailed(str(exc), None) from None
         for name, out in outputs.items():
             result.outputs[name] = _store_output(store, name, out, scratch)
+        if task.script is not None:
+            _keep_metrics(task.script, outputs, result.outputs)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _script_function(script, scratch: Path):
+    """A script step as a function of its inputs (by name): runs the command, returns its outs by path."""
+    from zplan.apply.script_run import CommandFailed, run_script
+
+    def call(**inputs):
+        try:
+            return run_script(script, inputs, scratch)
+        except CommandFailed as exc:
+            raise _StepExited(str(exc), None) from None
+
+    return call
+
+
+def _keep_metrics(script, outputs: dict[str, Any], records: dict[str, dict]) -> None:
+    """A metrics file's values kept with its record (for `zplan output` and ML Metadata)."""
+    from zplan.apply.script_run import metrics_value
+
+    for name in script.metrics:
+        value = metrics_value(outputs[name])
+        if value is not None:
+            records[name]["value"] = value
+
+
+def _exit_code(exc: SystemExit) -> Any:
+    """What sys.exit() was given, as a process would report it (a message counts as 1)."""
+    return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else f"1: {exc.code}"
 
 
 def _load_function(project_dir: Path, source_file: str, function: str):
@@ -165,6 +230,8 @@ def _load_function(project_dir: Path, source_file: str, function: str):
     fn = getattr(module, function, None)
     if not callable(fn):
         raise _StepFailed(f"{source_file} has no function {function!r}", None)
+    if _is_zenml_step(fn):
+        return _zenml_entrypoint(fn)
     return fn
 
 
@@ -182,6 +249,45 @@ def _import_file(path: Path, name: str):
         del sys.modules[name]
         raise
     return module
+def _is_zenml_step(fn: Any) -> bool:
+    return any(cls.__module__.startswith("zenml.") and cls.__name__ == "BaseStep" for cls in type(fn).__mro__)
+
+
+_ZENML_TO_ZPLAN = {"log_metadata": "log_metadata", "get_step_context": "step_context"}
+
+
+def _zenml_entrypoint(step_object: Any):
+    """A ZenML @step's own function, called directly (no ZenML run, stack or server). The ZenML
+    functions it calls that need a ZenML run (log_metadata, get_step_context) are pointed at
+    zplan's equivalents in its module: in this worker the module only ever runs under zplan."""
+    from zplan import runtime
+
+    function = step_object.entrypoint
+    names = getattr(function, "__globals__", {})
+    for name, value in list(names.items()):
+        ours = _ZENML_TO_ZPLAN.get(getattr(value, "__name__", ""))
+        if ours and callable(value) and str(getattr(value, "__module__", "")).startswith("zenml."):
+            names[name] = getattr(runtime, ours)
+    return function
+
+
+@contextlib.contextmanager
+def _logging_to_log():
+    """Python logging at INFO and above goes to the step's log while it runs (the log is stderr here)."""
+    import logging
+
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    try:
+        yield
+    finally:
+        handler.flush()
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def _store(url: str, project_dir: str):
@@ -226,8 +332,10 @@ def _store_output(store, name: str, value: Any, scratch: Path) -> dict:
     try:
         materializer = materializer_for(value)
     except Exception as exc:
+        if type(value) is tuple and name == DEFAULT_OUTPUT:
+            raise _StepFailed(_several_outputs_hint(len(value)), None) from None
         raise _StepFailed(f"output {name!r}: {exc}", None) from None
-    folder = Path(tempfile.mkdtemp(prefix=f"out-{name}-", dir=scratch))
+    folder = Path(tempfile.mkdtemp(prefix="out-", dir=scratch))  # (a script's out is named by its path)
     meta = materializer.save(value, folder) or {}
     stored = store.put(folder)
     record = {
@@ -245,6 +353,16 @@ def _store_output(store, name: str, value: Any, scratch: Path) -> dict:
         if len(text) <= SMALL_VALUE_BYTES:
             record["value"] = value
     return record
+
+
+def _several_outputs_hint(count: int) -> str:
+    """A tuple returned without output names: most likely meant as several outputs."""
+    names = ", ".join(f'"out{i + 1}"' for i in range(count))
+    return (
+        f"the step returned a tuple of {count} values but declares no outputs, so zplan cannot tell them apart. "
+        f"Name them (in the order returned) with @zplan.step(outputs=[{names}]), with outputs = [{names}] in "
+        f"its step block, or with a return annotation Tuple[Annotated[T, \"name\"], ...]"
+    )
 
 
 def _refuse_not_finite(name: str, value: Any) -> None:

@@ -35,7 +35,7 @@ def _import_typer():
 typer = _import_typer()
 
 from zplan import diags
-from zplan.cli import common, results_cmd, ui_cmd
+from zplan.cli import common, migrate_cmd, results_cmd, ui_cmd
 from zplan.cli.common import stack_option, opt, project_args
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -50,6 +50,8 @@ app.add_typer(results_cmd.artifact_app, name="artifact")
 runs_app.command("diff")(results_cmd.runs_diff)
 app.command("ui")(ui_cmd.ui)
 app.command("graph")(ui_cmd.graph)
+app.command("import-dvc")(migrate_cmd.import_dvc)
+app.command("import-zenml")(migrate_cmd.import_zenml)
 
 VarOpt = typer.Option([], "-var", "--var", help="Set a variable: -var NAME=VALUE (repeatable).")
 VarFileOpt = typer.Option([], "-var-file", "--var-file", help="Read variables from a .zpvars file.")
@@ -144,6 +146,7 @@ def apply(
     lock_timeout: str = LockTimeoutOpt,
     refresh: Optional[bool] = opt(None, "refresh", "Read resources back from every provider first."),
     verbose: bool = opt(False, "verbose", "Show the full plan."),
+    no_checkout: bool = opt(False, "no-checkout", "Leave script steps' outs in the artifact store (not copied into the project)."),
 ) -> None:
     """Provision what changed and run only the steps that must run."""
     from zplan.cli import apply_cmd
@@ -154,11 +157,11 @@ def apply(
         given = {"-var": var, "-var-file": var_file, "-target": target, "-exclude": exclude, "-replace": replace,
                  "-stack": [stack] if stack else [], "-refresh": [] if refresh is None else [refresh]}
         applying.refuse_inputs_with_planfile(planfile, given)
-        outcome = applying.apply_saved_plan(common.root(), planfile, ui, parallelism, lock_timeout)
+        outcome = applying.apply_saved_plan(common.root(), planfile, ui, parallelism, lock_timeout, checkout=not no_checkout)
     else:
         if not auto_approve:
             common.require_terminal("apply")
-        selection = applying.Selection(target, exclude, replace, False, refresh)
+        selection = applying.Selection(target, exclude, replace, False, refresh, checkout=not no_checkout)
         outcome = applying.apply_changes(project_args(stack, var, var_file), selection, ui, parallelism, lock_timeout)
     apply_cmd.report(outcome, destroying=False)
 

@@ -264,3 +264,17 @@ def _env(name: Any, *default: Any) -> Any:
     if default:
         return default[0]
     raise FunctionError(f"environment variable {key} is not set and no default was given")
+
+
+# -- files --------------------------------------------------------------------------------
+
+
+@register("params_file(path)", 1)
+def _params_file(path: Any) -> Any:
+    """A YAML, JSON or TOML document (DVC's params.yaml), parsed; relative to the folder zplan runs in."""
+    from zplan.config import params_files
+
+    try:
+        return params_files.read(as_string(path, "path"))
+    except params_files.ParamsFileError as exc:
+        raise FunctionError(f"{exc.summary}{'; ' + exc.detail if exc.detail else ''}") from None

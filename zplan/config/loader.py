@@ -241,13 +241,21 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
     if labels is None:
         return
     (name,) = labels
+    if "command" in block.attributes:  # a script step: zplan.config.scripts
+        from zplan.config.scripts import script_step
+
+        if not _duplicate("step", name, pipeline.steps.get(name), block, found):
+            script = script_step(pipeline, name, block, found, _duration)
+            if script is not None:
+                pipeline.steps[name] = script
+        return
     where = f'in step "{name}"'
     _check_attributes(block, {"source", "inputs", "params", "outputs", "depends_on", "description", "timeout", *REPEAT}, found, where)
     if _duplicate("step", name, pipeline.steps.get(name), block, found):
         return
     attrs = block.attributes
     if "source" not in attrs:
-        found.error(f'step "{name}" has no source', 'add source = "path/to/file.py:function"', block.range)
+        found.error(f'step "{name}" has no source', 'add source = "path/to/file.py:function" (or command = [...] for a script)', block.range)
         return
     source = _static(attrs["source"], found)
     if not isinstance(source, str) or ":" not in source or not source.rsplit(":", 1)[1].isidentifier() or "\0" in source:

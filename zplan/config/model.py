@@ -16,6 +16,7 @@ from zplan.diags import Range
 
 if TYPE_CHECKING:
     from zplan.config.expr import Expr, Ref
+    from zplan.config.scripts import ScriptConfig
 
 NO_DEFAULT = object()
 
@@ -61,6 +62,7 @@ class StepConfig:
     timeout: float | None = None  # seconds; the stack's step_timeout applies when None
     repeat: "Repeat | None" = None  # count / for_each as written (None: one instance)
     where: "Where | None" = None  # the module instance and key it was expanded in (None: the root, no key)
+    script: "ScriptConfig | None" = None  # a command step (zplan.config.scripts): source is then ""
 
     @property
     def addr(self) -> StepAddr:
@@ -68,11 +70,11 @@ class StepConfig:
 
     @property
     def file(self) -> str:
-        return self.source.rsplit(":", 1)[0]
+        return self.source.rpartition(":")[0]
 
     @property
     def function(self) -> str:
-        return self.source.rsplit(":", 1)[1]
+        return self.source.rpartition(":")[2]
 
 
 @dataclass

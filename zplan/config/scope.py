@@ -127,6 +127,19 @@ class Scope:
         (self._marked.add if sensitive else self._marked.discard)(id(expr))
         return value, sensitive
 
+    def eval_command(self, expr: Expr, pipeline: str, placed: Mapping[str, str]) -> Any:
+        """A script step's command, where ``input.NAME`` is the relative path input NAME is placed at."""
+
+        def resolve(ref: Ref) -> Any:
+            if ref.parts[0] != "input":
+                return self._resolve(ref, pipeline)
+            name = str(ref.parts[1]) if len(ref.parts) == 2 else None
+            if name not in placed:
+                raise diags.fail(f'unknown input "{_dotted(ref.parts)}"', f"this step's inputs: {', '.join(placed) or 'none'}", ref.range)
+            return placed[name]
+
+        return expr.evaluate(resolve)
+
     def was_sensitive(self, expr: Expr) -> bool:
         """Whether the last evaluation of ``expr`` by this scope read a sensitive value."""
         return id(expr) in self._marked
@@ -290,10 +303,10 @@ class Scope:
         return self._instance(found, base, parts, 2, ref, lambda addr: keyed(addr[len(base):]), tail=lambda addr, rest: self._step_ref(pipeline, name + addr[len(base):], rest, prefix, ref))
 
     def _step_ref(self, pipeline: str, name: str, rest: tuple, module: str, ref: Ref) -> Any:
-        if rest == ("outputs",):
-            return Lazy(lambda out: self._step_ref(pipeline, name, ("outputs", out), module, ref))
-        if len(rest) != 2 or rest[0] != "outputs":
-            raise diags.fail(f'invalid step reference "{_dotted(ref.parts)}"', "write step.NAME.outputs.OUTPUT", ref.range)
+        if rest in (("outputs",), ("outs",)):  # outs["model.pkl"]: a script step's out by path
+            return Lazy(lambda out: self._step_ref(pipeline, name, (rest[0], out), module, ref))
+        if len(rest) != 2 or rest[0] not in ("outputs", "outs"):
+            raise diags.fail(f'invalid step reference "{_dotted(ref.parts)}"', 'write step.NAME.outputs.OUTPUT (or step.NAME.outs["PATH"])', ref.range)
         found = StepOutputRef(pipeline, name, str(rest[1]), module)
         if self.step_is_sensitive(found.address):
             self._read_sensitive = True

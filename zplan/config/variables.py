@@ -81,6 +81,10 @@ def sensitive_values(config: Config, values: Mapping[str, Any]) -> list[str]:
 def _read_vars_file(path: Path) -> dict[str, tuple[Any, str]]:
     if not path.exists():
         raise diags.fail(f"vars file {path} does not exist", "check the -var-file path")
+    from zplan.config import params_files
+
+    if params_files.is_params_file(path):  # params.yaml, config.json, pyproject-style TOML
+        return params_files.as_variables(path)
     body = hcl.parse_file(path)
     if body.blocks:
         raise diags.fail("a vars file holds only NAME = VALUE lines", "move blocks into a .zp.hcl file", body.blocks[0].range)

@@ -150,6 +150,7 @@ class Reader(Connection):
             git=cv.run_git(run_ctx) if run_ctx is not None else GitInfo(None, None, None),
             inputs=dict(sorted(ins.items())),
             outputs=dict(sorted(outs.items())),
+            metadata=cv.params_value(p("metadata")),
         )
 
     def _run_of(self, execution_id: int):

@@ -43,6 +43,7 @@ class ExecutionRecord:
     error: str | None
     inputs: dict[str, ArtifactRecord] = field(default_factory=dict)
     outputs: dict[str, ArtifactRecord] = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)  # zplan.log_metadata()
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class ExecutionView:
     git: GitInfo
     inputs: dict[str, ArtifactView] = field(default_factory=dict)
     outputs: dict[str, ArtifactView] = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)  # zplan.log_metadata()
 
     @property
     def duration(self) -> float:

@@ -32,6 +32,7 @@ _STEP_PROPS = {
     "error": "STRING",
     "started_at": "DOUBLE",  # seconds since the epoch
     "finished_at": "DOUBLE",
+    "metadata": "STRING",  # canonical JSON: what the step recorded with zplan.log_metadata()
 }
 _RUN_PROPS = {
     "number": "INT",

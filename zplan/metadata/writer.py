@@ -101,6 +101,7 @@ class Writer(Connection):
                     "error": rec.error,
                     "started_at": float(rec.started_at),
                     "finished_at": float(rec.finished_at),
+                    "metadata": cv.params_json(rec.metadata) if rec.metadata else None,
                 },
             )
             executions.append(execution)

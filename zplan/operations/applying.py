@@ -30,6 +30,7 @@ class Selection:
     replace: list[str] = field(default_factory=list)
     destroy: bool = False
     refresh: bool | None = None
+    checkout: bool = True  # script steps' outs copied into the workspace after apply (-no-checkout: not)
 
     def request(self) -> PlanRequest:
         return PlanRequest(list(self.targets), list(self.excludes), list(self.replace), self.destroy)
@@ -90,13 +91,14 @@ def apply_changes(args: ProjectArgs, selection: Selection, ui: ApplyUI, parallel
     return _apply(project, selection, ui, parallelism, lock_timeout, saved=None)
 
 
-def apply_saved_plan(root: Path, planfile: Path, ui: ApplyUI, parallelism: int = 0, lock_timeout: str = "0s") -> ApplyOutcome:
+def apply_saved_plan(root: Path, planfile: Path, ui: ApplyUI, parallelism: int = 0, lock_timeout: str = "0s",
+                     checkout: bool = True) -> ApplyOutcome:
     """Apply exactly the reviewed plan: the same variables (typed), stack and selection."""
     from zplan.plan import planfile as pf
 
     saved = pf.read(planfile)
     options = saved["plan"]["options"]
-    selection = Selection(options["targets"], options["excludes"], options["replace"], saved["plan"]["destroy"])
+    selection = Selection(options["targets"], options["excludes"], options["replace"], saved["plan"]["destroy"], checkout=checkout)
     project = open_for_saved_plan(root, saved)
     return _apply(project, selection, ApplyUI(ui.hooks, None, ui.on_lock_wait, ui.on_stale_lock), parallelism, lock_timeout, saved)
 
@@ -129,13 +131,28 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
             outcome.cancelled = True
             return outcome
         if not has_changes(doc) and not planned.plan.outputs:
+            if selection.checkout and not selection.destroy:
+                _checkout(planned, backend)  # an out deleted from the workspace comes back
             return outcome
         hooks = ui.hooks(doc)
         try:
             outcome.result = apply(planned, backend, hooks, parallelism or None)
         finally:
             getattr(hooks, "close", lambda: None)()
+        if selection.checkout and not selection.destroy:
+            _checkout(planned, backend)
     return outcome
+
+
+def _checkout(planned: Planned, backend) -> None:
+    """Script steps' outs into the workspace (zplan.apply.checkout); nothing to do without script steps."""
+    if not any(s.script is not None for s in planned.planner.project.config.steps()):
+        return
+    from zplan.apply.checkout import checkout_outs
+    from zplan.state.model import State
+
+    planner = planned.planner
+    checkout_outs(planner.project, State(backend.read()), planned.plan.store_key, planner.stack_settings, planner.stat_cache)
 
 
 def _check_saved(saved: dict, planned: Planned, project: Project) -> None:

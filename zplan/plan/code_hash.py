@@ -27,9 +27,10 @@ from pathlib import Path
 
 from zplan.fsutil import atomic_write_text
 
-CACHE_VERSION = 5  # 3: signatures or declared sensitivity; 4: both; 5: read by code_reach
+CACHE_VERSION = 6  # 3: signatures or declared sensitivity; 4: both; 5: read by code_reach; 6: Annotated outputs
 WHOLE_MODULE = "*"  # part name for a module keyed as a whole
 MODULE_CODE = "<module>"  # part name for module-level code that binds nothing (calls)
+SCRIPT = "<script>"  # the "function" of a file run as a script (`python FILE`): all of it, and what it imports
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from zplan.hashing import hash_text, hash_value
-from zplan.plan.code_hash import MODULE_CODE, WHOLE_MODULE, CodeError, CodeInfo
+from zplan.plan.code_hash import MODULE_CODE, SCRIPT, WHOLE_MODULE, CodeError, CodeInfo
 from zplan.plan.code_scope import ImportRef, ModuleBindings, Use, normalise, uses_of
 from zplan.plan.signatures import callee_name, read_signature
 
@@ -25,6 +25,7 @@ class CodeReader:
     def __init__(self, project_dir: Path) -> None:
         self.project_dir = project_dir  # resolved by the CodeIndex
         self._modules: dict[Path, _Module | CodeError] = {}
+        self._script_dir: Path | None = None  # while reading a script: its folder, first on its import path
 
     def module(self, path: Path) -> _Module:
         if path not in self._modules:
@@ -55,6 +56,8 @@ class CodeReader:
     def compute(self, source_file: str, function: str) -> CodeInfo:
         path = (self.project_dir / source_file).resolve()
         module = self.module(path)
+        if function == SCRIPT:
+            return self._script(path)
         stmts = module.bindings.defs.get(function, [])
         node = stmts[-1] if stmts else None
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -79,9 +82,28 @@ class CodeReader:
         return CodeInfo(hash_value(parts), _declared_outputs(module, node), sigs, parts, sorted(walk.libraries),
                         _declared_sensitivity(node), read_signature(node))
 
+    def _script(self, path: Path) -> CodeInfo:
+        """A file run as a script: every definition and statement in it, and what they import."""
+        walk = _Reach(self)
+        self._script_dir = path.parent  # `python src/x.py` imports from src/ first, as Python does
+        try:
+            walk.whole(path)
+            walk.drain()
+        finally:
+            self._script_dir = None
+        sigs = {self.rel(f): [f.stat().st_size, f.stat().st_mtime_ns] for f in sorted(walk.files)}
+        parts = dict(sorted(walk.parts.items()))
+        return CodeInfo(hash_value(parts), None, sigs, parts, sorted(walk.libraries))
+
     def find_module(self, importer: Path, name: str, level: int) -> Path | None:
         """The project file (or namespace folder) an import names, or None for third-party modules."""
-        base = importer.parent if level else self.project_dir
+        if not level and self._script_dir is not None:
+            found = self._find(self._script_dir, name, 0)
+            if found is not None:
+                return found
+        return self._find(importer.parent if level else self.project_dir, name, level)
+
+    def _find(self, base: Path, name: str, level: int) -> Path | None:
         for _ in range(max(level - 1, 0)):
             base = base.parent
         target = base.joinpath(*name.split(".")) if name else base
@@ -269,10 +291,37 @@ def _declared_outputs(module: _Module, fn: ast.FunctionDef | ast.AsyncFunctionDe
                         return [value]
                     return list(value)
     ann = fn.returns
+    if isinstance(ann, ast.Constant) and isinstance(ann.value, str):  # a quoted annotation
+        try:
+            ann = ast.parse(ann.value, mode="eval").body
+        except SyntaxError:
+            return None
     if isinstance(ann, ast.Name):
         cls = module.bindings.defs.get(ann.id, [None])[-1]
         if isinstance(cls, ast.ClassDef) and any(callee_name(b) == "NamedTuple" for b in cls.bases):
             return [s.target.id for s in cls.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)]
+    return _annotated_outputs(ann)
+
+
+def _annotated_outputs(ann: ast.expr | None) -> list[str] | None:
+    """ZenML's way: ``Annotated[T, "name"]`` names one output, ``Tuple[Annotated[...], ...]`` several."""
+    if not isinstance(ann, ast.Subscript):
+        return None
+    kind = callee_name(ann.value)
+    if kind == "Annotated":
+        return [name] if (name := _annotated_name(ann)) else None
+    if kind in ("Tuple", "tuple") and isinstance(ann.slice, ast.Tuple):
+        names = [_annotated_name(e) if isinstance(e, ast.Subscript) and callee_name(e.value) == "Annotated" else None for e in ann.slice.elts]
+        return names if names and all(names) else None
+    return None
+
+
+def _annotated_name(ann: ast.Subscript) -> str | None:
+    """The first string among an ``Annotated`` subscript's metadata (its output name)."""
+    extras = ann.slice.elts[1:] if isinstance(ann.slice, ast.Tuple) else []
+    for extra in extras:
+        if isinstance(extra, ast.Constant) and isinstance(extra.value, str) and extra.value.isidentifier():
+            return extra.value
     return None
 
 

@@ -30,6 +30,7 @@ from zplan.plan.steps import StepPlanner
 from zplan.project import Project
 from zplan.secrets import Sensitive, is_sealed
 from zplan.stack import select
+from zplan.steps import DEFAULT_OUTPUT
 from zplan.state.model import State, store_key
 
 
@@ -191,20 +192,25 @@ class Planner:
     def _check_step_outputs(self, resource) -> None:
         """``step.train.outputs.modle``: an error at the attribute, naming the outputs there are."""
         for name, expr in resource.attributes.items():
-            for ref in expr.references():
-                if ref.parts[0] != "step" or len(ref.parts) != 4:
-                    continue
-                pipeline = pipeline_of(expr, self.project.config)
-                planned = self.step_planner.planned.get(f"pipeline.{pipeline}.step.{ref.parts[1]}") if self.step_planner else None
-                declared = planned.outputs if planned is not None else None
-                if planned is not None and planned.action == m.CACHED:
-                    declared = list(planned.cached_from.outputs)
-                if declared is not None and str(ref.parts[3]) not in declared:
-                    raise diags.fail(
-                        f'step "{ref.parts[1]}" has no output "{ref.parts[3]}"',
-                        f"its outputs are: {', '.join(declared) or 'none'}",
-                        ref.range or resource.attribute_ranges.get(name, resource.range),
-                    )
+            self._check_output_refs(expr, resource.attribute_ranges.get(name, resource.range))
+
+    def _check_output_refs(self, expr, where) -> None:
+        """Every ``step.X.outputs.Y`` in ``expr`` names an output step X declares (by its decorator,
+        return annotation or ``outputs``; a step declaring none has the one output "output")."""
+        for ref in expr.references():
+            if ref.parts[0] != "step" or len(ref.parts) != 4:
+                continue
+            pipeline = pipeline_of(expr, self.project.config)
+            planned = self.step_planner.planned.get(f"pipeline.{pipeline}.step.{ref.parts[1]}") if self.step_planner else None
+            if planned is None:
+                continue
+            declared = list(planned.cached_from.outputs) if planned.action == m.CACHED else planned.outputs or [DEFAULT_OUTPUT]
+            if str(ref.parts[3]) not in declared:
+                raise diags.fail(
+                    f'step "{ref.parts[1]}" has no output "{ref.parts[3]}"',
+                    f"its outputs are: {', '.join(declared) or 'none'}",
+                    ref.range or where,
+                )
 
     def _resource_value(self, plans: dict[str, m.ResourcePlan], addr: str, attr: str) -> Any:
         plan = plans.get(addr)
@@ -221,6 +227,7 @@ class Planner:
         out = {}
         by_address = {s.address: s for s in steps} if self.project.config.outputs else {}
         for name, output in self.project.config.outputs.items():
+            self._check_output_refs(output.expr, output.range)
             pipeline = pipeline_of(output.expr, self.project.config)
             value, from_secret = scope.eval_marked(output.expr, pipeline=pipeline)
             if from_secret and not output.sensitive:
@@ -241,6 +248,7 @@ class Planner:
         return True, value
 
     def _planned_output(self, steps: dict[str, m.StepPlan], ref: StepOutputRef) -> Any:
+        """A step output's recorded value (or artifact URI) when the step is cached; UNKNOWN otherwise."""
         step = steps.get(ref.address)
         if step is None or step.action != m.CACHED:
             return UNKNOWN

@@ -25,11 +25,14 @@ from zplan.graph.build import resources_read
 from zplan.hashing import StatCache, canonical_json, hash_value
 from zplan.plan import model as m
 from zplan.plan import signatures
-from zplan.plan.code_hash import CodeError, CodeIndex, part_label
+from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.libraries import LibraryIndex
-from zplan.secrets import SENSITIVE, digest_secrets, is_digest
+from zplan.plan.script_steps import script_parts
+from zplan.plan.reason_text import code_message, library_reasons, param_reasons, reuse_message
+from zplan.secrets import digest_secrets
 from zplan.state.checks import not_finite_path
 from zplan.state.model import CacheEntry, State, StepRecord
+from zplan.steps import DEFAULT_OUTPUT
 
 KEY_VERSION = 2  # 2: code followed through every import style, per-definition digests, library versions
 
@@ -77,17 +80,22 @@ class StepPlanner:
         # address -> how that resource changes in this plan or run ("update"), None when it does not
         self.resource_change: Callable[[str], str | None] = lambda address: None
         self.env = environment()
+        # address -> the recorded result a step waiting on rerunning upstreams reuses if their outputs come out unchanged
+        self._reused: dict[str, CacheEntry] = {}
 
     # -- one step ----------------------------------------------------------------------------
     def plan(self, step: StepConfig, scope: Scope, forced: bool, stack_known: bool = True) -> m.StepPlan:
         address = str(step.addr)
-        try:
-            info = self.code.info(step.file, step.function)
-        except CodeError as exc:
-            raise diags.fail(exc.summary, exc.detail, step.source_range) from None
         scope.step_is_sensitive = self.outputs_sensitive
-        params = self._params(step, scope)
-        inputs = self._inputs(step, scope)
+        if step.script is not None:  # a command: zplan.plan.script_steps
+            info, params, inputs = script_parts(self, step, scope)
+        else:
+            try:
+                info = self.code.info(step.file, step.function)
+            except CodeError as exc:
+                raise diags.fail(exc.summary, exc.detail, step.source_range) from None
+            params = self._params(step, scope)
+            inputs = self._inputs(step, scope)
         receives_secret = any(e is not None and scope.was_sensitive(e) for e in (step.params, step.inputs))
         check = signatures.check_call(step, info.signature, params, inputs)
         if check:
@@ -106,7 +114,14 @@ class StepPlanner:
         cached = not forced and not touched and entry is not None and self._entry_problem(entry.outputs) is None
         if not cached:
             record = self.state.step_record(self.store_key, address) if self.store_key else None
-            reasons = self._reasons(draft, record, forced, stack_known, entry, touched)
+            reused_key = self._reused_if_unchanged(draft) if stack_known and fingerprint is None and not forced and not touched else None
+            if reused_key is not None:
+                self._reused[address] = reused = self.state.cache_entry(self.store_key, reused_key)
+            if reused_key is not None and (record is None or record.cache_key != reused_key):
+                # an older execution than the latest one would serve: its code and params are not reasons
+                reasons = [r for r in self._input_reasons(draft, {}) if r.code == m.UPSTREAM_RERUNS] + [m.Reason(m.UPSTREAM_RERUNS, reuse_message(reused))]
+            else:
+                reasons = self._reasons(draft, record, forced, stack_known, entry, touched)
         plan = m.StepPlan(
             address=address,
             pipeline=step.pipeline,
@@ -142,6 +157,33 @@ class StepPlanner:
         other = copy.copy(self)
         other.store_key, other.planned, other.resource_change = store_key, planned, resource_change
         return other
+
+    def _reused_if_unchanged(self, draft: _Draft) -> str | None:
+        """The cache key of the recorded result this step reuses should every rerunning upstream
+        produce the output it produced last time (a step waiting on them is then cached, not rerun):
+        its own code and params are then not reasons, whatever the latest execution used."""
+        inputs = {}
+        for name, spec in draft.inputs.items():
+            inputs[name] = self._as_last_time(spec)
+            if inputs[name] is None:
+                return None
+        fingerprint = self.fingerprint(draft._replace(inputs=inputs))
+        key = hash_value(fingerprint) if fingerprint and self.store_key else None
+        return key if key is not None and self.state.cache_entry(self.store_key, key) is not None else None
+
+    def _as_last_time(self, spec: m.StepInput) -> m.StepInput | None:
+        """An input with a pending upstream output replaced by that output's last digest (None: unknown)."""
+        if isinstance(spec, m.ListInput):
+            items = [self._as_last_time(i) for i in spec.items]
+            return None if None in items else m.ListInput(tuple(items))
+        if not isinstance(spec, m.StepOutputInput) or spec.digest is not None:
+            return spec
+        entry = self._reused.get(spec.step)
+        if entry is None:
+            record = self.state.step_record(self.store_key, spec.step) if self.store_key else None
+            entry = record if record is not None and record.succeeded else None
+        out = entry.outputs.get(spec.output) if entry is not None else None
+        return m.StepOutputInput(spec.step, spec.output, out["digest"]) if out else None
 
     def _resource_digest(self, address: str) -> str | None:
         """What a step's key keeps of a resource it reads: its applied record (rewritten only
@@ -275,7 +317,7 @@ class StepPlanner:
     def _check_outputs_exist(self, step: StepConfig, plan: _Draft) -> None:
         for spec in m.upstream_inputs(plan.inputs):
             upstream = self.planned.get(spec.step)
-            declared = upstream.outputs if upstream else None
+            declared = (upstream.outputs or [DEFAULT_OUTPUT]) if upstream else None  # undeclared: the one output "output"
             if declared is not None and spec.output not in declared:
                 raise diags.fail(
                     f'step "{short_name(spec.step)}" has no output "{spec.output}"',
@@ -315,9 +357,9 @@ class StepPlanner:
             reasons.append(m.Reason(m.ENV_CHANGED, f"cache key format changed (zplan upgrade: v{before.get('v', 1)} -> v{KEY_VERSION})"))
             return reasons
         if before.get("code") != plan.code_hash:
-            reasons.append(m.Reason(m.CODE_CHANGED, _code_message(before.get("code_parts", {}), plan.code_parts)))
-        reasons += _library_reasons(before.get("libraries", {}), plan.libraries)
-        reasons += _param_reasons(before.get("params", {}), digest_secrets(plan.params, self.secrets), self.secrets)
+            reasons.append(m.Reason(m.CODE_CHANGED, code_message(before.get("code_parts", {}), plan.code_parts)))
+        reasons += library_reasons(before.get("libraries", {}), plan.libraries)
+        reasons += param_reasons(before.get("params", {}), digest_secrets(plan.params, self.secrets), self.secrets)
         reasons += self._input_reasons(plan, before.get("inputs", {}))
         if not touched:
             reasons += [m.Reason(m.RESOURCE_CHANGED, f"{a} changed since the step last ran")
@@ -362,45 +404,3 @@ def _without_unknown(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_unknown(v) for v in value]
     return value
-
-
-def _code_message(before: dict[str, str], after: dict[str, str], most: int = 3) -> str:
-    """`code changed (helpers.h in pkg/helpers.py)`: the definitions whose digest differs, added or removed."""
-    changed = [k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
-    if not changed:
-        return "code changed"
-    shown = [part_label(k) + ("" if k in before else ", new") + ("" if k in after else ", no longer used") for k in changed[:most]]
-    more = f", and {len(changed) - most} more" if len(changed) > most else ""
-    return f"code changed ({'; '.join(shown)}{more})"
-
-
-def _library_reasons(before: dict[str, str], after: dict[str, str]) -> list[m.Reason]:
-    """`scikit-learn 1.5.2 -> 1.6.1`, for each imported library whose installed version differs."""
-    return [
-        m.Reason(m.LIBRARY_CHANGED, f"{dist} {before.get(dist, '(none)')} -> {after.get(dist, '(none)')}")
-        for dist in sorted(set(before) | set(after))
-        if before.get(dist) != after.get(dist)
-    ]
-
-
-def _param_reasons(before: dict, after: dict, secrets: list[str]) -> list[m.Reason]:
-    reasons = []
-    for key in sorted(set(before) | set(after)):
-        old, new = before.get(key, _MISSING), after.get(key, _MISSING)
-        if old != new:
-            reasons.append(m.Reason(m.PARAMS_CHANGED, f"params.{key}: {_show(old)} -> {_show(new)}"))
-    return reasons
-
-
-_MISSING = object()
-
-
-def _show(value: Any) -> str:
-    if value is _MISSING:
-        return "(unset)"
-    if value is UNKNOWN:
-        return "(known after apply)"
-    if is_digest(value):
-        return SENSITIVE
-    text = canonical_json(value) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,56 @@
+# Converted from pipelines/training.py:training by `zplan import-zenml`.
+
+variable "random_state" {
+  default = 17
+}
+
+variable "test_size" {
+  default = 0.2
+}
+
+variable "model_type" {
+  default = "sgd"
+}
+
+variable "min_train_accuracy" {
+  default = 0.8
+}
+
+variable "min_test_accuracy" {
+  default = 0.8
+}
+
+variable "target" {
+  default = "target"
+}
+
+pipeline "training" {
+  step "data_loader" {
+    source = "steps/data_loader.py:data_loader"
+    params = { random_state = var.random_state, target = var.target }
+  }
+
+  step "data_splitter" {
+    source = "steps/data_splitter.py:data_splitter"
+    inputs = { dataset = step.data_loader.outputs.dataset }
+    params = { test_size = var.test_size }
+  }
+
+  step "data_preprocessor" {
+    source = "steps/data_preprocessor.py:data_preprocessor"
+    inputs = { dataset_trn = step.data_splitter.outputs.raw_dataset_trn, dataset_tst = step.data_splitter.outputs.raw_dataset_tst }
+    params = { target = var.target }
+  }
+
+  step "model_trainer" {
+    source = "steps/model_trainer.py:model_trainer"
+    inputs = { dataset_trn = step.data_preprocessor.outputs.dataset_trn }
+    params = { model_type = var.model_type, target = var.target }
+  }
+
+  step "model_evaluator" {
+    source = "steps/model_evaluator.py:model_evaluator"
+    inputs = { model = step.model_trainer.outputs.sklearn_classifier, dataset_trn = step.data_preprocessor.outputs.dataset_trn, dataset_tst = step.data_preprocessor.outputs.dataset_tst }
+    params = { min_train_accuracy = var.min_train_accuracy, min_test_accuracy = var.min_test_accuracy, target = var.target }
+  }
+}

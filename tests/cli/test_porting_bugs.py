@@ -1,0 +1,194 @@
+"""What porting a DVC and a ZenML pipeline found, driven through the real command line."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.cli.helpers import Project, ran, reasons, steps_by_action
+
+STACK = """
+stack "local" {
+  orchestrator   = "local"
+  artifact_store = "file://.zplan/artifacts"
+  metadata_store = "sqlite:///.zplan/metadata.db"
+}
+"""
+
+
+def _project(tmp_path, hcl: str, steps: str) -> Project:
+    project = Project(tmp_path / "proj")
+    project.write("main.zp.hcl", STACK + hcl)
+    project.write("steps/s.py", steps)
+    return project
+
+
+def _output(project: Project, name: str):
+    return json.loads(project.ok("output", "-json").out)[name]["value"]
+
+
+TWO_STEPS = """
+def a() -> int:
+    return 1
+
+def b(x: int) -> int:
+    return x + 1
+"""
+
+
+def test_an_output_holding_a_map_of_step_outputs_is_planned_applied_and_recorded(tmp_path):
+    project = _project(tmp_path, """
+pipeline "p" {
+  step "a" { source = "steps/s.py:a" }
+  step "b" {
+    source = "steps/s.py:b"
+    inputs = { x = step.a.outputs.output }
+  }
+}
+output "both" {
+  value = { a = step.a.outputs.output, b = [step.b.outputs.output] }
+}
+""", TWO_STEPS)
+    first = project.plan_json()
+    assert first["outputs"]["both"]["known"] is False
+    project.apply()
+    assert _output(project, "both") == {"a": 1, "b": [2]}
+    assert project.plan_json()["outputs"]["both"] == {"value": {"a": 1, "b": [2]}, "known": True, "sensitive": False}
+
+
+@pytest.mark.parametrize("where", ["output", "input"])
+def test_a_reference_to_an_output_the_step_does_not_declare_fails_validate(tmp_path, where):
+    use = 'output "x" { value = step.b.outputs.model }' if where == "output" else ""
+    inputs = "{ x = step.a.outputs.model }" if where == "input" else "{ x = step.a.outputs.output }"
+    project = _project(tmp_path, f"""
+pipeline "p" {{
+  step "a" {{ source = "steps/s.py:a" }}
+  step "b" {{
+    source = "steps/s.py:b"
+    inputs = {inputs}
+  }}
+}}
+{use}
+""", TWO_STEPS)
+    result = project.run("validate")
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    assert 'has no output "model"' in result.text and "its outputs are: output" in result.text, str(result)
+    assert "main.zp.hcl:" in result.text
+
+
+def test_annotated_return_types_name_the_outputs(tmp_path):
+    project = _project(tmp_path, """
+pipeline "p" {
+  step "split" { source = "steps/s.py:split" }
+  step "size" {
+    source = "steps/s.py:size"
+    inputs = { train = step.split.outputs.train, test = step.split.outputs.test }
+  }
+}
+output "n" { value = step.size.outputs.n }
+""", """
+from typing import Annotated, Tuple
+
+def split() -> Tuple[Annotated[list, "train"], Annotated[list, "test"]]:
+    return [1, 2, 3], [4]
+
+def size(train: list, test: list) -> Annotated[int, "n"]:
+    return len(train) * 10 + len(test)
+""")
+    project.apply()
+    assert _output(project, "n") == 31
+
+
+def test_a_tuple_returned_without_output_names_says_how_to_name_them(tmp_path):
+    project = _project(tmp_path, 'pipeline "p" {\n  step "a" { source = "steps/s.py:a" }\n}\n', """
+class Model:
+    pass
+
+def a():
+    return Model(), Model()
+""")
+    result = project.run("apply", "-auto-approve")
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    assert "returned a tuple of 2 values but declares no outputs" in result.out, str(result)
+    assert '@zplan.step(outputs=["out1", "out2"])' in result.out and "Annotated" in result.out
+
+
+def test_a_step_calling_sys_exit_shows_its_last_output_lines(tmp_path):
+    project = _project(tmp_path, 'pipeline "p" {\n  step "a" { source = "steps/s.py:a" }\n}\n', """
+import sys
+
+def a():
+    print("loading params.yaml")
+    print("error: train.n_est must be positive", file=sys.stderr)
+    sys.exit(1)
+""")
+    result = project.run("apply", "-auto-approve")
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    failed = result.out[result.out.index("step.a: FAILED"):]
+    assert "exited with code 1" in failed and "error: train.n_est must be positive" in failed, str(result)
+    assert "loading params.yaml" in failed
+    assert "error: train.n_est must be positive" in project.step_records()["a"]["error"]
+
+
+def test_a_step_an_older_execution_serves_is_not_given_reasons_against_the_latest_one(tmp_path):
+    project = _project(tmp_path, """
+variable "n_est" { default = 50 }
+pipeline "p" {
+  step "prepare" {
+    source = "steps/s.py:prepare"
+    inputs = { raw = "data/raw.txt" }
+  }
+  step "train" {
+    source = "steps/s.py:train"
+    inputs = { features = step.prepare.outputs.output }
+    params = { n_est = var.n_est }
+  }
+}
+""", """
+def prepare(raw):
+    return [int(x) for x in raw.read_text().split()]
+
+def train(features, n_est):
+    return sum(features) * n_est
+""")
+    project.write("data/raw.txt", "1 2 3\n")
+    project.apply()
+    project.apply("-var", "n_est=100")  # the latest execution of train used 100
+    project.write("data/raw.txt", "1 2  3\n")  # prepare reruns, and gives the same output
+    why = reasons(project.plan_json())["train"]
+    assert not any("n_est" in r for r in why), why
+    assert why == ["input features changes (upstream prepare reruns)",
+                   "cached from run 1 instead if those outputs come out unchanged"], why
+    result = project.apply()
+    assert ran(result) == {"prepare"} and "step.train: cached: upstream output unchanged" in result.out, str(result)
+
+
+def test_a_step_time_excludes_its_module_import_which_a_worker_pays_once(tmp_path):
+    project = _project(tmp_path, """
+pipeline "p" {
+  step "a" { source = "steps/s.py:a" }
+  step "b" {
+    source = "steps/s.py:b"
+    inputs = { x = step.a.outputs.output }
+  }
+}
+""", """
+import os
+import time
+
+time.sleep(1.5)  # a heavy library import
+with open(os.path.join(os.path.dirname(__file__), "imported.txt"), "a") as marks:
+    marks.write("imported\\n")
+
+def a() -> int:
+    return 1
+
+def b(x: int) -> int:
+    return x + 1
+""")
+    result = project.apply("-parallelism", "1")
+    times = {m[0]: float(m[1]) for m in re.findall(r"step\.(\w+): done in ([0-9.]+)s", result.out)}
+    assert set(times) == {"a", "b"} and max(times.values()) < 1.0, str(result)
+    assert project.read("steps/imported.txt") == "imported\n", "one worker imported the module once for both steps"

@@ -1,0 +1,161 @@
+"""Script steps (command = [...]) and params files, through the real command line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli.helpers import Project, ran, reasons, steps_by_action
+
+HCL = """
+pipeline "p" {
+  step "make" {
+    command = ["python", "src/make.py", "out/data"]
+    deps    = ["src/make.py"]
+    params  = ["make.n", "other.json:scale"]
+    outs    = ["out/data"]
+  }
+  step "use" {
+    command = "python src/use.py ${input.data} result.txt"
+    inputs  = { data = step.make.outs["out/data"] }
+    deps    = ["src/use.py"]
+    outs    = ["result.txt"]
+    metrics = ["metrics.json"]
+  }
+  step "other" {
+    command = ["python", "src/use.py", input.data, "other.txt"]
+    inputs  = { data = step.make.outs["out/data"] }
+    params  = ["make.unused"]
+    outs    = ["other.txt"]
+  }
+}
+output "metrics" { value = step.use.outs["metrics.json"] }
+"""
+MAKE = """import json, os, sys, yaml
+n = yaml.safe_load(open("params.yaml"))["make"]["n"]
+scale = json.load(open("other.json"))["scale"]
+os.makedirs(sys.argv[1], exist_ok=True)
+for i in range(n):
+    open(os.path.join(sys.argv[1], f"{i}.txt"), "w").write(str(i * scale))
+"""
+USE = """import json, os, sys
+values = [int(open(os.path.join(sys.argv[1], f)).read()) for f in sorted(os.listdir(sys.argv[1]))]
+open(sys.argv[2], "w").write(str(sum(values)))
+json.dump({"total": sum(values), "files": len(values)}, open("metrics.json", "w"))
+print("summed", len(values), "files")
+"""
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    project = Project(tmp_path / "scripts")
+    project.write("main.zp.hcl", HCL)
+    project.write("src/make.py", MAKE)
+    project.write("src/use.py", USE)
+    project.write("params.yaml", "make:\n  n: 3\n  unused: 1\n")
+    project.write("other.json", '{"scale": 10}')
+    return project
+
+
+def test_a_script_pipeline_runs_keys_each_param_and_checks_out_its_outs(project):
+    first = project.apply()
+    assert ran(first) == {"make", "use", "other"}, str(first)
+    assert project.read("result.txt") == "30" and sorted(p.name for p in project.path("out/data").iterdir()) == ["0.txt", "1.txt", "2.txt"]
+    assert json.loads(project.ok("output", "-json").out)["metrics"]["value"] == {"total": 30, "files": 3}
+    assert "summed 3 files" in project.path(".zplan/logs/local/run-1/pipeline.p.step.use.log").read_text()
+
+    project.write("params.yaml", "make:\n  n: 3\n  unused: 2\n")
+    doc = project.plan_json()
+    assert steps_by_action(doc)["run"] == {"other"} and reasons(doc)["other"] == ["params.yaml: make.unused 1 -> 2"]
+    project.write("params.yaml", "make:\n  n: 4\n  unused: 1\n")
+    doc = project.plan_json()
+    assert steps_by_action(doc)["run"] == {"make", "use", "other"}
+    assert reasons(doc)["make"] == ["params.yaml: make.n 3 -> 4"]
+    project.write("other.json", '{"scale": 20}')
+    assert reasons(project.plan_json())["make"] == ["other.json: scale 10 -> 20", "params.yaml: make.n 3 -> 4"]
+
+
+def test_the_command_line_is_keyed_and_named_in_the_reason(project):
+    project.apply()
+    project.replace("main.zp.hcl", '"python", "src/make.py", "out/data"]', '"python", "src/make.py", "out/data", "--fast"]')
+    assert reasons(project.plan_json())["make"] == ["command: python src/make.py out/data -> python src/make.py out/data --fast"]
+
+
+def test_no_checkout_leaves_the_workspace_alone(project):
+    project.apply("-no-checkout")
+    assert not project.path("result.txt").exists() and not project.path("out").exists()
+    project.apply()
+    assert project.read("result.txt") == "30"
+
+
+def test_a_failing_command_shows_its_exit_code_and_last_output(project):
+    project.write("src/use.py", "import sys\nprint('reading the model')\nsys.exit(3)\n")
+    result = project.run("apply", "-auto-approve")
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    assert "step.use: FAILED" in result.out and "the command exited with code 3" in result.out and "reading the model" in result.out
+
+
+def test_an_out_the_command_did_not_write_fails_the_step(project):
+    project.replace("main.zp.hcl", 'outs    = ["result.txt"]\n    metrics', 'outs    = ["result.txt", "missing.bin"]\n    metrics')
+    result = project.run("apply", "-auto-approve")
+    assert result.code == 1 and "the command did not write missing.bin" in result.out, str(result)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (('input.data, "other.txt"]', 'input.dat, "other.txt"]'), 'unknown input "input.dat"'),
+    (('params  = ["make.unused"]', 'params  = ["make.nope"]'), "params.yaml has no parameter 'make.nope'"),
+    (('deps    = ["src/make.py"]', 'deps    = ["src/gone.py"]'), "dep src/gone.py does not exist"),
+    (('outs    = ["out/data"]', 'outs    = ["../out"]'), 'outs entry "../out" must be a path inside the project'),
+    (('outs    = ["other.txt"]', 'outs    = ["result.txt"]'), 'steps "use" and "other" both write result.txt'),
+])
+def test_mistakes_in_a_script_step_are_reported_at_plan(project, edit, message):
+    project.replace("main.zp.hcl", *edit)
+    result = project.run("plan")
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    assert message in result.err and "main.zp.hcl:" in result.err, str(result)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("params.yaml", "train:\n  n_est: 100\n"),
+    ("params.json", '{"train": {"n_est": 100}}'),
+    ("params.toml", "[train]\nn_est = 100\n"),
+])
+def test_var_file_and_params_file_read_yaml_json_and_toml(tmp_path, name, text):
+    project = Project(tmp_path / "p")
+    project.write(name, text)
+    project.write("main.zp.hcl", f"""
+variable "train" {{ default = {{ n_est = 50 }} }}
+locals {{ p = params_file("{name}") }}
+pipeline "p" {{
+  step "a" {{
+    source = "s.py:a"
+    params = {{ n = var.train.n_est, m = local.p.train.n_est }}
+  }}
+}}
+output "n" {{ value = step.a.outputs.output }}
+""")
+    project.write("s.py", "def a(n, m):\n    return [n, m]\n")
+    project.apply("-var-file", name)
+    assert json.loads(project.ok("output", "-json").out)["n"]["value"] == [100, 100]
+
+
+def test_a_malformed_params_file_is_a_clear_error(tmp_path):
+    project = Project(tmp_path / "p")
+    project.write("params.yaml", "train:\n  n_est: [1, 2\n")
+    project.write("main.zp.hcl", 'variable "train" {}\npipeline "p" {\n  step "a" { command = "true" }\n}\n')
+    result = project.run("plan", "-var-file", "params.yaml")
+    assert result.code == 1 and "Traceback" not in result.err and "params.yaml" in result.err and "is not valid YAML" in result.err, str(result)
+
+
+def test_a_string_command_using_shell_syntax_runs_in_the_shell_as_dvc_runs_it(tmp_path):
+    project = Project(tmp_path / "p")
+    project.write("w.py", "print('quiet words')\n")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "shout" {\n    command = "python w.py | tr a-z A-Z > shout.txt"\n'
+                                 '    outs    = ["shout.txt"]\n  }\n}\n')
+    project.apply()
+    assert project.read("shout.txt") == "QUIET WORDS\n"
+    project.write("w.py", "# still quiet\nprint('quiet words')\n")
+    assert steps_by_action(project.plan_json())["run"] == set(), "the script is keyed by its code"
+    project.write("w.py", "print('loud words')\n")
+    assert reasons(project.plan_json())["shout"] == ["code changed (w.py)"]

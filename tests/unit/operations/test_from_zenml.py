@@ -1,0 +1,70 @@
+"""`zplan import-zenml` on pipeline forms the static reading must handle or report."""
+
+from __future__ import annotations
+
+import pytest
+
+from zplan import diags
+from zplan.config import hcl
+from zplan.operations.from_zenml import convert
+
+STEPS = '''
+from typing import Annotated, Tuple
+from zenml import step
+
+@step
+def load(n: int = 3) -> Annotated[list, "rows"]:
+    return list(range(n))
+
+@step
+def split(rows: list) -> Tuple[Annotated[list, "a"], Annotated[list, "b"]]:
+    return rows[:1], rows[1:]
+
+@step
+def report(x: list, label: str) -> None:
+    print(label, x)
+'''
+
+PIPELINE = '''
+from zenml import pipeline
+from lib import load as fetch, split, report
+
+@pipeline
+def flow(n: int = 5, label="run"):
+    rows = fetch(n)
+    first, rest = split(rows=rows)
+    report(first, label=label)
+    report(rest, label="rest", after=[first])
+    for i in range(2):
+        report(rows, label=str(i))
+    helper(rows)
+'''
+
+
+@pytest.fixture
+def root(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "__init__.py").write_text("from .steps import load, split, report\n")
+    (tmp_path / "lib" / "steps.py").write_text(STEPS)
+    (tmp_path / "flows.py").write_text(PIPELINE)
+    return tmp_path
+
+
+def test_calls_become_steps_inputs_params_and_variables(root):
+    converted = convert(root, "flows:flow")
+    text = converted.text
+    hcl.parse_text(text, "zenml.zp.hcl")
+    assert 'variable "n" {\n  default = 5\n}' in text and 'default = "run"' in text
+    assert 'step "fetch" {\n    source = "lib/steps.py:load"\n    params = { n = var.n }' in text, text  # named as the pipeline calls it
+    assert "inputs = { rows = step.fetch.outputs.rows }" in text
+    assert 'step "report" {' in text and "inputs = { x = step.split.outputs.a }" in text and "params = { label = var.label }" in text
+    assert 'step "report_2" {' in text and 'params     = { label = "rest" }' in text and "depends_on = [step.split]" in text
+    notes = "\n".join(converted.notes)
+    assert "for statement not converted" in notes and "helper(rows) is not a step function" in notes, notes
+
+
+@pytest.mark.parametrize("spec, message", [("flows", "as MODULE:PIPELINE"), ("nowhere:flow", "no module 'nowhere'"),
+                                           ("flows:other", "has no function 'other'")])
+def test_a_wrong_pipeline_reference_is_a_clear_error(root, spec, message):
+    with pytest.raises(diags.DiagnosticError, match=message):
+        convert(root, spec)

@@ -1,0 +1,124 @@
+"""Parameters kept in YAML, JSON or TOML files, as DVC projects keep them in ``params.yaml``.
+
+Three ways in: ``-var-file params.yaml`` (each top-level key sets the variable of
+that name), ``params_file("params.yaml")`` in an expression (the parsed document),
+and a script step's ``params = ["train.n_est"]`` (one dotted key each, keyed and
+reported separately: ``params.yaml: train.n_est 50 -> 100``).
+
+A file is parsed once per process for each (size, mtime) it has; the parsers are
+imported only when a params file is read, so a project without one pays nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from zplan import diags
+
+SUFFIXES = (".yaml", ".yml", ".json", ".toml")
+DEFAULT_PARAMS_FILE = "params.yaml"  # what a DVC stage's bare key names
+
+_parsed: dict[str, tuple[tuple[int, int], Any]] = {}  # path -> ((size, mtime_ns), document)
+
+
+class ParamsFileError(Exception):
+    """A params file is missing, unreadable or malformed; ``summary``/``detail`` become a diagnostic."""
+
+    def __init__(self, summary: str, detail: str = "") -> None:
+        super().__init__(summary)
+        self.summary, self.detail = summary, detail
+
+
+def is_params_file(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in SUFFIXES
+
+
+def read(path: str | Path) -> Any:
+    """The parsed document of a YAML, JSON or TOML file."""
+    path = str(path)
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise ParamsFileError(f"params file {path} does not exist", "check the path (relative to the folder zplan runs in)") from None
+    stamp = (st.st_size, st.st_mtime_ns)
+    cached = _parsed.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    document = _parse(Path(path))
+    _parsed[path] = (stamp, document)
+    return document
+
+
+def _parse(path: Path) -> Any:
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ParamsFileError(f"cannot read parameters from {path}", f"use a file ending in {', '.join(SUFFIXES)}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParamsFileError(f"cannot read {path}: {exc}") from None
+    try:
+        if suffix == ".json":
+            return json.loads(text)
+        if suffix == ".toml":
+            return _toml().loads(text)
+        import yaml
+
+        return yaml.safe_load(text) or {}
+    except Exception as exc:  # each parser has its own error class; all mean "malformed"
+        where = _error_line(exc)
+        raise ParamsFileError(f"{path}{where} is not valid {suffix.lstrip('.').upper()}: {_first_line(exc)}", "fix the file") from None
+
+
+def _toml():
+    try:
+        import tomllib  # Python 3.11+
+    except ModuleNotFoundError:  # 3.10
+        import tomli as tomllib
+    return tomllib
+
+
+def _error_line(exc: Exception) -> str:
+    mark = getattr(exc, "problem_mark", None)  # YAML
+    if mark is not None:
+        return f":{mark.line + 1}"
+    line = getattr(exc, "lineno", None)  # JSON, TOML
+    return f":{line}" if line else ""
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def lookup(document: Any, key: str, file: str) -> Any:
+    """``train.n_est`` in a parsed document (list items by index: ``layers.0``)."""
+    value = document
+    for part in key.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            known = ", ".join(map(str, value)) if isinstance(value, dict) else "none"
+            raise ParamsFileError(f"{file} has no parameter {key!r}", f"keys at that level: {known or 'none'}")
+    return value
+
+
+def split_key(spec: str) -> tuple[str, str]:
+    """``"train.n_est"`` -> ("params.yaml", "train.n_est"); ``"conf.json:lr"`` -> ("conf.json", "lr")."""
+    file, sep, key = spec.rpartition(":")
+    return (file, key) if sep and is_params_file(file) else (DEFAULT_PARAMS_FILE, spec)
+
+
+def as_variables(path: Path) -> dict[str, tuple[Any, str]]:
+    """A params file given as ``-var-file``: each top-level key sets that variable."""
+    try:
+        document = read(path)
+    except ParamsFileError as exc:
+        raise diags.fail(exc.summary, exc.detail) from None
+    if not isinstance(document, dict):
+        raise diags.fail(f"{path} does not hold a map of variable values", "a params file used as -var-file maps names to values")
+    return {str(name): (value, path.name) for name, value in document.items()}

@@ -1,0 +1,98 @@
+"""Script steps: a command that reads and writes files, as a DVC stage runs one.
+
+    step "train" {
+      command = ["python", "src/train.py", input.features, "model.pkl"]   # or one string
+      inputs  = { features = step.featurize.outs["data/features"] }
+      deps    = ["src/train.py"]            # project files or folders the command reads
+      params  = ["train.n_est"]             # keys of params.yaml ("file.json:key" for another file)
+      outs    = ["model.pkl"]               # files or folders it writes: one artifact each
+      metrics = ["eval/metrics.json"]       # outputs too, recorded in ML Metadata per run
+    }
+
+``input.NAME`` in the command is the relative path where input NAME is placed
+(an upstream out keeps its own path). The command runs in a scratch folder
+holding the deps and inputs at their relative paths; what it writes at each out
+path becomes that output, named by its path (``step.train.outs["model.pkl"]``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from zplan import diags
+from zplan.config.model import Pipeline, StepConfig
+
+if TYPE_CHECKING:
+    from zplan.config import hcl
+    from zplan.config.expr import Expr
+
+SCRIPT_ATTRIBUTES = {"command", "inputs", "deps", "params", "outs", "metrics", "depends_on", "description", "timeout"}
+
+
+@dataclass
+class ScriptConfig:
+    command: "Expr"  # a list of arguments or one string (split like a shell would, without running one)
+    deps: list[str] = field(default_factory=list)
+    outs: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    param_keys: list[str] = field(default_factory=list)  # "train.n_est" or "params.json:train.n_est"
+
+    @property
+    def outputs(self) -> list[str]:
+        return [*self.outs, *self.metrics]
+
+
+def script_step(pipeline: Pipeline, name: str, block: "hcl.Block", found: diags.Collector, duration) -> StepConfig | None:
+    """The StepConfig of a ``step`` block that has a ``command``; None when it is wrong (reported)."""
+    from zplan.config.loader import _check_attributes, _static
+
+    where = f'in step "{name}"'
+    _check_attributes(block, SCRIPT_ATTRIBUTES, found, where)
+    attrs = block.attributes
+    lists = {}
+    for key in ("deps", "outs", "metrics", "params"):
+        lists[key] = _paths(attrs.get(key), _static(attrs.get(key), found, []), key, name, found)
+    if lists["params"] is None:
+        return None
+    outputs = [*(lists["outs"] or []), *(lists["metrics"] or [])]
+    if len(set(outputs)) != len(outputs):
+        found.error(f'step "{name}": an out is listed twice', "list each path once, in outs or in metrics", block.range)
+        return None
+    if None in lists.values():
+        return None
+    for other in pipeline.steps.values():  # two steps checking out the same path would overwrite each other
+        shared = sorted(set(outputs) & set(other.script.outputs if other.script else ()))
+        if shared:
+            found.error(f'steps "{other.name}" and "{name}" both write {shared[0]}', "give each out its own path", attrs.get("outs", block).range)
+            return None
+    script = ScriptConfig(attrs["command"].expr, lists["deps"], lists["outs"], lists["metrics"], lists["params"])
+    return StepConfig(
+        pipeline=pipeline.name,
+        name=name,
+        source="",
+        source_range=attrs["command"].range,
+        range=block.range,
+        inputs=attrs["inputs"].expr if "inputs" in attrs else None,
+        outputs=script.outputs,
+        depends_on=attrs["depends_on"].expr.references() if "depends_on" in attrs else [],
+        timeout=duration(attrs.get("timeout"), found, f'step "{name}"'),
+        script=script,
+    )
+
+
+def _paths(attr, value, key: str, step: str, found: diags.Collector) -> list[str] | None:
+    """A static list of relative paths (or param keys); None when it is not one (reported)."""
+    if attr is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        found.error(f'step "{step}": {key} must be a list of strings', f'e.g. {key} = ["{_EXAMPLES[key]}"]', attr.range)
+        return None
+    for v in value:
+        if key != "params" and (v.startswith("/") or ".." in v.split("/") or "\0" in v):
+            found.error(f'step "{step}": {key} entry "{v}" must be a path inside the project', "write it relative to the project folder", attr.range)
+            return None
+    return [v.rstrip("/") if key != "params" else v for v in value]
+
+
+_EXAMPLES = {"deps": "src/train.py", "outs": "model.pkl", "metrics": "eval/metrics.json", "params": "train.n_est"}

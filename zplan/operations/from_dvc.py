@@ -1,0 +1,296 @@
+"""`zplan import-dvc [dvc.yaml]`: a DVC pipeline as script steps in one ``*.zp.hcl`` file.
+
+Stages become script steps (``cmd`` -> ``command``; ``deps``, ``params``, ``outs``,
+``metrics``, ``plots`` kept). A dep that is another stage's out becomes an input
+(``step.X.outs["path"]``): the out is placed at its own path, so the command
+runs unchanged. Templating is translated: ``${train.n_est}`` reads params.yaml
+(or the ``vars`` files) through ``params_file()``, and ``foreach``/``do``
+stages become ``for_each`` with ``${item}`` -> ``${each.value}``, ``${key}`` ->
+``${each.key}``. What has no equivalent is listed, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zplan import diags
+from zplan.config.fmt import format_text
+
+DEFAULT_OUT = "dvc.zp.hcl"
+PARAMS_FILE = "params.yaml"
+_INTERPOLATION = re.compile(r"\$\{\s*([^}]*?)\s*\}")
+_NOT_A_NAME = re.compile(r"[^A-Za-z0-9_]+")
+
+
+@dataclass
+class Converted:
+    text: str
+    notes: list[str] = field(default_factory=list)  # what could not be converted, one line each
+
+
+def import_dvc(dvc_yaml: Path, out: Path | None = None, force: bool = False) -> tuple[Path, Converted]:
+    """Write the converted pipeline next to dvc.yaml (or to ``out``); refuses to overwrite without ``force``."""
+    converted = convert(dvc_yaml)
+    dest = out or dvc_yaml.parent / DEFAULT_OUT
+    if dest.exists() and not force:
+        raise diags.fail(f"{dest} already exists", "remove it, choose another file with -out, or pass -force to overwrite it")
+    from zplan.fsutil import atomic_write_text
+
+    atomic_write_text(dest, converted.text)
+    return dest, converted
+
+
+def convert(dvc_yaml: Path) -> Converted:
+    document = _read_yaml(dvc_yaml)
+    stages = document.get("stages") or {}
+    if not isinstance(stages, dict) or not stages:
+        raise diags.fail(f"{dvc_yaml} has no stages", "a dvc.yaml lists its stages under `stages:`")
+    notes: list[str] = []
+    vars_ = _Vars(dvc_yaml.parent, document.get("vars") or [], notes)
+    outs_of = {_path(o): name for name, stage in stages.items() if isinstance(stage, dict) for o in _outs(stage)}
+    blocks = [_stage(name, stage, outs_of, vars_, notes) for name, stage in stages.items()]
+    for key in ("metrics", "plots", "artifacts", "params", "datasets"):
+        if document.get(key):
+            notes.append(f"top-level `{key}:` is not converted (stage metrics are step outputs; see `zplan output`)")
+    header = [f"# Converted from {dvc_yaml.name} by `zplan import-dvc`.", ""]
+    outputs = [f'\noutput "{_name(name)}_{_name(Path(m).stem)}" {{\n  value = step.{_name(name)}.outs["{m}"]\n}}'
+               for name, stage in stages.items() if isinstance(stage, dict) and "foreach" not in stage
+               for m in map(_path, _outs(stage, "metrics"))]
+    text = "\n".join(header + vars_.locals_block() + ['pipeline "dvc" {', *[line for b in blocks for line in b], "}", *outputs, ""])
+    return Converted(format_text(text, DEFAULT_OUT), notes)
+
+
+def _read_yaml(path: Path) -> dict:
+    import yaml
+
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise diags.fail(f"cannot read {path}: {exc.strerror or exc}", "give the path of a dvc.yaml") from None
+    except yaml.YAMLError as exc:
+        raise diags.fail(f"{path} is not valid YAML: {str(exc).splitlines()[0]}", "fix the file") from None
+    if not isinstance(document, dict):
+        raise diags.fail(f"{path} is not a DVC pipeline", "a dvc.yaml maps `stages:` to stage definitions")
+    return document
+
+
+class _Vars:
+    """DVC's templating sources: params.yaml (always) and the ``vars`` entries, as HCL locals."""
+
+    def __init__(self, root: Path, entries: list, notes: list[str]) -> None:
+        self.files: dict[str, str] = {}  # local name -> params file
+        self.values: dict[str, Any] = {}  # inline vars
+        self.used: set[str] = set()
+        self._documents: dict[str, Any] = {}
+        candidates = [PARAMS_FILE] if (root / PARAMS_FILE).exists() else []
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if isinstance(entry, str):
+                file = entry.split(":", 1)[0]
+                if file not in candidates:
+                    candidates.append(file)
+            elif isinstance(entry, dict):
+                self.values.update(entry)
+            else:
+                notes.append(f"vars entry {entry!r} is not converted")
+        for file in candidates:
+            name = "params" if file == PARAMS_FILE else _name(Path(file).stem + "_params")
+            self.files[name] = file
+            try:
+                from zplan.config.params_files import read
+
+                self._documents[name] = read(root / file)
+            except Exception:
+                notes.append(f"vars file {file} could not be read: its keys are not translated")
+
+    def reference(self, dotted: str) -> str | None:
+        """The HCL for a DVC ``${dotted}`` that names a var, else None."""
+        head = dotted.split(".")[0].split("[")[0]
+        if head in self.values:
+            self.used.add("vars")
+            return f"local.vars.{dotted}"
+        for name, document in self._documents.items():
+            if isinstance(document, dict) and head in document:
+                self.used.add(name)
+                return f"local.{name}.{dotted}"
+        return None
+
+    def locals_block(self) -> list[str]:
+        if not self.used:
+            return []
+        lines = ["locals {"]
+        for name in sorted(self.used):
+            if name == "vars":
+                lines.append(f"  vars = {_hcl(self.values)}")
+            else:
+                lines.append(f'  {name} = params_file("{self.files[name]}")')
+        return lines + ["}", ""]
+
+
+def _stage(name: str, stage: Any, outs_of: dict[str, str], vars_: _Vars, notes: list[str]) -> list[str]:
+    if not isinstance(stage, dict):
+        notes.append(f"stage {name}: not a mapping, skipped")
+        return []
+    each = None
+    if "foreach" in stage:
+        each, stage = stage["foreach"], stage.get("do") or {}
+    if "matrix" in stage:
+        notes.append(f"stage {name}: `matrix` is not converted (write one step per combination, or for_each over a list of objects)")
+    step = _name(name)
+    lines = ["", f'  step "{step}" {{']
+    if each is not None:
+        lines.append(f"    for_each = {_for_each(each, vars_)}")
+    if stage.get("desc"):
+        lines.append(f"    description = {_string(str(stage['desc']))}")
+    cmd = stage.get("cmd")
+    if isinstance(cmd, list):
+        if len(cmd) > 1:
+            notes.append(f"stage {name}: {len(cmd)} commands are joined with && into one")
+        cmd = " && ".join(str(c) for c in cmd)
+    if not cmd:
+        notes.append(f"stage {name}: no cmd, skipped")
+        return []
+    wd = stage.get("wd")
+    if wd not in (None, ".", "./"):
+        cmd = f"cd {wd} && {cmd}"
+        notes.append(f"stage {name}: wd: {wd} is converted as `cd {wd} &&` in a shell command; paths in deps/outs stay relative to the project")
+        lines.append(f'    command = ["sh", "-c", {_template(cmd, vars_, each is not None, notes, name)}]')
+    else:
+        lines.append(f"    command = {_template(cmd, vars_, each is not None, notes, name)}")
+    lines += _deps(name, stage, outs_of, vars_, each is not None, notes)
+    params = _params(stage.get("params") or [], name, notes)
+    if params:
+        lines.append(f"    params = {_list(params)}")
+    outs, metrics = [_path(o) for o in _outs(stage, "outs")], [_path(o) for o in _outs(stage, "metrics")]
+    plots = [_path(o) for o in _outs(stage, "plots")]
+    if plots:
+        notes.append(f"stage {name}: plots {', '.join(plots)} are kept as outs (zplan draws no plots)")
+    if outs or plots:
+        lines.append(f"    outs = {_list([_template_path(p, vars_, each is not None, notes, name) for p in outs + plots], raw=True)}")
+    if metrics:
+        lines.append(f"    metrics = {_list([_template_path(p, vars_, each is not None, notes, name) for p in metrics], raw=True)}")
+    for key in ("frozen", "always_changed"):
+        if stage.get(key):
+            notes.append(f"stage {name}: `{key}: true` is not converted (use -target/-exclude, or -replace to force a run)")
+    for entry in [o for k in ("outs", "metrics", "plots") for o in stage.get(k) or [] if isinstance(o, dict)]:
+        for path, options in entry.items():
+            if isinstance(options, dict) and options.get("persist"):
+                notes.append(f"stage {name}: out {path}: `persist` is not converted (a step starts from an empty folder)")
+    return lines + ["  }"]
+
+
+def _deps(name: str, stage: dict, outs_of: dict[str, str], vars_: _Vars, looped: bool, notes: list[str]) -> list[str]:
+    inputs, deps = {}, []
+    for dep in stage.get("deps") or []:
+        path = _path(dep)
+        upstream = outs_of.get(path) or next((s for o, s in outs_of.items() if path.startswith(o + "/")), None)
+        if upstream is not None and upstream != name and path in outs_of:
+            inputs[_name(Path(path).name.replace(".", "_"))] = f'step.{_name(upstream)}.outs["{path}"]'
+        elif upstream is not None and upstream != name:
+            notes.append(f"stage {name}: dep {path} is inside the out of {upstream}: the whole out is used")
+            out = next(o for o in outs_of if path.startswith(o + "/"))
+            inputs[_name(Path(out).name.replace(".", "_"))] = f'step.{_name(upstream)}.outs["{out}"]'
+        else:
+            deps.append(_template_path(path, vars_, looped, notes, name))
+    lines = []
+    if inputs:
+        lines.append("    inputs = { " + ", ".join(f"{k} = {v}" for k, v in inputs.items()) + " }")
+    if deps:
+        lines.append(f"    deps = {_list(deps, raw=True)}")
+    return lines
+
+
+def _params(entries: list, stage: str, notes: list[str]) -> list[str]:
+    keys = []
+    for entry in entries:
+        if isinstance(entry, str):
+            keys.append(entry)
+        elif isinstance(entry, dict):
+            for file, names in entry.items():
+                if not names:
+                    notes.append(f"stage {stage}: all of {file} as params is not converted: list its keys, or add {file} to deps")
+                    continue
+                keys += [f"{file}:{k}" if file != PARAMS_FILE else k for k in names]
+    return keys
+
+
+def _outs(stage: dict, *kinds: str) -> list:
+    kinds = kinds or ("outs", "metrics", "plots")
+    return [o for k in kinds for o in stage.get(k) or []]
+
+
+def _path(entry: Any) -> str:
+    """An out or dep as DVC writes it: a path, or {path: {options}}."""
+    return (next(iter(entry)) if isinstance(entry, dict) else str(entry)).rstrip("/")
+
+
+def _for_each(each: Any, vars_: _Vars) -> str:
+    if isinstance(each, str):
+        match = _INTERPOLATION.fullmatch(each.strip())
+        ref = vars_.reference(match.group(1)) if match else None
+        return ref or _string(each)
+    return _hcl(each)
+
+
+def _template(text: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
+    """A DVC string as an HCL string: ``${...}`` translated, other ``$`` kept literal."""
+    out, last = [], 0
+    for match in _INTERPOLATION.finditer(text):
+        out.append(_escape(text[last:match.start()]))
+        out.append(_interpolation(match.group(1), vars_, looped, notes, stage))
+        last = match.end()
+    out.append(_escape(text[last:]))
+    return '"' + "".join(out) + '"'
+
+
+def _template_path(text: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
+    return _template(text, vars_, looped, notes, stage)
+
+
+def _interpolation(expr: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
+    if looped and (expr == "item" or expr.startswith("item.")):
+        return "${each.value" + expr[4:] + "}"
+    if looped and expr == "key":
+        return "${each.key}"
+    ref = vars_.reference(expr)
+    if ref is None:
+        notes.append(f"stage {stage}: ${{{expr}}} names no var or params.yaml key: kept as literal text")
+        return "$${" + expr + "}"
+    return "${" + ref + "}"
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("${", "$${").replace("%{", "%%{")
+
+
+def _string(text: str) -> str:
+    return '"' + _escape(text) + '"'
+
+
+def _list(items: list[str], raw: bool = False) -> str:
+    return "[" + ", ".join(items if raw else [_string(i) for i in items]) + "]"
+
+
+def _hcl(value: Any) -> str:
+    """A YAML value as an HCL literal."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_hcl(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_hcl(v) for v in value) + "]"
+    if isinstance(value, str):
+        return _string(value)
+    return json.dumps(value)
+
+
+def _key(key: Any) -> str:
+    text = str(key)
+    return text if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", text) else _string(text)
+
+
+def _name(text: str) -> str:
+    """A DVC stage name (may hold '@', '.', '-') as an HCL name."""
+    name = _NOT_A_NAME.sub("_", text).strip("_") or "stage"
+    return name if name[0].isalpha() or name[0] == "_" else f"s_{name}"

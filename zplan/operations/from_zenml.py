@@ -1,0 +1,231 @@
+"""`zplan import-zenml MODULE:PIPELINE`: a ZenML ``@pipeline`` function as steps pointing at the same functions.
+
+The pipeline is read statically (nothing is imported, ZenML need not be installed):
+each call of a step function becomes a step (``source`` = the file that defines it,
+followed through imports and ``__init__.py`` re-exports); a call argument bound
+to an earlier step's result becomes an input (the output named by the step's
+``Annotated`` return type), one of the pipeline's parameters a ``var.`` reference
+(the parameter a variable, its default kept), a literal a param. What cannot be
+read that way (loops, conditionals, ``.after()``, configuration calls) is listed.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zplan import diags
+from zplan.config.fmt import format_text
+from zplan.plan.code_hash import CodeError, CodeIndex
+from zplan.plan.code_reach import CodeReader
+from zplan.plan.code_scope import ImportRef, ModuleBindings
+from zplan.steps import DEFAULT_OUTPUT
+
+DEFAULT_OUT = "zenml.zp.hcl"
+MAX_REEXPORTS = 8  # `from .x import y` chains followed through __init__.py files
+
+
+@dataclass
+class Converted:
+    text: str
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Step:
+    name: str
+    source: str
+    inputs: dict[str, str] = field(default_factory=dict)  # param -> HCL reference
+    params: dict[str, str] = field(default_factory=dict)  # param -> HCL expression
+    after: list[str] = field(default_factory=list)
+
+
+def import_zenml(root: Path, spec: str, out: Path | None = None, force: bool = False) -> tuple[Path, Converted]:
+    converted = convert(root, spec)
+    dest = out or root / DEFAULT_OUT
+    if dest.exists() and not force:
+        raise diags.fail(f"{dest} already exists", "remove it, choose another file with -out, or pass -force to overwrite it")
+    from zplan.fsutil import atomic_write_text
+
+    atomic_write_text(dest, converted.text)
+    return dest, converted
+
+
+def convert(root: Path, spec: str) -> Converted:
+    module_name, sep, function = spec.partition(":")
+    if not sep or not function.isidentifier():
+        raise diags.fail(f"cannot read {spec!r} as MODULE:PIPELINE", "e.g. pipelines.training:training_pipeline")
+    reader = _Reader(root.resolve())
+    path = reader.module_file(module_name)
+    tree, bindings = reader.parse(path)
+    fn = next((s for s in bindings.defs.get(function, []) if isinstance(s, ast.FunctionDef)), None)
+    if fn is None:
+        raise diags.fail(f"{reader.rel(path)} has no function {function!r}", "name the function decorated with @pipeline")
+    return _Pipeline(reader, path, bindings, fn).convert()
+
+
+class _Reader:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.code = CodeReader(root)
+        self.index = CodeIndex(root)
+        self._parsed: dict[Path, tuple[ast.Module, ModuleBindings]] = {}
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def module_file(self, dotted: str) -> Path:
+        found = self.code.find_module(self.root / "__init__.py", dotted, 0)
+        if found is None or found.is_dir():
+            raise diags.fail(f"no module {dotted!r} in {self.root.name or self.root}", "run from the project folder; give the module as Python imports it")
+        return found
+
+    def parse(self, path: Path) -> tuple[ast.Module, ModuleBindings]:
+        if path not in self._parsed:
+            try:
+                tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            except (OSError, SyntaxError, ValueError) as exc:
+                raise diags.fail(f"cannot read {self.rel(path)}: {exc}") from None
+            self._parsed[path] = (tree, ModuleBindings.of(tree))
+        return self._parsed[path]
+
+    def definition(self, path: Path, name: str) -> tuple[Path, ast.FunctionDef] | None:
+        """Where the function ``name`` used in ``path`` is defined (through imports and re-exports)."""
+        for _ in range(MAX_REEXPORTS):
+            _, bindings = self.parse(path)
+            found = next((s for s in bindings.defs.get(name, []) if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+            if found is not None:
+                return path, found
+            ref: ImportRef | None = bindings.imports.get(name)
+            if ref is None or ref.attr is None:
+                return None
+            target = self.code.find_module(path, ref.module, ref.level)
+            if target is not None and target.is_dir() or target == path:  # `from . import sub` / a namespace package
+                target = self.code.find_module(path, f"{ref.module}.{ref.attr}".lstrip("."), ref.level) if target != path else None
+            if target is None:
+                return None
+            path, name = target, ref.attr
+        return None
+
+
+class _Pipeline:
+    def __init__(self, reader: _Reader, path: Path, bindings: ModuleBindings, fn: ast.FunctionDef) -> None:
+        self.reader, self.path, self.bindings, self.fn = reader, path, bindings, fn
+        self.notes: list[str] = []
+        self.steps: dict[str, _Step] = {}
+        self.values: dict[str, str] = {}  # python name in the pipeline body -> HCL reference
+        self.variables = self._variables()
+
+    def convert(self) -> Converted:
+        for stmt in self.fn.body:
+            self._statement(stmt)
+        if not self.steps:
+            raise diags.fail(f"{self.fn.name} calls no step function that could be read", "is it the @pipeline function?")
+        lines = [f"# Converted from {self.reader.rel(self.path)}:{self.fn.name} by `zplan import-zenml`.", ""]
+        for name, default in self.variables.items():
+            lines += [f'variable "{name}" {{', *([f"  default = {default}"] if default is not None else []), "}", ""]
+        lines.append(f'pipeline "{self.fn.name}" {{')
+        for step in self.steps.values():
+            lines += ["", f'  step "{step.name}" {{', f'    source = "{step.source}"']
+            if step.inputs:
+                lines.append("    inputs = { " + ", ".join(f"{k} = {v}" for k, v in step.inputs.items()) + " }")
+            if step.params:
+                lines.append("    params = { " + ", ".join(f"{k} = {v}" for k, v in step.params.items()) + " }")
+            if step.after:
+                lines.append(f"    depends_on = [{', '.join(f'step.{a}' for a in step.after)}]")
+            lines.append("  }")
+        lines += ["}", ""]
+        return Converted(format_text("\n".join(lines), DEFAULT_OUT), self.notes)
+
+    def _variables(self) -> dict[str, str | None]:
+        args = self.fn.args
+        positional = [*args.posonlyargs, *args.args]
+        defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+        pairs = list(zip(positional, defaults)) + list(zip(args.kwonlyargs, args.kw_defaults))
+        out = {}
+        for arg, default in pairs:
+            out[arg.arg] = self._literal(default) if default is not None else None
+            self.values[arg.arg] = f"var.{arg.arg}"
+        return out
+
+    def _statement(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            return  # the docstring
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, ast.Call):
+            self._call(stmt.value, stmt.targets[0])
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            self._call(stmt.value, None)
+        elif isinstance(stmt, ast.Return):
+            return
+        else:
+            self.notes.append(f"line {stmt.lineno}: {type(stmt).__name__.lower()} statement not converted: {ast.unparse(stmt).splitlines()[0]}")
+
+    def _call(self, call: ast.Call, target: ast.expr | None) -> None:
+        func = call.func
+        name = func.id if isinstance(func, ast.Name) else None
+        found = self.reader.definition(self.path, name) if name else None
+        if found is None:
+            self.notes.append(f"line {call.lineno}: {ast.unparse(call)} is not a step function zplan could find: not converted")
+            return
+        path, fn = found
+        step = _Step(self._unique(name), f"{self.reader.rel(path)}:{fn.name}")
+        params = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]]
+        for index, arg in enumerate(call.args):
+            if index < len(params):
+                self._argument(step, params[index], arg, call.lineno)
+        for kw in call.keywords:
+            if kw.arg == "after":
+                step.after += [self.values[n.id].split(".")[1] for n in _names(kw.value) if n.id in self.values]
+            elif kw.arg == "id":
+                self.notes.append(f"line {call.lineno}: id= is not kept (the step is named {step.name})")
+            elif kw.arg is not None:
+                self._argument(step, kw.arg, kw.value, call.lineno)
+        self.steps[step.name] = step
+        self._bind_outputs(step, target, path, fn.name)
+
+    def _argument(self, step: _Step, param: str, value: ast.expr, line: int) -> None:
+        if isinstance(value, ast.Name) and value.id in self.values:
+            ref = self.values[value.id]
+            (step.params if ref.startswith("var.") else step.inputs)[param] = ref
+            return
+        literal = self._literal(value)
+        if literal is None:
+            self.notes.append(f"line {line}: argument {param}={ast.unparse(value)} is not converted")
+        else:
+            step.params[param] = literal
+
+    def _bind_outputs(self, step: _Step, target: ast.expr | None, path: Path, function: str) -> None:
+        try:
+            outputs = self.reader.index.info(self.reader.rel(path), function).outputs or [DEFAULT_OUTPUT]
+        except CodeError:
+            outputs = [DEFAULT_OUTPUT]
+        names = [target] if isinstance(target, ast.Name) else list(target.elts) if isinstance(target, ast.Tuple) else []
+        if len(names) > 1 and len(names) != len(outputs):
+            self.notes.append(f"step {step.name}: {len(names)} results unpacked, {len(outputs)} outputs declared: check its return annotation")
+        for node, output in zip(names, outputs):
+            if isinstance(node, ast.Name):
+                self.values[node.id] = f"step.{step.name}.outputs.{output}"
+
+    def _unique(self, name: str) -> str:
+        if name not in self.steps:
+            return name
+        n = 2
+        while f"{name}_{n}" in self.steps:
+            n += 1
+        return f"{name}_{n}"
+
+    def _literal(self, node: ast.expr) -> str | None:
+        try:
+            value = ast.literal_eval(node)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return None
+        try:
+            return json.dumps(value)  # a JSON literal is an HCL literal (strings, numbers, lists, maps)
+        except TypeError:
+            return None
+
+
+def _names(node: ast.expr) -> list[ast.Name]:
+    return [n for n in ast.walk(node) if isinstance(n, ast.Name)]

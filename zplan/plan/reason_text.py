@@ -1,0 +1,77 @@
+"""The words of a step's rerun reasons: which definitions, libraries and params changed.
+
+Param keys of a params file (a script step's ``params = ["train.n_est"]``) are kept as
+``params.yaml:train.n_est`` and read ``params.yaml: train.n_est 50 -> 100``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zplan.config.values import UNKNOWN
+from zplan.hashing import canonical_json
+from zplan.plan import model as m
+from zplan.plan.code_hash import part_label
+from zplan.secrets import SENSITIVE, is_digest
+from zplan.state.model import CacheEntry
+
+
+def reuse_message(entry: CacheEntry) -> str:
+    run = f"run {entry.run}" if entry.run is not None else "an earlier run"
+    return f"cached from {run} instead if those outputs come out unchanged"
+
+
+def code_message(before: dict[str, str], after: dict[str, str], most: int = 3) -> str:
+    """`code changed (helpers.h in pkg/helpers.py)`: the definitions whose digest differs, added or removed."""
+    changed = [k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+    if not changed:
+        return "code changed"
+    shown = [part_label(k) + ("" if k in before else ", new") + ("" if k in after else ", no longer used") for k in changed[:most]]
+    more = f", and {len(changed) - most} more" if len(changed) > most else ""
+    return f"code changed ({'; '.join(shown)}{more})"
+
+
+def library_reasons(before: dict[str, str], after: dict[str, str]) -> list[m.Reason]:
+    """`scikit-learn 1.5.2 -> 1.6.1`, for each imported library whose installed version differs."""
+    return [
+        m.Reason(m.LIBRARY_CHANGED, f"{dist} {before.get(dist, '(none)')} -> {after.get(dist, '(none)')}")
+        for dist in sorted(set(before) | set(after))
+        if before.get(dist) != after.get(dist)
+    ]
+
+
+def param_reasons(before: dict, after: dict, secrets: list[str]) -> list[m.Reason]:
+    reasons = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key, _MISSING), after.get(key, _MISSING)
+        if old == new:
+            continue
+        file, sep, dotted = key.partition(":")
+        if not sep or not dotted:
+            text = f"params.{key}: {_show(old)} -> {_show(new)}"
+        elif not file:  # a script's command line
+            text = f"{dotted}: {_show_command(old)} -> {_show_command(new)}"
+        else:
+            text = f"{file}: {dotted} {_show(old)} -> {_show(new)}"
+        reasons.append(m.Reason(m.PARAMS_CHANGED, text))
+    return reasons
+
+
+_MISSING = object()
+
+
+def _show_command(argv: Any) -> str:
+    if isinstance(argv, list) and all(isinstance(v, str) for v in argv):
+        return " ".join(argv)
+    return _show(argv)
+
+
+def _show(value: Any) -> str:
+    if value is _MISSING:
+        return "(unset)"
+    if value is UNKNOWN:
+        return "(known after apply)"
+    if is_digest(value):
+        return SENSITIVE
+    text = canonical_json(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
