@@ -129,6 +129,8 @@ class StepRunner:
 def _file_name(address: str) -> str:
     """An address as one file name: an instance key may hold "/" (for_each over paths)."""
     return address.replace("%", "%25").replace("/", "%2F")
+
+
 def _script_task(config, step, plan: m.StepPlan):
     """What a script step's worker runs (None for a function step)."""
     if step.script is None:

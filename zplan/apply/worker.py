@@ -249,6 +249,8 @@ def _import_file(path: Path, name: str):
         del sys.modules[name]
         raise
     return module
+
+
 def _is_zenml_step(fn: Any) -> bool:
     return any(cls.__module__.startswith("zenml.") and cls.__name__ == "BaseStep" for cls in type(fn).__mro__)
 
