@@ -8,9 +8,12 @@ import re
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.cli.helpers import TESTDATA, Project, copy_project
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "zplan/plan/plan.schema.json").read_text())
 
 
 def ran(result) -> set[str]:
@@ -24,6 +27,7 @@ def project(tmp_path) -> Project:
 
 def test_module_instances_get_nested_addresses_and_their_outputs_are_read(project):
     doc = project.plan_json()
+    jsonschema.validate(doc, SCHEMA)  # module addresses and instance keys fit the documented plan format
     steps = {s["address"] for s in doc["steps"]}
     assert 'module.region["eu"].pipeline.fit.step.train' in steps and "module.single.pipeline.fit.step.load" in steps
     resources = {r["address"] for r in doc["resources"]}

@@ -3,11 +3,16 @@ count into for_each keep state and caches: nothing is recreated or rerun, and th
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.cli.helpers import TESTDATA, Project, copy_project
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "zplan/plan/plan.schema.json").read_text())
 
 
 def ran(result) -> set[str]:
@@ -28,6 +33,7 @@ def test_renaming_a_step_reruns_nothing_and_the_plan_says_it_moved(sweep):
     assert 'pipeline.sweep.step.train["c=0.5"] has moved to pipeline.sweep.step.fit["c=0.5"]' in plan.out
     assert "Steps: 0 to run, 5 cached." in plan.out
     doc = sweep.plan_json()
+    jsonschema.validate(doc, SCHEMA)
     assert {"from": "pipeline.sweep.step.train[\"c=0.1\"]", "to": "pipeline.sweep.step.fit[\"c=0.1\"]"} in doc["moved"]
     assert ran(sweep.apply()) == set()
     assert 'pipeline.sweep.step.fit["c=0.9"]' in sweep.ok("state", "list").out

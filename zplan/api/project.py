@@ -128,9 +128,7 @@ class Project(ProjectViews):
     # -- reading helpers
 
     def _declared(self, step: str) -> bool:
-        _, pipeline, _, name = step.split(".")
-        found = self._project.config.pipelines.get(pipeline)
-        return found is not None and name in found.steps
+        return self._project.config.step(step) is not None  # instances and module steps by their full address
 
     @staticmethod
     def _in_run(detail: "RunDetail", step: str, output: str):
