@@ -165,8 +165,12 @@ def test_a_corrupt_metadata_db_is_reported_as_such(project: Project, damage: str
 
 def test_nan_never_reaches_state(project: Project) -> None:
     before = project.read(".zplan/state.json")
-    refused(project.run("apply", "-auto-approve", "-var", "c=nan"), "params.c is NaN or infinite")
+    refused(project.run("apply", "-auto-approve", "-var", "c=nan"), 'var.c: a number is required, got "nan"')  # as Terraform
     assert project.read(".zplan/state.json") == before
+    project.replace("main.zp.hcl", "params = { c = var.c }", "params = { c = var.c * 1e308 * 10 }")
+    refused(project.run("apply", "-auto-approve"), "params.c is NaN or infinite")
+    assert project.read(".zplan/state.json") == before
+    project.replace("main.zp.hcl", "params = { c = var.c * 1e308 * 10 }", "params = { c = var.c }")
     project.write("steps/nan.py", "def make() -> float:\n    return float('nan')\n")
     project.write("nan.zp.hcl", 'pipeline "odd" {\n  step "make" { source = "steps/nan.py:make" }\n}\n')
     result = project.run("apply", "-auto-approve")
