@@ -50,9 +50,11 @@ class Dashboard:
 
     def plan(self, q: dict) -> tuple[str, dict]:
         project = self.open()
+        files = project.saved_plan_files()
         if q.get("file"):
-            return "plan.html", {"doc": _thawed(project.saved_plan(q["file"])), "source": f"saved plan {q['file']}"}
-        return "plan.html", {"doc": _thawed(project.plan()), "source": "current configuration (computed now, nothing saved)"}
+            return "plan.html", {"doc": _thawed(project.saved_plan(q["file"])), "source": f"saved plan {q['file']}", "files": files}
+        return "plan.html", {"doc": _thawed(project.plan()), "source": "current configuration (computed now, nothing saved)",
+                             "files": files}
 
     def resources(self) -> tuple[str, dict]:
         return "resources.html", pages.resources(self.open())

@@ -71,7 +71,7 @@ def _plan_page(project: api.Project, put) -> None:
         doc = None
         note = exc.summary
     if doc is not None:
-        put(LINKS.plan(), "plan.html", {"doc": doc, "source": "at export time"})
+        put(LINKS.plan(), "plan.html", {"doc": doc, "source": "at export time", "files": []})
     else:
         put(LINKS.plan(), "error.html", {"summary": "The plan could not be made", "hint": note})
 
