@@ -10,7 +10,6 @@ The generated project is kept under bench/.work/ui-<RUNS> and reused.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shutil
 import socket
 import statistics

@@ -113,6 +113,8 @@ def test_saved_plan_page(client, quickstart):
     assert {s["step"]: s["action"] for s in doc["steps"]}["train"] == "run"
     html = client.get("/plan", params={"file": "review.zplan"}).text
     assert "saved plan review.zplan" in html and "params.c" in html
+    assert '<option value="review.zplan" selected>' in html  # offered on the plan page
+    assert client.get("/api/plan").json()["files"] == ["review.zplan"]
     assert client.get("/api/plan", params={"file": "missing.zplan"}).status_code == 400
 
 

@@ -4,7 +4,6 @@ project, answers only GET, and listens on loopback unless told otherwise."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient

@@ -164,6 +164,13 @@ class ProjectViews:
         with self._state_errors():
             return _frozen(planfile.read(target)["plan"])
 
+    def saved_plan_files(self) -> list[str]:
+        """Plan files (``*.zplan``) in the project folder and the folders directly under it, relative paths."""
+        root = self.root.resolve()
+        found = [*root.glob("*.zplan"), *root.glob("*/*.zplan")]
+        return sorted(p.relative_to(root).as_posix() for p in found if p.is_file() and not p.is_symlink()
+                      and not p.relative_to(root).parts[0].startswith("."))
+
     def graph(self) -> Graph:
         """The configuration's steps and resources and what each needs first."""
         from zplan.graph.build import build

@@ -50,9 +50,11 @@ class Dashboard:
 
     def plan(self, q: dict) -> tuple[str, dict]:
         project = self.open()
+        files = project.saved_plan_files()
         if q.get("file"):
-            return "plan.html", {"doc": _thawed(project.saved_plan(q["file"])), "source": f"saved plan {q['file']}"}
-        return "plan.html", {"doc": _thawed(project.plan()), "source": "current configuration (computed now, nothing saved)"}
+            return "plan.html", {"doc": thawed(project.saved_plan(q["file"])), "source": f"saved plan {q['file']}", "files": files}
+        return "plan.html", {"doc": thawed(project.plan()), "source": "current configuration (computed now, nothing saved)",
+                             "files": files}
 
     def resources(self) -> tuple[str, dict]:
         return "resources.html", pages.resources(self.open())
@@ -133,12 +135,12 @@ def _number(text: str | None, name: str) -> int | None:
     return int(text)
 
 
-def _thawed(value):
+def thawed(value):
     """The API's read-only plan mapping as plain dicts and lists (for templates and JSON)."""
     from collections.abc import Mapping
 
     if isinstance(value, Mapping):
-        return {k: _thawed(v) for k, v in value.items()}
+        return {k: thawed(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_thawed(v) for v in value]
+        return [thawed(v) for v in value]
     return value

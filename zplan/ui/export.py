@@ -15,7 +15,7 @@ from pathlib import Path
 
 from zplan import api
 from zplan.ui import pages
-from zplan.ui.app import Dashboard, _thawed
+from zplan.ui.app import Dashboard, thawed
 from zplan.ui.links import FileLinks
 
 LINKS = FileLinks()
@@ -66,12 +66,12 @@ def export(root: Path, stack: str | None, dest: Path, max_runs: int = 20) -> lis
 
 def _plan_page(project: api.Project, put) -> None:
     try:
-        doc = _thawed(project.plan())
+        doc = thawed(project.plan())
     except api.ZplanAPIError as exc:
         doc = None
         note = exc.summary
     if doc is not None:
-        put(LINKS.plan(), "plan.html", {"doc": doc, "source": "at export time"})
+        put(LINKS.plan(), "plan.html", {"doc": doc, "source": "at export time", "files": []})
     else:
         put(LINKS.plan(), "error.html", {"summary": "The plan could not be made", "hint": note})
 

@@ -23,9 +23,10 @@ def runs(project: Project, pipeline: str | None = None, status: str | None = Non
     """One page of runs, newest first; ``next_before`` continues to older runs."""
     found = project.runs(per_page + 1, pipeline=pipeline or None, status=status or None, before=before)
     shown = found[:per_page]
+    pipelines = sorted({n.address.split(".")[1] for n in project.graph().nodes if n.kind == "step"})
     return {
         "filters": {"pipeline": pipeline or "", "status": status or "", "before": before},
-        "statuses": list(STATUSES),
+        "statuses": list(STATUSES), "pipelines": pipelines,
         "runs": [_run_summary(s) for s in shown],
         "next_before": shown[-1].number if len(found) > per_page else None,
     }
