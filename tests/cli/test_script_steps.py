@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -159,3 +161,15 @@ def test_a_string_command_using_shell_syntax_runs_in_the_shell_as_dvc_runs_it(tm
     assert steps_by_action(project.plan_json())["run"] == set(), "the script is keyed by its code"
     project.write("w.py", "print('loud words')\n")
     assert reasons(project.plan_json())["shout"] == ["code changed (w.py)"]
+
+
+def test_metrics_are_recorded_in_ml_metadata_per_run_and_validate_imports_no_script(project):
+    project.apply()
+    project.write("params.yaml", "make:\n  n: 4\n  unused: 1\n")
+    project.apply()
+    check = ("import json, zplan; p = zplan.open('.'); "
+             "print(json.dumps([[e.step, sorted(e.outputs)] for n in (1, 2) for e in p.run(n).executions if e.step == 'use']))")
+    recorded = json.loads(subprocess.run([sys.executable, "-c", check], cwd=project.root, capture_output=True, text=True, check=True).stdout)
+    assert recorded == [["use", ["metrics.json", "result.txt"]], ["use", ["metrics.json", "result.txt"]]]
+    assert json.loads(project.ok("output", "-json").out)["metrics"]["value"] == {"total": 60, "files": 4}
+    project.ok("validate", "-imports")

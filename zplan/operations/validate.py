@@ -35,7 +35,7 @@ def _import_steps(project: Project) -> None:
     found = diags.Collector()
     seen: set[str] = set()
     for step in project.config.steps():
-        if step.file in seen:
+        if step.script is not None or step.file in seen:  # a script step imports nothing here
             continue
         seen.add(step.file)
         module = step.file[:-3].replace("/", ".") if step.file.endswith(".py") else step.file

@@ -17,7 +17,7 @@ from typing import Any
 
 from zplan import diags
 from zplan.config.model import Config, StepConfig
-from zplan.config.scope import Scope, StepOutputRef
+from zplan.config.scope import Scope
 from zplan.config.values import UNKNOWN, find_symbolic
 from zplan.hashing import hash_value
 from zplan.plan import model as m
@@ -69,7 +69,7 @@ def command_line(step: StepConfig, scope: Scope, placed: dict[str, str]) -> list
     expr = step.script.command
     value = scope.eval_command(expr, step.pipeline, placed)
     symbolic = find_symbolic(value)
-    if isinstance(symbolic, StepOutputRef) or symbolic is not None:
+    if symbolic is not None:
         raise diags.fail(
             f'step "{step.name}": the command cannot name a step output directly',
             f"pass it as an input (inputs = {{ x = {symbolic} }}) and write input.x in the command",
