@@ -124,6 +124,32 @@ def test_count_makes_numbered_resource_instances(sweep):
     assert "shard[1]" not in sweep.ok("state", "list").out
 
 
+SETS = '''
+variable "regions" {
+  type    = set(string)
+  default = ["eu", "us"]
+}
+
+resource "local_directory" "by_name" {
+  for_each = toset(["b", "a", "b"])
+  path     = "out/${each.key}"
+}
+
+resource "local_directory" "by_region" {
+  for_each = var.regions
+  path     = "out/region-${each.value}"
+}
+'''
+
+
+def test_for_each_takes_a_set_from_toset_or_a_set_typed_variable(sweep):
+    sweep.write("sets.zp.hcl", SETS)
+    doc = sweep.plan_json()
+    assert [r["address"] for r in doc["resources"]] == [
+        'resource.local_directory.by_name["a"]', 'resource.local_directory.by_name["b"]',
+        'resource.local_directory.by_region["eu"]', 'resource.local_directory.by_region["us"]']
+
+
 BAD = {
     "for_each over a list": ('resource "local_directory" "d" {\n  for_each = ["a", "b"]\n  path = "x"\n}\n',
                              "3:3", "for_each takes a map or a set of strings, not a list"),

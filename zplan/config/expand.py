@@ -25,7 +25,7 @@ from zplan.config import loader
 from zplan.config.model import NO_DEFAULT, Config, Each, Instances, ModuleCall, ModuleInstance, Pipeline, Repeat, Where
 from zplan.config.modules import module_dir
 from zplan.config.scope import Scope
-from zplan.config.values import UNKNOWN, contains_unknown, is_number, type_name
+from zplan.config.values import UNKNOWN, SetValue, contains_unknown, is_number, type_name
 
 
 def needs_expansion(config: Config) -> bool:
@@ -136,7 +136,7 @@ def instance_keys(repeat: Repeat, value: Any) -> list[tuple[str | int, Any]]:
         return [(i, None) for i in range(int(value))]
     if isinstance(value, dict):
         return sorted(value.items())
-    if isinstance(value, (set, frozenset)):
+    if isinstance(value, (set, frozenset, SetValue)):  # SetValue: toset(), a set(T) variable
         if not all(isinstance(v, str) for v in value) or contains_unknown(list(value)):
             raise diags.fail("for_each over a set needs a set of known strings", "e.g. for_each = toset([\"a\", \"b\"])", repeat.range)
         return [(v, v) for v in sorted(value)]
