@@ -84,6 +84,34 @@ def test_bad_module_calls_are_one_clear_error_at_the_calling_block(project, case
     assert where in result.err and message in result.err, str(result)
 
 
+TYPED = '''variable "epochs" {
+  type = number
+}
+
+variable "cfg" {
+  type    = object({ name = string, layers = optional(list(number), [8]) })
+  default = { name = "small" }
+}
+
+output "summary" {
+  value = "${var.cfg.name}: ${var.epochs * 2} epochs, layers ${jsonencode(var.cfg.layers)}"
+}
+'''
+
+
+def test_module_inputs_are_converted_to_their_types_and_a_misfit_is_an_error_at_the_call(project):
+    project.write("modules/typed/main.zp.hcl", TYPED)
+    project.write("main2.zp.hcl", 'module "t" {\n  source = "./modules/typed"\n  epochs = "3"\n}\n\n'
+                                  'output "typed" {\n  value = module.t.summary\n}\n')
+    doc = project.plan_json()
+    assert doc["outputs"]["typed"]["value"] == "small: 6 epochs, layers [8]"  # "3" became 3; the optional default filled in
+    project.replace("main2.zp.hcl", 'epochs = "3"', 'epochs = "many"')
+    result = project.run("plan")
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    assert "main2.zp.hcl:3:12" in result.err and 'invalid value for module input "epochs"' in result.err, str(result)
+    assert 'module.t.var.epochs: a number is required' in result.err, str(result)
+
+
 def test_a_module_cycle_is_an_error(project):
     project.write("modules/a/main.zp.hcl", 'module "b" {\n  source = "../b"\n}\n')
     project.write("modules/b/main.zp.hcl", 'module "a" {\n  source = "../a"\n}\n')

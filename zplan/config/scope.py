@@ -218,11 +218,16 @@ class Scope:
         call = module.call
         if name not in call.inputs:
             self._read_sensitive |= var.sensitive
-            return var.default
+            return self._module_value(module, "var", name, lambda: (_typed_input(var, var.default, module, var.range), False))[0]
         at = Where(module.parent, module.each)
-        value, sensitive = self._module_value(module, "var", name, lambda: self.eval_marked(call.inputs[name], ANY_PIPELINE, at))
+        expr = call.inputs[name]
+        value, sensitive = self._module_value(module, "var", name, lambda: self._module_input(var, expr, module, at))
         self._read_sensitive |= sensitive or var.sensitive
         return value
+
+    def _module_input(self, var, expr: Expr, module: ModuleInstance, at: Where) -> tuple[Any, bool]:
+        value, sensitive = self.eval_marked(expr, ANY_PIPELINE, at)
+        return _typed_input(var, value, module, expr.range), sensitive
 
     def _module_local(self, ref: Ref, module: ModuleInstance) -> Any:
         name = _name(ref, "local", "local.prefix")
@@ -377,3 +382,17 @@ def _index(value: Any, parts: tuple, ref: Ref) -> Any:
 
 def _dotted(parts: tuple) -> str:
     return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in parts).replace(".[", "[")
+
+
+def _typed_input(var, value: Any, module: ModuleInstance, where) -> Any:
+    """A module input converted to its variable's type, as Terraform does (``"3"`` to a number,
+    an object's optional attributes filled in). References to instances stay as they are."""
+    from zplan.config.convert import ConversionError, convert
+
+    if isinstance(value, (Lazy, InstanceMap)):
+        return value
+    try:
+        return convert(value, var.type, f"{module.path}.var.{var.name}")
+    except ConversionError as exc:
+        problem = f"{exc.path}: {exc.message}" if var.sensitive else str(exc)
+        raise diags.fail(f'invalid value for module input "{var.name}": {problem}', f'the module\'s variable "{var.name}" has type {var.type}', where) from None
