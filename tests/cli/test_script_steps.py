@@ -173,3 +173,30 @@ def test_metrics_are_recorded_in_ml_metadata_per_run_and_validate_imports_no_scr
     assert recorded == [["use", ["metrics.json", "result.txt"]], ["use", ["metrics.json", "result.txt"]]]
     assert json.loads(project.ok("output", "-json").out)["metrics"]["value"] == {"total": 60, "files": 4}
     project.ok("validate", "-imports")
+
+
+def test_a_function_step_param_read_from_a_params_file_is_named_by_its_key_there(tmp_path):
+    project = Project(tmp_path / "p")
+    project.write("params.yaml", "prepare:\n  split: 0.2\ntrain:\n  n_est: 50\n  depth: 3\n")
+    project.write("main.zp.hcl", """
+variable "train" {}
+locals { p = params_file("params.yaml") }
+pipeline "p" {
+  step "prepare" {
+    source = "s.py:prepare"
+    params = { split = local.p.prepare.split }
+  }
+  step "train" {
+    source = "s.py:train"
+    params = { n_est = local.p.train.n_est, depth = var.train.depth, fixed = 1 }
+  }
+}
+""")
+    project.write("s.py", "def prepare(split):\n    return split\n\ndef train(n_est, depth, fixed):\n    return n_est * depth\n")
+    project.apply("-var-file", "params.yaml")
+    project.write("params.yaml", "prepare:\n  split: 0.2\ntrain:\n  n_est: 100\n  depth: 4\n")
+    doc = project.plan_json("-var-file", "params.yaml")
+    assert steps_by_action(doc)["run"] == {"train"}
+    assert reasons(doc)["train"] == ["params.yaml: train.depth 3 -> 4", "params.yaml: train.n_est 50 -> 100"]
+    project.replace("main.zp.hcl", "fixed = 1", "fixed = 2")
+    assert "params.fixed: 1 -> 2" in reasons(project.plan_json("-var-file", "params.yaml"))["train"]

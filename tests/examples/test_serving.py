@@ -180,12 +180,14 @@ def test_a_model_the_runtime_cannot_load_is_refused(tmp_path):
     assert "the sklearn runtime cannot load this model" in result.text and "'json' materializer" in result.text
 
 
-def test_a_step_output_that_does_not_exist_is_an_error_at_apply_then_at_plan_with_its_line(tmp_path):
+def test_a_step_output_that_does_not_exist_is_an_error_at_plan_with_its_line(tmp_path):
     project = copy_project(EXAMPLE, tmp_path / "serving")
     project.replace("main.zp.hcl", SERVED, SERVED.replace("outputs.output", "outputs.model"))
-    result = project.run("apply", "-auto-approve")  # the step's outputs are known once it has run
-    assert result.code == 1 and 'step "train" has no output "model" (its outputs are: output)' in result.text
-    assert "Traceback" not in result.text and project.state()["resources"] == {}
+    result = project.run("apply", "-auto-approve")  # a step's outputs are known statically: nothing is applied
+    assert result.code == 1 and 'step "train" has no output "model"' in result.text and "its outputs are: output" in result.text
+    assert "main.zp.hcl:64:" in result.text
+    assert "Traceback" not in result.text
+    assert not project.path(".zplan/state.json").exists() or project.state()["resources"] == {}
     result = project.run("plan")
     assert result.code == 1 and 'step "train" has no output "model"' in result.text and "main.zp.hcl:64:" in result.text
 

@@ -275,6 +275,6 @@ def _params_file(path: Any) -> Any:
     from zplan.config import params_files
 
     try:
-        return params_files.read(as_string(path, "path"))
+        return params_files.document(as_string(path, "path"))
     except params_files.ParamsFileError as exc:
         raise FunctionError(f"{exc.summary}{'; ' + exc.detail if exc.detail else ''}") from None

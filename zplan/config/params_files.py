@@ -20,6 +20,9 @@ from zplan import diags
 
 SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 DEFAULT_PARAMS_FILE = "params.yaml"  # what a DVC stage's bare key names
+# how -var-file values from a params file say where they came from: its other sections (parameters of
+# other tools or stages) are not an error, as they would be in a .zpvars file
+PARAMS_FILE_SUFFIX = ", a params file"
 
 _parsed: dict[str, tuple[tuple[int, int], Any]] = {}  # path -> ((size, mtime_ns), document)
 
@@ -30,6 +33,24 @@ class ParamsFileError(Exception):
     def __init__(self, summary: str, detail: str = "") -> None:
         super().__init__(summary)
         self.summary, self.detail = summary, detail
+
+
+class ParamsDocument(dict):
+    """A map read from a params file that knows where it was read, so a step param taken from it can
+    be reported by its key in the file (``params.yaml: train.n_est 50 -> 100``); a plain dict otherwise."""
+
+    def __init__(self, values: dict, file: str, prefix: str = "") -> None:
+        super().__init__({k: ParamsDocument(v, file, f"{prefix}{k}.") if isinstance(v, dict) else v for k, v in values.items()})
+        self.params_origin = (file, prefix)
+
+    def __reduce__(self):  # pickled (saved plans, worker tasks) as the plain map it is
+        return (dict, (dict(self),))
+
+
+def document(path: str | Path, shown_as: str | None = None) -> Any:
+    """``read(path)``, with its maps remembering the file (named ``shown_as``) and their keys."""
+    value = read(path)
+    return ParamsDocument(value, shown_as or Path(path).name) if isinstance(value, dict) else value
 
 
 def is_params_file(path: str | Path) -> bool:
@@ -114,11 +135,13 @@ def split_key(spec: str) -> tuple[str, str]:
 
 
 def as_variables(path: Path) -> dict[str, tuple[Any, str]]:
-    """A params file given as ``-var-file``: each top-level key sets that variable."""
+    """A params file given as ``-var-file``: each top-level key sets the variable of that name, if declared."""
     try:
         document = read(path)
     except ParamsFileError as exc:
         raise diags.fail(exc.summary, exc.detail) from None
     if not isinstance(document, dict):
         raise diags.fail(f"{path} does not hold a map of variable values", "a params file used as -var-file maps names to values")
-    return {str(name): (value, path.name) for name, value in document.items()}
+    where = f"{path.name}{PARAMS_FILE_SUFFIX}"
+    return {str(name): (ParamsDocument(value, path.name, f"{name}.") if isinstance(value, dict) else value, where)
+            for name, value in document.items()}

@@ -140,6 +140,23 @@ class Scope:
 
         return expr.evaluate(resolve)
 
+    def params_source(self, ref: Ref) -> str | None:
+        """``params.yaml:train.n_est`` when ``ref`` (``var.train.n_est``, ``local.p.train.n_est``) reads
+        a value of a params file (``-var-file params.yaml``, ``params_file(...)``), else None."""
+        if ref.parts[0] not in ("var", "local") or len(ref.parts) < 3:
+            return None
+        outer = self._read_sensitive
+        try:
+            value = self._variable(ref) if ref.parts[0] == "var" else self._local(ref)
+        finally:
+            self._read_sensitive = outer
+        for part in ref.parts[2:-1]:
+            if not isinstance(value, dict) or part not in value:
+                return None
+            value = value[part]
+        origin = getattr(value, "params_origin", None)
+        return f"{origin[0]}:{origin[1]}{ref.parts[-1]}" if origin and ref.parts[-1] in value else None
+
     def was_sensitive(self, expr: Expr) -> bool:
         """Whether the last evaluation of ``expr`` by this scope read a sensitive value."""
         return id(expr) in self._marked

@@ -50,7 +50,7 @@ def resolve(
     values: dict[str, Any] = {}
     for name, (value, where) in raw.items():
         if name not in config.variables:
-            if not where.startswith("environment"):  # stray env vars are ignored, as Terraform does
+            if not where.startswith("environment") and not where.endswith(", a params file"):  # stray env vars are ignored, as Terraform does
                 found.error(f'value for undeclared variable "{name}" (from {where})', f'declare it: variable "{name}" {{}}')
             continue
     for name, var in config.variables.items():

@@ -40,13 +40,14 @@ def library_reasons(before: dict[str, str], after: dict[str, str]) -> list[m.Rea
     ]
 
 
-def param_reasons(before: dict, after: dict, secrets: list[str]) -> list[m.Reason]:
+def param_reasons(before: dict, after: dict, secrets: list[str], sources: dict[str, str] | None = None) -> list[m.Reason]:
+    """One reason per changed param; one read from a params file is named by its key there."""
     reasons = []
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key, _MISSING), after.get(key, _MISSING)
         if old == new:
             continue
-        file, sep, dotted = key.partition(":")
+        file, sep, dotted = (sources or {}).get(key, key).partition(":")
         if not sep or not dotted:
             text = f"params.{key}: {_show(old)} -> {_show(new)}"
         elif not file:  # a script's command line

@@ -51,6 +51,7 @@ class _Draft(NamedTuple):
     params: dict[str, Any]
     inputs: dict[str, m.StepInput]
     resources: dict[str, str | None]  # resource read -> digest of its applied record (None: not yet applied)
+    param_sources: dict[str, str] = {}  # param -> "params.yaml:train.n_est" when read from a params file
 
 
 class StepPlanner:
@@ -104,7 +105,8 @@ class StepPlanner:
         libraries = self.libraries.versions(info.modules)
         read = sorted(resources_read(scope.config, step))
         resources = {address: self._resource_digest(address) for address in read}
-        draft = _Draft(info.hash, info.parts, libraries, params, inputs, resources)  # what the key and the reasons read
+        sources = _param_sources(step, scope) if step.params is not None else {}
+        draft = _Draft(info.hash, info.parts, libraries, params, inputs, resources, sources)  # what the key and the reasons read
         self._check_outputs_exist(step, draft)
         fingerprint = self.fingerprint(draft)
         known = stack_known and fingerprint is not None
@@ -359,7 +361,7 @@ class StepPlanner:
         if before.get("code") != plan.code_hash:
             reasons.append(m.Reason(m.CODE_CHANGED, code_message(before.get("code_parts", {}), plan.code_parts)))
         reasons += library_reasons(before.get("libraries", {}), plan.libraries)
-        reasons += param_reasons(before.get("params", {}), digest_secrets(plan.params, self.secrets), self.secrets)
+        reasons += param_reasons(before.get("params", {}), digest_secrets(plan.params, self.secrets), self.secrets, plan.param_sources)
         reasons += self._input_reasons(plan, before.get("inputs", {}))
         if not touched:
             reasons += [m.Reason(m.RESOURCE_CHANGED, f"{a} changed since the step last ran")
@@ -404,3 +406,17 @@ def _without_unknown(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_unknown(v) for v in value]
     return value
+
+
+def _param_sources(step: StepConfig, scope: Scope) -> dict[str, str]:
+    """``{ n_est = var.train.n_est }`` with train from -var-file params.yaml: {"n_est": "params.yaml:train.n_est"}."""
+    from zplan.config.expr import ObjectExpr, RefExpr
+
+    if not isinstance(step.params, ObjectExpr):
+        return {}
+    found = {}
+    for key, value in step.params.items:
+        source = scope.params_source(value.ref) if isinstance(key, str) and isinstance(value, RefExpr) else None
+        if source:
+            found[key] = source
+    return found
