@@ -269,12 +269,16 @@ def _env(name: Any, *default: Any) -> Any:
 # -- files --------------------------------------------------------------------------------
 
 
-@register("params_file(path)", 1)
-def _params_file(path: Any) -> Any:
-    """A YAML, JSON or TOML document (DVC's params.yaml), parsed; relative to the folder zplan runs in."""
+@register("params_file(path)", 1, site=True)
+def _params_file(site: Any, path: Any) -> Any:
+    """A YAML, JSON or TOML document (DVC's params.yaml), parsed; relative to the folder of the
+    file holding the call, like file(), and recorded so a saved plan notices an edit."""
     from zplan.config import params_files
 
+    text = as_string(path, "path")
+    found = site.path(text)
+    site.record(found)
     try:
-        return params_files.document(as_string(path, "path"))
+        return params_files.document(found, shown_as=text)
     except params_files.ParamsFileError as exc:
         raise FunctionError(f"{exc.summary}{'; ' + exc.detail if exc.detail else ''}") from None
