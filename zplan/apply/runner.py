@@ -47,6 +47,7 @@ class StepRunner:
             log_path=str(self.log_path(plan.address)),
             stack={k: v for k, v in settings.items() if v is not UNKNOWN and k != "metadata_password"},
             secrets=self.project.secrets,
+            tfx=step.tfx,
         )
         self.tracker.started_at[plan.address] = time.time()
         with self._lock:

@@ -66,6 +66,7 @@ class StepTask:
     log_path: str
     stack: dict[str, Any] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)  # redacted from the log as the step writes it
+    tfx: str | None = None  # a TFX component run in place of source_file:function (zplan.tfx.runner)
 
 
 @dataclass
@@ -122,7 +123,7 @@ def _execute(task: StepTask, result: StepResult) -> None:
 
     project_dir = Path(task.project_dir)
     os.chdir(project_dir)  # relative paths in params mean the project folder, wherever zplan was started
-    fn = _load_function(project_dir, task.source_file, task.function)
+    fn = _load_function(project_dir, task.source_file, task.function) if task.tfx is None else _tfx_component(task.tfx)
     store = _store(task.artifact_store_url, task.project_dir)
     kwargs = dict(task.params)
     for name, spec in task.inputs.items():
@@ -162,6 +163,15 @@ def _load_function(project_dir: Path, source_file: str, function: str):
     if not callable(fn):
         raise _StepFailed(f"{source_file} has no function {function!r}", None)
     return fn
+
+
+def _tfx_component(name: str):
+    try:
+        from zplan.tfx.runner import component_function
+
+        return component_function(name)
+    except BaseException as exc:
+        raise _StepFailed(f"cannot load the TFX component {name}: {type(exc).__name__}: {exc}", traceback.format_exc()) from None
 
 
 def _store(url: str, project_dir: str):

@@ -48,6 +48,7 @@ class StepConfig:
     outputs: list[str] | None = None  # declared in HCL; otherwise read from the decorator
     depends_on: list["Ref"] = field(default_factory=list)
     timeout: float | None = None  # seconds; the stack's step_timeout applies when None
+    tfx: str | None = None  # a TFX standard component run as this step (zplan.tfx); source is then ""
 
     @property
     def addr(self) -> StepAddr:
@@ -59,7 +60,7 @@ class StepConfig:
 
     @property
     def function(self) -> str:
-        return self.source.rsplit(":", 1)[1]
+        return self.source.rsplit(":", 1)[-1]
 
 
 @dataclass

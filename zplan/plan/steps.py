@@ -81,12 +81,16 @@ class StepPlanner:
     def plan(self, step: StepConfig, scope: Scope, forced: bool, stack_known: bool = True) -> m.StepPlan:
         address = str(step.addr)
         try:
-            info = self.code.info(step.file, step.function)
+            info = self.code.info(step.file, step.function) if step.tfx is None else None
         except CodeError as exc:
             raise diags.fail(exc.summary, exc.detail, step.source_range) from None
         scope.step_is_sensitive = self.outputs_sensitive
         params = self._params(step, scope)
         inputs = self._inputs(step, scope)
+        if info is None:  # a TFX component: its code is the module files its params name
+            from zplan.plan.tfx_steps import tfx_code_info
+
+            info = tfx_code_info(step, scope.config, self.code, params, inputs)
         receives_secret = any(e is not None and scope.was_sensitive(e) for e in (step.params, step.inputs))
         check = signatures.check_call(step, info.signature, params, inputs)
         if check:
@@ -117,6 +121,7 @@ class StepPlanner:
             code_parts=info.parts,
             libraries=libraries,
             source=step.source,
+            tfx=step.tfx,
             params=params,
             inputs=inputs,
             resources=resources,
