@@ -35,7 +35,7 @@ def _import_steps(project: Project) -> None:
     found = diags.Collector()
     seen: set[str] = set()
     for step in project.config.steps():
-        if step.file in seen:
+        if step.tfx is not None or step.file in seen:  # a TFX component imports nothing of the project's steps
             continue
         seen.add(step.file)
         module = step.file[:-3].replace("/", ".") if step.file.endswith(".py") else step.file

@@ -1,5 +1,6 @@
-"""Checking a TFX step at plan time, without importing TFX: its component, its params,
-its module files, the artifact types of its inputs, and that this Python can run TFX.
+"""Checking a TFX step without importing TFX: at plan, its component, its params, its
+module files and the artifact types of its inputs; before apply runs one, that this
+Python can run TFX (so a TFX project is planned and validated on any Python).
 
 Plan hands over plain values (what each input is, where each key is written), so
 every mistake is reported at its file:line before anything runs.
@@ -59,7 +60,6 @@ def check_step(step: StepConfig, project_dir: Path, params: dict[str, Any], inpu
     _check_params(step, component, params, where)
     functions = _module_functions(step, component, project_dir, params, where)
     _check_inputs(step, component, inputs, where)
-    check_runtime(step)
     return TfxStep(component, functions)
 
 
