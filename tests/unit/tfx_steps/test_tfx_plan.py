@@ -7,10 +7,11 @@ import importlib.util
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import cli_env, zplan
+from tests.cli.helpers import cli_env, copy_project, zplan
 from zplan import diags
 from zplan.config import loader
 from zplan.config.model import StepConfig
@@ -195,3 +196,12 @@ def test_planning_an_ordinary_project_never_loads_zplan_tfx(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, env=cli_env())
     assert done.returncode == 0, done.stderr
+
+
+def test_the_penguin_example_plans_on_any_python(tmp_path):
+    example = Path(__file__).resolve().parents[3] / "examples" / "tfx-penguin"
+    project = copy_project(example, tmp_path / "penguin")
+    project.ok("validate")
+    doc = project.plan_json()
+    assert {s["step"]: s.get("tfx") for s in doc["steps"]}["transform"] == "Transform"
+    assert doc["summary"]["steps_run"] == 10
