@@ -29,7 +29,7 @@ def test_a_python_output_where_tfx_needs_examples(tmp_path):
     project = Project(tmp_path)
     project.write("main.zp.hcl", CONFIG)
     project.write("steps.py", "def rows():\n    return {'a': [1, 2]}\n")
-    result = project.run("apply", "-auto-approve")
+    result = project.run("apply", "-auto-approve", timeout=600)
     assert result.code == 1, result
     assert "input examples of StatisticsGen needs a TFX Examples artifact, got dict" in result.text
     assert "pipeline.p.step.stats" in result.text

@@ -15,12 +15,13 @@ from tests.cli.helpers import Project, copy_project, ran, reasons, steps_by_acti
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tfx-penguin"
 UPSTREAM = {"data", "examples", "statistics", "schema", "validate"}
 DOWNSTREAM = {"transform", "train", "evaluate", "push", "report"}
+APPLY_SECONDS = 900  # about two minutes alone on two cores; far more when the machine is busy
 
 
 @pytest.fixture(scope="module")
 def cold(tmp_path_factory) -> tuple[Project, object]:
     project = copy_project(EXAMPLE, tmp_path_factory.mktemp("tfx") / "penguin")
-    return project, project.apply()
+    return project, project.ok("apply", "-auto-approve", timeout=APPLY_SECONDS)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def edited(cold) -> tuple[Project, dict, object]:
     project, _ = cold
     project.replace("penguin_utils.py", "tft.scale_to_z_score(inputs[name])", "tft.scale_to_0_1(inputs[name])")
     doc = project.plan_json()
-    return project, doc, project.apply()
+    return project, doc, project.ok("apply", "-auto-approve", timeout=APPLY_SECONDS)
 
 
 def test_the_cold_run_runs_every_component_and_blesses_the_model(cold):

@@ -104,12 +104,17 @@ def _exec_properties(node) -> dict[str, Any]:
 
 
 def _outputs(node, root: Path) -> dict[str, list]:
+    """A fresh artifact per output, tagged with the TFX version as TFX's launcher tags them
+    (tools reading them back from ML Metadata choose the ``Split-train`` layout by it)."""
+    from tfx.orchestration.portable import outputs_utils
+
     output_dict = {}
     for name, channel in node.outputs.items():
         artifact = channel.type()
         artifact.uri = str(root / name / "data")
         Path(artifact.uri).mkdir(parents=True, exist_ok=True)
         output_dict[name] = [artifact]
+    outputs_utils.tag_output_artifacts_with_version(output_dict)
     return output_dict
 
 
