@@ -76,6 +76,7 @@ class Applier:
         if not self.plan.has_changes() and not stack_outputs.outputs_changed(self.plan, self.state):
             return self.result  # nothing to do: no run recorded, serial unchanged
         self.resources.preflight(self.plan.resource_changes)
+        _tfx_preflight(self.project.config, self.plan.steps_to_run)
         with stop_on_signals(self.stop, self._stop_steps, self._kill_steps):
             try:
                 self.resources.apply_destroys(self.plan.resources, lambda: self.stop.requested)
@@ -286,6 +287,16 @@ class Applier:
         self.runner.close()
         self._threads.shutdown(wait=True)
         self.recorder.close_run()
+
+
+def _tfx_preflight(config, steps: list[m.StepPlan]) -> None:
+    """A TFX step runs only where tfx is installed (Python 3.10): refused before anything runs, at its line."""
+    if any(s.tfx for s in steps):
+        from zplan.tfx.planning import check_runtime
+
+        for s in steps:
+            if s.tfx:
+                check_runtime(config.step(s.address))
 
 
 def _as_cached(plan: m.StepPlan, entry) -> m.StepPlan:

@@ -29,6 +29,7 @@ class RunRecorder:
         self.secrets = secrets
         self.metadata = None  # a MetadataStore once the run is opened
         self._pending: list = []  # ExecutionRecords not yet written
+        self._tfx_pending: list = []  # zplan.tfx.lineage.TfxExecution: TFX steps, recorded with TFX's types too
         self._last_flush = 0.0
 
     # -- the run --------------------------------------------------------------------------------
@@ -80,7 +81,20 @@ class RunRecorder:
             code_hash=plan.code_hash, state=state, started_at=started, finished_at=finished, error=error,
             inputs=self._inputs(plan), outputs={k: _artifact(v) for k, v in outputs.items()}, metadata=metadata or {},
         ))
+        if plan.tfx is not None:
+            self._tfx_pending.append(self._tfx_execution(plan, state, outputs))
         self.flush()
+
+    def _tfx_execution(self, plan: m.StepPlan, state: str, outputs: dict):
+        from zplan.tfx.lineage import TfxExecution
+
+        inputs = {}
+        for name, spec in plan.inputs.items():
+            up = self.tracker.current.get(spec.step) if isinstance(spec, m.StepOutputInput) else None
+            if up is not None and up.cached_from is not None and spec.output in up.cached_from.outputs:
+                inputs[name] = up.cached_from.outputs[spec.output]
+        return TfxExecution(plan.address, plan.pipeline, plan.step, plan.tfx, state, plan.cache_key or "",
+                            digest_secrets(plan.params, self.secrets), inputs, dict(outputs))
 
     def _inputs(self, plan: m.StepPlan) -> dict:
         inputs = {}
@@ -130,6 +144,12 @@ class RunRecorder:
         if self._pending and self.metadata is not None:
             self.metadata.record_executions(self.tracker.result.run_id, self._pending)
             self._pending = []
+        if self._tfx_pending and self.metadata is not None:
+            from zplan.tfx.lineage import record
+
+            run, executions = self.tracker.result.run_id, self._tfx_pending
+            self.metadata.record_with(lambda store, pb: record(store, pb, run, executions))
+            self._tfx_pending = []
 
 
 def _reference(path: Path, digest: str) -> dict:

@@ -48,6 +48,7 @@ class StepRunner:
             stack={k: v for k, v in settings.items() if v is not UNKNOWN and k != "metadata_password"},
             secrets=self.project.secrets,
             script=_script_task(self.project.config, step, plan),
+            tfx=step.tfx,
         )
         self.tracker.started_at[plan.address] = time.time()
         with self._lock:

@@ -70,6 +70,7 @@ class StepTask:
     stack: dict[str, Any] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)  # redacted from the log as the step writes it
     script: Any = None  # a zplan.apply.script_run.ScriptTask: run that command instead of a function
+    tfx: str | None = None  # a TFX component run in place of source_file:function (zplan.tfx.runner)
 
 
 @dataclass
@@ -151,6 +152,8 @@ def _execute(task: StepTask, result: StepResult) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="zplan-step-"))
     if task.script is not None:
         fn, kwargs = _script_function(task.script, scratch), {}
+    elif task.tfx is not None:
+        fn, kwargs = _tfx_component(task.tfx), dict(task.params)
     else:
         fn, kwargs = _load_function(project_dir, task.source_file, task.function), dict(task.params)
         # A worker imports a module once, for its first step from it: that import (pandas, sklearn, ...)
@@ -290,6 +293,15 @@ def _logging_to_log():
         handler.flush()
         root.removeHandler(handler)
         root.setLevel(level)
+
+
+def _tfx_component(name: str):
+    try:
+        from zplan.tfx.runner import component_function
+
+        return component_function(name)
+    except BaseException as exc:
+        raise _StepFailed(f"cannot load the TFX component {name}: {type(exc).__name__}: {exc}", traceback.format_exc()) from None
 
 
 def _store(url: str, project_dir: str):

@@ -250,15 +250,18 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
                 pipeline.steps[name] = script
         return
     where = f'in step "{name}"'
-    _check_attributes(block, {"source", "inputs", "params", "outputs", "depends_on", "description", "timeout", *REPEAT}, found, where)
+    _check_attributes(block, {"source", "tfx", "inputs", "params", "outputs", "depends_on", "description", "timeout", *REPEAT}, found, where)
     if _duplicate("step", name, pipeline.steps.get(name), block, found):
         return
     attrs = block.attributes
-    if "source" not in attrs:
-        found.error(f'step "{name}" has no source', 'add source = "path/to/file.py:function" (or command = [...] for a script)', block.range)
+    tfx = _tfx_component(name, attrs, found)
+    if tfx is False:
         return
-    source = _static(attrs["source"], found)
-    if not isinstance(source, str) or ":" not in source or not source.rsplit(":", 1)[1].isidentifier() or "\0" in source:
+    if "source" not in attrs and tfx is None:
+        found.error(f'step "{name}" has no source', 'add source = "path/to/file.py:function" (or command = [...] for a script, tfx = "COMPONENT" for a TFX component)', block.range)
+        return
+    source = _static(attrs["source"], found) if tfx is None else ""
+    if tfx is None and (not isinstance(source, str) or ":" not in source or not source.rsplit(":", 1)[1].isidentifier() or "\0" in source):
         found.error(
             f'step "{name}": source must look like "path/to/file.py:function"',
             f"got {attrs['source'].expr.source()}",
@@ -274,7 +277,7 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
         pipeline=pipeline.name,
         name=name,
         source=source,
-        source_range=attrs["source"].range,
+        source_range=attrs["tfx" if tfx else "source"].range,
         range=block.range,
         inputs=attrs["inputs"].expr if "inputs" in attrs else None,
         params=attrs["params"].expr if "params" in attrs else None,
@@ -282,7 +285,23 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
         depends_on=attrs["depends_on"].expr.references() if "depends_on" in attrs else [],
         timeout=timeout,
         repeat=calls.repeat(block, found),
+        tfx=tfx,
     )
+
+
+def _tfx_component(name: str, attrs: dict, found: diags.Collector) -> str | None | bool:
+    """The TFX component a step runs (``tfx = "StatisticsGen"``), None for a Python step,
+    False when the attribute is wrong (reported). Whether the name exists is checked by plan."""
+    if "tfx" not in attrs:
+        return None
+    if "source" in attrs:
+        found.error(f'step "{name}" has both source and tfx', "a step runs either a Python function or a TFX component: keep one", attrs["tfx"].range)
+        return False
+    value = _static(attrs["tfx"], found)
+    if not isinstance(value, str) or not value.isidentifier():
+        found.error(f'step "{name}": tfx must name a TFX component', f'e.g. tfx = "StatisticsGen"; got {attrs["tfx"].expr.source()}', attrs["tfx"].range)
+        return False
+    return value
 
 
 def _duration(attr: hcl.Attribute | None, found: diags.Collector, where: str) -> float | None:

@@ -63,6 +63,7 @@ class StepConfig:
     repeat: "Repeat | None" = None  # count / for_each as written (None: one instance)
     where: "Where | None" = None  # the module instance and key it was expanded in (None: the root, no key)
     script: "ScriptConfig | None" = None  # a command step (zplan.config.scripts): source is then ""
+    tfx: str | None = None  # a TFX standard component run as this step (zplan.tfx); source is then ""
 
     @property
     def addr(self) -> StepAddr:

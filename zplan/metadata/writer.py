@@ -10,6 +10,8 @@ content, as a cached step's outputs are) is the same row.
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from zplan.diags import fail
 from zplan.metadata import convert as cv
 from zplan.metadata.connection import Connection, _guarded, _mlmd
@@ -123,6 +125,13 @@ class Writer(Connection):
             reuse_artifact_if_already_exist_by_external_id=True,
         )
         return execution_ids
+
+    @_guarded
+    def record_with(self, write: Callable[[Any, Any], None]) -> None:
+        """Let an integration record its own types beside zplan's (``zplan.tfx`` records TFX's):
+        ``write(store, pb)`` gets the writable MLMD store and its proto module."""
+        store, _, m = self._writer()
+        write(store, m.pb)
 
     @_guarded
     def finish_run(self, run: int, status: str, finished_at: float) -> None:

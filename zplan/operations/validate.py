@@ -35,7 +35,7 @@ def _import_steps(project: Project) -> None:
     found = diags.Collector()
     seen: set[str] = set()
     for step in project.config.steps():
-        if step.script is not None or step.file in seen:  # a script step imports nothing here
+        if step.script is not None or step.tfx is not None or step.file in seen:  # script and TFX steps import none of the project's step modules here
             continue
         seen.add(step.file)
         module = step.file[:-3].replace("/", ".") if step.file.endswith(".py") else step.file

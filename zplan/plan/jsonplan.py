@@ -17,7 +17,8 @@ Schema (``format_version`` "1.0"; additions keep the major version):
       "steps": [{"address", "pipeline", "step", "action": "run"|"cached",
                  "reasons": [{"code", "message"}], "cache_key": str|null,
                  "code_hash", "source", "params": {...}, "inputs": {...},
-                 "cached_from": {"run", "finished_at"}|null, "depends_on": [...]}],
+                 "cached_from": {"run", "finished_at"}|null, "depends_on": [...],
+                 "tfx": "StatisticsGen" (only for a TFX component step)}],
       "outputs": {"NAME": {"known": bool, "sensitive": bool, "value": any}},
       "moved": [{"from": address, "to": address}],   (what moved blocks renamed in state)
       "summary": {"add", "change", "destroy", "steps_run", "steps_cached"},
@@ -109,6 +110,7 @@ def _step(s: m.StepPlan, mask) -> dict:
         "inputs": {k: v.to_json() for k, v in s.inputs.items()},
         "cached_from": cached,
         "depends_on": s.depends_on,
+        **({"tfx": s.tfx} if s.tfx else {}),  # a TFX component step (its source is then "")
     }
 
 

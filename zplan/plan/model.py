@@ -145,6 +145,7 @@ class StepPlan:
     code_parts: dict[str, str] = field(default_factory=dict)  # "pkg/helpers.py:h" -> digest, per definition reached
     libraries: dict[str, str] = field(default_factory=dict)  # installed distribution -> version, for what the code imports
     source: str = ""
+    tfx: str | None = None  # the TFX component the step runs instead of a source function
     params: dict[str, Any] = field(default_factory=dict)  # real values (never serialised as is)
     inputs: dict[str, StepInput] = field(default_factory=dict)
     resources: dict[str, str | None] = field(default_factory=dict)  # resources read -> digest of their applied record

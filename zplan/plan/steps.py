@@ -92,11 +92,15 @@ class StepPlanner:
             info, params, inputs = script_parts(self, step, scope)
         else:
             try:
-                info = self.code.info(step.file, step.function)
+                info = self.code.info(step.file, step.function) if step.tfx is None else None
             except CodeError as exc:
                 raise diags.fail(exc.summary, exc.detail, step.source_range) from None
             params = self._params(step, scope)
             inputs = self._inputs(step, scope)
+        if info is None:  # a TFX component: its code is the module files its params name
+            from zplan.plan.tfx_steps import tfx_code_info
+
+            info = tfx_code_info(step, scope.config, self.code, params, inputs)
         receives_secret = any(e is not None and scope.was_sensitive(e) for e in (step.params, step.inputs))
         check = signatures.check_call(step, info.signature, params, inputs)
         if check:
@@ -135,6 +139,7 @@ class StepPlanner:
             code_parts=info.parts,
             libraries=libraries,
             source=step.source,
+            tfx=step.tfx,
             params=params,
             inputs=inputs,
             resources=resources,

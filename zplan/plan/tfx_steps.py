@@ -1,0 +1,57 @@
+"""The code fingerprint of a TFX step: its component, and the project functions TFX calls
+(``preprocessing_fn`` of Transform's module file, ``run_fn`` of Trainer's), hashed like
+a Python step's code, so editing one reruns that component and what reads its outputs.
+
+``zplan.tfx`` (imported only for a project that has a TFX step) checks the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zplan import diags
+from zplan.config.model import Config, StepConfig
+from zplan.hashing import hash_value
+from zplan.plan import model as m
+from zplan.plan.code_hash import CodeError, CodeIndex, CodeInfo
+from zplan.plan.signatures import given_keywords
+
+TFX_KEY_VERSION = 1  # bump when the way a TFX step runs changes its results
+LIBRARIES = ("tfx", "tensorflow")  # their installed versions key every TFX step
+
+
+def tfx_code_info(step: StepConfig, config: Config, code: CodeIndex, params: dict[str, Any], inputs: dict[str, m.StepInput]) -> CodeInfo:
+    from zplan.tfx.planning import check_step
+
+    places = given_keywords(step, params, inputs)
+    given = {name: _given(config, spec) for name, spec in inputs.items()}
+    checked = check_step(step, config.project_dir, params, given, places)
+    parts: dict[str, str] = {}
+    modules, hashes = list(LIBRARIES), []
+    for param, rel, function in checked.functions:
+        try:
+            info = code.info(rel, function)
+        except CodeError as exc:
+            raise diags.fail(f'step "{step.name}": {exc.summary}', exc.detail, places.get(param, step.range)) from None
+        parts.update(info.parts)
+        modules += info.modules
+        hashes.append(info.hash)
+    digest = hash_value(["tfx", TFX_KEY_VERSION, checked.component.class_path, hashes])
+    return CodeInfo(hash=digest, outputs=list(checked.component.outputs), parts=parts, modules=sorted(set(modules)))
+
+
+def _given(config: Config, spec: m.StepInput):
+    from zplan.tfx.planning import GivenInput
+    from zplan.tfx.specs import COMPONENTS
+
+    if isinstance(spec, m.DataInput):
+        return GivenInput(spec.path, is_data=True)
+    if isinstance(spec, m.ListInput):
+        return GivenInput(", ".join(_written(i) for i in spec.items), is_list=True)
+    upstream = config.step(spec.step)
+    component = COMPONENTS.get(upstream.tfx) if upstream is not None and upstream.tfx else None
+    return GivenInput(_written(spec), artifact_type=component.outputs.get(spec.output) if component else None)
+
+
+def _written(spec: m.StepOutputInput) -> str:
+    return f"step.{spec.step.rsplit('.', 1)[1]}.outputs.{spec.output}"
