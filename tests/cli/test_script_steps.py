@@ -200,3 +200,33 @@ pipeline "p" {
     assert reasons(doc)["train"] == ["params.yaml: train.depth 3 -> 4", "params.yaml: train.n_est 50 -> 100"]
     project.replace("main.zp.hcl", "fixed = 1", "fixed = 2")
     assert "params.fixed: 1 -> 2" in reasons(project.plan_json("-var-file", "params.yaml"))["train"]
+
+
+FANNED = '''variable "greeting" {
+  default = "hello"
+}
+
+pipeline "p" {
+  step "report" {
+    for_each = toset(["a", "b"])
+
+    command = "echo ${var.greeting} ${each.value} > report-${each.value}.txt"
+    outs    = ["report-${each.value}.txt"]
+  }
+}
+'''
+
+
+def test_a_script_step_fans_out_with_for_each_each_instance_with_its_own_outs(tmp_path):
+    project = Project(tmp_path / "p")
+    project.write("main.zp.hcl", FANNED)
+    project.apply()
+    assert project.read("report-a.txt") == "hello a\n" and project.read("report-b.txt") == "hello b\n"
+    project.replace("main.zp.hcl", '["a", "b"]', '["a", "b", "c"]')
+    doc = project.plan_json()
+    assert {s["address"]: s["action"] for s in doc["steps"]} == {
+        'pipeline.p.step.report["a"]': "cached", 'pipeline.p.step.report["b"]': "cached", 'pipeline.p.step.report["c"]': "run"}
+    project.apply()
+    assert project.read("report-c.txt") == "hello c\n"
+    result = project.run("plan", "-var", "greeting=bye")
+    assert result.code == 0 and result.out.count("will rerun: command:") == 3, str(result)

@@ -25,6 +25,7 @@ from zplan.config import loader
 from zplan.config.model import NO_DEFAULT, Config, Each, Instances, ModuleCall, ModuleInstance, Pipeline, Repeat, Where
 from zplan.config.modules import module_dir
 from zplan.config.scope import Scope
+from zplan.config.scripts import instance_script
 from zplan.config.values import UNKNOWN, SetValue, contains_unknown, is_number, type_name
 
 
@@ -82,6 +83,8 @@ class _Expander:
                 source = step.source if folder == self.root_dir else _relative_source(step.source, folder, self.root_dir)
                 for suffix, where in self._instances(base, step.repeat, inst):
                     copy = step if where is None else dataclasses.replace(step, name=step.name + suffix, where=where, source=source)
+                    if copy.script is not None and copy.script.pending:  # a fanned-out command: its paths per instance
+                        copy = instance_script(copy, lambda expr, at=where: self.scope.eval(expr, where=at))
                     expanded.steps[copy.name] = copy
 
     def _instances(self, base: str, repeat: Repeat | None, inst: ModuleInstance) -> list[tuple[str, Where | None]]:

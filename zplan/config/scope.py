@@ -127,18 +127,18 @@ class Scope:
         (self._marked.add if sensitive else self._marked.discard)(id(expr))
         return value, sensitive
 
-    def eval_command(self, expr: Expr, pipeline: str, placed: Mapping[str, str]) -> Any:
+    def eval_command(self, expr: Expr, pipeline: str, placed: Mapping[str, str], where: Where | None = None) -> Any:
         """A script step's command, where ``input.NAME`` is the relative path input NAME is placed at."""
 
         def resolve(ref: Ref) -> Any:
             if ref.parts[0] != "input":
-                return self._resolve(ref, pipeline)
+                return self._resolve(ref, pipeline, where)
             name = str(ref.parts[1]) if len(ref.parts) == 2 else None
             if name not in placed:
                 raise diags.fail(f'unknown input "{_dotted(ref.parts)}"', f"this step's inputs: {', '.join(placed) or 'none'}", ref.range)
             return placed[name]
 
-        return expr.evaluate(resolve)
+        return expr.evaluate(resolve, self.config.read_files)
 
     def params_source(self, ref: Ref) -> str | None:
         """``params.yaml:train.n_est`` when ``ref`` (``var.train.n_est``, ``local.p.train.n_est``) reads

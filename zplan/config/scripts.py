@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from zplan.config import hcl
     from zplan.config.expr import Expr
 
-SCRIPT_ATTRIBUTES = {"command", "inputs", "deps", "params", "outs", "metrics", "depends_on", "description", "timeout"}
+SCRIPT_ATTRIBUTES = {"command", "inputs", "deps", "params", "outs", "metrics", "depends_on", "description", "timeout", "count", "for_each"}
+LISTS = ("deps", "outs", "metrics", "params")
 
 
 @dataclass
@@ -37,6 +38,8 @@ class ScriptConfig:
     outs: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
     param_keys: list[str] = field(default_factory=list)  # "train.n_est" or "params.json:train.n_est"
+    # a fanned-out step's lists as written (they may read each.* / count.index): evaluated per instance
+    pending: dict[str, "Expr"] = field(default_factory=dict)
 
     @property
     def outputs(self) -> list[str]:
@@ -47,11 +50,17 @@ def script_step(pipeline: Pipeline, name: str, block: "hcl.Block", found: diags.
     """The StepConfig of a ``step`` block that has a ``command``; None when it is wrong (reported)."""
     from zplan.config.loader import _check_attributes, _static
 
+    from zplan.config import calls
+
     where = f'in step "{name}"'
     _check_attributes(block, SCRIPT_ATTRIBUTES, found, where)
     attrs = block.attributes
+    repeat = calls.repeat(block, found)
+    if repeat is not None:  # each instance's lists are known once its each.* is: see instance_script
+        script = ScriptConfig(attrs["command"].expr, pending={k: attrs[k].expr for k in LISTS if k in attrs})
+        return _step_config(pipeline, name, block, found, duration, script, repeat)
     lists = {}
-    for key in ("deps", "outs", "metrics", "params"):
+    for key in LISTS:
         lists[key] = _paths(attrs.get(key), _static(attrs.get(key), found, []), key, name, found)
     if lists["params"] is None:
         return None
@@ -67,6 +76,11 @@ def script_step(pipeline: Pipeline, name: str, block: "hcl.Block", found: diags.
             found.error(f'steps "{other.name}" and "{name}" both write {shared[0]}', "give each out its own path", attrs.get("outs", block).range)
             return None
     script = ScriptConfig(attrs["command"].expr, lists["deps"], lists["outs"], lists["metrics"], lists["params"])
+    return _step_config(pipeline, name, block, found, duration, script, None)
+
+
+def _step_config(pipeline: Pipeline, name: str, block: "hcl.Block", found: diags.Collector, duration, script: ScriptConfig, repeat) -> StepConfig:
+    attrs = block.attributes
     return StepConfig(
         pipeline=pipeline.name,
         name=name,
@@ -78,11 +92,25 @@ def script_step(pipeline: Pipeline, name: str, block: "hcl.Block", found: diags.
         depends_on=attrs["depends_on"].expr.references() if "depends_on" in attrs else [],
         timeout=duration(attrs.get("timeout"), found, f'step "{name}"'),
         script=script,
+        repeat=repeat,
     )
 
 
+def instance_script(step: StepConfig, evaluate) -> StepConfig:
+    """One instance of a fanned-out script step, its lists evaluated with ``evaluate`` (each.* bound)."""
+    import dataclasses
+
+    found = diags.Collector()
+    lists = {key: _paths(expr, evaluate(expr), key, step.name, found) if key in step.script.pending else []
+             for key, expr in ((k, step.script.pending.get(k)) for k in LISTS)}
+    found.raise_if_errors()
+    script = ScriptConfig(step.script.command, lists["deps"], lists["outs"], lists["metrics"], lists["params"])
+    return dataclasses.replace(step, script=script, outputs=script.outputs)
+
+
 def _paths(attr, value, key: str, step: str, found: diags.Collector) -> list[str] | None:
-    """A static list of relative paths (or param keys); None when it is not one (reported)."""
+    """A list of relative paths (or param keys); None when it is not one (reported). ``attr``: the
+    attribute or expression it was written as (for its range)."""
     if attr is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):

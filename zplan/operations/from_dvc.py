@@ -232,6 +232,8 @@ def _for_each(each: Any, vars_: _Vars) -> str:
         match = _INTERPOLATION.fullmatch(each.strip())
         ref = vars_.reference(match.group(1)) if match else None
         return ref or _string(each)
+    if isinstance(each, list) and all(isinstance(v, str) for v in each):
+        return f"toset({_hcl(each)})"  # for_each takes a map or a set of strings, as in Terraform
     return _hcl(each)
 
 

@@ -67,7 +67,7 @@ def _is_script_out(config: Config, spec: m.StepOutputInput) -> bool:
 def command_line(step: StepConfig, scope: Scope, placed: dict[str, str]) -> list[str] | Any:
     """The evaluated command as a list of arguments (UNKNOWN while a value is known only after apply)."""
     expr = step.script.command
-    value = scope.eval_command(expr, step.pipeline, placed)
+    value = scope.eval_command(expr, step.pipeline, placed, step.where)
     symbolic = find_symbolic(value)
     if symbolic is not None:
         raise diags.fail(

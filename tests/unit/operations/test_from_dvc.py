@@ -64,7 +64,7 @@ def test_foreach_stages_become_for_each_with_each_key_and_value(converted):
     assert "for_each = local.custom_params.models" in text
     assert 'command  = "python train.py --model ${each.value.name} --depth ${each.value.depth} --lr ${local.params.train.lr} out/${each.key}"' in text
     assert 'outs     = ["out/${each.key}"]' in text
-    assert 'for_each = ["a", "b"]' in text and '"echo ${each.value} > report-${each.value}.txt"' in text
+    assert 'for_each = toset(["a", "b"])' in text and '"echo ${each.value} > report-${each.value}.txt"' in text
     assert 'params_file("params.yaml")' in text and 'custom_params = params_file("custom.yaml")' in text
     hcl.parse_text(text, "dvc.zp.hcl")  # what it writes parses (for_each itself is planned elsewhere)
 
