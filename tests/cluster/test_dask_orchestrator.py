@@ -1,0 +1,31 @@
+"""``orchestrator = "dask"``: steps run as tasks on a real cluster (a scheduler and two worker
+processes in their own folders), artifacts on the S3 test server, metadata on MariaDB."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.cluster.helpers import quickstart_on, zplan
+
+pytestmark = pytest.mark.slow
+
+STEPS = [f"pipeline.training.step.{s}" for s in ("load", "split", "scale", "train", "evaluate")]
+
+
+def test_quickstart_runs_on_the_cluster_and_another_checkout_sees_it_cached(tmp_path: Path, dask_cluster, s3_url: str, mysql_url: str) -> None:
+    project = quickstart_on(tmp_path / "a", dask_cluster.address, s3_url, mysql_url)
+    proc = zplan(project, "apply", "-stack", "dask", "-auto-approve")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "accuracy" in proc.stdout
+    assert not (project / ".zplan/artifacts").exists(), "no artifact went through this machine's store"
+    shipped = [p for w in dask_cluster.worker_folders() for p in w.glob("**/zplan-projects/*/steps/train.py")]
+    assert shipped, "the workers ran the steps from the shipped project files"
+
+    other = quickstart_on(tmp_path / "b", dask_cluster.address, s3_url, mysql_url)
+    plan = zplan(other, "plan", "-stack", "dask")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    for address in STEPS:
+        assert any(address in line and "cached" in line for line in plan.stdout.splitlines()), plan.stdout
