@@ -33,7 +33,7 @@ class DaskStepRunner(StepRunner):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._client = None
-        self._bundle = None  # the project's files, scattered once to the cluster
+        self._bundle: str | None = None  # the digest of the project's files uploaded to the workers
         self._waiters = cf.ThreadPoolExecutor(max_workers=64, thread_name_prefix="zplan-dask")
         self._running: dict[str, object] = {}  # address -> the Dask future of its current attempt
 
@@ -43,11 +43,30 @@ class DaskStepRunner(StepRunner):
         address = scheduler_address(self.tracker.stack_settings)
         if address is None:
             raise diags.fail('orchestrator "dask" needs orchestrator_options = { scheduler = "tcp://HOST:8786" }')
-        self._client = connect(address)
+        self._client = connect(address, self._connect_timeout())
         if not self._shared_project():
             from zplan.cluster.bundle import make_bundle
 
-            self._bundle = self._client.scatter(make_bundle(self.project.root), broadcast=False, hash=True)
+            self._bundle = self._upload(make_bundle(self.project.root))
+
+    def _upload(self, bundle) -> str:
+        import tempfile
+
+        from zplan.cluster.bundle import file_name
+
+        with tempfile.TemporaryDirectory(prefix="zplan-bundle-") as folder:
+            path = Path(folder) / file_name(bundle.digest)
+            path.write_bytes(bundle.data)
+            self._client.upload_file(str(path), load=False)
+        return bundle.digest
+
+    def _connect_timeout(self) -> float:
+        from zplan.cluster.connect import CONNECT_TIMEOUT_SECONDS
+        from zplan.durations import timeout_seconds
+
+        options = self.tracker.stack_settings.get("orchestrator_options") or {}
+        value = options.get("connect_timeout") if isinstance(options, dict) else None
+        return timeout_seconds(value) if value is not None else CONNECT_TIMEOUT_SECONDS
 
     def _shared_project(self) -> bool:
         options = self.tracker.stack_settings.get("orchestrator_options") or {}

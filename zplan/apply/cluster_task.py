@@ -35,8 +35,9 @@ class RemoteResult:
     worker: str  # the worker's address
 
 
-def run_on_worker(task: StepTask, bundle, timeout: float | None) -> RemoteResult:
-    """Run ``task`` here (a Dask worker); ``bundle`` is None when the project folder is shared."""
+def run_on_worker(task: StepTask, bundle: str | None, timeout: float | None) -> RemoteResult:
+    """Run ``task`` here (a Dask worker); ``bundle`` is the digest of the uploaded project files,
+    None when the project folder is shared."""
     from distributed import get_worker
 
     from zplan.cluster.bundle import unpacked

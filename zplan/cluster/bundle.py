@@ -3,8 +3,10 @@
 Workers are other machines (here: other working folders), so step code cannot be
 imported from the client's path. The client zips the project folder (without state,
 version control, virtual environments and byte code) in a fixed order with fixed
-timestamps, so the same files give the same digest; a worker unpacks a digest once
-into its own folder and every later step of that digest runs there.
+timestamps, so the same files give the same digest, and uploads it with Dask's own
+mechanism (``Client.upload_file``: every worker gets it, and so does a worker that
+joins or restarts later). A worker unpacks a digest once into its own folder and every
+later step of that digest runs there.
 """
 
 from __future__ import annotations
@@ -57,15 +59,22 @@ def _project_files(root: Path) -> list[Path]:
     return found
 
 
-def unpacked(bundle: Bundle, base: Path) -> Path:
-    """The folder holding ``bundle`` under ``base``, unpacked on first use (temp, then rename,
-    so two steps arriving at once never see half a project)."""
-    target = base / "zplan-projects" / bundle.digest.replace(":", "-")
+def file_name(digest: str) -> str:
+    return f"zplan-project-{digest.replace(':', '-')}.zip"
+
+
+def unpacked(digest: str, base: Path) -> Path:
+    """The folder holding the bundle ``digest`` (uploaded into ``base``), unpacked on first use
+    (temp, then rename, so two steps arriving at once never see half a project)."""
+    target = base / "zplan-projects" / digest.replace(":", "-")
     if target.is_dir():
         return target
+    archive_path = base / file_name(digest)
+    if not archive_path.is_file():
+        raise FileNotFoundError(f"the project bundle {archive_path.name} was not uploaded to this worker")
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
-    with zipfile.ZipFile(io.BytesIO(bundle.data)) as archive:
+    with zipfile.ZipFile(archive_path) as archive:
         archive.extractall(scratch)
     try:
         os.rename(scratch, target)

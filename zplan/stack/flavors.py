@@ -78,6 +78,14 @@ class DaskOrchestrator(Flavor):
         found = [] if isinstance(scheduler, str) and scheduler else [
             'orchestrator "dask" needs orchestrator_options = { scheduler = "tcp://HOST:8786" } '
             "(or resource.local_dask_cluster.NAME.scheduler_address)"]
+        timeout = options.get("connect_timeout") if isinstance(options, Mapping) else None
+        if timeout is not None:
+            from zplan.durations import timeout_seconds
+
+            try:
+                timeout_seconds(timeout)
+            except ValueError as exc:
+                found.append(f"connect_timeout: {exc}")
         store = settings.get("artifact_store")
         if isinstance(store, str) and _is_relative_file_url(store):
             found.append(f'orchestrator "dask" runs steps on workers, which resolve artifact_store "{store}" in their own '
