@@ -58,6 +58,8 @@ class LocalDaskCluster(LocalResource):
         return errors
 
     def create(self, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        if problems := self.check(inputs):
+            raise ProviderError("; ".join(problems))
         s = self.settings(inputs)
         folder = self.resolve(s["folder"] or f".zplan/dask/{name}")
         port, dashboard = _free_port(), _free_port()
