@@ -233,7 +233,17 @@ class Applier:
         if current.action == m.CACHED:
             return done_future(CACHED)
         self.hooks.step_started(address)
+        self._report_shortfall(address)
         return self.runner.start(current)
+
+    def _report_shortfall(self, address: str) -> None:
+        if type(self.runner) is not StepRunner:  # a cluster places the step by its resources
+            return
+        from zplan.apply.capacity import shortfall
+
+        lacking = shortfall(self.project.config.step(address).resources)
+        if lacking:
+            self.hooks.notice(f"{address} asks for {lacking}: running it on this machine anyway")
 
     def _finish_step(self, address: str, status: str, future: cf.Future | None) -> None:
         if status == SKIPPED and self._damaged_inputs.waits_for_retry(address):

@@ -15,6 +15,7 @@ from zplan.diags import Range
 
 if TYPE_CHECKING:
     from zplan.config.expr import Expr, Ref
+    from zplan.config.step_resources import StepResources
 
 NO_DEFAULT = object()
 
@@ -48,6 +49,8 @@ class StepConfig:
     outputs: list[str] | None = None  # declared in HCL; otherwise read from the decorator
     depends_on: list["Ref"] = field(default_factory=list)
     timeout: float | None = None  # seconds; the stack's step_timeout applies when None
+    resources: "StepResources | None" = None  # what the step needs (cpu, memory, gpu): for placement
+    cache: bool = True  # false: the step runs on every apply
 
     @property
     def addr(self) -> StepAddr:
