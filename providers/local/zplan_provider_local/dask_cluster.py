@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -89,16 +90,9 @@ class LocalDaskCluster(LocalResource):
         return proc, st.start_ticks if st else None, log, offset
 
     def _wait_healthy(self, address: str, workers: int, timeout: float, started: list) -> None:
-        from zplan import diags
-        from zplan.cluster.connect import connect
-
         try:
-            client = connect(address, timeout=timeout, what="the cluster's scheduler")
-            try:
-                client.wait_for_workers(workers, timeout=timeout)
-            finally:
-                client.close()
-        except (diags.DiagnosticError, TimeoutError, OSError) as exc:
+            _wait_for_workers(address, workers, timeout)
+        except (TimeoutError, OSError) as exc:
             logs = "\n".join(f"{log} (last lines):\n{_tail(log, offset)}" for proc, _t, log, offset in started
                              if procs.exit_code(proc.pid) is not None)
             raise ProviderError(f"the Dask cluster at {address} did not become healthy ({exc})"
@@ -136,6 +130,26 @@ def _dask_argv(*args: str) -> list[str]:
     if not found:
         raise ProviderError("local_dask_cluster needs Dask: install zplan with the dask extra (pip install 'zplan[dask]')")
     return [found, *args]
+
+
+def _wait_for_workers(address: str, workers: int, timeout: float) -> None:
+    """Until a client sees every worker; connecting is retried (a handshake can die while the
+    scheduler starts)."""
+    from distributed import Client
+
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"fewer than {workers} workers after {timeout:g} s")
+        try:
+            with Client(address, timeout=min(left, 10.0), set_as_default=False) as client:
+                client.wait_for_workers(workers, timeout=max(1.0, deadline - time.monotonic()))
+                return
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001 - refused, timed out, or CancelledError during the handshake
+            time.sleep(0.5)
 
 
 def _free_port() -> int:
