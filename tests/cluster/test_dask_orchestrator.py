@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.helpers import quickstart_on, zplan
+from tests.cluster.helpers import DASK_STACK, ROOT, quickstart_on, zplan
 
 pytestmark = pytest.mark.slow
 
@@ -29,3 +29,42 @@ def test_quickstart_runs_on_the_cluster_and_another_checkout_sees_it_cached(tmp_
     assert plan.returncode == 0, plan.stdout + plan.stderr
     for address in STEPS:
         assert any(address in line and "cached" in line for line in plan.stdout.splitlines()), plan.stdout
+
+
+def test_the_beam_example_runs_on_the_cluster(tmp_path: Path, dask_cluster, s3_url: str) -> None:
+    project = tmp_path / "beam"
+    shutil.copytree(ROOT / "examples/beam-preprocess", project, ignore=shutil.ignore_patterns(".zplan"))
+    with open(project / "main.zp.hcl", "a") as f:
+        stack = DASK_STACK.replace("SCHEDULER", dask_cluster.address).replace("ARTIFACTS", s3_url)
+        f.write(stack.replace("METADATA", "sqlite:///.zplan/metadata.db").rstrip().rstrip("}")
+                + '  processing     = "beam:DirectRunner"\n  beam_options   = { direct_running_mode = "in_memory" }\n}\n')
+    proc = zplan(project, "apply", "-stack", "dask", "-auto-approve", "-var", "rows=2000")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "pipeline.events.step.preprocess: done" in proc.stdout and "purchases" in proc.stdout
+
+
+def test_a_shared_project_folder_is_used_in_place(tmp_path: Path, dask_cluster, s3_url: str) -> None:
+    project = tmp_path / "shared"
+    project.mkdir()
+    (project / "steps.py").write_text("import os\n\n\ndef where() -> str:\n    return os.getcwd()\n")
+    (project / "main.zp.hcl").write_text(f'''
+stack "dask" {{
+  orchestrator         = "dask"
+  orchestrator_options = {{ scheduler = "{dask_cluster.address}", shared_project_dir = true }}
+  artifact_store       = "{s3_url}"
+  metadata_store       = "sqlite:///.zplan/metadata.db"
+}}
+
+pipeline "p" {{
+  step "where" {{
+    source = "steps.py:where"
+  }}
+}}
+
+output "where" {{
+  value = step.where.outputs.output
+}}
+''')
+    proc = zplan(project, "apply", "-stack", "dask", "-auto-approve")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert str(project) in zplan(project, "output", "where").stdout
