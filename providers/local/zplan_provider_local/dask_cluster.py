@@ -77,7 +77,7 @@ class LocalDaskCluster(LocalResource):
                 procs.stop(proc.pid, ticks, STOP_GRACE)
             raise
         return {
-            **s, "folder": str(folder), "id": address, "scheduler_address": address,
+            **s, "id": address, "scheduler_address": address,
             "dashboard_url": f"http://127.0.0.1:{dashboard}/status",
             "pids": [p.pid for p, *_ in started], "start_ticks": [t for _p, t, *_ in started],
         }
