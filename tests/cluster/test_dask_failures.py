@@ -105,3 +105,12 @@ def test_a_step_whose_workers_keep_dying_fails_cleanly(tmp_path: Path, dask_clus
     assert proc.returncode == 1
     assert "attempt 1: the Dask worker running it died" in proc.stdout and "attempt 2" in proc.stdout
     assert "not retried again" in proc.stdout
+
+
+def test_a_dask_stack_without_a_scheduler_is_a_plan_error(tmp_path: Path) -> None:
+    folder = project(tmp_path / "p", "", f"file://{tmp_path}/artifacts", "raises", "{ n = 1 }")
+    (folder / "main.zp.hcl").write_text((folder / "main.zp.hcl").read_text().replace('scheduler = ""', 'connect_timeout = "soon"'))
+    proc = zplan(folder, "plan", "-stack", "dask")
+    assert proc.returncode == 1
+    assert 'orchestrator "dask" needs orchestrator_options = { scheduler = "tcp://HOST:8786" }' in proc.stderr
+    assert "connect_timeout: 'soon' is not a duration" in proc.stderr and "main.zp.hcl:" in proc.stderr

@@ -54,8 +54,12 @@ class DaskStepRunner(StepRunner):
 
         from zplan.cluster.bundle import file_name
 
+        name = file_name(bundle.digest)
+        have = self._client.run(lambda dask_worker: (Path(dask_worker.local_directory) / name).is_file())
+        if have and all(have.values()):
+            return bundle.digest  # uploaded by an earlier apply (and registered for workers that join later)
         with tempfile.TemporaryDirectory(prefix="zplan-bundle-") as folder:
-            path = Path(folder) / file_name(bundle.digest)
+            path = Path(folder) / name
             path.write_bytes(bundle.data)
             self._client.upload_file(str(path), load=False)
         return bundle.digest
