@@ -114,3 +114,15 @@ def test_a_dask_stack_without_a_scheduler_is_a_plan_error(tmp_path: Path) -> Non
     assert proc.returncode == 1
     assert 'orchestrator "dask" needs orchestrator_options = { scheduler = "tcp://HOST:8786" }' in proc.stderr
     assert "connect_timeout: 'soon' is not a duration" in proc.stderr and "main.zp.hcl:" in proc.stderr
+
+
+@pytest.mark.slow
+def test_an_artifact_store_workers_cannot_write_fails_the_step_with_the_stores_message(tmp_path: Path, dask_cluster, s3_url: str) -> None:
+    missing = "s3://no-such-bucket-for-zplan/artifacts"
+    folder = project(tmp_path / "p", dask_cluster.address, missing, "raises", "{ n = 1 }")
+    (folder / "steps.py").write_text(STEPS + "\n\ndef fine() -> int:\n    return 1\n")
+    (folder / "main.zp.hcl").write_text((folder / "main.zp.hcl").read_text().replace("steps.py:raises", "steps.py:fine").replace("params = { n = 1 }", ""))
+    proc = zplan(folder, "apply", "-stack", "dask", "-auto-approve")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "artifact store s3://no-such-bucket-for-zplan/artifacts failed: The specified bucket does not exist" in proc.stdout
+    assert "[on Dask worker tcp://127.0.0.1:" in proc.stdout and "Traceback" not in proc.stdout

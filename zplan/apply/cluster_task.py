@@ -50,6 +50,8 @@ def run_on_worker(task: StepTask, bundle: str | None, timeout: float | None) -> 
         task, project_dir=str(project_dir), log_path=str(log_path),
         inputs={name: _localized(spec, task, project_dir) for name, spec in task.inputs.items()})
     result = _run_in_child(local, timeout, base)
+    if not result.ok and result.error and result.traceback is None:  # zplan's failure, not the step's: say where
+        result.error = f"{result.error} [on Dask worker {worker.address}]"
     log = log_path.read_text(errors="replace") if log_path.exists() else ""
     log_path.unlink(missing_ok=True)
     return RemoteResult(result, log, worker.address)
