@@ -75,3 +75,15 @@ def test_graph_mistakes_are_diagnostics_and_write_nothing(tmp_path):
 
 def test_step_command():
     assert step_command("pipeline.p.step.a", "prod") == ["zplan", "run-step", "pipeline.p.step.a", "-stack", "prod"]
+
+
+def test_step_resources_become_task_requests(tmp_path):
+    from zplan.config.step_resources import parse_resources
+
+    needs = parse_resources({"cpu": 2, "memory": "4GiB", "gpu": 1, "gpu_type": "NVIDIA_TESLA_T4"})
+    steps = [StepTask("pipeline.t.step.train", "train", [], needs)]
+    spec = yaml.safe_load(compile_pipeline("t", steps, IMAGE, "gcp", tmp_path / "t.yaml").read_text())
+    container = next(iter(spec["deploymentSpec"]["executors"].values()))["container"]
+    resources = container["resources"]
+    assert resources["cpuLimit"] == 2 and resources["memoryLimit"] == pytest.approx(4 * 2**30 / 10**9)
+    assert resources["accelerator"]["type"] == "NVIDIA_TESLA_T4" and resources["accelerator"]["count"] == "1"

@@ -29,7 +29,7 @@ from zplan.apply.runner import StepRunner
 from zplan.apply.tracker import CACHED, STOPPED, ApplyResult, RunTracker
 from zplan.apply.worker import StepResult
 from zplan.apply.workers import TaskCancelled
-from zplan.config.values import UNKNOWN
+from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.graph.walk import FAILED, OK, SKIPPED, done_future, walk
 from zplan.hooks import Hooks
 from zplan.metadata.urls import metadata_password
@@ -39,6 +39,17 @@ from zplan.provider import ResourceResult
 from zplan.state.model import State
 
 __all__ = ["Applier", "ApplyResult"]
+
+_NOT_STARTED = "not-started"  # a step's start found the runner unable to run anything
+
+
+def _step_runner(settings) -> type[StepRunner]:
+    """Where steps run: worker processes here, or tasks on a Dask cluster."""
+    if settings.get("orchestrator") == "dask":
+        from zplan.apply.cluster import DaskStepRunner
+
+        return DaskStepRunner
+    return StepRunner
 
 
 class Applier:
@@ -63,11 +74,12 @@ class Applier:
         self.resources = ResourceApplier(self.project, state, self.hooks, lambda: persist(state), self.result, self._step_output)
         self.recorder = RunRecorder(state, persist, self.tracker, self.project.secrets, self.project.root)
         self.resources.on_applied = self._record_deployment
-        self.runner = StepRunner(self.project, self.tracker, inputs.stat_cache, max(1, parallelism or os.cpu_count() or 1))
+        self.runner = _step_runner(inputs.stack_settings)(self.project, self.tracker, inputs.stat_cache, max(1, parallelism or os.cpu_count() or 1))
         self._base_step_planner = inputs.step_planner
         self.step_planner = self._run_planner(plan.store_key)
         self._threads = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="zplan-resource")
         self._run_open = False
+        self._abort: diags.DiagnosticError | None = None  # the runner could not start (a scheduler out of reach)
         self.stop = StopRequest()  # set by Ctrl-C or SIGTERM
         self._damaged_inputs = DamagedInputs(self.graph, lambda: self.step_planner, self.tracker, self.runner.artifact_store, self.hooks)
 
@@ -123,12 +135,14 @@ class Applier:
             res = future.result() if future.exception() is None else ResourceResult(node, None, str(future.exception()))
             self.resources.finish(self.plan.resource(node), res)
 
-        stopping = lambda: self.stop.requested  # noqa: E731
+        stopping = lambda: self.stop.requested or self._abort is not None  # noqa: E731
         walk(self.graph, start, finish, nodes=nodes, stopping=stopping)
         again = self._damaged_inputs.next_round()
         if again and not stopping():  # steps held back on a damaged input, with the steps that made it
             walk(self.graph, start, finish, nodes=again, stopping=stopping)
         self.recorder.flush(force=True)
+        if self._abort is not None:
+            raise self._abort
         if remote and self.result.ok and self.plan.steps_to_run and not stopping():
             from zplan.apply.remote import submit_pipelines
 
@@ -152,6 +166,7 @@ class Applier:
         if self._run_open:
             return
         self._settle_stack()
+        self.runner.prepare()  # before the run is recorded: a cluster out of reach leaves no run behind
         pipelines = sorted({s.pipeline for s in self.plan.steps})
         self.result.run_id = self.recorder.open_run(self.project, pipelines, metadata_password(self.tracker.stack_settings))
         self._run_open = True
@@ -159,7 +174,7 @@ class Applier:
 
     def _settle_stack(self) -> None:
         """Evaluate the stack again with applied resources, when planning could not."""
-        if self.tracker.store_key is not None:
+        if self.tracker.store_key is not None and not contains_unknown(self.tracker.stack_settings):
             return
         from zplan.stack import select
         from zplan.state.model import store_key
@@ -209,14 +224,28 @@ class Applier:
 
     # -- steps ----------------------------------------------------------------------------------------
     def _start_step(self, address: str) -> cf.Future:
-        self._open_run()
+        try:
+            self._open_run()
+        except diags.DiagnosticError as exc:
+            self._abort = exc
+            return done_future(_NOT_STARTED)
         original = self.plan.step(address)
         forced = original.action == m.RUN and any(r.code == m.REPLACE_REQUESTED for r in original.reasons)
         current = self.step_planner.plan(self.project.config.step(address), self.project.scope(self.resources.value), forced)
         if current.action == m.CACHED:
             return done_future(CACHED)
         self.hooks.step_started(address)
+        self._report_shortfall(address)
         return self.runner.start(current)
+
+    def _report_shortfall(self, address: str) -> None:
+        if type(self.runner) is not StepRunner:  # a cluster places the step by its resources
+            return
+        from zplan.apply.capacity import shortfall
+
+        lacking = shortfall(self.project.config.step(address).resources)
+        if lacking:
+            self.hooks.notice(f"{address} asks for {lacking}: running it on this machine anyway")
 
     def _finish_step(self, address: str, status: str, future: cf.Future | None) -> None:
         if status == SKIPPED and self._damaged_inputs.waits_for_retry(address):
@@ -224,6 +253,10 @@ class Applier:
         if status == SKIPPED:
             self.tracker.outcome(address, SKIPPED)
             self.hooks.step_skipped(address, self._skip_reason("an upstream step failed"))
+            return
+        if future is not None and future.exception() is None and future.result() == _NOT_STARTED:
+            self.tracker.outcome(address, SKIPPED)
+            self.hooks.step_skipped(address, f"not started: {self._abort.diagnostics[0].summary}" if self._abort else "not started")
             return
         current = self.tracker.current[address]
         if future is not None and future.exception() is None and future.result() == CACHED:

@@ -19,7 +19,8 @@ def submit_pipelines(project, plan: m.Plan, settings: Mapping[str, Any], tracker
     options = settings.get("orchestrator_options")
     for pipeline in sorted({s.pipeline for s in plan.steps}):
         steps = [s for s in plan.steps if s.pipeline == pipeline]
-        tasks = [StepTask(s.address, s.step, [short_name(d) for d in s.depends_on]) for s in steps]
+        tasks = [StepTask(s.address, s.step, [short_name(d) for d in s.depends_on], project.config.step(s.address).resources)
+                 for s in steps]
         spec = compile_pipeline(pipeline, tasks, str(settings.get("container_image") or ""), project.stack_name,
                                 project.state_dir / "compiled" / f"{pipeline}.yaml")
         hooks.notice(f"pipeline {pipeline}: {submit(spec, str(settings['orchestrator']), options if isinstance(options, dict) else {})}")

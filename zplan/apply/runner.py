@@ -31,10 +31,27 @@ class StepRunner:
         self._lock = threading.Lock()  # a stop (from another thread) and a start never interleave
         self._cancelled = False
 
+    def prepare(self) -> None:
+        """Called once before the run opens: a runner that needs a connection makes it here."""
+
     def start(self, plan: m.StepPlan) -> cf.Future:
         step = self.project.config.step(plan.address)
+        task = self.task(plan)
+        self.tracker.started_at[plan.address] = time.time()
+        with self._lock:
+            if self._cancelled:
+                future: cf.Future = cf.Future()
+                future.set_exception(TaskCancelled("not started: the apply was interrupted"))
+                return future
+            if self._pool is None:
+                self._pool = WorkerPool(self.parallelism, preload=("zplan.apply.worker",))
+            return self._pool.submit(run_step, task, timeout=self._timeout(step))
+
+    def task(self, plan: m.StepPlan) -> StepTask:
+        """What a worker needs to run the step: addresses, params, digests; never data."""
+        step = self.project.config.step(plan.address)
         settings = self.tracker.stack_settings
-        task = StepTask(
+        return StepTask(
             address=plan.address,
             project_dir=str(self.project.root),
             source_file=step.file,
@@ -50,15 +67,6 @@ class StepRunner:
             script=_script_task(self.project.config, step, plan),
             tfx=step.tfx,
         )
-        self.tracker.started_at[plan.address] = time.time()
-        with self._lock:
-            if self._cancelled:
-                future: cf.Future = cf.Future()
-                future.set_exception(TaskCancelled("not started: the apply was interrupted"))
-                return future
-            if self._pool is None:
-                self._pool = WorkerPool(self.parallelism, preload=("zplan.apply.worker",))
-            return self._pool.submit(run_step, task, timeout=self._timeout(step))
 
     def cancel(self, grace: float | None = None) -> None:
         """Stop running steps (SIGTERM, SIGKILL after ``grace`` s) and start no more; returns at once."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from zplan.steps import DEFAULT_OUTPUT
+from zplan.diags import DiagnosticError
 
 SMALL_VALUE_BYTES = 4096  # JSON outputs up to this size are also kept in state, for `zplan output`
 
@@ -103,6 +104,9 @@ def run_step(task: StepTask) -> StepResult:
         result.error = f"{exc.message}{_log_tail(task.log_path)}"
     except _StepFailed as exc:
         result.error, result.traceback = exc.message, exc.trace
+    except DiagnosticError as exc:  # a store out of reach, say: its message, not zplan's frames
+        d = exc.diagnostics[0]
+        result.error = d.summary + (f" ({d.detail})" if d.detail else "")
     except BaseException as exc:  # zplan's own failure around the step: report, don't crash the pool
         result.error = f"{type(exc).__name__}: {exc}"
         result.traceback = traceback.format_exc()

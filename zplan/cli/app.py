@@ -362,6 +362,15 @@ def providers() -> None:
         echo(f"{name}: {', '.join(types)}")
 
 
+@app.command("build-image")
+def build_image(stack: Optional[str] = stack_option(), var: List[str] = VarOpt) -> None:
+    """Write a Dockerfile for the stack's container_image (the lock file's packages, zplan, the project)."""
+    from zplan.operations.image import write_image_files
+
+    files = write_image_files(project_args(stack, var))
+    typer.echo(f"Wrote {files.dockerfile} (packages from {files.lock.name}). Build it with:\n  {files.build_command}")
+
+
 @app.command("run-step", hidden=True)
 def run_step(address: str, stack: Optional[str] = stack_option(), var: List[str] = VarOpt) -> None:
     """Run one step (used inside containers by the Kubeflow/Vertex orchestrators)."""

@@ -250,7 +250,7 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
                 pipeline.steps[name] = script
         return
     where = f'in step "{name}"'
-    _check_attributes(block, {"source", "tfx", "inputs", "params", "outputs", "depends_on", "description", "timeout", *REPEAT}, found, where)
+    _check_attributes(block, {"source", "tfx", "inputs", "params", "outputs", "depends_on", "description", "timeout", "resources", "cache", *REPEAT}, found, where)
     if _duplicate("step", name, pipeline.steps.get(name), block, found):
         return
     attrs = block.attributes
@@ -286,7 +286,31 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
         timeout=timeout,
         repeat=calls.repeat(block, found),
         tfx=tfx,
+        resources=_resources(attrs.get("resources"), found, name),
+        cache=_cache(attrs.get("cache"), found, name),
     )
+
+
+def _resources(attr: hcl.Attribute | None, found: diags.Collector, step: str):
+    """``resources = { cpu = 2, memory = "4GiB", gpu = 1 }``; None when absent or wrong (reported)."""
+    from zplan.config.step_resources import parse_resources
+
+    value = _static(attr, found)
+    if value is None:
+        return None
+    try:
+        return parse_resources(value)
+    except ValueError as exc:
+        found.error(f'step "{step}": {exc}', 'e.g. resources = { cpu = 2, memory = "4GiB", gpu = 1 }', attr.range)
+        return None
+
+
+def _cache(attr: hcl.Attribute | None, found: diags.Collector, step: str) -> bool:
+    value = _static(attr, found, True)
+    if not isinstance(value, bool):
+        found.error(f'step "{step}": cache must be true or false', f"got {attr.expr.source()}", attr.range)
+        return True
+    return value
 
 
 def _tfx_component(name: str, attrs: dict, found: diags.Collector) -> str | None | bool:

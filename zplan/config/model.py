@@ -17,6 +17,7 @@ from zplan.diags import Range
 if TYPE_CHECKING:
     from zplan.config.expr import Expr, Ref
     from zplan.config.scripts import ScriptConfig
+    from zplan.config.step_resources import StepResources
 
 NO_DEFAULT = object()
 
@@ -64,6 +65,8 @@ class StepConfig:
     where: "Where | None" = None  # the module instance and key it was expanded in (None: the root, no key)
     script: "ScriptConfig | None" = None  # a command step (zplan.config.scripts): source is then ""
     tfx: str | None = None  # a TFX standard component run as this step (zplan.tfx); source is then ""
+    resources: "StepResources | None" = None  # what the step needs (cpu, memory, gpu): for placement
+    cache: bool = True  # false: the step runs on every apply
 
     @property
     def addr(self) -> StepAddr:

@@ -16,7 +16,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from zplan.diags import fail
 
@@ -26,6 +26,7 @@ class StepTask:
     address: str  # pipeline.NAME.step.STEP
     name: str  # the step's name, also the task's display name
     depends_on: list[str] = field(default_factory=list)  # step names or addresses
+    resources: Any = None  # the step's StepResources (cpu, memory, gpu, gpu_type), or None
 
 
 def step_command(address: str, stack: str) -> list[str]:
@@ -94,11 +95,25 @@ def _pipeline_func(pipeline: str, order: list[tuple[StepTask, list[StepTask]]], 
             task = components[s.address]()
             task.set_display_name(s.name)
             task.set_caching_options(False)  # zplan's cache key decides, not KFP's
+            _request(task, s.resources)
             for u in ups:
                 task.after(tasks[u.address])
             tasks[s.address] = task
 
     return run_pipeline
+
+
+def _request(task: Any, resources: Any) -> None:
+    """The step's resources as the task's requests and limits (Kubeflow and Vertex read both)."""
+    if resources is None or resources.empty:
+        return
+    if resources.cpu:
+        task.set_cpu_request(f"{resources.cpu:g}").set_cpu_limit(f"{resources.cpu:g}")
+    if resources.memory:
+        quantity = resources.memory_text.replace("B", "") if resources.memory_text.endswith("iB") else str(resources.memory)
+        task.set_memory_request(quantity).set_memory_limit(quantity)
+    if resources.gpu:
+        task.set_accelerator_type(resources.gpu_type or "nvidia.com/gpu").set_accelerator_limit(resources.gpu)
 
 
 def _component(s: StepTask, image: str, stack: str) -> Callable:

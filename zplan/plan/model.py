@@ -36,6 +36,7 @@ class ReasonCode(str, Enum):
     ARTIFACT_DAMAGED = "artifact_damaged"  # a cached output no longer hashes to its digest
     KNOWN_AFTER_APPLY = "known_after_apply"
     REPLACE_REQUESTED = "replace_requested"
+    CACHE_DISABLED = "cache_disabled"  # the step says cache = false
     RESOURCE_CHANGED = "resource_changed"  # a step reads a resource created, updated or replaced
     NEW_IN_CONFIG = "new_in_config"  # resources
     REMOVED_FROM_CONFIG = "removed_from_config"

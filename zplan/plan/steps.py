@@ -117,8 +117,10 @@ class StepPlanner:
         cache_key = hash_value(fingerprint) if known else None
         entry = self.state.cache_entry(self.store_key, cache_key) if known and self.store_key else None
         touched = self._resources_changing(read)
-        cached = not forced and not touched and entry is not None and self._entry_problem(entry.outputs) is None
-        if not cached:
+        cached = step.cache and not forced and not touched and entry is not None and self._entry_problem(entry.outputs) is None
+        if not step.cache and not forced:
+            reasons = [m.Reason(m.ReasonCode.CACHE_DISABLED, "cache = false: runs on every apply")]
+        elif not cached:
             record = self.state.step_record(self.store_key, address) if self.store_key else None
             reused_key = self._reused_if_unchanged(draft) if stack_known and fingerprint is None and not forced and not touched else None
             if reused_key is not None:

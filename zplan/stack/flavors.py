@@ -65,6 +65,40 @@ class VertexOrchestrator(KubeflowOrchestrator):
         return found
 
 
+class DaskOrchestrator(Flavor):
+    """Steps as tasks on a Dask cluster; artifacts go through a store every worker reaches."""
+
+    component, name = "orchestrator", "dask"
+
+    def validate(self, value, settings):
+        options = settings.get("orchestrator_options")
+        if contains_unknown(options):
+            return []  # the scheduler comes from a resource not applied yet
+        scheduler = options.get("scheduler") if isinstance(options, Mapping) else None
+        found = [] if isinstance(scheduler, str) and scheduler else [
+            'orchestrator "dask" needs orchestrator_options = { scheduler = "tcp://HOST:8786" } '
+            "(or resource.local_dask_cluster.NAME.scheduler_address)"]
+        timeout = options.get("connect_timeout") if isinstance(options, Mapping) else None
+        if timeout is not None:
+            from zplan.durations import timeout_seconds
+
+            try:
+                timeout_seconds(timeout)
+            except ValueError as exc:
+                found.append(f"connect_timeout: {exc}")
+        store = settings.get("artifact_store")
+        if isinstance(store, str) and _is_relative_file_url(store):
+            found.append(f'orchestrator "dask" runs steps on workers, which resolve artifact_store "{store}" in their own '
+                         "folders: use s3:// or gs://, or a file:// path every worker shares (file:///shared/artifacts)")
+        return found
+
+
+def _is_relative_file_url(value: str) -> bool:
+    scheme, sep, rest = value.partition("://")
+    path = rest if sep else value
+    return (scheme == "file" or not sep) and not path.startswith("/")
+
+
 def _local_stores(orchestrator: str, settings: Mapping[str, Any]) -> list[str]:
     """Stores on this machine's disk are out of reach of steps running in pods."""
     found = []
@@ -118,7 +152,7 @@ class BeamProcessing(Flavor):
 
 
 BUILTIN: tuple[Flavor, ...] = (
-    LocalOrchestrator(), KubeflowOrchestrator(), VertexOrchestrator(),
+    LocalOrchestrator(), KubeflowOrchestrator(), VertexOrchestrator(), DaskOrchestrator(),
     FileArtifactStore(), S3ArtifactStore(), GcsArtifactStore(),
     SqliteMetadataStore(), MySQLMetadataStore(), BeamProcessing(),
 )

@@ -16,5 +16,6 @@ def train(train: pd.DataFrame, c: float, seed: int) -> LogisticRegression:
 
 def evaluate(model: LogisticRegression, test: pd.DataFrame, report_dir: str) -> float:
     accuracy = float(model.score(test.drop(columns=[LABEL]), test[LABEL]))
+    Path(report_dir).mkdir(parents=True, exist_ok=True)  # on a cluster worker: that worker's copy of the project
     Path(report_dir, "accuracy.json").write_text(json.dumps({"accuracy": accuracy}) + "\n")
     return round(accuracy, 4)

@@ -7,6 +7,7 @@ from typing import Any, Callable, Mapping
 from zplan.provider import Provider, ProviderError
 
 from .base import LocalResource
+from .dask_cluster import LocalDaskCluster
 from .directory import LocalDirectory
 from .file import LocalFile
 from .process import LocalProcess
@@ -14,12 +15,12 @@ from .serving import LocalModelServer
 from .sqlite import LocalSqliteDatabase
 
 RESOURCES: dict[str, type[LocalResource]] = {
-    cls.schema.type: cls for cls in (LocalDirectory, LocalSqliteDatabase, LocalFile, LocalProcess, LocalModelServer)
+    cls.schema.type: cls for cls in (LocalDirectory, LocalSqliteDatabase, LocalFile, LocalProcess, LocalModelServer, LocalDaskCluster)
 }
 
 
 class LocalProvider(Provider):
-    """Folders, SQLite files, plain files, service processes and model servers on this machine."""
+    """Folders, SQLite files, plain files, service processes, model servers and Dask clusters on this machine."""
 
     name = "local"
     refresh_is_local = True  # reads touch only this machine: cheap enough to run on every plan

@@ -41,6 +41,8 @@ class TestLocalProvider(ProviderConformance):
         # a real MLServer: its environment is created on first use (see providers/local/.../serving)
         ResourceCase("local_model_server", {"model": _model(1.0)}, update={"model": _model(0.5)},
                      replace={"model": _model(0.5), "name": "renamed"}),
+        ResourceCase("local_dask_cluster", {"workers": 1}, update={"workers": 1, "health_timeout": 30},
+                     replace={"workers": 1, "threads_per_worker": 2}),
     ]
     flags = {
         "local_directory": SchemaFlags(required={"path"}, force_new={"path"}, computed_only={"id", "created_at"}),
@@ -54,5 +56,9 @@ class TestLocalProvider(ProviderConformance):
         "local_model_server": SchemaFlags(
             required={"model"}, force_new={"name", "port", "runtime"},
             computed_only={"id", "pid", "start_ticks", "url", "infer_url", "model_digest", "log_file", "started_at"},
+        ),
+        "local_dask_cluster": SchemaFlags(
+            force_new={"workers", "threads_per_worker", "memory_limit", "worker_resources", "folder"},
+            computed_only={"id", "scheduler_address", "dashboard_url", "pids", "start_ticks"},
         ),
     }

@@ -1,0 +1,65 @@
+"""`zplan build-image`: the Dockerfile for a stack's container_image, checked without Docker:
+its content, and that its pinned packages resolve for this Python (uv, offline, from the cache)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_resources_cli import ROOT, zplan
+
+STACK = """
+stack "kubeflow" {
+  orchestrator    = "kubeflow"
+  artifact_store  = "s3://bucket/artifacts"
+  metadata_store  = "mysql://zplan@db/zplan"
+  container_image = "registry.example/quickstart:1"
+}
+"""
+
+
+def quickstart(tmp_path: Path) -> Path:
+    project = tmp_path / "qs"
+    shutil.copytree(ROOT / "examples/quickstart", project, ignore=shutil.ignore_patterns(".zplan", "reports"))
+    with open(project / "main.zp.hcl", "a") as f:
+        f.write(STACK)
+    return project
+
+
+def test_the_dockerfile_pins_the_lock_zplan_and_this_python(tmp_path: Path) -> None:
+    project = quickstart(tmp_path)
+    shutil.copyfile(ROOT / "requirements.lock", project / "requirements.lock")
+    proc = zplan(project, "build-image", "-stack", "kubeflow")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "docker build -f .zplan/image/Dockerfile -t registry.example/quickstart:1 ." in proc.stdout
+    dockerfile = (project / ".zplan/image/Dockerfile").read_text()
+    assert f"FROM python:{sys.version_info.major}.{sys.version_info.minor}-slim" in dockerfile
+    assert f'pip install --no-cache-dir -r /tmp/requirements.lock "zplan[remote]=={version("zplan")}"' in dockerfile
+    assert "COPY . /project" in dockerfile and "zplan run-step ADDRESS -stack kubeflow" in dockerfile
+    lock = project / ".zplan/image/requirements.lock"
+    assert lock.read_bytes() == (ROOT / "requirements.lock").read_bytes()
+    assert ".zplan\n!.zplan/image\n" in (project / ".zplan/image/Dockerfile.dockerignore").read_text()
+
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not installed")
+    venv = tmp_path / "venv"
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+    resolved = subprocess.run([uv, "pip", "install", "--dry-run", "--offline", "-r", str(lock)],
+                              env={**os.environ, "VIRTUAL_ENV": str(venv)}, capture_output=True, text=True)
+    assert resolved.returncode == 0, resolved.stderr  # the image's pip install resolves the same pins
+
+
+def test_without_a_lock_file_it_says_how_to_make_one(tmp_path: Path) -> None:
+    project = quickstart(tmp_path)
+    (project / ".git").mkdir()  # the search for a lock stops at the repository root
+    proc = zplan(project, "build-image", "-stack", "kubeflow")
+    assert proc.returncode == 1
+    assert "no lock file for the image" in proc.stderr and "uv pip compile" in proc.stderr
+    assert not (project / ".zplan/image/Dockerfile").exists()

@@ -1,0 +1,24 @@
+"""Projects for the Dask tests: the quickstart with a stack whose steps run on a cluster."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tests.integration.test_resources_cli import ROOT, zplan  # noqa: F401 - re-exported for the tests
+
+DASK_STACK = """
+stack "dask" {
+  orchestrator         = "dask"
+  orchestrator_options = { scheduler = "SCHEDULER" }
+  artifact_store       = "ARTIFACTS"
+  metadata_store       = "METADATA"
+}
+"""
+
+
+def quickstart_on(folder: Path, scheduler: str, artifacts: str, metadata: str) -> Path:
+    shutil.copytree(ROOT / "examples/quickstart", folder, ignore=shutil.ignore_patterns(".zplan", "reports"))
+    with open(folder / "main.zp.hcl", "a") as f:
+        f.write(DASK_STACK.replace("SCHEDULER", scheduler).replace("ARTIFACTS", artifacts).replace("METADATA", metadata))
+    return folder

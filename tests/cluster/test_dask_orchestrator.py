@@ -1,0 +1,70 @@
+"""``orchestrator = "dask"``: steps run as tasks on a real cluster (a scheduler and two worker
+processes in their own folders), artifacts on the S3 test server, metadata on MariaDB."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.cluster.helpers import DASK_STACK, ROOT, quickstart_on, zplan
+
+pytestmark = pytest.mark.slow
+
+STEPS = [f"pipeline.training.step.{s}" for s in ("load", "split", "scale", "train", "evaluate")]
+
+
+def test_quickstart_runs_on_the_cluster_and_another_checkout_sees_it_cached(tmp_path: Path, dask_cluster, s3_url: str, mysql_url: str) -> None:
+    project = quickstart_on(tmp_path / "a", dask_cluster.address, s3_url, mysql_url)
+    proc = zplan(project, "apply", "-stack", "dask", "-auto-approve")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "accuracy" in proc.stdout
+    assert not (project / ".zplan/artifacts").exists(), "no artifact went through this machine's store"
+    shipped = [p for w in dask_cluster.worker_folders() for p in w.glob("**/zplan-projects/*/steps/train.py")]
+    assert shipped, "the workers ran the steps from the shipped project files"
+
+    other = quickstart_on(tmp_path / "b", dask_cluster.address, s3_url, mysql_url)
+    plan = zplan(other, "plan", "-stack", "dask")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    for address in STEPS:
+        assert any(address in line and "cached" in line for line in plan.stdout.splitlines()), plan.stdout
+
+
+def test_the_beam_example_runs_on_the_cluster(tmp_path: Path, dask_cluster, s3_url: str) -> None:
+    project = tmp_path / "beam"
+    shutil.copytree(ROOT / "examples/beam-preprocess", project, ignore=shutil.ignore_patterns(".zplan"))
+    with open(project / "main.zp.hcl", "a") as f:
+        stack = DASK_STACK.replace("SCHEDULER", dask_cluster.address).replace("ARTIFACTS", s3_url)
+        f.write(stack.replace("METADATA", "sqlite:///.zplan/metadata.db").rstrip().rstrip("}")
+                + '  processing     = "beam:DirectRunner"\n  beam_options   = { direct_running_mode = "in_memory" }\n}\n')
+    proc = zplan(project, "apply", "-stack", "dask", "-auto-approve", "-var", "rows=2000")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "pipeline.events.step.preprocess: done" in proc.stdout and "purchases" in proc.stdout
+
+
+def test_a_shared_project_folder_is_used_in_place(tmp_path: Path, dask_cluster, s3_url: str) -> None:
+    project = tmp_path / "shared"
+    project.mkdir()
+    (project / "steps.py").write_text("import os\n\n\ndef where() -> str:\n    return os.getcwd()\n")
+    (project / "main.zp.hcl").write_text(f'''
+stack "dask" {{
+  orchestrator         = "dask"
+  orchestrator_options = {{ scheduler = "{dask_cluster.address}", shared_project_dir = true }}
+  artifact_store       = "{s3_url}"
+  metadata_store       = "sqlite:///.zplan/metadata.db"
+}}
+
+pipeline "p" {{
+  step "where" {{
+    source = "steps.py:where"
+  }}
+}}
+
+output "where" {{
+  value = step.where.outputs.output
+}}
+''')
+    proc = zplan(project, "apply", "-stack", "dask", "-auto-approve")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert str(project) in zplan(project, "output", "where").stdout
