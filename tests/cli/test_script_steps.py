@@ -200,3 +200,12 @@ pipeline "p" {
     assert reasons(doc)["train"] == ["params.yaml: train.depth 3 -> 4", "params.yaml: train.n_est 50 -> 100"]
     project.replace("main.zp.hcl", "fixed = 1", "fixed = 2")
     assert "params.fixed: 1 -> 2" in reasons(project.plan_json("-var-file", "params.yaml"))["train"]
+
+
+def test_a_saved_plan_is_stale_once_a_params_file_it_read_changes(project):
+    project.apply()
+    project.write("params.yaml", "make:\n  n: 4\n  unused: 1\n")
+    project.ok("plan", "-out", "plan.zplan")
+    project.write("params.yaml", "make:\n  n: 5\n  unused: 1\n")
+    result = project.run("apply", "plan.zplan")
+    assert result.code == 1 and "saved plan is stale: the params of pipeline.p.step.make changed" in result.err, str(result)
