@@ -230,3 +230,12 @@ def test_a_script_step_fans_out_with_for_each_each_instance_with_its_own_outs(tm
     assert project.read("report-c.txt") == "hello c\n"
     result = project.run("plan", "-var", "greeting=bye")
     assert result.code == 0 and result.out.count("will rerun: command:") == 3, str(result)
+
+
+def test_a_saved_plan_is_stale_once_a_params_file_it_read_changes(project):
+    project.apply()
+    project.write("params.yaml", "make:\n  n: 4\n  unused: 1\n")
+    project.ok("plan", "-out", "plan.zplan")
+    project.write("params.yaml", "make:\n  n: 5\n  unused: 1\n")
+    result = project.run("apply", "plan.zplan")
+    assert result.code == 1 and "saved plan is stale: the params of pipeline.p.step.make changed" in result.err, str(result)

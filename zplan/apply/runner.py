@@ -150,4 +150,4 @@ def _script_task(config, step, plan: m.StepPlan):
     code_files = {key.rpartition(":")[0] for key in plan.code_parts}  # the script and the project modules it imports
     params_files = {key.partition(":")[0] for key in plan.params if key != COMMAND_PARAM}
     return ScriptTask(plan.params[COMMAND_PARAM], placements(config, plan.inputs), step.script.outs, step.script.metrics,
-                      sorted(code_files | params_files))
+                      sorted(code_files | params_files), {k: v for k, v in plan.params.items() if k != COMMAND_PARAM})

@@ -31,6 +31,7 @@ class ScriptTask:
     outs: list[str]
     metrics: list[str] = field(default_factory=list)
     copies: list[str] = field(default_factory=list)  # keyed otherwise (code, params files): copied from the project as they are
+    params: dict[str, Any] = field(default_factory=dict)  # "params.yaml:train.n_est" -> the value the plan keyed
 
 
 class CommandFailed(Exception):
@@ -42,6 +43,7 @@ def run_script(task: ScriptTask, inputs: dict[str, Any], scratch: Path) -> dict[
     work.mkdir()
     for rel in task.copies:  # the worker runs in the project folder
         _place(Path(rel), work / rel)
+    _check_params(task.params, work)
     for name, value in inputs.items():
         _place(value, work / task.placed[name])
     for out in task.outs + task.metrics:  # a command may expect the folder of its out to exist
@@ -62,6 +64,20 @@ def run_script(task: ScriptTask, inputs: dict[str, Any], scratch: Path) -> dict[
     if missing:
         raise CommandFailed(f"the command did not write {', '.join(missing)} (declared in outs/metrics)")
     return {out: work / out for out in task.outs + task.metrics}
+
+
+def _check_params(planned: dict[str, Any], work: Path) -> None:
+    """The params files the command reads still hold the values its cache key was made with."""
+    from zplan.config import params_files
+
+    for spec, value in planned.items():
+        file, _, key = spec.partition(":")
+        try:
+            now = params_files.lookup(params_files.read(work / file), key, file)
+        except params_files.ParamsFileError as exc:
+            raise CommandFailed(f"{exc.summary} (since the plan was made)") from None
+        if now != value:
+            raise CommandFailed(f"{file} changed since the plan was made: {key} was {value!r}, is {now!r}; plan again")
 
 
 def _place(value: Any, dest: Path) -> None:

@@ -111,6 +111,11 @@ def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint
     for key, digest in saved["data"].items():
         if now_data.get(key) != digest:
             raise diags.fail(f"saved plan is stale: input data {key} changed since the plan was made", "run `zplan plan` again and review it")
+    now_params = {s["address"]: s["params"] for s in to_json(plan)["steps"]}
+    for step in saved["plan"]["steps"]:  # variables are the saved ones: what else changes a param is a params file
+        if now_params.get(step["address"], step["params"]) != step["params"]:
+            raise diags.fail(f"saved plan is stale: the params of {step['address']} changed since the plan was made",
+                             "a params file it reads was edited? run `zplan plan` again and review it")
     if _actions(saved["plan"]) != _actions(to_json(plan)):
         raise diags.fail("saved plan is stale: applying now would do something else than the reviewed plan", "run `zplan plan` again and review it")
 
