@@ -35,15 +35,14 @@ def _import_typer():
 typer = _import_typer()
 
 from zplan import diags
-from zplan.cli import common, migrate_cmd, results_cmd, ui_cmd
-from zplan.cli.common import stack_option, opt, project_args
+from zplan.cli import common, migrate_cmd, results_cmd, state_cmd, ui_cmd
+from zplan.cli.common import LockTimeoutOpt, stack_option, opt, project_args
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Plan and apply ML pipelines and the infrastructure they run on.")
-state_app = typer.Typer(no_args_is_help=True, help="Inspect and edit recorded resource state.")
 stack_app = typer.Typer(no_args_is_help=True, help="List and select stacks.")
 runs_app = typer.Typer(invoke_without_command=True, help="Recent runs, and one run in detail.")
-app.add_typer(state_app, name="state")
+app.add_typer(state_cmd.state_app, name="state")
 app.add_typer(stack_app, name="stack")
 app.add_typer(runs_app, name="runs")
 app.add_typer(results_cmd.artifact_app, name="artifact")
@@ -52,13 +51,15 @@ app.command("ui")(ui_cmd.ui)
 app.command("graph")(ui_cmd.graph)
 app.command("import-dvc")(migrate_cmd.import_dvc)
 app.command("import-zenml")(migrate_cmd.import_zenml)
+app.command("verify")(state_cmd.verify_)
+app.command("gc")(state_cmd.gc_)
+app.command("force-unlock")(state_cmd.force_unlock)
 
 VarOpt = typer.Option([], "-var", "--var", help="Set a variable: -var NAME=VALUE (repeatable).")
 VarFileOpt = typer.Option([], "-var-file", "--var-file", help="Read variables from a .zpvars file.")
 TargetOpt = typer.Option([], "-target", "--target", help="Plan only this address and what it needs.")
 ExcludeOpt = typer.Option([], "-exclude", "--exclude", help="Leave this address (and what needs it) out.")
 ReplaceOpt = typer.Option([], "-replace", "--replace", help="Force this step to rerun / resource to be replaced.")
-LockTimeoutOpt = typer.Option("0s", "-lock-timeout", "--lock-timeout", help="How long to wait for the state lock.")
 
 
 @app.callback()
@@ -246,35 +247,6 @@ def lineage(what: str = typer.Argument(..., help="pipeline.P.step.S[.outputs.O],
     print_lineage(ops.lineage(project_args(stack), what))
 
 
-@state_app.command("list")
-def state_list(stack: Optional[str] = stack_option()) -> None:
-    """Every resource and step address recorded in state for the stack."""
-    from zplan.operations import state_ops
-    from zplan.render.state_view import print_addresses
-
-    print_addresses(state_ops.state_addresses(project_args(stack)))
-
-
-@state_app.command("show")
-def state_show(address: str, stack: Optional[str] = stack_option()) -> None:
-    """One recorded resource or step, attributes included (sensitive ones hidden)."""
-    from zplan.operations import state_ops
-    from zplan.render.state_view import print_json
-
-    print_json(state_ops.state_item(project_args(stack), address))
-
-
-@state_app.command("rm")
-def state_rm(address: str, lock_timeout: str = LockTimeoutOpt, stack: Optional[str] = stack_option()) -> None:
-    """Forget a resource without destroying it."""
-    from zplan.cli.apply_cmd import lock_views
-    from zplan.operations import state_ops
-    from zplan.render.console import say
-
-    removed = state_ops.state_rm(project_args(stack), address, lock_timeout, lock_views())
-    say(f"Removed {removed} from state (the resource itself was left as it is).")
-
-
 @app.command("import")
 def import_(address: str = typer.Argument(..., help="TYPE.NAME or resource.TYPE.NAME"), id: str = typer.Argument(...),
             lock_timeout: str = LockTimeoutOpt, var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt,
@@ -286,50 +258,6 @@ def import_(address: str = typer.Argument(..., help="TYPE.NAME or resource.TYPE.
 
     added = import_resource(project_args(stack, var, var_file), address, id, lock_timeout, lock_views())
     say(f"Imported {added} (id {id}). Run `zplan plan` to see whether it matches the configuration.", "bold")
-
-
-@app.command("verify")
-def verify_(
-    repair: bool = opt(False, "repair", "Drop damaged artifacts and their cache entries, so the next apply reruns their steps."),
-    stack: Optional[str] = stack_option(), lock_timeout: str = LockTimeoutOpt,
-) -> None:
-    """Read back every artifact state refers to and check it against its digest."""
-    from zplan.cli.apply_cmd import lock_views
-    from zplan.operations.verify import verify_artifacts
-    from zplan.render.state_view import print_verify_report
-
-    report = verify_artifacts(project_args(stack), repair, lock_timeout, lock_views())
-    print_verify_report(report, repair)
-    if report.problems and not repair:
-        raise typer.Exit(1)
-
-
-@app.command("gc")
-def gc_(
-    keep_runs: Optional[int] = opt(None, "keep-runs", "Keep the artifacts of the N newest runs too (default: of every run)."),
-    dry_run: bool = opt(False, "dry-run", "List what would be removed and the bytes freed; change nothing."),
-    stack: Optional[str] = stack_option(), lock_timeout: str = LockTimeoutOpt,
-) -> None:
-    """Remove artifacts that no kept run, output, cache entry or deployed resource refers to."""
-    from zplan.cli.apply_cmd import lock_views
-    from zplan.operations.gc import collect_garbage
-    from zplan.render.gc_view import print_gc_report
-
-    print_gc_report(collect_garbage(project_args(stack), keep_runs, dry_run, lock_timeout, lock_views()))
-
-
-@app.command("force-unlock")
-def force_unlock(lock_id: str, force: bool = opt(False, "force", "Do not ask."), stack: Optional[str] = stack_option()) -> None:
-    """Release a lock left by a holder that will not come back."""
-    from zplan.operations import state_ops
-    from zplan.render.console import say
-
-    ask = None
-    if not force and sys.stdin.isatty():
-        ask = lambda: typer.confirm(f"Release lock {lock_id}? Only do this if its holder is gone.", default=False)  # noqa: E731
-    if not state_ops.force_unlock(project_args(stack), lock_id, ask):
-        raise typer.Exit(1)
-    say("The state lock was released.")
 
 
 @stack_app.command("list")

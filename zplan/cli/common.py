@@ -29,6 +29,9 @@ def opt(default: Any, name: str, help: str) -> Any:
     return typer.Option(default, f"-{name}", f"--{name}", help=help)
 
 
+LockTimeoutOpt = typer.Option("0s", "-lock-timeout", "--lock-timeout", help="How long to wait for the state lock.")
+
+
 def stack_option() -> Any:
     """The one -stack option of every command that reads a project's state."""
     return opt(None, "stack", "Use this stack instead of the selected one.")

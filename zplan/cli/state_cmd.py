@@ -1,0 +1,83 @@
+"""`zplan state list|show|rm`, `zplan force-unlock`, `zplan verify` and `zplan gc`: looking after
+recorded state and the artifact store, each through one operation in ``zplan.operations``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from zplan.cli.common import LockTimeoutOpt, opt, project_args, stack_option
+
+state_app = typer.Typer(no_args_is_help=True, help="Inspect and edit recorded resource state.")
+
+
+@state_app.command("list")
+def state_list(stack: Optional[str] = stack_option()) -> None:
+    """Every resource and step address recorded in state for the stack."""
+    from zplan.operations import state_ops
+    from zplan.render.state_view import print_addresses
+
+    print_addresses(state_ops.state_addresses(project_args(stack)))
+
+
+@state_app.command("show")
+def state_show(address: str, stack: Optional[str] = stack_option()) -> None:
+    """One recorded resource or step, attributes included (sensitive ones hidden)."""
+    from zplan.operations import state_ops
+    from zplan.render.state_view import print_json
+
+    print_json(state_ops.state_item(project_args(stack), address))
+
+
+@state_app.command("rm")
+def state_rm(address: str, lock_timeout: str = LockTimeoutOpt, stack: Optional[str] = stack_option()) -> None:
+    """Forget a resource without destroying it."""
+    from zplan.cli.apply_cmd import lock_views
+    from zplan.operations import state_ops
+    from zplan.render.console import say
+
+    removed = state_ops.state_rm(project_args(stack), address, lock_timeout, lock_views())
+    say(f"Removed {removed} from state (the resource itself was left as it is).")
+
+
+def verify_(
+    repair: bool = opt(False, "repair", "Drop damaged artifacts and their cache entries, so the next apply reruns their steps."),
+    stack: Optional[str] = stack_option(), lock_timeout: str = LockTimeoutOpt,
+) -> None:
+    """Read back every artifact state refers to and check it against its digest."""
+    from zplan.cli.apply_cmd import lock_views
+    from zplan.operations.verify import verify_artifacts
+    from zplan.render.state_view import print_verify_report
+
+    report = verify_artifacts(project_args(stack), repair, lock_timeout, lock_views())
+    print_verify_report(report, repair)
+    if report.problems and not repair:
+        raise typer.Exit(1)
+
+
+def gc_(
+    keep_runs: Optional[int] = opt(None, "keep-runs", "Keep the artifacts of the N newest runs too (default: of every run)."),
+    dry_run: bool = opt(False, "dry-run", "List what would be removed and the bytes freed; change nothing."),
+    stack: Optional[str] = stack_option(), lock_timeout: str = LockTimeoutOpt,
+) -> None:
+    """Remove artifacts that no kept run, output, cache entry or deployed resource refers to."""
+    from zplan.cli.apply_cmd import lock_views
+    from zplan.operations.gc import collect_garbage
+    from zplan.render.gc_view import print_gc_report
+
+    print_gc_report(collect_garbage(project_args(stack), keep_runs, dry_run, lock_timeout, lock_views()))
+
+
+def force_unlock(lock_id: str, force: bool = opt(False, "force", "Do not ask."), stack: Optional[str] = stack_option()) -> None:
+    """Release a lock left by a holder that will not come back."""
+    from zplan.operations import state_ops
+    from zplan.render.console import say
+
+    ask = None
+    if not force and sys.stdin.isatty():
+        ask = lambda: typer.confirm(f"Release lock {lock_id}? Only do this if its holder is gone.", default=False)  # noqa: E731
+    if not state_ops.force_unlock(project_args(stack), lock_id, ask):
+        raise typer.Exit(1)
+    say("The state lock was released.")
