@@ -54,10 +54,10 @@ pipeline "penguin" {
   }
 
   step "train" {
-    tfx    = "Trainer"
+    tfx = "Trainer"
     inputs = { examples = step.transform.outputs.transformed_examples,
-               transform_graph = step.transform.outputs.transform_graph,
-               schema = step.schema.outputs.schema }
+      transform_graph = step.transform.outputs.transform_graph,
+      schema = step.schema.outputs.schema }
     params = { module_file = "penguin_utils.py", train_args = { num_steps = 60 }, eval_args = { num_steps = 5 } }
   }
 
@@ -69,7 +69,7 @@ pipeline "penguin" {
         model_specs   = [{ signature_name = "serving_default", label_key = "species" }]
         slicing_specs = [{}]
         metrics_specs = [{ metrics = [{ class_name = "SparseCategoricalAccuracy",
-                                        threshold = { value_threshold = { lower_bound = 0.6 } } }] }]
+          threshold = { value_threshold = { lower_bound = 0.6 } } }] }]
       }
     }
   }
