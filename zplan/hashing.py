@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -115,10 +116,16 @@ class StatCache:
         self._dirty = True
         return digest
 
-    def tree_hash(self, root: Path | str) -> str:
-        """Like ``hash_tree`` but reads only files whose stat signature changed."""
-        if os.path.isfile(root):
-            return self.file_hash(root)
+    def tree_hash(self, root: Path | str, st: os.stat_result | None = None) -> str:
+        """Like ``hash_tree`` but reads only files whose stat signature changed
+        (``st``: the caller's fresh ``os.stat`` of ``root``, saving a second one)."""
+        if st is None:
+            try:
+                st = os.stat(root)
+            except OSError:
+                st = None
+        if st is not None and stat.S_ISREG(st.st_mode):
+            return self.file_hash(root, st)
         # Plain strings, not Path objects: a folder of 20,000 files is walked on every plan.
         base = os.fspath(root)
         cut = len(base.rstrip(os.sep)) + 1

@@ -15,7 +15,6 @@ import errno
 import fcntl
 import os
 import re
-import secrets
 import shutil
 import stat
 from dataclasses import dataclass
@@ -233,7 +232,7 @@ class TempArea:
     def folder(self) -> Iterator[Path]:
         self.parent.mkdir(parents=True, exist_ok=True)
         self.sweep()
-        name = f"{os.getpid()}-{secrets.token_hex(8)}"
+        name = f"{os.getpid()}-{os.urandom(8).hex()}"
         lock = self.parent / f"{name}.lock"
         fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         try:

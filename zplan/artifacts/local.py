@@ -56,6 +56,7 @@ class LocalArtifactStore(ArtifactStore):
             )
         self.url = url
         self.root = Path(os.path.abspath(root))
+        self._root = str(self.root)  # plain strings for the per-step existence test on every plan
         self.temp = TempArea(self.root / ".tmp")
 
     def path(self, digest: str) -> Path:
@@ -103,7 +104,7 @@ class LocalArtifactStore(ArtifactStore):
         return StoredArtifact(digest, self.uri(digest), sum(data["files"].values()), len(data["files"]))
 
     def _present(self, digest: str) -> bool:
-        return self.path(digest).is_dir()
+        return os.path.isdir(os.path.join(self._root, digest[:2], digest))
 
     def _write(self, digest: str, entries: list[SourceFile]) -> None:
         with self.temp.folder() as tmp:
