@@ -12,7 +12,8 @@ Whole processes (``measure.run``), interleaved, each ``--repeat`` times:
 - zplan, stat cache kept: the same with the stat cache of the previous run left in place.
 
 With ``--before DIR`` (an older zplan tree, first on PYTHONPATH) the zplan rows run for both
-versions. The page cache is warm (the file fits in memory; dropping it needs root).
+versions. The page cache is warm (the file fits in memory; dropping it needs root); each zplan run
+starts after ``os.sync()``, so none pays for the writeback of the 2 GiB the previous one wrote.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                     forget(root, False)
                     expect(run([python, *apply], root, env), (0,), "apply")
                 forget(root, keep)
+                os.sync()  # the previous run's writes flushed now: no run pays another's writeback
                 label = f"zplan ({name}), {'stat cache kept' if keep else 'first sight (no stat cache)'}"
                 rows.setdefault(label, []).append(expect(run([python, *apply], root, env), (0,), label, "Apply complete"))
         print(f"round {i + 1} done", flush=True)
