@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -87,6 +88,12 @@ def hash_tree(root: str | os.PathLike[str]) -> str:
     return combine((p.relative_to(root).as_posix(), hash_file(p)) for p in iter_tree(root))
 
 
+def full_signature(st: os.stat_result) -> tuple[int, int, int, int]:
+    """(inode, size, mtime, ctime): any write, replacement or ``utime`` since moves it
+    (ctime cannot be set back by a program, unlike mtime)."""
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 class StatCache:
     """Maps a path's (inode, size, mtime_ns) to its content hash, persisted as JSON.
 
@@ -96,6 +103,7 @@ class StatCache:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._entries: dict[str, list] = {}
+        self._hashed_here: dict[str, tuple[int, int, int, int]] = {}  # path -> full_signature when read
         self._dirty = False
         if path is not None and path.exists():
             try:
@@ -111,14 +119,26 @@ class StatCache:
         if entry is not None and entry[:3] == sig:
             return entry[3]
         digest = hash_file(key)
+        self._hashed_here[key] = full_signature(st)
         self._entries[key] = sig + [digest]
         self._dirty = True
         return digest
 
-    def tree_hash(self, root: Path | str) -> str:
-        """Like ``hash_tree`` but reads only files whose stat signature changed."""
-        if os.path.isfile(root):
-            return self.file_hash(root)
+    def hashed_as(self, path: Path | str) -> tuple[int, int, int, int] | None:
+        """The ``full_signature`` of ``path`` when this cache last read it to hash it in this
+        process; None when its digest came from an earlier process's record."""
+        return self._hashed_here.get(os.fspath(path))
+
+    def tree_hash(self, root: Path | str, st: os.stat_result | None = None) -> str:
+        """Like ``hash_tree`` but reads only files whose stat signature changed
+        (``st``: the caller's fresh ``os.stat`` of ``root``, saving a second one)."""
+        if st is None:
+            try:
+                st = os.stat(root)
+            except OSError:
+                st = None
+        if st is not None and stat.S_ISREG(st.st_mode):
+            return self.file_hash(root, st)
         # Plain strings, not Path objects: a folder of 20,000 files is walked on every plan.
         base = os.fspath(root)
         cut = len(base.rstrip(os.sep)) + 1

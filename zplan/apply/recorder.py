@@ -1,7 +1,12 @@
 """What an apply writes down: step records in state, executions in ML Metadata.
 
 Both are written in batches, at most once a second and at the end, so a
-thousand-step apply makes a few commits instead of a thousand.
+thousand-step apply makes a few commits instead of a thousand. The state file
+is rewritten whole, so its cost grows with the project: the next batch waits at
+least ten times as long as the last write took, which keeps writing under a
+tenth of the apply's time at any size (20,000 steps: a 20 MB state) instead of
+growing with the square of the step count. A killed apply loses at most that
+window of records; their steps run again next time.
 """
 
 from __future__ import annotations
@@ -18,6 +23,13 @@ from zplan.secrets import digest_secrets, is_sealed
 from zplan.state.model import State, StepRecord
 
 STATE_FLUSH_SECONDS = 1.0
+FLUSH_COST_FACTOR = 10  # wait at least this many times the last write's duration between writes
+
+
+def flush_due(now: float, last_flush: float, last_cost: float) -> bool:
+    """Whether the next batch is due ``now`` (monotonic seconds), the last one having ended
+    at ``last_flush`` after taking ``last_cost`` seconds."""
+    return now - last_flush >= max(STATE_FLUSH_SECONDS, FLUSH_COST_FACTOR * last_cost)
 
 
 class RunRecorder:
@@ -31,6 +43,7 @@ class RunRecorder:
         self._pending: list = []  # ExecutionRecords not yet written
         self._tfx_pending: list = []  # zplan.tfx.lineage.TfxExecution: TFX steps, recorded with TFX's types too
         self._last_flush = 0.0
+        self._flush_cost = 0.0  # seconds the last write took
 
     # -- the run --------------------------------------------------------------------------------
     def open_run(self, project, pipelines: list[str], password: str | None) -> int:
@@ -133,12 +146,13 @@ class RunRecorder:
 
     # -- writing ------------------------------------------------------------------------------------
     def flush(self, force: bool = False) -> None:
-        """Write state and the pending executions: at most once a second, and at the end."""
+        """Write state and the pending executions: when due (``flush_due``), and at the end."""
         now = time.monotonic()
-        if force or now - self._last_flush >= STATE_FLUSH_SECONDS:
+        if force or flush_due(now, self._last_flush, self._flush_cost):
             self._write_executions()
             self.persist(self.state)
-            self._last_flush = now
+            self._last_flush = time.monotonic()
+            self._flush_cost = self._last_flush - now
 
     def _write_executions(self) -> None:
         if self._pending and self.metadata is not None:

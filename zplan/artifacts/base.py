@@ -15,7 +15,6 @@ import errno
 import fcntl
 import os
 import re
-import secrets
 import shutil
 import stat
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping
 import xxhash
 
 from zplan.diags import DiagnosticError, error
-from zplan.hashing import ALGORITHM, CHUNK, StatCache, combine, hash_file, iter_tree
+from zplan.hashing import ALGORITHM, CHUNK, StatCache, combine, full_signature, hash_file, iter_tree
 
 MARKER = ".zplan-complete"
 # What ``ArtifactStore.check`` finds.
@@ -71,6 +70,9 @@ class SourceFile:
     path: Path
     digest: str
     stat: os.stat_result
+    # (inode, size, mtime, ctime) when this process read the file to hash it; None when the
+    # digest came from the stat cache's record of an earlier read
+    hashed_as: tuple[int, int, int, int] | None = None
 
 
 def scan(source: Path, stat_cache: StatCache | None = None) -> list[SourceFile]:
@@ -86,8 +88,11 @@ def scan(source: Path, stat_cache: StatCache | None = None) -> list[SourceFile]:
     entries = []
     for rel, path in paths:
         st = path.stat()
-        digest = stat_cache.file_hash(path, st) if stat_cache else hash_file(path)
-        entries.append(SourceFile(rel, path, digest, st))
+        if stat_cache is not None:
+            digest, hashed_as = stat_cache.file_hash(path, st), stat_cache.hashed_as(path)
+        else:
+            digest, hashed_as = hash_file(path), full_signature(st)
+        entries.append(SourceFile(rel, path, digest, st, hashed_as))
     return entries
 
 
@@ -233,7 +238,7 @@ class TempArea:
     def folder(self) -> Iterator[Path]:
         self.parent.mkdir(parents=True, exist_ok=True)
         self.sweep()
-        name = f"{os.getpid()}-{secrets.token_hex(8)}"
+        name = f"{os.getpid()}-{os.urandom(8).hex()}"
         lock = self.parent / f"{name}.lock"
         fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         try:

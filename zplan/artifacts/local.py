@@ -34,7 +34,7 @@ from zplan.artifacts.base import (
     manifest,
 )
 from zplan.fsutil import atomic_write_text
-from zplan.hashing import StatCache, canonical_json, combine, hash_file, iter_tree
+from zplan.hashing import StatCache, canonical_json, combine, full_signature, hash_file, iter_tree
 
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 CLONE_MIN_BYTES = 1024 * 1024  # smaller files are copied: as cheap, and one less system call to fail
@@ -56,6 +56,7 @@ class LocalArtifactStore(ArtifactStore):
             )
         self.url = url
         self.root = Path(os.path.abspath(root))
+        self._root = str(self.root)  # plain strings for the per-step existence test on every plan
         self.temp = TempArea(self.root / ".tmp")
 
     def path(self, digest: str) -> Path:
@@ -103,14 +104,15 @@ class LocalArtifactStore(ArtifactStore):
         return StoredArtifact(digest, self.uri(digest), sum(data["files"].values()), len(data["files"]))
 
     def _present(self, digest: str) -> bool:
-        return self.path(digest).is_dir()
+        return os.path.isdir(os.path.join(self._root, digest[:2], digest))
 
     def _write(self, digest: str, entries: list[SourceFile]) -> None:
         with self.temp.folder() as tmp:
             for entry in entries:
                 dst = tmp / entry.rel
                 dst.parent.mkdir(parents=True, exist_ok=True)
-                if not (entry.stat.st_size >= CLONE_MIN_BYTES and self._clone(entry, dst)):
+                big = entry.stat.st_size >= CLONE_MIN_BYTES
+                if not (big and (self._clone(entry, dst) or self._copy_in_kernel(entry, dst))):
                     self._copy(entry, dst)
             _place(tmp, self.path(digest))
         self._save_manifest(digest)
@@ -137,8 +139,34 @@ class LocalArtifactStore(ArtifactStore):
         if not cloned:
             dst.unlink()
             return False
-        st = os.stat(entry.path)  # a write between hashing and cloning moves size or mtime
-        if (st.st_size, st.st_mtime_ns) != (entry.stat.st_size, entry.stat.st_mtime_ns):
+        if _moved(entry):  # a write between hashing and cloning moves size or mtime
+            dst.unlink()
+            raise self._changed(entry)
+        os.chmod(dst, _READ_ONLY)
+        return True
+
+    def _copy_in_kernel(self, entry: SourceFile, dst: Path) -> bool:
+        """A copy by the kernel (``copy_file_range``: no pass through Python, no second hash)
+        of a file this process has just read to hash, when its (inode, size, mtime, ctime)
+        did not move between that read and the end of the copy: any write or ``utime`` in
+        between moves ctime. Synced like any copy. False when the digest comes from an
+        earlier process (the copy's own hash then checks the stat cache), when the file
+        moved, or when the kernel cannot: the caller copies and hashes."""
+        if entry.hashed_as is None or not hasattr(os, "copy_file_range") or _signature(entry.path) != entry.hashed_as:
+            return False
+        try:
+            with open(entry.path, "rb") as src, open(dst, "xb") as out:
+                left = entry.stat.st_size
+                while left > 0:
+                    n = os.copy_file_range(src.fileno(), out.fileno(), min(left, 1 << 30))
+                    if n == 0:  # shorter than when it was hashed
+                        break
+                    left -= n
+                os.fsync(out.fileno())  # the rename must never publish bytes still only in memory
+        except OSError:  # no copy_file_range here (old kernel, another file system): copy in Python
+            dst.unlink(missing_ok=True)
+            return False
+        if left or _signature(entry.path) != entry.hashed_as:
             dst.unlink()
             raise self._changed(entry)
         os.chmod(dst, _READ_ONLY)
@@ -203,3 +231,13 @@ class LocalArtifactStore(ArtifactStore):
         return StoredArtifact(digest, self.uri(digest), data["size"], len(data["files"]))
 
 
+
+
+def _signature(path: Path) -> tuple[int, int, int, int]:
+    return full_signature(os.stat(path))
+
+
+def _moved(entry: SourceFile) -> bool:
+    """Whether the source's (inode, size, mtime) moved since its digest was taken."""
+    st = os.stat(entry.path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns) != (entry.stat.st_ino, entry.stat.st_size, entry.stat.st_mtime_ns)

@@ -52,6 +52,8 @@ def build(config: Config, stack: str | None = None) -> Dag:
 def resources_read(config: Config, step: StepConfig) -> set[str]:
     """The resources a step's params and inputs read (``resource.T.N.attr``, through locals):
     the step reruns when one of them changes. ``depends_on`` and the stack only order it."""
+    if not config.resources:  # every resource, modules' included, is listed here after expansion
+        return set()
     refs = [r for expr in (step.inputs, step.params) if expr is not None for r in expr.references()]
     return {t for t in targets(config, refs, step.where, step.pipeline, diags.Collector()) if _is_resource(t)}
 

@@ -22,6 +22,7 @@ so a no-change plan stats files and parses nothing: the reading itself
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +70,7 @@ class CodeIndex:
 
     def __init__(self, project_dir: Path, cache_file: Path | None = None) -> None:
         self.project_dir = project_dir.resolve()  # labels and cache keys are relative to it
+        self._dir = str(self.project_dir)  # a plain string: every plan stats each step's files
         self.cache_file = cache_file
         self._reader = None  # a CodeReader, made on the first cache miss
         self._cache: dict[str, dict] = {}
@@ -104,7 +106,7 @@ class CodeIndex:
     def _unchanged(self, files: dict[str, list[int]]) -> bool:
         for rel, sig in files.items():
             try:
-                st = (self.project_dir / rel).stat()
+                st = os.stat(os.path.join(self._dir, rel))
             except OSError:
                 return False
             if [st.st_size, st.st_mtime_ns] != sig:

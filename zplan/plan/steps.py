@@ -300,13 +300,17 @@ class StepPlanner:
     def _data(self, step: StepConfig, name: str, rel: str) -> m.DataInput:
         # normpath, not resolve(): no symlink walk per input on every plan
         path = os.path.normpath(os.path.join(self.project_dir, rel))
-        if not os.path.exists(path):
+        try:
+            st = os.stat(path)  # one stat: existence, kind and the stat cache's signature
+        except OSError:  # as os.path.exists: missing, or not reachable
+            st = None
+        if st is None:
             raise diags.fail(
                 f'step "{step.name}": input "{name}" names {rel}, which does not exist',
                 "inputs given as strings are paths relative to the project folder",
                 step.inputs.range,
             )
-        return m.DataInput(rel, self.stat_cache.tree_hash(path))
+        return m.DataInput(rel, self.stat_cache.tree_hash(path, st))
 
     def _data_with_mode(self, step: StepConfig, name: str, value: dict) -> m.DataInput:
         """``{ path = "data/big.bin", snapshot = "reference" }``: read in place, not snapshotted."""

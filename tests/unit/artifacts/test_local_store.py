@@ -283,3 +283,61 @@ def test_a_missing_client_library_says_what_to_install(
     monkeypatch.setitem(sys.modules, module, None)  # makes "import <module>" fail
     with pytest.raises(DiagnosticError, match=rf"(?s)needs {module.split('.')[0]}\n.*pip install 'zplan\[remote\]'"):
         ArtifactStore.from_url(url, project).exists("0" * 32)
+
+
+# --- big snapshots: one read, not two -------------------------------------------------------------
+
+
+def _count_hashing_copies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record each copy that hashes the bytes it copies (the copy itself still runs)."""
+    import zplan.artifacts.local as local
+
+    calls: list[str] = []
+    real = local._stream
+
+    def counting(src, dst):
+        calls.append(src.name)
+        return real(src, dst)
+
+    monkeypatch.setattr(local, "_stream", counting)
+    return calls
+
+
+def test_a_big_file_hashed_by_this_process_is_copied_without_a_second_hash(
+    store: LocalArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = os.urandom(3 * 1024 * 1024 + 17)
+    src = make_tree(tmp_path / "in", {"big.bin": big})
+    cache = StatCache(None)
+    digest = cache.tree_hash(src)  # what the plan does: the one read of the bytes
+    hashing = _count_hashing_copies(monkeypatch)
+    ref = store.put(src, stat_cache=cache)
+    assert ref.digest == digest and hashing == []
+    assert (store.get(ref.digest, verify=True) / "big.bin").read_bytes() == big
+
+
+def test_a_big_file_rewritten_after_hashing_with_its_mtime_put_back_is_refused(
+    store: LocalArtifactStore, tmp_path: Path
+) -> None:
+    src = make_tree(tmp_path / "in", {"big.bin": b"A" * (2 * 1024 * 1024)})
+    cache = StatCache(None)
+    cache.tree_hash(src)
+    st = (src / "big.bin").stat()
+    (src / "big.bin").write_bytes(b"B" * (2 * 1024 * 1024))
+    os.utime(src / "big.bin", ns=(st.st_atime_ns, st.st_mtime_ns))  # size and mtime as hashed; ctime moved
+    with pytest.raises(SourceChanged, match="changed while it was being stored"):
+        store.put(src, stat_cache=cache)
+    assert list(store.root.glob("??/*")) == []
+
+
+def test_a_big_file_known_only_from_an_earlier_process_is_hashed_while_copied(
+    store: LocalArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = make_tree(tmp_path / "in", {"big.bin": os.urandom(2 * 1024 * 1024)})
+    earlier = StatCache(tmp_path / "stat.json")
+    earlier.tree_hash(src)
+    earlier.save()
+    hashing = _count_hashing_copies(monkeypatch)
+    ref = store.put(src, stat_cache=StatCache(tmp_path / "stat.json"))  # a later command: the record, not a read
+    assert len(hashing) == 1
+    assert read_tree(store.get(ref.digest, verify=True)) == read_tree(src)

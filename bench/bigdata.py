@@ -1,0 +1,136 @@
+"""A cold run over one big data input, next to reading and hashing it by hand.
+
+    .venv/bin/python bench/bigdata.py [--gib 2] [--repeat 3] [--before OLD_TREE]
+
+One project, one step reading ``data/big.bin`` (generated once, fixed seed) in 4 MiB blocks.
+Whole processes (``measure.run``), interleaved, each ``--repeat`` times:
+
+- by hand: one process hashing the file with zplan's own ``hash_file`` (xxh3-128, 4 MiB reads),
+  then reading it once more as the step does: the work any tool must do at least;
+- zplan, first sight: ``apply`` with state, artifacts and the stat cache removed (the plan hashes
+  the input, the snapshot stores it, the step's worker verifies the snapshot, the step reads it);
+- zplan, stat cache kept: the same with the stat cache of the previous run left in place.
+
+With ``--before DIR`` (an older zplan tree, first on PYTHONPATH) the zplan rows run for both
+versions. The page cache is warm (the file fits in memory; dropping it needs root); each zplan run
+starts after ``os.sync()``, so none pays for the writeback of the 2 GiB the previous one wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+from pathlib import Path
+
+from measure import Run, expect, run
+from report import load_average
+from run import WORK, zplan_exe
+
+STEP = '''import time
+from pathlib import Path
+
+
+def read_all(f: Path) -> int:
+    buf, total = bytearray(4 * 1024 * 1024), 0
+    with open(f, "rb", buffering=0) as fh:
+        while n := fh.readinto(buf):
+            total += n
+    return total
+'''
+
+HCL = '''stack "local" {
+  orchestrator   = "local"
+  artifact_store = "file://.zplan/artifacts"
+  metadata_store = "sqlite:///.zplan/metadata.db"
+}
+
+pipeline "big" {
+  step "read" {
+    source = "steps.py:read_all"
+    inputs = { f = "data/big.bin" }
+  }
+}
+'''
+
+BY_HAND = f'''import sys
+sys.path.insert(0, ".")
+from pathlib import Path
+from zplan.hashing import hash_file
+from steps import read_all
+hash_file("data/big.bin")
+read_all(Path("data/big.bin"))
+'''
+
+
+def make(root: Path, gib: float) -> Path:
+    size = int(gib * 1024**3)
+    big = root / "data" / "big.bin"
+    if not big.exists() or big.stat().st_size != size:
+        import numpy as np
+
+        big.parent.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(20251130)
+        with open(big, "wb") as f:
+            left = size
+            while left:
+                n = min(left, 64 * 1024 * 1024)
+                f.write(rng.bytes(n))
+                left -= n
+        os.sync()
+    (root / "steps.py").write_text(STEP)
+    (root / "main.zp.hcl").write_text(HCL)
+    return root
+
+
+def forget(root: Path, keep_stat_cache: bool) -> None:
+    state = root / ".zplan"
+    for child in state.iterdir() if state.exists() else []:
+        if child.name == "cache" and keep_stat_cache:
+            continue
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+
+def span(runs: list[Run], key: str) -> str:
+    xs = [getattr(r, key) for r in runs]
+    return f"{statistics.median(xs):.2f} ({min(xs):.2f}-{max(xs):.2f})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--gib", type=float, default=2.0)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--before", type=Path, help="an older zplan source tree")
+    args = p.parse_args(argv)
+    root = make(WORK / "bigdata", args.gib)
+    zp = zplan_exe()
+    python = str(Path(zp).with_name("python"))
+    versions = {"this tree": None, **({"before": str(args.before.resolve())} if args.before else {})}
+    apply = ["-c", "import sys; sys.argv = ['zplan', 'apply', '-auto-approve']; from zplan.cli.app import main; main()"]
+    rows: dict[str, list[Run]] = {}
+    run([python, "-c", BY_HAND], root)  # the page cache warm before the first timed run
+    print(f"load average before: {load_average()}", flush=True)
+    for i in range(args.repeat):
+        rows.setdefault("by hand: hash_file + the step's read", []).append(expect(run([python, "-c", BY_HAND], root), (0,), "by hand"))
+        for name, path in versions.items():
+            env = dict(os.environ, **({"PYTHONPATH": path} if path else {}))
+            for keep in (False, True):
+                if keep:  # the stat cache of a run of this same version
+                    forget(root, False)
+                    expect(run([python, *apply], root, env), (0,), "apply")
+                forget(root, keep)
+                os.sync()  # the previous run's writes flushed now: no run pays another's writeback
+                label = f"zplan ({name}), {'stat cache kept' if keep else 'first sight (no stat cache)'}"
+                rows.setdefault(label, []).append(expect(run([python, *apply], root, env), (0,), label, "Apply complete"))
+        print(f"round {i + 1} done", flush=True)
+    print(f"load average after: {load_average()}")
+    print(f"\n{args.gib:g} GiB input | wall s | CPU s | peak RSS MB\n|---|---|---|---|")
+    for label, runs in rows.items():
+        print(f"| {label} | {span(runs, 'wall')} | {span(runs, 'cpu')} | {max(r.rss_mb for r in runs):.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

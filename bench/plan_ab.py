@@ -1,0 +1,57 @@
+"""No-change ``zplan plan`` of two source trees, interleaved, on projects already applied.
+
+    .venv/bin/python bench/plan_ab.py --before /tmp/base --repeat 9 bench/.work/chain/zplan bench/.work/wide/zplan
+
+``--before`` is a copy of an older zplan (``git archive REV zplan providers | tar -x -C DIR``;
+compile it with ``python -m compileall``): it is put first on PYTHONPATH. Runs alternate
+between the two versions so both see the same machine load; each figure is a whole
+process (``measure.run``): wall, CPU (user + sys) and peak RSS, median (min-max). The load
+average is printed before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from pathlib import Path
+
+from measure import expect, run
+from report import load_average
+
+PLAN = "import sys; sys.argv = ['zplan', 'plan', '-detailed-exitcode']; from zplan.cli.app import main; main()"
+
+
+def span(values: list[float]) -> str:
+    return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("projects", nargs="+", type=Path)
+    p.add_argument("--before", type=Path, help="an older zplan source tree (default: this one only)")
+    p.add_argument("--repeat", type=int, default=9)
+    args = p.parse_args(argv)
+    versions = {"this tree": None, **({"before": str(args.before.resolve())} if args.before else {})}
+    print(f"load average before: {load_average()}")
+    print("| project | version | wall s | CPU s | RSS MB |\n|---|---|---|---|---|")
+    for project in args.projects:
+        walls: dict[str, list[float]] = {v: [] for v in versions}
+        cpus: dict[str, list[float]] = {v: [] for v in versions}
+        rss: dict[str, float] = {v: 0.0 for v in versions}
+        for _ in range(args.repeat):
+            for name, path in versions.items():
+                env = dict(os.environ, **({"PYTHONPATH": path} if path else {}))
+                r = expect(run([sys.executable, "-c", PLAN], project, env), (0,), f"no-change plan ({name})")
+                walls[name].append(r.wall)
+                cpus[name].append(r.cpu)
+                rss[name] = max(rss[name], r.rss_mb)
+        for name in versions:
+            print(f"| {project} | {name} | {span(walls[name])} | {span(cpus[name])} | {rss[name]:.0f} |", flush=True)
+    print(f"load average after: {load_average()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
