@@ -8,10 +8,10 @@ import getpass
 import pytest
 from starlette.testclient import TestClient
 
-from tests.cli.helpers import cli_env
+from tests.cli.helpers import QUICKSTART, cli_env, copy_project
 from zplan.ui.app import create_app
 
-from .conftest import SECRET
+from .conftest import PROBE_HCL, PROBE_PY, SECRET
 
 TRAIN, EVALUATE, LOAD = (f"pipeline.training.step.{s}" for s in ("train", "evaluate", "load"))
 CI_ENV = {"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_SERVER_URL": "https://github.com",
@@ -51,8 +51,12 @@ def test_runs_show_who_applied_them(client, quickstart):
     assert f"by {getpass.getuser()}" in shown and "why params.c: 1.0 -> 0.5" in shown and "why cached: outputs reused from run 1" in shown
 
 
-def test_a_ci_apply_links_its_run_and_reasons_keep_secrets_masked(probe, tmp_path):
-    project = probe.clone(tmp_path / "probe-ci")
+def test_a_ci_apply_links_its_run_and_reasons_keep_secrets_masked(tmp_path):
+    # a project of its own: a copy of another would rewrite that one's files (resource paths are absolute)
+    project = copy_project(QUICKSTART, tmp_path / "probe-ci")
+    project.write("probe.zp.hcl", PROBE_HCL)
+    project.write("steps/probe.py", PROBE_PY)
+    project.apply()
     other = "tok-0a1b2c3d4e5f60"
     project.ok("apply", "-auto-approve", "-var", f"token={other}", env=cli_env(**CI_ENV))
     client = TestClient(create_app(project.root))
