@@ -5,7 +5,7 @@ Importing this package does not import ML Metadata; a store loads it on first us
 
 from __future__ import annotations
 
-from zplan.metadata.applier import applier
+from zplan.metadata.who import applier
 from zplan.metadata.git import git_info
 from zplan.metadata.records import (
     Applier,
