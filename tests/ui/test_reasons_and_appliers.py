@@ -9,6 +9,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.cli.helpers import QUICKSTART, cli_env, copy_project
+from zplan.metadata import Applier, ExecutionView, GitInfo, RunDetail, RunSummary
+from zplan.render.runs_view import run_lines
+from zplan.ui import html, pages
 from zplan.ui.app import create_app
 
 from .conftest import PROBE_HCL, PROBE_PY, SECRET
@@ -68,3 +71,11 @@ def test_a_ci_apply_links_its_run_and_reasons_keep_secrets_masked(tmp_path):
     pages = [client.get("/api/runs/2", params={"step": echo}).text, client.get("/runs/2", params={"step": echo}).text,
              project.ok("runs", "show", "2").out]
     assert not [p for p in pages if SECRET in p or other in p]
+
+
+def test_a_run_recorded_before_reasons_and_appliers_still_shows():
+    old = ExecutionView(1, TRAIN, "training", "train", "complete", "k", {}, "c", 0.0, 1.0, None, 1, GitInfo(None, None, None))
+    assert [r["message"].split(":")[0] for r in pages._reasons(old)] == ["ran"]
+    summary = RunSummary(1, "training", "local", "succeeded", 0.0, 1.0, 1, 0, 0, GitInfo(None, None, None), host="box")
+    assert summary.applier == Applier() and str(html.applier(pages._run_summary(summary))) == "box"
+    assert run_lines(RunDetail(summary, [old]))[0][1].endswith("git no git")

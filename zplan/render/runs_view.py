@@ -21,9 +21,11 @@ def _git(g) -> str:
 
 
 def _applier(r: RunSummary) -> str:
-    who = r.applier.user or "an unknown user"
-    ci = f" ({r.applier.ci}{' ' + r.applier.ci_url if r.applier.ci_url else ''})" if r.applier.ci else ""
-    return f", by {who}{ci}" if who or ci else ""
+    """", by alice (GitHub Actions URL)"; nothing for a run recorded before appliers were kept."""
+    who, ci, url = r.applier.user, r.applier.ci, r.applier.ci_url
+    if not (who or ci):
+        return ""
+    return f", by {who or 'an unknown user'}" + (f" ({ci}{' ' + url if url else ''})" if ci else "")
 
 
 def runs_lines(runs: list[RunSummary]) -> list[tuple[str, str]]:

@@ -37,7 +37,8 @@ def _run_summary(s) -> dict:
     return {
         "number": s.number, "pipeline": s.pipeline, "stack": s.stack, "status": s.status,
         "started": s.started, "finished": s.finished, "duration": duration,
-        "host": s.host, "user": s.applier.user, "ci": s.applier.ci, "ci_url": s.applier.ci_url, "git_commit": s.git.commit, "git_branch": s.git.branch, "git_dirty": s.git.dirty,
+        "host": s.host, "user": s.applier.user, "ci": s.applier.ci, "ci_url": s.applier.ci_url,
+        "git_commit": s.git.commit, "git_branch": s.git.branch, "git_dirty": s.git.dirty,
         "steps_run": s.steps_run, "steps_cached": s.steps_cached, "steps_failed": s.steps_failed,
     }
 
