@@ -8,6 +8,7 @@ import getpass
 import pytest
 from starlette.testclient import TestClient
 
+import zplan
 from tests.cli.helpers import QUICKSTART, cli_env, copy_project
 from zplan.metadata import Applier, ExecutionView, GitInfo, RunDetail, RunSummary
 from zplan.render.runs_view import run_lines
@@ -31,11 +32,13 @@ def _reasons(client: TestClient, run: int, step: str) -> list[dict]:
     return client.get(f"/api/runs/{run}", params={"step": step}).json()["step"]["reasons"]
 
 
-def test_a_step_shows_why_it_ran(client):
+def test_a_step_shows_why_it_ran(client, quickstart):
     assert {"code": "params_changed", "message": "params.c: 1.0 -> 0.5"} in _reasons(client, 2, TRAIN)
     # planned as "upstream reruns"; once train had run, apply saw the model it reads had changed
     assert _reasons(client, 2, EVALUATE) == [{"code": "input_changed", "message": "input model changed"}]
     assert [r["code"] for r in _reasons(client, 1, LOAD)] == ["never_ran"]
+    producer = zplan.open(quickstart.root).artifact(TRAIN, run=2).produced_by  # the read API gives them too
+    assert producer.reasons == (("params_changed", "params.c: 1.0 -> 0.5"),) and producer.cached_from is None
     html = client.get("/runs/2", params={"step": TRAIN}).text
     assert '<li data-code="params_changed">params.c: 1.0 -&gt; 0.5</li>' in html
 
