@@ -117,6 +117,7 @@ def test_click_a_node_then_through_to_lineage(page, server):
     assert "pipeline.training.step.evaluate" in detail.locator("h2").inner_text()
     assert "report_dir" in detail.locator("pre.params").inner_text()
     assert "cache key" in detail.inner_text() and "sklearn.pickle" in detail.inner_text()
+    assert detail.locator("ul.reasons li").all_inner_texts() == ["input model changed"]  # the recorded reason
     shot(page, "run-2-evaluate")
     detail.locator("a.lineage-link").last.click()  # the evaluate step's output
     page.wait_for_url("**/lineage/*")

@@ -11,8 +11,18 @@ from zplan.ui.links import FileLinks, ServerLinks
 def test_layout_puts_each_node_after_everything_it_needs():
     edges = [("a", "b"), ("b", "c"), ("a", "c"), ("x", "c")]
     place = svg_dag.layout([svg_dag.Node(n, n, "ran") for n in "abcx"], edges)
-    assert [place[n][0] for n in "abcx"] == [0, 1, 2, 0]
+    assert [place[n][0] for n in "abcx"] == [0, 1, 2, 1]  # x, needing nothing, sits just before c
     assert len({place[n] for n in "abcx"}) == 4  # no two nodes on one spot
+
+
+def test_a_resource_only_the_last_step_uses_sits_beside_it():
+    chain = [("load", "split"), ("split", "train"), ("train", "serve"), ("model_store", "serve"), ("bucket", "load")]
+    nodes = [svg_dag.Node(n, n, "ran") for n in ("model_store", "bucket", "load", "split", "train", "serve")]
+    place = svg_dag.layout(nodes, chain)
+    column = {n: place[n][0] for n in place}
+    assert column == {"bucket": 0, "load": 1, "split": 2, "train": 3, "model_store": 3, "serve": 4}
+    svg = svg_dag.render(nodes, chain)
+    assert not any(" L " in d for d in re.findall(r'class="edge" d="([^"]+)"', svg))  # every edge spans one column
 
 
 def test_layout_survives_a_loop():

@@ -25,11 +25,14 @@ class Execution:
     state: str  # "complete" | "cached" | "failed"
     started: float  # seconds since the epoch
     finished: float
+    reasons: tuple[tuple[str, str], ...] | None = None  # the plan's (code, message) for it; None when not recorded
+    cached_from: int | None = None  # a cached execution: the run whose outputs it reused
 
     @staticmethod
     def of(view: "ExecutionView") -> "Execution":
+        reasons = None if view.reasons is None else tuple((r.code, r.message) for r in view.reasons)
         return Execution(view.address, dict(view.params), view.code_hash, view.git.commit, view.run,
-                         view.state, view.started_at, view.finished_at)
+                         view.state, view.started_at, view.finished_at, reasons, view.cached_from)
 
 
 class Artifact:

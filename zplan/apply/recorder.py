@@ -47,11 +47,11 @@ class RunRecorder:
 
     # -- the run --------------------------------------------------------------------------------
     def open_run(self, project, pipelines: list[str], password: str | None) -> int:
-        from zplan.metadata import MetadataStore, git_info
+        from zplan.metadata import MetadataStore, applier, git_info
 
         settings = self.tracker.stack_settings
         self.metadata = MetadataStore.from_url(str(settings["metadata_store"]), project.root, password)
-        return self.metadata.start_run(",".join(pipelines), project.stack_name, git_info(project.root), time.time())
+        return self.metadata.start_run(",".join(pipelines), project.stack_name, git_info(project.root), time.time(), applier())
 
     def close_run(self) -> None:
         if self.metadata is None:
@@ -93,10 +93,18 @@ class RunRecorder:
             cache_key=plan.cache_key or "", params=digest_secrets(plan.params, self.secrets),
             code_hash=plan.code_hash, state=state, started_at=started, finished_at=finished, error=error,
             inputs=self._inputs(plan), outputs={k: _artifact(v) for k, v in outputs.items()}, metadata=metadata or {},
+            reasons=self._reasons(plan), cached_from=plan.cached_from.run if state == "cached" and plan.cached_from else None,
         ))
         if plan.tfx is not None:
             self._tfx_pending.append(self._tfx_execution(plan, state, outputs))
         self.flush()
+
+    def _reasons(self, plan: m.StepPlan) -> tuple:
+        """The plan's reasons for the step, masked as the JSON plan masks them."""
+        from zplan.metadata import StepReason
+        from zplan.plan.jsonplan import reasons_json
+
+        return tuple(StepReason(r["code"], r["message"]) for r in reasons_json(plan.reasons, self.secrets))
 
     def _tfx_execution(self, plan: m.StepPlan, state: str, outputs: dict):
         from zplan.tfx.lineage import TfxExecution

@@ -5,8 +5,10 @@ Importing this package does not import ML Metadata; a store loads it on first us
 
 from __future__ import annotations
 
+from zplan.metadata.who import applier
 from zplan.metadata.git import git_info
 from zplan.metadata.records import (
+    Applier,
     ArtifactRecord,
     ArtifactView,
     ExecutionRecord,
@@ -15,10 +17,12 @@ from zplan.metadata.records import (
     LineageNode,
     RunDetail,
     RunSummary,
+    StepReason,
 )
 from zplan.metadata.store import MetadataStore
 
 __all__ = [
+    "Applier",
     "ArtifactRecord",
     "ArtifactView",
     "ExecutionRecord",
@@ -28,5 +32,7 @@ __all__ = [
     "MetadataStore",
     "RunDetail",
     "RunSummary",
+    "StepReason",
+    "applier",
     "git_info",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from zplan.hashing import canonical_json, hash_text
-from zplan.metadata.records import ArtifactRecord, ArtifactView, GitInfo
+from zplan.metadata.records import Applier, ArtifactRecord, ArtifactView, GitInfo, StepReason
 from zplan.metadata.schema import SNAPSHOT, TypeIds
 
 _STATES = {"complete": "COMPLETE", "cached": "CACHED", "failed": "FAILED", "cancelled": "CANCELED"}
@@ -104,6 +104,24 @@ def params_value(text: str | None) -> dict:
         return json.loads(text)
     except ValueError:
         return {"<unreadable>": text}
+
+
+def reasons_json(reasons) -> str:
+    """Always written, even empty: an execution without the property predates recorded reasons."""
+    return canonical_json([{"code": r.code, "message": r.message} for r in reasons])
+
+
+def reasons_value(text: str | None) -> tuple[StepReason, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(StepReason(str(r["code"]), str(r["message"])) for r in json.loads(text))
+    except (ValueError, TypeError, KeyError):
+        return (StepReason("unreadable", text),)
+
+
+def run_applier(ctx) -> Applier:
+    return Applier(user=prop(ctx, "user"), ci=prop(ctx, "ci"), ci_url=prop(ctx, "ci_url"))
 
 
 def run_git(ctx) -> GitInfo:

@@ -104,6 +104,7 @@ class Reader(Connection):
             steps_failed=states.count(m.pb.Execution.FAILED),
             git=cv.run_git(ctx),
             host=cv.prop(ctx, "host"),
+            applier=cv.run_applier(ctx),
         )
 
     def _execution_views(self, executions, run_ctx=None) -> list[ExecutionView]:
@@ -151,6 +152,8 @@ class Reader(Connection):
             inputs=dict(sorted(ins.items())),
             outputs=dict(sorted(outs.items())),
             metadata=cv.params_value(p("metadata")),
+            reasons=cv.reasons_value(p("reasons")),
+            cached_from=p("cached_from"),
         )
 
     def _run_of(self, execution_id: int):

@@ -28,6 +28,23 @@ class ArtifactRecord:
 
 
 @dataclass(frozen=True)
+class StepReason:
+    """One reason the plan gave for a step (a ``zplan.plan`` reason code and its text, secrets masked)."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Applier:
+    """Who applied a run: the OS user, and the CI service (with its run's URL) when there was one."""
+
+    user: str | None = None
+    ci: str | None = None  # "GitHub Actions", "GitLab CI", ... or "CI" when only CI=true says so
+    ci_url: str | None = None
+
+
+@dataclass(frozen=True)
 class ExecutionRecord:
     """One step execution as the applier records it (a run, a cached reuse or a failure)."""
 
@@ -44,6 +61,8 @@ class ExecutionRecord:
     inputs: dict[str, ArtifactRecord] = field(default_factory=dict)
     outputs: dict[str, ArtifactRecord] = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)  # zplan.log_metadata()
+    reasons: tuple[StepReason, ...] = ()  # why the plan ran it (or, cached, nothing)
+    cached_from: int | None = None  # the run whose outputs a cached step reused
 
 
 @dataclass(frozen=True)
@@ -88,6 +107,8 @@ class ExecutionView:
     inputs: dict[str, ArtifactView] = field(default_factory=dict)
     outputs: dict[str, ArtifactView] = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)  # zplan.log_metadata()
+    reasons: tuple[StepReason, ...] | None = None  # None: recorded before reasons were kept
+    cached_from: int | None = None
 
     @property
     def duration(self) -> float:
@@ -107,6 +128,7 @@ class RunSummary:
     steps_failed: int
     git: GitInfo
     host: str | None = None  # the machine that applied it (a developer's, or a CI runner)
+    applier: Applier = Applier()  # who applied it (unknown for runs recorded before it was kept)
 
     @property
     def git_commit(self) -> str | None:

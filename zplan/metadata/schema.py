@@ -33,6 +33,8 @@ _STEP_PROPS = {
     "started_at": "DOUBLE",  # seconds since the epoch
     "finished_at": "DOUBLE",
     "metadata": "STRING",  # canonical JSON: what the step recorded with zplan.log_metadata()
+    "reasons": "STRING",  # canonical JSON: the plan's [{"code", "message"}], secrets masked
+    "cached_from": "INT",  # a cached step: the run whose outputs it reused
 }
 _RUN_PROPS = {
     "number": "INT",
@@ -48,6 +50,10 @@ _RUN_PROPS = {
     "host": "STRING",
     "pid": "INT",
     "pid_start": "INT",
+    # who applied it: the OS user, and the CI service and its run's page when there was one
+    "user": "STRING",
+    "ci": "STRING",
+    "ci_url": "STRING",
 }
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from zplan.diags import fail
 from zplan.metadata import convert as cv
 from zplan.metadata.connection import Connection, _guarded, _mlmd
-from zplan.metadata.records import ArtifactRecord, ExecutionRecord, GitInfo
+from zplan.metadata.records import Applier, ArtifactRecord, ExecutionRecord, GitInfo
 from zplan.metadata.records import RUN_STATUSES
 from zplan.metadata.schema import PIPELINE, RUN, TypeIds
 from zplan.processes import ProcessId
@@ -25,8 +25,8 @@ _RUN_NUMBER_TRIES = 50
 
 class Writer(Connection):
     @_guarded
-    def start_run(self, pipeline: str, stack: str, git: GitInfo, started_at: float) -> int:
-        """A new run, owned by this process (see ``close_stale_runs``)."""
+    def start_run(self, pipeline: str, stack: str, git: GitInfo, started_at: float, applier: Applier = Applier()) -> int:
+        """A new run, owned by this process (see ``close_stale_runs``), applied by ``applier``."""
         self.close_stale_runs(started_at)
         store, types, m = self._writer()
         owner = ProcessId.current()
@@ -48,6 +48,9 @@ class Writer(Connection):
                     "host": owner.host,
                     "pid": owner.pid,
                     "pid_start": owner.start_ticks,
+                    "user": applier.user,
+                    "ci": applier.ci,
+                    "ci_url": applier.ci_url,
                 },
             )
             try:
@@ -104,6 +107,8 @@ class Writer(Connection):
                     "started_at": float(rec.started_at),
                     "finished_at": float(rec.finished_at),
                     "metadata": cv.params_json(rec.metadata) if rec.metadata else None,
+                    "reasons": cv.reasons_json(rec.reasons),
+                    "cached_from": rec.cached_from,
                 },
             )
             executions.append(execution)

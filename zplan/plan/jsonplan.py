@@ -38,7 +38,7 @@ from functools import partial
 
 from zplan.config.values import UNKNOWN
 from zplan.plan import model as m
-from zplan.secrets import SENSITIVE, mask_attributes
+from zplan.secrets import SENSITIVE, mask_attributes, redact
 from zplan.secrets import mask as mask_value
 
 FORMAT_VERSION = "1.0"
@@ -54,7 +54,7 @@ def to_json(plan: m.Plan) -> dict:
         "state": {"serial": plan.state_serial, "lineage": plan.state_lineage},
         "options": plan.options,
         "resources": [_resource(r, plan.secrets) for r in plan.resources],
-        "steps": [_step(s, mask) for s in plan.steps],
+        "steps": [_step(s, mask, plan.secrets) for s in plan.steps],
         "outputs": {name: _output(o, mask) for name, o in plan.outputs.items()},
         "moved": [{"from": old, "to": new} for old, new in plan.moved],
         "summary": plan.summary(),
@@ -81,7 +81,7 @@ def _resource(r: m.ResourcePlan, secrets: list[str]) -> dict:
         "after_unknown": unknown,
         "sensitive": sorted(r.sensitive),
         "replace_because": r.replace_because,
-        "reasons": [x.to_json() for x in r.reasons],
+        "reasons": reasons_json(r.reasons, secrets),
         "changed": _changed(r),
         "depends_on": r.depends_on,
     }
@@ -93,7 +93,13 @@ def _changed(r: m.ResourcePlan) -> list[str]:
     return sorted(k for k, v in r.after.items() if v is not UNKNOWN and r.before.get(k) != v)
 
 
-def _step(s: m.StepPlan, mask) -> dict:
+def reasons_json(reasons: list[m.Reason], secrets: list[str]) -> list[dict]:
+    """Reasons as the JSON plan shows them (and apply records them with the run): any text
+    holding a sensitive value has it replaced by "(sensitive)"."""
+    return [{"code": x.code.value, "message": redact(x.message, secrets)} for x in reasons]
+
+
+def _step(s: m.StepPlan, mask, secrets: list[str]) -> dict:
     cached = None
     if s.cached_from:
         cached = {"run": s.cached_from.run, "finished_at": s.cached_from.finished_at}
@@ -102,7 +108,7 @@ def _step(s: m.StepPlan, mask) -> dict:
         "pipeline": s.pipeline,
         "step": s.step,
         "action": s.action.value,
-        "reasons": [x.to_json() for x in s.reasons],
+        "reasons": reasons_json(s.reasons, secrets),
         "cache_key": s.cache_key,
         "code_hash": s.code_hash,
         "source": s.source,

@@ -20,6 +20,14 @@ def _git(g) -> str:
     return g.commit[:10] + ("+dirty" if g.dirty else "")
 
 
+def _applier(r: RunSummary) -> str:
+    """", by alice (GitHub Actions URL)"; nothing for a run recorded before appliers were kept."""
+    who, ci, url = r.applier.user, r.applier.ci, r.applier.ci_url
+    if not (who or ci):
+        return ""
+    return f", by {who or 'an unknown user'}" + (f" ({ci}{' ' + url if url else ''})" if ci else "")
+
+
 def runs_lines(runs: list[RunSummary]) -> list[tuple[str, str]]:
     if not runs:
         return [("", "No runs recorded yet. Run `zplan apply`.")]
@@ -33,10 +41,15 @@ def runs_lines(runs: list[RunSummary]) -> list[tuple[str, str]]:
 
 def run_lines(detail: RunDetail) -> list[tuple[str, str]]:
     r = detail.summary
-    lines = [("bold", f"Run {r.number}: {r.status}, stack {r.stack}, pipeline {r.pipeline}, started {_when(r.started)}, git {_git(r.git)}")]
+    lines = [("bold", f"Run {r.number}: {r.status}, stack {r.stack}, pipeline {r.pipeline}, started {_when(r.started)}, git {_git(r.git)}"
+                      f"{_applier(r)}")]
     for e in detail.executions:
         style = {"failed": "delete", "cached": "cached"}.get(e.state, "")
         lines.append((style, f"  {e.address}  {e.state}  {e.duration:.2f}s  key {e.cache_key[:12]}"))
+        if e.cached_from:
+            lines.append(("dim", f"      why cached: outputs reused from run {e.cached_from}"))
+        for reason in e.reasons or ():
+            lines.append(("dim", f"      why {reason.message}"))
         if e.params:
             lines.append(("dim", f"      params {json.dumps(e.params, sort_keys=True)}"))
         for name, a in e.inputs.items():

@@ -25,7 +25,8 @@ def environment():
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(when=when, dur=duration, size=size, pretty=pretty)
-    env.globals.update(run_graph=run_graph, lineage_graph=lineage_graph, plan_graph=plan_graph, metric_chart=metric_chart)
+    env.globals.update(run_graph=run_graph, lineage_graph=lineage_graph, plan_graph=plan_graph, metric_chart=metric_chart,
+                       applier=applier)
     return env
 
 
@@ -63,6 +64,20 @@ def size(count: int | None) -> str:
 
 def pretty(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+def applier(run: dict):
+    """Who applied a run: ``user@host``, then the CI service, linked to its run's page when known.
+    A run recorded before the user was kept shows its host alone."""
+    from markupsafe import Markup, escape
+
+    who = "@".join(x for x in (run.get("user"), run.get("host")) if x) or "—"
+    shown = escape(who)
+    if run.get("ci") and run.get("ci_url"):
+        shown += Markup(' · <a class="ci" href="{}">{}</a>').format(run["ci_url"], run["ci"])
+    elif run.get("ci"):
+        shown += Markup(' · <span class="ci">{}</span>').format(run["ci"])
+    return shown
 
 
 # -- drawings (already escaped: built with html.escape)

@@ -37,7 +37,8 @@ def _run_summary(s) -> dict:
     return {
         "number": s.number, "pipeline": s.pipeline, "stack": s.stack, "status": s.status,
         "started": s.started, "finished": s.finished, "duration": duration,
-        "host": s.host, "git_commit": s.git.commit, "git_branch": s.git.branch, "git_dirty": s.git.dirty,
+        "host": s.host, "user": s.applier.user, "ci": s.applier.ci, "ci_url": s.applier.ci_url,
+        "git_commit": s.git.commit, "git_branch": s.git.branch, "git_dirty": s.git.dirty,
         "steps_run": s.steps_run, "steps_cached": s.steps_cached, "steps_failed": s.steps_failed,
     }
 
@@ -78,7 +79,7 @@ def step_detail(project: Project, number: int, execution, address: str) -> dict:
     if execution is None:
         return {"address": address, "status": "skipped", "params": {}, "cache_key": None, "code_hash": None,
                 "started": None, "duration": None, "error": None, "inputs": [], "outputs": [], "log": "",
-                "reasons": ["not executed in this run (an upstream step failed, or it was left out)"]}
+                "reasons": [{"code": "skipped", "message": "not executed in this run (an upstream step failed, or it was left out)"}]}
     outputs = [_artifact(name, a, project, execution.address, number) for name, a in execution.outputs.items()]
     return {
         "address": address, "status": EXECUTION_STATUS.get(execution.state, execution.state),
@@ -91,14 +92,22 @@ def step_detail(project: Project, number: int, execution, address: str) -> dict:
     }
 
 
-def _reasons(execution) -> list[str]:
-    """What the record tells of why (the plan's own reasons are not kept with the run)."""
+def _reasons(execution) -> list[dict]:
+    """Why the step ran or was cached: the plan's reasons recorded with the run (already masked);
+    for a run recorded before they were kept, what its record alone tells."""
+    reasons = [{"code": r.code, "message": r.message} for r in execution.reasons or ()]
     if execution.state == "cached":
-        return ["cache key unchanged: outputs reused from an earlier run"]
-    if execution.state == "failed":
-        return ["the step raised an error (see its log)"]
-    return ["ran: no earlier result had this cache key (its code, params, inputs or stack changed), "
-            "or a rerun was asked for; `zplan runs diff` compares two runs"]
+        source = f"run {execution.cached_from}" if execution.cached_from else "an earlier run"
+        reasons.insert(0, {"code": "cached", "message": f"cached: the cache key matched, outputs reused from {source}"})
+    elif execution.reasons is None and execution.state == "complete":
+        reasons.append({"code": None, "message": "ran: no earlier result had this cache key (its code, params, inputs "
+                                                 "or stack changed), or a rerun was asked for; `zplan runs diff` compares two runs"})
+    if execution.state in _OUTCOME:
+        reasons.append({"code": execution.state, "message": _OUTCOME[execution.state]})
+    return reasons
+
+
+_OUTCOME = {"failed": "the step raised an error (see its log)", "cancelled": "stopped: the apply was interrupted"}
 
 
 def _artifact(name: str, view, project: Project | None = None, address: str | None = None, run: int | None = None) -> dict:

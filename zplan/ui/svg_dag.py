@@ -1,7 +1,8 @@
 """A step graph drawn as SVG, laid out here in a few lines of Python.
 
-Layered layout: each node's column is the length of the longest path reaching it; within a
-column nodes are ordered by the mean row of their predecessors (one barycenter pass), which
+Layered layout (longest path): each node sits in the column after its latest predecessor, and a
+node that needs nothing (a resource, a data step) in the column just before its earliest
+successor, so a resource only the last step uses sits beside that step; within a column nodes are ordered by the mean row of their predecessors (one barycenter pass), which
 keeps a pipeline's lanes straight. Pipelines have tens of nodes, not thousands, so this is
 enough and needs no JavaScript library: the page works without scripts and exports as-is.
 """
@@ -57,6 +58,7 @@ def layout(nodes: list[Node], edges: list[tuple[str, str]]) -> dict[str, tuple[i
 
     for node in ids:
         depth(node)
+    _pull_sources_right(column, preds)
     place: dict[str, tuple[int, int]] = {}
     for col in range(max(column.values(), default=-1) + 1):
         members = [n for n in ids if column[n] == col]
@@ -68,6 +70,17 @@ def layout(nodes: list[Node], edges: list[tuple[str, str]]) -> dict[str, tuple[i
         for row, node in enumerate(sorted(members, key=centre)):
             place[node] = (col, row)
     return place
+
+
+def _pull_sources_right(column: dict[str, int], preds: dict[str, list[str]]) -> None:
+    """A node with no predecessor moves to the column before its earliest successor."""
+    succs: dict[str, list[str]] = {n: [] for n in column}
+    for node, ups in preds.items():
+        for up in ups:
+            succs[up].append(node)
+    for node in column:
+        if not preds[node] and succs[node]:
+            column[node] = max(0, min(column[s] for s in succs[node]) - 1)
 
 
 def render(nodes: list[Node], edges: list[tuple[str, str]], selected: str | None = None) -> str:
