@@ -49,7 +49,32 @@ def two_outputs(rows):
     return {"a": rows | "A" >> beam.Map(lambda r: r), "b": rows | "B" >> beam.Map(lambda r: r)}
 
 
+class _Tagging(beam.DoFn):
+    def process(self, row):
+        yield beam.pvalue.TaggedOutput("odd", row) if row["id"] % 2 else row
+
+
+@beam_step
+def tagged(rows):
+    return (rows | "Split" >> beam.ParDo(_Tagging()).with_outputs("odd", main="even")).even
+
+
+class _Counting(beam.DoFn):
+    SEEN = beam.transforms.userstate.CombiningValueStateSpec("seen", sum)
+
+    def process(self, kv, seen=beam.DoFn.StateParam(SEEN)):
+        seen.add(1)
+        yield {"group": kv[0], "n": seen.read()}
+
+
+@beam_step
+def stateful(rows):
+    return rows | "Key" >> beam.Map(lambda r: (r["group"], r)) | "Count" >> beam.ParDo(_Counting())
+
+
 @pytest.mark.parametrize("step, transform, reason", [
+    (tagged, "Split", "tagged outputs"),
+    (stateful, "Count", "state and timers"),
     (reads_text, "Lines/Read", "is not implemented by the Dask runner"),
     (totals, "Map(<lambda at test_step.py:", "side inputs"),
     (counts, "Globally/CombineGlobally(CountCombineFn)/InjectDefault", "side inputs"),

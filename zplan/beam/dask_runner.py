@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from apache_beam import ParDo
 from apache_beam.pipeline import PipelineVisitor
+from apache_beam.runners.common import DoFnSignature
 from apache_beam.runners.dask.dask_runner import DaskRunner
 from apache_beam.runners.dask.overrides import (
     _Create,
@@ -107,7 +108,7 @@ def _check_pardo(node, transform: ParDo) -> Unsupported | None:
         return Unsupported(node.full_label, "tagged outputs (with_outputs) are not supported")
     if userstate.is_stateful_dofn(transform.fn):
         return Unsupported(node.full_label, "state and timers are not supported")
-    if transform.fn.get_restriction_provider() is not None if hasattr(transform.fn, "get_restriction_provider") else False:
+    if DoFnSignature(transform.fn).is_splittable_dofn():
         return Unsupported(node.full_label, "splittable DoFns are not supported")
     return None
 
