@@ -208,9 +208,9 @@ def _run(p: beam.Pipeline, spec: BeamStepSpec) -> None:
     try:
         result = p.run()
         state = result.wait_until_finish()
-    except Exception as exc:
-        if type(exc).__name__ == "UnsupportedOnDask":  # refused before anything ran
-            raise _unsupported_on_dask(exc, spec) from None  # noqa: BLE001 - every runner failure becomes a step failure
+    except Exception as exc:  # noqa: BLE001 - every runner failure becomes a step failure
+        if type(exc).__name__ == "UnsupportedOnDask":  # refused before anything ran (by name: its module needs Dask)
+            raise _unsupported_on_dask(exc, spec) from None
         raise BeamStepError(describe_failure(exc)) from None
     if state not in (None, beam.runners.runner.PipelineState.DONE):
         raise BeamStepError(f"Beam pipeline ended in state {state}")
