@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("plan",),  # code fingerprints, step and resource planning, saved plans
     ("project",),  # a project on disk: configuration, variables, chosen stack, state backend
     ("graph", "state", "stack", "render"),
-    ("config", "metadata", "artifacts", "beam", "kubeflow", "tfx", "cluster"),  # readers, stores and remote back ends
+    ("config", "metadata", "artifacts", "beam", "kubeflow", "tfx", "cluster", "backends"),  # readers, stores and remote back ends
     ("provider", "testing", "hooks", "secrets", "addrs"),  # provider API and core contracts
     ("diags", "hashing", "fsutil", "durations", "processes", "runtime", "steps"),  # leaves
 ]

@@ -21,6 +21,7 @@ from typing import Callable
 from zplan.addrs import is_resource
 from zplan import diags
 from zplan.apply import outputs as stack_outputs
+from zplan.apply.backend_steps import with_backends
 from zplan.apply.interrupts import StopRequest, stop_on_signals
 from zplan.apply.recorder import RunRecorder
 from zplan.apply.recovery import DamagedInputs
@@ -74,7 +75,7 @@ class Applier:
         self.resources = ResourceApplier(self.project, state, self.hooks, lambda: persist(state), self.result, self._step_output)
         self.recorder = RunRecorder(state, persist, self.tracker, self.project.secrets, self.project.root)
         self.resources.on_applied = self._record_deployment
-        self.runner = _step_runner(inputs.stack_settings)(self.project, self.tracker, inputs.stat_cache, max(1, parallelism or os.cpu_count() or 1))
+        self.runner = with_backends(_step_runner(inputs.stack_settings), self.project.config)(self.project, self.tracker, inputs.stat_cache, max(1, parallelism or os.cpu_count() or 1))
         self._base_step_planner = inputs.step_planner
         self.step_planner = self._run_planner(plan.store_key)
         self._threads = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="zplan-resource")
@@ -239,11 +240,12 @@ class Applier:
         return self.runner.start(current)
 
     def _report_shortfall(self, address: str) -> None:
-        if type(self.runner) is not StepRunner:  # a cluster places the step by its resources
-            return
+        step = self.project.config.step(address)
+        if step.backend or self.tracker.stack_settings.get("orchestrator") == "dask":
+            return  # a cluster or a training job places the step by its resources
         from zplan.apply.capacity import shortfall
 
-        lacking = shortfall(self.project.config.step(address).resources)
+        lacking = shortfall(step.resources)
         if lacking:
             self.hooks.notice(f"{address} asks for {lacking}: running it on this machine anyway")
 

@@ -1,7 +1,7 @@
 """Beam pipeline options from a stack's ``processing`` setting and its ``beam_options``.
 
 The same step runs on this machine or on a cluster: ``processing =
-"beam:DirectRunner"`` (the default), ``"beam:DataflowRunner"``,
+"beam:DirectRunner"`` (the default), ``"beam:DaskRunner"``, ``"beam:DataflowRunner"``,
 ``"beam:SparkRunner"`` or ``"beam:FlinkRunner"``; the stack's ``beam_options``
 map holds Beam's own option names (``temp_location``, ``max_num_workers``...).
 
@@ -40,6 +40,8 @@ DEFAULT = "beam:DirectRunner"
 # Named explicitly: Beam's default runner first tries to download the Prism
 # binary, which fails without network, before falling back to this one.
 LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
+# Beam's DaskRunner behind a check of the pipeline (see zplan.beam.dask_runner).
+DASK_RUNNER = "zplan.beam.dask_runner.CheckedDaskRunner"
 
 
 def options_from_stack(stack: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -75,6 +77,20 @@ def pipeline_options(processing: str | None, settings: Mapping[str, Any]) -> Pip
             "set them in the stack's beam_options map",
         )
     return options
+
+
+def default_dask_address(settings: dict[str, Any], stack: Mapping[str, Any], range=None) -> None:
+    """On the DaskRunner, use the dask orchestrator's scheduler unless beam_options names one."""
+    if settings.get("dask_client_address"):
+        return
+    options = stack.get("orchestrator_options")
+    scheduler = options.get("scheduler") if isinstance(options, Mapping) else None
+    if stack.get("orchestrator") == "dask" and isinstance(scheduler, str) and scheduler:
+        settings["dask_client_address"] = scheduler
+        return
+    raise fail('processing = "beam:DaskRunner" needs a Dask scheduler',
+               'use orchestrator = "dask" (its scheduler is used) or set beam_options = { dask_client_address = "tcp://HOST:8786" }',
+               range)
 
 
 def cache_relevant(processing: str | None, settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,8 +136,19 @@ def _flink(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _dask(values: dict[str, Any]) -> dict[str, Any]:
+    try:
+        import apache_beam.runners.dask.dask_runner  # noqa: F401 - registers the dask_* options
+        import distributed  # noqa: F401
+    except ImportError:
+        raise fail('processing = "beam:DaskRunner" needs Dask', "install the dask extra: pip install 'zplan[dask]'") from None
+    values["runner"] = DASK_RUNNER
+    return values
+
+
 _BUILDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "DirectRunner": _direct,
+    "DaskRunner": _dask,
     "DataflowRunner": _dataflow,
     "SparkRunner": _spark,
     "FlinkRunner": _flink,
@@ -189,6 +216,7 @@ def _check_flink(options: PipelineOptions) -> list[str]:
 
 _CHECKS: dict[str, Callable[[PipelineOptions], list[str]]] = {
     "DirectRunner": _check_direct,
+    "DaskRunner": lambda options: [],
     "DataflowRunner": _check_dataflow,
     "SparkRunner": _check_spark,
     "FlinkRunner": _check_flink,
@@ -201,6 +229,8 @@ _CHECKS: dict[str, Callable[[PipelineOptions], list[str]]] = {
 @lru_cache(maxsize=1)
 def _parser() -> _BeamArgumentParser:
     """Every option Beam knows, as Beam itself collects them."""
+    with contextlib.suppress(ImportError):  # its options (dask_client_address...) join the known ones
+        import apache_beam.runners.dask.dask_runner  # noqa: F401
     parser = _BeamArgumentParser(allow_abbrev=False)
     classes: dict[str, type] = {}
     for cls in PipelineOptions.__subclasses__():

@@ -40,6 +40,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from zplan import runtime
+from zplan.beam import dask_io
 from zplan.beam import dataset as ds
 from zplan.beam import runners
 from zplan.diags import Range, fail
@@ -91,6 +92,9 @@ def run(spec: BeamStepSpec, args: tuple, kwargs: Mapping[str, Any]) -> Any:
     processing, settings = runners.options_from_stack(ctx.stack if ctx else {})
     if ctx and runners.runner_name(processing) == "DataflowRunner":
         settings.setdefault("job_name", _job_name(ctx))
+    on_dask = runners.runner_name(processing) == "DaskRunner"
+    if on_dask:
+        runners.default_dask_address(settings, ctx.stack if ctx else {}, _fn_range(spec.fn))
     options = runners.pipeline_options(processing, settings)
     FileSystems.set_options(options)  # staging uses the run's S3/GCS options before the Pipeline exists
     datasets, params = _split_arguments(spec, args, kwargs)
@@ -99,7 +103,7 @@ def run(spec: BeamStepSpec, args: tuple, kwargs: Mapping[str, Any]) -> Any:
     work = Path(tempfile.mkdtemp(prefix=f".{spec.fn.__name__}-", suffix=".tmp", dir=scratch))
     exchange = _exchange_root(processing, settings, work)
     try:
-        outputs = _execute(spec, options, datasets, params, work, exchange, base_dir)
+        outputs = _execute(spec, options, datasets, params, work, exchange, base_dir, on_dask)
         final = _publish(work)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -112,18 +116,21 @@ def run(spec: BeamStepSpec, args: tuple, kwargs: Mapping[str, Any]) -> Any:
 
 
 def _execute(spec: BeamStepSpec, options: Any, datasets: Mapping[str, Any], params: Mapping[str, Any],
-             work: Path, exchange: str, base_dir: Path) -> dict:
+             work: Path, exchange: str, base_dir: Path, on_dask: bool = False) -> dict:
     """Stage inputs, build and run the pipeline, bring outputs into ``work/outputs``."""
     patterns = {name: _stage_input(value, work / "inputs" / name, base_dir, exchange, name)
                 for name, value in datasets.items()}
     p = beam.Pipeline(options=options)
-    outputs = _build(spec, p, patterns, params)
+    outputs = _build(spec, p, patterns, params, on_dask)
     folders = {name: FileSystems.join(exchange, "outputs", name) for name in outputs}
+    write = dask_io.WriteParts if on_dask else WriteShards
     for name, pcoll in outputs.items():
-        pcoll | f"Write {name}" >> WriteShards(folders[name], spec.num_shards)
+        pcoll | f"Write {name}" >> write(folders[name], spec.num_shards)
     with _importable(spec.fn, base_dir):
-        _run(p)
+        _run(p, spec)
     for name, folder in folders.items():
+        if on_dask:
+            dask_io.finish(folder, spec.num_shards)
         _fetch_output(folder, work / "outputs" / name)
     return outputs
 
@@ -171,8 +178,12 @@ def _split_arguments(spec: BeamStepSpec, args: tuple, kwargs: Mapping[str, Any])
 # --- building and running the pipeline -------------------------------------------
 
 
-def _build(spec: BeamStepSpec, p: beam.Pipeline, patterns: Mapping[str, str], params: Mapping[str, Any]) -> dict:
-    pcolls = {name: p | f"Read {name}" >> beam.io.ReadFromParquet(pattern) for name, pattern in patterns.items()}
+def _build(spec: BeamStepSpec, p: beam.Pipeline, patterns: Mapping[str, str], params: Mapping[str, Any],
+           on_dask: bool = False) -> dict:
+    if on_dask:  # the Dask runner has no reads: Create the file list, read each file in a ParDo
+        pcolls = {name: dask_io.read(p, name, pattern) for name, pattern in patterns.items()}
+    else:
+        pcolls = {name: p | f"Read {name}" >> beam.io.ReadFromParquet(pattern) for name, pattern in patterns.items()}
     result = spec.fn(p, **pcolls, **params) if spec.pipeline else spec.fn(**pcolls, **params)
     outputs = result if isinstance(result, dict) else {"output": result}
     bad = {k: type(v).__name__ for k, v in outputs.items() if not isinstance(v, beam.PCollection)}
@@ -193,14 +204,25 @@ class _DictOutputs(dict):
     """Marks outputs the function returned as a dict (so the step returns a dict too)."""
 
 
-def _run(p: beam.Pipeline) -> None:
+def _run(p: beam.Pipeline, spec: BeamStepSpec) -> None:
     try:
         result = p.run()
         state = result.wait_until_finish()
     except Exception as exc:  # noqa: BLE001 - every runner failure becomes a step failure
+        if type(exc).__name__ == "UnsupportedOnDask":  # refused before anything ran (by name: its module needs Dask)
+            raise _unsupported_on_dask(exc, spec) from None
         raise BeamStepError(describe_failure(exc)) from None
     if state not in (None, beam.runners.runner.PipelineState.DONE):
         raise BeamStepError(f"Beam pipeline ended in state {state}")
+
+
+def _unsupported_on_dask(exc: Any, spec: BeamStepSpec) -> Exception:
+    ctx = runtime.current()
+    where = f"step {ctx.address}" if ctx else _describe_fn(spec.fn)
+    found = "; ".join(f'"{p.label}": {p.reason}' for p in exc.problems)
+    return fail(f"{where} cannot run on Beam's DaskRunner: {found}",
+                'run it with processing = "beam:DirectRunner" (or another runner), or use only Create, '
+                "Map/FlatMap/Filter/ParDo, GroupByKey/CombinePerKey, Flatten and Reshuffle", _fn_range(spec.fn))
 
 
 class WriteShards(beam.PTransform):

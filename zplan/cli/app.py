@@ -300,8 +300,18 @@ def build_image(stack: Optional[str] = stack_option(), var: List[str] = VarOpt) 
 
 
 @app.command("run-step", hidden=True)
-def run_step(address: str, stack: Optional[str] = stack_option(), var: List[str] = VarOpt) -> None:
-    """Run one step (used inside containers by the Kubeflow/Vertex orchestrators)."""
+def run_step(address: str, stack: Optional[str] = stack_option(), var: List[str] = VarOpt,
+             task: Optional[str] = typer.Option(None, "-task", help="Run the task at this URL (written by apply)"),
+             result: Optional[str] = typer.Option(None, "-result", help="Where to write the task's result")) -> None:
+    """Run one step (used inside containers by the Kubeflow/Vertex orchestrators and training backends)."""
+    if task or result:  # a training backend's job: runs the task, records nothing (the submitting apply does)
+        from zplan.apply.backend_task import run_task
+
+        if not (task and result):
+            raise typer.BadParameter("-task and -result go together")
+        if not run_task(task, result, Path.cwd(), address):
+            raise typer.Exit(1)
+        return
     from zplan.operations.run_step import run_step as run
     from zplan.render.apply_view import PlainView
 

@@ -14,6 +14,7 @@ from typing import Callable
 from zplan import diags
 from zplan.durations import parse_seconds
 from zplan.config import calls, hcl, types, variable_checks
+from zplan.config.step_backend import step_backend
 from zplan.config.model import (
     Config,
     Lifecycle,
@@ -47,6 +48,7 @@ STACK_ATTRIBUTES = {
     "beam_options",
     "metadata_password",
     "step_timeout",
+    "backend_options",
 }
 
 
@@ -250,7 +252,7 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
                 pipeline.steps[name] = script
         return
     where = f'in step "{name}"'
-    _check_attributes(block, {"source", "tfx", "inputs", "params", "outputs", "depends_on", "description", "timeout", "resources", "cache", *REPEAT}, found, where)
+    _check_attributes(block, {"source", "tfx", "inputs", "params", "outputs", "depends_on", "description", "timeout", "resources", "cache", "backend", *REPEAT}, found, where)
     if _duplicate("step", name, pipeline.steps.get(name), block, found):
         return
     attrs = block.attributes
@@ -288,6 +290,7 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
         tfx=tfx,
         resources=_resources(attrs.get("resources"), found, name),
         cache=_cache(attrs.get("cache"), found, name),
+        backend=step_backend(_static(attrs.get("backend"), found), attrs.get("backend"), found, name),
     )
 
 

@@ -67,6 +67,7 @@ class StepConfig:
     tfx: str | None = None  # a TFX standard component run as this step (zplan.tfx); source is then ""
     resources: "StepResources | None" = None  # what the step needs (cpu, memory, gpu): for placement
     cache: bool = True  # false: the step runs on every apply
+    backend: str | None = None  # "vertex" / "sagemaker": run as that service's training job (zplan.backends)
 
     @property
     def addr(self) -> StepAddr:

@@ -139,7 +139,7 @@ class MySQLMetadataStore(_Scheme):
 
 class BeamProcessing(Flavor):
     component, name = "processing", "beam"
-    runners = ("DirectRunner", "DataflowRunner", "SparkRunner", "FlinkRunner", "PortableRunner")
+    runners = ("DirectRunner", "DaskRunner", "DataflowRunner", "SparkRunner", "FlinkRunner", "PortableRunner")
 
     def matches(self, value: str) -> bool:
         return value.startswith("beam:") or value == "beam"
