@@ -18,7 +18,8 @@ from tests.cli.helpers import cli_env, copy_project, ran, reasons, steps_by_acti
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "from-zenml"
 SPEC = "pipelines.training:training"
-ZENML_VENV = Path(os.environ.get("ZPLAN_ZENML_VENV", "/tmp/zplan-zenml-venv"))
+# Inside the checkout, like .venv-tfx: an environment kept elsewhere could hold another checkout's zplan.
+ZENML_VENV = Path(os.environ.get("ZPLAN_ZENML_VENV", ROOT / ".venv-zenml"))
 
 
 @pytest.fixture
@@ -59,16 +60,18 @@ def _check_metadata(root: Path, python: str) -> None:
 def _zenml_venv() -> Path | None:
     """A virtual environment with zplan (editable) and ZenML; None when it cannot be made here."""
     python = ZENML_VENV / "bin" / "python"
-    probe = [str(python), "-c", "import zenml, zplan"]
-    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+    # run outside the checkout, so `import zplan` finds the installed (editable) zplan, and it must be this one
+    probe = [str(python), "-c", f"import zenml, zplan, sys; sys.exit(not zplan.__file__.startswith({str(ROOT)!r}))"]
+    if python.exists() and subprocess.run(probe, capture_output=True, cwd=ZENML_VENV).returncode == 0:
         return python
     uv = shutil.which("uv")
     if uv is None:
         return None
+    shutil.rmtree(ZENML_VENV, ignore_errors=True)  # one left by a moved or removed checkout: made afresh
     made = subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(ZENML_VENV)], capture_output=True)
     install = subprocess.run([uv, "pip", "install", "-q", "--python", str(python), "-e", str(ROOT), "zenml>=0.80", "protobuf<5", "typer<0.16"],
                              capture_output=True, timeout=900) if made.returncode == 0 else made
-    return python if install.returncode == 0 and subprocess.run(probe, capture_output=True).returncode == 0 else None
+    return python if install.returncode == 0 and subprocess.run(probe, capture_output=True, cwd=ZENML_VENV).returncode == 0 else None
 
 
 @pytest.mark.slow
