@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
+from zplan.metadata.who import CI_VARIABLES
+
 TESTDATA = Path(__file__).resolve().parents[1] / "testdata"
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 _NOT_COPIED = shutil.ignore_patterns(".zplan", "__pycache__", "reports", "*.pyc")
@@ -32,7 +34,9 @@ class Result(NamedTuple):
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZPLAN_")}
+    # no ZPLAN_ settings and no CI-service variables of the machine running the tests: runs are recorded
+    # as applied by hand unless a test says otherwise
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZPLAN_") and k not in CI_VARIABLES}
     # Plain text, and no stale bytecode when a test edits a step module within the same second.
     env.update(ZPLAN_NO_COLOR="1", NO_COLOR="1", PYTHONDONTWRITEBYTECODE="1", COLUMNS="200")
     env.update(extra)

@@ -41,6 +41,8 @@ _SERVICES: tuple[tuple[str, str, Callable[[Env], str | None]], ...] = (
     ("TEAMCITY_VERSION", "TeamCity", lambda env: None),
 )
 _FALSE = ("", "0", "false", "no")
+# every variable that makes a run count as a CI run (tests clear them to be independent of where they run)
+CI_VARIABLES: tuple[str, ...] = (*(variable for variable, _, _ in _SERVICES), "CI")
 
 
 def applier(env: Env | None = None) -> Applier:
