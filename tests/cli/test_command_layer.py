@@ -201,3 +201,21 @@ def test_deleted_outside_shows_in_text_and_markdown(proj):
     assert data2["reasons"][0]["message"] == "deleted outside zplan"
     assert "deleted outside zplan" in proj.ok("plan").out
     assert "deleted outside zplan" in proj.ok("plan", "-format", "markdown").out
+
+
+def test_the_invoked_command_alone_parses_as_in_the_whole_app():
+    # only the command argv names is built (the rest costs start-up time): it must be the same command
+    import typer
+
+    from zplan.cli.app import _only_invoked, app
+
+    whole = typer.main.get_command(app)
+    for name, full in whole.commands.items():
+        trimmed = typer.main.get_command(_only_invoked(app, [name, "--help"]))
+        assert list(trimmed.commands) == [name]
+        one = trimmed.commands[name]
+        assert [p.opts for p in one.params] == [p.opts for p in full.params]
+        assert sorted(getattr(one, "commands", {})) == sorted(getattr(full, "commands", {}))
+        assert [p.opts for p in trimmed.params] == [p.opts for p in whole.params]  # -chdir
+    for argv in ([], ["--help"], ["-chdir", "x", "plan"], ["plna"]):
+        assert _only_invoked(app, argv) is app

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
-from tests.cli.helpers import Project, copy_project, TESTDATA
+from tests.cli.helpers import Project, cli_env, copy_project, TESTDATA
 
 HCL = "main.zp.hcl"
 
@@ -128,3 +132,15 @@ def test_all_mistakes_in_one_file_are_reported_together(tmp_path):
     project.replace(HCL, 'source = "steps/data.py:scale"', 'source = "steps/data.py:scale"\n    retries = 3')
     result = project.run("validate")
     assert_user_error(result, 'main.zp.hcl:8:1: unknown block type "stak"', 'main.zp.hcl:22:5: unsupported attribute "retries"')
+
+
+def test_a_reader_that_goes_away_is_not_an_internal_error(project: Project):
+    # `zplan ... | head` closes the pipe early: the command stops quietly, as git and ls do
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "zplan.cli", "plan"], cwd=project.root, env=cli_env(),
+                              stdin=subprocess.DEVNULL, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=180)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 1 and proc.stderr == ""
