@@ -71,6 +71,7 @@ class StepTask:
     secrets: list[str] = field(default_factory=list)  # redacted from the log as the step writes it
     script: Any = None  # a zplan.apply.script_run.ScriptTask: run that command instead of a function
     tfx: str | None = None  # a TFX component run in place of source_file:function (zplan.tfx.runner)
+    handed_on: tuple[str, ...] = ()  # outputs another step of the apply reads: stored in a faster form (Arrow IPC)
 
 
 @dataclass
@@ -171,7 +172,7 @@ def _execute(task: StepTask, result: StepResult) -> None:
         except ValueError as exc:
             raise _StepFailed(str(exc), None) from None
         for name, out in outputs.items():
-            result.outputs[name] = _store_output(store, name, out, scratch)
+            result.outputs[name] = _store_output(store, name, out, scratch, name in task.handed_on)
         if task.script is not None:
             _keep_metrics(task.script, outputs, result.outputs)
     finally:
@@ -309,11 +310,11 @@ def _verified(store, name: str, digest: str) -> Path:
         raise _InputDamaged(f"input {name}: {exc.diagnostics[0].summary}", digest) from None
 
 
-def _store_output(store, name: str, value: Any, scratch: Path) -> dict:
+def _store_output(store, name: str, value: Any, scratch: Path, handed_on: bool = False) -> dict:
     from zplan.artifacts.materializers import materializer_for
 
     try:
-        materializer = materializer_for(value)
+        materializer = materializer_for(value, handed_on)
     except Exception as exc:
         if type(value) is tuple and name == DEFAULT_OUTPUT:
             raise _StepFailed(_several_outputs_hint(len(value)), None) from None
