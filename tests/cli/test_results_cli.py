@@ -67,7 +67,7 @@ def test_export_copies_the_verified_files_and_refuses_to_overwrite(applied, tmp_
 
 def test_export_of_a_named_output_of_an_earlier_run(applied, tmp_path):
     applied.ok("artifact", "export", "pipeline.training.step.split.outputs.test", str(tmp_path / "t"), "-run", "1")
-    assert [p.name for p in (tmp_path / "t").iterdir()] == ["frame.parquet"]
+    assert [p.name for p in (tmp_path / "t").iterdir()] == ["frame.arrow"]  # read by a step: Arrow IPC
 
 
 def test_export_refuses_a_damaged_artifact_and_writes_nothing(applied, tmp_path):

@@ -38,9 +38,10 @@ def sample(trained: Project) -> tuple[list, list]:
     ref = reference(trained, "train")
     with open(Path(ref["path"]) / "model.pkl", "rb") as f:
         model = pickle.load(f)
-    import pandas as pd
+    from zplan.artifacts import get_materializer
 
-    test = pd.read_parquet(next(Path(reference(trained, "split", "test")["path"]).rglob("*.parquet")))
+    split = reference(trained, "split", "test")  # read by a step: stored in the form its materializer names
+    test = get_materializer(split["materializer"]).load(Path(split["path"]))
     rows = test.drop(columns=["target"]).head(5).to_numpy(dtype=float).tolist()
     return rows, model.predict(rows).tolist()
 

@@ -56,7 +56,7 @@ def test_step_details_params_cache_key_artifacts_preview(client):
     train = client.get("/api/runs/2", params={"step": "pipeline.training.step.train"}).json()["step"]
     assert train["params"] == {"c": 0.5, "seed": 42}
     assert train["status"] == "ran" and len(train["cache_key"]) > 10 and train["code_hash"]
-    assert [(a["name"], a["materializer"]) for a in train["inputs"]] == [("train", "pandas.parquet")]
+    assert [(a["name"], a["materializer"]) for a in train["inputs"]] == [("train", "pandas.arrow")]  # read by a step: Arrow IPC
     assert [(a["name"], a["materializer"]) for a in train["outputs"]] == [("output", "sklearn.pickle")]
     assert all(a["size"] > 0 for a in train["inputs"] + train["outputs"])
     scale = client.get("/api/runs/2", params={"step": "pipeline.training.step.scale"}).json()["step"]

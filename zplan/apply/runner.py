@@ -30,6 +30,7 @@ class StepRunner:
         self._store = None
         self._lock = threading.Lock()  # a stop (from another thread) and a start never interleave
         self._cancelled = False
+        self._read_outputs: dict[str, set[str]] | None = None  # step -> its outputs some step of the plan reads
 
     def prepare(self) -> None:
         """Called once before the run opens: a runner that needs a connection makes it here."""
@@ -66,7 +67,17 @@ class StepRunner:
             secrets=self.project.secrets,
             script=_script_task(self.project.config, step, plan),
             tfx=step.tfx,
+            handed_on=self._handed_on(plan.address),
         )
+
+    def _handed_on(self, address: str) -> tuple[str, ...]:
+        """The outputs of ``address`` that another step of this apply reads."""
+        if self._read_outputs is None:
+            self._read_outputs = {}
+            for planned in self.tracker.current.values():
+                for spec in m.upstream_inputs(planned.inputs):
+                    self._read_outputs.setdefault(spec.step, set()).add(spec.output)
+        return tuple(sorted(self._read_outputs.get(address, ())))
 
     def cancel(self, grace: float | None = None) -> None:
         """Stop running steps (SIGTERM, SIGKILL after ``grace`` s) and start no more; returns at once."""

@@ -9,22 +9,21 @@ Workers live for a whole apply, so a module is imported once per worker.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-from zplan.steps import DEFAULT_OUTPUT
+from zplan.apply.step_log import captured_output, log_tail, logging_to_log
 from zplan.diags import DiagnosticError
+from zplan.steps import DEFAULT_OUTPUT
 
 SMALL_VALUE_BYTES = 4096  # JSON outputs up to this size are also kept in state, for `zplan output`
 
@@ -72,6 +71,7 @@ class StepTask:
     secrets: list[str] = field(default_factory=list)  # redacted from the log as the step writes it
     script: Any = None  # a zplan.apply.script_run.ScriptTask: run that command instead of a function
     tfx: str | None = None  # a TFX component run in place of source_file:function (zplan.tfx.runner)
+    handed_on: tuple[str, ...] = ()  # outputs another step of the apply reads: stored in a faster form (Arrow IPC)
 
 
 @dataclass
@@ -95,13 +95,13 @@ def run_step(task: StepTask) -> StepResult:
     started = time.time()
     result = StepResult(task.address, ok=False, started_at=started)
     try:
-        with _captured_output(task.log_path, task.secrets):
+        with captured_output(task.log_path, task.secrets):
             _execute(task, result)
         result.ok = True
     except _InputDamaged as exc:
         result.error, result.damaged = exc.message, {exc.digest: exc.message}
     except _StepExited as exc:  # sys.exit(N): its reason is in what the step printed, not in a traceback
-        result.error = f"{exc.message}{_log_tail(task.log_path)}"
+        result.error = f"{exc.message}{log_tail(task.log_path)}"
     except _StepFailed as exc:
         result.error, result.traceback = exc.message, exc.trace
     except DiagnosticError as exc:  # a store out of reach, say: its message, not zplan's frames
@@ -122,21 +122,6 @@ class _StepFailed(Exception):
 
 class _StepExited(_StepFailed):
     """The step called sys.exit() (a script's ``main``, argparse on bad arguments)."""
-
-
-LOG_TAIL_LINES = 10
-
-
-def _log_tail(log_path: str, lines: int = LOG_TAIL_LINES) -> str:
-    """The last lines the step wrote, indented under the error ("" when it wrote nothing)."""
-    try:
-        with open(log_path, "rb") as log:
-            log.seek(0, os.SEEK_END)
-            log.seek(max(0, log.tell() - 16384))
-            tail = log.read().decode("utf-8", "replace").rstrip().splitlines()[-lines:]
-    except OSError:
-        return ""
-    return "; its last output lines:\n" + "\n".join(f"    {line}" for line in tail) if tail else "; it printed nothing"
 
 
 class _InputDamaged(_StepFailed):
@@ -168,7 +153,7 @@ def _execute(task: StepTask, result: StepResult) -> None:
         kwargs[name] = _load_input(store, name, spec)
     ctx = runtime.StepContext(task.address, task.run_id, project_dir, task.artifact_store_url, scratch, task.stack)
     try:
-        with runtime.running(ctx), _logging_to_log():
+        with runtime.running(ctx), logging_to_log():
             t0 = time.perf_counter()
             try:
                 value = fn(**kwargs)
@@ -187,7 +172,7 @@ def _execute(task: StepTask, result: StepResult) -> None:
         except ValueError as exc:
             raise _StepFailed(str(exc), None) from None
         for name, out in outputs.items():
-            result.outputs[name] = _store_output(store, name, out, scratch)
+            result.outputs[name] = _store_output(store, name, out, scratch, name in task.handed_on)
         if task.script is not None:
             _keep_metrics(task.script, outputs, result.outputs)
     finally:
@@ -280,25 +265,6 @@ def _zenml_entrypoint(step_object: Any):
     return function
 
 
-@contextlib.contextmanager
-def _logging_to_log():
-    """Python logging at INFO and above goes to the step's log while it runs (the log is stderr here)."""
-    import logging
-
-    root = logging.getLogger()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(min(level, logging.INFO) if level else logging.INFO)
-    try:
-        yield
-    finally:
-        handler.flush()
-        root.removeHandler(handler)
-        root.setLevel(level)
-
-
 def _tfx_component(name: str):
     try:
         from zplan.tfx.runner import component_function
@@ -344,11 +310,11 @@ def _verified(store, name: str, digest: str) -> Path:
         raise _InputDamaged(f"input {name}: {exc.diagnostics[0].summary}", digest) from None
 
 
-def _store_output(store, name: str, value: Any, scratch: Path) -> dict:
+def _store_output(store, name: str, value: Any, scratch: Path, handed_on: bool = False) -> dict:
     from zplan.artifacts.materializers import materializer_for
 
     try:
-        materializer = materializer_for(value)
+        materializer = materializer_for(value, handed_on)
     except Exception as exc:
         if type(value) is tuple and name == DEFAULT_OUTPUT:
             raise _StepFailed(_several_outputs_hint(len(value)), None) from None
@@ -403,47 +369,3 @@ def _user_traceback(exc: BaseException) -> str:
 
 def _is_zplan_frame(filename: str) -> bool:
     return f"{os.sep}zplan{os.sep}apply{os.sep}" in filename or "importlib" in filename
-
-
-@contextlib.contextmanager
-def _captured_output(log_path: str, secrets: list[str]):
-    """Send the step's stdout/stderr (Python and C level) to its log file; with secrets, through
-    a pipe that a thread redacts as it writes, so a step killed half-way leaves
-    nothing in clear."""
-    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(log_path, "ab", buffering=0) as log:
-        if secrets:
-            read_end, write_end = os.pipe()
-            copier = threading.Thread(target=_copy_redacted, args=(read_end, os.dup(log.fileno()), secrets), daemon=True)
-            copier.start()
-        else:
-            write_end = os.dup(log.fileno())
-        os.dup2(write_end, 1)
-        os.dup2(write_end, 2)
-        os.close(write_end)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)  # closes the last write ends of the pipe: the copier sees its end
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-            if secrets:
-                # A child the step left running may still hold the pipe: the copier then
-                # goes on (with its own handle on the log) while this worker moves on.
-                copier.join(timeout=2)
-
-
-def _copy_redacted(read_end: int, log_fd: int, secrets: list[str]) -> None:
-    from zplan.secrets import Redactor
-
-    redactor = Redactor(secrets)
-    with os.fdopen(read_end, "rb", buffering=0) as pipe, os.fdopen(log_fd, "ab", buffering=0) as log:
-        while chunk := pipe.read(65536):
-            log.write(redactor.feed(chunk))
-        log.write(redactor.flush())

@@ -23,10 +23,13 @@ import collections
 import concurrent.futures as cf
 import multiprocessing
 import multiprocessing.connection as mpc
+import multiprocessing.popen_forkserver as _mp_popen
+import multiprocessing.spawn as _mp_spawn
 import os
 import signal
 import threading
 import time
+import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -234,7 +237,7 @@ class WorkerPool:
     def _spawn(self) -> _Worker:
         parent_end, child_end = self._ctx.Pipe(duplex=True)
         alive_r, alive_w = self._ctx.Pipe(duplex=False)
-        process = self._ctx.Process(target=_worker_main, args=(child_end, alive_r), name="zplan-step-worker", daemon=True)
+        process = _WorkerProcess(target=_worker_main, args=(child_end, alive_r), name="zplan-step-worker", daemon=True)
         process.start()
         child_end.close()
         alive_r.close()
@@ -316,6 +319,48 @@ class WorkerPool:
         for w in list(self._workers):
             self._retire(w)
         _wait_groups_gone(self._groups, self.grace)
+
+
+# -- starting a worker without the parent's main script -----------------------------------------------
+# multiprocessing re-runs the parent's ``__main__`` script in every new process (as ``__mp_main__``),
+# so that functions defined there can be unpickled. A worker only ever runs zplan's module-level
+# functions, and the parent's script is the ``zplan`` command: each worker would import the whole CLI
+# (typer, click, rich: ~40 ms of CPU) and the step would run with it loaded. The launch below is
+# CPython's own, given the preparation data without the main script.
+
+
+class _SpawnWithoutMain:
+    """``multiprocessing.spawn`` as the worker's launch sees it."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_mp_spawn, name)
+
+    @staticmethod
+    def get_preparation_data(name: str) -> dict:
+        data = _mp_spawn.get_preparation_data(name)
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+        return data
+
+
+def _launch_without_main() -> Callable | None:
+    """``popen_forkserver.Popen._launch`` reading ``spawn`` from ``_SpawnWithoutMain`` (None where
+    that method is not a plain function using ``spawn``: then the stock launch is used)."""
+    launch = getattr(_mp_popen.Popen, "_launch", None)
+    code = getattr(launch, "__code__", None)
+    if code is None or code.co_freevars or "spawn" not in code.co_names:
+        return None
+    return types.FunctionType(code, {**vars(_mp_popen), "spawn": _SpawnWithoutMain()}, launch.__name__, launch.__defaults__)
+
+
+class _WorkerPopen(_mp_popen.Popen):
+    _launch = _launch_without_main() or _mp_popen.Popen._launch
+
+
+class _WorkerProcess(multiprocessing.context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj: Any) -> _WorkerPopen:
+        return _WorkerPopen(process_obj)
 
 
 def _stop_helper_processes() -> None:

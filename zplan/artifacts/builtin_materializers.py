@@ -17,8 +17,6 @@ from typing import Any
 from zplan.diags import fail
 
 
-
-
 class NoMaterializer(TypeError):
     """No materializer can store this value (or none has this name)."""
 
@@ -173,6 +171,7 @@ class PandasMaterializer(Materializer):
     version = "1"
     _KEY = b"zplan.pandas"
     _COLUMN = "__zplan_series__"
+    _FRAME, _SERIES = "frame.parquet", "series.parquet"
 
     def can_save(self, value: Any) -> bool:
         if not from_package(value, "pandas"):
@@ -183,36 +182,87 @@ class PandasMaterializer(Materializer):
 
     def save(self, value: Any, folder: Path) -> dict:
         import pandas as pd
+
+        is_series = isinstance(value, pd.Series)
+        self._write(self.table(value), folder / (self._SERIES if is_series else self._FRAME))
+        if is_series:
+            return {"type": "pandas.Series", "rows": len(value), "dtype": str(value.dtype)}
+        return {"type": "pandas.DataFrame", "rows": len(value), "columns": [str(c) for c in value.columns][:50]}
+
+    def load(self, folder: Path) -> Any:
+        path = _single(folder, self._FRAME, self._SERIES)
+        return self.value(self._read(path), series=path.name == self._SERIES)
+
+    def table(self, value: Any) -> Any:
+        """``value`` as the Arrow table this materializer writes."""
+        import pandas as pd
         import pyarrow as pa
 
         is_series = isinstance(value, pd.Series)
-        # A PeriodIndex keeps its freq in its dtype; only these two lose it in Parquet.
+        # A PeriodIndex keeps its freq in its dtype; only these two lose it in Parquet (and Arrow IPC).
         timed = isinstance(value.index, (pd.DatetimeIndex, pd.TimedeltaIndex))
         extra: dict[str, Any] = {"freq": value.index.freqstr if timed else None}
         if is_series:
             extra["name"] = value.name
         table = pa.Table.from_pandas(value.to_frame(name=self._COLUMN) if is_series else value)
         extra_json = json.dumps(extra, default=str).encode()
-        table = table.replace_schema_metadata({**table.schema.metadata, self._KEY: extra_json})
-        _parquet_write(table, folder / ("series.parquet" if is_series else "frame.parquet"))
-        if is_series:
-            return {"type": "pandas.Series", "rows": len(value), "dtype": str(value.dtype)}
-        return {"type": "pandas.DataFrame", "rows": len(value), "columns": [str(c) for c in value.columns][:50]}
+        return table.replace_schema_metadata({**table.schema.metadata, self._KEY: extra_json})
 
-    def load(self, folder: Path) -> Any:
-        import pyarrow.parquet as pq
-
-        path = _single(folder, "frame.parquet", "series.parquet")
-        table = pq.read_table(path)
+    def value(self, table: Any, series: bool) -> Any:
+        """The DataFrame (or Series) a table written by ``table`` stands for."""
         extra = json.loads(table.schema.metadata[self._KEY])
         value = table.to_pandas()
         if extra["freq"]:
             value.index.freq = extra["freq"]
-        if path.name == "frame.parquet":
+        if not series:
             return value
-        series = value[self._COLUMN]
-        series.name = extra["name"]
-        return series
+        series_value = value[self._COLUMN]
+        series_value.name = extra["name"]
+        return series_value
+
+    def _write(self, table: Any, path: Path) -> None:
+        _parquet_write(table, path)
+
+    def _read(self, path: Path) -> Any:
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path)
+
+
+class PandasArrowMaterializer(PandasMaterializer):
+    """DataFrame and Series handed from one step to the next: Arrow IPC (Feather v2), uncompressed.
+
+    The same table (pandas metadata, the zplan key) as ``pandas.parquet``, written about 20x
+    faster and read back in one copy: Parquet's encoding and compression cost more CPU than the
+    step often does (0.7 s against 0.03 s for 100 MB of floats), to save little on numbers. Used
+    for outputs another step reads (``materializer_for(value, handed_on=True)``); what nothing
+    reads, the pipeline's results, stays Parquet for the people and tools that open it.
+    """
+
+    name = "pandas.arrow"
+    version = "1"
+    _FRAME, _SERIES = "frame.arrow", "series.arrow"
+
+    def _write(self, table: Any, path: Path) -> None:
+        _ipc_write(table, path)
+
+    def _read(self, path: Path) -> Any:
+        return _ipc_read(path)
+
+
+def _ipc_write(table: Any, path: Path) -> None:
+    import pyarrow.feather as feather
+
+    # No timestamps or random ids go into the file either: equal tables give equal bytes.
+    feather.write_feather(table, path, compression="uncompressed")
+
+
+def _ipc_read(path: Path) -> Any:
+    import pyarrow.feather as feather
+
+    # Read into memory, not mapped: stored files are read-only, and a step may change its input
+    # in place (columns converted without a copy would point into the mapping).
+    return feather.read_table(path, memory_map=False)
 
 
 class NumpyMaterializer(Materializer):
@@ -248,6 +298,7 @@ class NumpyMaterializer(Materializer):
 class ArrowMaterializer(Materializer):
     name = "arrow.parquet"
     version = "1"
+    _FILE = "table.parquet"
 
     def can_save(self, value: Any) -> bool:
         if not from_package(value, "pyarrow"):
@@ -257,13 +308,34 @@ class ArrowMaterializer(Materializer):
         return isinstance(value, pa.Table)
 
     def save(self, value: Any, folder: Path) -> dict:
-        _parquet_write(value, folder / "table.parquet")
+        self._write(value, folder / self._FILE)
         return {"type": "pyarrow.Table", "rows": value.num_rows, "columns": value.column_names[:50]}
 
     def load(self, folder: Path) -> Any:
+        return self._read(folder / self._FILE)
+
+    def _write(self, table: Any, path: Path) -> None:
+        _parquet_write(table, path)
+
+    def _read(self, path: Path) -> Any:
         import pyarrow.parquet as pq
 
-        return pq.read_table(folder / "table.parquet")
+        return pq.read_table(path)
+
+
+class ArrowIpcMaterializer(ArrowMaterializer):
+    """An Arrow table handed from one step to the next: Arrow IPC, uncompressed (see
+    ``PandasArrowMaterializer``)."""
+
+    name = "arrow.ipc"
+    version = "1"
+    _FILE = "table.arrow"
+
+    def _write(self, table: Any, path: Path) -> None:
+        _ipc_write(table, path)
+
+    def _read(self, path: Path) -> Any:
+        return _ipc_read(path)
 
 
 class SklearnMaterializer(Materializer):
@@ -308,3 +380,10 @@ BUILTINS: tuple[Materializer, ...] = (
     ArrowMaterializer(),
     SklearnMaterializer(),
 )
+
+# The faster form of a built-in for an output another step reads (never chosen otherwise). An
+# artifact keeps the name of the materializer that wrote it: either form loads, whichever is chosen now.
+HANDED_ON: dict[str, Materializer] = {
+    "pandas.parquet": PandasArrowMaterializer(),
+    "arrow.parquet": ArrowIpcMaterializer(),
+}

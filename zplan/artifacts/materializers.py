@@ -6,7 +6,9 @@ ones from the ``zplan.materializers`` entry-point group (loaded on the first
 miss only, so ordinary runs never scan installed packages).
 
 The built-ins live in ``builtin_materializers``; registering and looking up
-never import pandas, scikit-learn or pyarrow.
+never import pandas, scikit-learn or pyarrow. An output another step reads may be
+stored in a built-in's faster form (``HANDED_ON``: Arrow IPC for tables); every
+artifact names the materializer that wrote it, so each loads the way it was written.
 
 A materializer's ``version`` is part of each step's cache key: bump it whenever
 the files it writes change, so results written the old way are recomputed.
@@ -18,13 +20,13 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-from zplan.artifacts.builtin_materializers import BUILTINS, Materializer, NoMaterializer, json_problem, type_name
+from zplan.artifacts.builtin_materializers import BUILTINS, HANDED_ON, Materializer, NoMaterializer, json_problem, type_name
 
 __all__ = ["Materializer", "NoMaterializer", "json_problem", "materializer", "materializer_for", "get_materializer",
            "declared_version", "unregister"]
 
 ENTRY_POINT_GROUP = "zplan.materializers"
-_BUILTIN_NAMES = {m.name for m in BUILTINS}
+_BUILTIN_NAMES = {m.name for m in (*BUILTINS, *HANDED_ON.values())}
 
 
 # --- user registrations and plugins -----------------------------------------------------------
@@ -114,14 +116,15 @@ def _load_plugins() -> list[Materializer]:
     return _plugins
 
 
-def materializer_for(value: Any) -> Materializer:
-    """The materializer that will store ``value``."""
+def materializer_for(value: Any, handed_on: bool = False) -> Materializer:
+    """The materializer that will store ``value``; with ``handed_on`` (another step reads it),
+    a built-in's faster form where it has one (DataFrames and Arrow tables as Arrow IPC)."""
     users = [m for m in _user if m.can_save(value)]
     if users:
         return min(users, key=lambda m: m.specificity(value))  # min keeps the newest among equals
     for m in (*BUILTINS, *_load_plugins()):
         if m.can_save(value):
-            return m
+            return HANDED_ON.get(m.name, m) if handed_on and m in BUILTINS else m
     raise NoMaterializer(_no_materializer_message(value))
 
 
@@ -143,7 +146,7 @@ def _no_materializer_message(value: Any) -> str:
 
 def get_materializer(name: str) -> Materializer:
     """The materializer called ``name`` (to load an artifact it recorded)."""
-    for m in (*_user, *BUILTINS):
+    for m in (*_user, *BUILTINS, *HANDED_ON.values()):
         if m.name == name:
             return m
     for m in _load_plugins():

@@ -11,7 +11,7 @@ from typing import Any
 
 MAX_BYTES = 20 * 1024 * 1024  # larger artifacts are not loaded for a preview
 ROWS = 8
-PREVIEWABLE = ("pandas.parquet", "arrow.parquet", "numpy.npy", "json")
+PREVIEWABLE = ("pandas.parquet", "pandas.arrow", "arrow.parquet", "arrow.ipc", "numpy.npy", "json")
 
 
 def of(project, address: str | None, output: str, run: int | None, record) -> dict | None:

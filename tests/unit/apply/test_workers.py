@@ -47,6 +47,11 @@ def my_pid(_: object) -> int:
     return os.getpid()
 
 
+def main_script(_: object) -> str | None:
+    """The file multiprocessing ran as this process's main module (None: none was)."""
+    return getattr(sys.modules.get("__mp_main__"), "__file__", None)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -172,3 +177,33 @@ def start_child_and_return(pid_file: str) -> str:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     Path(pid_file).write_text(str(child.pid))
     return "returned"
+
+
+def test_tasks_one_after_another_use_one_worker_and_tasks_at_once_start_more(pool):
+    """Workers start when a task finds none idle, up to the size: a linear chain of steps
+    (each waiting for the one before) imports its libraries in one worker, not in ``size``."""
+    assert len({pool.submit(my_pid, None).result(30) for _ in range(4)}) == 1
+    assert len(pool.pids()) == 1
+    both = [pool.submit(sleep_then, (1.0, "x")) for _ in range(2)]
+    assert [f.result(30) for f in both] == ["x", "x"] and len(pool.pids()) == 2
+
+
+def test_a_worker_does_not_run_the_parents_main_script(tmp_path):
+    """The parent's script (the ``zplan`` command: the whole CLI) is not re-run in each worker."""
+    script = tmp_path / "owner.py"
+    marker = tmp_path / "imported-as"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        if __name__ != "__main__":
+            open({str(marker)!r}, "a").write(__name__ + "\\n")
+        from zplan.apply.workers import WorkerPool
+        from test_workers import main_script
+        if __name__ == "__main__":
+            pool = WorkerPool(1)
+            print(pool.submit(main_script, None).result(30), flush=True)
+            pool.shutdown()
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "None" and not marker.exists()

@@ -34,17 +34,21 @@ from .helpers import SAMPLE, make_tree, read_tree
 REPO = Path(__file__).resolve().parents[3]
 
 
-def roundtrip(value: Any, folder: Path) -> tuple[Materializer, dict, Any]:
-    m = materializer_for(value)
+def roundtrip(value: Any, folder: Path, handed_on: bool = False) -> tuple[Materializer, dict, Any]:
+    m = materializer_for(value, handed_on)
     folder.mkdir(parents=True)
     meta = m.save(value, folder)
     return m, meta, get_materializer(m.name).load(folder)
 
 
-def saved_bytes(value: Any, folder: Path) -> dict[str, bytes]:
+def saved_bytes(value: Any, folder: Path, handed_on: bool = False) -> dict[str, bytes]:
     folder.mkdir(parents=True)
-    materializer_for(value).save(value, folder)
+    materializer_for(value, handed_on).save(value, folder)
     return read_tree(folder)
+
+
+HANDED_ON = pytest.mark.parametrize("handed_on", [False, True], ids=["result", "handed-on"])
+PANDAS_FORM = {False: "pandas.parquet", True: "pandas.arrow"}
 
 
 @pytest.fixture
@@ -102,11 +106,47 @@ def test_bytes_round_trip(tmp_path: Path) -> None:
     assert (m.name, meta, back) == ("bytes", {"type": "bytes", "size": 5}, b"\x00\xffraw")
 
 
-def test_a_dataframe_round_trips_with_index_and_dtypes(frame: pd.DataFrame, tmp_path: Path) -> None:
-    m, meta, back = roundtrip(frame, tmp_path / "a")
-    assert m.name == "pandas.parquet"
+@HANDED_ON
+def test_a_dataframe_round_trips_with_index_and_dtypes(frame: pd.DataFrame, tmp_path: Path, handed_on: bool) -> None:
+    m, meta, back = roundtrip(frame, tmp_path / "a", handed_on)
+    assert m.name == PANDAS_FORM[handed_on]
     pd.testing.assert_frame_equal(back, frame)
     assert meta["rows"] == 3 and meta["columns"][:2] == ["n", "x"]
+
+
+def test_a_dataframe_another_step_reads_is_one_uncompressed_arrow_ipc_file(frame: pd.DataFrame, tmp_path: Path) -> None:
+    import pyarrow.feather as feather
+
+    roundtrip(frame, tmp_path / "a", handed_on=True)
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["frame.arrow"]
+    table = feather.read_table(tmp_path / "a" / "frame.arrow")  # any Arrow reader opens it
+    assert table.column("x").chunks[0].buffers()[1].size >= 3 * 8  # plain values, not compressed
+    pd.testing.assert_frame_equal(pd.read_feather(tmp_path / "a" / "frame.arrow"), frame)
+
+
+def test_a_dataframe_written_as_parquet_by_an_earlier_version_still_loads(frame: pd.DataFrame, tmp_path: Path) -> None:
+    """Bytes as zplan wrote every DataFrame before the Arrow IPC form existed (its recorded name: pandas.parquet)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame)
+    extra = json.dumps({"freq": None}).encode()
+    table = table.replace_schema_metadata({**table.schema.metadata, b"zplan.pandas": extra})
+    pq.write_table(table, tmp_path / "frame.parquet", compression="zstd")
+    pd.testing.assert_frame_equal(get_materializer("pandas.parquet").load(tmp_path), frame)
+    with pytest.raises(FileNotFoundError, match="frame.arrow"):  # each form reads only its own files
+        get_materializer("pandas.arrow").load(tmp_path)
+
+
+def test_a_user_materializer_wins_over_the_handed_on_form_too(clean_registry: None, frame: pd.DataFrame) -> None:
+    @materializer(pd.DataFrame, name="my-frames")
+    class Mine:
+        def save(self, value: pd.DataFrame, folder: Path) -> None: ...
+        def load(self, folder: Path) -> pd.DataFrame: ...
+
+    assert materializer_for(frame, handed_on=True).name == "my-frames"
+    assert materializer_for({"a": 1}, handed_on=True).name == "json"  # no faster form: the same one
 
 
 @pytest.mark.parametrize(
@@ -119,22 +159,27 @@ def test_a_dataframe_round_trips_with_index_and_dtypes(frame: pd.DataFrame, tmp_
         pd.period_range("2024-01", periods=3, freq="M"),
     ],
 )
-def test_dataframe_indexes_survive(index: pd.Index, tmp_path: Path) -> None:
+@HANDED_ON
+def test_dataframe_indexes_survive(index: pd.Index, tmp_path: Path, handed_on: bool) -> None:
     df = pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=index)
-    pd.testing.assert_frame_equal(roundtrip(df, tmp_path / "a")[2], df)
+    back = roundtrip(df, tmp_path / "a", handed_on)[2]
+    pd.testing.assert_frame_equal(back, df)
+    assert getattr(back.index, "freq", None) == getattr(df.index, "freq", None)
 
 
+@HANDED_ON
 @pytest.mark.parametrize("name", [None, "price", 0])
-def test_a_series_round_trips_with_its_name(name: Any, tmp_path: Path) -> None:
+def test_a_series_round_trips_with_its_name(name: Any, tmp_path: Path, handed_on: bool) -> None:
     s = pd.Series([1.5, None, 3.0], index=pd.Index(["a", "b", "c"], name="k"), name=name, dtype="Float64")
-    m, meta, back = roundtrip(s, tmp_path / "a")
-    assert m.name == "pandas.parquet" and meta["type"] == "pandas.Series"
+    m, meta, back = roundtrip(s, tmp_path / "a", handed_on)
+    assert m.name == PANDAS_FORM[handed_on] and meta["type"] == "pandas.Series"
     pd.testing.assert_series_equal(back, s)
 
 
-def test_saving_the_same_frame_twice_gives_identical_bytes(frame: pd.DataFrame, tmp_path: Path) -> None:
-    a = saved_bytes(frame, tmp_path / "1")
-    b = saved_bytes(frame.copy(deep=True), tmp_path / "2")
+@HANDED_ON
+def test_saving_the_same_frame_twice_gives_identical_bytes(frame: pd.DataFrame, tmp_path: Path, handed_on: bool) -> None:
+    a = saved_bytes(frame, tmp_path / "1", handed_on)
+    b = saved_bytes(frame.copy(deep=True), tmp_path / "2", handed_on)
     assert a == b
     assert hash_tree(tmp_path / "1") == hash_tree(tmp_path / "2")
 
@@ -161,12 +206,13 @@ def test_object_arrays_are_refused_rather_than_pickled() -> None:
         materializer_for(np.array([{"a": 1}], dtype=object))
 
 
-def test_an_arrow_table_round_trips_with_stable_bytes(tmp_path: Path) -> None:
+@HANDED_ON
+def test_an_arrow_table_round_trips_with_stable_bytes(tmp_path: Path, handed_on: bool) -> None:
     table = pa.table({"a": [1, 2, None], "b": ["x", "y", "z"]}, metadata={"source": "test"})
-    m, meta, back = roundtrip(table, tmp_path / "a")
-    assert m.name == "arrow.parquet" and meta["rows"] == 3
+    m, meta, back = roundtrip(table, tmp_path / "a", handed_on)
+    assert m.name == ("arrow.ipc" if handed_on else "arrow.parquet") and meta["rows"] == 3
     assert back.equals(table) and back.schema.metadata[b"source"] == b"test"
-    assert saved_bytes(table, tmp_path / "b") == read_tree(tmp_path / "a")
+    assert saved_bytes(table, tmp_path / "b", handed_on) == read_tree(tmp_path / "a")
 
 
 def test_a_sklearn_estimator_round_trips(tmp_path: Path) -> None:
@@ -320,7 +366,7 @@ def test_unknown_names_say_how_to_fix_it() -> None:
 
 
 def test_built_in_versions_are_declared() -> None:
-    names = ["json", "bytes", "pandas.parquet", "numpy.npy", "sklearn.pickle", "arrow.parquet", "path"]
+    names = ["json", "bytes", "pandas.parquet", "pandas.arrow", "numpy.npy", "sklearn.pickle", "arrow.parquet", "arrow.ipc", "path"]
     assert all(declared_version(n) == "1" for n in names)
 
 
@@ -379,7 +425,7 @@ def test_lookup_and_registration_import_no_data_library() -> None:
 
         for v in ({"a": 1}, b"x", Path("."), 1j):
             materializer_for(v)
-        [declared_version(n) for n in ("pandas.parquet", "sklearn.pickle", "arrow.parquet", "numpy.npy")]
+        [declared_version(n) for n in ("pandas.parquet", "pandas.arrow", "sklearn.pickle", "arrow.parquet", "arrow.ipc", "numpy.npy")]
         print(sorted({"pandas", "numpy", "pyarrow", "sklearn"} & set(sys.modules)))
         """
     )

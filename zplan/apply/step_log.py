@@ -1,0 +1,87 @@
+"""A step's log, inside a worker: its stdout and stderr (Python and C level) and Python
+logging go to one file per step, redacted as it is written when the step knows secrets."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from pathlib import Path
+
+LOG_TAIL_LINES = 10
+
+
+def log_tail(log_path: str, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines the step wrote, indented under the error ("" when it wrote nothing)."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - 16384))
+            tail = log.read().decode("utf-8", "replace").rstrip().splitlines()[-lines:]
+    except OSError:
+        return ""
+    return "; its last output lines:\n" + "\n".join(f"    {line}" for line in tail) if tail else "; it printed nothing"
+
+
+@contextlib.contextmanager
+def logging_to_log():
+    """Python logging at INFO and above goes to the step's log while it runs (the log is stderr here)."""
+    import logging
+
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    try:
+        yield
+    finally:
+        handler.flush()
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+@contextlib.contextmanager
+def captured_output(log_path: str, secrets: list[str]):
+    """Send the step's stdout/stderr (Python and C level) to its log file; with secrets, through
+    a pipe that a thread redacts as it writes, so a step killed half-way leaves
+    nothing in clear."""
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log_path, "ab", buffering=0) as log:
+        if secrets:
+            read_end, write_end = os.pipe()
+            copier = threading.Thread(target=_copy_redacted, args=(read_end, os.dup(log.fileno()), secrets), daemon=True)
+            copier.start()
+        else:
+            write_end = os.dup(log.fileno())
+        os.dup2(write_end, 1)
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)  # closes the last write ends of the pipe: the copier sees its end
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+            if secrets:
+                # A child the step left running may still hold the pipe: the copier then
+                # goes on (with its own handle on the log) while this worker moves on.
+                copier.join(timeout=2)
+
+
+def _copy_redacted(read_end: int, log_fd: int, secrets: list[str]) -> None:
+    from zplan.secrets import Redactor
+
+    redactor = Redactor(secrets)
+    with os.fdopen(read_end, "rb", buffering=0) as pipe, os.fdopen(log_fd, "ab", buffering=0) as log:
+        while chunk := pipe.read(65536):
+            log.write(redactor.feed(chunk))
+        log.write(redactor.flush())
