@@ -14,7 +14,9 @@ import fcntl
 import json
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, BinaryIO, Mapping
+
+import xxhash
 
 from zplan.artifacts.base import (
     _DIGEST,
@@ -33,8 +35,8 @@ from zplan.artifacts.base import (
     check_digest,
     manifest,
 )
-from zplan.fsutil import atomic_write_text
-from zplan.hashing import StatCache, canonical_json, combine, full_signature, hash_file, iter_tree
+from zplan.fsutil import BackgroundSync, atomic_write_text
+from zplan.hashing import CHUNK, StatCache, canonical_json, combine, full_signature, hash_file, iter_tree
 
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 CLONE_MIN_BYTES = 1024 * 1024  # smaller files are copied: as cheap, and one less system call to fail
@@ -58,6 +60,8 @@ class LocalArtifactStore(ArtifactStore):
         self.root = Path(os.path.abspath(root))
         self._root = str(self.root)  # plain strings for the per-step existence test on every plan
         self.temp = TempArea(self.root / ".tmp")
+        self._syncs: BackgroundSync | None = None  # puts with sync_later, made durable on a thread
+        self._written: set[str] = set()  # digests this process stored (and so checked) itself
 
     def path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest
@@ -106,80 +110,97 @@ class LocalArtifactStore(ArtifactStore):
     def _present(self, digest: str) -> bool:
         return os.path.isdir(os.path.join(self._root, digest[:2], digest))
 
-    def _write(self, digest: str, entries: list[SourceFile]) -> None:
-        with self.temp.folder() as tmp:
-            for entry in entries:
-                dst = tmp / entry.rel
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                big = entry.stat.st_size >= CLONE_MIN_BYTES
-                if not (big and (self._clone(entry, dst) or self._copy_in_kernel(entry, dst))):
-                    self._copy(entry, dst)
-            _place(tmp, self.path(digest))
-        self._save_manifest(digest)
+    def put(self, source: Path, *, stat_cache: StatCache | None = None, sync_later: bool = False) -> StoredArtifact:
+        entries, digest = self._scanned(Path(source), stat_cache)
+        if self._present(digest):
+            data = self._checked(digest)
+            if data is not None:
+                return self._stored(digest, data, written=digest in self._written)
+            self.delete(digest)  # damaged in place: store it afresh
+        data = self._write(digest, entries, sync_later)
+        self._written.add(digest)
+        return self._stored(digest, data, written=True)
 
-    def put(self, source: Path, *, stat_cache: StatCache | None = None) -> StoredArtifact:
-        ref = super().put(source, stat_cache=stat_cache)
-        if self._intact(ref.digest):
-            return ref
-        self.delete(ref.digest)  # damaged in place: store it afresh
-        return super().put(source, stat_cache=stat_cache)
-
-    def _clone(self, entry: SourceFile, dst: Path) -> bool:
-        """A copy-on-write clone (reflink): instant, no second copy of the bytes, and
-        editing the source later leaves the clone as it was. False where the file
-        system cannot (ext4, tmpfs, another file system): the caller copies."""
-        with open(entry.path, "rb") as src, open(dst, "xb") as out:
-            try:
-                fcntl.ioctl(out.fileno(), FICLONE, src.fileno())
-            except OSError:
-                cloned = False
-            else:
-                cloned = True
-                os.fsync(out.fileno())
-        if not cloned:
-            dst.unlink()
-            return False
-        if _moved(entry):  # a write between hashing and cloning moves size or mtime
-            dst.unlink()
-            raise self._changed(entry)
-        os.chmod(dst, _READ_ONLY)
-        return True
-
-    def _copy_in_kernel(self, entry: SourceFile, dst: Path) -> bool:
-        """A copy by the kernel (``copy_file_range``: no pass through Python, no second hash)
-        of a file this process has just read to hash, when its (inode, size, mtime, ctime)
-        did not move between that read and the end of the copy: any write or ``utime`` in
-        between moves ctime. Synced like any copy. False when the digest comes from an
-        earlier process (the copy's own hash then checks the stat cache), when the file
-        moved, or when the kernel cannot: the caller copies and hashes."""
-        if entry.hashed_as is None or not hasattr(os, "copy_file_range") or _signature(entry.path) != entry.hashed_as:
-            return False
+    def wait_synced(self) -> None:
+        if self._syncs is None:
+            return
         try:
-            with open(entry.path, "rb") as src, open(dst, "xb") as out:
-                left = entry.stat.st_size
-                while left > 0:
-                    n = os.copy_file_range(src.fileno(), out.fileno(), min(left, 1 << 30))
-                    if n == 0:  # shorter than when it was hashed
-                        break
-                    left -= n
-                os.fsync(out.fileno())  # the rename must never publish bytes still only in memory
-        except OSError:  # no copy_file_range here (old kernel, another file system): copy in Python
-            dst.unlink(missing_ok=True)
-            return False
-        if left or _signature(entry.path) != entry.hashed_as:
-            dst.unlink()
-            raise self._changed(entry)
-        os.chmod(dst, _READ_ONLY)
-        return True
+            self._syncs.wait()
+        except OSError as exc:
+            raise ArtifactStoreError(
+                f"could not write artifacts to disk in {self.url}: {exc}",
+                "check the disk (space, errors in the system log), then apply again",
+            ) from None
 
-    def _copy(self, entry: SourceFile, dst: Path) -> None:
+    def _write(self, digest: str, entries: list[SourceFile], sync_later: bool = False) -> dict[str, Any]:
+        """Copy ``entries`` into a temp folder, then publish it under ``digest`` with one rename.
+        Each file is on disk before the rename, unless ``sync_later``: then the rename comes
+        first and a background thread syncs the files and the folders naming them (``wait_synced``)."""
+        target = self.path(digest)
+        with self.temp.folder() as tmp:
+            stamps = {e.rel: self._store_file(e, os.path.join(tmp, e.rel), durable=not sync_later) for e in entries}
+            placed = _place(tmp, target)
+        if not placed:  # an identical artifact got there first: its files, its stamps
+            return self._save_manifest(digest)
+        data = manifest(digest, {rel: st.st_size for rel, st in stamps.items()})
+        data["mtimes"] = {rel: st.st_mtime_ns for rel, st in stamps.items()}
+        self._write_manifest(digest, data)
+        if sync_later:
+            if self._syncs is None:
+                self._syncs = BackgroundSync()
+            folders = {os.path.dirname(os.path.join(target, rel)) for rel in stamps} | {str(target)}
+            self._syncs.add([*(os.path.join(target, rel) for rel in stamps), *sorted(folders, reverse=True),
+                             str(target.parent), self._root])
+        return data
+
+    def _store_file(self, entry: SourceFile, dst: str, durable: bool) -> os.stat_result:
+        """One file of the artifact, read-only, checked to hold the bytes of ``entry.digest``."""
+        if "/" in entry.rel:
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+        if entry.stat.st_size >= CLONE_MIN_BYTES:
+            stamp = self._copy_big(entry, dst, durable)
+            if stamp is not None:
+                return stamp
+        return self._copy(entry, dst, durable)
+
+    def _copy_big(self, entry: SourceFile, dst: str, durable: bool) -> os.stat_result | None:
+        """A big file cloned copy-on-write (reflink: instant, no second copy of the bytes, and
+        editing the source later leaves the clone as it was) where the file system can, else
+        copied by the kernel (``copy_file_range``: the bytes never pass through Python). None
+        when the kernel can do neither here: the caller copies in Python.
+
+        The copy is trusted without a second read when this process hashed the source and its
+        (inode, size, mtime, ctime) is the same as then after the copy: any write or ``utime``
+        in between moves ctime, which a program cannot set back. Otherwise (the digest came
+        from an earlier process's stat cache, or the file moved) the copy is hashed and must
+        match: a source written during the snapshot is refused."""
+        trusted = entry.hashed_as is not None and _signature(entry.path) == entry.hashed_as
         with open(entry.path, "rb") as src, open(dst, "xb") as out:
-            digest = _stream(src, out)
-            out.flush()
-            os.fsync(out.fileno())  # the rename must never publish bytes still only in memory
-        if digest != entry.digest:
-            raise self._changed(entry)
-        os.chmod(dst, _READ_ONLY)
+            if not (_clone(src, out) or _copy_in_kernel(src, out, entry.stat.st_size)):
+                out.close()
+                os.unlink(dst)
+                return None
+            unchanged = trusted and _signature(entry.path) == entry.hashed_as
+            if not unchanged and hash_file(dst) != entry.digest:
+                raise self._changed(entry)
+            return _sealed(out, durable)
+
+    def _copy(self, entry: SourceFile, dst: str, durable: bool) -> os.stat_result:
+        """A copy through Python, hashing the bytes as they are copied."""
+        with open(entry.path, "rb") as src, open(dst, "xb") as out:
+            if entry.stat.st_size < CHUNK:
+                data = src.read()
+                out.write(data)
+                digest = xxhash.xxh3_128_hexdigest(data)
+            else:
+                digest = _stream(src, out)
+            if digest != entry.digest:
+                raise self._changed(entry)
+            return _sealed(out, durable)
+
+    def _write_manifest(self, digest: str, data: dict[str, Any]) -> None:
+        # A manifest only caches file stamps (rebuilt from the files when lost): no sync needed.
+        atomic_write_text(self._manifest_path(digest), canonical_json(data), durable=False)
 
     def _manifest_path(self, digest: str) -> Path:
         return self.root / digest[:2] / f"{digest}.json"
@@ -189,8 +210,7 @@ class LocalArtifactStore(ArtifactStore):
         stats = {p.relative_to(root).as_posix(): p.stat() for p in iter_tree(root)}
         data = manifest(digest, {rel: st.st_size for rel, st in stats.items()})
         data["mtimes"] = {rel: st.st_mtime_ns for rel, st in stats.items()}
-        # A manifest only caches file stamps (rebuilt from the files when lost): no sync needed.
-        atomic_write_text(self._manifest_path(digest), canonical_json(data), durable=False)
+        self._write_manifest(digest, data)
         return data
 
     def _load_manifest(self, digest: str) -> dict[str, Any] | None:
@@ -202,24 +222,29 @@ class LocalArtifactStore(ArtifactStore):
     def _intact(self, digest: str, full: bool = False) -> bool:
         """Whether the stored files still hash to ``digest``: only when their sizes or
         mtimes moved, unless ``full``."""
+        return self._checked(digest, full) is not None
+
+    def _checked(self, digest: str, full: bool = False) -> dict[str, Any] | None:
+        """The manifest of a stored artifact whose files still hash to ``digest`` (None if they
+        do not): rehashed only when their sizes or mtimes moved, unless ``full``."""
         data = self._load_manifest(digest)
         stamps_match = data is not None and self._stamps_match(digest, data)
         if stamps_match and not full:
-            return True
+            return data
         root = self.path(digest)
         if combine((p.relative_to(root).as_posix(), hash_file(p)) for p in iter_tree(root)) != digest:
-            return False
+            return None
         if not stamps_match:  # content is right (e.g. a file touched, not changed): new stamps
-            self._save_manifest(digest)
-        return True
+            data = self._save_manifest(digest)
+        return data
 
     def _stamps_match(self, digest: str, data: Mapping[str, Any]) -> bool:
-        root = self.path(digest)
+        root = os.path.join(self._root, digest[:2], digest)
         mtimes = data.get("mtimes", {})
         sizes = data.get("files", {})
         try:
             for rel, size in sizes.items():
-                st = os.stat(root / rel)
+                st = os.stat(os.path.join(root, rel))
                 if st.st_size != size or st.st_mtime_ns != mtimes.get(rel):
                     return False
         except OSError:
@@ -227,17 +252,49 @@ class LocalArtifactStore(ArtifactStore):
         return True
 
     def _ref(self, digest: str) -> StoredArtifact:
-        data = self._load_manifest(digest) or self._save_manifest(digest)
-        return StoredArtifact(digest, self.uri(digest), data["size"], len(data["files"]))
+        return self._stored(digest, self._load_manifest(digest) or self._save_manifest(digest))
 
-
+    def _stored(self, digest: str, data: Mapping[str, Any], written: bool = False) -> StoredArtifact:
+        path = self.path(digest)
+        return StoredArtifact(digest, path.as_uri(), data["size"], len(data["files"]), folder=path, written=written)
 
 
 def _signature(path: Path) -> tuple[int, int, int, int]:
     return full_signature(os.stat(path))
 
 
-def _moved(entry: SourceFile) -> bool:
-    """Whether the source's (inode, size, mtime) moved since its digest was taken."""
-    st = os.stat(entry.path)
-    return (st.st_ino, st.st_size, st.st_mtime_ns) != (entry.stat.st_ino, entry.stat.st_size, entry.stat.st_mtime_ns)
+def _clone(src: BinaryIO, out: BinaryIO) -> bool:
+    """A copy-on-write clone of ``src`` into the empty ``out`` (FICLONE); False where the
+    file system cannot (ext4, tmpfs, another file system)."""
+    try:
+        fcntl.ioctl(out.fileno(), FICLONE, src.fileno())
+    except OSError:
+        return False
+    return True
+
+
+def _copy_in_kernel(src: BinaryIO, out: BinaryIO, size: int) -> bool:
+    """``size`` bytes of ``src`` into ``out`` by ``copy_file_range`` (fewer when the file is
+    shorter now: the caller's check then refuses it); False where the kernel cannot."""
+    if not hasattr(os, "copy_file_range"):
+        return False
+    try:
+        left = size
+        while left > 0:
+            n = os.copy_file_range(src.fileno(), out.fileno(), min(left, 1 << 30))
+            if n == 0:
+                break
+            left -= n
+    except OSError:  # an old kernel, another file system: the caller copies in Python
+        out.truncate(0)
+        return False
+    return True
+
+
+def _sealed(out: BinaryIO, durable: bool) -> os.stat_result:
+    """Finish a stored file: read-only, on disk when ``durable``; its stamps for the manifest."""
+    out.flush()
+    os.fchmod(out.fileno(), _READ_ONLY)
+    if durable:
+        os.fsync(out.fileno())  # the rename must never publish bytes still only in memory
+    return os.fstat(out.fileno())

@@ -185,8 +185,8 @@ _DIE_MID_PUT = textwrap.dedent(
     real_copy = LocalArtifactStore._copy
     copied = []
 
-    def copy_then_die(self, entry, dst):
-        real_copy(self, entry, dst)
+    def copy_then_die(self, entry, dst, durable):
+        real_copy(self, entry, dst, durable)
         copied.append(entry.rel)
         if len(copied) == 2:
             os._exit(3)  # the process dies with the put half done
@@ -330,14 +330,45 @@ def test_a_big_file_rewritten_after_hashing_with_its_mtime_put_back_is_refused(
     assert list(store.root.glob("??/*")) == []
 
 
-def test_a_big_file_known_only_from_an_earlier_process_is_hashed_while_copied(
+def _count_hashed_copies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record each stored copy read back to be hashed (the hash itself still runs)."""
+    import zplan.artifacts.local as local
+
+    calls: list[str] = []
+    real = local.hash_file
+
+    def counting(path):
+        calls.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(local, "hash_file", counting)
+    return calls
+
+
+def test_a_big_file_known_only_from_an_earlier_process_is_copied_by_the_kernel_then_its_copy_hashed(
     store: LocalArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     src = make_tree(tmp_path / "in", {"big.bin": os.urandom(2 * 1024 * 1024)})
     earlier = StatCache(tmp_path / "stat.json")
     earlier.tree_hash(src)
     earlier.save()
-    hashing = _count_hashing_copies(monkeypatch)
+    in_python, read_back = _count_hashing_copies(monkeypatch), _count_hashed_copies(monkeypatch)
     ref = store.put(src, stat_cache=StatCache(tmp_path / "stat.json"))  # a later command: the record, not a read
-    assert len(hashing) == 1
+    assert in_python == [] and len(read_back) == 1
+    assert read_back[0].startswith(str(store.root / ".tmp"))  # the copy itself, before it was published
     assert read_tree(store.get(ref.digest, verify=True)) == read_tree(src)
+
+
+def test_a_big_file_whose_stat_cache_record_is_stale_is_refused(store: LocalArtifactStore, tmp_path: Path) -> None:
+    # Rewritten with inode, size and mtime as recorded: the record's digest is stale; the copy's hash tells.
+    src = make_tree(tmp_path / "in", {"big.bin": b"A" * (2 * 1024 * 1024)})
+    earlier = StatCache(tmp_path / "stat.json")
+    earlier.tree_hash(src)
+    earlier.save()
+    st = (src / "big.bin").stat()
+    with open(src / "big.bin", "r+b") as f:
+        f.write(b"B")
+    os.utime(src / "big.bin", ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(SourceChanged, match="changed while it was being stored"):
+        store.put(src, stat_cache=StatCache(tmp_path / "stat.json"))
+    assert list(store.root.glob("??/*")) == []
