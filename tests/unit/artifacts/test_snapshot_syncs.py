@@ -169,3 +169,16 @@ def test_without_reflinks_a_big_file_is_copied_by_the_kernel(project: Path, stor
     ref = store.put(project / "data", stat_cache=cache)
     assert ref.digest == digest == hash_tree(project / "data") and calls
     assert store.check(ref.digest) == "intact"
+
+
+def test_a_big_kernel_copy_starts_its_writeback_chunk_by_chunk(project: Path, store: ArtifactStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    if _reflink_dir() == Path(tempfile.gettempdir()):
+        pytest.skip("this file system has reflinks: nothing is copied")
+    monkeypatch.setattr(local_module, "WRITEBACK_CHUNK", 1024 * 1024)
+    ranges: list[tuple[int, int]] = []
+    real = fsutil.start_writeback
+    monkeypatch.setattr(local_module, "start_writeback", lambda fd, off, n: (ranges.append((off, n)), real(fd, off, n))[1])
+    ref = store.put(project / "data", stat_cache=StatCache(None), sync_later=True)
+    store.wait_synced()
+    assert ranges == [(0, 1024 * 1024), (1024 * 1024, 1024 * 1024), (2 * 1024 * 1024, 1024 * 1024)]
+    assert store.check(ref.digest) == "intact"
