@@ -333,9 +333,8 @@ def _load_input(store, name: str, spec: TaskInput) -> Any:
 
 
 def _verified(store, name: str, digest: str, full: bool = True) -> Path:
-    """The artifact's folder after rehashing every byte of it (xxh3: about memory speed),
-    so a step never computes on a damaged or incomplete input; without ``full`` (a snapshot
-    the parent has just stored and checked) its files' sizes and mtimes only."""
+    """The artifact's folder after rehashing every byte of it (xxh3: about memory speed), so a step never computes
+    on a damaged or incomplete input; without ``full`` (a snapshot the parent just stored and checked) its stamps only."""
     from zplan.artifacts.base import ArtifactCorrupted, ArtifactNotFound
 
     try:
