@@ -116,11 +116,16 @@ class LocalArtifactStore(ArtifactStore):
         if self._present(digest):
             data = self._checked(digest)
             if data is not None:
+                if sync_later and digest not in self._written:  # another process's, maybe still syncing
+                    self._sync_later(digest, data["files"])
                 return self._stored(digest, data, written=digest in self._written)
             self.delete(digest)  # damaged in place: store it afresh
-        data = self._write(digest, entries, sync_later)
-        self._written.add(digest)
-        return self._stored(digest, data, written=True)
+        data, placed = self._write(digest, entries)
+        if sync_later:
+            self._sync_later(digest, data["files"])
+        if placed:  # (else an identical artifact got there first: its bytes, not checked here)
+            self._written.add(digest)
+        return self._stored(digest, data, written=placed)
 
     def wait_synced(self) -> None:
         if self._syncs is None:
@@ -133,26 +138,31 @@ class LocalArtifactStore(ArtifactStore):
                 "check the disk (space, errors in the system log), then apply again",
             ) from None
 
-    def _write(self, digest: str, entries: list[SourceFile], sync_later: bool = False) -> dict[str, Any]:
-        """Copy ``entries`` into a temp folder, then publish it under ``digest`` with one rename.
-        Each file is on disk before the rename, unless ``sync_later``: then the rename comes
-        first and a background thread syncs the files and the folders naming them (``wait_synced``)."""
+    def _write(self, digest: str, entries: list[SourceFile], sync_later: bool = False) -> tuple[dict[str, Any], bool]:
+        """Copy ``entries`` into a temp folder, then publish it under ``digest`` with one rename:
+        its manifest, and whether this rename placed it (False: an identical one got there first).
+        Each file is on disk before the rename, unless ``sync_later``: the caller then has
+        them synced after it (``_sync_later``)."""
         target = self.path(digest)
         with self.temp.folder() as tmp:
             stamps = {e.rel: self._store_file(e, os.path.join(tmp, e.rel), durable=not sync_later) for e in entries}
             placed = _place(tmp, target)
-        if not placed:  # an identical artifact got there first: its files, its stamps
-            return self._save_manifest(digest)
+        if not placed:  # its files, its stamps
+            return self._save_manifest(digest), False
         data = manifest(digest, {rel: st.st_size for rel, st in stamps.items()})
         data["mtimes"] = {rel: st.st_mtime_ns for rel, st in stamps.items()}
         self._write_manifest(digest, data)
-        if sync_later:
-            if self._syncs is None:
-                self._syncs = BackgroundSync()
-            folders = {os.path.dirname(os.path.join(target, rel)) for rel in stamps} | {str(target)}
-            self._syncs.add([*(os.path.join(target, rel) for rel in stamps), *sorted(folders, reverse=True),
-                             str(target.parent), self._root])
-        return data
+        return data, True
+
+    def _sync_later(self, digest: str, files: Mapping[str, int]) -> None:
+        """The artifact's files, then the folders naming them (down to the store's root, which
+        names a new prefix folder), synced by a background thread; ``wait_synced`` waits for it."""
+        if self._syncs is None:
+            self._syncs = BackgroundSync()
+        target = os.path.join(self._root, digest[:2], digest)
+        paths = [os.path.join(target, rel) for rel in files]
+        folders = {os.path.dirname(p) for p in paths} | {target}
+        self._syncs.add([*paths, *sorted(folders, reverse=True), os.path.dirname(target), self._root])
 
     def _store_file(self, entry: SourceFile, dst: str, durable: bool) -> os.stat_result:
         """One file of the artifact, read-only, checked to hold the bytes of ``entry.digest``."""

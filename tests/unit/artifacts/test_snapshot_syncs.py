@@ -182,3 +182,18 @@ def test_a_big_kernel_copy_starts_its_writeback_chunk_by_chunk(project: Path, st
     store.wait_synced()
     assert ranges == [(0, 1024 * 1024), (1024 * 1024, 1024 * 1024), (2 * 1024 * 1024, 1024 * 1024)]
     assert store.check(ref.digest) == "intact"
+
+
+def test_a_snapshot_found_in_the_store_is_synced_too_before_the_apply_records_it(
+    project: Path, store: ArtifactStore, held_syncs: tuple[threading.Event, list[str]]
+) -> None:
+    # Another apply may have published it a moment ago and not synced it yet.
+    release, synced = held_syncs
+    release.set()
+    other = ArtifactStore.from_url("file://.zplan/artifacts", project)
+    other.put(project / "images", sync_later=True)
+    other.wait_synced()
+    synced.clear()
+    ref = store.put(project / "images", sync_later=True)
+    store.wait_synced()
+    assert not ref.written and {str(ref.folder / rel) for rel in SAMPLE} <= set(synced)
