@@ -4,7 +4,24 @@ Commits are one ``os.rename`` of a fully written temp folder, so an artifact is
 either complete or absent. Stored files are read-only and never modified in
 place by the store. Files are stored as copies of their own, never hard links:
 big ones as copy-on-write clones (reflinks) where the file system has them,
-so a source edited in place later cannot change what was stored.
+else copied by the kernel, so a source edited in place later cannot change
+what was stored.
+
+Durability. A plain ``put`` syncs each file before the rename that publishes it.
+``put(sync_later=True)`` (an apply's data snapshots) renames first and syncs the
+files and the folders naming them on a background thread, overlapping the step
+that reads them; the apply calls ``wait_synced`` before it writes state or ML
+Metadata, so no record ever names an artifact that is not on disk. A process
+crash cannot leave a half-written artifact either way: the rename comes after the
+last byte was copied, and the page cache survives the process. A power loss after
+the rename but before the sync can leave a published snapshot with missing bytes
+that nothing refers to; its sizes and mtimes (or, on any later read, its hash)
+no longer match, so it is found damaged and stored again. Git and DVC do not sync
+their object stores at all (git only with ``core.fsync``); zplan keeps the sync
+because state and lineage name these artifacts, but takes it off the step's path.
+One ``syncfs`` of the whole file system per state write was the other candidate:
+cheaper per file, but it also waits for every other program's unwritten data on
+that file system, a cost zplan does not control.
 """
 
 from __future__ import annotations

@@ -192,14 +192,28 @@ _DIE_MID_PUT = textwrap.dedent(
             os._exit(3)  # the process dies with the put half done
 
     LocalArtifactStore._copy = copy_then_die
-    ArtifactStore.from_url(sys.argv[2], Path(".")).put(Path(sys.argv[1]))
+    ArtifactStore.from_url(sys.argv[2], Path(".")).put(Path(sys.argv[1]), sync_later=sys.argv[3] == "later")
+    """
+)
+
+_DIE_AFTER_PUT = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    import zplan.fsutil
+    from zplan.artifacts.store import ArtifactStore
+
+    zplan.fsutil.fsync_path = lambda path: os._exit(4)  # dies before the first background sync
+    ArtifactStore.from_url(sys.argv[2], Path(".")).put(Path(sys.argv[1]), sync_later=True)
+    os._exit(3)
     """
 )
 
 
-def test_a_crash_mid_put_leaves_no_artifact_and_the_next_put_cleans_up(store: LocalArtifactStore, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sync", ["before-rename", "later"])
+def test_a_crash_mid_put_leaves_no_artifact_and_the_next_put_cleans_up(store: LocalArtifactStore, tmp_path: Path, sync: str) -> None:
     src = make_tree(tmp_path / "out", SAMPLE)
-    proc = subprocess.run([sys.executable, "-c", _DIE_MID_PUT, str(src), str(store.root)], cwd=REPO)
+    proc = subprocess.run([sys.executable, "-c", _DIE_MID_PUT, str(src), str(store.root), sync], cwd=REPO)
     assert proc.returncode == 3
     digest = hash_tree(src)
     assert not store.exists(digest)
@@ -209,6 +223,13 @@ def test_a_crash_mid_put_leaves_no_artifact_and_the_next_put_cleans_up(store: Lo
     assert store.exists(ref.digest)
     assert list((store.root / ".tmp").iterdir()) == []
     assert not store.exists(digest)
+
+
+def test_a_process_dying_before_its_background_sync_leaves_a_whole_artifact(store: LocalArtifactStore, tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "out", SAMPLE)
+    proc = subprocess.run([sys.executable, "-c", _DIE_AFTER_PUT, str(src), str(store.root)], cwd=REPO)
+    assert proc.returncode in (3, 4)  # published, then died with its sync pending or running
+    assert store.check(hash_tree(src)) == "intact"  # every byte there: the rename came after the copy
 
 
 def test_a_failing_put_leaves_nothing(store: LocalArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
