@@ -33,7 +33,6 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO, Mapping
 
-import xxhash
 
 from zplan.artifacts.base import (
     _DIGEST,
@@ -53,7 +52,7 @@ from zplan.artifacts.base import (
     manifest,
 )
 from zplan.fsutil import BackgroundSync, atomic_write_text, start_writeback
-from zplan.hashing import CHUNK, StatCache, canonical_json, combine, full_signature, hash_file, iter_tree
+from zplan.hashing import StatCache, canonical_json, combine, full_signature, hash_file, iter_tree
 
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 CLONE_MIN_BYTES = 1024 * 1024  # smaller files are copied: as cheap, and one less system call to fail
@@ -216,13 +215,7 @@ class LocalArtifactStore(ArtifactStore):
     def _copy(self, entry: SourceFile, dst: str, durable: bool) -> os.stat_result:
         """A copy through Python, hashing the bytes as they are copied."""
         with open(entry.path, "rb") as src, open(dst, "xb") as out:
-            if entry.stat.st_size < CHUNK:
-                data = src.read()
-                out.write(data)
-                digest = xxhash.xxh3_128_hexdigest(data)
-            else:
-                digest = _stream(src, out)
-            if digest != entry.digest:
+            if _stream(src, out) != entry.digest:
                 raise self._changed(entry)
             return _sealed(out, durable)
 
