@@ -4,7 +4,7 @@
 
 N new 48-byte files, hashed first (as the plan does), then snapshotted one by one the way
 ``StepRunner._snapshot`` does it (snapshot, then the folder the step reads). Per snapshot:
-wall time on the caller's path, CPU time of the process (the background sync thread
+median (min-max) of the wall time on the caller's path, CPU time of the process (the background sync thread
 included), and the time left waiting for the syncs at the end. With ``--before`` the same
 runs for an older zplan tree (first on PYTHONPATH), alternated.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -74,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     for name, runs in rows.items():
         cols = list(zip(*runs))
-        shown, wait = (f"{min(c):.2f}-{max(c):.2f}" for c in cols[:2]), cols[2]
-        waited = "-" if min(wait) < 0 else f"{min(wait):.0f}-{max(wait):.0f}"
+        shown, wait = (f"{statistics.median(c):.2f} ({min(c):.2f}-{max(c):.2f})" for c in cols[:2]), cols[2]
+        waited = "-" if min(wait) < 0 else f"{statistics.median(wait):.0f} ({min(wait):.0f}-{max(wait):.0f})"
         print(f"| {name} | {' | '.join(shown)} | {waited} |")
     return 0
 
