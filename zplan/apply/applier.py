@@ -67,6 +67,7 @@ class Applier:
         self.project = planner.project
         self.plan = plan
         self.state = state
+        persist = self._after_snapshots(persist)
         self.persist = persist
         self.hooks = hooks or Hooks()
         self.graph = inputs.graph
@@ -74,6 +75,7 @@ class Applier:
         self.result = self.tracker.result
         self.resources = ResourceApplier(self.project, state, self.hooks, lambda: persist(state), self.result, self._step_output)
         self.recorder = RunRecorder(state, persist, self.tracker, self.project.secrets, self.project.root)
+        self.recorder.before_write = lambda: self.runner.snapshots_durable()  # lineage names snapshots too
         self.resources.on_applied = self._record_deployment
         self.runner = with_backends(_step_runner(inputs.stack_settings), self.project.config)(self.project, self.tracker, inputs.stat_cache, max(1, parallelism or os.cpu_count() or 1))
         self._base_step_planner = inputs.step_planner
@@ -83,6 +85,13 @@ class Applier:
         self._abort: diags.DiagnosticError | None = None  # the runner could not start (a scheduler out of reach)
         self.stop = StopRequest()  # set by Ctrl-C or SIGTERM
         self._damaged_inputs = DamagedInputs(self.graph, lambda: self.step_planner, self.tracker, self.runner.artifact_store, self.hooks)
+
+    def _after_snapshots(self, persist: Callable[[State], None]) -> Callable[[State], None]:
+        """State is written only once the snapshots it may name are on disk (they sync while steps run)."""
+        def durable_first(state: State) -> None:
+            self.runner.snapshots_durable()
+            persist(state)
+        return durable_first
 
     # -- entry point ------------------------------------------------------------------------------
     def apply(self) -> ApplyResult:

@@ -43,6 +43,7 @@ class RunRecorder:
         self._pending: list = []  # ExecutionRecords not yet written
         self._tfx_pending: list = []  # zplan.tfx.lineage.TfxExecution: TFX steps, recorded with TFX's types too
         self._last_flush = 0.0
+        self.before_write: Callable[[], None] = lambda: None  # waits for what the records name to be on disk
         self._flush_cost = 0.0  # seconds the last write took
 
     # -- the run --------------------------------------------------------------------------------
@@ -163,6 +164,8 @@ class RunRecorder:
             self._flush_cost = self._last_flush - now
 
     def _write_executions(self) -> None:
+        if (self._pending or self._tfx_pending) and self.metadata is not None:
+            self.before_write()
         if self._pending and self.metadata is not None:
             self.metadata.record_executions(self.tracker.result.run_id, self._pending)
             self._pending = []

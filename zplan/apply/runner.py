@@ -4,6 +4,7 @@ inputs, and its result with every secret redacted (its log is redacted as it is 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 import threading
 import time
 from pathlib import Path
@@ -99,21 +100,33 @@ class StepRunner:
         if isinstance(spec, m.DataInput) and spec.reference:
             return PathArg(str(self.project.root / spec.path))  # opted out of snapshots: the live file
         if isinstance(spec, m.DataInput):
-            path = self._snapshot(address, spec)
-            return PathArg(str(path), self.tracker.snapshots[(address, spec.path)].digest)
+            return self._snapshot(address, spec)
         upstream = self.tracker.current[spec.step]
         out = upstream.cached_from.outputs[spec.output]
         return ArtifactArg(out["digest"], out["materializer"])
 
-    def _snapshot(self, address: str, spec: m.DataInput) -> Path:
-        """Data inputs are stored as immutable snapshots; the step reads the snapshot."""
+    def _snapshot(self, address: str, spec: m.DataInput) -> PathArg:
+        """Data inputs are stored as immutable snapshots; the step reads the snapshot.
+
+        The snapshot is published at once and synced to disk by a background thread while the
+        step runs (``snapshots_durable`` waits for it before anything naming it is recorded).
+        A snapshot this process has just written was checked against its digest as it was
+        stored, so the step's worker checks its stamps instead of hashing it again."""
         from zplan.artifacts.snapshot import snapshot
 
         source = self.project.root / spec.path
-        stored = snapshot(source, self.artifact_store(), self.stat_cache)
+        store = self.artifact_store()
+        stored = snapshot(source, store, self.stat_cache, sync_later=True)
         self.tracker.snapshots[(address, spec.path)] = Snapshot(stored.digest, stored.uri)
-        folder = self.artifact_store().get(stored.digest)
-        return folder / source.name if source.is_file() and (folder / source.name).exists() else folder
+        folder = stored.folder or store.get(stored.digest)
+        path = folder / source.name
+        return PathArg(str(path if source.is_file() and os.path.isfile(path) else folder), stored.digest, checked=stored.written)
+
+    def snapshots_durable(self) -> None:
+        """Returns once every snapshot taken so far is on disk: called before state or lineage
+        that names one is written, so a crash never leaves a record of an unsynced snapshot."""
+        if self._store is not None:
+            self._store.wait_synced()
 
     def artifact_store(self):
         if self._store is None:

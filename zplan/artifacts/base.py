@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping
 
@@ -62,6 +62,11 @@ class StoredArtifact:
     uri: str
     size: int  # bytes, all files
     files: int
+    # The local store's folder, when ``put`` knows it (spares the caller a ``get``).
+    folder: Path | None = field(default=None, compare=False)
+    # This process wrote it in this ``put``: the bytes stored were hashed, or copied from a source
+    # this process had just hashed and that did not change since, so they match the digest.
+    written: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -81,13 +86,14 @@ def scan(source: Path, stat_cache: StatCache | None = None) -> list[SourceFile]:
     A folder contributes its files (the walk of ``hash_tree``); a single file
     becomes a one-file artifact under its own name.
     """
-    if source.is_file():
+    top = os.stat(source)
+    if stat.S_ISREG(top.st_mode):
         paths = [(source.name, source)]
     else:
         paths = [(p.relative_to(source).as_posix(), p) for p in iter_tree(source)]
     entries = []
     for rel, path in paths:
-        st = path.stat()
+        st = top if path is source else path.stat()
         if stat_cache is not None:
             digest, hashed_as = stat_cache.file_hash(path, st), stat_cache.hashed_as(path)
         else:
@@ -153,21 +159,32 @@ class ArtifactStore:
             "use file://PATH (relative to the project or absolute), s3://BUCKET/PREFIX or gs://BUCKET/PREFIX",
         )
 
-    def put(self, source: Path, *, stat_cache: StatCache | None = None) -> StoredArtifact:
+    def put(self, source: Path, *, stat_cache: StatCache | None = None, sync_later: bool = False) -> StoredArtifact:
         """Store a folder (or one file) unless its digest is already there.
 
-        ``stat_cache`` spares rehashing unchanged files.
+        ``stat_cache`` spares rehashing unchanged files. ``sync_later``: the artifact may be
+        published before its bytes reach the disk; the caller then calls ``wait_synced``
+        before it writes down anything that names it (a store that is durable on upload
+        ignores it).
         """
-        source = Path(source)
-        if not source.exists():
-            raise ArtifactStoreError(f"cannot store {source}: no such file or folder")
-        entries = scan(source, stat_cache)
-        if any(e.rel == MARKER for e in entries):  # it would pass for a finished upload
-            raise ArtifactStoreError(f"cannot store {source}: the name {MARKER} is reserved", "rename that file")
-        digest = tree_digest(entries)
+        entries, digest = self._scanned(Path(source), stat_cache)
         if not self._present(digest):
             self._write(digest, entries)
         return self._ref(digest)
+
+    def wait_synced(self) -> None:
+        """Returns once every artifact ``put`` with ``sync_later`` is on disk."""
+
+    def _scanned(self, source: Path, stat_cache: StatCache | None) -> tuple[list[SourceFile], str]:
+        try:
+            entries = scan(source, stat_cache)
+        except FileNotFoundError:
+            if os.path.lexists(source):
+                raise  # a file inside vanished during the walk
+            raise ArtifactStoreError(f"cannot store {source}: no such file or folder") from None
+        if any(e.rel == MARKER for e in entries):  # it would pass for a finished upload
+            raise ArtifactStoreError(f"cannot store {source}: the name {MARKER} is reserved", "rename that file")
+        return entries, tree_digest(entries)
 
     def exists(self, digest: str) -> bool:
         return self._present(check_digest(digest))
@@ -228,28 +245,38 @@ class TempArea:
 
     A process that dies mid-write releases its lock, so the next writer can
     remove the leftovers without ever touching a folder another process is
-    still filling (steps store artifacts from parallel processes).
+    still filling (steps store artifacts from parallel processes). Leftovers
+    are swept once per process (its first temp folder), not before every write.
     """
 
     def __init__(self, parent: Path) -> None:
         self.parent = parent
+        self._swept_by: int | None = None  # the process that swept (a forked child sweeps again)
 
     @contextlib.contextmanager
     def folder(self) -> Iterator[Path]:
-        self.parent.mkdir(parents=True, exist_ok=True)
-        self.sweep()
+        if self._swept_by != os.getpid():
+            self.parent.mkdir(parents=True, exist_ok=True)
+            self.sweep()
+            self._swept_by = os.getpid()
         name = f"{os.getpid()}-{os.urandom(8).hex()}"
         lock = self.parent / f"{name}.lock"
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileNotFoundError:  # the parent was removed since the sweep
+            self.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # taken before the folder exists, released after it is gone
             path = self.parent / name
-            path.mkdir()
+            os.mkdir(path)
             try:
                 yield path
             finally:
-                _remove_tree(path)
-                lock.unlink(missing_ok=True)
+                if os.path.lexists(path):  # not when its content was published by a rename
+                    _remove_tree(path)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(lock)
         finally:
             os.close(fd)
 
@@ -275,14 +302,21 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _place(tmp: Path, target: Path) -> None:
-    """Commit a finished temp folder under its digest; losing a race to an identical one is fine."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _place(tmp: Path, target: Path) -> bool:
+    """Commit a finished temp folder under its digest; losing a race to an identical one is
+    fine (False: the folder there is the other writer's)."""
     try:
         os.rename(tmp, target)
+    except FileNotFoundError:  # the first artifact under this prefix
+        if os.path.isdir(target.parent):
+            raise
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return _place(tmp, target)
     except OSError as e:
         if e.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not target.is_dir():
             raise
+        return False
+    return True
 
 
 def _inside(rel: str) -> bool:

@@ -14,6 +14,8 @@ on the step input: the step then reads the live file, and lineage says so.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from zplan.artifacts.store import ArtifactStore, StoredArtifact
@@ -23,14 +25,17 @@ from zplan.hashing import StatCache
 SNAPSHOT_MODES = ("copy", "reference")
 
 
-def snapshot(path: Path, store: ArtifactStore, stat_cache: StatCache) -> StoredArtifact:
+def snapshot(path: Path, store: ArtifactStore, stat_cache: StatCache, sync_later: bool = False) -> StoredArtifact:
     """Store ``path`` (file or folder) unless its content is already stored.
 
-    The caller saves ``stat_cache`` once after all its snapshots.
+    The caller saves ``stat_cache`` once after all its snapshots. ``sync_later``: see
+    ``ArtifactStore.put`` (the caller must ``store.wait_synced()`` before recording the snapshot).
     """
     path = Path(path).absolute()  # stat cache keys must not depend on the working directory
-    if not path.exists():
-        raise fail(f"input {path} does not exist", "create it, or fix the path the pipeline reads")
-    if not (path.is_file() or path.is_dir()):
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise fail(f"input {path} does not exist", "create it, or fix the path the pipeline reads") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise fail(f"input {path} is neither a file nor a folder")
-    return store.put(path, stat_cache=stat_cache)
+    return store.put(path, stat_cache=stat_cache, sync_later=sync_later)

@@ -185,21 +185,35 @@ _DIE_MID_PUT = textwrap.dedent(
     real_copy = LocalArtifactStore._copy
     copied = []
 
-    def copy_then_die(self, entry, dst):
-        real_copy(self, entry, dst)
+    def copy_then_die(self, entry, dst, durable):
+        real_copy(self, entry, dst, durable)
         copied.append(entry.rel)
         if len(copied) == 2:
             os._exit(3)  # the process dies with the put half done
 
     LocalArtifactStore._copy = copy_then_die
-    ArtifactStore.from_url(sys.argv[2], Path(".")).put(Path(sys.argv[1]))
+    ArtifactStore.from_url(sys.argv[2], Path(".")).put(Path(sys.argv[1]), sync_later=sys.argv[3] == "later")
+    """
+)
+
+_DIE_AFTER_PUT = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    import zplan.fsutil
+    from zplan.artifacts.store import ArtifactStore
+
+    zplan.fsutil.fsync_path = lambda path: os._exit(4)  # dies before the first background sync
+    ArtifactStore.from_url(sys.argv[2], Path(".")).put(Path(sys.argv[1]), sync_later=True)
+    os._exit(3)
     """
 )
 
 
-def test_a_crash_mid_put_leaves_no_artifact_and_the_next_put_cleans_up(store: LocalArtifactStore, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sync", ["before-rename", "later"])
+def test_a_crash_mid_put_leaves_no_artifact_and_the_next_put_cleans_up(store: LocalArtifactStore, tmp_path: Path, sync: str) -> None:
     src = make_tree(tmp_path / "out", SAMPLE)
-    proc = subprocess.run([sys.executable, "-c", _DIE_MID_PUT, str(src), str(store.root)], cwd=REPO)
+    proc = subprocess.run([sys.executable, "-c", _DIE_MID_PUT, str(src), str(store.root), sync], cwd=REPO)
     assert proc.returncode == 3
     digest = hash_tree(src)
     assert not store.exists(digest)
@@ -209,6 +223,13 @@ def test_a_crash_mid_put_leaves_no_artifact_and_the_next_put_cleans_up(store: Lo
     assert store.exists(ref.digest)
     assert list((store.root / ".tmp").iterdir()) == []
     assert not store.exists(digest)
+
+
+def test_a_process_dying_before_its_background_sync_leaves_a_whole_artifact(store: LocalArtifactStore, tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "out", SAMPLE)
+    proc = subprocess.run([sys.executable, "-c", _DIE_AFTER_PUT, str(src), str(store.root)], cwd=REPO)
+    assert proc.returncode in (3, 4)  # published, then died with its sync pending or running
+    assert store.check(hash_tree(src)) == "intact"  # every byte there: the rename came after the copy
 
 
 def test_a_failing_put_leaves_nothing(store: LocalArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -330,14 +351,45 @@ def test_a_big_file_rewritten_after_hashing_with_its_mtime_put_back_is_refused(
     assert list(store.root.glob("??/*")) == []
 
 
-def test_a_big_file_known_only_from_an_earlier_process_is_hashed_while_copied(
+def _count_hashed_copies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record each stored copy read back to be hashed (the hash itself still runs)."""
+    import zplan.artifacts.local as local
+
+    calls: list[str] = []
+    real = local.hash_file
+
+    def counting(path):
+        calls.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(local, "hash_file", counting)
+    return calls
+
+
+def test_a_big_file_known_only_from_an_earlier_process_is_copied_by_the_kernel_then_its_copy_hashed(
     store: LocalArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     src = make_tree(tmp_path / "in", {"big.bin": os.urandom(2 * 1024 * 1024)})
     earlier = StatCache(tmp_path / "stat.json")
     earlier.tree_hash(src)
     earlier.save()
-    hashing = _count_hashing_copies(monkeypatch)
+    in_python, read_back = _count_hashing_copies(monkeypatch), _count_hashed_copies(monkeypatch)
     ref = store.put(src, stat_cache=StatCache(tmp_path / "stat.json"))  # a later command: the record, not a read
-    assert len(hashing) == 1
+    assert in_python == [] and len(read_back) == 1
+    assert read_back[0].startswith(str(store.root / ".tmp"))  # the copy itself, before it was published
     assert read_tree(store.get(ref.digest, verify=True)) == read_tree(src)
+
+
+def test_a_big_file_whose_stat_cache_record_is_stale_is_refused(store: LocalArtifactStore, tmp_path: Path) -> None:
+    # Rewritten with inode, size and mtime as recorded: the record's digest is stale; the copy's hash tells.
+    src = make_tree(tmp_path / "in", {"big.bin": b"A" * (2 * 1024 * 1024)})
+    earlier = StatCache(tmp_path / "stat.json")
+    earlier.tree_hash(src)
+    earlier.save()
+    st = (src / "big.bin").stat()
+    with open(src / "big.bin", "r+b") as f:
+        f.write(b"B")
+    os.utime(src / "big.bin", ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(SourceChanged, match="changed while it was being stored"):
+        store.put(src, stat_cache=StatCache(tmp_path / "stat.json"))
+    assert list(store.root.glob("??/*")) == []

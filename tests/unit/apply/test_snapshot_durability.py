@@ -1,0 +1,72 @@
+"""An apply syncs snapshots while steps run, and writes no state or lineage naming one before it is on disk."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import zplan.fsutil as fsutil
+from zplan.apply.applier import Applier
+from zplan.hooks import Recorder
+from zplan.metadata import MetadataStore
+from zplan.state.model import State
+
+from tests.unit.plan.inprocess import copy_pipeline, plan
+
+SNAPSHOTTED = "numbers.txt"  # the pipeline's one data input
+
+
+def test_state_and_lineage_are_written_only_once_the_snapshots_they_name_are_on_disk(tmp_path, monkeypatch):
+    events: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    real_sync = fsutil.fsync_path
+
+    def slow_disk(path: str) -> None:  # each sync takes longer than the whole pipeline's steps
+        time.sleep(0.3)
+        real_sync(path)
+        with lock:
+            events.append(("synced", path))
+
+    monkeypatch.setattr(fsutil, "fsync_path", slow_disk)
+    real_record = MetadataStore.record_executions
+
+    def recording(self, run_id, records):
+        with lock:
+            events.append(("lineage", ",".join(r.address for r in records)))
+        return real_record(self, run_id, records)
+
+    monkeypatch.setattr(MetadataStore, "record_executions", recording)
+    root = copy_pipeline(tmp_path)
+    state = State()
+    made, planner, _ = plan(root, state)
+
+    def persist(s: State) -> None:
+        with lock:
+            events.append(("state", str(len(s.doc))))
+
+    result = Applier(planner, made, state, persist, Recorder(), parallelism=1).apply()
+    assert result.ok
+    snapshot_file = next(i for i, (kind, path) in enumerate(events) if kind == "synced" and path.endswith("/" + SNAPSHOTTED))
+    writes = [i for i, (kind, _) in enumerate(events) if kind in ("state", "lineage")]
+    assert writes and snapshot_file < min(writes)
+
+
+def test_without_the_wait_the_first_state_write_would_come_before_the_sync(tmp_path, monkeypatch):
+    """The test above means something: with the wait removed, the slow sync finishes last."""
+    from zplan.apply.runner import StepRunner
+
+    events: list[str] = []
+    real_sync = fsutil.fsync_path
+
+    def slow_disk(path: str) -> None:
+        time.sleep(0.3)
+        real_sync(path)
+        events.append("synced")
+
+    monkeypatch.setattr(fsutil, "fsync_path", slow_disk)
+    monkeypatch.setattr(StepRunner, "snapshots_durable", lambda self: None)
+    root = copy_pipeline(tmp_path)
+    state = State()
+    made, planner, _ = plan(root, state)
+    Applier(planner, made, state, lambda s: events.append("state"), Recorder(), parallelism=1).apply()
+    assert "synced" not in events[: events.index("state")]
