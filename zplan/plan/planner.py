@@ -31,6 +31,7 @@ from zplan.project import Project
 from zplan.secrets import Sensitive, is_sealed
 from zplan.stack import select
 from zplan.steps import DEFAULT_OUTPUT
+from zplan.state import collector
 from zplan.state.model import State, store_key
 
 
@@ -71,6 +72,10 @@ class Planner:
             self.stat_cache.save()
 
     def plan(self, request: PlanRequest) -> m.Plan:
+        with collector.paused(), self.code.checked_once():  # see zplan.state.collector and CodeIndex.checked_once
+            return self._plan(request)
+
+    def _plan(self, request: PlanRequest) -> m.Plan:
         project = self.project
         check_resources(project.config, project.registry)  # unknown attributes fail here, not halfway through apply
         graph = build(project.config, project.stack_name)
