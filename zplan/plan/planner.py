@@ -345,11 +345,15 @@ def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], boo
     on an object store), and the current version of a materializer."""
     from zplan.artifacts.materializers import declared_version
 
+    known: dict[str, str | None] = {}  # the registry does not change while a plan is made: each name looked up once
+
     def version(name: str) -> str | None:
-        try:
-            return declared_version(name)
-        except Exception:
-            return None
+        if name not in known:
+            try:
+                known[name] = declared_version(name)
+            except Exception:
+                known[name] = None
+        return known[name]
 
     from zplan.artifacts.base import ArtifactStore
 

@@ -69,6 +69,7 @@ class StepPlanner:
         libraries: LibraryIndex | None = None,
     ) -> None:
         self.project_dir = project_dir
+        self._dir = os.fspath(project_dir)  # a plain string: joined with every data input on every plan
         self.state = state
         self.store_key = store_key
         self.code = code
@@ -303,7 +304,7 @@ class StepPlanner:
 
     def _data(self, step: StepConfig, name: str, rel: str) -> m.DataInput:
         # normpath, not resolve(): no symlink walk per input on every plan
-        path = os.path.normpath(os.path.join(self.project_dir, rel))
+        path = os.path.normpath(os.path.join(self._dir, rel))
         try:
             st = os.stat(path)  # one stat: existence, kind and the stat cache's signature
         except OSError:  # as os.path.exists: missing, or not reachable

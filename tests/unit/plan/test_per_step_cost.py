@@ -187,3 +187,17 @@ def test_plain_params_are_exactly_those_the_long_checks_pass_as_they_are(value):
     if plain(value):
         assert canonical_json(without_unknown(value)) == canonical_json(value)
         assert not_finite_path(value, "params") is None
+
+
+def test_an_instance_block_is_the_block_replace_would_make(tmp_path):
+    import dataclasses
+
+    from zplan.config.expand import _instance_of
+    from zplan.project import Project
+
+    config = Project.open(_sweep(tmp_path, 2)).config
+    for step in config.steps():
+        changes = {"name": step.name + '["x"]', "where": None, "source": "other.py:f"}
+        made, replaced = _instance_of(step, **changes), dataclasses.replace(step, **changes)
+        assert made == replaced and vars(made) == vars(replaced) and type(made) is type(replaced)
+        assert made is not step and step.name != made.name
