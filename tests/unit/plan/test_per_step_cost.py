@@ -201,3 +201,21 @@ def test_an_instance_block_is_the_block_replace_would_make(tmp_path):
         made, replaced = _instance_of(step, **changes), dataclasses.replace(step, **changes)
         assert made == replaced and vars(made) == vars(replaced) and type(made) is type(replaced)
         assert made is not step and step.name != made.name
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSONISH)
+def test_canonical_json_is_what_json_dumps_writes(value):
+    import json as stdlib_json
+
+    from zplan.hashing import _json_default
+
+    try:
+        expected = stdlib_json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        expected = type(exc)
+    try:
+        got = canonical_json(value)
+    except (TypeError, ValueError) as exc:
+        got = type(exc)
+    assert got == expected
