@@ -26,7 +26,10 @@ def instance_key(key: str | int | None) -> str:
         return ""
     if isinstance(key, int) and not isinstance(key, bool):
         return f"[{key}]"
-    return f"[{json.dumps(str(key), ensure_ascii=False)}]"
+    key = str(key)
+    if key.isprintable() and '"' not in key and "\\" not in key:  # what JSON would write as it is (no escapes)
+        return f'["{key}"]'
+    return f"[{json.dumps(key, ensure_ascii=False)}]"
 
 
 def _prefixed(module: str, text: str) -> str:

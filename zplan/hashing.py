@@ -33,7 +33,7 @@ def hash_text(text: str) -> str:
 
 def canonical_json(value: Any) -> str:
     """The one serialization that feeds both recorded state and cache keys."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    return _CANONICAL.encode(value)
 
 
 def _json_default(value: Any) -> Any:
@@ -42,6 +42,11 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"value of type {type(value).__name__} cannot be part of a fingerprint")
+
+
+# What json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+# builds on every call, made once: a plan encodes a cache key per step.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
 
 
 def hash_value(value: Any) -> str:

@@ -17,6 +17,7 @@ from zplan.config.model import Config
 from zplan.config.scope import Scope
 from zplan.provider import ProviderRegistry
 from zplan.stack import select
+from zplan.state import collector
 from zplan.state.backend import FileBackend, StateBackend
 
 STATE_DIR = ".zplan"
@@ -34,7 +35,8 @@ class Options:
 class Project:
     def __init__(self, root: Path, config: Config, values: dict[str, Any], stack: str, registry: ProviderRegistry) -> None:
         self.root = root
-        self.config = expand.expand(config, values, stack)  # modules, count and for_each written out
+        with collector.paused():  # 20,000 instances of a for_each step are as many long-lived blocks
+            self.config = expand.expand(config, values, stack)  # modules, count and for_each written out
         self.variables = values
         self.stack_name = stack
         self.registry = registry

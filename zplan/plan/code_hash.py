@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from zplan.fsutil import atomic_write_text
 
@@ -75,6 +77,7 @@ class CodeIndex:
         self._reader = None  # a CodeReader, made on the first cache miss
         self._cache: dict[str, dict] = {}
         self._dirty = False
+        self._checked: dict[str, CodeInfo] | None = None  # within checked_once(): key -> info checked in it
         if cache_file is not None and cache_file.exists():
             try:
                 data = json.loads(cache_file.read_text())
@@ -84,8 +87,27 @@ class CodeIndex:
                 pass
 
     # -- public ------------------------------------------------------------------------------
+    @contextmanager
+    def checked_once(self) -> Iterator[None]:
+        """Within it (one plan), each function's files are checked once: the 20,000 instances of a
+        for_each step share one fingerprint, checked for the first and reused by the others.
+        Outside it (re-planning a step as apply starts it) every call checks the files again."""
+        outer, self._checked = self._checked, {} if self._checked is None else self._checked
+        try:
+            yield
+        finally:
+            self._checked = outer
+
     def info(self, source_file: str, function: str) -> CodeInfo:
         key = f"{source_file}:{function}"
+        if self._checked is not None and key in self._checked:
+            return self._checked[key]
+        info = self._info(key, source_file, function)
+        if self._checked is not None:
+            self._checked[key] = info
+        return info
+
+    def _info(self, key: str, source_file: str, function: str) -> CodeInfo:
         cached = self._cache.get(key)
         try:
             if cached is not None and self._unchanged(cached["files"]):

@@ -31,6 +31,7 @@ from zplan.project import Project
 from zplan.secrets import Sensitive, is_sealed
 from zplan.stack import select
 from zplan.steps import DEFAULT_OUTPUT
+from zplan.state import collector
 from zplan.state.model import State, store_key
 
 
@@ -71,6 +72,10 @@ class Planner:
             self.stat_cache.save()
 
     def plan(self, request: PlanRequest) -> m.Plan:
+        with collector.paused(), self.code.checked_once():  # see zplan.state.collector and CodeIndex.checked_once
+            return self._plan(request)
+
+    def _plan(self, request: PlanRequest) -> m.Plan:
         project = self.project
         check_resources(project.config, project.registry)  # unknown attributes fail here, not halfway through apply
         graph = build(project.config, project.stack_name)
@@ -340,11 +345,15 @@ def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], boo
     on an object store), and the current version of a materializer."""
     from zplan.artifacts.materializers import declared_version
 
+    known: dict[str, str | None] = {}  # the registry does not change while a plan is made: each name looked up once
+
     def version(name: str) -> str | None:
-        try:
-            return declared_version(name)
-        except Exception:
-            return None
+        if name not in known:
+            try:
+                known[name] = declared_version(name)
+            except Exception:
+                known[name] = None
+        return known[name]
 
     from zplan.artifacts.base import ArtifactStore
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, NamedTuple
 
 from zplan import diags
 from zplan.addrs import short_name
-from zplan.config.values import UNKNOWN, contains_unknown
+from zplan.config.values import contains_unknown
 from zplan.config.model import StepConfig
 from zplan.config.scope import Scope, StepOutputRef
 from zplan.graph.build import resources_read
@@ -27,6 +27,7 @@ from zplan.plan import model as m
 from zplan.plan import signatures
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.libraries import LibraryIndex
+from zplan.plan.params import param_sources, plain, without_unknown
 from zplan.plan.script_steps import script_parts
 from zplan.plan.reason_text import code_message, library_reasons, param_reasons, reuse_message
 from zplan.secrets import digest_secrets
@@ -68,6 +69,7 @@ class StepPlanner:
         libraries: LibraryIndex | None = None,
     ) -> None:
         self.project_dir = project_dir
+        self._dir = os.fspath(project_dir)  # a plain string: joined with every data input on every plan
         self.state = state
         self.store_key = store_key
         self.code = code
@@ -83,6 +85,7 @@ class StepPlanner:
         self.env = environment()
         # address -> the recorded result a step waiting on rerunning upstreams reuses if their outputs come out unchanged
         self._reused: dict[str, CacheEntry] = {}
+        self._param_refs: dict = {}  # params expression -> its items that may read a params file (param_sources)
 
     # -- one step ----------------------------------------------------------------------------
     def plan(self, step: StepConfig, scope: Scope, forced: bool, stack_known: bool = True) -> m.StepPlan:
@@ -109,7 +112,7 @@ class StepPlanner:
         libraries = self.libraries.versions(info.modules)
         read = sorted(resources_read(scope.config, step))
         resources = {address: self._resource_digest(address) for address in read}
-        sources = _param_sources(step, scope) if step.params is not None else {}
+        sources = param_sources(step, scope, self._param_refs) if step.params is not None else {}
         draft = _Draft(info.hash, info.parts, libraries, params, inputs, resources, sources)  # what the key and the reasons read
         self._check_outputs_exist(step, draft)
         fingerprint = self.fingerprint(draft)
@@ -241,8 +244,10 @@ class StepPlanner:
         value = scope.eval(step.params, where=step.where)
         if not isinstance(value, dict):
             raise diags.fail(f'step "{step.name}": params must be an object', "e.g. params = { c = 1.0 }", step.params.range)
+        if plain(value):  # the usual case: JSON-ready and finite, nothing to report
+            return value
         try:
-            canonical_json(_without_unknown(value))
+            canonical_json(without_unknown(value))
         except TypeError as exc:
             raise diags.fail(f'step "{step.name}": params must be plain values', str(exc), step.params.range) from None
         nan = not_finite_path(value, "params")
@@ -299,7 +304,7 @@ class StepPlanner:
 
     def _data(self, step: StepConfig, name: str, rel: str) -> m.DataInput:
         # normpath, not resolve(): no symlink walk per input on every plan
-        path = os.path.normpath(os.path.join(self.project_dir, rel))
+        path = os.path.normpath(os.path.join(self._dir, rel))
         try:
             st = os.stat(path)  # one stat: existence, kind and the stat cache's signature
         except OSError:  # as os.path.exists: missing, or not reachable
@@ -407,27 +412,3 @@ class StepPlanner:
         for name in sorted(set(before) - set(plan.inputs)):
             reasons.append(m.Reason(m.INPUT_CHANGED, f"input {name} removed"))
         return reasons
-
-
-def _without_unknown(value: Any) -> Any:
-    if value is UNKNOWN:
-        return None
-    if isinstance(value, dict):
-        return {k: _without_unknown(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_without_unknown(v) for v in value]
-    return value
-
-
-def _param_sources(step: StepConfig, scope: Scope) -> dict[str, str]:
-    """``{ n_est = var.train.n_est }`` with train from -var-file params.yaml: {"n_est": "params.yaml:train.n_est"}."""
-    from zplan.config.expr import ObjectExpr, RefExpr
-
-    if not isinstance(step.params, ObjectExpr):
-        return {}
-    found = {}
-    for key, value in step.params.items:
-        source = scope.params_source(value.ref) if isinstance(key, str) and isinstance(value, RefExpr) else None
-        if source:
-            found[key] = source
-    return found

@@ -25,6 +25,7 @@ from typing import Callable, Iterator, Protocol
 
 from zplan.fsutil import atomic_write_bytes, atomic_write_text
 from zplan.state.checks import StateDamaged, dump_document, parse_document
+from zplan.state import collector
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ class FileBackend:
             return None
         except IsADirectoryError:
             raise StateDamaged(f"state file {self.path}", "it is a folder, not a file", self._restore_hint()) from None
-        return parse_document(raw, f"state file {self.path}", self._restore_hint())
+        with collector.paused():  # a 20,000-step state is ~1.5 million containers
+            return parse_document(raw, f"state file {self.path}", self._restore_hint())
 
     def write(self, doc: dict) -> None:
         """Replace the state file; the first write of a command keeps the previous

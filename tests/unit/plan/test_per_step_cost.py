@@ -1,0 +1,221 @@
+"""The no-change plan's per-step shortcuts give the plan the long way gives, and never hide a change.
+
+The shortcuts: a function's code files checked once per plan (``CodeIndex.checked_once``),
+params checked by one walk when they are plain JSON (``params.plain``), instance keys written
+without ``json.dumps`` when JSON would not escape them (``addrs.instance_key``), and the cycle
+collector paused while the plan is built (``zplan.state.collector``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.unit.plan.inprocess import plan, write_project
+from zplan import addrs
+from zplan.config import expand, references, scope
+from zplan.hashing import canonical_json
+from zplan.plan import jsonplan
+from zplan.plan import steps as step_planning
+from zplan.plan.code_hash import CodeIndex
+from zplan.plan.params import plain, without_unknown
+from zplan.state import collector
+from zplan.state.checks import not_finite_path
+from zplan.state.model import State, StepRecord
+
+SWEEP = """
+variable "p" {
+  default = 1
+}
+
+pipeline "bench" {
+  step "leaf" {
+    for_each = {
+%s
+    }
+    source = "steps.py:leaf"
+    inputs = { part = each.value.part }
+    params = { i = each.value.i, k = each.key == "s0001" ? var.p : 0, tag = "t-${each.key}", xs = [each.value.i, 0.5, null, true] }
+  }
+  step "gather" {
+    source = "steps.py:gather"
+    inputs = { parts = step.leaf[*].outputs.output }
+  }
+}
+"""
+
+STEPS = """
+def leaf(part, i, k, tag, xs):
+    return i + k
+
+def gather(parts):
+    return sum(parts)
+"""
+
+
+def _sweep(tmp_path, n: int):
+    keys = [f"s{i:04d}" for i in range(n)] + ['odd "key"', "é\\tab"]
+    grid = "\n".join(f"      {json.dumps(k)} = {{ part = \"data/{i}.txt\", i = {i} }}" for i, k in enumerate(keys))
+    root = write_project(tmp_path, SWEEP % grid)
+    (root / "steps.py").write_text(STEPS)
+    (root / "data").mkdir()
+    for i in range(len(keys)):
+        (root / "data" / f"{i}.txt").write_text(f"{i}\n")
+    return root
+
+
+def _long_way(monkeypatch) -> None:
+    """Every shortcut off: each step checks its code files, params go through canonical JSON."""
+    monkeypatch.setattr(CodeIndex, "checked_once", lambda self: contextlib.nullcontext())
+    monkeypatch.setattr(collector, "paused", contextlib.nullcontext)
+    monkeypatch.setattr(step_planning, "plain", lambda value: False)
+    for module in (expand, scope, references):
+        monkeypatch.setattr(module, "instance_key", _instance_key_by_json)
+
+
+def _instance_key_by_json(key):
+    if key is None:
+        return ""
+    if isinstance(key, int) and not isinstance(key, bool):
+        return f"[{key}]"
+    return f"[{json.dumps(str(key), ensure_ascii=False)}]"
+
+
+def _as_json(p) -> dict:
+    return {**jsonplan.to_json(p), "created_at": None, "state": None}
+
+
+def _recorded(p, planner, every: int) -> State:
+    """A state where every ``every``-th step ran as this plan says, its output since gone from the
+    store, and the step after it ran with other params (the others never ran)."""
+    state = State()
+    for i, s in enumerate(p.steps):
+        fingerprint = planner.step_planner.fingerprint(s)
+        if fingerprint is None:
+            continue
+        if i % every == 0:
+            state.put_step(p.store_key, s.address, StepRecord("succeeded", s.cache_key, fingerprint, {"output": {"digest": "0" * 32}}))
+        elif i % every == 1:
+            state.put_step(p.store_key, s.address, StepRecord("succeeded", "other", {**fingerprint, "params": {"i": -1}}, {}))
+    return state
+
+
+def test_the_shortcuts_give_the_plan_the_long_way_gives(tmp_path, monkeypatch):
+    root = _sweep(tmp_path, 40)
+    fast, planner, _ = plan(root)
+    later, _, _ = plan(root, _recorded(fast, planner, 3))
+    with monkeypatch.context() as m:
+        _long_way(m)
+        slow, planner, _ = plan(root)
+        slow_later, _, _ = plan(root, _recorded(slow, planner, 3))
+    assert _as_json(fast) == _as_json(slow)
+    assert _as_json(later) == _as_json(slow_later)
+    assert [s.cache_key for s in fast.steps] == [s.cache_key for s in slow.steps]
+    assert 'pipeline.bench.step.leaf["odd \\"key\\""]' in {s.address for s in fast.steps}
+    assert {r["code"] for s in jsonplan.to_json(later)["steps"] for r in s["reasons"]} >= {"artifact_missing", "params_changed", "never_ran"}
+
+
+def test_code_is_checked_once_per_plan_and_again_at_each_step_start(tmp_path):
+    root = _sweep(tmp_path, 3)
+    index = CodeIndex(root)
+    before = index.info("steps.py", "leaf")
+    with index.checked_once():
+        first = index.info("steps.py", "leaf")
+        assert index.info("steps.py", "leaf") is first  # the other instances of the step
+    (root / "steps.py").write_text(STEPS.replace("i + k", "k + i"))
+    after = index.info("steps.py", "leaf")  # outside a plan (apply starting a step): its files checked again
+    assert after.files != before.files
+    with index.checked_once():
+        assert index.info("steps.py", "leaf").files == after.files  # the next plan checks them afresh
+
+
+def test_a_code_change_between_two_plans_is_seen(tmp_path):
+    root = _sweep(tmp_path, 3)
+    first, _, _ = plan(root)
+    (root / "steps.py").write_text(STEPS.replace("i + k", "i - k"))
+    second, _, _ = plan(root)
+    assert {s.code_hash for s in first.steps if s.step.startswith("leaf")} != {s.code_hash for s in second.steps if s.step.startswith("leaf")}
+
+
+def test_the_collector_is_paused_while_planning_and_restored_after(tmp_path):
+    root = _sweep(tmp_path, 3)
+    seen = []
+    original = step_planning.StepPlanner.plan
+
+    def spy(self, *args, **kwargs):
+        seen.append(gc.isenabled())
+        return original(self, *args, **kwargs)
+
+    step_planning.StepPlanner.plan = spy
+    try:
+        plan(root)
+    finally:
+        step_planning.StepPlanner.plan = original
+    assert seen and not any(seen)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector.paused():
+            pass
+        assert not gc.isenabled()  # a caller's own pause is left alone
+    finally:
+        gc.enable()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), st.integers(), st.booleans()))
+def test_instance_keys_are_written_as_json_writes_them(key):
+    assert addrs.instance_key(key) == _instance_key_by_json(key)
+
+
+JSONISH = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.sampled_from([math.nan, math.inf]),
+              st.frozensets(st.integers(), max_size=2), st.tuples(st.integers())),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.one_of(st.text(), st.integers()), inner, max_size=3)),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(JSONISH)
+def test_plain_params_are_exactly_those_the_long_checks_pass_as_they_are(value):
+    if plain(value):
+        assert canonical_json(without_unknown(value)) == canonical_json(value)
+        assert not_finite_path(value, "params") is None
+
+
+def test_an_instance_block_is_the_block_replace_would_make(tmp_path):
+    import dataclasses
+
+    from zplan.config.expand import _instance_of
+    from zplan.project import Project
+
+    config = Project.open(_sweep(tmp_path, 2)).config
+    for step in config.steps():
+        changes = {"name": step.name + '["x"]', "where": None, "source": "other.py:f"}
+        made, replaced = _instance_of(step, **changes), dataclasses.replace(step, **changes)
+        assert made == replaced and vars(made) == vars(replaced) and type(made) is type(replaced)
+        assert made is not step and step.name != made.name
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSONISH)
+def test_canonical_json_is_what_json_dumps_writes(value):
+    import json as stdlib_json
+
+    from zplan.hashing import _json_default
+
+    try:
+        expected = stdlib_json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        expected = type(exc)
+    try:
+        got = canonical_json(value)
+    except (TypeError, ValueError) as exc:
+        got = type(exc)
+    assert got == expected

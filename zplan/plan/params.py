@@ -1,0 +1,62 @@
+"""A step's params as the planner checks them: plain JSON values, and where a value comes from a params file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zplan.config.scope import Scope
+from zplan.config.model import StepConfig
+from zplan.config.values import UNKNOWN
+
+_SCALARS = (str, int, bool, type(None))
+
+
+def plain(value: Any) -> bool:
+    """Whether ``value`` holds only strings, whole numbers, finite floats, booleans, nulls and
+    lists and string-keyed objects of them: what canonical JSON writes without a question and
+    ``not_finite_path`` passes (anything else goes through them, for their errors)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if kind is float:
+        return value - value == 0  # not NaN nor an infinity
+    if kind is dict:
+        return all(type(k) is str and plain(v) for k, v in value.items())
+    if kind is list:
+        return all(plain(v) for v in value)
+    return False
+
+
+def without_unknown(value: Any) -> Any:
+    if value is UNKNOWN:
+        return None
+    if isinstance(value, dict):
+        return {k: without_unknown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_unknown(v) for v in value]
+    return value
+
+
+def param_sources(step: StepConfig, scope: Scope, candidates: dict) -> dict[str, str]:
+    """``{ n_est = var.train.n_est }`` with train from -var-file params.yaml: {"n_est": "params.yaml:train.n_est"}.
+    ``candidates`` keeps, per params expression (shared by a for_each step's instances), its
+    items that may read a params file."""
+    refs = candidates.get(step.params)
+    if refs is None:
+        refs = candidates[step.params] = _params_refs(step.params)
+    found = {}
+    for key, ref in refs:
+        source = scope.params_source(ref)
+        if source:
+            found[key] = source
+    return found
+
+
+def _params_refs(params) -> list:
+    """``(key, ref)`` of the items ``{ key = var.a.b }`` or ``{ key = local.a.b }``: only they can name a params file."""
+    from zplan.config.expr import ObjectExpr, RefExpr
+
+    if not isinstance(params, ObjectExpr):
+        return []
+    return [(key, value.ref) for key, value in params.items
+            if isinstance(key, str) and isinstance(value, RefExpr) and value.ref.parts[0] in ("var", "local") and len(value.ref.parts) >= 3]
