@@ -33,7 +33,6 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO, Mapping
 
-
 from zplan.artifacts.base import (
     _DIGEST,
     _READ_ONLY,
@@ -136,7 +135,7 @@ class LocalArtifactStore(ArtifactStore):
                     self._sync_later(digest, data["files"])
                 return self._stored(digest, data, written=digest in self._written)
             self.delete(digest)  # damaged in place: store it afresh
-        data, placed = self._write(digest, entries)
+        data, placed = self._write(digest, entries, sync_later)
         if sync_later:
             self._sync_later(digest, data["files"])
         if placed:  # (else an identical artifact got there first: its bytes, not checked here)
