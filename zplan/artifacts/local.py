@@ -16,9 +16,9 @@ crash cannot leave a half-written artifact either way: the rename comes after th
 last byte was copied, and the page cache survives the process. A power loss after
 the rename but before the sync can leave a published snapshot with missing bytes
 that nothing refers to; its sizes and mtimes (or, on any later read, its hash)
-no longer match, so it is found damaged and stored again. Git and DVC do not sync
-their object stores at all (git only with ``core.fsync``); zplan keeps the sync
-because state and lineage name these artifacts, but takes it off the step's path.
+no longer match, so it is found damaged and stored again. Git does not sync loose
+objects by default (``core.fsync``) and DVC does not sync its cache; zplan keeps the
+sync because state and lineage name these artifacts, but takes it off the step's path.
 One ``syncfs`` of the whole file system per state write was the other candidate:
 cheaper per file, but it also waits for every other program's unwritten data on
 that file system, a cost zplan does not control.
@@ -32,7 +32,6 @@ import json
 import os
 from pathlib import Path
 from typing import Any, BinaryIO, Mapping
-
 
 from zplan.artifacts.base import (
     _DIGEST,
@@ -136,7 +135,7 @@ class LocalArtifactStore(ArtifactStore):
                     self._sync_later(digest, data["files"])
                 return self._stored(digest, data, written=digest in self._written)
             self.delete(digest)  # damaged in place: store it afresh
-        data, placed = self._write(digest, entries)
+        data, placed = self._write(digest, entries, sync_later)
         if sync_later:
             self._sync_later(digest, data["files"])
         if placed:  # (else an identical artifact got there first: its bytes, not checked here)

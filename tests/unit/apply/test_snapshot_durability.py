@@ -59,7 +59,7 @@ def test_without_the_wait_the_first_state_write_would_come_before_the_sync(tmp_p
     real_sync = fsutil.fsync_path
 
     def slow_disk(path: str) -> None:
-        time.sleep(0.3)
+        time.sleep(5)  # far longer than the apply
         real_sync(path)
         events.append("synced")
 

@@ -80,6 +80,21 @@ def test_a_put_without_sync_later_syncs_each_file_before_publishing_it(
     assert order[:n] == ["fsync"] * n and set(order[n:]) == {"rename"}  # (a new prefix folder: the rename tried twice)
 
 
+def test_a_put_with_sync_later_does_not_sync_on_the_callers_path(
+    project: Path, store: ArtifactStore, monkeypatch: pytest.MonkeyPatch, held_syncs: tuple[threading.Event, list[str]]
+) -> None:
+    release, synced = held_syncs
+    inline: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(local_module.os, "fsync", lambda fd: (inline.append(fd), real_fsync(fd))[1])
+    snapshot(project / "images", store, StatCache(None), sync_later=True)
+    snapshot(project / "data", store, StatCache(None), sync_later=True)  # a big file: the kernel copy
+    assert inline == [] and synced == []
+    release.set()
+    store.wait_synced()
+    assert synced
+
+
 def test_a_failed_background_sync_stops_whatever_would_record_the_snapshot(
     project: Path, store: ArtifactStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
