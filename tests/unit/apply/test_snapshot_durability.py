@@ -57,9 +57,10 @@ def test_without_the_wait_the_first_state_write_would_come_before_the_sync(tmp_p
 
     events: list[str] = []
     real_sync = fsutil.fsync_path
+    apply_done = threading.Event()
 
-    def slow_disk(path: str) -> None:
-        time.sleep(5)  # far longer than the apply
+    def slow_disk(path: str) -> None:  # a disk slower than the whole apply, whatever the machine's load
+        apply_done.wait(timeout=60)
         real_sync(path)
         events.append("synced")
 
@@ -68,5 +69,8 @@ def test_without_the_wait_the_first_state_write_would_come_before_the_sync(tmp_p
     root = copy_pipeline(tmp_path)
     state = State()
     made, planner, _ = plan(root, state)
-    Applier(planner, made, state, lambda s: events.append("state"), Recorder(), parallelism=1).apply()
-    assert "synced" not in events[: events.index("state")]
+    try:
+        Applier(planner, made, state, lambda s: events.append("state"), Recorder(), parallelism=1).apply()
+    finally:
+        apply_done.set()
+    assert "state" in events and "synced" not in events[: events.index("state")]
