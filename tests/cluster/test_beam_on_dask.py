@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import apache_beam as beam
+import distributed
 import pytest
 
 from tests.beam.test_step import EVENTS, clean, split_by_parity, step_context
@@ -47,6 +48,8 @@ def test_dask_runner_writes_the_direct_runners_bytes(tmp_path: Path, dask_cluste
     assert dask.num_rows() == direct.num_rows() > 0
     assert [p.name for p in dask.shards()] == [p.name for p in direct.shards()]
     assert hash_tree(dask.path) == hash_tree(direct.path)
+    with pytest.raises(ValueError, match="No clients found"):  # the runner's client was closed once it finished
+        distributed.Client.current()
 
 
 def test_a_step_with_two_outputs_is_refused_not_half_run(tmp_path: Path, dask_cluster) -> None:

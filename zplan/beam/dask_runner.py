@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from apache_beam import ParDo
 from apache_beam.pipeline import PipelineVisitor
 from apache_beam.runners.common import DoFnSignature
-from apache_beam.runners.dask.dask_runner import DaskRunner
+from apache_beam.runners.runner import PipelineState
+from apache_beam.runners.dask.dask_runner import DaskRunner, DaskRunnerResult
 from apache_beam.runners.dask.overrides import (
     _Create,
     _Flatten,
@@ -61,7 +62,21 @@ class CheckedDaskRunner(DaskRunner):
         problems = unsupported(pipeline)
         if problems:
             raise UnsupportedOnDask(problems)
-        return super().run_pipeline(pipeline, options)
+        result = super().run_pipeline(pipeline, options)
+        return _ClosingResult(result.client, result.futures)
+
+
+class _ClosingResult(DaskRunnerResult):
+    """Beam's result, closing the ``Client`` the runner opened once the pipeline is finished:
+    Beam never closes it, and a client left open keeps reconnecting (with tracebacks) after
+    its cluster has gone away."""
+
+    def wait_until_finish(self, duration=None) -> str:
+        try:
+            return super().wait_until_finish(duration)
+        finally:
+            if duration is None or self.state in (PipelineState.DONE, PipelineState.FAILED):
+                self.client.close()
 
 
 def unsupported(pipeline) -> list[Unsupported]:
