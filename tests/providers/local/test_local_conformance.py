@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import pickle
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -18,6 +20,7 @@ def _model(c: float) -> dict:
     from sklearn.linear_model import LogisticRegression
 
     folder = Path(tempfile.mkdtemp(prefix="zplan-model-"))
+    atexit.register(shutil.rmtree, folder, True)  # made when the cases are declared, used by several tests
     with open(folder / "model.pkl", "wb") as f:
         pickle.dump(LogisticRegression(C=c).fit([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]], [0, 1, 0, 1]), f, protocol=5)
     digest = f"{int(c * 1000):032x}"
