@@ -39,6 +39,7 @@ class StepRunner:
     def start(self, plan: m.StepPlan) -> cf.Future:
         step = self.project.config.step(plan.address)
         task = self.task(plan)
+        task.sync_outputs = False  # a worker of this machine: its outputs are synced here, off its path (``result``)
         self.tracker.started_at[plan.address] = time.time()
         with self._lock:
             if self._cancelled:
@@ -123,8 +124,9 @@ class StepRunner:
         return PathArg(str(path if source.is_file() and os.path.isfile(path) else folder), stored.digest, checked=stored.written)
 
     def snapshots_durable(self) -> None:
-        """Returns once every snapshot taken so far is on disk: called before state or lineage
-        that names one is written, so a crash never leaves a record of an unsynced snapshot."""
+        """Returns once every snapshot taken so far, and every step output received so far, is
+        on disk: called before state or lineage that names one is written, so a crash never
+        leaves a record of an unsynced artifact."""
         if self._store is not None:
             self._store.wait_synced()
 
@@ -148,9 +150,18 @@ class StepRunner:
             result = StepResult(address, False, error=msg, started_at=self.tracker.started_at.get(address, time.time()), finished_at=time.time())
         else:
             result = future.result()
+            self._sync_outputs(result)
         secrets = self.project.secrets
         result.error, result.traceback = redact(result.error, secrets), redact(result.traceback, secrets)
         return result
+
+    def _sync_outputs(self, result: StepResult) -> None:
+        """The worker published its outputs without syncing them: queued on the store's sync
+        thread before the result is recorded (``snapshots_durable`` waits for them)."""
+        if result.unsynced:
+            store = self.artifact_store()
+            for digest, files in result.unsynced.items():
+                store.sync_stored(digest, files)
 
     def close(self, cancel: bool = False) -> None:
         """Wait for running steps to finish, or with ``cancel`` stop them (an interrupted apply)."""
