@@ -326,16 +326,18 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _place(tmp: Path, target: Path) -> bool:
+def _place(tmp: Path, target: Path, first: bool = True) -> bool:
     """Commit a finished temp folder under its digest; losing a race to an identical one is
     fine (False: the folder there is the other writer's)."""
     try:
         os.rename(tmp, target)
     except FileNotFoundError:  # the first artifact under this prefix
-        if os.path.isdir(target.parent):
+        if not first:
             raise
+        # (tried once more even when the prefix folder is there now: another writer may have
+        # made it between the rename and this check, the first two artifacts under it at once)
         target.parent.mkdir(parents=True, exist_ok=True)
-        return _place(tmp, target)
+        return _place(tmp, target, first=False)
     except OSError as e:
         if e.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not target.is_dir():
             raise

@@ -228,3 +228,23 @@ def test_a_worker_dying_before_its_output_is_synced_leaves_a_whole_artifact(stor
     assert proc.returncode == 3, proc.stderr
     digest = proc.stdout.strip()
     assert store.check(digest) == "intact"  # every byte there: the rename came after the last write
+
+
+def test_two_writers_making_the_same_new_prefix_folder_at_once_both_publish(store, monkeypatch) -> None:
+    """The rename finds no prefix folder, then another writer makes it before the check: tried again."""
+    import zplan.artifacts.base as base_module
+
+    real_rename, calls = os.rename, []
+
+    def other_writer_first(src, dst):
+        calls.append(dst)
+        if len(calls) == 1:
+            os.makedirs(os.path.dirname(dst), exist_ok=True)  # the other writer's prefix folder, just too late
+            raise FileNotFoundError(2, "No such file or directory", str(src), None, str(dst))
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(base_module.os, "rename", other_writer_first)
+    with store.staging() as folder:
+        make_tree(folder, SAMPLE)
+        ref = store.put_owned(folder)
+    assert len(calls) == 2 and store.check(ref.digest) == "intact"
