@@ -34,7 +34,12 @@ class StepRunner:
         self._read_outputs: dict[str, set[str]] | None = None  # step -> its outputs some step of the plan reads
 
     def prepare(self) -> None:
-        """Called once before the run opens: a runner that needs a connection makes it here."""
+        """Called once before the run opens: a runner that needs a connection makes it here.
+        When a step will surely run here, the worker pool's forkserver starts now and boots
+        while the run is recorded (ML Metadata opened), instead of after it."""
+        if any(self._surely_runs_here(p) for p in self.tracker.current.values()):
+            with self._lock:
+                self._worker_pool().warm()
 
     def start(self, plan: m.StepPlan) -> cf.Future:
         step = self.project.config.step(plan.address)
@@ -46,9 +51,18 @@ class StepRunner:
                 future: cf.Future = cf.Future()
                 future.set_exception(TaskCancelled("not started: the apply was interrupted"))
                 return future
-            if self._pool is None:
-                self._pool = WorkerPool(self.parallelism, preload=("zplan.apply.worker",))
-            return self._pool.submit(run_step, task, timeout=self._timeout(step))
+            return self._worker_pool().submit(run_step, task, timeout=self._timeout(step))
+
+    def _worker_pool(self) -> WorkerPool:
+        if self._pool is None:
+            self._pool = WorkerPool(self.parallelism, preload=("zplan.apply.worker",))
+        return self._pool
+
+    def _surely_runs_here(self, plan: m.StepPlan) -> bool:
+        """Planned to run, in a worker of this machine, and reading no other step's output (so
+        its re-plan at start cannot find it cached because an upstream output came out the same)."""
+        return (plan.action == m.RUN and not m.upstream_inputs(plan.inputs)
+                and not getattr(self.project.config.step(plan.address), "backend", None))
 
     def task(self, plan: m.StepPlan) -> StepTask:
         """What a worker needs to run the step: addresses, params, digests; never data."""
