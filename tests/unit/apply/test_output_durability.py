@@ -4,6 +4,7 @@ thread and writes no state (step record, cache entry) or lineage naming one befo
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from pathlib import Path
@@ -167,9 +168,10 @@ def test_the_worker_publishes_outputs_unsynced_and_names_their_files(tmp_path, m
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))  # the worker puts the project folder on it
     project = tmp_path / "proj"
-    (project / "steps").mkdir(parents=True)
-    (project / "steps" / "make.py").write_text("def make():\n    return {'rows': [1, 2, 3]}\n")
-    task = StepTask(address="step.make", project_dir=str(project), source_file="steps/make.py", function="make", params={},
+    package = f"outsteps_{os.getpid()}_{id(tmp_path)}"  # a name no other test's project has imported
+    (project / package).mkdir(parents=True)
+    (project / package / "make.py").write_text("def make():\n    return {'rows': [1, 2, 3]}\n")
+    task = StepTask(address="step.make", project_dir=str(project), source_file=f"{package}/make.py", function="make", params={},
                     inputs={}, declared_outputs=None, artifact_store_url="file://.zplan/artifacts", run_id=1,
                     log_path=str(tmp_path / "make.log"), sync_outputs=False)
     result = run_step(task)
@@ -181,8 +183,9 @@ def test_the_worker_publishes_outputs_unsynced_and_names_their_files(tmp_path, m
     assert all(p.stat().st_mode & 0o222 == 0 for p in stored.rglob("*") if p.is_file())  # read-only
     # a worker told to sync (a remote worker, a cluster) syncs before the rename and names nothing
     inline.clear()
-    (project / "steps" / "make.py").write_text("def make():\n    return {'rows': [4]}\n")
-    sys.modules.pop("steps.make", None)
+    (project / package / "make.py").write_text("def make():\n    return {'rows': [4]}\n")
+    sys.modules.pop(f"{package}.make", None)
     again = run_step(StepTask(**{**task.__dict__, "sync_outputs": True}))
     assert again.ok and again.unsynced == {} and inline
-    sys.modules.pop("steps.make", None)
+    sys.modules.pop(f"{package}.make", None)
+    sys.modules.pop(package, None)
