@@ -73,6 +73,8 @@ mat.get_materializer = lambda name: materializer_timed(mat_get(name))
 root, store_url, csv = sys.argv[1], sys.argv[2], sys.argv[3]
 store = w._store(store_url, root)
 store.put = timed("store outputs (hash, copy, fsync)", store.put)
+if hasattr(store, "put_owned"):  # outputs moved into the store, synced by the apply's parent (not here)
+    store.put_owned = timed("store outputs (hash, move)", store.put_owned)
 steps = {
     "load": ({"csv": ("path", csv)}, {}, None),
     "split": ({"data": ("load", "output")}, {"test_size": 0.25, "seed": 42}, ["train", "test"]),
@@ -93,6 +95,8 @@ for name, (inputs, params, declared) in steps.items():
             rec = outputs[up][out]
             args[arg] = w.ArtifactArg(rec["digest"], rec["materializer"])
     task = w.StepTask(f"step.{name}", root, "steps.py", name, params, args, declared, store_url, 1, log)
+    if hasattr(task, "sync_outputs"):  # as the runner sets it for a worker of this machine
+        task.sync_outputs = False
     if hasattr(task, "handed_on"):  # as the runner sets it: the outputs another step reads
         task.handed_on = tuple(sorted(out for up, out in read if up == name))
     t0 = time.process_time()

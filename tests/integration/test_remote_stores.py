@@ -258,3 +258,20 @@ def test_a_store_made_before_a_fork_works_in_the_child(s3_url: str, project: Pat
     with multiprocessing.get_context("fork").Pool(2) as pool:
         digests = pool.starmap(_put_in_child, [(s, p) for p in srcs])
     assert all(s.exists(d) for d in digests)
+
+
+def test_a_steps_output_folder_is_stored_in_every_store_and_only_a_local_one_leaves_its_syncs_to_the_caller(
+    store: ArtifactStore, url: str
+) -> None:
+    with store.staging() as folder:
+        make_tree(folder, FILES)
+        expected = hash_tree(folder)
+        ref = store.put_owned(folder, sync=False)
+    assert ref.digest == expected
+    assert read_tree(store.get(ref.digest, verify=True)) == dict(FILES)
+    if url.startswith("file://"):
+        assert set(ref.unsynced) == set(FILES)  # moved in unsynced: the caller queues it (sync_stored)
+        store.sync_stored(ref.digest, ref.unsynced)
+    else:
+        assert ref.unsynced == ()  # an upload is durable once the store has acknowledged it: nothing changes
+    store.wait_synced()

@@ -34,20 +34,35 @@ class StepRunner:
         self._read_outputs: dict[str, set[str]] | None = None  # step -> its outputs some step of the plan reads
 
     def prepare(self) -> None:
-        """Called once before the run opens: a runner that needs a connection makes it here."""
+        """Called once before the run opens: a runner that needs a connection makes it here.
+        When a step will surely run here, the worker pool's forkserver starts now and boots
+        while the run is recorded (ML Metadata opened), instead of after it."""
+        if any(self._surely_runs_here(p) for p in self.tracker.current.values()):
+            with self._lock:
+                self._worker_pool().warm()
 
     def start(self, plan: m.StepPlan) -> cf.Future:
         step = self.project.config.step(plan.address)
         task = self.task(plan)
+        task.sync_outputs = False  # a worker of this machine: its outputs are synced here, off its path (``result``)
         self.tracker.started_at[plan.address] = time.time()
         with self._lock:
             if self._cancelled:
                 future: cf.Future = cf.Future()
                 future.set_exception(TaskCancelled("not started: the apply was interrupted"))
                 return future
-            if self._pool is None:
-                self._pool = WorkerPool(self.parallelism, preload=("zplan.apply.worker",))
-            return self._pool.submit(run_step, task, timeout=self._timeout(step))
+            return self._worker_pool().submit(run_step, task, timeout=self._timeout(step))
+
+    def _worker_pool(self) -> WorkerPool:
+        if self._pool is None:
+            self._pool = WorkerPool(self.parallelism, preload=("zplan.apply.worker",))
+        return self._pool
+
+    def _surely_runs_here(self, plan: m.StepPlan) -> bool:
+        """Planned to run, in a worker of this machine, and reading no other step's output (so
+        its re-plan at start cannot find it cached because an upstream output came out the same)."""
+        return (plan.action == m.RUN and not m.upstream_inputs(plan.inputs)
+                and not getattr(self.project.config.step(plan.address), "backend", None))
 
     def task(self, plan: m.StepPlan) -> StepTask:
         """What a worker needs to run the step: addresses, params, digests; never data."""
@@ -123,8 +138,9 @@ class StepRunner:
         return PathArg(str(path if source.is_file() and os.path.isfile(path) else folder), stored.digest, checked=stored.written)
 
     def snapshots_durable(self) -> None:
-        """Returns once every snapshot taken so far is on disk: called before state or lineage
-        that names one is written, so a crash never leaves a record of an unsynced snapshot."""
+        """Returns once every snapshot taken so far, and every step output received so far, is
+        on disk: called before state or lineage that names one is written, so a crash never
+        leaves a record of an unsynced artifact."""
         if self._store is not None:
             self._store.wait_synced()
 
@@ -148,9 +164,18 @@ class StepRunner:
             result = StepResult(address, False, error=msg, started_at=self.tracker.started_at.get(address, time.time()), finished_at=time.time())
         else:
             result = future.result()
+            self._sync_outputs(result)
         secrets = self.project.secrets
         result.error, result.traceback = redact(result.error, secrets), redact(result.traceback, secrets)
         return result
+
+    def _sync_outputs(self, result: StepResult) -> None:
+        """The worker published its outputs without syncing them: queued on the store's sync
+        thread before the result is recorded (``snapshots_durable`` waits for them)."""
+        if result.unsynced:
+            store = self.artifact_store()
+            for digest, files in result.unsynced.items():
+                store.sync_stored(digest, files)
 
     def close(self, cancel: bool = False) -> None:
         """Wait for running steps to finish, or with ``cancel`` stop them (an interrupted apply)."""

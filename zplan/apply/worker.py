@@ -73,6 +73,7 @@ class StepTask:
     script: Any = None  # a zplan.apply.script_run.ScriptTask: run that command instead of a function
     tfx: str | None = None  # a TFX component run in place of source_file:function (zplan.tfx.runner)
     handed_on: tuple[str, ...] = ()  # outputs another step of the apply reads: stored in a faster form (Arrow IPC)
+    sync_outputs: bool = True  # False: outputs are published unsynced and the parent syncs them (StepResult.unsynced)
 
 
 @dataclass
@@ -87,6 +88,7 @@ class StepResult:
     compute_seconds: float = 0.0  # time inside the step function itself
     metadata: dict[str, Any] = field(default_factory=dict)  # what the step recorded with zplan.log_metadata()
     damaged: dict[str, str] = field(default_factory=dict)  # input digest -> why it could not be loaded
+    unsynced: dict[str, tuple[str, ...]] = field(default_factory=dict)  # output digest -> its files, for the parent to sync
 
 
 _stores: dict[tuple[str, str], Any] = {}
@@ -173,7 +175,7 @@ def _execute(task: StepTask, result: StepResult) -> None:
         except ValueError as exc:
             raise _StepFailed(str(exc), None) from None
         for name, out in outputs.items():
-            result.outputs[name] = _store_output(store, name, out, scratch, name in task.handed_on)
+            result.outputs[name] = _store_output(store, name, out, name in task.handed_on, task.sync_outputs, result.unsynced)
         if task.script is not None:
             _keep_metrics(task.script, outputs, result.outputs)
     finally:
@@ -311,7 +313,11 @@ def _verified(store, name: str, digest: str, full: bool = True) -> Path:
         raise _InputDamaged(f"input {name}: {exc.diagnostics[0].summary}", digest) from None
 
 
-def _store_output(store, name: str, value: Any, scratch: Path, handed_on: bool = False) -> dict:
+def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: bool = True,
+                  unsynced: dict[str, tuple[str, ...]] | None = None) -> dict:
+    """Materialized into a staging folder of the store and stored as it lies (a local store
+    moves it into place: no copy, one hash). Without ``sync`` its files are not synced here:
+    ``unsynced`` gets them, and the parent syncs them before anything records the output."""
     from zplan.artifacts.materializers import materializer_for
 
     try:
@@ -320,9 +326,11 @@ def _store_output(store, name: str, value: Any, scratch: Path, handed_on: bool =
         if type(value) is tuple and name == DEFAULT_OUTPUT:
             raise _StepFailed(_several_outputs_hint(len(value)), None) from None
         raise _StepFailed(f"output {name!r}: {exc}", None) from None
-    folder = Path(tempfile.mkdtemp(prefix="out-", dir=scratch))  # (a script's out is named by its path)
-    meta = materializer.save(value, folder) or {}
-    stored = store.put(folder)
+    with store.staging() as folder:
+        meta = materializer.save(value, folder) or {}
+        stored = store.put_owned(folder, sync=sync)
+    if stored.unsynced and unsynced is not None:
+        unsynced[stored.digest] = stored.unsynced
     record = {
         "digest": stored.digest,
         "uri": stored.uri,

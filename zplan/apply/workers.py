@@ -173,6 +173,11 @@ class WorkerPool:
         self._wake_w.close()
         _stop_helper_processes()
 
+    def warm(self) -> None:
+        """Start the forkserver and resource tracker now, not waiting: they boot while the caller goes on."""
+        from multiprocessing import forkserver
+        forkserver.ensure_running()
+
     def cancel(self, grace: float | None = None) -> None:
         """Without waiting: fail queued tasks, stop running ones (SIGTERM to their process
         groups, SIGKILL ``grace`` seconds later); the pool takes new tasks afterwards."""

@@ -67,6 +67,8 @@ class StoredArtifact:
     # This process wrote it in this ``put``: the bytes stored were hashed, or copied from a source
     # this process had just hashed and that did not change since, so they match the digest.
     written: bool = field(default=False, compare=False)
+    # Its files' relative names, when ``put_owned`` left their syncs to the caller (``sync_stored``).
+    unsynced: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,29 @@ class ArtifactStore:
         return self._ref(digest)
 
     def wait_synced(self) -> None:
-        """Returns once every artifact ``put`` with ``sync_later`` is on disk."""
+        """Returns once every artifact ``put`` with ``sync_later`` (or handed to ``sync_stored``) is on disk."""
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Path]:
+        """An empty folder to build an artifact in, for ``put_owned``; removed afterwards."""
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="zplan-out-"))
+        try:
+            yield folder
+        finally:
+            _remove_tree(folder)
+
+    def put_owned(self, folder: Path, *, sync: bool = True) -> StoredArtifact:
+        """Store a ``staging()`` folder that nothing else writes to any more. A store on this
+        file system moves it into place instead of copying it; with ``sync=False`` it leaves the
+        files' syncs to the caller (``sync_stored``, then ``wait_synced`` before anything names
+        the artifact). Other stores copy or upload it as ``put`` does."""
+        return self.put(folder)
+
+    def sync_stored(self, digest: str, files: Iterable[str]) -> None:
+        """Sync an artifact ``put_owned(sync=False)`` stored (in any process) on the background
+        thread ``wait_synced`` waits for. A store durable on upload has nothing to do."""
 
     def _scanned(self, source: Path, stat_cache: StatCache | None) -> tuple[list[SourceFile], str]:
         try:
@@ -302,16 +326,18 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _place(tmp: Path, target: Path) -> bool:
+def _place(tmp: Path, target: Path, first: bool = True) -> bool:
     """Commit a finished temp folder under its digest; losing a race to an identical one is
     fine (False: the folder there is the other writer's)."""
     try:
         os.rename(tmp, target)
     except FileNotFoundError:  # the first artifact under this prefix
-        if os.path.isdir(target.parent):
+        if not first:
             raise
+        # (tried once more even when the prefix folder is there now: another writer may have
+        # made it between the rename and this check, the first two artifacts under it at once)
         target.parent.mkdir(parents=True, exist_ok=True)
-        return _place(tmp, target)
+        return _place(tmp, target, first=False)
     except OSError as e:
         if e.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not target.is_dir():
             raise

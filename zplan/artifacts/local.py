@@ -7,11 +7,17 @@ big ones as copy-on-write clones (reflinks) where the file system has them,
 else copied by the kernel, so a source edited in place later cannot change
 what was stored.
 
+A step's outputs are built in the store's own temp area (``staging``) and moved into
+place (``put_owned``): hashed once where they lie, never copied.
+
 Durability. A plain ``put`` syncs each file before the rename that publishes it.
 ``put(sync_later=True)`` (an apply's data snapshots) renames first and syncs the
 files and the folders naming them on a background thread, overlapping the step
-that reads them; the apply calls ``wait_synced`` before it writes state or ML
-Metadata, so no record ever names an artifact that is not on disk. A process
+that reads them; ``put_owned(sync=False)`` (a step's outputs, in its worker)
+renames without syncing and the apply queues the files on the same thread
+(``sync_stored``) when the step's result arrives. The apply calls ``wait_synced``
+before it writes state (step records, cache entries) or ML Metadata, so no record
+ever names an artifact that is not on disk; a downstream step may read it sooner. A process
 crash cannot leave a half-written artifact either way: the rename comes after the
 last byte was copied, and the page cache survives the process. A power loss after
 the rename but before the sync can leave a published snapshot with missing bytes
@@ -30,8 +36,9 @@ import contextlib
 import fcntl
 import json
 import os
+import stat
 from pathlib import Path
-from typing import Any, BinaryIO, Mapping
+from typing import Any, BinaryIO, Iterable, Iterator, Mapping
 
 from zplan.artifacts.base import (
     _DIGEST,
@@ -49,8 +56,9 @@ from zplan.artifacts.base import (
     _stream,
     check_digest,
     manifest,
+    tree_digest,
 )
-from zplan.fsutil import BackgroundSync, atomic_write_text, start_writeback
+from zplan.fsutil import BackgroundSync, atomic_write_text, fsync_path, start_writeback
 from zplan.hashing import StatCache, canonical_json, combine, full_signature, hash_file, iter_tree
 
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
@@ -152,6 +160,65 @@ class LocalArtifactStore(ArtifactStore):
                 f"could not write artifacts to disk in {self.url}: {exc}",
                 "check the disk (space, errors in the system log), then apply again",
             ) from None
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A folder in the store's temp area: on the store's file system, so ``put_owned``
+        publishes it with a rename; a killed writer's folder is swept like any temp folder."""
+        with self.temp.folder() as folder:
+            yield folder
+
+    def put_owned(self, folder: Path, *, sync: bool = True) -> StoredArtifact:
+        """The ``staging`` folder itself becomes the artifact: its files made read-only, hashed
+        once where they lie (no copy, no second read) and the folder renamed into place. A file
+        whose (inode, size, mtime, ctime) moved while it was hashed is refused, like a source
+        changed during a copy; one changed after it is found by its stamps or hash when read.
+        Anything but plain files and folders (a symlink) is copied by ``put`` instead."""
+        entries = self._owned_entries(Path(folder))
+        if entries is None:
+            return self.put(folder)
+        digest = tree_digest(entries)
+        unsynced = () if sync else tuple(e.rel for e in entries)
+        if self._present(digest):
+            data = self._checked(digest)
+            if data is not None:  # (maybe another process's, still syncing: the caller syncs it too)
+                return self._stored(digest, data, written=digest in self._written, unsynced=unsynced)
+            self.delete(digest)  # damaged in place: store it afresh
+        if sync:
+            for e in entries:
+                fsync_path(str(e.path))  # the rename must never publish bytes still only in memory
+        placed = _place(Path(folder), self.path(digest))
+        if not placed:  # an identical one got there first: its files, its stamps
+            return self._stored(digest, self._save_manifest(digest), unsynced=unsynced)
+        data = manifest(digest, {e.rel: e.stat.st_size for e in entries})
+        data["mtimes"] = {e.rel: e.stat.st_mtime_ns for e in entries}
+        self._write_manifest(digest, data)
+        self._written.add(digest)
+        return self._stored(digest, data, written=True, unsynced=unsynced)
+
+    def sync_stored(self, digest: str, files: Iterable[str]) -> None:
+        self._sync_later(check_digest(digest), dict.fromkeys(files))
+
+    def _owned_entries(self, folder: Path) -> list[SourceFile] | None:
+        """The folder's files in ``iter_tree``'s order, read-only and hashed; None if it holds
+        anything but plain files and folders."""
+        entries = []
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames.sort()
+            if any(os.path.islink(os.path.join(dirpath, d)) for d in dirnames):
+                return None
+            for name in sorted(filenames):
+                path = os.path.join(dirpath, name)
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    return None
+                os.chmod(path, _READ_ONLY)  # before its stamps: chmod moves ctime
+                before = os.stat(path)
+                entry = SourceFile(os.path.relpath(path, folder).replace(os.sep, "/"), Path(path), hash_file(path), before,
+                                   full_signature(before))
+                if _signature(entry.path) != entry.hashed_as:
+                    raise self._changed(entry)
+                entries.append(entry)
+        return entries
 
     def _write(self, digest: str, entries: list[SourceFile], sync_later: bool = False) -> tuple[dict[str, Any], bool]:
         """Copy ``entries`` into a temp folder, then publish it under ``digest`` with one rename:
@@ -274,9 +341,10 @@ class LocalArtifactStore(ArtifactStore):
     def _ref(self, digest: str) -> StoredArtifact:
         return self._stored(digest, self._load_manifest(digest) or self._save_manifest(digest))
 
-    def _stored(self, digest: str, data: Mapping[str, Any], written: bool = False) -> StoredArtifact:
+    def _stored(self, digest: str, data: Mapping[str, Any], written: bool = False, unsynced: tuple[str, ...] = ()) -> StoredArtifact:
         path = self.path(digest)
-        return StoredArtifact(digest, path.as_uri(), data["size"], len(data["files"]), folder=path, written=written)
+        return StoredArtifact(digest, path.as_uri(), data["size"], len(data["files"]), folder=path, written=written,
+                              unsynced=unsynced)
 
 
 def _signature(path: Path) -> tuple[int, int, int, int]:

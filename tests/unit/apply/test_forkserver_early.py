@@ -1,0 +1,61 @@
+"""The worker pool's forkserver starts before the run is recorded when a step will surely run,
+so it boots while ML Metadata opens; not when every step to run waits on another's output."""
+
+from __future__ import annotations
+
+import os
+from multiprocessing import forkserver
+
+from zplan.apply.applier import Applier
+from zplan.apply.recorder import RunRecorder
+from zplan.apply.workers import _stop_helper_processes
+from zplan.hooks import Recorder
+from zplan.state.model import State
+
+from tests.unit.plan.inprocess import copy_pipeline, plan
+
+
+def _forkserver_pid_when_the_run_opens(monkeypatch) -> list:
+    seen: list = []
+    real_open = RunRecorder.open_run
+
+    def opening(self, *args, **kwargs):
+        seen.append(forkserver._forkserver._forkserver_pid)
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(RunRecorder, "open_run", opening)
+    return seen
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_root_step_to_run_starts_the_forkserver_before_the_run_is_recorded(tmp_path, monkeypatch):
+    _stop_helper_processes()  # none left from an earlier test
+    seen = _forkserver_pid_when_the_run_opens(monkeypatch)
+    root = copy_pipeline(tmp_path)
+    state = State()
+    made, planner, _ = plan(root, state)
+    assert Applier(planner, made, state, lambda s: None, Recorder(), parallelism=1).apply().ok
+    assert len(seen) == 1 and seen[0] is not None
+    assert forkserver._forkserver._forkserver_pid is None and not _alive(seen[0])  # stopped with the pool: no orphan
+
+
+def test_when_only_steps_reading_other_steps_run_the_forkserver_waits_for_the_first_of_them(tmp_path, monkeypatch):
+    root = copy_pipeline(tmp_path)
+    state = State()
+    made, planner, _ = plan(root, state)
+    assert Applier(planner, made, state, lambda s: None, Recorder(), parallelism=1).apply().ok
+    _stop_helper_processes()
+    seen = _forkserver_pid_when_the_run_opens(monkeypatch)
+    hcl = root / "main.zp.hcl"
+    hcl.write_text(hcl.read_text().replace("default = 1.0", "default = 2.0"))
+    made, planner, _ = plan(root, state)  # scale (reads load) and total run again
+    assert sorted(s.address.rsplit(".", 1)[-1] for s in made.steps_to_run) == ["scale", "total"]
+    result = Applier(planner, made, state, lambda s: None, Recorder(), parallelism=1).apply()
+    assert result.ok and seen == [None]  # it may still come out cached: no forkserver started for nothing
