@@ -136,12 +136,19 @@ class _InputDamaged(_StepFailed):
 
 
 def _execute(task: StepTask, result: StepResult) -> None:
+    os.chdir(task.project_dir)  # relative paths in params mean the project folder, wherever zplan was started
+    scratch = Path(tempfile.mkdtemp(prefix="zplan-step-"))
+    try:  # removed however the step ends, a failed import or a damaged input included
+        _execute_in(task, result, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
     from zplan import runtime
     from zplan.steps import split_outputs
 
     project_dir = Path(task.project_dir)
-    os.chdir(project_dir)  # relative paths in params mean the project folder, wherever zplan was started
-    scratch = Path(tempfile.mkdtemp(prefix="zplan-step-"))
     if task.script is not None:
         fn, kwargs = _script_function(task.script, scratch), {}
     elif task.tfx is not None:
@@ -155,31 +162,28 @@ def _execute(task: StepTask, result: StepResult) -> None:
     for name, spec in task.inputs.items():
         kwargs[name] = _load_input(store, name, spec)
     ctx = runtime.StepContext(task.address, task.run_id, project_dir, task.artifact_store_url, scratch, task.stack)
-    try:
-        with runtime.running(ctx), logging_to_log():
-            t0 = time.perf_counter()
-            try:
-                value = fn(**kwargs)
-            except SystemExit as exc:
-                raise _StepExited(f"the step exited with code {_exit_code(exc)} (sys.exit)", None) from None
-            except _StepFailed:
-                raise
-            except BaseException as exc:
-                raise _StepFailed(f"{type(exc).__name__}: {exc}", _user_traceback(exc)) from None
-            finally:
-                result.compute_seconds = time.perf_counter() - t0
-                result.metadata = ctx.metadata
-        declared = task.declared_outputs or getattr(fn, "__zplan_outputs__", None)
+    with runtime.running(ctx), logging_to_log():
+        t0 = time.perf_counter()
         try:
-            outputs = split_outputs(value, declared)
-        except ValueError as exc:
-            raise _StepFailed(str(exc), None) from None
-        for name, out in outputs.items():
-            result.outputs[name] = _store_output(store, name, out, name in task.handed_on, task.sync_outputs, result.unsynced)
-        if task.script is not None:
-            _keep_metrics(task.script, outputs, result.outputs)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+            value = fn(**kwargs)
+        except SystemExit as exc:
+            raise _StepExited(f"the step exited with code {_exit_code(exc)} (sys.exit)", None) from None
+        except _StepFailed:
+            raise
+        except BaseException as exc:
+            raise _StepFailed(f"{type(exc).__name__}: {exc}", _user_traceback(exc)) from None
+        finally:
+            result.compute_seconds = time.perf_counter() - t0
+            result.metadata = ctx.metadata
+    declared = task.declared_outputs or getattr(fn, "__zplan_outputs__", None)
+    try:
+        outputs = split_outputs(value, declared)
+    except ValueError as exc:
+        raise _StepFailed(str(exc), None) from None
+    for name, out in outputs.items():
+        result.outputs[name] = _store_output(store, name, out, name in task.handed_on, task.sync_outputs, result.unsynced)
+    if task.script is not None:
+        _keep_metrics(task.script, outputs, result.outputs)
 
 
 def _script_function(script, scratch: Path):
