@@ -43,6 +43,8 @@ class _DeferredGrpc(types.ModuleType):
     def __getattr__(self, name: str):
         if name.startswith("__") and name != "__path__":
             raise AttributeError(name)
+        if sys.modules.get("grpc") is self:  # used while MLMD is still importing: the real one from now on
+            del sys.modules["grpc"]
         return getattr(importlib.import_module("grpc"), name)
 
 

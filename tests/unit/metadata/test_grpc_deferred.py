@@ -35,3 +35,22 @@ def test_recording_a_run_does_not_import_grpc_and_grpc_works_after(tmp_path: Pat
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False", "module", "True", "True"]
+
+
+def test_the_stand_in_used_while_still_in_place_gives_the_real_module(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        from zplan.metadata.connection import _grpc_deferred
+
+        with _grpc_deferred():
+            import grpc
+            stand_in = grpc
+            channel = grpc.insecure_channel  # a library touching gRPC while MLMD imports
+        import grpc
+        print(grpc is not stand_in, channel is grpc.insecure_channel, type(sys.modules["grpc"]).__name__)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True", "module"]
