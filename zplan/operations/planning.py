@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # the applier (process pools, metadata) is not needed to plan
 
 @dataclass
 class Planned:
+    """A plan with the planner and state it was made from (apply continues with them)."""
+
     plan: m.Plan
     planner: Planner
     state: State

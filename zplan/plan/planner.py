@@ -37,6 +37,8 @@ from zplan.state.model import State, store_key
 
 @dataclass
 class PlanRequest:
+    """What the user asked this plan for: -target, -exclude, -replace, -destroy, read-back attributes."""
+
     targets: list[str] = field(default_factory=list)
     excludes: list[str] = field(default_factory=list)
     replace: list[str] = field(default_factory=list)
