@@ -1,7 +1,7 @@
 """A no-change plan imports only what the configuration needs (its start-up is most of its time).
 
-The small pipeline declares no module call, command step, step resources or lock-taking
-command: the modules for those stay unimported, and so does rich (typer is imported
+The small pipeline declares no resource, module call, command step or step resources, and a
+plan takes no lock: the modules for those stay unimported, and so does rich (typer is imported
 without it; the plan view prints plain text).
 """
 
@@ -17,6 +17,7 @@ NOT_NEEDED = (
     "zplan.config.scripts",  # command steps
     "zplan.plan.script_steps",
     "zplan.config.step_resources",  # resources = { cpu = ... }
+    "zplan.provider",  # resources: the provider contract and plugins
     "socket",  # the lock holder's host and user: only commands that lock
     "getpass",
     "rich",

@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any, Union
 
 from zplan.hashing import hash_value
-from zplan.provider import Action
+from zplan.actions import Action
 from zplan.state.model import CacheEntry
 
 

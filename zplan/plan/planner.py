@@ -79,7 +79,8 @@ class Planner:
 
     def _plan(self, request: PlanRequest) -> m.Plan:
         project = self.project
-        check_resources(project.config, project.registry)  # unknown attributes fail here, not halfway through apply
+        if project.config.resources:  # unknown attributes fail here, not halfway through apply
+            check_resources(project.config, project.registry)
         graph = build(project.config, project.stack_name)
         _check_addresses(graph, request, self.state)
         nodes = subgraph_for(graph, request.targets, request.excludes)
