@@ -36,8 +36,12 @@ def _prefixed(module: str, text: str) -> str:
     return f"{module}.{text}" if module else text
 
 
-@dataclass(frozen=True, order=True)
+# No order=True: addresses are sorted as their text (str), never as records; each ordering
+# method is compiled when the class is made, which every command pays at start-up.
+@dataclass(frozen=True)
 class StepAddr:
+    """One step instance: ``pipeline.P.step.S`` (inside a module: ``module.M.pipeline.P.step.S``)."""
+
     pipeline: str
     step: str  # with its instance key: train["c=0.5"]
     module: str = ""  # module instance path: module.a.module.b ("" for the root)
@@ -46,8 +50,10 @@ class StepAddr:
         return _prefixed(self.module, f"pipeline.{self.pipeline}.step.{self.step}")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class ResourceAddr:
+    """One resource instance: ``resource.TYPE.NAME`` (inside a module: ``module.M.resource.TYPE.NAME``)."""
+
     type: str
     name: str  # with its instance key: d[0]
     module: str = ""
@@ -56,7 +62,7 @@ class ResourceAddr:
         return _prefixed(self.module, f"resource.{self.type}.{self.name}")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class PipelineAddr:
     """A whole pipeline: as a selector it names every step in it."""
 
@@ -67,7 +73,7 @@ class PipelineAddr:
         return _prefixed(self.module, f"pipeline.{self.pipeline}")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class ModuleAddr:
     """A module call or one of its instances: as a selector it names everything inside."""
 

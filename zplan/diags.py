@@ -39,6 +39,8 @@ class Range:
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """One message for the user: what is wrong, what to do, and where."""
+
     severity: str
     summary: str  # one line: what is wrong
     detail: str = ""  # what to do about it

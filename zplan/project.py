@@ -9,16 +9,18 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zplan import diags
 from zplan.config import expand, loader, variables
 from zplan.config.model import Config
 from zplan.config.scope import Scope
-from zplan.provider import ProviderRegistry
 from zplan.stack import select
 from zplan.state import collector
 from zplan.state.backend import FileBackend, StateBackend
+
+if TYPE_CHECKING:
+    from zplan.provider import ProviderRegistry
 
 STATE_DIR = ".zplan"
 
@@ -33,13 +35,14 @@ class Options:
 
 
 class Project:
-    def __init__(self, root: Path, config: Config, values: dict[str, Any], stack: str, registry: ProviderRegistry) -> None:
+    def __init__(self, root: Path, config: Config, values: dict[str, Any], stack: str, registry: ProviderRegistry | None = None) -> None:
         self.root = root
         with collector.paused():  # 20,000 instances of a for_each step are as many long-lived blocks
             self.config = expand.expand(config, values, stack)  # modules, count and for_each written out
         self.variables = values
         self.stack_name = stack
-        self.registry = registry
+        if registry is not None:  # else the installed plugins, found when first needed (`registry`)
+            self.registry = registry
         self.state_dir = root / STATE_DIR
 
     @classmethod
@@ -49,7 +52,14 @@ class Project:
         config = loader.load(root)
         values = variables.resolve(config, options.vars, options.var_files)
         stack = select.selected_name(config, root / STATE_DIR, options.stack)
-        return cls(root, config, values, stack, registry or ProviderRegistry())
+        return cls(root, config, values, stack, registry)
+
+    @functools.cached_property
+    def registry(self) -> ProviderRegistry:
+        """The installed provider plugins; made when first used (a project without resources never needs it)."""
+        from zplan.provider import ProviderRegistry
+
+        return ProviderRegistry()
 
     @functools.cached_property
     def secrets(self) -> list[str]:

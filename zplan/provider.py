@@ -18,38 +18,15 @@ state records it, and ``upgrade_state`` brings older records up to date.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from zplan.actions import Action  # noqa: F401 (part of the provider contract: providers import it from here)
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 ENTRY_POINT_GROUP = "zplan.providers"
-
-
-class Action(str, Enum):
-    """What apply does to a node: one vocabulary for plans, saved plan files and providers.
-
-    Members are their stable strings (``Action.NOOP == "no-op"``), as they appear in
-    the JSON plan. Resources use create / update / replace / delete / no-op; steps
-    use run / cached.
-    """
-
-    RUN = "run"
-    CACHED = "cached"
-    CREATE = "create"
-    UPDATE = "update"
-    REPLACE = "replace"
-    DELETE = "delete"
-    NOOP = "no-op"
-
-    def __str__(self) -> str:
-        return self.value
-
-    @classmethod
-    def _missing_(cls, value: object) -> "Action | None":
-        return cls.NOOP if value == "noop" else None  # the provider contract's spelling before 0.x
 
 
 # Attribute value types a schema may declare (checked by the core before any call).

@@ -23,9 +23,7 @@ from zplan import diags
 from zplan.addrs import instance_key
 from zplan.config import loader
 from zplan.config.model import NO_DEFAULT, Config, Each, Instances, ModuleCall, ModuleInstance, Pipeline, Repeat, Where
-from zplan.config.modules import module_dir
 from zplan.config.scope import Scope
-from zplan.config.scripts import instance_script
 from zplan.config.values import UNKNOWN, SetValue, contains_unknown, is_number, type_name
 
 
@@ -84,6 +82,8 @@ class _Expander:
                 for suffix, where in self._instances(base, step.repeat, inst):
                     copy = step if where is None else _instance_of(step, name=step.name + suffix, where=where, source=source)
                     if copy.script is not None and copy.script.pending:  # a fanned-out command: its paths per instance
+                        from zplan.config.scripts import instance_script  # here: only configurations with commands need it
+
                         copy = instance_script(copy, lambda expr, at=where: self.scope.eval(expr, where=at))
                     expanded.steps[copy.name] = copy
 
@@ -97,6 +97,8 @@ class _Expander:
         return [(instance_key(key), Where(inst, Each(key, value))) for key, value in keyed]
 
     def _call(self, parent: ModuleInstance, call: ModuleCall, chain: list[Path]) -> None:
+        from zplan.config.modules import module_dir  # here: only configurations that call modules need it
+
         try:
             folder = module_dir(call, parent.config.project_dir, self.root_dir)
             if folder in chain:

@@ -296,11 +296,11 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
 
 def _resources(attr: hcl.Attribute | None, found: diags.Collector, step: str):
     """``resources = { cpu = 2, memory = "4GiB", gpu = 1 }``; None when absent or wrong (reported)."""
-    from zplan.config.step_resources import parse_resources
-
     value = _static(attr, found)
     if value is None:
         return None
+    from zplan.config.step_resources import parse_resources  # here: most steps declare no resources
+
     try:
         return parse_resources(value)
     except ValueError as exc:

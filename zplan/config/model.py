@@ -33,6 +33,8 @@ class Validation:
 
 @dataclass
 class Variable:
+    """A ``variable`` block: its type constraint, default and validations."""
+
     name: str
     range: Range
     default: Any = NO_DEFAULT
@@ -44,6 +46,8 @@ class Variable:
 
 @dataclass
 class Local:
+    """One entry of a ``locals`` block."""
+
     name: str
     expr: "Expr"
     range: Range
@@ -51,6 +55,8 @@ class Local:
 
 @dataclass
 class StepConfig:
+    """A ``step`` block (or one instance of it, after expansion)."""
+
     pipeline: str
     name: str
     source: str  # "path/to/file.py:function" as written
@@ -84,6 +90,8 @@ class StepConfig:
 
 @dataclass
 class Pipeline:
+    """A ``pipeline`` block and its steps, by name."""
+
     name: str
     range: Range
     steps: dict[str, StepConfig] = field(default_factory=dict)
@@ -91,6 +99,8 @@ class Pipeline:
 
 @dataclass
 class Output:
+    """An ``output`` block: a value shown after apply and read by `zplan output`."""
+
     name: str
     expr: "Expr"
     range: Range
@@ -100,6 +110,8 @@ class Output:
 
 @dataclass
 class Stack:
+    """A ``stack`` block: where steps run and artifacts, metadata and state are kept."""
+
     name: str
     range: Range
     settings: dict[str, "Expr"] = field(default_factory=dict)
@@ -107,6 +119,8 @@ class Stack:
 
 @dataclass
 class Lifecycle:
+    """A resource's ``lifecycle`` block."""
+
     prevent_destroy: bool = False
     create_before_destroy: bool = False
     ignore_changes: list[str] = field(default_factory=list)
@@ -114,6 +128,8 @@ class Lifecycle:
 
 @dataclass
 class ResourceConfig:
+    """A ``resource`` block: its attributes stay expressions until planned."""
+
     type: str
     name: str
     range: Range
@@ -202,6 +218,8 @@ class Instances:
 
 @dataclass
 class ProviderConfig:
+    """A ``provider`` block: settings handed to the provider plugin of that name."""
+
     name: str
     range: Range
     settings: dict[str, "Expr"] = field(default_factory=dict)

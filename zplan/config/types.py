@@ -22,6 +22,8 @@ class Type:
 
 @dataclass(frozen=True)
 class Primitive(Type):
+    """``string``, ``number`` or ``bool``."""
+
     name: str  # string | number | bool
 
     def __str__(self) -> str:
@@ -30,12 +32,16 @@ class Primitive(Type):
 
 @dataclass(frozen=True)
 class AnyType(Type):
+    """``any``: every value is accepted as it is."""
+
     def __str__(self) -> str:
         return "any"
 
 
 @dataclass(frozen=True)
 class Collection(Type):
+    """``list(T)``, ``set(T)`` or ``map(T)``."""
+
     kind: str  # list | set | map
     element: Type
 
@@ -45,6 +51,8 @@ class Collection(Type):
 
 @dataclass(frozen=True)
 class TupleType(Type):
+    """``tuple([T, ...])``."""
+
     elements: tuple[Type, ...]
 
     def __str__(self) -> str:
@@ -53,6 +61,8 @@ class TupleType(Type):
 
 @dataclass(frozen=True)
 class Attribute:
+    """One attribute of an ``object({...})`` type, optional or not."""
+
     type: Type
     optional: bool = False
     default: Any = None  # for an optional attribute left out (None: null)
@@ -65,6 +75,8 @@ class Attribute:
 
 @dataclass(frozen=True)
 class ObjectType(Type):
+    """``object({ name = T, ... })``."""
+
     attributes: tuple[tuple[str, Attribute], ...]  # in declaration order
 
     def __str__(self) -> str:

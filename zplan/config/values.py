@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 
@@ -117,6 +116,8 @@ def number_to_string(value: int | float) -> str:
         return str(value)
     if value.is_integer():
         return str(int(value))
+    from decimal import Decimal  # here: only fractional numbers need it, and it costs ~1 ms to import
+
     return format(Decimal(repr(value)), "f")
 
 

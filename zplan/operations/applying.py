@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class Selection:
+    """The plan's selection flags: -target, -exclude, -replace, -destroy, -refresh, -no-checkout."""
+
     targets: list[str] = field(default_factory=list)
     excludes: list[str] = field(default_factory=list)
     replace: list[str] = field(default_factory=list)
@@ -38,6 +40,8 @@ class Selection:
 
 @dataclass
 class PlanOutcome:
+    """What `zplan plan` shows: the JSON plan, and resources adopted from a killed apply."""
+
     doc: dict  # the JSON plan, what every view renders
     project: Project
     saved_to: Path | None = None
@@ -57,6 +61,8 @@ class ApplyUI:
 
 @dataclass
 class ApplyOutcome:
+    """What an apply did: the plan it applied and the result (None when nothing was applied)."""
+
     doc: dict
     project: Project
     state: Any = None

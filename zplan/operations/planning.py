@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # the applier (process pools, metadata) is not needed to plan
 
 @dataclass
 class Planned:
+    """A plan with the planner and state it was made from (apply continues with them)."""
+
     plan: m.Plan
     planner: Planner
     state: State
@@ -33,7 +35,8 @@ class Planned:
 def make_plan(project: Project, backend: StateBackend, request: PlanRequest, refresh: bool | None = None) -> Planned:
     state = State(backend.read())
     moved = apply_moves(project.config, state)
-    rplan.upgrade_recorded(project.registry, state.resources, project.state_dir)
+    if state.resources:  # (a project that records none never loads the provider plugins)
+        rplan.upgrade_recorded(project.registry, state.resources, project.state_dir)
     adopted = adopt_leftovers(project, state)
     if refresh is not False and state.resources:
         request.refresh = read_back(project, state, everything=bool(refresh))

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from zplan import diags
 from zplan.plan.resources import desired_inputs, schema_for
-from zplan.provider import Provider, provider_name_for
 from zplan.state.model import ResourceRecord, State
 
 
 def adopt_leftovers(project, state: State) -> list[str]:
     """Record in ``state`` (in memory) each configured resource a provider finds left over; their addresses."""
+    if not project.config.resources:  # nothing to adopt: no need for the provider plugins
+        return []
+    from zplan.provider import Provider, provider_name_for
+
     adopted: list[str] = []
     providers: dict[str, Provider] = {}
     for address, resource in project.config.resources.items():

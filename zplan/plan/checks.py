@@ -7,11 +7,14 @@ halfway through an apply.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 from zplan import diags
 from zplan.config.model import Config, ResourceConfig
 from zplan.plan.resources import schema_for
-from zplan.provider import ProviderRegistry, ResourceSchema
+
+if TYPE_CHECKING:
+    from zplan.provider import ProviderRegistry, ResourceSchema
 
 # Meta-arguments Terraform has and zplan does not yet: named, so nobody expects them to work.
 NOT_YET_SUPPORTED = {

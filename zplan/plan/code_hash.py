@@ -38,6 +38,8 @@ SCRIPT = "<script>"  # the "function" of a file run as a script (`python FILE`):
 
 @dataclass(frozen=True)
 class CodeInfo:
+    """A step function's fingerprint, and the files and definitions it was worked out from."""
+
     hash: str
     outputs: list[str] | None  # declared by @step(outputs=...) or a NamedTuple return annotation
     files: dict[str, list[int]] = field(default_factory=dict)  # relative path -> [size, mtime_ns]

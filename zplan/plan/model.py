@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any, Union
 
 from zplan.hashing import hash_value
-from zplan.provider import Action
+from zplan.actions import Action
 from zplan.state.model import CacheEntry
 
 
@@ -60,6 +60,8 @@ REASON_CODES = tuple(ReasonCode)
 
 @dataclass(frozen=True)
 class Reason:
+    """Why a step reruns or a resource changes: a stable code and the text shown to the user."""
+
     code: ReasonCode
     message: str  # human text, e.g. "params.c: 1.0 -> 0.5"
 
@@ -136,6 +138,8 @@ def upstream_inputs(inputs: dict[str, StepInput]) -> list[StepOutputInput]:
 
 @dataclass(frozen=True)
 class StepPlan:
+    """What the plan does with one step instance (run or cached), and why."""
+
     address: str
     pipeline: str
     step: str
@@ -158,6 +162,8 @@ class StepPlan:
 
 @dataclass(frozen=True)
 class ResourcePlan:
+    """What the plan does with one resource instance: its action, and its inputs before and after."""
+
     address: str
     type: str
     name: str
@@ -176,6 +182,8 @@ class ResourcePlan:
 
 @dataclass(frozen=True)
 class Plan:
+    """A whole plan: every step and resource planned, the outputs, and the state it was made against."""
+
     stack: str
     state_serial: int
     state_lineage: str

@@ -37,6 +37,8 @@ from zplan.state.model import State, store_key
 
 @dataclass
 class PlanRequest:
+    """What the user asked this plan for: -target, -exclude, -replace, -destroy, read-back attributes."""
+
     targets: list[str] = field(default_factory=list)
     excludes: list[str] = field(default_factory=list)
     replace: list[str] = field(default_factory=list)
@@ -77,7 +79,8 @@ class Planner:
 
     def _plan(self, request: PlanRequest) -> m.Plan:
         project = self.project
-        check_resources(project.config, project.registry)  # unknown attributes fail here, not halfway through apply
+        if project.config.resources:  # unknown attributes fail here, not halfway through apply
+            check_resources(project.config, project.registry)
         graph = build(project.config, project.stack_name)
         _check_addresses(graph, request, self.state)
         nodes = subgraph_for(graph, request.targets, request.excludes)

@@ -7,7 +7,7 @@ replacement, which are computed or secret), so providers never diff.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import unquote, urlparse
 
 from zplan import diags
@@ -17,12 +17,18 @@ from zplan.config.scope import Scope, StepOutputRef
 from zplan.addrs import ResourceAddr, parse, short_name
 from zplan.config.references import pipeline_of, targets
 from zplan.plan import model as m
-from zplan.provider import ProviderError, ProviderRegistry, ResourceSchema, changed_inputs, provider_name_for
+
+# zplan.provider is imported by the functions that call into it: a plan of a project that
+# declares and records no resource never needs it (nor the provider plugins).
+if TYPE_CHECKING:
+    from zplan.provider import ProviderRegistry, ResourceSchema
 
 
 def schema_for(registry: ProviderRegistry, resource: ResourceConfig) -> ResourceSchema:
     schema = registry.schema(resource.type)
     if schema is None:
+        from zplan.provider import provider_name_for
+
         provider = provider_name_for(resource.type)
         installed = registry.names()
         if registry.provider_class(provider) is None:
@@ -36,6 +42,7 @@ def schema_for(registry: ProviderRegistry, resource: ResourceConfig) -> Resource
 def upgrade_recorded(registry: ProviderRegistry, records: dict[str, dict], state_dir) -> None:
     """Bring resource records written under an older schema version up to date, in place,
     through their provider's ``upgrade_state`` (saved with the next apply)."""
+    from zplan.provider import ProviderError, provider_name_for
     from zplan.state import secrets as sealed
 
     for address, record in records.items():
@@ -121,6 +128,8 @@ def _step_label(address: str) -> str:
 
 def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, Any], recorded: dict | None,
                   depends_on: list[str], pending: dict[str, list[str]] | None = None) -> m.ResourcePlan:
+    from zplan.provider import provider_name_for
+
     computed = [k for k, a in schema.attributes.items() if a.computed and k not in desired]
     action, reasons, forcing = diff(resource, schema, desired, recorded, pending or {})
     return m.ResourcePlan(
@@ -146,6 +155,13 @@ def with_sensitive(plan: m.ResourcePlan, computed_from_secret: list[str]) -> m.R
     the schema says: stored sealed, shown as (sensitive)."""
     extra = set(computed_from_secret) - set(plan.sensitive)
     return dataclasses.replace(plan, sensitive=sorted({*plan.sensitive, *extra})) if extra else plan
+
+
+def changed_inputs(schema: ResourceSchema, desired: dict[str, Any], recorded: dict[str, Any], ignored=()) -> list[str]:
+    """``zplan.provider.changed_inputs``, for the applier (imported when called, as above)."""
+    from zplan.provider import changed_inputs
+
+    return changed_inputs(schema, desired, recorded, ignored)
 
 
 def diff(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, Any], recorded: dict | None,
@@ -185,6 +201,8 @@ def replace_requested(plan: m.ResourcePlan, schema: ResourceSchema) -> m.Resourc
 
 def plan_delete(address: str, recorded: dict, reason: m.Reason, prevent_destroy: bool | None = None) -> m.ResourcePlan:
     """``prevent_destroy`` from the configuration when the resource is still declared, else as recorded."""
+    from zplan.provider import provider_name_for
+
     type_ = recorded["type"]
     return m.ResourcePlan(
         address=address,

@@ -28,7 +28,6 @@ from zplan.plan import signatures
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.params import param_sources, plain, without_unknown
-from zplan.plan.script_steps import script_parts
 from zplan.plan.reason_text import code_message, library_reasons, param_reasons, reuse_message
 from zplan.secrets import digest_secrets
 from zplan.state.checks import not_finite_path
@@ -91,7 +90,9 @@ class StepPlanner:
     def plan(self, step: StepConfig, scope: Scope, forced: bool, stack_known: bool = True) -> m.StepPlan:
         address = str(step.addr)
         scope.step_is_sensitive = self.outputs_sensitive
-        if step.script is not None:  # a command: zplan.plan.script_steps
+        if step.script is not None:  # a command: zplan.plan.script_steps (imported here: most steps are functions)
+            from zplan.plan.script_steps import script_parts
+
             info, params, inputs = script_parts(self, step, scope)
         else:
             try:

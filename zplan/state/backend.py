@@ -12,10 +12,8 @@ import contextlib
 import datetime as _dt
 import errno
 import fcntl
-import getpass
 import json
 import os
-import socket
 import sys
 import time
 import uuid
@@ -41,6 +39,9 @@ class LockInfo:
 
     @classmethod
     def new(cls, operation: str) -> "LockInfo":
+        import getpass  # here, with socket: only commands that take the lock need them
+        import socket
+
         host = socket.gethostname()
         try:
             user = getpass.getuser()

@@ -15,6 +15,8 @@ from zplan.config.expr import Expr
 
 @dataclass(frozen=True)
 class Attribute:
+    """``name = expression`` in a block body."""
+
     name: str
     expr: Expr
     range: Range  # where the attribute name is
@@ -22,6 +24,8 @@ class Attribute:
 
 @dataclass
 class Block:
+    """A block (``type "label" ... { ... }``) with its attributes and nested blocks."""
+
     type: str  # "" for the body of a whole file
     labels: list[str]
     attributes: dict[str, Attribute] = field(default_factory=dict)

@@ -1,0 +1,45 @@
+"""A no-change plan imports only what the configuration needs (its start-up is most of its time).
+
+The small pipeline declares no resource, module call, command step or step resources, and a
+plan takes no lock: the modules for those stay unimported, and so does rich (typer is imported
+without it; the plan view prints plain text).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.cli.helpers import cli_env
+
+NOT_NEEDED = (
+    "zplan.config.modules",  # module calls
+    "zplan.config.scripts",  # command steps
+    "zplan.plan.script_steps",
+    "zplan.config.step_resources",  # resources = { cpu = ... }
+    "zplan.provider",  # resources: the provider contract and plugins
+    "socket",  # the lock holder's host and user: only commands that lock
+    "getpass",
+    "rich",
+)
+
+PLAN = (
+    "import sys\n"
+    "sys.argv = ['zplan', 'plan', '-detailed-exitcode']\n"
+    "from zplan.cli.app import main\n"
+    "try:\n"
+    "    main()\n"
+    "except SystemExit as exc:\n"
+    "    print('exit', exc.code)\n"
+    "print(' '.join(sorted(m for m in {names!r} if m in sys.modules)))\n"
+)
+
+
+def test_a_no_change_plan_leaves_unneeded_modules_unimported(applied):
+    done = subprocess.run([sys.executable, "-c", PLAN.format(names=NOT_NEEDED)], cwd=applied.root,
+                          capture_output=True, text=True, env=cli_env(), timeout=120)
+    assert done.returncode == 0, done.stderr
+    *shown, exit_line, imported = done.stdout.splitlines()
+    assert exit_line == "exit 0", done.stdout + done.stderr
+    assert "Steps: 0 to run, 4 cached." in "\n".join(shown)
+    assert imported == "", f"imported by a no-change plan: {imported}"
