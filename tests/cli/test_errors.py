@@ -78,6 +78,10 @@ CASES = {
         [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path  = "out"\n  count = 1.5\n}\n\noutput "total" {')],
         ["plan"], "main.zp.hcl:39:3", "count must be a whole number of 0 or more",
     ),
+    "count far too large (a typo)": (
+        [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path  = "out"\n  count = 1e9\n}\n\noutput "total" {')],
+        ["plan"], "main.zp.hcl:39:3", "count = 1000000000 is more instances than one block may have (at most 100,000)",
+    ),
     "step module whose import fails": (
         [("steps/stats.py", '"""Summaries of a list of numbers."""', '"""Summaries."""\nimport no_such_module_here')],
         ["validate", "-imports"], "main.zp.hcl:27", "steps/stats.py does not import: ModuleNotFoundError: No module named 'no_such_module_here'",

@@ -336,6 +336,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _run(argv)
     finally:
+        # Back as they were for a caller that lives on (a test, a notebook running a command):
+        # left frozen, each later load's freeze would keep any garbage cycle of that moment for good.
+        loader.FREEZE_PARSED_TREES = False
+        gc.unfreeze()
         gc.set_threshold(*saved)
 
 

@@ -126,6 +126,9 @@ class _Expander:
         return self.loaded[folder]
 
 
+COUNT_LIMIT = 100_000  # five times the largest sweep benchmarked (bench/scale.py: 20,000 instances)
+
+
 def instance_keys(repeat: Repeat, value: Any) -> list[tuple[str | int, Any]]:
     """The (key, each.value) pairs ``count`` or ``for_each`` asks for, in Terraform's order."""
     if value is UNKNOWN or repeat.kind == "for_each" and isinstance(value, dict) and any(k is UNKNOWN for k in value):
@@ -138,6 +141,9 @@ def instance_keys(repeat: Repeat, value: Any) -> list[tuple[str | int, Any]]:
     if repeat.kind == "count":
         if not is_number(value) or isinstance(value, bool) or value < 0 or float(value) != int(value):
             raise diags.fail(f"count must be a whole number of 0 or more, got {type_name(value)} {value!r}", "e.g. count = 2", repeat.range)
+        if value > COUNT_LIMIT:  # a typo such as 1e9 would otherwise fill the memory before any message
+            raise diags.fail(f"count = {int(value)} is more instances than one block may have (at most {COUNT_LIMIT:,})",
+                             "check the number; split the work over several blocks or modules if it is meant", repeat.range)
         return [(i, None) for i in range(int(value))]
     if isinstance(value, dict):
         return sorted(value.items())
