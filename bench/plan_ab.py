@@ -4,7 +4,9 @@
 
 ``--before`` is a copy of an older zplan (``git archive REV zplan providers | tar -x -C DIR``;
 compile it with ``python -m compileall``): it is put first on PYTHONPATH. Runs alternate
-between the two versions so both see the same machine load; each figure is a whole
+between the two versions so both see the same machine load, each version on its own copy of
+each project (under bench/.work/plan_ab/: the cache of installed libraries is keyed by the Python
+path, which PYTHONPATH changes, so a shared project would rescan them every run); each figure is a whole
 process (``measure.run``): wall, CPU (user + sys) and peak RSS, median (min-max). The load
 average is printed before and after.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -25,6 +28,15 @@ PLAN = "import sys; sys.argv = ['zplan', 'plan', '-detailed-exitcode']; from zpl
 
 def span(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+
+
+def _copy(project: Path, version: str) -> Path:
+    """The project for one version alone: the cache of installed libraries is keyed by the Python
+    path, which PYTHONPATH changes, so one project shared by both would rescan them on every run."""
+    copy = Path(__file__).resolve().parent / ".work" / "plan_ab" / version.replace(" ", "-") / project.resolve().name
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(project, copy, symlinks=True)
+    return copy
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,10 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         walls: dict[str, list[float]] = {v: [] for v in versions}
         cpus: dict[str, list[float]] = {v: [] for v in versions}
         rss: dict[str, float] = {v: 0.0 for v in versions}
+        copies = {name: _copy(project, name) for name in versions}
         for _ in range(args.repeat):
             for name, path in versions.items():
                 env = dict(os.environ, **({"PYTHONPATH": path} if path else {}))
-                r = expect(run([sys.executable, "-c", PLAN], project, env), (0,), f"no-change plan ({name})")
+                r = expect(run([sys.executable, "-c", PLAN], copies[name], env), (0,), f"no-change plan ({name})")
                 walls[name].append(r.wall)
                 cpus[name].append(r.cpu)
                 rss[name] = max(rss[name], r.rss_mb)
