@@ -22,3 +22,12 @@ def quickstart_on(folder: Path, scheduler: str, artifacts: str, metadata: str) -
     with open(folder / "main.zp.hcl", "a") as f:
         f.write(DASK_STACK.replace("SCHEDULER", scheduler).replace("ARTIFACTS", artifacts).replace("METADATA", metadata))
     return folder
+
+
+def beam_example_on(folder: Path, scheduler: str, artifacts: str, stack_lines: str) -> Path:
+    """examples/beam-preprocess with the dask stack, ``stack_lines`` added to it (its processing)."""
+    shutil.copytree(ROOT / "examples/beam-preprocess", folder, ignore=shutil.ignore_patterns(".zplan"))
+    stack = DASK_STACK.replace("SCHEDULER", scheduler).replace("ARTIFACTS", artifacts)
+    with open(folder / "main.zp.hcl", "a") as f:
+        f.write(stack.replace("METADATA", "sqlite:///.zplan/metadata.db").rstrip().rstrip("}") + stack_lines + "}\n")
+    return folder

@@ -4,7 +4,6 @@ processes) and write byte for byte the shards the DirectRunner writes, so the ca
 from __future__ import annotations
 
 import contextlib
-import shutil
 from pathlib import Path
 
 import apache_beam as beam
@@ -12,7 +11,7 @@ import distributed
 import pytest
 
 from tests.beam.test_step import EVENTS, clean, split_by_parity, step_context
-from tests.cluster.helpers import DASK_STACK, ROOT, zplan
+from tests.cluster.helpers import beam_example_on, zplan
 from zplan.beam.step import beam_step
 from zplan.hashing import hash_tree
 from zplan.runtime import StepContext, running
@@ -60,12 +59,7 @@ def test_a_step_with_two_outputs_is_refused_not_half_run(tmp_path: Path, dask_cl
 
 
 def test_the_beam_example_runs_on_the_dask_runner(tmp_path: Path, dask_cluster, s3_url: str) -> None:
-    project = tmp_path / "beam"
-    shutil.copytree(ROOT / "examples/beam-preprocess", project, ignore=shutil.ignore_patterns(".zplan"))
-    with open(project / "main.zp.hcl", "a") as f:
-        stack = DASK_STACK.replace("SCHEDULER", dask_cluster.address).replace("ARTIFACTS", s3_url)
-        f.write(stack.replace("METADATA", "sqlite:///.zplan/metadata.db").rstrip().rstrip("}")
-                + '  processing     = "beam:DaskRunner"\n}\n')
+    project = beam_example_on(tmp_path / "beam", dask_cluster.address, s3_url, '  processing     = "beam:DaskRunner"\n')
     proc = zplan(project, "apply", "-stack", "dask", "-auto-approve", "-var", "rows=2000")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "pipeline.events.step.preprocess: done" in proc.stdout and "purchases" in proc.stdout

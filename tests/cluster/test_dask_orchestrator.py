@@ -3,12 +3,11 @@ processes in their own folders), artifacts on the S3 test server, metadata on Ma
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.cluster.helpers import DASK_STACK, ROOT, quickstart_on, zplan
+from tests.cluster.helpers import beam_example_on, quickstart_on, zplan
 
 pytestmark = pytest.mark.slow
 
@@ -32,12 +31,8 @@ def test_quickstart_runs_on_the_cluster_and_another_checkout_sees_it_cached(tmp_
 
 
 def test_the_beam_example_runs_on_the_cluster(tmp_path: Path, dask_cluster, s3_url: str) -> None:
-    project = tmp_path / "beam"
-    shutil.copytree(ROOT / "examples/beam-preprocess", project, ignore=shutil.ignore_patterns(".zplan"))
-    with open(project / "main.zp.hcl", "a") as f:
-        stack = DASK_STACK.replace("SCHEDULER", dask_cluster.address).replace("ARTIFACTS", s3_url)
-        f.write(stack.replace("METADATA", "sqlite:///.zplan/metadata.db").rstrip().rstrip("}")
-                + '  processing     = "beam:DirectRunner"\n  beam_options   = { direct_running_mode = "in_memory" }\n}\n')
+    project = beam_example_on(tmp_path / "beam", dask_cluster.address, s3_url,
+                              '  processing     = "beam:DirectRunner"\n  beam_options   = { direct_running_mode = "in_memory" }\n')
     proc = zplan(project, "apply", "-stack", "dask", "-auto-approve", "-var", "rows=2000")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "pipeline.events.step.preprocess: done" in proc.stdout and "purchases" in proc.stdout

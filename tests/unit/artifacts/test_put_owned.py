@@ -126,19 +126,11 @@ def test_with_sync_each_file_is_synced_before_the_rename(store, monkeypatch) -> 
     assert order[:n] == ["fsync"] * n and set(order[n:]) == {"rename"}
 
 
-def test_without_sync_nothing_syncs_until_the_caller_queues_it_and_wait_covers_it(store, monkeypatch) -> None:
+def test_without_sync_nothing_syncs_until_the_caller_queues_it_and_wait_covers_it(store, monkeypatch, held_syncs) -> None:
     inline: list[object] = []
     monkeypatch.setattr(local_module.os, "fsync", lambda fd: inline.append(fd))
     monkeypatch.setattr(local_module, "fsync_path", lambda p: inline.append(p))
-    release, synced = threading.Event(), []
-    real = fsutil.fsync_path
-
-    def held(path: str) -> None:
-        release.wait(10)
-        real(path)
-        synced.append(path)
-
-    monkeypatch.setattr(fsutil, "fsync_path", held)
+    release, synced = held_syncs
     with store.staging() as folder:
         make_tree(folder, SAMPLE)
         ref = store.put_owned(folder, sync=False)

@@ -33,21 +33,6 @@ def store(project: Path) -> ArtifactStore:
     return ArtifactStore.from_url("file://.zplan/artifacts", project)
 
 
-@pytest.fixture
-def held_syncs(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, list[str]]:
-    """The background syncs wait for ``release`` (a slow disk); each synced path is listed."""
-    release, synced = threading.Event(), []
-    real = fsutil.fsync_path
-
-    def slow(path: str) -> None:
-        release.wait(10)
-        real(path)
-        synced.append(path)
-
-    monkeypatch.setattr(fsutil, "fsync_path", slow)
-    return release, synced
-
-
 def test_a_snapshot_is_published_before_it_is_synced_and_wait_returns_once_all_is_on_disk(
     project: Path, store: ArtifactStore, held_syncs: tuple[threading.Event, list[str]]
 ) -> None:
