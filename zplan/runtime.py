@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -21,9 +23,24 @@ class StepContext:
     run_id: int
     project_dir: Path
     artifact_store_url: str
-    scratch_dir: Path  # private temporary folder, removed after the step
+    scratch: Path  # where the private temporary folder goes: made on first use of scratch_dir, removed after the step
     stack: Mapping[str, Any] = field(default_factory=dict)  # the stack's settings (processing, ...)
     metadata: dict[str, Any] = field(default_factory=dict)  # what log_metadata() recorded, kept in ML Metadata
+    _scratch_made: list[bool] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def scratch_dir(self) -> Path:
+        """The step's private temporary folder, made on first use: most steps never ask for one,
+        and making a folder is one of the dearest calls on some disks."""
+        if not self._scratch_made:
+            try:
+                os.mkdir(self.scratch, 0o700)
+            except FileExistsError:  # (given an existing folder): it must be a folder of this user
+                st = os.lstat(self.scratch)
+                if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+                    raise
+            self._scratch_made.append(True)
+        return self.scratch
 
     @property
     def step_name(self) -> str:

@@ -137,8 +137,10 @@ class _InputDamaged(_StepFailed):
 
 def _execute(task: StepTask, result: StepResult) -> None:
     os.chdir(task.project_dir)  # relative paths in params mean the project folder, wherever zplan was started
-    scratch = Path(tempfile.mkdtemp(prefix="zplan-step-"))
-    try:  # removed however the step ends, a failed import or a damaged input included
+    # Made when the step first asks for it (most never do); removed however the step ends,
+    # a failed import or a damaged input included.
+    scratch = Path(tempfile.gettempdir()) / f"zplan-step-{os.getpid()}-{os.urandom(8).hex()}"
+    try:
         _execute_in(task, result, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -149,8 +151,9 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
     from zplan.steps import split_outputs
 
     project_dir = Path(task.project_dir)
+    ctx = runtime.StepContext(task.address, task.run_id, project_dir, task.artifact_store_url, scratch, task.stack)
     if task.script is not None:
-        fn, kwargs = _script_function(task.script, scratch), {}
+        fn, kwargs = _script_function(task.script, ctx), {}
     elif task.tfx is not None:
         fn, kwargs = _tfx_component(task.tfx), dict(task.params)
     else:
@@ -161,7 +164,6 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
     store = _store(task.artifact_store_url, task.project_dir)
     for name, spec in task.inputs.items():
         kwargs[name] = _load_input(store, name, spec)
-    ctx = runtime.StepContext(task.address, task.run_id, project_dir, task.artifact_store_url, scratch, task.stack)
     with runtime.running(ctx), logging_to_log():
         t0 = time.perf_counter()
         try:
@@ -186,13 +188,14 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
         _keep_metrics(task.script, outputs, result.outputs)
 
 
-def _script_function(script, scratch: Path):
-    """A script step as a function of its inputs (by name): runs the command, returns its outs by path."""
+def _script_function(script, ctx):
+    """A script step as a function of its inputs (by name): runs the command in the step's
+    scratch folder, returns its outs by path."""
     from zplan.apply.script_run import CommandFailed, run_script
 
     def call(**inputs):
         try:
-            return run_script(script, inputs, scratch)
+            return run_script(script, inputs, ctx.scratch_dir)
         except CommandFailed as exc:
             raise _StepExited(str(exc), None) from None
 

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import re
-import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping
 import xxhash
 
 from zplan.diags import DiagnosticError, error
+from zplan.artifacts.temp_area import remove_tree
 from zplan.hashing import ALGORITHM, CHUNK, StatCache, combine, full_signature, hash_file, iter_tree
 
 MARKER = ".zplan-complete"
@@ -186,7 +185,7 @@ class ArtifactStore:
         try:
             yield folder
         finally:
-            _remove_tree(folder)
+            remove_tree(folder)
 
     def put_owned(self, folder: Path, *, sync: bool = True) -> StoredArtifact:
         """Store a ``staging()`` folder that nothing else writes to any more. A store on this
@@ -262,68 +261,6 @@ class ArtifactStore:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
-
-
-class TempArea:
-    """Private temp folders under one parent, each guarded by an flock held while in use.
-
-    A process that dies mid-write releases its lock, so the next writer can
-    remove the leftovers without ever touching a folder another process is
-    still filling (steps store artifacts from parallel processes). Leftovers
-    are swept once per process (its first temp folder), not before every write.
-    """
-
-    def __init__(self, parent: Path) -> None:
-        self.parent = parent
-        self._swept_by: int | None = None  # the process that swept (a forked child sweeps again)
-
-    @contextlib.contextmanager
-    def folder(self) -> Iterator[Path]:
-        if self._swept_by != os.getpid():
-            self.parent.mkdir(parents=True, exist_ok=True)
-            self.sweep()
-            self._swept_by = os.getpid()
-        name = f"{os.getpid()}-{os.urandom(8).hex()}"
-        lock = self.parent / f"{name}.lock"
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        except FileNotFoundError:  # the parent was removed since the sweep
-            self.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # taken before the folder exists, released after it is gone
-            path = self.parent / name
-            os.mkdir(path)
-            try:
-                yield path
-            finally:
-                if os.path.lexists(path):  # not when its content was published by a rename
-                    _remove_tree(path)
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(lock)
-        finally:
-            os.close(fd)
-
-    def sweep(self) -> None:
-        for lock in self.parent.glob("*.lock"):
-            try:
-                fd = os.open(lock, os.O_WRONLY)
-            except FileNotFoundError:
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)  # its writer is alive
-                continue
-            try:
-                _remove_tree(lock.with_suffix(""))
-                lock.unlink(missing_ok=True)
-            finally:
-                os.close(fd)
-
-
-def _remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def _place(tmp: Path, target: Path, first: bool = True) -> bool:

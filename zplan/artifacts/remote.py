@@ -28,15 +28,15 @@ from zplan.artifacts.base import (
     ArtifactStoreError,
     SourceFile,
     StoredArtifact,
-    TempArea,
     _inside,
     _place,
-    _remove_tree,
     _stream,
     check_digest,
     manifest,
     walk_order,
 )
+from zplan.artifacts.temp_area import TempArea
+from zplan.artifacts.temp_area import remove_tree
 from zplan.diags import DiagnosticError
 from zplan.hashing import canonical_json, combine, hash_tree
 
@@ -85,7 +85,7 @@ class RemoteArtifactStore(ArtifactStore):
         if target.is_dir():
             if not verify or hash_tree(target) == digest:
                 return target  # verified when it was downloaded; its files are read-only
-            _remove_tree(target)  # the local copy was damaged: fetch it again
+            remove_tree(target)  # the local copy was damaged: fetch it again
         data = self._marker(digest)
         if data is None:
             raise ArtifactNotFound(f"artifact {digest} is not in {self.url}")
@@ -127,7 +127,7 @@ class RemoteArtifactStore(ArtifactStore):
                 self.fs.rm_file(f"{key}/{MARKER}")  # gone as soon as the marker is
             with contextlib.suppress(FileNotFoundError):
                 self.fs.rm(key, recursive=True)
-        _remove_tree(self.cache_dir / digest)
+        remove_tree(self.cache_dir / digest)
 
     def listing(self) -> list[StoredArtifact]:
         """One recursive listing of the prefix; an artifact counts once its marker is there."""

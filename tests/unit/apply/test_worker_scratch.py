@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +30,50 @@ def test_no_scratch_folder_is_left_behind(tmp_path, monkeypatch, code):
     result = run_step(task)
     assert not result.ok and result.error
     assert [p.name for p in temp.iterdir()] == []
+
+
+USES_SCRATCH = (
+    "import stat, zplan\n\n"
+    "def f():\n"
+    "    folder = zplan.step_context().scratch_dir\n"
+    "    (folder / 'tmp.bin').write_bytes(b'x')\n"
+    "    return [stat.S_IMODE(folder.stat().st_mode), folder.name.startswith('zplan-step-')]\n"
+)
+NO_SCRATCH = "def f():\n    return 1\n"
+
+
+@pytest.mark.parametrize("code, made", [(USES_SCRATCH, True), (NO_SCRATCH, False)], ids=["asked for", "never asked"])
+def test_the_scratch_folder_is_made_private_on_first_use_and_removed_after(tmp_path, monkeypatch, code, made):
+    import os
+
+    project = tmp_path / "project"
+    project.mkdir()
+    module = f"steps_lazy_{made}"  # (a module imported once per process: one per case)
+    (project / f"{module}.py").write_text(code)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(project))
+    real_mkdir, made_here = os.mkdir, []
+    monkeypatch.setattr(os, "mkdir", lambda p, *a, **k: (made_here.append(str(p)), real_mkdir(p, *a, **k))[1])
+    task = StepTask(address="pipeline.p.step.s", project_dir=str(project), source_file=f"{module}.py", function="f",
+                    params={}, inputs={}, declared_outputs=None, artifact_store_url="file://.zplan/artifacts", run_id=1,
+                    log_path=str(tmp_path / "s.log"))
+    result = run_step(task)
+    assert result.ok, result.error
+    assert any("zplan-step-" in p for p in made_here) == made  # made only when the step asks for it
+    assert [p.name for p in temp.iterdir()] == []
+    if made:
+        value = json.loads((Path(result.outputs["output"]["uri"].removeprefix("file://")) / "value.json").read_text())
+        assert value == [0o700, True]
+
+
+def test_an_existing_path_that_is_not_this_users_folder_is_refused_as_scratch(tmp_path):
+    from zplan.runtime import StepContext
+
+    trap = tmp_path / "trap"
+    trap.symlink_to(tmp_path)
+    ctx = StepContext("pipeline.p.step.s", 1, tmp_path, "", trap)
+    with pytest.raises(FileExistsError):
+        ctx.scratch_dir
