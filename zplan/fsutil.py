@@ -67,29 +67,34 @@ def start_writeback(fd: int, offset: int, nbytes: int) -> None:
 
 
 class BackgroundSync:
-    """Files and folders made durable on a thread of its own, in the order given.
+    """Files, then the folders naming them, made durable on threads of their own.
 
     ``add`` returns at once, so the caller's next work (a step running) overlaps the disk's;
     ``wait`` returns once everything added before it is on disk, and raises the first error
     a sync met: after a failed sync the disk's copy cannot be trusted, so nothing may be
-    written down as if it were.
+    written down as if it were. What is queued is synced by a few threads at once: a file
+    system commits concurrent syncs together (400 small files: 64 ms one by one, 33 ms four
+    at a time), and the apply waits for them before each state write.
     """
+
+    THREADS = 4
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._queue: list[str] = []
+        self._queue: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
         self._added = self._done = 0
         self._error: OSError | None = None
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
 
-    def add(self, paths: Iterable[str]) -> None:
+    def add(self, files: Iterable[str], folders: Iterable[str] = ()) -> None:
+        """Sync ``files``, then ``folders`` (each after the folders inside it: give the deepest first)."""
         with self._cond:
             if self._pid != os.getpid():  # a forked child: the thread and its queue stayed behind
                 self.__init__()  # type: ignore[misc]
-            batch = list(paths)
-            self._queue.extend(batch)
-            self._added += len(batch)
+            item = (tuple(files), tuple(folders))
+            self._queue.append(item)
+            self._added += 1
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="zplan-sync", daemon=True)
                 self._thread.start()
@@ -106,20 +111,38 @@ class BackgroundSync:
                 raise self._error
 
     def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue:
-                    self._cond.wait()
-                batch, self._queue = self._queue, []
-            error = None
-            for path in dict.fromkeys(batch):  # a folder named by several files: synced once per batch
-                try:
-                    fsync_path(path)
-                except FileNotFoundError:
-                    pass  # removed since (a delete): nothing of it left to make durable
-                except OSError as exc:
-                    error = error or exc
-            with self._cond:
-                self._error = self._error or error
-                self._done += len(batch)
-                self._cond.notify_all()
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(self.THREADS, thread_name_prefix="zplan-sync") as pool:
+            while True:
+                with self._cond:
+                    while not self._queue:
+                        self._cond.wait()
+                    batch, self._queue = self._queue, []
+                errors = [e for stage in _stages(batch) for e in pool.map(_sync_one, stage) if e is not None]
+                with self._cond:
+                    self._error = self._error or (errors[0] if errors else None)
+                    self._done += len(batch)
+                    self._cond.notify_all()
+
+
+def _stages(batch: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> list[list[str]]:
+    """Every file of the batch, then its folders by depth, deepest first: a folder is synced
+    after what it names, so one that survives a crash names files that hold their bytes.
+    Each path once per batch (a prefix folder is named by many artifacts)."""
+    files = list(dict.fromkeys(f for item in batch for f in item[0]))
+    folders = dict.fromkeys(d for item in batch for d in item[1])
+    by_depth: dict[int, list[str]] = {}
+    for folder in folders:
+        by_depth.setdefault(folder.count(os.sep), []).append(folder)
+    return [files, *(by_depth[depth] for depth in sorted(by_depth, reverse=True))]
+
+
+def _sync_one(path: str) -> OSError | None:
+    try:
+        fsync_path(path)
+    except FileNotFoundError:
+        return None  # removed since (a delete): nothing of it left to make durable
+    except OSError as exc:
+        return exc
+    return None

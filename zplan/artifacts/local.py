@@ -251,7 +251,7 @@ class LocalArtifactStore(ArtifactStore):
         target = os.path.join(self._root, digest[:2], digest)
         paths = [os.path.join(target, rel) for rel in files]
         folders = {os.path.dirname(p) for p in paths} | {target}
-        self._syncs.add([*paths, *sorted(folders, reverse=True), os.path.dirname(target), self._root])
+        self._syncs.add(paths, [*folders, os.path.dirname(target), self._root])
 
     def _store_file(self, entry: SourceFile, dst: str, durable: bool) -> os.stat_result:
         """One file of the artifact, read-only, checked to hold the bytes of ``entry.digest``."""
