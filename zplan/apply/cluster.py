@@ -130,7 +130,7 @@ class DaskStepRunner(StepRunner):
 
         return placement(getattr(step, "resources", None), self._client, str(step.addr))
 
-    def _task_input(self, address: str, spec: m.StepInput) -> TaskInput:
+    def _task_input(self, address: str, spec: m.StepInput, local_worker: bool = False) -> TaskInput:
         """Paths relative to what the worker has: the snapshot's folder (by digest) or the project."""
         if isinstance(spec, m.DataInput) and not spec.reference:
             from zplan.apply.tracker import Snapshot
@@ -142,7 +142,7 @@ class DaskStepRunner(StepRunner):
             return PathArg(source.name if source.is_file() else "", stored.digest)
         if isinstance(spec, m.DataInput):
             return PathArg(spec.path)
-        return super()._task_input(address, spec)
+        return super()._task_input(address, spec, local_worker)
 
     def cancel(self, grace: float | None = None) -> None:
         with self._lock:

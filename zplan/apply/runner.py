@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from zplan.apply.tracker import RunTracker, Snapshot
-from zplan.apply.worker import ArtifactArg, ListArg, PathArg, StepResult, StepTask, TaskInput, run_step
+from zplan.apply.worker import ArtifactArg, ListArg, PathArg, SnapshotArg, StepResult, StepTask, TaskInput, run_step
 from zplan.apply.workers import STOP_GRACE_SECONDS, TaskCancelled, TaskTimedOut, WorkerDied, WorkerPool
 from zplan.config.values import UNKNOWN
 from zplan.durations import timeout_seconds
@@ -43,7 +43,7 @@ class StepRunner:
 
     def start(self, plan: m.StepPlan) -> cf.Future:
         step = self.project.config.step(plan.address)
-        task = self.task(plan)
+        task = self.task(plan, local_worker=True)
         task.sync_outputs = False  # a worker of this machine: its outputs are synced here, off its path (``result``)
         self.tracker.started_at[plan.address] = time.time()
         with self._lock:
@@ -64,8 +64,9 @@ class StepRunner:
         return (plan.action == m.RUN and not m.upstream_inputs(plan.inputs)
                 and not getattr(self.project.config.step(plan.address), "backend", None))
 
-    def task(self, plan: m.StepPlan) -> StepTask:
-        """What a worker needs to run the step: addresses, params, digests; never data."""
+    def task(self, plan: m.StepPlan, local_worker: bool = False) -> StepTask:
+        """What a worker needs to run the step: addresses, params, digests; never data. A
+        ``local_worker`` (of this machine) stores the step's data snapshots itself."""
         step = self.project.config.step(plan.address)
         settings = self.tracker.stack_settings
         return StepTask(
@@ -74,7 +75,7 @@ class StepRunner:
             source_file=step.file,
             function=step.function,
             params=plan.params,
-            inputs={name: self._task_input(plan.address, spec) for name, spec in plan.inputs.items()},
+            inputs={name: self._task_input(plan.address, spec, local_worker) for name, spec in plan.inputs.items()},
             declared_outputs=plan.outputs,
             artifact_store_url=str(settings["artifact_store"]),
             run_id=self.tracker.result.run_id or 0,
@@ -109,11 +110,13 @@ class StepRunner:
         default = self.tracker.stack_settings.get("step_timeout")
         return timeout_seconds(default) if default is not None and default is not UNKNOWN else None
 
-    def _task_input(self, address: str, spec: m.StepInput) -> TaskInput:
+    def _task_input(self, address: str, spec: m.StepInput, local_worker: bool = False) -> TaskInput:
         if isinstance(spec, m.ListInput):
-            return ListArg(tuple(self._task_input(address, i) for i in spec.items), spec.keys)
+            return ListArg(tuple(self._task_input(address, i, local_worker) for i in spec.items), spec.keys)
         if isinstance(spec, m.DataInput) and spec.reference:
             return PathArg(str(self.project.root / spec.path))  # opted out of snapshots: the live file
+        if isinstance(spec, m.DataInput) and local_worker and self.artifact_store().worker_snapshots:
+            return self._scanned(spec)
         if isinstance(spec, m.DataInput):
             return self._snapshot(address, spec)
         upstream = self.tracker.current[spec.step]
@@ -136,6 +139,16 @@ class StepRunner:
         folder = stored.folder or store.get(stored.digest)
         path = folder / source.name
         return PathArg(str(path if source.is_file() and os.path.isfile(path) else folder), stored.digest, checked=stored.written)
+
+    def _scanned(self, spec: m.DataInput) -> SnapshotArg:
+        """A data input for the step's worker to store as its snapshot: scanned here (through the
+        stat cache: a file seen before is not read again), copied there, off the apply's path, where
+        steps run side by side. Its files are synced here when the result arrives (``result``)."""
+        from zplan.artifacts.snapshot import scanned_source
+
+        source = self.project.root / spec.path
+        entries, digest = scanned_source(source, self.artifact_store(), self.stat_cache)
+        return SnapshotArg(spec.path, tuple(entries), digest, is_file=source.is_file())
 
     def snapshots_durable(self) -> None:
         """Returns once every snapshot taken so far, and every step output received so far, is
@@ -165,6 +178,7 @@ class StepRunner:
         else:
             result = future.result()
             self._sync_outputs(result)
+            self._record_snapshots(address, result)
         secrets = self.project.secrets
         result.error, result.traceback = redact(result.error, secrets), redact(result.traceback, secrets)
         return result
@@ -176,6 +190,11 @@ class StepRunner:
             store = self.artifact_store()
             for digest, files in result.unsynced.items():
                 store.sync_stored(digest, files)
+
+    def _record_snapshots(self, address: str, result: StepResult) -> None:
+        """The snapshots the worker stored, for the step's lineage (synced with its outputs)."""
+        for path, digest in result.snapshots.items():
+            self.tracker.snapshots[(address, path)] = Snapshot(digest, self.artifact_store().uri(digest))
 
     def close(self, cancel: bool = False) -> None:
         """Wait for running steps to finish, or with ``cancel`` stop them (an interrupted apply)."""

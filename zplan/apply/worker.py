@@ -46,6 +46,18 @@ class PathArg:
 
 
 @dataclass(frozen=True)
+class SnapshotArg:
+    """A data input the worker stores as a snapshot before the step runs, from the parent's
+    scan of it (``zplan.artifacts.base.SourceFile``: names, digests, stamps); the step gets the
+    snapshot's path, as from a ``PathArg``. Each byte is hashed as it is copied and must match."""
+
+    path: str  # as the pipeline names it (relative to the project): the key of its lineage record
+    entries: tuple[Any, ...]
+    digest: str
+    is_file: bool
+
+
+@dataclass(frozen=True)
 class ListArg:
     """Several upstream outputs handed to the step as one list, or as a map when ``keys`` are given."""
 
@@ -53,7 +65,7 @@ class ListArg:
     keys: tuple[str, ...] | None = None
 
 
-TaskInput = Union[ArtifactArg, PathArg, ListArg]
+TaskInput = Union[ArtifactArg, PathArg, SnapshotArg, ListArg]
 
 
 @dataclass
@@ -89,6 +101,7 @@ class StepResult:
     metadata: dict[str, Any] = field(default_factory=dict)  # what the step recorded with zplan.log_metadata()
     damaged: dict[str, str] = field(default_factory=dict)  # input digest -> why it could not be loaded
     unsynced: dict[str, tuple[str, ...]] = field(default_factory=dict)  # output digest -> its files, for the parent to sync
+    snapshots: dict[str, str] = field(default_factory=dict)  # data input path -> the digest of the snapshot stored here
 
 
 _stores: dict[tuple[str, str], Any] = {}
@@ -163,7 +176,7 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
         result.started_at = time.time()
     store = _store(task.artifact_store_url, task.project_dir)
     for name, spec in task.inputs.items():
-        kwargs[name] = _load_input(store, name, spec)
+        kwargs[name] = _load_input(store, name, _snapshotted(store, name, spec, result))
     with runtime.running(ctx), logging_to_log():
         t0 = time.perf_counter()
         try:
@@ -305,6 +318,25 @@ def _load_input(store, name: str, spec: TaskInput) -> Any:
         return Path(spec.path)
     folder = _verified(store, name, spec.digest)
     return get_materializer(spec.materializer).load(folder)
+
+
+def _snapshotted(store, name: str, spec: TaskInput, result: StepResult) -> TaskInput:
+    """A ``SnapshotArg`` stored now and handed on as its snapshot's ``PathArg`` (others as they are)."""
+    from zplan.artifacts.base import ArtifactCorrupted
+
+    if isinstance(spec, ListArg):
+        items = (_snapshotted(store, f"{name}[{i}]", item, result) for i, item in enumerate(spec.items))
+        return ListArg(tuple(items), spec.keys)
+    if not isinstance(spec, SnapshotArg):
+        return spec
+    try:
+        stored = store.put_scanned(list(spec.entries), spec.digest)
+    except ArtifactCorrupted as exc:
+        raise _InputDamaged(f"input {name}: {exc.diagnostics[0].summary}", spec.digest) from None
+    result.snapshots[spec.path] = stored.digest
+    result.unsynced[stored.digest] = stored.unsynced
+    inner = stored.folder / spec.entries[0].rel if spec.is_file else stored.folder
+    return PathArg(str(inner), stored.digest, checked=stored.written)
 
 
 def _verified(store, name: str, digest: str, full: bool = True) -> Path:

@@ -173,6 +173,15 @@ class ArtifactStore:
             self._write(digest, entries)
         return self._ref(digest)
 
+    worker_snapshots = False  # True: a step's worker may store snapshots itself (``put_scanned``)
+
+    def scanned(self, source: Path, stat_cache: StatCache | None) -> tuple[list[SourceFile], str]:
+        """What ``put(source)`` would store: its files (names, digests, stamps) and its digest."""
+        return self._scanned(Path(source), stat_cache)
+
+    def put_scanned(self, entries: list[SourceFile], digest: str) -> StoredArtifact:
+        raise NotImplementedError(f"{type(self).__name__} stores snapshots in the apply's own process")
+
     def wait_synced(self) -> None:
         """Returns once every artifact ``put`` with ``sync_later`` (or handed to ``sync_stored``) is on disk."""
 

@@ -141,6 +141,9 @@ class LocalArtifactStore(ArtifactStore):
     def _present(self, digest: str) -> bool:
         return os.path.isdir(os.path.join(self._root, digest[:2], digest))
 
+    # A step's worker can store its data snapshots itself (``put_scanned``), off the apply's path.
+    worker_snapshots = True
+
     def put(self, source: Path, *, stat_cache: StatCache | None = None, sync_later: bool = False) -> StoredArtifact:
         entries, digest = self._scanned(Path(source), stat_cache)
         if self._present(digest):
@@ -156,6 +159,23 @@ class LocalArtifactStore(ArtifactStore):
         if placed:  # (else an identical artifact got there first: its bytes, not checked here)
             self._written.add(digest)
         return self._stored(digest, data, written=placed)
+
+    def put_scanned(self, entries: list[SourceFile], digest: str) -> StoredArtifact:
+        """Store what another process scanned (``scan``: names, digests, stamps) as ``put`` would,
+        each file hashed as it is copied and refused if it no longer matches; no sync at all:
+        ``unsynced`` names every file, for the caller's parent to sync (``sync_stored``). One
+        already stored but damaged raises ``ArtifactCorrupted``: the apply reports it and drops it."""
+        files = tuple(e.rel for e in entries)
+        if self._present(digest):
+            data = self._checked(digest)
+            if data is None:
+                raise self.damaged(digest, "a stored file was changed, truncated or removed")
+            # (maybe another process's, still syncing: the parent syncs it too)
+            return self._stored(digest, data, written=digest in self._written, unsynced=files)
+        data, placed = self._write(digest, entries, sync_later=True)
+        if placed:
+            self._written.add(digest)
+        return self._stored(digest, data, written=placed, unsynced=files)
 
     def wait_synced(self) -> None:
         if self._syncs is None:

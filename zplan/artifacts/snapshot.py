@@ -18,7 +18,7 @@ import os
 import stat
 from pathlib import Path
 
-from zplan.artifacts.store import ArtifactStore, StoredArtifact
+from zplan.artifacts.store import ArtifactStore, SourceFile, StoredArtifact
 from zplan.diags import fail
 from zplan.hashing import StatCache
 
@@ -31,6 +31,16 @@ def snapshot(path: Path, store: ArtifactStore, stat_cache: StatCache, sync_later
     The caller saves ``stat_cache`` once after all its snapshots. ``sync_later``: see
     ``ArtifactStore.put`` (the caller must ``store.wait_synced()`` before recording the snapshot).
     """
+    return store.put(_source(path), stat_cache=stat_cache, sync_later=sync_later)
+
+
+def scanned_source(path: Path, store: ArtifactStore, stat_cache: StatCache) -> tuple[list[SourceFile], str]:
+    """What ``snapshot`` would store (its files, their digests and stamps, the digest), for a
+    worker to store with ``store.put_scanned``: the same checks, nothing written."""
+    return store.scanned(_source(path), stat_cache)
+
+
+def _source(path: Path) -> Path:
     path = Path(path).absolute()  # stat cache keys must not depend on the working directory
     try:
         mode = os.stat(path).st_mode
@@ -38,4 +48,4 @@ def snapshot(path: Path, store: ArtifactStore, stat_cache: StatCache, sync_later
         raise fail(f"input {path} does not exist", "create it, or fix the path the pipeline reads") from None
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise fail(f"input {path} is neither a file nor a folder")
-    return store.put(path, stat_cache=stat_cache, sync_later=sync_later)
+    return path
