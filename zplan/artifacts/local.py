@@ -68,6 +68,7 @@ CLONE_MIN_BYTES = 1024 * 1024  # smaller files are copied: as cheap, and one les
 # many small artifacts holds half the files.
 MANIFEST_MIN_BYTES = 256 * 1024
 MANIFEST_MIN_FILES = 8
+SMALL_STAMPS_KEPT = 100_000  # (~30 MB at most) the stamps of small artifacts kept in memory per process
 WRITEBACK_CHUNK = 64 * 1024 * 1024  # a big copy's writeback starts after each chunk
 
 
@@ -78,8 +79,9 @@ class LocalArtifactStore(ArtifactStore):
     mtimes. ``get`` compares mtimes and sizes (cheap) and rehashes only on a
     difference; ``get(verify=True)`` and ``check`` always rehash, which also
     catches a flipped byte whose mtime was put back. A small artifact (a few files,
-    ``MANIFEST_MIN_BYTES`` in all) has no manifest: every ``get`` rehashes it, which
-    costs less than the file the manifest would be.
+    ``MANIFEST_MIN_BYTES`` in all) has no manifest file: the process that stored or
+    checked it keeps its stamps in memory, any other rehashes it on its first ``get``,
+    which costs less than the file the manifest would be.
     """
 
     def __init__(self, url: str, root: Path, options: Mapping[str, Any] | None = None) -> None:
@@ -93,6 +95,7 @@ class LocalArtifactStore(ArtifactStore):
         self.temp = TempArea(self.root / ".tmp")
         self._syncs: BackgroundSync | None = None  # puts with sync_later, made durable on a thread
         self._written: set[str] = set()  # digests this process stored (and so checked) itself
+        self._small: dict[str, dict[str, Any]] = {}  # the stamps of small artifacts (no manifest file) this process saw
 
     def path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest
@@ -119,6 +122,7 @@ class LocalArtifactStore(ArtifactStore):
             with contextlib.suppress(FileNotFoundError):
                 os.rename(path, trash / "gone")  # vanishes at once, removed at leisure
         self._manifest_path(digest).unlink(missing_ok=True)
+        self._small.pop(digest, None)
 
     def listing(self) -> list[StoredArtifact]:
         found = []
@@ -316,19 +320,28 @@ class LocalArtifactStore(ArtifactStore):
         # A manifest only caches file stamps (rebuilt from the files when lost): no sync needed.
         if data["size"] >= MANIFEST_MIN_BYTES or len(data["files"]) >= MANIFEST_MIN_FILES:
             atomic_write_text(self._manifest_path(digest), canonical_json(data), durable=False)
+            return
+        if len(self._small) >= SMALL_STAMPS_KEPT:
+            self._small.clear()
+        self._small[digest] = data  # kept in memory: this process's next get of it checks stamps only
 
     def _manifest_path(self, digest: str) -> Path:
         return self.root / digest[:2] / f"{digest}.json"
 
-    def _save_manifest(self, digest: str) -> dict[str, Any]:
+    def _save_manifest(self, digest: str, files: list[tuple[str, Path]] | None = None) -> dict[str, Any]:
+        """The stamps of the stored files (``files``: their names and paths, if already walked)."""
         root = self.path(digest)
-        stats = {p.relative_to(root).as_posix(): p.stat() for p in iter_tree(root)}
+        if files is None:
+            files = [(p.relative_to(root).as_posix(), p) for p in iter_tree(root)]
+        stats = {rel: p.stat() for rel, p in files}
         data = manifest(digest, {rel: st.st_size for rel, st in stats.items()})
         data["mtimes"] = {rel: st.st_mtime_ns for rel, st in stats.items()}
         self._write_manifest(digest, data)
         return data
 
     def _load_manifest(self, digest: str) -> dict[str, Any] | None:
+        if digest in self._small:
+            return self._small[digest]
         try:
             return json.loads(self._manifest_path(digest).read_text())
         except (OSError, ValueError):
@@ -347,10 +360,11 @@ class LocalArtifactStore(ArtifactStore):
         if stamps_match and not full:
             return data
         root = self.path(digest)
-        if combine((p.relative_to(root).as_posix(), hash_file(p)) for p in iter_tree(root)) != digest:
+        files = [(p.relative_to(root).as_posix(), p) for p in iter_tree(root)]
+        if combine((rel, hash_file(p)) for rel, p in files) != digest:
             return None
         if not stamps_match:  # content is right (e.g. a file touched, not changed): new stamps
-            data = self._save_manifest(digest)
+            data = self._save_manifest(digest, files)
         return data
 
     def _stamps_match(self, digest: str, data: Mapping[str, Any]) -> bool:

@@ -156,7 +156,9 @@ def _manifest(store: LocalArtifactStore, digest: str) -> Path:
     return store.root / digest[:2] / f"{digest}.json"
 
 
-def test_a_small_artifact_keeps_no_manifest_and_every_get_rehashes_it(store: LocalArtifactStore, tmp_path: Path) -> None:
+def test_a_small_artifact_keeps_no_manifest_file_and_another_process_rehashes_it(
+    store: LocalArtifactStore, project: Path, tmp_path: Path
+) -> None:
     ref = store.put(make_tree(tmp_path / "out", {"a.txt": b"one", "b/c.txt": b"two"}))
     assert not _manifest(store, ref.digest).exists()
     assert (ref.size, ref.files) == (6, 2)
@@ -164,8 +166,12 @@ def test_a_small_artifact_keeps_no_manifest_and_every_get_rehashes_it(store: Loc
     st = f.stat()
     _tamper(f, b"ONE")  # same size, mtime put back: only a hash tells
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert store.get(ref.digest)  # this process kept its stamps in memory, as a manifest would
     with pytest.raises(ArtifactCorrupted):
-        store.get(ref.digest)
+        store.get(ref.digest, verify=True)
+    other = ArtifactStore.from_url("file://.zplan/artifacts", project)  # as another process sees it
+    with pytest.raises(ArtifactCorrupted):
+        other.get(ref.digest)
     assert not _manifest(store, ref.digest).exists()  # checking wrote none either
 
 
