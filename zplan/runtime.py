@@ -35,6 +35,8 @@ class StepContext:
         if not self._scratch_made:
             try:
                 os.mkdir(self.scratch, 0o700)
+            except FileNotFoundError:  # (given a path in a folder still to make)
+                os.makedirs(self.scratch, 0o700)
             except FileExistsError:  # (given an existing folder): it must be a folder of this user
                 st = os.lstat(self.scratch)
                 if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():

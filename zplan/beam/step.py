@@ -87,7 +87,6 @@ def beam_step(fn: Callable[..., Any] | None = None, *, pipeline: bool = False, n
 
 def run(spec: BeamStepSpec, args: tuple, kwargs: Mapping[str, Any]) -> Any:
     ctx = runtime.current()
-    scratch = ctx.scratch_dir if ctx else Path(tempfile.mkdtemp(prefix="zplan-beam-"))
     base_dir = ctx.project_dir if ctx else Path.cwd()
     processing, settings = runners.options_from_stack(ctx.stack if ctx else {})
     if ctx and runners.runner_name(processing) == "DataflowRunner":
@@ -99,7 +98,7 @@ def run(spec: BeamStepSpec, args: tuple, kwargs: Mapping[str, Any]) -> Any:
     FileSystems.set_options(options)  # staging uses the run's S3/GCS options before the Pipeline exists
     datasets, params = _split_arguments(spec, args, kwargs)
 
-    scratch.mkdir(parents=True, exist_ok=True)
+    scratch = ctx.scratch_dir if ctx else Path(tempfile.mkdtemp(prefix="zplan-beam-"))  # made once the options are good
     work = Path(tempfile.mkdtemp(prefix=f".{spec.fn.__name__}-", suffix=".tmp", dir=scratch))
     exchange = _exchange_root(processing, settings, work)
     try:
