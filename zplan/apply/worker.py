@@ -42,7 +42,7 @@ class PathArg:
 
     path: str
     digest: str | None = None  # the snapshot's digest, verified before the step sees it (None: read in place)
-    checked: bool = False  # the parent stored it in this apply, checking its bytes: stamps suffice
+    checked: bool = False  # stored in this apply (by the parent or this worker), its bytes checked: stamps suffice
 
 
 @dataclass(frozen=True)
@@ -341,7 +341,7 @@ def _snapshotted(store, name: str, spec: TaskInput, result: StepResult) -> TaskI
 
 def _verified(store, name: str, digest: str, full: bool = True) -> Path:
     """The artifact's folder after rehashing every byte of it (xxh3: about memory speed), so a step never computes
-    on a damaged or incomplete input; without ``full`` (a snapshot the parent just stored and checked) its stamps only."""
+    on a damaged or incomplete input; without ``full`` (a snapshot this apply just stored and checked) its stamps only."""
     from zplan.artifacts.base import ArtifactCorrupted, ArtifactNotFound
 
     try:

@@ -21,8 +21,8 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping
 
 import xxhash
 
-from zplan.diags import DiagnosticError, error
 from zplan.artifacts.temp_area import remove_tree
+from zplan.diags import DiagnosticError, error
 from zplan.hashing import ALGORITHM, CHUNK, StatCache, combine, full_signature, hash_file, iter_tree
 
 MARKER = ".zplan-complete"

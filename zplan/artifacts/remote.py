@@ -35,8 +35,7 @@ from zplan.artifacts.base import (
     manifest,
     walk_order,
 )
-from zplan.artifacts.temp_area import TempArea
-from zplan.artifacts.temp_area import remove_tree
+from zplan.artifacts.temp_area import TempArea, remove_tree
 from zplan.diags import DiagnosticError
 from zplan.hashing import canonical_json, combine, hash_tree
 
