@@ -122,12 +122,17 @@ def plan(
     """Show what apply would do, and why."""
     from zplan.operations import applying
     from zplan.render.plan_view import has_changes, print_plan, print_saved_note
+    from zplan.state import collector
 
     if format not in ("text", "markdown", "json"):
         raise diags.fail(f"unknown plan format {format!r}", "use text, markdown or json")
     selection = applying.Selection(target, exclude, replace, destroy, refresh)
-    outcome = applying.plan(project_args(stack, var, var_file), selection, out)
-    print_plan(outcome.doc, format, verbose)
+    # The collector paused for the whole command, not just while the configuration, the state and
+    # the plan are built: each collection in between rescanned what those left (~7 % of a 20,000-step
+    # plan's CPU). A plan ends; what it left is collected as usual once the command returns.
+    with collector.paused():
+        outcome = applying.plan(project_args(stack, var, var_file), selection, out)
+        print_plan(outcome.doc, format, verbose)
     if outcome.adopted:
         from zplan.render.apply_view import adopted_view
 
