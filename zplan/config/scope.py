@@ -24,6 +24,7 @@ for for_each, each instance an object whose attributes are read on use.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable, Mapping
 
 from zplan import diags
@@ -50,7 +51,7 @@ class StepOutputRef:
     output: str
     module: str = ""  # the module instance path ("" for the root)
 
-    @property
+    @cached_property  # asked for its sensitivity, then planned: built once (frozen: its fields never change)
     def address(self) -> str:
         own = f"pipeline.{self.pipeline}.step.{self.step}"
         return f"{self.module}.{own}" if self.module else own

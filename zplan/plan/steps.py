@@ -88,7 +88,7 @@ class StepPlanner:
 
     # -- one step ----------------------------------------------------------------------------
     def plan(self, step: StepConfig, scope: Scope, forced: bool, stack_known: bool = True) -> m.StepPlan:
-        address = str(step.addr)
+        address = step.address
         scope.step_is_sensitive = self.outputs_sensitive
         if step.script is not None:  # a command: zplan.plan.script_steps (imported here: most steps are functions)
             from zplan.plan.script_steps import script_parts
