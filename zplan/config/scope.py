@@ -75,8 +75,9 @@ class Lazy(dict):
     """An instance as a value (a step's outputs, a resource's attributes, a module's outputs):
     every key exists, and is computed on first use."""
 
-    def __init__(self, get: Callable[[str], Any]) -> None:
-        super().__init__()
+    __slots__ = ("_get",)  # a gather makes two per instance it reads: no __dict__ each
+
+    def __init__(self, get: Callable[[str], Any]) -> None:  # (dict.__new__ made it empty)
         self._get = get
 
     def __contains__(self, key: object) -> bool:

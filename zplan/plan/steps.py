@@ -105,7 +105,7 @@ class StepPlanner:
             from zplan.plan.tfx_steps import tfx_code_info
 
             info = tfx_code_info(step, scope.config, self.code, params, inputs)
-        receives_secret = any(e is not None and scope.was_sensitive(e) for e in (step.params, step.inputs))
+        receives_secret = (step.params is not None and scope.was_sensitive(step.params)) or (step.inputs is not None and scope.was_sensitive(step.inputs))
         check = signatures.check_call(step, info.signature, params, inputs)
         if check:
             raise diags.DiagnosticError(check)
@@ -115,7 +115,7 @@ class StepPlanner:
         resources = {address: self._resource_digest(address) for address in read}
         sources = param_sources(step, scope, self._param_refs) if step.params is not None else {}
         draft = _Draft(info.hash, info.parts, libraries, params, inputs, resources, sources)  # what the key and the reasons read
-        self._check_outputs_exist(step, draft)
+        self._check_outputs_exist(step, upstream)
         fingerprint = self.fingerprint(draft)
         known = stack_known and fingerprint is not None
         cache_key = hash_value(fingerprint) if known else None
@@ -134,7 +134,7 @@ class StepPlanner:
                 reasons = [r for r in self._input_reasons(draft, {}) if r.code == m.UPSTREAM_RERUNS] + [m.Reason(m.UPSTREAM_RERUNS, reuse_message(reused))]
             else:
                 reasons = self._reasons(draft, record, forced, stack_known, entry, touched)
-        plan = m.StepPlan(
+        plan = m.step_plan(
             address=address,
             pipeline=step.pipeline,
             step=step.name,
@@ -333,8 +333,8 @@ class StepPlanner:
         spec = self._data(step, name, value["path"])
         return m.DataInput(spec.path, spec.digest, reference=mode == "reference")
 
-    def _check_outputs_exist(self, step: StepConfig, plan: _Draft) -> None:
-        for spec in m.upstream_inputs(plan.inputs):
+    def _check_outputs_exist(self, step: StepConfig, upstream: list[m.StepOutputInput]) -> None:
+        for spec in upstream:
             upstream = self.planned.get(spec.step)
             declared = (upstream.outputs or [DEFAULT_OUTPUT]) if upstream else None  # undeclared: the one output "output"
             if declared is not None and spec.output not in declared:
@@ -348,7 +348,7 @@ class StepPlanner:
         """Why a recorded result cannot be reused as it is, or None: a changed materializer,
         then an output found damaged during this apply, then one gone from the store
         (existence only: contents are verified when a step loads them)."""
-        outputs = sorted(outputs.items())
+        outputs = sorted(outputs.items()) if len(outputs) > 1 else list(outputs.items())
         for name, out in outputs:
             current = self.materializer_version(out.get("materializer", ""))
             if current is not None and current != out.get("materializer_version"):

@@ -5,7 +5,8 @@ params checked by one walk when they are plain JSON (``params.plain``), instance
 without ``json.dumps`` when JSON would not escape them (``addrs.instance_key``), the cycle
 collector paused while the plan is built (``zplan.state.collector``), a splat evaluating its
 body in one context (``expr.Splat``), step addresses written without their record
-(``StepConfig.address``) and the JSON plan's params shown by type when there is no secret
+(``StepConfig.address``), step plans made without the frozen ``__init__`` (``model.step_plan``)
+and the JSON plan's params shown by type when there is no secret
 (``jsonplan._shown``).
 """
 
@@ -26,6 +27,7 @@ from zplan.config.model import StepConfig
 from zplan.config.values import UNKNOWN
 from zplan.hashing import canonical_json
 from zplan.plan import jsonplan
+from zplan.plan import model as plan_model
 from zplan.plan import steps as step_planning
 from zplan.plan.code_hash import CodeIndex
 from zplan.plan.params import plain, without_unknown
@@ -85,6 +87,7 @@ def _long_way(monkeypatch) -> None:
     monkeypatch.setattr(expr.Splat, "_eval", _splat_one_context_per_item)
     monkeypatch.setattr(StepConfig, "address", property(lambda step: str(step.addr)))
     monkeypatch.setattr(jsonplan, "_shown", lambda value: mask(value, [], UNKNOWN))
+    monkeypatch.setattr(plan_model, "step_plan", lambda **fields: plan_model.StepPlan(**fields))
 
 
 def _splat_one_context_per_item(self, ctx):
@@ -272,3 +275,17 @@ def test_a_step_address_is_the_text_of_its_record(tmp_path):
     steps = Project.open(root).config.steps()
     assert any(s.where is not None and s.where.module.path for s in steps)
     assert [s.address for s in steps] == [str(s.addr) for s in steps]
+
+
+def test_a_step_plan_made_without_init_is_the_record_init_makes(tmp_path):
+    import dataclasses
+
+    fast, _, _ = plan(_sweep(tmp_path, 2))
+    for made in fast.steps:
+        fields = {f.name: getattr(made, f.name) for f in dataclasses.fields(made)}
+        by_init = plan_model.StepPlan(**fields)
+        assert made == by_init and vars(made) == vars(by_init) and hash(made.address) == hash(by_init.address)
+        with __import__("pytest").raises(dataclasses.FrozenInstanceError):
+            made.action = None
+    partial = plan_model.step_plan(address="a", pipeline="p", step="s", action=plan_model.RUN)
+    assert partial == plan_model.StepPlan("a", "p", "s", plan_model.RUN)  # a field left out: the defaults, by __init__
