@@ -70,3 +70,14 @@ def test_the_plan_command_pauses_the_collector_throughout_and_restores_it(applie
     assert exit_.value.code == 0
     assert seen == [False, False]  # opening the project, the state, the plan, printing it
     assert gc.isenabled()
+
+
+def test_the_plan_process_leaves_the_collector_off_as_it_exits_and_other_commands_restore_it(applied):
+    script = ("import gc, sys\nsys.argv = ['zplan', '{command}']\nfrom zplan.cli.app import main\n"
+              "try:\n    main()\nexcept SystemExit:\n    pass\nprint('collector', gc.isenabled())\n")
+    seen = {}
+    for command in ("plan", "validate"):
+        done = subprocess.run([sys.executable, "-c", script.format(command=command)], cwd=applied.root,
+                              capture_output=True, text=True, env=cli_env(), timeout=120)
+        seen[command] = done.stdout.splitlines()[-1]
+    assert seen == {"plan": "collector False", "validate": "collector True"}
