@@ -54,6 +54,12 @@ class _Draft(NamedTuple):
     param_sources: dict[str, str] = {}  # param -> "params.yaml:train.n_est" when read from a params file
 
 
+def _plain_relative(rel: str) -> bool:
+    """Whether ``rel`` is a relative path ``os.path.normpath`` leaves as it is once joined to a
+    normal folder: no empty, ``.`` or ``..`` part (a part starting with a dot takes the long way)."""
+    return bool(rel) and rel[0] != "/" and rel[-1] != "/" and "//" not in rel and "/." not in "/" + rel
+
+
 class StepPlanner:
     def __init__(
         self,
@@ -69,6 +75,8 @@ class StepPlanner:
     ) -> None:
         self.project_dir = project_dir
         self._dir = os.fspath(project_dir)  # a plain string: joined with every data input on every plan
+        normal = self._dir == os.path.normpath(self._dir) and self._dir != "/"
+        self._prefix = self._dir + "/" if normal else None  # for paths that normpath would leave as they are
         self.state = state
         self.store_key = store_key
         self.code = code
@@ -305,7 +313,7 @@ class StepPlanner:
 
     def _data(self, step: StepConfig, name: str, rel: str) -> m.DataInput:
         # normpath, not resolve(): no symlink walk per input on every plan
-        path = os.path.normpath(os.path.join(self._dir, rel))
+        path = self._prefix + rel if self._prefix and _plain_relative(rel) else os.path.normpath(os.path.join(self._dir, rel))
         try:
             st = os.stat(path)  # one stat: existence, kind and the stat cache's signature
         except OSError:  # as os.path.exists: missing, or not reachable

@@ -289,3 +289,28 @@ def test_a_step_plan_made_without_init_is_the_record_init_makes(tmp_path):
             made.action = None
     partial = plan_model.step_plan(address="a", pipeline="p", step="s", action=plan_model.RUN)
     assert partial == plan_model.StepPlan("a", "p", "s", plan_model.RUN)  # a field left out: the defaults, by __init__
+
+
+PATH_PARTS = st.sampled_from(["a", "b.csv", ".", "..", "", ".hidden", "x y", "é", "-", "a..b", "..."])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(PATH_PARTS, max_size=5), st.booleans(), st.booleans(), st.sampled_from(["/p/proj", "/", "/p/proj/", "/p/./proj", "/p//q"]))
+def test_a_data_input_path_is_what_normpath_of_the_join_gives(parts, leading, trailing, folder):
+    import os
+
+    from zplan.hashing import StatCache
+
+    rel = ("/" if leading else "") + "/".join(parts) + ("/" if trailing else "")
+    from pathlib import Path
+
+    planner = step_planning.StepPlanner(Path(folder), State(), None, CodeIndex(Path(folder)), StatCache(None), [])
+    fast = planner._prefix + rel if planner._prefix and step_planning._plain_relative(rel) else None
+    if fast is not None:
+        assert fast == os.path.normpath(os.path.join(folder, rel))
+
+
+def test_plain_data_paths_take_the_short_way_and_others_the_long_one():
+    assert step_planning._plain_relative("data/parts/0001.txt") and step_planning._plain_relative("a b/é.csv")
+    for rel in ("", ".", "./a", "a/../b", "a//b", "/abs", "a/", ".env", "a/.hidden", ".."):
+        assert not step_planning._plain_relative(rel)
