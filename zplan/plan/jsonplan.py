@@ -103,12 +103,12 @@ def _step(s: m.StepPlan, mask, secrets: list[str]) -> dict:
     cached = None
     if s.cached_from:
         cached = {"run": s.cached_from.run, "finished_at": s.cached_from.finished_at}
-    return {
+    doc = {
         "address": s.address,
         "pipeline": s.pipeline,
         "step": s.step,
-        "action": s.action.value,
-        "reasons": reasons_json(s.reasons, secrets),
+        "action": _ACTION_TEXT[s.action],
+        "reasons": reasons_json(s.reasons, secrets) if s.reasons else [],  # a cached step has none
         "cache_key": s.cache_key,
         "code_hash": s.code_hash,
         "source": s.source,
@@ -116,8 +116,13 @@ def _step(s: m.StepPlan, mask, secrets: list[str]) -> dict:
         "inputs": {k: v.to_json() for k, v in s.inputs.items()},
         "cached_from": cached,
         "depends_on": s.depends_on,
-        **({"tfx": s.tfx} if s.tfx else {}),  # a TFX component step (its source is then "")
     }
+    if s.tfx:  # a TFX component step (its source is then "")
+        doc["tfx"] = s.tfx
+    return doc
+
+
+_ACTION_TEXT = {action: action.value for action in m.Action}  # (an enum's .value is a property: slow per step)
 
 
 _AS_THEY_ARE = frozenset({str, int, float, bool, type(None)})
