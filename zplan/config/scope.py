@@ -168,7 +168,10 @@ class Scope:
 
     # -- references -------------------------------------------------------------------------
     def _resolve(self, ref: Ref, pipeline: str | None, where: Where | None) -> Any:
-        root, rest = ref.parts[0], ref.parts[1:]
+        root = ref.parts[0]
+        if root == "each" or root == "count":  # first: a for_each body reads them for every instance
+            return self._each(ref, where)
+        rest = ref.parts[1:]
         module = where.module if where is not None else self.root()
         if root == "var":
             value = self._variable(ref) if module.call is None else self._module_var(ref, module)
@@ -176,8 +179,6 @@ class Scope:
         if root == "local":
             value = self._local(ref) if module.call is None else self._module_local(ref, module)
             return _index(value, rest[1:], ref)
-        if root in ("each", "count"):
-            return self._each(ref, where)
         if root == "step":
             return self._step_output(ref, pipeline, module)
         if root == "resource":
@@ -294,9 +295,10 @@ class Scope:
             return each.key
         if each is None or counted:
             raise diags.fail(f'"{_dotted(ref.parts)}" can be used only in a block with for_each', "add for_each = MAP_OR_SET to the block", ref.range)
-        if ref.parts[1:2] == ("key",) and len(ref.parts) == 2:
+        attr = ref.parts[1] if len(ref.parts) > 1 else None
+        if attr == "key" and len(ref.parts) == 2:
             return each.key
-        if ref.parts[1:2] == ("value",):
+        if attr == "value":
             return _index(each.value, ref.parts[2:], ref)
         raise diags.fail(f'"{_dotted(ref.parts)}" is not known', "use each.key or each.value", ref.range)
 
