@@ -69,6 +69,7 @@ def test_the_plan_command_pauses_the_collector_throughout_and_restores_it(applie
         main(["plan", "-detailed-exitcode"])
     assert exit_.value.code == 0
     assert seen == [False, False]  # opening the project, the state, the plan, printing it
+    assert (applied.root / ".zplan" / "cache" / "state.json.decoded").is_file()  # kept by planning, beside its caches
     assert gc.isenabled()
 
 

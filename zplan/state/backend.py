@@ -111,8 +111,11 @@ class FileBackend:
     def describe(self) -> str:
         return f"file {self.path}"
 
-    def read(self) -> dict | None:
-        """The state document, None when there is no state file yet; a damaged file is refused."""
+    def read(self, keep_decoded: bool = False) -> dict | None:
+        """The state document, None when there is no state file yet; a damaged file is refused.
+        A decoded copy kept for these exact bytes is used (``zplan.state.decoded``); ``keep_decoded``
+        writes one when there is none (planning does, beside its other caches: a read-only caller
+        writes nothing)."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -126,7 +129,8 @@ class FileBackend:
             if doc is not None and shape_problem(doc) is None:
                 return doc
             doc = parse_document(raw, f"state file {self.path}", self._restore_hint())
-            decoded.save(kept, digest, doc)
+            if keep_decoded:
+                decoded.save(kept, digest, doc)
             return doc
 
     def write(self, doc: dict) -> None:
