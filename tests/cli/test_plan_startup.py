@@ -43,3 +43,42 @@ def test_a_no_change_plan_leaves_unneeded_modules_unimported(applied):
     assert exit_line == "exit 0", done.stdout + done.stderr
     assert "Steps: 0 to run, 4 cached." in "\n".join(shown)
     assert imported == "", f"imported by a no-change plan: {imported}"
+
+
+def test_the_plan_command_pauses_the_collector_throughout_and_restores_it(applied, monkeypatch):
+    import gc
+
+    import pytest
+
+    from zplan.cli.app import main
+    from zplan.operations import applying
+    from zplan.render import plan_view
+
+    seen = []
+    for owner, name in ((applying, "plan"), (plan_view, "print_plan")):
+        inner = getattr(owner, name)
+
+        def spy(*args, _inner=inner, **kwargs):
+            seen.append(gc.isenabled())
+            return _inner(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, spy)
+    monkeypatch.chdir(applied.root)
+    assert gc.isenabled()
+    with pytest.raises(SystemExit) as exit_:
+        main(["plan", "-detailed-exitcode"])
+    assert exit_.value.code == 0
+    assert seen == [False, False]  # opening the project, the state, the plan, printing it
+    assert (applied.root / ".zplan" / "cache" / "state.json.decoded").is_file()  # kept by planning, beside its caches
+    assert gc.isenabled()
+
+
+def test_the_plan_process_leaves_the_collector_off_as_it_exits_and_other_commands_restore_it(applied):
+    script = ("import gc, sys\nsys.argv = ['zplan', '{command}']\nfrom zplan.cli.app import main\n"
+              "try:\n    main()\nexcept SystemExit:\n    pass\nprint('collector', gc.isenabled())\n")
+    seen = {}
+    for command in ("plan", "validate"):
+        done = subprocess.run([sys.executable, "-c", script.format(command=command)], cwd=applied.root,
+                              capture_output=True, text=True, env=cli_env(), timeout=120)
+        seen[command] = done.stdout.splitlines()[-1]
+    assert seen == {"plan": "collector False", "validate": "collector True"}

@@ -122,12 +122,23 @@ def plan(
     """Show what apply would do, and why."""
     from zplan.operations import applying
     from zplan.render.plan_view import has_changes, print_plan, print_saved_note
+    import gc
+
+    from zplan.state import collector
 
     if format not in ("text", "markdown", "json"):
         raise diags.fail(f"unknown plan format {format!r}", "use text, markdown or json")
     selection = applying.Selection(target, exclude, replace, destroy, refresh)
-    outcome = applying.plan(project_args(stack, var, var_file), selection, out)
-    print_plan(outcome.doc, format, verbose)
+    # The collector paused for the whole command, not just while the configuration, the state and
+    # the plan are built: each collection in between rescanned what those left (~7 % of a 20,000-step
+    # plan's CPU). A caller living on gets it back when the command returns, and the next collection
+    # frees what the plan left; the `zplan` process itself ends with the command, so it leaves the
+    # collector off rather than have it scan millions of objects just before exiting (~4 % more).
+    if _ENDS_THE_PROCESS:
+        gc.disable()  # (collector.paused leaves an outer pause alone)
+    with collector.paused():
+        outcome = applying.plan(project_args(stack, var, var_file), selection, out)
+        print_plan(outcome.doc, format, verbose)
     if outcome.adopted:
         from zplan.render.apply_view import adopted_view
 
@@ -320,8 +331,13 @@ def run_step(address: str, stack: Optional[str] = stack_option(), var: List[str]
         raise typer.Exit(1)
 
 
+_ENDS_THE_PROCESS = False  # main() was called without argv: as the process's command, which exits after it
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: user mistakes become messages and exit 1, never tracebacks."""
+    """Console entry point: user mistakes become messages and exit 1, never tracebacks.
+    Called without ``argv`` it is the process's command (the process exits after it);
+    a caller that lives on passes ``argv``."""
     import gc
 
     # A command builds tens of thousands of long-lived objects (config, state records, the
@@ -330,12 +346,16 @@ def main(argv: list[str] | None = None) -> None:
     # Steps run in workers started from a fresh interpreter, with the default settings.
     from zplan.config import loader
 
+    global _ENDS_THE_PROCESS
+
     loader.FREEZE_PARSED_TREES = True
     saved = gc.get_threshold()
     gc.set_threshold(20_000, *saved[1:])
+    _ENDS_THE_PROCESS = argv is None  # the console script (and `python -m zplan.cli`): the process exits next
     try:
         _run(argv)
     finally:
+        _ENDS_THE_PROCESS = False
         # For a caller that lives on (a test, a notebook running a command), later loads freeze
         # nothing more. What this command froze stays so: unfreezing would make the collection at
         # interpreter exit scan it all, ~10 ms more for every command.

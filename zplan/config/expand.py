@@ -39,7 +39,7 @@ def expand(config: Config, variables: Mapping[str, Any], stack: str = "") -> Con
         return config
     root = ModuleInstance("", config)
     if not needs_expansion(config):  # the common case: nothing to copy
-        instances = {str(s.addr): Instances("single") for s in config.steps()}
+        instances = {s.address: Instances("single") for s in config.steps()}
         instances.update((addr, Instances("single")) for addr in config.resources)
         return dataclasses.replace(config, instances=instances, module_instances={"": root}, _step_index=None)
     out = dataclasses.replace(config, files=list(config.files), pipelines={}, resources={}, instances={}, module_instances={"": root}, _step_index=None)

@@ -266,7 +266,7 @@ def traverse(node: Expr, value: Any, key: Any) -> Any:
     if value is UNKNOWN or key is UNKNOWN:
         return UNKNOWN
     if isinstance(value, dict):
-        name = to_text(key) if not isinstance(key, bool) else None
+        name = key if type(key) is str else to_text(key) if not isinstance(key, bool) else None
         if name is None:
             raise node._fail(f"an object key must be a string, got {type_name(key)}")
         if name not in value:
@@ -347,7 +347,15 @@ class Splat(Expr):
         if getattr(value, "__zplan_instances__", False):  # step.train[*]: every instance of a for_each block
             value = list(value.values())
         items = [] if value is None else value if isinstance(value, (list, tuple)) else [value]
-        return [self.body._eval(ctx.with_locals({SPLAT_ITEM: item})) for item in items]
+        # one context for every element, its item rebound in turn (a sweep's gather splats
+        # 20,000 instances): nothing keeps a context once the body's value is computed
+        inner = ctx.with_locals({SPLAT_ITEM: None})
+        bound, body = inner.locals, self.body
+        out = []
+        for item in items:
+            bound[SPLAT_ITEM] = item
+            out.append(body._eval(inner))
+        return out
 
 
 class Call(Expr):

@@ -80,6 +80,13 @@ class StepConfig:
         return StepAddr(self.pipeline, self.name, self.where.module.path if self.where else "")
 
     @property
+    def address(self) -> str:
+        """``str(self.addr)`` without making the record (asked a few times per step on every plan)."""
+        own = f"pipeline.{self.pipeline}.step.{self.name}"
+        module = self.where.module.path if self.where else ""
+        return f"{module}.{own}" if module else own
+
+    @property
     def file(self) -> str:
         return self.source.rpartition(":")[0]
 
@@ -252,5 +259,5 @@ class Config:
 
     def step(self, addr: str) -> StepConfig | None:
         if self._step_index is None:
-            self._step_index = {str(s.addr): s for s in self.steps()}
+            self._step_index = {s.address: s for s in self.steps()}
         return self._step_index.get(addr)

@@ -115,7 +115,7 @@ class _Walk:
             self.refs(module.call.inputs[name].references(), Where(module.parent, module.each), None, seen)
 
     def _addresses(self) -> list[str]:
-        return [str(s.addr) for s in self.config.steps()] + list(self.config.resources)
+        return [s.address for s in self.config.steps()] + list(self.config.resources)
 
 
 def module_dependencies(config: Config, where: Where | None, found: diags.Collector) -> set[str]:

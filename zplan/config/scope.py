@@ -24,6 +24,7 @@ for for_each, each instance an object whose attributes are read on use.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable, Mapping
 
 from zplan import diags
@@ -50,7 +51,7 @@ class StepOutputRef:
     output: str
     module: str = ""  # the module instance path ("" for the root)
 
-    @property
+    @cached_property  # asked for its sensitivity, then planned: built once (frozen: its fields never change)
     def address(self) -> str:
         own = f"pipeline.{self.pipeline}.step.{self.step}"
         return f"{self.module}.{own}" if self.module else own
@@ -74,8 +75,9 @@ class Lazy(dict):
     """An instance as a value (a step's outputs, a resource's attributes, a module's outputs):
     every key exists, and is computed on first use."""
 
-    def __init__(self, get: Callable[[str], Any]) -> None:
-        super().__init__()
+    __slots__ = ("_get",)  # a gather makes two per instance it reads: no __dict__ each
+
+    def __init__(self, get: Callable[[str], Any]) -> None:  # (dict.__new__ made it empty)
         self._get = get
 
     def __contains__(self, key: object) -> bool:
@@ -166,7 +168,10 @@ class Scope:
 
     # -- references -------------------------------------------------------------------------
     def _resolve(self, ref: Ref, pipeline: str | None, where: Where | None) -> Any:
-        root, rest = ref.parts[0], ref.parts[1:]
+        root = ref.parts[0]
+        if root == "each" or root == "count":  # first: a for_each body reads them for every instance
+            return self._each(ref, where)
+        rest = ref.parts[1:]
         module = where.module if where is not None else self.root()
         if root == "var":
             value = self._variable(ref) if module.call is None else self._module_var(ref, module)
@@ -174,8 +179,6 @@ class Scope:
         if root == "local":
             value = self._local(ref) if module.call is None else self._module_local(ref, module)
             return _index(value, rest[1:], ref)
-        if root in ("each", "count"):
-            return self._each(ref, where)
         if root == "step":
             return self._step_output(ref, pipeline, module)
         if root == "resource":
@@ -292,9 +295,10 @@ class Scope:
             return each.key
         if each is None or counted:
             raise diags.fail(f'"{_dotted(ref.parts)}" can be used only in a block with for_each', "add for_each = MAP_OR_SET to the block", ref.range)
-        if ref.parts[1:2] == ("key",) and len(ref.parts) == 2:
+        attr = ref.parts[1] if len(ref.parts) > 1 else None
+        if attr == "key" and len(ref.parts) == 2:
             return each.key
-        if ref.parts[1:2] == ("value",):
+        if attr == "value":
             return _index(each.value, ref.parts[2:], ref)
         raise diags.fail(f'"{_dotted(ref.parts)}" is not known', "use each.key or each.value", ref.range)
 

@@ -19,7 +19,7 @@ from zplan.graph.dag import Dag
 def build(config: Config, stack: str | None = None) -> Dag:
     graph = Dag()
     found = diags.Collector()
-    steps = [(str(step.addr), step) for step in config.steps()]
+    steps = [(step.address, step) for step in config.steps()]
     for node, step in steps:
         graph.add_node(node, kind="step", range=step.range)
     for addr, resource in config.resources.items():

@@ -14,7 +14,7 @@ from zplan.plan.moves import apply_moves
 from zplan.plan.planner import Planner, PlanRequest
 from zplan.plan.refresh import read_back
 from zplan.project import Project, ensure_state_dir
-from zplan.state.backend import StateBackend
+from zplan.state.backend import FileBackend, StateBackend
 from zplan.state.model import State
 
 if TYPE_CHECKING:  # the applier (process pools, metadata) is not needed to plan
@@ -33,7 +33,7 @@ class Planned:
 
 
 def make_plan(project: Project, backend: StateBackend, request: PlanRequest, refresh: bool | None = None) -> Planned:
-    state = State(backend.read())
+    state = State(backend.read(keep_decoded=True) if isinstance(backend, FileBackend) else backend.read())  # (a cache, as the planner's)
     moved = apply_moves(project.config, state)
     if state.resources:  # (a project that records none never loads the provider plugins)
         rplan.upgrade_recorded(project.registry, state.resources, project.state_dir)

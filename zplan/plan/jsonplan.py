@@ -38,14 +38,14 @@ from functools import partial
 
 from zplan.config.values import UNKNOWN
 from zplan.plan import model as m
-from zplan.secrets import SENSITIVE, mask_attributes, redact
+from zplan.secrets import SEALED_MARK, SENSITIVE, mask_attributes, redact
 from zplan.secrets import mask as mask_value
 
 FORMAT_VERSION = "1.0"
 
 
 def to_json(plan: m.Plan) -> dict:
-    mask = partial(mask_value, secrets=plan.secrets, unknown=UNKNOWN)
+    mask = partial(mask_value, secrets=plan.secrets, unknown=UNKNOWN) if plan.secrets else _shown
     return {
         "format_version": FORMAT_VERSION,
         "stack": plan.stack,
@@ -103,12 +103,12 @@ def _step(s: m.StepPlan, mask, secrets: list[str]) -> dict:
     cached = None
     if s.cached_from:
         cached = {"run": s.cached_from.run, "finished_at": s.cached_from.finished_at}
-    return {
+    doc = {
         "address": s.address,
         "pipeline": s.pipeline,
         "step": s.step,
-        "action": s.action.value,
-        "reasons": reasons_json(s.reasons, secrets),
+        "action": _ACTION_TEXT[s.action],
+        "reasons": reasons_json(s.reasons, secrets) if s.reasons else [],  # a cached step has none
         "cache_key": s.cache_key,
         "code_hash": s.code_hash,
         "source": s.source,
@@ -116,8 +116,29 @@ def _step(s: m.StepPlan, mask, secrets: list[str]) -> dict:
         "inputs": {k: v.to_json() for k, v in s.inputs.items()},
         "cached_from": cached,
         "depends_on": s.depends_on,
-        **({"tfx": s.tfx} if s.tfx else {}),  # a TFX component step (its source is then "")
     }
+    if s.tfx:  # a TFX component step (its source is then "")
+        doc["tfx"] = s.tfx
+    return doc
+
+
+_ACTION_TEXT = {action: action.value for action in m.Action}  # (an enum's .value is a property: slow per step)
+
+
+_AS_THEY_ARE = frozenset({str, int, float, bool, type(None)})
+
+
+def _shown(value):
+    """``mask`` with no secret to hide, by exact type (params of 20,000 steps): unknown values
+    become None, sealed ones "(sensitive)", tuples lists; anything else takes ``mask`` itself."""
+    kind = type(value)
+    if kind in _AS_THEY_ARE:
+        return value
+    if kind is dict:
+        return SENSITIVE if SEALED_MARK in value else {k: _shown(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_shown(v) for v in value]
+    return mask_value(value, [], UNKNOWN)
 
 
 def _output(o: dict, mask) -> dict:

@@ -160,6 +160,19 @@ class StepPlan:
     sensitive_outputs: bool = False  # it receives a sensitive value (or says so): its outputs are sealed, never shown
 
 
+_STEP_PLAN_FIELDS = frozenset(StepPlan.__dataclass_fields__)
+
+
+def step_plan(**fields: Any) -> StepPlan:
+    """``StepPlan(**fields)`` given every field, made without the frozen class's ``__init__``
+    (one ``object.__setattr__`` per field, 18 of them: ~1.3 of its ~2 us, for each step of every plan)."""
+    if fields.keys() != _STEP_PLAN_FIELDS:
+        return StepPlan(**fields)
+    plan = object.__new__(StepPlan)
+    plan.__dict__.update(fields)
+    return plan
+
+
 @dataclass(frozen=True)
 class ResourcePlan:
     """What the plan does with one resource instance: its action, and its inputs before and after."""

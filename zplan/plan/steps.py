@@ -54,6 +54,12 @@ class _Draft(NamedTuple):
     param_sources: dict[str, str] = {}  # param -> "params.yaml:train.n_est" when read from a params file
 
 
+def _plain_relative(rel: str) -> bool:
+    """Whether ``rel`` is a relative path ``os.path.normpath`` leaves as it is once joined to a
+    normal folder: no empty, ``.`` or ``..`` part (a part starting with a dot takes the long way)."""
+    return bool(rel) and rel[0] != "/" and rel[-1] != "/" and "//" not in rel and "/." not in "/" + rel
+
+
 class StepPlanner:
     def __init__(
         self,
@@ -69,6 +75,8 @@ class StepPlanner:
     ) -> None:
         self.project_dir = project_dir
         self._dir = os.fspath(project_dir)  # a plain string: joined with every data input on every plan
+        normal = self._dir == os.path.normpath(self._dir) and self._dir != "/"
+        self._prefix = self._dir + "/" if normal else None  # for paths that normpath would leave as they are
         self.state = state
         self.store_key = store_key
         self.code = code
@@ -88,7 +96,7 @@ class StepPlanner:
 
     # -- one step ----------------------------------------------------------------------------
     def plan(self, step: StepConfig, scope: Scope, forced: bool, stack_known: bool = True) -> m.StepPlan:
-        address = str(step.addr)
+        address = step.address
         scope.step_is_sensitive = self.outputs_sensitive
         if step.script is not None:  # a command: zplan.plan.script_steps (imported here: most steps are functions)
             from zplan.plan.script_steps import script_parts
@@ -105,7 +113,7 @@ class StepPlanner:
             from zplan.plan.tfx_steps import tfx_code_info
 
             info = tfx_code_info(step, scope.config, self.code, params, inputs)
-        receives_secret = any(e is not None and scope.was_sensitive(e) for e in (step.params, step.inputs))
+        receives_secret = (step.params is not None and scope.was_sensitive(step.params)) or (step.inputs is not None and scope.was_sensitive(step.inputs))
         check = signatures.check_call(step, info.signature, params, inputs)
         if check:
             raise diags.DiagnosticError(check)
@@ -115,7 +123,7 @@ class StepPlanner:
         resources = {address: self._resource_digest(address) for address in read}
         sources = param_sources(step, scope, self._param_refs) if step.params is not None else {}
         draft = _Draft(info.hash, info.parts, libraries, params, inputs, resources, sources)  # what the key and the reasons read
-        self._check_outputs_exist(step, draft)
+        self._check_outputs_exist(step, upstream)
         fingerprint = self.fingerprint(draft)
         known = stack_known and fingerprint is not None
         cache_key = hash_value(fingerprint) if known else None
@@ -134,7 +142,7 @@ class StepPlanner:
                 reasons = [r for r in self._input_reasons(draft, {}) if r.code == m.UPSTREAM_RERUNS] + [m.Reason(m.UPSTREAM_RERUNS, reuse_message(reused))]
             else:
                 reasons = self._reasons(draft, record, forced, stack_known, entry, touched)
-        plan = m.StepPlan(
+        plan = m.step_plan(
             address=address,
             pipeline=step.pipeline,
             step=step.name,
@@ -305,7 +313,7 @@ class StepPlanner:
 
     def _data(self, step: StepConfig, name: str, rel: str) -> m.DataInput:
         # normpath, not resolve(): no symlink walk per input on every plan
-        path = os.path.normpath(os.path.join(self._dir, rel))
+        path = self._prefix + rel if self._prefix and _plain_relative(rel) else os.path.normpath(os.path.join(self._dir, rel))
         try:
             st = os.stat(path)  # one stat: existence, kind and the stat cache's signature
         except OSError:  # as os.path.exists: missing, or not reachable
@@ -333,8 +341,8 @@ class StepPlanner:
         spec = self._data(step, name, value["path"])
         return m.DataInput(spec.path, spec.digest, reference=mode == "reference")
 
-    def _check_outputs_exist(self, step: StepConfig, plan: _Draft) -> None:
-        for spec in m.upstream_inputs(plan.inputs):
+    def _check_outputs_exist(self, step: StepConfig, upstream: list[m.StepOutputInput]) -> None:
+        for spec in upstream:
             upstream = self.planned.get(spec.step)
             declared = (upstream.outputs or [DEFAULT_OUTPUT]) if upstream else None  # undeclared: the one output "output"
             if declared is not None and spec.output not in declared:
@@ -348,7 +356,7 @@ class StepPlanner:
         """Why a recorded result cannot be reused as it is, or None: a changed materializer,
         then an output found damaged during this apply, then one gone from the store
         (existence only: contents are verified when a step loads them)."""
-        outputs = sorted(outputs.items())
+        outputs = sorted(outputs.items()) if len(outputs) > 1 else list(outputs.items())
         for name, out in outputs:
             current = self.materializer_version(out.get("materializer", ""))
             if current is not None and current != out.get("materializer_version"):

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
 from zplan.fsutil import atomic_write_bytes, atomic_write_text
-from zplan.state.checks import StateDamaged, dump_document, parse_document
-from zplan.state import collector
+from zplan.hashing import hash_bytes
+from zplan.state.checks import StateDamaged, dump_document, parse_document, shape_problem
+from zplan.state import collector, decoded
 
 
 @dataclass(frozen=True)
@@ -110,16 +111,27 @@ class FileBackend:
     def describe(self) -> str:
         return f"file {self.path}"
 
-    def read(self) -> dict | None:
-        """The state document, None when there is no state file yet; a damaged file is refused."""
+    def read(self, keep_decoded: bool = False) -> dict | None:
+        """The state document, None when there is no state file yet; a damaged file is refused.
+        A decoded copy kept for these exact bytes is used (``zplan.state.decoded``); ``keep_decoded``
+        writes one when there is none (planning does, beside its other caches: a read-only caller
+        writes nothing)."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return None
         except IsADirectoryError:
             raise StateDamaged(f"state file {self.path}", "it is a folder, not a file", self._restore_hint()) from None
+        digest = hash_bytes(raw)
+        kept = self.path.parent / "cache" / f"{self.path.name}.decoded"
         with collector.paused():  # a 20,000-step state is ~1.5 million containers
-            return parse_document(raw, f"state file {self.path}", self._restore_hint())
+            doc = decoded.load(kept, digest)
+            if doc is not None and shape_problem(doc) is None:
+                return doc
+            doc = parse_document(raw, f"state file {self.path}", self._restore_hint())
+            if keep_decoded:
+                decoded.save(kept, digest, doc)
+            return doc
 
     def write(self, doc: dict) -> None:
         """Replace the state file; the first write of a command keeps the previous

@@ -2,8 +2,12 @@
 
 The shortcuts: a function's code files checked once per plan (``CodeIndex.checked_once``),
 params checked by one walk when they are plain JSON (``params.plain``), instance keys written
-without ``json.dumps`` when JSON would not escape them (``addrs.instance_key``), and the cycle
-collector paused while the plan is built (``zplan.state.collector``).
+without ``json.dumps`` when JSON would not escape them (``addrs.instance_key``), the cycle
+collector paused while the plan is built (``zplan.state.collector``), a splat evaluating its
+body in one context (``expr.Splat``), step addresses written without their record
+(``StepConfig.address``), step plans made without the frozen ``__init__`` (``model.step_plan``)
+and the JSON plan's params shown by type when there is no secret
+(``jsonplan._shown``).
 """
 
 from __future__ import annotations
@@ -18,12 +22,16 @@ from hypothesis import strategies as st
 
 from tests.unit.plan.inprocess import plan, write_project
 from zplan import addrs
-from zplan.config import expand, references, scope
+from zplan.config import expand, expr, references, scope
+from zplan.config.model import StepConfig
+from zplan.config.values import UNKNOWN
 from zplan.hashing import canonical_json
 from zplan.plan import jsonplan
+from zplan.plan import model as plan_model
 from zplan.plan import steps as step_planning
 from zplan.plan.code_hash import CodeIndex
 from zplan.plan.params import plain, without_unknown
+from zplan.secrets import SEALED_MARK, mask
 from zplan.state import collector
 from zplan.state.checks import not_finite_path
 from zplan.state.model import State, StepRecord
@@ -76,6 +84,20 @@ def _long_way(monkeypatch) -> None:
     monkeypatch.setattr(step_planning, "plain", lambda value: False)
     for module in (expand, scope, references):
         monkeypatch.setattr(module, "instance_key", _instance_key_by_json)
+    monkeypatch.setattr(expr.Splat, "_eval", _splat_one_context_per_item)
+    monkeypatch.setattr(StepConfig, "address", property(lambda step: str(step.addr)))
+    monkeypatch.setattr(jsonplan, "_shown", lambda value: mask(value, [], UNKNOWN))
+    monkeypatch.setattr(plan_model, "step_plan", lambda **fields: plan_model.StepPlan(**fields))
+
+
+def _splat_one_context_per_item(self, ctx):
+    value = self.obj._eval(ctx)
+    if value is UNKNOWN:
+        return UNKNOWN
+    if getattr(value, "__zplan_instances__", False):
+        value = list(value.values())
+    items = [] if value is None else value if isinstance(value, (list, tuple)) else [value]
+    return [self.body._eval(ctx.with_locals({expr.SPLAT_ITEM: item})) for item in items]
 
 
 def _instance_key_by_json(key):
@@ -219,3 +241,76 @@ def test_canonical_json_is_what_json_dumps_writes(value):
     except (TypeError, ValueError) as exc:
         got = type(exc)
     assert got == expected
+
+
+class _Marked(dict):
+    params_origin = ("params.yaml", "train.")
+
+
+SHOWN = st.recursive(
+    st.one_of(JSONISH, st.just(UNKNOWN), st.builds(lambda t: {SEALED_MARK: t}, st.text()), st.builds(_Marked, st.dictionaries(st.text(), st.integers()))),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.tuples(inner, inner), st.dictionaries(st.text(), inner, max_size=3)),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(SHOWN)
+def test_params_shown_by_type_are_what_mask_shows_without_secrets(value):
+    shown = jsonplan._shown(value)
+    expected = mask(value, [], UNKNOWN)
+    assert shown == expected and type(shown) is type(expected)
+    assert repr(shown) == repr(expected)  # the same order and the same types at every depth
+
+
+def test_a_step_address_is_the_text_of_its_record(tmp_path):
+    from zplan.project import Project
+
+    root = _sweep(tmp_path, 3)
+    (root / "modules" / "m").mkdir(parents=True)
+    (root / "modules" / "m" / "main.zp.hcl").write_text('pipeline "q" {\n  step "t" {\n    source = "steps.py:leaf"\n  }\n}\n')
+    (root / "modules" / "m" / "steps.py").write_text(STEPS)
+    with open(root / "main.zp.hcl", "a") as f:
+        f.write('\nmodule "sub" {\n  for_each = toset(["a", "b c"])\n  source = "./modules/m"\n}\n')
+    steps = Project.open(root).config.steps()
+    assert any(s.where is not None and s.where.module.path for s in steps)
+    assert [s.address for s in steps] == [str(s.addr) for s in steps]
+
+
+def test_a_step_plan_made_without_init_is_the_record_init_makes(tmp_path):
+    import dataclasses
+
+    fast, _, _ = plan(_sweep(tmp_path, 2))
+    for made in fast.steps:
+        fields = {f.name: getattr(made, f.name) for f in dataclasses.fields(made)}
+        by_init = plan_model.StepPlan(**fields)
+        assert made == by_init and vars(made) == vars(by_init) and hash(made.address) == hash(by_init.address)
+        with __import__("pytest").raises(dataclasses.FrozenInstanceError):
+            made.action = None
+    partial = plan_model.step_plan(address="a", pipeline="p", step="s", action=plan_model.RUN)
+    assert partial == plan_model.StepPlan("a", "p", "s", plan_model.RUN)  # a field left out: the defaults, by __init__
+
+
+PATH_PARTS = st.sampled_from(["a", "b.csv", ".", "..", "", ".hidden", "x y", "é", "-", "a..b", "..."])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(PATH_PARTS, max_size=5), st.booleans(), st.booleans(), st.sampled_from(["/p/proj", "/", "/p/proj/", "/p/./proj", "/p//q"]))
+def test_a_data_input_path_is_what_normpath_of_the_join_gives(parts, leading, trailing, folder):
+    import os
+
+    from zplan.hashing import StatCache
+
+    rel = ("/" if leading else "") + "/".join(parts) + ("/" if trailing else "")
+    from pathlib import Path
+
+    planner = step_planning.StepPlanner(Path(folder), State(), None, CodeIndex(Path(folder)), StatCache(None), [])
+    fast = planner._prefix + rel if planner._prefix and step_planning._plain_relative(rel) else None
+    if fast is not None:
+        assert fast == os.path.normpath(os.path.join(folder, rel))
+
+
+def test_plain_data_paths_take_the_short_way_and_others_the_long_one():
+    assert step_planning._plain_relative("data/parts/0001.txt") and step_planning._plain_relative("a b/é.csv")
+    for rel in ("", ".", "./a", "a/../b", "a//b", "/abs", "a/", ".env", "a/.hidden", ".."):
+        assert not step_planning._plain_relative(rel)
