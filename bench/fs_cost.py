@@ -19,6 +19,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from zplan.fsutil import fsync_path
+
 WORK = Path(__file__).resolve().parent / ".work"
 
 
@@ -49,20 +51,13 @@ def fsyncs_ms(folder: str, n: int, threads: int) -> float:
             f.write(b"x" * 100)
         paths.append(path)
 
-    def sync(path: str) -> None:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
     t = time.perf_counter()
     if threads == 1:
         for path in paths:
-            sync(path)
+            fsync_path(path)
     else:
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(sync, paths))
+            list(pool.map(fsync_path, paths))
     return (time.perf_counter() - t) * 1000
 
 
