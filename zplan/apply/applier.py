@@ -62,11 +62,15 @@ class Applier:
         persist: Callable[[State], None],
         hooks: Hooks | None = None,
         parallelism: int | None = None,
+        persist_last: Callable[[State], None] | None = None,
     ) -> None:
+        """``persist`` writes the state as the apply goes; ``persist_last``, if given, writes it
+        the last time (a file backend then also keeps its decoded copy for the next plan)."""
         inputs = planner.apply_inputs()
         self.project = planner.project
         self.plan = plan
         self.state = state
+        self._persist_last = self._after_snapshots(persist_last or persist)
         persist = self._after_snapshots(persist)
         self.persist = persist
         self.hooks = hooks or Hooks()
@@ -115,7 +119,7 @@ class Applier:
                 self._close()
         if self.result.changed or stack_outputs.outputs_changed(self.plan, self.state):
             self.state.bump()
-        self.persist(self.state)
+        self._persist_last(self.state)
         self.hooks.run_finished(self.tracker.summary())
         return self.result
 

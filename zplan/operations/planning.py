@@ -32,8 +32,12 @@ class Planned:
     adopted: list[str] = field(default_factory=list)  # left over by a killed apply, recorded in memory
 
 
-def make_plan(project: Project, backend: StateBackend, request: PlanRequest, refresh: bool | None = None) -> Planned:
-    state = State(backend.read(keep_decoded=True) if isinstance(backend, FileBackend) else backend.read())  # (a cache, as the planner's)
+def make_plan(project: Project, backend: StateBackend, request: PlanRequest, refresh: bool | None = None,
+              keep_decoded: bool = True) -> Planned:
+    """``keep_decoded``: a file backend keeps the decoded state for the next read (a cache, as the
+    planner's); an apply passes False, its last state write keeps one of the state it leaves."""
+    keep_decoded = keep_decoded and isinstance(backend, FileBackend)
+    state = State(backend.read(keep_decoded=True) if keep_decoded else backend.read())
     moved = apply_moves(project.config, state)
     if state.resources:  # (a project that records none never loads the provider plugins)
         rplan.upgrade_recorded(project.registry, state.resources, project.state_dir)
@@ -51,7 +55,9 @@ def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: 
     from zplan.apply.applier import Applier
 
     ensure_state_dir(planned.planner.project)
-    applier = Applier(planned.planner, planned.plan, planned.state, lambda state: backend.write(state.doc), hooks, parallelism)
+    last = (lambda state: backend.write(state.doc, keep_decoded=True)) if isinstance(backend, FileBackend) else None
+    applier = Applier(planned.planner, planned.plan, planned.state, lambda state: backend.write(state.doc), hooks, parallelism,
+                      persist_last=last)
     result = applier.apply()
     planned.planner.save_caches()
     return result

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
-from zplan.fsutil import atomic_write_bytes, atomic_write_text
+from zplan.fsutil import atomic_write_bytes
 from zplan.hashing import hash_bytes
 from zplan.state.checks import StateDamaged, dump_document, parse_document, shape_problem
 from zplan.state import collector, decoded
@@ -123,7 +123,7 @@ class FileBackend:
         except IsADirectoryError:
             raise StateDamaged(f"state file {self.path}", "it is a folder, not a file", self._restore_hint()) from None
         digest = hash_bytes(raw)
-        kept = self.path.parent / "cache" / f"{self.path.name}.decoded"
+        kept = self._decoded_path()
         with collector.paused():  # a 20,000-step state is ~1.5 million containers
             doc = decoded.load(kept, digest)
             if doc is not None and shape_problem(doc) is None:
@@ -133,15 +133,21 @@ class FileBackend:
                 decoded.save(kept, digest, doc)
             return doc
 
-    def write(self, doc: dict) -> None:
+    def write(self, doc: dict, keep_decoded: bool = False) -> None:
         """Replace the state file; the first write of a command keeps the previous
-        file as ``state.json.backup`` (one generation: the state before this apply)."""
+        file as ``state.json.backup`` (one generation: the state before this apply).
+        ``keep_decoded`` (an apply's last write) also keeps its decoded copy for the next read."""
         # Compact on purpose: indented JSON goes through Python's slow encoder, and state
         # is written often during an apply. `zplan show -json` prints it readably.
-        text = dump_document(doc) + "\n"
+        data = (dump_document(doc) + "\n").encode()
         if not self._backed_up:
             self._keep_backup()
-        atomic_write_text(self.path, text)
+        atomic_write_bytes(self.path, data)
+        if keep_decoded:
+            decoded.save(self._decoded_path(), hash_bytes(data), doc)
+
+    def _decoded_path(self) -> Path:
+        return self.path.parent / "cache" / f"{self.path.name}.decoded"
 
     def _keep_backup(self) -> None:
         try:

@@ -107,3 +107,17 @@ def test_without_a_cache_folder_the_state_reads_as_before_and_one_is_made(tmp_pa
     backend.write(_with_steps(2))
     assert backend.read(keep_decoded=True) == json.loads(backend.path.read_text())
     assert backend.read(keep_decoded=True) == json.loads(backend.path.read_text())  # from the copy
+
+
+def test_a_write_that_keeps_the_copy_serves_the_next_read_without_decoding(tmp_path, monkeypatch):
+    import zplan.state.backend as backend_module
+
+    backend = _state_file(tmp_path, _with_steps(1))
+    doc = _with_steps(4)
+    backend.write(doc, keep_decoded=True)  # an apply's last write
+    monkeypatch.setattr(backend_module, "parse_document", lambda *a: pytest.fail("the JSON was decoded"))
+    assert FileBackend(backend.path).read() == doc == json.loads(backend.path.read_text())
+    backend.write(_with_steps(2))  # a later write without it: the copy is stale and goes unused
+    monkeypatch.undo()
+    assert FileBackend(backend.path).read() == json.loads(backend.path.read_text()) != doc
+
