@@ -148,7 +148,8 @@ class StepRunner:
 
         source = self.project.root / spec.path
         entries, digest = scanned_source(source, self.artifact_store(), self.stat_cache)
-        return SnapshotArg(spec.path, tuple(entries), digest, is_file=source.is_file())
+        is_file = len(entries) == 1 and entries[0].path == source.absolute()  # (a folder's files lie inside it)
+        return SnapshotArg(spec.path, tuple(entries), digest, is_file=is_file)
 
     def snapshots_durable(self) -> None:
         """Returns once every snapshot taken so far, and every step output received so far, is

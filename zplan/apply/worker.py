@@ -41,8 +41,9 @@ class PathArg:
     """A data input: the path of its snapshot, handed to the step as a ``Path``."""
 
     path: str
-    digest: str | None = None  # the snapshot's digest, verified before the step sees it (None: read in place)
-    checked: bool = False  # stored in this apply (by the parent or this worker), its bytes checked: stamps suffice
+    digest: str | None = None  # the snapshot's digest, verified before the step sees it (None: nothing to verify:
+    #                            read in place, or a snapshot this worker has just stored and checked)
+    checked: bool = False  # stored in this apply by the parent, its bytes checked: stamps suffice
 
 
 @dataclass(frozen=True)
@@ -336,7 +337,7 @@ def _snapshotted(store, name: str, spec: TaskInput, result: StepResult) -> TaskI
     result.snapshots[spec.path] = stored.digest
     result.unsynced[stored.digest] = stored.unsynced
     inner = stored.folder / spec.entries[0].rel if spec.is_file else stored.folder
-    return PathArg(str(inner), stored.digest, checked=stored.written)
+    return PathArg(str(inner))  # no digest: put_scanned has just checked it (hashed as copied, or found intact)
 
 
 def _verified(store, name: str, digest: str, full: bool = True) -> Path:

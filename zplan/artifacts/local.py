@@ -221,9 +221,7 @@ class LocalArtifactStore(ArtifactStore):
         placed = _place(Path(folder), self.path(digest))
         if not placed:  # an identical one got there first: its files, its stamps
             return self._stored(digest, self._save_manifest(digest), unsynced=unsynced)
-        data = manifest(digest, {e.rel: e.stat.st_size for e in entries})
-        data["mtimes"] = {e.rel: e.stat.st_mtime_ns for e in entries}
-        self._write_manifest(digest, data)
+        data = self._keep_stamps(digest, {e.rel: e.stat for e in entries})
         self._written.add(digest)
         return self._stored(digest, data, written=True, unsynced=unsynced)
 
@@ -262,9 +260,7 @@ class LocalArtifactStore(ArtifactStore):
             placed = _place(tmp, target)
         if not placed:  # its files, its stamps
             return self._save_manifest(digest), False
-        data = manifest(digest, {rel: st.st_size for rel, st in stamps.items()})
-        data["mtimes"] = {rel: st.st_mtime_ns for rel, st in stamps.items()}
-        self._write_manifest(digest, data)
+        data = self._keep_stamps(digest, stamps)
         return data, True
 
     def _sync_later(self, digest: str, files: Mapping[str, int]) -> None:
@@ -333,7 +329,10 @@ class LocalArtifactStore(ArtifactStore):
         root = self.path(digest)
         if files is None:
             files = [(p.relative_to(root).as_posix(), p) for p in iter_tree(root)]
-        stats = {rel: p.stat() for rel, p in files}
+        return self._keep_stamps(digest, {rel: p.stat() for rel, p in files})
+
+    def _keep_stamps(self, digest: str, stats: Mapping[str, os.stat_result]) -> dict[str, Any]:
+        """The manifest of the stored files with these stats (sizes and mtimes), kept for the next check."""
         data = manifest(digest, {rel: st.st_size for rel, st in stats.items()})
         data["mtimes"] = {rel: st.st_mtime_ns for rel, st in stats.items()}
         self._write_manifest(digest, data)
