@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from zplan.steps import step
+from zplan import _record_code
+
+_record_code.install()  # before any module defining a dataclass is imported
+
+from zplan.steps import step  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["step", "materializer", "beam_step", "current", "step_context", "log_metadata", "__version__"]  # not `open`: a star import must not shadow the builtin

@@ -1,0 +1,111 @@
+"""Keeps the code ``dataclasses`` generates for zplan's record classes, as Python keeps bytecode.
+
+On Python 3.11, defining a dataclass compiles each method it generates (``__init__``,
+``__repr__``, ``__eq__``, a frozen class's ``__setattr__`` ...) from source text: about 300
+compiles as a command imports zplan, ~15 ms of CPU on every command (7 % of a 2,000-step
+no-change plan, more of a small one). What a compile gives depends only on that text and on the
+Python, so the compiled code is kept in a file beside Python's own bytecode cache
+(``zplan/__pycache__``: the same trust and the same rule, nothing written under
+``PYTHONDONTWRITEBYTECODE``), one file per Python version and optimisation level.
+
+Only text generated for classes of zplan's own modules (and its providers') is looked up:
+text seen before runs its kept code, any other text (an edited class, a new Python, a user's
+dataclass) is compiled as it always was. A missing, damaged or foreign file is ignored.
+
+``prime()`` imports every zplan module and writes the file whatever ``PYTHONDONTWRITEBYTECODE``
+says, as ``python -m compileall`` does for bytecode (the set-up script runs both).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import marshal
+import os
+import sys
+from types import CodeType
+
+_OURS = ("zplan.", "zplan_")  # module names whose dataclasses are kept
+_LIMIT = 4000  # kept texts; beyond it, only those this process used are written back
+_FILE = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)),
+    "__pycache__",
+    f"dataclass-methods.{sys.implementation.cache_tag}.opt{sys.flags.optimize}.marshal",
+)
+
+_codes: dict[str, CodeType] = {}  # source text -> its compiled code
+_used: set[str] = set()  # the texts this process ran
+_missed = False  # compiled something new: written back at exit
+
+
+def install() -> None:
+    """Route the generated methods' compiles through the kept code (once per process)."""
+    if getattr(dataclasses, "exec", None) is _exec:
+        return
+    _codes.update(_read())
+    dataclasses.exec = _exec  # the module's own name shadows the builtin it calls
+
+
+def _exec(source, globals=None, locals=None):
+    if type(source) is not str or globals is None or not str(globals.get("__name__", "")).startswith(_OURS):
+        return exec(source, globals, locals)
+    code = _codes.get(source)
+    if type(code) is not CodeType:
+        code = compile(source, "<string>", "exec", dont_inherit=True)  # what exec(source) compiles
+        _codes[source] = code
+        _note_miss()
+    _used.add(source)
+    return exec(code, globals, locals)
+
+
+def _note_miss() -> None:
+    global _missed
+    if not _missed:
+        _missed = True
+        import atexit
+
+        atexit.register(_write)
+
+
+def _read() -> dict[str, CodeType]:
+    try:
+        with open(_FILE, "rb") as f:
+            found = marshal.loads(f.read())  # (marshal.load reads a file object in small pieces: 5x slower)
+    except Exception:  # missing, truncated, from another marshal format
+        return {}
+    return found if type(found) is dict else {}
+
+
+def _write(asked: bool = False) -> None:
+    if sys.dont_write_bytecode and not asked:
+        return
+    keep = _codes if len(_codes) <= _LIMIT else {text: _codes[text] for text in _used}
+    tmp = f"{_FILE}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(_FILE), exist_ok=True)
+        with open(tmp, "wb") as f:
+            marshal.dump(keep, f)
+        os.replace(tmp, _FILE)  # readers see the old file or the new one, never half
+    except OSError:  # a read-only install: compile every time, as before
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+
+def prime() -> None:
+    """Import every zplan module (those whose optional libraries are missing are skipped), then write."""
+    import importlib
+    import pkgutil
+
+    import zplan
+
+    install()
+    for module in pkgutil.walk_packages(zplan.__path__, "zplan."):
+        if module.name.rsplit(".", 1)[-1] == "__main__":
+            continue  # runs the command line
+        try:
+            importlib.import_module(module.name)
+        except Exception:  # an optional library (tfx, kfp ...) not installed here
+            pass
+    _write(asked=True)
