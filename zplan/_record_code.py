@@ -98,10 +98,8 @@ def prime() -> None:
     import importlib
     import pkgutil
 
-    import zplan
-
     install()
-    for module in pkgutil.walk_packages(zplan.__path__, "zplan."):
+    for module in pkgutil.walk_packages([os.path.dirname(os.path.abspath(__file__))], "zplan."):
         if module.name.rsplit(".", 1)[-1] == "__main__":
             continue  # runs the command line
         try:
