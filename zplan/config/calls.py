@@ -10,9 +10,7 @@ from zplan.config.model import Config, ModuleCall, Moved, Repeat
 
 def repeat(block: hcl.Block, found: diags.Collector) -> Repeat | None:
     """``count`` or ``for_each`` (never both, as in Terraform); evaluated when the block is expanded."""
-    from zplan.config import loader  # loader imports this module
-
-    present = [block.attributes[k] for k in loader.REPEAT if k in block.attributes]
+    present = [block.attributes[k] for k in ("count", "for_each") if k in block.attributes]  # (loader.REPEAT)
     if len(present) == 2:
         found.error(
             'a block cannot use both "count" and "for_each"',

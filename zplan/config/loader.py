@@ -31,6 +31,7 @@ from zplan.config.model import (
 CONFIG_GLOB = "*.zp.hcl"
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 REPEAT = ("count", "for_each")  # meta-arguments making instances (zplan.config.calls)
+STEP_ATTRIBUTES = frozenset({"source", "tfx", "inputs", "params", "outputs", "depends_on", "description", "timeout", "resources", "cache", "backend", *REPEAT})
 
 # Stack components and settings a stack block may name (flavors validate their own values).
 STACK_ATTRIBUTES = {
@@ -252,7 +253,7 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
                 pipeline.steps[name] = script
         return
     where = f'in step "{name}"'
-    _check_attributes(block, {"source", "tfx", "inputs", "params", "outputs", "depends_on", "description", "timeout", "resources", "cache", "backend", *REPEAT}, found, where)
+    _check_attributes(block, STEP_ATTRIBUTES, found, where)
     if _duplicate("step", name, pipeline.steps.get(name), block, found):
         return
     attrs = block.attributes
