@@ -25,48 +25,53 @@ import sys
 from types import CodeType
 
 _OURS = ("zplan.", "zplan_")  # module names whose dataclasses are kept
-_LIMIT = 4000  # kept texts; beyond it, only those this process used are written back
 _FILE = os.path.join(
     os.path.dirname(os.path.abspath(__file__)),
     "__pycache__",
     f"dataclass-methods.{sys.implementation.cache_tag}.opt{sys.flags.optimize}.marshal",
 )
 
-_codes: dict[str, CodeType] = {}  # source text -> its compiled code
+# The file maps each module to its {source text: code}, marshalled apart: a command decodes
+# only the modules it imports (a plan about half of them).
+_blobs: dict[str, bytes] = {}  # module -> its kept codes, still marshalled
+_codes: dict[str, dict[str, CodeType]] = {}  # module -> {source text: code}, decoded or compiled here
 _used: set[str] = set()  # the texts this process ran
-_missed = False  # compiled something new: written back at exit
+_changed: set[str] = set()  # modules given new code here: written back at exit
 
 
 def install() -> None:
     """Route the generated methods' compiles through the kept code (once per process)."""
     if getattr(dataclasses, "exec", None) is _exec:
         return
-    _codes.update(_read())
+    _blobs.update(_read())
     dataclasses.exec = _exec  # the module's own name shadows the builtin it calls
 
 
 def _exec(source, globals=None, locals=None):
-    if type(source) is not str or globals is None or not str(globals.get("__name__", "")).startswith(_OURS):
+    module = globals.get("__name__") if type(source) is str and type(globals) is dict else None
+    if type(module) is not str or not module.startswith(_OURS):
         return exec(source, globals, locals)
-    code = _codes.get(source)
+    codes = _codes.get(module)
+    if codes is None:
+        codes = _codes[module] = _decoded(_blobs.pop(module, None))
+    code = codes.get(source)
     if type(code) is not CodeType:
         code = compile(source, "<string>", "exec", dont_inherit=True)  # what exec(source) compiles
-        _codes[source] = code
-        _note_miss()
+        codes[source] = code
+        _note_change(module)
     _used.add(source)
     return exec(code, globals, locals)
 
 
-def _note_miss() -> None:
-    global _missed
-    if not _missed:
-        _missed = True
+def _note_change(module: str) -> None:
+    if not _changed:
         import atexit
 
         atexit.register(_write)
+    _changed.add(module)
 
 
-def _read() -> dict[str, CodeType]:
+def _read() -> dict[str, bytes]:
     try:
         with open(_FILE, "rb") as f:
             found = marshal.loads(f.read())  # (marshal.load reads a file object in small pieces: 5x slower)
@@ -75,22 +80,33 @@ def _read() -> dict[str, CodeType]:
     return found if type(found) is dict else {}
 
 
+def _decoded(blob) -> dict[str, CodeType]:
+    try:
+        found = marshal.loads(blob) if type(blob) is bytes else {}
+    except Exception:
+        return {}
+    return found if type(found) is dict else {}
+
+
 def _write(asked: bool = False) -> None:
     if sys.dont_write_bytecode and not asked:
         return
-    keep = _codes if len(_codes) <= _LIMIT else {text: _codes[text] for text in _used}
+    blobs = dict(_blobs)  # the modules this process did not import, as read
+    for module, codes in _codes.items():
+        if module in _changed:  # importing a module defines all its classes: what ran is all it has now
+            codes = {text: code for text, code in codes.items() if text in _used}
+        blobs[module] = marshal.dumps(codes)
     tmp = f"{_FILE}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(_FILE), exist_ok=True)
         with open(tmp, "wb") as f:
-            marshal.dump(keep, f)
+            f.write(marshal.dumps(blobs))
         os.replace(tmp, _FILE)  # readers see the old file or the new one, never half
     except OSError:  # a read-only install: compile every time, as before
         try:
             os.unlink(tmp)
         except OSError:
             pass
-
 
 
 def prime() -> None:

@@ -39,15 +39,25 @@ RECORDS = textwrap.dedent(
 )
 
 
+MODULE = "zplan.fake_records"
+
+
 @pytest.fixture()
 def store(tmp_path, monkeypatch):
     """The module's state as a fresh process sees it, its file in a temporary folder."""
     monkeypatch.setattr(kept, "_FILE", str(tmp_path / "__pycache__" / "dataclass-methods.test.marshal"))
-    monkeypatch.setattr(kept, "_codes", {})
-    monkeypatch.setattr(kept, "_used", set())
-    monkeypatch.setattr(kept, "_missed", True)  # (no exit hook registered from a test)
+    for name, empty in (("_blobs", {}), ("_codes", {}), ("_used", set()), ("_changed", set())):
+        monkeypatch.setattr(kept, name, empty)
+    monkeypatch.setattr(kept, "_note_change", kept._changed.add)  # (no exit hook registered from a test)
     kept.install()
     return tmp_path
+
+
+def _restart() -> None:
+    """What the next process starts from: the file as written."""
+    for table in (kept._blobs, kept._codes, kept._used, kept._changed):
+        table.clear()
+    kept._blobs.update(kept._read())
 
 
 def _define(name: str) -> types.ModuleType:
@@ -74,18 +84,16 @@ def _behaviour(m: types.ModuleType) -> list:
 
 def test_kept_code_gives_the_same_classes(store, monkeypatch):
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
-    compiled = _define("zplan.fake_records")
-    texts = set(kept._codes)
-    assert len(texts) >= 8  # __init__, __repr__, __eq__, __setattr__ ... of three classes
+    compiled = _define(MODULE)
+    texts = set(kept._codes[MODULE])
+    assert len(texts) >= 8 and kept._changed == {MODULE}  # __init__, __repr__, __eq__, __setattr__ ... of three classes
     kept._write()
-    kept._codes.clear()
-    kept._codes.update(kept._read())
-    assert set(kept._codes) == texts
-    kept._used.clear()
-    again = _define("zplan.fake_records")
-    assert kept._used == texts  # every method came from the file
+    _restart()
+    assert set(kept._blobs) == {MODULE} and kept._codes == {}  # decoded when the module defines its first class
+    again = _define(MODULE)
+    assert kept._used == texts and not kept._changed  # every method came from the file
     assert _behaviour(again) == _behaviour(compiled)
-    for text, code in kept._codes.items():
+    for text, code in kept._codes[MODULE].items():
         fresh = compile(text, "<string>", "exec", dont_inherit=True)
         assert code == fresh  # (code equality: bytecode, constants, names, line table)
 
@@ -95,36 +103,55 @@ def test_other_packages_dataclasses_are_compiled_as_always(store):
     assert kept._codes == {} and kept._used == set()
 
 
-@pytest.mark.parametrize("content", [b"", b"\x00garbage", marshal.dumps([1, 2]), None])
+def test_only_the_code_a_module_still_has_is_written_back(store, monkeypatch):
+    _define(MODULE)
+    kept._write(asked=True)
+    _restart()
+    monkeypatch.setattr(sys.modules[__name__], "RECORDS", RECORDS.replace("    tags: tuple = ()\n", "    tags: tuple = ()\n    extra: int = 3\n"))
+    module = _define(MODULE)
+    assert module.Point(1).extra == 3 and kept._changed == {MODULE}  # the edited methods compiled afresh
+    kept._write(asked=True)
+    _restart()
+    _define(MODULE)
+    assert not kept._changed
+    assert set(kept._codes[MODULE]) == kept._used  # the old methods were dropped
+
+
+def _blob_of_texts(value) -> bytes:
+    _define(MODULE)
+    return marshal.dumps({MODULE: marshal.dumps({text: value for text in kept._codes[MODULE]})})
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00garbage", marshal.dumps([1, 2]), marshal.dumps({MODULE: b"\x00garbage"}),
+                                     marshal.dumps({MODULE: "not bytes"}), "texts without code"],
+                         ids=["empty", "garbage", "a list", "a damaged module", "not bytes", "texts without code"])
 def test_a_damaged_or_foreign_file_is_ignored(store, content):
     path = store / "__pycache__" / "dataclass-methods.test.marshal"
     path.parent.mkdir()
-    if content is None:  # a dict, but holding no code: each text is compiled again
-        compiled = _define("zplan.fake_records")
-        content = marshal.dumps({text: "not code" for text in kept._codes})
+    if content == "texts without code":  # each text is compiled again
+        content = _blob_of_texts("not code")
     path.write_bytes(content)
-    kept._codes.clear()
-    kept._codes.update(kept._read())
-    module = _define("zplan.fake_records")
+    _restart()
+    module = _define(MODULE)
     assert module.Point(1) == module.Point(1, 2)
-    assert all(isinstance(code, types.CodeType) for text, code in kept._codes.items() if text in kept._used)
+    assert all(isinstance(code, types.CodeType) for code in kept._codes[MODULE].values())
 
 
 def test_written_only_when_bytecode_may_be_written(store, monkeypatch):
-    _define("zplan.fake_records")
+    _define(MODULE)
     path = store / "__pycache__" / "dataclass-methods.test.marshal"
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     kept._write()
     assert not path.exists()
     kept._write(asked=True)  # prime(), as compileall does
-    assert set(marshal.loads(path.read_bytes())) == set(kept._codes)
+    assert set(marshal.loads(marshal.loads(path.read_bytes())[MODULE])) == set(kept._codes[MODULE])
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
 
 
 def test_a_read_only_install_only_compiles(store, monkeypatch):
     monkeypatch.setattr(kept, "_FILE", str(store / "missing" / "deeper" / "x.marshal"))
     (store / "missing").write_text("a file where the folder would be")
-    _define("zplan.fake_records")
+    _define(MODULE)
     kept._write(asked=True)  # no error
 
 
@@ -135,9 +162,9 @@ def test_a_command_writes_and_then_reads_it(tmp_path):
         import sys
         from zplan import _record_code as kept
         kept._FILE = {str(tmp_path / "kept.marshal")!r}
-        kept._codes.clear(); kept._codes.update(kept._read())
+        kept._blobs.clear(); kept._blobs.update(kept._read())
         import zplan.plan.model, zplan.config.model
-        print(kept._missed, len(kept._used))
+        print(bool(kept._changed), len(kept._used))
         """
     )
     env = {"PATH": "/usr/bin:/bin"}
