@@ -7,10 +7,12 @@ from zplan import addrs, diags
 from zplan.config import hcl
 from zplan.config.model import Config, ModuleCall, Moved, Repeat
 
+REPEAT = ("count", "for_each")  # meta-arguments making instances
+
 
 def repeat(block: hcl.Block, found: diags.Collector) -> Repeat | None:
     """``count`` or ``for_each`` (never both, as in Terraform); evaluated when the block is expanded."""
-    present = [block.attributes[k] for k in ("count", "for_each") if k in block.attributes]  # (loader.REPEAT)
+    present = [block.attributes[k] for k in REPEAT if k in block.attributes]
     if len(present) == 2:
         found.error(
             'a block cannot use both "count" and "for_each"',
@@ -38,7 +40,7 @@ def module(config: Config, block: hcl.Block, found: diags.Collector) -> None:
     for attr_name, attr in attrs.items():
         if attr_name == "depends_on":
             call.depends_on = attr.expr.references()
-        elif attr_name not in (*loader.REPEAT, "source", "providers"):
+        elif attr_name not in (*REPEAT, "source", "providers"):
             call.inputs[attr_name] = attr.expr
             call.input_ranges[attr_name] = attr.range
     config.modules[name] = call

@@ -30,7 +30,7 @@ from zplan.config.model import (
 
 CONFIG_GLOB = "*.zp.hcl"
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-REPEAT = ("count", "for_each")  # meta-arguments making instances (zplan.config.calls)
+REPEAT = calls.REPEAT
 STEP_ATTRIBUTES = frozenset({"source", "tfx", "inputs", "params", "outputs", "depends_on", "description", "timeout", "resources", "cache", "backend", *REPEAT})
 
 # Stack components and settings a stack block may name (flavors validate their own values).
