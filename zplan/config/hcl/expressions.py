@@ -25,7 +25,7 @@ from zplan.config.expr import (
     Splat,
     TupleExpr,
 )
-from zplan.config.hcl.lexer import END, KIND, MAX_DEPTH, NL, START, VALUE, Token, describe
+from zplan.config.hcl.lexer import END, KIND, MAX_DEPTH, NL, START, VALUE, Token, describe, shared
 from zplan.config.hcl.templates import TemplateParser
 from zplan.config.operators import Binary, Conditional, ForExpr, Unary
 from zplan.config.values import is_number
@@ -139,7 +139,7 @@ class ExpressionParser(TemplateParser):
         self.i += 1
         kind, value = token[KIND], token[VALUE]
         if kind == "string":
-            node: Expr = Literal(value[1:-1])
+            node: Expr = Literal(shared(value[1:-1]))
         elif kind == "number":
             node = Literal(float(value) if ("." in value or "e" in value or "E" in value) else int(value))
         elif value in _KEYWORDS:
@@ -252,7 +252,7 @@ class ExpressionParser(TemplateParser):
         self.i += 1
         kind = token[KIND]
         if kind == "string":
-            return self.done(Literal(token[VALUE][1:-1]), token)
+            return self.done(Literal(shared(token[VALUE][1:-1])), token)
         if kind == "ident":
             name = token[VALUE]
             if name in _KEYWORDS:

@@ -9,6 +9,7 @@ so the parser never sees template syntax. Only spaces, tabs and newlines
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 from zplan.diags import DiagnosticError, fail
@@ -27,6 +28,14 @@ KIND, VALUE, START, END, NL = range(5)
 
 
 MAX_DEPTH = 64  # nesting of blocks, brackets and templates: deeper input is an error, not a crash
+SHARED_TEXT = 64  # quoted strings up to this length are shared, as names are (``shared``)
+
+
+def shared(text: str) -> str:
+    """One string object for every occurrence of a name or short literal (``step``, ``source``,
+    ``"steps.py:train"`` once per step): the parse cache then stores and loads each once, and a
+    big configuration keeps one copy in memory."""
+    return sys.intern(text) if len(text) <= SHARED_TEXT else text
 
 
 class Interp:
@@ -108,7 +117,10 @@ class Lexer:
             resume = -1
             for m in _TOKEN.finditer(text, pos):
                 kind = m.lastgroup
-                if kind == "ident" or kind == "number" or kind == "string":
+                if kind == "ident":
+                    add((kind, sys.intern(m.group()), m.start(), m.end(), nl))
+                    nl = False
+                elif kind == "number" or kind == "string":
                     add((kind, m.group(), m.start(), m.end(), nl))
                     nl = False
                 elif kind == "op":

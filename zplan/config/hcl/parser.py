@@ -15,7 +15,7 @@ from pathlib import Path
 
 from zplan.diags import Range, fail
 from zplan.config.hcl.expressions import ExpressionParser
-from zplan.config.hcl.lexer import KIND, NL, VALUE, Lexer, Token, describe
+from zplan.config.hcl.lexer import KIND, NL, VALUE, Lexer, Token, describe, shared
 from zplan.config.hcl.nodes import Attribute, Block
 from zplan.config.expr import Expr, Source
 
@@ -131,7 +131,7 @@ class Parser(ExpressionParser):
             if kind == "{":
                 break
             if kind == "string" or kind == "ident":
-                labels.append(token[VALUE][1:-1] if kind == "string" else token[VALUE])
+                labels.append(shared(token[VALUE][1:-1]) if kind == "string" else token[VALUE])
             elif kind == "template":
                 parts = token[VALUE]
                 if len(parts) != 1 or not isinstance(parts[0], str):
