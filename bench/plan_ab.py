@@ -33,7 +33,8 @@ def span(values: list[float]) -> str:
 def _copy(project: Path, version: str) -> Path:
     """The project for one version alone: the cache of installed libraries is keyed by the Python
     path, which PYTHONPATH changes, so one project shared by both would rescan them on every run."""
-    copy = Path(__file__).resolve().parent / ".work" / "plan_ab" / version.replace(" ", "-") / project.resolve().name
+    # named by the project's folder and its parent's: the workloads' projects are all called "zplan"
+    copy = Path(__file__).resolve().parent / ".work" / "plan_ab" / version.replace(" ", "-") / "-".join(project.resolve().parts[-2:])
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(project, copy, symlinks=True)
     return copy
