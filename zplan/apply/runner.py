@@ -19,6 +19,11 @@ from zplan.plan import model as m
 from zplan.secrets import redact
 
 
+# What the workers' forkserver imports once, for every worker it forks (zplan.apply.forkserver_exit:
+# its own exit skips interpreter teardown).
+WORKER_PRELOAD = ("zplan.apply.forkserver_exit", "zplan.apply.worker")
+
+
 class StepRunner:
     grace = STOP_GRACE_SECONDS  # between asking a step to stop (SIGTERM) and killing it
 
@@ -55,7 +60,7 @@ class StepRunner:
 
     def _worker_pool(self) -> WorkerPool:
         if self._pool is None:
-            self._pool = WorkerPool(self.parallelism, preload=("zplan.apply.worker",))
+            self._pool = WorkerPool(self.parallelism, preload=WORKER_PRELOAD)
         return self._pool
 
     def _surely_runs_here(self, plan: m.StepPlan) -> bool:

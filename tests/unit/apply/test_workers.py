@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from zplan.apply.runner import WORKER_PRELOAD
 from zplan.apply.workers import TaskCancelled, TaskTimedOut, WorkerDied, WorkerPool
 
 
@@ -75,7 +76,7 @@ def _wait_gone(pid: int, seconds: float = 10.0) -> bool:
 
 @pytest.fixture
 def pool():
-    p = WorkerPool(2, grace=1.0)
+    p = WorkerPool(2, grace=1.0, preload=WORKER_PRELOAD)  # as an apply makes it
     yield p
     p.shutdown(cancel=True)
 
@@ -207,3 +208,24 @@ def test_a_worker_does_not_run_the_parents_main_script(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "None" and not marker.exists()
+
+
+def test_only_the_forkserver_itself_exits_at_once(tmp_path):
+    """zplan.apply.forkserver_exit: the importing process skips teardown (the exit handlers
+    registered before it do not run); a process forked from it exits as it always did."""
+    script = textwrap.dedent(
+        f"""
+        import atexit, os, sys
+        atexit.register(lambda: open(os.path.join({str(tmp_path)!r}, str(os.getpid())), "w").close())
+        import zplan.apply.forkserver_exit
+        child = os.fork()
+        if child == 0:
+            sys.exit(3)
+        print(os.getpid(), child, os.waitpid(child, 0)[1] >> 8)
+        sys.exit(5)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    parent, child, child_code = done.stdout.split()
+    assert (done.returncode, child_code) == (0, "3")
+    assert (tmp_path / child).exists() and not (tmp_path / parent).exists()  # the child's teardown ran, not the parent's
