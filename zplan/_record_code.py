@@ -116,8 +116,8 @@ def prime() -> None:
 
     install()
     for module in pkgutil.walk_packages([os.path.dirname(os.path.abspath(__file__))], "zplan."):
-        if module.name.rsplit(".", 1)[-1] == "__main__":
-            continue  # runs the command line
+        if module.name.rsplit(".", 1)[-1] == "__main__" or module.name == "zplan.apply.forkserver_exit":
+            continue  # they run the command line / make this process's exit skip its teardown
         try:
             importlib.import_module(module.name)
         except Exception:  # an optional library (tfx, kfp ...) not installed here
