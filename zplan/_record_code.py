@@ -25,8 +25,9 @@ import sys
 from types import CodeType
 
 _OURS = ("zplan.", "zplan_")  # module names whose dataclasses are kept
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _FILE = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)),
+    _PACKAGE,
     "__pycache__",
     f"dataclass-methods.{sys.implementation.cache_tag}.opt{sys.flags.optimize}.marshal",
 )
@@ -115,9 +116,9 @@ def prime() -> None:
     import pkgutil
 
     install()
-    for module in pkgutil.walk_packages([os.path.dirname(os.path.abspath(__file__))], "zplan."):
-        if module.name.rsplit(".", 1)[-1] == "__main__" or module.name == "zplan.apply.forkserver_exit":
-            continue  # they run the command line / make this process's exit skip its teardown
+    for module in pkgutil.walk_packages([_PACKAGE], "zplan."):
+        if module.name.rsplit(".", 1)[-1] == "__main__":
+            continue  # runs the command line
         try:
             importlib.import_module(module.name)
         except Exception:  # an optional library (tfx, kfp ...) not installed here

@@ -1,16 +1,30 @@
-"""Preloaded by the step workers' forkserver, and only there: its exit skips interpreter teardown.
+"""Preloaded by the step workers' forkserver: there, its exit skips interpreter teardown.
 
 When an apply ends, the worker pool stops the forkserver and waits for it to exit. An ordinary
 exit tears down every module the forkserver preloaded (zplan's worker side and what it imports):
 ~12 ms at the end of every apply, for a process that holds no buffered output and no file to
-flush. Only the forkserver's own process exits early: the processes forked from it (step workers,
-and whatever a step forks) see the same pid check fail and exit as they always did.
+flush. Imported anywhere else (a tool importing every module, a test) it does nothing; and the
+processes forked from the forkserver (step workers, and whatever a step forks) fail its pid check
+and exit as they always did.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import sys
+
+_FORKSERVER_MAIN = os.path.join("multiprocessing", "forkserver.py")
+
+
+def _preloaded_by_forkserver() -> bool:
+    """Whether this import runs inside the forkserver's own ``main`` (its preload loop)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "main" and frame.f_code.co_filename.endswith(_FORKSERVER_MAIN):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _exit_at_once(pid: int) -> None:
@@ -18,4 +32,5 @@ def _exit_at_once(pid: int) -> None:
         os._exit(0)
 
 
-atexit.register(_exit_at_once, os.getpid())  # registered last, run first
+if _preloaded_by_forkserver():
+    atexit.register(_exit_at_once, os.getpid())  # registered last, run first

@@ -210,22 +210,46 @@ def test_a_worker_does_not_run_the_parents_main_script(tmp_path):
     assert out.stdout.strip() == "None" and not marker.exists()
 
 
-def test_only_the_forkserver_itself_exits_at_once(tmp_path):
-    """zplan.apply.forkserver_exit: the importing process skips teardown (the exit handlers
-    registered before it do not run); a process forked from it exits as it always did."""
+def _forkserver_torn_down(tmp_path, monkeypatch, preload: tuple[str, ...]) -> bool:
+    """Run a pool whose forkserver first preloads a module recording its pid and, in an exit
+    handler, its teardown; whether the forkserver's teardown ran once the pool is shut down."""
+    (tmp_path / "mark_teardown.py").write_text(textwrap.dedent(
+        f"""
+        import atexit, os
+        open(os.path.join({str(tmp_path)!r}, "forkserver"), "w").write(str(os.getpid()))
+        atexit.register(lambda: open(os.path.join({str(tmp_path)!r}, f"torn-down-{{os.getpid()}}"), "w").close())
+        """
+    ))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), *sys.path]))  # the forkserver is a new Python
+    pool = WorkerPool(1, preload=("mark_teardown", *preload))
+    assert pool.submit(square, 3).result(30) == 9
+    pool.shutdown()  # waits for the forkserver to exit
+    forkserver = (tmp_path / "forkserver").read_text()
+    return (tmp_path / f"torn-down-{forkserver}").exists()
+
+
+def test_the_forkserver_skips_its_teardown_and_its_workers_exit_as_before(tmp_path, monkeypatch):
+    assert not _forkserver_torn_down(tmp_path, monkeypatch, WORKER_PRELOAD)
+    with pytest.raises(WorkerDied, match="exited with code 7"):  # a worker's own exit code still comes back
+        with_exit_module = WorkerPool(1, preload=WORKER_PRELOAD)
+        try:
+            with_exit_module.submit(crash, 7).result(30)
+        finally:
+            with_exit_module.shutdown()
+
+
+def test_without_the_exit_module_the_forkserver_is_torn_down(tmp_path, monkeypatch):
+    assert _forkserver_torn_down(tmp_path, monkeypatch, ("zplan.apply.worker",))
+
+
+def test_imported_anywhere_else_the_exit_module_does_nothing(tmp_path):
     script = textwrap.dedent(
         f"""
-        import atexit, os, sys
-        atexit.register(lambda: open(os.path.join({str(tmp_path)!r}, str(os.getpid())), "w").close())
+        import atexit, sys
+        atexit.register(lambda: open({str(tmp_path / "torn-down")!r}, "w").close())
         import zplan.apply.forkserver_exit
-        child = os.fork()
-        if child == 0:
-            sys.exit(3)
-        print(os.getpid(), child, os.waitpid(child, 0)[1] >> 8)
         sys.exit(5)
         """
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    parent, child, child_code = done.stdout.split()
-    assert (done.returncode, child_code) == (0, "3")
-    assert (tmp_path / child).exists() and not (tmp_path / parent).exists()  # the child's teardown ran, not the parent's
+    assert done.returncode == 5 and (tmp_path / "torn-down").exists()
