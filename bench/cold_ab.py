@@ -22,8 +22,8 @@ from measure import expect, run
 from report import load_average
 from run import WORK, forget_runs
 
-APPLY = "import sys; sys.argv = ['zplan', 'apply', '-auto-approve']; from zplan.cli.app import main; main()"
-PLAN = "import sys; sys.argv = ['zplan', 'plan']; from zplan.cli.app import main; main()"
+APPLY = ["-m", "zplan.cli", "apply", "-auto-approve"]  # as the `zplan` command runs them, in either tree
+PLAN = ["-m", "zplan.cli", "plan"]
 
 
 def span(values: list[float], scale: float = 1.0, fmt: str = "{:.2f}") -> str:
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     versions = {"this tree": None, **({"before": str(args.before.resolve())} if args.before else {})}
     envs = {name: dict(os.environ, **({"PYTHONPATH": path} if path else {})) for name, path in versions.items()}
     forget_runs(wl.root, keep_caches=True)
-    run([sys.executable, "-c", PLAN], wl.root, envs["this tree"])  # parse and stat caches filled
+    run([sys.executable, *PLAN], wl.root, envs["this tree"])  # parse and stat caches filled
     print(f"load average before: {load_average()}", flush=True)
     walls: dict[str, list[float]] = {v: [] for v in versions}
     cpus: dict[str, list[float]] = {v: [] for v in versions}
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in (versions if i % 2 == 0 else reversed(list(versions))):
             forget_runs(wl.root, keep_caches=True)
             os.sync()
-            r = expect(run([sys.executable, "-c", APPLY], wl.root, envs[name]), (0,), f"cold apply ({name})", "Apply complete")
+            r = expect(run([sys.executable, *APPLY], wl.root, envs[name]), (0,), f"cold apply ({name})", "Apply complete")
             walls[name].append(r.wall)
             cpus[name].append(r.cpu)
         print(f"round {i + 1}: load {load_average()}", flush=True)

@@ -20,7 +20,8 @@ import json, os, sys, time
 t0 = time.process_time()
 os.chdir(sys.argv[1])
 sys.argv = ["zplan", "plan", "-detailed-exitcode"]
-import zplan.cli.app as app
+import zplan.cli.launch as launch
+from zplan.cli import plan_cmd
 from zplan.operations import applying, planning
 from zplan.state import backend
 from zplan.plan.planner import Planner
@@ -38,7 +39,7 @@ def timed(owner, name, label):
 
 timed(applying, "open_project", "open project")
 timed(applying, "make_plan", "(make_plan)")
-timed(app, "_run", "(CLI command)")
+timed(plan_cmd, "run", "(CLI command)")
 timed(backend.FileBackend, "read", "read state")
 timed(Planner, "plan", "plan steps")
 timed(applying, "to_json", "JSON plan")
@@ -47,7 +48,7 @@ timed(planning, "adopt_leftovers", "adopt")
 import zplan.render.plan_view as plan_view
 timed(plan_view, "print_plan", "print plan")
 try:
-    app.main()
+    launch.main()
 except SystemExit:
     pass
 spent["total"] = time.process_time()

@@ -23,7 +23,7 @@ from pathlib import Path
 from measure import expect, run
 from report import load_average
 
-PLAN = "import sys; sys.argv = ['zplan', 'plan', '-detailed-exitcode']; from zplan.cli.app import main; main()"
+PLAN = ["-m", "zplan.cli", "plan", "-detailed-exitcode"]  # as the `zplan` command runs it, in either tree
 
 
 def span(values: list[float]) -> str:
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeat):
             for name, path in versions.items():
                 env = dict(os.environ, **({"PYTHONPATH": path} if path else {}))
-                r = expect(run([sys.executable, "-c", PLAN], copies[name], env), (0,), f"no-change plan ({name})")
+                r = expect(run([sys.executable, *PLAN], copies[name], env), (0,), f"no-change plan ({name})")
                 walls[name].append(r.wall)
                 cpus[name].append(r.cpu)
                 rss[name] = max(rss[name], r.rss_mb)

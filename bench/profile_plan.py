@@ -14,7 +14,7 @@ import workloads
 from measure import BenchError, expect, run
 from workloads import Workload
 
-PLAN = "import sys; sys.argv = ['zplan', 'plan']; from zplan.cli.app import main; main()"
+PLAN = "import runpy, sys; sys.argv = ['zplan', 'plan']; runpy.run_module('zplan.cli', run_name='__main__')"
 
 
 def profile(wl: Workload, zplan: str, work: Path, top: int = 20) -> str:

@@ -1,14 +1,16 @@
 """A no-change plan imports only what the configuration needs (its start-up is most of its time).
 
 The small pipeline declares no resource, module call, command step or step resources, and a
-plan takes no lock: the modules for those stay unimported, and so does rich (typer is imported
-without it; the plan view prints plain text).
+plan takes no lock: the modules for those stay unimported, and so do rich (the plan view prints
+plain text), typer and click (the quick launch reads a plan's usual flags itself).
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+
+import pytest
 
 from tests.cli.helpers import cli_env
 
@@ -21,12 +23,14 @@ NOT_NEEDED = (
     "socket",  # the lock holder's host and user: only commands that lock
     "getpass",
     "rich",
+    "typer",  # the quick launch reads `plan -detailed-exitcode` itself (zplan.cli.launch)
+    "click",
 )
 
 PLAN = (
     "import sys\n"
     "sys.argv = ['zplan', 'plan', '-detailed-exitcode']\n"
-    "from zplan.cli.app import main\n"
+    "from zplan.cli.launch import main\n"
     "try:\n"
     "    main()\n"
     "except SystemExit as exc:\n"
@@ -45,12 +49,12 @@ def test_a_no_change_plan_leaves_unneeded_modules_unimported(applied):
     assert imported == "", f"imported by a no-change plan: {imported}"
 
 
-def test_the_plan_command_pauses_the_collector_throughout_and_restores_it(applied, monkeypatch):
+@pytest.mark.parametrize("entry", ["zplan.cli.launch", "zplan.cli.app"])  # the quick launch, the full command line
+def test_the_plan_command_pauses_the_collector_throughout_and_restores_it(applied, monkeypatch, entry):
     import gc
+    import importlib
 
-    import pytest
-
-    from zplan.cli.app import main
+    main = importlib.import_module(entry).main
     from zplan.operations import applying
     from zplan.render import plan_view
 
@@ -74,7 +78,7 @@ def test_the_plan_command_pauses_the_collector_throughout_and_restores_it(applie
 
 
 def test_the_plan_process_leaves_the_collector_off_as_it_exits_and_other_commands_restore_it(applied):
-    script = ("import gc, sys\nsys.argv = ['zplan', '{command}']\nfrom zplan.cli.app import main\n"
+    script = ("import gc, sys\nsys.argv = ['zplan', '{command}']\nfrom zplan.cli.launch import main\n"
               "try:\n    main()\nexcept SystemExit:\n    pass\nprint('collector', gc.isenabled())\n")
     seen = {}
     for command in ("plan", "validate"):

@@ -1,3 +1,3 @@
-from zplan.cli.app import main
+from zplan.cli.launch import main
 
 main()

@@ -41,8 +41,7 @@ def _import_typer():
 
 typer = _import_typer()
 
-from zplan import diags
-from zplan.cli import common, migrate_cmd, results_cmd, state_cmd, ui_cmd
+from zplan.cli import common, migrate_cmd, plan_cmd, process, results_cmd, state_cmd, ui_cmd
 from zplan.cli.common import LockTimeoutOpt, stack_option, opt, project_args
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -126,32 +125,11 @@ def plan(
     verbose: bool = opt(False, "verbose", "Show unchanged attributes, resources and every cached step."),
 ) -> None:
     """Show what apply would do, and why."""
-    # The collector paused for the whole command (its imports too), not just while the configuration,
-    # the state and the plan are built: each collection in between rescanned what those left (~7 % of
-    # a 20,000-step plan's CPU). A caller living on gets it back when the command returns, and the
-    # next collection frees what the plan left; the `zplan` process itself ends with the command, so
-    # it leaves the collector off rather than have it scan millions of objects just before exiting
-    # (~4 % more).
-    if _ENDS_THE_PROCESS:
-        gc.disable()  # (collector.paused leaves an outer pause alone)
-    from zplan.operations import applying
-    from zplan.render.plan_view import has_changes, print_plan, print_saved_note
-    from zplan.state import collector
-
-    if format not in ("text", "markdown", "json"):
-        raise diags.fail(f"unknown plan format {format!r}", "use text, markdown or json")
-    selection = applying.Selection(target, exclude, replace, destroy, refresh)
-    with collector.paused():
-        outcome = applying.plan(project_args(stack, var, var_file), selection, out)
-        print_plan(outcome.doc, format, verbose)
-    if outcome.adopted:
-        from zplan.render.apply_view import adopted_view
-
-        adopted_view(outcome.adopted)
-    if out is not None:
-        print_saved_note(out, format)
-    if detailed_exitcode and has_changes(outcome.doc):
-        raise typer.Exit(2)
+    flags = plan_cmd.PlanFlags(out, list(var), list(var_file), stack, list(target), list(exclude), list(replace),
+                               destroy, refresh, detailed_exitcode, format, verbose)
+    code = plan_cmd.run(common.root(), flags)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -336,76 +314,39 @@ def run_step(address: str, stack: Optional[str] = stack_option(), var: List[str]
         raise typer.Exit(1)
 
 
-_ENDS_THE_PROCESS = False  # main() was called without argv: as the process's command, which exits after it
-
-
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: user mistakes become messages and exit 1, never tracebacks.
-    Called without ``argv`` it is the process's command (the process exits after it);
-    a caller that lives on passes ``argv``."""
-    # A command builds tens of thousands of long-lived objects (config, state records, the
-    # plan), nearly all acyclic: at the default threshold of 700 allocations the collector
-    # rescans them about 90 times on a 1,000-step plan, ~8 % of a no-change plan's CPU.
-    # Steps run in workers started from a fresh interpreter, with the default settings.
-    from zplan.config import loader
-
-    global _ENDS_THE_PROCESS
-
-    loader.FREEZE_PARSED_TREES = True
-    saved = gc.get_threshold()
-    gc.set_threshold(20_000, *saved[1:])
-    _ENDS_THE_PROCESS = argv is None  # the console script (and `python -m zplan.cli`): the process exits next
-    try:
+    """The full command line (zplan.cli.launch sends here all but the quick plan): user mistakes
+    become messages and exit 1, never tracebacks. Called without ``argv`` it is the process's
+    command (the process exits after it); a caller that lives on passes ``argv``."""
+    with process.command_settings(ends_the_process=argv is None):
         _run(argv)
-    finally:
-        _ENDS_THE_PROCESS = False
-        # For a caller that lives on (a test, a notebook running a command), later loads freeze
-        # nothing more. What this command froze stays so: unfreezing would make the collection at
-        # interpreter exit scan it all, ~10 ms more for every command.
-        loader.FREEZE_PARSED_TREES = False
-        gc.set_threshold(*saved)
 
 
 def _run(argv: list[str] | None) -> None:
     import click
 
     argv = sys.argv[1:] if argv is None else argv
-    _exit_cleanly_on_sigterm()
     command = typer.main.get_command(_only_invoked(app, argv))
-    ctx = None
-    try:
-        with command.make_context("zplan", list(argv)) as ctx:
-            command.invoke(ctx)
-        sys.exit(0)
-    except diags.DiagnosticError as exc:
-        from zplan.render.console import print_diagnostics
+    made: list[click.Context] = []
 
-        print_diagnostics(exc.diagnostics, common.root_or_none(ctx))
-        sys.exit(1)
-    except (typer.Exit, click.exceptions.Exit) as exc:
-        sys.exit(exc.exit_code)
-    except click.UsageError as exc:  # exit 1, never 2: 2 means "changes present" under -detailed-exitcode
-        sys.stderr.write(f"Error: {common.usage_message(exc, list(argv))}\n")
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(1)
-    except (click.Abort, KeyboardInterrupt):
-        sys.stderr.write("Interrupted.\n")
-        sys.exit(130)
-    except BrokenPipeError:  # the reader went away (`zplan state list | head`): nothing to report
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail again
-        sys.exit(1)
-    except Exception as exc:  # the project's own bugs: show them plainly, but still exit 1
-        from zplan.state.backend import StateLockedError
+    def invoke() -> int:
+        try:
+            with command.make_context("zplan", list(argv)) as ctx:
+                made.append(ctx)
+                command.invoke(ctx)
+        except click.exceptions.Exit as exc:  # (typer.Exit is click's)
+            return exc.exit_code
+        except click.UsageError as exc:  # exit 1, never 2: 2 means "changes present" under -detailed-exitcode
+            sys.stderr.write(f"Error: {common.usage_message(exc, list(argv))}\n")
+            return 1
+        except click.ClickException as exc:
+            exc.show()
+            return 1
+        except click.Abort:
+            raise KeyboardInterrupt from None
+        return 0
 
-        if isinstance(exc, StateLockedError):
-            sys.stderr.write(f"Error: {exc}\n  another zplan command holds the lock; wait (-lock-timeout 5m) or, if its holder is gone for good, run `zplan force-unlock {exc.holder.id if exc.holder else 'ID'}`\n")
-            sys.exit(1)
-        if os.environ.get("ZPLAN_DEBUG"):
-            raise
-        sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {exc}\n  (set ZPLAN_DEBUG=1 for the traceback and please report it)\n")
-        sys.exit(1)
+    process.run_guarded(invoke, lambda: common.root_or_none(made[0] if made else None))
 
 
 def _only_invoked(whole: typer.Typer, argv: list[str]) -> typer.Typer:
@@ -428,17 +369,6 @@ def _only_invoked(whole: typer.Typer, argv: list[str]) -> typer.Typer:
 
 def _command_name(info) -> str:
     return info.name or typer.main.get_command_name(info.callback.__name__)
-
-
-def _exit_cleanly_on_sigterm() -> None:
-    """SIGTERM unwinds like Ctrl-C (locks released, temporary files removed) and exits 143;
-    during an apply, the applier stops its steps first (zplan.apply.interrupts)."""
-    import signal
-
-    def terminate(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, terminate)
 
 
 if _COLLECTING:

@@ -1,0 +1,91 @@
+"""What every ``zplan`` command process shares, whichever parser read its flags (the quick
+launch in zplan.cli.launch or the full command line in zplan.cli.app): the collector's
+settings for a process that runs one command, and how a command ends (an exit code, and a
+message, never a traceback, for a user's mistake)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, NoReturn
+
+from zplan import diags
+
+_ENDS_THE_PROCESS = False  # the command runs as the process's own (console script, `python -m zplan.cli`)
+
+
+def ends_the_process() -> bool:
+    """Whether the process exits once this command returns (so it need not tidy up for later)."""
+    return _ENDS_THE_PROCESS
+
+
+@contextmanager
+def command_settings(ends_the_process: bool) -> Iterator[None]:
+    """The collector's settings while one command runs, restored after it for a caller that lives on.
+
+    A command builds tens of thousands of long-lived objects (config, state records, the
+    plan), nearly all acyclic: at the default threshold of 700 allocations the collector
+    rescans them about 90 times on a 1,000-step plan, ~8 % of a no-change plan's CPU. Steps
+    run in workers started from a fresh interpreter, with the default settings.
+    """
+    from zplan.config import loader
+
+    global _ENDS_THE_PROCESS
+    loader.FREEZE_PARSED_TREES = True
+    saved = gc.get_threshold()
+    gc.set_threshold(20_000, *saved[1:])
+    _ENDS_THE_PROCESS = ends_the_process
+    try:
+        yield
+    finally:
+        _ENDS_THE_PROCESS = False
+        # For a caller that lives on (a test, a notebook running a command), later loads freeze
+        # nothing more. What this command froze stays so: unfreezing would make the collection at
+        # interpreter exit scan it all, ~10 ms more for every command.
+        loader.FREEZE_PARSED_TREES = False
+        gc.set_threshold(*saved)
+
+
+def run_guarded(command: Callable[[], int], root: Callable[[], Path | None]) -> NoReturn:
+    """Run ``command`` and exit with the code it returns. User mistakes (diagnostics) are
+    printed relative to ``root()`` and exit 1; an interruption exits 130; zplan's own bugs
+    are shown in one line (ZPLAN_DEBUG=1 for the traceback) and exit 1."""
+    _exit_cleanly_on_sigterm()
+    try:
+        code = command()
+    except diags.DiagnosticError as exc:
+        from zplan.render.console import print_diagnostics
+
+        print_diagnostics(exc.diagnostics, root())
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        sys.exit(130)
+    except BrokenPipeError:  # the reader went away (`zplan state list | head`): nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail again
+        sys.exit(1)
+    except Exception as exc:  # the project's own bugs: show them plainly, but still exit 1
+        from zplan.state.backend import StateLockedError
+
+        if isinstance(exc, StateLockedError):
+            sys.stderr.write(f"Error: {exc}\n  another zplan command holds the lock; wait (-lock-timeout 5m) or, if its holder is gone for good, run `zplan force-unlock {exc.holder.id if exc.holder else 'ID'}`\n")
+            sys.exit(1)
+        if os.environ.get("ZPLAN_DEBUG"):
+            raise
+        sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {exc}\n  (set ZPLAN_DEBUG=1 for the traceback and please report it)\n")
+        sys.exit(1)
+    sys.exit(code)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C (locks released, temporary files removed) and exits 143;
+    during an apply, the applier stops its steps first (zplan.apply.interrupts)."""
+    import signal
+
+    def terminate(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
