@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.cli.helpers import cli_env
 
 STEPS = ("load", "split", "scale", "train", "evaluate")
@@ -66,13 +68,17 @@ def test_exposing_the_dashboard_prints_a_warning(quickstart):
     assert result.code == 1 and "-port 70000 is not a port number" in result.err and "Traceback" not in result.err
 
 
-def test_plan_never_imports_the_dashboard(quickstart):
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "zplan.cli", "plan", "-format", "markdown"],
+@pytest.mark.parametrize("args", [
+    ["plan", "-format", "markdown"],  # read by the quick launch: no command module at all
+    ["-chdir", ".", "plan", "-format", "markdown"],  # the full command line: every command registered
+])
+def test_plan_never_imports_the_dashboard(quickstart, args):
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "zplan.cli", *args],
                           cwd=quickstart.root, env=cli_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert not {m for m in imported if m.split(".")[0] in ("starlette", "uvicorn", "jinja2", "playwright") or m.startswith("zplan.ui")}
-    assert "zplan.cli.ui_cmd" in imported  # the command is registered, its body not loaded
+    assert ("zplan.cli.ui_cmd" in imported) == (args[0] == "-chdir")  # registered by the full command line, its body not loaded
 
 
 def test_a_taken_port_and_a_missing_project_are_clear_errors(quickstart, tmp_path):
