@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Iterable
@@ -15,6 +14,8 @@ def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
     ``durable`` also syncs the bytes to disk before the rename, so a power loss
     cannot publish an empty file; caches that can be rebuilt skip it.
     """
+    import tempfile  # here: a no-change plan writes nothing, and tempfile (with shutil and random) is ~2 ms to import
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

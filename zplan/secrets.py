@@ -66,22 +66,25 @@ MIN_ENCODED = 6  # the encodings of shorter values are too short to tell from or
 def secret_forms(values: Iterable[Any]) -> list[str]:
     """Every text a sensitive value may be seen as: its strings and numbers, and the base64,
     hex and URL-encoded spellings of each (a step or a URL may encode a password)."""
-    import base64
-    from urllib.parse import quote
-
     forms: list[str] = []
     for value in values:
         for text in _leaves(value):
-            if not text:
-                continue
-            raw = text.encode()
-            encoded = () if len(text) < MIN_ENCODED else (
-                base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(),
-                base64.b64encode(raw).decode().rstrip("="), raw.hex(), quote(text, safe=""), quote(text))
-            for form in (text, *encoded):
-                if form not in forms:
-                    forms.append(form)
+            if text:
+                for form in (text, *_encoded(text)):
+                    if form not in forms:
+                        forms.append(form)
     return forms
+
+
+def _encoded(text: str) -> tuple[str, ...]:
+    if len(text) < MIN_ENCODED:
+        return ()
+    import base64  # here: a project without sensitive values never needs it
+    from urllib.parse import quote
+
+    raw = text.encode()
+    return (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(),
+            base64.b64encode(raw).decode().rstrip("="), raw.hex(), quote(text, safe=""), quote(text))
 
 
 def mask(value: Any, secrets: list[str], unknown: object = _NO_UNKNOWN) -> Any:

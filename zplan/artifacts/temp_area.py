@@ -18,7 +18,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -91,6 +90,8 @@ class TempArea:
 
 
 def remove_tree(path: Path) -> None:
+    import shutil  # here: planning imports this module, and shutil costs ~1.5 ms to import
+
     shutil.rmtree(path, ignore_errors=True)
 
 

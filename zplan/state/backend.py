@@ -16,7 +16,6 @@ import json
 import os
 import sys
 import time
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
@@ -40,8 +39,9 @@ class LockInfo:
 
     @classmethod
     def new(cls, operation: str) -> "LockInfo":
-        import getpass  # here, with socket: only commands that take the lock need them
+        import getpass  # here, with socket and uuid: only commands that take the lock need them
         import socket
+        import uuid
 
         host = socket.gethostname()
         try:

@@ -19,7 +19,6 @@ Terraform's state files are.
 from __future__ import annotations
 
 import copy
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -35,6 +34,8 @@ class StateError(Exception):
 
 
 def empty() -> dict:
+    import uuid  # here: only a new state needs it (uuid imports platform, ~1.5 ms of every command)
+
     return {
         "format_version": FORMAT_VERSION,
         "serial": 0,
