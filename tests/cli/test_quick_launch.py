@@ -1,6 +1,6 @@
-"""The quick launch (zplan.cli.launch) reads `zplan plan`'s usual flags without the command-line
-library, and hands everything else to the full command line: for every command line it reads,
-both must give the plan command the very same flags."""
+"""The quick launch (zplan.cli.launch) reads `zplan plan` and `zplan apply` with their usual flags
+without the command-line library, and hands everything else to the full command line: for every
+command line it takes, both must give the command the very same flags."""
 
 from __future__ import annotations
 
@@ -10,51 +10,59 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zplan.cli import plan_cmd
+from zplan.cli import apply_cmd, plan_cmd
 from zplan.cli.launch import main as launch
+from zplan.cli.launch import quick_command
 
-FLAGS = ["out", "var", "var-file", "stack", "target", "exclude", "replace", "format",
-         "destroy", "refresh", "detailed-exitcode", "verbose"]
-VALUES = ["", "x", "a=b", "-x", "--", "plan", "data/p.json", "x y", "é"]
+# command -> (its flags record, how the quick reading makes it, the function both readers call)
+COMMANDS = {
+    "plan": (plan_cmd.PlanFlags, plan_cmd.quick_flags, "run", plan_cmd),
+    "apply": (apply_cmd.ApplyFlags, apply_cmd.quick_flags, "run_apply", apply_cmd),
+}
+SWITCHES = {"plan": ["destroy", "refresh", "detailed-exitcode", "verbose"],
+            "apply": ["auto-approve", "refresh", "verbose", "no-checkout"]}
+VALUED = {"plan": ["out", "var", "var-file", "stack", "target", "exclude", "replace", "format"],
+          "apply": ["var", "var-file", "stack", "target", "exclude", "replace", "parallelism", "lock-timeout"]}
+VALUES = ["", "x", "a=b", "-x", "--", "plan", "data/p.json", "x y", "é", "2", "-1", "+3", " 4", "1_0", "0x1"]
 
 
-def full_reading(argv: list[str], monkeypatch) -> plan_cmd.PlanFlags:
-    """The flags the full command line (typer and click) hands to the plan command for ``argv``."""
+def full_reading(command: str, words: list[str], monkeypatch):
+    """The flags the full command line (typer and click) hands to ``command`` for ``words``."""
     from zplan.cli.app import main
 
+    *_, function, module = COMMANDS[command]
     seen = []
-    monkeypatch.setattr(plan_cmd, "run", lambda root, flags: seen.append(flags) or 0)
+    monkeypatch.setattr(module, function, lambda root, flags: seen.append(flags) or 0)
     with pytest.raises(SystemExit) as exit_:
-        main(list(argv))
-    assert exit_.value.code == 0 and len(seen) == 1, f"the full command line refused {argv}"
+        main([command, *words])
+    assert exit_.value.code == 0 and len(seen) == 1, f"the full command line refused {[command, *words]}"
     return seen[0]
 
 
-SWITCHES = ["destroy", "refresh", "detailed-exitcode", "verbose"]
-dashes = st.sampled_from(["-", "--"])
-values = st.sampled_from(VALUES)
-VALUED = [f for f in FLAGS if f not in SWITCHES]
-# mostly well-formed flags (so that many command lines are read quickly), some in odd forms
-well_formed = st.one_of(
-    st.builds(lambda d, f: [f"{d}{f}"], dashes, st.sampled_from(SWITCHES)),
-    st.builds(lambda d, f, v: [f"{d}{f}", v], dashes, st.sampled_from(VALUED), values),
-    st.builds(lambda d, f, v: [f"{d}{f}={v}"], dashes, st.sampled_from(VALUED), values),
-)
-odd = st.one_of(
-    st.builds(lambda d, f, v: [f"{d}{f}={v}"], dashes, st.sampled_from(SWITCHES), values),
-    st.sampled_from(VALUES + ["-h", "--help", "-detailed-exitcod", "---var", "-", "-var"]).map(lambda w: [w]),
-)
-flag_words = st.one_of(well_formed, well_formed, well_formed, well_formed, odd)
-words = st.lists(flag_words, max_size=6).map(lambda groups: [w for g in groups for w in g])
+def command_lines(command: str):
+    dashes = st.sampled_from(["-", "--"])
+    values = st.sampled_from(VALUES)
+    well_formed = st.one_of(
+        st.builds(lambda d, f: [f"{d}{f}"], dashes, st.sampled_from(SWITCHES[command])),
+        st.builds(lambda d, f, v: [f"{d}{f}", v], dashes, st.sampled_from(VALUED[command]), values),
+        st.builds(lambda d, f, v: [f"{d}{f}={v}"], dashes, st.sampled_from(VALUED[command]), values),
+    )
+    odd = st.one_of(
+        st.builds(lambda d, f, v: [f"{d}{f}={v}"], dashes, st.sampled_from(SWITCHES[command]), values),
+        st.sampled_from(VALUES + ["-h", "--help", "-detailed-exitcod", "---var", "-", "-var", "saved.zplan"]).map(lambda w: [w]),
+    )
+    groups = st.one_of(well_formed, well_formed, well_formed, well_formed, odd)
+    return st.lists(groups, max_size=6).map(lambda found: [w for g in found for w in g])
 
 
+@pytest.mark.parametrize("command", sorted(COMMANDS))
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(words)
-def test_what_the_quick_reading_takes_the_full_command_line_reads_alike(monkeypatch, words):
-    argv = ["plan", *words]
-    quick = plan_cmd.quick_flags(argv)
+@given(data=st.data())
+def test_what_the_quick_reading_takes_the_full_command_line_reads_alike(monkeypatch, command, data):
+    words = data.draw(command_lines(command))
+    quick = COMMANDS[command][1](words)
     if quick is not None:
-        assert quick == full_reading(argv, monkeypatch), argv
+        assert quick == full_reading(command, words, monkeypatch), words
 
 
 @pytest.mark.parametrize("argv", [
@@ -63,31 +71,37 @@ def test_what_the_quick_reading_takes_the_full_command_line_reads_alike(monkeypa
     ["plan", "-out", "plan.zplan", "-var", "threshold=10", "--var=n=2", "-var-file", "prod.zpvars"],
     ["plan", "-format=markdown", "-target", "pipeline.p.step.a", "-exclude", "b", "-replace", "c", "-stack", "gcp"],
     ["plan", "-destroy", "-refresh", "-verbose"],
+    ["apply", "-auto-approve"],
+    ["apply", "plan.zplan"],
+    ["apply", "-parallelism", "4", "plan.zplan", "-lock-timeout=5m", "-no-checkout"],
+    ["apply", "-auto-approve", "-var", "n=2", "-target", "pipeline.p.step.a", "-verbose", "-refresh"],
 ])
-def test_the_usual_plans_are_read_quickly_and_alike(argv, monkeypatch):
-    quick = plan_cmd.quick_flags(argv)
-    assert quick is not None
-    assert quick == full_reading(argv, monkeypatch)
+def test_the_usual_commands_are_read_quickly_and_alike(argv, monkeypatch):
+    quick = COMMANDS[argv[0]][1](argv[1:])
+    assert quick is not None and quick_command(argv) is not None
+    assert quick == full_reading(argv[0], argv[1:], monkeypatch)
 
 
 @pytest.mark.parametrize("argv", [
-    [], ["apply"], ["-chdir", "x", "plan"], ["plan", "--help"], ["plan", "-h"], ["plan", "-detailed-exitcod"],
+    [], ["destroy", "-auto-approve"], ["-chdir", "x", "plan"], ["plan", "--help"], ["plan", "-h"], ["plan", "-detailed-exitcod"],
     ["plan", "-out"], ["plan", "-var", "-x"], ["plan", "-destroy=true"], ["plan", "--", "-out"], ["plan", "extra"],
+    ["apply", "a.zplan", "b.zplan"], ["apply", "-parallelism", "many"], ["apply", "-auto-approve", "--help"],
 ])
 def test_anything_else_goes_to_the_full_command_line(argv):
-    assert plan_cmd.quick_flags(argv) is None
+    assert quick_command(argv) is None
 
 
-def test_the_quick_flags_are_the_plan_command_s_own():
-    """Every field is a parameter of the full plan command, spelt -name and --name there."""
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_the_quick_flags_are_the_command_s_own(command):
+    """Every field is a parameter of the full command, each flag spelt -name and --name there."""
     import typer.main
 
     from zplan.cli.app import app
 
-    command = typer.main.get_command(app).commands["plan"]
-    spelt = {p.name: set(p.opts) for p in command.params}
-    assert [f.name for f in dataclasses.fields(plan_cmd.PlanFlags)] == list(spelt)
-    for flag in FLAGS:
+    record = COMMANDS[command][0]
+    spelt = {p.name: set(p.opts) for p in typer.main.get_command(app).commands[command].params}
+    assert [f.name for f in dataclasses.fields(record)] == list(spelt)
+    for flag in SWITCHES[command] + VALUED[command]:
         assert {f"-{flag}", f"--{flag}"} == spelt[flag.replace("-", "_")]
 
 
@@ -97,7 +111,7 @@ def test_a_mistake_in_a_quick_plan_is_reported_as_in_the_full_command_line(tmp_p
     said = []
     for run in (launch, __import__("zplan.cli.app", fromlist=["main"]).main):
         with pytest.raises(SystemExit) as exit_:
-            run(["plan", "-detailed-exitcode"])
+            run(["apply", "-auto-approve"])
         said.append((exit_.value.code, capsys.readouterr()))
     assert said[0] == said[1]
     code, (out, err) = said[0]

@@ -146,20 +146,12 @@ def apply(
 ) -> None:
     """Provision what changed and run only the steps that must run."""
     from zplan.cli import apply_cmd
-    from zplan.operations import applying
 
-    ui = apply_cmd.ui(auto_approve, verbose, destroying=False)
-    if planfile is not None:
-        given = {"-var": var, "-var-file": var_file, "-target": target, "-exclude": exclude, "-replace": replace,
-                 "-stack": [stack] if stack else [], "-refresh": [] if refresh is None else [refresh]}
-        applying.refuse_inputs_with_planfile(planfile, given)
-        outcome = applying.apply_saved_plan(common.root(), planfile, ui, parallelism, lock_timeout, checkout=not no_checkout)
-    else:
-        if not auto_approve:
-            common.require_terminal("apply")
-        selection = applying.Selection(target, exclude, replace, False, refresh, checkout=not no_checkout)
-        outcome = applying.apply_changes(project_args(stack, var, var_file), selection, ui, parallelism, lock_timeout)
-    apply_cmd.report(outcome, destroying=False)
+    flags = apply_cmd.ApplyFlags(planfile, auto_approve, list(var), list(var_file), stack, list(target), list(exclude),
+                                 list(replace), parallelism, lock_timeout, refresh, verbose, no_checkout)
+    code = apply_cmd.run_apply(common.root(), flags)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -173,10 +165,12 @@ def destroy(
     from zplan.operations import applying
 
     if not auto_approve:
-        common.require_terminal("destroy")
+        apply_cmd.require_terminal("destroy")
     ui = apply_cmd.ui(auto_approve, False, destroying=True)
     outcome = applying.apply_changes(project_args(stack, var, var_file), applying.Selection(target, destroy=True), ui, 0, lock_timeout)
-    apply_cmd.report(outcome, destroying=True)
+    code = apply_cmd.report(outcome, destroying=True)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

@@ -1,13 +1,65 @@
-"""The interactive half of `apply` and `destroy`: the review prompt, progress views, the report."""
+"""`apply` and `destroy`: their flags, the review prompt, progress views and the report. Free of the
+command-line library (typer only for a prompt), so the quick launch (zplan.cli.launch) and the full
+command line (zplan.cli.app) run the very same `apply`."""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 
-import typer
-
+from zplan import diags
+from zplan.cli import quick
 from zplan.operations.applying import ApplyOutcome, ApplyUI
 from zplan.operations.state_ops import LockViews
+
+
+@dataclass
+class ApplyFlags:
+    """The words of `zplan apply`, named as the command's parameters in zplan.cli.app."""
+
+    planfile: Path | None = None
+    auto_approve: bool = False
+    var: list[str] = field(default_factory=list)
+    var_file: list[Path] = field(default_factory=list)
+    stack: str | None = None
+    target: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    replace: list[str] = field(default_factory=list)
+    parallelism: int = 0
+    lock_timeout: str = "0s"
+    refresh: bool | None = None
+    verbose: bool = False
+    no_checkout: bool = False
+
+
+def run_apply(root: Path, flags: ApplyFlags) -> int:
+    """Apply (the saved plan ``flags.planfile`` or a fresh one) and report; the exit code."""
+    from zplan.operations import applying
+    from zplan.operations.opening import ProjectArgs
+
+    ui_ = ui(flags.auto_approve, flags.verbose, destroying=False)
+    if flags.planfile is not None:
+        given = {"-var": flags.var, "-var-file": flags.var_file, "-target": flags.target, "-exclude": flags.exclude,
+                 "-replace": flags.replace, "-stack": [flags.stack] if flags.stack else [],
+                 "-refresh": [] if flags.refresh is None else [flags.refresh]}
+        applying.refuse_inputs_with_planfile(flags.planfile, given)
+        outcome = applying.apply_saved_plan(root, flags.planfile, ui_, flags.parallelism, flags.lock_timeout, checkout=not flags.no_checkout)
+    else:
+        if not flags.auto_approve:
+            require_terminal("apply")
+        selection = applying.Selection(flags.target, flags.exclude, flags.replace, False, flags.refresh, checkout=not flags.no_checkout)
+        args = ProjectArgs(root, list(flags.var), list(flags.var_file), flags.stack)
+        outcome = applying.apply_changes(args, selection, ui_, flags.parallelism, flags.lock_timeout)
+    return report(outcome, destroying=False)
+
+
+def require_terminal(what: str) -> None:
+    if not sys.stdin.isatty():
+        raise diags.fail(
+            f"{what} needs confirmation, but standard input is not a terminal",
+            "pass -auto-approve, or apply a reviewed plan file: zplan plan -out plan.zplan && zplan apply plan.zplan",
+        )
 
 
 def lock_views() -> LockViews:
@@ -32,14 +84,16 @@ def ui(auto_approve: bool, verbose: bool, destroying: bool) -> ApplyUI:
         print_plan(doc, "text", verbose)
         if auto_approve or not has_changes(doc):
             return True
+        import typer  # only to ask: an approved apply never loads the command-line library
+
         question = "destroy these resources" if destroying else "apply these changes"
         return typer.confirm(f"\nDo you want to {question}?", default=False)
 
     return ApplyUI(hooks, review if (not auto_approve or verbose) else None, lock_wait_view, stale_lock_view)
 
 
-def report(outcome: ApplyOutcome, destroying: bool) -> None:
-    """What the user reads after the run: cancelled, nothing to do, failures, outputs."""
+def report(outcome: ApplyOutcome, destroying: bool) -> int:
+    """What the user reads after the run (cancelled, nothing to do, failures, outputs); the exit code."""
     from zplan.operations import state_ops
     from zplan.render.apply_view import complete_line
     from zplan.render.console import say
@@ -53,24 +107,44 @@ def report(outcome: ApplyOutcome, destroying: bool) -> None:
         adopted_view(outcome.adopted)
     if outcome.cancelled:
         say("Destroy cancelled." if destroying else "Apply cancelled.")
-        raise typer.Exit(1)
+        return 1
     result = outcome.result
     if result is None or (not result.changed and not has_changes(outcome.doc)):
         say("No changes. Nothing to destroy." if destroying else "No changes. Nothing to apply.", "bold")
         if result is None and destroying:
             say(complete_line({}, destroying=True))
         if result is None:
-            return
+            return 0
     if result.interrupted:
         import signal
 
         what = "Destroy" if destroying else "Apply"
         sys.stderr.write(f"Error: {what} interrupted by {signal.Signals(result.interrupted).name}: what finished is recorded "
                          f"in state; run `zplan {'destroy' if destroying else 'apply'}` again to carry on\n")
-        raise typer.Exit(128 + result.interrupted)
+        return 128 + result.interrupted
     if not result.ok:
         sys.stderr.write(f"Error: {len(result.failed)} failed: {', '.join(result.failed)}\n")
-        raise typer.Exit(1)
+        return 1
     if not destroying:
         loaded = (outcome.state, outcome.project)
         print_outputs(state_ops.outputs(None, loaded=loaded), quiet_if_none=True)
+    return 0
+
+
+# -- the quick reading (zplan.cli.launch) ----------------------------------------------------------
+GRAMMAR = quick.Grammar(
+    switches={"auto-approve": "auto_approve", "refresh": "refresh", "verbose": "verbose", "no-checkout": "no_checkout"},
+    valued={"var": "var", "var-file": "var_file", "stack": "stack", "target": "target", "exclude": "exclude",
+            "replace": "replace", "parallelism": "parallelism", "lock-timeout": "lock_timeout"},
+    paths=frozenset({"planfile", "var_file"}),
+    lists=frozenset({"var", "var_file", "target", "exclude", "replace"}),
+    numbers=frozenset({"parallelism"}),
+    positional="planfile",
+)
+
+
+def quick_flags(words: list[str]) -> ApplyFlags | None:
+    """The flags of ``apply WORDS...`` when each word is a usual flag in a plain form (or the
+    saved plan), else None (the full command line reads them, and reports any mistake)."""
+    found = quick.read(words, GRAMMAR)
+    return None if found is None else ApplyFlags(**found)

@@ -58,14 +58,6 @@ def project_args(stack: Optional[str] = None, var: list[str] = (), var_file: lis
     return ProjectArgs(root(), list(var), list(var_file), stack)
 
 
-def require_terminal(what: str) -> None:
-    if not sys.stdin.isatty():
-        raise diags.fail(
-            f"{what} needs confirmation, but standard input is not a terminal",
-            "pass -auto-approve, or apply a reviewed plan file: zplan plan -out plan.zplan && zplan apply plan.zplan",
-        )
-
-
 # -- usage errors ---------------------------------------------------------------------------------
 
 

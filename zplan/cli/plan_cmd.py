@@ -7,10 +7,9 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from zplan import diags
-from zplan.cli import process
+from zplan.cli import process, quick
 
 FORMATS = ("text", "markdown", "json")
 
@@ -64,51 +63,18 @@ def run(root: Path, flags: PlanFlags) -> int:
     return 2 if flags.detailed_exitcode and has_changes(outcome.doc) else 0
 
 
-# -- the quick reading ----------------------------------------------------------------------------
-# Flag (as typed, without its dashes) -> PlanFlags field. Switches take no value; the others take
-# one, as the next word or after "=", and those of a list field may be repeated.
-_SWITCHES = {"detailed-exitcode": "detailed_exitcode", "destroy": "destroy", "verbose": "verbose", "refresh": "refresh"}
-_VALUED = {"out": "out", "var": "var", "var-file": "var_file", "stack": "stack", "target": "target",
-           "exclude": "exclude", "replace": "replace", "format": "format"}
-_PATHS = {"out", "var_file"}
-_LISTS = {"var", "var_file", "target", "exclude", "replace"}
+# -- the quick reading (zplan.cli.launch) ----------------------------------------------------------
+GRAMMAR = quick.Grammar(
+    switches={"detailed-exitcode": "detailed_exitcode", "destroy": "destroy", "verbose": "verbose", "refresh": "refresh"},
+    valued={"out": "out", "var": "var", "var-file": "var_file", "stack": "stack", "target": "target",
+            "exclude": "exclude", "replace": "replace", "format": "format"},
+    paths=frozenset({"out", "var_file"}),
+    lists=frozenset({"var", "var_file", "target", "exclude", "replace"}),
+)
 
 
-def quick_flags(argv: list[str]) -> PlanFlags | None:
-    """The flags of ``plan ...`` when every word is one of its usual flags in a plain form
-    (``-name``/``--name``, ``-name VALUE``, ``-name=VALUE``); None for anything else (help, a
-    misspelt flag, an unusual form), which the full command line reads, and reports."""
-    if not argv or argv[0] != "plan":
-        return None
-    found: dict = {}
-    for name, value in _words(iter(argv[1:])):
-        if name in _SWITCHES and value is None:
-            found[_SWITCHES[name]] = True
-        elif name in _VALUED and value is not None:
-            key = _VALUED[name]
-            typed = Path(value) if key in _PATHS else value
-            if key in _LISTS:
-                found.setdefault(key, []).append(typed)
-            else:
-                found[key] = typed  # given twice: the last one, as the full command line takes it
-        else:
-            return None
-    return PlanFlags(**found)
-
-
-def _words(words: Iterator[str]) -> Iterator[tuple[str | None, str | None]]:
-    """(flag name, its value or None) for each flag; (None, None) for a word that is not one."""
-    for word in words:
-        dashes = 2 if word.startswith("--") else 1 if word.startswith("-") else 0
-        name, eq, value = word[dashes:].partition("=")
-        if not dashes or not name or name.startswith("-"):
-            yield None, None
-            return
-        if not eq and name in _VALUED:
-            value = next(words, None)
-            if value is None or value.startswith("-"):  # a missing value, or one the full reader judges
-                yield None, None
-                return
-            yield name, value
-        else:
-            yield name, value if eq else None
+def quick_flags(words: list[str]) -> PlanFlags | None:
+    """The flags of ``plan WORDS...`` when each word is one of its usual flags in a plain form,
+    else None (the full command line reads them, and reports any mistake)."""
+    found = quick.read(words, GRAMMAR)
+    return None if found is None else PlanFlags(**found)
