@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     workloads.set_param(wl, 1)
     zp = zplan_exe()
     python = str(Path(zp).with_name("python"))
-    apply = [zp, "apply", "-auto-approve"]
+    apply = [python, "-m", "zplan.cli", "apply", "-auto-approve"]  # the `zplan` command, as either version has it
     by_hand = [python, "-c", BY_HAND.format(c=wl.param)]
     versions = {"this tree": None, **({f"before, {args.before}": export(args.before)} if args.before else {})}
     rows: dict[str, list[Run]] = {}
