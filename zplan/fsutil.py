@@ -46,6 +46,37 @@ def fsync_path(path: str) -> None:
         os.close(fd)
 
 
+class OpenFolder:
+    """A folder held open, so that names in it are looked up from it: ``stat`` relative to a
+    descriptor walks the name's own components, not the whole absolute path again (~0.7 us less a
+    call here, and a big plan makes thousands: every data input, every cached output). Where the
+    folder cannot be opened (not there yet) or the platform has no ``dir_fd``, it stats the full
+    path instead. The descriptor is closed when the object is released."""
+
+    _FLAGS = os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_PATH", os.O_RDONLY)  # O_PATH: no read permission needed
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd: int | None = None
+        if os.stat in os.supports_dir_fd:
+            try:
+                self.fd = os.open(path, self._FLAGS)
+            except OSError:
+                pass
+
+    def stat(self, name: str, full_path: str) -> os.stat_result:
+        """``os.stat`` of ``name`` (relative, inside the folder), which is ``full_path``."""
+        return os.stat(full_path) if self.fd is None else os.stat(name, dir_fd=self.fd)
+
+    def __reduce__(self):  # a descriptor means nothing in another process: opened again there
+        return OpenFolder, (self.path,)
+
+    def __del__(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 _SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h: start writing the range's dirty pages, do not wait
 _sync_file_range = None
 

@@ -21,6 +21,7 @@ from zplan.addrs import short_name
 from zplan.config.values import contains_unknown
 from zplan.config.model import StepConfig
 from zplan.config.scope import Scope, StepOutputRef
+from zplan.fsutil import OpenFolder
 from zplan.graph.build import resources_read
 from zplan.hashing import StatCache, canonical_json, hash_value
 from zplan.plan import model as m
@@ -77,6 +78,7 @@ class StepPlanner:
         self._dir = os.fspath(project_dir)  # a plain string: joined with every data input on every plan
         normal = self._dir == os.path.normpath(self._dir) and self._dir != "/"
         self._prefix = self._dir + "/" if normal else None  # for paths that normpath would leave as they are
+        self._folder = OpenFolder(self._dir)  # shared by the copies for_run makes
         self.state = state
         self.store_key = store_key
         self.code = code
@@ -312,10 +314,14 @@ class StepPlanner:
         return m.StepOutputInput(ref.address, ref.output, out["digest"])
 
     def _data(self, step: StepConfig, name: str, rel: str) -> m.DataInput:
-        # normpath, not resolve(): no symlink walk per input on every plan
-        path = self._prefix + rel if self._prefix and _plain_relative(rel) else os.path.normpath(os.path.join(self._dir, rel))
+        # one stat: existence, kind and the stat cache's signature; normpath, not resolve(): no symlink walk
         try:
-            st = os.stat(path)  # one stat: existence, kind and the stat cache's signature
+            if self._prefix and _plain_relative(rel):
+                path = self._prefix + rel
+                st = self._folder.stat(rel, path)  # looked up from the open project folder
+            else:
+                path = os.path.normpath(os.path.join(self._dir, rel))
+                st = os.stat(path)
         except OSError:  # as os.path.exists: missing, or not reachable
             st = None
         if st is None:
