@@ -309,7 +309,7 @@ def run_step(address: str, stack: Optional[str] = stack_option(), var: List[str]
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The full command line (zplan.cli.launch sends here all but the quick plan): user mistakes
+    """The full command line (zplan.cli.launch sends here all but the quick plan and apply): user mistakes
     become messages and exit 1, never tracebacks. Called without ``argv`` it is the process's
     command (the process exits after it); a caller that lives on passes ``argv``."""
     with process.command_settings(ends_the_process=argv is None):

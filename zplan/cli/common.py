@@ -3,7 +3,6 @@ turning flags into operation arguments, and usage errors named as typed."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -11,7 +10,6 @@ from typing import TYPE_CHECKING, Any, Optional
 import click
 import typer
 
-from zplan import diags
 
 if TYPE_CHECKING:
     from zplan.operations.opening import ProjectArgs
