@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, Optional
 import click
 import typer
 
-
 if TYPE_CHECKING:
     from zplan.operations.opening import ProjectArgs
 
