@@ -125,8 +125,8 @@ def plan(
     verbose: bool = opt(False, "verbose", "Show unchanged attributes, resources and every cached step."),
 ) -> None:
     """Show what apply would do, and why."""
-    flags = plan_cmd.PlanFlags(out, list(var), list(var_file), stack, list(target), list(exclude), list(replace),
-                               destroy, refresh, detailed_exitcode, format, verbose)
+    flags = plan_cmd.PlanFlags(list(var), list(var_file), stack, list(target), list(exclude), list(replace), out=out,
+                               destroy=destroy, refresh=refresh, detailed_exitcode=detailed_exitcode, format=format, verbose=verbose)
     code = plan_cmd.run(common.root(), flags)
     if code:
         raise typer.Exit(code)
@@ -147,8 +147,9 @@ def apply(
     """Provision what changed and run only the steps that must run."""
     from zplan.cli import apply_cmd
 
-    flags = apply_cmd.ApplyFlags(planfile, auto_approve, list(var), list(var_file), stack, list(target), list(exclude),
-                                 list(replace), parallelism, lock_timeout, refresh, verbose, no_checkout)
+    flags = apply_cmd.ApplyFlags(list(var), list(var_file), stack, list(target), list(exclude), list(replace),
+                                 planfile=planfile, auto_approve=auto_approve, parallelism=parallelism, lock_timeout=lock_timeout,
+                                 refresh=refresh, verbose=verbose, no_checkout=no_checkout)
     code = apply_cmd.run_apply(common.root(), flags)
     if code:
         raise typer.Exit(code)

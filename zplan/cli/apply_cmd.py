@@ -5,7 +5,7 @@ command line (zplan.cli.app) run the very same `apply`."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from zplan import diags
@@ -15,17 +15,11 @@ from zplan.operations.state_ops import LockViews
 
 
 @dataclass
-class ApplyFlags:
+class ApplyFlags(quick.SharedFlags):
     """The words of `zplan apply`, named as the command's parameters in zplan.cli.app."""
 
     planfile: Path | None = None
     auto_approve: bool = False
-    var: list[str] = field(default_factory=list)
-    var_file: list[Path] = field(default_factory=list)
-    stack: str | None = None
-    target: list[str] = field(default_factory=list)
-    exclude: list[str] = field(default_factory=list)
-    replace: list[str] = field(default_factory=list)
     parallelism: int = 0
     lock_timeout: str = "0s"
     refresh: bool | None = None
@@ -134,10 +128,9 @@ def report(outcome: ApplyOutcome, destroying: bool) -> int:
 # -- the quick reading (zplan.cli.launch) ----------------------------------------------------------
 GRAMMAR = quick.Grammar(
     switches={"auto-approve": "auto_approve", "refresh": "refresh", "verbose": "verbose", "no-checkout": "no_checkout"},
-    valued={"var": "var", "var-file": "var_file", "stack": "stack", "target": "target", "exclude": "exclude",
-            "replace": "replace", "parallelism": "parallelism", "lock-timeout": "lock_timeout"},
-    paths=frozenset({"planfile", "var_file"}),
-    lists=frozenset({"var", "var_file", "target", "exclude", "replace"}),
+    valued={**quick.SHARED_VALUED, "parallelism": "parallelism", "lock-timeout": "lock_timeout"},
+    paths=quick.SHARED_PATHS | {"planfile"},
+    lists=quick.SHARED_LISTS,
     numbers=frozenset({"parallelism"}),
     positional="planfile",
 )

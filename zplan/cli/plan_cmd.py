@@ -5,7 +5,7 @@ the full command line (zplan.cli.app) run the very same command."""
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from zplan import diags
@@ -15,16 +15,10 @@ FORMATS = ("text", "markdown", "json")
 
 
 @dataclass
-class PlanFlags:
+class PlanFlags(quick.SharedFlags):
     """The flags of `zplan plan`, named as the command's parameters in zplan.cli.app."""
 
     out: Path | None = None
-    var: list[str] = field(default_factory=list)
-    var_file: list[Path] = field(default_factory=list)
-    stack: str | None = None
-    target: list[str] = field(default_factory=list)
-    exclude: list[str] = field(default_factory=list)
-    replace: list[str] = field(default_factory=list)
     destroy: bool = False
     refresh: bool | None = None
     detailed_exitcode: bool = False
@@ -66,10 +60,9 @@ def run(root: Path, flags: PlanFlags) -> int:
 # -- the quick reading (zplan.cli.launch) ----------------------------------------------------------
 GRAMMAR = quick.Grammar(
     switches={"detailed-exitcode": "detailed_exitcode", "destroy": "destroy", "verbose": "verbose", "refresh": "refresh"},
-    valued={"out": "out", "var": "var", "var-file": "var_file", "stack": "stack", "target": "target",
-            "exclude": "exclude", "replace": "replace", "format": "format"},
-    paths=frozenset({"out", "var_file"}),
-    lists=frozenset({"var", "var_file", "target", "exclude", "replace"}),
+    valued={**quick.SHARED_VALUED, "out": "out", "format": "format"},
+    paths=quick.SHARED_PATHS | {"out"},
+    lists=quick.SHARED_LISTS,
 )
 
 

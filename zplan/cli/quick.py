@@ -10,9 +10,28 @@ so that every error message and every unusual form stays its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+
+
+@dataclass
+class SharedFlags:
+    """The flags `plan` and `apply` share: variables, the stack, and which addresses they take."""
+
+    var: list[str] = field(default_factory=list)
+    var_file: list[Path] = field(default_factory=list)
+    stack: str | None = None
+    target: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    replace: list[str] = field(default_factory=list)
+
+
+# their spellings (flag -> field), and the fields among them that are paths and lists
+SHARED_VALUED = {"var": "var", "var-file": "var_file", "stack": "stack", "target": "target", "exclude": "exclude",
+                 "replace": "replace"}
+SHARED_PATHS = frozenset({"var_file"})
+SHARED_LISTS = frozenset({"var", "var_file", "target", "exclude", "replace"})
 
 
 @dataclass(frozen=True)
