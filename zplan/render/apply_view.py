@@ -102,16 +102,19 @@ class LiveView(PlainView):
 
     def _render(self):
         from rich.table import Table
+        from rich.text import Text
 
+        # Text cells, not markup: a line printed above the table (markup off, as an address may
+        # hold brackets: step.train["a"]) redraws the table with the same options
         table = Table.grid(padding=(0, 2))
         now = time.monotonic()
         for addr, t0 in sorted(self._running.items()):
-            table.add_row("[yellow]running[/]", addr, f"{now - t0:.1f}s")
+            table.add_row(Text("running", style="yellow"), Text(addr), Text(f"{now - t0:.1f}s"))
         return table
 
     def _line(self, text: str) -> None:
+        self._live.update(self._render(), refresh=True)  # first: printing the line redraws the table as last drawn
         self._console.print(text, highlight=False, markup=False)
-        self._live.update(self._render())
 
     def step_started(self, address) -> None:
         self._running[address] = time.monotonic()
