@@ -71,9 +71,9 @@ class OpenFolder:
     def __reduce__(self):  # a descriptor means nothing in another process: opened again there
         return OpenFolder, (self.path,)
 
-    def __del__(self) -> None:
+    def __del__(self, _close=os.close) -> None:  # (os.close bound now: __del__ may run as the interpreter exits)
         if self.fd is not None:
-            os.close(self.fd)
+            _close(self.fd)
             self.fd = None
 
 
