@@ -116,3 +116,48 @@ def test_a_mistake_in_a_quick_plan_is_reported_as_in_the_full_command_line(tmp_p
     assert said[0] == said[1]
     code, (out, err) = said[0]
     assert code == 1 and "main.zp.hcl:4:5" in out + err and "sauce" in out + err
+
+
+def _at_the_prompt(root, argv: list[str], key: bytes) -> tuple[str, int]:
+    """Run ``zplan ARGV`` on a terminal in ``root``, press ``key`` at the approval prompt."""
+    import os
+    import pty
+    import select
+    import sys
+
+    from tests.cli.helpers import cli_env
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: becomes the command
+        os.chdir(root)
+        os.execve(sys.executable, [sys.executable, "-m", "zplan.cli", *argv], cli_env())
+    out, pressed = b"", False
+    while select.select([fd], [], [], 60)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the terminal closed with the command
+            break
+        if not chunk:
+            break
+        out += chunk
+        if not pressed and b"Do you want to apply" in out:
+            os.write(fd, key)
+            pressed = True
+    _, status = os.waitpid(pid, 0)
+    return out.decode(errors="replace"), os.waitstatus_to_exitcode(status)
+
+
+@pytest.mark.parametrize("argv", [["apply"], ["-chdir", ".", "apply"]])  # the quick launch, the full command line
+def test_the_approval_prompt_answers_and_interrupts_alike(tmp_path, argv):
+    import shutil
+
+    from tests.cli.helpers import TESTDATA
+
+    root = tmp_path / "pipeline"
+    shutil.copytree(TESTDATA / "pipeline", root)
+    said, code = _at_the_prompt(root, argv, b"\x03")  # Ctrl-C at the prompt
+    assert code == 130 and "Interrupted." in said and "internal error" not in said
+    said, code = _at_the_prompt(root, argv, b"n\n")
+    assert code == 1 and "Apply cancelled." in said
+    said, code = _at_the_prompt(root, argv, b"yes\n")
+    assert code == 0 and "Apply complete: 4 ok." in said

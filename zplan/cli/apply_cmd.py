@@ -78,10 +78,14 @@ def ui(auto_approve: bool, verbose: bool, destroying: bool) -> ApplyUI:
         print_plan(doc, "text", verbose)
         if auto_approve or not has_changes(doc):
             return True
-        import typer  # only to ask: an approved apply never loads the command-line library
+        import click  # only to ask: an approved apply never loads the command-line library
+        import typer
 
         question = "destroy these resources" if destroying else "apply these changes"
-        return typer.confirm(f"\nDo you want to {question}?", default=False)
+        try:
+            return typer.confirm(f"\nDo you want to {question}?", default=False)
+        except click.Abort:  # Ctrl-C or end of input at the prompt: an interruption, whichever reader ran the command
+            raise KeyboardInterrupt from None
 
     return ApplyUI(hooks, review if (not auto_approve or verbose) else None, lock_wait_view, stale_lock_view)
 
