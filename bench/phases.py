@@ -39,7 +39,7 @@ def timed(owner, name, label):
 
 timed(applying, "open_project", "open project")
 timed(applying, "make_plan", "(make_plan)")
-timed(plan_cmd, "run", "(CLI command)")
+timed(plan_cmd, "run_plan", "(CLI command)")
 timed(backend.FileBackend, "read", "read state")
 timed(Planner, "plan", "plan steps")
 timed(applying, "to_json", "JSON plan")

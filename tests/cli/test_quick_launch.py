@@ -16,7 +16,7 @@ from zplan.cli.launch import quick_command
 
 # command -> (its flags record, how the quick reading makes it, the function both readers call)
 COMMANDS = {
-    "plan": (plan_cmd.PlanFlags, plan_cmd.quick_flags, "run", plan_cmd),
+    "plan": (plan_cmd.PlanFlags, plan_cmd.quick_flags, "run_plan", plan_cmd),
     "apply": (apply_cmd.ApplyFlags, apply_cmd.quick_flags, "run_apply", apply_cmd),
 }
 SWITCHES = {"plan": ["destroy", "refresh", "detailed-exitcode", "verbose"],

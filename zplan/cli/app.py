@@ -127,7 +127,7 @@ def plan(
     """Show what apply would do, and why."""
     flags = plan_cmd.PlanFlags(list(var), list(var_file), stack, list(target), list(exclude), list(replace), out=out,
                                destroy=destroy, refresh=refresh, detailed_exitcode=detailed_exitcode, format=format, verbose=verbose)
-    code = plan_cmd.run(common.root(), flags)
+    code = plan_cmd.run_plan(common.root(), flags)
     if code:
         raise typer.Exit(code)
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, Optional
 import click
 import typer
 
+from zplan.cli import process
+
 if TYPE_CHECKING:
     from zplan.operations.opening import ProjectArgs
 
@@ -42,8 +44,10 @@ def root(ctx: click.Context | None = None) -> Path:
 
 
 def root_or_none(ctx: click.Context | None) -> Path | None:
+    if ctx is None:
+        return process.folder_or_none()
     try:
-        return root(ctx) if ctx is not None else Path.cwd().resolve()
+        return root(ctx)
     except OSError:
         return None
 

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
         full(argv)
         return
     with process.command_settings(ends_the_process=argv is None):
-        process.run_guarded(lambda: command(Path.cwd().resolve()), _folder)
+        process.run_guarded(lambda: command(Path.cwd().resolve()), process.folder_or_none)
 
 
 def quick_command(argv: list[str]) -> Callable[[Path], int] | None:
@@ -38,20 +38,13 @@ def quick_command(argv: list[str]) -> Callable[[Path], int] | None:
         from zplan.cli import plan_cmd
 
         flags = plan_cmd.quick_flags(words)
-        return None if flags is None else lambda root: plan_cmd.run(root, flags)
+        return None if flags is None else lambda root: plan_cmd.run_plan(root, flags)
     if name == "apply":
         from zplan.cli import apply_cmd
 
         flags = apply_cmd.quick_flags(words)
         return None if flags is None else lambda root: apply_cmd.run_apply(root, flags)
     return None
-
-
-def _folder() -> Path | None:
-    try:
-        return Path.cwd().resolve()
-    except OSError:
-        return None
 
 
 if __name__ == "__main__":

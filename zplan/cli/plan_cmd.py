@@ -26,7 +26,7 @@ class PlanFlags(quick.SharedFlags):
     verbose: bool = False
 
 
-def run(root: Path, flags: PlanFlags) -> int:
+def run_plan(root: Path, flags: PlanFlags) -> int:
     """Plan, print the plan and return the exit code: 2 for changes under -detailed-exitcode, else 0."""
     # The collector paused for the whole command (its imports too), not just while the configuration,
     # the state and the plan are built: each collection in between rescanned what those left (~7 % of

@@ -80,6 +80,15 @@ def run_guarded(command: Callable[[], int], root: Callable[[], Path | None]) -> 
     sys.exit(code)
 
 
+def folder_or_none() -> Path | None:
+    """The folder the command runs in, resolved, or None when it is gone (diagnostics then name
+    files by their full paths)."""
+    try:
+        return Path.cwd().resolve()
+    except OSError:
+        return None
+
+
 def _exit_cleanly_on_sigterm() -> None:
     """SIGTERM unwinds like Ctrl-C (locks released, temporary files removed) and exits 143;
     during an apply, the applier stops its steps first (zplan.apply.interrupts)."""

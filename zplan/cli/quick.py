@@ -48,14 +48,22 @@ def read(words: list[str], grammar: Grammar) -> dict[str, Any] | None:
     """The fields ``words`` set, or None when the full command line must read them."""
     found: dict[str, Any] = {}
     for name, value in _flags(iter(words), grammar):
-        if name is None:
+        if name is None:  # a word it does not take
             return None
-        key = grammar.positional if name == "" else grammar.switches.get(name) if value is None else grammar.valued.get(name)
-        if key is None or (name == "" and key in found):
-            return None
-        if key in grammar.switches.values():
+        if name == "":  # a positional word: one, where the command takes one
+            key = grammar.positional
+            if key is None or key in found:
+                return None
+        elif value is None:  # a switch
+            key = grammar.switches.get(name)
+            if key is None:
+                return None
             found[key] = True
             continue
+        else:
+            key = grammar.valued.get(name)
+            if key is None:
+                return None
         typed = _typed(value, key, grammar)
         if typed is None:
             return None
