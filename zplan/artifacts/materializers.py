@@ -122,9 +122,12 @@ def materializer_for(value: Any, handed_on: bool = False) -> Materializer:
     users = [m for m in _user if m.can_save(value)]
     if users:
         return min(users, key=lambda m: m.specificity(value))  # min keeps the newest among equals
-    for m in (*BUILTINS, *_load_plugins()):
+    for m in BUILTINS:
         if m.can_save(value):
-            return HANDED_ON.get(m.name, m) if handed_on and m in BUILTINS else m
+            return HANDED_ON.get(m.name, m) if handed_on else m
+    for m in _load_plugins():  # scanned only now: reading every installed package's entry points costs ~20 ms
+        if m.can_save(value):
+            return m
     raise NoMaterializer(_no_materializer_message(value))
 
 

@@ -411,6 +411,24 @@ def test_a_plugin_materializer_is_found_through_entry_points(tmp_path: Path) -> 
     assert out.stdout.split() == ["fake.complex", "7", "(1+2j)"]
 
 
+def test_a_value_a_builtin_stores_never_reads_the_installed_packages() -> None:
+    # Plugins are looked up on a miss only: every step worker stores outputs, and reading every
+    # installed package's entry points costs ~20 ms a worker.
+    code = textwrap.dedent(
+        """
+        import sys
+        from pathlib import Path
+        from zplan.artifacts import materializer_for
+        for v in (1, {"a": [1.5]}, b"x", Path("."), None):
+            materializer_for(v)
+            materializer_for(v, handed_on=True)
+        print("importlib.metadata" in sys.modules)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_lookup_and_registration_import_no_data_library() -> None:
     code = textwrap.dedent(
         """
