@@ -48,11 +48,17 @@ class RunRecorder:
 
     # -- the run --------------------------------------------------------------------------------
     def open_run(self, project, pipelines: list[str], password: str | None) -> int:
-        from zplan.metadata import MetadataStore, applier, git_info
+        from zplan.metadata import MetadataStore, applier
+        from zplan.metadata.git import GitQuery
 
-        settings = self.tracker.stack_settings
-        self.metadata = MetadataStore.from_url(str(settings["metadata_store"]), project.root, password)
-        return self.metadata.start_run(",".join(pipelines), project.stack_name, git_info(project.root), time.time(), applier())
+        git = GitQuery(project.root)  # git walks the work tree while ML Metadata is imported and opened
+        try:
+            settings = self.tracker.stack_settings
+            self.metadata = MetadataStore.from_url(str(settings["metadata_store"]), project.root, password)
+            self.metadata.open_for_writing()
+            return self.metadata.start_run(",".join(pipelines), project.stack_name, git.result(), time.time(), applier())
+        finally:
+            git.discard()
 
     def close_run(self) -> None:
         if self.metadata is None:

@@ -25,6 +25,11 @@ _RUN_NUMBER_TRIES = 50
 
 class Writer(Connection):
     @_guarded
+    def open_for_writing(self) -> None:
+        """Import ML Metadata and open the store for writing (made if new) now, rather than at the first write."""
+        self._writer()
+
+    @_guarded
     def start_run(self, pipeline: str, stack: str, git: GitInfo, started_at: float, applier: Applier = Applier()) -> int:
         """A new run, owned by this process (see ``close_stale_runs``), applied by ``applier``."""
         self.close_stale_runs(started_at)

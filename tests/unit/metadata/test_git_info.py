@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from zplan.metadata import GitInfo, git_info
+from zplan.metadata.git import GitQuery
 
 
 def git(repo: Path, *args: str) -> str:
@@ -57,3 +60,32 @@ def test_repo_without_commits(tmp_path: Path) -> None:
 def test_outside_a_repo(tmp_path: Path) -> None:
     assert git_info(tmp_path) == GitInfo(None, None, None)
     assert git_info(tmp_path / "missing") == GitInfo(None, None, None)
+
+
+def test_without_git_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "no-such-bin"))
+    assert git_info(tmp_path) == GitInfo(None, None, None)
+
+
+def test_a_query_not_needed_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An apply asks git before it opens its run; if opening fails, the query still running is ended.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    slow = bin_dir / "git"
+    slow.write_text("#!/bin/sh\nexec sleep 30\n")
+    slow.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    query = GitQuery(tmp_path)
+    proc = query._proc
+    assert proc is not None and proc.poll() is None
+    started = time.monotonic()
+    query.discard()
+    assert proc.returncode is not None and time.monotonic() - started < 5
+
+
+def test_a_query_answers_once(repo: Path) -> None:
+    query = GitQuery(repo)
+    first = query.result()
+    (repo / "new.py").write_text("x = 1\n")  # the answer is the tree when git was asked
+    assert query.result() is first and first.dirty is False
+    query.discard()  # already done: nothing to stop
