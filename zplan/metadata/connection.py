@@ -27,7 +27,7 @@ _MLMD_TABLE = "MLMDEnv"  # present once MLMD has created its schema
 
 @functools.cache
 def _mlmd() -> SimpleNamespace:
-    with _grpc_deferred():
+    with _deferred_imports():
         from ml_metadata import errors
         from ml_metadata import metadata_store as ms
         from ml_metadata.proto import metadata_store_pb2 as pb
@@ -35,33 +35,65 @@ def _mlmd() -> SimpleNamespace:
     return SimpleNamespace(ms=ms, pb=pb, errors=errors)
 
 
-class _DeferredGrpc(types.ModuleType):
-    """Stands for ``grpc`` in ML Metadata's modules: the real one is imported at the first use of
-    any of its names. MLMD uses gRPC only to talk to a metadata server; zplan opens SQLite and
-    MySQL stores in-process, so an apply never pays gRPC's import (~35 ms of CPU, asyncio with it)."""
+class _Deferred(types.ModuleType):
+    """Stands for a module in ML Metadata's modules: the real one is imported at the first use of
+    any of its names (and from then on is what the module name gives, in this process)."""
 
     def __getattr__(self, name: str):
         if name.startswith("__") and name != "__path__":
             raise AttributeError(name)
-        if sys.modules.get("grpc") is self:  # used while MLMD is still importing: the real one from now on
-            del sys.modules["grpc"]
-        return getattr(importlib.import_module("grpc"), name)
+        return getattr(self._real(), name)
+
+    def _real(self) -> types.ModuleType:
+        if sys.modules.get(self.__name__) is self:  # used while MLMD is still importing
+            del sys.modules[self.__name__]
+        return importlib.import_module(self.__name__)
+
+
+class _DeferredGrpc(_Deferred):
+    """``grpc``: MLMD uses gRPC only to talk to a metadata server; zplan opens SQLite and MySQL
+    stores in-process, so an apply never pays gRPC's import (~35 ms of CPU, asyncio with it)."""
+
+
+class _DeferredAbslLogging(_Deferred):
+    """``absl.logging`` (~13 ms of CPU, its flags with it): MLMD logs an INFO line each time a store
+    is opened, which Python's logging drops unless someone asked for INFO. So a message goes to the
+    real absl only when the ``absl`` logger would take its level."""
+
+    FATAL, ERROR, WARNING, INFO, DEBUG = -3, -2, -1, 0, 1  # absl's level numbers, which MLMD passes
+    _PYTHON_LEVELS = {-3: 50, -2: 40, -1: 30, 0: 20, 1: 10}  # and Python's for each
+
+    def log(self, level: int, msg, *args, **kwargs) -> None:
+        if self._wanted(self._PYTHON_LEVELS.get(level, 10)):
+            self._real().log(level, msg, *args, **kwargs)
+
+    @staticmethod
+    def _wanted(python_level: int) -> bool:
+        logging = sys.modules.get("logging")
+        if logging is None:  # not even imported, so not configured: Python's default drops below WARNING
+            return python_level >= 30
+        # asked without making the "absl" logger: absl makes it its own kind when it is imported
+        made = logging.Logger.manager.loggerDict.get("absl")
+        return (made if isinstance(made, logging.Logger) else logging.root).isEnabledFor(python_level)
+
+
+_STAND_INS = {"grpc": _DeferredGrpc, "absl.logging": _DeferredAbslLogging}
 
 
 @contextlib.contextmanager
-def _grpc_deferred():
-    """While ML Metadata is imported, ``import grpc`` gets a ``_DeferredGrpc``; afterwards the name
-    is free again, so any other ``import grpc`` in the process imports the real module."""
-    if "grpc" in sys.modules:  # already there (another library): nothing to save
-        yield
-        return
-    stand_in = _DeferredGrpc("grpc")
-    sys.modules["grpc"] = stand_in
+def _deferred_imports():
+    """While ML Metadata is imported, ``import grpc`` and ``from absl import logging`` get stand-ins;
+    afterwards the names are free again, so any other import in the process gets the real module."""
+    placed = {}
+    for name, cls in _STAND_INS.items():
+        if name not in sys.modules:  # already there (another library): nothing to save
+            placed[name] = sys.modules[name] = cls(name)
     try:
         yield
     finally:
-        if sys.modules.get("grpc") is stand_in:
-            del sys.modules["grpc"]
+        for name, stand_in in placed.items():
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
 
 
 def _guarded(method):
