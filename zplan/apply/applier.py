@@ -333,8 +333,11 @@ class Applier:
 
     def _close(self) -> None:
         self.runner.close()
-        self._threads.shutdown(wait=True)
-        self.recorder.close_run()
+        try:
+            self._threads.shutdown(wait=True)
+            self.recorder.close_run()
+        finally:
+            self.runner.closed()  # the workers' helper processes exited while the run's last records were written
 
 
 def _tfx_preflight(config, steps: list[m.StepPlan]) -> None:

@@ -35,6 +35,7 @@ class StepRunner:
         self.stat_cache = stat_cache
         self.parallelism = parallelism
         self._pool: WorkerPool | None = None
+        self._closing: WorkerPool | None = None  # closed, its helper processes still exiting
         self._store = None
         self._lock = threading.Lock()  # a stop (from another thread) and a start never interleave
         self._cancelled = False
@@ -205,10 +206,17 @@ class StepRunner:
             self.tracker.snapshots[(address, path)] = Snapshot(digest, self.artifact_store().uri(digest))
 
     def close(self, cancel: bool = False) -> None:
-        """Wait for running steps to finish, or with ``cancel`` stop them (an interrupted apply)."""
+        """Wait for running steps to finish, or with ``cancel`` stop them (an interrupted apply).
+        The worker pool's helper processes are told to stop; ``closed`` waits for their exit."""
         if self._pool is not None:
-            self._pool.shutdown(cancel=cancel)
-            self._pool = None
+            self._pool.shutdown(cancel=cancel, wait=False)
+            self._closing, self._pool = self._pool, None
+
+    def closed(self) -> None:
+        """Until the helper processes of the pool ``close`` ended have exited."""
+        if self._closing is not None:
+            self._closing.wait_closed()
+            self._closing = None
 
 
 def _file_name(address: str) -> str:

@@ -23,15 +23,14 @@ import collections
 import concurrent.futures as cf
 import multiprocessing
 import multiprocessing.connection as mpc
-import multiprocessing.popen_forkserver as _mp_popen
-import multiprocessing.spawn as _mp_spawn
 import os
 import signal
 import threading
 import time
-import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from zplan.apply.worker_launch import WorkerProcess, stop_helper_processes
 
 STOP_GRACE_SECONDS = 5.0
 
@@ -150,6 +149,7 @@ class WorkerPool:
         self._groups: set[int] = set()  # process groups of ended workers, checked empty at shutdown
         self._thread = threading.Thread(target=self._supervise, name="zplan-workers", daemon=True)
         self._thread.start()
+        self._helpers_stop: threading.Thread | None = None
 
     # -- public ------------------------------------------------------------------------------------------
     def submit(self, fn: Callable[[Any], Any], arg: Any, timeout: float | None = None) -> cf.Future:
@@ -161,8 +161,10 @@ class WorkerPool:
         self._wake()
         return task.future
 
-    def shutdown(self, cancel: bool = False) -> None:
-        """Wait for running tasks (or, with ``cancel``, stop them), then end every worker."""
+    def shutdown(self, cancel: bool = False, wait: bool = True) -> None:
+        """Wait for running tasks (or, with ``cancel``, stop them), then end every worker, the
+        forkserver and the resource tracker. Their exit is waited for here, or with ``wait=False``
+        on a thread of its own (``wait_closed``): the caller has its last records to write meanwhile."""
         if cancel:
             self.cancel()
         with self._lock:
@@ -171,7 +173,16 @@ class WorkerPool:
         self._thread.join()
         self._wake_r.close()
         self._wake_w.close()
-        _stop_helper_processes()
+        # not a daemon: even a caller that never calls wait_closed waits for it before the process exits
+        self._helpers_stop = threading.Thread(target=stop_helper_processes, name="zplan-helpers-stop")
+        self._helpers_stop.start()
+        if wait:
+            self.wait_closed()
+
+    def wait_closed(self) -> None:
+        """Until the forkserver and the resource tracker have exited (after ``shutdown``)."""
+        if self._helpers_stop is not None:
+            self._helpers_stop.join()
 
     def warm(self) -> None:
         """Start the forkserver and resource tracker now, not waiting: they boot while the caller goes on."""
@@ -242,7 +253,7 @@ class WorkerPool:
     def _spawn(self) -> _Worker:
         parent_end, child_end = self._ctx.Pipe(duplex=True)
         alive_r, alive_w = self._ctx.Pipe(duplex=False)
-        process = _WorkerProcess(target=_worker_main, args=(child_end, alive_r), name="zplan-step-worker", daemon=True)
+        process = WorkerProcess(target=_worker_main, args=(child_end, alive_r), name="zplan-step-worker", daemon=True)
         process.start()
         child_end.close()
         alive_r.close()
@@ -324,63 +335,6 @@ class WorkerPool:
         for w in list(self._workers):
             self._retire(w)
         _wait_groups_gone(self._groups, self.grace)
-
-
-# -- starting a worker without the parent's main script -----------------------------------------------
-# multiprocessing re-runs the parent's ``__main__`` script in every new process (as ``__mp_main__``),
-# so that functions defined there can be unpickled. A worker only ever runs zplan's module-level
-# functions, and the parent's script is the ``zplan`` command: each worker would import the whole CLI
-# (typer, click, rich: ~40 ms of CPU) and the step would run with it loaded. The launch below is
-# CPython's own, given the preparation data without the main script.
-
-
-class _SpawnWithoutMain:
-    """``multiprocessing.spawn`` as the worker's launch sees it."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(_mp_spawn, name)
-
-    @staticmethod
-    def get_preparation_data(name: str) -> dict:
-        data = _mp_spawn.get_preparation_data(name)
-        data.pop("init_main_from_path", None)
-        data.pop("init_main_from_name", None)
-        return data
-
-
-def _launch_without_main() -> Callable | None:
-    """``popen_forkserver.Popen._launch`` reading ``spawn`` from ``_SpawnWithoutMain`` (None where
-    that method is not a plain function using ``spawn``: then the stock launch is used)."""
-    launch = getattr(_mp_popen.Popen, "_launch", None)
-    code = getattr(launch, "__code__", None)
-    if code is None or code.co_freevars or "spawn" not in code.co_names:
-        return None
-    return types.FunctionType(code, {**vars(_mp_popen), "spawn": _SpawnWithoutMain()}, launch.__name__, launch.__defaults__)
-
-
-class _WorkerPopen(_mp_popen.Popen):
-    _launch = _launch_without_main() or _mp_popen.Popen._launch
-
-
-class _WorkerProcess(multiprocessing.context.ForkServerProcess):
-    @staticmethod
-    def _Popen(process_obj: Any) -> _WorkerPopen:
-        return _WorkerPopen(process_obj)
-
-
-def _stop_helper_processes() -> None:
-    """End the forkserver and the resource tracker now: left to notice that their parent is
-    gone, they outlive the command by a moment (or by much more, under a killed parent's
-    own supervisor). Another pool starts them again."""
-    from multiprocessing import forkserver, resource_tracker
-
-    for helper in (forkserver._forkserver, resource_tracker._resource_tracker):
-        stop = getattr(helper, "_stop", None)  # CPython's own, used by its tests; absent elsewhere
-        if stop is not None:
-            try:
-                stop()
-            except (OSError, ChildProcessError):
-                pass
 
 
 def _readable(conn: mpc.Connection) -> bool:

@@ -8,7 +8,7 @@ from multiprocessing import forkserver
 
 from zplan.apply.applier import Applier
 from zplan.apply.recorder import RunRecorder
-from zplan.apply.workers import _stop_helper_processes
+from zplan.apply.worker_launch import stop_helper_processes
 from zplan.hooks import Recorder
 from zplan.state.model import State
 
@@ -36,7 +36,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_root_step_to_run_starts_the_forkserver_before_the_run_is_recorded(tmp_path, monkeypatch):
-    _stop_helper_processes()  # none left from an earlier test
+    stop_helper_processes()  # none left from an earlier test
     seen = _forkserver_pid_when_the_run_opens(monkeypatch)
     root = copy_pipeline(tmp_path)
     state = State()
@@ -51,7 +51,7 @@ def test_when_only_steps_reading_other_steps_run_the_forkserver_waits_for_the_fi
     state = State()
     made, planner, _ = plan(root, state)
     assert Applier(planner, made, state, lambda s: None, Recorder(), parallelism=1).apply().ok
-    _stop_helper_processes()
+    stop_helper_processes()
     seen = _forkserver_pid_when_the_run_opens(monkeypatch)
     hcl = root / "main.zp.hcl"
     hcl.write_text(hcl.read_text().replace("default = 1.0", "default = 2.0"))

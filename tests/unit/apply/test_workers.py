@@ -253,3 +253,18 @@ def test_imported_anywhere_else_the_exit_module_does_nothing(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 5 and (tmp_path / "torn-down").exists()
+
+
+def test_a_shutdown_not_waiting_leaves_the_helpers_exit_to_wait_closed():
+    # An apply closes its pool, writes the run's last records, then waits for the helpers to exit.
+    from multiprocessing import forkserver, resource_tracker
+
+    pool = WorkerPool(1, preload=WORKER_PRELOAD)
+    assert pool.submit(square, 4).result(30) == 16
+    helpers = [forkserver._forkserver._forkserver_pid, resource_tracker._resource_tracker._pid]
+    assert all(pid is not None and _alive(pid) for pid in helpers)
+    pool.shutdown(wait=False)
+    pool.wait_closed()
+    assert not any(_alive(pid) for pid in helpers)
+    assert forkserver._forkserver._forkserver_pid is None and resource_tracker._resource_tracker._pid is None
+    pool.wait_closed()  # again: nothing left to wait for

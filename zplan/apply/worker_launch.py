@@ -1,0 +1,65 @@
+"""How a step worker process is started, and how the pool's helper processes are stopped.
+
+multiprocessing re-runs the parent's ``__main__`` script in every new process (as ``__mp_main__``),
+so that functions defined there can be unpickled. A worker only ever runs zplan's module-level
+functions, and the parent's script is the ``zplan`` command: each worker would import the whole CLI
+(typer, click, rich: ~40 ms of CPU) and the step would run with it loaded. The launch below is
+CPython's own, given the preparation data without the main script.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.popen_forkserver as _mp_popen
+import multiprocessing.spawn as _mp_spawn
+import types
+from typing import Any, Callable
+
+
+class _SpawnWithoutMain:
+    """``multiprocessing.spawn`` as the worker's launch sees it."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_mp_spawn, name)
+
+    @staticmethod
+    def get_preparation_data(name: str) -> dict:
+        data = _mp_spawn.get_preparation_data(name)
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+        return data
+
+
+def _launch_without_main() -> Callable | None:
+    """``popen_forkserver.Popen._launch`` reading ``spawn`` from ``_SpawnWithoutMain`` (None where
+    that method is not a plain function using ``spawn``: then the stock launch is used)."""
+    launch = getattr(_mp_popen.Popen, "_launch", None)
+    code = getattr(launch, "__code__", None)
+    if code is None or code.co_freevars or "spawn" not in code.co_names:
+        return None
+    return types.FunctionType(code, {**vars(_mp_popen), "spawn": _SpawnWithoutMain()}, launch.__name__, launch.__defaults__)
+
+
+class _WorkerPopen(_mp_popen.Popen):
+    _launch = _launch_without_main() or _mp_popen.Popen._launch
+
+
+class WorkerProcess(multiprocessing.context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj: Any) -> _WorkerPopen:
+        return _WorkerPopen(process_obj)
+
+
+def stop_helper_processes() -> None:
+    """End the forkserver and the resource tracker now: left to notice that their parent is
+    gone, they outlive the command by a moment (or by much more, under a killed parent's
+    own supervisor). Another pool starts them again."""
+    from multiprocessing import forkserver, resource_tracker
+
+    for helper in (forkserver._forkserver, resource_tracker._resource_tracker):
+        stop = getattr(helper, "_stop", None)  # CPython's own, used by its tests; absent elsewhere
+        if stop is not None:
+            try:
+                stop()
+            except (OSError, ChildProcessError):
+                pass
