@@ -103,6 +103,18 @@ class Applier:
             return self.result  # nothing to do: no run recorded, serial unchanged
         self.resources.preflight(self.plan.resource_changes)
         _tfx_preflight(self.project.config, self.plan.steps_to_run)
+        try:
+            self._make_changes()
+            if self.result.changed or stack_outputs.outputs_changed(self.plan, self.state):
+                self.state.bump()
+            self._persist_last(self.state)
+            self.hooks.run_finished(self.tracker.summary())
+        finally:
+            self.runner.closed()  # the workers' helper processes exited while the last records were written
+        return self.result
+
+    def _make_changes(self) -> None:
+        """Destroy, then walk the graph (resources and steps), until done or stopped by a signal."""
         with stop_on_signals(self.stop, self._stop_steps, self._kill_steps):
             try:
                 self.resources.apply_destroys(self.plan.resources, lambda: self.stop.requested)
@@ -117,11 +129,6 @@ class Applier:
             finally:
                 self.result.interrupted = self.stop.signum
                 self._close()
-        if self.result.changed or stack_outputs.outputs_changed(self.plan, self.state):
-            self.state.bump()
-        self._persist_last(self.state)
-        self.hooks.run_finished(self.tracker.summary())
-        return self.result
 
     # -- the walk -----------------------------------------------------------------------------------
     def _walk(self) -> None:
@@ -332,12 +339,9 @@ class Applier:
         self.runner.cancel(grace=0.0)
 
     def _close(self) -> None:
-        self.runner.close()
-        try:
-            self._threads.shutdown(wait=True)
-            self.recorder.close_run()
-        finally:
-            self.runner.closed()  # the workers' helper processes exited while the run's last records were written
+        self.runner.close()  # its helper processes exit meanwhile: ``apply`` waits for them last
+        self._threads.shutdown(wait=True)
+        self.recorder.close_run()
 
 
 def _tfx_preflight(config, steps: list[m.StepPlan]) -> None:
