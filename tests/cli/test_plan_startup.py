@@ -32,7 +32,8 @@ NOT_NEEDED = (
 )
 
 PLAN = (
-    "import sys\n"
+    "import atexit, sys\n"
+    "atexit.register(print)  # the process then exits through SystemExit, caught below\n"
     "sys.argv = ['zplan', 'plan', '-detailed-exitcode']\n"
     "from zplan.cli.launch import main\n"
     "try:\n"
@@ -48,7 +49,7 @@ def test_a_no_change_plan_leaves_unneeded_modules_unimported(applied):
     done = subprocess.run([sys.executable, "-c", PLAN.format(names=NOT_NEEDED)], cwd=applied.root,
                           capture_output=True, text=True, env=cli_env(), timeout=120)
     assert done.returncode == 0, done.stderr
-    *shown, exit_line, imported = done.stdout.splitlines()
+    *shown, exit_line, imported, _ = done.stdout.splitlines()
     assert exit_line == "exit 0", done.stdout + done.stderr
     assert "Steps: 0 to run, 4 cached." in "\n".join(shown)
     assert imported == "", f"imported by a no-change plan: {imported}"
@@ -83,11 +84,13 @@ def test_the_plan_command_pauses_the_collector_throughout_and_restores_it(applie
 
 
 def test_the_plan_process_leaves_the_collector_off_as_it_exits_and_other_commands_restore_it(applied):
-    script = ("import gc, sys\nsys.argv = ['zplan', '{command}']\nfrom zplan.cli.launch import main\n"
+    # (an exit handler: the process then exits the usual way, through SystemExit, and can look after it)
+    script = ("import atexit, gc, sys\natexit.register(print)\nsys.argv = ['zplan', '{command}']\n"
+              "from zplan.cli.launch import main\n"
               "try:\n    main()\nexcept SystemExit:\n    pass\nprint('collector', gc.isenabled())\n")
     seen = {}
     for command in ("plan", "validate"):
         done = subprocess.run([sys.executable, "-c", script.format(command=command)], cwd=applied.root,
                               capture_output=True, text=True, env=cli_env(), timeout=120)
-        seen[command] = done.stdout.splitlines()[-1]
+        seen[command] = done.stdout.splitlines()[-2]  # (the last: the exit handler's empty line)
     assert seen == {"plan": "collector False", "validate": "collector True"}

@@ -47,6 +47,7 @@ def run_plan(root: Path, flags: PlanFlags) -> int:
     args = ProjectArgs(root, list(flags.var), list(flags.var_file), flags.stack)
     with collector.paused():
         outcome = applying.plan(args, selection, flags.out)
+        process.keep_until_exit(outcome)
         print_plan(outcome.doc, flags.format, flags.verbose)
     if outcome.adopted:
         from zplan.render.apply_view import adopted_view

@@ -15,6 +15,7 @@ from typing import Callable, Iterator, NoReturn
 from zplan import diags
 
 _ENDS_THE_PROCESS = False  # the command runs as the process's own (console script, `python -m zplan.cli`)
+_kept: list = []  # what the command built, never freed when the process ends with it (``keep_until_exit``)
 
 
 def ends_the_process() -> bool:
@@ -77,6 +78,34 @@ def run_guarded(command: Callable[[], int], root: Callable[[], Path | None]) -> 
             raise
         sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {exc}\n  (set ZPLAN_DEBUG=1 for the traceback and please report it)\n")
         sys.exit(1)
+    _exit(code)
+
+
+def keep_until_exit(*objects) -> None:
+    """Keep what a command built (its configuration, state and plan: millions of objects at 20,000
+    steps) referenced until a process that ends with the command exits, so that it is never freed:
+    freeing it one object at a time took ~7 % of such a plan. In any other caller, nothing."""
+    if _ENDS_THE_PROCESS:
+        _kept.extend(objects)
+
+
+def _exit(code: int) -> NoReturn:
+    """Exit with ``code``. A process ending with a command that kept what it built
+    (``keep_until_exit``), with nothing left to run at exit (no exit handler, no other thread),
+    flushes its output and ends at once, without taking that apart; otherwise, the usual way."""
+    import atexit
+
+    threading = sys.modules.get("threading")
+    alone = threading is None or threading.active_count() == 1
+    handlers = getattr(atexit, "_ncallbacks", lambda: 1)()
+    if _ENDS_THE_PROCESS and _kept and alone and handlers == 0:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:
+            pass  # (a reader gone: the usual exit deals with it)
+        else:
+            os._exit(code)
     sys.exit(code)
 
 

@@ -46,6 +46,7 @@ class PlanOutcome:
     project: Project
     saved_to: Path | None = None
     adopted: list[str] = field(default_factory=list)  # resources a killed apply left unrecorded
+    planned: Planned | None = None  # the plan, its planner and state
 
 
 @dataclass
@@ -80,7 +81,7 @@ def plan(args: ProjectArgs, selection: Selection, out: Path | None = None) -> Pl
     planned = make_plan(project, project.state_backend(), selection.request(), selection.refresh)
     if out is not None:
         save_planfile(out, planned, project)
-    return PlanOutcome(to_json(planned.plan), project, out, planned.adopted)
+    return PlanOutcome(to_json(planned.plan), project, out, planned.adopted, planned)
 
 
 def save_planfile(out: Path, planned: Planned, project: Project) -> None:

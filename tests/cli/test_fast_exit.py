@@ -1,0 +1,64 @@
+"""A `zplan plan` process ends without freeing what it built (``process.keep_until_exit``), but
+only when nothing else is left to run at exit: an exit handler or another thread means the usual
+exit. Its output is flushed and its exit code kept either way."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.cli.helpers import cli_env
+
+_SCRIPT = textwrap.dedent(
+    """
+    import sys, threading, time
+    from zplan.cli import process
+
+    class Built:
+        def __del__(self):
+            sys.stdout.write("freed\\n")
+
+    process._ENDS_THE_PROCESS = True  # as in the `zplan` process itself
+    process.keep_until_exit(Built())
+    {before}
+    sys.stdout.write("plan printed")  # buffered: the exit must flush it
+    process._exit(3)
+    """
+)
+
+
+def _run(before: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", _SCRIPT.format(before=before)], capture_output=True, text=True,
+                          env=cli_env(), timeout=60)
+
+
+def test_the_process_ends_at_once_with_its_output_flushed_and_its_code():
+    done = _run()
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == "plan printed"  # nothing freed: the kept object's __del__ never ran
+
+
+def test_an_exit_handler_means_the_usual_exit():
+    done = _run("import atexit; atexit.register(lambda: sys.stdout.write(' | handler ran'))")
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.startswith("plan printed | handler ran")
+
+
+def test_another_thread_means_the_usual_exit():
+    done = _run("threading.Thread(target=lambda: (time.sleep(0.3), sys.stdout.write(' | thread done'))).start()")
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.startswith("plan printed | thread done")
+
+
+def test_a_caller_that_lives_on_keeps_nothing_and_gets_system_exit(monkeypatch):
+    from zplan.cli import process
+
+    monkeypatch.setattr(process, "_kept", [])
+    process.keep_until_exit(object())  # not the process's own command: nothing kept
+    assert process._kept == []
+    with pytest.raises(SystemExit) as exit_:
+        process._exit(2)
+    assert exit_.value.code == 2
