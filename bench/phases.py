@@ -16,8 +16,11 @@ import sys
 from pathlib import Path
 
 CHILD = r'''
-import json, os, sys, time
+import atexit, json, os, sys, time
 t0 = time.process_time()
+# An exit handler: the command then ends through SystemExit (caught below), not at once
+# (zplan.cli.process._exit); what it kept is freed only as the interpreter exits, after the report.
+atexit.register(lambda: None)
 os.chdir(sys.argv[1])
 sys.argv = ["zplan", "plan", "-detailed-exitcode"]
 import zplan.cli.launch as launch

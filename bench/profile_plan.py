@@ -50,7 +50,8 @@ def _imports(python: str, root: Path, top: int) -> list[str]:
 def _cprofile(python: str, root: Path, prof: Path, top: int) -> list[str]:
     prof.unlink(missing_ok=True)
     # CPU time, not wall: on a shared machine waiting for a core would count as work
-    code = (f"import cProfile, time; p = cProfile.Profile(time.process_time)\n"
+    # (the exit handler: the command then ends through SystemExit, caught here, not at once)
+    code = (f"import atexit, cProfile, time; atexit.register(lambda: None); p = cProfile.Profile(time.process_time)\n"
             f"try:\n    p.runctx({PLAN!r}, globals(), {{}})\nexcept SystemExit:\n    pass\np.dump_stats({str(prof)!r})")
     run([python, "-c", code], root)
     if not prof.exists():
