@@ -58,8 +58,7 @@ from zplan.artifacts.base import (
     tree_digest,
 )
 from zplan.artifacts.temp_area import TempArea
-from zplan.artifacts.local_presence import LocalPresence
-from zplan.fsutil import BackgroundSync, atomic_write_text, fsync_path, start_writeback
+from zplan.fsutil import BackgroundSync, OpenFolder, atomic_write_text, fsync_path, start_writeback
 from zplan.hashing import StatCache, canonical_json, combine, full_signature, hash_file, iter_tree
 
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
@@ -147,7 +146,16 @@ class LocalArtifactStore(ArtifactStore):
         return os.path.isdir(os.path.join(self._root, digest[:2], digest))
 
     def presence(self) -> Callable[[str], bool]:
-        return LocalPresence(self._root)
+        folder = OpenFolder(self._root)  # a plan asks about thousands of artifacts: looked up from the open store
+
+        def present(digest: str) -> bool:
+            name = f"{check_digest(digest)[:2]}/{digest}"
+            try:
+                return stat.S_ISDIR(folder.stat(name, os.path.join(self._root, name)).st_mode)
+            except OSError:
+                return False
+
+        return present
 
     # A step's worker can store its data snapshots itself (``put_scanned``), off the apply's path.
     worker_snapshots = True

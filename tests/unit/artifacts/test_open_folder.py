@@ -62,26 +62,3 @@ def test_the_local_store_s_presence_follows_the_store(tmp_path: Path):
     assert not present(digest)
     with pytest.raises(ValueError):
         present("../../etc")
-
-
-def test_the_local_store_lists_a_prefix_folder_at_its_second_artifact(tmp_path: Path, monkeypatch):
-    # A plan asks about thousands of artifacts: one listing per prefix folder instead of a stat each;
-    # a name the listing lacks is looked up again (an apply stores artifacts as it asks).
-    store = ArtifactStore.from_url(f"file://{tmp_path}/store", tmp_path)
-    stored = [f"ab{i:030x}" for i in range(5)]
-    for digest in stored:
-        (tmp_path / "store" / "ab" / digest).mkdir(parents=True)
-    (tmp_path / "store" / "ab" / f"ab{99:030x}").write_text("a file, not a stored artifact")
-    stats, listings = [], []
-    real_stat, real_scandir = OpenFolder.stat, os.scandir
-    monkeypatch.setattr(OpenFolder, "stat", lambda self, name, full: stats.append(name) or real_stat(self, name, full))
-    monkeypatch.setattr(os, "scandir", lambda path: listings.append(path) or real_scandir(path))
-    present = store.presence()
-    assert all(present(d) for d in stored)
-    assert (len(stats), len(listings)) == (1, 1)  # the first looked up, the folder listed at the second
-    assert not present(f"ab{99:030x}") and not present(f"ab{7:030x}")  # not folders of the listing: looked up
-    assert len(stats) == 3
-    later = f"ab{8:030x}"
-    (tmp_path / "store" / "ab" / later).mkdir()  # stored after the listing
-    assert present(later)
-    assert present(f"cd{0:030x}") is False  # another prefix, missing folder
