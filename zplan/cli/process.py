@@ -100,10 +100,11 @@ def _exit(code: int) -> NoReturn:
     handlers = getattr(atexit, "_ncallbacks", lambda: 1)()
     if _ENDS_THE_PROCESS and _kept and alone and handlers == 0:
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except OSError:
-            pass  # (a reader gone: the usual exit deals with it)
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:
+                    stream.flush()
+        except (OSError, ValueError):
+            pass  # (a reader gone, a stream closed: the usual exit deals with them)
         else:
             os._exit(code)
     sys.exit(code)
