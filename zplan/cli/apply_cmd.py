@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zplan import diags
-from zplan.cli import quick
+from zplan.cli import process, quick
 from zplan.operations.applying import ApplyOutcome, ApplyUI
 from zplan.operations.state_ops import LockViews
 
@@ -45,6 +45,7 @@ def run_apply(root: Path, flags: ApplyFlags) -> int:
         selection = applying.Selection(flags.target, flags.exclude, flags.replace, False, flags.refresh, checkout=not flags.no_checkout)
         args = ProjectArgs(root, list(flags.var), list(flags.var_file), flags.stack)
         outcome = applying.apply_changes(args, selection, ui_, flags.parallelism, flags.lock_timeout)
+    process.keep_until_exit(outcome)  # (an apply that ran steps exits the usual way: multiprocessing's exit handler)
     return report(outcome, destroying=False)
 
 

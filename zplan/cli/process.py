@@ -107,6 +107,9 @@ def _exit(code: int) -> NoReturn:
             pass  # (a reader gone, a stream closed: the usual exit deals with them)
         else:
             os._exit(code)
+    # The usual exit: what was kept is freed now, as the frames holding it would have; left to the
+    # interpreter's exit, its last collection would walk all of it first (~0.3 s at 20,000 steps).
+    _kept.clear()
     sys.exit(code)
 
 

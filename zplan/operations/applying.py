@@ -70,6 +70,7 @@ class ApplyOutcome:
     result: "ApplyResult | None" = None  # None: nothing to apply, or cancelled
     cancelled: bool = False
     adopted: list[str] = field(default_factory=list)  # resources a killed apply left unrecorded
+    planned: Planned | None = None  # the plan, its planner and state
 
     @property
     def ok(self) -> bool:
@@ -133,7 +134,7 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
         if planned.adopted:  # what a killed apply left running is known from now on
             planned.state.bump()
             backend.write(planned.state.doc)
-        outcome = ApplyOutcome(doc, project, planned.state, adopted=planned.adopted)
+        outcome = ApplyOutcome(doc, project, planned.state, adopted=planned.adopted, planned=planned)
         if ui.review is not None and not ui.review(doc):
             outcome.cancelled = True
             return outcome
