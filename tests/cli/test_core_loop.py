@@ -174,3 +174,13 @@ def test_target_exclude_and_replace(applied):
     # load came out the same, so what reads it is taken from the cache.
     assert "pipeline.numbers.step.count: cached: upstream output unchanged" in result.out
     assert "count" not in ran(result)
+
+
+def test_output_takes_the_variables_its_error_asks_for(applied):
+    # A variable without a default: `zplan output` reads the stack, so it asks for it, and takes it as plan does.
+    applied.replace("main.zp.hcl", "  default = 1.0\n", "")
+    missing = applied.run("output", "total")
+    assert missing.code == 1 and "main.zp.hcl:3:1" in missing.err and "-var c=VALUE" in missing.err, str(missing)
+    assert applied.ok("output", "total", "-var", "c=1.0").out.strip() == "10.5"
+    applied.write("c.zpvars", "c = 1.0\n")
+    assert applied.ok("output", "-var-file", "c.zpvars", "total").out.strip() == "10.5"

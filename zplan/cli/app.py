@@ -195,17 +195,18 @@ def show(planfile: Optional[Path] = typer.Argument(None), as_json: bool = opt(Fa
 def output(name: Optional[str] = typer.Argument(None), as_json: bool = opt(False, "json", "Print as JSON."),
            raw: bool = opt(False, "raw", "Print a single string output without quotes."),
            show_sensitive: bool = opt(False, "show-sensitive", "Print a sensitive output (named) in clear."),
-           stack: Optional[str] = stack_option()) -> None:
+           stack: Optional[str] = stack_option(), var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt) -> None:
     """Print the outputs recorded by the last apply on the stack."""
     from zplan.operations import state_ops
     from zplan.render import state_view
 
+    args = project_args(stack, var, var_file)  # the stack may read variables (a required one is asked for)
     if name is not None:
-        state_view.print_output_value(state_ops.output(project_args(stack), name, reveal=show_sensitive, raw=raw), raw)
+        state_view.print_output_value(state_ops.output(args, name, reveal=show_sensitive, raw=raw), raw)
     elif as_json:
-        state_view.print_outputs_json(state_ops.outputs(project_args(stack)))
+        state_view.print_outputs_json(state_ops.outputs(args))
     else:
-        state_view.print_outputs(state_ops.outputs(project_args(stack)))
+        state_view.print_outputs(state_ops.outputs(args))
 
 
 @runs_app.callback()
