@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("graph", "state", "stack", "render"),
     ("config", "metadata", "artifacts", "beam", "kubeflow", "tfx", "cluster", "backends"),  # readers, stores and remote back ends
     ("provider", "testing", "hooks", "secrets", "addrs"),  # provider API and core contracts
-    ("actions", "diags", "hashing", "fsutil", "durations", "processes", "runtime", "steps", "_record_code"),  # leaves
+    ("actions", "diags", "hashing", "fsutil", "durations", "processes", "stdio", "runtime", "steps", "_record_code"),  # leaves
 ]
 RANK = {unit: rank for rank, row in enumerate(LAYERS) for unit in row}
 

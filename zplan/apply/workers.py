@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from zplan.apply.worker_launch import WorkerProcess, stop_helper_processes
+from zplan.stdio import fill_closed_standard_streams
 
 STOP_GRACE_SECONDS = 5.0
 
@@ -75,6 +76,7 @@ def format_seconds(seconds: float) -> str:
 
 
 def _worker_main(tasks: mpc.Connection, alive: mpc.Connection) -> None:
+    fill_closed_standard_streams()  # (a caller with no stdout: the step's log takes them over anyway)
     os.setpgrp()  # the step and whatever it starts can be stopped as one group
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     threading.Thread(target=_die_with_parent, args=(alive,), daemon=True).start()

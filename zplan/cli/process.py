@@ -35,6 +35,10 @@ def command_settings(ends_the_process: bool) -> Iterator[None]:
     from zplan.config import loader
 
     global _ENDS_THE_PROCESS
+    if ends_the_process:
+        from zplan.stdio import fill_closed_standard_streams
+
+        fill_closed_standard_streams()
     loader.FREEZE_PARSED_TREES = True
     saved = gc.get_threshold()
     gc.set_threshold(20_000, *saved[1:])
