@@ -35,7 +35,7 @@ def command_settings(ends_the_process: bool) -> Iterator[None]:
     from zplan.config import loader
 
     global _ENDS_THE_PROCESS
-    if ends_the_process:
+    if ends_the_process and None in (sys.stdin, sys.stdout, sys.stderr):  # (the import only when needed)
         from zplan.stdio import fill_closed_standard_streams
 
         fill_closed_standard_streams()
