@@ -1,6 +1,6 @@
 """A cold run over one big data input, next to reading and hashing it by hand.
 
-    .venv/bin/python bench/bigdata.py [--gib 2] [--repeat 3] [--before OLD_TREE]
+    .venv/bin/python bench/bigdata.py [--gib 2] [--repeat 3] [--before OLD_TREE] [--root DIR] [--cold]
 
 One project, one step reading ``data/big.bin`` (generated once, fixed seed) in 4 MiB blocks.
 Whole processes (``measure.run``), interleaved, each ``--repeat`` times:
@@ -12,8 +12,14 @@ Whole processes (``measure.run``), interleaved, each ``--repeat`` times:
 - zplan, stat cache kept: the same with the stat cache of the previous run left in place.
 
 With ``--before DIR`` (an older zplan tree, first on PYTHONPATH) the zplan rows run for both
-versions. The page cache is warm (the file fits in memory; dropping it needs root); each zplan run
-starts after ``os.sync()``, so none pays for the writeback of the 2 GiB the previous one wrote.
+versions. The page cache is warm (the file fits in memory); each zplan run starts after
+``os.sync()``, so none pays for the writeback of the 2 GiB the previous one wrote.
+
+``--cold`` evicts the input's pages before every timed run (``posix_fadvise(DONTNEED)`` of a
+synced file: no root needed), so each run reads it from the disk first, as a first run after
+the data arrived usually does. ``--root`` puts the project on another file system (one with
+reflinks, say; a loop device should use ``--direct-io=on`` so its image's own page cache does
+not serve the "cold" reads).
 """
 
 from __future__ import annotations
@@ -85,6 +91,16 @@ def make(root: Path, gib: float) -> Path:
     return root
 
 
+def evict(path: Path) -> None:
+    """Drop ``path``'s pages from the page cache, so its next read comes from the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # only clean pages can be dropped
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
 def forget(root: Path, keep_stat_cache: bool) -> None:
     state = root / ".zplan"
     for child in state.iterdir() if state.exists() else []:
@@ -103,8 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gib", type=float, default=2.0)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--before", type=Path, help="an older zplan source tree")
+    p.add_argument("--root", type=Path, default=WORK / "bigdata", help="where the project is made")
+    p.add_argument("--cold", action="store_true", help="read the input from the disk in every run")
     args = p.parse_args(argv)
-    root = make(WORK / "bigdata", args.gib)
+    root = make(args.root, args.gib)
+    big = root / "data" / "big.bin"
+    cold = (lambda: evict(big)) if args.cold else (lambda: None)
     zp = zplan_exe()
     python = str(Path(zp).with_name("python"))
     versions = {"this tree": None, **({"before": str(args.before.resolve())} if args.before else {})}
@@ -113,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     run([python, "-c", BY_HAND], root)  # the page cache warm before the first timed run
     print(f"load average before: {load_average()}", flush=True)
     for i in range(args.repeat):
+        cold()
         rows.setdefault("by hand: hash_file + the step's read", []).append(expect(run([python, "-c", BY_HAND], root), (0,), "by hand"))
         for name, path in versions.items():
             env = dict(os.environ, **({"PYTHONPATH": path} if path else {}))
@@ -122,11 +143,12 @@ def main(argv: list[str] | None = None) -> int:
                     expect(run([python, *apply], root, env), (0,), "apply")
                 forget(root, keep)
                 os.sync()  # the previous run's writes flushed now: no run pays another's writeback
+                cold()
                 label = f"zplan ({name}), {'stat cache kept' if keep else 'first sight (no stat cache)'}"
                 rows.setdefault(label, []).append(expect(run([python, *apply], root, env), (0,), label, "Apply complete"))
         print(f"round {i + 1} done", flush=True)
     print(f"load average after: {load_average()}")
-    print(f"\n{args.gib:g} GiB input | wall s | CPU s | peak RSS MB\n|---|---|---|---|")
+    print(f"\n{args.gib:g} GiB input{', read from the disk' if args.cold else ''} | wall s | CPU s | peak RSS MB\n|---|---|---|---|")
     for label, runs in rows.items():
         print(f"| {label} | {span(runs, 'wall')} | {span(runs, 'cpu')} | {max(r.rss_mb for r in runs):.0f} |")
     return 0
