@@ -165,7 +165,7 @@ def train(features, n_est):
     assert ran(result) == {"prepare"} and "step.train: cached: upstream output unchanged" in result.out, str(result)
 
 
-def test_a_step_time_excludes_its_module_import_which_a_worker_pays_once(tmp_path):
+def test_a_step_time_excludes_its_module_import(tmp_path):
     project = _project(tmp_path, """
 pipeline "p" {
   step "a" { source = "steps/s.py:a" }
@@ -191,4 +191,6 @@ def b(x: int) -> int:
     result = project.apply("-parallelism", "1")
     times = {m[0]: float(m[1]) for m in re.findall(r"step\.(\w+): done in ([0-9.]+)s", result.out)}
     assert set(times) == {"a", "b"} and max(times.values()) < 1.0, str(result)
-    assert project.read("steps/imported.txt") == "imported\n", "one worker imported the module once for both steps"
+    # each step imports the project's module afresh (what one step leaves in its globals never reaches the
+    # next: zplan.apply.step_isolation); the libraries it imports stay loaded in the worker
+    assert project.read("steps/imported.txt") == "imported\n" * 2

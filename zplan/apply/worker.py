@@ -4,7 +4,8 @@ The parent sends a ``StepTask`` (addresses, params, typed inputs naming artifact
 digests or snapshot paths: never the data itself); the worker imports the step's module, loads inputs through their
 materializers, calls the function, stores each output in the artifact store
 (content-addressed, temp-then-rename) and sends back a ``StepResult``.
-Workers live for a whole apply, so a module is imported once per worker.
+Workers live for a whole apply: a library is imported once per worker, and what a step
+changes in the interpreter is undone before the next (``zplan.apply.step_isolation``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
+from zplan.apply.step_isolation import step_interpreter_state
 from zplan.apply.step_log import captured_output, log_tail, logging_to_log
 from zplan.diags import DiagnosticError
 from zplan.steps import DEFAULT_OUTPUT
@@ -155,7 +157,8 @@ def _execute(task: StepTask, result: StepResult) -> None:
     # a failed import or a damaged input included.
     scratch = Path(tempfile.gettempdir()) / f"zplan-step-{os.getpid()}-{os.urandom(8).hex()}"
     try:
-        _execute_in(task, result, scratch)
+        with step_interpreter_state(task.project_dir):  # the worker's next step starts the same
+            _execute_in(task, result, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -172,7 +175,7 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
         fn, kwargs = _tfx_component(task.tfx), dict(task.params)
     else:
         fn, kwargs = _load_function(project_dir, task.source_file, task.function), dict(task.params)
-        # A worker imports a module once, for its first step from it: that import (pandas, sklearn, ...)
+        # A worker imports a library once, for its first step using it: that import (pandas, sklearn, ...)
         # is not this step's time, and the steps after it in the same worker do not pay it.
         result.started_at = time.time()
     store = _store(task.artifact_store_url, task.project_dir)

@@ -1,0 +1,45 @@
+"""What one step leaves in its worker's interpreter, undone before the worker's next step.
+
+Workers live for a whole apply: the libraries a step imports (pandas, scikit-learn) stay
+loaded, which is what makes the next step in the same worker start fast. But a step's result
+must not depend on which steps happened to run before it in the same worker, or a cache key
+would not say everything that made it: environment variables it set, entries it put on
+``sys.path``, and the globals of the project's own modules (a list one step appends to, a
+setting another reads) are therefore put back. The project's modules are imported again by
+the next step that uses them, from the files on disk, so a step also never runs code older
+than what its re-plan fingerprinted. The working folder is set by each task itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Iterator
+
+_LIBRARY_FOLDERS = ("site-packages", "dist-packages")  # a virtualenv inside the project folder holds libraries
+_SOURCE_SUFFIXES = (".py", ".pyc")  # compiled extension modules cannot be loaded twice: they stay
+
+
+@contextlib.contextmanager
+def step_interpreter_state(project_dir: str) -> Iterator[None]:
+    env, path, modules = dict(os.environ), list(sys.path), set(sys.modules)
+    try:
+        yield
+    finally:
+        if os.environ != env:
+            os.environ.clear()
+            os.environ.update(env)
+        sys.path[:] = path
+        for name in set(sys.modules) - modules:
+            if _project_module(sys.modules.get(name), project_dir):
+                del sys.modules[name]
+
+
+def _project_module(module, project_dir: str) -> bool:
+    """A module imported from a source file of the project (not from a library folder in it)."""
+    file = getattr(module, "__file__", None)
+    if not isinstance(file, str) or not file.endswith(_SOURCE_SUFFIXES):
+        return False
+    inside = file.startswith(project_dir.rstrip(os.sep) + os.sep)
+    return inside and not any(f"{os.sep}{folder}{os.sep}" in file for folder in _LIBRARY_FOLDERS)
