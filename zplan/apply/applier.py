@@ -26,12 +26,12 @@ from zplan.apply.interrupts import StopRequest, stop_on_signals
 from zplan.apply.recorder import RunRecorder
 from zplan.apply.recovery import DamagedInputs
 from zplan.apply.resources import ResourceApplier
-from zplan.apply.runner import StepRunner
+from zplan.apply.runner import StepRefused, StepRunner
 from zplan.apply.tracker import CACHED, STOPPED, ApplyResult, RunTracker
 from zplan.apply.worker import StepResult
 from zplan.apply.workers import TaskCancelled
 from zplan.config.values import UNKNOWN, contains_unknown
-from zplan.graph.walk import FAILED, OK, SKIPPED, done_future, walk
+from zplan.graph.walk import FAILED, OK, SKIPPED, done_future, failed_future, walk
 from zplan.hooks import Hooks
 from zplan.metadata.urls import metadata_password
 from zplan.plan import model as m
@@ -63,9 +63,12 @@ class Applier:
         hooks: Hooks | None = None,
         parallelism: int | None = None,
         persist_last: Callable[[State], None] | None = None,
+        exact: bool = False,
     ) -> None:
         """``persist`` writes the state as the apply goes; ``persist_last``, if given, writes it
-        the last time (a file backend then also keeps its decoded copy for the next plan)."""
+        the last time (a file backend then also keeps its decoded copy for the next plan).
+        ``exact`` (a saved plan): a step whose re-plan finds other code or data than the plan
+        had is refused, never run with what changed."""
         inputs = planner.apply_inputs()
         self.project = planner.project
         self.plan = plan
@@ -88,6 +91,8 @@ class Applier:
         self._run_open = False
         self._abort: diags.DiagnosticError | None = None  # the runner could not start (a scheduler out of reach)
         self.stop = StopRequest()  # set by Ctrl-C or SIGTERM
+        self._exact = exact
+        self._code_files: dict[str, dict[str, list[int]]] = {}  # step -> its code files as its re-plan read them
         self._damaged_inputs = DamagedInputs(self.graph, lambda: self.step_planner, self.tracker, self.runner.artifact_store, self.hooks)
 
     def _after_snapshots(self, persist: Callable[[State], None]) -> Callable[[State], None]:
@@ -252,12 +257,21 @@ class Applier:
             return done_future(_NOT_STARTED)
         original = self.plan.step(address)
         forced = original.action == m.RUN and any(r.code == m.REPLACE_REQUESTED for r in original.reasons)
-        current = self.step_planner.plan(self.project.config.step(address), self.project.scope(self.resources.value), forced)
+        with self.step_planner.code.watching() as code_files:
+            current = self.step_planner.plan(self.project.config.step(address), self.project.scope(self.resources.value), forced)
         if current.action == m.CACHED:
             return done_future(CACHED)
+        drift = m.changed_since_planned(original, current) if self._exact else None
+        if drift is not None:
+            return failed_future(StepRefused(f"{drift} since the plan was made: the saved plan no longer says what would run; "
+                                             "run `zplan plan` again and review it"))
+        self._code_files[address] = code_files
         self.hooks.step_started(address)
         self._report_shortfall(address)
-        return self.runner.start(current)
+        try:
+            return self.runner.start(current)
+        except StepRefused as exc:  # (its data changed as it started)
+            return failed_future(exc)
 
     def _report_shortfall(self, address: str) -> None:
         step = self.project.config.step(address)
@@ -312,6 +326,11 @@ class Applier:
 
     def _step_ran(self, current: m.StepPlan, result: StepResult) -> None:
         address, log = current.address, self.runner.log_path(current.address)
+        moved = self.step_planner.code.changed(self._code_files.pop(address, {}))
+        if result.ok and moved:  # its result may come from either version: kept under neither's key
+            result.ok, result.outputs, result.error = False, {}, (
+                f"{', '.join(moved)} changed while the step ran, so its result may come from the code before or after "
+                "the edit; apply again to run it with the code as it is now")
         if result.ok:
             self.tracker.outcome(address, OK)
             self._damaged_inputs.stored_again(result)

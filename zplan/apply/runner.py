@@ -14,6 +14,7 @@ from zplan.apply.worker import ArtifactArg, ListArg, PathArg, SnapshotArg, StepR
 from zplan.apply.workers import STOP_GRACE_SECONDS, TaskCancelled, TaskTimedOut, WorkerDied, WorkerPool
 from zplan.config.values import UNKNOWN
 from zplan.durations import timeout_seconds
+from zplan.graph.walk import failed_future
 from zplan.hashing import StatCache
 from zplan.plan import model as m
 from zplan.secrets import redact
@@ -24,6 +25,11 @@ from zplan.secrets import redact
 # with (~10 ms a worker otherwise, before its first step).
 WORKER_PRELOAD = ("zplan.apply.forkserver_exit", "zplan.apply.worker", "zplan.artifacts.store", "zplan.artifacts.local",
                   "zplan.artifacts.materializers", "zplan.runtime", "zplan.state.checks")
+
+
+class StepRefused(Exception):
+    """The step was not run: what it would run differs from what it was planned with (the
+    message says what, and what to do)."""
 
 
 class StepRunner:
@@ -56,9 +62,7 @@ class StepRunner:
         self.tracker.started_at[plan.address] = time.time()
         with self._lock:
             if self._cancelled:
-                future: cf.Future = cf.Future()
-                future.set_exception(TaskCancelled("not started: the apply was interrupted"))
-                return future
+                return failed_future(TaskCancelled("not started: the apply was interrupted"))
             return self._worker_pool().submit(run_step, task, timeout=self._timeout(step))
 
     def _worker_pool(self) -> WorkerPool:
@@ -143,6 +147,7 @@ class StepRunner:
         source = self.project.root / spec.path
         store = self.artifact_store()
         stored = snapshot(source, store, self.stat_cache, sync_later=True)
+        _same_data(spec, stored.digest, source.name if source.is_file() else None)
         self.tracker.snapshots[(address, spec.path)] = Snapshot(stored.digest, stored.uri)
         folder = stored.folder or store.get(stored.digest)
         path = folder / source.name
@@ -157,6 +162,7 @@ class StepRunner:
         source = self.project.root / spec.path
         entries, digest = scanned_source(source, self.artifact_store(), self.stat_cache)
         is_file = len(entries) == 1 and entries[0].path == source.absolute()  # (a folder's files lie inside it)
+        _same_data(spec, digest, source.name if is_file else None)
         return SnapshotArg(spec.path, tuple(entries), digest, is_file=is_file)
 
     def snapshots_durable(self) -> None:
@@ -182,7 +188,7 @@ class StepRunner:
         since a step may put one in its exception or print it to its log."""
         exc = future.exception()
         if exc is not None:
-            msg = str(exc) if isinstance(exc, (WorkerDied, TaskTimedOut, TaskCancelled)) else f"{type(exc).__name__}: {exc}"
+            msg = str(exc) if isinstance(exc, (WorkerDied, TaskTimedOut, TaskCancelled, StepRefused)) else f"{type(exc).__name__}: {exc}"
             result = StepResult(address, False, error=msg, started_at=self.tracker.started_at.get(address, time.time()), finished_at=time.time())
         else:
             result = future.result()
@@ -217,6 +223,17 @@ class StepRunner:
         if self._closing is not None:
             self._closing.wait_closed()
             self._closing = None
+
+
+def _same_data(spec: m.DataInput, digest: str, file_name: str | None) -> None:
+    """The bytes stored for a data input (a file: under ``file_name``) are those the step's
+    cache key was computed from: an edit between the step's re-plan and its snapshot would
+    otherwise be run under the key of the bytes before it."""
+    from zplan.hashing import combine
+
+    planned = combine([(file_name, spec.digest)]) if file_name else spec.digest  # (the plan hashes a file's bytes alone)
+    if digest != planned:
+        raise StepRefused(f"input data {spec.path} changed as the step started; apply again to run it with the data as it is now")
 
 
 def _file_name(address: str) -> str:

@@ -98,3 +98,9 @@ def done_future(value: object = True) -> cf.Future:
     future: cf.Future = cf.Future()
     future.set_result(value)
     return future
+
+
+def failed_future(exc: BaseException) -> cf.Future:
+    future: cf.Future = cf.Future()
+    future.set_exception(exc)
+    return future

@@ -144,7 +144,7 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
             return outcome
         hooks = ui.hooks(doc)
         try:
-            outcome.result = apply(planned, backend, hooks, parallelism or None)
+            outcome.result = apply(planned, backend, hooks, parallelism or None, exact=saved is not None)
         finally:
             getattr(hooks, "close", lambda: None)()
         if selection.checkout and not selection.destroy:

@@ -51,13 +51,14 @@ def make_plan(project: Project, backend: StateBackend, request: PlanRequest, ref
     return Planned(plan, planner, state, adopted)
 
 
-def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: int | None = None) -> "ApplyResult":
+def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: int | None = None, exact: bool = False) -> "ApplyResult":
+    """``exact`` (a saved plan): a step whose code or data changed since the plan was made is refused."""
     from zplan.apply.applier import Applier
 
     ensure_state_dir(planned.planner.project)
     last = (lambda state: backend.write(state.doc, keep_decoded=True)) if isinstance(backend, FileBackend) else None
     applier = Applier(planned.planner, planned.plan, planned.state, lambda state: backend.write(state.doc), hooks, parallelism,
-                      persist_last=last)
+                      persist_last=last, exact=exact)
     result = applier.apply()
     planned.planner.save_caches()
     return result

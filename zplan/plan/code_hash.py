@@ -80,6 +80,7 @@ class CodeIndex:
         self._cache: dict[str, dict] = {}
         self._dirty = False
         self._checked: dict[str, CodeInfo] | None = None  # within checked_once(): key -> info checked in it
+        self._watched: dict[str, list[int]] | None = None  # within watching(): the files of what was looked up
         if cache_file is not None and cache_file.exists():
             try:
                 data = json.loads(cache_file.read_text())
@@ -102,11 +103,13 @@ class CodeIndex:
 
     def info(self, source_file: str, function: str) -> CodeInfo:
         key = f"{source_file}:{function}"
-        if self._checked is not None and key in self._checked:
-            return self._checked[key]
-        info = self._info(key, source_file, function)
-        if self._checked is not None:
-            self._checked[key] = info
+        info = self._checked.get(key) if self._checked is not None else None
+        if info is None:
+            info = self._info(key, source_file, function)
+            if self._checked is not None:
+                self._checked[key] = info
+        if self._watched is not None:
+            self._watched.update(info.files)
         return info
 
     def _info(self, key: str, source_file: str, function: str) -> CodeInfo:
@@ -116,6 +119,8 @@ class CodeIndex:
                 return CodeInfo(**cached)
         except (KeyError, TypeError, ValueError, AttributeError):
             pass  # a damaged cache entry: read the code again
+        if self._reader is not None:
+            self._reader.forget_changed()  # read earlier by this process, edited since
         info = self._compute(source_file, function)
         self._cache[key] = info.__dict__.copy()
         self._dirty = True
@@ -125,6 +130,20 @@ class CodeIndex:
         if self._dirty and self.cache_file is not None:
             atomic_write_text(self.cache_file, json.dumps({"version": CACHE_VERSION, "entries": self._cache}), durable=False)
             self._dirty = False
+
+    @contextmanager
+    def watching(self) -> Iterator[dict[str, list[int]]]:
+        """The files (with their size and mtime then) of every fingerprint looked up within it:
+        ``changed`` later tells whether the code on disk is still the code fingerprinted."""
+        outer, self._watched = self._watched, {}
+        try:
+            yield self._watched
+        finally:
+            self._watched = outer
+
+    def changed(self, files: dict[str, list[int]]) -> list[str]:
+        """Which of ``files`` (from ``watching``) no longer have the size and mtime they had."""
+        return [rel for rel, sig in files.items() if not self._unchanged({rel: sig})]
 
     # -- internals ---------------------------------------------------------------------------
     def _unchanged(self, files: dict[str, list[int]]) -> bool:

@@ -8,6 +8,7 @@ fingerprint in the cache and needs neither this nor the scope analysis.
 from __future__ import annotations
 
 import ast
+import os
 import sys
 from pathlib import Path
 
@@ -25,11 +26,16 @@ class CodeReader:
     def __init__(self, project_dir: Path) -> None:
         self.project_dir = project_dir  # resolved by the CodeIndex
         self._modules: dict[Path, _Module | CodeError] = {}
+        # (size, mtime_ns) of each file as it was before it was read: a fingerprint is cached
+        # with these, so an edit made while (or after) the file was read is seen by the next plan
+        self._stamps: dict[Path, list[int]] = {}
         self._script_dir: Path | None = None  # while reading a script: its folder, first on its import path
 
     def module(self, path: Path) -> _Module:
         if path not in self._modules:
             try:
+                st = os.stat(path)
+                self._stamps[path] = [st.st_size, st.st_mtime_ns]
                 text = path.read_text(encoding="utf-8")
                 self._modules[path] = _Module(path, ast.parse(text, filename=str(path)))
             except FileNotFoundError:
@@ -46,6 +52,22 @@ class CodeReader:
         if isinstance(module, CodeError):
             raise module
         return module
+
+    def forget_changed(self) -> None:
+        """Drop the files read earlier by this process that have changed since (one stat each):
+        a long-lived reader (an apply re-planning each step) must read an edited file again."""
+        for path, stamp in list(self._stamps.items()):
+            try:
+                st = os.stat(path)
+                if [st.st_size, st.st_mtime_ns] == stamp:
+                    continue
+            except OSError:
+                pass
+            del self._stamps[path]
+            self._modules.pop(path, None)
+
+    def stamps(self, files) -> dict[str, list[int]]:
+        return {self.rel(f): self._stamps[f] for f in sorted(files)}
 
     def rel(self, path: Path) -> str:
         try:
@@ -74,12 +96,8 @@ class CodeReader:
             raise CodeError(
                 f"the code {source_file}:{function} reaches is nested too deeply to read", "split the deepest expression into steps"
             ) from None
-        sigs = {}
-        for f in sorted(walk.files):
-            st = f.stat()
-            sigs[self.rel(f)] = [st.st_size, st.st_mtime_ns]
         parts = dict(sorted(walk.parts.items()))
-        return CodeInfo(hash_value(parts), _declared_outputs(module, node), sigs, parts, sorted(walk.libraries),
+        return CodeInfo(hash_value(parts), _declared_outputs(module, node), self.stamps(walk.files), parts, sorted(walk.libraries),
                         _declared_sensitivity(node), read_signature(node))
 
     def _script(self, path: Path) -> CodeInfo:
@@ -91,9 +109,8 @@ class CodeReader:
             walk.drain()
         finally:
             self._script_dir = None
-        sigs = {self.rel(f): [f.stat().st_size, f.stat().st_mtime_ns] for f in sorted(walk.files)}
         parts = dict(sorted(walk.parts.items()))
-        return CodeInfo(hash_value(parts), None, sigs, parts, sorted(walk.libraries))
+        return CodeInfo(hash_value(parts), None, self.stamps(walk.files), parts, sorted(walk.libraries))
 
     def find_module(self, importer: Path, name: str, level: int) -> Path | None:
         """The project file (or namespace folder) an import names, or None for third-party modules."""

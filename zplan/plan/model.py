@@ -79,6 +79,7 @@ class DataInput:
     path: str  # relative to the project folder
     digest: str
     reference: bool = False  # snapshot = "reference": read in place, never copied into the store
+    file_name: str | None = None  # a file's own name, which the step sees in its snapshot's path (None: a folder)
 
     def to_json(self) -> dict:
         out = {"kind": "data", "path": self.path, "digest": self.digest}
@@ -171,6 +172,36 @@ def step_plan(**fields: Any) -> StepPlan:
     plan = object.__new__(StepPlan)
     plan.__dict__.update(fields)
     return plan
+
+
+def changed_since_planned(planned: StepPlan, now: StepPlan) -> str | None:
+    """What differs between a step as planned and as re-planned when it starts, among what a
+    plan knows before anything runs (code, data inputs, params), or None: a saved plan's steps
+    must run exactly as reviewed. Upstream outputs are not compared: the plan could not know them."""
+    if now.code_hash != planned.code_hash:
+        return f"the code of {planned.address} changed"
+    was, is_now = dict(_data_inputs(planned.inputs)), dict(_data_inputs(now.inputs))
+    for path, digest in was.items():
+        if is_now.get(path) != digest:
+            return f"input data {path} of {planned.address} changed"
+    from zplan.config.values import contains_unknown
+
+    if not contains_unknown(planned.params) and now.params != planned.params:
+        return f"the params of {planned.address} changed"
+    return None
+
+
+def file_names(inputs: dict[str, Any]) -> dict[str, str]:
+    """Input name -> the file's own name, for each data input that is one file."""
+    return {name: spec.file_name for name, spec in inputs.items() if isinstance(spec, DataInput) and spec.file_name}
+
+
+def _data_inputs(inputs: dict[str, Any]):
+    """(path, digest) of every data input, in lists too."""
+    for spec in inputs.values():
+        for item in spec.items if isinstance(spec, ListInput) else (spec,):
+            if isinstance(item, DataInput):
+                yield item.path, item.digest
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def param_reasons(before: dict, after: dict, secrets: list[str], sources: dict[s
     reasons = []
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key, _MISSING), after.get(key, _MISSING)
-        if old == new:
+        if old == new and (old is _MISSING or canonical_json(old) == canonical_json(new)):  # 1 == 1.0, yet a step gets int or float
             continue
         file, sep, dotted = (sources or {}).get(key, key).partition(":")
         if not sep or not dotted:
@@ -59,6 +59,17 @@ def param_reasons(before: dict, after: dict, secrets: list[str], sources: dict[s
 
 
 _MISSING = object()
+
+
+def name_reasons(before: dict, names: dict[str, str], other_reasons: bool) -> list[m.Reason]:
+    """A file input now under another name (the step sees its name in the path it gets). A
+    record from before names were keyed says so, unless the step reruns for another reason."""
+    if "names" not in before:
+        upgrade = names and not other_reasons
+        return [m.Reason(m.ENV_CHANGED, "input file names now count in the cache key (zplan upgrade)")] if upgrade else []
+    was = before["names"]
+    return [m.Reason(m.INPUT_CHANGED, f"input {key}: file name {was.get(key, '(none)')} -> {names.get(key, '(none)')}")
+            for key in sorted(set(was) | set(names)) if was.get(key) != names.get(key)]
 
 
 def _show_command(argv: Any) -> str:

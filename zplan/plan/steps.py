@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -29,7 +30,7 @@ from zplan.plan import signatures
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.params import param_sources, plain, without_unknown
-from zplan.plan.reason_text import code_message, library_reasons, param_reasons, reuse_message
+from zplan.plan.reason_text import code_message, library_reasons, name_reasons, param_reasons, reuse_message
 from zplan.secrets import digest_secrets
 from zplan.state.checks import not_finite_path
 from zplan.state.model import CacheEntry, State, StepRecord
@@ -237,6 +238,9 @@ class StepPlanner:
         if None in plan.resources.values():
             return None
         extra = {"resources": plan.resources} if plan.resources else {}  # absent: keys of other steps stay as they were
+        names = m.file_names(plan.inputs)
+        if names:  # a step reads its input file's name (its suffix, say) in the path it is given
+            extra["names"] = names
         return {
             **extra,
             "v": KEY_VERSION,
@@ -330,7 +334,8 @@ class StepPlanner:
                 "inputs given as strings are paths relative to the project folder",
                 step.inputs.range,
             )
-        return m.DataInput(rel, self.stat_cache.tree_hash(path, st))
+        name = os.path.basename(os.path.normpath(rel)) if stat.S_ISREG(st.st_mode) else None
+        return m.DataInput(rel, self.stat_cache.tree_hash(path, st), file_name=name)
 
     def _data_with_mode(self, step: StepConfig, name: str, value: dict) -> m.DataInput:
         """``{ path = "data/big.bin", snapshot = "reference" }``: read in place, not snapshotted."""
@@ -345,7 +350,7 @@ class StepPlanner:
                 step.inputs.range,
             )
         spec = self._data(step, name, value["path"])
-        return m.DataInput(spec.path, spec.digest, reference=mode == "reference")
+        return m.DataInput(spec.path, spec.digest, reference=mode == "reference", file_name=spec.file_name)
 
     def _check_outputs_exist(self, step: StepConfig, upstream: list[m.StepOutputInput]) -> None:
         for spec in upstream:
@@ -394,6 +399,7 @@ class StepPlanner:
         reasons += library_reasons(before.get("libraries", {}), plan.libraries)
         reasons += param_reasons(before.get("params", {}), digest_secrets(plan.params, self.secrets), self.secrets, plan.param_sources)
         reasons += self._input_reasons(plan, before.get("inputs", {}))
+        reasons += name_reasons(before, m.file_names(plan.inputs), bool(reasons))
         if not touched:
             reasons += [m.Reason(m.RESOURCE_CHANGED, f"{a} changed since the step last ran")
                         for a, digest in plan.resources.items() if digest is not None and before.get("resources", {}).get(a) != digest]

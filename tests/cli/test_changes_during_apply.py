@@ -1,0 +1,151 @@
+"""What changes while an apply runs never ends up under a cache key that does not describe it.
+
+Each case is made deterministic by a step that makes the change itself (edits another step's
+code, a data file, its own source) at the moment a user's editor or a download would."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli.helpers import Project, reasons
+
+HCL = """
+pipeline "p" {
+  step "a" {
+    source = "steps/a.py:%(a)s"
+  }
+  step "b" {
+    source = "steps/b.py:%(b)s"
+    inputs = { x = step.a.outputs.output%(b_inputs)s }
+  }
+}
+"""
+
+A = '''
+from pathlib import Path
+
+
+def edit_b() -> int:  # an editor saving steps/b.py while the apply runs
+    path = Path("steps/b.py")
+    path.write_text(path.read_text().replace('"OLD"', '"NEW!"'))
+    return 1
+
+
+def edit_data() -> int:  # new data arriving while the apply runs
+    Path("data/in.txt").write_text("v2, longer\\n")
+    return 1
+
+
+def leave_traces() -> int:  # what one step could leave behind in its worker for the next
+    import os, sys
+    from steps import shared
+    os.environ["LEFT_BY_A"] = "1"
+    sys.path.append("/left/by/a")
+    shared.SEEN.append("a")
+    return 1
+'''
+
+B = '''
+from pathlib import Path
+
+
+def version(x: int) -> str:
+    return "OLD"
+
+
+def edits_itself(x: int) -> str:  # its own code edited while it runs
+    path = Path(__file__)
+    path.write_text(path.read_text() + "\\n# edited\\n")
+    return "OLD"
+
+
+def read(x: int, f: Path) -> str:
+    return f.read_text()
+
+
+def traces(x: int) -> list:
+    import os, sys
+    from steps import shared
+    return [os.environ.get("LEFT_BY_A"), "/left/by/a" in sys.path, list(shared.SEEN)]
+'''
+
+
+def _project(tmp_path, a: str, b: str, b_inputs: str = "") -> Project:
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", HCL % {"a": a, "b": b, "b_inputs": b_inputs})
+    p.write("steps/__init__.py", "")
+    p.write("steps/a.py", A)
+    p.write("steps/b.py", B)
+    p.write("steps/shared.py", "SEEN = []\n")
+    p.write("data/in.txt", "v1\n")
+    return p
+
+
+def _value(p: Project, step: str):
+    return p.step_records()[step]["outputs"]["output"]["value"]
+
+
+def test_code_edited_before_its_step_starts_is_what_runs_and_what_is_keyed(tmp_path):
+    p = _project(tmp_path, "edit_b", "version")
+    p.apply()
+    assert _value(p, "b") == "NEW!"  # re-planned as it started: the edited code ran
+    assert "No changes" in p.ok("plan").out  # ...and is cached under that code's key
+    p.replace("steps/b.py", '"NEW!"', '"OLD"')
+    doc = p.plan_json()
+    assert reasons(doc)["b"] == ["code changed (b.version in steps/b.py)"]
+
+
+def test_code_edited_while_its_step_runs_fails_the_step_and_is_not_cached(tmp_path):
+    p = _project(tmp_path, "edit_b", "edits_itself")
+    done = p.run("apply", "-auto-approve")
+    assert done.code == 1
+    assert "steps/b.py changed while the step ran" in done.text
+    assert reasons(p.plan_json())["b"][0].startswith("previous run failed")
+
+
+def test_a_saved_plan_refuses_a_step_whose_data_changed_during_the_apply(tmp_path):
+    p = _project(tmp_path, "edit_data", "read", ', f = "data/in.txt"')
+    p.ok("plan", "-out", "reviewed.plan")
+    done = p.run("apply", "reviewed.plan")
+    assert done.code == 1
+    assert "input data data/in.txt of pipeline.p.step.b changed since the plan was made" in done.text
+    assert p.step_records()["b"]["status"] == "failed"
+
+
+def test_without_a_saved_plan_the_data_as_snapshotted_is_what_runs_and_is_keyed(tmp_path):
+    p = _project(tmp_path, "edit_data", "read", ', f = "data/in.txt"')
+    p.apply()
+    assert _value(p, "b") == "v2, longer\n"
+    assert "No changes" in p.ok("plan").out
+
+
+def test_a_step_starts_with_nothing_an_earlier_step_left_in_its_worker(tmp_path):
+    p = _project(tmp_path, "leave_traces", "traces")
+    p.apply("-parallelism", "1")  # one worker: b runs where a ran
+    assert _value(p, "b") == [None, False, []]
+
+
+def test_a_file_input_renamed_with_the_same_bytes_reruns_its_step_and_says_why(tmp_path):
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'pipeline "p" {\n  step "n" {\n    source = "s.py:name"\n    inputs = { f = "data/a.csv" }\n  }\n}\n')
+    p.write("s.py", "def name(f):\n    return f.name\n")
+    p.write("data/a.csv", "x\n")
+    p.write("data/b.txt", "x\n")
+    p.apply()
+    assert _value(p, "n") == "a.csv"
+    p.replace("main.zp.hcl", "data/a.csv", "data/b.txt")
+    assert reasons(p.plan_json())["n"] == ["input f: file name a.csv -> b.txt"]
+    p.apply()
+    assert _value(p, "n") == "b.txt"
+
+
+@pytest.mark.parametrize("old, new, shown", [("1", "1.0", "params.c: 1 -> 1.0"), ("[1.0]", "[1]", "params.c: [1.0] -> [1]")])
+def test_a_param_changing_between_int_and_float_is_named(tmp_path, old, new, shown):
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'pipeline "p" {\n  step "s" {\n    source = "s.py:f"\n    params = { c = %s }\n  }\n}\n' % old)
+    p.write("s.py", "def f(c):\n    return repr(c)\n")
+    p.apply()
+    p.replace("main.zp.hcl", f"c = {old}", f"c = {new}")
+    assert reasons(p.plan_json())["s"] == [shown]
