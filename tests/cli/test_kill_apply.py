@@ -46,6 +46,20 @@ def _check_consistent(project: Project, totals: set[float]) -> None:
     outputs = state["outputs"].get("local", {})
     if outputs:
         assert outputs["total"]["value"] in totals and outputs["count"]["value"] == 4, outputs
+    _recorded_in_metadata_too(project, state)
+
+
+def _recorded_in_metadata_too(project: Project, state: dict) -> None:
+    """Every step record in state has its execution in ML Metadata, in the run it names."""
+    import zplan
+
+    opened = zplan.open(project.root)
+    for store in state["stores"].values():
+        for address, record in store["steps"].items():
+            if record.get("run") is None:
+                continue
+            recorded = {e.address for e in opened.run(record["run"]).executions}
+            assert address in recorded, f"state names run {record['run']} for {address}, ML Metadata has no execution of it there"
 
 
 @settings(max_examples=20, derandomize=True, deadline=None, database=None,
@@ -76,3 +90,49 @@ def test_after_the_kills_outputs_are_the_last_applys_and_no_run_is_left_running(
     assert outputs["total"]["value"] == _expected_total(crash_project["c"]) and outputs["count"]["value"] == 4
     runs = project.ok("runs", "-limit", "100")
     assert " running " not in runs.out, str(runs)
+
+
+KILLER_HCL = """
+pipeline "p" {
+  step "a" { source = "s.py:a" }
+  step "b" {
+    source = "s.py:kill_the_apply"
+    inputs = { x = step.a.outputs.output }
+  }
+}
+"""
+
+KILLER = '''
+import json, os, signal, time
+
+
+def a() -> int:
+    time.sleep(1.2)  # state is written at most once a second: at its end, a write is due
+    return 1
+
+
+def kill_the_apply(x: int) -> int:
+    """As soon as state records step a, the apply is killed (kill -9), as a power cut would."""
+    for _ in range(1000):
+        steps = next(iter(json.load(open(".zplan/state.json"))["stores"].values()), {}).get("steps", {})
+        if "pipeline.p.step.a" in steps:
+            break
+        time.sleep(0.01)
+    os.kill(json.load(open(".zplan/state.json.lock"))["pid"], signal.SIGKILL)
+    time.sleep(30)
+    return 2
+'''
+
+
+def test_a_step_recorded_in_state_is_in_ml_metadata_when_the_apply_is_killed_at_once(tmp_path):
+    project = Project(tmp_path / "p")
+    project.write("main.zp.hcl", KILLER_HCL)
+    project.write("s.py", KILLER)
+    mark = uuid.uuid4().hex
+    apply = start_zplan(project.root, "apply", "-auto-approve", **{MARK: mark})
+    apply.communicate(timeout=60)
+    assert apply.returncode == -9
+    assert not left_alive(marked(MARK, mark), 10)
+    state = json.loads(project.read(".zplan/state.json"))
+    assert "pipeline.p.step.a" in next(iter(state["stores"].values()))["steps"]
+    _recorded_in_metadata_too(project, state)

@@ -331,6 +331,10 @@ class Applier:
             result.ok, result.outputs, result.error = False, {}, (
                 f"{', '.join(moved)} changed while the step ran, so its result may come from the code before or after "
                 "the edit; apply again to run it with the code as it is now")
+        # The execution first: the write that puts the step's record in state writes it too (executions,
+        # then state), so a killed apply never leaves state naming a run ML Metadata has no execution for.
+        self.recorder.execution(current, "complete" if result.ok else "failed", result.outputs, result.error, result.started_at, result.finished_at,
+                                result.metadata)
         if result.ok:
             self.tracker.outcome(address, OK)
             self._damaged_inputs.stored_again(result)
@@ -341,8 +345,6 @@ class Applier:
         else:
             self.tracker.outcome(address, FAILED)
             self.recorder.step_done(self.step_planner, current, "failed", {}, result.error, self.result.run_id)
-        self.recorder.execution(current, "complete" if result.ok else "failed", result.outputs, result.error, result.started_at, result.finished_at,
-                                result.metadata)
         self.hooks.step_finished(
             address, result.ok, result.finished_at - result.started_at, result.error, result.traceback, str(log) if log.exists() else None
         )

@@ -90,7 +90,8 @@ class RunRecorder:
 
     def execution(self, plan: m.StepPlan, state: str, outputs: dict, error: str | None, started: float, finished: float,
                   metadata: dict | None = None) -> None:
-        """An execution for ML Metadata, with its input and output artifacts (lineage)."""
+        """An execution for ML Metadata, with its input and output artifacts (lineage); written with
+        the next state write (``step_done``, or the run's end): never after the state naming it."""
         if self.metadata is None:
             return
         from zplan.metadata import ExecutionRecord
@@ -101,10 +102,10 @@ class RunRecorder:
             code_hash=plan.code_hash, state=state, started_at=started, finished_at=finished, error=error,
             inputs=self._inputs(plan), outputs={k: _artifact(v) for k, v in outputs.items()}, metadata=metadata or {},
             reasons=self._reasons(plan), cached_from=plan.cached_from.run if state == "cached" and plan.cached_from else None,
+            sensitive_outputs=plan.sensitive_outputs,
         ))
         if plan.tfx is not None:
             self._tfx_pending.append(self._tfx_execution(plan, state, outputs))
-        self.flush()
 
     def _reasons(self, plan: m.StepPlan) -> tuple:
         """The plan's reasons for the step, masked as the JSON plan masks them."""
