@@ -27,12 +27,13 @@ class Execution:
     finished: float
     reasons: tuple[tuple[str, str], ...] | None = None  # the plan's (code, message) for it; None when not recorded
     cached_from: int | None = None  # a cached execution: the run whose outputs it reused
+    sensitive_outputs: bool = False  # it was given a sensitive value: its outputs are shown nowhere
 
     @staticmethod
     def of(view: "ExecutionView") -> "Execution":
         reasons = None if view.reasons is None else tuple((r.code, r.message) for r in view.reasons)
         return Execution(view.address, dict(view.params), view.code_hash, view.git.commit, view.run,
-                         view.state, view.started_at, view.finished_at, reasons, view.cached_from)
+                         view.state, view.started_at, view.finished_at, reasons, view.cached_from, view.sensitive_outputs)
 
 
 class Artifact:
@@ -78,6 +79,11 @@ class Artifact:
     def produced_by(self) -> Execution | None:
         """The execution that wrote it; None for a data snapshot."""
         return Execution.of(self._producer) if self._producer is not None else None
+
+    @property
+    def sensitive(self) -> bool:
+        """Made by a step given a sensitive value: ``load()`` gives it in clear, no view shows it."""
+        return self._producer is not None and self._producer.sensitive_outputs
 
     def lineage(self) -> "LineageNode":
         """This artifact, its producer, and recursively the producer's inputs down to data snapshots."""

@@ -11,6 +11,7 @@ import json
 from zplan.hashing import canonical_json, hash_text
 from zplan.metadata.records import Applier, ArtifactRecord, ArtifactView, GitInfo, StepReason
 from zplan.metadata.schema import SNAPSHOT, TypeIds
+from zplan.secrets import is_digest
 
 _STATES = {"complete": "COMPLETE", "cached": "CACHED", "failed": "FAILED", "cancelled": "CANCELED"}
 _STATE_NAMES = {v: k for k, v in _STATES.items()}
@@ -104,6 +105,15 @@ def params_value(text: str | None) -> dict:
         return json.loads(text)
     except ValueError:
         return {"<unreadable>": text}
+
+
+def holds_digest(value) -> bool:
+    """Whether recorded params hold a sensitive value (recorded as its digest), at any depth."""
+    if isinstance(value, dict):
+        return any(holds_digest(v) for v in value.values())
+    if isinstance(value, list):
+        return any(holds_digest(v) for v in value)
+    return is_digest(value)
 
 
 def reasons_json(reasons) -> str:

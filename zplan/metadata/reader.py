@@ -135,6 +135,7 @@ class Reader(Connection):
     @staticmethod
     def _execution_view(m, execution, run_ctx, ins, outs) -> ExecutionView:
         p = functools.partial(cv.prop, execution)
+        params = cv.params_value(p("params"))
         return ExecutionView(
             id=execution.id,
             address=p("address", ""),
@@ -142,7 +143,7 @@ class Reader(Connection):
             step=p("step", ""),
             state=cv.state_name(m.pb, execution.last_known_state),
             cache_key=p("cache_key", ""),
-            params=cv.params_value(p("params")),
+            params=params,
             code_hash=p("code_hash", ""),
             started_at=p("started_at", 0.0),
             finished_at=p("finished_at", 0.0),
@@ -154,6 +155,8 @@ class Reader(Connection):
             metadata=cv.params_value(p("metadata")),
             reasons=cv.reasons_value(p("reasons")),
             cached_from=p("cached_from"),
+            # (recorded before the flag was kept: a sensitive param is recorded as its digest)
+            sensitive_outputs=bool(p("sensitive_outputs")) or cv.holds_digest(params),
         )
 
     def _run_of(self, execution_id: int):

@@ -63,6 +63,7 @@ class ExecutionRecord:
     metadata: dict = field(default_factory=dict)  # zplan.log_metadata()
     reasons: tuple[StepReason, ...] = ()  # why the plan ran it (or, cached, nothing)
     cached_from: int | None = None  # the run whose outputs a cached step reused
+    sensitive_outputs: bool = False  # its outputs are never shown (zplan.plan.model.StepPlan.sensitive_outputs)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class ExecutionView:
     metadata: dict = field(default_factory=dict)  # zplan.log_metadata()
     reasons: tuple[StepReason, ...] | None = None  # None: recorded before reasons were kept
     cached_from: int | None = None
+    sensitive_outputs: bool = False  # its outputs are never shown
 
     @property
     def duration(self) -> float:

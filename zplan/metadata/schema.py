@@ -35,6 +35,7 @@ _STEP_PROPS = {
     "metadata": "STRING",  # canonical JSON: what the step recorded with zplan.log_metadata()
     "reasons": "STRING",  # canonical JSON: the plan's [{"code", "message"}], secrets masked
     "cached_from": "INT",  # a cached step: the run whose outputs it reused
+    "sensitive_outputs": "BOOLEAN",  # it was given a sensitive value (or said so): its outputs are never shown
 }
 _RUN_PROPS = {
     "number": "INT",

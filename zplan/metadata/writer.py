@@ -114,6 +114,7 @@ class Writer(Connection):
                     "metadata": cv.params_json(rec.metadata) if rec.metadata else None,
                     "reasons": cv.reasons_json(rec.reasons),
                     "cached_from": rec.cached_from,
+                    "sensitive_outputs": rec.sensitive_outputs or None,
                 },
             )
             executions.append(execution)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from zplan import addrs, diags
 from zplan.operations.opening import ProjectArgs
+from zplan.secrets import SENSITIVE
 
 if TYPE_CHECKING:
     from zplan.api import Project
@@ -185,11 +186,13 @@ def _compare(project: "Project", key: tuple[str, str, str], before: Any, after: 
 
 
 def _value(project: "Project", address: str, output: str, record, run: int) -> Any:
-    """A metric's value (loaded, verified), else the artifact's digest; None when the run has no such output."""
+    """A metric's value (loaded, verified; "(sensitive)" from a step given a secret), else the
+    artifact's digest; None when the run has no such output."""
     if record is None:
         return None
     if record.materializer == METRIC_MATERIALIZER:
-        return project.artifact(address, output, run).load()
+        artifact = project.artifact(address, output, run)
+        return SENSITIVE if artifact.sensitive else artifact.load()
     return record.digest
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from zplan.secrets import SENSITIVE
+
 MAX_BYTES = 20 * 1024 * 1024  # larger artifacts are not loaded for a preview
 ROWS = 8
 PREVIEWABLE = ("pandas.parquet", "pandas.arrow", "arrow.parquet", "arrow.ipc", "numpy.npy", "json")
@@ -19,7 +21,10 @@ def of(project, address: str | None, output: str, run: int | None, record) -> di
     if address is None or record.materializer not in PREVIEWABLE or record.size > MAX_BYTES:
         return None
     try:
-        value = project.artifact(address, output, run).load()
+        artifact = project.artifact(address, output, run)
+        if artifact.sensitive:  # made by a step given a secret: no page shows it
+            return _preview("text", text=SENSITIVE)
+        value = artifact.load()
     except Exception as exc:  # a damaged or unreachable artifact: say so, keep the page
         return _preview("error", text=f"cannot be previewed: {getattr(exc, 'summary', exc)}")
     return shown(value)

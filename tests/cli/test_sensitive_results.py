@@ -1,0 +1,49 @@
+"""A step given a sensitive value has outputs no view shows: `zplan runs diff` (every format) and the
+dashboard's pages and export say "(sensitive)" where they would show a value."""
+
+from __future__ import annotations
+
+from tests.cli.helpers import Project, cli_env
+
+HCL = """
+variable "token" {
+  type      = string
+  sensitive = true
+}
+
+pipeline "p" {
+  step "use" {
+    source = "s.py:use"
+    params = { token = var.token }
+  }
+}
+"""
+
+
+ENV = cli_env(ZPLAN_VAR_token="OTHERSECRET77")  # the read commands open the project, which declares it
+
+
+def _applied_twice(tmp_path) -> Project:
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", HCL)
+    p.write("s.py", "def use(token: str) -> dict:\n    return {'len': len(token), 'echo': token}\n")
+    p.apply("-var", "token=FIRSTSECRET41")
+    p.apply("-var", "token=OTHERSECRET77")
+    return p
+
+
+def test_runs_diff_never_shows_the_output_of_a_step_given_a_secret(tmp_path):
+    p = _applied_twice(tmp_path)
+    for fmt in ("text", "markdown", "json"):
+        shown = p.ok("runs", "diff", "-format", fmt, env=ENV).text
+        assert "SECRET" not in shown, shown
+        assert "(sensitive)" in shown, shown
+
+
+def test_the_dashboard_export_never_shows_the_output_of_a_step_given_a_secret(tmp_path):
+    p = _applied_twice(tmp_path)
+    p.ok("ui", "-export", "site", env=ENV)
+    pages = list(p.path("site").rglob("*.html"))
+    assert pages
+    for page in pages:
+        assert "SECRET" not in page.read_text(), page
