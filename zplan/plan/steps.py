@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -23,7 +24,7 @@ from zplan.config.model import StepConfig
 from zplan.config.scope import Scope, StepOutputRef
 from zplan.fsutil import OpenFolder
 from zplan.graph.build import resources_read
-from zplan.hashing import StatCache, canonical_json, hash_value
+from zplan.hashing import NotHashable, StatCache, canonical_json, hash_value, kind
 from zplan.plan import model as m
 from zplan.plan import signatures
 from zplan.plan.code_hash import CodeError, CodeIndex
@@ -330,7 +331,26 @@ class StepPlanner:
                 "inputs given as strings are paths relative to the project folder",
                 step.inputs.range,
             )
-        return m.DataInput(rel, self.stat_cache.tree_hash(path, st))
+        return m.DataInput(rel, self.data_digest(step, f'input "{name}"', rel, path, st, step.inputs.range))
+
+    def data_digest(self, step: StepConfig, what: str, rel: str, path: str, st: os.stat_result, where) -> str:
+        """The content digest of the file or folder ``path`` (``rel`` as the step names it, ``st``
+        its stat), or a plan error at ``where``: anything but a file or folder, a link to nothing
+        or a FIFO inside it (reading a FIFO would block the plan for ever). The checks read the
+        stats the hash takes anyway: no call of their own."""
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+            raise diags.fail(f'step "{step.name}": {what} names {rel}, {kind(st.st_mode)} or folder',
+                             "name a regular file or a folder of them", where)
+        try:
+            return self.stat_cache.tree_hash(path, st)
+        except NotHashable as exc:
+            inside = rel.rstrip("/") + exc.path[len(path):]  # as the project names it
+            raise diags.fail(
+                f'step "{step.name}": {what} ({rel}) holds {inside}, {exc.what}',
+                "a data input may hold only files and folders (links to files are followed): "
+                f"remove or replace {inside}, or name the files to read",
+                where,
+            ) from None
 
     def _data_with_mode(self, step: StepConfig, name: str, value: dict) -> m.DataInput:
         """``{ path = "data/big.bin", snapshot = "reference" }``: read in place, not snapshotted."""
