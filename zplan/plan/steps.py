@@ -30,6 +30,7 @@ from zplan.plan import signatures
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.params import param_sources, plain, without_unknown
+from zplan.project import STATE_DIR
 from zplan.plan.reason_text import code_message, library_reasons, param_reasons, reuse_message
 from zplan.secrets import digest_secrets
 from zplan.state.checks import not_finite_path
@@ -80,6 +81,7 @@ class StepPlanner:
         normal = self._dir == os.path.normpath(self._dir) and self._dir != "/"
         self._prefix = self._dir + "/" if normal else None  # for paths that normpath would leave as they are
         self._folder = OpenFolder(self._dir)  # shared by the copies for_run makes
+        self._state_dir = os.path.join(os.path.normpath(self._dir), STATE_DIR)  # no data input may hold it
         self.state = state
         self.store_key = store_key
         self.code = code
@@ -335,9 +337,11 @@ class StepPlanner:
 
     def data_digest(self, step: StepConfig, what: str, rel: str, path: str, st: os.stat_result, where) -> str:
         """The content digest of the file or folder ``path`` (``rel`` as the step names it, ``st``
-        its stat), or a plan error at ``where``: anything but a file or folder, a link to nothing
-        or a FIFO inside it (reading a FIFO would block the plan for ever). The checks read the
-        stats the hash takes anyway: no call of their own."""
+        its stat), or a plan error at ``where``: zplan's own state folder or a folder holding it,
+        anything but a file or folder, a link to nothing or a FIFO inside it (reading a FIFO would
+        block the plan for ever). The checks read the stats the hash takes anyway: no call of
+        their own."""
+        self._refuse_state_folder(step, what, rel, path, where)
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
             raise diags.fail(f'step "{step.name}": {what} names {rel}, {kind(st.st_mode)} or folder',
                              "name a regular file or a folder of them", where)
@@ -351,6 +355,22 @@ class StepPlanner:
                 f"remove or replace {inside}, or name the files to read",
                 where,
             ) from None
+
+    def _refuse_state_folder(self, step: StepConfig, what: str, rel: str, path: str, where) -> None:
+        """A snapshot of .zplan (or of a folder holding it) would hold the state and the artifact
+        store, which every apply changes: the step would never be cached and the store would grow
+        by a copy of itself each time. Compared as normalized paths: no file system call."""
+        state = self._state_dir
+        if path == state or path.startswith(state + "/"):
+            raise diags.fail(f'step "{step.name}": {what} names {rel}, inside zplan\'s own state folder {STATE_DIR}',
+                             "zplan writes there on every apply: name a data file or folder of the project", where)
+        if state.startswith(path.rstrip("/") + "/"):
+            raise diags.fail(
+                f'step "{step.name}": {what} names {rel or chr(34) * 2}, a folder holding zplan\'s own state folder {STATE_DIR}',
+                "its snapshot would copy the state and artifact store, which change on every apply: "
+                'name a data file or folder, e.g. "data"',
+                where,
+            )
 
     def _data_with_mode(self, step: StepConfig, name: str, value: dict) -> m.DataInput:
         """``{ path = "data/big.bin", snapshot = "reference" }``: read in place, not snapshotted."""

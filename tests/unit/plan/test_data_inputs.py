@@ -86,6 +86,23 @@ def test_a_fifo_named_as_the_input_is_refused_at_plan(tmp_path):
     _refused(root, 'input "raw" names data/pipe, a named pipe (FIFO), not a file or folder')
 
 
+@pytest.mark.parametrize("value", ['""', '"."', '"./"', '".."'])
+def test_a_folder_holding_the_state_folder_is_refused(tmp_path, value):
+    root = copy_pipeline(tmp_path)
+    (root / ".zplan").mkdir()
+    _input(root, value)
+    _refused(root, "a folder holding zplan's own state folder .zplan", 'name a data file or folder')
+
+
+@pytest.mark.parametrize("value", ['".zplan"', '".zplan/state.json"', '"data/../.zplan"'])
+def test_a_path_inside_the_state_folder_is_refused(tmp_path, value):
+    root = copy_pipeline(tmp_path)
+    (root / ".zplan").mkdir()
+    (root / ".zplan" / "state.json").write_text("{}")
+    _input(root, value)
+    _refused(root, "inside zplan's own state folder .zplan")
+
+
 def test_a_folder_outside_the_project_is_still_an_input(tmp_path):
     root = copy_pipeline(tmp_path)
     (tmp_path / "shared").mkdir()
