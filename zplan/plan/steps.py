@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import os
-import stat
 import sys
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -24,7 +23,8 @@ from zplan.config.model import StepConfig
 from zplan.config.scope import Scope, StepOutputRef
 from zplan.fsutil import OpenFolder
 from zplan.graph.build import resources_read
-from zplan.hashing import NotHashable, StatCache, canonical_json, hash_value, kind
+from zplan.hashing import StatCache, canonical_json, hash_value
+from zplan.plan import data_inputs
 from zplan.plan import model as m
 from zplan.plan import signatures
 from zplan.plan.code_hash import CodeError, CodeIndex
@@ -336,41 +336,8 @@ class StepPlanner:
         return m.DataInput(rel, self.data_digest(step, f'input "{name}"', rel, path, st, step.inputs.range))
 
     def data_digest(self, step: StepConfig, what: str, rel: str, path: str, st: os.stat_result, where) -> str:
-        """The content digest of the file or folder ``path`` (``rel`` as the step names it, ``st``
-        its stat), or a plan error at ``where``: zplan's own state folder or a folder holding it,
-        anything but a file or folder, a link to nothing or a FIFO inside it (reading a FIFO would
-        block the plan for ever). The checks read the stats the hash takes anyway: no call of
-        their own."""
-        self._refuse_state_folder(step, what, rel, path, where)
-        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-            raise diags.fail(f'step "{step.name}": {what} names {rel}, {kind(st.st_mode)} or folder',
-                             "name a regular file or a folder of them", where)
-        try:
-            return self.stat_cache.tree_hash(path, st)
-        except NotHashable as exc:
-            inside = rel.rstrip("/") + exc.path[len(path):]  # as the project names it
-            raise diags.fail(
-                f'step "{step.name}": {what} ({rel}) holds {inside}, {exc.what}',
-                "a data input may hold only files and folders (links to files are followed): "
-                f"remove or replace {inside}, or name the files to read",
-                where,
-            ) from None
-
-    def _refuse_state_folder(self, step: StepConfig, what: str, rel: str, path: str, where) -> None:
-        """A snapshot of .zplan (or of a folder holding it) would hold the state and the artifact
-        store, which every apply changes: the step would never be cached and the store would grow
-        by a copy of itself each time. Compared as normalized paths: no file system call."""
-        state = self._state_dir
-        if path == state or path.startswith(state + "/"):
-            raise diags.fail(f'step "{step.name}": {what} names {rel}, inside zplan\'s own state folder {STATE_DIR}',
-                             "zplan writes there on every apply: name a data file or folder of the project", where)
-        if state.startswith(path.rstrip("/") + "/"):
-            raise diags.fail(
-                f'step "{step.name}": {what} names {rel or chr(34) * 2}, a folder holding zplan\'s own state folder {STATE_DIR}',
-                "its snapshot would copy the state and artifact store, which change on every apply: "
-                'name a data file or folder, e.g. "data"',
-                where,
-            )
+        """The content digest of a data input, or a plan error at ``where`` (``zplan.plan.data_inputs``)."""
+        return data_inputs.digest(self.stat_cache, self._state_dir, step, what, rel, path, st, where)
 
     def _data_with_mode(self, step: StepConfig, name: str, value: dict) -> m.DataInput:
         """``{ path = "data/big.bin", snapshot = "reference" }``: read in place, not snapshotted."""
