@@ -115,3 +115,16 @@ def test_a_damaged_data_snapshot_is_taken_again_from_the_input(project: Project)
     assert project.step_records()["load"]["outputs"]["output"]["value"] == [1.0, 2.0, 3.5, 4.0]  # not 7, 2, ...
     (fresh,) = project.path(".zplan/artifacts").rglob("numbers.txt")
     assert fresh.read_bytes() == project.path("data/numbers.txt").read_bytes()
+
+
+def test_verify_checks_data_snapshots_and_repair_makes_apply_store_them_again(project: Project) -> None:
+    (snapshot_file,) = project.path(".zplan/artifacts").rglob("numbers.txt")
+    flip_a_byte_keeping_mtime(snapshot_file.parent)
+    result = project.run("verify")
+    assert result.code == 1 and "damaged" in result.out, str(result)
+    assert "pipeline.numbers.step.load input raw (data/numbers.txt)" in result.out, str(result)
+    assert "the next apply reruns: pipeline.numbers.step.load" in project.ok("verify", "-repair").out
+    assert "load" in ran(project.apply("-var", "c=2"))
+    (fresh,) = project.path(".zplan/artifacts").rglob("numbers.txt")
+    assert fresh.read_bytes() == project.path("data/numbers.txt").read_bytes()
+    assert "0 damaged, 0 missing" in project.ok("verify").out
