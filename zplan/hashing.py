@@ -11,6 +11,7 @@ Large external inputs are fingerprinted through a stat cache: a file whose
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -93,6 +94,40 @@ def hash_tree(root: str | os.PathLike[str]) -> str:
     return combine((p.relative_to(root).as_posix(), hash_file(p)) for p in iter_tree(root))
 
 
+class NotHashable(Exception):
+    """A path inside a data input that is no file to hash: a symbolic link that leads nowhere,
+    or a FIFO, socket or device (reading one may block for ever or never end)."""
+
+    def __init__(self, path: str, what: str) -> None:
+        super().__init__(f"{path}: {what}")
+        self.path, self.what = path, what
+
+
+def file_stat(path: str) -> os.stat_result:
+    """``os.stat`` of a file about to be hashed (a link to a file is followed); ``NotHashable``
+    for anything that is not a regular file. The stat a hash needs anyway: no extra call."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ELOOP) and os.path.islink(path):  # only on this error
+            raise NotHashable(path, f"a symbolic link to {os.readlink(path)}, which does not exist") from None
+        raise
+    if not stat.S_ISREG(st.st_mode):
+        raise NotHashable(path, kind(st.st_mode))
+    return st
+
+
+def kind(mode: int) -> str:
+    """What a non-regular file is, for a message."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO), not a file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a file"
+    return "not a regular file"
+
+
 def full_signature(st: os.stat_result) -> tuple[int, int, int, int]:
     """(inode, size, mtime, ctime): any write, replacement or ``utime`` since moves it
     (ctime cannot be set back by a program, unlike mtime)."""
@@ -118,7 +153,10 @@ class StatCache:
 
     def file_hash(self, path: Path | str, st: os.stat_result | None = None) -> str:
         key = os.fspath(path)
-        st = st or os.stat(key)
+        if st is None:
+            st = file_stat(key)
+        elif not stat.S_ISREG(st.st_mode):  # never opened: a FIFO would block the read for ever
+            raise NotHashable(key, kind(st.st_mode))
         sig = [st.st_ino, st.st_size, st.st_mtime_ns]
         entry = self._entries.get(key)
         if entry is not None and entry[:3] == sig:
@@ -136,7 +174,9 @@ class StatCache:
 
     def tree_hash(self, root: Path | str, st: os.stat_result | None = None) -> str:
         """Like ``hash_tree`` but reads only files whose stat signature changed
-        (``st``: the caller's fresh ``os.stat`` of ``root``, saving a second one)."""
+        (``st``: the caller's fresh ``os.stat`` of ``root``, saving a second one). Links to files
+        are followed, links to folders are not (as ``iter_tree``); ``NotHashable`` names a link
+        to nothing or a FIFO, socket or device inside it."""
         if st is None:
             try:
                 st = os.stat(root)

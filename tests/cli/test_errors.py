@@ -58,6 +58,10 @@ CASES = {
         [(HCL, '"data/numbers.txt"', '"data/absent.txt"')],
         ["plan"], "main.zp.hcl:17", 'input "raw" names data/absent.txt, which does not exist',
     ),
+    "input that holds the state folder": (
+        [(HCL, '"data/numbers.txt"', '"."')],
+        ["plan"], "main.zp.hcl:17", 'input "raw" names ., a folder holding zplan\'s own state folder .zplan',
+    ),
     "misspelt step param": (
         [(HCL, "params = { c = var.c }", "params = { cc = var.c }")],
         ["plan"], "main.zp.hcl:23", 'step "scale": scale (steps/data.py:13) has no parameter "cc"',

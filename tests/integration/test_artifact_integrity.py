@@ -115,3 +115,31 @@ def test_a_damaged_data_snapshot_is_taken_again_from_the_input(project: Project)
     assert project.step_records()["load"]["outputs"]["output"]["value"] == [1.0, 2.0, 3.5, 4.0]  # not 7, 2, ...
     (fresh,) = project.path(".zplan/artifacts").rglob("numbers.txt")
     assert fresh.read_bytes() == project.path("data/numbers.txt").read_bytes()
+
+
+def test_verify_checks_data_snapshots_and_repair_makes_apply_store_them_again(project: Project) -> None:
+    (snapshot_file,) = project.path(".zplan/artifacts").rglob("numbers.txt")
+    flip_a_byte_keeping_mtime(snapshot_file.parent)
+    result = project.run("verify")
+    assert result.code == 1 and "damaged" in result.out, str(result)
+    assert "pipeline.numbers.step.load input raw (data/numbers.txt)" in result.out, str(result)
+    assert "the next apply reruns: pipeline.numbers.step.load" in project.ok("verify", "-repair").out
+    assert "load" in ran(project.apply("-var", "c=2"))
+    (fresh,) = project.path(".zplan/artifacts").rglob("numbers.txt")
+    assert fresh.read_bytes() == project.path("data/numbers.txt").read_bytes()
+    assert "0 damaged, 0 missing" in project.ok("verify").out
+
+
+def test_a_step_that_writes_into_its_data_snapshot_fails_and_the_snapshot_is_stored_again(project: Project) -> None:
+    original = project.read("steps/data.py")
+    project.replace("steps/data.py", '    """One number per line; blank lines are skipped."""\n',
+                    '    """One number per line; blank lines are skipped."""\n    import os; os.chmod(raw, 0o644); raw.write_text("9\\n")\n')
+    result = project.run("apply", "-auto-approve", "-var", "c=2")
+    assert result.code == 1 and "the step wrote into its input snapshot data/numbers.txt" in result.out, str(result)
+    assert "it was stored again from the data" in result.out
+    (fresh,) = project.path(".zplan/artifacts").rglob("numbers.txt")
+    assert fresh.read_bytes() == project.path("data/numbers.txt").read_bytes()
+    assert "0 damaged, 0 missing" in project.ok("verify").out
+    project.write("steps/data.py", original)
+    assert steps_by_action(project.plan_json("-var", "c=2"))["run"] == set()  # its earlier outputs came from intact data
+    assert "0 damaged, 0 missing" in project.ok("verify").out

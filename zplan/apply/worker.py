@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
+from zplan.apply import snapshot_guard
 from zplan.apply.step_isolation import step_interpreter_state
 from zplan.apply.step_log import captured_output, log_tail, logging_to_log
 from zplan.diags import DiagnosticError
@@ -179,8 +180,10 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
         # is not this step's time, and the steps after it in the same worker do not pay it.
         result.started_at = time.time()
     store = _store(task.artifact_store_url, task.project_dir)
+    snapshots = []  # the data snapshots the step must leave as stored
     for name, spec in task.inputs.items():
         kwargs[name] = _load_input(store, name, _snapshotted(store, name, spec, result))
+        snapshots += snapshot_guard.guarded(name, spec, result.snapshots)
     with runtime.running(ctx), logging_to_log():
         t0 = time.perf_counter()
         try:
@@ -194,6 +197,9 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
         finally:
             result.compute_seconds = time.perf_counter() - t0
             result.metadata = ctx.metadata
+    written = snapshot_guard.written_into(store, snapshots)
+    if written is not None:  # before any output is stored: nothing computed from changed data is kept
+        raise _StepFailed(snapshot_guard.store_again(store, written), None)
     declared = task.declared_outputs or getattr(fn, "__zplan_outputs__", None)
     try:
         outputs = split_outputs(value, declared)

@@ -23,7 +23,7 @@ import xxhash
 
 from zplan.artifacts.temp_area import remove_tree
 from zplan.diags import DiagnosticError, error
-from zplan.hashing import ALGORITHM, CHUNK, StatCache, combine, full_signature, hash_file, iter_tree
+from zplan.hashing import ALGORITHM, CHUNK, NotHashable, StatCache, combine, file_stat, full_signature, hash_file, iter_tree
 
 MARKER = ".zplan-complete"
 # What ``ArtifactStore.check`` finds.
@@ -94,7 +94,7 @@ def scan(source: Path, stat_cache: StatCache | None = None) -> list[SourceFile]:
         paths = [(p.relative_to(source).as_posix(), p) for p in iter_tree(source)]
     entries = []
     for rel, path in paths:
-        st = top if path is source else path.stat()
+        st = top if path is source else file_stat(str(path))  # a FIFO is never opened, a link to nothing named
         if stat_cache is not None:
             digest, hashed_as = stat_cache.file_hash(path, st), stat_cache.hashed_as(path)
         else:
@@ -214,6 +214,9 @@ class ArtifactStore:
             if os.path.lexists(source):
                 raise  # a file inside vanished during the walk
             raise ArtifactStoreError(f"cannot store {source}: no such file or folder") from None
+        except NotHashable as exc:
+            raise ArtifactStoreError(f"cannot store {source}: {exc.path} is {exc.what}",
+                                     "a data input may hold only files and folders: remove or replace it") from None
         if any(e.rel == MARKER for e in entries):  # it would pass for a finished upload
             raise ArtifactStoreError(f"cannot store {source}: the name {MARKER} is reserved", "rename that file")
         return entries, tree_digest(entries)

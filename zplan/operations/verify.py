@@ -3,14 +3,18 @@
 ``plan`` only checks that cached artifacts exist (cheap: a stat, or one listing
 per prefix on an object store); a step's inputs are rehashed when it loads
 them. Artifacts nobody loads again (a pipeline's final outputs) are checked
-here. ``repair`` drops each damaged artifact and the cache entries that name a
-damaged or missing one, so the next ``apply`` reruns the steps that made them.
+here, and so are the data snapshots lineage says the latest execution of each
+step read (those ``zplan gc`` keeps): a step that wrote into its snapshot leaves
+it damaged. ``repair`` drops each damaged artifact and the cache entries that name a
+damaged or missing one, so the next ``apply`` reruns the steps that made them (a
+dropped snapshot is stored again when its step next runs).
 """
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from zplan import diags
 from zplan.artifacts.base import DAMAGED, INTACT, MISSING, ArtifactStore  # noqa: F401 (the statuses, for callers)
@@ -21,12 +25,15 @@ from zplan.operations.state_ops import LockViews
 from zplan.project import ensure_state_dir
 from zplan.state.model import State, store_key
 
+NOT_STORED = "reference (not snapshotted)"  # the materializer lineage gives an input read in place
+
 
 @dataclass
 class Finding:
     digest: str
     status: str  # INTACT | MISSING | DAMAGED
-    used_by: list[str] = field(default_factory=list)  # "ADDRESS.OUTPUT" that record it
+    used_by: list[str] = field(default_factory=list)  # "ADDRESS.OUTPUT" that record it, "ADDRESS input NAME (PATH)" that read it
+    readers: list[str] = field(default_factory=list)  # for a data snapshot: the steps whose latest execution read it
 
 
 @dataclass
@@ -56,19 +63,68 @@ def referenced(state: State, store_key: str) -> dict[str, list[str]]:
     return {d: sorted(u) for d, u in sorted(users.items())}
 
 
-def verify(state: State, store_key: str, store: ArtifactStore) -> Report:
-    findings = [Finding(d, store.check(d), used) for d, used in referenced(state, store_key).items()]
+def snapshots_read(state: State, store_key: str, run_detail: Callable[[int], Any]) -> dict[str, set[tuple[str, str, str]]]:
+    """digest -> (address, input, path) for the data snapshots read by the executions that wrote
+    the latest step records (``run_detail``: a run's lineage, None when not recorded)."""
+    latest: dict[int, set[str]] = {}
+    for address, record in state.doc["stores"].get(store_key, {}).get("steps", {}).items():
+        if isinstance(record.get("run"), int):
+            latest.setdefault(record["run"], set()).add(address)
+    readers: dict[str, set[tuple[str, str, str]]] = {}
+    for number in sorted(latest):
+        detail = run_detail(number)
+        for execution in detail.executions if detail is not None else ():
+            if execution.address not in latest[number]:
+                continue
+            for name, artifact in execution.inputs.items():
+                record = artifact.record
+                if record.kind == "snapshot" and record.materializer != NOT_STORED:
+                    readers.setdefault(record.digest, set()).add((execution.address, name, record.source_path or "?"))
+    return readers
+
+
+def verify(state: State, store_key: str, store: ArtifactStore, run_detail: Callable[[int], Any] = lambda number: None) -> Report:
+    """Every artifact state names, and every data snapshot the latest executions read, rehashed."""
+    users = referenced(state, store_key)
+    readers = snapshots_read(state, store_key, run_detail)
+    for digest, read in readers.items():
+        users[digest] = users.get(digest, []) + [f"{a} input {name} ({path})" for a, name, path in sorted(read)]
+    findings = [Finding(d, store.check(d), used, sorted({a for a, _, _ in readers.get(d, ())})) for d, used in sorted(users.items())]
     return Report(store.url, findings)
 
 
+def _run_details(args: ProjectArgs, stack: str) -> Callable[[int], Any]:
+    """A run's lineage from the stack's metadata store (None when it holds no such run)."""
+    from zplan.api import RunNotFound, ZplanAPIError, open
+
+    results = None
+
+    def run_detail(number: int) -> Any:
+        nonlocal results
+        try:
+            results = results or open(args.root, stack)
+            return results.run(number)
+        except RunNotFound:
+            return None  # recorded in state but not in this metadata store (a copied state)
+        except ZplanAPIError as exc:
+            raise diags.fail(f"cannot read run {number}'s lineage: {exc.summary}", exc.hint) from None
+
+    return run_detail
+
+
 def repair(report: Report, state: State, store_key: str, store: ArtifactStore) -> bool:
-    """Drop damaged artifacts and the cache entries naming a bad one; True if state changed."""
+    """Drop damaged artifacts, the cache entries naming a bad one and those of the steps that read
+    a bad snapshot last; True if state changed."""
     bad = {f.digest for f in report.problems}
     for finding in report.problems:
         if finding.status == DAMAGED:
             store.delete(finding.digest)
-    cache = state.doc["stores"].get(store_key, {}).get("cache", {})
-    stale = [key for key, entry in cache.items() if _digests(entry) & bad]
+    store_doc = state.doc["stores"].get(store_key, {})
+    cache = store_doc.get("cache", {})
+    stale = {key for key, entry in cache.items() if _digests(entry) & bad}
+    # a step whose latest execution read a bad snapshot runs again: it stores the snapshot afresh
+    readers = {a for f in report.problems for a in f.readers}
+    stale |= {r["cache_key"] for a, r in store_doc.get("steps", {}).items() if a in readers and r.get("cache_key") in cache}
     report.rerun = sorted({cache[key]["address"] for key in stale})
     for key in stale:
         del cache[key]
@@ -95,7 +151,7 @@ def verify_artifacts(args: ProjectArgs, repair_damage: bool, lock_timeout: str, 
             if repair_damage else contextlib.nullcontext())
     with lock:
         state = State(backend.read())
-        report = verify(state, key, store)
+        report = verify(state, key, store, _run_details(args, project.stack_name))
         if repair_damage and repair(report, state, key, store):
             state.bump()
             backend.write(state.doc)

@@ -118,6 +118,8 @@ def param_values(project_dir, step: StepConfig) -> dict[str, Any]:
 
 def _dep(planner, step: StepConfig, rel: str) -> m.DataInput:
     path = os.path.normpath(os.path.join(planner.project_dir, rel))
-    if not os.path.exists(path):
-        raise diags.fail(f'step "{step.name}": dep {rel} does not exist', "deps are files or folders of the project (relative to its folder)", step.range)
-    return m.DataInput(rel, planner.stat_cache.tree_hash(path))
+    try:
+        st = os.stat(path)
+    except OSError:  # as os.path.exists: missing, or not reachable
+        raise diags.fail(f'step "{step.name}": dep {rel} does not exist', "deps are files or folders of the project (relative to its folder)", step.range) from None
+    return m.DataInput(rel, planner.data_digest(step, "dep", rel, path, st, step.range))

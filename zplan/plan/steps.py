@@ -25,11 +25,13 @@ from zplan.config.scope import Scope, StepOutputRef
 from zplan.fsutil import OpenFolder
 from zplan.graph.build import resources_read
 from zplan.hashing import StatCache, canonical_json, hash_value
+from zplan.plan import data_inputs
 from zplan.plan import model as m
 from zplan.plan import signatures
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.params import param_sources, plain, without_unknown
+from zplan.project import STATE_DIR
 from zplan.plan.reason_text import code_message, library_reasons, name_reasons, param_reasons, reuse_message
 from zplan.secrets import digest_secrets
 from zplan.state.checks import not_finite_path
@@ -80,6 +82,7 @@ class StepPlanner:
         normal = self._dir == os.path.normpath(self._dir) and self._dir != "/"
         self._prefix = self._dir + "/" if normal else None  # for paths that normpath would leave as they are
         self._folder = OpenFolder(self._dir)  # shared by the copies for_run makes
+        self._state_dir = os.path.join(os.path.normpath(self._dir), STATE_DIR)  # no data input may hold it
         self.state = state
         self.store_key = store_key
         self.code = code
@@ -334,8 +337,13 @@ class StepPlanner:
                 "inputs given as strings are paths relative to the project folder",
                 step.inputs.range,
             )
-        name = os.path.basename(os.path.normpath(rel)) if stat.S_ISREG(st.st_mode) else None
-        return m.DataInput(rel, self.stat_cache.tree_hash(path, st), file_name=name)
+        digest = self.data_digest(step, f'input "{name}"', rel, path, st, step.inputs.range)
+        file_name = os.path.basename(os.path.normpath(rel)) if stat.S_ISREG(st.st_mode) else None
+        return m.DataInput(rel, digest, file_name=file_name)
+
+    def data_digest(self, step: StepConfig, what: str, rel: str, path: str, st: os.stat_result, where) -> str:
+        """The content digest of a data input, or a plan error at ``where`` (``zplan.plan.data_inputs``)."""
+        return data_inputs.digest(self.stat_cache, self._state_dir, step, what, rel, path, st, where)
 
     def _data_with_mode(self, step: StepConfig, name: str, value: dict) -> m.DataInput:
         """``{ path = "data/big.bin", snapshot = "reference" }``: read in place, not snapshotted."""

@@ -131,3 +131,15 @@ def test_a_store_on_another_file_system_gets_a_copy(project: Path, clone_from_10
 def test_a_missing_input_is_a_clear_error(project: Path, store: ArtifactStore) -> None:
     with pytest.raises(DiagnosticError, match="input .*nope.csv does not exist"):
         snapshot(project / "data/nope.csv", store, StatCache(None))
+
+
+@pytest.mark.parametrize("odd", ["fifo", "dangling link"])
+def test_a_folder_holding_no_file_is_refused_unopened(project: Path, store: ArtifactStore, odd: str):
+    """At apply too (a saved plan, a folder changed since): a message naming the entry, no hang."""
+    entry = project / "images" / "odd"
+    os.mkfifo(entry) if odd == "fifo" else os.symlink("gone.png", entry)
+    for scanned in (lambda: snapshot(project / "images", store, StatCache(None)), lambda: store.scanned(project / "images", StatCache(None))):
+        with pytest.raises(DiagnosticError) as caught:
+            scanned()
+        summary = caught.value.diagnostics[0].summary
+        assert f"{entry} is a" in summary and ("named pipe" in summary if odd == "fifo" else "symbolic link to gone.png" in summary)
