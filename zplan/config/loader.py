@@ -231,10 +231,10 @@ def _pipeline(config: Config, block: hcl.Block, found: diags.Collector) -> None:
     if name is None:
         return
     pipeline = Pipeline(name=name, range=block.range)
-    for nested in block.blocks:
-        if nested.type == "step":
-            _step(pipeline, nested, found)
-    if not pipeline.steps:
+    steps = [nested for nested in block.blocks if nested.type == "step"]
+    for nested in steps:
+        _step(pipeline, nested, found)
+    if not steps:  # a step with a mistake is reported on its own, and still counts
         found.error(f'pipeline "{name}" has no steps', 'add at least one step "NAME" { source = "file.py:function" }', block.range)
     config.pipelines[name] = pipeline
 
@@ -263,7 +263,10 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
     if "source" not in attrs and tfx is None:
         found.error(f'step "{name}" has no source', 'add source = "path/to/file.py:function" (or command = [...] for a script, tfx = "COMPONENT" for a TFX component)', block.range)
         return
+    errors = len(found.items)
     source = _static(attrs["source"], found) if tfx is None else ""
+    if len(found.items) > errors:
+        return  # not a constant: that error says enough
     if tfx is None and (not isinstance(source, str) or ":" not in source or not source.rsplit(":", 1)[1].isidentifier() or "\0" in source):
         found.error(
             f'step "{name}": source must look like "path/to/file.py:function"',
