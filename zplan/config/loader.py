@@ -14,10 +14,10 @@ from typing import Callable
 from zplan import diags
 from zplan.durations import parse_seconds
 from zplan.config import calls, hcl, types, variable_checks
+from zplan.config.lifecycle import read_lifecycle
 from zplan.config.step_backend import step_backend
 from zplan.config.model import (
     Config,
-    Lifecycle,
     Local,
     Output,
     Pipeline,
@@ -390,27 +390,8 @@ def _resource(config: Config, block: hcl.Block, found: diags.Collector) -> None:
         elif attr_name not in REPEAT:
             resource.attributes[attr_name] = attr.expr
             resource.attribute_ranges[attr_name] = attr.range
-    for nested in block.blocks:
-        if nested.type == "lifecycle":
-            resource.lifecycle = _lifecycle(nested, found)
+    resource.lifecycle = read_lifecycle(block.blocks, found)
     config.resources[str(resource.addr)] = resource
-
-
-def _lifecycle(block: hcl.Block, found: diags.Collector) -> Lifecycle:
-    _check_attributes(block, {"prevent_destroy", "create_before_destroy", "ignore_changes"}, found, "in lifecycle")
-    attrs = block.attributes
-    ignore: list[str] = []
-    if "ignore_changes" in attrs:
-        # Terraform lists bare attribute names: ignore_changes = [tags, labels]
-        ignore = [".".join(str(p) for p in ref.parts) for ref in attrs["ignore_changes"].expr.references()]
-        if not ignore:
-            value = _static(attrs["ignore_changes"], found, [])
-            ignore = [str(v) for v in value] if isinstance(value, list) else []
-    return Lifecycle(
-        prevent_destroy=bool(_static(attrs.get("prevent_destroy"), found, False)),
-        create_before_destroy=bool(_static(attrs.get("create_before_destroy"), found, False)),
-        ignore_changes=ignore,
-    )
 
 
 def _provider(config: Config, block: hcl.Block, found: diags.Collector) -> None:
