@@ -161,6 +161,7 @@ def _check_attributes(block: hcl.Block, allowed: set[str] | None, found: diags.C
         for name, attr in block.attributes.items():
             if name not in allowed:
                 hint = f"expected one of: {', '.join(sorted(allowed))}" if allowed else "this block takes no attributes"
+                hint += f" (and blocks: {', '.join(sorted(blocks))})" if blocks else ""
                 found.error(f'unsupported attribute "{name}" {where}'.rstrip(), hint, attr.range)
     for nested in block.blocks if blocks is not None else ():
         if nested.type not in blocks:
@@ -201,6 +202,7 @@ def _variable(config: Config, block: hcl.Block, found: diags.Collector) -> None:
     name = _new_name(block, found, "variable", config.variables, {"default", "type", "description", "sensitive"}, {"validation"})
     if name is None:
         return
+    variable_checks.check_name(name, block, found)
     var = Variable(name=name, range=block.range)
     attrs = block.attributes
     if "default" in attrs:
@@ -210,8 +212,8 @@ def _variable(config: Config, block: hcl.Block, found: diags.Collector) -> None:
             var.type = types.parse_type(attrs["type"].expr)
         except diags.DiagnosticError as exc:
             found.extend(exc.diagnostics)
-    var.description = str(_static(attrs.get("description"), found, ""))
-    var.sensitive = bool(_static(attrs.get("sensitive"), found, False))
+    var.description = variable_checks.read_description(attrs.get("description"), found)
+    var.sensitive = variable_checks.read_sensitive(attrs.get("sensitive"), found)
     var.validations = variable_checks.read_validations(name, block, found)
     variable_checks.check_default(var, found)
     config.variables[name] = var
