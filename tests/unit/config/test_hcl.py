@@ -231,6 +231,12 @@ def test_error_column_points_at_the_offending_token():
     assert str(where) == "main.zp.hcl:2:10"
 
 
+def test_an_operator_ending_its_line_is_the_error_position():
+    where, summary, _detail = error_of("locals {\n  x = 1 +\n    2\n}\n")
+    assert summary == 'expected an expression after "+" on the same line'
+    assert (where.line, where.column) == (2, 9)
+
+
 def test_duplicate_attribute_names_both_lines():
     where, summary, detail = error_of('step "s" {\n  a = 1\n\n  a = 2\n}\n')
     assert summary == 'duplicate attribute "a"'
