@@ -38,6 +38,9 @@ from zplan.secrets import Sensitive
 ResourceLookup = Callable[[str, str], Any]
 
 ANY_PIPELINE = "*"  # step references allowed; ``step.NAME`` is the first pipeline declaring NAME
+# Locals evaluated inside one another: each link costs Python stack frames, so a longer chain is
+# refused with what it is before the interpreter's recursion limit turns it into "nested too deeply".
+MAX_LOCAL_CHAIN = 64
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,9 @@ class Scope:
         if name in self._evaluating:
             cycle = " -> ".join(self._evaluating[self._evaluating.index(name):] + [name])
             raise diags.fail(f"local values refer to each other in a cycle: {cycle}", "break the cycle", where)
+        if len(self._evaluating) >= MAX_LOCAL_CHAIN:
+            raise diags.fail(f"a chain of more than {MAX_LOCAL_CHAIN} local values referring to each other is too long",
+                             f"{_local_name(self._evaluating[0])} -> ... -> {_local_name(name)}: compute some of them in one expression", where)
         self._evaluating.append(name)
         try:
             return compute()
@@ -395,6 +401,10 @@ def _no_instance(found, base: str, parts: tuple, at: int, ref: Ref) -> diags.Dia
     written = head + instance_key(key) + ("" if not rest or rest.startswith("[") else ".") + rest  # the key in brackets, as written
     return diags.fail(f'"{written}": {base} has no instance {instance_key(key)}',
                       f"it is made with {found.kind}: give {how} or [*] for all of them; its instances: {shown}", ref.range)
+
+
+def _local_name(name: str) -> str:
+    return name if "." in name else f"local.{name}"  # a module's locals are named with their path
 
 
 def _joined(module: str, address: str) -> str:

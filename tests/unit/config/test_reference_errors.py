@@ -41,3 +41,21 @@ def test_a_fanned_out_step_without_a_key_asks_for_an_instance(tmp_path, repeat, 
 def test_a_missing_instance_is_shown_with_its_key_in_brackets(tmp_path):
     (error,) = validation_errors(tmp_path, SWEEP % ("for_each = { a = 1 }", 'step.a["zz"].outputs.output'))
     assert '"step.a["zz"].outputs.output": pipeline.q.step.a has no instance ["zz"]' in error
+
+
+def chain(links: int) -> str:
+    lines = [f"  l{i} = local.l{i + 1}" for i in range(links)] + [f"  l{links} = 1"]
+    return STEP + "locals {\n" + "\n".join(lines) + '\n}\noutput "o" { value = local.l0 }\n'
+
+
+def test_a_long_chain_of_locals_is_named_as_such_not_as_nesting(tmp_path):
+    (error,) = validation_errors(tmp_path, chain(125))
+    assert "a chain of more than 64 local values referring to each other is too long" in error
+    assert "local.l0 -> ... -> local.l64" in error and "nested too deeply" not in error
+
+
+def test_a_chain_of_64_locals_evaluates(tmp_path):
+    (tmp_path / "main.zp.hcl").write_text(chain(63))
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "s.py").write_text("def f(x=1):\n    return x\n")
+    validate_project(Project.open(tmp_path, Options(), ProviderRegistry()))
