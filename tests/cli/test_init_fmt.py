@@ -21,6 +21,20 @@ def test_fmt_check_fails_on_an_unformatted_file_until_fmt_rewrites_it(project: P
     assert project.run("fmt", "-check").code == 0
 
 
+def test_fmt_keeps_a_byte_order_mark_and_crlf_line_endings(project: Project):
+    project.path("t.zp.hcl").write_bytes(b'\xef\xbb\xbflocals {\r\na=1\r\n  s = "x"\r\n}\r\n')
+    project.ok("fmt")
+    assert project.path("t.zp.hcl").read_bytes() == b'\xef\xbb\xbflocals {\r\n  a = 1\r\n  s = "x"\r\n}\r\n'
+    assert project.run("fmt", "-check").code == 0
+
+
+def test_fmt_of_a_missing_file_is_a_clear_error(project: Project):
+    result = project.run("fmt", "nope.zp.hcl")
+    assert result.code == 1, str(result)
+    assert "nope.zp.hcl: cannot read the file: No such file or directory" in result.err
+    assert "internal error" not in result.text
+
+
 def test_init_in_an_empty_folder_creates_an_example_that_applies(tmp_path):
     project = Project(tmp_path)
     result = project.ok("init")

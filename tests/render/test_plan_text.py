@@ -141,3 +141,10 @@ def test_destroy_plan_has_its_own_title_and_summary():
     out = text(doc([res("delete", BEFORE, None)], destroy=True))
     assert out.splitlines()[0] == 'zplan will destroy these resources (stack "local"):'
     assert out.splitlines()[-1] == "Plan: 0 to add, 0 to change, 1 to destroy."
+
+
+def test_outputs_show_letters_of_any_script_as_they_are_but_escape_controls():
+    outputs = {"a": {"value": "café ☕", "known": True, "sensitive": False}, "b": {"value": "x\u202ey\x9b", "known": True, "sensitive": False}}
+    out = text(doc(outputs=outputs))
+    assert 'a = "café ☕"' in out
+    assert 'b = "x\\u202ey\\u009b"' in out  # a direction override and a C1 control would act on the terminal

@@ -31,7 +31,10 @@ def module(config: Config, block: hcl.Block, found: diags.Collector) -> None:
     if name is None:
         return
     attrs = block.attributes
+    errors = len(found.items)
     source = loader._static(attrs.get("source"), found)
+    if len(found.items) > errors:
+        return  # not a constant: that error says enough
     if "source" not in attrs or not isinstance(source, str) or not source.strip():
         found.error(f'module "{name}" has no source', 'add source = "./modules/NAME" (a folder) or "git::https://...//sub?ref=v1"',
                     attrs["source"].range if "source" in attrs else block.range)

@@ -42,9 +42,31 @@ class _Line:
     comment_column: int = 0  # where the trailing comment starts, counting the indentation
 
 
+BOM = "\ufeff"
+
+
 def format_text(text: str, filename: str = "<input>") -> str:
-    """The canonical layout of ``text``; a syntax error raises ``DiagnosticError``."""
+    """The canonical layout of ``text``; a syntax error raises ``DiagnosticError``.
+
+    The layout is computed on the text without its byte-order mark and with LF
+    line endings (token offsets count from there); both come back at the end.
+    """
     hcl.parse_text(text, filename)  # reject what cannot be parsed, with file:line
+    body = text.removeprefix(BOM)
+    crlf = _ends_lines_with_crlf(body)
+    result = _format_lf(body.replace("\r\n", "\n"), filename)
+    if crlf:
+        result = result.replace("\n", "\r\n")
+    return (BOM if text.startswith(BOM) else "") + result
+
+
+def _ends_lines_with_crlf(text: str) -> bool:
+    """Whether the file's first line ends with CRLF: that is the file's convention."""
+    first = text.find("\n")
+    return first > 0 and text[first - 1] == "\r"
+
+
+def _format_lf(text: str, filename: str) -> str:
     lines = _lines(text, filename)
     _mark_key_colons([t for line in lines for t in line.tokens])
     _indent(lines)
@@ -171,7 +193,8 @@ def _space_after(subject: _Tok, before: str | None, after: _Tok) -> bool:
 
 def _align(lines: list[_Line]) -> None:
     """Pad leads so "=" lines up in runs of attribute lines, then trailing comments."""
-    _pad_runs(lines, lambda ln: bool(ln.assign), lambda ln: len(ln.lead), _set_lead_width)
+    # a heredoc spans lines inside its one token: like a multi-line list, it is no member of a run
+    _pad_runs(lines, lambda ln: bool(ln.assign) and "\n" not in ln.assign, lambda ln: len(ln.lead), _set_lead_width)
     _pad_runs(lines, lambda ln: bool(ln.comment), _width_before_comment, _set_comment_column)
 
 

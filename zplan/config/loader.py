@@ -14,10 +14,10 @@ from typing import Callable
 from zplan import diags
 from zplan.durations import parse_seconds
 from zplan.config import calls, hcl, types, variable_checks
+from zplan.config.lifecycle import read_lifecycle
 from zplan.config.step_backend import step_backend
 from zplan.config.model import (
     Config,
-    Lifecycle,
     Local,
     Output,
     Pipeline,
@@ -62,7 +62,7 @@ def config_files(project_dir: Path) -> list[Path]:
 # there would keep any garbage cycle alive at that moment out of the collector's reach for good.
 FREEZE_PARSED_TREES = False
 
-PARSE_CACHE_VERSION = 4  # bump when parsed trees change shape or meaning (4: names and short strings shared)
+PARSE_CACHE_VERSION = 5  # bump when parsed trees change shape or meaning (5: CRLF heredocs read as LF)
 
 
 def _parse(path: Path, cache_dir: Path | None) -> hcl.Block:
@@ -161,6 +161,7 @@ def _check_attributes(block: hcl.Block, allowed: set[str] | None, found: diags.C
         for name, attr in block.attributes.items():
             if name not in allowed:
                 hint = f"expected one of: {', '.join(sorted(allowed))}" if allowed else "this block takes no attributes"
+                hint += f" (and blocks: {', '.join(sorted(blocks))})" if blocks else ""
                 found.error(f'unsupported attribute "{name}" {where}'.rstrip(), hint, attr.range)
     for nested in block.blocks if blocks is not None else ():
         if nested.type not in blocks:
@@ -201,6 +202,7 @@ def _variable(config: Config, block: hcl.Block, found: diags.Collector) -> None:
     name = _new_name(block, found, "variable", config.variables, {"default", "type", "description", "sensitive"}, {"validation"})
     if name is None:
         return
+    variable_checks.check_name(name, block, found)
     var = Variable(name=name, range=block.range)
     attrs = block.attributes
     if "default" in attrs:
@@ -210,8 +212,8 @@ def _variable(config: Config, block: hcl.Block, found: diags.Collector) -> None:
             var.type = types.parse_type(attrs["type"].expr)
         except diags.DiagnosticError as exc:
             found.extend(exc.diagnostics)
-    var.description = str(_static(attrs.get("description"), found, ""))
-    var.sensitive = bool(_static(attrs.get("sensitive"), found, False))
+    var.description = variable_checks.read_description(attrs.get("description"), found)
+    var.sensitive = variable_checks.read_sensitive(attrs.get("sensitive"), found)
     var.validations = variable_checks.read_validations(name, block, found)
     variable_checks.check_default(var, found)
     config.variables[name] = var
@@ -231,10 +233,10 @@ def _pipeline(config: Config, block: hcl.Block, found: diags.Collector) -> None:
     if name is None:
         return
     pipeline = Pipeline(name=name, range=block.range)
-    for nested in block.blocks:
-        if nested.type == "step":
-            _step(pipeline, nested, found)
-    if not pipeline.steps:
+    steps = [nested for nested in block.blocks if nested.type == "step"]
+    for nested in steps:
+        _step(pipeline, nested, found)
+    if not steps:  # a step with a mistake is reported on its own, and still counts
         found.error(f'pipeline "{name}" has no steps', 'add at least one step "NAME" { source = "file.py:function" }', block.range)
     config.pipelines[name] = pipeline
 
@@ -263,7 +265,10 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
     if "source" not in attrs and tfx is None:
         found.error(f'step "{name}" has no source', 'add source = "path/to/file.py:function" (or command = [...] for a script, tfx = "COMPONENT" for a TFX component)', block.range)
         return
+    errors = len(found.items)
     source = _static(attrs["source"], found) if tfx is None else ""
+    if len(found.items) > errors:
+        return  # not a constant: that error says enough
     if tfx is None and (not isinstance(source, str) or ":" not in source or not source.rsplit(":", 1)[1].isidentifier() or "\0" in source):
         found.error(
             f'step "{name}": source must look like "path/to/file.py:function"',
@@ -387,27 +392,8 @@ def _resource(config: Config, block: hcl.Block, found: diags.Collector) -> None:
         elif attr_name not in REPEAT:
             resource.attributes[attr_name] = attr.expr
             resource.attribute_ranges[attr_name] = attr.range
-    for nested in block.blocks:
-        if nested.type == "lifecycle":
-            resource.lifecycle = _lifecycle(nested, found)
+    resource.lifecycle = read_lifecycle(block.blocks, found)
     config.resources[str(resource.addr)] = resource
-
-
-def _lifecycle(block: hcl.Block, found: diags.Collector) -> Lifecycle:
-    _check_attributes(block, {"prevent_destroy", "create_before_destroy", "ignore_changes"}, found, "in lifecycle")
-    attrs = block.attributes
-    ignore: list[str] = []
-    if "ignore_changes" in attrs:
-        # Terraform lists bare attribute names: ignore_changes = [tags, labels]
-        ignore = [".".join(str(p) for p in ref.parts) for ref in attrs["ignore_changes"].expr.references()]
-        if not ignore:
-            value = _static(attrs["ignore_changes"], found, [])
-            ignore = [str(v) for v in value] if isinstance(value, list) else []
-    return Lifecycle(
-        prevent_destroy=bool(_static(attrs.get("prevent_destroy"), found, False)),
-        create_before_destroy=bool(_static(attrs.get("create_before_destroy"), found, False)),
-        ignore_changes=ignore,
-    )
 
 
 def _provider(config: Config, block: hcl.Block, found: diags.Collector) -> None:

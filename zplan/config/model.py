@@ -131,6 +131,7 @@ class Lifecycle:
     prevent_destroy: bool = False
     create_before_destroy: bool = False
     ignore_changes: list[str] = field(default_factory=list)
+    ignore_changes_range: Range | None = None  # where ignore_changes is written, for its errors
 
 
 @dataclass

@@ -21,14 +21,21 @@ def module_of(config: Config, where: Where | None) -> ModuleInstance:
 
 
 def pipeline_of(expr, config: Config, where: Where | None = None) -> str | None:
-    """The pipeline of the first ``step.NAME`` an expression outside a pipeline names."""
+    """The pipeline of the first ``step.NAME`` an expression outside a pipeline names.
+
+    An expression naming only undeclared steps gets ``ANY_PIPELINE``: step outputs may be used
+    there, so its evaluation reports the undeclared step, not that steps cannot be used."""
+    from zplan.config.scope import ANY_PIPELINE
+
     declared = module_of(config, where).config.pipelines
+    names_a_step = False
     for ref in expr.references():
         if ref.parts[0] == "step" and len(ref.parts) > 1:
+            names_a_step = True
             found = next((p for p, pl in declared.items() if ref.parts[1] in pl.steps), None)
             if found is not None:
                 return found
-    return None
+    return ANY_PIPELINE if names_a_step else None
 
 
 def targets(config: Config, refs: list[Ref], where: Where | None, pipeline: str | None, found: diags.Collector) -> set[str]:

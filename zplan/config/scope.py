@@ -38,6 +38,9 @@ from zplan.secrets import Sensitive
 ResourceLookup = Callable[[str, str], Any]
 
 ANY_PIPELINE = "*"  # step references allowed; ``step.NAME`` is the first pipeline declaring NAME
+# Locals evaluated inside one another: each link costs Python stack frames, so a longer chain is
+# refused with what it is before the interpreter's recursion limit turns it into "nested too deeply".
+MAX_LOCAL_CHAIN = 64
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,9 @@ class Scope:
         if name in self._evaluating:
             cycle = " -> ".join(self._evaluating[self._evaluating.index(name):] + [name])
             raise diags.fail(f"local values refer to each other in a cycle: {cycle}", "break the cycle", where)
+        if len(self._evaluating) >= MAX_LOCAL_CHAIN:
+            raise diags.fail(f"a chain of more than {MAX_LOCAL_CHAIN} local values referring to each other is too long",
+                             f"{_local_name(self._evaluating[0])} -> ... -> {_local_name(name)}: compute some of them in one expression", where)
         self._evaluating.append(name)
         try:
             return compute()
@@ -369,15 +375,36 @@ class Scope:
             return InstanceMap((k, whole(base + instance_key(k))) for k in found.keys)
         key = parts[at]
         if key not in found.keys:
-            shown = ", ".join(instance_key(k) for k in found.keys) or "none"
-            how = "an index as [0]" if found.kind == "count" else 'a key as ["KEY"]'
-            raise diags.fail(f'"{_dotted(parts)}": {base} has no instance {instance_key(key) if isinstance(key, (int, str)) else key}',
-                             f"it is made with {found.kind}: give {how} or [*] for all of them; its instances: {shown}", ref.range)
+            raise _no_instance(found, base, parts, at, ref)
         address = base + instance_key(key)
         rest = parts[at + 1 :]
         if tail is not None and rest:
             return tail(address, rest)
         return _index(whole(address), rest, ref)
+
+
+def _no_instance(found, base: str, parts: tuple, at: int, ref: Ref) -> diags.DiagnosticError:
+    """``step.a.outputs.x`` on a step with for_each names no instance; ``step.a["zz"]`` a missing one."""
+    key = parts[at]
+    shown = ", ".join(instance_key(k) for k in found.keys) or "none"
+    head = _dotted(parts[:at])
+    # what follows a name is an attribute, not a key, when it cannot be one: the outputs of a step,
+    # any name after a block with count (whose keys are numbers)
+    attribute = isinstance(key, str) and (key in ("outputs", "outs") if parts[0] == "step" else found.kind == "count")
+    if attribute:
+        rest = _dotted(parts[at:])
+        example = instance_key(found.keys[0]) if found.keys else ("[0]" if found.kind == "count" else '["KEY"]')
+        return diags.fail(f'"{_dotted(parts)}": {base} is made with {found.kind}, so name one of its instances',
+                          f"e.g. {head}{example}.{rest}, or {head}[*].{rest} for all of them; its instances: {shown}", ref.range)
+    how = "an index as [0]" if found.kind == "count" else 'a key as ["KEY"]'
+    rest = _dotted(parts[at + 1 :])
+    written = head + instance_key(key) + ("" if not rest or rest.startswith("[") else ".") + rest  # the key in brackets, as written
+    return diags.fail(f'"{written}": {base} has no instance {instance_key(key)}',
+                      f"it is made with {found.kind}: give {how} or [*] for all of them; its instances: {shown}", ref.range)
+
+
+def _local_name(name: str) -> str:
+    return name if "." in name else f"local.{name}"  # a module's locals are named with their path
 
 
 def _joined(module: str, address: str) -> str:

@@ -93,8 +93,11 @@ def parse_type(expr: Expr) -> Type:
     """The type constraint ``expr`` spells; a mistake is a diagnostic at its line."""
     if isinstance(expr, RefExpr) and len(expr.ref.parts) == 1 and expr.ref.parts[0] in _KEYWORDS:
         return _KEYWORDS[str(expr.ref.parts[0])]
-    if isinstance(expr, Literal) and isinstance(expr.value, str) and expr.value in _KEYWORDS:
-        return _KEYWORDS[expr.value]  # the quoted form of older configurations: type = "string"
+    if isinstance(expr, Literal) and isinstance(expr.value, str):
+        # the quoted form of Terraform 0.11 (type = "string"), refused as Terraform refuses it now
+        if expr.value in _KEYWORDS:
+            raise _bad(expr, f"{expr.source()} is in quotes", f"remove the quotes: {expr.value}")
+        raise _bad(expr, f"{expr.source()} is not a type", f"a type is written without quotes, as {USAGE}")
     if isinstance(expr, Call) and not expr.expand_last:
         return _constructor(expr)
     raise _bad(expr, f'"{expr.source()}" is not a type')

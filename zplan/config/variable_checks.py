@@ -27,6 +27,45 @@ class Text(str):
 
 # -- when the configuration loads -------------------------------------------------------------
 
+# Names Terraform reserves for variables: a module block uses them for its own arguments.
+RESERVED_NAMES = ("count", "depends_on", "for_each", "lifecycle", "locals", "providers", "source", "version")
+
+
+def check_name(name: str, block: hcl.Block, found: diags.Collector) -> None:
+    if name in RESERVED_NAMES:
+        found.error(f'variable name "{name}" is reserved', f"a module block uses it for its own argument; choose another name (reserved: {', '.join(RESERVED_NAMES)})", block.range)
+
+
+def read_description(attr: hcl.Attribute | None, found: diags.Collector) -> str:
+    value = _constant(attr, found, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        found.error("a variable's description must be a string", f"got {attr.expr.source()}", attr.range)
+        return ""
+    return value
+
+
+def read_sensitive(attr: hcl.Attribute | None, found: diags.Collector) -> bool:
+    value = _constant(attr, found, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):  # "false" would be text, and true as a condition: refuse it
+        found.error("a variable's sensitive must be true or false", f"got {attr.expr.source()}", attr.range)
+        return True  # the safer reading while the error stands
+    return value
+
+
+def _constant(attr: hcl.Attribute | None, found: diags.Collector, default: Any) -> Any:
+    if attr is None:
+        return default
+    try:
+        return attr.expr.static_value()
+    except diags.DiagnosticError as exc:
+        found.extend(exc.diagnostics)
+        return default
+
+
 
 def read_validations(name: str, block: hcl.Block, found: diags.Collector) -> list[Validation]:
     """The ``validation`` blocks nested in the ``variable "name"`` block."""

@@ -24,14 +24,31 @@ def fmt(root: Path, paths: list[Path], check: bool) -> list[Path]:
     from zplan.fsutil import atomic_write_text
 
     changed = []
-    for path in paths or config_files(root):
-        text = path.read_text(encoding="utf-8")
+    files = [f for p in paths for f in (config_files(p) if p.is_dir() else [p])] if paths else config_files(root)
+    for path in files:
+        text = _read_config_text(path)
         formatted = format_text(text, str(path))
         if formatted != text:
             changed.append(path)
             if not check:
                 atomic_write_text(path, formatted)
     return changed
+
+
+def _read_config_text(path: Path) -> str:
+    """A file's text exactly as stored: decoded by hand, since reading in text mode would turn
+    CRLF into LF and fmt keeps a file's line endings."""
+    from zplan.diags import Range, fail
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise fail(f"cannot read the file: {exc.strerror or exc}", "give an existing *.zp.hcl file or a folder of them", Range(str(path))) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise fail(f"{path} is not UTF-8 text", "save the file as UTF-8", Range(str(path), line)) from None
 
 
 @dataclass(frozen=True)

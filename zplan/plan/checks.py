@@ -76,6 +76,22 @@ def check_attributes(resource: ResourceConfig, schema: ResourceSchema, found: di
     for name, attr in settable.items():
         if attr.required and name not in resource.attributes:
             found.error(f'resource "{resource.type}" "{resource.name}" is missing required attribute "{name}"', attr.description, resource.range)
+    _check_ignore_changes(resource, settable, found)
+
+
+def _check_ignore_changes(resource: ResourceConfig, settable: dict, found: diags.Collector) -> None:
+    """``lifecycle { ignore_changes = [...] }`` names attributes the resource's type has, as in Terraform."""
+    where = resource.lifecycle.ignore_changes_range or resource.range
+    for name in resource.lifecycle.ignore_changes:
+        root = name.split(".")[0].split("[")[0]  # tags.team or tags["team"]: a part of tags
+        if root not in settable:
+            close = _closest(root, list(settable), n=1)
+            hint = f'did you mean "{close[0]}"? ' if close else ""
+            found.error(
+                f'lifecycle: ignore_changes names "{name}", which resource "{resource.type}" "{resource.name}" does not have',
+                f"{hint}{resource.type} takes: {', '.join(sorted(settable))}",
+                where,
+            )
 
 
 def _closest(name: str, known: list[str], n: int = 1) -> list[str]:

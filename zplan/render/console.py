@@ -14,6 +14,18 @@ STYLES = {
 }
 
 
+def json_text(value, **options) -> str:
+    """``value`` as JSON for people: letters of every script as they are (``"café ☕"``, as Terraform
+    shows them, not ``"caf\\u00e9"``), but characters a terminal would act on or hide (controls,
+    direction overrides, odd spaces) escaped, so what is shown is what is there. Still valid JSON."""
+    import json
+
+    text = json.dumps(value, ensure_ascii=False, **options)
+    if text.isascii():
+        return text
+    return "".join(c if c.isprintable() or c == "\n" else json.dumps(c)[1:-1] for c in text)
+
+
 def is_terminal() -> bool:
     return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from zplan.render.console import json_text
 from zplan.secrets import SENSITIVE
 
 SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "no-op": " ", "run": "~", "cached": "="}
@@ -120,5 +120,5 @@ def _value(value: Any) -> str:
         return "null"
     if isinstance(value, dict) and {"uri", "digest", "materializer"} <= set(value):
         return f"artifact {str(value['digest'])[:12]} ({value['materializer']})"  # a step output given to a resource
-    text = json.dumps(value, sort_keys=True)
+    text = json_text(value, sort_keys=True)
     return text if len(text) <= 120 else text[:117] + "..."

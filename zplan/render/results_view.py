@@ -6,6 +6,8 @@ import json
 import sys
 from typing import Any
 
+from zplan.render.console import json_text
+
 KIND_TITLES = {"param": "params", "code": "code fingerprints", "data": "input data snapshots", "output": "outputs"}
 
 
@@ -39,7 +41,7 @@ def _shown(value: Any, digest: bool = False) -> str:
         return "(none)"
     if digest:
         return str(value)[:12]
-    return json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+    return json_text(value, sort_keys=True) if not isinstance(value, str) else value
 
 
 def _delta(change) -> str:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
-from zplan.render.console import say
+from zplan.render.console import json_text, say
 from zplan.secrets import SENSITIVE, shown_output
 
 
@@ -14,7 +13,7 @@ def echo(text: str) -> None:
 
 
 def print_json(doc) -> None:
-    echo(json.dumps(doc, indent=2, sort_keys=True))
+    echo(json_text(doc, indent=2, sort_keys=True))
 
 
 def print_state(doc: dict) -> None:
@@ -22,7 +21,7 @@ def print_state(doc: dict) -> None:
     for addr, r in sorted(doc["resources"].items()):
         say(f"{addr}")
         for k, v in sorted(r["attributes"].items()):
-            say(f"    {k} = {json.dumps(v)}")
+            say(f"    {k} = {json_text(v)}")
     for addr, s in sorted(doc["steps"].items()):
         say(f"{addr}  {s['status']} (run {s.get('run')}, {s.get('finished_at', '')[:19]})")
 
@@ -40,17 +39,17 @@ def print_outputs(outputs: list, quiet_if_none: bool = False) -> None:
         return
     say("\nOutputs:", "bold")
     for o in outputs:
-        say(f"  {o.name} = {SENSITIVE if o.sensitive else json.dumps(o.value)}")
+        say(f"  {o.name} = {SENSITIVE if o.sensitive else json_text(o.value)}")
 
 
 def print_output_value(output, raw: bool) -> None:
     """`zplan output NAME`: the value alone (a sensitive one only when unsealed by -show-sensitive)."""
     value = shown_output(output.value, output.sensitive)
-    echo(value if raw and isinstance(value, str) else json.dumps(value))
+    echo(value if raw and isinstance(value, str) else json_text(value))
 
 
 def print_outputs_json(outputs: list) -> None:
-    echo(json.dumps({o.name: {"value": None if o.sensitive else o.value, "sensitive": o.sensitive} for o in outputs}, indent=2))
+    echo(json_text({o.name: {"value": None if o.sensitive else o.value, "sensitive": o.sensitive} for o in outputs}, indent=2))
 
 
 def print_verify_report(report, repaired: bool) -> None:

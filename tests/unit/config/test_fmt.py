@@ -182,7 +182,7 @@ def test_strings_and_heredocs_are_copied_verbatim():
 
 
 def test_crlf_and_missing_final_newline():
-    assert format_text("a {\r\n  b = 1\r\n}") == "a {\n  b = 1\n}\n"
+    assert format_text("a {\r\n  b = 1\r\n}") == "a {\r\n  b = 1\r\n}\r\n"  # the file's line endings stay
     assert format_text("") == ""
 
 
@@ -319,8 +319,8 @@ def test_splats_with_spaces_and_template_directives_format_safely():
 
 
 def test_alignment_groups_break_as_in_terraform():
-    # a blank line, a comment line, a nested block (one-line or not) and a multi-line value each end a group;
-    # a heredoc value is one attribute of its group, a trailing comment of either style is aligned after it
+    # a blank line, a comment line, a nested block (one-line or not) and a multi-line value (a heredoc too)
+    # each end a group; a trailing comment of either style is aligned after it
     assert fmt(
         """
         resource "local_file" "f" {
@@ -362,14 +362,36 @@ def test_alignment_groups_break_as_in_terraform():
             k = "v"
           }
           hhhhh = 8
-          i     = <<EOT
+          i = <<EOT
           text
         EOT
-          jj    = 9  /* block */
-          k     = 10 # hash
+          jj = 9  /* block */
+          k  = 10 # hash
         }
         """
     )
+
+
+def test_keeps_a_byte_order_mark_and_crlf_line_endings():
+    assert format_text("\ufefflocals {\n  a = 1\n}\n") == "\ufefflocals {\n  a = 1\n}\n"
+    assert format_text('\ufefflocals {\r\na=1\r\n  s = "x"\r\n}\r\n') == '\ufefflocals {\r\n  a = 1\r\n  s = "x"\r\n}\r\n'
+    heredoc = "locals {\r\n  h = <<EOT\r\nline\r\nEOT\r\n}\r\n"
+    assert format_text(heredoc) == heredoc
+
+
+def test_a_heredoc_ends_a_run_of_aligned_attributes():
+    source = dedent(
+        """
+        locals {
+          a = 1
+          h = <<-EOT
+            x
+          EOT
+          longer_name = 2
+        }
+        """
+    )
+    assert format_text(source) == source
 
 
 @st.composite

@@ -118,8 +118,14 @@ def test_expression_source_is_the_text_as_written():
 def test_crlf_line_endings_and_byte_order_mark():
     body = parse('\ufeffa = "x"\r\nb {\r\n  c = <<EOT\r\nline\r\nEOT\r\n}\r\n')
     assert body.attributes["a"].expr.static_value() == "x"
-    assert body.blocks[0].attributes["c"].expr.static_value() == "line\r\n"
+    assert body.blocks[0].attributes["c"].expr.static_value() == "line\n"  # HCL reads CRLF as LF
     assert body.blocks[0].range.line == 2
+
+
+def test_a_heredoc_in_a_crlf_file_has_lf_line_endings_and_keeps_a_lone_cr():
+    body = parse('a = <<-EOT\r\n  line1\r\n  line2\r\n  EOT\r\nb = <<EOT\r\nx\ry\r\nEOT\r\n')
+    assert body.attributes["a"].expr.static_value() == "line1\nline2\n"
+    assert body.attributes["b"].expr.static_value() == "x\ry\n"
 
 
 def test_unicode_identifiers_and_strings():
@@ -223,6 +229,12 @@ def test_error_column_points_at_the_offending_token():
     assert (where.line, where.column) == (2, 10)
     assert "separate list elements with commas" in detail
     assert str(where) == "main.zp.hcl:2:10"
+
+
+def test_an_operator_ending_its_line_is_the_error_position():
+    where, summary, _detail = error_of("locals {\n  x = 1 +\n    2\n}\n")
+    assert summary == 'expected an expression after "+" on the same line'
+    assert (where.line, where.column) == (2, 9)
 
 
 def test_duplicate_attribute_names_both_lines():

@@ -103,11 +103,12 @@ def test_escapes_at_the_edges_of_unicode_are_fine():
         ("v = [1,2]\n[0]\n", 2),
         ("v = true\n? 1 : 2\n", 2),
         ("v = x\n.y\n", 2),
-        ("v = 1 +\n2\n", 2),
-        ("v = true ?\n1 : 2\n", 2),
-        ("v = -\n1\n", 2),
+        # an operator left at the end of its line is the error, as Terraform points at the newline after it
+        ("v = 1 +\n2\n", 1),
+        ("v = true ?\n1 : 2\n", 1),
+        ("v = -\n1\n", 1),
         ("v = {\n a = 1\n + 2\n}\n", 3),
-        ("v = {\n a =\n 1\n}\n", 3),
+        ("v = {\n a =\n 1\n}\n", 2),
     ],
 )
 def test_a_newline_ends_an_attribute_value(text, line):

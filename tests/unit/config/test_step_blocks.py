@@ -47,3 +47,23 @@ def test_a_step_source_with_a_null_byte_is_a_config_error(tmp_path):
     with pytest.raises(diags.DiagnosticError) as err:
         loader.load(tmp_path)
     assert "source must look like" in str(err.value.diagnostics[0]) and "main.zp.hcl:3" in str(err.value.diagnostics[0])
+
+
+def _errors(tmp_path, text: str) -> list[str]:
+    (tmp_path / "main.zp.hcl").write_text(text)
+    with pytest.raises(diags.DiagnosticError) as err:
+        loader.load(tmp_path)
+    return [str(d) for d in err.value.diagnostics]
+
+
+@pytest.mark.parametrize("source", ['"steps/s.py"', '"steps/s.py:"', '"steps/s.py:f.x"', "local.p"])
+def test_a_bad_step_source_is_one_error_not_also_a_pipeline_without_steps(tmp_path, source):
+    errors = _errors(tmp_path, f'locals {{ p = "s.py:f" }}\npipeline "p" {{ step "s" {{ source = {source} }} }}\n')
+    assert len(errors) == 1, errors
+    assert "main.zp.hcl:2" in errors[0]
+
+
+def test_a_module_source_that_is_not_a_constant_is_one_error(tmp_path):
+    (tmp_path / "m").mkdir()
+    errors = _errors(tmp_path, 'locals { p = "./m" }\nmodule "a" { source = local.p }\n')
+    assert len(errors) == 1 and '"local.p" cannot be used here' in errors[0], errors

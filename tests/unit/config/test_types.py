@@ -20,7 +20,7 @@ def type_of(source: str) -> Type:
 
 
 def test_reads_every_constructor_and_the_legacy_forms():
-    assert type_of("string") == STRING and type_of('"number"') == NUMBER and type_of("any") == ANY
+    assert type_of("string") == STRING and type_of("number") == NUMBER and type_of("any") == ANY
     assert type_of("list") == Collection("list", ANY) and type_of("map") == Collection("map", ANY)
     assert type_of("set(list(bool))") == Collection("set", Collection("list", BOOL))
     assert type_of("tuple([string, number])") == TupleType((STRING, NUMBER))
@@ -33,6 +33,9 @@ def test_reads_every_constructor_and_the_legacy_forms():
     ("source", "message"),
     [
         ("strng", '"strng" is not a type'),
+        ('"number"', '"number" is in quotes'),  # Terraform 0.11's form, refused as Terraform refuses it
+        ('list("string")', '"string" is in quotes'),
+        ('"nonsense"', '"nonsense" is not a type'),  # its quotes shown once
         ("list(string, number)", "list() takes 1 argument, got 2"),
         ("optional(string)", "optional() is allowed only for an attribute inside object"),
         ("object(string)", "object() takes the attribute types in braces"),
@@ -161,3 +164,9 @@ def test_numbers_and_bools_written_as_text_convert_to_the_same_value(case):
 @given(types)
 def test_a_type_written_back_reads_as_the_same_type(type_):
     assert type_of(str(type_)) == type_
+
+
+def test_a_quoted_type_is_told_to_lose_its_quotes():
+    with pytest.raises(DiagnosticError) as info:
+        type_of('"string"')
+    assert info.value.diagnostics[0].detail == "remove the quotes: string"

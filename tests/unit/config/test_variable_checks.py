@@ -156,3 +156,27 @@ def test_a_condition_reads_inside_the_value_with_try(tmp_path):
     assert resolve(config)["opts"] == {}
     assert resolve(config, "opts={ size = 3 }")["opts"] == {"size": 3}
     assert "opts.size must be positive" in errors(config, "opts={ size = 0 }")[0]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('sensitive = "false"', "a variable's sensitive must be true or false"),
+        ("description = 5", "a variable's description must be a string"),
+        ("nullable = false", "expected one of: default, description, sensitive, type (and blocks: validation)"),
+    ],
+)
+def test_variable_attributes_of_the_wrong_kind_are_errors(tmp_path, body, message):
+    (tmp_path / "main.zp.hcl").write_text(f'variable "v" {{\n  {body}\n}}\n')
+    with pytest.raises(DiagnosticError) as info:
+        loader.load(tmp_path)
+    (diag,) = info.value.diagnostics
+    assert message in str(diag) and str(diag.range).endswith("main.zp.hcl:2:3")
+
+
+@pytest.mark.parametrize("name", ["count", "for_each", "source", "version", "providers", "locals", "depends_on", "lifecycle"])
+def test_reserved_variable_names_are_refused(tmp_path, name):
+    (tmp_path / "main.zp.hcl").write_text(f'variable "{name}" {{}}\n')
+    with pytest.raises(DiagnosticError) as info:
+        loader.load(tmp_path)
+    assert f'variable name "{name}" is reserved' in str(info.value.diagnostics[0])

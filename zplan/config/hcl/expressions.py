@@ -109,7 +109,7 @@ class ExpressionParser(TemplateParser):
         """The operand after ``after`` (an operator, "=" or ":") must start on its line, where newlines count."""
         if self.lines and self.tokens[self.i][NL]:
             raise self.error(
-                self.tokens[self.i],
+                after,  # the operator left dangling at the end of its line, not whatever the next line holds
                 f"expected an expression after {describe(after)} on the same line",
                 "a value that spans lines must be wrapped in parentheses: ( ... )",
             )

@@ -80,7 +80,7 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _QUOTED_TEXT = re.compile(r'[^"\\$%\r\n]+')
-_HEREDOC_TEXT = re.compile(r"[^$%\n]+")
+_HEREDOC_TEXT = re.compile(r"[^$%\r\n]+")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 
 
@@ -196,8 +196,9 @@ class Lexer:
 
     # -- templates ----------------------------------------------------------------------
 
-    def _template(self, pos: int, quoted: bool, limit: int) -> list[Any]:
-        """Parts of a quoted string from ``pos`` (after the quote), or of a heredoc body up to ``limit``."""
+    def _template(self, pos: int, quoted: bool, limit: int, lf_only: bool = False) -> list[Any]:
+        """Parts of a quoted string from ``pos`` (after the quote), or of a heredoc body up to ``limit``
+        (``lf_only``: its CRLF line endings read as LF, so a file saved on Windows means the same)."""
         text = self.text
         opening = pos - 1
         parts: list[Any] = []
@@ -225,6 +226,8 @@ class Lexer:
                         "unterminated string: a quoted string cannot span lines",
                         'close the quote on the same line, or use a heredoc (<<EOT ... EOT) or "\\n"',
                     )
+                if lf_only and text.startswith("\r\n", pos):
+                    c, pos = "\n", pos + 1
                 buf.append(c)
                 pos += 1
             elif c == "\\":
@@ -291,7 +294,7 @@ class Lexer:
         end = closing.search(self.text, m.end())
         if end is None:
             raise self.error(m.start(), f"unterminated heredoc: no line holding only {marker}", f"end the text with a line that reads {marker}")
-        parts = self._template(m.end(), quoted=False, limit=end.start())
+        parts = self._template(m.end(), quoted=False, limit=end.start(), lf_only=True)
         if m.group().startswith("<<-"):
             parts = _flush(parts)
         self.end = end.end() - (1 if self.text[end.end() - 1 : end.end()] == "\r" else 0)

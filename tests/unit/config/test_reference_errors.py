@@ -1,0 +1,61 @@
+"""References that name nothing: one message saying what is wrong, at file:line, naming what exists."""
+
+from __future__ import annotations
+
+import pytest
+
+from zplan.diags import DiagnosticError
+from zplan.operations.validate import validate_project
+from zplan.project import Options, Project
+from zplan.provider import ProviderRegistry
+
+STEP = 'pipeline "p" {\n  step "s" { source = "steps/s.py:f" }\n}\n'
+
+
+def validation_errors(tmp_path, text: str) -> list[str]:
+    (tmp_path / "steps").mkdir(exist_ok=True)
+    (tmp_path / "steps" / "s.py").write_text("def f(x=1):\n    return x\n")
+    (tmp_path / "main.zp.hcl").write_text(text)
+    with pytest.raises(DiagnosticError) as err:
+        validate_project(Project.open(tmp_path, Options(), ProviderRegistry()))
+    return [str(d) for d in err.value.diagnostics]
+
+
+def test_an_output_naming_an_undeclared_step_says_so_and_lists_the_steps(tmp_path):
+    (error,) = validation_errors(tmp_path, STEP + 'output "o" { value = step.nope.outputs.x }\n')
+    assert 'main.zp.hcl:4:22: error: reference to undeclared step "nope"' in error
+    assert "declared steps: s" in error and "cannot be used here" not in error
+
+
+SWEEP = 'pipeline "q" {\n  step "a" {\n    %s\n    source = "steps/s.py:f"\n  }\n  step "b" {\n    source = "steps/s.py:f"\n    inputs = { x = %s }\n  }\n}\n'
+
+
+@pytest.mark.parametrize("repeat, example", [("for_each = { a = 1 }", 'step.a["a"]'), ("count = 2", "step.a[0]")])
+def test_a_fanned_out_step_without_a_key_asks_for_an_instance(tmp_path, repeat, example):
+    (error,) = validation_errors(tmp_path, SWEEP % (repeat, "step.a.outputs.output"))
+    assert "pipeline.q.step.a is made with" in error and "so name one of its instances" in error
+    assert f"e.g. {example}.outputs.output, or step.a[*].outputs.output" in error
+    assert 'no instance ["outputs"]' not in error
+
+
+def test_a_missing_instance_is_shown_with_its_key_in_brackets(tmp_path):
+    (error,) = validation_errors(tmp_path, SWEEP % ("for_each = { a = 1 }", 'step.a["zz"].outputs.output'))
+    assert '"step.a["zz"].outputs.output": pipeline.q.step.a has no instance ["zz"]' in error
+
+
+def chain(links: int) -> str:
+    lines = [f"  l{i} = local.l{i + 1}" for i in range(links)] + [f"  l{links} = 1"]
+    return STEP + "locals {\n" + "\n".join(lines) + '\n}\noutput "o" { value = local.l0 }\n'
+
+
+def test_a_long_chain_of_locals_is_named_as_such_not_as_nesting(tmp_path):
+    (error,) = validation_errors(tmp_path, chain(125))
+    assert "a chain of more than 64 local values referring to each other is too long" in error
+    assert "local.l0 -> ... -> local.l64" in error and "nested too deeply" not in error
+
+
+def test_a_chain_of_64_locals_evaluates(tmp_path):
+    (tmp_path / "main.zp.hcl").write_text(chain(63))
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "s.py").write_text("def f(x=1):\n    return x\n")
+    validate_project(Project.open(tmp_path, Options(), ProviderRegistry()))
