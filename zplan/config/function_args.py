@@ -17,7 +17,15 @@ from zplan.config.values import UNKNOWN, contains_unknown, find_symbolic, is_num
 
 
 class FunctionError(Exception):
-    """A bad argument; the message completes "NAME(): ..."."""
+    """A bad argument; the message completes "NAME(): ...".
+
+    ``quotes_values`` (the default) says the message may show an argument or something computed
+    from one: when an argument is sensitive, the calling expression shows another message. The
+    checks below that name only types say False."""
+
+    def __init__(self, message: str, quotes_values: bool = True) -> None:
+        super().__init__(message)
+        self.quotes_values = quotes_values
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,7 @@ class CallSite:
     filename: str
     range: Range
     reads: set[Path] | None
+    sensitive: bool = False  # an argument was computed from a sensitive value
 
     def path(self, text: str) -> Path:
         return (Path(self.filename).parent / Path(text).expanduser()).resolve()
@@ -49,11 +58,11 @@ class Function:
 
     def call(self, args: list[Any], site: CallSite | None = None) -> Any:
         if len(args) < self.min_args or (self.max_args is not None and len(args) > self.max_args):
-            raise FunctionError(f"expected {self._arity()}, got {len(args)}")
+            raise FunctionError(f"expected {self._arity()}, got {len(args)}", quotes_values=False)
         for arg in args:
             symbolic = find_symbolic(arg)
             if symbolic is not None:
-                raise FunctionError(f"{symbolic} is known only when it runs, so it cannot be passed to a function")
+                raise FunctionError(f"{symbolic} is known only when it runs, so it cannot be passed to a function", quotes_values=False)
         if any(contains_unknown(arg) for arg in args):
             return UNKNOWN
         return self.impl(site, *args) if self.site else self.impl(*args)
@@ -86,7 +95,7 @@ def register(usage: str, min_args: int, max_args: int | None = -1, site: bool = 
 def as_string(value: Any, what: str = "argument") -> str:
     text = to_text(value)
     if text is None:
-        raise FunctionError(f"{what} must be a string, got {type_name(value)}")
+        raise FunctionError(f"{what} must be a string, got {type_name(value)}", quotes_values=False)
     return text
 
 
@@ -97,7 +106,7 @@ def as_number(value: Any, what: str = "argument") -> int | float:
         parsed = parse_number(value)
         if parsed is not None:
             return parsed
-    raise FunctionError(f"{what} must be a number, got {type_name(value)}")
+    raise FunctionError(f"{what} must be a number, got {type_name(value)}", quotes_values=False)
 
 
 def as_whole(value: Any, what: str = "argument") -> int:
@@ -109,13 +118,13 @@ def as_whole(value: Any, what: str = "argument") -> int:
 
 def as_list(value: Any, what: str = "argument") -> list:
     if not isinstance(value, (list, tuple)):
-        raise FunctionError(f"{what} must be a list, got {type_name(value)}")
+        raise FunctionError(f"{what} must be a list, got {type_name(value)}", quotes_values=False)
     return list(value)
 
 
 def as_map(value: Any, what: str = "argument") -> dict:
     if not isinstance(value, dict):
-        raise FunctionError(f"{what} must be a map or object, got {type_name(value)}")
+        raise FunctionError(f"{what} must be a map or object, got {type_name(value)}", quotes_values=False)
     return value
 
 

@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from zplan.config.expr import Expr, Ref, _Ctx, object_key
-from zplan.config.values import UNKNOWN, article, contains_unknown, equal, find_symbolic, is_number, type_name
+from zplan.config.values import SENSITIVE_VALUE, UNKNOWN, article, contains_unknown, equal, find_symbolic, is_number, type_name
 
 
 class Unary(Expr):
@@ -194,7 +194,7 @@ class ForExpr(Expr):
                 node._refs(inner, out)
 
     def _eval(self, ctx: _Ctx) -> Any:
-        collection = self.collection._eval(ctx)
+        collection, sensitive = ctx.marked(self.collection)
         if collection is UNKNOWN:
             return UNKNOWN
         if isinstance(collection, dict):
@@ -206,7 +206,7 @@ class ForExpr(Expr):
         result: Any = [] if self.key is None else {}
         for k, v in pairs:
             names = {self.value_var: v, **({self.key_var: k} if self.key_var else {})}
-            inner = ctx.with_locals(names)
+            inner = ctx.with_locals(names, sensitive)
             if self.cond is not None:
                 keep = self.cond._eval(inner)
                 if keep is UNKNOWN:
@@ -222,15 +222,17 @@ class ForExpr(Expr):
         return result
 
     def _add(self, result: dict, ctx: _Ctx) -> Any:
-        name = object_key(self.key, self.key._eval(ctx))
+        key, sensitive = ctx.marked(self.key)
+        name = object_key(self.key, key)
         if name is UNKNOWN:
             return UNKNOWN
         value = self.value._eval(ctx)
         if self.group:
             result.setdefault(name, []).append(value)
         elif name in result:
+            shown = SENSITIVE_VALUE if sensitive else f'"{name}"'
             raise self.key._fail(
-                f'duplicate key "{name}" in for expression',
+                f"duplicate key {shown} in for expression",
                 "add ... after the value to group the values of equal keys into lists",
             )
         else:

@@ -37,6 +37,9 @@ class _Unknown:
 
 UNKNOWN = _Unknown()
 
+# what an error message says in place of a value computed from a sensitive one (Terraform's words)
+SENSITIVE_VALUE = "(sensitive value)"
+
 
 @dataclass(frozen=True)
 class Template:
