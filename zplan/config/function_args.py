@@ -7,13 +7,12 @@ calling expression completes with the function's name, file and line.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from zplan.diags import Range
-from zplan.config.values import UNKNOWN, contains_unknown, find_symbolic, is_number, number_to_string, to_text, type_name
+from zplan.config.values import FINITE_RULE, UNKNOWN, contains_unknown, find_symbolic, is_finite, is_number, non_finite, number_to_string, to_text, type_name
 
 
 class FunctionError(Exception):
@@ -65,7 +64,15 @@ class Function:
                 raise FunctionError(f"{symbolic} is known only when it runs, so it cannot be passed to a function", quotes_values=False)
         if any(contains_unknown(arg) for arg in args):
             return UNKNOWN
-        return self.impl(site, *args) if self.site else self.impl(*args)
+        try:
+            result = self.impl(site, *args) if self.site else self.impl(*args)
+        except OverflowError:  # a number too large for a float on the way
+            raise FunctionError(f"a number is too large to compute with; {FINITE_RULE}", quotes_values=False) from None
+        found = non_finite(result)
+        if found is not None:  # jsondecode("1e400"), sum([1e308, 1e308]): refused here, not at apply
+            where, number = found
+            raise FunctionError(f"the result{' at ' + where if where else ''} is {number_to_string(number)}, not a finite number; {FINITE_RULE}")
+        return result
 
     def _arity(self) -> str:
         if self.max_args == self.min_args:
@@ -101,6 +108,8 @@ def as_string(value: Any, what: str = "argument") -> str:
 
 def as_number(value: Any, what: str = "argument") -> int | float:
     if is_number(value):
+        if not is_finite(value):  # nothing should make one; a function must not fail on it
+            raise FunctionError(f"{what} must be a finite number", quotes_values=False)
         return value
     if isinstance(value, str):
         parsed = parse_number(value)
@@ -129,13 +138,15 @@ def as_map(value: Any, what: str = "argument") -> dict:
 
 
 def parse_number(text: str) -> int | float | None:
+    """The number ``text`` spells, or None (also for one that is not finite: ``1e400``, ``nan``)."""
     text = text.strip()
     try:
-        return int(text)
+        whole = int(text)  # (Python refuses over 4,300 digits: ValueError, so None)
+        return whole if is_finite(whole) else None
     except ValueError:
         pass
     try:
         number = float(text)
     except ValueError:
         return None
-    return None if math.isinf(number) or math.isnan(number) else number
+    return number if is_finite(number) else None

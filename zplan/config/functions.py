@@ -198,10 +198,10 @@ def _range(*args: Any) -> list[int | float]:
         raise FunctionError("step must not be zero")
     if (limit - start) * step < 0:
         raise FunctionError(f"step {number_to_string(step)} never reaches the limit {number_to_string(limit)} from {number_to_string(start)}")
-    count = max(0, math.ceil((limit - start) / step))
-    if count > RANGE_LIMIT:
-        raise FunctionError(f"would make {count} elements; the limit is {RANGE_LIMIT}")
-    return [start + i * step for i in range(count)]
+    span = (limit - start) / step  # Infinity for a step too small to count
+    if span > RANGE_LIMIT:
+        raise FunctionError(f"would make {math.ceil(span) if math.isfinite(span) else 'too many'} elements; the limit is {RANGE_LIMIT}")
+    return [start + i * step for i in range(max(0, math.ceil(span)))]
 
 
 # -- conversions ------------------------------------------------------------------------
@@ -248,9 +248,13 @@ def _json(value: Any) -> str:
 @register("jsondecode(string)", 1)
 def _jsondecode(text: Any) -> Any:
     try:
-        return json.loads(as_string(text))
+        return json.loads(as_string(text), parse_constant=_not_json)  # a too large number is refused by the caller
     except json.JSONDecodeError as exc:
         raise FunctionError(f"invalid JSON: {exc}") from None
+
+
+def _not_json(name: str) -> Any:
+    raise FunctionError(f"invalid JSON: {name} is not a JSON number (Python writes it, JSON has no such value)")
 
 
 # -- environment ------------------------------------------------------------------------

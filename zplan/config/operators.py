@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from zplan.config.expr import Expr, Ref, _Ctx, object_key
-from zplan.config.values import SENSITIVE_VALUE, UNKNOWN, article, contains_unknown, equal, find_symbolic, is_number, type_name
+from zplan.config.values import FINITE_RULE, SENSITIVE_VALUE, UNKNOWN, article, contains_unknown, equal, find_symbolic, is_finite, is_number, type_name
 
 
 class Unary(Expr):
@@ -90,7 +90,10 @@ class Binary(Expr):
             verb = _OP_VERBS.get(self.op)
             what = f"cannot {verb} {type_name(a)} and {type_name(b)}" if verb else f"cannot compare {type_name(a)} and {type_name(b)} with {self.op}"
             raise self._fail(what, f'"{self.op}" needs two numbers, in {self.source()}')
-        return self._arithmetic(a, b)
+        result = self._arithmetic(a, b)
+        if is_number(result) and not is_finite(result):  # Infinity would reach the plan, then fail apply
+            raise self._fail(f"the result of {self.source()} is too large", f"{FINITE_RULE}")
+        return result
 
     def _arithmetic(self, a: int | float, b: int | float) -> Any:
         op = self.op

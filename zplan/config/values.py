@@ -63,6 +63,33 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+FLOAT_MAX = 1.7976931348623157e308  # the largest float: step params and state hold numbers as JSON and floats
+FINITE_RULE = "a number must be finite, at most about 1.8e308 either way"
+
+
+def is_finite(value: int | float) -> bool:
+    """Whether a number can be planned, stored and passed to a step: not NaN nor infinite,
+    and no larger than a float can be (Python compares ints with floats exactly)."""
+    return -FLOAT_MAX <= value <= FLOAT_MAX  # False for NaN too
+
+
+def non_finite(value: Any, path: str = "") -> tuple[str, Any] | None:
+    """The first number inside ``value`` that is not finite, with its path (``a.b[0]``), or None."""
+    if is_number(value):
+        return None if is_finite(value) else (path, value)
+    if isinstance(value, dict):
+        items = ((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for where, item in items:
+        found = non_finite(item, where)
+        if found is not None:
+            return found
+    return None
+
+
 def contains_unknown(value: Any) -> bool:
     if value is UNKNOWN:
         return True
@@ -115,8 +142,8 @@ def number_to_string(value: int | float) -> str:
     """Numbers as Terraform writes them: 3, 1.5, 0.00001 (never 3.0 or 1e-05)."""
     if isinstance(value, int):
         return str(value)
-    if math.isinf(value) or math.isnan(value):
-        return str(value)
+    if math.isinf(value) or math.isnan(value):  # only in the messages refusing them
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
     if value.is_integer():
         return str(int(value))
     from decimal import Decimal  # here: only fractional numbers need it, and it costs ~1 ms to import
