@@ -17,7 +17,7 @@ from typing import Any
 
 from zplan.config import collection_functions, file_functions, lazy_functions  # noqa: F401  (they register themselves)
 from zplan.config.function_args import FUNCTIONS, CallSite, Function, FunctionError, as_list, as_number, as_string, as_whole, parse_number, register
-from zplan.config.values import article, is_number, number_to_string, to_text, type_name
+from zplan.config.values import article, is_number, json_text, number_to_string, to_text, type_name
 
 __all__ = ["FUNCTIONS", "CallSite", "Function", "FunctionError"]
 
@@ -240,8 +240,8 @@ def _jsonencode(value: Any) -> str:
 
 def _json(value: Any) -> str:
     try:
-        return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        return json_text(value)
+    except TypeError as exc:
         raise FunctionError(f"cannot encode as JSON: {exc}") from None
 
 

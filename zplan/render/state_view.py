@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from zplan.config.values import shown_value
 from zplan.render.console import say
 from zplan.secrets import SENSITIVE, shown_output
 
@@ -40,13 +41,13 @@ def print_outputs(outputs: list, quiet_if_none: bool = False) -> None:
         return
     say("\nOutputs:", "bold")
     for o in outputs:
-        say(f"  {o.name} = {SENSITIVE if o.sensitive else json.dumps(o.value)}")
+        say(f"  {o.name} = {SENSITIVE if o.sensitive else shown_value(o.value)}")
 
 
 def print_output_value(output, raw: bool) -> None:
     """`zplan output NAME`: the value alone (a sensitive one only when unsealed by -show-sensitive)."""
     value = shown_output(output.value, output.sensitive)
-    echo(value if raw and isinstance(value, str) else json.dumps(value))
+    echo(value if raw and isinstance(value, str) else shown_value(value))
 
 
 def print_outputs_json(outputs: list) -> None:
