@@ -108,32 +108,39 @@ def _format(spec: Any, *values: Any) -> str:
 
 
 class _Formatter:
-    """Terraform's format(): %s %d %f %g %e %x %o %b %t %q %v with flags, width and precision."""
+    """Terraform's format(): %s %d %f %g %e %x %o %b %t %q %v with flags, width and precision, and
+    %[n] argument indexes (1-based; the verb after one goes on with n + 1). As in Terraform, an
+    argument after the highest one the format uses is a mistake."""
 
-    VERB = re.compile(r"%([-+ #0]*)(\d*)(?:\.(\d+))?([a-zA-Z%])")
+    VERB = re.compile(r"%([-+ #0]*)(?:\[(\d+)\])?(\d*)(?:\.(\d+))?(?:\[(\d+)\])?([a-zA-Z%])")
 
     def __init__(self, spec: str, values: list[Any]) -> None:
         self.spec = spec
         self.values = values
-        self.used = 0
+        self.next = 1  # the argument the next verb without an index takes (1-based)
+        self.highest = 0  # the highest argument used
 
     def run(self) -> str:
         text = self.VERB.sub(self._verb, self.spec)
-        if self.used < len(self.values):
-            raise FunctionError(f"too many arguments: the format uses {self.used}, got {len(self.values)}")
+        if self.highest < len(self.values):
+            raise FunctionError(f"too many arguments: the format uses {self.highest}, got {len(self.values)}")
         return text
 
-    def _next(self, verb: str) -> Any:
-        if self.used >= len(self.values):
-            raise FunctionError(f"not enough arguments for %{verb}: the format needs more than {len(self.values)}")
-        self.used += 1
-        return self.values[self.used - 1]
+    def _take(self, verb: str, index: str | None) -> Any:
+        number = int(index) if index else self.next
+        if number == 0:
+            raise FunctionError(f"%[0]{verb}: argument indexes start at 1")
+        if number > len(self.values):
+            needs = f"argument {number}" if index else f"more than {len(self.values)}"
+            raise FunctionError(f"not enough arguments for %{'[' + index + ']' if index else ''}{verb}: the format needs {needs}")
+        self.next, self.highest = number + 1, max(self.highest, number)
+        return self.values[number - 1]
 
     def _verb(self, m: re.Match) -> str:
-        flags, width, precision, verb = m.groups()
+        flags, index, width, precision, late_index, verb = m.groups()
         if verb == "%":
             return "%"
-        value = self._next(verb)
+        value = self._take(verb, index or late_index)
         spec = f"%{flags}{width}{'.' + precision if precision else ''}"
         if verb in "dboxX":
             number = as_whole(value, f"the value for %{verb}")
