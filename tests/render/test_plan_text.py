@@ -131,6 +131,19 @@ def test_outputs_hide_sensitive_values():
     assert "token = (sensitive)" in out and "accuracy = 0.93" in out and "later = (known after apply)" in out
 
 
+def test_outputs_show_numbers_as_hcl_writes_them(capsys):
+    from types import SimpleNamespace
+
+    from zplan.render.state_view import print_output_value, print_outputs
+
+    value = [1500.0, 3.0, 0.5, {"k": 1e-05}, "é"]
+    out = text(doc(outputs={"o": {"known": True, "sensitive": False, "value": value}}))
+    assert 'o = [1500, 3, 0.5, {"k": 0.00001}, "é"]' in out
+    print_outputs([SimpleNamespace(name="o", sensitive=False, value=value)])  # after apply, `zplan output`
+    print_output_value(SimpleNamespace(sensitive=False, value=6.0), raw=False)  # `zplan output o`
+    assert capsys.readouterr().out.endswith('  o = [1500, 3, 0.5, {"k": 0.00001}, "é"]\n6\n')
+
+
 def test_long_values_are_shortened():
     r = res("update", {"content": "a"}, {"content": "b" * 500}, changed=["content"])
     line = next(l for l in text(doc([r])).splitlines() if "content" in l)

@@ -14,7 +14,8 @@ it can answer ``step.load.outputs.data`` with a marker object instead of data.
 Values follow Terraform (see ``values``): ``UNKNOWN`` (known only after apply)
 spreads through every operation, and a string template holding a symbolic
 marker becomes a ``Template`` so the caller can still see which references
-were inside it.
+were inside it. An error about an operand computed from a sensitive value
+(``zplan.config.context``) says "(sensitive value)" instead of quoting it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from zplan.diags import DiagnosticError, Range, fail
+from zplan.config.context import Marks, _Ctx  # noqa: F401  (the nodes' modules take them from here)
 from zplan.config.values import (
+    SENSITIVE_VALUE,
     UNKNOWN,
     article,
     is_number,
@@ -78,22 +81,6 @@ def static_fail(summary: str, detail: str = "", range: Range | None = None) -> S
     return StaticError(fail(summary, detail, range).diagnostics)
 
 
-class _Ctx:
-    """One evaluation: the resolver, its answers so far, for-expression variables, and the
-    set that collects the files functions read (``file()``...), when the caller keeps one."""
-
-    __slots__ = ("resolve", "cache", "locals", "reads")
-
-    def __init__(self, resolve: Resolver, cache: dict, locals_: dict, reads: set | None = None) -> None:
-        self.resolve = resolve
-        self.cache = cache
-        self.locals = locals_
-        self.reads = reads
-
-    def with_locals(self, names: dict) -> "_Ctx":
-        return _Ctx(self.resolve, self.cache, {**self.locals, **names}, self.reads)
-
-
 # -- nodes ------------------------------------------------------------------------------
 
 
@@ -136,10 +123,11 @@ class Expr:
         self._refs(frozenset(), found)
         return found
 
-    def evaluate(self, resolve: Resolver, reads: set | None = None) -> Any:
-        """The value; ``reads`` (when given) collects the paths of files functions read."""
+    def evaluate(self, resolve: Resolver, reads: set | None = None, marks: Marks | None = None) -> Any:
+        """The value; ``reads`` (when given) collects the paths of files functions read, and
+        ``marks`` is what the resolver sets when it answers with a sensitive value."""
         try:
-            return self._eval(_Ctx(resolve, {}, {}, reads))
+            return self._eval(_Ctx(resolve, {}, {}, reads, marks))
         except RecursionError:
             # The parser bounds nesting; a value can still be deep (jsondecode of a deep document).
             raise self._fail("nested too deeply", "this value nests lists or objects too deeply to compute") from None
@@ -248,21 +236,29 @@ class RefExpr(Expr):
     def _eval(self, ctx: _Ctx) -> Any:
         parts = self.ref.parts
         if parts[0] in ctx.locals:
+            sensitive = parts[0] in ctx.hidden
+            ctx.marks.read |= sensitive
             value = ctx.locals[parts[0]]
             for part in parts[1:]:
-                value = traverse(self, value, part)
+                value = traverse(self, value, part, sensitive)
             return value
         key = id(self)
-        if key not in ctx.cache:
-            try:
-                ctx.cache[key] = ctx.resolve(self.ref)
-            except KeyError:
-                raise static_fail(f'unknown reference "{self.ref}"', "check the name", self.ref.range) from None
-        return ctx.cache[key]
+        if key not in ctx.cache:  # the answer and its mark: read again, it is still sensitive
+            ctx.cache[key] = self._resolved(ctx)
+        value, sensitive = ctx.cache[key]
+        ctx.marks.read |= sensitive
+        return value
+
+    def _resolved(self, ctx: _Ctx) -> tuple[Any, bool]:
+        try:
+            return ctx.measure(lambda: ctx.resolve(self.ref))
+        except KeyError:
+            raise static_fail(f'unknown reference "{self.ref}"', "check the name", self.ref.range) from None
 
 
-def traverse(node: Expr, value: Any, key: Any) -> Any:
-    """``value[key]`` / ``value.key`` with HCL's rules and clear errors."""
+def traverse(node: Expr, value: Any, key: Any, sensitive: bool = False) -> Any:
+    """``value[key]`` / ``value.key`` with HCL's rules and clear errors; ``sensitive`` when
+    the value or the key was computed from a sensitive value: errors then show neither."""
     if value is UNKNOWN or key is UNKNOWN:
         return UNKNOWN
     if isinstance(value, dict):
@@ -270,26 +266,32 @@ def traverse(node: Expr, value: Any, key: Any) -> Any:
         if name is None:
             raise node._fail(f"an object key must be a string, got {type_name(key)}")
         if name not in value:
+            if sensitive:
+                raise node._fail(f"no key {SENSITIVE_VALUE} in this object", f"in {node.source()}; the key or the object is sensitive, so neither is shown")
             known = ", ".join(sorted(value)) or "none"
             raise node._fail(f'no key "{name}" in this object', f"in {node.source()}; its keys are: {known}")
         return value[name]
     if isinstance(value, (list, tuple)):
-        return _list_item(node, value, key)
+        return _list_item(node, value, key, sensitive)
     if value is None:
-        raise node._fail(f"cannot index a null value with {_show_key(key)}", f"{node.source()} is null here")
-    raise node._fail(f"cannot index {article(type_name(value))} with {_show_key(key)}", f"in {node.source()}")
+        raise node._fail(f"cannot index a null value with {_show_key(key, sensitive)}", f"{node.source()} is null here")
+    raise node._fail(f"cannot index {article(type_name(value))} with {_show_key(key, sensitive)}", f"in {node.source()}")
 
 
-def _list_item(node: Expr, items: list | tuple, key: Any) -> Any:
+def _list_item(node: Expr, items: list | tuple, key: Any, sensitive: bool) -> Any:
     if not is_number(key) or (isinstance(key, float) and not key.is_integer()):
-        raise node._fail(f"a list index must be a whole number, got {_show_key(key)}")
+        raise node._fail(f"a list index must be a whole number, got {_show_key(key, sensitive)}")
     index = int(key)
     if not 0 <= index < len(items):
+        if sensitive:  # the index or the length would tell something of the secret
+            raise node._fail(f"index {SENSITIVE_VALUE} out of range for this list", f"in {node.source()}")
         raise node._fail(f"index {index} out of range for a list of {len(items)} element(s)", f"in {node.source()}")
     return items[index]
 
 
-def _show_key(key: Any) -> str:
+def _show_key(key: Any, sensitive: bool = False) -> str:
+    if sensitive:
+        return SENSITIVE_VALUE
     return f'"{key}"' if isinstance(key, str) else (to_text(key) or type_name(key))
 
 
@@ -306,7 +308,8 @@ class GetAttr(Expr):
         self.obj._refs(bound, out)
 
     def _eval(self, ctx: _Ctx) -> Any:
-        return traverse(self, self.obj._eval(ctx), self.name)
+        value, sensitive = ctx.marked(self.obj)
+        return traverse(self, value, self.name, sensitive)
 
 
 class Index(Expr):
@@ -321,7 +324,9 @@ class Index(Expr):
         self.key._refs(bound, out)
 
     def _eval(self, ctx: _Ctx) -> Any:
-        return traverse(self, self.obj._eval(ctx), self.key._eval(ctx))
+        value, hidden_value = ctx.marked(self.obj)
+        key, hidden_key = ctx.marked(self.key)
+        return traverse(self, value, key, hidden_value or hidden_key)
 
 
 SPLAT_ITEM = "\x00item"  # a for-local name no identifier can spell
@@ -341,7 +346,7 @@ class Splat(Expr):
         self.body._refs(bound | {SPLAT_ITEM}, out)
 
     def _eval(self, ctx: _Ctx) -> Any:
-        value = self.obj._eval(ctx)
+        value, sensitive = ctx.marked(self.obj)
         if value is UNKNOWN:
             return UNKNOWN
         if getattr(value, "__zplan_instances__", False):  # step.train[*]: every instance of a for_each block
@@ -349,7 +354,7 @@ class Splat(Expr):
         items = [] if value is None else value if isinstance(value, (list, tuple)) else [value]
         # one context for every element, its item rebound in turn (a sweep's gather splats
         # 20,000 instances): nothing keeps a context once the body's value is computed
-        inner = ctx.with_locals({SPLAT_ITEM: None})
+        inner = ctx.with_locals({SPLAT_ITEM: None}, sensitive)
         bound, body = inner.locals, self.body
         out = []
         for item in items:
@@ -378,7 +383,9 @@ class Call(Expr):
             raise static_fail(f'unknown function "{self.name}"', f"available functions: {', '.join(sorted(functions.FUNCTIONS))}", self.range)
         if func.lazy:  # try() and can() evaluate their own arguments, catching errors
             return func.impl(self, ctx)
-        args = [arg._eval(ctx) for arg in self.args]
+        evaluated = [ctx.marked(arg) for arg in self.args]
+        args = [value for value, _ in evaluated]
+        hidden = [arg for arg, (_, sensitive) in zip(self.args, evaluated) if sensitive]
         if self.expand_last and args:
             last = args.pop()
             if last is UNKNOWN:
@@ -387,6 +394,16 @@ class Call(Expr):
                 raise self.args[-1]._fail(f"only a list can be expanded with ..., got {type_name(last)}")
             args.extend(last)
         try:
-            return func.call(args, functions.CallSite(self._src.filename, self.range, ctx.reads) if func.site else None)
+            site = functions.CallSite(self._src.filename, self.range, ctx.reads, bool(hidden)) if func.site else None
+            return func.call(args, site)
         except functions.FunctionError as exc:
+            if hidden and exc.quotes_values:
+                raise self._hidden_fail(func, hidden) from None
             raise self._fail(f"{self.name}(): {exc}", f"usage: {func.usage}; in {self.source()}") from None
+
+    def _hidden_fail(self, func: Any, hidden: list[Expr]) -> DiagnosticError:
+        """The error of a call with sensitive arguments: its own message could quote them."""
+        names = ", ".join(arg.source() for arg in hidden)
+        return self._fail(f"{self.name}(): cannot use {names} here {SENSITIVE_VALUE}",
+                          f"the reason is left out, as it would show a sensitive value: check the value of {names}; "
+                          f"usage: {func.usage}; in {self.source()}")

@@ -45,7 +45,8 @@ def _templatefile(site: CallSite, path: Any, variables: Any) -> Any:
             raise FunctionError(f'vars key "{key}" is not a name a template can refer to')
     template = _parsed(_read(site, text), str(site.path(text)))
     try:
-        value = template._eval(_Ctx(_not_in_vars, {}, dict(names), site.reads))
+        # its vars are as sensitive as the arguments: errors inside never show them
+        value = template._eval(_Ctx(_not_in_vars, {}, dict(names), site.reads, hidden=frozenset(names) if site.sensitive else frozenset()))
     except diags.DiagnosticError as exc:
         raise diags.DiagnosticError(_called_from(d, site) for d in exc.diagnostics) from None
     if value is UNKNOWN or isinstance(value, str):

@@ -7,17 +7,24 @@ calling expression completes with the function's name, file and line.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from zplan.diags import Range
-from zplan.config.values import UNKNOWN, contains_unknown, find_symbolic, is_number, number_to_string, to_text, type_name
+from zplan.config.values import FINITE_RULE, UNKNOWN, contains_unknown, find_symbolic, is_finite, is_number, non_finite, number_to_string, to_text, type_name
 
 
 class FunctionError(Exception):
-    """A bad argument; the message completes "NAME(): ..."."""
+    """A bad argument; the message completes "NAME(): ...".
+
+    ``quotes_values`` (the default) says the message may show an argument or something computed
+    from one: when an argument is sensitive, the calling expression shows another message. The
+    checks below that name only types say False."""
+
+    def __init__(self, message: str, quotes_values: bool = True) -> None:
+        super().__init__(message)
+        self.quotes_values = quotes_values
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,7 @@ class CallSite:
     filename: str
     range: Range
     reads: set[Path] | None
+    sensitive: bool = False  # an argument was computed from a sensitive value
 
     def path(self, text: str) -> Path:
         return (Path(self.filename).parent / Path(text).expanduser()).resolve()
@@ -49,14 +57,22 @@ class Function:
 
     def call(self, args: list[Any], site: CallSite | None = None) -> Any:
         if len(args) < self.min_args or (self.max_args is not None and len(args) > self.max_args):
-            raise FunctionError(f"expected {self._arity()}, got {len(args)}")
+            raise FunctionError(f"expected {self._arity()}, got {len(args)}", quotes_values=False)
         for arg in args:
             symbolic = find_symbolic(arg)
             if symbolic is not None:
-                raise FunctionError(f"{symbolic} is known only when it runs, so it cannot be passed to a function")
+                raise FunctionError(f"{symbolic} is known only when it runs, so it cannot be passed to a function", quotes_values=False)
         if any(contains_unknown(arg) for arg in args):
             return UNKNOWN
-        return self.impl(site, *args) if self.site else self.impl(*args)
+        try:
+            result = self.impl(site, *args) if self.site else self.impl(*args)
+        except OverflowError:  # a number too large for a float on the way
+            raise FunctionError(f"a number is too large to compute with; {FINITE_RULE}", quotes_values=False) from None
+        found = non_finite(result)
+        if found is not None:  # jsondecode("1e400"), sum([1e308, 1e308]): refused here, not at apply
+            where, number = found
+            raise FunctionError(f"the result{' at ' + where if where else ''} is {number_to_string(number)}, not a finite number; {FINITE_RULE}")
+        return result
 
     def _arity(self) -> str:
         if self.max_args == self.min_args:
@@ -86,18 +102,20 @@ def register(usage: str, min_args: int, max_args: int | None = -1, site: bool = 
 def as_string(value: Any, what: str = "argument") -> str:
     text = to_text(value)
     if text is None:
-        raise FunctionError(f"{what} must be a string, got {type_name(value)}")
+        raise FunctionError(f"{what} must be a string, got {type_name(value)}", quotes_values=False)
     return text
 
 
 def as_number(value: Any, what: str = "argument") -> int | float:
     if is_number(value):
+        if not is_finite(value):  # nothing should make one; a function must not fail on it
+            raise FunctionError(f"{what} must be a finite number", quotes_values=False)
         return value
     if isinstance(value, str):
         parsed = parse_number(value)
         if parsed is not None:
             return parsed
-    raise FunctionError(f"{what} must be a number, got {type_name(value)}")
+    raise FunctionError(f"{what} must be a number, got {type_name(value)}", quotes_values=False)
 
 
 def as_whole(value: Any, what: str = "argument") -> int:
@@ -109,24 +127,26 @@ def as_whole(value: Any, what: str = "argument") -> int:
 
 def as_list(value: Any, what: str = "argument") -> list:
     if not isinstance(value, (list, tuple)):
-        raise FunctionError(f"{what} must be a list, got {type_name(value)}")
+        raise FunctionError(f"{what} must be a list, got {type_name(value)}", quotes_values=False)
     return list(value)
 
 
 def as_map(value: Any, what: str = "argument") -> dict:
     if not isinstance(value, dict):
-        raise FunctionError(f"{what} must be a map or object, got {type_name(value)}")
+        raise FunctionError(f"{what} must be a map or object, got {type_name(value)}", quotes_values=False)
     return value
 
 
 def parse_number(text: str) -> int | float | None:
+    """The number ``text`` spells, or None (also for one that is not finite: ``1e400``, ``nan``)."""
     text = text.strip()
     try:
-        return int(text)
+        whole = int(text)  # (Python refuses over 4,300 digits: ValueError, so None)
+        return whole if is_finite(whole) else None
     except ValueError:
         pass
     try:
         number = float(text)
     except ValueError:
         return None
-    return None if math.isinf(number) or math.isnan(number) else number
+    return number if is_finite(number) else None

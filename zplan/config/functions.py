@@ -17,7 +17,7 @@ from typing import Any
 
 from zplan.config import collection_functions, file_functions, lazy_functions  # noqa: F401  (they register themselves)
 from zplan.config.function_args import FUNCTIONS, CallSite, Function, FunctionError, as_list, as_number, as_string, as_whole, parse_number, register
-from zplan.config.values import article, is_number, number_to_string, to_text, type_name
+from zplan.config.values import article, is_number, json_text, number_to_string, to_text, type_name
 
 __all__ = ["FUNCTIONS", "CallSite", "Function", "FunctionError"]
 
@@ -108,32 +108,39 @@ def _format(spec: Any, *values: Any) -> str:
 
 
 class _Formatter:
-    """Terraform's format(): %s %d %f %g %e %x %o %b %t %q %v with flags, width and precision."""
+    """Terraform's format(): %s %d %f %g %e %x %o %b %t %q %v with flags, width and precision, and
+    %[n] argument indexes (1-based; the verb after one goes on with n + 1). As in Terraform, an
+    argument after the highest one the format uses is a mistake."""
 
-    VERB = re.compile(r"%([-+ #0]*)(\d*)(?:\.(\d+))?([a-zA-Z%])")
+    VERB = re.compile(r"%([-+ #0]*)(?:\[(\d+)\])?(\d*)(?:\.(\d+))?(?:\[(\d+)\])?([a-zA-Z%])")
 
     def __init__(self, spec: str, values: list[Any]) -> None:
         self.spec = spec
         self.values = values
-        self.used = 0
+        self.next = 1  # the argument the next verb without an index takes (1-based)
+        self.highest = 0  # the highest argument used
 
     def run(self) -> str:
         text = self.VERB.sub(self._verb, self.spec)
-        if self.used < len(self.values):
-            raise FunctionError(f"too many arguments: the format uses {self.used}, got {len(self.values)}")
+        if self.highest < len(self.values):
+            raise FunctionError(f"too many arguments: the format uses {self.highest}, got {len(self.values)}")
         return text
 
-    def _next(self, verb: str) -> Any:
-        if self.used >= len(self.values):
-            raise FunctionError(f"not enough arguments for %{verb}: the format needs more than {len(self.values)}")
-        self.used += 1
-        return self.values[self.used - 1]
+    def _take(self, verb: str, index: str | None) -> Any:
+        number = int(index) if index else self.next
+        if number == 0:
+            raise FunctionError(f"%[0]{verb}: argument indexes start at 1")
+        if number > len(self.values):
+            needs = f"argument {number}" if index else f"more than {len(self.values)}"
+            raise FunctionError(f"not enough arguments for %{'[' + index + ']' if index else ''}{verb}: the format needs {needs}")
+        self.next, self.highest = number + 1, max(self.highest, number)
+        return self.values[number - 1]
 
     def _verb(self, m: re.Match) -> str:
-        flags, width, precision, verb = m.groups()
+        flags, index, width, precision, late_index, verb = m.groups()
         if verb == "%":
             return "%"
-        value = self._next(verb)
+        value = self._take(verb, index or late_index)
         spec = f"%{flags}{width}{'.' + precision if precision else ''}"
         if verb in "dboxX":
             number = as_whole(value, f"the value for %{verb}")
@@ -198,10 +205,10 @@ def _range(*args: Any) -> list[int | float]:
         raise FunctionError("step must not be zero")
     if (limit - start) * step < 0:
         raise FunctionError(f"step {number_to_string(step)} never reaches the limit {number_to_string(limit)} from {number_to_string(start)}")
-    count = max(0, math.ceil((limit - start) / step))
-    if count > RANGE_LIMIT:
-        raise FunctionError(f"would make {count} elements; the limit is {RANGE_LIMIT}")
-    return [start + i * step for i in range(count)]
+    span = (limit - start) / step  # Infinity for a step too small to count
+    if span > RANGE_LIMIT:
+        raise FunctionError(f"would make {math.ceil(span) if math.isfinite(span) else 'too many'} elements; the limit is {RANGE_LIMIT}")
+    return [start + i * step for i in range(max(0, math.ceil(span)))]
 
 
 # -- conversions ------------------------------------------------------------------------
@@ -240,17 +247,21 @@ def _jsonencode(value: Any) -> str:
 
 def _json(value: Any) -> str:
     try:
-        return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        return json_text(value)
+    except TypeError as exc:
         raise FunctionError(f"cannot encode as JSON: {exc}") from None
 
 
 @register("jsondecode(string)", 1)
 def _jsondecode(text: Any) -> Any:
     try:
-        return json.loads(as_string(text))
+        return json.loads(as_string(text), parse_constant=_not_json)  # a too large number is refused by the caller
     except json.JSONDecodeError as exc:
         raise FunctionError(f"invalid JSON: {exc}") from None
+
+
+def _not_json(name: str) -> Any:
+    raise FunctionError(f"invalid JSON: {name} is not a JSON number (Python writes it, JSON has no such value)")
 
 
 # -- environment ------------------------------------------------------------------------

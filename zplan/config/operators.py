@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from zplan.config.expr import Expr, Ref, _Ctx, object_key
-from zplan.config.values import UNKNOWN, article, contains_unknown, equal, find_symbolic, is_number, type_name
+from zplan.config.values import FINITE_RULE, SENSITIVE_VALUE, UNKNOWN, article, contains_unknown, equal, find_symbolic, is_finite, is_number, type_name
 
 
 class Unary(Expr):
@@ -90,7 +90,10 @@ class Binary(Expr):
             verb = _OP_VERBS.get(self.op)
             what = f"cannot {verb} {type_name(a)} and {type_name(b)}" if verb else f"cannot compare {type_name(a)} and {type_name(b)} with {self.op}"
             raise self._fail(what, f'"{self.op}" needs two numbers, in {self.source()}')
-        return self._arithmetic(a, b)
+        result = self._arithmetic(a, b)
+        if is_number(result) and not is_finite(result):  # Infinity would reach the plan, then fail apply
+            raise self._fail(f"the result of {self.source()} is too large", f"{FINITE_RULE}")
+        return result
 
     def _arithmetic(self, a: int | float, b: int | float) -> Any:
         op = self.op
@@ -194,7 +197,7 @@ class ForExpr(Expr):
                 node._refs(inner, out)
 
     def _eval(self, ctx: _Ctx) -> Any:
-        collection = self.collection._eval(ctx)
+        collection, sensitive = ctx.marked(self.collection)
         if collection is UNKNOWN:
             return UNKNOWN
         if isinstance(collection, dict):
@@ -206,7 +209,7 @@ class ForExpr(Expr):
         result: Any = [] if self.key is None else {}
         for k, v in pairs:
             names = {self.value_var: v, **({self.key_var: k} if self.key_var else {})}
-            inner = ctx.with_locals(names)
+            inner = ctx.with_locals(names, sensitive)
             if self.cond is not None:
                 keep = self.cond._eval(inner)
                 if keep is UNKNOWN:
@@ -222,15 +225,17 @@ class ForExpr(Expr):
         return result
 
     def _add(self, result: dict, ctx: _Ctx) -> Any:
-        name = object_key(self.key, self.key._eval(ctx))
+        key, sensitive = ctx.marked(self.key)
+        name = object_key(self.key, key)
         if name is UNKNOWN:
             return UNKNOWN
         value = self.value._eval(ctx)
         if self.group:
             result.setdefault(name, []).append(value)
         elif name in result:
+            shown = SENSITIVE_VALUE if sensitive else f'"{name}"'
             raise self.key._fail(
-                f'duplicate key "{name}" in for expression',
+                f"duplicate key {shown} in for expression",
                 "add ... after the value to group the values of equal keys into lists",
             )
         else:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from zplan import diags
+from zplan.config.values import FINITE_RULE, non_finite, number_to_string
 
 SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 DEFAULT_PARAMS_FILE = "params.yaml"  # what a DVC stage's bare key names
@@ -69,8 +70,17 @@ def read(path: str | Path) -> Any:
     if cached is not None and cached[0] == stamp:
         return cached[1]
     document = _parse(Path(path))
+    _no_infinity(document, path)
     _parsed[path] = (stamp, document)
     return document
+
+
+def _no_infinity(document: Any, path: str) -> None:
+    """YAML's .inf and .nan, TOML's inf and nan, JSON's NaN: no step param or state can hold them."""
+    found = non_finite(document)
+    if found is not None:
+        raise ParamsFileError(f"{path}: {found[0] or 'the document'} is {number_to_string(found[1])}, not a finite number",
+                              f"{FINITE_RULE}: write a finite number")
 
 
 def _parse(path: Path) -> Any:

@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping
 
 from zplan import diags
 from zplan.addrs import instance_key
-from zplan.config.expr import Expr, Ref, static_fail
+from zplan.config.expr import Expr, Marks, Ref, static_fail
 from zplan.config.values import UNKNOWN
 from zplan.config.model import Config, ModuleInstance, Where
 from zplan.secrets import Sensitive
@@ -111,7 +111,7 @@ class Scope:
         self.stack = stack
         self._locals: dict[str, Any] = {}
         self._evaluating: list[str] = []
-        self._read_sensitive = False  # the evaluation under way has read a sensitive value
+        self._marks = Marks()  # read: the evaluation under way has read a sensitive value
         self._sensitive_locals: set[str] = set()
         self._marked: set[int] = set()  # ids of expressions whose last evaluation was sensitive
         self._module_values: dict[tuple, tuple[Any, bool]] = {}  # (module path, kind, name) -> value, sensitive
@@ -124,11 +124,11 @@ class Scope:
 
     def eval_marked(self, expr: Expr, pipeline: str | None = None, where: Where | None = None) -> tuple[Any, bool]:
         """The value of ``expr`` and whether it was computed from a sensitive value."""
-        outer, self._read_sensitive = self._read_sensitive, False
+        outer, self._marks.read = self._marks.read, False
         try:
-            value = expr.evaluate(lambda ref: self._resolve(ref, pipeline, where), self.config.read_files)
+            value = expr.evaluate(lambda ref: self._resolve(ref, pipeline, where), self.config.read_files, self._marks)
         finally:
-            sensitive, self._read_sensitive = self._read_sensitive, outer or self._read_sensitive
+            sensitive, self._marks.read = self._marks.read, outer or self._marks.read
         (self._marked.add if sensitive else self._marked.discard)(id(expr))
         return value, sensitive
 
@@ -143,18 +143,18 @@ class Scope:
                 raise diags.fail(f'unknown input "{_dotted(ref.parts)}"', f"this step's inputs: {', '.join(placed) or 'none'}", ref.range)
             return placed[name]
 
-        return expr.evaluate(resolve, self.config.read_files)
+        return expr.evaluate(resolve, self.config.read_files, self._marks)
 
     def params_source(self, ref: Ref) -> str | None:
         """``params.yaml:train.n_est`` when ``ref`` (``var.train.n_est``, ``local.p.train.n_est``) reads
         a value of a params file (``-var-file params.yaml``, ``params_file(...)``), else None."""
         if ref.parts[0] not in ("var", "local") or len(ref.parts) < 3:
             return None
-        outer = self._read_sensitive
+        outer = self._marks.read
         try:
             value = self._variable(ref) if ref.parts[0] == "var" else self._local(ref)
         finally:
-            self._read_sensitive = outer
+            self._marks.read = outer
         for part in ref.parts[2:-1]:
             if not isinstance(value, dict) or part not in value:
                 return None
@@ -204,13 +204,13 @@ class Scope:
         if name not in self.config.variables:
             raise static_fail(f'reference to undeclared variable "{name}"', f'declare it: variable "{name}" {{ default = ... }}', ref.range)
         if self.config.variables[name].sensitive:
-            self._read_sensitive = True
+            self._marks.read = True
         return self.variables.get(name, UNKNOWN)
 
     def _local(self, ref: Ref) -> Any:
         name = _name(ref, "local", "local.prefix")
         if name in self._locals:
-            self._read_sensitive |= name in self._sensitive_locals
+            self._marks.read |= name in self._sensitive_locals
             return self._locals[name]
         local = self.config.locals.get(name)
         if local is None:
@@ -243,12 +243,12 @@ class Scope:
             raise static_fail(f'reference to undeclared variable "{name}" in {module.path}', f'declare it in the module: variable "{name}" {{ }}', ref.range)
         call = module.call
         if name not in call.inputs:
-            self._read_sensitive |= var.sensitive
+            self._marks.read |= var.sensitive
             return self._module_value(module, "var", name, lambda: (_typed_input(var, var.default, module, var.range), False))[0]
         at = Where(module.parent, module.each)
         expr = call.inputs[name]
         value, sensitive = self._module_value(module, "var", name, lambda: self._module_input(var, expr, module, at))
-        self._read_sensitive |= sensitive or var.sensitive
+        self._marks.read |= sensitive or var.sensitive
         return value
 
     def _module_input(self, var, expr: Expr, module: ModuleInstance, at: Where) -> tuple[Any, bool]:
@@ -262,7 +262,7 @@ class Scope:
             raise static_fail(f'reference to undeclared local value "{name}" in {module.path}', "declare it inside a locals { } block of the module", ref.range)
         compute = lambda: self._guarded(f"{module.path}.local.{name}", local.range, lambda: self.eval_marked(local.expr, ANY_PIPELINE, Where(module)))  # noqa: E731
         value, sensitive = self._module_value(module, "local", name, compute)
-        self._read_sensitive |= sensitive
+        self._marks.read |= sensitive
         return value
 
     def _module_value(self, module: ModuleInstance, kind: str, name: str, compute: Callable[[], tuple[Any, bool]]) -> tuple[Any, bool]:
@@ -287,7 +287,7 @@ class Scope:
         if output is None:
             raise diags.fail(f'{path} has no output "{name}"', f"its outputs are: {', '.join(child.config.outputs) or 'none'}", ref.range)
         value, sensitive = self._module_value(child, "output", name, lambda: self.eval_marked(output.expr, ANY_PIPELINE, Where(child)))
-        self._read_sensitive |= sensitive or output.sensitive
+        self._marks.read |= sensitive or output.sensitive
         return value
 
     def _each(self, ref: Ref, where: Where | None) -> Any:
@@ -341,7 +341,7 @@ class Scope:
             raise diags.fail(f'invalid step reference "{_dotted(ref.parts)}"', 'write step.NAME.outputs.OUTPUT (or step.NAME.outs["PATH"])', ref.range)
         found = StepOutputRef(pipeline, name, str(rest[1]), module)
         if self.step_is_sensitive(found.address):
-            self._read_sensitive = True
+            self._marks.read = True
         return found
 
     def _resource(self, ref: Ref, module: ModuleInstance) -> Any:
@@ -362,7 +362,7 @@ class Scope:
             return Lazy(lambda attr: self._attribute(address, (attr,), ref))
         value = self.resource_value(address, str(rest[0]))
         if isinstance(value, Sensitive):
-            self._read_sensitive, value = True, value.value
+            self._marks.read, value = True, value.value
         return _index(value, rest[1:], ref)
 
     def _instance(self, found, base: str, parts: tuple, at: int, ref: Ref, whole: Callable[[str], Any], tail=None) -> Any:

@@ -119,7 +119,7 @@ class TemplateFor(_Directive):
         self.body._refs(bound | {self.value_var} | ({self.key_var} if self.key_var else set()), out)
 
     def _eval(self, ctx: _Ctx) -> Any:
-        collection = self.collection._eval(ctx)
+        collection, sensitive = ctx.marked(self.collection)
         if collection is UNKNOWN:
             return UNKNOWN
         if isinstance(collection, dict):
@@ -131,7 +131,7 @@ class TemplateFor(_Directive):
         pieces: list[Any] = []
         for k, v in pairs:
             names = {self.value_var: v, **({self.key_var: k} if self.key_var else {})}
-            text = self.body._text(ctx.with_locals(names))
+            text = self.body._text(ctx.with_locals(names, sensitive))
             if text is UNKNOWN:
                 return UNKNOWN
             pieces.extend(text.parts if isinstance(text, Template) else [text])

@@ -10,6 +10,7 @@ internals.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,9 @@ class _Unknown:
 
 UNKNOWN = _Unknown()
 
+# what an error message says in place of a value computed from a sensitive one (Terraform's words)
+SENSITIVE_VALUE = "(sensitive value)"
+
 
 @dataclass(frozen=True)
 class Template:
@@ -58,6 +62,33 @@ def is_symbolic(value: Any) -> bool:
 
 def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+FLOAT_MAX = 1.7976931348623157e308  # the largest float: step params and state hold numbers as JSON and floats
+FINITE_RULE = "a number must be finite, at most about 1.8e308 either way"
+
+
+def is_finite(value: int | float) -> bool:
+    """Whether a number can be planned, stored and passed to a step: not NaN nor infinite,
+    and no larger than a float can be (Python compares ints with floats exactly)."""
+    return -FLOAT_MAX <= value <= FLOAT_MAX  # False for NaN too
+
+
+def non_finite(value: Any, path: str = "") -> tuple[str, Any] | None:
+    """The first number inside ``value`` that is not finite, with its path (``a.b[0]``), or None."""
+    if is_number(value):
+        return None if is_finite(value) else (path, value)
+    if isinstance(value, dict):
+        items = ((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for where, item in items:
+        found = non_finite(item, where)
+        if found is not None:
+            return found
+    return None
 
 
 def contains_unknown(value: Any) -> bool:
@@ -112,13 +143,37 @@ def number_to_string(value: int | float) -> str:
     """Numbers as Terraform writes them: 3, 1.5, 0.00001 (never 3.0 or 1e-05)."""
     if isinstance(value, int):
         return str(value)
-    if math.isinf(value) or math.isnan(value):
-        return str(value)
-    if value.is_integer():
+    if math.isinf(value) or math.isnan(value):  # only in the messages refusing them
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    if value.is_integer() and abs(value) < 2**53:  # beyond, int() shows the float's binary digits: 1e23 -> 99999999999999991611392
         return str(int(value))
     from decimal import Decimal  # here: only fractional numbers need it, and it costs ~1 ms to import
 
     return format(Decimal(repr(value)), "f")
+
+
+def json_text(value: Any, separators: tuple[str, str] = (",", ":"), ensure_ascii: bool = False) -> str:
+    """``value`` as JSON, keys sorted, with numbers as HCL writes them (1000, 6, 0.00001: never
+    1000.0), as Terraform's jsonencode does. TypeError for what JSON cannot hold."""
+    item, key = separators
+    if isinstance(value, dict):
+        pairs = sorted(((str(k), v) for k, v in value.items()), key=lambda pair: pair[0])  # (a params file's keys may not be strings)
+        return "{" + item.join(f"{json.dumps(k, ensure_ascii=ensure_ascii)}{key}{json_text(v, separators, ensure_ascii)}" for k, v in pairs) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + item.join(json_text(v, separators, ensure_ascii) for v in value) + "]"
+    if is_number(value):
+        if not is_finite(value):
+            raise TypeError(f"{number_to_string(value)} is not valid JSON")
+        return number_to_string(value)
+    if value is None or isinstance(value, (str, bool)):
+        return json.dumps(value, ensure_ascii=ensure_ascii)
+    raise TypeError(f"{type_name(value)} is not JSON serializable")
+
+
+def shown_value(value: Any) -> str:
+    """An output's value as a person reads it (plan, apply, `zplan output`): JSON with spaces,
+    numbers as HCL writes them. Only the display: what steps get and keys hash keeps 1.0 apart from 1."""
+    return json_text(value, (", ", ": "))
 
 
 def to_text(value: Any) -> str | None:

@@ -15,9 +15,9 @@ from zplan import diags
 from zplan.config import hcl
 from zplan.config.convert import ConversionError, convert
 from zplan.config.model import NO_DEFAULT, Validation, Variable
-from zplan.config.expr import traverse
+from zplan.config.expr import Marks, traverse
 from zplan.config.types import NUMBER, AnyType, Primitive
-from zplan.config.values import UNKNOWN, is_number
+from zplan.config.values import SENSITIVE_VALUE, UNKNOWN, is_number, type_name
 
 
 class Text(str):
@@ -99,7 +99,8 @@ def check_default(var: Variable, found: diags.Collector) -> None:
         try:
             convert(var.default, var.type, f"var.{var.name}")
         except ConversionError as exc:
-            found.error(f'the default of variable "{var.name}" does not fit its type {var.type}', str(exc), var.range)
+            problem = f"{exc.path}: {exc.message}" if var.sensitive else str(exc)  # never the sensitive default itself
+            found.error(f'the default of variable "{var.name}" does not fit its type {var.type}', problem, var.range)
 
 
 # -- when values are given --------------------------------------------------------------------
@@ -166,17 +167,21 @@ def _hcl_value(text: str, where: str) -> Any:
 def _failed(var: Variable, validation: Validation, value: Any, where: str) -> diags.Diagnostic | None:
     """The diagnostic of a validation whose condition is false for ``value``, else None."""
 
+    marks = Marks()
+
     def resolve(ref):  # only var.NAME can appear (checked at load)
+        marks.read |= var.sensitive  # so errors about it never show it
         current = value
         for part in ref.parts[2:]:
-            current = traverse(validation.condition, current, part)
+            current = traverse(validation.condition, current, part, var.sensitive)
         return current
 
-    result = validation.condition.evaluate(resolve)
+    result = validation.condition.evaluate(resolve, marks=marks)
     if result is UNKNOWN:
         return None
     if not isinstance(result, bool):
-        return diags.error(f'the validation condition of variable "{var.name}" must be true or false, got {result!r}',
+        shown = f"{type_name(result)} {SENSITIVE_VALUE}" if var.sensitive else repr(result)
+        return diags.error(f'the validation condition of variable "{var.name}" must be true or false, got {shown}',
                            f"in {validation.condition.source()}", validation.condition.range)
     if result:
         return None

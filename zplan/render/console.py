@@ -20,9 +20,15 @@ def json_text(value, **options) -> str:
     direction overrides, odd spaces) escaped, so what is shown is what is there. Still valid JSON."""
     import json
 
-    text = json.dumps(value, ensure_ascii=False, **options)
+    return printable(json.dumps(value, ensure_ascii=False, **options))
+
+
+def printable(text: str) -> str:
+    """JSON text with the characters a terminal would act on or hide escaped (see ``json_text``)."""
     if text.isascii():
         return text
+    import json
+
     return "".join(c if c.isprintable() or c == "\n" else json.dumps(c)[1:-1] for c in text)
 
 

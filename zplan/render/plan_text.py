@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from zplan.render.console import json_text
+from zplan.config.values import shown_value
+from zplan.render.console import json_text, printable
 from zplan.secrets import SENSITIVE
 
 SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "no-op": " ", "run": "~", "cached": "="}
@@ -107,18 +108,19 @@ def _outputs(doc: dict) -> list[tuple[str, str]]:
         return []
     lines = [("bold", "Outputs:")]
     for name, o in sorted(doc["outputs"].items()):
-        value = SENSITIVE if o["sensitive"] else _value(o["value"]) if o["known"] else "(known after apply)"
+        value = SENSITIVE if o["sensitive"] else _value(o["value"], as_hcl=True) if o["known"] else "(known after apply)"
         lines.append(("", f"  {name} = {value}"))
     lines.append(("", ""))
     return lines
 
 
-def _value(value: Any) -> str:
+def _value(value: Any, as_hcl: bool = False) -> str:
+    """A value on one line; ``as_hcl``: an output's, whose numbers show as in HCL (1500, not 1500.0)."""
     if value == SENSITIVE:
         return value
     if value is None:
         return "null"
     if isinstance(value, dict) and {"uri", "digest", "materializer"} <= set(value):
         return f"artifact {str(value['digest'])[:12]} ({value['materializer']})"  # a step output given to a resource
-    text = json_text(value, sort_keys=True)
+    text = printable(shown_value(value)) if as_hcl else json_text(value, sort_keys=True)
     return text if len(text) <= 120 else text[:117] + "..."

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from zplan.render.console import json_text, say
+from zplan.config.values import shown_value
+from zplan.render.console import json_text, printable, say
 from zplan.secrets import SENSITIVE, shown_output
 
 
@@ -39,13 +40,13 @@ def print_outputs(outputs: list, quiet_if_none: bool = False) -> None:
         return
     say("\nOutputs:", "bold")
     for o in outputs:
-        say(f"  {o.name} = {SENSITIVE if o.sensitive else json_text(o.value)}")
+        say(f"  {o.name} = {SENSITIVE if o.sensitive else printable(shown_value(o.value))}")
 
 
 def print_output_value(output, raw: bool) -> None:
     """`zplan output NAME`: the value alone (a sensitive one only when unsealed by -show-sensitive)."""
     value = shown_output(output.value, output.sensitive)
-    echo(value if raw and isinstance(value, str) else json_text(value))
+    echo(value if raw and isinstance(value, str) else printable(shown_value(value)))
 
 
 def print_outputs_json(outputs: list) -> None:

@@ -28,7 +28,7 @@ from zplan.config.expr import (
 from zplan.config.hcl.lexer import END, KIND, MAX_DEPTH, NL, START, VALUE, Token, describe, shared
 from zplan.config.hcl.templates import TemplateParser
 from zplan.config.operators import Binary, Conditional, ForExpr, Unary
-from zplan.config.values import is_number
+from zplan.config.values import FINITE_RULE, is_finite, is_number
 
 
 _BINARY = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 4, ">": 4, "<=": 4, ">=": 4, "+": 5, "-": 5, "*": 6, "/": 6, "%": 6}
@@ -68,6 +68,15 @@ class ExpressionParser(TemplateParser):
         node._start = first[START]
         node._end = self.tokens[self.i - 1][END]
         return node
+
+    def number(self, token: Token) -> int | float:
+        """A number literal's value; one too large for a float (``1e400``) is refused here, where it is
+        written, rather than becoming Infinity that no plan, step or state could hold."""
+        text = token[VALUE]
+        whole = not ("." in text or "e" in text or "E" in text)
+        if not is_finite(float(text)) or whole and not is_finite(int(text)):  # float() first: int() of 5,000 digits is refused
+            raise self.error(token, f"the number {text} is too large", f"{FINITE_RULE}: write a smaller number")
+        return int(text) if whole else float(text)
 
     # -- expressions --------------------------------------------------------------------
     #
@@ -141,7 +150,7 @@ class ExpressionParser(TemplateParser):
         if kind == "string":
             node: Expr = Literal(shared(value[1:-1]))
         elif kind == "number":
-            node = Literal(float(value) if ("." in value or "e" in value or "E" in value) else int(value))
+            node = Literal(self.number(token))
         elif value in _KEYWORDS:
             node = Literal(_KEYWORDS[value])
         else:
@@ -261,8 +270,7 @@ class ExpressionParser(TemplateParser):
                 return self.call(token)
             return self.done(RefExpr(Ref((name,), self.at(token))), token)
         if kind == "number":
-            text = token[VALUE]
-            return self.done(Literal(float(text) if ("." in text or "e" in text or "E" in text) else int(text)), token)
+            return self.done(Literal(self.number(token)), token)
         if kind == "template":
             return self.template(token)
         if kind == "{":
