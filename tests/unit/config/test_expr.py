@@ -562,8 +562,9 @@ def template_source(pieces: list[tuple[str, str]]) -> str:
             text += piece
             continue
         body = quote(text)[1:-1]
-        if kind == "ref" and body.endswith(("$", "%")):
-            body = body[:-1] + '${"' + body[-1] + '"}'  # "$${" would be an escape
+        if kind == "ref":  # "$${" (or "%%{") before the reference would be an escape: each trailing $ or % as ${"$"}
+            kept = body.rstrip("$%")
+            body = kept + "".join('${"' + c + '"}' for c in body[len(kept):])
         out.append(body + ("${var." + piece + "}" if kind == "ref" else ""))
         text = ""
     return '"' + "".join(out) + '"'
