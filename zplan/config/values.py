@@ -149,7 +149,8 @@ def number_to_string(value: int | float) -> str:
         return str(int(value))
     from decimal import Decimal  # here: only fractional numbers need it, and it costs ~1 ms to import
 
-    return format(Decimal(repr(value)), "f")
+    text = format(Decimal(repr(value)), "f")  # repr's shortest digits, without an exponent
+    return text.rstrip("0").rstrip(".") if "." in text else text  # (2.0**53 -> "9007199254740992.0")
 
 
 def json_text(value: Any, separators: tuple[str, str] = (",", ":"), ensure_ascii: bool = False) -> str:
