@@ -161,7 +161,10 @@ def ensure_state_dir(project: Project) -> Path:
     project.state_dir.mkdir(parents=True, exist_ok=True)
     gitignore = project.state_dir / ".gitignore"
     if not gitignore.exists():
-        gitignore.write_text("*\n")
+        try:
+            gitignore.write_text("*\n")
+        except OSError:  # a read-only folder: commands that write state say so when they lock it
+            pass
     return project.state_dir
 
 
