@@ -7,9 +7,10 @@ Nothing here evaluates steps or talks to providers; it only gathers inputs.
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from zplan import diags
 from zplan.config import expand, loader, variables
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from zplan.provider import ProviderRegistry
 
 STATE_DIR = ".zplan"
+# what reading recorded results needs from the stack: a variable these read must have a value
+STORE_SETTINGS = ("artifact_store", "artifact_store_options", "metadata_store", "metadata_password")
 
 
 @dataclass
@@ -32,13 +35,17 @@ class Options:
     vars: list[str] = field(default_factory=list)
     var_files: list[Path] = field(default_factory=list)
     stack: str | None = None
+    reading: bool = False  # only reading what was recorded: a variable without a value reads as unknown
+    given: dict[str, Any] = field(default_factory=dict)  # values from the Python API, converted like a vars file's
 
 
 class Project:
-    def __init__(self, root: Path, config: Config, values: dict[str, Any], stack: str, registry: ProviderRegistry | None = None) -> None:
+    def __init__(self, root: Path, config: Config, values: dict[str, Any], stack: str, registry: ProviderRegistry | None = None,
+                 unset: frozenset[str] = frozenset()) -> None:
         self.root = root
+        self.unset = unset  # variables without a value (opened for reading only): they read as unknown
         with collector.paused():  # 20,000 instances of a for_each step are as many long-lived blocks
-            self.config = expand.expand(config, values, stack)  # modules, count and for_each written out
+            self.config = self._expanded(config, values, stack)  # modules, count and for_each written out
         self.variables = values
         self.stack_name = stack
         if registry is not None:  # else the installed plugins, found when first needed (`registry`)
@@ -50,9 +57,20 @@ class Project:
         options = options or Options()
         root = root.resolve()
         config = loader.load(root)
-        values = variables.resolve(config, options.vars, options.var_files)
+        unset: set[str] | None = set() if options.reading else None
+        values = variables.resolve(config, options.vars, options.var_files, given=options.given, unset=unset)
         stack = select.selected_name(config, root / STATE_DIR, options.stack)
-        return cls(root, config, values, stack, registry)
+        return cls(root, config, values, stack, registry, frozenset(unset or ()))
+
+    def _expanded(self, config: Config, values: dict[str, Any], stack: str) -> Config:
+        if not self.unset:
+            return expand.expand(config, values, stack)
+        reads = _Reads(values)
+        try:
+            return expand.expand(config, reads, stack)
+        except diags.DiagnosticError:
+            _require_values(config, reads.names & self.unset, "a count or for_each reads it")
+            raise
 
     @functools.cached_property
     def registry(self) -> ProviderRegistry:
@@ -69,10 +87,41 @@ class Project:
     def scope(self, resource_value=None) -> Scope:
         return Scope(self.config, self.variables, resource_value, self.stack_name)
 
+    @contextmanager
+    def needing_values(self, why: str) -> Iterator[None]:
+        """What is computed inside (a plan) needs a value for every variable it reads: one
+        without a value is the usual error, even where it only made something unknown."""
+        if not self.unset:
+            yield
+            return
+        plain, self.variables = self.variables, _Reads(self.variables)
+        try:
+            yield
+        except diags.DiagnosticError:
+            _require_values(self.config, self.variables.names & self.unset, why)
+            raise
+        finally:
+            reads, self.variables = self.variables, plain
+        _require_values(self.config, reads.names & self.unset, why)
+
     def static_stack_settings(self) -> dict[str, Any]:
         """Stack settings evaluated before any resource is known (UNKNOWN where they depend on one)."""
         scope = self.scope()
-        return select.settings(self.config, self.stack_name, scope.eval)
+        settings = select.settings(self.config, self.stack_name, scope.eval)
+        if self.unset:
+            self._require_store_values(settings)
+        return settings
+
+    def _require_store_values(self, settings: dict[str, Any]) -> None:
+        """Reading without a variable's value is fine until the stores need it: then it is an error."""
+        stack = self.config.stacks.get(self.stack_name)
+        mysql = str(settings.get("metadata_store")).startswith("mysql://")
+        for key in STORE_SETTINGS:
+            if stack is None or key not in stack.settings or (key == "metadata_password" and not mysql):
+                continue
+            reads = _Reads(self.variables)
+            Scope(self.config, reads, stack=self.stack_name).eval(stack.settings[key])
+            _require_values(self.config, reads.names & self.unset, f'stack "{self.stack_name}" reads it in {key}')
 
     def state_backend(self) -> StateBackend:
         """State lives beside the metadata: a MySQL metadata store keeps it in the same database."""
@@ -91,11 +140,31 @@ class Project:
             return str(path)
 
 
+class _Reads(dict):
+    """Variable values that note which names were read (an unset one reads as unknown)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self.names: set[str] = set()
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.names.add(name)
+        return super().get(name, default)
+
+
+def _require_values(config: Config, names: set[str], why: str) -> None:
+    if names:
+        raise diags.DiagnosticError([diags.error(*variables.no_value(config, n, reading=why)) for n in sorted(names)])
+
+
 def ensure_state_dir(project: Project) -> Path:
     project.state_dir.mkdir(parents=True, exist_ok=True)
     gitignore = project.state_dir / ".gitignore"
     if not gitignore.exists():
-        gitignore.write_text("*\n")
+        try:
+            gitignore.write_text("*\n")
+        except OSError:  # a read-only folder: commands that write state say so when they lock it
+            pass
     return project.state_dir
 
 

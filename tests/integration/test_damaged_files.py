@@ -71,6 +71,40 @@ def test_a_damaged_state_file_is_refused_naming_it_and_the_backup(project: Proje
     assert "every resource" in err or damage != "null"
 
 
+def _damage_entry(edit):
+    """A damage of one entry: ``edit(doc, store)`` changes the parsed state, returns the address it names."""
+    def damage(good: bytes) -> tuple[bytes, str]:
+        doc = json.loads(good)
+        named = edit(doc, next(iter(doc["stores"].values())))
+        return json.dumps(doc).encode(), named
+    return damage
+
+
+def _put(table: dict, key: str, value) -> str:
+    table[key] = value
+    return key
+
+
+ENTRY_DAMAGE = {
+    "attributes null": _damage_entry(lambda doc, store: _put(doc["resources"], "resource.local_directory.d",
+                                                              {"type": "local_directory", "provider": "local", "inputs": {}, "attributes": None})),
+    "resource a number": _damage_entry(lambda doc, store: _put(doc["resources"], "resource.local_directory.d", 5)),
+    "step record a string": _damage_entry(lambda doc, store: _put(store["steps"], next(iter(store["steps"])), "x")),
+    "cache entry without outputs": _damage_entry(lambda doc, store: next(k for k, e in store["cache"].items() if e.pop("outputs"))),
+    "output record a number": _damage_entry(lambda doc, store: next(a for a, r in store["steps"].items() if r["outputs"].update(output=1) is None)),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(ENTRY_DAMAGE))
+def test_a_damaged_entry_is_refused_naming_it_and_the_backup(project: Project, damage: str) -> None:
+    state = project.path(".zplan/state.json")
+    damaged, address = ENTRY_DAMAGE[damage](state.read_bytes())
+    state.write_bytes(damaged)
+    for command in (["plan"], ["apply", "-auto-approve"], ["destroy", "-auto-approve"], ["state", "list"], ["output"]):
+        refused(project.run(*command), f"state file {state} is damaged: ", address, f"cp {state}.backup {state}")
+    assert state.read_bytes() == damaged  # nothing was written over it
+
+
 def test_null_state_is_not_taken_for_an_empty_one(project: Project) -> None:
     project.path(".zplan/state.json").write_text("null\n")
     err = refused(project.run("apply", "-auto-approve"), "it holds null")

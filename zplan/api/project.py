@@ -24,14 +24,16 @@ if TYPE_CHECKING:
 
 
 class Project(ProjectViews):
-    """A zplan project folder on one stack. ``zplan.open(path, stack)`` builds one."""
+    """A zplan project folder on one stack. ``zplan.open(path, stack, variables)`` builds one."""
 
-    def __init__(self, path: str | Path = ".", stack: str | None = None) -> None:
+    def __init__(self, path: str | Path = ".", stack: str | None = None, variables: Mapping[str, Any] | None = None) -> None:
         from zplan.project import Options
         from zplan.project import Project as OpenProject
 
+        # Reading needs no value for a variable the stores do not read; one without a value reads as unknown.
+        options = Options(stack=stack, reading=True, given=dict(variables or {}))
         with _api_errors("project"):
-            self._project: OpenProject = OpenProject.open(Path(path), Options(stack=stack))
+            self._project: OpenProject = OpenProject.open(Path(path), options)
         self._store: ArtifactStore | None = None
 
     @property
@@ -120,7 +122,7 @@ class Project(ProjectViews):
         from zplan.plan.refresh import read_back
         from zplan.state.model import State
 
-        with _api_errors("plan"):
+        with _api_errors("plan"), self._project.needing_values("the plan reads it"):
             state = State(self._project.state_backend().read())
             request = PlanRequest(refresh=read_back(self._project, state) if state.resources else None)
             return _frozen(to_json(Planner(self._project, state).plan(request)))
@@ -180,9 +182,10 @@ class Project(ProjectViews):
         return f"<zplan.Project {self.root} stack={self.stack}>"
 
 
-def open(path: str | Path = ".", stack: str | None = None) -> Project:  # noqa: A001 - zplan.open reads like open()
-    """The project in ``path`` on ``stack`` (the configured default when None), read-only."""
-    return Project(path, stack)
+def open(path: str | Path = ".", stack: str | None = None, variables: Mapping[str, Any] | None = None) -> Project:  # noqa: A001
+    """The project in ``path`` on ``stack`` (the configured default when None), read-only. ``variables``
+    (name -> value) win over ``ZPLAN_VAR_*`` and vars files; only those the stack's stores read are required."""
+    return Project(path, stack, variables)
 
 
 @contextmanager
@@ -196,6 +199,8 @@ def _api_errors(what: str) -> Iterator[None]:
         first = exc.diagnostics[0]
         if first.summary.startswith("no run "):
             raise RunNotFound(first.summary, first.detail) from None
+        if first.summary.startswith("no value for variable "):  # a value the caller can give: zplan.open(variables=...)
+            raise ZplanAPIError(first.summary, first.detail) from None
         raise StoreUnreachable(f"{what}: {first.summary}", first.detail) from None
     except (OSError, ConnectionError) as exc:
         raise StoreUnreachable(f"{what}: {type(exc).__name__}: {exc}") from None

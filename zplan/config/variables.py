@@ -27,11 +27,16 @@ def resolve(
     var_files: list[Path] = (),
     environ: Mapping[str, str] | None = None,
     fixed: Mapping[str, Any] | None = None,
+    given: Mapping[str, Any] | None = None,
+    unset: set[str] | None = None,
 ) -> dict[str, Any]:
     """Every declared variable's value; an unset one without default is an error.
 
     ``fixed`` values (a saved plan's, already typed) win over every source and are
-    taken as they are, never converted from text."""
+    taken as they are, never converted from text. ``given`` values (the Python API's)
+    win over the others and are converted like a vars file's. When ``unset`` is a set,
+    a variable without a value is named in it and left out (it reads as unknown) instead
+    of being an error: reading what was recorded needs no value it does not use."""
     environ = os.environ if environ is None else environ
     raw: dict[str, tuple[Any, str]] = {}  # name -> (value, where it came from)
     for key, text in environ.items():
@@ -45,6 +50,7 @@ def resolve(
         if not sep or not name.strip():
             raise diags.fail(f"invalid -var {item!r}", "write it as -var NAME=VALUE")
         raw[name.strip()] = (_from_text(text), f"-var {name.strip()}")
+    raw.update((name, (value, "zplan.open(variables=...)")) for name, value in (given or {}).items())
 
     found = diags.Collector()
     values: dict[str, Any] = {}
@@ -61,21 +67,28 @@ def resolve(
             values[name] = accept(var, value, where, found)
         elif var.default is not NO_DEFAULT:
             values[name] = accept(var, var.default, "its default", found)
+        elif unset is not None:
+            unset.add(name)
         else:
-            found.error(
-                f'no value for variable "{name}"',
-                f"set it with -var {name}=VALUE, in {DEFAULT_VARS_FILE}, or in {ENV_PREFIX}{name}",
-                var.range,
-            )
+            found.error(*no_value(config, name))
     found.raise_if_errors()
     return values
+
+
+def no_value(config: Config, name: str, reading: str = "") -> tuple:
+    """The error for variable ``name`` left without a value: summary, what to do, where it is declared.
+    ``reading`` says why a command that only reads needs it (such commands take no -var)."""
+    if reading:
+        return f'no value for variable "{name}"', f"{reading}: set it in {DEFAULT_VARS_FILE} or in {ENV_PREFIX}{name}", config.variables[name].range
+    return f'no value for variable "{name}"', f"set it with -var {name}=VALUE, in {DEFAULT_VARS_FILE}, or in {ENV_PREFIX}{name}", config.variables[name].range
 
 
 def sensitive_values(config: Config, values: Mapping[str, Any]) -> list[str]:
     """The text forms of every sensitive variable's value (to mask them anywhere)."""
     from zplan.secrets import secret_forms
 
-    return secret_forms(values[n] for n, var in config.variables.items() if var.sensitive and values.get(n) not in (None, ""))
+    # `in`, not `get`: looking for secrets is not a use of the variable (a reading project notes uses)
+    return secret_forms(values[n] for n, var in config.variables.items() if var.sensitive and n in values and values[n] not in (None, ""))
 
 
 def _read_vars_file(path: Path) -> dict[str, tuple[Any, str]]:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from zplan import diags
 from zplan.config.values import UNKNOWN
-from zplan.operations.opening import ProjectArgs, open_project
+from zplan.operations.opening import ProjectArgs, open_for_reading
 from zplan.operations.planning import lock_timeout_seconds
 from zplan.operations.state_ops import LockViews
 from zplan.project import ensure_state_dir
@@ -63,7 +63,7 @@ def collect_garbage(args: ProjectArgs, keep_runs: int | None, dry_run: bool, loc
     if keep_runs is not None and keep_runs < 0:
         raise diags.fail(f"-keep-runs must be 0 or more, got {keep_runs}",
                          "give how many of the newest runs keep their artifacts (0: only what state refers to)")
-    project = open_project(args)
+    project = open_for_reading(args)
     settings = project.static_stack_settings()
     if UNKNOWN in (settings.get("artifact_store"), settings.get("metadata_store")):
         raise diags.fail(f"stack {project.stack_name}: its stores are known only after apply", "run `zplan apply` first")

@@ -29,6 +29,13 @@ def open_project(args: ProjectArgs) -> Project:
     return Project.open(args.root, options, args.registry)
 
 
+def open_for_reading(args: ProjectArgs) -> Project:
+    """The project for a command that only reads what was recorded (state, runs, artifacts):
+    as Terraform's state commands, it needs no value for a variable the stack's stores do not read."""
+    options = Options(vars=list(args.vars), var_files=list(args.var_files), stack=args.stack, reading=True)
+    return Project.open(args.root, options, args.registry)
+
+
 def open_for_saved_plan(root: Path, saved: dict) -> Project:
     """The project with the saved plan's variable values, typed as they were planned.
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from zplan import addrs, diags
-from zplan.operations.opening import ProjectArgs, open_project
+from zplan.operations.opening import ProjectArgs, open_for_reading
 from zplan.project import Project
 
 
@@ -17,7 +17,7 @@ def _metadata(args: ProjectArgs) -> Iterator[tuple[Project, object]]:
     from zplan.metadata import MetadataStore
     from zplan.metadata.urls import metadata_password
 
-    project = open_project(args)
+    project = open_for_reading(args)
     settings = project.static_stack_settings()
     meta = MetadataStore.from_url(str(settings["metadata_store"]), project.root, metadata_password(settings))
     try:

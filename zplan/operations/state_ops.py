@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from zplan import addrs, diags
-from zplan.operations.opening import ProjectArgs, open_project
+from zplan.operations.opening import ProjectArgs, open_for_reading, open_project
 from zplan.operations.planning import lock_timeout_seconds
 from zplan.project import Project, ensure_state_dir
 from zplan.state.model import State
@@ -29,7 +29,7 @@ class LockViews:
 
 
 def read_state(args: ProjectArgs) -> tuple[State, Project]:
-    project = open_project(args)
+    project = open_for_reading(args)
     return State(project.state_backend().read()), project
 
 

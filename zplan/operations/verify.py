@@ -19,7 +19,7 @@ from typing import Any, Callable
 from zplan import diags
 from zplan.artifacts.base import DAMAGED, INTACT, MISSING, ArtifactStore  # noqa: F401 (the statuses, for callers)
 from zplan.config.values import UNKNOWN
-from zplan.operations.opening import ProjectArgs, open_project
+from zplan.operations.opening import ProjectArgs, open_for_reading
 from zplan.operations.planning import lock_timeout_seconds
 from zplan.operations.state_ops import LockViews
 from zplan.project import ensure_state_dir
@@ -138,7 +138,7 @@ def _digests(entry: dict) -> set[str]:
 
 def verify_artifacts(args: ProjectArgs, repair_damage: bool, lock_timeout: str, views: LockViews) -> Report:
     """Check every artifact the stack's state refers to; with ``repair_damage``, drop the bad ones."""
-    project = open_project(args)
+    project = open_for_reading(args)
     settings = project.static_stack_settings()
     if UNKNOWN in (settings.get("artifact_store"), settings.get("metadata_store")):
         raise diags.fail(f"stack {project.stack_name}: its stores are known only after apply", "run `zplan apply` first")

@@ -68,10 +68,13 @@ class Planner:
 
     def save_caches(self) -> None:
         """Persist what planning learned (code and file hashes); never needed for correctness."""
-        if self.project.state_dir.exists():
-            self.code.save()
-            self.libraries.save()
-            self.stat_cache.save()
+        if not self.project.state_dir.exists():
+            return
+        for cache in (self.code, self.libraries, self.stat_cache):
+            try:
+                cache.save()
+            except OSError:  # a read-only .zplan: plan still works, the next one computes them again
+                pass
 
     def plan(self, request: PlanRequest) -> m.Plan:
         with collector.paused(), self.code.checked_once():  # see zplan.state.collector and CodeIndex.checked_once

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
+from zplan.diags import DiagnosticError, error
 from zplan.fsutil import atomic_write_bytes
 from zplan.hashing import hash_bytes
 from zplan.state.checks import StateDamaged, dump_document, parse_document, shape_problem
@@ -199,8 +200,7 @@ class FileBackend:
         on_wait: WaitCallback | None = None,
         on_stale: StaleCallback | None = None,
     ) -> Iterator[LockInfo]:
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._open_lock()
         try:
             _acquire(fd, self.lock_path, timeout, on_wait)
             previous = _read_info(self.lock_path)
@@ -216,6 +216,33 @@ class FileBackend:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+    def _open_lock(self) -> int:
+        """The lock file, open to write who holds it. Whoever takes the lock writes state next:
+        a folder zplan may not write in (a read-only mount, no write permission) is refused now."""
+        folder = self.lock_path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise not_writable(folder, exc.errno) from None
+            raise
+        if not os.access(folder, os.W_OK):  # the lock file may be writable where the folder is not
+            os.close(fd)
+            raise not_writable(folder, errno.EACCES)
+        return fd
+
+
+def not_writable(folder: Path, code: int) -> DiagnosticError:
+    why = "it is on a read-only file system" if code == errno.EROFS else "this user may not write in it"
+    return DiagnosticError([error(
+        f"cannot lock the state: {folder} is read-only ({why})",
+        "apply, destroy, import, state rm, gc and verify -repair lock and record state there: make it writable "
+        "(remount it read-write, or chmod -R u+w it), then run the command again; "
+        "commands that only read (plan, show, output, runs, state list, verify) work as they are",
+    )])
 
 
 def _acquire(fd: int, path: Path, timeout: float, on_wait: WaitCallback | None) -> None:

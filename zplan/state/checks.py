@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from zplan.diags import DiagnosticError, error
+from zplan.state.entries import entry_problem
 from zplan.state.model import FORMAT_VERSION
 
 
@@ -33,7 +34,9 @@ def parse_document(raw: bytes | str, where: str, what_to_do: str) -> dict:
         raise StateDamaged(where, "it is not text (random or binary bytes)", what_to_do) from None
     except ValueError as exc:
         raise StateDamaged(where, f"it is not valid JSON ({exc})", what_to_do) from None
-    problem = shape_problem(doc)
+    # Each entry is checked here, as the JSON is decoded (a few % of decoding it); a decoded copy
+    # kept for the same bytes (``zplan.state.decoded``) was made from a document checked so.
+    problem = shape_problem(doc) or entry_problem(doc)
     if problem:
         raise StateDamaged(where, problem, what_to_do)
     return doc

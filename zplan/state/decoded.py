@@ -17,8 +17,9 @@ from pathlib import Path
 from zplan.fsutil import atomic_write_bytes
 from zplan.hashing import hash_bytes
 
-# what the copy's bytes depend on besides the document: this file's layout, marshal's and Python's
-_KIND = f"zplan-state-decoded 1 marshal {marshal.version} python {sys.version_info[0]}.{sys.version_info[1]}".encode()
+# what the copy's bytes depend on besides the document: this file's layout, marshal's and Python's;
+# layout 2: made only from documents whose entries were checked (``zplan.state.entries``)
+_KIND = f"zplan-state-decoded 2 marshal {marshal.version} python {sys.version_info[0]}.{sys.version_info[1]}".encode()
 
 
 def load(path: Path, state_digest: str) -> dict | None:

@@ -28,7 +28,7 @@ def state_json(state: State, project) -> dict:
         "resources": {
             addr: {
                 "type": r["type"],
-                "provider": r["provider"],
+                "provider": r.get("provider", ""),
                 "attributes": mask_attributes(r["attributes"], r.get("sensitive", []), hide_null=True),
                 "dependencies": r.get("dependencies", []),
             }

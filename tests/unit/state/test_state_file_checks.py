@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from zplan.diags import DiagnosticError
+from zplan.hashing import hash_bytes
 from zplan.state.backend import FileBackend
 from zplan.state.checks import StateDamaged, dump_document, not_finite_path, parse_document
 from zplan.state.model import FORMAT_VERSION, empty
@@ -68,3 +69,60 @@ def test_a_failed_nan_write_leaves_the_state_file_as_it_was(tmp_path: Path) -> N
     with pytest.raises(DiagnosticError):
         backend.write({**empty(), "outputs": {"s": {"x": {"value": float("nan")}}}})
     assert path.read_bytes() == before
+
+
+def _with(edit) -> bytes:
+    doc = {**empty(), "resources": {"resource.t.r": {"type": "t", "provider": "p", "inputs": {}, "attributes": {"a": 1}}},
+           "stores": {"k": {"steps": {"pipeline.p.step.s": {"status": "succeeded", "outputs": {"o": {"digest": "d", "uri": "u"}}}},
+                            "cache": {"c1": {"address": "pipeline.p.step.s", "outputs": {"o": {"digest": "d", "uri": "u"}}}}}},
+           "outputs": {"local": {"x": {"value": 1}}}}
+    edit(doc)
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize(
+    "edit, named",
+    [
+        (lambda d: d["resources"]["resource.t.r"].update(attributes=None), 'resource resource.t.r: "attributes" is null, not an object'),
+        (lambda d: d["resources"].update({"resource.t.r": 5}), "resource resource.t.r is a number, not an object"),
+        (lambda d: d["resources"]["resource.t.r"].pop("type"), 'resource resource.t.r: "type" is missing'),
+        (lambda d: d["stores"]["k"]["steps"].update({"pipeline.p.step.s": "x"}), "step record pipeline.p.step.s (store k) is a string"),
+        (lambda d: d["stores"]["k"]["steps"]["pipeline.p.step.s"].update(outputs=[]), '"outputs" is a list, not an object or null'),
+        (lambda d: d["stores"]["k"]["steps"]["pipeline.p.step.s"]["outputs"].update(o=3), 'output "o" of step record pipeline.p.step.s'),
+        (lambda d: d["stores"]["k"]["cache"]["c1"].pop("outputs"), 'cache entry c1 of pipeline.p.step.s (store k): "outputs" is missing'),
+        (lambda d: d["stores"]["k"]["cache"]["c1"]["outputs"]["o"].update(digest=None), '"digest" is null, not a string'),
+        (lambda d: d["stores"]["k"].pop("cache"), 'store k: "cache" is missing'),
+        (lambda d: d["outputs"]["local"].update(x=[1]), 'output "x" of stack "local" is a list'),
+    ],
+)
+def test_a_damaged_entry_is_refused_naming_its_address(edit, named: str) -> None:
+    with pytest.raises(StateDamaged) as e:
+        parse_document(_with(edit), "state file S", "restore it")
+    assert named in str(e.value) and "restore it" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: None,
+        lambda d: d["resources"]["resource.t.r"].pop("inputs"),  # optional fields may be left out
+        lambda d: d["stores"]["k"]["steps"]["pipeline.p.step.s"].update(outputs=None, fingerprint=None),  # a failed step
+        lambda d: d.update(format_version=1, outputs={"x": {"value": 1}}),  # format 1's outputs are not per stack
+    ],
+)
+def test_entries_as_zplan_writes_them_are_accepted(edit) -> None:
+    raw = _with(edit)
+    assert parse_document(raw, "s", "") == json.loads(raw)
+
+
+def test_a_decoded_copy_made_before_entries_were_checked_is_not_trusted(tmp_path: Path) -> None:
+    from zplan.state import decoded
+
+    path = tmp_path / "state.json"
+    raw = _with(lambda d: d["resources"]["resource.t.r"].update(attributes=None))
+    path.write_bytes(raw)
+    kept = tmp_path / "cache" / "state.json.decoded"
+    decoded.save(kept, hash_bytes(raw), json.loads(raw))  # as a zplan that did not check entries left it
+    kept.write_bytes(kept.read_bytes().replace(b"zplan-state-decoded 2 ", b"zplan-state-decoded 1 "))
+    with pytest.raises(StateDamaged, match="resource.t.r"):
+        FileBackend(path).read()
