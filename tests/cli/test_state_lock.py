@@ -54,3 +54,13 @@ def test_serial_grows_by_one_per_changing_apply_and_not_on_a_no_op(applied: Proj
     applied.replace("data/numbers.txt", "4", "40")
     applied.apply("-var", "c=3")
     assert applied.state()["serial"] == 3
+
+
+def test_state_rm_of_a_step_says_it_forgets_resources_only_and_how_to_rerun_the_step(applied: Project):
+    address = "pipeline.numbers.step.scale"
+    assert address in applied.ok("state", "list").out
+    result = applied.run("state", "rm", address)
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    assert f"Error: {address} is a step: `zplan state rm` forgets resources only" in result.err
+    assert f"zplan apply -replace {address}" in result.err
+    assert address in applied.ok("state", "list").out

@@ -33,7 +33,7 @@ def state_show(address: str, stack: Optional[str] = stack_option()) -> None:
 
 @state_app.command("rm")
 def state_rm(address: str, lock_timeout: str = LockTimeoutOpt, stack: Optional[str] = stack_option()) -> None:
-    """Forget a resource without destroying it."""
+    """Forget a resource without destroying it (a step: rerun it with `zplan apply -replace ADDRESS`)."""
     from zplan.cli.apply_cmd import lock_views
     from zplan.operations import state_ops
     from zplan.render.console import say

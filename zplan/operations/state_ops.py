@@ -85,8 +85,11 @@ def output(args: ProjectArgs, name: str, reveal: bool, raw: bool = False) -> Out
 
 def state_rm(args: ProjectArgs, address: str, lock_timeout: str, views: LockViews) -> str:
     """Forget a resource without destroying it; returns its canonical address."""
-    project = open_project(args)
     key = _canonical(address)
+    if addrs.is_step(key):  # a step's record is what caching and lineage read: rerunning is what -replace is for
+        raise diags.fail(f"{key} is a step: `zplan state rm` forgets resources only",
+                         f"to run the step again, use `zplan apply -replace {key}`; its records stay for the cache and lineage")
+    project = open_project(args)
     backend = _backend(project)
     with backend.lock("state rm", lock_timeout_seconds(lock_timeout), views.on_wait, views.on_stale):
         state = State(backend.read())
