@@ -107,11 +107,20 @@ def force_unlock(args: ProjectArgs, lock_id: str, confirm: Callable[[], bool] | 
     backend = project.state_backend()
     if confirm is not None and not confirm():
         return False
+    from zplan.state.backend import LockStillHeld
+
     try:
         backend.force_unlock(lock_id)
     except KeyError:
         held = backend.current_lock()
         raise diags.fail(f"no lock with ID {lock_id}", f"the current lock is {held.describe()}" if held else "the state is not locked") from None
+    except LockStillHeld as exc:
+        holder = exc.holder
+        raise diags.fail(
+            f"{exc}: it was not released",
+            f"the lock is freed when {holder.operation} ends, even if it is killed (kill {holder.pid} on {holder.host});"
+            " force-unlock is for a holder that is gone",
+        ) from None
     return True
 
 
