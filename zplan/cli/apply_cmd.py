@@ -51,9 +51,10 @@ def run_apply(root: Path, flags: ApplyFlags) -> int:
 
 def require_terminal(what: str) -> None:
     if not sys.stdin.isatty():
+        plan = "zplan plan -destroy -out plan.zplan" if what == "destroy" else "zplan plan -out plan.zplan"  # a plan that destroys
         raise diags.fail(
             f"{what} needs confirmation, but standard input is not a terminal",
-            "pass -auto-approve, or apply a reviewed plan file: zplan plan -out plan.zplan && zplan apply plan.zplan",
+            f"pass -auto-approve, or apply a reviewed plan file: {plan} && zplan apply plan.zplan",
         )
 
 
