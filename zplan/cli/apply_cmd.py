@@ -32,6 +32,7 @@ def run_apply(root: Path, flags: ApplyFlags) -> int:
     from zplan.operations import applying
     from zplan.operations.opening import ProjectArgs
 
+    process.no_color(flags.no_color)
     ui_ = ui(flags.auto_approve, flags.verbose, destroying=False)
     if flags.planfile is not None:
         given = {"-var": flags.var, "-var-file": flags.var_file, "-target": flags.target, "-exclude": flags.exclude,
@@ -133,7 +134,7 @@ def report(outcome: ApplyOutcome, destroying: bool) -> int:
 
 # -- the quick reading (zplan.cli.launch) ----------------------------------------------------------
 GRAMMAR = quick.Grammar(
-    switches={"auto-approve": "auto_approve", "refresh": "refresh", "verbose": "verbose", "no-checkout": "no_checkout"},
+    switches={**quick.SHARED_SWITCHES, "auto-approve": "auto_approve", "refresh": "refresh", "verbose": "verbose", "no-checkout": "no_checkout"},
     valued={**quick.SHARED_VALUED, "parallelism": "parallelism", "lock-timeout": "lock_timeout"},
     paths=quick.SHARED_PATHS | {"planfile"},
     lists=quick.SHARED_LISTS,

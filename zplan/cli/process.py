@@ -85,6 +85,15 @@ def run_guarded(command: Callable[[], int], root: Callable[[], Path | None]) -> 
     _exit(code)
 
 
+def no_color(asked: bool) -> bool:
+    """-no-color, whichever reader took it: plain text from then on (no escape codes at all)."""
+    if asked:
+        from zplan.render.console import plain_output
+
+        plain_output()
+    return asked
+
+
 def _locked_hint(holder) -> str:
     """What to do about a held state lock: force-unlock is named only with its holder's real ID."""
     wait = "another zplan command holds the lock; wait for it (-lock-timeout 5m)"
