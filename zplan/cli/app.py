@@ -62,7 +62,7 @@ app.command("gc")(state_cmd.gc_)
 app.command("force-unlock")(state_cmd.force_unlock)
 
 VarOpt = typer.Option([], "-var", "--var", help="Set a variable: -var NAME=VALUE (repeatable).")
-VarFileOpt = typer.Option([], "-var-file", "--var-file", help="Read variables from a .zpvars file.")
+VarFileOpt = typer.Option([], "-var-file", "--var-file", help="Read variables from a .zpvars file, or a YAML/JSON/TOML params file (each top-level key a variable).")
 TargetOpt = typer.Option([], "-target", "--target", help="Plan only this address and what it needs.")
 ExcludeOpt = typer.Option([], "-exclude", "--exclude", help="Leave this address (and what needs it) out.")
 ReplaceOpt = typer.Option([], "-replace", "--replace", help="Force this step to rerun / resource to be replaced.")
