@@ -102,3 +102,15 @@ def test_a_lock_holder_that_wrote_no_info_is_never_named_by_a_placeholder_id(app
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_waiting_for_the_lock_is_said_once_in_a_log_not_every_second(applied: Project):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK], cwd=applied.root, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip()
+        result = applied.run("apply", "-auto-approve", "-lock-timeout", "3s", "-var", "c=2")
+        assert result.code == 1, str(result)
+        assert result.err.count("Waiting for the state lock") == 1, str(result)
+    finally:
+        holder.kill()
+        holder.wait()

@@ -60,13 +60,13 @@ def require_terminal(what: str) -> None:
 
 
 def lock_views() -> LockViews:
-    from zplan.render.apply_view import lock_wait_view, stale_lock_view
+    from zplan.render.apply_view import LockWaitView, stale_lock_view
 
-    return LockViews(lock_wait_view, stale_lock_view)
+    return LockViews(LockWaitView(), stale_lock_view)
 
 
 def ui(auto_approve: bool, verbose: bool, destroying: bool) -> ApplyUI:
-    from zplan.render.apply_view import lock_wait_view, stale_lock_view
+    from zplan.render.apply_view import LockWaitView, stale_lock_view
 
     def hooks(doc: dict):
         from zplan.render.apply_view import LiveView, PlainView
@@ -90,7 +90,7 @@ def ui(auto_approve: bool, verbose: bool, destroying: bool) -> ApplyUI:
         except click.Abort:  # Ctrl-C or end of input at the prompt: an interruption, whichever reader ran the command
             raise KeyboardInterrupt from None
 
-    return ApplyUI(hooks, review if (not auto_approve or verbose) else None, lock_wait_view, stale_lock_view)
+    return ApplyUI(hooks, review if (not auto_approve or verbose) else None, LockWaitView(), stale_lock_view)
 
 
 def report(outcome: ApplyOutcome, destroying: bool) -> int:
