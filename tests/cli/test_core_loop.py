@@ -155,6 +155,12 @@ def test_apply_without_a_terminal_needs_auto_approve(project):
     assert ran(result) == set() and not project.path(".zplan/state.json").exists()
 
 
+def test_destroy_without_a_terminal_names_a_plan_file_that_destroys(project):
+    result = project.run("destroy")
+    assert result.code == 1, str(result)
+    assert "zplan plan -destroy -out plan.zplan && zplan apply plan.zplan" in result.err
+
+
 def test_target_exclude_and_replace(applied):
     result = applied.ok("plan", "-var", "c=2", "-target", "pipeline.numbers.step.scale")
     assert "will rerun: params.c" in plan_line(result, "scale")

@@ -19,8 +19,8 @@ COMMANDS = {
     "plan": (plan_cmd.PlanFlags, plan_cmd.quick_flags, "run_plan", plan_cmd),
     "apply": (apply_cmd.ApplyFlags, apply_cmd.quick_flags, "run_apply", apply_cmd),
 }
-SWITCHES = {"plan": ["destroy", "refresh", "detailed-exitcode", "verbose"],
-            "apply": ["auto-approve", "refresh", "verbose", "no-checkout"]}
+SWITCHES = {"plan": ["destroy", "refresh", "detailed-exitcode", "verbose", "no-color"],
+            "apply": ["auto-approve", "refresh", "verbose", "no-checkout", "no-color"]}
 VALUED = {"plan": ["out", "var", "var-file", "stack", "target", "exclude", "replace", "format"],
           "apply": ["var", "var-file", "stack", "target", "exclude", "replace", "parallelism", "lock-timeout"]}
 VALUES = ["", "x", "a=b", "-x", "--", "plan", "data/p.json", "x y", "é", "2", "-1", "+3", " 4", "1_0", "0x1"]
@@ -70,11 +70,11 @@ def test_what_the_quick_reading_takes_the_full_command_line_reads_alike(monkeypa
     ["plan", "-detailed-exitcode"],
     ["plan", "-out", "plan.zplan", "-var", "threshold=10", "--var=n=2", "-var-file", "prod.zpvars"],
     ["plan", "-format=markdown", "-target", "pipeline.p.step.a", "-exclude", "b", "-replace", "c", "-stack", "gcp"],
-    ["plan", "-destroy", "-refresh", "-verbose"],
+    ["plan", "-destroy", "-refresh", "-verbose", "-no-color"],
     ["apply", "-auto-approve"],
     ["apply", "plan.zplan"],
     ["apply", "-parallelism", "4", "plan.zplan", "-lock-timeout=5m", "-no-checkout"],
-    ["apply", "-auto-approve", "-var", "n=2", "-target", "pipeline.p.step.a", "-verbose", "-refresh"],
+    ["apply", "-auto-approve", "-var", "n=2", "-target", "pipeline.p.step.a", "-verbose", "-refresh", "--no-color"],
 ])
 def test_the_usual_commands_are_read_quickly_and_alike(argv, monkeypatch):
     quick = COMMANDS[argv[0]][1](argv[1:])

@@ -123,6 +123,8 @@ def test_diff_with_explicit_runs_as_text_and_markdown(applied):
         (("runs", "diff", "1", "99"), "no run 99"),
         (("runs", "diff", "1"), "two run numbers"),
         (("runs", "diff", "-format", "html"), "unknown diff format"),
+        (("runs", "-limit", "0"), "-limit must be a positive number of runs, not 0"),
+        (("runs", "-limit", "-3"), "-limit must be a positive number of runs, not -3"),
     ],
 )
 def test_bad_input_is_one_clear_error(applied, args, message):
@@ -137,3 +139,12 @@ def test_unreachable_store_is_one_clear_error(applied, tmp_path):
     project.replace("main.zp.hcl", 'artifact_store = "file://.zplan/artifacts"', 'artifact_store = "nope://bucket/artifacts"')
     result = project.run("artifact", "export", TRAIN, "out")
     assert result.code == 1 and "Traceback" not in result.err and result.err.startswith("Error:"), str(result)
+
+
+def test_lineage_of_an_output_no_step_computes_says_it_has_none(applied, tmp_path):
+    project = applied.clone(tmp_path / "quickstart")
+    project.write("echo.zp.hcl", 'output "c_echo" {\n  value = var.c\n}\n')
+    result = project.run("lineage", "c_echo")
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    assert "Error: output 'c_echo' is not computed from a step output, so it has no lineage" in result.err
+    assert "zplan output c_echo" in result.err

@@ -54,3 +54,63 @@ def test_serial_grows_by_one_per_changing_apply_and_not_on_a_no_op(applied: Proj
     applied.replace("data/numbers.txt", "4", "40")
     applied.apply("-var", "c=3")
     assert applied.state()["serial"] == 3
+
+
+def test_state_rm_of_a_step_says_it_forgets_resources_only_and_how_to_rerun_the_step(applied: Project):
+    address = "pipeline.numbers.step.scale"
+    assert address in applied.ok("state", "list").out
+    result = applied.run("state", "rm", address)
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    assert f"Error: {address} is a step: `zplan state rm` forgets resources only" in result.err
+    assert f"zplan apply -replace {address}" in result.err
+    assert address in applied.ok("state", "list").out
+
+
+HOLD_FLOCK_ONLY = """
+import fcntl, os, time
+fd = os.open(".zplan/state.json.lock", os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def test_force_unlock_refuses_a_lock_whose_holder_runs_and_keeps_its_info(applied: Project):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK], cwd=applied.root, stdout=subprocess.PIPE, text=True)
+    try:
+        lock_id = holder.stdout.readline().strip()
+        result = applied.run("force-unlock", "-force", lock_id)
+        assert result.code == 1 and "Traceback" not in result.err, str(result)
+        assert f"Error: the state lock {lock_id} is still held: apply by" in result.err
+        assert f"(pid {holder.pid})" in result.err and "is running: it was not released" in result.err
+        result = applied.run("apply", "-auto-approve", "-var", "c=2")
+        assert result.code == 1 and f"ID {lock_id}, apply by" in result.err, "the holder's info is kept"
+    finally:
+        holder.kill()
+        holder.wait()
+    applied.ok("force-unlock", "-force", lock_id)  # a holder that is gone: its info is cleared
+    assert (applied.root / ".zplan" / "state.json.lock").read_text() == ""
+
+
+def test_a_lock_holder_that_wrote_no_info_is_never_named_by_a_placeholder_id(applied: Project):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_FLOCK_ONLY], cwd=applied.root, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = applied.run("apply", "-auto-approve", "-var", "c=2")
+        assert result.code == 1 and "state is locked: an unknown holder" in result.err, str(result)
+        assert "force-unlock" not in result.err and "wait for it (-lock-timeout 5m) and run the command again" in result.err
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_waiting_for_the_lock_is_said_once_in_a_log_not_every_second(applied: Project):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK], cwd=applied.root, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip()
+        result = applied.run("apply", "-auto-approve", "-lock-timeout", "3s", "-var", "c=2")
+        assert result.code == 1, str(result)
+        assert result.err.count("Waiting for the state lock") == 1, str(result)
+    finally:
+        holder.kill()
+        holder.wait()

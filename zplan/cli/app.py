@@ -42,7 +42,7 @@ def _import_typer():
 typer = _import_typer()
 
 from zplan.cli import common, migrate_cmd, plan_cmd, process, results_cmd, state_cmd, ui_cmd
-from zplan.cli.common import LockTimeoutOpt, stack_option, opt, project_args
+from zplan.cli.common import LockTimeoutOpt, NoColorOpt, stack_option, opt, project_args
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Plan and apply ML pipelines and the infrastructure they run on.")
@@ -62,7 +62,7 @@ app.command("gc")(state_cmd.gc_)
 app.command("force-unlock")(state_cmd.force_unlock)
 
 VarOpt = typer.Option([], "-var", "--var", help="Set a variable: -var NAME=VALUE (repeatable).")
-VarFileOpt = typer.Option([], "-var-file", "--var-file", help="Read variables from a .zpvars file.")
+VarFileOpt = typer.Option([], "-var-file", "--var-file", help="Read variables from a .zpvars file, or a YAML/JSON/TOML params file (each top-level key a variable).")
 TargetOpt = typer.Option([], "-target", "--target", help="Plan only this address and what it needs.")
 ExcludeOpt = typer.Option([], "-exclude", "--exclude", help="Leave this address (and what needs it) out.")
 ReplaceOpt = typer.Option([], "-replace", "--replace", help="Force this step to rerun / resource to be replaced.")
@@ -74,7 +74,7 @@ def main_callback(ctx: typer.Context, chdir: Optional[Path] = typer.Option(None,
 
 
 @app.command()
-def init(upgrade: bool = opt(False, "upgrade", "Resolve git module refs again (a moved branch or tag) and update the lock file.")) -> None:
+def init(upgrade: bool = opt(False, "upgrade", "Resolve git module refs again (a moved branch or tag) and update the lock file."), no_color: bool = NoColorOpt) -> None:
     """Prepare the project folder: .zplan/, an example in an empty folder, and the git modules it calls."""
     from zplan.operations import workspace
     from zplan.render.console import say
@@ -89,7 +89,7 @@ def init(upgrade: bool = opt(False, "upgrade", "Resolve git module refs again (a
 
 @app.command()
 def validate(var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = stack_option(),
-             import_steps: bool = opt(False, "imports", "Also import every step module (catches ImportError).")) -> None:
+             import_steps: bool = opt(False, "imports", "Also import every step module (catches ImportError)."), no_color: bool = NoColorOpt) -> None:
     """Check the configuration without touching state or running anything."""
     from zplan.operations.validate import validate
     from zplan.render.console import say
@@ -100,7 +100,7 @@ def validate(var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: 
 
 @app.command()
 def fmt(check: bool = opt(False, "check", "Only check; exit 3 when a file needs formatting."),
-        paths: List[Path] = typer.Argument(None, help="Files (default: every *.zp.hcl here).")) -> None:
+        paths: List[Path] = typer.Argument(None, help="Files (default: every *.zp.hcl here)."), no_color: bool = NoColorOpt) -> None:
     """Rewrite configuration files in the canonical layout."""
     from zplan.operations import workspace
     from zplan.render.console import say
@@ -122,11 +122,12 @@ def plan(
     refresh: Optional[bool] = opt(None, "refresh", "Read resources back from every provider (drift); by default only local ones."),
     detailed_exitcode: bool = opt(False, "detailed-exitcode", "Exit 0 = no changes, 1 = error, 2 = changes."),
     format: str = opt("text", "format", "text | markdown | json"),
-    verbose: bool = opt(False, "verbose", "Show unchanged attributes, resources and every cached step."),
+    verbose: bool = opt(False, "verbose", "Show unchanged attributes, resources and every cached step."), no_color: bool = NoColorOpt,
 ) -> None:
     """Show what apply would do, and why."""
     flags = plan_cmd.PlanFlags(list(var), list(var_file), stack, list(target), list(exclude), list(replace), out=out,
-                               destroy=destroy, refresh=refresh, detailed_exitcode=detailed_exitcode, format=format, verbose=verbose)
+                               destroy=destroy, refresh=refresh, detailed_exitcode=detailed_exitcode, format=format, verbose=verbose,
+                               no_color=no_color)
     code = plan_cmd.run_plan(common.root(), flags)
     if code:
         raise typer.Exit(code)
@@ -142,14 +143,14 @@ def apply(
     lock_timeout: str = LockTimeoutOpt,
     refresh: Optional[bool] = opt(None, "refresh", "Read resources back from every provider first."),
     verbose: bool = opt(False, "verbose", "Show the full plan."),
-    no_checkout: bool = opt(False, "no-checkout", "Leave script steps' outs in the artifact store (not copied into the project)."),
+    no_checkout: bool = opt(False, "no-checkout", "Leave script steps' outs in the artifact store (not copied into the project)."), no_color: bool = NoColorOpt,
 ) -> None:
     """Provision what changed and run only the steps that must run."""
     from zplan.cli import apply_cmd
 
     flags = apply_cmd.ApplyFlags(list(var), list(var_file), stack, list(target), list(exclude), list(replace),
                                  planfile=planfile, auto_approve=auto_approve, parallelism=parallelism, lock_timeout=lock_timeout,
-                                 refresh=refresh, verbose=verbose, no_checkout=no_checkout)
+                                 refresh=refresh, verbose=verbose, no_checkout=no_checkout, no_color=no_color)
     code = apply_cmd.run_apply(common.root(), flags)
     if code:
         raise typer.Exit(code)
@@ -159,7 +160,7 @@ def apply(
 def destroy(
     auto_approve: bool = opt(False, "auto-approve", "Destroy without asking."),
     var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = stack_option(),
-    target: List[str] = TargetOpt, lock_timeout: str = LockTimeoutOpt,
+    target: List[str] = TargetOpt, lock_timeout: str = LockTimeoutOpt, no_color: bool = NoColorOpt,
 ) -> None:
     """Tear down every provisioned resource (or the -target ones and what depends on them)."""
     from zplan.cli import apply_cmd
@@ -176,7 +177,7 @@ def destroy(
 
 @app.command()
 def show(planfile: Optional[Path] = typer.Argument(None), as_json: bool = opt(False, "json", "Machine-readable output."),
-         format: str = opt("text", "format", "text | markdown | json"), stack: Optional[str] = stack_option()) -> None:
+         format: str = opt("text", "format", "text | markdown | json"), stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
     """Show a saved plan, or the recorded state."""
     if planfile is not None:
         from zplan.plan import planfile as pf
@@ -195,7 +196,7 @@ def show(planfile: Optional[Path] = typer.Argument(None), as_json: bool = opt(Fa
 def output(name: Optional[str] = typer.Argument(None), as_json: bool = opt(False, "json", "Print as JSON."),
            raw: bool = opt(False, "raw", "Print a single string output without quotes."),
            show_sensitive: bool = opt(False, "show-sensitive", "Print a sensitive output (named) in clear."),
-           stack: Optional[str] = stack_option(), var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt) -> None:
+           stack: Optional[str] = stack_option(), var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, no_color: bool = NoColorOpt) -> None:
     """Print the outputs recorded by the last apply on the stack."""
     from zplan.operations import state_ops
     from zplan.render import state_view
@@ -210,7 +211,7 @@ def output(name: Optional[str] = typer.Argument(None), as_json: bool = opt(False
 
 
 @runs_app.callback()
-def runs(ctx: typer.Context, limit: int = opt(20, "limit", "How many runs."), stack: Optional[str] = stack_option()) -> None:
+def runs(ctx: typer.Context, limit: int = opt(20, "limit", "How many runs."), stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
     """Recent runs, one line each."""
     if ctx.invoked_subcommand is None:
         from zplan.operations import runs as ops
@@ -220,7 +221,7 @@ def runs(ctx: typer.Context, limit: int = opt(20, "limit", "How many runs."), st
 
 
 @runs_app.command("show")
-def runs_show(run: int = typer.Argument(..., help="Run number."), stack: Optional[str] = stack_option()) -> None:
+def runs_show(run: int = typer.Argument(..., help="Run number."), stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
     """A run's steps, artifacts and timings."""
     from zplan.operations import runs as ops
     from zplan.render.runs_view import print_run
@@ -230,7 +231,7 @@ def runs_show(run: int = typer.Argument(..., help="Run number."), stack: Optiona
 
 @app.command()
 def lineage(what: str = typer.Argument(..., help="pipeline.P.step.S[.outputs.O], resource.T.N, an output name, or an artifact id."),
-            stack: Optional[str] = stack_option()) -> None:
+            stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
     """Trace an artifact (or what a resource serves) back to its data snapshots, params, code and git commit."""
     from zplan.operations import runs as ops
     from zplan.render.runs_view import print_lineage
@@ -241,7 +242,7 @@ def lineage(what: str = typer.Argument(..., help="pipeline.P.step.S[.outputs.O],
 @app.command("import")
 def import_(address: str = typer.Argument(..., help="TYPE.NAME or resource.TYPE.NAME"), id: str = typer.Argument(...),
             lock_timeout: str = LockTimeoutOpt, var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt,
-            stack: Optional[str] = stack_option()) -> None:
+            stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
     """Adopt an existing resource into state."""
     from zplan.cli.apply_cmd import lock_views
     from zplan.operations.importing import import_resource
@@ -252,7 +253,7 @@ def import_(address: str = typer.Argument(..., help="TYPE.NAME or resource.TYPE.
 
 
 @stack_app.command("list")
-def stack_list() -> None:
+def stack_list(no_color: bool = NoColorOpt) -> None:
     """Declared stacks; * marks the selected one."""
     from zplan.operations import workspace
     from zplan.render.state_view import echo
@@ -262,7 +263,7 @@ def stack_list() -> None:
 
 
 @stack_app.command("select")
-def stack_select(name: str) -> None:
+def stack_select(name: str, no_color: bool = NoColorOpt) -> None:
     """Remember NAME as this project's stack."""
     from zplan.operations import workspace
     from zplan.render.console import say
@@ -272,7 +273,7 @@ def stack_select(name: str) -> None:
 
 
 @app.command()
-def providers() -> None:
+def providers(no_color: bool = NoColorOpt) -> None:
     """Installed provider plugins and their resource types."""
     from zplan.operations import workspace
     from zplan.render.state_view import echo
@@ -282,7 +283,7 @@ def providers() -> None:
 
 
 @app.command("build-image")
-def build_image(stack: Optional[str] = stack_option(), var: List[str] = VarOpt) -> None:
+def build_image(stack: Optional[str] = stack_option(), var: List[str] = VarOpt, no_color: bool = NoColorOpt) -> None:
     """Write a Dockerfile for the stack's container_image (the lock file's packages, zplan, the project)."""
     from zplan.operations.image import write_image_files
 

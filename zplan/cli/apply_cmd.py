@@ -32,6 +32,7 @@ def run_apply(root: Path, flags: ApplyFlags) -> int:
     from zplan.operations import applying
     from zplan.operations.opening import ProjectArgs
 
+    process.no_color(flags.no_color)
     ui_ = ui(flags.auto_approve, flags.verbose, destroying=False)
     if flags.planfile is not None:
         given = {"-var": flags.var, "-var-file": flags.var_file, "-target": flags.target, "-exclude": flags.exclude,
@@ -51,20 +52,21 @@ def run_apply(root: Path, flags: ApplyFlags) -> int:
 
 def require_terminal(what: str) -> None:
     if not sys.stdin.isatty():
+        plan = "zplan plan -destroy -out plan.zplan" if what == "destroy" else "zplan plan -out plan.zplan"  # a plan that destroys
         raise diags.fail(
             f"{what} needs confirmation, but standard input is not a terminal",
-            "pass -auto-approve, or apply a reviewed plan file: zplan plan -out plan.zplan && zplan apply plan.zplan",
+            f"pass -auto-approve, or apply a reviewed plan file: {plan} && zplan apply plan.zplan",
         )
 
 
 def lock_views() -> LockViews:
-    from zplan.render.apply_view import lock_wait_view, stale_lock_view
+    from zplan.render.apply_view import LockWaitView, stale_lock_view
 
-    return LockViews(lock_wait_view, stale_lock_view)
+    return LockViews(LockWaitView(), stale_lock_view)
 
 
 def ui(auto_approve: bool, verbose: bool, destroying: bool) -> ApplyUI:
-    from zplan.render.apply_view import lock_wait_view, stale_lock_view
+    from zplan.render.apply_view import LockWaitView, stale_lock_view
 
     def hooks(doc: dict):
         from zplan.render.apply_view import LiveView, PlainView
@@ -88,7 +90,7 @@ def ui(auto_approve: bool, verbose: bool, destroying: bool) -> ApplyUI:
         except click.Abort:  # Ctrl-C or end of input at the prompt: an interruption, whichever reader ran the command
             raise KeyboardInterrupt from None
 
-    return ApplyUI(hooks, review if (not auto_approve or verbose) else None, lock_wait_view, stale_lock_view)
+    return ApplyUI(hooks, review if (not auto_approve or verbose) else None, LockWaitView(), stale_lock_view)
 
 
 def report(outcome: ApplyOutcome, destroying: bool) -> int:
@@ -132,7 +134,7 @@ def report(outcome: ApplyOutcome, destroying: bool) -> int:
 
 # -- the quick reading (zplan.cli.launch) ----------------------------------------------------------
 GRAMMAR = quick.Grammar(
-    switches={"auto-approve": "auto_approve", "refresh": "refresh", "verbose": "verbose", "no-checkout": "no_checkout"},
+    switches={**quick.SHARED_SWITCHES, "auto-approve": "auto_approve", "refresh": "refresh", "verbose": "verbose", "no-checkout": "no_checkout"},
     valued={**quick.SHARED_VALUED, "parallelism": "parallelism", "lock-timeout": "lock_timeout"},
     paths=quick.SHARED_PATHS | {"planfile"},
     lists=quick.SHARED_LISTS,

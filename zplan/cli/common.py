@@ -28,6 +28,8 @@ def opt(default: Any, name: str, help: str) -> Any:
     return typer.Option(default, f"-{name}", f"--{name}", help=help)
 
 
+NoColorOpt = typer.Option(False, "-no-color", "--no-color", callback=process.no_color,
+                          help="Plain text: no colours or other escape codes (as NO_COLOR=1).")
 LockTimeoutOpt = typer.Option("0s", "-lock-timeout", "--lock-timeout", help="How long to wait for the state lock.")
 
 

@@ -41,6 +41,7 @@ def run_plan(root: Path, flags: PlanFlags) -> int:
     from zplan.render.plan_view import has_changes, print_plan, print_saved_note
     from zplan.state import collector
 
+    process.no_color(flags.no_color)
     if flags.format not in FORMATS:
         raise diags.fail(f"unknown plan format {flags.format!r}", "use text, markdown or json")
     selection = applying.Selection(flags.target, flags.exclude, flags.replace, flags.destroy, flags.refresh)
@@ -60,7 +61,7 @@ def run_plan(root: Path, flags: PlanFlags) -> int:
 
 # -- the quick reading (zplan.cli.launch) ----------------------------------------------------------
 GRAMMAR = quick.Grammar(
-    switches={"detailed-exitcode": "detailed_exitcode", "destroy": "destroy", "verbose": "verbose", "refresh": "refresh"},
+    switches={**quick.SHARED_SWITCHES, "detailed-exitcode": "detailed_exitcode", "destroy": "destroy", "verbose": "verbose", "refresh": "refresh"},
     valued={**quick.SHARED_VALUED, "out": "out", "format": "format"},
     paths=quick.SHARED_PATHS | {"out"},
     lists=quick.SHARED_LISTS,

@@ -76,13 +76,30 @@ def run_guarded(command: Callable[[], int], root: Callable[[], Path | None]) -> 
         from zplan.state.backend import StateLockedError
 
         if isinstance(exc, StateLockedError):
-            sys.stderr.write(f"Error: {exc}\n  another zplan command holds the lock; wait (-lock-timeout 5m) or, if its holder is gone for good, run `zplan force-unlock {exc.holder.id if exc.holder else 'ID'}`\n")
+            sys.stderr.write(f"Error: {exc}\n  {_locked_hint(exc.holder)}\n")
             sys.exit(1)
         if os.environ.get("ZPLAN_DEBUG"):
             raise
         sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {exc}\n  (set ZPLAN_DEBUG=1 for the traceback and please report it)\n")
         sys.exit(1)
     _exit(code)
+
+
+def no_color(asked: bool) -> bool:
+    """-no-color, whichever reader took it: plain text from then on (no escape codes at all)."""
+    if asked:
+        from zplan.render.console import plain_output
+
+        plain_output()
+    return asked
+
+
+def _locked_hint(holder) -> str:
+    """What to do about a held state lock: force-unlock is named only with its holder's real ID."""
+    wait = "another zplan command holds the lock; wait for it (-lock-timeout 5m)"
+    if holder is None:  # a holder that has not written who it is yet, or whose info was lost
+        return f"{wait} and run the command again"
+    return f"{wait} or, if its holder is gone for good, run `zplan force-unlock {holder.id}`"
 
 
 def keep_until_exit(*objects) -> None:

@@ -25,8 +25,10 @@ class SharedFlags:
     target: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     replace: list[str] = field(default_factory=list)
+    no_color: bool = False
 
 
+SHARED_SWITCHES = {"no-color": "no_color"}
 # their spellings (flag -> field), and the fields among them that are paths and lists
 SHARED_VALUED = {"var": "var", "var-file": "var_file", "stack": "stack", "target": "target", "exclude": "exclude",
                  "replace": "replace"}

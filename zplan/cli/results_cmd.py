@@ -9,14 +9,14 @@ import typer
 
 from zplan import diags
 from zplan.cli import common
-from zplan.cli.common import opt, project_args, stack_option
+from zplan.cli.common import NoColorOpt, opt, project_args, stack_option
 
 artifact_app = typer.Typer(no_args_is_help=True, help="Recorded step outputs: list them, export their files.")
 
 
 def runs_diff(run_a: Optional[int] = typer.Argument(None, help="The earlier run (default: the one before the last)."),
               run_b: Optional[int] = typer.Argument(None, help="The later run (default: the last)."),
-              format: str = opt("text", "format", "text | markdown | json"), stack: Optional[str] = stack_option()) -> None:
+              format: str = opt("text", "format", "text | markdown | json"), stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
     """Params, code fingerprints, input data and outputs (metrics with their deltas) that differ between two runs."""
     from zplan.operations import results
     from zplan.render.results_view import print_diff
@@ -29,7 +29,7 @@ def runs_diff(run_a: Optional[int] = typer.Argument(None, help="The earlier run 
 @artifact_app.command("list")
 def artifact_list(address: Optional[str] = typer.Argument(None, help="Only this step: pipeline.P.step.S."),
                   run: Optional[int] = opt(None, "run", "The executions of this run (default: the newest of each step)."),
-                  stack: Optional[str] = stack_option()) -> None:
+                  stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
     """Recorded step outputs: address, output, digest, size, materializer and uri."""
     from zplan.operations import results
     from zplan.render.results_view import print_artifacts
@@ -42,7 +42,7 @@ def artifact_export(address: str = typer.Argument(..., help="pipeline.P.step.S[.
                     dest: Path = typer.Argument(..., help="The folder to copy the files into."),
                     run: Optional[int] = opt(None, "run", "The artifact of this run (default: the newest)."),
                     force: bool = opt(False, "force", "Overwrite files that exist in DIR."),
-                    stack: Optional[str] = stack_option()) -> None:
+                    stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
     """Copy an artifact's files (verified against its digest) into DIR."""
     from zplan.operations import results
     from zplan.render.results_view import print_exported

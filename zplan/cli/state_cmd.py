@@ -8,13 +8,13 @@ from typing import Optional
 
 import typer
 
-from zplan.cli.common import LockTimeoutOpt, opt, project_args, stack_option
+from zplan.cli.common import LockTimeoutOpt, NoColorOpt, opt, project_args, stack_option
 
 state_app = typer.Typer(no_args_is_help=True, help="Inspect and edit recorded resource state.")
 
 
 @state_app.command("list")
-def state_list(stack: Optional[str] = stack_option()) -> None:
+def state_list(stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
     """Every resource and step address recorded in state for the stack."""
     from zplan.operations import state_ops
     from zplan.render.state_view import print_addresses
@@ -23,7 +23,7 @@ def state_list(stack: Optional[str] = stack_option()) -> None:
 
 
 @state_app.command("show")
-def state_show(address: str, stack: Optional[str] = stack_option()) -> None:
+def state_show(address: str, stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
     """One recorded resource or step, attributes included (sensitive ones hidden)."""
     from zplan.operations import state_ops
     from zplan.render.state_view import print_json
@@ -32,8 +32,8 @@ def state_show(address: str, stack: Optional[str] = stack_option()) -> None:
 
 
 @state_app.command("rm")
-def state_rm(address: str, lock_timeout: str = LockTimeoutOpt, stack: Optional[str] = stack_option()) -> None:
-    """Forget a resource without destroying it."""
+def state_rm(address: str, lock_timeout: str = LockTimeoutOpt, stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
+    """Forget a resource without destroying it (a step: rerun it with `zplan apply -replace ADDRESS`)."""
     from zplan.cli.apply_cmd import lock_views
     from zplan.operations import state_ops
     from zplan.render.console import say
@@ -44,7 +44,7 @@ def state_rm(address: str, lock_timeout: str = LockTimeoutOpt, stack: Optional[s
 
 def verify_(
     repair: bool = opt(False, "repair", "Drop damaged artifacts and their cache entries, so the next apply reruns their steps."),
-    stack: Optional[str] = stack_option(), lock_timeout: str = LockTimeoutOpt,
+    stack: Optional[str] = stack_option(), lock_timeout: str = LockTimeoutOpt, no_color: bool = NoColorOpt,
 ) -> None:
     """Read back every artifact state refers to and check it against its digest."""
     from zplan.cli.apply_cmd import lock_views
@@ -60,7 +60,7 @@ def verify_(
 def gc_(
     keep_runs: Optional[int] = opt(None, "keep-runs", "Keep the artifacts of the N newest runs too (default: of every run)."),
     dry_run: bool = opt(False, "dry-run", "List what would be removed and the bytes freed; change nothing."),
-    stack: Optional[str] = stack_option(), lock_timeout: str = LockTimeoutOpt,
+    stack: Optional[str] = stack_option(), lock_timeout: str = LockTimeoutOpt, no_color: bool = NoColorOpt,
 ) -> None:
     """Remove artifacts that no kept run, output, cache entry or deployed resource refers to."""
     from zplan.cli.apply_cmd import lock_views
@@ -70,7 +70,7 @@ def gc_(
     print_gc_report(collect_garbage(project_args(stack), keep_runs, dry_run, lock_timeout, lock_views()))
 
 
-def force_unlock(lock_id: str, force: bool = opt(False, "force", "Do not ask."), stack: Optional[str] = stack_option()) -> None:
+def force_unlock(lock_id: str, force: bool = opt(False, "force", "Do not ask."), stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
     """Release a lock left by a holder that will not come back."""
     from zplan.operations import state_ops
     from zplan.render.console import say

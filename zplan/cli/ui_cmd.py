@@ -8,7 +8,7 @@ from typing import Optional
 
 from zplan import diags
 from zplan.cli import common
-from zplan.cli.common import opt, stack_option
+from zplan.cli.common import NoColorOpt, opt, stack_option
 
 
 def ui(port: int = opt(8080, "port", "Port to listen on."),
@@ -49,7 +49,7 @@ def _serve(root: Path, stack: Optional[str], host: str, port: int) -> None:
     serve(root, stack, host, port)
 
 
-def graph(format: str = opt("dot", "format", "dot | mermaid"), stack: Optional[str] = stack_option()) -> None:
+def graph(format: str = opt("dot", "format", "dot | mermaid"), stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
     """Print the plan's graph of resources and steps (Graphviz DOT or Mermaid), each node with its planned action."""
     from zplan import api
     from zplan.render.graph_view import dot, mermaid

@@ -6,24 +6,36 @@ Stages become script steps (``cmd`` -> ``command``; ``deps``, ``params``, ``outs
 runs unchanged. Templating is translated: ``${train.n_est}`` reads params.yaml
 (or the ``vars`` files) through ``params_file()``, and ``foreach``/``do``
 stages become ``for_each`` with ``${item}`` -> ``${each.value}``, ``${key}`` ->
-``${each.key}``. What has no equivalent is listed, never silently dropped.
+``${each.key}``. A stage's ``wdir`` becomes ``cd WDIR && ...`` with its paths
+rewritten relative to the project. What has no equivalent is listed, never
+silently dropped.
 """
 
 from __future__ import annotations
 
 import json
+import posixpath
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from zplan import diags
 from zplan.config.fmt import format_text
+from zplan.operations.dvc_yaml import check_stage, read
 
 DEFAULT_OUT = "dvc.zp.hcl"
 PARAMS_FILE = "params.yaml"
 _INTERPOLATION = re.compile(r"\$\{\s*([^}]*?)\s*\}")
 _NOT_A_NAME = re.compile(r"[^A-Za-z0-9_]+")
+_NOTED_FIELDS = {  # stage fields with no equivalent: what the note says
+    "frozen": "`frozen: true` is not converted (use -target/-exclude, or -replace to force a run)",
+    "always_changed": "`always_changed: true` is not converted (use -target/-exclude, or -replace to force a run)",
+    "vars": "`vars:` of a stage is not converted (only top-level vars are read)",
+    "meta": "`meta:` is not converted (zplan keeps no free-form stage metadata)",
+}
+_FIELDS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "desc", "foreach", "do", "matrix", *_NOTED_FIELDS}
 
 
 @dataclass
@@ -36,22 +48,36 @@ def import_dvc(dvc_yaml: Path, out: Path | None = None, force: bool = False) -> 
     """Write the converted pipeline next to dvc.yaml (or to ``out``); refuses to overwrite without ``force``."""
     converted = convert(dvc_yaml)
     dest = out or dvc_yaml.parent / DEFAULT_OUT
+    write_converted(dest, converted.text, force)
+    return dest, converted
+
+
+def write_converted(dest: Path, text: str, force: bool, default_name: str = DEFAULT_OUT) -> None:
+    """Write an importer's file (import-dvc, import-zenml), refusing to replace a folder, or a file without ``force``."""
+    if dest.is_dir():
+        raise diags.fail(f"{dest} is a folder", f"give -out a file name, e.g. -out {Path(dest.name) / default_name}")
     if dest.exists() and not force:
         raise diags.fail(f"{dest} already exists", "remove it, choose another file with -out, or pass -force to overwrite it")
     from zplan.fsutil import atomic_write_text
 
-    atomic_write_text(dest, converted.text)
-    return dest, converted
+    try:
+        atomic_write_text(dest, text)
+    except OSError as exc:  # e.g. a parent that is a file, or a folder not writable
+        raise diags.fail(f"cannot write {dest}: {exc.strerror or exc}", "choose another file with -out") from None
 
 
 def convert(dvc_yaml: Path) -> Converted:
-    document = _read_yaml(dvc_yaml)
+    document, lines = read(dvc_yaml)
     stages = document.get("stages") or {}
     if not isinstance(stages, dict) or not stages:
         raise diags.fail(f"{dvc_yaml} has no stages", "a dvc.yaml lists its stages under `stages:`")
+    stages = {str(name): stage for name, stage in stages.items()}
+    for name, stage in stages.items():
+        if isinstance(stage, dict):
+            check_stage(name, _body(stage), lines)
     notes: list[str] = []
     vars_ = _Vars(dvc_yaml.parent, document.get("vars") or [], notes)
-    outs_of = {_path(o): name for name, stage in stages.items() if isinstance(stage, dict) for o in _outs(stage)}
+    outs_of = {_path(o, _wdir(stage)): name for name, stage in stages.items() if isinstance(stage, dict) for o in _outs(_body(stage))}
     blocks = [_stage(name, stage, outs_of, vars_, notes) for name, stage in stages.items()]
     for key in ("metrics", "plots", "artifacts", "params", "datasets"):
         if document.get(key):
@@ -59,23 +85,9 @@ def convert(dvc_yaml: Path) -> Converted:
     header = [f"# Converted from {dvc_yaml.name} by `zplan import-dvc`.", ""]
     outputs = [f'\noutput "{_name(name)}_{_name(Path(m).stem)}" {{\n  value = step.{_name(name)}.outs["{m}"]\n}}'
                for name, stage in stages.items() if isinstance(stage, dict) and "foreach" not in stage
-               for m in map(_path, _outs(stage, "metrics"))]
+               for m in (_path(o, _wdir(stage)) for o in _outs(stage, "metrics"))]
     text = "\n".join(header + vars_.locals_block() + ['pipeline "dvc" {', *[line for b in blocks for line in b], "}", *outputs, ""])
     return Converted(format_text(text, DEFAULT_OUT), notes)
-
-
-def _read_yaml(path: Path) -> dict:
-    import yaml
-
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise diags.fail(f"cannot read {path}: {exc.strerror or exc}", "give the path of a dvc.yaml") from None
-    except yaml.YAMLError as exc:
-        raise diags.fail(f"{path} is not valid YAML: {str(exc).splitlines()[0]}", "fix the file") from None
-    if not isinstance(document, dict):
-        raise diags.fail(f"{path} is not a DVC pipeline", "a dvc.yaml maps `stages:` to stage definitions")
-    return document
 
 
 class _Vars:
@@ -134,58 +146,84 @@ def _stage(name: str, stage: Any, outs_of: dict[str, str], vars_: _Vars, notes: 
     if not isinstance(stage, dict):
         notes.append(f"stage {name}: not a mapping, skipped")
         return []
-    each = None
-    if "foreach" in stage:
-        each, stage = stage["foreach"], stage.get("do") or {}
-    if "matrix" in stage:
-        notes.append(f"stage {name}: `matrix` is not converted (write one step per combination, or for_each over a list of objects)")
-    step = _name(name)
-    lines = ["", f'  step "{step}" {{']
-    if each is not None:
+    each = stage["foreach"] if "foreach" in stage else None
+    body, looped, wdir = _body(stage), "foreach" in stage, _wdir(stage)
+    _note_fields(name, stage, notes)
+    command = _command(name, body, wdir, vars_, looped, notes)
+    if command is None:
+        return []
+    lines = ["", f'  step "{_name(name)}" {{']
+    if looped:
         lines.append(f"    for_each = {_for_each(each, vars_)}")
-    if stage.get("desc"):
-        lines.append(f"    description = {_string(str(stage['desc']))}")
+    if body.get("desc"):
+        lines.append(f"    description = {_string(str(body['desc']))}")
+    lines.append(f"    command = {command}")
+    lines += _deps(name, body, wdir, outs_of, vars_, looped, notes)
+    params = _params(body.get("params") or [], name, wdir, notes)
+    if params:
+        lines.append(f"    params = {_list(params)}")
+    outs, metrics, plots = ([_path(o, wdir) for o in _outs(body, kind)] for kind in ("outs", "metrics", "plots"))
+    if plots:
+        notes.append(f"stage {name}: plots {', '.join(plots)} are kept as outs (zplan draws no plots)")
+    if outs or plots:
+        lines.append(f"    outs = {_list([_template(p, vars_, looped, notes, name) for p in outs + plots], raw=True)}")
+    if metrics:
+        lines.append(f"    metrics = {_list([_template(p, vars_, looped, notes, name) for p in metrics], raw=True)}")
+    return lines + ["  }"]
+
+
+def _command(name: str, stage: dict, wdir: str, vars_: _Vars, looped: bool, notes: list[str]) -> str | None:
+    """The HCL ``command``: DVC's cmd (a list joined with &&), run in the stage's wdir; None without one."""
     cmd = stage.get("cmd")
     if isinstance(cmd, list):
         if len(cmd) > 1:
             notes.append(f"stage {name}: {len(cmd)} commands are joined with && into one")
-        cmd = " && ".join(str(c) for c in cmd)
+        cmd = " && ".join(cmd)
     if not cmd:
         notes.append(f"stage {name}: no cmd, skipped")
-        return []
-    wd = stage.get("wd")
-    if wd not in (None, ".", "./"):
-        cmd = f"cd {wd} && {cmd}"
-        notes.append(f"stage {name}: wd: {wd} is converted as `cd {wd} &&` in a shell command; paths in deps/outs stay relative to the project")
-        lines.append(f'    command = ["sh", "-c", {_template(cmd, vars_, each is not None, notes, name)}]')
-    else:
-        lines.append(f"    command = {_template(cmd, vars_, each is not None, notes, name)}")
-    lines += _deps(name, stage, outs_of, vars_, each is not None, notes)
-    params = _params(stage.get("params") or [], name, notes)
-    if params:
-        lines.append(f"    params = {_list(params)}")
-    outs, metrics = [_path(o) for o in _outs(stage, "outs")], [_path(o) for o in _outs(stage, "metrics")]
-    plots = [_path(o) for o in _outs(stage, "plots")]
-    if plots:
-        notes.append(f"stage {name}: plots {', '.join(plots)} are kept as outs (zplan draws no plots)")
-    if outs or plots:
-        lines.append(f"    outs = {_list([_template_path(p, vars_, each is not None, notes, name) for p in outs + plots], raw=True)}")
-    if metrics:
-        lines.append(f"    metrics = {_list([_template_path(p, vars_, each is not None, notes, name) for p in metrics], raw=True)}")
-    for key in ("frozen", "always_changed"):
-        if stage.get(key):
-            notes.append(f"stage {name}: `{key}: true` is not converted (use -target/-exclude, or -replace to force a run)")
-    for entry in [o for k in ("outs", "metrics", "plots") for o in stage.get(k) or [] if isinstance(o, dict)]:
+        return None
+    if not wdir:
+        return _template(cmd, vars_, looped, notes, name)
+    # The scratch folder holds deps at their project paths (rewritten below as wdir/...), so
+    # the command runs from that folder, as DVC runs it.
+    return f'["sh", "-c", {_template(f"cd {shlex.quote(wdir)} && {cmd}", vars_, looped, notes, name)}]'
+
+
+def _note_fields(name: str, stage: dict, notes: list[str]) -> None:
+    """A note for each field of the stage that has no equivalent, or that DVC does not know."""
+    body = _body(stage)
+    if "matrix" in stage:
+        notes.append(f"stage {name}: `matrix` is not converted (write one step per combination, or for_each over a list of objects)")
+    for key, value in (stage if body is stage else {**stage, **body}).items():
+        if key in _NOTED_FIELDS and value:
+            notes.append(f"stage {name}: {_NOTED_FIELDS[key]}")
+        elif key not in _FIELDS:
+            notes.append(f"stage {name}: `{key}:` is not a DVC stage field, not converted")
+    for entry in [o for k in ("outs", "metrics", "plots") for o in body.get(k) or [] if isinstance(o, dict)]:
         for path, options in entry.items():
             if isinstance(options, dict) and options.get("persist"):
                 notes.append(f"stage {name}: out {path}: `persist` is not converted (a step starts from an empty folder)")
-    return lines + ["  }"]
 
 
-def _deps(name: str, stage: dict, outs_of: dict[str, str], vars_: _Vars, looped: bool, notes: list[str]) -> list[str]:
+def _body(stage: dict) -> dict:
+    """The fields of a stage: a foreach stage's are under ``do``."""
+    if "foreach" not in stage:
+        return stage
+    body = stage.get("do")
+    return body if isinstance(body, dict) else {}
+
+
+def _wdir(stage: Any) -> str:
+    """The stage's working folder relative to dvc.yaml ("" for its own): DVC reads its paths from there."""
+    wdir = _body(stage).get("wdir") if isinstance(stage, dict) else None
+    folder = posixpath.normpath(wdir) if wdir else "."
+    return "" if folder == "." else folder
+
+
+def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, str], vars_: _Vars, looped: bool, notes: list[str]) -> list[str]:
     inputs, deps = {}, []
     for dep in stage.get("deps") or []:
-        path = _path(dep)
+        path = _path(dep, wdir)
         upstream = outs_of.get(path) or next((s for o, s in outs_of.items() if path.startswith(o + "/")), None)
         if upstream is not None and upstream != name and path in outs_of:
             inputs[_name(Path(path).name.replace(".", "_"))] = f'step.{_name(upstream)}.outs["{path}"]'
@@ -194,7 +232,7 @@ def _deps(name: str, stage: dict, outs_of: dict[str, str], vars_: _Vars, looped:
             out = next(o for o in outs_of if path.startswith(o + "/"))
             inputs[_name(Path(out).name.replace(".", "_"))] = f'step.{_name(upstream)}.outs["{out}"]'
         else:
-            deps.append(_template_path(path, vars_, looped, notes, name))
+            deps.append(_template(path, vars_, looped, notes, name))
     lines = []
     if inputs:
         lines.append("    inputs = { " + ", ".join(f"{k} = {v}" for k, v in inputs.items()) + " }")
@@ -203,18 +241,24 @@ def _deps(name: str, stage: dict, outs_of: dict[str, str], vars_: _Vars, looped:
     return lines
 
 
-def _params(entries: list, stage: str, notes: list[str]) -> list[str]:
+def _params(entries: list, stage: str, wdir: str, notes: list[str]) -> list[str]:
     keys = []
     for entry in entries:
         if isinstance(entry, str):
-            keys.append(entry)
+            keys.append(_param_key(PARAMS_FILE, entry, wdir))
         elif isinstance(entry, dict):
             for file, names in entry.items():
                 if not names:
                     notes.append(f"stage {stage}: all of {file} as params is not converted: list its keys, or add {file} to deps")
                     continue
-                keys += [f"{file}:{k}" if file != PARAMS_FILE else k for k in names]
+                keys += [_param_key(file, k, wdir) for k in names]
     return keys
+
+
+def _param_key(file: str, key: str, wdir: str) -> str:
+    """A DVC param as a script step lists it: a key of params.yaml alone, any other FILE:KEY."""
+    file = _path(file, wdir)  # DVC reads a stage's params files from its wdir
+    return key if file == PARAMS_FILE else f"{file}:{key}"
 
 
 def _outs(stage: dict, *kinds: str) -> list:
@@ -222,9 +266,10 @@ def _outs(stage: dict, *kinds: str) -> list:
     return [o for k in kinds for o in stage.get(k) or []]
 
 
-def _path(entry: Any) -> str:
-    """An out or dep as DVC writes it: a path, or {path: {options}}."""
-    return (next(iter(entry)) if isinstance(entry, dict) else str(entry)).rstrip("/")
+def _path(entry: Any, wdir: str = "") -> str:
+    """An out or dep as DVC writes it (a path, or {path: {options}}), relative to the project."""
+    path = (next(iter(entry)) if isinstance(entry, dict) else str(entry)).rstrip("/")
+    return posixpath.normpath(posixpath.join(wdir, path)) if wdir else path
 
 
 def _for_each(each: Any, vars_: _Vars) -> str:
@@ -246,10 +291,6 @@ def _template(text: str, vars_: _Vars, looped: bool, notes: list[str], stage: st
         last = match.end()
     out.append(_escape(text[last:]))
     return '"' + "".join(out) + '"'
-
-
-def _template_path(text: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
-    return _template(text, vars_, looped, notes, stage)
 
 
 def _interpolation(expr: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:

@@ -45,11 +45,9 @@ class _Step:
 def import_zenml(root: Path, spec: str, out: Path | None = None, force: bool = False) -> tuple[Path, Converted]:
     converted = convert(root, spec)
     dest = out or root / DEFAULT_OUT
-    if dest.exists() and not force:
-        raise diags.fail(f"{dest} already exists", "remove it, choose another file with -out, or pass -force to overwrite it")
-    from zplan.fsutil import atomic_write_text
+    from zplan.operations.from_dvc import write_converted
 
-    atomic_write_text(dest, converted.text)
+    write_converted(dest, converted.text, force, DEFAULT_OUT)
     return dest, converted
 
 

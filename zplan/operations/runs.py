@@ -29,6 +29,8 @@ def _metadata(args: ProjectArgs) -> Iterator[tuple[Project, object]]:
 
 def runs(args: ProjectArgs, limit: int) -> list:
     """The latest ``limit`` runs (RunSummary), newest first."""
+    if limit < 1:  # (0 would list every run, a negative number is the store's own error)
+        raise diags.fail(f"-limit must be a positive number of runs, not {limit}", "e.g. zplan runs -limit 50")
     with _metadata(args) as (_, meta):
         return meta.runs(limit)
 
@@ -83,8 +85,15 @@ def _artifact_of(project: Project, meta, what: str) -> int:
         if found is None:
             raise diags.fail(f"no recorded artifact for {wanted.step} output {wanted.output}", "run `zplan apply` first")
         return found
-    out = project.config.outputs.get(what)
-    for ref in out.expr.references() if out is not None else ():
+    if what in project.config.outputs:
+        return _output_artifact(project, meta, what)
+    raise diags.fail(f"cannot find what {what!r} names", "give pipeline.P.step.S.outputs.O, an output name, or an artifact id")
+
+
+def _output_artifact(project: Project, meta, name: str) -> int:
+    """The artifact behind an ``output`` block: the step output its value reads."""
+    refs = project.config.outputs[name].expr.references()
+    for ref in refs:
         if ref.parts[0] != "step":
             continue
         for pname, pipeline in project.config.pipelines.items():
@@ -92,4 +101,8 @@ def _artifact_of(project: Project, meta, what: str) -> int:
                 found = meta.find_artifact(str(addrs.StepAddr(pname, ref.parts[1])), str(ref.parts[3]))
                 if found is not None:
                     return found
-    raise diags.fail(f"cannot find what {what!r} names", "give pipeline.P.step.S.outputs.O, an output name, or an artifact id")
+    if not any(ref.parts[0] in ("step", "module") for ref in refs):  # a variable, a local, a resource attribute
+        raise diags.fail(f"output {name!r} is not computed from a step output, so it has no lineage",
+                         f"lineage traces what steps made; `zplan output {name}` shows its value")
+    raise diags.fail(f"no recorded artifact for output {name!r}",
+                     "run `zplan apply` first, or give the step output itself: pipeline.P.step.S.outputs.O")

@@ -85,8 +85,11 @@ def output(args: ProjectArgs, name: str, reveal: bool, raw: bool = False) -> Out
 
 def state_rm(args: ProjectArgs, address: str, lock_timeout: str, views: LockViews) -> str:
     """Forget a resource without destroying it; returns its canonical address."""
-    project = open_project(args)
     key = _canonical(address)
+    if addrs.is_step(key):  # a step's record is what caching and lineage read: rerunning is what -replace is for
+        raise diags.fail(f"{key} is a step: `zplan state rm` forgets resources only",
+                         f"to run the step again, use `zplan apply -replace {key}`; its records stay for the cache and lineage")
+    project = open_project(args)
     backend = _backend(project)
     with backend.lock("state rm", lock_timeout_seconds(lock_timeout), views.on_wait, views.on_stale):
         state = State(backend.read())
@@ -104,11 +107,20 @@ def force_unlock(args: ProjectArgs, lock_id: str, confirm: Callable[[], bool] | 
     backend = project.state_backend()
     if confirm is not None and not confirm():
         return False
+    from zplan.state.backend import LockStillHeld
+
     try:
         backend.force_unlock(lock_id)
     except KeyError:
         held = backend.current_lock()
         raise diags.fail(f"no lock with ID {lock_id}", f"the current lock is {held.describe()}" if held else "the state is not locked") from None
+    except LockStillHeld as exc:
+        holder = exc.holder
+        raise diags.fail(
+            f"{exc}: it was not released",
+            f"the lock is freed when {holder.operation} ends, even if it is killed (kill {holder.pid} on {holder.host});"
+            " force-unlock is for a holder that is gone",
+        ) from None
     return True
 
 

@@ -30,9 +30,23 @@ def adopted_view(addresses: list[str]) -> None:
         sys.stderr.write(f"Note: {address} was left running by an apply killed before it could record it; adopted.\n")
 
 
-def lock_wait_view(holder, seconds_left: float) -> None:
-    who = holder.describe() if holder else "another process"
-    sys.stderr.write(f"Waiting for the state lock ({who}); {seconds_left:.0f}s left\n")
+class LockWaitView:
+    """The line saying whom a command waits for: about once a second on a terminal; in a log
+    (CI) once, then every 30 s, so a five-minute -lock-timeout is ten lines, not three hundred."""
+
+    LOG_EVERY = 30.0
+
+    def __init__(self) -> None:
+        self._last: float | None = None
+
+    def __call__(self, holder, seconds_left: float) -> None:
+        now = time.monotonic()
+        every = 0.0 if sys.stderr.isatty() else self.LOG_EVERY
+        if self._last is not None and now - self._last < every:
+            return
+        self._last = now
+        who = holder.describe() if holder else "another process"
+        sys.stderr.write(f"Waiting for the state lock ({who}); {seconds_left:.0f}s left\n")
 
 
 def stale_lock_view(holder) -> None:

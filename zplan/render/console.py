@@ -32,16 +32,27 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() or c == "\n" else json.dumps(c)[1:-1] for c in text)
 
 
+_plain = False  # set by -no-color
+
+
+def plain_output() -> None:
+    """-no-color: from now on, plain text only, as under NO_COLOR."""
+    global _plain
+    _plain = True
+
+
 def is_terminal() -> bool:
-    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+    """Whether output goes to a terminal that may be styled: escape codes (colours, bold, a live
+    table) are never written under -no-color, NO_COLOR or ZPLAN_NO_COLOR."""
+    plain = _plain or os.environ.get("NO_COLOR") or os.environ.get("ZPLAN_NO_COLOR")
+    return not plain and sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
 
 
 @lru_cache(maxsize=2)
 def console(stderr: bool = False):
     from rich.console import Console
 
-    color = not os.environ.get("NO_COLOR") and not os.environ.get("ZPLAN_NO_COLOR")
-    return Console(stderr=stderr, highlight=False, no_color=not color, soft_wrap=True)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def print_lines(lines: list[tuple[str, str]]) -> None:

@@ -70,6 +70,14 @@ class StateLockedError(Exception):
         super().__init__(f"state is locked: {who}")
 
 
+class LockStillHeld(Exception):
+    """force-unlock of a lock whose holder is still running (and so still holds it)."""
+
+    def __init__(self, holder: LockInfo) -> None:
+        self.holder = holder
+        super().__init__(f"the state lock {holder.id} is still held: {holder.operation} by {holder.who} (pid {holder.pid}) since {holder.created} is running")
+
+
 # on_wait(holder, seconds_left) is called about once a second while waiting.
 WaitCallback = Callable[[LockInfo | None, float], None]
 # on_stale(holder) is called when a dead holder's lock is taken over.
@@ -186,11 +194,22 @@ class FileBackend:
             os.close(fd)
 
     def force_unlock(self, lock_id: str) -> None:
+        """Clear the info a gone holder left. No process can release another's ``flock``: while the
+        holder runs it keeps the lock, so it is refused (``LockStillHeld``) and its info kept."""
         info = _read_info(self.lock_path)
         if info is None or info.id != lock_id:
             raise KeyError(lock_id)
-        # The flock itself dies with its holder; clearing the info is all that is left.
-        self.lock_path.write_text("")
+        fd = os.open(self.lock_path, os.O_RDWR)
+        try:
+            try:  # held while clearing, so a new holder's info is never the one cleared
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise LockStillHeld(info) from None
+            if _read_info(self.lock_path) == info:
+                os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     @contextlib.contextmanager
     def lock(

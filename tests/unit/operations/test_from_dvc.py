@@ -6,7 +6,7 @@ import pytest
 
 from zplan import diags
 from zplan.config import hcl
-from zplan.operations.from_dvc import convert
+from zplan.operations.from_dvc import convert, import_dvc
 
 DVC_YAML = """
 vars:
@@ -31,8 +31,8 @@ stages:
     cmd:
       - python eval.py --threshold ${threshold}
       - echo done
-    wd: sub
-    deps: [out, eval.py]
+    wdir: sub
+    deps: [../out, eval.py]
     params:
       - other.json:
           - alpha
@@ -71,11 +71,11 @@ def test_foreach_stages_become_for_each_with_each_key_and_value(converted):
 
 def test_what_has_no_equivalent_is_listed(converted):
     notes = "\n".join(converted.notes)
-    for expected in ("2 commands are joined with && into one", "wd: sub", "all of whole.yaml as params is not converted",
-                     "plots eval/roc.csv are kept as outs", "`frozen: true` is not converted", "`matrix` is not converted",
+    for expected in ("2 commands are joined with && into one", "all of whole.yaml as params is not converted",
+                     "plots sub/eval/roc.csv are kept as outs", "`frozen: true` is not converted", "`matrix` is not converted",
                      "top-level `plots:` is not converted"):
         assert expected in notes, notes
-    assert 'params  = ["other.json:alpha"]' in converted.text
+    assert 'params  = ["sub/other.json:alpha"]' in converted.text
     assert 'command = ["sh", "-c", "cd sub && python eval.py --threshold ${local.vars.threshold} && echo done"]' in converted.text
     assert "$HOME" in converted.text, "a shell variable stays as it is"
 
@@ -87,3 +87,65 @@ def test_a_file_that_is_not_a_pipeline_is_a_clear_error(tmp_path):
     (tmp_path / "dvc.yaml").write_text("stages: [\n")
     with pytest.raises(diags.DiagnosticError, match="is not valid YAML"):
         convert(tmp_path / "dvc.yaml")
+
+
+def test_a_stage_wdir_runs_its_command_there_with_its_paths_read_from_there(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  prep:
+    wdir: sub
+    cmd: python run.py
+    deps: [../data/x.csv, run.py]
+    params: [scale]
+    outs: [out.txt]
+  use:
+    cmd: cat sub/out.txt > final.txt
+    deps: [sub/out.txt]
+    outs: [final.txt]
+""")
+    converted = convert(tmp_path / "dvc.yaml")
+    assert 'command = ["sh", "-c", "cd sub && python run.py"]' in converted.text
+    assert 'deps    = ["data/x.csv", "sub/run.py"]' in converted.text
+    assert 'params  = ["sub/params.yaml:scale"]' in converted.text and 'outs    = ["sub/out.txt"]' in converted.text
+    assert 'inputs  = { out_txt = step.prep.outs["sub/out.txt"] }' in converted.text
+    assert not converted.notes, "wdir is converted, so nothing is listed"
+
+
+def test_a_stage_field_dvc_does_not_know_is_listed(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo\n    wd: sub\n    meta: {owner: me}\n")
+    notes = "\n".join(convert(tmp_path / "dvc.yaml").notes)
+    assert "stage a: `wd:` is not a DVC stage field, not converted" in notes
+    assert "stage a: `meta:` is not converted" in notes
+
+
+@pytest.mark.parametrize("stage, message", [
+    ("    cmd: echo\n    deps: x.csv\n", "t.yaml:4: stage a: deps must be a list, not a string"),
+    ("    cmd: echo\n    outs: model.pkl\n", "t.yaml:4: stage a: outs must be a list, not a string"),
+    ("    cmd: echo\n    params: train.lr\n", "t.yaml:4: stage a: params must be a list, not a string"),
+    ("    cmd: echo\n    metrics: [[m.json]]\n", "t.yaml:4: stage a: metrics entry ['m.json'] is not a path"),
+    ("    cmd: echo\n    params:\n      - o.json: alpha\n", "t.yaml:4: stage a: the keys of a params file must be a list"),
+    ("    cmd: 5\n", "t.yaml:3: stage a: cmd must be a string or a list of strings, not a number"),
+    ("    foreach: [x]\n    do:\n      cmd: echo\n      wdir: 3\n", "t.yaml:6: stage a: wdir must be a folder path, not a number"),
+])
+def test_a_stage_field_dvc_would_refuse_is_an_error_at_its_line(tmp_path, stage, message):
+    (tmp_path / "t.yaml").write_text("stages:\n  a:\n" + stage)
+    with pytest.raises(diags.DiagnosticError) as caught:
+        convert(tmp_path / "t.yaml")
+    (found,) = caught.value.diagnostics
+    assert f"{found.range.relative_to(tmp_path)}: {found.summary}".startswith(message)
+
+
+def test_a_yaml_syntax_error_names_its_line_and_column(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: [echo\n    deps: x\n")
+    with pytest.raises(diags.DiagnosticError) as caught:
+        convert(tmp_path / "dvc.yaml")
+    (found,) = caught.value.diagnostics
+    assert (found.range.line, found.range.column) == (4, 9)
+    assert "while parsing a flow sequence (from line 3): expected ',' or ']'" in found.summary
+
+
+def test_out_naming_a_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo\n")
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(diags.DiagnosticError, match="sub is a folder"):
+        import_dvc(tmp_path / "dvc.yaml", tmp_path / "sub", force=True)
+    assert list((tmp_path / "sub").iterdir()) == []

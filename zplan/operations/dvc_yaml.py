@@ -1,0 +1,106 @@
+"""Reading a dvc.yaml for `zplan import-dvc`: the document, and where each stage and field is written.
+
+A stage's fields are checked as DVC's own schema checks them (``cmd`` a string or a
+list of strings, ``deps`` and the outs lists lists, ``wdir`` a string), so a file DVC
+would refuse is refused here with its line, instead of being half converted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from zplan import diags
+
+LISTS = ("deps", "params", "outs", "metrics", "plots")
+_EXAMPLES = {"deps": "data.csv", "params": "train.lr", "outs": "model.pkl", "metrics": "metrics.json", "plots": "roc.csv"}
+
+
+class Lines:
+    """The line of each stage name and stage field in the file (1-based; 0 when unknown)."""
+
+    def __init__(self, path: Path, root_node: Any) -> None:
+        self.path = path
+        self._lines: dict[tuple[str, ...], int] = {}
+        stages = _value(root_node, "stages")
+        for key, stage in _items(stages):
+            self._lines[(key.value,)] = key.start_mark.line + 1
+            body = _value(stage, "do") or stage  # a foreach stage's fields are under `do`
+            for field, _ in _items(body):
+                self._lines[(key.value, field.value)] = field.start_mark.line + 1
+
+    def at(self, *keys: str) -> diags.Range:
+        line = self._lines.get(tuple(keys)) or self._lines.get(keys[:1], 0)
+        return diags.Range(str(self.path), line)
+
+
+def read(path: Path) -> tuple[dict, Lines]:
+    """The dvc.yaml's document and the lines of its stages; a clear error for a file that is not one."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        document, root_node = yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
+    except IsADirectoryError:
+        raise diags.fail(f"{path} is a folder", "give the path of a dvc.yaml file") from None
+    except OSError as exc:
+        raise diags.fail(f"cannot read {path}: {exc.strerror or exc}", "give the path of a dvc.yaml") from None
+    except UnicodeDecodeError:
+        raise diags.fail(f"{path} is not a text file", "give the path of a dvc.yaml") from None
+    except yaml.YAMLError as exc:
+        raise _yaml_error(path, exc) from None
+    if not isinstance(document, dict):
+        raise diags.fail(f"{path} is not a DVC pipeline", "a dvc.yaml maps `stages:` to stage definitions")
+    return document, Lines(path, root_node)
+
+
+def check_stage(name: str, stage: dict, lines: Lines) -> None:
+    """Refuse the fields DVC itself would refuse, naming the stage, the field and its line."""
+    cmd = stage.get("cmd")
+    if cmd is not None and not (isinstance(cmd, str) or (isinstance(cmd, list) and all(isinstance(c, str) for c in cmd))):
+        raise diags.fail(f"stage {name}: cmd must be a string or a list of strings, not {_kind(cmd)}",
+                         "quote it (`cmd: \"...\"`), as DVC requires", lines.at(name, "cmd"))
+    wdir = stage.get("wdir")
+    if wdir is not None and not isinstance(wdir, str):
+        raise diags.fail(f"stage {name}: wdir must be a folder path, not {_kind(wdir)}", "e.g. `wdir: src`", lines.at(name, "wdir"))
+    for key in LISTS:
+        value = stage.get(key)
+        if value is not None and not isinstance(value, list):
+            raise diags.fail(f"stage {name}: {key} must be a list, not {_kind(value)}",
+                             f"write it as DVC reads it: `{key}: [{_EXAMPLES[key]}]`, or one `- {_EXAMPLES[key]}` line per entry",
+                             lines.at(name, key))
+        bad = next((v for v in value or [] if not isinstance(v, (str, dict))), None)
+        if bad is not None:
+            raise diags.fail(f"stage {name}: {key} entry {bad!r} is not a path", "quote it as a string", lines.at(name, key))
+    for entry in stage.get("params") or []:  # {file: [keys]}, or {file: } for the whole file
+        names = next((v for v in entry.values() if v is not None and not isinstance(v, list)), None) if isinstance(entry, dict) else None
+        if names is not None:
+            raise diags.fail(f"stage {name}: the keys of a params file must be a list, not {_kind(names)}",
+                             "e.g. `- other.yaml: [alpha]`", lines.at(name, "params"))
+
+
+def _yaml_error(path: Path, exc: Exception) -> diags.DiagnosticError:
+    """PyYAML's message on one line, at the line and column it points at."""
+    mark, started = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
+    mark = mark or started
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None) or ""
+    if context and started is not None and started.line != mark.line:  # e.g. the bracket left open
+        context += f" (from line {started.line + 1})"
+    summary = f"{path.name} is not valid YAML: {context + ': ' if context else ''}{problem}"
+    where = diags.Range(str(path), mark.line + 1, mark.column + 1) if mark is not None else diags.Range(str(path))
+    return diags.fail(summary, "fix the file", where)
+
+
+def _items(node: Any) -> list:
+    import yaml
+
+    return node.value if isinstance(node, yaml.MappingNode) else []
+
+
+def _value(node: Any, key: str) -> Any:
+    return next((v for k, v in _items(node) if getattr(k, "value", None) == key), None)
+
+
+def _kind(value: Any) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", dict: "a mapping", list: "a list"}.get(type(value), "empty")
