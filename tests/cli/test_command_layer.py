@@ -103,10 +103,10 @@ def test_a_sensitive_value_is_asked_again_not_called_stale(proj):
     proj.ok("plan", "-var", "token=s3cret", "-out", "plan.zplan")
     assert b"s3cret" not in proj.path("plan.zplan").read_bytes()
     missing = proj.run("apply", "plan.zplan")
-    assert missing.code == 1 and 'sensitive variable "token"' in missing.err, str(missing)
+    assert missing.code == 1 and 'sensitive variable "token" is not given now' in missing.err, str(missing)
     assert "ZPLAN_VAR_token" in missing.err and "stale" not in missing.err
     other = proj.run("apply", "plan.zplan", env=cli_env(ZPLAN_VAR_token="other"))
-    assert other.code == 1 and 'sensitive variable "token"' in other.err, str(other)
+    assert other.code == 1 and 'sensitive variable "token" differs from the one the plan was made with' in other.err, str(other)
     proj.ok("apply", "plan.zplan", env=cli_env(ZPLAN_VAR_token="s3cret"))
 
 

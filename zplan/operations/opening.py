@@ -59,16 +59,16 @@ def open_for_saved_plan(root: Path, saved: dict) -> Project:
         raise
     changed = changed_sensitive(saved, values)
     if changed:
-        raise _resupply(changed)
+        raise _resupply(changed, "differs from the one the plan was made with")
     stack = select.selected_name(config, root / STATE_DIR, saved["plan"]["stack"])
     return Project(root, config, values, stack, ProviderRegistry())
 
 
-def _resupply(names: list[str]) -> diags.DiagnosticError:
+def _resupply(names: list[str], problem: str = "is not given now") -> diags.DiagnosticError:
     listed = ", ".join(f'"{n}"' for n in names)
     env = " and ".join(f"{variables_env(n)}" for n in names)
     return diags.fail(
-        f"the plan was made with a value of sensitive variable {listed} that is not given now",
+        f"the value of sensitive variable {listed} {problem}",
         f"plan files never hold sensitive values: pass the same value again in the environment ({env}=...), "
         "then apply the plan file (-var is refused with a plan file)",
     )
