@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,8 +60,9 @@ def open_for_saved_plan(root: Path, saved: dict) -> Project:
             raise _resupply(missing) from None
         raise
     changed = changed_sensitive(saved, values)
-    if changed:
-        raise _resupply(changed, "differs from the one the plan was made with")
+    if changed:  # (given in the environment, it was given wrong; else it may come from a default or a vars file)
+        given = all(variables_env(n) in os.environ for n in changed)
+        raise _resupply(changed, "differs from the one the plan was made with" if given else "is not given now, or not as planned")
     stack = select.selected_name(config, root / STATE_DIR, saved["plan"]["stack"])
     return Project(root, config, values, stack, ProviderRegistry())
 
