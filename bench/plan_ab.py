@@ -3,7 +3,8 @@
     .venv/bin/python bench/plan_ab.py --before /tmp/base --repeat 9 bench/.work/chain/zplan bench/.work/wide/zplan
 
 ``--before`` is a copy of an older zplan (``git archive REV zplan providers | tar -x -C DIR``;
-compile it with ``python -m compileall``): it is put first on PYTHONPATH. Runs alternate
+compile it with ``python -m compileall``): it is put first on PYTHONPATH. Each version first
+applies its copy, so the state holds its own cache keys (the key's format may differ). Runs alternate
 between the two versions so both see the same machine load, each version on its own copy of
 each project (under bench/.work/plan_ab/: the cache of installed libraries is keyed by the Python
 path, which PYTHONPATH changes, so a shared project would rescan them every run); each figure is a whole
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         cpus: dict[str, list[float]] = {v: [] for v in versions}
         rss: dict[str, float] = {v: 0.0 for v in versions}
         copies = {name: _copy(project, name) for name in versions}
+        for name, path in versions.items():  # each version's own cache keys recorded (their formats may differ)
+            env = dict(os.environ, **({"PYTHONPATH": path} if path else {}))
+            expect(run([sys.executable, "-m", "zplan.cli", "apply", "-auto-approve"], copies[name], env), (0,), f"apply ({name})")
         for _ in range(args.repeat):
             for name, path in versions.items():
                 env = dict(os.environ, **({"PYTHONPATH": path} if path else {}))

@@ -72,13 +72,14 @@ class TypeIds:
 
 def register(store, pb) -> TypeIds:
     """Register (or find) every type. ``can_add_fields`` lets a newer zplan add properties
-    to a store an older one created; an unchanged type just returns its id."""
+    to a store an older one created, ``can_omit_fields`` lets this one write to a store a newer
+    one added properties to (a team's shared store); an unchanged type just returns its id."""
 
     def put(put_fn, proto_cls, name: str, props: dict[str, str]) -> int:
         proto = proto_cls(name=name)
         for key, kind in props.items():
             proto.properties[key] = pb.PropertyType.Value(kind)
-        return put_fn(proto, can_add_fields=True)
+        return put_fn(proto, can_add_fields=True, can_omit_fields=True)
 
     return TypeIds(
         artifact=put(store.put_artifact_type, pb.ArtifactType, ARTIFACT, _ARTIFACT_PROPS),

@@ -71,3 +71,17 @@ def test_applier_names_the_ci_and_its_run_page() -> None:
     assert applier({"CI": "false"}).ci is None and applier({}).ci is None
     assert applier({"BUILDKITE": "true", "BUILDKITE_BUILD_URL": "javascript:alert(1)"}).ci_url is None
     assert applier({}).user  # the OS user
+
+
+def test_a_store_a_newer_zplan_added_properties_to_is_still_written(tmp_path: Path, monkeypatch) -> None:
+    newer_step = {**schema._STEP_PROPS, "a_later_property": "STRING"}
+    monkeypatch.setattr(schema, "_STEP_PROPS", newer_step)
+    newer = MetadataStore.from_url(URL, tmp_path)
+    _record(newer, newer.start_run("p", "local", GIT1, T0), "train", "complete")
+    newer.close()
+    monkeypatch.undo()
+
+    store = MetadataStore.from_url(URL, tmp_path)  # this zplan declares fewer properties than the store has
+    run = store.start_run("p", "local", GIT1, T0 + 10)
+    _record(store, run, "train", "complete")
+    assert [e.address for e in store.run_detail(run).executions] == ["pipeline.p.step.train"]
