@@ -31,13 +31,13 @@ def span(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
 
-def _copy(project: Path, version: str) -> Path:
+def _copy(project: Path, version: str, fresh: bool = False) -> Path:
     """The project for one version alone: the cache of installed libraries is keyed by the Python
     path, which PYTHONPATH changes, so one project shared by both would rescan them on every run."""
     # named by the project's folder and its parent's: the workloads' projects are all called "zplan"
     copy = Path(__file__).resolve().parent / ".work" / "plan_ab" / version.replace(" ", "-") / "-".join(project.resolve().parts[-2:])
     shutil.rmtree(copy, ignore_errors=True)
-    shutil.copytree(project, copy, symlinks=True)
+    shutil.copytree(project, copy, symlinks=True, ignore=shutil.ignore_patterns(".zplan") if fresh else None)
     return copy
 
 
@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("projects", nargs="+", type=Path)
     p.add_argument("--before", type=Path, help="an older zplan source tree (default: this one only)")
     p.add_argument("--repeat", type=int, default=9)
+    p.add_argument("--fresh", action="store_true", help="copy without .zplan: each version applies from scratch "
+                   "(an older zplan may not open what a newer one wrote)")
     args = p.parse_args(argv)
     versions = {"this tree": None, **({"before": str(args.before.resolve())} if args.before else {})}
     print(f"load average before: {load_average()}")
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         walls: dict[str, list[float]] = {v: [] for v in versions}
         cpus: dict[str, list[float]] = {v: [] for v in versions}
         rss: dict[str, float] = {v: 0.0 for v in versions}
-        copies = {name: _copy(project, name) for name in versions}
+        copies = {name: _copy(project, name, args.fresh) for name in versions}
         for name, path in versions.items():  # each version's own cache keys recorded (their formats may differ)
             env = dict(os.environ, **({"PYTHONPATH": path} if path else {}))
             expect(run([sys.executable, "-m", "zplan.cli", "apply", "-auto-approve"], copies[name], env), (0,), f"apply ({name})")

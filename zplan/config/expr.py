@@ -250,10 +250,14 @@ class RefExpr(Expr):
         return value
 
     def _resolved(self, ctx: _Ctx) -> tuple[Any, bool]:
+        marks = ctx.marks  # (``ctx.measure`` inlined: a reference of every step instance comes here)
+        outer, marks.read = marks.read, False
         try:
-            return ctx.measure(lambda: ctx.resolve(self.ref))
+            return ctx.resolve(self.ref), marks.read
         except KeyError:
             raise static_fail(f'unknown reference "{self.ref}"', "check the name", self.ref.range) from None
+        finally:
+            marks.read = outer or marks.read
 
 
 def traverse(node: Expr, value: Any, key: Any, sensitive: bool = False) -> Any:

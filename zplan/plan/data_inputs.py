@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+from typing import Callable
 
 from zplan import diags
 from zplan.config.model import StepConfig
@@ -14,16 +15,17 @@ from zplan.project import STATE_DIR
 
 
 def digest(stat_cache: StatCache, state_dir: str, step: StepConfig, what: str, rel: str, path: str,
-           st: os.stat_result, where: diags.Range) -> str:
+           st: os.stat_result, where: Callable[[], diags.Range]) -> str:
     """The content digest of the file or folder ``path`` (``rel`` as the step names it, ``st``
     its stat), or a plan error at ``where``: zplan's own state folder or a folder holding it,
     anything but a file or folder, a link to nothing or a FIFO inside it (reading a FIFO would
     block the plan for ever). The checks read the stats the hash takes anyway: no call of
-    their own."""
+    their own. ``where`` gives the line to name, worked out only for an error (every plan
+    checks every input)."""
     _refuse_state_folder(state_dir, step, what, rel, path, where)
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         raise diags.fail(f'step "{step.name}": {what} names {rel}, {kind(st.st_mode)} or folder',
-                         "name a regular file or a folder of them", where)
+                         "name a regular file or a folder of them", where())
     try:
         return stat_cache.tree_hash(path, st)
     except NotHashable as exc:
@@ -32,21 +34,21 @@ def digest(stat_cache: StatCache, state_dir: str, step: StepConfig, what: str, r
             f'step "{step.name}": {what} ({rel}) holds {inside}, {exc.what}',
             "a data input may hold only files and folders (links to files are followed): "
             f"remove or replace {inside}, or name the files to read",
-            where,
+            where(),
         ) from None
 
 
-def _refuse_state_folder(state_dir: str, step: StepConfig, what: str, rel: str, path: str, where: diags.Range) -> None:
+def _refuse_state_folder(state_dir: str, step: StepConfig, what: str, rel: str, path: str, where: Callable[[], diags.Range]) -> None:
     """A snapshot of .zplan (or of a folder holding it) would hold the state and the artifact
     store, which every apply changes: the step would never be cached and the store would grow
     by a copy of itself each time. Compared as normalized paths: no file system call."""
     if path == state_dir or path.startswith(state_dir + "/"):
         raise diags.fail(f'step "{step.name}": {what} names {rel}, inside zplan\'s own state folder {STATE_DIR}',
-                         "zplan writes there on every apply: name a data file or folder of the project", where)
+                         "zplan writes there on every apply: name a data file or folder of the project", where())
     if state_dir.startswith(path.rstrip("/") + "/"):
         raise diags.fail(
             f'step "{step.name}": {what} names {rel or chr(34) * 2}, a folder holding zplan\'s own state folder {STATE_DIR}',
             "its snapshot would copy the state and artifact store, which change on every apply: "
             'name a data file or folder, e.g. "data"',
-            where,
+            where(),
         )

@@ -122,4 +122,4 @@ def _dep(planner, step: StepConfig, rel: str) -> m.DataInput:
         st = os.stat(path)
     except OSError:  # as os.path.exists: missing, or not reachable
         raise diags.fail(f'step "{step.name}": dep {rel} does not exist', "deps are files or folders of the project (relative to its folder)", step.range) from None
-    return m.DataInput(rel, planner.data_digest(step, "dep", rel, path, st, step.range))
+    return m.DataInput(rel, planner.data_digest(step, "dep", rel, path, st, lambda: step.range))

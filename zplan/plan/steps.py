@@ -337,11 +337,11 @@ class StepPlanner:
                 "inputs given as strings are paths relative to the project folder",
                 step.inputs.range,
             )
-        digest = self.data_digest(step, f'input "{name}"', rel, path, st, step.inputs.range)
+        digest = self.data_digest(step, f'input "{name}"', rel, path, st, lambda: step.inputs.range)
         file_name = os.path.basename(os.path.normpath(rel)) if stat.S_ISREG(st.st_mode) else None
         return m.DataInput(rel, digest, file_name=file_name)
 
-    def data_digest(self, step: StepConfig, what: str, rel: str, path: str, st: os.stat_result, where) -> str:
+    def data_digest(self, step: StepConfig, what: str, rel: str, path: str, st: os.stat_result, where: Callable) -> str:
         """The content digest of a data input, or a plan error at ``where`` (``zplan.plan.data_inputs``)."""
         return data_inputs.digest(self.stat_cache, self._state_dir, step, what, rel, path, st, where)
 
