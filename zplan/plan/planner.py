@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 from zplan import diags
 from zplan.addrs import is_resource, is_step, matches, matches_any, parse_selector
 from zplan.config.expand import called_from
+from zplan.config.value_checks import check_values
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.config.scope import StepOutputRef, map_step_refs
 from zplan.graph.build import build, pipeline_of, subgraph_for
@@ -111,6 +112,8 @@ class Planner:
             self._start_steps(scope, resource_plans)
         stack, key = self.stack_settings, self._key
         outputs = {} if request.destroy else self._outputs(tuple(steps), scope)
+        if not request.destroy:  # what nothing reads is checked too, with the values planned
+            check_values(project.config, scope)
         self._for_apply = ApplyInputs(graph, stack, self.step_planner if not request.destroy else None, self.stat_cache)
         return m.Plan(
             stack=project.stack_name,
