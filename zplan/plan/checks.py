@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from zplan import diags
 from zplan.config.model import Config, ResourceConfig
+from zplan.config.values import article
 from zplan.plan.resources import schema_for
 
 if TYPE_CHECKING:
@@ -77,6 +78,27 @@ def check_attributes(resource: ResourceConfig, schema: ResourceSchema, found: di
         if attr.required and name not in resource.attributes:
             found.error(f'resource "{resource.type}" "{resource.name}" is missing required attribute "{name}"', attr.description, resource.range)
     _check_ignore_changes(resource, settable, found)
+
+
+def check_types(resource: ResourceConfig, schema: ResourceSchema, values: dict, hidden: set[str]) -> None:
+    """Each value fits the type its attribute declares, converted as Terraform would (``"3"`` is a
+    number, ``3`` a string); values known only after apply pass. ``hidden``: attributes computed
+    from a sensitive value, whose value the message leaves out."""
+    from zplan.config.convert import ConversionError, convert
+    from zplan.config.types import KEYWORDS
+
+    found = diags.Collector()
+    for name, value in values.items():
+        attr = schema.attributes.get(name)
+        if attr is None or attr.type == "any":
+            continue
+        try:
+            convert(value, KEYWORDS[attr.type], name)
+        except ConversionError as exc:
+            got = f", got {exc.got}" if exc.got and not (attr.sensitive or name in hidden) else ""
+            where = resource.attribute_ranges.get(name, resource.range)
+            found.error(f"{exc.path}: {exc.message}{got}", f'{resource.type} takes {article(attr.type)} as "{name}"', where)
+    found.raise_if_errors()
 
 
 def _check_ignore_changes(resource: ResourceConfig, settable: dict, found: diags.Collector) -> None:

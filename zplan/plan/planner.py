@@ -24,7 +24,7 @@ from zplan.graph.dag import Dag
 from zplan.hashing import StatCache
 from zplan.plan import model as m
 from zplan.plan import resources as rplan
-from zplan.plan.checks import check_resources
+from zplan.plan.checks import check_resources, check_types
 from zplan.plan.code_hash import CodeIndex
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.steps import StepPlanner
@@ -180,9 +180,11 @@ class Planner:
         schema = rplan.schema_for(self.project.registry, resource)
         self._check_step_outputs(resource)
         desired = rplan.desired_inputs(resource, schema, scope, self._step_output)
+        from_secret = [n for n, e in resource.attributes.items() if scope.was_sensitive(e)]
+        check_types(resource, schema, desired, set(from_secret))
         pending = rplan.steps_pending(resource, scope, self._step_reruns)
         plan = rplan.plan_resource(resource, schema, desired, recorded.get(addr), resource_ancestors(graph, addr), pending)
-        plan = rplan.with_sensitive(plan, [n for n, e in resource.attributes.items() if scope.was_sensitive(e)])
+        plan = rplan.with_sensitive(plan, from_secret)
         return rplan.replace_requested(plan, schema) if matches_any(addr, request.replace) else plan
 
     def _step_reruns(self, address: str) -> bool:
