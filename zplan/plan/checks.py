@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from zplan import diags
-from zplan.config.model import Config, ResourceConfig
+from zplan.config.model import Config, ModuleInstance, ResourceConfig
 from zplan.config.values import article
 from zplan.plan.resources import schema_for
 
@@ -41,16 +41,63 @@ def check_resources(config: Config, registry: ProviderRegistry) -> None:
     found.raise_if_errors()
 
 
-def _called_from(resource: ResourceConfig, found: list[diags.Diagnostic]) -> list[diags.Diagnostic]:
+def check_resource_reads(config: Config, registry: ProviderRegistry) -> None:
+    """Every ``resource.TYPE.NAME.ATTR`` names an attribute the type has (an input or a computed
+    one), as Terraform's "Unsupported attribute": otherwise it would read as known after apply,
+    forever. Read by name in what each module folder declares, once, not per instance."""
+    found = diags.Collector()
+    instances = list(config.module_instances.values()) or [ModuleInstance("", config)]
+    for inst in {id(inst.config): inst for inst in instances}.values():
+        mine = diags.Collector()
+        for expr in _expressions(inst.config):
+            for ref in expr.references():
+                _check_read(ref, inst.config, registry, mine)
+        found.extend(_in_module(inst, mine.items))
+    found.raise_if_errors()
+
+
+def _expressions(config: Config) -> list:
+    """What may read a resource attribute in one module folder's declarations."""
+    out = [local.expr for local in config.locals.values()] + [o.expr for o in config.outputs.values()]
+    for resource in config.resources.values():
+        out += resource.attributes.values()
+    for block in [*config.stacks.values(), *config.providers.values()]:
+        out += block.settings.values()
+    for call in config.modules.values():
+        out += call.inputs.values()
+    for step in (s for pipeline in config.pipelines.values() for s in pipeline.steps.values()):
+        out += [e for e in (step.inputs, step.params, step.script.command if step.script else None) if e is not None]
+    return out
+
+
+def _check_read(ref, config: Config, registry: ProviderRegistry, found: diags.Collector) -> None:
+    parts = ref.parts
+    if parts[0] != "resource" or len(parts) < 4:
+        return
+    resource = config.resources.get(f"resource.{parts[1]}.{parts[2]}")
+    at = 3 if resource is None or resource.repeat is None else 4  # resource.T.N[KEY].ATTR
+    schema = registry.schema(str(parts[1])) if resource is not None and len(parts) > at else None
+    if schema is None or not isinstance(parts[at], str) or parts[at] in schema.attributes:
+        return
+    close = _closest(parts[at], list(schema.attributes), n=1)
+    hint = f'did you mean "{close[0]}"? ' if close else ""
+    found.error(f'unsupported attribute: resource.{parts[1]}.{parts[2]} has no attribute "{parts[at]}"',
+                f"{hint}{parts[1]} has: {', '.join(sorted(schema.attributes))}", ref.range)
+
+
+def _in_module(inst: ModuleInstance | None, found: list[diags.Diagnostic]) -> list[diags.Diagnostic]:
     """Inside a module, a problem also names the module block that called it."""
-    module = resource.where.module if resource.where is not None else None
-    if module is None or module.call is None or not found:
+    if inst is None or inst.call is None or not found:
         return found
-    root = module
+    root = inst
     while root.parent is not None:
         root = root.parent
-    note = f'(in module "{module.call.name}" called at {module.call.range.relative_to(root.config.project_dir)})'
+    note = f'(in module "{inst.call.name}" called at {inst.call.range.relative_to(root.config.project_dir)})'
     return [diags.Diagnostic(d.severity, d.summary, f"{d.detail}\n  {note}" if d.detail else note, d.range) for d in found]
+
+
+def _called_from(resource: ResourceConfig, found: list[diags.Diagnostic]) -> list[diags.Diagnostic]:
+    return _in_module(resource.where.module if resource.where is not None else None, found)
 
 
 def check_attributes(resource: ResourceConfig, schema: ResourceSchema, found: diags.Collector) -> None:
