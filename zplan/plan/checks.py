@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from zplan import diags
+from zplan.config.convert import ConversionError, convert
 from zplan.config.model import Config, ModuleInstance, ResourceConfig
+from zplan.config.types import KEYWORDS
 from zplan.config.values import article
 from zplan.plan.resources import schema_for
 
@@ -127,25 +129,27 @@ def check_attributes(resource: ResourceConfig, schema: ResourceSchema, found: di
     _check_ignore_changes(resource, settable, found)
 
 
+# Values that fit a type as they are: most of them, checked without converting.
+_FITS = {"string": (str,), "number": (int, float), "bool": (bool,), "list": (list,), "map": (dict,)}
+
+
 def check_types(resource: ResourceConfig, schema: ResourceSchema, values: dict, hidden: set[str]) -> None:
     """Each value fits the type its attribute declares, converted as Terraform would (``"3"`` is a
     number, ``3`` a string); values known only after apply pass. ``hidden``: attributes computed
     from a sensitive value, whose value the message leaves out."""
-    from zplan.config.convert import ConversionError, convert
-    from zplan.config.types import KEYWORDS
-
-    found = diags.Collector()
+    found = []
     for name, value in values.items():
         attr = schema.attributes.get(name)
-        if attr is None or attr.type == "any":
+        if attr is None or attr.type == "any" or type(value) in _FITS[attr.type]:
             continue
         try:
             convert(value, KEYWORDS[attr.type], name)
         except ConversionError as exc:
             got = f", got {exc.got}" if exc.got and not (attr.sensitive or name in hidden) else ""
             where = resource.attribute_ranges.get(name, resource.range)
-            found.error(f"{exc.path}: {exc.message}{got}", f'{resource.type} takes {article(attr.type)} as "{name}"', where)
-    found.raise_if_errors()
+            found.append(diags.error(f"{exc.path}: {exc.message}{got}", f'{resource.type} takes {article(attr.type)} as "{name}"', where))
+    if found:
+        raise diags.DiagnosticError(found)
 
 
 def _check_ignore_changes(resource: ResourceConfig, settable: dict, found: diags.Collector) -> None:
