@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "zplan.providers"
 
 
-# Attribute value types a schema may declare (checked by the core before any call).
+# Attribute value types a schema may declare: plan checks each configured value against its
+# attribute's type, converting as Terraform does ("3" is a number), before any provider call.
 TYPES = ("string", "number", "bool", "list", "map", "any")
 
 
@@ -37,7 +38,7 @@ TYPES = ("string", "number", "bool", "list", "map", "any")
 class Attribute:
     """One attribute of a resource type."""
 
-    type: str = "string"
+    type: str = "any"  # one of TYPES; an attribute that declares none takes any value
     required: bool = False
     optional: bool = False  # may be set by the user; with computed, the provider fills it when unset
     computed: bool = False  # set by the provider; "(known after apply)" until then

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from zplan import diags
 from zplan.config.expr import IDENTIFIER
 from zplan.config.types import AnyType, Collection, ObjectType, Primitive, TupleType, Type
 from zplan.config.values import UNKNOWN, SetValue, article, equal, is_number, is_symbolic, to_text, type_name
@@ -44,6 +45,16 @@ def convert(value: Any, type_: Type, path: str) -> Any:
     if isinstance(type_, ObjectType):
         return _object(value, type_, path)
     raise TypeError(f"unknown type {type_!r}")
+
+
+def module_input(var: Any, value: Any, module: str, where: Any) -> Any:
+    """A module input converted to its variable's type, as Terraform does (``"3"`` to a number,
+    an object's optional attributes filled in); a value that does not fit is an error at ``where``."""
+    try:
+        return convert(value, var.type, f"{module}.var.{var.name}")
+    except ConversionError as exc:
+        problem = f"{exc.path}: {exc.message}" if var.sensitive else str(exc)
+        raise diags.fail(f'invalid value for module input "{var.name}": {problem}', f'the module\'s variable "{var.name}" has type {var.type}', where) from None
 
 
 def _string(value: Any, path: str) -> str:

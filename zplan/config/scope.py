@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping
 
 from zplan import diags
 from zplan.addrs import instance_key
+from zplan.config.convert import module_input
 from zplan.config.expr import Expr, Marks, Ref, static_fail
 from zplan.config.values import UNKNOWN
 from zplan.config.model import Config, ModuleInstance, Where
@@ -111,6 +112,7 @@ class Scope:
         self.stack = stack
         self._locals: dict[str, Any] = {}
         self._evaluating: list[str] = []
+        self._failed: dict[str, diags.DiagnosticError] = {}  # local values whose evaluation failed
         self._marks = Marks()  # read: the evaluation under way has read a sensitive value
         self._sensitive_locals: set[str] = set()
         self._marked: set[int] = set()  # ids of expressions whose last evaluation was sensitive
@@ -161,6 +163,12 @@ class Scope:
             value = value[part]
         origin = getattr(value, "params_origin", None)
         return f"{origin[0]}:{origin[1]}{ref.parts[-1]}" if origin and ref.parts[-1] in value else None
+
+    def declared(self, kind: str, name: str, where: Where) -> Any:
+        """``local.NAME`` or ``var.NAME`` at ``where``, or (kind "output") the output NAME of its
+        module instance: computed once, as any reference to it would (``value_checks`` asks)."""
+        ref = Ref(("module", name) if kind == "output" else (kind, name), None)
+        return self._child_output(where.module.path, name, ref) if kind == "output" else self._resolve(ref, None, where)
 
     def was_sensitive(self, expr: Expr) -> bool:
         """Whether the last evaluation of ``expr`` by this scope read a sensitive value."""
@@ -222,7 +230,10 @@ class Scope:
         return value
 
     def _guarded(self, name: str, where, compute: Callable[[], tuple[Any, bool]]) -> tuple[Any, bool]:
-        """Evaluate a named value once at a time: a name met again while it is computed is a cycle."""
+        """Evaluate a named value once at a time: a name met again while it is computed is a cycle.
+        A name that failed fails again with the same error, so a cycle is reported once."""
+        if name in self._failed:
+            raise self._failed[name]
         if name in self._evaluating:
             cycle = " -> ".join(self._evaluating[self._evaluating.index(name):] + [name])
             raise diags.fail(f"local values refer to each other in a cycle: {cycle}", "break the cycle", where)
@@ -232,6 +243,9 @@ class Scope:
         self._evaluating.append(name)
         try:
             return compute()
+        except diags.DiagnosticError as exc:
+            self._failed[name] = exc
+            raise
         finally:
             self._evaluating.pop()
 
@@ -244,7 +258,7 @@ class Scope:
         call = module.call
         if name not in call.inputs:
             self._marks.read |= var.sensitive
-            return self._module_value(module, "var", name, lambda: (_typed_input(var, var.default, module, var.range), False))[0]
+            return self._module_value(module, "var", name, lambda: (module_input(var, var.default, module.path, var.range), False))[0]
         at = Where(module.parent, module.each)
         expr = call.inputs[name]
         value, sensitive = self._module_value(module, "var", name, lambda: self._module_input(var, expr, module, at))
@@ -253,7 +267,9 @@ class Scope:
 
     def _module_input(self, var, expr: Expr, module: ModuleInstance, at: Where) -> tuple[Any, bool]:
         value, sensitive = self.eval_marked(expr, ANY_PIPELINE, at)
-        return _typed_input(var, value, module, expr.range), sensitive
+        if isinstance(value, (Lazy, InstanceMap)):  # references to instances stay as they are
+            return value, sensitive
+        return module_input(var, value, module.path, expr.range), sensitive
 
     def _module_local(self, ref: Ref, module: ModuleInstance) -> Any:
         name = _name(ref, "local", "local.prefix")
@@ -430,17 +446,3 @@ def _index(value: Any, parts: tuple, ref: Ref) -> Any:
 
 def _dotted(parts: tuple) -> str:
     return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in parts).replace(".[", "[")
-
-
-def _typed_input(var, value: Any, module: ModuleInstance, where) -> Any:
-    """A module input converted to its variable's type, as Terraform does (``"3"`` to a number,
-    an object's optional attributes filled in). References to instances stay as they are."""
-    from zplan.config.convert import ConversionError, convert
-
-    if isinstance(value, (Lazy, InstanceMap)):
-        return value
-    try:
-        return convert(value, var.type, f"{module.path}.var.{var.name}")
-    except ConversionError as exc:
-        problem = f"{exc.path}: {exc.message}" if var.sensitive else str(exc)
-        raise diags.fail(f'invalid value for module input "{var.name}": {problem}', f'the module\'s variable "{var.name}" has type {var.type}', where) from None

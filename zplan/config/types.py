@@ -84,18 +84,19 @@ class ObjectType(Type):
 
 
 STRING, NUMBER, BOOL, ANY = Primitive("string"), Primitive("number"), Primitive("bool"), AnyType()
-_KEYWORDS: dict[str, Type] = {"string": STRING, "number": NUMBER, "bool": BOOL, "any": ANY,
-                              "list": Collection("list", ANY), "map": Collection("map", ANY)}
+# the bare names; also the attribute types a provider schema declares (zplan.provider.TYPES)
+KEYWORDS: dict[str, Type] = {"string": STRING, "number": NUMBER, "bool": BOOL, "any": ANY,
+                             "list": Collection("list", ANY), "map": Collection("map", ANY)}
 USAGE = "string, number, bool, any, list(T), set(T), map(T), tuple([T, ...]) or object({ name = T, other = optional(T, default) })"
 
 
 def parse_type(expr: Expr) -> Type:
     """The type constraint ``expr`` spells; a mistake is a diagnostic at its line."""
-    if isinstance(expr, RefExpr) and len(expr.ref.parts) == 1 and expr.ref.parts[0] in _KEYWORDS:
-        return _KEYWORDS[str(expr.ref.parts[0])]
+    if isinstance(expr, RefExpr) and len(expr.ref.parts) == 1 and expr.ref.parts[0] in KEYWORDS:
+        return KEYWORDS[str(expr.ref.parts[0])]
     if isinstance(expr, Literal) and isinstance(expr.value, str):
         # the quoted form of Terraform 0.11 (type = "string"), refused as Terraform refuses it now
-        if expr.value in _KEYWORDS:
+        if expr.value in KEYWORDS:
             raise _bad(expr, f"{expr.source()} is in quotes", f"remove the quotes: {expr.value}")
         raise _bad(expr, f"{expr.source()} is not a type", f"a type is written without quotes, as {USAGE}")
     if isinstance(expr, Call) and not expr.expand_last:

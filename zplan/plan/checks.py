@@ -10,7 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from zplan import diags
-from zplan.config.model import Config, ResourceConfig
+from zplan.config.convert import ConversionError, convert
+from zplan.config.model import Config, ModuleInstance, ResourceConfig
+from zplan.config.types import KEYWORDS
+from zplan.config.values import article
 from zplan.plan.resources import schema_for
 
 if TYPE_CHECKING:
@@ -40,16 +43,63 @@ def check_resources(config: Config, registry: ProviderRegistry) -> None:
     found.raise_if_errors()
 
 
-def _called_from(resource: ResourceConfig, found: list[diags.Diagnostic]) -> list[diags.Diagnostic]:
+def check_resource_reads(config: Config, registry: ProviderRegistry) -> None:
+    """Every ``resource.TYPE.NAME.ATTR`` names an attribute the type has (an input or a computed
+    one), as Terraform's "Unsupported attribute": otherwise it would read as known after apply,
+    forever. Read by name in what each module folder declares, once, not per instance."""
+    found = diags.Collector()
+    instances = list(config.module_instances.values()) or [ModuleInstance("", config)]
+    for inst in {id(inst.config): inst for inst in instances}.values():
+        mine = diags.Collector()
+        for expr in _expressions(inst.config):
+            for ref in expr.references():
+                _check_read(ref, inst.config, registry, mine)
+        found.extend(_in_module(inst, mine.items))
+    found.raise_if_errors()
+
+
+def _expressions(config: Config) -> list:
+    """What may read a resource attribute in one module folder's declarations."""
+    out = [local.expr for local in config.locals.values()] + [o.expr for o in config.outputs.values()]
+    for resource in config.resources.values():
+        out += resource.attributes.values()
+    for block in [*config.stacks.values(), *config.providers.values()]:
+        out += block.settings.values()
+    for call in config.modules.values():
+        out += call.inputs.values()
+    for step in (s for pipeline in config.pipelines.values() for s in pipeline.steps.values()):
+        out += [e for e in (step.inputs, step.params, step.script.command if step.script else None) if e is not None]
+    return out
+
+
+def _check_read(ref, config: Config, registry: ProviderRegistry, found: diags.Collector) -> None:
+    parts = ref.parts
+    if parts[0] != "resource" or len(parts) < 4:
+        return
+    resource = config.resources.get(f"resource.{parts[1]}.{parts[2]}")
+    at = 3 if resource is None or resource.repeat is None else 4  # resource.T.N[KEY].ATTR
+    schema = registry.schema(str(parts[1])) if resource is not None and len(parts) > at else None
+    if schema is None or not isinstance(parts[at], str) or parts[at] in schema.attributes:
+        return
+    close = _closest(parts[at], list(schema.attributes), n=1)
+    hint = f'did you mean "{close[0]}"? ' if close else ""
+    found.error(f'unsupported attribute: resource.{parts[1]}.{parts[2]} has no attribute "{parts[at]}"',
+                f"{hint}{parts[1]} has: {', '.join(sorted(schema.attributes))}", ref.range)
+
+
+def _in_module(inst: ModuleInstance | None, found: list[diags.Diagnostic]) -> list[diags.Diagnostic]:
     """Inside a module, a problem also names the module block that called it."""
-    module = resource.where.module if resource.where is not None else None
-    if module is None or module.call is None or not found:
+    if inst is None or inst.call is None or not found:
         return found
-    root = module
+    root = inst
     while root.parent is not None:
         root = root.parent
-    note = f'(in module "{module.call.name}" called at {module.call.range.relative_to(root.config.project_dir)})'
+    note = f'(in module "{inst.call.name}" called at {inst.call.range.relative_to(root.config.project_dir)})'
     return [diags.Diagnostic(d.severity, d.summary, f"{d.detail}\n  {note}" if d.detail else note, d.range) for d in found]
+
+
+def _called_from(resource: ResourceConfig, found: list[diags.Diagnostic]) -> list[diags.Diagnostic]:
+    return _in_module(resource.where.module if resource.where is not None else None, found)
 
 
 def check_attributes(resource: ResourceConfig, schema: ResourceSchema, found: diags.Collector) -> None:
@@ -77,6 +127,29 @@ def check_attributes(resource: ResourceConfig, schema: ResourceSchema, found: di
         if attr.required and name not in resource.attributes:
             found.error(f'resource "{resource.type}" "{resource.name}" is missing required attribute "{name}"', attr.description, resource.range)
     _check_ignore_changes(resource, settable, found)
+
+
+# Values that fit a type as they are: most of them, checked without converting.
+_FITS = {"string": (str,), "number": (int, float), "bool": (bool,), "list": (list,), "map": (dict,)}
+
+
+def check_types(resource: ResourceConfig, schema: ResourceSchema, values: dict, hidden: set[str]) -> None:
+    """Each value fits the type its attribute declares, converted as Terraform would (``"3"`` is a
+    number, ``3`` a string); values known only after apply pass. ``hidden``: attributes computed
+    from a sensitive value, whose value the message leaves out."""
+    found = []
+    for name, value in values.items():
+        attr = schema.attributes.get(name)
+        if attr is None or attr.type == "any" or type(value) in _FITS[attr.type]:
+            continue
+        try:
+            convert(value, KEYWORDS[attr.type], name)
+        except ConversionError as exc:
+            got = f", got {exc.got}" if exc.got and not (attr.sensitive or name in hidden) else ""
+            where = resource.attribute_ranges.get(name, resource.range)
+            found.append(diags.error(f"{exc.path}: {exc.message}{got}", f'{resource.type} takes {article(attr.type)} as "{name}"', where))
+    if found:
+        raise diags.DiagnosticError(found)
 
 
 def _check_ignore_changes(resource: ResourceConfig, settable: dict, found: diags.Collector) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 from zplan import diags
 from zplan.addrs import is_resource, is_step, matches, matches_any, parse_selector
 from zplan.config.expand import called_from
+from zplan.config.value_checks import check_values
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.config.scope import StepOutputRef, map_step_refs
 from zplan.graph.build import build, pipeline_of, subgraph_for
@@ -23,7 +24,7 @@ from zplan.graph.dag import Dag
 from zplan.hashing import StatCache
 from zplan.plan import model as m
 from zplan.plan import resources as rplan
-from zplan.plan.checks import check_resources
+from zplan.plan.checks import check_resource_reads, check_resources, check_types
 from zplan.plan.code_hash import CodeIndex
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.steps import StepPlanner
@@ -84,6 +85,7 @@ class Planner:
         project = self.project
         if project.config.resources:  # unknown attributes fail here, not halfway through apply
             check_resources(project.config, project.registry)
+            check_resource_reads(project.config, project.registry)
         graph = build(project.config, project.stack_name)
         _check_addresses(graph, request, self.state)
         nodes = subgraph_for(graph, request.targets, request.excludes)
@@ -114,6 +116,8 @@ class Planner:
             self._start_steps(scope, resource_plans)
         stack, key = self.stack_settings, self._key
         outputs = {} if request.destroy else self._outputs(tuple(steps), scope)
+        if not request.destroy:  # what nothing reads is checked too, with the values planned
+            check_values(project.config, scope)
         self._for_apply = ApplyInputs(graph, stack, self.step_planner if not request.destroy else None, self.stat_cache)
         return m.Plan(
             stack=project.stack_name,
@@ -180,9 +184,11 @@ class Planner:
         schema = rplan.schema_for(self.project.registry, resource)
         self._check_step_outputs(resource)
         desired = rplan.desired_inputs(resource, schema, scope, self._step_output)
+        from_secret = [n for n, e in resource.attributes.items() if scope.was_sensitive(e)]
+        check_types(resource, schema, desired, set(from_secret))
         pending = rplan.steps_pending(resource, scope, self._step_reruns)
         plan = rplan.plan_resource(resource, schema, desired, recorded.get(addr), resource_ancestors(graph, addr), pending)
-        plan = rplan.with_sensitive(plan, [n for n, e in resource.attributes.items() if scope.was_sensitive(e)])
+        plan = rplan.with_sensitive(plan, from_secret)
         return rplan.replace_requested(plan, schema) if matches_any(addr, request.replace) else plan
 
     def _step_reruns(self, address: str) -> bool:
