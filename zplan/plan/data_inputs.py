@@ -22,7 +22,8 @@ def digest(stat_cache: StatCache, state_dir: str, step: StepConfig, what: str, r
     block the plan for ever). The checks read the stats the hash takes anyway: no call of
     their own. ``where`` gives the line to name, worked out only for an error (every plan
     checks every input)."""
-    _refuse_state_folder(state_dir, step, what, rel, path, where)
+    if path.startswith(state_dir) or state_dir.startswith(path):  # (one of them inside the other: look closer)
+        _refuse_state_folder(state_dir, step, what, rel, path, where)
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         raise diags.fail(f'step "{step.name}": {what} names {rel}, {kind(st.st_mode)} or folder',
                          "name a regular file or a folder of them", where())

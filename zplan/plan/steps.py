@@ -338,7 +338,7 @@ class StepPlanner:
                 step.inputs.range,
             )
         digest = self.data_digest(step, f'input "{name}"', rel, path, st, lambda: step.inputs.range)
-        file_name = os.path.basename(os.path.normpath(rel)) if stat.S_ISREG(st.st_mode) else None
+        file_name = rel.rpartition("/")[2] if stat.S_ISREG(st.st_mode) else None  # (a file's path ends in its name)
         return m.DataInput(rel, digest, file_name=file_name)
 
     def data_digest(self, step: StepConfig, what: str, rel: str, path: str, st: os.stat_result, where: Callable) -> str:
