@@ -23,17 +23,30 @@ _SOURCE_SUFFIXES = (".py", ".pyc")  # compiled extension modules cannot be loade
 
 @contextlib.contextmanager
 def step_interpreter_state(project_dir: str) -> Iterator[None]:
-    env, path, modules = dict(os.environ), list(sys.path), set(sys.modules)
+    env, path, modules = _environment(), list(sys.path), set(sys.modules)
     try:
         yield
     finally:
-        if os.environ != env:
-            os.environ.clear()
-            os.environ.update(env)
+        if _environment() != env:
+            _restore_environment(env)
         sys.path[:] = path
         for name in set(sys.modules) - modules:
             if _project_module(sys.modules.get(name), project_dir):
                 del sys.modules[name]
+
+
+def _environment() -> dict:
+    """The environment as ``os.environ`` keeps it (encoded): copied and compared as a plain dict,
+    ~2 us, where comparing ``os.environ`` itself decodes every entry (~50 us a step)."""
+    data = getattr(os.environ, "_data", None)
+    return dict(data) if isinstance(data, dict) else dict(os.environ)
+
+
+def _restore_environment(saved: dict) -> None:
+    data = getattr(os.environ, "_data", None)
+    decode = (lambda k, v: (os.environ.decodekey(k), os.environ.decodevalue(v))) if isinstance(data, dict) else (lambda k, v: (k, v))
+    os.environ.clear()
+    os.environ.update(decode(k, v) for k, v in saved.items())
 
 
 def _project_module(module, project_dir: str) -> bool:
