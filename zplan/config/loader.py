@@ -188,14 +188,7 @@ def _new_name(block: hcl.Block, found: diags.Collector, kind: str, table: dict, 
     return name
 
 
-def _static(attr: hcl.Attribute | None, found: diags.Collector, default=None):
-    if attr is None:
-        return default
-    try:
-        return attr.expr.static_value()
-    except diags.DiagnosticError as exc:
-        found.extend(exc.diagnostics)
-        return default
+_static = variable_checks.constant  # an attribute's constant value, its error collected
 
 
 def _variable(config: Config, block: hcl.Block, found: diags.Collector) -> None:

@@ -37,7 +37,7 @@ def check_name(name: str, block: hcl.Block, found: diags.Collector) -> None:
 
 
 def read_description(attr: hcl.Attribute | None, found: diags.Collector) -> str:
-    value = _constant(attr, found, "")
+    value = constant(attr, found, "")
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -47,7 +47,7 @@ def read_description(attr: hcl.Attribute | None, found: diags.Collector) -> str:
 
 
 def read_sensitive(attr: hcl.Attribute | None, found: diags.Collector) -> bool:
-    value = _constant(attr, found, False)
+    value = constant(attr, found, False)
     if value is None:
         return False
     if not isinstance(value, bool):  # "false" would be text, and true as a condition: refuse it
@@ -56,7 +56,9 @@ def read_sensitive(attr: hcl.Attribute | None, found: diags.Collector) -> bool:
     return value
 
 
-def _constant(attr: hcl.Attribute | None, found: diags.Collector, default: Any) -> Any:
+def constant(attr: hcl.Attribute | None, found: diags.Collector, default: Any = None) -> Any:
+    """The attribute's constant value (``default`` when absent, or when it is not a constant:
+    its error is collected in ``found``)."""
     if attr is None:
         return default
     try:

@@ -110,13 +110,8 @@ def check_attributes(resource: ResourceConfig, schema: ResourceSchema, found: di
         if name in NOT_YET_SUPPORTED and name not in schema.attributes:
             found.error(f'"{name}" is not supported yet (resource "{resource.type}" "{resource.name}")', NOT_YET_SUPPORTED[name], where)
         elif name not in schema.attributes:
-            close = _closest(name, list(settable), n=1)
-            hint = f'did you mean "{close[0]}"? ' if close else ""
-            found.error(
-                f'unsupported attribute "{name}" in resource "{resource.type}" "{resource.name}"',
-                f"{hint}{resource.type} takes: {', '.join(sorted(settable))}",
-                where,
-            )
+            _not_taken(found, f'unsupported attribute "{name}" in resource "{resource.type}" "{resource.name}"', name,
+                       resource.type, settable, where)
         elif name not in settable:
             found.error(
                 f'attribute "{name}" of {resource.type} is computed and cannot be set',
@@ -158,16 +153,18 @@ def _check_ignore_changes(resource: ResourceConfig, settable: dict, found: diags
     for name in resource.lifecycle.ignore_changes:
         root = name.split(".")[0].split("[")[0]  # tags.team or tags["team"]: a part of tags
         if root not in settable:
-            close = _closest(root, list(settable), n=1)
-            hint = f'did you mean "{close[0]}"? ' if close else ""
-            found.error(
-                f'lifecycle: ignore_changes names "{name}", which resource "{resource.type}" "{resource.name}" does not have',
-                f"{hint}{resource.type} takes: {', '.join(sorted(settable))}",
-                where,
-            )
+            _not_taken(found, f'lifecycle: ignore_changes names "{name}", which resource "{resource.type}" "{resource.name}" does not have',
+                       root, resource.type, settable, where)
 
 
 def _closest(name: str, known: list[str], n: int = 1) -> list[str]:
     import difflib  # only on an error: the no-change plan does not pay for it
 
     return difflib.get_close_matches(name, known, n=n)
+
+
+def _not_taken(found, summary: str, name: str, type_name: str, settable, where) -> None:
+    """An attribute name the resource type does not take: the closest one it does, and all of them."""
+    close = _closest(name, list(settable), n=1)
+    hint = f'did you mean "{close[0]}"? ' if close else ""
+    found.error(summary, f"{hint}{type_name} takes: {', '.join(sorted(settable))}", where)
