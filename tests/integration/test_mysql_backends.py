@@ -85,7 +85,7 @@ def test_state_round_trip(mariadb_server: MariaDBServer, mysql_url: str) -> None
     assert backend.read() is None and backend.current_lock() is None
     assert _database(mysql_url) not in _databases(mariadb_server)
 
-    doc = {**empty(), "serial": 1, "resources": {"a": {"name": "bucket-é", "size": 3}}}
+    doc = {**empty(), "serial": 1, "resources": {"resource.gcs_bucket.a": {"type": "gcs_bucket", "attributes": {"name": "bucket-é", "size": 3}}}}
     backend.write(doc)
     assert MySQLBackend(mysql_url).read() == doc
     backend.write({**doc, "serial": 2})
