@@ -31,7 +31,7 @@ def step_interpreter_state(project_dir: str) -> Iterator[None]:
             _restore_environment(env)
         sys.path[:] = path
         for name in set(sys.modules) - modules:
-            if _project_module(sys.modules.get(name), project_dir):
+            if _project_module(name, sys.modules.get(name), project_dir):
                 del sys.modules[name]
 
 
@@ -49,10 +49,16 @@ def _restore_environment(saved: dict) -> None:
     os.environ.update(decode(k, v) for k, v in saved.items())
 
 
-def _project_module(module, project_dir: str) -> bool:
-    """A module imported from a source file of the project (not from a library folder in it)."""
+def _project_module(name: str, module, project_dir: str) -> bool:
+    """A module imported by its name from a source file of the project (``steps.train`` from
+    steps/train.py; not from a library folder in it). A library that loads a project file
+    under a name of its own (TFX's ``user_module_0``) keeps its own account of it: left alone."""
     file = getattr(module, "__file__", None)
-    if not isinstance(file, str) or not file.endswith(_SOURCE_SUFFIXES):
+    root = project_dir.rstrip(os.sep) + os.sep
+    if not isinstance(file, str) or not file.endswith(_SOURCE_SUFFIXES) or not file.startswith(root):
         return False
-    inside = file.startswith(project_dir.rstrip(os.sep) + os.sep)
-    return inside and not any(f"{os.sep}{folder}{os.sep}" in file for folder in _LIBRARY_FOLDERS)
+    if any(f"{os.sep}{folder}{os.sep}" in file for folder in _LIBRARY_FOLDERS):
+        return False
+    rel = os.path.splitext(file[len(root):])[0].replace(os.sep, "/")
+    rel = rel[: -len("/__init__")] if rel.endswith("/__init__") else rel
+    return rel.replace("/", ".").lstrip(".") == name  # (a git module's checkout under .zplan: named without the dot)
