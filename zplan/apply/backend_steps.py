@@ -17,6 +17,7 @@ from typing import Any
 
 from zplan.apply.runner import StepRunner
 from zplan.apply.worker import StepResult, StepTask
+from zplan.graph.walk import failed_future
 from zplan.apply.workers import TaskCancelled
 from zplan.plan import model as m
 
@@ -65,9 +66,7 @@ class BackendSteps(StepRunner):
         task = self.task(plan)
         self.tracker.started_at[plan.address] = time.time()
         if self._stop.is_set():
-            future: cf.Future = cf.Future()
-            future.set_exception(TaskCancelled("not started: the apply was interrupted"))
-            return future
+            return failed_future(TaskCancelled("not started: the apply was interrupted"))
         return self._jobs.submit(self._run_job, step, task, self._timeout(step))
 
     def _run_job(self, step, task: StepTask, timeout: float | None) -> StepResult:

@@ -22,6 +22,7 @@ from zplan import diags
 from zplan.apply.cluster_task import RemoteResult, run_on_worker
 from zplan.apply.runner import StepRunner
 from zplan.apply.worker import PathArg, StepResult, StepTask, TaskInput
+from zplan.graph.walk import failed_future
 from zplan.apply.workers import TaskCancelled
 from zplan.cluster.connect import connect, scheduler_address
 from zplan.plan import model as m
@@ -83,9 +84,7 @@ class DaskStepRunner(StepRunner):
         self.tracker.started_at[plan.address] = time.time()
         with self._lock:
             if self._cancelled:
-                future: cf.Future = cf.Future()
-                future.set_exception(TaskCancelled("not started: the apply was interrupted"))
-                return future
+                return failed_future(TaskCancelled("not started: the apply was interrupted"))
             return self._waiters.submit(self._run, task, self._timeout(step), step)
 
     def _run(self, task: StepTask, timeout: float | None, step) -> StepResult:

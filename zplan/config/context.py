@@ -51,12 +51,3 @@ class _Ctx:
             return node._eval(self), marks.read
         finally:
             marks.read = outer or marks.read
-
-    def measure(self, compute: Callable[[], Any]) -> tuple[Any, bool]:
-        """What ``compute`` returns and whether it read a sensitive value; the marks keep what
-        was read before, and add what it read."""
-        outer, self.marks.read = self.marks.read, False
-        try:
-            return compute(), self.marks.read
-        finally:
-            self.marks.read = outer or self.marks.read

@@ -250,7 +250,7 @@ class RefExpr(Expr):
         return value
 
     def _resolved(self, ctx: _Ctx) -> tuple[Any, bool]:
-        marks = ctx.marks  # (``ctx.measure`` inlined: a reference of every step instance comes here)
+        marks = ctx.marks  # (as ``ctx.marked``, without its call: a reference of every step instance comes here)
         outer, marks.read = marks.read, False
         try:
             return ctx.resolve(self.ref), marks.read
