@@ -201,3 +201,15 @@ def digest_secrets(value: Any, secrets: list[str]) -> Any:
 
 def is_digest(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(DIGEST_PREFIX)
+
+
+def hide_digests(value: Any) -> Any:
+    """For people: every recorded digest of a secret becomes "(sensitive)". A digest is slow
+    to reverse, not impossible: a weak password could be guessed against it offline."""
+    if is_digest(value):
+        return SENSITIVE
+    if isinstance(value, dict):
+        return {k: hide_digests(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [hide_digests(v) for v in value]
+    return value

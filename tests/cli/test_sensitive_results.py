@@ -47,3 +47,21 @@ def test_the_dashboard_export_never_shows_the_output_of_a_step_given_a_secret(tm
     assert pages
     for page in pages:
         assert "SECRET" not in page.read_text(), page
+
+
+def test_no_view_shows_the_digest_a_secret_param_is_recorded_as(tmp_path):
+    """A secret is recorded as a slow digest (so a new one reruns its steps); a digest of a weak
+    password can still be guessed offline, so every view says "(sensitive)", and `runs diff`
+    still names the param that changed."""
+    import zplan
+
+    p = _applied_twice(tmp_path)
+    shown = [p.ok("runs", "diff", "-format", fmt, env=ENV).text for fmt in ("text", "markdown", "json")]
+    shown.append(p.ok("runs", "show", "2", env=ENV).text)
+    p.ok("ui", "-export", "site", env=ENV)
+    shown += [page.read_text() for page in p.path("site").rglob("*") if page.is_file()]
+    for text in shown:
+        assert "(sensitive:" not in text, text
+    assert "token" in shown[0], shown[0]
+    run = zplan.open(p.root, variables={"token": "OTHERSECRET77"}).run(2)
+    assert [e.params for e in run.executions] == [{"token": "(sensitive)"}]

@@ -12,6 +12,7 @@ from zplan.metadata import convert as cv
 from zplan.metadata.connection import Connection, _event_names, _guarded, _mlmd
 from zplan.metadata.records import ArtifactView, ExecutionView, GitInfo, LineageNode, RunDetail, RunSummary
 from zplan.metadata.schema import RUN, STEP
+from zplan.secrets import hide_digests
 
 _FIND_ARTIFACT_SCAN = 200
 
@@ -143,7 +144,7 @@ class Reader(Connection):
             step=p("step", ""),
             state=cv.state_name(m.pb, execution.last_known_state),
             cache_key=p("cache_key", ""),
-            params=params,
+            params=hide_digests(params),
             code_hash=p("code_hash", ""),
             started_at=p("started_at", 0.0),
             finished_at=p("finished_at", 0.0),
@@ -157,6 +158,7 @@ class Reader(Connection):
             cached_from=p("cached_from"),
             # (recorded before the flag was kept: a sensitive param is recorded as its digest)
             sensitive_outputs=bool(p("sensitive_outputs")) or cv.holds_digest(params),
+            recorded_params=params,
         )
 
     def _run_of(self, execution_id: int):

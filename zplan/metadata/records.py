@@ -98,7 +98,7 @@ class ExecutionView:
     step: str
     state: str  # "complete" | "cached" | "failed"
     cache_key: str
-    params: dict
+    params: dict  # for people: a sensitive param is "(sensitive)"
     code_hash: str
     started_at: float
     finished_at: float
@@ -111,6 +111,7 @@ class ExecutionView:
     reasons: tuple[StepReason, ...] | None = None  # None: recorded before reasons were kept
     cached_from: int | None = None
     sensitive_outputs: bool = False  # its outputs are never shown
+    recorded_params: dict = field(default_factory=dict)  # as recorded (a secret as its digest): to compare, never to show
 
     @property
     def duration(self) -> float:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from zplan import addrs, diags
 from zplan.operations.opening import ProjectArgs
-from zplan.secrets import SENSITIVE
+from zplan.secrets import SENSITIVE, hide_digests
 
 if TYPE_CHECKING:
     from zplan.api import Project
@@ -158,7 +158,7 @@ def _facts(project: "Project", run: int) -> dict[tuple[str, str, str], Any]:
     facts: dict[tuple[str, str, str], Any] = {}
     for address, e in _executions(project, run).items():
         facts[("code", address, "")] = e.code_hash
-        facts.update({("param", address, k): v for k, v in e.params.items()})
+        facts.update({("param", address, k): v for k, v in e.recorded_params.items()})
         facts.update({("data", address, a.record.source_path or name): a.record.digest
                       for name, a in _inputs(project, e, run).items() if a.record.kind == "snapshot"})
         facts.update({("output", address, name): a.record for name, a in e.outputs.items()})
@@ -175,8 +175,10 @@ def _inputs(project: "Project", execution: "ExecutionView", run: int) -> dict:
 
 def _compare(project: "Project", key: tuple[str, str, str], before: Any, after: Any, run_a: int, run_b: int) -> list[Change]:
     kind, address, name = key
+    if kind == "param":  # compared as recorded (a new secret changes its digest), shown without digests
+        return [] if before == after else [Change(kind, address, name, hide_digests(before), hide_digests(after), _delta(before, after))]
     if kind != "output":
-        return [] if before == after else [Change(kind, address, name, before, after, _delta(before, after), kind != "param")]
+        return [] if before == after else [Change(kind, address, name, before, after, _delta(before, after), True)]
     if before is not None and after is not None and before.digest == after.digest:
         return []
     old = _value(project, address, name, before, run_a)
