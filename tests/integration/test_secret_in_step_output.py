@@ -114,3 +114,16 @@ def test_a_provider_error_quoting_the_secret_is_redacted(tmp_path: Path) -> None
     proc = zplan(tmp_path, "apply", "-auto-approve", env=env)
     assert proc.returncode == 1 and "no such column: (sensitive)" in proc.stdout + proc.stderr
     assert "hunter2xyz" not in proc.stdout + proc.stderr
+
+
+def test_a_number_computed_from_a_secret_is_kept_sealed_in_state(tmp_path: Path) -> None:
+    """A number's materializer keeps the number beside the artifact for `state show`; for a step
+    given a secret it is sealed there too, as its value for `zplan output` is."""
+    write(tmp_path, 'pipeline "p" {\n  step "s" {\n    source = "steps.py:s"\n    params = { pin = var.pin }\n  }\n}\n',
+          'def s(pin):\n    return pin * 1000 + 7\n')
+    proc = zplan(tmp_path, "apply", "-auto-approve", env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    computed = str(int(PIN) * 1000 + 7)
+    assert computed.encode() not in (tmp_path / ".zplan/state.json").read_bytes()
+    shown = zplan(tmp_path, "state", "show", "pipeline.p.step.s", env=ENV)
+    assert shown.returncode == 0 and computed not in shown.stdout and "(sensitive)" in shown.stdout

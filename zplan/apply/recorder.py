@@ -81,11 +81,17 @@ class RunRecorder:
         self.flush()
 
     def _sealed_values(self, outputs: dict) -> dict:
-        """A sensitive step's small values, which state keeps for `zplan output`, sealed like any secret."""
+        """A sensitive step's small values, which state keeps for `zplan output` (and a number's
+        materializer keeps in its meta), sealed like any secret."""
         from zplan.state import secrets as sealed
 
         state_dir = self.project_root / ".zplan"
-        return {name: ({**out, "value": sealed.seal(out["value"], state_dir)} if "value" in out and not is_sealed(out["value"]) else out)
+
+        def seal_value(record: dict) -> dict:
+            value = record.get("value")
+            return {**record, "value": sealed.seal(value, state_dir)} if "value" in record and not is_sealed(value) else record
+
+        return {name: {**seal_value(out), **({"meta": seal_value(out["meta"])} if isinstance(out.get("meta"), dict) else {})}
                 for name, out in outputs.items()}
 
     def execution(self, plan: m.StepPlan, state: str, outputs: dict, error: str | None, started: float, finished: float,
