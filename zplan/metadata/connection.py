@@ -118,6 +118,7 @@ def _guarded(method):
 class Connection:
     def __init__(self, target: SqliteTarget | MySQLTarget) -> None:
         self.target = target
+        self.project_dir: Path | None = None  # where the project is now (artifact URIs are shown from there)
         self._store = None  # the MLMD handle, opened on first use
         self._writable = False
         self._types: TypeIds | None = None

@@ -7,6 +7,10 @@ so this module never imports it itself.
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from zplan.hashing import canonical_json, hash_text
 from zplan.metadata.records import Applier, ArtifactRecord, ArtifactView, GitInfo, StepReason
@@ -70,10 +74,23 @@ def artifact_proto(pb, types: TypeIds, record: ArtifactRecord):
     return art
 
 
-def artifact_view(art, type_names: dict[int, str]) -> ArtifactView:
+def uri_after_move(uri: str, project_dir: Path | None) -> str:
+    """Where a file in a project's ``.zplan`` folder is now, after the project folder moved: the
+    recorded URI names the old place; the same path under ``project_dir`` if the old one is gone."""
+    if project_dir is None or not uri.startswith("file://"):
+        return uri
+    path = url2pathname(urlparse(uri).path)
+    old_root, marker, tail = path.rpartition(f"{os.sep}.zplan{os.sep}")
+    if not marker or os.path.exists(path):
+        return uri
+    moved = Path(project_dir) / ".zplan" / tail
+    return moved.as_uri() if moved.exists() else uri
+
+
+def artifact_view(art, type_names: dict[int, str], project_dir: Path | None = None) -> ArtifactView:
     record = ArtifactRecord(
         digest=prop(art, "digest", ""),
-        uri=art.uri,
+        uri=uri_after_move(art.uri, project_dir),
         materializer=prop(art, "materializer", ""),
         materializer_version=prop(art, "materializer_version", ""),
         type_name=prop(art, "type_name", ""),

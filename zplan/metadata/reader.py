@@ -116,7 +116,7 @@ class Reader(Connection):
         artifact_ids = sorted({ev.artifact_id for ev in events})
         type_names = self._type_names()
         artifacts = {
-            a.id: cv.artifact_view(a, type_names) for a in self._store.get_artifacts_by_id(artifact_ids)
+            a.id: cv.artifact_view(a, type_names, self.project_dir) for a in self._store.get_artifacts_by_id(artifact_ids)
         }
         views = []
         for execution in executions:
@@ -194,7 +194,7 @@ class Reader(Connection):
         if artifact_id in memo:
             return memo[artifact_id]
         [artifact] = self._store.get_artifacts_by_id([artifact_id])
-        view = cv.artifact_view(artifact, self._type_names())
+        view = cv.artifact_view(artifact, self._type_names(), self.project_dir)
         producer = None if artifact_id in trail else self._producer(artifact_id)
         if producer is None:
             node = LineageNode(view, None)

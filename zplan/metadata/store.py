@@ -25,4 +25,6 @@ class MetadataStore(Writer, Reader):
 
     @staticmethod
     def from_url(url: str, project_dir: Path, password: str | None = None) -> "MetadataStore":
-        return MetadataStore(parse_store_url(url, Path(project_dir), password))
+        store = MetadataStore(parse_store_url(url, Path(project_dir), password))
+        store.project_dir = Path(project_dir)
+        return store

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from zplan.metadata.convert import uri_after_move
 from zplan.secrets import SENSITIVE, mask, mask_attributes
 from zplan.state.model import State, store_key
 
@@ -21,6 +22,9 @@ def state_json(state: State, project) -> dict:
     for store in _stores(state, project):
         for addr, rec in store.get("steps", {}).items():
             steps[addr] = {k: mask(rec[k], []) for k in ("status", "run", "finished_at", "cache_key", "outputs", "error") if k in rec}
+            for out in steps[addr].get("outputs", {}).values():
+                if isinstance(out, dict) and isinstance(out.get("uri"), str):
+                    out["uri"] = uri_after_move(out["uri"], project.root)
     return {
         "format_version": state.doc["format_version"],
         "serial": state.serial,
