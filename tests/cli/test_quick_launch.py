@@ -167,3 +167,11 @@ def test_the_approval_prompt_answers_and_interrupts_alike(tmp_path, argv):
     assert code == 1 and "Apply cancelled." in said
     said, code = _at_the_prompt(root, argv, b"yes\n")
     assert code == 0 and "Apply complete: 4 ok." in said
+
+
+def test_python_dash_m_zplan_is_the_zplan_command(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "zplan", "-version"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("zplan v") and "+ provider local" in done.stdout, done.stderr

@@ -74,6 +74,23 @@ def main_callback(ctx: typer.Context, chdir: Optional[Path] = typer.Option(None,
 
 
 @app.command()
+def version() -> None:
+    """Show zplan's version, Python's, and the provider plugins installed (also `zplan -version`)."""
+    import platform
+    from importlib import metadata
+
+    from zplan import __version__
+    from zplan.provider import available_providers
+    from zplan.render.console import say
+
+    say(f"zplan v{__version__}")
+    say(f"on {sys.platform}_{platform.machine()}, Python {platform.python_version()}")
+    for name, ep in sorted(available_providers().items()):
+        dist = ep.dist
+        say(f"+ provider {name}" + (f" ({dist.name} v{dist.version})" if dist is not None else ""))
+
+
+@app.command()
 def init(upgrade: bool = opt(False, "upgrade", "Resolve git module refs again (a moved branch or tag) and update the lock file."), no_color: bool = NoColorOpt) -> None:
     """Prepare the project folder: .zplan/, an example in an empty folder, and the git modules it calls."""
     from zplan.operations import workspace
@@ -323,6 +340,8 @@ def _run(argv: list[str] | None) -> None:
     import click
 
     argv = sys.argv[1:] if argv is None else argv
+    if list(argv) in (["-version"], ["--version"]):  # as `terraform -version`
+        argv = ["version"]
     command = typer.main.get_command(_only_invoked(app, argv))
     made: list[click.Context] = []
 

@@ -1,0 +1,5 @@
+"""`python -m zplan`, as the `zplan` command."""
+
+from zplan.cli.launch import main
+
+main()
