@@ -14,7 +14,7 @@ from pathlib import Path
 
 from zplan.hashing import hash_text, hash_value
 from zplan.plan.code_hash import MODULE_CODE, SCRIPT, WHOLE_MODULE, CodeError, CodeInfo
-from zplan.plan.code_scope import ImportRef, ModuleBindings, Use, normalise, uses_of
+from zplan.plan.code_scope import IMPORT_BY_NAME, ImportRef, ModuleBindings, Use, normalise, uses_of
 from zplan.plan.signatures import callee_name, read_signature
 
 _DYNAMIC_LOOKUPS = frozenset({"globals", "vars", "eval", "exec"})  # builtins that read a module's names by string
@@ -112,6 +112,16 @@ class CodeReader:
         parts = dict(sorted(walk.parts.items()))
         return CodeInfo(hash_value(parts), None, self.stamps(walk.files), parts, sorted(walk.libraries))
 
+    def project_modules(self) -> list[Path]:
+        """Every Python file of the project, but those in hidden folders (.git, .zplan, .venv),
+        caches and virtual environments."""
+        found = []
+        for folder, dirs, files in os.walk(self.project_dir):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("__pycache__", "node_modules", "site-packages")
+                             and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg")))
+            found += [Path(folder, f).resolve() for f in sorted(files) if f.endswith(".py")]
+        return found
+
     def find_module(self, importer: Path, name: str, level: int) -> Path | None:
         """The project file (or namespace folder) an import names, or None for third-party modules."""
         if not level and self._script_dir is not None:
@@ -202,6 +212,10 @@ class _Reach:
             self.follow(module, b.imports[root], attrs)
         elif root in _DYNAMIC_LOOKUPS:  # globals()["f"], eval("f()"): any name of the module may be read
             self.whole(module.path)
+        elif root == IMPORT_BY_NAME:  # import_module(name), the name computed: any module of the project may be run
+            if self._first_visit("every module"):
+                for path in self.index.project_modules():
+                    self.whole(path)
         else:  # a builtin, or a name a star import brings
             for star in b.stars:
                 self.follow(module, ImportRef(star.module, root, star.level), attrs)

@@ -23,6 +23,8 @@ class ImportRef:
 
 
 Use = tuple[Union[str, ImportRef], tuple[str, ...]]
+IMPORT_BY_NAME = "<import by name>"  # the root of a use of `importlib.import_module(name)` with a computed name
+_IMPORTERS = frozenset({"import_module", "__import__"})  # `importlib.import_module`, its `from` import, the builtin
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
@@ -124,6 +126,10 @@ class _Uses:
                 self.visit_in(stmt, [*scopes, inner])
         elif isinstance(node, _COMPREHENSIONS):
             self._comprehension(node, scopes)
+        elif isinstance(node, ast.Call) and _imported_by_name(node):
+            self.uses.add(_imported_by_name(node))
+            for child in ast.iter_child_nodes(node):
+                self.visit_in(child, scopes)
         elif isinstance(node, ast.Attribute):
             self._chain(node, scopes)
         elif isinstance(node, ast.Name):
@@ -182,6 +188,21 @@ class _Uses:
                     self.uses.add((scope.imports[name], attrs))
                 return
         self.uses.add((name, attrs))
+
+
+def _imported_by_name(call: ast.Call) -> Use | None:
+    """A module imported at run time by its name: the module, when the name is written out;
+    any module at all (``IMPORT_BY_NAME``) when it is computed."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "importlib" \
+        else func.id if isinstance(func, ast.Name) else None
+    if name not in _IMPORTERS or not call.args:
+        return None
+    first = call.args[0]
+    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        dotted = first.value
+        return ImportRef(dotted.lstrip("."), None, len(dotted) - len(dotted.lstrip("."))), ()
+    return IMPORT_BY_NAME, ()
 
 
 def _scope_of(kind: str, body: list[ast.stmt]) -> _Scope:

@@ -163,6 +163,22 @@ def test_names_looked_up_by_string_key_the_whole_module(project):
     assert changed_by(project, "steps/train.py:train", "steps/train.py", "return 1", "return 2") == {"steps/train.py:*", "steps/train.py:helper"}
 
 
+@pytest.mark.parametrize("call", ["importlib.import_module('pkg.sub.helpers')", "import_module('pkg.sub.helpers')",
+                                  "__import__('pkg.sub.helpers')"])
+def test_a_module_imported_by_its_written_name_is_followed(project, call):
+    write(project, {"steps/train.py": f"import importlib\nfrom importlib import import_module\n\ndef train(x):\n    return {call}\n"})
+    assert "pkg/sub/helpers.py:h" in changed_by(project, "steps/train.py:train", "pkg/sub/helpers.py", "x * FACTOR", "x + FACTOR")
+
+
+def test_a_module_imported_by_a_computed_name_keys_every_module_of_the_project(project):
+    write(project, {"steps/train.py": "import importlib\n\ndef train(name):\n    return importlib.import_module('pkg.sub.' + name).h(1)\n",
+                    "pkg/sub/more.py": "def h(x):\n    return x\n", ".venv/lib/skip.py": "X = 1\n"})
+    step = "steps/train.py:train"
+    assert "pkg/sub/helpers.py:h" in changed_by(project, step, "pkg/sub/helpers.py", "x * FACTOR", "x + FACTOR")
+    assert "pkg/sub/more.py:h" in changed_by(project, step, "pkg/sub/more.py", "return x", "return x + 1")
+    assert not any(".venv" in part for part in info(project, step).parts)
+
+
 def test_an_import_with_a_fallback_follows_the_import_and_keys_the_fallback(project):
     write(project, {"steps/train.py": "try:\n    from pkg.sub.helpers import h\nexcept ImportError:\n    h = None\n\ndef train(x):\n    return h(x)\n"})
     step = "steps/train.py:train"
