@@ -112,6 +112,13 @@ class CodeReader:
         parts = dict(sorted(walk.parts.items()))
         return CodeInfo(hash_value(parts), None, self.stamps(walk.files), parts, sorted(walk.libraries))
 
+    def package_of(self, path: Path) -> Path | None:
+        """The ``__init__.py`` of the package holding a module (of the one above, for an
+        ``__init__.py``), inside the project; the project folder itself is no package."""
+        folder = path.parent.parent if path.name == "__init__.py" else path.parent
+        init = folder / "__init__.py"
+        return init if folder != self.project_dir and _inside(folder, self.project_dir) and init.is_file() else None
+
     def project_modules(self) -> list[Path]:
         """Every Python file of the project, but those in hidden folders (.git, .zplan, .venv),
         caches and virtual environments."""
@@ -279,14 +286,20 @@ class _Reach:
                 self._library(ref.module)
 
     def _module_code(self, module: _Module) -> None:
-        """Module-level calls run whenever a step imports the module: they count for every use of it."""
+        """Module-level calls run whenever a step imports the module, and those of the packages
+        holding it before them (``pkg/__init__.py`` for ``pkg.helpers``): they count for every use of it."""
         self.files.add(module.path)
+        if not self._first_visit("effects", module.path):
+            return
         effects = module.bindings.effects
-        if effects and self._first_visit("effects", module.path):
+        if effects:
             self.parts[f"{self.index.rel(module.path)}:{MODULE_CODE}"] = _digest(effects)
             for stmt in effects:
                 for use in module.uses(stmt):
                     self.use(module, use)
+        package = self.index.package_of(module.path)
+        if package is not None:
+            self._module_code(self.index.module(package))
 
     def _submodule(self, package: Path, name: str) -> Path | None:
         if package.is_file() and package.name != "__init__.py":

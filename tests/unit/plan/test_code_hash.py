@@ -179,6 +179,16 @@ def test_a_module_imported_by_a_computed_name_keys_every_module_of_the_project(p
     assert not any(".venv" in part for part in info(project, step).parts)
 
 
+def test_the_code_of_the_packages_a_module_sits_in_runs_first_and_counts(project):
+    write(project, {"pkg/__init__.py": "import os\nos.environ['MODE'] = 'a'\n", "pkg/sub/__init__.py": "print('loading')\n",
+                    "steps/train.py": "from pkg.sub.helpers import h\n\ndef train(x):\n    return h(x)\n"})
+    step = "steps/train.py:train"
+    assert changed_by(project, step, "pkg/__init__.py", "'a'", "'b'") == {"pkg/__init__.py:<module>"}
+    assert changed_by(project, step, "pkg/sub/__init__.py", "loading", "loaded") == {"pkg/sub/__init__.py:<module>"}
+    write(project, {"steps/__init__.py": "import random\nrandom.seed(1)\n"})  # the step's own package
+    assert changed_by(project, step, "steps/__init__.py", "seed(1)", "seed(2)") == {"steps/__init__.py:<module>"}
+
+
 def test_an_import_with_a_fallback_follows_the_import_and_keys_the_fallback(project):
     write(project, {"steps/train.py": "try:\n    from pkg.sub.helpers import h\nexcept ImportError:\n    h = None\n\ndef train(x):\n    return h(x)\n"})
     step = "steps/train.py:train"
