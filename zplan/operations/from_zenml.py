@@ -96,7 +96,7 @@ class _Reader:
             found = next((s for s in bindings.defs.get(name, []) if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
             if found is not None:
                 return path, found
-            ref: ImportRef | None = bindings.imports.get(name)
+            ref: ImportRef | None = (bindings.imports.get(name) or [None])[-1]  # the last binding, as at run time
             if ref is None or ref.attr is None:
                 return None
             target = self.code.find_module(path, ref.module, ref.level)

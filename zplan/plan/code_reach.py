@@ -204,8 +204,8 @@ class _Reach:
             for stmt in unique:
                 for use in module.uses(stmt):
                     self.use(module, use)
-        if name in b.imports:
-            self.follow(module, b.imports[name], ())
+        for ref in b.imports.get(name, ()):
+            self.follow(module, ref, ())
 
     def use(self, module: _Module, use: Use) -> None:
         root, attrs = use
@@ -216,7 +216,8 @@ class _Reach:
         if root in b.defs:  # (bound by an import too, as in `try: import x` / `except: x = None`: both count)
             self.name(module, root)
         elif root in b.imports:
-            self.follow(module, b.imports[root], attrs)
+            for ref in b.imports[root]:
+                self.follow(module, ref, attrs)
         elif root in _DYNAMIC_LOOKUPS:  # globals()["f"], eval("f()"): any name of the module may be read
             self.whole(module.path)
         elif root == IMPORT_BY_NAME:  # import_module(name), the name computed: any module of the project may be run
@@ -260,7 +261,8 @@ class _Reach:
                 return
             if name in b.imports:  # a re-export
                 self._module_code(module)
-                self.follow(module, b.imports[name], rest)
+                for ref in b.imports[name]:
+                    self.follow(module, ref, rest)
                 return
         sub = self._submodule(path, name)
         if sub is not None:
@@ -281,7 +283,7 @@ class _Reach:
         self.parts[f"{self.index.rel(path)}:{WHOLE_MODULE}"] = _digest(module.tree.body)
         for name in module.bindings.defs:
             self.name(module, name)
-        for name, ref in module.bindings.imports.items():
+        for ref in (r for refs in module.bindings.imports.values() for r in refs):
             if ref.level == 0 and self.index.find_module(path, ref.module, ref.level) is None:
                 self._library(ref.module)
 

@@ -35,7 +35,7 @@ class ModuleBindings:
     """The names a module binds at its top level, and the statements that bind them."""
 
     defs: dict[str, list[ast.stmt]] = field(default_factory=dict)  # name -> statements that bind or mutate it
-    imports: dict[str, ImportRef] = field(default_factory=dict)  # name bound by a module-level import
+    imports: dict[str, list[ImportRef]] = field(default_factory=dict)  # name -> the module-level imports binding it (`if`/`else`: each)
     stars: list[ImportRef] = field(default_factory=list)  # `from m import *`
     effects: list[ast.stmt] = field(default_factory=list)  # module-level code that binds nothing (calls)
 
@@ -66,7 +66,15 @@ class ModuleBindings:
     def _add_import(self, node: ast.Import | ast.ImportFrom) -> None:
         if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
             self.stars.append(ImportRef(node.module or "", None, node.level))
-        self.imports.update(import_bindings(node))
+        add_imports(self.imports, node)
+
+
+def add_imports(imports: dict[str, list[ImportRef]], node: ast.Import | ast.ImportFrom) -> None:
+    """Add what ``node`` binds: a name imported in both branches of an ``if`` or a ``try`` keeps both."""
+    for name, ref in import_bindings(node).items():
+        refs = imports.setdefault(name, [])
+        if ref not in refs:
+            refs.append(ref)
 
 
 def import_bindings(node: ast.Import | ast.ImportFrom) -> dict[str, ImportRef]:
@@ -107,7 +115,7 @@ def normalise(stmts: list[ast.stmt]) -> str:
 class _Scope:
     kind: str  # module | function | class | comprehension
     bound: set[str] = field(default_factory=set)
-    imports: dict[str, ImportRef] = field(default_factory=dict)
+    imports: dict[str, list[ImportRef]] = field(default_factory=dict)
     declared_global: set[str] = field(default_factory=set)
 
 
@@ -184,8 +192,8 @@ class _Uses:
             if scope.kind == "class" and scope is not innermost:
                 continue  # methods do not see names bound in their class body
             if name in scope.bound:
-                if name in scope.imports:
-                    self.uses.add((scope.imports[name], attrs))
+                for ref in scope.imports.get(name, ()):
+                    self.uses.add((ref, attrs))
                 return
         self.uses.add((name, attrs))
 
@@ -213,7 +221,7 @@ def _scope_of(kind: str, body: list[ast.stmt]) -> _Scope:
         elif isinstance(node, ast.Nonlocal):  # bound in an enclosing function, not here
             scope.bound -= set(node.names)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            scope.imports.update(import_bindings(node))
+            add_imports(scope.imports, node)
     scope.bound -= scope.declared_global
     return scope
 

@@ -189,6 +189,20 @@ def test_the_code_of_the_packages_a_module_sits_in_runs_first_and_counts(project
     assert changed_by(project, step, "steps/__init__.py", "seed(1)", "seed(2)") == {"steps/__init__.py:<module>"}
 
 
+@pytest.mark.parametrize("where", ["module", "function"])
+def test_a_name_imported_in_both_branches_of_an_if_keys_both(project, where):
+    write(project, {"pkg/fast.py": "def h(x):\n    return x * 2\n", "pkg/slow.py": "def h(x):\n    return x * 3\n"})
+    imports = "if sys.version_info >= (3, 8):\n    from pkg.fast import h\nelse:\n    from pkg.slow import h\n"
+    if where == "module":
+        code = f"import sys\n{imports}\ndef train(x):\n    return h(x)\n"
+    else:
+        code = "import sys\n\ndef train(x):\n" + "".join(f"    {line}\n" for line in imports.splitlines()) + "    return h(x)\n"
+    write(project, {"steps/train.py": code})
+    step = "steps/train.py:train"
+    assert changed_by(project, step, "pkg/fast.py", "x * 2", "x * 20") == {"pkg/fast.py:h"}
+    assert changed_by(project, step, "pkg/slow.py", "x * 3", "x * 30") == {"pkg/slow.py:h"}
+
+
 def test_an_import_with_a_fallback_follows_the_import_and_keys_the_fallback(project):
     write(project, {"steps/train.py": "try:\n    from pkg.sub.helpers import h\nexcept ImportError:\n    h = None\n\ndef train(x):\n    return h(x)\n"})
     step = "steps/train.py:train"
