@@ -173,6 +173,12 @@ def test_target_exclude_and_replace(applied):
 
     result = applied.ok("plan", "-var", "c=2", "-exclude", "pipeline.numbers.step.total")
     assert "Steps: 0 to run, 3 cached." in result.out and ".step.total" not in result.out
+    # as Terraform warns: what was left out may still change, so the plan never says everything matches
+    assert "Warning: -exclude in effect" in result.out
+    assert "No changes in what -target/-exclude selected." in result.out and "match the configuration" not in result.out
+    everything_out = applied.ok("plan", "-var", "c=2", "-exclude", "pipeline.numbers")
+    assert "(nothing selected by -target/-exclude)" in everything_out.out and "nothing declared" not in everything_out.out
+    assert "Warning: -target in effect" in applied.ok("plan", "-format", "markdown", "-target", "pipeline.numbers.step.scale").out
 
     assert reasons(applied.plan_json("-replace", "pipeline.numbers.step.count"))["count"] == ["forced by -replace"]
     result = applied.apply("-replace", "pipeline.numbers.step.load")

@@ -8,7 +8,7 @@ part starts.
 from __future__ import annotations
 
 from zplan.render.graph_view import markdown_block
-from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _resource, summary_line, why
+from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _resource, summary_line, targeting_note, why
 
 GITHUB_LIMIT = 65_000
 
@@ -54,6 +54,7 @@ def _header(doc: dict) -> str:
         f"| add | change | destroy | steps to run | steps cached |\n|---:|---:|---:|---:|---:|\n"
         f"| {s['add']} | {s['change']} | {s['destroy']} | {s['steps_run']} | {s['steps_cached']} |\n\n"
         f"**{summary_line(doc)}**\n"
+        + (f"\n> **{targeting_note(doc)}**\n" if targeting_note(doc) else "")
     )
 
 

@@ -23,6 +23,8 @@ def render(doc: dict, verbose: bool = False) -> list[tuple[str, str]]:
     else:
         lines.append(("bold", f'zplan plan for stack "{doc["stack"]}":'))
     lines.append(("", ""))
+    if targeting_note(doc):
+        lines += [("warning", f"  {targeting_note(doc)}"), ("", "")]
     for moved in doc.get("moved", ()):
         lines.append(("", f"  {moved['from']} has moved to {moved['to']}"))
     for r in changes:
@@ -38,11 +40,21 @@ def render(doc: dict, verbose: bool = False) -> list[tuple[str, str]]:
     if cached and not show_cached:
         lines.append(("cached", f"  = {len(cached)} steps cached (use -verbose to list them)"))
     if not changes and not doc["steps"] and not doc.get("moved"):
-        lines.append(("", "  (nothing declared)"))
+        lines.append(("", "  (nothing selected by -target/-exclude)" if targeting_note(doc) else "  (nothing declared)"))
     lines.append(("", ""))
     lines += _outputs(doc)
     lines.append(("bold", summary_line(doc)))
     return lines
+
+
+def targeting_note(doc: dict) -> str | None:
+    """As Terraform warns: a plan narrowed by -target or -exclude leaves out part of the configuration."""
+    options = doc.get("options") or {}
+    flags = [f"-{name}" for name, key in (("target", "targets"), ("exclude", "excludes")) if options.get(key)]
+    if not flags:
+        return None
+    return (f"Warning: {' and '.join(flags)} in effect: this plan covers only part of the configuration; "
+            "changes outside it are not shown. Plan without them before relying on it.")
 
 
 def summary_line(doc: dict) -> str:

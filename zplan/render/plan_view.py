@@ -9,6 +9,7 @@ from zplan import diags
 from zplan.render.console import print_lines, say
 
 NO_CHANGES = "No changes. Your pipelines and infrastructure match the configuration."
+NO_CHANGES_SELECTED = "No changes in what -target/-exclude selected."
 
 
 def has_changes(doc: dict) -> bool:
@@ -23,11 +24,11 @@ def print_plan(doc: dict, format: str, verbose: bool) -> None:
 
         sys.stdout.write(render(doc, verbose=verbose) + "\n")
     elif format == "text":
-        from zplan.render.plan_text import render
+        from zplan.render.plan_text import render, targeting_note
 
         print_lines(render(doc, verbose))
         if not has_changes(doc):
-            say(NO_CHANGES, "bold")
+            say(NO_CHANGES_SELECTED if targeting_note(doc) else NO_CHANGES, "bold")
     else:
         raise diags.fail(f"unknown plan format {format!r}", "use text, markdown or json")
 
