@@ -17,6 +17,7 @@ MAX_LINES = 450
 # Highest first. A unit is a subpackage of zplan (``plan``) or a top-level module (``diags``);
 # ``zplan`` is the package's own __init__, the small public API step code imports.
 LAYERS: list[tuple[str, ...]] = [
+    ("__main__",),  # `python -m zplan`: the zplan command
     ("cli", "zplan"),  # entry points: the commands, the public step API
     ("ui",),  # the read-only web dashboard: reads through api, like the commands
     ("operations",),  # what each command does
