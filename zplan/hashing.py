@@ -6,7 +6,7 @@ content inside a store the team already trusts; they are not a defence against
 a forger, so a cryptographic hash would only cost speed.
 
 Large external inputs are fingerprinted through a stat cache: a file whose
-(inode, size, mtime_ns) did not change keeps its recorded hash and is not read.
+(inode, size, mtime_ns, ctime_ns) did not change keeps its recorded hash and is not read.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import errno
 import json
 import os
 import stat
+import time
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -134,9 +135,18 @@ def full_signature(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-class StatCache:
-    """Maps a path's (inode, size, mtime_ns) to its content hash, persisted as JSON.
+# A file changed this recently may change again within the same timestamp: Linux stamps file
+# times from a clock that moves once a tick (1-10 ms). (Coarser file systems, FAT's 2 s, are not covered.)
+RACY_NS = 20_000_000
 
+
+class StatCache:
+    """Maps a path's (inode, size, mtime_ns, ctime_ns) to its content hash, persisted as JSON.
+
+    ctime counts because a program can set mtime back (``cp -p``, ``tar``, ``touch -r``) but
+    not ctime. A file changed within ``RACY_NS`` of being hashed is not recorded: file systems
+    stamp times at a clock tick, so a second write of the same size within the tick would keep
+    every stamp (git's "racily clean" entries).
     Only the parent process reads and writes it; ``save`` writes atomically.
     """
 
@@ -144,6 +154,7 @@ class StatCache:
         self.path = path
         self._entries: dict[str, list] = {}
         self._hashed_here: dict[str, tuple[int, int, int, int]] = {}  # path -> full_signature when read
+        self._racy: set[str] = set()  # paths changed just before they were hashed: never saved
         self._dirty = False
         if path is not None and path.exists():
             try:
@@ -157,14 +168,18 @@ class StatCache:
             st = file_stat(key)
         elif not stat.S_ISREG(st.st_mode):  # never opened: a FIFO would block the read for ever
             raise NotHashable(key, kind(st.st_mode))
-        sig = [st.st_ino, st.st_size, st.st_mtime_ns]
+        sig = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
         entry = self._entries.get(key)
-        if entry is not None and entry[:3] == sig:
-            return entry[3]
+        if entry is not None and entry[:4] == sig:
+            return entry[4]
         digest = hash_file(key)
         self._hashed_here[key] = full_signature(st)
         self._entries[key] = sig + [digest]
         self._dirty = True
+        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_NS:
+            self._racy.add(key)  # trusted by this process, not recorded for the next
+        else:
+            self._racy.discard(key)
         return digest
 
     def hashed_as(self, path: Path | str) -> tuple[int, int, int, int] | None:
@@ -200,5 +215,6 @@ class StatCache:
             return
         from zplan.fsutil import atomic_write_text
 
-        atomic_write_text(self.path, json.dumps(self._entries, separators=(",", ":")), durable=False)
+        entries = {k: v for k, v in self._entries.items() if k not in self._racy} if self._racy else self._entries
+        atomic_write_text(self.path, json.dumps(entries, separators=(",", ":")), durable=False)
         self._dirty = False

@@ -14,7 +14,7 @@ changed. Third-party code is not followed: the top-level names of the
 libraries the code imports are kept, and their installed versions become part
 of the key (``zplan.plan.libraries``).
 
-Results are cached per function with the (size, mtime) of every file they read,
+Results are cached per function with the (size, mtime, ctime) of every file they read,
 so a no-change plan stats files and parses nothing: the reading itself
 (``zplan.plan.code_reach``) is imported only on a cache miss.
 """
@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from zplan.fsutil import atomic_write_text
+from zplan.hashing import RACY_NS
 
-CACHE_VERSION = 9  # 3: signatures or declared sensitivity; 4: both; 5: read by code_reach; 6: Annotated outputs; 7: modules imported by name; 8: package __init__ code; 9: every import binding a name
+CACHE_VERSION = 10  # 3: signatures or declared sensitivity; 4: both; 5: read by code_reach; 6: Annotated outputs; 7: modules imported by name; 8: package __init__ code; 9: every import binding a name; 10: ctime in the stamps
 WHOLE_MODULE = "*"  # part name for a module keyed as a whole
 MODULE_CODE = "<module>"  # part name for module-level code that binds nothing (calls)
 SCRIPT = "<script>"  # the "function" of a file run as a script (`python FILE`): all of it, and what it imports
@@ -69,6 +71,19 @@ def part_label(key: str) -> str:
     return f"{module}.{name} in {rel}" if module else f"{name} in {rel}"
 
 
+def code_stamp(st: os.stat_result) -> list[int]:
+    """What must not move for a file read earlier to be taken as unchanged: ctime too, which a
+    program cannot set back (``touch -r`` or ``cp -p`` can put size and mtime back)."""
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _racy(stamps: Mapping[str, list[int]]) -> bool:
+    """A file changed so recently that a second edit within the same timestamp tick would keep
+    every stamp (see ``zplan.hashing.RACY_NS``): its fingerprint is not kept for the next plan."""
+    now = time.time_ns()
+    return any(now - max(sig[1:]) < RACY_NS for sig in stamps.values())
+
+
 class CodeIndex:
     """Fingerprints step functions of one project, with a persistent stat-keyed cache."""
 
@@ -81,6 +96,7 @@ class CodeIndex:
         self._dirty = False
         self._checked: dict[str, CodeInfo] | None = None  # within checked_once(): key -> info checked in it
         self._watched: dict[str, list[int]] | None = None  # within watching(): the files of what was looked up
+        self._racy: set[str] = set()  # keys whose files changed just before they were read: never saved
         if cache_file is not None and cache_file.exists():
             try:
                 data = json.loads(cache_file.read_text())
@@ -124,16 +140,21 @@ class CodeIndex:
         info = self._compute(source_file, function)
         self._cache[key] = info.__dict__.copy()
         self._dirty = True
+        if _racy(info.files):
+            self._racy.add(key)  # trusted within this process, not saved for the next
+        else:
+            self._racy.discard(key)
         return info
 
     def save(self) -> None:
         if self._dirty and self.cache_file is not None:
-            atomic_write_text(self.cache_file, json.dumps({"version": CACHE_VERSION, "entries": self._cache}), durable=False)
+            entries = {k: v for k, v in self._cache.items() if k not in self._racy} if self._racy else self._cache
+            atomic_write_text(self.cache_file, json.dumps({"version": CACHE_VERSION, "entries": entries}), durable=False)
             self._dirty = False
 
     @contextmanager
     def watching(self) -> Iterator[dict[str, list[int]]]:
-        """The files (with their size and mtime then) of every fingerprint looked up within it:
+        """The files (with their stamps then) of every fingerprint looked up within it:
         ``changed`` later tells whether the code on disk is still the code fingerprinted."""
         outer, self._watched = self._watched, {}
         try:
@@ -142,7 +163,7 @@ class CodeIndex:
             self._watched = outer
 
     def changed(self, files: dict[str, list[int]]) -> list[str]:
-        """Which of ``files`` (from ``watching``) no longer have the size and mtime they had."""
+        """Which of ``files`` (from ``watching``) no longer have the stamps they had."""
         return [rel for rel, sig in files.items() if not self._unchanged({rel: sig})]
 
     # -- internals ---------------------------------------------------------------------------
@@ -152,7 +173,7 @@ class CodeIndex:
                 st = os.stat(os.path.join(self._dir, rel))
             except OSError:
                 return False
-            if [st.st_size, st.st_mtime_ns] != sig:
+            if code_stamp(st) != sig:
                 return False
         return True
 

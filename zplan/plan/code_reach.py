@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from zplan.hashing import hash_text, hash_value
-from zplan.plan.code_hash import MODULE_CODE, SCRIPT, WHOLE_MODULE, CodeError, CodeInfo
+from zplan.plan.code_hash import MODULE_CODE, SCRIPT, WHOLE_MODULE, CodeError, CodeInfo, code_stamp
 from zplan.plan.code_scope import IMPORT_BY_NAME, ImportRef, ModuleBindings, Use, normalise, uses_of
 from zplan.plan.signatures import callee_name, read_signature
 
@@ -26,7 +26,7 @@ class CodeReader:
     def __init__(self, project_dir: Path) -> None:
         self.project_dir = project_dir  # resolved by the CodeIndex
         self._modules: dict[Path, _Module | CodeError] = {}
-        # (size, mtime_ns) of each file as it was before it was read: a fingerprint is cached
+        # (size, mtime_ns, ctime_ns) of each file as it was before it was read: a fingerprint is cached
         # with these, so an edit made while (or after) the file was read is seen by the next plan
         self._stamps: dict[Path, list[int]] = {}
         self._script_dir: Path | None = None  # while reading a script: its folder, first on its import path
@@ -35,7 +35,7 @@ class CodeReader:
         if path not in self._modules:
             try:
                 st = os.stat(path)
-                self._stamps[path] = [st.st_size, st.st_mtime_ns]
+                self._stamps[path] = code_stamp(st)
                 text = path.read_text(encoding="utf-8")
                 self._modules[path] = _Module(path, ast.parse(text, filename=str(path)))
             except FileNotFoundError:
@@ -59,7 +59,7 @@ class CodeReader:
         for path, stamp in list(self._stamps.items()):
             try:
                 st = os.stat(path)
-                if [st.st_size, st.st_mtime_ns] == stamp:
+                if code_stamp(st) == stamp:
                     continue
             except OSError:
                 pass

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 import stat
 import subprocess
 import sys
@@ -193,14 +194,30 @@ def test_put_repairs_a_damaged_artifact(store: LocalArtifactStore, tmp_path: Pat
     assert read_tree(store.get(ref.digest)) == SAMPLE
 
 
+def _hashed_long_after_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stat cache records only files not changed just before they were hashed: these were written long before."""
+    import types
+
+    import zplan.hashing as hashing
+
+    later = time.time_ns() + 2 * hashing.RACY_NS
+    monkeypatch.setattr(hashing, "time", types.SimpleNamespace(time_ns=lambda: later))
+
+
+def _rewritten_within_one_tick(cache: StatCache, path: Path) -> None:
+    """A second write within one timestamp tick leaves inode, size, mtime and ctime as they were
+    when the file was hashed: the cache's record keeps its (now stale) digest."""
+    st = path.stat()
+    cache._entries[str(path)][:4] = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
 def test_a_source_changing_while_stored_is_refused(store: LocalArtifactStore, tmp_path: Path) -> None:
     # A writer that keeps size and mtime fools the stat cache; the copy's own hash does not lie.
     src = make_tree(tmp_path / "in", {"data.bin": b"A" * 100})
     cache = StatCache(None)
     cache.tree_hash(src)
-    st = (src / "data.bin").stat()
     (src / "data.bin").write_bytes(b"B" * 100)
-    os.utime(src / "data.bin", ns=(st.st_atime_ns, st.st_mtime_ns))
+    _rewritten_within_one_tick(cache, src / "data.bin")
     with pytest.raises(SourceChanged, match="changed while it was being stored"):
         store.put(src, stat_cache=cache)
     assert list(store.root.glob("??/*")) == []
@@ -370,18 +387,18 @@ def test_a_big_file_hashed_by_this_process_is_copied_without_a_second_hash(
     assert (store.get(ref.digest, verify=True) / "big.bin").read_bytes() == big
 
 
-def test_a_big_file_rewritten_after_hashing_with_its_mtime_put_back_is_refused(
+def test_a_big_file_rewritten_after_hashing_with_its_mtime_put_back_is_hashed_again(
     store: LocalArtifactStore, tmp_path: Path
 ) -> None:
     src = make_tree(tmp_path / "in", {"big.bin": b"A" * (2 * 1024 * 1024)})
     cache = StatCache(None)
-    cache.tree_hash(src)
+    first = cache.tree_hash(src)
     st = (src / "big.bin").stat()
     (src / "big.bin").write_bytes(b"B" * (2 * 1024 * 1024))
     os.utime(src / "big.bin", ns=(st.st_atime_ns, st.st_mtime_ns))  # size and mtime as hashed; ctime moved
-    with pytest.raises(SourceChanged, match="changed while it was being stored"):
-        store.put(src, stat_cache=cache)
-    assert list(store.root.glob("??/*")) == []
+    ref = store.put(src, stat_cache=cache)
+    assert ref.digest != first and ref.digest == hash_tree(src)
+    assert read_tree(store.get(ref.digest, verify=True)) == {"big.bin": b"B" * (2 * 1024 * 1024)}
 
 
 def _count_hashed_copies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -403,6 +420,7 @@ def test_a_big_file_known_only_from_an_earlier_process_is_copied_by_the_kernel_t
     store: LocalArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     src = make_tree(tmp_path / "in", {"big.bin": os.urandom(2 * 1024 * 1024)})
+    _hashed_long_after_written(monkeypatch)
     earlier = StatCache(tmp_path / "stat.json")
     earlier.tree_hash(src)
     earlier.save()
@@ -413,16 +431,17 @@ def test_a_big_file_known_only_from_an_earlier_process_is_copied_by_the_kernel_t
     assert read_tree(store.get(ref.digest, verify=True)) == read_tree(src)
 
 
-def test_a_big_file_whose_stat_cache_record_is_stale_is_refused(store: LocalArtifactStore, tmp_path: Path) -> None:
-    # Rewritten with inode, size and mtime as recorded: the record's digest is stale; the copy's hash tells.
+def test_a_big_file_whose_stat_cache_record_is_stale_is_refused(store: LocalArtifactStore, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rewritten within one timestamp tick, every stamp as recorded: the record's digest is stale; the copy's hash tells.
     src = make_tree(tmp_path / "in", {"big.bin": b"A" * (2 * 1024 * 1024)})
+    _hashed_long_after_written(monkeypatch)
     earlier = StatCache(tmp_path / "stat.json")
     earlier.tree_hash(src)
-    earlier.save()
-    st = (src / "big.bin").stat()
     with open(src / "big.bin", "r+b") as f:
         f.write(b"B")
-    os.utime(src / "big.bin", ns=(st.st_atime_ns, st.st_mtime_ns))
+    _rewritten_within_one_tick(earlier, src / "big.bin")
+    earlier.save()
     with pytest.raises(SourceChanged, match="changed while it was being stored"):
         store.put(src, stat_cache=StatCache(tmp_path / "stat.json"))
     assert list(store.root.glob("??/*")) == []

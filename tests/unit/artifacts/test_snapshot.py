@@ -4,6 +4,7 @@ import fcntl
 import importlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,14 @@ def test_small_inputs_are_copied_so_rewriting_them_keeps_old_snapshots(project: 
     assert (store.get(old.digest) / "iris.csv").read_bytes().startswith(b"a,b\n1,2")
 
 
-def test_unchanged_inputs_are_neither_reread_nor_stored_again(project: Path, store: ArtifactStore, reads: list[str]) -> None:
+def test_unchanged_inputs_are_neither_reread_nor_stored_again(project: Path, store: ArtifactStore, reads: list[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import zplan.hashing as hashing
+
+    later = time.time_ns() + 2 * hashing.RACY_NS  # hashed long after they were written: recorded
+    monkeypatch.setattr(hashing, "time", types.SimpleNamespace(time_ns=lambda: later))
     cache = StatCache(project / ".zplan/stat-cache.json")
     first = snapshot(project / "images", store, cache)
     assert sorted(reads) == sorted(Path(k).name for k in SAMPLE)
