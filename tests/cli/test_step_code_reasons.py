@@ -154,3 +154,28 @@ def test_a_library_upgrade_reruns_the_steps_that_import_it_with_the_versions(lay
     layout.apply()
     assert layout.run("plan", "-detailed-exitcode").code == 0
 
+
+
+SRC_LAYOUT = {
+    "main.zp.hcl": 'pipeline "p" {\n  step "a" {\n    source = "steps.py:a"\n    params = { x = 2 }\n  }\n'
+                   '  step "b" {\n    source = "steps.py:b"\n    inputs = { y = step.a.outputs.output }\n  }\n}\n',
+    "steps.py": "from mylib.core import f\n\ndef a(x):\n    return f(x)\n\ndef b(y):\n    return f(y)\n",
+    "src/mylib/__init__.py": "",
+    "src/mylib/core.py": "def f(x):\n    return x * 2\n",
+}
+
+
+def test_a_src_layout_package_of_the_project_is_step_code(tmp_path):
+    """`mylib` lives in src/ (on the path, as `pip install -e .` puts it): an edit there reruns the steps
+    that call it, and a worker runs the edited code, not the module an earlier step imported."""
+    p = Project(tmp_path / "p")
+    for rel, text in SRC_LAYOUT.items():
+        p.write(rel, text)
+    env = cli_env(PYTHONPATH=str(p.path("src")))
+    assert p.run("apply", "-auto-approve", "-parallelism", "1", env=env).code == 0
+    p.replace("src/mylib/core.py", "x * 2", "x * 3")
+    plan = p.run("plan", env=env)
+    assert "will rerun: code changed (core.f in src/mylib/core.py)" in plan_line(plan, "a"), plan.out
+    assert p.run("apply", "-auto-approve", "-parallelism", "1", env=env).code == 0
+    assert p.run("output", env=env).code == 0
+    assert p.step_records()["b"]["outputs"]["output"]["value"] == 2 * 3 * 3

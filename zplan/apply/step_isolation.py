@@ -51,7 +51,7 @@ def _restore_environment(saved: dict) -> None:
 
 def _project_module(name: str, module, project_dir: str) -> bool:
     """A module imported by its name from a source file of the project (``steps.train`` from
-    steps/train.py; not from a library folder in it). A library that loads a project file
+    steps/train.py, ``mylib.core`` from src/mylib/core.py; not from a library folder in it). A library that loads a project file
     under a name of its own (TFX's ``user_module_0``) keeps its own account of it: left alone."""
     file = getattr(module, "__file__", None)
     root = project_dir.rstrip(os.sep) + os.sep
@@ -61,4 +61,5 @@ def _project_module(name: str, module, project_dir: str) -> bool:
         return False
     rel = os.path.splitext(file[len(root):])[0].replace(os.sep, "/")
     rel = rel[: -len("/__init__")] if rel.endswith("/__init__") else rel
-    return rel.replace("/", ".").lstrip(".") == name  # (a git module's checkout under .zplan: named without the dot)
+    dotted = rel.replace("/", ".").lstrip(".")  # (a git module's checkout under .zplan: named without the dot)
+    return dotted == name or dotted.endswith("." + name)  # (or imported from a folder of its own: src/mylib/core.py)

@@ -30,6 +30,7 @@ class CodeReader:
         # with these, so an edit made while (or after) the file was read is seen by the next plan
         self._stamps: dict[Path, list[int]] = {}
         self._script_dir: Path | None = None  # while reading a script: its folder, first on its import path
+        self._import_roots: dict[str, Path | None] = {}  # top-level module -> the project folder it is imported from
 
     def module(self, path: Path) -> _Module:
         if path not in self._modules:
@@ -135,7 +136,34 @@ class CodeReader:
             found = self._find(self._script_dir, name, 0)
             if found is not None:
                 return found
-        return self._find(importer.parent if level else self.project_dir, name, level)
+        found = self._find(importer.parent if level else self.project_dir, name, level)
+        if found is None and not level and name:
+            base = self._import_root(name.split(".")[0])
+            found = self._find(base, name, 0) if base is not None else None
+        return found
+
+    def _import_root(self, top: str) -> Path | None:
+        """The project folder Python imports ``top`` from when it is not at the project's top: a
+        src layout (``src/mylib``, on the path or installed editable). Asked of Python's own
+        finders, which locate a top-level module without running it; None for a library."""
+        if top not in self._import_roots:
+            import importlib.util
+
+            try:
+                spec = importlib.util.find_spec(top)
+            except (ImportError, ValueError):
+                spec = None
+            places = [spec.origin] if spec is not None and spec.has_location and spec.origin else \
+                list(spec.submodule_search_locations or ()) if spec is not None else []
+            root = None
+            for place in places:
+                path = Path(place)
+                base = path.parent.parent if path.name == "__init__.py" else path.parent
+                if base != self.project_dir and _inside(base, self.project_dir) and not _library_folder(base, self.project_dir):
+                    root = base.resolve()
+                    break
+            self._import_roots[top] = root
+        return self._import_roots[top]
 
     def _find(self, base: Path, name: str, level: int) -> Path | None:
         for _ in range(max(level - 1, 0)):
@@ -313,6 +341,12 @@ class _Reach:
 def _digest(stmts: list[ast.stmt]) -> str:
     """One definition's digest. 64 bits tell an edit apart; it is stored in every step record, so short."""
     return hash_text(normalise(stmts))[:16]
+
+
+def _library_folder(path: Path, project_dir: Path) -> bool:
+    """Inside a virtual environment or an installed-packages folder kept in the project (.venv)."""
+    parts = path.resolve().relative_to(project_dir.resolve()).parts
+    return any(p.startswith(".") or p in ("site-packages", "dist-packages") for p in parts)
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -17,6 +17,8 @@ def test_project_modules_imported_by_their_name_are_dropped():
     assert _project_module("steps.train", _module("/p/steps/train.py"), "/p")
     assert _project_module("steps", _module("/p/steps/__init__.py"), "/p")
     assert _project_module("zplan.modules.m.steps", _module("/p/.zplan/modules/m/steps.py"), "/p")  # a git module's checkout
+    assert _project_module("mylib.core", _module("/p/src/mylib/core.py"), "/p")  # a src layout, on the path or installed editable
+    assert _project_module("mylib", _module("/p/src/mylib/__init__.py"), "/p")
 
 
 def test_libraries_and_modules_a_library_loaded_under_its_own_name_stay():
