@@ -30,7 +30,8 @@ class CodeReader:
         # with these, so an edit made while (or after) the file was read is seen by the next plan
         self._stamps: dict[Path, list[int]] = {}
         self._script_dir: Path | None = None  # while reading a script: its folder, first on its import path
-        self._import_roots: dict[str, Path | None] = {}  # top-level module -> the project folder it is imported from
+        self._import_roots: dict[str, Path | None] = {}  # top-level module -> the source folder it is imported from
+        self._code_roots: list[Path] = [project_dir]  # where step code may lie: the project, and those folders
 
     def module(self, path: Path) -> _Module:
         if path not in self._modules:
@@ -71,10 +72,11 @@ class CodeReader:
         return {self.rel(f): self._stamps[f] for f in sorted(files)}
 
     def rel(self, path: Path) -> str:
+        """Relative to the project, ``../`` included (a library beside it): the same in every checkout."""
         try:
             return path.relative_to(self.project_dir).as_posix()
         except ValueError:
-            return str(path)
+            return Path(os.path.relpath(path, self.project_dir)).as_posix()
 
     def compute(self, source_file: str, function: str) -> CodeInfo:
         path = (self.project_dir / source_file).resolve()
@@ -143,36 +145,28 @@ class CodeReader:
         return found
 
     def _import_root(self, top: str) -> Path | None:
-        """The project folder Python imports ``top`` from when it is not at the project's top: a
-        src layout (``src/mylib``, on the path or installed editable). Asked of Python's own
-        finders, which locate a top-level module without running it; None for a library."""
+        """The folder Python imports ``top`` from when it is not at the project's top and is source,
+        not an installed release: a src layout (``src/mylib``) or a library beside the project
+        (``../libs/common``), on the path or installed editable. Asked of Python's own finders,
+        which locate a top-level module without running it. None for a library with a version
+        (site-packages, the standard library) and for zplan itself, which is never keyed."""
         if top not in self._import_roots:
-            import importlib.util
-
-            try:
-                spec = importlib.util.find_spec(top)
-            except (ImportError, ValueError):
-                spec = None
-            places = [spec.origin] if spec is not None and spec.has_location and spec.origin else \
-                list(spec.submodule_search_locations or ()) if spec is not None else []
-            root = None
-            for place in places:
-                path = Path(place)
-                base = path.parent.parent if path.name == "__init__.py" else path.parent
-                if base != self.project_dir and _inside(base, self.project_dir) and not _library_folder(base, self.project_dir):
-                    root = base.resolve()
-                    break
-            self._import_roots[top] = root
+            self._import_roots[top] = None if top in sys.stdlib_module_names or top == "zplan" else _source_root(top, self.project_dir)
+            if self._import_roots[top] is not None:
+                self._code_roots.append(self._import_roots[top])
         return self._import_roots[top]
+
+    def _is_code(self, path: Path) -> bool:
+        return any(_inside(path, root) for root in self._code_roots)
 
     def _find(self, base: Path, name: str, level: int) -> Path | None:
         for _ in range(max(level - 1, 0)):
             base = base.parent
         target = base.joinpath(*name.split(".")) if name else base
         for candidate in (target.with_suffix(".py") if name else None, target / "__init__.py"):
-            if candidate is not None and candidate.is_file() and _inside(candidate, self.project_dir):
+            if candidate is not None and candidate.is_file() and self._is_code(candidate):
                 return candidate.resolve()
-        if (level or name) and target.is_dir() and _inside(target, self.project_dir) and any(target.glob("*.py")):
+        if (level or name) and target.is_dir() and self._is_code(target) and any(target.glob("*.py")):
             return target.resolve()  # a namespace package: only its submodules can be named
         return None
 
@@ -343,10 +337,40 @@ def _digest(stmts: list[ast.stmt]) -> str:
     return hash_text(normalise(stmts))[:16]
 
 
-def _library_folder(path: Path, project_dir: Path) -> bool:
-    """Inside a virtual environment or an installed-packages folder kept in the project (.venv)."""
-    parts = path.resolve().relative_to(project_dir.resolve()).parts
-    return any(p.startswith(".") or p in ("site-packages", "dist-packages") for p in parts)
+def _source_root(top: str, project_dir: Path) -> Path | None:
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    places = [spec.origin] if spec.has_location and spec.origin else list(spec.submodule_search_locations or ())
+    for place in places:
+        path = Path(place)
+        base = (path.parent.parent if path.name == "__init__.py" else path.parent).resolve()
+        if base != project_dir and not _installed(base, project_dir):
+            return base
+    return None
+
+
+def _installed(folder: Path, project_dir: Path) -> bool:
+    """An installed-packages folder (site-packages, or `pip install --target`: it holds
+    ``*.dist-info``), a virtual environment in the project (.venv), or Python's own."""
+    import sysconfig
+
+    if any(p in ("site-packages", "dist-packages") for p in folder.parts):
+        return True
+    try:
+        if any(name.endswith(".dist-info") for name in os.listdir(folder)):
+            return True
+    except OSError:
+        return True
+    if _inside(folder, project_dir):
+        return any(p.startswith(".") for p in folder.relative_to(project_dir).parts)
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["stdlib"]}
+    return any(_inside(folder, Path(p)) for p in prefixes)
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -262,3 +262,19 @@ def test_code_read_just_after_an_edit_is_not_kept_for_the_next_plan(project, tmp
     index.info("steps/train.py", "train")
     index.save()
     assert "steps/train.py:train" not in json.loads(cache.read_text())["entries"]
+
+
+def test_a_library_beside_the_project_on_the_path_is_step_code_and_zplan_is_not(tmp_path, monkeypatch):
+    """`pip install -e ../libs/common` (or PYTHONPATH): a source folder, not a release with a version."""
+    import importlib
+    import sys
+
+    project, lib = tmp_path / "proj", tmp_path / "libs/common/src"
+    write(lib, {"common/__init__.py": "", "common/core.py": "from .util import g\n\ndef f(x):\n    return g(x)\n",
+                "common/util.py": "def g(x):\n    return x + 1\n"})
+    write(project, {"steps.py": "import zplan\nfrom common.core import f\n\n@zplan.step()\ndef a(x):\n    return f(x)\n"})
+    monkeypatch.setattr(sys, "path", [str(lib), *sys.path])
+    importlib.invalidate_caches()
+    assert changed_by(project, "steps.py:a", "../libs/common/src/common/util.py", "x + 1", "x + 2") == {"../libs/common/src/common/util.py:g"}
+    parts = info(project, "steps.py:a").parts
+    assert not any("zplan" in part for part in parts), parts
