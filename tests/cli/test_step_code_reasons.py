@@ -156,6 +156,23 @@ def test_a_library_upgrade_reruns_the_steps_that_import_it_with_the_versions(lay
 
 
 
+def test_a_library_s_own_requirements_are_keyed_and_named_when_they_change(layout):
+    vendor = layout.root / "vendor"
+    meta = vendor / "tinylib-1.5.2.dist-info/METADATA"
+    meta.write_text(meta.read_text() + "Requires-Dist: tinydep>=1.0\nRequires-Dist: bigextra; extra == 'all'\n")
+    layout.write("vendor/tinydep-1.0.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: tinydep\nVersion: 1.0.0\n")
+    layout.write("vendor/bigextra-3.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: bigextra\nVersion: 3.0\n")
+    # recorded before requirements were keyed: the plan says why it reruns (an extra's requirement never counts)
+    assert reasons(layout.plan_json())["summary"] == ["the libraries it imports now key what they require too (zplan upgrade): tinydep"]
+    layout.apply()
+    (vendor / "tinydep-1.0.0.dist-info").rename(vendor / "tinydep-1.1.0.dist-info")
+    meta = vendor / "tinydep-1.1.0.dist-info/METADATA"
+    meta.write_text(meta.read_text().replace("1.0.0", "1.1.0"))
+    doc = layout.plan_json()
+    assert reasons(doc)["summary"] == ["tinydep 1.0.0 -> 1.1.0"]
+    assert steps_by_action(doc) == {"run": {"summary"}, "cached": {"load", "train", "split"}}
+
+
 SRC_LAYOUT = {
     "main.zp.hcl": 'pipeline "p" {\n  step "a" {\n    source = "steps.py:a"\n    params = { x = 2 }\n  }\n'
                    '  step "b" {\n    source = "steps.py:b"\n    inputs = { y = step.a.outputs.output }\n  }\n}\n',

@@ -1,7 +1,9 @@
 """Installed versions of the libraries step code imports, read without importing them.
 
 Upgrading scikit-learn can change what a step computes, so the versions of the
-distributions a step's code imports are part of its cache key. They are read
+distributions a step's code imports are part of its cache key, with those of the
+distributions they require, all the way down (scipy under scikit-learn, numpy under
+pandas): a library's results change with its dependencies' too. They are read
 from the ``*.dist-info`` / ``*.egg-info`` folders on ``sys.path`` (the
 interpreter that runs the steps is the one that plans them), the way
 ``importlib.metadata.packages_distributions`` maps import names to
@@ -21,7 +23,7 @@ from typing import Iterable
 
 from zplan.fsutil import atomic_write_text
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: each distribution's requirements
 # zplan runs the steps but is not part of what they compute: upgrading it must not rerun every step.
 NOT_KEYED = frozenset({"zplan"})
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -35,19 +37,34 @@ class LibraryIndex:
         self._paths = paths
         self._exclude = {os.path.abspath(p) for p in exclude}
         self._modules: dict[str, dict[str, str]] | None = None
+        self._dists: dict[str, list] = {}  # normalised name -> [name, version, [normalised requirements]]
+        self._versions: dict[tuple[str, ...], dict[str, str]] = {}
         self._unsaved: dict | None = None
 
     def versions(self, modules: Iterable[str]) -> dict[str, str]:
-        """The installed distributions that provide these top-level modules, with their versions."""
-        modules = list(modules)
+        """The installed distributions that provide these top-level modules, and every installed
+        distribution they require (extras aside), with their versions."""
+        modules = tuple(modules)
         if not modules:
             return {}
+        if modules not in self._versions:  # the instances of a for_each step import the same modules
+            self._versions[modules] = self._closure(modules)
+        return dict(self._versions[modules])
+
+    def _closure(self, modules: tuple[str, ...]) -> dict[str, str]:
         index = self._load()
+        todo = [_normalise(dist) for name in modules for dist in index.get(name, {})]
         out: dict[str, str] = {}
-        for name in modules:
-            for dist, version in index.get(name, {}).items():
-                if _normalise(dist) not in NOT_KEYED:
-                    out[dist] = version
+        seen: set[str] = set()
+        while todo:
+            key = todo.pop()
+            if key in seen or key in NOT_KEYED:
+                continue
+            seen.add(key)
+            if key in self._dists:
+                name, version, requires = self._dists[key]
+                out[name] = version
+                todo += requires
         return dict(sorted(out.items()))
 
     # -- internals ---------------------------------------------------------------------------
@@ -70,10 +87,11 @@ class LibraryIndex:
         folders = self._folders()
         cached = self._read_cache()
         if cached is not None and cached.get("folders") == folders and cached.get("executable") == sys.executable:
-            self._modules = cached["modules"]
+            self._modules, self._dists = cached["modules"], cached["dists"]
             return self._modules
-        self._modules = scan([f for f, _ in folders])
-        self._unsaved = {"version": CACHE_VERSION, "executable": sys.executable, "folders": folders, "modules": self._modules}
+        self._modules, self._dists = scan_all([f for f, _ in folders])
+        self._unsaved = {"version": CACHE_VERSION, "executable": sys.executable, "folders": folders, "modules": self._modules,
+                         "dists": self._dists}
         return self._modules
 
     def save(self) -> None:
@@ -93,7 +111,13 @@ class LibraryIndex:
 
 def scan(folders: list[str]) -> dict[str, dict[str, str]]:
     """Top-level import name -> {distribution: version}; the first folder providing a name wins, as for imports."""
+    return scan_all(folders)[0]
+
+
+def scan_all(folders: list[str]) -> tuple[dict[str, dict[str, str]], dict[str, list]]:
+    """``scan``, and each distribution by its normalised name: [name, version, its requirements]."""
     out: dict[str, dict[str, str]] = {}
+    dists: dict[str, list] = {}
     for folder in folders:
         here: dict[str, dict[str, str]] = {}
         try:
@@ -106,19 +130,22 @@ def scan(folders: list[str]) -> dict[str, dict[str, str]]:
                 found = _distribution(meta_dir)
                 if found is None:
                     continue
-                name, version = found
+                name, version, requires = found
+                dists.setdefault(_normalise(name), [name, version, requires])
                 for top in _top_level(meta_dir):
                     here.setdefault(top, {})[name] = version
-        for top, dists in here.items():
-            out.setdefault(top, dists)
-    return out
+        for top, found_here in here.items():
+            out.setdefault(top, found_here)
+    return out, dists
 
 
-def _distribution(meta_dir: str) -> tuple[str, str] | None:
-    """(Name, Version) from the metadata headers; the body (often long) is not read."""
+def _distribution(meta_dir: str) -> tuple[str, str, list[str]] | None:
+    """(Name, Version, the distributions it requires) from the metadata headers; the body
+    (often long) is not read. A requirement only for an extra is left out: nothing says it was asked for."""
     for file in ("METADATA", "PKG-INFO"):
         path = os.path.join(meta_dir, file) if os.path.isdir(meta_dir) else meta_dir
         headers: dict[str, str] = {}
+        requires: list[str] = []
         try:
             with open(path, encoding="utf-8", errors="replace") as f:
                 for line in f:
@@ -127,11 +154,27 @@ def _distribution(meta_dir: str) -> tuple[str, str] | None:
                     key, sep, value = line.partition(":")
                     if sep and key in ("Name", "Version"):
                         headers.setdefault(key, value.strip())
+                    elif sep and key == "Requires-Dist":
+                        required = _required(value)
+                        if required and required not in requires:
+                            requires.append(required)
         except OSError:
             continue
         if "Name" in headers and "Version" in headers:
-            return headers["Name"], headers["Version"]
+            return headers["Name"], headers["Version"], sorted(requires)
     return None
+
+
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _required(spec: str) -> str | None:
+    """The normalised distribution a ``Requires-Dist`` names, unless only an extra asks for it."""
+    requirement, _, marker = spec.partition(";")
+    if "extra" in marker:
+        return None
+    found = _REQUIREMENT_NAME.match(requirement)
+    return _normalise(found.group(1)) if found else None
 
 
 def _top_level(meta_dir: str) -> set[str]:

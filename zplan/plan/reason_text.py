@@ -31,13 +31,14 @@ def code_message(before: dict[str, str], after: dict[str, str], most: int = 3) -
     return f"code changed ({'; '.join(shown)}{more})"
 
 
-def library_reasons(before: dict[str, str], after: dict[str, str]) -> list[m.Reason]:
-    """`scikit-learn 1.5.2 -> 1.6.1`, for each imported library whose installed version differs."""
-    return [
-        m.Reason(m.LIBRARY_CHANGED, f"{dist} {before.get(dist, '(none)')} -> {after.get(dist, '(none)')}")
-        for dist in sorted(set(before) | set(after))
-        if before.get(dist) != after.get(dist)
-    ]
+def library_reasons(before: dict[str, str], after: dict[str, str], same_code: bool = False) -> list[m.Reason]:
+    """`scikit-learn 1.5.2 -> 1.6.1`, for each imported library whose installed version differs.
+    Only new entries under the same code and the same libraries: a record from before the
+    libraries' own requirements were keyed."""
+    changed = [dist for dist in sorted(set(before) | set(after)) if before.get(dist) != after.get(dist)]
+    if same_code and before and changed and not any(dist in before for dist in changed):
+        return [m.Reason(m.ENV_CHANGED, f"the libraries it imports now key what they require too (zplan upgrade): {', '.join(changed)}")]
+    return [m.Reason(m.LIBRARY_CHANGED, f"{dist} {before.get(dist, '(none)')} -> {after.get(dist, '(none)')}") for dist in changed]
 
 
 def param_reasons(before: dict, after: dict, secrets: list[str], sources: dict[str, str] | None = None) -> list[m.Reason]:

@@ -404,7 +404,7 @@ class StepPlanner:
             return reasons
         if before.get("code") != plan.code_hash:
             reasons.append(m.Reason(m.CODE_CHANGED, code_message(before.get("code_parts", {}), plan.code_parts)))
-        reasons += library_reasons(before.get("libraries", {}), plan.libraries)
+        reasons += library_reasons(before.get("libraries", {}), plan.libraries, before.get("code") == plan.code_hash)
         reasons += param_reasons(before.get("params", {}), digest_secrets(plan.params, self.secrets), self.secrets, plan.param_sources)
         reasons += self._input_reasons(plan, before.get("inputs", {}))
         reasons += name_reasons(before, m.file_names(plan.inputs), bool(reasons))

@@ -9,11 +9,13 @@ from pathlib import Path
 from zplan.plan.libraries import LibraryIndex, scan
 
 
-def install(site: Path, name: str, version: str, top_level: list[str] | None = None, record: list[str] | None = None) -> Path:
+def install(site: Path, name: str, version: str, top_level: list[str] | None = None, record: list[str] | None = None,
+            requires: list[str] = ()) -> Path:
     """A distribution as pip and uv leave it: a `<name>-<version>.dist-info` folder next to the code."""
     info = site / f"{name.replace('-', '_')}-{version}.dist-info"
     info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\nA long description: ignored.\n")
+    needs = "".join(f"Requires-Dist: {r}\n" for r in requires)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{needs}\nA long description: ignored.\n")
     if top_level is not None:
         (info / "top_level.txt").write_text("".join(f"{t}\n" for t in top_level))
     if record is not None:
@@ -70,3 +72,18 @@ def test_no_imports_read_nothing(tmp_path):
     assert index.versions([]) == {}
     index.save()  # nothing learned: nothing written
     assert not (tmp_path / "absent").exists()
+
+
+def test_the_distributions_a_library_requires_are_keyed_all_the_way_down(tmp_path):
+    """scipy under scikit-learn, numpy under scipy: upgrading one can change what the step computes."""
+    site = tmp_path / "site-packages"
+    install(site, "scikit-learn", "1.5.2", ["sklearn"], requires=["numpy>=1.19.5", "scipy>=1.6.0", "threadpoolctl (>=3.1.0)",
+                                                                   "pytest>=7; extra == 'tests'", "zplan"])
+    install(site, "scipy", "1.14.1", ["scipy"], requires=["numpy<2.3,>=1.23.5", 'tomli; python_version < "3.11"'])
+    install(site, "numpy", "2.0.1", ["numpy"])
+    install(site, "threadpoolctl", "3.5.0", ["threadpoolctl"])
+    install(site, "pytest", "8.0.0", ["pytest"])
+    install(site, "zplan", "0.1.0", ["zplan"])
+    index = LibraryIndex(paths=[str(site)])
+    # an extra's requirement is left out; one not installed (tomli) is nothing to key; zplan never is
+    assert index.versions(["sklearn"]) == {"numpy": "2.0.1", "scikit-learn": "1.5.2", "scipy": "1.14.1", "threadpoolctl": "3.5.0"}
