@@ -303,6 +303,8 @@ class _Reach:
         module = self.index.module(path)
         self.files.add(path)
         self.parts[f"{self.index.rel(path)}:{WHOLE_MODULE}"] = _digest(module.tree.body)
+        self._module_code(module)  # what its top-level code calls (a script's main code), and its packages'
+        self.parts.pop(f"{self.index.rel(path)}:{MODULE_CODE}", None)  # (the whole module's digest holds it)
         for name in module.bindings.defs:
             self.name(module, name)
         for ref in (r for refs in module.bindings.imports.values() for r in refs):
@@ -317,7 +319,8 @@ class _Reach:
             return
         effects = module.bindings.effects
         if effects:
-            self.parts[f"{self.index.rel(module.path)}:{MODULE_CODE}"] = _digest(effects)
+            if f"{self.index.rel(module.path)}:{WHOLE_MODULE}" not in self.parts:
+                self.parts[f"{self.index.rel(module.path)}:{MODULE_CODE}"] = _digest(effects)
             for stmt in effects:
                 for use in module.uses(stmt):
                     self.use(module, use)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from pathlib import Path
 from typing import Any
 
 from zplan import diags
@@ -33,7 +34,7 @@ def script_parts(planner, step: StepConfig, scope: Scope) -> tuple[CodeInfo, dic
     """The code, params and inputs of a script step, as ``StepPlanner.plan`` needs them."""
     inputs = planner._inputs(step, scope)
     argv = command_line(step, scope, placements(scope.config, inputs))
-    script = python_file(argv)
+    script = python_file(argv, planner.project_dir)
     try:
         info = planner.code.info(script, SCRIPT) if script else CodeInfo(hash_value([]), None)
     except CodeError as exc:
@@ -89,16 +90,36 @@ def command_line(step: StepConfig, scope: Scope, placed: dict[str, str]) -> list
     raise diags.fail(f'step "{step.name}": command must be a string or a non-empty list of strings', f"got {value!r}", expr.range)
 
 
-def python_file(argv: Any) -> str | None:
-    """FILE of ``python FILE ...`` (keyed by its code), else None; a shell command counts when it starts so."""
+_PYTHON_FLAGS = {"-u", "-O", "-OO", "-B", "-E", "-s", "-S", "-I", "-b", "-bb", "-d", "-q", "-v", "-P", "-R"}
+_PYTHON_FLAGS_WITH_VALUE = {"-X", "-W"}
+
+
+def python_file(argv: Any, project_dir: Path | None = None) -> str | None:
+    """FILE of ``python FILE ...`` or ``python -m MODULE ...`` (a project module's file), keyed by its
+    code, else None; interpreter flags (``-u``, ``-X dev``) are passed over; a shell command counts
+    when it starts so."""
     if isinstance(argv, list) and argv[:2] == ["sh", "-c"] and len(argv) == 3:
         try:
             argv = shlex.split(_SHELL_SYNTAX.split(argv[2], 1)[0])
         except ValueError:
             return None
-    if not isinstance(argv, list) or len(argv) < 2 or argv[0] not in PYTHONS:
+    if not isinstance(argv, list) or not argv or argv[0] not in PYTHONS or not all(isinstance(a, str) for a in argv):
         return None
-    return argv[1] if isinstance(argv[1], str) and argv[1].endswith(".py") else None
+    words = argv[1:]
+    while words and (words[0] in _PYTHON_FLAGS or words[0] in _PYTHON_FLAGS_WITH_VALUE):
+        words = words[2:] if words[0] in _PYTHON_FLAGS_WITH_VALUE else words[1:]
+    if len(words) >= 2 and words[0] == "-m" and project_dir is not None:
+        return _module_file(project_dir, words[1])
+    return words[0] if words and words[0].endswith(".py") else None
+
+
+def _module_file(project_dir: Path, module: str) -> str | None:
+    """The project file ``python -m MODULE`` runs: MODULE.py, or a package's __main__.py."""
+    rel = module.replace(".", "/")
+    for candidate in (f"{rel}.py", f"{rel}/__main__.py"):
+        if (Path(project_dir) / candidate).is_file():
+            return candidate
+    return None
 
 
 def param_values(project_dir, step: StepConfig) -> dict[str, Any]:
