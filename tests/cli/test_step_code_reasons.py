@@ -156,6 +156,17 @@ def test_a_library_upgrade_reruns_the_steps_that_import_it_with_the_versions(lay
 
 
 
+def test_a_saved_plan_is_refused_after_a_library_upgrade_naming_the_step_and_why(layout):
+    assert layout.run("plan", "-out", "plan.zplan").code == 0
+    vendor = layout.root / "vendor"
+    meta = vendor / "tinylib-1.5.2.dist-info/METADATA"
+    meta.write_text(meta.read_text().replace("1.5.2", "1.6.1"))
+    (vendor / "tinylib-1.5.2.dist-info").rename(vendor / "tinylib-1.6.1.dist-info")
+    refused = layout.run("apply", "plan.zplan")
+    assert refused.code == 1 and "saved plan is stale" in refused.err
+    assert "pipeline.p.step.summary: cached -> run: tinylib 1.5.2 -> 1.6.1" in refused.err, str(refused)
+
+
 def test_a_library_s_own_requirements_are_keyed_and_named_when_they_change(layout):
     vendor = layout.root / "vendor"
     meta = vendor / "tinylib-1.5.2.dist-info/METADATA"

@@ -116,8 +116,22 @@ def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint
         if now_params.get(step["address"], step["params"]) != step["params"]:
             raise diags.fail(f"saved plan is stale: the params of {step['address']} changed since the plan was made",
                              "a params file it reads was edited? run `zplan plan` again and review it")
-    if _actions(saved["plan"]) != _actions(to_json(plan)):
-        raise diags.fail("saved plan is stale: applying now would do something else than the reviewed plan", "run `zplan plan` again and review it")
+    now = to_json(plan)
+    if _actions(saved["plan"]) != _actions(now):
+        raise diags.fail(f"saved plan is stale: applying now would do something else than the reviewed plan ({_first_difference(saved['plan'], now)})",
+                         "run `zplan plan` again and review it")
+
+
+def _first_difference(before: dict, now: dict) -> str:
+    """The first address whose action moved, and why it would now: `pipeline.p.step.a: cached -> run (numpy 2.0.1 -> 2.1.0)`."""
+    planned = dict(_actions(before))
+    for item in now["resources"] + now["steps"]:
+        was = planned.pop(item["address"], "(none)")
+        if was != item["action"]:
+            why = "; ".join(r["message"] for r in item.get("reasons", ()))
+            return f"{item['address']}: {was} -> {item['action']}" + (f": {why}" if why else "")
+    address, was = next(iter(sorted(planned.items())))
+    return f"{address}: {was} -> (none)"
 
 
 def changed_sensitive(saved: dict, variables: dict[str, Any]) -> list[str]:
