@@ -94,3 +94,19 @@ def test_a_taken_port_and_a_missing_project_are_clear_errors(quickstart, tmp_pat
     empty = zplan(tmp_path, "ui", "-export", "site")
     assert empty.code == 1 and "no *.zp.hcl files" in empty.err and "Traceback" not in empty.err
     assert not (tmp_path / "site").exists()
+
+
+def test_an_output_no_step_computes_gets_no_history_or_lineage_link(quickstart, tmp_path):
+    # The serving example's infer_url is such an output: a resource attribute, not a step output.
+    project = quickstart.clone(tmp_path / "resource-output")
+    project.write("dir.zp.hcl", 'output "reports_dir" {\n  value = resource.local_directory.reports.path\n}\n')
+    project.apply()
+    result = project.ok("ui", "-export", str(tmp_path / "site"))
+    site = tmp_path / "site"
+    assert "output-accuracy.html" in {p.name for p in site.iterdir()}
+    outputs = (site / "outputs.html").read_text()
+    assert "reports_dir" in outputs and "output-reports_dir.html" not in outputs and "lineage-output-reports_dir" not in outputs
+    for page in site.glob("*.html"):
+        for href in re.findall(r'href="([^"]+)"', page.read_text()):
+            assert (site / href).exists(), f"{page.name} links to missing {href}"
+    assert "pages into" in result.out

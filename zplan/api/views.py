@@ -102,6 +102,12 @@ class ProjectViews:
             raise UnknownOutput(f'output "{name}" is not a step output', "only step outputs have a lineage")
         return self.artifact(*found)
 
+    def output_is_traced(self, name: str) -> bool:
+        """Whether project output ``name`` reads a step output: only such an output has a value per run
+        (``output_history``) and a lineage; one computed from a resource or a variable has neither."""
+        declared = self._project.config.outputs.get(name)
+        return declared is not None and self._step_output(declared) is not None
+
     def _step_output(self, declared) -> tuple[str, str] | None:
         """(step address, output name) a declared project output reads, or None when it names no step output."""
         for ref in declared.expr.references():

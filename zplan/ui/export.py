@@ -56,11 +56,13 @@ def export(root: Path, stack: str | None, dest: Path, max_runs: int = 20) -> lis
     outputs = pages.outputs(project)
     put(LINKS.outputs(), "outputs.html", outputs)
     for o in outputs["outputs"]:
+        if not o["traced"]:
+            continue  # a resource attribute or a variable: no history and no lineage page
         put(LINKS.outputs(o["name"]), "outputs.html", pages.outputs(project, o["name"]))
         try:
             put(LINKS.output_lineage(o["name"]), "lineage.html", pages.lineage(project, project.output_artifact(o["name"]).id))
         except api.ZplanAPIError:
-            pass  # an output that names no step output has no lineage page
+            pass  # no artifact recorded behind it (its step never succeeded)
     return _write(files, dest)
 
 

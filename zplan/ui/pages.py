@@ -170,9 +170,11 @@ def resources(project: Project) -> dict:
 
 
 def outputs(project: Project, name: str | None = None) -> dict:
-    """Every non-sensitive output's latest value; with ``name``, its value run after run."""
+    """Every non-sensitive output's latest value (``traced``: it has a history and a lineage);
+    with ``name``, its value run after run."""
     latest = project.outputs()
-    page: dict[str, Any] = {"outputs": [{"name": k, "value": v} for k, v in latest.items()], "name": name, "history": []}
+    shown = [{"name": k, "value": v, "traced": project.output_is_traced(k)} for k, v in latest.items()]
+    page: dict[str, Any] = {"outputs": shown, "name": name, "history": []}
     if name is not None:
         page["history"] = [asdict(p) for p in project.output_history(name)]
     return page
