@@ -64,13 +64,14 @@ class ProjectViews:
     def log(self, run: int, address: str) -> str:
         """The log step ``address`` wrote in run ``run``, every secret redacted; "" when it wrote none.
         Raises ``RunNotFound``, or ``UnknownAddress`` when the run has no execution of that step."""
+        from zplan.apply.step_log import log_file_name
         from zplan.secrets import redact
 
         detail = self.run(run)
         if address not in {e.address for e in detail.executions}:
             raise UnknownAddress(f"run {run} has no execution of {address}", "see project.run(N).executions")
         logs = (self._project.state_dir / "logs").resolve()
-        path = (logs / self.stack / f"run-{int(run)}" / f"{address}.log").resolve()
+        path = (logs / self.stack / f"run-{int(run)}" / log_file_name(address)).resolve()
         if not path.is_relative_to(logs):  # a recorded address is never a path; be sure of it
             raise UnknownAddress(f"no log for {address!r}", "see project.run(N).executions")
         try:
