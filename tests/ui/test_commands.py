@@ -110,3 +110,8 @@ def test_an_output_no_step_computes_gets_no_history_or_lineage_link(quickstart, 
         for href in re.findall(r'href="([^"]+)"', page.read_text()):
             assert (site / href).exists(), f"{page.name} links to missing {href}"
     assert "pages into" in result.out
+
+
+def test_ui_takes_no_color_as_every_printing_command_does(quickstart, tmp_path):
+    result = quickstart.ok("ui", "-export", str(tmp_path / "site"), "-no-color")
+    assert "pages into" in result.out and "\x1b" not in result.out

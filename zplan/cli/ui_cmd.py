@@ -14,7 +14,7 @@ from zplan.cli.common import NoColorOpt, opt, stack_option
 def ui(port: int = opt(8080, "port", "Port to listen on."),
        host: str = opt("127.0.0.1", "host", "Address to listen on (anything but loopback exposes the dashboard: a warning is printed)."),
        export: Optional[Path] = opt(None, "export", "Write the pages as static HTML into this folder instead of serving them."),
-       stack: Optional[str] = stack_option()) -> None:
+       stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
     """Serve a read-only dashboard: runs, step graphs, lineage, plans, resources and outputs over time."""
     from zplan import api
     from zplan.render.console import say
