@@ -166,3 +166,17 @@ def test_a_failed_run_shows_the_failure_and_what_was_skipped(quickstart, tmp_pat
     assert train.status_code == 200 and 'class="error"' in train.text and "C" in train.text
     evaluate = client.get("/runs/3", params={"step": "pipeline.training.step.evaluate"})
     assert evaluate.status_code == 200 and "not executed in this run" in evaluate.text
+
+
+def test_the_history_of_an_output_that_is_no_json_value_is_shown_as_text(quickstart, tmp_path):
+    # An output may be a model or a frame: its JSON must still be JSON, and a long value is cut.
+    project = quickstart.clone(tmp_path / "model-output")
+    project.write("model.zp.hcl", 'output "model" {\n  value = step.train.outputs.output\n}\n'
+                                  'output "test_set" {\n  value = step.scale.outputs.test\n}\n')
+    project.apply()
+    client = TestClient(create_app(project.root))
+    model = client.get("/api/outputs/model")
+    assert model.status_code == 200, model.text[:300]
+    assert all("LogisticRegression" in p["value"] for p in model.json()["history"])
+    frame = client.get("/api/outputs/test_set").json()["history"]
+    assert frame and all(p["value"].endswith(" …") and len(p["value"]) <= 2002 for p in frame)

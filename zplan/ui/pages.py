@@ -7,6 +7,7 @@ sensitive attributes and redacts logs, and plans come from the JSON plan, alread
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from typing import Any
 
@@ -14,6 +15,7 @@ from zplan.api import Project, UnknownAddress, ZplanAPIError
 from zplan.ui import preview
 
 RUNS_PER_PAGE = 50
+HISTORY_CHARS = 2000  # of each run's value of an output, as JSON text
 STATUSES = ("running", "succeeded", "failed", "interrupted")
 EXECUTION_STATUS = {"complete": "ran", "cached": "cached", "failed": "failed", "cancelled": "skipped"}
 
@@ -176,5 +178,18 @@ def outputs(project: Project, name: str | None = None) -> dict:
     shown = [{"name": k, "value": v, "traced": project.output_is_traced(k)} for k, v in latest.items()]
     page: dict[str, Any] = {"outputs": shown, "name": name, "history": []}
     if name is not None:
-        page["history"] = [asdict(p) for p in project.output_history(name)]
+        page["history"] = [{"run": p.run, "started": p.started, "status": p.status, "value": _as_shown(p.value)}
+                           for p in project.output_history(name)]
     return page
+
+
+def _as_shown(value: Any) -> Any:
+    """A run's value of an output as plain JSON: a model or a frame as its text, a long value cut
+    (an output may be any step output, not only a metric)."""
+    try:
+        text = json.dumps(value, default=str, allow_nan=False)
+    except ValueError:  # NaN or infinite, which JSON cannot hold
+        text = json.dumps(str(value))
+    if len(text) > HISTORY_CHARS:
+        return text[:HISTORY_CHARS] + " …"
+    return json.loads(text)
