@@ -106,12 +106,15 @@ def test_explore_example_recomputes_the_recorded_accuracy(applied):
         (lambda p: p.output("nope"), UnknownOutput),
         (lambda p: p.run(99), RunNotFound),
         (lambda p: p.artifact("pipeline.training.step.train", run=99), RunNotFound),
+        (lambda p: p.runs(0), ZplanAPIError),  # not "every run", nor a store error
+        (lambda p: p.runs(-1), ZplanAPIError),
     ],
 )
 def test_bad_requests_raise_their_error(applied, call, error):
     with pytest.raises(error) as caught:
         call(zplan.open(applied.root))
     assert isinstance(caught.value, ZplanAPIError) and caught.value.summary
+    assert not isinstance(caught.value, StoreUnreachable)
 
 
 def test_sensitive_output_is_refused_unless_revealed(applied, tmp_path):

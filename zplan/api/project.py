@@ -48,6 +48,8 @@ class Project(ProjectViews):
              before: int | None = None) -> list["RunSummary"]:
         """The latest ``limit`` runs, newest first (``number``, ``status``, ``git_commit``, ``started``, ``finished``);
         only those of ``pipeline``, with ``status`` (running, succeeded, failed, interrupted), numbered below ``before``."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:  # the store reads 0 as "no limit"
+            raise ZplanAPIError(f"limit must be a positive number of runs, got {limit!r}", "e.g. project.runs(50)")
         with self._metadata() as meta:
             try:
                 return meta.runs(limit, pipeline=pipeline, status=status, before=before)
