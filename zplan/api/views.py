@@ -87,7 +87,11 @@ class ProjectViews:
         from zplan.api.errors import StoreUnreachable
 
         try:
-            return self._lineage(int(artifact_id))
+            number = int(artifact_id)
+        except (TypeError, ValueError):
+            raise UnknownAddress(f"{artifact_id!r} is not an artifact id", "give its number, as `zplan runs show N` shows it") from None
+        try:
+            return self._lineage(number)
         except StoreUnreachable as exc:
             if "no artifact" in exc.summary:
                 raise UnknownAddress(f"no artifact {artifact_id} in the metadata store", "follow a link from a run page") from None
