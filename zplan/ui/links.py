@@ -6,6 +6,7 @@ a file name is reduced to safe characters; every URL argument is encoded.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from urllib.parse import quote, urlencode
 
@@ -64,4 +65,9 @@ class FileLinks:
 
 
 def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text).lstrip(".") or "_"
+    """``text`` in safe characters; when some had to be replaced, a digest of the original follows,
+    so two names that differ only there (for_each keys "a/b" and "a_b") get two files."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", text).lstrip(".") or "_"
+    if cleaned == text:
+        return cleaned
+    return f"{cleaned}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
