@@ -115,3 +115,17 @@ def test_an_output_no_step_computes_gets_no_history_or_lineage_link(quickstart, 
 def test_ui_takes_no_color_as_every_printing_command_does(quickstart, tmp_path):
     result = quickstart.ok("ui", "-export", str(tmp_path / "site"), "-no-color")
     assert "pages into" in result.out and "\x1b" not in result.out
+
+
+def test_an_export_of_the_newest_runs_links_only_to_pages_it_wrote(quickstart, tmp_path):
+    # Every run is listed, only the newest get pages; lineage reaches artifacts of older runs.
+    from zplan.ui.export import export
+
+    site = tmp_path / "site"
+    export(quickstart.root, None, site, max_runs=1)
+    assert (site / "run-2.html").exists() and not (site / "run-1.html").exists()
+    broken = [(page.name, href) for page in site.glob("*.html")
+              for href in re.findall(r'href="([^"]+)"', page.read_text()) if not (site / href).exists()]
+    assert broken == []
+    assert re.search(r'<td class="num">\s*1\s*</td>', (site / "index.html").read_text())  # listed, not linked
+    assert any("data/wine.csv" in p.read_text() for p in site.glob("lineage-*.html"))  # down to the snapshot

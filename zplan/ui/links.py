@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Iterable
 from urllib.parse import quote, urlencode
 
 
@@ -42,10 +43,16 @@ class FileLinks:
 
     static = True
 
+    def __init__(self, runs: Iterable[int] | None = None) -> None:
+        self._paged = None if runs is None else {int(n) for n in runs}  # runs with pages; None: every run
+
     def runs(self, pipeline: str = "", status: str = "", before: int | None = None) -> str:
         return f"runs-before-{int(before)}.html" if before else "index.html"
 
-    def run(self, number: int, step: str | None = None) -> str:
+    def run(self, number: int, step: str | None = None) -> str | None:
+        """None for a run the export has no pages of (templates then show its number unlinked)."""
+        if self._paged is not None and int(number) not in self._paged:
+            return None
         return f"run-{int(number)}" + (f"-{_safe(step)}" if step else "") + ".html"
 
     def lineage(self, artifact_id: int) -> str:
