@@ -180,3 +180,18 @@ def test_the_history_of_an_output_that_is_no_json_value_is_shown_as_text(quickst
     assert all("LogisticRegression" in p["value"] for p in model.json()["history"])
     frame = client.get("/api/outputs/test_set").json()["history"]
     assert frame and all(p["value"].endswith(" …") and len(p["value"]) <= 2002 for p in frame)
+
+
+def test_steps_of_a_module_pipeline_are_filtered_and_drawn_by_their_pipeline(tmp_path):
+    from tests.cli.helpers import Project
+
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", 'module "m" {\n  source = "./m"\n}\n')
+    project.write("m/m.zp.hcl", 'pipeline "inner" {\n  step "a" {\n    source = "s.py:a"\n  }\n'
+                                '  step "b" {\n    source = "s.py:b"\n    inputs = { y = step.a.outputs.output }\n  }\n}\n')
+    project.write("m/s.py", 'def a() -> int:\n    raise ValueError("no")\n\n\ndef b(y: int) -> int:\n    return y\n')
+    assert project.run("apply", "-auto-approve").code == 1
+    client = TestClient(create_app(project.root))
+    assert client.get("/api/runs").json()["pipelines"] == ["inner"]  # not the module's name
+    nodes = {n["step"]: n["status"] for n in client.get("/api/runs/1").json()["nodes"]}
+    assert nodes == {"a": "failed", "b": "skipped"}

@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from zplan import addrs
 from zplan.api import Project, UnknownAddress, ZplanAPIError
 from zplan.ui import preview
 
@@ -25,7 +26,7 @@ def runs(project: Project, pipeline: str | None = None, status: str | None = Non
     """One page of runs, newest first; ``next_before`` continues to older runs."""
     found = project.runs(per_page + 1, pipeline=pipeline or None, status=status or None, before=before)
     shown = found[:per_page]
-    pipelines = sorted({n.address.split(".")[1] for n in project.graph().nodes if n.kind == "step"})
+    pipelines = sorted({_pipeline_of(n.address) for n in project.graph().nodes if n.kind == "step"})
     return {
         "filters": {"pipeline": pipeline or "", "status": status or "", "before": before},
         "statuses": list(STATUSES), "pipelines": pipelines,
@@ -52,7 +53,7 @@ def run(project: Project, number: int, step: str | None = None) -> dict:
     latest = {e.address: e for e in detail.executions}  # a retried step: its last execution counts
     pipelines = {e.pipeline for e in detail.executions} | {detail.summary.pipeline}
     graph = project.graph()
-    steps = [n.address for n in graph.nodes if n.kind == "step" and n.address.split(".")[1] in pipelines]
+    steps = [n.address for n in graph.nodes if n.kind == "step" and _pipeline_of(n.address) in pipelines]
     steps += [a for a in latest if a not in steps]
     nodes = []
     for address in steps:
@@ -68,6 +69,11 @@ def run(project: Project, number: int, step: str | None = None) -> dict:
             raise UnknownAddress(f"run {number} has no step {step}", "pick a node of the run's graph")
         page["step"] = step_detail(project, number, latest.get(step), step)
     return page
+
+
+def _pipeline_of(address: str) -> str:
+    """The pipeline of a step address, inside a module too (``module.m.pipeline.P.step.S``)."""
+    return addrs.parse_output(address).step.pipeline
 
 
 def _artifact_edges(executions) -> list[tuple[str, str]]:
