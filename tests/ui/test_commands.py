@@ -129,3 +129,12 @@ def test_an_export_of_the_newest_runs_links_only_to_pages_it_wrote(quickstart, t
     assert broken == []
     assert re.search(r'<td class="num">\s*1\s*</td>', (site / "index.html").read_text())  # listed, not linked
     assert any("data/wine.csv" in p.read_text() for p in site.glob("lineage-*.html"))  # down to the snapshot
+
+
+def test_an_export_into_a_file_or_an_unwritable_place_is_one_clear_error(quickstart, tmp_path):
+    (tmp_path / "taken").write_text("a file, not a folder\n")
+    for dest in (tmp_path / "taken", tmp_path / "taken" / "site"):
+        result = quickstart.run("ui", "-export", str(dest))
+        assert result.code == 1 and "internal error" not in result.err and "Traceback" not in result.err, str(result)
+        assert result.err.startswith("Error: cannot write the pages into") and str(dest) in result.err
+    assert (tmp_path / "taken").read_text() == "a file, not a folder\n"

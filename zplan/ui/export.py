@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from zplan import api
+from zplan import api, diags
 from zplan.ui import pages
 from zplan.ui.app import Dashboard, thawed
 from zplan.ui.links import FileLinks
@@ -99,8 +99,11 @@ def _plan_page(project: api.Project, put, links: FileLinks) -> None:
 
 
 def _write(files: dict[str, str], dest: Path) -> list[Path]:
-    dest.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".zplan-ui-", dir=dest))
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".zplan-ui-", dir=dest))
+    except OSError as exc:  # a file of that name, a folder one cannot write to
+        raise diags.fail(f"cannot write the pages into {dest}: {exc.strerror or exc}", "give -export a folder you can write to") from None
     try:
         for name, text in files.items():
             (staging / name).write_text(text, encoding="utf-8")
