@@ -138,3 +138,10 @@ def test_an_export_into_a_file_or_an_unwritable_place_is_one_clear_error(quickst
         assert result.code == 1 and "internal error" not in result.err and "Traceback" not in result.err, str(result)
         assert result.err.startswith("Error: cannot write the pages into") and str(dest) in result.err
     assert (tmp_path / "taken").read_text() == "a file, not a folder\n"
+
+
+def test_an_address_that_is_not_this_machines_is_named_as_the_problem(quickstart):
+    result = quickstart.run("ui", "-host", "192.0.2.1", "-port", "18555", timeout=60)  # TEST-NET: no local interface
+    assert result.code == 1 and "cannot listen on 192.0.2.1:18555" in result.err, str(result)
+    error = result.err[result.err.index("Error:"):]
+    assert "give -host an address of this machine" in error and "stop what uses it" not in error

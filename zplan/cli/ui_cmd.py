@@ -44,7 +44,8 @@ def _serve(root: Path, stack: Optional[str], host: str, port: int) -> None:
         raise diags.fail(f"-port {port} is not a port number", "give a number from 1 to 65535")
     problem = port_problem(host, port)
     if problem:
-        raise diags.fail(f"cannot listen on {host}:{port}: {problem}", "choose another port with -port, or stop what uses it")
+        why, what_to_do = problem
+        raise diags.fail(f"cannot listen on {host}:{port}: {why}", what_to_do)
     say(f"zplan ui: serving http://{host}:{port}/ (read-only; Ctrl-C stops)")
     serve(root, stack, host, port)
 

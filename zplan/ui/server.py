@@ -26,8 +26,10 @@ def exposure_warning(host: str) -> str | None:
             "Leave -host out to serve on 127.0.0.1 only.")
 
 
-def port_problem(host: str, port: int) -> str | None:
-    """Why the dashboard could not listen there (the port is taken, the address is not this machine's)."""
+def port_problem(host: str, port: int) -> tuple[str, str] | None:
+    """Why the dashboard could not listen there, and what to do: the port is taken, or the
+    address is not this machine's."""
+    import errno
     import socket
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -35,7 +37,9 @@ def port_problem(host: str, port: int) -> str | None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            return exc.strerror or str(exc)
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return exc.strerror or str(exc), "choose another port with -port, or stop what uses it"
+            return exc.strerror or str(exc), "give -host an address of this machine, or leave it out for 127.0.0.1"
     return None
 
 
