@@ -145,3 +145,13 @@ def test_an_address_that_is_not_this_machines_is_named_as_the_problem(quickstart
     assert result.code == 1 and "cannot listen on 192.0.2.1:18555" in result.err, str(result)
     error = result.err[result.err.index("Error:"):]
     assert "give -host an address of this machine" in error and "stop what uses it" not in error
+
+
+def test_an_unknown_stack_is_refused_before_serving(quickstart):
+    import subprocess as sp
+
+    try:
+        result = quickstart.run("ui", "-stack", "nope", "-port", "18557", timeout=30)
+    except sp.TimeoutExpired:
+        pytest.fail("zplan ui served a dashboard for a stack that does not exist")
+    assert result.code == 1 and 'no stack named "nope"' in result.err and "serving" not in result.out, str(result)

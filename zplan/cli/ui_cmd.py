@@ -35,6 +35,7 @@ def ui(port: int = opt(8080, "port", "Port to listen on."),
 
 def _serve(root: Path, stack: Optional[str], host: str, port: int) -> None:
     from zplan.render.console import say
+    from zplan.ui.app import create_app
     from zplan.ui.server import exposure_warning, port_problem, serve
 
     warning = exposure_warning(host)
@@ -46,8 +47,9 @@ def _serve(root: Path, stack: Optional[str], host: str, port: int) -> None:
     if problem:
         why, what_to_do = problem
         raise diags.fail(f"cannot listen on {host}:{port}: {why}", what_to_do)
+    app = create_app(root, stack)  # opens the project: a missing one or an unknown stack is an error now, not on every page
     say(f"zplan ui: serving http://{host}:{port}/ (read-only; Ctrl-C stops)")
-    serve(root, stack, host, port)
+    serve(app, host, port)
 
 
 def graph(format: str = opt("dot", "format", "dot | mermaid"), stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from pathlib import Path
 
 LOOPBACK_NAMES = ("localhost",)
 
@@ -43,10 +42,7 @@ def port_problem(host: str, port: int) -> tuple[str, str] | None:
     return None
 
 
-def serve(root: Path, stack: str | None, host: str, port: int) -> None:
+def serve(app, host: str, port: int) -> None:
     import uvicorn
 
-    from zplan.ui.app import create_app
-
-    app = create_app(root, stack)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
