@@ -195,3 +195,18 @@ def test_steps_of_a_module_pipeline_are_filtered_and_drawn_by_their_pipeline(tmp
     assert client.get("/api/runs").json()["pipelines"] == ["inner"]  # not the module's name
     nodes = {n["step"]: n["status"] for n in client.get("/api/runs/1").json()["nodes"]}
     assert nodes == {"a": "failed", "b": "skipped"}
+
+
+def test_a_long_log_is_shown_by_its_end(tmp_path):
+    from tests.cli.helpers import Project
+
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "chatty" {\n    source = "s.py:chatty"\n  }\n}\n')
+    project.write("s.py", 'def chatty() -> int:\n    for i in range(40000):\n        print(f"epoch {i:05d} loss 0.123456")\n'
+                          '    print("the end")\n    return 1\n')
+    project.apply()
+    step = TestClient(create_app(project.root)).get("/api/runs/1", params={"step": "pipeline.p.step.chatty"}).json()["step"]
+    assert step["log"].endswith("epoch 39999 loss 0.123456\nthe end\n") and len(step["log"]) <= 100_000
+    assert step["log_cut"] > 900_000  # the characters left out, said on the page
+    page = TestClient(create_app(project.root)).get("/runs/1", params={"step": "pipeline.p.step.chatty"}).text
+    assert f"the first {step['log_cut']} are left out" in page and len(page) < 200_000

@@ -17,6 +17,7 @@ from zplan.ui import preview
 
 RUNS_PER_PAGE = 50
 HISTORY_CHARS = 2000  # of each run's value of an output, as JSON text
+LOG_CHARS = 100_000  # of a step's log on its page: the end, where a failure shows
 STATUSES = ("running", "succeeded", "failed", "interrupted")
 EXECUTION_STATUS = {"complete": "ran", "cached": "cached", "failed": "failed", "cancelled": "skipped"}
 
@@ -86,9 +87,11 @@ def _artifact_edges(executions) -> list[tuple[str, str]]:
 def step_detail(project: Project, number: int, execution, address: str) -> dict:
     if execution is None:
         return {"address": address, "status": "skipped", "params": {}, "cache_key": None, "code_hash": None,
-                "started": None, "duration": None, "error": None, "inputs": [], "outputs": [], "log": "",
+                "started": None, "duration": None, "error": None, "inputs": [], "outputs": [], "log": "", "log_cut": 0,
                 "reasons": [{"code": "skipped", "message": "not executed in this run (an upstream step failed, or it was left out)"}]}
     outputs = [_artifact(name, a, project, execution.address, number) for name, a in execution.outputs.items()]
+    log = project.log(number, address)  # redacted whole, so cutting it cannot leave part of a secret
+    cut = max(0, len(log) - LOG_CHARS)
     return {
         "address": address, "status": EXECUTION_STATUS.get(execution.state, execution.state),
         "params": execution.params, "cache_key": execution.cache_key, "code_hash": execution.code_hash,
@@ -96,7 +99,7 @@ def step_detail(project: Project, number: int, execution, address: str) -> dict:
         "reasons": _reasons(execution),
         "inputs": [_artifact(name, a) for name, a in execution.inputs.items()],
         "outputs": outputs,
-        "log": project.log(number, address),
+        "log": log[cut:], "log_cut": cut,  # characters left out at the start
     }
 
 
