@@ -115,9 +115,9 @@ class Project(ProjectViews):
         return {n: o["value"] for n, o in sorted(recorded.items()) if not o.get("sensitive")}
 
     def plan(self) -> Mapping[str, Any]:
-        """What `zplan plan -json` would show now, as a read-only mapping (nested dicts and lists
-        are frozen too). Keys follow the JSON plan format: ``format_version``, ``steps``,
-        ``resource_changes``, ``output_changes``... Caches are not written; resources are read back
+        """What `zplan plan --format json` would show now, as a read-only mapping (nested dicts and lists
+        are frozen too). Keys follow the JSON plan format: ``format_version``, ``resources``,
+        ``steps``, ``outputs``, ``summary``... Caches are not written; resources are read back
         only from providers whose reads are local and free (as `zplan plan` does), so drift shows."""
         from zplan.plan.jsonplan import to_json
         from zplan.plan.planner import Planner, PlanRequest
