@@ -110,6 +110,7 @@ class ResourceResult:
     address: str
     attributes: Mapping[str, Any] | None  # None after a delete or a failure
     error: str | None = None
+    old_deleted: bool = False  # a failed replacement whose old object was deleted first: nothing is left
 
     @property
     def ok(self) -> bool:
@@ -208,6 +209,7 @@ class Provider:
         self.apply(changes, on_result)
 
     def apply_one(self, change: ResourceChange) -> ResourceResult:
+        deleted = False  # a replacement's old object, once gone
         try:
             if change.action == Action.CREATE:
                 attrs = self.create(change.type, change.name, change.after or {})
@@ -219,6 +221,7 @@ class Provider:
                     self.delete(change.type, change.before or {})
                 else:
                     self.delete(change.type, change.before or {})
+                    deleted = True
                     attrs = self.create(change.type, change.name, change.after or {})
             elif change.action == Action.DELETE:
                 self.delete(change.type, change.before or {})
@@ -226,9 +229,9 @@ class Provider:
             else:
                 raise ValueError(f"unknown action {change.action!r}")
         except ProviderError as exc:
-            return ResourceResult(change.address, None, str(exc))
+            return ResourceResult(change.address, None, str(exc), deleted)
         except Exception as exc:  # a provider bug or an environment failure: keep the message
-            return ResourceResult(change.address, None, f"{type(exc).__name__}: {exc}")
+            return ResourceResult(change.address, None, f"{type(exc).__name__}: {exc}", deleted)
         return ResourceResult(change.address, attrs)
 
     def refresh(self, resources: Mapping[str, tuple[str, Mapping[str, Any]]]) -> dict[str, dict[str, Any] | None]:

@@ -4,7 +4,7 @@
 #   zplan apply   # first time: also creates the model server's environment (about a minute)
 #   curl -s $(zplan output -raw infer_url) -d '{"inputs": [...]}'
 #
-# Try: -var c=0.1 and plan: train, the server and the smoke test change, nothing else.
+# Try: -var c=0.1 and plan: train, evaluate, the server and the smoke test change, nothing else.
 
 variable "c" {
   type        = number

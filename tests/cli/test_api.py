@@ -106,12 +106,16 @@ def test_explore_example_recomputes_the_recorded_accuracy(applied):
         (lambda p: p.output("nope"), UnknownOutput),
         (lambda p: p.run(99), RunNotFound),
         (lambda p: p.artifact("pipeline.training.step.train", run=99), RunNotFound),
+        (lambda p: p.runs(0), ZplanAPIError),  # not "every run", nor a store error
+        (lambda p: p.runs(-1), ZplanAPIError),
+        (lambda p: p.lineage("train"), UnknownAddress),  # an artifact id is a number
     ],
 )
 def test_bad_requests_raise_their_error(applied, call, error):
     with pytest.raises(error) as caught:
         call(zplan.open(applied.root))
     assert isinstance(caught.value, ZplanAPIError) and caught.value.summary
+    assert not isinstance(caught.value, StoreUnreachable)
 
 
 def test_sensitive_output_is_refused_unless_revealed(applied, tmp_path):
@@ -139,3 +143,15 @@ def test_unreachable_metadata_store_is_one_error(applied, tmp_path):
     project.replace("main.zp.hcl", 'metadata_store = "sqlite:///.zplan/metadata.db"', 'metadata_store = "mysql://zplan@127.0.0.1:1/zplan"')
     with pytest.raises(StoreUnreachable):
         zplan.open(project.root).runs()
+
+
+def test_log_of_an_instance_whose_key_holds_a_slash_or_percent(tmp_path):
+    # Log files are named with "/" and "%" escaped; reading must name them the same way.
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "s" {\n    for_each = toset(["data/a.csv", "50%"])\n'
+                                 '    source   = "steps.py:say"\n    params   = { key = each.key }\n  }\n}\n')
+    project.write("steps.py", 'def say(key: str) -> str:\n    print("said", key)\n    return key\n')
+    project.apply()
+    api = zplan.open(tmp_path)
+    assert api.log(1, 'pipeline.p.step.s["data/a.csv"]') == "said data/a.csv\n"
+    assert api.log(1, 'pipeline.p.step.s["50%"]') == "said 50%\n"

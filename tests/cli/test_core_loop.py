@@ -195,3 +195,20 @@ def test_output_needs_no_variable_it_does_not_read_and_takes_them_as_plan_does(a
     assert applied.ok("output", "total", "-var", "c=1.0").out.strip() == "10.5"
     applied.write("c.zpvars", "c = 1.0\n")
     assert applied.ok("output", "-var-file", "c.zpvars", "total").out.strip() == "10.5"
+
+
+def test_a_replacement_whose_create_fails_leaves_no_record_of_the_deleted_object(tmp_path):
+    # Delete-then-create: the old object is gone even though the new one could not be made.
+    from tests.cli.helpers import Project
+
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", 'variable "p" {\n  default = "a.txt"\n}\n\nresource "local_file" "f" {\n  path    = var.p\n'
+                                 '  content = "hi"\n}\n\noutput "where" {\n  value = resource.local_file.f.path\n}\n')
+    project.apply()
+    project.write("blocker", "a file, so blocker/x.txt cannot be made\n")
+    failed = project.run("apply", "-auto-approve", "-var", "p=blocker/x.txt")
+    assert failed.code == 1 and not project.path("a.txt").exists()
+    assert "resource.local_file.f" not in project.ok("state", "list").out
+    assert "where" not in project.ok("output").out  # it named the deleted file
+    plan = project.ok("plan").out
+    assert "resource.local_file.f" in plan and "will be created" in plan and "deleted outside zplan" not in plan

@@ -109,6 +109,17 @@ def test_diff_with_explicit_runs_as_text_and_markdown(applied):
     assert "No differences" in same
 
 
+def test_diff_to_a_failed_run_names_what_the_failed_step_was_given(applied, tmp_path):
+    project = applied.clone(tmp_path / "failing")
+    assert project.run("apply", "-auto-approve", "-var", "c=-1").code == 1  # the classifier refuses C < 0
+    doc = json.loads(project.ok("runs", "diff", "-format", "json").out)
+    changes = {(c["kind"], c["address"].rsplit(".", 1)[1], c["name"]): c for c in doc["changes"]}
+    assert (changes[("param", "train", "c")]["before"], changes[("param", "train", "c")]["after"]) == (0.001, -1)
+    assert ("code", "train", "") not in changes  # it ran the same code, and failed
+    assert changes[("output", "train", "output")]["after"] is None  # a failed step made no output
+    assert changes[("code", "evaluate", "")]["after"] is None  # skipped: never executed
+
+
 # -- bad input -------------------------------------------------------------------------------------
 
 

@@ -94,3 +94,64 @@ def test_a_taken_port_and_a_missing_project_are_clear_errors(quickstart, tmp_pat
     empty = zplan(tmp_path, "ui", "-export", "site")
     assert empty.code == 1 and "no *.zp.hcl files" in empty.err and "Traceback" not in empty.err
     assert not (tmp_path / "site").exists()
+
+
+def test_an_output_no_step_computes_gets_no_history_or_lineage_link(quickstart, tmp_path):
+    # The serving example's infer_url is such an output: a resource attribute, not a step output.
+    project = quickstart.clone(tmp_path / "resource-output")
+    project.write("dir.zp.hcl", 'output "reports_dir" {\n  value = resource.local_directory.reports.path\n}\n')
+    project.apply()
+    result = project.ok("ui", "-export", str(tmp_path / "site"))
+    site = tmp_path / "site"
+    assert "output-accuracy.html" in {p.name for p in site.iterdir()}
+    outputs = (site / "outputs.html").read_text()
+    assert "reports_dir" in outputs and "output-reports_dir.html" not in outputs and "lineage-output-reports_dir" not in outputs
+    for page in site.glob("*.html"):
+        for href in re.findall(r'href="([^"]+)"', page.read_text()):
+            assert (site / href).exists(), f"{page.name} links to missing {href}"
+    assert "pages into" in result.out
+
+
+def test_ui_takes_no_color_as_every_printing_command_does(quickstart, tmp_path):
+    result = quickstart.ok("ui", "-export", str(tmp_path / "site"), "-no-color")
+    assert "pages into" in result.out and "\x1b" not in result.out
+
+
+def test_an_export_of_the_newest_runs_links_only_to_pages_it_wrote(quickstart, tmp_path):
+    # Every run is listed, only the newest get pages; lineage reaches artifacts of older runs.
+    from zplan.ui.export import export
+
+    site = tmp_path / "site"
+    export(quickstart.root, None, site, max_runs=1)
+    assert (site / "run-2.html").exists() and not (site / "run-1.html").exists()
+    broken = [(page.name, href) for page in site.glob("*.html")
+              for href in re.findall(r'href="([^"]+)"', page.read_text()) if not (site / href).exists()]
+    assert broken == []
+    assert re.search(r'<td class="num">\s*1\s*</td>', (site / "index.html").read_text())  # listed, not linked
+    assert any("data/wine.csv" in p.read_text() for p in site.glob("lineage-*.html"))  # down to the snapshot
+
+
+def test_an_export_into_a_file_or_an_unwritable_place_is_one_clear_error(quickstart, tmp_path):
+    (tmp_path / "taken").write_text("a file, not a folder\n")
+    for dest in (tmp_path / "taken", tmp_path / "taken" / "site"):
+        result = quickstart.run("ui", "-export", str(dest))
+        assert result.code == 1 and "internal error" not in result.err and "Traceback" not in result.err, str(result)
+        assert result.err.startswith("Error: cannot write the pages into") and str(dest) in result.err
+    assert (tmp_path / "taken").read_text() == "a file, not a folder\n"
+
+
+def test_an_address_that_is_not_this_machines_is_named_as_the_problem(quickstart):
+    result = quickstart.run("ui", "-host", "192.0.2.1", "-port", "18555", timeout=60)  # TEST-NET: no local interface
+    assert result.code == 1 and "cannot listen on 192.0.2.1:18555" in result.err, str(result)
+    error = result.err[result.err.index("Error:"):]
+    assert "give -host an address of this machine" in error and "stop what uses it" not in error
+
+
+def test_an_unknown_stack_is_refused_before_serving(quickstart):
+    import subprocess as sp
+
+    try:
+        result = quickstart.run("ui", "-stack", "nope", "-port", "18557", timeout=30)
+    except sp.TimeoutExpired:
+        pytest.fail("zplan ui served a dashboard for a stack that does not exist")
+    assert result.code == 1 and 'no stack named "nope"' in result.err and "serving" not in result.out, str(result)

@@ -56,3 +56,11 @@ def test_file_links_are_plain_names_in_one_folder():
     assert "/" not in links.outputs("../../etc") and "/" not in links.output_lineage("a/b")
     assert links.runs(before=40) == "runs-before-40.html" and links.runs() == "index.html"
     assert ServerLinks().runs("p q", "failed", 7) == "/?pipeline=p+q&status=failed&before=7"
+
+
+def test_file_links_of_instances_differing_only_in_unsafe_characters_differ():
+    # for_each keys are free text: two that clean up to the same name would share one exported page.
+    links = FileLinks()
+    names = {links.run(1, f'pipeline.p.step.s["{key}"]') for key in ("a/b", "a_b", "a b", "a?b")}
+    assert len(names) == 4 and not any("/" in n or "?" in n or " " in n for n in names)
+    assert links.run(3, "pipeline.p.step.s") == "run-3-pipeline.p.step.s.html"  # a plain address stays as it is

@@ -166,3 +166,47 @@ def test_a_failed_run_shows_the_failure_and_what_was_skipped(quickstart, tmp_pat
     assert train.status_code == 200 and 'class="error"' in train.text and "C" in train.text
     evaluate = client.get("/runs/3", params={"step": "pipeline.training.step.evaluate"})
     assert evaluate.status_code == 200 and "not executed in this run" in evaluate.text
+
+
+def test_the_history_of_an_output_that_is_no_json_value_is_shown_as_text(quickstart, tmp_path):
+    # An output may be a model or a frame: its JSON must still be JSON, and a long value is cut.
+    project = quickstart.clone(tmp_path / "model-output")
+    project.write("model.zp.hcl", 'output "model" {\n  value = step.train.outputs.output\n}\n'
+                                  'output "test_set" {\n  value = step.scale.outputs.test\n}\n')
+    project.apply()
+    client = TestClient(create_app(project.root))
+    model = client.get("/api/outputs/model")
+    assert model.status_code == 200, model.text[:300]
+    assert all("LogisticRegression" in p["value"] for p in model.json()["history"])
+    frame = client.get("/api/outputs/test_set").json()["history"]
+    assert frame and all(p["value"].endswith(" …") and len(p["value"]) <= 2002 for p in frame)
+
+
+def test_steps_of_a_module_pipeline_are_filtered_and_drawn_by_their_pipeline(tmp_path):
+    from tests.cli.helpers import Project
+
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", 'module "m" {\n  source = "./m"\n}\n')
+    project.write("m/m.zp.hcl", 'pipeline "inner" {\n  step "a" {\n    source = "s.py:a"\n  }\n'
+                                '  step "b" {\n    source = "s.py:b"\n    inputs = { y = step.a.outputs.output }\n  }\n}\n')
+    project.write("m/s.py", 'def a() -> int:\n    raise ValueError("no")\n\n\ndef b(y: int) -> int:\n    return y\n')
+    assert project.run("apply", "-auto-approve").code == 1
+    client = TestClient(create_app(project.root))
+    assert client.get("/api/runs").json()["pipelines"] == ["inner"]  # not the module's name
+    nodes = {n["step"]: n["status"] for n in client.get("/api/runs/1").json()["nodes"]}
+    assert nodes == {"a": "failed", "b": "skipped"}
+
+
+def test_a_long_log_is_shown_by_its_end(tmp_path):
+    from tests.cli.helpers import Project
+
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "chatty" {\n    source = "s.py:chatty"\n  }\n}\n')
+    project.write("s.py", 'def chatty() -> int:\n    for i in range(40000):\n        print(f"epoch {i:05d} loss 0.123456")\n'
+                          '    print("the end")\n    return 1\n')
+    project.apply()
+    step = TestClient(create_app(project.root)).get("/api/runs/1", params={"step": "pipeline.p.step.chatty"}).json()["step"]
+    assert step["log"].endswith("epoch 39999 loss 0.123456\nthe end\n") and len(step["log"]) <= 100_000
+    assert step["log_cut"] > 900_000  # the characters left out, said on the page
+    page = TestClient(create_app(project.root)).get("/runs/1", params={"step": "pipeline.p.step.chatty"}).text
+    assert f"the first {step['log_cut']} are left out" in page and len(page) < 200_000

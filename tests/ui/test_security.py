@@ -69,6 +69,15 @@ def test_html_in_a_param_is_escaped_everywhere(client):
     assert "&lt;script&gt;alert(" in step  # shown, as text
 
 
+def test_html_in_a_value_reads_as_written_not_as_json_escapes(client):
+    # Values are shown as JSON: "<" must reach the reader as "<" (HTML-escaped), not as "\u003c".
+    pages = every_page(client)
+    html = {path: text for path, text in pages.items() if not path.startswith("/api/")}
+    assert [path for path, text in html.items() if "\\u003c" in text or "\\u0026" in text] == []
+    lineage = next(text for path, text in html.items() if path.startswith("/lineage/") and "echo" in text)
+    assert "&#34;label&#34;: &#34;&lt;script&gt;alert(" in lineage
+
+
 @pytest.mark.parametrize("file", ["../../../../etc/passwd", "/etc/passwd", "..%2F..%2Fetc%2Fpasswd", "steps/../../outside.zplan"])
 def test_a_plan_path_cannot_leave_the_project(client, file):
     response = client.get("/api/plan", params={"file": file})

@@ -48,6 +48,8 @@ class Project(ProjectViews):
              before: int | None = None) -> list["RunSummary"]:
         """The latest ``limit`` runs, newest first (``number``, ``status``, ``git_commit``, ``started``, ``finished``);
         only those of ``pipeline``, with ``status`` (running, succeeded, failed, interrupted), numbered below ``before``."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:  # the store reads 0 as "no limit"
+            raise ZplanAPIError(f"limit must be a positive number of runs, got {limit!r}", "e.g. project.runs(50)")
         with self._metadata() as meta:
             try:
                 return meta.runs(limit, pipeline=pipeline, status=status, before=before)
@@ -113,9 +115,9 @@ class Project(ProjectViews):
         return {n: o["value"] for n, o in sorted(recorded.items()) if not o.get("sensitive")}
 
     def plan(self) -> Mapping[str, Any]:
-        """What `zplan plan -json` would show now, as a read-only mapping (nested dicts and lists
-        are frozen too). Keys follow the JSON plan format: ``format_version``, ``steps``,
-        ``resource_changes``, ``output_changes``... Caches are not written; resources are read back
+        """What `zplan plan --format json` would show now, as a read-only mapping (nested dicts and lists
+        are frozen too). Keys follow the JSON plan format: ``format_version``, ``resources``,
+        ``steps``, ``outputs``, ``summary``... Caches are not written; resources are read back
         only from providers whose reads are local and free (as `zplan plan` does), so drift shows."""
         from zplan.plan.jsonplan import to_json
         from zplan.plan.planner import Planner, PlanRequest

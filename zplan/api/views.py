@@ -64,13 +64,14 @@ class ProjectViews:
     def log(self, run: int, address: str) -> str:
         """The log step ``address`` wrote in run ``run``, every secret redacted; "" when it wrote none.
         Raises ``RunNotFound``, or ``UnknownAddress`` when the run has no execution of that step."""
+        from zplan.apply.step_log import log_file_name
         from zplan.secrets import redact
 
         detail = self.run(run)
         if address not in {e.address for e in detail.executions}:
             raise UnknownAddress(f"run {run} has no execution of {address}", "see project.run(N).executions")
         logs = (self._project.state_dir / "logs").resolve()
-        path = (logs / self.stack / f"run-{int(run)}" / f"{address}.log").resolve()
+        path = (logs / self.stack / f"run-{int(run)}" / log_file_name(address)).resolve()
         if not path.is_relative_to(logs):  # a recorded address is never a path; be sure of it
             raise UnknownAddress(f"no log for {address!r}", "see project.run(N).executions")
         try:
@@ -86,7 +87,11 @@ class ProjectViews:
         from zplan.api.errors import StoreUnreachable
 
         try:
-            return self._lineage(int(artifact_id))
+            number = int(artifact_id)
+        except (TypeError, ValueError):
+            raise UnknownAddress(f"{artifact_id!r} is not an artifact id", "give its number, as `zplan runs show N` shows it") from None
+        try:
+            return self._lineage(number)
         except StoreUnreachable as exc:
             if "no artifact" in exc.summary:
                 raise UnknownAddress(f"no artifact {artifact_id} in the metadata store", "follow a link from a run page") from None
@@ -101,6 +106,12 @@ class ProjectViews:
         if found is None:
             raise UnknownOutput(f'output "{name}" is not a step output', "only step outputs have a lineage")
         return self.artifact(*found)
+
+    def output_is_traced(self, name: str) -> bool:
+        """Whether project output ``name`` reads a step output: only such an output has a value per run
+        (``output_history``) and a lineage; one computed from a resource or a variable has neither."""
+        declared = self._project.config.outputs.get(name)
+        return declared is not None and self._step_output(declared) is not None
 
     def _step_output(self, declared) -> tuple[str, str] | None:
         """(step address, output name) a declared project output reads, or None when it names no step output."""

@@ -227,6 +227,9 @@ class ResourceApplier:
                     rp.depends_on, rp.prevent_destroy, schema.version,
                 ))
             self.persist()  # after every resource, atomically
+        elif res.old_deleted:  # zplan deleted it, so the next plan must not call it deleted outside zplan
+            self.state.forget(rp.address)
+            self.persist()
         self.result.outcome[rp.address] = OK if res.ok else FAILED
         self.hooks.resource_finished(rp.address, rp.action, res.ok, seconds, redact(res.error, self.project.secrets))
         return res

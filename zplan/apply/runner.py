@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+from zplan.apply.step_log import log_file_name
 from zplan.apply.tracker import RunTracker, Snapshot
 from zplan.apply.worker import ArtifactArg, ListArg, PathArg, SnapshotArg, StepResult, StepTask, TaskInput, run_step
 from zplan.apply.workers import STOP_GRACE_SECONDS, TaskCancelled, TaskTimedOut, WorkerDied, WorkerPool
@@ -181,7 +182,7 @@ class StepRunner:
 
     def log_path(self, address: str) -> Path:
         # Run numbers count per metadata store, so two stacks both have a run 1: the stack keeps them apart.
-        return self.project.state_dir / "logs" / self.project.stack_name / f"run-{self.tracker.result.run_id or 0}" / f"{_file_name(address)}.log"
+        return self.project.state_dir / "logs" / self.project.stack_name / f"run-{self.tracker.result.run_id or 0}" / log_file_name(address)
 
     def result(self, address: str, future: cf.Future) -> StepResult:
         """What the worker sent back, or why there is nothing; secrets redacted everywhere,
@@ -234,11 +235,6 @@ def _same_data(spec: m.DataInput, digest: str, file_name: str | None) -> None:
     planned = combine([(file_name, spec.digest)]) if file_name else spec.digest  # (the plan hashes a file's bytes alone)
     if digest != planned:
         raise StepRefused(f"input data {spec.path} changed as the step started; apply again to run it with the data as it is now")
-
-
-def _file_name(address: str) -> str:
-    """An address as one file name: an instance key may hold "/" (for_each over paths)."""
-    return address.replace("%", "%25").replace("/", "%2F")
 
 
 def _script_task(config, step, plan: m.StepPlan):

@@ -12,6 +12,12 @@ from pathlib import Path
 LOG_TAIL_LINES = 10
 
 
+def log_file_name(address: str) -> str:
+    """The name of a step's log file in its run's folder: an instance key may hold "/" (for_each
+    over paths), so "/" and "%" are escaped. Readers of logs name them with this too."""
+    return address.replace("%", "%25").replace("/", "%2F") + ".log"
+
+
 def log_tail(log_path: str, lines: int = LOG_TAIL_LINES) -> str:
     """The last lines the step wrote, indented under the error ("" when it wrote nothing)."""
     try:

@@ -14,7 +14,7 @@ from zplan.cli.common import NoColorOpt, opt, stack_option
 def ui(port: int = opt(8080, "port", "Port to listen on."),
        host: str = opt("127.0.0.1", "host", "Address to listen on (anything but loopback exposes the dashboard: a warning is printed)."),
        export: Optional[Path] = opt(None, "export", "Write the pages as static HTML into this folder instead of serving them."),
-       stack: Optional[str] = stack_option()) -> None:
+       stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
     """Serve a read-only dashboard: runs, step graphs, lineage, plans, resources and outputs over time."""
     from zplan import api
     from zplan.render.console import say
@@ -35,6 +35,7 @@ def ui(port: int = opt(8080, "port", "Port to listen on."),
 
 def _serve(root: Path, stack: Optional[str], host: str, port: int) -> None:
     from zplan.render.console import say
+    from zplan.ui.app import create_app
     from zplan.ui.server import exposure_warning, port_problem, serve
 
     warning = exposure_warning(host)
@@ -44,9 +45,11 @@ def _serve(root: Path, stack: Optional[str], host: str, port: int) -> None:
         raise diags.fail(f"-port {port} is not a port number", "give a number from 1 to 65535")
     problem = port_problem(host, port)
     if problem:
-        raise diags.fail(f"cannot listen on {host}:{port}: {problem}", "choose another port with -port, or stop what uses it")
+        why, what_to_do = problem
+        raise diags.fail(f"cannot listen on {host}:{port}: {why}", what_to_do)
+    app = create_app(root, stack)  # opens the project: a missing one or an unknown stack is an error now, not on every page
     say(f"zplan ui: serving http://{host}:{port}/ (read-only; Ctrl-C stops)")
-    serve(root, stack, host, port)
+    serve(app, host, port)
 
 
 def graph(format: str = opt("dot", "format", "dot | mermaid"), stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:

@@ -156,13 +156,19 @@ def diff_runs(args: ProjectArgs, run_a: int | None = None, run_b: int | None = N
 def _facts(project: "Project", run: int) -> dict[tuple[str, str, str], Any]:
     """(kind, step, name) -> what run ``run`` recorded: params, code fingerprints, data snapshots, output digests."""
     facts: dict[tuple[str, str, str], Any] = {}
-    for address, e in _executions(project, run).items():
+    for address, e in _last_executions(project, run).items():
         facts[("code", address, "")] = e.code_hash
         facts.update({("param", address, k): v for k, v in e.recorded_params.items()})
         facts.update({("data", address, a.record.source_path or name): a.record.digest
                       for name, a in _inputs(project, e, run).items() if a.record.kind == "snapshot"})
         facts.update({("output", address, name): a.record for name, a in e.outputs.items()})
     return facts
+
+
+def _last_executions(project: "Project", run: int) -> dict[str, "ExecutionView"]:
+    """Step address -> its last execution in run ``run``, a failed one too: what a step that failed
+    was given (params, code, data) is what a diff to a failed run is read for."""
+    return {e.address: e for e in project.run(run).executions}
 
 
 def _inputs(project: "Project", execution: "ExecutionView", run: int) -> dict:

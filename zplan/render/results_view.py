@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -71,9 +72,19 @@ def diff_markdown(diff) -> str:
         return "\n".join(out + ["No differences in params, code, input data or outputs.", ""])
     out += [f"| | step | name | run {diff.run_a} | run {diff.run_b} | delta |", "|---|---|---|---|---|---|"]
     for c in diff.changes:
-        cells = [KIND_TITLES[c.kind], f"`{c.address}`", f"`{c.name}`" if c.name else "", f"`{_shown(c.before, c.digests)}`", f"`{_shown(c.after, c.digests)}`", _delta(c)]
+        cells = [KIND_TITLES[c.kind], _code(c.address), _code(c.name) if c.name else "", _code(_shown(c.before, c.digests)),
+                 _code(_shown(c.after, c.digests)), _delta(c)]
         out.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(out + [""])
+
+
+def _code(text: str) -> str:
+    """``text`` as a code span in a table cell: on one line (a newline would end the row), fenced
+    by more backticks than it holds in a row, as CommonMark reads it."""
+    one_line = text.replace("\r\n", "\n").replace("\n", "\\n")
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", one_line)), default=0) + 1)
+    pad = " " if one_line.startswith("`") or one_line.endswith("`") else ""
+    return f"{ticks}{pad}{one_line}{pad}{ticks}"
 
 
 def diff_json(diff) -> str:

@@ -72,8 +72,7 @@ class Dashboard:
 
 def create_app(root: Path, stack: str | None = None) -> Starlette:
     board = Dashboard(root, stack)
-    if stack is None:  # name the selected stack in the header
-        board.stack = board.open().stack
+    board.stack = board.open().stack  # the selected one, named in the header; an unknown one is refused here
 
     def page(build: Callable[[Request], tuple[str, dict]]):
         async def html_endpoint(request: Request) -> Response:

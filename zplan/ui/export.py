@@ -1,7 +1,8 @@
 """`zplan ui -export DIR`: the dashboard's pages written as static HTML files, for CI artifacts.
 
 Same templates and page dicts as the server, with file links instead of URLs. The newest
-``max_runs`` runs get their run, step and lineage pages (every run is still listed). Files are
+``max_runs`` runs get their run and step pages (every run is still listed, older ones without a
+link), and every artifact those pages show gets its lineage page. Files are
 written to a temporary folder first and moved into DIR at the end, so a failure leaves no
 half-written export.
 """
@@ -13,12 +14,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from zplan import api
+from zplan import api, diags
 from zplan.ui import pages
 from zplan.ui.app import Dashboard, thawed
 from zplan.ui.links import FileLinks
-
-LINKS = FileLinks()
 
 
 def export(root: Path, stack: str | None, dest: Path, max_runs: int = 20) -> list[Path]:
@@ -26,59 +25,85 @@ def export(root: Path, stack: str | None, dest: Path, max_runs: int = 20) -> lis
     board = Dashboard(root, stack)
     project = board.open()
     board.stack = project.stack
+    newest = project.runs(max_runs)
+    links = FileLinks(runs=[s.number for s in newest])  # an older run is listed without a link
     files: dict[str, str] = {}
 
     def put(name: str, template: str, page: dict) -> None:
-        files[name] = board.html(template, page, LINKS)
+        files[name] = board.html(template, page, links)
 
     before = None
     while True:  # every page of runs
         page = pages.runs(project, before=before)
-        put(LINKS.runs(before=before), "runs.html", page)
+        put(links.runs(before=before), "runs.html", page)
         if page["next_before"] is None:
             break
         before = page["next_before"]
     artifacts: set[int] = set()
-    for summary in project.runs(max_runs):
+    for summary in newest:
         page = pages.run(project, summary.number)
-        put(LINKS.run(summary.number), "run.html", page)
+        put(links.run(summary.number), "run.html", page)
         for node in page["nodes"]:
             detail = pages.run(project, summary.number, node["address"])
-            put(LINKS.run(summary.number, node["address"]), "run.html", detail)
+            put(links.run(summary.number, node["address"]), "run.html", detail)
             artifacts |= {a["id"] for a in detail["step"]["inputs"] + detail["step"]["outputs"]}
-    for artifact_id in sorted(artifacts):
-        put(LINKS.lineage(artifact_id), "lineage.html", pages.lineage(project, artifact_id))
-    _plan_page(project, put)
+    _plan_page(project, put, links)
     resources = pages.resources(project)
-    put(LINKS.resources(), "resources.html", resources)
-    for artifact_id in sorted({a for r in resources["resources"] for a in r["step_outputs"].values()} - artifacts):
-        put(LINKS.lineage(artifact_id), "lineage.html", pages.lineage(project, artifact_id))
+    put(links.resources(), "resources.html", resources)
+    artifacts |= {a for r in resources["resources"] for a in r["step_outputs"].values()}
     outputs = pages.outputs(project)
-    put(LINKS.outputs(), "outputs.html", outputs)
+    put(links.outputs(), "outputs.html", outputs)
     for o in outputs["outputs"]:
-        put(LINKS.outputs(o["name"]), "outputs.html", pages.outputs(project, o["name"]))
+        if not o["traced"]:
+            continue  # a resource attribute or a variable: no history and no lineage page
+        put(links.outputs(o["name"]), "outputs.html", pages.outputs(project, o["name"]))
         try:
-            put(LINKS.output_lineage(o["name"]), "lineage.html", pages.lineage(project, project.output_artifact(o["name"]).id))
+            page = pages.lineage(project, project.output_artifact(o["name"]).id)
         except api.ZplanAPIError:
-            pass  # an output that names no step output has no lineage page
+            continue  # no artifact recorded behind it (its step never succeeded)
+        put(links.output_lineage(o["name"]), "lineage.html", page)
+        artifacts |= _shown_artifacts(page)
+    _lineage_pages(project, artifacts, put, links)
     return _write(files, dest)
 
 
-def _plan_page(project: api.Project, put) -> None:
+def _lineage_pages(project: api.Project, wanted: set[int], put, links: FileLinks) -> None:
+    """A lineage page for each wanted artifact and for each artifact those pages show, since every
+    node links to its own page (down to the snapshots that older runs read)."""
+    done: set[int] = set()
+    pending = sorted(wanted)
+    while pending:
+        artifact_id = pending.pop()
+        if artifact_id in done:
+            continue
+        done.add(artifact_id)
+        page = pages.lineage(project, artifact_id)
+        put(links.lineage(artifact_id), "lineage.html", page)
+        pending += sorted(_shown_artifacts(page) - done)
+
+
+def _shown_artifacts(page: dict) -> set[int]:
+    return {n["artifact_id"] for n in page["nodes"] if n["kind"] != "execution"}
+
+
+def _plan_page(project: api.Project, put, links: FileLinks) -> None:
     try:
         doc = thawed(project.plan())
     except api.ZplanAPIError as exc:
         doc = None
         note = exc.summary
     if doc is not None:
-        put(LINKS.plan(), "plan.html", {"doc": doc, "source": "at export time", "files": []})
+        put(links.plan(), "plan.html", {"doc": doc, "source": "at export time", "files": []})
     else:
-        put(LINKS.plan(), "error.html", {"summary": "The plan could not be made", "hint": note})
+        put(links.plan(), "error.html", {"summary": "The plan could not be made", "hint": note})
 
 
 def _write(files: dict[str, str], dest: Path) -> list[Path]:
-    dest.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".zplan-ui-", dir=dest))
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".zplan-ui-", dir=dest))
+    except OSError as exc:  # a file of that name, a folder one cannot write to
+        raise diags.fail(f"cannot write the pages into {dest}: {exc.strerror or exc}", "give -export a folder you can write to") from None
     try:
         for name, text in files.items():
             (staging / name).write_text(text, encoding="utf-8")

@@ -24,7 +24,7 @@ def environment():
 
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(when=when, dur=duration, size=size, pretty=pretty)
+    env.filters.update(when=when, dur=duration, size=size, pretty=pretty, json=as_json)
     env.globals.update(run_graph=run_graph, lineage_graph=lineage_graph, plan_graph=plan_graph, metric_chart=metric_chart,
                        applier=applier)
     return env
@@ -64,6 +64,12 @@ def size(count: int | None) -> str:
 
 def pretty(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+def as_json(value: Any) -> str:
+    """A value as one line of JSON, for the page's text (autoescaping makes it safe HTML). Not Jinja's
+    ``tojson``: that one is for scripts, and shows "<" and "&" as ``\\u003c`` and ``\\u0026``."""
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def applier(run: dict):

@@ -6,7 +6,9 @@ a file name is reduced to safe characters; every URL argument is encoded.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from typing import Iterable
 from urllib.parse import quote, urlencode
 
 
@@ -41,10 +43,16 @@ class FileLinks:
 
     static = True
 
+    def __init__(self, runs: Iterable[int] | None = None) -> None:
+        self._paged = None if runs is None else {int(n) for n in runs}  # runs with pages; None: every run
+
     def runs(self, pipeline: str = "", status: str = "", before: int | None = None) -> str:
         return f"runs-before-{int(before)}.html" if before else "index.html"
 
-    def run(self, number: int, step: str | None = None) -> str:
+    def run(self, number: int, step: str | None = None) -> str | None:
+        """None for a run the export has no pages of (templates then show its number unlinked)."""
+        if self._paged is not None and int(number) not in self._paged:
+            return None
         return f"run-{int(number)}" + (f"-{_safe(step)}" if step else "") + ".html"
 
     def lineage(self, artifact_id: int) -> str:
@@ -64,4 +72,9 @@ class FileLinks:
 
 
 def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text).lstrip(".") or "_"
+    """``text`` in safe characters; when some had to be replaced, a digest of the original follows,
+    so two names that differ only there (for_each keys "a/b" and "a_b") get two files."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", text).lstrip(".") or "_"
+    if cleaned == text:
+        return cleaned
+    return f"{cleaned}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"

@@ -7,13 +7,17 @@ sensitive attributes and redacts logs, and plans come from the JSON plan, alread
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from typing import Any
 
+from zplan import addrs
 from zplan.api import Project, UnknownAddress, ZplanAPIError
 from zplan.ui import preview
 
 RUNS_PER_PAGE = 50
+HISTORY_CHARS = 2000  # of each run's value of an output, as JSON text
+LOG_CHARS = 100_000  # of a step's log on its page: the end, where a failure shows
 STATUSES = ("running", "succeeded", "failed", "interrupted")
 EXECUTION_STATUS = {"complete": "ran", "cached": "cached", "failed": "failed", "cancelled": "skipped"}
 
@@ -23,7 +27,7 @@ def runs(project: Project, pipeline: str | None = None, status: str | None = Non
     """One page of runs, newest first; ``next_before`` continues to older runs."""
     found = project.runs(per_page + 1, pipeline=pipeline or None, status=status or None, before=before)
     shown = found[:per_page]
-    pipelines = sorted({n.address.split(".")[1] for n in project.graph().nodes if n.kind == "step"})
+    pipelines = sorted({_pipeline_of(n.address) for n in project.graph().nodes if n.kind == "step"})
     return {
         "filters": {"pipeline": pipeline or "", "status": status or "", "before": before},
         "statuses": list(STATUSES), "pipelines": pipelines,
@@ -50,7 +54,7 @@ def run(project: Project, number: int, step: str | None = None) -> dict:
     latest = {e.address: e for e in detail.executions}  # a retried step: its last execution counts
     pipelines = {e.pipeline for e in detail.executions} | {detail.summary.pipeline}
     graph = project.graph()
-    steps = [n.address for n in graph.nodes if n.kind == "step" and n.address.split(".")[1] in pipelines]
+    steps = [n.address for n in graph.nodes if n.kind == "step" and _pipeline_of(n.address) in pipelines]
     steps += [a for a in latest if a not in steps]
     nodes = []
     for address in steps:
@@ -68,6 +72,11 @@ def run(project: Project, number: int, step: str | None = None) -> dict:
     return page
 
 
+def _pipeline_of(address: str) -> str:
+    """The pipeline of a step address, inside a module too (``module.m.pipeline.P.step.S``)."""
+    return addrs.parse_output(address).step.pipeline
+
+
 def _artifact_edges(executions) -> list[tuple[str, str]]:
     """A consumer's input artifact was a producer's output in the same run: producer -> consumer."""
     made_by = {a.id: e.address for e in executions for a in e.outputs.values()}
@@ -78,9 +87,11 @@ def _artifact_edges(executions) -> list[tuple[str, str]]:
 def step_detail(project: Project, number: int, execution, address: str) -> dict:
     if execution is None:
         return {"address": address, "status": "skipped", "params": {}, "cache_key": None, "code_hash": None,
-                "started": None, "duration": None, "error": None, "inputs": [], "outputs": [], "log": "",
+                "started": None, "duration": None, "error": None, "inputs": [], "outputs": [], "log": "", "log_cut": 0,
                 "reasons": [{"code": "skipped", "message": "not executed in this run (an upstream step failed, or it was left out)"}]}
     outputs = [_artifact(name, a, project, execution.address, number) for name, a in execution.outputs.items()]
+    log = project.log(number, address)  # redacted whole, so cutting it cannot leave part of a secret
+    cut = max(0, len(log) - LOG_CHARS)
     return {
         "address": address, "status": EXECUTION_STATUS.get(execution.state, execution.state),
         "params": execution.params, "cache_key": execution.cache_key, "code_hash": execution.code_hash,
@@ -88,7 +99,7 @@ def step_detail(project: Project, number: int, execution, address: str) -> dict:
         "reasons": _reasons(execution),
         "inputs": [_artifact(name, a) for name, a in execution.inputs.items()],
         "outputs": outputs,
-        "log": project.log(number, address),
+        "log": log[cut:], "log_cut": cut,  # characters left out at the start
     }
 
 
@@ -170,9 +181,24 @@ def resources(project: Project) -> dict:
 
 
 def outputs(project: Project, name: str | None = None) -> dict:
-    """Every non-sensitive output's latest value; with ``name``, its value run after run."""
+    """Every non-sensitive output's latest value (``traced``: it has a history and a lineage);
+    with ``name``, its value run after run."""
     latest = project.outputs()
-    page: dict[str, Any] = {"outputs": [{"name": k, "value": v} for k, v in latest.items()], "name": name, "history": []}
+    shown = [{"name": k, "value": v, "traced": project.output_is_traced(k)} for k, v in latest.items()]
+    page: dict[str, Any] = {"outputs": shown, "name": name, "history": []}
     if name is not None:
-        page["history"] = [asdict(p) for p in project.output_history(name)]
+        page["history"] = [{"run": p.run, "started": p.started, "status": p.status, "value": _as_shown(p.value)}
+                           for p in project.output_history(name)]
     return page
+
+
+def _as_shown(value: Any) -> Any:
+    """A run's value of an output as plain JSON: a model or a frame as its text, a long value cut
+    (an output may be any step output, not only a metric)."""
+    try:
+        text = json.dumps(value, default=str, allow_nan=False)
+    except ValueError:  # NaN or infinite, which JSON cannot hold
+        text = json.dumps(str(value))
+    if len(text) > HISTORY_CHARS:
+        return text[:HISTORY_CHARS] + " …"
+    return json.loads(text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from pathlib import Path
 
 LOOPBACK_NAMES = ("localhost",)
 
@@ -26,8 +25,10 @@ def exposure_warning(host: str) -> str | None:
             "Leave -host out to serve on 127.0.0.1 only.")
 
 
-def port_problem(host: str, port: int) -> str | None:
-    """Why the dashboard could not listen there (the port is taken, the address is not this machine's)."""
+def port_problem(host: str, port: int) -> tuple[str, str] | None:
+    """Why the dashboard could not listen there, and what to do: the port is taken, or the
+    address is not this machine's."""
+    import errno
     import socket
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -35,14 +36,13 @@ def port_problem(host: str, port: int) -> str | None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            return exc.strerror or str(exc)
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return exc.strerror or str(exc), "choose another port with -port, or stop what uses it"
+            return exc.strerror or str(exc), "give -host an address of this machine, or leave it out for 127.0.0.1"
     return None
 
 
-def serve(root: Path, stack: str | None, host: str, port: int) -> None:
+def serve(app, host: str, port: int) -> None:
     import uvicorn
 
-    from zplan.ui.app import create_app
-
-    app = create_app(root, stack)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
