@@ -52,3 +52,12 @@ def test_the_gcp_example_applies_on_the_local_stack_without_pulumi(tmp_path):
     assert "not deployed" in project.ok("output", "deployed_model", env=no_pulumi).out
     cloud = json.loads(project.ok("plan", "-format", "json", "-stack", "gcp", env=no_pulumi).out)
     assert "resource.gcp_storage_bucket.artifacts[0]" in {r["address"] for r in cloud["resources"]}
+
+
+def test_a_null_stack_setting_keeps_its_default(tmp_path):
+    # As in Terraform, null means "not set": the artifacts go to the default store, not a folder named "None".
+    project = copy_project(TESTDATA / "pipeline", tmp_path / "p")
+    project.replace("main.zp.hcl", 'artifact_store = "file://.zplan/artifacts"', "artifact_store = null")
+    project.apply()
+    assert not project.path("None").exists()
+    assert any(project.path(".zplan/artifacts").iterdir())

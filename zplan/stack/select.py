@@ -50,5 +50,7 @@ def settings(config: Config, name: str, evaluate) -> dict[str, Any]:
     stack = config.stacks.get(name)
     if stack is not None:
         for key, expr in stack.settings.items():
-            values[key] = evaluate(expr)
+            value = evaluate(expr)
+            if value is not None:  # null means "not set", as in Terraform: the default stays
+                values[key] = value
     return values
