@@ -86,6 +86,14 @@ CASES = {
         [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path  = "out"\n  count = 1e9\n}\n\noutput "total" {')],
         ["plan"], "main.zp.hcl:39:3", "count = 1000000000 is more instances than one block may have (at most 100,000)",
     ),
+    "stack component that is no string": (
+        [(HCL, 'orchestrator   = "local"', 'orchestrator   = ["local"]')],
+        ["plan"], "main.zp.hcl:9", 'stack "local": orchestrator: a string is required, got list',
+    ),
+    "stack options that are no map": (
+        [(HCL, 'orchestrator   = "local"', 'orchestrator   = "local"\n  orchestrator_options = "x"')],
+        ["plan"], "main.zp.hcl:10", 'stack "local": orchestrator_options: a map is required, got string',
+    ),
     "step module whose import fails": (
         [("steps/stats.py", '"""Summaries of a list of numbers."""', '"""Summaries."""\nimport no_such_module_here')],
         ["validate", "-imports"], "main.zp.hcl:27", "steps/stats.py does not import: ModuleNotFoundError: No module named 'no_such_module_here'",

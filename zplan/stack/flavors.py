@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from zplan.config.values import contains_unknown
+from zplan.config.values import contains_unknown, type_name
 from zplan.fsutil import atomic_write_text
 from zplan.hashing import hash_value
 
@@ -191,18 +191,34 @@ def problems(settings: Mapping[str, Any], cache_dir: Path | None = None) -> list
     return out
 
 
+# Settings that hold text, and settings that hold a map of options: any other value is a mistake
+# that would otherwise be skipped by every check and silently ignored.
+TEXT_SETTINGS = COMPONENTS + ("container_image", "metadata_password", "description")
+MAP_SETTINGS = ("orchestrator_options", "artifact_store_options", "metadata_store_options", "beam_options", "backend_options")
+
+
 def setting_problems(settings: Mapping[str, Any]) -> dict[str, str]:
-    """Problems of single settings that are not components, by setting name (so a plan can
-    point at the line that sets it)."""
+    """Problems of single settings, by setting name (so a plan can point at the line that sets it)."""
     from zplan.durations import timeout_seconds
 
-    out = {}
+    out = _type_problems(settings)
     timeout = settings.get("step_timeout")
     if timeout is not None and not contains_unknown(timeout):
         try:
             timeout_seconds(timeout)
         except ValueError as exc:
             out["step_timeout"] = f"step_timeout: {exc}"
+    return out
+
+
+def _type_problems(settings: Mapping[str, Any]) -> dict[str, str]:
+    """Settings of the wrong type, named by type only (metadata_password's value is a secret)."""
+    out = {}
+    for names, wanted, kind in ((TEXT_SETTINGS, "a string", str), (MAP_SETTINGS, "a map", Mapping)):
+        for name in names:
+            value = settings.get(name)
+            if value is not None and not contains_unknown(value) and not isinstance(value, kind):
+                out[name] = f"{name}: {wanted} is required, got {type_name(value)}"
     return out
 
 
