@@ -94,6 +94,14 @@ CASES = {
         [(HCL, 'orchestrator   = "local"', 'orchestrator   = "local"\n  orchestrator_options = "x"')],
         ["plan"], "main.zp.hcl:10", 'stack "local": orchestrator_options: a map is required, got string',
     ),
+    "malformed SQLite metadata store URL": (
+        [(HCL, '"sqlite:///.zplan/metadata.db"', '"sqlite://metadata.db"')],
+        ["plan"], "main.zp.hcl:11", "bad SQLite URL 'sqlite://metadata.db': expected three slashes then a path",
+    ),
+    "malformed MySQL metadata store URL": (
+        [(HCL, '"sqlite:///.zplan/metadata.db"', '"mysql://zplan@db:port/zplan"')],
+        ["plan"], "main.zp.hcl:11", "bad MySQL URL 'mysql://zplan@db:port/zplan'",
+    ),
     "step module whose import fails": (
         [("steps/stats.py", '"""Summaries of a list of numbers."""', '"""Summaries."""\nimport no_such_module_here')],
         ["validate", "-imports"], "main.zp.hcl:27", "steps/stats.py does not import: ModuleNotFoundError: No module named 'no_such_module_here'",

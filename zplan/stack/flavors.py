@@ -202,6 +202,11 @@ def setting_problems(settings: Mapping[str, Any]) -> dict[str, str]:
     from zplan.durations import timeout_seconds
 
     out = _type_problems(settings)
+    store = settings.get("metadata_store")
+    if isinstance(store, str) and store.startswith(("sqlite:", "mysql:")):
+        problem = _metadata_url_problem(store)
+        if problem:
+            out["metadata_store"] = problem
     timeout = settings.get("step_timeout")
     if timeout is not None and not contains_unknown(timeout):
         try:
@@ -220,6 +225,18 @@ def _type_problems(settings: Mapping[str, Any]) -> dict[str, str]:
             if value is not None and not contains_unknown(value) and not isinstance(value, kind):
                 out[name] = f"{name}: {wanted} is required, got {type_name(value)}"
     return out
+
+
+def _metadata_url_problem(url: str) -> str | None:
+    """A malformed metadata store URL, found offline (apply would only fail on it after it started)."""
+    from zplan import diags
+    from zplan.metadata.urls import parse_store_url
+
+    try:
+        parse_store_url(url, Path("."), password="")
+    except diags.DiagnosticError as exc:
+        return "; ".join(d.summary for d in exc.diagnostics)
+    return None
 
 
 def _beam_option_problems(settings: Mapping[str, Any], cache_dir: Path | None) -> list[str]:
