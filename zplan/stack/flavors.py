@@ -148,7 +148,20 @@ class BeamProcessing(Flavor):
         runner = value.partition(":")[2] or "DirectRunner"
         if runner not in self.runners:
             return [f'unknown Beam runner "{runner}"; use one of: {", ".join(self.runners)}']
+        if runner == "DaskRunner" and not _names_dask_scheduler(settings):
+            # found here, not when the first Beam step fails on it half-way through an apply
+            return ['processing = "beam:DaskRunner" needs a Dask scheduler: use orchestrator = "dask" (its scheduler '
+                    'is used) or set beam_options = { dask_client_address = "tcp://HOST:8786" }']
         return []
+
+
+def _names_dask_scheduler(settings: Mapping[str, Any]) -> bool:
+    """Whether the DaskRunner finds a scheduler (as zplan.beam.runners.default_dask_address looks for one);
+    one that comes from a resource not applied yet counts."""
+    beam_options = settings.get("beam_options")
+    if contains_unknown(beam_options) or (isinstance(beam_options, Mapping) and beam_options.get("dask_client_address")):
+        return True
+    return settings.get("orchestrator") == "dask"  # the dask orchestrator's own check names a missing scheduler
 
 
 BUILTIN: tuple[Flavor, ...] = (

@@ -63,3 +63,12 @@ def test_variable_defaults_are_checked_against_their_type(tmp_path):
     assert 'the default of variable "rows" does not fit its type number' in str(problem)
     assert 'var.rows: a number is required, got "many"' in str(problem)
     assert "main.zp.hcl:1" in str(problem)
+
+
+def test_the_dask_runner_needs_a_scheduler_before_anything_runs():
+    dask_runner = {**LOCAL, "orchestrator": "local", "processing": "beam:DaskRunner"}
+    [message] = problems(dask_runner)
+    assert message.startswith('processing: processing = "beam:DaskRunner" needs a Dask scheduler')
+    assert problems({**dask_runner, "beam_options": {"dask_client_address": "tcp://h:8786"}}) == []
+    on_dask = {**dask_runner, "artifact_store": "s3://b/a", "orchestrator": "dask", "orchestrator_options": {"scheduler": "tcp://h:8786"}}
+    assert problems(on_dask) == []
