@@ -102,6 +102,14 @@ CASES = {
         [(HCL, '"sqlite:///.zplan/metadata.db"', '"mysql://zplan@db:port/zplan"')],
         ["plan"], "main.zp.hcl:11", "bad MySQL URL 'mysql://zplan@db:port/zplan'",
     ),
+    "resource value its provider refuses": (
+        [(HCL, "output \"total\" {", 'resource "local_file" "f" {\n  path = "report.txt"\n}\n\noutput "total" {')],
+        ["plan"], "main.zp.hcl:37", "local_file: set exactly one of content and sensitive_content",
+    ),
+    "empty path of a folder (the project itself)": (
+        [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path          = ""\n  force_destroy = true\n}\n\noutput "total" {')],
+        ["validate"], "main.zp.hcl:37", "local_directory: path must be a non-empty string",
+    ),
     "step module whose import fails": (
         [("steps/stats.py", '"""Summaries of a list of numbers."""', '"""Summaries."""\nimport no_such_module_here')],
         ["validate", "-imports"], "main.zp.hcl:27", "steps/stats.py does not import: ModuleNotFoundError: No module named 'no_such_module_here'",

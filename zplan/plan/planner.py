@@ -24,7 +24,7 @@ from zplan.graph.dag import Dag
 from zplan.hashing import StatCache
 from zplan.plan import model as m
 from zplan.plan import resources as rplan
-from zplan.plan.checks import check_resource_reads, check_resources, check_types
+from zplan.plan.checks import check_provider_rules, check_resource_reads, check_resources, check_types
 from zplan.plan.code_hash import CodeIndex
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.steps import StepPlanner
@@ -66,6 +66,7 @@ class Planner:
         self.libraries = LibraryIndex(project.state_dir / "cache" / "libraries.json", exclude=[str(root)])
         self.stat_cache = StatCache(project.state_dir / "cache" / "stat.json")
         self.step_planner: StepPlanner | None = None
+        self._checkers: dict = {}  # provider name -> an instance for its offline checks
 
     def save_caches(self) -> None:
         """Persist what planning learned (code and file hashes); never needed for correctness."""
@@ -186,10 +187,21 @@ class Planner:
         desired = rplan.desired_inputs(resource, schema, scope, self._step_output)
         from_secret = [n for n, e in resource.attributes.items() if scope.was_sensitive(e)]
         check_types(resource, schema, desired, set(from_secret))
+        self._check_provider_rules(resource, schema, desired, from_secret)
         pending = rplan.steps_pending(resource, scope, self._step_reruns)
         plan = rplan.plan_resource(resource, schema, desired, recorded.get(addr), resource_ancestors(graph, addr), pending)
         plan = rplan.with_sensitive(plan, from_secret)
         return rplan.replace_requested(plan, schema) if matches_any(addr, request.replace) else plan
+
+    def _check_provider_rules(self, resource, schema, desired: dict, from_secret: list[str]) -> None:
+        from zplan.provider import provider_name_for
+        from zplan.secrets import secret_forms
+
+        name = provider_name_for(resource.type)
+        if name not in self._checkers:
+            self._checkers[name] = self.project.registry.open(name, self.project)
+        hidden = [v for n, v in desired.items() if n in from_secret or (n in schema.attributes and schema.attributes[n].sensitive)]
+        check_provider_rules(resource, self._checkers[name], desired, self.project.secrets + secret_forms(hidden))
 
     def _step_reruns(self, address: str) -> bool:
         planned = self.step_planner.planned.get(address) if self.step_planner else None
