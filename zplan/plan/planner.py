@@ -195,13 +195,14 @@ class Planner:
 
     def _check_provider_rules(self, resource, schema, desired: dict, from_secret: list[str]) -> None:
         from zplan.provider import provider_name_for
-        from zplan.secrets import secret_forms
 
         name = provider_name_for(resource.type)
         if name not in self._checkers:
             self._checkers[name] = self.project.registry.open(name, self.project)
-        hidden = [v for n, v in desired.items() if n in from_secret or (n in schema.attributes and schema.attributes[n].sensitive)]
-        check_provider_rules(resource, self._checkers[name], desired, self.project.secrets + secret_forms(hidden))
+        # a secret is checked at apply, as if unknown here: a message quoting it would show it
+        hidden = {n for n in desired if n in from_secret or (n in schema.attributes and schema.attributes[n].sensitive)}
+        values = {n: UNKNOWN if n in hidden else v for n, v in desired.items()}
+        check_provider_rules(resource, self._checkers[name], values, self.project.secrets)
 
     def _step_reruns(self, address: str) -> bool:
         planned = self.step_planner.planned.get(address) if self.step_planner else None
