@@ -110,6 +110,10 @@ CASES = {
         [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path          = ""\n  force_destroy = true\n}\n\noutput "total" {')],
         ["validate"], "main.zp.hcl:37", "local_directory: path must be a non-empty string",
     ),
+    "provider block no installed provider takes": (
+        [(HCL, "output \"total\" {", 'provider "locl" {\n}\n\noutput "total" {')],
+        ["plan"], "main.zp.hcl:37", 'provider "locl": no installed provider has this name',
+    ),
     "step module whose import fails": (
         [("steps/stats.py", '"""Summaries of a list of numbers."""', '"""Summaries."""\nimport no_such_module_here')],
         ["validate", "-imports"], "main.zp.hcl:27", "steps/stats.py does not import: ModuleNotFoundError: No module named 'no_such_module_here'",

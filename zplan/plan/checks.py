@@ -43,6 +43,18 @@ def check_resources(config: Config, registry: ProviderRegistry) -> None:
     found.raise_if_errors()
 
 
+def check_provider_blocks(config: Config, registry: ProviderRegistry) -> None:
+    """Every ``provider`` block names an installed provider: a misspelt one would configure nothing."""
+    found = diags.Collector()
+    for name, block in config.providers.items():
+        if registry.provider_class(name) is None:
+            close = _closest(name, registry.names())
+            hint = f'did you mean "{close[0]}"? ' if close else ""
+            found.error(f'provider "{name}": no installed provider has this name',
+                        f'{hint}installed: {", ".join(registry.names()) or "none"} (see `zplan providers`)', block.range)
+    found.raise_if_errors()
+
+
 def check_resource_reads(config: Config, registry: ProviderRegistry) -> None:
     """Every ``resource.TYPE.NAME.ATTR`` names an attribute the type has (an input or a computed
     one), as Terraform's "Unsupported attribute": otherwise it would read as known after apply,

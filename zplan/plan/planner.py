@@ -24,7 +24,7 @@ from zplan.graph.dag import Dag
 from zplan.hashing import StatCache
 from zplan.plan import model as m
 from zplan.plan import resources as rplan
-from zplan.plan.checks import check_provider_rules, check_resource_reads, check_resources, check_types
+from zplan.plan.checks import check_provider_blocks, check_provider_rules, check_resource_reads, check_resources, check_types
 from zplan.plan.code_hash import CodeIndex
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.steps import StepPlanner
@@ -87,6 +87,8 @@ class Planner:
         if project.config.resources:  # unknown attributes fail here, not halfway through apply
             check_resources(project.config, project.registry)
             check_resource_reads(project.config, project.registry)
+        if project.config.providers:
+            check_provider_blocks(project.config, project.registry)
         graph = build(project.config, project.stack_name)
         _check_addresses(graph, request, self.state)
         nodes = subgraph_for(graph, request.targets, request.excludes)
