@@ -147,7 +147,11 @@ class BeamProcessing(Flavor):
     def validate(self, value, settings):
         runner = value.partition(":")[2] or "DirectRunner"
         if runner not in self.runners:
-            return [f'unknown Beam runner "{runner}"; use one of: {", ".join(self.runners)}']
+            import difflib
+
+            close = difflib.get_close_matches(runner, self.runners, n=1)
+            hint = f'did you mean "{close[0]}"? ' if close else ""
+            return [f'unknown Beam runner "{runner}"; {hint}use one of: {", ".join(self.runners)}']
         if runner == "DaskRunner" and not _names_dask_scheduler(settings):
             # found here, not when the first Beam step fails on it half-way through an apply
             return ['processing = "beam:DaskRunner" needs a Dask scheduler: use orchestrator = "dask" (its scheduler '
@@ -261,6 +265,8 @@ def _beam_option_problems(settings: Mapping[str, Any], cache_dir: Path | None) -
     processing, options = settings.get("processing"), settings.get("beam_options")
     if not (isinstance(processing, str) and processing.startswith("beam:")) or contains_unknown(options):
         return []
+    if processing.partition(":")[2] not in BeamProcessing.runners:
+        return []  # the flavor's own check names it
     if processing in ("beam:DirectRunner",) and not options:
         return []
     try:

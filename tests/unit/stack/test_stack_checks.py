@@ -72,3 +72,8 @@ def test_the_dask_runner_needs_a_scheduler_before_anything_runs():
     assert problems({**dask_runner, "beam_options": {"dask_client_address": "tcp://h:8786"}}) == []
     on_dask = {**dask_runner, "artifact_store": "s3://b/a", "orchestrator": "dask", "orchestrator_options": {"scheduler": "tcp://h:8786"}}
     assert problems(on_dask) == []
+
+
+def test_an_unknown_beam_runner_is_reported_once_with_a_suggestion(tmp_path):
+    [message] = problems({**LOCAL, "processing": "beam:FlinRunner"}, tmp_path)
+    assert 'unknown Beam runner "FlinRunner"' in message and 'did you mean "FlinkRunner"?' in message
