@@ -61,3 +61,15 @@ def test_a_null_stack_setting_keeps_its_default(tmp_path):
     project.apply()
     assert not project.path("None").exists()
     assert any(project.path(".zplan/artifacts").iterdir())
+
+
+def test_a_selected_stack_that_is_no_longer_declared_is_an_error_not_another_stack(tmp_path):
+    project = copy_project(TESTDATA / "pipeline", tmp_path / "p")
+    project.write("stacks.zp.hcl", PER_STACK)
+    project.ok("stack", "select", "other")
+    project.write("stacks.zp.hcl", PER_STACK.replace('stack "other"', 'stack "renamed"'))
+    refused = project.run("plan")
+    assert refused.code == 1 and 'the selected stack "other" is no longer declared' in refused.err, str(refused)
+    assert "zplan stack select" in refused.err
+    assert project.ok("stack", "list").out.split() == ["local", "renamed"]  # listing still works, nothing marked
+    project.ok("plan", "-stack", "renamed")
