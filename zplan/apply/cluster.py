@@ -75,8 +75,9 @@ class DaskStepRunner(StepRunner):
         return timeout_seconds(value) if value is not None else CONNECT_TIMEOUT_SECONDS
 
     def _shared_project(self) -> bool:
-        options = self.tracker.stack_settings.get("orchestrator_options") or {}
-        return bool(options.get("shared_project_dir")) if isinstance(options, dict) else False
+        from zplan.cluster.connect import shared_project_dir
+
+        return shared_project_dir(self.tracker.stack_settings)  # its value was checked at plan time
 
     def start(self, plan: m.StepPlan) -> cf.Future:
         self.prepare()

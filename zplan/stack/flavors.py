@@ -86,6 +86,12 @@ class DaskOrchestrator(Flavor):
                 timeout_seconds(timeout)
             except ValueError as exc:
                 found.append(f"connect_timeout: {exc}")
+        from zplan.cluster.connect import shared_project_dir
+
+        try:
+            shared_project_dir(settings)
+        except ValueError as exc:
+            found.append(str(exc))
         store = settings.get("artifact_store")
         if isinstance(store, str) and _is_relative_file_url(store):
             found.append(f'orchestrator "dask" runs steps on workers, which resolve artifact_store "{store}" in their own '

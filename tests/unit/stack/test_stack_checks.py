@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from zplan.cluster.connect import shared_project_dir
 from zplan.stack.flavors import problems
 
 LOCAL = {"artifact_store": "file://.zplan/artifacts", "metadata_store": "sqlite:///.zplan/metadata.db"}
@@ -77,3 +78,12 @@ def test_the_dask_runner_needs_a_scheduler_before_anything_runs():
 def test_an_unknown_beam_runner_is_reported_once_with_a_suggestion(tmp_path):
     [message] = problems({**LOCAL, "processing": "beam:FlinRunner"}, tmp_path)
     assert 'unknown Beam runner "FlinRunner"' in message and 'did you mean "FlinkRunner"?' in message
+
+
+def test_dask_shared_project_dir_must_be_a_bool():
+    # "false" (from -var, say) is false, as Terraform converts it; before, any non-empty text counted as true
+    dask = {"artifact_store": "s3://b/a", "metadata_store": "sqlite:///m.db", "orchestrator": "dask"}
+    [message] = problems({**dask, "orchestrator_options": {"scheduler": "tcp://h:8786", "shared_project_dir": "no"}})
+    assert message == 'orchestrator: shared_project_dir must be true or false, got "no"'
+    assert problems({**dask, "orchestrator_options": {"scheduler": "tcp://h:8786", "shared_project_dir": "false"}}) == []
+    assert shared_project_dir({"orchestrator_options": {"shared_project_dir": "false"}}) is False
