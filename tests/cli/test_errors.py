@@ -114,6 +114,10 @@ CASES = {
         [(HCL, "output \"total\" {", 'provider "locl" {\n}\n\noutput "total" {')],
         ["plan"], "main.zp.hcl:37", 'provider "locl": no installed provider has this name',
     ),
+    "store options that apply would ignore": (
+        [(HCL, 'orchestrator   = "local"', 'orchestrator   = "local"\n  artifact_store_options = { endpoint_url = "http://minio:9000" }')],
+        ["plan"], "main.zp.hcl:10", 'stack "local": artifact_store_options is not supported yet',
+    ),
     "step module whose import fails": (
         [("steps/stats.py", '"""Summaries of a list of numbers."""', '"""Summaries."""\nimport no_such_module_here')],
         ["validate", "-imports"], "main.zp.hcl:27", "steps/stats.py does not import: ModuleNotFoundError: No module named 'no_such_module_here'",
