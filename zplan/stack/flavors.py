@@ -36,8 +36,26 @@ class Flavor:
         return []
 
 
+def _unread_options(orchestrator: str, settings: Mapping[str, Any], reads: tuple[str, ...]) -> list[str]:
+    """orchestrator_options keys the orchestrator never reads: a typo would silently keep the default."""
+    import difflib
+
+    options = settings.get("orchestrator_options")
+    found = []
+    for key in options if isinstance(options, Mapping) else ():
+        if key not in reads:
+            close = difflib.get_close_matches(key, reads, n=1)
+            hint = f'did you mean "{close[0]}"?; ' if close else ""
+            found.append(f'orchestrator "{orchestrator}" does not read orchestrator_options.{key} '
+                         f'({hint}it reads: {", ".join(reads) or "none"})')
+    return found
+
+
 class LocalOrchestrator(Flavor):
     component, name = "orchestrator", "local"
+
+    def validate(self, value, settings):
+        return _unread_options(self.name, settings, ())
 
 
 class KubeflowOrchestrator(Flavor):
@@ -92,6 +110,7 @@ class DaskOrchestrator(Flavor):
             shared_project_dir(settings)
         except ValueError as exc:
             found.append(str(exc))
+        found += _unread_options(self.name, settings, ("connect_timeout", "scheduler", "shared_project_dir"))
         store = settings.get("artifact_store")
         if isinstance(store, str) and _is_relative_file_url(store):
             found.append(f'orchestrator "dask" runs steps on workers, which resolve artifact_store "{store}" in their own '

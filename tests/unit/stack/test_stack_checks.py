@@ -87,3 +87,12 @@ def test_dask_shared_project_dir_must_be_a_bool():
     assert message == 'orchestrator: shared_project_dir must be true or false, got "no"'
     assert problems({**dask, "orchestrator_options": {"scheduler": "tcp://h:8786", "shared_project_dir": "false"}}) == []
     assert shared_project_dir({"orchestrator_options": {"shared_project_dir": "false"}}) is False
+
+
+def test_orchestrator_options_the_orchestrator_does_not_read_are_named():
+    dask = {"artifact_store": "s3://b/a", "metadata_store": "sqlite:///m.db", "orchestrator": "dask"}
+    [message] = problems({**dask, "orchestrator_options": {"scheduler": "tcp://h:8786", "conect_timeout": "5s"}})
+    assert message == ('orchestrator: orchestrator "dask" does not read orchestrator_options.conect_timeout '
+                       '(did you mean "connect_timeout"?; it reads: connect_timeout, scheduler, shared_project_dir)')
+    [message] = problems({**LOCAL, "orchestrator": "local", "orchestrator_options": {"scheduler": "tcp://h:8786"}})
+    assert message.startswith('orchestrator: orchestrator "local" does not read orchestrator_options.scheduler')
