@@ -130,8 +130,22 @@ class Project:
             from zplan.metadata.urls import metadata_password
             from zplan.state.mysql import MySQLBackend
 
-            return MySQLBackend(url, workspace=self.stack_name, password=metadata_password(self.static_stack_settings()))
+            with self.blamed_on_setting("metadata_store"):
+                return MySQLBackend(url, workspace=self.stack_name, password=metadata_password(self.static_stack_settings()))
         return FileBackend(self.state_dir / "state.json")
+
+    @contextmanager
+    def blamed_on_setting(self, key: str) -> Iterator[None]:
+        """Errors raised inside without a place (a malformed URL) point at the stack setting ``key``."""
+        try:
+            yield
+        except diags.DiagnosticError as exc:
+            stack = self.config.stacks.get(self.stack_name)
+            expr = stack.settings.get(key) if stack is not None else None
+            if expr is None:
+                raise
+            placed = [d if d.range else diags.Diagnostic(d.severity, d.summary, d.detail, expr.range) for d in exc.diagnostics]
+            raise diags.DiagnosticError(placed) from None
 
     def rel(self, path: Path | str) -> str:
         try:

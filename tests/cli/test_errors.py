@@ -86,6 +86,38 @@ CASES = {
         [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path  = "out"\n  count = 1e9\n}\n\noutput "total" {')],
         ["plan"], "main.zp.hcl:39:3", "count = 1000000000 is more instances than one block may have (at most 100,000)",
     ),
+    "stack component that is no string": (
+        [(HCL, 'orchestrator   = "local"', 'orchestrator   = ["local"]')],
+        ["plan"], "main.zp.hcl:9", 'stack "local": orchestrator: a string is required, got list',
+    ),
+    "stack options that are no map": (
+        [(HCL, 'orchestrator   = "local"', 'orchestrator   = "local"\n  orchestrator_options = "x"')],
+        ["plan"], "main.zp.hcl:10", 'stack "local": orchestrator_options: a map is required, got string',
+    ),
+    "malformed SQLite metadata store URL": (
+        [(HCL, '"sqlite:///.zplan/metadata.db"', '"sqlite://metadata.db"')],
+        ["plan"], "main.zp.hcl:11", "bad SQLite URL 'sqlite://metadata.db': expected three slashes then a path",
+    ),
+    "malformed MySQL metadata store URL": (
+        [(HCL, '"sqlite:///.zplan/metadata.db"', '"mysql://zplan@db:port/zplan"')],
+        ["plan"], "main.zp.hcl:11", "bad MySQL URL 'mysql://zplan@db:port/zplan'",
+    ),
+    "resource value its provider refuses": (
+        [(HCL, "output \"total\" {", 'resource "local_file" "f" {\n  path = "report.txt"\n}\n\noutput "total" {')],
+        ["plan"], "main.zp.hcl:37", "local_file: set exactly one of content and sensitive_content",
+    ),
+    "empty path of a folder (the project itself)": (
+        [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path          = ""\n  force_destroy = true\n}\n\noutput "total" {')],
+        ["validate"], "main.zp.hcl:37", "local_directory: path must be a non-empty string",
+    ),
+    "provider block no installed provider takes": (
+        [(HCL, "output \"total\" {", 'provider "locl" {\n}\n\noutput "total" {')],
+        ["plan"], "main.zp.hcl:37", 'provider "locl": no installed provider has this name',
+    ),
+    "store options that apply would ignore": (
+        [(HCL, 'orchestrator   = "local"', 'orchestrator   = "local"\n  artifact_store_options = { endpoint_url = "http://minio:9000" }')],
+        ["plan"], "main.zp.hcl:10", 'stack "local": artifact_store_options is not supported yet',
+    ),
     "step module whose import fails": (
         [("steps/stats.py", '"""Summaries of a list of numbers."""', '"""Summaries."""\nimport no_such_module_here')],
         ["validate", "-imports"], "main.zp.hcl:27", "steps/stats.py does not import: ModuleNotFoundError: No module named 'no_such_module_here'",

@@ -52,3 +52,24 @@ def test_the_gcp_example_applies_on_the_local_stack_without_pulumi(tmp_path):
     assert "not deployed" in project.ok("output", "deployed_model", env=no_pulumi).out
     cloud = json.loads(project.ok("plan", "-format", "json", "-stack", "gcp", env=no_pulumi).out)
     assert "resource.gcp_storage_bucket.artifacts[0]" in {r["address"] for r in cloud["resources"]}
+
+
+def test_a_null_stack_setting_keeps_its_default(tmp_path):
+    # As in Terraform, null means "not set": the artifacts go to the default store, not a folder named "None".
+    project = copy_project(TESTDATA / "pipeline", tmp_path / "p")
+    project.replace("main.zp.hcl", 'artifact_store = "file://.zplan/artifacts"', "artifact_store = null")
+    project.apply()
+    assert not project.path("None").exists()
+    assert any(project.path(".zplan/artifacts").iterdir())
+
+
+def test_a_selected_stack_that_is_no_longer_declared_is_an_error_not_another_stack(tmp_path):
+    project = copy_project(TESTDATA / "pipeline", tmp_path / "p")
+    project.write("stacks.zp.hcl", PER_STACK)
+    project.ok("stack", "select", "other")
+    project.write("stacks.zp.hcl", PER_STACK.replace('stack "other"', 'stack "renamed"'))
+    refused = project.run("plan")
+    assert refused.code == 1 and 'the selected stack "other" is no longer declared' in refused.err, str(refused)
+    assert "zplan stack select" in refused.err
+    assert project.ok("stack", "list").out.split() == ["local", "renamed"]  # listing still works, nothing marked
+    project.ok("plan", "-stack", "renamed")

@@ -251,3 +251,24 @@ def test_moving_a_folder_that_holds_a_file_replaces_the_file_too(tmp_path: Path,
     assert not (tmp_path / "out/one").exists() and (tmp_path / "out/two/config.json").read_text() == "{}"
     assert zplan(tmp_path, "plan", "-detailed-exitcode", "-var", "dir=out/two").returncode == 0
     assert "resource.local_file.inside" in zplan(tmp_path, "state", "list").stdout
+
+
+def test_attribute_values_reach_the_provider_converted_to_their_type(tmp_path: Path) -> None:
+    # As Terraform converts them: "false" is the bool false, so a folder holding files is kept.
+    (tmp_path / "main.zp.hcl").write_text('resource "local_directory" "d" {\n  path          = "data"\n  force_destroy = "false"\n}\n')
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    (tmp_path / "data/keep.txt").write_text("precious")
+    down = zplan(tmp_path, "destroy", "-auto-approve")
+    assert down.returncode == 1 and "not empty" in down.stdout + down.stderr
+    assert (tmp_path / "data/keep.txt").exists()
+
+
+def test_prevent_destroy_of_a_removed_block_says_how_to_let_go(tmp_path: Path) -> None:
+    # The recorded prevent_destroy still guards a resource whose block was removed: the message says what to do then.
+    (tmp_path / "main.zp.hcl").write_text('resource "local_directory" "d" {\n  path = "data"\n  lifecycle {\n    prevent_destroy = true\n  }\n}\n')
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    (tmp_path / "main.zp.hcl").write_text("")
+    refused = zplan(tmp_path, "plan")
+    assert refused.returncode == 1 and "resource.local_directory.d was applied with lifecycle.prevent_destroy" in refused.stderr
+    assert "prevent_destroy = false" in refused.stderr and "zplan state rm resource.local_directory.d" in refused.stderr
+    assert (tmp_path / "data").is_dir()

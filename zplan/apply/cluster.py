@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 from zplan import diags
-from zplan.apply.cluster_task import RemoteResult, run_on_worker
+from zplan.apply.cluster_task import RemoteResult, run_on_worker, stop_steps
 from zplan.apply.runner import StepRunner
 from zplan.apply.worker import PathArg, StepResult, StepTask, TaskInput
 from zplan.graph.walk import failed_future
@@ -37,6 +37,7 @@ class DaskStepRunner(StepRunner):
         self._bundle: str | None = None  # the digest of the project's files uploaded to the workers
         self._waiters = cf.ThreadPoolExecutor(max_workers=64, thread_name_prefix="zplan-dask")
         self._running: dict[str, object] = {}  # address -> the Dask future of its current attempt
+        self._stopping: set[str] = set()  # task keys asked to stop (a second Ctrl-C kills them at once)
 
     def prepare(self) -> None:
         if self._client is not None:
@@ -74,8 +75,9 @@ class DaskStepRunner(StepRunner):
         return timeout_seconds(value) if value is not None else CONNECT_TIMEOUT_SECONDS
 
     def _shared_project(self) -> bool:
-        options = self.tracker.stack_settings.get("orchestrator_options") or {}
-        return bool(options.get("shared_project_dir")) if isinstance(options, dict) else False
+        from zplan.cluster.connect import shared_project_dir
+
+        return shared_project_dir(self.tracker.stack_settings)  # its value was checked at plan time
 
     def start(self, plan: m.StepPlan) -> cf.Future:
         self.prepare()
@@ -147,8 +149,19 @@ class DaskStepRunner(StepRunner):
         with self._lock:
             self._cancelled = True
             running = list(self._running.values())
-        if running and self._client is not None:
-            self._client.cancel(running, force=True)
+            self._stopping.update(f.key for f in running)
+            stopping = sorted(self._stopping)
+        if stopping and self._client is not None:
+            if running:
+                self._client.cancel(running, force=True)
+            self._stop_on_workers(stopping, self.grace if grace is None else grace)
+
+    def _stop_on_workers(self, keys: list[str], grace: float) -> None:
+        """A cancelled future's task keeps running on its worker: stop the steps' processes there."""
+        try:
+            self._client.run(stop_steps, keys, grace, on_error="ignore")
+        except Exception:  # noqa: BLE001 - a worker gone or out of reach: its step went with it, or dies with it
+            pass
 
     def close(self, cancel: bool = False) -> None:
         if cancel:

@@ -28,6 +28,12 @@ from pathlib import Path
 from zplan.apply.worker import ArtifactArg, ListArg, PathArg, StepResult, StepTask, TaskInput, run_step
 from zplan.apply.workers import STOP_GRACE_SECONDS, describe_exit, format_seconds
 
+# On a worker: the child process of each step running there, by its Dask task key, so that an
+# interrupted apply can stop it (cancelling a Dask future does not stop a task already running).
+_CHILDREN: dict[str, subprocess.Popen] = {}
+_CHILDREN_LOCK = threading.Lock()
+
+
 @dataclass
 class RemoteResult:
     result: StepResult
@@ -49,7 +55,7 @@ def run_on_worker(task: StepTask, bundle: str | None, timeout: float | None) -> 
     local = dataclasses.replace(
         task, project_dir=str(project_dir), log_path=str(log_path),
         inputs={name: _localized(spec, task, project_dir) for name, spec in task.inputs.items()})
-    result = _run_in_child(local, timeout, base)
+    result = _run_in_child(local, timeout, base, worker.get_current_task())
     if not result.ok and result.error and result.traceback is None:  # zplan's failure, not the step's: say where
         result.error = f"{result.error} [on Dask worker {worker.address}]"
     log = log_path.read_text(errors="replace") if log_path.exists() else ""
@@ -57,15 +63,18 @@ def run_on_worker(task: StepTask, bundle: str | None, timeout: float | None) -> 
     return RemoteResult(result, log, worker.address)
 
 
-def _run_in_child(task: StepTask, timeout: float | None, scratch: Path) -> StepResult:
+def _run_in_child(task: StepTask, timeout: float | None, scratch: Path, key: str | None = None) -> StepResult:
     """Run the step in a child process (``main`` below): a Dask worker may be a daemon
-    process, which may not use multiprocessing, and a child is what a timeout can stop."""
+    process, which may not use multiprocessing, and a child is what a timeout or
+    ``stop_steps`` can stop."""
     folder = Path(tempfile.mkdtemp(prefix="zplan-task-", dir=scratch))
     task_file, result_file = folder / "task.pickle", folder / "result.pickle"
     task_file.write_bytes(pickle.dumps(task))
     started = time.time()
     child = subprocess.Popen([sys.executable, "-m", "zplan.apply.cluster_task", str(task_file), str(result_file)],
                              stdin=subprocess.PIPE, start_new_session=True)
+    with _CHILDREN_LOCK:
+        _CHILDREN[key or str(child.pid)] = child
     try:
         child.wait(timeout)
         error = None if result_file.exists() else describe_exit(child.returncode)
@@ -79,11 +88,23 @@ def _run_in_child(task: StepTask, timeout: float | None, scratch: Path) -> StepR
             return pickle.loads(result_file.read_bytes())
         return StepResult(task.address, False, error=error, started_at=started, finished_at=time.time())
     finally:
+        with _CHILDREN_LOCK:
+            _CHILDREN.pop(key or str(child.pid), None)
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _stop_group(child: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGTERM, STOP_GRACE_SECONDS), (signal.SIGKILL, None)):
+def stop_steps(keys: list[str], grace: float) -> int:
+    """On a worker (through ``Client.run``): stop the steps of the tasks ``keys`` running here,
+    SIGTERM to each one's process group and SIGKILL ``grace`` s later, without waiting."""
+    with _CHILDREN_LOCK:
+        children = [_CHILDREN[k] for k in keys if k in _CHILDREN]
+    for child in children:
+        threading.Thread(target=_stop_group, args=(child, grace), daemon=True).start()
+    return len(children)
+
+
+def _stop_group(child: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) -> None:
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
         try:
             os.killpg(child.pid, sig)
         except ProcessLookupError:

@@ -44,3 +44,17 @@ def scheduler_address(settings) -> str | None:
     options = settings.get("orchestrator_options")
     value = options.get("scheduler") if isinstance(options, dict) else None
     return str(value) if isinstance(value, str) and value else None
+
+
+def shared_project_dir(settings) -> bool:
+    """``shared_project_dir`` in a stack's ``orchestrator_options``, converted as Terraform converts a
+    bool ("false" from -var is false); ValueError for a value that is no bool."""
+    from zplan.config.convert import ConversionError, convert
+    from zplan.config.types import KEYWORDS
+
+    options = settings.get("orchestrator_options")
+    value = options.get("shared_project_dir") if isinstance(options, dict) else None
+    try:
+        return bool(convert(value, KEYWORDS["bool"], "shared_project_dir"))
+    except ConversionError as exc:
+        raise ValueError(f"{exc.path} must be true or false, got {exc.got}") from None

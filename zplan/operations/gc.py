@@ -69,7 +69,7 @@ def collect_garbage(args: ProjectArgs, keep_runs: int | None, dry_run: bool, loc
         raise diags.fail(f"stack {project.stack_name}: its stores are known only after apply", "run `zplan apply` first")
     from zplan.artifacts.base import ArtifactStore
 
-    store = ArtifactStore.from_url(str(settings["artifact_store"]), project.root, settings.get("artifact_store_options"))
+    store = ArtifactStore.from_url(str(settings["artifact_store"]), project.root)  # opened as apply opens it
     key = store_key(str(settings["artifact_store"]), str(settings["metadata_store"]))
     ensure_state_dir(project)
     backend = project.state_backend()

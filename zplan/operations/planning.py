@@ -69,10 +69,17 @@ def _check_prevent_destroy(project: Project, plan: m.Plan) -> None:
     if blocked:
         r = blocked[0]
         cfg = project.config.resources.get(r.address)
+        doing = "destroy" if r.action == m.DELETE else "replace"
+        if cfg is None:  # the block is gone, its recorded prevent_destroy still guards the resource
+            raise diags.fail(
+                f"{r.address} was applied with lifecycle.prevent_destroy, and the plan would {doing} it",
+                f"to let it go, declare it again with prevent_destroy = false and apply, then remove it; or forget it "
+                f"(it stays in place) with `zplan state rm {r.address}`",
+            )
         raise diags.fail(
-            f"{r.address} has lifecycle.prevent_destroy set, but the plan would {'destroy' if r.action == m.DELETE else 'replace'} it",
+            f"{r.address} has lifecycle.prevent_destroy set, but the plan would {doing} it",
             "remove prevent_destroy (or change the plan) to continue",
-            cfg.range if cfg else None,
+            cfg.range,
         )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from zplan import diags
+
 
 def init(root: Path, upgrade: bool = False) -> tuple[list[Path], list[str]]:
     """Make .zplan/ and, in an empty folder, an example; clone the git modules the project
@@ -63,7 +65,10 @@ def stacks(root: Path) -> list[StackEntry]:
     from zplan.stack import select
 
     config = loader.load(root)
-    chosen = select.selected_name(config, root / ".zplan", None)
+    try:
+        chosen = select.selected_name(config, root / ".zplan", None)
+    except diags.DiagnosticError:  # the selected stack is no longer declared: list them, none marked
+        chosen = None
     if not config.stacks:
         return [StackEntry(select.DEFAULT_STACK, chosen == select.DEFAULT_STACK, embedded=True)]
     return [StackEntry(name, name == chosen) for name in sorted(config.stacks)]

@@ -17,7 +17,7 @@ from zplan.config.values import article
 from zplan.plan.resources import schema_for
 
 if TYPE_CHECKING:
-    from zplan.provider import ProviderRegistry, ResourceSchema
+    from zplan.provider import Provider, ProviderRegistry, ResourceSchema
 
 # Meta-arguments Terraform has and zplan does not yet: named, so nobody expects them to work.
 NOT_YET_SUPPORTED = {
@@ -40,6 +40,18 @@ def check_resources(config: Config, registry: ProviderRegistry) -> None:
         except diags.DiagnosticError as exc:
             mine.extend(exc.diagnostics)
         found.extend(_called_from(resource, mine.items))
+    found.raise_if_errors()
+
+
+def check_provider_blocks(config: Config, registry: ProviderRegistry) -> None:
+    """Every ``provider`` block names an installed provider: a misspelt one would configure nothing."""
+    found = diags.Collector()
+    for name, block in config.providers.items():
+        if registry.provider_class(name) is None:
+            close = _closest(name, registry.names())
+            hint = f'did you mean "{close[0]}"? ' if close else ""
+            found.error(f'provider "{name}": no installed provider has this name',
+                        f'{hint}installed: {", ".join(registry.names()) or "none"} (see `zplan providers`)', block.range)
     found.raise_if_errors()
 
 
@@ -145,6 +157,17 @@ def check_types(resource: ResourceConfig, schema: ResourceSchema, values: dict, 
             found.append(diags.error(f"{exc.path}: {exc.message}{got}", f'{resource.type} takes {article(attr.type)} as "{name}"', where))
     if found:
         raise diags.DiagnosticError(found)
+
+
+def check_provider_rules(resource: ResourceConfig, provider: Provider, values: dict, secrets: list[str]) -> None:
+    """The provider's own offline checks (``Provider.check``) of the values known at plan time, so
+    a value it refuses (an empty path, a file without content) fails the plan at the resource
+    instead of its create half-way through an apply. ``secrets``: texts the messages must not show."""
+    from zplan.secrets import redact
+
+    problems = provider.check(resource.type, values)
+    if problems:
+        raise diags.DiagnosticError([diags.error(f"{resource.type}: {redact(p, secrets)}", "", resource.range) for p in problems])
 
 
 def _check_ignore_changes(resource: ResourceConfig, settable: dict, found: diags.Collector) -> None:

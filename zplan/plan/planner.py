@@ -24,7 +24,7 @@ from zplan.graph.dag import Dag
 from zplan.hashing import StatCache
 from zplan.plan import model as m
 from zplan.plan import resources as rplan
-from zplan.plan.checks import check_resource_reads, check_resources, check_types
+from zplan.plan.checks import check_provider_blocks, check_provider_rules, check_resource_reads, check_resources, check_types
 from zplan.plan.code_hash import CodeIndex
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.steps import StepPlanner
@@ -66,6 +66,7 @@ class Planner:
         self.libraries = LibraryIndex(project.state_dir / "cache" / "libraries.json", exclude=[str(root)])
         self.stat_cache = StatCache(project.state_dir / "cache" / "stat.json")
         self.step_planner: StepPlanner | None = None
+        self._checkers: dict = {}  # provider name -> an instance for its offline checks
 
     def save_caches(self) -> None:
         """Persist what planning learned (code and file hashes); never needed for correctness."""
@@ -86,6 +87,8 @@ class Planner:
         if project.config.resources:  # unknown attributes fail here, not halfway through apply
             check_resources(project.config, project.registry)
             check_resource_reads(project.config, project.registry)
+        if project.config.providers:
+            check_provider_blocks(project.config, project.registry)
         graph = build(project.config, project.stack_name)
         _check_addresses(graph, request, self.state)
         nodes = subgraph_for(graph, request.targets, request.excludes)
@@ -186,10 +189,22 @@ class Planner:
         desired = rplan.desired_inputs(resource, schema, scope, self._step_output)
         from_secret = [n for n, e in resource.attributes.items() if scope.was_sensitive(e)]
         check_types(resource, schema, desired, set(from_secret))
+        self._check_provider_rules(resource, schema, desired, from_secret)
         pending = rplan.steps_pending(resource, scope, self._step_reruns)
         plan = rplan.plan_resource(resource, schema, desired, recorded.get(addr), resource_ancestors(graph, addr), pending)
         plan = rplan.with_sensitive(plan, from_secret)
         return rplan.replace_requested(plan, schema) if matches_any(addr, request.replace) else plan
+
+    def _check_provider_rules(self, resource, schema, desired: dict, from_secret: list[str]) -> None:
+        from zplan.provider import provider_name_for
+
+        name = provider_name_for(resource.type)
+        if name not in self._checkers:
+            self._checkers[name] = self.project.registry.open(name, self.project)
+        # a secret is checked at apply, as if unknown here: a message quoting it would show it
+        hidden = {n for n in desired if n in from_secret or (n in schema.attributes and schema.attributes[n].sensitive)}
+        values = {n: UNKNOWN if n in hidden else v for n, v in desired.items()}
+        check_provider_rules(resource, self._checkers[name], values, self.project.secrets)
 
     def _step_reruns(self, address: str) -> bool:
         planned = self.step_planner.planned.get(address) if self.step_planner else None

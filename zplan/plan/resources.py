@@ -80,11 +80,26 @@ def desired_inputs(resource: ResourceConfig, schema: ResourceSchema, scope: Scop
         value = scope.eval(expr, pipeline=pipeline_of(expr, scope.config, resource.where), where=resource.where)
         if value is None:
             continue  # null is "not set", as in Terraform: the default applies (a module passes its inputs through)
-        values[name] = _with_artifacts(value, lookup)
+        values[name] = _typed(_with_artifacts(value, lookup), schema.attributes.get(name), name)
     for name, attr in schema.inputs().items():
         if name not in values and attr.default is not None:
             values[name] = attr.default
     return values
+
+
+def _typed(value: Any, attr, name: str) -> Any:
+    """A string, number or bool attribute's value converted as Terraform converts it ("false" is the
+    bool false, 5 the string "5"), so the provider gets the type it declared; a value that does not
+    convert stays as it is (``check_types`` reports it)."""
+    from zplan.config.convert import ConversionError, convert
+    from zplan.config.types import KEYWORDS
+
+    if attr is None or attr.type not in ("string", "number", "bool"):
+        return value
+    try:
+        return convert(value, KEYWORDS[attr.type], name)
+    except ConversionError:
+        return value
 
 
 def _with_artifacts(value: Any, lookup: StepOutputLookup) -> Any:

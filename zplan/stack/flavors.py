@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from zplan.config.values import contains_unknown
+from zplan.config.values import contains_unknown, type_name
 from zplan.fsutil import atomic_write_text
 from zplan.hashing import hash_value
 
@@ -36,8 +36,26 @@ class Flavor:
         return []
 
 
+def _unread_options(orchestrator: str, settings: Mapping[str, Any], reads: tuple[str, ...]) -> list[str]:
+    """orchestrator_options keys the orchestrator never reads: a typo would silently keep the default."""
+    import difflib
+
+    options = settings.get("orchestrator_options")
+    found = []
+    for key in options if isinstance(options, Mapping) else ():
+        if key not in reads:
+            close = difflib.get_close_matches(key, reads, n=1)
+            hint = f'did you mean "{close[0]}"?; ' if close else ""
+            found.append(f'orchestrator "{orchestrator}" does not read orchestrator_options.{key} '
+                         f'({hint}it reads: {", ".join(reads) or "none"})')
+    return found
+
+
 class LocalOrchestrator(Flavor):
     component, name = "orchestrator", "local"
+
+    def validate(self, value, settings):
+        return _unread_options(self.name, settings, ())
 
 
 class KubeflowOrchestrator(Flavor):
@@ -86,6 +104,13 @@ class DaskOrchestrator(Flavor):
                 timeout_seconds(timeout)
             except ValueError as exc:
                 found.append(f"connect_timeout: {exc}")
+        from zplan.cluster.connect import shared_project_dir
+
+        try:
+            shared_project_dir(settings)
+        except ValueError as exc:
+            found.append(str(exc))
+        found += _unread_options(self.name, settings, ("connect_timeout", "scheduler", "shared_project_dir"))
         store = settings.get("artifact_store")
         if isinstance(store, str) and _is_relative_file_url(store):
             found.append(f'orchestrator "dask" runs steps on workers, which resolve artifact_store "{store}" in their own '
@@ -147,8 +172,25 @@ class BeamProcessing(Flavor):
     def validate(self, value, settings):
         runner = value.partition(":")[2] or "DirectRunner"
         if runner not in self.runners:
-            return [f'unknown Beam runner "{runner}"; use one of: {", ".join(self.runners)}']
+            import difflib
+
+            close = difflib.get_close_matches(runner, self.runners, n=1)
+            hint = f'did you mean "{close[0]}"? ' if close else ""
+            return [f'unknown Beam runner "{runner}"; {hint}use one of: {", ".join(self.runners)}']
+        if runner == "DaskRunner" and not _names_dask_scheduler(settings):
+            # found here, not when the first Beam step fails on it half-way through an apply
+            return ['processing = "beam:DaskRunner" needs a Dask scheduler: use orchestrator = "dask" (its scheduler '
+                    'is used) or set beam_options = { dask_client_address = "tcp://HOST:8786" }']
         return []
+
+
+def _names_dask_scheduler(settings: Mapping[str, Any]) -> bool:
+    """Whether the DaskRunner finds a scheduler (as zplan.beam.runners.default_dask_address looks for one);
+    one that comes from a resource not applied yet counts."""
+    beam_options = settings.get("beam_options")
+    if contains_unknown(beam_options) or (isinstance(beam_options, Mapping) and beam_options.get("dask_client_address")):
+        return True
+    return settings.get("orchestrator") == "dask"  # the dask orchestrator's own check names a missing scheduler
 
 
 BUILTIN: tuple[Flavor, ...] = (
@@ -191,12 +233,33 @@ def problems(settings: Mapping[str, Any], cache_dir: Path | None = None) -> list
     return out
 
 
+# Settings that hold text, and settings that hold a map of options: any other value is a mistake
+# that would otherwise be skipped by every check and silently ignored.
+TEXT_SETTINGS = COMPONENTS + ("container_image", "metadata_password", "description")
+MAP_SETTINGS = ("orchestrator_options", "artifact_store_options", "metadata_store_options", "beam_options", "backend_options")
+
+
+# Settings a stack block may hold that the stores do not read yet: named, so nobody relies on them.
+NOT_YET_SUPPORTED = {
+    "artifact_store_options": "set the object store's client through its environment (AWS_ENDPOINT_URL, AWS_PROFILE, "
+                              "STORAGE_EMULATOR_HOST, GOOGLE_APPLICATION_CREDENTIALS...)",
+    "metadata_store_options": "write what the connection needs in the metadata_store URL (mysql://user@host:port/db?socket=...)",
+}
+
+
 def setting_problems(settings: Mapping[str, Any]) -> dict[str, str]:
-    """Problems of single settings that are not components, by setting name (so a plan can
-    point at the line that sets it)."""
+    """Problems of single settings, by setting name (so a plan can point at the line that sets it)."""
     from zplan.durations import timeout_seconds
 
-    out = {}
+    out = _type_problems(settings)
+    for name, instead in NOT_YET_SUPPORTED.items():
+        if settings.get(name) is not None:
+            out[name] = f"{name} is not supported yet: {instead}"
+    store = settings.get("metadata_store")
+    if isinstance(store, str) and store.startswith(("sqlite:", "mysql:")):
+        problem = _metadata_url_problem(store)
+        if problem:
+            out["metadata_store"] = problem
     timeout = settings.get("step_timeout")
     if timeout is not None and not contains_unknown(timeout):
         try:
@@ -204,6 +267,29 @@ def setting_problems(settings: Mapping[str, Any]) -> dict[str, str]:
         except ValueError as exc:
             out["step_timeout"] = f"step_timeout: {exc}"
     return out
+
+
+def _type_problems(settings: Mapping[str, Any]) -> dict[str, str]:
+    """Settings of the wrong type, named by type only (metadata_password's value is a secret)."""
+    out = {}
+    for names, wanted, kind in ((TEXT_SETTINGS, "a string", str), (MAP_SETTINGS, "a map", Mapping)):
+        for name in names:
+            value = settings.get(name)
+            if value is not None and not contains_unknown(value) and not isinstance(value, kind):
+                out[name] = f"{name}: {wanted} is required, got {type_name(value)}"
+    return out
+
+
+def _metadata_url_problem(url: str) -> str | None:
+    """A malformed metadata store URL, found offline (apply would only fail on it after it started)."""
+    from zplan import diags
+    from zplan.metadata.urls import parse_store_url
+
+    try:
+        parse_store_url(url, Path("."), password="")
+    except diags.DiagnosticError as exc:
+        return "; ".join(d.summary for d in exc.diagnostics)
+    return None
 
 
 def _beam_option_problems(settings: Mapping[str, Any], cache_dir: Path | None) -> list[str]:
@@ -215,6 +301,8 @@ def _beam_option_problems(settings: Mapping[str, Any], cache_dir: Path | None) -
     processing, options = settings.get("processing"), settings.get("beam_options")
     if not (isinstance(processing, str) and processing.startswith("beam:")) or contains_unknown(options):
         return []
+    if processing.partition(":")[2] not in BeamProcessing.runners:
+        return []  # the flavor's own check names it
     if processing in ("beam:DirectRunner",) and not options:
         return []
     try:

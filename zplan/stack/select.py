@@ -33,8 +33,12 @@ def selected_name(config: Config, state_dir: Path, requested: str | None) -> str
     remembered = state_dir / SELECTION_FILE
     if remembered.exists():
         name = remembered.read_text().strip()
-        if name in config.stacks:
+        if name in config.stacks or (name == DEFAULT_STACK and not config.stacks):
             return name
+        if name:  # renamed or removed: running on another stack instead would surprise
+            raise diags.fail(f'the selected stack "{name}" is no longer declared',
+                             f"declared stacks: {', '.join(config.stacks) or '(none: the embedded local stack)'}; "
+                             "choose one with `zplan stack select NAME`, or pass -stack NAME")
     if DEFAULT_STACK in config.stacks or not config.stacks:
         return DEFAULT_STACK
     return sorted(config.stacks)[0]
@@ -50,5 +54,7 @@ def settings(config: Config, name: str, evaluate) -> dict[str, Any]:
     stack = config.stacks.get(name)
     if stack is not None:
         for key, expr in stack.settings.items():
-            values[key] = evaluate(expr)
+            value = evaluate(expr)
+            if value is not None:  # null means "not set", as in Terraform: the default stays
+                values[key] = value
     return values

@@ -42,13 +42,25 @@ class LocalDirectory(LocalResource):
     )
 
     def check(self, inputs: Mapping[str, Any]) -> list[str]:
-        errors = [p for p in [path_problem(inputs.get("path"))] if p]
+        errors = [p for p in [path_problem(inputs.get("path")) or self._holds_project(inputs.get("path"))] if p]
         if problem := mode_problem(inputs.get("mode")):
             errors.append(problem)
         return errors
 
+    def _holds_project(self, path: Any) -> str | None:
+        """A folder that is the project or one of its parents: destroying it would delete the project."""
+        if not isinstance(path, str):
+            return None
+        project = Path(os.path.abspath(self.context.project_dir))
+        folder = self.resolve(path)
+        if folder == project or folder in project.parents:
+            return f"path {path!r} is the project folder or holds it; name a folder inside the project (or elsewhere)"
+        return None
+
     def create(self, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         s = self.settings(inputs)
+        if problem := self._holds_project(s["path"]):  # a path known only now was not checked at plan time
+            raise ProviderError(problem)
         path = self.resolve(s["path"])
         _remove_leftover_trash(path)
         if path.exists() and not path.is_dir():

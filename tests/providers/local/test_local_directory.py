@@ -94,3 +94,16 @@ def test_check(provider):
     ]
     assert "octal string" in provider.check(T, {"path": "x", "mode": 755})[0]
     assert provider.check(T, {"path": object()}) == []  # not known before apply: judged later
+
+
+@pytest.mark.parametrize("path", [".", "..", "./", "sub/.."])
+def test_a_folder_that_is_or_holds_the_project_is_refused(provider, path):
+    # destroying it (force_destroy) would delete the project, its configuration and state
+    [problem] = provider.check(T, {"path": path, "force_destroy": True})
+    assert "is the project folder or holds it" in problem
+    assert provider.check(T, {"path": "out"}) == []
+
+
+def test_creating_the_project_folder_is_refused_when_its_path_was_unknown_at_plan(provider):
+    with pytest.raises(ProviderError, match="is the project folder or holds it"):
+        provider.create(T, "d", {"path": ".", "force_destroy": True})

@@ -57,3 +57,14 @@ def test_a_sensitive_value_of_the_wrong_type_is_not_shown(tmp_path):
 
 def test_an_attribute_declaring_no_type_takes_any_value(tmp_path):
     assert check(tmp_path, 'resource "untyped_thing" "t" {\n  size = [1, 2]\n}\n') == []
+
+
+def test_the_providers_own_checks_run_at_plan_time_but_never_quote_a_secret(tmp_path):
+    (error,) = check(tmp_path, 'resource "local_sqlite_database" "d" {\n  path         = "x.db"\n  journal_mode = "fast"\n}\n')
+    assert "main.zp.hcl:1:1: error: local_sqlite_database: journal_mode must be one of" in error and "'fast'" in error
+    secret = 'variable "v" {\n  default   = "hunter2"\n  sensitive = true\n}\n'
+    found = check(tmp_path, secret + 'resource "local_sqlite_database" "d" {\n  path         = "x.db"\n  journal_mode = "${var.v}!"\n}\n')
+    assert not any("hunter2" in e for e in found)
+    # a sensitive attribute is left to apply, and masks nothing else in the messages
+    (error,) = check(tmp_path, 'resource "local_file" "f" {\n  path              = "f"\n  sensitive_content = "a"\n  mode              = "999"\n}\n')
+    assert 'local_file: mode must be an octal string such as "0755"' in error

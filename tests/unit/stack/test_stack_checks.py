@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from zplan.cluster.connect import shared_project_dir
 from zplan.stack.flavors import problems
 
 LOCAL = {"artifact_store": "file://.zplan/artifacts", "metadata_store": "sqlite:///.zplan/metadata.db"}
@@ -63,3 +64,35 @@ def test_variable_defaults_are_checked_against_their_type(tmp_path):
     assert 'the default of variable "rows" does not fit its type number' in str(problem)
     assert 'var.rows: a number is required, got "many"' in str(problem)
     assert "main.zp.hcl:1" in str(problem)
+
+
+def test_the_dask_runner_needs_a_scheduler_before_anything_runs():
+    dask_runner = {**LOCAL, "orchestrator": "local", "processing": "beam:DaskRunner"}
+    [message] = problems(dask_runner)
+    assert message.startswith('processing: processing = "beam:DaskRunner" needs a Dask scheduler')
+    assert problems({**dask_runner, "beam_options": {"dask_client_address": "tcp://h:8786"}}) == []
+    on_dask = {**dask_runner, "artifact_store": "s3://b/a", "orchestrator": "dask", "orchestrator_options": {"scheduler": "tcp://h:8786"}}
+    assert problems(on_dask) == []
+
+
+def test_an_unknown_beam_runner_is_reported_once_with_a_suggestion(tmp_path):
+    [message] = problems({**LOCAL, "processing": "beam:FlinRunner"}, tmp_path)
+    assert 'unknown Beam runner "FlinRunner"' in message and 'did you mean "FlinkRunner"?' in message
+
+
+def test_dask_shared_project_dir_must_be_a_bool():
+    # "false" (from -var, say) is false, as Terraform converts it; before, any non-empty text counted as true
+    dask = {"artifact_store": "s3://b/a", "metadata_store": "sqlite:///m.db", "orchestrator": "dask"}
+    [message] = problems({**dask, "orchestrator_options": {"scheduler": "tcp://h:8786", "shared_project_dir": "no"}})
+    assert message == 'orchestrator: shared_project_dir must be true or false, got "no"'
+    assert problems({**dask, "orchestrator_options": {"scheduler": "tcp://h:8786", "shared_project_dir": "false"}}) == []
+    assert shared_project_dir({"orchestrator_options": {"shared_project_dir": "false"}}) is False
+
+
+def test_orchestrator_options_the_orchestrator_does_not_read_are_named():
+    dask = {"artifact_store": "s3://b/a", "metadata_store": "sqlite:///m.db", "orchestrator": "dask"}
+    [message] = problems({**dask, "orchestrator_options": {"scheduler": "tcp://h:8786", "conect_timeout": "5s"}})
+    assert message == ('orchestrator: orchestrator "dask" does not read orchestrator_options.conect_timeout '
+                       '(did you mean "connect_timeout"?; it reads: connect_timeout, scheduler, shared_project_dir)')
+    [message] = problems({**LOCAL, "orchestrator": "local", "orchestrator_options": {"scheduler": "tcp://h:8786"}})
+    assert message.startswith('orchestrator: orchestrator "local" does not read orchestrator_options.scheduler')
