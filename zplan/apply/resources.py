@@ -225,7 +225,7 @@ class ResourceApplier:
                 self.state.put_resource(rp.address, ResourceRecord.sealed(
                     rp.type, rp.provider, inputs, res.attributes or {}, {*schema.sensitive_names(), *rp.sensitive}, self.project.state_dir,
                     rp.depends_on, rp.prevent_destroy, schema.version,
-                ))
+                ), self.project.stack_name)
             self.persist()  # after every resource, atomically
         elif res.old_deleted:  # zplan deleted it, so the next plan must not call it deleted outside zplan
             self.state.forget(rp.address)

@@ -23,7 +23,7 @@ def import_resource(args: ProjectArgs, address: str, id_: str, lock_timeout: str
     backend = project.state_backend()
     with backend.lock("import", lock_timeout_seconds(lock_timeout), views.on_wait, views.on_stale):
         state = State(backend.read())
-        state.put_resource(key, _record(project, state, key, id_))
+        state.put_resource(key, _record(project, state, key, id_), project.stack_name)
         state.bump()
         backend.write(state.doc)
     return key

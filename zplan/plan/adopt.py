@@ -43,6 +43,6 @@ def adopt_leftovers(project, state: State) -> list[str]:
         state.put_resource(address, ResourceRecord.sealed(
             resource.type, name, record_inputs, attrs, sorted(schema.sensitive_names()), project.state_dir,
             prevent_destroy=resource.lifecycle.prevent_destroy, schema_version=schema.version,
-        ))
+        ), project.stack_name)
         adopted.append(address)
     return adopted

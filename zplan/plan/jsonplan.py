@@ -21,6 +21,8 @@ Schema (``format_version`` "1.0"; additions keep the major version):
                  "tfx": "StatisticsGen" (only for a TFX component step)}],
       "outputs": {"NAME": {"known": bool, "sensitive": bool, "value": any}},
       "moved": [{"from": address, "to": address}],   (what moved blocks renamed in state)
+      "other_stacks": [{"address", "stack"}],   (recorded resources another stack applied: left alone;
+                                                 stack null: recorded before zplan kept it)
       "summary": {"add", "change", "destroy", "steps_run", "steps_cached"},
       "graph": {"edges": [[needed, needing]...]}   (every dependency between planned nodes)
     }
@@ -57,6 +59,7 @@ def to_json(plan: m.Plan) -> dict:
         "steps": [_step(s, mask, plan.secrets) for s in plan.steps],
         "outputs": {name: _output(o, mask) for name, o in plan.outputs.items()},
         "moved": [{"from": old, "to": new} for old, new in plan.moved],
+        "other_stacks": [{"address": address, "stack": stack or None} for address, stack in plan.other_stacks],
         "summary": plan.summary(),
         "graph": {"edges": [list(e) for e in plan.edges]},
     }

@@ -241,6 +241,7 @@ class Plan:
     created_at: str = ""
     moved: tuple[tuple[str, str], ...] = ()  # (old address, new address) moved in state by moved blocks
     edges: tuple[tuple[str, str], ...] = ()  # (needed, needing) between planned steps and resources
+    other_stacks: tuple[tuple[str, str], ...] = ()  # (address, stack; "" unknown) of recorded resources left to another stack
 
     def step(self, address: str) -> StepPlan | None:
         index = self.__dict__.get("_steps_by_address")

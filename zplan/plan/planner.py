@@ -98,6 +98,7 @@ class Planner:
         resource_plans: dict[str, m.ResourcePlan] = {}
         scope = project.scope(lambda address, a: self._resource_value(resource_plans, address, a))
         recorded = self._recorded(request)
+        self.left_to_other_stacks: dict[str, str] = {}
         steps: list[m.StepPlan] = []
         if request.destroy:
             resource_plans.update(self._plan_destroy(recorded, request))
@@ -135,6 +136,7 @@ class Planner:
             secrets=project.secrets,
             created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             edges=tuple((a, b) for a, b in graph.edges() if a in nodes and b in nodes),
+            other_stacks=tuple(sorted(self.left_to_other_stacks.items())),
         )
 
     def apply_inputs(self) -> "ApplyInputs":
@@ -164,9 +166,27 @@ class Planner:
                 recorded[addr] = _with_refresh(recorded[addr], attrs)
         return recorded
 
+    def _other_stacks(self, recorded: dict[str, dict]) -> dict[str, str]:
+        """Recorded resources this stack's configuration does not declare and another stack applied
+        (or, in a project of several stacks, one that was recorded before zplan kept each resource's
+        stack): address -> that stack. This plan leaves them alone, as a Terraform workspace never
+        sees another's resources."""
+        config = self.project.config
+        several = len(config.stacks) > 1
+        out = {}
+        for addr, rec in recorded.items():
+            owner = rec.get("stack")
+            if addr not in config.resources and (owner != self.project.stack_name if owner else several):
+                out[addr] = owner or ""
+        return out
+
     def _plan_destroy(self, recorded: dict[str, dict], request: PlanRequest) -> dict[str, m.ResourcePlan]:
         plans = {}
+        elsewhere = self.left_to_other_stacks = {a: s for a, s in self._other_stacks(recorded).items()
+                                                 if not matches_any(a, request.targets)}  # named in -target: destroyed
         for addr, rec in recorded.items():
+            if addr in elsewhere:
+                continue
             if not request.targets or matches_any(addr, request.targets) or addr in _dependents_closure(recorded, request.targets):
                 cfg = self.project.config.resources.get(addr)
                 prevent = cfg.lifecycle.prevent_destroy if cfg is not None else None
@@ -176,10 +196,11 @@ class Planner:
     def _plan_removed(self, recorded: dict[str, dict], request: PlanRequest) -> dict[str, m.ResourcePlan]:
         if request.targets:  # like Terraform, a targeted plan never destroys what it did not target
             return {}
+        elsewhere = self.left_to_other_stacks = self._other_stacks(recorded)
         return {
             addr: rplan.plan_delete(addr, rec, m.Reason(m.REMOVED_FROM_CONFIG, "no longer in the configuration"))
             for addr, rec in recorded.items()
-            if addr not in self.project.config.resources and not matches_any(addr, request.excludes)
+            if addr not in self.project.config.resources and addr not in elsewhere and not matches_any(addr, request.excludes)
         }
 
     def _plan_resource(self, graph: Dag, addr: str, recorded: dict[str, dict], request: PlanRequest, scope) -> m.ResourcePlan:

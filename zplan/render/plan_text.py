@@ -29,6 +29,9 @@ def render(doc: dict, verbose: bool = False) -> list[tuple[str, str]]:
         lines.append(("", f"  {moved['from']} has moved to {moved['to']}"))
     for r in changes:
         lines += _resource(r, width, verbose)
+    for other in doc.get("other_stacks", ()):
+        owner = f'stack "{other["stack"]}"' if other["stack"] else "another stack (recorded before zplan kept each resource's stack)"
+        lines.append(("dim", f"      {other['address']:<{width}} left alone: {owner} applied it; `zplan state rm` forgets it"))
     cached = [s for s in doc["steps"] if s["action"] == "cached"]
     show_cached = verbose or len(cached) <= COLLAPSE_CACHED_OVER
     for s in doc["steps"]:
@@ -39,7 +42,7 @@ def render(doc: dict, verbose: bool = False) -> list[tuple[str, str]]:
             lines.append(("cached", f"  = {s['address']:<{width}} {_cached_text(s)}"))
     if cached and not show_cached:
         lines.append(("cached", f"  = {len(cached)} steps cached (use -verbose to list them)"))
-    if not changes and not doc["steps"] and not doc.get("moved"):
+    if not doc["resources"] and not doc["steps"] and not doc.get("moved") and not doc.get("other_stacks"):
         lines.append(("", "  (nothing selected by -target/-exclude)" if targeting_note(doc) else "  (nothing declared)"))
     lines.append(("", ""))
     lines += _outputs(doc)

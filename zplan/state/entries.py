@@ -17,7 +17,8 @@ from typing import Any
 NONE = type(None)
 # field -> (the types it may have, whether it must be there): what the readers of each entry need
 RESOURCE = {"type": ((str,), True), "provider": ((str,), False), "inputs": ((dict,), False), "attributes": ((dict,), False),
-            "dependencies": ((list,), False), "sensitive": ((list,), False), "schema_version": ((int,), False)}
+            "dependencies": ((list,), False), "sensitive": ((list,), False), "schema_version": ((int,), False),
+            "stack": ((str,), False)}
 STEP = {"status": ((str,), True), "outputs": ((dict, NONE), False), "fingerprint": ((dict, NONE), False)}
 CACHE = {"address": ((str,), True), "outputs": ((dict,), True)}
 ARTIFACT = {"digest": ((str,), True)}

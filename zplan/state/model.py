@@ -4,7 +4,7 @@
       "format_version": 1,
       "serial": 7,                      # +1 on every apply that changed something
       "lineage": "uuid",                # identifies this state across copies
-      "resources": {ADDRESS: {"type", "provider", "inputs", "attributes", "dependencies"}},
+      "resources": {ADDRESS: {"type", "provider", "inputs", "attributes", "dependencies", "stack"}},
       "stores": {STORE_KEY: {           # per (artifact store, metadata store) pair
           "steps": {ADDRESS: StepRecord},   # the latest execution of each step
           "cache": {CACHE_KEY: CacheEntry}, # every successful execution, by cache key
@@ -186,8 +186,10 @@ class State:
             int(doc.get("schema_version", 0)),
         )
 
-    def put_resource(self, address: str, record: ResourceRecord) -> None:
-        self.doc["resources"][address] = record.to_doc()
+    def put_resource(self, address: str, record: ResourceRecord, stack: str | None = None) -> None:
+        """``stack``: the stack that applied it. Another stack's plan leaves it alone unless its own
+        configuration declares it too (``zplan.plan.planner``), as a Terraform workspace never sees another's."""
+        self.doc["resources"][address] = {**record.to_doc(), **({"stack": stack} if stack else {})}
 
     def forget(self, address: str) -> bool:
         """Drop a resource from state (deleted, or `state rm`); False when it was not there."""
