@@ -92,7 +92,10 @@ class _Expander:
         if repeat is None:
             self.out.instances[base] = Instances("single")
             return [("", None if inst.call is None else Where(inst))]
-        keyed = instance_keys(repeat, self.scope.eval(repeat.expr, where=Where(inst)))
+        value, sensitive = self.scope.eval_marked(repeat.expr, where=Where(inst))
+        if sensitive and repeat.kind == "for_each":
+            raise _sensitive_for_each(repeat)
+        keyed = instance_keys(repeat, value)
         self.out.instances[base] = Instances(repeat.kind, tuple(key for key, _ in keyed))
         return [(instance_key(key), Where(inst, Each(key, value))) for key, value in keyed]
 
@@ -159,6 +162,17 @@ def instance_keys(repeat: Repeat, value: Any) -> list[tuple[str | int, Any]]:
             repeat.range,
         )
     raise diags.fail(f"for_each takes a map or a set of strings, got {type_name(value)}", "e.g. for_each = { small = 0.1, large = 1.0 }", repeat.range)
+
+
+def _sensitive_for_each(repeat: Repeat) -> diags.DiagnosticError:
+    # the keys become addresses, printed in every plan and written in state: as in Terraform,
+    # a value computed from a secret cannot name instances (count only numbers them)
+    return diags.fail(
+        "for_each cannot use a sensitive value",
+        "its keys would show the secret in every address; iterate over plain keys and read the secret "
+        "inside the block (for_each = toset([\"dev\", \"prod\"]), then var.passwords[each.key])",
+        repeat.range,
+    )
 
 
 def _check_inputs(call: ModuleCall, child: Config, root: Path) -> None:
