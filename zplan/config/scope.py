@@ -391,7 +391,7 @@ class Scope:
             return InstanceMap((k, whole(base + instance_key(k))) for k in found.keys)
         key = parts[at]
         if key not in found.keys:
-            raise _no_instance(found, base, parts, at, ref)
+            raise no_instance(found, base, parts, at, ref)
         address = base + instance_key(key)
         rest = parts[at + 1 :]
         if tail is not None and rest:
@@ -399,7 +399,7 @@ class Scope:
         return _index(whole(address), rest, ref)
 
 
-def _no_instance(found, base: str, parts: tuple, at: int, ref: Ref) -> diags.DiagnosticError:
+def no_instance(found, base: str, parts: tuple, at: int, ref: Ref) -> diags.DiagnosticError:
     """``step.a.outputs.x`` on a step with for_each names no instance; ``step.a["zz"]`` a missing one."""
     key = parts[at]
     shown = ", ".join(instance_key(k) for k in found.keys) or "none"

@@ -43,3 +43,51 @@ def test_for_each_in_a_module_over_a_secret_its_caller_passed_is_refused(tmp_pat
     (tmp_path / "m" / "main.zp.hcl").write_text('variable "names" {}\n' + STEP.replace("steps/s.py", "../steps/s.py") % "for_each = var.names")
     (error,) = open_errors(tmp_path, SECRET + 'module "m" {\n  source = "./m"\n  names  = var.tok\n}\n')
     assert "m/main.zp.hcl:4:5: error: for_each cannot use a sensitive value" in error and 'in module "m" called at main.zp.hcl:5:1' in error
+
+
+def validation_errors(tmp_path, text: str) -> list[str]:
+    from zplan.operations.validate import validate_project
+
+    with pytest.raises(DiagnosticError) as err:
+        validate_project(Project.open(write(tmp_path, text), Options(), ProviderRegistry()))
+    return [str(d) for d in err.value.diagnostics]
+
+
+SWEEP = 'variable "k" {\n  default = "x"\n}\npipeline "p" {\n  step "a" {\n    for_each = { x = 1 }\n    source = "steps/s.py:f"\n  }\n  step "b" {\n    source = "steps/s.py:f"\n    depends_on = [%s]\n  }\n}\n'
+BAD_DEPENDS_ON = {
+    "a string": ('"step.a"', "main.zp.hcl:11:19: error: depends_on takes references, not values"),
+    "a step address": ("pipeline.p.step.a", 'main.zp.hcl:11:19: error: depends_on cannot name "pipeline.p.step.a"'),
+    "each.key": ("each.key", 'main.zp.hcl:11:19: error: depends_on cannot name "each.key"'),
+    "an undeclared short resource": ("local_directory.nope", 'main.zp.hcl:11:19: error: reference to undeclared resource "local_directory.nope"'),
+    "a missing step instance": ('step.a["zz"]', 'main.zp.hcl:11:19: error: "step.a["zz"]": pipeline.p.step.a has no instance ["zz"]'),
+    "a dynamic key": ("step.a[var.k]", "main.zp.hcl:11:19: error: depends_on takes references, not values"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_DEPENDS_ON))
+def test_a_depends_on_naming_nothing_is_an_error_at_its_line(tmp_path, case):
+    ref, message = BAD_DEPENDS_ON[case]
+    errors = validation_errors(tmp_path, SWEEP % ref)
+    assert any(message in e for e in errors), errors
+
+
+def test_a_depends_on_naming_a_missing_module_instance_is_an_error(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "main.zp.hcl").write_text('output "o" { value = 1 }\n')
+    text = STEP % 'depends_on = [module.m["zz"]]' + 'module "m" {\n  for_each = { a = 1 }\n  source   = "./m"\n}\n'
+    (error,) = validation_errors(tmp_path, text)
+    assert 'main.zp.hcl:3:19: error: "module.m["zz"]": module.m has no instance ["zz"]' in error
+
+
+def test_depends_on_one_instance_waits_for_that_instance_only(tmp_path):
+    from zplan.graph.build import build
+
+    config = Project.open(write(tmp_path, SWEEP.replace("{ x = 1 }", "{ x = 1, y = 2 }") % 'step.a["y"]'), Options(), ProviderRegistry()).config
+    assert build(config).ancestors("pipeline.p.step.b") == {'pipeline.p.step.a["y"]'}
+
+
+def test_a_mistake_in_a_module_calls_depends_on_is_reported_once(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "main.zp.hcl").write_text(STEP.replace("steps/s.py", "../steps/s.py") % "count = 3")
+    errors = validation_errors(tmp_path, 'module "m" {\n  source     = "./m"\n  depends_on = [step.nope]\n}\n')
+    assert len(errors) == 1 and 'main.zp.hcl:3:17: error: reference to undeclared step "nope"' in errors[0]
