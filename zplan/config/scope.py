@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from zplan import diags
 from zplan.addrs import instance_key
@@ -77,12 +77,14 @@ def map_step_refs(value: Any, replace: Callable[[StepOutputRef], Any]) -> Any:
 
 class Lazy(dict):
     """An instance as a value (a step's outputs, a resource's attributes, a module's outputs):
-    every key exists, and is computed on first use."""
+    every key exists, and is computed on first use. When its keys are known (``names``: a
+    module's outputs), ``complete`` computes them all, for a use of the value as a whole."""
 
-    __slots__ = ("_get",)  # a gather makes two per instance it reads: no __dict__ each
+    __slots__ = ("_get", "_names")  # a gather makes two per instance it reads: no __dict__ each
 
-    def __init__(self, get: Callable[[str], Any]) -> None:  # (dict.__new__ made it empty)
+    def __init__(self, get: Callable[[str], Any], names: Callable[[], Iterable[str]] | None = None) -> None:  # (dict.__new__ made it empty)
         self._get = get
+        self._names = names
 
     def __contains__(self, key: object) -> bool:
         return True
@@ -90,6 +92,28 @@ class Lazy(dict):
     def __missing__(self, key: str) -> Any:
         value = self[key] = self._get(key)
         return value
+
+    def complete(self) -> "Lazy":
+        """Every key computed: the value as a whole (an output showing a module, jsonencode of it)."""
+        if self._names is not None:
+            for name in self._names():
+                self[name]
+            self._names = None
+        return self
+
+
+def complete_objects(value: Any) -> None:
+    """Complete every ``Lazy`` with known keys inside ``value`` (C code such as ``json.dumps`` reads a
+    dict's own entries, never ``__missing__``): what leaves an evaluation holds every output it shows."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Lazy):
+            item.complete()
+        if isinstance(item, dict):
+            pending.extend(dict.values(item))
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
 
 
 class InstanceMap(dict):
@@ -117,6 +141,7 @@ class Scope:
         self._sensitive_locals: set[str] = set()
         self._marked: set[int] = set()  # ids of expressions whose last evaluation was sensitive
         self._module_values: dict[tuple, tuple[Any, bool]] = {}  # (module path, kind, name) -> value, sensitive
+        self._module_objects = 0  # modules made into values (Lazy) so far: see eval_marked
         # step address -> whether its outputs are sensitive (the step planner answers)
         self.step_is_sensitive: Callable[[str], bool] = lambda address: False
 
@@ -127,8 +152,11 @@ class Scope:
     def eval_marked(self, expr: Expr, pipeline: str | None = None, where: Where | None = None) -> tuple[Any, bool]:
         """The value of ``expr`` and whether it was computed from a sensitive value."""
         outer, self._marks.read = self._marks.read, False
+        objects = self._module_objects
         try:
             value = expr.evaluate(lambda ref: self._resolve(ref, pipeline, where), self.config.read_files, self._marks)
+            if self._module_objects != objects:  # a module read as a whole: its outputs (and their marks) count
+                complete_objects(value)
         finally:
             sensitive, self._marks.read = self._marks.read, outer or self._marks.read
         (self._marked.add if sensitive else self._marked.discard)(id(expr))
@@ -295,7 +323,14 @@ class Scope:
         found = self.config.instances.get(base)
         if found is None:
             raise diags.fail(f'reference to undeclared module "{parts[1]}"', f'declare it: module "{parts[1]}" {{ source = "./modules/..." }}', ref.range)
-        return self._instance(found, base, parts, 2, ref, lambda path: Lazy(lambda out: self._child_output(path, out, ref)))
+        value = self._instance(found, base, parts, 2, ref, lambda path: self._module_object(path, ref))
+        return value.complete() if isinstance(value, Lazy) else value  # module.m, module.m["k"]: every output
+
+    def _module_object(self, path: str, ref: Ref) -> Lazy:
+        """A module instance as a value: its outputs, each computed when read (a for expression
+        reading one output of every instance reads no other, nor their sensitivity)."""
+        self._module_objects += 1
+        return Lazy(lambda out: self._child_output(path, out, ref), lambda: list(self.config.module_instances[path].config.outputs))
 
     def _child_output(self, path: str, name: str, ref: Ref) -> Any:
         child = self.config.module_instances[path]
