@@ -137,8 +137,8 @@ def instance_keys(repeat: Repeat, value: Any) -> list[tuple[str | int, Any]]:
     if value is UNKNOWN or repeat.kind == "for_each" and isinstance(value, dict) and any(k is UNKNOWN for k in value):
         raise diags.fail(
             f"{repeat.kind} depends on a value known only after apply",
-            "the instances must be known when planning: build it from variables, locals and constants, "
-            "or apply the resources it reads first (-target)",
+            "the instances are made before anything is planned, so they cannot read resource attributes or "
+            "step outputs (not even ones already applied): build it from variables, locals and constants",
             repeat.range,
         )
     if repeat.kind == "count":

@@ -91,3 +91,12 @@ def test_a_mistake_in_a_module_calls_depends_on_is_reported_once(tmp_path):
     (tmp_path / "m" / "main.zp.hcl").write_text(STEP.replace("steps/s.py", "../steps/s.py") % "count = 3")
     errors = validation_errors(tmp_path, 'module "m" {\n  source     = "./m"\n  depends_on = [step.nope]\n}\n')
     assert len(errors) == 1 and 'main.zp.hcl:3:17: error: reference to undeclared step "nope"' in errors[0]
+
+
+def test_for_each_reading_a_resource_says_instances_cannot_read_resources(tmp_path):
+    # instances are made before anything is planned or read from state: applying the resource first
+    # (the -target way out Terraform suggests) would change nothing, so the hint must not offer it
+    resource = 'resource "local_directory" "a" {\n  path = "a"\n}\n'
+    (error,) = open_errors(tmp_path, resource + STEP % "for_each = toset([resource.local_directory.a.path])")
+    assert "main.zp.hcl:6:5: error: for_each depends on a value known only after apply" in error
+    assert "-target" not in error and "cannot read resource attributes" in error
