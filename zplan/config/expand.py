@@ -125,7 +125,8 @@ class _Expander:
             except diags.DiagnosticError as exc:
                 raise _called_from(exc, call, self.root_dir) from None
             # a saved plan is refused when a module's files changed since, as the project's own
-            self.out.files += [f for f in self.loaded[folder].files if f.is_relative_to(self.root_dir)]
+            # (a module beside the project, source = "../modules/x", as much as one inside it)
+            self.out.files += self.loaded[folder].files
         return self.loaded[folder]
 
 
