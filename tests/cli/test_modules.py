@@ -206,3 +206,21 @@ def test_a_saved_plan_goes_stale_when_a_module_outside_the_project_changes(tmp_p
     result = project.run("apply", "plan.zplan")
     assert result.code == 1 and "saved plan is stale: configuration file ../shared/main.zp.hcl changed" in result.err, str(result)
     assert not (project.root / "out" / "shared.txt").exists()
+
+
+def test_state_rm_of_a_module_or_a_block_without_its_key_forgets_every_resource_instance_in_it(project):
+    project.apply()
+    result = project.ok("state", "rm", 'module.region["eu"]')
+    assert 'module.region["eu"].resource.local_directory.results' in result.out
+    project.ok("state", "rm", "resource.local_directory.shards")
+    listed = project.ok("state", "list").out.split()
+    assert not [a for a in listed if a.startswith(('module.region["eu"].resource', 'module.region["eu"].module', "resource.local_directory.shards"))]
+    assert 'module.region["us"].resource.local_directory.results' in listed
+    assert 'module.region["eu"].pipeline.fit.step.train' in listed  # a step's records stay: caching and lineage read them
+
+
+def test_state_show_of_a_block_with_instances_names_them(project):
+    project.apply()
+    result = project.run("state", "show", "module.region")
+    assert result.code == 1 and "module.region names 8 recorded instances: give one" in result.err, str(result)
+    assert 'module.region["eu"].pipeline.fit.step.train' in result.err and "Traceback" not in result.err
