@@ -31,7 +31,7 @@ from zplan import diags
 from zplan.addrs import instance_key
 from zplan.config.convert import module_input
 from zplan.config.expr import Expr, Marks, Ref, static_fail
-from zplan.config.values import UNKNOWN
+from zplan.config.values import UNKNOWN, article, type_name
 from zplan.config.model import Config, ModuleInstance, Where
 from zplan.secrets import Sensitive
 
@@ -356,7 +356,7 @@ class Scope:
         if attr == "key" and len(ref.parts) == 2:
             return each.key
         if attr == "value":
-            return _index(each.value, ref.parts[2:], ref)
+            return _each_value(each, ref)
         raise diags.fail(f'"{_dotted(ref.parts)}" is not known', "use each.key or each.value", ref.range)
 
     # -- steps and resources ------------------------------------------------------------------
@@ -452,6 +452,26 @@ def no_instance(found, base: str, parts: tuple, at: int, ref: Ref) -> diags.Diag
     written = head + instance_key(key) + ("" if not rest or rest.startswith("[") else ".") + rest  # the key in brackets, as written
     return diags.fail(f'"{written}": {base} has no instance {instance_key(key)}',
                       f"it is made with {found.kind}: give {how} or [*] for all of them; its instances: {shown}", ref.range)
+
+
+def _each_value(each, ref: Ref) -> Any:
+    """``each.value.a.b``; a missing element names the instance lacking it (the others may have it).
+    Its elements are shown: a for_each computed from a secret is refused, so none is sensitive."""
+    value = each.value
+    for part in ref.parts[2:]:
+        if value is UNKNOWN:
+            return UNKNOWN
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            has = f"its elements: {', '.join(map(str, value))}" if isinstance(value, dict) else f"it is {article(type_name(value))} here"
+            raise diags.fail(f'"{_dotted(ref.parts)}": the each.value of instance {instance_key(each.key)} has no element {_show(part)}',
+                             f"{has}; give every value of the for_each this element, or read it with lookup()/try()", ref.range) from None
+    return value
+
+
+def _show(part: str | int) -> str:
+    return f'"{part}"' if isinstance(part, str) else f"[{part}]"
 
 
 def _local_name(name: str) -> str:

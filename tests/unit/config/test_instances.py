@@ -100,3 +100,9 @@ def test_for_each_reading_a_resource_says_instances_cannot_read_resources(tmp_pa
     (error,) = open_errors(tmp_path, resource + STEP % "for_each = toset([resource.local_directory.a.path])")
     assert "main.zp.hcl:6:5: error: for_each depends on a value known only after apply" in error
     assert "-target" not in error and "cannot read resource attributes" in error
+
+
+def test_each_value_without_the_element_names_the_instance_and_what_it_has(tmp_path):
+    (error,) = validation_errors(tmp_path, STEP % "for_each = { x = { n = 1 }, y = { m = 2 } }\n    params   = { x = each.value.n }")
+    assert 'main.zp.hcl:4:22: error: "each.value.n": the each.value of instance ["y"] has no element "n"' in error
+    assert "its elements: m" in error
