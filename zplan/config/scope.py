@@ -23,6 +23,7 @@ for for_each, each instance an object whose attributes are read on use.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping
@@ -31,7 +32,7 @@ from zplan import diags
 from zplan.addrs import instance_key
 from zplan.config.convert import module_input
 from zplan.config.expr import Expr, Marks, Ref, static_fail
-from zplan.config.values import UNKNOWN, article, type_name
+from zplan.config.values import UNKNOWN, article, find_symbolic, type_name
 from zplan.config.model import Config, ModuleInstance, Where
 from zplan.secrets import Sensitive
 
@@ -286,7 +287,8 @@ class Scope:
         call = module.call
         if name not in call.inputs:
             self._marks.read |= var.sensitive
-            return self._module_value(module, "var", name, lambda: (module_input(var, var.default, module.path, var.range), False))[0]
+            default = lambda: (_validated(var, module_input(var, var.default, module.path, var.range), f"{module.path}, its default"), False)  # noqa: E731
+            return self._module_value(module, "var", name, default)[0]
         at = Where(module.parent, module.each)
         expr = call.inputs[name]
         value, sensitive = self._module_value(module, "var", name, lambda: self._module_input(var, expr, module, at))
@@ -297,7 +299,9 @@ class Scope:
         value, sensitive = self.eval_marked(expr, ANY_PIPELINE, at)
         if isinstance(value, (Lazy, InstanceMap)):  # references to instances stay as they are
             return value, sensitive
-        return module_input(var, value, module.path, expr.range), sensitive
+        value = module_input(var, value, module.path, expr.range)
+        checked = dataclasses.replace(var, sensitive=True) if sensitive else var  # its errors never quote a secret it was given
+        return _validated(checked, value, f"{module.path}, set at {expr.range.relative_to(self.config.project_dir)}"), sensitive
 
     def _module_local(self, ref: Ref, module: ModuleInstance) -> Any:
         name = _name(ref, "local", "local.prefix")
@@ -452,6 +456,18 @@ def no_instance(found, base: str, parts: tuple, at: int, ref: Ref) -> diags.Diag
     written = head + instance_key(key) + ("" if not rest or rest.startswith("[") else ".") + rest  # the key in brackets, as written
     return diags.fail(f'"{written}": {base} has no instance {instance_key(key)}',
                       f"it is made with {found.kind}: give {how} or [*] for all of them; its instances: {shown}", ref.range)
+
+
+def _validated(var, value: Any, source: str) -> Any:
+    """A module input that passed its variable's validations (as a root variable's value must);
+    one holding a step output is known only when the step runs, and is not checked."""
+    if var.validations and find_symbolic(value) is None:
+        from zplan.config.variable_checks import failed_validations  # here: few modules validate their inputs
+
+        problems = failed_validations(var, value, source)
+        if problems:
+            raise diags.DiagnosticError(problems)
+    return value
 
 
 def _each_value(each, ref: Ref) -> Any:

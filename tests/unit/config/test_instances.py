@@ -106,3 +106,40 @@ def test_each_value_without_the_element_names_the_instance_and_what_it_has(tmp_p
     (error,) = validation_errors(tmp_path, STEP % "for_each = { x = { n = 1 }, y = { m = 2 } }\n    params   = { x = each.value.n }")
     assert 'main.zp.hcl:4:22: error: "each.value.n": the each.value of instance ["y"] has no element "n"' in error
     assert "its elements: m" in error
+
+
+VALIDATED = '''variable "name" {
+  type = string
+  validation {
+    condition     = length(var.name) > 2
+    error_message = "name must have 3 letters or more"
+  }
+}
+output "name" { value = var.name }
+'''
+
+
+@pytest.mark.parametrize("call, source", [
+    ('module "m" {\n  for_each = { a = "long", b = "x" }\n  source   = "./m"\n  name     = each.value\n}\n', 'module.m["b"], set at main.zp.hcl:4:14'),
+    ('module "m" {\n  source = "./m"\n  name   = "x"\n}\n', "module.m, set at main.zp.hcl:3:12"),
+])
+def test_a_module_input_failing_its_variables_validation_is_an_error(tmp_path, call, source):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "main.zp.hcl").write_text(VALIDATED)
+    (error,) = validation_errors(tmp_path, call)
+    assert f'm/main.zp.hcl:3:3: error: invalid value for variable "name" (from {source}): name must have 3 letters or more' in error
+
+
+def test_a_module_variables_default_failing_its_validation_is_an_error(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "main.zp.hcl").write_text(VALIDATED.replace("  type = string\n", '  type    = string\n  default = "x"\n'))
+    (error,) = validation_errors(tmp_path, 'module "m" {\n  source = "./m"\n}\n')
+    assert 'm/main.zp.hcl:4:3: error: invalid value for variable "name" (from module.m, its default)' in error
+
+
+def test_a_failed_validation_of_a_secret_module_input_does_not_quote_it(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "main.zp.hcl").write_text(VALIDATED.replace('"name must have 3 letters or more"', '"${var.name} is too short"'))
+    text = 'variable "pw" {\n  default   = "hu"\n  sensitive = true\n}\nmodule "m" {\n  source = "./m"\n  name   = var.pw\n}\n'
+    (error,) = validation_errors(tmp_path, text)
+    assert 'invalid value for variable "name" (from module.m, set at main.zp.hcl:7:12)' in error and '"hu' not in error
