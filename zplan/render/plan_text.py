@@ -37,7 +37,7 @@ def render(doc: dict, verbose: bool = False) -> list[tuple[str, str]]:
             lines.append(("cached", f"  = {s['address']:<{width}} {_cached_text(s)}"))
     if cached and not show_cached:
         lines.append(("cached", f"  = {len(cached)} steps cached (use -verbose to list them)"))
-    if not changes and not doc["steps"] and not doc.get("moved"):
+    if not doc["resources"] and not doc["steps"] and not doc.get("moved"):
         lines.append(("", "  (nothing declared)"))
     lines.append(("", ""))
     lines += _outputs(doc)
