@@ -143,3 +143,9 @@ def test_a_failed_validation_of_a_secret_module_input_does_not_quote_it(tmp_path
     text = 'variable "pw" {\n  default   = "hu"\n  sensitive = true\n}\nmodule "m" {\n  source = "./m"\n  name   = var.pw\n}\n'
     (error,) = validation_errors(tmp_path, text)
     assert 'invalid value for variable "name" (from module.m, set at main.zp.hcl:7:12)' in error and '"hu' not in error
+
+
+def test_validate_reports_a_move_from_a_block_still_declared(tmp_path):
+    text = STEP % 'for_each = { a = 1 }' + 'moved {\n  from = pipeline.p.step.s["a"]\n  to   = pipeline.p.step.s["b"]\n}\n'
+    (error,) = validation_errors(tmp_path, text)
+    assert 'main.zp.hcl:7:1: error: moved: pipeline.p.step.s["a"] is still declared' in error
