@@ -143,6 +143,7 @@ def instance_keys(repeat: Repeat, value: Any) -> list[tuple[str | int, Any]]:
             repeat.range,
         )
     if repeat.kind == "count":
+        value = _number_of(value)
         if not is_number(value) or isinstance(value, bool) or value < 0 or float(value) != int(value):
             raise diags.fail(f"count must be a whole number of 0 or more, got {type_name(value)} {value!r}", "e.g. count = 2", repeat.range)
         if value > COUNT_LIMIT:  # a typo such as 1e9 would otherwise fill the memory before any message
@@ -163,6 +164,16 @@ def instance_keys(repeat: Repeat, value: Any) -> list[tuple[str | int, Any]]:
             repeat.range,
         )
     raise diags.fail(f"for_each takes a map or a set of strings, got {type_name(value)}", "e.g. for_each = { small = 0.1, large = 1.0 }", repeat.range)
+
+
+def _number_of(value: Any) -> Any:
+    """``count = var.n`` set with ``-var n=2`` on an untyped variable: Terraform reads the text "2" as a number."""
+    if isinstance(value, str):
+        from zplan.config.function_args import parse_number
+
+        number = parse_number(value)
+        return value if number is None else number
+    return value
 
 
 def _sensitive_for_each(repeat: Repeat) -> diags.DiagnosticError:

@@ -149,3 +149,13 @@ def test_validate_reports_a_move_from_a_block_still_declared(tmp_path):
     text = STEP % 'for_each = { a = 1 }' + 'moved {\n  from = pipeline.p.step.s["a"]\n  to   = pipeline.p.step.s["b"]\n}\n'
     (error,) = validation_errors(tmp_path, text)
     assert 'main.zp.hcl:7:1: error: moved: pipeline.p.step.s["a"] is still declared' in error
+
+
+def test_count_takes_a_number_given_as_text_as_terraform_converts_it(tmp_path):
+    # an untyped variable set with -var n=2 (or ZPLAN_VAR_n=2) holds the text "2"
+    text = 'variable "n" {}\n' + STEP % "count = var.n"
+    write(tmp_path, text)
+    config = Project.open(tmp_path, Options(vars=["n=2"]), ProviderRegistry()).config
+    assert sorted(s.address for s in config.steps()) == ["pipeline.p.step.s[0]", "pipeline.p.step.s[1]"]
+    (error,) = open_errors(tmp_path, 'variable "n" {\n  default = "two"\n}\n' + STEP % "count = var.n")
+    assert "count must be a whole number of 0 or more, got string 'two'" in error
