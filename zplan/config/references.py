@@ -120,7 +120,8 @@ class _Walk:
         elif rest and rest[0] in found.keys:
             paths, rest = [base + instance_key(rest[0])], rest[1:]
         elif rest and self.strict:
-            self.found.extend(no_instance(found, base, ref.parts, 2, ref).diagnostics)
+            outputs = self.config.module_instances[base + instance_key(found.keys[0])].config.outputs if found.keys else ()
+            self.found.extend(no_instance(found, base, ref.parts, 2, ref, outputs).diagnostics)
             return
         else:
             paths, rest = [base + instance_key(k) for k in found.keys], ()

@@ -327,8 +327,15 @@ class Scope:
         found = self.config.instances.get(base)
         if found is None:
             raise diags.fail(f'reference to undeclared module "{parts[1]}"', f'declare it: module "{parts[1]}" {{ source = "./modules/..." }}', ref.range)
-        value = self._instance(found, base, parts, 2, ref, lambda path: self._module_object(path, ref))
+        outputs = self._outputs_of(base, found)
+        value = self._instance(found, base, parts, 2, ref, lambda path: self._module_object(path, ref), attributes=outputs)
         return value.complete() if isinstance(value, Lazy) else value  # module.m, module.m["k"]: every output
+
+    def _outputs_of(self, base: str, found) -> Iterable[str]:
+        """The output names of a module call's instances (one folder: the same for all); none without instances."""
+        first = base + instance_key(found.keys[0]) if found.kind != "single" and found.keys else base
+        inst = self.config.module_instances.get(first)
+        return inst.config.outputs if inst is not None else ()
 
     def _module_object(self, path: str, ref: Ref) -> Lazy:
         """A module instance as a value: its outputs, each computed when read (a for expression
@@ -420,7 +427,7 @@ class Scope:
             self._marks.read, value = True, value.value
         return _index(value, rest[1:], ref)
 
-    def _instance(self, found, base: str, parts: tuple, at: int, ref: Ref, whole: Callable[[str], Any], tail=None) -> Any:
+    def _instance(self, found, base: str, parts: tuple, at: int, ref: Ref, whole: Callable[[str], Any], tail=None, attributes: Iterable[str] = ()) -> Any:
         """``base`` (all its instances), ``base[KEY]`` or ``base[KEY].rest``, for what ``found`` holds."""
         if found.kind == "single":
             return _index(whole(base), parts[at:], ref)
@@ -430,7 +437,7 @@ class Scope:
             return InstanceMap((k, whole(base + instance_key(k))) for k in found.keys)
         key = parts[at]
         if key not in found.keys:
-            raise no_instance(found, base, parts, at, ref)
+            raise no_instance(found, base, parts, at, ref, attributes)
         address = base + instance_key(key)
         rest = parts[at + 1 :]
         if tail is not None and rest:
@@ -438,14 +445,14 @@ class Scope:
         return _index(whole(address), rest, ref)
 
 
-def no_instance(found, base: str, parts: tuple, at: int, ref: Ref) -> diags.DiagnosticError:
+def no_instance(found, base: str, parts: tuple, at: int, ref: Ref, attributes: Iterable[str] = ()) -> diags.DiagnosticError:
     """``step.a.outputs.x`` on a step with for_each names no instance; ``step.a["zz"]`` a missing one."""
     key = parts[at]
     shown = ", ".join(instance_key(k) for k in found.keys) or "none"
     head = _dotted(parts[:at])
     # what follows a name is an attribute, not a key, when it cannot be one: the outputs of a step,
-    # any name after a block with count (whose keys are numbers)
-    attribute = isinstance(key, str) and (key in ("outputs", "outs") if parts[0] == "step" else found.kind == "count")
+    # any name after a block with count (whose keys are numbers), an output of a module
+    attribute = isinstance(key, str) and (key in ("outputs", "outs") if parts[0] == "step" else found.kind == "count" or key in attributes)
     if attribute:
         rest = _dotted(parts[at:])
         example = instance_key(found.keys[0]) if found.keys else ("[0]" if found.kind == "count" else '["KEY"]')

@@ -159,3 +159,12 @@ def test_count_takes_a_number_given_as_text_as_terraform_converts_it(tmp_path):
     assert sorted(s.address for s in config.steps()) == ["pipeline.p.step.s[0]", "pipeline.p.step.s[1]"]
     (error,) = open_errors(tmp_path, 'variable "n" {\n  default = "two"\n}\n' + STEP % "count = var.n")
     assert "count must be a whole number of 0 or more, got string 'two'" in error
+
+
+def test_an_output_of_a_for_each_module_without_a_key_asks_for_an_instance(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "main.zp.hcl").write_text('output "score" { value = 1 }\n')
+    text = 'module "m" {\n  for_each = { a = 1 }\n  source   = "./m"\n}\noutput "o" { value = module.m.score }\n'
+    (error,) = validation_errors(tmp_path, text)
+    assert '"module.m.score": module.m is made with for_each, so name one of its instances' in error
+    assert 'e.g. module.m["a"].score, or module.m[*].score' in error
