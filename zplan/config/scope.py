@@ -145,6 +145,8 @@ class Scope:
         self._module_objects = 0  # modules made into values (Lazy) so far: see eval_marked
         # step address -> whether its outputs are sensitive (the step planner answers)
         self.step_is_sensitive: Callable[[str], bool] = lambda address: False
+        # while instances are made (zplan.config.expand): make a block's instances before they are read
+        self.expand_block: Callable[[str], None] | None = None
 
     def eval(self, expr: Expr, pipeline: str | None = None, where: Where | None = None) -> Any:
         """Evaluate ``expr``; step references are allowed only when ``pipeline`` is given."""
@@ -324,7 +326,7 @@ class Scope:
         if len(parts) < 2:
             raise diags.fail('"module" must be followed by a module name', "e.g. module.training.model", ref.range)
         base = module.child_path(str(parts[1]))
-        found = self.config.instances.get(base)
+        found = self._instances_of(base)
         if found is None:
             raise diags.fail(f'reference to undeclared module "{parts[1]}"', f'declare it: module "{parts[1]}" {{ source = "./modules/..." }}', ref.range)
         outputs = self._outputs_of(base, found)
@@ -389,7 +391,7 @@ class Scope:
             steps = declared[pipeline].steps if pipeline else [s for pl in declared.values() for s in pl.steps]
             raise static_fail(f'reference to undeclared step "{name}" {where}', f"declared steps: {', '.join(steps) or 'none'}", ref.range)
         base = _joined(module.path, f"pipeline.{pipeline}.step.{name}")
-        found = self.config.instances.get(base)
+        found = self._instances_of(base)
         prefix = module.path
         if found is None or found.kind == "single":
             return self._step_ref(pipeline, name, parts[2:], prefix, ref)
@@ -414,7 +416,7 @@ class Scope:
         if f"resource.{type_}.{name}" not in module.config.resources:
             raise static_fail(f'reference to undeclared resource "{type_}.{name}"', f'declare it: resource "{type_}" "{name}" {{ ... }}', ref.range)
         base = _joined(module.path, f"resource.{type_}.{name}")
-        found = self.config.instances.get(base)
+        found = self._instances_of(base)
         if found is None or found.kind == "single":
             return self._attribute(base, parts[3:], ref)
         return self._instance(found, base, parts, 3, ref, lambda addr: Lazy(lambda attr: self._attribute(addr, (attr,), ref)), tail=lambda addr, rest: self._attribute(addr, rest, ref))
@@ -426,6 +428,12 @@ class Scope:
         if isinstance(value, Sensitive):
             self._marks.read, value = True, value.value
         return _index(value, rest[1:], ref)
+
+    def _instances_of(self, base: str):
+        """The instances of the block at ``base`` (None if it has none: not declared)."""
+        if self.expand_block is not None:
+            self.expand_block(base)
+        return self.config.instances.get(base)
 
     def _instance(self, found, base: str, parts: tuple, at: int, ref: Ref, whole: Callable[[str], Any], tail=None, attributes: Iterable[str] = ()) -> Any:
         """``base`` (all its instances), ``base[KEY]`` or ``base[KEY].rest``, for what ``found`` holds."""

@@ -168,3 +168,37 @@ def test_an_output_of_a_for_each_module_without_a_key_asks_for_an_instance(tmp_p
     (error,) = validation_errors(tmp_path, text)
     assert '"module.m.score": module.m is made with for_each, so name one of its instances' in error
     assert 'e.g. module.m["a"].score, or module.m[*].score' in error
+
+
+NAMES = 'variable "names" {\n  default = ["a", "b"]\n}\noutput "names" { value = toset(var.names) }\noutput "count" { value = length(var.names) }\n'
+
+
+@pytest.mark.parametrize("repeat", ["for_each = module.m.names", "count = module.m.count"])
+def test_count_and_for_each_may_read_a_module_output_known_when_planning(tmp_path, repeat):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "main.zp.hcl").write_text(NAMES)
+    write(tmp_path, STEP % repeat + 'module "m" {\n  source = "./m"\n}\n')
+    config = Project.open(tmp_path, Options(), ProviderRegistry()).config
+    assert len([s for s in config.steps()]) == 2
+
+
+def test_a_module_may_read_the_output_of_a_module_declared_after_it(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "main.zp.hcl").write_text(NAMES)
+    write(tmp_path, 'module "each" {\n  for_each = module.m.names\n  source   = "./m"\n}\nmodule "m" {\n  source = "./m"\n}\n')
+    config = Project.open(tmp_path, Options(), ProviderRegistry()).config
+    assert sorted(config.module_instances) == ["", 'module.each["a"]', 'module.each["b"]', "module.m"]
+
+
+def test_a_for_each_reading_its_own_instances_is_a_cycle_at_its_line(tmp_path):
+    text = 'resource "local_directory" "d" {\n  for_each = { for k, v in resource.local_directory.d : k => 1 }\n  path     = "x"\n}\n'
+    (error,) = open_errors(tmp_path, text)
+    assert "main.zp.hcl:2:3: error: the for_each of resource.local_directory.d reads its own instances" in error
+
+
+def test_a_module_whose_input_reads_its_own_output_for_a_for_each_inside_is_a_cycle(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "main.zp.hcl").write_text('variable "x" {}\n' + STEP.replace("steps/s.py", "../steps/s.py") % "for_each = var.x"
+                                                + 'output "names" { value = toset(["a"]) }\n')
+    (error,) = open_errors(tmp_path, 'module "m" {\n  source = "./m"\n  x      = module.m.names\n}\n')
+    assert "main.zp.hcl:1:1: error: module.m, through a count or for_each inside it, reads its own instances" in error
