@@ -153,12 +153,15 @@ class _Walk:
 
 
 def module_dependencies(config: Config, where: Where | None, found: diags.Collector) -> set[str]:
-    """What a block inside a module waits for: the ``depends_on`` of every module call around it."""
+    """What a block inside a module waits for: the ``depends_on`` of every module call around it, and
+    what their count / for_each read."""
     out: set[str] = set()
     module = where.module if where is not None else None
     while module is not None and module.call is not None:
         if module.call.depends_on:
             out |= depends_on_targets(config, module.call.depends_on, Where(module.parent, module.each), None, found)
+        if module.call.repeat is not None:  # each.value in its inputs may carry what the for_each read
+            out |= targets(config, module.call.repeat.expr.references(), Where(module.parent), None, found)
         module = module.parent
     return out
 

@@ -202,3 +202,29 @@ def test_a_module_whose_input_reads_its_own_output_for_a_for_each_inside_is_a_cy
                                                 + 'output "names" { value = toset(["a"]) }\n')
     (error,) = open_errors(tmp_path, 'module "m" {\n  source = "./m"\n  x      = module.m.names\n}\n')
     assert "main.zp.hcl:1:1: error: module.m, through a count or for_each inside it, reads its own instances" in error
+
+
+SCORE = 'pipeline "fit" {\n  step "train" {\n    source = "../steps/s.py:f"\n  }\n}\noutput "score" { value = step.train.outputs.output }\n'
+
+
+def test_a_step_reading_each_value_waits_for_what_its_for_each_read(tmp_path):
+    # each.value holds the module's step output: the step must run after that step, as in
+    # Terraform, where a block depends on everything its for_each refers to
+    from zplan.graph.build import build
+
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "main.zp.hcl").write_text(SCORE)
+    text = STEP % "for_each = { x = module.m.score }\n    inputs   = { x = each.value }" + 'module "m" {\n  source = "./m"\n}\n'
+    config = Project.open(write(tmp_path, text), Options(), ProviderRegistry()).config
+    assert build(config).ancestors('pipeline.p.step.s["x"]') == {"module.m.pipeline.fit.step.train"}
+
+
+def test_what_a_module_reads_in_its_for_each_comes_before_everything_in_it(tmp_path):
+    from zplan.graph.build import build
+
+    for name, text in {"m": SCORE, "n": 'variable "x" {}\n' + STEP.replace("steps/s.py", "../steps/s.py") % "inputs = { x = var.x }"}.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "main.zp.hcl").write_text(text)
+    text = 'module "m" {\n  source = "./m"\n}\nmodule "n" {\n  for_each = { a = module.m.score }\n  source   = "./n"\n  x        = each.value\n}\n'
+    config = Project.open(write(tmp_path, text), Options(), ProviderRegistry()).config
+    assert build(config).ancestors('module.n["a"].pipeline.p.step.s') == {"module.m.pipeline.fit.step.train"}
