@@ -228,3 +228,12 @@ def test_what_a_module_reads_in_its_for_each_comes_before_everything_in_it(tmp_p
     text = 'module "m" {\n  source = "./m"\n}\nmodule "n" {\n  for_each = { a = module.m.score }\n  source   = "./n"\n  x        = each.value\n}\n'
     config = Project.open(write(tmp_path, text), Options(), ProviderRegistry()).config
     assert build(config).ancestors('module.n["a"].pipeline.p.step.s') == {"module.m.pipeline.fit.step.train"}
+
+
+def test_a_step_output_reaching_params_through_each_value_says_to_pass_it_in_inputs(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "main.zp.hcl").write_text(SCORE)
+    text = STEP % "for_each = { x = module.m.score }\n    params   = { x = each.value }" + 'module "m" {\n  source = "./m"\n}\n'
+    (error,) = validation_errors(tmp_path, text)
+    assert 'step "s["x"]": params cannot hold a step output (step.train.outputs.output)' in error
+    assert "inputs" in error and "StepOutputRef" not in error
