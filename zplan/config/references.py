@@ -12,7 +12,7 @@ from zplan import diags
 from zplan.addrs import instance_key
 from zplan.config.expr import Ref
 from zplan.config.model import Config, ModuleInstance, Where
-from zplan.config.scope import no_instance
+from zplan.config.instance_values import no_instance
 
 
 def module_of(config: Config, where: Where | None) -> ModuleInstance:
