@@ -192,3 +192,35 @@ def test_a_bad_reference_inside_a_module_names_the_module_line_and_the_call(proj
     assert result.code == 1 and "Traceback" not in result.err
     assert 'modules/train/main.zp.hcl:34:20: reference to undeclared variable "cc"' in result.err, str(result)
     assert 'called at main.zp.hcl:' in result.err
+
+
+def test_a_saved_plan_goes_stale_when_a_module_outside_the_project_changes(tmp_path):
+    # a module next to the project, not under it (examples/multi-env calls ../../modules/...)
+    project = copy_project(TESTDATA / "modules", tmp_path / "project")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "main.zp.hcl").write_text('resource "local_file" "f" {\n  path    = "out/shared.txt"\n  content = "v1"\n}\n')
+    project.write("shared.zp.hcl", 'module "shared" {\n  source = "../shared"\n}\n')
+    project.ok("plan", "-out", "plan.zplan")
+    (shared / "main.zp.hcl").write_text((shared / "main.zp.hcl").read_text().replace('"v1"', '"v2"'))
+    result = project.run("apply", "plan.zplan")
+    assert result.code == 1 and "saved plan is stale: configuration file ../shared/main.zp.hcl changed" in result.err, str(result)
+    assert not (project.root / "out" / "shared.txt").exists()
+
+
+def test_state_rm_of_a_module_or_a_block_without_its_key_forgets_every_resource_instance_in_it(project):
+    project.apply()
+    result = project.ok("state", "rm", 'module.region["eu"]')
+    assert 'module.region["eu"].resource.local_directory.results' in result.out
+    project.ok("state", "rm", "resource.local_directory.shards")
+    listed = project.ok("state", "list").out.split()
+    assert not [a for a in listed if a.startswith(('module.region["eu"].resource', 'module.region["eu"].module', "resource.local_directory.shards"))]
+    assert 'module.region["us"].resource.local_directory.results' in listed
+    assert 'module.region["eu"].pipeline.fit.step.train' in listed  # a step's records stay: caching and lineage read them
+
+
+def test_state_show_of_a_block_with_instances_names_them(project):
+    project.apply()
+    result = project.run("state", "show", "module.region")
+    assert result.code == 1 and "module.region names 8 recorded instances: give one" in result.err, str(result)
+    assert 'module.region["eu"].pipeline.fit.step.train' in result.err and "Traceback" not in result.err

@@ -79,3 +79,24 @@ def test_a_moved_block_needs_addresses(sweep):
     sweep.write("m.zp.hcl", '\nmoved {\n  from = pipeline.sweep.step.train\n  to   = "not an address!"\n}\n')
     result = sweep.run("plan")
     assert result.code == 1 and "m.zp.hcl:4:3" in result.err and "moved: to is not an address" in result.err, str(result)
+
+
+def test_a_move_from_what_is_still_declared_is_an_error_at_the_moved_block(sweep):
+    # as in Terraform: the state would move away from a block still declared, which would then be
+    # created again while the moved object is destroyed as no longer in the configuration
+    sweep.write("dirs.zp.hcl", 'resource "local_directory" "d" {\n  for_each = toset(["a", "b"])\n  path     = "out/${each.key}"\n}\n')
+    sweep.apply()
+    sweep.write("moved.zp.hcl", 'moved {\n  from = resource.local_directory.d["a"]\n  to   = resource.local_directory.d["c"]\n}\n')
+    result = sweep.run("plan")
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    assert 'moved.zp.hcl:1:1: moved: resource.local_directory.d["a"] is still declared' in result.err, str(result)
+    assert 'resource.local_directory.d["c"]' in result.err and sweep.path("out/a").is_dir()
+
+
+def test_a_key_added_to_a_single_block_may_move_its_only_instance(sweep):
+    sweep.write("dirs.zp.hcl", 'resource "local_directory" "d" {\n  path = "out/d"\n}\n')
+    sweep.apply()
+    sweep.write("dirs.zp.hcl", 'resource "local_directory" "d" {\n  for_each = toset(["a"])\n  path     = "out/d"\n}\n\n'
+                               'moved {\n  from = resource.local_directory.d\n  to   = resource.local_directory.d["a"]\n}\n')
+    doc = sweep.plan_json()
+    assert doc["moved"] == [{"from": "resource.local_directory.d", "to": 'resource.local_directory.d["a"]'}]

@@ -205,3 +205,12 @@ def test_verbose_lists_unchanged_resources_and_attributes():
     verbose = render(doc, verbose=True)
     assert "<code>  resource.local_file.f1</code> unchanged" in verbose
     assert '  path = "data/1"' in verbose and "hidden" not in verbose
+
+
+def test_instance_keys_cannot_break_the_table_or_the_html():
+    run, cached = step(1), step(2, "cached")
+    run["address"] = 'pipeline.train.step.s["<b>x</b>"]'
+    cached["address"] = 'pipeline.train.step.s["a|b"]'
+    (text,) = render_parts(plan_doc([], [run, cached]))
+    assert '<code>~ pipeline.train.step.s["&lt;b&gt;x&lt;/b&gt;"]</code>' in text and "<b>" not in text
+    assert '| `pipeline.train.step.s["a\\|b"]` | cached (run 7, 2026-11-20) |' in text

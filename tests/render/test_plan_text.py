@@ -161,3 +161,9 @@ def test_outputs_show_letters_of_any_script_as_they_are_but_escape_controls():
     out = text(doc(outputs=outputs))
     assert 'a = "café ☕"' in out
     assert 'b = "x\\u202ey\\u009b"' in out  # a direction override and a C1 control would act on the terminal
+
+
+def test_resources_that_do_not_change_are_not_called_nothing_declared():
+    unchanged = res("no-op", BEFORE, BEFORE)
+    assert "nothing declared" not in text(doc([unchanged]))
+    assert "nothing declared" in text(doc())

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.cli.helpers import cli_env
+from tests.cli.helpers import QUICKSTART, cli_env, copy_project
 
 STEPS = ("load", "split", "scale", "train", "evaluate")
 
@@ -33,6 +33,14 @@ def test_graph_mermaid_shows_the_planned_actions(quickstart):
 def test_graph_rejects_an_unknown_format(quickstart):
     result = quickstart.run("graph", "-format", "svg")
     assert result.code == 1 and "unknown graph format 'svg'" in result.err and "Traceback" not in result.err
+
+
+def test_graph_of_a_configuration_with_a_mistake_names_its_file_and_line(tmp_path):
+    project = copy_project(QUICKSTART, tmp_path / "quickstart")
+    project.write("bad.zp.hcl", 'output "o" {\n  value = var.nope\n}\n')
+    result = project.run("graph")
+    assert result.code == 1 and "Traceback" not in result.err
+    assert 'Error: bad.zp.hcl:2:11: reference to undeclared variable "nope"' in result.err, str(result)
 
 
 def test_markdown_plan_embeds_a_mermaid_graph_of_the_changes(quickstart):

@@ -10,10 +10,11 @@ from __future__ import annotations
 class ZplanAPIError(Exception):
     """Base of every error of ``zplan.Project``: ``summary`` says what went wrong, ``hint`` what to do."""
 
-    def __init__(self, summary: str, hint: str = "") -> None:
+    def __init__(self, summary: str, hint: str = "", diagnostics: tuple = ()) -> None:
         super().__init__(f"{summary}: {hint}" if hint else summary)
         self.summary = summary
         self.hint = hint
+        self.diagnostics = diagnostics  # the core's diagnostics it stands for (with their file:line), if any
 
 
 class UnknownAddress(ZplanAPIError):

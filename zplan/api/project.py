@@ -203,7 +203,7 @@ def _api_errors(what: str) -> Iterator[None]:
             raise RunNotFound(first.summary, first.detail) from None
         if first.summary.startswith("no value for variable "):  # a value the caller can give: zplan.open(variables=...)
             raise ZplanAPIError(first.summary, first.detail) from None
-        raise StoreUnreachable(f"{what}: {first.summary}", first.detail) from None
+        raise StoreUnreachable(f"{what}: {first.summary}", first.detail, tuple(exc.diagnostics)) from None
     except (OSError, ConnectionError) as exc:
         raise StoreUnreachable(f"{what}: {type(exc).__name__}: {exc}") from None
 

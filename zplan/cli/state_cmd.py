@@ -33,13 +33,14 @@ def state_show(address: str, stack: Optional[str] = stack_option(), no_color: bo
 
 @state_app.command("rm")
 def state_rm(address: str, lock_timeout: str = LockTimeoutOpt, stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
-    """Forget a resource without destroying it (a step: rerun it with `zplan apply -replace ADDRESS`)."""
+    """Forget a resource (every instance or every resource of a module) without destroying it (a step: rerun it with `zplan apply -replace ADDRESS`)."""
     from zplan.cli.apply_cmd import lock_views
     from zplan.operations import state_ops
     from zplan.render.console import say
 
     removed = state_ops.state_rm(project_args(stack), address, lock_timeout, lock_views())
-    say(f"Removed {removed} from state (the resource itself was left as it is).")
+    for resource in removed:
+        say(f"Removed {resource} from state (the resource itself was left as it is).")
 
 
 def verify_(

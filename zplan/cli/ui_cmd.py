@@ -61,8 +61,8 @@ def graph(format: str = opt("dot", "format", "dot | mermaid"), stack: Optional[s
         raise diags.fail(f"unknown graph format {format!r}", "use dot or mermaid")
     try:
         doc = api.open(common.root(), stack).plan()
-    except api.ZplanAPIError as exc:
-        raise diags.fail(exc.summary, exc.hint) from None
+    except api.ZplanAPIError as exc:  # a mistake in the configuration is shown as `zplan plan` shows it
+        raise (diags.DiagnosticError(exc.diagnostics) if exc.diagnostics else diags.fail(exc.summary, exc.hint)) from None
     sys.stdout.write(dot(doc) if format == "dot" else mermaid(doc))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from zplan import addrs, diags
 from zplan.config import hcl
+from zplan.config.expr import Ref, RefExpr, TupleExpr
 from zplan.config.model import Config, ModuleCall, Moved, Repeat
 
 REPEAT = ("count", "for_each")  # meta-arguments making instances
@@ -21,6 +22,20 @@ def repeat(block: hcl.Block, found: diags.Collector) -> Repeat | None:
         )
         return None
     return Repeat(present[0].name, present[0].expr, present[0].range) if present else None
+
+
+def depends_on(block: hcl.Block, found: diags.Collector) -> list[Ref]:
+    """``depends_on = [step.a, resource.T.N, module.m["k"]]``: a list of references with constant keys,
+    as in Terraform; anything else (a string, a call, a computed key) would wait for nothing."""
+    attr = block.attributes.get("depends_on")
+    if attr is None:
+        return []
+    items = attr.expr.items if isinstance(attr.expr, TupleExpr) else [attr.expr]
+    for item in items:
+        if not isinstance(item, RefExpr):
+            found.error("depends_on takes references, not values",
+                        "list what to wait for, with constant keys: depends_on = [step.NAME, resource.TYPE.NAME, module.NAME[\"KEY\"]]", item.range)
+    return [item.ref for item in items if isinstance(item, RefExpr)]
 
 
 def module(config: Config, block: hcl.Block, found: diags.Collector) -> None:
@@ -41,11 +56,10 @@ def module(config: Config, block: hcl.Block, found: diags.Collector) -> None:
         return
     call = ModuleCall(name=name, source=source.strip(), range=block.range, source_range=attrs["source"].range, repeat=repeat(block, found))
     for attr_name, attr in attrs.items():
-        if attr_name == "depends_on":
-            call.depends_on = attr.expr.references()
-        elif attr_name not in (*REPEAT, "source", "providers"):
+        if attr_name not in (*REPEAT, "source", "providers", "depends_on"):
             call.inputs[attr_name] = attr.expr
             call.input_ranges[attr_name] = attr.range
+    call.depends_on = depends_on(block, found)
     config.modules[name] = call
 
 

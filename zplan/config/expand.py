@@ -9,15 +9,18 @@ here, rather than inside the graph, keeps the rest of the core unchanged and the
 of a no-change plan at one dictionary entry per instance.
 
 ``count`` / ``for_each`` must be known now: an instance set that depends on a value known
-only after apply is an error (as in Terraform), and so is ``for_each`` over a list.
+only after apply is an error (as in Terraform), and so is ``for_each`` over a list. Blocks are
+expanded in the order written, but one whose instances (or module outputs) another's count or
+for_each reads is expanded first, when the scope asks for it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from zplan import diags
 from zplan.addrs import instance_key
@@ -47,6 +50,9 @@ def expand(config: Config, variables: Mapping[str, Any], stack: str = "") -> Con
     return out
 
 
+_Task = tuple[Callable[[], None], Repeat | None, diags.Range]  # expands a block; its count / for_each; where it is
+
+
 class _Expander:
     def __init__(self, out: Config, scope: Scope) -> None:
         self.out = out
@@ -54,45 +60,85 @@ class _Expander:
         self.root_dir = out.project_dir
         self.cache_root = out.project_dir / ".zplan" if (out.project_dir / ".zplan").is_dir() else None
         self.loaded: dict[Path, Config] = {}
+        self.pending: dict[str, _Task] = {}  # blocks declared, not expanded yet
+        self.expanding: dict[str, tuple[Repeat | None, diags.Range]] = {}  # blocks being expanded: count / for_each, block
+        scope.expand_block = self.expand_block
 
     def module(self, inst: ModuleInstance, chain: list[Path]) -> None:
-        try:
-            self._resources(inst)
-            self._pipelines(inst)
-        except diags.DiagnosticError as exc:
-            raise _in_module(exc, inst, self.root_dir) from None
-        for call in inst.config.modules.values():
-            self._call(inst, call, chain)
+        """Expand what ``inst`` declares, in the order written, but each block when first needed:
+        a count or for_each may read a module output or another block's instances declared after it."""
+        tasks = self._tasks(inst, chain)
+        self.pending.update(tasks)
+        for base in tasks:
+            self.expand_block(base)
 
-    def _resources(self, inst: ModuleInstance) -> None:
+    def expand_block(self, base: str) -> None:
+        """Expand the block at ``base`` (``resource.t.n``, ``pipeline.p.step.s``, ``module.m``, under
+        its module's path) unless it is already; the scope asks before reading its instances."""
+        task = self.pending.pop(base, None)
+        if task is None:
+            if base in self.expanding:
+                raise _cycle(base, *self.expanding[base])
+            return
+        run, repeat, where = task
+        self.expanding[base] = (repeat, where)
+        try:
+            run()
+        finally:
+            del self.expanding[base]
+
+    def _tasks(self, inst: ModuleInstance, chain: list[Path]) -> dict[str, _Task]:
+        """What expands each block ``inst`` declares, by the block's address, with its count / for_each and range."""
+        tasks: dict[str, _Task] = {}
         for resource in inst.config.resources.values():
             base = _joined(inst.path, f"resource.{resource.type}.{resource.name}")
-            for suffix, where in self._instances(base, resource.repeat, inst):
-                copy = resource if where is None else _instance_of(resource, name=resource.name + suffix, where=where)
-                self.out.resources[str(copy.addr)] = copy
-
-    def _pipelines(self, inst: ModuleInstance) -> None:
-        folder = inst.config.project_dir
+            tasks[base] = (functools.partial(self._in(inst, self._resource), inst, resource, base), resource.repeat, resource.range)
         for pipeline in inst.config.pipelines.values():
             key = pipeline.name if not inst.path else f"{inst.path}.pipeline.{pipeline.name}"
             expanded = self.out.pipelines[key] = Pipeline(pipeline.name, pipeline.range)
             for step in pipeline.steps.values():
                 base = _joined(inst.path, f"pipeline.{pipeline.name}.step.{step.name}")
-                source = step.source if folder == self.root_dir else _relative_source(step.source, folder, self.root_dir)
-                for suffix, where in self._instances(base, step.repeat, inst):
-                    copy = step if where is None else _instance_of(step, name=step.name + suffix, where=where, source=source)
-                    if copy.script is not None and copy.script.pending:  # a fanned-out command: its paths per instance
-                        from zplan.config.scripts import instance_script  # here: only configurations with commands need it
+                tasks[base] = (functools.partial(self._in(inst, self._step), inst, expanded, step, base), step.repeat, step.range)
+        for call in inst.config.modules.values():
+            tasks[inst.child_path(call.name)] = (functools.partial(self._call, inst, call, chain), call.repeat, call.range)
+        return tasks
 
-                        copy = instance_script(copy, lambda expr, at=where: self.scope.eval(expr, where=at))
-                    expanded.steps[copy.name] = copy
+    def _in(self, inst: ModuleInstance, expand: Callable[..., None]) -> Callable[..., None]:
+        """``expand`` with its errors naming the module block that called ``inst``."""
+
+        def run(*args) -> None:
+            try:
+                expand(*args)
+            except diags.DiagnosticError as exc:
+                raise _in_module(exc, inst, self.root_dir) from None
+
+        return run
+
+    def _resource(self, inst: ModuleInstance, resource, base: str) -> None:
+        for suffix, where in self._instances(base, resource.repeat, inst):
+            copy = resource if where is None else _instance_of(resource, name=resource.name + suffix, where=where)
+            self.out.resources[str(copy.addr)] = copy
+
+    def _step(self, inst: ModuleInstance, expanded: Pipeline, step, base: str) -> None:
+        folder = inst.config.project_dir
+        source = step.source if folder == self.root_dir else _relative_source(step.source, folder, self.root_dir)
+        for suffix, where in self._instances(base, step.repeat, inst):
+            copy = step if where is None else _instance_of(step, name=step.name + suffix, where=where, source=source)
+            if copy.script is not None and copy.script.pending:  # a fanned-out command: its paths per instance
+                from zplan.config.scripts import instance_script  # here: only configurations with commands need it
+
+                copy = instance_script(copy, lambda expr, at=where: self.scope.eval(expr, where=at))
+            expanded.steps[copy.name] = copy
 
     def _instances(self, base: str, repeat: Repeat | None, inst: ModuleInstance) -> list[tuple[str, Where | None]]:
         """(key suffix, where) of each instance; where is None for a root block without count / for_each."""
         if repeat is None:
             self.out.instances[base] = Instances("single")
             return [("", None if inst.call is None else Where(inst))]
-        keyed = instance_keys(repeat, self.scope.eval(repeat.expr, where=Where(inst)))
+        value, sensitive = self.scope.eval_marked(repeat.expr, where=Where(inst))
+        if sensitive and repeat.kind == "for_each":
+            raise _sensitive_for_each(repeat)
+        keyed = instance_keys(repeat, value)
         self.out.instances[base] = Instances(repeat.kind, tuple(key for key, _ in keyed))
         return [(instance_key(key), Where(inst, Each(key, value))) for key, value in keyed]
 
@@ -122,7 +168,8 @@ class _Expander:
             except diags.DiagnosticError as exc:
                 raise _called_from(exc, call, self.root_dir) from None
             # a saved plan is refused when a module's files changed since, as the project's own
-            self.out.files += [f for f in self.loaded[folder].files if f.is_relative_to(self.root_dir)]
+            # (a module beside the project, source = "../modules/x", as much as one inside it)
+            self.out.files += self.loaded[folder].files
         return self.loaded[folder]
 
 
@@ -134,11 +181,12 @@ def instance_keys(repeat: Repeat, value: Any) -> list[tuple[str | int, Any]]:
     if value is UNKNOWN or repeat.kind == "for_each" and isinstance(value, dict) and any(k is UNKNOWN for k in value):
         raise diags.fail(
             f"{repeat.kind} depends on a value known only after apply",
-            "the instances must be known when planning: build it from variables, locals and constants, "
-            "or apply the resources it reads first (-target)",
+            "the instances are made before anything is planned, so they cannot read resource attributes or "
+            "step outputs (not even ones already applied): build it from variables, locals and constants",
             repeat.range,
         )
     if repeat.kind == "count":
+        value = _number_of(value)
         if not is_number(value) or isinstance(value, bool) or value < 0 or float(value) != int(value):
             raise diags.fail(f"count must be a whole number of 0 or more, got {type_name(value)} {value!r}", "e.g. count = 2", repeat.range)
         if value > COUNT_LIMIT:  # a typo such as 1e9 would otherwise fill the memory before any message
@@ -159,6 +207,34 @@ def instance_keys(repeat: Repeat, value: Any) -> list[tuple[str | int, Any]]:
             repeat.range,
         )
     raise diags.fail(f"for_each takes a map or a set of strings, got {type_name(value)}", "e.g. for_each = { small = 0.1, large = 1.0 }", repeat.range)
+
+
+def _number_of(value: Any) -> Any:
+    """``count = var.n`` set with ``-var n=2`` on an untyped variable: Terraform reads the text "2" as a number."""
+    if isinstance(value, str):
+        from zplan.config.function_args import parse_number
+
+        number = parse_number(value)
+        return value if number is None else number
+    return value
+
+
+def _cycle(base: str, repeat: Repeat | None, where: diags.Range) -> diags.DiagnosticError:
+    """A count or for_each that needs the instances it is making (directly, or through a module output)."""
+    what = f"the {repeat.kind} of {base}" if repeat is not None else f"{base}, through a count or for_each inside it,"
+    return diags.fail(f"{what} reads its own instances", "count and for_each cannot depend on the block they make, nor on a module output computed from it",
+                      repeat.range if repeat is not None else where)
+
+
+def _sensitive_for_each(repeat: Repeat) -> diags.DiagnosticError:
+    # the keys become addresses, printed in every plan and written in state: as in Terraform,
+    # a value computed from a secret cannot name instances (count only numbers them)
+    return diags.fail(
+        "for_each cannot use a sensitive value",
+        "its keys would show the secret in every address; iterate over plain keys and read the secret "
+        "inside the block (for_each = toset([\"dev\", \"prod\"]), then var.passwords[each.key])",
+        repeat.range,
+    )
 
 
 def _check_inputs(call: ModuleCall, child: Config, root: Path) -> None:
@@ -195,7 +271,8 @@ def _joined(module: str, address: str) -> str:
 def _called_from(exc: diags.DiagnosticError, call: ModuleCall, root: Path) -> diags.DiagnosticError:
     """An error inside a module's files, naming the block that called it."""
     note = f'in module "{call.name}" called at {call.range.relative_to(root)}'
-    return diags.DiagnosticError([dataclasses.replace(d, detail=f"{d.detail}\n  ({note})" if d.detail else f"({note})") for d in exc.diagnostics])
+    return diags.DiagnosticError([d if f"({note})" in d.detail else  # (named already: a block made while another was)
+                                  dataclasses.replace(d, detail=f"{d.detail}\n  ({note})" if d.detail else f"({note})") for d in exc.diagnostics])
 
 
 def _in_module(exc: diags.DiagnosticError, inst: ModuleInstance, root: Path) -> diags.DiagnosticError:

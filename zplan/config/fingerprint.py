@@ -39,7 +39,7 @@ def _plain(value: Any) -> Any:
 def fingerprints(root: Path, files: list[Path], read: Iterable[Path] = ()) -> dict[str, str]:
     """Configuration files by their tokens, and the files functions read (``file()``,
     ``templatefile()``) by their bytes: a saved plan depends on both."""
-    found = {p.relative_to(root).as_posix(): file_fingerprint(p) for p in files}
+    found = {Path(os.path.relpath(p, root)).as_posix(): file_fingerprint(p) for p in files}  # ../modules/x: a module beside it
     for path in sorted(read):
         found[Path(os.path.relpath(path, root)).as_posix()] = _content(path)
     return found

@@ -283,7 +283,7 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
         inputs=attrs["inputs"].expr if "inputs" in attrs else None,
         params=attrs["params"].expr if "params" in attrs else None,
         outputs=outputs,
-        depends_on=attrs["depends_on"].expr.references() if "depends_on" in attrs else [],
+        depends_on=calls.depends_on(block, found),
         timeout=timeout,
         repeat=calls.repeat(block, found),
         tfx=tfx,
@@ -379,10 +379,9 @@ def _resource(config: Config, block: hcl.Block, found: diags.Collector) -> None:
     if _duplicate("resource", f"{type_}.{name}", config.resources.get(str(resource.addr)), block, found):
         return
     resource.repeat = calls.repeat(block, found)
+    resource.depends_on = calls.depends_on(block, found)
     for attr_name, attr in block.attributes.items():
-        if attr_name == "depends_on":
-            resource.depends_on = attr.expr.references()
-        elif attr_name not in REPEAT:
+        if attr_name not in (*REPEAT, "depends_on"):
             resource.attributes[attr_name] = attr.expr
             resource.attribute_ranges[attr_name] = attr.range
     resource.lifecycle = read_lifecycle(block.blocks, found)

@@ -12,6 +12,7 @@ from zplan import diags
 from zplan.addrs import instance_key
 from zplan.config.expr import Ref
 from zplan.config.model import Config, ModuleInstance, Where
+from zplan.config.instance_values import no_instance
 
 
 def module_of(config: Config, where: Where | None) -> ModuleInstance:
@@ -45,9 +46,18 @@ def targets(config: Config, refs: list[Ref], where: Where | None, pipeline: str 
     return out
 
 
+def depends_on_targets(config: Config, refs: list[Ref], where: Where | None, pipeline: str | None, found: diags.Collector) -> set[str]:
+    """The nodes a ``depends_on`` names. Nothing evaluates it, so what names no step, resource or
+    module, or a key that names no instance, is reported here: it would silently wait for nothing."""
+    out: set[str] = set()
+    _Walk(config, found, out, strict=True).refs(refs, where, pipeline, frozenset())
+    return out
+
+
 class _Walk:
-    def __init__(self, config: Config, found: diags.Collector, out: set[str]) -> None:
+    def __init__(self, config: Config, found: diags.Collector, out: set[str], strict: bool = False) -> None:
         self.config, self.found, self.out = config, found, out
+        self.strict = strict  # the refs of a depends_on: each must name something (see depends_on_targets)
 
     def refs(self, refs: list[Ref], where: Where | None, pipeline: str | None, seen: frozenset) -> None:
         module = module_of(self.config, where)
@@ -56,13 +66,17 @@ class _Walk:
             if root == "step" and len(parts) >= 2:
                 self._step(ref, module, pipeline)
             elif root == "resource" and len(parts) >= 3:
-                self._resource(ref, module, str(parts[1]), str(parts[2]), parts[3:4])
-            elif len(parts) >= 2 and "_" in str(root) and f"resource.{root}.{parts[1]}" in module.config.resources:
-                self._resource(ref, module, str(root), str(parts[1]), parts[2:3])  # depends_on = [local_directory.data]
+                self._resource(ref, module, str(parts[1]), str(parts[2]), 3)
+            elif len(parts) >= 2 and "_" in str(root) and (self.strict or f"resource.{root}.{parts[1]}" in module.config.resources):
+                self._resource(ref, module, str(root), str(parts[1]), 2)  # depends_on = [local_directory.data]
             elif root == "module" and len(parts) >= 2:
                 self._module(ref, module, seen)
-            elif root in ("local", "var") and len(parts) >= 2 and (module.path, root, parts[1]) not in seen:
-                self._value(module, str(root), str(parts[1]), where, pipeline, seen | {(module.path, root, parts[1])})
+            elif root in ("local", "var") and len(parts) >= 2:
+                if (module.path, root, parts[1]) not in seen:
+                    self._value(module, str(root), str(parts[1]), where, pipeline, seen | {(module.path, root, parts[1])})
+            elif self.strict:
+                self.found.error(f'depends_on cannot name "{ref}"', "it names steps, resources and modules: step.NAME, resource.TYPE.NAME "
+                                 "(or TYPE.NAME) or module.NAME, with a key for one instance (step.NAME[\"KEY\"])", ref.range)
 
     def _step(self, ref: Ref, module: ModuleInstance, pipeline: str | None) -> None:
         name, declared = str(ref.parts[1]), module.config.pipelines
@@ -73,20 +87,24 @@ class _Walk:
             steps = declared[pipeline].steps if pipeline else [s for pl in declared.values() for s in pl.steps]
             self.found.error(f'reference to undeclared step "{name}"', f"steps of {where}: {', '.join(steps) or 'none'}", ref.range)
             return
-        self._instances(_joined(module.path, f"pipeline.{pipeline}.step.{name}"), ref.parts[2:3])
+        self._instances(_joined(module.path, f"pipeline.{pipeline}.step.{name}"), ref, 2)
 
-    def _resource(self, ref: Ref, module: ModuleInstance, type_: str, name: str, key: tuple) -> None:
+    def _resource(self, ref: Ref, module: ModuleInstance, type_: str, name: str, at: int) -> None:
         if f"resource.{type_}.{name}" not in module.config.resources:
             self.found.error(f'reference to undeclared resource "{type_}.{name}"', f'declare it: resource "{type_}" "{name}" {{ ... }}', ref.range)
             return
-        self._instances(_joined(module.path, f"resource.{type_}.{name}"), key)
+        self._instances(_joined(module.path, f"resource.{type_}.{name}"), ref, at)
 
-    def _instances(self, base: str, key: tuple) -> None:
+    def _instances(self, base: str, ref: Ref, at: int) -> None:
+        """``base`` or, when ``ref`` names one by its part ``at``, one of its instances."""
         found = self.config.instances.get(base)
+        key = ref.parts[at : at + 1]
         if found is None or found.kind == "single":
             self.out.add(base)
         elif key and key[0] in found.keys:
             self.out.add(base + instance_key(key[0]))
+        elif key and self.strict:
+            self.found.extend(no_instance(found, base, ref.parts, at, ref).diagnostics)
         else:
             self.out.update(base + instance_key(k) for k in found.keys)
 
@@ -101,6 +119,10 @@ class _Walk:
             paths = [base]
         elif rest and rest[0] in found.keys:
             paths, rest = [base + instance_key(rest[0])], rest[1:]
+        elif rest and self.strict:
+            outputs = self.config.module_instances[base + instance_key(found.keys[0])].config.outputs if found.keys else ()
+            self.found.extend(no_instance(found, base, ref.parts, 2, ref, outputs).diagnostics)
+            return
         else:
             paths, rest = [base + instance_key(k) for k in found.keys], ()
         for path in paths:
@@ -111,27 +133,35 @@ class _Walk:
             for name in outputs:
                 if (path, "output", name) not in seen:
                     expr = child.config.outputs[name].expr
-                    self.refs(expr.references(), Where(child), None, seen | {(path, "output", name)})
+                    self._follow(expr.references(), Where(child), None, seen | {(path, "output", name)})
 
     def _value(self, module: ModuleInstance, kind: str, name: str, where: Where | None, pipeline: str | None, seen: frozenset) -> None:
         if kind == "local":
             local = module.config.locals.get(name)
             if local is not None:
-                self.refs(local.expr.references(), where if module.call is None else Where(module), pipeline, seen)
+                self._follow(local.expr.references(), where if module.call is None else Where(module), pipeline, seen)
         elif module.call is not None and name in module.call.inputs:
-            self.refs(module.call.inputs[name].references(), Where(module.parent, module.each), None, seen)
+            self._follow(module.call.inputs[name].references(), Where(module.parent, module.each), None, seen)
+
+    def _follow(self, refs: list[Ref], where: Where | None, pipeline: str | None, seen: frozenset) -> None:
+        """The references of an expression a reference leads to (an output, a local, an input): evaluated
+        when planned, which reports their mistakes, so walked as any expression's."""
+        _Walk(self.config, self.found, self.out).refs(refs, where, pipeline, seen)
 
     def _addresses(self) -> list[str]:
         return [s.address for s in self.config.steps()] + list(self.config.resources)
 
 
 def module_dependencies(config: Config, where: Where | None, found: diags.Collector) -> set[str]:
-    """What a block inside a module waits for: the ``depends_on`` of every module call around it."""
+    """What a block inside a module waits for: the ``depends_on`` of every module call around it, and
+    what their count / for_each read."""
     out: set[str] = set()
     module = where.module if where is not None else None
     while module is not None and module.call is not None:
         if module.call.depends_on:
-            out |= targets(config, module.call.depends_on, Where(module.parent, module.each), None, found)
+            out |= depends_on_targets(config, module.call.depends_on, Where(module.parent, module.each), None, found)
+        if module.call.repeat is not None:  # each.value in its inputs may carry what the for_each read
+            out |= targets(config, module.call.repeat.expr.references(), Where(module.parent), None, found)
         module = module.parent
     return out
 

@@ -23,14 +23,16 @@ for for_each, each instance an object whose attributes are read on use.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from zplan import diags
 from zplan.addrs import instance_key
 from zplan.config.convert import module_input
 from zplan.config.expr import Expr, Marks, Ref, static_fail
+from zplan.config.instance_values import InstanceMap, Lazy, complete_objects, each_value, no_instance, validated_input
 from zplan.config.values import UNKNOWN
 from zplan.config.model import Config, ModuleInstance, Where
 from zplan.secrets import Sensitive
@@ -75,29 +77,6 @@ def map_step_refs(value: Any, replace: Callable[[StepOutputRef], Any]) -> Any:
     return value
 
 
-class Lazy(dict):
-    """An instance as a value (a step's outputs, a resource's attributes, a module's outputs):
-    every key exists, and is computed on first use."""
-
-    __slots__ = ("_get",)  # a gather makes two per instance it reads: no __dict__ each
-
-    def __init__(self, get: Callable[[str], Any]) -> None:  # (dict.__new__ made it empty)
-        self._get = get
-
-    def __contains__(self, key: object) -> bool:
-        return True
-
-    def __missing__(self, key: str) -> Any:
-        value = self[key] = self._get(key)
-        return value
-
-
-class InstanceMap(dict):
-    """The instances of a for_each block by key; a splat (``step.train[*]``) takes its values."""
-
-    __zplan_instances__ = True
-
-
 class Scope:
     def __init__(
         self,
@@ -117,8 +96,11 @@ class Scope:
         self._sensitive_locals: set[str] = set()
         self._marked: set[int] = set()  # ids of expressions whose last evaluation was sensitive
         self._module_values: dict[tuple, tuple[Any, bool]] = {}  # (module path, kind, name) -> value, sensitive
+        self._module_objects = 0  # modules made into values (Lazy) so far: see eval_marked
         # step address -> whether its outputs are sensitive (the step planner answers)
         self.step_is_sensitive: Callable[[str], bool] = lambda address: False
+        # while instances are made (zplan.config.expand): make a block's instances before they are read
+        self.expand_block: Callable[[str], None] | None = None
 
     def eval(self, expr: Expr, pipeline: str | None = None, where: Where | None = None) -> Any:
         """Evaluate ``expr``; step references are allowed only when ``pipeline`` is given."""
@@ -127,8 +109,11 @@ class Scope:
     def eval_marked(self, expr: Expr, pipeline: str | None = None, where: Where | None = None) -> tuple[Any, bool]:
         """The value of ``expr`` and whether it was computed from a sensitive value."""
         outer, self._marks.read = self._marks.read, False
+        objects = self._module_objects
         try:
             value = expr.evaluate(lambda ref: self._resolve(ref, pipeline, where), self.config.read_files, self._marks)
+            if self._module_objects != objects:  # a module read as a whole: its outputs (and their marks) count
+                complete_objects(value)
         finally:
             sensitive, self._marks.read = self._marks.read, outer or self._marks.read
         (self._marked.add if sensitive else self._marked.discard)(id(expr))
@@ -258,7 +243,8 @@ class Scope:
         call = module.call
         if name not in call.inputs:
             self._marks.read |= var.sensitive
-            return self._module_value(module, "var", name, lambda: (module_input(var, var.default, module.path, var.range), False))[0]
+            default = lambda: (validated_input(var, module_input(var, var.default, module.path, var.range), f"{module.path}, its default"), False)  # noqa: E731
+            return self._module_value(module, "var", name, default)[0]
         at = Where(module.parent, module.each)
         expr = call.inputs[name]
         value, sensitive = self._module_value(module, "var", name, lambda: self._module_input(var, expr, module, at))
@@ -269,7 +255,9 @@ class Scope:
         value, sensitive = self.eval_marked(expr, ANY_PIPELINE, at)
         if isinstance(value, (Lazy, InstanceMap)):  # references to instances stay as they are
             return value, sensitive
-        return module_input(var, value, module.path, expr.range), sensitive
+        value = module_input(var, value, module.path, expr.range)
+        checked = dataclasses.replace(var, sensitive=True) if sensitive else var  # its errors never quote a secret it was given
+        return validated_input(checked, value, f"{module.path}, set at {expr.range.relative_to(self.config.project_dir)}"), sensitive
 
     def _module_local(self, ref: Ref, module: ModuleInstance) -> Any:
         name = _name(ref, "local", "local.prefix")
@@ -292,10 +280,24 @@ class Scope:
         if len(parts) < 2:
             raise diags.fail('"module" must be followed by a module name', "e.g. module.training.model", ref.range)
         base = module.child_path(str(parts[1]))
-        found = self.config.instances.get(base)
+        found = self._instances_of(base)
         if found is None:
             raise diags.fail(f'reference to undeclared module "{parts[1]}"', f'declare it: module "{parts[1]}" {{ source = "./modules/..." }}', ref.range)
-        return self._instance(found, base, parts, 2, ref, lambda path: Lazy(lambda out: self._child_output(path, out, ref)))
+        outputs = self._outputs_of(base, found)
+        value = self._instance(found, base, parts, 2, ref, lambda path: self._module_object(path, ref), attributes=outputs)
+        return value.complete() if isinstance(value, Lazy) else value  # module.m, module.m["k"]: every output
+
+    def _outputs_of(self, base: str, found) -> Iterable[str]:
+        """The output names of a module call's instances (one folder: the same for all); none without instances."""
+        first = base + instance_key(found.keys[0]) if found.kind != "single" and found.keys else base
+        inst = self.config.module_instances.get(first)
+        return inst.config.outputs if inst is not None else ()
+
+    def _module_object(self, path: str, ref: Ref) -> Lazy:
+        """A module instance as a value: its outputs, each computed when read (a for expression
+        reading one output of every instance reads no other, nor their sensitivity)."""
+        self._module_objects += 1
+        return Lazy(lambda out: self._child_output(path, out, ref), lambda: list(self.config.module_instances[path].config.outputs))
 
     def _child_output(self, path: str, name: str, ref: Ref) -> Any:
         child = self.config.module_instances[path]
@@ -321,7 +323,7 @@ class Scope:
         if attr == "key" and len(ref.parts) == 2:
             return each.key
         if attr == "value":
-            return _index(each.value, ref.parts[2:], ref)
+            return each_value(each, ref)
         raise diags.fail(f'"{_dotted(ref.parts)}" is not known', "use each.key or each.value", ref.range)
 
     # -- steps and resources ------------------------------------------------------------------
@@ -343,7 +345,7 @@ class Scope:
             steps = declared[pipeline].steps if pipeline else [s for pl in declared.values() for s in pl.steps]
             raise static_fail(f'reference to undeclared step "{name}" {where}', f"declared steps: {', '.join(steps) or 'none'}", ref.range)
         base = _joined(module.path, f"pipeline.{pipeline}.step.{name}")
-        found = self.config.instances.get(base)
+        found = self._instances_of(base)
         prefix = module.path
         if found is None or found.kind == "single":
             return self._step_ref(pipeline, name, parts[2:], prefix, ref)
@@ -368,7 +370,7 @@ class Scope:
         if f"resource.{type_}.{name}" not in module.config.resources:
             raise static_fail(f'reference to undeclared resource "{type_}.{name}"', f'declare it: resource "{type_}" "{name}" {{ ... }}', ref.range)
         base = _joined(module.path, f"resource.{type_}.{name}")
-        found = self.config.instances.get(base)
+        found = self._instances_of(base)
         if found is None or found.kind == "single":
             return self._attribute(base, parts[3:], ref)
         return self._instance(found, base, parts, 3, ref, lambda addr: Lazy(lambda attr: self._attribute(addr, (attr,), ref)), tail=lambda addr, rest: self._attribute(addr, rest, ref))
@@ -381,7 +383,13 @@ class Scope:
             self._marks.read, value = True, value.value
         return _index(value, rest[1:], ref)
 
-    def _instance(self, found, base: str, parts: tuple, at: int, ref: Ref, whole: Callable[[str], Any], tail=None) -> Any:
+    def _instances_of(self, base: str):
+        """The instances of the block at ``base`` (None if it has none: not declared)."""
+        if self.expand_block is not None:
+            self.expand_block(base)
+        return self.config.instances.get(base)
+
+    def _instance(self, found, base: str, parts: tuple, at: int, ref: Ref, whole: Callable[[str], Any], tail=None, attributes: Iterable[str] = ()) -> Any:
         """``base`` (all its instances), ``base[KEY]`` or ``base[KEY].rest``, for what ``found`` holds."""
         if found.kind == "single":
             return _index(whole(base), parts[at:], ref)
@@ -391,32 +399,12 @@ class Scope:
             return InstanceMap((k, whole(base + instance_key(k))) for k in found.keys)
         key = parts[at]
         if key not in found.keys:
-            raise _no_instance(found, base, parts, at, ref)
+            raise no_instance(found, base, parts, at, ref, attributes)
         address = base + instance_key(key)
         rest = parts[at + 1 :]
         if tail is not None and rest:
             return tail(address, rest)
         return _index(whole(address), rest, ref)
-
-
-def _no_instance(found, base: str, parts: tuple, at: int, ref: Ref) -> diags.DiagnosticError:
-    """``step.a.outputs.x`` on a step with for_each names no instance; ``step.a["zz"]`` a missing one."""
-    key = parts[at]
-    shown = ", ".join(instance_key(k) for k in found.keys) or "none"
-    head = _dotted(parts[:at])
-    # what follows a name is an attribute, not a key, when it cannot be one: the outputs of a step,
-    # any name after a block with count (whose keys are numbers)
-    attribute = isinstance(key, str) and (key in ("outputs", "outs") if parts[0] == "step" else found.kind == "count")
-    if attribute:
-        rest = _dotted(parts[at:])
-        example = instance_key(found.keys[0]) if found.keys else ("[0]" if found.kind == "count" else '["KEY"]')
-        return diags.fail(f'"{_dotted(parts)}": {base} is made with {found.kind}, so name one of its instances',
-                          f"e.g. {head}{example}.{rest}, or {head}[*].{rest} for all of them; its instances: {shown}", ref.range)
-    how = "an index as [0]" if found.kind == "count" else 'a key as ["KEY"]'
-    rest = _dotted(parts[at + 1 :])
-    written = head + instance_key(key) + ("" if not rest or rest.startswith("[") else ".") + rest  # the key in brackets, as written
-    return diags.fail(f'"{written}": {base} has no instance {instance_key(key)}',
-                      f"it is made with {found.kind}: give {how} or [*] for all of them; its instances: {shown}", ref.range)
 
 
 def _local_name(name: str) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from zplan import diags
+from zplan.config import calls
 from zplan.config.model import Pipeline, StepConfig
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ def _step_config(pipeline: Pipeline, name: str, block: "hcl.Block", found: diags
         range=block.range,
         inputs=attrs["inputs"].expr if "inputs" in attrs else None,
         outputs=script.outputs,
-        depends_on=attrs["depends_on"].expr.references() if "depends_on" in attrs else [],
+        depends_on=calls.depends_on(block, found),
         timeout=duration(attrs.get("timeout"), found, f'step "{name}"'),
         script=script,
         repeat=repeat,

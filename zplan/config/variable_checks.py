@@ -120,15 +120,22 @@ def accept(var: Variable, value: Any, where: str, found: diags.Collector) -> Any
     except diags.DiagnosticError as exc:
         found.extend(exc.diagnostics)
         return value
+    found.extend(failed_validations(var, value, where))
+    return value
+
+
+def failed_validations(var: Variable, value: Any, where: str) -> list[diags.Diagnostic]:
+    """What the variable's validations say of ``value`` (a root variable's, a module input's)."""
+    problems: list[diags.Diagnostic] = []
     for validation in var.validations:
         try:
             problem = _failed(var, validation, value, where)
         except diags.DiagnosticError as exc:
-            found.extend(exc.diagnostics)
+            problems.extend(exc.diagnostics)
             continue
         if problem is not None:
-            found.add(problem)
-    return value
+            problems.append(problem)
+    return problems
 
 
 def _typed(var: Variable, value: Any, where: str) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from zplan import diags
 from zplan.addrs import is_resource
 from zplan.config.model import Config, StepConfig
-from zplan.config.references import module_dependencies, pipeline_of, targets  # noqa: F401 (pipeline_of: used by plan and apply)
+from zplan.config.references import depends_on_targets, module_dependencies, pipeline_of, targets  # noqa: F401 (pipeline_of: used by plan and apply)
 from zplan.graph.dag import Dag
 
 
@@ -35,11 +35,11 @@ def build(config: Config, stack: str | None = None) -> Dag:
         for dep in deps_of(step) | stack_deps:
             graph.add_edge(dep, node)
     for addr, resource in config.resources.items():
-        refs = list(resource.depends_on)
-        for expr in resource.attributes.values():
-            refs += expr.references()
-        for dep in targets(config, refs, resource.where, None, found) | module_dependencies(config, resource.where, found):
+        refs = [ref for expr in resource.attributes.values() for ref in expr.references()] + _repeat_refs(resource)
+        deps = targets(config, refs, resource.where, None, found) | depends_on_targets(config, resource.depends_on, resource.where, None, found)
+        for dep in deps | module_dependencies(config, resource.where, found):
             graph.add_edge(dep, addr)
+    found.items = list(dict.fromkeys(found.items))  # a module call's depends_on is read for each block inside it: once
     found.raise_if_errors()
     _check_acyclic(graph)
     return graph
@@ -58,18 +58,23 @@ class _StepDeps:
 
     def __call__(self, step: StepConfig) -> set[str]:
         module = step.where.module.path if step.where is not None else ""
-        key = (tuple(step.depends_on), step.inputs, step.params, module, step.pipeline)
+        key = (tuple(step.depends_on), step.inputs, step.params, step.repeat, module, step.pipeline)
         deps = self._known.get(key)
         if deps is None:
             errors = len(self.found.items)
-            refs = list(step.depends_on)
-            for expr in (step.inputs, step.params):
-                if expr is not None:
-                    refs += expr.references()
-            deps = targets(self.config, refs, step.where, step.pipeline, self.found) | module_dependencies(self.config, step.where, self.found)
+            refs = [ref for expr in (step.inputs, step.params) if expr is not None for ref in expr.references()] + _repeat_refs(step)
+            deps = targets(self.config, refs, step.where, step.pipeline, self.found)
+            deps |= depends_on_targets(self.config, step.depends_on, step.where, step.pipeline, self.found)
+            deps |= module_dependencies(self.config, step.where, self.found)
             if len(self.found.items) == errors:
                 self._known[key] = deps
         return deps
+
+
+def _repeat_refs(block) -> list:
+    """What a block's count or for_each reads: each.value may carry it (a module's step output), so
+    every instance waits for it, as in Terraform."""
+    return block.repeat.expr.references() if block.repeat is not None else []
 
 
 def resources_read(config: Config, step: StepConfig) -> set[str]:

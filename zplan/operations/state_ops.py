@@ -49,11 +49,14 @@ def state_addresses(args: ProjectArgs) -> list[str]:
 
 def state_item(args: ProjectArgs, address: str) -> dict:
     doc = state_doc(args)
-    key = _canonical(address)
+    key = _selector(address)
     item = doc["resources"].get(key) or doc["steps"].get(key)
-    if item is None:
-        raise diags.fail(f"{address} is not in state", "see `zplan state list`")
-    return item
+    if item is not None:
+        return item
+    found = _matching([*doc["resources"], *doc["steps"]], key)
+    if found:  # a module, a pipeline or a block with count / for_each: as many records as instances
+        raise diags.fail(f"{key} names {len(found)} recorded instances: give one", "\n".join(found[:20]) + ("\n..." if len(found) > 20 else ""))
+    raise diags.fail(f"{address} is not in state", "see `zplan state list`")
 
 
 def outputs(args: ProjectArgs | None, loaded: tuple[State, Project] | None = None) -> list[Output]:
@@ -83,22 +86,26 @@ def output(args: ProjectArgs, name: str, reveal: bool, raw: bool = False) -> Out
     return Output(name, value, sensitive)
 
 
-def state_rm(args: ProjectArgs, address: str, lock_timeout: str, views: LockViews) -> str:
-    """Forget a resource without destroying it; returns its canonical address."""
-    key = _canonical(address)
-    if addrs.is_step(key):  # a step's record is what caching and lineage read: rerunning is what -replace is for
+def state_rm(args: ProjectArgs, address: str, lock_timeout: str, views: LockViews) -> list[str]:
+    """Forget resources without destroying them: one, every instance of a block given without its
+    key, or every resource in a module (as ``terraform state rm``); returns their addresses."""
+    key = _selector(address)
+    if isinstance(addrs.parse_selector(key), (addrs.StepAddr, addrs.PipelineAddr)):
+        # a step's record is what caching and lineage read: rerunning is what -replace is for
         raise diags.fail(f"{key} is a step: `zplan state rm` forgets resources only",
                          f"to run the step again, use `zplan apply -replace {key}`; its records stay for the cache and lineage")
     project = open_project(args)
     backend = _backend(project)
     with backend.lock("state rm", lock_timeout_seconds(lock_timeout), views.on_wait, views.on_stale):
         state = State(backend.read())
-        if key not in state.resources:
+        found = _matching(state.resources, key)
+        if not found:
             raise diags.fail(f"{key} is not in state", "see `zplan state list`")
-        state.forget(key)
+        for resource in found:
+            state.forget(resource)
         state.bump()
         backend.write(state.doc)
-    return key
+    return found
 
 
 def force_unlock(args: ProjectArgs, lock_id: str, confirm: Callable[[], bool] | None = None) -> bool:
@@ -129,8 +136,13 @@ def _backend(project: Project):
     return project.state_backend()
 
 
-def _canonical(address: str) -> str:
+def _selector(address: str) -> str:
+    """The canonical spelling of a step, resource, pipeline or module address."""
     try:
-        return str(addrs.parse(address))
+        return str(addrs.parse_selector(address))
     except ValueError as exc:
         raise diags.fail(str(exc)) from None
+
+
+def _matching(addresses, selector: str) -> list[str]:
+    return sorted(a for a in addresses if addrs.matches(a, selector))

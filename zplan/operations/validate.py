@@ -13,6 +13,7 @@ import sys
 
 from zplan import diags
 from zplan.operations.opening import ProjectArgs, open_project
+from zplan.plan.moves import check_moves
 from zplan.plan.planner import Planner, PlanRequest
 from zplan.project import Project
 from zplan.state.model import State
@@ -26,6 +27,7 @@ def validate(args: ProjectArgs, import_modules: bool = False) -> None:
 def validate_project(project: Project, import_modules: bool = False) -> None:
     planner = Planner(project, State())
     planner.plan(PlanRequest())  # resources, references, cycles, sources, step signatures, params, inputs, stack flavors, Beam options
+    check_moves(project.config)  # needs no state: a move from what is still declared
     if import_modules:
         _import_steps(project)
 

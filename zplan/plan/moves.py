@@ -8,13 +8,16 @@ plan lists each move ("X has moved to Y"); apply writes the moved state.
 
 from __future__ import annotations
 
+from zplan import diags
 from zplan.addrs import moved_to
-from zplan.config.model import Config
+from zplan.config.model import Config, Moved
 from zplan.state.model import State
 
 
 def apply_moves(config: Config, state: State) -> list[tuple[str, str]]:
     """Move ``state``'s entries as the configuration's moved blocks say, in the order written."""
+    if config.moved:
+        check_moves(config)
     moved: dict[str, str] = {}
     for block in config.moved:
         for old, new in state.move(lambda address, b=block: moved_to(address, b.from_addr, b.to_addr)):
@@ -22,3 +25,24 @@ def apply_moves(config: Config, state: State) -> list[tuple[str, str]]:
             moved.pop(first, None)
             moved[first] = new
     return sorted(moved.items())
+
+
+def check_moves(config: Config) -> None:
+    """A move from what the configuration still declares is an error at its moved block, as in
+    Terraform: its state would leave a block that is then created again, while the moved object is
+    destroyed as no longer in the configuration (a for_each key renamed in the moved block only)."""
+    declared = [step.address for step in config.steps()] + list(config.resources)
+    found = diags.Collector()
+    for block in config.moved:
+        still = next((addr for addr in declared if _moved_away(addr, block)), None)
+        if still is not None:
+            found.error(f"moved: {block.from_addr} is still declared",
+                        f"{still} is in the configuration: declare it as {block.to_addr} instead (rename the block or its key), "
+                        "or remove this moved block", block.range)
+    found.raise_if_errors()
+
+
+def _moved_away(addr: str, block: Moved) -> bool:
+    if block.to_addr.startswith(block.from_addr + "["):  # count / for_each added to a single block: from is its one instance
+        return addr == block.from_addr
+    return moved_to(addr, block.from_addr, block.to_addr) is not None

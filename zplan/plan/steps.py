@@ -19,7 +19,7 @@ from typing import Any, Callable, NamedTuple
 
 from zplan import diags
 from zplan.addrs import short_name
-from zplan.config.values import contains_unknown
+from zplan.config.values import contains_unknown, find_symbolic
 from zplan.config.model import StepConfig
 from zplan.config.scope import Scope, StepOutputRef
 from zplan.fsutil import OpenFolder
@@ -264,6 +264,10 @@ class StepPlanner:
             raise diags.fail(f'step "{step.name}": params must be an object', "e.g. params = { c = 1.0 }", step.params.range)
         if plain(value):  # the usual case: JSON-ready and finite, nothing to report
             return value
+        symbolic = find_symbolic(value)  # a step output come through each.value or a module output
+        if symbolic is not None:
+            raise diags.fail(f'step "{step.name}": params cannot hold a step output ({symbolic})',
+                             "params are plain values known when planning: pass it in inputs (inputs = { x = ... })", step.params.range)
         try:
             canonical_json(without_unknown(value))
         except TypeError as exc:

@@ -18,7 +18,7 @@ def render_parts(doc: dict, limit: int = GITHUB_LIMIT, verbose: bool = False) ->
     sections = [_section(c, verbose) for c in _changes(doc, verbose)]
     cached = [s for s in doc["steps"] if s["action"] == "cached"]
     if cached:
-        rows = "\n".join(f"| `{s['address']}` | {_cached_text(s)} |" for s in cached)
+        rows = "\n".join(f"| `{_cell(s['address'])}` | {_cached_text(s)} |" for s in cached)
         sections.append(f"<details><summary>{len(cached)} cached step(s)</summary>\n\n| step | |\n|---|---|\n{rows}\n\n</details>\n")
     parts: list[list[str]] = [[]]
     sizes = [0]
@@ -68,7 +68,7 @@ def _section(change: dict, verbose: bool) -> str:
     if change["_kind"] == "step":
         reasons = "; ".join(x["message"] for x in change["reasons"])
         return (
-            f"<details><summary><code>~ {change['address']}</code> will run: {_escape(reasons)}</summary>\n\n"
+            f"<details><summary><code>~ {_escape(change['address'])}</code> will run: {_escape(reasons)}</summary>\n\n"
             f"- source: `{change['source']}`\n- reasons:\n" + "".join(f"  - {_escape(x['message'])}\n" for x in change["reasons"]) + "\n</details>\n"
         )
     lines = _resource(change, 0, verbose)
@@ -76,7 +76,7 @@ def _section(change: dict, verbose: bool) -> str:
     action = change["action"]
     because = why(change)
     return (
-        f"<details><summary><code>{SYMBOLS[action]} {change['address']}</code> {VERBS[action]}"
+        f"<details><summary><code>{SYMBOLS[action]} {_escape(change['address'])}</code> {VERBS[action]}"
         f"{' (' + _escape(because) + ')' if because else ''}</summary>\n\n"
         f"```diff\n{_diffify(body)}\n```\n\n</details>\n"
     )
@@ -101,4 +101,9 @@ def _diffify(body: str) -> str:
 
 
 def _escape(text: str) -> str:
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cell(text: str) -> str:
+    """Text for a table cell: an instance key may hold a "|", which would end the cell."""
+    return text.replace("|", "\\|")

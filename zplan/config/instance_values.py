@@ -1,0 +1,116 @@
+"""Instances as values: a step, resource or module instance read as an object whose attributes
+are computed on use (``Lazy``), the instances of a for_each block (``InstanceMap``), and the
+errors met reading them (a missing key, a missing element of ``each.value``, a module input its
+variable's validations refuse). Used by ``zplan.config.scope``."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+from zplan import diags
+from zplan.addrs import instance_key
+from zplan.config.expr import Ref
+from zplan.config.values import UNKNOWN, article, find_symbolic, type_name
+
+
+class Lazy(dict):
+    """An instance as a value (a step's outputs, a resource's attributes, a module's outputs):
+    every key exists, and is computed on first use. When its keys are known (``names``: a
+    module's outputs), ``complete`` computes them all, for a use of the value as a whole."""
+
+    __slots__ = ("_get", "_names")  # a gather makes two per instance it reads: no __dict__ each
+
+    def __init__(self, get: Callable[[str], Any], names: Callable[[], Iterable[str]] | None = None) -> None:  # (dict.__new__ made it empty)
+        self._get = get
+        self._names = names
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> Any:
+        value = self[key] = self._get(key)
+        return value
+
+    def complete(self) -> "Lazy":
+        """Every key computed: the value as a whole (an output showing a module, jsonencode of it)."""
+        if self._names is not None:
+            for name in self._names():
+                self[name]
+            self._names = None
+        return self
+
+
+def complete_objects(value: Any) -> None:
+    """Complete every ``Lazy`` with known keys inside ``value`` (C code such as ``json.dumps`` reads a
+    dict's own entries, never ``__missing__``): what leaves an evaluation holds every output it shows."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Lazy):
+            item.complete()
+        if isinstance(item, dict):
+            pending.extend(dict.values(item))
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+
+
+class InstanceMap(dict):
+    """The instances of a for_each block by key; a splat (``step.train[*]``) takes its values."""
+
+    __zplan_instances__ = True
+
+
+def no_instance(found, base: str, parts: tuple, at: int, ref: Ref, attributes: Iterable[str] = ()) -> diags.DiagnosticError:
+    """``step.a.outputs.x`` on a step with for_each names no instance; ``step.a["zz"]`` a missing one."""
+    key = parts[at]
+    shown = ", ".join(instance_key(k) for k in found.keys) or "none"
+    head = _dotted(parts[:at])
+    # what follows a name is an attribute, not a key, when it cannot be one: the outputs of a step,
+    # any name after a block with count (whose keys are numbers), an output of a module
+    attribute = isinstance(key, str) and (key in ("outputs", "outs") if parts[0] == "step" else found.kind == "count" or key in attributes)
+    if attribute:
+        rest = _dotted(parts[at:])
+        example = instance_key(found.keys[0]) if found.keys else ("[0]" if found.kind == "count" else '["KEY"]')
+        return diags.fail(f'"{_dotted(parts)}": {base} is made with {found.kind}, so name one of its instances',
+                          f"e.g. {head}{example}.{rest}, or {head}[*].{rest} for all of them; its instances: {shown}", ref.range)
+    how = "an index as [0]" if found.kind == "count" else 'a key as ["KEY"]'
+    rest = _dotted(parts[at + 1 :])
+    written = head + instance_key(key) + ("" if not rest or rest.startswith("[") else ".") + rest  # the key in brackets, as written
+    return diags.fail(f'"{written}": {base} has no instance {instance_key(key)}',
+                      f"it is made with {found.kind}: give {how} or [*] for all of them; its instances: {shown}", ref.range)
+
+
+def validated_input(var, value: Any, source: str) -> Any:
+    """A module input that passed its variable's validations (as a root variable's value must);
+    one holding a step output is known only when the step runs, and is not checked."""
+    if var.validations and find_symbolic(value) is None:
+        from zplan.config.variable_checks import failed_validations  # here: few modules validate their inputs
+
+        problems = failed_validations(var, value, source)
+        if problems:
+            raise diags.DiagnosticError(problems)
+    return value
+
+
+def each_value(each, ref: Ref) -> Any:
+    """``each.value.a.b``; a missing element names the instance lacking it (the others may have it).
+    Its elements are shown: a for_each computed from a secret is refused, so none is sensitive."""
+    value = each.value
+    for part in ref.parts[2:]:
+        if value is UNKNOWN:
+            return UNKNOWN
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            has = f"its elements: {', '.join(map(str, value))}" if isinstance(value, dict) else f"it is {article(type_name(value))} here"
+            raise diags.fail(f'"{_dotted(ref.parts)}": the each.value of instance {instance_key(each.key)} has no element {_show(part)}',
+                             f"{has}; give every value of the for_each this element, or read it with lookup()/try()", ref.range) from None
+    return value
+
+
+def _show(part: str | int) -> str:
+    return f'"{part}"' if isinstance(part, str) else f"[{part}]"
+
+
+def _dotted(parts: tuple) -> str:
+    return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in parts).replace(".[", "[")
