@@ -138,7 +138,7 @@ class _Expander:
         value, sensitive = self.scope.eval_marked(repeat.expr, where=Where(inst))
         if sensitive and repeat.kind == "for_each":
             raise _sensitive_for_each(repeat)
-        keyed = instance_keys(repeat, value)
+        keyed = instance_keys(repeat, value, sensitive)
         self.out.instances[base] = Instances(repeat.kind, tuple(key for key, _ in keyed))
         return [(instance_key(key), Where(inst, Each(key, value))) for key, value in keyed]
 
@@ -176,8 +176,9 @@ class _Expander:
 COUNT_LIMIT = 100_000  # five times the largest sweep benchmarked (bench/scale.py: 20,000 instances)
 
 
-def instance_keys(repeat: Repeat, value: Any) -> list[tuple[str | int, Any]]:
-    """The (key, each.value) pairs ``count`` or ``for_each`` asks for, in Terraform's order."""
+def instance_keys(repeat: Repeat, value: Any, sensitive: bool = False) -> list[tuple[str | int, Any]]:
+    """The (key, each.value) pairs ``count`` or ``for_each`` asks for, in Terraform's order
+    (``sensitive``: a count read from a secret; a bad one is not quoted)."""
     if value is UNKNOWN or repeat.kind == "for_each" and isinstance(value, dict) and any(k is UNKNOWN for k in value):
         raise diags.fail(
             f"{repeat.kind} depends on a value known only after apply",
@@ -188,7 +189,8 @@ def instance_keys(repeat: Repeat, value: Any) -> list[tuple[str | int, Any]]:
     if repeat.kind == "count":
         value = _number_of(value)
         if not is_number(value) or isinstance(value, bool) or value < 0 or float(value) != int(value):
-            raise diags.fail(f"count must be a whole number of 0 or more, got {type_name(value)} {value!r}", "e.g. count = 2", repeat.range)
+            shown = "(sensitive value)" if sensitive else repr(value)
+            raise diags.fail(f"count must be a whole number of 0 or more, got {type_name(value)} {shown}", "e.g. count = 2", repeat.range)
         if value > COUNT_LIMIT:  # a typo such as 1e9 would otherwise fill the memory before any message
             raise diags.fail(f"count = {int(value)} is more instances than one block may have (at most {COUNT_LIMIT:,})",
                              "check the number; split the work over several blocks or modules if it is meant", repeat.range)

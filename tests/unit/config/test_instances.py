@@ -38,6 +38,14 @@ def test_count_may_read_a_sensitive_number(tmp_path):
     assert sorted(s.address for s in config.steps()) == ["pipeline.p.step.s[0]", "pipeline.p.step.s[1]"]
 
 
+@pytest.mark.parametrize("value", ['"hunter2"', "-7", "2.5"])
+def test_a_bad_count_read_from_a_secret_is_not_quoted(tmp_path, value):
+    text = f'variable "n" {{\n  default   = {value}\n  sensitive = true\n}}\n' + STEP % "count = var.n"
+    (error,) = open_errors(tmp_path, text)
+    assert "count must be a whole number of 0 or more" in error and "(sensitive value)" in error
+    assert value.strip('"') not in error
+
+
 def test_for_each_in_a_module_over_a_secret_its_caller_passed_is_refused(tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "main.zp.hcl").write_text('variable "names" {}\n' + STEP.replace("steps/s.py", "../steps/s.py") % "for_each = var.names")
