@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 from zplan.hashing import canonical_json, hash_text
 from zplan.metadata.records import Applier, ArtifactRecord, ArtifactView, GitInfo, StepReason
@@ -79,7 +77,9 @@ def uri_after_move(uri: str, project_dir: Path | None) -> str:
     recorded URI names the old place; the same path under ``project_dir`` if the old one is gone."""
     if project_dir is None or not uri.startswith("file://"):
         return uri
-    path = url2pathname(urlparse(uri).path)
+    from urllib.parse import unquote, urlparse  # (not urllib.request: it imports sockets and more)
+
+    path = unquote(urlparse(uri).path)
     old_root, marker, tail = path.rpartition(f"{os.sep}.zplan{os.sep}")
     if not marker or os.path.exists(path):
         return uri
