@@ -125,7 +125,12 @@ class Writer(Connection):
                 if key not in artifact_index:
                     artifact_index[key] = len(artifacts)
                     artifacts.append(artifact)
+                elif _described(artifact) and not _described(artifacts[artifact_index[key]]):
+                    # a deployment names the model it serves by digest alone; the step that made it
+                    # describes it (its type): whichever comes first in the batch, the row is described
+                    artifacts[artifact_index[key]] = artifact
                 edges.append((len(executions) - 1, artifact_index[key], event))
+        _keep_described_rows(store, artifacts, m.errors.NotFoundError)
         # Every execution of the batch belongs to the run and to its pipeline context.
         execution_ids, _, _ = store.put_lineage_subgraph(
             executions,
@@ -215,3 +220,23 @@ class Writer(Connection):
 def _owner(ctx) -> ProcessId | None:
     pid = cv.prop(ctx, "pid")
     return ProcessId(cv.prop(ctx, "host", ""), int(pid), int(cv.prop(ctx, "pid_start", 0))) if pid else None
+
+
+def _described(artifact) -> bool:
+    return bool(cv.prop(artifact, "type_name", ""))
+
+
+def _keep_described_rows(store, artifacts: list, not_found: type[Exception]) -> None:
+    """An artifact recorded again without its description (a deployment names the model it serves
+    by digest alone) is given as the row already stored: reusing a row by external id writes the
+    properties given, which would blank the type the step that made it recorded."""
+    bare = {a.external_id: i for i, a in enumerate(artifacts) if not _described(a)}
+    if not bare:
+        return
+    try:
+        stored_rows = store.get_artifacts_by_external_ids(list(bare))
+    except not_found:  # none stored yet
+        return
+    for stored in stored_rows:
+        if _described(stored):
+            artifacts[bare[stored.external_id]] = stored

@@ -59,3 +59,21 @@ def test_one_execution_record_type_for_single_and_batched_recording(tmp_path: Pa
     assert [e.id for e in detail.executions] == [*ids, single]
     assert [e.step for e in detail.executions] == ["load", "split", "train"]
     store.close()
+
+
+def test_a_deployment_naming_a_model_by_digest_alone_keeps_the_model_described(tmp_path: Path) -> None:
+    """A deployment records the model it serves with its digest and uri only: whether it comes in a
+    later batch or earlier in the same one, the row keeps the type the training step recorded."""
+    from dataclasses import replace
+
+    bare = replace(MODEL, type_name="", materializer_version="")
+    store = MetadataStore.from_url("sqlite:///meta.db", tmp_path)
+    run = store.start_run("train", "local", GIT1, T0)
+    store.record_executions(run, [rec("train", "complete", T0, {"train": TRAIN}, {"output": MODEL})])
+    store.record_executions(run, [rec("serve", "complete", T0 + 1, {"model": bare}, {}, pipeline="serving")])
+    store.record_executions(run, [rec("serve2", "complete", T0 + 2, {"model": bare}, {}, pipeline="serving"),
+                                  rec("train2", "complete", T0 + 3, {"train": TRAIN}, {"output": MODEL}, pipeline="serving")])
+    store.finish_run(run, "succeeded", T0 + 5)
+    served = [e.inputs["model"] for e in store.run_detail(run).executions if e.step.startswith("serve")]
+    assert [a.record.type_name for a in served] == [MODEL.type_name] * 2 and MODEL.type_name
+    store.close()
