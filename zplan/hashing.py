@@ -138,6 +138,9 @@ def full_signature(st: os.stat_result) -> tuple[int, int, int, int]:
 # A file changed this recently may change again within the same timestamp: Linux stamps file
 # times from a clock that moves once a tick (1-10 ms). (Coarser file systems, FAT's 2 s, are not covered.)
 RACY_NS = 20_000_000
+# The stat cache's file is named by its entries' shape, which an older zplan reading it would
+# misread (stat.json held [inode, size, mtime, digest]; the digest is now fifth): each reads its own.
+STAT_CACHE_FILE = "stat-v2.json"
 
 
 class StatCache:

@@ -21,7 +21,7 @@ from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.config.scope import StepOutputRef, map_step_refs
 from zplan.graph.build import build, pipeline_of, subgraph_for
 from zplan.graph.dag import Dag
-from zplan.hashing import StatCache
+from zplan.hashing import STAT_CACHE_FILE, StatCache
 from zplan.plan import model as m
 from zplan.plan import resources as rplan
 from zplan.plan.checks import check_provider_blocks, check_provider_rules, check_resource_reads, check_resources, check_types
@@ -64,7 +64,7 @@ class Planner:
         root = project.root
         self.code = CodeIndex(root, project.state_dir / "cache" / "code.json")
         self.libraries = LibraryIndex(project.state_dir / "cache" / "libraries.json", exclude=[str(root)])
-        self.stat_cache = StatCache(project.state_dir / "cache" / "stat.json")
+        self.stat_cache = StatCache(project.state_dir / "cache" / STAT_CACHE_FILE)
         self.step_planner: StepPlanner | None = None
         self._checkers: dict = {}  # provider name -> an instance for its offline checks
 
