@@ -6,7 +6,7 @@ import os
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 os.environ.setdefault("ZPLAN_NO_COLOR", "1")
 
-pytest_plugins = ["tests.fixtures.mariadb", "tests.fixtures.servers", "tests.fixtures.dask_cluster"]
+pytest_plugins = ["tests.fixtures.mariadb", "tests.fixtures.servers", "tests.fixtures.dask_cluster", "tests.fixtures.clock"]
 
 # CI runs the property tests on a fixed set of examples, so a run is repeatable.
 from hypothesis import settings as _hypothesis_settings  # noqa: E402

@@ -143,6 +143,13 @@ RACY_NS = 20_000_000
 STAT_CACHE_FILE = "stat-v2.json"
 
 
+def changed_just_now(*stamps_ns: int) -> bool:
+    """Whether a file whose latest stamps (mtime, ctime) are these changed within ``RACY_NS``: a
+    second write of the same size may then still keep every stamp, so what was read of it is not
+    kept for a later process (the stat cache here, the code index's fingerprints)."""
+    return time.time_ns() - max(stamps_ns) < RACY_NS
+
+
 class StatCache:
     """Maps a path's (inode, size, mtime_ns, ctime_ns) to its content hash, persisted as JSON.
 
@@ -179,7 +186,7 @@ class StatCache:
         self._hashed_here[key] = full_signature(st)
         self._entries[key] = sig + [digest]
         self._dirty = True
-        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_NS:
+        if changed_just_now(st.st_mtime_ns, st.st_ctime_ns):
             self._racy.add(key)  # trusted by this process, not recorded for the next
         else:
             self._racy.discard(key)

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterator
 
 from zplan.fsutil import atomic_write_text
-from zplan.hashing import RACY_NS
+from zplan.hashing import changed_just_now
 
 CACHE_VERSION = 13  # 3: signatures or declared sensitivity; 4: both; 5: read by code_reach; 6: Annotated outputs; 7: modules imported by name; 8: package __init__ code; 9: every import binding a name; 10: ctime in the stamps; 11: src layouts; 12: editable libraries; 13: what module-level code calls
 WHOLE_MODULE = "*"  # part name for a module keyed as a whole
@@ -75,13 +74,6 @@ def code_stamp(st: os.stat_result) -> list[int]:
     """What must not move for a file read earlier to be taken as unchanged: ctime too, which a
     program cannot set back (``touch -r`` or ``cp -p`` can put size and mtime back)."""
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
-
-
-def _racy(stamps: Mapping[str, list[int]]) -> bool:
-    """A file changed so recently that a second edit within the same timestamp tick would keep
-    every stamp (see ``zplan.hashing.RACY_NS``): its fingerprint is not kept for the next plan."""
-    now = time.time_ns()
-    return any(now - max(sig[1:]) < RACY_NS for sig in stamps.values())
 
 
 class CodeIndex:
@@ -140,7 +132,7 @@ class CodeIndex:
         info = self._compute(source_file, function)
         self._cache[key] = info.__dict__.copy()
         self._dirty = True
-        if _racy(info.files):
+        if any(changed_just_now(*sig[1:]) for sig in info.files.values()):  # (size, mtime, ctime)
             self._racy.add(key)  # trusted within this process, not saved for the next
         else:
             self._racy.discard(key)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import time
 import stat
 import subprocess
 import sys
@@ -192,16 +191,6 @@ def test_put_repairs_a_damaged_artifact(store: LocalArtifactStore, tmp_path: Pat
     _tamper(store.get(ref.digest) / "model.bin", b"garbage")
     assert store.put(src) == ref
     assert read_tree(store.get(ref.digest)) == SAMPLE
-
-
-def _hashed_long_after_written(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The stat cache records only files not changed just before they were hashed: these were written long before."""
-    import types
-
-    import zplan.hashing as hashing
-
-    later = time.time_ns() + 2 * hashing.RACY_NS
-    monkeypatch.setattr(hashing, "time", types.SimpleNamespace(time_ns=lambda: later))
 
 
 def _rewritten_within_one_tick(cache: StatCache, path: Path) -> None:
@@ -417,10 +406,9 @@ def _count_hashed_copies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_a_big_file_known_only_from_an_earlier_process_is_copied_by_the_kernel_then_its_copy_hashed(
-    store: LocalArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: LocalArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hashing_clock
 ) -> None:
-    src = make_tree(tmp_path / "in", {"big.bin": os.urandom(2 * 1024 * 1024)})
-    _hashed_long_after_written(monkeypatch)
+    src = make_tree(tmp_path / "in", {"big.bin": os.urandom(2 * 1024 * 1024)})  # (hashed long after: recorded)
     earlier = StatCache(tmp_path / "stat.json")
     earlier.tree_hash(src)
     earlier.save()
@@ -432,10 +420,9 @@ def test_a_big_file_known_only_from_an_earlier_process_is_copied_by_the_kernel_t
 
 
 def test_a_big_file_whose_stat_cache_record_is_stale_is_refused(store: LocalArtifactStore, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                hashing_clock) -> None:
     # Rewritten within one timestamp tick, every stamp as recorded: the record's digest is stale; the copy's hash tells.
     src = make_tree(tmp_path / "in", {"big.bin": b"A" * (2 * 1024 * 1024)})
-    _hashed_long_after_written(monkeypatch)
     earlier = StatCache(tmp_path / "stat.json")
     earlier.tree_hash(src)
     with open(src / "big.bin", "r+b") as f:

@@ -4,7 +4,6 @@ import fcntl
 import importlib
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -95,13 +94,7 @@ def test_small_inputs_are_copied_so_rewriting_them_keeps_old_snapshots(project: 
 
 
 def test_unchanged_inputs_are_neither_reread_nor_stored_again(project: Path, store: ArtifactStore, reads: list[str],
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import types
-
-    import zplan.hashing as hashing
-
-    later = time.time_ns() + 2 * hashing.RACY_NS  # hashed long after they were written: recorded
-    monkeypatch.setattr(hashing, "time", types.SimpleNamespace(time_ns=lambda: later))
+                                                              hashing_clock) -> None:
     cache = StatCache(project / ".zplan/stat-cache.json")
     first = snapshot(project / "images", store, cache)
     assert sorted(reads) == sorted(Path(k).name for k in SAMPLE)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import pytest
 
@@ -226,18 +225,8 @@ def test_a_damaged_cache_entry_is_read_again(project, tmp_path):
     assert CodeIndex(project, cache).info("steps/train.py", "train") == expected
 
 
-def _read_later(monkeypatch, seconds: float = 1.0) -> None:
-    import types
-
-    import zplan.plan.code_hash as code_hash
-
-    later = time.time_ns() + int(seconds * 1e9)
-    monkeypatch.setattr(code_hash, "time", types.SimpleNamespace(time_ns=lambda: later))
-
-
-def test_an_edit_that_puts_size_and_mtime_back_is_read_again(project, tmp_path, monkeypatch):
+def test_an_edit_that_puts_size_and_mtime_back_is_read_again(project, tmp_path, hashing_clock):
     write(project, {"steps/train.py": "def train(x):\n    return x + 1\n"})
-    _read_later(monkeypatch)
     cache, path = tmp_path / "code.json", project / "steps/train.py"
     first = CodeIndex(project, cache)
     before = first.info("steps/train.py", "train").hash
@@ -248,15 +237,12 @@ def test_an_edit_that_puts_size_and_mtime_back_is_read_again(project, tmp_path, 
     assert CodeIndex(project, cache).info("steps/train.py", "train").hash != before
 
 
-def test_code_read_just_after_an_edit_is_not_kept_for_the_next_plan(project, tmp_path, monkeypatch):
+def test_code_read_just_after_an_edit_is_not_kept_for_the_next_plan(project, tmp_path, hashing_clock):
     """A second edit of the same size within the file system's timestamp tick would keep every stamp."""
-    import types
-
-    import zplan.plan.code_hash as code_hash
+    from zplan.hashing import RACY_NS
 
     write(project, {"steps/train.py": "def train(x):\n    return x + 1\n"})
-    just_after = (project / "steps/train.py").stat().st_ctime_ns + code_hash.RACY_NS // 2
-    monkeypatch.setattr(code_hash, "time", types.SimpleNamespace(time_ns=lambda: just_after))
+    hashing_clock((project / "steps/train.py").stat().st_ctime_ns + RACY_NS // 2)
     cache = tmp_path / "code.json"
     index = CodeIndex(project, cache)
     index.info("steps/train.py", "train")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import time
 
 import pytest
 
@@ -90,13 +89,7 @@ def test_an_unknown_decorator_may_change_the_parameters_so_nothing_is_claimed(pr
     assert problems(project, "steps/train.py:wrapped", "y") == []
 
 
-def test_the_signature_is_cached_with_the_code_hash_so_a_no_change_plan_parses_nothing(project, tmp_path, monkeypatch):
-    import types
-
-    import zplan.plan.code_hash as code_hash
-
-    later = time.time_ns() + 2 * code_hash.RACY_NS  # read long after it was written: kept for the next plan
-    monkeypatch.setattr(code_hash, "time", types.SimpleNamespace(time_ns=lambda: later))
+def test_the_signature_is_cached_with_the_code_hash_so_a_no_change_plan_parses_nothing(project, tmp_path, monkeypatch, hashing_clock):
     cache = tmp_path / "code.json"
     first = CodeIndex(project, cache)
     expected = first.info("steps/train.py", "train").signature
