@@ -98,10 +98,10 @@ class Planner:
         resource_plans: dict[str, m.ResourcePlan] = {}
         scope = project.scope(lambda address, a: self._resource_value(resource_plans, address, a))
         recorded = self._recorded(request)
-        self.left_to_other_stacks: dict[str, str] = {}
+        elsewhere = self._left_alone(recorded, request)
         steps: list[m.StepPlan] = []
         if request.destroy:
-            resource_plans.update(self._plan_destroy(recorded, request))
+            resource_plans.update(self._plan_destroy(recorded, request, elsewhere))
         else:
             # resources and steps in one dependency order: a resource may read a step's
             # output (a model to serve) and a step a resource's attribute (its URL)
@@ -115,7 +115,7 @@ class Planner:
                 except diags.DiagnosticError as exc:
                     block = project.config.resources.get(addr) or project.config.step(addr)
                     raise called_from(exc, block.where if block is not None else None, project.root) from None
-            resource_plans.update(self._plan_removed(recorded, request))
+            resource_plans.update(self._plan_removed(recorded, request, elsewhere))
         if self.step_planner is None:
             self._start_steps(scope, resource_plans)
         stack, key = self.stack_settings, self._key
@@ -136,7 +136,7 @@ class Planner:
             secrets=project.secrets,
             created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             edges=tuple((a, b) for a, b in graph.edges() if a in nodes and b in nodes),
-            other_stacks=tuple(sorted(self.left_to_other_stacks.items())),
+            other_stacks=tuple(sorted(elsewhere.items())),
         )
 
     def apply_inputs(self) -> "ApplyInputs":
@@ -166,24 +166,26 @@ class Planner:
                 recorded[addr] = _with_refresh(recorded[addr], attrs)
         return recorded
 
-    def _other_stacks(self, recorded: dict[str, dict]) -> dict[str, str]:
+    def _left_alone(self, recorded: dict[str, dict], request: PlanRequest) -> dict[str, str]:
         """Recorded resources this stack's configuration does not declare and another stack applied
         (or, in a project of several stacks, one that was recorded before zplan kept each resource's
-        stack): address -> that stack. This plan leaves them alone, as a Terraform workspace never
-        sees another's resources."""
+        stack): address -> that stack ("" unknown). This plan leaves them alone, as a Terraform
+        workspace never sees another's resources; a destroy naming one in -target destroys it, and
+        a targeted plan, which deletes nothing it did not target, lists none."""
+        if request.targets and not request.destroy:
+            return {}
         config = self.project.config
         several = len(config.stacks) > 1
         out = {}
         for addr, rec in recorded.items():
             owner = rec.get("stack")
-            if addr not in config.resources and (owner != self.project.stack_name if owner else several):
+            if addr not in config.resources and (owner != self.project.stack_name if owner else several) \
+                    and not matches_any(addr, request.targets):
                 out[addr] = owner or ""
         return out
 
-    def _plan_destroy(self, recorded: dict[str, dict], request: PlanRequest) -> dict[str, m.ResourcePlan]:
+    def _plan_destroy(self, recorded: dict[str, dict], request: PlanRequest, elsewhere: dict[str, str]) -> dict[str, m.ResourcePlan]:
         plans = {}
-        elsewhere = self.left_to_other_stacks = {a: s for a, s in self._other_stacks(recorded).items()
-                                                 if not matches_any(a, request.targets)}  # named in -target: destroyed
         for addr, rec in recorded.items():
             if addr in elsewhere:
                 continue
@@ -193,10 +195,9 @@ class Planner:
                 plans[addr] = rplan.plan_delete(addr, rec, m.Reason(m.REMOVED_FROM_CONFIG, "destroy requested"), prevent)
         return plans
 
-    def _plan_removed(self, recorded: dict[str, dict], request: PlanRequest) -> dict[str, m.ResourcePlan]:
+    def _plan_removed(self, recorded: dict[str, dict], request: PlanRequest, elsewhere: dict[str, str]) -> dict[str, m.ResourcePlan]:
         if request.targets:  # like Terraform, a targeted plan never destroys what it did not target
             return {}
-        elsewhere = self.left_to_other_stacks = self._other_stacks(recorded)
         return {
             addr: rplan.plan_delete(addr, rec, m.Reason(m.REMOVED_FROM_CONFIG, "no longer in the configuration"))
             for addr, rec in recorded.items()
