@@ -110,3 +110,12 @@ def test_a_folder_outside_the_project_is_still_an_input(tmp_path):
     _input(root, '"../shared"')
     made, _, _ = plan(root)
     assert made.steps[0].inputs["raw"].digest
+
+
+def test_a_path_built_from_path_module_is_shown_relative_to_the_project(tmp_path):
+    # "${path.module}/x" is an absolute path: plans (reviewed in pull requests, made on other machines)
+    # show it as the project path it names, as they show "modules/m/data.csv" written out
+    root = copy_pipeline(tmp_path)
+    _input(root, '"${path.module}/data/numbers.txt"')
+    made, _, _ = plan(root)
+    assert made.steps[0].inputs["raw"].path == "data/numbers.txt"
