@@ -84,8 +84,8 @@ class Project:
         """Every text form of the sensitive variables' values, worked out once."""
         return variables.sensitive_values(self.config, self.variables)
 
-    def scope(self, resource_value=None) -> Scope:
-        return Scope(self.config, self.variables, resource_value, self.stack_name)
+    def scope(self, resource_value=None, resource_names=None) -> Scope:
+        return Scope(self.config, self.variables, resource_value, self.stack_name, resource_names)
 
     @contextmanager
     def needing_values(self, why: str) -> Iterator[None]:

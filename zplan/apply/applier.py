@@ -130,7 +130,7 @@ class Applier:
                     self._walk()
                     if not self.stop.requested:  # an old object goes only once its replacement is settled
                         self.resources.destroy_deposed()
-                    stack_outputs.record_outputs(self.project, self.state, self.tracker.store_key, self.resources.value)
+                    stack_outputs.record_outputs(self.project, self.state, self.tracker.store_key, self.resources.value, self.resources.names)
             finally:
                 self.result.interrupted = self.stop.signum
                 self._close()
@@ -205,7 +205,7 @@ class Applier:
         from zplan.stack import select
         from zplan.state.model import store_key
 
-        settings = select.settings(self.project.config, self.project.stack_name, self.project.scope(self.resources.value).eval)
+        settings = select.settings(self.project.config, self.project.stack_name, self.project.scope(self.resources.value, self.resources.names).eval)
         unknown = [k for k in ("artifact_store", "metadata_store") if settings.get(k) is UNKNOWN]
         if unknown:
             raise diags.fail(f"stack {self.project.stack_name}: {', '.join(unknown)} still unknown after its resources were applied")
@@ -258,7 +258,7 @@ class Applier:
         original = self.plan.step(address)
         forced = original.action == m.RUN and any(r.code == m.REPLACE_REQUESTED for r in original.reasons)
         with self.step_planner.code.watching() as code_files:
-            current = self.step_planner.plan(self.project.config.step(address), self.project.scope(self.resources.value), forced)
+            current = self.step_planner.plan(self.project.config.step(address), self.project.scope(self.resources.value, self.resources.names), forced)
         if current.action == m.CACHED:
             return done_future(CACHED)
         drift = m.changed_since_planned(original, current) if self._exact else None

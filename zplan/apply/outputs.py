@@ -17,8 +17,8 @@ def outputs_changed(plan: m.Plan, state: State) -> bool:
     return any(o["known"] and recorded.get(n, {}).get("value") != o["value"] for n, o in plan.outputs.items())
 
 
-def record_outputs(project, state: State, store_key: str | None, resource_value) -> None:
-    scope = project.scope(resource_value)
+def record_outputs(project, state: State, store_key: str | None, resource_value, resource_names=None) -> None:
+    scope = project.scope(resource_value, resource_names)
     outputs = {}
     for name, output in project.config.outputs.items():
         value = scope.eval(output.expr, pipeline=pipeline_of(output.expr, project.config))

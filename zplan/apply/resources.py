@@ -155,7 +155,7 @@ class ResourceApplier:
         """The inputs the configuration wants now, with what this run has applied and produced."""
         resource = self.project.config.resources[address]
         schema = schema_for(self.project.registry, resource)
-        return desired_inputs(resource, schema, self.project.scope(self.value), self.step_output)
+        return desired_inputs(resource, schema, self.project.scope(self.value, self.names), self.step_output)
 
     def _same_as_recorded(self, rp: m.ResourcePlan, schema, after: dict[str, Any]) -> bool:
         """Planned to change only because a step it reads was to rerun, and that step's
@@ -233,6 +233,11 @@ class ResourceApplier:
         self.result.outcome[rp.address] = OK if res.ok else FAILED
         self.hooks.resource_finished(rp.address, rp.action, res.ok, seconds, redact(res.error, self.project.secrets))
         return res
+
+    def names(self, address: str) -> list[str]:
+        """The attributes of ``address`` as recorded: what ``resource.T.N`` holds as a whole."""
+        rec = self.state.resources.get(address)
+        return sorted({*rec["attributes"], *rec.get("inputs", {})}) if rec is not None else []
 
     def value(self, address: str, attr: str) -> Any:
         rec = self.state.resources.get(address)

@@ -39,6 +39,8 @@ from zplan.secrets import Sensitive
 
 # resource_value(address, attribute) -> value or UNKNOWN
 ResourceLookup = Callable[[str, str], Any]
+# resource_names(address) -> the attributes a resource instance has (its value as a whole holds them all)
+ResourceNames = Callable[[str], Iterable[str]]
 
 ANY_PIPELINE = "*"  # step references allowed; ``step.NAME`` is the first pipeline declaring NAME
 # Locals evaluated inside one another: each link costs Python stack frames, so a longer chain is
@@ -84,10 +86,12 @@ class Scope:
         variables: Mapping[str, Any],
         resource_value: ResourceLookup | None = None,
         stack: str = "",
+        resource_names: ResourceNames | None = None,
     ) -> None:
         self.config = config
         self.variables = variables
         self.resource_value = resource_value or (lambda address, attr: UNKNOWN)
+        self.resource_names = resource_names
         self.stack = stack
         self._locals: dict[str, Any] = {}
         self._evaluating: list[str] = []
@@ -96,7 +100,7 @@ class Scope:
         self._sensitive_locals: set[str] = set()
         self._marked: set[int] = set()  # ids of expressions whose last evaluation was sensitive
         self._module_values: dict[tuple, tuple[Any, bool]] = {}  # (module path, kind, name) -> value, sensitive
-        self._module_objects = 0  # modules made into values (Lazy) so far: see eval_marked
+        self._whole_objects = 0  # modules and resources made into values (Lazy) so far: see eval_marked
         # step address -> whether its outputs are sensitive (the step planner answers)
         self.step_is_sensitive: Callable[[str], bool] = lambda address: False
         # while instances are made (zplan.config.expand): make a block's instances before they are read
@@ -109,10 +113,10 @@ class Scope:
     def eval_marked(self, expr: Expr, pipeline: str | None = None, where: Where | None = None) -> tuple[Any, bool]:
         """The value of ``expr`` and whether it was computed from a sensitive value."""
         outer, self._marks.read = self._marks.read, False
-        objects = self._module_objects
+        objects = self._whole_objects
         try:
             value = expr.evaluate(lambda ref: self._resolve(ref, pipeline, where), self.config.read_files, self._marks)
-            if self._module_objects != objects:  # a module read as a whole: its outputs (and their marks) count
+            if self._whole_objects != objects:  # a module or resource read as a whole: what it holds (and its marks) counts
                 complete_objects(value)
         finally:
             sensitive, self._marks.read = self._marks.read, outer or self._marks.read
@@ -296,7 +300,7 @@ class Scope:
     def _module_object(self, path: str, ref: Ref) -> Lazy:
         """A module instance as a value: its outputs, each computed when read (a for expression
         reading one output of every instance reads no other, nor their sensitivity)."""
-        self._module_objects += 1
+        self._whole_objects += 1
         return Lazy(lambda out: self._child_output(path, out, ref), lambda: list(self.config.module_instances[path].config.outputs))
 
     def _child_output(self, path: str, name: str, ref: Ref) -> Any:
@@ -373,11 +377,20 @@ class Scope:
         found = self._instances_of(base)
         if found is None or found.kind == "single":
             return self._attribute(base, parts[3:], ref)
-        return self._instance(found, base, parts, 3, ref, lambda addr: Lazy(lambda attr: self._attribute(addr, (attr,), ref)), tail=lambda addr, rest: self._attribute(addr, rest, ref))
+        return self._instance(found, base, parts, 3, ref, lambda addr: self._resource_object(addr, ref), tail=lambda addr, rest: self._attribute(addr, rest, ref))
+
+    def _resource_object(self, address: str, ref: Ref) -> Lazy:
+        """A resource instance as a value: its attributes, each read (and its sensitivity marked)
+        when used; all of them when the value leaves the evaluation whole (an output, a module input)."""
+        names = self.resource_names
+        if names is None:  # (a scope that cannot list attributes: only the ones read exist)
+            return Lazy(lambda attr: self._attribute(address, (attr,), ref))
+        self._whole_objects += 1
+        return Lazy(lambda attr: self._attribute(address, (attr,), ref), lambda: names(address))
 
     def _attribute(self, address: str, rest: tuple, ref: Ref) -> Any:
         if not rest:
-            return Lazy(lambda attr: self._attribute(address, (attr,), ref))
+            return self._resource_object(address, ref)
         value = self.resource_value(address, str(rest[0]))
         if isinstance(value, Sensitive):
             self._marks.read, value = True, value.value

@@ -96,7 +96,7 @@ class Planner:
 
         self.step_planner = None
         resource_plans: dict[str, m.ResourcePlan] = {}
-        scope = project.scope(lambda address, a: self._resource_value(resource_plans, address, a))
+        scope = project.scope(lambda address, a: self._resource_value(resource_plans, address, a), lambda address: self._resource_names(resource_plans, address))
         recorded = self._recorded(request)
         elsewhere = self._left_alone(recorded, request)
         steps: list[m.StepPlan] = []
@@ -276,6 +276,14 @@ class Planner:
             value = recorded["attributes"].get(attr, UNKNOWN)
             return Sensitive(_unsealed_value(value, self.project.state_dir)) if attr in recorded.get("sensitive", ()) or is_sealed(value) else value
         return UNKNOWN
+
+    def _resource_names(self, plans: dict[str, m.ResourcePlan], addr: str) -> list[str]:
+        """The attributes ``resource.T.N`` holds as a whole: those planned, else those recorded."""
+        plan = plans.get(addr)
+        if plan is not None:
+            return rplan.planned_names(plan)
+        recorded = self.state.resources.get(addr)
+        return sorted(recorded["attributes"]) if recorded is not None else []
 
     def _outputs(self, steps: tuple[m.StepPlan, ...], scope) -> dict[str, dict]:
         out = {}

@@ -234,6 +234,15 @@ def plan_delete(address: str, recorded: dict, reason: m.Reason, prevent_destroy:
     )
 
 
+def planned_names(plan: m.ResourcePlan) -> list[str]:
+    """The attributes a planned resource will have: its inputs, what is known after apply, and
+    what it keeps from before (an unchanged resource's computed attributes)."""
+    if plan.action == m.DELETE:
+        return []
+    kept = plan.before if plan.before and plan.action in (m.NOOP, m.UPDATE) else {}
+    return sorted({*(plan.after or {}), *plan.unknown, *kept})
+
+
 def planned_value(plan: m.ResourcePlan, attribute: str) -> Any:
     """The value other expressions see for ``resource.T.N.attribute`` at plan time."""
     if plan.action == m.DELETE:
