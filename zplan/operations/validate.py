@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 from zplan import diags
-from zplan.operations.opening import ProjectArgs, open_project
+from zplan.operations.opening import ProjectArgs, open_for_reading
 from zplan.plan.moves import check_moves
 from zplan.plan.planner import Planner, PlanRequest
 from zplan.project import Project
@@ -21,7 +21,7 @@ from zplan.state.model import State
 
 def validate(args: ProjectArgs, import_modules: bool = False) -> None:
     """Every check that needs no state: raises DiagnosticError listing what is wrong."""
-    validate_project(open_project(args), import_modules)
+    validate_project(open_for_reading(args), import_modules)  # as Terraform's, it needs no variable values
 
 
 def validate_project(project: Project, import_modules: bool = False) -> None:

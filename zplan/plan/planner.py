@@ -26,6 +26,7 @@ from zplan.plan import model as m
 from zplan.plan import resources as rplan
 from zplan.plan.checks import check_provider_blocks, check_provider_rules, check_resource_reads, check_resources, check_types
 from zplan.plan.code_hash import CodeIndex
+from zplan.plan.errors import PlanErrors
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.steps import StepPlanner
 from zplan.project import Project
@@ -105,7 +106,10 @@ class Planner:
         else:
             # resources and steps in one dependency order: a resource may read a step's
             # output (a model to serve) and a step a resource's attribute (its URL)
+            found = PlanErrors(graph)
             for addr in order:
+                if found.upstream_failed(addr):
+                    continue
                 try:
                     if is_resource(addr):
                         resource_plans[addr] = self._plan_resource(graph, addr, recorded, request, scope)
@@ -114,7 +118,10 @@ class Planner:
                         steps.append(planner.plan(project.config.step(addr), scope, matches_any(addr, request.replace), self._stack_known))
                 except diags.DiagnosticError as exc:
                     block = project.config.resources.get(addr) or project.config.step(addr)
-                    raise called_from(exc, block.where if block is not None else None, project.root) from None
+                    found.add(addr, called_from(exc, block.where if block is not None else None, project.root))
+                    if is_step(addr) and self.step_planner is None:  # the stack itself: every step would repeat it
+                        break
+            found.raise_if_any()
             resource_plans.update(self._plan_removed(recorded, request, elsewhere))
         if self.step_planner is None:
             self._start_steps(scope, resource_plans)
