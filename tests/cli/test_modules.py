@@ -224,3 +224,10 @@ def test_state_show_of_a_block_with_instances_names_them(project):
     result = project.run("state", "show", "module.region")
     assert result.code == 1 and "module.region names 8 recorded instances: give one" in result.err, str(result)
     assert 'module.region["eu"].pipeline.fit.step.train' in result.err and "Traceback" not in result.err
+
+
+def test_lineage_of_an_output_read_through_a_module_output(project):
+    project.apply()
+    for what in ("single_score", "output.single_score"):
+        traced = project.ok("lineage", what).out
+        assert traced.splitlines()[1].lstrip().startswith("<- module.single.pipeline.fit.step."), traced

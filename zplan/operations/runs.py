@@ -85,13 +85,19 @@ def _artifact_of(project: Project, meta, what: str) -> int:
         if found is None:
             raise diags.fail(f"no recorded artifact for {wanted.step} output {wanted.output}", "run `zplan apply` first")
         return found
-    if what in project.config.outputs:
-        return _output_artifact(project, meta, what)
+    name = what.removeprefix("output.")  # (outputs are addressed so in the dashboard and in plans)
+    if name in project.config.outputs:
+        return _output_artifact(project, meta, name)
     raise diags.fail(f"cannot find what {what!r} names", "give pipeline.P.step.S.outputs.O, an output name, or an artifact id")
 
 
 def _output_artifact(project: Project, meta, name: str) -> int:
-    """The artifact behind an ``output`` block: the step output its value reads."""
+    """The artifact behind an ``output`` block: the step output its value reads, directly or
+    through locals and module outputs (``value = module.training.model``)."""
+    for ref in _step_outputs_of(project, name):
+        found = meta.find_artifact(ref.address, ref.output)
+        if found is not None:
+            return found
     refs = project.config.outputs[name].expr.references()
     for ref in refs:
         if ref.parts[0] != "step":
@@ -106,3 +112,19 @@ def _output_artifact(project: Project, meta, name: str) -> int:
                          f"lineage traces what steps made; `zplan output {name}` shows its value")
     raise diags.fail(f"no recorded artifact for output {name!r}",
                      "run `zplan apply` first, or give the step output itself: pipeline.P.step.S.outputs.O")
+
+
+def _step_outputs_of(project: Project, name: str) -> list:
+    """The step outputs (StepOutputRef) the value of output ``name`` holds, as the scope
+    evaluates it: none where it is computed from them (those are traced by their references)."""
+    from zplan.config.scope import map_step_refs
+    from zplan.graph.build import pipeline_of
+
+    expr = project.config.outputs[name].expr
+    try:
+        value = project.scope().eval(expr, pipeline=pipeline_of(expr, project.config))
+    except diags.DiagnosticError:
+        return []
+    found: list = []
+    map_step_refs(value, found.append)
+    return found
