@@ -130,6 +130,17 @@ class _Vars:
                 return f"local.{name}.{dotted}"
         return None
 
+    def value(self, dotted: str) -> Any:
+        """The value a ``${dotted}`` that names a var stands for (None when it names none)."""
+        from zplan.config.params_files import ParamsFileError, lookup
+
+        head = dotted.split(".")[0]
+        sources = [self.values] if head in self.values else [d for d in self._documents.values() if isinstance(d, dict) and head in d]
+        try:
+            return lookup(sources[0], dotted, "") if sources else None
+        except ParamsFileError:
+            return None
+
     def locals_block(self) -> list[str]:
         if not self.used:
             return []
@@ -273,13 +284,36 @@ def _path(entry: Any, wdir: str = "") -> str:
 
 
 def _for_each(each: Any, vars_: _Vars) -> str:
+    """DVC's foreach as a for_each, keyed as DVC keys its instances (``${key}``, ``stage@KEY``)."""
     if isinstance(each, str):
         match = _INTERPOLATION.fullmatch(each.strip())
         ref = vars_.reference(match.group(1)) if match else None
-        return ref or _string(each)
-    if isinstance(each, list) and all(isinstance(v, str) for v in each):
-        return f"toset({_hcl(each)})"  # for_each takes a map or a set of strings, as in Terraform
-    return _hcl(each)
+        return _keyed(ref, vars_.value(match.group(1))) if ref else _string(each)
+    if isinstance(each, list) and not all(isinstance(v, str) for v in each):
+        return _hcl(_dvc_keys(each))  # for_each takes a map or a set of strings, not a list, as in Terraform
+    return _keyed(_hcl(each), each)
+
+
+def _keyed(expr: str, value: Any) -> str:
+    """``expr`` (a foreach list or mapping) as a map or a set of strings, with DVC's keys."""
+    if not isinstance(value, list):
+        return expr
+    if all(isinstance(v, str) for v in value):
+        return f"toset({expr})"
+    if any(isinstance(v, (dict, list)) for v in value):
+        return f"{{ for i, v in {expr} : tostring(i) => v }}"
+    return f"{{ for v in {expr} : tostring(v) => v }}"
+
+
+def _dvc_keys(items: list) -> dict[str, Any]:
+    """A foreach list keyed as DVC keys it: plain values by themselves, lists and mappings by their index."""
+    if any(isinstance(v, (dict, list)) for v in items):
+        return {str(i): v for i, v in enumerate(items)}
+    return {_dvc_str(v): v for v in items}
+
+
+def _dvc_str(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _template(text: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:

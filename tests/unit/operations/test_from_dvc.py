@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.unit.plan.inprocess import plan
 from zplan import diags
 from zplan.config import hcl
 from zplan.operations.from_dvc import convert, import_dvc
@@ -67,6 +68,58 @@ def test_foreach_stages_become_for_each_with_each_key_and_value(converted):
     assert 'for_each = toset(["a", "b"])' in text and '"echo ${each.value} > report-${each.value}.txt"' in text
     assert 'params_file("params.yaml")' in text and 'custom_params = params_file("custom.yaml")' in text
     hcl.parse_text(text, "dvc.zp.hcl")  # what it writes parses (for_each itself is planned elsewhere)
+
+
+def test_a_foreach_over_a_list_is_keyed_as_dvc_keys_its_instances(tmp_path):
+    # DVC keys a list of plain values by each value and a list of mappings by index (stage@0, ${key});
+    # for_each takes no list, so each becomes a map with those keys
+    (tmp_path / "dvc.yaml").write_text("""vars:
+  - sizes: [8, 16]
+stages:
+  nums:
+    foreach: [1, 2]
+    do:
+      cmd: echo ${item} > n-${item}.txt
+      outs:
+        - n-${item}.txt
+  runs:
+    foreach:
+      - {name: a, lr: 0.1}
+      - {name: b, lr: 0.2}
+    do:
+      cmd: echo ${item.lr} > r-${key}.txt
+      outs:
+        - r-${key}.txt
+  langs:
+    foreach: ${langs}
+    do:
+      cmd: echo ${item} > l-${item}.txt
+      outs:
+        - l-${item}.txt
+  sizes:
+    foreach: ${sizes}
+    do:
+      cmd: echo ${item} > s-${key}.txt
+      outs:
+        - s-${key}.txt
+  grid:
+    foreach: ${grid}
+    do:
+      cmd: echo ${item.depth} > g-${key}.txt
+      outs:
+        - g-${key}.txt
+""")
+    (tmp_path / "params.yaml").write_text("langs: [en, fr]\ngrid:\n  - {depth: 2}\n  - {depth: 4}\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    commands = {s.address.removeprefix("pipeline.dvc.step."): s.params[":command"][-1] for s in planned.steps}
+    assert commands == {
+        'nums["1"]': "echo 1 > n-1.txt", 'nums["2"]': "echo 2 > n-2.txt",
+        'runs["0"]': "echo 0.1 > r-0.txt", 'runs["1"]': "echo 0.2 > r-1.txt",
+        'langs["en"]': "echo en > l-en.txt", 'langs["fr"]': "echo fr > l-fr.txt",
+        'sizes["8"]': "echo 8 > s-8.txt", 'sizes["16"]': "echo 16 > s-16.txt",
+        'grid["0"]': "echo 2 > g-0.txt", 'grid["1"]': "echo 4 > g-1.txt",
+    }
 
 
 def test_what_has_no_equivalent_is_listed(converted):
