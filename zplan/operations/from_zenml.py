@@ -7,6 +7,8 @@ to an earlier step's result becomes an input (the output named by the step's
 ``Annotated`` return type), one of the pipeline's parameters a ``var.`` reference
 (the parameter a variable, its default kept), a literal a param. What cannot be
 read that way (loops, conditionals, ``.after()``, configuration calls) is listed.
+``enable_cache=False`` of a ``@step(...)``, or of the ``@pipeline(...)`` for the steps
+that do not set their own, becomes ``cache = false``: ZenML runs such a step every time.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from zplan.config.fmt import format_text
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.code_reach import CodeReader
 from zplan.plan.code_scope import ImportRef, ModuleBindings
+from zplan.plan.signatures import callee_name
 from zplan.steps import DEFAULT_OUTPUT
 
 DEFAULT_OUT = "zenml.zp.hcl"
@@ -40,6 +43,7 @@ class _Step:
     inputs: dict[str, str] = field(default_factory=dict)  # param -> HCL reference
     params: dict[str, str] = field(default_factory=dict)  # param -> HCL expression
     after: list[str] = field(default_factory=list)
+    cache: bool = True
 
 
 def import_zenml(root: Path, spec: str, out: Path | None = None, force: bool = False) -> tuple[Path, Converted]:
@@ -115,6 +119,7 @@ class _Pipeline:
         self.steps: dict[str, _Step] = {}
         self.values: dict[str, str] = {}  # python name in the pipeline body -> HCL reference
         self.variables = self._variables()
+        self.cache = self._enable_cache(fn, "pipeline")
 
     def convert(self) -> Converted:
         for stmt in self.fn.body:
@@ -133,6 +138,8 @@ class _Pipeline:
                 lines.append("    params = { " + ", ".join(f"{k} = {v}" for k, v in step.params.items()) + " }")
             if step.after:
                 lines.append(f"    depends_on = [{', '.join(f'step.{a}' for a in step.after)}]")
+            if not step.cache:
+                lines.append("    cache = false")
             lines.append("  }")
         lines += ["}", ""]
         return Converted(format_text("\n".join(lines), DEFAULT_OUT), self.notes)
@@ -169,6 +176,8 @@ class _Pipeline:
             return
         path, fn = found
         step = _Step(self._unique(name), f"{self.reader.rel(path)}:{fn.name}")
+        own = self._enable_cache(fn, "step", path)
+        step.cache = own if own is not None else self.cache is not False
         params = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]]
         for index, arg in enumerate(call.args):
             if index < len(params):
@@ -182,6 +191,19 @@ class _Pipeline:
                 self._argument(step, kw.arg, kw.value, call.lineno)
         self.steps[step.name] = step
         self._bind_outputs(step, target, path, fn.name)
+
+    def _enable_cache(self, fn: ast.FunctionDef, decorator: str, path: Path | None = None) -> bool | None:
+        """``enable_cache=`` of the function's ``@step(...)`` / ``@pipeline(...)``; None when it sets none."""
+        for deco in fn.decorator_list:
+            if isinstance(deco, ast.Call) and callee_name(deco.func) == decorator:
+                for kw in deco.keywords:
+                    if kw.arg == "enable_cache":
+                        value = kw.value.value if isinstance(kw.value, ast.Constant) else None
+                        if isinstance(value, bool):
+                            return value
+                        where = f"{self.reader.rel(path or self.path)}:{kw.value.lineno}"
+                        self.notes.append(f"{where}: enable_cache={ast.unparse(kw.value)} is not converted (write cache = false on the step to run it every time)")
+        return None
 
     def _argument(self, step: _Step, param: str, value: ast.expr, line: int) -> None:
         if isinstance(value, ast.Name) and value.id in self.values:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.unit.plan.inprocess import plan
 from zplan import diags
 from zplan.config import hcl
 from zplan.operations.from_zenml import convert
@@ -68,3 +69,51 @@ def test_calls_become_steps_inputs_params_and_variables(root):
 def test_a_wrong_pipeline_reference_is_a_clear_error(root, spec, message):
     with pytest.raises(diags.DiagnosticError, match=message):
         convert(root, spec)
+
+
+def test_enable_cache_false_of_a_step_or_of_the_pipeline_becomes_cache_false(tmp_path):
+    # ZenML runs such a step every time; a step's own enable_cache wins over the pipeline's
+    (tmp_path / "steps.py").write_text("""
+from zenml import step
+
+@step(enable_cache=False)
+def fetch() -> int:
+    return 1
+
+@step(enable_cache=True)
+def train(x: int) -> int:
+    return x
+
+@step
+def report(x: int) -> None:
+    print(x)
+
+@step(enable_cache=FLAG)
+def configured() -> None:
+    pass
+""")
+    (tmp_path / "flows.py").write_text("""
+from zenml import pipeline
+from steps import configured, fetch, train, report
+
+@pipeline(enable_cache=False)
+def flow():
+    x = fetch()
+    y = train(x)
+    report(y)
+
+@pipeline
+def cached_flow():
+    x = fetch()
+    report(x)
+
+@pipeline
+def configured_flow():
+    configured()
+""")
+    (tmp_path / "main.zp.hcl").write_text(convert(tmp_path, "flows:flow").text + convert(tmp_path, "flows:cached_flow").text)
+    planned, _, _ = plan(tmp_path)
+    disabled = {s.address for s in planned.steps if any(r.code == "cache_disabled" for r in s.reasons)}
+    assert disabled == {"pipeline.flow.step.fetch", "pipeline.flow.step.report", "pipeline.cached_flow.step.fetch"}
+    assert convert(tmp_path, "flows:configured_flow").notes == [
+        "steps.py:16: enable_cache=FLAG is not converted (write cache = false on the step to run it every time)"]
