@@ -167,15 +167,16 @@ class _Pipeline:
         else:
             self.notes.append(f"line {stmt.lineno}: {type(stmt).__name__.lower()} statement not converted: {ast.unparse(stmt).splitlines()[0]}")
 
-    def _call(self, call: ast.Call, target: ast.expr | None) -> None:
+    def _call(self, call: ast.Call, target: ast.expr | None) -> tuple[_Step, list[str]] | None:
+        """The step a call makes, with its output names; None (listed) when it calls no step function."""
         func = call.func
         name = func.id if isinstance(func, ast.Name) else None
         found = self.reader.definition(self.path, name) if name else None
         if found is None:
             self.notes.append(f"line {call.lineno}: {ast.unparse(call)} is not a step function zplan could find: not converted")
-            return
+            return None
         path, fn = found
-        step = _Step(self._unique(name), f"{self.reader.rel(path)}:{fn.name}")
+        step = _Step(name, f"{self.reader.rel(path)}:{fn.name}")
         own = self._enable_cache(fn, "step", path)
         step.cache = own if own is not None else self.cache is not False
         params = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]]
@@ -185,12 +186,15 @@ class _Pipeline:
         for kw in call.keywords:
             if kw.arg == "after":
                 step.after += [self.values[n.id].split(".")[1] for n in _names(kw.value) if n.id in self.values]
-            elif kw.arg == "id":
-                self.notes.append(f"line {call.lineno}: id= is not kept (the step is named {step.name})")
-            elif kw.arg is not None:
+            elif kw.arg is not None and kw.arg != "id":
                 self._argument(step, kw.arg, kw.value, call.lineno)
+        step.name = self._unique(name)  # named once the step calls in its arguments have their names
+        if any(kw.arg == "id" for kw in call.keywords):
+            self.notes.append(f"line {call.lineno}: id= is not kept (the step is named {step.name})")
         self.steps[step.name] = step
-        self._bind_outputs(step, target, path, fn.name)
+        outputs = self._outputs(path, fn.name)
+        self._bind_outputs(step, target, outputs)
+        return step, outputs
 
     def _enable_cache(self, fn: ast.FunctionDef, decorator: str, path: Path | None = None) -> bool | None:
         """``enable_cache=`` of the function's ``@step(...)`` / ``@pipeline(...)``; None when it sets none."""
@@ -210,17 +214,33 @@ class _Pipeline:
             ref = self.values[value.id]
             (step.params if ref.startswith("var.") else step.inputs)[param] = ref
             return
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and self.reader.definition(self.path, value.func.id):
+            self._nested(step, param, value, line)  # `evaluate(model=train(data))`: train is a step of its own
+            return
         literal = self._literal(value)
         if literal is None:
             self.notes.append(f"line {line}: argument {param}={ast.unparse(value)} is not converted")
         else:
             step.params[param] = literal
 
-    def _bind_outputs(self, step: _Step, target: ast.expr | None, path: Path, function: str) -> None:
+    def _nested(self, step: _Step, param: str, call: ast.Call, line: int) -> None:
+        """A step called in another's argument: its one output is that argument."""
+        made = self._call(call, None)
+        if made is None:
+            return
+        inner, outputs = made
+        if len(outputs) != 1:
+            self.notes.append(f"line {line}: argument {param}={ast.unparse(call)} passes {len(outputs)} outputs of {inner.name}: not converted")
+            return
+        step.inputs[param] = f"step.{inner.name}.outputs.{outputs[0]}"
+
+    def _outputs(self, path: Path, function: str) -> list[str]:
         try:
-            outputs = self.reader.index.info(self.reader.rel(path), function).outputs or [DEFAULT_OUTPUT]
+            return self.reader.index.info(self.reader.rel(path), function).outputs or [DEFAULT_OUTPUT]
         except CodeError:
-            outputs = [DEFAULT_OUTPUT]
+            return [DEFAULT_OUTPUT]
+
+    def _bind_outputs(self, step: _Step, target: ast.expr | None, outputs: list[str]) -> None:
         names = [target] if isinstance(target, ast.Name) else list(target.elts) if isinstance(target, ast.Tuple) else []
         if len(names) > 1 and len(names) != len(outputs):
             self.notes.append(f"step {step.name}: {len(names)} results unpacked, {len(outputs)} outputs declared: check its return annotation")

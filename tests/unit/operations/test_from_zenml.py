@@ -64,6 +64,30 @@ def test_calls_become_steps_inputs_params_and_variables(root):
     assert "for statement not converted" in notes and "helper(rows) is not a step function" in notes, notes
 
 
+def test_a_step_called_in_another_steps_argument_is_a_step_of_its_own(root):
+    (root / "nested.py").write_text("""
+from zenml import pipeline
+from lib import load, split, report
+
+@pipeline
+def flow(n: int = 4):
+    report(load(n), label="all")
+    report(x=load(n=2), label=load())
+
+@pipeline
+def unpacked():
+    report(split(load()), label="split")
+""")
+    converted = convert(root, "nested:flow")
+    (root / "main.zp.hcl").write_text(converted.text)
+    planned, _, _ = plan(root)
+    inputs = {s.step: {k: f"{v.step.rsplit('.', 1)[1]}.{v.output}" for k, v in s.inputs.items()} for s in planned.steps}
+    assert inputs == {"load": {}, "report": {"x": "load.rows"}, "load_2": {}, "load_3": {},
+                      "report_2": {"x": "load_2.rows", "label": "load_3.rows"}}, converted.text
+    assert not converted.notes
+    assert convert(root, "nested:unpacked").notes == ["line 12: argument x=split(load()) passes 2 outputs of split: not converted"]
+
+
 @pytest.mark.parametrize("spec, message", [("flows", "as MODULE:PIPELINE"), ("nowhere:flow", "no module 'nowhere'"),
                                            ("flows:other", "has no function 'other'")])
 def test_a_wrong_pipeline_reference_is_a_clear_error(root, spec, message):
