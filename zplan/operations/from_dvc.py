@@ -77,7 +77,7 @@ def convert(dvc_yaml: Path) -> Converted:
             check_stage(name, _body(stage), lines)
     notes: list[str] = []
     vars_ = _Vars(dvc_yaml.parent, document.get("vars") or [], notes)
-    outs_of = {_path(o, _wdir(stage)): name for name, stage in stages.items() if isinstance(stage, dict) for o in _outs(_body(stage))}
+    outs_of = {p: name for name, stage in stages.items() if isinstance(stage, dict) for p in _out_paths(stage, vars_)}
     blocks = [_stage(name, stage, outs_of, vars_, notes) for name, stage in stages.items()]
     for key in ("metrics", "plots", "artifacts", "params", "datasets"):
         if document.get(key):
@@ -85,7 +85,7 @@ def convert(dvc_yaml: Path) -> Converted:
     header = [f"# Converted from {dvc_yaml.name} by `zplan import-dvc`.", ""]
     outputs = [f'\noutput "{_name(name)}_{_name(Path(m).stem)}" {{\n  value = step.{_name(name)}.outs["{m}"]\n}}'
                for name, stage in stages.items() if isinstance(stage, dict) and "foreach" not in stage
-               for m in (_path(o, _wdir(stage)) for o in _outs(stage, "metrics"))]
+               for m in _out_paths(stage, vars_, "metrics")]
     text = "\n".join(header + vars_.locals_block() + ['pipeline "dvc" {', *[line for b in blocks for line in b], "}", *outputs, ""])
     return Converted(format_text(text, DEFAULT_OUT), notes)
 
@@ -177,10 +177,38 @@ def _stage(name: str, stage: Any, outs_of: dict[str, str], vars_: _Vars, notes: 
     if plots:
         notes.append(f"stage {name}: plots {', '.join(plots)} are kept as outs (zplan draws no plots)")
     if outs or plots:
-        lines.append(f"    outs = {_list([_template(p, vars_, looped, notes, name) for p in outs + plots], raw=True)}")
+        lines.append(f"    outs = {_list([_path_text(p, vars_, looped, notes, name) for p in outs + plots], raw=True)}")
     if metrics:
-        lines.append(f"    metrics = {_list([_template(p, vars_, looped, notes, name) for p in metrics], raw=True)}")
+        lines.append(f"    metrics = {_list([_path_text(p, vars_, looped, notes, name) for p in metrics], raw=True)}")
     return lines + ["  }"]
+
+
+def _out_paths(stage: dict, vars_: _Vars, *kinds: str) -> list[str]:
+    """The stage's outs as its step lists them (with their vars' values, but for a foreach stage)."""
+    paths = [_path(o, _wdir(stage)) for o in _outs(_body(stage), *kinds)]
+    return paths if "foreach" in stage else [_render(p, vars_) or p for p in paths]
+
+
+def _path_text(path: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
+    """A dep or out path as HCL. A step's paths are constants (but for ``each.*``): a stage's ``${var}`` in
+    one is written as its value."""
+    rendered = None if looped else _render(path, vars_)
+    if rendered is None or rendered == path:
+        return _template(path, vars_, looped, notes, stage)
+    notes.append(f"stage {stage}: {path} is written as {rendered} (a step's paths are constants): import again after changing what it names")
+    return _string(rendered)
+
+
+def _render(text: str, vars_: _Vars) -> str | None:
+    """``text`` with each ``${...}`` replaced by the value of the var it names; None when one names none."""
+    parts, last = [], 0
+    for match in _INTERPOLATION.finditer(text):
+        value = vars_.value(match.group(1))
+        if value is None or isinstance(value, (dict, list)):
+            return None
+        parts += [text[last:match.start()], _dvc_str(value)]
+        last = match.end()
+    return "".join(parts) + text[last:]
 
 
 def _command(name: str, stage: dict, wdir: str, vars_: _Vars, looped: bool, notes: list[str]) -> str | None:
@@ -235,6 +263,7 @@ def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, str], vars_: _Va
     inputs, deps = {}, []
     for dep in stage.get("deps") or []:
         path = _path(dep, wdir)
+        path = path if looped else _render(path, vars_) or path
         upstream = outs_of.get(path) or next((s for o, s in outs_of.items() if path.startswith(o + "/")), None)
         if upstream is not None and upstream != name and path in outs_of:
             inputs[_name(Path(path).name.replace(".", "_"))] = f'step.{_name(upstream)}.outs["{path}"]'
@@ -243,7 +272,7 @@ def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, str], vars_: _Va
             out = next(o for o in outs_of if path.startswith(o + "/"))
             inputs[_name(Path(out).name.replace(".", "_"))] = f'step.{_name(upstream)}.outs["{out}"]'
         else:
-            deps.append(_template(path, vars_, looped, notes, name))
+            deps.append(_path_text(path, vars_, looped, notes, name))
     lines = []
     if inputs:
         lines.append("    inputs = { " + ", ".join(f"{k} = {v}" for k, v in inputs.items()) + " }")

@@ -122,6 +122,37 @@ stages:
     }
 
 
+def test_vars_in_the_paths_of_a_stage_are_written_as_their_values(tmp_path):
+    # a step's deps and outs are constants (each.* aside): the paths of a stage naming vars get their values
+    (tmp_path / "dvc.yaml").write_text("""vars:
+  - model: rf
+stages:
+  train:
+    cmd: sh train.sh ${train.n_est} models/${model}.pkl
+    deps:
+      - data/${data}.csv
+    outs:
+      - models/${model}.pkl
+  evaluate:
+    cmd: sh eval.sh models/${model}.pkl
+    deps:
+      - models/${model}.pkl
+    metrics:
+      - eval/${model}.json
+""")
+    (tmp_path / "params.yaml").write_text("data: wine\ntrain:\n  n_est: 50\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "wine.csv").write_text("a\n1\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    train, evaluate = planned.step("pipeline.dvc.step.train"), planned.step("pipeline.dvc.step.evaluate")
+    assert train.params[":command"] == ["sh", "train.sh", "50", "models/rf.pkl"]
+    assert set(train.inputs) == {"data/wine.csv"} and train.outputs == ["models/rf.pkl"]
+    assert evaluate.inputs["rf_pkl"].step == "pipeline.dvc.step.train" and evaluate.outputs == ["eval/rf.json"]
+    assert 'value = step.evaluate.outs["eval/rf.json"]' in converted.text
+    assert "stage train: models/${model}.pkl is written as models/rf.pkl (a step's paths are constants)" in "\n".join(converted.notes)
+
+
 def test_what_has_no_equivalent_is_listed(converted):
     notes = "\n".join(converted.notes)
     for expected in ("2 commands are joined with && into one", "all of whole.yaml as params is not converted",
