@@ -77,7 +77,7 @@ def convert(dvc_yaml: Path) -> Converted:
             check_stage(name, _body(stage), lines)
     notes: list[str] = []
     vars_ = _Vars(dvc_yaml.parent, document.get("vars") or [], notes)
-    outs_of = {p: name for name, stage in stages.items() if isinstance(stage, dict) for p in _out_paths(stage, vars_)}
+    outs_of = _outs_of(stages, vars_)
     blocks = [_stage(name, stage, outs_of, vars_, notes) for name, stage in stages.items()]
     for key in ("metrics", "plots", "artifacts", "params", "datasets"):
         if document.get(key):
@@ -94,6 +94,7 @@ class _Vars:
     """DVC's templating sources: params.yaml (always) and the ``vars`` entries, as HCL locals."""
 
     def __init__(self, root: Path, entries: list, notes: list[str]) -> None:
+        self.root = root
         self.files: dict[str, str] = {}  # local name -> params file
         self.values: dict[str, Any] = {}  # inline vars
         self.used: set[str] = set()
@@ -183,6 +184,39 @@ def _stage(name: str, stage: Any, outs_of: dict[str, str], vars_: _Vars, notes: 
     return lines + ["  }"]
 
 
+@dataclass(frozen=True)
+class _Out:
+    stage: str  # the DVC stage writing it
+    ref: str  # its HCL reference, of one instance for a foreach stage
+
+
+def _outs_of(stages: dict[str, Any], vars_: _Vars) -> dict[str, _Out]:
+    """Every out by its path; a foreach stage's for each instance, when its items are known statically."""
+    found = {}
+    for name, stage in stages.items():
+        if not isinstance(stage, dict):
+            continue
+        if "foreach" not in stage:
+            found.update({p: _Out(name, f"step.{_name(name)}.outs[{_string(p)}]") for p in _out_paths(stage, vars_)})
+            continue
+        for key, item in (_instances(stage["foreach"], vars_) or {}).items():
+            for template in _out_paths(stage, vars_):
+                path = _render(template, vars_, (key, item))
+                if path is not None:
+                    found[path] = _Out(name, f"step.{_name(name)}[{_string(key)}].outs[{_string(path)}]")
+    return found
+
+
+def _instances(each: Any, vars_: _Vars) -> dict[str, Any] | None:
+    """A foreach's items by DVC's keys; None when they are known only from a value zplan cannot read here."""
+    if isinstance(each, str):
+        match = _INTERPOLATION.fullmatch(each.strip())
+        each = vars_.value(match.group(1)) if match else None
+    if isinstance(each, dict):
+        return {_dvc_str(k): v for k, v in each.items()}
+    return _dvc_keys(each) if isinstance(each, list) else None
+
+
 def _out_paths(stage: dict, vars_: _Vars, *kinds: str) -> list[str]:
     """The stage's outs as its step lists them (with their vars' values, but for a foreach stage)."""
     paths = [_path(o, _wdir(stage)) for o in _outs(_body(stage), *kinds)]
@@ -199,11 +233,13 @@ def _path_text(path: str, vars_: _Vars, looped: bool, notes: list[str], stage: s
     return _string(rendered)
 
 
-def _render(text: str, vars_: _Vars) -> str | None:
-    """``text`` with each ``${...}`` replaced by the value of the var it names; None when one names none."""
+def _render(text: str, vars_: _Vars, instance: tuple[str, Any] | None = None) -> str | None:
+    """``text`` with each ``${...}`` replaced by the value of the var it names, or of a foreach ``instance``'s
+    ``key`` and ``item``; None when one names none."""
     parts, last = [], 0
     for match in _INTERPOLATION.finditer(text):
-        value = vars_.value(match.group(1))
+        value = _instance_value(match.group(1), instance) if instance else None
+        value = vars_.value(match.group(1)) if value is None else value
         if value is None or isinstance(value, (dict, list)):
             return None
         parts += [text[last:match.start()], _dvc_str(value)]
@@ -259,18 +295,24 @@ def _wdir(stage: Any) -> str:
     return "" if folder == "." else folder
 
 
-def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, str], vars_: _Vars, looped: bool, notes: list[str]) -> list[str]:
+def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, _Out], vars_: _Vars, looped: bool, notes: list[str]) -> list[str]:
+    """A dep another stage writes (as a whole, or inside or around one of its outs) is an input from that step."""
     inputs, deps = {}, []
     for dep in stage.get("deps") or []:
         path = _path(dep, wdir)
         path = path if looped else _render(path, vars_) or path
-        upstream = outs_of.get(path) or next((s for o, s in outs_of.items() if path.startswith(o + "/")), None)
-        if upstream is not None and upstream != name and path in outs_of:
-            inputs[_name(Path(path).name.replace(".", "_"))] = f'step.{_name(upstream)}.outs["{path}"]'
-        elif upstream is not None and upstream != name:
-            notes.append(f"stage {name}: dep {path} is inside the out of {upstream}: the whole out is used")
-            out = next(o for o in outs_of if path.startswith(o + "/"))
-            inputs[_name(Path(out).name.replace(".", "_"))] = f'step.{_name(upstream)}.outs["{out}"]'
+        others = {o: out for o, out in outs_of.items() if out.stage != name}
+        around = next((o for o in others if path.startswith(o + "/")), None)
+        within = [o for o in others if o.startswith(path + "/")]  # DVC links a folder dep to the outs inside it
+        if path in others:
+            _add_input(inputs, path, others[path].ref)
+        elif around is not None:
+            notes.append(f"stage {name}: dep {path} is inside the out of {others[around].stage}: the whole out is used")
+            _add_input(inputs, around, others[around].ref)
+        elif within:
+            for out in within:
+                _add_input(inputs, out, others[out].ref)
+            _note_unwritten(name, path, within, vars_.root, notes)
         else:
             deps.append(_path_text(path, vars_, looped, notes, name))
     lines = []
@@ -279,6 +321,25 @@ def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, str], vars_: _Va
     if deps:
         lines.append(f"    deps = {_list(deps, raw=True)}")
     return lines
+
+
+def _add_input(inputs: dict[str, str], path: str, ref: str) -> None:
+    """An input named by the out's file name, unique within the step (a/x.csv and b/x.csv: x_csv, x_csv_2)."""
+    base = _name(Path(path).name.replace(".", "_"))
+    key, n = base, 2
+    while key in inputs and inputs[key] != ref:
+        key, n = f"{base}_{n}", n + 1
+    inputs[key] = ref
+
+
+def _note_unwritten(stage: str, folder: str, outs: list[str], root: Path, notes: list[str]) -> None:
+    """A note when the dep folder, as it is in the workspace, holds files no stage writes: they are not placed."""
+    base = root / folder
+    files = [p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file()] if base.is_dir() else []
+    extra = sorted(f for f in files if not any(f == o or f.startswith(o + "/") for o in outs))
+    if extra:
+        notes.append(f"stage {stage}: dep {folder} holds {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''}, which no stage writes: "
+                     f"only the outs in it are inputs; add those files to deps")
 
 
 def _params(entries: list, stage: str, wdir: str, notes: list[str]) -> list[str]:
@@ -354,6 +415,20 @@ def _template(text: str, vars_: _Vars, looped: bool, notes: list[str], stage: st
         last = match.end()
     out.append(_escape(text[last:]))
     return '"' + "".join(out) + '"'
+
+
+def _instance_value(expr: str, instance: tuple[str, Any]) -> Any:
+    key, item = instance
+    if expr == "key":
+        return key
+    if expr == "item" or expr.startswith("item."):
+        from zplan.config.params_files import ParamsFileError, lookup
+
+        try:
+            return lookup({"item": item}, expr, "")
+        except ParamsFileError:
+            return None
+    return None
 
 
 def _interpolation(expr: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:

@@ -153,6 +153,47 @@ stages:
     assert "stage train: models/${model}.pkl is written as models/rf.pkl (a step's paths are constants)" in "\n".join(converted.notes)
 
 
+def test_a_dep_on_a_foreach_out_or_on_the_folder_of_outs_is_an_input_from_their_steps(tmp_path):
+    # DVC links a dep to the stage writing it, and a folder dep to every stage writing inside it
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train:
+    foreach:
+      small: {depth: 2}
+      big: {depth: 8}
+    do:
+      cmd: echo ${item.depth} > models/${key}.txt
+      outs:
+        - models/${key}.txt
+  report:
+    cmd: echo report > models/report.txt
+    outs:
+      - models/report.txt
+  evaluate:
+    cmd: cat models/*.txt > eval.txt
+    deps:
+      - models
+    outs:
+      - eval.txt
+  best:
+    cmd: cp models/big.txt best.txt
+    deps:
+      - models/big.txt
+    outs:
+      - best.txt
+""")
+    (tmp_path / "models").mkdir()  # as `dvc repro` left it, with a file no stage writes
+    (tmp_path / "models" / "notes.md").write_text("hand-written\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    evaluate, best = planned.step("pipeline.dvc.step.evaluate"), planned.step("pipeline.dvc.step.best")
+    assert {k: (v.step, v.output) for k, v in evaluate.inputs.items()} == {
+        "small_txt": ('pipeline.dvc.step.train["small"]', "models/small.txt"),
+        "big_txt": ('pipeline.dvc.step.train["big"]', "models/big.txt"),
+        "report_txt": ("pipeline.dvc.step.report", "models/report.txt")}
+    assert {k: (v.step, v.output) for k, v in best.inputs.items()} == {"big_txt": ('pipeline.dvc.step.train["big"]', "models/big.txt")}
+    assert converted.notes == ["stage evaluate: dep models holds models/notes.md, which no stage writes: only the outs in it are inputs; add those files to deps"]
+
+
 def test_what_has_no_equivalent_is_listed(converted):
     notes = "\n".join(converted.notes)
     for expected in ("2 commands are joined with && into one", "all of whole.yaml as params is not converted",
