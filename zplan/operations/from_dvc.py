@@ -14,6 +14,7 @@ silently dropped.
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import re
 import shlex
@@ -46,8 +47,8 @@ class Converted:
 
 def import_dvc(dvc_yaml: Path, out: Path | None = None, force: bool = False) -> tuple[Path, Converted]:
     """Write the converted pipeline next to dvc.yaml (or to ``out``); refuses to overwrite without ``force``."""
-    converted = convert(dvc_yaml)
     dest = out or dvc_yaml.parent / DEFAULT_OUT
+    converted = convert(dvc_yaml, dest.parent)
     write_converted(dest, converted.text, force)
     return dest, converted
 
@@ -66,8 +67,11 @@ def write_converted(dest: Path, text: str, force: bool, default_name: str = DEFA
         raise diags.fail(f"cannot write {dest}: {exc.strerror or exc}", "choose another file with -out") from None
 
 
-def convert(dvc_yaml: Path) -> Converted:
+def convert(dvc_yaml: Path, project: Path | None = None) -> Converted:
+    """The pipeline as HCL for a project in ``project`` (default: dvc.yaml's folder), its paths relative to it."""
     document, lines = read(dvc_yaml)
+    project = project or dvc_yaml.parent
+    base = _base(dvc_yaml, project)
     stages = document.get("stages") or {}
     if not isinstance(stages, dict) or not stages:
         raise diags.fail(f"{dvc_yaml} has no stages", "a dvc.yaml lists its stages under `stages:`")
@@ -76,13 +80,13 @@ def convert(dvc_yaml: Path) -> Converted:
         if isinstance(stage, dict):
             check_stage(name, _body(stage), lines)
     notes: list[str] = []
-    vars_ = _Vars(dvc_yaml.parent, document.get("vars") or [], notes)
+    vars_ = _Vars(dvc_yaml.parent, project, base, document.get("vars") or [], notes)
     outs_of = _outs_of(stages, vars_)
     blocks = [_stage(name, stage, outs_of, vars_, notes) for name, stage in stages.items()]
     for key in ("metrics", "plots", "artifacts", "params", "datasets"):
         if document.get(key):
             notes.append(f"top-level `{key}:` is not converted (stage metrics are step outputs; see `zplan output`)")
-    header = [f"# Converted from {dvc_yaml.name} by `zplan import-dvc`.", ""]
+    header = [f"# Converted from {posixpath.join(base, dvc_yaml.name)} by `zplan import-dvc`.", ""]
     outputs = [f'\noutput "{_name(name)}_{_name(Path(m).stem)}" {{\n  value = step.{_name(name)}.outs["{m}"]\n}}'
                for name, stage in stages.items() if isinstance(stage, dict) and "foreach" not in stage
                for m in _out_paths(stage, vars_, "metrics")]
@@ -90,11 +94,20 @@ def convert(dvc_yaml: Path) -> Converted:
     return Converted(format_text(text, DEFAULT_OUT), notes)
 
 
+def _base(dvc_yaml: Path, project: Path) -> str:
+    """dvc.yaml's folder relative to the project's: DVC reads a stage's paths from there ("" for the same)."""
+    folder = Path(os.path.relpath(dvc_yaml.parent.resolve(), project.resolve())).as_posix()
+    if folder == ".." or folder.startswith("../"):
+        raise diags.fail(f"{dvc_yaml} is outside the folder of the file to write ({project})",
+                         "write the file in dvc.yaml's folder or in a folder above it (-out)")
+    return "" if folder == "." else folder
+
+
 class _Vars:
     """DVC's templating sources: params.yaml (always) and the ``vars`` entries, as HCL locals."""
 
-    def __init__(self, root: Path, entries: list, notes: list[str]) -> None:
-        self.root = root
+    def __init__(self, root: Path, project: Path, base: str, entries: list, notes: list[str]) -> None:
+        self.root, self.project, self.base = root, project, base  # dvc.yaml's folder; the project's; the first in the second
         self.files: dict[str, str] = {}  # local name -> params file
         self.values: dict[str, Any] = {}  # inline vars
         self.used: set[str] = set()
@@ -150,16 +163,16 @@ class _Vars:
             if name == "vars":
                 lines.append(f"  vars = {_hcl(self.values)}")
             else:
-                lines.append(f'  {name} = params_file("{self.files[name]}")')
+                lines.append(f'  {name} = params_file({_string(posixpath.join(self.base, self.files[name]))})')
         return lines + ["}", ""]
 
 
-def _stage(name: str, stage: Any, outs_of: dict[str, str], vars_: _Vars, notes: list[str]) -> list[str]:
+def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes: list[str]) -> list[str]:
     if not isinstance(stage, dict):
         notes.append(f"stage {name}: not a mapping, skipped")
         return []
     each = stage["foreach"] if "foreach" in stage else None
-    body, looped, wdir = _body(stage), "foreach" in stage, _wdir(stage)
+    body, looped, wdir = _body(stage), "foreach" in stage, _wdir(stage, vars_.base)
     _note_fields(name, stage, notes)
     command = _command(name, body, wdir, vars_, looped, notes)
     if command is None:
@@ -219,13 +232,16 @@ def _instances(each: Any, vars_: _Vars) -> dict[str, Any] | None:
 
 def _out_paths(stage: dict, vars_: _Vars, *kinds: str) -> list[str]:
     """The stage's outs as its step lists them (with their vars' values, but for a foreach stage)."""
-    paths = [_path(o, _wdir(stage)) for o in _outs(_body(stage), *kinds)]
+    paths = [_path(o, _wdir(stage, vars_.base)) for o in _outs(_body(stage), *kinds)]
     return paths if "foreach" in stage else [_render(p, vars_) or p for p in paths]
 
 
 def _path_text(path: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
     """A dep or out path as HCL. A step's paths are constants (but for ``each.*``): a stage's ``${var}`` in
     one is written as its value."""
+    if path == ".." or path.startswith("../"):
+        notes.append(f"stage {stage}: {path} is outside the project folder, which a step cannot read or write: "
+                     "write the file in the folder that holds it (-out ../dvc.zp.hcl)")
     rendered = None if looped else _render(path, vars_)
     if rendered is None or rendered == path:
         return _template(path, vars_, looped, notes, stage)
@@ -288,10 +304,10 @@ def _body(stage: dict) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _wdir(stage: Any) -> str:
-    """The stage's working folder relative to dvc.yaml ("" for its own): DVC reads its paths from there."""
+def _wdir(stage: Any, base: str) -> str:
+    """The stage's working folder relative to the project ("" for its own): DVC reads its paths from there."""
     wdir = _body(stage).get("wdir") if isinstance(stage, dict) else None
-    folder = posixpath.normpath(wdir) if wdir else "."
+    folder = posixpath.normpath(posixpath.join(base, wdir or "."))
     return "" if folder == "." else folder
 
 
@@ -312,7 +328,7 @@ def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, _Out], vars_: _V
         elif within:
             for out in within:
                 _add_input(inputs, out, others[out].ref)
-            _note_unwritten(name, path, within, vars_.root, notes)
+            _note_unwritten(name, path, within, vars_.project, notes)
         else:
             deps.append(_path_text(path, vars_, looped, notes, name))
     lines = []

@@ -235,6 +235,40 @@ def test_a_stage_wdir_runs_its_command_there_with_its_paths_read_from_there(tmp_
     assert not converted.notes, "wdir is converted, so nothing is listed"
 
 
+def test_a_dvc_yaml_in_a_sub_folder_written_above_it_runs_its_stages_there(tmp_path):
+    # DVC reads a dvc.yaml's paths, params.yaml and vars from its own folder, and runs its commands there
+    (tmp_path / "sub" / "inner").mkdir(parents=True)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "raw.csv").write_text("a\n")
+    (tmp_path / "sub" / "params.yaml").write_text("scale: 2\nsuffix: end\n")
+    (tmp_path / "sub" / "dvc.yaml").write_text("""stages:
+  copy:
+    cmd: cp ../data/raw.csv out.csv && echo ${suffix} >> out.csv
+    deps: [../data/raw.csv]
+    params: [scale]
+    outs: [out.csv]
+  use:
+    wdir: inner
+    cmd: cat ../out.csv > final.txt
+    deps: [../out.csv]
+    outs: [final.txt]
+""")
+    dest, converted = import_dvc(tmp_path / "sub" / "dvc.yaml", tmp_path / "dvc.zp.hcl")
+    assert not converted.notes and 'params = params_file("sub/params.yaml")' in converted.text
+    planned, _, _ = plan(tmp_path)
+    copy, use = planned.step("pipeline.dvc.step.copy"), planned.step("pipeline.dvc.step.use")
+    assert copy.params[":command"] == ["sh", "-c", "cd sub && cp ../data/raw.csv out.csv && echo end >> out.csv"]
+    assert set(copy.inputs) == {"data/raw.csv"} and copy.params["sub/params.yaml:scale"] == 2 and copy.outputs == ["sub/out.csv"]
+    assert use.params[":command"] == ["sh", "-c", "cd sub/inner && cat ../out.csv > final.txt"]
+    assert use.inputs["out_csv"].output == "sub/out.csv" and use.outputs == ["sub/inner/final.txt"]
+
+    beside = convert(tmp_path / "sub" / "dvc.yaml")  # its paths leave the folder it would be written in
+    assert "stage copy: ../data/raw.csv is outside the project folder" in "\n".join(beside.notes)
+    with pytest.raises(diags.DiagnosticError, match="is outside the folder of the file to write"):
+        import_dvc(tmp_path / "sub" / "dvc.yaml", tmp_path / "sub" / "inner" / "dvc.zp.hcl")
+    assert not (tmp_path / "sub" / "inner" / "dvc.zp.hcl").exists()
+
+
 def test_a_stage_field_dvc_does_not_know_is_listed(tmp_path):
     (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo\n    wd: sub\n    meta: {owner: me}\n")
     notes = "\n".join(convert(tmp_path / "dvc.yaml").notes)
