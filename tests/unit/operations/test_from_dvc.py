@@ -269,6 +269,21 @@ def test_a_dvc_yaml_in_a_sub_folder_written_above_it_runs_its_stages_there(tmp_p
     assert not (tmp_path / "sub" / "inner" / "dvc.zp.hcl").exists()
 
 
+def test_a_multi_line_cmd_is_one_shell_script_as_dvc_runs_it(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  report:
+    cmd: |
+      echo "rows:\t3" > report.txt
+      cat report.txt
+    outs:
+      - report.txt
+""")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    script = 'echo "rows:\t3" > report.txt\ncat report.txt\n'
+    assert planned.step("pipeline.dvc.step.report").params[":command"] == ["sh", "-c", script]
+
+
 def test_a_stage_field_dvc_does_not_know_is_listed(tmp_path):
     (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo\n    wd: sub\n    meta: {owner: me}\n")
     notes = "\n".join(convert(tmp_path / "dvc.yaml").notes)
