@@ -161,7 +161,7 @@ class _Vars:
         lines = ["locals {"]
         for name in sorted(self.used):
             if name == "vars":
-                lines.append(f"  vars = {_hcl(self.values)}")
+                lines.append(f"  vars = {hcl_literal(self.values)}")
             else:
                 lines.append(f'  {name} = params_file({_string(posixpath.join(self.base, self.files[name]))})')
         return lines + ["}", ""]
@@ -396,8 +396,8 @@ def _for_each(each: Any, vars_: _Vars) -> str:
         ref = vars_.reference(match.group(1)) if match else None
         return _keyed(ref, vars_.value(match.group(1))) if ref else _string(each)
     if isinstance(each, list) and not all(isinstance(v, str) for v in each):
-        return _hcl(_dvc_keys(each))  # for_each takes a map or a set of strings, not a list, as in Terraform
-    return _keyed(_hcl(each), each)
+        return hcl_literal(_dvc_keys(each))  # for_each takes a map or a set of strings, not a list, as in Terraform
+    return _keyed(hcl_literal(each), each)
 
 
 def _keyed(expr: str, value: Any) -> str:
@@ -473,15 +473,16 @@ def _list(items: list[str], raw: bool = False) -> str:
     return "[" + ", ".join(items if raw else [_string(i) for i in items]) + "]"
 
 
-def _hcl(value: Any) -> str:
-    """A YAML value as an HCL literal."""
+def hcl_literal(value: Any) -> str:
+    """A YAML or Python literal value as an HCL literal: its strings are text, never a template, and a value
+    HCL has no literal for (a YAML date) is its text, as DVC interpolates it; ValueError for NaN or infinity."""
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_hcl(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list):
-        return "[" + ", ".join(_hcl(v) for v in value) + "]"
-    if isinstance(value, str):
-        return _string(value)
-    return json.dumps(value)
+        return "{ " + ", ".join(f"{_key(k)} = {hcl_literal(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(hcl_literal(v) for v in value) + "]"
+    if value is None or isinstance(value, (bool, int, float)):
+        return json.dumps(value, allow_nan=False)
+    return _string(str(value))
 
 
 def _key(key: Any) -> str:

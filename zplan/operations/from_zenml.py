@@ -14,12 +14,12 @@ that do not set their own, becomes ``cache = false``: ZenML runs such a step eve
 from __future__ import annotations
 
 import ast
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from zplan import diags
 from zplan.config.fmt import format_text
+from zplan.operations.from_dvc import hcl_literal, write_converted
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.code_reach import CodeReader
 from zplan.plan.code_scope import ImportRef, ModuleBindings
@@ -49,8 +49,6 @@ class _Step:
 def import_zenml(root: Path, spec: str, out: Path | None = None, force: bool = False) -> tuple[Path, Converted]:
     converted = convert(root, spec)
     dest = out or root / DEFAULT_OUT
-    from zplan.operations.from_dvc import write_converted
-
     write_converted(dest, converted.text, force, DEFAULT_OUT)
     return dest, converted
 
@@ -261,9 +259,11 @@ class _Pipeline:
             value = ast.literal_eval(node)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return None
+        if isinstance(value, (set, frozenset, complex, bytes)):
+            return None
         try:
-            return json.dumps(value)  # a JSON literal is an HCL literal (strings, numbers, lists, maps)
-        except TypeError:
+            return hcl_literal(value)
+        except ValueError:  # NaN or infinity
             return None
 
 

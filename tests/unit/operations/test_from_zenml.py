@@ -88,6 +88,32 @@ def unpacked():
     assert convert(root, "nested:unpacked").notes == ["line 12: argument x=split(load()) passes 2 outputs of split: not converted"]
 
 
+def test_literal_arguments_and_defaults_are_passed_as_written(root):
+    # a "${...}" or "%{...}" in a Python string is text, never an HCL template
+    (root / "literals.py").write_text("""
+from zenml import pipeline
+from lib import load, report
+
+@pipeline
+def flow(label: str = "${HOME}/out", n=None):
+    rows = load(n=3)
+    report(rows, label="cost: ${price} %{x}")
+    report(rows, label=label)
+    report(rows, label={"a b": (1, 2.5), "ok": True, "none": None, "text": "line\\n\\"two\\""})
+
+@pipeline
+def with_a_set():
+    report(load(), label={1, 2})
+""")
+    converted = convert(root, "literals:flow")
+    (root / "main.zp.hcl").write_text(converted.text)
+    planned, _, _ = plan(root)
+    labels = [s.params.get("label") for s in planned.steps if s.step.startswith("report")]
+    assert labels == ["cost: ${price} %{x}", "${HOME}/out", {"a b": [1, 2.5], "ok": True, "none": None, "text": 'line\n"two"'}]
+    assert not converted.notes
+    assert convert(root, "literals:with_a_set").notes == ["line 14: argument label={1, 2} is not converted"]
+
+
 @pytest.mark.parametrize("spec, message", [("flows", "as MODULE:PIPELINE"), ("nowhere:flow", "no module 'nowhere'"),
                                            ("flows:other", "has no function 'other'")])
 def test_a_wrong_pipeline_reference_is_a_clear_error(root, spec, message):
