@@ -24,6 +24,7 @@ from typing import Any
 
 from zplan import diags
 from zplan.config.fmt import format_text
+from zplan.config.params_files import is_params_file
 from zplan.operations.dvc_yaml import check_stage, read
 
 DEFAULT_OUT = "dvc.zp.hcl"
@@ -183,8 +184,8 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
     if body.get("desc"):
         lines.append(f"    description = {_string(str(body['desc']))}")
     lines.append(f"    command = {command}")
-    lines += _deps(name, body, wdir, outs_of, vars_, looped, notes)
-    params = _params(body.get("params") or [], name, wdir, notes)
+    params, files = _params(body.get("params") or [], name, wdir, notes)
+    lines += _deps(name, body, wdir, outs_of, vars_, looped, notes, files)
     if params:
         lines.append(f"    params = {_list(params)}")
     outs, metrics, plots = ([_path(o, wdir) for o in _outs(body, kind)] for kind in ("outs", "metrics", "plots"))
@@ -311,8 +312,10 @@ def _wdir(stage: Any, base: str) -> str:
     return "" if folder == "." else folder
 
 
-def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, _Out], vars_: _Vars, looped: bool, notes: list[str]) -> list[str]:
-    """A dep another stage writes (as a whole, or inside or around one of its outs) is an input from that step."""
+def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, _Out], vars_: _Vars, looped: bool, notes: list[str],
+          params_files: list[str]) -> list[str]:
+    """A dep another stage writes (as a whole, or inside or around one of its outs) is an input from that step;
+    ``params_files``: params files the step depends on as a whole."""
     inputs, deps = {}, []
     for dep in stage.get("deps") or []:
         path = _path(dep, wdir)
@@ -331,6 +334,7 @@ def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, _Out], vars_: _V
             _note_unwritten(name, path, within, vars_.project, notes)
         else:
             deps.append(_path_text(path, vars_, looped, notes, name))
+    deps += [text for text in map(_string, params_files) if text not in deps]
     lines = []
     if inputs:
         lines.append("    inputs = { " + ", ".join(f"{k} = {v}" for k, v in inputs.items()) + " }")
@@ -358,18 +362,22 @@ def _note_unwritten(stage: str, folder: str, outs: list[str], root: Path, notes:
                      f"only the outs in it are inputs; add those files to deps")
 
 
-def _params(entries: list, stage: str, wdir: str, notes: list[str]) -> list[str]:
-    keys = []
+def _params(entries: list, stage: str, wdir: str, notes: list[str]) -> tuple[list[str], list[str]]:
+    """The param keys a step lists, and the params files it depends on as a whole: all of a file's params
+    (``- file.yaml:``), and the params of a Python file, which a step cannot list by key."""
+    keys, files = [], []
     for entry in entries:
         if isinstance(entry, str):
             keys.append(_param_key(PARAMS_FILE, entry, wdir))
         elif isinstance(entry, dict):
             for file, names in entry.items():
-                if not names:
-                    notes.append(f"stage {stage}: all of {file} as params is not converted: list its keys, or add {file} to deps")
+                if names and is_params_file(file):
+                    keys += [_param_key(file, k, wdir) for k in names]
                     continue
-                keys += [_param_key(file, k, wdir) for k in names]
-    return keys
+                what = f"all of {file} as params" if not names else f"params {', '.join(map(str, names))} of {file} (Python)"
+                files.append(_path(file, wdir))
+                notes.append(f"stage {stage}: {what}: {files[-1]} is a dep instead (any edit of it reruns the step)")
+    return keys, files
 
 
 def _param_key(file: str, key: str, wdir: str) -> str:

@@ -196,11 +196,11 @@ def test_a_dep_on_a_foreach_out_or_on_the_folder_of_outs_is_an_input_from_their_
 
 def test_what_has_no_equivalent_is_listed(converted):
     notes = "\n".join(converted.notes)
-    for expected in ("2 commands are joined with && into one", "all of whole.yaml as params is not converted",
+    for expected in ("2 commands are joined with && into one", "all of whole.yaml as params: sub/whole.yaml is a dep instead",
                      "plots sub/eval/roc.csv are kept as outs", "`frozen: true` is not converted", "`matrix` is not converted",
                      "top-level `plots:` is not converted"):
         assert expected in notes, notes
-    assert 'params  = ["sub/other.json:alpha"]' in converted.text
+    assert 'params  = ["sub/other.json:alpha"]' in converted.text and '"sub/eval.py", "sub/whole.yaml"]' in converted.text
     assert 'command = ["sh", "-c", "cd sub && python eval.py --threshold ${local.vars.threshold} && echo done"]' in converted.text
     assert "$HOME" in converted.text, "a shell variable stays as it is"
 
@@ -267,6 +267,32 @@ def test_a_dvc_yaml_in_a_sub_folder_written_above_it_runs_its_stages_there(tmp_p
     with pytest.raises(diags.DiagnosticError, match="is outside the folder of the file to write"):
         import_dvc(tmp_path / "sub" / "dvc.yaml", tmp_path / "sub" / "inner" / "dvc.zp.hcl")
     assert not (tmp_path / "sub" / "inner" / "dvc.zp.hcl").exists()
+
+
+def test_params_a_step_cannot_list_by_key_make_their_file_a_dep(tmp_path):
+    # DVC reads a params.py's constants, and `- file.yaml:` tracks all of a file: both rerun the stage when
+    # they change, so the file is a dep (an edit anywhere in it reruns the step) rather than nothing
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train:
+    cmd: echo > model.txt
+    params:
+      - conf.toml:
+          - model.lr
+      - conf.py:
+          - LR
+      - whole.yaml:
+    outs:
+      - model.txt
+""")
+    (tmp_path / "conf.toml").write_text("[model]\nlr = 0.1\n")
+    (tmp_path / "conf.py").write_text("LR = 0.1\n")
+    (tmp_path / "whole.yaml").write_text("depth: 3\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    train = planned.step("pipeline.dvc.step.train")
+    assert set(train.inputs) == {"conf.py", "whole.yaml"} and train.params["conf.toml:model.lr"] == 0.1
+    assert converted.notes == ["stage train: params LR of conf.py (Python): conf.py is a dep instead (any edit of it reruns the step)",
+                               "stage train: all of whole.yaml as params: whole.yaml is a dep instead (any edit of it reruns the step)"]
 
 
 def test_a_multi_line_cmd_is_one_shell_script_as_dvc_runs_it(tmp_path):
