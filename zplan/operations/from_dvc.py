@@ -33,11 +33,10 @@ _INTERPOLATION = re.compile(r"\$\{\s*([^}]*?)\s*\}")
 _NOT_A_NAME = re.compile(r"[^A-Za-z0-9_]+")
 _NOTED_FIELDS = {  # stage fields with no equivalent: what the note says
     "frozen": "`frozen: true` is not converted (use -target/-exclude, or -replace to force a run)",
-    "always_changed": "`always_changed: true` is not converted (use -target/-exclude, or -replace to force a run)",
     "vars": "`vars:` of a stage is not converted (only top-level vars are read)",
     "meta": "`meta:` is not converted (zplan keeps no free-form stage metadata)",
 }
-_FIELDS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "desc", "foreach", "do", "matrix", *_NOTED_FIELDS}
+_FIELDS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "desc", "always_changed", "foreach", "do", "matrix", *_NOTED_FIELDS}
 
 
 @dataclass
@@ -184,6 +183,8 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
     if body.get("desc"):
         lines.append(f"    description = {_string(str(body['desc']))}")
     lines.append(f"    command = {command}")
+    if body.get("always_changed") is True:
+        lines.append("    cache = false")  # DVC's always_changed: the stage runs on every repro
     params, files = _params(body.get("params") or [], name, wdir, notes)
     lines += _deps(name, body, wdir, outs_of, vars_, looped, notes, files)
     if params:

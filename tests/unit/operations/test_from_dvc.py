@@ -295,6 +295,14 @@ def test_params_a_step_cannot_list_by_key_make_their_file_a_dep(tmp_path):
                                "stage train: all of whole.yaml as params: whole.yaml is a dep instead (any edit of it reruns the step)"]
 
 
+def test_an_always_changed_stage_runs_on_every_apply(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("stages:\n  stamp:\n    cmd: date > stamp.txt\n    always_changed: true\n    outs: [stamp.txt]\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    assert [r.message for r in planned.step("pipeline.dvc.step.stamp").reasons] == ["cache = false: runs on every apply"]
+    assert not converted.notes
+
+
 def test_a_multi_line_cmd_is_one_shell_script_as_dvc_runs_it(tmp_path):
     (tmp_path / "dvc.yaml").write_text("""stages:
   report:
