@@ -116,6 +116,7 @@ class _Pipeline:
         self.notes: list[str] = []
         self.steps: dict[str, _Step] = {}
         self.values: dict[str, str] = {}  # python name in the pipeline body -> HCL reference
+        self.ids: dict[str, str] = {}  # ZenML's invocation id of each step call -> its step name here
         self.variables = self._variables()
         self.cache = self._enable_cache(fn, "pipeline")
 
@@ -183,16 +184,43 @@ class _Pipeline:
                 self._argument(step, params[index], arg, call.lineno)
         for kw in call.keywords:
             if kw.arg == "after":
-                step.after += [self.values[n.id].split(".")[1] for n in _names(kw.value) if n.id in self.values]
+                step.after += self._after(kw.value, call.lineno)
             elif kw.arg is not None and kw.arg != "id":
                 self._argument(step, kw.arg, kw.value, call.lineno)
         step.name = self._unique(name)  # named once the step calls in its arguments have their names
         if any(kw.arg == "id" for kw in call.keywords):
             self.notes.append(f"line {call.lineno}: id= is not kept (the step is named {step.name})")
         self.steps[step.name] = step
+        self.ids[self._invocation_id(call, fn)] = step.name
         outputs = self._outputs(path, fn.name)
         self._bind_outputs(step, target, outputs)
         return step, outputs
+
+    def _invocation_id(self, call: ast.Call, fn: ast.FunctionDef) -> str:
+        """The id ZenML gives a step call, which ``after="..."`` names: ``id=``, else the step's name (its
+        ``@step(name=...)`` or function name), then ``_2``, ``_3``... for the next calls of the same step."""
+        given = next((kw.value.value for kw in call.keywords if kw.arg == "id" and isinstance(kw.value, ast.Constant)), None)
+        if isinstance(given, str):
+            return given
+        base = next((kw.value.value for deco in fn.decorator_list if isinstance(deco, ast.Call) and callee_name(deco.func) == "step"
+                     for kw in deco.keywords if kw.arg == "name" and isinstance(kw.value, ast.Constant)), None)
+        base = base if isinstance(base, str) else fn.name
+        found, n = base, 2
+        while found in self.ids:
+            found, n = f"{base}_{n}", n + 1
+        return found
+
+    def _after(self, value: ast.expr, line: int) -> list[str]:
+        """The steps ``after=`` names: by ZenML's invocation id (a string) or by a result of theirs."""
+        names = []
+        for item in value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]:
+            if isinstance(item, ast.Constant) and item.value in self.ids:
+                names.append(self.ids[item.value])
+            elif isinstance(item, ast.Name) and self.values.get(item.id, "").startswith("step."):
+                names.append(self.values[item.id].split(".")[1])
+            else:
+                self.notes.append(f"line {line}: after={ast.unparse(item)} names no step called before: not converted")
+        return names
 
     def _enable_cache(self, fn: ast.FunctionDef, decorator: str, path: Path | None = None) -> bool | None:
         """``enable_cache=`` of the function's ``@step(...)`` / ``@pipeline(...)``; None when it sets none."""
@@ -265,7 +293,3 @@ class _Pipeline:
             return hcl_literal(value)
         except ValueError:  # NaN or infinity
             return None
-
-
-def _names(node: ast.expr) -> list[ast.Name]:
-    return [n for n in ast.walk(node) if isinstance(n, ast.Name)]

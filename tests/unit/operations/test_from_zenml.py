@@ -114,6 +114,31 @@ def with_a_set():
     assert convert(root, "literals:with_a_set").notes == ["line 14: argument label={1, 2} is not converted"]
 
 
+def test_after_names_steps_by_zenml_invocation_id_or_result(root):
+    # ZenML's ids: id=, else the step's name (not the name it is imported as), then name_2, name_3...
+    (root / "ordered.py").write_text("""
+from zenml import pipeline
+from lib import load as fetch, report
+
+@pipeline
+def flow(label: str = "x"):
+    rows = fetch()
+    more = fetch(n=2, id="second")
+    report(rows, label="a", after="load")
+    report(rows, label="b", after=["second", "report"])
+    report(more, label="c", after=[rows, label, "nope"])
+""")
+    converted = convert(root, "ordered:flow")
+    (root / "main.zp.hcl").write_text(converted.text)
+    planned, _, _ = plan(root)
+    edges = {(a.rsplit(".", 1)[1], b.rsplit(".", 1)[1]) for a, b in planned.edges}
+    assert {("fetch", "report"), ("fetch_2", "report_2"), ("report", "report_2"), ("fetch", "report_3")} <= edges, edges
+    assert "depends_on = [step.fetch]" in converted.text and "depends_on = [step.fetch_2, step.report]" in converted.text
+    assert "depends_on = [step.fetch]\n" in converted.text.split('step "report_3"')[1]
+    assert converted.notes == ["line 8: id= is not kept (the step is named fetch_2)", "line 11: after=label names no step called before: not converted",
+                               "line 11: after='nope' names no step called before: not converted"]
+
+
 @pytest.mark.parametrize("spec, message", [("flows", "as MODULE:PIPELINE"), ("nowhere:flow", "no module 'nowhere'"),
                                            ("flows:other", "has no function 'other'")])
 def test_a_wrong_pipeline_reference_is_a_clear_error(root, spec, message):
