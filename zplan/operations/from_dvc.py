@@ -186,7 +186,7 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
     if body.get("always_changed") is True:
         lines.append("    cache = false")  # DVC's always_changed: the stage runs on every repro
     params, files = _params(body.get("params") or [], name, wdir, notes)
-    lines += _deps(name, body, wdir, outs_of, vars_, looped, notes, files)
+    lines += _deps(name, body, wdir, outs_of, vars_, looped, notes, files, _instances(each, vars_) if looped else None)
     if params:
         lines.append(f"    params = {_list(params)}")
     outs, metrics, plots = ([_path(o, wdir) for o in _outs(body, kind)] for kind in ("outs", "metrics", "plots"))
@@ -314,14 +314,20 @@ def _wdir(stage: Any, base: str) -> str:
 
 
 def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, _Out], vars_: _Vars, looped: bool, notes: list[str],
-          params_files: list[str]) -> list[str]:
+          params_files: list[str], instances: dict[str, Any] | None) -> list[str]:
     """A dep another stage writes (as a whole, or inside or around one of its outs) is an input from that step;
-    ``params_files``: params files the step depends on as a whole."""
+    ``params_files``: params files the step depends on as a whole; ``instances``: a foreach stage's items by key."""
     inputs, deps = {}, []
+    others = {o: out for o, out in outs_of.items() if out.stage != name}
     for dep in stage.get("deps") or []:
         path = _path(dep, wdir)
-        path = path if looped else _render(path, vars_) or path
-        others = {o: out for o, out in outs_of.items() if out.stage != name}
+        rendered = _render(path, vars_)
+        if rendered is None and instances:  # it names ${item} or ${key}: each instance reads its own
+            refs = {key: _written(_render(path, vars_, (key, item)), others) for key, item in instances.items()}
+            if all(refs.values()):
+                _add_input(inputs, path, "{ " + ", ".join(f"{_string(k)} = {r}" for k, r in refs.items()) + " }[each.key]")
+                continue
+        path = rendered or path
         around = next((o for o in others if path.startswith(o + "/")), None)
         within = [o for o in others if o.startswith(path + "/")]  # DVC links a folder dep to the outs inside it
         if path in others:
@@ -342,6 +348,12 @@ def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, _Out], vars_: _V
     if deps:
         lines.append(f"    deps = {_list(deps, raw=True)}")
     return lines
+
+
+def _written(path: str | None, outs: dict[str, _Out]) -> str | None:
+    """The reference to the out that is ``path`` or holds it, if a stage writes one."""
+    found = path if path in outs else next((o for o in outs if path and path.startswith(o + "/")), None)
+    return outs[found].ref if found else None
 
 
 def _add_input(inputs: dict[str, str], path: str, ref: str) -> None:

@@ -194,6 +194,31 @@ def test_a_dep_on_a_foreach_out_or_on_the_folder_of_outs_is_an_input_from_their_
     assert converted.notes == ["stage evaluate: dep models holds models/notes.md, which no stage writes: only the outs in it are inputs; add those files to deps"]
 
 
+def test_a_foreach_dep_on_the_same_items_out_of_another_foreach_is_each_instances_input(tmp_path):
+    # DVC's common per-item chain: prepare@us -> train@us, prepare@uk -> train@uk
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  prepare:
+    foreach: [us, uk]
+    do:
+      cmd: echo ${item} > data/${item}/rows.csv
+      outs:
+        - data/${item}
+  train:
+    foreach: [us, uk]
+    do:
+      cmd: cat data/${item}/rows.csv > models/${item}.pkl
+      deps:
+        - data/${item}/rows.csv
+      outs:
+        - models/${item}.pkl
+""")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    for key in ("us", "uk"):
+        (dep,) = planned.step(f'pipeline.dvc.step.train["{key}"]').inputs.values()
+        assert (dep.step, dep.output) == (f'pipeline.dvc.step.prepare["{key}"]', f"data/{key}")
+
+
 def test_what_has_no_equivalent_is_listed(converted):
     notes = "\n".join(converted.notes)
     for expected in ("2 commands are joined with && into one", "all of whole.yaml as params: sub/whole.yaml is a dep instead",
