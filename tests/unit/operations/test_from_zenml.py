@@ -139,6 +139,41 @@ def flow(label: str = "x"):
                                "line 11: after='nope' names no step called before: not converted"]
 
 
+def test_outputs_named_by_artifact_config_are_the_inputs_downstream(tmp_path):
+    (tmp_path / "steps.py").write_text("""
+from typing import Annotated, Tuple
+from zenml import ArtifactConfig, step
+
+@step
+def split() -> Tuple[Annotated[list, ArtifactConfig(name="train_set", tags=["raw"])], Annotated[list, ArtifactConfig(name="test_set")]]:
+    return [1, 2], [3]
+
+@step
+def train(rows: list) -> Annotated[float, ArtifactConfig(name="model", is_model_artifact=True)]:
+    return sum(rows)
+
+@step
+def evaluate(model: float, rows: list) -> None:
+    print(model, rows)
+""")
+    (tmp_path / "flows.py").write_text("""
+from zenml import pipeline
+from steps import split, train, evaluate
+
+@pipeline
+def flow():
+    train_set, test_set = split()
+    model = train(train_set)
+    evaluate(model, test_set)
+""")
+    converted = convert(tmp_path, "flows:flow")
+    assert "inputs = { model = step.train.outputs.model, rows = step.split.outputs.test_set }" in converted.text
+    assert not converted.notes
+    (tmp_path / "main.zp.hcl").write_text(converted.text)
+    planned, _, _ = plan(tmp_path)  # the references are checked against the outputs the functions declare
+    assert planned.step("pipeline.flow.step.train").inputs["rows"].output == "train_set"
+
+
 @pytest.mark.parametrize("spec, message", [("flows", "as MODULE:PIPELINE"), ("nowhere:flow", "no module 'nowhere'"),
                                            ("flows:other", "has no function 'other'")])
 def test_a_wrong_pipeline_reference_is_a_clear_error(root, spec, message):
