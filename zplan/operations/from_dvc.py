@@ -81,15 +81,16 @@ def convert(dvc_yaml: Path, project: Path | None = None) -> Converted:
             check_stage(name, _body(stage), lines)
     notes: list[str] = []
     vars_ = _Vars(dvc_yaml.parent, project, base, document.get("vars") or [], notes)
-    outs_of = _outs_of(stages, vars_)
-    blocks = [_stage(name, stage, outs_of, vars_, notes) for name, stage in stages.items()]
+    steps = _unique({name: _name(name) for name in stages})  # train-a and train_a are two steps
+    outs_of = _outs_of(stages, vars_, steps)
+    blocks = [_stage(name, stage, outs_of, vars_, notes, steps[name]) for name, stage in stages.items()]
     for key in ("metrics", "plots", "artifacts", "params", "datasets"):
         if document.get(key):
             notes.append(f"top-level `{key}:` is not converted (stage metrics are step outputs; see `zplan output`)")
     header = [f"# Converted from {posixpath.join(base, dvc_yaml.name)} by `zplan import-dvc`.", ""]
-    outputs = [f'\noutput "{_name(name)}_{_name(Path(m).stem)}" {{\n  value = step.{_name(name)}.outs["{m}"]\n}}'
-               for name, stage in stages.items() if isinstance(stage, dict) and "foreach" not in stage
-               for m in _out_paths(stage, vars_, "metrics")]
+    metrics = {(steps[name], m): f"{steps[name]}_{_name(Path(m).stem)}" for name, stage in stages.items()
+               if isinstance(stage, dict) and "foreach" not in stage for m in _out_paths(stage, vars_, "metrics")}
+    outputs = [f'\noutput "{output}" {{\n  value = step.{step}.outs[{_string(m)}]\n}}' for (step, m), output in _unique(metrics).items()]
     text = "\n".join(header + vars_.locals_block() + ['pipeline "dvc" {', *[line for b in blocks for line in b], "}", *outputs, ""])
     return Converted(format_text(text, DEFAULT_OUT), notes)
 
@@ -167,7 +168,7 @@ class _Vars:
         return lines + ["}", ""]
 
 
-def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes: list[str]) -> list[str]:
+def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes: list[str], step: str) -> list[str]:
     if not isinstance(stage, dict):
         notes.append(f"stage {name}: not a mapping, skipped")
         return []
@@ -177,7 +178,7 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
     command = _command(name, body, wdir, vars_, looped, notes)
     if command is None:
         return []
-    lines = ["", f'  step "{_name(name)}" {{']
+    lines = ["", f'  step "{step}" {{']
     if looped:
         lines.append(f"    for_each = {_for_each(each, vars_)}")
     if body.get("desc"):
@@ -205,20 +206,20 @@ class _Out:
     ref: str  # its HCL reference, of one instance for a foreach stage
 
 
-def _outs_of(stages: dict[str, Any], vars_: _Vars) -> dict[str, _Out]:
+def _outs_of(stages: dict[str, Any], vars_: _Vars, steps: dict[str, str]) -> dict[str, _Out]:
     """Every out by its path; a foreach stage's for each instance, when its items are known statically."""
     found = {}
     for name, stage in stages.items():
         if not isinstance(stage, dict):
             continue
         if "foreach" not in stage:
-            found.update({p: _Out(name, f"step.{_name(name)}.outs[{_string(p)}]") for p in _out_paths(stage, vars_)})
+            found.update({p: _Out(name, f"step.{steps[name]}.outs[{_string(p)}]") for p in _out_paths(stage, vars_)})
             continue
         for key, item in (_instances(stage["foreach"], vars_) or {}).items():
             for template in _out_paths(stage, vars_):
                 path = _render(template, vars_, (key, item))
                 if path is not None:
-                    found[path] = _Out(name, f"step.{_name(name)}[{_string(key)}].outs[{_string(path)}]")
+                    found[path] = _Out(name, f"step.{steps[name]}[{_string(key)}].outs[{_string(path)}]")
     return found
 
 
@@ -509,6 +510,18 @@ def hcl_literal(value: Any) -> str:
 def _key(key: Any) -> str:
     text = str(key)
     return text if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", text) else _string(text)
+
+
+def _unique(names: dict[Any, str]) -> dict[Any, str]:
+    """Each name made distinct from the ones before it (x, x_2, x_3...), for HCL blocks that need their own."""
+    taken: set[str] = set()
+    for key, name in names.items():
+        found, n = name, 2
+        while found in taken:
+            found, n = f"{name}_{n}", n + 1
+        names[key] = found
+        taken.add(found)
+    return names
 
 
 def _name(text: str) -> str:

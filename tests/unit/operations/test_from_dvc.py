@@ -328,6 +328,26 @@ def test_an_always_changed_stage_runs_on_every_apply(tmp_path):
     assert not converted.notes
 
 
+def test_stage_names_and_metrics_files_that_read_alike_get_their_own_blocks(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train-a:
+    cmd: echo a > a.txt
+    outs: [a.txt]
+  train_a:
+    cmd: echo b > b.txt
+    outs: [b.txt]
+  evaluate:
+    cmd: cat a.txt b.txt
+    deps: [a.txt, b.txt]
+    metrics: [eval/train/scores.json, eval/test/scores.json]
+""")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    inputs = planned.step("pipeline.dvc.step.evaluate").inputs
+    assert {(i.step, i.output) for i in inputs.values()} == {("pipeline.dvc.step.train_a", "a.txt"), ("pipeline.dvc.step.train_a_2", "b.txt")}
+    assert set(planned.outputs) == {"evaluate_scores", "evaluate_scores_2"}
+
+
 def test_a_multi_line_cmd_is_one_shell_script_as_dvc_runs_it(tmp_path):
     (tmp_path / "dvc.yaml").write_text("""stages:
   report:
