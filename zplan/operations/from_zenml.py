@@ -58,12 +58,12 @@ def convert(root: Path, spec: str) -> Converted:
     if not sep or not function.isidentifier():
         raise diags.fail(f"cannot read {spec!r} as MODULE:PIPELINE", "e.g. pipelines.training:training_pipeline")
     reader = _Reader(root.resolve())
-    path = reader.module_file(module_name)
-    tree, bindings = reader.parse(path)
-    fn = next((s for s in bindings.defs.get(function, []) if isinstance(s, ast.FunctionDef)), None)
-    if fn is None:
-        raise diags.fail(f"{reader.rel(path)} has no function {function!r}", "name the function decorated with @pipeline")
-    return _Pipeline(reader, path, bindings, fn).convert()
+    module = reader.module_file(module_name)
+    found = reader.definition(module, function)  # defined there, or imported (a package's __init__.py re-exports it)
+    if found is None or not isinstance(found[1], ast.FunctionDef):
+        raise diags.fail(f"{reader.rel(module)} has no function {function!r}", "name the function decorated with @pipeline")
+    path, fn = found
+    return _Pipeline(reader, path, reader.parse(path)[1], fn).convert()
 
 
 class _Reader:

@@ -174,6 +174,15 @@ def flow():
     assert planned.step("pipeline.flow.step.train").inputs["rows"].output == "train_set"
 
 
+def test_a_pipeline_imported_by_a_package_is_read_where_it_is_defined(root):
+    # `from pipelines import flow`, as ZenML's run.py imports it
+    (root / "pipelines").mkdir()
+    (root / "pipelines" / "__init__.py").write_text("from .training import flow\n")
+    (root / "pipelines" / "training.py").write_text((root / "flows.py").read_text())
+    converted = convert(root, "pipelines:flow")
+    assert converted.text == convert(root, "flows:flow").text.replace("flows.py:flow", "pipelines/training.py:flow")
+
+
 @pytest.mark.parametrize("spec, message", [("flows", "as MODULE:PIPELINE"), ("nowhere:flow", "no module 'nowhere'"),
                                            ("flows:other", "has no function 'other'")])
 def test_a_wrong_pipeline_reference_is_a_clear_error(root, spec, message):
