@@ -110,6 +110,20 @@ class _Reader:
         return None
 
 
+    def called(self, path: Path, func: ast.expr) -> tuple[Path, ast.FunctionDef] | None:
+        """Where the function a call in ``path`` names is defined: ``f`` or ``module.f`` (``import steps``,
+        ``from pkg import module``)."""
+        if isinstance(func, ast.Name):
+            return self.definition(path, func.id)
+        parts = _dotted(func.value) if isinstance(func, ast.Attribute) else None
+        ref: ImportRef | None = (self.parse(path)[1].imports.get(parts[0]) or [None])[-1] if parts else None
+        if ref is None:
+            return None
+        dotted = ".".join(p for p in (ref.module, ref.attr, *parts[1:]) if p)  # `import steps.loading` binds steps
+        module = self.code.find_module(path, dotted, ref.level)
+        return self.definition(module, func.attr) if module is not None and module.is_file() else None
+
+
 class _Pipeline:
     def __init__(self, reader: _Reader, path: Path, bindings: ModuleBindings, fn: ast.FunctionDef) -> None:
         self.reader, self.path, self.bindings, self.fn = reader, path, bindings, fn
@@ -168,13 +182,12 @@ class _Pipeline:
 
     def _call(self, call: ast.Call, target: ast.expr | None) -> tuple[_Step, list[str]] | None:
         """The step a call makes, with its output names; None (listed) when it calls no step function."""
-        func = call.func
-        name = func.id if isinstance(func, ast.Name) else None
-        found = self.reader.definition(self.path, name) if name else None
+        found = self.reader.called(self.path, call.func)
         if found is None:
             self.notes.append(f"line {call.lineno}: {ast.unparse(call)} is not a step function zplan could find: not converted")
             return None
         path, fn = found
+        name = call.func.id if isinstance(call.func, ast.Name) else call.func.attr  # as the pipeline calls it
         step = _Step(name, f"{self.reader.rel(path)}:{fn.name}")
         own = self._enable_cache(fn, "step", path)
         step.cache = own if own is not None else self.cache is not False
@@ -240,7 +253,7 @@ class _Pipeline:
             ref = self.values[value.id]
             (step.params if ref.startswith("var.") else step.inputs)[param] = ref
             return
-        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and self.reader.definition(self.path, value.func.id):
+        if isinstance(value, ast.Call) and self.reader.called(self.path, value.func):
             self._nested(step, param, value, line)  # `evaluate(model=train(data))`: train is a step of its own
             return
         literal = self._literal(value)
@@ -293,3 +306,13 @@ class _Pipeline:
             return hcl_literal(value)
         except ValueError:  # NaN or infinity
             return None
+
+
+def _dotted(node: ast.expr) -> list[str] | None:
+    """``a.b.c`` as ["a", "b", "c"]; None for anything but names and attributes."""
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return head + [node.attr] if head else None
+    return None

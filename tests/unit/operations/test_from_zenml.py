@@ -183,6 +183,29 @@ def test_a_pipeline_imported_by_a_package_is_read_where_it_is_defined(root):
     assert converted.text == convert(root, "flows:flow").text.replace("flows.py:flow", "pipelines/training.py:flow")
 
 
+def test_steps_called_through_their_module_are_steps(root):
+    (root / "by_module.py").write_text("""
+from zenml import pipeline
+import lib.steps
+import lib.steps as S
+from lib import steps
+
+@pipeline
+def flow():
+    rows = lib.steps.load(n=2)
+    first, rest = S.split(rows)
+    steps.report(first, label="x")
+    lib.other.report(rest, label="y")
+""")
+    converted = convert(root, "by_module:flow")
+    (root / "main.zp.hcl").write_text(converted.text)
+    planned, _, _ = plan(root)
+    wired = {s.step: (s.source, {k: f"{v.step.rsplit('.', 1)[1]}.{v.output}" for k, v in s.inputs.items()}) for s in planned.steps}
+    assert wired == {"load": ("lib/steps.py:load", {}), "split": ("lib/steps.py:split", {"rows": "load.rows"}),
+                     "report": ("lib/steps.py:report", {"x": "split.a"})}
+    assert converted.notes == ["line 12: lib.other.report(rest, label='y') is not a step function zplan could find: not converted"]
+
+
 @pytest.mark.parametrize("spec, message", [("flows", "as MODULE:PIPELINE"), ("nowhere:flow", "no module 'nowhere'"),
                                            ("flows:other", "has no function 'other'")])
 def test_a_wrong_pipeline_reference_is_a_clear_error(root, spec, message):
