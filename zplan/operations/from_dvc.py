@@ -13,6 +13,7 @@ silently dropped.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import posixpath
@@ -89,7 +90,7 @@ def convert(dvc_yaml: Path, project: Path | None = None) -> Converted:
             notes.append(f"top-level `{key}:` is not converted (stage metrics are step outputs; see `zplan output`)")
     header = [f"# Converted from {posixpath.join(base, dvc_yaml.name)} by `zplan import-dvc`.", ""]
     metrics = {(steps[name], m): f"{steps[name]}_{_name(Path(m).stem)}" for name, stage in stages.items()
-               if isinstance(stage, dict) and "foreach" not in stage for m in _out_paths(stage, vars_, "metrics")}
+               if isinstance(stage, dict) and not _looped(stage, vars_) for m in _out_paths(stage, vars_, "metrics")}
     outputs = [f'\noutput "{output}" {{\n  value = step.{step}.outs[{_string(m)}]\n}}' for (step, m), output in _unique(metrics).items()]
     text = "\n".join(header + vars_.locals_block() + ['pipeline "dvc" {', *[line for b in blocks for line in b], "}", *outputs, ""])
     return Converted(format_text(text, DEFAULT_OUT), notes)
@@ -172,22 +173,22 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
     if not isinstance(stage, dict):
         notes.append(f"stage {name}: not a mapping, skipped")
         return []
-    each = stage["foreach"] if "foreach" in stage else None
-    body, looped, wdir = _body(stage), "foreach" in stage, _wdir(stage, vars_.base)
-    _note_fields(name, stage, notes)
+    body, looped, wdir = _body(stage), _looped(stage, vars_), _wdir(stage, vars_.base)
+    _note_fields(name, stage, looped, notes)
     command = _command(name, body, wdir, vars_, looped, notes)
     if command is None:
         return []
     lines = ["", f'  step "{step}" {{']
     if looped:
-        lines.append(f"    for_each = {_for_each(each, vars_)}")
+        each = _for_each(stage["foreach"], vars_) if "foreach" in stage else hcl_literal(_matrix(stage["matrix"], vars_))
+        lines.append(f"    for_each = {each}")
     if body.get("desc"):
         lines.append(f"    description = {_string(str(body['desc']))}")
     lines.append(f"    command = {command}")
     if body.get("always_changed") is True:
         lines.append("    cache = false")  # DVC's always_changed: the stage runs on every repro
     params, files = _params(body.get("params") or [], name, wdir, notes)
-    lines += _deps(name, body, wdir, outs_of, vars_, looped, notes, files, _instances(each, vars_) if looped else None)
+    lines += _deps(name, body, wdir, outs_of, vars_, looped, notes, files, _stage_instances(stage, vars_) if looped else None)
     if params:
         lines.append(f"    params = {_list(params)}")
     outs, metrics, plots = ([_path(o, wdir) for o in _outs(body, kind)] for kind in ("outs", "metrics", "plots"))
@@ -212,15 +213,40 @@ def _outs_of(stages: dict[str, Any], vars_: _Vars, steps: dict[str, str]) -> dic
     for name, stage in stages.items():
         if not isinstance(stage, dict):
             continue
-        if "foreach" not in stage:
+        if not _looped(stage, vars_):
             found.update({p: _Out(name, f"step.{steps[name]}.outs[{_string(p)}]") for p in _out_paths(stage, vars_)})
             continue
-        for key, item in (_instances(stage["foreach"], vars_) or {}).items():
+        for key, item in (_stage_instances(stage, vars_) or {}).items():
             for template in _out_paths(stage, vars_):
                 path = _render(template, vars_, (key, item))
                 if path is not None:
                     found[path] = _Out(name, f"step.{steps[name]}[{_string(key)}].outs[{_string(path)}]")
     return found
+
+
+def _looped(stage: dict, vars_: _Vars) -> bool:
+    """A foreach stage, or a matrix stage whose combinations are known statically: a step with for_each."""
+    return "foreach" in stage or ("matrix" in stage and _matrix(stage["matrix"], vars_) is not None)
+
+
+def _stage_instances(stage: dict, vars_: _Vars) -> dict[str, Any] | None:
+    return _instances(stage["foreach"], vars_) if "foreach" in stage else _matrix(stage["matrix"], vars_)
+
+
+def _matrix(matrix: Any, vars_: _Vars) -> dict[str, dict] | None:
+    """A matrix's combinations keyed as DVC keys them (``cnn-a``: each plain value, a list or mapping as NAME+index),
+    each a mapping of its values (``${item.model}``); None when a value list is not known here."""
+    if not isinstance(matrix, dict) or not matrix:
+        return None
+    columns = {}
+    for column, values in matrix.items():
+        match = _INTERPOLATION.fullmatch(values.strip()) if isinstance(values, str) else None
+        values = vars_.value(match.group(1)) if match else values
+        if not isinstance(values, list) or not values:
+            return None
+        columns[str(column)] = [(f"{column}{i}" if isinstance(v, (dict, list)) else _dvc_str(v), v) for i, v in enumerate(values)]
+    combos = itertools.product(*columns.values())
+    return {"-".join(k for k, _ in combo): {c: v for c, (_, v) in zip(columns, combo)} for combo in combos}
 
 
 def _instances(each: Any, vars_: _Vars) -> dict[str, Any] | None:
@@ -236,7 +262,7 @@ def _instances(each: Any, vars_: _Vars) -> dict[str, Any] | None:
 def _out_paths(stage: dict, vars_: _Vars, *kinds: str) -> list[str]:
     """The stage's outs as its step lists them (with their vars' values, but for a foreach stage)."""
     paths = [_path(o, _wdir(stage, vars_.base)) for o in _outs(_body(stage), *kinds)]
-    return paths if "foreach" in stage else [_render(p, vars_) or p for p in paths]
+    return paths if _looped(stage, vars_) else [_render(p, vars_) or p for p in paths]
 
 
 def _path_text(path: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
@@ -283,11 +309,11 @@ def _command(name: str, stage: dict, wdir: str, vars_: _Vars, looped: bool, note
     return f'["sh", "-c", {_template(f"cd {shlex.quote(wdir)} && {cmd}", vars_, looped, notes, name)}]'
 
 
-def _note_fields(name: str, stage: dict, notes: list[str]) -> None:
+def _note_fields(name: str, stage: dict, looped: bool, notes: list[str]) -> None:
     """A note for each field of the stage that has no equivalent, or that DVC does not know."""
     body = _body(stage)
-    if "matrix" in stage:
-        notes.append(f"stage {name}: `matrix` is not converted (write one step per combination, or for_each over a list of objects)")
+    if "matrix" in stage and not looped:
+        notes.append(f"stage {name}: `matrix` is not converted: its values are not lists, or name vars zplan cannot read here")
     for key, value in (stage if body is stage else {**stage, **body}).items():
         if key in _NOTED_FIELDS and value:
             notes.append(f"stage {name}: {_NOTED_FIELDS[key]}")

@@ -219,10 +219,37 @@ def test_a_foreach_dep_on_the_same_items_out_of_another_foreach_is_each_instance
         assert (dep.step, dep.output) == (f'pipeline.dvc.step.prepare["{key}"]', f"data/{key}")
 
 
+def test_a_matrix_stage_fans_out_over_every_combination_keyed_as_dvc_keys_them(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("""vars:
+  - features: [a, b]
+stages:
+  train:
+    matrix:
+      model: [cnn, xgb]
+      feature: ${features}
+      opts: [{lr: 0.1}]
+    cmd: echo ${item.model} ${item.feature} ${item.opts.lr} > models/${key}.txt
+    outs:
+      - models/${key}.txt
+  pick:
+    cmd: cp models/xgb-b-opts0.txt best.txt
+    deps:
+      - models/xgb-b-opts0.txt
+    outs:
+      - best.txt
+""")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    commands = {s.address.removeprefix("pipeline.dvc.step."): s.params[":command"][-1] for s in planned.steps if "train[" in s.address}
+    assert commands == {f'train["{m}-{f}-opts0"]': f"echo {m} {f} 0.1 > models/{m}-{f}-opts0.txt" for m in ("cnn", "xgb") for f in "ab"}
+    (dep,) = planned.step("pipeline.dvc.step.pick").inputs.values()
+    assert dep.step == 'pipeline.dvc.step.train["xgb-b-opts0"]' and not converted.notes
+
+
 def test_what_has_no_equivalent_is_listed(converted):
     notes = "\n".join(converted.notes)
     for expected in ("2 commands are joined with && into one", "all of whole.yaml as params: sub/whole.yaml is a dep instead",
-                     "plots sub/eval/roc.csv are kept as outs", "`frozen: true` is not converted", "`matrix` is not converted",
+                     "plots sub/eval/roc.csv are kept as outs", "`frozen: true` is not converted",
                      "top-level `plots:` is not converted"):
         assert expected in notes, notes
     assert 'params  = ["sub/other.json:alpha"]' in converted.text and '"sub/eval.py", "sub/whole.yaml"]' in converted.text
