@@ -264,6 +264,10 @@ def test_a_file_that_is_not_a_pipeline_is_a_clear_error(tmp_path):
     (tmp_path / "dvc.yaml").write_text("stages: [\n")
     with pytest.raises(diags.DiagnosticError, match="is not valid YAML"):
         convert(tmp_path / "dvc.yaml")
+    # dvc.lock, what DVC recorded: its deps are {path, md5} records
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages:\n  a:\n    cmd: echo\n    deps:\n    - path: x.csv\n      md5: 22a1\n")
+    with pytest.raises(diags.DiagnosticError, match="is a dvc.lock, DVC's record of what ran, not a pipeline"):
+        convert(tmp_path / "dvc.lock")
 
 
 def test_a_stage_wdir_runs_its_command_there_with_its_paths_read_from_there(tmp_path):
