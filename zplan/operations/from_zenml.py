@@ -19,6 +19,7 @@ from pathlib import Path
 
 from zplan import diags
 from zplan.config.fmt import format_text
+from zplan.config.variable_checks import RESERVED_NAMES
 from zplan.operations.from_dvc import hcl_literal, write_converted
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.code_reach import CodeReader
@@ -164,8 +165,13 @@ class _Pipeline:
         pairs = list(zip(positional, defaults)) + list(zip(args.kwonlyargs, args.kw_defaults))
         out = {}
         for arg, default in pairs:
-            out[arg.arg] = self._literal(default) if default is not None else None
-            self.values[arg.arg] = f"var.{arg.arg}"
+            name = f"{arg.arg}_param" if arg.arg in RESERVED_NAMES else arg.arg
+            if name != arg.arg:
+                self.notes.append(f"line {arg.lineno}: parameter {arg.arg} is variable {name} ({arg.arg} is a reserved name in HCL)")
+            out[name] = self._literal(default) if default is not None else None
+            if default is not None and out[name] is None:
+                self.notes.append(f"line {arg.lineno}: the default of {arg.arg} ({ast.unparse(default)}) is not converted: give it with -var {name}=...")
+            self.values[arg.arg] = f"var.{name}"
         return out
 
     def _statement(self, stmt: ast.stmt) -> None:

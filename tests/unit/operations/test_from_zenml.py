@@ -206,6 +206,29 @@ def flow():
     assert converted.notes == ["line 12: lib.other.report(rest, label='y') is not a step function zplan could find: not converted"]
 
 
+def test_a_parameter_named_as_an_hcl_reserved_word_or_without_a_literal_default_is_listed(root):
+    (root / "reserved.py").write_text("""
+from zenml import pipeline
+from lib import load, report
+
+N = 4
+
+@pipeline
+def flow(count: int = 3, source="db", n=N):
+    rows = load(n=count)
+    report(rows, label=source)
+""")
+    converted = convert(root, "reserved:flow")
+    (root / "main.zp.hcl").write_text(converted.text)
+    (root / "zplan.zpvars").write_text("n = 4\n")  # what the note asks for
+    planned, _, _ = plan(root)
+    assert planned.step("pipeline.flow.step.load").params == {"n": 3}
+    assert planned.step("pipeline.flow.step.report").params == {"label": "db"}
+    assert converted.notes == ["line 8: parameter count is variable count_param (count is a reserved name in HCL)",
+                               "line 8: parameter source is variable source_param (source is a reserved name in HCL)",
+                               "line 8: the default of n (N) is not converted: give it with -var n=..."]
+
+
 @pytest.mark.parametrize("spec, message", [("flows", "as MODULE:PIPELINE"), ("nowhere:flow", "no module 'nowhere'"),
                                            ("flows:other", "has no function 'other'")])
 def test_a_wrong_pipeline_reference_is_a_clear_error(root, spec, message):
