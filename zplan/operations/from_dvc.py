@@ -124,8 +124,8 @@ class _Vars:
                 self.values.update(entry)
             else:
                 notes.append(f"vars entry {entry!r} is not converted")
-        for file in candidates:
-            name = "params" if file == PARAMS_FILE else _name(Path(file).stem + "_params")
+        names = _unique({file: "params" if file == PARAMS_FILE else _name(Path(file).stem + "_params") for file in candidates})
+        for file, name in names.items():  # a/conf.yaml and b/conf.yaml: conf_params and conf_params_2
             self.files[name] = file
             try:
                 from zplan.config.params_files import read

@@ -379,6 +379,17 @@ def test_stage_names_and_metrics_files_that_read_alike_get_their_own_blocks(tmp_
     assert set(planned.outputs) == {"evaluate_scores", "evaluate_scores_2"}
 
 
+def test_vars_files_of_one_name_in_two_folders_are_read_each_from_its_own(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "conf.yaml").write_text("alpha: 1\n")
+    (tmp_path / "b" / "conf.yaml").write_text("beta: 2\n")
+    (tmp_path / "dvc.yaml").write_text("vars:\n  - a/conf.yaml\n  - b/conf.yaml\nstages:\n  s:\n    cmd: echo ${alpha} ${beta}\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    assert planned.step("pipeline.dvc.step.s").params[":command"] == ["echo", "1", "2"]
+
+
 def test_a_multi_line_cmd_is_one_shell_script_as_dvc_runs_it(tmp_path):
     (tmp_path / "dvc.yaml").write_text("""stages:
   report:
