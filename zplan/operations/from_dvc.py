@@ -189,8 +189,8 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
         lines.append("    cache = false")  # DVC's always_changed: the stage runs on every repro
     params, files = _params(body.get("params") or [], name, wdir, notes)
     lines += _deps(name, body, wdir, outs_of, vars_, looped, notes, files, _stage_instances(stage, vars_) if looped else None)
-    if params:
-        lines.append(f"    params = {_list(params)}")
+    if params:  # a key may name ${item}, as any field of a foreach stage
+        lines.append(f"    params = {_list([_path_text(p, vars_, looped, notes, name) for p in params], raw=True)}")
     outs, metrics, plots = ([_path(o, wdir) for o in _outs(body, kind)] for kind in ("outs", "metrics", "plots"))
     if plots:
         notes.append(f"stage {name}: plots {', '.join(plots)} are kept as outs (zplan draws no plots)")

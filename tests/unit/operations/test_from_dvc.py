@@ -390,6 +390,25 @@ def test_vars_files_of_one_name_in_two_folders_are_read_each_from_its_own(tmp_pa
     assert planned.step("pipeline.dvc.step.s").params[":command"] == ["echo", "1", "2"]
 
 
+def test_a_foreach_stage_param_naming_its_item_is_each_instances_own(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train:
+    foreach: [small, big]
+    do:
+      cmd: echo ${item} > m-${item}.txt
+      params:
+        - models.${item}.depth
+      outs:
+        - m-${item}.txt
+""")
+    (tmp_path / "params.yaml").write_text("models:\n  small:\n    depth: 2\n  big:\n    depth: 8\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    depths = {s.address: {k: v for k, v in s.params.items() if k.startswith("params.yaml:")} for s in planned.steps}
+    assert depths == {'pipeline.dvc.step.train["small"]': {"params.yaml:models.small.depth": 2},
+                      'pipeline.dvc.step.train["big"]': {"params.yaml:models.big.depth": 8}}
+
+
 def test_a_multi_line_cmd_is_one_shell_script_as_dvc_runs_it(tmp_path):
     (tmp_path / "dvc.yaml").write_text("""stages:
   report:
