@@ -199,12 +199,16 @@ class _Pipeline:
         step.cache = own if own is not None else self.cache is not False
         params = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]]
         for index, arg in enumerate(call.args):
-            if index < len(params):
+            if index < len(params) and not isinstance(arg, ast.Starred):
                 self._argument(step, params[index], arg, call.lineno)
+            else:  # *rows, or past the parameters it names (into *args)
+                self.notes.append(f"line {call.lineno}: argument {ast.unparse(arg)} of {name} is not converted")
         for kw in call.keywords:
             if kw.arg == "after":
                 step.after += self._after(kw.value, call.lineno)
-            elif kw.arg is not None and kw.arg != "id":
+            elif kw.arg is None:
+                self.notes.append(f"line {call.lineno}: argument **{ast.unparse(kw.value)} of {name} is not converted")
+            elif kw.arg != "id":
                 self._argument(step, kw.arg, kw.value, call.lineno)
         step.name = self._unique(name)  # named once the step calls in its arguments have their names
         if any(kw.arg == "id" for kw in call.keywords):

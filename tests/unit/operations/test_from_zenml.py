@@ -229,6 +229,22 @@ def flow(count: int = 3, source="db", n=N):
                                "line 8: the default of n (N) is not converted: give it with -var n=..."]
 
 
+def test_unpacked_arguments_are_listed(root):
+    (root / "unpacked.py").write_text("""
+from zenml import pipeline
+from lib import load
+
+CONFIG = {"n": 2}
+
+@pipeline
+def flow():
+    load(**CONFIG)
+    load(*[3])
+""")
+    assert convert(root, "unpacked:flow").notes == ["line 9: argument **CONFIG of load is not converted",
+                                                     "line 10: argument *[3] of load is not converted"]
+
+
 @pytest.mark.parametrize("spec, message", [("flows", "as MODULE:PIPELINE"), ("nowhere:flow", "no module 'nowhere'"),
                                            ("flows:other", "has no function 'other'")])
 def test_a_wrong_pipeline_reference_is_a_clear_error(root, spec, message):
