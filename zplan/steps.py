@@ -25,7 +25,12 @@ from typing import Any, Callable, Sequence
 DEFAULT_OUTPUT = "output"
 
 
-def step(fn: Callable | None = None, *, outputs: str | Sequence[str] | None = None, sensitive_outputs: bool | None = None) -> Any:
+def step(fn: Callable | None = None, *, outputs: str | Sequence[str] | None = None, sensitive_outputs: bool | None = None,
+         **zenml_options: Any) -> Any:
+    """``zenml_options``: what ZenML's own ``@step(...)`` takes (``enable_cache``, ``settings``, ...), accepted so a
+    step module written for ZenML loads when it falls back to this decorator; in zplan the step's HCL block says
+    what they said (``cache = false``)."""
+
     def mark(f: Callable) -> Callable:
         names = [outputs] if isinstance(outputs, str) else list(outputs) if outputs is not None else None
         f.__zplan_outputs__ = names

@@ -101,6 +101,37 @@ def size(train: list, test: list) -> Annotated[int, "n"]:
     assert _output(project, "n") == 31
 
 
+def test_a_zenml_step_with_options_runs_with_zplans_step_in_place_of_zenmls(tmp_path):
+    # the README's fallback: a step module written for ZenML imports zplan's step when ZenML is absent
+    project = _project(tmp_path, """
+pipeline "p" {
+  step "load" { source = "steps/s.py:load" }
+  step "count" {
+    source = "steps/s.py:count"
+    inputs = { rows = step.load.outputs.rows }
+  }
+}
+output "n" { value = step.count.outputs.n }
+""", """
+from typing import Annotated
+
+try:
+    from zenml import step
+except ImportError:
+    from zplan import step
+
+@step(enable_cache=False, settings={"resources": {"cpu_count": 1}}, experiment_tracker="mlflow")
+def load() -> Annotated[list, "rows"]:
+    return [1, 2, 3]
+
+@step(name="counter")
+def count(rows: list) -> Annotated[int, "n"]:
+    return len(rows)
+""")
+    project.apply()
+    assert _output(project, "n") == 3
+
+
 def test_a_tuple_returned_without_output_names_says_how_to_name_them(tmp_path):
     project = _project(tmp_path, 'pipeline "p" {\n  step "a" { source = "steps/s.py:a" }\n}\n', """
 class Model:

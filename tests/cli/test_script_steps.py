@@ -232,6 +232,17 @@ def test_a_script_step_fans_out_with_for_each_each_instance_with_its_own_outs(tm
     assert result.code == 0 and result.out.count("will rerun: command:") == 3, str(result)
 
 
+def test_a_script_step_with_cache_false_runs_on_every_apply(project):
+    # DVC's always_changed: a command reading what no dep names; what it gave unchanged, downstream is cached
+    project.replace("main.zp.hcl", 'step "make" {', 'step "make" {\n    cache = false')
+    project.apply()
+    doc = project.plan_json()
+    assert steps_by_action(doc)["run"] == {"make", "use", "other"}
+    assert reasons(doc)["make"] == ["cache = false: runs on every apply"]
+    second = project.apply()
+    assert ran(second) == {"make"} and "step.use: cached: upstream output unchanged" in second.out, str(second)
+
+
 def test_a_saved_plan_is_stale_once_a_params_file_it_read_changes(project):
     project.apply()
     project.write("params.yaml", "make:\n  n: 4\n  unused: 1\n")

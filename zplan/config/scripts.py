@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from zplan.config import hcl
     from zplan.config.expr import Expr
 
-SCRIPT_ATTRIBUTES = {"command", "inputs", "deps", "params", "outs", "metrics", "depends_on", "description", "timeout", "count", "for_each"}
+SCRIPT_ATTRIBUTES = {"command", "inputs", "deps", "params", "outs", "metrics", "depends_on", "description", "timeout", "cache", "count", "for_each"}
 LISTS = ("deps", "outs", "metrics", "params")
 
 
@@ -81,6 +81,8 @@ def script_step(pipeline: Pipeline, name: str, block: "hcl.Block", found: diags.
 
 
 def _step_config(pipeline: Pipeline, name: str, block: "hcl.Block", found: diags.Collector, duration, script: ScriptConfig, repeat) -> StepConfig:
+    from zplan.config.loader import _cache
+
     attrs = block.attributes
     return StepConfig(
         pipeline=pipeline.name,
@@ -92,6 +94,7 @@ def _step_config(pipeline: Pipeline, name: str, block: "hcl.Block", found: diags
         outputs=script.outputs,
         depends_on=calls.depends_on(block, found),
         timeout=duration(attrs.get("timeout"), found, f'step "{name}"'),
+        cache=_cache(attrs.get("cache"), found, name),  # false: DVC's always_changed
         script=script,
         repeat=repeat,
     )

@@ -13,7 +13,9 @@ silently dropped.
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import posixpath
 import re
 import shlex
@@ -23,6 +25,7 @@ from typing import Any
 
 from zplan import diags
 from zplan.config.fmt import format_text
+from zplan.config.params_files import is_params_file
 from zplan.operations.dvc_yaml import check_stage, read
 
 DEFAULT_OUT = "dvc.zp.hcl"
@@ -31,11 +34,10 @@ _INTERPOLATION = re.compile(r"\$\{\s*([^}]*?)\s*\}")
 _NOT_A_NAME = re.compile(r"[^A-Za-z0-9_]+")
 _NOTED_FIELDS = {  # stage fields with no equivalent: what the note says
     "frozen": "`frozen: true` is not converted (use -target/-exclude, or -replace to force a run)",
-    "always_changed": "`always_changed: true` is not converted (use -target/-exclude, or -replace to force a run)",
     "vars": "`vars:` of a stage is not converted (only top-level vars are read)",
     "meta": "`meta:` is not converted (zplan keeps no free-form stage metadata)",
 }
-_FIELDS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "desc", "foreach", "do", "matrix", *_NOTED_FIELDS}
+_FIELDS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "desc", "always_changed", "foreach", "do", "matrix", *_NOTED_FIELDS}
 
 
 @dataclass
@@ -46,8 +48,8 @@ class Converted:
 
 def import_dvc(dvc_yaml: Path, out: Path | None = None, force: bool = False) -> tuple[Path, Converted]:
     """Write the converted pipeline next to dvc.yaml (or to ``out``); refuses to overwrite without ``force``."""
-    converted = convert(dvc_yaml)
     dest = out or dvc_yaml.parent / DEFAULT_OUT
+    converted = convert(dvc_yaml, dest.parent)
     write_converted(dest, converted.text, force)
     return dest, converted
 
@@ -66,8 +68,11 @@ def write_converted(dest: Path, text: str, force: bool, default_name: str = DEFA
         raise diags.fail(f"cannot write {dest}: {exc.strerror or exc}", "choose another file with -out") from None
 
 
-def convert(dvc_yaml: Path) -> Converted:
+def convert(dvc_yaml: Path, project: Path | None = None) -> Converted:
+    """The pipeline as HCL for a project in ``project`` (default: dvc.yaml's folder), its paths relative to it."""
     document, lines = read(dvc_yaml)
+    project = project or dvc_yaml.parent
+    base = _base(dvc_yaml, project)
     stages = document.get("stages") or {}
     if not isinstance(stages, dict) or not stages:
         raise diags.fail(f"{dvc_yaml} has no stages", "a dvc.yaml lists its stages under `stages:`")
@@ -76,24 +81,35 @@ def convert(dvc_yaml: Path) -> Converted:
         if isinstance(stage, dict):
             check_stage(name, _body(stage), lines)
     notes: list[str] = []
-    vars_ = _Vars(dvc_yaml.parent, document.get("vars") or [], notes)
-    outs_of = {_path(o, _wdir(stage)): name for name, stage in stages.items() if isinstance(stage, dict) for o in _outs(_body(stage))}
-    blocks = [_stage(name, stage, outs_of, vars_, notes) for name, stage in stages.items()]
+    vars_ = _Vars(dvc_yaml.parent, project, base, document.get("vars") or [], notes)
+    steps = _unique({name: _name(name) for name in stages})  # train-a and train_a are two steps
+    outs_of = _outs_of(stages, vars_, steps)
+    blocks = [_stage(name, stage, outs_of, vars_, notes, steps[name]) for name, stage in stages.items()]
     for key in ("metrics", "plots", "artifacts", "params", "datasets"):
         if document.get(key):
             notes.append(f"top-level `{key}:` is not converted (stage metrics are step outputs; see `zplan output`)")
-    header = [f"# Converted from {dvc_yaml.name} by `zplan import-dvc`.", ""]
-    outputs = [f'\noutput "{_name(name)}_{_name(Path(m).stem)}" {{\n  value = step.{_name(name)}.outs["{m}"]\n}}'
-               for name, stage in stages.items() if isinstance(stage, dict) and "foreach" not in stage
-               for m in (_path(o, _wdir(stage)) for o in _outs(stage, "metrics"))]
+    header = [f"# Converted from {posixpath.join(base, dvc_yaml.name)} by `zplan import-dvc`.", ""]
+    metrics = {(steps[name], m): f"{steps[name]}_{_name(Path(m).stem)}" for name, stage in stages.items()
+               if isinstance(stage, dict) and not _looped(stage, vars_) for m in _out_paths(stage, vars_, "metrics")}
+    outputs = [f'\noutput "{output}" {{\n  value = step.{step}.outs[{_string(m)}]\n}}' for (step, m), output in _unique(metrics).items()]
     text = "\n".join(header + vars_.locals_block() + ['pipeline "dvc" {', *[line for b in blocks for line in b], "}", *outputs, ""])
     return Converted(format_text(text, DEFAULT_OUT), notes)
+
+
+def _base(dvc_yaml: Path, project: Path) -> str:
+    """dvc.yaml's folder relative to the project's: DVC reads a stage's paths from there ("" for the same)."""
+    folder = Path(os.path.relpath(dvc_yaml.parent.resolve(), project.resolve())).as_posix()
+    if folder == ".." or folder.startswith("../"):
+        raise diags.fail(f"{dvc_yaml} is outside the folder of the file to write ({project})",
+                         "write the file in dvc.yaml's folder or in a folder above it (-out)")
+    return "" if folder == "." else folder
 
 
 class _Vars:
     """DVC's templating sources: params.yaml (always) and the ``vars`` entries, as HCL locals."""
 
-    def __init__(self, root: Path, entries: list, notes: list[str]) -> None:
+    def __init__(self, root: Path, project: Path, base: str, entries: list, notes: list[str]) -> None:
+        self.root, self.project, self.base = root, project, base  # dvc.yaml's folder; the project's; the first in the second
         self.files: dict[str, str] = {}  # local name -> params file
         self.values: dict[str, Any] = {}  # inline vars
         self.used: set[str] = set()
@@ -108,8 +124,8 @@ class _Vars:
                 self.values.update(entry)
             else:
                 notes.append(f"vars entry {entry!r} is not converted")
-        for file in candidates:
-            name = "params" if file == PARAMS_FILE else _name(Path(file).stem + "_params")
+        names = _unique({file: "params" if file == PARAMS_FILE else _name(Path(file).stem + "_params") for file in candidates})
+        for file, name in names.items():  # a/conf.yaml and b/conf.yaml: conf_params and conf_params_2
             self.files[name] = file
             try:
                 from zplan.config.params_files import read
@@ -130,46 +146,150 @@ class _Vars:
                 return f"local.{name}.{dotted}"
         return None
 
+    def value(self, dotted: str) -> Any:
+        """The value a ``${dotted}`` that names a var stands for (None when it names none)."""
+        from zplan.config.params_files import ParamsFileError, lookup
+
+        head = dotted.split(".")[0]
+        sources = [self.values] if head in self.values else [d for d in self._documents.values() if isinstance(d, dict) and head in d]
+        try:
+            return lookup(sources[0], dotted, "") if sources else None
+        except ParamsFileError:
+            return None
+
     def locals_block(self) -> list[str]:
         if not self.used:
             return []
         lines = ["locals {"]
         for name in sorted(self.used):
             if name == "vars":
-                lines.append(f"  vars = {_hcl(self.values)}")
+                lines.append(f"  vars = {hcl_literal(self.values)}")
             else:
-                lines.append(f'  {name} = params_file("{self.files[name]}")')
+                lines.append(f'  {name} = params_file({_string(posixpath.join(self.base, self.files[name]))})')
         return lines + ["}", ""]
 
 
-def _stage(name: str, stage: Any, outs_of: dict[str, str], vars_: _Vars, notes: list[str]) -> list[str]:
+def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes: list[str], step: str) -> list[str]:
     if not isinstance(stage, dict):
         notes.append(f"stage {name}: not a mapping, skipped")
         return []
-    each = stage["foreach"] if "foreach" in stage else None
-    body, looped, wdir = _body(stage), "foreach" in stage, _wdir(stage)
-    _note_fields(name, stage, notes)
+    body, looped, wdir = _body(stage), _looped(stage, vars_), _wdir(stage, vars_.base)
+    _note_fields(name, stage, looped, notes)
     command = _command(name, body, wdir, vars_, looped, notes)
     if command is None:
         return []
-    lines = ["", f'  step "{_name(name)}" {{']
+    lines = ["", f'  step "{step}" {{']
     if looped:
-        lines.append(f"    for_each = {_for_each(each, vars_)}")
+        each = _for_each(stage["foreach"], vars_) if "foreach" in stage else hcl_literal(_matrix(stage["matrix"], vars_))
+        lines.append(f"    for_each = {each}")
     if body.get("desc"):
         lines.append(f"    description = {_string(str(body['desc']))}")
     lines.append(f"    command = {command}")
-    lines += _deps(name, body, wdir, outs_of, vars_, looped, notes)
-    params = _params(body.get("params") or [], name, wdir, notes)
-    if params:
-        lines.append(f"    params = {_list(params)}")
+    if body.get("always_changed") is True:
+        lines.append("    cache = false")  # DVC's always_changed: the stage runs on every repro
+    params, files = _params(body.get("params") or [], name, wdir, notes)
+    lines += _deps(name, body, wdir, outs_of, vars_, looped, notes, files, _stage_instances(stage, vars_) if looped else None)
+    if params:  # a key may name ${item}, as any field of a foreach stage
+        lines.append(f"    params = {_list([_path_text(p, vars_, looped, notes, name) for p in params], raw=True)}")
     outs, metrics, plots = ([_path(o, wdir) for o in _outs(body, kind)] for kind in ("outs", "metrics", "plots"))
     if plots:
         notes.append(f"stage {name}: plots {', '.join(plots)} are kept as outs (zplan draws no plots)")
     if outs or plots:
-        lines.append(f"    outs = {_list([_template(p, vars_, looped, notes, name) for p in outs + plots], raw=True)}")
+        lines.append(f"    outs = {_list([_path_text(p, vars_, looped, notes, name) for p in outs + plots], raw=True)}")
     if metrics:
-        lines.append(f"    metrics = {_list([_template(p, vars_, looped, notes, name) for p in metrics], raw=True)}")
+        lines.append(f"    metrics = {_list([_path_text(p, vars_, looped, notes, name) for p in metrics], raw=True)}")
     return lines + ["  }"]
+
+
+@dataclass(frozen=True)
+class _Out:
+    stage: str  # the DVC stage writing it
+    ref: str  # its HCL reference, of one instance for a foreach stage
+
+
+def _outs_of(stages: dict[str, Any], vars_: _Vars, steps: dict[str, str]) -> dict[str, _Out]:
+    """Every out by its path; a foreach stage's for each instance, when its items are known statically."""
+    found = {}
+    for name, stage in stages.items():
+        if not isinstance(stage, dict):
+            continue
+        if not _looped(stage, vars_):
+            found.update({p: _Out(name, f"step.{steps[name]}.outs[{_string(p)}]") for p in _out_paths(stage, vars_)})
+            continue
+        for key, item in (_stage_instances(stage, vars_) or {}).items():
+            for template in _out_paths(stage, vars_):
+                path = _render(template, vars_, (key, item))
+                if path is not None:
+                    found[path] = _Out(name, f"step.{steps[name]}[{_string(key)}].outs[{_string(path)}]")
+    return found
+
+
+def _looped(stage: dict, vars_: _Vars) -> bool:
+    """A foreach stage, or a matrix stage whose combinations are known statically: a step with for_each."""
+    return "foreach" in stage or ("matrix" in stage and _matrix(stage["matrix"], vars_) is not None)
+
+
+def _stage_instances(stage: dict, vars_: _Vars) -> dict[str, Any] | None:
+    return _instances(stage["foreach"], vars_) if "foreach" in stage else _matrix(stage["matrix"], vars_)
+
+
+def _matrix(matrix: Any, vars_: _Vars) -> dict[str, dict] | None:
+    """A matrix's combinations keyed as DVC keys them (``cnn-a``: each plain value, a list or mapping as NAME+index),
+    each a mapping of its values (``${item.model}``); None when a value list is not known here."""
+    if not isinstance(matrix, dict) or not matrix:
+        return None
+    columns = {}
+    for column, values in matrix.items():
+        match = _INTERPOLATION.fullmatch(values.strip()) if isinstance(values, str) else None
+        values = vars_.value(match.group(1)) if match else values
+        if not isinstance(values, list) or not values:
+            return None
+        columns[str(column)] = [(f"{column}{i}" if isinstance(v, (dict, list)) else _dvc_str(v), v) for i, v in enumerate(values)]
+    combos = itertools.product(*columns.values())
+    return {"-".join(k for k, _ in combo): {c: v for c, (_, v) in zip(columns, combo)} for combo in combos}
+
+
+def _instances(each: Any, vars_: _Vars) -> dict[str, Any] | None:
+    """A foreach's items by DVC's keys; None when they are known only from a value zplan cannot read here."""
+    if isinstance(each, str):
+        match = _INTERPOLATION.fullmatch(each.strip())
+        each = vars_.value(match.group(1)) if match else None
+    if isinstance(each, dict):
+        return {_dvc_str(k): v for k, v in each.items()}
+    return _dvc_keys(each) if isinstance(each, list) else None
+
+
+def _out_paths(stage: dict, vars_: _Vars, *kinds: str) -> list[str]:
+    """The stage's outs as its step lists them (with their vars' values, but for a foreach stage)."""
+    paths = [_path(o, _wdir(stage, vars_.base)) for o in _outs(_body(stage), *kinds)]
+    return paths if _looped(stage, vars_) else [_render(p, vars_) or p for p in paths]
+
+
+def _path_text(path: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
+    """A dep or out path as HCL. A step's paths are constants (but for ``each.*``): a stage's ``${var}`` in
+    one is written as its value."""
+    if path == ".." or path.startswith("../"):
+        notes.append(f"stage {stage}: {path} is outside the project folder, which a step cannot read or write: "
+                     "write the file in the folder that holds it (-out ../dvc.zp.hcl)")
+    rendered = None if looped else _render(path, vars_)
+    if rendered is None or rendered == path:
+        return _template(path, vars_, looped, notes, stage)
+    notes.append(f"stage {stage}: {path} is written as {rendered} (a step's paths are constants): import again after changing what it names")
+    return _string(rendered)
+
+
+def _render(text: str, vars_: _Vars, instance: tuple[str, Any] | None = None) -> str | None:
+    """``text`` with each ``${...}`` replaced by the value of the var it names, or of a foreach ``instance``'s
+    ``key`` and ``item``; None when one names none."""
+    parts, last = [], 0
+    for match in _INTERPOLATION.finditer(text):
+        value = _instance_value(match.group(1), instance) if instance else None
+        value = vars_.value(match.group(1)) if value is None else value
+        if value is None or isinstance(value, (dict, list)):
+            return None
+        parts += [text[last:match.start()], _dvc_str(value)]
+        last = match.end()
+    return "".join(parts) + text[last:]
 
 
 def _command(name: str, stage: dict, wdir: str, vars_: _Vars, looped: bool, notes: list[str]) -> str | None:
@@ -189,11 +309,11 @@ def _command(name: str, stage: dict, wdir: str, vars_: _Vars, looped: bool, note
     return f'["sh", "-c", {_template(f"cd {shlex.quote(wdir)} && {cmd}", vars_, looped, notes, name)}]'
 
 
-def _note_fields(name: str, stage: dict, notes: list[str]) -> None:
+def _note_fields(name: str, stage: dict, looped: bool, notes: list[str]) -> None:
     """A note for each field of the stage that has no equivalent, or that DVC does not know."""
     body = _body(stage)
-    if "matrix" in stage:
-        notes.append(f"stage {name}: `matrix` is not converted (write one step per combination, or for_each over a list of objects)")
+    if "matrix" in stage and not looped:
+        notes.append(f"stage {name}: `matrix` is not converted: its values are not lists, or name vars zplan cannot read here")
     for key, value in (stage if body is stage else {**stage, **body}).items():
         if key in _NOTED_FIELDS and value:
             notes.append(f"stage {name}: {_NOTED_FIELDS[key]}")
@@ -213,26 +333,42 @@ def _body(stage: dict) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _wdir(stage: Any) -> str:
-    """The stage's working folder relative to dvc.yaml ("" for its own): DVC reads its paths from there."""
+def _wdir(stage: Any, base: str) -> str:
+    """The stage's working folder relative to the project ("" for its own): DVC reads its paths from there."""
     wdir = _body(stage).get("wdir") if isinstance(stage, dict) else None
-    folder = posixpath.normpath(wdir) if wdir else "."
+    folder = posixpath.normpath(posixpath.join(base, wdir or "."))
     return "" if folder == "." else folder
 
 
-def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, str], vars_: _Vars, looped: bool, notes: list[str]) -> list[str]:
+def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, _Out], vars_: _Vars, looped: bool, notes: list[str],
+          params_files: list[str], instances: dict[str, Any] | None) -> list[str]:
+    """A dep another stage writes (as a whole, or inside or around one of its outs) is an input from that step;
+    ``params_files``: params files the step depends on as a whole; ``instances``: a foreach stage's items by key."""
     inputs, deps = {}, []
+    others = {o: out for o, out in outs_of.items() if out.stage != name}
     for dep in stage.get("deps") or []:
         path = _path(dep, wdir)
-        upstream = outs_of.get(path) or next((s for o, s in outs_of.items() if path.startswith(o + "/")), None)
-        if upstream is not None and upstream != name and path in outs_of:
-            inputs[_name(Path(path).name.replace(".", "_"))] = f'step.{_name(upstream)}.outs["{path}"]'
-        elif upstream is not None and upstream != name:
-            notes.append(f"stage {name}: dep {path} is inside the out of {upstream}: the whole out is used")
-            out = next(o for o in outs_of if path.startswith(o + "/"))
-            inputs[_name(Path(out).name.replace(".", "_"))] = f'step.{_name(upstream)}.outs["{out}"]'
+        rendered = _render(path, vars_)
+        if rendered is None and instances:  # it names ${item} or ${key}: each instance reads its own
+            refs = {key: _written(_render(path, vars_, (key, item)), others) for key, item in instances.items()}
+            if all(refs.values()):
+                _add_input(inputs, path, "{ " + ", ".join(f"{_string(k)} = {r}" for k, r in refs.items()) + " }[each.key]")
+                continue
+        path = rendered or path
+        around = next((o for o in others if path.startswith(o + "/")), None)
+        within = [o for o in others if o.startswith(path + "/")]  # DVC links a folder dep to the outs inside it
+        if path in others:
+            _add_input(inputs, path, others[path].ref)
+        elif around is not None:
+            notes.append(f"stage {name}: dep {path} is inside the out of {others[around].stage}: the whole out is used")
+            _add_input(inputs, around, others[around].ref)
+        elif within:
+            for out in within:
+                _add_input(inputs, out, others[out].ref)
+            _note_unwritten(name, path, within, vars_.project, notes)
         else:
-            deps.append(_template(path, vars_, looped, notes, name))
+            deps.append(_path_text(path, vars_, looped, notes, name))
+    deps += [text for text in map(_string, params_files) if text not in deps]
     lines = []
     if inputs:
         lines.append("    inputs = { " + ", ".join(f"{k} = {v}" for k, v in inputs.items()) + " }")
@@ -241,18 +377,47 @@ def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, str], vars_: _Va
     return lines
 
 
-def _params(entries: list, stage: str, wdir: str, notes: list[str]) -> list[str]:
-    keys = []
+def _written(path: str | None, outs: dict[str, _Out]) -> str | None:
+    """The reference to the out that is ``path`` or holds it, if a stage writes one."""
+    found = path if path in outs else next((o for o in outs if path and path.startswith(o + "/")), None)
+    return outs[found].ref if found else None
+
+
+def _add_input(inputs: dict[str, str], path: str, ref: str) -> None:
+    """An input named by the out's file name, unique within the step (a/x.csv and b/x.csv: x_csv, x_csv_2)."""
+    base = _name(Path(path).name.replace(".", "_"))
+    key, n = base, 2
+    while key in inputs and inputs[key] != ref:
+        key, n = f"{base}_{n}", n + 1
+    inputs[key] = ref
+
+
+def _note_unwritten(stage: str, folder: str, outs: list[str], root: Path, notes: list[str]) -> None:
+    """A note when the dep folder, as it is in the workspace, holds files no stage writes: they are not placed."""
+    base = root / folder
+    files = [p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file()] if base.is_dir() else []
+    extra = sorted(f for f in files if not any(f == o or f.startswith(o + "/") for o in outs))
+    if extra:
+        notes.append(f"stage {stage}: dep {folder} holds {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''}, which no stage writes: "
+                     f"only the outs in it are inputs; add those files to deps")
+
+
+def _params(entries: list, stage: str, wdir: str, notes: list[str]) -> tuple[list[str], list[str]]:
+    """The param keys a step lists, and the params files it depends on as a whole: all of a file's params
+    (``- file.yaml:``), and the params of a Python file, which a step cannot list by key."""
+    keys, files = [], []
     for entry in entries:
         if isinstance(entry, str):
             keys.append(_param_key(PARAMS_FILE, entry, wdir))
         elif isinstance(entry, dict):
             for file, names in entry.items():
-                if not names:
-                    notes.append(f"stage {stage}: all of {file} as params is not converted: list its keys, or add {file} to deps")
+                if names and is_params_file(file):
+                    keys += [_param_key(file, k, wdir) for k in names]
                     continue
-                keys += [_param_key(file, k, wdir) for k in names]
-    return keys
+                what = f"all of {file} as params" if not names else f"params {', '.join(map(str, names))} of {file} (Python)"
+                files.append(_path(file, wdir))
+                notes.append(f"stage {stage}: {what}: {files[-1]} is a dep instead (any edit of it reruns the step)")
+    return keys, files
 
 
 def _param_key(file: str, key: str, wdir: str) -> str:
@@ -273,13 +438,36 @@ def _path(entry: Any, wdir: str = "") -> str:
 
 
 def _for_each(each: Any, vars_: _Vars) -> str:
+    """DVC's foreach as a for_each, keyed as DVC keys its instances (``${key}``, ``stage@KEY``)."""
     if isinstance(each, str):
         match = _INTERPOLATION.fullmatch(each.strip())
         ref = vars_.reference(match.group(1)) if match else None
-        return ref or _string(each)
-    if isinstance(each, list) and all(isinstance(v, str) for v in each):
-        return f"toset({_hcl(each)})"  # for_each takes a map or a set of strings, as in Terraform
-    return _hcl(each)
+        return _keyed(ref, vars_.value(match.group(1))) if ref else _string(each)
+    if isinstance(each, list) and not all(isinstance(v, str) for v in each):
+        return hcl_literal(_dvc_keys(each))  # for_each takes a map or a set of strings, not a list, as in Terraform
+    return _keyed(hcl_literal(each), each)
+
+
+def _keyed(expr: str, value: Any) -> str:
+    """``expr`` (a foreach list or mapping) as a map or a set of strings, with DVC's keys."""
+    if not isinstance(value, list):
+        return expr
+    if all(isinstance(v, str) for v in value):
+        return f"toset({expr})"
+    if any(isinstance(v, (dict, list)) for v in value):
+        return f"{{ for i, v in {expr} : tostring(i) => v }}"
+    return f"{{ for v in {expr} : tostring(v) => v }}"
+
+
+def _dvc_keys(items: list) -> dict[str, Any]:
+    """A foreach list keyed as DVC keys it: plain values by themselves, lists and mappings by their index."""
+    if any(isinstance(v, (dict, list)) for v in items):
+        return {str(i): v for i, v in enumerate(items)}
+    return {_dvc_str(v): v for v in items}
+
+
+def _dvc_str(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _template(text: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
@@ -291,6 +479,20 @@ def _template(text: str, vars_: _Vars, looped: bool, notes: list[str], stage: st
         last = match.end()
     out.append(_escape(text[last:]))
     return '"' + "".join(out) + '"'
+
+
+def _instance_value(expr: str, instance: tuple[str, Any]) -> Any:
+    key, item = instance
+    if expr == "key":
+        return key
+    if expr == "item" or expr.startswith("item."):
+        from zplan.config.params_files import ParamsFileError, lookup
+
+        try:
+            return lookup({"item": item}, expr, "")
+        except ParamsFileError:
+            return None
+    return None
 
 
 def _interpolation(expr: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
@@ -306,7 +508,9 @@ def _interpolation(expr: str, vars_: _Vars, looped: bool, notes: list[str], stag
 
 
 def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("${", "$${").replace("%{", "%%{")
+    """Text inside an HCL quoted string, which cannot span lines: a multi-line ``cmd: |`` keeps its newlines as ``\\n``."""
+    text = text.replace("\\", "\\\\").replace('"', '\\"').replace("${", "$${").replace("%{", "%%{")
+    return text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
 
 
 def _string(text: str) -> str:
@@ -317,20 +521,33 @@ def _list(items: list[str], raw: bool = False) -> str:
     return "[" + ", ".join(items if raw else [_string(i) for i in items]) + "]"
 
 
-def _hcl(value: Any) -> str:
-    """A YAML value as an HCL literal."""
+def hcl_literal(value: Any) -> str:
+    """A YAML or Python literal value as an HCL literal: its strings are text, never a template, and a value
+    HCL has no literal for (a YAML date) is its text, as DVC interpolates it; ValueError for NaN or infinity."""
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_hcl(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list):
-        return "[" + ", ".join(_hcl(v) for v in value) + "]"
-    if isinstance(value, str):
-        return _string(value)
-    return json.dumps(value)
+        return "{ " + ", ".join(f"{_key(k)} = {hcl_literal(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(hcl_literal(v) for v in value) + "]"
+    if value is None or isinstance(value, (bool, int, float)):
+        return json.dumps(value, allow_nan=False)
+    return _string(str(value))
 
 
 def _key(key: Any) -> str:
     text = str(key)
     return text if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", text) else _string(text)
+
+
+def _unique(names: dict[Any, str]) -> dict[Any, str]:
+    """Each name made distinct from the ones before it (x, x_2, x_3...), for HCL blocks that need their own."""
+    taken: set[str] = set()
+    for key, name in names.items():
+        found, n = name, 2
+        while found in taken:
+            found, n = f"{name}_{n}", n + 1
+        names[key] = found
+        taken.add(found)
+    return names
 
 
 def _name(text: str) -> str:

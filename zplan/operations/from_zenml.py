@@ -7,20 +7,24 @@ to an earlier step's result becomes an input (the output named by the step's
 ``Annotated`` return type), one of the pipeline's parameters a ``var.`` reference
 (the parameter a variable, its default kept), a literal a param. What cannot be
 read that way (loops, conditionals, ``.after()``, configuration calls) is listed.
+``enable_cache=False`` of a ``@step(...)``, or of the ``@pipeline(...)`` for the steps
+that do not set their own, becomes ``cache = false``: ZenML runs such a step every time.
 """
 
 from __future__ import annotations
 
 import ast
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from zplan import diags
 from zplan.config.fmt import format_text
+from zplan.config.variable_checks import RESERVED_NAMES
+from zplan.operations.from_dvc import hcl_literal, write_converted
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.code_reach import CodeReader
 from zplan.plan.code_scope import ImportRef, ModuleBindings
+from zplan.plan.signatures import callee_name
 from zplan.steps import DEFAULT_OUTPUT
 
 DEFAULT_OUT = "zenml.zp.hcl"
@@ -40,13 +44,12 @@ class _Step:
     inputs: dict[str, str] = field(default_factory=dict)  # param -> HCL reference
     params: dict[str, str] = field(default_factory=dict)  # param -> HCL expression
     after: list[str] = field(default_factory=list)
+    cache: bool = True
 
 
 def import_zenml(root: Path, spec: str, out: Path | None = None, force: bool = False) -> tuple[Path, Converted]:
     converted = convert(root, spec)
     dest = out or root / DEFAULT_OUT
-    from zplan.operations.from_dvc import write_converted
-
     write_converted(dest, converted.text, force, DEFAULT_OUT)
     return dest, converted
 
@@ -56,12 +59,12 @@ def convert(root: Path, spec: str) -> Converted:
     if not sep or not function.isidentifier():
         raise diags.fail(f"cannot read {spec!r} as MODULE:PIPELINE", "e.g. pipelines.training:training_pipeline")
     reader = _Reader(root.resolve())
-    path = reader.module_file(module_name)
-    tree, bindings = reader.parse(path)
-    fn = next((s for s in bindings.defs.get(function, []) if isinstance(s, ast.FunctionDef)), None)
-    if fn is None:
-        raise diags.fail(f"{reader.rel(path)} has no function {function!r}", "name the function decorated with @pipeline")
-    return _Pipeline(reader, path, bindings, fn).convert()
+    module = reader.module_file(module_name)
+    found = reader.definition(module, function)  # defined there, or imported (a package's __init__.py re-exports it)
+    if found is None or not isinstance(found[1], ast.FunctionDef):
+        raise diags.fail(f"{reader.rel(module)} has no function {function!r}", "name the function decorated with @pipeline")
+    path, fn = found
+    return _Pipeline(reader, path, reader.parse(path)[1], fn).convert()
 
 
 class _Reader:
@@ -108,13 +111,29 @@ class _Reader:
         return None
 
 
+    def called(self, path: Path, func: ast.expr) -> tuple[Path, ast.FunctionDef] | None:
+        """Where the function a call in ``path`` names is defined: ``f`` or ``module.f`` (``import steps``,
+        ``from pkg import module``)."""
+        if isinstance(func, ast.Name):
+            return self.definition(path, func.id)
+        parts = _dotted(func.value) if isinstance(func, ast.Attribute) else None
+        ref: ImportRef | None = (self.parse(path)[1].imports.get(parts[0]) or [None])[-1] if parts else None
+        if ref is None:
+            return None
+        dotted = ".".join(p for p in (ref.module, ref.attr, *parts[1:]) if p)  # `import steps.loading` binds steps
+        module = self.code.find_module(path, dotted, ref.level)
+        return self.definition(module, func.attr) if module is not None and module.is_file() else None
+
+
 class _Pipeline:
     def __init__(self, reader: _Reader, path: Path, bindings: ModuleBindings, fn: ast.FunctionDef) -> None:
         self.reader, self.path, self.bindings, self.fn = reader, path, bindings, fn
         self.notes: list[str] = []
         self.steps: dict[str, _Step] = {}
         self.values: dict[str, str] = {}  # python name in the pipeline body -> HCL reference
+        self.ids: dict[str, str] = {}  # ZenML's invocation id of each step call -> its step name here
         self.variables = self._variables()
+        self.cache = self._enable_cache(fn, "pipeline")
 
     def convert(self) -> Converted:
         for stmt in self.fn.body:
@@ -133,6 +152,8 @@ class _Pipeline:
                 lines.append("    params = { " + ", ".join(f"{k} = {v}" for k, v in step.params.items()) + " }")
             if step.after:
                 lines.append(f"    depends_on = [{', '.join(f'step.{a}' for a in step.after)}]")
+            if not step.cache:
+                lines.append("    cache = false")
             lines.append("  }")
         lines += ["}", ""]
         return Converted(format_text("\n".join(lines), DEFAULT_OUT), self.notes)
@@ -144,8 +165,13 @@ class _Pipeline:
         pairs = list(zip(positional, defaults)) + list(zip(args.kwonlyargs, args.kw_defaults))
         out = {}
         for arg, default in pairs:
-            out[arg.arg] = self._literal(default) if default is not None else None
-            self.values[arg.arg] = f"var.{arg.arg}"
+            name = f"{arg.arg}_param" if arg.arg in RESERVED_NAMES else arg.arg
+            if name != arg.arg:
+                self.notes.append(f"line {arg.lineno}: parameter {arg.arg} is variable {name} ({arg.arg} is a reserved name in HCL)")
+            out[name] = self._literal(default) if default is not None else None
+            if default is not None and out[name] is None:
+                self.notes.append(f"line {arg.lineno}: the default of {arg.arg} ({ast.unparse(default)}) is not converted: give it with -var {name}=...")
+            self.values[arg.arg] = f"var.{name}"
         return out
 
     def _statement(self, stmt: ast.stmt) -> None:
@@ -160,33 +186,85 @@ class _Pipeline:
         else:
             self.notes.append(f"line {stmt.lineno}: {type(stmt).__name__.lower()} statement not converted: {ast.unparse(stmt).splitlines()[0]}")
 
-    def _call(self, call: ast.Call, target: ast.expr | None) -> None:
-        func = call.func
-        name = func.id if isinstance(func, ast.Name) else None
-        found = self.reader.definition(self.path, name) if name else None
+    def _call(self, call: ast.Call, target: ast.expr | None) -> tuple[_Step, list[str]] | None:
+        """The step a call makes, with its output names; None (listed) when it calls no step function."""
+        found = self.reader.called(self.path, call.func)
         if found is None:
             self.notes.append(f"line {call.lineno}: {ast.unparse(call)} is not a step function zplan could find: not converted")
-            return
+            return None
         path, fn = found
-        step = _Step(self._unique(name), f"{self.reader.rel(path)}:{fn.name}")
+        name = call.func.id if isinstance(call.func, ast.Name) else call.func.attr  # as the pipeline calls it
+        step = _Step(name, f"{self.reader.rel(path)}:{fn.name}")
+        own = self._enable_cache(fn, "step", path)
+        step.cache = own if own is not None else self.cache is not False
         params = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]]
         for index, arg in enumerate(call.args):
-            if index < len(params):
+            if index < len(params) and not isinstance(arg, ast.Starred):
                 self._argument(step, params[index], arg, call.lineno)
+            else:  # *rows, or past the parameters it names (into *args)
+                self.notes.append(f"line {call.lineno}: argument {ast.unparse(arg)} of {name} is not converted")
         for kw in call.keywords:
             if kw.arg == "after":
-                step.after += [self.values[n.id].split(".")[1] for n in _names(kw.value) if n.id in self.values]
-            elif kw.arg == "id":
-                self.notes.append(f"line {call.lineno}: id= is not kept (the step is named {step.name})")
-            elif kw.arg is not None:
+                step.after += self._after(kw.value, call.lineno)
+            elif kw.arg is None:
+                self.notes.append(f"line {call.lineno}: argument **{ast.unparse(kw.value)} of {name} is not converted")
+            elif kw.arg != "id":
                 self._argument(step, kw.arg, kw.value, call.lineno)
+        step.name = self._unique(name)  # named once the step calls in its arguments have their names
+        if any(kw.arg == "id" for kw in call.keywords):
+            self.notes.append(f"line {call.lineno}: id= is not kept (the step is named {step.name})")
         self.steps[step.name] = step
-        self._bind_outputs(step, target, path, fn.name)
+        self.ids[self._invocation_id(call, fn)] = step.name
+        outputs = self._outputs(path, fn.name)
+        self._bind_outputs(step, target, outputs)
+        return step, outputs
+
+    def _invocation_id(self, call: ast.Call, fn: ast.FunctionDef) -> str:
+        """The id ZenML gives a step call, which ``after="..."`` names: ``id=``, else the step's name (its
+        ``@step(name=...)`` or function name), then ``_2``, ``_3``... for the next calls of the same step."""
+        given = next((kw.value.value for kw in call.keywords if kw.arg == "id" and isinstance(kw.value, ast.Constant)), None)
+        if isinstance(given, str):
+            return given
+        base = next((kw.value.value for deco in fn.decorator_list if isinstance(deco, ast.Call) and callee_name(deco.func) == "step"
+                     for kw in deco.keywords if kw.arg == "name" and isinstance(kw.value, ast.Constant)), None)
+        base = base if isinstance(base, str) else fn.name
+        found, n = base, 2
+        while found in self.ids:
+            found, n = f"{base}_{n}", n + 1
+        return found
+
+    def _after(self, value: ast.expr, line: int) -> list[str]:
+        """The steps ``after=`` names: by ZenML's invocation id (a string) or by a result of theirs."""
+        names = []
+        for item in value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]:
+            if isinstance(item, ast.Constant) and item.value in self.ids:
+                names.append(self.ids[item.value])
+            elif isinstance(item, ast.Name) and self.values.get(item.id, "").startswith("step."):
+                names.append(self.values[item.id].split(".")[1])
+            else:
+                self.notes.append(f"line {line}: after={ast.unparse(item)} names no step called before: not converted")
+        return names
+
+    def _enable_cache(self, fn: ast.FunctionDef, decorator: str, path: Path | None = None) -> bool | None:
+        """``enable_cache=`` of the function's ``@step(...)`` / ``@pipeline(...)``; None when it sets none."""
+        for deco in fn.decorator_list:
+            if isinstance(deco, ast.Call) and callee_name(deco.func) == decorator:
+                for kw in deco.keywords:
+                    if kw.arg == "enable_cache":
+                        value = kw.value.value if isinstance(kw.value, ast.Constant) else None
+                        if isinstance(value, bool):
+                            return value
+                        where = f"{self.reader.rel(path or self.path)}:{kw.value.lineno}"
+                        self.notes.append(f"{where}: enable_cache={ast.unparse(kw.value)} is not converted (write cache = false on the step to run it every time)")
+        return None
 
     def _argument(self, step: _Step, param: str, value: ast.expr, line: int) -> None:
         if isinstance(value, ast.Name) and value.id in self.values:
             ref = self.values[value.id]
             (step.params if ref.startswith("var.") else step.inputs)[param] = ref
+            return
+        if isinstance(value, ast.Call) and self.reader.called(self.path, value.func):
+            self._nested(step, param, value, line)  # `evaluate(model=train(data))`: train is a step of its own
             return
         literal = self._literal(value)
         if literal is None:
@@ -194,11 +272,24 @@ class _Pipeline:
         else:
             step.params[param] = literal
 
-    def _bind_outputs(self, step: _Step, target: ast.expr | None, path: Path, function: str) -> None:
+    def _nested(self, step: _Step, param: str, call: ast.Call, line: int) -> None:
+        """A step called in another's argument: its one output is that argument."""
+        made = self._call(call, None)
+        if made is None:
+            return
+        inner, outputs = made
+        if len(outputs) != 1:
+            self.notes.append(f"line {line}: argument {param}={ast.unparse(call)} passes {len(outputs)} outputs of {inner.name}: not converted")
+            return
+        step.inputs[param] = f"step.{inner.name}.outputs.{outputs[0]}"
+
+    def _outputs(self, path: Path, function: str) -> list[str]:
         try:
-            outputs = self.reader.index.info(self.reader.rel(path), function).outputs or [DEFAULT_OUTPUT]
+            return self.reader.index.info(self.reader.rel(path), function).outputs or [DEFAULT_OUTPUT]
         except CodeError:
-            outputs = [DEFAULT_OUTPUT]
+            return [DEFAULT_OUTPUT]
+
+    def _bind_outputs(self, step: _Step, target: ast.expr | None, outputs: list[str]) -> None:
         names = [target] if isinstance(target, ast.Name) else list(target.elts) if isinstance(target, ast.Tuple) else []
         if len(names) > 1 and len(names) != len(outputs):
             self.notes.append(f"step {step.name}: {len(names)} results unpacked, {len(outputs)} outputs declared: check its return annotation")
@@ -219,11 +310,19 @@ class _Pipeline:
             value = ast.literal_eval(node)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return None
+        if isinstance(value, (set, frozenset, complex, bytes)):
+            return None
         try:
-            return json.dumps(value)  # a JSON literal is an HCL literal (strings, numbers, lists, maps)
-        except TypeError:
+            return hcl_literal(value)
+        except ValueError:  # NaN or infinity
             return None
 
 
-def _names(node: ast.expr) -> list[ast.Name]:
-    return [n for n in ast.walk(node) if isinstance(n, ast.Name)]
+def _dotted(node: ast.expr) -> list[str] | None:
+    """``a.b.c`` as ["a", "b", "c"]; None for anything but names and attributes."""
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return head + [node.attr] if head else None
+    return None

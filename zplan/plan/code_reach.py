@@ -424,9 +424,12 @@ def _annotated_outputs(ann: ast.expr | None) -> list[str] | None:
 
 
 def _annotated_name(ann: ast.Subscript) -> str | None:
-    """The first string among an ``Annotated`` subscript's metadata (its output name)."""
+    """The output name among an ``Annotated`` subscript's metadata: its first string, or ZenML's
+    ``ArtifactConfig(name="...")``."""
     extras = ann.slice.elts[1:] if isinstance(ann.slice, ast.Tuple) else []
     for extra in extras:
+        if isinstance(extra, ast.Call) and callee_name(extra.func) == "ArtifactConfig":
+            extra = next((kw.value for kw in extra.keywords if kw.arg == "name"), None)
         if isinstance(extra, ast.Constant) and isinstance(extra.value, str) and extra.value.isidentifier():
             return extra.value
     return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.unit.plan.inprocess import plan
 from zplan import diags
 from zplan.config import hcl
 from zplan.operations.from_dvc import convert, import_dvc
@@ -69,13 +70,189 @@ def test_foreach_stages_become_for_each_with_each_key_and_value(converted):
     hcl.parse_text(text, "dvc.zp.hcl")  # what it writes parses (for_each itself is planned elsewhere)
 
 
+def test_a_foreach_over_a_list_is_keyed_as_dvc_keys_its_instances(tmp_path):
+    # DVC keys a list of plain values by each value and a list of mappings by index (stage@0, ${key});
+    # for_each takes no list, so each becomes a map with those keys
+    (tmp_path / "dvc.yaml").write_text("""vars:
+  - sizes: [8, 16]
+stages:
+  nums:
+    foreach: [1, 2]
+    do:
+      cmd: echo ${item} > n-${item}.txt
+      outs:
+        - n-${item}.txt
+  runs:
+    foreach:
+      - {name: a, lr: 0.1}
+      - {name: b, lr: 0.2}
+    do:
+      cmd: echo ${item.lr} > r-${key}.txt
+      outs:
+        - r-${key}.txt
+  langs:
+    foreach: ${langs}
+    do:
+      cmd: echo ${item} > l-${item}.txt
+      outs:
+        - l-${item}.txt
+  sizes:
+    foreach: ${sizes}
+    do:
+      cmd: echo ${item} > s-${key}.txt
+      outs:
+        - s-${key}.txt
+  grid:
+    foreach: ${grid}
+    do:
+      cmd: echo ${item.depth} > g-${key}.txt
+      outs:
+        - g-${key}.txt
+""")
+    (tmp_path / "params.yaml").write_text("langs: [en, fr]\ngrid:\n  - {depth: 2}\n  - {depth: 4}\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    commands = {s.address.removeprefix("pipeline.dvc.step."): s.params[":command"][-1] for s in planned.steps}
+    assert commands == {
+        'nums["1"]': "echo 1 > n-1.txt", 'nums["2"]': "echo 2 > n-2.txt",
+        'runs["0"]': "echo 0.1 > r-0.txt", 'runs["1"]': "echo 0.2 > r-1.txt",
+        'langs["en"]': "echo en > l-en.txt", 'langs["fr"]': "echo fr > l-fr.txt",
+        'sizes["8"]': "echo 8 > s-8.txt", 'sizes["16"]': "echo 16 > s-16.txt",
+        'grid["0"]': "echo 2 > g-0.txt", 'grid["1"]': "echo 4 > g-1.txt",
+    }
+
+
+def test_vars_in_the_paths_of_a_stage_are_written_as_their_values(tmp_path):
+    # a step's deps and outs are constants (each.* aside): the paths of a stage naming vars get their values
+    (tmp_path / "dvc.yaml").write_text("""vars:
+  - model: rf
+stages:
+  train:
+    cmd: sh train.sh ${train.n_est} models/${model}.pkl
+    deps:
+      - data/${data}.csv
+    outs:
+      - models/${model}.pkl
+  evaluate:
+    cmd: sh eval.sh models/${model}.pkl
+    deps:
+      - models/${model}.pkl
+    metrics:
+      - eval/${model}.json
+""")
+    (tmp_path / "params.yaml").write_text("data: wine\ntrain:\n  n_est: 50\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "wine.csv").write_text("a\n1\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    train, evaluate = planned.step("pipeline.dvc.step.train"), planned.step("pipeline.dvc.step.evaluate")
+    assert train.params[":command"] == ["sh", "train.sh", "50", "models/rf.pkl"]
+    assert set(train.inputs) == {"data/wine.csv"} and train.outputs == ["models/rf.pkl"]
+    assert evaluate.inputs["rf_pkl"].step == "pipeline.dvc.step.train" and evaluate.outputs == ["eval/rf.json"]
+    assert 'value = step.evaluate.outs["eval/rf.json"]' in converted.text
+    assert "stage train: models/${model}.pkl is written as models/rf.pkl (a step's paths are constants)" in "\n".join(converted.notes)
+
+
+def test_a_dep_on_a_foreach_out_or_on_the_folder_of_outs_is_an_input_from_their_steps(tmp_path):
+    # DVC links a dep to the stage writing it, and a folder dep to every stage writing inside it
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train:
+    foreach:
+      small: {depth: 2}
+      big: {depth: 8}
+    do:
+      cmd: echo ${item.depth} > models/${key}.txt
+      outs:
+        - models/${key}.txt
+  report:
+    cmd: echo report > models/report.txt
+    outs:
+      - models/report.txt
+  evaluate:
+    cmd: cat models/*.txt > eval.txt
+    deps:
+      - models
+    outs:
+      - eval.txt
+  best:
+    cmd: cp models/big.txt best.txt
+    deps:
+      - models/big.txt
+    outs:
+      - best.txt
+""")
+    (tmp_path / "models").mkdir()  # as `dvc repro` left it, with a file no stage writes
+    (tmp_path / "models" / "notes.md").write_text("hand-written\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    evaluate, best = planned.step("pipeline.dvc.step.evaluate"), planned.step("pipeline.dvc.step.best")
+    assert {k: (v.step, v.output) for k, v in evaluate.inputs.items()} == {
+        "small_txt": ('pipeline.dvc.step.train["small"]', "models/small.txt"),
+        "big_txt": ('pipeline.dvc.step.train["big"]', "models/big.txt"),
+        "report_txt": ("pipeline.dvc.step.report", "models/report.txt")}
+    assert {k: (v.step, v.output) for k, v in best.inputs.items()} == {"big_txt": ('pipeline.dvc.step.train["big"]', "models/big.txt")}
+    assert converted.notes == ["stage evaluate: dep models holds models/notes.md, which no stage writes: only the outs in it are inputs; add those files to deps"]
+
+
+def test_a_foreach_dep_on_the_same_items_out_of_another_foreach_is_each_instances_input(tmp_path):
+    # DVC's common per-item chain: prepare@us -> train@us, prepare@uk -> train@uk
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  prepare:
+    foreach: [us, uk]
+    do:
+      cmd: echo ${item} > data/${item}/rows.csv
+      outs:
+        - data/${item}
+  train:
+    foreach: [us, uk]
+    do:
+      cmd: cat data/${item}/rows.csv > models/${item}.pkl
+      deps:
+        - data/${item}/rows.csv
+      outs:
+        - models/${item}.pkl
+""")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    for key in ("us", "uk"):
+        (dep,) = planned.step(f'pipeline.dvc.step.train["{key}"]').inputs.values()
+        assert (dep.step, dep.output) == (f'pipeline.dvc.step.prepare["{key}"]', f"data/{key}")
+
+
+def test_a_matrix_stage_fans_out_over_every_combination_keyed_as_dvc_keys_them(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("""vars:
+  - features: [a, b]
+stages:
+  train:
+    matrix:
+      model: [cnn, xgb]
+      feature: ${features}
+      opts: [{lr: 0.1}]
+    cmd: echo ${item.model} ${item.feature} ${item.opts.lr} > models/${key}.txt
+    outs:
+      - models/${key}.txt
+  pick:
+    cmd: cp models/xgb-b-opts0.txt best.txt
+    deps:
+      - models/xgb-b-opts0.txt
+    outs:
+      - best.txt
+""")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    commands = {s.address.removeprefix("pipeline.dvc.step."): s.params[":command"][-1] for s in planned.steps if "train[" in s.address}
+    assert commands == {f'train["{m}-{f}-opts0"]': f"echo {m} {f} 0.1 > models/{m}-{f}-opts0.txt" for m in ("cnn", "xgb") for f in "ab"}
+    (dep,) = planned.step("pipeline.dvc.step.pick").inputs.values()
+    assert dep.step == 'pipeline.dvc.step.train["xgb-b-opts0"]' and not converted.notes
+
+
 def test_what_has_no_equivalent_is_listed(converted):
     notes = "\n".join(converted.notes)
-    for expected in ("2 commands are joined with && into one", "all of whole.yaml as params is not converted",
-                     "plots sub/eval/roc.csv are kept as outs", "`frozen: true` is not converted", "`matrix` is not converted",
+    for expected in ("2 commands are joined with && into one", "all of whole.yaml as params: sub/whole.yaml is a dep instead",
+                     "plots sub/eval/roc.csv are kept as outs", "`frozen: true` is not converted",
                      "top-level `plots:` is not converted"):
         assert expected in notes, notes
-    assert 'params  = ["sub/other.json:alpha"]' in converted.text
+    assert 'params  = ["sub/other.json:alpha"]' in converted.text and '"sub/eval.py", "sub/whole.yaml"]' in converted.text
     assert 'command = ["sh", "-c", "cd sub && python eval.py --threshold ${local.vars.threshold} && echo done"]' in converted.text
     assert "$HOME" in converted.text, "a shell variable stays as it is"
 
@@ -87,6 +264,10 @@ def test_a_file_that_is_not_a_pipeline_is_a_clear_error(tmp_path):
     (tmp_path / "dvc.yaml").write_text("stages: [\n")
     with pytest.raises(diags.DiagnosticError, match="is not valid YAML"):
         convert(tmp_path / "dvc.yaml")
+    # dvc.lock, what DVC recorded: its deps are {path, md5} records
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages:\n  a:\n    cmd: echo\n    deps:\n    - path: x.csv\n      md5: 22a1\n")
+    with pytest.raises(diags.DiagnosticError, match="is a dvc.lock, DVC's record of what ran, not a pipeline"):
+        convert(tmp_path / "dvc.lock")
 
 
 def test_a_stage_wdir_runs_its_command_there_with_its_paths_read_from_there(tmp_path):
@@ -108,6 +289,139 @@ def test_a_stage_wdir_runs_its_command_there_with_its_paths_read_from_there(tmp_
     assert 'params  = ["sub/params.yaml:scale"]' in converted.text and 'outs    = ["sub/out.txt"]' in converted.text
     assert 'inputs  = { out_txt = step.prep.outs["sub/out.txt"] }' in converted.text
     assert not converted.notes, "wdir is converted, so nothing is listed"
+
+
+def test_a_dvc_yaml_in_a_sub_folder_written_above_it_runs_its_stages_there(tmp_path):
+    # DVC reads a dvc.yaml's paths, params.yaml and vars from its own folder, and runs its commands there
+    (tmp_path / "sub" / "inner").mkdir(parents=True)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "raw.csv").write_text("a\n")
+    (tmp_path / "sub" / "params.yaml").write_text("scale: 2\nsuffix: end\n")
+    (tmp_path / "sub" / "dvc.yaml").write_text("""stages:
+  copy:
+    cmd: cp ../data/raw.csv out.csv && echo ${suffix} >> out.csv
+    deps: [../data/raw.csv]
+    params: [scale]
+    outs: [out.csv]
+  use:
+    wdir: inner
+    cmd: cat ../out.csv > final.txt
+    deps: [../out.csv]
+    outs: [final.txt]
+""")
+    dest, converted = import_dvc(tmp_path / "sub" / "dvc.yaml", tmp_path / "dvc.zp.hcl")
+    assert not converted.notes and 'params = params_file("sub/params.yaml")' in converted.text
+    planned, _, _ = plan(tmp_path)
+    copy, use = planned.step("pipeline.dvc.step.copy"), planned.step("pipeline.dvc.step.use")
+    assert copy.params[":command"] == ["sh", "-c", "cd sub && cp ../data/raw.csv out.csv && echo end >> out.csv"]
+    assert set(copy.inputs) == {"data/raw.csv"} and copy.params["sub/params.yaml:scale"] == 2 and copy.outputs == ["sub/out.csv"]
+    assert use.params[":command"] == ["sh", "-c", "cd sub/inner && cat ../out.csv > final.txt"]
+    assert use.inputs["out_csv"].output == "sub/out.csv" and use.outputs == ["sub/inner/final.txt"]
+
+    beside = convert(tmp_path / "sub" / "dvc.yaml")  # its paths leave the folder it would be written in
+    assert "stage copy: ../data/raw.csv is outside the project folder" in "\n".join(beside.notes)
+    with pytest.raises(diags.DiagnosticError, match="is outside the folder of the file to write"):
+        import_dvc(tmp_path / "sub" / "dvc.yaml", tmp_path / "sub" / "inner" / "dvc.zp.hcl")
+    assert not (tmp_path / "sub" / "inner" / "dvc.zp.hcl").exists()
+
+
+def test_params_a_step_cannot_list_by_key_make_their_file_a_dep(tmp_path):
+    # DVC reads a params.py's constants, and `- file.yaml:` tracks all of a file: both rerun the stage when
+    # they change, so the file is a dep (an edit anywhere in it reruns the step) rather than nothing
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train:
+    cmd: echo > model.txt
+    params:
+      - conf.toml:
+          - model.lr
+      - conf.py:
+          - LR
+      - whole.yaml:
+    outs:
+      - model.txt
+""")
+    (tmp_path / "conf.toml").write_text("[model]\nlr = 0.1\n")
+    (tmp_path / "conf.py").write_text("LR = 0.1\n")
+    (tmp_path / "whole.yaml").write_text("depth: 3\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    train = planned.step("pipeline.dvc.step.train")
+    assert set(train.inputs) == {"conf.py", "whole.yaml"} and train.params["conf.toml:model.lr"] == 0.1
+    assert converted.notes == ["stage train: params LR of conf.py (Python): conf.py is a dep instead (any edit of it reruns the step)",
+                               "stage train: all of whole.yaml as params: whole.yaml is a dep instead (any edit of it reruns the step)"]
+
+
+def test_an_always_changed_stage_runs_on_every_apply(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("stages:\n  stamp:\n    cmd: date > stamp.txt\n    always_changed: true\n    outs: [stamp.txt]\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    assert [r.message for r in planned.step("pipeline.dvc.step.stamp").reasons] == ["cache = false: runs on every apply"]
+    assert not converted.notes
+
+
+def test_stage_names_and_metrics_files_that_read_alike_get_their_own_blocks(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train-a:
+    cmd: echo a > a.txt
+    outs: [a.txt]
+  train_a:
+    cmd: echo b > b.txt
+    outs: [b.txt]
+  evaluate:
+    cmd: cat a.txt b.txt
+    deps: [a.txt, b.txt]
+    metrics: [eval/train/scores.json, eval/test/scores.json]
+""")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    inputs = planned.step("pipeline.dvc.step.evaluate").inputs
+    assert {(i.step, i.output) for i in inputs.values()} == {("pipeline.dvc.step.train_a", "a.txt"), ("pipeline.dvc.step.train_a_2", "b.txt")}
+    assert set(planned.outputs) == {"evaluate_scores", "evaluate_scores_2"}
+
+
+def test_vars_files_of_one_name_in_two_folders_are_read_each_from_its_own(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "conf.yaml").write_text("alpha: 1\n")
+    (tmp_path / "b" / "conf.yaml").write_text("beta: 2\n")
+    (tmp_path / "dvc.yaml").write_text("vars:\n  - a/conf.yaml\n  - b/conf.yaml\nstages:\n  s:\n    cmd: echo ${alpha} ${beta}\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    assert planned.step("pipeline.dvc.step.s").params[":command"] == ["echo", "1", "2"]
+
+
+def test_a_foreach_stage_param_naming_its_item_is_each_instances_own(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train:
+    foreach: [small, big]
+    do:
+      cmd: echo ${item} > m-${item}.txt
+      params:
+        - models.${item}.depth
+      outs:
+        - m-${item}.txt
+""")
+    (tmp_path / "params.yaml").write_text("models:\n  small:\n    depth: 2\n  big:\n    depth: 8\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    depths = {s.address: {k: v for k, v in s.params.items() if k.startswith("params.yaml:")} for s in planned.steps}
+    assert depths == {'pipeline.dvc.step.train["small"]': {"params.yaml:models.small.depth": 2},
+                      'pipeline.dvc.step.train["big"]': {"params.yaml:models.big.depth": 8}}
+
+
+def test_a_multi_line_cmd_is_one_shell_script_as_dvc_runs_it(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  report:
+    cmd: |
+      echo "rows:\t3" > report.txt
+      cat report.txt
+    outs:
+      - report.txt
+""")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    script = 'echo "rows:\t3" > report.txt\ncat report.txt\n'
+    assert planned.step("pipeline.dvc.step.report").params[":command"] == ["sh", "-c", script]
 
 
 def test_a_stage_field_dvc_does_not_know_is_listed(tmp_path):

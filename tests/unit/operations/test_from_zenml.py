@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.unit.plan.inprocess import plan
 from zplan import diags
 from zplan.config import hcl
 from zplan.operations.from_zenml import convert
@@ -63,8 +64,237 @@ def test_calls_become_steps_inputs_params_and_variables(root):
     assert "for statement not converted" in notes and "helper(rows) is not a step function" in notes, notes
 
 
+def test_a_step_called_in_another_steps_argument_is_a_step_of_its_own(root):
+    (root / "nested.py").write_text("""
+from zenml import pipeline
+from lib import load, split, report
+
+@pipeline
+def flow(n: int = 4):
+    report(load(n), label="all")
+    report(x=load(n=2), label=load())
+
+@pipeline
+def unpacked():
+    report(split(load()), label="split")
+""")
+    converted = convert(root, "nested:flow")
+    (root / "main.zp.hcl").write_text(converted.text)
+    planned, _, _ = plan(root)
+    inputs = {s.step: {k: f"{v.step.rsplit('.', 1)[1]}.{v.output}" for k, v in s.inputs.items()} for s in planned.steps}
+    assert inputs == {"load": {}, "report": {"x": "load.rows"}, "load_2": {}, "load_3": {},
+                      "report_2": {"x": "load_2.rows", "label": "load_3.rows"}}, converted.text
+    assert not converted.notes
+    assert convert(root, "nested:unpacked").notes == ["line 12: argument x=split(load()) passes 2 outputs of split: not converted"]
+
+
+def test_literal_arguments_and_defaults_are_passed_as_written(root):
+    # a "${...}" or "%{...}" in a Python string is text, never an HCL template
+    (root / "literals.py").write_text("""
+from zenml import pipeline
+from lib import load, report
+
+@pipeline
+def flow(label: str = "${HOME}/out", n=None):
+    rows = load(n=3)
+    report(rows, label="cost: ${price} %{x}")
+    report(rows, label=label)
+    report(rows, label={"a b": (1, 2.5), "ok": True, "none": None, "text": "line\\n\\"two\\""})
+
+@pipeline
+def with_a_set():
+    report(load(), label={1, 2})
+""")
+    converted = convert(root, "literals:flow")
+    (root / "main.zp.hcl").write_text(converted.text)
+    planned, _, _ = plan(root)
+    labels = [s.params.get("label") for s in planned.steps if s.step.startswith("report")]
+    assert labels == ["cost: ${price} %{x}", "${HOME}/out", {"a b": [1, 2.5], "ok": True, "none": None, "text": 'line\n"two"'}]
+    assert not converted.notes
+    assert convert(root, "literals:with_a_set").notes == ["line 14: argument label={1, 2} is not converted"]
+
+
+def test_after_names_steps_by_zenml_invocation_id_or_result(root):
+    # ZenML's ids: id=, else the step's name (not the name it is imported as), then name_2, name_3...
+    (root / "ordered.py").write_text("""
+from zenml import pipeline
+from lib import load as fetch, report
+
+@pipeline
+def flow(label: str = "x"):
+    rows = fetch()
+    more = fetch(n=2, id="second")
+    report(rows, label="a", after="load")
+    report(rows, label="b", after=["second", "report"])
+    report(more, label="c", after=[rows, label, "nope"])
+""")
+    converted = convert(root, "ordered:flow")
+    (root / "main.zp.hcl").write_text(converted.text)
+    planned, _, _ = plan(root)
+    edges = {(a.rsplit(".", 1)[1], b.rsplit(".", 1)[1]) for a, b in planned.edges}
+    assert {("fetch", "report"), ("fetch_2", "report_2"), ("report", "report_2"), ("fetch", "report_3")} <= edges, edges
+    assert "depends_on = [step.fetch]" in converted.text and "depends_on = [step.fetch_2, step.report]" in converted.text
+    assert "depends_on = [step.fetch]\n" in converted.text.split('step "report_3"')[1]
+    assert converted.notes == ["line 8: id= is not kept (the step is named fetch_2)", "line 11: after=label names no step called before: not converted",
+                               "line 11: after='nope' names no step called before: not converted"]
+
+
+def test_outputs_named_by_artifact_config_are_the_inputs_downstream(tmp_path):
+    (tmp_path / "steps.py").write_text("""
+from typing import Annotated, Tuple
+from zenml import ArtifactConfig, step
+
+@step
+def split() -> Tuple[Annotated[list, ArtifactConfig(name="train_set", tags=["raw"])], Annotated[list, ArtifactConfig(name="test_set")]]:
+    return [1, 2], [3]
+
+@step
+def train(rows: list) -> Annotated[float, ArtifactConfig(name="model", is_model_artifact=True)]:
+    return sum(rows)
+
+@step
+def evaluate(model: float, rows: list) -> None:
+    print(model, rows)
+""")
+    (tmp_path / "flows.py").write_text("""
+from zenml import pipeline
+from steps import split, train, evaluate
+
+@pipeline
+def flow():
+    train_set, test_set = split()
+    model = train(train_set)
+    evaluate(model, test_set)
+""")
+    converted = convert(tmp_path, "flows:flow")
+    assert "inputs = { model = step.train.outputs.model, rows = step.split.outputs.test_set }" in converted.text
+    assert not converted.notes
+    (tmp_path / "main.zp.hcl").write_text(converted.text)
+    planned, _, _ = plan(tmp_path)  # the references are checked against the outputs the functions declare
+    assert planned.step("pipeline.flow.step.train").inputs["rows"].output == "train_set"
+
+
+def test_a_pipeline_imported_by_a_package_is_read_where_it_is_defined(root):
+    # `from pipelines import flow`, as ZenML's run.py imports it
+    (root / "pipelines").mkdir()
+    (root / "pipelines" / "__init__.py").write_text("from .training import flow\n")
+    (root / "pipelines" / "training.py").write_text((root / "flows.py").read_text())
+    converted = convert(root, "pipelines:flow")
+    assert converted.text == convert(root, "flows:flow").text.replace("flows.py:flow", "pipelines/training.py:flow")
+
+
+def test_steps_called_through_their_module_are_steps(root):
+    (root / "by_module.py").write_text("""
+from zenml import pipeline
+import lib.steps
+import lib.steps as S
+from lib import steps
+
+@pipeline
+def flow():
+    rows = lib.steps.load(n=2)
+    first, rest = S.split(rows)
+    steps.report(first, label="x")
+    lib.other.report(rest, label="y")
+""")
+    converted = convert(root, "by_module:flow")
+    (root / "main.zp.hcl").write_text(converted.text)
+    planned, _, _ = plan(root)
+    wired = {s.step: (s.source, {k: f"{v.step.rsplit('.', 1)[1]}.{v.output}" for k, v in s.inputs.items()}) for s in planned.steps}
+    assert wired == {"load": ("lib/steps.py:load", {}), "split": ("lib/steps.py:split", {"rows": "load.rows"}),
+                     "report": ("lib/steps.py:report", {"x": "split.a"})}
+    assert converted.notes == ["line 12: lib.other.report(rest, label='y') is not a step function zplan could find: not converted"]
+
+
+def test_a_parameter_named_as_an_hcl_reserved_word_or_without_a_literal_default_is_listed(root):
+    (root / "reserved.py").write_text("""
+from zenml import pipeline
+from lib import load, report
+
+N = 4
+
+@pipeline
+def flow(count: int = 3, source="db", n=N):
+    rows = load(n=count)
+    report(rows, label=source)
+""")
+    converted = convert(root, "reserved:flow")
+    (root / "main.zp.hcl").write_text(converted.text)
+    (root / "zplan.zpvars").write_text("n = 4\n")  # what the note asks for
+    planned, _, _ = plan(root)
+    assert planned.step("pipeline.flow.step.load").params == {"n": 3}
+    assert planned.step("pipeline.flow.step.report").params == {"label": "db"}
+    assert converted.notes == ["line 8: parameter count is variable count_param (count is a reserved name in HCL)",
+                               "line 8: parameter source is variable source_param (source is a reserved name in HCL)",
+                               "line 8: the default of n (N) is not converted: give it with -var n=..."]
+
+
+def test_unpacked_arguments_are_listed(root):
+    (root / "unpacked.py").write_text("""
+from zenml import pipeline
+from lib import load
+
+CONFIG = {"n": 2}
+
+@pipeline
+def flow():
+    load(**CONFIG)
+    load(*[3])
+""")
+    assert convert(root, "unpacked:flow").notes == ["line 9: argument **CONFIG of load is not converted",
+                                                     "line 10: argument *[3] of load is not converted"]
+
+
 @pytest.mark.parametrize("spec, message", [("flows", "as MODULE:PIPELINE"), ("nowhere:flow", "no module 'nowhere'"),
                                            ("flows:other", "has no function 'other'")])
 def test_a_wrong_pipeline_reference_is_a_clear_error(root, spec, message):
     with pytest.raises(diags.DiagnosticError, match=message):
         convert(root, spec)
+
+
+def test_enable_cache_false_of_a_step_or_of_the_pipeline_becomes_cache_false(tmp_path):
+    # ZenML runs such a step every time; a step's own enable_cache wins over the pipeline's
+    (tmp_path / "steps.py").write_text("""
+from zenml import step
+
+@step(enable_cache=False)
+def fetch() -> int:
+    return 1
+
+@step(enable_cache=True)
+def train(x: int) -> int:
+    return x
+
+@step
+def report(x: int) -> None:
+    print(x)
+
+@step(enable_cache=FLAG)
+def configured() -> None:
+    pass
+""")
+    (tmp_path / "flows.py").write_text("""
+from zenml import pipeline
+from steps import configured, fetch, train, report
+
+@pipeline(enable_cache=False)
+def flow():
+    x = fetch()
+    y = train(x)
+    report(y)
+
+@pipeline
+def cached_flow():
+    x = fetch()
+    report(x)
+
+@pipeline
+def configured_flow():
+    configured()
+""")
+    (tmp_path / "main.zp.hcl").write_text(convert(tmp_path, "flows:flow").text + convert(tmp_path, "flows:cached_flow").text)
+    planned, _, _ = plan(tmp_path)
+    disabled = {s.address for s in planned.steps if any(r.code == "cache_disabled" for r in s.reasons)}
+    assert disabled == {"pipeline.flow.step.fetch", "pipeline.flow.step.report", "pipeline.cached_flow.step.fetch"}
+    assert convert(tmp_path, "flows:configured_flow").notes == [
+        "steps.py:16: enable_cache=FLAG is not converted (write cache = false on the step to run it every time)"]
