@@ -218,7 +218,7 @@ class PandasMaterializer(Materializer):
         if not series:
             return value
         series_value = value[self._COLUMN]
-        series_value.name = extra["name"]
+        series_value.name = _label(extra["name"])
         return series_value
 
     def _write(self, table: Any, path: Path) -> None:
@@ -249,6 +249,12 @@ class PandasArrowMaterializer(PandasMaterializer):
 
     def _read(self, path: Path) -> Any:
         return _ipc_read(path)
+
+
+def _label(value: Any) -> Any:
+    """A Series name as JSON gave it back: JSON writes a tuple (a name from MultiIndex columns,
+    ``("price", "mean")``) as a list, and a name is hashable, so a list was a tuple."""
+    return tuple(map(_label, value)) if isinstance(value, list) else value
 
 
 def _ipc_write(table: Any, path: Path) -> None:

@@ -168,7 +168,7 @@ def test_dataframe_indexes_survive(index: pd.Index, tmp_path: Path, handed_on: b
 
 
 @HANDED_ON
-@pytest.mark.parametrize("name", [None, "price", 0])
+@pytest.mark.parametrize("name", [None, "price", 0, ("price", "mean"), ("a", ("b", 1))])
 def test_a_series_round_trips_with_its_name(name: Any, tmp_path: Path, handed_on: bool) -> None:
     s = pd.Series([1.5, None, 3.0], index=pd.Index(["a", "b", "c"], name="k"), name=name, dtype="Float64")
     m, meta, back = roundtrip(s, tmp_path / "a", handed_on)
