@@ -205,7 +205,11 @@ class PandasMaterializer(Materializer):
         extra: dict[str, Any] = {"freq": value.index.freqstr if timed else None}
         if is_series:
             extra["name"] = value.name
-        table = pa.Table.from_pandas(value.to_frame(name=self._COLUMN) if is_series else value)
+            value = value.to_frame(name=self._COLUMN)
+        elif (columns := _columns_record(value.columns)) is not None:
+            extra["columns"] = columns
+            value = value.set_axis(pd.Index([str(c) for c in value.columns], name=value.columns.name), axis=1)
+        table = pa.Table.from_pandas(value)
         extra_json = json.dumps(extra, default=str).encode()
         return table.replace_schema_metadata({**table.schema.metadata, self._KEY: extra_json})
 
@@ -215,6 +219,8 @@ class PandasMaterializer(Materializer):
         value = table.to_pandas()
         if extra["freq"]:
             value.index.freq = extra["freq"]
+        if "columns" in extra:
+            value.columns = _restored_columns(extra["columns"], value.columns.name)
         if not series:
             return value
         series_value = value[self._COLUMN]
@@ -255,6 +261,48 @@ def _label(value: Any) -> Any:
     """A Series name as JSON gave it back: JSON writes a tuple (a name from MultiIndex columns,
     ``("price", "mean")``) as a list, and a name is hashable, so a list was a tuple."""
     return tuple(map(_label, value)) if isinstance(value, list) else value
+
+
+def _columns_record(columns: Any) -> dict[str, Any] | None:
+    """Column labels Arrow's pandas metadata would not give back, as JSON (None when it would):
+    it turns mixed labels (``[0, "a"]``) into strings, every bool label into True (the string
+    "False" is true) and cannot read back a CategoricalIndex."""
+    import pandas as pd
+
+    if isinstance(columns, pd.CategoricalIndex):
+        return {"labels": _json_labels(columns), "categories": _json_labels(columns.categories), "ordered": bool(columns.ordered)}
+    mixed = columns.dtype == object and not isinstance(columns, pd.MultiIndex) and any(type(c) is not str for c in columns)
+    if mixed or columns.dtype == bool:
+        return {"labels": _json_labels(columns), "dtype": str(columns.dtype)}
+    return None
+
+
+def _json_labels(labels: Any) -> list[Any]:
+    return [_json_label(label) for label in labels]
+
+
+def _json_label(label: Any) -> Any:
+    """A column label as JSON gives it back through ``_label``, or an error naming it."""
+    if hasattr(label, "item") and type(label).__module__ == "numpy":
+        label = label.item()  # a numpy scalar: its Python value
+    if type(label) in _JSON_SCALARS:
+        return label
+    if type(label) is tuple:
+        return [_json_label(part) for part in label]
+    raise fail(
+        f"the DataFrame's column label {label!r} (a {type_name(label)}) cannot be stored with the other labels",
+        "name the columns with strings, numbers, bools or tuples of them (or register a materializer for the frame)",
+    )
+
+
+def _restored_columns(record: dict[str, Any], name: Any) -> Any:
+    import pandas as pd
+
+    labels = [_label(c) for c in record["labels"]]
+    if "categories" in record:
+        categories = [_label(c) for c in record["categories"]]
+        return pd.CategoricalIndex(labels, categories=categories, ordered=record["ordered"], name=name)
+    return pd.Index(labels, dtype=record["dtype"], name=name, tupleize_cols=False)
 
 
 def _ipc_write(table: Any, path: Path) -> None:

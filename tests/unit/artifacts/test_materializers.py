@@ -167,6 +167,32 @@ def test_dataframe_indexes_survive(index: pd.Index, tmp_path: Path, handed_on: b
     assert getattr(back.index, "freq", None) == getattr(df.index, "freq", None)
 
 
+@pytest.mark.parametrize(
+    "columns",
+    [
+        pd.Index([0, "a"]),
+        pd.Index(["a", 1.5, None, ("b", 2)], dtype=object, tupleize_cols=False),
+        pd.Index([True, False], name="flag"),
+        pd.CategoricalIndex(["x", "y"], categories=["y", "x", "z"], ordered=True),
+    ],
+    ids=["mixed", "mixed-with-tuple", "bools", "categorical"],
+)
+@HANDED_ON
+def test_dataframe_column_labels_of_any_kind_survive(columns: pd.Index, tmp_path: Path, handed_on: bool) -> None:
+    df = pd.DataFrame([list(range(len(columns)))], columns=columns)
+    back = roundtrip(df, tmp_path / "a", handed_on)[2]
+    pd.testing.assert_frame_equal(back, df)
+    assert [type(c) for c in back.columns] == [type(c) for c in df.columns]
+
+
+def test_a_column_label_json_cannot_hold_is_a_clear_error(tmp_path: Path) -> None:
+    from zplan.diags import DiagnosticError
+
+    df = pd.DataFrame([[1, 2]], columns=[pd.Timestamp("2024-01-01"), "a"])
+    with pytest.raises(DiagnosticError, match="column label Timestamp.*cannot be stored"):
+        materializer_for(df).save(df, tmp_path)
+
+
 @HANDED_ON
 @pytest.mark.parametrize("name", [None, "price", 0, ("price", "mean"), ("a", ("b", 1))])
 def test_a_series_round_trips_with_its_name(name: Any, tmp_path: Path, handed_on: bool) -> None:
