@@ -376,7 +376,7 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
             raise _StepFailed(_several_outputs_hint(len(value)), None) from None
         raise _StepFailed(f"output {name!r}: {exc}", None) from None
     with store.staging() as folder:
-        meta = materializer.save(value, folder) or {}
+        meta = _saved(materializer, name, value, folder)
         stored = store.put_owned(folder, sync=sync)
     if stored.unsynced and unsynced is not None:
         unsynced[stored.digest] = stored.unsynced
@@ -395,6 +395,23 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
         if len(text) <= SMALL_VALUE_BYTES:
             record["value"] = value
     return record
+
+
+def _saved(materializer, name: str, value: Any, folder: Path) -> dict:
+    """What ``materializer.save`` returns; a value it cannot write (a DataFrame column mixing
+    numbers and text, duplicate column names) fails the step naming the output and the
+    materializer, with the traceback only when the materializer is the user's own code."""
+    from zplan.artifacts.builtin_materializers import type_name
+    from zplan.artifacts.materializers import is_builtin
+
+    try:
+        return materializer.save(value, folder) or {}
+    except (DiagnosticError, _StepFailed):
+        raise
+    except Exception as exc:
+        message = (f"output {name!r}: materializer {materializer.name} could not store the {type_name(value)}: "
+                   f"{type(exc).__name__}: {exc}")
+        raise _StepFailed(message, None if is_builtin(materializer) else _user_traceback(exc)) from None
 
 
 def _several_outputs_hint(count: int) -> str:
@@ -426,4 +443,4 @@ def _user_traceback(exc: BaseException) -> str:
 
 
 def _is_zplan_frame(filename: str) -> bool:
-    return f"{os.sep}zplan{os.sep}apply{os.sep}" in filename or "importlib" in filename
+    return any(f"{os.sep}zplan{os.sep}{part}{os.sep}" in filename for part in ("apply", "artifacts")) or "importlib" in filename

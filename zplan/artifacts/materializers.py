@@ -147,6 +147,11 @@ def _no_materializer_message(value: Any) -> str:
     )
 
 
+def is_builtin(m: Materializer) -> bool:
+    """Whether ``m`` ships with zplan (its failures are about the value, not about its code)."""
+    return m.name in _BUILTIN_NAMES and not isinstance(m, Registered)
+
+
 def get_materializer(name: str) -> Materializer:
     """The materializer called ``name`` (to load an artifact it recorded)."""
     for m in (*_user, *BUILTINS, *HANDED_ON.values()):
