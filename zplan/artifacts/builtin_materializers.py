@@ -331,7 +331,10 @@ class NumpyMaterializer(Materializer):
             return False
         import numpy as np
 
-        return isinstance(value, (np.ndarray, np.generic)) and not np.asarray(value).dtype.hasobject
+        # A subclass (np.matrix, a masked array) would come back a plain array: its mask, or what
+        # its operators mean (matrix * matrix is a matrix product), lost. np.memmap is only storage.
+        plain = type(value) in (np.ndarray, np.memmap) or isinstance(value, np.generic)
+        return plain and not np.asarray(value).dtype.hasobject
 
     def save(self, value: Any, folder: Path) -> dict:
         import numpy as np

@@ -136,6 +136,8 @@ def _no_materializer_message(value: Any) -> str:
     why = ""
     if type(value) in (dict, list):
         why = f" ({json_problem(value)}, so it cannot be stored as JSON)"
+    elif _array_subclass(value):
+        why = " (a subclass of numpy.ndarray: stored as .npy it would come back a plain array; return np.asarray(value) if that is what the next step wants)"
     return (
         f"no materializer can store a value of type {kind}{why}. Return JSON-able builtins, bytes, a "
         "pathlib.Path, a pandas DataFrame/Series, a numpy array, a pyarrow Table or a scikit-learn "
@@ -150,6 +152,10 @@ def _no_materializer_message(value: Any) -> str:
 def is_builtin(m: Materializer) -> bool:
     """Whether ``m`` ships with zplan (its failures are about the value, not about its code)."""
     return m.name in _BUILTIN_NAMES and not isinstance(m, Registered)
+
+
+def _array_subclass(value: Any) -> bool:
+    return any(c.__module__ == "numpy" and c.__name__ == "ndarray" for c in type(value).__mro__[1:])
 
 
 def get_materializer(name: str) -> Materializer:

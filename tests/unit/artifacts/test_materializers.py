@@ -227,6 +227,13 @@ def test_a_numpy_scalar_comes_back_as_a_scalar(tmp_path: Path) -> None:
     assert type(back) is np.float32 and back == np.float32(2.5)
 
 
+def test_a_memory_mapped_array_is_stored_as_a_plain_array(tmp_path: Path) -> None:
+    mapped = np.memmap(tmp_path / "m.bin", dtype=np.int32, mode="w+", shape=(3,))
+    mapped[:] = [1, 2, 3]
+    m, _, back = roundtrip(mapped, tmp_path / "a")
+    assert m.name == "numpy.npy" and type(back) is np.ndarray and back.tolist() == [1, 2, 3]
+
+
 def test_object_arrays_are_refused_rather_than_pickled() -> None:
     with pytest.raises(NoMaterializer, match="numpy.ndarray"):
         materializer_for(np.array([{"a": 1}], dtype=object))
@@ -286,6 +293,8 @@ def test_a_missing_path_is_a_clear_error(tmp_path: Path) -> None:
         ({1: "a"}, "value has a int key 1 (JSON keys are strings)"),
         ({"a": [1, (2,)]}, "value['a'][1] is a tuple"),
         ({"a": np.float64(1.0)}, "value['a'] is a numpy.float64"),
+        (np.matrix([[1, 2]]), "numpy.matrix (a subclass of numpy.ndarray: stored as .npy it would come back a plain array"),
+        (np.ma.array([1, 2], mask=[0, 1]), "numpy.ma.MaskedArray (a subclass of numpy.ndarray"),
     ],
 )
 def test_values_nothing_can_store_get_a_helpful_error(value: Any, why: str) -> None:
