@@ -37,6 +37,7 @@ class ArtifactArg:
 
     digest: str
     materializer: str
+    module: str = ""  # a user's materializer: the module registering it, imported to load the input
 
 
 @dataclass(frozen=True)
@@ -317,8 +318,6 @@ def _store(url: str, project_dir: str):
 
 
 def _load_input(store, name: str, spec: TaskInput) -> Any:
-    from zplan.artifacts.materializers import get_materializer
-
     if isinstance(spec, ListArg):
         loaded = [_load_input(store, f"{name}[{i}]", item) for i, item in enumerate(spec.items)]
         return loaded if spec.keys is None else dict(zip(spec.keys, loaded))
@@ -327,7 +326,24 @@ def _load_input(store, name: str, spec: TaskInput) -> Any:
             _verified(store, name, spec.digest, full=not spec.checked)
         return Path(spec.path)
     folder = _verified(store, name, spec.digest)
-    return get_materializer(spec.materializer).load(folder)
+    return _input_materializer(name, spec).load(folder)
+
+
+def _input_materializer(name: str, spec: ArtifactArg):
+    """The materializer that wrote an input; a user's own is registered first by importing its
+    module (the step reading the input need not import the one that made it)."""
+    from zplan.artifacts.materializers import NoMaterializer, get_materializer, is_registered
+
+    if spec.module and not is_registered(spec.materializer):
+        try:
+            importlib.import_module(spec.module)
+        except Exception as exc:
+            raise _StepFailed(f"input {name}: cannot import {spec.module}, which registers its materializer "
+                              f"{spec.materializer!r}: {type(exc).__name__}: {exc}", _user_traceback(exc)) from None
+    try:
+        return get_materializer(spec.materializer)
+    except NoMaterializer as exc:
+        raise _StepFailed(f"input {name}: {exc}", None) from None
 
 
 def _snapshotted(store, name: str, spec: TaskInput, result: StepResult) -> TaskInput:
@@ -367,7 +383,7 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
     """Materialized into a staging folder of the store and stored as it lies (a local store
     moves it into place: no copy, one hash). Without ``sync`` its files are not synced here:
     ``unsynced`` gets them, and the parent syncs them before anything records the output."""
-    from zplan.artifacts.materializers import materializer_for
+    from zplan.artifacts.materializers import defined_in, materializer_for
 
     try:
         materializer = materializer_for(value, handed_on)
@@ -385,6 +401,7 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
         "uri": stored.uri,
         "materializer": materializer.name,
         "materializer_version": materializer.version,
+        **({"materializer_module": module} if (module := defined_in(materializer)) else {}),
         "type": f"{type(value).__module__}.{type(value).__qualname__}",
         "size": stored.size,
         "meta": meta,

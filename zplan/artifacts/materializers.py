@@ -100,6 +100,21 @@ def unregister(name: str) -> None:
     _user[:] = [m for m in _user if m.name != name]
 
 
+def defined_in(m: Materializer) -> str | None:
+    """The module a user's materializer class comes from (imported to load what it wrote), or None."""
+    return type(m.impl).__module__ if isinstance(m, Registered) else None
+
+
+def is_registered(name: str) -> bool:
+    return any(m.name == name for m in (*_user, *BUILTINS, *HANDED_ON.values()))
+
+
+def forget_modules(modules: set[str]) -> None:
+    """Unregister what classes of ``modules`` registered: a step's worker drops the project's
+    modules after each step, and their registrations go with them."""
+    _user[:] = [m for m in _user if type(m.impl).__module__ not in modules]
+
+
 def _load_plugins() -> list[Materializer]:
     global _plugins
     if _plugins is None:
