@@ -161,6 +161,29 @@ def _parquet_write(table: Any, path: Path) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
+def _parquet_read(path: Path) -> Any:
+    """The table as it was written. Parquet has no seconds unit and no date64: such columns (a
+    pandas datetime64[s] too) come back as milliseconds and date32 unless cast back to the Arrow
+    schema pyarrow keeps in the file."""
+    import base64
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    table = file.read()
+    written = (file.metadata.metadata or {}).get(b"ARROW:schema")
+    if written is None:
+        return table
+    schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(written)))
+    if schema.equals(table.schema, check_metadata=False):
+        return table
+    try:
+        return table.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+        return table  # a type Arrow cannot cast back: as Parquet gives it
+
+
 class PandasMaterializer(Materializer):
     """DataFrame and Series as Parquet (with index and pandas dtypes in Arrow's pandas metadata).
 
@@ -231,9 +254,7 @@ class PandasMaterializer(Materializer):
         _parquet_write(table, path)
 
     def _read(self, path: Path) -> Any:
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path)
+        return _parquet_read(path)
 
 
 class PandasArrowMaterializer(PandasMaterializer):
@@ -376,9 +397,7 @@ class ArrowMaterializer(Materializer):
         _parquet_write(table, path)
 
     def _read(self, path: Path) -> Any:
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path)
+        return _parquet_read(path)
 
 
 class ArrowIpcMaterializer(ArrowMaterializer):

@@ -248,6 +248,18 @@ def test_an_arrow_table_round_trips_with_stable_bytes(tmp_path: Path, handed_on:
     assert saved_bytes(table, tmp_path / "b", handed_on) == read_tree(tmp_path / "a")
 
 
+@HANDED_ON
+def test_time_types_parquet_has_no_unit_for_come_back_as_they_were(tmp_path: Path, handed_on: bool) -> None:
+    day = 86_400_000
+    table = pa.table({"t": pa.array([0, 1], pa.timestamp("s", "UTC")), "d": pa.array([day, 2 * day], pa.date64()),
+                      "clock": pa.array([1, 2], pa.time32("s")), "ts": pa.array([[0], [1]], pa.list_(pa.timestamp("s")))})
+    back = roundtrip(table, tmp_path / "a", handed_on)[2]
+    assert back.schema == table.schema and back.equals(table)
+    seconds = np.array(["2024-01-01T10:00:00", "2024-01-02"], dtype="datetime64[s]")
+    df = pd.DataFrame({"when": seconds, "utc": pd.DatetimeIndex(seconds).tz_localize("UTC")}, index=pd.DatetimeIndex(seconds, name="i"))
+    pd.testing.assert_frame_equal(roundtrip(df, tmp_path / "b", handed_on)[2], df)  # datetime64[s], not [ms]
+
+
 def test_a_sklearn_estimator_round_trips(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 3))
