@@ -227,7 +227,7 @@ class PandasMaterializer(Materializer):
         timed = isinstance(value.index, (pd.DatetimeIndex, pd.TimedeltaIndex))
         extra: dict[str, Any] = {"freq": value.index.freqstr if timed else None}
         if is_series:
-            extra["name"] = value.name
+            extra["name"] = _json_label(value.name, "the Series name")
             value = value.to_frame(name=self._COLUMN)
         elif (columns := _columns_record(value.columns)) is not None:
             extra["columns"] = columns
@@ -279,9 +279,21 @@ class PandasArrowMaterializer(PandasMaterializer):
 
 
 def _label(value: Any) -> Any:
-    """A Series name as JSON gave it back: JSON writes a tuple (a name from MultiIndex columns,
-    ``("price", "mean")``) as a list, and a name is hashable, so a list was a tuple."""
-    return tuple(map(_label, value)) if isinstance(value, list) else value
+    """A label (Series name, column label) as ``_json_label`` wrote it: JSON writes a tuple (a name
+    from MultiIndex columns, ``("price", "mean")``) as a list, and a label is hashable, so a list
+    was a tuple; a dict is a tagged timestamp or date."""
+    if isinstance(value, list):
+        return tuple(map(_label, value))
+    if isinstance(value, dict) and "timestamp" in value:
+        import pandas as pd
+
+        stamp = pd.Timestamp(value["timestamp"]).as_unit(value["unit"])
+        return stamp.tz_convert(value["tz"]) if value["tz"] else stamp
+    if isinstance(value, dict) and "date" in value:
+        import datetime
+
+        return datetime.date.fromisoformat(value["date"])
+    return value
 
 
 def _columns_record(columns: Any) -> dict[str, Any] | None:
@@ -302,17 +314,26 @@ def _json_labels(labels: Any) -> list[Any]:
     return [_json_label(label) for label in labels]
 
 
-def _json_label(label: Any) -> Any:
-    """A column label as JSON gives it back through ``_label``, or an error naming it."""
-    if hasattr(label, "item") and type(label).__module__ == "numpy":
+def _json_label(label: Any, what: str = "the DataFrame's column label") -> Any:
+    """A label as JSON that ``_label`` gives back unchanged, or an error naming it."""
+    import datetime
+
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(label, (np.number, np.bool_)):
         label = label.item()  # a numpy scalar: its Python value
     if type(label) in _JSON_SCALARS:
         return label
     if type(label) is tuple:
-        return [_json_label(part) for part in label]
+        return [_json_label(part, what) for part in label]
+    if type(label) is pd.Timestamp:  # a row of a frame indexed by time (df.loc[day]) is named so
+        return {"timestamp": label.isoformat(), "tz": str(label.tz) if label.tz else None, "unit": label.unit}
+    if type(label) is datetime.date:
+        return {"date": label.isoformat()}
     raise fail(
-        f"the DataFrame's column label {label!r} (a {type_name(label)}) cannot be stored with the other labels",
-        "name the columns with strings, numbers, bools or tuples of them (or register a materializer for the frame)",
+        f"{what} {label!r} (a {type_name(label)}) cannot be stored",
+        "use strings, numbers, bools, timestamps, dates or tuples of them as names (or register a materializer)",
     )
 
 
