@@ -326,7 +326,14 @@ def _load_input(store, name: str, spec: TaskInput) -> Any:
             _verified(store, name, spec.digest, full=not spec.checked)
         return Path(spec.path)
     folder = _verified(store, name, spec.digest)
-    return _input_materializer(name, spec).load(folder)
+    materializer = _input_materializer(name, spec)
+    try:
+        return materializer.load(folder)
+    except Exception as exc:  # the bytes are the ones stored (just verified): the loading code failed
+        from zplan.artifacts.materializers import is_builtin
+
+        raise _StepFailed(f"input {name}: materializer {materializer.name} could not load artifact {spec.digest[:12]}: "
+                          f"{type(exc).__name__}: {exc}", None if is_builtin(materializer) else _user_traceback(exc)) from None
 
 
 def _input_materializer(name: str, spec: ArtifactArg):

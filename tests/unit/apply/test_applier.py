@@ -129,3 +129,30 @@ def test_a_user_materializer_that_fails_shows_its_own_traceback(tmp_path, monkey
     assert result.error == "output 'output': materializer thing-that-fails could not store the steps.thing.Thing: RuntimeError: disk says no"
     assert result.traceback.startswith("Traceback") and 'thing.py", line 9, in save' in result.traceback
     assert "zplan" not in result.traceback.replace(str(tmp_path), "")
+
+
+def test_an_input_its_materializer_cannot_load_fails_the_step_naming_the_input(tmp_path, monkeypatch):
+    from zplan.apply.worker import ArtifactArg
+    from zplan.artifacts import ArtifactStore
+
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "reader.py").write_text(
+        "import zplan\n\nclass Thing:\n    pass\n\n"
+        "@zplan.materializer(Thing, name='thing-that-cannot-load')\nclass ThingMaterializer:\n"
+        "    def save(self, value, folder):\n        (folder / 'v.txt').write_text('1')\n"
+        "    def load(self, folder):\n        raise KeyError('version')\n\n"
+        "def read(x):\n    return 1\n"
+    )
+    (tmp_path / "stored").mkdir()
+    (tmp_path / "stored" / "v.txt").write_text("1")
+    monkeypatch.chdir(tmp_path)
+    stored = ArtifactStore.from_url("file://.zplan/artifacts", tmp_path).put(tmp_path / "stored")
+    task = StepTask(
+        address="pipeline.p.step.read", project_dir=str(tmp_path), source_file="steps/reader.py", function="read",
+        params={}, inputs={"x": ArtifactArg(stored.digest, "thing-that-cannot-load", "steps.reader")}, declared_outputs=None,
+        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "read.log"),
+    )
+    result = run_step(task)
+    assert not result.ok
+    assert result.error == f"input x: materializer thing-that-cannot-load could not load artifact {stored.digest[:12]}: KeyError: 'version'"
+    assert 'reader.py", line 11, in load' in result.traceback and "zplan" not in result.traceback.replace(str(tmp_path), "")
