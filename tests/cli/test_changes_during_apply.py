@@ -206,3 +206,12 @@ def test_a_materializer_a_step_registered_is_gone_for_the_next_step_in_its_worke
     p = _materialized(tmp_path)
     p.apply("-parallelism", "1")  # one worker: c runs where a ran
     assert p.step_records()["c"]["outputs"]["output"]["materializer"] == "json"
+
+
+def test_bumping_the_version_of_a_materializer_registered_in_step_code_reruns_what_it_wrote(tmp_path):
+    p = _materialized(tmp_path)
+    p.apply()
+    p.replace("steps/a.py", 'name="reading-as-text")', 'name="reading-as-text", version="2")')
+    assert reasons(p.plan_json())["a"] == ["output output: materializer reading-as-text 1 -> 2"]
+    p.apply()
+    assert "No changes" in p.ok("plan").out

@@ -74,7 +74,7 @@ class StepPlanner:
         stat_cache: StatCache,
         secrets: list[str],
         artifact_present: Callable[[str], bool] = lambda digest: True,
-        materializer_version: Callable[[str], str | None] = lambda name: None,
+        materializer_version: Callable[..., str | None] = lambda name, module=None: None,
         libraries: LibraryIndex | None = None,
     ) -> None:
         self.project_dir = project_dir
@@ -384,7 +384,7 @@ class StepPlanner:
         (existence only: contents are verified when a step loads them)."""
         outputs = sorted(outputs.items()) if len(outputs) > 1 else list(outputs.items())
         for name, out in outputs:
-            current = self.materializer_version(out.get("materializer", ""))
+            current = self.materializer_version(out.get("materializer", ""), out.get("materializer_module"))
             if current is not None and current != out.get("materializer_version"):
                 return m.Reason(m.MATERIALIZER_CHANGED, f"output {name}: materializer {out.get('materializer')} {out.get('materializer_version')} -> {current}")
         for name, out in outputs:
