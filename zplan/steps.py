@@ -40,8 +40,15 @@ def step(fn: Callable | None = None, *, outputs: str | Sequence[str] | None = No
     return mark(fn) if fn is not None else mark
 
 
+def repeated(names: Sequence[str]) -> str | None:
+    """The first name listed twice, or None."""
+    return next((n for i, n in enumerate(names) if n in names[:i]), None)
+
+
 def split_outputs(value: Any, declared: list[str] | None) -> dict[str, Any]:
     """A step's return value as {output name: value}."""
+    if declared is not None and (twice := repeated(declared)):
+        raise ValueError(f'the step declares the output "{twice}" twice: give each output its own name')
     if declared is None:
         fields = getattr(type(value), "_fields", None)  # a NamedTuple names its outputs
         if fields is not None:

@@ -149,3 +149,69 @@ def test_a_param_changing_between_int_and_float_is_named(tmp_path, old, new, sho
     p.apply()
     p.replace("main.zp.hcl", f"c = {old}", f"c = {new}")
     assert reasons(p.plan_json())["s"] == [shown]
+
+
+MATERIALIZED = '''
+import zplan
+
+
+class Reading:
+    def __init__(self, value):
+        self.value = value
+
+
+@zplan.materializer(Reading, name="reading-as-text")
+class ReadingMaterializer:
+    def save(self, value, folder):
+        (folder / "reading.txt").write_text(str(value.value))
+
+    def load(self, folder):
+        return Reading(int((folder / "reading.txt").read_text()))
+
+
+@zplan.materializer(list, name="lists-as-text")
+class ListMaterializer:  # for this module's own lists; any step running after it must not pick it up
+    def save(self, value, folder):
+        (folder / "list.txt").write_text(repr(value))
+
+    def load(self, folder):
+        return eval((folder / "list.txt").read_text())
+
+
+def make():
+    return Reading(21)
+'''
+
+
+def _materialized(tmp_path) -> Project:
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", (HCL % {"a": "make", "b": "double", "b_inputs": ""}).rstrip()[:-1]
+            + '  step "c" {\n    source     = "steps/c.py:numbers"\n    depends_on = [step.a]\n  }\n}\n')
+    p.write("steps/__init__.py", "")
+    p.write("steps/a.py", MATERIALIZED)
+    p.write("steps/b.py", "def double(x):\n    return x.value * 2\n")
+    p.write("steps/c.py", "def numbers():\n    return [1, 2]\n")
+    return p
+
+
+def test_a_step_reads_an_input_of_a_materializer_only_the_producing_steps_module_registers(tmp_path):
+    p = _materialized(tmp_path)
+    p.apply("-parallelism", "1")
+    assert _value(p, "b") == 42
+    p.apply("-replace", "pipeline.p.step.b")  # a is cached: no step of this apply imported steps/a.py
+    assert _value(p, "b") == 42
+
+
+def test_a_materializer_a_step_registered_is_gone_for_the_next_step_in_its_worker(tmp_path):
+    p = _materialized(tmp_path)
+    p.apply("-parallelism", "1")  # one worker: c runs where a ran
+    assert p.step_records()["c"]["outputs"]["output"]["materializer"] == "json"
+
+
+def test_bumping_the_version_of_a_materializer_registered_in_step_code_reruns_what_it_wrote(tmp_path):
+    p = _materialized(tmp_path)
+    p.apply()
+    p.replace("steps/a.py", 'name="reading-as-text")', 'name="reading-as-text", version="2")')
+    assert reasons(p.plan_json())["a"] == ["output output: materializer reading-as-text 1 -> 2"]
+    p.apply()
+    assert "No changes" in p.ok("plan").out

@@ -82,12 +82,15 @@ def test_by_default_only_what_nothing_refers_to_goes(three_runs, tmp_path: Path)
     stray.mkdir()
     (stray / "weights.bin").write_bytes(b"\0" * 5000)
     orphan = ArtifactStore.from_url("file://.zplan/artifacts", project.root).put(stray)  # e.g. left by a killed step
-    before = stored(project)
+    before, state = stored(project), project.state()
+    project.ok("plan", "-var", "c=2", "-out", "saved.zplan")  # takes scale and total of run 2 from the cache
     result = project.ok("gc")
     assert listed(result) == {orphan.digest: "4.9 KiB"}
     assert "Removed 1 artifact(s), freed 4.9 KiB" in result.out and "every run" in result.out
     assert set(stored(project)) == set(before) - {orphan.digest}
     assert "Dropped" not in result.out
+    assert project.state() == state  # no entry named the orphan: a plan saved before gc is not stale
+    assert ran(project.ok("apply", "saved.zplan")) == set()
 
 
 def test_keeping_no_run_still_keeps_the_latest_records_their_snapshots_and_the_outputs(three_runs) -> None:

@@ -132,6 +132,20 @@ def count(rows: list) -> Annotated[int, "n"]:
     assert _output(project, "n") == 3
 
 
+@pytest.mark.parametrize("hcl_outputs, code", [
+    ("", 'import zplan\n\n@zplan.step(outputs=["a", "a"])\ndef two():\n    return 1, 2\n'),
+    ("", 'from typing import Annotated, Tuple\n\ndef two() -> Tuple[Annotated[int, "a"], Annotated[int, "a"]]:\n    return 1, 2\n'),
+    ('\n    outputs = ["a", "a"]', "def two():\n    return 1, 2\n"),
+], ids=["decorator", "annotated", "hcl"])
+def test_an_output_declared_twice_is_an_error_at_the_step_not_a_value_silently_overwritten(tmp_path, hcl_outputs, code):
+    project = _project(tmp_path, 'pipeline "p" {\n  step "w" {\n    source = "steps/s.py:two"%s\n  }\n}\n' % hcl_outputs, code)
+    for command in ("validate", "plan"):
+        result = project.run(command)
+        assert result.code == 1 and "Traceback" not in result.err, str(result)
+        where = "main.zp.hcl:10:5" if hcl_outputs else "main.zp.hcl:9:5"
+        assert f'Error: {where}: step "w": ' in result.err and '"a"' in result.err and "twice" in result.err, str(result)
+
+
 def test_a_tuple_returned_without_output_names_says_how_to_name_them(tmp_path):
     project = _project(tmp_path, 'pipeline "p" {\n  step "a" { source = "steps/s.py:a" }\n}\n', """
 class Model:

@@ -134,7 +134,7 @@ class StepRunner:
             return self._snapshot(address, spec)
         upstream = self.tracker.current[spec.step]
         out = upstream.cached_from.outputs[spec.output]
-        return ArtifactArg(out["digest"], out["materializer"])
+        return ArtifactArg(out["digest"], out["materializer"], out.get("materializer_module", ""))
 
     def _snapshot(self, address: str, spec: m.DataInput) -> PathArg:
         """Data inputs are stored as immutable snapshots; the step reads the snapshot.

@@ -7,7 +7,7 @@ would not say everything that made it: environment variables it set, entries it 
 ``sys.path``, and the globals of the project's own modules (a list one step appends to, a
 setting another reads) are therefore put back. The project's modules are imported again by
 the next step that uses them, from the files on disk, so a step also never runs code older
-than what its re-plan fingerprinted. The working folder is set by each task itself.
+than what its re-plan fingerprinted; the materializers they registered are forgotten with them. The working folder is set by each task itself.
 """
 
 from __future__ import annotations
@@ -30,9 +30,13 @@ def step_interpreter_state(project_dir: str) -> Iterator[None]:
         if _environment() != env:
             _restore_environment(env)
         sys.path[:] = path
-        for name in set(sys.modules) - modules:
-            if _project_module(name, sys.modules.get(name), project_dir):
-                del sys.modules[name]
+        dropped = {name for name in set(sys.modules) - modules if _project_module(name, sys.modules.get(name), project_dir)}
+        for name in dropped:
+            del sys.modules[name]
+        if dropped:
+            from zplan.artifacts.materializers import forget_modules
+
+            forget_modules(dropped)  # a materializer the step's code registered would store the next step's outputs
 
 
 def _environment() -> dict:

@@ -37,6 +37,7 @@ class ArtifactArg:
 
     digest: str
     materializer: str
+    module: str = ""  # a user's materializer: the module registering it, imported to load the input
 
 
 @dataclass(frozen=True)
@@ -317,8 +318,6 @@ def _store(url: str, project_dir: str):
 
 
 def _load_input(store, name: str, spec: TaskInput) -> Any:
-    from zplan.artifacts.materializers import get_materializer
-
     if isinstance(spec, ListArg):
         loaded = [_load_input(store, f"{name}[{i}]", item) for i, item in enumerate(spec.items)]
         return loaded if spec.keys is None else dict(zip(spec.keys, loaded))
@@ -327,7 +326,31 @@ def _load_input(store, name: str, spec: TaskInput) -> Any:
             _verified(store, name, spec.digest, full=not spec.checked)
         return Path(spec.path)
     folder = _verified(store, name, spec.digest)
-    return get_materializer(spec.materializer).load(folder)
+    materializer = _input_materializer(name, spec)
+    try:
+        return materializer.load(folder)
+    except Exception as exc:  # the bytes are the ones stored (just verified): the loading code failed
+        from zplan.artifacts.materializers import is_builtin
+
+        raise _StepFailed(f"input {name}: materializer {materializer.name} could not load artifact {spec.digest[:12]}: "
+                          f"{type(exc).__name__}: {exc}", None if is_builtin(materializer) else _user_traceback(exc)) from None
+
+
+def _input_materializer(name: str, spec: ArtifactArg):
+    """The materializer that wrote an input; a user's own is registered first by importing its
+    module (the step reading the input need not import the one that made it)."""
+    from zplan.artifacts.materializers import NoMaterializer, get_materializer, is_registered
+
+    if spec.module and not is_registered(spec.materializer):
+        try:
+            importlib.import_module(spec.module)
+        except Exception as exc:
+            raise _StepFailed(f"input {name}: cannot import {spec.module}, which registers its materializer "
+                              f"{spec.materializer!r}: {type(exc).__name__}: {exc}", _user_traceback(exc)) from None
+    try:
+        return get_materializer(spec.materializer)
+    except NoMaterializer as exc:
+        raise _StepFailed(f"input {name}: {exc}", None) from None
 
 
 def _snapshotted(store, name: str, spec: TaskInput, result: StepResult) -> TaskInput:
@@ -367,7 +390,7 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
     """Materialized into a staging folder of the store and stored as it lies (a local store
     moves it into place: no copy, one hash). Without ``sync`` its files are not synced here:
     ``unsynced`` gets them, and the parent syncs them before anything records the output."""
-    from zplan.artifacts.materializers import materializer_for
+    from zplan.artifacts.materializers import defined_in, materializer_for
 
     try:
         materializer = materializer_for(value, handed_on)
@@ -376,7 +399,7 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
             raise _StepFailed(_several_outputs_hint(len(value)), None) from None
         raise _StepFailed(f"output {name!r}: {exc}", None) from None
     with store.staging() as folder:
-        meta = materializer.save(value, folder) or {}
+        meta = _saved(materializer, name, value, folder)
         stored = store.put_owned(folder, sync=sync)
     if stored.unsynced and unsynced is not None:
         unsynced[stored.digest] = stored.unsynced
@@ -385,6 +408,7 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
         "uri": stored.uri,
         "materializer": materializer.name,
         "materializer_version": materializer.version,
+        **({"materializer_module": module} if (module := defined_in(materializer)) else {}),
         "type": f"{type(value).__module__}.{type(value).__qualname__}",
         "size": stored.size,
         "meta": meta,
@@ -395,6 +419,23 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
         if len(text) <= SMALL_VALUE_BYTES:
             record["value"] = value
     return record
+
+
+def _saved(materializer, name: str, value: Any, folder: Path) -> dict:
+    """What ``materializer.save`` returns; a value it cannot write (a DataFrame column mixing
+    numbers and text, duplicate column names) fails the step naming the output and the
+    materializer, with the traceback only when the materializer is the user's own code."""
+    from zplan.artifacts.builtin_materializers import type_name
+    from zplan.artifacts.materializers import is_builtin
+
+    try:
+        return materializer.save(value, folder) or {}
+    except (DiagnosticError, _StepFailed):
+        raise
+    except Exception as exc:
+        message = (f"output {name!r}: materializer {materializer.name} could not store the {type_name(value)}: "
+                   f"{type(exc).__name__}: {exc}")
+        raise _StepFailed(message, None if is_builtin(materializer) else _user_traceback(exc)) from None
 
 
 def _several_outputs_hint(count: int) -> str:
@@ -426,4 +467,4 @@ def _user_traceback(exc: BaseException) -> str:
 
 
 def _is_zplan_frame(filename: str) -> bool:
-    return f"{os.sep}zplan{os.sep}apply{os.sep}" in filename or "importlib" in filename
+    return any(f"{os.sep}zplan{os.sep}{part}{os.sep}" in filename for part in ("apply", "artifacts")) or "importlib" in filename

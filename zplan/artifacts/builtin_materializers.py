@@ -161,6 +161,29 @@ def _parquet_write(table: Any, path: Path) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
+def _parquet_read(path: Path) -> Any:
+    """The table as it was written. Parquet has no seconds unit and no date64: such columns (a
+    pandas datetime64[s] too) come back as milliseconds and date32 unless cast back to the Arrow
+    schema pyarrow keeps in the file."""
+    import base64
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    table = file.read()
+    written = (file.metadata.metadata or {}).get(b"ARROW:schema")
+    if written is None:
+        return table
+    schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(written)))
+    if schema.equals(table.schema, check_metadata=False):
+        return table
+    try:
+        return table.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+        return table  # a type Arrow cannot cast back: as Parquet gives it
+
+
 class PandasMaterializer(Materializer):
     """DataFrame and Series as Parquet (with index and pandas dtypes in Arrow's pandas metadata).
 
@@ -204,8 +227,12 @@ class PandasMaterializer(Materializer):
         timed = isinstance(value.index, (pd.DatetimeIndex, pd.TimedeltaIndex))
         extra: dict[str, Any] = {"freq": value.index.freqstr if timed else None}
         if is_series:
-            extra["name"] = value.name
-        table = pa.Table.from_pandas(value.to_frame(name=self._COLUMN) if is_series else value)
+            extra["name"] = _json_label(value.name, "the Series name")
+            value = value.to_frame(name=self._COLUMN)
+        elif (columns := _columns_record(value.columns)) is not None:
+            extra["columns"] = columns
+            value = value.set_axis(pd.Index([str(c) for c in value.columns], name=value.columns.name), axis=1)
+        table = pa.Table.from_pandas(value)
         extra_json = json.dumps(extra, default=str).encode()
         return table.replace_schema_metadata({**table.schema.metadata, self._KEY: extra_json})
 
@@ -215,19 +242,19 @@ class PandasMaterializer(Materializer):
         value = table.to_pandas()
         if extra["freq"]:
             value.index.freq = extra["freq"]
+        if "columns" in extra:
+            value.columns = _restored_columns(extra["columns"], value.columns.name)
         if not series:
             return value
         series_value = value[self._COLUMN]
-        series_value.name = extra["name"]
+        series_value.name = _label(extra["name"])
         return series_value
 
     def _write(self, table: Any, path: Path) -> None:
         _parquet_write(table, path)
 
     def _read(self, path: Path) -> Any:
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path)
+        return _parquet_read(path)
 
 
 class PandasArrowMaterializer(PandasMaterializer):
@@ -249,6 +276,75 @@ class PandasArrowMaterializer(PandasMaterializer):
 
     def _read(self, path: Path) -> Any:
         return _ipc_read(path)
+
+
+def _label(value: Any) -> Any:
+    """A label (Series name, column label) as ``_json_label`` wrote it: JSON writes a tuple (a name
+    from MultiIndex columns, ``("price", "mean")``) as a list, and a label is hashable, so a list
+    was a tuple; a dict is a tagged timestamp or date."""
+    if isinstance(value, list):
+        return tuple(map(_label, value))
+    if isinstance(value, dict) and "timestamp" in value:
+        import pandas as pd
+
+        stamp = pd.Timestamp(value["timestamp"]).as_unit(value["unit"])
+        return stamp.tz_convert(value["tz"]) if value["tz"] else stamp
+    if isinstance(value, dict) and "date" in value:
+        import datetime
+
+        return datetime.date.fromisoformat(value["date"])
+    return value
+
+
+def _columns_record(columns: Any) -> dict[str, Any] | None:
+    """Column labels Arrow's pandas metadata would not give back, as JSON (None when it would):
+    it turns mixed labels (``[0, "a"]``) into strings, every bool label into True (the string
+    "False" is true) and cannot read back a CategoricalIndex."""
+    import pandas as pd
+
+    if isinstance(columns, pd.CategoricalIndex):
+        return {"labels": _json_labels(columns), "categories": _json_labels(columns.categories), "ordered": bool(columns.ordered)}
+    mixed = columns.dtype == object and not isinstance(columns, pd.MultiIndex) and any(type(c) is not str for c in columns)
+    if mixed or columns.dtype == bool:
+        return {"labels": _json_labels(columns), "dtype": str(columns.dtype)}
+    return None
+
+
+def _json_labels(labels: Any) -> list[Any]:
+    return [_json_label(label) for label in labels]
+
+
+def _json_label(label: Any, what: str = "the DataFrame's column label") -> Any:
+    """A label as JSON that ``_label`` gives back unchanged, or an error naming it."""
+    import datetime
+
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(label, (np.number, np.bool_)):
+        label = label.item()  # a numpy scalar: its Python value
+    if type(label) in _JSON_SCALARS:
+        return label
+    if type(label) is tuple:
+        return [_json_label(part, what) for part in label]
+    if type(label) is pd.Timestamp:  # a row of a frame indexed by time (df.loc[day]) is named so
+        return {"timestamp": label.isoformat(), "tz": str(label.tz) if label.tz else None, "unit": label.unit}
+    if type(label) is datetime.date:
+        return {"date": label.isoformat()}
+    raise fail(
+        f"{what} {label!r} (a {type_name(label)}) cannot be stored",
+        "use strings, numbers, bools, timestamps, dates or tuples of them as names (or register a materializer)",
+    )
+
+
+def _restored_columns(record: dict[str, Any], name: Any) -> Any:
+    import pandas as pd
+
+    labels = [_label(c) for c in record["labels"]]
+    if "categories" in record:
+        categories = [_label(c) for c in record["categories"]]
+        return pd.CategoricalIndex(labels, categories=categories, ordered=record["ordered"], name=name)
+    return pd.Index(labels, dtype=record["dtype"], name=name, tupleize_cols=False)
 
 
 def _ipc_write(table: Any, path: Path) -> None:
@@ -277,7 +373,10 @@ class NumpyMaterializer(Materializer):
             return False
         import numpy as np
 
-        return isinstance(value, (np.ndarray, np.generic)) and not np.asarray(value).dtype.hasobject
+        # A subclass (np.matrix, a masked array) would come back a plain array: its mask, or what
+        # its operators mean (matrix * matrix is a matrix product), lost. np.memmap is only storage.
+        plain = type(value) in (np.ndarray, np.memmap) or isinstance(value, np.generic)
+        return plain and not np.asarray(value).dtype.hasobject
 
     def save(self, value: Any, folder: Path) -> dict:
         import numpy as np
@@ -319,9 +418,7 @@ class ArrowMaterializer(Materializer):
         _parquet_write(table, path)
 
     def _read(self, path: Path) -> Any:
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path)
+        return _parquet_read(path)
 
 
 class ArrowIpcMaterializer(ArrowMaterializer):

@@ -100,6 +100,21 @@ def unregister(name: str) -> None:
     _user[:] = [m for m in _user if m.name != name]
 
 
+def defined_in(m: Materializer) -> str | None:
+    """The module a user's materializer class comes from (imported to load what it wrote), or None."""
+    return type(m.impl).__module__ if isinstance(m, Registered) else None
+
+
+def is_registered(name: str) -> bool:
+    return any(m.name == name for m in (*_user, *BUILTINS, *HANDED_ON.values()))
+
+
+def forget_modules(modules: set[str]) -> None:
+    """Unregister what classes of ``modules`` registered: a step's worker drops the project's
+    modules after each step, and their registrations go with them."""
+    _user[:] = [m for m in _user if type(m.impl).__module__ not in modules]
+
+
 def _load_plugins() -> list[Materializer]:
     global _plugins
     if _plugins is None:
@@ -136,6 +151,8 @@ def _no_materializer_message(value: Any) -> str:
     why = ""
     if type(value) in (dict, list):
         why = f" ({json_problem(value)}, so it cannot be stored as JSON)"
+    elif _array_subclass(value):
+        why = " (a subclass of numpy.ndarray: stored as .npy it would come back a plain array; return np.asarray(value) if that is what the next step wants)"
     return (
         f"no materializer can store a value of type {kind}{why}. Return JSON-able builtins, bytes, a "
         "pathlib.Path, a pandas DataFrame/Series, a numpy array, a pyarrow Table or a scikit-learn "
@@ -145,6 +162,15 @@ def _no_materializer_message(value: Any) -> str:
         f"        def save(self, value, folder): ...\n"
         f"        def load(self, folder): ..."
     )
+
+
+def is_builtin(m: Materializer) -> bool:
+    """Whether ``m`` ships with zplan (its failures are about the value, not about its code)."""
+    return m.name in _BUILTIN_NAMES and not isinstance(m, Registered)
+
+
+def _array_subclass(value: Any) -> bool:
+    return any(c.__module__ == "numpy" and c.__name__ == "ndarray" for c in type(value).__mro__[1:])
 
 
 def get_materializer(name: str) -> Materializer:

@@ -27,6 +27,7 @@ from zplan.config.model import (
     StepConfig,
     Variable,
 )
+from zplan.steps import repeated
 
 CONFIG_GLOB = "*.zp.hcl"
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -272,6 +273,9 @@ def _step(pipeline: Pipeline, block: hcl.Block, found: diags.Collector) -> None:
     outputs = _static(attrs.get("outputs"), found)
     if outputs is not None and not (isinstance(outputs, list) and all(isinstance(o, str) and o.isidentifier() for o in outputs)):
         found.error(f'step "{name}": outputs must be a list of names', 'e.g. outputs = ["train", "test"]', attrs["outputs"].range)
+        outputs = None
+    elif outputs is not None and (twice := repeated(outputs)):
+        found.error(f'step "{name}": the output "{twice}" is listed twice', "list each output once", attrs["outputs"].range)
         outputs = None
     timeout = _duration(attrs.get("timeout"), found, f'step "{name}"')
     pipeline.steps[name] = StepConfig(

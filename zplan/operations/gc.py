@@ -17,8 +17,9 @@ plan reruns their steps rather than trusting an artifact that is gone).
 **Safe beside a running apply: gc holds the state lock.** An apply holds the same lock from
 its plan to its last record, so gc waits for it (``-lock-timeout``) and never lists, judges
 or deletes while an apply is writing artifacts or reading its inputs; an apply started
-during gc waits in turn. gc changes the state serial when it removes anything, so a plan
-saved before gc (whose cache hits may be gone) is refused as stale. Only complete artifacts
+during gc waits in turn. gc changes the state serial when it drops cache entries, so a plan
+saved before gc (whose cache hits may be gone) is refused as stale; removing only what no
+entry named leaves saved plans valid. Only complete artifacts
 are listed: a write in progress (a temp folder, an upload without its marker) is never touched.
 """
 
@@ -79,8 +80,11 @@ def collect_garbage(args: ProjectArgs, keep_runs: int | None, dry_run: bool, loc
         if report.removed and not dry_run:
             gone = {a.digest for a in report.removed}
             report.dropped_cache_entries = _drop_cache_entries(state, key, gone)
-            state.bump()  # a plan saved before gc may count on what is gone: it is now stale
-            backend.write(state.doc)  # state first: a gc cut short leaves orphans, never dangling entries
+            if report.dropped_cache_entries:
+                # A plan saved before gc may count on a dropped entry: it is now stale. Artifacts no
+                # entry named were nothing a saved plan could take from the cache: its serial stays.
+                state.bump()
+                backend.write(state.doc)  # state first: a gc cut short leaves orphans, never dangling entries
             for artifact in report.removed:
                 store.delete(artifact.digest)
     return report

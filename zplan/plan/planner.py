@@ -158,7 +158,7 @@ class Planner:
         _check_stack(project, stack)
         known = not contains_unknown({k: stack.get(k) for k in ("artifact_store", "metadata_store")})
         key = store_key(str(stack["artifact_store"]), str(stack["metadata_store"])) if known else None
-        present, version = _artifact_checks(project, stack) if known else (lambda d: True, lambda n: None)
+        present, version = _artifact_checks(project, stack) if known else (lambda d: True, lambda name, module=None: None)
         planner = StepPlanner(project.root, self.state, key, self.code, self.stat_cache, project.secrets, present, version, self.libraries)
         planner.resource_change = lambda addr: _change_of(resource_plans.get(addr))
         self.stack_settings, self._key, self._stack_known = stack, key, known
@@ -404,20 +404,21 @@ def _check_addresses(graph: Dag, request: PlanRequest, state: State) -> None:
                 raise diags.fail(f"{flag} {value}: no such step or resource", "see `zplan state list` and the addresses printed by `zplan plan`")
 
 
-def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], bool], Callable[[str], str | None]]:
+def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], bool], Callable[..., str | None]]:
     """Whether a cached artifact is still stored (a stat locally, one listing per prefix
     on an object store), and the current version of a materializer."""
     from zplan.artifacts.materializers import declared_version
+    from zplan.plan import user_materializers
 
-    known: dict[str, str | None] = {}  # the registry does not change while a plan is made: each name looked up once
+    known: dict[tuple[str, str | None], str | None] = {}  # the registry and the code do not change while a plan is made
 
-    def version(name: str) -> str | None:
-        if name not in known:
+    def version(name: str, module: str | None = None) -> str | None:
+        if (name, module) not in known:
             try:
-                known[name] = declared_version(name)
-            except Exception:
-                known[name] = None
-        return known[name]
+                known[name, module] = declared_version(name)
+            except Exception:  # registered in the project's code (not imported by a plan): read from its source
+                known[name, module] = user_materializers.declared_version(project.root, module, name) if module else None
+        return known[name, module]
 
     from zplan.artifacts.base import ArtifactStore
 

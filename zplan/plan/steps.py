@@ -36,7 +36,7 @@ from zplan.plan.reason_text import code_message, library_reasons, name_reasons, 
 from zplan.secrets import digest_secrets
 from zplan.state.checks import not_finite_path
 from zplan.state.model import CacheEntry, State, StepRecord
-from zplan.steps import DEFAULT_OUTPUT
+from zplan.steps import DEFAULT_OUTPUT, repeated
 
 KEY_VERSION = 2  # 2: code followed through every import style, per-definition digests, library versions
 
@@ -74,7 +74,7 @@ class StepPlanner:
         stat_cache: StatCache,
         secrets: list[str],
         artifact_present: Callable[[str], bool] = lambda digest: True,
-        materializer_version: Callable[[str], str | None] = lambda name: None,
+        materializer_version: Callable[..., str | None] = lambda name, module=None: None,
         libraries: LibraryIndex | None = None,
     ) -> None:
         self.project_dir = project_dir
@@ -123,6 +123,9 @@ class StepPlanner:
         check = signatures.check_call(step, info.signature, params, inputs)
         if check:
             raise diags.DiagnosticError(check)
+        if not step.outputs and (twice := repeated(info.outputs or [])):
+            raise diags.fail(f'step "{step.name}": {step.function} declares the output "{twice}" twice',
+                             "give each output its own name: one would overwrite the other", step.source_range)
         upstream = m.upstream_inputs(inputs)
         libraries = self.libraries.versions(info.modules)
         read = sorted(resources_read(scope.config, step))
@@ -383,7 +386,7 @@ class StepPlanner:
         (existence only: contents are verified when a step loads them)."""
         outputs = sorted(outputs.items()) if len(outputs) > 1 else list(outputs.items())
         for name, out in outputs:
-            current = self.materializer_version(out.get("materializer", ""))
+            current = self.materializer_version(out.get("materializer", ""), out.get("materializer_module"))
             if current is not None and current != out.get("materializer_version"):
                 return m.Reason(m.MATERIALIZER_CHANGED, f"output {name}: materializer {out.get('materializer')} {out.get('materializer_version')} -> {current}")
         for name, out in outputs:

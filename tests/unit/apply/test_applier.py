@@ -6,6 +6,7 @@ import dataclasses
 
 from zplan.apply.applier import Applier
 from zplan.apply.worker import PathArg, StepTask, run_step
+from zplan.artifacts import unregister
 from zplan.hooks import Recorder
 from zplan.plan import model as m
 from zplan.state.model import State
@@ -88,3 +89,70 @@ def test_a_step_runs_in_this_process_from_its_task(tmp_path, monkeypatch):
     result = run_step(task)
     assert result.ok, result.error
     assert result.outputs["output"]["materializer"] == "json" and result.outputs["output"]["value"] == [1.0, 2.0, 3.5, 4.0]
+
+
+def test_an_output_the_materializer_cannot_write_fails_the_step_naming_it_without_zplan_frames(tmp_path, monkeypatch):
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "mixed.py").write_text('import pandas as pd\n\ndef make():\n    return pd.DataFrame({"n": [1, "x"]})\n')
+    monkeypatch.chdir(tmp_path)
+    task = StepTask(
+        address="pipeline.p.step.make", project_dir=str(tmp_path), source_file="steps/mixed.py", function="make",
+        params={}, inputs={}, declared_outputs=None,
+        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "make.log"),
+    )
+    result = run_step(task)
+    assert not result.ok and result.traceback is None
+    assert result.error.startswith("output 'output': materializer pandas.parquet could not store the pandas.DataFrame: ArrowInvalid")
+    assert "column n" in result.error
+
+
+def test_a_user_materializer_that_fails_shows_its_own_traceback(tmp_path, monkeypatch):
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "thing.py").write_text(
+        "import zplan\n\nclass Thing:\n    pass\n\n"
+        "@zplan.materializer(Thing, name='thing-that-fails')\nclass ThingMaterializer:\n"
+        "    def save(self, value, folder):\n        raise RuntimeError('disk says no')\n"
+        "    def load(self, folder):\n        return Thing()\n\n"
+        "def make():\n    return Thing()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    task = StepTask(
+        address="pipeline.p.step.make", project_dir=str(tmp_path), source_file="steps/thing.py", function="make",
+        params={}, inputs={}, declared_outputs=None,
+        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "make.log"),
+    )
+    try:
+        result = run_step(task)
+    finally:
+        unregister("thing-that-fails")
+    assert not result.ok
+    assert result.error == "output 'output': materializer thing-that-fails could not store the steps.thing.Thing: RuntimeError: disk says no"
+    assert result.traceback.startswith("Traceback") and 'thing.py", line 9, in save' in result.traceback
+    assert "zplan" not in result.traceback.replace(str(tmp_path), "")
+
+
+def test_an_input_its_materializer_cannot_load_fails_the_step_naming_the_input(tmp_path, monkeypatch):
+    from zplan.apply.worker import ArtifactArg
+    from zplan.artifacts import ArtifactStore
+
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "reader.py").write_text(
+        "import zplan\n\nclass Thing:\n    pass\n\n"
+        "@zplan.materializer(Thing, name='thing-that-cannot-load')\nclass ThingMaterializer:\n"
+        "    def save(self, value, folder):\n        (folder / 'v.txt').write_text('1')\n"
+        "    def load(self, folder):\n        raise KeyError('version')\n\n"
+        "def read(x):\n    return 1\n"
+    )
+    (tmp_path / "stored").mkdir()
+    (tmp_path / "stored" / "v.txt").write_text("1")
+    monkeypatch.chdir(tmp_path)
+    stored = ArtifactStore.from_url("file://.zplan/artifacts", tmp_path).put(tmp_path / "stored")
+    task = StepTask(
+        address="pipeline.p.step.read", project_dir=str(tmp_path), source_file="steps/reader.py", function="read",
+        params={}, inputs={"x": ArtifactArg(stored.digest, "thing-that-cannot-load", "steps.reader")}, declared_outputs=None,
+        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "read.log"),
+    )
+    result = run_step(task)
+    assert not result.ok
+    assert result.error == f"input x: materializer thing-that-cannot-load could not load artifact {stored.digest[:12]}: KeyError: 'version'"
+    assert 'reader.py", line 11, in load' in result.traceback and "zplan" not in result.traceback.replace(str(tmp_path), "")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import math
 import subprocess
 import sys
@@ -167,8 +168,39 @@ def test_dataframe_indexes_survive(index: pd.Index, tmp_path: Path, handed_on: b
     assert getattr(back.index, "freq", None) == getattr(df.index, "freq", None)
 
 
+@pytest.mark.parametrize(
+    "columns",
+    [
+        pd.Index([0, "a"]),
+        pd.Index(["a", 1.5, None, ("b", 2)], dtype=object, tupleize_cols=False),
+        pd.Index([True, False], name="flag"),
+        pd.Index([pd.Timestamp("2024-01-01", tz="UTC"), "total"], dtype=object),
+        pd.CategoricalIndex(["x", "y"], categories=["y", "x", "z"], ordered=True),
+    ],
+    ids=["mixed", "mixed-with-tuple", "bools", "timestamp-and-text", "categorical"],
+)
 @HANDED_ON
-@pytest.mark.parametrize("name", [None, "price", 0])
+def test_dataframe_column_labels_of_any_kind_survive(columns: pd.Index, tmp_path: Path, handed_on: bool) -> None:
+    df = pd.DataFrame([list(range(len(columns)))], columns=columns)
+    back = roundtrip(df, tmp_path / "a", handed_on)[2]
+    pd.testing.assert_frame_equal(back, df)
+    assert [type(c) for c in back.columns] == [type(c) for c in df.columns]
+
+
+def test_a_label_that_cannot_be_stored_is_a_clear_error(tmp_path: Path) -> None:
+    from zplan.diags import DiagnosticError
+
+    df = pd.DataFrame([[1, 2]], columns=[pd.Period("2024-01"), "a"])
+    with pytest.raises(DiagnosticError, match=r"column label Period\('2024-01', 'M'\) \(a pandas.Period\) cannot be stored"):
+        materializer_for(df).save(df, tmp_path)
+    series = pd.Series([1], name=pd.Period("2024-01"))
+    with pytest.raises(DiagnosticError, match=r"the Series name Period\('2024-01', 'M'\) \(a pandas.Period\) cannot be stored"):
+        materializer_for(series).save(series, tmp_path)
+
+
+@HANDED_ON
+@pytest.mark.parametrize("name", [None, "price", 0, ("price", "mean"), ("a", ("b", 1)), pd.Timestamp("2024-06-01 12:00", tz="Europe/Paris"),
+                                  pd.Timestamp("2024-01-01").as_unit("ns"), datetime.date(2024, 1, 2), ("a", pd.Timestamp("2024-01-01"))])
 def test_a_series_round_trips_with_its_name(name: Any, tmp_path: Path, handed_on: bool) -> None:
     s = pd.Series([1.5, None, 3.0], index=pd.Index(["a", "b", "c"], name="k"), name=name, dtype="Float64")
     m, meta, back = roundtrip(s, tmp_path / "a", handed_on)
@@ -201,6 +233,13 @@ def test_a_numpy_scalar_comes_back_as_a_scalar(tmp_path: Path) -> None:
     assert type(back) is np.float32 and back == np.float32(2.5)
 
 
+def test_a_memory_mapped_array_is_stored_as_a_plain_array(tmp_path: Path) -> None:
+    mapped = np.memmap(tmp_path / "m.bin", dtype=np.int32, mode="w+", shape=(3,))
+    mapped[:] = [1, 2, 3]
+    m, _, back = roundtrip(mapped, tmp_path / "a")
+    assert m.name == "numpy.npy" and type(back) is np.ndarray and back.tolist() == [1, 2, 3]
+
+
 def test_object_arrays_are_refused_rather_than_pickled() -> None:
     with pytest.raises(NoMaterializer, match="numpy.ndarray"):
         materializer_for(np.array([{"a": 1}], dtype=object))
@@ -213,6 +252,18 @@ def test_an_arrow_table_round_trips_with_stable_bytes(tmp_path: Path, handed_on:
     assert m.name == ("arrow.ipc" if handed_on else "arrow.parquet") and meta["rows"] == 3
     assert back.equals(table) and back.schema.metadata[b"source"] == b"test"
     assert saved_bytes(table, tmp_path / "b", handed_on) == read_tree(tmp_path / "a")
+
+
+@HANDED_ON
+def test_time_types_parquet_has_no_unit_for_come_back_as_they_were(tmp_path: Path, handed_on: bool) -> None:
+    day = 86_400_000
+    table = pa.table({"t": pa.array([0, 1], pa.timestamp("s", "UTC")), "d": pa.array([day, 2 * day], pa.date64()),
+                      "clock": pa.array([1, 2], pa.time32("s")), "ts": pa.array([[0], [1]], pa.list_(pa.timestamp("s")))})
+    back = roundtrip(table, tmp_path / "a", handed_on)[2]
+    assert back.schema == table.schema and back.equals(table)
+    seconds = np.array(["2024-01-01T10:00:00", "2024-01-02"], dtype="datetime64[s]")
+    df = pd.DataFrame({"when": seconds, "utc": pd.DatetimeIndex(seconds).tz_localize("UTC")}, index=pd.DatetimeIndex(seconds, name="i"))
+    pd.testing.assert_frame_equal(roundtrip(df, tmp_path / "b", handed_on)[2], df)  # datetime64[s], not [ms]
 
 
 def test_a_sklearn_estimator_round_trips(tmp_path: Path) -> None:
@@ -260,6 +311,8 @@ def test_a_missing_path_is_a_clear_error(tmp_path: Path) -> None:
         ({1: "a"}, "value has a int key 1 (JSON keys are strings)"),
         ({"a": [1, (2,)]}, "value['a'][1] is a tuple"),
         ({"a": np.float64(1.0)}, "value['a'] is a numpy.float64"),
+        (np.matrix([[1, 2]]), "numpy.matrix (a subclass of numpy.ndarray: stored as .npy it would come back a plain array"),
+        (np.ma.array([1, 2], mask=[0, 1]), "numpy.ma.MaskedArray (a subclass of numpy.ndarray"),
     ],
 )
 def test_values_nothing_can_store_get_a_helpful_error(value: Any, why: str) -> None:

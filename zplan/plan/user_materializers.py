@@ -1,0 +1,80 @@
+"""The version a materializer registered in the project's own code declares, read statically.
+
+A plan never imports step code, so a materializer registered there (``@zplan.materializer``)
+is not in the planning process's registry. Its version is read from the source of the module
+an output record names (``materializer_module``), as ``materializer()`` would register it, so
+bumping it reruns the steps whose outputs it wrote, as a built-in's new version does.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from zplan.plan.signatures import callee_name
+
+
+def declared_version(project_dir: Path, module: str, name: str) -> str | None:
+    """The version ``module`` registers materializer ``name`` with; None when it cannot be read."""
+    path = _module_file(project_dir, module)
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8")) if path is not None else None
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body if tree is not None else ():
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for deco in node.decorator_list:
+            if isinstance(deco, ast.Call) and callee_name(deco.func) == "materializer" and _name(module, node, deco) == name:
+                return _version(node, deco)
+    return None
+
+
+def _module_file(project_dir: Path, module: str) -> Path | None:
+    base = project_dir.joinpath(*module.split("."))
+    return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+
+
+_UNREAD = object()  # written, but not as a literal: the version cannot be told without running the code
+
+
+def _name(module: str, cls: ast.ClassDef, deco: ast.Call) -> str | None:
+    """The name ``materializer()`` registers the class under: its ``name=``, the string it is
+    given instead of a type, the class's ``name``, else its qualified name."""
+    given = _keyword(deco, "name")
+    if given is None and deco.args and isinstance(deco.args[0], ast.Constant) and isinstance(deco.args[0].value, str):
+        given = deco.args[0].value
+    if given is None:
+        given = _attribute(cls, "name")
+    if given is _UNREAD:
+        return None
+    return str(given) if given else f"{module}.{cls.name}"
+
+
+def _version(cls: ast.ClassDef, deco: ast.Call) -> str | None:
+    value = _keyword(deco, "version")
+    if value is None:
+        value = _attribute(cls, "version")
+    return None if value is _UNREAD else str(value or "1")
+
+
+def _keyword(call: ast.Call, name: str):
+    """The literal value of keyword ``name`` (``_UNREAD`` when not a literal; None when absent)."""
+    return next((_literal(kw.value) for kw in call.keywords if kw.arg == name), None)
+
+
+def _attribute(cls: ast.ClassDef, name: str):
+    """The literal value of the class attribute ``name`` (``_UNREAD``, None as ``_keyword``)."""
+    for stmt in cls.body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets) and stmt.value is not None:
+            return _literal(stmt.value)
+    return None
+
+
+def _literal(node: ast.expr):
+    try:
+        value = ast.literal_eval(node)
+    except ValueError:
+        return _UNREAD
+    return value if isinstance(value, (str, int, float)) else _UNREAD
