@@ -88,3 +88,31 @@ def test_a_step_runs_in_this_process_from_its_task(tmp_path, monkeypatch):
     result = run_step(task)
     assert result.ok, result.error
     assert result.outputs["output"]["materializer"] == "json" and result.outputs["output"]["value"] == [1.0, 2.0, 3.5, 4.0]
+
+
+NAMED_OUT_OF_ORDER = (
+    "from typing import NamedTuple\n"
+    "import zplan\n\n"
+    "class Split(NamedTuple):\n"
+    "    test: list\n"
+    "    train: list\n\n"
+    "@zplan.step(outputs=['train', 'test'])\n"
+    "def split():\n"
+    "    return Split(test=[4], train=[1, 2, 3])\n"
+)
+
+
+def test_a_named_tuple_fills_the_declared_outputs_by_name_not_by_position(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_named.py").write_text(NAMED_OUT_OF_ORDER)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(project))
+    task = StepTask(
+        address="pipeline.p.step.split", project_dir=str(project), source_file="steps_named.py", function="split",
+        params={}, inputs={}, declared_outputs=["train", "test"],
+        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "split.log"),
+    )
+    result = run_step(task)
+    assert result.ok, result.error
+    assert result.outputs["train"]["value"] == [1, 2, 3] and result.outputs["test"]["value"] == [4]
