@@ -192,8 +192,10 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
             raise _StepExited(f"the step exited with code {_exit_code(exc)} (sys.exit)", None) from None
         except _StepFailed:
             raise
+        except DiagnosticError as exc:  # zplan's wrapper of the function (@beam_step) names the mistake and its line
+            raise _StepFailed(str(exc), None) from None
         except BaseException as exc:
-            raise _StepFailed(f"{type(exc).__name__}: {exc}", _user_traceback(exc)) from None
+            raise _StepFailed(f"{type(exc).__name__}: {exc}", _step_traceback(exc)) from None
         finally:
             result.compute_seconds = time.perf_counter() - t0
             result.metadata = ctx.metadata
@@ -419,11 +421,25 @@ def _refuse_not_finite(name: str, value: Any) -> None:
 
 def _user_traceback(exc: BaseException) -> str:
     """The traceback from the step's own frames on (zplan's frames are noise to the user)."""
+    return "".join(traceback.format_exception(type(exc), exc, _own_frames(exc)))
+
+
+def _step_traceback(exc: BaseException) -> str | None:
+    """What the step's function raised, from its own frames on; None when it has none.
+
+    Then zplan's wrapper of the function failed (a @beam_step's pipeline), and its
+    message says it all: a Beam failure carries its worker's traceback.
+    """
+    return _user_traceback(exc) if _own_frames(exc) is not None else None
+
+
+def _own_frames(exc: BaseException) -> Any:
     tb = exc.__traceback__
     while tb is not None and _is_zplan_frame(tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb))
+    return tb
 
 
 def _is_zplan_frame(filename: str) -> bool:
-    return f"{os.sep}zplan{os.sep}apply{os.sep}" in filename or "importlib" in filename
+    # zplan/beam/: a @beam_step's wrapper stands between the worker and the step's function
+    return any(f"{os.sep}zplan{os.sep}{part}{os.sep}" in filename for part in ("apply", "beam")) or "importlib" in filename
