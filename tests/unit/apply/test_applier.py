@@ -116,3 +116,20 @@ def test_a_named_tuple_fills_the_declared_outputs_by_name_not_by_position(tmp_pa
     result = run_step(task)
     assert result.ok, result.error
     assert result.outputs["train"]["value"] == [1, 2, 3] and result.outputs["test"]["value"] == [4]
+
+
+def test_a_step_reads_its_pipeline_and_step_names_from_any_address(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_names.py").write_text(
+        "import zplan\n\ndef names():\n    ctx = zplan.step_context()\n    return [ctx.pipeline_name, ctx.step_name]\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(project))
+    task = StepTask(
+        address='module.training.pipeline.p.step.train["c=0.5"]', project_dir=str(project),
+        source_file="steps_names.py", function="names", params={}, inputs={}, declared_outputs=None,
+        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "names.log"),
+    )
+    result = run_step(task)
+    assert result.ok, result.error
+    assert result.outputs["output"]["value"] == ["p", 'train["c=0.5"]']
