@@ -29,6 +29,7 @@ from zplan.diags import DiagnosticError
 from zplan.steps import DEFAULT_OUTPUT
 
 SMALL_VALUE_BYTES = 4096  # JSON outputs up to this size are also kept in state, for `zplan output`
+SCRATCH_PREFIX = "zplan-step-"  # a step's scratch folder: zplan-step-<worker pid>-<random>
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,14 @@ def run_step(task: StepTask) -> StepResult:
     return result
 
 
+def remove_scratch_of(pid: int) -> None:
+    """Remove what a step ended in worker ``pid`` left in its scratch folder: a step stopped by its
+    timeout or an interrupt, or one that crashed its worker, never reached its own clean-up (the
+    folder may hold a Beam step's staged inputs)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}{pid}-*"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class _StepFailed(Exception):
     def __init__(self, message: str, trace: str | None) -> None:
         super().__init__(message)
@@ -156,7 +165,7 @@ def _execute(task: StepTask, result: StepResult) -> None:
     os.chdir(task.project_dir)  # relative paths in params mean the project folder, wherever zplan was started
     # Made when the step first asks for it (most never do); removed however the step ends,
     # a failed import or a damaged input included.
-    scratch = Path(tempfile.gettempdir()) / f"zplan-step-{os.getpid()}-{os.urandom(8).hex()}"
+    scratch = Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}{os.getpid()}-{os.urandom(8).hex()}"
     try:
         with step_interpreter_state(task.project_dir):  # the worker's next step starts the same
             _execute_in(task, result, scratch)

@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from zplan.apply.worker import remove_scratch_of
 from zplan.apply.worker_launch import WorkerProcess, stop_helper_processes
 from zplan.stdio import fill_closed_standard_streams
 
@@ -314,13 +315,15 @@ class WorkerPool:
         return max(0.0, min(times) - now) if times else None
 
     def _retire(self, w: _Worker) -> None:
-        """Forget an ended worker; what its step started and left running goes with it."""
+        """Forget an ended worker; what its step started and left running goes with it, and so does
+        the scratch folder of a step that ended with it."""
         self._workers.remove(w)
         for conn in (w.tasks, w.alive):
             conn.close()
         if w.process.pid is not None:
             _kill_group(w.process.pid)
             self._groups.add(w.process.pid)
+            remove_scratch_of(w.process.pid)
 
     def _drain_wake(self) -> None:
         while self._wake_r.poll():
