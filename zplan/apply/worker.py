@@ -387,7 +387,7 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
             raise _StepFailed(_several_outputs_hint(len(value)), None) from None
         raise _StepFailed(f"output {name!r}: {exc}", None) from None
     with store.staging() as folder:
-        meta = materializer.save(value, folder) or {}
+        meta = _saved(materializer, name, value, folder)
         stored = store.put_owned(folder, sync=sync)
     if stored.unsynced and unsynced is not None:
         unsynced[stored.digest] = stored.unsynced
@@ -406,6 +406,17 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
         if len(text) <= SMALL_VALUE_BYTES:
             record["value"] = value
     return record
+
+
+def _saved(materializer, name: str, value: Any, folder: Path) -> dict:
+    """What the materializer wrote; a value it cannot store fails the step naming the output
+    (a DataFrame column mixing types, say), with the traceback of a materializer of the project's own."""
+    try:
+        return materializer.save(value, folder) or {}
+    except Exception as exc:
+        own = type(materializer).__module__.split(".")[0] == "zplan"
+        raise _StepFailed(f"output {name!r}: the {materializer.name} materializer cannot store it: "
+                          f"{type(exc).__name__}: {exc}", None if own else _user_traceback(exc)) from None
 
 
 def _several_outputs_hint(count: int) -> str:

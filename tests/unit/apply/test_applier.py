@@ -133,3 +133,22 @@ def test_a_step_reads_its_pipeline_and_step_names_from_any_address(tmp_path, mon
     result = run_step(task)
     assert result.ok, result.error
     assert result.outputs["output"]["value"] == ["p", 'train["c=0.5"]']
+
+
+def test_an_output_its_materializer_cannot_store_fails_the_step_naming_the_output(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_mixed.py").write_text(
+        "import pandas as pd\n\ndef mixed():\n    return pd.DataFrame({'c': [1, 'two', 3.0]})\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(project))
+    task = StepTask(
+        address="pipeline.p.step.mixed", project_dir=str(project), source_file="steps_mixed.py", function="mixed",
+        params={}, inputs={}, declared_outputs=None,
+        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "mixed.log"),
+    )
+    result = run_step(task)
+    assert not result.ok
+    assert result.error.startswith("output 'output': ") and "column c" in result.error, result.error
+    assert result.traceback is None  # zplan's and pyarrow's frames say nothing about the step
+    assert list((project / ".zplan" / "artifacts").glob("*/*")) == []  # nothing half-stored
