@@ -46,11 +46,18 @@ class StepContext:
 
     @property
     def step_name(self) -> str:
-        return self.address.rsplit(".", 1)[1]
+        """The step's name, with its instance key: train["c=0.5"] (a key may hold dots)."""
+        return self._parsed().step
 
     @property
     def pipeline_name(self) -> str:
-        return self.address.split(".")[1]
+        """The pipeline's name, also inside a module (module.M.pipeline.P.step.S)."""
+        return self._parsed().pipeline
+
+    def _parsed(self) -> Any:
+        from zplan.addrs import parse
+
+        return parse(self.address)
 
 
 _current: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("zplan_step", default=None)

@@ -64,6 +64,9 @@ def split_outputs(value: Any, declared: list[str] | None) -> dict[str, Any]:
         if missing or extra:
             raise ValueError(f"step returned outputs {sorted(value)} but declares {declared}")
         return dict(value)
+    fields = getattr(type(value), "_fields", None)
+    if isinstance(value, tuple) and fields is not None and set(fields) == set(declared):
+        return value._asdict()  # a NamedTuple names its values: its field order need not be the declared one
     if isinstance(value, tuple) and len(value) == len(declared):
         return dict(zip(declared, value))
     raise ValueError(f"step declares outputs {declared}: return a dict with those keys or a tuple of {len(declared)} values")

@@ -198,3 +198,48 @@ def test_an_exception_in_a_worker_process_carries_its_traceback(tmp_path):
     text = str(info.value)
     assert "ValueError: row 42 has no business here [while running" in text
     assert "worker traceback:" in text and "in explode_on_42" in text
+
+
+REPORTED_STEPS = '''
+import apache_beam as beam
+import zplan
+
+
+@zplan.beam_step
+def forgets(rows: beam.PCollection):
+    rows | beam.Map(print)
+
+
+def explode(row):
+    raise ValueError("this row has no business here")
+
+
+@zplan.beam_step
+def fragile(rows: beam.PCollection):
+    return rows | beam.Map(explode)
+'''
+
+
+@pytest.mark.parametrize("function, says", [
+    ("forgets", "beam_reported.py:6: error: Beam step forgets must return a PCollection or a dict of them; got NoneType"),
+    ("fragile", "Beam pipeline failed: ValueError: this row has no business here"),
+])
+def test_a_failing_beam_step_is_reported_once_without_zplans_own_frames(tmp_path, monkeypatch, function, says):
+    from zplan.apply.worker import PathArg, StepTask, run_step
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "beam_reported.py").write_text(REPORTED_STEPS)
+    (project / "rows.csv").write_text("id\n1\n2\n")
+    monkeypatch.chdir(tmp_path)  # the worker changes into the project folder: restore afterwards
+    monkeypatch.syspath_prepend(str(project))
+    task = StepTask(address="pipeline.p.step.s", project_dir=str(project), source_file="beam_reported.py",
+                    function=function, params={}, inputs={"rows": PathArg(str(project / "rows.csv"))},
+                    declared_outputs=None, artifact_store_url="file://.zplan/artifacts", run_id=1,
+                    log_path=str(tmp_path / "s.log"),
+                    stack={"processing": "beam:DirectRunner", "beam_options": {"direct_running_mode": "in_memory"}})
+    result = run_step(task)
+    assert not result.ok
+    report = result.error + (result.traceback or "")
+    assert says in report and report.count(says) == 1, report
+    assert "zplan/beam/" not in report and "DiagnosticError" not in report, report

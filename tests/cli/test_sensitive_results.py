@@ -65,3 +65,15 @@ def test_no_view_shows_the_digest_a_secret_param_is_recorded_as(tmp_path):
     assert "token" in shown[0], shown[0]
     run = zplan.open(p.root, variables={"token": "OTHERSECRET77"}).run(2)
     assert [e.params for e in run.executions] == [{"token": "(sensitive)"}]
+
+
+def test_metadata_a_step_logs_is_stored_and_shown_without_the_secret(tmp_path):
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", HCL)
+    p.write("s.py", "import zplan\n\ndef use(token: str) -> int:\n"
+                    "    zplan.log_metadata({'token': token, 'length': len(token)})\n    return 1\n")
+    p.apply("-var", "token=FIRSTSECRET41")
+    stored = b"".join(f.read_bytes() for f in p.path(".zplan").glob("metadata.db*"))
+    assert b"FIRSTSECRET41" not in stored
+    shown = p.ok("runs", "show", "1", env=cli_env(ZPLAN_VAR_token="FIRSTSECRET41")).text
+    assert "SECRET" not in shown and "(sensitive)" in shown and "13" in shown, shown

@@ -18,7 +18,7 @@ from zplan.durations import timeout_seconds
 from zplan.graph.walk import failed_future
 from zplan.hashing import StatCache
 from zplan.plan import model as m
-from zplan.secrets import redact
+from zplan.secrets import mask, redact
 
 
 # What the workers' forkserver imports once, for every worker it forks (zplan.apply.forkserver_exit:
@@ -186,7 +186,7 @@ class StepRunner:
 
     def result(self, address: str, future: cf.Future) -> StepResult:
         """What the worker sent back, or why there is nothing; secrets redacted everywhere,
-        since a step may put one in its exception or print it to its log."""
+        since a step may put one in its exception, print it to its log or log it as metadata."""
         exc = future.exception()
         if exc is not None:
             msg = str(exc) if isinstance(exc, (WorkerDied, TaskTimedOut, TaskCancelled, StepRefused)) else f"{type(exc).__name__}: {exc}"
@@ -197,6 +197,7 @@ class StepRunner:
             self._record_snapshots(address, result)
         secrets = self.project.secrets
         result.error, result.traceback = redact(result.error, secrets), redact(result.traceback, secrets)
+        result.metadata = mask(result.metadata, secrets)
         return result
 
     def _sync_outputs(self, result: StepResult) -> None:

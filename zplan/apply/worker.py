@@ -29,6 +29,7 @@ from zplan.diags import DiagnosticError
 from zplan.steps import DEFAULT_OUTPUT
 
 SMALL_VALUE_BYTES = 4096  # JSON outputs up to this size are also kept in state, for `zplan output`
+SCRATCH_PREFIX = "zplan-step-"  # a step's scratch folder: zplan-step-<worker pid>-<random>
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,14 @@ def run_step(task: StepTask) -> StepResult:
     return result
 
 
+def remove_scratch_of(pid: int) -> None:
+    """Remove what a step ended in worker ``pid`` left in its scratch folder: a step stopped by its
+    timeout or an interrupt, or one that crashed its worker, never reached its own clean-up (the
+    folder may hold a Beam step's staged inputs)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}{pid}-*"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class _StepFailed(Exception):
     def __init__(self, message: str, trace: str | None) -> None:
         super().__init__(message)
@@ -157,7 +166,7 @@ def _execute(task: StepTask, result: StepResult) -> None:
     os.chdir(task.project_dir)  # relative paths in params mean the project folder, wherever zplan was started
     # Made when the step first asks for it (most never do); removed however the step ends,
     # a failed import or a damaged input included.
-    scratch = Path(tempfile.gettempdir()) / f"zplan-step-{os.getpid()}-{os.urandom(8).hex()}"
+    scratch = Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}{os.getpid()}-{os.urandom(8).hex()}"
     try:
         with step_interpreter_state(task.project_dir):  # the worker's next step starts the same
             _execute_in(task, result, scratch)
@@ -193,8 +202,10 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
             raise _StepExited(f"the step exited with code {_exit_code(exc)} (sys.exit)", None) from None
         except _StepFailed:
             raise
+        except DiagnosticError as exc:  # zplan's wrapper of the function (@beam_step) names the mistake and its line
+            raise _StepFailed(str(exc), None) from None
         except BaseException as exc:
-            raise _StepFailed(f"{type(exc).__name__}: {exc}", _user_traceback(exc)) from None
+            raise _StepFailed(f"{type(exc).__name__}: {exc}", _step_traceback(exc)) from None
         finally:
             result.compute_seconds = time.perf_counter() - t0
             result.metadata = ctx.metadata
@@ -460,11 +471,25 @@ def _refuse_not_finite(name: str, value: Any) -> None:
 
 def _user_traceback(exc: BaseException) -> str:
     """The traceback from the step's own frames on (zplan's frames are noise to the user)."""
+    return "".join(traceback.format_exception(type(exc), exc, _own_frames(exc)))
+
+
+def _step_traceback(exc: BaseException) -> str | None:
+    """What the step's function raised, from its own frames on; None when it has none.
+
+    Then zplan's wrapper of the function failed (a @beam_step's pipeline), and its
+    message says it all: a Beam failure carries its worker's traceback.
+    """
+    return _user_traceback(exc) if _own_frames(exc) is not None else None
+
+
+def _own_frames(exc: BaseException) -> Any:
     tb = exc.__traceback__
     while tb is not None and _is_zplan_frame(tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb))
+    return tb
 
 
 def _is_zplan_frame(filename: str) -> bool:
-    return any(f"{os.sep}zplan{os.sep}{part}{os.sep}" in filename for part in ("apply", "artifacts")) or "importlib" in filename
+    # zplan/beam/: a @beam_step's wrapper stands between the worker and the step's function
+    return any(f"{os.sep}zplan{os.sep}{part}{os.sep}" in filename for part in ("apply", "artifacts", "beam")) or "importlib" in filename

@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from zplan.apply.worker import remove_scratch_of
 from zplan.apply.worker_launch import WorkerProcess, stop_helper_processes
 from zplan.stdio import fill_closed_standard_streams
 
@@ -77,6 +78,10 @@ def format_seconds(seconds: float) -> str:
 
 def _worker_main(tasks: mpc.Connection, alive: mpc.Connection) -> None:
     fill_closed_standard_streams()  # (a caller with no stdout: the step's log takes them over anyway)
+    # Daemonic to the parent (ended with it), never to the step: multiprocessing refuses a daemon
+    # children and joblib (scikit-learn's n_jobs) quietly runs on one core in one. What a step
+    # leaves running still ends with the worker's process group.
+    multiprocessing.current_process().daemon = False
     os.setpgrp()  # the step and whatever it starts can be stopped as one group
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     threading.Thread(target=_die_with_parent, args=(alive,), daemon=True).start()
@@ -310,13 +315,15 @@ class WorkerPool:
         return max(0.0, min(times) - now) if times else None
 
     def _retire(self, w: _Worker) -> None:
-        """Forget an ended worker; what its step started and left running goes with it."""
+        """Forget an ended worker; what its step started and left running goes with it, and so does
+        the scratch folder of a step that ended with it."""
         self._workers.remove(w)
         for conn in (w.tasks, w.alive):
             conn.close()
         if w.process.pid is not None:
             _kill_group(w.process.pid)
             self._groups.add(w.process.pid)
+            remove_scratch_of(w.process.pid)
 
     def _drain_wake(self) -> None:
         while self._wake_r.poll():

@@ -156,3 +156,67 @@ def test_an_input_its_materializer_cannot_load_fails_the_step_naming_the_input(t
     assert not result.ok
     assert result.error == f"input x: materializer thing-that-cannot-load could not load artifact {stored.digest[:12]}: KeyError: 'version'"
     assert 'reader.py", line 11, in load' in result.traceback and "zplan" not in result.traceback.replace(str(tmp_path), "")
+
+
+NAMED_OUT_OF_ORDER = (
+    "from typing import NamedTuple\n"
+    "import zplan\n\n"
+    "class Split(NamedTuple):\n"
+    "    test: list\n"
+    "    train: list\n\n"
+    "@zplan.step(outputs=['train', 'test'])\n"
+    "def split():\n"
+    "    return Split(test=[4], train=[1, 2, 3])\n"
+)
+
+
+def test_a_named_tuple_fills_the_declared_outputs_by_name_not_by_position(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_named.py").write_text(NAMED_OUT_OF_ORDER)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(project))
+    task = StepTask(
+        address="pipeline.p.step.split", project_dir=str(project), source_file="steps_named.py", function="split",
+        params={}, inputs={}, declared_outputs=["train", "test"],
+        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "split.log"),
+    )
+    result = run_step(task)
+    assert result.ok, result.error
+    assert result.outputs["train"]["value"] == [1, 2, 3] and result.outputs["test"]["value"] == [4]
+
+
+def test_a_step_reads_its_pipeline_and_step_names_from_any_address(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_names.py").write_text(
+        "import zplan\n\ndef names():\n    ctx = zplan.step_context()\n    return [ctx.pipeline_name, ctx.step_name]\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(project))
+    task = StepTask(
+        address='module.training.pipeline.p.step.train["c=0.5"]', project_dir=str(project),
+        source_file="steps_names.py", function="names", params={}, inputs={}, declared_outputs=None,
+        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "names.log"),
+    )
+    result = run_step(task)
+    assert result.ok, result.error
+    assert result.outputs["output"]["value"] == ["p", 'train["c=0.5"]']
+
+
+def test_an_output_its_materializer_cannot_store_fails_the_step_naming_the_output(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_mixed.py").write_text(
+        "import pandas as pd\n\ndef mixed():\n    return pd.DataFrame({'c': [1, 'two', 3.0]})\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(project))
+    task = StepTask(
+        address="pipeline.p.step.mixed", project_dir=str(project), source_file="steps_mixed.py", function="mixed",
+        params={}, inputs={}, declared_outputs=None,
+        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "mixed.log"),
+    )
+    result = run_step(task)
+    assert not result.ok
+    assert result.error.startswith("output 'output': ") and "column c" in result.error, result.error
+    assert result.traceback is None  # zplan's and pyarrow's frames say nothing about the step
+    assert list((project / ".zplan" / "artifacts").glob("*/*")) == []  # nothing half-stored

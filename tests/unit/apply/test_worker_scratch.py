@@ -77,3 +77,38 @@ def test_an_existing_path_that_is_not_this_users_folder_is_refused_as_scratch(tm
     ctx = StepContext("pipeline.p.step.s", 1, tmp_path, "", trap)
     with pytest.raises(FileExistsError):
         ctx.scratch_dir
+
+
+STOPPED = (
+    "import time, zplan\n\n"
+    "def f(how):\n"
+    "    (zplan.step_context().scratch_dir / 'big.bin').write_bytes(b'x' * 1024)\n"
+    "    if how == 'crash':\n"
+    "        import os\n"
+    "        os._exit(3)\n"
+    "    time.sleep(600)\n"
+)
+
+
+@pytest.mark.parametrize("how", ["timeout", "crash"])
+def test_the_scratch_folder_of_a_step_stopped_or_crashed_in_its_worker_is_removed(tmp_path, monkeypatch, how):
+    from zplan.apply.runner import WORKER_PRELOAD
+    from zplan.apply.workers import TaskTimedOut, WorkerDied, WorkerPool
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_stopped.py").write_text(STOPPED)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))  # the workers' temporary folder
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # and this process's
+    task = StepTask(address="pipeline.p.step.s", project_dir=str(project), source_file="steps_stopped.py", function="f",
+                    params={"how": how}, inputs={}, declared_outputs=None, artifact_store_url="file://.zplan/artifacts",
+                    run_id=1, log_path=str(tmp_path / "s.log"))
+    pool = WorkerPool(1, grace=1.0, preload=WORKER_PRELOAD)
+    try:
+        with pytest.raises((TaskTimedOut, WorkerDied)):
+            pool.submit(run_step, task, timeout=3.0).result(60)
+    finally:
+        pool.shutdown(cancel=True)
+    assert [p.name for p in temp.iterdir() if p.name.startswith("zplan-step-")] == []

@@ -180,6 +180,39 @@ def start_child_and_return(pid_file: str) -> str:
     return "returned"
 
 
+def pool_of_squares(n: int) -> list[int]:
+    import multiprocessing
+
+    with multiprocessing.Pool(2) as children:
+        return children.map(square, range(n))
+
+
+def start_process_and_return(pid_file: str) -> str:
+    import multiprocessing
+
+    child = multiprocessing.Process(target=time.sleep, args=(600,))
+    child.start()
+    Path(pid_file).write_text(str(child.pid))
+    return "returned"
+
+
+def test_a_step_may_start_processes_of_its_own_with_multiprocessing(pool):
+    """A step using multiprocessing (a Pool, joblib, scikit-learn's n_jobs) runs as it would in a script:
+    its worker is no daemon to it, which multiprocessing would refuse children (and joblib run on one core)."""
+    assert pool.submit(pool_of_squares, 4).result(60) == [0, 1, 4, 9]
+
+
+def test_a_multiprocessing_child_a_step_left_running_ends_with_the_pool(tmp_path):
+    pool = WorkerPool(1, grace=1.0)
+    pid_file = tmp_path / "child.pid"
+    assert pool.submit(start_process_and_return, str(pid_file)).result(30) == "returned"
+    child = int(pid_file.read_text())
+    assert _alive(child)
+    started = time.monotonic()
+    pool.shutdown()
+    assert not _alive(child) and time.monotonic() - started < 10
+
+
 def test_tasks_one_after_another_use_one_worker_and_tasks_at_once_start_more(pool):
     """Workers start when a task finds none idle, up to the size: a linear chain of steps
     (each waiting for the one before) imports its libraries in one worker, not in ``size``."""

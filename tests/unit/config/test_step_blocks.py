@@ -32,7 +32,7 @@ def test_step_timeout_is_loaded(tmp_path):
     assert config.pipelines["p"].steps["s"].timeout == 600
 
 
-@pytest.mark.parametrize("value", ['"soon"', "0", "true"])
+@pytest.mark.parametrize("value", ['"soon"', "0", "true", '"inf"', '"nan"', '"100000000000000000000s"'])
 def test_bad_step_timeout_names_file_and_line(tmp_path, value):
     with pytest.raises(diags.DiagnosticError) as err:
         loader.load(_write(tmp_path, value))
