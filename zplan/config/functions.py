@@ -85,9 +85,28 @@ def _replace(s: Any, search: Any, replacement: Any) -> str:
             regex = re.compile(pattern[1:-1])
         except re.error as exc:
             raise FunctionError(f"invalid regular expression {pattern}: {exc}") from None
-        # Terraform writes captures as $1 or ${1}; Python wants \g<1>
-        return regex.sub(re.sub(r"\$\{?(\w+)\}?", r"\\g<\1>", new.replace("\\", "\\\\")), text)
+        return regex.sub(lambda match: _expand(new, match), text)
     return text.replace(pattern, new)
+
+
+_CAPTURE = re.compile(r"\$(?:\$|(\w+)|\{(\w+)\})")
+
+
+def _expand(template: str, match: re.Match) -> str:
+    """The replacement for one match, as Go's regexp (Terraform's) expands it: ``$1``, ``${1}`` and
+    ``$name`` are captures, ``$$`` is a ``$``; a capture that does not exist or did not take part is
+    empty, and any other ``$`` is kept as written (Python's own syntax fails on such input)."""
+
+    def capture(found: re.Match) -> str:
+        name = found.group(1) or found.group(2)
+        if name is None:
+            return "$"
+        if name.isascii() and name.isdigit():
+            index = int(name)
+            return (match.group(index) or "") if index <= match.re.groups else ""
+        return (match.group(name) or "") if name in match.re.groupindex else ""
+
+    return _CAPTURE.sub(capture, template)
 
 
 @register("substr(string, offset, length)", 3)

@@ -375,6 +375,13 @@ def test_symbolic_values_cannot_be_computed_with():
         ('jsondecode("{\\"a\\": [1, 2.5]}")', {"a": [1, 2.5]}),
         ('replace("a-b-c", "-", "+")', "a+b+c"),
         ('replace("v1.2.3", "/v(\\\\d+)\\\\..*/", "major $1")', "major 1"),
+        # the replacement is expanded as Go's regexp (Terraform's) expands it
+        ('replace("abc", "/b/", "$$")', "a$c"),
+        ('replace("abc", "/(b)/", "[$1|$${1}|$2|$x|$]")', "a[b|b|||$]c"),
+        ('replace("abc", "/(?P<x>b)/", "$x$${x}|$xy")', "abb|c"),
+        ('replace("abc", "/(b)/", "$1x")', "ac"),  # $1x names a capture "1x", which does not exist
+        ('replace("ab", "/(a)|(b)/", "[$1$2]")', "[a][b]"),
+        ('replace("ab", "/b/", "\\\\1")', "a\\1"),
         ('split(",", "a,b,,c")', ["a", "b", "", "c"]),
         ('split(",", "")', []),
         ('trimspace("  x \\n")', "x"),
