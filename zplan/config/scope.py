@@ -31,9 +31,9 @@ from typing import Any, Callable, Iterable, Mapping
 from zplan import diags
 from zplan.addrs import instance_key
 from zplan.config.convert import module_input
-from zplan.config.expr import Expr, Marks, Ref, static_fail
+from zplan.config.expr import Expr, Marks, Ref, element, static_fail
 from zplan.config.instance_values import InstanceMap, Lazy, complete_objects, each_value, no_instance, validated_input
-from zplan.config.values import UNKNOWN
+from zplan.config.values import UNKNOWN, article, type_name
 from zplan.config.model import Config, ModuleInstance, Where
 from zplan.secrets import Sensitive
 
@@ -426,10 +426,16 @@ def _index(value: Any, parts: tuple, ref: Ref) -> Any:
         if value is UNKNOWN:
             return UNKNOWN
         try:
-            value = value[part]
-        except (KeyError, IndexError, TypeError):
-            raise diags.fail(f'"{_dotted(ref.parts)}": no element {part!r}', "check the name or index", ref.range) from None
+            value = element(value, part)
+        except LookupError:
+            raise diags.fail(f'"{_dotted(ref.parts)}": no element {part!r}', _no_element_hint(value), ref.range) from None
     return value
+
+
+def _no_element_hint(value: Any) -> str:
+    if isinstance(value, (dict, list, tuple)):
+        return "check the name or index"
+    return f"{article(type_name(value))} has no elements"
 
 
 def _dotted(parts: tuple) -> str:

@@ -212,6 +212,8 @@ def test_index_and_attribute_access_on_values():
     assert value("[[1, 2]][0][1]") == 2
     assert value("[1, 2][1.0]") == 2
     assert value('{"1" = "one"}[1]') == "one"
+    assert value('[10, 20]["1"]') == 20  # a key that spells a number indexes a list, as in Terraform
+    assert value('[for k in ["0", "1"] : [10, 20][k]]') == [10, 20]
     assert value("[{n = 1}, {n = 2}][*].n") == [1, 2]
     assert value("x[*].id", x=[{"id": "a"}, {"id": "b"}]) == ["a", "b"]
     assert value("x.*.id", x={"id": "solo"}) == ["solo"]
@@ -225,6 +227,7 @@ def test_index_and_attribute_access_on_values():
         ("[1, 2][-1]", "index -1 out of range for a list of 2 element(s)"),
         ('[1, 2]["a"]', 'a list index must be a whole number, got "a"'),
         ("[1, 2][0.5]", "a list index must be a whole number, got 0.5"),
+        ('[1, 2]["0.5"]', 'a list index must be a whole number, got "0.5"'),
         ('{a = 1}["b"]', 'no key "b" in this object'),
         ('{a = 1}.b', 'no key "b" in this object'),
         ('"abc"[0]', "cannot index a string with 0"),

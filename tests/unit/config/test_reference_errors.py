@@ -59,3 +59,37 @@ def test_a_chain_of_64_locals_evaluates(tmp_path):
     (tmp_path / "steps").mkdir()
     (tmp_path / "steps" / "s.py").write_text("def f(x=1):\n    return x\n")
     validate_project(Project.open(tmp_path, Options(), ProviderRegistry()))
+
+
+INDEXED = """variable "text" {
+  default = "abc"
+}
+locals {
+  lrs    = [0.1, 0.01]
+  by_pos = { "0" = "first", "1" = "second" }
+}
+"""
+
+
+def output_values(tmp_path, outputs: dict[str, str]) -> dict:
+    from zplan.config import loader
+    from zplan.config.scope import Scope
+
+    text = INDEXED + "".join(f'output "{name}" {{ value = {expr} }}\n' for name, expr in outputs.items())
+    (tmp_path / "main.zp.hcl").write_text(text)
+    scope = Scope(loader.load(tmp_path), {"text": "abc"}, lambda address, attr: None)
+    return {name: scope.eval(output.expr) for name, output in scope.config.outputs.items()}
+
+
+def test_a_reference_indexes_as_terraform_converts_its_keys(tmp_path):
+    # a key that spells a number indexes a list (for_each keys are text), a number names an object's key
+    assert output_values(tmp_path, {"a": 'local.lrs["1"]', "b": "local.by_pos[1]", "c": "[for k, v in local.by_pos : local.lrs[k]]"}) == {
+        "a": 0.01, "b": "second", "c": [0.1, 0.01]}
+
+
+@pytest.mark.parametrize("expr", ["var.text[0]", "var.text.0", "local.lrs[0][0]"])
+def test_a_reference_cannot_index_a_string_or_a_number(tmp_path, expr):
+    with pytest.raises(DiagnosticError) as err:
+        output_values(tmp_path, {"o": expr})
+    assert f'main.zp.hcl:8:22: error: "{expr.replace(".0", "[0]")}": no element 0' in str(err.value)
+    assert "has no elements" in str(err.value)
