@@ -91,6 +91,7 @@ class Scope:
         self.stack = stack
         self._locals: dict[str, Any] = {}
         self._evaluating: list[str] = []
+        self._evaluating_at: list[Any] = []  # where each of them is declared, for the cycle's message
         self._failed: dict[str, diags.DiagnosticError] = {}  # local values whose evaluation failed
         self._marks = Marks()  # read: the evaluation under way has read a sensitive value
         self._sensitive_locals: set[str] = set()
@@ -219,13 +220,14 @@ class Scope:
         A name that failed fails again with the same error, so a cycle is reported once."""
         if name in self._failed:
             raise self._failed[name]
+        # both are mistakes in the configuration itself: try() and can() do not hide them, as in Terraform
         if name in self._evaluating:
-            cycle = " -> ".join(self._evaluating[self._evaluating.index(name):] + [name])
-            raise diags.fail(f"local values refer to each other in a cycle: {cycle}", "break the cycle", where)
+            raise self._cycle(self._evaluating.index(name), where)
         if len(self._evaluating) >= MAX_LOCAL_CHAIN:
-            raise diags.fail(f"a chain of more than {MAX_LOCAL_CHAIN} local values referring to each other is too long",
-                             f"{_local_name(self._evaluating[0])} -> ... -> {_local_name(name)}: compute some of them in one expression", where)
+            raise static_fail(f"a chain of more than {MAX_LOCAL_CHAIN} local values referring to each other is too long",
+                              f"{_local_name(self._evaluating[0])} -> ... -> {_local_name(name)}: compute some of them in one expression", where)
         self._evaluating.append(name)
+        self._evaluating_at.append(where)
         try:
             return compute()
         except diags.DiagnosticError as exc:
@@ -233,6 +235,13 @@ class Scope:
             raise
         finally:
             self._evaluating.pop()
+            self._evaluating_at.pop()
+
+    def _cycle(self, start: int, where) -> diags.DiagnosticError:
+        names = self._evaluating[start:]
+        cycle = " -> ".join(names + [names[0]])
+        lines = ", ".join(f"{name} at {at.relative_to(self.config.project_dir)}" for name, at in zip(names, self._evaluating_at[start:]))
+        return static_fail(f"local values refer to each other in a cycle: {cycle}", f"break the cycle ({lines})", where)
 
     # -- inside a module ----------------------------------------------------------------------
     def _module_var(self, ref: Ref, module: ModuleInstance) -> Any:

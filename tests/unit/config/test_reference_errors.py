@@ -54,6 +54,15 @@ def test_a_long_chain_of_locals_is_named_as_such_not_as_nesting(tmp_path):
     assert "local.l0 -> ... -> local.l64" in error and "nested too deeply" not in error
 
 
+@pytest.mark.parametrize("a", ["local.b + 1", "try(local.b, 1)", "can(local.b) ? 1 : 2", "try(local.b.x, 1)"])
+def test_locals_in_a_cycle_are_an_error_naming_each_one_even_inside_try(tmp_path, a):
+    # as in Terraform, try() and can() do not hide a cycle: it is a mistake in the configuration
+    text = STEP + f'locals {{\n  a = {a}\n  b = {{ x = local.a }}\n}}\noutput "o" {{ value = local.a }}\noutput "p" {{ value = local.b }}\n'
+    (error,) = validation_errors(tmp_path, text)
+    assert "main.zp.hcl:5:3: error: local values refer to each other in a cycle: a -> b -> a" in error
+    assert "break the cycle (a at main.zp.hcl:5:3, b at main.zp.hcl:6:3)" in error
+
+
 def test_a_chain_of_64_locals_evaluates(tmp_path):
     (tmp_path / "main.zp.hcl").write_text(chain(63))
     (tmp_path / "steps").mkdir()
