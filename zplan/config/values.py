@@ -206,3 +206,15 @@ class SetValue(list):
     order. Everything that reads lists reads it; ``for_each`` can tell it from a list."""
 
     __slots__ = ()
+
+
+def for_pairs(collection: Any) -> list[tuple[Any, Any]] | None:
+    """The (key, value) pairs a ``for`` expression or ``%{for}`` walks, as HCL walks them: a map's
+    in key order, a set's with each element as its own key, a list's by index; None for any other value."""
+    if isinstance(collection, dict):
+        return sorted(collection.items())
+    if isinstance(collection, SetValue):
+        return [(item, item) for item in collection]
+    if isinstance(collection, (list, tuple)):
+        return list(enumerate(collection))
+    return None

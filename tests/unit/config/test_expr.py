@@ -245,6 +245,9 @@ def test_for_expressions():
     assert list(value('{for k, v in {b = 2, a = 1} : k => v}')) == ["a", "b"]  # map keys in order
     assert value('{for s in ["ab", "ac", "b"] : substr(s, 0, 1) => s...}') == {"a": ["ab", "ac"], "b": ["b"]}
     assert value("[for x in xs : x * n]", xs=[1, 2], n=3) == [3, 6]
+    # a set's key is the element itself, as in HCL (a list's is its index)
+    assert value('[for k, v in toset(["b", "a"]) : "${k}=${v}"]') == ["a=a", "b=b"]
+    assert value('"%{ for k, v in toset(["x"]) }${k}%{ endfor }"') == "x"
 
 
 def test_for_expression_errors():
