@@ -146,7 +146,7 @@ def _typed(var: Variable, value: Any, where: str) -> Any:
         return convert(value, var.type, path)
     if isinstance(var.type, AnyType):
         return _untyped_text(var, value)
-    return convert(_hcl_value(value, where), var.type, path)
+    return convert(_hcl_value(value, where, var.sensitive), var.type, path)
 
 
 def _untyped_text(var: Variable, text: Text) -> Any:
@@ -165,12 +165,14 @@ def _untyped_text(var: Variable, text: Text) -> Any:
     return str(text)
 
 
-def _hcl_value(text: str, where: str) -> Any:
+def _hcl_value(text: str, where: str, sensitive: bool = False) -> Any:
+    hint = "write a list as [1, 2] and a map or object as { a = 1 }"
     try:
         return hcl.parse_text(f"v = {text.strip()}", f"<{where}>").attributes["v"].expr.static_value()
     except diags.DiagnosticError as exc:
-        first = exc.diagnostics[0]
-        raise diags.fail(f"cannot read the value from {where}: {first.summary}", "write a list as [1, 2] and a map or object as { a = 1 }") from None
+        if sensitive:  # the reason quotes the text (`"hunter2" cannot be used here`): a secret written without quotes
+            raise diags.fail(f"cannot read the value from {where} {SENSITIVE_VALUE}", f"the reason is left out, as it would show the value; {hint}") from None
+        raise diags.fail(f"cannot read the value from {where}: {exc.diagnostics[0].summary}", hint) from None
 
 
 def _failed(var: Variable, validation: Validation, value: Any, where: str) -> diags.Diagnostic | None:

@@ -137,6 +137,17 @@ def test_a_sensitive_value_is_never_shown_in_an_error(tmp_path):
     assert "token 3" not in message and "token ${var.token} too small" in message
 
 
+@pytest.mark.parametrize("text", ["{ pass = hunter2 }", '{ pass = "a" hunter2 }', '{ pass = "${hunter2}" }', "[hunter2.x]"])
+def test_a_sensitive_value_that_does_not_parse_is_not_quoted(tmp_path, text):
+    # a secret written without its quotes: the parser's message would quote it
+    (tmp_path / "main.zp.hcl").write_text('variable "db" {\n  type      = map(string)\n  sensitive = true\n}\n')
+    config = loader.load(tmp_path)
+    [message] = errors(config, f"db={text}")
+    assert "hunter2" not in message and "cannot read the value from -var db (sensitive value)" in message
+    [message] = errors(config, environ={"ZPLAN_VAR_db": text})
+    assert "hunter2" not in message and "from environment variable ZPLAN_VAR_db (sensitive value)" in message
+
+
 def test_try_and_can_in_conditions(tmp_path):
     (tmp_path / "main.zp.hcl").write_text(
         'variable "size" {\n  default = "10"\n'
