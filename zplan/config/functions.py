@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from zplan.config import collection_functions, file_functions, lazy_functions  # noqa: F401  (they register themselves)
-from zplan.config.function_args import FUNCTIONS, CallSite, Function, FunctionError, as_list, as_number, as_string, as_whole, parse_number, register
+from zplan.config.function_args import FUNCTIONS, CallSite, Function, FunctionError, as_list, as_number, as_string, as_whole, characters, parse_number, register
 from zplan.config.values import article, is_number, json_text, number_to_string, to_text, type_name
 
 __all__ = ["FUNCTIONS", "CallSite", "Function", "FunctionError"]
@@ -111,14 +111,14 @@ def _expand(template: str, match: re.Match) -> str:
 
 @register("substr(string, offset, length)", 3)
 def _substr(s: Any, offset: Any, length: Any) -> str:
-    text, start, count = as_string(s), as_whole(offset, "offset"), as_whole(length, "length")
+    text, start, count = characters(as_string(s)), as_whole(offset, "offset"), as_whole(length, "length")
     if start < 0:
         start += len(text)
     if not 0 <= start <= len(text):
         raise FunctionError(f"offset {as_whole(offset)} is outside the string (length {len(text)})")
     if count < -1:
         raise FunctionError("length must be -1 (the rest of the string) or more")
-    return text[start:] if count == -1 else text[start : start + count]
+    return "".join(text[start:] if count == -1 else text[start : start + count])
 
 
 @register("format(spec, values...)", 1, None)

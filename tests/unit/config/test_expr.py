@@ -393,6 +393,12 @@ def test_symbolic_values_cannot_be_computed_with():
         ('trimspace("  x \\n")', "x"),
         ('substr("hello", 1, 3)', "ell"),
         ('substr("hello", -3, -1)', "llo"),
+        # characters as a reader sees them, as Terraform counts them (Unicode grapheme clusters)
+        ('length("e\\u0301tude")', 5),  # "e" and a combining accent
+        ('length("👍🏽 🇫🇷🇩🇪 👨\\u200d👩\\u200d👧 1\\ufe0f\\u20e3")', 8),  # skin tone, flags, a family, a keycap
+        ('length("a\\r\\nb 한국")', 6),
+        ('substr("e\\u0301tude", 0, 2)', "e\u0301t"),
+        ('substr("🇫🇷🇩🇪!", -2, 1)', "🇩🇪"),
         ('contains(["a", 1], 1)', True),
         ('contains(["a"], "b")', False),
         ("range(3)", [0, 1, 2]),
