@@ -17,7 +17,7 @@ from typing import Any
 
 from zplan.config import collection_functions, file_functions, lazy_functions  # noqa: F401  (they register themselves)
 from zplan.config.function_args import FUNCTIONS, CallSite, Function, FunctionError, as_list, as_number, as_string, as_whole, characters, parse_number, register
-from zplan.config.values import article, is_number, json_text, number_to_string, to_text, type_name
+from zplan.config.values import article, is_number, json_text, number_to_string, to_text, type_name, valid_texts
 
 __all__ = ["FUNCTIONS", "CallSite", "Function", "FunctionError"]
 
@@ -274,7 +274,7 @@ def _json(value: Any) -> str:
 @register("jsondecode(string)", 1)
 def _jsondecode(text: Any) -> Any:
     try:
-        return json.loads(as_string(text), parse_constant=_not_json)  # a too large number is refused by the caller
+        return valid_texts(json.loads(as_string(text), parse_constant=_not_json))  # a too large number is refused by the caller
     except json.JSONDecodeError as exc:
         raise FunctionError(f"invalid JSON: {exc}") from None
 

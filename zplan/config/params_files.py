@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from zplan import diags
-from zplan.config.values import FINITE_RULE, non_finite, number_to_string
+from zplan.config.values import FINITE_RULE, non_finite, number_to_string, valid_text
 
 SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 DEFAULT_PARAMS_FILE = "params.yaml"  # what a DVC stage's bare key names
@@ -88,6 +88,8 @@ def _plain(value: Any, path: str, where: str = "") -> Any:
         return [_plain(v, path, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, (datetime.date, datetime.time)):  # (a datetime is a date)
         return value.isoformat()
+    if isinstance(value, str):
+        return valid_text(value)
     if isinstance(value, (bytes, bytearray)):
         raise ParamsFileError(f"{path}: {where or 'the document'} is binary data, which a parameter cannot hold", "write it as text")
     return value
@@ -95,7 +97,7 @@ def _plain(value: Any, path: str, where: str = "") -> Any:
 
 def _key(key: Any) -> str:
     if isinstance(key, str):
-        return key
+        return valid_text(key)
     if isinstance(key, (datetime.date, datetime.time)):
         return key.isoformat()
     return json.dumps(key)  # 1 -> "1", True -> "true", None -> "null"

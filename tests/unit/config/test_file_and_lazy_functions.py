@@ -101,3 +101,13 @@ def test_toset_and_tomap(tmp_path):
     assert evaluate(tmp_path, 'tomap({ a = 1, b = "x" })') == {"a": "1", "b": "x"}
     assert "all elements must have the same type" in failure(tmp_path, 'tomap({ a = [1], b = "x" })')
     assert evaluate(tmp_path, 'keys(tomap({ b = 1, a = 2 }))') == ["a", "b"]
+
+
+def test_text_decoded_from_json_or_a_params_file_is_valid_unicode(tmp_path):
+    # JSON and YAML may spell a character as two surrogate escapes, or one alone, which UTF-8
+    # (state, cache keys) cannot hold: a pair is its character, a lone one U+FFFD, as Terraform's jsondecode
+    (tmp_path / "p.yaml").write_text(r'x: ["\ud83d\ude00", "\ud800"]' + "\n")
+    (tmp_path / "p.json").write_text(r'{"\udc00": "\ud83d\ude00"}')
+    assert evaluate(tmp_path, 'params_file("p.yaml").x') == ["\U0001F600", "\ufffd"]
+    assert evaluate(tmp_path, 'params_file("p.json")') == {"\ufffd": "\U0001F600"}
+    assert evaluate(tmp_path, r'jsondecode("[\"\\ud800x\", \"\\ud83d\\ude00\"]")') == ["\ufffdx", "\U0001F600"]
