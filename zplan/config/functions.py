@@ -17,7 +17,7 @@ from typing import Any
 
 from zplan.config import collection_functions, file_functions, lazy_functions  # noqa: F401  (they register themselves)
 from zplan.config.function_args import FUNCTIONS, CallSite, Function, FunctionError, as_list, as_number, as_string, as_whole, characters, parse_number, register
-from zplan.config.values import article, is_number, json_text, number_to_string, to_text, type_name, valid_texts
+from zplan.config.values import article, is_number, json_text, number_to_string, to_text, type_name, valid_text, valid_texts
 
 __all__ = ["FUNCTIONS", "CallSite", "Function", "FunctionError"]
 
@@ -290,7 +290,10 @@ def _not_json(name: str) -> Any:
 def _env(name: Any, *default: Any) -> Any:
     key = as_string(name, "name")
     if key in os.environ:
-        return os.environ[key]
+        value = os.environ[key]
+        if valid_text(value) != value:  # bytes that are not UTF-8 reach Python as lone surrogates
+            raise FunctionError(f"environment variable {key} is not UTF-8 text", quotes_values=False)
+        return value
     if default:
         return default[0]
     raise FunctionError(f"environment variable {key} is not set and no default was given")

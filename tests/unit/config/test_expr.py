@@ -431,6 +431,8 @@ def test_env_function(monkeypatch):
     assert value('env("ZPLAN_TEST_MISSING", "fallback")') == "fallback"
     diag = error('env("ZPLAN_TEST_MISSING")')
     assert diag.summary == "env(): environment variable ZPLAN_TEST_MISSING is not set and no default was given"
+    monkeypatch.setenv("ZPLAN_TEST_VALUE", "\udcfe")  # a byte that is not UTF-8, as Python reads it
+    assert error('env("ZPLAN_TEST_VALUE")').summary == "env(): environment variable ZPLAN_TEST_VALUE is not UTF-8 text"
 
 
 @pytest.mark.parametrize(

@@ -148,6 +148,13 @@ def test_a_sensitive_value_that_does_not_parse_is_not_quoted(tmp_path, text):
     assert "hunter2" not in message and "from environment variable ZPLAN_VAR_db (sensitive value)" in message
 
 
+def test_a_value_that_is_not_utf8_is_an_error_naming_its_source(config):
+    # bytes that are not UTF-8 (-var s=$'\\xff') reach Python as lone surrogates, which no state or cache key can hold
+    assert errors(config, "epochs=\udcff") == ["error: the value of -var epochs is not UTF-8 text\n  give the value in UTF-8"]
+    assert "the value of environment variable ZPLAN_VAR_epochs is not UTF-8 text" in errors(config, environ={"ZPLAN_VAR_epochs": "\udcfe"})[0]
+    assert resolve(config, environ={"ZPLAN_VAR_undeclared": "\udcfe"})["epochs"] == 3  # a stray one is still ignored
+
+
 def test_try_and_can_in_conditions(tmp_path):
     (tmp_path / "main.zp.hcl").write_text(
         'variable "size" {\n  default = "10"\n'
