@@ -74,6 +74,15 @@ def test_templatefile_errors_point_into_the_template_and_at_the_call(tmp_path):
     assert "vars key \"1x\"" in failure(tmp_path, 'templatefile("t.tpl", { "1x" = 1 })')
 
 
+def test_templatefile_inside_a_template_is_an_error_not_endless(tmp_path):
+    (tmp_path / "self.tpl").write_text('x${templatefile("self.tpl", {})}')
+    message = failure(tmp_path, 'templatefile("self.tpl", {})')
+    assert "self.tpl:1:4: error: templatefile(): cannot be called inside a template, as in Terraform" in message
+    assert "nested too deeply" not in message
+    (tmp_path / "one.tpl").write_text("${n}")
+    assert evaluate(tmp_path, '"${templatefile("one.tpl", { n = 1 })}${templatefile("one.tpl", { n = 2 })}"') == "12"
+
+
 def test_try_returns_the_first_argument_that_evaluates(tmp_path):
     cfg = {"name": "m"}
     assert evaluate(tmp_path, 'try(var.cfg.size, var.cfg.name, "none")', cfg=cfg) == "m"
