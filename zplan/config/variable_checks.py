@@ -146,7 +146,7 @@ def _typed(var: Variable, value: Any, where: str) -> Any:
         return convert(value, var.type, path)
     if isinstance(var.type, AnyType):
         return _untyped_text(var, value)
-    return convert(_hcl_value(value, where, var.sensitive), var.type, path)
+    return convert(_hcl_value(var, value, where), var.type, path)
 
 
 def _untyped_text(var: Variable, text: Text) -> Any:
@@ -154,7 +154,7 @@ def _untyped_text(var: Variable, text: Text) -> Any:
     when the default is a number (so ``-var epochs=3`` keeps it numeric); else the text."""
     if text.strip()[:1] in ("[", "{"):
         try:
-            return _hcl_value(text, "")
+            return _hcl_value(var, text, "")
         except diags.DiagnosticError:
             return str(text)
     if var.default is not NO_DEFAULT and is_number(var.default):
@@ -165,12 +165,12 @@ def _untyped_text(var: Variable, text: Text) -> Any:
     return str(text)
 
 
-def _hcl_value(text: str, where: str, sensitive: bool = False) -> Any:
+def _hcl_value(var: Variable, text: str, where: str) -> Any:
     hint = "write a list as [1, 2] and a map or object as { a = 1 }"
-    try:
-        return hcl.parse_text(f"v = {text.strip()}", f"<{where}>").attributes["v"].expr.static_value()
+    try:  # read as the attribute NAME = TEXT, so a message names the variable
+        return hcl.parse_text(f"{var.name} = {text.strip()}", f"<{where}>").attributes[var.name].expr.static_value()
     except diags.DiagnosticError as exc:
-        if sensitive:  # the reason quotes the text (`"hunter2" cannot be used here`): a secret written without quotes
+        if var.sensitive:  # the reason quotes the text (`"hunter2" cannot be used here`): a secret written without quotes
             raise diags.fail(f"cannot read the value from {where} {SENSITIVE_VALUE}", f"the reason is left out, as it would show the value; {hint}") from None
         raise diags.fail(f"cannot read the value from {where}: {exc.diagnostics[0].summary}", hint) from None
 

@@ -148,6 +148,11 @@ def test_a_sensitive_value_that_does_not_parse_is_not_quoted(tmp_path, text):
     assert "hunter2" not in message and "from environment variable ZPLAN_VAR_db (sensitive value)" in message
 
 
+def test_text_that_does_not_parse_is_an_error_naming_the_variable(config):
+    [message] = errors(config, "tags=a,b")
+    assert message.startswith('error: cannot read the value from -var tags: unexpected "," after the value of "tags"')
+
+
 def test_a_value_that_is_not_utf8_is_an_error_naming_its_source(config):
     # bytes that are not UTF-8 (-var s=$'\\xff') reach Python as lone surrogates, which no state or cache key can hold
     assert errors(config, "epochs=\udcff") == ["error: the value of -var epochs is not UTF-8 text\n  give the value in UTF-8"]
