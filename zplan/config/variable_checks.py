@@ -46,12 +46,13 @@ def read_description(attr: hcl.Attribute | None, found: diags.Collector) -> str:
     return value
 
 
-def read_sensitive(attr: hcl.Attribute | None, found: diags.Collector) -> bool:
+def read_sensitive(attr: hcl.Attribute | None, found: diags.Collector, owner: str = "a variable") -> bool:
+    """``sensitive`` of a variable or an output (``owner``)."""
     value = constant(attr, found, False)
     if value is None:
         return False
     if not isinstance(value, bool):  # "false" would be text, and true as a condition: refuse it
-        found.error("a variable's sensitive must be true or false", f"got {attr.expr.source()}", attr.range)
+        found.error(f"{owner}'s sensitive must be true or false", f"got {attr.expr.source()}", attr.range)
         return True  # the safer reading while the error stands
     return value
 

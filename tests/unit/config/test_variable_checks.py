@@ -197,6 +197,16 @@ def test_variable_attributes_of_the_wrong_kind_are_errors(tmp_path, body, messag
     assert message in str(diag) and str(diag.range).endswith("main.zp.hcl:2:3")
 
 
+@pytest.mark.parametrize("sensitive", ['"false"', '"true"', "0"])
+def test_an_outputs_sensitive_must_be_true_or_false_as_a_variables(tmp_path, sensitive):
+    # "false" was read as a true value: the output hidden, and nothing said why
+    (tmp_path / "main.zp.hcl").write_text(f'output "o" {{\n  value     = 1\n  sensitive = {sensitive}\n}}\n')
+    with pytest.raises(DiagnosticError) as info:
+        loader.load(tmp_path)
+    (diag,) = info.value.diagnostics
+    assert "an output's sensitive must be true or false" in str(diag) and str(diag.range).endswith("main.zp.hcl:3:3")
+
+
 @pytest.mark.parametrize("name", ["count", "for_each", "source", "version", "providers", "locals", "depends_on", "lifecycle"])
 def test_reserved_variable_names_are_refused(tmp_path, name):
     (tmp_path / "main.zp.hcl").write_text(f'variable "{name}" {{}}\n')
