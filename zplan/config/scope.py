@@ -238,10 +238,10 @@ class Scope:
             self._evaluating_at.pop()
 
     def _cycle(self, start: int, where) -> diags.DiagnosticError:
-        names = self._evaluating[start:]
+        names = [_local_name(name) for name in self._evaluating[start:]]
         cycle = " -> ".join(names + [names[0]])
         lines = ", ".join(f"{name} at {at.relative_to(self.config.project_dir)}" for name, at in zip(names, self._evaluating_at[start:]))
-        return static_fail(f"local values refer to each other in a cycle: {cycle}", f"break the cycle ({lines})", where)
+        return static_fail(f"values refer to each other in a cycle: {cycle}", f"break the cycle ({lines})", where)
 
     # -- inside a module ----------------------------------------------------------------------
     def _module_var(self, ref: Ref, module: ModuleInstance) -> Any:
@@ -253,10 +253,10 @@ class Scope:
         if name not in call.inputs:
             self._marks.read |= var.sensitive
             default = lambda: (validated_input(var, module_input(var, var.default, module.path, var.range), f"{module.path}, its default"), False)  # noqa: E731
-            return self._module_value(module, "var", name, default)[0]
+            return self._module_value(module, "var", name, default, var.range)[0]
         at = Where(module.parent, module.each)
         expr = call.inputs[name]
-        value, sensitive = self._module_value(module, "var", name, lambda: self._module_input(var, expr, module, at))
+        value, sensitive = self._module_value(module, "var", name, lambda: self._module_input(var, expr, module, at), expr.range)
         self._marks.read |= sensitive or var.sensitive
         return value
 
@@ -273,15 +273,17 @@ class Scope:
         local = module.config.locals.get(name)
         if local is None:
             raise static_fail(f'reference to undeclared local value "{name}" in {module.path}', "declare it inside a locals { } block of the module", ref.range)
-        compute = lambda: self._guarded(f"{module.path}.local.{name}", local.range, lambda: self.eval_marked(local.expr, ANY_PIPELINE, Where(module)))  # noqa: E731
-        value, sensitive = self._module_value(module, "local", name, compute)
+        compute = lambda: self.eval_marked(local.expr, ANY_PIPELINE, Where(module))  # noqa: E731
+        value, sensitive = self._module_value(module, "local", name, compute, local.range)
         self._marks.read |= sensitive
         return value
 
-    def _module_value(self, module: ModuleInstance, kind: str, name: str, compute: Callable[[], tuple[Any, bool]]) -> tuple[Any, bool]:
+    def _module_value(self, module: ModuleInstance, kind: str, name: str, compute: Callable[[], tuple[Any, bool]], where) -> tuple[Any, bool]:
+        """A module's input, local or output, computed once; one met again while it is computed
+        (an input reading the module's own output) is a cycle, as between locals."""
         key = (module.path, kind, name)
         if key not in self._module_values:
-            self._module_values[key] = compute()
+            self._module_values[key] = self._guarded(f"{module.path}.{kind}.{name}", where, compute)
         return self._module_values[key]
 
     def _module_output(self, ref: Ref, module: ModuleInstance) -> Any:
@@ -313,7 +315,7 @@ class Scope:
         output = child.config.outputs.get(name)
         if output is None:
             raise diags.fail(f'{path} has no output "{name}"', f"its outputs are: {', '.join(child.config.outputs) or 'none'}", ref.range)
-        value, sensitive = self._module_value(child, "output", name, lambda: self.eval_marked(output.expr, ANY_PIPELINE, Where(child)))
+        value, sensitive = self._module_value(child, "output", name, lambda: self.eval_marked(output.expr, ANY_PIPELINE, Where(child)), output.range)
         self._marks.read |= sensitive or output.sensitive
         return value
 

@@ -59,8 +59,19 @@ def test_locals_in_a_cycle_are_an_error_naming_each_one_even_inside_try(tmp_path
     # as in Terraform, try() and can() do not hide a cycle: it is a mistake in the configuration
     text = STEP + f'locals {{\n  a = {a}\n  b = {{ x = local.a }}\n}}\noutput "o" {{ value = local.a }}\noutput "p" {{ value = local.b }}\n'
     (error,) = validation_errors(tmp_path, text)
-    assert "main.zp.hcl:5:3: error: local values refer to each other in a cycle: a -> b -> a" in error
-    assert "break the cycle (a at main.zp.hcl:5:3, b at main.zp.hcl:6:3)" in error
+    assert "main.zp.hcl:5:3: error: values refer to each other in a cycle: local.a -> local.b -> local.a" in error
+    assert "break the cycle (local.a at main.zp.hcl:5:3, local.b at main.zp.hcl:6:3)" in error
+
+
+@pytest.mark.parametrize("x", ["module.m.o", "try(module.m.o, 1)", "local.a"])
+def test_a_module_input_reading_its_own_output_is_a_cycle(tmp_path, x):
+    # it recursed until "nested too deeply" (or, inside try(), gave the fallback)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "main.zp.hcl").write_text('variable "x" {}\noutput "o" { value = var.x }\n')
+    text = STEP + f'locals {{\n  a = module.m.o\n}}\nmodule "m" {{\n  source = "./m"\n  x      = {x}\n}}\noutput "r" {{ value = module.m.o }}\n'
+    (error,) = validation_errors(tmp_path, text)
+    assert "values refer to each other in a cycle: " in error and "nested too deeply" not in error
+    assert "module.m.output.o at m/main.zp.hcl:2:1" in error and "module.m.var.x at main.zp.hcl:9:12" in error
 
 
 def test_a_chain_of_64_locals_evaluates(tmp_path):
