@@ -202,6 +202,39 @@ pipeline "p" {
     assert "params.fixed: 1 -> 2" in reasons(project.plan_json("-var-file", "params.yaml"))["train"]
 
 
+def test_dates_in_a_params_file_are_their_iso_text(tmp_path):
+    # YAML reads 2021-06-30 as a date, TOML has dates: a DVC params.yaml often holds one
+    project = Project(tmp_path / "p")
+    project.write("params.yaml", "data:\n  cutoff: 2021-06-30\n  taken: 2021-07-01 10:30:00\n  ids: {1: a}\n")
+    project.write("dates.toml", "start = 2021-01-01\n")
+    project.write("main.zp.hcl", """
+variable "data" {}
+locals {
+  p = params_file("params.yaml")
+  t = params_file("dates.toml")
+}
+pipeline "p" {
+  step "cut" {
+    command = "echo cut > cut.txt"
+    params  = ["data.cutoff"]
+    outs    = ["cut.txt"]
+  }
+  step "use" {
+    source = "s.py:use"
+    params = { cutoff = local.p.data.cutoff, taken = var.data.taken, id = local.p.data.ids[1], start = local.t.start }
+  }
+}
+output "use" { value = step.use.outputs.output }
+""")
+    project.write("s.py", "def use(cutoff, taken, id, start):\n    return [cutoff, taken, id, start]\n")
+    project.apply("-var-file", "params.yaml")
+    assert json.loads(project.ok("output", "-json").out)["use"]["value"] == ["2021-06-30", "2021-07-01T10:30:00", "a", "2021-01-01"]
+    project.replace("params.yaml", "2021-06-30", "2021-07-31")
+    doc = project.plan_json("-var-file", "params.yaml")
+    assert reasons(doc)["cut"] == ["params.yaml: data.cutoff '2021-06-30' -> '2021-07-31'"]
+    assert reasons(doc)["use"] == ["params.yaml: data.cutoff '2021-06-30' -> '2021-07-31'"]
+
+
 FANNED = '''variable "greeting" {
   default = "hello"
 }

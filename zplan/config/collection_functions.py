@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zplan.config.function_args import FunctionError, as_list, as_map, as_string, as_whole, register
+from zplan.config.function_args import FunctionError, as_list, as_map, as_string, as_whole, characters, register
 from zplan.config.values import equal, type_name
 
 
@@ -13,7 +13,9 @@ from zplan.config.values import equal, type_name
 
 @register("length(list | map | string)", 1)
 def _length(value: Any) -> int:
-    if isinstance(value, (list, tuple, dict, str)):
+    if isinstance(value, str):
+        return len(characters(value))
+    if isinstance(value, (list, tuple, dict)):
         return len(value)
     raise FunctionError(f"argument must be a list, map or string, got {type_name(value)}")
 

@@ -282,10 +282,39 @@ def traverse(node: Expr, value: Any, key: Any, sensitive: bool = False) -> Any:
     raise node._fail(f"cannot index {article(type_name(value))} with {_show_key(key, sensitive)}", f"in {node.source()}")
 
 
-def _list_item(node: Expr, items: list | tuple, key: Any, sensitive: bool) -> Any:
+_NUMBER_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
+
+def list_index(key: Any) -> int | None:
+    """The list index ``key`` names, or None. As in Terraform, a string that spells a whole number
+    converts: ``xs[each.key]`` where the keys are "0", "1", ..."""
+    if isinstance(key, str) and _NUMBER_TEXT.fullmatch(key):
+        key = float(key)
     if not is_number(key) or (isinstance(key, float) and not key.is_integer()):
+        return None
+    return int(key)
+
+
+def element(value: Any, key: Any) -> Any:
+    """``value[key]`` as HCL reads a reference's static steps (``var.cfg.a``, ``local.xs[0]``):
+    an object by its key (a number as its text), a list by its index; LookupError when there is
+    no such element. A string, a number or a bool has none (Python would index a string)."""
+    if isinstance(value, dict):
+        if not (isinstance(key, str) or is_number(key)):
+            raise LookupError(key)
+        return value[key if isinstance(key, str) else to_text(key)]
+    if isinstance(value, (list, tuple)):
+        index = list_index(key)
+        if index is None or not 0 <= index < len(value):
+            raise LookupError(key)
+        return value[index]
+    raise LookupError(key)
+
+
+def _list_item(node: Expr, items: list | tuple, key: Any, sensitive: bool) -> Any:
+    index = list_index(key)
+    if index is None:
         raise node._fail(f"a list index must be a whole number, got {_show_key(key, sensitive)}")
-    index = int(key)
     if not 0 <= index < len(items):
         if sensitive:  # the index or the length would tell something of the secret
             raise node._fail(f"index {SENSITIVE_VALUE} out of range for this list", f"in {node.source()}")

@@ -9,6 +9,7 @@ file as it is.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from zplan.config.function_args import CallSite, FunctionError, as_map, as_strin
 from zplan.config.values import UNKNOWN, article, to_text, type_name
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # configuration text, not data: larger files belong in step inputs
+_rendering: contextvars.ContextVar[bool] = contextvars.ContextVar("rendering", default=False)  # inside templatefile()
 
 
 @register("file(path)", 1, site=True)
@@ -43,12 +45,17 @@ def _templatefile(site: CallSite, path: Any, variables: Any) -> Any:
     for key in names:
         if not IDENTIFIER.fullmatch(key):
             raise FunctionError(f'vars key "{key}" is not a name a template can refer to')
+    if _rendering.get():  # a template including itself would never end
+        raise FunctionError("cannot be called inside a template, as in Terraform: render the inner template outside and pass its text in vars", quotes_values=False)
     template = _parsed(_read(site, text), str(site.path(text)))
+    token = _rendering.set(True)
     try:
         # its vars are as sensitive as the arguments: errors inside never show them
         value = template._eval(_Ctx(_not_in_vars, {}, dict(names), site.reads, hidden=frozenset(names) if site.sensitive else frozenset()))
     except diags.DiagnosticError as exc:
         raise diags.DiagnosticError(_called_from(d, site) for d in exc.diagnostics) from None
+    finally:
+        _rendering.reset(token)
     if value is UNKNOWN or isinstance(value, str):
         return value
     rendered = to_text(value)  # a template holding only "${n}" gives n itself

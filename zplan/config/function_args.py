@@ -7,6 +7,7 @@ calling expression completes with the function's name, file and line.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -150,3 +151,65 @@ def parse_number(text: str) -> int | float | None:
     except ValueError:
         return None
     return number if is_finite(number) else None
+
+
+# -- characters as Terraform counts them ------------------------------------------------------
+
+_ZWJ = "\u200d"
+
+
+def characters(text: str) -> list[str]:
+    """``text`` split into the characters a reader sees (Unicode's extended grapheme clusters, in
+    the common cases), as Terraform's length() and substr() count: "e" with a combining accent,
+    an emoji with its skin tone or joined by zero-width joiners, a flag, CR LF are one each."""
+    if text.isascii() and "\r" not in text:
+        return list(text)
+    out: list[str] = []
+    for i, char in enumerate(text):
+        if out and _joins(text[i - 1], char, out[-1]):
+            out[-1] += char
+        else:
+            out.append(char)
+    return out
+
+
+def _joins(before: str, char: str, cluster: str) -> bool:
+    """Whether ``char`` continues the cluster ending with ``before``."""
+    if before == "\r":
+        return char == "\n"
+    if before == "\n" or char in "\r\n":
+        return False
+    if _extends(char) or (before == _ZWJ and unicodedata.category(char) == "So"):  # (a joined emoji)
+        return True
+    if _regional(char) and _regional(before):  # flags: regional indicators pair up
+        return sum(map(_regional, cluster)) % 2 == 1
+    return _hangul(before, char)
+
+
+def _extends(char: str) -> bool:
+    code = ord(char)
+    return (unicodedata.category(char) in ("Mn", "Me", "Mc") or char == _ZWJ or char == "\u200c"
+            or 0xFE00 <= code <= 0xFE0F or 0x1F3FB <= code <= 0x1F3FF or 0xE0020 <= code <= 0xE01EF)
+
+
+def _regional(char: str) -> bool:
+    return 0x1F1E6 <= ord(char) <= 0x1F1FF
+
+
+def _hangul(before: str, char: str) -> bool:
+    """Conjoining jamo make one syllable: L x (L|V|LV|LVT), (LV|V) x (V|T), (LVT|T) x T."""
+    a, b = _jamo(before), _jamo(char)
+    return (a == "L" and b in ("L", "V", "LV", "LVT")) or (a in ("LV", "V") and b in ("V", "T")) or (a in ("LVT", "T") and b == "T")
+
+
+def _jamo(char: str) -> str:
+    code = ord(char)
+    if 0x1100 <= code <= 0x115F or 0xA960 <= code <= 0xA97C:
+        return "L"
+    if 0x1160 <= code <= 0x11A7 or 0xD7B0 <= code <= 0xD7C6:
+        return "V"
+    if 0x11A8 <= code <= 0x11FF or 0xD7CB <= code <= 0xD7FB:
+        return "T"
+    if 0xAC00 <= code <= 0xD7A3:
+        return "LV" if (code - 0xAC00) % 28 == 0 else "LVT"
+    return ""

@@ -16,8 +16,8 @@ import re
 from typing import Any
 
 from zplan.config import collection_functions, file_functions, lazy_functions  # noqa: F401  (they register themselves)
-from zplan.config.function_args import FUNCTIONS, CallSite, Function, FunctionError, as_list, as_number, as_string, as_whole, parse_number, register
-from zplan.config.values import article, is_number, json_text, number_to_string, to_text, type_name
+from zplan.config.function_args import FUNCTIONS, CallSite, Function, FunctionError, as_list, as_number, as_string, as_whole, characters, parse_number, register
+from zplan.config.values import article, is_number, json_text, number_to_string, to_text, type_name, valid_text, valid_texts
 
 __all__ = ["FUNCTIONS", "CallSite", "Function", "FunctionError"]
 
@@ -85,21 +85,40 @@ def _replace(s: Any, search: Any, replacement: Any) -> str:
             regex = re.compile(pattern[1:-1])
         except re.error as exc:
             raise FunctionError(f"invalid regular expression {pattern}: {exc}") from None
-        # Terraform writes captures as $1 or ${1}; Python wants \g<1>
-        return regex.sub(re.sub(r"\$\{?(\w+)\}?", r"\\g<\1>", new.replace("\\", "\\\\")), text)
+        return regex.sub(lambda match: _expand(new, match), text)
     return text.replace(pattern, new)
+
+
+_CAPTURE = re.compile(r"\$(?:\$|(\w+)|\{(\w+)\})")
+
+
+def _expand(template: str, match: re.Match) -> str:
+    """The replacement for one match, as Go's regexp (Terraform's) expands it: ``$1``, ``${1}`` and
+    ``$name`` are captures, ``$$`` is a ``$``; a capture that does not exist or did not take part is
+    empty, and any other ``$`` is kept as written (Python's own syntax fails on such input)."""
+
+    def capture(found: re.Match) -> str:
+        name = found.group(1) or found.group(2)
+        if name is None:
+            return "$"
+        if name.isascii() and name.isdigit():
+            index = int(name)
+            return (match.group(index) or "") if index <= match.re.groups else ""
+        return (match.group(name) or "") if name in match.re.groupindex else ""
+
+    return _CAPTURE.sub(capture, template)
 
 
 @register("substr(string, offset, length)", 3)
 def _substr(s: Any, offset: Any, length: Any) -> str:
-    text, start, count = as_string(s), as_whole(offset, "offset"), as_whole(length, "length")
+    text, start, count = characters(as_string(s)), as_whole(offset, "offset"), as_whole(length, "length")
     if start < 0:
         start += len(text)
     if not 0 <= start <= len(text):
         raise FunctionError(f"offset {as_whole(offset)} is outside the string (length {len(text)})")
     if count < -1:
         raise FunctionError("length must be -1 (the rest of the string) or more")
-    return text[start:] if count == -1 else text[start : start + count]
+    return "".join(text[start:] if count == -1 else text[start : start + count])
 
 
 @register("format(spec, values...)", 1, None)
@@ -255,7 +274,7 @@ def _json(value: Any) -> str:
 @register("jsondecode(string)", 1)
 def _jsondecode(text: Any) -> Any:
     try:
-        return json.loads(as_string(text), parse_constant=_not_json)  # a too large number is refused by the caller
+        return valid_texts(json.loads(as_string(text), parse_constant=_not_json))  # a too large number is refused by the caller
     except json.JSONDecodeError as exc:
         raise FunctionError(f"invalid JSON: {exc}") from None
 
@@ -271,7 +290,10 @@ def _not_json(name: str) -> Any:
 def _env(name: Any, *default: Any) -> Any:
     key = as_string(name, "name")
     if key in os.environ:
-        return os.environ[key]
+        value = os.environ[key]
+        if valid_text(value) != value:  # bytes that are not UTF-8 reach Python as lone surrogates
+            raise FunctionError(f"environment variable {key} is not UTF-8 text", quotes_values=False)
+        return value
     if default:
         return default[0]
     raise FunctionError(f"environment variable {key} is not set and no default was given")

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable
 
 from zplan import diags
 from zplan.addrs import instance_key
-from zplan.config.expr import Ref
+from zplan.config.expr import Ref, element
 from zplan.config.values import UNKNOWN, article, find_symbolic, type_name
 
 
@@ -100,8 +100,8 @@ def each_value(each, ref: Ref) -> Any:
         if value is UNKNOWN:
             return UNKNOWN
         try:
-            value = value[part]
-        except (KeyError, IndexError, TypeError):
+            value = element(value, part)
+        except LookupError:
             has = f"its elements: {', '.join(map(str, value))}" if isinstance(value, dict) else f"it is {article(type_name(value))} here"
             raise diags.fail(f'"{_dotted(ref.parts)}": the each.value of instance {instance_key(each.key)} has no element {_show(part)}',
                              f"{has}; give every value of the for_each this element, or read it with lookup()/try()", ref.range) from None

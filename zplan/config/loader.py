@@ -362,7 +362,7 @@ def _output(config: Config, block: hcl.Block, found: diags.Collector) -> None:
         expr=block.attributes["value"].expr,
         range=block.range,
         description=str(_static(block.attributes.get("description"), found, "")),
-        sensitive=bool(_static(block.attributes.get("sensitive"), found, False)),
+        sensitive=variable_checks.read_sensitive(block.attributes.get("sensitive"), found, "an output"),
     )
 
 

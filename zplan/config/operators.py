@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from zplan.config.expr import Expr, Ref, _Ctx, object_key
-from zplan.config.values import FINITE_RULE, SENSITIVE_VALUE, UNKNOWN, article, contains_unknown, equal, find_symbolic, is_finite, is_number, type_name
+from zplan.config.values import FINITE_RULE, SENSITIVE_VALUE, UNKNOWN, article, contains_unknown, equal, find_symbolic, for_pairs, is_finite, is_number, type_name
 
 
 class Unary(Expr):
@@ -200,11 +200,8 @@ class ForExpr(Expr):
         collection, sensitive = ctx.marked(self.collection)
         if collection is UNKNOWN:
             return UNKNOWN
-        if isinstance(collection, dict):
-            pairs = sorted(collection.items())  # Terraform walks maps in key order
-        elif isinstance(collection, (list, tuple)):
-            pairs = list(enumerate(collection))
-        else:
+        pairs = for_pairs(collection)
+        if pairs is None:
             raise self.collection._fail(f"a for expression needs a list or an object, got {type_name(collection)}")
         result: Any = [] if self.key is None else {}
         for k, v in pairs:

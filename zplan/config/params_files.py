@@ -11,13 +11,14 @@ imported only when a params file is read, so a project without one pays nothing.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from zplan import diags
-from zplan.config.values import FINITE_RULE, non_finite, number_to_string
+from zplan.config.values import FINITE_RULE, non_finite, number_to_string, valid_text
 
 SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 DEFAULT_PARAMS_FILE = "params.yaml"  # what a DVC stage's bare key names
@@ -69,10 +70,44 @@ def read(path: str | Path) -> Any:
     cached = _parsed.get(path)
     if cached is not None and cached[0] == stamp:
         return cached[1]
-    document = _parse(Path(path))
+    document = _plain(_parse(Path(path)), path)
     _no_infinity(document, path)
     _parsed[path] = (stamp, document)
     return document
+
+
+def _plain(value: Any, path: str, where: str = "") -> Any:
+    """The document in the values HCL and fingerprints know: a date or time (YAML's 2021-06-30, TOML's
+    dates) as its ISO text, as Terraform's yamldecode gives a timestamp; a YAML set as a sorted list;
+    keys that are numbers, bools or dates as text, as JSON writes them."""
+    if isinstance(value, dict):
+        return {_key(k): _plain(v, path, f"{where}.{_key(k)}" if where else _key(k)) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        value = _sorted(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, path, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, (datetime.date, datetime.time)):  # (a datetime is a date)
+        return value.isoformat()
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, (bytes, bytearray)):
+        raise ParamsFileError(f"{path}: {where or 'the document'} is binary data, which a parameter cannot hold", "write it as text")
+    return value
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return valid_text(key)
+    if isinstance(key, (datetime.date, datetime.time)):
+        return key.isoformat()
+    return json.dumps(key)  # 1 -> "1", True -> "true", None -> "null"
+
+
+def _sorted(items: Any) -> list:
+    try:
+        return sorted(items)
+    except TypeError:  # mixed types: by their JSON text
+        return sorted(items, key=lambda item: json.dumps(item, default=str))
 
 
 def _no_infinity(document: Any, path: str) -> None:

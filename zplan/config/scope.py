@@ -31,9 +31,9 @@ from typing import Any, Callable, Iterable, Mapping
 from zplan import diags
 from zplan.addrs import instance_key
 from zplan.config.convert import module_input
-from zplan.config.expr import Expr, Marks, Ref, static_fail
+from zplan.config.expr import Expr, Marks, Ref, element, static_fail
 from zplan.config.instance_values import InstanceMap, Lazy, complete_objects, each_value, no_instance, validated_input
-from zplan.config.values import UNKNOWN
+from zplan.config.values import UNKNOWN, article, type_name
 from zplan.config.model import Config, ModuleInstance, Where
 from zplan.secrets import Sensitive
 
@@ -95,6 +95,7 @@ class Scope:
         self.stack = stack
         self._locals: dict[str, Any] = {}
         self._evaluating: list[str] = []
+        self._evaluating_at: list[Any] = []  # where each of them is declared, for the cycle's message
         self._failed: dict[str, diags.DiagnosticError] = {}  # local values whose evaluation failed
         self._marks = Marks()  # read: the evaluation under way has read a sensitive value
         self._sensitive_locals: set[str] = set()
@@ -223,13 +224,14 @@ class Scope:
         A name that failed fails again with the same error, so a cycle is reported once."""
         if name in self._failed:
             raise self._failed[name]
+        # both are mistakes in the configuration itself: try() and can() do not hide them, as in Terraform
         if name in self._evaluating:
-            cycle = " -> ".join(self._evaluating[self._evaluating.index(name):] + [name])
-            raise diags.fail(f"local values refer to each other in a cycle: {cycle}", "break the cycle", where)
+            raise self._cycle(self._evaluating.index(name), where)
         if len(self._evaluating) >= MAX_LOCAL_CHAIN:
-            raise diags.fail(f"a chain of more than {MAX_LOCAL_CHAIN} local values referring to each other is too long",
-                             f"{_local_name(self._evaluating[0])} -> ... -> {_local_name(name)}: compute some of them in one expression", where)
+            raise static_fail(f"a chain of more than {MAX_LOCAL_CHAIN} local values referring to each other is too long",
+                              f"{_local_name(self._evaluating[0])} -> ... -> {_local_name(name)}: compute some of them in one expression", where)
         self._evaluating.append(name)
+        self._evaluating_at.append(where)
         try:
             return compute()
         except diags.DiagnosticError as exc:
@@ -237,6 +239,13 @@ class Scope:
             raise
         finally:
             self._evaluating.pop()
+            self._evaluating_at.pop()
+
+    def _cycle(self, start: int, where) -> diags.DiagnosticError:
+        names = [_local_name(name) for name in self._evaluating[start:]]
+        cycle = " -> ".join(names + [names[0]])
+        lines = ", ".join(f"{name} at {at.relative_to(self.config.project_dir)}" for name, at in zip(names, self._evaluating_at[start:]))
+        return static_fail(f"values refer to each other in a cycle: {cycle}", f"break the cycle ({lines})", where)
 
     # -- inside a module ----------------------------------------------------------------------
     def _module_var(self, ref: Ref, module: ModuleInstance) -> Any:
@@ -248,10 +257,10 @@ class Scope:
         if name not in call.inputs:
             self._marks.read |= var.sensitive
             default = lambda: (validated_input(var, module_input(var, var.default, module.path, var.range), f"{module.path}, its default"), False)  # noqa: E731
-            return self._module_value(module, "var", name, default)[0]
+            return self._module_value(module, "var", name, default, var.range)[0]
         at = Where(module.parent, module.each)
         expr = call.inputs[name]
-        value, sensitive = self._module_value(module, "var", name, lambda: self._module_input(var, expr, module, at))
+        value, sensitive = self._module_value(module, "var", name, lambda: self._module_input(var, expr, module, at), expr.range)
         self._marks.read |= sensitive or var.sensitive
         return value
 
@@ -268,15 +277,17 @@ class Scope:
         local = module.config.locals.get(name)
         if local is None:
             raise static_fail(f'reference to undeclared local value "{name}" in {module.path}', "declare it inside a locals { } block of the module", ref.range)
-        compute = lambda: self._guarded(f"{module.path}.local.{name}", local.range, lambda: self.eval_marked(local.expr, ANY_PIPELINE, Where(module)))  # noqa: E731
-        value, sensitive = self._module_value(module, "local", name, compute)
+        compute = lambda: self.eval_marked(local.expr, ANY_PIPELINE, Where(module))  # noqa: E731
+        value, sensitive = self._module_value(module, "local", name, compute, local.range)
         self._marks.read |= sensitive
         return value
 
-    def _module_value(self, module: ModuleInstance, kind: str, name: str, compute: Callable[[], tuple[Any, bool]]) -> tuple[Any, bool]:
+    def _module_value(self, module: ModuleInstance, kind: str, name: str, compute: Callable[[], tuple[Any, bool]], where) -> tuple[Any, bool]:
+        """A module's input, local or output, computed once; one met again while it is computed
+        (an input reading the module's own output) is a cycle, as between locals."""
         key = (module.path, kind, name)
         if key not in self._module_values:
-            self._module_values[key] = compute()
+            self._module_values[key] = self._guarded(f"{module.path}.{kind}.{name}", where, compute)
         return self._module_values[key]
 
     def _module_output(self, ref: Ref, module: ModuleInstance) -> Any:
@@ -308,7 +319,7 @@ class Scope:
         output = child.config.outputs.get(name)
         if output is None:
             raise diags.fail(f'{path} has no output "{name}"', f"its outputs are: {', '.join(child.config.outputs) or 'none'}", ref.range)
-        value, sensitive = self._module_value(child, "output", name, lambda: self.eval_marked(output.expr, ANY_PIPELINE, Where(child)))
+        value, sensitive = self._module_value(child, "output", name, lambda: self.eval_marked(output.expr, ANY_PIPELINE, Where(child)), output.range)
         self._marks.read |= sensitive or output.sensitive
         return value
 
@@ -439,10 +450,16 @@ def _index(value: Any, parts: tuple, ref: Ref) -> Any:
         if value is UNKNOWN:
             return UNKNOWN
         try:
-            value = value[part]
-        except (KeyError, IndexError, TypeError):
-            raise diags.fail(f'"{_dotted(ref.parts)}": no element {part!r}', "check the name or index", ref.range) from None
+            value = element(value, part)
+        except LookupError:
+            raise diags.fail(f'"{_dotted(ref.parts)}": no element {part!r}', _no_element_hint(value), ref.range) from None
     return value
+
+
+def _no_element_hint(value: Any) -> str:
+    if isinstance(value, (dict, list, tuple)):
+        return "check the name or index"
+    return f"{article(type_name(value))} has no elements"
 
 
 def _dotted(parts: tuple) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from zplan.config.expr import Expr, Ref, _Ctx
-from zplan.config.values import UNKNOWN, Template, article, is_symbolic, to_text, type_name
+from zplan.config.values import UNKNOWN, Template, article, for_pairs, is_symbolic, to_text, type_name
 
 
 class TemplateExpr(Expr):
@@ -122,11 +122,8 @@ class TemplateFor(_Directive):
         collection, sensitive = ctx.marked(self.collection)
         if collection is UNKNOWN:
             return UNKNOWN
-        if isinstance(collection, dict):
-            pairs = sorted(collection.items())  # Terraform walks maps in key order
-        elif isinstance(collection, (list, tuple)):
-            pairs = list(enumerate(collection))
-        else:
+        pairs = for_pairs(collection)
+        if pairs is None:
             raise self.collection._fail(f"%{{for}} needs a list or an object, got {type_name(collection)}", f"in {self.collection.source()}")
         pieces: list[Any] = []
         for k, v in pairs:

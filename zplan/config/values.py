@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,8 +202,43 @@ def equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """``text`` as UTF-8 can hold it (state, cache keys, a step's params): a surrogate pair written
+    as two escapes (``"\\ud83d\\ude00"`` in YAML) joined into its character, a lone one replaced by
+    U+FFFD, as Go's JSON decoder (Terraform's jsondecode) does."""
+    if _SURROGATE.search(text) is None:
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def valid_texts(value: Any) -> Any:
+    """``value`` with ``valid_text`` applied to every string in it, keys included."""
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, dict):
+        return {valid_text(k) if isinstance(k, str) else k: valid_texts(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [valid_texts(v) for v in value]
+    return value
+
+
 class SetValue(list):
     """A set (``toset()``, a ``set(T)`` variable): a list without duplicates, in a canonical
     order. Everything that reads lists reads it; ``for_each`` can tell it from a list."""
 
     __slots__ = ()
+
+
+def for_pairs(collection: Any) -> list[tuple[Any, Any]] | None:
+    """The (key, value) pairs a ``for`` expression or ``%{for}`` walks, as HCL walks them: a map's
+    in key order, a set's with each element as its own key, a list's by index; None for any other value."""
+    if isinstance(collection, dict):
+        return sorted(collection.items())
+    if isinstance(collection, SetValue):
+        return [(item, item) for item in collection]
+    if isinstance(collection, (list, tuple)):
+        return list(enumerate(collection))
+    return None

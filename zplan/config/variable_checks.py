@@ -46,12 +46,13 @@ def read_description(attr: hcl.Attribute | None, found: diags.Collector) -> str:
     return value
 
 
-def read_sensitive(attr: hcl.Attribute | None, found: diags.Collector) -> bool:
+def read_sensitive(attr: hcl.Attribute | None, found: diags.Collector, owner: str = "a variable") -> bool:
+    """``sensitive`` of a variable or an output (``owner``)."""
     value = constant(attr, found, False)
     if value is None:
         return False
     if not isinstance(value, bool):  # "false" would be text, and true as a condition: refuse it
-        found.error("a variable's sensitive must be true or false", f"got {attr.expr.source()}", attr.range)
+        found.error(f"{owner}'s sensitive must be true or false", f"got {attr.expr.source()}", attr.range)
         return True  # the safer reading while the error stands
     return value
 
@@ -146,7 +147,7 @@ def _typed(var: Variable, value: Any, where: str) -> Any:
         return convert(value, var.type, path)
     if isinstance(var.type, AnyType):
         return _untyped_text(var, value)
-    return convert(_hcl_value(value, where), var.type, path)
+    return convert(_hcl_value(var, value, where), var.type, path)
 
 
 def _untyped_text(var: Variable, text: Text) -> Any:
@@ -154,7 +155,7 @@ def _untyped_text(var: Variable, text: Text) -> Any:
     when the default is a number (so ``-var epochs=3`` keeps it numeric); else the text."""
     if text.strip()[:1] in ("[", "{"):
         try:
-            return _hcl_value(text, "")
+            return _hcl_value(var, text, "")
         except diags.DiagnosticError:
             return str(text)
     if var.default is not NO_DEFAULT and is_number(var.default):
@@ -165,12 +166,14 @@ def _untyped_text(var: Variable, text: Text) -> Any:
     return str(text)
 
 
-def _hcl_value(text: str, where: str) -> Any:
-    try:
-        return hcl.parse_text(f"v = {text.strip()}", f"<{where}>").attributes["v"].expr.static_value()
+def _hcl_value(var: Variable, text: str, where: str) -> Any:
+    hint = "write a list as [1, 2] and a map or object as { a = 1 }"
+    try:  # read as the attribute NAME = TEXT, so a message names the variable
+        return hcl.parse_text(f"{var.name} = {text.strip()}", f"<{where}>").attributes[var.name].expr.static_value()
     except diags.DiagnosticError as exc:
-        first = exc.diagnostics[0]
-        raise diags.fail(f"cannot read the value from {where}: {first.summary}", "write a list as [1, 2] and a map or object as { a = 1 }") from None
+        if var.sensitive:  # the reason quotes the text (`"hunter2" cannot be used here`): a secret written without quotes
+            raise diags.fail(f"cannot read the value from {where} {SENSITIVE_VALUE}", f"the reason is left out, as it would show the value; {hint}") from None
+        raise diags.fail(f"cannot read the value from {where}: {exc.diagnostics[0].summary}", hint) from None
 
 
 def _failed(var: Variable, validation: Validation, value: Any, where: str) -> diags.Diagnostic | None:

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from zplan import diags
 from zplan.config import hcl
 from zplan.config.model import NO_DEFAULT, Config
+from zplan.config.values import valid_text
 from zplan.config.variable_checks import Text, accept
 
 ENV_PREFIX = "ZPLAN_VAR_"
@@ -40,8 +41,8 @@ def resolve(
     environ = os.environ if environ is None else environ
     raw: dict[str, tuple[Any, str]] = {}  # name -> (value, where it came from)
     for key, text in environ.items():
-        if key.startswith(ENV_PREFIX):
-            raw[key[len(ENV_PREFIX):]] = (_from_text(text), f"environment variable {key}")
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX):] in config.variables:  # stray ones are ignored, as Terraform does
+            raw[key[len(ENV_PREFIX):]] = (_from_text(text, f"environment variable {key}"), f"environment variable {key}")
     auto = [config.project_dir / DEFAULT_VARS_FILE] + sorted(config.project_dir.glob("*.auto.zpvars"))
     for path in [p for p in auto if p.exists()] + [Path(p) for p in var_files]:
         raw.update(_read_vars_file(path))
@@ -49,7 +50,7 @@ def resolve(
         name, sep, text = item.partition("=")
         if not sep or not name.strip():
             raise diags.fail(f"invalid -var {item!r}", "write it as -var NAME=VALUE")
-        raw[name.strip()] = (_from_text(text), f"-var {name.strip()}")
+        raw[name.strip()] = (_from_text(text, f"-var {name.strip()}"), f"-var {name.strip()}")
     raw.update((name, (value, "zplan.open(variables=...)")) for name, value in (given or {}).items())
 
     found = diags.Collector()
@@ -104,6 +105,8 @@ def _read_vars_file(path: Path) -> dict[str, tuple[Any, str]]:
     return {name: (attr.expr.static_value(), f"{path.name}:{attr.range.line}") for name, attr in body.attributes.items()}
 
 
-def _from_text(text: str) -> Any:
+def _from_text(text: str, where: str) -> Any:
     """-var and env values are text; the variable's type decides how to read it."""
+    if valid_text(text) != text:  # bytes that are not UTF-8 reach Python as lone surrogates
+        raise diags.fail(f"the value of {where} is not UTF-8 text", "give the value in UTF-8")
     return Text(text)

@@ -212,6 +212,8 @@ def test_index_and_attribute_access_on_values():
     assert value("[[1, 2]][0][1]") == 2
     assert value("[1, 2][1.0]") == 2
     assert value('{"1" = "one"}[1]') == "one"
+    assert value('[10, 20]["1"]') == 20  # a key that spells a number indexes a list, as in Terraform
+    assert value('[for k in ["0", "1"] : [10, 20][k]]') == [10, 20]
     assert value("[{n = 1}, {n = 2}][*].n") == [1, 2]
     assert value("x[*].id", x=[{"id": "a"}, {"id": "b"}]) == ["a", "b"]
     assert value("x.*.id", x={"id": "solo"}) == ["solo"]
@@ -225,6 +227,7 @@ def test_index_and_attribute_access_on_values():
         ("[1, 2][-1]", "index -1 out of range for a list of 2 element(s)"),
         ('[1, 2]["a"]', 'a list index must be a whole number, got "a"'),
         ("[1, 2][0.5]", "a list index must be a whole number, got 0.5"),
+        ('[1, 2]["0.5"]', 'a list index must be a whole number, got "0.5"'),
         ('{a = 1}["b"]', 'no key "b" in this object'),
         ('{a = 1}.b', 'no key "b" in this object'),
         ('"abc"[0]', "cannot index a string with 0"),
@@ -242,6 +245,9 @@ def test_for_expressions():
     assert list(value('{for k, v in {b = 2, a = 1} : k => v}')) == ["a", "b"]  # map keys in order
     assert value('{for s in ["ab", "ac", "b"] : substr(s, 0, 1) => s...}') == {"a": ["ab", "ac"], "b": ["b"]}
     assert value("[for x in xs : x * n]", xs=[1, 2], n=3) == [3, 6]
+    # a set's key is the element itself, as in HCL (a list's is its index)
+    assert value('[for k, v in toset(["b", "a"]) : "${k}=${v}"]') == ["a=a", "b=b"]
+    assert value('"%{ for k, v in toset(["x"]) }${k}%{ endfor }"') == "x"
 
 
 def test_for_expression_errors():
@@ -375,11 +381,24 @@ def test_symbolic_values_cannot_be_computed_with():
         ('jsondecode("{\\"a\\": [1, 2.5]}")', {"a": [1, 2.5]}),
         ('replace("a-b-c", "-", "+")', "a+b+c"),
         ('replace("v1.2.3", "/v(\\\\d+)\\\\..*/", "major $1")', "major 1"),
+        # the replacement is expanded as Go's regexp (Terraform's) expands it
+        ('replace("abc", "/b/", "$$")', "a$c"),
+        ('replace("abc", "/(b)/", "[$1|$${1}|$2|$x|$]")', "a[b|b|||$]c"),
+        ('replace("abc", "/(?P<x>b)/", "$x$${x}|$xy")', "abb|c"),
+        ('replace("abc", "/(b)/", "$1x")', "ac"),  # $1x names a capture "1x", which does not exist
+        ('replace("ab", "/(a)|(b)/", "[$1$2]")', "[a][b]"),
+        ('replace("ab", "/b/", "\\\\1")', "a\\1"),
         ('split(",", "a,b,,c")', ["a", "b", "", "c"]),
         ('split(",", "")', []),
         ('trimspace("  x \\n")', "x"),
         ('substr("hello", 1, 3)', "ell"),
         ('substr("hello", -3, -1)', "llo"),
+        # characters as a reader sees them, as Terraform counts them (Unicode grapheme clusters)
+        ('length("e\\u0301tude")', 5),  # "e" and a combining accent
+        ('length("👍🏽 🇫🇷🇩🇪 👨\\u200d👩\\u200d👧 1\\ufe0f\\u20e3")', 8),  # skin tone, flags, a family, a keycap
+        ('length("a\\r\\nb 한국")', 6),
+        ('substr("e\\u0301tude", 0, 2)', "e\u0301t"),
+        ('substr("🇫🇷🇩🇪!", -2, 1)', "🇩🇪"),
         ('contains(["a", 1], 1)', True),
         ('contains(["a"], "b")', False),
         ("range(3)", [0, 1, 2]),
@@ -412,6 +431,8 @@ def test_env_function(monkeypatch):
     assert value('env("ZPLAN_TEST_MISSING", "fallback")') == "fallback"
     diag = error('env("ZPLAN_TEST_MISSING")')
     assert diag.summary == "env(): environment variable ZPLAN_TEST_MISSING is not set and no default was given"
+    monkeypatch.setenv("ZPLAN_TEST_VALUE", "\udcfe")  # a byte that is not UTF-8, as Python reads it
+    assert error('env("ZPLAN_TEST_VALUE")').summary == "env(): environment variable ZPLAN_TEST_VALUE is not UTF-8 text"
 
 
 @pytest.mark.parametrize(

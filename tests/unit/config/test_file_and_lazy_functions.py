@@ -74,6 +74,15 @@ def test_templatefile_errors_point_into_the_template_and_at_the_call(tmp_path):
     assert "vars key \"1x\"" in failure(tmp_path, 'templatefile("t.tpl", { "1x" = 1 })')
 
 
+def test_templatefile_inside_a_template_is_an_error_not_endless(tmp_path):
+    (tmp_path / "self.tpl").write_text('x${templatefile("self.tpl", {})}')
+    message = failure(tmp_path, 'templatefile("self.tpl", {})')
+    assert "self.tpl:1:4: error: templatefile(): cannot be called inside a template, as in Terraform" in message
+    assert "nested too deeply" not in message
+    (tmp_path / "one.tpl").write_text("${n}")
+    assert evaluate(tmp_path, '"${templatefile("one.tpl", { n = 1 })}${templatefile("one.tpl", { n = 2 })}"') == "12"
+
+
 def test_try_returns_the_first_argument_that_evaluates(tmp_path):
     cfg = {"name": "m"}
     assert evaluate(tmp_path, 'try(var.cfg.size, var.cfg.name, "none")', cfg=cfg) == "m"
@@ -101,3 +110,13 @@ def test_toset_and_tomap(tmp_path):
     assert evaluate(tmp_path, 'tomap({ a = 1, b = "x" })') == {"a": "1", "b": "x"}
     assert "all elements must have the same type" in failure(tmp_path, 'tomap({ a = [1], b = "x" })')
     assert evaluate(tmp_path, 'keys(tomap({ b = 1, a = 2 }))') == ["a", "b"]
+
+
+def test_text_decoded_from_json_or_a_params_file_is_valid_unicode(tmp_path):
+    # JSON and YAML may spell a character as two surrogate escapes, or one alone, which UTF-8
+    # (state, cache keys) cannot hold: a pair is its character, a lone one U+FFFD, as Terraform's jsondecode
+    (tmp_path / "p.yaml").write_text(r'x: ["\ud83d\ude00", "\ud800"]' + "\n")
+    (tmp_path / "p.json").write_text(r'{"\udc00": "\ud83d\ude00"}')
+    assert evaluate(tmp_path, 'params_file("p.yaml").x') == ["\U0001F600", "\ufffd"]
+    assert evaluate(tmp_path, 'params_file("p.json")') == {"\ufffd": "\U0001F600"}
+    assert evaluate(tmp_path, r'jsondecode("[\"\\ud800x\", \"\\ud83d\\ude00\"]")') == ["\ufffdx", "\U0001F600"]

@@ -54,8 +54,62 @@ def test_a_long_chain_of_locals_is_named_as_such_not_as_nesting(tmp_path):
     assert "local.l0 -> ... -> local.l64" in error and "nested too deeply" not in error
 
 
+@pytest.mark.parametrize("a", ["local.b + 1", "try(local.b, 1)", "can(local.b) ? 1 : 2", "try(local.b.x, 1)"])
+def test_locals_in_a_cycle_are_an_error_naming_each_one_even_inside_try(tmp_path, a):
+    # as in Terraform, try() and can() do not hide a cycle: it is a mistake in the configuration
+    text = STEP + f'locals {{\n  a = {a}\n  b = {{ x = local.a }}\n}}\noutput "o" {{ value = local.a }}\noutput "p" {{ value = local.b }}\n'
+    (error,) = validation_errors(tmp_path, text)
+    assert "main.zp.hcl:5:3: error: values refer to each other in a cycle: local.a -> local.b -> local.a" in error
+    assert "break the cycle (local.a at main.zp.hcl:5:3, local.b at main.zp.hcl:6:3)" in error
+
+
+@pytest.mark.parametrize("x", ["module.m.o", "try(module.m.o, 1)", "local.a"])
+def test_a_module_input_reading_its_own_output_is_a_cycle(tmp_path, x):
+    # it recursed until "nested too deeply" (or, inside try(), gave the fallback)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "main.zp.hcl").write_text('variable "x" {}\noutput "o" { value = var.x }\n')
+    text = STEP + f'locals {{\n  a = module.m.o\n}}\nmodule "m" {{\n  source = "./m"\n  x      = {x}\n}}\noutput "r" {{ value = module.m.o }}\n'
+    (error,) = validation_errors(tmp_path, text)
+    assert "values refer to each other in a cycle: " in error and "nested too deeply" not in error
+    assert "module.m.output.o at m/main.zp.hcl:2:1" in error and "module.m.var.x at main.zp.hcl:9:12" in error
+
+
 def test_a_chain_of_64_locals_evaluates(tmp_path):
     (tmp_path / "main.zp.hcl").write_text(chain(63))
     (tmp_path / "steps").mkdir()
     (tmp_path / "steps" / "s.py").write_text("def f(x=1):\n    return x\n")
     validate_project(Project.open(tmp_path, Options(), ProviderRegistry()))
+
+
+INDEXED = """variable "text" {
+  default = "abc"
+}
+locals {
+  lrs    = [0.1, 0.01]
+  by_pos = { "0" = "first", "1" = "second" }
+}
+"""
+
+
+def output_values(tmp_path, outputs: dict[str, str]) -> dict:
+    from zplan.config import loader
+    from zplan.config.scope import Scope
+
+    text = INDEXED + "".join(f'output "{name}" {{ value = {expr} }}\n' for name, expr in outputs.items())
+    (tmp_path / "main.zp.hcl").write_text(text)
+    scope = Scope(loader.load(tmp_path), {"text": "abc"}, lambda address, attr: None)
+    return {name: scope.eval(output.expr) for name, output in scope.config.outputs.items()}
+
+
+def test_a_reference_indexes_as_terraform_converts_its_keys(tmp_path):
+    # a key that spells a number indexes a list (for_each keys are text), a number names an object's key
+    assert output_values(tmp_path, {"a": 'local.lrs["1"]', "b": "local.by_pos[1]", "c": "[for k, v in local.by_pos : local.lrs[k]]"}) == {
+        "a": 0.01, "b": "second", "c": [0.1, 0.01]}
+
+
+@pytest.mark.parametrize("expr", ["var.text[0]", "var.text.0", "local.lrs[0][0]"])
+def test_a_reference_cannot_index_a_string_or_a_number(tmp_path, expr):
+    with pytest.raises(DiagnosticError) as err:
+        output_values(tmp_path, {"o": expr})
+    assert f'main.zp.hcl:8:22: error: "{expr.replace(".0", "[0]")}": no element 0' in str(err.value)
+    assert "has no elements" in str(err.value)

@@ -137,6 +137,29 @@ def test_a_sensitive_value_is_never_shown_in_an_error(tmp_path):
     assert "token 3" not in message and "token ${var.token} too small" in message
 
 
+@pytest.mark.parametrize("text", ["{ pass = hunter2 }", '{ pass = "a" hunter2 }', '{ pass = "${hunter2}" }', "[hunter2.x]"])
+def test_a_sensitive_value_that_does_not_parse_is_not_quoted(tmp_path, text):
+    # a secret written without its quotes: the parser's message would quote it
+    (tmp_path / "main.zp.hcl").write_text('variable "db" {\n  type      = map(string)\n  sensitive = true\n}\n')
+    config = loader.load(tmp_path)
+    [message] = errors(config, f"db={text}")
+    assert "hunter2" not in message and "cannot read the value from -var db (sensitive value)" in message
+    [message] = errors(config, environ={"ZPLAN_VAR_db": text})
+    assert "hunter2" not in message and "from environment variable ZPLAN_VAR_db (sensitive value)" in message
+
+
+def test_text_that_does_not_parse_is_an_error_naming_the_variable(config):
+    [message] = errors(config, "tags=a,b")
+    assert message.startswith('error: cannot read the value from -var tags: unexpected "," after the value of "tags"')
+
+
+def test_a_value_that_is_not_utf8_is_an_error_naming_its_source(config):
+    # bytes that are not UTF-8 (-var s=$'\\xff') reach Python as lone surrogates, which no state or cache key can hold
+    assert errors(config, "epochs=\udcff") == ["error: the value of -var epochs is not UTF-8 text\n  give the value in UTF-8"]
+    assert "the value of environment variable ZPLAN_VAR_epochs is not UTF-8 text" in errors(config, environ={"ZPLAN_VAR_epochs": "\udcfe"})[0]
+    assert resolve(config, environ={"ZPLAN_VAR_undeclared": "\udcfe"})["epochs"] == 3  # a stray one is still ignored
+
+
 def test_try_and_can_in_conditions(tmp_path):
     (tmp_path / "main.zp.hcl").write_text(
         'variable "size" {\n  default = "10"\n'
@@ -172,6 +195,16 @@ def test_variable_attributes_of_the_wrong_kind_are_errors(tmp_path, body, messag
         loader.load(tmp_path)
     (diag,) = info.value.diagnostics
     assert message in str(diag) and str(diag.range).endswith("main.zp.hcl:2:3")
+
+
+@pytest.mark.parametrize("sensitive", ['"false"', '"true"', "0"])
+def test_an_outputs_sensitive_must_be_true_or_false_as_a_variables(tmp_path, sensitive):
+    # "false" was read as a true value: the output hidden, and nothing said why
+    (tmp_path / "main.zp.hcl").write_text(f'output "o" {{\n  value     = 1\n  sensitive = {sensitive}\n}}\n')
+    with pytest.raises(DiagnosticError) as info:
+        loader.load(tmp_path)
+    (diag,) = info.value.diagnostics
+    assert "an output's sensitive must be true or false" in str(diag) and str(diag.range).endswith("main.zp.hcl:3:3")
 
 
 @pytest.mark.parametrize("name", ["count", "for_each", "source", "version", "providers", "locals", "depends_on", "lifecycle"])
