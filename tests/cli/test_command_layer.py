@@ -166,6 +166,20 @@ def test_usage_errors_exit_1_and_name_the_flag_as_typed(proj, args, said):
     assert "Traceback" not in result.err
 
 
+@pytest.mark.parametrize("args, usage", [
+    (["-help"], "Usage: zplan [OPTIONS] COMMAND"),
+    (["-h"], "Usage: zplan [OPTIONS] COMMAND"),
+    (["plan", "-help"], "Usage: zplan plan [OPTIONS]"),
+    (["apply", "-auto-approve", "-help"], "Usage: zplan apply [OPTIONS] [PLANFILE]"),
+    (["state", "list", "-help"], "Usage: zplan state list [OPTIONS]"),
+    (["stack", "-h"], "Usage: zplan stack [OPTIONS] COMMAND"),
+])
+def test_help_is_taken_in_terraform_s_spelling_after_any_command(proj, args, usage):
+    result = proj.ok(*args)
+    assert usage in result.out, str(result)
+    assert "-help" in result.out
+
+
 # -- what destroy, replace and drift say ---------------------------------------------------------------
 
 

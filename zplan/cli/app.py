@@ -44,7 +44,10 @@ typer = _import_typer()
 from zplan.cli import common, migrate_cmd, plan_cmd, process, results_cmd, state_cmd, ui_cmd
 from zplan.cli.common import LockTimeoutOpt, NoColorOpt, stack_option, opt, project_args
 
+# Help is -help, -h or --help after any command, as Terraform takes it (the command groups' contexts inherit it).
+HELP_FLAGS = ["-help", "-h", "--help"]
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": HELP_FLAGS},
                   help="Plan and apply ML pipelines and the infrastructure they run on.")
 stack_app = typer.Typer(no_args_is_help=True, help="List and select stacks.")
 runs_app = typer.Typer(invoke_without_command=True, help="Recent runs, and one run in detail.")
