@@ -65,3 +65,15 @@ def test_no_view_shows_the_digest_a_secret_param_is_recorded_as(tmp_path):
     assert "token" in shown[0], shown[0]
     run = zplan.open(p.root, variables={"token": "OTHERSECRET77"}).run(2)
     assert [e.params for e in run.executions] == [{"token": "(sensitive)"}]
+
+
+def test_output_json_of_a_sensitive_output_is_refused_not_given_as_a_placeholder(tmp_path):
+    """A script reads `zplan output -json NAME` as the value: "(sensitive)" would be taken for it."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "token" {\n  sensitive = true\n}\n\noutput "token" {\n  value     = var.token\n  sensitive = true\n}\n')
+    p.apply("-var", "token=THIRDSECRET99")
+    refused = p.run("output", "-json", "token", env=cli_env(ZPLAN_VAR_token="THIRDSECRET99"))
+    assert refused.code == 1, str(refused)
+    assert "-show-sensitive" in refused.err and "SECRET" not in refused.text and "(sensitive)" not in refused.out
+    shown = p.ok("output", "-json", "-show-sensitive", "token", env=cli_env(ZPLAN_VAR_token="THIRDSECRET99"))
+    assert shown.out == '"THIRDSECRET99"\n'

@@ -223,7 +223,7 @@ def output(name: Optional[str] = typer.Argument(None), as_json: bool = opt(False
 
     args = project_args(stack, var, var_file)  # the stack may read variables (a required one is asked for)
     if name is not None:
-        state_view.print_output_value(state_ops.output(args, name, reveal=show_sensitive, raw=raw), raw)
+        state_view.print_output_value(state_ops.output(args, name, reveal=show_sensitive, raw=raw, as_json=as_json), raw)
     elif as_json:
         state_view.print_outputs_json(state_ops.outputs(args))
     else:
