@@ -180,6 +180,30 @@ def test_help_is_taken_in_terraform_s_spelling_after_any_command(proj, args, usa
     assert "-help" in result.out
 
 
+def test_chdir_reads_relative_paths_from_that_folder_as_terraform(proj, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proj.write("x.zpvars", "flag = true\n")
+    where = str(proj.root)
+    saved = Project(elsewhere).ok("-chdir", where, "plan", "-var-file", "x.zpvars", "-out", "saved.zplan")
+    assert "zplan apply saved.zplan" in saved.out
+    assert proj.path("saved.zplan").is_file() and not (elsewhere / "saved.zplan").exists()
+    assert "Apply complete" in Project(elsewhere).ok("-chdir", where, "apply", "saved.zplan").out
+    assert json.loads(proj.ok("output", "seen").out) == "bool:True NoneType:None"
+
+
+def test_chdir_to_a_folder_that_is_not_there_is_refused_and_never_made(tmp_path):
+    missing = tmp_path / "typo"
+    for command in (["init"], ["plan"]):
+        refused = Project(tmp_path).run("-chdir", str(missing), *command)
+        assert refused.code == 1, str(refused)
+        assert f"folder {missing} does not exist" in refused.err and "Traceback" not in refused.err
+    assert not missing.exists()
+    (tmp_path / "file").write_text("")
+    refused = Project(tmp_path).run("-chdir", "file", "init")
+    assert refused.code == 1 and "file is not a folder" in refused.err, str(refused)
+
+
 # -- what destroy, replace and drift say ---------------------------------------------------------------
 
 

@@ -72,8 +72,9 @@ ReplaceOpt = typer.Option([], "-replace", "--replace", help="Force this step to 
 
 
 @app.callback()
-def main_callback(ctx: typer.Context, chdir: Optional[Path] = typer.Option(None, "-chdir", "--chdir", help="Run in this folder.")) -> None:
-    ctx.obj = common.Invocation(chdir)
+def main_callback(ctx: typer.Context, chdir: Optional[Path] = typer.Option(
+        None, "-chdir", "--chdir", help="Switch to this folder first (relative paths in other flags are read from there).")) -> None:
+    ctx.obj = common.Invocation(None if chdir is None else common.enter(chdir))
 
 
 @app.command()
@@ -335,8 +336,13 @@ def main(argv: list[str] | None = None) -> None:
     """The full command line (zplan.cli.launch sends here all but the quick plan and apply): user mistakes
     become messages and exit 1, never tracebacks. Called without ``argv`` it is the process's
     command (the process exits after it); a caller that lives on passes ``argv``."""
-    with process.command_settings(ends_the_process=argv is None):
-        _run(argv)
+    stay = None if argv is None else process.folder_or_none()
+    try:
+        with process.command_settings(ends_the_process=argv is None):
+            _run(argv)
+    finally:
+        if stay is not None:  # -chdir moved a caller that lives on: back where it was
+            os.chdir(stay)
 
 
 def _run(argv: list[str] | None) -> None:
