@@ -257,3 +257,10 @@ def test_the_invoked_command_alone_parses_as_in_the_whole_app():
         assert [p.opts for p in trimmed.params] == [p.opts for p in whole.params]  # -chdir
     for argv in ([], ["--help"], ["-chdir", "x", "plan"], ["plna"]):
         assert _only_invoked(app, argv) is app
+
+
+def test_show_before_any_apply_says_there_is_no_state_not_a_made_up_lineage(proj):
+    first, second = proj.ok("show").out, proj.ok("show").out
+    assert first == second == "No state recorded yet: run `zplan apply`.\n"
+    proj.apply()
+    assert proj.ok("show").out.startswith(f"serial 1, lineage {proj.state()['lineage']}\n")
