@@ -215,6 +215,16 @@ def test_destroy_says_destroy_complete_with_counts(proj):
     assert "Destroy complete: 0 destroyed." in again.out, str(again)
 
 
+def test_destroy_targeting_a_step_is_refused_not_said_to_have_nothing_to_destroy(proj):
+    proj.apply()
+    for args in (["destroy", "-auto-approve", "-target", "pipeline.p.step.show"], ["plan", "-destroy", "-target", "pipeline.p"]):
+        refused = proj.run(*args)
+        assert refused.code == 1, str(refused)
+        assert "names no resource: destroy removes resources only" in refused.err and "Traceback" not in refused.err
+    assert proj.path("out/data").is_dir() and len(proj.step_records()) == 2
+    assert "Destroy complete: 1 destroyed." in proj.ok("destroy", "-auto-approve", "-target", "local_directory.data2").out
+
+
 def test_a_saved_destroy_plan_says_destroy_complete(proj):
     proj.apply()
     proj.ok("plan", "-destroy", "-out", "down.zplan")

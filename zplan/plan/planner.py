@@ -408,6 +408,11 @@ def _check_addresses(graph: Dag, request: PlanRequest, state: State) -> None:
                 raise diags.fail(f"{flag} {value}: {exc}") from None
             if not any(matches(n, value) for n in known):
                 raise diags.fail(f"{flag} {value}: no such step or resource", "see `zplan state list` and the addresses printed by `zplan plan`")
+            if request.destroy and flag == "-target" and not any(is_resource(n) and matches(n, value) for n in known):
+                # else "nothing to destroy", as if the target were gone
+                raise diags.fail(f"-target {value} names no resource: destroy removes resources only",
+                                 "a step's records stay for the cache and lineage (`zplan apply -replace` reruns it); "
+                                 "target the resources to destroy, as `zplan state list` names them")
 
 
 def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], bool], Callable[[str], str | None]]:
