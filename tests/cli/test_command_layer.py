@@ -166,6 +166,44 @@ def test_usage_errors_exit_1_and_name_the_flag_as_typed(proj, args, said):
     assert "Traceback" not in result.err
 
 
+@pytest.mark.parametrize("args, usage", [
+    (["-help"], "Usage: zplan [OPTIONS] COMMAND"),
+    (["-h"], "Usage: zplan [OPTIONS] COMMAND"),
+    (["plan", "-help"], "Usage: zplan plan [OPTIONS]"),
+    (["apply", "-auto-approve", "-help"], "Usage: zplan apply [OPTIONS] [PLANFILE]"),
+    (["state", "list", "-help"], "Usage: zplan state list [OPTIONS]"),
+    (["stack", "-h"], "Usage: zplan stack [OPTIONS] COMMAND"),
+])
+def test_help_is_taken_in_terraform_s_spelling_after_any_command(proj, args, usage):
+    result = proj.ok(*args)
+    assert usage in result.out, str(result)
+    assert "-help" in result.out
+
+
+def test_chdir_reads_relative_paths_from_that_folder_as_terraform(proj, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proj.write("x.zpvars", "flag = true\n")
+    where = str(proj.root)
+    saved = Project(elsewhere).ok("-chdir", where, "plan", "-var-file", "x.zpvars", "-out", "saved.zplan")
+    assert "zplan apply saved.zplan" in saved.out
+    assert proj.path("saved.zplan").is_file() and not (elsewhere / "saved.zplan").exists()
+    assert "Apply complete" in Project(elsewhere).ok("-chdir", where, "apply", "saved.zplan").out
+    assert json.loads(proj.ok("output", "seen").out) == "bool:True NoneType:None"
+
+
+def test_chdir_to_a_folder_that_is_not_there_is_refused_and_never_made(tmp_path):
+    missing = tmp_path / "typo"
+    for command in (["init"], ["plan"]):
+        refused = Project(tmp_path).run("-chdir", str(missing), *command)
+        assert refused.code == 1, str(refused)
+        assert f"folder {missing} does not exist" in refused.err and "Traceback" not in refused.err
+    assert not missing.exists()
+    (tmp_path / "file").write_text("")
+    refused = Project(tmp_path).run("-chdir", "file", "init")
+    assert refused.code == 1 and "file is not a folder" in refused.err, str(refused)
+
+
 # -- what destroy, replace and drift say ---------------------------------------------------------------
 
 
@@ -175,6 +213,16 @@ def test_destroy_says_destroy_complete_with_counts(proj):
     assert "Destroy complete: 2 destroyed." in result.out, str(result)
     again = proj.ok("destroy", "-auto-approve")
     assert "Destroy complete: 0 destroyed." in again.out, str(again)
+
+
+def test_destroy_targeting_a_step_is_refused_not_said_to_have_nothing_to_destroy(proj):
+    proj.apply()
+    for args in (["destroy", "-auto-approve", "-target", "pipeline.p.step.show"], ["plan", "-destroy", "-target", "pipeline.p"]):
+        refused = proj.run(*args)
+        assert refused.code == 1, str(refused)
+        assert "names no resource: destroy removes resources only" in refused.err and "Traceback" not in refused.err
+    assert proj.path("out/data").is_dir() and len(proj.step_records()) == 2
+    assert "Destroy complete: 1 destroyed." in proj.ok("destroy", "-auto-approve", "-target", "local_directory.data2").out
 
 
 def test_a_saved_destroy_plan_says_destroy_complete(proj):
@@ -219,3 +267,10 @@ def test_the_invoked_command_alone_parses_as_in_the_whole_app():
         assert [p.opts for p in trimmed.params] == [p.opts for p in whole.params]  # -chdir
     for argv in ([], ["--help"], ["-chdir", "x", "plan"], ["plna"]):
         assert _only_invoked(app, argv) is app
+
+
+def test_show_before_any_apply_says_there_is_no_state_not_a_made_up_lineage(proj):
+    first, second = proj.ok("show").out, proj.ok("show").out
+    assert first == second == "No state recorded yet: run `zplan apply`.\n"
+    proj.apply()
+    assert proj.ok("show").out.startswith(f"serial 1, lineage {proj.state()['lineage']}\n")

@@ -52,6 +52,21 @@ def test_changing_a_param_back_reuses_the_earlier_result(applied):
     assert applied.step_records()["scale"]["fingerprint"]["params"] == {"c": 1.0}
 
 
+def test_a_plan_that_changes_only_recorded_outputs_says_so_as_terraform(applied):
+    """Every step cached, but apply would rewrite the recorded outputs: that is a change (exit 2)."""
+    applied.apply("-var", "c=0.5")
+    result = applied.run("plan", "-detailed-exitcode")  # c back to 1.0: total's earlier result, from the cache
+    assert result.code == 2, str(result)
+    assert "Steps: 0 to run, 4 cached." in result.out and "No changes." not in result.out
+    assert "  ~ total = 10.5" in result.out and "  count = 4" in result.out
+    applied.replace("main.zp.hcl", 'output "count" {', 'output "n" {')
+    doc = applied.plan_json()
+    assert doc["output_changes"] == {"count": "remove", "n": "add", "total": "change"}
+    applied.apply()
+    assert applied.ok("output", "total").out.strip() == "10.5"
+    assert applied.run("plan", "-detailed-exitcode").code == 0
+
+
 def test_comment_docstring_and_layout_edits_rerun_nothing(applied):
     applied.replace("steps/data.py", "# multiply every value by c", "# every value, times c")
     applied.replace("steps/data.py", '"""One number per line; blank lines are skipped."""', '"""Reads the numbers."""')

@@ -161,6 +161,14 @@ def test_missing_plan_file(project: Project):
     assert_user_error(project.run("apply", "missing.zplan"), "plan file missing.zplan does not exist")
 
 
+def test_plan_out_never_replaces_a_configuration_file_nor_a_folder(project: Project):
+    before = project.read(HCL)
+    assert_user_error(project.run("plan", "-out", HCL), f"-out {HCL} is a file the configuration is read from")
+    assert project.read(HCL) == before
+    assert_user_error(project.run("plan", "-out", "data"), "-out data is a folder")
+    assert_user_error(project.run("plan", "-out", "main.zp.hcl/p.zplan"), "cannot write the plan file main.zp.hcl/p.zplan")
+
+
 def test_folder_without_configuration(tmp_path):
     result = Project(tmp_path).run("plan")
     assert_user_error(result, "no *.zp.hcl files", "zplan init")

@@ -77,3 +77,15 @@ def test_metadata_a_step_logs_is_stored_and_shown_without_the_secret(tmp_path):
     assert b"FIRSTSECRET41" not in stored
     shown = p.ok("runs", "show", "1", env=cli_env(ZPLAN_VAR_token="FIRSTSECRET41")).text
     assert "SECRET" not in shown and "(sensitive)" in shown and "13" in shown, shown
+
+
+def test_output_json_of_a_sensitive_output_is_refused_not_given_as_a_placeholder(tmp_path):
+    """A script reads `zplan output -json NAME` as the value: "(sensitive)" would be taken for it."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "token" {\n  sensitive = true\n}\n\noutput "token" {\n  value     = var.token\n  sensitive = true\n}\n')
+    p.apply("-var", "token=THIRDSECRET99")
+    refused = p.run("output", "-json", "token", env=cli_env(ZPLAN_VAR_token="THIRDSECRET99"))
+    assert refused.code == 1, str(refused)
+    assert "-show-sensitive" in refused.err and "SECRET" not in refused.text and "(sensitive)" not in refused.out
+    shown = p.ok("output", "-json", "-show-sensitive", "token", env=cli_env(ZPLAN_VAR_token="THIRDSECRET99"))
+    assert shown.out == '"THIRDSECRET99"\n'

@@ -44,7 +44,10 @@ typer = _import_typer()
 from zplan.cli import common, migrate_cmd, plan_cmd, process, results_cmd, state_cmd, ui_cmd
 from zplan.cli.common import LockTimeoutOpt, NoColorOpt, stack_option, opt, project_args
 
+# Help is -help, -h or --help after any command, as Terraform takes it (the command groups' contexts inherit it).
+HELP_FLAGS = ["-help", "-h", "--help"]
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": HELP_FLAGS},
                   help="Plan and apply ML pipelines and the infrastructure they run on.")
 stack_app = typer.Typer(no_args_is_help=True, help="List and select stacks.")
 runs_app = typer.Typer(invoke_without_command=True, help="Recent runs, and one run in detail.")
@@ -69,8 +72,9 @@ ReplaceOpt = typer.Option([], "-replace", "--replace", help="Force this step to 
 
 
 @app.callback()
-def main_callback(ctx: typer.Context, chdir: Optional[Path] = typer.Option(None, "-chdir", "--chdir", help="Run in this folder.")) -> None:
-    ctx.obj = common.Invocation(chdir)
+def main_callback(ctx: typer.Context, chdir: Optional[Path] = typer.Option(
+        None, "-chdir", "--chdir", help="Switch to this folder first (relative paths in other flags are read from there).")) -> None:
+    ctx.obj = common.Invocation(None if chdir is None else common.enter(chdir))
 
 
 @app.command()
@@ -220,7 +224,7 @@ def output(name: Optional[str] = typer.Argument(None), as_json: bool = opt(False
 
     args = project_args(stack, var, var_file)  # the stack may read variables (a required one is asked for)
     if name is not None:
-        state_view.print_output_value(state_ops.output(args, name, reveal=show_sensitive, raw=raw), raw)
+        state_view.print_output_value(state_ops.output(args, name, reveal=show_sensitive, raw=raw, as_json=as_json), raw)
     elif as_json:
         state_view.print_outputs_json(state_ops.outputs(args))
     else:
@@ -332,8 +336,13 @@ def main(argv: list[str] | None = None) -> None:
     """The full command line (zplan.cli.launch sends here all but the quick plan and apply): user mistakes
     become messages and exit 1, never tracebacks. Called without ``argv`` it is the process's
     command (the process exits after it); a caller that lives on passes ``argv``."""
-    with process.command_settings(ends_the_process=argv is None):
-        _run(argv)
+    stay = None if argv is None else process.folder_or_none()
+    try:
+        with process.command_settings(ends_the_process=argv is None):
+            _run(argv)
+    finally:
+        if stay is not None:  # -chdir moved a caller that lives on: back where it was
+            os.chdir(stay)
 
 
 def _run(argv: list[str] | None) -> None:

@@ -3,6 +3,7 @@ turning flags into operation arguments, and usage errors named as typed."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -36,6 +37,21 @@ LockTimeoutOpt = typer.Option("0s", "-lock-timeout", "--lock-timeout", help="How
 def stack_option() -> Any:
     """The one -stack option of every command that reads a project's state."""
     return opt(None, "stack", "Use this stack instead of the selected one.")
+
+
+def enter(folder: Path) -> Path:
+    """-chdir: the command runs as if started in ``folder``, so relative paths in its other flags
+    (-out, -var-file, a plan file) are read from there, as Terraform's -chdir does. A folder that
+    is not there is a usage error: `init` must never make a project where a typo points."""
+    try:
+        os.chdir(folder)
+    except FileNotFoundError:
+        raise click.BadParameter(f"folder {folder} does not exist", param_hint="-chdir") from None
+    except NotADirectoryError:
+        raise click.BadParameter(f"{folder} is not a folder", param_hint="-chdir") from None
+    except PermissionError:
+        raise click.BadParameter(f"folder {folder} cannot be entered: permission denied", param_hint="-chdir") from None
+    return Path.cwd()
 
 
 def root(ctx: click.Context | None = None) -> Path:

@@ -89,8 +89,23 @@ def save_planfile(out: Path, planned: Planned, project: Project) -> None:
     from zplan.config.fingerprint import fingerprints
     from zplan.plan import planfile
 
+    _check_plan_path(out, project)
     sensitive = {n for n, v in project.config.variables.items() if v.sensitive}
-    planfile.write(out, planned.plan, project.variables, sensitive, fingerprints(project.root, project.config.files, project.config.read_files))
+    try:
+        planfile.write(out, planned.plan, project.variables, sensitive, fingerprints(project.root, project.config.files, project.config.read_files))
+    except OSError as exc:
+        raise diags.fail(f"cannot write the plan file {out}: {exc.strerror or exc}", "give -out a path zplan may write, such as plan.zplan") from None
+
+
+def _check_plan_path(out: Path, project: Project) -> None:
+    """-out names a new file or an old plan: never a folder, nor a file the configuration is read from
+    (`-out main.zp.hcl` would replace the project's own configuration with the plan)."""
+    if out.is_dir():
+        raise diags.fail(f"-out {out} is a folder", "give the plan a file name: -out plan.zplan")
+    target = out.resolve()
+    if any(target == f.resolve() for f in (*project.config.files, *project.config.read_files)):
+        raise diags.fail(f"-out {out} is a file the configuration is read from: the plan would replace it",
+                         "give the plan a file of its own: -out plan.zplan")
 
 
 def apply_changes(args: ProjectArgs, selection: Selection, ui: ApplyUI, parallelism: int = 0, lock_timeout: str = "0s") -> ApplyOutcome:

@@ -66,9 +66,10 @@ def outputs(args: ProjectArgs | None, loaded: tuple[State, Project] | None = Non
             for name, o in sorted(state.outputs_of(project.stack_name).items())]
 
 
-def output(args: ProjectArgs, name: str, reveal: bool, raw: bool = False) -> Output:
+def output(args: ProjectArgs, name: str, reveal: bool, raw: bool = False, as_json: bool = False) -> Output:
     """One recorded output; ``reveal`` unseals a sensitive value (`output -show-sensitive NAME`),
-    which `-raw` alone never does: printing a secret in clear is asked for by name."""
+    which `-raw` or `-json` alone never does: printing a secret in clear is asked for by name, and a
+    script reading the value must not take the "(sensitive)" placeholder for it."""
     from zplan.state import secrets
 
     state, project = read_state(args)
@@ -77,10 +78,11 @@ def output(args: ProjectArgs, name: str, reveal: bool, raw: bool = False) -> Out
         raise diags.fail(f'no output named "{name}" in state', "run `zplan apply` first, or check the name")
     o = recorded[name]
     sensitive = bool(o.get("sensitive"))
-    if sensitive and raw and not reveal:
+    if sensitive and (raw or as_json) and not reveal:
+        flag = "-raw" if raw else "-json"
         raise diags.fail(
             f'output "{name}" is sensitive',
-            f"-raw does not print a sensitive value: add -show-sensitive (zplan output -raw -show-sensitive {name}) to print it in clear",
+            f"{flag} does not print a sensitive value: add -show-sensitive (zplan output {flag} -show-sensitive {name}) to print it in clear",
         )
     value = secrets.unseal(o["value"], project.state_dir) if reveal or not sensitive else None
     return Output(name, value, sensitive)

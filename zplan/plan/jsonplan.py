@@ -23,6 +23,7 @@ Schema (``format_version`` "1.0"; additions keep the major version):
       "moved": [{"from": address, "to": address}],   (what moved blocks renamed in state)
       "other_stacks": [{"address", "stack"}],   (recorded resources another stack applied: left alone;
                                                  stack null: recorded before zplan kept it)
+      "output_changes": {"NAME": "add"|"change"|"remove"},   (recorded outputs apply would change)
       "summary": {"add", "change", "destroy", "steps_run", "steps_cached"},
       "graph": {"edges": [[needed, needing]...]}   (every dependency between planned nodes)
     }
@@ -60,6 +61,7 @@ def to_json(plan: m.Plan) -> dict:
         "outputs": {name: _output(o, mask) for name, o in plan.outputs.items()},
         "moved": [{"from": old, "to": new} for old, new in plan.moved],
         "other_stacks": [{"address": address, "stack": stack or None} for address, stack in plan.other_stacks],
+        "output_changes": dict(plan.output_changes),
         "summary": plan.summary(),
         "graph": {"edges": [list(e) for e in plan.edges]},
     }
@@ -150,4 +152,5 @@ def _output(o: dict, mask) -> dict:
 
 
 def has_changes(doc: dict) -> bool:
-    return bool(doc.get("moved")) or any(s["action"] == m.RUN for s in doc["steps"]) or any(r["action"] != m.NOOP for r in doc["resources"])
+    return (bool(doc.get("moved")) or bool(doc.get("output_changes")) or any(s["action"] == m.RUN for s in doc["steps"])
+            or any(r["action"] != m.NOOP for r in doc["resources"]))

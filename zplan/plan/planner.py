@@ -144,6 +144,7 @@ class Planner:
             created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             edges=tuple((a, b) for a, b in graph.edges() if a in nodes and b in nodes),
             other_stacks=tuple(sorted(elsewhere.items())),
+            output_changes=() if request.destroy else self._output_changes(outputs),
         )
 
     def apply_inputs(self) -> "ApplyInputs":
@@ -310,6 +311,26 @@ class Planner:
             out[name] = {"value": value if known else None, "known": known, "sensitive": output.sensitive}
         return out
 
+    def _output_changes(self, outputs: dict[str, dict]) -> tuple[tuple[str, str], ...]:
+        """The recorded outputs apply would change, as Terraform's "Changes to Outputs": a plan
+        that changes only them is not "no changes" (apply rewrites them). Only known values
+        count: one known after apply changes with what runs, already in the plan."""
+        import json
+
+        recorded = self.state.outputs_of(self.project.stack_name)
+        canonical = lambda v: json.dumps(v, sort_keys=True, default=str)  # noqa: E731 (a tuple is a list, as stored)
+        changes = []
+        for name in sorted(set(outputs) | set(recorded)):
+            planned = outputs.get(name)
+            if planned is None:
+                changes.append((name, "remove"))
+            elif planned["known"] and planned["value"] is not None:  # (a null output is not recorded)
+                if name not in recorded:
+                    changes.append((name, "add"))
+                elif canonical(_unsealed_value(recorded[name]["value"], self.project.state_dir)) != canonical(planned["value"]):
+                    changes.append((name, "change"))
+        return tuple(changes)
+
     def _output_value(self, steps: dict[str, m.StepPlan], value: Any) -> tuple[bool, Any]:
         value = map_step_refs(value, lambda ref: self._planned_output(steps, ref))
         if contains_unknown(value):
@@ -402,6 +423,11 @@ def _check_addresses(graph: Dag, request: PlanRequest, state: State) -> None:
                 raise diags.fail(f"{flag} {value}: {exc}") from None
             if not any(matches(n, value) for n in known):
                 raise diags.fail(f"{flag} {value}: no such step or resource", "see `zplan state list` and the addresses printed by `zplan plan`")
+            if request.destroy and flag == "-target" and not any(is_resource(n) and matches(n, value) for n in known):
+                # else "nothing to destroy", as if the target were gone
+                raise diags.fail(f"-target {value} names no resource: destroy removes resources only",
+                                 "a step's records stay for the cache and lineage (`zplan apply -replace` reruns it); "
+                                 "target the resources to destroy, as `zplan state list` names them")
 
 
 def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], bool], Callable[..., str | None]]:

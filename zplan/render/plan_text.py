@@ -118,13 +118,23 @@ def _resource(r: dict, width: int, verbose: bool) -> list[tuple[str, str]]:
     return lines
 
 
+_OUTPUT_MARKS = {"add": ("create", "+ "), "change": ("update", "~ "), "remove": ("delete", "- ")}
+
+
 def _outputs(doc: dict) -> list[tuple[str, str]]:
-    if not doc["outputs"]:
+    """Each output; one apply would add, change or remove in state is marked as Terraform marks it."""
+    changes = doc.get("output_changes") or {}
+    if not doc["outputs"] and not changes:
         return []
     lines = [("bold", "Outputs:")]
-    for name, o in sorted(doc["outputs"].items()):
+    for name in sorted(set(doc["outputs"]) | set(changes)):
+        style, mark = _OUTPUT_MARKS.get(changes.get(name), ("", ""))
+        o = doc["outputs"].get(name)
+        if o is None:
+            lines.append((style, f"  {mark}{name} (no longer declared: removed from state)"))
+            continue
         value = SENSITIVE if o["sensitive"] else _value(o["value"], as_hcl=True) if o["known"] else "(known after apply)"
-        lines.append(("", f"  {name} = {value}"))
+        lines.append((style, f"  {mark}{name} = {value}"))
     lines.append(("", ""))
     return lines
 

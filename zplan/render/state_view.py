@@ -18,6 +18,10 @@ def print_json(doc) -> None:
 
 
 def print_state(doc: dict) -> None:
+    if doc["serial"] == 0 and not (doc["resources"] or doc["steps"] or doc["outputs"]):
+        # nothing written yet: the lineage would be a new one on every read, so none is shown
+        say("No state recorded yet: run `zplan apply`.")
+        return
     say(f"serial {doc['serial']}, lineage {doc['lineage']}", "bold")
     for addr, r in sorted(doc["resources"].items()):
         say(f"{addr}")
