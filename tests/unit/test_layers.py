@@ -27,8 +27,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("project",),  # a project on disk: configuration, variables, chosen stack, state backend
     ("graph", "state", "stack", "render"),
     ("config", "metadata", "artifacts", "beam", "kubeflow", "tfx", "cluster", "backends"),  # readers, stores and remote back ends
-    ("provider", "testing", "hooks", "secrets", "addrs"),  # provider API and core contracts
-    ("actions", "diags", "hashing", "fsutil", "durations", "processes", "stdio", "runtime", "steps", "_record_code"),  # leaves
+    ("provider", "testing", "hooks", "secrets"),  # provider API and core contracts
+    ("actions", "addrs", "diags", "hashing", "fsutil", "durations", "processes", "stdio", "runtime", "steps", "_record_code"),  # leaves
 ]
 RANK = {unit: rank for rank, row in enumerate(LAYERS) for unit in row}
 
