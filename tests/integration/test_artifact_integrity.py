@@ -124,6 +124,7 @@ def test_verify_checks_data_snapshots_and_repair_makes_apply_store_them_again(pr
     assert result.code == 1 and "damaged" in result.out, str(result)
     assert "pipeline.numbers.step.load input raw (data/numbers.txt)" in result.out, str(result)
     assert "the next apply reruns: pipeline.numbers.step.load" in project.ok("verify", "-repair").out
+    assert reasons(project.plan_json("-var", "c=2"))["load"] == ["its cached result was dropped (zplan gc or zplan verify -repair)"]
     assert "load" in ran(project.apply("-var", "c=2"))
     (fresh,) = project.path(".zplan/artifacts").rglob("numbers.txt")
     assert fresh.read_bytes() == project.path("data/numbers.txt").read_bytes()

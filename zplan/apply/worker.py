@@ -440,13 +440,30 @@ def _saved(materializer, name: str, value: Any, folder: Path) -> dict:
     from zplan.artifacts.materializers import is_builtin
 
     try:
-        return materializer.save(value, folder) or {}
+        facts = materializer.save(value, folder) or {}
     except (DiagnosticError, _StepFailed):
         raise
     except Exception as exc:
         message = (f"output {name!r}: materializer {materializer.name} could not store the {type_name(value)}: "
                    f"{type(exc).__name__}: {exc}")
         raise _StepFailed(message, None if is_builtin(materializer) else _user_traceback(exc)) from None
+    _check_facts(materializer.name, name, facts)
+    return facts
+
+
+def _check_facts(materializer: str, name: str, facts: Any) -> None:
+    """What ``save`` returned goes into state and ML Metadata with the output: a dict of JSON
+    values, or the apply would stop when it writes state, after the run was recorded."""
+    from zplan.artifacts.builtin_materializers import json_problem, type_name
+    from zplan.state.checks import not_finite_path
+
+    if not isinstance(facts, dict):
+        problem = f"it returned a {type_name(facts)}"
+    else:
+        problem = json_problem(facts, "its facts") or (f"{where} is NaN or infinite" if (where := not_finite_path(facts, "its facts")) else None)
+    if problem:
+        raise _StepFailed(f"output {name!r}: materializer {materializer}'s save must return None or a dict of JSON values "
+                          f"(small facts about what it wrote): {problem}", None)
 
 
 def _several_outputs_hint(count: int) -> str:

@@ -325,6 +325,8 @@ def _json_label(label: Any, what: str = "the DataFrame's column label") -> Any:
         label = label.item()  # a numpy scalar: its Python value
     if type(label) in _JSON_SCALARS:
         return label
+    if isinstance(label, str):  # np.str_ (a label taken from a numpy array of strings)
+        return str(label)
     if type(label) is tuple:
         return [_json_label(part, what) for part in label]
     if type(label) is pd.Timestamp:  # a row of a frame indexed by time (df.loc[day]) is named so

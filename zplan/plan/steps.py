@@ -429,7 +429,9 @@ class StepPlanner:
         if not reasons:
             recorded = entry.outputs if entry is not None else record.outputs if record.succeeded else {}
             problem = self._entry_problem(recorded)
-            reasons.append(problem or m.Reason(m.OUTPUTS_MISSING, "no cached result for this key"))
+            # nothing differs from the latest success: its cache entry alone is gone
+            gone = "its cached result was dropped (zplan gc or zplan verify -repair)" if record.succeeded else "no cached result for this key"
+            reasons.append(problem or m.Reason(m.OUTPUTS_MISSING, gone))
         return reasons
 
     def _input_reasons(self, plan: _Draft, before: dict) -> list[m.Reason]:

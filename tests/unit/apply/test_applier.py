@@ -220,3 +220,24 @@ def test_an_output_its_materializer_cannot_store_fails_the_step_naming_the_outpu
     assert result.error.startswith("output 'output': ") and "column c" in result.error, result.error
     assert result.traceback is None  # zplan's and pyarrow's frames say nothing about the step
     assert list((project / ".zplan" / "artifacts").glob("*/*")) == []  # nothing half-stored
+
+
+def test_a_materializer_returning_facts_state_cannot_hold_fails_its_step_not_the_apply(tmp_path, monkeypatch):
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "facts.py").write_text(
+        "import zplan\n\nclass Thing:\n    pass\n\n"
+        "@zplan.materializer(Thing, name='thing-with-facts')\nclass ThingMaterializer:\n"
+        "    def save(self, value, folder):\n        (folder / 'v.txt').write_text('1')\n        return folder / 'v.txt'\n"
+        "    def load(self, folder):\n        return Thing()\n\n"
+        "def make():\n    return Thing()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    task = StepTask(
+        address="pipeline.p.step.make", project_dir=str(tmp_path), source_file="steps/facts.py", function="make",
+        params={}, inputs={}, declared_outputs=None,
+        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "make.log"),
+    )
+    result = run_step(task)
+    assert not result.ok and result.outputs == {}
+    assert result.error == ("output 'output': materializer thing-with-facts's save must return None or a dict of JSON values "
+                            "(small facts about what it wrote): it returned a pathlib.PosixPath")

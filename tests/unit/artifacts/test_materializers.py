@@ -200,7 +200,8 @@ def test_a_label_that_cannot_be_stored_is_a_clear_error(tmp_path: Path) -> None:
 
 @HANDED_ON
 @pytest.mark.parametrize("name", [None, "price", 0, ("price", "mean"), ("a", ("b", 1)), pd.Timestamp("2024-06-01 12:00", tz="Europe/Paris"),
-                                  pd.Timestamp("2024-01-01").as_unit("ns"), datetime.date(2024, 1, 2), ("a", pd.Timestamp("2024-01-01"))])
+                                  pd.Timestamp("2024-01-01").as_unit("ns"), datetime.date(2024, 1, 2), ("a", pd.Timestamp("2024-01-01")),
+                                  np.str_("price"), np.int64(3)])
 def test_a_series_round_trips_with_its_name(name: Any, tmp_path: Path, handed_on: bool) -> None:
     s = pd.Series([1.5, None, 3.0], index=pd.Index(["a", "b", "c"], name="k"), name=name, dtype="Float64")
     m, meta, back = roundtrip(s, tmp_path / "a", handed_on)
