@@ -13,6 +13,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from zplan.artifacts import pandas_labels as labels
 from zplan.diags import fail
 
 
@@ -227,9 +228,9 @@ class PandasMaterializer(Materializer):
         timed = isinstance(value.index, (pd.DatetimeIndex, pd.TimedeltaIndex))
         extra: dict[str, Any] = {"freq": value.index.freqstr if timed else None}
         if is_series:
-            extra["name"] = _json_label(value.name, "the Series name")
+            extra["name"] = labels.to_json(value.name, "the Series name")
             value = value.to_frame(name=self._COLUMN)
-        elif (columns := _columns_record(value.columns)) is not None:
+        elif (columns := labels.columns_record(value.columns)) is not None:
             extra["columns"] = columns
             value = value.set_axis(pd.Index([str(c) for c in value.columns], name=value.columns.name), axis=1)
         table = pa.Table.from_pandas(value)
@@ -243,11 +244,11 @@ class PandasMaterializer(Materializer):
         if extra["freq"]:
             value.index.freq = extra["freq"]
         if "columns" in extra:
-            value.columns = _restored_columns(extra["columns"], value.columns.name)
+            value.columns = labels.restored_columns(extra["columns"], value.columns.name)
         if not series:
             return value
         series_value = value[self._COLUMN]
-        series_value.name = _label(extra["name"])
+        series_value.name = labels.from_json(extra["name"])
         return series_value
 
     def _write(self, table: Any, path: Path) -> None:
@@ -276,77 +277,6 @@ class PandasArrowMaterializer(PandasMaterializer):
 
     def _read(self, path: Path) -> Any:
         return _ipc_read(path)
-
-
-def _label(value: Any) -> Any:
-    """A label (Series name, column label) as ``_json_label`` wrote it: JSON writes a tuple (a name
-    from MultiIndex columns, ``("price", "mean")``) as a list, and a label is hashable, so a list
-    was a tuple; a dict is a tagged timestamp or date."""
-    if isinstance(value, list):
-        return tuple(map(_label, value))
-    if isinstance(value, dict) and "timestamp" in value:
-        import pandas as pd
-
-        stamp = pd.Timestamp(value["timestamp"]).as_unit(value["unit"])
-        return stamp.tz_convert(value["tz"]) if value["tz"] else stamp
-    if isinstance(value, dict) and "date" in value:
-        import datetime
-
-        return datetime.date.fromisoformat(value["date"])
-    return value
-
-
-def _columns_record(columns: Any) -> dict[str, Any] | None:
-    """Column labels Arrow's pandas metadata would not give back, as JSON (None when it would):
-    it turns mixed labels (``[0, "a"]``) into strings, every bool label into True (the string
-    "False" is true) and cannot read back a CategoricalIndex."""
-    import pandas as pd
-
-    if isinstance(columns, pd.CategoricalIndex):
-        return {"labels": _json_labels(columns), "categories": _json_labels(columns.categories), "ordered": bool(columns.ordered)}
-    mixed = columns.dtype == object and not isinstance(columns, pd.MultiIndex) and any(type(c) is not str for c in columns)
-    if mixed or columns.dtype == bool:
-        return {"labels": _json_labels(columns), "dtype": str(columns.dtype)}
-    return None
-
-
-def _json_labels(labels: Any) -> list[Any]:
-    return [_json_label(label) for label in labels]
-
-
-def _json_label(label: Any, what: str = "the DataFrame's column label") -> Any:
-    """A label as JSON that ``_label`` gives back unchanged, or an error naming it."""
-    import datetime
-
-    import numpy as np
-    import pandas as pd
-
-    if isinstance(label, (np.number, np.bool_)):
-        label = label.item()  # a numpy scalar: its Python value
-    if type(label) in _JSON_SCALARS:
-        return label
-    if isinstance(label, str):  # np.str_ (a label taken from a numpy array of strings)
-        return str(label)
-    if type(label) is tuple:
-        return [_json_label(part, what) for part in label]
-    if type(label) is pd.Timestamp:  # a row of a frame indexed by time (df.loc[day]) is named so
-        return {"timestamp": label.isoformat(), "tz": str(label.tz) if label.tz else None, "unit": label.unit}
-    if type(label) is datetime.date:
-        return {"date": label.isoformat()}
-    raise fail(
-        f"{what} {label!r} (a {type_name(label)}) cannot be stored",
-        "use strings, numbers, bools, timestamps, dates or tuples of them as names (or register a materializer)",
-    )
-
-
-def _restored_columns(record: dict[str, Any], name: Any) -> Any:
-    import pandas as pd
-
-    labels = [_label(c) for c in record["labels"]]
-    if "categories" in record:
-        categories = [_label(c) for c in record["categories"]]
-        return pd.CategoricalIndex(labels, categories=categories, ordered=record["ordered"], name=name)
-    return pd.Index(labels, dtype=record["dtype"], name=name, tupleize_cols=False)
 
 
 def _ipc_write(table: Any, path: Path) -> None:
