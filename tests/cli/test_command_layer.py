@@ -157,6 +157,7 @@ def test_state_commands_take_stack_and_list_steps(proj):
     (["plan", "--detailed-exitcod"], "unknown flag --detailed-exitcod for `zplan plan`. Did you mean -detailed-exitcode?"),
     (["plann"], "Did you mean 'plan'?"),
     (["state", "show"], "Missing argument"),
+    (["state", "mv", "resource.local_directory.data", "resource.local_directory.d"], "to rename an address, write a moved block"),
     (["apply", "-parallelism", "many"], "many"),
 ])
 def test_usage_errors_exit_1_and_name_the_flag_as_typed(proj, args, said):
