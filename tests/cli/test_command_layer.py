@@ -157,6 +157,7 @@ def test_state_commands_take_stack_and_list_steps(proj):
     (["plan", "--detailed-exitcod"], "unknown flag --detailed-exitcod for `zplan plan`. Did you mean -detailed-exitcode?"),
     (["plann"], "Did you mean 'plan'?"),
     (["state", "show"], "Missing argument"),
+    (["state", "mv", "resource.local_directory.data", "resource.local_directory.d"], "to rename an address, write a moved block"),
     (["apply", "-parallelism", "many"], "many"),
 ])
 def test_usage_errors_exit_1_and_name_the_flag_as_typed(proj, args, said):
@@ -274,3 +275,13 @@ def test_show_before_any_apply_says_there_is_no_state_not_a_made_up_lineage(proj
     assert first == second == "No state recorded yet: run `zplan apply`.\n"
     proj.apply()
     assert proj.ok("show").out.startswith(f"serial 1, lineage {proj.state()['lineage']}\n")
+
+
+def test_output_raw_of_a_list_or_map_is_refused_as_terraform_refuses_it(proj):
+    proj.write("more.zp.hcl", 'output "dirs" {\n  value = [resource.local_directory.data.path]\n}\n\noutput "flag" {\n  value = var.flag\n}\n')
+    proj.apply()
+    refused = proj.run("output", "-raw", "dirs")
+    assert refused.code == 1 and 'output "dirs" is a list: -raw prints a string, number or bool only' in refused.err, str(refused)
+    assert "zplan output -json dirs" in refused.err and refused.out == ""
+    assert proj.ok("output", "-raw", "flag").out == "false\n"
+    assert json.loads(proj.ok("output", "-json", "dirs").out) == ["out/data"]

@@ -25,13 +25,13 @@ _SCRIPT = textwrap.dedent(
     process.keep_until_exit(Built())
     {before}
     sys.stdout.write("plan printed")  # buffered: the exit must flush it
-    process._exit(3)
+    process._exit({code})
     """
 )
 
 
-def _run(before: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", _SCRIPT.format(before=before)], capture_output=True, text=True,
+def _run(before: str = "", code: int = 3) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", _SCRIPT.format(before=before, code=code)], capture_output=True, text=True,
                           env=cli_env(), timeout=60)
 
 
@@ -63,3 +63,16 @@ def test_a_caller_that_lives_on_keeps_nothing_and_gets_system_exit(monkeypatch):
     with pytest.raises(SystemExit) as exit_:
         process._exit(2)
     assert exit_.value.code == 2
+
+
+
+@pytest.mark.parametrize("code", [130, 143])
+def test_a_signal_during_the_exit_of_an_interrupted_command_prints_no_traceback(code):
+    # the exit handler stands for the clean-up the interpreter runs as it exits (multiprocessing's,
+    # objects freed) when the user presses Ctrl-C again, as an interrupted apply invites
+    again = "os.kill(os.getpid(), signal.SIGINT), os.kill(os.getpid(), signal.SIGTERM), time.sleep(0.2)"
+    done = _run(f"import atexit, os, signal; process._exit_cleanly_on_sigterm(); "
+                f"atexit.register(lambda: ({again}, sys.stdout.write(' | clean-up done')))", code)
+    assert done.returncode == code, done.stderr
+    assert done.stdout.endswith(" | clean-up done"), done.stdout
+    assert "Traceback" not in done.stderr and "Interrupt" not in done.stderr and "SystemExit" not in done.stderr, done.stderr

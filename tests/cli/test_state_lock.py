@@ -56,6 +56,20 @@ def test_serial_grows_by_one_per_changing_apply_and_not_on_a_no_op(applied: Proj
     assert applied.state()["serial"] == 3
 
 
+def test_a_no_op_apply_with_a_sensitive_output_keeps_the_serial_and_other_saved_plans(applied: Project):
+    applied.write("secret.zp.hcl", 'variable "pw" {\n  default   = "hunter2"\n  sensitive = true\n}\n\n'
+                                   'output "pw" {\n  value     = var.pw\n  sensitive = true\n}\n')
+    applied.apply()
+    serial = applied.state()["serial"]
+    applied.ok("plan", "-var", "c=3", "-out", "later.zplan")
+    result = applied.apply()  # the sealed output is the value planned: nothing to do
+    assert "No changes. Nothing to apply." in result.out and applied.state()["serial"] == serial
+    assert ran(applied.apply("later.zplan")) == {"scale", "total"}
+    applied.replace("secret.zp.hcl", '"hunter2"', '"hunter3"')
+    applied.apply("-var", "c=3")  # only the sealed output changes: recorded, and the serial moves on
+    assert applied.state()["serial"] == serial + 2
+
+
 def test_state_rm_of_a_step_says_it_forgets_resources_only_and_how_to_rerun_the_step(applied: Project):
     address = "pipeline.numbers.step.scale"
     assert address in applied.ok("state", "list").out

@@ -167,7 +167,11 @@ def test_a_wrong_or_garbled_state_key_is_explained(project: Project) -> None:
     [
         (lambda d: d["plan"].pop("state"), "plan.state is missing"),
         (lambda d: d.pop("code"), "code is missing"),
-        (lambda d: d["plan"]["steps"].__setitem__(0, {"x": 1}), "plan entry"),
+        (lambda d: d["plan"]["steps"].__setitem__(0, {"x": 1}), "plan.steps[0] has no address"),
+        (lambda d: d["plan"]["steps"][0].pop("params"), "plan.steps[0] has no params (a JSON object)"),
+        (lambda d: d["plan"]["steps"][1].__setitem__("reasons", None), "plan.steps[1] has no reasons (a JSON array)"),
+        (lambda d: d.__setitem__("sensitive_digests", []), "sensitive_digests is not a JSON object"),
+        (lambda d: d["plan"].__setitem__("summary", None), "plan.summary is missing or not a JSON object"),
         (lambda d: d["plan"]["options"].__setitem__("targets", "all"), "plan.options.targets is missing or not a JSON array"),
     ],
 )

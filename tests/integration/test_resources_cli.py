@@ -174,6 +174,17 @@ def test_import_adopts_an_existing_directory(project: Path) -> None:
     assert data["action"] == "update" and data["reasons"][0]["message"] == "force_destroy changed"
 
 
+def test_import_into_a_block_with_count_names_an_instance_to_give(project: Path) -> None:
+    (project / "more.zp.hcl").write_text('resource "local_directory" "shard" {\n  count = 2\n  path  = "out/shard${count.index}"\n}\n')
+    (project / "out/shard1").mkdir(parents=True)
+    refused = zplan(project, "import", "local_directory.shard", "out/shard1")
+    assert refused.returncode == 1
+    assert "resource.local_directory.shard has 2 instances: import into one of them" in refused.stderr
+    assert "zplan import 'resource.local_directory.shard[0]' ID" in refused.stderr
+    assert zplan(project, "import", "local_directory.shard[1]", "out/shard1").returncode == 0
+    assert "resource.local_directory.shard[1]" in zplan(project, "state", "list").stdout
+
+
 def test_gcp_example_plans_offline_and_apply_fails_fast_without_pulumi(tmp_path: Path) -> None:
     project = tmp_path / "gcp"
     shutil.copytree(ROOT / "examples/gcp-training", project)

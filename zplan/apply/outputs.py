@@ -10,11 +10,15 @@ from zplan.state import secrets as sealed
 from zplan.state.model import State
 
 
-def outputs_changed(plan: m.Plan, state: State) -> bool:
+def outputs_changed(plan: m.Plan, state: State, state_dir) -> bool:
+    """Whether the recorded outputs differ from the planned ones: a sealed (sensitive) value is
+    compared unsealed, else every apply of a project with one would record a run and bump the serial."""
+    from zplan.plan.planner import output_differs
+
     recorded = state.outputs_of(plan.stack)
     if plan.destroy:
         return bool(recorded)
-    return any(o["known"] and recorded.get(n, {}).get("value") != o["value"] for n, o in plan.outputs.items())
+    return any(o["known"] and output_differs(recorded.get(n, {}).get("value"), o["value"], state_dir) for n, o in plan.outputs.items())
 
 
 def record_outputs(project, state: State, store_key: str | None, resource_value, resource_names=None) -> None:

@@ -215,7 +215,7 @@ def show(planfile: Optional[Path] = typer.Argument(None), as_json: bool = opt(Fa
 
 @app.command()
 def output(name: Optional[str] = typer.Argument(None), as_json: bool = opt(False, "json", "Print as JSON."),
-           raw: bool = opt(False, "raw", "Print a single string output without quotes."),
+           raw: bool = opt(False, "raw", "Print one string, number or bool output as plain text, without quotes."),
            show_sensitive: bool = opt(False, "show-sensitive", "Print a sensitive output (named) in clear."),
            stack: Optional[str] = stack_option(), var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, no_color: bool = NoColorOpt) -> None:
     """Print the outputs recorded by the last apply on the stack."""

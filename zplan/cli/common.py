@@ -80,6 +80,13 @@ def project_args(stack: Optional[str] = None, var: list[str] = (), var_file: lis
 # -- usage errors ---------------------------------------------------------------------------------
 
 
+# Terraform commands zplan does another way: (group, command) -> what to do instead.
+_INSTEAD = {
+    ("state", "mv"): "\n  to rename an address, write a moved block (moved { from = OLD, to = NEW }): "
+                     "the next plan and apply move its state and cached results",
+}
+
+
 def usage_message(exc: click.UsageError, argv: list[str]) -> str:
     """click's message, with the flag named as typed (``-stak``, not ``-s``) and a "did you mean"."""
     import difflib  # only on a usage error: not on every command's start-up
@@ -97,5 +104,6 @@ def usage_message(exc: click.UsageError, argv: list[str]) -> str:
         name = message.split("'")[1] if "'" in message else ""
         close = difflib.get_close_matches(name, list(group.commands), n=1)
         message += f" Did you mean {close[0]!r}?" if close else ""
+        message += _INSTEAD.get((group.name, name), "")
     where = f"\n  see `{exc.ctx.command_path} --help`" if exc.ctx is not None else ""
     return message + where

@@ -68,6 +68,7 @@ def run_guarded(command: Callable[[], int], root: Callable[[], Path | None]) -> 
         sys.exit(1)
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
+        _ignore_signals_once_interrupted(130)
         sys.exit(130)
     except BrokenPipeError:  # the reader went away (`zplan state list | head`): nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail again
@@ -116,6 +117,7 @@ def _exit(code: int) -> NoReturn:
     flushes its output and ends at once, without taking that apart; otherwise, the usual way."""
     import atexit
 
+    _ignore_signals_once_interrupted(code)
     threading = sys.modules.get("threading")
     alone = threading is None or threading.active_count() == 1
     handlers = getattr(atexit, "_ncallbacks", lambda: 1)()
@@ -132,6 +134,17 @@ def _exit(code: int) -> NoReturn:
     # interpreter's exit, its last collection would walk all of it first (~0.3 s at 20,000 steps).
     _kept.clear()
     sys.exit(code)
+
+
+def _ignore_signals_once_interrupted(code: int) -> None:
+    """An interrupted command is over (an apply has stopped its steps and recorded them) and its
+    process exits: a further Ctrl-C, which an apply's stop message invites, would otherwise stop
+    whatever clean-up the interpreter was in and print its traceback."""
+    import signal
+
+    if _ENDS_THE_PROCESS and code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
 
 
 def folder_or_none() -> Path | None:

@@ -32,6 +32,10 @@ def import_resource(args: ProjectArgs, address: str, id_: str, lock_timeout: str
 def _record(project: Project, state: State, address: str, id_: str) -> ResourceRecord:
     resource = project.config.resources.get(address)
     if resource is None:
+        instances = sorted(a for a in project.config.resources if addrs.matches(a, address))
+        if instances:  # a block with count or for_each: one instance is imported at a time, as in Terraform
+            raise diags.fail(f"{address} has {len(instances)} instances: import into one of them",
+                             f"give its key, e.g. zplan import '{instances[0]}' ID")
         raise diags.fail(f"{address} is not declared in the configuration", "add its resource block first, then import")
     if address in state.resources:
         raise diags.fail(f"{address} is already in state", "use `zplan state rm` first to import it again")

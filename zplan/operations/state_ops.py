@@ -85,7 +85,14 @@ def output(args: ProjectArgs, name: str, reveal: bool, raw: bool = False, as_jso
             f"{flag} does not print a sensitive value: add -show-sensitive (zplan output {flag} -show-sensitive {name}) to print it in clear",
         )
     value = secrets.unseal(o["value"], project.state_dir) if reveal or not sensitive else None
+    if raw and not isinstance(value, (str, bool, int, float)):  # as Terraform: text for a shell, no JSON to parse
+        raise diags.fail(f'output "{name}" is {_kind(value)}: -raw prints a string, number or bool only',
+                         f"use -json for a machine-readable value: zplan output -json {name}")
     return Output(name, value, sensitive)
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else "a map" if isinstance(value, dict) else "a list"
 
 
 def state_rm(args: ProjectArgs, address: str, lock_timeout: str, views: LockViews) -> list[str]:

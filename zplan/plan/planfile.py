@@ -68,8 +68,14 @@ _SHAPE: dict[str, type] = {
     "plan": dict, "plan.state": dict, "plan.state.serial": int, "plan.state.lineage": str,
     "plan.stack": str, "plan.destroy": bool, "plan.options": dict, "plan.options.targets": list,
     "plan.options.excludes": list, "plan.options.replace": list, "plan.resources": list, "plan.steps": list,
+    "plan.outputs": dict, "plan.summary": dict,
     "variables": dict, "sensitive_variables": list, "config": dict, "code": dict, "data": dict,
 }
+# Written by every zplan, read only when there: their type is checked when present.
+_OPTIONAL: dict[str, type] = {"sensitive_digests": dict, "sensitive_salt": str}
+# The fields of each resource and step entry that the check and the views read.
+_ENTRY: dict[str, type] = {"address": str, "action": str, "reasons": list}
+_STEP_ENTRY: dict[str, type] = {**_ENTRY, "params": dict}
 
 
 def _shape_problem(doc: dict) -> str | None:
@@ -79,9 +85,14 @@ def _shape_problem(doc: dict) -> str | None:
             value = value.get(part) if isinstance(value, dict) else None
         if not isinstance(value, kind):
             return f"{dotted} is missing or not a JSON {_JSON_NAMES[kind]}"
-    for i, entry in enumerate(doc["plan"]["resources"] + doc["plan"]["steps"]):
-        if not isinstance(entry, dict) or not isinstance(entry.get("address"), str) or not isinstance(entry.get("action"), str):
-            return f"plan entry {i} has no address or action"
+    for key, kind in _OPTIONAL.items():
+        if key in doc and not isinstance(doc[key], kind):
+            return f"{key} is not a JSON {_JSON_NAMES[kind]}"
+    for kind, fields in (("resources", _ENTRY), ("steps", _STEP_ENTRY)):
+        for i, entry in enumerate(doc["plan"][kind]):
+            bad = next((f for f, t in fields.items() if not isinstance(entry, dict) or not isinstance(entry.get(f), t)), None)
+            if bad is not None:
+                return f"plan.{kind}[{i}] has no {bad} (a JSON {_JSON_NAMES[fields[bad]]})"
     return None
 
 

@@ -315,10 +315,7 @@ class Planner:
         """The recorded outputs apply would change, as Terraform's "Changes to Outputs": a plan
         that changes only them is not "no changes" (apply rewrites them). Only known values
         count: one known after apply changes with what runs, already in the plan."""
-        import json
-
         recorded = self.state.outputs_of(self.project.stack_name)
-        canonical = lambda v: json.dumps(v, sort_keys=True, default=str)  # noqa: E731 (a tuple is a list, as stored)
         changes = []
         for name in sorted(set(outputs) | set(recorded)):
             planned = outputs.get(name)
@@ -327,7 +324,7 @@ class Planner:
             elif planned["known"] and planned["value"] is not None:  # (a null output is not recorded)
                 if name not in recorded:
                     changes.append((name, "add"))
-                elif canonical(_unsealed_value(recorded[name]["value"], self.project.state_dir)) != canonical(planned["value"]):
+                elif output_differs(recorded[name]["value"], planned["value"], self.project.state_dir):
                     changes.append((name, "change"))
         return tuple(changes)
 
@@ -386,6 +383,15 @@ def _unsealed(record: dict, state_dir) -> dict:
     from zplan.state import secrets as sealed
 
     return {**record, "inputs": sealed.unseal_all(record.get("inputs", {}), state_dir), "attributes": sealed.unseal_all(record["attributes"], state_dir)}
+
+
+def output_differs(stored: Any, value: Any, state_dir) -> bool:
+    """Whether an output's recorded value (sealed when sensitive) differs from ``value``, as
+    stored: through JSON, where a tuple is a list."""
+    import json
+
+    as_stored = lambda v: json.loads(json.dumps(v, default=str))  # noqa: E731
+    return as_stored(_unsealed_value(stored, state_dir)) != as_stored(value)
 
 
 def _unsealed_value(value: Any, state_dir) -> Any:
