@@ -13,7 +13,7 @@ from zplan.state.model import State
 def outputs_changed(plan: m.Plan, state: State, state_dir) -> bool:
     """Whether the recorded outputs differ from the planned ones: a sealed (sensitive) value is
     compared unsealed, else every apply of a project with one would record a run and bump the serial."""
-    from zplan.plan.planner import output_differs
+    from zplan.plan.outputs import output_differs
 
     recorded = state.outputs_of(plan.stack)
     if plan.destroy:

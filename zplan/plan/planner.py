@@ -18,7 +18,7 @@ from zplan.addrs import is_resource, is_step, matches, matches_any, parse_select
 from zplan.config.expand import called_from
 from zplan.config.value_checks import check_values
 from zplan.config.values import UNKNOWN, contains_unknown
-from zplan.config.scope import StepOutputRef, map_step_refs
+from zplan.config.scope import StepOutputRef
 from zplan.graph.build import build, pipeline_of, subgraph_for
 from zplan.graph.dag import Dag
 from zplan.hashing import STAT_CACHE_FILE, StatCache
@@ -28,6 +28,7 @@ from zplan.plan.checks import check_provider_blocks, check_provider_rules, check
 from zplan.plan.code_hash import CodeIndex
 from zplan.plan.errors import PlanErrors
 from zplan.plan.libraries import LibraryIndex
+from zplan.plan.outputs import output_changes, plan_outputs, unsealed_value
 from zplan.plan.steps import StepPlanner
 from zplan.project import Project
 from zplan.secrets import Sensitive, is_sealed
@@ -126,7 +127,7 @@ class Planner:
         if self.step_planner is None:
             self._start_steps(scope, resource_plans)
         stack, key = self.stack_settings, self._key
-        outputs = {} if request.destroy else self._outputs(tuple(steps), scope)
+        outputs = {} if request.destroy else plan_outputs(project, tuple(steps), scope, self._check_output_refs)
         if not request.destroy:  # what nothing reads is checked too, with the values planned
             check_values(project.config, scope)
         self._for_apply = ApplyInputs(graph, stack, self.step_planner if not request.destroy else None, self.stat_cache)
@@ -144,7 +145,7 @@ class Planner:
             created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             edges=tuple((a, b) for a, b in graph.edges() if a in nodes and b in nodes),
             other_stacks=tuple(sorted(elsewhere.items())),
-            output_changes=() if request.destroy else self._output_changes(outputs),
+            output_changes=() if request.destroy else output_changes(project, self.state, outputs),
         )
 
     def apply_inputs(self) -> "ApplyInputs":
@@ -282,7 +283,7 @@ class Planner:
         recorded = self.state.resources.get(addr)  # outside the -target selection
         if recorded is not None:
             value = recorded["attributes"].get(attr, UNKNOWN)
-            return Sensitive(_unsealed_value(value, self.project.state_dir)) if attr in recorded.get("sensitive", ()) or is_sealed(value) else value
+            return Sensitive(unsealed_value(value, self.project.state_dir)) if attr in recorded.get("sensitive", ()) or is_sealed(value) else value
         return UNKNOWN
 
     def _resource_names(self, plans: dict[str, m.ResourcePlan], addr: str) -> list[str]:
@@ -292,57 +293,6 @@ class Planner:
             return rplan.planned_names(plan)
         recorded = self.state.resources.get(addr)
         return sorted(recorded["attributes"]) if recorded is not None else []
-
-    def _outputs(self, steps: tuple[m.StepPlan, ...], scope) -> dict[str, dict]:
-        out = {}
-        by_address = {s.address: s for s in steps} if self.project.config.outputs else {}
-        for name, output in self.project.config.outputs.items():
-            self._check_output_refs(output.expr, output.range)
-            pipeline = pipeline_of(output.expr, self.project.config)
-            value, from_secret = scope.eval_marked(output.expr, pipeline=pipeline)
-            if from_secret and not output.sensitive:
-                raise diags.fail(
-                    "Output refers to sensitive values",
-                    f'output "{name}" is computed from a sensitive value (a sensitive variable, resource attribute or step output); '
-                    "declare it sensitive = true to show it only as (sensitive), or stop using the secret in it",
-                    output.range,
-                )
-            known, value = self._output_value(by_address, value)
-            out[name] = {"value": value if known else None, "known": known, "sensitive": output.sensitive}
-        return out
-
-    def _output_changes(self, outputs: dict[str, dict]) -> tuple[tuple[str, str], ...]:
-        """The recorded outputs apply would change, as Terraform's "Changes to Outputs": a plan
-        that changes only them is not "no changes" (apply rewrites them). Only known values
-        count: one known after apply changes with what runs, already in the plan."""
-        recorded = self.state.outputs_of(self.project.stack_name)
-        changes = []
-        for name in sorted(set(outputs) | set(recorded)):
-            planned = outputs.get(name)
-            if planned is None:
-                changes.append((name, "remove"))
-            elif planned["known"] and planned["value"] is not None:  # (a null output is not recorded)
-                if name not in recorded:
-                    changes.append((name, "add"))
-                elif output_differs(recorded[name]["value"], planned["value"], self.project.state_dir):
-                    changes.append((name, "change"))
-        return tuple(changes)
-
-    def _output_value(self, steps: dict[str, m.StepPlan], value: Any) -> tuple[bool, Any]:
-        value = map_step_refs(value, lambda ref: self._planned_output(steps, ref))
-        if contains_unknown(value):
-            return False, None
-        return True, value
-
-    def _planned_output(self, steps: dict[str, m.StepPlan], ref: StepOutputRef) -> Any:
-        """A step output's recorded value (or artifact URI) when the step is cached; UNKNOWN otherwise."""
-        step = steps.get(ref.address)
-        if step is None or step.action != m.CACHED:
-            return UNKNOWN
-        out = step.cached_from.outputs.get(ref.output, {})
-        if "value" in out:
-            return _unsealed_value(out["value"], self.project.state_dir)
-        return out.get("uri", UNKNOWN)
 
 
 def _change_of(plan: m.ResourcePlan | None) -> str | None:
@@ -383,23 +333,6 @@ def _unsealed(record: dict, state_dir) -> dict:
     from zplan.state import secrets as sealed
 
     return {**record, "inputs": sealed.unseal_all(record.get("inputs", {}), state_dir), "attributes": sealed.unseal_all(record["attributes"], state_dir)}
-
-
-def output_differs(stored: Any, value: Any, state_dir) -> bool:
-    """Whether an output's recorded value (sealed when sensitive) differs from ``value``, as
-    stored: through JSON, where a tuple is a list."""
-    import json
-
-    as_stored = lambda v: json.loads(json.dumps(v, default=str))  # noqa: E731
-    return as_stored(_unsealed_value(stored, state_dir)) != as_stored(value)
-
-
-def _unsealed_value(value: Any, state_dir) -> Any:
-    if not is_sealed(value):  # most values: no need to load the cipher
-        return value
-    from zplan.state import secrets as sealed
-
-    return sealed.unseal(value, state_dir)
 
 
 def _with_refresh(recorded: dict, attrs: dict | None) -> dict:
