@@ -372,6 +372,7 @@ def test_symbolic_values_cannot_be_computed_with():
         ('tonumber("2.5")', 2.5),
         ('tonumber("7")', 7),
         ('tobool("true")', True),
+        ('tobool("0")', False),
         ('coalesce(null, "", "x", "y")', "x"),
         ('jsonencode({b = [1, 2.5, null], a = "é"})', '{"a":"é","b":[1,2.5,null]}'),
         ("jsonencode(1e3)", "1000"),  # a number's value, as Terraform writes it: never 1000.0
