@@ -28,6 +28,7 @@ class Unary(Expr):
         if value is UNKNOWN:
             return UNKNOWN
         if self.op == "-":
+            value = _numeric(value)
             if not is_number(value):
                 raise self._fail(f"cannot negate {article(type_name(value))}", f'"-" needs a number, in {self.source()}')
             return -value
@@ -85,6 +86,7 @@ class Binary(Expr):
             return equal(a, b) == (self.op == "==")
         if a is UNKNOWN or b is UNKNOWN:
             return UNKNOWN
+        a, b = _numeric(a), _numeric(b)
         if not (is_number(a) and is_number(b)):
             self._no_symbolic(a, b)
             verb = _OP_VERBS.get(self.op)
@@ -137,6 +139,18 @@ class Binary(Expr):
                     f'"{self.op}" cannot use {found}: its value is known only when it runs',
                     f"in {self.source()}",
                 )
+
+
+def _numeric(value: Any) -> Any:
+    """A string that spells a number, as that number: Terraform converts the operands of arithmetic
+    and comparisons (an untyped variable set with -var n=3 holds the text "3"); anything else as it is."""
+    if isinstance(value, str):
+        from zplan.config.function_args import parse_number  # here: only text operands need it
+
+        number = parse_number(value)
+        if number is not None:
+            return number
+    return value
 
 
 def _int_rem(a: int, b: int) -> int:

@@ -161,6 +161,13 @@ def test_unknown_makes_the_whole_template_unknown():
         ("true ? 1 : 2", 1),
         ("false ? 1 : 2", 2),
         ("1 > 2 ? \"a\" : 2 > 1 ? \"b\" : \"c\"", "b"),
+        # text that spells a number is that number in arithmetic and comparisons, as in Terraform
+        # (an untyped variable set with -var n=3 holds "3"); equality still tells them apart
+        ('"3" * 2', 6),
+        ('"2.5" + 1', 3.5),
+        ('-"4"', -4),
+        ('"10" > 9', True),
+        ('"3" == 3', False),
     ],
 )
 def test_operators(source, expected):
