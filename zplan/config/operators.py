@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from zplan.config.expr import Expr, Ref, _Ctx, object_key
-from zplan.config.values import FINITE_RULE, SENSITIVE_VALUE, UNKNOWN, article, contains_unknown, equal, find_symbolic, for_pairs, is_finite, is_number, type_name
+from zplan.config.values import FINITE_RULE, SENSITIVE_VALUE, UNKNOWN, article, contains_unknown, equal, find_symbolic, for_pairs, is_finite, is_number, truth, type_name
 
 
 class Unary(Expr):
@@ -32,6 +32,7 @@ class Unary(Expr):
             if not is_number(value):
                 raise self._fail(f"cannot negate {article(type_name(value))}", f'"-" needs a number, in {self.source()}')
             return -value
+        value = truth(value)
         if not isinstance(value, bool):
             raise self._fail(f"cannot apply ! to {article(type_name(value))}", f'"!" needs true or false, in {self.source()}')
         return not value
@@ -127,6 +128,7 @@ class Binary(Expr):
         return UNKNOWN if UNKNOWN in (a, b) else (not stop)
 
     def _bool(self, node: Expr, value: Any) -> Any:
+        value = truth(value)
         if value is UNKNOWN or isinstance(value, bool):
             return value
         raise node._fail(f'"{self.op}" needs true or false, got {type_name(value)}', f"in {self.source()}")
@@ -172,7 +174,7 @@ class Conditional(Expr):
         self.otherwise._refs(bound, out)
 
     def _eval(self, ctx: _Ctx) -> Any:
-        cond = self.cond._eval(ctx)
+        cond = truth(self.cond._eval(ctx))
         if cond is UNKNOWN:
             return UNKNOWN
         if not isinstance(cond, bool):
@@ -222,7 +224,7 @@ class ForExpr(Expr):
             names = {self.value_var: v, **({self.key_var: k} if self.key_var else {})}
             inner = ctx.with_locals(names, sensitive)
             if self.cond is not None:
-                keep = self.cond._eval(inner)
+                keep = truth(self.cond._eval(inner))
                 if keep is UNKNOWN:
                     return UNKNOWN
                 if not isinstance(keep, bool):

@@ -189,6 +189,15 @@ def to_text(value: Any) -> str | None:
     return None
 
 
+_BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
+
+
+def truth(value: Any) -> Any:
+    """``value`` where a condition wants a bool: text Terraform converts to one ("true", "false",
+    "1", "0": what env() or an untyped -var gives) as that bool; anything else as it is."""
+    return _BOOL_TEXT.get(value, value) if isinstance(value, str) else value
+
+
 def equal(a: Any, b: Any) -> bool:
     """HCL equality: numbers compare by value, but a bool is never a number."""
     if isinstance(a, bool) or isinstance(b, bool):

@@ -168,6 +168,12 @@ def test_unknown_makes_the_whole_template_unknown():
         ('-"4"', -4),
         ('"10" > 9', True),
         ('"3" == 3', False),
+        # and text Terraform converts to a bool is that bool where a condition wants one (env() gives text)
+        ('"true" ? 1 : 2', 1),
+        ('!"false"', True),
+        ('"true" && "0"', False),
+        ('[for x in [1, 2] : x if "1"]', [1, 2]),
+        ('"%{ if "false" }y%{ else }n%{ endif }"', "n"),
     ],
 )
 def test_operators(source, expected):
