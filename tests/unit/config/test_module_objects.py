@@ -45,6 +45,10 @@ OUTPUTS = {
     "one_output": ("module.one.size", 4, False),
     "one_output_of_each": ("{ for k, m in module.each : k => m.size }", {"a": 2, "b": 3}, False),
     "values": ("[for m in values(module.each) : m.name]", ["aa", "bbb"], False),
+    # an instance read from the map of a for_each module, as a whole: it was empty in functions
+    "keys_of_each": ("[for k, m in module.each : keys(m)]", [["name", "pw", "size"]] * 2, True),
+    "jsonencode_each": ("jsonencode(module.each)", '{"a":{"name":"aa","pw":"hunter2","size":2},"b":{"name":"bbb","pw":"hunter2","size":3}}', True),
+    "merge_each": ('merge(module.each["a"], {})', {"name": "aa", "size": 2, "pw": "hunter2"}, True),
 }
 
 
