@@ -79,8 +79,8 @@ def _number(value: Any, path: str) -> int | float:
 def _bool(value: Any, path: str) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):  # "1" and "0" as Terraform reads them
+        return value.lower() in ("true", "1")
     raise _required(path, "a bool", value)
 
 

@@ -69,6 +69,12 @@ class Function:
             result = self.impl(site, *args) if self.site else self.impl(*args)
         except OverflowError:  # a number too large for a float on the way
             raise FunctionError(f"a number is too large to compute with; {FINITE_RULE}", quotes_values=False) from None
+        except FunctionError:
+            # a module instance read as a whole computes its outputs as the function reads them: one
+            # known only after apply makes the result so, as any unknown argument does
+            if any(contains_unknown(arg) for arg in args):
+                return UNKNOWN
+            raise
         found = non_finite(result)
         if found is not None:  # jsondecode("1e400"), sum([1e308, 1e308]): refused here, not at apply
             where, number = found

@@ -254,9 +254,9 @@ def _tonumber(value: Any) -> int | float | None:
 def _tobool(value: Any) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
-    if value in ("true", "false"):
-        return value == "true"
-    raise FunctionError(f"cannot convert {value!r} to a bool: only true, false, \"true\" and \"false\" convert")
+    if value in ("true", "false", "1", "0"):  # the text Terraform converts
+        return value in ("true", "1")
+    raise FunctionError(f"cannot convert {value!r} to a bool: only true, false, \"true\", \"false\", \"1\" and \"0\" convert")
 
 
 @register("jsonencode(value)", 1)

@@ -31,6 +31,23 @@ class Lazy(dict):
         value = self[key] = self._get(key)
         return value
 
+    # Read as a whole from Python (keys(), length(), jsonencode(), a for expression, merge()), it holds
+    # every output: a module instance in module.m's map is read so, and was empty before it was completed.
+    def __iter__(self):
+        return dict.__iter__(self.complete())
+
+    def __len__(self) -> int:
+        return dict.__len__(self.complete())
+
+    def keys(self):
+        return dict.keys(self.complete())
+
+    def values(self):
+        return dict.values(self.complete())
+
+    def items(self):
+        return dict.items(self.complete())
+
     def complete(self) -> "Lazy":
         """Every key computed: the value as a whole (an output showing a module, jsonencode of it)."""
         if self._names is not None:

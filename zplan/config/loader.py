@@ -63,7 +63,7 @@ def config_files(project_dir: Path) -> list[Path]:
 # there would keep any garbage cycle alive at that moment out of the collector's reach for good.
 FREEZE_PARSED_TREES = False
 
-PARSE_CACHE_VERSION = 5  # bump when parsed trees change shape or meaning (5: CRLF heredocs read as LF)
+PARSE_CACHE_VERSION = 6  # bump when parsed trees change shape or meaning (5: CRLF heredocs read as LF, 6: strip markers by line)
 
 
 def _parse(path: Path, cache_dir: Path | None) -> hcl.Block:

@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from zplan.config.expr import Expr, Ref, _Ctx, object_key
-from zplan.config.values import FINITE_RULE, SENSITIVE_VALUE, UNKNOWN, article, contains_unknown, equal, find_symbolic, for_pairs, is_finite, is_number, type_name
+from zplan.config.values import FINITE_RULE, SENSITIVE_VALUE, UNKNOWN, article, contains_unknown, equal, find_symbolic, for_pairs, is_finite, is_number, truth, type_name
 
 
 class Unary(Expr):
@@ -28,9 +28,11 @@ class Unary(Expr):
         if value is UNKNOWN:
             return UNKNOWN
         if self.op == "-":
+            value = _numeric(value)
             if not is_number(value):
                 raise self._fail(f"cannot negate {article(type_name(value))}", f'"-" needs a number, in {self.source()}')
             return -value
+        value = truth(value)
         if not isinstance(value, bool):
             raise self._fail(f"cannot apply ! to {article(type_name(value))}", f'"!" needs true or false, in {self.source()}')
         return not value
@@ -85,6 +87,7 @@ class Binary(Expr):
             return equal(a, b) == (self.op == "==")
         if a is UNKNOWN or b is UNKNOWN:
             return UNKNOWN
+        a, b = _numeric(a), _numeric(b)
         if not (is_number(a) and is_number(b)):
             self._no_symbolic(a, b)
             verb = _OP_VERBS.get(self.op)
@@ -125,6 +128,7 @@ class Binary(Expr):
         return UNKNOWN if UNKNOWN in (a, b) else (not stop)
 
     def _bool(self, node: Expr, value: Any) -> Any:
+        value = truth(value)
         if value is UNKNOWN or isinstance(value, bool):
             return value
         raise node._fail(f'"{self.op}" needs true or false, got {type_name(value)}', f"in {self.source()}")
@@ -137,6 +141,18 @@ class Binary(Expr):
                     f'"{self.op}" cannot use {found}: its value is known only when it runs',
                     f"in {self.source()}",
                 )
+
+
+def _numeric(value: Any) -> Any:
+    """A string that spells a number, as that number: Terraform converts the operands of arithmetic
+    and comparisons (an untyped variable set with -var n=3 holds the text "3"); anything else as it is."""
+    if isinstance(value, str):
+        from zplan.config.function_args import parse_number  # here: only text operands need it
+
+        number = parse_number(value)
+        if number is not None:
+            return number
+    return value
 
 
 def _int_rem(a: int, b: int) -> int:
@@ -158,7 +174,7 @@ class Conditional(Expr):
         self.otherwise._refs(bound, out)
 
     def _eval(self, ctx: _Ctx) -> Any:
-        cond = self.cond._eval(ctx)
+        cond = truth(self.cond._eval(ctx))
         if cond is UNKNOWN:
             return UNKNOWN
         if not isinstance(cond, bool):
@@ -208,7 +224,7 @@ class ForExpr(Expr):
             names = {self.value_var: v, **({self.key_var: k} if self.key_var else {})}
             inner = ctx.with_locals(names, sensitive)
             if self.cond is not None:
-                keep = self.cond._eval(inner)
+                keep = truth(self.cond._eval(inner))
                 if keep is UNKNOWN:
                     return UNKNOWN
                 if not isinstance(keep, bool):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from zplan.config.expr import Expr, Ref, _Ctx
-from zplan.config.values import UNKNOWN, Template, article, for_pairs, is_symbolic, to_text, type_name
+from zplan.config.values import UNKNOWN, Template, article, for_pairs, is_symbolic, to_text, truth, type_name
 
 
 class TemplateExpr(Expr):
@@ -95,7 +95,7 @@ class TemplateIf(_Directive):
             node._refs(bound, out)
 
     def _eval(self, ctx: _Ctx) -> Any:
-        cond = self.cond._eval(ctx)
+        cond = truth(self.cond._eval(ctx))
         if cond is UNKNOWN:
             return UNKNOWN
         if not isinstance(cond, bool):

@@ -80,7 +80,7 @@ def non_finite(value: Any, path: str = "") -> tuple[str, Any] | None:
     if is_number(value):
         return None if is_finite(value) else (path, value)
     if isinstance(value, dict):
-        items = ((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
+        items = ((f"{path}.{k}" if path else str(k), v) for k, v in dict.items(value))
     elif isinstance(value, (list, tuple)):
         items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
     else:
@@ -96,7 +96,7 @@ def contains_unknown(value: Any) -> bool:
     if value is UNKNOWN:
         return True
     if isinstance(value, dict):
-        return any(contains_unknown(v) for v in value.values())
+        return any(contains_unknown(v) for v in dict.values(value))  # (what is computed: reading a module as a whole is not)
     if isinstance(value, (list, tuple)):
         return any(contains_unknown(v) for v in value)
     return False
@@ -106,7 +106,7 @@ def find_symbolic(value: Any) -> Any:
     """The first symbolic object inside ``value``, or None."""
     if is_symbolic(value):
         return value
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    items = dict.values(value) if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
     for item in items:
         found = find_symbolic(item)
         if found is not None:
@@ -187,6 +187,15 @@ def to_text(value: Any) -> str | None:
     if is_number(value):
         return number_to_string(value)
     return None
+
+
+_BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
+
+
+def truth(value: Any) -> Any:
+    """``value`` where a condition wants a bool: text Terraform converts to one ("true", "false",
+    "1", "0": what env() or an untyped -var gives) as that bool; anything else as it is."""
+    return _BOOL_TEXT.get(value, value) if isinstance(value, str) else value
 
 
 def equal(a: Any, b: Any) -> bool:

@@ -16,7 +16,7 @@ from zplan.config import hcl
 from zplan.config.convert import ConversionError, convert
 from zplan.config.model import NO_DEFAULT, Validation, Variable
 from zplan.config.expr import Marks, traverse
-from zplan.config.types import NUMBER, AnyType, Primitive
+from zplan.config.types import BOOL, NUMBER, AnyType, Primitive
 from zplan.config.values import SENSITIVE_VALUE, UNKNOWN, is_number, type_name
 
 
@@ -151,16 +151,17 @@ def _typed(var: Variable, value: Any, where: str) -> Any:
 
 
 def _untyped_text(var: Variable, text: Text) -> Any:
-    """Text for a variable without a type: a list or map when written as one; a number
-    when the default is a number (so ``-var epochs=3`` keeps it numeric); else the text."""
+    """Text for a variable without a type: a list or map when written as one; a number or a bool
+    when the default is one (so ``-var epochs=3`` keeps it numeric, and ``-var debug=false`` is
+    false, not the text "false" that a step would take as true); else the text."""
     if text.strip()[:1] in ("[", "{"):
         try:
             return _hcl_value(var, text, "")
         except diags.DiagnosticError:
             return str(text)
-    if var.default is not NO_DEFAULT and is_number(var.default):
+    if var.default is not NO_DEFAULT and (is_number(var.default) or isinstance(var.default, bool)):
         try:
-            return convert(text, NUMBER, "")
+            return convert(text, BOOL if isinstance(var.default, bool) else NUMBER, "")
         except ConversionError:
             pass
     return str(text)

@@ -161,6 +161,19 @@ def test_unknown_makes_the_whole_template_unknown():
         ("true ? 1 : 2", 1),
         ("false ? 1 : 2", 2),
         ("1 > 2 ? \"a\" : 2 > 1 ? \"b\" : \"c\"", "b"),
+        # text that spells a number is that number in arithmetic and comparisons, as in Terraform
+        # (an untyped variable set with -var n=3 holds "3"); equality still tells them apart
+        ('"3" * 2', 6),
+        ('"2.5" + 1', 3.5),
+        ('-"4"', -4),
+        ('"10" > 9', True),
+        ('"3" == 3', False),
+        # and text Terraform converts to a bool is that bool where a condition wants one (env() gives text)
+        ('"true" ? 1 : 2', 1),
+        ('!"false"', True),
+        ('"true" && "0"', False),
+        ('[for x in [1, 2] : x if "1"]', [1, 2]),
+        ('"%{ if "false" }y%{ else }n%{ endif }"', "n"),
     ],
 )
 def test_operators(source, expected):
@@ -372,6 +385,7 @@ def test_symbolic_values_cannot_be_computed_with():
         ('tonumber("2.5")', 2.5),
         ('tonumber("7")', 7),
         ('tobool("true")', True),
+        ('tobool("0")', False),
         ('coalesce(null, "", "x", "y")', "x"),
         ('jsonencode({b = [1, 2.5, null], a = "é"})', '{"a":"é","b":[1,2.5,null]}'),
         ("jsonencode(1e3)", "1000"),  # a number's value, as Terraform writes it: never 1000.0

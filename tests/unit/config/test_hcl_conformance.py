@@ -184,15 +184,26 @@ def test_if_directive_in_strings_and_heredocs():
     assert value('v = "%{if x}yes%{else}no%{endif}"\n', lambda ref: False) == "no"
     assert value('v = "%{ if x == 1 }${x}%{ endif }"\n', lambda ref: 1) == "1"
     heredoc = "v = <<EOT\n%{ if true ~}\n  on\n%{~ endif }\nEOT\n"
-    assert value(heredoc) == "on\n"  # ~ strips all white space next to it, newlines too
+    assert value(heredoc) == "  on\n"  # in a heredoc ~ strips only the line next to it, as Terraform does
+    assert value('v = "%{ if true ~}\\n  on%{ endif }"\n') == "on"  # a quoted string is stripped whole
 
 
 def test_for_directive_in_strings_and_heredocs():
     assert value('v = "%{ for x in [1, 2, 3] }${x},%{ endfor }"\n') == "1,2,3,"
     assert value('v = "%{ for k, x in {b = 2, a = 1} }${k}=${x} %{ endfor }"\n') == "a=1 b=2 "
     heredoc = "v = <<-EOT\n  %{~ for n in [\"a\", \"b\"] ~}\n  - ${n}\n  %{~ endfor ~}\n  EOT\n"
-    assert value(heredoc) == "- a- b"
+    assert value(heredoc) == "  - a\n  - b\n"  # (a line starting with a directive has no indentation to cut)
     assert value('v = "%{ for x in [] }never%{ endfor }"\n') == ""
+
+
+def test_strip_markers_in_a_heredoc_or_template_file_strip_only_the_line_next_to_them():
+    # HCL reads these line by line, and ~ strips the one line next to it: the lines of a loop keep
+    # their indentation (YAML written by a template depends on it), as in Terraform
+    yaml = "containers:\n%{ for c in [\"a\", \"b\"] ~}\n  - name: ${c}\n%{ endfor ~}\ndone\n"
+    assert value(f"v = <<EOT\n{yaml}EOT\n") == "containers:\n  - name: a\n  - name: b\ndone\n"
+    assert hcl.parse_template(yaml, "t.tpl").static_value() == "containers:\n  - name: a\n  - name: b\ndone\n"
+    assert value("v = <<EOT\na  \n\n  %{~ if true }b%{ endif }\nEOT\n") == "a  \n\nb\n"  # before it: its own line
+    assert value("v = <<EOT\na\n\n%{~ if true }b%{ endif }\nEOT\n") == "a\nb\n"  # at a line start: the line before
 
 
 def test_directives_nest():

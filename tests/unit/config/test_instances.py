@@ -43,7 +43,7 @@ def test_a_bad_count_read_from_a_secret_is_not_quoted(tmp_path, value):
     text = f'variable "n" {{\n  default   = {value}\n  sensitive = true\n}}\n' + STEP % "count = var.n"
     (error,) = open_errors(tmp_path, text)
     assert "count must be a whole number of 0 or more" in error and "(sensitive value)" in error
-    assert value.strip('"') not in error
+    assert value.strip('"') not in error.partition(": error: ")[2]  # (the file's path may hold "-7": pytest-715)
 
 
 def test_for_each_in_a_module_over_a_secret_its_caller_passed_is_refused(tmp_path):

@@ -57,6 +57,7 @@ def test_converts_as_terraform():
     assert convert(given, cfg, "var.cfg") == {"name": "7", "layers": [1, 2.5], "lr": 0.1, "tags": {}}
     assert convert({"name": "m", "layers": [], "lr": None}, cfg, "var.cfg")["lr"] == 0.1  # null takes the default
     assert convert("true", BOOL, "v") is True and convert(False, STRING, "v") == "false"
+    assert convert("1", BOOL, "v") is True and convert("0", BOOL, "v") is False  # -var debug=1, as Terraform reads it
     assert convert(["b", "a", "b"], type_of("set(string)"), "v") == ["a", "b"]
     assert isinstance(convert(["b"], type_of("set(string)"), "v"), SetValue)
     assert convert(None, NUMBER, "v") is None

@@ -45,7 +45,7 @@ def test_every_unused_local_in_error_is_reported(tmp_path):
 
 def test_a_cycle_of_unused_locals_is_reported_once(tmp_path):
     (error,) = errors(tmp_path, "locals {\n  a = local.b\n  b = local.c\n  c = local.a\n}\n")
-    assert "main.zp.hcl:5:3" in error and "local.a -> local.b -> local.c -> local.a" in error
+    assert "main.zp.hcl:5:3" in error and "cycle: local.a -> local.b -> local.c -> local.a" in error
 
 
 def test_a_local_read_only_after_apply_is_not_an_error(tmp_path):

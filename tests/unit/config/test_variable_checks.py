@@ -148,6 +148,15 @@ def test_a_sensitive_value_that_does_not_parse_is_not_quoted(tmp_path, text):
     assert "hunter2" not in message and "from environment variable ZPLAN_VAR_db (sensitive value)" in message
 
 
+def test_text_for_a_variable_without_a_type_takes_the_kind_of_its_default(tmp_path):
+    # -var debug=false gave the text "false": a condition refused it, and a step would take it as true
+    (tmp_path / "main.zp.hcl").write_text('variable "debug" { default = false }\nvariable "epochs" { default = 10 }\nvariable "name" { default = "m" }\n')
+    config = loader.load(tmp_path)
+    assert resolve(config, "debug=true", "epochs=3", "name=7") == {"debug": True, "epochs": 3, "name": "7"}
+    assert resolve(config, environ={"ZPLAN_VAR_debug": "0"})["debug"] is False
+    assert resolve(config, "debug=maybe")["debug"] == "maybe"  # not a bool: the text, as before
+
+
 def test_text_that_does_not_parse_is_an_error_naming_the_variable(config):
     [message] = errors(config, "tags=a,b")
     assert message.startswith('error: cannot read the value from -var tags: unexpected "," after the value of "tags"')

@@ -244,7 +244,7 @@ class Lexer:
                 pos += 1
         parts.append("".join(buf))
         self.end = pos
-        return _strip_parts(parts)
+        return _strip_parts(parts, by_line=not quoted)
 
     def _escape(self, pos: int, buf: list[str]) -> int:
         text = self.text
@@ -301,17 +301,33 @@ class Lexer:
         return ("template", parts, m.start(), self.end, nl)
 
 
-def _strip_parts(parts: list[Any]) -> list[Any]:
-    """Apply ``${~`` / ``~}`` markers to the text around them; drop empty text."""
+def _strip_parts(parts: list[Any], by_line: bool = False) -> list[Any]:
+    """Apply ``${~`` / ``~}`` markers to the text around them; drop empty text.
+
+    HCL reads a heredoc or a template file line by line (``by_line``), and a marker strips only
+    the line next to it, as Terraform does: ``~}`` the rest of its line with the newline (the next
+    line keeps its indentation), ``${~`` the text before it on its line, or the line before with
+    its newline when it starts a line. A quoted string is one piece of text, stripped whole.
+    """
     if len(parts) == 1:
         return parts
     for i, part in enumerate(parts):
         if isinstance(part, Interp):
             if part.strip_left and i > 0:
-                parts[i - 1] = parts[i - 1].rstrip()
+                parts[i - 1] = _rstrip_last_line(parts[i - 1]) if by_line else parts[i - 1].rstrip()
             if part.strip_right and i + 1 < len(parts):
-                parts[i + 1] = parts[i + 1].lstrip()
+                parts[i + 1] = _lstrip_first_line(parts[i + 1]) if by_line else parts[i + 1].lstrip()
     return [p for p in parts if not (isinstance(p, str) and p == "")] or [""]
+
+
+def _lstrip_first_line(text: str) -> str:
+    end = text.find("\n") + 1 or len(text)  # the first line, with its newline
+    return text[:end].lstrip() + text[end:]
+
+
+def _rstrip_last_line(text: str) -> str:
+    start = text.rfind("\n", 0, len(text) - 1) + 1  # the last line, with its newline if the text ends with one
+    return text[:start] + text[start:].rstrip()
 
 
 # What HCL counts as leading space in a ``<<-`` heredoc: Unicode white space, not only " " and tab.
