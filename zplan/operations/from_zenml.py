@@ -48,8 +48,10 @@ class _Step:
 
 
 def import_zenml(root: Path, spec: str, out: Path | None = None, force: bool = False) -> tuple[Path, Converted]:
-    converted = convert(root, spec)
     dest = out or root / DEFAULT_OUT
+    if dest.parent.resolve() != root.resolve():  # a project's step sources are read from its own folder
+        raise diags.fail(f"{dest} is not in the project folder {root}", f"write it there: -out {dest.name}, and run zplan from there")
+    converted = convert(root, spec)
     write_converted(dest, converted.text, force, DEFAULT_OUT)
     return dest, converted
 

@@ -7,7 +7,7 @@ import pytest
 from tests.unit.plan.inprocess import plan
 from zplan import diags
 from zplan.config import hcl
-from zplan.operations.from_zenml import convert
+from zplan.operations.from_zenml import convert, import_zenml
 
 STEPS = '''
 from typing import Annotated, Tuple
@@ -243,6 +243,15 @@ def flow():
 """)
     assert convert(root, "unpacked:flow").notes == ["line 9: argument **CONFIG of load is not converted",
                                                      "line 10: argument *[3] of load is not converted"]
+
+
+def test_a_file_written_outside_the_project_folder_is_refused(root):
+    # its step sources would be read from the folder it is in
+    with pytest.raises(diags.DiagnosticError, match="is not in the project folder"):
+        import_zenml(root, "flows:flow", root / "infra" / "zenml.zp.hcl")
+    assert not (root / "infra").exists()
+    dest, _ = import_zenml(root, "flows:flow", root / "flow.zp.hcl")
+    assert dest.read_text() == convert(root, "flows:flow").text
 
 
 @pytest.mark.parametrize("spec, message", [("flows", "as MODULE:PIPELINE"), ("nowhere:flow", "no module 'nowhere'"),
