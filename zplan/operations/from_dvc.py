@@ -13,15 +13,18 @@ silently dropped.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import itertools
 import json
+import math
 import os
 import posixpath
 import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from zplan import diags
 from zplan.config.fmt import format_text
@@ -84,7 +87,9 @@ def convert(dvc_yaml: Path, project: Path | None = None) -> Converted:
     vars_ = _Vars(dvc_yaml.parent, project, base, document.get("vars") or [], notes)
     steps = _unique({name: _name(name) for name in stages})  # train-a and train_a are two steps
     outs_of = _outs_of(stages, vars_, steps)
-    blocks = [_stage(name, stage, outs_of, vars_, notes, steps[name]) for name, stage in stages.items()]
+    with _in_file(dvc_yaml):
+        blocks = [_stage(name, stage, outs_of, vars_, notes, steps[name]) for name, stage in stages.items()]
+        locals_block = vars_.locals_block()
     for key in ("metrics", "plots", "artifacts", "params", "datasets"):
         if document.get(key):
             notes.append(f"top-level `{key}:` is not converted (stage metrics are step outputs; see `zplan output`)")
@@ -92,8 +97,18 @@ def convert(dvc_yaml: Path, project: Path | None = None) -> Converted:
     metrics = {(steps[name], m): f"{steps[name]}_{_name(Path(m).stem)}" for name, stage in stages.items()
                if isinstance(stage, dict) and not _looped(stage, vars_) for m in _out_paths(stage, vars_, "metrics")}
     outputs = [f'\noutput "{output}" {{\n  value = step.{step}.outs[{_string(m)}]\n}}' for (step, m), output in _unique(metrics).items()]
-    text = "\n".join(header + vars_.locals_block() + ['pipeline "dvc" {', *[line for b in blocks for line in b], "}", *outputs, ""])
+    text = "\n".join(header + locals_block + ['pipeline "dvc" {', *[line for b in blocks for line in b], "}", *outputs, ""])
     return Converted(format_text(text, DEFAULT_OUT), notes)
+
+
+@contextlib.contextmanager
+def _in_file(dvc_yaml: Path) -> Iterator[None]:
+    """An error about a value read from the file (a NaN in vars) names the file."""
+    try:
+        yield
+    except diags.DiagnosticError as exc:
+        where = diags.Range(str(dvc_yaml))
+        raise diags.DiagnosticError([dataclasses.replace(d, range=d.range or where) for d in exc.diagnostics]) from None
 
 
 def _base(dvc_yaml: Path, project: Path) -> str:
@@ -523,13 +538,15 @@ def _list(items: list[str], raw: bool = False) -> str:
 
 def hcl_literal(value: Any) -> str:
     """A YAML or Python literal value as an HCL literal: its strings are text, never a template, and a value
-    HCL has no literal for (a YAML date) is its text, as DVC interpolates it; ValueError for NaN or infinity."""
+    HCL has no literal for (a YAML date) is its text, as DVC interpolates it; an error for NaN or infinity."""
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{_key(k)} = {hcl_literal(v)}" for k, v in value.items()) + " }"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(hcl_literal(v) for v in value) + "]"
+    if isinstance(value, float) and not math.isfinite(value):
+        raise diags.fail(f"the value {value} has no HCL literal: zplan's numbers are finite", "write it as a string, or a finite number")
     if value is None or isinstance(value, (bool, int, float)):
-        return json.dumps(value, allow_nan=False)
+        return json.dumps(value)
     return _string(str(value))
 
 

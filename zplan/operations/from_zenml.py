@@ -316,7 +316,7 @@ class _Pipeline:
             return None
         try:
             return hcl_literal(value)
-        except ValueError:  # NaN or infinity
+        except diags.DiagnosticError:  # NaN or infinity
             return None
 
 

@@ -448,6 +448,15 @@ def test_a_stage_field_dvc_would_refuse_is_an_error_at_its_line(tmp_path, stage,
     assert f"{found.range.relative_to(tmp_path)}: {found.summary}".startswith(message)
 
 
+def test_an_infinite_var_is_an_error_naming_the_file(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("vars:\n  - big: .inf\nstages:\n  a:\n    cmd: echo ${big}\n")
+    with pytest.raises(diags.DiagnosticError) as caught:
+        import_dvc(tmp_path / "dvc.yaml")
+    (found,) = caught.value.diagnostics
+    assert found.range.file == str(tmp_path / "dvc.yaml") and "the value inf has no HCL literal" in found.summary
+    assert not (tmp_path / "dvc.zp.hcl").exists()
+
+
 def test_a_yaml_syntax_error_names_its_line_and_column(tmp_path):
     (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: [echo\n    deps: x\n")
     with pytest.raises(diags.DiagnosticError) as caught:
