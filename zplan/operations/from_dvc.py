@@ -203,7 +203,8 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
     if body.get("always_changed") is True:
         lines.append("    cache = false")  # DVC's always_changed: the stage runs on every repro
     params, files = _params(body.get("params") or [], name, wdir, notes)
-    lines += _deps(name, body, wdir, outs_of, vars_, looped, notes, files, _stage_instances(stage, vars_) if looped else None)
+    lines += _deps(name, body, wdir, outs_of, vars_, looped, notes, files, _stage_instances(stage, vars_) if looped else None,
+                   stage.get("foreach"))
     if params:  # a key may name ${item}, as any field of a foreach stage
         lines.append(f"    params = {_list([_path_text(p, vars_, looped, notes, name) for p in params], raw=True)}")
     outs, metrics, plots = ([_path(o, wdir) for o in _outs(body, kind)] for kind in ("outs", "metrics", "plots"))
@@ -220,6 +221,8 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
 class _Out:
     stage: str  # the DVC stage writing it
     ref: str  # its HCL reference, of one instance for a foreach stage
+    key: str | None = None  # that instance's key
+    each: Any = None  # that stage's foreach as written, when it names a var (`${regions}`)
 
 
 def _outs_of(stages: dict[str, Any], vars_: _Vars, steps: dict[str, str]) -> dict[str, _Out]:
@@ -235,7 +238,8 @@ def _outs_of(stages: dict[str, Any], vars_: _Vars, steps: dict[str, str]) -> dic
             for template in _out_paths(stage, vars_):
                 path = _render(template, vars_, (key, item))
                 if path is not None:
-                    found[path] = _Out(name, f"step.{steps[name]}[{_string(key)}].outs[{_string(path)}]")
+                    each = stage.get("foreach") if isinstance(stage.get("foreach"), str) else None
+                    found[path] = _Out(name, f"step.{steps[name]}[{_string(key)}].outs[{_string(path)}]", key, each)
     return found
 
 
@@ -356,7 +360,7 @@ def _wdir(stage: Any, base: str) -> str:
 
 
 def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, _Out], vars_: _Vars, looped: bool, notes: list[str],
-          params_files: list[str], instances: dict[str, Any] | None) -> list[str]:
+          params_files: list[str], instances: dict[str, Any] | None, stage_each: Any = None) -> list[str]:
     """A dep another stage writes (as a whole, or inside or around one of its outs) is an input from that step;
     ``params_files``: params files the step depends on as a whole; ``instances``: a foreach stage's items by key."""
     inputs, deps = {}, []
@@ -367,7 +371,7 @@ def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, _Out], vars_: _V
         if rendered is None and instances:  # it names ${item} or ${key}: each instance reads its own
             refs = {key: _written(_render(path, vars_, (key, item)), others) for key, item in instances.items()}
             if all(refs.values()):
-                _add_input(inputs, path, "{ " + ", ".join(f"{_string(k)} = {r}" for k, r in refs.items()) + " }[each.key]")
+                _add_input(inputs, path, _per_instance(path, refs, stage_each, vars_, notes, name))
                 continue
         path = rendered or path
         around = next((o for o in others if path.startswith(o + "/")), None)
@@ -392,10 +396,20 @@ def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, _Out], vars_: _V
     return lines
 
 
-def _written(path: str | None, outs: dict[str, _Out]) -> str | None:
-    """The reference to the out that is ``path`` or holds it, if a stage writes one."""
+def _written(path: str | None, outs: dict[str, _Out]) -> tuple[str, _Out] | None:
+    """The out that is ``path`` or holds it (its path and what writes it), if a stage writes one."""
     found = path if path in outs else next((o for o in outs if path and path.startswith(o + "/")), None)
-    return outs[found].ref if found else None
+    return (found, outs[found]) if found else None
+
+
+def _per_instance(path: str, refs: dict[str, tuple[str, _Out]], each: Any, vars_: _Vars, notes: list[str], stage: str) -> str:
+    """The input of each instance: the same instance of a stage looping over the same var
+    (``step.prepare[each.key]``, which follows an edit of that var), else a map by instance."""
+    (producer_each, step), *others = {(o.each, o.ref.split("[")[0]) for _, o in refs.values()}
+    same = [o.key == k and out == _render(path, vars_, (k, i)) for (k, i), (out, o) in zip(_instances(each, vars_).items(), refs.values())]
+    if not others and isinstance(each, str) and producer_each == each and all(same):
+        return f"{step}[each.key].outs[{_template(path, vars_, True, notes, stage)}]"
+    return "{ " + ", ".join(f"{_string(k)} = {o.ref}" for k, (_, o) in refs.items()) + " }[each.key]"
 
 
 def _add_input(inputs: dict[str, str], path: str, ref: str) -> None:

@@ -246,6 +246,32 @@ stages:
     assert dep.step == 'pipeline.dvc.step.train["xgb-b-opts0"]' and not converted.notes
 
 
+def test_the_per_item_chain_over_a_params_list_follows_an_edit_of_the_list(tmp_path):
+    # params.yaml stays the place to edit: a region added there is prepared and trained without importing again
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  prepare:
+    foreach: ${regions}
+    do:
+      cmd: echo ${item} > data/${item}.csv
+      outs:
+        - data/${item}.csv
+  train:
+    foreach: ${regions}
+    do:
+      cmd: cat data/${item}.csv > models/${item}.txt
+      deps:
+        - data/${item}.csv
+      outs:
+        - models/${item}.txt
+""")
+    (tmp_path / "params.yaml").write_text("regions: [us, eu]\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    (tmp_path / "params.yaml").write_text("regions: [us, eu, ap]\n")
+    planned, _, _ = plan(tmp_path)
+    (dep,) = planned.step('pipeline.dvc.step.train["ap"]').inputs.values()
+    assert (dep.step, dep.output) == ('pipeline.dvc.step.prepare["ap"]', "data/ap.csv")
+
+
 def test_what_has_no_equivalent_is_listed(converted):
     notes = "\n".join(converted.notes)
     for expected in ("2 commands are joined with && into one", "all of whole.yaml as params: sub/whole.yaml is a dep instead",
