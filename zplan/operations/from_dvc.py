@@ -197,6 +197,8 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
     if looped:
         each = _for_each(stage["foreach"], vars_) if "foreach" in stage else hcl_literal(_matrix(stage["matrix"], vars_))
         lines.append(f"    for_each = {each}")
+        if "matrix" in stage and _moves(stage, vars_):
+            notes.append(f"stage {name}: its matrix is written with the values of {_moves(stage, vars_)} now: import again after changing them")
     if body.get("desc"):
         lines.append(f"    description = {_string(str(body['desc']))}")
     lines.append(f"    command = {command}")
@@ -223,6 +225,7 @@ class _Out:
     ref: str  # its HCL reference, of one instance for a foreach stage
     key: str | None = None  # that instance's key
     each: Any = None  # that stage's foreach as written, when it names a var (`${regions}`)
+    moves: str | None = None  # the vars whose edit changes that stage's instances
 
 
 def _outs_of(stages: dict[str, Any], vars_: _Vars, steps: dict[str, str]) -> dict[str, _Out]:
@@ -239,8 +242,23 @@ def _outs_of(stages: dict[str, Any], vars_: _Vars, steps: dict[str, str]) -> dic
                 path = _render(template, vars_, (key, item))
                 if path is not None:
                     each = stage.get("foreach") if isinstance(stage.get("foreach"), str) else None
-                    found[path] = _Out(name, f"step.{steps[name]}[{_string(key)}].outs[{_string(path)}]", key, each)
+                    found[path] = _Out(name, f"step.{steps[name]}[{_string(key)}].outs[{_string(path)}]", key, each, _moves(stage, vars_))
     return found
+
+
+def _moves(stage: dict, vars_: _Vars) -> str | None:
+    """The params-file vars a foreach or matrix stage loops over (``${regions}``): an edit of one changes its
+    instances without changing dvc.yaml."""
+    each = stage.get("foreach", stage.get("matrix"))
+    named = [each] if isinstance(each, str) else [v for v in each.values() if isinstance(v, str)] if isinstance(each, dict) and "matrix" in stage else []
+    return ", ".join(n for n in named if _from_file(n, vars_)) or None
+
+
+def _from_file(text: str, vars_: _Vars) -> bool:
+    """Whether ``text`` is one ``${...}`` naming a var of params.yaml or a vars file (not of dvc.yaml itself)."""
+    match = _INTERPOLATION.fullmatch(text.strip())
+    ref = vars_.reference(match.group(1)) if match else None
+    return ref is not None and not ref.startswith("local.vars.")
 
 
 def _looped(stage: dict, vars_: _Vars) -> bool:
@@ -371,20 +389,26 @@ def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, _Out], vars_: _V
         if rendered is None and instances:  # it names ${item} or ${key}: each instance reads its own
             refs = {key: _written(_render(path, vars_, (key, item)), others) for key, item in instances.items()}
             if all(refs.values()):
-                _add_input(inputs, path, _per_instance(path, refs, stage_each, vars_, notes, name))
+                ref = _per_instance(path, refs, stage_each, vars_, notes, name)
+                _add_input(inputs, path, ref)
+                if not ref.startswith("step."):  # a map of the instances there are now
+                    _note_fixed(name, path, [o for _, o in refs.values()], notes)
                 continue
         path = rendered or path
         around = next((o for o in others if path.startswith(o + "/")), None)
         within = [o for o in others if o.startswith(path + "/")]  # DVC links a folder dep to the outs inside it
         if path in others:
             _add_input(inputs, path, others[path].ref)
+            _note_fixed(name, path, [others[path]], notes)
         elif around is not None:
             notes.append(f"stage {name}: dep {path} is inside the out of {others[around].stage}: the whole out is used")
             _add_input(inputs, around, others[around].ref)
+            _note_fixed(name, path, [others[around]], notes)
         elif within:
             for out in within:
                 _add_input(inputs, out, others[out].ref)
             _note_unwritten(name, path, within, vars_.project, notes)
+            _note_fixed(name, path, [others[o] for o in within], notes)
         else:
             deps.append(_path_text(path, vars_, looped, notes, name))
     deps += [text for text in map(_string, params_files) if text not in deps]
@@ -406,10 +430,17 @@ def _per_instance(path: str, refs: dict[str, tuple[str, _Out]], each: Any, vars_
     """The input of each instance: the same instance of a stage looping over the same var
     (``step.prepare[each.key]``, which follows an edit of that var), else a map by instance."""
     (producer_each, step), *others = {(o.each, o.ref.split("[")[0]) for _, o in refs.values()}
-    same = [o.key == k and out == _render(path, vars_, (k, i)) for (k, i), (out, o) in zip(_instances(each, vars_).items(), refs.values())]
-    if not others and isinstance(each, str) and producer_each == each and all(same):
+    if not others and isinstance(each, str) and producer_each == each and all(
+            o.key == k and out == _render(path, vars_, (k, i)) for (k, i), (out, o) in zip(_instances(each, vars_).items(), refs.values())):
         return f"{step}[each.key].outs[{_template(path, vars_, True, notes, stage)}]"
     return "{ " + ", ".join(f"{_string(k)} = {o.ref}" for k, (_, o) in refs.items()) + " }[each.key]"
+
+
+def _note_fixed(stage: str, dep: str, outs: list[_Out], notes: list[str]) -> None:
+    """A note when a dep is wired to the instances a var gives now: an edit of the var is not followed."""
+    moves = sorted({f"{o.stage} ({o.moves})" for o in outs if o.moves})
+    if moves:
+        notes.append(f"stage {stage}: dep {dep} is read from the instances of {', '.join(moves)} as they are now: import again after changing them")
 
 
 def _add_input(inputs: dict[str, str], path: str, ref: str) -> None:

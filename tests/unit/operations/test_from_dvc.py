@@ -272,6 +272,30 @@ def test_the_per_item_chain_over_a_params_list_follows_an_edit_of_the_list(tmp_p
     assert (dep.step, dep.output) == ('pipeline.dvc.step.prepare["ap"]', "data/ap.csv")
 
 
+def test_a_dep_wired_to_the_instances_a_var_gives_now_says_so(tmp_path):
+    # evaluate reads the folder of every train instance: a region added to params.yaml later would not reach it
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train:
+    matrix:
+      region: ${regions}
+      depth: [2]
+    cmd: echo ${item.region} > models/${key}.txt
+    outs:
+      - models/${key}.txt
+  evaluate:
+    cmd: cat models/* > all.txt
+    deps:
+      - models
+    outs:
+      - all.txt
+""")
+    (tmp_path / "params.yaml").write_text("regions: [us, eu]\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    assert converted.notes == [
+        "stage train: its matrix is written with the values of ${regions} now: import again after changing them",
+        "stage evaluate: dep models is read from the instances of train (${regions}) as they are now: import again after changing them"]
+
+
 def test_what_has_no_equivalent_is_listed(converted):
     notes = "\n".join(converted.notes)
     for expected in ("2 commands are joined with && into one", "all of whole.yaml as params: sub/whole.yaml is a dep instead",
