@@ -254,6 +254,26 @@ def test_a_file_written_outside_the_project_folder_is_refused(root):
     assert dest.read_text() == convert(root, "flows:flow").text
 
 
+def test_a_step_configured_with_with_options_is_that_step(root):
+    (root / "configured.py").write_text("""
+from zenml import pipeline
+from lib import load, split, report
+
+@pipeline
+def flow():
+    rows = load.with_options(enable_cache=False, parameters={"n": 8})()
+    first, rest = split.with_options(settings={"resources": {"cpu_count": 2}})(rows)
+    report(first, label="x")
+""")
+    converted = convert(root, "configured:flow")
+    (root / "main.zp.hcl").write_text(converted.text)
+    planned, _, _ = plan(root)
+    load, split = planned.step("pipeline.flow.step.load"), planned.step("pipeline.flow.step.split")
+    assert load.params == {"n": 8} and [r.code for r in load.reasons] == ["cache_disabled"]
+    assert split.inputs["rows"].step == "pipeline.flow.step.load"
+    assert converted.notes == ["line 8: split.with_options(settings=...) is not converted"]
+
+
 @pytest.mark.parametrize("spec, message", [("flows", "as MODULE:PIPELINE"), ("nowhere:flow", "no module 'nowhere'"),
                                            ("flows:other", "has no function 'other'")])
 def test_a_wrong_pipeline_reference_is_a_clear_error(root, spec, message):
