@@ -288,7 +288,7 @@ class _Pipeline:
             ref = self.values[value.id]
             (step.params if ref.startswith("var.") else step.inputs)[param] = ref
             return
-        if isinstance(value, ast.Call) and self.reader.called(self.path, value.func):
+        if isinstance(value, ast.Call) and self.reader.called(self.path, _with_options(value.func)[0]):
             self._nested(step, param, value, line)  # `evaluate(model=train(data))`: train is a step of its own
             return
         literal = self._literal(value)

@@ -264,6 +264,7 @@ def flow():
     rows = load.with_options(enable_cache=False, parameters={"n": 8})()
     first, rest = split.with_options(settings={"resources": {"cpu_count": 2}})(rows)
     report(first, label="x")
+    report(load.with_options(parameters={"n": 1})(), label="y")
 """)
     converted = convert(root, "configured:flow")
     (root / "main.zp.hcl").write_text(converted.text)
@@ -271,6 +272,7 @@ def flow():
     load, split = planned.step("pipeline.flow.step.load"), planned.step("pipeline.flow.step.split")
     assert load.params == {"n": 8} and [r.code for r in load.reasons] == ["cache_disabled"]
     assert split.inputs["rows"].step == "pipeline.flow.step.load"
+    assert planned.step("pipeline.flow.step.report_2").inputs["x"].step == "pipeline.flow.step.load_2"
     assert converted.notes == ["line 8: split.with_options(settings=...) is not converted"]
 
 
