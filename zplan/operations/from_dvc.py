@@ -13,15 +13,18 @@ silently dropped.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import itertools
 import json
+import math
 import os
 import posixpath
 import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from zplan import diags
 from zplan.config.fmt import format_text
@@ -84,7 +87,9 @@ def convert(dvc_yaml: Path, project: Path | None = None) -> Converted:
     vars_ = _Vars(dvc_yaml.parent, project, base, document.get("vars") or [], notes)
     steps = _unique({name: _name(name) for name in stages})  # train-a and train_a are two steps
     outs_of = _outs_of(stages, vars_, steps)
-    blocks = [_stage(name, stage, outs_of, vars_, notes, steps[name]) for name, stage in stages.items()]
+    with _in_file(dvc_yaml):
+        blocks = [_stage(name, stage, outs_of, vars_, notes, steps[name]) for name, stage in stages.items()]
+        locals_block = vars_.locals_block()
     for key in ("metrics", "plots", "artifacts", "params", "datasets"):
         if document.get(key):
             notes.append(f"top-level `{key}:` is not converted (stage metrics are step outputs; see `zplan output`)")
@@ -92,8 +97,18 @@ def convert(dvc_yaml: Path, project: Path | None = None) -> Converted:
     metrics = {(steps[name], m): f"{steps[name]}_{_name(Path(m).stem)}" for name, stage in stages.items()
                if isinstance(stage, dict) and not _looped(stage, vars_) for m in _out_paths(stage, vars_, "metrics")}
     outputs = [f'\noutput "{output}" {{\n  value = step.{step}.outs[{_string(m)}]\n}}' for (step, m), output in _unique(metrics).items()]
-    text = "\n".join(header + vars_.locals_block() + ['pipeline "dvc" {', *[line for b in blocks for line in b], "}", *outputs, ""])
+    text = "\n".join(header + locals_block + ['pipeline "dvc" {', *[line for b in blocks for line in b], "}", *outputs, ""])
     return Converted(format_text(text, DEFAULT_OUT), notes)
+
+
+@contextlib.contextmanager
+def _in_file(dvc_yaml: Path) -> Iterator[None]:
+    """An error about a value read from the file (a NaN in vars) names the file."""
+    try:
+        yield
+    except diags.DiagnosticError as exc:
+        where = diags.Range(str(dvc_yaml))
+        raise diags.DiagnosticError([dataclasses.replace(d, range=d.range or where) for d in exc.diagnostics]) from None
 
 
 def _base(dvc_yaml: Path, project: Path) -> str:
@@ -182,13 +197,16 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
     if looped:
         each = _for_each(stage["foreach"], vars_) if "foreach" in stage else hcl_literal(_matrix(stage["matrix"], vars_))
         lines.append(f"    for_each = {each}")
+        if "matrix" in stage and _moves(stage, vars_):
+            notes.append(f"stage {name}: its matrix is written with the values of {_moves(stage, vars_)} now: import again after changing them")
     if body.get("desc"):
         lines.append(f"    description = {_string(str(body['desc']))}")
     lines.append(f"    command = {command}")
     if body.get("always_changed") is True:
         lines.append("    cache = false")  # DVC's always_changed: the stage runs on every repro
     params, files = _params(body.get("params") or [], name, wdir, notes)
-    lines += _deps(name, body, wdir, outs_of, vars_, looped, notes, files, _stage_instances(stage, vars_) if looped else None)
+    lines += _deps(name, body, wdir, outs_of, vars_, looped, notes, files, _stage_instances(stage, vars_) if looped else None,
+                   stage.get("foreach"))
     if params:  # a key may name ${item}, as any field of a foreach stage
         lines.append(f"    params = {_list([_path_text(p, vars_, looped, notes, name) for p in params], raw=True)}")
     outs, metrics, plots = ([_path(o, wdir) for o in _outs(body, kind)] for kind in ("outs", "metrics", "plots"))
@@ -205,6 +223,9 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
 class _Out:
     stage: str  # the DVC stage writing it
     ref: str  # its HCL reference, of one instance for a foreach stage
+    key: str | None = None  # that instance's key
+    each: Any = None  # that stage's foreach as written, when it names a var (`${regions}`)
+    moves: str | None = None  # the vars whose edit changes that stage's instances
 
 
 def _outs_of(stages: dict[str, Any], vars_: _Vars, steps: dict[str, str]) -> dict[str, _Out]:
@@ -220,8 +241,24 @@ def _outs_of(stages: dict[str, Any], vars_: _Vars, steps: dict[str, str]) -> dic
             for template in _out_paths(stage, vars_):
                 path = _render(template, vars_, (key, item))
                 if path is not None:
-                    found[path] = _Out(name, f"step.{steps[name]}[{_string(key)}].outs[{_string(path)}]")
+                    each = stage.get("foreach") if isinstance(stage.get("foreach"), str) else None
+                    found[path] = _Out(name, f"step.{steps[name]}[{_string(key)}].outs[{_string(path)}]", key, each, _moves(stage, vars_))
     return found
+
+
+def _moves(stage: dict, vars_: _Vars) -> str | None:
+    """The params-file vars a foreach or matrix stage loops over (``${regions}``): an edit of one changes its
+    instances without changing dvc.yaml."""
+    each = stage.get("foreach", stage.get("matrix"))
+    named = [each] if isinstance(each, str) else [v for v in each.values() if isinstance(v, str)] if isinstance(each, dict) and "matrix" in stage else []
+    return ", ".join(n for n in named if _from_file(n, vars_)) or None
+
+
+def _from_file(text: str, vars_: _Vars) -> bool:
+    """Whether ``text`` is one ``${...}`` naming a var of params.yaml or a vars file (not of dvc.yaml itself)."""
+    match = _INTERPOLATION.fullmatch(text.strip())
+    ref = vars_.reference(match.group(1)) if match else None
+    return ref is not None and not ref.startswith("local.vars.")
 
 
 def _looped(stage: dict, vars_: _Vars) -> bool:
@@ -341,7 +378,7 @@ def _wdir(stage: Any, base: str) -> str:
 
 
 def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, _Out], vars_: _Vars, looped: bool, notes: list[str],
-          params_files: list[str], instances: dict[str, Any] | None) -> list[str]:
+          params_files: list[str], instances: dict[str, Any] | None, stage_each: Any = None) -> list[str]:
     """A dep another stage writes (as a whole, or inside or around one of its outs) is an input from that step;
     ``params_files``: params files the step depends on as a whole; ``instances``: a foreach stage's items by key."""
     inputs, deps = {}, []
@@ -352,20 +389,26 @@ def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, _Out], vars_: _V
         if rendered is None and instances:  # it names ${item} or ${key}: each instance reads its own
             refs = {key: _written(_render(path, vars_, (key, item)), others) for key, item in instances.items()}
             if all(refs.values()):
-                _add_input(inputs, path, "{ " + ", ".join(f"{_string(k)} = {r}" for k, r in refs.items()) + " }[each.key]")
+                ref = _per_instance(path, refs, stage_each, vars_, notes, name)
+                _add_input(inputs, path, ref)
+                if not ref.startswith("step."):  # a map of the instances there are now
+                    _note_fixed(name, path, [o for _, o in refs.values()], notes)
                 continue
         path = rendered or path
         around = next((o for o in others if path.startswith(o + "/")), None)
         within = [o for o in others if o.startswith(path + "/")]  # DVC links a folder dep to the outs inside it
         if path in others:
             _add_input(inputs, path, others[path].ref)
+            _note_fixed(name, path, [others[path]], notes)
         elif around is not None:
             notes.append(f"stage {name}: dep {path} is inside the out of {others[around].stage}: the whole out is used")
             _add_input(inputs, around, others[around].ref)
+            _note_fixed(name, path, [others[around]], notes)
         elif within:
             for out in within:
                 _add_input(inputs, out, others[out].ref)
             _note_unwritten(name, path, within, vars_.project, notes)
+            _note_fixed(name, path, [others[o] for o in within], notes)
         else:
             deps.append(_path_text(path, vars_, looped, notes, name))
     deps += [text for text in map(_string, params_files) if text not in deps]
@@ -377,10 +420,27 @@ def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, _Out], vars_: _V
     return lines
 
 
-def _written(path: str | None, outs: dict[str, _Out]) -> str | None:
-    """The reference to the out that is ``path`` or holds it, if a stage writes one."""
+def _written(path: str | None, outs: dict[str, _Out]) -> tuple[str, _Out] | None:
+    """The out that is ``path`` or holds it (its path and what writes it), if a stage writes one."""
     found = path if path in outs else next((o for o in outs if path and path.startswith(o + "/")), None)
-    return outs[found].ref if found else None
+    return (found, outs[found]) if found else None
+
+
+def _per_instance(path: str, refs: dict[str, tuple[str, _Out]], each: Any, vars_: _Vars, notes: list[str], stage: str) -> str:
+    """The input of each instance: the same instance of a stage looping over the same var
+    (``step.prepare[each.key]``, which follows an edit of that var), else a map by instance."""
+    (producer_each, step), *others = {(o.each, o.ref.split("[")[0]) for _, o in refs.values()}
+    if not others and isinstance(each, str) and producer_each == each and all(
+            o.key == k and out == _render(path, vars_, (k, i)) for (k, i), (out, o) in zip(_instances(each, vars_).items(), refs.values())):
+        return f"{step}[each.key].outs[{_template(path, vars_, True, notes, stage)}]"
+    return "{ " + ", ".join(f"{_string(k)} = {o.ref}" for k, (_, o) in refs.items()) + " }[each.key]"
+
+
+def _note_fixed(stage: str, dep: str, outs: list[_Out], notes: list[str]) -> None:
+    """A note when a dep is wired to the instances a var gives now: an edit of the var is not followed."""
+    moves = sorted({f"{o.stage} ({o.moves})" for o in outs if o.moves})
+    if moves:
+        notes.append(f"stage {stage}: dep {dep} is read from the instances of {', '.join(moves)} as they are now: import again after changing them")
 
 
 def _add_input(inputs: dict[str, str], path: str, ref: str) -> None:
@@ -523,13 +583,15 @@ def _list(items: list[str], raw: bool = False) -> str:
 
 def hcl_literal(value: Any) -> str:
     """A YAML or Python literal value as an HCL literal: its strings are text, never a template, and a value
-    HCL has no literal for (a YAML date) is its text, as DVC interpolates it; ValueError for NaN or infinity."""
+    HCL has no literal for (a YAML date) is its text, as DVC interpolates it; an error for NaN or infinity."""
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{_key(k)} = {hcl_literal(v)}" for k, v in value.items()) + " }"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(hcl_literal(v) for v in value) + "]"
+    if isinstance(value, float) and not math.isfinite(value):
+        raise diags.fail(f"the value {value} has no HCL literal: zplan's numbers are finite", "write it as a string, or a finite number")
     if value is None or isinstance(value, (bool, int, float)):
-        return json.dumps(value, allow_nan=False)
+        return json.dumps(value)
     return _string(str(value))
 
 

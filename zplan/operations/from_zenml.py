@@ -48,8 +48,10 @@ class _Step:
 
 
 def import_zenml(root: Path, spec: str, out: Path | None = None, force: bool = False) -> tuple[Path, Converted]:
-    converted = convert(root, spec)
     dest = out or root / DEFAULT_OUT
+    if dest.parent.resolve() != root.resolve():  # a project's step sources are read from its own folder
+        raise diags.fail(f"{dest} is not in the project folder {root}", f"write it there: -out {dest.name}, and run zplan from there")
+    converted = convert(root, spec)
     write_converted(dest, converted.text, force, DEFAULT_OUT)
     return dest, converted
 
@@ -188,15 +190,20 @@ class _Pipeline:
 
     def _call(self, call: ast.Call, target: ast.expr | None) -> tuple[_Step, list[str]] | None:
         """The step a call makes, with its output names; None (listed) when it calls no step function."""
-        found = self.reader.called(self.path, call.func)
+        func, options = _with_options(call.func)
+        found = self.reader.called(self.path, func)
         if found is None:
             self.notes.append(f"line {call.lineno}: {ast.unparse(call)} is not a step function zplan could find: not converted")
             return None
         path, fn = found
-        name = call.func.id if isinstance(call.func, ast.Name) else call.func.attr  # as the pipeline calls it
+        name = func.id if isinstance(func, ast.Name) else func.attr  # as the pipeline calls it
         step = _Step(name, f"{self.reader.rel(path)}:{fn.name}")
-        own = self._enable_cache(fn, "step", path)
+        own = self._cache_option(options, call.lineno)
+        own = self._enable_cache(fn, "step", path) if own is None else own
         step.cache = own if own is not None else self.cache is not False
+        self._parameters(step, options.get("parameters"), call.lineno)
+        for option in sorted(set(options) - {"enable_cache", "parameters"}):  # ZenML's run settings: its stack's concern
+            self.notes.append(f"line {call.lineno}: {name}.with_options({option}=...) is not converted")
         params = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]]
         for index, arg in enumerate(call.args):
             if index < len(params) and not isinstance(arg, ast.Starred):
@@ -218,6 +225,24 @@ class _Pipeline:
         outputs = self._outputs(path, fn.name)
         self._bind_outputs(step, target, outputs)
         return step, outputs
+
+    def _cache_option(self, options: dict[str, ast.expr], line: int) -> bool | None:
+        """``enable_cache=`` of ``step.with_options(...)``, which wins over the decorator's."""
+        value = options.get("enable_cache")
+        if value is None or isinstance(value, ast.Constant) and isinstance(value.value, bool):
+            return None if value is None else value.value
+        self.notes.append(f"line {line}: enable_cache={ast.unparse(value)} is not converted (write cache = false on the step to run it every time)")
+        return None
+
+    def _parameters(self, step: _Step, value: ast.expr | None, line: int) -> None:
+        """``parameters={...}`` of ``step.with_options(...)``: the step's params, as arguments of the call."""
+        if value is None:
+            return
+        if not isinstance(value, ast.Dict) or not all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in value.keys):
+            self.notes.append(f"line {line}: parameters={ast.unparse(value)} is not converted")
+            return
+        for key, item in zip(value.keys, value.values):
+            self._argument(step, key.value, item, line)
 
     def _invocation_id(self, call: ast.Call, fn: ast.FunctionDef) -> str:
         """The id ZenML gives a step call, which ``after="..."`` names: ``id=``, else the step's name (its
@@ -263,7 +288,7 @@ class _Pipeline:
             ref = self.values[value.id]
             (step.params if ref.startswith("var.") else step.inputs)[param] = ref
             return
-        if isinstance(value, ast.Call) and self.reader.called(self.path, value.func):
+        if isinstance(value, ast.Call) and self.reader.called(self.path, _with_options(value.func)[0]):
             self._nested(step, param, value, line)  # `evaluate(model=train(data))`: train is a step of its own
             return
         literal = self._literal(value)
@@ -314,7 +339,7 @@ class _Pipeline:
             return None
         try:
             return hcl_literal(value)
-        except ValueError:  # NaN or infinity
+        except diags.DiagnosticError:  # NaN or infinity
             return None
 
 
@@ -326,3 +351,10 @@ def _dotted(node: ast.expr) -> list[str] | None:
         head = _dotted(node.value)
         return head + [node.attr] if head else None
     return None
+
+
+def _with_options(func: ast.expr) -> tuple[ast.expr, dict[str, ast.expr]]:
+    """``train.with_options(enable_cache=False, ...)`` as (``train``, its options); any other callee as it is."""
+    if isinstance(func, ast.Call) and isinstance(func.func, ast.Attribute) and func.func.attr == "with_options":
+        return func.func.value, {kw.arg: kw.value for kw in func.keywords if kw.arg}
+    return func, {}

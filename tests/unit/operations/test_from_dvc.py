@@ -246,6 +246,56 @@ stages:
     assert dep.step == 'pipeline.dvc.step.train["xgb-b-opts0"]' and not converted.notes
 
 
+def test_the_per_item_chain_over_a_params_list_follows_an_edit_of_the_list(tmp_path):
+    # params.yaml stays the place to edit: a region added there is prepared and trained without importing again
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  prepare:
+    foreach: ${regions}
+    do:
+      cmd: echo ${item} > data/${item}.csv
+      outs:
+        - data/${item}.csv
+  train:
+    foreach: ${regions}
+    do:
+      cmd: cat data/${item}.csv > models/${item}.txt
+      deps:
+        - data/${item}.csv
+      outs:
+        - models/${item}.txt
+""")
+    (tmp_path / "params.yaml").write_text("regions: [us, eu]\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    (tmp_path / "params.yaml").write_text("regions: [us, eu, ap]\n")
+    planned, _, _ = plan(tmp_path)
+    (dep,) = planned.step('pipeline.dvc.step.train["ap"]').inputs.values()
+    assert (dep.step, dep.output) == ('pipeline.dvc.step.prepare["ap"]', "data/ap.csv")
+
+
+def test_a_dep_wired_to_the_instances_a_var_gives_now_says_so(tmp_path):
+    # evaluate reads the folder of every train instance: a region added to params.yaml later would not reach it
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train:
+    matrix:
+      region: ${regions}
+      depth: [2]
+    cmd: echo ${item.region} > models/${key}.txt
+    outs:
+      - models/${key}.txt
+  evaluate:
+    cmd: cat models/* > all.txt
+    deps:
+      - models
+    outs:
+      - all.txt
+""")
+    (tmp_path / "params.yaml").write_text("regions: [us, eu]\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    assert converted.notes == [
+        "stage train: its matrix is written with the values of ${regions} now: import again after changing them",
+        "stage evaluate: dep models is read from the instances of train (${regions}) as they are now: import again after changing them"]
+
+
 def test_what_has_no_equivalent_is_listed(converted):
     notes = "\n".join(converted.notes)
     for expected in ("2 commands are joined with && into one", "all of whole.yaml as params: sub/whole.yaml is a dep instead",
@@ -446,6 +496,15 @@ def test_a_stage_field_dvc_would_refuse_is_an_error_at_its_line(tmp_path, stage,
         convert(tmp_path / "t.yaml")
     (found,) = caught.value.diagnostics
     assert f"{found.range.relative_to(tmp_path)}: {found.summary}".startswith(message)
+
+
+def test_an_infinite_var_is_an_error_naming_the_file(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("vars:\n  - big: .inf\nstages:\n  a:\n    cmd: echo ${big}\n")
+    with pytest.raises(diags.DiagnosticError) as caught:
+        import_dvc(tmp_path / "dvc.yaml")
+    (found,) = caught.value.diagnostics
+    assert found.range.file == str(tmp_path / "dvc.yaml") and "the value inf has no HCL literal" in found.summary
+    assert not (tmp_path / "dvc.zp.hcl").exists()
 
 
 def test_a_yaml_syntax_error_names_its_line_and_column(tmp_path):

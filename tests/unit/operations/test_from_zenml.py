@@ -7,7 +7,7 @@ import pytest
 from tests.unit.plan.inprocess import plan
 from zplan import diags
 from zplan.config import hcl
-from zplan.operations.from_zenml import convert
+from zplan.operations.from_zenml import convert, import_zenml
 
 STEPS = '''
 from typing import Annotated, Tuple
@@ -243,6 +243,37 @@ def flow():
 """)
     assert convert(root, "unpacked:flow").notes == ["line 9: argument **CONFIG of load is not converted",
                                                      "line 10: argument *[3] of load is not converted"]
+
+
+def test_a_file_written_outside_the_project_folder_is_refused(root):
+    # its step sources would be read from the folder it is in
+    with pytest.raises(diags.DiagnosticError, match="is not in the project folder"):
+        import_zenml(root, "flows:flow", root / "infra" / "zenml.zp.hcl")
+    assert not (root / "infra").exists()
+    dest, _ = import_zenml(root, "flows:flow", root / "flow.zp.hcl")
+    assert dest.read_text() == convert(root, "flows:flow").text
+
+
+def test_a_step_configured_with_with_options_is_that_step(root):
+    (root / "configured.py").write_text("""
+from zenml import pipeline
+from lib import load, split, report
+
+@pipeline
+def flow():
+    rows = load.with_options(enable_cache=False, parameters={"n": 8})()
+    first, rest = split.with_options(settings={"resources": {"cpu_count": 2}})(rows)
+    report(first, label="x")
+    report(load.with_options(parameters={"n": 1})(), label="y")
+""")
+    converted = convert(root, "configured:flow")
+    (root / "main.zp.hcl").write_text(converted.text)
+    planned, _, _ = plan(root)
+    load, split = planned.step("pipeline.flow.step.load"), planned.step("pipeline.flow.step.split")
+    assert load.params == {"n": 8} and [r.code for r in load.reasons] == ["cache_disabled"]
+    assert split.inputs["rows"].step == "pipeline.flow.step.load"
+    assert planned.step("pipeline.flow.step.report_2").inputs["x"].step == "pipeline.flow.step.load_2"
+    assert converted.notes == ["line 8: split.with_options(settings=...) is not converted"]
 
 
 @pytest.mark.parametrize("spec, message", [("flows", "as MODULE:PIPELINE"), ("nowhere:flow", "no module 'nowhere'"),
