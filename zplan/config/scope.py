@@ -24,8 +24,6 @@ for for_each, each instance an object whose attributes are read on use.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping
 
 from zplan import diags
@@ -36,6 +34,7 @@ from zplan.config.instance_values import InstanceMap, Lazy, complete_objects, ea
 from zplan.config.values import UNKNOWN, article, type_name
 from zplan.config.model import Config, ModuleInstance, Where
 from zplan.secrets import Sensitive
+from zplan.config.step_refs import StepOutputRef, map_step_refs  # (imported from here too)
 
 # resource_value(address, attribute) -> value or UNKNOWN
 ResourceLookup = Callable[[str, str], Any]
@@ -46,37 +45,6 @@ ANY_PIPELINE = "*"  # step references allowed; ``step.NAME`` is the first pipeli
 # Locals evaluated inside one another: each link costs Python stack frames, so a longer chain is
 # refused with what it is before the interpreter's recursion limit turns it into "nested too deeply".
 MAX_LOCAL_CHAIN = 64
-
-
-@dataclass(frozen=True)
-class StepOutputRef:
-    """A reference to one output of a step, kept symbolic until apply."""
-
-    __zplan_symbolic__ = True
-
-    pipeline: str
-    step: str  # with its instance key
-    output: str
-    module: str = ""  # the module instance path ("" for the root)
-
-    @cached_property  # asked for its sensitivity, then planned: built once (frozen: its fields never change)
-    def address(self) -> str:
-        own = f"pipeline.{self.pipeline}.step.{self.step}"
-        return f"{self.module}.{own}" if self.module else own
-
-    def __str__(self) -> str:
-        return f"step.{self.step}.outputs.{self.output}"
-
-
-def map_step_refs(value: Any, replace: Callable[[StepOutputRef], Any]) -> Any:
-    """``value`` with every step output reference in it (at any depth) replaced."""
-    if isinstance(value, StepOutputRef):
-        return replace(value)
-    if isinstance(value, dict):
-        return {k: map_step_refs(v, replace) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [map_step_refs(v, replace) for v in value]
-    return value
 
 
 class Scope:
