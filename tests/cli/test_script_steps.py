@@ -239,3 +239,24 @@ def test_a_saved_plan_is_stale_once_a_params_file_it_read_changes(project):
     project.write("params.yaml", "make:\n  n: 5\n  unused: 1\n")
     result = project.run("apply", "plan.zplan")
     assert result.code == 1 and "saved plan is stale: the params of pipeline.p.step.make changed" in result.err, str(result)
+
+
+def test_params_changed_back_check_out_the_outs_and_records_of_the_cached_run(tmp_path):
+    """Nothing reruns when a param goes back to an earlier value, but what the project holds and what
+    state records (outs, latest executions) must be that earlier run's, not the last one's."""
+    project = Project(tmp_path / "back")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "make" {\n    command = "python src/make.py"\n'
+                                 '    deps    = ["src/make.py"]\n    params  = ["n"]\n    outs    = ["out.txt"]\n  }\n}\n')
+    project.write("src/make.py", "import yaml\nopen('out.txt', 'w').write(str(yaml.safe_load(open('params.yaml'))['n']))\n")
+    project.write("params.yaml", "n: 1\n")
+    project.apply()
+    project.write("params.yaml", "n: 2\n")
+    project.apply()
+    assert project.read("out.txt") == "2"
+    project.write("params.yaml", "n: 1\n")
+    doc = project.plan_json()
+    assert steps_by_action(doc)["cached"] == {"make"}
+    project.apply()
+    assert project.read("out.txt") == "1"
+    (planned,) = doc["steps"]
+    assert project.step_records()["make"]["cache_key"] == planned["cache_key"]
