@@ -4,18 +4,25 @@ logging go to one file per step, redacted as it is written when the step knows s
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 import threading
 from pathlib import Path
 
 LOG_TAIL_LINES = 10
+NAME_MAX_BYTES = 255  # the longest file name of common file systems (ext4, XFS, Btrfs, APFS)
 
 
 def log_file_name(address: str) -> str:
     """The name of a step's log file in its run's folder: an instance key may hold "/" (for_each
-    over paths), so "/" and "%" are escaped. Readers of logs name them with this too."""
-    return address.replace("%", "%25").replace("/", "%2F") + ".log"
+    over paths), so "/" and "%" are escaped, and a name past what a file system takes (a long key)
+    is cut and ends with a digest of the address. Readers of logs name them with this too."""
+    name = address.replace("%", "%25").replace("/", "%2F") + ".log"
+    if len(name.encode()) <= NAME_MAX_BYTES:
+        return name
+    digest = "-" + hashlib.sha256(address.encode()).hexdigest()[:16] + ".log"
+    return name.encode()[: NAME_MAX_BYTES - len(digest)].decode("utf-8", "ignore") + digest
 
 
 def log_tail(log_path: str, lines: int = LOG_TAIL_LINES) -> str:

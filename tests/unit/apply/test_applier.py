@@ -152,3 +152,14 @@ def test_an_output_its_materializer_cannot_store_fails_the_step_naming_the_outpu
     assert result.error.startswith("output 'output': ") and "column c" in result.error, result.error
     assert result.traceback is None  # zplan's and pyarrow's frames say nothing about the step
     assert list((project / ".zplan" / "artifacts").glob("*/*")) == []  # nothing half-stored
+
+
+def test_a_sweep_instance_with_a_key_too_long_for_a_file_name_runs_and_keeps_its_log(tmp_path):
+    key = "k" * 300
+    root = write_project(tmp_path, f'pipeline "p" {{\n  step "t" {{\n    for_each = toset(["{key}", "short"])\n'
+                                   f'    source   = "s.py:t"\n    params   = {{ k = each.key }}\n  }}\n}}\n')
+    (root / "s.py").write_text("def t(k):\n    print('key of', len(k))\n    return len(k)\n")
+    _, result, _, _ = _apply(root, State())
+    assert result.ok and set(result.outcome.values()) == {"ok"}, result.outcome
+    logs = sorted(p.read_text() for p in (root / ".zplan" / "logs").rglob("*.log"))
+    assert logs == ["key of 300\n", "key of 5\n"]
