@@ -77,3 +77,16 @@ def test_metadata_a_step_logs_is_stored_and_shown_without_the_secret(tmp_path):
     assert b"FIRSTSECRET41" not in stored
     shown = p.ok("runs", "show", "1", env=cli_env(ZPLAN_VAR_token="FIRSTSECRET41")).text
     assert "SECRET" not in shown and "(sensitive)" in shown and "13" in shown, shown
+
+
+def test_a_script_command_holding_a_secret_is_shown_without_its_digest_when_it_changes(tmp_path):
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "token" {\n  type      = string\n  sensitive = true\n}\n'
+                           'pipeline "s" {\n  step "call" {\n    command = ["python", "call.py", var.token]\n'
+                           '    outs    = ["out.txt"]\n  }\n}\n')
+    p.write("call.py", "import sys\nopen('out.txt', 'w').write(str(len(sys.argv[1])))\n")
+    p.apply("-var", "token=FIRSTSECRET41")
+    shown = [p.ok("plan", "-var", "token=OTHERSECRET77", "--format", fmt).text for fmt in ("text", "markdown", "json")]
+    for text in shown:
+        assert "(sensitive:" not in text and "SECRET" not in text, text
+    assert "command: python call.py (sensitive) -> python call.py (sensitive)" in shown[0], shown[0]
