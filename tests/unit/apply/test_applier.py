@@ -163,3 +163,23 @@ def test_a_sweep_instance_with_a_key_too_long_for_a_file_name_runs_and_keeps_its
     assert result.ok and set(result.outcome.values()) == {"ok"}, result.outcome
     logs = sorted(p.read_text() for p in (root / ".zplan" / "logs").rglob("*.log"))
     assert logs == ["key of 300\n", "key of 5\n"]
+
+
+def test_a_step_declaring_no_outputs_may_return_nothing_but_not_a_value(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_none.py").write_text(
+        "import zplan\n\n@zplan.step(outputs=[])\ndef notify():\n    print('sent')\n\n"
+        "@zplan.step(outputs=[])\ndef forgets():\n    return 42\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(project))
+
+    def run(function: str):
+        return run_step(StepTask(
+            address=f"pipeline.p.step.{function}", project_dir=str(project), source_file="steps_none.py", function=function,
+            params={}, inputs={}, declared_outputs=None,
+            artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / f"{function}.log")))
+
+    notify, forgets = run("notify"), run("forgets")
+    assert notify.ok and notify.outputs == {}, notify.error
+    assert not forgets.ok and forgets.error == "step declares no outputs but returned a value of type int", forgets.error
