@@ -109,6 +109,11 @@ def test_an_out_the_command_did_not_write_fails_the_step(project):
     (('params  = ["make.unused"]', 'params  = ["make.nope"]'), "params.yaml has no parameter 'make.nope'"),
     (('deps    = ["src/make.py"]', 'deps    = ["src/gone.py"]'), "dep src/gone.py does not exist"),
     (('outs    = ["out/data"]', 'outs    = ["../out"]'), 'outs entry "../out" must be a path inside the project'),
+    # checking it out would delete the whole project, or overwrite zplan's state
+    (('outs    = ["out/data"]', 'outs    = ["."]'), 'outs entry "." cannot be the project folder'),
+    (('outs    = ["out/data"]', 'outs    = ["./"]'), 'outs entry "./" cannot be the project folder'),
+    (('outs    = ["out/data"]', 'outs    = [".zplan/state.json"]'), 'outs entry ".zplan/state.json" cannot be'),
+    (('outs    = ["out/data"]', 'outs    = ["out/data"]\n    metrics = ["./.zplan"]'), 'metrics entry "./.zplan" cannot be'),
     (('outs    = ["other.txt"]', 'outs    = ["result.txt"]'), 'steps "use" and "other" both write result.txt'),
 ])
 def test_mistakes_in_a_script_step_are_reported_at_plan(project, edit, message):
