@@ -413,6 +413,8 @@ def _saved(materializer, name: str, value: Any, folder: Path) -> dict:
     (a DataFrame column mixing types, say), with the traceback of a materializer of the project's own."""
     try:
         return materializer.save(value, folder) or {}
+    except DiagnosticError:  # the materializer's own word on the value (a path that does not exist)
+        raise
     except Exception as exc:
         own = type(materializer).__module__.split(".")[0] == "zplan"
         raise _StepFailed(f"output {name!r}: the {materializer.name} materializer cannot store it: "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from zplan.apply.applier import Applier
 from zplan.apply.worker import PathArg, StepTask, run_step
 from zplan.hooks import Recorder
@@ -183,3 +185,22 @@ def test_a_step_declaring_no_outputs_may_return_nothing_but_not_a_value(tmp_path
     notify, forgets = run("notify"), run("forgets")
     assert notify.ok and notify.outputs == {}, notify.error
     assert not forgets.ok and forgets.error == "step declares no outputs but returned a value of type int", forgets.error
+
+
+@pytest.mark.parametrize("returned, says", [
+    ("Path('gone.txt')", "the step returned the path gone.txt, which does not exist (return a path to a file or folder"),
+])
+def test_a_path_output_that_cannot_be_stored_says_why(tmp_path, monkeypatch, returned, says):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_paths.py").write_text(f"from pathlib import Path\n\ndef path():\n    return {returned}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(project))
+    task = StepTask(
+        address="pipeline.p.step.path", project_dir=str(project), source_file="steps_paths.py", function="path",
+        params={}, inputs={}, declared_outputs=None,
+        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "path.log"),
+    )
+    result = run_step(task)
+    assert not result.ok and result.error.startswith(says), result.error
+    assert len(result.error) < 400 and result.traceback is None
