@@ -189,6 +189,7 @@ def test_a_step_declaring_no_outputs_may_return_nothing_but_not_a_value(tmp_path
 
 @pytest.mark.parametrize("returned, says", [
     ("Path('gone.txt')", "the step returned the path gone.txt, which does not exist (return a path to a file or folder"),
+    ("Path('.')", "the step returned the folder ., which holds the artifact store"),
 ])
 def test_a_path_output_that_cannot_be_stored_says_why(tmp_path, monkeypatch, returned, says):
     project = tmp_path / "project"
