@@ -205,3 +205,20 @@ def test_a_path_output_that_cannot_be_stored_says_why(tmp_path, monkeypatch, ret
     result = run_step(task)
     assert not result.ok and result.error.startswith(says), result.error
     assert len(result.error) < 400 and result.traceback is None
+
+
+def test_a_step_that_yields_is_told_to_return_its_values(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_yield.py").write_text("def rows():\n    for i in range(3):\n        yield i\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(project))
+    task = StepTask(
+        address="pipeline.p.step.rows", project_dir=str(project), source_file="steps_yield.py", function="rows",
+        params={}, inputs={}, declared_outputs=None,
+        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "rows.log"),
+    )
+    result = run_step(task)
+    assert not result.ok
+    assert result.error == ("output 'output': the step returned a generator (its function uses yield), which is "
+                            "never run to its end; return the values instead, e.g. as a list"), result.error
