@@ -390,6 +390,8 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
             raise _StepFailed(f"output {name!r}: the step returned a generator (its function uses yield), which is "
                               "never run to its end; return the values instead, e.g. as a list", None) from None
         raise _StepFailed(f"output {name!r}: {exc}", None) from None
+    if materializer.name == "json":  # before storing: a failed step leaves no artifact behind
+        _refuse_not_finite(name, value)
     with store.staging() as folder:
         meta = _saved(materializer, name, value, folder)
         stored = store.put_owned(folder, sync=sync)
@@ -405,7 +407,6 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
         "meta": meta,
     }
     if materializer.name == "json":
-        _refuse_not_finite(name, value)
         text = json.dumps(value, sort_keys=True, default=str)
         if len(text) <= SMALL_VALUE_BYTES:
             record["value"] = value

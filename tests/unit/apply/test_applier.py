@@ -222,3 +222,19 @@ def test_a_step_that_yields_is_told_to_return_its_values(tmp_path, monkeypatch):
     assert not result.ok
     assert result.error == ("output 'output': the step returned a generator (its function uses yield), which is "
                             "never run to its end; return the values instead, e.g. as a list"), result.error
+
+
+def test_a_nan_output_fails_the_step_before_anything_is_stored(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_nan.py").write_text("def score():\n    return {'auc': float('nan')}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(project))
+    task = StepTask(
+        address="pipeline.p.step.score", project_dir=str(project), source_file="steps_nan.py", function="score",
+        params={}, inputs={}, declared_outputs=None,
+        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "score.log"),
+    )
+    result = run_step(task)
+    assert not result.ok and result.error.startswith("output output.auc is NaN or infinite"), result.error
+    assert list((project / ".zplan" / "artifacts").glob("*/*")) == []
