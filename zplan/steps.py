@@ -54,6 +54,10 @@ def split_outputs(value: Any, declared: list[str] | None) -> dict[str, Any]:
         if fields is not None:
             return dict(zip(fields, value))
         return {DEFAULT_OUTPUT: value}
+    if not declared:  # @step(outputs=[]): run for what it does (a notification, an upload)
+        if value is None:
+            return {}
+        raise ValueError(f"step declares no outputs but returned a value of type {type(value).__name__}")
     if len(declared) == 1:
         if isinstance(value, dict) and set(value) == set(declared):
             return dict(value)

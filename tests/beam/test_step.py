@@ -147,6 +147,22 @@ def test_dataset_inputs_of_every_kind(tmp_path):
     assert 0 < from_file.num_rows() < 400
 
 
+@beam_step
+def passthrough(rows):
+    return rows | beam.Map(dict)
+
+
+def test_a_dataframe_input_keeps_its_named_index_as_a_column(tmp_path):
+    """A groupby's result is indexed by its keys: they are data, not a row label to drop."""
+    counts = EVENTS.groupby("group").agg(n=("id", "count"))
+    filtered = EVENTS[EVENTS["id"] % 2 == 1][["id"]]  # an unnamed index (1, 3, 5...) is only a label
+    with step_context(tmp_path):
+        by_group = passthrough(rows=counts)
+        odd = passthrough(rows=filtered)
+    assert sorted_rows(by_group, "group") == [{"group": f"g{i}", "n": len(ROWS[i::6])} for i in range(6)]
+    assert sorted_rows(odd)[:2] == [{"id": 1}, {"id": 3}]
+
+
 def test_a_failing_transform_raises_beam_step_error_with_the_traceback(tmp_path):
     with step_context(tmp_path), pytest.raises(BeamStepError) as info:
         fragile(rows=EVENTS)

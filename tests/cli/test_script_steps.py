@@ -109,6 +109,11 @@ def test_an_out_the_command_did_not_write_fails_the_step(project):
     (('params  = ["make.unused"]', 'params  = ["make.nope"]'), "params.yaml has no parameter 'make.nope'"),
     (('deps    = ["src/make.py"]', 'deps    = ["src/gone.py"]'), "dep src/gone.py does not exist"),
     (('outs    = ["out/data"]', 'outs    = ["../out"]'), 'outs entry "../out" must be a path inside the project'),
+    # checking it out would delete the whole project, or overwrite zplan's state
+    (('outs    = ["out/data"]', 'outs    = ["."]'), 'outs entry "." cannot be the project folder'),
+    (('outs    = ["out/data"]', 'outs    = ["./"]'), 'outs entry "./" cannot be the project folder'),
+    (('outs    = ["out/data"]', 'outs    = [".zplan/state.json"]'), 'outs entry ".zplan/state.json" cannot be'),
+    (('outs    = ["out/data"]', 'outs    = ["out/data"]\n    metrics = ["./.zplan"]'), 'metrics entry "./.zplan" cannot be'),
     (('outs    = ["other.txt"]', 'outs    = ["result.txt"]'), 'steps "use" and "other" both write result.txt'),
 ])
 def test_mistakes_in_a_script_step_are_reported_at_plan(project, edit, message):
@@ -283,3 +288,24 @@ def test_a_saved_plan_is_stale_once_a_params_file_it_read_changes(project):
     project.write("params.yaml", "make:\n  n: 5\n  unused: 1\n")
     result = project.run("apply", "plan.zplan")
     assert result.code == 1 and "saved plan is stale: the params of pipeline.p.step.make changed" in result.err, str(result)
+
+
+def test_params_changed_back_check_out_the_outs_and_records_of_the_cached_run(tmp_path):
+    """Nothing reruns when a param goes back to an earlier value, but what the project holds and what
+    state records (outs, latest executions) must be that earlier run's, not the last one's."""
+    project = Project(tmp_path / "back")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "make" {\n    command = "python src/make.py"\n'
+                                 '    deps    = ["src/make.py"]\n    params  = ["n"]\n    outs    = ["out.txt"]\n  }\n}\n')
+    project.write("src/make.py", "import yaml\nopen('out.txt', 'w').write(str(yaml.safe_load(open('params.yaml'))['n']))\n")
+    project.write("params.yaml", "n: 1\n")
+    project.apply()
+    project.write("params.yaml", "n: 2\n")
+    project.apply()
+    assert project.read("out.txt") == "2"
+    project.write("params.yaml", "n: 1\n")
+    doc = project.plan_json()
+    assert steps_by_action(doc)["cached"] == {"make"}
+    project.apply()
+    assert project.read("out.txt") == "1"
+    (planned,) = doc["steps"]
+    assert project.step_records()["make"]["cache_key"] == planned["cache_key"]

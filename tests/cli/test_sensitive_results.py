@@ -89,3 +89,16 @@ def test_output_json_of_a_sensitive_output_is_refused_not_given_as_a_placeholder
     assert "-show-sensitive" in refused.err and "SECRET" not in refused.text and "(sensitive)" not in refused.out
     shown = p.ok("output", "-json", "-show-sensitive", "token", env=cli_env(ZPLAN_VAR_token="THIRDSECRET99"))
     assert shown.out == '"THIRDSECRET99"\n'
+
+
+def test_a_script_command_holding_a_secret_is_shown_without_its_digest_when_it_changes(tmp_path):
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "token" {\n  type      = string\n  sensitive = true\n}\n'
+                           'pipeline "s" {\n  step "call" {\n    command = ["python", "call.py", var.token]\n'
+                           '    outs    = ["out.txt"]\n  }\n}\n')
+    p.write("call.py", "import sys\nopen('out.txt', 'w').write(str(len(sys.argv[1])))\n")
+    p.apply("-var", "token=FIRSTSECRET41")
+    shown = [p.ok("plan", "-var", "token=OTHERSECRET77", "--format", fmt).text for fmt in ("text", "markdown", "json")]
+    for text in shown:
+        assert "(sensitive:" not in text and "SECRET" not in text, text
+    assert "command: python call.py (sensitive) -> python call.py (sensitive)" in shown[0], shown[0]

@@ -4,18 +4,25 @@ logging go to one file per step, redacted as it is written when the step knows s
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 import threading
 from pathlib import Path
 
 LOG_TAIL_LINES = 10
+NAME_MAX_BYTES = 255  # the longest file name of common file systems (ext4, XFS, Btrfs, APFS)
 
 
 def log_file_name(address: str) -> str:
     """The name of a step's log file in its run's folder: an instance key may hold "/" (for_each
-    over paths), so "/" and "%" are escaped. Readers of logs name them with this too."""
-    return address.replace("%", "%25").replace("/", "%2F") + ".log"
+    over paths), so "/" and "%" are escaped, and a name past what a file system takes (a long key)
+    is cut and ends with a digest of the address. Readers of logs name them with this too."""
+    name = address.replace("%", "%25").replace("/", "%2F") + ".log"
+    if len(name.encode()) <= NAME_MAX_BYTES:
+        return name
+    digest = "-" + hashlib.sha256(address.encode()).hexdigest()[:16] + ".log"
+    return name.encode()[: NAME_MAX_BYTES - len(digest)].decode("utf-8", "ignore") + digest
 
 
 def log_tail(log_path: str, lines: int = LOG_TAIL_LINES) -> str:
@@ -44,7 +51,8 @@ def logging_to_log():
     try:
         yield
     finally:
-        handler.flush()
+        with contextlib.suppress(ValueError, OSError):  # (the step closed sys.stderr)
+            handler.flush()
         root.removeHandler(handler)
         root.setLevel(level)
 
@@ -55,8 +63,7 @@ def captured_output(log_path: str, secrets: list[str]):
     a pipe that a thread redacts as it writes, so a step killed half-way leaves
     nothing in clear."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _flush_standard_streams()
     saved = os.dup(1), os.dup(2)
     with open(log_path, "ab", buffering=0) as log:
         if secrets:
@@ -71,8 +78,8 @@ def captured_output(log_path: str, secrets: list[str]):
         try:
             yield
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            _flush_standard_streams()
+            _reopen_closed_standard_streams()
             os.dup2(saved[0], 1)  # closes the last write ends of the pipe: the copier sees its end
             os.dup2(saved[1], 2)
             os.close(saved[0])
@@ -81,6 +88,23 @@ def captured_output(log_path: str, secrets: list[str]):
                 # A child the step left running may still hold the pipe: the copier then
                 # goes on (with its own handle on the log) while this worker moves on.
                 copier.join(timeout=2)
+
+
+def _flush_standard_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (ValueError, OSError):  # closed by the step: nothing left in it to write
+            pass
+
+
+def _reopen_closed_standard_streams() -> None:
+    """A step that closed sys.stdout or sys.stderr (their file descriptors stay open) leaves
+    working ones to the next step of this worker."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        stream = getattr(sys, name)
+        if getattr(stream, "closed", False):
+            setattr(sys, name, open(fd, "w", buffering=1, encoding=stream.encoding, errors=stream.errors, closefd=False))
 
 
 def _copy_redacted(read_end: int, log_fd: int, secrets: list[str]) -> None:

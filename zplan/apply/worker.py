@@ -11,6 +11,7 @@ changes in the interpreter is undone before the next (``zplan.apply.step_isolati
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import shutil
@@ -408,7 +409,12 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
     except Exception as exc:
         if type(value) is tuple and name == DEFAULT_OUTPUT:
             raise _StepFailed(_several_outputs_hint(len(value)), None) from None
+        if inspect.isgenerator(value):  # not a type to register a materializer for: a `yield` by mistake
+            raise _StepFailed(f"output {name!r}: the step returned a generator (its function uses yield), which is "
+                              "never run to its end; return the values instead, e.g. as a list", None) from None
         raise _StepFailed(f"output {name!r}: {exc}", None) from None
+    if materializer.name == "json":  # before storing: a failed step leaves no artifact behind
+        _refuse_not_finite(name, value)
     with store.staging() as folder:
         meta = _saved(materializer, name, value, folder)
         stored = store.put_owned(folder, sync=sync)
@@ -425,7 +431,6 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
         "meta": meta,
     }
     if materializer.name == "json":
-        _refuse_not_finite(name, value)
         text = json.dumps(value, sort_keys=True, default=str)
         if len(text) <= SMALL_VALUE_BYTES:
             record["value"] = value

@@ -141,6 +141,9 @@ class PathMaterializer(Materializer):
             shutil.copyfile(value, folder / "file" / value.name)
             return {"type": "file", "name": value.name, "size": value.stat().st_size}
         if value.is_dir():
+            if folder.resolve().is_relative_to(value.resolve()):  # copying it would copy the copy, endlessly
+                raise fail(f"the step returned the folder {value}, which holds the artifact store it would be copied into",
+                           "return the file or folder the step wrote, not the project folder or one holding the store")
             shutil.copytree(value, folder / "dir")
             files = [p for p in (folder / "dir").rglob("*") if p.is_file()]
             return {"type": "folder", "files": len(files), "size": sum(p.stat().st_size for p in files)}

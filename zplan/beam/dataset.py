@@ -196,8 +196,15 @@ def input_pattern(value: Any, scratch: Path, base_dir: Path) -> str:
     import pandas as pd
 
     if isinstance(value, pd.DataFrame):
-        return _table_to_parquet(pa.Table.from_pandas(value, preserve_index=False), scratch)
+        return _table_to_parquet(pa.Table.from_pandas(_named_index_as_columns(value), preserve_index=False), scratch)
     raise TypeError(f"cannot read a {type(value).__name__} as a dataset; pass a ShardedDataset, a DataFrame or a CSV/Parquet path")
+
+
+def _named_index_as_columns(frame: Any) -> Any:
+    """A named index (a groupby's keys) is data: its levels become columns. An unnamed one
+    (0, 2, 5... after a filter) is only a row label, and is dropped."""
+    named = [name for name in frame.index.names if name is not None]
+    return frame.reset_index(level=named) if named else frame
 
 
 def _path_pattern(path: Path, scratch: Path) -> str:

@@ -17,6 +17,7 @@ path becomes that output, named by its path (``step.train.outs["model.pkl"]``).
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -124,7 +125,21 @@ def _paths(attr, value, key: str, step: str, found: diags.Collector) -> list[str
         if key != "params" and (v.startswith("/") or ".." in v.split("/") or "\0" in v):
             found.error(f'step "{step}": {key} entry "{v}" must be a path inside the project', "write it relative to the project folder", attr.range)
             return None
+        if key in ("outs", "metrics") and _replaces_project_or_state(v):
+            found.error(f'step "{step}": {key} entry "{v}" cannot be the project folder or inside {STATE_DIR}',
+                        "apply copies each out into the project, replacing what is at its path: name the file or "
+                        f'folder the command writes, e.g. {key} = ["{_EXAMPLES[key]}"]', attr.range)
+            return None
     return [v.rstrip("/") if key != "params" else v for v in value]
+
+
+STATE_DIR = ".zplan"  # zplan's own folder in the project (zplan.project.STATE_DIR)
+
+
+def _replaces_project_or_state(path: str) -> bool:
+    """Whether checking this out would replace the whole project or write into zplan's state."""
+    normal = posixpath.normpath(path)
+    return normal == "." or normal.split("/")[0] == STATE_DIR
 
 
 _EXAMPLES = {"deps": "src/train.py", "outs": "model.pkl", "metrics": "eval/metrics.json", "params": "train.n_est"}

@@ -75,7 +75,7 @@ def name_reasons(before: dict, names: dict[str, str], other_reasons: bool) -> li
 
 def _show_command(argv: Any) -> str:
     if isinstance(argv, list) and all(isinstance(v, str) for v in argv):
-        return " ".join(argv)
+        return " ".join(SENSITIVE if is_digest(v) else v for v in argv)  # (an argument holding a secret is its digest)
     return _show(argv)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from zplan.apply.applier import Applier
 from zplan.apply.worker import PathArg, StepTask, run_step
 from zplan.artifacts import unregister
@@ -241,3 +243,87 @@ def test_a_materializer_returning_facts_state_cannot_hold_fails_its_step_not_the
     assert not result.ok and result.outputs == {}
     assert result.error == ("output 'output': materializer thing-with-facts's save must return None or a dict of JSON values "
                             "(small facts about what it wrote): it returned a pathlib.PosixPath")
+
+
+def test_a_sweep_instance_with_a_key_too_long_for_a_file_name_runs_and_keeps_its_log(tmp_path):
+    key = "k" * 300
+    root = write_project(tmp_path, f'pipeline "p" {{\n  step "t" {{\n    for_each = toset(["{key}", "short"])\n'
+                                   f'    source   = "s.py:t"\n    params   = {{ k = each.key }}\n  }}\n}}\n')
+    (root / "s.py").write_text("def t(k):\n    print('key of', len(k))\n    return len(k)\n")
+    _, result, _, _ = _apply(root, State())
+    assert result.ok and set(result.outcome.values()) == {"ok"}, result.outcome
+    logs = sorted(p.read_text() for p in (root / ".zplan" / "logs").rglob("*.log"))
+    assert logs == ["key of 300\n", "key of 5\n"]
+
+
+def test_a_step_declaring_no_outputs_may_return_nothing_but_not_a_value(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_none.py").write_text(
+        "import zplan\n\n@zplan.step(outputs=[])\ndef notify():\n    print('sent')\n\n"
+        "@zplan.step(outputs=[])\ndef forgets():\n    return 42\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(project))
+
+    def run(function: str):
+        return run_step(StepTask(
+            address=f"pipeline.p.step.{function}", project_dir=str(project), source_file="steps_none.py", function=function,
+            params={}, inputs={}, declared_outputs=None,
+            artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / f"{function}.log")))
+
+    notify, forgets = run("notify"), run("forgets")
+    assert notify.ok and notify.outputs == {}, notify.error
+    assert not forgets.ok and forgets.error == "step declares no outputs but returned a value of type int", forgets.error
+
+
+@pytest.mark.parametrize("returned, says", [
+    ("Path('gone.txt')", "the step returned the path gone.txt, which does not exist (return a path to a file or folder"),
+    ("Path('.')", "the step returned the folder ., which holds the artifact store"),
+])
+def test_a_path_output_that_cannot_be_stored_says_why(tmp_path, monkeypatch, returned, says):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_paths.py").write_text(f"from pathlib import Path\n\ndef path():\n    return {returned}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(project))
+    task = StepTask(
+        address="pipeline.p.step.path", project_dir=str(project), source_file="steps_paths.py", function="path",
+        params={}, inputs={}, declared_outputs=None,
+        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "path.log"),
+    )
+    result = run_step(task)
+    assert not result.ok and result.error.startswith(says), result.error
+    assert len(result.error) < 400 and result.traceback is None
+
+
+def test_a_step_that_yields_is_told_to_return_its_values(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_yield.py").write_text("def rows():\n    for i in range(3):\n        yield i\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(project))
+    task = StepTask(
+        address="pipeline.p.step.rows", project_dir=str(project), source_file="steps_yield.py", function="rows",
+        params={}, inputs={}, declared_outputs=None,
+        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "rows.log"),
+    )
+    result = run_step(task)
+    assert not result.ok
+    assert result.error == ("output 'output': the step returned a generator (its function uses yield), which is "
+                            "never run to its end; return the values instead, e.g. as a list"), result.error
+
+
+def test_a_nan_output_fails_the_step_before_anything_is_stored(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_nan.py").write_text("def score():\n    return {'auc': float('nan')}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(project))
+    task = StepTask(
+        address="pipeline.p.step.score", project_dir=str(project), source_file="steps_nan.py", function="score",
+        params={}, inputs={}, declared_outputs=None,
+        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "score.log"),
+    )
+    result = run_step(task)
+    assert not result.ok and result.error.startswith("output output.auc is NaN or infinite"), result.error
+    assert list((project / ".zplan" / "artifacts").glob("*/*")) == []
