@@ -15,7 +15,6 @@ import inspect
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 import traceback
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any, Union
 
 from zplan.apply import snapshot_guard
+from zplan.apply.step_failures import InputDamaged, StepExited, StepFailed, step_traceback, user_traceback
+from zplan.apply.step_function import load_function, tfx_component
 from zplan.apply.step_isolation import step_interpreter_state
 from zplan.apply.step_log import captured_output, log_tail, logging_to_log
 from zplan.diags import DiagnosticError
@@ -121,11 +122,11 @@ def run_step(task: StepTask) -> StepResult:
         with captured_output(task.log_path, task.secrets):
             _execute(task, result)
         result.ok = True
-    except _InputDamaged as exc:
+    except InputDamaged as exc:
         result.error, result.damaged = exc.message, {exc.digest: exc.message}
-    except _StepExited as exc:  # sys.exit(N): its reason is in what the step printed, not in a traceback
+    except StepExited as exc:  # sys.exit(N): its reason is in what the step printed, not in a traceback
         result.error = f"{exc.message}{log_tail(task.log_path)}"
-    except _StepFailed as exc:
+    except StepFailed as exc:
         result.error, result.traceback = exc.message, exc.trace
     except DiagnosticError as exc:  # a store out of reach, say: its message, not zplan's frames
         d = exc.diagnostics[0]
@@ -143,24 +144,6 @@ def remove_scratch_of(pid: int) -> None:
     folder may hold a Beam step's staged inputs)."""
     for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}{pid}-*"):
         shutil.rmtree(path, ignore_errors=True)
-
-
-class _StepFailed(Exception):
-    def __init__(self, message: str, trace: str | None) -> None:
-        super().__init__(message)
-        self.message, self.trace = message, trace
-
-
-class _StepExited(_StepFailed):
-    """The step called sys.exit() (a script's ``main``, argparse on bad arguments)."""
-
-
-class _InputDamaged(_StepFailed):
-    """An input artifact is missing or no longer hashes to its digest: the step never saw it."""
-
-    def __init__(self, message: str, digest: str) -> None:
-        super().__init__(message, None)
-        self.digest = digest
 
 
 def _execute(task: StepTask, result: StepResult) -> None:
@@ -184,9 +167,9 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
     if task.script is not None:
         fn, kwargs = _script_function(task.script, ctx), {}
     elif task.tfx is not None:
-        fn, kwargs = _tfx_component(task.tfx), dict(task.params)
+        fn, kwargs = tfx_component(task.tfx), dict(task.params)
     else:
-        fn, kwargs = _load_function(project_dir, task.source_file, task.function), dict(task.params)
+        fn, kwargs = load_function(project_dir, task.source_file, task.function), dict(task.params)
         # A worker imports a library once, for its first step using it: that import (pandas, sklearn, ...)
         # is not this step's time, and the steps after it in the same worker do not pay it.
         result.started_at = time.time()
@@ -200,24 +183,24 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
         try:
             value = fn(**kwargs)
         except SystemExit as exc:
-            raise _StepExited(f"the step exited with code {_exit_code(exc)} (sys.exit)", None) from None
-        except _StepFailed:
+            raise StepExited(f"the step exited with code {_exit_code(exc)} (sys.exit)", None) from None
+        except StepFailed:
             raise
         except DiagnosticError as exc:  # zplan's wrapper of the function (@beam_step) names the mistake and its line
-            raise _StepFailed(str(exc), None) from None
+            raise StepFailed(str(exc), None) from None
         except BaseException as exc:
-            raise _StepFailed(f"{type(exc).__name__}: {exc}", _step_traceback(exc)) from None
+            raise StepFailed(f"{type(exc).__name__}: {exc}", step_traceback(exc)) from None
         finally:
             result.compute_seconds = time.perf_counter() - t0
             result.metadata = ctx.metadata
     written = snapshot_guard.written_into(store, snapshots)
     if written is not None:  # before any output is stored: nothing computed from changed data is kept
-        raise _StepFailed(snapshot_guard.store_again(store, written), None)
+        raise StepFailed(snapshot_guard.store_again(store, written), None)
     declared = task.declared_outputs or getattr(fn, "__zplan_outputs__", None)
     try:
         outputs = split_outputs(value, declared)
     except ValueError as exc:
-        raise _StepFailed(str(exc), None) from None
+        raise StepFailed(str(exc), None) from None
     for name, out in outputs.items():
         result.outputs[name] = _store_output(store, name, out, name in task.handed_on, task.sync_outputs, result.unsynced)
     if task.script is not None:
@@ -233,7 +216,7 @@ def _script_function(script, ctx):
         try:
             return run_script(script, inputs, ctx.scratch_dir)
         except CommandFailed as exc:
-            raise _StepExited(str(exc), None) from None
+            raise StepExited(str(exc), None) from None
 
     return call
 
@@ -251,73 +234,6 @@ def _keep_metrics(script, outputs: dict[str, Any], records: dict[str, dict]) -> 
 def _exit_code(exc: SystemExit) -> Any:
     """What sys.exit() was given, as a process would report it (a message counts as 1)."""
     return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else f"1: {exc.code}"
-
-
-def _load_function(project_dir: Path, source_file: str, function: str):
-    root = str(project_dir)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    module_name = Path(source_file).with_suffix("").as_posix().replace("/", ".")
-    try:
-        if module_name.startswith("."):  # a git module's checkout under .zplan/modules: not importable by name
-            module = _import_file(project_dir / source_file, module_name.lstrip("."))
-        else:
-            module = importlib.import_module(module_name)
-    except BaseException as exc:
-        raise _StepFailed(f"cannot import {source_file}: {type(exc).__name__}: {exc}", _user_traceback(exc)) from None
-    fn = getattr(module, function, None)
-    if not callable(fn):
-        raise _StepFailed(f"{source_file} has no function {function!r}", None)
-    if _is_zenml_step(fn):
-        return _zenml_entrypoint(fn)
-    return fn
-
-
-def _import_file(path: Path, name: str):
-    import importlib.util
-
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
-
-
-def _is_zenml_step(fn: Any) -> bool:
-    return any(cls.__module__.startswith("zenml.") and cls.__name__ == "BaseStep" for cls in type(fn).__mro__)
-
-
-_ZENML_TO_ZPLAN = {"log_metadata": "log_metadata", "get_step_context": "step_context"}
-
-
-def _zenml_entrypoint(step_object: Any):
-    """A ZenML @step's own function, called directly (no ZenML run, stack or server). The ZenML
-    functions it calls that need a ZenML run (log_metadata, get_step_context) are pointed at
-    zplan's equivalents in its module: in this worker the module only ever runs under zplan."""
-    from zplan import runtime
-
-    function = step_object.entrypoint
-    names = getattr(function, "__globals__", {})
-    for name, value in list(names.items()):
-        ours = _ZENML_TO_ZPLAN.get(getattr(value, "__name__", ""))
-        if ours and callable(value) and str(getattr(value, "__module__", "")).startswith("zenml."):
-            names[name] = getattr(runtime, ours)
-    return function
-
-
-def _tfx_component(name: str):
-    try:
-        from zplan.tfx.runner import component_function
-
-        return component_function(name)
-    except BaseException as exc:
-        raise _StepFailed(f"cannot load the TFX component {name}: {type(exc).__name__}: {exc}", traceback.format_exc()) from None
 
 
 def _store(url: str, project_dir: str):
@@ -344,8 +260,8 @@ def _load_input(store, name: str, spec: TaskInput) -> Any:
     except Exception as exc:  # the bytes are the ones stored (just verified): the loading code failed
         from zplan.artifacts.materializers import is_builtin
 
-        raise _StepFailed(f"input {name}: materializer {materializer.name} could not load artifact {spec.digest[:12]}: "
-                          f"{type(exc).__name__}: {exc}", None if is_builtin(materializer) else _user_traceback(exc)) from None
+        raise StepFailed(f"input {name}: materializer {materializer.name} could not load artifact {spec.digest[:12]}: "
+                          f"{type(exc).__name__}: {exc}", None if is_builtin(materializer) else user_traceback(exc)) from None
 
 
 def _input_materializer(name: str, spec: ArtifactArg):
@@ -357,12 +273,12 @@ def _input_materializer(name: str, spec: ArtifactArg):
         try:
             importlib.import_module(spec.module)
         except Exception as exc:
-            raise _StepFailed(f"input {name}: cannot import {spec.module}, which registers its materializer "
-                              f"{spec.materializer!r}: {type(exc).__name__}: {exc}", _user_traceback(exc)) from None
+            raise StepFailed(f"input {name}: cannot import {spec.module}, which registers its materializer "
+                              f"{spec.materializer!r}: {type(exc).__name__}: {exc}", user_traceback(exc)) from None
     try:
         return get_materializer(spec.materializer)
     except NoMaterializer as exc:
-        raise _StepFailed(f"input {name}: {exc}", None) from None
+        raise StepFailed(f"input {name}: {exc}", None) from None
 
 
 def _snapshotted(store, name: str, spec: TaskInput, result: StepResult) -> TaskInput:
@@ -377,7 +293,7 @@ def _snapshotted(store, name: str, spec: TaskInput, result: StepResult) -> TaskI
     try:
         stored = store.put_scanned(list(spec.entries), spec.digest)
     except ArtifactCorrupted as exc:
-        raise _InputDamaged(f"input {name}: {exc.diagnostics[0].summary}", spec.digest) from None
+        raise InputDamaged(f"input {name}: {exc.diagnostics[0].summary}", spec.digest) from None
     result.snapshots[spec.path] = stored.digest
     result.unsynced[stored.digest] = stored.unsynced
     inner = stored.folder / spec.entries[0].rel if spec.is_file else stored.folder
@@ -392,9 +308,9 @@ def _verified(store, name: str, digest: str, full: bool = True) -> Path:
     try:
         return store.get(digest, verify=full)
     except ArtifactCorrupted as exc:
-        raise _InputDamaged(f"input {name}: {exc.diagnostics[0].summary}", digest) from None
+        raise InputDamaged(f"input {name}: {exc.diagnostics[0].summary}", digest) from None
     except ArtifactNotFound as exc:
-        raise _InputDamaged(f"input {name}: {exc.diagnostics[0].summary}", digest) from None
+        raise InputDamaged(f"input {name}: {exc.diagnostics[0].summary}", digest) from None
 
 
 def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: bool = True,
@@ -408,11 +324,11 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
         materializer = materializer_for(value, handed_on)
     except Exception as exc:
         if type(value) is tuple and name == DEFAULT_OUTPUT:
-            raise _StepFailed(_several_outputs_hint(len(value)), None) from None
+            raise StepFailed(_several_outputs_hint(len(value)), None) from None
         if inspect.isgenerator(value):  # not a type to register a materializer for: a `yield` by mistake
-            raise _StepFailed(f"output {name!r}: the step returned a generator (its function uses yield), which is "
+            raise StepFailed(f"output {name!r}: the step returned a generator (its function uses yield), which is "
                               "never run to its end; return the values instead, e.g. as a list", None) from None
-        raise _StepFailed(f"output {name!r}: {exc}", None) from None
+        raise StepFailed(f"output {name!r}: {exc}", None) from None
     if materializer.name == "json":  # before storing: a failed step leaves no artifact behind
         _refuse_not_finite(name, value)
     with store.staging() as folder:
@@ -446,12 +362,12 @@ def _saved(materializer, name: str, value: Any, folder: Path) -> dict:
 
     try:
         facts = materializer.save(value, folder) or {}
-    except (DiagnosticError, _StepFailed):
+    except (DiagnosticError, StepFailed):
         raise
     except Exception as exc:
         message = (f"output {name!r}: materializer {materializer.name} could not store the {type_name(value)}: "
                    f"{type(exc).__name__}: {exc}")
-        raise _StepFailed(message, None if is_builtin(materializer) else _user_traceback(exc)) from None
+        raise StepFailed(message, None if is_builtin(materializer) else user_traceback(exc)) from None
     _check_facts(materializer.name, name, facts)
     return facts
 
@@ -467,7 +383,7 @@ def _check_facts(materializer: str, name: str, facts: Any) -> None:
     else:
         problem = json_problem(facts, "its facts") or (f"{where} is NaN or infinite" if (where := not_finite_path(facts, "its facts")) else None)
     if problem:
-        raise _StepFailed(f"output {name!r}: materializer {materializer}'s save must return None or a dict of JSON values "
+        raise StepFailed(f"output {name!r}: materializer {materializer}'s save must return None or a dict of JSON values "
                           f"(small facts about what it wrote): {problem}", None)
 
 
@@ -486,32 +402,6 @@ def _refuse_not_finite(name: str, value: Any) -> None:
 
     where = not_finite_path(value, name)
     if where:
-        raise _StepFailed(
+        raise StepFailed(
             f"output {where} is NaN or infinite, which JSON (state, the stored value) cannot hold; "
             "return None or a string for it, or a type with its own materializer (numpy, pandas)", None)
-
-
-def _user_traceback(exc: BaseException) -> str:
-    """The traceback from the step's own frames on (zplan's frames are noise to the user)."""
-    return "".join(traceback.format_exception(type(exc), exc, _own_frames(exc)))
-
-
-def _step_traceback(exc: BaseException) -> str | None:
-    """What the step's function raised, from its own frames on; None when it has none.
-
-    Then zplan's wrapper of the function failed (a @beam_step's pipeline), and its
-    message says it all: a Beam failure carries its worker's traceback.
-    """
-    return _user_traceback(exc) if _own_frames(exc) is not None else None
-
-
-def _own_frames(exc: BaseException) -> Any:
-    tb = exc.__traceback__
-    while tb is not None and _is_zplan_frame(tb.tb_frame.f_code.co_filename):
-        tb = tb.tb_next
-    return tb
-
-
-def _is_zplan_frame(filename: str) -> bool:
-    # zplan/beam/: a @beam_step's wrapper stands between the worker and the step's function
-    return any(f"{os.sep}zplan{os.sep}{part}{os.sep}" in filename for part in ("apply", "artifacts", "beam")) or "importlib" in filename

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import zplan.fsutil as fsutil
-from zplan.apply.worker import PathArg, _InputDamaged, _load_input
+from zplan.apply.step_failures import InputDamaged
+from zplan.apply.worker import PathArg, _load_input
 from zplan.artifacts import ArtifactStore, snapshot
 from zplan.artifacts.base import ArtifactStoreError
 from zplan.hashing import StatCache, hash_tree
@@ -117,7 +118,7 @@ def test_the_worker_skips_the_rehash_of_a_checked_snapshot_but_still_sees_it_tru
     victim = ref.folder / "model.bin"
     os.chmod(victim, 0o644)
     victim.write_bytes(b"short")
-    with pytest.raises(_InputDamaged, match="artifact damaged"):
+    with pytest.raises(InputDamaged, match="artifact damaged"):
         _load_input(store, "images", PathArg(str(ref.folder), ref.digest, checked=True))
 
 
