@@ -14,6 +14,26 @@ from zplan.hashing import NotHashable, StatCache, kind
 from zplan.project import STATE_DIR
 
 
+def located(rel: str, project_dir: str, prefix: str | None, folder) -> tuple[str, os.stat_result | None]:
+    """The input's path and its stat (None: missing, or not reachable, as os.path.exists says).
+    One stat gives existence, kind and the stat cache's signature; normpath, not resolve(): no
+    symlink walk. A plain relative path is looked up from the open project ``folder``."""
+    try:
+        if prefix and _plain_relative(rel):
+            path = prefix + rel
+            return path, folder.stat(rel, path)
+        path = os.path.normpath(os.path.join(project_dir, rel))
+        return path, os.stat(path)
+    except OSError:
+        return path, None
+
+
+def _plain_relative(rel: str) -> bool:
+    """Whether ``rel`` is a relative path ``os.path.normpath`` leaves as it is once joined to a
+    normal folder: no empty, ``.`` or ``..`` part (a part starting with a dot takes the long way)."""
+    return bool(rel) and rel[0] != "/" and rel[-1] != "/" and "//" not in rel and "/." not in "/" + rel
+
+
 def digest(stat_cache: StatCache, state_dir: str, step: StepConfig, what: str, rel: str, path: str,
            st: os.stat_result, where: Callable[[], diags.Range]) -> str:
     """The content digest of the file or folder ``path`` (``rel`` as the step names it, ``st``

@@ -58,12 +58,6 @@ class _Draft(NamedTuple):
     param_sources: dict[str, str] = {}  # param -> "params.yaml:train.n_est" when read from a params file
 
 
-def _plain_relative(rel: str) -> bool:
-    """Whether ``rel`` is a relative path ``os.path.normpath`` leaves as it is once joined to a
-    normal folder: no empty, ``.`` or ``..`` part (a part starting with a dot takes the long way)."""
-    return bool(rel) and rel[0] != "/" and rel[-1] != "/" and "//" not in rel and "/." not in "/" + rel
-
-
 class StepPlanner:
     def __init__(
         self,
@@ -328,16 +322,7 @@ class StepPlanner:
         return m.StepOutputInput(ref.address, ref.output, out["digest"])
 
     def _data(self, step: StepConfig, name: str, rel: str) -> m.DataInput:
-        # one stat: existence, kind and the stat cache's signature; normpath, not resolve(): no symlink walk
-        try:
-            if self._prefix and _plain_relative(rel):
-                path = self._prefix + rel
-                st = self._folder.stat(rel, path)  # looked up from the open project folder
-            else:
-                path = os.path.normpath(os.path.join(self._dir, rel))
-                st = os.stat(path)
-        except OSError:  # as os.path.exists: missing, or not reachable
-            st = None
+        path, st = data_inputs.located(rel, self._dir, self._prefix, self._folder)
         if st is None:
             raise diags.fail(
                 f'step "{step.name}": input "{name}" names {rel}, which does not exist',

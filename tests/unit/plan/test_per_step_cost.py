@@ -26,7 +26,7 @@ from zplan.config import expand, expr, references, scope
 from zplan.config.model import StepConfig
 from zplan.config.values import UNKNOWN
 from zplan.hashing import canonical_json
-from zplan.plan import jsonplan
+from zplan.plan import data_inputs, jsonplan
 from zplan.plan import model as plan_model
 from zplan.plan import steps as step_planning
 from zplan.plan.code_hash import CodeIndex
@@ -305,12 +305,12 @@ def test_a_data_input_path_is_what_normpath_of_the_join_gives(parts, leading, tr
     from pathlib import Path
 
     planner = step_planning.StepPlanner(Path(folder), State(), None, CodeIndex(Path(folder)), StatCache(None), [])
-    fast = planner._prefix + rel if planner._prefix and step_planning._plain_relative(rel) else None
+    fast = planner._prefix + rel if planner._prefix and data_inputs._plain_relative(rel) else None
     if fast is not None:
         assert fast == os.path.normpath(os.path.join(folder, rel))
 
 
 def test_plain_data_paths_take_the_short_way_and_others_the_long_one():
-    assert step_planning._plain_relative("data/parts/0001.txt") and step_planning._plain_relative("a b/é.csv")
+    assert data_inputs._plain_relative("data/parts/0001.txt") and data_inputs._plain_relative("a b/é.csv")
     for rel in ("", ".", "./a", "a/../b", "a//b", "/abs", "a/", ".env", "a/.hidden", ".."):
-        assert not step_planning._plain_relative(rel)
+        assert not data_inputs._plain_relative(rel)
