@@ -1,0 +1,312 @@
+"""DVC's templating as `zplan import-dvc` reads it: a stage's fields and paths, its ``${...}`` (params.yaml and
+``vars``), its foreach and matrix instances, and the HCL text they are written as."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import posixpath
+import re
+from pathlib import Path
+from typing import Any
+
+from zplan import diags
+
+PARAMS_FILE = "params.yaml"
+_INTERPOLATION = re.compile(r"\$\{\s*([^}]*?)\s*\}")
+_NOT_A_NAME = re.compile(r"[^A-Za-z0-9_]+")
+
+
+class _Vars:
+    """DVC's templating sources: params.yaml (always) and the ``vars`` entries, as HCL locals."""
+
+    def __init__(self, root: Path, project: Path, base: str, entries: list, notes: list[str]) -> None:
+        self.root, self.project, self.base = root, project, base  # dvc.yaml's folder; the project's; the first in the second
+        self.files: dict[str, str] = {}  # local name -> params file
+        self.values: dict[str, Any] = {}  # inline vars
+        self.used: set[str] = set()
+        self._documents: dict[str, Any] = {}
+        candidates = [PARAMS_FILE] if (root / PARAMS_FILE).exists() else []
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if isinstance(entry, str):
+                file = entry.split(":", 1)[0]
+                if file not in candidates:
+                    candidates.append(file)
+            elif isinstance(entry, dict):
+                self.values.update(entry)
+            else:
+                notes.append(f"vars entry {entry!r} is not converted")
+        names = _unique({file: "params" if file == PARAMS_FILE else _name(Path(file).stem + "_params") for file in candidates})
+        for file, name in names.items():  # a/conf.yaml and b/conf.yaml: conf_params and conf_params_2
+            self.files[name] = file
+            try:
+                from zplan.config.params_files import read
+
+                self._documents[name] = read(root / file)
+            except Exception:
+                notes.append(f"vars file {file} could not be read: its keys are not translated")
+
+    def reference(self, dotted: str) -> str | None:
+        """The HCL for a DVC ``${dotted}`` that names a var, else None."""
+        head = dotted.split(".")[0].split("[")[0]
+        if head in self.values:
+            self.used.add("vars")
+            return f"local.vars.{dotted}"
+        for name, document in self._documents.items():
+            if isinstance(document, dict) and head in document:
+                self.used.add(name)
+                return f"local.{name}.{dotted}"
+        return None
+
+    def value(self, dotted: str) -> Any:
+        """The value a ``${dotted}`` that names a var stands for (None when it names none)."""
+        from zplan.config.params_files import ParamsFileError, lookup
+
+        head = dotted.split(".")[0]
+        sources = [self.values] if head in self.values else [d for d in self._documents.values() if isinstance(d, dict) and head in d]
+        try:
+            return lookup(sources[0], dotted, "") if sources else None
+        except ParamsFileError:
+            return None
+
+    def locals_block(self) -> list[str]:
+        if not self.used:
+            return []
+        lines = ["locals {"]
+        for name in sorted(self.used):
+            if name == "vars":
+                lines.append(f"  vars = {hcl_literal(self.values)}")
+            else:
+                lines.append(f'  {name} = params_file({_string(posixpath.join(self.base, self.files[name]))})')
+        return lines + ["}", ""]
+
+
+def _moves(stage: dict, vars_: _Vars) -> str | None:
+    """The params-file vars a foreach or matrix stage loops over (``${regions}``): an edit of one changes its
+    instances without changing dvc.yaml."""
+    each = stage.get("foreach", stage.get("matrix"))
+    named = [each] if isinstance(each, str) else [v for v in each.values() if isinstance(v, str)] if isinstance(each, dict) and "matrix" in stage else []
+    return ", ".join(n for n in named if _from_file(n, vars_)) or None
+
+
+def _from_file(text: str, vars_: _Vars) -> bool:
+    """Whether ``text`` is one ``${...}`` naming a var of params.yaml or a vars file (not of dvc.yaml itself)."""
+    match = _INTERPOLATION.fullmatch(text.strip())
+    ref = vars_.reference(match.group(1)) if match else None
+    return ref is not None and not ref.startswith("local.vars.")
+
+
+def _looped(stage: dict, vars_: _Vars) -> bool:
+    """A foreach stage, or a matrix stage whose combinations are known statically: a step with for_each."""
+    return "foreach" in stage or ("matrix" in stage and _matrix(stage["matrix"], vars_) is not None)
+
+
+def _stage_instances(stage: dict, vars_: _Vars) -> dict[str, Any] | None:
+    return _instances(stage["foreach"], vars_) if "foreach" in stage else _matrix(stage["matrix"], vars_)
+
+
+def _matrix(matrix: Any, vars_: _Vars) -> dict[str, dict] | None:
+    """A matrix's combinations keyed as DVC keys them (``cnn-a``: each plain value, a list or mapping as NAME+index),
+    each a mapping of its values (``${item.model}``); None when a value list is not known here."""
+    if not isinstance(matrix, dict) or not matrix:
+        return None
+    columns = {}
+    for column, values in matrix.items():
+        match = _INTERPOLATION.fullmatch(values.strip()) if isinstance(values, str) else None
+        values = vars_.value(match.group(1)) if match else values
+        if not isinstance(values, list) or not values:
+            return None
+        columns[str(column)] = [(f"{column}{i}" if isinstance(v, (dict, list)) else _dvc_str(v), v) for i, v in enumerate(values)]
+    combos = itertools.product(*columns.values())
+    return {"-".join(k for k, _ in combo): {c: v for c, (_, v) in zip(columns, combo)} for combo in combos}
+
+
+def _instances(each: Any, vars_: _Vars) -> dict[str, Any] | None:
+    """A foreach's items by DVC's keys; None when they are known only from a value zplan cannot read here."""
+    if isinstance(each, str):
+        match = _INTERPOLATION.fullmatch(each.strip())
+        each = vars_.value(match.group(1)) if match else None
+    if isinstance(each, dict):
+        return {_dvc_str(k): v for k, v in each.items()}
+    return _dvc_keys(each) if isinstance(each, list) else None
+
+
+def _out_paths(stage: dict, vars_: _Vars, *kinds: str) -> list[str]:
+    """The stage's outs as its step lists them (with their vars' values, but for a foreach stage)."""
+    paths = [_path(o, _wdir(stage, vars_.base)) for o in _outs(_body(stage), *kinds)]
+    return paths if _looped(stage, vars_) else [_render(p, vars_) or p for p in paths]
+
+
+def _path_text(path: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
+    """A dep or out path as HCL. A step's paths are constants (but for ``each.*``): a stage's ``${var}`` in
+    one is written as its value."""
+    if path == ".." or path.startswith("../"):
+        notes.append(f"stage {stage}: {path} is outside the project folder, which a step cannot read or write: "
+                     "write the file in the folder that holds it (-out ../dvc.zp.hcl)")
+    rendered = None if looped else _render(path, vars_)
+    if rendered is None or rendered == path:
+        return _template(path, vars_, looped, notes, stage)
+    notes.append(f"stage {stage}: {path} is written as {rendered} (a step's paths are constants): import again after changing what it names")
+    return _string(rendered)
+
+
+def _render(text: str, vars_: _Vars, instance: tuple[str, Any] | None = None) -> str | None:
+    """``text`` with each ``${...}`` replaced by the value of the var it names, or of a foreach ``instance``'s
+    ``key`` and ``item``; None when one names none."""
+    parts, last = [], 0
+    for match in _INTERPOLATION.finditer(text):
+        value = _instance_value(match.group(1), instance) if instance else None
+        value = vars_.value(match.group(1)) if value is None else value
+        if value is None or isinstance(value, (dict, list)):
+            return None
+        parts += [text[last:match.start()], _dvc_str(value)]
+        last = match.end()
+    return "".join(parts) + text[last:]
+
+
+def _body(stage: dict) -> dict:
+    """The fields of a stage: a foreach stage's are under ``do``."""
+    if "foreach" not in stage:
+        return stage
+    body = stage.get("do")
+    return body if isinstance(body, dict) else {}
+
+
+def _wdir(stage: Any, base: str) -> str:
+    """The stage's working folder relative to the project ("" for its own): DVC reads its paths from there."""
+    wdir = _body(stage).get("wdir") if isinstance(stage, dict) else None
+    folder = posixpath.normpath(posixpath.join(base, wdir or "."))
+    return "" if folder == "." else folder
+
+
+def _outs(stage: dict, *kinds: str) -> list:
+    kinds = kinds or ("outs", "metrics", "plots")
+    return [o for k in kinds for o in stage.get(k) or []]
+
+
+def _path(entry: Any, wdir: str = "") -> str:
+    """An out or dep as DVC writes it (a path, or {path: {options}}), relative to the project."""
+    path = (next(iter(entry)) if isinstance(entry, dict) else str(entry)).rstrip("/")
+    return posixpath.normpath(posixpath.join(wdir, path)) if wdir else path
+
+
+def _for_each(each: Any, vars_: _Vars) -> str:
+    """DVC's foreach as a for_each, keyed as DVC keys its instances (``${key}``, ``stage@KEY``)."""
+    if isinstance(each, str):
+        match = _INTERPOLATION.fullmatch(each.strip())
+        ref = vars_.reference(match.group(1)) if match else None
+        return _keyed(ref, vars_.value(match.group(1))) if ref else _string(each)
+    if isinstance(each, list) and not all(isinstance(v, str) for v in each):
+        return hcl_literal(_dvc_keys(each))  # for_each takes a map or a set of strings, not a list, as in Terraform
+    return _keyed(hcl_literal(each), each)
+
+
+def _keyed(expr: str, value: Any) -> str:
+    """``expr`` (a foreach list or mapping) as a map or a set of strings, with DVC's keys."""
+    if not isinstance(value, list):
+        return expr
+    if all(isinstance(v, str) for v in value):
+        return f"toset({expr})"
+    if any(isinstance(v, (dict, list)) for v in value):
+        return f"{{ for i, v in {expr} : tostring(i) => v }}"
+    return f"{{ for v in {expr} : tostring(v) => v }}"
+
+
+def _dvc_keys(items: list) -> dict[str, Any]:
+    """A foreach list keyed as DVC keys it: plain values by themselves, lists and mappings by their index."""
+    if any(isinstance(v, (dict, list)) for v in items):
+        return {str(i): v for i, v in enumerate(items)}
+    return {_dvc_str(v): v for v in items}
+
+
+def _dvc_str(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _template(text: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
+    """A DVC string as an HCL string: ``${...}`` translated, other ``$`` kept literal."""
+    out, last = [], 0
+    for match in _INTERPOLATION.finditer(text):
+        out.append(_escape(text[last:match.start()]))
+        out.append(_interpolation(match.group(1), vars_, looped, notes, stage))
+        last = match.end()
+    out.append(_escape(text[last:]))
+    return '"' + "".join(out) + '"'
+
+
+def _instance_value(expr: str, instance: tuple[str, Any]) -> Any:
+    key, item = instance
+    if expr == "key":
+        return key
+    if expr == "item" or expr.startswith("item."):
+        from zplan.config.params_files import ParamsFileError, lookup
+
+        try:
+            return lookup({"item": item}, expr, "")
+        except ParamsFileError:
+            return None
+    return None
+
+
+def _interpolation(expr: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
+    if looped and (expr == "item" or expr.startswith("item.")):
+        return "${each.value" + expr[4:] + "}"
+    if looped and expr == "key":
+        return "${each.key}"
+    ref = vars_.reference(expr)
+    if ref is None:
+        notes.append(f"stage {stage}: ${{{expr}}} names no var or params.yaml key: kept as literal text")
+        return "$${" + expr + "}"
+    return "${" + ref + "}"
+
+
+def _escape(text: str) -> str:
+    """Text inside an HCL quoted string, which cannot span lines: a multi-line ``cmd: |`` keeps its newlines as ``\\n``."""
+    text = text.replace("\\", "\\\\").replace('"', '\\"').replace("${", "$${").replace("%{", "%%{")
+    return text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+
+
+def _string(text: str) -> str:
+    return '"' + _escape(text) + '"'
+
+
+def _list(items: list[str], raw: bool = False) -> str:
+    return "[" + ", ".join(items if raw else [_string(i) for i in items]) + "]"
+
+
+def hcl_literal(value: Any) -> str:
+    """A YAML or Python literal value as an HCL literal: its strings are text, never a template, and a value
+    HCL has no literal for (a YAML date) is its text, as DVC interpolates it; an error for NaN or infinity."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {hcl_literal(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(hcl_literal(v) for v in value) + "]"
+    if isinstance(value, float) and not math.isfinite(value):
+        raise diags.fail(f"the value {value} has no HCL literal: zplan's numbers are finite", "write it as a string, or a finite number")
+    if value is None or isinstance(value, (bool, int, float)):
+        return json.dumps(value)
+    return _string(str(value))
+
+
+def _key(key: Any) -> str:
+    text = str(key)
+    return text if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", text) else _string(text)
+
+
+def _unique(names: dict[Any, str]) -> dict[Any, str]:
+    """Each name made distinct from the ones before it (x, x_2, x_3...), for HCL blocks that need their own."""
+    taken: set[str] = set()
+    for key, name in names.items():
+        found, n = name, 2
+        while found in taken:
+            found, n = f"{name}_{n}", n + 1
+        names[key] = found
+        taken.add(found)
+    return names
+
+
+def _name(text: str) -> str:
+    """A DVC stage name (may hold '@', '.', '-') as an HCL name."""
+    name = _NOT_A_NAME.sub("_", text).strip("_") or "stage"
+    return name if name[0].isalpha() or name[0] == "_" else f"s_{name}"
