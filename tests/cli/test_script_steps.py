@@ -304,8 +304,11 @@ def test_params_changed_back_check_out_the_outs_and_records_of_the_cached_run(tm
     assert project.read("out.txt") == "2"
     project.write("params.yaml", "n: 1\n")
     doc = project.plan_json()
-    assert steps_by_action(doc)["cached"] == {"make"}
+    assert steps_by_action(doc)["cached"] == {"make"} and doc["restored"] == ["pipeline.p.step.make"]
+    planned = project.run("plan", "-detailed-exitcode")  # the plan says what apply will do: not "No changes"
+    assert planned.code == 2 and "cached (run 1, " in planned.out and "to be recorded as its latest result" in planned.out, str(planned)
     project.apply()
     assert project.read("out.txt") == "1"
+    assert project.run("plan", "-detailed-exitcode").code == 0
     (planned,) = doc["steps"]
     assert project.step_records()["make"]["cache_key"] == planned["cache_key"]

@@ -27,7 +27,7 @@ from zplan.apply.recorder import RunRecorder
 from zplan.apply.recovery import DamagedInputs
 from zplan.apply.resources import ResourceApplier
 from zplan.apply.runner import StepRefused, StepRunner
-from zplan.apply.tracker import CACHED, STOPPED, ApplyResult, RunTracker, records_behind
+from zplan.apply.tracker import CACHED, STOPPED, ApplyResult, RunTracker
 from zplan.apply.worker import StepResult
 from zplan.apply.workers import TaskCancelled
 from zplan.config.values import UNKNOWN, contains_unknown
@@ -106,7 +106,7 @@ class Applier:
     def apply(self) -> ApplyResult:
         # (compared before the apply records the new outputs: after, they would always match)
         outputs_change = stack_outputs.outputs_changed(self.plan, self.state, self.project.state_dir)
-        if not self.plan.has_changes() and not outputs_change and not records_behind(self.plan, self.state):
+        if not self.plan.has_changes() and not outputs_change:
             return self.result  # nothing to do: no run recorded, serial unchanged
         self.resources.preflight(self.plan.resource_changes)
         _tfx_preflight(self.project.config, self.plan.steps_to_run)

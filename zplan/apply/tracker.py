@@ -13,21 +13,6 @@ from typing import Any, Mapping
 from zplan.graph.walk import FAILED
 from zplan.plan import model as m
 
-def records_behind(plan: m.Plan, state: Any) -> bool:
-    """Whether a cached step's latest record is another execution than the one the plan reuses (a param
-    changed and changed back): the apply must record the reused one, as it does beside steps that run,
-    or state, lineage and the script outs checked out from it stay the other configuration's."""
-    if plan.store_key is None or plan.destroy:
-        return False
-    records = state.doc["stores"].get(plan.store_key, {}).get("steps", {})  # (read raw: a sweep has thousands)
-    for step in plan.steps:
-        if step.action == m.CACHED:
-            record = records.get(step.address) or {}
-            if record.get("status") != "succeeded" or record.get("cache_key") != step.cache_key:
-                return True
-    return False
-
-
 SUBMITTED = "submitted"  # handed to an external orchestrator
 CACHED = "cached"
 STOPPED = "stopped"  # running when the apply was interrupted, and stopped

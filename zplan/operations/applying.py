@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from zplan import diags
-from zplan.apply.tracker import records_behind
 from zplan.operations.opening import ProjectArgs, open_for_saved_plan, open_project
 from zplan.operations.planning import Planned, apply, lock_timeout_seconds, make_plan
 from zplan.plan.jsonplan import has_changes, to_json
@@ -154,7 +153,7 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
         if ui.review is not None and not ui.review(doc):
             outcome.cancelled = True
             return outcome
-        if not has_changes(doc) and not planned.plan.outputs and not records_behind(planned.plan, planned.state):
+        if not has_changes(doc) and not planned.plan.outputs:
             if selection.checkout and not selection.destroy:
                 _checkout(planned, backend)  # an out deleted from the workspace comes back
             return outcome

@@ -24,6 +24,7 @@ Schema (``format_version`` "1.0"; additions keep the major version):
       "other_stacks": [{"address", "stack"}],   (recorded resources another stack applied: left alone;
                                                  stack null: recorded before zplan kept it)
       "output_changes": {"NAME": "add"|"change"|"remove"},   (recorded outputs apply would change)
+      "restored": [address],   (cached steps whose latest record is another run's: recorded again, outs checked out)
       "summary": {"add", "change", "destroy", "steps_run", "steps_cached"},
       "graph": {"edges": [[needed, needing]...]}   (every dependency between planned nodes)
     }
@@ -62,6 +63,7 @@ def to_json(plan: m.Plan) -> dict:
         "moved": [{"from": old, "to": new} for old, new in plan.moved],
         "other_stacks": [{"address": address, "stack": stack or None} for address, stack in plan.other_stacks],
         "output_changes": dict(plan.output_changes),
+        "restored": list(plan.restored),
         "summary": plan.summary(),
         "graph": {"edges": [list(e) for e in plan.edges]},
     }
@@ -152,5 +154,5 @@ def _output(o: dict, mask) -> dict:
 
 
 def has_changes(doc: dict) -> bool:
-    return (bool(doc.get("moved")) or bool(doc.get("output_changes")) or any(s["action"] == m.RUN for s in doc["steps"])
+    return (bool(doc.get("moved")) or bool(doc.get("output_changes")) or bool(doc.get("restored")) or any(s["action"] == m.RUN for s in doc["steps"])
             or any(r["action"] != m.NOOP for r in doc["resources"]))

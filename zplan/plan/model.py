@@ -243,6 +243,7 @@ class Plan:
     edges: tuple[tuple[str, str], ...] = ()  # (needed, needing) between planned steps and resources
     other_stacks: tuple[tuple[str, str], ...] = ()  # (address, stack; "" unknown) of recorded resources left to another stack
     output_changes: tuple[tuple[str, str], ...] = ()  # (name, "add"|"change"|"remove"): recorded outputs apply would change
+    restored: tuple[str, ...] = ()  # cached steps whose latest record is another run's: apply records them again, outs checked out
 
     def step(self, address: str) -> StepPlan | None:
         index = self.__dict__.get("_steps_by_address")
@@ -266,7 +267,7 @@ class Plan:
         return [r for r in self.resources if r.action != NOOP]
 
     def has_changes(self) -> bool:
-        return bool(self.steps_to_run or self.resource_changes or self.moved or self.output_changes)
+        return bool(self.steps_to_run or self.resource_changes or self.moved or self.output_changes or self.restored)
 
     def summary(self) -> dict[str, int]:
         count = lambda *actions: sum(1 for r in self.resources if r.action in actions)  # noqa: E731

@@ -145,6 +145,7 @@ class Planner:
             created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             edges=tuple((a, b) for a, b in graph.edges() if a in nodes and b in nodes),
             other_stacks=tuple(sorted(elsewhere.items())),
+            restored=() if request.destroy else _restored(self.state, key, steps),
             output_changes=() if request.destroy else output_changes(project, self.state, outputs),
         )
 
@@ -350,6 +351,20 @@ def _dependents_closure(recorded: dict, targets: list[str]) -> set[str]:
         out |= frontier
         frontier = {a for a, r in recorded.items() if a not in out and set(r.get("dependencies", [])) & out}
     return out
+
+
+def _restored(state: State, key: str | None, steps: list[m.StepPlan]) -> tuple[str, ...]:
+    """The cached steps whose latest record is another execution than the one reused (a param
+    changed and changed back): apply records the reused one again, or state, lineage and the
+    script outs checked out into the project stay those of the run in between."""
+    if key is None:
+        return ()
+    records = state.doc["stores"].get(key, {}).get("steps", {})  # (read raw: a sweep has thousands)
+    return tuple(s.address for s in steps if s.action == m.CACHED and _behind(records.get(s.address), s.cache_key))
+
+
+def _behind(record: dict | None, cache_key: str | None) -> bool:
+    return record is None or record.get("status") != "succeeded" or record.get("cache_key") != cache_key
 
 
 def _check_addresses(graph: Dag, request: PlanRequest, state: State) -> None:

@@ -18,7 +18,8 @@ def render_parts(doc: dict, limit: int = GITHUB_LIMIT, verbose: bool = False) ->
     sections = [_section(c, verbose) for c in _changes(doc, verbose)]
     cached = [s for s in doc["steps"] if s["action"] == "cached"]
     if cached:
-        rows = "\n".join(f"| `{_cell(s['address'])}` | {_cached_text(s)} |" for s in cached)
+        restored = set(doc.get("restored", ()))
+        rows = "\n".join(f"| `{_cell(s['address'])}` | {_cell(_cached_text(s, restored))} |" for s in cached)
         sections.append(f"<details><summary>{len(cached)} cached step(s)</summary>\n\n| step | |\n|---|---|\n{rows}\n\n</details>\n")
     parts: list[list[str]] = [[]]
     sizes = [0]

@@ -34,14 +34,15 @@ def render(doc: dict, verbose: bool = False) -> list[tuple[str, str]]:
         lines.append(("dim", f"      {other['address']:<{width}} left alone: {owner} applied it; `zplan state rm` forgets it"))
     cached = [s for s in doc["steps"] if s["action"] == "cached"]
     show_cached = verbose or len(cached) <= COLLAPSE_CACHED_OVER
+    restored = set(doc.get("restored", ()))
     for s in doc["steps"]:
         if s["action"] == "run":
             reasons = "; ".join(x["message"] for x in s["reasons"]) or "will run"
             lines.append(("run", f"  ~ {s['address']:<{width}} will rerun: {reasons}" if _ran_before(s) else f"  + {s['address']:<{width}} will run: {reasons}"))
-        elif show_cached:
-            lines.append(("cached", f"  = {s['address']:<{width}} {_cached_text(s)}"))
+        elif show_cached or s["address"] in restored:
+            lines.append(("cached", f"  = {s['address']:<{width}} {_cached_text(s, restored)}"))
     if cached and not show_cached:
-        lines.append(("cached", f"  = {len(cached)} steps cached (use -verbose to list them)"))
+        lines.append(("cached", f"  = {len(cached) - len(restored)} steps cached (use -verbose to list them)"))
     if not doc["resources"] and not doc["steps"] and not doc.get("moved") and not doc.get("other_stacks"):
         lines.append(("", "  (nothing selected by -target/-exclude)" if targeting_note(doc) else "  (nothing declared)"))
     lines.append(("", ""))
@@ -72,11 +73,14 @@ def _ran_before(step: dict) -> bool:
     return not any(r["code"] == "never_ran" for r in step["reasons"])
 
 
-def _cached_text(step: dict) -> str:
+def _cached_text(step: dict, restored: set | frozenset = frozenset()) -> str:
     c = step.get("cached_from") or {}
     when = (c.get("finished_at") or "")[:10]
     run = f"run {c['run']}" if c.get("run") is not None else "earlier run"
-    return f"cached ({run}{', ' + when if when else ''})"
+    text = f"cached ({run}{', ' + when if when else ''})"
+    if step["address"] in restored:  # (a param changed, then changed back)
+        text += ", to be recorded as its latest result"
+    return text
 
 
 def why(r: dict) -> str:
