@@ -78,8 +78,8 @@ def format_seconds(seconds: float) -> str:
 
 def _worker_main(tasks: mpc.Connection, alive: mpc.Connection) -> None:
     fill_closed_standard_streams()  # (a caller with no stdout: the step's log takes them over anyway)
-    # Daemonic to the parent (ended with it), never to the step: multiprocessing refuses a daemon
-    # children and joblib (scikit-learn's n_jobs) quietly runs on one core in one. What a step
+    # Daemonic to the parent (ended with it), never to the step: multiprocessing refuses children
+    # to a daemon, and joblib (scikit-learn's n_jobs) quietly runs on one core in one. What a step
     # leaves running still ends with the worker's process group.
     multiprocessing.current_process().daemon = False
     os.setpgrp()  # the step and whatever it starts can be stopped as one group
