@@ -89,7 +89,7 @@ def test_plan_job_comments_with_a_marker_and_uploads_the_plan_file(wf):
     (comment,) = uses(job, "actions/github-script")
     assert MARKER in comment["with"]["script"] and "updateComment" in comment["with"]["script"]
     (upload,) = uses(job, "actions/upload-artifact")
-    assert "plan.zplan" in upload["with"]["path"].split()
+    assert "${{ env.ZPLAN_PROJECT }}/plan.zplan" in upload["with"]["path"].splitlines()  # where -chdir put it
     assert upload["with"]["name"] == "zplan-plan-pr-${{ github.event.pull_request.number }}"
     assert "exitcode == '2'" in upload["if"]
 
@@ -164,7 +164,7 @@ def test_plan_step_records_changes_and_writes_markdown_and_plan_file(runner):
     assert outputs == {"exitcode": "2", "changes": "true"}
     md = (runner.root / "plan.md").read_text()
     assert md.startswith("### zplan plan — stack `local`") and "Saved the plan" not in md
-    assert (runner.root / "plan.zplan").exists() and md in runner.summary.read_text()
+    assert (runner.root / "proj/plan.zplan").exists() and md in runner.summary.read_text()
 
     proc, _ = runner.run("apply", "Apply")
     assert proc.returncode == 0, proc.stderr
@@ -194,7 +194,7 @@ def test_apply_step_refuses_a_stale_plan(runner):
 def test_plan_again_step_makes_the_plan_file_apply_uses(runner):
     proc, _ = runner.run("apply", "Plan again (no reviewed plan)")
     assert proc.returncode == 0, proc.stderr
-    assert (runner.root / "plan.zplan").exists() and "### zplan plan" in runner.summary.read_text()
+    assert (runner.root / "proj/plan.zplan").exists() and "### zplan plan" in runner.summary.read_text()
     proc, _ = runner.run("apply", "Apply")
     assert proc.returncode == 0, proc.stderr
 
