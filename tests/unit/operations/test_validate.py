@@ -98,3 +98,14 @@ def test_a_count_still_needs_its_variable(tmp_path):
     found = errors(tmp_path, 'variable "n" {\n  type = number\n}\nresource "local_directory" "d" {\n  count = var.n\n  path = "d${count.index}"\n}\n')
     assert found == ['1: no value for variable "n"'], found
     assert errors(tmp_path, (tmp_path / "main.zp.hcl").read_text(), vars=["n=2"]) == []
+
+
+def test_a_mistake_every_step_shares_is_said_once(tmp_path):
+    found = errors(tmp_path, 'stack "local" {\n  orchestrator = "nope"\n}\npipeline "p" {\n'
+                             '  step "a" { source = "steps.py:a" }\n  step "b" { source = "steps.py:b" }\n}\n')
+    assert len(found) == 1 and 'orchestrator "nope"' in found[0] and "more instance" not in found[0], found
+
+
+def test_two_mistakes_at_one_line_are_both_listed(tmp_path):
+    found = errors(tmp_path, 'pipeline "p" {\n  step "a" {\n    source = "steps.py:a"\n    params = { nope = 1, also = 2 }\n  }\n}\n')
+    assert len(found) == 2 and all(f.startswith("4:") for f in found), found
