@@ -33,8 +33,8 @@ from zplan.config.expr import Expr, Marks, Ref, element, static_fail
 from zplan.config.instance_values import InstanceMap, Lazy, complete_objects, each_value, no_instance, validated_input
 from zplan.config.values import UNKNOWN, article, type_name
 from zplan.config.model import Config, ModuleInstance, Where
-from zplan.secrets import Sensitive
 from zplan.config.step_refs import StepOutputRef, map_step_refs  # (imported from here too)
+from zplan.secrets import Sensitive
 
 # resource_value(address, attribute) -> value or UNKNOWN
 ResourceLookup = Callable[[str, str], Any]
