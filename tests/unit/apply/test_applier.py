@@ -40,6 +40,17 @@ def _apply(root, state: State, **request):
     return made, result, hooks, written
 
 
+
+def _run(project, source_file: str, function: str, log_dir, address: str | None = None, inputs: dict | None = None,
+         declared_outputs: list | None = None, run_id: int = 1):
+    """One step run in this process as its worker runs it (the log beside the test's files)."""
+    return run_step(StepTask(
+        address=address or f"pipeline.p.step.{function}", project_dir=str(project), source_file=source_file, function=function,
+        params={}, inputs=inputs or {}, declared_outputs=declared_outputs,
+        artifact_store_url="file://.zplan/artifacts", run_id=run_id, log_path=str(log_dir / f"{function}.log"),
+    ))
+
+
 def test_a_resource_is_created_through_the_provider_and_recorded_with_its_secret_sealed(tmp_path):
     FakeProvider.live.clear()
     root = write_project(tmp_path, HCL)
@@ -83,12 +94,8 @@ def test_a_step_runs_in_this_process_from_its_task(tmp_path, monkeypatch):
     root = copy_pipeline(tmp_path)
     monkeypatch.chdir(tmp_path)  # the worker changes into the project folder: restore afterwards
     monkeypatch.syspath_prepend(str(root))
-    task = StepTask(
-        address="pipeline.numbers.step.load", project_dir=str(root), source_file="steps/data.py", function="load",
-        params={}, inputs={"raw": PathArg(str(root / "data" / "numbers.txt"))}, declared_outputs=None,
-        artifact_store_url="file://.zplan/artifacts", run_id=7, log_path=str(tmp_path / "load.log"),
-    )
-    result = run_step(task)
+    raw = PathArg(str(root / "data" / "numbers.txt"))
+    result = _run(root, "steps/data.py", "load", tmp_path, address="pipeline.numbers.step.load", inputs={"raw": raw}, run_id=7)
     assert result.ok, result.error
     assert result.outputs["output"]["materializer"] == "json" and result.outputs["output"]["value"] == [1.0, 2.0, 3.5, 4.0]
 
@@ -97,12 +104,7 @@ def test_an_output_the_materializer_cannot_write_fails_the_step_naming_it_withou
     (tmp_path / "steps").mkdir()
     (tmp_path / "steps" / "mixed.py").write_text('import pandas as pd\n\ndef make():\n    return pd.DataFrame({"n": [1, "x"]})\n')
     monkeypatch.chdir(tmp_path)
-    task = StepTask(
-        address="pipeline.p.step.make", project_dir=str(tmp_path), source_file="steps/mixed.py", function="make",
-        params={}, inputs={}, declared_outputs=None,
-        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "make.log"),
-    )
-    result = run_step(task)
+    result = _run(tmp_path, "steps/mixed.py", "make", tmp_path)
     assert not result.ok and result.traceback is None
     assert result.error.startswith("output 'output': materializer pandas.parquet could not store the pandas.DataFrame: ArrowInvalid")
     assert "column n" in result.error
@@ -118,13 +120,8 @@ def test_a_user_materializer_that_fails_shows_its_own_traceback(tmp_path, monkey
         "def make():\n    return Thing()\n"
     )
     monkeypatch.chdir(tmp_path)
-    task = StepTask(
-        address="pipeline.p.step.make", project_dir=str(tmp_path), source_file="steps/thing.py", function="make",
-        params={}, inputs={}, declared_outputs=None,
-        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "make.log"),
-    )
     try:
-        result = run_step(task)
+        result = _run(tmp_path, "steps/thing.py", "make", tmp_path)
     finally:
         unregister("thing-that-fails")
     assert not result.ok
@@ -149,12 +146,7 @@ def test_an_input_its_materializer_cannot_load_fails_the_step_naming_the_input(t
     (tmp_path / "stored" / "v.txt").write_text("1")
     monkeypatch.chdir(tmp_path)
     stored = ArtifactStore.from_url("file://.zplan/artifacts", tmp_path).put(tmp_path / "stored")
-    task = StepTask(
-        address="pipeline.p.step.read", project_dir=str(tmp_path), source_file="steps/reader.py", function="read",
-        params={}, inputs={"x": ArtifactArg(stored.digest, "thing-that-cannot-load", "steps.reader")}, declared_outputs=None,
-        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "read.log"),
-    )
-    result = run_step(task)
+    result = _run(tmp_path, "steps/reader.py", "read", tmp_path, inputs={"x": ArtifactArg(stored.digest, "thing-that-cannot-load", "steps.reader")})
     assert not result.ok
     assert result.error == f"input x: materializer thing-that-cannot-load could not load artifact {stored.digest[:12]}: KeyError: 'version'"
     assert 'reader.py", line 11, in load' in result.traceback and "zplan" not in result.traceback.replace(str(tmp_path), "")
@@ -178,12 +170,7 @@ def test_a_named_tuple_fills_the_declared_outputs_by_name_not_by_position(tmp_pa
     (project / "steps_named.py").write_text(NAMED_OUT_OF_ORDER)
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(project))
-    task = StepTask(
-        address="pipeline.p.step.split", project_dir=str(project), source_file="steps_named.py", function="split",
-        params={}, inputs={}, declared_outputs=["train", "test"],
-        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "split.log"),
-    )
-    result = run_step(task)
+    result = _run(project, "steps_named.py", "split", tmp_path, declared_outputs=["train", "test"])
     assert result.ok, result.error
     assert result.outputs["train"]["value"] == [1, 2, 3] and result.outputs["test"]["value"] == [4]
 
@@ -195,12 +182,7 @@ def test_a_step_reads_its_pipeline_and_step_names_from_any_address(tmp_path, mon
         "import zplan\n\ndef names():\n    ctx = zplan.step_context()\n    return [ctx.pipeline_name, ctx.step_name]\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(project))
-    task = StepTask(
-        address='module.training.pipeline.p.step.train["c=0.5"]', project_dir=str(project),
-        source_file="steps_names.py", function="names", params={}, inputs={}, declared_outputs=None,
-        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "names.log"),
-    )
-    result = run_step(task)
+    result = _run(project, "steps_names.py", "names", tmp_path, address='module.training.pipeline.p.step.train["c=0.5"]')
     assert result.ok, result.error
     assert result.outputs["output"]["value"] == ["p", 'train["c=0.5"]']
 
@@ -212,12 +194,7 @@ def test_an_output_its_materializer_cannot_store_fails_the_step_naming_the_outpu
         "import pandas as pd\n\ndef mixed():\n    return pd.DataFrame({'c': [1, 'two', 3.0]})\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(project))
-    task = StepTask(
-        address="pipeline.p.step.mixed", project_dir=str(project), source_file="steps_mixed.py", function="mixed",
-        params={}, inputs={}, declared_outputs=None,
-        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "mixed.log"),
-    )
-    result = run_step(task)
+    result = _run(project, "steps_mixed.py", "mixed", tmp_path)
     assert not result.ok
     assert result.error.startswith("output 'output': ") and "column c" in result.error, result.error
     assert result.traceback is None  # zplan's and pyarrow's frames say nothing about the step
@@ -234,12 +211,7 @@ def test_a_materializer_returning_facts_state_cannot_hold_fails_its_step_not_the
         "def make():\n    return Thing()\n"
     )
     monkeypatch.chdir(tmp_path)
-    task = StepTask(
-        address="pipeline.p.step.make", project_dir=str(tmp_path), source_file="steps/facts.py", function="make",
-        params={}, inputs={}, declared_outputs=None,
-        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "make.log"),
-    )
-    result = run_step(task)
+    result = _run(tmp_path, "steps/facts.py", "make", tmp_path)
     assert not result.ok and result.outputs == {}
     assert result.error == ("output 'output': materializer thing-with-facts's save must return None or a dict of JSON values "
                             "(small facts about what it wrote): it returned a pathlib.PosixPath")
@@ -266,10 +238,7 @@ def test_a_step_declaring_no_outputs_may_return_nothing_but_not_a_value(tmp_path
     monkeypatch.syspath_prepend(str(project))
 
     def run(function: str):
-        return run_step(StepTask(
-            address=f"pipeline.p.step.{function}", project_dir=str(project), source_file="steps_none.py", function=function,
-            params={}, inputs={}, declared_outputs=None,
-            artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / f"{function}.log")))
+        return _run(project, "steps_none.py", function, tmp_path)
 
     notify, forgets = run("notify"), run("forgets")
     assert notify.ok and notify.outputs == {}, notify.error
@@ -286,12 +255,7 @@ def test_a_path_output_that_cannot_be_stored_says_why(tmp_path, monkeypatch, ret
     (project / "steps_paths.py").write_text(f"from pathlib import Path\n\ndef path():\n    return {returned}\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(project))
-    task = StepTask(
-        address="pipeline.p.step.path", project_dir=str(project), source_file="steps_paths.py", function="path",
-        params={}, inputs={}, declared_outputs=None,
-        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "path.log"),
-    )
-    result = run_step(task)
+    result = _run(project, "steps_paths.py", "path", tmp_path)
     assert not result.ok and result.error.startswith(says), result.error
     assert len(result.error) < 400 and result.traceback is None
 
@@ -302,12 +266,7 @@ def test_a_step_that_yields_is_told_to_return_its_values(tmp_path, monkeypatch):
     (project / "steps_yield.py").write_text("def rows():\n    for i in range(3):\n        yield i\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(project))
-    task = StepTask(
-        address="pipeline.p.step.rows", project_dir=str(project), source_file="steps_yield.py", function="rows",
-        params={}, inputs={}, declared_outputs=None,
-        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "rows.log"),
-    )
-    result = run_step(task)
+    result = _run(project, "steps_yield.py", "rows", tmp_path)
     assert not result.ok
     assert result.error == ("output 'output': the step returned a generator (its function uses yield), which is "
                             "never run to its end; return the values instead, e.g. as a list"), result.error
@@ -319,11 +278,6 @@ def test_a_nan_output_fails_the_step_before_anything_is_stored(tmp_path, monkeyp
     (project / "steps_nan.py").write_text("def score():\n    return {'auc': float('nan')}\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(project))
-    task = StepTask(
-        address="pipeline.p.step.score", project_dir=str(project), source_file="steps_nan.py", function="score",
-        params={}, inputs={}, declared_outputs=None,
-        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / "score.log"),
-    )
-    result = run_step(task)
+    result = _run(project, "steps_nan.py", "score", tmp_path)
     assert not result.ok and result.error.startswith("output output.auc is NaN or infinite"), result.error
     assert list((project / ".zplan" / "artifacts").glob("*/*")) == []
