@@ -114,6 +114,10 @@ def test_an_out_the_command_did_not_write_fails_the_step(project):
     (('outs    = ["out/data"]', 'outs    = ["./"]'), 'outs entry "./" cannot be the project folder'),
     (('outs    = ["out/data"]', 'outs    = [".zplan/state.json"]'), 'outs entry ".zplan/state.json" cannot be'),
     (('outs    = ["out/data"]', 'outs    = ["out/data"]\n    metrics = ["./.zplan"]'), 'metrics entry "./.zplan" cannot be'),
+    # ... or replace the configuration, or have the step read what it writes (DVC: a circular dependency)
+    (('outs    = ["out/data"]', 'outs    = ["main.zp.hcl"]'), 'outs entry "main.zp.hcl" cannot be the project folder, a configuration file'),
+    (('outs    = ["out/data"]', 'outs    = ["zplan.zpvars"]'), 'outs entry "zplan.zpvars" cannot be'),
+    (('outs    = ["out/data"]', 'outs    = ["src/make.py"]'), 'step "make": "src/make.py" is both a dep and an out'),
     (('outs    = ["other.txt"]', 'outs    = ["result.txt"]'), 'steps "use" and "other" both write result.txt'),
 ])
 def test_mistakes_in_a_script_step_are_reported_at_plan(project, edit, message):

@@ -18,6 +18,7 @@ path becomes that output, named by its path (``step.train.outs["model.pkl"]``).
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -72,6 +73,8 @@ def script_step(pipeline: Pipeline, name: str, block: "hcl.Block", found: diags.
         return None
     if None in lists.values():
         return None
+    if not _outs_apart_from_deps(lists, name, attrs.get("outs", block), found):
+        return None
     for other in pipeline.steps.values():  # two steps checking out the same path would overwrite each other
         shared = sorted(set(outputs) & set(other.script.outputs if other.script else ()))
         if shared:
@@ -108,6 +111,8 @@ def instance_script(step: StepConfig, evaluate) -> StepConfig:
     found = diags.Collector()
     lists = {key: _paths(expr, evaluate(expr), key, step.name, found) if key in step.script.pending else []
              for key, expr in ((k, step.script.pending.get(k)) for k in LISTS)}
+    if None not in lists.values():
+        _outs_apart_from_deps(lists, step.name, step.script.pending.get("outs") or step, found)
     found.raise_if_errors()
     script = ScriptConfig(step.script.command, lists["deps"], lists["outs"], lists["metrics"], lists["params"])
     return dataclasses.replace(step, script=script, outputs=script.outputs)
@@ -126,7 +131,7 @@ def _paths(attr, value, key: str, step: str, found: diags.Collector) -> list[str
             found.error(f'step "{step}": {key} entry "{v}" must be a path inside the project', "write it relative to the project folder", attr.range)
             return None
         if key in ("outs", "metrics") and _replaces_project_or_state(v):
-            found.error(f'step "{step}": {key} entry "{v}" cannot be the project folder or inside {STATE_DIR}',
+            found.error(f'step "{step}": {key} entry "{v}" cannot be the project folder, a configuration file or inside {STATE_DIR}',
                         "apply copies each out into the project, replacing what is at its path: name the file or "
                         f'folder the command writes, e.g. {key} = ["{_EXAMPLES[key]}"]', attr.range)
             return None
@@ -137,9 +142,23 @@ STATE_DIR = ".zplan"  # zplan's own folder in the project (zplan.project.STATE_D
 
 
 def _replaces_project_or_state(path: str) -> bool:
-    """Whether checking this out would replace the whole project or write into zplan's state."""
+    """Whether checking this out would replace the whole project, one of its configuration files
+    (*.zp.hcl, the variables files, the lock file) or write into zplan's state."""
     normal = posixpath.normpath(path)
-    return normal == "." or normal.split("/")[0] == STATE_DIR
+    return normal == "." or normal.split("/")[0] == STATE_DIR or _CONFIG_FILE.fullmatch(normal) is not None
+
+
+_CONFIG_FILE = re.compile(r"[^/]*\.zp\.hcl|zplan\.zpvars|[^/]*\.auto\.zpvars|\.zplan\.lock\.hcl")
+
+
+def _outs_apart_from_deps(lists: dict, step: str, where, found: diags.Collector) -> bool:
+    """An out that is also a dep is refused, as DVC refuses it (a circular dependency): the step
+    would read what it writes, so its key would change with every run of its own."""
+    both = sorted(set(lists["deps"]) & {*lists["outs"], *lists["metrics"]})
+    if both:
+        found.error(f'step "{step}": "{both[0]}" is both a dep and an out', "a step cannot read what it writes: "
+                    "write the result to another path", where.range)
+    return not both
 
 
 _EXAMPLES = {"deps": "src/train.py", "outs": "model.pkl", "metrics": "eval/metrics.json", "params": "train.n_est"}
