@@ -161,6 +161,16 @@ def test_missing_plan_file(project: Project):
     assert_user_error(project.run("apply", "missing.zplan"), "plan file missing.zplan does not exist")
 
 
+@pytest.mark.parametrize("flag, value, says", [
+    ("-parallelism", "-2", "invalid -parallelism -2"),
+    ("-lock-timeout", "-5s", "invalid -lock-timeout '-5s'"),
+    ("-lock-timeout", "inf", "invalid -lock-timeout 'inf'"),
+])
+def test_a_negative_or_endless_apply_setting_is_refused(project: Project, flag: str, value: str, says: str):
+    assert_user_error(project.run("apply", "-auto-approve", flag, value), says)
+    assert not project.path(".zplan/metadata.db").exists()  # refused before anything ran
+
+
 def test_plan_out_never_replaces_a_configuration_file_nor_a_folder(project: Project):
     before = project.read(HCL)
     assert_user_error(project.run("plan", "-out", HCL), f"-out {HCL} is a file the configuration is read from")

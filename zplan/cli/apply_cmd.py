@@ -33,6 +33,8 @@ def run_apply(root: Path, flags: ApplyFlags) -> int:
     from zplan.operations.opening import ProjectArgs
 
     process.no_color(flags.no_color)
+    if flags.parallelism < 0:
+        raise diags.fail(f"invalid -parallelism {flags.parallelism}", "give the number of steps to run at once (1 or more), or leave it out for one per core")
     ui_ = ui(flags.auto_approve, flags.verbose, destroying=False)
     if flags.planfile is not None:
         given = {"-var": flags.var, "-var-file": flags.var_file, "-target": flags.target, "-exclude": flags.exclude,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -88,8 +89,9 @@ def lock_timeout_seconds(text: str) -> float:
     text = text.strip().lower()
     units = {"s": 1, "m": 60, "h": 3600}
     try:
-        if text and text[-1] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text)
+        seconds = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
     except ValueError:
-        raise diags.fail(f"invalid -lock-timeout {text!r}", "use a duration like 30s or 5m") from None
+        seconds = math.nan
+    if not 0 <= seconds < math.inf:  # (a negative, infinite or NaN wait)
+        raise diags.fail(f"invalid -lock-timeout {text!r}", "use a duration of zero or more, like 0s, 30s or 5m")
+    return seconds
