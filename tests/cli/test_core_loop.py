@@ -67,6 +67,16 @@ def test_a_plan_that_changes_only_recorded_outputs_says_so_as_terraform(applied)
     assert applied.run("plan", "-detailed-exitcode").code == 0
 
 
+def test_a_destroy_plan_lists_the_outputs_it_clears(applied):
+    """As Terraform's "Changes to Outputs" of a destroy: the recorded outputs go with the rest."""
+    result = applied.run("plan", "-destroy", "-detailed-exitcode")
+    assert result.code == 2 and "  - total (destroyed: removed from state)" in result.out, str(result)
+    assert applied.plan_json("-destroy")["output_changes"] == {"count": "remove", "total": "remove"}
+    applied.ok("destroy", "-auto-approve")
+    assert applied.ok("output").out.strip() == "No outputs recorded."
+    assert applied.run("plan", "-destroy", "-detailed-exitcode").code == 0
+
+
 def test_comment_docstring_and_layout_edits_rerun_nothing(applied):
     applied.replace("steps/data.py", "# multiply every value by c", "# every value, times c")
     applied.replace("steps/data.py", '"""One number per line; blank lines are skipped."""', '"""Reads the numbers."""')

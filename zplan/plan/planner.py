@@ -146,7 +146,7 @@ class Planner:
             edges=tuple((a, b) for a, b in graph.edges() if a in nodes and b in nodes),
             other_stacks=tuple(sorted(elsewhere.items())),
             restored=() if request.destroy else _restored(self.state, key, steps),
-            output_changes=() if request.destroy else output_changes(project, self.state, outputs),
+            output_changes=output_changes(project, self.state, outputs),  # a destroy removes them all
         )
 
     def apply_inputs(self) -> "ApplyInputs":

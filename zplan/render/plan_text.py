@@ -135,7 +135,8 @@ def _outputs(doc: dict) -> list[tuple[str, str]]:
         style, mark = _OUTPUT_MARKS.get(changes.get(name), ("", ""))
         o = doc["outputs"].get(name)
         if o is None:
-            lines.append((style, f"  {mark}{name} (no longer declared: removed from state)"))
+            why = "destroyed" if doc["destroy"] else "no longer declared"
+            lines.append((style, f"  {mark}{name} ({why}: removed from state)"))
             continue
         value = SENSITIVE if o["sensitive"] else _value(o["value"], as_hcl=True) if o["known"] else "(known after apply)"
         lines.append((style, f"  {mark}{name} = {value}"))
