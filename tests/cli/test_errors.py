@@ -202,3 +202,8 @@ def test_a_reader_that_goes_away_is_not_an_internal_error(project: Project):
     finally:
         os.close(write_end)
     assert proc.returncode == 1 and proc.stderr == ""
+
+
+def test_a_duplicate_names_the_first_declaration_by_its_project_path(project: Project):
+    project.write("more.zp.hcl", 'variable "c" {\n  default = 2\n}\n')
+    assert_user_error(project.run("validate"), 'more.zp.hcl:1:1: duplicate variable "c"', "it was already declared at main.zp.hcl:3:1")

@@ -173,7 +173,8 @@ def _check_attributes(block: hcl.Block, allowed: set[str] | None, found: diags.C
 def _duplicate(kind: str, name: str, first, block: hcl.Block, found: diags.Collector) -> bool:
     if first is None:
         return False
-    found.error(f'duplicate {kind} "{name}"', f"it was already declared at {first.range}", block.range)
+    at = first.range.relative_to(Path(block.range.file).parent)  # (both in one folder: the project's or a module's)
+    found.error(f'duplicate {kind} "{name}"', f"it was already declared at {at}", block.range)
     return True
 
 
