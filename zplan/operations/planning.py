@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -85,13 +84,13 @@ def _check_prevent_destroy(project: Project, plan: m.Plan) -> None:
 
 
 def lock_timeout_seconds(text: str) -> float:
-    """Terraform-style durations: 0s, 30s, 5m, 1h (a bare number is seconds)."""
-    text = text.strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600}
+    """How long to wait for the state lock: a duration of zero or more (``zplan.durations``)."""
+    from zplan.durations import parse_seconds
+
     try:
-        seconds = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+        seconds = parse_seconds(text)
     except ValueError:
-        seconds = math.nan
-    if not 0 <= seconds < math.inf:  # (a negative, infinite or NaN wait)
-        raise diags.fail(f"invalid -lock-timeout {text!r}", "use a duration of zero or more, like 0s, 30s or 5m")
+        seconds = -1.0
+    if seconds < 0:  # (a negative, infinite or NaN wait, or no duration at all)
+        raise diags.fail(f"invalid -lock-timeout {text.strip().lower()!r}", "use a duration of zero or more, like 0s, 30s or 5m")
     return seconds
