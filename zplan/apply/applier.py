@@ -104,15 +104,13 @@ class Applier:
 
     # -- entry point ------------------------------------------------------------------------------
     def apply(self) -> ApplyResult:
-        # (compared before the apply records the new outputs: after, they would always match)
-        outputs_change = stack_outputs.outputs_changed(self.plan, self.state, self.project.state_dir)
-        if not self.plan.has_changes() and not outputs_change:
+        if not self.plan.has_changes():  # (outputs apply would add, change or remove count: plan.output_changes)
             return self.result  # nothing to do: no run recorded, serial unchanged
         self.resources.preflight(self.plan.resource_changes)
         _tfx_preflight(self.project.config, self.plan.steps_to_run)
         try:
             self._make_changes()
-            if self.result.changed or outputs_change:
+            if self.result.changed or self.plan.output_changes:
                 self.state.bump()
             self._persist_last(self.state)
             self.hooks.run_finished(self.tracker.summary())

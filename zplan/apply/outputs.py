@@ -4,21 +4,9 @@ from __future__ import annotations
 
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.config.scope import StepOutputRef, map_step_refs
-from zplan.plan import model as m
 from zplan.graph.build import pipeline_of
 from zplan.state import secrets as sealed
 from zplan.state.model import State
-
-
-def outputs_changed(plan: m.Plan, state: State, state_dir) -> bool:
-    """Whether the recorded outputs differ from the planned ones: a sealed (sensitive) value is
-    compared unsealed, else every apply of a project with one would record a run and bump the serial."""
-    from zplan.plan.outputs import output_differs
-
-    recorded = state.outputs_of(plan.stack)
-    if plan.destroy:
-        return bool(recorded)
-    return any(o["known"] and output_differs(recorded.get(n, {}).get("value"), o["value"], state_dir) for n, o in plan.outputs.items())
 
 
 def record_outputs(project, state: State, store_key: str | None, resource_value, resource_names=None) -> None:

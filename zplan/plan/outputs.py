@@ -41,9 +41,9 @@ def output_changes(project, state, outputs: dict[str, dict]) -> tuple[tuple[str,
     changes = []
     for name in sorted(set(outputs) | set(recorded)):
         planned = outputs.get(name)
-        if planned is None:
-            changes.append((name, "remove"))
-        elif planned["known"] and planned["value"] is not None:  # (a null output is not recorded)
+        if planned is None or (planned["known"] and planned["value"] is None and name in recorded):
+            changes.append((name, "remove"))  # (a null output is not recorded: apply drops it)
+        elif planned["known"] and planned["value"] is not None:
             if name not in recorded:
                 changes.append((name, "add"))
             elif output_differs(recorded[name]["value"], planned["value"], project.state_dir):
