@@ -1,16 +1,17 @@
-"""Input variable values: defaults, then env, then vars files, then -var, as Terraform orders them.
+"""Input variable values: defaults, then env, then vars files, then the command line, as Terraform orders them.
 
 Sources, lowest precedence first: the variable's ``default``; ``ZPLAN_VAR_<name>``
-in the environment; ``zplan.zpvars``; ``*.auto.zpvars`` (alphabetical); each
-``-var-file``; each ``-var name=value``. A vars file is HCL attributes
-(``name = value``), like Terraform's ``terraform.tfvars``.
+in the environment; ``zplan.zpvars``; ``*.auto.zpvars`` (alphabetical); then each
+``-var name=value`` and ``-var-file`` in the order given on the command line, the later
+one winning. A vars file is HCL attributes (``name = value``), like Terraform's
+``terraform.tfvars``.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence, Union
 
 from zplan import diags
 from zplan.config import hcl
@@ -21,11 +22,14 @@ from zplan.config.variable_checks import Text, accept
 ENV_PREFIX = "ZPLAN_VAR_"
 DEFAULT_VARS_FILE = "zplan.zpvars"
 
+# One variable source given on the command line: "NAME=VALUE" text is a -var, a Path a -var-file.
+# A command carries them in one list, in the order given, as the later one wins.
+CommandLineVar = Union[str, Path]
+
 
 def resolve(
     config: Config,
-    cli_vars: list[str] = (),
-    var_files: list[Path] = (),
+    cli_vars: Sequence[CommandLineVar] = (),
     environ: Mapping[str, str] | None = None,
     fixed: Mapping[str, Any] | None = None,
     given: Mapping[str, Any] | None = None,
@@ -44,13 +48,10 @@ def resolve(
         if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX):] in config.variables:  # stray ones are ignored, as Terraform does
             raw[key[len(ENV_PREFIX):]] = (_from_text(text, f"environment variable {key}"), f"environment variable {key}")
     auto = [config.project_dir / DEFAULT_VARS_FILE] + sorted(config.project_dir.glob("*.auto.zpvars"))
-    for path in [p for p in auto if p.exists()] + [Path(p) for p in var_files]:
+    for path in [p for p in auto if p.exists()]:
         raw.update(_read_vars_file(path))
-    for item in cli_vars:
-        name, sep, text = item.partition("=")
-        if not sep or not name.strip():
-            raise diags.fail(f"invalid -var {item!r}", "write it as -var NAME=VALUE")
-        raw[name.strip()] = (_from_text(text, f"-var {name.strip()}"), f"-var {name.strip()}")
+    for item in cli_vars:  # in command-line order: a later -var or -var-file wins over an earlier one
+        raw.update(_read_vars_file(item) if isinstance(item, Path) else _read_var(item))
     raw.update((name, (value, "zplan.open(variables=...)")) for name, value in (given or {}).items())
 
     found = diags.Collector()
@@ -90,6 +91,13 @@ def sensitive_values(config: Config, values: Mapping[str, Any]) -> list[str]:
 
     # `in`, not `get`: looking for secrets is not a use of the variable (a reading project notes uses)
     return secret_forms(values[n] for n, var in config.variables.items() if var.sensitive and n in values and values[n] not in (None, ""))
+
+
+def _read_var(item: str) -> dict[str, tuple[Any, str]]:
+    name, sep, text = item.partition("=")
+    if not sep or not name.strip():
+        raise diags.fail(f"invalid -var {item!r}", "write it as -var NAME=VALUE")
+    return {name.strip(): (_from_text(text, f"-var {name.strip()}"), f"-var {name.strip()}")}
 
 
 def _read_vars_file(path: Path) -> dict[str, tuple[Any, str]]:

@@ -49,8 +49,9 @@ def config(tmp_path):
     return loader.load(tmp_path)
 
 
-def resolve(config, *cli_vars: str, environ=None, var_files=()):
-    return variables.resolve(config, list(cli_vars), list(var_files), environ=environ or {})
+def resolve(config, *cli_vars, environ=None, var_files=()):
+    """``cli_vars``: -var texts and -var-file Paths, in command-line order (``var_files`` come after them)."""
+    return variables.resolve(config, [*cli_vars, *var_files], environ=environ or {})
 
 
 def errors(config, *cli_vars: str, **kw) -> list[str]:
@@ -96,6 +97,20 @@ def test_values_from_vars_files_are_checked_too(config, tmp_path):
     assert 'variable "cfg" (from prod.zpvars:2): cfg.layers must not be empty' in message
     (tmp_path / "prod.zpvars").write_text('epochs = "12"\n')
     assert resolve(config, var_files=[tmp_path / "prod.zpvars"])["epochs"] == 12
+
+
+def test_the_later_of_var_and_var_file_wins_as_given_on_the_command_line(config, tmp_path):
+    # -var won over -var-file wherever it was written; Terraform takes both in command-line order
+    (tmp_path / "a.zpvars").write_text("epochs = 5\n")
+    (tmp_path / "b.zpvars").write_text("epochs = 6\n")
+    (tmp_path / "zplan.zpvars").write_text("epochs = 4\n")
+    assert resolve(config, "epochs=2", tmp_path / "a.zpvars")["epochs"] == 5
+    assert resolve(config, tmp_path / "a.zpvars", "epochs=2")["epochs"] == 2
+    assert resolve(config, "epochs=2", tmp_path / "b.zpvars", tmp_path / "a.zpvars")["epochs"] == 5
+    assert resolve(config, tmp_path / "a.zpvars", "epochs=2", "epochs=3")["epochs"] == 3
+    assert resolve(config, environ={"ZPLAN_VAR_epochs": "8"})["epochs"] == 4  # zplan.zpvars over the environment
+    [message] = errors(config, tmp_path / "a.zpvars", "epochs=0")
+    assert '(from -var epochs)' in message  # the error names the source that won
 
 
 def test_a_condition_may_refer_only_to_its_own_variable(tmp_path):
