@@ -177,6 +177,15 @@ def test_text_that_does_not_parse_is_an_error_naming_the_variable(config):
     assert message.startswith('error: cannot read the value from -var tags: unexpected "," after the value of "tags"')
 
 
+@pytest.mark.parametrize("text", ['{ name = "m", layers = [1] }\nepochs = 50', '{ name = "m", layers = [1] }\nnested { }'])
+def test_text_after_the_value_on_another_line_is_an_error(config, text):
+    # it was left out without a word: -var $'cfg={...}\nepochs = 50' did not set epochs
+    [message] = errors(config, f"cfg={text}")
+    assert message.startswith('error: cannot read the value from -var cfg: more text follows the value of "cfg" on another line')
+    [message] = errors(config, environ={"ZPLAN_VAR_cfg": text})
+    assert "cannot read the value from environment variable ZPLAN_VAR_cfg: more text follows" in message
+
+
 def test_a_value_that_is_not_utf8_is_an_error_naming_its_source(config):
     # bytes that are not UTF-8 (-var s=$'\\xff') reach Python as lone surrogates, which no state or cache key can hold
     assert errors(config, "epochs=\udcff") == ["error: the value of -var epochs is not UTF-8 text\n  give the value in UTF-8"]
