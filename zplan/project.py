@@ -34,7 +34,7 @@ class Options:
 
     vars: list[variables.CommandLineVar] = field(default_factory=list)  # every -var and -var-file, in order
     stack: str | None = None
-    reading: bool = False  # only reading what was recorded: a variable without a value reads as unknown
+    reading: bool = False  # only reading what was recorded (or forgetting it): a variable without a value reads as unknown
     given: dict[str, Any] = field(default_factory=dict)  # values from the Python API, converted like a vars file's
 
 
