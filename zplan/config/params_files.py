@@ -179,14 +179,15 @@ def split_key(spec: str) -> tuple[str, str]:
     return (file, key) if sep and is_params_file(file) else (DEFAULT_PARAMS_FILE, spec)
 
 
-def as_variables(path: Path) -> dict[str, tuple[Any, str]]:
-    """A params file given as ``-var-file``: each top-level key sets the variable of that name, if declared."""
+def as_variables(path: Path, shown: str) -> dict[str, tuple[Any, str]]:
+    """A params file given as ``-var-file`` (named ``shown`` in messages): each top-level key sets the
+    variable of that name, if declared."""
     try:
         document = read(path)
     except ParamsFileError as exc:
         raise diags.fail(exc.summary, exc.detail) from None
     if not isinstance(document, dict):
         raise diags.fail(f"{path} does not hold a map of variable values", "a params file used as -var-file maps names to values")
-    where = f"{path.name}{PARAMS_FILE_SUFFIX}"
+    where = f"{shown}{PARAMS_FILE_SUFFIX}"
     return {str(name): (ParamsDocument(value, path.name, f"{name}.") if isinstance(value, dict) else value, where)
             for name, value in document.items()}

@@ -49,9 +49,9 @@ def resolve(
             raw[key[len(ENV_PREFIX):]] = (_from_text(text, f"environment variable {key}"), f"environment variable {key}")
     auto = [config.project_dir / DEFAULT_VARS_FILE] + sorted(config.project_dir.glob("*.auto.zpvars"))
     for path in [p for p in auto if p.exists()]:
-        raw.update(_read_vars_file(path))
+        raw.update(_read_vars_file(path, config.project_dir))
     for item in cli_vars:  # in command-line order: a later -var or -var-file wins over an earlier one
-        raw.update(_read_vars_file(item) if isinstance(item, Path) else _read_var(item))
+        raw.update(_read_vars_file(item, config.project_dir) if isinstance(item, Path) else _read_var(item))
     raw.update((name, (value, "zplan.open(variables=...)")) for name, value in (given or {}).items())
 
     found = diags.Collector()
@@ -100,17 +100,27 @@ def _read_var(item: str) -> dict[str, tuple[Any, str]]:
     return {name.strip(): (_from_text(text, f"-var {name.strip()}"), f"-var {name.strip()}")}
 
 
-def _read_vars_file(path: Path) -> dict[str, tuple[Any, str]]:
+def _read_vars_file(path: Path, project_dir: Path) -> dict[str, tuple[Any, str]]:
     if not path.exists():
         raise diags.fail(f"vars file {path} does not exist", "check the -var-file path")
     from zplan.config import params_files
 
+    shown = _shown(path, project_dir)
     if params_files.is_params_file(path):  # params.yaml, config.json, pyproject-style TOML
-        return params_files.as_variables(path)
+        return params_files.as_variables(path, shown)
     body = hcl.parse_file(path)
     if body.blocks:
         raise diags.fail("a vars file holds only NAME = VALUE lines", "move blocks into a .zp.hcl file", body.blocks[0].range)
-    return {name: (attr.expr.static_value(), f"{path.name}:{attr.range.line}") for name, attr in body.attributes.items()}
+    return {name: (attr.expr.static_value(), f"{shown}:{attr.range.line}") for name, attr in body.attributes.items()}
+
+
+def _shown(path: Path, project_dir: Path) -> str:
+    """A vars file as messages name it: from the project folder (envs/prod/zplan.zpvars is not
+    the project's own zplan.zpvars), else as given."""
+    try:
+        return path.resolve().relative_to(project_dir.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def _from_text(text: str, where: str) -> Any:

@@ -99,6 +99,17 @@ def test_values_from_vars_files_are_checked_too(config, tmp_path):
     assert resolve(config, var_files=[tmp_path / "prod.zpvars"])["epochs"] == 12
 
 
+def test_a_vars_file_is_named_by_its_path_in_the_project(config, tmp_path):
+    # it was named by its file name alone: envs/prod/zplan.zpvars read as the project's own zplan.zpvars
+    (tmp_path / "envs" / "prod").mkdir(parents=True)
+    (tmp_path / "envs" / "prod" / "zplan.zpvars").write_text('epochs = "many"\n')
+    (tmp_path / "envs" / "prod" / "params.yaml").write_text("epochs: 0\n")
+    [message] = errors(config, var_files=[tmp_path / "envs" / "prod" / "zplan.zpvars"])
+    assert 'invalid value for variable "epochs" (from envs/prod/zplan.zpvars:1)' in message
+    [message] = errors(config, var_files=[tmp_path / "envs" / "prod" / "params.yaml"])
+    assert 'invalid value for variable "epochs" (from envs/prod/params.yaml, a params file)' in message
+
+
 def test_the_later_of_var_and_var_file_wins_as_given_on_the_command_line(config, tmp_path):
     # -var won over -var-file wherever it was written; Terraform takes both in command-line order
     (tmp_path / "a.zpvars").write_text("epochs = 5\n")
