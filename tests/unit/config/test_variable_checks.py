@@ -110,6 +110,23 @@ def test_a_vars_file_is_named_by_its_path_in_the_project(config, tmp_path):
     assert 'invalid value for variable "epochs" (from envs/prod/params.yaml, a params file)' in message
 
 
+@pytest.mark.parametrize(("name", "text", "problem"), [
+    ("p.yaml", "epochs: 3\nepochs: 4\n", "p.yaml:2 is not valid YAML: duplicate key 'epochs'"),
+    ("p.yaml", "cfg:\n  name: a\n  layers: [1]\n  name: b\n", "p.yaml:4 is not valid YAML: duplicate key 'name'"),
+    ("p.json", '{"epochs": 3, "epochs": 4}', "p.json is not valid JSON: duplicate key 'epochs'"),
+])
+def test_a_params_file_that_sets_a_key_twice_is_an_error(config, tmp_path, name, text, problem):
+    # the last one was taken without a word (DVC's YAML reader refuses it too)
+    (tmp_path / name).write_text(text)
+    [message] = errors(config, var_files=[tmp_path / name])
+    assert problem in message
+
+
+def test_a_yaml_merge_key_may_still_be_set_again(config, tmp_path):
+    (tmp_path / "p.yaml").write_text("base: &b\n  name: a\n  layers: [1]\ncfg:\n  <<: *b\n  name: b\n")
+    assert resolve(config, var_files=[tmp_path / "p.yaml"])["cfg"] == {"name": "b", "layers": [1], "lr": 0.1}
+
+
 def test_the_later_of_var_and_var_file_wins_as_given_on_the_command_line(config, tmp_path):
     # -var won over -var-file wherever it was written; Terraform takes both in command-line order
     (tmp_path / "a.zpvars").write_text("epochs = 5\n")
