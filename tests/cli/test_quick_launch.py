@@ -107,6 +107,22 @@ def test_the_quick_flags_are_the_command_s_own(command):
         assert {f"-{flag}", f"--{flag}"} == spelt[flag.replace("-", "_")]
 
 
+def test_every_command_taking_var_file_reads_it_in_order_with_var():
+    """-var and -var-file are one list in command-line order: a command that takes both must note it."""
+    import typer.main
+
+    from zplan.cli.app import app
+    from zplan.cli.common import InOrder
+
+    def commands(group):
+        for name, command in group.commands.items():
+            yield from commands(command) if hasattr(command, "commands") else [(name, command)]
+
+    taking = {name: command for name, command in commands(typer.main.get_command(app)) if any(p.name == "var_file" for p in command.params)}
+    assert {"plan", "apply", "destroy", "validate", "output", "import"} <= set(taking)
+    assert [name for name, command in taking.items() if not isinstance(command, InOrder)] == []
+
+
 def test_a_mistake_in_a_quick_plan_is_reported_as_in_the_full_command_line(tmp_path, monkeypatch, capsys):
     (tmp_path / "main.zp.hcl").write_text('pipeline "p" {\n  step "a" {\n    source = "steps.py:a"\n    sauce = 1\n  }\n}\n')
     monkeypatch.chdir(tmp_path)
