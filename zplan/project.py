@@ -32,10 +32,9 @@ STORE_SETTINGS = ("artifact_store", "artifact_store_options", "metadata_store", 
 class Options:
     """What the user chose on the command line for this invocation."""
 
-    vars: list[str] = field(default_factory=list)
-    var_files: list[Path] = field(default_factory=list)
+    vars: list[variables.CommandLineVar] = field(default_factory=list)  # every -var and -var-file, in order
     stack: str | None = None
-    reading: bool = False  # only reading what was recorded: a variable without a value reads as unknown
+    reading: bool = False  # only reading what was recorded (or forgetting it): a variable without a value reads as unknown
     given: dict[str, Any] = field(default_factory=dict)  # values from the Python API, converted like a vars file's
 
 
@@ -58,7 +57,7 @@ class Project:
         root = root.resolve()
         config = loader.load(root)
         unset: set[str] | None = set() if options.reading else None
-        values = variables.resolve(config, options.vars, options.var_files, given=options.given, unset=unset)
+        values = variables.resolve(config, options.vars, given=options.given, unset=unset)
         stack = select.selected_name(config, root / STATE_DIR, options.stack)
         return cls(root, config, values, stack, registry, frozenset(unset or ()))
 

@@ -222,6 +222,19 @@ def test_output_needs_no_variable_it_does_not_read_and_takes_them_as_plan_does(a
     assert applied.ok("output", "-var-file", "c.zpvars", "total").out.strip() == "10.5"
 
 
+def test_the_later_of_var_and_var_file_wins_as_terraform_takes_them(applied):
+    # -var won over -var-file wherever it was written on the command line
+    applied.write("half.zpvars", "c = 0.5\n")
+    for first in ([], ["-chdir", "."]):  # the quick launch, the full command line
+        assert "params.c: 1.0 -> 0.5" in plan_line(applied.ok(*first, "plan", "-var", "c=2", "-var-file", "half.zpvars"), "scale")
+        assert "params.c: 1.0 -> 2" in plan_line(applied.ok(*first, "plan", "-var-file", "half.zpvars", "-var", "c=2"), "scale")
+    applied.ok("plan", "-var", "c=2", "--var-file=half.zpvars", "-out", "saved.zplan")
+    assert ran(applied.ok("apply", "saved.zplan")) == {"scale", "total"}
+    assert applied.ok("output", "total").out.strip() == "5.25"
+    assert ran(applied.apply("-var-file", "half.zpvars", "-var", "c=1.0")) == set()  # back to 1.0: from the cache
+    assert applied.ok("output", "total").out.strip() == "10.5"
+
+
 def test_a_replacement_whose_create_fails_leaves_no_record_of_the_deleted_object(tmp_path):
     # Delete-then-create: the old object is gone even though the new one could not be made.
     from tests.cli.helpers import Project

@@ -69,6 +69,7 @@ def test_what_the_quick_reading_takes_the_full_command_line_reads_alike(monkeypa
     ["plan"],
     ["plan", "-detailed-exitcode"],
     ["plan", "-out", "plan.zplan", "-var", "threshold=10", "--var=n=2", "-var-file", "prod.zpvars"],
+    ["plan", "-var-file", "a.zpvars", "-var", "n=2", "--var-file=b.zpvars", "-var", "n=3"],  # one list, in this order
     ["plan", "-format=markdown", "-target", "pipeline.p.step.a", "-exclude", "b", "-replace", "c", "-stack", "gcp"],
     ["plan", "-destroy", "-refresh", "-verbose", "-no-color"],
     ["apply", "-auto-approve"],
@@ -93,16 +94,33 @@ def test_anything_else_goes_to_the_full_command_line(argv):
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_the_quick_flags_are_the_command_s_own(command):
-    """Every field is a parameter of the full command, each flag spelt -name and --name there."""
+    """Every field is a parameter of the full command, each flag spelt -name and --name there
+    (but -var-file, whose values the field var holds too, in their order among -var's)."""
     import typer.main
 
     from zplan.cli.app import app
 
     record = COMMANDS[command][0]
     spelt = {p.name: set(p.opts) for p in typer.main.get_command(app).commands[command].params}
-    assert sorted(f.name for f in dataclasses.fields(record)) == sorted(spelt)
+    assert sorted(f.name for f in dataclasses.fields(record)) == sorted(set(spelt) - {"var_file"})
     for flag in SWITCHES[command] + VALUED[command]:
         assert {f"-{flag}", f"--{flag}"} == spelt[flag.replace("-", "_")]
+
+
+def test_every_command_taking_var_file_reads_it_in_order_with_var():
+    """-var and -var-file are one list in command-line order: a command that takes both must note it."""
+    import typer.main
+
+    from zplan.cli.app import app
+    from zplan.cli.common import InOrder
+
+    def commands(group):
+        for name, command in group.commands.items():
+            yield from commands(command) if hasattr(command, "commands") else [(name, command)]
+
+    taking = {name: command for name, command in commands(typer.main.get_command(app)) if any(p.name == "var_file" for p in command.params)}
+    assert {"plan", "apply", "destroy", "validate", "output", "import"} <= set(taking)
+    assert [name for name, command in taking.items() if not isinstance(command, InOrder)] == []
 
 
 def test_a_mistake_in_a_quick_plan_is_reported_as_in_the_full_command_line(tmp_path, monkeypatch, capsys):

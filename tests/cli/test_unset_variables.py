@@ -56,6 +56,16 @@ def test_read_only_commands_need_no_unused_variable(applied, command):
     applied.ok(*command)
 
 
+@pytest.mark.parametrize(("command", "error"), [
+    (("state", "rm", "resource.local_directory.gone"), "resource.local_directory.gone is not in state"),
+    (("force-unlock", "-force", "some-id"), "no lock with ID some-id"),
+])
+def test_state_rm_and_force_unlock_need_no_unused_variable(applied, command, error):
+    # they asked for it, telling to give -var, which neither takes
+    code, _, err = applied.run(*command)
+    assert code == 1 and error in err and "token" not in err, err
+
+
 def test_plan_apply_destroy_still_ask_for_it(applied):
     for command in (("plan",), ("apply", "-auto-approve"), ("destroy", "-auto-approve")):
         code, _, err = applied.run(*command)

@@ -108,7 +108,7 @@ def init(upgrade: bool = opt(False, "upgrade", "Resolve git module refs again (a
     say("zplan is ready. Next: `zplan plan`.", "bold")
 
 
-@app.command()
+@app.command(cls=common.InOrder)
 def validate(var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = stack_option(),
              import_steps: bool = opt(False, "imports", "Also import every step module (catches ImportError)."), no_color: bool = NoColorOpt) -> None:
     """Check the configuration without touching state or running anything."""
@@ -134,7 +134,7 @@ def fmt(check: bool = opt(False, "check", "Only check; exit 3 when a file needs 
         raise typer.Exit(3)
 
 
-@app.command()
+@app.command(cls=common.InOrder)
 def plan(
     out: Optional[Path] = opt(None, "out", "Save the plan to this file, for `zplan apply FILE`."),
     var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = stack_option(),
@@ -146,7 +146,7 @@ def plan(
     verbose: bool = opt(False, "verbose", "Show unchanged attributes, resources and every cached step."), no_color: bool = NoColorOpt,
 ) -> None:
     """Show what apply would do, and why."""
-    flags = plan_cmd.PlanFlags(list(var), list(var_file), stack, list(target), list(exclude), list(replace), out=out,
+    flags = plan_cmd.PlanFlags(common.var_args(var, var_file), stack, list(target), list(exclude), list(replace), out=out,
                                destroy=destroy, refresh=refresh, detailed_exitcode=detailed_exitcode, format=format, verbose=verbose,
                                no_color=no_color)
     code = plan_cmd.run_plan(common.root(), flags)
@@ -154,7 +154,7 @@ def plan(
         raise typer.Exit(code)
 
 
-@app.command()
+@app.command(cls=common.InOrder)
 def apply(
     planfile: Optional[Path] = typer.Argument(None, help="A plan saved with `zplan plan -out FILE`."),
     auto_approve: bool = opt(False, "auto-approve", "Apply without asking."),
@@ -169,7 +169,7 @@ def apply(
     """Provision what changed and run only the steps that must run."""
     from zplan.cli import apply_cmd
 
-    flags = apply_cmd.ApplyFlags(list(var), list(var_file), stack, list(target), list(exclude), list(replace),
+    flags = apply_cmd.ApplyFlags(common.var_args(var, var_file), stack, list(target), list(exclude), list(replace),
                                  planfile=planfile, auto_approve=auto_approve, parallelism=parallelism, lock_timeout=lock_timeout,
                                  refresh=refresh, verbose=verbose, no_checkout=no_checkout, no_color=no_color)
     code = apply_cmd.run_apply(common.root(), flags)
@@ -177,7 +177,7 @@ def apply(
         raise typer.Exit(code)
 
 
-@app.command()
+@app.command(cls=common.InOrder)
 def destroy(
     auto_approve: bool = opt(False, "auto-approve", "Destroy without asking."),
     var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, stack: Optional[str] = stack_option(),
@@ -213,7 +213,7 @@ def show(planfile: Optional[Path] = typer.Argument(None), as_json: bool = opt(Fa
     state_view.print_json(doc) if as_json else state_view.print_state(doc)
 
 
-@app.command()
+@app.command(cls=common.InOrder)
 def output(name: Optional[str] = typer.Argument(None), as_json: bool = opt(False, "json", "Print as JSON."),
            raw: bool = opt(False, "raw", "Print one string, number or bool output as plain text, without quotes."),
            show_sensitive: bool = opt(False, "show-sensitive", "Print a sensitive output (named) in clear."),
@@ -260,7 +260,7 @@ def lineage(what: str = typer.Argument(..., help="pipeline.P.step.S[.outputs.O],
     print_lineage(ops.lineage(project_args(stack), what))
 
 
-@app.command("import")
+@app.command("import", cls=common.InOrder)
 def import_(address: str = typer.Argument(..., help="TYPE.NAME or resource.TYPE.NAME"), id: str = typer.Argument(...),
             lock_timeout: str = LockTimeoutOpt, var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt,
             stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:

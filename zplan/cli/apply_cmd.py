@@ -37,8 +37,9 @@ def run_apply(root: Path, flags: ApplyFlags) -> int:
         raise diags.fail(f"invalid -parallelism {flags.parallelism}", "give the number of steps to run at once (1 or more), or leave it out for one per core")
     ui_ = ui(flags.auto_approve, flags.verbose, destroying=False)
     if flags.planfile is not None:
-        given = {"-var": flags.var, "-var-file": flags.var_file, "-target": flags.target, "-exclude": flags.exclude,
-                 "-replace": flags.replace, "-stack": [flags.stack] if flags.stack else [],
+        files = [v for v in flags.var if isinstance(v, Path)]
+        given = {"-var": [v for v in flags.var if isinstance(v, str)], "-var-file": files, "-target": flags.target,
+                 "-exclude": flags.exclude, "-replace": flags.replace, "-stack": [flags.stack] if flags.stack else [],
                  "-refresh": [] if flags.refresh is None else [flags.refresh]}
         applying.refuse_inputs_with_planfile(flags.planfile, given)
         outcome = applying.apply_saved_plan(root, flags.planfile, ui_, flags.parallelism, flags.lock_timeout, checkout=not flags.no_checkout)
@@ -46,7 +47,7 @@ def run_apply(root: Path, flags: ApplyFlags) -> int:
         if not flags.auto_approve:
             require_terminal("apply")
         selection = applying.Selection(flags.target, flags.exclude, flags.replace, False, flags.refresh, checkout=not flags.no_checkout)
-        args = ProjectArgs(root, list(flags.var), list(flags.var_file), flags.stack)
+        args = ProjectArgs(root, list(flags.var), flags.stack)
         outcome = applying.apply_changes(args, selection, ui_, flags.parallelism, flags.lock_timeout)
     process.keep_until_exit(outcome)  # (an apply that ran steps exits the usual way: multiprocessing's exit handler)
     return report(outcome, destroying=False)

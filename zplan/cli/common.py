@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import click
 import typer
+from typer.core import TyperCommand
 
 from zplan.cli import process
 
@@ -74,7 +75,39 @@ def project_args(stack: Optional[str] = None, var: list[str] = (), var_file: lis
     # Imported here, as every operation is: parsing the command line loads none of the core.
     from zplan.operations.opening import ProjectArgs
 
-    return ProjectArgs(root(), list(var), list(var_file), stack)
+    return ProjectArgs(root(), var_args(var, var_file), stack)
+
+
+# -- -var and -var-file in the order given ----------------------------------------------------------
+
+_ORDER = "zplan.option_order"  # (in click's context meta) the names of the options given, one per occurrence
+
+
+class InOrder(TyperCommand):
+    """A command that notes the order its options were given in: its -var and -var-file are
+    taken in command-line order, the later one winning, as Terraform takes them (click keeps
+    each option's values apart, so the order between two options is known only while parsing)."""
+
+    def make_parser(self, ctx: click.Context) -> Any:
+        parser = super().make_parser(ctx)
+        parse = parser.parse_args
+
+        def noting_order(args: list[str]) -> Any:
+            opts, rest, order = parse(args=args)
+            ctx.meta[_ORDER] = [param.name for param in order]
+            return opts, rest, order
+
+        parser.parse_args = noting_order
+        return parser
+
+
+def var_args(var: list[str], var_file: list[Path]) -> list[str | Path]:
+    """Every -var (text) and -var-file (a Path) of the running command (an ``InOrder`` one), in the order given."""
+    if not (var and var_file):  # one kind only: in its own order
+        return [*var, *var_file]
+    order = click.get_current_context().meta[_ORDER]
+    texts, files = iter(var), iter(var_file)
+    return [next(files) if name == "var_file" else next(texts) for name in order if name in ("var", "var_file")]
 
 
 # -- usage errors ---------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def run_plan(root: Path, flags: PlanFlags) -> int:
     if flags.format not in FORMATS:
         raise diags.fail(f"unknown plan format {flags.format!r}", "use text, markdown or json")
     selection = applying.Selection(flags.target, flags.exclude, flags.replace, flags.destroy, flags.refresh)
-    args = ProjectArgs(root, list(flags.var), list(flags.var_file), flags.stack)
+    args = ProjectArgs(root, list(flags.var), flags.stack)
     with collector.paused():
         outcome = applying.plan(args, selection, flags.out)
         process.keep_until_exit(outcome)

@@ -19,8 +19,7 @@ from typing import Any, Iterator
 class SharedFlags:
     """The flags `plan` and `apply` share: variables, the stack, and which addresses they take."""
 
-    var: list[str] = field(default_factory=list)
-    var_file: list[Path] = field(default_factory=list)
+    var: list[str | Path] = field(default_factory=list)  # every -var (text) and -var-file (a Path), in the order given
     stack: str | None = None
     target: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
@@ -29,18 +28,18 @@ class SharedFlags:
 
 
 SHARED_SWITCHES = {"no-color": "no_color"}
-# their spellings (flag -> field), and the fields among them that are paths and lists
-SHARED_VALUED = {"var": "var", "var-file": "var_file", "stack": "stack", "target": "target", "exclude": "exclude",
+# their spellings (flag -> field), the flags among them whose values are paths, and the fields that are lists
+SHARED_VALUED = {"var": "var", "var-file": "var", "stack": "stack", "target": "target", "exclude": "exclude",
                  "replace": "replace"}
-SHARED_PATHS = frozenset({"var_file"})
-SHARED_LISTS = frozenset({"var", "var_file", "target", "exclude", "replace"})
+SHARED_PATHS = frozenset({"var-file"})
+SHARED_LISTS = frozenset({"var", "target", "exclude", "replace"})
 
 
 @dataclass(frozen=True)
 class Grammar:
     switches: dict[str, str]  # flag (without dashes) -> field set to True
     valued: dict[str, str]  # flag -> field set to its value
-    paths: frozenset[str] = frozenset()  # fields whose values are paths
+    paths: frozenset[str] = frozenset()  # flags whose values are paths (and the positional word's field, if it is one)
     lists: frozenset[str] = frozenset()  # fields that collect every value given (the others keep the last)
     numbers: frozenset[str] = frozenset()  # fields whose values are integers
     positional: str | None = None  # the field of the one positional word the command takes
@@ -66,7 +65,7 @@ def read(words: list[str], grammar: Grammar) -> dict[str, Any] | None:
             key = grammar.valued.get(name)
             if key is None:
                 return None
-        typed = _typed(value, key, grammar)
+        typed = _typed(value, name or key, key, grammar)
         if typed is None:
             return None
         if key in grammar.lists:
@@ -76,8 +75,8 @@ def read(words: list[str], grammar: Grammar) -> dict[str, Any] | None:
     return found
 
 
-def _typed(value: str, key: str, grammar: Grammar) -> Any:
-    if key in grammar.paths:
+def _typed(value: str, name: str, key: str, grammar: Grammar) -> Any:
+    if name in grammar.paths:
         return Path(value)
     if key in grammar.numbers:
         try:

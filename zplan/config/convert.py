@@ -94,7 +94,7 @@ def _collection(value: Any, type_: Collection, path: str) -> Any:
         return {key: convert(item, type_.element, f"{path}{step(key)}") for key, item in value.items()}
     items = _items(value, path, article(type_.kind))
     converted = [convert(item, type_.element, f"{path}[{i}]") for i, item in enumerate(items)]
-    return to_set(converted) if type_.kind == "set" else converted
+    return to_set(converted, path) if type_.kind == "set" else converted
 
 
 def _object(value: Any, type_: ObjectType, path: str) -> dict:
@@ -136,10 +136,11 @@ def step(key: Any) -> str:
 # -- sets and maps of one element type --------------------------------------------------------
 
 
-def to_set(items: list) -> SetValue:
+def to_set(items: list, path: str = "") -> SetValue:
     """``items`` without duplicates; primitives of mixed types become text, as Terraform
-    unifies them; strings sort as text and numbers by value (other elements keep their order)."""
-    items = unify(items)
+    unifies them; strings sort as text and numbers by value (other elements keep their order).
+    ``path`` names the set in an error (``var.tags``)."""
+    items = unify(items, path)
     kept: list = []
     for item in items:
         if not any(equal(item, k) for k in kept):
@@ -153,15 +154,15 @@ def to_set(items: list) -> SetValue:
     return SetValue(kept)
 
 
-def unify(items: list) -> list:
-    """Elements of one type: text when strings, numbers and bools are mixed; an error when
-    primitives and collections are mixed."""
+def unify(items: list, path: str = "") -> list:
+    """Elements of one type: text when strings, numbers and bools are mixed; an error (about ``path``)
+    when primitives and collections are mixed."""
     kinds = {_kind(item) for item in items if item is not None}
     if len(kinds) <= 1:
         return list(items)
     if kinds <= {"string", "number", "bool"}:
         return [None if item is None else to_text(item) for item in items]
-    raise ConversionError("", f"all elements must have the same type, got {', '.join(sorted(kinds))}")
+    raise ConversionError(path, f"all elements must have the same type, got {', '.join(sorted(kinds))}")
 
 
 def _kind(value: Any) -> str:

@@ -11,6 +11,7 @@ imported only when a params file is read, so a project without one pays nothing.
 
 from __future__ import annotations
 
+import collections.abc
 import datetime
 import json
 import os
@@ -128,15 +129,45 @@ def _parse(path: Path) -> Any:
         raise ParamsFileError(f"cannot read {path}: {exc}") from None
     try:
         if suffix == ".json":
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_keys)
         if suffix == ".toml":
-            return _toml().loads(text)
-        import yaml
-
-        return yaml.safe_load(text) or {}
+            return _toml().loads(text)  # (TOML's parser refuses a key set twice itself)
+        return _yaml(text)
     except Exception as exc:  # each parser has its own error class; all mean "malformed"
         where = _error_line(exc)
         raise ParamsFileError(f"{path}{where} is not valid {suffix.lstrip('.').upper()}: {_first_line(exc)}", "fix the file") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """A JSON object, refused when it sets a key twice: the parser would keep the last one without a word."""
+    found: dict = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"duplicate key {key!r}")
+        found[key] = value
+    return found
+
+
+def _yaml(text: str) -> Any:
+    """A YAML document, refused when a mapping sets a key twice (as DVC's YAML reader does): PyYAML would keep
+    the last one without a word. A key a merge (``<<: *base``) brings in may still be set again."""
+    import yaml
+
+    class UniqueKeys(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value if isinstance(node, yaml.MappingNode) else ():
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, collections.abc.Hashable):  # refused below, with its line
+                    continue
+                if key in seen:
+                    raise yaml.MarkedYAMLError(problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return yaml.load(text, Loader=UniqueKeys) or {}
 
 
 def _toml():
@@ -179,14 +210,15 @@ def split_key(spec: str) -> tuple[str, str]:
     return (file, key) if sep and is_params_file(file) else (DEFAULT_PARAMS_FILE, spec)
 
 
-def as_variables(path: Path) -> dict[str, tuple[Any, str]]:
-    """A params file given as ``-var-file``: each top-level key sets the variable of that name, if declared."""
+def as_variables(path: Path, shown: str) -> dict[str, tuple[Any, str]]:
+    """A params file given as ``-var-file`` (named ``shown`` in messages): each top-level key sets the
+    variable of that name, if declared."""
     try:
         document = read(path)
     except ParamsFileError as exc:
         raise diags.fail(exc.summary, exc.detail) from None
     if not isinstance(document, dict):
         raise diags.fail(f"{path} does not hold a map of variable values", "a params file used as -var-file maps names to values")
-    where = f"{path.name}{PARAMS_FILE_SUFFIX}"
+    where = f"{shown}{PARAMS_FILE_SUFFIX}"
     return {str(name): (ParamsDocument(value, path.name, f"{name}.") if isinstance(value, dict) else value, where)
             for name, value in document.items()}

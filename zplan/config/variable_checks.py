@@ -170,7 +170,10 @@ def _untyped_text(var: Variable, text: Text) -> Any:
 def _hcl_value(var: Variable, text: str, where: str) -> Any:
     hint = "write a list as [1, 2] and a map or object as { a = 1 }"
     try:  # read as the attribute NAME = TEXT, so a message names the variable
-        return hcl.parse_text(f"{var.name} = {text.strip()}", f"<{where}>").attributes[var.name].expr.static_value()
+        body = hcl.parse_text(f"{var.name} = {text.strip()}", f"<{where}>")
+        if len(body.attributes) > 1 or body.blocks:  # what followed a newline would be left out unsaid
+            raise diags.fail(f'more text follows the value of "{var.name}" on another line')
+        return body.attributes[var.name].expr.static_value()
     except diags.DiagnosticError as exc:
         if var.sensitive:  # the reason quotes the text (`"hunter2" cannot be used here`): a secret written without quotes
             raise diags.fail(f"cannot read the value from {where} {SENSITIVE_VALUE}", f"the reason is left out, as it would show the value; {hint}") from None

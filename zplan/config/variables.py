@@ -1,16 +1,17 @@
-"""Input variable values: defaults, then env, then vars files, then -var, as Terraform orders them.
+"""Input variable values: defaults, then env, then vars files, then the command line, as Terraform orders them.
 
 Sources, lowest precedence first: the variable's ``default``; ``ZPLAN_VAR_<name>``
-in the environment; ``zplan.zpvars``; ``*.auto.zpvars`` (alphabetical); each
-``-var-file``; each ``-var name=value``. A vars file is HCL attributes
-(``name = value``), like Terraform's ``terraform.tfvars``.
+in the environment; ``zplan.zpvars``; ``*.auto.zpvars`` (alphabetical); then each
+``-var name=value`` and ``-var-file`` in the order given on the command line, the later
+one winning. A vars file is HCL attributes (``name = value``), like Terraform's
+``terraform.tfvars``.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence, Union
 
 from zplan import diags
 from zplan.config import hcl
@@ -21,11 +22,14 @@ from zplan.config.variable_checks import Text, accept
 ENV_PREFIX = "ZPLAN_VAR_"
 DEFAULT_VARS_FILE = "zplan.zpvars"
 
+# One variable source given on the command line: "NAME=VALUE" text is a -var, a Path a -var-file.
+# A command carries them in one list, in the order given, as the later one wins.
+CommandLineVar = Union[str, Path]
+
 
 def resolve(
     config: Config,
-    cli_vars: list[str] = (),
-    var_files: list[Path] = (),
+    cli_vars: Sequence[CommandLineVar] = (),
     environ: Mapping[str, str] | None = None,
     fixed: Mapping[str, Any] | None = None,
     given: Mapping[str, Any] | None = None,
@@ -44,13 +48,10 @@ def resolve(
         if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX):] in config.variables:  # stray ones are ignored, as Terraform does
             raw[key[len(ENV_PREFIX):]] = (_from_text(text, f"environment variable {key}"), f"environment variable {key}")
     auto = [config.project_dir / DEFAULT_VARS_FILE] + sorted(config.project_dir.glob("*.auto.zpvars"))
-    for path in [p for p in auto if p.exists()] + [Path(p) for p in var_files]:
-        raw.update(_read_vars_file(path))
-    for item in cli_vars:
-        name, sep, text = item.partition("=")
-        if not sep or not name.strip():
-            raise diags.fail(f"invalid -var {item!r}", "write it as -var NAME=VALUE")
-        raw[name.strip()] = (_from_text(text, f"-var {name.strip()}"), f"-var {name.strip()}")
+    for path in [p for p in auto if p.exists()]:
+        raw.update(_read_vars_file(path, config.project_dir))
+    for item in cli_vars:  # in command-line order: a later -var or -var-file wins over an earlier one
+        raw.update(_read_vars_file(item, config.project_dir) if isinstance(item, Path) else _read_var(item))
     raw.update((name, (value, "zplan.open(variables=...)")) for name, value in (given or {}).items())
 
     found = diags.Collector()
@@ -92,17 +93,34 @@ def sensitive_values(config: Config, values: Mapping[str, Any]) -> list[str]:
     return secret_forms(values[n] for n, var in config.variables.items() if var.sensitive and n in values and values[n] not in (None, ""))
 
 
-def _read_vars_file(path: Path) -> dict[str, tuple[Any, str]]:
+def _read_var(item: str) -> dict[str, tuple[Any, str]]:
+    name, sep, text = item.partition("=")
+    if not sep or not name.strip():
+        raise diags.fail(f"invalid -var {item!r}", "write it as -var NAME=VALUE")
+    return {name.strip(): (_from_text(text, f"-var {name.strip()}"), f"-var {name.strip()}")}
+
+
+def _read_vars_file(path: Path, project_dir: Path) -> dict[str, tuple[Any, str]]:
     if not path.exists():
         raise diags.fail(f"vars file {path} does not exist", "check the -var-file path")
     from zplan.config import params_files
 
+    shown = _shown(path, project_dir)
     if params_files.is_params_file(path):  # params.yaml, config.json, pyproject-style TOML
-        return params_files.as_variables(path)
+        return params_files.as_variables(path, shown)
     body = hcl.parse_file(path)
     if body.blocks:
         raise diags.fail("a vars file holds only NAME = VALUE lines", "move blocks into a .zp.hcl file", body.blocks[0].range)
-    return {name: (attr.expr.static_value(), f"{path.name}:{attr.range.line}") for name, attr in body.attributes.items()}
+    return {name: (attr.expr.static_value(), f"{shown}:{attr.range.line}") for name, attr in body.attributes.items()}
+
+
+def _shown(path: Path, project_dir: Path) -> str:
+    """A vars file as messages name it: from the project folder (envs/prod/zplan.zpvars is not
+    the project's own zplan.zpvars), else as given."""
+    try:
+        return path.resolve().relative_to(project_dir.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def _from_text(text: str, where: str) -> Any:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zplan import diags
+from zplan.config.variables import CommandLineVar
 from zplan.project import STATE_DIR, Options, Project
 
 if TYPE_CHECKING:
@@ -20,21 +21,20 @@ class ProjectArgs:
     """What every command that reads a project may be given: the folder, variables and stack."""
 
     root: Path
-    vars: list[str] = field(default_factory=list)
-    var_files: list[Path] = field(default_factory=list)
+    vars: list[CommandLineVar] = field(default_factory=list)  # every -var (text) and -var-file (a Path), in order
     stack: str | None = None
     registry: "ProviderRegistry | None" = None  # the installed plugins unless given (tests, embedding)
 
 
 def open_project(args: ProjectArgs) -> Project:
-    options = Options(vars=list(args.vars), var_files=list(args.var_files), stack=args.stack)
+    options = Options(vars=list(args.vars), stack=args.stack)
     return Project.open(args.root, options, args.registry)
 
 
 def open_for_reading(args: ProjectArgs) -> Project:
     """The project for a command that only reads what was recorded (state, runs, artifacts):
     as Terraform's state commands, it needs no value for a variable the stack's stores do not read."""
-    options = Options(vars=list(args.vars), var_files=list(args.var_files), stack=args.stack, reading=True)
+    options = Options(vars=list(args.vars), stack=args.stack, reading=True)
     return Project.open(args.root, options, args.registry)
 
 

@@ -60,7 +60,7 @@ def test_a_variable_default_or_params_file_value_that_is_not_finite_is_refused(t
     (tmp_path / "main.zp.hcl").write_text('variable "v" {\n  type = number\n}\n')
     (tmp_path / "p.yaml").write_text("v: .inf\n")
     with pytest.raises(DiagnosticError, match="v is Infinity, not a finite number"):
-        variables.resolve(loader.load(tmp_path), var_files=[tmp_path / "p.yaml"], environ={})
+        variables.resolve(loader.load(tmp_path), [tmp_path / "p.yaml"], environ={})
 
 
 def test_the_largest_numbers_still_work() -> None:

@@ -74,6 +74,7 @@ def test_converts_as_terraform():
         ("bool", "yes", 'var.v: a bool is required, got "yes"'),
         ("string", [1], "var.v: a string is required, got list"),
         ("number", True, "var.v: a number is required, got bool true"),
+        ("object({ s = set(any) })", {"s": [1, [2]]}, "var.v.s: all elements must have the same type, got list, number"),
     ],
 )
 def test_a_mismatch_names_the_path_inside_the_value(type_source: str, value: Any, message: str):

@@ -49,8 +49,9 @@ def config(tmp_path):
     return loader.load(tmp_path)
 
 
-def resolve(config, *cli_vars: str, environ=None, var_files=()):
-    return variables.resolve(config, list(cli_vars), list(var_files), environ=environ or {})
+def resolve(config, *cli_vars, environ=None, var_files=()):
+    """``cli_vars``: -var texts and -var-file Paths, in command-line order (``var_files`` come after them)."""
+    return variables.resolve(config, [*cli_vars, *var_files], environ=environ or {})
 
 
 def errors(config, *cli_vars: str, **kw) -> list[str]:
@@ -96,6 +97,48 @@ def test_values_from_vars_files_are_checked_too(config, tmp_path):
     assert 'variable "cfg" (from prod.zpvars:2): cfg.layers must not be empty' in message
     (tmp_path / "prod.zpvars").write_text('epochs = "12"\n')
     assert resolve(config, var_files=[tmp_path / "prod.zpvars"])["epochs"] == 12
+
+
+def test_a_vars_file_is_named_by_its_path_in_the_project(config, tmp_path):
+    # it was named by its file name alone: envs/prod/zplan.zpvars read as the project's own zplan.zpvars
+    (tmp_path / "envs" / "prod").mkdir(parents=True)
+    (tmp_path / "envs" / "prod" / "zplan.zpvars").write_text('epochs = "many"\n')
+    (tmp_path / "envs" / "prod" / "params.yaml").write_text("epochs: 0\n")
+    [message] = errors(config, var_files=[tmp_path / "envs" / "prod" / "zplan.zpvars"])
+    assert 'invalid value for variable "epochs" (from envs/prod/zplan.zpvars:1)' in message
+    [message] = errors(config, var_files=[tmp_path / "envs" / "prod" / "params.yaml"])
+    assert 'invalid value for variable "epochs" (from envs/prod/params.yaml, a params file)' in message
+
+
+@pytest.mark.parametrize(("name", "text", "problem"), [
+    ("p.yaml", "epochs: 3\nepochs: 4\n", "p.yaml:2 is not valid YAML: duplicate key 'epochs'"),
+    ("p.yaml", "cfg:\n  name: a\n  layers: [1]\n  name: b\n", "p.yaml:4 is not valid YAML: duplicate key 'name'"),
+    ("p.json", '{"epochs": 3, "epochs": 4}', "p.json is not valid JSON: duplicate key 'epochs'"),
+])
+def test_a_params_file_that_sets_a_key_twice_is_an_error(config, tmp_path, name, text, problem):
+    # the last one was taken without a word (DVC's YAML reader refuses it too)
+    (tmp_path / name).write_text(text)
+    [message] = errors(config, var_files=[tmp_path / name])
+    assert problem in message
+
+
+def test_a_yaml_merge_key_may_still_be_set_again(config, tmp_path):
+    (tmp_path / "p.yaml").write_text("base: &b\n  name: a\n  layers: [1]\ncfg:\n  <<: *b\n  name: b\n")
+    assert resolve(config, var_files=[tmp_path / "p.yaml"])["cfg"] == {"name": "b", "layers": [1], "lr": 0.1}
+
+
+def test_the_later_of_var_and_var_file_wins_as_given_on_the_command_line(config, tmp_path):
+    # -var won over -var-file wherever it was written; Terraform takes both in command-line order
+    (tmp_path / "a.zpvars").write_text("epochs = 5\n")
+    (tmp_path / "b.zpvars").write_text("epochs = 6\n")
+    (tmp_path / "zplan.zpvars").write_text("epochs = 4\n")
+    assert resolve(config, "epochs=2", tmp_path / "a.zpvars")["epochs"] == 5
+    assert resolve(config, tmp_path / "a.zpvars", "epochs=2")["epochs"] == 2
+    assert resolve(config, "epochs=2", tmp_path / "b.zpvars", tmp_path / "a.zpvars")["epochs"] == 5
+    assert resolve(config, tmp_path / "a.zpvars", "epochs=2", "epochs=3")["epochs"] == 3
+    assert resolve(config, environ={"ZPLAN_VAR_epochs": "8"})["epochs"] == 4  # zplan.zpvars over the environment
+    [message] = errors(config, tmp_path / "a.zpvars", "epochs=0")
+    assert '(from -var epochs)' in message  # the error names the source that won
 
 
 def test_a_condition_may_refer_only_to_its_own_variable(tmp_path):
@@ -160,6 +203,15 @@ def test_text_for_a_variable_without_a_type_takes_the_kind_of_its_default(tmp_pa
 def test_text_that_does_not_parse_is_an_error_naming_the_variable(config):
     [message] = errors(config, "tags=a,b")
     assert message.startswith('error: cannot read the value from -var tags: unexpected "," after the value of "tags"')
+
+
+@pytest.mark.parametrize("text", ['{ name = "m", layers = [1] }\nepochs = 50', '{ name = "m", layers = [1] }\nnested { }'])
+def test_text_after_the_value_on_another_line_is_an_error(config, text):
+    # it was left out without a word: -var $'cfg={...}\nepochs = 50' did not set epochs
+    [message] = errors(config, f"cfg={text}")
+    assert message.startswith('error: cannot read the value from -var cfg: more text follows the value of "cfg" on another line')
+    [message] = errors(config, environ={"ZPLAN_VAR_cfg": text})
+    assert "cannot read the value from environment variable ZPLAN_VAR_cfg: more text follows" in message
 
 
 def test_a_value_that_is_not_utf8_is_an_error_naming_its_source(config):
