@@ -10,8 +10,9 @@ never import pandas, scikit-learn or pyarrow. An output another step reads may b
 stored in a built-in's faster form (``HANDED_ON``: Arrow IPC for tables); every
 artifact names the materializer that wrote it, so each loads the way it was written.
 
-A materializer's ``version`` is part of each step's cache key: bump it whenever
-the files it writes change, so results written the old way are recomputed.
+A materializer's ``version`` is part of the cache key of each step writing or reading
+its artifacts: bump it whenever the files it writes or what it loads from them change,
+so results written or read the old way are recomputed.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.params import param_sources, plain, without_unknown
 from zplan.project import STATE_DIR
-from zplan.plan.reason_text import code_message, library_reasons, name_reasons, param_reasons, reuse_message
+from zplan.plan.reason_text import code_message, library_reasons, loader_reasons, name_reasons, param_reasons, reuse_message
 from zplan.secrets import digest_secrets
 from zplan.state.checks import not_finite_path
 from zplan.state.model import CacheEntry, State, StepRecord
@@ -207,7 +207,7 @@ class StepPlanner:
             record = self.state.step_record(self.store_key, spec.step) if self.store_key else None
             entry = record if record is not None and record.succeeded else None
         out = entry.outputs.get(spec.output) if entry is not None else None
-        return m.StepOutputInput(spec.step, spec.output, out["digest"]) if out else None
+        return m.StepOutputInput(spec.step, spec.output, out["digest"], self._loader(out)) if out else None
 
     def _resource_digest(self, address: str) -> str | None:
         """What a step's key keeps of a resource it reads: its applied record (rewritten only
@@ -241,6 +241,9 @@ class StepPlanner:
         names = m.file_names(plan.inputs)
         if names:  # a step reads its input file's name (its suffix, say) in the path it is given
             extra["names"] = names
+        loaders = m.loaders(plan.inputs)
+        if loaders:  # what a step gets from an upstream output depends on the materializer loading it
+            extra["loaders"] = loaders
         return {
             **extra,
             "v": KEY_VERSION,
@@ -309,7 +312,7 @@ class StepPlanner:
         if upstream is None:  # excluded by -target/-exclude: use what was recorded
             record = self.state.step_record(self.store_key, ref.address) if self.store_key else None
             out = record.outputs.get(ref.output) if record is not None and record.succeeded else None
-            return m.StepOutputInput(ref.address, ref.output, out["digest"] if out else None)
+            return m.StepOutputInput(ref.address, ref.output, out["digest"] if out else None, self._loader(out) if out else None)
         if upstream.action != m.CACHED:
             return m.StepOutputInput(ref.address, ref.output, None)
         out = upstream.cached_from.outputs.get(ref.output)
@@ -319,7 +322,16 @@ class StepPlanner:
                 f"its outputs are: {', '.join(upstream.cached_from.outputs) or 'none'}",
                 step.inputs.range,
             )
-        return m.StepOutputInput(ref.address, ref.output, out["digest"])
+        return m.StepOutputInput(ref.address, ref.output, out["digest"], self._loader(out))
+
+    def _loader(self, out: dict) -> str | None:
+        """What loads a recorded output for the step reading it: the materializer that wrote it,
+        at its version now (a fix to its load side can change what the step gets)."""
+        name = out.get("materializer")
+        if not name:
+            return None
+        version = self.materializer_version(name, out.get("materializer_module"))
+        return name if version is None else f"{name} {version}"
 
     def _data(self, step: StepConfig, name: str, rel: str) -> m.DataInput:
         path, st = data_inputs.located(rel, self._dir, self._prefix, self._folder)
@@ -402,6 +414,7 @@ class StepPlanner:
         reasons += param_reasons(before.get("params", {}), digest_secrets(plan.params, self.secrets), self.secrets, plan.param_sources)
         reasons += self._input_reasons(plan, before.get("inputs", {}))
         reasons += name_reasons(before, m.file_names(plan.inputs), bool(reasons))
+        reasons += loader_reasons(before, self._expected_loaders(plan.inputs), bool(reasons))
         if not touched:
             reasons += [m.Reason(m.RESOURCE_CHANGED, f"{a} changed since the step last ran")
                         for a, digest in plan.resources.items() if digest is not None and before.get("resources", {}).get(a) != digest]
@@ -418,6 +431,17 @@ class StepPlanner:
             gone = "its cached result was dropped (zplan gc or zplan verify -repair)" if record.succeeded else "no cached result for this key"
             reasons.append(problem or m.Reason(m.OUTPUTS_MISSING, gone))
         return reasons
+
+    def _expected_loaders(self, inputs: dict[str, m.StepInput]) -> dict[str, Any]:
+        """The materializers that will load the step's upstream outputs; for one still to be made,
+        the one that loads its last result (left out when there is none)."""
+        expected = {}
+        for name, spec in inputs.items():
+            if isinstance(spec, (m.StepOutputInput, m.ListInput)):
+                last = self._as_last_time(spec) if spec.digest is None else spec
+                if last is not None:
+                    expected[name] = last
+        return m.loaders(expected)
 
     def _input_reasons(self, plan: _Draft, before: dict) -> list[m.Reason]:
         reasons = []
