@@ -196,7 +196,7 @@ class PandasMaterializer(Materializer):
     """
 
     name = "pandas.parquet"
-    version = "1"
+    version = "2"  # 2: labels and Series names kept as JSON, seconds units cast back (what v1 files load as changed)
     _KEY = b"zplan.pandas"
     _COLUMN = "__zplan_series__"
     _FRAME, _SERIES = "frame.parquet", "series.parquet"
@@ -272,7 +272,7 @@ class PandasArrowMaterializer(PandasMaterializer):
     """
 
     name = "pandas.arrow"
-    version = "1"
+    version = "2"  # 2: as pandas.parquet's
     _FRAME, _SERIES = "frame.arrow", "series.arrow"
 
     def _write(self, table: Any, path: Path) -> None:
@@ -332,7 +332,7 @@ class NumpyMaterializer(Materializer):
 
 class ArrowMaterializer(Materializer):
     name = "arrow.parquet"
-    version = "1"
+    version = "2"  # 2: read back with the Arrow schema pyarrow keeps in the file (seconds units, date64)
     _FILE = "table.parquet"
 
     def can_save(self, value: Any) -> bool:
