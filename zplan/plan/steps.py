@@ -19,22 +19,21 @@ from typing import Any, Callable, NamedTuple
 
 from zplan import diags
 from zplan.addrs import short_name
-from zplan.config.values import contains_unknown, find_symbolic
+from zplan.config.values import contains_unknown
 from zplan.config.model import StepConfig
 from zplan.config.scope import Scope, StepOutputRef
 from zplan.fsutil import OpenFolder
 from zplan.graph.build import resources_read
-from zplan.hashing import StatCache, canonical_json, hash_value
+from zplan.hashing import StatCache, hash_value
 from zplan.plan import data_inputs
 from zplan.plan import model as m
 from zplan.plan import signatures
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.libraries import LibraryIndex
-from zplan.plan.params import param_sources, plain, without_unknown
+from zplan.plan.params import param_sources, step_params
 from zplan.project import STATE_DIR
 from zplan.plan.reason_text import code_message, library_reasons, loader_reasons, name_reasons, param_reasons, reuse_message
 from zplan.secrets import digest_secrets
-from zplan.state.checks import not_finite_path
 from zplan.state.model import CacheEntry, State, StepRecord
 from zplan.steps import DEFAULT_OUTPUT, repeated
 
@@ -107,7 +106,7 @@ class StepPlanner:
                 info = self.code.info(step.file, step.function) if step.tfx is None else None
             except CodeError as exc:
                 raise diags.fail(exc.summary, exc.detail, step.source_range) from None
-            params = self._params(step, scope)
+            params = step_params(step, scope)
             inputs = self._inputs(step, scope)
         if info is None:  # a TFX component: its code is the module files its params name
             from zplan.plan.tfx_steps import tfx_code_info
@@ -256,27 +255,6 @@ class StepPlanner:
         }
 
     # -- parts ---------------------------------------------------------------------------------
-    def _params(self, step: StepConfig, scope: Scope) -> dict[str, Any]:
-        if step.params is None:
-            return {}
-        value = scope.eval(step.params, where=step.where)
-        if not isinstance(value, dict):
-            raise diags.fail(f'step "{step.name}": params must be an object', "e.g. params = { c = 1.0 }", step.params.range)
-        if plain(value):  # the usual case: JSON-ready and finite, nothing to report
-            return value
-        symbolic = find_symbolic(value)  # a step output come through each.value or a module output
-        if symbolic is not None:
-            raise diags.fail(f'step "{step.name}": params cannot hold a step output ({symbolic})',
-                             "params are plain values known when planning: pass it in inputs (inputs = { x = ... })", step.params.range)
-        try:
-            canonical_json(without_unknown(value))
-        except TypeError as exc:
-            raise diags.fail(f'step "{step.name}": params must be plain values', str(exc), step.params.range) from None
-        nan = not_finite_path(value, "params")
-        if nan:
-            raise diags.fail(f'step "{step.name}": {nan} is NaN or infinite', "state and cache keys are JSON, which cannot hold it: pass a number", step.params.range)
-        return value
-
     def _inputs(self, step: StepConfig, scope: Scope) -> dict[str, m.StepInput]:
         if step.inputs is None:
             return {}
