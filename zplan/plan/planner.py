@@ -19,6 +19,7 @@ from zplan.config.expand import called_from
 from zplan.config.value_checks import check_values
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.config.scope import StepOutputRef
+from zplan.config.step_refs import map_step_refs
 from zplan.graph.build import build, pipeline_of, subgraph_for
 from zplan.graph.dag import Dag
 from zplan.hashing import STAT_CACHE_FILE, StatCache
@@ -57,6 +58,7 @@ class ApplyInputs:
     stack_settings: Mapping[str, Any]  # as evaluated at plan time: may hold UNKNOWN until resources exist
     step_planner: StepPlanner | None  # re-plans each step when it starts (None for a destroy)
     stat_cache: StatCache
+    read_elsewhere: Mapping[str, frozenset[str]] = field(default_factory=dict)  # step -> its outputs steps left out of the plan read
 
 
 class Planner:
@@ -130,7 +132,8 @@ class Planner:
         outputs = {} if request.destroy else plan_outputs(project, tuple(steps), scope, self._check_output_refs)
         if not request.destroy:  # what nothing reads is checked too, with the values planned
             check_values(project.config, scope)
-        self._for_apply = ApplyInputs(graph, stack, self.step_planner if not request.destroy else None, self.stat_cache)
+        read_elsewhere = {} if request.destroy or len(nodes) == len(graph) else _read_elsewhere(project, graph, nodes, scope)
+        self._for_apply = ApplyInputs(graph, stack, self.step_planner if not request.destroy else None, self.stat_cache, read_elsewhere)
         return m.Plan(
             stack=project.stack_name,
             state_serial=self.state.serial,
@@ -361,6 +364,25 @@ def _restored(state: State, key: str | None, steps: list[m.StepPlan]) -> tuple[s
         return ()
     records = state.doc["stores"].get(key, {}).get("steps", {})  # (read raw: a sweep has thousands)
     return tuple(s.address for s in steps if s.action == m.CACHED and _behind(records.get(s.address), s.cache_key))
+
+
+def _read_elsewhere(project: Project, graph: Dag, nodes: set[str], scope) -> dict[str, frozenset[str]]:
+    """Step -> its outputs read by steps this plan leaves out (-target, -exclude): apply stores
+    them as it would with their readers in the apply (Arrow IPC), so the artifact, and what
+    reads it next, does not depend on what else was applied."""
+    read: dict[str, set[str]] = {}
+    for address in graph.nodes:
+        if address in nodes or not is_step(address) or not any(p in nodes for p in graph.predecessors(address)):
+            continue
+        step = project.config.step(address)
+        if step is None or step.inputs is None:
+            continue
+        try:
+            value = scope.eval(step.inputs, pipeline=step.pipeline, where=step.where)
+        except diags.DiagnosticError:  # reported at its line when it is planned
+            continue
+        map_step_refs(value, lambda ref: read.setdefault(ref.address, set()).add(ref.output))
+    return {address: frozenset(outputs) for address, outputs in read.items()}
 
 
 def _behind(record: dict | None, cache_key: str | None) -> bool:
