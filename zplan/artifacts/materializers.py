@@ -24,7 +24,7 @@ from typing import Any, Callable
 from zplan.artifacts.builtin_materializers import BUILTINS, HANDED_ON, Materializer, NoMaterializer, json_problem, type_name
 
 __all__ = ["Materializer", "NoMaterializer", "json_problem", "materializer", "materializer_for", "get_materializer",
-           "declared_version", "unregister"]
+           "declared_version", "declared_libraries", "unregister"]
 
 ENTRY_POINT_GROUP = "zplan.materializers"
 _BUILTIN_NAMES = {m.name for m in (*BUILTINS, *HANDED_ON.values())}
@@ -190,3 +190,8 @@ def get_materializer(name: str) -> Materializer:
 
 def declared_version(name: str) -> str:
     return get_materializer(name).version
+
+
+def declared_libraries(name: str) -> tuple[str, ...]:
+    """The top-level modules the materializer ``name`` loads with (none known for a user's own)."""
+    return tuple(getattr(get_materializer(name), "libraries", ()))

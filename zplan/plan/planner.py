@@ -164,8 +164,8 @@ class Planner:
         _check_stack(project, stack)
         known = not contains_unknown({k: stack.get(k) for k in ("artifact_store", "metadata_store")})
         key = store_key(str(stack["artifact_store"]), str(stack["metadata_store"])) if known else None
-        present, version = _artifact_checks(project, stack) if known else (lambda d: True, lambda name, module=None: None)
-        planner = StepPlanner(project.root, self.state, key, self.code, self.stat_cache, project.secrets, present, version, self.libraries)
+        present, version, modules = _artifact_checks(project, stack) if known else (lambda d: True, lambda name, module=None: None, lambda name: ())
+        planner = StepPlanner(project.root, self.state, key, self.code, self.stat_cache, project.secrets, present, version, self.libraries, modules)
         planner.resource_change = lambda addr: _change_of(resource_plans.get(addr))
         self.stack_settings, self._key, self._stack_known = stack, key, known
         self.step_planner = planner  # the applier re-plans each step with it when it starts
@@ -406,10 +406,10 @@ def _check_addresses(graph: Dag, request: PlanRequest, state: State) -> None:
                                  "target the resources to destroy, as `zplan state list` names them")
 
 
-def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], bool], Callable[..., str | None]]:
+def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], bool], Callable[..., str | None], Callable[[str], tuple[str, ...]]]:
     """Whether a cached artifact is still stored (a stat locally, one listing per prefix
-    on an object store), and the current version of a materializer."""
-    from zplan.artifacts.materializers import declared_version
+    on an object store), the current version of a materializer, and the modules it loads with."""
+    from zplan.artifacts.materializers import declared_libraries, declared_version
     from zplan.plan import user_materializers
 
     known: dict[tuple[str, str | None], str | None] = {}  # the registry and the code do not change while a plan is made
@@ -422,6 +422,12 @@ def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], boo
                 known[name, module] = user_materializers.declared_version(project.root, module, name) if module else None
         return known[name, module]
 
+    def modules(name: str) -> tuple[str, ...]:
+        try:
+            return declared_libraries(name)
+        except Exception:  # registered in the project's code: its own imports are not read
+            return ()
+
     from zplan.artifacts.base import ArtifactStore
 
     try:
@@ -430,4 +436,4 @@ def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], boo
         declared = project.config.stacks.get(project.stack_name)
         where = declared.range if declared else None
         raise diags.DiagnosticError([diags.Diagnostic(d.severity, d.summary, d.detail, d.range or where) for d in exc.diagnostics]) from None
-    return store.presence(), version  # existence only; contents are verified when a step loads them
+    return store.presence(), version, modules  # existence only; contents are verified when a step loads them

@@ -30,6 +30,7 @@ from zplan.plan import model as m
 from zplan.plan import signatures
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.libraries import LibraryIndex
+from zplan.plan.loaders import Loaders
 from zplan.plan.params import param_sources, step_params
 from zplan.project import STATE_DIR
 from zplan.plan.reason_text import code_message, library_reasons, loader_reasons, name_reasons, param_reasons, reuse_message
@@ -69,6 +70,7 @@ class StepPlanner:
         artifact_present: Callable[[str], bool] = lambda digest: True,
         materializer_version: Callable[..., str | None] = lambda name, module=None: None,
         libraries: LibraryIndex | None = None,
+        materializer_modules: Callable[[str], tuple[str, ...]] = lambda name: (),
     ) -> None:
         self.project_dir = project_dir
         self._dir = os.fspath(project_dir)  # a plain string: joined with every data input on every plan
@@ -84,6 +86,7 @@ class StepPlanner:
         self.artifact_present = artifact_present
         self.materializer_version = materializer_version
         self.libraries = libraries or LibraryIndex()
+        self.loaders = Loaders(materializer_version, materializer_modules, self.libraries)
         self.planned: dict[str, m.StepPlan] = {}
         self.damaged: set[str] = set()  # digests a step found damaged while loading them (apply)
         # address -> how that resource changes in this plan or run ("update"), None when it does not
@@ -206,7 +209,7 @@ class StepPlanner:
             record = self.state.step_record(self.store_key, spec.step) if self.store_key else None
             entry = record if record is not None and record.succeeded else None
         out = entry.outputs.get(spec.output) if entry is not None else None
-        return m.StepOutputInput(spec.step, spec.output, out["digest"], self._loader(out)) if out else None
+        return m.StepOutputInput(spec.step, spec.output, out["digest"], self.loaders.of(out)) if out else None
 
     def _resource_digest(self, address: str) -> str | None:
         """What a step's key keeps of a resource it reads: its applied record (rewritten only
@@ -241,8 +244,9 @@ class StepPlanner:
         if names:  # a step reads its input file's name (its suffix, say) in the path it is given
             extra["names"] = names
         loaders = m.loaders(plan.inputs)
-        if loaders:  # what a step gets from an upstream output depends on the materializer loading it
+        if loaders:  # what a step gets from an upstream output depends on what loads it (zplan.plan.loaders)
             extra["loaders"] = loaders
+            extra["loader_libraries"] = self.loaders.libraries(loaders)
         return {
             **extra,
             "v": KEY_VERSION,
@@ -290,7 +294,7 @@ class StepPlanner:
         if upstream is None:  # excluded by -target/-exclude: use what was recorded
             record = self.state.step_record(self.store_key, ref.address) if self.store_key else None
             out = record.outputs.get(ref.output) if record is not None and record.succeeded else None
-            return m.StepOutputInput(ref.address, ref.output, out["digest"] if out else None, self._loader(out) if out else None)
+            return m.StepOutputInput(ref.address, ref.output, out["digest"] if out else None, self.loaders.of(out) if out else None)
         if upstream.action != m.CACHED:
             return m.StepOutputInput(ref.address, ref.output, None)
         out = upstream.cached_from.outputs.get(ref.output)
@@ -300,16 +304,7 @@ class StepPlanner:
                 f"its outputs are: {', '.join(upstream.cached_from.outputs) or 'none'}",
                 step.inputs.range,
             )
-        return m.StepOutputInput(ref.address, ref.output, out["digest"], self._loader(out))
-
-    def _loader(self, out: dict) -> str | None:
-        """What loads a recorded output for the step reading it: the materializer that wrote it,
-        at its version now (a fix to its load side can change what the step gets)."""
-        name = out.get("materializer")
-        if not name:
-            return None
-        version = self.materializer_version(name, out.get("materializer_module"))
-        return name if version is None else f"{name} {version}"
+        return m.StepOutputInput(ref.address, ref.output, out["digest"], self.loaders.of(out))
 
     def _data(self, step: StepConfig, name: str, rel: str) -> m.DataInput:
         path, st = data_inputs.located(rel, self._dir, self._prefix, self._folder)
@@ -392,7 +387,11 @@ class StepPlanner:
         reasons += param_reasons(before.get("params", {}), digest_secrets(plan.params, self.secrets), self.secrets, plan.param_sources)
         reasons += self._input_reasons(plan, before.get("inputs", {}))
         reasons += name_reasons(before, m.file_names(plan.inputs), bool(reasons))
-        reasons += loader_reasons(before, self._expected_loaders(plan.inputs), bool(reasons))
+        loaders = self._expected_loaders(plan.inputs)
+        reasons += loader_reasons(before, loaders, bool(reasons))
+        if "loaders" in before:  # (a library its own code imports too is named once, above)
+            was, now = before.get("loader_libraries", {}), self.loaders.libraries(loaders)
+            reasons += library_reasons(*({d: v for d, v in libs.items() if d not in plan.libraries} for libs in (was, now)))
         if not touched:
             reasons += [m.Reason(m.RESOURCE_CHANGED, f"{a} changed since the step last ran")
                         for a, digest in plan.resources.items() if digest is not None and before.get("resources", {}).get(a) != digest]

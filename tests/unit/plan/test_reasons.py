@@ -9,9 +9,12 @@ from zplan.artifacts.materializers import declared_version, get_materializer
 from zplan.artifacts.store import ArtifactStore
 from zplan.hashing import hash_value
 from zplan.plan import model as m
+from zplan.plan import planner as planning
+from zplan.plan.libraries import LibraryIndex
 from zplan.state.model import State, StepRecord
 
 from tests.unit.plan.inprocess import copy_pipeline, plan
+from tests.unit.plan.test_libraries import install, upgrade
 
 LOAD, SCALE, TOTAL = "pipeline.numbers.step.load", "pipeline.numbers.step.scale", "pipeline.numbers.step.total"
 
@@ -120,4 +123,19 @@ def test_steps_recorded_before_materializers_were_keyed_rerun_once_saying_why(tm
     again, _, _ = plan(root, state)
     assert again.step(LOAD).action == m.CACHED
     assert [r.message for r in again.step(COUNT).reasons] == ["the materializers loading its inputs now count in the cache key (zplan upgrade)"]
+    assert _codes(again, TOTAL) == ["upstream_reruns"]
+
+
+def test_a_new_version_of_a_library_an_input_is_loaded_with_reruns_the_step_though_its_code_never_imports_it(tmp_path, monkeypatch):
+    site = tmp_path / "site-packages"
+    install(site, "pandas", "2.2.0", ["pandas"])
+    install(site, "pyarrow", "17.0.0", ["pyarrow"])
+    monkeypatch.setattr(planning, "LibraryIndex", lambda *args, **kwargs: LibraryIndex(paths=[str(site)]))  # this environment
+    root = copy_pipeline(tmp_path)
+    state = _recorded(root, written_by={LOAD: "pandas.arrow"})  # load returned a DataFrame: scale and count call its methods
+    upgrade(site, "pandas", "2.2.0", "2.3.0", ["pandas"])
+    again, _, _ = plan(root, state)
+    assert again.step(LOAD).action == m.CACHED
+    for reader in (SCALE, COUNT):
+        assert [r.message for r in again.step(reader).reasons] == ["pandas 2.2.0 -> 2.3.0"]
     assert _codes(again, TOTAL) == ["upstream_reruns"]
