@@ -193,5 +193,9 @@ def declared_version(name: str) -> str:
 
 
 def declared_libraries(name: str) -> tuple[str, ...]:
-    """The top-level modules the materializer ``name`` loads with (none known for a user's own)."""
-    return tuple(getattr(get_materializer(name), "libraries", ()))
+    """The top-level modules the materializer ``name`` loads with: a built-in's own list, a
+    plugin's package (with what it requires); none known for one registered by the user."""
+    m = get_materializer(name)
+    if is_builtin(m) or isinstance(m, Registered):
+        return tuple(m.libraries)
+    return (type(m).__module__.partition(".")[0],)

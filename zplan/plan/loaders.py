@@ -11,9 +11,9 @@ from zplan.plan.libraries import LibraryIndex
 
 
 class Loaders:
-    def __init__(self, version: Callable[..., str | None], modules: Callable[[str], tuple[str, ...]], libraries: LibraryIndex) -> None:
+    def __init__(self, version: Callable[..., str | None], modules: Callable[..., tuple[str, ...]], libraries: LibraryIndex) -> None:
         self._version = version  # (name, module) -> the materializer's version now, None when it cannot be told
-        self._modules_of = modules  # name -> the top-level modules its load side uses
+        self._modules_of = modules  # (name, module) -> the top-level modules its load side uses
         self._libraries = libraries
         self._modules: dict[str, tuple[str, ...]] = {}  # loader -> its modules, as ``of`` met it
 
@@ -25,7 +25,7 @@ class Loaders:
         version = self._version(name, out.get("materializer_module"))
         loader = name if version is None else f"{name} {version}"
         if loader not in self._modules:
-            self._modules[loader] = self._modules_of(name)
+            self._modules[loader] = self._modules_of(name, out.get("materializer_module"))
         return loader
 
     def libraries(self, loaders: dict[str, Any]) -> dict[str, str]:

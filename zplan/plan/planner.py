@@ -164,7 +164,7 @@ class Planner:
         _check_stack(project, stack)
         known = not contains_unknown({k: stack.get(k) for k in ("artifact_store", "metadata_store")})
         key = store_key(str(stack["artifact_store"]), str(stack["metadata_store"])) if known else None
-        present, version, modules = _artifact_checks(project, stack) if known else (lambda d: True, lambda name, module=None: None, lambda name: ())
+        present, version, modules = _artifact_checks(project, stack) if known else (lambda d: True, lambda name, module=None: None, lambda name, module=None: ())
         planner = StepPlanner(project.root, self.state, key, self.code, self.stat_cache, project.secrets, present, version, self.libraries, modules)
         planner.resource_change = lambda addr: _change_of(resource_plans.get(addr))
         self.stack_settings, self._key, self._stack_known = stack, key, known
@@ -406,7 +406,7 @@ def _check_addresses(graph: Dag, request: PlanRequest, state: State) -> None:
                                  "target the resources to destroy, as `zplan state list` names them")
 
 
-def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], bool], Callable[..., str | None], Callable[[str], tuple[str, ...]]]:
+def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], bool], Callable[..., str | None], Callable[..., tuple[str, ...]]]:
     """Whether a cached artifact is still stored (a stat locally, one listing per prefix
     on an object store), the current version of a materializer, and the modules it loads with."""
     from zplan.artifacts.materializers import declared_libraries, declared_version
@@ -422,11 +422,12 @@ def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], boo
                 known[name, module] = user_materializers.declared_version(project.root, module, name) if module else None
         return known[name, module]
 
-    def modules(name: str) -> tuple[str, ...]:
+    def modules(name: str, module: str | None = None) -> tuple[str, ...]:
         try:
             return declared_libraries(name)
-        except Exception:  # registered in the project's code: its own imports are not read
-            return ()
+        except Exception:  # registered by code a plan does not import: keyed by its package, unless the project's own
+            outside = module and user_materializers.module_file(project.root, module) is None
+            return (module.partition(".")[0],) if outside else ()
 
     from zplan.artifacts.base import ArtifactStore
 

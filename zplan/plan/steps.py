@@ -70,7 +70,7 @@ class StepPlanner:
         artifact_present: Callable[[str], bool] = lambda digest: True,
         materializer_version: Callable[..., str | None] = lambda name, module=None: None,
         libraries: LibraryIndex | None = None,
-        materializer_modules: Callable[[str], tuple[str, ...]] = lambda name: (),
+        materializer_modules: Callable[..., tuple[str, ...]] = lambda name, module=None: (),
     ) -> None:
         self.project_dir = project_dir
         self._dir = os.fspath(project_dir)  # a plain string: joined with every data input on every plan

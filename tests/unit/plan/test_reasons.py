@@ -19,10 +19,10 @@ from tests.unit.plan.test_libraries import install, upgrade
 LOAD, SCALE, TOTAL = "pipeline.numbers.step.load", "pipeline.numbers.step.scale", "pipeline.numbers.step.total"
 
 
-def _recorded(root: Path, failed: str | None = None, written_by: dict[str, str] | None = None) -> State:
+def _recorded(root: Path, failed: str | None = None, written_by: dict[str, str | dict] | None = None) -> State:
     """The state an apply would leave, made at the plan layer: each runnable step gets a
     stored artifact and a success record, until every step is cached (``failed`` fails instead;
-    ``written_by``: address -> the materializer recorded for its output, else json)."""
+    ``written_by``: address -> the built-in recorded for its output, or the record's fields; else json)."""
     state = State()
     for _ in range(5):
         made, planner, project = plan(root, state)
@@ -36,8 +36,10 @@ def _recorded(root: Path, failed: str | None = None, written_by: dict[str, str] 
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "value.json").write_text(f'"{step.address} {step.cache_key}"')
             stored = store.put(folder)
-            name = (written_by or {}).get(step.address, "json")
-            outputs = {"output": {"digest": stored.digest, "uri": stored.uri, "materializer": name, "materializer_version": declared_version(name)}}
+            written = (written_by or {}).get(step.address, "json")
+            if isinstance(written, str):
+                written = {"materializer": written, "materializer_version": declared_version(written)}
+            outputs = {"output": {"digest": stored.digest, "uri": stored.uri, **written}}
             status = "failed" if step.address == failed else "succeeded"
             record = StepRecord(status, step.cache_key, step_planner.fingerprint(step), outputs if status == "succeeded" else {}, 1,
                                 "2026-01-01T00:00:00+00:00", "boom" if status == "failed" else None)
@@ -139,3 +141,16 @@ def test_a_new_version_of_a_library_an_input_is_loaded_with_reruns_the_step_thou
     for reader in (SCALE, COUNT):
         assert [r.message for r in again.step(reader).reasons] == ["pandas 2.2.0 -> 2.3.0"]
     assert _codes(again, TOTAL) == ["upstream_reruns"]
+
+
+def test_a_new_release_of_the_package_whose_materializer_loads_an_input_reruns_the_step(tmp_path, monkeypatch):
+    site = tmp_path / "site-packages"
+    install(site, "fancy-frames", "1.0", ["fancyframes"])
+    monkeypatch.setattr(planning, "LibraryIndex", lambda *args, **kwargs: LibraryIndex(paths=[str(site)]))  # this environment
+    root = copy_pipeline(tmp_path)
+    written = {"materializer": "fancy", "materializer_version": "1", "materializer_module": "fancyframes.store"}  # registered there
+    state = _recorded(root, written_by={LOAD: written})
+    upgrade(site, "fancy-frames", "1.0", "1.1", ["fancyframes"])
+    again, _, _ = plan(root, state)
+    for reader in (SCALE, COUNT):
+        assert [r.message for r in again.step(reader).reasons] == ["fancy-frames 1.0 -> 1.1"]
