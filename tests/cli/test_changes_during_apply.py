@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.cli.helpers import Project, reasons
+from tests.cli.helpers import Project, ran, reasons
 
 HCL = """
 pipeline "p" {
@@ -214,4 +214,16 @@ def test_bumping_the_version_of_a_materializer_registered_in_step_code_reruns_wh
     p.replace("steps/a.py", 'name="reading-as-text")', 'name="reading-as-text", version="2")')
     assert reasons(p.plan_json())["a"] == ["output output: materializer reading-as-text 1 -> 2"]
     p.apply()
+    assert "No changes" in p.ok("plan").out
+
+
+def test_bumping_the_version_of_a_materializer_reruns_the_steps_that_load_what_it_wrote(tmp_path):
+    p = _materialized(tmp_path)
+    p.apply()
+    # a fix to its load side: what it wrote is the same, what a reading step gets is not
+    p.replace("steps/a.py", "return Reading(int((folder", "return Reading(1 + int((folder")
+    p.replace("steps/a.py", 'name="reading-as-text")', 'name="reading-as-text", version="2")')
+    assert reasons(p.plan_json())["b"] == ["input x changes (upstream a reruns)", "input x: materializer reading-as-text 1 -> 2"]
+    assert ran(p.apply()) == {"a", "b"}  # a's output comes out the same: b reruns all the same
+    assert _value(p, "b") == 44
     assert "No changes" in p.ok("plan").out

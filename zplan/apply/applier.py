@@ -78,7 +78,7 @@ class Applier:
         self.persist = persist
         self.hooks = hooks or Hooks()
         self.graph = inputs.graph
-        self.tracker = RunTracker(plan, inputs.stack_settings)
+        self.tracker = RunTracker(plan, inputs.stack_settings, inputs.read_elsewhere)
         self.result = self.tracker.result
         self.resources = ResourceApplier(self.project, state, self.hooks, lambda: persist(state), self.result, self._step_output)
         self.recorder = RunRecorder(state, persist, self.tracker, self.project.secrets, self.project.root)

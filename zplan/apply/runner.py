@@ -46,7 +46,7 @@ class StepRunner:
         self._store = None
         self._lock = threading.Lock()  # a stop (from another thread) and a start never interleave
         self._cancelled = False
-        self._read_outputs: dict[str, set[str]] | None = None  # step -> its outputs some step of the plan reads
+        self._read_outputs: dict[str, set[str]] | None = None  # step -> its outputs another step reads
 
     def prepare(self) -> None:
         """Called once before the run opens: a runner that needs a connection makes it here.
@@ -101,9 +101,9 @@ class StepRunner:
         )
 
     def _handed_on(self, address: str) -> tuple[str, ...]:
-        """The outputs of ``address`` that another step of this apply reads."""
+        """The outputs of ``address`` that another step reads, in this apply or left out of it."""
         if self._read_outputs is None:
-            self._read_outputs = {}
+            self._read_outputs = {step: set(outputs) for step, outputs in self.tracker.read_elsewhere.items()}
             for planned in self.tracker.current.values():
                 for spec in m.upstream_inputs(planned.inputs):
                     self._read_outputs.setdefault(spec.step, set()).add(spec.output)

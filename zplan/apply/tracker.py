@@ -48,13 +48,14 @@ class Snapshot:
 
 
 class RunTracker:
-    def __init__(self, plan: m.Plan, stack_settings: Mapping[str, Any]) -> None:
+    def __init__(self, plan: m.Plan, stack_settings: Mapping[str, Any], read_elsewhere: Mapping[str, frozenset[str]] | None = None) -> None:
         self.result = ApplyResult()
         self.stack_settings = dict(stack_settings)  # replaced once the stack's resources exist
         self.store_key = plan.store_key  # None until then
         # Each step as the run sees it: planned, then re-planned at start, then cached once done.
         # The step planner of the run reads upstream digests from here.
         self.current: dict[str, m.StepPlan] = {s.address: s for s in plan.steps}
+        self.read_elsewhere = read_elsewhere or {}  # step -> its outputs read by steps left out of this apply (-target)
         self.snapshots: dict[tuple[str, str], Snapshot] = {}  # (step address, input path) -> snapshot
         self.started_at: dict[str, float] = {}
 

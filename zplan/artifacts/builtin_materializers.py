@@ -24,6 +24,7 @@ class NoMaterializer(TypeError):
 class Materializer:
     name: str = ""
     version: str = "1"
+    libraries: tuple[str, ...] = ()  # the top-level modules its load side uses: keyed for the steps reading what it wrote
 
     def can_save(self, value: Any) -> bool:
         raise NotImplementedError
@@ -196,7 +197,8 @@ class PandasMaterializer(Materializer):
     """
 
     name = "pandas.parquet"
-    version = "1"
+    version = "2"  # 2: labels and Series names kept as JSON, seconds units cast back (what v1 files load as changed)
+    libraries = ("pandas", "pyarrow")
     _KEY = b"zplan.pandas"
     _COLUMN = "__zplan_series__"
     _FRAME, _SERIES = "frame.parquet", "series.parquet"
@@ -272,7 +274,7 @@ class PandasArrowMaterializer(PandasMaterializer):
     """
 
     name = "pandas.arrow"
-    version = "1"
+    version = "2"  # 2: as pandas.parquet's
     _FRAME, _SERIES = "frame.arrow", "series.arrow"
 
     def _write(self, table: Any, path: Path) -> None:
@@ -302,6 +304,7 @@ class NumpyMaterializer(Materializer):
 
     name = "numpy.npy"
     version = "1"
+    libraries = ("numpy",)
 
     def can_save(self, value: Any) -> bool:
         if not from_package(value, "numpy"):
@@ -332,7 +335,8 @@ class NumpyMaterializer(Materializer):
 
 class ArrowMaterializer(Materializer):
     name = "arrow.parquet"
-    version = "1"
+    version = "2"  # 2: read back with the Arrow schema pyarrow keeps in the file (seconds units, date64)
+    libraries = ("pyarrow",)
     _FILE = "table.parquet"
 
     def can_save(self, value: Any) -> bool:
@@ -384,6 +388,7 @@ class SklearnMaterializer(Materializer):
 
     name = "sklearn.pickle"
     version = "1"
+    libraries = ("sklearn",)
 
     def can_save(self, value: Any) -> bool:
         if not from_package(value, "sklearn"):

@@ -10,8 +10,9 @@ never import pandas, scikit-learn or pyarrow. An output another step reads may b
 stored in a built-in's faster form (``HANDED_ON``: Arrow IPC for tables); every
 artifact names the materializer that wrote it, so each loads the way it was written.
 
-A materializer's ``version`` is part of each step's cache key: bump it whenever
-the files it writes change, so results written the old way are recomputed.
+A materializer's ``version`` is part of the cache key of each step writing or reading
+its artifacts: bump it whenever the files it writes or what it loads from them change,
+so results written or read the old way are recomputed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Callable
 from zplan.artifacts.builtin_materializers import BUILTINS, HANDED_ON, Materializer, NoMaterializer, json_problem, type_name
 
 __all__ = ["Materializer", "NoMaterializer", "json_problem", "materializer", "materializer_for", "get_materializer",
-           "declared_version", "unregister"]
+           "declared_version", "declared_libraries", "unregister"]
 
 ENTRY_POINT_GROUP = "zplan.materializers"
 _BUILTIN_NAMES = {m.name for m in (*BUILTINS, *HANDED_ON.values())}
@@ -189,3 +190,12 @@ def get_materializer(name: str) -> Materializer:
 
 def declared_version(name: str) -> str:
     return get_materializer(name).version
+
+
+def declared_libraries(name: str) -> tuple[str, ...]:
+    """The top-level modules the materializer ``name`` loads with: a built-in's own list, a
+    plugin's package (with what it requires); none known for one registered by the user."""
+    m = get_materializer(name)
+    if is_builtin(m) or isinstance(m, Registered):
+        return tuple(m.libraries)
+    return (type(m).__module__.partition(".")[0],)

@@ -95,6 +95,7 @@ class StepOutputInput:
     step: str  # the upstream step's address
     output: str
     digest: str | None
+    loader: str | None = None  # "pandas.arrow 2": the materializer that loads it for the step, and its version
 
     def to_json(self) -> dict:
         return {"kind": "step", "step": self.step, "output": self.output, "digest": self.digest}
@@ -194,6 +195,18 @@ def changed_since_planned(planned: StepPlan, now: StepPlan) -> str | None:
 def file_names(inputs: dict[str, Any]) -> dict[str, str]:
     """Input name -> the file's own name, for each data input that is one file."""
     return {name: spec.file_name for name, spec in inputs.items() if isinstance(spec, DataInput) and spec.file_name}
+
+
+def loaders(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Input name -> the materializer (and version) that loads each upstream output it gets:
+    one for an output, the distinct ones of a list or map of them."""
+    found: dict[str, Any] = {}
+    for name, spec in inputs.items():
+        if isinstance(spec, StepOutputInput):
+            found[name] = spec.loader
+        elif isinstance(spec, ListInput):
+            found[name] = sorted({i.loader for i in spec.items if i.loader is not None})
+    return found
 
 
 def _data_inputs(inputs: dict[str, Any]):

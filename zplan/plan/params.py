@@ -4,11 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
+from zplan import diags
 from zplan.config.scope import Scope
 from zplan.config.model import StepConfig
-from zplan.config.values import UNKNOWN
+from zplan.config.values import UNKNOWN, find_symbolic
+from zplan.hashing import canonical_json
+from zplan.state.checks import not_finite_path
 
 _SCALARS = (str, int, bool, type(None))
+
+
+def step_params(step: StepConfig, scope: Scope) -> dict[str, Any]:
+    """The step's params evaluated, or an error at their line: an object of plain, finite values."""
+    if step.params is None:
+        return {}
+    value = scope.eval(step.params, where=step.where)
+    if not isinstance(value, dict):
+        raise diags.fail(f'step "{step.name}": params must be an object', "e.g. params = { c = 1.0 }", step.params.range)
+    if plain(value):  # the usual case: JSON-ready and finite, nothing to report
+        return value
+    symbolic = find_symbolic(value)  # a step output come through each.value or a module output
+    if symbolic is not None:
+        raise diags.fail(f'step "{step.name}": params cannot hold a step output ({symbolic})',
+                         "params are plain values known when planning: pass it in inputs (inputs = { x = ... })", step.params.range)
+    try:
+        canonical_json(without_unknown(value))
+    except TypeError as exc:
+        raise diags.fail(f'step "{step.name}": params must be plain values', str(exc), step.params.range) from None
+    nan = not_finite_path(value, "params")
+    if nan:
+        raise diags.fail(f'step "{step.name}": {nan} is NaN or infinite', "state and cache keys are JSON, which cannot hold it: pass a number", step.params.range)
+    return value
 
 
 def plain(value: Any) -> bool:

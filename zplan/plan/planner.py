@@ -19,6 +19,7 @@ from zplan.config.expand import called_from
 from zplan.config.value_checks import check_values
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.config.scope import StepOutputRef
+from zplan.config.step_refs import map_step_refs
 from zplan.graph.build import build, pipeline_of, subgraph_for
 from zplan.graph.dag import Dag
 from zplan.hashing import STAT_CACHE_FILE, StatCache
@@ -57,6 +58,7 @@ class ApplyInputs:
     stack_settings: Mapping[str, Any]  # as evaluated at plan time: may hold UNKNOWN until resources exist
     step_planner: StepPlanner | None  # re-plans each step when it starts (None for a destroy)
     stat_cache: StatCache
+    read_elsewhere: Mapping[str, frozenset[str]] = field(default_factory=dict)  # step -> its outputs steps left out of the plan read
 
 
 class Planner:
@@ -130,7 +132,8 @@ class Planner:
         outputs = {} if request.destroy else plan_outputs(project, tuple(steps), scope, self._check_output_refs)
         if not request.destroy:  # what nothing reads is checked too, with the values planned
             check_values(project.config, scope)
-        self._for_apply = ApplyInputs(graph, stack, self.step_planner if not request.destroy else None, self.stat_cache)
+        read_elsewhere = {} if request.destroy or len(nodes) == len(graph) else _read_elsewhere(project, graph, nodes, scope)
+        self._for_apply = ApplyInputs(graph, stack, self.step_planner if not request.destroy else None, self.stat_cache, read_elsewhere)
         return m.Plan(
             stack=project.stack_name,
             state_serial=self.state.serial,
@@ -161,8 +164,8 @@ class Planner:
         _check_stack(project, stack)
         known = not contains_unknown({k: stack.get(k) for k in ("artifact_store", "metadata_store")})
         key = store_key(str(stack["artifact_store"]), str(stack["metadata_store"])) if known else None
-        present, version = _artifact_checks(project, stack) if known else (lambda d: True, lambda name, module=None: None)
-        planner = StepPlanner(project.root, self.state, key, self.code, self.stat_cache, project.secrets, present, version, self.libraries)
+        present, version, modules = _artifact_checks(project, stack) if known else (lambda d: True, lambda name, module=None: None, lambda name, module=None: ())
+        planner = StepPlanner(project.root, self.state, key, self.code, self.stat_cache, project.secrets, present, version, self.libraries, modules)
         planner.resource_change = lambda addr: _change_of(resource_plans.get(addr))
         self.stack_settings, self._key, self._stack_known = stack, key, known
         self.step_planner = planner  # the applier re-plans each step with it when it starts
@@ -363,6 +366,25 @@ def _restored(state: State, key: str | None, steps: list[m.StepPlan]) -> tuple[s
     return tuple(s.address for s in steps if s.action == m.CACHED and _behind(records.get(s.address), s.cache_key))
 
 
+def _read_elsewhere(project: Project, graph: Dag, nodes: set[str], scope) -> dict[str, frozenset[str]]:
+    """Step -> its outputs read by steps this plan leaves out (-target, -exclude): apply stores
+    them as it would with their readers in the apply (Arrow IPC), so the artifact, and what
+    reads it next, does not depend on what else was applied."""
+    read: dict[str, set[str]] = {}
+    for address in graph.nodes:
+        if address in nodes or not is_step(address) or not any(p in nodes for p in graph.predecessors(address)):
+            continue
+        step = project.config.step(address)
+        if step is None or step.inputs is None:
+            continue
+        try:
+            value = scope.eval(step.inputs, pipeline=step.pipeline, where=step.where)
+        except diags.DiagnosticError:  # reported at its line when it is planned
+            continue
+        map_step_refs(value, lambda ref: read.setdefault(ref.address, set()).add(ref.output))
+    return {address: frozenset(outputs) for address, outputs in read.items()}
+
+
 def _behind(record: dict | None, cache_key: str | None) -> bool:
     return record is None or record.get("status") != "succeeded" or record.get("cache_key") != cache_key
 
@@ -384,10 +406,10 @@ def _check_addresses(graph: Dag, request: PlanRequest, state: State) -> None:
                                  "target the resources to destroy, as `zplan state list` names them")
 
 
-def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], bool], Callable[..., str | None]]:
+def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], bool], Callable[..., str | None], Callable[..., tuple[str, ...]]]:
     """Whether a cached artifact is still stored (a stat locally, one listing per prefix
-    on an object store), and the current version of a materializer."""
-    from zplan.artifacts.materializers import declared_version
+    on an object store), the current version of a materializer, and the modules it loads with."""
+    from zplan.artifacts.materializers import declared_libraries, declared_version
     from zplan.plan import user_materializers
 
     known: dict[tuple[str, str | None], str | None] = {}  # the registry and the code do not change while a plan is made
@@ -400,6 +422,13 @@ def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], boo
                 known[name, module] = user_materializers.declared_version(project.root, module, name) if module else None
         return known[name, module]
 
+    def modules(name: str, module: str | None = None) -> tuple[str, ...]:
+        try:
+            return declared_libraries(name)
+        except Exception:  # registered by code a plan does not import: keyed by its package, unless the project's own
+            outside = module and user_materializers.module_file(project.root, module) is None
+            return (module.partition(".")[0],) if outside else ()
+
     from zplan.artifacts.base import ArtifactStore
 
     try:
@@ -408,4 +437,4 @@ def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], boo
         declared = project.config.stacks.get(project.stack_name)
         where = declared.range if declared else None
         raise diags.DiagnosticError([diags.Diagnostic(d.severity, d.summary, d.detail, d.range or where) for d in exc.diagnostics]) from None
-    return store.presence(), version  # existence only; contents are verified when a step loads them
+    return store.presence(), version, modules  # existence only; contents are verified when a step loads them

@@ -73,6 +73,34 @@ def name_reasons(before: dict, names: dict[str, str], other_reasons: bool) -> li
             for key in sorted(set(was) | set(names)) if was.get(key) != names.get(key)]
 
 
+def loader_reasons(before: dict, loaders: dict[str, Any], other_reasons: bool) -> list[m.Reason]:
+    """An upstream output the step gets through another materializer, or another version of it, than
+    last time: `input model: materializer pandas.arrow 1 -> 2`. A record from before they were keyed
+    says so, unless the step reruns for another reason."""
+    if "loaders" not in before:
+        upgrade = loaders and not other_reasons
+        return [m.Reason(m.ENV_CHANGED, "the materializers loading its inputs now count in the cache key (zplan upgrade)")] if upgrade else []
+    was = before["loaders"]
+    return [m.Reason(m.MATERIALIZER_CHANGED, f"input {key}: materializer {_loader_change(was[key], loaders[key])}")
+            for key in sorted(loaders) if key in was and was[key] != loaders[key]]
+
+
+def _loader_change(old: Any, new: Any) -> str:
+    """`pandas.arrow 1 -> 2` for one materializer's versions, else `json 1 -> pandas.arrow 1`."""
+    old, new = (v[0] if isinstance(v, list) and len(v) == 1 else v for v in (old, new))
+    if isinstance(old, str) and isinstance(new, str):
+        (name, _, version), (new_name, _, new_version) = old.rpartition(" "), new.rpartition(" ")
+        if name and name == new_name:
+            return f"{name} {version} -> {new_version}"
+    return f"{_loader_names(old)} -> {_loader_names(new)}"
+
+
+def _loader_names(loader: Any) -> str:
+    if isinstance(loader, list):
+        return ", ".join(loader) or "(none)"
+    return loader or "(none)"
+
+
 def _show_command(argv: Any) -> str:
     if isinstance(argv, list) and all(isinstance(v, str) for v in argv):
         return " ".join(SENSITIVE if is_digest(v) else v for v in argv)  # (an argument holding a secret is its digest)

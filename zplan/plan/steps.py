@@ -19,22 +19,22 @@ from typing import Any, Callable, NamedTuple
 
 from zplan import diags
 from zplan.addrs import short_name
-from zplan.config.values import contains_unknown, find_symbolic
+from zplan.config.values import contains_unknown
 from zplan.config.model import StepConfig
 from zplan.config.scope import Scope, StepOutputRef
 from zplan.fsutil import OpenFolder
 from zplan.graph.build import resources_read
-from zplan.hashing import StatCache, canonical_json, hash_value
+from zplan.hashing import StatCache, hash_value
 from zplan.plan import data_inputs
 from zplan.plan import model as m
 from zplan.plan import signatures
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.libraries import LibraryIndex
-from zplan.plan.params import param_sources, plain, without_unknown
+from zplan.plan.loaders import Loaders
+from zplan.plan.params import param_sources, step_params
 from zplan.project import STATE_DIR
-from zplan.plan.reason_text import code_message, library_reasons, name_reasons, param_reasons, reuse_message
+from zplan.plan.reason_text import code_message, library_reasons, loader_reasons, name_reasons, param_reasons, reuse_message
 from zplan.secrets import digest_secrets
-from zplan.state.checks import not_finite_path
 from zplan.state.model import CacheEntry, State, StepRecord
 from zplan.steps import DEFAULT_OUTPUT, repeated
 
@@ -70,6 +70,7 @@ class StepPlanner:
         artifact_present: Callable[[str], bool] = lambda digest: True,
         materializer_version: Callable[..., str | None] = lambda name, module=None: None,
         libraries: LibraryIndex | None = None,
+        materializer_modules: Callable[..., tuple[str, ...]] = lambda name, module=None: (),
     ) -> None:
         self.project_dir = project_dir
         self._dir = os.fspath(project_dir)  # a plain string: joined with every data input on every plan
@@ -85,6 +86,7 @@ class StepPlanner:
         self.artifact_present = artifact_present
         self.materializer_version = materializer_version
         self.libraries = libraries or LibraryIndex()
+        self.loaders = Loaders(materializer_version, materializer_modules, self.libraries)
         self.planned: dict[str, m.StepPlan] = {}
         self.damaged: set[str] = set()  # digests a step found damaged while loading them (apply)
         # address -> how that resource changes in this plan or run ("update"), None when it does not
@@ -107,7 +109,7 @@ class StepPlanner:
                 info = self.code.info(step.file, step.function) if step.tfx is None else None
             except CodeError as exc:
                 raise diags.fail(exc.summary, exc.detail, step.source_range) from None
-            params = self._params(step, scope)
+            params = step_params(step, scope)
             inputs = self._inputs(step, scope)
         if info is None:  # a TFX component: its code is the module files its params name
             from zplan.plan.tfx_steps import tfx_code_info
@@ -207,7 +209,7 @@ class StepPlanner:
             record = self.state.step_record(self.store_key, spec.step) if self.store_key else None
             entry = record if record is not None and record.succeeded else None
         out = entry.outputs.get(spec.output) if entry is not None else None
-        return m.StepOutputInput(spec.step, spec.output, out["digest"]) if out else None
+        return m.StepOutputInput(spec.step, spec.output, out["digest"], self.loaders.of(out)) if out else None
 
     def _resource_digest(self, address: str) -> str | None:
         """What a step's key keeps of a resource it reads: its applied record (rewritten only
@@ -241,6 +243,10 @@ class StepPlanner:
         names = m.file_names(plan.inputs)
         if names:  # a step reads its input file's name (its suffix, say) in the path it is given
             extra["names"] = names
+        loaders = m.loaders(plan.inputs)
+        if loaders:  # what a step gets from an upstream output depends on what loads it (zplan.plan.loaders)
+            extra["loaders"] = loaders
+            extra["loader_libraries"] = self.loaders.libraries(loaders)
         return {
             **extra,
             "v": KEY_VERSION,
@@ -253,27 +259,6 @@ class StepPlanner:
         }
 
     # -- parts ---------------------------------------------------------------------------------
-    def _params(self, step: StepConfig, scope: Scope) -> dict[str, Any]:
-        if step.params is None:
-            return {}
-        value = scope.eval(step.params, where=step.where)
-        if not isinstance(value, dict):
-            raise diags.fail(f'step "{step.name}": params must be an object', "e.g. params = { c = 1.0 }", step.params.range)
-        if plain(value):  # the usual case: JSON-ready and finite, nothing to report
-            return value
-        symbolic = find_symbolic(value)  # a step output come through each.value or a module output
-        if symbolic is not None:
-            raise diags.fail(f'step "{step.name}": params cannot hold a step output ({symbolic})',
-                             "params are plain values known when planning: pass it in inputs (inputs = { x = ... })", step.params.range)
-        try:
-            canonical_json(without_unknown(value))
-        except TypeError as exc:
-            raise diags.fail(f'step "{step.name}": params must be plain values', str(exc), step.params.range) from None
-        nan = not_finite_path(value, "params")
-        if nan:
-            raise diags.fail(f'step "{step.name}": {nan} is NaN or infinite', "state and cache keys are JSON, which cannot hold it: pass a number", step.params.range)
-        return value
-
     def _inputs(self, step: StepConfig, scope: Scope) -> dict[str, m.StepInput]:
         if step.inputs is None:
             return {}
@@ -309,7 +294,7 @@ class StepPlanner:
         if upstream is None:  # excluded by -target/-exclude: use what was recorded
             record = self.state.step_record(self.store_key, ref.address) if self.store_key else None
             out = record.outputs.get(ref.output) if record is not None and record.succeeded else None
-            return m.StepOutputInput(ref.address, ref.output, out["digest"] if out else None)
+            return m.StepOutputInput(ref.address, ref.output, out["digest"] if out else None, self.loaders.of(out) if out else None)
         if upstream.action != m.CACHED:
             return m.StepOutputInput(ref.address, ref.output, None)
         out = upstream.cached_from.outputs.get(ref.output)
@@ -319,7 +304,7 @@ class StepPlanner:
                 f"its outputs are: {', '.join(upstream.cached_from.outputs) or 'none'}",
                 step.inputs.range,
             )
-        return m.StepOutputInput(ref.address, ref.output, out["digest"])
+        return m.StepOutputInput(ref.address, ref.output, out["digest"], self.loaders.of(out))
 
     def _data(self, step: StepConfig, name: str, rel: str) -> m.DataInput:
         path, st = data_inputs.located(rel, self._dir, self._prefix, self._folder)
@@ -402,6 +387,11 @@ class StepPlanner:
         reasons += param_reasons(before.get("params", {}), digest_secrets(plan.params, self.secrets), self.secrets, plan.param_sources)
         reasons += self._input_reasons(plan, before.get("inputs", {}))
         reasons += name_reasons(before, m.file_names(plan.inputs), bool(reasons))
+        loaders = self._expected_loaders(plan.inputs)
+        reasons += loader_reasons(before, loaders, bool(reasons))
+        if "loaders" in before:  # (a library its own code imports too is named once, above)
+            was, now = before.get("loader_libraries", {}), self.loaders.libraries(loaders)
+            reasons += library_reasons(*({d: v for d, v in libs.items() if d not in plan.libraries} for libs in (was, now)))
         if not touched:
             reasons += [m.Reason(m.RESOURCE_CHANGED, f"{a} changed since the step last ran")
                         for a, digest in plan.resources.items() if digest is not None and before.get("resources", {}).get(a) != digest]
@@ -418,6 +408,17 @@ class StepPlanner:
             gone = "its cached result was dropped (zplan gc or zplan verify -repair)" if record.succeeded else "no cached result for this key"
             reasons.append(problem or m.Reason(m.OUTPUTS_MISSING, gone))
         return reasons
+
+    def _expected_loaders(self, inputs: dict[str, m.StepInput]) -> dict[str, Any]:
+        """The materializers that will load the step's upstream outputs; for one still to be made,
+        the one that loads its last result (left out when there is none)."""
+        expected = {}
+        for name, spec in inputs.items():
+            if isinstance(spec, (m.StepOutputInput, m.ListInput)):
+                last = self._as_last_time(spec) if spec.digest is None else spec
+                if last is not None:
+                    expected[name] = last
+        return m.loaders(expected)
 
     def _input_reasons(self, plan: _Draft, before: dict) -> list[m.Reason]:
         reasons = []

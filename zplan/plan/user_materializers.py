@@ -16,7 +16,7 @@ from zplan.plan.signatures import callee_name
 
 def declared_version(project_dir: Path, module: str, name: str) -> str | None:
     """The version ``module`` registers materializer ``name`` with; None when it cannot be read."""
-    path = _module_file(project_dir, module)
+    path = module_file(project_dir, module)
     try:
         tree = ast.parse(path.read_text(encoding="utf-8")) if path is not None else None
     except (OSError, SyntaxError, ValueError):
@@ -30,7 +30,8 @@ def declared_version(project_dir: Path, module: str, name: str) -> str | None:
     return None
 
 
-def _module_file(project_dir: Path, module: str) -> Path | None:
+def module_file(project_dir: Path, module: str) -> Path | None:
+    """The project's file of ``module``; None when the module is not the project's."""
     base = project_dir.joinpath(*module.split("."))
     return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
 

@@ -56,7 +56,7 @@ def count(frame) -> int:
     return len(frame)
 '''
 
-MAKE, DOUBLE = "pipeline.frames.step.make", "pipeline.frames.step.double"
+MAKE, DOUBLE, COUNT = "pipeline.frames.step.make", "pipeline.frames.step.double", "pipeline.frames.step.count"
 
 
 def _project(tmp_path: Path) -> Path:
@@ -66,7 +66,11 @@ def _project(tmp_path: Path) -> Path:
 
 
 def _apply(root: Path, state: State):
-    made, planner, _ = plan(root, state)
+    return _apply_request(root, state)
+
+
+def _apply_request(root: Path, state: State, **request):
+    made, planner, _ = plan(root, state, **request)
     return made, Applier(planner, made, state, lambda s: None, parallelism=1).apply()
 
 
@@ -86,6 +90,17 @@ def test_an_output_another_step_reads_is_arrow_ipc_and_a_result_stays_parquet(tm
     assert (double["materializer"], _stored_files(root, double)) == ("pandas.parquet", ["frame.parquet"])
     again, _, _ = plan(root, state)
     assert {s.action for s in again.steps} == {m.CACHED}  # the new form's version is checked like any other
+
+
+def test_an_output_applied_alone_with_target_is_stored_as_its_readers_left_out_would_have_it(tmp_path):
+    root = _project(tmp_path)
+    state = State()
+    _apply(root, state)
+    made, result = _apply_request(root, state, targets=[MAKE], replace=[MAKE])  # its readers are not in this apply
+    assert result.ok and [s.address for s in made.steps] == [MAKE]
+    assert state.step_record(made.store_key, MAKE).outputs["output"]["materializer"] == "pandas.arrow"
+    again, _, _ = plan(root, state)
+    assert {s.address: s.action for s in again.steps} == dict.fromkeys((MAKE, DOUBLE, COUNT), m.CACHED)  # the same artifact: no rerun
 
 
 def test_an_input_stored_as_parquet_by_an_earlier_version_still_loads(tmp_path, monkeypatch):

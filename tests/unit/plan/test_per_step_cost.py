@@ -26,7 +26,7 @@ from zplan.config import expand, expr, references, scope
 from zplan.config.model import StepConfig
 from zplan.config.values import UNKNOWN
 from zplan.hashing import canonical_json
-from zplan.plan import data_inputs, jsonplan
+from zplan.plan import data_inputs, jsonplan, params
 from zplan.plan import model as plan_model
 from zplan.plan import steps as step_planning
 from zplan.plan.code_hash import CodeIndex
@@ -81,7 +81,7 @@ def _long_way(monkeypatch) -> None:
     """Every shortcut off: each step checks its code files, params go through canonical JSON."""
     monkeypatch.setattr(CodeIndex, "checked_once", lambda self: contextlib.nullcontext())
     monkeypatch.setattr(collector, "paused", contextlib.nullcontext)
-    monkeypatch.setattr(step_planning, "plain", lambda value: False)
+    monkeypatch.setattr(params, "plain", lambda value: False)
     for module in (expand, scope, references):
         monkeypatch.setattr(module, "instance_key", _instance_key_by_json)
     monkeypatch.setattr(expr.Splat, "_eval", _splat_one_context_per_item)

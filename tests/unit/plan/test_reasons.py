@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from zplan.artifacts.materializers import declared_version
+from zplan.artifacts.materializers import declared_version, get_materializer
 from zplan.artifacts.store import ArtifactStore
+from zplan.hashing import hash_value
 from zplan.plan import model as m
+from zplan.plan import planner as planning
+from zplan.plan.libraries import LibraryIndex
 from zplan.state.model import State, StepRecord
 
 from tests.unit.plan.inprocess import copy_pipeline, plan
+from tests.unit.plan.test_libraries import install, upgrade
 
 LOAD, SCALE, TOTAL = "pipeline.numbers.step.load", "pipeline.numbers.step.scale", "pipeline.numbers.step.total"
 
 
-def _recorded(root: Path, failed: str | None = None) -> State:
+def _recorded(root: Path, failed: str | None = None, written_by: dict[str, str | dict] | None = None) -> State:
     """The state an apply would leave, made at the plan layer: each runnable step gets a
-    stored artifact and a success record, until every step is cached (``failed`` fails instead)."""
+    stored artifact and a success record, until every step is cached (``failed`` fails instead;
+    ``written_by``: address -> the built-in recorded for its output, or the record's fields; else json)."""
     state = State()
     for _ in range(5):
         made, planner, project = plan(root, state)
@@ -30,7 +36,10 @@ def _recorded(root: Path, failed: str | None = None) -> State:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "value.json").write_text(f'"{step.address} {step.cache_key}"')
             stored = store.put(folder)
-            outputs = {"output": {"digest": stored.digest, "uri": stored.uri, "materializer": "json", "materializer_version": declared_version("json")}}
+            written = (written_by or {}).get(step.address, "json")
+            if isinstance(written, str):
+                written = {"materializer": written, "materializer_version": declared_version(written)}
+            outputs = {"output": {"digest": stored.digest, "uri": stored.uri, **written}}
             status = "failed" if step.address == failed else "succeeded"
             record = StepRecord(status, step.cache_key, step_planner.fingerprint(step), outputs if status == "succeeded" else {}, 1,
                                 "2026-01-01T00:00:00+00:00", "boom" if status == "failed" else None)
@@ -83,3 +92,65 @@ def test_replace_forces_a_rerun_whatever_was_recorded(tmp_path):
     root = copy_pipeline(tmp_path)
     again, _, _ = plan(root, _recorded(root), replace=[LOAD])
     assert again.step(LOAD).action == m.RUN and _codes(again, LOAD) == ["replace_requested"]
+
+
+COUNT = "pipeline.numbers.step.count"
+
+
+def test_a_new_version_of_the_materializer_loading_an_input_reruns_the_step_naming_it(tmp_path, monkeypatch):
+    root = copy_pipeline(tmp_path)
+    state = _recorded(root, written_by={LOAD: "bytes"})
+    monkeypatch.setattr(get_materializer("bytes"), "version", "2")  # a release fixing what bytes artifacts load as
+    made, _, _ = plan(root, state)
+    assert _codes(made, LOAD) == ["materializer_changed"]
+    load = state.step_record(made.store_key, LOAD)
+    load.outputs["output"]["materializer_version"] = "2"  # load ran again under the new version: the same digest
+    state.put_step(made.store_key, LOAD, load)
+    again, _, _ = plan(root, state)
+    assert again.step(LOAD).action == m.CACHED
+    for reader in (SCALE, COUNT):  # cached before: they got its output as the old version loaded it
+        assert [r.message for r in again.step(reader).reasons] == ["input values: materializer bytes 1 -> 2"]
+    assert _codes(again, TOTAL) == ["upstream_reruns"]
+
+
+def test_steps_recorded_before_materializers_were_keyed_rerun_once_saying_why(tmp_path):
+    root = copy_pipeline(tmp_path)
+    state = _recorded(root)
+    (key,) = state.doc["stores"]
+    state.doc["stores"][key]["cache"].clear()
+    for address, doc in list(state.doc["stores"][key]["steps"].items()):  # as an earlier zplan recorded them
+        doc["fingerprint"].pop("loaders", None)
+        record = StepRecord.from_doc(doc)
+        state.put_step(key, address, dataclasses.replace(record, cache_key=hash_value(record.fingerprint)))
+    again, _, _ = plan(root, state)
+    assert again.step(LOAD).action == m.CACHED
+    assert [r.message for r in again.step(COUNT).reasons] == ["the materializers loading its inputs now count in the cache key (zplan upgrade)"]
+    assert _codes(again, TOTAL) == ["upstream_reruns"]
+
+
+def test_a_new_version_of_a_library_an_input_is_loaded_with_reruns_the_step_though_its_code_never_imports_it(tmp_path, monkeypatch):
+    site = tmp_path / "site-packages"
+    install(site, "pandas", "2.2.0", ["pandas"])
+    install(site, "pyarrow", "17.0.0", ["pyarrow"])
+    monkeypatch.setattr(planning, "LibraryIndex", lambda *args, **kwargs: LibraryIndex(paths=[str(site)]))  # this environment
+    root = copy_pipeline(tmp_path)
+    state = _recorded(root, written_by={LOAD: "pandas.arrow"})  # load returned a DataFrame: scale and count call its methods
+    upgrade(site, "pandas", "2.2.0", "2.3.0", ["pandas"])
+    again, _, _ = plan(root, state)
+    assert again.step(LOAD).action == m.CACHED
+    for reader in (SCALE, COUNT):
+        assert [r.message for r in again.step(reader).reasons] == ["pandas 2.2.0 -> 2.3.0"]
+    assert _codes(again, TOTAL) == ["upstream_reruns"]
+
+
+def test_a_new_release_of_the_package_whose_materializer_loads_an_input_reruns_the_step(tmp_path, monkeypatch):
+    site = tmp_path / "site-packages"
+    install(site, "fancy-frames", "1.0", ["fancyframes"])
+    monkeypatch.setattr(planning, "LibraryIndex", lambda *args, **kwargs: LibraryIndex(paths=[str(site)]))  # this environment
+    root = copy_pipeline(tmp_path)
+    written = {"materializer": "fancy", "materializer_version": "1", "materializer_module": "fancyframes.store"}  # registered there
+    state = _recorded(root, written_by={LOAD: written})
+    upgrade(site, "fancy-frames", "1.0", "1.1", ["fancyframes"])
+    again, _, _ = plan(root, state)
+    for reader in (SCALE, COUNT):
+        assert [r.message for r in again.step(reader).reasons] == ["fancy-frames 1.0 -> 1.1"]
