@@ -169,3 +169,45 @@ SLOW_BLOCK = '''  step "slow" {
   }
 
 '''
+
+
+LOCAL_STACK = '''stack "local" {
+  orchestrator   = "local"
+  artifact_store = "file://.zplan/artifacts"
+  metadata_store = "sqlite:///.zplan/metadata.db"
+}'''
+
+TWO_STACKS = '''stack "dev" {
+  orchestrator   = "local"
+  artifact_store = "file://.zplan/artifacts"
+  metadata_store = "sqlite:///.zplan/dev.db"
+}
+
+stack "prod" {
+  orchestrator   = "local"
+  artifact_store = ".zplan/artifacts/"
+  metadata_store = "sqlite:///.zplan/prod.db"
+}'''
+
+
+def test_gc_keeps_what_another_stack_on_the_same_store_refers_to(project: Project) -> None:
+    """dev and prod share one artifact store (spelled differently) but not their ML Metadata: gc on
+    dev keeps the data snapshot only prod's latest executions read, so prod stays intact and cached."""
+    project.replace("main.zp.hcl", LOCAL_STACK, TWO_STACKS)
+    data = project.read("data/numbers.txt")
+    project.ok("apply", "-auto-approve", "-stack", "prod")
+    project.write("data/numbers.txt", data + "7\n")  # dev reads other data: prod's snapshot is only prod's
+    project.ok("apply", "-auto-approve", "-stack", "dev")
+    before = stored(project)
+    dry = project.ok("gc", "-stack", "dev", "-keep-runs", "0", "-dry-run")
+    assert listed(dry) == {} and "also those of stack prod" in dry.out
+    assert "Removed 0 artifact(s)" in project.ok("gc", "-stack", "dev", "-keep-runs", "0").out
+    assert stored(project) == before
+    assert project.ok("verify", "-stack", "prod").code == 0
+    project.write("data/numbers.txt", data)
+    assert "No changes." in project.ok("plan", "-stack", "prod").out
+    # left out on purpose: what only prod's ML Metadata names (its data snapshot) goes, and only that
+    ignored = project.ok("gc", "-stack", "dev", "-keep-runs", "0", "-ignore-stack", "prod", "-dry-run")
+    assert len(listed(ignored)) == 1 and "not reading stack prod (-ignore-stack)" in ignored.out
+    refused = project.run("gc", "-stack", "dev", "-ignore-stack", "staging")
+    assert refused.code == 1 and "Error: -ignore-stack staging: no such stack" in refused.err
