@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from zplan import addrs, diags
-from zplan.operations.opening import ProjectArgs, open_for_reading, open_project
+from zplan.operations.opening import ProjectArgs, open_for_reading
 from zplan.operations.planning import lock_timeout_seconds
 from zplan.project import Project, ensure_state_dir
 from zplan.state.model import State
@@ -103,7 +103,7 @@ def state_rm(args: ProjectArgs, address: str, lock_timeout: str, views: LockView
         # a step's record is what caching and lineage read: rerunning is what -replace is for
         raise diags.fail(f"{key} is a step: `zplan state rm` forgets resources only",
                          f"to run the step again, use `zplan apply -replace {key}`; its records stay for the cache and lineage")
-    project = open_project(args)
+    project = open_for_reading(args)  # edits only what was recorded: no value for a variable it never reads
     backend = _backend(project)
     with backend.lock("state rm", lock_timeout_seconds(lock_timeout), views.on_wait, views.on_stale):
         state = State(backend.read())
@@ -119,7 +119,7 @@ def state_rm(args: ProjectArgs, address: str, lock_timeout: str, views: LockView
 
 def force_unlock(args: ProjectArgs, lock_id: str, confirm: Callable[[], bool] | None = None) -> bool:
     """Release the lock ``lock_id``; False when ``confirm`` declined."""
-    project = open_project(args)
+    project = open_for_reading(args)
     backend = project.state_backend()
     if confirm is not None and not confirm():
         return False
