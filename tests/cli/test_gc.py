@@ -211,3 +211,19 @@ def test_gc_keeps_what_another_stack_on_the_same_store_refers_to(project: Projec
     assert len(listed(ignored)) == 1 and "not reading stack prod (-ignore-stack)" in ignored.out
     refused = project.run("gc", "-stack", "dev", "-ignore-stack", "staging")
     assert refused.code == 1 and "Error: -ignore-stack staging: no such stack" in refused.err
+
+
+def test_a_stack_on_the_same_store_that_cannot_be_read_stops_gc_naming_it(applied: Project) -> None:
+    """Its metadata store reads a variable without a value: gc cannot know what it refers to, so it
+    refuses with that stack's own error and place, and goes on only when told to leave it out."""
+    project = applied
+    project.write("team.zp.hcl", 'variable "meta" {\n  type = string\n}\n\nstack "team" {\n  artifact_store = ".zplan/artifacts"\n'
+                                 '  metadata_store = var.meta\n}\n')
+    before = stored(project)
+    refused = project.run("gc", "-stack", "local", "-keep-runs", "0")
+    assert refused.code == 1 and "Traceback" not in refused.err
+    assert ('Error: team.zp.hcl:1:1: stack "team" may share the artifact store file://.zplan/artifacts, and its records '
+            'cannot be read: no value for variable "meta"') in refused.err
+    assert "ZPLAN_VAR_meta" in refused.err and "-ignore-stack team" in refused.err
+    assert stored(project) == before
+    assert "not reading stack team" in project.ok("gc", "-stack", "local", "-ignore-stack", "team").out

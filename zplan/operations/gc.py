@@ -212,12 +212,13 @@ def _opened(args: ProjectArgs, other: Project) -> _Sharer:
 
 
 def _unreadable(name: str, url: str, exc: diags.DiagnosticError) -> diags.DiagnosticError:
-    reason = exc.diagnostics[0].summary
+    """The stack's own error (its place and what to do kept), as the reason gc cannot go on."""
+    first = exc.diagnostics[0]
     return diags.fail(
-        f'stack "{name}" may share the artifact store {url}, and its records cannot be read: {reason}',
-        f"gc would remove artifacts only that stack refers to, breaking its caches. Give what it needs to read them "
-        f"(its variables, ZPLAN_MYSQL_PASSWORD), or run gc on that stack, or pass -ignore-stack {name} to remove "
-        "what only it refers to",
+        f'stack "{name}" may share the artifact store {url}, and its records cannot be read: {first.summary}',
+        (f"{first.detail}. " if first.detail else "") + "gc would remove artifacts only that stack refers to, breaking its "
+        f"caches: give what it needs to read them, or pass -ignore-stack {name} to remove what only it refers to",
+        first.range,
     )
 
 
