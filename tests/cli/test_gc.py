@@ -227,3 +227,18 @@ def test_a_stack_on_the_same_store_that_cannot_be_read_stops_gc_naming_it(applie
     assert "ZPLAN_VAR_meta" in refused.err and "-ignore-stack team" in refused.err
     assert stored(project) == before
     assert "not reading stack team" in project.ok("gc", "-stack", "local", "-ignore-stack", "team").out
+
+
+def test_stores_named_after_a_resource_are_read_as_state_records_it(project: Project) -> None:
+    """Stores computed from a resource are unknown before the first apply; after it, runs, verify,
+    gc and artifact list read them where apply wrote, instead of asking for an apply again."""
+    project.replace("main.zp.hcl", 'artifact_store = "file://.zplan/artifacts"', 'artifact_store = "file://${resource.local_directory.store.id}"')
+    project.replace("main.zp.hcl", 'metadata_store = "sqlite:///.zplan/metadata.db"', 'metadata_store = "sqlite:///${resource.local_directory.store.id}.db"')
+    project.write("store.zp.hcl", 'resource "local_directory" "store" {\n  path = "store"\n}\n')
+    before = project.run("runs")
+    assert before.code == 1 and "Error: stack local: its metadata store is known only after apply" in before.err
+    project.ok("apply", "-auto-approve")
+    assert re.search(r"^\s+1\s.*succeeded", project.ok("runs").out, re.M)
+    assert "4 intact, 0 damaged, 0 missing" in project.ok("verify").out
+    assert "Removed 0 artifact(s)" in project.ok("gc", "-keep-runs", "0").out
+    assert str(project.path("store")) in project.ok("artifact", "list").out

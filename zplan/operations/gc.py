@@ -76,7 +76,7 @@ def collect_garbage(args: ProjectArgs, keep_runs: int | None, dry_run: bool, loc
         raise diags.fail(f"-keep-runs must be 0 or more, got {keep_runs}",
                          "give how many of the newest runs keep their artifacts (0: only what state refers to)")
     project = open_for_reading(args)
-    settings = project.static_stack_settings()
+    settings = project.recorded_stack_settings()
     if UNKNOWN in (settings.get("artifact_store"), settings.get("metadata_store")):
         raise diags.fail(f"stack {project.stack_name}: its stores are known only after apply", "run `zplan apply` first")
     from zplan.artifacts.base import ArtifactStore
@@ -181,30 +181,16 @@ def _sharing_stacks(args: ProjectArgs, project: Project, url: str, ignore: tuple
 def _artifact_store_of(other: Project) -> str | None:
     """The stack's artifact store URL; None when it is made by a resource not applied yet (so
     nothing was ever stored there). One that reads a variable without a value is an error."""
-    value = _evaluated_store(other, None)
-    if value is UNKNOWN:
-        other.static_stack_settings()  # a variable without a value: its error names it
-        value = _evaluated_store(other, State(other.state_backend().read()))
+    from zplan.stack import select
+
+    value = select.settings(other.config, other.stack_name, other.scope().eval).get("artifact_store")
+    if value is UNKNOWN:  # from a resource (read as state records it) or a variable without a value (its error)
+        value = other.recorded_stack_settings().get("artifact_store")
     return None if value is UNKNOWN else str(value)
 
 
-def _evaluated_store(other: Project, state: State | None) -> Any:
-    """The artifact store setting, with the resources ``state`` records (a store named after a bucket)."""
-    from zplan.secrets import is_sealed
-    from zplan.stack import select
-
-    resources = state.resources if state is not None else {}
-
-    def value(address: str, attr: str) -> Any:
-        rec = resources.get(address)
-        found = UNKNOWN if rec is None else rec["attributes"].get(attr, rec.get("inputs", {}).get(attr, UNKNOWN))
-        return UNKNOWN if is_sealed(found) else found  # a sealed value is no store URL
-
-    return select.settings(other.config, other.stack_name, other.scope(value).eval).get("artifact_store")
-
-
 def _opened(args: ProjectArgs, other: Project) -> _Sharer:
-    settings = other.static_stack_settings()
+    settings = other.recorded_stack_settings()
     if UNKNOWN in (settings.get("artifact_store"), settings.get("metadata_store")):
         raise diags.fail(f"stack {other.stack_name}: its metadata store is known only after apply")
     key = store_key(str(settings["artifact_store"]), str(settings["metadata_store"]))
