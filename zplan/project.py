@@ -113,16 +113,16 @@ class Project:
             self._require_store_values(settings)
         return settings
 
-    def recorded_stack_settings(self) -> dict[str, Any]:
+    def recorded_stack_settings(self, state=None) -> dict[str, Any]:
         """The stack's settings for reading what was recorded: a store computed from a resource (a
-        bucket's name, a database's address) is known once applied, from the resource as state records
-        it, as apply evaluated it. Still UNKNOWN where nothing was applied."""
+        bucket's name, a database's address) is known once applied, from the resource as ``state``
+        (read when not given) records it, as apply evaluated it. Still UNKNOWN where nothing was applied."""
         settings = self.static_stack_settings()
         if UNKNOWN not in (settings.get("artifact_store"), settings.get("metadata_store")):
             return settings
         from zplan.state.model import State
 
-        recorded = _recorded_value(State(self.state_backend().read()), self.state_dir)
+        recorded = _recorded_value(state or State(self.state_backend().read()), self.state_dir)
         return select.settings(self.config, self.stack_name, self.scope(recorded).eval)
 
     def _require_store_values(self, settings: dict[str, Any]) -> None:

@@ -242,3 +242,16 @@ def test_stores_named_after_a_resource_are_read_as_state_records_it(project: Pro
     assert "4 intact, 0 damaged, 0 missing" in project.ok("verify").out
     assert "Removed 0 artifact(s)" in project.ok("gc", "-keep-runs", "0").out
     assert str(project.path("store")) in project.ok("artifact", "list").out
+
+
+def test_state_show_on_a_stack_with_stores_named_after_a_resource_shows_its_own_record(project: Project) -> None:
+    """Another stack's record of the same step (other stores) is never shown as this stack's."""
+    project.write("res.zp.hcl", 'stack "res" {\n  artifact_store = "file://${resource.local_directory.store.id}"\n'
+                                '  metadata_store = "sqlite:///${resource.local_directory.store.id}.db"\n}\n\n'
+                                'resource "local_directory" "store" {\n  path = "store"\n}\n')
+    project.ok("apply", "-auto-approve", "-stack", "res", "-var", "c=5")
+    project.ok("apply", "-auto-approve", "-stack", "local", "-var", "c=2")
+    shown = {stack: json.loads(project.ok("state", "show", "pipeline.numbers.step.total", "-stack", stack).out)["outputs"]["output"]["uri"]
+             for stack in ("res", "local")}
+    assert shown["res"].startswith(project.path("store").as_uri() + "/")
+    assert shown["local"].startswith(project.path(".zplan/artifacts").as_uri() + "/")
