@@ -255,3 +255,18 @@ def test_state_show_on_a_stack_with_stores_named_after_a_resource_shows_its_own_
              for stack in ("res", "local")}
     assert shown["res"].startswith(project.path("store").as_uri() + "/")
     assert shown["local"].startswith(project.path(".zplan/artifacts").as_uri() + "/")
+
+
+def test_keep_runs_counts_the_runs_of_this_stack_only(applied: Project) -> None:
+    """review records its runs in the same metadata store, with its own artifact store: its newer run
+    is not one of local's N newest, so local still keeps its own two newest runs."""
+    project = applied
+    project.write("review.zp.hcl", 'stack "review" {\n  artifact_store = "file://.zplan/review-artifacts"\n'
+                                   '  metadata_store = "sqlite:///.zplan/metadata.db"\n}\n')
+    project.apply("-stack", "local", "-var", "c=2")
+    project.apply("-stack", "local", "-var", "c=3")
+    project.apply("-stack", "review", "-var", "c=4")  # run 4
+    result = project.ok("gc", "-stack", "local", "-keep-runs", "2")
+    assert "the 2 newest run(s): 3, 2" in result.out
+    assert "Removed 1 artifact(s)" in result.out  # total of run 1 (c=1; its scale is load's output) only
+    assert {s["action"] for s in project.plan_json("-stack", "local", "-var", "c=2")["steps"]} == {"cached"}

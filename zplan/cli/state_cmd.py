@@ -59,7 +59,7 @@ def verify_(
 
 
 def gc_(
-    keep_runs: Optional[int] = opt(None, "keep-runs", "Keep the artifacts of the N newest runs too (default: of every run)."),
+    keep_runs: Optional[int] = opt(None, "keep-runs", "Keep the artifacts of the stack's N newest runs too (default: of every run)."),
     dry_run: bool = opt(False, "dry-run", "List what would be removed and the bytes freed; change nothing."),
     ignore_stack: List[str] = opt([], "ignore-stack", "Another stack on the same artifact store whose records are not read: what only it refers to goes."),
     stack: Optional[str] = stack_option(), lock_timeout: str = LockTimeoutOpt, no_color: bool = NoColorOpt,

@@ -248,9 +248,13 @@ def _kept_runs(results: "Results", keep_runs: int | None) -> list[int]:
     from zplan.api import ZplanAPIError
 
     try:
-        return [r.number for r in results.runs(limit=keep_runs or 1_000_000)]
+        runs = results.runs(limit=1_000_000)
     except ZplanAPIError as exc:
         raise diags.fail(f"cannot read the runs: {exc.summary}", exc.hint or "check the stack's metadata_store") from None
+    if keep_runs is None:
+        return [r.number for r in runs]
+    # the N newest runs of this stack: another one recording in the same metadata store has other artifacts
+    return [r.number for r in runs if r.stack == results.stack][:keep_runs]
 
 
 def _in_runs(results: "Results", runs: list[int], latest: dict[int, set[str]]) -> set[str]:
