@@ -270,3 +270,15 @@ def test_keep_runs_counts_the_runs_of_this_stack_only(applied: Project) -> None:
     assert "the 2 newest run(s): 3, 2" in result.out
     assert "Removed 1 artifact(s)" in result.out  # total of run 1 (c=1; its scale is load's output) only
     assert {s["action"] for s in project.plan_json("-stack", "local", "-var", "c=2")["steps"]} == {"cached"}
+
+
+def test_a_stack_whose_stores_come_from_a_resource_not_applied_yet_does_not_stop_gc(applied: Project) -> None:
+    """Nothing was ever stored by it, so there is nothing of its own to keep (as on the gcp stack of a
+    project only ever applied locally)."""
+    project = applied
+    project.write("res.zp.hcl", 'stack "res" {\n  artifact_store = "file://${resource.local_directory.store.id}"\n'
+                                '  metadata_store = "sqlite:///.zplan/res.db"\n}\n\n'
+                                'resource "local_directory" "store" {\n  count = zplan.stack == "res" ? 1 : 0\n  path  = "store"\n}\n')
+    project.replace("res.zp.hcl", "resource.local_directory.store.id", "resource.local_directory.store[0].id")
+    result = project.ok("gc", "-stack", "local", "-dry-run")
+    assert "Would remove 0 artifact(s)" in result.out and "stack res" not in result.out

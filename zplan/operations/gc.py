@@ -164,12 +164,13 @@ def _sharing_stacks(args: ProjectArgs, project: Project, url: str, ignore: tuple
         try:
             other = open_for_reading(replace(args, stack=name))
             there = _artifact_store_of(other)
-            if there is not None and _location(there, project.root) != here:
+            if there is None or _location(there, project.root) != here:
                 continue
             if name in ignore:
                 ignored.append(name)
                 continue
-            sharing.append(_opened(args, other))
+            opened = _opened(args, other)
+            sharing += [opened] if opened is not None else []
         except diags.DiagnosticError as exc:
             if name in ignore:
                 ignored.append(name)
@@ -189,10 +190,12 @@ def _artifact_store_of(other: Project) -> str | None:
     return None if value is UNKNOWN else str(value)
 
 
-def _opened(args: ProjectArgs, other: Project) -> _Sharer:
+def _opened(args: ProjectArgs, other: Project) -> _Sharer | None:
+    """The stack's records to read; None when its metadata store is made by a resource not applied
+    yet: no step of it ever ran, so nothing in the store is its."""
     settings = other.recorded_stack_settings()
     if UNKNOWN in (settings.get("artifact_store"), settings.get("metadata_store")):
-        raise diags.fail(f"stack {other.stack_name}: its metadata store is known only after apply")
+        return None
     key = store_key(str(settings["artifact_store"]), str(settings["metadata_store"]))
     return _Sharer(other.stack_name, key, other.state_backend(), _results(args, other.stack_name))
 
