@@ -16,6 +16,7 @@ from zplan import diags
 from zplan.config import expand, loader, variables
 from zplan.config.model import Config
 from zplan.config.scope import Scope
+from zplan.config.values import UNKNOWN
 from zplan.stack import select
 from zplan.state import collector
 from zplan.state.backend import FileBackend, StateBackend
@@ -111,6 +112,18 @@ class Project:
             self._require_store_values(settings)
         return settings
 
+    def recorded_stack_settings(self, state=None) -> dict[str, Any]:
+        """The stack's settings for reading what was recorded: a store computed from a resource (a
+        bucket's name, a database's address) is known once applied, from the resource as ``state``
+        (read when not given) records it, as apply evaluated it. Still UNKNOWN where nothing was applied."""
+        settings = self.static_stack_settings()
+        if UNKNOWN not in (settings.get("artifact_store"), settings.get("metadata_store")):
+            return settings
+        from zplan.state.model import State
+
+        recorded = _recorded_value(state or State(self.state_backend().read()), self.state_dir)
+        return select.settings(self.config, self.stack_name, self.scope(recorded).eval)
+
     def _require_store_values(self, settings: dict[str, Any]) -> None:
         """Reading without a variable's value is fine until the stores need it: then it is an error."""
         stack = self.config.stacks.get(self.stack_name)
@@ -163,6 +176,22 @@ class _Reads(dict):
     def get(self, name: str, default: Any = None) -> Any:
         self.names.add(name)
         return super().get(name, default)
+
+
+def _recorded_value(state, state_dir: Path):
+    """A resource attribute as state records it (unsealed, and still marked sensitive)."""
+    from zplan.secrets import Sensitive, is_sealed
+    from zplan.state import secrets as sealed
+
+    def value(address: str, attr: str) -> Any:
+        rec = state.resources.get(address)
+        if rec is None:
+            return UNKNOWN
+        found = rec["attributes"].get(attr, rec.get("inputs", {}).get(attr, UNKNOWN))
+        clear = sealed.unseal(found, state_dir)
+        return Sensitive(clear) if attr in rec.get("sensitive", ()) or is_sealed(found) else clear
+
+    return value
 
 
 def _require_values(config: Config, names: set[str], why: str) -> None:

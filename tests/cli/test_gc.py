@@ -169,3 +169,116 @@ SLOW_BLOCK = '''  step "slow" {
   }
 
 '''
+
+
+LOCAL_STACK = '''stack "local" {
+  orchestrator   = "local"
+  artifact_store = "file://.zplan/artifacts"
+  metadata_store = "sqlite:///.zplan/metadata.db"
+}'''
+
+TWO_STACKS = '''stack "dev" {
+  orchestrator   = "local"
+  artifact_store = "file://.zplan/artifacts"
+  metadata_store = "sqlite:///.zplan/dev.db"
+}
+
+stack "prod" {
+  orchestrator   = "local"
+  artifact_store = ".zplan/artifacts/"
+  metadata_store = "sqlite:///.zplan/prod.db"
+}'''
+
+
+def test_gc_keeps_what_another_stack_on_the_same_store_refers_to(project: Project) -> None:
+    """dev and prod share one artifact store (spelled differently) but not their ML Metadata: gc on
+    dev keeps the data snapshot only prod's latest executions read, so prod stays intact and cached."""
+    project.replace("main.zp.hcl", LOCAL_STACK, TWO_STACKS)
+    data = project.read("data/numbers.txt")
+    project.ok("apply", "-auto-approve", "-stack", "prod")
+    project.write("data/numbers.txt", data + "7\n")  # dev reads other data: prod's snapshot is only prod's
+    project.ok("apply", "-auto-approve", "-stack", "dev")
+    before = stored(project)
+    dry = project.ok("gc", "-stack", "dev", "-keep-runs", "0", "-dry-run")
+    assert listed(dry) == {} and "also those of stack prod" in dry.out
+    assert "Removed 0 artifact(s)" in project.ok("gc", "-stack", "dev", "-keep-runs", "0").out
+    assert stored(project) == before
+    assert project.ok("verify", "-stack", "prod").code == 0
+    project.write("data/numbers.txt", data)
+    assert "No changes." in project.ok("plan", "-stack", "prod").out
+    # left out on purpose: what only prod's ML Metadata names (its data snapshot) goes, and only that
+    ignored = project.ok("gc", "-stack", "dev", "-keep-runs", "0", "-ignore-stack", "prod", "-dry-run")
+    assert len(listed(ignored)) == 1 and "not reading stack prod (-ignore-stack)" in ignored.out
+    refused = project.run("gc", "-stack", "dev", "-ignore-stack", "staging")
+    assert refused.code == 1 and "Error: -ignore-stack staging: no such stack" in refused.err
+
+
+def test_a_stack_on_the_same_store_that_cannot_be_read_stops_gc_naming_it(applied: Project) -> None:
+    """Its metadata store reads a variable without a value: gc cannot know what it refers to, so it
+    refuses with that stack's own error and place, and goes on only when told to leave it out."""
+    project = applied
+    project.write("team.zp.hcl", 'variable "meta" {\n  type = string\n}\n\nstack "team" {\n  artifact_store = ".zplan/artifacts"\n'
+                                 '  metadata_store = var.meta\n}\n')
+    before = stored(project)
+    refused = project.run("gc", "-stack", "local", "-keep-runs", "0")
+    assert refused.code == 1 and "Traceback" not in refused.err
+    assert ('Error: team.zp.hcl:1:1: stack "team" may share the artifact store file://.zplan/artifacts, and its records '
+            'cannot be read: no value for variable "meta"') in refused.err
+    assert "ZPLAN_VAR_meta" in refused.err and "-ignore-stack team" in refused.err
+    assert stored(project) == before
+    assert "not reading stack team" in project.ok("gc", "-stack", "local", "-ignore-stack", "team").out
+
+
+def test_stores_named_after_a_resource_are_read_as_state_records_it(project: Project) -> None:
+    """Stores computed from a resource are unknown before the first apply; after it, runs, verify,
+    gc and artifact list read them where apply wrote, instead of asking for an apply again."""
+    project.replace("main.zp.hcl", 'artifact_store = "file://.zplan/artifacts"', 'artifact_store = "file://${resource.local_directory.store.id}"')
+    project.replace("main.zp.hcl", 'metadata_store = "sqlite:///.zplan/metadata.db"', 'metadata_store = "sqlite:///${resource.local_directory.store.id}.db"')
+    project.write("store.zp.hcl", 'resource "local_directory" "store" {\n  path = "store"\n}\n')
+    before = project.run("runs")
+    assert before.code == 1 and "Error: stack local: its metadata store is known only after apply" in before.err
+    project.ok("apply", "-auto-approve")
+    assert re.search(r"^\s+1\s.*succeeded", project.ok("runs").out, re.M)
+    assert "4 intact, 0 damaged, 0 missing" in project.ok("verify").out
+    assert "Removed 0 artifact(s)" in project.ok("gc", "-keep-runs", "0").out
+    assert str(project.path("store")) in project.ok("artifact", "list").out
+
+
+def test_state_show_on_a_stack_with_stores_named_after_a_resource_shows_its_own_record(project: Project) -> None:
+    """Another stack's record of the same step (other stores) is never shown as this stack's."""
+    project.write("res.zp.hcl", 'stack "res" {\n  artifact_store = "file://${resource.local_directory.store.id}"\n'
+                                '  metadata_store = "sqlite:///${resource.local_directory.store.id}.db"\n}\n\n'
+                                'resource "local_directory" "store" {\n  path = "store"\n}\n')
+    project.ok("apply", "-auto-approve", "-stack", "res", "-var", "c=5")
+    project.ok("apply", "-auto-approve", "-stack", "local", "-var", "c=2")
+    shown = {stack: json.loads(project.ok("state", "show", "pipeline.numbers.step.total", "-stack", stack).out)["outputs"]["output"]["uri"]
+             for stack in ("res", "local")}
+    assert shown["res"].startswith(project.path("store").as_uri() + "/")
+    assert shown["local"].startswith(project.path(".zplan/artifacts").as_uri() + "/")
+
+
+def test_keep_runs_counts_the_runs_of_this_stack_only(applied: Project) -> None:
+    """review records its runs in the same metadata store, with its own artifact store: its newer run
+    is not one of local's N newest, so local still keeps its own two newest runs."""
+    project = applied
+    project.write("review.zp.hcl", 'stack "review" {\n  artifact_store = "file://.zplan/review-artifacts"\n'
+                                   '  metadata_store = "sqlite:///.zplan/metadata.db"\n}\n')
+    project.apply("-stack", "local", "-var", "c=2")
+    project.apply("-stack", "local", "-var", "c=3")
+    project.apply("-stack", "review", "-var", "c=4")  # run 4
+    result = project.ok("gc", "-stack", "local", "-keep-runs", "2")
+    assert "the 2 newest run(s): 3, 2" in result.out
+    assert "Removed 1 artifact(s)" in result.out  # total of run 1 (c=1; its scale is load's output) only
+    assert {s["action"] for s in project.plan_json("-stack", "local", "-var", "c=2")["steps"]} == {"cached"}
+
+
+def test_a_stack_whose_stores_come_from_a_resource_not_applied_yet_does_not_stop_gc(applied: Project) -> None:
+    """Nothing was ever stored by it, so there is nothing of its own to keep (as on the gcp stack of a
+    project only ever applied locally)."""
+    project = applied
+    project.write("res.zp.hcl", 'stack "res" {\n  artifact_store = "file://${resource.local_directory.store.id}"\n'
+                                '  metadata_store = "sqlite:///.zplan/res.db"\n}\n\n'
+                                'resource "local_directory" "store" {\n  count = zplan.stack == "res" ? 1 : 0\n  path  = "store"\n}\n')
+    project.replace("res.zp.hcl", "resource.local_directory.store.id", "resource.local_directory.store[0].id")
+    result = project.ok("gc", "-stack", "local", "-dry-run")
+    assert "Would remove 0 artifact(s)" in result.out and "stack res" not in result.out

@@ -102,3 +102,15 @@ def test_a_plan_that_reads_an_unset_variable_names_it(applied, tmp_path):
     assert zplan.open(project.root, variables={"token": "abc"}).plan()["steps"][0]["action"] == "run"
     code, _, err = project.run("graph")
     assert code == 1 and 'no value for variable "token"' in err and "Traceback" not in err, err
+
+
+def test_state_rm_and_force_unlock_need_no_unused_variable(tmp_path):
+    """They edit only what was recorded, as Terraform's: a variable they never read is not asked for
+    (and neither command takes -var, so the usual hint could not be followed)."""
+    project = Project(tmp_path / "rm")
+    project.write("main.zp.hcl", CONFIG.split("pipeline")[0] + 'resource "local_directory" "x" {\n  path = "out-x"\n}\n')
+    project.ok("apply", "-auto-approve", env=cli_env(ZPLAN_VAR_token="ci-secret"))
+    assert "Removed resource.local_directory.x from state" in project.ok("state", "rm", "local_directory.x").out
+    assert project.ok("state", "list").out == ""
+    code, _, err = project.run("force-unlock", "no-such-lock", "-force")
+    assert code == 1 and "Error: no lock with ID no-such-lock" in err and "token" not in err, err

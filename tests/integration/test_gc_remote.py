@@ -75,3 +75,40 @@ def test_an_upload_still_in_progress_is_never_listed_nor_removed(tmp_path: Path,
     result = project.ok("gc", "-keep-runs", "0")
     assert digest not in result.out
     assert store.fs.exists(f"{store.key(digest)}/model.bin")
+
+
+def test_gc_keeps_what_a_stack_with_its_own_mysql_state_refers_to(tmp_path: Path, s3_url: str, mysql_url: str) -> None:
+    """dev (SQLite) and prod (MySQL: its state and runs in that database) share one bucket. gc on
+    dev keeps everything prod refers to; without prod's password it refuses rather than delete blind."""
+    project = on_store(tmp_path, s3_url)
+    user_host_db = mysql_url.replace("zplan:zplan@", "zplan@")
+    project.replace("main.zp.hcl", 'stack "local" {', f'''variable "db_password" {{
+  type      = string
+  default   = null
+  sensitive = true
+}}
+
+stack "prod" {{
+  artifact_store    = "{s3_url}/"
+  metadata_store    = "{user_host_db}"
+  metadata_password = var.db_password
+}}
+
+stack "dev" {{''')
+    with_password = cli_env(ZPLAN_VAR_db_password="zplan")
+    project.ok("apply", "-auto-approve", "-stack", "prod", "-var", "c=2", env=with_password)
+    project.ok("apply", "-auto-approve", "-stack", "dev", "-var", "c=3")
+    store = ArtifactStore.from_url(s3_url, project.root)
+    before = {a.digest for a in store.listing()}
+
+    refused = project.run("gc", "-stack", "dev", "-keep-runs", "0")
+    assert refused.code == 1 and "Traceback" not in refused.err
+    assert 'Error: stack "prod" may share the artifact store' in refused.err and "-ignore-stack prod" in refused.err
+    assert {a.digest for a in store.listing()} == before
+
+    done = project.ok("gc", "-stack", "dev", "-keep-runs", "0", env=with_password)
+    assert "Removed 0 artifact(s)" in done.out and "also those of stack prod" in done.out
+    assert {a.digest for a in store.listing()} == before
+    assert project.ok("verify", "-stack", "prod", env=with_password).code == 0
+    assert "No changes." in project.ok("plan", "-stack", "prod", "-var", "c=2", env=with_password).out
+    assert "No changes." in project.ok("plan", "-stack", "dev", "-var", "c=3").out

@@ -154,7 +154,7 @@ class Project(ProjectViews):
     def _settings(self) -> dict:
         from zplan.config.values import UNKNOWN
 
-        settings = self._project.static_stack_settings()
+        settings = self._project.recorded_stack_settings()
         if UNKNOWN in (settings.get("artifact_store"), settings.get("metadata_store")):
             raise StoreUnreachable(f"stack {self.stack}: its stores are known only after apply", "run `zplan apply` first")
         return settings

@@ -4,7 +4,7 @@ recorded state and the artifact store, each through one operation in ``zplan.ope
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -59,16 +59,17 @@ def verify_(
 
 
 def gc_(
-    keep_runs: Optional[int] = opt(None, "keep-runs", "Keep the artifacts of the N newest runs too (default: of every run)."),
+    keep_runs: Optional[int] = opt(None, "keep-runs", "Keep the artifacts of the stack's N newest runs too (default: of every run)."),
     dry_run: bool = opt(False, "dry-run", "List what would be removed and the bytes freed; change nothing."),
+    ignore_stack: List[str] = opt([], "ignore-stack", "Another stack on the same artifact store whose records are not read: what only it refers to goes."),
     stack: Optional[str] = stack_option(), lock_timeout: str = LockTimeoutOpt, no_color: bool = NoColorOpt,
 ) -> None:
-    """Remove artifacts that no kept run, output, cache entry or deployed resource refers to."""
+    """Remove artifacts that no kept run, output, cache entry or deployed resource of any stack on the store refers to."""
     from zplan.cli.apply_cmd import lock_views
     from zplan.operations.gc import collect_garbage
     from zplan.render.gc_view import print_gc_report
 
-    print_gc_report(collect_garbage(project_args(stack), keep_runs, dry_run, lock_timeout, lock_views()))
+    print_gc_report(collect_garbage(project_args(stack), keep_runs, dry_run, lock_timeout, lock_views(), tuple(ignore_stack)))
 
 
 def force_unlock(lock_id: str, force: bool = opt(False, "force", "Do not ask."), stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:

@@ -9,7 +9,12 @@ An artifact in the stack's store is kept when any of these refers to it:
   from ML Metadata through ``zplan.api``);
 - a recorded output, or a deployed resource (a digest anywhere in its record: a model server
   serving it);
-- anything the state records for another stack (other stores may be the same bucket).
+- anything the state records for another stack (other stores may be the same bucket);
+- everything of the above that another stack of the project on the same artifact store
+  refers to: its own state (a MySQL metadata store keeps it apart) and its ML Metadata (the
+  data snapshots its latest executions read, its kept runs). A stack sharing the store
+  whose records cannot be read (a password not given) refuses gc, unless the user names it
+  with ``-ignore-stack``: deleting blind would break that stack's caches.
 
 Everything else listed in the store goes, and so do the cache entries naming it (the next
 plan reruns their steps rather than trusting an artifact that is gone).
@@ -25,8 +30,10 @@ are listed: a write in progress (a temp folder, an upload without its marker) is
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass, field
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterator
 
 from zplan import diags
@@ -34,12 +41,13 @@ from zplan.config.values import UNKNOWN
 from zplan.operations.opening import ProjectArgs, open_for_reading
 from zplan.operations.planning import lock_timeout_seconds
 from zplan.operations.state_ops import LockViews
-from zplan.project import ensure_state_dir
+from zplan.project import Project, ensure_state_dir
 from zplan.state.model import State, store_key
 
 if TYPE_CHECKING:
     from zplan.api import Project as Results
     from zplan.artifacts.base import ArtifactStore, StoredArtifact
+    from zplan.state.backend import StateBackend
 
 _DIGEST = re.compile(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
 
@@ -53,30 +61,37 @@ class GcReport:
     removed: list["StoredArtifact"] = field(default_factory=list)  # or that would be, on a dry run
     kept: int = 0  # artifacts in the store that stay
     dropped_cache_entries: int = 0
+    sharing: list[str] = field(default_factory=list)  # other stacks on this store whose references were kept
+    ignored: list[str] = field(default_factory=list)  # stacks on this store left out with -ignore-stack
 
     @property
     def bytes_freed(self) -> int:
         return sum(a.size for a in self.removed)
 
 
-def collect_garbage(args: ProjectArgs, keep_runs: int | None, dry_run: bool, lock_timeout: str, views: LockViews) -> GcReport:
+def collect_garbage(args: ProjectArgs, keep_runs: int | None, dry_run: bool, lock_timeout: str, views: LockViews,
+                    ignore_stacks: tuple[str, ...] = ()) -> GcReport:
     """List the store and remove (or, on a dry run, only report) what nothing refers to."""
     if keep_runs is not None and keep_runs < 0:
         raise diags.fail(f"-keep-runs must be 0 or more, got {keep_runs}",
                          "give how many of the newest runs keep their artifacts (0: only what state refers to)")
     project = open_for_reading(args)
-    settings = project.static_stack_settings()
+    settings = project.recorded_stack_settings()
     if UNKNOWN in (settings.get("artifact_store"), settings.get("metadata_store")):
         raise diags.fail(f"stack {project.stack_name}: its stores are known only after apply", "run `zplan apply` first")
     from zplan.artifacts.base import ArtifactStore
 
+    _check_ignored(project, ignore_stacks)
     store = ArtifactStore.from_url(str(settings["artifact_store"]), project.root)  # opened as apply opens it
     key = store_key(str(settings["artifact_store"]), str(settings["metadata_store"]))
     ensure_state_dir(project)
     backend = project.state_backend()
-    with backend.lock("gc", lock_timeout_seconds(lock_timeout), views.on_wait, views.on_stale):
+    sharing, ignored = _sharing_stacks(args, project, str(settings["artifact_store"]), ignore_stacks)
+    with _locked({project.stack_name: backend, **{s.name: s.backend for s in sharing}}, lock_timeout, views, str(settings["artifact_store"])):
         state = State(backend.read())
-        report = _judge(state, key, store, _results(args, project.stack_name), keep_runs, dry_run)
+        others = _shared_references(sharing, state, backend, keep_runs, str(settings["artifact_store"]))
+        report = _judge(state, key, store, _results(args, project.stack_name), keep_runs, dry_run, others)
+        report.sharing, report.ignored = [s.name for s in sharing], ignored
         if report.removed and not dry_run:
             gone = {a.digest for a in report.removed}
             report.dropped_cache_entries = _drop_cache_entries(state, key, gone)
@@ -90,13 +105,135 @@ def collect_garbage(args: ProjectArgs, keep_runs: int | None, dry_run: bool, loc
     return report
 
 
-def _judge(state: State, key: str, store: "ArtifactStore", results: "Results", keep_runs: int | None, dry_run: bool) -> GcReport:
+def _judge(state: State, key: str, store: "ArtifactStore", results: "Results", keep_runs: int | None, dry_run: bool,
+           others: set[str]) -> GcReport:
     listed = store.listing()
     kept_runs = _kept_runs(results, keep_runs)
     referenced = _in_state(state, key, None if keep_runs is None else set(kept_runs))
     referenced |= _in_runs(results, kept_runs, _latest_executions(state, key))
+    referenced |= others
     removed = [a for a in listed if a.digest not in referenced]
     return GcReport(store.url, dry_run, keep_runs, kept_runs, removed, len(listed) - len(removed))
+
+
+# -- other stacks on the same artifact store -------------------------------------------------------
+
+@dataclass
+class _Sharer:
+    """Another stack of the project whose artifact store is this one: its records are read too."""
+
+    name: str
+    key: str  # its store key in state
+    backend: "StateBackend"
+    results: "Results"
+
+    def references(self, ours: State, our_backend: "StateBackend", keep_runs: int | None) -> set[str]:
+        """What this stack's state and ML Metadata refer to, with its own ``keep_runs`` newest runs."""
+        state = ours if self.backend.describe() == our_backend.describe() else State(self.backend.read())
+        kept = _kept_runs(self.results, keep_runs)
+        found = _in_state(state, self.key, None if keep_runs is None else set(kept))
+        return found | _in_runs(self.results, kept, _latest_executions(state, self.key))
+
+
+def _shared_references(sharing: list[_Sharer], ours: State, backend: "StateBackend", keep_runs: int | None, url: str) -> set[str]:
+    found: set[str] = set()
+    for sharer in sharing:
+        try:
+            found |= sharer.references(ours, backend, keep_runs)
+        except diags.DiagnosticError as exc:
+            raise _unreadable(sharer.name, url, exc) from None
+    return found
+
+
+def _check_ignored(project: Project, ignore_stacks: tuple[str, ...]) -> None:
+    for name in ignore_stacks:
+        if name not in project.config.stacks or name == project.stack_name:
+            raise diags.fail(f"-ignore-stack {name}: " + ("that is the stack gc runs on" if name == project.stack_name else "no such stack"),
+                             f"declared stacks: {', '.join(sorted(project.config.stacks)) or '(none)'}")
+
+
+def _sharing_stacks(args: ProjectArgs, project: Project, url: str, ignore: tuple[str, ...]) -> tuple[list[_Sharer], list[str]]:
+    """The other declared stacks on the artifact store at ``url``, opened for reading, and those of
+    them the user chose to leave out; one that shares it (or may) but cannot be read is an error."""
+    here = _location(url, project.root)
+    sharing: list[_Sharer] = []
+    ignored: list[str] = []
+    for name in sorted(project.config.stacks):
+        if name == project.stack_name:
+            continue
+        try:
+            other = open_for_reading(replace(args, stack=name))
+            there = _artifact_store_of(other)
+            if there is None or _location(there, project.root) != here:
+                continue
+            if name in ignore:
+                ignored.append(name)
+                continue
+            opened = _opened(args, other)
+            sharing += [opened] if opened is not None else []
+        except diags.DiagnosticError as exc:
+            if name in ignore:
+                ignored.append(name)
+                continue
+            raise _unreadable(name, url, exc) from None
+    return sharing, ignored
+
+
+def _artifact_store_of(other: Project) -> str | None:
+    """The stack's artifact store URL; None when it is made by a resource not applied yet (so
+    nothing was ever stored there). One that reads a variable without a value is an error."""
+    from zplan.stack import select
+
+    value = select.settings(other.config, other.stack_name, other.scope().eval).get("artifact_store")
+    if value is UNKNOWN:  # from a resource (read as state records it) or a variable without a value (its error)
+        value = other.recorded_stack_settings().get("artifact_store")
+    return None if value is UNKNOWN else str(value)
+
+
+def _opened(args: ProjectArgs, other: Project) -> _Sharer | None:
+    """The stack's records to read; None when its metadata store is made by a resource not applied
+    yet: no step of it ever ran, so nothing in the store is its."""
+    settings = other.recorded_stack_settings()
+    if UNKNOWN in (settings.get("artifact_store"), settings.get("metadata_store")):
+        return None
+    key = store_key(str(settings["artifact_store"]), str(settings["metadata_store"]))
+    return _Sharer(other.stack_name, key, other.state_backend(), _results(args, other.stack_name))
+
+
+def _unreadable(name: str, url: str, exc: diags.DiagnosticError) -> diags.DiagnosticError:
+    """The stack's own error (its place and what to do kept), as the reason gc cannot go on."""
+    first = exc.diagnostics[0]
+    return diags.fail(
+        f'stack "{name}" may share the artifact store {url}, and its records cannot be read: {first.summary}',
+        (f"{first.detail}. " if first.detail else "") + "gc would remove artifacts only that stack refers to, breaking its "
+        f"caches: give what it needs to read them, or pass -ignore-stack {name} to remove what only it refers to",
+        first.range,
+    )
+
+
+def _location(url: str, root) -> tuple[str, str]:
+    """Where an artifact store keeps its objects, however its URL is spelled."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme == "file":
+        return "file", os.path.realpath(root / (rest if sep else url))
+    return scheme, rest.strip("/")
+
+
+@contextmanager
+def _locked(backends: dict[str, "StateBackend"], lock_timeout: str, views: LockViews, url: str) -> Iterator[None]:
+    """The state lock of every stack on this store (stack -> backend), each once (stacks may share
+    a state file), taken in one order so two gcs on different stacks never wait for each other."""
+    distinct = {b.describe(): (name, b) for name, b in reversed(backends.items())}  # ours first wins
+    ours = next(iter(backends))
+    with ExitStack() as held:
+        for _, (name, backend) in sorted(distinct.items()):
+            try:
+                held.enter_context(backend.lock("gc", lock_timeout_seconds(lock_timeout), views.on_wait, views.on_stale))
+            except diags.DiagnosticError as exc:
+                if name == ours:
+                    raise
+                raise _unreadable(name, url, exc) from None
+        yield
 
 
 def _results(args: ProjectArgs, stack: str) -> "Results":
@@ -114,9 +251,13 @@ def _kept_runs(results: "Results", keep_runs: int | None) -> list[int]:
     from zplan.api import ZplanAPIError
 
     try:
-        return [r.number for r in results.runs(limit=keep_runs or 1_000_000)]
+        runs = results.runs(limit=1_000_000)
     except ZplanAPIError as exc:
         raise diags.fail(f"cannot read the runs: {exc.summary}", exc.hint or "check the stack's metadata_store") from None
+    if keep_runs is None:
+        return [r.number for r in runs]
+    # the N newest runs of this stack: another one recording in the same metadata store has other artifacts
+    return [r.number for r in runs if r.stack == results.stack][:keep_runs]
 
 
 def _in_runs(results: "Results", runs: list[int], latest: dict[int, set[str]]) -> set[str]:

@@ -17,8 +17,12 @@ def _metadata(args: ProjectArgs) -> Iterator[tuple[Project, object]]:
     from zplan.metadata import MetadataStore
     from zplan.metadata.urls import metadata_password
 
+    from zplan.config.values import UNKNOWN
+
     project = open_for_reading(args)
-    settings = project.static_stack_settings()
+    settings = project.recorded_stack_settings()
+    if settings.get("metadata_store") is UNKNOWN:
+        raise diags.fail(f"stack {project.stack_name}: its metadata store is known only after apply", "run `zplan apply` first")
     meta = MetadataStore.from_url(str(settings["metadata_store"]), project.root, metadata_password(settings))
     try:
         meta.close_stale_runs(time.time())  # an apply killed before it could finish its run

@@ -139,7 +139,7 @@ def _digests(entry: dict) -> set[str]:
 def verify_artifacts(args: ProjectArgs, repair_damage: bool, lock_timeout: str, views: LockViews) -> Report:
     """Check every artifact the stack's state refers to; with ``repair_damage``, drop the bad ones."""
     project = open_for_reading(args)
-    settings = project.static_stack_settings()
+    settings = project.recorded_stack_settings()
     if UNKNOWN in (settings.get("artifact_store"), settings.get("metadata_store")):
         raise diags.fail(f"stack {project.stack_name}: its stores are known only after apply", "run `zplan apply` first")
     key = store_key(str(settings["artifact_store"]), str(settings["metadata_store"]))

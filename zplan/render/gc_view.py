@@ -15,11 +15,19 @@ def size_text(size: int) -> str:
     return f"{size} B" if unit == 0 else f"{value:.1f} {UNITS[unit]}"
 
 
+def _stacks(report) -> str:
+    """The other stacks on this store whose references count too, and those left out."""
+    text = f" (also those of stack {', '.join(report.sharing)}, on the same store)" if report.sharing else ""
+    if report.ignored:
+        text += f"; not reading stack {', '.join(report.ignored)} (-ignore-stack): what only it refers to goes"
+    return text
+
+
 def print_gc_report(report) -> None:
     kept_runs = ("every run" if report.keep_runs is None else
                  f"the {report.keep_runs} newest run(s): {', '.join(map(str, report.kept_runs)) or 'none recorded'}"
                  if report.keep_runs else "no run beyond the latest step records")
-    say(f"zplan gc on {report.store_url}, keeping what state, outputs, resources and {kept_runs} refer to:", "bold")
+    say(f"zplan gc on {report.store_url}, keeping what state, outputs, resources and {kept_runs} refer to{_stacks(report)}:", "bold")
     for artifact in sorted(report.removed, key=lambda a: (-a.size, a.digest)):
         say(f"  - {artifact.digest}  {size_text(artifact.size):>10}  {artifact.uri}", "delete")
     count, freed = len(report.removed), size_text(report.bytes_freed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from zplan.config.values import UNKNOWN
 from zplan.metadata.convert import uri_after_move
 from zplan.secrets import SENSITIVE, mask, mask_attributes
 from zplan.state.model import State, store_key
@@ -10,11 +11,11 @@ from zplan.state.model import State, store_key
 def _stores(state: State, project) -> list[dict]:
     """The step records of the project's current stack: another stack's records (other
     stores) would show runs and artifacts this stack never made."""
-    settings = project.static_stack_settings()
+    settings = project.recorded_stack_settings(state)
     artifacts, metadata = settings.get("artifact_store"), settings.get("metadata_store")
-    if isinstance(artifacts, str) and isinstance(metadata, str):
-        return [state.doc["stores"].get(store_key(artifacts, metadata), {})]
-    return list(state.doc["stores"].values())  # the stores depend on resources: show every record
+    if UNKNOWN not in (artifacts, metadata):  # the key as apply made it
+        return [state.doc["stores"].get(store_key(str(artifacts), str(metadata)), {})]
+    return []  # the stores depend on resources not applied yet: nothing was recorded in them
 
 
 def state_json(state: State, project) -> dict:
