@@ -78,7 +78,7 @@ def main_callback(ctx: typer.Context, chdir: Optional[Path] = typer.Option(
 
 
 @app.command()
-def version() -> None:
+def version(no_color: bool = NoColorOpt) -> None:
     """Show zplan's version, Python's, and the provider plugins installed (also `zplan -version`)."""
     import platform
     from importlib import metadata
