@@ -83,7 +83,7 @@ def _artifact_of(project: Project, meta, what: str) -> int:
             raise diags.fail(str(exc)) from None
         found = meta.find_artifact(str(wanted.step), wanted.output)
         if found is None:
-            raise diags.fail(f"no recorded artifact for {wanted.step} output {wanted.output}", "run `zplan apply` first")
+            raise diags.fail(f"no recorded artifact for {wanted.step} output {wanted.output}", meta.missing_output_hint(str(wanted.step)))
         return found
     name = what.removeprefix("output.")  # (outputs are addressed so in the dashboard and in plans)
     if name in project.config.outputs:
