@@ -275,6 +275,10 @@ def test_show_before_any_apply_says_there_is_no_state_not_a_made_up_lineage(proj
     assert first == second == "No state recorded yet: run `zplan apply`.\n"
     proj.apply()
     assert proj.ok("show").out.startswith(f"serial 1, lineage {proj.state()['lineage']}\n")
+    # -format json is -json, as for a plan file; a format the state has no view for is refused, not ignored
+    assert json.loads(proj.ok("show", "-format", "json").out) == json.loads(proj.ok("show", "-json").out)
+    refused = proj.run("show", "-format", "markdown")
+    assert refused.code == 1 and "unknown state format 'markdown'" in refused.err and refused.out == "", str(refused)
 
 
 def test_output_raw_of_a_list_or_map_is_refused_as_terraform_refuses_it(proj):

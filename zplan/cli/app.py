@@ -206,11 +206,14 @@ def show(planfile: Optional[Path] = typer.Argument(None), as_json: bool = opt(Fa
 
         print_plan(pf.read(planfile)["plan"], "json" if as_json else format, False)
         return
+    from zplan import diags
     from zplan.operations import state_ops
     from zplan.render import state_view
 
+    if format not in ("text", "json"):  # (markdown is a plan's view, not the state's)
+        raise diags.fail(f"unknown state format {format!r}", "the recorded state is shown as text or json; markdown is for a saved plan: zplan show -format markdown PLANFILE")
     doc = state_ops.state_doc(project_args(stack))
-    state_view.print_json(doc) if as_json else state_view.print_state(doc)
+    state_view.print_json(doc) if as_json or format == "json" else state_view.print_state(doc)
 
 
 @app.command()
