@@ -288,4 +288,7 @@ def test_output_raw_of_a_list_or_map_is_refused_as_terraform_refuses_it(proj):
     assert refused.code == 1 and 'output "dirs" is a list: -raw prints a string, number or bool only' in refused.err, str(refused)
     assert "zplan output -json dirs" in refused.err and refused.out == ""
     assert proj.ok("output", "-raw", "flag").out == "false\n"
+    for args, message in ((["-raw"], "-raw needs an output name"), (["-raw", "-json", "flag"], "-raw and -json cannot be used together")):
+        refused = proj.run("output", *args)  # as Terraform refuses them, not one of the flags ignored
+        assert refused.code == 1 and message in refused.err and refused.out == "", str(refused)
     assert json.loads(proj.ok("output", "-json", "dirs").out) == ["out/data"]

@@ -222,9 +222,13 @@ def output(name: Optional[str] = typer.Argument(None), as_json: bool = opt(False
            show_sensitive: bool = opt(False, "show-sensitive", "Print a sensitive output (named) in clear."),
            stack: Optional[str] = stack_option(), var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, no_color: bool = NoColorOpt) -> None:
     """Print the outputs recorded by the last apply on the stack."""
+    from zplan import diags
     from zplan.operations import state_ops
     from zplan.render import state_view
 
+    if raw and (as_json or name is None):  # as Terraform: -raw prints one value, as plain text
+        raise diags.fail("-raw and -json cannot be used together" if as_json else "-raw needs an output name",
+                         "zplan output -raw NAME prints one value as plain text; zplan output -json prints them as JSON")
     args = project_args(stack, var, var_file)  # the stack may read variables (a required one is asked for)
     if name is not None:
         state_view.print_output_value(state_ops.output(args, name, reveal=show_sensitive, raw=raw, as_json=as_json), raw)
