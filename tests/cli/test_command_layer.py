@@ -226,6 +226,17 @@ def test_destroy_targeting_a_step_is_refused_not_said_to_have_nothing_to_destroy
     assert "Destroy complete: 1 destroyed." in proj.ok("destroy", "-auto-approve", "-target", "local_directory.data2").out
 
 
+def test_a_destroy_plan_leaves_out_an_excluded_resource_and_what_it_stands_on(proj):
+    proj.write("note.zp.hcl", 'resource "local_file" "note" {\n  path    = "${resource.local_directory.data.path}/note.txt"\n'
+                              '  content = "hi"\n}\n')
+    proj.apply()
+    doc = proj.plan_json("-destroy", "-exclude", "local_file.note")
+    assert actions(doc) == {"resource.local_directory.data2": "delete"}, "data holds the note kept"
+    proj.ok("plan", "-destroy", "-exclude", "local_directory.data2", "-out", "down.zplan")
+    assert "Destroy complete: 2 destroyed." in proj.ok("apply", "down.zplan").out
+    assert proj.path("out/data2").is_dir() and not proj.path("out/data").exists()
+
+
 def test_a_saved_destroy_plan_says_destroy_complete(proj):
     proj.apply()
     proj.ok("plan", "-destroy", "-out", "down.zplan")
