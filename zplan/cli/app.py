@@ -105,6 +105,12 @@ def init(upgrade: bool = opt(False, "upgrade", "Resolve git module refs again (a
         say(f"created {path}")
     for line in modules:
         say(f"module {line}")
+    from zplan.config.loader import config_files
+
+    if not config_files(common.root()):  # no example where it would overwrite a steps.py: plan would send the user back here
+        say("No *.zp.hcl file here, and no example was made (a steps.py exists). "
+            "Declare your pipelines in a *.zp.hcl file, then `zplan plan`.", "bold")
+        return
     say("zplan is ready. Next: `zplan plan`.", "bold")
 
 
