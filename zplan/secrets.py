@@ -105,12 +105,6 @@ def mask(value: Any, secrets: list[str], unknown: object = _NO_UNKNOWN) -> Any:
     return value
 
 
-def shown_output(value: Any, sensitive: bool) -> Any:
-    """What `zplan output NAME` prints: a sensitive output stays "(sensitive)" unless it was
-    unsealed on request (then its value is given)."""
-    return SENSITIVE if sensitive and value is None else value
-
-
 def is_sealed(value: Any) -> bool:
     return isinstance(value, dict) and SEALED_MARK in value
 

@@ -1,7 +1,7 @@
 # Training on GCP: the bucket, the metadata database and the pipeline in one plan.
 #
 #   zplan plan -stack gcp      # works offline: no Pulumi CLI, no credentials needed
-#   zplan apply -stack gcp     # needs the Pulumi CLI and GCP credentials (see README)
+#   zplan apply -stack gcp     # needs the Pulumi CLI and GCP credentials (see Providers in the top-level README.md)
 #   zplan apply                # the same pipeline on the local stack (the deploy step deploys nothing there)
 #
 # Every cloud resource has `count = local.on_gcp ? 1 : 0`: on the local stack there are

@@ -2,7 +2,7 @@
 # Open Inference Protocol (V2), then check the served model against the offline evaluation.
 #
 #   zplan apply   # first time: also creates the model server's environment (about a minute)
-#   curl -s $(zplan output -raw infer_url) -d '{"inputs": [...]}'
+#   curl -s $(zplan output -raw infer_url) -H 'Content-Type: application/json' -d '{"inputs": [...]}'
 #
 # Try: -var c=0.1 and plan: train, evaluate, the server and the smoke test change, nothing else.
 

@@ -226,6 +226,17 @@ def test_destroy_targeting_a_step_is_refused_not_said_to_have_nothing_to_destroy
     assert "Destroy complete: 1 destroyed." in proj.ok("destroy", "-auto-approve", "-target", "local_directory.data2").out
 
 
+def test_a_destroy_plan_leaves_out_an_excluded_resource_and_what_it_stands_on(proj):
+    proj.write("note.zp.hcl", 'resource "local_file" "note" {\n  path    = "${resource.local_directory.data.path}/note.txt"\n'
+                              '  content = "hi"\n}\n')
+    proj.apply()
+    doc = proj.plan_json("-destroy", "-exclude", "local_file.note")
+    assert actions(doc) == {"resource.local_directory.data2": "delete"}, "data holds the note kept"
+    proj.ok("plan", "-destroy", "-exclude", "local_directory.data2", "-out", "down.zplan")
+    assert "Destroy complete: 2 destroyed." in proj.ok("apply", "down.zplan").out
+    assert proj.path("out/data2").is_dir() and not proj.path("out/data").exists()
+
+
 def test_a_saved_destroy_plan_says_destroy_complete(proj):
     proj.apply()
     proj.ok("plan", "-destroy", "-out", "down.zplan")
@@ -275,6 +286,10 @@ def test_show_before_any_apply_says_there_is_no_state_not_a_made_up_lineage(proj
     assert first == second == "No state recorded yet: run `zplan apply`.\n"
     proj.apply()
     assert proj.ok("show").out.startswith(f"serial 1, lineage {proj.state()['lineage']}\n")
+    # -format json is -json, as for a plan file; a format the state has no view for is refused, not ignored
+    assert json.loads(proj.ok("show", "-format", "json").out) == json.loads(proj.ok("show", "-json").out)
+    refused = proj.run("show", "-format", "markdown")
+    assert refused.code == 1 and "unknown state format 'markdown'" in refused.err and refused.out == "", str(refused)
 
 
 def test_output_raw_of_a_list_or_map_is_refused_as_terraform_refuses_it(proj):
@@ -284,4 +299,7 @@ def test_output_raw_of_a_list_or_map_is_refused_as_terraform_refuses_it(proj):
     assert refused.code == 1 and 'output "dirs" is a list: -raw prints a string, number or bool only' in refused.err, str(refused)
     assert "zplan output -json dirs" in refused.err and refused.out == ""
     assert proj.ok("output", "-raw", "flag").out == "false\n"
+    for args, message in ((["-raw"], "-raw needs an output name"), (["-raw", "-json", "flag"], "-raw and -json cannot be used together")):
+        refused = proj.run("output", *args)  # as Terraform refuses them, not one of the flags ignored
+        assert refused.code == 1 and message in refused.err and refused.out == "", str(refused)
     assert json.loads(proj.ok("output", "-json", "dirs").out) == ["out/data"]

@@ -50,3 +50,12 @@ def test_init_in_an_empty_folder_creates_an_example_that_applies(tmp_path):
     example = project.read("main.zp.hcl")
     result = project.ok("init")  # a second init leaves the project alone
     assert "created" not in result.out and project.read("main.zp.hcl") == example
+
+
+def test_init_beside_a_steps_py_of_ones_own_makes_no_example_and_says_what_to_do(tmp_path):
+    project = Project(tmp_path)
+    project.write("steps.py", "# my own code\n")
+    result = project.ok("init")
+    assert project.read("steps.py") == "# my own code\n" and not project.path("main.zp.hcl").exists()
+    # not "Next: zplan plan", which would send the user back to init
+    assert "No *.zp.hcl file here, and no example was made" in result.out and "Next: `zplan plan`" not in result.out

@@ -226,6 +226,17 @@ def test_state_show_of_a_block_with_instances_names_them(project):
     assert 'module.region["eu"].pipeline.fit.step.train' in result.err and "Traceback" not in result.err
 
 
+def test_lineage_of_an_output_holding_several_step_outputs_traces_each(project):
+    """scores is a map over the module's instances: tracing only the first would pass one
+    instance's history off as the whole value's."""
+    project.apply()
+    traced = project.ok("lineage", "scores").out
+    assert traced.splitlines()[0] == "output scores (2 step outputs)", traced
+    for key in ("eu", "us"):
+        assert f'  module.region["{key}"].pipeline.fit.step.' in traced, traced
+        assert f'<- module.region["{key}"].pipeline.fit.step.' in traced, traced
+
+
 def test_lineage_of_an_output_read_through_a_module_output(project):
     project.apply()
     for what in ("single_score", "output.single_score"):

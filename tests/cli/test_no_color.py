@@ -43,6 +43,7 @@ def test_a_terminal_gets_styles_by_default(project: Project):
     (["plan"], {"NO_COLOR": "1"}, b"zplan plan for stack"),
     (["apply", "-auto-approve", "-no-color"], {}, b"Apply complete"),  # no live table either
     (["validate", "-no-color"], {}, b"Success!"),
+    (["version", "-no-color"], {}, b"zplan v"),  # every command that prints takes it
 ])
 def test_no_color_and_NO_COLOR_write_no_escape_codes(project: Project, args, env, shown):
     out = on_a_terminal(project, *args, **env)

@@ -129,6 +129,9 @@ def test_diff_to_a_failed_run_names_what_the_failed_step_was_given(applied, tmp_
         (("artifact", "list", "pipeline.training.step.nope"), "no step pipeline.training.step.nope"),
         (("artifact", "list", "-run", "99"), "no run 99"),
         (("artifact", "export", f"{TRAIN}.outputs.nope", "x"), "no recorded artifact"),
+        # a step of several outputs has no "output": the hint names those it has, not "run apply"
+        (("artifact", "export", "pipeline.training.step.split", "x"), "its recorded outputs: test, train"),
+        (("lineage", "pipeline.training.step.split"), "its recorded outputs: test, train"),
         (("artifact", "export", "resource.local_directory.reports", "x"), "is not a step output"),
         (("artifact", "export", TRAIN, "x", "-run", "99"), "no run 99"),
         (("runs", "diff", "1", "99"), "no run 99"),

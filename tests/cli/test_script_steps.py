@@ -91,6 +91,16 @@ def test_no_checkout_leaves_the_workspace_alone(project):
     assert project.read("result.txt") == "30"
 
 
+def test_an_apply_that_puts_a_deleted_or_edited_out_back_says_so(project):
+    project.apply()
+    project.path("result.txt").unlink()
+    project.write("metrics.json", "edited by hand")
+    again = project.apply()
+    assert "Checked out into the project (missing or changed there): result.txt, metrics.json" in again.out, str(again)
+    assert project.read("result.txt") == "30"
+    assert "Checked out" not in project.apply().out  # nothing missing or changed: nothing to say
+
+
 def test_a_failing_command_shows_its_exit_code_and_last_output(project):
     project.write("src/use.py", "import sys\nprint('reading the model')\nsys.exit(3)\n")
     result = project.run("apply", "-auto-approve")

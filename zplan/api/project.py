@@ -76,7 +76,7 @@ class Project(ProjectViews):
             if run is None:
                 found = meta.find_artifact(step, output)
                 if found is None:
-                    raise UnknownAddress(f"no recorded artifact for {step} output {output!r}", "run `zplan apply` first, or check the output name")
+                    raise UnknownAddress(f"no recorded artifact for {step} output {output!r}", meta.missing_output_hint(step))
                 node = meta.lineage(found)
                 view, producer = node.artifact, node.produced_by
             else:

@@ -78,7 +78,7 @@ def main_callback(ctx: typer.Context, chdir: Optional[Path] = typer.Option(
 
 
 @app.command()
-def version() -> None:
+def version(no_color: bool = NoColorOpt) -> None:
     """Show zplan's version, Python's, and the provider plugins installed (also `zplan -version`)."""
     import platform
     from importlib import metadata
@@ -105,6 +105,12 @@ def init(upgrade: bool = opt(False, "upgrade", "Resolve git module refs again (a
         say(f"created {path}")
     for line in modules:
         say(f"module {line}")
+    from zplan.config.loader import config_files
+
+    if not config_files(common.root()):  # no example where it would overwrite a steps.py: plan would send the user back here
+        say("No *.zp.hcl file here, and no example was made (a steps.py exists). "
+            "Declare your pipelines in a *.zp.hcl file, then `zplan plan`.", "bold")
+        return
     say("zplan is ready. Next: `zplan plan`.", "bold")
 
 
@@ -206,11 +212,14 @@ def show(planfile: Optional[Path] = typer.Argument(None), as_json: bool = opt(Fa
 
         print_plan(pf.read(planfile)["plan"], "json" if as_json else format, False)
         return
+    from zplan import diags
     from zplan.operations import state_ops
     from zplan.render import state_view
 
+    if format not in ("text", "json"):  # (markdown is a plan's view, not the state's)
+        raise diags.fail(f"unknown state format {format!r}", "the recorded state is shown as text or json; markdown is for a saved plan: zplan show -format markdown PLANFILE")
     doc = state_ops.state_doc(project_args(stack))
-    state_view.print_json(doc) if as_json else state_view.print_state(doc)
+    state_view.print_json(doc) if as_json or format == "json" else state_view.print_state(doc)
 
 
 @app.command(cls=common.InOrder)
@@ -219,9 +228,13 @@ def output(name: Optional[str] = typer.Argument(None), as_json: bool = opt(False
            show_sensitive: bool = opt(False, "show-sensitive", "Print a sensitive output (named) in clear."),
            stack: Optional[str] = stack_option(), var: List[str] = VarOpt, var_file: List[Path] = VarFileOpt, no_color: bool = NoColorOpt) -> None:
     """Print the outputs recorded by the last apply on the stack."""
+    from zplan import diags
     from zplan.operations import state_ops
     from zplan.render import state_view
 
+    if raw and (as_json or name is None):  # as Terraform: -raw prints one value, as plain text
+        raise diags.fail("-raw and -json cannot be used together" if as_json else "-raw needs an output name",
+                         "zplan output -raw NAME prints one value as plain text; zplan output -json prints them as JSON")
     args = project_args(stack, var, var_file)  # the stack may read variables (a required one is asked for)
     if name is not None:
         state_view.print_output_value(state_ops.output(args, name, reveal=show_sensitive, raw=raw, as_json=as_json), raw)

@@ -60,8 +60,25 @@ class Reader(Connection):
     @_guarded
     def find_artifact(self, address: str, output: str) -> int | None:
         """The artifact id of ``output`` from the newest complete or cached execution of ``address``."""
+        for _, name, artifact_id in self._step_outputs(address):
+            if name == output:
+                return artifact_id
+        return None
+
+    @_guarded
+    def missing_output_hint(self, address: str) -> str:
+        """What to ask for when ``find_artifact`` found nothing: the outputs the newest execution of
+        ``address`` did record (a step of several outputs has no ``output``), or to apply first."""
+        outputs = self._step_outputs(address)
+        if not outputs:
+            return "run `zplan apply` first"
+        names = sorted({name for execution_id, name, _ in outputs if execution_id == outputs[0][0]})
+        return f"its recorded outputs: {', '.join(names)} (ask for one: {address}.outputs.{names[0]})"
+
+    def _step_outputs(self, address: str) -> list[tuple[int, str, int]]:
+        """(execution id, output name, artifact id) of the complete or cached executions of ``address``, newest first."""
         if not self._reader():
-            return None
+            return []
         # an instance key holds double quotes (train["c=0.5"]): quote the literal with the other kind
         quote = "'" if '"' in address else '"'
         if quote in address or "\\" in address:
@@ -76,17 +93,11 @@ class Reader(Connection):
         done = (m.pb.Execution.COMPLETE, m.pb.Execution.CACHED)
         executions = [e for e in self._store.get_executions(options) if e.last_known_state in done]
         if not executions:
-            return None
+            return []
         events = self._store.get_events_by_execution_ids([e.id for e in executions])
-        for execution in sorted(executions, key=lambda e: e.id, reverse=True):
-            for event in events:
-                if (
-                    event.execution_id == execution.id
-                    and event.type == m.pb.Event.OUTPUT
-                    and output in _event_names(event)
-                ):
-                    return event.artifact_id
-        return None
+        found = [(event.execution_id, name, event.artifact_id) for event in events
+                 if event.type == m.pb.Event.OUTPUT for name in _event_names(event)]
+        return sorted(found, key=lambda f: f[0], reverse=True)
 
     def _summary(self, ctx, executions=None) -> RunSummary:
         m = _mlmd()

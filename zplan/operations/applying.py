@@ -47,6 +47,7 @@ class PlanOutcome:
     saved_to: Path | None = None
     adopted: list[str] = field(default_factory=list)  # resources a killed apply left unrecorded
     planned: Planned | None = None  # the plan, its planner and state
+    checked_out: list[str] = field(default_factory=list)  # script outs written into the project (missing or changed there)
 
 
 @dataclass
@@ -71,6 +72,7 @@ class ApplyOutcome:
     cancelled: bool = False
     adopted: list[str] = field(default_factory=list)  # resources a killed apply left unrecorded
     planned: Planned | None = None  # the plan, its planner and state
+    checked_out: list[str] = field(default_factory=list)  # script outs written into the project (missing or changed there)
 
     @property
     def ok(self) -> bool:
@@ -155,7 +157,7 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
             return outcome
         if not has_changes(doc) and not planned.plan.outputs:
             if selection.checkout and not selection.destroy:
-                _checkout(planned, backend)  # an out deleted from the workspace comes back
+                outcome.checked_out = _checkout(planned, backend)  # an out deleted from the workspace comes back
             return outcome
         hooks = ui.hooks(doc)
         try:
@@ -163,19 +165,20 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
         finally:
             getattr(hooks, "close", lambda: None)()
         if selection.checkout and not selection.destroy:
-            _checkout(planned, backend)
+            outcome.checked_out = _checkout(planned, backend)
     return outcome
 
 
-def _checkout(planned: Planned, backend) -> None:
-    """Script steps' outs into the workspace (zplan.apply.checkout); nothing to do without script steps."""
+def _checkout(planned: Planned, backend) -> list[str]:
+    """Script steps' outs into the workspace (zplan.apply.checkout), the paths written; nothing to do
+    without script steps."""
     if not any(s.script is not None for s in planned.planner.project.config.steps()):
-        return
+        return []
     from zplan.apply.checkout import checkout_outs
     from zplan.state.model import State
 
     planner = planned.planner
-    checkout_outs(planner.project, State(backend.read()), planned.plan.store_key, planner.stack_settings, planner.stat_cache)
+    return checkout_outs(planner.project, State(backend.read()), planned.plan.store_key, planner.stack_settings, planner.stat_cache)
 
 
 def _check_saved(saved: dict, planned: Planned, project: Project) -> None:

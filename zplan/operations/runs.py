@@ -55,13 +55,37 @@ class ResourceLineage:
     artifacts: dict  # attribute name -> LineageNode
 
 
+@dataclass(frozen=True)
+class OutputLineage:
+    """An output whose value holds several step outputs (a map over a sweep or module instances)."""
+
+    name: str
+    artifacts: dict  # step output address -> LineageNode
+
+
 def lineage(args: ProjectArgs, what: str):
     """The LineageNode of the artifact ``what`` names (an artifact id, a step output address
-    or an output name), or the ResourceLineage of ``resource.T.N``."""
+    or an output name), the ResourceLineage of ``resource.T.N``, or the OutputLineage of an
+    output holding several step outputs."""
     with _metadata(args) as (project, meta):
         if addrs.is_resource(what):
             return _resource_lineage(project, meta, what)
+        several = _several_outputs(project, meta, what)
+        if several:
+            return OutputLineage(what.removeprefix("output."), {ref: meta.lineage(found) for ref, found in several.items()})
         return meta.lineage(_artifact_of(project, meta, what))
+
+
+def _several_outputs(project: Project, meta, what: str) -> dict[str, int]:
+    """Step output address -> artifact id, for an output holding more than one: tracing only the
+    first would pass the others' history off as the whole value's."""
+    name = what.removeprefix("output.")
+    if what.isdigit() or what.startswith(("pipeline.", "module.")) or name not in project.config.outputs:
+        return {}
+    found = {f"{ref.address}.outputs.{ref.output}": meta.find_artifact(ref.address, ref.output)
+             for ref in _step_outputs_of(project, name)}
+    found = {ref: artifact for ref, artifact in found.items() if artifact is not None}
+    return found if len(found) > 1 else {}
 
 
 def _resource_lineage(project: Project, meta, address: str) -> ResourceLineage:
@@ -87,7 +111,7 @@ def _artifact_of(project: Project, meta, what: str) -> int:
             raise diags.fail(str(exc)) from None
         found = meta.find_artifact(str(wanted.step), wanted.output)
         if found is None:
-            raise diags.fail(f"no recorded artifact for {wanted.step} output {wanted.output}", "run `zplan apply` first")
+            raise diags.fail(f"no recorded artifact for {wanted.step} output {wanted.output}", meta.missing_output_hint(str(wanted.step)))
         return found
     name = what.removeprefix("output.")  # (outputs are addressed so in the dashboard and in plans)
     if name in project.config.outputs:

@@ -199,8 +199,9 @@ class Planner:
 
     def _plan_destroy(self, recorded: dict[str, dict], request: PlanRequest, elsewhere: dict[str, str]) -> dict[str, m.ResourcePlan]:
         plans = {}
+        kept = _dependencies_closure(recorded, request.excludes) if request.excludes else set()
         for addr, rec in recorded.items():
-            if addr in elsewhere:
+            if addr in elsewhere or addr in kept:
                 continue
             if not request.targets or matches_any(addr, request.targets) or addr in _dependents_closure(recorded, request.targets):
                 cfg = self.project.config.resources.get(addr)
@@ -353,6 +354,16 @@ def _dependents_closure(recorded: dict, targets: list[str]) -> set[str]:
     while frontier:
         out |= frontier
         frontier = {a for a, r in recorded.items() if a not in out and set(r.get("dependencies", [])) & out}
+    return out
+
+
+def _dependencies_closure(recorded: dict, excludes: list[str]) -> set[str]:
+    """Keeping an excluded resource keeps what it depends on too: it cannot be destroyed under it."""
+    out: set[str] = set()
+    frontier = {a for a in recorded if matches_any(a, excludes)}
+    while frontier:
+        out |= frontier
+        frontier = {d for a in frontier for d in recorded[a].get("dependencies", []) if d in recorded and d not in out}
     return out
 
 

@@ -114,8 +114,22 @@ def print_run(detail: RunDetail) -> None:
     print_lines(run_lines(detail))
 
 
+def output_lineage_lines(lineage) -> list[tuple[str, str]]:
+    """An output holding several step outputs, then the lineage of each."""
+    lines = [("bold", f"output {lineage.name} ({len(lineage.artifacts)} step outputs)")]
+    seen: set = set()
+    for name, node in lineage.artifacts.items():
+        _lineage(node, name, "  ", lines, seen)
+    return lines
+
+
 def print_lineage(node) -> None:
-    """A LineageNode, or a resource's lineage (``zplan lineage resource.T.N``)."""
+    """A LineageNode, an output's or a resource's lineage (``zplan lineage resource.T.N``)."""
     from zplan.render.console import print_lines
 
-    print_lines(lineage_lines(node) if isinstance(node, LineageNode) else resource_lineage_lines(node))
+    if isinstance(node, LineageNode):
+        print_lines(lineage_lines(node))
+    elif hasattr(node, "address"):
+        print_lines(resource_lineage_lines(node))
+    else:
+        print_lines(output_lineage_lines(node))

@@ -6,7 +6,7 @@ import sys
 
 from zplan.config.values import shown_value
 from zplan.render.console import json_text, printable, say
-from zplan.secrets import SENSITIVE, shown_output
+from zplan.secrets import SENSITIVE
 
 
 def echo(text: str) -> None:
@@ -49,7 +49,10 @@ def print_outputs(outputs: list, quiet_if_none: bool = False) -> None:
 
 def print_output_value(output, raw: bool) -> None:
     """`zplan output NAME`: the value alone (a sensitive one only when unsealed by -show-sensitive)."""
-    value = shown_output(output.value, output.sensitive)
+    if output.sensitive and output.value is None:  # the placeholder, as the list shows it: not a string value
+        echo(SENSITIVE)
+        return
+    value = output.value
     echo(value if raw and isinstance(value, str) else printable(shown_value(value)))
 
 

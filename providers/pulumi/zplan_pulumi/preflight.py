@@ -22,7 +22,7 @@ def require_cli(provider: str) -> str:
             f"the {provider} provider applies resources with the Pulumi CLI, which is not installed "
             f"(no 'pulumi' on PATH).\n"
             f"  Install the Pulumi CLI (3.181 or newer): {INSTALL_URL}\n"
-            f"  Nothing was changed. 'zplan plan' and 'zplan validate' work without it."
+            f"  'zplan plan' and 'zplan validate' work without it."  # (the core adds that nothing was changed)
         )
     return path
 
