@@ -194,8 +194,10 @@ def declared_version(name: str) -> str:
 
 def declared_libraries(name: str) -> tuple[str, ...]:
     """The top-level modules the materializer ``name`` loads with: a built-in's own list, a
-    plugin's package (with what it requires); none known for one registered by the user."""
+    plugin's package (with what it requires) and any it lists itself (zplan's own plugins, as zplan
+    is never keyed); none known for one registered by the user."""
     m = get_materializer(name)
+    own = tuple(getattr(m, "libraries", ()))
     if is_builtin(m) or isinstance(m, Registered):
-        return tuple(m.libraries)
-    return (type(m).__module__.partition(".")[0],)
+        return own
+    return (*own, type(m).__module__.partition(".")[0])

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 class ShardedDatasetMaterializer:
     name = "beam.parquet_shards"
     version = "1"
+    libraries = ("pyarrow", "pandas", "xxhash")  # what the loaded dataset reads its shards with (zplan.beam.dataset)
 
     def can_save(self, value: Any) -> bool:
         if not type(value).__module__.startswith("zplan.beam"):

@@ -154,3 +154,16 @@ def test_a_new_release_of_the_package_whose_materializer_loads_an_input_reruns_t
     again, _, _ = plan(root, state)
     for reader in (SCALE, COUNT):
         assert [r.message for r in again.step(reader).reasons] == ["fancy-frames 1.0 -> 1.1"]
+
+
+def test_a_new_pyarrow_reruns_a_step_reading_a_sharded_beam_dataset(tmp_path, monkeypatch):
+    # zplan's own plugin materializer: the dataset it loads reads its shards with pyarrow
+    site = tmp_path / "site-packages"
+    install(site, "pyarrow", "17.0.0", ["pyarrow"])
+    monkeypatch.setattr(planning, "LibraryIndex", lambda *args, **kwargs: LibraryIndex(paths=[str(site)]))  # this environment
+    root = copy_pipeline(tmp_path)
+    state = _recorded(root, written_by={LOAD: "beam.parquet_shards"})
+    upgrade(site, "pyarrow", "17.0.0", "18.0.0", ["pyarrow"])
+    again, _, _ = plan(root, state)
+    for reader in (SCALE, COUNT):
+        assert [r.message for r in again.step(reader).reasons] == ["pyarrow 17.0.0 -> 18.0.0"]
