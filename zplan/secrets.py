@@ -1,7 +1,9 @@
 """Every way a secret is kept out of sight, in one place.
 
 Two kinds of masking, for two audiences:
-- for people (plans, state views, logs, error messages): a secret becomes "(sensitive)";
+- for people (plans, state views, logs, error messages): a secret becomes "(sensitive)", and a
+  human view prints a value hidden that way as ``<sensitive>``, unquoted, as Terraform does
+  (``shown_for_people``; JSON keeps the "(sensitive)" string);
 - for state and cache keys: a secret becomes "(sensitive:DIGEST)", a slow hash that still
   changes when the secret does, so a new password reruns the steps that use it.
 
@@ -18,10 +20,12 @@ Every masking path goes through this module: ``mask`` / ``mask_attributes`` for 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 SENSITIVE = "(sensitive)"
+SHOWN_SENSITIVE = "<sensitive>"  # a hidden value in a human view, never quoted (Terraform's spelling)
 DIGEST_PREFIX = "(sensitive:"
 SEALED_MARK = "$sealed"  # a value sealed at rest is stored as {"$sealed": "<token>"}
 
@@ -103,6 +107,23 @@ def mask(value: Any, secrets: list[str], unknown: object = _NO_UNKNOWN) -> Any:
     if isinstance(value, (list, tuple)):
         return [mask(v, secrets, unknown) for v in value]
     return value
+
+
+def shown_output(value: Any, sensitive: bool) -> Any:
+    """What `zplan output NAME` prints: a sensitive output stays "(sensitive)" unless it was
+    unsealed on request (then its value is given)."""
+    return SENSITIVE if sensitive and value is None else value
+
+
+# the JSON string "(sensitive)" as a whole value: its opening quote is never escaped, which one
+# inside another string ("say \"(sensitive)\"") always is
+_QUOTED_PLACEHOLDER = re.compile(r'(?<!\\)"\(sensitive\)"')
+
+
+def shown_for_people(text: str) -> str:
+    """A value's JSON text as a human view prints it: each value hidden as "(sensitive)" is
+    ``<sensitive>``, without quotes, so it cannot be read as a string the value holds."""
+    return _QUOTED_PLACEHOLDER.sub(SHOWN_SENSITIVE, text) if SENSITIVE in text else text
 
 
 def is_sealed(value: Any) -> bool:

@@ -184,7 +184,7 @@ def test_verbose_text_plan_shows_everything(planned):
     assert '~ content = "hello, world" -> "hi, world"' in out
     assert 'path = "out/greeting.txt"' in out and 'mode = "0644"' in out
     assert "resource.local_directory.out" in out and "unchanged" in out
-    assert "sensitive_content = (sensitive)" in out
+    assert "sensitive_content = <sensitive>" in out
     assert "hidden" not in out
 
 
@@ -274,8 +274,8 @@ def test_a_rotated_secret_shows_as_a_masked_change(applied):
     assert_no_secret(*views, applied.path("plan.zplan").read_bytes())
     text = views[0]
     assert "~ resource.local_file.credentials" in text
-    assert "~ sensitive_content = (sensitive) -> (sensitive)" in text
-    assert "will rerun: params.token: (sensitive) -> (sensitive)" in text
+    assert "~ sensitive_content = <sensitive> -> <sensitive>" in text
+    assert "will rerun: params.token: <sensitive> -> <sensitive>" in text
     applied.ok("apply", "plan.zplan")
     assert applied.read("credentials.txt") == f"token={ROTATED}"
 

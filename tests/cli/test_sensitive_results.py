@@ -1,7 +1,10 @@
 """A step given a sensitive value has outputs no view shows: `zplan runs diff` (every format) and the
-dashboard's pages and export say "(sensitive)" where they would show a value."""
+dashboard's pages and export say "(sensitive)" where they would show a value; the command line's
+human views say `<sensitive>`, unquoted, as Terraform's."""
 
 from __future__ import annotations
+
+import json
 
 from tests.cli.helpers import Project, cli_env
 
@@ -37,7 +40,7 @@ def test_runs_diff_never_shows_the_output_of_a_step_given_a_secret(tmp_path):
     for fmt in ("text", "markdown", "json"):
         shown = p.ok("runs", "diff", "-format", fmt, env=ENV).text
         assert "SECRET" not in shown, shown
-        assert "(sensitive)" in shown, shown
+        assert ("(sensitive)" if fmt == "json" else "<sensitive>") in shown, shown  # JSON keeps a string
 
 
 def test_the_dashboard_export_never_shows_the_output_of_a_step_given_a_secret(tmp_path):
@@ -76,7 +79,38 @@ def test_metadata_a_step_logs_is_stored_and_shown_without_the_secret(tmp_path):
     stored = b"".join(f.read_bytes() for f in p.path(".zplan").glob("metadata.db*"))
     assert b"FIRSTSECRET41" not in stored
     shown = p.ok("runs", "show", "1", env=cli_env(ZPLAN_VAR_token="FIRSTSECRET41")).text
-    assert "SECRET" not in shown and "(sensitive)" in shown and "13" in shown, shown
+    assert "SECRET" not in shown and "<sensitive>" in shown and "13" in shown, shown
+
+
+def test_every_human_view_says_sensitive_without_quotes_as_terraform(tmp_path):
+    """As Terraform prints `name = <sensitive>`: a quoted "(sensitive)" reads as a string the value holds."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", HCL.replace("params = { token = var.token }", "params = { token = var.token, n = 3 }") + """
+resource "local_file" "f" {
+  path              = "out/f.txt"
+  sensitive_content = var.token
+}
+
+output "token" {
+  value     = var.token
+  sensitive = true
+}
+""")
+    p.write("s.py", "def use(token: str, n: int) -> int:\n    return n\n")
+    env = cli_env(ZPLAN_VAR_token="FIRSTSECRET41")
+    planned = p.ok("plan", env=env).out
+    applied = p.ok("apply", "-auto-approve", env=env).out
+    assert "+ sensitive_content = <sensitive>" in planned and "+ token = <sensitive>" in planned, planned
+    assert "token = <sensitive>" in applied, applied
+    assert "token = <sensitive>" in p.ok("output", env=env).out
+    assert p.ok("output", "token", env=env).out == "<sensitive>\n"
+    assert "sensitive_content = <sensitive>" in p.ok("show", env=env).out
+    assert 'params {"n": 3, "token": <sensitive>}' in p.ok("runs", "show", "1", env=env).out
+    rerun = p.ok("plan", "-var", "token=OTHERSECRET77", env=env).out
+    assert "params.token: <sensitive> -> <sensitive>" in rerun and "~ sensitive_content = <sensitive> -> <sensitive>" in rerun, rerun
+    for shown in (planned, applied, rerun):
+        assert '"(sensitive)"' not in shown and "SECRET" not in shown, shown
+    assert json.loads(p.ok("state", "show", "resource.local_file.f", env=env).out)["attributes"]["sensitive_content"] == "(sensitive)"
 
 
 def test_output_json_of_a_sensitive_output_is_refused_not_given_as_a_placeholder(tmp_path):
@@ -103,4 +137,4 @@ def test_a_script_command_holding_a_secret_is_shown_without_its_digest_when_it_c
     shown = [p.ok("plan", "-var", "token=OTHERSECRET77", "--format", fmt).text for fmt in ("text", "markdown", "json")]
     for text in shown:
         assert "(sensitive:" not in text and "SECRET" not in text, text
-    assert "command: python call.py (sensitive) -> python call.py (sensitive)" in shown[0], shown[0]
+    assert "command: python call.py <sensitive> -> python call.py <sensitive>" in shown[0], shown[0]

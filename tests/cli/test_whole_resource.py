@@ -39,5 +39,5 @@ def test_a_whole_resource_with_a_sensitive_attribute_is_sensitive(tmp_path):
     assert refused.code == 1 and "main.zp.hcl:5" in refused.err and "Output refers to sensitive values" in refused.err
     p.replace("main.zp.hcl", "value = resource.local_file.f\n", "value = resource.local_file.f\n  sensitive = true\n")
     p.apply()
-    assert "f = (sensitive)" in p.ok("output").out
+    assert "f = <sensitive>" in p.ok("output").out
     assert "hunter2-secret" not in p.read(".zplan/state.json")

@@ -79,7 +79,7 @@ def test_a_changed_sensitive_attribute_is_shown_changed_but_masked():
     after = {"path": "out/a.txt", "sensitive_content": "(sensitive)"}
     r = res("update", before, after, changed=["sensitive_content"])
     out = text(doc([r]))
-    assert "~ sensitive_content = (sensitive) -> (sensitive)" in out
+    assert "~ sensitive_content = <sensitive> -> <sensitive>" in out
     assert "# (5 unchanged attributes hidden)" in out
 
 
@@ -128,7 +128,7 @@ def test_outputs_hide_sensitive_values():
         "later": {"known": False, "sensitive": False, "value": None},
     }
     out = text(doc(outputs=outputs))
-    assert "token = (sensitive)" in out and "accuracy = 0.93" in out and "later = (known after apply)" in out
+    assert "token = <sensitive>" in out and "accuracy = 0.93" in out and "later = (known after apply)" in out
 
 
 def test_outputs_show_numbers_as_hcl_writes_them(capsys):

@@ -70,7 +70,7 @@ def test_a_ci_apply_links_its_run_and_reasons_keep_secrets_masked(tmp_path):
     assert (run2["ci"], run2["ci_url"]) == ("GitHub Actions", RUN_PAGE) and run1["ci"] is None
     assert f'<a class="ci" href="{RUN_PAGE}">GitHub Actions</a>' in client.get("/").text
     echo = "pipeline.probe.step.echo"
-    assert {"code": "params_changed", "message": "params.token: (sensitive) -> (sensitive)"} in _reasons(client, 2, echo)
+    assert {"code": "params_changed", "message": "params.token: <sensitive> -> <sensitive>"} in _reasons(client, 2, echo)
     pages = [client.get("/api/runs/2", params={"step": echo}).text, client.get("/runs/2", params={"step": echo}).text,
              project.ok("runs", "show", "2").out]
     assert not [p for p in pages if SECRET in p or other in p]

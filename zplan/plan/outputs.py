@@ -25,7 +25,7 @@ def plan_outputs(project, steps: tuple[m.StepPlan, ...], scope, check_refs: Call
             raise diags.fail(
                 "Output refers to sensitive values",
                 f'output "{name}" is computed from a sensitive value (a sensitive variable, resource attribute or step output); '
-                "declare it sensitive = true to show it only as (sensitive), or stop using the secret in it",
+                "declare it sensitive = true to show it only as <sensitive>, or stop using the secret in it",
                 output.range,
             )
         known, value = _output_value(project, by_address, value)

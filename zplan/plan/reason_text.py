@@ -12,7 +12,7 @@ from zplan.config.values import UNKNOWN
 from zplan.hashing import canonical_json
 from zplan.plan import model as m
 from zplan.plan.code_hash import part_label
-from zplan.secrets import SENSITIVE, is_digest
+from zplan.secrets import SHOWN_SENSITIVE, is_digest
 from zplan.state.model import CacheEntry
 
 
@@ -103,7 +103,7 @@ def _loader_names(loader: Any) -> str:
 
 def _show_command(argv: Any) -> str:
     if isinstance(argv, list) and all(isinstance(v, str) for v in argv):
-        return " ".join(SENSITIVE if is_digest(v) else v for v in argv)  # (an argument holding a secret is its digest)
+        return " ".join(SHOWN_SENSITIVE if is_digest(v) else v for v in argv)  # (an argument holding a secret is its digest)
     return _show(argv)
 
 
@@ -113,6 +113,6 @@ def _show(value: Any) -> str:
     if value is UNKNOWN:
         return "(known after apply)"
     if is_digest(value):
-        return SENSITIVE
+        return SHOWN_SENSITIVE
     text = canonical_json(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -6,7 +6,7 @@ from typing import Any
 
 from zplan.config.values import shown_value
 from zplan.render.console import json_text, printable
-from zplan.secrets import SENSITIVE
+from zplan.secrets import SENSITIVE, SHOWN_SENSITIVE, shown_for_people
 
 SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "no-op": " ", "run": "~", "cached": "="}
 VERBS = {"create": "will be created", "update": "will be updated in place", "replace": "must be replaced", "delete": "will be destroyed", "no-op": "unchanged"}
@@ -138,7 +138,7 @@ def _outputs(doc: dict) -> list[tuple[str, str]]:
             why = "destroyed" if doc["destroy"] else "no longer declared"
             lines.append((style, f"  {mark}{name} ({why}: removed from state)"))
             continue
-        value = SENSITIVE if o["sensitive"] else _value(o["value"], as_hcl=True) if o["known"] else "(known after apply)"
+        value = SHOWN_SENSITIVE if o["sensitive"] else _value(o["value"], as_hcl=True) if o["known"] else "(known after apply)"
         lines.append((style, f"  {mark}{name} = {value}"))
     lines.append(("", ""))
     return lines
@@ -147,10 +147,10 @@ def _outputs(doc: dict) -> list[tuple[str, str]]:
 def _value(value: Any, as_hcl: bool = False) -> str:
     """A value on one line; ``as_hcl``: an output's, whose numbers show as in HCL (1500, not 1500.0)."""
     if value == SENSITIVE:
-        return value
+        return SHOWN_SENSITIVE
     if value is None:
         return "null"
     if isinstance(value, dict) and {"uri", "digest", "materializer"} <= set(value):
         return f"artifact {str(value['digest'])[:12]} ({value['materializer']})"  # a step output given to a resource
-    text = printable(shown_value(value)) if as_hcl else json_text(value, sort_keys=True)
+    text = shown_for_people(printable(shown_value(value)) if as_hcl else json_text(value, sort_keys=True))
     return text if len(text) <= 120 else text[:117] + "..."

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from zplan.render.console import json_text
+from zplan.secrets import SENSITIVE, SHOWN_SENSITIVE, shown_for_people
 
 KIND_TITLES = {"param": "params", "code": "code fingerprints", "data": "input data snapshots", "output": "outputs"}
 
@@ -42,7 +43,9 @@ def _shown(value: Any, digest: bool = False) -> str:
         return "(none)"
     if digest:
         return str(value)[:12]
-    return json_text(value, sort_keys=True) if not isinstance(value, str) else value
+    if value == SENSITIVE:
+        return SHOWN_SENSITIVE
+    return shown_for_people(json_text(value, sort_keys=True)) if not isinstance(value, str) else value
 
 
 def _delta(change) -> str:

@@ -6,6 +6,7 @@ import datetime as _dt
 
 from zplan.metadata import LineageNode, RunDetail, RunSummary
 from zplan.render.console import json_text
+from zplan.secrets import shown_for_people
 
 
 def _when(ts: float | None) -> str:
@@ -51,7 +52,7 @@ def run_lines(detail: RunDetail) -> list[tuple[str, str]]:
         for reason in e.reasons or ():
             lines.append(("dim", f"      why {reason.message}"))
         if e.params:
-            lines.append(("dim", f"      params {json_text(e.params, sort_keys=True)}"))
+            lines.append(("dim", f"      params {shown_for_people(json_text(e.params, sort_keys=True))}"))
         for name, a in e.inputs.items():
             lines.append(("dim", f"      in  {name}: {a.uri} (artifact {a.id})"))
         for name, a in e.outputs.items():
@@ -86,7 +87,7 @@ def _lineage(node: LineageNode, name: str, indent: str, lines: list, seen: set) 
     if e is not None:
         lines.append(("", f"{indent}  <- {e.address} (run {e.run}, {e.state}, code {e.code_hash[:12]}, git {_git(e.git)})"))
         if e.params:
-            lines.append(("dim", f"{indent}     params {json_text(e.params, sort_keys=True)}"))
+            lines.append(("dim", f"{indent}     params {shown_for_people(json_text(e.params, sort_keys=True))}"))
     for child_name, child in node.inputs.items():
         _lineage(child, child_name, indent + "     ", lines, seen)
 

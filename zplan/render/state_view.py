@@ -6,7 +6,7 @@ import sys
 
 from zplan.config.values import shown_value
 from zplan.render.console import json_text, printable, say
-from zplan.secrets import SENSITIVE
+from zplan.secrets import SHOWN_SENSITIVE, shown_for_people, shown_output
 
 
 def echo(text: str) -> None:
@@ -26,7 +26,7 @@ def print_state(doc: dict) -> None:
     for addr, r in sorted(doc["resources"].items()):
         say(f"{addr}")
         for k, v in sorted(r["attributes"].items()):
-            say(f"    {k} = {json_text(v)}")
+            say(f"    {k} = {shown_for_people(json_text(v))}")
     for addr, s in sorted(doc["steps"].items()):
         say(f"{addr}  {s['status']} (run {s.get('run')}, {s.get('finished_at', '')[:19]})")
 
@@ -44,16 +44,13 @@ def print_outputs(outputs: list, quiet_if_none: bool = False) -> None:
         return
     say("\nOutputs:", "bold")
     for o in outputs:
-        say(f"  {o.name} = {SENSITIVE if o.sensitive else printable(shown_value(o.value))}")
+        say(f"  {o.name} = {SHOWN_SENSITIVE if o.sensitive else shown_for_people(printable(shown_value(o.value)))}")
 
 
 def print_output_value(output, raw: bool) -> None:
     """`zplan output NAME`: the value alone (a sensitive one only when unsealed by -show-sensitive)."""
-    if output.sensitive and output.value is None:  # the placeholder, as the list shows it: not a string value
-        echo(SENSITIVE)
-        return
-    value = output.value
-    echo(value if raw and isinstance(value, str) else printable(shown_value(value)))
+    value = shown_output(output.value, output.sensitive)
+    echo(value if raw and isinstance(value, str) else shown_for_people(printable(shown_value(value))))
 
 
 def print_outputs_json(outputs: list) -> None:
