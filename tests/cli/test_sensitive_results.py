@@ -122,7 +122,7 @@ def test_output_json_of_a_sensitive_output_is_refused_not_given_as_a_placeholder
     assert refused.code == 1, str(refused)
     assert "-show-sensitive" in refused.err and "SECRET" not in refused.text and "(sensitive)" not in refused.out
     # as the list shows it, not quoted as if the value were the text "(sensitive)"
-    assert p.ok("output", "token", env=cli_env(ZPLAN_VAR_token="THIRDSECRET99")).out == "(sensitive)\n"
+    assert p.ok("output", "token", env=cli_env(ZPLAN_VAR_token="THIRDSECRET99")).out == "<sensitive>\n"
     shown = p.ok("output", "-json", "-show-sensitive", "token", env=cli_env(ZPLAN_VAR_token="THIRDSECRET99"))
     assert shown.out == '"THIRDSECRET99"\n'
 
