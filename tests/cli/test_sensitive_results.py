@@ -138,3 +138,18 @@ def test_a_script_command_holding_a_secret_is_shown_without_its_digest_when_it_c
     for text in shown:
         assert "(sensitive:" not in text and "SECRET" not in text, text
     assert "command: python call.py <sensitive> -> python call.py <sensitive>" in shown[0], shown[0]
+
+
+def test_a_secret_inside_a_map_param_is_shown_hidden_when_it_changes_never_as_its_digest(tmp_path):
+    """A secret is recorded as its digest wherever it sits; the rerun reason names the param, the
+    secret hidden, in every format and in the run's record."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", HCL.replace("params = { token = var.token }", 'params = { db = { user = "ml", password = var.token } }'))
+    p.write("s.py", "def use(db: dict) -> int:\n    return len(db['password'])\n")
+    p.apply("-var", "token=FIRSTSECRET41")
+    shown = [p.ok("plan", "-var", "token=OTHERSECRET77", "--format", fmt).text for fmt in ("text", "markdown", "json")]
+    p.apply("-var", "token=OTHERSECRET77")
+    shown.append(p.ok("runs", "show", "2", env=ENV).text)
+    for text in shown:
+        assert "(sensitive:" not in text and "SECRET" not in text, text
+    assert 'params.db: {"password":<sensitive>,"user":"ml"} -> {"password":<sensitive>,"user":"ml"}' in shown[0], shown[0]

@@ -12,7 +12,7 @@ from zplan.config.values import UNKNOWN
 from zplan.hashing import canonical_json
 from zplan.plan import model as m
 from zplan.plan.code_hash import part_label
-from zplan.secrets import SHOWN_SENSITIVE, is_digest
+from zplan.secrets import SHOWN_SENSITIVE, hide_digests, is_digest, shown_for_people
 from zplan.state.model import CacheEntry
 
 
@@ -114,5 +114,6 @@ def _show(value: Any) -> str:
         return "(known after apply)"
     if is_digest(value):
         return SHOWN_SENSITIVE
-    text = canonical_json(value) if not isinstance(value, str) else repr(value)
+    # a secret inside a map or list is recorded as its digest: shown hidden, as a whole one is
+    text = shown_for_people(canonical_json(hide_digests(value))) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
