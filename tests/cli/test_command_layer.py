@@ -4,6 +4,7 @@ exactly, usage errors, and what destroy / replace / drift say."""
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 
 import pytest
@@ -303,3 +304,25 @@ def test_output_raw_of_a_list_or_map_is_refused_as_terraform_refuses_it(proj):
         refused = proj.run("output", *args)  # as Terraform refuses them, not one of the flags ignored
         assert refused.code == 1 and message in refused.err and refused.out == "", str(refused)
     assert json.loads(proj.ok("output", "-json", "dirs").out) == ["out/data"]
+
+
+def test_output_shows_a_large_json_value_not_its_artifact_uri_as_terraform_shows_any_value(proj):
+    """A JSON step output past what state keeps inline (4 KB) is read back from the artifact store."""
+    metrics = {f"class_{i}": {"precision": i / 1000, "recall": 0.5} for i in range(200)}
+    proj.write("metrics.zp.hcl", 'pipeline "m" {\n  step "metrics" {\n    source = "metrics.py:metrics"\n  }\n}\n\n'
+                                 'output "metrics" {\n  value = step.metrics.outputs.output\n}\n\n'
+                                 'output "both" {\n  value = [step.metrics.outputs.output, "small"]\n}\n')
+    proj.write("metrics.py", f"def metrics() -> dict:\n    return {metrics!r}\n")
+    applied = proj.apply().out
+    assert "file://" not in applied and '"class_199": {"precision": 0.199' in applied, applied
+    assert json.loads(proj.ok("output", "-json", "metrics").out) == metrics
+    assert json.loads(proj.ok("output", "-json").out)["both"]["value"] == [metrics, "small"]
+    assert proj.ok("output", "metrics").out.startswith('{"class_0": {"precision": 0, "recall": 0.5}')
+    assert "file://" not in proj.ok("output").out
+    digest = proj.step_records()["metrics"]["outputs"]["output"]["digest"]
+    for folder in proj.path(".zplan/artifacts").rglob(digest):
+        shutil.rmtree(folder)
+    missing = proj.run("output", "metrics")
+    assert missing.code == 1 and "Traceback" not in missing.err and missing.out == "", str(missing)
+    assert f'output "metrics": its value, the output of pipeline.m.step.metrics (artifact {digest[:12]}), cannot be read' in missing.err
+    assert "zplan apply -replace pipeline.m.step.metrics" in missing.err

@@ -59,10 +59,12 @@ def state_item(args: ProjectArgs, address: str) -> dict:
     raise diags.fail(f"{address} is not in state", "see `zplan state list`")
 
 
-def outputs(args: ProjectArgs | None, loaded: tuple[State, Project] | None = None) -> list[Output]:
-    """The outputs recorded by the last apply on the stack (sensitive values withheld)."""
+def outputs(args: ProjectArgs | None, loaded: tuple[State, Project] | None = None, after_apply: bool = False) -> list[Output]:
+    """The outputs recorded by the last apply on the stack (sensitive values withheld). ``after_apply``:
+    an artifact that cannot be read leaves its URI (the apply itself went well)."""
     state, project = loaded or read_state(args)
-    return [Output(name, None if o.get("sensitive") else o["value"], bool(o.get("sensitive")))
+    values = _ArtifactValues(state, project, strict=not after_apply)
+    return [Output(name, None if o.get("sensitive") else values.of(name, o["value"]), bool(o.get("sensitive")))
             for name, o in sorted(state.outputs_of(project.stack_name).items())]
 
 
@@ -85,10 +87,50 @@ def output(args: ProjectArgs, name: str, reveal: bool, raw: bool = False, as_jso
             f"{flag} does not print a sensitive value: add -show-sensitive (zplan output {flag} -show-sensitive {name}) to print it in clear",
         )
     value = secrets.unseal(o["value"], project.state_dir) if reveal or not sensitive else None
+    value = _ArtifactValues(state, project).of(name, value)
     if raw and not isinstance(value, (str, bool, int, float)):  # as Terraform: text for a shell, no JSON to parse
         raise diags.fail(f'output "{name}" is {_kind(value)}: -raw prints a string, number or bool only',
                          f"use -json for a machine-readable value: zplan output -json {name}")
     return Output(name, value, sensitive)
+
+
+class _ArtifactValues:
+    """Outputs as Terraform shows them, whatever their size: a step's JSON output too large to be
+    kept in state was recorded as its artifact's URI, and is read back from the artifact store."""
+
+    def __init__(self, state: State, project: Project, strict: bool = True) -> None:
+        from zplan.state.views import large_json_outputs
+
+        self.project, self.strict = project, strict
+        self.large = large_json_outputs(state, project) if state.outputs_of(project.stack_name) else {}
+        self.store = None
+
+    def of(self, name: str, value: Any) -> Any:
+        if not self.large:
+            return value
+        if isinstance(value, str):
+            return self._load(name, value, *self.large[value]) if value in self.large else value
+        if isinstance(value, dict):
+            return {k: self.of(name, v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.of(name, v) for v in value]
+        return value
+
+    def _load(self, name: str, uri: str, address: str, digest: str) -> Any:
+        from zplan.artifacts.base import ArtifactCorrupted, ArtifactNotFound, ArtifactStore
+        from zplan.artifacts.materializers import get_materializer
+
+        if self.store is None:
+            url = str(self.project.static_stack_settings()["artifact_store"])
+            self.store = ArtifactStore.from_url(url, self.project.root)
+        try:
+            return get_materializer("json").load(self.store.get(digest, verify=True))
+        except (ArtifactNotFound, ArtifactCorrupted) as exc:
+            if not self.strict:
+                return uri
+            reason = exc.diagnostics[0].summary
+            raise diags.fail(f'output "{name}": its value, the output of {address} (artifact {digest[:12]}), cannot be read: {reason}',
+                             f"run `zplan apply -replace {address}` to make it again (`zplan verify` lists every artifact missing or damaged)") from None
 
 
 def _kind(value: Any) -> str:

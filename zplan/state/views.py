@@ -42,3 +42,18 @@ def state_json(state: State, project) -> dict:
         "steps": steps,
         "outputs": {k: (SENSITIVE if o.get("sensitive") else o["value"]) for k, o in state.outputs_of(project.stack_name).items()},
     }
+
+
+def large_json_outputs(state: State, project) -> dict[str, tuple[str, str]]:
+    """URI -> (step address, digest) of each JSON step output of the stack's stores whose value was
+    too large to be kept in state: an output reading one holds its URI in state."""
+    settings = project.static_stack_settings()
+    artifacts, metadata = settings.get("artifact_store"), settings.get("metadata_store")
+    if not (isinstance(artifacts, str) and isinstance(metadata, str)):
+        return {}  # stores known only after apply: nothing can be read from them here
+    found = {}
+    for addr, rec in state.doc["stores"].get(store_key(artifacts, metadata), {}).get("steps", {}).items():
+        for out in (rec.get("outputs") or {}).values():
+            if isinstance(out, dict) and out.get("materializer") == "json" and "value" not in out and isinstance(out.get("uri"), str):
+                found[out["uri"]] = (addr, out["digest"])
+    return found
