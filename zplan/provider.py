@@ -169,6 +169,12 @@ class Provider:
     def import_resource(self, type_: str, id_: str) -> dict[str, Any]:
         raise ProviderError(f"provider {self.name!r} cannot import {type_} resources")
 
+    def same_input(self, type_: str, name: str, imported: Any, configured: Any) -> bool:
+        """Whether input ``name`` as an import read it and as the configuration spells it name the
+        same thing (a path given absolute, configured relative): the import then records the
+        configured spelling, so the next plan changes nothing. The default compares the values."""
+        return imported == configured
+
     def leftover(self, type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any] | None:
         """The attributes of an object this provider made for resource ``name`` whose create
         was cut short (a killed apply) before state recorded it, if it is still there;

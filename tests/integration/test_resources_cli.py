@@ -174,6 +174,25 @@ def test_import_adopts_an_existing_directory(project: Path) -> None:
     assert data["action"] == "update" and data["reasons"][0]["message"] == "force_destroy changed"
 
 
+def test_an_import_by_absolute_or_relative_path_plans_no_change_to_the_path(project: Path) -> None:
+    """The local provider resolves a path against the project folder: every spelling of the configured
+    folder adopts it as configured, so the next plan does not replace what was adopted."""
+    (project / "out/data").mkdir(parents=True)
+    (project / "out/store").mkdir(parents=True)
+    assert zplan(project, "import", "local_directory.data", str(project / "out/data")).returncode == 0
+    assert zplan(project, "import", "local_directory.store", "out/../out/store").returncode == 0
+    doc = plan_json(project)
+    for address in ("resource.local_directory.data", "resource.local_directory.store"):
+        adopted = next(r for r in doc["resources"] if r["address"] == address)
+        assert adopted["action"] == "update" and adopted["replace_because"] == [], adopted  # force_destroy alone differs
+        assert adopted["before"]["path"] == adopted["after"]["path"] and adopted["before"]["id"] == str(project / adopted["after"]["path"])
+    (project / "elsewhere").mkdir()
+    zplan(project, "state", "rm", "local_directory.store")
+    assert zplan(project, "import", "local_directory.store", str(project / "elsewhere")).returncode == 0
+    moved = next(r for r in plan_json(project)["resources"] if r["address"] == "resource.local_directory.store")
+    assert moved["action"] == "replace" and moved["replace_because"] == ["path"], moved  # another folder is no match
+
+
 def test_import_into_a_block_with_count_names_an_instance_to_give(project: Path) -> None:
     (project / "more.zp.hcl").write_text('resource "local_directory" "shard" {\n  count = 2\n  path  = "out/shard${count.index}"\n}\n')
     (project / "out/shard1").mkdir(parents=True)

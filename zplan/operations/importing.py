@@ -49,9 +49,13 @@ def _record(project: Project, state: State, address: str, id_: str) -> ResourceR
     inputs = {k: v for k, v in attrs.items() if k in schema.inputs()}
     try:  # record the configured inputs when they match, so a matching import plans as no-op
         wanted = desired_inputs(resource, schema, project.scope())
-        inputs.update({k: v for k, v in wanted.items() if k not in inputs})
     except diags.DiagnosticError:
-        pass
+        wanted = {}
+    for k, v in wanted.items():
+        if k not in inputs:
+            inputs[k] = v
+        elif provider.same_input(resource.type, k, inputs[k], v):  # the provider's own comparison, not the spelling
+            inputs[k] = attrs[k] = v
     return ResourceRecord.sealed(
         resource.type, provider_name, inputs, attrs, schema.sensitive_names(), project.state_dir,
         prevent_destroy=resource.lifecycle.prevent_destroy, schema_version=schema.version,

@@ -46,6 +46,13 @@ class LocalProvider(Provider):
     def import_resource(self, type_: str, id_: str) -> dict[str, Any]:
         return self._do(type_, lambda r: r.import_(id_))
 
+    def same_input(self, type_: str, name: str, imported: Any, configured: Any) -> bool:
+        """A path is the same whether absolute or relative to the project folder, as every operation resolves it."""
+        if name == "path" and type_ in RESOURCES and isinstance(imported, str) and isinstance(configured, str):
+            resource = RESOURCES[type_](self.context)
+            return resource.resolve(imported) == resource.resolve(configured)
+        return imported == configured
+
     def leftover(self, type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any] | None:
         return self._do(type_, lambda r: r.leftover(name, inputs))
 
