@@ -45,6 +45,8 @@ def test_a_crashing_step_fails_alone_and_its_sibling_finishes(project, mode, nam
     assert records["slow"]["status"] == "succeeded" and records["bad"]["status"] == "failed"
     assert named in records["bad"]["error"]
     assert not left_alive(pids_noted(project.root), 5)
+    shown = project.ok("runs", "show", "1").out  # never an execution, yet part of the run
+    assert "pipeline.p.step.after_bad  skipped (not started: upstream pipeline.p.step.bad failed)" in shown, shown
 
 
 def test_a_step_past_its_timeout_is_stopped_with_its_children(project):

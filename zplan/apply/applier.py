@@ -288,6 +288,7 @@ class Applier:
             return  # runs in the second round
         if status == SKIPPED:
             self.tracker.outcome(address, SKIPPED)
+            self._record_skip(address)
             self.hooks.step_skipped(address, self._skip_reason("an upstream step failed"))
             return
         if future is not None and future.exception() is None and future.result() == _NOT_STARTED:
@@ -302,6 +303,12 @@ class Applier:
             self._step_stopped(current, result)
         elif not self._damaged_inputs.hold(current, result):
             self._step_ran(current, result)
+
+    def _record_skip(self, address: str) -> None:
+        """Which failures upstream kept the step from starting, for the run's record (`runs show`)."""
+        failed = sorted(a for a in self.graph.ancestors(address) if self.tracker.result.outcome.get(a) == FAILED)
+        if failed:
+            self.tracker.skipped[address] = failed
 
     def _skip_reason(self, otherwise: str) -> str:
         return f"not started: the apply was interrupted ({self.stop.name})" if self.stop.requested else otherwise

@@ -65,7 +65,7 @@ class RunRecorder:
             return
         self._write_executions()
         result = self.tracker.result
-        self.metadata.finish_run(result.run_id, result.status, time.time())
+        self.metadata.finish_run(result.run_id, result.status, time.time(), self.tracker.skipped)
         self.metadata.close()
 
     # -- step records -----------------------------------------------------------------------------

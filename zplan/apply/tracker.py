@@ -58,6 +58,7 @@ class RunTracker:
         self.read_elsewhere = read_elsewhere or {}  # step -> its outputs read by steps left out of this apply (-target)
         self.snapshots: dict[tuple[str, str], Snapshot] = {}  # (step address, input path) -> snapshot
         self.started_at: dict[str, float] = {}
+        self.skipped: dict[str, list[str]] = {}  # a step not started after a failure -> what failed upstream of it
 
     def settle(self, settings: Mapping[str, Any], store_key: str) -> None:
         self.stack_settings, self.store_key = dict(settings), store_key

@@ -147,6 +147,16 @@ def reasons_value(text: str | None) -> tuple[StepReason, ...] | None:
         return (StepReason("unreadable", text),)
 
 
+def run_skipped(ctx) -> dict[str, list[str]]:
+    """The steps a failure kept from starting in the run, each with the failed steps upstream of it."""
+    text = prop(ctx, "skipped")
+    try:
+        found = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return {str(k): [str(a) for a in v] for k, v in found.items() if isinstance(v, list)} if isinstance(found, dict) else {}
+
+
 def run_applier(ctx) -> Applier:
     return Applier(user=prop(ctx, "user"), ci=prop(ctx, "ci"), ci_url=prop(ctx, "ci_url"))
 

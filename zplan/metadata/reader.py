@@ -48,7 +48,7 @@ class Reader(Connection):
         ctx = self._run_context(run)
         executions = sorted(self._store.get_executions_by_context(ctx.id), key=lambda e: e.id)
         views = self._execution_views(executions, run_ctx=ctx)
-        return RunDetail(self._summary(ctx, executions), views)
+        return RunDetail(self._summary(ctx, executions), views, cv.run_skipped(ctx))
 
     @_guarded
     def lineage(self, artifact_uri_or_id: str | int) -> LineageNode:

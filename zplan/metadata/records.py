@@ -142,6 +142,7 @@ class RunSummary:
 class RunDetail:
     summary: RunSummary
     executions: list[ExecutionView]  # in the order they were recorded
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # a step a failure kept from starting -> the failed steps upstream
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ _RUN_PROPS = {
     "user": "STRING",
     "ci": "STRING",
     "ci_url": "STRING",
+    "skipped": "STRING",  # canonical JSON: each step not started after a failure -> the failed steps upstream of it
 }
 
 

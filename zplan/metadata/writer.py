@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from zplan.diags import fail
+from zplan.hashing import canonical_json
 from zplan.metadata import convert as cv
 from zplan.metadata.connection import Connection, _guarded, _mlmd
 from zplan.metadata.records import Applier, ArtifactRecord, ExecutionRecord, GitInfo
@@ -150,12 +151,13 @@ class Writer(Connection):
         write(store, m.pb)
 
     @_guarded
-    def finish_run(self, run: int, status: str, finished_at: float) -> None:
+    def finish_run(self, run: int, status: str, finished_at: float, skipped: dict[str, list[str]] | None = None) -> None:
+        """``skipped``: the steps a failure kept from starting (never executions), each with what failed."""
         if status not in RUN_STATUSES or status == "running":
             raise ValueError(f"run status must be 'succeeded', 'failed' or 'interrupted', not {status!r}")
         store, _, _ = self._writer()
         ctx = self._run_context(run)
-        cv.set_props(ctx, {"status": status, "finished_at": float(finished_at)})
+        cv.set_props(ctx, {"status": status, "finished_at": float(finished_at), "skipped": canonical_json(skipped) if skipped else None})
         store.put_contexts([ctx])
 
     @_guarded

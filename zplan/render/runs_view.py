@@ -59,6 +59,8 @@ def run_lines(detail: RunDetail) -> list[tuple[str, str]]:
             lines.append(("dim", f"      out {name}: {a.uri} (artifact {a.id})"))
         if e.error:
             lines.append(("delete", f"      error: {e.error}"))
+    for address, failed in sorted(detail.skipped.items()):
+        lines.append(("dim", f"  {address}  skipped (not started: upstream {', '.join(failed)} failed)"))
     return lines
 
 
