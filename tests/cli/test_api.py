@@ -127,6 +127,23 @@ def test_sensitive_output_is_refused_unless_revealed(applied, tmp_path):
     assert api.output("secret_accuracy", run=2, reveal=True) == api.output("accuracy")
 
 
+def test_a_large_json_output_reads_back_as_its_value_not_its_artifact_uri(tmp_path):
+    """A step's JSON output over 4 KB is kept in state as its artifact's URI; the API gives the value."""
+    metrics = {f"class_{i}": {"precision": i / 1000, "recall": 0.5} for i in range(200)}
+    project = Project(tmp_path / "p")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "m" {\n    source = "steps.py:metrics"\n  }\n}\n\n'
+                                 'output "metrics" {\n  value = step.m.outputs.output\n}\n')
+    project.write("steps.py", f"def metrics() -> dict:\n    return {metrics!r}\n")
+    project.apply()
+    api = zplan.open(project.root)
+    assert api.output("metrics") == metrics and api.outputs() == {"metrics": metrics}
+    digest = project.step_records()["m"]["outputs"]["output"]["digest"]
+    for folder in project.path(".zplan/artifacts").rglob(digest):
+        shutil.rmtree(folder)
+    with pytest.raises(ArtifactDamaged, match="the output of pipeline.p.step.m"):
+        zplan.open(project.root).output("metrics")
+
+
 def test_damaged_artifact_is_refused(applied, tmp_path):
     project = applied.clone(tmp_path / "p")
     api = zplan.open(project.root)

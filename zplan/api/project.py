@@ -98,21 +98,22 @@ class Project(ProjectViews):
         from zplan.state.model import State
 
         with _api_errors("state"):
-            recorded = State(self._project.state_backend().read()).outputs_of(self.stack)
+            state = State(self._project.state_backend().read())
+        recorded = state.outputs_of(self.stack)
         if name not in recorded:
             raise UnknownOutput(f'no output "{name}" recorded on stack {self.stack}', "run `zplan apply` first")
         if recorded[name].get("sensitive") and not reveal:
             raise SensitiveOutput(f'output "{name}" is sensitive', f"ask for it in clear: project.output({name!r}, reveal=True)")
         value = recorded[name]["value"]
-        return secrets.unseal(value, self._project.state_dir) if recorded[name].get("sensitive") else value
+        return self._read_back(state, secrets.unseal(value, self._project.state_dir) if recorded[name].get("sensitive") else value)
 
     def outputs(self) -> dict[str, Any]:
         """Every recorded output that is not sensitive, by name."""
         from zplan.state.model import State
 
         with _api_errors("state"):
-            recorded = State(self._project.state_backend().read()).outputs_of(self.stack)
-        return {n: o["value"] for n, o in sorted(recorded.items()) if not o.get("sensitive")}
+            state = State(self._project.state_backend().read())
+        return {n: self._read_back(state, o["value"]) for n, o in sorted(state.outputs_of(self.stack).items()) if not o.get("sensitive")}
 
     def plan(self) -> Mapping[str, Any]:
         """What `zplan plan --format json` would show now, as a read-only mapping (nested dicts and lists
@@ -130,6 +131,18 @@ class Project(ProjectViews):
             return _frozen(to_json(Planner(self._project, state).plan(request)))
 
     # -- reading helpers
+
+    def _read_back(self, state, value: Any) -> Any:
+        """A step's JSON output over 4 KB is kept in state as its artifact's URI: the value is read
+        back from the store, verified (``ArtifactDamaged`` when it is missing or damaged)."""
+        from zplan.artifacts.materializers import get_materializer
+        from zplan.state.views import large_json_outputs, with_artifact_values
+
+        def load(uri: str, address: str, digest: str) -> Any:
+            with store_errors(f"artifact {digest} (the output of {address})"):
+                return get_materializer("json").load(self._artifact_store().get(digest, verify=True))
+
+        return with_artifact_values(value, large_json_outputs(state, self._project), load)
 
     def _declared(self, step: str) -> bool:
         return self._project.config.step(step) is not None  # instances and module steps by their full address

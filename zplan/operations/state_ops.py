@@ -106,15 +106,9 @@ class _ArtifactValues:
         self.store = None
 
     def of(self, name: str, value: Any) -> Any:
-        if not self.large:
-            return value
-        if isinstance(value, str):
-            return self._load(name, value, *self.large[value]) if value in self.large else value
-        if isinstance(value, dict):
-            return {k: self.of(name, v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.of(name, v) for v in value]
-        return value
+        from zplan.state.views import with_artifact_values
+
+        return with_artifact_values(value, self.large, lambda *found: self._load(name, *found)) if self.large else value
 
     def _load(self, name: str, uri: str, address: str, digest: str) -> Any:
         from zplan.artifacts.base import ArtifactCorrupted, ArtifactNotFound, ArtifactStore

@@ -57,3 +57,15 @@ def large_json_outputs(state: State, project) -> dict[str, tuple[str, str]]:
             if isinstance(out, dict) and out.get("materializer") == "json" and "value" not in out and isinstance(out.get("uri"), str):
                 found[out["uri"]] = (addr, out["digest"])
     return found
+
+
+def with_artifact_values(value, large: dict[str, tuple[str, str]], load):
+    """``value`` with each URI of ``large`` (``large_json_outputs``) in it replaced by
+    ``load(uri, address, digest)``: the value the step gave."""
+    if isinstance(value, str):
+        return load(value, *large[value]) if value in large else value
+    if isinstance(value, dict):
+        return {k: with_artifact_values(v, large, load) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_artifact_values(v, large, load) for v in value]
+    return value
