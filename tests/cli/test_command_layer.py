@@ -293,6 +293,13 @@ def test_show_before_any_apply_says_there_is_no_state_not_a_made_up_lineage(proj
     assert refused.code == 1 and "unknown state format 'markdown'" in refused.err and refused.out == "", str(refused)
 
 
+def test_show_lists_the_recorded_outputs_as_terraforms_show(proj):
+    proj.write("more.zp.hcl", 'output "token" {\n  value     = var.token\n  sensitive = true\n}\n')
+    proj.apply()
+    shown = proj.ok("show").out
+    assert shown.endswith('\nOutputs:\n  seen = "bool:False NoneType:None"\n  token = <sensitive>\n'), shown
+
+
 def test_output_raw_of_a_list_or_map_is_refused_as_terraform_refuses_it(proj):
     proj.write("more.zp.hcl", 'output "dirs" {\n  value = [resource.local_directory.data.path]\n}\n\noutput "flag" {\n  value = var.flag\n}\n')
     proj.apply()

@@ -133,7 +133,7 @@ def report(outcome: ApplyOutcome, destroying: bool) -> int:
         return 1
     if not destroying:
         loaded = (outcome.state, outcome.project)
-        print_outputs(state_ops.outputs(None, loaded=loaded, after_apply=True), quiet_if_none=True)
+        print_outputs(state_ops.outputs(None, loaded=loaded, lenient=True), quiet_if_none=True)
     return 0
 
 

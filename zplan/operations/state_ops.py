@@ -41,6 +41,14 @@ def state_doc(args: ProjectArgs) -> dict:
     return state_json(state, project)
 
 
+def shown_state(args: ProjectArgs) -> tuple[dict, list[Output]]:
+    """What `show` prints, from one read: the state document, then the outputs, as Terraform's `show`."""
+    from zplan.state.views import state_json
+
+    loaded = read_state(args)
+    return state_json(*loaded), outputs(None, loaded, lenient=True)
+
+
 def state_addresses(args: ProjectArgs) -> list[str]:
     """Every resource, then every step recorded for the stack."""
     doc = state_doc(args)
@@ -59,11 +67,11 @@ def state_item(args: ProjectArgs, address: str) -> dict:
     raise diags.fail(f"{address} is not in state", "see `zplan state list`")
 
 
-def outputs(args: ProjectArgs | None, loaded: tuple[State, Project] | None = None, after_apply: bool = False) -> list[Output]:
-    """The outputs recorded by the last apply on the stack (sensitive values withheld). ``after_apply``:
-    an artifact that cannot be read leaves its URI (the apply itself went well)."""
+def outputs(args: ProjectArgs | None, loaded: tuple[State, Project] | None = None, lenient: bool = False) -> list[Output]:
+    """The outputs recorded by the last apply on the stack (sensitive values withheld). ``lenient``
+    (after an apply, in `show`): an artifact that cannot be read leaves its URI, as state has it."""
     state, project = loaded or read_state(args)
-    values = _ArtifactValues(state, project, strict=not after_apply)
+    values = _ArtifactValues(state, project, strict=not lenient)
     return [Output(name, None if o.get("sensitive") else values.of(name, o["value"]), bool(o.get("sensitive")))
             for name, o in sorted(state.outputs_of(project.stack_name).items())]
 
