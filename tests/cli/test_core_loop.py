@@ -62,6 +62,9 @@ def test_a_plan_that_changes_only_recorded_outputs_says_so_as_terraform(applied)
     applied.replace("main.zp.hcl", 'output "count" {', 'output "n" {')
     doc = applied.plan_json()
     assert doc["output_changes"] == {"count": "remove", "n": "add", "total": "change"}
+    markdown = applied.ok("plan", "--format", "markdown").out  # what a pull request shows says so too
+    assert "<details><summary>3 output change(s)</summary>" in markdown, markdown
+    assert "- count (no longer declared: removed from state)\n+ n = 4\n! total = 10.5" in markdown, markdown
     applied.apply()
     assert applied.ok("output", "total").out.strip() == "10.5"
     assert applied.run("plan", "-detailed-exitcode").code == 0

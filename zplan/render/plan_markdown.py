@@ -8,7 +8,7 @@ part starts.
 from __future__ import annotations
 
 from zplan.render.graph_view import markdown_block
-from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _resource, summary_line, targeting_note, why
+from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _outputs, _resource, summary_line, targeting_note, why
 
 GITHUB_LIMIT = 65_000
 
@@ -16,6 +16,8 @@ GITHUB_LIMIT = 65_000
 def render_parts(doc: dict, limit: int = GITHUB_LIMIT, verbose: bool = False) -> list[str]:
     header = _header(doc)
     sections = [_section(c, verbose) for c in _changes(doc, verbose)]
+    if outputs := _output_changes(doc):
+        sections.append(outputs)
     cached = [s for s in doc["steps"] if s["action"] == "cached"]
     if cached:
         restored = set(doc.get("restored", ()))
@@ -81,6 +83,16 @@ def _section(change: dict, verbose: bool) -> str:
         f"{' (' + _escape(because) + ')' if because else ''}</summary>\n\n"
         f"```diff\n{_diffify(body)}\n```\n\n</details>\n"
     )
+
+
+def _output_changes(doc: dict) -> str:
+    """The outputs apply would add, change or remove, as Terraform's "Changes to Outputs": a plan
+    that changes only them is not one without changes."""
+    changed = [text for style, text in _outputs(doc)[1:] if style]
+    if not changed:
+        return ""
+    body = _diffify("\n".join(changed))
+    return f"<details><summary>{len(changed)} output change(s)</summary>\n\n```diff\n{body}\n```\n\n</details>\n"
 
 
 def _shorten(section: str, budget: int) -> str:
