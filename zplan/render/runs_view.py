@@ -53,6 +53,8 @@ def run_lines(detail: RunDetail) -> list[tuple[str, str]]:
             lines.append(("dim", f"      why {reason.message}"))
         if e.params:
             lines.append(("dim", f"      params {shown_for_people(json_text(e.params, sort_keys=True))}"))
+        if e.metadata:  # what the step recorded with zplan.log_metadata()
+            lines.append(("dim", f"      metadata {shown_for_people(json_text(e.metadata, sort_keys=True))}"))
         for name, a in e.inputs.items():
             lines.append(("dim", f"      in  {name}: {a.uri} (artifact {a.id})"))
         for name, a in e.outputs.items():
