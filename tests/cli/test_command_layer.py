@@ -311,6 +311,10 @@ def test_output_raw_of_a_list_or_map_is_refused_as_terraform_refuses_it(proj):
         refused = proj.run("output", *args)  # as Terraform refuses them, not one of the flags ignored
         assert refused.code == 1 and message in refused.err and refused.out == "", str(refused)
     assert json.loads(proj.ok("output", "-json", "dirs").out) == ["out/data"]
+    for flag in ("-raw", "-show-sensitive"):  # as Terraform: a script asking for one value never gets the listing
+        refused = proj.run("output", flag)
+        assert refused.code == 1 and refused.out == "" and f"{flag} needs an output name" in refused.err, str(refused)
+        assert f"zplan output {flag} NAME" in refused.err
 
 
 def test_output_shows_a_large_json_value_not_its_artifact_uri_as_terraform_shows_any_value(proj):

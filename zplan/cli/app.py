@@ -236,9 +236,12 @@ def output(name: Optional[str] = typer.Argument(None), as_json: bool = opt(False
     from zplan.operations import state_ops
     from zplan.render import state_view
 
-    if raw and (as_json or name is None):  # as Terraform: -raw prints one value, as plain text
-        raise diags.fail("-raw and -json cannot be used together" if as_json else "-raw needs an output name",
+    if raw and as_json:  # as Terraform: -raw prints one value, as plain text
+        raise diags.fail("-raw and -json cannot be used together",
                          "zplan output -raw NAME prints one value as plain text; zplan output -json prints them as JSON")
+    if name is None and (raw or show_sensitive):  # as Terraform: never the whole list in a form the flag does not give
+        flag = "-raw" if raw else "-show-sensitive"
+        raise diags.fail(f"{flag} needs an output name", f"give the one output to print: zplan output {flag} NAME")
     args = project_args(stack, var, var_file)  # the stack may read variables (a required one is asked for)
     if name is not None:
         state_view.print_output_value(state_ops.output(args, name, reveal=show_sensitive, raw=raw, as_json=as_json), raw)
