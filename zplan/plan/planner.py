@@ -420,27 +420,10 @@ def _check_addresses(graph: Dag, request: PlanRequest, state: State) -> None:
 def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], bool], Callable[..., str | None], Callable[..., tuple[str, ...]]]:
     """Whether a cached artifact is still stored (a stat locally, one listing per prefix
     on an object store), the current version of a materializer, and the modules it loads with."""
-    from zplan.artifacts.materializers import declared_libraries, declared_version
-    from zplan.plan import user_materializers
-
-    known: dict[tuple[str, str | None], str | None] = {}  # the registry and the code do not change while a plan is made
-
-    def version(name: str, module: str | None = None) -> str | None:
-        if (name, module) not in known:
-            try:
-                known[name, module] = declared_version(name)
-            except Exception:  # registered in the project's code (not imported by a plan): read from its source
-                known[name, module] = user_materializers.declared_version(project.root, module, name) if module else None
-        return known[name, module]
-
-    def modules(name: str, module: str | None = None) -> tuple[str, ...]:
-        try:
-            return declared_libraries(name)
-        except Exception:  # registered by code a plan does not import: keyed by its package, unless the project's own
-            outside = module and user_materializers.module_file(project.root, module) is None
-            return (module.partition(".")[0],) if outside else ()
-
     from zplan.artifacts.base import ArtifactStore
+    from zplan.plan.loaders import materializer_lookups
+
+    version, modules = materializer_lookups(project.root)
 
     try:
         store = ArtifactStore.from_url(str(stack["artifact_store"]), project.root)
