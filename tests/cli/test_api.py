@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import zplan
-from zplan.api import ArtifactDamaged, RunNotFound, SensitiveOutput, StoreUnreachable, UnknownAddress, UnknownOutput, ZplanAPIError
+from zplan.api import ArtifactDamaged, InvalidProject, RunNotFound, SensitiveOutput, StoreUnreachable, UnknownAddress, UnknownOutput, ZplanAPIError
 
 from .helpers import QUICKSTART, Project, cli_env, copy_project
 
@@ -116,6 +116,26 @@ def test_bad_requests_raise_their_error(applied, call, error):
         call(zplan.open(applied.root))
     assert isinstance(caught.value, ZplanAPIError) and caught.value.summary
     assert not isinstance(caught.value, StoreUnreachable)
+
+
+def test_a_mistake_in_the_project_is_invalid_project_not_a_store_error(applied, tmp_path):
+    """What the caller must fix in the project is not reported as a store it cannot reach."""
+    (tmp_path / "empty").mkdir()
+    broken = applied.clone(tmp_path / "broken")
+    broken.write("broken.zp.hcl", 'output "x" {\n  value = \n}\n')
+    calls = [
+        (lambda: zplan.open(tmp_path / "empty"), "no *.zp.hcl files"),
+        (lambda: zplan.open(broken.root), 'expected a value after "value ="'),
+        (lambda: zplan.open(applied.root, stack="nope"), 'no stack named "nope"'),
+        (lambda: zplan.open(applied.root).saved_plan("nope.zplan"), "nope.zplan does not exist"),
+    ]
+    for call, message in calls:
+        with pytest.raises(InvalidProject, match=message.replace("*", r"\*").replace(".", r"\.")) as caught:
+            call()
+        assert not isinstance(caught.value, StoreUnreachable)
+    with pytest.raises(InvalidProject) as caught:
+        zplan.open(broken.root)
+    assert [str(d.range).rsplit(":", 2)[0].endswith("broken.zp.hcl") for d in caught.value.diagnostics] == [True]
 
 
 def test_sensitive_output_is_refused_unless_revealed(applied, tmp_path):

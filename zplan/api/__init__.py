@@ -8,6 +8,7 @@ from __future__ import annotations
 from zplan.api.artifact import Artifact, Execution
 from zplan.api.errors import (
     ArtifactDamaged,
+    InvalidProject,
     RunNotFound,
     SensitiveOutput,
     StoreUnreachable,
@@ -19,5 +20,5 @@ from zplan.api.project import Project, open
 from zplan.api.views import Graph, GraphNode, MetricPoint, PlanFileOutside, Resource
 
 __all__ = ["Project", "open", "Artifact", "Execution", "ZplanAPIError", "UnknownAddress", "UnknownOutput",
-           "SensitiveOutput", "RunNotFound", "StoreUnreachable", "ArtifactDamaged",
+           "SensitiveOutput", "RunNotFound", "StoreUnreachable", "ArtifactDamaged", "InvalidProject",
            "Resource", "MetricPoint", "Graph", "GraphNode", "PlanFileOutside"]

@@ -33,6 +33,11 @@ class RunNotFound(ZplanAPIError):
     """No run with that number in the stack's metadata store."""
 
 
+class InvalidProject(ZplanAPIError):
+    """The project cannot be read as given: a mistake in its configuration (``diagnostics`` hold the
+    file:line), no configuration in the folder, an undeclared stack, a plan file that is not there."""
+
+
 class StoreUnreachable(ZplanAPIError):
     """The artifact store, metadata store or state backend could not be read."""
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from zplan.api.artifact import Artifact, store_errors
 from zplan.api.views import ProjectViews
-from zplan.api.errors import RunNotFound, SensitiveOutput, StoreUnreachable, UnknownAddress, UnknownOutput, ZplanAPIError
+from zplan.api.errors import InvalidProject, RunNotFound, SensitiveOutput, StoreUnreachable, UnknownAddress, UnknownOutput, ZplanAPIError
 from zplan.diags import DiagnosticError
 
 if TYPE_CHECKING:
@@ -216,9 +216,22 @@ def _api_errors(what: str) -> Iterator[None]:
             raise RunNotFound(first.summary, first.detail) from None
         if first.summary.startswith("no value for variable "):  # a value the caller can give: zplan.open(variables=...)
             raise ZplanAPIError(first.summary, first.detail) from None
+        if _a_mistake_in_the_project(what, first):
+            raise InvalidProject(f"{what}: {first.summary}", first.detail, tuple(exc.diagnostics)) from None
         raise StoreUnreachable(f"{what}: {first.summary}", first.detail, tuple(exc.diagnostics)) from None
     except (OSError, ConnectionError) as exc:
         raise StoreUnreachable(f"{what}: {type(exc).__name__}: {exc}") from None
+
+
+_STORES = ("state backend", "metadata store", "cannot open the metadata store", "artifact store")
+
+
+def _a_mistake_in_the_project(what: str, diagnostic) -> bool:
+    """Whether the error is the project's to fix rather than a store's: anything at a file:line of the
+    configuration, and what opening the project or reading its files says about neither store."""
+    if diagnostic.range is not None:
+        return True
+    return what == "project" and not diagnostic.summary.startswith(_STORES)
 
 
 def _frozen(value: Any) -> Any:
