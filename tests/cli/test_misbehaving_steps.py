@@ -37,6 +37,7 @@ def test_a_crashing_step_fails_alone_and_its_sibling_finishes(project, mode, nam
     assert result.code == 1, str(result)
     assert "Traceback" not in result.err
     assert f"pipeline.p.step.bad: FAILED after" in result.out and named in result.out, str(result)
+    assert "Apply failed: 2 ok, 1 failed, 1 skipped." in result.out and "complete" not in result.out, str(result)  # not "complete", as Terraform
     assert "pipeline.p.step.slow: done in" in result.out, "the running sibling finished normally"
     assert "step.after_bad: skipped (an upstream step failed)" in result.out
     failed_at, slow_done = _lines(result.out, "step.bad: FAILED", "step.slow: done")

@@ -11,9 +11,10 @@ from zplan.render.console import console
 
 def complete_line(summary: dict, destroying: bool) -> str:
     """``Apply complete: 4 ok.`` / ``Destroy complete: 2 destroyed.`` (counts by outcome);
+    ``Apply failed: 1 ok, 1 failed.`` when anything failed (never "complete", as Terraform);
     ``Apply interrupted (SIGINT): ...`` when a signal stopped it."""
     counts = {k: v for k, v in summary.items() if k not in ("run", "interrupted")}
-    ended = "complete"
+    ended = "failed" if counts.get("failed") else "complete"
     if summary.get("interrupted"):
         import signal
 
