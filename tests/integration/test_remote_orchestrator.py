@@ -38,7 +38,8 @@ def test_kubeflow_stack_compiles_instead_of_running(tmp_path: Path, s3_url: str,
     assert sorted(tasks["evaluate"].get("dependentTasks", [])) == ["scale", "train"]
     executors = spec["deploymentSpec"]["executors"]
     commands = [e["container"]["command"] + e["container"].get("args", []) for e in executors.values()]
-    assert ["zplan", "run-step", "pipeline.training.step.train", "-stack", "kubeflow"] in commands
+    assert ["zplan", "run-step", "pipeline.training.step.train", "-stack", "kubeflow"] in [c[:5] for c in commands]
+    assert all('"c":1.0' in c[c.index("-planned-vars") + 1] for c in commands)  # the values the apply planned with
     assert all(e["container"]["image"] == "registry.example/zplan-quickstart:1" for e in executors.values())
 
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
+from zplan.apply.remote import pipeline_tasks
 from zplan.diags import DiagnosticError
 from zplan.kubeflow.compile import StepTask, compile_pipeline, step_command
+from zplan.operations.opening import ProjectArgs, open_project
+from zplan.plan.planner import Planner, PlanRequest
+from zplan.state.model import State
+
+from tests.kubeflow.test_run_step import HCL, STEP
 
 IMAGE = "europe-docker.pkg.dev/acme-ml/zplan/project:3f2a"
 
@@ -87,3 +95,22 @@ def test_step_resources_become_task_requests(tmp_path):
     resources = container["resources"]
     assert resources["cpuLimit"] == 2 and resources["memoryLimit"] == pytest.approx(4 * 2**30 / 10**9)
     assert resources["accelerator"]["type"] == "NVIDIA_TESLA_T4" and resources["accelerator"]["count"] == "1"
+
+
+def test_the_tasks_get_the_planned_values_but_never_a_secret(tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "main.zp.hcl").write_text(HCL)
+    (root / "steps.py").write_text(STEP)
+    monkeypatch.setenv("ZPLAN_VAR_token", "s3cret-from-env")
+    project = open_project(ProjectArgs(root, ["c=0.5"]))
+    plan = Planner(project, State()).plan(PlanRequest())
+    out = compile_pipeline("p", pipeline_tasks(project, list(plan.steps)), IMAGE, "gcp", tmp_path / "p.yaml")
+    text = out.read_text()
+    assert "s3cret" not in text and "token" not in text  # sensitive: the task reads it from its environment
+    container = next(iter(yaml.safe_load(text)["deploymentSpec"]["executors"].values()))["container"]
+    command = container["command"]
+    assert command[:5] == ["zplan", "run-step", "pipeline.p.step.fit", "-stack", "gcp"]
+    planned = dict(zip(command[5::2], command[6::2]))
+    assert planned["-planned-vars"] == '{"c":0.5,"layers":[64,32]}'
+    assert sorted(json.loads(planned["-planned"])) == ["code", "inputs", "libraries", "params", "python"]

@@ -13,16 +13,33 @@ from zplan.plan import model as m
 
 
 def submit_pipelines(project, plan: m.Plan, settings: Mapping[str, Any], tracker: RunTracker, hooks: Hooks) -> None:
-    from zplan.kubeflow.compile import StepTask, compile_pipeline
+    from zplan.kubeflow.compile import compile_pipeline
     from zplan.kubeflow.submit import submit
 
     options = settings.get("orchestrator_options")
     for pipeline in sorted({s.pipeline for s in plan.steps}):
         steps = [s for s in plan.steps if s.pipeline == pipeline]
-        tasks = [StepTask(s.address, s.step, [short_name(d) for d in s.depends_on], project.config.step(s.address).resources)
-                 for s in steps]
+        tasks = pipeline_tasks(project, steps)
         spec = compile_pipeline(pipeline, tasks, str(settings.get("container_image") or ""), project.stack_name,
                                 project.state_dir / "compiled" / f"{pipeline}.yaml")
         hooks.notice(f"pipeline {pipeline}: {submit(spec, str(settings['orchestrator']), options if isinstance(options, dict) else {})}")
         for s in steps:
             tracker.outcome(s.address, SUBMITTED)
+
+
+def pipeline_tasks(project, steps: list[m.StepPlan]) -> list:
+    """One task per step, told the non-sensitive variable values this apply planned with (the
+    image holds neither this machine's -var, -var-file, ZPLAN_VAR_* nor its vars files) and the
+    digests of what it planned for the step, which the task's own plan must match."""
+    import json
+
+    from zplan.kubeflow.compile import StepTask
+    from zplan.plan.steps import environment
+    from zplan.plan.task_check import planned_parts, planned_variables
+
+    sensitive = {n for n, v in project.config.variables.items() if v.sensitive}
+    values = ["-planned-vars", planned_variables(project.variables, sensitive)]
+    env = environment()
+    return [StepTask(s.address, s.step, [short_name(d) for d in s.depends_on], project.config.step(s.address).resources,
+                     values + ["-planned", json.dumps(planned_parts(s, project.secrets, env), sort_keys=True, separators=(",", ":"))])
+            for s in steps]

@@ -10,16 +10,22 @@ from __future__ import annotations
 
 from zplan import diags
 from zplan.hooks import Hooks
-from zplan.operations.opening import ProjectArgs, open_project
+from zplan.operations.opening import ProjectArgs
 from zplan.plan.planner import Planner, PlanRequest
-from zplan.project import ensure_state_dir
+from zplan.project import STATE_DIR, Project, ensure_state_dir
 from zplan.state.model import State
 
 
-def run_step(args: ProjectArgs, address: str, hooks: Hooks) -> bool:
+def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict | None = None,
+             planned: dict | None = None) -> bool:
+    """``planned_vars``: the variable values the apply planned with (all but the sensitive ones);
+    ``planned``: its digests of the step's parts (``zplan.plan.task_check``), which this task's
+    own plan of the step must match."""
     from zplan.apply.applier import Applier
+    from zplan.plan import task_check
+    from zplan.plan.steps import environment
 
-    project = open_project(args)
+    project = _open_as_planned(args, planned_vars or {})
     if project.config.step(address) is None:
         raise diags.fail(f"{address} is not a step of this project", "addresses look like pipeline.NAME.step.STEP")
     ensure_state_dir(project)
@@ -28,5 +34,25 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks) -> bool:
         state = State(backend.read())
         planner = Planner(project, state)
         plan = planner.plan(PlanRequest(targets=[address])).only_step(address)  # upstream steps ran in their own tasks
+        if planned is not None:
+            sensitive = sorted(n for n, v in project.config.variables.items() if v.sensitive)
+            task_check.check(address, planned, task_check.planned_parts(plan.steps[0], project.secrets, environment()), sensitive)
         result = Applier(planner, plan, state, lambda s: backend.write(s.doc), hooks, parallelism=1).apply()
     return result.ok
+
+
+def _open_as_planned(args: ProjectArgs, planned_vars: dict) -> Project:
+    """The project with the apply's variable values winning over every other source (each
+    converted to its variable's type as a vars file's value is); the sensitive ones come from
+    the task's own sources (ZPLAN_VAR_NAME)."""
+    from zplan.config import loader, variables
+    from zplan.stack import select
+
+    root = args.root.resolve()
+    config = loader.load(root)
+    unknown = sorted(set(planned_vars) - set(config.variables))
+    if unknown:
+        raise diags.fail(f'the apply planned with variable "{unknown[0]}", which this image\'s configuration does not declare',
+                         "the container image is out of date: rebuild it with `zplan build-image` (and push it), then apply again")
+    values = variables.resolve(config, args.vars, given=planned_vars)
+    return Project(root, config, values, select.selected_name(config, root / STATE_DIR, args.stack), args.registry)

@@ -1,0 +1,103 @@
+"""`zplan run-step` as a Kubeflow / Vertex task runs it: told what the apply planned, it plans the
+step again from the project it finds (here a local project stands in for the image's) and runs it
+only when both plans agree."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from zplan.apply.remote import pipeline_tasks
+from zplan.diags import DiagnosticError
+from zplan.hooks import Recorder
+from zplan.operations.opening import ProjectArgs, open_project
+from zplan.operations.run_step import run_step
+from zplan.plan import model as m
+from zplan.plan.planner import Planner, PlanRequest
+from zplan.state.model import State
+
+FIT = "pipeline.p.step.fit"
+HCL = '''
+variable "c" {
+  type    = number
+  default = 1.0
+}
+
+variable "layers" {
+  default = [64, 32]
+}
+
+variable "token" {
+  default   = "the-default-token"
+  sensitive = true
+}
+
+pipeline "p" {
+  step "fit" {
+    source = "steps.py:fit"
+    params = { c = var.c, layers = var.layers, token = var.token }
+  }
+}
+'''
+STEP = "def fit(c, layers, token):\n    return c * len(layers)\n"
+
+
+@pytest.fixture
+def project_dir(tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "main.zp.hcl").write_text(HCL)
+    (root / "steps.py").write_text(STEP)
+    monkeypatch.setenv("ZPLAN_VAR_token", "s3cret-from-env")  # the applying machine's secret
+    return root
+
+
+def _applied(root, *variables: str):
+    """What an apply with these -var compiles for the step: run-step's planned values and digests."""
+    project = open_project(ProjectArgs(root, list(variables)))
+    plan = Planner(project, State(project.state_backend().read())).plan(PlanRequest())
+    task = next(t for t in pipeline_tasks(project, list(plan.steps)) if t.address == FIT)
+    args = dict(zip(task.arguments[::2], task.arguments[1::2]))
+    return json.loads(args["-planned-vars"]), json.loads(args["-planned"])
+
+
+def _step_plan(root, *variables: str) -> m.StepPlan:
+    project = open_project(ProjectArgs(root, list(variables)))
+    return Planner(project, State(project.state_backend().read())).plan(PlanRequest()).step(FIT)
+
+
+def test_the_task_runs_with_the_values_the_apply_planned_with(project_dir):
+    values, digests = _applied(project_dir, "c=0.5", "layers=[8, 4, 2]")
+    assert values == {"c": 0.5, "layers": [8, 4, 2]}  # never the sensitive token
+    assert run_step(ProjectArgs(project_dir), FIT, Recorder(), values, digests)
+    # recorded under the key the apply planned: planning again with the same -var finds it cached
+    assert _step_plan(project_dir, "c=0.5", "layers=[8, 4, 2]").action == m.CACHED
+    assert _step_plan(project_dir).action == m.RUN
+
+
+def test_the_task_refuses_a_step_planned_with_other_values(project_dir, monkeypatch):
+    values, digests = _applied(project_dir, "c=0.5")
+    with pytest.raises(DiagnosticError, match=r"pipeline.p.step.fit differs from what the apply planned \(params\)"):
+        run_step(ProjectArgs(project_dir), FIT, Recorder(), None, digests)  # the values not passed: c is 1.0 here
+    monkeypatch.delenv("ZPLAN_VAR_token")  # the task's environment lacks the secret: the default is used
+    with pytest.raises(DiagnosticError, match="ZPLAN_VAR_token") as refused:
+        run_step(ProjectArgs(project_dir), FIT, Recorder(), values, digests)
+    assert "s3cret" not in str(refused.value)
+    assert not (project_dir / ".zplan" / "artifacts").exists(), "nothing ran"
+    assert _step_plan(project_dir, "c=0.5").reasons[0].code == m.NEVER_RAN
+
+
+def test_an_image_with_other_code_is_refused_with_what_to_do(project_dir):
+    values, digests = _applied(project_dir)
+    (project_dir / "steps.py").write_text(STEP.replace("c * len", "c + len"))  # the image holds other code
+    with pytest.raises(DiagnosticError, match=r"differs from what the apply planned \(code\)") as refused:
+        run_step(ProjectArgs(project_dir), FIT, Recorder(), values, digests)
+    assert "zplan build-image" in refused.value.diagnostics[0].detail
+
+
+def test_a_variable_the_image_does_not_declare_is_refused(project_dir):
+    values, digests = _applied(project_dir)
+    with pytest.raises(DiagnosticError, match='planned with variable "epochs", which this image\'s configuration does not declare'):
+        run_step(ProjectArgs(project_dir), FIT, Recorder(), {**values, "epochs": 3}, digests)
+
