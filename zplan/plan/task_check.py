@@ -11,12 +11,15 @@ compares its own plan's parts and refuses to run on any difference (``check``).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Mapping
 
 from zplan import diags
 from zplan.config.values import contains_unknown
 from zplan.hashing import hash_value
 from zplan.plan import model as m
+from zplan.plan.code_hash import CodeError, CodeIndex
+from zplan.plan.libraries import LibraryIndex
 from zplan.secrets import digest_secrets
 
 # part -> what to do when the task's differs from the apply's
@@ -46,6 +49,21 @@ def planned_parts(step: m.StepPlan, secrets: list[str], env: Mapping[str, str]) 
     if not contains_unknown(step.params):
         parts["params"] = digest_secrets(step.params, secrets)
     return {name: value if name == "python" else hash_value(value)[:16] for name, value in parts.items()}
+
+
+# What a training backend's job must match: it is given the params and input digests themselves
+# (in its task), but runs the code and libraries of its image on the image's Python.
+JOB_PARTS = ("code", "libraries", "python")
+
+
+def job_parts(project_dir: Path, source_file: str, function: str, env: Mapping[str, str]) -> dict[str, str]:
+    """``planned_parts``' code, libraries and python for the step function as this machine has it."""
+    try:
+        info = CodeIndex(project_dir).info(source_file, function)
+    except CodeError as exc:
+        raise diags.fail(exc.summary, exc.detail) from None
+    libraries = LibraryIndex(exclude=[str(project_dir)]).versions(info.modules)
+    return {"code": hash_value(info.hash)[:16], "libraries": hash_value(libraries)[:16], "python": env.get("python", "")}
 
 
 def planned_variables(variables: Mapping[str, Any], sensitive: set[str]) -> str:
