@@ -53,12 +53,16 @@ def project_dir(tmp_path, monkeypatch):
     return root
 
 
+def _task_arguments(root, *variables: str, **request) -> list[str]:
+    """The run-step arguments an apply with these -var compiles for the step."""
+    project = open_project(ProjectArgs(root, list(variables)))
+    plan = Planner(project, State(project.state_backend().read())).plan(PlanRequest(**request))
+    return next(t for t in pipeline_tasks(project, list(plan.steps)) if t.address == FIT).arguments
+
+
 def _applied(root, *variables: str):
     """What an apply with these -var compiles for the step: run-step's planned values and digests."""
-    project = open_project(ProjectArgs(root, list(variables)))
-    plan = Planner(project, State(project.state_backend().read())).plan(PlanRequest())
-    task = next(t for t in pipeline_tasks(project, list(plan.steps)) if t.address == FIT)
-    args = dict(zip(task.arguments[::2], task.arguments[1::2]))
+    args = dict(zip(*[iter(_task_arguments(root, *variables))] * 2))
     return json.loads(args["-planned-vars"]), json.loads(args["-planned"])
 
 
@@ -101,3 +105,13 @@ def test_a_variable_the_image_does_not_declare_is_refused(project_dir):
     with pytest.raises(DiagnosticError, match='planned with variable "epochs", which this image\'s configuration does not declare'):
         run_step(ProjectArgs(project_dir), FIT, Recorder(), {**values, "epochs": 3}, digests)
 
+
+
+def test_a_step_the_apply_replaces_reruns_in_its_task(project_dir):
+    values, digests = _applied(project_dir)
+    assert run_step(ProjectArgs(project_dir), FIT, Recorder(), values, digests)
+    arguments = _task_arguments(project_dir, replace=[FIT])  # apply -replace: "will rerun: forced by -replace"
+    assert arguments[-2:] == ["-replace", FIT]
+    hooks = Recorder()
+    assert run_step(ProjectArgs(project_dir), FIT, hooks, values, digests, replace=True)
+    assert [e[0] for e in hooks.events if e[0].startswith("step_")] == ["step_started", "step_finished"]

@@ -30,7 +30,8 @@ def submit_pipelines(project, plan: m.Plan, settings: Mapping[str, Any], tracker
 def pipeline_tasks(project, steps: list[m.StepPlan]) -> list:
     """One task per step, told the non-sensitive variable values this apply planned with (the
     image holds neither this machine's -var, -var-file, ZPLAN_VAR_* nor its vars files) and the
-    digests of what it planned for the step, which the task's own plan must match."""
+    digests of what it planned for the step, which the task's own plan must match; and whether
+    it is replaced."""
     import json
 
     from zplan.kubeflow.compile import StepTask
@@ -41,5 +42,11 @@ def pipeline_tasks(project, steps: list[m.StepPlan]) -> list:
     values = ["-planned-vars", planned_variables(project.variables, sensitive)]
     env = environment()
     return [StepTask(s.address, s.step, [short_name(d) for d in s.depends_on], project.config.step(s.address).resources,
-                     values + ["-planned", json.dumps(planned_parts(s, project.secrets, env), sort_keys=True, separators=(",", ":"))])
+                     values + ["-planned", json.dumps(planned_parts(s, project.secrets, env), sort_keys=True, separators=(",", ":"))]
+                     + _replaced(s))
             for s in steps]
+
+
+def _replaced(step: m.StepPlan) -> list[str]:
+    """``-replace ADDRESS`` for a step this apply reruns by -replace: the task's own plan would find it cached."""
+    return ["-replace", step.address] if any(r.code == m.REPLACE_REQUESTED for r in step.reasons) else []

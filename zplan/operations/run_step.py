@@ -17,10 +17,10 @@ from zplan.state.model import State
 
 
 def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict | None = None,
-             planned: dict | None = None) -> bool:
+             planned: dict | None = None, replace: bool = False) -> bool:
     """``planned_vars``: the variable values the apply planned with (all but the sensitive ones);
     ``planned``: its digests of the step's parts (``zplan.plan.task_check``), which this task's
-    own plan of the step must match."""
+    own plan of the step must match; ``replace``: the apply reruns the step by -replace."""
     from zplan.apply.applier import Applier
     from zplan.plan import task_check
     from zplan.plan.steps import environment
@@ -33,7 +33,7 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
     with backend.lock("run-step", timeout=600):
         state = State(backend.read())
         planner = Planner(project, state)
-        plan = planner.plan(PlanRequest(targets=[address])).only_step(address)  # upstream steps ran in their own tasks
+        plan = planner.plan(PlanRequest(targets=[address], replace=[address] if replace else [])).only_step(address)  # upstream steps ran in their own tasks
         if planned is not None:
             sensitive = sorted(n for n, v in project.config.variables.items() if v.sensitive)
             task_check.check(address, planned, task_check.planned_parts(plan.steps[0], project.secrets, environment()), sensitive)
