@@ -114,3 +114,27 @@ def test_the_tasks_get_the_planned_values_but_never_a_secret(tmp_path, monkeypat
     planned = dict(zip(command[5::2], command[6::2]))
     assert planned["-planned-vars"] == '{"c":0.5,"layers":[64,32]}'
     assert sorted(json.loads(planned["-planned"])) == ["code", "inputs", "libraries", "params", "python"]
+
+
+def test_each_module_instance_pipeline_is_a_spec_of_its_own(tmp_path):
+    from zplan.apply.remote import submit_pipelines
+    from zplan.apply.tracker import RunTracker
+    from zplan.hooks import Recorder
+
+    root = tmp_path / "project"
+    (root / "mod").mkdir(parents=True)
+    (root / "mod" / "m.zp.hcl").write_text('pipeline "train" {\n  step "fit" {\n    source = "s.py:fit"\n  }\n}\n')
+    (root / "mod" / "s.py").write_text("def fit():\n    return 1\n")
+    (root / "main.zp.hcl").write_text('module "env" {\n  for_each = toset(["dev", "prod"])\n  source   = "./mod"\n}\n')
+    project = open_project(ProjectArgs(root))
+    plan = Planner(project, State()).plan(PlanRequest())
+    hooks = Recorder()
+    submit_pipelines(project, plan, {"orchestrator": "kubeflow", "container_image": IMAGE}, RunTracker(plan, {}), hooks)
+    specs = sorted((root / ".zplan" / "compiled").iterdir())
+    assert [p.name for p in specs] == ["module-env-dev-train.yaml", "module-env-prod-train.yaml"]
+    for path, env in zip(specs, ["dev", "prod"]):
+        spec = yaml.safe_load(path.read_text())
+        assert list(spec["root"]["dag"]["tasks"]) == ["fit"]
+        [executor] = spec["deploymentSpec"]["executors"].values()
+        assert executor["container"]["command"][2] == f'module.env["{env}"].pipeline.train.step.fit'
+    assert len([e for e in hooks.events if e[0] == "notice"]) == 2

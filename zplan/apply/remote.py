@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from zplan.addrs import short_name
 from zplan.apply.tracker import SUBMITTED, RunTracker
 from zplan.hooks import Hooks
 from zplan.plan import model as m
@@ -17,14 +16,26 @@ def submit_pipelines(project, plan: m.Plan, settings: Mapping[str, Any], tracker
     from zplan.kubeflow.submit import submit
 
     options = settings.get("orchestrator_options")
-    for pipeline in sorted({s.pipeline for s in plan.steps}):
-        steps = [s for s in plan.steps if s.pipeline == pipeline]
+    for pipeline, steps in sorted(_pipelines(plan.steps).items()):
         tasks = pipeline_tasks(project, steps)
         spec = compile_pipeline(pipeline, tasks, str(settings.get("container_image") or ""), project.stack_name,
                                 project.state_dir / "compiled" / f"{pipeline}.yaml")
         hooks.notice(f"pipeline {pipeline}: {submit(spec, str(settings['orchestrator']), options if isinstance(options, dict) else {})}")
         for s in steps:
             tracker.outcome(s.address, SUBMITTED)
+
+
+def _pipelines(steps) -> dict[str, list[m.StepPlan]]:
+    """The steps of each pipeline instance, by the name its spec gets: a root pipeline's own name, a
+    module instance's from its address (each instance of a module's pipeline is a pipeline of its own)."""
+    from zplan.kubeflow.compile import task_name
+
+    found: dict[str, list[m.StepPlan]] = {}
+    for s in steps:
+        where = s.address.rpartition(".step.")[0]
+        name = s.pipeline if where == f"pipeline.{s.pipeline}" else task_name(where.replace(".pipeline.", "."))
+        found.setdefault(name, []).append(s)
+    return found
 
 
 def pipeline_tasks(project, steps: list[m.StepPlan]) -> list:
@@ -41,7 +52,7 @@ def pipeline_tasks(project, steps: list[m.StepPlan]) -> list:
     sensitive = {n for n, v in project.config.variables.items() if v.sensitive}
     values = ["-planned-vars", planned_variables(project.variables, sensitive)]
     env = environment()
-    return [StepTask(s.address, s.step, [short_name(d) for d in s.depends_on], project.config.step(s.address).resources,
+    return [StepTask(s.address, s.step, list(s.depends_on), project.config.step(s.address).resources,
                      values + ["-planned", json.dumps(planned_parts(s, project.secrets, env), sort_keys=True, separators=(",", ":"))]
                      + _replaced(s))
             for s in steps]
