@@ -138,3 +138,26 @@ def test_each_module_instance_pipeline_is_a_spec_of_its_own(tmp_path):
         [executor] = spec["deploymentSpec"]["executors"].values()
         assert executor["container"]["command"][2] == f'module.env["{env}"].pipeline.train.step.fit'
     assert len([e for e in hooks.events if e[0] == "notice"]) == 2
+
+
+def test_a_pipeline_fed_by_a_module_pipeline_is_one_spec_with_it(tmp_path):
+    from zplan.apply.remote import submit_pipelines
+    from zplan.apply.tracker import RunTracker
+    from zplan.hooks import Recorder
+
+    root = tmp_path / "project"
+    (root / "mod").mkdir(parents=True)
+    (root / "mod" / "m.zp.hcl").write_text('pipeline "train" {\n  step "fit" {\n    source = "s.py:fit"\n  }\n}\n'
+                                           'output "model" {\n  value = step.fit.outputs.output\n}\n')
+    (root / "mod" / "s.py").write_text("def fit():\n    return 1\n\n\ndef fit_on(model):\n    return model\n")
+    (root / "main.zp.hcl").write_text('module "tr" {\n  source = "./mod"\n}\n\npipeline "serve" {\n  step "fit" {\n'
+                                      '    source = "mod/s.py:fit_on"\n    inputs = { model = module.tr.model }\n  }\n}\n')
+    project = open_project(ProjectArgs(root))
+    plan = Planner(project, State()).plan(PlanRequest())
+    tracker = RunTracker(plan, {})
+    submit_pipelines(project, plan, {"orchestrator": "kubeflow", "container_image": IMAGE}, tracker, Recorder())
+    [path] = (root / ".zplan" / "compiled").iterdir()
+    assert path.name == "module-tr-train-serve.yaml"
+    tasks = yaml.safe_load(path.read_text())["root"]["dag"]["tasks"]
+    assert {name: t.get("dependentTasks", []) for name, t in tasks.items()} == {"module-tr-train-fit": [], "serve-fit": ["module-tr-train-fit"]}
+    assert set(tracker.result.outcome) == {"module.tr.pipeline.train.step.fit", "pipeline.serve.step.fit"}

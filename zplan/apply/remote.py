@@ -27,15 +27,36 @@ def submit_pipelines(project, plan: m.Plan, settings: Mapping[str, Any], tracker
 
 def _pipelines(steps) -> dict[str, list[m.StepPlan]]:
     """The steps of each pipeline instance, by the name its spec gets: a root pipeline's own name, a
-    module instance's from its address (each instance of a module's pipeline is a pipeline of its own)."""
-    from zplan.kubeflow.compile import task_name
+    module instance's from its address (each instance of a module's pipeline is a pipeline of its own).
+    Pipelines one feeds another's step (through a module output) are one spec, named after them all:
+    separate specs could not make the fed step wait."""
+    joined: dict[str, str] = {}  # pipeline instance -> another one it is compiled with
 
+    def head(name: str) -> str:
+        while joined.get(name, name) != name:
+            name = joined[name]
+        return name
+
+    where = {s.address: _instance(s) for s in steps}
+    for s in steps:
+        for upstream in s.depends_on:
+            if upstream in where and head(where[upstream]) != head(where[s.address]):
+                joined[head(where[upstream])] = head(where[s.address])
+    members: dict[str, set[str]] = {}
+    for name in where.values():
+        members.setdefault(head(name), set()).add(name)
     found: dict[str, list[m.StepPlan]] = {}
     for s in steps:
-        where = s.address.rpartition(".step.")[0]
-        name = s.pipeline if where == f"pipeline.{s.pipeline}" else task_name(where.replace(".pipeline.", "."))
-        found.setdefault(name, []).append(s)
+        found.setdefault("-".join(sorted(members[head(where[s.address])])), []).append(s)
     return found
+
+
+def _instance(step: m.StepPlan) -> str:
+    """The name of the pipeline instance a step is in (``training``; ``module-env-dev-train``)."""
+    from zplan.kubeflow.compile import task_name
+
+    where = step.address.rpartition(".step.")[0]
+    return step.pipeline if where == f"pipeline.{step.pipeline}" else task_name(where.replace(".pipeline.", "."))
 
 
 def pipeline_tasks(project, steps: list[m.StepPlan]) -> list:
@@ -52,7 +73,8 @@ def pipeline_tasks(project, steps: list[m.StepPlan]) -> list:
     sensitive = {n for n, v in project.config.variables.items() if v.sensitive}
     values = ["-planned-vars", planned_variables(project.variables, sensitive)]
     env = environment()
-    return [StepTask(s.address, s.step, list(s.depends_on), project.config.step(s.address).resources,
+    one = len({_instance(s) for s in steps}) == 1  # else a task's name says which pipeline its step is in
+    return [StepTask(s.address, s.step if one else f"{_instance(s)}.{s.step}", list(s.depends_on), project.config.step(s.address).resources,
                      values + ["-planned", json.dumps(planned_parts(s, project.secrets, env), sort_keys=True, separators=(",", ":"))]
                      + _replaced(s))
             for s in steps]
