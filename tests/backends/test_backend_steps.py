@@ -153,3 +153,8 @@ def test_a_job_whose_image_holds_other_code_runs_nothing_and_says_why(tmp_path: 
     assert "pipeline.p.step.fit differs from what the apply planned (code)" in result.error and "zplan build-image" in result.error
     (project / "steps.py").write_text("def fit(c):\n    return c * 2\n")  # rebuilt
     assert run_task(files.task, files.result, project, task.address)
+
+
+def test_a_job_is_named_after_its_step_and_key():
+    assert jobs.job_name('pipeline.p.step.train["c=0.5"]', FILES.task).startswith("zplan-train-c-0-5-")
+    assert jobs.job_name("module.m.pipeline.p.step.fit", FILES.task).startswith("zplan-fit-")
