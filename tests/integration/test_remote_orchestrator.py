@@ -85,3 +85,24 @@ def test_a_resource_serving_a_step_output_waits_for_the_remote_pipeline(tmp_path
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Pipeline spec written to" in proc.stdout  # the pipeline is still handed over
     assert "resource.local_model_server.api" in proc.stdout and "apply again once the pipeline has run there" in proc.stdout
+
+
+def test_each_task_runs_its_step_as_the_apply_planned_it(tmp_path: Path, s3_url: str, mysql_url: str) -> None:
+    project = tmp_path / "qs"
+    shutil.copytree(ROOT / "examples/quickstart", project, ignore=shutil.ignore_patterns(".zplan", "reports"))
+    with open(project / "main.zp.hcl", "a") as f:
+        f.write(KUBEFLOW_STACK.replace("ARTIFACTS", s3_url).replace("METADATA", mysql_url))
+    proc = zplan(project, "apply", "-stack", "kubeflow", "-auto-approve", "-var", "c=0.5")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    spec = yaml.safe_load((project / ".zplan/compiled/training.yaml").read_text())
+    executors = spec["deploymentSpec"]["executors"]
+    commands = {c[2]: c for c in (e["container"]["command"] for e in executors.values())}
+    image = tmp_path / "image"  # the container's copy of the project
+    shutil.copytree(project, image, ignore=shutil.ignore_patterns(".zplan"))
+    for step in ("load", "split", "scale", "train", "evaluate"):  # in the order KFP runs them
+        task = zplan(image, *commands[f"pipeline.training.step.{step}"][1:])
+        assert task.returncode == 0, task.stdout + task.stderr
+        assert f"pipeline.training.step.{step}: done" in task.stdout, task.stdout
+        assert not (image / ".zplan/compiled").exists(), "a task runs its step, it submits nothing"
+    plan = zplan(project, "plan", "-stack", "kubeflow", "-var", "c=0.5")
+    assert plan.returncode == 0 and "Steps: 0 to run, 5 cached" in plan.stdout, plan.stdout + plan.stderr

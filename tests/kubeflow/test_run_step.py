@@ -115,3 +115,20 @@ def test_a_step_the_apply_replaces_reruns_in_its_task(project_dir):
     hooks = Recorder()
     assert run_step(ProjectArgs(project_dir), FIT, hooks, values, digests, replace=True)
     assert [e[0] for e in hooks.events if e[0].startswith("step_")] == ["step_started", "step_finished"]
+
+
+@pytest.mark.parametrize("cache", ["true", "false"])
+def test_a_task_reads_what_its_upstream_task_recorded(tmp_path, cache):
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def load():\n    return 20\n\n\ndef double(x):\n    return 2 * x\n")
+    (root / "main.zp.hcl").write_text(f'pipeline "p" {{\n  step "load" {{\n    source = "steps.py:load"\n    cache  = {cache}\n  }}\n'
+                                      '  step "double" {\n    source = "steps.py:double"\n    inputs = { x = step.load.outputs.output }\n  }\n}\n')
+    with pytest.raises(DiagnosticError, match="reads pipeline.p.step.load, which has no successful result recorded"):
+        run_step(ProjectArgs(root), "pipeline.p.step.double", Recorder())
+    assert run_step(ProjectArgs(root), "pipeline.p.step.load", Recorder())  # the tasks, in the order KFP runs them
+    hooks = Recorder()
+    assert run_step(ProjectArgs(root), "pipeline.p.step.double", hooks)
+    assert [e[0] for e in hooks.events if e[0].startswith("step_")] == ["step_started", "step_finished"]
+    [finished] = [e for e in hooks.events if e[0] == "step_finished"]
+    assert finished[2] is True, finished  # ok: its input came from the upstream task's record

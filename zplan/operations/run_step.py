@@ -11,6 +11,7 @@ from __future__ import annotations
 from zplan import diags
 from zplan.hooks import Hooks
 from zplan.operations.opening import ProjectArgs
+from zplan.plan import model as m
 from zplan.plan.planner import Planner, PlanRequest
 from zplan.project import STATE_DIR, Project, ensure_state_dir
 from zplan.state.model import State
@@ -33,12 +34,37 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
     with backend.lock("run-step", timeout=600):
         state = State(backend.read())
         planner = Planner(project, state)
-        plan = planner.plan(PlanRequest(targets=[address], replace=[address] if replace else [])).only_step(address)  # upstream steps ran in their own tasks
+        whole = planner.plan(PlanRequest(targets=[address], replace=[address] if replace else []))
+        plan = whole.only_step(address)  # upstream steps ran in their own tasks
         if planned is not None:
             sensitive = sorted(n for n, v in project.config.variables.items() if v.sensitive)
             task_check.check(address, planned, task_check.planned_parts(plan.steps[0], project.secrets, environment()), sensitive)
-        result = Applier(planner, plan, state, lambda s: backend.write(s.doc), hooks, parallelism=1).apply()
+        applier = Applier(planner, plan, state, lambda s: backend.write(s.doc), hooks, parallelism=1, in_task=True)
+        applier.tracker.current.update(_upstream_results(whole, state, address))
+        result = applier.apply()
     return result.ok
+
+
+def _upstream_results(whole: m.Plan, state: State, address: str) -> dict[str, m.StepPlan]:
+    """The steps ``address`` reads, each as its own task left it: its latest successful result (a
+    step with cache = false plans to run again here, but ran, for this pipeline run, in its task)."""
+    from dataclasses import replace
+
+    from zplan.state.model import CacheEntry
+
+    found = {}
+    for upstream in whole.step(address).depends_on:
+        step = whole.step(upstream)
+        if step is not None and step.action == m.CACHED:
+            found[upstream] = step
+            continue
+        record = state.step_record(whole.store_key, upstream) if whole.store_key else None
+        if record is None or not record.succeeded:
+            raise diags.fail(f"{address} reads {upstream}, which has no successful result recorded",
+                             "its task runs before this one in the pipeline: check why it failed or did not run")
+        entry = CacheEntry(upstream, record.outputs, record.run, record.finished_at)
+        found[upstream] = replace(step, action=m.CACHED, cached_from=entry, reasons=[]) if step is not None else None
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def _open_as_planned(args: ProjectArgs, planned_vars: dict) -> Project:
