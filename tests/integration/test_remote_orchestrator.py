@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -106,3 +109,26 @@ def test_each_task_runs_its_step_as_the_apply_planned_it(tmp_path: Path, s3_url:
         assert not (image / ".zplan/compiled").exists(), "a task runs its step, it submits nothing"
     plan = zplan(project, "plan", "-stack", "kubeflow", "-var", "c=0.5")
     assert plan.returncode == 0 and "Steps: 0 to run, 5 cached" in plan.stdout, plan.stdout + plan.stderr
+
+
+def test_a_task_that_seals_a_value_needs_the_shared_state_key(tmp_path: Path, s3_url: str, mysql_url: str) -> None:
+    from cryptography.fernet import Fernet
+
+    project = tmp_path / "qs"
+    shutil.copytree(ROOT / "examples/quickstart", project, ignore=shutil.ignore_patterns(".zplan", "reports"))
+    with open(project / "main.zp.hcl", "a") as f:
+        f.write(KUBEFLOW_STACK.replace("ARTIFACTS", s3_url).replace("METADATA", mysql_url))
+        f.write('output "loaded" {\n  value     = step.load.outputs.output\n  sensitive = true\n}\n')
+    key = {"ZPLAN_STATE_KEY": Fernet.generate_key().decode()}
+    assert zplan(project, "apply", "-stack", "kubeflow", "-auto-approve", env=key).returncode == 0
+    image = tmp_path / "image"
+    shutil.copytree(project, image, ignore=shutil.ignore_patterns(".zplan"))
+    env = {k: v for k, v in os.environ.items() if k != "ZPLAN_STATE_KEY"}
+    task = subprocess.run([sys.executable, "-m", "zplan.cli.app", "run-step", "pipeline.training.step.load", "-stack", "kubeflow"],
+                          cwd=image, capture_output=True, text=True, env={**env, "ZPLAN_NO_COLOR": "1"})
+    assert task.returncode == 1 and "Traceback" not in task.stderr
+    assert "pipeline.training.step.load records sensitive values, and this task has no state key" in task.stderr
+    assert "ZPLAN_STATE_KEY" in task.stderr and not (image / ".zplan/state.key").exists()
+    task = zplan(image, "run-step", "pipeline.training.step.load", "-stack", "kubeflow", env=key)
+    assert task.returncode == 0, task.stdout + task.stderr
+    assert "pipeline.training.step.load: done" in task.stdout

@@ -8,6 +8,8 @@ at once. The progress view comes in from the command.
 
 from __future__ import annotations
 
+import os
+
 from zplan import diags
 from zplan.hooks import Hooks
 from zplan.operations.opening import ProjectArgs
@@ -39,10 +41,26 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
         if planned is not None:
             sensitive = sorted(n for n, v in project.config.variables.items() if v.sensitive)
             task_check.check(address, planned, task_check.planned_parts(plan.steps[0], project.secrets, environment()), sensitive)
+        _check_state_key(project, backend, plan.steps[0])
         applier = Applier(planner, plan, state, lambda s: backend.write(s.doc), hooks, parallelism=1, in_task=True)
         applier.tracker.current.update(_upstream_results(whole, state, address))
         result = applier.apply()
     return result.ok
+
+
+def _check_state_key(project: Project, backend, step: m.StepPlan) -> None:
+    """A task that will seal a sensitive value (its step's outputs, a sensitive output block) into
+    the shared state needs the key the other machines use: a key made in the pod would be lost
+    with it, and nothing it sealed could be opened again."""
+    from zplan.state.backend import FileBackend
+    from zplan.state.secrets import KEY_ENV, KEY_FILE
+
+    seals = step.action == m.RUN and (step.sensitive_outputs or any(o.sensitive for o in project.config.outputs.values()))
+    if not seals or isinstance(backend, FileBackend) or os.environ.get(KEY_ENV) or (project.state_dir / KEY_FILE).exists():
+        return
+    raise diags.fail(f"{step.address} records sensitive values, and this task has no state key to seal them with",
+                     f"set {KEY_ENV} in the task's environment to the key the applying machine uses "
+                     f"(its ${KEY_ENV}, or the content of its .zplan/{KEY_FILE})")
 
 
 def _upstream_results(whole: m.Plan, state: State, address: str) -> dict[str, m.StepPlan]:
