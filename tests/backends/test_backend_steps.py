@@ -128,3 +128,33 @@ def test_a_stack_without_the_backends_settings_is_an_error_before_anything_runs(
     assert 'has backend = "vertex" but stack "cloud" lacks backend_options.vertex.location' in out
     assert "s3:// or gs:// artifact_store" in out and "Traceback" not in out
     assert not (tmp_path / "jobs.jsonl").exists()
+
+
+def test_a_job_whose_image_holds_other_code_runs_nothing_and_says_why(tmp_path: Path) -> None:
+    from zplan.apply.backend_task import run_task
+    from zplan.apply.worker import StepTask
+    from zplan.backends import exchange
+    from zplan.plan.steps import environment
+    from zplan.plan.task_check import job_parts
+
+    project = tmp_path / "image"
+    project.mkdir()
+    (project / "steps.py").write_text("def fit(c):\n    return c * 2\n")
+    planned = job_parts(project, "steps.py", "fit", environment())  # what the apply planned
+    (project / "steps.py").write_text("def fit(c):\n    return c * 3\n")  # the image was built from other code
+    files = job_files(f"file://{tmp_path}/store", 1, "fit")
+    task = StepTask(address="pipeline.p.step.fit", project_dir="/elsewhere", source_file="steps.py", function="fit",
+                    params={"c": 1}, inputs={}, declared_outputs=None, artifact_store_url=f"file://{tmp_path}/store",
+                    run_id=1, log_path="", planned=planned)
+    exchange.write(files.task, task)
+    assert not run_task(files.task, files.result, project, task.address)
+    result = exchange.read(files.result).result
+    assert not result.ok and result.outputs == {}
+    assert "pipeline.p.step.fit differs from what the apply planned (code)" in result.error and "zplan build-image" in result.error
+    (project / "steps.py").write_text("def fit(c):\n    return c * 2\n")  # rebuilt
+    assert run_task(files.task, files.result, project, task.address)
+
+
+def test_a_job_is_named_after_its_step_and_key():
+    assert jobs.job_name('pipeline.p.step.train["c=0.5"]', FILES.task).startswith("zplan-train-c-0-5-")
+    assert jobs.job_name("module.m.pipeline.p.step.fit", FILES.task).startswith("zplan-fit-")

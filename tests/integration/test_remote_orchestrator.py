@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -38,7 +41,8 @@ def test_kubeflow_stack_compiles_instead_of_running(tmp_path: Path, s3_url: str,
     assert sorted(tasks["evaluate"].get("dependentTasks", [])) == ["scale", "train"]
     executors = spec["deploymentSpec"]["executors"]
     commands = [e["container"]["command"] + e["container"].get("args", []) for e in executors.values()]
-    assert ["zplan", "run-step", "pipeline.training.step.train", "-stack", "kubeflow"] in commands
+    assert ["zplan", "run-step", "pipeline.training.step.train", "-stack", "kubeflow"] in [c[:5] for c in commands]
+    assert all('"c":1.0' in c[c.index("-planned-vars") + 1] for c in commands)  # the values the apply planned with
     assert all(e["container"]["image"] == "registry.example/zplan-quickstart:1" for e in executors.values())
 
 
@@ -84,3 +88,47 @@ def test_a_resource_serving_a_step_output_waits_for_the_remote_pipeline(tmp_path
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Pipeline spec written to" in proc.stdout  # the pipeline is still handed over
     assert "resource.local_model_server.api" in proc.stdout and "apply again once the pipeline has run there" in proc.stdout
+
+
+def test_each_task_runs_its_step_as_the_apply_planned_it(tmp_path: Path, s3_url: str, mysql_url: str) -> None:
+    project = tmp_path / "qs"
+    shutil.copytree(ROOT / "examples/quickstart", project, ignore=shutil.ignore_patterns(".zplan", "reports"))
+    with open(project / "main.zp.hcl", "a") as f:
+        f.write(KUBEFLOW_STACK.replace("ARTIFACTS", s3_url).replace("METADATA", mysql_url))
+    proc = zplan(project, "apply", "-stack", "kubeflow", "-auto-approve", "-var", "c=0.5")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    spec = yaml.safe_load((project / ".zplan/compiled/training.yaml").read_text())
+    executors = spec["deploymentSpec"]["executors"]
+    commands = {c[2]: c for c in (e["container"]["command"] for e in executors.values())}
+    image = tmp_path / "image"  # the container's copy of the project
+    shutil.copytree(project, image, ignore=shutil.ignore_patterns(".zplan"))
+    for step in ("load", "split", "scale", "train", "evaluate"):  # in the order KFP runs them
+        task = zplan(image, *commands[f"pipeline.training.step.{step}"][1:])
+        assert task.returncode == 0, task.stdout + task.stderr
+        assert f"pipeline.training.step.{step}: done" in task.stdout, task.stdout
+        assert not (image / ".zplan/compiled").exists(), "a task runs its step, it submits nothing"
+    plan = zplan(project, "plan", "-stack", "kubeflow", "-var", "c=0.5")
+    assert plan.returncode == 0 and "Steps: 0 to run, 5 cached" in plan.stdout, plan.stdout + plan.stderr
+
+
+def test_a_task_that_seals_a_value_needs_the_shared_state_key(tmp_path: Path, s3_url: str, mysql_url: str) -> None:
+    from cryptography.fernet import Fernet
+
+    project = tmp_path / "qs"
+    shutil.copytree(ROOT / "examples/quickstart", project, ignore=shutil.ignore_patterns(".zplan", "reports"))
+    with open(project / "main.zp.hcl", "a") as f:
+        f.write(KUBEFLOW_STACK.replace("ARTIFACTS", s3_url).replace("METADATA", mysql_url))
+        f.write('output "loaded" {\n  value     = step.load.outputs.output\n  sensitive = true\n}\n')
+    key = {"ZPLAN_STATE_KEY": Fernet.generate_key().decode()}
+    assert zplan(project, "apply", "-stack", "kubeflow", "-auto-approve", env=key).returncode == 0
+    image = tmp_path / "image"
+    shutil.copytree(project, image, ignore=shutil.ignore_patterns(".zplan"))
+    env = {k: v for k, v in os.environ.items() if k != "ZPLAN_STATE_KEY"}
+    task = subprocess.run([sys.executable, "-m", "zplan.cli.app", "run-step", "pipeline.training.step.load", "-stack", "kubeflow"],
+                          cwd=image, capture_output=True, text=True, env={**env, "ZPLAN_NO_COLOR": "1"})
+    assert task.returncode == 1 and "Traceback" not in task.stderr
+    assert "pipeline.training.step.load records sensitive values, and this task has no state key" in task.stderr
+    assert "ZPLAN_STATE_KEY" in task.stderr and not (image / ".zplan/state.key").exists()
+    task = zplan(image, "run-step", "pipeline.training.step.load", "-stack", "kubeflow", env=key)
+    assert task.returncode == 0, task.stdout + task.stderr
+    assert "pipeline.training.step.load: done" in task.stdout

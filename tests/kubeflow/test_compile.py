@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
+from zplan.apply.remote import pipeline_tasks
 from zplan.diags import DiagnosticError
 from zplan.kubeflow.compile import StepTask, compile_pipeline, step_command
+from zplan.operations.opening import ProjectArgs, open_project
+from zplan.plan.planner import Planner, PlanRequest
+from zplan.state.model import State
+
+from tests.kubeflow.test_run_step import HCL, STEP
 
 IMAGE = "europe-docker.pkg.dev/acme-ml/zplan/project:3f2a"
 
@@ -87,3 +95,69 @@ def test_step_resources_become_task_requests(tmp_path):
     resources = container["resources"]
     assert resources["cpuLimit"] == 2 and resources["memoryLimit"] == pytest.approx(4 * 2**30 / 10**9)
     assert resources["accelerator"]["type"] == "NVIDIA_TESLA_T4" and resources["accelerator"]["count"] == "1"
+
+
+def test_the_tasks_get_the_planned_values_but_never_a_secret(tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "main.zp.hcl").write_text(HCL)
+    (root / "steps.py").write_text(STEP)
+    monkeypatch.setenv("ZPLAN_VAR_token", "s3cret-from-env")
+    project = open_project(ProjectArgs(root, ["c=0.5"]))
+    plan = Planner(project, State()).plan(PlanRequest())
+    out = compile_pipeline("p", pipeline_tasks(project, list(plan.steps)), IMAGE, "gcp", tmp_path / "p.yaml")
+    text = out.read_text()
+    assert "s3cret" not in text and "token" not in text  # sensitive: the task reads it from its environment
+    container = next(iter(yaml.safe_load(text)["deploymentSpec"]["executors"].values()))["container"]
+    command = container["command"]
+    assert command[:5] == ["zplan", "run-step", "pipeline.p.step.fit", "-stack", "gcp"]
+    planned = dict(zip(command[5::2], command[6::2]))
+    assert planned["-planned-vars"] == '{"c":0.5,"layers":[64,32]}'
+    assert sorted(json.loads(planned["-planned"])) == ["code", "inputs", "libraries", "params", "python"]
+
+
+def test_each_module_instance_pipeline_is_a_spec_of_its_own(tmp_path):
+    from zplan.apply.remote import submit_pipelines
+    from zplan.apply.tracker import RunTracker
+    from zplan.hooks import Recorder
+
+    root = tmp_path / "project"
+    (root / "mod").mkdir(parents=True)
+    (root / "mod" / "m.zp.hcl").write_text('pipeline "train" {\n  step "fit" {\n    source = "s.py:fit"\n  }\n}\n')
+    (root / "mod" / "s.py").write_text("def fit():\n    return 1\n")
+    (root / "main.zp.hcl").write_text('module "env" {\n  for_each = toset(["dev", "prod"])\n  source   = "./mod"\n}\n')
+    project = open_project(ProjectArgs(root))
+    plan = Planner(project, State()).plan(PlanRequest())
+    hooks = Recorder()
+    submit_pipelines(project, plan, {"orchestrator": "kubeflow", "container_image": IMAGE}, RunTracker(plan, {}), hooks)
+    specs = sorted((root / ".zplan" / "compiled").iterdir())
+    assert [p.name for p in specs] == ["module-env-dev-train.yaml", "module-env-prod-train.yaml"]
+    for path, env in zip(specs, ["dev", "prod"]):
+        spec = yaml.safe_load(path.read_text())
+        assert list(spec["root"]["dag"]["tasks"]) == ["fit"]
+        [executor] = spec["deploymentSpec"]["executors"].values()
+        assert executor["container"]["command"][2] == f'module.env["{env}"].pipeline.train.step.fit'
+    assert len([e for e in hooks.events if e[0] == "notice"]) == 2
+
+
+def test_a_pipeline_fed_by_a_module_pipeline_is_one_spec_with_it(tmp_path):
+    from zplan.apply.remote import submit_pipelines
+    from zplan.apply.tracker import RunTracker
+    from zplan.hooks import Recorder
+
+    root = tmp_path / "project"
+    (root / "mod").mkdir(parents=True)
+    (root / "mod" / "m.zp.hcl").write_text('pipeline "train" {\n  step "fit" {\n    source = "s.py:fit"\n  }\n}\n'
+                                           'output "model" {\n  value = step.fit.outputs.output\n}\n')
+    (root / "mod" / "s.py").write_text("def fit():\n    return 1\n\n\ndef fit_on(model):\n    return model\n")
+    (root / "main.zp.hcl").write_text('module "tr" {\n  source = "./mod"\n}\n\npipeline "serve" {\n  step "fit" {\n'
+                                      '    source = "mod/s.py:fit_on"\n    inputs = { model = module.tr.model }\n  }\n}\n')
+    project = open_project(ProjectArgs(root))
+    plan = Planner(project, State()).plan(PlanRequest())
+    tracker = RunTracker(plan, {})
+    submit_pipelines(project, plan, {"orchestrator": "kubeflow", "container_image": IMAGE}, tracker, Recorder())
+    [path] = (root / ".zplan" / "compiled").iterdir()
+    assert path.name == "module-tr-train-serve.yaml"
+    tasks = yaml.safe_load(path.read_text())["root"]["dag"]["tasks"]
+    assert {name: t.get("dependentTasks", []) for name, t in tasks.items()} == {"module-tr-train-fit": [], "serve-fit": ["module-tr-train-fit"]}
+    assert set(tracker.result.outcome) == {"module.tr.pipeline.train.step.fit", "pipeline.serve.step.fit"}

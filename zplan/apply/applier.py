@@ -64,11 +64,13 @@ class Applier:
         parallelism: int | None = None,
         persist_last: Callable[[State], None] | None = None,
         exact: bool = False,
+        in_task: bool = False,
     ) -> None:
         """``persist`` writes the state as the apply goes; ``persist_last``, if given, writes it
         the last time (a file backend then also keeps its decoded copy for the next plan).
         ``exact`` (a saved plan): a step whose re-plan finds other code or data than the plan
-        had is refused, never run with what changed."""
+        had is refused, never run with what changed. ``in_task``: this is a task of an external
+        orchestrator (``zplan run-step``): its steps run here, whatever the stack's orchestrator."""
         inputs = planner.apply_inputs()
         self.project = planner.project
         self.plan = plan
@@ -92,6 +94,7 @@ class Applier:
         self._abort: diags.DiagnosticError | None = None  # the runner could not start (a scheduler out of reach)
         self.stop = StopRequest()  # set by Ctrl-C or SIGTERM
         self._exact = exact
+        self._in_task = in_task
         self._code_files: dict[str, dict[str, list[int]]] = {}  # step -> its code files as its re-plan read them
         self._damaged_inputs = DamagedInputs(self.graph, lambda: self.step_planner, self.tracker, self.runner.artifact_store, self.hooks)
 
@@ -140,7 +143,7 @@ class Applier:
         from zplan.stack.flavors import is_remote
 
         nodes = [r.address for r in self.plan.resources if r.action not in (m.NOOP, m.DELETE)]
-        remote = is_remote(self.tracker.stack_settings)
+        remote = is_remote(self.tracker.stack_settings) and not self._in_task
         if not remote:
             nodes += [s.address for s in self.plan.steps]
         else:

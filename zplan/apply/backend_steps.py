@@ -9,6 +9,7 @@ the apply records it like any other step's, under the lock it already holds.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import threading
 import time
 import uuid
@@ -24,6 +25,16 @@ from zplan.plan import model as m
 # Tests replace this with stand-ins for the cloud clients: backend -> client (None: the real one).
 CLIENTS: dict[str, Any] = {}
 POLL_SECONDS: float | None = None  # None: zplan.backends.submit.POLL_SECONDS
+
+
+def _job_parts(step, plan: m.StepPlan, secrets: list[str]) -> dict[str, str]:
+    """What the job checks before running: the step's code and libraries as planned (a step
+    function's: a TFX component's or a script's code is its files), and the Python."""
+    from zplan.plan.steps import environment
+    from zplan.plan.task_check import JOB_PARTS, planned_parts
+
+    parts = planned_parts(plan, secrets, environment())
+    return {k: parts[k] for k in (JOB_PARTS if step.tfx is None and step.script is None else ("python",))}
 
 
 def with_backends(base: type[StepRunner], config) -> type[StepRunner]:
@@ -63,7 +74,7 @@ class BackendSteps(StepRunner):
         step = self.project.config.step(plan.address)
         if not getattr(step, "backend", None):
             return super().start(plan)
-        task = self.task(plan)
+        task = dataclasses.replace(self.task(plan), planned=_job_parts(step, plan, self.project.secrets))
         self.tracker.started_at[plan.address] = time.time()
         if self._stop.is_set():
             return failed_future(TaskCancelled("not started: the apply was interrupted"))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from zplan import diags
 from zplan.apply.cluster_task import _localized  # a data input as this machine sees it
-from zplan.apply.worker import StepTask, run_step
+from zplan.apply.worker import StepResult, StepTask, run_step
 from zplan.backends import exchange
 
 
@@ -26,6 +26,10 @@ def run_task(task_url: str, result_url: str, project_dir: Path, address: str) ->
         raise diags.fail(f"no step task at {task_url}", "the job is started by zplan apply, which writes it first")
     if task.address != address:
         raise diags.fail(f"the task at {task_url} is for {task.address}, not {address}")
+    refused = _image_problem(task, project_dir) if task.planned is not None else None
+    if refused is not None:  # told to the apply, which shows it as the step's error
+        exchange.write(result_url, exchange.JobOutcome(StepResult(address, False, error=refused), ""))
+        return False
     with tempfile.TemporaryDirectory(prefix="zplan-job-") as scratch:
         log_path = Path(scratch) / "step.log"
         local = dataclasses.replace(
@@ -35,3 +39,21 @@ def run_task(task_url: str, result_url: str, project_dir: Path, address: str) ->
         log = log_path.read_text(errors="replace") if log_path.exists() else ""
     exchange.write(result_url, exchange.JobOutcome(result, log))
     return result.ok
+
+
+def _image_problem(task: StepTask, project_dir: Path) -> str | None:
+    """Why this image must not run the task (other code than the apply planned: an image built
+    before the last edit), or None."""
+    from zplan.plan import task_check
+    from zplan.plan.steps import environment
+
+    env = environment()
+    try:
+        here = {"python": env["python"]}
+        if "code" in task.planned:
+            here = task_check.job_parts(project_dir, task.source_file, task.function, env)
+        task_check.check(task.address, task.planned, here)
+    except diags.DiagnosticError as exc:
+        first = exc.diagnostics[0]
+        return f"{first.summary}: {first.detail}" if first.detail else first.summary
+    return None

@@ -6,23 +6,80 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from zplan.addrs import short_name
 from zplan.apply.tracker import SUBMITTED, RunTracker
 from zplan.hooks import Hooks
 from zplan.plan import model as m
 
 
 def submit_pipelines(project, plan: m.Plan, settings: Mapping[str, Any], tracker: RunTracker, hooks: Hooks) -> None:
-    from zplan.kubeflow.compile import StepTask, compile_pipeline
+    from zplan.kubeflow.compile import compile_pipeline
     from zplan.kubeflow.submit import submit
 
     options = settings.get("orchestrator_options")
-    for pipeline in sorted({s.pipeline for s in plan.steps}):
-        steps = [s for s in plan.steps if s.pipeline == pipeline]
-        tasks = [StepTask(s.address, s.step, [short_name(d) for d in s.depends_on], project.config.step(s.address).resources)
-                 for s in steps]
+    for pipeline, steps in sorted(_pipelines(plan.steps).items()):
+        tasks = pipeline_tasks(project, steps)
         spec = compile_pipeline(pipeline, tasks, str(settings.get("container_image") or ""), project.stack_name,
                                 project.state_dir / "compiled" / f"{pipeline}.yaml")
         hooks.notice(f"pipeline {pipeline}: {submit(spec, str(settings['orchestrator']), options if isinstance(options, dict) else {})}")
         for s in steps:
             tracker.outcome(s.address, SUBMITTED)
+
+
+def _pipelines(steps) -> dict[str, list[m.StepPlan]]:
+    """The steps of each pipeline instance, by the name its spec gets: a root pipeline's own name, a
+    module instance's from its address (each instance of a module's pipeline is a pipeline of its own).
+    Pipelines one feeds another's step (through a module output) are one spec, named after them all:
+    separate specs could not make the fed step wait."""
+    joined: dict[str, str] = {}  # pipeline instance -> another one it is compiled with
+
+    def head(name: str) -> str:
+        while joined.get(name, name) != name:
+            name = joined[name]
+        return name
+
+    where = {s.address: _instance(s) for s in steps}
+    for s in steps:
+        for upstream in s.depends_on:
+            if upstream in where and head(where[upstream]) != head(where[s.address]):
+                joined[head(where[upstream])] = head(where[s.address])
+    members: dict[str, set[str]] = {}
+    for name in where.values():
+        members.setdefault(head(name), set()).add(name)
+    found: dict[str, list[m.StepPlan]] = {}
+    for s in steps:
+        found.setdefault("-".join(sorted(members[head(where[s.address])])), []).append(s)
+    return found
+
+
+def _instance(step: m.StepPlan) -> str:
+    """The name of the pipeline instance a step is in (``training``; ``module-env-dev-train``)."""
+    from zplan.kubeflow.compile import task_name
+
+    where = step.address.rpartition(".step.")[0]
+    return step.pipeline if where == f"pipeline.{step.pipeline}" else task_name(where.replace(".pipeline.", "."))
+
+
+def pipeline_tasks(project, steps: list[m.StepPlan]) -> list:
+    """One task per step, told the non-sensitive variable values this apply planned with (the
+    image holds neither this machine's -var, -var-file, ZPLAN_VAR_* nor its vars files) and the
+    digests of what it planned for the step, which the task's own plan must match; and whether
+    it is replaced."""
+    import json
+
+    from zplan.kubeflow.compile import StepTask
+    from zplan.plan.steps import environment
+    from zplan.plan.task_check import planned_parts, planned_variables
+
+    sensitive = {n for n, v in project.config.variables.items() if v.sensitive}
+    values = ["-planned-vars", planned_variables(project.variables, sensitive)]
+    env = environment()
+    one = len({_instance(s) for s in steps}) == 1  # else a task's name says which pipeline its step is in
+    return [StepTask(s.address, s.step if one else f"{_instance(s)}.{s.step}", list(s.depends_on), project.config.step(s.address).resources,
+                     values + ["-planned", json.dumps(planned_parts(s, project.secrets, env), sort_keys=True, separators=(",", ":"))]
+                     + _replaced(s))
+            for s in steps]
+
+
+def _replaced(step: m.StepPlan) -> list[str]:
+    """``-replace ADDRESS`` for a step this apply reruns by -replace: the task's own plan would find it cached."""
+    return ["-replace", step.address] if any(r.code == m.REPLACE_REQUESTED for r in step.reasons) else []

@@ -94,6 +94,7 @@ class StepTask:
     tfx: str | None = None  # a TFX component run in place of source_file:function (zplan.tfx.runner)
     handed_on: tuple[str, ...] = ()  # outputs another step of the apply reads: stored in a faster form (Arrow IPC)
     sync_outputs: bool = True  # False: outputs are published unsynced and the parent syncs them (StepResult.unsynced)
+    planned: dict[str, str] | None = None  # a backend job: the apply's digests of the code it must run (task_check.JOB_PARTS)
 
 
 @dataclass

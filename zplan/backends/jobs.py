@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from zplan.addrs import short_name
 from zplan.backends.exchange import JobFiles
 
 VERTEX_REQUIRED = ("project", "location")
@@ -66,8 +67,8 @@ def compile_job(backend: str, address: str, stack_name: str, stack: Mapping[str,
 
 
 def job_name(address: str, unique: str) -> str:
-    """``zplan-train-1a2b3c4d``: the step's name and a digest of the run's task location (63 chars at most)."""
-    step = re.sub(r"[^A-Za-z0-9]+", "-", address.rsplit(".", 1)[-1]).strip("-")[:40] or "step"
+    """``zplan-train-1a2b3c4d``: the step's name (with its key) and a digest of the run's task location (63 chars at most)."""
+    step = re.sub(r"[^A-Za-z0-9]+", "-", short_name(address)).strip("-")[:40].rstrip("-") or "step"  # a key may hold dots
     return f"zplan-{step}-{hashlib.sha256(unique.encode()).hexdigest()[:10]}"
 
 

@@ -335,7 +335,10 @@ def build_image(stack: Optional[str] = stack_option(), var: List[str] = VarOpt, 
 @app.command("run-step", hidden=True)
 def run_step(address: str, stack: Optional[str] = stack_option(), var: List[str] = VarOpt,
              task: Optional[str] = typer.Option(None, "-task", help="Run the task at this URL (written by apply)"),
-             result: Optional[str] = typer.Option(None, "-result", help="Where to write the task's result")) -> None:
+             result: Optional[str] = typer.Option(None, "-result", help="Where to write the task's result"),
+             planned_vars: Optional[str] = typer.Option(None, "-planned-vars", help="The variable values the apply planned with (JSON)"),
+             planned: Optional[str] = typer.Option(None, "-planned", help="The apply's digests of the step's parts (JSON): refuse to run on a difference"),
+             replace: Optional[str] = typer.Option(None, "-replace", help="Rerun the step even if cached (the apply's -replace)")) -> None:
     """Run one step (used inside containers by the Kubeflow/Vertex orchestrators and training backends)."""
     if task or result:  # a training backend's job: runs the task, records nothing (the submitting apply does)
         from zplan.apply.backend_task import run_task
@@ -346,9 +349,14 @@ def run_step(address: str, stack: Optional[str] = stack_option(), var: List[str]
             raise typer.Exit(1)
         return
     from zplan.operations.run_step import run_step as run
+    from zplan.plan.task_check import read_json_object
     from zplan.render.apply_view import PlainView
 
-    if not run(project_args(stack, var), address, PlainView()):
+    values = read_json_object(planned_vars, "-planned-vars") if planned_vars is not None else None
+    digests = read_json_object(planned, "-planned") if planned is not None else None
+    if replace is not None and replace != address:
+        raise typer.BadParameter(f"-replace names {replace}, not the step this task runs ({address})")
+    if not run(project_args(stack, var), address, PlainView(), values, digests, replace is not None):
         raise typer.Exit(1)
 
 

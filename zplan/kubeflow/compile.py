@@ -1,7 +1,8 @@
 """A zplan pipeline as a KFP v2 pipeline spec, compiled offline.
 
 Every step becomes a container task running ``zplan run-step ADDRESS -stack
-STACK`` in the project's image. The step reads its inputs from, and records
+STACK`` in the project's image, with the variable values the apply planned with and
+its digests of the step (``zplan.plan.task_check``), so the task runs what was planned. The step reads its inputs from, and records
 its outputs in, the stack's remote artifact and metadata stores, so zplan
 decides what is cached and keeps the lineage; KFP's own caching is turned off
 on every task, or it would skip a step zplan wants to run (or rerun one zplan
@@ -27,10 +28,11 @@ class StepTask:
     name: str  # the step's name, also the task's display name
     depends_on: list[str] = field(default_factory=list)  # step names or addresses
     resources: Any = None  # the step's StepResources (cpu, memory, gpu, gpu_type), or None
+    arguments: list[str] = field(default_factory=list)  # more run-step arguments: what the apply planned (never a secret)
 
 
-def step_command(address: str, stack: str) -> list[str]:
-    return ["zplan", "run-step", address, "-stack", stack]
+def step_command(address: str, stack: str, arguments: list[str] = ()) -> list[str]:
+    return ["zplan", "run-step", address, "-stack", stack, *arguments]
 
 
 def task_name(step_name: str) -> str:
@@ -119,7 +121,7 @@ def _request(task: Any, resources: Any) -> None:
 def _component(s: StepTask, image: str, stack: str) -> Callable:
     from kfp import dsl
 
-    command = step_command(s.address, stack)
+    command = step_command(s.address, stack, s.arguments)
 
     def container():  # no annotations: KFP reads them, and this module's are strings
         return dsl.ContainerSpec(image=image, command=command)

@@ -20,7 +20,9 @@ from zplan.operations.opening import ProjectArgs, open_project
 from zplan.project import ensure_state_dir
 
 LOCK_NAMES = ("requirements.lock", "requirements.txt")
-IGNORED = (".zplan", "!.zplan/image", ".git", ".venv", "venv", "**/__pycache__")
+# Vars files stay out: they may hold secrets, and a task is given every non-sensitive value the apply
+# planned with, the sensitive ones in its environment (ZPLAN_VAR_NAME).
+IGNORED = (".zplan", "!.zplan/image", ".git", ".venv", "venv", "**/__pycache__", "**/*.zpvars")
 
 
 @dataclass(frozen=True)

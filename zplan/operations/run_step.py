@@ -8,18 +8,27 @@ at once. The progress view comes in from the command.
 
 from __future__ import annotations
 
+import os
+
 from zplan import diags
 from zplan.hooks import Hooks
-from zplan.operations.opening import ProjectArgs, open_project
+from zplan.operations.opening import ProjectArgs
+from zplan.plan import model as m
 from zplan.plan.planner import Planner, PlanRequest
-from zplan.project import ensure_state_dir
+from zplan.project import STATE_DIR, Project, ensure_state_dir
 from zplan.state.model import State
 
 
-def run_step(args: ProjectArgs, address: str, hooks: Hooks) -> bool:
+def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict | None = None,
+             planned: dict | None = None, replace: bool = False) -> bool:
+    """``planned_vars``: the variable values the apply planned with (all but the sensitive ones);
+    ``planned``: its digests of the step's parts (``zplan.plan.task_check``), which this task's
+    own plan of the step must match; ``replace``: the apply reruns the step by -replace."""
     from zplan.apply.applier import Applier
+    from zplan.plan import task_check
+    from zplan.plan.steps import environment
 
-    project = open_project(args)
+    project = _open_as_planned(args, planned_vars or {})
     if project.config.step(address) is None:
         raise diags.fail(f"{address} is not a step of this project", "addresses look like pipeline.NAME.step.STEP")
     ensure_state_dir(project)
@@ -27,6 +36,67 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks) -> bool:
     with backend.lock("run-step", timeout=600):
         state = State(backend.read())
         planner = Planner(project, state)
-        plan = planner.plan(PlanRequest(targets=[address])).only_step(address)  # upstream steps ran in their own tasks
-        result = Applier(planner, plan, state, lambda s: backend.write(s.doc), hooks, parallelism=1).apply()
+        whole = planner.plan(PlanRequest(targets=[address], replace=[address] if replace else []))
+        plan = whole.only_step(address)  # upstream steps ran in their own tasks
+        if planned is not None:
+            sensitive = sorted(n for n, v in project.config.variables.items() if v.sensitive)
+            task_check.check(address, planned, task_check.planned_parts(plan.steps[0], project.secrets, environment()), sensitive)
+        _check_state_key(project, backend, plan.steps[0])
+        applier = Applier(planner, plan, state, lambda s: backend.write(s.doc), hooks, parallelism=1, in_task=True)
+        applier.tracker.current.update(_upstream_results(whole, state, address))
+        result = applier.apply()
     return result.ok
+
+
+def _check_state_key(project: Project, backend, step: m.StepPlan) -> None:
+    """A task that will seal a sensitive value (its step's outputs, a sensitive output block) into
+    the shared state needs the key the other machines use: a key made in the pod would be lost
+    with it, and nothing it sealed could be opened again."""
+    from zplan.state.backend import FileBackend
+    from zplan.state.secrets import KEY_ENV, KEY_FILE
+
+    seals = step.action == m.RUN and (step.sensitive_outputs or any(o.sensitive for o in project.config.outputs.values()))
+    if not seals or isinstance(backend, FileBackend) or os.environ.get(KEY_ENV) or (project.state_dir / KEY_FILE).exists():
+        return
+    raise diags.fail(f"{step.address} records sensitive values, and this task has no state key to seal them with",
+                     f"set {KEY_ENV} in the task's environment to the key the applying machine uses "
+                     f"(its ${KEY_ENV}, or the content of its .zplan/{KEY_FILE})")
+
+
+def _upstream_results(whole: m.Plan, state: State, address: str) -> dict[str, m.StepPlan]:
+    """The steps ``address`` reads, each as its own task left it: its latest successful result (a
+    step with cache = false plans to run again here, but ran, for this pipeline run, in its task)."""
+    from dataclasses import replace
+
+    from zplan.state.model import CacheEntry
+
+    found = {}
+    for upstream in whole.step(address).depends_on:
+        step = whole.step(upstream)
+        if step is not None and step.action == m.CACHED:
+            found[upstream] = step
+            continue
+        record = state.step_record(whole.store_key, upstream) if whole.store_key else None
+        if record is None or not record.succeeded:
+            raise diags.fail(f"{address} reads {upstream}, which has no successful result recorded",
+                             "its task runs before this one in the pipeline: check why it failed or did not run")
+        entry = CacheEntry(upstream, record.outputs, record.run, record.finished_at)
+        found[upstream] = replace(step, action=m.CACHED, cached_from=entry, reasons=[]) if step is not None else None
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def _open_as_planned(args: ProjectArgs, planned_vars: dict) -> Project:
+    """The project with the apply's variable values winning over every other source (each
+    converted to its variable's type as a vars file's value is); the sensitive ones come from
+    the task's own sources (ZPLAN_VAR_NAME)."""
+    from zplan.config import loader, variables
+    from zplan.stack import select
+
+    root = args.root.resolve()
+    config = loader.load(root)
+    unknown = sorted(set(planned_vars) - set(config.variables))
+    if unknown:
+        raise diags.fail(f'the apply planned with variable "{unknown[0]}", which this image\'s configuration does not declare',
+                         "the container image is out of date: rebuild it with `zplan build-image` (and push it), then apply again")
+    values = variables.resolve(config, args.vars, given=planned_vars)
+    return Project(root, config, values, select.selected_name(config, root / STATE_DIR, args.stack), args.registry)

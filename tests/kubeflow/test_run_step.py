@@ -1,0 +1,134 @@
+"""`zplan run-step` as a Kubeflow / Vertex task runs it: told what the apply planned, it plans the
+step again from the project it finds (here a local project stands in for the image's) and runs it
+only when both plans agree."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from zplan.apply.remote import pipeline_tasks
+from zplan.diags import DiagnosticError
+from zplan.hooks import Recorder
+from zplan.operations.opening import ProjectArgs, open_project
+from zplan.operations.run_step import run_step
+from zplan.plan import model as m
+from zplan.plan.planner import Planner, PlanRequest
+from zplan.state.model import State
+
+FIT = "pipeline.p.step.fit"
+HCL = '''
+variable "c" {
+  type    = number
+  default = 1.0
+}
+
+variable "layers" {
+  default = [64, 32]
+}
+
+variable "token" {
+  default   = "the-default-token"
+  sensitive = true
+}
+
+pipeline "p" {
+  step "fit" {
+    source = "steps.py:fit"
+    params = { c = var.c, layers = var.layers, token = var.token }
+  }
+}
+'''
+STEP = "def fit(c, layers, token):\n    return c * len(layers)\n"
+
+
+@pytest.fixture
+def project_dir(tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "main.zp.hcl").write_text(HCL)
+    (root / "steps.py").write_text(STEP)
+    monkeypatch.setenv("ZPLAN_VAR_token", "s3cret-from-env")  # the applying machine's secret
+    return root
+
+
+def _task_arguments(root, *variables: str, **request) -> list[str]:
+    """The run-step arguments an apply with these -var compiles for the step."""
+    project = open_project(ProjectArgs(root, list(variables)))
+    plan = Planner(project, State(project.state_backend().read())).plan(PlanRequest(**request))
+    return next(t for t in pipeline_tasks(project, list(plan.steps)) if t.address == FIT).arguments
+
+
+def _applied(root, *variables: str):
+    """What an apply with these -var compiles for the step: run-step's planned values and digests."""
+    args = dict(zip(*[iter(_task_arguments(root, *variables))] * 2))
+    return json.loads(args["-planned-vars"]), json.loads(args["-planned"])
+
+
+def _step_plan(root, *variables: str) -> m.StepPlan:
+    project = open_project(ProjectArgs(root, list(variables)))
+    return Planner(project, State(project.state_backend().read())).plan(PlanRequest()).step(FIT)
+
+
+def test_the_task_runs_with_the_values_the_apply_planned_with(project_dir):
+    values, digests = _applied(project_dir, "c=0.5", "layers=[8, 4, 2]")
+    assert values == {"c": 0.5, "layers": [8, 4, 2]}  # never the sensitive token
+    assert run_step(ProjectArgs(project_dir), FIT, Recorder(), values, digests)
+    # recorded under the key the apply planned: planning again with the same -var finds it cached
+    assert _step_plan(project_dir, "c=0.5", "layers=[8, 4, 2]").action == m.CACHED
+    assert _step_plan(project_dir).action == m.RUN
+
+
+def test_the_task_refuses_a_step_planned_with_other_values(project_dir, monkeypatch):
+    values, digests = _applied(project_dir, "c=0.5")
+    with pytest.raises(DiagnosticError, match=r"pipeline.p.step.fit differs from what the apply planned \(params\)"):
+        run_step(ProjectArgs(project_dir), FIT, Recorder(), None, digests)  # the values not passed: c is 1.0 here
+    monkeypatch.delenv("ZPLAN_VAR_token")  # the task's environment lacks the secret: the default is used
+    with pytest.raises(DiagnosticError, match="ZPLAN_VAR_token") as refused:
+        run_step(ProjectArgs(project_dir), FIT, Recorder(), values, digests)
+    assert "s3cret" not in str(refused.value)
+    assert not (project_dir / ".zplan" / "artifacts").exists(), "nothing ran"
+    assert _step_plan(project_dir, "c=0.5").reasons[0].code == m.NEVER_RAN
+
+
+def test_an_image_with_other_code_is_refused_with_what_to_do(project_dir):
+    values, digests = _applied(project_dir)
+    (project_dir / "steps.py").write_text(STEP.replace("c * len", "c + len"))  # the image holds other code
+    with pytest.raises(DiagnosticError, match=r"differs from what the apply planned \(code\)") as refused:
+        run_step(ProjectArgs(project_dir), FIT, Recorder(), values, digests)
+    assert "zplan build-image" in refused.value.diagnostics[0].detail
+
+
+def test_a_variable_the_image_does_not_declare_is_refused(project_dir):
+    values, digests = _applied(project_dir)
+    with pytest.raises(DiagnosticError, match='planned with variable "epochs", which this image\'s configuration does not declare'):
+        run_step(ProjectArgs(project_dir), FIT, Recorder(), {**values, "epochs": 3}, digests)
+
+
+
+def test_a_step_the_apply_replaces_reruns_in_its_task(project_dir):
+    values, digests = _applied(project_dir)
+    assert run_step(ProjectArgs(project_dir), FIT, Recorder(), values, digests)
+    arguments = _task_arguments(project_dir, replace=[FIT])  # apply -replace: "will rerun: forced by -replace"
+    assert arguments[-2:] == ["-replace", FIT]
+    hooks = Recorder()
+    assert run_step(ProjectArgs(project_dir), FIT, hooks, values, digests, replace=True)
+    assert [e[0] for e in hooks.events if e[0].startswith("step_")] == ["step_started", "step_finished"]
+
+
+@pytest.mark.parametrize("cache", ["true", "false"])
+def test_a_task_reads_what_its_upstream_task_recorded(tmp_path, cache):
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def load():\n    return 20\n\n\ndef double(x):\n    return 2 * x\n")
+    (root / "main.zp.hcl").write_text(f'pipeline "p" {{\n  step "load" {{\n    source = "steps.py:load"\n    cache  = {cache}\n  }}\n'
+                                      '  step "double" {\n    source = "steps.py:double"\n    inputs = { x = step.load.outputs.output }\n  }\n}\n')
+    with pytest.raises(DiagnosticError, match="reads pipeline.p.step.load, which has no successful result recorded"):
+        run_step(ProjectArgs(root), "pipeline.p.step.double", Recorder())
+    assert run_step(ProjectArgs(root), "pipeline.p.step.load", Recorder())  # the tasks, in the order KFP runs them
+    hooks = Recorder()
+    assert run_step(ProjectArgs(root), "pipeline.p.step.double", hooks)
+    assert [e[0] for e in hooks.events if e[0].startswith("step_")] == ["step_started", "step_finished"]
+    [finished] = [e for e in hooks.events if e[0] == "step_finished"]
+    assert finished[2] is True, finished  # ok: its input came from the upstream task's record
