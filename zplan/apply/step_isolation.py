@@ -25,6 +25,7 @@ import contextlib
 import os
 import random
 import sys
+import time
 import warnings
 from typing import Any, Iterator
 
@@ -47,6 +48,7 @@ def step_interpreter_state(project_dir: str) -> Iterator[None]:
         _restore_settings(settings)
         if _environment() != env:
             _restore_environment(env)
+            time.tzset()  # the C library's time zone, which a step changes by setting TZ and calling tzset()
         sys.path[:] = path
         dropped = {name for name in set(sys.modules) - modules if _project_module(name, sys.modules.get(name), project_dir)}
         for name in dropped:

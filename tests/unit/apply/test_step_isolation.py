@@ -31,7 +31,7 @@ def test_libraries_and_modules_a_library_loaded_under_its_own_name_stay():
 
 
 MEDDLES = """
-import os, random, sys, warnings
+import os, random, sys, time, warnings
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,8 @@ def meddle():
     os.chdir("/")
     os.umask(0o077)
     sys.setrecursionlimit(123456)
+    os.environ["TZ"] = "XYZ-5:45" if time.localtime(0).tm_gmtoff != 20700 else "UTC0"  # (POSIX: no tzdata needed)
+    time.tzset()
 
 
 def observe():
@@ -59,7 +61,8 @@ def observe():
         raised = True
     return {"random": random.random(), "np.random": float(np.random.rand()), "seterr": np.geterr(),
             "precision": np.get_printoptions()["precision"], "max_rows": pd.get_option("display.max_rows"),
-            "warning raised": raised, "cwd": os.getcwd(), "umask": umask, "recursion limit": sys.getrecursionlimit()}
+            "warning raised": raised, "cwd": os.getcwd(), "umask": umask, "recursion limit": sys.getrecursionlimit(),
+            "utc offset": time.localtime(0).tm_gmtoff}
 """
 
 
