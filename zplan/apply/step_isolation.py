@@ -10,7 +10,7 @@ the next step that uses them, from the files on disk, so a step also never runs 
 than what its re-plan fingerprinted; the materializers they registered are forgotten with them.
 
 The process-wide settings a step may change are put back too: the working folder, the umask,
-the recursion limit, the warning filters, numpy's error handling and print options, pandas'
+the recursion limit, signal handlers (and an alarm left set is cancelled), the warning filters, numpy's error handling and print options, pandas'
 options (numpy and pandas only when imported: a library one step imported and configured starts
 the next step at its defaults). The global random generators (``random``, numpy's legacy one)
 are reseeded from the OS's entropy before each step, as a new process would find them: a step that
@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import signal
 import sys
 import time
 import warnings
@@ -31,6 +32,8 @@ from typing import Any, Iterator
 
 _LIBRARY_FOLDERS = ("site-packages", "dist-packages")  # a virtualenv inside the project folder holds libraries
 _SOURCE_SUFFIXES = (".py", ".pyc")  # compiled extension modules cannot be loaded twice: they stay
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGALRM", "SIGTERM", "SIGINT", "SIGCHLD", "SIGPIPE", "SIGHUP", "SIGUSR1",
+                                                     "SIGUSR2") if hasattr(signal, name))
 _NUMPY_ERRORS = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}  # numpy's defaults
 _NUMPY_PRINT = {"edgeitems": 3, "threshold": 1000, "floatmode": "maxprec", "precision": 8, "suppress": False, "linewidth": 75,
                 "nanstr": "nan", "infstr": "inf", "sign": "-", "formatter": None, "legacy": False, "override_repr": None}
@@ -63,11 +66,12 @@ def _settings() -> tuple:
     """The process-wide settings a step may change, as they are before it."""
     umask = os.umask(0o022)
     os.umask(umask)
-    return _cwd(), umask, sys.getrecursionlimit(), _numpy_settings(), _pandas_options()
+    return _cwd(), umask, sys.getrecursionlimit(), _signal_settings(), _numpy_settings(), _pandas_options()
 
 
 def _restore_settings(settings: tuple) -> None:
-    cwd, umask, limit, numpy, pandas = settings
+    cwd, umask, limit, signals, numpy, pandas = settings
+    _restore_signals(signals)
     if cwd is not None and _cwd() != cwd:
         with contextlib.suppress(OSError):  # (the step removed it)
             os.chdir(cwd)
@@ -75,6 +79,25 @@ def _restore_settings(settings: tuple) -> None:
     sys.setrecursionlimit(limit)
     _restore_numpy(numpy)
     _restore_pandas(pandas)
+
+
+def _signal_settings() -> tuple:
+    """The signal handlers a step may install, and whether the alarm timer is set."""
+    armed = hasattr(signal, "getitimer") and signal.getitimer(signal.ITIMER_REAL)[0] > 0
+    return {sig: signal.getsignal(sig) for sig in _SIGNALS}, armed
+
+
+def _restore_signals(before: tuple) -> None:
+    """An alarm the step set and did not cancel would go off in a later step (with the step's
+    handler, or killing the worker), and its handlers (SIGTERM ignored, say) would change how a
+    later step is stopped: the alarm is cancelled first, then the handlers put back."""
+    handlers, armed = before
+    if not armed and hasattr(signal, "setitimer"):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    for sig, handler in handlers.items():
+        if handler is not None and signal.getsignal(sig) is not handler:
+            with contextlib.suppress(ValueError, OSError):  # (not the main thread: handlers cannot be set)
+                signal.signal(sig, handler)
 
 
 def _cwd() -> str | None:

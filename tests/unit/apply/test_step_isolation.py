@@ -31,7 +31,7 @@ def test_libraries_and_modules_a_library_loaded_under_its_own_name_stay():
 
 
 MEDDLES = """
-import os, random, sys, time, warnings
+import os, random, signal, sys, time, warnings
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,9 @@ def meddle():
     sys.setrecursionlimit(123456)
     os.environ["TZ"] = "XYZ-5:45" if time.localtime(0).tm_gmtoff != 20700 else "UTC0"  # (POSIX: no tzdata needed)
     time.tzset()
+    signal.signal(signal.SIGALRM, lambda *_: None)
+    signal.setitimer(signal.ITIMER_REAL, 60)  # a guard of its own it did not cancel
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def observe():
@@ -62,7 +65,8 @@ def observe():
     return {"random": random.random(), "np.random": float(np.random.rand()), "seterr": np.geterr(),
             "precision": np.get_printoptions()["precision"], "max_rows": pd.get_option("display.max_rows"),
             "warning raised": raised, "cwd": os.getcwd(), "umask": umask, "recursion limit": sys.getrecursionlimit(),
-            "utc offset": time.localtime(0).tm_gmtoff}
+            "utc offset": time.localtime(0).tm_gmtoff, "alarm set": signal.getitimer(signal.ITIMER_REAL)[0] > 0,
+            "handlers": [str(signal.getsignal(s)) for s in (signal.SIGALRM, signal.SIGTERM)]}
 """
 
 
