@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from zplan.apply.strays import adopt_orphans
 from zplan.apply.worker import ArtifactArg, ListArg, PathArg, StepResult, StepTask, TaskInput, run_step
 from zplan.apply.workers import STOP_GRACE_SECONDS, describe_exit, format_seconds
 
@@ -119,6 +120,7 @@ def _stop_group(child: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) -> N
 def main(task_file: str, result_file: str) -> None:
     """In the child: run the task, write the result; die with the worker (its pipe on stdin closes)."""
     threading.Thread(target=_die_with_parent, daemon=True).start()
+    adopt_orphans()  # what the step leaves running is stopped when it ends, as on a local worker
     result = run_step(pickle.loads(Path(task_file).read_bytes()))
     partial = Path(result_file + ".tmp")
     partial.write_bytes(pickle.dumps(result))

@@ -417,6 +417,21 @@ def test_what_a_step_leaves_running_is_stopped_when_it_ends_and_said(tmp_path, h
         pool.shutdown(cancel=True)
 
 
+def test_what_a_step_leaves_running_on_a_dask_worker_is_stopped_when_it_ends(tmp_path):
+    """There the step runs in a child process of the Dask worker, which exits once the step has ended."""
+    from zplan.apply.cluster_task import _run_in_child
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_leave.py").write_text(LEAVES_RUNNING)
+    pid_file = tmp_path / "child.pid"
+    result = _run_in_child(_step(project, "steps_leave.py", "leave", {"pid_file": str(pid_file), "how": "child"}, tmp_path / "leave.log"),
+                           60.0, tmp_path)
+    child = int(pid_file.read_text())
+    assert result.ok and result.left_running == [f"sleep (pid {child})"]
+    assert not _alive(child)
+
+
 @pytest.mark.parametrize("function", ["closed_pool", "forkserver_pool", "joblib_pool"])
 def test_the_processes_a_worker_keeps_for_its_steps_are_not_taken_for_strays(tmp_path, function):
     """multiprocessing's forkserver and resource tracker, joblib's reusable pool: used again by the next
