@@ -72,6 +72,7 @@ def captured_output(log_path: str, secrets: list[str]):
     nothing in clear."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     _flush_standard_streams()
+    streams = sys.stdout, sys.stderr  # a step that replaces them (sys.stdout = StringIO()) does so for itself only
     saved = os.dup(1), os.dup(2)
     with open(log_path, "ab", buffering=0) as log:
         if secrets:
@@ -87,6 +88,7 @@ def captured_output(log_path: str, secrets: list[str]):
             yield
         finally:
             _flush_standard_streams()
+            sys.stdout, sys.stderr = streams
             _reopen_closed_standard_streams()
             os.dup2(saved[0], 1)  # closes the last write ends of the pipe: the copier sees its end
             os.dup2(saved[1], 2)
