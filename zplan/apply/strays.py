@@ -28,17 +28,32 @@ _adopting = False  # this process is a step worker and its descendants' subreape
 
 
 def adopt_orphans() -> None:
-    """Make this process (a step worker) the child subreaper of everything it starts, on Linux.
-    (``ctypes`` is preloaded by the workers' forkserver: importing it costs ~5 ms a process.)"""
+    """Make this process (a step worker) the child subreaper of everything it starts, on Linux."""
     global _adopting
+    _adopting = _subreaper()
+
+
+def adopt_workers_orphans() -> None:
+    """In the workers' forkserver: what a worker that died (``os._exit``, a segfault) left running
+    is re-parented here, not to init, so that the pool still finds and ends it. The forkserver's
+    loop reaps them when they end, warning of each as an unexpected pid: not news here."""
+    import warnings
+
+    if _subreaper():
+        warnings.filterwarnings("ignore", message="forkserver: waitpid returned unexpected pid")
+
+
+def _subreaper() -> bool:
+    """Whether this process is now its descendants' child subreaper (the setting is not inherited
+    by a fork). ``ctypes`` is preloaded by the workers' forkserver: importing it costs ~5 ms a process."""
     if not sys.platform.startswith("linux"):
-        return
+        return False
     import ctypes
 
     try:
-        _adopting = ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
-        _adopting = False
+        return False
 
 
 def stop_left_running(grace: float = GRACE_SECONDS) -> list[str]:

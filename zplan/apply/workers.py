@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import multiprocessing.connection as mpc
 import os
@@ -35,10 +36,15 @@ from typing import Any, Callable
 from zplan.apply.strays import adopt_orphans, kill_all_below
 from zplan.apply.worker import remove_scratch_of
 from zplan.apply.worker_launch import WorkerProcess, stop_helper_processes
-from zplan.processes import descendants, start_ticks
+from zplan.processes import children, descendants, start_ticks
 from zplan.stdio import fill_closed_standard_streams
 
 STOP_GRACE_SECONDS = 5.0
+
+# The workers of every pool of this process (they share the forkserver): what else runs below the
+# forkserver was left by a worker that ended (``_end_orphans_of_ended_workers``).
+_live_workers: set[int] = set()
+_live_workers_lock = threading.Lock()
 
 
 class WorkerDied(Exception):
@@ -268,7 +274,9 @@ class WorkerPool:
         parent_end, child_end = self._ctx.Pipe(duplex=True)
         alive_r, alive_w = self._ctx.Pipe(duplex=False)
         process = WorkerProcess(target=_worker_main, args=(child_end, alive_r), name="zplan-step-worker", daemon=True)
-        process.start()
+        with _live_workers_lock:
+            process.start()
+            _live_workers.add(process.pid)
         child_end.close()
         alive_r.close()
         worker = _Worker(process, parent_end, alive_w)
@@ -330,6 +338,7 @@ class WorkerPool:
         if w.process.pid is not None:
             _kill_group(w.process.pid)
             _signal_below(w, signal.SIGKILL)  # (re-parented elsewhere when the worker ended)
+            _end_orphans_of_ended_workers(w.process.pid)
             self._groups.add(w.process.pid)
             remove_scratch_of(w.process.pid)
 
@@ -405,6 +414,21 @@ def _group_exists(pgid: int) -> bool:
         return True
     except (ProcessLookupError, PermissionError):
         return False
+
+
+def _end_orphans_of_ended_workers(pid: int) -> None:
+    """Kill what runs below the forkserver besides live workers: left by a worker that ended without
+    stopping it (one that died under its step), in a session of its own, and adopted by the forkserver."""
+    from multiprocessing import forkserver
+
+    with _live_workers_lock:
+        _live_workers.discard(pid)
+        server = getattr(forkserver._forkserver, "_forkserver_pid", None)
+        for orphan in children(server) if server else ():
+            if orphan not in _live_workers:
+                for stray in (orphan, *descendants(orphan)):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(stray, signal.SIGKILL)
 
 
 def _signal_all(w: _Worker, sig: signal.Signals) -> None:

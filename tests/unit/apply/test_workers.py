@@ -128,6 +128,19 @@ def test_a_crashing_task_fails_alone_and_its_sibling_finishes(pool):
     assert pool.submit(square, 3).result(30) == 9  # the pool carries on with a fresh worker
 
 
+def crash_leaving_a_daemon(pid_file: str) -> None:
+    _start_daemon(pid_file)
+    os._exit(3)
+
+
+def test_a_worker_that_dies_under_its_step_takes_the_daemon_the_step_started_with_it(pool, tmp_path):
+    pid_file = tmp_path / "child.pid"
+    with pytest.raises(WorkerDied, match="exited with code 3"):
+        pool.submit(crash_leaving_a_daemon, str(pid_file)).result(60)
+    assert _wait_gone(int(pid_file.read_text()))
+    assert pool.submit(square, 3).result(30) == 9
+
+
 def test_a_segfault_is_named(pool):
     with pytest.raises(WorkerDied, match="SIGSEGV"):
         pool.submit(segfault, None).result(30)
