@@ -445,6 +445,21 @@ def test_what_a_step_leaves_running_on_a_dask_worker_is_stopped_when_it_ends(tmp
     assert not _alive(child)
 
 
+@pytest.mark.parametrize("spawn", ["spawn_session_and_wait", "spawn_daemon_and_wait"])
+def test_a_step_past_its_timeout_on_a_dask_worker_is_stopped_with_what_left_its_group(tmp_path, spawn):
+    from zplan.apply.cluster_task import _run_in_child
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_spawn.py").write_text(f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+                                            f"from test_workers import {spawn}\n")
+    pid_file = tmp_path / "child.pid"
+    result = _run_in_child(_step(project, "steps_spawn.py", spawn, {"pid_file": str(pid_file)}, tmp_path / "spawn.log"),
+                           5.0, tmp_path)
+    assert not result.ok and result.error == "timed out after 5s and was stopped"
+    assert _wait_gone(_wait_for(pid_file))
+
+
 @pytest.mark.parametrize("function", ["closed_pool", "forkserver_pool", "joblib_pool"])
 def test_the_processes_a_worker_keeps_for_its_steps_are_not_taken_for_strays(tmp_path, function):
     """multiprocessing's forkserver and resource tracker, joblib's reusable pool: used again by the next
