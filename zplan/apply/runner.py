@@ -197,7 +197,7 @@ class StepRunner:
             self._record_snapshots(address, result)
         secrets = self.project.secrets
         result.error, result.traceback = redact(result.error, secrets), redact(result.traceback, secrets)
-        result.left_running = [redact(process, secrets) for process in result.left_running]
+        result.left_running = tuple(redact(process, secrets) for process in result.left_running)
         result.metadata = mask(result.metadata, secrets)
         return result
 

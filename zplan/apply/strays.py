@@ -70,7 +70,7 @@ def stop_left_running(grace: float = GRACE_SECONDS) -> list[str]:
     return [f"{name} (pid {pid})" for pid, name in left.items()]
 
 
-def left_running_message(left: list[str]) -> str:
+def left_running_message(left: list[str] | tuple[str, ...]) -> str:
     count = f"{len(left)} process{'es' if len(left) > 1 else ''}"
     return f"the step left {count} running when it ended, stopped now: {', '.join(left)}"
 

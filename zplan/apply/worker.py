@@ -110,7 +110,9 @@ class StepResult:
     damaged: dict[str, str] = field(default_factory=dict)  # input digest -> why it could not be loaded
     unsynced: dict[str, tuple[str, ...]] = field(default_factory=dict)  # output digest -> its files, for the parent to sync
     snapshots: dict[str, str] = field(default_factory=dict)  # data input path -> the digest of the snapshot stored here
-    left_running: list[str] = field(default_factory=list)  # processes the step left running, stopped after it
+    # processes the step left running, stopped after it (a class default: a result pickled by an older zplan,
+    # on a Dask worker or in a training job's image, has none)
+    left_running: tuple[str, ...] = ()
 
 
 _stores: dict[tuple[str, str], Any] = {}
@@ -124,7 +126,7 @@ def run_step(task: StepTask) -> StepResult:
             try:
                 _execute(task, result)
             finally:
-                result.left_running = _stop_left_running()
+                result.left_running = tuple(_stop_left_running())
         result.ok = True
     except InputDamaged as exc:
         result.error, result.damaged = exc.message, {exc.digest: exc.message}

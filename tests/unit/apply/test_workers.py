@@ -422,12 +422,23 @@ def test_what_a_step_leaves_running_is_stopped_when_it_ends_and_said(tmp_path, h
         result = pool.submit(run_step, _step(project, "steps_leave.py", "leave", {"pid_file": str(pid_file), "how": how}, log)).result(60)
         child = int(pid_file.read_text())
         assert not _alive(child), "stopped before the step's result came back"
-        assert result.ok == (how != "fails") and result.left_running == [f"sleep (pid {child})"]
+        assert result.ok == (how != "fails") and result.left_running == (f"sleep (pid {child})",)
         assert f"the step left 1 process running when it ended, stopped now: sleep (pid {child})" in log.read_text()
         again = pool.submit(run_step, _step(project, "steps_leave.py", "leave", {"pid_file": str(pid_file), "how": "child"}, log)).result(60)
-        assert again.left_running == [f"sleep (pid {int(pid_file.read_text())})"]  # the same worker, still adopting
+        assert again.left_running == (f"sleep (pid {int(pid_file.read_text())})",)  # the same worker, still adopting
     finally:
         pool.shutdown(cancel=True)
+
+
+def test_a_result_from_a_worker_of_an_older_zplan_says_nothing_was_left_running():
+    """A Dask worker or a training job's image may run a zplan from before the field existed."""
+    import pickle
+
+    from zplan.apply.worker import StepResult
+
+    old = StepResult("pipeline.p.step.s", ok=True)
+    del old.__dict__["left_running"]
+    assert pickle.loads(pickle.dumps(old)).left_running == ()
 
 
 def test_what_a_step_leaves_running_on_a_dask_worker_is_stopped_when_it_ends(tmp_path):
@@ -441,7 +452,7 @@ def test_what_a_step_leaves_running_on_a_dask_worker_is_stopped_when_it_ends(tmp
     result = _run_in_child(_step(project, "steps_leave.py", "leave", {"pid_file": str(pid_file), "how": "child"}, tmp_path / "leave.log"),
                            60.0, tmp_path)
     child = int(pid_file.read_text())
-    assert result.ok and result.left_running == [f"sleep (pid {child})"]
+    assert result.ok and result.left_running == (f"sleep (pid {child})",)
     assert not _alive(child)
 
 
@@ -477,4 +488,4 @@ def test_the_processes_a_worker_keeps_for_its_steps_are_not_taken_for_strays(tmp
         pool.shutdown(cancel=True)
     assert all(r.ok for r in results), [r.error for r in results]
     assert [r.outputs["output"]["value"] for r in results] == [[0, 1, 4, 9]] * 2
-    assert [r.left_running for r in results] == [[], []]
+    assert [r.left_running for r in results] == [(), ()]
