@@ -1,12 +1,14 @@
-"""Which process did something, and whether it is still there.
+"""Which process did something, whether it is still there, and which processes it started.
 
 A pid alone does not name a process (pids are reused), so a process is named by
 its host, pid and start time (field 22 of /proc/PID/stat, clock ticks since boot).
-Used to close the run of an apply that was killed before it could say so.
+Used to close the run of an apply that was killed before it could say so, and to find
+what a step left running below its worker (``descendants``).
 """
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,3 +44,50 @@ def start_ticks(pid: int) -> int | None:
     if fields[0] in ("Z", "X"):  # a zombie has finished its work
         return None
     return int(fields[19])
+
+
+def descendants(pid: int, through: frozenset[int] = frozenset()) -> list[int]:
+    """The processes below ``pid`` in the process tree, parents before their children, zombies
+    included; those in ``through`` are left out, but not their children. [] where there is no /proc."""
+    found, todo = [], [pid]
+    while todo:
+        for child in children(todo.pop()):
+            if child not in through:
+                found.append(child)
+            todo.append(child)
+    return found
+
+
+def children(pid: int) -> list[int]:
+    """The children of ``pid``: those of each of its threads (a child belongs to the thread that
+    forked it); read from /proc, or found by their parent pid where the kernel does not list them."""
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    found: list[int] = []
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                found += map(int, f.read().split())
+        except FileNotFoundError:
+            if not os.path.exists(f"/proc/{pid}/task/{tid}"):
+                continue  # the thread has ended
+            return _children_by_parent(pid)  # a kernel built without CONFIG_PROC_CHILDREN
+        except OSError:
+            continue
+    return found
+
+
+def _children_by_parent(pid: int) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            if int(data[data.rindex(")") + 2 :].split()[1]) == pid:
+                found.append(int(name))
+    return found

@@ -27,6 +27,7 @@ from zplan.apply.recorder import RunRecorder
 from zplan.apply.recovery import DamagedInputs
 from zplan.apply.resources import ResourceApplier
 from zplan.apply.runner import StepRefused, StepRunner
+from zplan.apply.strays import left_running_message
 from zplan.apply.tracker import CACHED, STOPPED, ApplyResult, RunTracker
 from zplan.apply.worker import StepResult
 from zplan.apply.workers import TaskCancelled
@@ -358,6 +359,8 @@ class Applier:
         self.hooks.step_finished(
             address, result.ok, result.finished_at - result.started_at, result.error, result.traceback, str(log) if log.exists() else None
         )
+        if result.left_running:
+            self.hooks.notice(f"{address}: {left_running_message(result.left_running)}")
 
     # -- Ctrl-C and SIGTERM (called on a thread of their own) ----------------------------------------
     def _stop_steps(self) -> None:

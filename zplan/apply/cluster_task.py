@@ -25,8 +25,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from zplan.apply.strays import adopt_orphans
 from zplan.apply.worker import ArtifactArg, ListArg, PathArg, StepResult, StepTask, TaskInput, run_step
 from zplan.apply.workers import STOP_GRACE_SECONDS, describe_exit, format_seconds
+from zplan.processes import descendants, start_ticks
 
 # On a worker: the child process of each step running there, by its Dask task key, so that an
 # interrupted apply can stop it (cancelling a Dask future does not stop a task already running).
@@ -104,21 +106,39 @@ def stop_steps(keys: list[str], grace: float) -> int:
 
 
 def _stop_group(child: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) -> None:
+    """SIGTERM, then SIGKILL, to the step's child process, its group and every process below it (one
+    in a session of its own too), those remembered before the child ends and they are re-parented."""
+    below: dict[int, int] = {}
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
+        for pid in descendants(child.pid):
+            below.setdefault(pid, start_ticks(pid) or 0)
+        _signal_remembered(below, sig)
         try:
             os.killpg(child.pid, sig)
         except ProcessLookupError:
+            _signal_remembered(below, signal.SIGKILL)
             return
         try:
             child.wait(wait)
-            return
         except subprocess.TimeoutExpired:
             continue
+        _signal_remembered(below, signal.SIGKILL)
+        return
+
+
+def _signal_remembered(pids: dict[int, int], sig: signal.Signals) -> None:
+    for pid, ticks in pids.items():
+        if ticks and start_ticks(pid) == ticks:  # still that process, not another one given its pid
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def main(task_file: str, result_file: str) -> None:
     """In the child: run the task, write the result; die with the worker (its pipe on stdin closes)."""
     threading.Thread(target=_die_with_parent, daemon=True).start()
+    adopt_orphans()  # what the step leaves running is stopped when it ends, as on a local worker
     result = run_step(pickle.loads(Path(task_file).read_bytes()))
     partial = Path(result_file + ".tmp")
     partial.write_bytes(pickle.dumps(result))

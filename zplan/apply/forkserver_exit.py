@@ -1,4 +1,5 @@
-"""Preloaded by the step workers' forkserver: there, its exit skips interpreter teardown.
+"""Preloaded by the step workers' forkserver: there, its exit skips interpreter teardown, and it
+adopts what a worker that died left running (``zplan.apply.strays``).
 
 When an apply ends, the worker pool stops the forkserver and waits for it to exit. An ordinary
 exit tears down every module the forkserver preloaded (zplan's worker side and what it imports):
@@ -34,3 +35,6 @@ def _exit_at_once(pid: int) -> None:
 
 if _preloaded_by_forkserver():
     atexit.register(_exit_at_once, os.getpid())  # registered last, run first
+    from zplan.apply.strays import adopt_workers_orphans
+
+    adopt_workers_orphans()

@@ -22,10 +22,10 @@ from zplan.secrets import mask, redact
 
 
 # What the workers' forkserver imports once, for every worker it forks (zplan.apply.forkserver_exit:
-# its own exit skips interpreter teardown): the worker, and what it reads a task and stores outputs
-# with (~10 ms a worker otherwise, before its first step).
+# its own exit skips interpreter teardown): the worker, what it reads a task and stores outputs
+# with (~10 ms a worker otherwise, before its first step), and ctypes, which it adopts orphans with.
 WORKER_PRELOAD = ("zplan.apply.forkserver_exit", "zplan.apply.worker", "zplan.artifacts.store", "zplan.artifacts.local",
-                  "zplan.artifacts.materializers", "zplan.runtime", "zplan.state.checks")
+                  "zplan.artifacts.materializers", "zplan.runtime", "zplan.state.checks", "ctypes")
 
 
 class StepRefused(Exception):
@@ -197,6 +197,7 @@ class StepRunner:
             self._record_snapshots(address, result)
         secrets = self.project.secrets
         result.error, result.traceback = redact(result.error, secrets), redact(result.traceback, secrets)
+        result.left_running = tuple(redact(process, secrets) for process in result.left_running)
         result.metadata = mask(result.metadata, secrets)
         return result
 

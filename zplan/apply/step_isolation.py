@@ -7,28 +7,51 @@ would not say everything that made it: environment variables it set, entries it 
 ``sys.path``, and the globals of the project's own modules (a list one step appends to, a
 setting another reads) are therefore put back. The project's modules are imported again by
 the next step that uses them, from the files on disk, so a step also never runs code older
-than what its re-plan fingerprinted; the materializers they registered are forgotten with them. The working folder is set by each task itself.
+than what its re-plan fingerprinted; the materializers they registered are forgotten with them.
+
+The process-wide settings a step may change are put back too: the working folder, the umask,
+the recursion limit, signal handlers (and an alarm left set is cancelled), the warning filters, numpy's error handling and print options, pandas'
+options (numpy and pandas only when imported: a library one step imported and configured starts
+the next step at its defaults). The global random generators (``random``, numpy's legacy one)
+are reseeded from the OS's entropy before each step, as a new process would find them: a step that
+seeds them (``random.seed(0)``) must not make the numbers of the steps after it repeatable, nor
+may two steps that do not seed draw the same numbers; a step that wants repeatable numbers seeds
+them itself (reseeding costs less than telling whether a step used them).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
+import signal
 import sys
-from typing import Iterator
+import time
+import warnings
+from typing import Any, Iterator
 
 _LIBRARY_FOLDERS = ("site-packages", "dist-packages")  # a virtualenv inside the project folder holds libraries
 _SOURCE_SUFFIXES = (".py", ".pyc")  # compiled extension modules cannot be loaded twice: they stay
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGALRM", "SIGTERM", "SIGINT", "SIGCHLD", "SIGPIPE", "SIGHUP", "SIGUSR1",
+                                                     "SIGUSR2") if hasattr(signal, name))
+_NUMPY_ERRORS = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}  # numpy's defaults
+_NUMPY_PRINT = {"edgeitems": 3, "threshold": 1000, "floatmode": "maxprec", "precision": 8, "suppress": False, "linewidth": 75,
+                "nanstr": "nan", "infstr": "inf", "sign": "-", "formatter": None, "legacy": False, "override_repr": None}
 
 
 @contextlib.contextmanager
 def step_interpreter_state(project_dir: str) -> Iterator[None]:
     env, path, modules = _environment(), list(sys.path), set(sys.modules)
+    settings = _settings()
+    _fresh_random_state()
     try:
-        yield
+        with warnings.catch_warnings():  # filters (and warnings already shown) as they were
+            yield
     finally:
+        _restore_settings(settings)
         if _environment() != env:
             _restore_environment(env)
+            time.tzset()  # the C library's time zone, which a step changes by setting TZ and calling tzset()
         sys.path[:] = path
         dropped = {name for name in set(sys.modules) - modules if _project_module(name, sys.modules.get(name), project_dir)}
         for name in dropped:
@@ -37,6 +60,117 @@ def step_interpreter_state(project_dir: str) -> Iterator[None]:
             from zplan.artifacts.materializers import forget_modules
 
             forget_modules(dropped)  # a materializer the step's code registered would store the next step's outputs
+
+
+def _settings() -> tuple:
+    """The process-wide settings a step may change, as they are before it."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return _cwd(), umask, sys.getrecursionlimit(), _signal_settings(), _numpy_settings(), _pandas_options()
+
+
+def _restore_settings(settings: tuple) -> None:
+    cwd, umask, limit, signals, numpy, pandas = settings
+    _restore_signals(signals)
+    if cwd is not None and _cwd() != cwd:
+        with contextlib.suppress(OSError):  # (the step removed it)
+            os.chdir(cwd)
+    os.umask(umask)
+    sys.setrecursionlimit(limit)
+    _restore_numpy(numpy)
+    _restore_pandas(pandas)
+
+
+def _signal_settings() -> tuple:
+    """The signal handlers a step may install, and whether the alarm timer is set."""
+    armed = hasattr(signal, "getitimer") and signal.getitimer(signal.ITIMER_REAL)[0] > 0
+    return {sig: signal.getsignal(sig) for sig in _SIGNALS}, armed
+
+
+def _restore_signals(before: tuple) -> None:
+    """An alarm the step set and did not cancel would go off in a later step (with the step's
+    handler, or killing the worker), and its handlers (SIGTERM ignored, say) would change how a
+    later step is stopped: the alarm is cancelled first, then the handlers put back."""
+    handlers, armed = before
+    if not armed and hasattr(signal, "setitimer"):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    for sig, handler in handlers.items():
+        if handler is not None and signal.getsignal(sig) is not handler:
+            with contextlib.suppress(ValueError, OSError):  # (not the main thread: handlers cannot be set)
+                signal.signal(sig, handler)
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:  # removed
+        return None
+
+
+def _fresh_random_state() -> None:
+    # From 128 bits of entropy each: half the cost of seed() for random, a tenth for numpy (both read 624 words)
+    random.seed(int.from_bytes(os.urandom(16), "little"))
+    legacy = getattr(sys.modules.get("numpy.random"), "seed", None)
+    if legacy is not None:
+        legacy(memoryview(os.urandom(16)).cast("I").tolist())
+
+
+def _numpy_settings() -> tuple | None:
+    numpy = sys.modules.get("numpy")
+    if numpy is None:
+        return None
+    return numpy.geterr(), numpy.geterrcall(), numpy.get_printoptions()
+
+
+def _restore_numpy(before: tuple | None) -> None:
+    """numpy's error handling and print options as before the step; at their defaults after the step
+    that imported numpy."""
+    numpy = sys.modules.get("numpy")
+    if numpy is None or not hasattr(numpy, "get_printoptions"):  # (an import that failed half-way)
+        return
+    printing = numpy.get_printoptions()
+    errors, call, options = before or (_NUMPY_ERRORS, None, {k: v for k, v in _NUMPY_PRINT.items() if k in printing})
+    if numpy.geterr() != errors:
+        numpy.seterr(**errors)
+    if numpy.geterrcall() is not call:
+        numpy.seterrcall(call)
+    if printing != options:
+        numpy.set_printoptions(**options)
+
+
+def _pandas_options() -> dict | None:
+    table = getattr(sys.modules.get("pandas._config.config"), "_global_config", None)
+    return _copied(table) if isinstance(table, dict) else None
+
+
+def _copied(options: dict) -> dict:
+    return {k: _copied(v) if isinstance(v, dict) else v for k, v in options.items()}
+
+
+def _restore_pandas(before: dict | None) -> None:
+    """pandas' options as before the step (set again through ``set_option``, which runs their
+    callbacks); at their defaults after the step that imported pandas."""
+    config = sys.modules.get("pandas._config.config")
+    table = getattr(config, "_global_config", None)
+    if not isinstance(table, dict) or table == before:
+        return
+    now = _flat(table)
+    then = _flat(before) if before is not None else {k: o.defval for k, o in getattr(config, "_registered_options", {}).items()}
+    changed = {k: v for k, v in then.items() if k in now and now[k] != v}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (a deprecated option warns when set)
+        for key, value in changed.items():
+            config.set_option(key, value)
+
+
+def _flat(options: dict, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for k, v in options.items():
+        if isinstance(v, dict):
+            flat.update(_flat(v, f"{prefix}{k}."))
+        else:
+            flat[f"{prefix}{k}"] = v
+    return flat
 
 
 def _environment() -> dict:

@@ -39,13 +39,14 @@ def log_tail(log_path: str, lines: int = LOG_TAIL_LINES) -> str:
 
 @contextlib.contextmanager
 def logging_to_log():
-    """Python logging at INFO and above goes to the step's log while it runs (the log is stderr here)."""
+    """Python logging at INFO and above goes to the step's log while it runs (the log is stderr here).
+    What the step set up on the root logger (a handler of its own, ``logging.disable``) ends with it."""
     import logging
 
     root = logging.getLogger()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    level = root.level
+    level, handlers, disabled = root.level, list(root.handlers), root.manager.disable
     root.addHandler(handler)
     root.setLevel(min(level, logging.INFO) if level else logging.INFO)
     try:
@@ -53,8 +54,15 @@ def logging_to_log():
     finally:
         with contextlib.suppress(ValueError, OSError):  # (the step closed sys.stderr)
             handler.flush()
-        root.removeHandler(handler)
+        for added in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(added)
+            if added is not handler:
+                with contextlib.suppress(Exception):  # (a handler of the step's that fails to close)
+                    added.close()
+        for kept in handlers:  # (one the step removed)
+            root.addHandler(kept)
         root.setLevel(level)
+        logging.disable(disabled)
 
 
 @contextlib.contextmanager
@@ -64,6 +72,7 @@ def captured_output(log_path: str, secrets: list[str]):
     nothing in clear."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     _flush_standard_streams()
+    streams = sys.stdout, sys.stderr  # a step that replaces them (sys.stdout = StringIO()) does so for itself only
     saved = os.dup(1), os.dup(2)
     with open(log_path, "ab", buffering=0) as log:
         if secrets:
@@ -79,6 +88,7 @@ def captured_output(log_path: str, secrets: list[str]):
             yield
         finally:
             _flush_standard_streams()
+            sys.stdout, sys.stderr = streams
             _reopen_closed_standard_streams()
             os.dup2(saved[0], 1)  # closes the last write ends of the pipe: the copier sees its end
             os.dup2(saved[1], 2)

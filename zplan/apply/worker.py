@@ -111,6 +111,9 @@ class StepResult:
     damaged: dict[str, str] = field(default_factory=dict)  # input digest -> why it could not be loaded
     unsynced: dict[str, tuple[str, ...]] = field(default_factory=dict)  # output digest -> its files, for the parent to sync
     snapshots: dict[str, str] = field(default_factory=dict)  # data input path -> the digest of the snapshot stored here
+    # processes the step left running, stopped after it (a class default: a result pickled by an older zplan,
+    # on a Dask worker or in a training job's image, has none)
+    left_running: tuple[str, ...] = ()
 
 
 _stores: dict[tuple[str, str], Any] = {}
@@ -121,7 +124,10 @@ def run_step(task: StepTask) -> StepResult:
     result = StepResult(task.address, ok=False, started_at=started)
     try:
         with captured_output(task.log_path, task.secrets):
-            _execute(task, result)
+            try:
+                _execute(task, result)
+            finally:
+                result.left_running = tuple(_stop_left_running())
         result.ok = True
     except InputDamaged as exc:
         result.error, result.damaged = exc.message, {exc.digest: exc.message}
@@ -137,6 +143,16 @@ def run_step(task: StepTask) -> StepResult:
         result.traceback = traceback.format_exc()
     result.finished_at = time.time()
     return result
+
+
+def _stop_left_running() -> list[str]:
+    """What the step left running, stopped, and said in its log (stderr here)."""
+    from zplan.apply.strays import left_running_message, stop_left_running
+
+    left = stop_left_running()
+    if left:
+        os.write(2, f"zplan: {left_running_message(left)}\n".encode())
+    return left
 
 
 def remove_scratch_of(pid: int) -> None:

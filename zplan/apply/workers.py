@@ -9,9 +9,11 @@ own pipe, so:
   and is replaced by a fresh one;
 - a task past its timeout is stopped (SIGTERM, then SIGKILL after a grace period)
   together with any processes the step started (each worker leads its own process
-  group);
+  group, and on Linux adopts the orphans below it: what left the group, a daemon in
+  a session of its own, is found below the worker and signalled too);
 - ``shutdown`` stops everything, and a worker whose parent vanished (``kill -9`` of
-  apply) kills its own process group instead of running on as an orphan.
+  apply) kills what runs below it and its own process group instead of running on
+  as an orphan.
 
 Workers are forked from a forkserver that has the worker module imported once, and
 live for the whole apply, so a step module is imported once per worker.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import multiprocessing.connection as mpc
 import os
@@ -30,11 +33,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from zplan.apply.strays import adopt_orphans, kill_all_below
 from zplan.apply.worker import remove_scratch_of
 from zplan.apply.worker_launch import WorkerProcess, stop_helper_processes
+from zplan.processes import children, descendants, start_ticks
 from zplan.stdio import fill_closed_standard_streams
 
 STOP_GRACE_SECONDS = 5.0
+
+# The workers of every pool of this process (they share the forkserver): what else runs below the
+# forkserver was left by a worker that ended (``_end_orphans_of_ended_workers``).
+_live_workers: set[int] = set()
+_live_workers_lock = threading.Lock()
 
 
 class WorkerDied(Exception):
@@ -83,6 +93,7 @@ def _worker_main(tasks: mpc.Connection, alive: mpc.Connection) -> None:
     # leaves running still ends with the worker's process group.
     multiprocessing.current_process().daemon = False
     os.setpgrp()  # the step and whatever it starts can be stopped as one group
+    adopt_orphans()  # and what leaves the group is still found below the worker (zplan.apply.strays)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     threading.Thread(target=_die_with_parent, args=(alive,), daemon=True).start()
     while True:
@@ -105,6 +116,7 @@ def _die_with_parent(alive: mpc.Connection) -> None:
         alive.recv()  # the parent never writes: this returns only when its end closes
     except (EOFError, OSError):
         pass
+    kill_all_below()  # a step's daemon in a session of its own too
     os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
@@ -137,6 +149,7 @@ class _Worker:
     task: _Task | None = None
     deadline: float | None = None
     stopping_since: float | None = None  # SIGTERM sent at this time; SIGKILL after the grace period
+    below: dict[int, int] = field(default_factory=dict)  # pid -> start ticks of what ran below it when stopped
 
 
 class WorkerPool:
@@ -261,7 +274,9 @@ class WorkerPool:
         parent_end, child_end = self._ctx.Pipe(duplex=True)
         alive_r, alive_w = self._ctx.Pipe(duplex=False)
         process = WorkerProcess(target=_worker_main, args=(child_end, alive_r), name="zplan-step-worker", daemon=True)
-        process.start()
+        with _live_workers_lock:
+            process.start()
+            _live_workers.add(process.pid)
         child_end.close()
         alive_r.close()
         worker = _Worker(process, parent_end, alive_w)
@@ -298,13 +313,13 @@ class WorkerPool:
             if w.deadline is not None and now >= w.deadline and w.stopping_since is None and w.task is not None:
                 self._stop(w, TaskTimedOut(w.task.timeout or 0.0))
             elif w.stopping_since is not None and now - w.stopping_since >= self.grace:
-                _signal_group(w.process.pid, signal.SIGKILL)
+                _signal_all(w, signal.SIGKILL)
 
     def _stop(self, w: _Worker, why: BaseException) -> None:
         """Stop the task running in ``w``: its future fails now, its process group is ended."""
         task, w.task, w.deadline = w.task, None, None
         w.stopping_since = time.monotonic()
-        _signal_group(w.process.pid, signal.SIGTERM)
+        _signal_all(w, signal.SIGTERM)
         if task is not None and not task.future.done():
             task.future.set_exception(why)
 
@@ -322,6 +337,8 @@ class WorkerPool:
             conn.close()
         if w.process.pid is not None:
             _kill_group(w.process.pid)
+            _signal_below(w, signal.SIGKILL)  # (re-parented elsewhere when the worker ended)
+            _end_orphans_of_ended_workers(w.process.pid)
             self._groups.add(w.process.pid)
             remove_scratch_of(w.process.pid)
 
@@ -339,7 +356,7 @@ class WorkerPool:
         for w in self._workers:
             w.process.join(max(0.0, deadline - time.monotonic()))
             if w.process.is_alive():
-                _signal_group(w.process.pid, signal.SIGKILL)
+                _signal_all(w, signal.SIGKILL)
                 w.process.join()
         for w in list(self._workers):
             self._retire(w)
@@ -397,6 +414,43 @@ def _group_exists(pgid: int) -> bool:
         return True
     except (ProcessLookupError, PermissionError):
         return False
+
+
+def _end_orphans_of_ended_workers(pid: int) -> None:
+    """Kill what runs below the forkserver besides live workers: left by a worker that ended without
+    stopping it (one that died under its step), in a session of its own, and adopted by the forkserver."""
+    from multiprocessing import forkserver
+
+    with _live_workers_lock:
+        _live_workers.discard(pid)
+        server = getattr(forkserver._forkserver, "_forkserver_pid", None)
+        for orphan in children(server) if server else ():
+            if orphan not in _live_workers:
+                for stray in (orphan, *descendants(orphan)):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(stray, signal.SIGKILL)
+
+
+def _signal_all(w: _Worker, sig: signal.Signals) -> None:
+    """``sig`` to the worker's process group and to every process below the worker, in the group or
+    not (a session of its own), the latter remembered first: once the worker has ended, they are
+    re-parented away from it, and only their pid and start time still name them."""
+    if w.process.pid is not None:
+        for pid in descendants(w.process.pid):
+            ticks = start_ticks(pid)
+            if ticks is not None:
+                w.below.setdefault(pid, ticks)
+    _signal_group(w.process.pid, sig)
+    _signal_below(w, sig)
+
+
+def _signal_below(w: _Worker, sig: signal.Signals) -> None:
+    for pid, ticks in w.below.items():
+        if start_ticks(pid) == ticks:  # still that process, not another one given its pid
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def _signal_group(pid: int | None, sig: signal.Signals) -> None:

@@ -228,6 +228,18 @@ def test_a_sweep_instance_with_a_key_too_long_for_a_file_name_runs_and_keeps_its
     assert logs == ["key of 300\n", "key of 5\n"]
 
 
+def test_an_apply_says_which_processes_a_step_left_running_and_stopped(tmp_path):
+    root = write_project(tmp_path, 'pipeline "p" {\n  step "serve" {\n    source = "s.py:serve"\n  }\n}\n')
+    (root / "s.py").write_text("import subprocess\n\ndef serve():\n"
+                               "    return subprocess.Popen(['sleep', '600'], start_new_session=True).pid\n")
+    state = State()
+    made, result, hooks, _ = _apply(root, state)
+    assert result.ok
+    pid = state.step_record(made.store_key, "pipeline.p.step.serve").outputs["output"]["value"]
+    assert [e[1] for e in hooks.events if e[0] == "notice"] == [
+        f"pipeline.p.step.serve: the step left 1 process running when it ended, stopped now: sleep (pid {pid})"]
+
+
 def test_a_step_declaring_no_outputs_may_return_nothing_but_not_a_value(tmp_path, monkeypatch):
     project = tmp_path / "project"
     project.mkdir()

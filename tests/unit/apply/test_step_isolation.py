@@ -1,4 +1,6 @@
-"""Which modules a step leaves behind are dropped: those imported by name from the project's files."""
+"""What a step changes in its worker's interpreter is undone before the worker's next step: the
+modules it imported from the project's files are dropped, process-wide settings put back, the global
+random generators reseeded."""
 
 from __future__ import annotations
 
@@ -26,3 +28,79 @@ def test_libraries_and_modules_a_library_loaded_under_its_own_name_stay():
     assert not _project_module("user_module_0", _module("/p/tfx/trainer.py"), "/p")  # TFX keeps its own account of it
     assert not _project_module("fast", _module("/p/fast.cpython-311-x86_64-linux-gnu.so"), "/p")
     assert not _project_module("elsewhere", _module("/q/elsewhere.py"), "/p")
+
+
+MEDDLES = """
+import os, random, signal, sys, time, warnings
+
+import numpy as np
+import pandas as pd
+
+
+def meddle():
+    random.seed(0)
+    np.random.seed(0)
+    np.seterr(all="raise")
+    np.set_printoptions(precision=2)
+    pd.set_option("display.max_rows", 3)
+    warnings.filterwarnings("error")
+    os.chdir("/")
+    os.umask(0o077)
+    sys.setrecursionlimit(123456)
+    os.environ["TZ"] = "XYZ-5:45" if time.localtime(0).tm_gmtoff != 20700 else "UTC0"  # (POSIX: no tzdata needed)
+    time.tzset()
+    signal.signal(signal.SIGALRM, lambda *_: None)
+    signal.setitimer(signal.ITIMER_REAL, 60)  # a guard of its own it did not cancel
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def observe():
+    umask = os.umask(0o022)
+    os.umask(umask)
+    try:
+        warnings.warn("a warning", UserWarning)
+        raised = False
+    except UserWarning:
+        raised = True
+    return {"random": random.random(), "np.random": float(np.random.rand()), "seterr": np.geterr(),
+            "precision": np.get_printoptions()["precision"], "max_rows": pd.get_option("display.max_rows"),
+            "warning raised": raised, "cwd": os.getcwd(), "umask": umask, "recursion limit": sys.getrecursionlimit(),
+            "utc offset": time.localtime(0).tm_gmtoff, "alarm set": signal.getitimer(signal.ITIMER_REAL)[0] > 0,
+            "handlers": [str(signal.getsignal(s)) for s in (signal.SIGALRM, signal.SIGTERM)]}
+"""
+
+
+def test_a_step_sees_no_setting_or_random_state_an_earlier_step_left_in_its_worker(tmp_path):
+    from zplan.apply.runner import WORKER_PRELOAD
+    from zplan.apply.worker import StepTask, run_step
+    from zplan.apply.workers import WorkerPool
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_meddle.py").write_text(MEDDLES)
+
+    def one_worker(*functions: str) -> list:
+        """What each step returned, run one after another in one worker."""
+        pool, results = WorkerPool(1, grace=1.0, preload=WORKER_PRELOAD), []
+        try:
+            for function in functions:
+                task = StepTask(address=f"pipeline.p.step.{function}", project_dir=str(project), source_file="steps_meddle.py",
+                                function=function, params={}, inputs={}, declared_outputs=None,
+                                artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / f"{function}.log"))
+                results.append(pool.submit(run_step, task).result(120))
+        finally:
+            pool.shutdown(cancel=True)
+        assert all(r.ok for r in results), [(r.error, r.traceback) for r in results]
+        return [r.outputs["output"].get("value") for r in results]
+
+    [expected] = one_worker("observe")
+    # the first meddling step imports numpy and pandas in its worker, the second finds them imported
+    seen = one_worker("meddle", "observe", "meddle", "observe")[1::2]
+    draws = {"random", "np.random"}
+    for observed in seen:
+        assert {k: v for k, v in observed.items() if k not in draws} == {k: v for k, v in expected.items() if k not in draws}
+    assert expected["cwd"] == str(project) and expected["recursion limit"] != 123456 and expected["precision"] == 8
+    seeded = {"random": 0.8444218515250481, "np.random": 0.5488135039273248}  # the first draws after seed(0)
+    assert all(observed[k] != seeded[k] for observed in seen for k in draws), seen
+    assert seen[0]["random"] != seen[1]["random"] and seen[0]["np.random"] != seen[1]["np.random"]
+

@@ -114,7 +114,7 @@ def test_the_scratch_folder_of_a_step_stopped_or_crashed_in_its_worker_is_remove
     assert [p.name for p in temp.iterdir() if p.name.startswith("zplan-step-")] == []
 
 
-def test_a_step_closing_its_standard_streams_leaves_them_working_for_the_next_step(tmp_path, monkeypatch):
+def test_a_step_closing_or_replacing_its_standard_streams_leaves_them_working_for_the_next_step(tmp_path, monkeypatch):
     """A step's result never depends on the steps that ran before it in its worker."""
     from zplan.apply.runner import WORKER_PRELOAD
     from zplan.apply.workers import WorkerPool
@@ -122,7 +122,8 @@ def test_a_step_closing_its_standard_streams_leaves_them_working_for_the_next_st
     project = tmp_path / "project"
     project.mkdir()
     (project / "steps_streams.py").write_text(
-        "import sys\n\ndef closes():\n    print('closing')\n    sys.stdout.close()\n    sys.stderr.close()\n    return 1\n\n"
+        "import io, sys\n\ndef closes():\n    print('closing')\n    sys.stdout.close()\n    sys.stderr.close()\n    return 1\n\n"
+        "def replaces():\n    sys.stdout, sys.stderr = io.StringIO(), io.StringIO()\n    return 3\n\n"
         "def prints():\n    print('to stdout')\n    print('to stderr', file=sys.stderr)\n    return 2\n")
 
     def task(function: str) -> StepTask:
@@ -130,10 +131,38 @@ def test_a_step_closing_its_standard_streams_leaves_them_working_for_the_next_st
                         function=function, params={}, inputs={}, declared_outputs=None,
                         artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / f"{function}.log"))
 
-    pool = WorkerPool(1, grace=1.0, preload=WORKER_PRELOAD)  # one worker: the second step runs after the first
+    pool = WorkerPool(1, grace=1.0, preload=WORKER_PRELOAD)  # one worker: each step runs after the one before
     try:
-        first, second = (pool.submit(run_step, task(f)).result(60) for f in ("closes", "prints"))
+        results = [pool.submit(run_step, task(f)).result(60) for f in ("closes", "prints", "replaces", "prints")]
     finally:
         pool.shutdown(cancel=True)
-    assert first.ok and second.ok, (first.error, first.traceback, second.error)
-    assert (tmp_path / "prints.log").read_text() == "to stdout\nto stderr\n"
+    assert all(r.ok for r in results), [(r.error, r.traceback) for r in results]
+    assert (tmp_path / "prints.log").read_text() == "to stdout\nto stderr\n" * 2
+
+
+def test_logging_a_step_set_up_is_not_left_to_the_next_step(tmp_path):
+    """A handler a step added to the root logger, or logging it disabled, stays with that step."""
+    from zplan.apply.runner import WORKER_PRELOAD
+    from zplan.apply.workers import WorkerPool
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_logging.py").write_text(
+        "import logging\n\ndef sets_up(path):\n    logging.getLogger().addHandler(logging.FileHandler(path))\n"
+        "    logging.info('from sets_up')\n    logging.disable(logging.CRITICAL)\n    return 1\n\n"
+        "def logs(path):\n    logging.info('from logs')\n    return 2\n")
+    own_file = tmp_path / "sets_up-own.log"
+
+    def task(function: str) -> StepTask:
+        return StepTask(address=f"pipeline.p.step.{function}", project_dir=str(project), source_file="steps_logging.py",
+                        function=function, params={"path": str(own_file)}, inputs={}, declared_outputs=None,
+                        artifact_store_url="file://.zplan/artifacts", run_id=1, log_path=str(tmp_path / f"{function}.log"))
+
+    pool = WorkerPool(1, grace=1.0, preload=WORKER_PRELOAD)  # one worker: the second step runs after the first
+    try:
+        first, second = (pool.submit(run_step, task(f)).result(60) for f in ("sets_up", "logs"))
+    finally:
+        pool.shutdown(cancel=True)
+    assert first.ok and second.ok, (first.error, second.error)
+    assert own_file.read_text() == "from sets_up\n"
+    assert (tmp_path / "logs.log").read_text() == "INFO root: from logs\n"

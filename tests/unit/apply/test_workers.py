@@ -44,6 +44,28 @@ def spawn_child_and_wait(pid_file: str) -> None:
     time.sleep(600)
 
 
+def spawn_session_and_wait(pid_file: str) -> None:
+    """A child in a session (and process group) of its own, out of reach of the worker's group."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+    Path(pid_file).write_text(str(child.pid))
+    time.sleep(600)
+
+
+def spawn_daemon_and_wait(pid_file: str) -> None:
+    """A daemon: started by a process that exits at once, in a session of its own (an orphan)."""
+    _start_daemon(pid_file)
+    time.sleep(600)
+
+
+def _start_daemon(pid_file: str) -> None:
+    code = (f"import subprocess, sys; child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], "
+            f"start_new_session=True); open({pid_file!r}, 'w').write(str(child.pid))")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+SPAWNERS = [spawn_child_and_wait, spawn_session_and_wait, spawn_daemon_and_wait]
+
+
 def my_pid(_: object) -> int:
     return os.getpid()
 
@@ -74,6 +96,14 @@ def _wait_gone(pid: int, seconds: float = 10.0) -> bool:
     return False
 
 
+def _wait_for(pid_file: Path, seconds: float = 30.0) -> int:
+    """The pid a step wrote into ``pid_file``, once written."""
+    deadline = time.monotonic() + seconds
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return int(pid_file.read_text())
+
+
 @pytest.fixture
 def pool():
     p = WorkerPool(2, grace=1.0, preload=WORKER_PRELOAD)  # as an apply makes it
@@ -98,15 +128,29 @@ def test_a_crashing_task_fails_alone_and_its_sibling_finishes(pool):
     assert pool.submit(square, 3).result(30) == 9  # the pool carries on with a fresh worker
 
 
+def crash_leaving_a_daemon(pid_file: str) -> None:
+    _start_daemon(pid_file)
+    os._exit(3)
+
+
+def test_a_worker_that_dies_under_its_step_takes_the_daemon_the_step_started_with_it(pool, tmp_path):
+    pid_file = tmp_path / "child.pid"
+    with pytest.raises(WorkerDied, match="exited with code 3"):
+        pool.submit(crash_leaving_a_daemon, str(pid_file)).result(60)
+    assert _wait_gone(int(pid_file.read_text()))
+    assert pool.submit(square, 3).result(30) == 9
+
+
 def test_a_segfault_is_named(pool):
     with pytest.raises(WorkerDied, match="SIGSEGV"):
         pool.submit(segfault, None).result(30)
 
 
-def test_a_task_past_its_timeout_is_stopped_with_its_children(pool, tmp_path):
+@pytest.mark.parametrize("spawn", SPAWNERS, ids=["child", "new session", "daemon"])
+def test_a_task_past_its_timeout_is_stopped_with_its_children(pool, tmp_path, spawn):
     pid_file = tmp_path / "child.pid"
-    future = pool.submit(spawn_child_and_wait, str(pid_file), timeout=1.0)
-    with pytest.raises(TaskTimedOut, match="timed out after 1s"):
+    future = pool.submit(spawn, str(pid_file), timeout=3.0)  # (a daemon's starter is a Python of its own)
+    with pytest.raises(TaskTimedOut, match="timed out after 3s"):
         future.result(30)
     child = int(pid_file.read_text())
     assert _wait_gone(child), "the step's own child process was stopped too"
@@ -128,26 +172,35 @@ def test_shutdown_with_cancel_stops_running_and_queued_tasks(tmp_path):
     assert all(_wait_gone(pid) for pid in pids)
 
 
-def test_workers_die_with_a_killed_parent(tmp_path):
+def test_a_cancelled_task_is_stopped_with_the_daemon_it_started(tmp_path):
+    pool = WorkerPool(1, grace=1.0, preload=WORKER_PRELOAD)
+    pid_file = tmp_path / "child.pid"
+    running = pool.submit(spawn_daemon_and_wait, str(pid_file))
+    _wait_for(pid_file)
+    pool.shutdown(cancel=True)
+    with pytest.raises(TaskCancelled):
+        running.result(1)
+    assert _wait_gone(int(pid_file.read_text()))
+
+
+@pytest.mark.parametrize("spawn", SPAWNERS, ids=["child", "new session", "daemon"])
+def test_workers_die_with_a_killed_parent(tmp_path, spawn):
     """kill -9 of the process that owns the pool leaves no worker or step running."""
     script = tmp_path / "owner.py"
     script.write_text(textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from zplan.apply.workers import WorkerPool
-        from test_workers import spawn_child_and_wait, my_pid
+        from test_workers import {spawn.__name__}, my_pid
         if __name__ == "__main__":
             pool = WorkerPool(1)
             print(pool.submit(my_pid, None).result(30), flush=True)
-            pool.submit(spawn_child_and_wait, {str(tmp_path / 'child.pid')!r})
+            pool.submit({spawn.__name__}, {str(tmp_path / 'child.pid')!r})
             time.sleep(600)
     """))
     owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     worker = int(owner.stdout.readline())
-    deadline = time.monotonic() + 30
-    while not (tmp_path / "child.pid").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    child = int((tmp_path / "child.pid").read_text())
+    child = _wait_for(tmp_path / "child.pid")
     owner.kill()
     owner.wait()
     assert _wait_gone(worker) and _wait_gone(child)
@@ -301,3 +354,138 @@ def test_a_shutdown_not_waiting_leaves_the_helpers_exit_to_wait_closed():
     assert not any(_alive(pid) for pid in helpers)
     assert forkserver._forkserver._forkserver_pid is None and resource_tracker._resource_tracker._pid is None
     pool.wait_closed()  # again: nothing left to wait for
+
+
+LEAVES_RUNNING = """
+import subprocess, sys
+
+
+def leave(pid_file, how):
+    if how == "daemon":  # started by a process that exits at once: an orphan, in a session of its own
+        code = ("import subprocess; child = subprocess.Popen(['sleep', '600'], start_new_session=True); "
+                f"open({pid_file!r}, 'w').write(str(child.pid))")
+        subprocess.run([sys.executable, "-c", code], check=True)
+    else:
+        child = subprocess.Popen(["sleep", "600"], start_new_session=how != "child")
+        open(pid_file, "w").write(str(child.pid))
+    if how == "fails":
+        raise ValueError("failed after starting it")
+    return "returned"
+"""
+
+USES_HELPERS = """
+import multiprocessing
+
+
+def square(x):
+    return x * x
+
+
+def closed_pool():
+    pool = multiprocessing.Pool(2)  # closed, never joined: its processes end by themselves
+    squares = pool.map(square, range(4))
+    pool.close()
+    return squares
+
+
+def forkserver_pool():
+    with multiprocessing.get_context("forkserver").Pool(2) as pool:
+        return pool.map(square, range(4))
+
+
+def joblib_pool():
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=2)(delayed(square)(x) for x in range(4))
+"""
+
+
+def _step(project: Path, source: str, function: str, params: dict, log: Path):
+    from zplan.apply.worker import StepTask
+
+    return StepTask(address=f"pipeline.p.step.{function}", project_dir=str(project), source_file=source, function=function,
+                    params=params, inputs={}, declared_outputs=None, artifact_store_url="file://.zplan/artifacts", run_id=1,
+                    log_path=str(log))
+
+
+@pytest.mark.parametrize("how", ["child", "new session", "daemon", "fails"])
+def test_what_a_step_leaves_running_is_stopped_when_it_ends_and_said(tmp_path, how):
+    """Its own process group or not, an orphan or not: nothing a step started runs on beside the next step."""
+    from zplan.apply.worker import run_step
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_leave.py").write_text(LEAVES_RUNNING)
+    pid_file, log = tmp_path / "child.pid", tmp_path / "leave.log"
+    pool = WorkerPool(1, grace=1.0, preload=WORKER_PRELOAD)
+    try:
+        result = pool.submit(run_step, _step(project, "steps_leave.py", "leave", {"pid_file": str(pid_file), "how": how}, log)).result(60)
+        child = int(pid_file.read_text())
+        assert not _alive(child), "stopped before the step's result came back"
+        assert result.ok == (how != "fails") and result.left_running == (f"sleep (pid {child})",)
+        assert f"the step left 1 process running when it ended, stopped now: sleep (pid {child})" in log.read_text()
+        again = pool.submit(run_step, _step(project, "steps_leave.py", "leave", {"pid_file": str(pid_file), "how": "child"}, log)).result(60)
+        assert again.left_running == (f"sleep (pid {int(pid_file.read_text())})",)  # the same worker, still adopting
+    finally:
+        pool.shutdown(cancel=True)
+
+
+def test_a_result_from_a_worker_of_an_older_zplan_says_nothing_was_left_running():
+    """A Dask worker or a training job's image may run a zplan from before the field existed."""
+    import pickle
+
+    from zplan.apply.worker import StepResult
+
+    old = StepResult("pipeline.p.step.s", ok=True)
+    del old.__dict__["left_running"]
+    assert pickle.loads(pickle.dumps(old)).left_running == ()
+
+
+def test_what_a_step_leaves_running_on_a_dask_worker_is_stopped_when_it_ends(tmp_path):
+    """There the step runs in a child process of the Dask worker, which exits once the step has ended."""
+    from zplan.apply.cluster_task import _run_in_child
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_leave.py").write_text(LEAVES_RUNNING)
+    pid_file = tmp_path / "child.pid"
+    result = _run_in_child(_step(project, "steps_leave.py", "leave", {"pid_file": str(pid_file), "how": "child"}, tmp_path / "leave.log"),
+                           60.0, tmp_path)
+    child = int(pid_file.read_text())
+    assert result.ok and result.left_running == (f"sleep (pid {child})",)
+    assert not _alive(child)
+
+
+@pytest.mark.parametrize("spawn", ["spawn_session_and_wait", "spawn_daemon_and_wait"])
+def test_a_step_past_its_timeout_on_a_dask_worker_is_stopped_with_what_left_its_group(tmp_path, spawn):
+    from zplan.apply.cluster_task import _run_in_child
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_spawn.py").write_text(f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+                                            f"from test_workers import {spawn}\n")
+    pid_file = tmp_path / "child.pid"
+    result = _run_in_child(_step(project, "steps_spawn.py", spawn, {"pid_file": str(pid_file)}, tmp_path / "spawn.log"),
+                           5.0, tmp_path)
+    assert not result.ok and result.error == "timed out after 5s and was stopped"
+    assert _wait_gone(_wait_for(pid_file))
+
+
+@pytest.mark.parametrize("function", ["closed_pool", "forkserver_pool", "joblib_pool"])
+def test_the_processes_a_worker_keeps_for_its_steps_are_not_taken_for_strays(tmp_path, function):
+    """multiprocessing's forkserver and resource tracker, joblib's reusable pool: used again by the next
+    step in the worker; a Pool closed but not joined ends by itself."""
+    from zplan.apply.worker import run_step
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_helpers.py").write_text(USES_HELPERS)
+    pool = WorkerPool(1, grace=1.0, preload=WORKER_PRELOAD)
+    try:
+        results = [pool.submit(run_step, _step(project, "steps_helpers.py", function, {}, tmp_path / f"{i}.log")).result(120)
+                   for i in range(2)]
+    finally:
+        pool.shutdown(cancel=True)
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert [r.outputs["output"]["value"] for r in results] == [[0, 1, 4, 9]] * 2
+    assert [r.left_running for r in results] == [(), ()]

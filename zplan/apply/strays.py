@@ -1,0 +1,182 @@
+"""What a step leaves running when it ends, stopped before its worker's next step.
+
+A step may start processes that outlive it: a ``Popen`` it never waited for, a server it forgot, a
+daemon that forks twice or starts a session of its own (``start_new_session=True``), out of reach of
+the worker's process group. On Linux the step worker is their child subreaper: an orphan among them is
+re-parented to the worker, not to init, so everything a step started is found below the worker in the
+process tree. After each step, what still runs there is stopped (SIGTERM, SIGKILL after a grace period)
+and reaped, and the step's log and the apply say so: an apply leaves nothing running, and no step runs
+beside what an earlier one left. The worker's own helpers, which a later step uses again, are not the
+step's: multiprocessing's forkserver and resource tracker, joblib's (loky's) reusable pool and its
+resource tracker (what runs under them is). Elsewhere nothing is adopted and nothing is stopped here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from zplan.processes import children, descendants
+
+GRACE_SECONDS = 1.0  # between SIGTERM and SIGKILL to what a step left running
+SETTLE_SECONDS = 0.2  # a process already on its way out (a Pool closed, not joined) ends by itself first
+_PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+_adopting = False  # this process is a step worker and its descendants' subreaper
+
+
+def adopt_orphans() -> None:
+    """Make this process (a step worker) the child subreaper of everything it starts, on Linux."""
+    global _adopting
+    _adopting = _subreaper()
+
+
+def adopt_workers_orphans() -> None:
+    """In the workers' forkserver: what a worker that died (``os._exit``, a segfault) left running
+    is re-parented here, not to init, so that the pool still finds and ends it. The forkserver's
+    loop reaps them when they end, warning of each as an unexpected pid: not news here."""
+    import warnings
+
+    if _subreaper():
+        warnings.filterwarnings("ignore", message="forkserver: waitpid returned unexpected pid")
+
+
+def _subreaper() -> bool:
+    """Whether this process is now its descendants' child subreaper (the setting is not inherited
+    by a fork). ``ctypes`` is preloaded by the workers' forkserver: importing it costs ~5 ms a process."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def stop_left_running(grace: float = GRACE_SECONDS) -> list[str]:
+    """Stop and reap what the step that just ended left running below this worker; what it was
+    ("sleep (pid 1234)"). Nothing outside a step worker that adopts orphans."""
+    if not _adopting or not _has_children():
+        return []
+    helpers = _helpers()
+    left = _running_after(helpers, SETTLE_SECONDS)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not left or _signalled_until_ended(helpers, sig, grace):
+            break
+    _reap(helpers)
+    return [f"{name} (pid {pid})" for pid, name in left.items()]
+
+
+def left_running_message(left: list[str] | tuple[str, ...]) -> str:
+    count = f"{len(left)} process{'es' if len(left) > 1 else ''}"
+    return f"the step left {count} running when it ended, stopped now: {', '.join(left)}"
+
+
+def kill_all_below() -> None:
+    """SIGKILL to every process below this worker, at once (its parent is gone: no grace). Repeated,
+    as a killed process's children are re-parented to this one."""
+    for _ in range(100):
+        live = _running(frozenset())
+        if not live:
+            return
+        _signal(live, signal.SIGKILL)
+        time.sleep(0.01)
+
+
+def _has_children() -> bool:
+    """Whether this process has a child, ended or not: one system call, where listing them reads a
+    file of /proc per thread (~50 us each). Without a child there is nothing below it (an orphan
+    further down would have been re-parented here)."""
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
+
+
+def _running_after(helpers: frozenset[int], seconds: float) -> dict[int, str]:
+    """What still runs below this worker after up to ``seconds`` (at once when nothing does)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        _reap(helpers)
+        left = _running(helpers)
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.01)
+
+
+def _signalled_until_ended(helpers: frozenset[int], sig: signal.Signals, seconds: float) -> bool:
+    """``sig`` to each process running below this worker (its helpers excepted), also to those that
+    come up meanwhile (a killed process's children, re-parented here); whether all ended in ``seconds``."""
+    deadline, signalled = time.monotonic() + seconds, set()
+    while True:
+        left = _running(helpers)
+        _signal({pid: n for pid, n in left.items() if pid not in signalled}, sig)
+        signalled |= left.keys()
+        _reap(helpers)
+        if not left:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+
+
+def _running(helpers: frozenset[int]) -> dict[int, str]:
+    """The processes below this one that still run (zombies have ended), by pid, with their names."""
+    found = {}
+    for pid in descendants(os.getpid(), helpers):
+        name = _running_name(pid)
+        if name is not None:
+            found[pid] = name
+    return found
+
+
+def _running_name(pid: int) -> str | None:
+    """The command name of ``pid``, None when it has ended (a zombie, or gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    state = data[data.rindex(")") + 2 :].split(maxsplit=1)[0]
+    return None if state in ("Z", "X") else data[data.index("(") + 1 : data.rindex(")")]
+
+
+def _signal(pids: dict[int, str], sig: signal.Signals) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _reap(helpers: frozenset[int]) -> None:
+    """Collect the exit status of this worker's ended children: multiprocessing's through their
+    ``Process`` objects, the others (orphans adopted here, a ``Popen`` never waited for) by pid. A
+    helper's is its owner's to collect (multiprocessing looks for its forkserver's exit itself)."""
+    import multiprocessing
+
+    multiprocessing.active_children()
+    for pid in children(os.getpid()):
+        if pid not in helpers and _running_name(pid) is None:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # reaped meanwhile (SIGCHLD ignored by the step, or its owner)
+                pass
+
+
+def _helpers() -> frozenset[int]:
+    """The processes this worker keeps for every step, where a step started them."""
+    pids: list[object] = []
+    forkserver = sys.modules.get("multiprocessing.forkserver")
+    pids.append(getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None))
+    for tracker in ("multiprocessing.resource_tracker", "joblib.externals.loky.backend.resource_tracker",
+                    "loky.backend.resource_tracker"):
+        pids.append(getattr(getattr(sys.modules.get(tracker), "_resource_tracker", None), "_pid", None))
+    for pool in ("joblib.externals.loky.reusable_executor", "loky.reusable_executor"):
+        executor = getattr(sys.modules.get(pool), "_executor", None)
+        pids += list(getattr(executor, "_processes", None) or ())
+    return frozenset(p for p in pids if isinstance(p, int))
