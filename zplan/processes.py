@@ -2,14 +2,17 @@
 
 A pid alone does not name a process (pids are reused), so a process is named by
 its host, pid and start time (field 22 of /proc/PID/stat, clock ticks since boot).
-Used to close the run of an apply that was killed before it could say so, and to find
-what a step left running below its worker (``descendants``).
+Used to close the run of an apply that was killed before it could say so, to find
+what a step left running below its worker (``descendants``), and to end a worker's process
+group (``kill_group``, ``wait_groups_gone``).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,3 +94,49 @@ def _children_by_parent(pid: int) -> list[int]:
             if int(data[data.rindex(")") + 2 :].split()[1]) == pid:
                 found.append(int(name))
     return found
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def wait_groups_gone(groups: set[int], seconds: float) -> None:
+    """Until no live process of ``groups`` is left (zombies, which wait for init to reap
+    them, do not count)."""
+    deadline = time.monotonic() + seconds
+    while groups and time.monotonic() < deadline:
+        left = _live_groups(groups)
+        if not left:
+            return
+        for pgid in left:
+            kill_group(pgid)
+        time.sleep(0.01)
+
+
+def _live_groups(groups: set[int]) -> set[int]:
+    live = set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no /proc: the kernel's answer for the whole group, zombies included
+        return {g for g in groups if _group_exists(g)}
+    for name in entries:
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] not in ("Z", "X") and int(fields[2]) in groups:
+                live.add(int(fields[2]))
+    return live
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False

@@ -36,7 +36,7 @@ from typing import Any, Callable
 from zplan.apply.strays import adopt_orphans, kill_all_below
 from zplan.apply.worker import remove_scratch_of
 from zplan.apply.worker_launch import WorkerProcess, stop_helper_processes
-from zplan.processes import children, descendants, start_ticks
+from zplan.processes import children, descendants, kill_group, start_ticks, wait_groups_gone
 from zplan.stdio import fill_closed_standard_streams
 
 STOP_GRACE_SECONDS = 5.0
@@ -336,7 +336,7 @@ class WorkerPool:
         for conn in (w.tasks, w.alive):
             conn.close()
         if w.process.pid is not None:
-            _kill_group(w.process.pid)
+            kill_group(w.process.pid)
             _signal_below(w, signal.SIGKILL)  # (re-parented elsewhere when the worker ended)
             _end_orphans_of_ended_workers(w.process.pid)
             self._groups.add(w.process.pid)
@@ -360,59 +360,13 @@ class WorkerPool:
                 w.process.join()
         for w in list(self._workers):
             self._retire(w)
-        _wait_groups_gone(self._groups, self.grace)
+        wait_groups_gone(self._groups, self.grace)
 
 
 def _readable(conn: mpc.Connection) -> bool:
     try:
         return conn.poll()
     except (EOFError, OSError):
-        return False
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _wait_groups_gone(groups: set[int], seconds: float) -> None:
-    """Until no live process of ``groups`` is left (zombies, which wait for init to reap
-    them, do not count)."""
-    deadline = time.monotonic() + seconds
-    while groups and time.monotonic() < deadline:
-        left = _live_groups(groups)
-        if not left:
-            return
-        for pgid in left:
-            _kill_group(pgid)
-        time.sleep(0.01)
-
-
-def _live_groups(groups: set[int]) -> set[int]:
-    live = set()
-    try:
-        entries = os.listdir("/proc")
-    except OSError:  # no /proc: the kernel's answer for the whole group, zombies included
-        return {g for g in groups if _group_exists(g)}
-    for name in entries:
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if fields[0] not in ("Z", "X") and int(fields[2]) in groups:
-                live.add(int(fields[2]))
-    return live
-
-
-def _group_exists(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except (ProcessLookupError, PermissionError):
         return False
 
 
