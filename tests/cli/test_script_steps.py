@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.cli.helpers import Project, ran, reasons, steps_by_action
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "zplan/plan/plan.schema.json").read_text())
 
 HCL = """
 pipeline "p" {
@@ -99,6 +103,43 @@ def test_an_apply_that_puts_a_deleted_or_edited_out_back_says_so(project):
     assert "Checked out into the project (missing or changed there): result.txt, metrics.json" in again.out, str(again)
     assert project.read("result.txt") == "30"
     assert "Checked out" not in project.apply().out  # nothing missing or changed: nothing to say
+
+
+def test_the_plan_lists_the_outs_apply_would_check_out_again(project):
+    """An out deleted or edited in the project folder is written back by the next apply: the plan
+    says so (text, JSON, exit code 2), as `dvc status` does, and not "No changes"."""
+    project.apply()
+    project.path("result.txt").unlink()
+    project.write("metrics.json", "edited by hand")
+    project.path("out/data/1.txt").unlink()
+    doc = project.plan_json()
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["checkouts"] == [
+        {"path": "out/data", "step": "pipeline.p.step.make", "reason": "files_added_or_removed"},
+        {"path": "result.txt", "step": "pipeline.p.step.use", "reason": "missing"},
+        {"path": "metrics.json", "step": "pipeline.p.step.use", "reason": "changed"},
+    ] and doc["summary"]["checkouts"] == 3
+    planned = project.run("plan", "-detailed-exitcode")
+    assert planned.code == 2 and "No changes" not in planned.out, str(planned)
+    assert "~ metrics.json" in planned.out and "will be checked out again from pipeline.p.step.use: changed in the project folder" in planned.out
+    assert "Outs: 3 to check out." in planned.out
+    assert "| `result.txt` | will be checked out again from pipeline.p.step.use: missing" in project.ok("plan", "-format", "markdown").out
+    assert "checked out again" not in project.ok("apply", "-auto-approve", "-verbose", "-no-checkout").out  # its plan writes nothing back
+    project.apply()
+    assert project.read("metrics.json") != "edited by hand" and project.run("plan", "-detailed-exitcode").code == 0
+
+
+def test_a_saved_plan_is_stale_once_an_out_it_did_not_list_is_edited(project):
+    project.apply()
+    project.ok("plan", "-out", "plan.zplan")
+    project.write("result.txt", "my own edit")
+    result = project.run("apply", "plan.zplan")
+    assert result.code == 1 and "saved plan is stale: result.txt changed in the project folder" in result.err, str(result)
+    assert project.read("result.txt") == "my own edit"
+    project.write("result.txt", "edited before the plan")
+    project.ok("plan", "-out", "plan.zplan")
+    assert "Checked out into the project (missing or changed there): result.txt" in project.ok("apply", "plan.zplan").out
+    assert project.read("result.txt") == "30"
 
 
 def test_a_failing_command_shows_its_exit_code_and_last_output(project):

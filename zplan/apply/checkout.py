@@ -4,7 +4,8 @@ Each out of a script step whose latest execution succeeded (run now or cached) i
 copied from the artifact store to its path in the project, unless it is already
 there: a small record of what was checked out last (artifact digest and the
 content digest of the workspace copy, read through the stat cache) makes the
-no-change case a few stats. ``apply -no-checkout`` skips all of it.
+no-change case a few stats; zplan.plan.checkouts reads it, so the plan lists what
+apply will write back. ``apply -no-checkout`` skips all of it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from typing import Any, Mapping
 from zplan.config.values import UNKNOWN
 from zplan.fsutil import atomic_write_text
 from zplan.hashing import StatCache
+from zplan.plan.checkouts import RECORD, mark, read_marks, why
 from zplan.state.model import State
-
-RECORD = "checkout.json"  # under .zplan/cache: out path -> [artifact digest, workspace digest]
 
 
 def checkout_outs(project, state: State, store_key: str | None, stack: Mapping[str, Any], stat_cache: StatCache) -> list[str]:
@@ -29,7 +29,7 @@ def checkout_outs(project, state: State, store_key: str | None, stack: Mapping[s
     if not scripts or store_key is None or url in (None, UNKNOWN):
         return []
     cache_dir = project.state_dir / "cache"
-    marks = _read(cache_dir / RECORD)
+    marks = read_marks(cache_dir)
     store, written = None, []
     for step in scripts:
         record = state.step_record(store_key, str(step.addr))
@@ -38,23 +38,19 @@ def checkout_outs(project, state: State, store_key: str | None, stack: Mapping[s
         for out in step.script.outputs:
             artifact = record.outputs.get(out)
             dest = project.root / out
-            if artifact is None or _current(marks.get(out), artifact["digest"], dest, stat_cache):
+            if artifact is None or why(marks.get(out), artifact["digest"], dest, stat_cache) is None:
                 continue
             if store is None:
                 from zplan.artifacts.store import ArtifactStore
 
                 store = ArtifactStore.from_url(str(url), project.root)
             _copy(store.get(artifact["digest"], verify=True), dest)
-            marks[out] = [artifact["digest"], stat_cache.tree_hash(str(dest))]
+            marks[out] = mark(artifact["digest"], dest, stat_cache)
             written.append(out)
     if written:
         atomic_write_text(cache_dir / RECORD, json.dumps(marks, sort_keys=True), durable=False)
     stat_cache.save()
     return written
-
-
-def _current(mark: list | None, digest: str, dest: Path, stat_cache: StatCache) -> bool:
-    return mark is not None and mark[0] == digest and dest.exists() and stat_cache.tree_hash(str(dest)) == mark[1]
 
 
 def _copy(folder: Path, dest: Path) -> None:
@@ -68,10 +64,3 @@ def _copy(folder: Path, dest: Path) -> None:
         shutil.copyfile(next((folder / "file").iterdir()), dest)
     else:
         shutil.copytree(folder / "dir", dest)
-
-
-def _read(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}

@@ -35,7 +35,7 @@ class Selection:
     checkout: bool = True  # script steps' outs copied into the workspace after apply (-no-checkout: not)
 
     def request(self) -> PlanRequest:
-        return PlanRequest(list(self.targets), list(self.excludes), list(self.replace), self.destroy)
+        return PlanRequest(list(self.targets), list(self.excludes), list(self.replace), self.destroy, checkout=self.checkout)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from zplan.config.step_refs import map_step_refs
 from zplan.graph.build import build, pipeline_of, subgraph_for
 from zplan.graph.dag import Dag
 from zplan.hashing import STAT_CACHE_FILE, StatCache
+from zplan.plan import checkouts
 from zplan.plan import model as m
 from zplan.plan import resources as rplan
 from zplan.plan.checks import check_provider_blocks, check_provider_rules, check_resource_reads, check_resources, check_types
@@ -48,6 +49,7 @@ class PlanRequest:
     replace: list[str] = field(default_factory=list)
     destroy: bool = False
     refresh: dict[str, dict | None] | None = None  # address -> read-back attributes (None = gone)
+    checkout: bool = True  # script outs are checked out after apply (-no-checkout: not, so none is listed)
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ class Planner:
             edges=tuple((a, b) for a, b in graph.edges() if a in nodes and b in nodes),
             other_stacks=tuple(sorted(elsewhere.items())),
             restored=() if request.destroy else _restored(self.state, key, steps),
+            checkouts=checkouts.pending(project, steps, self.stat_cache) if request.checkout and not request.destroy and key else (),
             output_changes=output_changes(project, self.state, outputs),  # a destroy removes them all
         )
 
