@@ -91,6 +91,11 @@ def test_the_command_line_is_keyed_and_named_in_the_reason(project):
 def test_no_checkout_leaves_the_workspace_alone(project):
     project.apply("-no-checkout")
     assert not project.path("result.txt").exists() and not project.path("out").exists()
+    assert project.run("plan", "-detailed-exitcode").code == 2  # a plain apply would check them out
+    assert project.run("plan", "-no-checkout", "-detailed-exitcode").code == 0  # what `apply -no-checkout` would do: nothing
+    project.ok("plan", "-no-checkout", "-out", "plan.zplan")
+    project.ok("apply", "plan.zplan")  # applied as planned: without checking out
+    assert not project.path("result.txt").exists()
     project.apply()
     assert project.read("result.txt") == "30"
 

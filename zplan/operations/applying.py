@@ -123,6 +123,7 @@ def apply_saved_plan(root: Path, planfile: Path, ui: ApplyUI, parallelism: int =
 
     saved = pf.read(planfile)
     options = saved["plan"]["options"]
+    checkout = checkout and options.get("no_checkout") is not True  # `plan -no-checkout -out F`: applied without
     selection = Selection(options["targets"], options["excludes"], options["replace"], saved["plan"]["destroy"], checkout=checkout)
     project = open_for_saved_plan(root, saved)
     return _apply(project, selection, ApplyUI(ui.hooks, None, ui.on_lock_wait, ui.on_stale_lock), parallelism, lock_timeout, saved)

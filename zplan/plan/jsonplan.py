@@ -6,7 +6,7 @@ Schema (``format_version`` "1.0"; additions keep the major version):
       "format_version": "1.0",
       "stack": "local", "destroy": false, "created_at": "...",
       "state": {"serial": 3, "lineage": "..."},
-      "options": {"targets": [], "excludes": [], "replace": []},
+      "options": {"targets": [], "excludes": [], "replace": [], "no_checkout": true (only under -no-checkout)},
       "resources": [{"address", "type", "name", "provider",
                      "action": "create"|"update"|"replace"|"delete"|"no-op",
                      "before": {...}|null, "after": {...}|null,

@@ -145,7 +145,7 @@ class Planner:
             resources=tuple(sorted(resource_plans.values(), key=lambda r: r.address)),
             outputs=outputs,
             destroy=request.destroy,
-            options={"targets": request.targets, "excludes": request.excludes, "replace": request.replace},
+            options={"targets": request.targets, "excludes": request.excludes, "replace": request.replace, **({} if request.checkout else {"no_checkout": True})},
             secrets=project.secrets,
             created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             edges=tuple((a, b) for a, b in graph.edges() if a in nodes and b in nodes),
