@@ -147,6 +147,17 @@ def test_a_saved_plan_is_stale_once_an_out_it_did_not_list_is_edited(project):
     assert project.read("result.txt") == "30"
 
 
+def test_an_apply_narrowed_by_target_leaves_the_outs_of_other_steps_alone(project):
+    project.apply()
+    project.write("other.txt", "my own edit")
+    planned = project.run("plan", "-target", "pipeline.p.step.use", "-detailed-exitcode")
+    assert planned.code == 0 and "other.txt" not in planned.out, str(planned)
+    assert "Checked out" not in project.apply("-target", "pipeline.p.step.use").out
+    assert project.read("other.txt") == "my own edit"
+    assert project.plan_json("-exclude", "pipeline.p.step.use")["checkouts"] == [
+        {"path": "other.txt", "step": "pipeline.p.step.other", "reason": "changed"}]
+
+
 def test_a_failing_command_shows_its_exit_code_and_last_output(project):
     project.write("src/use.py", "import sys\nprint('reading the model')\nsys.exit(3)\n")
     result = project.run("apply", "-auto-approve")

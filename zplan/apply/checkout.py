@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 from zplan.config.values import UNKNOWN
 from zplan.fsutil import atomic_write_text
@@ -22,9 +22,11 @@ from zplan.plan.checkouts import RECORD, mark, read_marks, why
 from zplan.state.model import State
 
 
-def checkout_outs(project, state: State, store_key: str | None, stack: Mapping[str, Any], stat_cache: StatCache) -> list[str]:
-    """Copy the outs that differ from their artifact into the workspace; the paths written."""
-    scripts = [s for s in project.config.steps() if s.script is not None]
+def checkout_outs(project, state: State, store_key: str | None, stack: Mapping[str, Any], stat_cache: StatCache,
+                  planned: Collection[str]) -> list[str]:
+    """Copy the outs of the ``planned`` steps that differ from their artifact into the workspace
+    (a step -target or -exclude left out is left alone, its outs too); the paths written."""
+    scripts = [s for s in project.config.steps() if s.script is not None and str(s.addr) in planned]
     url = stack.get("artifact_store")
     if not scripts or store_key is None or url in (None, UNKNOWN):
         return []

@@ -179,7 +179,8 @@ def _checkout(planned: Planned, backend) -> list[str]:
     from zplan.state.model import State
 
     planner = planned.planner
-    return checkout_outs(planner.project, State(backend.read()), planned.plan.store_key, planner.stack_settings, planner.stat_cache)
+    return checkout_outs(planner.project, State(backend.read()), planned.plan.store_key, planner.stack_settings, planner.stat_cache,
+                         {s.address for s in planned.plan.steps})
 
 
 def _check_saved(saved: dict, planned: Planned, project: Project) -> None:
