@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -156,6 +157,20 @@ def test_an_apply_narrowed_by_target_leaves_the_outs_of_other_steps_alone(projec
     assert project.read("other.txt") == "my own edit"
     assert project.plan_json("-exclude", "pipeline.p.step.use")["checkouts"] == [
         {"path": "other.txt", "step": "pipeline.p.step.other", "reason": "changed"}]
+
+
+def test_a_file_in_the_way_of_an_out_is_a_clear_error(project):
+    project.apply()
+    shutil.rmtree(project.path("out"))
+    project.write("out", "a file where the out's folder goes")
+    result = project.run("apply", "-auto-approve")
+    assert result.code == 1 and "Traceback" not in result.err and "internal error" not in result.err, str(result)
+    assert ("the apply is recorded, but out/data (an out of pipeline.p.step.make) could not be checked out into the project folder: "
+            "out is a file where a folder is needed") in result.err
+    project.path("out").unlink()
+    assert [c["path"] for c in project.plan_json()["checkouts"]] == ["out/data"]
+    project.apply()
+    assert sorted(p.name for p in project.path("out/data").iterdir()) == ["0.txt", "1.txt", "2.txt"]
 
 
 def test_a_failing_command_shows_its_exit_code_and_last_output(project):

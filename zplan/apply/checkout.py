@@ -11,10 +11,12 @@ apply will write back. ``apply -no-checkout`` skips all of it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any, Collection, Mapping
 
+from zplan import diags
 from zplan.config.values import UNKNOWN
 from zplan.fsutil import atomic_write_text
 from zplan.hashing import StatCache
@@ -33,26 +35,41 @@ def checkout_outs(project, state: State, store_key: str | None, stack: Mapping[s
     cache_dir = project.state_dir / "cache"
     marks = read_marks(cache_dir)
     store, written = None, []
-    for step in scripts:
-        record = state.step_record(store_key, str(step.addr))
-        if record is None or not record.succeeded:
-            continue
-        for out in step.script.outputs:
-            artifact = record.outputs.get(out)
-            dest = project.root / out
-            if artifact is None or why(marks.get(out), artifact["digest"], dest, stat_cache) is None:
+    try:
+        for step in scripts:
+            record = state.step_record(store_key, str(step.addr))
+            if record is None or not record.succeeded:
                 continue
-            if store is None:
-                from zplan.artifacts.store import ArtifactStore
+            for out in step.script.outputs:
+                artifact = record.outputs.get(out)
+                dest = project.root / out
+                if artifact is None or why(marks.get(out), artifact["digest"], dest, stat_cache) is None:
+                    continue
+                if store is None:
+                    from zplan.artifacts.store import ArtifactStore
 
-                store = ArtifactStore.from_url(str(url), project.root)
-            _copy(store.get(artifact["digest"], verify=True), dest)
-            marks[out] = mark(artifact["digest"], dest, stat_cache)
-            written.append(out)
-    if written:
-        atomic_write_text(cache_dir / RECORD, json.dumps(marks, sort_keys=True), durable=False)
-    stat_cache.save()
+                    store = ArtifactStore.from_url(str(url), project.root)
+                _put(store, artifact["digest"], dest, f"{out} (an out of {step.addr})", project.root)
+                marks[out] = mark(artifact["digest"], dest, stat_cache)
+                written.append(out)
+    finally:  # what was written is recorded, also when a later out could not be
+        if written:
+            atomic_write_text(cache_dir / RECORD, json.dumps(marks, sort_keys=True), durable=False)
+        stat_cache.save()
     return written
+
+
+def _put(store, digest: str, dest: Path, what: str, root: Path) -> None:
+    """One out into the project folder; a file or folder in its way (or no permission) is an
+    error saying what to do, never a traceback."""
+    try:
+        _copy(store.get(digest, verify=True), dest)
+    except OSError as exc:
+        name = os.path.relpath(exc.filename, root) if exc.filename else ""
+        problem = f"{name} is a file where a folder is needed" if isinstance(exc, (FileExistsError, NotADirectoryError)) and name \
+            else f"{name + ': ' if name else ''}{exc.strerror or exc}"
+        raise diags.fail(f"the apply is recorded, but {what} could not be checked out into the project folder: {problem}",
+                         "make room for it and run `zplan apply` again to check it out, or apply with -no-checkout to leave the project folder alone") from None
 
 
 def _copy(folder: Path, dest: Path) -> None:
