@@ -173,6 +173,21 @@ def test_a_file_in_the_way_of_an_out_is_a_clear_error(project):
     assert sorted(p.name for p in project.path("out/data").iterdir()) == ["0.txt", "1.txt", "2.txt"]
 
 
+def test_an_out_whose_stored_artifact_was_damaged_says_how_to_get_it_back(project):
+    project.apply()
+    (stored,) = [p for p in project.path(".zplan/artifacts").rglob("result.txt") if p.read_text() == "30"]
+    stored.parent.chmod(0o755)
+    stored.chmod(0o644)
+    stored.write_text("31")  # same size: the plan sees the artifact there, its checkout reads it
+    project.path("result.txt").unlink()
+    result = project.run("apply", "-auto-approve")
+    assert result.code == 1 and "internal error" not in result.err, str(result)
+    assert "result.txt (an out of pipeline.p.step.use) could not be checked out into the project folder: artifact damaged" in result.err
+    assert "`zplan verify -repair` drops the damaged artifact; the next `zplan apply` then reruns pipeline.p.step.use" in result.err
+    project.ok("verify", "-repair")
+    assert "use" in ran(project.apply()) and project.read("result.txt") == "30"
+
+
 def test_a_failing_command_shows_its_exit_code_and_last_output(project):
     project.write("src/use.py", "import sys\nprint('reading the model')\nsys.exit(3)\n")
     result = project.run("apply", "-auto-approve")

@@ -49,7 +49,7 @@ def checkout_outs(project, state: State, store_key: str | None, stack: Mapping[s
                     from zplan.artifacts.store import ArtifactStore
 
                     store = ArtifactStore.from_url(str(url), project.root)
-                _put(store, artifact["digest"], dest, f"{out} (an out of {step.addr})", project.root)
+                _put(store, artifact["digest"], dest, f"{out} (an out of {step.addr})", project.root, str(step.addr))
                 marks[out] = mark(artifact["digest"], dest, stat_cache)
                 written.append(out)
     finally:  # what was written is recorded, also when a later out could not be
@@ -59,11 +59,19 @@ def checkout_outs(project, state: State, store_key: str | None, stack: Mapping[s
     return written
 
 
-def _put(store, digest: str, dest: Path, what: str, root: Path) -> None:
-    """One out into the project folder; a file or folder in its way (or no permission) is an
-    error saying what to do, never a traceback."""
+def _put(store, digest: str, dest: Path, what: str, root: Path, step: str) -> None:
+    """One out into the project folder; a file or folder in its way (or no permission), or a
+    stored artifact damaged since the plan (which only checks that it is there), is an error
+    saying what to do, never a traceback."""
+    from zplan.artifacts.base import ArtifactStoreError
+
     try:
-        _copy(store.get(digest, verify=True), dest)
+        stored = store.get(digest, verify=True)
+    except ArtifactStoreError as exc:
+        raise diags.fail(f"the apply is recorded, but {what} could not be checked out into the project folder: {exc.diagnostics[0].summary}",
+                         f"`zplan verify -repair` drops the damaged artifact; the next `zplan apply` then reruns {step}") from None
+    try:
+        _copy(stored, dest)
     except OSError as exc:
         name = os.path.relpath(exc.filename, root) if exc.filename else ""
         problem = f"{name} is a file where a folder is needed" if isinstance(exc, (FileExistsError, NotADirectoryError)) and name \
