@@ -216,6 +216,11 @@ def test_an_out_the_command_did_not_write_fails_the_step(project):
     (('outs    = ["out/data"]', 'outs    = ["zplan.zpvars"]'), 'outs entry "zplan.zpvars" cannot be'),
     (('outs    = ["out/data"]', 'outs    = ["src/make.py"]'), 'step "make": "src/make.py" is both a dep and an out'),
     (('outs    = ["other.txt"]', 'outs    = ["result.txt"]'), 'steps "use" and "other" both write result.txt'),
+    # ... wherever the two steps are: one inside the other's folder, instances of one step, other pipelines (DVC: overlapping outs)
+    (('outs    = ["other.txt"]', 'outs    = ["out/data/extra.txt"]'), "pipeline.p.step.make and pipeline.p.step.other both write inside out/data"),
+    (('step "other" {', 'step "other" {\n    for_each = toset(["a", "b"])'), 'pipeline.p.step.other["a"] and pipeline.p.step.other["b"] both write other.txt'),
+    (('output "metrics"', 'pipeline "q" {\n  step "s" {\n    command = "true"\n    outs    = ["result.txt"]\n  }\n}\noutput "metrics"'),
+     "pipeline.p.step.use and pipeline.q.step.s both write result.txt"),
 ])
 def test_mistakes_in_a_script_step_are_reported_at_plan(project, edit, message):
     project.replace("main.zp.hcl", *edit)
