@@ -43,7 +43,7 @@ def checkout_outs(project, state: State, store_key: str | None, stack: Mapping[s
             for out in step.script.outputs:
                 artifact = record.outputs.get(out)
                 dest = project.root / out
-                if artifact is None or why(marks.get(out), artifact["digest"], dest, stat_cache) is None:
+                if artifact is None or why(marks.get(out), artifact["digest"], str(dest), stat_cache) is None:
                     continue
                 if store is None:
                     from zplan.artifacts.store import ArtifactStore

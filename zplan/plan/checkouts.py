@@ -40,18 +40,20 @@ def mark(digest: str, dest: Path, stat_cache: StatCache) -> list:
     return [digest, stat_cache.tree_hash(str(dest)), _names(dest)]
 
 
-def why(mark: list | None, digest: str, dest: Path, stat_cache: StatCache) -> str | None:
+def why(mark: list | None, digest: str, dest: str, stat_cache: StatCache) -> str | None:
     """Why apply would write the artifact ``digest`` to ``dest`` (MISSING, ...), or None when
     ``dest`` holds what was last checked out there from that artifact."""
-    if not (dest.exists() or dest.is_symlink()):
-        return MISSING
+    try:
+        st = os.stat(dest)  # (one stat: the stat cache takes it for a file)
+    except OSError:
+        return CHANGED if os.path.islink(dest) else MISSING
     if not isinstance(mark, list) or len(mark) < 2:
         return NOT_CHECKED_OUT
     if mark[0] != digest:
         return OTHER_RESULT
     try:
-        same = stat_cache.tree_hash(str(dest)) == mark[1]
-    except (OSError, NotHashable):  # a link to nothing, a FIFO: not what was written
+        same = stat_cache.tree_hash(dest, st) == mark[1]
+    except (OSError, NotHashable):  # a FIFO, a link to nothing inside a folder: not what was written
         return CHANGED
     if same:
         return None
@@ -67,6 +69,7 @@ def pending(project, steps: Iterable[m.StepPlan], stat_cache: StatCache) -> tupl
     if not any(s.script is not None for s in config.steps()):
         return ()
     marks = read_marks(project.state_dir / "cache")
+    root = os.fspath(project.root)  # (strings, not Path objects: every out of every cached step is looked at)
     found = []
     for planned in steps:
         if planned.action != m.CACHED or planned.cached_from is None:
@@ -76,18 +79,18 @@ def pending(project, steps: Iterable[m.StepPlan], stat_cache: StatCache) -> tupl
             continue
         for out in step.script.outputs:
             artifact = planned.cached_from.outputs.get(out)
-            reason = None if artifact is None else why(marks.get(out), artifact["digest"], project.root / out, stat_cache)
+            reason = None if artifact is None else why(marks.get(out), artifact["digest"], os.path.join(root, out), stat_cache)
             if reason is not None:
                 found.append((out, planned.address, reason))
     return tuple(found)
 
 
-def _names(dest: Path) -> str | None:
+def _names(dest: str | Path) -> str | None:
     """A digest of the file names below a folder (None for a file): tells files added or
     removed from files edited."""
-    if not dest.is_dir() or dest.is_symlink():
-        return None
     base = os.fspath(dest)
+    if not os.path.isdir(base) or os.path.islink(base):
+        return None
     cut = len(base.rstrip(os.sep)) + 1
     names = []
     for dirpath, dirnames, filenames in os.walk(base):
