@@ -19,7 +19,7 @@ def test_json_plan_has_the_documented_shape(changed_plan):
     project, args = changed_plan
     doc = project.plan_json(*args)
     assert doc["format_version"] == "1.0"
-    assert doc["summary"] == {"add": 0, "change": 0, "destroy": 0, "steps_run": 2, "steps_cached": 2}
+    assert doc["summary"] == {"add": 0, "change": 0, "destroy": 0, "steps_run": 2, "steps_cached": 2, "checkouts": 0}
     steps = {s["address"]: s for s in doc["steps"]}
     scale, total, load = (steps[f"pipeline.numbers.step.{n}"] for n in ("scale", "total", "load"))
     assert scale["action"] == "run"

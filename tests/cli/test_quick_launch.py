@@ -19,7 +19,7 @@ COMMANDS = {
     "plan": (plan_cmd.PlanFlags, plan_cmd.quick_flags, "run_plan", plan_cmd),
     "apply": (apply_cmd.ApplyFlags, apply_cmd.quick_flags, "run_apply", apply_cmd),
 }
-SWITCHES = {"plan": ["destroy", "refresh", "detailed-exitcode", "verbose", "no-color"],
+SWITCHES = {"plan": ["destroy", "refresh", "detailed-exitcode", "verbose", "no-checkout", "no-color"],
             "apply": ["auto-approve", "refresh", "verbose", "no-checkout", "no-color"]}
 VALUED = {"plan": ["out", "var", "var-file", "stack", "target", "exclude", "replace", "format"],
           "apply": ["var", "var-file", "stack", "target", "exclude", "replace", "parallelism", "lock-timeout"]}

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.cli.helpers import Project, ran, reasons, steps_by_action
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "zplan/plan/plan.schema.json").read_text())
 
 HCL = """
 pipeline "p" {
@@ -87,6 +92,11 @@ def test_the_command_line_is_keyed_and_named_in_the_reason(project):
 def test_no_checkout_leaves_the_workspace_alone(project):
     project.apply("-no-checkout")
     assert not project.path("result.txt").exists() and not project.path("out").exists()
+    assert project.run("plan", "-detailed-exitcode").code == 2  # a plain apply would check them out
+    assert project.run("plan", "-no-checkout", "-detailed-exitcode").code == 0  # what `apply -no-checkout` would do: nothing
+    project.ok("plan", "-no-checkout", "-out", "plan.zplan")
+    project.ok("apply", "plan.zplan")  # applied as planned: without checking out
+    assert not project.path("result.txt").exists()
     project.apply()
     assert project.read("result.txt") == "30"
 
@@ -99,6 +109,83 @@ def test_an_apply_that_puts_a_deleted_or_edited_out_back_says_so(project):
     assert "Checked out into the project (missing or changed there): result.txt, metrics.json" in again.out, str(again)
     assert project.read("result.txt") == "30"
     assert "Checked out" not in project.apply().out  # nothing missing or changed: nothing to say
+
+
+def test_the_plan_lists_the_outs_apply_would_check_out_again(project):
+    """An out deleted or edited in the project folder is written back by the next apply: the plan
+    says so (text, JSON, exit code 2), as `dvc status` does, and not "No changes"."""
+    project.apply()
+    project.path("result.txt").unlink()
+    project.write("metrics.json", "edited by hand")
+    project.path("out/data/1.txt").unlink()
+    doc = project.plan_json()
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["checkouts"] == [
+        {"path": "out/data", "step": "pipeline.p.step.make", "reason": "files_added_or_removed"},
+        {"path": "result.txt", "step": "pipeline.p.step.use", "reason": "missing"},
+        {"path": "metrics.json", "step": "pipeline.p.step.use", "reason": "changed"},
+    ] and doc["summary"]["checkouts"] == 3
+    planned = project.run("plan", "-detailed-exitcode")
+    assert planned.code == 2 and "No changes" not in planned.out, str(planned)
+    assert "~ metrics.json" in planned.out and "will be checked out again from pipeline.p.step.use: changed in the project folder" in planned.out
+    assert "Outs: 3 to check out." in planned.out
+    assert "| `result.txt` | will be checked out again from pipeline.p.step.use: missing" in project.ok("plan", "-format", "markdown").out
+    assert "checked out again" not in project.ok("apply", "-auto-approve", "-verbose", "-no-checkout").out  # its plan writes nothing back
+    project.apply()
+    assert project.read("metrics.json") != "edited by hand" and project.run("plan", "-detailed-exitcode").code == 0
+
+
+def test_a_saved_plan_is_stale_once_an_out_it_did_not_list_is_edited(project):
+    project.apply()
+    project.ok("plan", "-out", "plan.zplan")
+    project.write("result.txt", "my own edit")
+    result = project.run("apply", "plan.zplan")
+    assert result.code == 1 and "saved plan is stale: result.txt changed in the project folder" in result.err, str(result)
+    assert project.read("result.txt") == "my own edit"
+    project.write("result.txt", "edited before the plan")
+    project.ok("plan", "-out", "plan.zplan")
+    assert "Checked out into the project (missing or changed there): result.txt" in project.ok("apply", "plan.zplan").out
+    assert project.read("result.txt") == "30"
+
+
+def test_an_apply_narrowed_by_target_leaves_the_outs_of_other_steps_alone(project):
+    project.apply()
+    project.write("other.txt", "my own edit")
+    planned = project.run("plan", "-target", "pipeline.p.step.use", "-detailed-exitcode")
+    assert planned.code == 0 and "other.txt" not in planned.out, str(planned)
+    assert "Checked out" not in project.apply("-target", "pipeline.p.step.use").out
+    assert project.read("other.txt") == "my own edit"
+    assert project.plan_json("-exclude", "pipeline.p.step.use")["checkouts"] == [
+        {"path": "other.txt", "step": "pipeline.p.step.other", "reason": "changed"}]
+
+
+def test_a_file_in_the_way_of_an_out_is_a_clear_error(project):
+    project.apply()
+    shutil.rmtree(project.path("out"))
+    project.write("out", "a file where the out's folder goes")
+    result = project.run("apply", "-auto-approve")
+    assert result.code == 1 and "Traceback" not in result.err and "internal error" not in result.err, str(result)
+    assert ("the apply is recorded, but out/data (an out of pipeline.p.step.make) could not be checked out into the project folder: "
+            "out is a file where a folder is needed") in result.err
+    project.path("out").unlink()
+    assert [c["path"] for c in project.plan_json()["checkouts"]] == ["out/data"]
+    project.apply()
+    assert sorted(p.name for p in project.path("out/data").iterdir()) == ["0.txt", "1.txt", "2.txt"]
+
+
+def test_an_out_whose_stored_artifact_was_damaged_says_how_to_get_it_back(project):
+    project.apply()
+    (stored,) = [p for p in project.path(".zplan/artifacts").rglob("result.txt") if p.read_text() == "30"]
+    stored.parent.chmod(0o755)
+    stored.chmod(0o644)
+    stored.write_text("31")  # same size: the plan sees the artifact there, its checkout reads it
+    project.path("result.txt").unlink()
+    result = project.run("apply", "-auto-approve")
+    assert result.code == 1 and "internal error" not in result.err, str(result)
+    assert "result.txt (an out of pipeline.p.step.use) could not be checked out into the project folder: artifact damaged" in result.err
+    assert "`zplan verify -repair` drops the damaged artifact; the next `zplan apply` then reruns pipeline.p.step.use" in result.err
+    project.ok("verify", "-repair")
+    assert "use" in ran(project.apply()) and project.read("result.txt") == "30"
 
 
 def test_a_failing_command_shows_its_exit_code_and_last_output(project):
@@ -129,6 +216,11 @@ def test_an_out_the_command_did_not_write_fails_the_step(project):
     (('outs    = ["out/data"]', 'outs    = ["zplan.zpvars"]'), 'outs entry "zplan.zpvars" cannot be'),
     (('outs    = ["out/data"]', 'outs    = ["src/make.py"]'), 'step "make": "src/make.py" is both a dep and an out'),
     (('outs    = ["other.txt"]', 'outs    = ["result.txt"]'), 'steps "use" and "other" both write result.txt'),
+    # ... wherever the two steps are: one inside the other's folder, instances of one step, other pipelines (DVC: overlapping outs)
+    (('outs    = ["other.txt"]', 'outs    = ["out/data/extra.txt"]'), "pipeline.p.step.make and pipeline.p.step.other both write inside out/data"),
+    (('step "other" {', 'step "other" {\n    for_each = toset(["a", "b"])'), 'pipeline.p.step.other["a"] and pipeline.p.step.other["b"] both write other.txt'),
+    (('output "metrics"', 'pipeline "q" {\n  step "s" {\n    command = "true"\n    outs    = ["result.txt"]\n  }\n}\noutput "metrics"'),
+     "pipeline.p.step.use and pipeline.q.step.s both write result.txt"),
 ])
 def test_mistakes_in_a_script_step_are_reported_at_plan(project, edit, message):
     project.replace("main.zp.hcl", *edit)

@@ -149,12 +149,14 @@ def plan(
     refresh: Optional[bool] = opt(None, "refresh", "Read resources back from every provider (drift); by default only local ones."),
     detailed_exitcode: bool = opt(False, "detailed-exitcode", "Exit 0 = no changes, 1 = error, 2 = changes."),
     format: str = opt("text", "format", "text | markdown | json"),
-    verbose: bool = opt(False, "verbose", "Show unchanged attributes, resources and every cached step."), no_color: bool = NoColorOpt,
+    verbose: bool = opt(False, "verbose", "Show unchanged attributes, resources and every cached step."),
+    no_checkout: bool = opt(False, "no-checkout", "Plan for `apply -no-checkout`: script steps' outs are not checked out into the project."),
+    no_color: bool = NoColorOpt,
 ) -> None:
     """Show what apply would do, and why."""
     flags = plan_cmd.PlanFlags(common.var_args(var, var_file), stack, list(target), list(exclude), list(replace), out=out,
                                destroy=destroy, refresh=refresh, detailed_exitcode=detailed_exitcode, format=format, verbose=verbose,
-                               no_color=no_color)
+                               no_checkout=no_checkout, no_color=no_color)
     code = plan_cmd.run_plan(common.root(), flags)
     if code:
         raise typer.Exit(code)

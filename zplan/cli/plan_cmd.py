@@ -24,6 +24,7 @@ class PlanFlags(quick.SharedFlags):
     detailed_exitcode: bool = False
     format: str = "text"
     verbose: bool = False
+    no_checkout: bool = False  # plan for `apply -no-checkout`: no script out is listed as checked out again
 
 
 def run_plan(root: Path, flags: PlanFlags) -> int:
@@ -44,7 +45,7 @@ def run_plan(root: Path, flags: PlanFlags) -> int:
     process.no_color(flags.no_color)
     if flags.format not in FORMATS:
         raise diags.fail(f"unknown plan format {flags.format!r}", "use text, markdown or json")
-    selection = applying.Selection(flags.target, flags.exclude, flags.replace, flags.destroy, flags.refresh)
+    selection = applying.Selection(flags.target, flags.exclude, flags.replace, flags.destroy, flags.refresh, checkout=not flags.no_checkout)
     args = ProjectArgs(root, list(flags.var), flags.stack)
     with collector.paused():
         outcome = applying.plan(args, selection, flags.out)
@@ -61,7 +62,8 @@ def run_plan(root: Path, flags: PlanFlags) -> int:
 
 # -- the quick reading (zplan.cli.launch) ----------------------------------------------------------
 GRAMMAR = quick.Grammar(
-    switches={**quick.SHARED_SWITCHES, "detailed-exitcode": "detailed_exitcode", "destroy": "destroy", "verbose": "verbose", "refresh": "refresh"},
+    switches={**quick.SHARED_SWITCHES, "detailed-exitcode": "detailed_exitcode", "destroy": "destroy", "verbose": "verbose", "refresh": "refresh",
+              "no-checkout": "no_checkout"},
     valued={**quick.SHARED_VALUED, "out": "out", "format": "format"},
     paths=quick.SHARED_PATHS | {"out"},
     lists=quick.SHARED_LISTS,

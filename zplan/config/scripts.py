@@ -20,7 +20,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from zplan import diags
 from zplan.config import calls
@@ -162,3 +162,43 @@ def _outs_apart_from_deps(lists: dict, step: str, where, found: diags.Collector)
 
 
 _EXAMPLES = {"deps": "src/train.py", "outs": "model.pkl", "metrics": "eval/metrics.json", "params": "train.n_est"}
+
+
+
+def check_outs_apart(steps: Iterable[StepConfig]) -> None:
+    """Every out of every step instance (for_each, modules and other pipelines included) has a
+    path of its own, as DVC refuses overlapping outs: two steps writing one path, or one inside
+    the other's folder, would overwrite each other at every checkout. An error at the later step."""
+    owners: dict[str, StepConfig] = {}  # out path -> the step writing it
+    holding: dict[str, StepConfig] = {}  # each folder above an out -> the step writing inside it
+    found = diags.Collector()
+    for step in steps:
+        if step.script is None:
+            continue
+        for path in map(posixpath.normpath, step.script.outputs):
+            clash = _clash(path, owners, holding)
+            if clash is not None and clash[0] is not step:
+                other, where = clash
+                found.error(f"{other.address} and {step.address} both write {where}",
+                            "apply copies each out into the project folder, where one would overwrite the other: "
+                            "give each out a path of its own", step.range)
+                continue
+            owners.setdefault(path, step)
+            for folder in _folders_above(path):
+                holding.setdefault(folder, step)
+    found.raise_if_errors()
+
+
+def _clash(path: str, owners: dict[str, StepConfig], holding: dict[str, StepConfig]) -> tuple[StepConfig, str] | None:
+    """The step already writing ``path``, a folder holding it or something inside it, and what they share."""
+    if path in owners:
+        return owners[path], path
+    for folder in _folders_above(path):
+        if folder in owners:
+            return owners[folder], f"inside {folder}"
+    return (holding[path], f"inside {path}") if path in holding else None
+
+
+def _folders_above(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]

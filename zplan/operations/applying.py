@@ -35,7 +35,7 @@ class Selection:
     checkout: bool = True  # script steps' outs copied into the workspace after apply (-no-checkout: not)
 
     def request(self) -> PlanRequest:
-        return PlanRequest(list(self.targets), list(self.excludes), list(self.replace), self.destroy)
+        return PlanRequest(list(self.targets), list(self.excludes), list(self.replace), self.destroy, checkout=self.checkout)
 
 
 @dataclass
@@ -123,6 +123,7 @@ def apply_saved_plan(root: Path, planfile: Path, ui: ApplyUI, parallelism: int =
 
     saved = pf.read(planfile)
     options = saved["plan"]["options"]
+    checkout = checkout and options.get("no_checkout") is not True  # `plan -no-checkout -out F`: applied without
     selection = Selection(options["targets"], options["excludes"], options["replace"], saved["plan"]["destroy"], checkout=checkout)
     project = open_for_saved_plan(root, saved)
     return _apply(project, selection, ApplyUI(ui.hooks, None, ui.on_lock_wait, ui.on_stale_lock), parallelism, lock_timeout, saved)
@@ -178,7 +179,8 @@ def _checkout(planned: Planned, backend) -> list[str]:
     from zplan.state.model import State
 
     planner = planned.planner
-    return checkout_outs(planner.project, State(backend.read()), planned.plan.store_key, planner.stack_settings, planner.stat_cache)
+    return checkout_outs(planner.project, State(backend.read()), planned.plan.store_key, planner.stack_settings, planner.stat_cache,
+                         {s.address for s in planned.plan.steps})
 
 
 def _check_saved(saved: dict, planned: Planned, project: Project) -> None:

@@ -6,7 +6,7 @@ Schema (``format_version`` "1.0"; additions keep the major version):
       "format_version": "1.0",
       "stack": "local", "destroy": false, "created_at": "...",
       "state": {"serial": 3, "lineage": "..."},
-      "options": {"targets": [], "excludes": [], "replace": []},
+      "options": {"targets": [], "excludes": [], "replace": [], "no_checkout": true (only under -no-checkout)},
       "resources": [{"address", "type", "name", "provider",
                      "action": "create"|"update"|"replace"|"delete"|"no-op",
                      "before": {...}|null, "after": {...}|null,
@@ -25,7 +25,9 @@ Schema (``format_version`` "1.0"; additions keep the major version):
                                                  stack null: recorded before zplan kept it)
       "output_changes": {"NAME": "add"|"change"|"remove"},   (recorded outputs apply would change)
       "restored": [address],   (cached steps whose latest record is another run's: recorded again, outs checked out)
-      "summary": {"add", "change", "destroy", "steps_run", "steps_cached"},
+      "checkouts": [{"path", "step", "reason": "missing"|"changed"|"files_added_or_removed"|"other_result"|"not_checked_out"}],
+                   (script outs of cached steps apply writes back into the project folder; none under -no-checkout)
+      "summary": {"add", "change", "destroy", "steps_run", "steps_cached", "checkouts"},
       "graph": {"edges": [[needed, needing]...]}   (every dependency between planned nodes)
     }
 
@@ -64,6 +66,7 @@ def to_json(plan: m.Plan) -> dict:
         "other_stacks": [{"address": address, "stack": stack or None} for address, stack in plan.other_stacks],
         "output_changes": dict(plan.output_changes),
         "restored": list(plan.restored),
+        "checkouts": [{"path": path, "step": step, "reason": reason} for path, step, reason in plan.checkouts],
         "summary": plan.summary(),
         "graph": {"edges": [list(e) for e in plan.edges]},
     }
@@ -154,5 +157,6 @@ def _output(o: dict, mask) -> dict:
 
 
 def has_changes(doc: dict) -> bool:
-    return (bool(doc.get("moved")) or bool(doc.get("output_changes")) or bool(doc.get("restored")) or any(s["action"] == m.RUN for s in doc["steps"])
+    return (bool(doc.get("moved")) or bool(doc.get("output_changes")) or bool(doc.get("restored")) or bool(doc.get("checkouts"))
+            or any(s["action"] == m.RUN for s in doc["steps"])
             or any(r["action"] != m.NOOP for r in doc["resources"]))

@@ -257,6 +257,7 @@ class Plan:
     other_stacks: tuple[tuple[str, str], ...] = ()  # (address, stack; "" unknown) of recorded resources left to another stack
     output_changes: tuple[tuple[str, str], ...] = ()  # (name, "add"|"change"|"remove"): recorded outputs apply would change
     restored: tuple[str, ...] = ()  # cached steps whose latest record is another run's: apply records them again, outs checked out
+    checkouts: tuple[tuple[str, str, str], ...] = ()  # (out, step, reason): script outs apply writes back into the project folder
 
     def step(self, address: str) -> StepPlan | None:
         index = self.__dict__.get("_steps_by_address")
@@ -290,4 +291,5 @@ class Plan:
             "destroy": count(DELETE, REPLACE),
             "steps_run": len(self.steps_to_run),
             "steps_cached": sum(1 for s in self.steps if s.action == CACHED),
+            "checkouts": len(self.checkouts),
         }

@@ -131,6 +131,19 @@ def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint
     if _actions(saved["plan"]) != _actions(now):
         raise diags.fail(f"saved plan is stale: applying now would do something else than the reviewed plan ({_first_difference(saved['plan'], now)})",
                          "run `zplan plan` again and review it")
+    _check_checkouts(saved["plan"], now)
+
+
+def _check_checkouts(before: dict, now: dict) -> None:
+    """An out the reviewed plan did not list as checked out again is not overwritten in the
+    project folder (one it listed and the user restored since is simply left as it is)."""
+    listed = before.get("checkouts")
+    paths = {c.get("path") for c in listed if isinstance(c, dict)} if isinstance(listed, list) else set()
+    for c in now["checkouts"]:
+        if c["path"] not in paths:
+            raise diags.fail(f"saved plan is stale: {c['path']} changed in the project folder since the plan was made "
+                             f"(applying now would check it out again from {c['step']}: {c['reason'].replace('_', ' ')})",
+                             "run `zplan plan` again and review it, or apply with -no-checkout to leave the project folder as it is")
 
 
 def _first_difference(before: dict, now: dict) -> str:

@@ -19,10 +19,12 @@ from zplan.config.expand import called_from
 from zplan.config.value_checks import check_values
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.config.scope import StepOutputRef
+from zplan.config.scripts import check_outs_apart
 from zplan.config.step_refs import map_step_refs
 from zplan.graph.build import build, pipeline_of, subgraph_for
 from zplan.graph.dag import Dag
 from zplan.hashing import STAT_CACHE_FILE, StatCache
+from zplan.plan import checkouts
 from zplan.plan import model as m
 from zplan.plan import resources as rplan
 from zplan.plan.checks import check_provider_blocks, check_provider_rules, check_resource_reads, check_resources, check_types
@@ -48,6 +50,7 @@ class PlanRequest:
     replace: list[str] = field(default_factory=list)
     destroy: bool = False
     refresh: dict[str, dict | None] | None = None  # address -> read-back attributes (None = gone)
+    checkout: bool = True  # script outs are checked out after apply (-no-checkout: not, so none is listed)
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class Planner:
             check_resource_reads(project.config, project.registry)
         if project.config.providers:
             check_provider_blocks(project.config, project.registry)
+        check_outs_apart(project.config.steps())  # every instance known: two writing one path are refused, as DVC does
         graph = build(project.config, project.stack_name)
         _check_addresses(graph, request, self.state)
         nodes = subgraph_for(graph, request.targets, request.excludes)
@@ -143,12 +147,13 @@ class Planner:
             resources=tuple(sorted(resource_plans.values(), key=lambda r: r.address)),
             outputs=outputs,
             destroy=request.destroy,
-            options={"targets": request.targets, "excludes": request.excludes, "replace": request.replace},
+            options={"targets": request.targets, "excludes": request.excludes, "replace": request.replace, **({} if request.checkout else {"no_checkout": True})},
             secrets=project.secrets,
             created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             edges=tuple((a, b) for a, b in graph.edges() if a in nodes and b in nodes),
             other_stacks=tuple(sorted(elsewhere.items())),
             restored=() if request.destroy else _restored(self.state, key, steps),
+            checkouts=checkouts.pending(project, steps, self.stat_cache) if request.checkout and not request.destroy and key else (),
             output_changes=output_changes(project, self.state, outputs),  # a destroy removes them all
         )
 

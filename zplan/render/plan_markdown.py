@@ -8,7 +8,7 @@ part starts.
 from __future__ import annotations
 
 from zplan.render.graph_view import markdown_block
-from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _outputs, _resource, summary_line, targeting_note, why
+from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _outputs, _resource, checkout_text, summary_line, targeting_note, why
 
 GITHUB_LIMIT = 65_000
 
@@ -18,6 +18,10 @@ def render_parts(doc: dict, limit: int = GITHUB_LIMIT, verbose: bool = False) ->
     sections = [_section(c, verbose) for c in _changes(doc, verbose)]
     if outputs := _output_changes(doc):
         sections.append(outputs)
+    checkouts = doc.get("checkouts") or []
+    if checkouts:  # the project folder changes too
+        rows = "\n".join(f"| `{_cell(c['path'])}` | {_cell(_escape(checkout_text(c)))} |" for c in checkouts)
+        sections.append(f"<details><summary>{len(checkouts)} out(s) to check out again</summary>\n\n| out | |\n|---|---|\n{rows}\n\n</details>\n")
     cached = [s for s in doc["steps"] if s["action"] == "cached"]
     if cached:
         restored = set(doc.get("restored", ()))

@@ -43,6 +43,8 @@ def render(doc: dict, verbose: bool = False) -> list[tuple[str, str]]:
             lines.append(("cached", f"  = {s['address']:<{width}} {_cached_text(s, restored)}"))
     if cached and not show_cached:
         lines.append(("cached", f"  = {len(cached) - len(restored)} steps cached (use -verbose to list them)"))
+    for c in doc.get("checkouts", ()):
+        lines.append(("update", f"  ~ {c['path']:<{width}} {checkout_text(c)}"))
     if not doc["resources"] and not doc["steps"] and not doc.get("moved") and not doc.get("other_stacks"):
         lines.append(("", "  (nothing selected by -target/-exclude)" if targeting_note(doc) else "  (nothing declared)"))
     lines.append(("", ""))
@@ -66,7 +68,23 @@ def summary_line(doc: dict) -> str:
     text = f"Plan: {s['add']} to add, {s['change']} to change, {s['destroy']} to destroy."
     if not doc["destroy"]:
         text += f" Steps: {s['steps_run']} to run, {s['steps_cached']} cached."
+    if s.get("checkouts"):
+        text += f" Outs: {s['checkouts']} to check out."
     return text
+
+
+_CHECKOUT_WHY = {
+    "missing": "missing in the project folder",
+    "changed": "changed in the project folder",
+    "files_added_or_removed": "files added or removed in the project folder",
+    "other_result": "the project folder holds another result of the step",
+    "not_checked_out": "the project folder's copy was not checked out by zplan and is replaced",
+}
+
+
+def checkout_text(c: dict) -> str:
+    """An out apply writes back into the project folder, as Terraform words an update."""
+    return f"will be checked out again from {c['step']}: {_CHECKOUT_WHY.get(c['reason'], c['reason'])}"
 
 
 def _ran_before(step: dict) -> bool:

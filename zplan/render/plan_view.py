@@ -13,7 +13,8 @@ NO_CHANGES_SELECTED = "No changes in what -target/-exclude selected."
 
 
 def has_changes(doc: dict) -> bool:
-    return (bool(doc.get("moved")) or bool(doc.get("output_changes")) or bool(doc.get("restored")) or any(s["action"] == "run" for s in doc["steps"])
+    return (bool(doc.get("moved")) or bool(doc.get("output_changes")) or bool(doc.get("restored")) or bool(doc.get("checkouts"))
+            or any(s["action"] == "run" for s in doc["steps"])
             or any(r["action"] != "no-op" for r in doc["resources"]))
 
 
