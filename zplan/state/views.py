@@ -15,7 +15,9 @@ def _stores(state: State, project) -> list[dict]:
     artifacts, metadata = settings.get("artifact_store"), settings.get("metadata_store")
     if UNKNOWN not in (artifacts, metadata):  # the key as apply made it
         return [state.doc["stores"].get(store_key(str(artifacts), str(metadata)), {})]
-    return []  # the stores depend on resources not applied yet: nothing was recorded in them
+    # the stores depend on a resource not in state (never applied, or destroyed since: the records
+    # stay): which records are this stack's cannot be told, so show every one rather than none
+    return list(state.doc["stores"].values())
 
 
 def state_json(state: State, project) -> dict:
