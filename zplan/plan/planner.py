@@ -19,7 +19,6 @@ from zplan.config.expand import called_from
 from zplan.config.value_checks import check_values
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.config.scope import StepOutputRef
-from zplan.config.scripts import check_outs_apart
 from zplan.config.step_refs import map_step_refs
 from zplan.graph.build import build, pipeline_of, subgraph_for
 from zplan.graph.dag import Dag
@@ -96,7 +95,11 @@ class Planner:
             check_resource_reads(project.config, project.registry)
         if project.config.providers:
             check_provider_blocks(project.config, project.registry)
-        check_outs_apart(project.config.steps())  # every instance known: two writing one path are refused, as DVC does
+        scripted = [s for s in project.config.steps() if s.script is not None]
+        if scripted:  # (a project without script steps never imports their module)
+            from zplan.config.scripts import check_outs_apart
+
+            check_outs_apart(scripted)  # every instance known: two writing one path are refused, as DVC does
         graph = build(project.config, project.stack_name)
         _check_addresses(graph, request, self.state)
         nodes = subgraph_for(graph, request.targets, request.excludes)
