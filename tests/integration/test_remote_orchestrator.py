@@ -23,12 +23,21 @@ stack "kubeflow" {
 }
 """
 
-
-def test_kubeflow_stack_compiles_instead_of_running(tmp_path: Path, s3_url: str, mysql_url: str) -> None:
+def _quickstart(tmp_path: Path, added: str) -> Path:
+    """A copy of the quickstart project with ``added`` at the end of its main.zp.hcl."""
     project = tmp_path / "qs"
     shutil.copytree(ROOT / "examples/quickstart", project, ignore=shutil.ignore_patterns(".zplan", "reports"))
     with open(project / "main.zp.hcl", "a") as f:
-        f.write(KUBEFLOW_STACK.replace("ARTIFACTS", s3_url).replace("METADATA", mysql_url))
+        f.write(added)
+    return project
+
+
+def _kubeflow_stack(artifacts: str, metadata: str) -> str:
+    return KUBEFLOW_STACK.replace("ARTIFACTS", artifacts).replace("METADATA", metadata)
+
+
+def test_kubeflow_stack_compiles_instead_of_running(tmp_path: Path, s3_url: str, mysql_url: str) -> None:
+    project = _quickstart(tmp_path, _kubeflow_stack(s3_url, mysql_url))
     proc = zplan(project, "apply", "-stack", "kubeflow", "-auto-approve")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Pipeline spec written to" in proc.stdout and "kfp --endpoint" in proc.stdout
@@ -47,20 +56,14 @@ def test_kubeflow_stack_compiles_instead_of_running(tmp_path: Path, s3_url: str,
 
 
 def test_unknown_flavor_is_a_config_error(tmp_path: Path, mysql_url: str) -> None:
-    project = tmp_path / "qs"
-    shutil.copytree(ROOT / "examples/quickstart", project, ignore=shutil.ignore_patterns(".zplan", "reports"))
-    with open(project / "main.zp.hcl", "a") as f:
-        f.write(KUBEFLOW_STACK.replace('"kubeflow"\n  artifact', '"airflow"\n  artifact').replace("ARTIFACTS", "s3://b/a").replace("METADATA", mysql_url))
+    project = _quickstart(tmp_path, KUBEFLOW_STACK.replace('"kubeflow"\n  artifact', '"airflow"\n  artifact').replace("ARTIFACTS", "s3://b/a").replace("METADATA", mysql_url))
     proc = zplan(project, "plan", "-stack", "kubeflow")
     assert proc.returncode == 1
     assert 'orchestrator "airflow" matches no installed flavor' in proc.stderr and "main.zp.hcl:" in proc.stderr
 
 
 def test_pods_cannot_use_this_machines_stores(tmp_path: Path) -> None:
-    project = tmp_path / "qs"
-    shutil.copytree(ROOT / "examples/quickstart", project, ignore=shutil.ignore_patterns(".zplan", "reports"))
-    with open(project / "main.zp.hcl", "a") as f:
-        f.write(KUBEFLOW_STACK.replace("ARTIFACTS", "file://.zplan/artifacts").replace("METADATA", "sqlite:///.zplan/metadata.db"))
+    project = _quickstart(tmp_path, _kubeflow_stack("file://.zplan/artifacts", "sqlite:///.zplan/metadata.db"))
     proc = zplan(project, "plan", "-stack", "kubeflow")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert 'cannot reach artifact_store "file://.zplan/artifacts"' in proc.stderr
@@ -69,21 +72,14 @@ def test_pods_cannot_use_this_machines_stores(tmp_path: Path) -> None:
 
 
 def test_a_component_without_a_flavor_is_an_error(tmp_path: Path) -> None:
-    project = tmp_path / "qs"
-    shutil.copytree(ROOT / "examples/quickstart", project, ignore=shutil.ignore_patterns(".zplan", "reports"))
-    with open(project / "main.zp.hcl", "a") as f:
-        f.write('stack "withdeployer" {\n  model_deployer = "seldon"\n}\n')
+    project = _quickstart(tmp_path, 'stack "withdeployer" {\n  model_deployer = "seldon"\n}\n')
     proc = zplan(project, "plan", "-stack", "withdeployer")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert 'model_deployer "seldon" matches no installed flavor' in proc.stderr
 
 
 def test_a_resource_serving_a_step_output_waits_for_the_remote_pipeline(tmp_path: Path, s3_url: str, mysql_url: str) -> None:
-    project = tmp_path / "qs"
-    shutil.copytree(ROOT / "examples/quickstart", project, ignore=shutil.ignore_patterns(".zplan", "reports"))
-    with open(project / "main.zp.hcl", "a") as f:
-        f.write(KUBEFLOW_STACK.replace("ARTIFACTS", s3_url).replace("METADATA", mysql_url))
-        f.write('resource "local_model_server" "api" {\n  model = step.train.outputs.output\n}\n')
+    project = _quickstart(tmp_path, _kubeflow_stack(s3_url, mysql_url) + 'resource "local_model_server" "api" {\n  model = step.train.outputs.output\n}\n')
     proc = zplan(project, "apply", "-stack", "kubeflow", "-auto-approve")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Pipeline spec written to" in proc.stdout  # the pipeline is still handed over
@@ -91,10 +87,7 @@ def test_a_resource_serving_a_step_output_waits_for_the_remote_pipeline(tmp_path
 
 
 def test_each_task_runs_its_step_as_the_apply_planned_it(tmp_path: Path, s3_url: str, mysql_url: str) -> None:
-    project = tmp_path / "qs"
-    shutil.copytree(ROOT / "examples/quickstart", project, ignore=shutil.ignore_patterns(".zplan", "reports"))
-    with open(project / "main.zp.hcl", "a") as f:
-        f.write(KUBEFLOW_STACK.replace("ARTIFACTS", s3_url).replace("METADATA", mysql_url))
+    project = _quickstart(tmp_path, _kubeflow_stack(s3_url, mysql_url))
     proc = zplan(project, "apply", "-stack", "kubeflow", "-auto-approve", "-var", "c=0.5")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     spec = yaml.safe_load((project / ".zplan/compiled/training.yaml").read_text())
@@ -114,11 +107,7 @@ def test_each_task_runs_its_step_as_the_apply_planned_it(tmp_path: Path, s3_url:
 def test_a_task_that_seals_a_value_needs_the_shared_state_key(tmp_path: Path, s3_url: str, mysql_url: str) -> None:
     from cryptography.fernet import Fernet
 
-    project = tmp_path / "qs"
-    shutil.copytree(ROOT / "examples/quickstart", project, ignore=shutil.ignore_patterns(".zplan", "reports"))
-    with open(project / "main.zp.hcl", "a") as f:
-        f.write(KUBEFLOW_STACK.replace("ARTIFACTS", s3_url).replace("METADATA", mysql_url))
-        f.write('output "loaded" {\n  value     = step.load.outputs.output\n  sensitive = true\n}\n')
+    project = _quickstart(tmp_path, _kubeflow_stack(s3_url, mysql_url) + 'output "loaded" {\n  value     = step.load.outputs.output\n  sensitive = true\n}\n')
     key = {"ZPLAN_STATE_KEY": Fernet.generate_key().decode()}
     assert zplan(project, "apply", "-stack", "kubeflow", "-auto-approve", env=key).returncode == 0
     image = tmp_path / "image"
