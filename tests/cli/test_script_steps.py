@@ -106,7 +106,7 @@ def test_an_apply_that_puts_a_deleted_or_edited_out_back_says_so(project):
     project.path("result.txt").unlink()
     project.write("metrics.json", "edited by hand")
     again = project.apply()
-    assert "Checked out into the project (missing or changed there): result.txt, metrics.json" in again.out, str(again)
+    assert "Checked out into the project: result.txt, metrics.json" in again.out, str(again)
     assert project.read("result.txt") == "30"
     assert "Checked out" not in project.apply().out  # nothing missing or changed: nothing to say
 
@@ -144,7 +144,7 @@ def test_a_saved_plan_is_stale_once_an_out_it_did_not_list_is_edited(project):
     assert project.read("result.txt") == "my own edit"
     project.write("result.txt", "edited before the plan")
     project.ok("plan", "-out", "plan.zplan")
-    assert "Checked out into the project (missing or changed there): result.txt" in project.ok("apply", "plan.zplan").out
+    assert "Checked out into the project: result.txt" in project.ok("apply", "plan.zplan").out
     assert project.read("result.txt") == "30"
 
 

@@ -114,7 +114,7 @@ def report(outcome: ApplyOutcome, destroying: bool) -> int:
         return 1
     result = outcome.result
     if outcome.checked_out:  # the project folder changed, even when nothing else did: say so
-        say(f"Checked out into the project (missing or changed there): {', '.join(outcome.checked_out)}")
+        say(f"Checked out into the project: {', '.join(outcome.checked_out)}")
     if result is None or (not result.changed and not has_changes(outcome.doc)):
         say("No changes. Nothing to destroy." if destroying else "No changes. Nothing to apply.", "bold")
         if result is None and destroying:
