@@ -47,7 +47,7 @@ class PlanOutcome:
     saved_to: Path | None = None
     adopted: list[str] = field(default_factory=list)  # resources a killed apply left unrecorded
     planned: Planned | None = None  # the plan, its planner and state
-    checked_out: list[str] = field(default_factory=list)  # script outs written into the project (missing or changed there)
+    checked_out: list[str] = field(default_factory=list)  # script outs written into the project folder
 
 
 @dataclass
@@ -72,7 +72,7 @@ class ApplyOutcome:
     cancelled: bool = False
     adopted: list[str] = field(default_factory=list)  # resources a killed apply left unrecorded
     planned: Planned | None = None  # the plan, its planner and state
-    checked_out: list[str] = field(default_factory=list)  # script outs written into the project (missing or changed there)
+    checked_out: list[str] = field(default_factory=list)  # script outs written into the project folder
 
     @property
     def ok(self) -> bool:
