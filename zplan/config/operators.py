@@ -7,10 +7,11 @@ evaluates itself with HCL's rules, ``UNKNOWN`` spreading through.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Any
 
 from zplan.config.expr import Expr, Ref, _Ctx, object_key
-from zplan.config.values import FINITE_RULE, SENSITIVE_VALUE, UNKNOWN, article, contains_unknown, equal, find_symbolic, for_pairs, is_finite, is_number, truth, type_name
+from zplan.config.values import FINITE_RULE, SENSITIVE_VALUE, UNKNOWN, article, contains_unknown, decimal, equal, find_symbolic, for_pairs, from_decimal, is_finite, is_number, truth, type_name
 
 
 class Unary(Expr):
@@ -100,14 +101,16 @@ class Binary(Expr):
 
     def _arithmetic(self, a: int | float, b: int | float) -> Any:
         op = self.op
+        if op in ("/", "%") and b == 0:
+            raise self._fail("division by zero", f"in {self.source()}")
+        if op in _OP_VERBS and (isinstance(a, float) or isinstance(b, float)) and math.isfinite(a) and math.isfinite(b):
+            return from_decimal(_decimal_arithmetic(op, decimal(a), decimal(b)))
         if op == "+":
             return a + b
         if op == "-":
             return a - b
         if op == "*":
             return a * b
-        if op in ("/", "%") and b == 0:
-            raise self._fail("division by zero", f"in {self.source()}")
         if op == "/":
             if isinstance(a, int) and isinstance(b, int) and a % b == 0:
                 return a // b
@@ -153,6 +156,18 @@ def _numeric(value: Any) -> Any:
         if number is not None:
             return number
     return value
+
+
+def _decimal_arithmetic(op: str, a: Fraction, b: Fraction) -> Fraction:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if op == "/":
+        return a / b
+    return a - b * int(a / b)  # "%": the sign of the dividend, like Go (int() truncates toward zero)
 
 
 def _int_rem(a: int, b: int) -> int:

@@ -14,6 +14,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 
@@ -73,6 +74,29 @@ def is_finite(value: int | float) -> bool:
     """Whether a number can be planned, stored and passed to a step: not NaN nor infinite,
     and no larger than a float can be (Python compares ints with floats exactly)."""
     return -FLOAT_MAX <= value <= FLOAT_MAX  # False for NaN too
+
+
+def decimal(value: int | float) -> Fraction:
+    """A number as the decimal it reads as. HCL's numbers are decimals, as Terraform's are
+    (``0.1 + 0.2`` is ``0.3`` there); Python's floats are binary. Arithmetic on floats therefore goes
+    through the shortest decimal that reads back as each float (which, for a literal, is what was
+    written) and is rounded to a float once, at the end."""
+    return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+
+
+def from_decimal(value: Fraction) -> float:
+    """A decimal result as the float nearest to it (infinite when none is: ``is_finite`` refuses it)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def decimal_sum(numbers: list[int | float]) -> int | float:
+    """``sum`` with HCL's decimal arithmetic (whole numbers stay whole)."""
+    if not any(isinstance(n, float) for n in numbers) or not all(map(math.isfinite, numbers)):
+        return sum(numbers)
+    return from_decimal(sum(map(decimal, numbers)))
 
 
 def non_finite(value: Any, path: str = "") -> tuple[str, Any] | None:

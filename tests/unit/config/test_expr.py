@@ -181,6 +181,30 @@ def test_operators(source, expected):
     assert result == expected and type(result) is type(expected)
 
 
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("0.1 + 0.2", 0.3),
+        ("0.3 - 0.1", 0.2),
+        ("1.1 * 3", 3.3),
+        ("0.3 / 0.1", 3.0),
+        ("0.3 % 0.1", 0.0),
+        ("-0.7 % 0.2", -0.1),
+        ("0.1 + 0.2 == 0.3", True),
+        ("sum([0.1, 0.2, 0.3])", 0.6),
+        ("range(0, 0.5, 0.1)", [0, 0.1, 0.2, 0.3, 0.4]),
+        ("range(0, 0.3, 0.1)", [0, 0.1, 0.2]),
+        ("7 / 2", 3.5),
+        ("sum([1, 2])", 3),
+    ],
+)
+def test_numbers_are_decimals_as_in_terraform(source, expected):
+    """HCL's numbers are decimals: a learning rate written as 0.1 + 0.2 is the param 0.3, as
+    Terraform computes it, not the binary float sum 0.30000000000000004."""
+    result = value(source)
+    assert result == expected and type(result) is type(expected)
+
+
 def test_only_the_taken_branch_is_evaluated():
     assert value("true ? 1 : 1 / 0") == 1
     assert value("false && (1 / 0 == 1)") is False
