@@ -17,7 +17,7 @@ from typing import Any
 
 from zplan.config import collection_functions, file_functions, lazy_functions  # noqa: F401  (they register themselves)
 from zplan.config.function_args import FUNCTIONS, CallSite, Function, FunctionError, as_list, as_number, as_string, as_whole, characters, parse_number, register
-from zplan.config.values import article, decimal, decimal_sum, from_decimal, is_number, json_text, number_to_string, to_text, type_name, valid_text, valid_texts
+from zplan.config.values import DECIMALS, article, decimal, decimal_sum, is_number, json_text, number_to_string, to_text, type_name, valid_text, valid_texts
 
 __all__ = ["FUNCTIONS", "CallSite", "Function", "FunctionError"]
 
@@ -226,12 +226,12 @@ def _range(*args: Any) -> list[int | float]:
         raise FunctionError(f"step {number_to_string(step)} never reaches the limit {number_to_string(limit)} from {number_to_string(start)}")
     # HCL's numbers are decimals: range(0, 1, 0.1) holds 0.3, not 0.30000000000000004
     first, end, by = decimal(start), decimal(limit), decimal(step)
-    span = (end - first) / by
+    span = DECIMALS.divide(DECIMALS.subtract(end, first), by)
     if span > RANGE_LIMIT:
         raise FunctionError(f"would make {math.ceil(span) if span < 10 ** 15 else 'too many'} elements; the limit is {RANGE_LIMIT}")
     count = max(0, math.ceil(span))
     if isinstance(start, float) or isinstance(step, float):
-        return [from_decimal(first + i * by) for i in range(count)]
+        return [float(DECIMALS.add(first, DECIMALS.multiply(i, by))) for i in range(count)]
     return [start + i * step for i in range(count)]
 
 

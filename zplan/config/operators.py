@@ -7,11 +7,11 @@ evaluates itself with HCL's rules, ``UNKNOWN`` spreading through.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from zplan.config.expr import Expr, Ref, _Ctx, object_key
-from zplan.config.values import FINITE_RULE, SENSITIVE_VALUE, UNKNOWN, article, contains_unknown, decimal, equal, find_symbolic, for_pairs, from_decimal, is_finite, is_number, truth, type_name
+from zplan.config.values import DECIMALS, FINITE_RULE, SENSITIVE_VALUE, UNKNOWN, article, contains_unknown, decimal, equal, find_symbolic, for_pairs, is_finite, is_number, truth, type_name
 
 
 class Unary(Expr):
@@ -104,7 +104,7 @@ class Binary(Expr):
         if op in ("/", "%") and b == 0:
             raise self._fail("division by zero", f"in {self.source()}")
         if op in _OP_VERBS and (isinstance(a, float) or isinstance(b, float)) and math.isfinite(a) and math.isfinite(b):
-            return from_decimal(_decimal_arithmetic(op, decimal(a), decimal(b)))
+            return float(_decimal_arithmetic(op, decimal(a), decimal(b)))
         if op == "+":
             return a + b
         if op == "-":
@@ -158,16 +158,19 @@ def _numeric(value: Any) -> Any:
     return value
 
 
-def _decimal_arithmetic(op: str, a: Fraction, b: Fraction) -> Fraction:
+def _decimal_arithmetic(op: str, a: Decimal, b: Decimal) -> Decimal | float:
     if op == "+":
-        return a + b
+        return DECIMALS.add(a, b)
     if op == "-":
-        return a - b
+        return DECIMALS.subtract(a, b)
     if op == "*":
-        return a * b
+        return DECIMALS.multiply(a, b)
     if op == "/":
-        return a / b
-    return a - b * int(a / b)  # "%": the sign of the dividend, like Go (int() truncates toward zero)
+        return DECIMALS.divide(a, b)
+    try:
+        return DECIMALS.remainder(a, b)  # "%": the sign of the dividend, like Go's
+    except InvalidOperation:  # a quotient with more digits than the context holds: the float one is as good
+        return math.fmod(float(a), float(b))
 
 
 def _int_rem(a: int, b: int) -> int:

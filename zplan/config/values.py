@@ -10,11 +10,11 @@ internals.
 
 from __future__ import annotations
 
+import decimal as decimal_module
 import json
 import math
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 
@@ -76,27 +76,28 @@ def is_finite(value: int | float) -> bool:
     return -FLOAT_MAX <= value <= FLOAT_MAX  # False for NaN too
 
 
-def decimal(value: int | float) -> Fraction:
+# Decimal arithmetic with more digits than a float holds (Terraform's numbers have ~150): a
+# private context, so a step changing decimal's thread context in-process changes nothing here.
+DECIMALS = decimal_module.Context(prec=50, Emax=decimal_module.MAX_EMAX, Emin=decimal_module.MIN_EMIN)
+
+
+def decimal(value: int | float) -> decimal_module.Decimal:
     """A number as the decimal it reads as. HCL's numbers are decimals, as Terraform's are
     (``0.1 + 0.2`` is ``0.3`` there); Python's floats are binary. Arithmetic on floats therefore goes
     through the shortest decimal that reads back as each float (which, for a literal, is what was
-    written) and is rounded to a float once, at the end."""
-    return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
-
-
-def from_decimal(value: Fraction) -> float:
-    """A decimal result as the float nearest to it (infinite when none is: ``is_finite`` refuses it)."""
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
+    written) and is rounded to a float once, at the end (``float``: infinite when too large, which
+    ``is_finite`` refuses)."""
+    return decimal_module.Decimal(repr(value) if isinstance(value, float) else value)
 
 
 def decimal_sum(numbers: list[int | float]) -> int | float:
     """``sum`` with HCL's decimal arithmetic (whole numbers stay whole)."""
     if not any(isinstance(n, float) for n in numbers) or not all(map(math.isfinite, numbers)):
         return sum(numbers)
-    return from_decimal(sum(map(decimal, numbers)))
+    total = decimal_module.Decimal(0)
+    for n in numbers:
+        total = DECIMALS.add(total, decimal(n))
+    return float(total)
 
 
 def non_finite(value: Any, path: str = "") -> tuple[str, Any] | None:
