@@ -15,7 +15,7 @@ import os
 import re
 from typing import Any
 
-from zplan.config import collection_functions, file_functions, lazy_functions  # noqa: F401  (they register themselves)
+from zplan.config import collection_functions, file_functions, lazy_functions, set_functions, text_functions  # noqa: F401  (they register themselves)
 from zplan.config.function_args import FUNCTIONS, CallSite, Function, FunctionError, as_list, as_number, as_string, as_whole, characters, parse_number, register
 from zplan.config.values import DECIMALS, article, decimal, decimal_sum, is_number, json_text, number_to_string, to_text, type_name, valid_text, valid_texts
 
@@ -214,6 +214,55 @@ def _sum(values: Any) -> int | float:
     if not items:
         raise FunctionError("cannot sum an empty list")
     return decimal_sum([as_number(v, "each element") for v in items])
+
+
+@register("pow(base, exponent)", 2)
+def _pow(base: Any, exponent: Any) -> int | float:
+    b, e = as_number(base, "base"), as_number(exponent, "exponent")
+    if isinstance(b, int) and isinstance(e, int) and 0 <= e <= 1024:  # whole powers stay whole and exact
+        return b**e
+    try:
+        return math.pow(b, e)
+    except ValueError:
+        raise FunctionError(f"{number_to_string(b)} to the power {number_to_string(e)} is not a real number") from None
+
+
+@register("log(number, base)", 2)
+def _log(number: Any, base: Any) -> float:
+    x, b = as_number(number, "number"), as_number(base, "base")
+    if x <= 0 or b <= 0 or b == 1:
+        raise FunctionError("the number and the base must be positive, and the base not 1")
+    return math.log(x, b)
+
+
+@register("signum(number)", 1)
+def _signum(number: Any) -> int:
+    x = as_number(number)
+    return (x > 0) - (x < 0)
+
+
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@register("parseint(string, base)", 2)
+def _parseint(text: Any, base: Any) -> int:
+    """A whole number written in ``base`` (2 to 62; up to 36 letters of either case), as Terraform
+    reads it: an optional sign, then digits only (no "0x" prefix, no spaces)."""
+    s, b = as_string(text), as_whole(base, "base")
+    if not 2 <= b <= 62:
+        raise FunctionError("base must be between 2 and 62")
+    body = s[1:] if s[:1] in ("+", "-") else s
+    if b <= 36:
+        body = body.lower()
+    value = 0
+    for char in body:
+        digit = _DIGITS.find(char)
+        if not 0 <= digit < b:
+            raise FunctionError(f'"{s}" is not a number in base {b}')
+        value = value * b + digit
+    if not body:
+        raise FunctionError(f'"{s}" is not a number in base {b}')
+    return -value if s.startswith("-") else value
 
 
 @register("range(start?, limit, step?)", 1, 3)

@@ -138,6 +138,21 @@ def _parse(path: Path) -> Any:
         raise ParamsFileError(f"{path}{where} is not valid {suffix.lstrip('.').upper()}: {_first_line(exc)}", "fix the file") from None
 
 
+def yaml_text(text: str, shown_as: str) -> Any:
+    """A YAML document given as text (``yamldecode``), read as a params file is: a key set twice refused,
+    dates as ISO text; None for an empty document, as Terraform gives null."""
+    if not text.strip():
+        return None
+    try:
+        document = _yaml(text)
+    except Exception as exc:  # PyYAML's errors all mean "malformed"
+        line = _error_line(exc).lstrip(":")
+        raise ParamsFileError(f"{shown_as} is not valid YAML{' at line ' + line if line else ''}: {_first_line(exc)}", "fix the text") from None
+    document = _plain(document, shown_as)
+    _no_infinity(document, shown_as)
+    return document
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     """A JSON object, refused when it sets a key twice: the parser would keep the last one without a word."""
     found: dict = {}
