@@ -413,7 +413,11 @@ class Call(Expr):
 
         func = functions.FUNCTIONS.get(self.name)
         if func is None:
-            raise static_fail(f'unknown function "{self.name}"', f"available functions: {', '.join(sorted(functions.FUNCTIONS))}", self.range)
+            import difflib
+
+            close = difflib.get_close_matches(self.name, functions.FUNCTIONS, n=1)
+            hint = f'did you mean "{close[0]}"? ' if close else ""
+            raise static_fail(f'unknown function "{self.name}"', f"{hint}available functions: {', '.join(sorted(functions.FUNCTIONS))}", self.range)
         if func.lazy:  # try() and can() evaluate their own arguments, catching errors
             return func.impl(self, ctx)
         evaluated = [ctx.marked(arg) for arg in self.args]

@@ -476,7 +476,8 @@ def test_env_function(monkeypatch):
 @pytest.mark.parametrize(
     ("source", "summary", "detail"),
     [
-        ("nosuch(1)", 'unknown function "nosuch"', "available functions: abs, can, ceil,"),
+        ("nosuch(1)", 'unknown function "nosuch"', "available functions: abs, alltrue, anytrue,"),
+        ('setprodcut([1], [2])', 'unknown function "setprodcut"', 'did you mean "setproduct"? available functions: abs,'),
         ('upper("a", "b")', "upper(): expected 1 argument, got 2", "usage: upper(string)"),
         ("lookup({})", "lookup(): expected 2 to 3 arguments, got 1", "usage: lookup(map, key, default?)"),
         ("min()", "min(): expected at least 1 argument, got 0", ""),
