@@ -9,11 +9,6 @@ configuration, so a step param built with them is keyed as any other. (``timesta
 
 from __future__ import annotations
 
-import base64
-import binascii
-import csv
-import hashlib
-import io
 import posixpath
 import re
 from typing import Any
@@ -116,11 +111,16 @@ def _formatlist(spec: Any, *values: Any) -> list[str]:
 
 @register("base64encode(string)", 1)
 def _base64encode(s: Any) -> str:
+    import base64  # (this module's rarer imports wait for a call: a plan that calls format() should not pay them)
+
     return base64.b64encode(as_string(s).encode("utf-8")).decode("ascii")
 
 
 @register("base64decode(string)", 1)
 def _base64decode(s: Any) -> str:
+    import base64
+    import binascii
+
     try:
         decoded = base64.b64decode(as_string(s), validate=True)
     except (binascii.Error, ValueError):
@@ -136,6 +136,8 @@ def _base64decode(s: Any) -> str:
 
 def _hasher(name: str):
     def digest(s: Any) -> str:
+        import hashlib
+
         return hashlib.new(name, as_string(s).encode("utf-8")).hexdigest()
 
     return digest
@@ -179,6 +181,9 @@ def _yamldecode(s: Any) -> Any:
 @register("csvdecode(string)", 1)
 def _csvdecode(s: Any) -> list[dict[str, str]]:
     """CSV text with a header row as a list of maps, one per row, every value a string."""
+    import csv
+    import io
+
     rows = list(csv.reader(io.StringIO(as_string(s)), strict=True))
     if not rows:
         return []
