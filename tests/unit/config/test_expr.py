@@ -205,6 +205,21 @@ def test_numbers_are_decimals_as_in_terraform(source, expected):
     assert result == expected and type(result) is type(expected)
 
 
+_DECIMALS = st.decimals(min_value=-10**6, max_value=10**6, places=4, allow_nan=False, allow_infinity=False)
+
+
+@given(a=_DECIMALS, b=_DECIMALS, op=st.sampled_from(["+", "-", "*"]))
+@settings(max_examples=200, deadline=None)
+def test_arithmetic_on_decimal_literals_is_the_decimal_result(a, b, op):
+    """Whatever two decimals are written, the result is the float nearest to their exact decimal
+    result, as Terraform computes it (never a binary float's rounding error)."""
+    import decimal
+
+    exact = {"+": decimal.Context(prec=60).add, "-": decimal.Context(prec=60).subtract, "*": decimal.Context(prec=60).multiply}[op](a, b)
+    result = value(f"{a:f} {op} ({b:f})")
+    assert float(result) == float(exact)
+
+
 def test_only_the_taken_branch_is_evaluated():
     assert value("true ? 1 : 1 / 0") == 1
     assert value("false && (1 / 0 == 1)") is False
