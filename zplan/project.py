@@ -85,7 +85,7 @@ class Project:
         return variables.sensitive_values(self.config, self.variables)
 
     def scope(self, resource_value=None, resource_names=None) -> Scope:
-        return Scope(self.config, self.variables, resource_value, self.stack_name, resource_names)
+        return Scope(self.config, self.variables, resource_value, self.stack_name, resource_names, self.secrets)
 
     @contextmanager
     def needing_values(self, why: str) -> Iterator[None]:

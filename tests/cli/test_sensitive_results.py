@@ -153,3 +153,31 @@ def test_a_secret_inside_a_map_param_is_shown_hidden_when_it_changes_never_as_it
     for text in shown:
         assert "(sensitive:" not in text and "SECRET" not in text, text
     assert 'params.db: {"password":<sensitive>,"user":"ml"} -> {"password":<sensitive>,"user":"ml"}' in shown[0], shown[0]
+
+
+def test_a_sensitive_resource_attribute_given_to_a_step_is_kept_as_a_variable_s_secret_is(tmp_path):
+    """A step param read from a resource's sensitive attribute was written in clear into state, ML
+    Metadata and the step's log (only sensitive variables' values were known secrets). It is now
+    digested and redacted as theirs are; the plan stays without changes, and a new value reruns."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", """
+variable "cred" { default = "TOKENVALUE-4471" }
+resource "local_file" "cred" {
+  path              = "cred.txt"
+  sensitive_content = var.cred
+}
+pipeline "p" {
+  step "use" {
+    source = "s.py:use"
+    params = { token = resource.local_file.cred.sensitive_content }
+  }
+}
+""")
+    p.write("s.py", "def use(token: str) -> int:\n    print('got', token)\n    return len(token)\n")
+    p.apply()
+    leaks = [f for f in p.path(".zplan").rglob("*") if f.is_file() and "hcl" not in f.parts and b"TOKENVALUE-4471" in f.read_bytes()]
+    assert leaks == []
+    logs = list(p.path(".zplan/logs").rglob("*.log"))
+    assert logs and "got (sensitive)" in logs[0].read_text()
+    assert "No changes" in p.ok("plan").text
+    assert "will rerun" in p.ok("plan", "-var", "cred=TOKENVALUE-9999").text

@@ -55,8 +55,13 @@ class Scope:
         resource_value: ResourceLookup | None = None,
         stack: str = "",
         resource_names: ResourceNames | None = None,
+        secrets: list[str] | None = None,
     ) -> None:
         self.config = config
+        # the project's list of secret texts: a sensitive resource attribute read here joins it, so a
+        # step param or a log holding it is digested in state and keys and redacted, as a sensitive
+        # variable's value is
+        self.secrets = secrets
         self.variables = variables
         self.resource_value = resource_value or (lambda address, attr: UNKNOWN)
         self.resource_names = resource_names
@@ -373,7 +378,16 @@ class Scope:
         value = self.resource_value(address, str(rest[0]))
         if isinstance(value, Sensitive):
             self._marks.read, value = True, value.value
+            self._remember_secret(value)
         return _index(value, rest[1:], ref)
+
+    def _remember_secret(self, value: Any) -> None:
+        if self.secrets is None:
+            return
+        from zplan.secrets import secret_forms
+
+        known = set(self.secrets)
+        self.secrets.extend(form for form in secret_forms([value]) if form not in known)
 
     def _instances_of(self, base: str):
         """The instances of the block at ``base`` (None if it has none: not declared)."""
