@@ -181,3 +181,25 @@ pipeline "p" {
     assert logs and "got (sensitive)" in logs[0].read_text()
     assert "No changes" in p.ok("plan").text
     assert "will rerun" in p.ok("plan", "-var", "cred=TOKENVALUE-9999").text
+
+
+def test_a_module_s_sensitive_input_given_to_a_step_is_kept_secret(tmp_path):
+    """A module variable declared sensitive, set from a file the configuration does not hold, reached
+    a step's params (and so state and its log) in clear."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'module "m" {\n  source = "./m"\n  token  = trimspace(file("token.txt"))\n}\n')
+    p.write("token.txt", "FILETOKEN-5521\n")
+    p.write("m/main.zp.hcl", """
+variable "token" { sensitive = true }
+pipeline "p" {
+  step "use" {
+    source = "s.py:use"
+    params = { token = var.token }
+  }
+}
+""")
+    p.write("m/s.py", "def use(token: str) -> int:\n    print('got', token)\n    return len(token)\n")
+    p.apply()
+    leaks = [f for f in p.path(".zplan").rglob("*") if f.is_file() and b"FILETOKEN-5521" in f.read_bytes()]
+    assert leaks == []
+    assert "No changes" in p.ok("plan").text

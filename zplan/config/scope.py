@@ -230,12 +230,13 @@ class Scope:
         if name not in call.inputs:
             self._marks.read |= var.sensitive
             default = lambda: (validated_input(var, module_input(var, var.default, module.path, var.range), f"{module.path}, its default"), False)  # noqa: E731
-            return self._module_value(module, "var", name, default, var.range)[0]
+            value = self._module_value(module, "var", name, default, var.range)[0]
+            return self._secret(value) if var.sensitive else value
         at = Where(module.parent, module.each)
         expr = call.inputs[name]
         value, sensitive = self._module_value(module, "var", name, lambda: self._module_input(var, expr, module, at), expr.range)
         self._marks.read |= sensitive or var.sensitive
-        return value
+        return self._secret(value) if var.sensitive else value
 
     def _module_input(self, var, expr: Expr, module: ModuleInstance, at: Where) -> tuple[Any, bool]:
         value, sensitive = self.eval_marked(expr, ANY_PIPELINE, at)
@@ -294,7 +295,7 @@ class Scope:
             raise diags.fail(f'{path} has no output "{name}"', f"its outputs are: {', '.join(child.config.outputs) or 'none'}", ref.range)
         value, sensitive = self._module_value(child, "output", name, lambda: self.eval_marked(output.expr, ANY_PIPELINE, Where(child)), output.range)
         self._marks.read |= sensitive or output.sensitive
-        return value
+        return self._secret(value) if output.sensitive else value
 
     def _each(self, ref: Ref, where: Where | None) -> Any:
         each = where.each if where is not None else None
@@ -377,17 +378,18 @@ class Scope:
             return self._resource_object(address, ref)
         value = self.resource_value(address, str(rest[0]))
         if isinstance(value, Sensitive):
-            self._marks.read, value = True, value.value
-            self._remember_secret(value)
+            self._marks.read, value = True, self._secret(value.value)
         return _index(value, rest[1:], ref)
 
-    def _remember_secret(self, value: Any) -> None:
-        if self.secrets is None:
-            return
-        from zplan.secrets import secret_forms
+    def _secret(self, value: Any) -> Any:
+        """``value``, a sensitive one (a resource's sensitive attribute, a module's sensitive input or
+        output), its texts added to the project's secrets."""
+        if self.secrets is not None:
+            from zplan.secrets import secret_forms
 
-        known = set(self.secrets)
-        self.secrets.extend(form for form in secret_forms([value]) if form not in known)
+            known = set(self.secrets)
+            self.secrets.extend(form for form in secret_forms([value]) if form not in known)
+        return value
 
     def _instances_of(self, base: str):
         """The instances of the block at ``base`` (None if it has none: not declared)."""
