@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 
-from zplan.processes import children, descendants
+from zplan.processes import children, descendants, proc_stat
 
 GRACE_SECONDS = 1.0  # between SIGTERM and SIGKILL to what a step left running
 SETTLE_SECONDS = 0.2  # a process already on its way out (a Pool closed, not joined) ends by itself first
@@ -197,13 +197,8 @@ def _running(helpers: frozenset[int]) -> dict[int, str]:
 
 def _running_name(pid: int) -> str | None:
     """The command name of ``pid``, None when it has ended (a zombie, or gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except OSError:
-        return None
-    state = data[data.rindex(")") + 2 :].split(maxsplit=1)[0]
-    return None if state in ("Z", "X") else data[data.index("(") + 1 : data.rindex(")")]
+    stat = proc_stat(pid)
+    return None if stat is None or stat.ended else stat.name
 
 
 def _signal(pids: dict[int, str], sig: signal.Signals) -> None:
