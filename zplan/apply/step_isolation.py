@@ -10,9 +10,14 @@ the next step that uses them, from the files on disk, so a step also never runs 
 than what its re-plan fingerprinted; the materializers they registered are forgotten with them.
 
 The process-wide settings a step may change are put back too: the working folder, the umask,
-the recursion limit, signal handlers (and an alarm left set is cancelled), the warning filters, numpy's error handling and print options, pandas'
+the recursion limit, signal handlers (and an alarm left set is cancelled), the warning filters, the locale,
+the decimal context, the sockets' default timeout, the garbage collector's settings, the thread switch
+interval, the level, handlers, filters, ``propagate`` and ``disabled`` of the root and named loggers that were there
+before the step (``logging.config.dictConfig`` disables them all; a logger made by a library a step imported
+keeps the level, handlers and filters it has after that step, as its library set them up, and is enabled), numpy's error handling and print options, pandas'
 options (numpy and pandas only when imported: a library one step imported and configured starts
-the next step at its defaults). The global random generators (``random``, numpy's legacy one)
+the next step at its defaults). A niceness a step raised (``os.nice``) stays: a process cannot lower
+it again, and it changes only how fast the later steps run. The global random generators (``random``, numpy's legacy one)
 are reseeded from the OS's entropy before each step, as a new process would find them: a step that
 seeds them (``random.seed(0)``) must not make the numbers of the steps after it repeatable, nor
 may two steps that do not seed draw the same numbers; a step that wants repeatable numbers seeds
@@ -22,9 +27,14 @@ them itself (reseeding costs less than telling whether a step used them).
 from __future__ import annotations
 
 import contextlib
+import gc
+import locale
+import logging
+import operator
 import os
 import random
 import signal
+import socket
 import sys
 import time
 import warnings
@@ -34,6 +44,10 @@ _LIBRARY_FOLDERS = ("site-packages", "dist-packages")  # a virtualenv inside the
 _SOURCE_SUFFIXES = (".py", ".pyc")  # compiled extension modules cannot be loaded twice: they stay
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGALRM", "SIGTERM", "SIGINT", "SIGCHLD", "SIGPIPE", "SIGHUP", "SIGUSR1",
                                                      "SIGUSR2") if hasattr(signal, name))
+_LOCALE_CATEGORIES = tuple(getattr(locale, name) for name in ("LC_CTYPE", "LC_COLLATE", "LC_TIME", "LC_MONETARY", "LC_NUMERIC",
+                                                                 "LC_MESSAGES") if hasattr(locale, name))
+_DECIMAL_CONTEXT = {"prec": 28, "Emin": -999999, "Emax": 999999, "capitals": 1, "clamp": 0}  # decimal's default context,
+_DECIMAL_TRAPS = ("InvalidOperation", "DivisionByZero", "Overflow")  # rounding half to even
 _NUMPY_ERRORS = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}  # numpy's defaults
 _NUMPY_PRINT = {"edgeitems": 3, "threshold": 1000, "floatmode": "maxprec", "precision": 8, "suppress": False, "linewidth": 75,
                 "nanstr": "nan", "infstr": "inf", "sign": "-", "formatter": None, "legacy": False, "override_repr": None}
@@ -42,13 +56,16 @@ _NUMPY_PRINT = {"edgeitems": 3, "threshold": 1000, "floatmode": "maxprec", "prec
 @contextlib.contextmanager
 def step_interpreter_state(project_dir: str) -> Iterator[None]:
     env, path, modules = _environment(), list(sys.path), set(sys.modules)
-    settings = _settings()
+    settings, runtime = _settings(), _runtime_settings()
+    _note_new_loggers()
     _fresh_random_state()
     try:
         with warnings.catch_warnings():  # filters (and warnings already shown) as they were
             yield
     finally:
         _restore_settings(settings)
+        _restore_runtime_settings(runtime)
+        _restore_loggers()
         if _environment() != env:
             _restore_environment(env)
             time.tzset()  # the C library's time zone, which a step changes by setting TZ and calling tzset()
@@ -79,6 +96,89 @@ def _restore_settings(settings: tuple) -> None:
     sys.setrecursionlimit(limit)
     _restore_numpy(numpy)
     _restore_pandas(pandas)
+
+
+def _runtime_settings() -> tuple:
+    """The interpreter's and the C library's settings a step may change (~3 us)."""
+    decimal = sys.modules.get("decimal")
+    return (tuple(locale.setlocale(category) for category in _LOCALE_CATEGORIES), socket.getdefaulttimeout(),
+            gc.isenabled(), gc.get_threshold(), gc.get_debug(), sys.getswitchinterval(),
+            decimal.getcontext().copy() if decimal is not None else None)
+
+
+def _restore_runtime_settings(before: tuple) -> None:
+    locales, timeout, collecting, threshold, debug, interval, context = before
+    for category, name in zip(_LOCALE_CATEGORIES, locales):
+        if locale.setlocale(category) != name:
+            locale.setlocale(category, name)
+    socket.setdefaulttimeout(timeout)
+    (gc.enable if collecting else gc.disable)()
+    gc.set_threshold(*threshold)
+    gc.set_debug(debug)
+    sys.setswitchinterval(interval)
+    _restore_decimal(context)
+
+
+def _restore_decimal(context) -> None:
+    """The decimal context (precision, rounding, traps, flags) as before the step; decimal's default
+    after the step that imported it."""
+    decimal = sys.modules.get("decimal")
+    if decimal is None or not hasattr(decimal, "setcontext"):
+        return
+    if context is None:
+        context = decimal.Context(**_DECIMAL_CONTEXT, rounding=decimal.ROUND_HALF_EVEN, flags=[],
+                                  traps=[getattr(decimal, name) for name in _DECIMAL_TRAPS])
+    decimal.setcontext(context)
+
+
+# Each named logger's settings as steps find it: as before the first step in this worker, or, for a logger
+# a step's library made, as after that step (what the library set up when imported). ~20 us a step.
+_loggers: dict[logging.Logger, tuple] = {}
+_loggers_known = 0  # how many entries the logging manager had when they were noted
+
+
+_logger_fields = operator.attrgetter("level", "propagate", "disabled", "handlers", "filters")
+
+
+def _logger_settings(logger: logging.Logger) -> tuple:
+    level, propagate, disabled, handlers, filters = _logger_fields(logger)
+    return level, propagate, disabled, list(handlers), list(filters)  # (equal to _logger_fields' while unchanged)
+
+
+def _note_new_loggers() -> None:
+    """Named loggers made since the last step ended (by zplan between steps, or before the first)."""
+    global _loggers_known
+    table = logging.Logger.manager.loggerDict
+    if len(table) != _loggers_known or not _loggers:
+        for logger in (logging.root, *table.values()):  # (the root's filters, say: its handlers are step_log's)
+            if isinstance(logger, logging.Logger) and logger not in _loggers:
+                _loggers[logger] = _logger_settings(logger)
+        _loggers_known = len(table)
+
+
+def _restore_loggers() -> None:
+    """Named loggers as the step found them; those made during the step noted as they are now."""
+    global _loggers_known
+    table = logging.Logger.manager.loggerDict
+    if len(table) == _loggers_known and list(map(_logger_fields, _loggers)) == list(_loggers.values()):
+        return  # (the usual case, compared without a call per logger)
+    for logger in (logging.root, *table.values()):
+        if not isinstance(logger, logging.Logger):
+            continue
+        before = _loggers.get(logger)
+        if before is None:
+            logger.disabled = False  # (only logging.config disables a logger: dictConfig, as the step set up logging)
+            _loggers[logger] = _logger_settings(logger)
+        elif _logger_settings(logger) != before:
+            _restore_logger(logger, before)
+    _loggers_known = len(table)
+
+
+def _restore_logger(logger: logging.Logger, settings: tuple) -> None:
+    level, logger.propagate, logger.disabled, handlers, filters = settings
+    logger.handlers[:] = handlers
+    logger.filters[:] = filters
+    logger.setLevel(level)  # (which also clears the loggers' cached levels)
 
 
 def _signal_settings() -> tuple:
