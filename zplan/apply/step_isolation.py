@@ -10,7 +10,8 @@ the next step that uses them, from the files on disk, so a step also never runs 
 than what its re-plan fingerprinted; the materializers they registered are forgotten with them.
 
 The process-wide settings a step may change are put back too: the working folder, the umask,
-the recursion limit, signal handlers (and an alarm left set is cancelled), the warning filters, the locale,
+the recursion limit, the longest number ``int()`` reads from text, a trace or profile function, signal handlers
+(and an alarm left set is cancelled), the warning filters, the locale,
 the decimal context, the sockets' default timeout, the garbage collector's settings, the thread switch
 interval, the level, handlers, filters, ``propagate`` and ``disabled`` of the root and named loggers that were there
 before the step (``logging.config.dictConfig`` disables them all; a logger made by a library a step imported
@@ -103,11 +104,17 @@ def _runtime_settings() -> tuple:
     decimal = sys.modules.get("decimal")
     return (tuple(locale.setlocale(category) for category in _LOCALE_CATEGORIES), socket.getdefaulttimeout(),
             gc.isenabled(), gc.get_threshold(), gc.get_debug(), sys.getswitchinterval(),
-            decimal.getcontext().copy() if decimal is not None else None)
+            decimal.getcontext().copy() if decimal is not None else None, _int_digits(), sys.gettrace(), sys.getprofile())
 
 
 def _restore_runtime_settings(before: tuple) -> None:
-    locales, timeout, collecting, threshold, debug, interval, context = before
+    locales, timeout, collecting, threshold, debug, interval, context, digits, trace, profile = before
+    if sys.gettrace() is not trace:  # (a tracer, as a profiler, runs on every call of the later steps)
+        sys.settrace(trace)
+    if sys.getprofile() is not profile:
+        sys.setprofile(profile)
+    if digits is not None:
+        sys.set_int_max_str_digits(digits)  # (how long a number int() reads from text before it refuses)
     for category, name in zip(_LOCALE_CATEGORIES, locales):
         if locale.setlocale(category) != name:
             locale.setlocale(category, name)
@@ -117,6 +124,11 @@ def _restore_runtime_settings(before: tuple) -> None:
     gc.set_debug(debug)
     sys.setswitchinterval(interval)
     _restore_decimal(context)
+
+
+def _int_digits() -> int | None:
+    get = getattr(sys, "get_int_max_str_digits", None)  # (Python 3.11 and some 3.10 releases)
+    return get() if get is not None else None
 
 
 def _restore_decimal(context) -> None:

@@ -60,6 +60,8 @@ def meddle():
     gc.disable()
     gc.set_threshold(1, 1, 1)
     sys.setswitchinterval(0.5)
+    sys.set_int_max_str_digits(640)
+    sys.setprofile(lambda *_: None)
     futures = logging.getLogger("concurrent.futures")  # a library's logger, there before any step
     futures.setLevel(logging.CRITICAL)
     futures.propagate = False
@@ -85,7 +87,8 @@ def observe():
             "locale": [locale.setlocale(c) for c in (locale.LC_NUMERIC, locale.LC_TIME, locale.LC_COLLATE)],
             "decimal": repr(decimal.getcontext()), "one third": str(decimal.Decimal(1) / 3),
             "socket timeout": socket.getdefaulttimeout(), "gc": [gc.isenabled(), *gc.get_threshold()],
-            "switch interval": sys.getswitchinterval(),
+            "switch interval": sys.getswitchinterval(), "long number": len(str(int("7" * 1000))),
+            "profiled": sys.getprofile() is not None,
             "loggers": {name: [logger.level, logger.propagate, logger.disabled, len(logger.handlers), len(logger.filters)]
                         for name, logger in logging.Logger.manager.loggerDict.items() if isinstance(logger, logging.Logger)},
             "root filters": len(logging.getLogger().filters)}
