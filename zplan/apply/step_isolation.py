@@ -10,7 +10,8 @@ the next step that uses them, from the files on disk, so a step also never runs 
 than what its re-plan fingerprinted; the materializers they registered are forgotten with them.
 
 The process-wide settings a step may change are put back too: the working folder, the umask,
-the recursion limit, the longest number ``int()`` reads from text, a trace or profile function, signal handlers
+the recursion limit, resource limits (``resource.setrlimit``: a hard limit lowered cannot be raised again), the
+longest number ``int()`` reads from text, a trace or profile function, signal handlers
 (and an alarm left set is cancelled), the warning filters, the locale,
 the decimal context, the sockets' default timeout, the garbage collector's settings, the thread switch
 interval, the level, handlers, filters, ``propagate`` and ``disabled`` of the root and named loggers that were there
@@ -41,12 +42,20 @@ import time
 import warnings
 from typing import Any, Iterator
 
+try:
+    import resource
+except ImportError:  # (not on Windows)
+    resource = None  # type: ignore[assignment]
+
 _LIBRARY_FOLDERS = ("site-packages", "dist-packages")  # a virtualenv inside the project folder holds libraries
 _SOURCE_SUFFIXES = (".py", ".pyc")  # compiled extension modules cannot be loaded twice: they stay
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGALRM", "SIGTERM", "SIGINT", "SIGCHLD", "SIGPIPE", "SIGHUP", "SIGUSR1",
                                                      "SIGUSR2") if hasattr(signal, name))
 _LOCALE_CATEGORIES = tuple(getattr(locale, name) for name in ("LC_CTYPE", "LC_COLLATE", "LC_TIME", "LC_MONETARY", "LC_NUMERIC",
                                                                  "LC_MESSAGES") if hasattr(locale, name))
+_LIMITS = tuple(getattr(resource, name) for name in ("RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CPU", "RLIMIT_FSIZE",
+                                                      "RLIMIT_NOFILE", "RLIMIT_NPROC")  # (what a step can fail on)
+                if resource is not None and hasattr(resource, name))
 _DECIMAL_CONTEXT = {"prec": 28, "Emin": -999999, "Emax": 999999, "capitals": 1, "clamp": 0}  # decimal's default context,
 _DECIMAL_TRAPS = ("InvalidOperation", "DivisionByZero", "Overflow")  # rounding half to even
 _NUMPY_ERRORS = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}  # numpy's defaults
@@ -104,11 +113,13 @@ def _runtime_settings() -> tuple:
     decimal = sys.modules.get("decimal")
     return (tuple(locale.setlocale(category) for category in _LOCALE_CATEGORIES), socket.getdefaulttimeout(),
             gc.isenabled(), gc.get_threshold(), gc.get_debug(), sys.getswitchinterval(),
-            decimal.getcontext().copy() if decimal is not None else None, _int_digits(), sys.gettrace(), sys.getprofile())
+            decimal.getcontext().copy() if decimal is not None else None, _int_digits(), sys.gettrace(), sys.getprofile(),
+            tuple(map(resource.getrlimit, _LIMITS)) if _LIMITS else ())
 
 
 def _restore_runtime_settings(before: tuple) -> None:
-    locales, timeout, collecting, threshold, debug, interval, context, digits, trace, profile = before
+    locales, timeout, collecting, threshold, debug, interval, context, digits, trace, profile, limits = before
+    _restore_limits(limits)
     if sys.gettrace() is not trace:  # (a tracer, as a profiler, runs on every call of the later steps)
         sys.settrace(trace)
     if sys.getprofile() is not profile:
@@ -124,6 +135,15 @@ def _restore_runtime_settings(before: tuple) -> None:
     gc.set_debug(debug)
     sys.setswitchinterval(interval)
     _restore_decimal(context)
+
+
+def _restore_limits(limits: tuple) -> None:
+    """The resource limits a step set for itself (memory, CPU time, open files) lifted again, as far as the
+    hard limits allow: a process cannot raise a hard limit it lowered."""
+    for which, limit in zip(_LIMITS, limits):
+        if resource.getrlimit(which) != limit:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(which, limit)
 
 
 def _int_digits() -> int | None:

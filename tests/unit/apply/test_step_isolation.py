@@ -32,7 +32,7 @@ def test_libraries_and_modules_a_library_loaded_under_its_own_name_stay():
 
 
 MEDDLES = """
-import decimal, gc, locale, logging, logging.config, os, random, signal, socket, sys, time, warnings
+import decimal, gc, locale, logging, logging.config, os, random, resource, signal, socket, sys, time, warnings
 
 import numpy as np
 import pandas as pd
@@ -61,6 +61,8 @@ def meddle():
     gc.set_threshold(1, 1, 1)
     sys.setswitchinterval(0.5)
     sys.set_int_max_str_digits(640)
+    for limit, soft in ((resource.RLIMIT_AS, 64 << 30), (resource.RLIMIT_NOFILE, 512), (resource.RLIMIT_CPU, 3600)):
+        resource.setrlimit(limit, (soft, resource.getrlimit(limit)[1]))  # a guard of its own
     sys.setprofile(lambda *_: None)
     futures = logging.getLogger("concurrent.futures")  # a library's logger, there before any step
     futures.setLevel(logging.CRITICAL)
@@ -89,6 +91,7 @@ def observe():
             "socket timeout": socket.getdefaulttimeout(), "gc": [gc.isenabled(), *gc.get_threshold()],
             "switch interval": sys.getswitchinterval(), "long number": len(str(int("7" * 1000))),
             "profiled": sys.getprofile() is not None,
+            "limits": [list(resource.getrlimit(limit)) for limit in (resource.RLIMIT_AS, resource.RLIMIT_NOFILE, resource.RLIMIT_CPU)],
             "loggers": {name: [logger.level, logger.propagate, logger.disabled, len(logger.handlers), len(logger.filters)]
                         for name, logger in logging.Logger.manager.loggerDict.items() if isinstance(logger, logging.Logger)},
             "root filters": len(logging.getLogger().filters)}
