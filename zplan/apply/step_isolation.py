@@ -15,8 +15,8 @@ longest number ``int()`` reads from text, a trace or profile function, signal ha
 (and an alarm left set is cancelled), the warning filters, the locale,
 the decimal context, the sockets' default timeout, the garbage collector's settings, the thread switch
 interval, the level, handlers, filters, ``propagate`` and ``disabled`` of the root and named loggers that were there
-before the step (``logging.config.dictConfig`` disables them all; a logger made by a library a step imported
-keeps the level, handlers and filters it has after that step, as its library set them up, and is enabled), numpy's error handling and print options, pandas'
+before the step (``logging.config.dictConfig`` disables them all; a logger made during the step, by a library it
+imported, keeps the handlers, filters and ``propagate`` its library set up, at no level of its own and enabled), numpy's error handling and print options, pandas'
 options (numpy and pandas only when imported: a library one step imported and configured starts
 the next step at its defaults). A niceness a step raised (``os.nice``) stays: a process cannot lower
 it again, and it changes only how fast the later steps run. The global random generators (``random``, numpy's legacy one)
@@ -198,8 +198,9 @@ def _restore_loggers() -> None:
         if not isinstance(logger, logging.Logger):
             continue
         before = _loggers.get(logger)
-        if before is None:
+        if before is None:  # made during the step: its level and disabled as a library leaves them when imported
             logger.disabled = False  # (only logging.config disables a logger: dictConfig, as the step set up logging)
+            logger.setLevel(logging.NOTSET)  # (a step's setLevel on a library's logger, made by its import in the step)
             _loggers[logger] = _logger_settings(logger)
         elif _logger_settings(logger) != before:
             _restore_logger(logger, before)

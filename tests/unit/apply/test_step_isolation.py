@@ -70,10 +70,12 @@ def meddle():
     futures.addHandler(logging.NullHandler())
     futures.addFilter(lambda record: False)
     logging.getLogger().addFilter(lambda record: False)
+    logging.getLogger("lib_made_in_step").setLevel(logging.ERROR)  # (sklearn's, when the step imported it first)
     logging.config.dictConfig({"version": 1})  # disables every logger there is, numpy's and pandas' too
 
 
 def observe():
+    logging.getLogger("lib_made_in_step")
     umask = os.umask(0o022)
     os.umask(umask)
     try:
