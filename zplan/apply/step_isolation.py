@@ -56,8 +56,9 @@ _LOCALE_CATEGORIES = tuple(getattr(locale, name) for name in ("LC_CTYPE", "LC_CO
 _LIMITS = tuple(getattr(resource, name) for name in ("RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CPU", "RLIMIT_FSIZE",
                                                       "RLIMIT_NOFILE", "RLIMIT_NPROC")  # (what a step can fail on)
                 if resource is not None and hasattr(resource, name))
-_DECIMAL_CONTEXT = {"prec": 28, "Emin": -999999, "Emax": 999999, "capitals": 1, "clamp": 0}  # decimal's default context,
-_DECIMAL_TRAPS = ("InvalidOperation", "DivisionByZero", "Overflow")  # rounding half to even
+# decimal's default context (rounding half to even)
+_DECIMAL_CONTEXT = {"prec": 28, "Emin": -999999, "Emax": 999999, "capitals": 1, "clamp": 0}
+_DECIMAL_TRAPS = ("InvalidOperation", "DivisionByZero", "Overflow")
 _NUMPY_ERRORS = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}  # numpy's defaults
 _NUMPY_PRINT = {"edgeitems": 3, "threshold": 1000, "floatmode": "maxprec", "precision": 8, "suppress": False, "linewidth": 75,
                 "nanstr": "nan", "infstr": "inf", "sign": "-", "formatter": None, "legacy": False, "override_repr": None}
