@@ -11,7 +11,8 @@ than what its re-plan fingerprinted; the materializers they registered are forgo
 
 The process-wide settings a step may change are put back too: the working folder, the umask,
 the recursion limit, resource limits (``resource.setrlimit``: a hard limit lowered cannot be raised again), the
-longest number ``int()`` reads from text, a trace or profile function, signal handlers
+longest number ``int()`` reads from text, a trace or profile function, multiprocessing's start method (unset
+while a step runs, which may set it once, as in a new process), signal handlers
 (and an alarm left set is cancelled), the warning filters, the locale,
 the decimal context, the sockets' default timeout, the garbage collector's settings, the thread switch
 interval, the level, handlers, filters, ``propagate`` and ``disabled`` of the root and named loggers that were there
@@ -67,7 +68,7 @@ _NUMPY_PRINT = {"edgeitems": 3, "threshold": 1000, "floatmode": "maxprec", "prec
 @contextlib.contextmanager
 def step_interpreter_state(project_dir: str) -> Iterator[None]:
     env, path, modules = _environment(), list(sys.path), set(sys.modules)
-    settings, runtime = _settings(), _runtime_settings()
+    settings, runtime, start_method = _settings(), _runtime_settings(), _free_start_method()
     _note_new_loggers()
     _fresh_random_state()
     try:
@@ -76,6 +77,7 @@ def step_interpreter_state(project_dir: str) -> Iterator[None]:
     finally:
         _restore_settings(settings)
         _restore_runtime_settings(runtime)
+        _restore_start_method(start_method)
         _restore_loggers()
         if _environment() != env:
             _restore_environment(env)
@@ -136,6 +138,25 @@ def _restore_runtime_settings(before: tuple) -> None:
     gc.set_debug(debug)
     sys.setswitchinterval(interval)
     _restore_decimal(context)
+
+
+def _free_start_method() -> tuple | None:
+    """multiprocessing's start method left unset for the step, as in a new process, where a step may set
+    it once (``set_start_method("spawn")``; a worker has it set when it starts, and a second call is refused),
+    with the worker's own as the default the step gets; what it was, to put back after the step."""
+    default = getattr(sys.modules.get("multiprocessing.context"), "_default_context", None)
+    if not hasattr(default, "_actual_context") or not hasattr(default, "_default_context"):
+        return None  # (not CPython's)
+    saved = default._actual_context, default._default_context
+    if saved[0] is not None:
+        default._default_context, default._actual_context = saved[0], None
+    return saved
+
+
+def _restore_start_method(saved: tuple | None) -> None:
+    default = getattr(sys.modules.get("multiprocessing.context"), "_default_context", None)
+    if saved is not None and default is not None:
+        default._actual_context, default._default_context = saved
 
 
 def _restore_limits(limits: tuple) -> None:

@@ -32,7 +32,7 @@ def test_libraries_and_modules_a_library_loaded_under_its_own_name_stay():
 
 
 MEDDLES = """
-import decimal, gc, locale, logging, logging.config, os, random, resource, signal, socket, sys, time, warnings
+import decimal, gc, locale, logging, logging.config, multiprocessing, os, random, resource, signal, socket, sys, time, warnings
 
 import numpy as np
 import pandas as pd
@@ -60,6 +60,7 @@ def meddle():
     gc.disable()
     gc.set_threshold(1, 1, 1)
     sys.setswitchinterval(0.5)
+    multiprocessing.set_start_method("spawn")  # as in a script's main process: once (each time in a new process)
     sys.set_int_max_str_digits(640)
     for limit, soft in ((resource.RLIMIT_AS, 64 << 30), (resource.RLIMIT_NOFILE, 512), (resource.RLIMIT_CPU, 3600)):
         resource.setrlimit(limit, (soft, resource.getrlimit(limit)[1]))  # a guard of its own
@@ -93,6 +94,7 @@ def observe():
             "socket timeout": socket.getdefaulttimeout(), "gc": [gc.isenabled(), *gc.get_threshold()],
             "switch interval": sys.getswitchinterval(), "long number": len(str(int("7" * 1000))),
             "profiled": sys.getprofile() is not None,
+            "start method": multiprocessing.get_start_method(),
             "limits": [list(resource.getrlimit(limit)) for limit in (resource.RLIMIT_AS, resource.RLIMIT_NOFILE, resource.RLIMIT_CPU)],
             "loggers": {name: [logger.level, logger.propagate, logger.disabled, len(logger.handlers), len(logger.filters)]
                         for name, logger in logging.Logger.manager.loggerDict.items() if isinstance(logger, logging.Logger)},
@@ -130,6 +132,7 @@ def test_a_step_sees_no_setting_or_random_state_an_earlier_step_left_in_its_work
     for observed in seen:
         assert {k: v for k, v in observed.items() if k not in draws} == {k: v for k, v in expected.items() if k not in draws}
     assert expected["cwd"] == str(project) and expected["recursion limit"] != 123456 and expected["precision"] == 8
+    assert expected["start method"] == "forkserver"  # the worker's own, by default
     assert expected["locale"] == ["C", "C", "C"] and expected["one third"] == "0.3333333333333333333333333333"
     assert expected["loggers"]["concurrent.futures"] == [logging.NOTSET, True, False, 0, 0]
     assert not any(disabled for _, _, disabled, _, _ in expected["loggers"].values())
