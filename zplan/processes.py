@@ -14,7 +14,7 @@ import signal
 import socket
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -37,16 +37,36 @@ class ProcessId:
         return started is None or (self.start_ticks != 0 and started != self.start_ticks)
 
 
+class ProcStat(NamedTuple):
+    """What /proc/PID/stat says of a process."""
+
+    name: str  # the command name (field 2)
+    state: str
+    ppid: int
+    pgrp: int
+    start_ticks: int
+
+    @property
+    def ended(self) -> bool:
+        return self.state in ("Z", "X")  # a zombie has finished its work
+
+
+def proc_stat(pid: int | str) -> ProcStat | None:
+    """/proc/PID/stat read, or None where there is no such process (or no /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+        end = data.rindex(")")  # the command name may hold spaces and parentheses
+        fields = data[end + 2 :].split()
+        return ProcStat(data[data.index("(") + 1 : end], fields[0], int(fields[1]), int(fields[2]), int(fields[19]))
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def start_ticks(pid: int) -> int | None:
     """When ``pid`` started, or None when there is no such (live) process."""
-    try:
-        data = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = data[data.rindex(")") + 2 :].split()  # the command name (field 2) may hold spaces
-    if fields[0] in ("Z", "X"):  # a zombie has finished its work
-        return None
-    return int(fields[19])
+    stat = proc_stat(pid)
+    return None if stat is None or stat.ended else stat.start_ticks
 
 
 def descendants(pid: int, through: frozenset[int] = frozenset()) -> list[int]:
@@ -86,12 +106,8 @@ def _children_by_parent(pid: int) -> list[int]:
     found = []
     for name in os.listdir("/proc"):
         if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    data = f.read()
-            except OSError:
-                continue
-            if int(data[data.rindex(")") + 2 :].split()[1]) == pid:
+            stat = proc_stat(name)
+            if stat is not None and stat.ppid == pid:
                 found.append(int(name))
     return found
 
@@ -124,13 +140,9 @@ def _live_groups(groups: set[int]) -> set[int]:
         return {g for g in groups if _group_exists(g)}
     for name in entries:
         if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if fields[0] not in ("Z", "X") and int(fields[2]) in groups:
-                live.add(int(fields[2]))
+            stat = proc_stat(name)
+            if stat is not None and not stat.ended and stat.pgrp in groups:
+                live.add(stat.pgrp)
     return live
 
 

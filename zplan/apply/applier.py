@@ -27,7 +27,7 @@ from zplan.apply.recorder import RunRecorder
 from zplan.apply.recovery import DamagedInputs
 from zplan.apply.resources import ResourceApplier
 from zplan.apply.runner import StepRefused, StepRunner
-from zplan.apply.strays import left_running_message
+from zplan.apply.strays import left_running_message, left_threads_message
 from zplan.apply.tracker import CACHED, STOPPED, ApplyResult, RunTracker
 from zplan.apply.worker import StepResult
 from zplan.apply.workers import TaskCancelled
@@ -361,6 +361,8 @@ class Applier:
         )
         if result.left_running:
             self.hooks.notice(f"{address}: {left_running_message(result.left_running)}")
+        if result.left_threads:
+            self.hooks.notice(f"{address}: {left_threads_message(result.left_threads)}")
 
     # -- Ctrl-C and SIGTERM (called on a thread of their own) ----------------------------------------
     def _stop_steps(self) -> None:

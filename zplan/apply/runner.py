@@ -198,6 +198,7 @@ class StepRunner:
         secrets = self.project.secrets
         result.error, result.traceback = redact(result.error, secrets), redact(result.traceback, secrets)
         result.left_running = tuple(redact(process, secrets) for process in result.left_running)
+        result.left_threads = tuple(redact(thread, secrets) for thread in result.left_threads)
         result.metadata = mask(result.metadata, secrets)
         return result
 

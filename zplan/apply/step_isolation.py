@@ -10,9 +10,17 @@ the next step that uses them, from the files on disk, so a step also never runs 
 than what its re-plan fingerprinted; the materializers they registered are forgotten with them.
 
 The process-wide settings a step may change are put back too: the working folder, the umask,
-the recursion limit, signal handlers (and an alarm left set is cancelled), the warning filters, numpy's error handling and print options, pandas'
+the recursion limit, resource limits (``resource.setrlimit``: a hard limit lowered cannot be raised again), the
+longest number ``int()`` reads from text, a trace or profile function, multiprocessing's start method (unset
+while a step runs, which may set it once, as in a new process), signal handlers
+(and an alarm left set is cancelled), the warning filters, the locale,
+the decimal context, the sockets' default timeout, the garbage collector's settings, the thread switch
+interval, the level, handlers, filters, ``propagate`` and ``disabled`` of the root and named loggers that were there
+before the step (``logging.config.dictConfig`` disables them all; a logger made during the step, by a library it
+imported, keeps the handlers, filters and ``propagate`` its library set up, at no level of its own and enabled), numpy's error handling and print options, pandas'
 options (numpy and pandas only when imported: a library one step imported and configured starts
-the next step at its defaults). The global random generators (``random``, numpy's legacy one)
+the next step at its defaults). A niceness a step raised (``os.nice``) stays: a process cannot lower
+it again, and it changes only how fast the later steps run. The global random generators (``random``, numpy's legacy one)
 are reseeded from the OS's entropy before each step, as a new process would find them: a step that
 seeds them (``random.seed(0)``) must not make the numbers of the steps after it repeatable, nor
 may two steps that do not seed draw the same numbers; a step that wants repeatable numbers seeds
@@ -22,18 +30,36 @@ them itself (reseeding costs less than telling whether a step used them).
 from __future__ import annotations
 
 import contextlib
+import gc
+import locale
+import logging
+import operator
 import os
 import random
 import signal
+import socket
 import sys
 import time
 import warnings
 from typing import Any, Iterator
 
+try:
+    import resource
+except ImportError:  # (not on Windows)
+    resource = None  # type: ignore[assignment]
+
 _LIBRARY_FOLDERS = ("site-packages", "dist-packages")  # a virtualenv inside the project folder holds libraries
 _SOURCE_SUFFIXES = (".py", ".pyc")  # compiled extension modules cannot be loaded twice: they stay
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGALRM", "SIGTERM", "SIGINT", "SIGCHLD", "SIGPIPE", "SIGHUP", "SIGUSR1",
                                                      "SIGUSR2") if hasattr(signal, name))
+_LOCALE_CATEGORIES = tuple(getattr(locale, name) for name in ("LC_CTYPE", "LC_COLLATE", "LC_TIME", "LC_MONETARY", "LC_NUMERIC",
+                                                                 "LC_MESSAGES") if hasattr(locale, name))
+_LIMITS = tuple(getattr(resource, name) for name in ("RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CPU", "RLIMIT_FSIZE",
+                                                      "RLIMIT_NOFILE", "RLIMIT_NPROC")  # (what a step can fail on)
+                if resource is not None and hasattr(resource, name))
+# decimal's default context (rounding half to even)
+_DECIMAL_CONTEXT = {"prec": 28, "Emin": -999999, "Emax": 999999, "capitals": 1, "clamp": 0}
+_DECIMAL_TRAPS = ("InvalidOperation", "DivisionByZero", "Overflow")
 _NUMPY_ERRORS = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}  # numpy's defaults
 _NUMPY_PRINT = {"edgeitems": 3, "threshold": 1000, "floatmode": "maxprec", "precision": 8, "suppress": False, "linewidth": 75,
                 "nanstr": "nan", "infstr": "inf", "sign": "-", "formatter": None, "legacy": False, "override_repr": None}
@@ -42,13 +68,17 @@ _NUMPY_PRINT = {"edgeitems": 3, "threshold": 1000, "floatmode": "maxprec", "prec
 @contextlib.contextmanager
 def step_interpreter_state(project_dir: str) -> Iterator[None]:
     env, path, modules = _environment(), list(sys.path), set(sys.modules)
-    settings = _settings()
+    settings, runtime, start_method = _settings(), _runtime_settings(), _free_start_method()
+    _note_new_loggers()
     _fresh_random_state()
     try:
         with warnings.catch_warnings():  # filters (and warnings already shown) as they were
             yield
     finally:
         _restore_settings(settings)
+        _restore_runtime_settings(runtime)
+        _restore_start_method(start_method)
+        _restore_loggers()
         if _environment() != env:
             _restore_environment(env)
             time.tzset()  # the C library's time zone, which a step changes by setting TZ and calling tzset()
@@ -79,6 +109,131 @@ def _restore_settings(settings: tuple) -> None:
     sys.setrecursionlimit(limit)
     _restore_numpy(numpy)
     _restore_pandas(pandas)
+
+
+def _runtime_settings() -> tuple:
+    """The interpreter's and the C library's settings a step may change (~3 us)."""
+    decimal = sys.modules.get("decimal")
+    return (tuple(locale.setlocale(category) for category in _LOCALE_CATEGORIES), socket.getdefaulttimeout(),
+            gc.isenabled(), gc.get_threshold(), gc.get_debug(), sys.getswitchinterval(),
+            decimal.getcontext().copy() if decimal is not None else None, _int_digits(), sys.gettrace(), sys.getprofile(),
+            tuple(map(resource.getrlimit, _LIMITS)) if _LIMITS else ())
+
+
+def _restore_runtime_settings(before: tuple) -> None:
+    locales, timeout, collecting, threshold, debug, interval, context, digits, trace, profile, limits = before
+    _restore_limits(limits)
+    if sys.gettrace() is not trace:  # (a tracer, as a profiler, runs on every call of the later steps)
+        sys.settrace(trace)
+    if sys.getprofile() is not profile:
+        sys.setprofile(profile)
+    if digits is not None:
+        sys.set_int_max_str_digits(digits)  # (how long a number int() reads from text before it refuses)
+    for category, name in zip(_LOCALE_CATEGORIES, locales):
+        if locale.setlocale(category) != name:
+            locale.setlocale(category, name)
+    socket.setdefaulttimeout(timeout)
+    (gc.enable if collecting else gc.disable)()
+    gc.set_threshold(*threshold)
+    gc.set_debug(debug)
+    sys.setswitchinterval(interval)
+    _restore_decimal(context)
+
+
+def _free_start_method() -> tuple | None:
+    """multiprocessing's start method left unset for the step, as in a new process, where a step may set
+    it once (``set_start_method("spawn")``; a worker has it set when it starts, and a second call is refused),
+    with the worker's own as the default the step gets; what it was, to put back after the step."""
+    default = getattr(sys.modules.get("multiprocessing.context"), "_default_context", None)
+    if not hasattr(default, "_actual_context") or not hasattr(default, "_default_context"):
+        return None  # (not CPython's)
+    saved = default._actual_context, default._default_context
+    if saved[0] is not None:
+        default._default_context, default._actual_context = saved[0], None
+    return saved
+
+
+def _restore_start_method(saved: tuple | None) -> None:
+    default = getattr(sys.modules.get("multiprocessing.context"), "_default_context", None)
+    if saved is not None and default is not None:
+        default._actual_context, default._default_context = saved
+
+
+def _restore_limits(limits: tuple) -> None:
+    """The resource limits a step set for itself (memory, CPU time, open files) lifted again, as far as the
+    hard limits allow: a process cannot raise a hard limit it lowered."""
+    for which, limit in zip(_LIMITS, limits):
+        if resource.getrlimit(which) != limit:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(which, limit)
+
+
+def _int_digits() -> int | None:
+    get = getattr(sys, "get_int_max_str_digits", None)  # (Python 3.11 and some 3.10 releases)
+    return get() if get is not None else None
+
+
+def _restore_decimal(context) -> None:
+    """The decimal context (precision, rounding, traps, flags) as before the step; decimal's default
+    after the step that imported it."""
+    decimal = sys.modules.get("decimal")
+    if decimal is None or not hasattr(decimal, "setcontext"):
+        return
+    if context is None:
+        context = decimal.Context(**_DECIMAL_CONTEXT, rounding=decimal.ROUND_HALF_EVEN, flags=[],
+                                  traps=[getattr(decimal, name) for name in _DECIMAL_TRAPS])
+    decimal.setcontext(context)
+
+
+# Each named logger's settings as steps find it: as before the first step in this worker, or, for a logger
+# a step's library made, as after that step (what the library set up when imported). ~20 us a step.
+_loggers: dict[logging.Logger, tuple] = {}
+_loggers_known = 0  # how many entries the logging manager had when they were noted
+
+
+_logger_fields = operator.attrgetter("level", "propagate", "disabled", "handlers", "filters")
+
+
+def _logger_settings(logger: logging.Logger) -> tuple:
+    level, propagate, disabled, handlers, filters = _logger_fields(logger)
+    return level, propagate, disabled, list(handlers), list(filters)  # (equal to _logger_fields' while unchanged)
+
+
+def _note_new_loggers() -> None:
+    """Named loggers made since the last step ended (by zplan between steps, or before the first)."""
+    global _loggers_known
+    table = logging.Logger.manager.loggerDict
+    if len(table) != _loggers_known or not _loggers:
+        for logger in (logging.root, *table.values()):  # (the root's filters, say: its handlers are step_log's)
+            if isinstance(logger, logging.Logger) and logger not in _loggers:
+                _loggers[logger] = _logger_settings(logger)
+        _loggers_known = len(table)
+
+
+def _restore_loggers() -> None:
+    """Named loggers as the step found them; those made during the step noted as they are now."""
+    global _loggers_known
+    table = logging.Logger.manager.loggerDict
+    if len(table) == _loggers_known and list(map(_logger_fields, _loggers)) == list(_loggers.values()):
+        return  # (the usual case, compared without a call per logger)
+    for logger in (logging.root, *table.values()):
+        if not isinstance(logger, logging.Logger):
+            continue
+        before = _loggers.get(logger)
+        if before is None:  # made during the step: its level and disabled as a library leaves them when imported
+            logger.disabled = False  # (only logging.config disables a logger: dictConfig, as the step set up logging)
+            logger.setLevel(logging.NOTSET)  # (a step's setLevel on a library's logger, made by its import in the step)
+            _loggers[logger] = _logger_settings(logger)
+        elif _logger_settings(logger) != before:
+            _restore_logger(logger, before)
+    _loggers_known = len(table)
+
+
+def _restore_logger(logger: logging.Logger, settings: tuple) -> None:
+    level, logger.propagate, logger.disabled, handlers, filters = settings
+    logger.handlers[:] = handlers
+    logger.filters[:] = filters
+    logger.setLevel(level)  # (which also clears the loggers' cached levels)
 
 
 def _signal_settings() -> tuple:

@@ -9,6 +9,12 @@ and reaped, and the step's log and the apply say so: an apply leaves nothing run
 beside what an earlier one left. The worker's own helpers, which a later step uses again, are not the
 step's: multiprocessing's forkserver and resource tracker, joblib's (loky's) reusable pool and its
 resource tracker (what runs under them is). Elsewhere nothing is adopted and nothing is stopped here.
+
+Threads a step leaves alive (a ``Thread`` not joined, a ``ThreadPoolExecutor`` not shut down, a
+library's background thread) would go on in the worker's next step, changing globals, writing files or
+holding locks; Python cannot stop a thread, so the worker that ran such a step runs no other: it ends
+once it has sent the step's result, and the next step gets a new worker. The threads the worker had
+before the step, zplan's own, joblib's reusable pool's and fsspec's event loop (kept for every step) are not the step's.
 """
 
 from __future__ import annotations
@@ -16,15 +22,17 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 
-from zplan.processes import children, descendants
+from zplan.processes import children, descendants, proc_stat
 
 GRACE_SECONDS = 1.0  # between SIGTERM and SIGKILL to what a step left running
 SETTLE_SECONDS = 0.2  # a process already on its way out (a Pool closed, not joined) ends by itself first
 _PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 
 _adopting = False  # this process is a step worker and its descendants' subreaper
+_spoiled = False  # a step left threads alive in this process: it must run no other step
 
 
 def adopt_orphans() -> None:
@@ -73,6 +81,59 @@ def stop_left_running(grace: float = GRACE_SECONDS) -> list[str]:
 def left_running_message(left: list[str] | tuple[str, ...]) -> str:
     count = f"{len(left)} process{'es' if len(left) > 1 else ''}"
     return f"the step left {count} running when it ended, stopped now: {', '.join(left)}"
+
+
+def threads_now() -> frozenset[threading.Thread]:
+    """The threads alive now, to tell after a step which ones it started (~1 us)."""
+    return frozenset(threading.enumerate())
+
+
+def threads_left(before: frozenset[threading.Thread], settle: float = SETTLE_SECONDS) -> list[str]:
+    """The threads started since ``before`` and still alive ("Thread-1 (poll)"), after up to
+    ``settle`` seconds for those on their way out (a pool the step dropped without shutting it down).
+    When there are any, this process is spoiled for another step (``spoiled``)."""
+    global _spoiled
+    left = _new_threads(before)
+    if not left:
+        return []
+    deadline = time.monotonic() + settle
+    for thread in left:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    left = [t for t in left if t.is_alive()]
+    _spoiled = _spoiled or bool(left)
+    return [t.name for t in left]
+
+
+def left_threads_message(left: list[str] | tuple[str, ...]) -> str:
+    count = f"{len(left)} thread{'s' if len(left) > 1 else ''}"
+    return (f"the step left {count} running when it ended, which cannot be stopped: its worker ends after it, and the "
+            f"next step starts in a new one: {', '.join(left)}")
+
+
+def spoiled() -> bool:
+    """Whether a step left threads alive in this process (it must then end, not run another step)."""
+    return _spoiled
+
+
+def _new_threads(before: frozenset[threading.Thread]) -> list[threading.Thread]:
+    """Threads started since ``before``, alive, and not kept by zplan or joblib for every step. A
+    thread started outside Python (``_DummyThread``) is left out: Python cannot tell whether it still runs."""
+    new = [t for t in threading.enumerate() if t not in before and not isinstance(t, threading._DummyThread)]
+    if not new:
+        return new
+    kept = _helper_threads()
+    return [t for t in new if t not in kept and not t.name.startswith("zplan-")]
+
+
+def _helper_threads() -> set[object]:
+    """The threads a library keeps for every step in this worker: joblib's (loky's) reusable pool's,
+    fsspec's event loop (S3 and GCS calls, an artifact store's among them)."""
+    threads: set[object] = set((getattr(sys.modules.get("fsspec.asyn"), "iothread", None) or [None])[:1])
+    for pool in ("joblib.externals.loky.reusable_executor", "loky.reusable_executor"):
+        executor = getattr(sys.modules.get(pool), "_executor", None)
+        threads.add(getattr(executor, "_executor_manager_thread", None))
+        threads.add(getattr(getattr(executor, "_call_queue", None), "_thread", None))
+    return threads
 
 
 def kill_all_below() -> None:
@@ -136,13 +197,8 @@ def _running(helpers: frozenset[int]) -> dict[int, str]:
 
 def _running_name(pid: int) -> str | None:
     """The command name of ``pid``, None when it has ended (a zombie, or gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except OSError:
-        return None
-    state = data[data.rindex(")") + 2 :].split(maxsplit=1)[0]
-    return None if state in ("Z", "X") else data[data.index("(") + 1 : data.rindex(")")]
+    stat = proc_stat(pid)
+    return None if stat is None or stat.ended else stat.name
 
 
 def _signal(pids: dict[int, str], sig: signal.Signals) -> None:

@@ -27,6 +27,7 @@ from zplan.apply.step_failures import InputDamaged, StepExited, StepFailed, step
 from zplan.apply.step_function import load_function, tfx_component
 from zplan.apply.step_isolation import step_interpreter_state
 from zplan.apply.step_log import captured_output, log_tail, logging_to_log
+from zplan.apply.strays import threads_now
 from zplan.diags import DiagnosticError
 from zplan.steps import DEFAULT_OUTPUT
 
@@ -114,6 +115,7 @@ class StepResult:
     # processes the step left running, stopped after it (a class default: a result pickled by an older zplan,
     # on a Dask worker or in a training job's image, has none)
     left_running: tuple[str, ...] = ()
+    left_threads: tuple[str, ...] = ()  # threads the step left alive: its worker ended after it (the same default)
 
 
 _stores: dict[tuple[str, str], Any] = {}
@@ -124,10 +126,12 @@ def run_step(task: StepTask) -> StepResult:
     result = StepResult(task.address, ok=False, started_at=started)
     try:
         with captured_output(task.log_path, task.secrets):
+            threads = threads_now()  # (the log's own copier among them)
             try:
                 _execute(task, result)
             finally:
                 result.left_running = tuple(_stop_left_running())
+                result.left_threads = tuple(_threads_left(threads))
         result.ok = True
     except InputDamaged as exc:
         result.error, result.damaged = exc.message, {exc.digest: exc.message}
@@ -152,6 +156,16 @@ def _stop_left_running() -> list[str]:
     left = stop_left_running()
     if left:
         os.write(2, f"zplan: {left_running_message(left)}\n".encode())
+    return left
+
+
+def _threads_left(before) -> list[str]:
+    """The threads the step left alive, said in its log: this worker ends after the step."""
+    from zplan.apply.strays import left_threads_message, threads_left
+
+    left = threads_left(before)
+    if left:
+        os.write(2, f"zplan: {left_threads_message(left)}\n".encode())
     return left
 
 

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from zplan.apply.strays import adopt_orphans, kill_all_below
+from zplan.apply.strays import adopt_orphans, kill_all_below, spoiled
 from zplan.apply.worker import remove_scratch_of
 from zplan.apply.worker_launch import WorkerProcess, stop_helper_processes
 from zplan.processes import children, descendants, kill_group, start_ticks, wait_groups_gone
@@ -105,10 +105,12 @@ def _worker_main(tasks: mpc.Connection, alive: mpc.Connection) -> None:
             return
         fn, arg = message
         try:
-            reply: tuple[str, Any] = ("ok", fn(arg))
+            reply: tuple[str, Any, bool] = ("ok", fn(arg), spoiled())
         except BaseException as exc:  # report, so the parent fails this task and not the worker
-            reply = ("error", _picklable(exc))
+            reply = ("error", _picklable(exc), spoiled())
         tasks.send(reply)
+        if reply[2]:  # threads the step left run on here: end now, without waiting for them
+            os._exit(0)
 
 
 def _die_with_parent(alive: mpc.Connection) -> None:
@@ -150,6 +152,7 @@ class _Worker:
     deadline: float | None = None
     stopping_since: float | None = None  # SIGTERM sent at this time; SIGKILL after the grace period
     below: dict[int, int] = field(default_factory=dict)  # pid -> start ticks of what ran below it when stopped
+    ending: bool = False  # its step left threads alive: it ends after its answer and runs no other task
 
 
 class WorkerPool:
@@ -254,7 +257,8 @@ class WorkerPool:
 
     def _dispatch(self) -> None:
         while self._queue:
-            worker = next((w for w in self._workers if w.task is None and w.stopping_since is None and w.process.is_alive()), None)
+            worker = next((w for w in self._workers if w.task is None and w.stopping_since is None and not w.ending
+                           and w.process.is_alive()), None)
             if worker is None:
                 if len(self._workers) >= self.size:
                     return
@@ -287,7 +291,7 @@ class WorkerPool:
         for w in list(self._workers):
             if w.task is not None and _readable(w.tasks):
                 try:
-                    status, value = w.tasks.recv()
+                    status, value, w.ending = w.tasks.recv()
                 except (EOFError, OSError):
                     pass  # it died while answering: handled as a death below
                 else:

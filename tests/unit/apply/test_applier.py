@@ -240,6 +240,17 @@ def test_an_apply_says_which_processes_a_step_left_running_and_stopped(tmp_path)
         f"pipeline.p.step.serve: the step left 1 process running when it ended, stopped now: sleep (pid {pid})"]
 
 
+def test_an_apply_says_which_threads_a_step_left_running_and_ends_its_worker(tmp_path):
+    root = write_project(tmp_path, 'pipeline "p" {\n  step "poll" {\n    source = "s.py:poll"\n  }\n}\n')
+    (root / "s.py").write_text("import threading, time\n\ndef poll():\n"
+                               "    threading.Thread(target=time.sleep, args=(600,), name='poller', daemon=True).start()\n")
+    _, result, hooks, _ = _apply(root, State())
+    assert result.ok
+    assert [e[1] for e in hooks.events if e[0] == "notice"] == [
+        "pipeline.p.step.poll: the step left 1 thread running when it ended, which cannot be stopped: its worker ends "
+        "after it, and the next step starts in a new one: poller"]
+
+
 def test_a_step_declaring_no_outputs_may_return_nothing_but_not_a_value(tmp_path, monkeypatch):
     project = tmp_path / "project"
     project.mkdir()

@@ -1,9 +1,10 @@
 """What a step changes in its worker's interpreter is undone before the worker's next step: the
-modules it imported from the project's files are dropped, process-wide settings put back, the global
-random generators reseeded."""
+modules it imported from the project's files are dropped, process-wide settings put back (named loggers
+among them), the global random generators reseeded."""
 
 from __future__ import annotations
 
+import logging
 import types
 
 from zplan.apply.step_isolation import _project_module
@@ -31,7 +32,7 @@ def test_libraries_and_modules_a_library_loaded_under_its_own_name_stay():
 
 
 MEDDLES = """
-import os, random, signal, sys, time, warnings
+import decimal, gc, locale, logging, logging.config, multiprocessing, os, random, resource, signal, socket, sys, time, warnings
 
 import numpy as np
 import pandas as pd
@@ -52,9 +53,30 @@ def meddle():
     signal.signal(signal.SIGALRM, lambda *_: None)
     signal.setitimer(signal.ITIMER_REAL, 60)  # a guard of its own it did not cancel
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    locale.setlocale(locale.LC_ALL, "C.UTF-8")
+    decimal.getcontext().prec = 5
+    decimal.getcontext().traps[decimal.Inexact] = True
+    socket.setdefaulttimeout(3)
+    gc.disable()
+    gc.set_threshold(1, 1, 1)
+    sys.setswitchinterval(0.5)
+    multiprocessing.set_start_method("spawn")  # as in a script's main process: once (each time in a new process)
+    sys.set_int_max_str_digits(640)
+    for limit, soft in ((resource.RLIMIT_AS, 64 << 30), (resource.RLIMIT_NOFILE, 512), (resource.RLIMIT_CPU, 3600)):
+        resource.setrlimit(limit, (soft, resource.getrlimit(limit)[1]))  # a guard of its own
+    sys.setprofile(lambda *_: None)
+    futures = logging.getLogger("concurrent.futures")  # a library's logger, there before any step
+    futures.setLevel(logging.CRITICAL)
+    futures.propagate = False
+    futures.addHandler(logging.NullHandler())
+    futures.addFilter(lambda record: False)
+    logging.getLogger().addFilter(lambda record: False)
+    logging.getLogger("lib_made_in_step").setLevel(logging.ERROR)  # (sklearn's, when the step imported it first)
+    logging.config.dictConfig({"version": 1})  # disables every logger there is, numpy's and pandas' too
 
 
 def observe():
+    logging.getLogger("lib_made_in_step")
     umask = os.umask(0o022)
     os.umask(umask)
     try:
@@ -66,7 +88,17 @@ def observe():
             "precision": np.get_printoptions()["precision"], "max_rows": pd.get_option("display.max_rows"),
             "warning raised": raised, "cwd": os.getcwd(), "umask": umask, "recursion limit": sys.getrecursionlimit(),
             "utc offset": time.localtime(0).tm_gmtoff, "alarm set": signal.getitimer(signal.ITIMER_REAL)[0] > 0,
-            "handlers": [str(signal.getsignal(s)) for s in (signal.SIGALRM, signal.SIGTERM)]}
+            "handlers": [str(signal.getsignal(s)) for s in (signal.SIGALRM, signal.SIGTERM)],
+            "locale": [locale.setlocale(c) for c in (locale.LC_NUMERIC, locale.LC_TIME, locale.LC_COLLATE)],
+            "decimal": repr(decimal.getcontext()), "one third": str(decimal.Decimal(1) / 3),
+            "socket timeout": socket.getdefaulttimeout(), "gc": [gc.isenabled(), *gc.get_threshold()],
+            "switch interval": sys.getswitchinterval(), "long number": len(str(int("7" * 1000))),
+            "profiled": sys.getprofile() is not None,
+            "start method": multiprocessing.get_start_method(),
+            "limits": [list(resource.getrlimit(limit)) for limit in (resource.RLIMIT_AS, resource.RLIMIT_NOFILE, resource.RLIMIT_CPU)],
+            "loggers": {name: [logger.level, logger.propagate, logger.disabled, len(logger.handlers), len(logger.filters)]
+                        for name, logger in logging.Logger.manager.loggerDict.items() if isinstance(logger, logging.Logger)},
+            "root filters": len(logging.getLogger().filters)}
 """
 
 
@@ -100,6 +132,10 @@ def test_a_step_sees_no_setting_or_random_state_an_earlier_step_left_in_its_work
     for observed in seen:
         assert {k: v for k, v in observed.items() if k not in draws} == {k: v for k, v in expected.items() if k not in draws}
     assert expected["cwd"] == str(project) and expected["recursion limit"] != 123456 and expected["precision"] == 8
+    assert expected["start method"] == "forkserver"  # the worker's own, by default
+    assert expected["locale"] == ["C", "C", "C"] and expected["one third"] == "0.3333333333333333333333333333"
+    assert expected["loggers"]["concurrent.futures"] == [logging.NOTSET, True, False, 0, 0]
+    assert not any(disabled for _, _, disabled, _, _ in expected["loggers"].values())
     seeded = {"random": 0.8444218515250481, "np.random": 0.5488135039273248}  # the first draws after seed(0)
     assert all(observed[k] != seeded[k] for observed in seen for k in draws), seen
     assert seen[0]["random"] != seen[1]["random"] and seen[0]["np.random"] != seen[1]["np.random"]

@@ -397,6 +397,13 @@ def joblib_pool():
     from joblib import Parallel, delayed
 
     return Parallel(n_jobs=2)(delayed(square)(x) for x in range(4))
+
+
+def fsspec_loop():
+    import fsspec.asyn
+
+    fsspec.asyn.get_loop()  # the event loop thread S3 and GCS filesystems share
+    return [square(x) for x in range(4)]
 """
 
 
@@ -471,10 +478,10 @@ def test_a_step_past_its_timeout_on_a_dask_worker_is_stopped_with_what_left_its_
     assert _wait_gone(_wait_for(pid_file))
 
 
-@pytest.mark.parametrize("function", ["closed_pool", "forkserver_pool", "joblib_pool"])
+@pytest.mark.parametrize("function", ["closed_pool", "forkserver_pool", "joblib_pool", "fsspec_loop"])
 def test_the_processes_a_worker_keeps_for_its_steps_are_not_taken_for_strays(tmp_path, function):
-    """multiprocessing's forkserver and resource tracker, joblib's reusable pool: used again by the next
-    step in the worker; a Pool closed but not joined ends by itself."""
+    """multiprocessing's forkserver and resource tracker, joblib's reusable pool, fsspec's event loop: used
+    again by the next step in the worker; a Pool closed but not joined ends by itself."""
     from zplan.apply.worker import run_step
 
     project = tmp_path / "project"
@@ -489,3 +496,81 @@ def test_the_processes_a_worker_keeps_for_its_steps_are_not_taken_for_strays(tmp
     assert all(r.ok for r in results), [r.error for r in results]
     assert [r.outputs["output"]["value"] for r in results] == [[0, 1, 4, 9]] * 2
     assert [r.left_running for r in results] == [(), ()]
+    assert [r.left_threads for r in results] == [(), ()]
+
+
+LEAVES_THREADS = """
+import concurrent.futures, os, threading, time
+
+
+def _write(path):
+    while True:  # what a thread left running does in later steps: write files, change globals, hold locks
+        with open(path, "a") as f:
+            f.write(".")
+        time.sleep(0.001)
+
+
+def leave_thread(path, daemon):
+    threading.Thread(target=_write, args=(path,), name="writer", daemon=daemon).start()
+    return os.getpid()
+
+
+def leave_pool(path):
+    pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="kept")
+    pool.submit(_write, path)
+    globals()["pool"] = pool  # never shut down
+    return os.getpid()
+
+
+def drop_pool():
+    concurrent.futures.ThreadPoolExecutor(2).submit(time.sleep, 0).result()  # not shut down, but dropped: its threads end
+    return os.getpid()
+
+
+def written_meanwhile(path):
+    before = os.path.getsize(path)
+    time.sleep(0.05)
+    return [os.getpid(), os.path.getsize(path) - before]
+"""
+
+
+@pytest.mark.parametrize("how", ["thread", "daemon thread", "thread pool"])
+def test_a_worker_whose_step_left_threads_running_runs_no_other_step_and_says_so(tmp_path, how):
+    """Python cannot stop a thread: the next step runs in a new worker, where nothing changes its globals."""
+    from zplan.apply.worker import run_step
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_threads.py").write_text(LEAVES_THREADS)
+    path = str(tmp_path / "written")
+    leave, params = ("leave_pool", {"path": path}) if how == "thread pool" else ("leave_thread", {"path": path, "daemon": how == "daemon thread"})
+    pool = WorkerPool(1, grace=1.0, preload=WORKER_PRELOAD)
+    try:
+        left = pool.submit(run_step, _step(project, "steps_threads.py", leave, params, tmp_path / "leave.log")).result(60)
+        after = pool.submit(run_step, _step(project, "steps_threads.py", "written_meanwhile", {"path": path}, tmp_path / "read.log")).result(60)
+    finally:
+        pool.shutdown(cancel=True)
+    assert left.ok and after.ok, (left.error, after.error)
+    name = "kept_0" if how == "thread pool" else "writer"
+    assert left.left_threads == (name,) and after.left_threads == ()
+    assert after.outputs["output"]["value"][0] != left.outputs["output"]["value"]  # a new worker
+    assert after.outputs["output"]["value"][1] == 0  # and nothing of the earlier step's runs on
+    assert (f"the step left 1 thread running when it ended, which cannot be stopped: its worker ends after it, "
+            f"and the next step starts in a new one: {name}") in (tmp_path / "leave.log").read_text()
+    assert not _alive(left.outputs["output"]["value"])
+
+
+def test_threads_a_step_ended_or_dropped_keep_its_worker_for_the_next_step(tmp_path):
+    from zplan.apply.worker import run_step
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps_threads.py").write_text(LEAVES_THREADS)
+    pool = WorkerPool(1, grace=1.0, preload=WORKER_PRELOAD)
+    try:
+        results = [pool.submit(run_step, _step(project, "steps_threads.py", "drop_pool", {}, tmp_path / f"{i}.log")).result(60)
+                   for i in range(2)]
+    finally:
+        pool.shutdown(cancel=True)
+    assert [r.left_threads for r in results] == [(), ()]
+    assert results[0].outputs["output"]["value"] == results[1].outputs["output"]["value"]  # the same worker
