@@ -5,6 +5,9 @@ only when both plans agree."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -132,3 +135,48 @@ def test_a_task_reads_what_its_upstream_task_recorded(tmp_path, cache):
     assert [e[0] for e in hooks.events if e[0].startswith("step_")] == ["step_started", "step_finished"]
     [finished] = [e for e in hooks.events if e[0] == "step_finished"]
     assert finished[2] is True, finished  # ok: its input came from the upstream task's record
+
+
+SIDE_BY_SIDE = """import json
+import time
+from pathlib import Path
+
+
+def timed(name, other, folder):
+    \"\"\"Notes when it started, waits (at most 20 s) for its sibling to start, notes when it ended.\"\"\"
+    folder = Path(folder)
+    start = time.time()
+    (folder / f"{name}.started").write_text("")
+    while not (folder / f"{other}.started").exists() and time.time() < start + 20:
+        time.sleep(0.05)
+    (folder / f"{name}.json").write_text(json.dumps([start, time.time()]))
+    return name
+"""
+
+
+def test_independent_tasks_run_side_by_side_and_both_are_recorded(tmp_path):
+    root, times = tmp_path / "project", tmp_path / "times"
+    root.mkdir()
+    times.mkdir()
+    (root / "steps.py").write_text(SIDE_BY_SIDE)
+    steps = "".join(f'  step "{n}" {{\n    source = "steps.py:timed"\n    params = {{ name = "{n}", other = "{o}", folder = "{times}" }}\n  }}\n'
+                    for n, o in (("a", "b"), ("b", "a")))
+    both = 'output "both" {\n  value = [step.a.outputs.output, step.b.outputs.output]\n}\n'
+    (root / "main.zp.hcl").write_text(f'pipeline "p" {{\n{steps}}}\n{both}')
+    env = {**os.environ, "ZPLAN_NO_COLOR": "1"}
+    tasks = [subprocess.Popen([sys.executable, "-m", "zplan.cli.app", "run-step", f"pipeline.p.step.{n}"], cwd=root, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for n in "ab"]  # two pods of one pipeline
+    for task in tasks:
+        out, _ = task.communicate(timeout=120)
+        assert task.returncode == 0, out
+    (a_start, a_end), (b_start, b_end) = (json.loads((times / f"{n}.json").read_text()) for n in "ab")
+    assert a_start < b_end and b_start < a_end, "the second task waited for the first one's step to end"
+    project = open_project(ProjectArgs(root))
+    plan = Planner(project, State(project.state_backend().read())).plan(PlanRequest())
+    assert [(s.address, s.action) for s in plan.steps] == [("pipeline.p.step.a", m.CACHED), ("pipeline.p.step.b", m.CACHED)]
+    assert {s.cached_from.run for s in plan.steps} == {1, 2}, "each task's own run"
+    assert State(project.state_backend().read()).outputs_of(project.stack_name)["both"]["value"] == ["a", "b"]
+    for n in "ab":  # a task of the next pipeline run finds its step cached
+        hooks = Recorder()
+        assert run_step(ProjectArgs(root), f"pipeline.p.step.{n}", hooks)
+        assert not [e for e in hooks.events if e[0] == "step_started"]
