@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -73,9 +74,6 @@ def test_graph_mistakes_are_diagnostics_and_write_nothing(tmp_path):
         compile_pipeline("p", cycle, IMAGE, "gcp", out)
     with pytest.raises(DiagnosticError, match="depends on unknown step"):
         compile_pipeline("p", [StepTask("pipeline.p.step.a", "a", ["ghost"])], IMAGE, "gcp", out)
-    clash = [StepTask("pipeline.p.step.a_b", "a_b"), StepTask("pipeline.p.step.a-b", "a-b")]
-    with pytest.raises(DiagnosticError, match="give the same KFP task name"):
-        compile_pipeline("p", clash, IMAGE, "gcp", out)
     with pytest.raises(DiagnosticError, match="no container image"):
         compile_pipeline("p", [StepTask("pipeline.p.step.a", "a")], "", "gcp", out)
     assert not out.exists()
@@ -161,3 +159,31 @@ def test_a_pipeline_fed_by_a_module_pipeline_is_one_spec_with_it(tmp_path):
     tasks = yaml.safe_load(path.read_text())["root"]["dag"]["tasks"]
     assert {name: t.get("dependentTasks", []) for name, t in tasks.items()} == {"module-tr-train-fit": [], "serve-fit": ["module-tr-train-fit"]}
     assert set(tracker.result.outcome) == {"module.tr.pipeline.train.step.fit", "pipeline.serve.step.fit"}
+
+
+def test_instances_whose_keys_read_the_same_get_tasks_of_their_own(tmp_path):
+    root = tmp_path / "project"
+    root.mkdir()
+    long_key = "lr=0.001,batch=256,optimizer=adamw,scheduler=cosine,warmup=500"
+    keys = ["x-y", "x_y", "X-Y", "plain", long_key]
+    (root / "main.zp.hcl").write_text(f'pipeline "p" {{\n  step "train" {{\n    for_each = toset({json.dumps(keys)})\n'
+                                      '    source   = "s.py:fit"\n    params   = { k = each.key }\n  }\n}\n')
+    (root / "s.py").write_text("def fit(k):\n    return k\n")
+    project = open_project(ProjectArgs(root))
+    steps = list(Planner(project, State()).plan(PlanRequest()).steps)
+
+    def compiled(name: str) -> dict:
+        spec = yaml.safe_load(compile_pipeline("p", pipeline_tasks(project, steps), IMAGE, "gcp", tmp_path / name).read_text())
+        executors = spec["deploymentSpec"]["executors"]
+        return {name: (t["taskInfo"]["name"], executors[spec["components"][t["componentRef"]["name"]]["executorLabel"]]["container"]["command"][2])
+                for name, t in spec["root"]["dag"]["tasks"].items()}
+
+    tasks = compiled("p.yaml")
+    assert dict(tasks.values()) == {f'train["{k}"]': f'pipeline.p.step.train["{k}"]' for k in keys}  # shown as written, each its own step
+    assert "train-plain" in tasks  # a name no other reads as stays as it was
+    clashing = sorted(n for n in tasks if n.startswith("train-x-y"))
+    assert len(clashing) == 3 and all(re.fullmatch(r"train-x-y-[0-9a-f]{8}", n) for n in clashing)
+    assert tasks["train-x-y-2fe3b4fb"][0] == 'train["x-y"]'  # as README shows it
+    assert all(len(n) <= 63 and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", n) for n in tasks)  # a Kubernetes name
+    assert any(n.startswith("train-lr-0-001-batch-256") for n in tasks)
+    assert compiled("again.yaml") == tasks  # the same names at every compile
