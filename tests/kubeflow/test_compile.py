@@ -138,6 +138,30 @@ def test_each_module_instance_pipeline_is_a_spec_of_its_own(tmp_path):
     assert len([e for e in hooks.events if e[0] == "notice"]) == 2
 
 
+def test_module_instances_whose_keys_read_the_same_are_specs_of_their_own(tmp_path):
+    from zplan.apply.remote import submit_pipelines
+    from zplan.apply.tracker import RunTracker
+    from zplan.hooks import Recorder
+
+    root = tmp_path / "project"
+    (root / "mod").mkdir(parents=True)
+    (root / "mod" / "m.zp.hcl").write_text('pipeline "train" {\n  step "fit" {\n    source = "s.py:fit"\n  }\n}\n')
+    (root / "mod" / "s.py").write_text("def fit():\n    return 1\n")
+    (root / "main.zp.hcl").write_text('module "env" {\n  for_each = toset(["a-b", "a_b"])\n  source   = "./mod"\n}\n')
+    project = open_project(ProjectArgs(root))
+    plan = Planner(project, State()).plan(PlanRequest())
+    submit_pipelines(project, plan, {"orchestrator": "kubeflow", "container_image": IMAGE}, RunTracker(plan, {}), Recorder())
+    specs = sorted((root / ".zplan" / "compiled").iterdir())
+    assert len(specs) == 2 and all(re.fullmatch(r"module-env-a-b-train-[0-9a-f]{8}\.yaml", p.name) for p in specs)
+    commands = set()
+    for path in specs:
+        spec = yaml.safe_load(path.read_text())
+        assert list(spec["root"]["dag"]["tasks"]) == ["fit"] and spec["pipelineInfo"]["name"] == path.stem
+        [executor] = spec["deploymentSpec"]["executors"].values()
+        commands.add(executor["container"]["command"][2])
+    assert commands == {'module.env["a-b"].pipeline.train.step.fit', 'module.env["a_b"].pipeline.train.step.fit'}
+
+
 def test_a_pipeline_fed_by_a_module_pipeline_is_one_spec_with_it(tmp_path):
     from zplan.apply.remote import submit_pipelines
     from zplan.apply.tracker import RunTracker

@@ -47,18 +47,24 @@ def task_name(step_name: str) -> str:
 
 
 def task_names(steps: list[StepTask]) -> dict[str, str]:
-    """Each step's task name, by address: its readable name, with a short digest of the exact step
-    name after it when another step's reads the same (``train["x-y"]``, ``train["x_y"]``, ``train["X-Y"]``)
-    or when it is too long, so every task has a name of its own and the same one at every compile."""
-    readable = {s.address: task_name(s.name) for s in steps}
+    """Each step's task name, by address: its readable name (``task_name``), with a short digest of
+    the exact step name after it when another step's reads the same (``train["x-y"]``, ``train["x_y"]``,
+    ``train["X-Y"]``) or when it is too long, so every task has a name of its own, the same at every compile."""
+    names = distinct_names({s.name: task_name(s.name) for s in steps}, _NAME_MAX)
+    return {s.address: names[s.name] for s in steps}
+
+
+def distinct_names(readable: dict[str, str], limit: int | None = None) -> dict[str, str]:
+    """``readable`` maps exact names to the names KFP reads them as: each keeps its readable name, but
+    one that another also reads as (or longer than ``limit``, or empty) gets a digest of its exact name after it."""
     seen = Counter(readable.values())
-    names = {}
-    for s in steps:
-        name = readable[s.address]
-        if seen[name] > 1 or len(name) > _NAME_MAX or not name:
-            name = "-".join(p for p in (name[:_NAME_MAX - _DIGEST - 1].rstrip("-"), hash_text(s.name)[:_DIGEST]) if p)
-        names[s.address] = name
-    return names
+    return {exact: name if seen[name] == 1 and 0 < len(name) <= (limit or len(name)) else _with_digest(name, exact)
+            for exact, name in readable.items()}
+
+
+def _with_digest(name: str, exact: str) -> str:
+    """``name``, cut to fit a Kubernetes name with the digest, then a short digest of ``exact``."""
+    return "-".join(p for p in (name[:_NAME_MAX - _DIGEST - 1].rstrip("-"), hash_text(exact)[:_DIGEST]) if p)
 
 
 def compile_pipeline(pipeline: str, steps: list[StepTask], image: str, stack: str, out: Path) -> Path:
