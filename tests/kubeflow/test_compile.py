@@ -162,6 +162,28 @@ def test_module_instances_whose_keys_read_the_same_are_specs_of_their_own(tmp_pa
     assert commands == {'module.env["a-b"].pipeline.train.step.fit', 'module.env["a_b"].pipeline.train.step.fit'}
 
 
+def test_a_module_instance_with_a_long_key_gets_a_spec_name_kfp_takes(tmp_path):
+    from zplan.apply.remote import submit_pipelines
+    from zplan.apply.tracker import RunTracker
+    from zplan.hooks import Recorder
+
+    root = tmp_path / "project"
+    (root / "mod").mkdir(parents=True)
+    (root / "mod" / "m.zp.hcl").write_text('pipeline "train" {\n  step "fit" {\n    source = "s.py:fit"\n  }\n}\n')
+    (root / "mod" / "s.py").write_text("def fit():\n    return 1\n")
+    key = "europe-west4-" * 12
+    (root / "main.zp.hcl").write_text(f'module "env" {{\n  for_each = toset(["{key}"])\n  source   = "./mod"\n}}\n')
+    project = open_project(ProjectArgs(root))
+    plan = Planner(project, State()).plan(PlanRequest())
+    submit_pipelines(project, plan, {"orchestrator": "kubeflow", "container_image": IMAGE}, RunTracker(plan, {}), Recorder())
+    [path] = (root / ".zplan" / "compiled").iterdir()
+    assert re.fullmatch(r"module-env-europe-west4-[-a-z0-9]*-[0-9a-f]{8}", path.stem) and len(path.stem) <= 128
+    spec = yaml.safe_load(path.read_text())
+    assert spec["pipelineInfo"]["name"] == path.stem
+    [executor] = spec["deploymentSpec"]["executors"].values()
+    assert executor["container"]["command"][2] == f'module.env["{key}"].pipeline.train.step.fit'
+
+
 def test_a_pipeline_fed_by_a_module_pipeline_is_one_spec_with_it(tmp_path):
     from zplan.apply.remote import submit_pipelines
     from zplan.apply.tracker import RunTracker

@@ -45,10 +45,12 @@ def _pipelines(steps) -> dict[str, list[m.StepPlan]]:
     members: dict[str, set[str]] = {}
     for instance in where.values():
         members.setdefault(head(instance), set()).add(instance)
+    from zplan.kubeflow.compile import spec_name
+
     names = _instance_names(steps)
     found: dict[str, list[m.StepPlan]] = {}
     for s in steps:
-        found.setdefault("-".join(sorted(names[i] for i in members[head(where[s.address])])), []).append(s)
+        found.setdefault(spec_name("-".join(sorted(names[i] for i in members[head(where[s.address])]))), []).append(s)
     return found
 
 

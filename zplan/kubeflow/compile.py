@@ -38,7 +38,8 @@ def step_command(address: str, stack: str, arguments: list[str] = ()) -> list[st
 
 
 _NAME_MAX = 63  # a Kubernetes object name's limit (DNS label): what a runner names after the task must fit
-_DIGEST = 8  # hex digits of the step name's digest that tell apart names that read the same
+_PIPELINE_NAME_MAX = 128  # KFP's pipeline names: ^[a-z0-9][a-z0-9-]{0,127}$
+_DIGEST = 8  # hex digits of the digest that tells apart names that read the same
 
 
 def task_name(step_name: str) -> str:
@@ -62,9 +63,14 @@ def distinct_names(readable: dict[str, str], limit: int | None = None) -> dict[s
             for exact, name in readable.items()}
 
 
-def _with_digest(name: str, exact: str) -> str:
-    """``name``, cut to fit a Kubernetes name with the digest, then a short digest of ``exact``."""
-    return "-".join(p for p in (name[:_NAME_MAX - _DIGEST - 1].rstrip("-"), hash_text(exact)[:_DIGEST]) if p)
+def spec_name(name: str) -> str:
+    """``name`` as a pipeline spec's name: cut, with a short digest of it after, when longer than KFP takes."""
+    return name if len(name) <= _PIPELINE_NAME_MAX else _with_digest(name, name, _PIPELINE_NAME_MAX)
+
+
+def _with_digest(name: str, exact: str, limit: int = _NAME_MAX) -> str:
+    """``name``, cut to fit ``limit`` with the digest, then a short digest of ``exact``."""
+    return "-".join(p for p in (name[:limit - _DIGEST - 1].rstrip("-"), hash_text(exact)[:_DIGEST]) if p)
 
 
 def compile_pipeline(pipeline: str, steps: list[StepTask], image: str, stack: str, out: Path) -> Path:
