@@ -95,6 +95,17 @@ def test_step_resources_become_task_requests(tmp_path):
     assert resources["accelerator"]["type"] == "NVIDIA_TESLA_T4" and resources["accelerator"]["count"] == "1"
 
 
+@pytest.mark.parametrize("memory, quantity", [("1.5GiB", "1610612736"), ("2 GiB", "2147483648"), ("4gib", "4294967296"),
+                                              ("2G", "2G"), ("512MiB", "512Mi")])
+def test_any_memory_zplan_reads_becomes_a_quantity_kfp_takes(tmp_path, memory, quantity):
+    from zplan.config.step_resources import parse_resources
+
+    steps = [StepTask("pipeline.t.step.train", "train", [], parse_resources({"memory": memory}))]
+    spec = yaml.safe_load(compile_pipeline("t", steps, IMAGE, "gcp", tmp_path / "t.yaml").read_text())
+    resources = next(iter(spec["deploymentSpec"]["executors"].values()))["container"]["resources"]
+    assert resources["resourceMemoryRequest"] == resources["resourceMemoryLimit"] == quantity
+
+
 def test_the_tasks_get_the_planned_values_but_never_a_secret(tmp_path, monkeypatch):
     root = tmp_path / "project"
     root.mkdir()

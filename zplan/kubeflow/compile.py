@@ -139,10 +139,17 @@ def _request(task: Any, resources: Any) -> None:
     if resources.cpu:
         task.set_cpu_request(f"{resources.cpu:g}").set_cpu_limit(f"{resources.cpu:g}")
     if resources.memory:
-        quantity = resources.memory_text.replace("B", "") if resources.memory_text.endswith("iB") else str(resources.memory)
+        quantity = _memory_quantity(resources)
         task.set_memory_request(quantity).set_memory_limit(quantity)
     if resources.gpu:
         task.set_accelerator_type(resources.gpu_type or "nvidia.com/gpu").set_accelerator_limit(resources.gpu)
+
+
+def _memory_quantity(resources: Any) -> str:
+    """The memory as written when KFP takes it so ("4GiB" is 4Gi, "2G" 2G), else in bytes: KFP takes
+    only a whole number with a unit in Kubernetes' spelling, not "1.5GiB", "4gib" or "2 GiB"."""
+    written = resources.memory_text.removesuffix("B")
+    return written if re.fullmatch(r"[0-9]+(Ki|Mi|Gi|Ti|K|M|G|T)?", written) else str(resources.memory)
 
 
 def _component(s: StepTask, name: str, image: str, stack: str) -> Callable:
