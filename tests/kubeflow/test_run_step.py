@@ -180,3 +180,18 @@ def test_independent_tasks_run_side_by_side_and_both_are_recorded(tmp_path):
         hooks = Recorder()
         assert run_step(ProjectArgs(root), f"pipeline.p.step.{n}", hooks)
         assert not [e for e in hooks.events if e[0] == "step_started"]
+
+
+def test_a_task_takes_the_lock_only_to_write_something_new(project_dir, monkeypatch):
+    from zplan.state.backend import FileBackend
+
+    written, write = [], FileBackend.write
+
+    def noted(self, doc, **kwargs):
+        written.append(json.dumps(doc, sort_keys=True))
+        write(self, doc, **kwargs)
+
+    monkeypatch.setattr(FileBackend, "write", noted)
+    values, digests = _applied(project_dir)
+    assert run_step(ProjectArgs(project_dir), FIT, Recorder(), values, digests)
+    assert written and all(a != b for a, b in zip(written, written[1:])), "the siblings wait for each write"

@@ -80,6 +80,8 @@ def _record(project: Project, backend, state: _TaskState, applier) -> None:
     written whole, and one read before a sibling task recorded would drop what that task wrote."""
     from zplan.apply import outputs as stack_outputs
 
+    if not (state.steps or state.bumped or state.outputs_set):
+        return  # nothing new since the last write: the lock stays free for the siblings
     with backend.lock("run-step", timeout=600):
         now = State(backend.read())
         for key, address, record in state.steps:
