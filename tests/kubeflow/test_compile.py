@@ -188,7 +188,8 @@ def test_a_module_instance_with_a_long_key_gets_a_spec_name_kfp_takes(tmp_path):
     plan = Planner(project, State()).plan(PlanRequest())
     submit_pipelines(project, plan, {"orchestrator": "kubeflow", "container_image": IMAGE}, RunTracker(plan, {}), Recorder())
     [path] = (root / ".zplan" / "compiled").iterdir()
-    assert re.fullmatch(r"module-env-europe-west4-[-a-z0-9]*-[0-9a-f]{8}", path.stem) and len(path.stem) <= 128
+    assert re.fullmatch(r"module-env-europe-west4-[-a-z0-9]*-[0-9a-f]{8}", path.stem)
+    assert re.fullmatch(r"[a-z][-a-z0-9]{0,127}", f"{path.stem}-20261201223900"), "Vertex's job ID: the name and a timestamp"
     spec = yaml.safe_load(path.read_text())
     assert spec["pipelineInfo"]["name"] == path.stem
     [executor] = spec["deploymentSpec"]["executors"].values()

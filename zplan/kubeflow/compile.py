@@ -38,7 +38,9 @@ def step_command(address: str, stack: str, arguments: list[str] = ()) -> list[st
 
 
 _NAME_MAX = 63  # a Kubernetes object name's limit (DNS label): what a runner names after the task must fit
-_PIPELINE_NAME_MAX = 128  # KFP's pipeline names: ^[a-z0-9][a-z0-9-]{0,127}$
+# KFP takes pipeline names of 128 characters; Vertex makes a job ID of the name, "-" and a
+# 14-digit timestamp, which must fit in 128 too
+_PIPELINE_NAME_MAX = 128 - 15
 _DIGEST = 8  # hex digits of the digest that tells apart names that read the same
 
 
