@@ -137,6 +137,16 @@ def test_a_task_reads_what_its_upstream_task_recorded(tmp_path, cache):
     assert finished[2] is True, finished  # ok: its input came from the upstream task's record
 
 
+def _tasks(root, *arguments: list[str]) -> None:
+    """``zplan run-step ARGUMENTS`` for each of ``arguments``, all at once (the pods of one pipeline)."""
+    env = {**os.environ, "ZPLAN_NO_COLOR": "1"}
+    tasks = [subprocess.Popen([sys.executable, "-m", "zplan.cli.app", "run-step", *a], cwd=root, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for a in arguments]
+    for task in tasks:
+        out, _ = task.communicate(timeout=120)
+        assert task.returncode == 0, out
+
+
 SIDE_BY_SIDE = """import json
 import time
 from pathlib import Path
@@ -163,12 +173,7 @@ def test_independent_tasks_run_side_by_side_and_both_are_recorded(tmp_path):
                     for n, o in (("a", "b"), ("b", "a")))
     both = 'output "both" {\n  value = [step.a.outputs.output, step.b.outputs.output]\n}\n'
     (root / "main.zp.hcl").write_text(f'pipeline "p" {{\n{steps}}}\n{both}')
-    env = {**os.environ, "ZPLAN_NO_COLOR": "1"}
-    tasks = [subprocess.Popen([sys.executable, "-m", "zplan.cli.app", "run-step", f"pipeline.p.step.{n}"], cwd=root, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for n in "ab"]  # two pods of one pipeline
-    for task in tasks:
-        out, _ = task.communicate(timeout=120)
-        assert task.returncode == 0, out
+    _tasks(root, ["pipeline.p.step.a"], ["pipeline.p.step.b"])
     (a_start, a_end), (b_start, b_end) = (json.loads((times / f"{n}.json").read_text()) for n in "ab")
     assert a_start < b_end and b_start < a_end, "the second task waited for the first one's step to end"
     project = open_project(ProjectArgs(root))
@@ -180,6 +185,20 @@ def test_independent_tasks_run_side_by_side_and_both_are_recorded(tmp_path):
         hooks = Recorder()
         assert run_step(ProjectArgs(root), f"pipeline.p.step.{n}", hooks)
         assert not [e for e in hooks.events if e[0] == "step_started"]
+
+
+def test_tasks_side_by_side_on_a_new_metadata_store_all_record(tmp_path, mysql_url):
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def s(k):\n    return k\n")
+    keys = ["a", "b", "c", "d"]
+    (root / "main.zp.hcl").write_text(f'stack "team" {{\n  artifact_store = "file://.zplan/artifacts"\n  metadata_store = "{mysql_url}"\n}}\n\n'
+                                      f'pipeline "p" {{\n  step "s" {{\n    for_each = toset({json.dumps(keys)})\n'
+                                      '    source   = "steps.py:s"\n    params   = { k = each.key }\n  }\n}\n')
+    _tasks(root, *([f'pipeline.p.step.s["{k}"]', "-stack", "team"] for k in keys))  # the first tasks ever to write there
+    project = open_project(ProjectArgs(root, stack="team"))
+    plan = Planner(project, State(project.state_backend().read())).plan(PlanRequest())
+    assert {s.action for s in plan.steps} == {m.CACHED} and len(plan.steps) == 4
 
 
 def test_a_task_takes_the_lock_only_to_write_something_new(project_dir, monkeypatch):

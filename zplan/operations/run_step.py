@@ -45,6 +45,8 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
             task_check.check(address, planned, task_check.planned_parts(plan.steps[0], project.secrets, environment()), sensitive)
         _check_state_key(project, backend, plan.steps[0])
         upstream = _upstream_results(whole, state, address)
+        if plan.has_changes():
+            _metadata_ready(project, planner.apply_inputs().stack_settings)
     # (the applier writes only while it applies, by which time the name is bound)
     applier = Applier(planner, plan, state, lambda s: _record(project, backend, s, applier), hooks, parallelism=1, in_task=True)
     applier.tracker.current.update(upstream)
@@ -108,6 +110,19 @@ def _check_state_key(project: Project, backend, step: m.StepPlan) -> None:
     raise diags.fail(f"{step.address} records sensitive values, and this task has no state key to seal them with",
                      f"set {KEY_ENV} in the task's environment to the key the applying machine uses "
                      f"(its ${KEY_ENV}, or the content of its .zplan/{KEY_FILE})")
+
+
+def _metadata_ready(project: Project, settings) -> None:
+    """Make ML Metadata's tables and zplan's types now, under the lock: tasks that run side by side
+    would otherwise all find a new store empty, and all but one fail to make them."""
+    from zplan.metadata import MetadataStore
+    from zplan.metadata.urls import metadata_password
+
+    store = MetadataStore.from_url(str(settings["metadata_store"]), project.root, metadata_password(settings))
+    try:
+        store.open_for_writing()
+    finally:
+        store.close()
 
 
 def _upstream_results(whole: m.Plan, state: State, address: str) -> dict[str, m.StepPlan]:
