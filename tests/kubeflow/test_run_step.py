@@ -214,3 +214,15 @@ def test_a_task_takes_the_lock_only_to_write_something_new(project_dir, monkeypa
     values, digests = _applied(project_dir)
     assert run_step(ProjectArgs(project_dir), FIT, Recorder(), values, digests)
     assert written and all(a != b for a, b in zip(written, written[1:])), "the siblings wait for each write"
+
+
+def test_a_metadata_store_known_only_after_apply_is_named_as_such(tmp_path):
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def a():\n    return 1\n")
+    (root / "main.zp.hcl").write_text('resource "local_directory" "d" {\n  path = "meta"\n}\n\n'
+                                      'stack "s" {\n  artifact_store = "file://.zplan/artifacts"\n'
+                                      '  metadata_store = "sqlite:///${resource.local_directory.d.id}/m.db"\n}\n\n'
+                                      'pipeline "p" {\n  step "a" {\n    source = "steps.py:a"\n  }\n}\n')
+    with pytest.raises(DiagnosticError, match="stack s: metadata_store still unknown after its resources were applied"):
+        run_step(ProjectArgs(root, stack="s"), "pipeline.p.step.a", Recorder())  # the resource was never applied

@@ -115,9 +115,12 @@ def _check_state_key(project: Project, backend, step: m.StepPlan) -> None:
 def _metadata_ready(project: Project, settings) -> None:
     """Make ML Metadata's tables and zplan's types now, under the lock: tasks that run side by side
     would otherwise all find a new store empty, and all but one fail to make them."""
+    from zplan.config.values import contains_unknown
     from zplan.metadata import MetadataStore
     from zplan.metadata.urls import metadata_password
 
+    if contains_unknown(settings.get("metadata_store")):
+        return  # (the apply says why when it opens the run)
     store = MetadataStore.from_url(str(settings["metadata_store"]), project.root, metadata_password(settings))
     try:
         store.open_for_writing()
