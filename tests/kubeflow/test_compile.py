@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -73,9 +74,6 @@ def test_graph_mistakes_are_diagnostics_and_write_nothing(tmp_path):
         compile_pipeline("p", cycle, IMAGE, "gcp", out)
     with pytest.raises(DiagnosticError, match="depends on unknown step"):
         compile_pipeline("p", [StepTask("pipeline.p.step.a", "a", ["ghost"])], IMAGE, "gcp", out)
-    clash = [StepTask("pipeline.p.step.a_b", "a_b"), StepTask("pipeline.p.step.a-b", "a-b")]
-    with pytest.raises(DiagnosticError, match="give the same KFP task name"):
-        compile_pipeline("p", clash, IMAGE, "gcp", out)
     with pytest.raises(DiagnosticError, match="no container image"):
         compile_pipeline("p", [StepTask("pipeline.p.step.a", "a")], "", "gcp", out)
     assert not out.exists()
@@ -95,6 +93,17 @@ def test_step_resources_become_task_requests(tmp_path):
     resources = container["resources"]
     assert resources["cpuLimit"] == 2 and resources["memoryLimit"] == pytest.approx(4 * 2**30 / 10**9)
     assert resources["accelerator"]["type"] == "NVIDIA_TESLA_T4" and resources["accelerator"]["count"] == "1"
+
+
+@pytest.mark.parametrize("memory, quantity", [("1.5GiB", "1610612736"), ("2 GiB", "2147483648"), ("4gib", "4294967296"),
+                                              ("2G", "2G"), ("512MiB", "512Mi")])
+def test_any_memory_zplan_reads_becomes_a_quantity_kfp_takes(tmp_path, memory, quantity):
+    from zplan.config.step_resources import parse_resources
+
+    steps = [StepTask("pipeline.t.step.train", "train", [], parse_resources({"memory": memory}))]
+    spec = yaml.safe_load(compile_pipeline("t", steps, IMAGE, "gcp", tmp_path / "t.yaml").read_text())
+    resources = next(iter(spec["deploymentSpec"]["executors"].values()))["container"]["resources"]
+    assert resources["resourceMemoryRequest"] == resources["resourceMemoryLimit"] == quantity
 
 
 def test_the_tasks_get_the_planned_values_but_never_a_secret(tmp_path, monkeypatch):
@@ -140,6 +149,53 @@ def test_each_module_instance_pipeline_is_a_spec_of_its_own(tmp_path):
     assert len([e for e in hooks.events if e[0] == "notice"]) == 2
 
 
+def test_module_instances_whose_keys_read_the_same_are_specs_of_their_own(tmp_path):
+    from zplan.apply.remote import submit_pipelines
+    from zplan.apply.tracker import RunTracker
+    from zplan.hooks import Recorder
+
+    root = tmp_path / "project"
+    (root / "mod").mkdir(parents=True)
+    (root / "mod" / "m.zp.hcl").write_text('pipeline "train" {\n  step "fit" {\n    source = "s.py:fit"\n  }\n}\n')
+    (root / "mod" / "s.py").write_text("def fit():\n    return 1\n")
+    (root / "main.zp.hcl").write_text('module "env" {\n  for_each = toset(["a-b", "a_b"])\n  source   = "./mod"\n}\n')
+    project = open_project(ProjectArgs(root))
+    plan = Planner(project, State()).plan(PlanRequest())
+    submit_pipelines(project, plan, {"orchestrator": "kubeflow", "container_image": IMAGE}, RunTracker(plan, {}), Recorder())
+    specs = sorted((root / ".zplan" / "compiled").iterdir())
+    assert len(specs) == 2 and all(re.fullmatch(r"module-env-a-b-train-[0-9a-f]{8}\.yaml", p.name) for p in specs)
+    commands = set()
+    for path in specs:
+        spec = yaml.safe_load(path.read_text())
+        assert list(spec["root"]["dag"]["tasks"]) == ["fit"] and spec["pipelineInfo"]["name"] == path.stem
+        [executor] = spec["deploymentSpec"]["executors"].values()
+        commands.add(executor["container"]["command"][2])
+    assert commands == {'module.env["a-b"].pipeline.train.step.fit', 'module.env["a_b"].pipeline.train.step.fit'}
+
+
+def test_a_module_instance_with_a_long_key_gets_a_spec_name_kfp_takes(tmp_path):
+    from zplan.apply.remote import submit_pipelines
+    from zplan.apply.tracker import RunTracker
+    from zplan.hooks import Recorder
+
+    root = tmp_path / "project"
+    (root / "mod").mkdir(parents=True)
+    (root / "mod" / "m.zp.hcl").write_text('pipeline "train" {\n  step "fit" {\n    source = "s.py:fit"\n  }\n}\n')
+    (root / "mod" / "s.py").write_text("def fit():\n    return 1\n")
+    key = "europe-west4-" * 12
+    (root / "main.zp.hcl").write_text(f'module "env" {{\n  for_each = toset(["{key}"])\n  source   = "./mod"\n}}\n')
+    project = open_project(ProjectArgs(root))
+    plan = Planner(project, State()).plan(PlanRequest())
+    submit_pipelines(project, plan, {"orchestrator": "kubeflow", "container_image": IMAGE}, RunTracker(plan, {}), Recorder())
+    [path] = (root / ".zplan" / "compiled").iterdir()
+    assert re.fullmatch(r"module-env-europe-west4-[-a-z0-9]*-[0-9a-f]{8}", path.stem)
+    assert re.fullmatch(r"[a-z][-a-z0-9]{0,127}", f"{path.stem}-20261201223900"), "Vertex's job ID: the name and a timestamp"
+    spec = yaml.safe_load(path.read_text())
+    assert spec["pipelineInfo"]["name"] == path.stem
+    [executor] = spec["deploymentSpec"]["executors"].values()
+    assert executor["container"]["command"][2] == f'module.env["{key}"].pipeline.train.step.fit'
+
+
 def test_a_pipeline_fed_by_a_module_pipeline_is_one_spec_with_it(tmp_path):
     from zplan.apply.remote import submit_pipelines
     from zplan.apply.tracker import RunTracker
@@ -161,3 +217,31 @@ def test_a_pipeline_fed_by_a_module_pipeline_is_one_spec_with_it(tmp_path):
     tasks = yaml.safe_load(path.read_text())["root"]["dag"]["tasks"]
     assert {name: t.get("dependentTasks", []) for name, t in tasks.items()} == {"module-tr-train-fit": [], "serve-fit": ["module-tr-train-fit"]}
     assert set(tracker.result.outcome) == {"module.tr.pipeline.train.step.fit", "pipeline.serve.step.fit"}
+
+
+def test_instances_whose_keys_read_the_same_get_tasks_of_their_own(tmp_path):
+    root = tmp_path / "project"
+    root.mkdir()
+    long_key = "lr=0.001,batch=256,optimizer=adamw,scheduler=cosine,warmup=500"
+    keys = ["x-y", "x_y", "X-Y", "plain", long_key]
+    (root / "main.zp.hcl").write_text(f'pipeline "p" {{\n  step "train" {{\n    for_each = toset({json.dumps(keys)})\n'
+                                      '    source   = "s.py:fit"\n    params   = { k = each.key }\n  }\n}\n')
+    (root / "s.py").write_text("def fit(k):\n    return k\n")
+    project = open_project(ProjectArgs(root))
+    steps = list(Planner(project, State()).plan(PlanRequest()).steps)
+
+    def compiled(name: str) -> dict:
+        spec = yaml.safe_load(compile_pipeline("p", pipeline_tasks(project, steps), IMAGE, "gcp", tmp_path / name).read_text())
+        executors = spec["deploymentSpec"]["executors"]
+        return {name: (t["taskInfo"]["name"], executors[spec["components"][t["componentRef"]["name"]]["executorLabel"]]["container"]["command"][2])
+                for name, t in spec["root"]["dag"]["tasks"].items()}
+
+    tasks = compiled("p.yaml")
+    assert dict(tasks.values()) == {f'train["{k}"]': f'pipeline.p.step.train["{k}"]' for k in keys}  # shown as written, each its own step
+    assert "train-plain" in tasks  # a name no other reads as stays as it was
+    clashing = sorted(n for n in tasks if n.startswith("train-x-y"))
+    assert len(clashing) == 3 and all(re.fullmatch(r"train-x-y-[0-9a-f]{8}", n) for n in clashing)
+    assert tasks["train-x-y-2fe3b4fb"][0] == 'train["x-y"]'  # as README shows it
+    assert all(len(n) <= 63 and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", n) for n in tasks)  # a Kubernetes name
+    assert any(n.startswith("train-lr-0-001-batch-256") for n in tasks)
+    assert compiled("again.yaml") == tasks  # the same names at every compile

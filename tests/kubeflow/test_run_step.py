@@ -5,6 +5,9 @@ only when both plans agree."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -132,3 +135,94 @@ def test_a_task_reads_what_its_upstream_task_recorded(tmp_path, cache):
     assert [e[0] for e in hooks.events if e[0].startswith("step_")] == ["step_started", "step_finished"]
     [finished] = [e for e in hooks.events if e[0] == "step_finished"]
     assert finished[2] is True, finished  # ok: its input came from the upstream task's record
+
+
+def _tasks(root, *arguments: list[str]) -> None:
+    """``zplan run-step ARGUMENTS`` for each of ``arguments``, all at once (the pods of one pipeline)."""
+    env = {**os.environ, "ZPLAN_NO_COLOR": "1"}
+    tasks = [subprocess.Popen([sys.executable, "-m", "zplan.cli.app", "run-step", *a], cwd=root, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for a in arguments]
+    for task in tasks:
+        out, _ = task.communicate(timeout=120)
+        assert task.returncode == 0, out
+
+
+SIDE_BY_SIDE = """import json
+import time
+from pathlib import Path
+
+
+def timed(name, other, folder):
+    \"\"\"Notes when it started, waits (at most 20 s) for its sibling to start, notes when it ended.\"\"\"
+    folder = Path(folder)
+    start = time.time()
+    (folder / f"{name}.started").write_text("")
+    while not (folder / f"{other}.started").exists() and time.time() < start + 20:
+        time.sleep(0.05)
+    (folder / f"{name}.json").write_text(json.dumps([start, time.time()]))
+    return name
+"""
+
+
+def test_independent_tasks_run_side_by_side_and_both_are_recorded(tmp_path):
+    root, times = tmp_path / "project", tmp_path / "times"
+    root.mkdir()
+    times.mkdir()
+    (root / "steps.py").write_text(SIDE_BY_SIDE)
+    steps = "".join(f'  step "{n}" {{\n    source = "steps.py:timed"\n    params = {{ name = "{n}", other = "{o}", folder = "{times}" }}\n  }}\n'
+                    for n, o in (("a", "b"), ("b", "a")))
+    both = 'output "both" {\n  value = [step.a.outputs.output, step.b.outputs.output]\n}\n'
+    (root / "main.zp.hcl").write_text(f'pipeline "p" {{\n{steps}}}\n{both}')
+    _tasks(root, ["pipeline.p.step.a"], ["pipeline.p.step.b"])
+    (a_start, a_end), (b_start, b_end) = (json.loads((times / f"{n}.json").read_text()) for n in "ab")
+    assert a_start < b_end and b_start < a_end, "the second task waited for the first one's step to end"
+    project = open_project(ProjectArgs(root))
+    plan = Planner(project, State(project.state_backend().read())).plan(PlanRequest())
+    assert [(s.address, s.action) for s in plan.steps] == [("pipeline.p.step.a", m.CACHED), ("pipeline.p.step.b", m.CACHED)]
+    assert {s.cached_from.run for s in plan.steps} == {1, 2}, "each task's own run"
+    assert State(project.state_backend().read()).outputs_of(project.stack_name)["both"]["value"] == ["a", "b"]
+    for n in "ab":  # a task of the next pipeline run finds its step cached
+        hooks = Recorder()
+        assert run_step(ProjectArgs(root), f"pipeline.p.step.{n}", hooks)
+        assert not [e for e in hooks.events if e[0] == "step_started"]
+
+
+def test_tasks_side_by_side_on_a_new_metadata_store_all_record(tmp_path, mysql_url):
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def s(k):\n    return k\n")
+    keys = ["a", "b", "c", "d"]
+    (root / "main.zp.hcl").write_text(f'stack "team" {{\n  artifact_store = "file://.zplan/artifacts"\n  metadata_store = "{mysql_url}"\n}}\n\n'
+                                      f'pipeline "p" {{\n  step "s" {{\n    for_each = toset({json.dumps(keys)})\n'
+                                      '    source   = "steps.py:s"\n    params   = { k = each.key }\n  }\n}\n')
+    _tasks(root, *([f'pipeline.p.step.s["{k}"]', "-stack", "team"] for k in keys))  # the first tasks ever to write there
+    project = open_project(ProjectArgs(root, stack="team"))
+    plan = Planner(project, State(project.state_backend().read())).plan(PlanRequest())
+    assert {s.action for s in plan.steps} == {m.CACHED} and len(plan.steps) == 4
+
+
+def test_a_task_takes_the_lock_only_to_write_something_new(project_dir, monkeypatch):
+    from zplan.state.backend import FileBackend
+
+    written, write = [], FileBackend.write
+
+    def noted(self, doc, **kwargs):
+        written.append(json.dumps(doc, sort_keys=True))
+        write(self, doc, **kwargs)
+
+    monkeypatch.setattr(FileBackend, "write", noted)
+    values, digests = _applied(project_dir)
+    assert run_step(ProjectArgs(project_dir), FIT, Recorder(), values, digests)
+    assert written and all(a != b for a, b in zip(written, written[1:])), "the siblings wait for each write"
+
+
+def test_a_metadata_store_known_only_after_apply_is_named_as_such(tmp_path):
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def a():\n    return 1\n")
+    (root / "main.zp.hcl").write_text('resource "local_directory" "d" {\n  path = "meta"\n}\n\n'
+                                      'stack "s" {\n  artifact_store = "file://.zplan/artifacts"\n'
+                                      '  metadata_store = "sqlite:///${resource.local_directory.d.id}/m.db"\n}\n\n'
+                                      'pipeline "p" {\n  step "a" {\n    source = "steps.py:a"\n  }\n}\n')
+    with pytest.raises(DiagnosticError, match="stack s: metadata_store still unknown after its resources were applied"):
+        run_step(ProjectArgs(root, stack="s"), "pipeline.p.step.a", Recorder())  # the resource was never applied

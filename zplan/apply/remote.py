@@ -37,26 +37,39 @@ def _pipelines(steps) -> dict[str, list[m.StepPlan]]:
             name = joined[name]
         return name
 
-    where = {s.address: _instance(s) for s in steps}
+    where = {s.address: _where(s) for s in steps}
     for s in steps:
         for upstream in s.depends_on:
             if upstream in where and head(where[upstream]) != head(where[s.address]):
                 joined[head(where[upstream])] = head(where[s.address])
     members: dict[str, set[str]] = {}
-    for name in where.values():
-        members.setdefault(head(name), set()).add(name)
+    for instance in where.values():
+        members.setdefault(head(instance), set()).add(instance)
+    from zplan.kubeflow.compile import spec_name
+
+    names = _instance_names(steps)
     found: dict[str, list[m.StepPlan]] = {}
     for s in steps:
-        found.setdefault("-".join(sorted(members[head(where[s.address])])), []).append(s)
+        found.setdefault(spec_name("-".join(sorted(names[i] for i in members[head(where[s.address])]))), []).append(s)
     return found
 
 
-def _instance(step: m.StepPlan) -> str:
-    """The name of the pipeline instance a step is in (``training``; ``module-env-dev-train``)."""
-    from zplan.kubeflow.compile import task_name
+def _where(step: m.StepPlan) -> str:
+    """The address of the pipeline instance a step is in (``module.env["dev"].pipeline.train``)."""
+    return step.address.rpartition(".step.")[0]
 
-    where = step.address.rpartition(".step.")[0]
-    return step.pipeline if where == f"pipeline.{step.pipeline}" else task_name(where.replace(".pipeline.", "."))
+
+def _instance_names(steps: list[m.StepPlan]) -> dict[str, str]:
+    """The name of each pipeline instance the steps are in, by its address: ``training``;
+    ``module-env-dev-train``, with a digest of the address after it when another instance's
+    reads the same (``module.env["a-b"]``, ``module.env["a_b"]``): each is a spec of its own."""
+    from zplan.kubeflow.compile import distinct_names, task_name
+
+    readable = {}
+    for s in steps:
+        where = _where(s)
+        readable[where] = s.pipeline if where == f"pipeline.{s.pipeline}" else task_name(where.replace(".pipeline.", "."))
+    return distinct_names(readable)
 
 
 def pipeline_tasks(project, steps: list[m.StepPlan]) -> list:
@@ -73,8 +86,9 @@ def pipeline_tasks(project, steps: list[m.StepPlan]) -> list:
     sensitive = {n for n, v in project.config.variables.items() if v.sensitive}
     values = ["-planned-vars", planned_variables(project.variables, sensitive)]
     env = environment()
-    one = len({_instance(s) for s in steps}) == 1  # else a task's name says which pipeline its step is in
-    return [StepTask(s.address, s.step if one else f"{_instance(s)}.{s.step}", list(s.depends_on), project.config.step(s.address).resources,
+    names = _instance_names(steps)
+    one = len(names) == 1  # else a task's name says which pipeline its step is in
+    return [StepTask(s.address, s.step if one else f"{names[_where(s)]}.{s.step}", list(s.depends_on), project.config.step(s.address).resources,
                      values + ["-planned", json.dumps(planned_parts(s, project.secrets, env), sort_keys=True, separators=(",", ":"))]
                      + _replaced(s))
             for s in steps]

@@ -12,6 +12,7 @@ would have reused). The edges are the zplan graph's, as ``.after()``.
 from __future__ import annotations
 
 import graphlib
+from collections import Counter
 import os
 import re
 import tempfile
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from zplan.diags import fail
+from zplan.hashing import hash_text
 
 
 @dataclass
@@ -35,9 +37,42 @@ def step_command(address: str, stack: str, arguments: list[str] = ()) -> list[st
     return ["zplan", "run-step", address, "-stack", stack, *arguments]
 
 
+_NAME_MAX = 63  # a Kubernetes object name's limit (DNS label): what a runner names after the task must fit
+# KFP takes pipeline names of 128 characters; Vertex makes a job ID of the name, "-" and a
+# 14-digit timestamp, which must fit in 128 too
+_PIPELINE_NAME_MAX = 128 - 15
+_DIGEST = 8  # hex digits of the digest that tells apart names that read the same
+
+
 def task_name(step_name: str) -> str:
     """The name KFP gives the task (it lowercases and dashes component names)."""
     return re.sub(r"[^a-z0-9]+", "-", step_name.lower()).strip("-")
+
+
+def task_names(steps: list[StepTask]) -> dict[str, str]:
+    """Each step's task name, by address: its readable name (``task_name``), with a short digest of
+    the exact step name after it when another step's reads the same (``train["x-y"]``, ``train["x_y"]``,
+    ``train["X-Y"]``) or when it is too long, so every task has a name of its own, the same at every compile."""
+    names = distinct_names({s.name: task_name(s.name) for s in steps}, _NAME_MAX)
+    return {s.address: names[s.name] for s in steps}
+
+
+def distinct_names(readable: dict[str, str], limit: int | None = None) -> dict[str, str]:
+    """``readable`` maps exact names to the names KFP reads them as: each keeps its readable name, but
+    one that another also reads as (or longer than ``limit``, or empty) gets a digest of its exact name after it."""
+    seen = Counter(readable.values())
+    return {exact: name if seen[name] == 1 and 0 < len(name) <= (limit or len(name)) else _with_digest(name, exact)
+            for exact, name in readable.items()}
+
+
+def spec_name(name: str) -> str:
+    """``name`` as a pipeline spec's name: cut, with a short digest of it after, when longer than KFP takes."""
+    return name if len(name) <= _PIPELINE_NAME_MAX else _with_digest(name, name, _PIPELINE_NAME_MAX)
+
+
+def _with_digest(name: str, exact: str, limit: int = _NAME_MAX) -> str:
+    """``name``, cut to fit ``limit`` with the digest, then a short digest of ``exact``."""
+    return "-".join(p for p in (name[:limit - _DIGEST - 1].rstrip("-"), hash_text(exact)[:_DIGEST]) if p)
 
 
 def compile_pipeline(pipeline: str, steps: list[StepTask], image: str, stack: str, out: Path) -> Path:
@@ -45,7 +80,7 @@ def compile_pipeline(pipeline: str, steps: list[StepTask], image: str, stack: st
     if not image:
         raise fail(f'pipeline "{pipeline}": no container image to run the steps in', "set the stack's image setting")
     order = _ordered(pipeline, steps)
-    pipeline_func = _pipeline_func(pipeline, order, image, stack)
+    pipeline_func = _pipeline_func(pipeline, order, task_names(steps), image, stack)
 
     from kfp import compiler
 
@@ -64,12 +99,6 @@ def compile_pipeline(pipeline: str, steps: list[StepTask], image: str, stack: st
 def _ordered(pipeline: str, steps: list[StepTask]) -> list[tuple[StepTask, list[StepTask]]]:
     """Steps in dependency order, each with the steps it waits for."""
     by_ref = {s.name: s for s in steps} | {s.address: s for s in steps}
-    names: dict[str, StepTask] = {}
-    for s in steps:
-        other = names.setdefault(task_name(s.name), s)
-        if other is not s:
-            raise fail(f'pipeline "{pipeline}": steps "{other.name}" and "{s.name}" give the same KFP task name',
-                       "rename one of them")
     upstream: dict[str, list[StepTask]] = {}
     for s in steps:
         missing = [d for d in s.depends_on if d not in by_ref]
@@ -85,10 +114,10 @@ def _ordered(pipeline: str, steps: list[StepTask]) -> list[tuple[StepTask, list[
     return [(by_address[a], upstream[a]) for a in order]
 
 
-def _pipeline_func(pipeline: str, order: list[tuple[StepTask, list[StepTask]]], image: str, stack: str) -> Callable:
+def _pipeline_func(pipeline: str, order: list[tuple[StepTask, list[StepTask]]], names: dict[str, str], image: str, stack: str) -> Callable:
     from kfp import dsl
 
-    components = {s.address: _component(s, image, stack) for s, _ in order}
+    components = {s.address: _component(s, names[s.address], image, stack) for s, _ in order}
 
     @dsl.pipeline(name=pipeline, description=f"zplan pipeline {pipeline} (stack {stack})")
     def run_pipeline():
@@ -112,13 +141,20 @@ def _request(task: Any, resources: Any) -> None:
     if resources.cpu:
         task.set_cpu_request(f"{resources.cpu:g}").set_cpu_limit(f"{resources.cpu:g}")
     if resources.memory:
-        quantity = resources.memory_text.replace("B", "") if resources.memory_text.endswith("iB") else str(resources.memory)
+        quantity = _memory_quantity(resources)
         task.set_memory_request(quantity).set_memory_limit(quantity)
     if resources.gpu:
         task.set_accelerator_type(resources.gpu_type or "nvidia.com/gpu").set_accelerator_limit(resources.gpu)
 
 
-def _component(s: StepTask, image: str, stack: str) -> Callable:
+def _memory_quantity(resources: Any) -> str:
+    """The memory as written when KFP takes it so ("4GiB" is 4Gi, "2G" 2G), else in bytes: KFP takes
+    only a whole number with a unit in Kubernetes' spelling, not "1.5GiB", "4gib" or "2 GiB"."""
+    written = resources.memory_text.removesuffix("B")
+    return written if re.fullmatch(r"[0-9]+(Ki|Mi|Gi|Ti|K|M|G|T)?", written) else str(resources.memory)
+
+
+def _component(s: StepTask, name: str, image: str, stack: str) -> Callable:
     from kfp import dsl
 
     command = step_command(s.address, stack, s.arguments)
@@ -126,5 +162,5 @@ def _component(s: StepTask, image: str, stack: str) -> Callable:
     def container():  # no annotations: KFP reads them, and this module's are strings
         return dsl.ContainerSpec(image=image, command=command)
 
-    container.__name__ = container.__qualname__ = task_name(s.name)  # KFP names the task after it
+    container.__name__ = container.__qualname__ = name  # KFP names the task after it
     return dsl.container_component(container)

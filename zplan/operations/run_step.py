@@ -33,8 +33,10 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
         raise diags.fail(f"{address} is not a step of this project", "addresses look like pipeline.NAME.step.STEP")
     ensure_state_dir(project)
     backend = project.state_backend()
+    # The lock is held to read and plan, and again to record, never while the step runs: the
+    # pipeline's independent tasks run in parallel pods, and would otherwise run one at a time.
     with backend.lock("run-step", timeout=600):
-        state = State(backend.read())
+        state = _TaskState(backend.read())
         planner = Planner(project, state)
         whole = planner.plan(PlanRequest(targets=[address], replace=[address] if replace else []))
         plan = whole.only_step(address)  # upstream steps ran in their own tasks
@@ -42,10 +44,57 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
             sensitive = sorted(n for n, v in project.config.variables.items() if v.sensitive)
             task_check.check(address, planned, task_check.planned_parts(plan.steps[0], project.secrets, environment()), sensitive)
         _check_state_key(project, backend, plan.steps[0])
-        applier = Applier(planner, plan, state, lambda s: backend.write(s.doc), hooks, parallelism=1, in_task=True)
-        applier.tracker.current.update(_upstream_results(whole, state, address))
-        result = applier.apply()
-    return result.ok
+        upstream = _upstream_results(whole, state, address)
+        if plan.has_changes():
+            _metadata_ready(project, planner.apply_inputs().stack_settings)
+    # (the applier writes only while it applies, by which time the name is bound)
+    applier = Applier(planner, plan, state, lambda s: _record(project, backend, s, applier), hooks, parallelism=1, in_task=True)
+    applier.tracker.current.update(upstream)
+    return applier.apply().ok
+
+
+class _TaskState(State):
+    """A task's state: it notes what its step run changes (step records and cache entries, the
+    stack's outputs, the serial), so that ``_record`` writes just that onto the state as it is
+    then, with whatever sibling tasks recorded meanwhile. (A task changes no resource.)"""
+
+    def __init__(self, doc: dict | None = None) -> None:
+        super().__init__(doc)
+        self.steps: list[tuple] = []  # put_step's arguments since the last write
+        self.outputs_set = False
+        self.bumped = False
+
+    def put_step(self, key: str, address: str, record) -> None:
+        super().put_step(key, address, record)
+        self.steps.append((key, address, record))
+
+    def set_outputs(self, stack: str, outputs: dict[str, dict]) -> None:
+        super().set_outputs(stack, outputs)
+        self.outputs_set = True
+
+    def bump(self) -> None:
+        super().bump()
+        self.bumped = True
+
+
+def _record(project: Project, backend, state: _TaskState, applier) -> None:
+    """Write what the task changed onto the state as it is now, under the lock: the document is
+    written whole, and one read before a sibling task recorded would drop what that task wrote."""
+    from zplan.apply import outputs as stack_outputs
+
+    if not (state.steps or state.bumped or state.outputs_set):
+        return  # nothing new since the last write: the lock stays free for the siblings
+    with backend.lock("run-step", timeout=600):
+        now = State(backend.read())
+        for key, address, record in state.steps:
+            now.put_step(key, address, record)
+        if state.bumped:
+            now.bump()
+        state.doc, state.steps, state.bumped = now.doc, [], False  # the task goes on from what is written
+        if state.outputs_set:  # evaluated again, now that the siblings' step records are there too
+            stack_outputs.record_outputs(project, state, applier.tracker.store_key, applier.resources.value, applier.resources.names)
+            state.outputs_set = False
+        backend.write(state.doc)
 
 
 def _check_state_key(project: Project, backend, step: m.StepPlan) -> None:
@@ -61,6 +110,22 @@ def _check_state_key(project: Project, backend, step: m.StepPlan) -> None:
     raise diags.fail(f"{step.address} records sensitive values, and this task has no state key to seal them with",
                      f"set {KEY_ENV} in the task's environment to the key the applying machine uses "
                      f"(its ${KEY_ENV}, or the content of its .zplan/{KEY_FILE})")
+
+
+def _metadata_ready(project: Project, settings) -> None:
+    """Make ML Metadata's tables and zplan's types now, under the lock: tasks that run side by side
+    would otherwise all find a new store empty, and all but one fail to make them."""
+    from zplan.config.values import contains_unknown
+    from zplan.metadata import MetadataStore
+    from zplan.metadata.urls import metadata_password
+
+    if contains_unknown(settings.get("metadata_store")):
+        return  # (the apply says why when it opens the run)
+    store = MetadataStore.from_url(str(settings["metadata_store"]), project.root, metadata_password(settings))
+    try:
+        store.open_for_writing()
+    finally:
+        store.close()
 
 
 def _upstream_results(whole: m.Plan, state: State, address: str) -> dict[str, m.StepPlan]:
