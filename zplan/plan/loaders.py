@@ -68,7 +68,10 @@ def materializer_lookups(root: Path, code: CodeIndex) -> tuple[Callable[..., str
     from zplan.artifacts.materializers import declared_libraries, declared_version
     from zplan.plan import user_materializers
 
-    known: dict[tuple[str, str | None], str | None] = {}  # the registry and the code do not change while a plan is made
+    # The registry and the code do not change while a plan is made. A materializer of the project's code
+    # is read from its source first: the registry would not have it (a plan does not import that code) and
+    # would read every installed package's entry points, and import the plugins they name, to say so.
+    known: dict[tuple[str, str | None], str | None] = {}
     own: dict[tuple[str, str], tuple[str, str, str | None] | None] = {}  # -> (file, class, version) of a project's own
 
     def declared(name: str, module: str) -> tuple[str, str, str | None] | None:
@@ -82,11 +85,14 @@ def materializer_lookups(root: Path, code: CodeIndex) -> tuple[Callable[..., str
 
     def version(name: str, module: str | None = None) -> str | None:
         if (name, module) not in known:
-            try:
-                known[name, module] = declared_version(name)
-            except Exception:  # registered in the project's code (not imported by a plan): read from its source
-                found = declared(name, module) if module else None
-                known[name, module] = found[2] if found is not None else None
+            found = declared(name, module) if module else None
+            if found is not None:  # registered in the project's code (not imported by a plan): read from its source
+                known[name, module] = found[2]
+            else:
+                try:
+                    known[name, module] = declared_version(name)
+                except Exception:
+                    known[name, module] = None
         return known[name, module]
 
     def own_code(name: str, module: str) -> CodeInfo | None:
@@ -98,15 +104,13 @@ def materializer_lookups(root: Path, code: CodeIndex) -> tuple[Callable[..., str
             return UNREADABLE
 
     def modules(name: str, module: str | None = None) -> tuple[str, ...]:
+        if module and declared(name, module) is not None:  # what the project's own imports (zplan, for its decorator, aside)
+            info = own_code(name, module)
+            return tuple(mod for mod in info.modules if mod not in NOT_KEYED)
         try:
             return declared_libraries(name)
-        except Exception:  # registered by code a plan does not import: keyed by its package, unless the project's own
-            if not module:
-                return ()
-            if declared(name, module) is None:
-                return (module.partition(".")[0],)
-            info = own_code(name, module)  # what the project's own imports (zplan, for its decorator, aside): its code is keyed apart
-            return tuple(mod for mod in info.modules if mod not in NOT_KEYED) if info is not None else ()
+        except Exception:  # registered by code a plan does not import: keyed by its package
+            return (module.partition(".")[0],) if module else ()
 
     def code_digest(name: str, module: str | None = None) -> str | None:
         info = own_code(name, module) if module else None  # (a built-in records no module)

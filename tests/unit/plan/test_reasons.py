@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from zplan.artifacts import materializers
 from zplan.artifacts.materializers import declared_version, get_materializer
 from zplan.artifacts.store import ArtifactStore
 from zplan.hashing import hash_value
@@ -172,6 +173,15 @@ def test_a_materializer_of_the_project_is_keyed_by_its_own_code_not_by_the_rest_
     mats.write_text(mats.read_text() + "\n\ndef unrelated():\n    return 1\n")
     again, _, _ = plan(root, state)
     assert {s.action for s in again.steps} == {m.CACHED}
+
+
+def test_a_plan_reads_a_materializer_of_the_project_from_its_source_without_scanning_installed_plugins(tmp_path, monkeypatch):
+    root = _with_materializer(tmp_path)
+    state = _recorded(root, written_by={LOAD: BY_LINES})
+    monkeypatch.setattr(materializers, "_plugins", None)  # as in a new process: no entry point read yet
+    again, _, _ = plan(root, state)
+    assert {s.action for s in again.steps} == {m.CACHED}
+    assert materializers._plugins is None  # reading every installed package's entry points costs a no-change plan ~0.1 s
 
 
 def test_steps_recorded_before_the_code_of_materializers_was_keyed_rerun_once_saying_why(tmp_path):
