@@ -146,6 +146,17 @@ class CodeIndex:
             self._racy.discard(key)
         return info
 
+    def module_file(self, module: str) -> str | None:
+        """The file Python imports ``module`` from (relative to the project, ``../`` included), when it
+        is source code of its own rather than an installed release: of a src layout or a library beside
+        the project, found as a step's imports are (``code_reach``); None otherwise."""
+        if self._reader is None:
+            from zplan.plan.code_reach import CodeReader  # (only for a module outside the project's folder)
+
+            self._reader = CodeReader(self.project_dir)
+        found = self._reader.find_module(self.project_dir / "__init__.py", module, 0)
+        return self._reader.rel(found) if found is not None and found.is_file() else None
+
     def save(self) -> None:
         if self._dirty and self.cache_file is not None:
             entries = {k: v for k, v in self._cache.items() if k not in self._racy} if self._racy else self._cache

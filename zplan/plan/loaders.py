@@ -79,8 +79,9 @@ def materializer_lookups(root: Path, code: CodeIndex) -> tuple[Callable[..., str
         class there can be seen to); None when ``module`` is not the project's."""
         if (name, module) not in own:
             path = user_materializers.module_file(root, module)
-            found = user_materializers.registration(root, module, name) if path is not None else None
-            own[name, module] = None if path is None else (path.relative_to(root).as_posix(), *(found or (WHOLE_MODULE, None)))
+            rel = path.relative_to(root).as_posix() if path is not None else code.module_file(module)  # a src layout, say
+            found = user_materializers.registration(root / rel, module, name) if rel is not None else None
+            own[name, module] = None if rel is None else (rel, *(found or (WHOLE_MODULE, None)))
         return own[name, module]
 
     def version(name: str, module: str | None = None) -> str | None:

@@ -17,14 +17,13 @@ from zplan.plan.signatures import callee_name
 
 def declared_version(project_dir: Path, module: str, name: str) -> str | None:
     """The version ``module`` registers materializer ``name`` with; None when it cannot be read."""
-    found = registration(project_dir, module, name)
+    found = registration(module_file(project_dir, module), module, name)
     return found[1] if found is not None else None
 
 
-def registration(project_dir: Path, module: str, name: str) -> tuple[str, str | None] | None:
-    """The class ``module`` registers materializer ``name`` on, and the version it declares (None
-    when not a literal); None when no class there can be seen to register it."""
-    path = module_file(project_dir, module)
+def registration(path: Path | None, module: str, name: str) -> tuple[str, str | None] | None:
+    """The class ``module`` (its source file ``path``) registers materializer ``name`` on, and the
+    version it declares (None when not a literal); None when no class there can be seen to register it."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8")) if path is not None else None
     except (OSError, SyntaxError, ValueError):

@@ -175,6 +175,23 @@ def test_a_materializer_of_the_project_is_keyed_by_its_own_code_not_by_the_rest_
     assert {s.action for s in again.steps} == {m.CACHED}
 
 
+def test_a_materializer_of_a_src_layout_package_of_the_project_is_keyed_by_its_version_and_code(tmp_path, monkeypatch):
+    root = copy_pipeline(tmp_path)
+    (root / "src" / "mylib").mkdir(parents=True)
+    (root / "src" / "mylib" / "__init__.py").write_text("")
+    (root / "src" / "mylib" / "mats.py").write_text(MATERIALIZERS.replace("from steps.text", "from mylib.text"))
+    (root / "src" / "mylib" / "text.py").write_text("def number(line):\n    return float(line)\n")
+    monkeypatch.syspath_prepend(str(root / "src"))  # as `pip install -e .` puts it
+    state = _recorded(root, written_by={LOAD: {**BY_LINES, "materializer_module": "mylib.mats"}})
+    (root / "src" / "mylib" / "text.py").write_text("def number(line):\n    return round(float(line))\n")
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer lines code changed"]
+    mats = root / "src" / "mylib" / "mats.py"
+    mats.write_text(mats.read_text().replace('name="lines")', 'name="lines", version="2")'))
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer lines 1 -> 2"]
+
+
 def test_a_plan_reads_a_materializer_of_the_project_from_its_source_without_scanning_installed_plugins(tmp_path, monkeypatch):
     root = _with_materializer(tmp_path)
     state = _recorded(root, written_by={LOAD: BY_LINES})
