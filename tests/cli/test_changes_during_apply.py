@@ -217,6 +217,54 @@ def test_bumping_the_version_of_a_materializer_registered_in_step_code_reruns_wh
     assert "No changes" in p.ok("plan").out
 
 
+def test_editing_the_load_side_of_a_materializer_registered_in_step_code_reruns_what_reads_it_without_a_version_bump(tmp_path):
+    p = _materialized(tmp_path)
+    p.apply()
+    p.replace("steps/a.py", "return Reading(int((folder", "return Reading(1 + int((folder")
+    doc = p.plan_json()
+    assert reasons(doc)["a"] == ["output output: materializer reading-as-text code changed"]
+    assert reasons(doc)["b"] == ["input x changes (upstream a reruns)", "input x: materializer reading-as-text code changed"]
+    assert ran(p.apply()) == {"a", "b"}  # a's output comes out the same: b reruns all the same
+    assert _value(p, "b") == 44
+    assert "No changes" in p.ok("plan").out
+
+
+ENCODED = '''
+import zplan
+
+from steps.codec import encode
+
+
+class Reading:
+    def __init__(self, value):
+        self.value = value
+
+
+@zplan.materializer(Reading, name="reading-encoded")
+class ReadingMaterializer:
+    def save(self, value, folder):
+        (folder / "reading.txt").write_text(encode(value.value))
+
+    def load(self, folder):
+        return Reading(int((folder / "reading.txt").read_text().split()[-1]))
+'''
+
+
+def test_a_helper_of_a_materializer_edited_while_the_step_saving_through_it_runs_fails_the_step(tmp_path):
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'pipeline "p" {\n  step "a" {\n    source = "steps/a.py:make"\n  }\n}\n')
+    p.write("steps/__init__.py", "")
+    p.write("steps/mats.py", ENCODED)
+    p.write("steps/codec.py", "def encode(n):\n    return str(n)\n")
+    # the step's own code never reaches codec.py: only the materializer saving its value does
+    p.write("steps/a.py", "from pathlib import Path\n\nfrom steps.mats import Reading\n\n\ndef make():\n"
+                          "    Path('steps/codec.py').write_text('def encode(n):\\n    return f\"v2 {n}\"\\n')\n"
+                          "    return Reading(21)\n")
+    done = p.run("apply", "-auto-approve")
+    assert done.code == 1 and "steps/codec.py changed while the step ran" in done.text
+    assert reasons(p.plan_json())["a"] == ["previous run failed"]
+
+
 def test_bumping_the_version_of_a_materializer_reruns_the_steps_that_load_what_it_wrote(tmp_path):
     p = _materialized(tmp_path)
     p.apply()

@@ -338,6 +338,8 @@ class Applier:
     def _step_ran(self, current: m.StepPlan, result: StepResult) -> None:
         address, log = current.address, self.runner.log_path(current.address)
         moved = self.step_planner.code.changed(self._code_files.pop(address, {}))
+        if result.ok and not moved:
+            moved = self._mark_materializer_code(address, result)
         if result.ok and moved:  # its result may come from either version: kept under neither's key
             result.ok, result.outputs, result.error = False, {}, (
                 f"{', '.join(moved)} changed while the step ran, so its result may come from the code before or after "
@@ -363,6 +365,15 @@ class Applier:
             self.hooks.notice(f"{address}: {left_running_message(result.left_running)}")
         if result.left_threads:
             self.hooks.notice(f"{address}: {left_threads_message(result.left_threads)}")
+
+    def _mark_materializer_code(self, address: str, result: StepResult) -> list[str]:
+        """Each output written by a materializer of the project's own code gets the digest of that
+        code (a plan compares it); the files of that code edited since the step started, which
+        could have written the output either way, are returned."""
+        with self.step_planner.code.watching() as files:
+            result.outputs = self.step_planner.with_materializer_code(result.outputs)
+        started = self.tracker.started_at.get(address)
+        return [] if started is None else [rel for rel, (_, *stamps) in files.items() if max(stamps) >= started * 1e9]
 
     # -- Ctrl-C and SIGTERM (called on a thread of their own) ----------------------------------------
     def _stop_steps(self) -> None:

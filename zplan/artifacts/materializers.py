@@ -12,7 +12,8 @@ artifact names the materializer that wrote it, so each loads the way it was writ
 
 A materializer's ``version`` is part of the cache key of each step writing or reading
 its artifacts: bump it whenever the files it writes or what it loads from them change,
-so results written or read the old way are recomputed.
+so results written or read the old way are recomputed. One registered in the project's
+own code is keyed by its code as well (``zplan.plan.loaders``): an edit needs no bump.
 """
 
 from __future__ import annotations

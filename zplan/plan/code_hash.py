@@ -110,17 +110,25 @@ class CodeIndex:
             self._checked = outer
 
     def info(self, source_file: str, function: str) -> CodeInfo:
-        key = f"{source_file}:{function}"
+        return self._lookup(f"{source_file}:{function}", source_file, function, False)
+
+    def definition(self, source_file: str, name: str) -> CodeInfo:
+        """The fingerprint of the top-level class (or function) ``name`` of ``source_file`` as code
+        a step runs without calling it (a materializer class), or of the whole module for
+        ``WHOLE_MODULE``; cached as a step function's."""
+        return self._lookup(f"{source_file}::{name}", source_file, name, True)
+
+    def _lookup(self, key: str, source_file: str, name: str, definition: bool) -> CodeInfo:
         info = self._checked.get(key) if self._checked is not None else None
         if info is None:
-            info = self._info(key, source_file, function)
+            info = self._info(key, source_file, name, definition)
             if self._checked is not None:
                 self._checked[key] = info
         if self._watched is not None:
             self._watched.update(info.files)
         return info
 
-    def _info(self, key: str, source_file: str, function: str) -> CodeInfo:
+    def _info(self, key: str, source_file: str, function: str, definition: bool) -> CodeInfo:
         cached = self._cache.get(key)
         try:
             if cached is not None and self._unchanged(cached["files"]):
@@ -129,7 +137,7 @@ class CodeIndex:
             pass  # a damaged cache entry: read the code again
         if self._reader is not None:
             self._reader.forget_changed()  # read earlier by this process, edited since
-        info = self._compute(source_file, function)
+        info = self._compute(source_file, function, definition)
         self._cache[key] = info.__dict__.copy()
         self._dirty = True
         if any(changed_just_now(*sig[1:]) for sig in info.files.values()):  # (size, mtime, ctime)
@@ -137,6 +145,17 @@ class CodeIndex:
         else:
             self._racy.discard(key)
         return info
+
+    def module_file(self, module: str) -> str | None:
+        """The file Python imports ``module`` from (relative to the project, ``../`` included), when it
+        is source code of its own rather than an installed release: of a src layout or a library beside
+        the project, found as a step's imports are (``code_reach``); None otherwise."""
+        if self._reader is None:
+            from zplan.plan.code_reach import CodeReader  # (only for a module outside the project's folder)
+
+            self._reader = CodeReader(self.project_dir)
+        found = self._reader.find_module(self.project_dir / "__init__.py", module, 0)
+        return self._reader.rel(found) if found is not None and found.is_file() else None
 
     def save(self) -> None:
         if self._dirty and self.cache_file is not None:
@@ -169,10 +188,12 @@ class CodeIndex:
                 return False
         return True
 
-    def _compute(self, source_file: str, function: str) -> CodeInfo:
+    def _compute(self, source_file: str, function: str, definition: bool) -> CodeInfo:
         # Imported here: reading code (ast scopes) is needed only when a fingerprint is recomputed.
         from zplan.plan.code_reach import CodeReader
 
         if self._reader is None:
             self._reader = CodeReader(self.project_dir)
+        if definition:
+            return self._reader.compute_definition(source_file, function)
         return self._reader.compute(source_file, function)

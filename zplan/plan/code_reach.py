@@ -103,6 +103,26 @@ class CodeReader:
         return CodeInfo(hash_value(parts), _declared_outputs(module, node), self.stamps(walk.files), parts, sorted(walk.libraries),
                         _declared_sensitivity(node), read_signature(node))
 
+    def compute_definition(self, source_file: str, name: str) -> CodeInfo:
+        """What a top-level definition other than a step function reaches (a materializer class:
+        its methods, and the project code they call), followed as a step function's code is;
+        ``WHOLE_MODULE`` keys every definition of the module."""
+        path = (self.project_dir / source_file).resolve()
+        module = self.module(path)
+        walk = _Reach(self)
+        if name == WHOLE_MODULE:
+            walk.whole(path)
+        elif name in module.bindings.defs:
+            walk.name(module, name)
+        else:
+            raise CodeError(f"{source_file} has no definition {name!r}")
+        try:
+            walk.drain()
+        except RecursionError:
+            raise CodeError(f"the code {source_file}:{name} reaches is nested too deeply to read", "split the deepest expression into steps") from None
+        parts = dict(sorted(walk.parts.items()))
+        return CodeInfo(hash_value(parts), None, self.stamps(walk.files), parts, sorted(walk.libraries))
+
     def _script(self, path: Path) -> CodeInfo:
         """A file run as a script: every definition and statement in it, and what they import."""
         walk = _Reach(self)

@@ -1,63 +1,120 @@
 """What loads each upstream output a step reads: the materializer that wrote it, at its version
-now, and the libraries it loads with. Both are part of the reading step's cache key: a fix to a
-materializer's load side, or a new pandas, can change what the step gets (a DataFrame's methods
-are pandas' even when the step's own code never imports it)."""
+now, and the libraries it loads with; for one registered in the project's own code, a digest of
+its code too. All are part of the reading step's cache key: a fix to a materializer's load side,
+or a new pandas, can change what the step gets (a DataFrame's methods are pandas' even when the
+step's own code never imports it)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Callable
 
-from zplan.plan.libraries import LibraryIndex
+from zplan.plan.code_hash import WHOLE_MODULE, CodeError, CodeIndex, CodeInfo
+from zplan.plan.libraries import NOT_KEYED, LibraryIndex
 
 
 class Loaders:
-    def __init__(self, version: Callable[..., str | None], modules: Callable[..., tuple[str, ...]], libraries: LibraryIndex) -> None:
+    def __init__(self, version: Callable[..., str | None], modules: Callable[..., tuple[str, ...]], libraries: LibraryIndex,
+                 code: Callable[..., str | None] = lambda name, module=None: None) -> None:
         self._version = version  # (name, module) -> the materializer's version now, None when it cannot be told
         self._modules_of = modules  # (name, module) -> the top-level modules its load side uses
+        self._code_of = code  # (name, module) -> a digest of its code when it is the project's own, else None
         self._libraries = libraries
         self._modules: dict[str, tuple[str, ...]] = {}  # loader -> its modules, as ``of`` met it
+        self._code: dict[str, str] = {}  # loader -> its code's digest, as ``of`` last met it (a project's own)
 
     def of(self, out: dict) -> str | None:
         """``"pandas.arrow 2"`` for a recorded output (the name alone when its version is unknown)."""
         name = out.get("materializer")
         if not name:
             return None
-        version = self._version(name, out.get("materializer_module"))
+        module = out.get("materializer_module")
+        version = self._version(name, module)
         loader = name if version is None else f"{name} {version}"
         if loader not in self._modules:
-            self._modules[loader] = self._modules_of(name, out.get("materializer_module"))
+            self._modules[loader] = self._modules_of(name, module)
+        if module is not None:  # (a built-in records none: nothing to look up)
+            code = self._code_of(name, module)
+            if code is None:
+                self._code.pop(loader, None)
+            else:
+                self._code[loader] = code
         return loader
 
     def libraries(self, loaders: dict[str, Any]) -> dict[str, str]:
         """The installed versions of the libraries ``loaders`` (``model.loaders``) load with."""
-        modules = {mod for value in loaders.values() for loader in (value if isinstance(value, list) else (value,))
-                   for mod in self._modules.get(loader, ())}
+        modules = {mod for loader in _each(loaders) for mod in self._modules.get(loader, ())}
         return self._libraries.versions(sorted(modules)) if modules else {}
 
+    def code(self, loaders: dict[str, Any]) -> dict[str, str]:
+        """Loader -> the digest of its code, for those of ``loaders`` the project's own code registers."""
+        return {loader: self._code[loader] for loader in sorted({l for l in _each(loaders) if l in self._code})}
 
-def materializer_lookups(root: Path) -> tuple[Callable[..., str | None], Callable[..., tuple[str, ...]]]:
+
+def _each(loaders: dict[str, Any]):
+    """Every loader of ``model.loaders``: one per output, several for a list of them."""
+    for value in loaders.values():
+        yield from value if isinstance(value, list) else (value,)
+
+
+UNREADABLE = CodeInfo("unreadable", None)  # the code of a materializer that cannot be read
+
+
+def materializer_lookups(root: Path, code: CodeIndex) -> tuple[Callable[..., str | None], Callable[..., tuple[str, ...]], Callable[..., str | None]]:
     """``version(name, module)``: a materializer's version now; ``modules(name, module)``: the
-    top-level modules its load side uses. One registered in the project's code (which a plan
-    does not import) is read from its source."""
+    top-level modules its load side uses; ``code_digest(name, module)``: a digest of its code, for
+    one registered in the project's code (which a plan does not import, so it is read from its
+    source), else None: an installed one is keyed by its package's version instead."""
     from zplan.artifacts.materializers import declared_libraries, declared_version
     from zplan.plan import user_materializers
 
-    known: dict[tuple[str, str | None], str | None] = {}  # the registry and the code do not change while a plan is made
+    # The registry and the code do not change while a plan is made. A materializer of the project's code
+    # is read from its source first: the registry would not have it (a plan does not import that code) and
+    # would read every installed package's entry points, and import the plugins they name, to say so.
+    known: dict[tuple[str, str | None], str | None] = {}
+    own: dict[tuple[str, str], tuple[str, str, str | None] | None] = {}  # -> (file, class, version) of a project's own
+
+    def declared(name: str, module: str) -> tuple[str, str, str | None] | None:
+        """Where the project's code registers ``name`` (the whole module, version unknown, when no
+        class there can be seen to); None when ``module`` is not the project's."""
+        if (name, module) not in own:
+            path = user_materializers.module_file(root, module)
+            rel = path.relative_to(root).as_posix() if path is not None else code.module_file(module)  # a src layout, say
+            found = user_materializers.registration(root / rel, module, name) if rel is not None else None
+            own[name, module] = None if rel is None else (rel, *(found or (WHOLE_MODULE, None)))
+        return own[name, module]
 
     def version(name: str, module: str | None = None) -> str | None:
         if (name, module) not in known:
-            try:
-                known[name, module] = declared_version(name)
-            except Exception:  # registered in the project's code (not imported by a plan): read from its source
-                known[name, module] = user_materializers.declared_version(root, module, name) if module else None
+            found = declared(name, module) if module else None
+            if found is not None:  # registered in the project's code (not imported by a plan): read from its source
+                known[name, module] = found[2]
+            else:
+                try:
+                    known[name, module] = declared_version(name)
+                except Exception:
+                    known[name, module] = None
         return known[name, module]
 
+    def own_code(name: str, module: str) -> CodeInfo | None:
+        """What the project's class registering ``name`` reaches; None when it is not the project's."""
+        found = declared(name, module)
+        try:
+            return code.definition(*found[:2]) if found is not None else None
+        except CodeError:  # broken since (a syntax error): unlike any code that ran, so what uses it reruns, and says why
+            return UNREADABLE
+
     def modules(name: str, module: str | None = None) -> tuple[str, ...]:
+        if module and declared(name, module) is not None:  # what the project's own imports (zplan, for its decorator, aside)
+            info = own_code(name, module)
+            return tuple(mod for mod in info.modules if mod not in NOT_KEYED)
         try:
             return declared_libraries(name)
-        except Exception:  # registered by code a plan does not import: keyed by its package, unless the project's own
-            outside = module and user_materializers.module_file(root, module) is None
-            return (module.partition(".")[0],) if outside else ()
+        except Exception:  # registered by code a plan does not import: keyed by its package
+            return (module.partition(".")[0],) if module else ()
 
-    return version, modules
+    def code_digest(name: str, module: str | None = None) -> str | None:
+        info = own_code(name, module) if module else None  # (a built-in records no module)
+        return info.hash[:16] if info is not None else None
+
+    return version, modules, code_digest

@@ -30,6 +30,7 @@ from zplan.plan.checks import check_provider_blocks, check_provider_rules, check
 from zplan.plan.code_hash import CodeIndex
 from zplan.plan.errors import PlanErrors
 from zplan.plan.libraries import LibraryIndex
+from zplan.plan.loaders import materializer_lookups
 from zplan.plan.outputs import output_changes, plan_outputs, unsealed_value
 from zplan.plan.steps import StepPlanner
 from zplan.project import Project
@@ -172,8 +173,12 @@ class Planner:
         _check_stack(project, stack)
         known = not contains_unknown({k: stack.get(k) for k in ("artifact_store", "metadata_store")})
         key = store_key(str(stack["artifact_store"]), str(stack["metadata_store"])) if known else None
-        present, version, modules = _artifact_checks(project, stack) if known else (lambda d: True, lambda name, module=None: None, lambda name, module=None: ())
-        planner = StepPlanner(project.root, self.state, key, self.code, self.stat_cache, project.secrets, present, version, self.libraries, modules)
+        checks = {}
+        if known:  # (else no cached result can be claimed: the planner's defaults look nothing up)
+            version, modules, code = materializer_lookups(project.root, self.code)
+            checks = {"artifact_present": _artifact_checks(project, stack), "materializer_version": version,
+                      "materializer_modules": modules, "materializer_code": code}
+        planner = StepPlanner(project.root, self.state, key, self.code, self.stat_cache, project.secrets, libraries=self.libraries, **checks)
         planner.resource_change = lambda addr: _change_of(resource_plans.get(addr))
         self.stack_settings, self._key, self._stack_known = stack, key, known
         self.step_planner = planner  # the applier re-plans each step with it when it starts
@@ -425,13 +430,9 @@ def _check_addresses(graph: Dag, request: PlanRequest, state: State) -> None:
                                  "target the resources to destroy, as `zplan state list` names them")
 
 
-def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], bool], Callable[..., str | None], Callable[..., tuple[str, ...]]]:
-    """Whether a cached artifact is still stored (a stat locally, one listing per prefix
-    on an object store), the current version of a materializer, and the modules it loads with."""
+def _artifact_checks(project: Project, stack: dict) -> Callable[[str], bool]:
+    """Whether a cached artifact is still stored (a stat locally, one listing per prefix on an object store)."""
     from zplan.artifacts.base import ArtifactStore
-    from zplan.plan.loaders import materializer_lookups
-
-    version, modules = materializer_lookups(project.root)
 
     try:
         store = ArtifactStore.from_url(str(stack["artifact_store"]), project.root)
@@ -439,4 +440,4 @@ def _artifact_checks(project: Project, stack: dict) -> tuple[Callable[[str], boo
         declared = project.config.stacks.get(project.stack_name)
         where = declared.range if declared else None
         raise diags.DiagnosticError([diags.Diagnostic(d.severity, d.summary, d.detail, d.range or where) for d in exc.diagnostics]) from None
-    return store.presence(), version, modules  # existence only; contents are verified when a step loads them
+    return store.presence()  # existence only; contents are verified when a step loads them

@@ -85,6 +85,30 @@ def loader_reasons(before: dict, loaders: dict[str, Any], other_reasons: bool) -
             for key in sorted(loaders) if key in was and was[key] != loaders[key]]
 
 
+def loader_code_reasons(before: dict, loaders: dict[str, Any], code: dict[str, str], other_reasons: bool) -> list[m.Reason]:
+    """An upstream output the step gets through a materializer of the project's own code whose code
+    changed since: `input model: materializer my.pickle code changed`. A record from before that code
+    was keyed says so, unless the step reruns for another reason."""
+    if "loader_code" not in before:
+        upgrade = code and not other_reasons
+        return [m.Reason(m.ENV_CHANGED, "the code of the project's materializers loading its inputs now counts in the cache key (zplan upgrade)")] if upgrade else []
+    was = before["loader_code"]
+    reasons = []
+    for key in sorted(loaders):
+        for loader in loaders[key] if isinstance(loaders[key], list) else (loaders[key],):
+            if loader in was and was[loader] != code.get(loader):  # (gone from code: no longer the project's own)
+                reasons.append(m.Reason(m.MATERIALIZER_CHANGED, f"input {key}: materializer {loader.rpartition(' ')[0] or loader} code changed"))
+    return reasons
+
+
+def materializer_code_reason(output: str, out: dict) -> m.Reason:
+    """An output written by a materializer of the project's own code, which changed since (or was
+    not keyed when the output was written)."""
+    if "materializer_code" not in out:
+        return m.Reason(m.ENV_CHANGED, f"output {output}: the code of materializer {out['materializer']} now counts in the cache key (zplan upgrade)")
+    return m.Reason(m.MATERIALIZER_CHANGED, f"output {output}: materializer {out['materializer']} code changed")
+
+
 def _loader_change(old: Any, new: Any) -> str:
     """`pandas.arrow 1 -> 2` for one materializer's versions, else `json 1 -> pandas.arrow 1`."""
     old, new = (v[0] if isinstance(v, list) and len(v) == 1 else v for v in (old, new))

@@ -33,7 +33,8 @@ from zplan.plan.libraries import LibraryIndex
 from zplan.plan.loaders import Loaders
 from zplan.plan.params import param_sources, step_params
 from zplan.project import STATE_DIR
-from zplan.plan.reason_text import code_message, library_reasons, loader_reasons, name_reasons, param_reasons, reuse_message
+from zplan.plan.reason_text import (code_message, library_reasons, loader_code_reasons, loader_reasons, materializer_code_reason,
+                                    name_reasons, param_reasons, reuse_message)
 from zplan.secrets import digest_secrets
 from zplan.state.model import CacheEntry, State, StepRecord
 from zplan.steps import DEFAULT_OUTPUT, repeated
@@ -71,6 +72,7 @@ class StepPlanner:
         materializer_version: Callable[..., str | None] = lambda name, module=None: None,
         libraries: LibraryIndex | None = None,
         materializer_modules: Callable[..., tuple[str, ...]] = lambda name, module=None: (),
+        materializer_code: Callable[..., str | None] = lambda name, module=None: None,
     ) -> None:
         self.project_dir = project_dir
         self._dir = os.fspath(project_dir)  # a plain string: joined with every data input on every plan
@@ -85,8 +87,9 @@ class StepPlanner:
         self.secrets = secrets
         self.artifact_present = artifact_present
         self.materializer_version = materializer_version
+        self.materializer_code = materializer_code
         self.libraries = libraries or LibraryIndex()
-        self.loaders = Loaders(materializer_version, materializer_modules, self.libraries)
+        self.loaders = Loaders(materializer_version, materializer_modules, self.libraries, materializer_code)
         self.planned: dict[str, m.StepPlan] = {}
         self.damaged: set[str] = set()  # digests a step found damaged while loading them (apply)
         # address -> how that resource changes in this plan or run ("update"), None when it does not
@@ -247,6 +250,9 @@ class StepPlanner:
         if loaders:  # what a step gets from an upstream output depends on what loads it (zplan.plan.loaders)
             extra["loaders"] = loaders
             extra["loader_libraries"] = self.loaders.libraries(loaders)
+            code = self.loaders.code(loaders)
+            if code:  # absent when the project's code registers none of them: other steps' keys stay as they were
+                extra["loader_code"] = code
         return {
             **extra,
             "v": KEY_VERSION,
@@ -359,6 +365,9 @@ class StepPlanner:
             current = self.materializer_version(out.get("materializer", ""), out.get("materializer_module"))
             if current is not None and current != out.get("materializer_version"):
                 return m.Reason(m.MATERIALIZER_CHANGED, f"output {name}: materializer {out.get('materializer')} {out.get('materializer_version')} -> {current}")
+            code = self.materializer_code(out.get("materializer", ""), out["materializer_module"]) if out.get("materializer_module") else None
+            if code is not None and code != out.get("materializer_code"):
+                return materializer_code_reason(name, out)
         for name, out in outputs:
             if out["digest"] in self.damaged:
                 return m.Reason(m.ARTIFACT_DAMAGED, f"artifact damaged (digest mismatch): output {name} ({out['digest'][:12]})")
@@ -366,6 +375,15 @@ class StepPlanner:
             if not self.artifact_present(out["digest"]):
                 return m.Reason(m.ARTIFACT_MISSING, f"artifact missing from the store (rerun): output {name} ({out['digest'][:12]})")
         return None
+
+    def with_materializer_code(self, outputs: dict[str, dict]) -> dict[str, dict]:
+        """A step's outputs as its worker recorded them, each written by a materializer of the
+        project's own code with the digest of that code (``_entry_problem`` compares it)."""
+        marked = {}
+        for name, out in outputs.items():
+            code = self.materializer_code(out["materializer"], out["materializer_module"]) if out.get("materializer_module") else None
+            marked[name] = out if code is None else {**out, "materializer_code": code}
+        return marked
 
     # -- reasons ---------------------------------------------------------------------------------
     def _reasons(self, plan: _Draft, record: StepRecord | None, forced: bool, stack_known: bool, entry: CacheEntry | None,
@@ -389,8 +407,12 @@ class StepPlanner:
         reasons += name_reasons(before, m.file_names(plan.inputs), bool(reasons))
         loaders = self._expected_loaders(plan.inputs)
         reasons += loader_reasons(before, loaders, bool(reasons))
+        loader_code = self.loaders.code(loaders)
+        reasons += loader_code_reasons(before, loaders, loader_code, bool(reasons))
         if "loaders" in before:  # (a library its own code imports too is named once, above)
             was, now = before.get("loader_libraries", {}), self.loaders.libraries(loaders)
+            if loader_code and "loader_code" not in before:  # what the project's materializers import was not keyed either
+                now = {d: v for d, v in now.items() if d in was}
             reasons += library_reasons(*({d: v for d, v in libs.items() if d not in plan.libraries} for libs in (was, now)))
         if not touched:
             reasons += [m.Reason(m.RESOURCE_CHANGED, f"{a} changed since the step last ran")

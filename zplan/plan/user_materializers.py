@@ -1,9 +1,10 @@
-"""The version a materializer registered in the project's own code declares, read statically.
+"""The class and version of a materializer registered in the project's own code, read statically.
 
 A plan never imports step code, so a materializer registered there (``@zplan.materializer``)
-is not in the planning process's registry. Its version is read from the source of the module
-an output record names (``materializer_module``), as ``materializer()`` would register it, so
-bumping it reruns the steps whose outputs it wrote, as a built-in's new version does.
+is not in the planning process's registry. Its class and version are read from the source of the
+module an output record names (``materializer_module``), as ``materializer()`` would register it,
+so bumping the version reruns the steps whose outputs it wrote, as a built-in's new version does,
+and the class's code is fingerprinted as step code is (``zplan.plan.loaders``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from zplan.plan.signatures import callee_name
 
 def declared_version(project_dir: Path, module: str, name: str) -> str | None:
     """The version ``module`` registers materializer ``name`` with; None when it cannot be read."""
-    path = module_file(project_dir, module)
+    found = registration(module_file(project_dir, module), module, name)
+    return found[1] if found is not None else None
+
+
+def registration(path: Path | None, module: str, name: str) -> tuple[str, str | None] | None:
+    """The class ``module`` (its source file ``path``) registers materializer ``name`` on, and the
+    version it declares (None when not a literal); None when no class there can be seen to register it."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8")) if path is not None else None
     except (OSError, SyntaxError, ValueError):
@@ -26,7 +33,7 @@ def declared_version(project_dir: Path, module: str, name: str) -> str | None:
             continue
         for deco in node.decorator_list:
             if isinstance(deco, ast.Call) and callee_name(deco.func) == "materializer" and _name(module, node, deco) == name:
-                return _version(node, deco)
+                return node.name, _version(node, deco)
     return None
 
 

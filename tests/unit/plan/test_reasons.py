@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from zplan.artifacts import materializers
 from zplan.artifacts.materializers import declared_version, get_materializer
 from zplan.artifacts.store import ArtifactStore
 from zplan.hashing import hash_value
@@ -39,7 +40,7 @@ def _recorded(root: Path, failed: str | None = None, written_by: dict[str, str |
             written = (written_by or {}).get(step.address, "json")
             if isinstance(written, str):
                 written = {"materializer": written, "materializer_version": declared_version(written)}
-            outputs = {"output": {"digest": stored.digest, "uri": stored.uri, **written}}
+            outputs = step_planner.with_materializer_code({"output": {"digest": stored.digest, "uri": stored.uri, **written}})
             status = "failed" if step.address == failed else "succeeded"
             record = StepRecord(status, step.cache_key, step_planner.fingerprint(step), outputs if status == "succeeded" else {}, 1,
                                 "2026-01-01T00:00:00+00:00", "boom" if status == "failed" else None)
@@ -126,6 +127,100 @@ def test_steps_recorded_before_materializers_were_keyed_rerun_once_saying_why(tm
     assert again.step(LOAD).action == m.CACHED
     assert [r.message for r in again.step(COUNT).reasons] == ["the materializers loading its inputs now count in the cache key (zplan upgrade)"]
     assert _codes(again, TOTAL) == ["upstream_reruns"]
+
+
+MATERIALIZERS = '''
+import zplan
+
+from steps.text import number
+
+
+@zplan.materializer(list, name="lines")
+class Lines:
+    def save(self, value, folder):
+        (folder / "lines.txt").write_text("\\n".join(map(str, value)))
+
+    def load(self, folder):
+        return [number(line) for line in (folder / "lines.txt").read_text().splitlines()]
+'''
+
+BY_LINES = {"materializer": "lines", "materializer_version": "1", "materializer_module": "steps.mats"}  # as a worker records it
+
+
+def _with_materializer(tmp_path) -> Path:
+    root = copy_pipeline(tmp_path)
+    (root / "steps" / "mats.py").write_text(MATERIALIZERS)
+    (root / "steps" / "text.py").write_text("def number(line):\n    return float(line)\n")
+    return root
+
+
+def test_editing_the_code_of_a_materializer_of_the_project_reruns_what_it_wrote_and_what_read_it_naming_it(tmp_path):
+    root = _with_materializer(tmp_path)
+    state = _recorded(root, written_by={LOAD: BY_LINES})
+    assert {s.action for s in plan(root, state)[0].steps} == {m.CACHED}
+    (root / "steps" / "text.py").write_text("def number(line):\n    return round(float(line))\n")  # what its load calls
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer lines code changed"]
+    for reader in (SCALE, COUNT):
+        assert [r.message for r in again.step(reader).reasons] == [
+            "input values changes (upstream load reruns)", "input values: materializer lines code changed"]
+
+
+def test_a_materializer_of_the_project_is_keyed_by_its_own_code_not_by_the_rest_of_its_module(tmp_path):
+    root = _with_materializer(tmp_path)
+    state = _recorded(root, written_by={LOAD: BY_LINES})
+    mats = root / "steps" / "mats.py"
+    mats.write_text(mats.read_text() + "\n\ndef unrelated():\n    return 1\n")
+    again, _, _ = plan(root, state)
+    assert {s.action for s in again.steps} == {m.CACHED}
+
+
+def test_a_materializer_of_a_src_layout_package_of_the_project_is_keyed_by_its_version_and_code(tmp_path, monkeypatch):
+    root = copy_pipeline(tmp_path)
+    (root / "src" / "mylib").mkdir(parents=True)
+    (root / "src" / "mylib" / "__init__.py").write_text("")
+    (root / "src" / "mylib" / "mats.py").write_text(MATERIALIZERS.replace("from steps.text", "from mylib.text"))
+    (root / "src" / "mylib" / "text.py").write_text("def number(line):\n    return float(line)\n")
+    monkeypatch.syspath_prepend(str(root / "src"))  # as `pip install -e .` puts it
+    state = _recorded(root, written_by={LOAD: {**BY_LINES, "materializer_module": "mylib.mats"}})
+    (root / "src" / "mylib" / "text.py").write_text("def number(line):\n    return round(float(line))\n")
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer lines code changed"]
+    mats = root / "src" / "mylib" / "mats.py"
+    mats.write_text(mats.read_text().replace('name="lines")', 'name="lines", version="2")'))
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer lines 1 -> 2"]
+
+
+def test_a_plan_reads_a_materializer_of_the_project_from_its_source_without_scanning_installed_plugins(tmp_path, monkeypatch):
+    root = _with_materializer(tmp_path)
+    state = _recorded(root, written_by={LOAD: BY_LINES})
+    monkeypatch.setattr(materializers, "_plugins", None)  # as in a new process: no entry point read yet
+    again, _, _ = plan(root, state)
+    assert {s.action for s in again.steps} == {m.CACHED}
+    assert materializers._plugins is None  # reading every installed package's entry points costs a no-change plan ~0.1 s
+
+
+def test_steps_recorded_before_the_code_of_materializers_was_keyed_rerun_once_saying_why(tmp_path):
+    root = _with_materializer(tmp_path)
+    state = _recorded(root, written_by={LOAD: BY_LINES, SCALE: "json"})
+    (key,) = state.doc["stores"]
+    state.doc["stores"][key]["cache"].clear()
+    for address, doc in list(state.doc["stores"][key]["steps"].items()):  # as an earlier zplan recorded them
+        doc["fingerprint"].pop("loader_code", None)
+        record = StepRecord.from_doc(doc)
+        state.put_step(key, address, dataclasses.replace(record, cache_key=hash_value(record.fingerprint)))
+    again, _, _ = plan(root, state)
+    assert again.step(LOAD).action == m.CACHED  # it reads no upstream output: its key is as it was
+    for reader in (SCALE, COUNT):
+        assert [r.message for r in again.step(reader).reasons] == [
+            "the code of the project's materializers loading its inputs now counts in the cache key (zplan upgrade)"]
+    load = state.step_record(again.store_key, LOAD)
+    del load.outputs["output"]["materializer_code"]
+    state.put_step(again.store_key, LOAD, load)
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == [
+        "output output: the code of materializer lines now counts in the cache key (zplan upgrade)"]
 
 
 def test_a_new_version_of_a_library_an_input_is_loaded_with_reruns_the_step_though_its_code_never_imports_it(tmp_path, monkeypatch):
