@@ -302,3 +302,21 @@ def test_prevent_destroy_of_a_removed_block_says_how_to_let_go(tmp_path: Path) -
     assert refused.returncode == 1 and "resource.local_directory.d was applied with lifecycle.prevent_destroy" in refused.stderr
     assert "prevent_destroy = false" in refused.stderr and "zplan state rm resource.local_directory.d" in refused.stderr
     assert (tmp_path / "data").is_dir()
+
+
+def test_ignore_changes_keeps_an_attribute_changed_outside_zplan_or_in_the_configuration(tmp_path: Path) -> None:
+    # As in Terraform: the ignored content is neither restored after a hand edit nor rewritten from
+    # the configuration, not even by the update another attribute asks for.
+    hcl = 'resource "local_file" "f" {\n  path    = "a.txt"\n  content = "%s"\n%s  lifecycle {\n    ignore_changes = [content]\n  }\n}\n'
+    (tmp_path / "main.zp.hcl").write_text(hcl % ("made by zplan", ""))
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    (tmp_path / "a.txt").write_text("edited by hand")
+    assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
+    (tmp_path / "main.zp.hcl").write_text(hcl % ("new in the configuration", ""))
+    assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
+    (tmp_path / "main.zp.hcl").write_text(hcl % ("new in the configuration", '  mode    = "0600"\n'))
+    doc = plan_json(tmp_path)
+    assert actions(doc) == {"resource.local_file.f": "update"}
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    assert (tmp_path / "a.txt").read_text() == "edited by hand" and (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o600
+    assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0

@@ -231,6 +231,9 @@ class Planner:
         schema = rplan.schema_for(self.project.registry, resource)
         self._check_step_outputs(resource)
         desired = rplan.desired_inputs(resource, schema, scope, self._step_output)
+        previous = recorded.get(addr)
+        if previous is not None and not previous.get("gone") and resource.lifecycle.ignore_changes:
+            desired = rplan.keep_ignored(desired, previous, resource.lifecycle.ignore_changes)
         from_secret = [n for n, e in resource.attributes.items() if scope.was_sensitive(e)]
         check_types(resource, schema, desired, set(from_secret))
         self._check_provider_rules(resource, schema, desired, from_secret)

@@ -7,7 +7,7 @@ replacement, which are computed or secret), so providers never diff.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import unquote, urlparse
 
 from zplan import diags
@@ -85,6 +85,17 @@ def desired_inputs(resource: ResourceConfig, schema: ResourceSchema, scope: Scop
         if name not in values and attr.default is not None:
             values[name] = attr.default
     return values
+
+
+def keep_ignored(desired: dict[str, Any], recorded: Mapping[str, Any], ignored: list[str]) -> dict[str, Any]:
+    """``lifecycle { ignore_changes }`` on a recorded resource (unsealed, with any refresh merged
+    in): each ignored attribute keeps its current value, as in Terraform, so neither an edit of it
+    in the configuration nor a change made outside zplan is undone, not even by an update or a
+    replacement another attribute asks for."""
+    inputs, current = recorded.get("inputs", {}), recorded.get("attributes", {})
+    kept = {k: v for k, v in desired.items() if k not in ignored}
+    kept.update({k: current.get(k, inputs[k]) for k in ignored if k in inputs})
+    return kept
 
 
 def _typed(value: Any, attr, name: str) -> Any:
@@ -190,7 +201,7 @@ def diff(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, An
     if recorded.get("gone"):
         return m.CREATE, [m.Reason(m.GONE_OUTSIDE, "deleted outside zplan")], []
     changed = changed_inputs(schema, desired, recorded.get("inputs", {}), resource.lifecycle.ignore_changes)
-    drifted = sorted(recorded.get("drift", []))
+    drifted = sorted(set(recorded.get("drift", [])) - set(resource.lifecycle.ignore_changes))  # ignore_changes: changed outside zplan by design
     if not changed and not drifted:
         return m.NOOP, [], []
     forcing = [k for k in changed if schema.attributes[k].force_new]
