@@ -193,6 +193,20 @@ def test_an_import_by_absolute_or_relative_path_plans_no_change_to_the_path(proj
     assert moved["action"] == "replace" and moved["replace_because"] == ["path"], moved  # another folder is no match
 
 
+def test_an_imported_file_holding_a_secret_of_the_configuration_is_sealed_in_state(tmp_path: Path) -> None:
+    # The import reads the file into content; the configuration writes it from a sensitive variable.
+    (tmp_path / "main.zp.hcl").write_text(
+        'variable "pw" {\n  sensitive = true\n}\n\n'
+        'resource "local_file" "s" {\n  path              = "secret.txt"\n  sensitive_content = var.pw\n}\n'
+    )
+    (tmp_path / "secret.txt").write_text("hunter2-topsecret")
+    env = {"ZPLAN_VAR_pw": "hunter2-topsecret"}
+    assert zplan(tmp_path, "import", "local_file.s", "secret.txt", env=env).returncode == 0
+    assert "hunter2-topsecret" not in (tmp_path / ".zplan/state.json").read_text()
+    shown = zplan(tmp_path, "state", "show", "local_file.s", env=env)
+    assert shown.returncode == 0 and "hunter2-topsecret" not in shown.stdout and '"content": "(sensitive)"' in shown.stdout
+
+
 def test_import_into_a_block_with_count_names_an_instance_to_give(project: Path) -> None:
     (project / "more.zp.hcl").write_text('resource "local_directory" "shard" {\n  count = 2\n  path  = "out/shard${count.index}"\n}\n')
     (project / "out/shard1").mkdir(parents=True)
