@@ -165,7 +165,7 @@ def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dic
         provider=provider_name_for(resource.type),
         action=action,
         before=dict(recorded["attributes"]) if recorded else None,
-        after=dict(desired),
+        after={**desired, **_unset(schema, desired, recorded, resource.lifecycle.ignore_changes)} if action in (m.UPDATE, m.REPLACE) else dict(desired),
         reasons=reasons,
         replace_because=forcing,
         sensitive=sorted(schema.sensitive_names()),
@@ -174,6 +174,12 @@ def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dic
         create_before_destroy=resource.lifecycle.create_before_destroy,
         prevent_destroy=resource.lifecycle.prevent_destroy,
     )
+
+
+def _unset(schema: ResourceSchema, desired: dict[str, Any], recorded: dict, ignored: list[str]) -> dict[str, None]:
+    """The attributes the configuration no longer sets and the update takes away: null after it,
+    so the plan shows them changing (``content = "a" -> null``) as the reason names them."""
+    return {k: None for k in changed_inputs(schema, desired, recorded.get("inputs", {}), ignored) if k not in desired}
 
 
 def with_sensitive(plan: m.ResourcePlan, computed_from_secret: list[str]) -> m.ResourcePlan:
