@@ -207,6 +207,18 @@ def test_an_imported_file_holding_a_secret_of_the_configuration_is_sealed_in_sta
     assert shown.returncode == 0 and "hunter2-topsecret" not in shown.stdout and '"content": "(sensitive)"' in shown.stdout
 
 
+def test_imported_resources_are_destroyed_dependents_first(tmp_path: Path) -> None:
+    # the import recorded no dependencies: destroy took the folder first, while it still held the file
+    (tmp_path / "main.zp.hcl").write_text(MOVING_FOLDER.replace("var.dir", '"out"'))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out/config.json").write_text("{}")
+    assert zplan(tmp_path, "import", "local_directory.data", "out").returncode == 0
+    assert zplan(tmp_path, "import", "local_file.inside", "out/config.json").returncode == 0
+    destroyed = zplan(tmp_path, "destroy", "-auto-approve")
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_import_into_a_block_with_count_names_an_instance_to_give(project: Path) -> None:
     (project / "more.zp.hcl").write_text('resource "local_directory" "shard" {\n  count = 2\n  path  = "out/shard${count.index}"\n}\n')
     (project / "out/shard1").mkdir(parents=True)

@@ -60,7 +60,7 @@ def _record(project: Project, state: State, address: str, id_: str) -> ResourceR
             inputs[k] = attrs[k] = v
     secret = {*schema.sensitive_names(), *from_secret, *_holding_secrets(attrs, project.secrets)}
     return ResourceRecord.sealed(
-        resource.type, provider_name, inputs, attrs, secret, project.state_dir,
+        resource.type, provider_name, inputs, attrs, secret, project.state_dir, _dependencies(project, address),
         prevent_destroy=resource.lifecycle.prevent_destroy, schema_version=schema.version,
     )
 
@@ -71,3 +71,11 @@ def _holding_secrets(attrs: dict, secrets: list[str]) -> set[str]:
     from zplan.secrets import mask
 
     return {k for k, v in attrs.items() if mask(v, secrets) != v} if secrets else set()
+
+
+def _dependencies(project: Project, address: str) -> list[str]:
+    """What the resource stands on, as an apply records it: destroy deletes it before them."""
+    from zplan.graph.build import build
+    from zplan.plan.planner import resource_ancestors
+
+    return resource_ancestors(build(project.config, project.stack_name), address)
