@@ -136,7 +136,7 @@ class Planner:
         if self.step_planner is None:
             self._start_steps(scope, resource_plans)
         stack, key = self.stack_settings, self._key
-        outputs = {} if request.destroy else plan_outputs(project, tuple(steps), scope, self._check_output_refs)
+        outputs = {} if request.destroy else plan_outputs(project, tuple(steps), scope, self._check_output_refs, self._recorded_output)
         if not request.destroy:  # what nothing reads is checked too, with the values planned
             check_values(project.config, scope)
         read_elsewhere = {} if request.destroy or len(nodes) == len(graph) else _read_elsewhere(project, graph, nodes, scope)
@@ -267,6 +267,14 @@ class Planner:
             record = self.state.step_record(self._key, ref.address) if self.step_planner and self._key else None
             out = record.outputs.get(ref.output) if record is not None and record.succeeded else None
         return rplan.artifact_reference(out) if out is not None else UNKNOWN
+
+    def _recorded_output(self, ref: StepOutputRef) -> Any:
+        """A step output outside the -target/-exclude selection, as apply keeps it: its value
+        (or artifact URI) in the step's latest successful record, UNKNOWN without one."""
+        record = self.state.step_record(self._key, ref.address) if self._key else None
+        out = record.outputs.get(ref.output, {}) if record is not None and record.succeeded else {}
+        value = unsealed_value(out["value"], self.project.state_dir) if "value" in out else out.get("uri")
+        return UNKNOWN if value is None else value
 
     def _check_step_outputs(self, resource) -> None:
         """``step.train.outputs.modle``: an error at the attribute, naming the outputs there are."""
