@@ -346,3 +346,17 @@ def test_ignore_changes_keeps_an_attribute_changed_outside_zplan_or_in_the_confi
     assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
     assert (tmp_path / "a.txt").read_text() == "edited by hand" and (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o600
     assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
+
+
+def test_a_depends_on_added_without_other_change_orders_the_destroy(tmp_path: Path) -> None:
+    # the apply of the depends_on changed nothing, so no record names it: destroy reads the configuration too
+    nested = 'resource "local_directory" "outer" {\n  path = "out"\n}\n\nresource "local_directory" "inner" {\n  path = "out/in"\n%s}\n'
+    (tmp_path / "main.zp.hcl").write_text(nested % "")
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    (tmp_path / "main.zp.hcl").write_text(nested % "  depends_on = [resource.local_directory.outer]\n")
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    targeted = plan_json(tmp_path, "-destroy", "-target", "local_directory.outer")
+    assert actions(targeted) == {"resource.local_directory.outer": "delete", "resource.local_directory.inner": "delete"}
+    destroyed = zplan(tmp_path, "destroy", "-auto-approve")
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert not (tmp_path / "out").exists()

@@ -112,7 +112,7 @@ class Planner:
         elsewhere = self._left_alone(recorded, request)
         steps: list[m.StepPlan] = []
         if request.destroy:
-            resource_plans.update(self._plan_destroy(recorded, request, elsewhere))
+            resource_plans.update(self._plan_destroy(_with_declared_dependencies(recorded, graph), request, elsewhere))
         else:
             # resources and steps in one dependency order: a resource may read a step's
             # output (a model to serve) and a step a resource's attribute (its URL)
@@ -364,6 +364,18 @@ def _with_refresh(recorded: dict, attrs: dict | None) -> dict:
         return {**recorded, "gone": True}
     drift = [k for k, v in attrs.items() if k in recorded.get("inputs", {}) and recorded["inputs"][k] != v]
     return {**recorded, "attributes": {**recorded["attributes"], **attrs}, "drift": drift}
+
+
+def _with_declared_dependencies(recorded: dict[str, dict], graph: Dag) -> dict[str, dict]:
+    """Each record's dependencies with those its block declares now, as Terraform orders a
+    destroy: a ``depends_on`` added by a plan that changed nothing else is in no record."""
+    out = {}
+    for addr, rec in recorded.items():
+        declared = resource_ancestors(graph, addr) if addr in graph.nodes else []
+        recorded_deps = list(rec.get("dependencies", []))
+        extra = [d for d in declared if d not in recorded_deps]
+        out[addr] = {**rec, "dependencies": recorded_deps + extra} if extra else rec
+    return out
 
 
 def _dependents_closure(recorded: dict, targets: list[str]) -> set[str]:
