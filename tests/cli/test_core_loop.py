@@ -216,6 +216,13 @@ def test_target_exclude_and_replace(applied):
     assert "count" not in ran(result)
 
 
+def test_an_output_of_a_step_left_out_of_the_plan_shows_its_recorded_value(applied):
+    # apply leaves that output as state holds it, so the plan shows it so, not as known after apply
+    result = applied.ok("plan", "-exclude", "pipeline.numbers.step.total", "-detailed-exitcode")
+    assert "total = 10.5" in result.out and "(known after apply)" not in result.out
+    assert "total = 10.5" in applied.ok("plan", "-target", "pipeline.numbers.step.count").out
+
+
 def test_output_needs_no_variable_it_does_not_read_and_takes_them_as_plan_does(applied):
     # A variable without a default that the stack does not read: `zplan output` reads recorded values only.
     applied.replace("main.zp.hcl", "  default = 1.0\n", "")

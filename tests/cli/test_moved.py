@@ -100,3 +100,21 @@ def test_a_key_added_to_a_single_block_may_move_its_only_instance(sweep):
                                'moved {\n  from = resource.local_directory.d\n  to   = resource.local_directory.d["a"]\n}\n')
     doc = sweep.plan_json()
     assert doc["moved"] == [{"from": "resource.local_directory.d", "to": 'resource.local_directory.d["a"]'}]
+
+
+FOLDER_AND_FILE = ('resource "local_directory" "{0}" {{\n  path = "out"\n}}\n\n'
+                   'resource "local_file" "f" {{\n  path    = "${{resource.local_directory.{0}.path}}/x.txt"\n  content = "x"\n}}\n')
+
+
+def test_a_moved_resource_is_still_destroyed_after_what_depends_on_it(tmp_path):
+    # the file's record named the folder's old address: destroy took the folder first, which holds the file
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", FOLDER_AND_FILE.format("a"))
+    project.apply()
+    project.write("main.zp.hcl", FOLDER_AND_FILE.format("b") + "\nmoved {\n  from = resource.local_directory.a\n  to   = resource.local_directory.b\n}\n")
+    project.apply()
+    planned = project.ok("plan", "-destroy", "-target", "resource.local_directory.b")
+    assert "resource.local_file.f" in planned.out  # what stands on the folder goes with it
+    destroyed = project.ok("destroy", "-auto-approve")
+    assert destroyed.out.index("resource.local_file.f: delete done") < destroyed.out.index("resource.local_directory.b: delete started")
+    assert not (tmp_path / "out").exists()

@@ -193,6 +193,32 @@ def test_an_import_by_absolute_or_relative_path_plans_no_change_to_the_path(proj
     assert moved["action"] == "replace" and moved["replace_because"] == ["path"], moved  # another folder is no match
 
 
+def test_an_imported_file_holding_a_secret_of_the_configuration_is_sealed_in_state(tmp_path: Path) -> None:
+    # The import reads the file into content; the configuration writes it from a sensitive variable.
+    (tmp_path / "main.zp.hcl").write_text(
+        'variable "pw" {\n  sensitive = true\n}\n\n'
+        'resource "local_file" "s" {\n  path              = "secret.txt"\n  sensitive_content = var.pw\n}\n'
+    )
+    (tmp_path / "secret.txt").write_text("hunter2-topsecret")
+    env = {"ZPLAN_VAR_pw": "hunter2-topsecret"}
+    assert zplan(tmp_path, "import", "local_file.s", "secret.txt", env=env).returncode == 0
+    assert "hunter2-topsecret" not in (tmp_path / ".zplan/state.json").read_text()
+    shown = zplan(tmp_path, "state", "show", "local_file.s", env=env)
+    assert shown.returncode == 0 and "hunter2-topsecret" not in shown.stdout and '"content": "(sensitive)"' in shown.stdout
+
+
+def test_imported_resources_are_destroyed_dependents_first(tmp_path: Path) -> None:
+    # the import recorded no dependencies: destroy took the folder first, while it still held the file
+    (tmp_path / "main.zp.hcl").write_text(MOVING_FOLDER.replace("var.dir", '"out"'))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out/config.json").write_text("{}")
+    assert zplan(tmp_path, "import", "local_directory.data", "out").returncode == 0
+    assert zplan(tmp_path, "import", "local_file.inside", "out/config.json").returncode == 0
+    destroyed = zplan(tmp_path, "destroy", "-auto-approve")
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_import_into_a_block_with_count_names_an_instance_to_give(project: Path) -> None:
     (project / "more.zp.hcl").write_text('resource "local_directory" "shard" {\n  count = 2\n  path  = "out/shard${count.index}"\n}\n')
     (project / "out/shard1").mkdir(parents=True)
@@ -302,3 +328,35 @@ def test_prevent_destroy_of_a_removed_block_says_how_to_let_go(tmp_path: Path) -
     assert refused.returncode == 1 and "resource.local_directory.d was applied with lifecycle.prevent_destroy" in refused.stderr
     assert "prevent_destroy = false" in refused.stderr and "zplan state rm resource.local_directory.d" in refused.stderr
     assert (tmp_path / "data").is_dir()
+
+
+def test_ignore_changes_keeps_an_attribute_changed_outside_zplan_or_in_the_configuration(tmp_path: Path) -> None:
+    # As in Terraform: the ignored content is neither restored after a hand edit nor rewritten from
+    # the configuration, not even by the update another attribute asks for.
+    hcl = 'resource "local_file" "f" {\n  path    = "a.txt"\n  content = "%s"\n%s  lifecycle {\n    ignore_changes = [content]\n  }\n}\n'
+    (tmp_path / "main.zp.hcl").write_text(hcl % ("made by zplan", ""))
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    (tmp_path / "a.txt").write_text("edited by hand")
+    assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
+    (tmp_path / "main.zp.hcl").write_text(hcl % ("new in the configuration", ""))
+    assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
+    (tmp_path / "main.zp.hcl").write_text(hcl % ("new in the configuration", '  mode    = "0600"\n'))
+    doc = plan_json(tmp_path)
+    assert actions(doc) == {"resource.local_file.f": "update"}
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    assert (tmp_path / "a.txt").read_text() == "edited by hand" and (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o600
+    assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
+
+
+def test_a_depends_on_added_without_other_change_orders_the_destroy(tmp_path: Path) -> None:
+    # the apply of the depends_on changed nothing, so no record names it: destroy reads the configuration too
+    nested = 'resource "local_directory" "outer" {\n  path = "out"\n}\n\nresource "local_directory" "inner" {\n  path = "out/in"\n%s}\n'
+    (tmp_path / "main.zp.hcl").write_text(nested % "")
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    (tmp_path / "main.zp.hcl").write_text(nested % "  depends_on = [resource.local_directory.outer]\n")
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    targeted = plan_json(tmp_path, "-destroy", "-target", "local_directory.outer")
+    assert actions(targeted) == {"resource.local_directory.outer": "delete", "resource.local_directory.inner": "delete"}
+    destroyed = zplan(tmp_path, "destroy", "-auto-approve")
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert not (tmp_path / "out").exists()

@@ -230,7 +230,7 @@ class Applier:
         refs = {n: e for n, e in resource.attributes.items() if any(r.parts[0] == "step" for r in e.references())}
         if not refs or not self._run_open:
             return
-        inputs = self.resources.desired(rp.address)
+        inputs = self.resources.desired(rp)
         models = {n: inputs[n] for n in refs if isinstance(inputs.get(n), dict) and "digest" in inputs[n]}
         pipeline = pipeline_of(next(iter(refs.values())), self.project.config) or ""
         elapsed = time.monotonic() - started_monotonic

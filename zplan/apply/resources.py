@@ -32,7 +32,7 @@ from zplan.hooks import Hooks
 from zplan.config.values import UNKNOWN
 from zplan.graph.walk import FAILED, OK
 from zplan.plan import model as m
-from zplan.plan.resources import StepOutputLookup, changed_inputs, desired_inputs, schema_for
+from zplan.plan.resources import StepOutputLookup, changed_inputs, desired_inputs, keep_ignored, schema_for
 from zplan.provider import Provider, ProviderError, ResourceChange, ResourceResult, provider_name_for
 from zplan.secrets import Sensitive, is_sealed, redact
 from zplan.state import secrets as sealed
@@ -126,7 +126,7 @@ class ResourceApplier:
             resource = self.project.config.resources[rp.address]
             schema = schema_for(self.project.registry, resource)
             try:
-                after = self.desired(rp.address)
+                after = self.desired(rp)
             except diags.DiagnosticError as exc:
                 return ResourceResult(rp.address, None, "; ".join(f"{d.summary} ({d.detail})" if d.detail else d.summary for d in exc.diagnostics))
             if any(v is UNKNOWN for v in after.values()):
@@ -151,11 +151,15 @@ class ResourceApplier:
             self._deposed[rp.address] = old
         return result
 
-    def desired(self, address: str) -> dict[str, Any]:
-        """The inputs the configuration wants now, with what this run has applied and produced."""
-        resource = self.project.config.resources[address]
+    def desired(self, rp: m.ResourcePlan) -> dict[str, Any]:
+        """The inputs the configuration wants now, with what this run has applied and produced
+        (and, as planned, the current value of each attribute ``ignore_changes`` names)."""
+        resource = self.project.config.resources[rp.address]
         schema = schema_for(self.project.registry, resource)
-        return desired_inputs(resource, schema, self.project.scope(self.value, self.names), self.step_output)
+        wanted = desired_inputs(resource, schema, self.project.scope(self.value, self.names), self.step_output)
+        if rp.action == m.CREATE or rp.after is None or not resource.lifecycle.ignore_changes:
+            return wanted
+        return keep_ignored(wanted, {"inputs": rp.after}, resource.lifecycle.ignore_changes)
 
     def _same_as_recorded(self, rp: m.ResourcePlan, schema, after: dict[str, Any]) -> bool:
         """Planned to change only because a step it reads was to rerun, and that step's
@@ -221,7 +225,7 @@ class ResourceApplier:
             else:
                 resource = self.project.config.resources[rp.address]
                 schema = schema_for(self.project.registry, resource)
-                inputs = self.desired(rp.address)
+                inputs = self.desired(rp)
                 self.state.put_resource(rp.address, ResourceRecord.sealed(
                     rp.type, rp.provider, inputs, res.attributes or {}, {*schema.sensitive_names(), *rp.sensitive}, self.project.state_dir,
                     rp.depends_on, rp.prevent_destroy, schema.version,

@@ -47,16 +47,35 @@ def _record(project: Project, state: State, address: str, id_: str) -> ResourceR
     except ProviderError as exc:
         raise diags.fail(f"cannot import {address}: {exc}") from None
     inputs = {k: v for k, v in attrs.items() if k in schema.inputs()}
+    scope = project.scope()
     try:  # record the configured inputs when they match, so a matching import plans as no-op
-        wanted = desired_inputs(resource, schema, project.scope())
+        wanted = desired_inputs(resource, schema, scope)
     except diags.DiagnosticError:
         wanted = {}
+    from_secret = {k for k, expr in resource.attributes.items() if scope.was_sensitive(expr)}
     for k, v in wanted.items():
         if k not in inputs:
             inputs[k] = v
         elif provider.same_input(resource.type, k, inputs[k], v):  # the provider's own comparison, not the spelling
             inputs[k] = attrs[k] = v
+    secret = {*schema.sensitive_names(), *from_secret, *_holding_secrets(attrs, project.secrets)}
     return ResourceRecord.sealed(
-        resource.type, provider_name, inputs, attrs, schema.sensitive_names(), project.state_dir,
+        resource.type, provider_name, inputs, attrs, secret, project.state_dir, _dependencies(project, address),
         prevent_destroy=resource.lifecycle.prevent_destroy, schema_version=schema.version,
     )
+
+
+def _holding_secrets(attrs: dict, secrets: list[str]) -> set[str]:
+    """The imported attributes whose value holds a sensitive value of the configuration (a file
+    read into ``content`` that the configuration writes from a secret): sealed like a secret."""
+    from zplan.secrets import mask
+
+    return {k for k, v in attrs.items() if mask(v, secrets) != v} if secrets else set()
+
+
+def _dependencies(project: Project, address: str) -> list[str]:
+    """What the resource stands on, as an apply records it: destroy deletes it before them."""
+    from zplan.graph.build import build
+    from zplan.plan.planner import resource_ancestors
+
+    return resource_ancestors(build(project.config, project.stack_name), address)

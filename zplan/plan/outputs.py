@@ -13,8 +13,11 @@ from zplan.plan import model as m
 from zplan.secrets import is_sealed
 
 
-def plan_outputs(project, steps: tuple[m.StepPlan, ...], scope, check_refs: Callable) -> dict[str, dict]:
-    """Each output: its value (None until known), whether it is known, and its sensitivity."""
+def plan_outputs(project, steps: tuple[m.StepPlan, ...], scope, check_refs: Callable,
+                 recorded: Callable[[StepOutputRef], Any] = lambda ref: UNKNOWN) -> dict[str, dict]:
+    """Each output: its value (None until known), whether it is known, and its sensitivity.
+    ``recorded`` gives the output of a step this plan leaves out (-target, -exclude) as
+    state holds it: apply leaves it as it is."""
     out = {}
     by_address = {s.address: s for s in steps} if project.config.outputs else {}
     for name, output in project.config.outputs.items():
@@ -28,7 +31,7 @@ def plan_outputs(project, steps: tuple[m.StepPlan, ...], scope, check_refs: Call
                 "declare it sensitive = true to show it only as <sensitive>, or stop using the secret in it",
                 output.range,
             )
-        known, value = _output_value(project, by_address, value)
+        known, value = _output_value(project, by_address, value, recorded)
         out[name] = {"value": value if known else None, "known": known, "sensitive": output.sensitive}
     return out
 
@@ -68,8 +71,8 @@ def unsealed_value(value: Any, state_dir) -> Any:
     return sealed.unseal(value, state_dir)
 
 
-def _output_value(project, steps: dict[str, m.StepPlan], value: Any) -> tuple[bool, Any]:
-    value = map_step_refs(value, lambda ref: _planned_output(project, steps, ref))
+def _output_value(project, steps: dict[str, m.StepPlan], value: Any, recorded: Callable[[StepOutputRef], Any]) -> tuple[bool, Any]:
+    value = map_step_refs(value, lambda ref: _planned_output(project, steps, ref) if ref.address in steps else recorded(ref))
     if contains_unknown(value):
         return False, None
     return True, value

@@ -113,7 +113,7 @@ class Planner:
         elsewhere = self._left_alone(recorded, request)
         steps: list[m.StepPlan] = []
         if request.destroy:
-            resource_plans.update(self._plan_destroy(recorded, request, elsewhere))
+            resource_plans.update(self._plan_destroy(_with_declared_dependencies(recorded, graph), request, elsewhere))
         else:
             # resources and steps in one dependency order: a resource may read a step's
             # output (a model to serve) and a step a resource's attribute (its URL)
@@ -137,7 +137,7 @@ class Planner:
         if self.step_planner is None:
             self._start_steps(scope, resource_plans)
         stack, key = self.stack_settings, self._key
-        outputs = {} if request.destroy else plan_outputs(project, tuple(steps), scope, self._check_output_refs)
+        outputs = {} if request.destroy else plan_outputs(project, tuple(steps), scope, self._check_output_refs, self._recorded_output)
         if not request.destroy:  # what nothing reads is checked too, with the values planned
             check_values(project.config, scope)
         read_elsewhere = {} if request.destroy or len(nodes) == len(graph) else _read_elsewhere(project, graph, nodes, scope)
@@ -236,6 +236,9 @@ class Planner:
         schema = rplan.schema_for(self.project.registry, resource)
         self._check_step_outputs(resource)
         desired = rplan.desired_inputs(resource, schema, scope, self._step_output)
+        previous = recorded.get(addr)
+        if previous is not None and not previous.get("gone") and resource.lifecycle.ignore_changes:
+            desired = rplan.keep_ignored(desired, previous, resource.lifecycle.ignore_changes)
         from_secret = [n for n, e in resource.attributes.items() if scope.was_sensitive(e)]
         check_types(resource, schema, desired, set(from_secret))
         self._check_provider_rules(resource, schema, desired, from_secret)
@@ -269,6 +272,14 @@ class Planner:
             record = self.state.step_record(self._key, ref.address) if self.step_planner and self._key else None
             out = record.outputs.get(ref.output) if record is not None and record.succeeded else None
         return rplan.artifact_reference(out) if out is not None else UNKNOWN
+
+    def _recorded_output(self, ref: StepOutputRef) -> Any:
+        """A step output outside the -target/-exclude selection, as apply keeps it: its value
+        (or artifact URI) in the step's latest successful record, UNKNOWN without one."""
+        record = self.state.step_record(self._key, ref.address) if self._key else None
+        out = record.outputs.get(ref.output, {}) if record is not None and record.succeeded else {}
+        value = unsealed_value(out["value"], self.project.state_dir) if "value" in out else out.get("uri")
+        return UNKNOWN if value is None else value
 
     def _check_step_outputs(self, resource) -> None:
         """``step.train.outputs.modle``: an error at the attribute, naming the outputs there are."""
@@ -358,6 +369,18 @@ def _with_refresh(recorded: dict, attrs: dict | None) -> dict:
         return {**recorded, "gone": True}
     drift = [k for k, v in attrs.items() if k in recorded.get("inputs", {}) and recorded["inputs"][k] != v]
     return {**recorded, "attributes": {**recorded["attributes"], **attrs}, "drift": drift}
+
+
+def _with_declared_dependencies(recorded: dict[str, dict], graph: Dag) -> dict[str, dict]:
+    """Each record's dependencies with those its block declares now, as Terraform orders a
+    destroy: a ``depends_on`` added by a plan that changed nothing else is in no record."""
+    out = {}
+    for addr, rec in recorded.items():
+        declared = resource_ancestors(graph, addr) if addr in graph.nodes else []
+        recorded_deps = list(rec.get("dependencies", []))
+        extra = [d for d in declared if d not in recorded_deps]
+        out[addr] = {**rec, "dependencies": recorded_deps + extra} if extra else rec
+    return out
 
 
 def _dependents_closure(recorded: dict, targets: list[str]) -> set[str]:

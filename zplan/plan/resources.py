@@ -7,7 +7,7 @@ replacement, which are computed or secret), so providers never diff.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import unquote, urlparse
 
 from zplan import diags
@@ -87,6 +87,17 @@ def desired_inputs(resource: ResourceConfig, schema: ResourceSchema, scope: Scop
     return values
 
 
+def keep_ignored(desired: dict[str, Any], recorded: Mapping[str, Any], ignored: list[str]) -> dict[str, Any]:
+    """``lifecycle { ignore_changes }`` on a recorded resource (unsealed, with any refresh merged
+    in): each ignored attribute keeps its current value, as in Terraform, so neither an edit of it
+    in the configuration nor a change made outside zplan is undone, not even by an update or a
+    replacement another attribute asks for."""
+    inputs, current = recorded.get("inputs", {}), recorded.get("attributes", {})
+    kept = {k: v for k, v in desired.items() if k not in ignored}
+    kept.update({k: current.get(k, inputs[k]) for k in ignored if k in inputs})
+    return kept
+
+
 def _typed(value: Any, attr, name: str) -> Any:
     """A string, number or bool attribute's value converted as Terraform converts it ("false" is the
     bool false, 5 the string "5"), so the provider gets the type it declared; a value that does not
@@ -154,7 +165,7 @@ def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dic
         provider=provider_name_for(resource.type),
         action=action,
         before=dict(recorded["attributes"]) if recorded else None,
-        after=dict(desired),
+        after={**desired, **_unset(schema, desired, recorded, resource.lifecycle.ignore_changes)} if action in (m.UPDATE, m.REPLACE) else dict(desired),
         reasons=reasons,
         replace_because=forcing,
         sensitive=sorted(schema.sensitive_names()),
@@ -163,6 +174,12 @@ def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dic
         create_before_destroy=resource.lifecycle.create_before_destroy,
         prevent_destroy=resource.lifecycle.prevent_destroy,
     )
+
+
+def _unset(schema: ResourceSchema, desired: dict[str, Any], recorded: dict, ignored: list[str]) -> dict[str, None]:
+    """The attributes the configuration no longer sets and the update takes away: null after it,
+    so the plan shows them changing (``content = "a" -> null``) as the reason names them."""
+    return {k: None for k in changed_inputs(schema, desired, recorded.get("inputs", {}), ignored) if k not in desired}
 
 
 def with_sensitive(plan: m.ResourcePlan, computed_from_secret: list[str]) -> m.ResourcePlan:
@@ -190,7 +207,7 @@ def diff(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, An
     if recorded.get("gone"):
         return m.CREATE, [m.Reason(m.GONE_OUTSIDE, "deleted outside zplan")], []
     changed = changed_inputs(schema, desired, recorded.get("inputs", {}), resource.lifecycle.ignore_changes)
-    drifted = sorted(recorded.get("drift", []))
+    drifted = sorted(set(recorded.get("drift", [])) - set(resource.lifecycle.ignore_changes))  # ignore_changes: changed outside zplan by design
     if not changed and not drifted:
         return m.NOOP, [], []
     forcing = [k for k in changed if schema.attributes[k].force_new]

@@ -234,6 +234,9 @@ class State:
         for store in self.doc["stores"].values():
             for entry in store["cache"].values():
                 entry["address"] = moved.get(entry["address"], entry["address"])
+        for record in self.doc["resources"].values():  # destroy goes by them: dependents first
+            if any(d in moved for d in record.get("dependencies", ())):
+                record["dependencies"] = [moved.get(d, d) for d in record["dependencies"]]
         return sorted(moved.items())
 
     def bump(self) -> None:

@@ -75,7 +75,7 @@ class LocalSqliteDatabase(LocalResource):
         path = Path(before["id"])
         if not path.is_file():
             raise ProviderError(f"database {path} no longer exists; plan again to recreate it")
-        mode = before.get("journal_mode")
+        mode = _observed_journal(path, before.get("journal_mode"))  # on disk: it may have drifted from the record
         with _connect(path, create=False) as conn:
             if s["journal_mode"] and s["journal_mode"] != mode:
                 mode = _set_journal_mode(conn, s["journal_mode"])

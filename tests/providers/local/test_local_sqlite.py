@@ -43,6 +43,16 @@ def test_changed_init_sql_runs_in_place(provider, project):
     assert provider.read(T, updated)["journal_mode"] == "wal"
 
 
+def test_an_update_puts_back_a_journal_mode_changed_outside_zplan(provider, project):
+    attrs = provider.create(T, "db", {"path": "m.db", "init_sql": SCHEMA, "journal_mode": "wal"})
+    with closing(sqlite3.connect(project / "m.db")) as conn:
+        conn.execute("PRAGMA journal_mode=delete")
+    drifted = provider.read(T, attrs)
+    assert drifted["journal_mode"] == "delete"  # the plan shows the drift ...
+    updated = provider.update(T, attrs, {"path": "m.db", "init_sql": SCHEMA, "journal_mode": "wal"})
+    assert provider.read(T, updated)["journal_mode"] == "wal"  # ... and the update puts it back
+
+
 def test_failing_script_leaves_nothing_behind(provider, project):
     bad = "CREATE TABLE t (x);\nINSERT INTO nowhere VALUES (1);"
     with pytest.raises(ProviderError, match="init_sql failed.*no such table: nowhere"):

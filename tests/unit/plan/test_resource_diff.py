@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from zplan.plan import model as m
+from zplan.plan.jsonplan import to_json
+from zplan.render import plan_text
 from zplan.state.model import ResourceRecord, State
 
 from tests.unit.plan.inprocess import plan, write_project
@@ -60,3 +62,12 @@ def test_a_resource_gone_from_the_configuration_is_deleted(tmp_path):
     made, _, _ = plan(write_project(tmp_path, 'variable "x" { default = 1 }\n'), state)
     [r] = made.resources
     assert r.address == ADDR and r.action == m.DELETE and [x.code for x in r.reasons] == [m.REMOVED_FROM_CONFIG]
+
+
+def test_an_attribute_no_longer_set_is_shown_going_to_null(tmp_path):
+    # As Terraform shows it: the plan names "size changed", and the diff has it (size = 1 -> null).
+    made, _, _ = plan(write_project(tmp_path, 'resource "fake_thing" "a" {\n  name = "one"\n}\n'), _state_with(tmp_path, "one", 1))
+    r = made.resource(ADDR)
+    assert r.action == m.UPDATE and [x.message for x in r.reasons] == ["size changed"]
+    assert r.after == {"name": "one", "size": None}
+    assert ("update", "        ~ size = 1 -> null") in plan_text.render(to_json(made))
