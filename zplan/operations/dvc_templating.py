@@ -102,6 +102,11 @@ def _looped(stage: dict, vars_: _Vars) -> bool:
     return "foreach" in stage or ("matrix" in stage and _matrix(stage["matrix"], vars_) is not None)
 
 
+def _frozen(stage: Any) -> bool:
+    """A stage DVC never runs (``dvc freeze``): ``frozen: true`` among its fields (a foreach stage's under ``do``)."""
+    return isinstance(stage, dict) and (stage.get("frozen") is True or _body(stage).get("frozen") is True)
+
+
 def _stage_instances(stage: dict, vars_: _Vars) -> dict[str, Any] | None:
     return _instances(stage["foreach"], vars_) if "foreach" in stage else _matrix(stage["matrix"], vars_)
 

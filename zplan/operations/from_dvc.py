@@ -29,17 +29,17 @@ from zplan import diags
 from zplan.config.fmt import format_text
 from zplan.config.params_files import is_params_file
 from zplan.operations.dvc_links import _deps, _Out, _outs_of
-from zplan.operations.dvc_templating import (PARAMS_FILE, _body, _for_each, _list, _looped, _matrix, _moves, _name, _out_paths, _outs,
+from zplan.operations.dvc_templating import (PARAMS_FILE, _body, _for_each, _frozen, _list, _looped, _matrix, _moves, _name, _out_paths, _outs,
                                              _path, _path_text, _stage_instances, _string, _template, _unique, _Vars, _wdir, hcl_literal)
 from zplan.operations.dvc_yaml import check_stage, read
 
 DEFAULT_OUT = "dvc.zp.hcl"
 _NOTED_FIELDS = {  # stage fields with no equivalent: what the note says
-    "frozen": "`frozen: true` is not converted (use -target/-exclude, or -replace to force a run)",
     "vars": "`vars:` of a stage is not converted (only top-level vars are read)",
     "meta": "`meta:` is not converted (zplan keeps no free-form stage metadata)",
 }
-_FIELDS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "desc", "always_changed", "foreach", "do", "matrix", *_NOTED_FIELDS}
+_FIELDS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "desc", "always_changed", "frozen", "foreach", "do", "matrix",
+           *_NOTED_FIELDS}
 
 
 @dataclass
@@ -94,7 +94,7 @@ def convert(dvc_yaml: Path, project: Path | None = None) -> Converted:
             notes.append(f"top-level `{key}:` is not converted (stage metrics are step outputs; see `zplan output`)")
     header = [f"# Converted from {posixpath.join(base, dvc_yaml.name)} by `zplan import-dvc`.", ""]
     metrics = {(steps[name], m): f"{steps[name]}_{_name(Path(m).stem)}" for name, stage in stages.items()
-               if isinstance(stage, dict) and not _looped(stage, vars_) for m in _out_paths(stage, vars_, "metrics")}
+               if isinstance(stage, dict) and not _looped(stage, vars_) and not _frozen(stage) for m in _out_paths(stage, vars_, "metrics")}
     outputs = [f'\noutput "{output}" {{\n  value = step.{step}.outs[{_string(m)}]\n}}' for (step, m), output in _unique(metrics).items()]
     text = "\n".join(header + locals_block + ['pipeline "dvc" {', *[line for b in blocks for line in b], "}", *outputs, ""])
     return Converted(format_text(text, DEFAULT_OUT), notes)
@@ -123,6 +123,8 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
     if not isinstance(stage, dict):
         notes.append(f"stage {name}: not a mapping, skipped")
         return []
+    if _frozen(stage):
+        return _frozen_stage(name, [p for p, o in outs_of.items() if o.stage == name], notes)
     body, looped, wdir = _body(stage), _looped(stage, vars_), _wdir(stage, vars_.base)
     _note_fields(name, stage, looped, notes)
     command = _command(name, body, wdir, vars_, looped, notes)
@@ -152,6 +154,17 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
     if metrics:
         lines.append(f"    metrics = {_list([_path_text(p, vars_, looped, notes, name) for p in metrics], raw=True)}")
     return lines + ["  }"]
+
+
+def _frozen_stage(name: str, outs: list[str], notes: list[str]) -> list[str]:
+    """A frozen stage as a comment: DVC never runs it (`dvc repro` skips it, even with --force) and keeps its outs
+    as they are, so it is no step; the steps reading its outs read them from the project folder as deps."""
+    kept = f"its outs ({', '.join(outs)}) are read as they are in the project folder" if outs else "it has no outs"
+    notes.append(f"stage {name}: frozen, so not a step (DVC never runs it): {kept}")
+    lines = [f"DVC stage {name} is frozen (`frozen: true`): DVC never runs it, so it is not a step here;",
+             f"{kept}, as deps of the steps using them." if outs else f"{kept}.",
+             f"To run it as a step again: `dvc unfreeze {name}` (or remove `frozen: true`), then `zplan import-dvc -force`."]
+    return ["", *(f"  # {line}" for line in lines)]
 
 
 def _command(name: str, stage: dict, wdir: str, vars_: _Vars, looped: bool, notes: list[str]) -> str | None:

@@ -42,7 +42,6 @@ stages:
       - eval/metrics.json:
           cache: false
     plots: [eval/roc.csv]
-    frozen: true
   grid:
     matrix:
       a: [1, 2]
@@ -299,12 +298,60 @@ def test_a_dep_wired_to_the_instances_a_var_gives_now_says_so(tmp_path):
 def test_what_has_no_equivalent_is_listed(converted):
     notes = "\n".join(converted.notes)
     for expected in ("2 commands are joined with && into one", "all of whole.yaml as params: sub/whole.yaml is a dep instead",
-                     "plots sub/eval/roc.csv are kept as outs", "`frozen: true` is not converted",
+                     "plots sub/eval/roc.csv are kept as outs",
                      "top-level `plots:` is not converted"):
         assert expected in notes, notes
     assert 'params  = ["sub/other.json:alpha"]' in converted.text and '"sub/eval.py", "sub/whole.yaml"]' in converted.text
     assert 'command = ["sh", "-c", "cd sub && python eval.py --threshold ${local.vars.threshold} && echo done"]' in converted.text
     assert "$HOME" in converted.text, "a shell variable stays as it is"
+
+
+def test_a_frozen_stage_never_runs_and_its_outs_are_read_as_they_are(tmp_path):
+    # `dvc repro` never runs a frozen stage and keeps its outs: the steps reading them read the project's files
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  prepare:
+    cmd: echo fresh > data/prepared.csv
+    deps: [raw.csv]
+    outs: [data/prepared.csv]
+    metrics: [data/stats.json]
+    frozen: true
+  shards:
+    foreach: [a, b]
+    do:
+      cmd: echo ${item} > shards/${item}.txt
+      outs:
+        - shards/${item}.txt
+      frozen: true
+  train:
+    cmd: cat data/prepared.csv > model.txt
+    deps: [data/prepared.csv]
+    outs: [model.txt]
+  merge:
+    foreach: [a, b]
+    do:
+      cmd: cat shards/${item}.txt data/stats.json > merged-${item}.txt
+      deps:
+        - shards/${item}.txt
+        - data
+      outs:
+        - merged-${item}.txt
+""")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "shards").mkdir()
+    for path in ("raw.csv", "data/prepared.csv", "data/stats.json", "shards/a.txt", "shards/b.txt"):
+        (tmp_path / path).write_text("kept\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    assert sorted(s.address for s in planned.steps) == [
+        'pipeline.dvc.step.merge["a"]', 'pipeline.dvc.step.merge["b"]', "pipeline.dvc.step.train"]
+    assert set(planned.step("pipeline.dvc.step.train").inputs) == {"data/prepared.csv"}  # a data file, fingerprinted
+    assert set(planned.step('pipeline.dvc.step.merge["b"]').inputs) == {"shards/b.txt", "data"}
+    assert not planned.outputs, "no output reads the frozen stage's metrics from a step"
+    assert "# DVC stage prepare is frozen (`frozen: true`): DVC never runs it, so it is not a step here;" in converted.text
+    assert "`dvc unfreeze prepare` (or remove `frozen: true`), then `zplan import-dvc -force`" in converted.text
+    assert converted.notes == [
+        "stage prepare: frozen, so not a step (DVC never runs it): its outs (data/prepared.csv, data/stats.json) are read as they are in the project folder",
+        "stage shards: frozen, so not a step (DVC never runs it): its outs (shards/a.txt, shards/b.txt) are read as they are in the project folder"]
 
 
 def test_a_file_that_is_not_a_pipeline_is_a_clear_error(tmp_path):
