@@ -9,6 +9,8 @@ to an earlier step's result becomes an input (the output named by the step's
 read that way (loops, conditionals, ``.after()``, configuration calls) is listed.
 ``enable_cache=False`` of a ``@step(...)``, or of the ``@pipeline(...)`` for the steps
 that do not set their own, becomes ``cache = false``: ZenML runs such a step every time.
+A variable is typed by the annotation of the pipeline's parameter, or else of the step
+parameters it is passed to (``zenml_types``).
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zplan import diags
+from zplan.config.convert import ConversionError
+from zplan.config.convert import convert as convert_value
 from zplan.config.fmt import format_text
+from zplan.config.types import ANY, Type
 from zplan.config.variable_checks import RESERVED_NAMES
 from zplan.operations.from_dvc import hcl_literal, write_converted
+from zplan.operations.zenml_types import hcl_type, is_int
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.code_reach import CodeReader
 from zplan.plan.code_scope import ImportRef, ModuleBindings
@@ -45,6 +51,7 @@ class _Step:
     params: dict[str, str] = field(default_factory=dict)  # param -> HCL expression
     after: list[str] = field(default_factory=list)
     cache: bool = True
+    annotations: dict[str, ast.expr | None] = field(default_factory=dict)  # of the function's parameters
 
 
 def import_zenml(root: Path, spec: str, out: Path | None = None, force: bool = False) -> tuple[Path, Converted]:
@@ -134,6 +141,9 @@ class _Pipeline:
         self.steps: dict[str, _Step] = {}
         self.values: dict[str, str] = {}  # python name in the pipeline body -> HCL reference
         self.ids: dict[str, str] = {}  # ZenML's invocation id of each step call -> its step name here
+        self.annotations: dict[str, ast.expr | None] = {}  # variable -> its pipeline parameter's annotation
+        self.defaults: dict[str, ast.expr | None] = {}  # variable -> its pipeline parameter's default
+        self.uses: dict[str, list[ast.expr | None]] = {}  # variable -> the annotations of the step parameters given it
         self.variables = self._variables()
         self.cache = self._enable_cache(fn, "pipeline")
 
@@ -144,7 +154,8 @@ class _Pipeline:
             raise diags.fail(f"{self.fn.name} calls no step function that could be read", "is it the @pipeline function?")
         lines = [f"# Converted from {self.reader.rel(self.path)}:{self.fn.name} by `zplan import-zenml`.", ""]
         for name, default in self.variables.items():
-            lines += [f'variable "{name}" {{', *([f"  default = {default}"] if default is not None else []), "}", ""]
+            type_, validation = self._type(name)
+            lines += [f'variable "{name}" {{', *type_, *([f"  default = {default}"] if default is not None else []), *validation, "}", ""]
         lines.append(f'pipeline "{self.fn.name}" {{')
         for step in self.steps.values():
             lines += ["", f'  step "{step.name}" {{', f'    source = "{step.source}"']
@@ -171,10 +182,40 @@ class _Pipeline:
             if name != arg.arg:
                 self.notes.append(f"line {arg.lineno}: parameter {arg.arg} is variable {name} ({arg.arg} is a reserved name in HCL)")
             out[name] = self._literal(default) if default is not None else None
+            self.annotations[name], self.defaults[name] = arg.annotation, default if out[name] is not None else None
             if default is not None and out[name] is None:
                 self.notes.append(f"line {arg.lineno}: the default of {arg.arg} ({ast.unparse(default)}) is not converted: give it with -var {name}=...")
             self.values[arg.arg] = f"var.{name}"
         return out
+
+    def _type(self, name: str) -> tuple[list[str], list[str]]:
+        """The variable's ``type`` line, and for an int a validation asking for a whole number: what ZenML checks
+        of the value, from the pipeline parameter's annotation, or else those of the step parameters given it."""
+        given = self.annotations[name]
+        annotations = [given] if given is not None else self.uses.get(name, [])
+        types = {hcl_type(a) for a in annotations}
+        type_: Type = types.pop() if len(types) == 1 else ANY
+        if type_ == ANY:
+            return [], []
+        default = self._default(name)
+        try:
+            convert_value(default, type_, f"var.{name}")
+        except ConversionError as exc:
+            self.notes.append(f"variable {name}: its default does not fit its annotation ({exc}): it is left without a type")
+            return [], []
+        whole = all(is_int(a) for a in annotations)
+        if not whole or isinstance(default, float) and not default.is_integer():
+            return [f"  type = {type_}"], []
+        condition = f"floor(var.{name}) == var.{name}"
+        condition = f"var.{name} == null || {condition}" if default is None else condition  # null: a default of None
+        return [f"  type = {type_}"], ["", "  validation {", f"    condition     = {condition}",
+                                       f'    error_message = "{name} must be a whole number: it is an int"', "  }"]
+
+    def _default(self, name: str) -> object:
+        try:
+            return ast.literal_eval(self.defaults[name]) if self.defaults[name] is not None else None
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return None
 
     def _statement(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
@@ -198,6 +239,7 @@ class _Pipeline:
         path, fn = found
         name = func.id if isinstance(func, ast.Name) else func.attr  # as the pipeline calls it
         step = _Step(name, f"{self.reader.rel(path)}:{fn.name}")
+        step.annotations = {a.arg: a.annotation for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]}
         own = self._cache_option(options, call.lineno)
         own = self._enable_cache(fn, "step", path) if own is None else own
         step.cache = own if own is not None else self.cache is not False
@@ -287,6 +329,8 @@ class _Pipeline:
         if isinstance(value, ast.Name) and value.id in self.values:
             ref = self.values[value.id]
             (step.params if ref.startswith("var.") else step.inputs)[param] = ref
+            if ref.startswith("var."):
+                self.uses.setdefault(ref.removeprefix("var."), []).append(step.annotations.get(param))
             return
         if isinstance(value, ast.Call) and self.reader.called(self.path, _with_options(value.func)[0]):
             self._nested(step, param, value, line)  # `evaluate(model=train(data))`: train is a step of its own

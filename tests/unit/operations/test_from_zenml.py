@@ -55,7 +55,7 @@ def test_calls_become_steps_inputs_params_and_variables(root):
     converted = convert(root, "flows:flow")
     text = converted.text
     hcl.parse_text(text, "zenml.zp.hcl")
-    assert 'variable "n" {\n  default = 5\n}' in text and 'default = "run"' in text
+    assert 'variable "n" {\n  type    = number\n  default = 5\n' in text and 'type    = string\n  default = "run"' in text
     assert 'step "fetch" {\n    source = "lib/steps.py:load"\n    params = { n = var.n }' in text, text  # named as the pipeline calls it
     assert "inputs = { rows = step.fetch.outputs.rows }" in text
     assert 'step "report" {' in text and "inputs = { x = step.split.outputs.a }" in text and "params = { label = var.label }" in text
@@ -204,6 +204,50 @@ def flow():
     assert wired == {"load": ("lib/steps.py:load", {}), "split": ("lib/steps.py:split", {"rows": "load.rows"}),
                      "report": ("lib/steps.py:report", {"x": "split.a"})}
     assert converted.notes == ["line 12: lib.other.report(rest, label='y') is not a step function zplan could find: not converted"]
+
+
+def test_parameters_are_typed_by_their_annotations_so_a_wrong_value_is_a_plan_error(tmp_path, monkeypatch):
+    # ZenML checks a parameter against its annotation when the pipeline starts: a typed variable checks it at plan
+    (tmp_path / "steps.py").write_text("""
+from typing import Dict, List, Optional, Tuple
+from zenml import step
+
+@step
+def train(epochs: int, lr: float, layers: List[int], opts: Dict[str, float], name: Optional[str] = None,
+          shape: Tuple[int, str] = (1, "a"), seed: "int | None" = None, anything=None, model: object = None) -> None:
+    print(epochs, lr, layers, opts, name, shape, seed, anything, model)
+""")
+    (tmp_path / "flows.py").write_text("""
+from typing import Annotated, Literal, Optional
+from zenml import pipeline
+from steps import train
+
+@pipeline
+def flow(epochs: Annotated[int, "n"] = 3, lr=0.1, layers: list[int] = [64, 32], opts: dict = {"l2": 0.5},
+         name: Optional[str] = None, shape=(2, "b"), seed=None, anything=1, model: Literal["rf", "sgd"] = "rf", rate: int = "x"):
+    train(epochs, lr, layers, opts, name, shape, seed, anything, model=model)
+    train(epochs=rate, lr=lr, layers=layers, opts=opts)
+""")
+    converted = convert(tmp_path, "flows:flow")
+    (tmp_path / "main.zp.hcl").write_text(converted.text)
+    types = {block.labels[0]: block.attributes["type"].expr.source() if "type" in block.attributes else None
+             for block in hcl.parse_text(converted.text, "main.zp.hcl").blocks if block.type == "variable"}
+    assert types == {"epochs": "number", "lr": "number", "layers": "list(number)", "opts": "map(any)", "name": "string",
+                     "shape": "tuple([number, string])", "seed": "number", "anything": None, "model": "string", "rate": None}
+    assert converted.notes == ['variable rate: its default does not fit its annotation (var.rate: a number is required, got "x"): '
+                               "it is left without a type"]
+    monkeypatch.setenv("ZPLAN_VAR_lr", "0.5")  # given as text, as -var gives it
+    planned, _, _ = plan(tmp_path)
+    assert planned.step("pipeline.flow.step.train").params["lr"] == 0.5
+    for var, value, message in [("lr", "fast", 'var.lr: a number is required, got "fast"'),
+                                ("epochs", "2.5", "epochs must be a whole number: it is an int"),
+                                ("seed", "0.5", "seed must be a whole number: it is an int"),
+                                ("layers", '["wide"]', 'var.layers[0]: a number is required, got "wide"')]:
+        with monkeypatch.context() as env, pytest.raises(diags.DiagnosticError) as caught:
+            env.setenv(f"ZPLAN_VAR_{var}", value)
+            plan(tmp_path)
+        (found,) = caught.value.diagnostics
+        assert found.range.file.endswith("main.zp.hcl") and found.range.line > 0 and message in found.summary, found.summary
 
 
 def test_a_parameter_named_as_an_hcl_reserved_word_or_without_a_literal_default_is_listed(root):
