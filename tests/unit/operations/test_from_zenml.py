@@ -174,6 +174,40 @@ def flow():
     assert planned.step("pipeline.flow.step.train").inputs["rows"].output == "train_set"
 
 
+def test_results_of_a_tuple_return_type_without_names_are_zenmls_output_n(tmp_path):
+    (tmp_path / "steps.py").write_text("""
+from typing import Tuple
+from zenml import step
+
+@step
+def split() -> Tuple[list, list]:
+    return [1, 2], [3]
+
+@step
+def pair() -> Tuple[int, int]:
+    values = (1, 2)
+    return values  # one output, as ZenML reads it: no `return a, b`
+
+@step
+def report(a: list, b: list, c: tuple) -> None:
+    print(a, b, c)
+""")
+    (tmp_path / "flows.py").write_text("""
+from zenml import pipeline
+from steps import pair, report, split
+
+@pipeline
+def flow():
+    first, rest = split()
+    report(first, rest, pair())
+""")
+    converted = convert(tmp_path, "flows:flow")
+    assert "inputs = { a = step.split.outputs.output_0, b = step.split.outputs.output_1, c = step.pair.outputs.output }" in converted.text
+    assert not converted.notes
+    (tmp_path / "main.zp.hcl").write_text(converted.text)
+    plan(tmp_path)  # the references are checked against the outputs the functions declare
+
+
 def test_a_pipeline_imported_by_a_package_is_read_where_it_is_defined(root):
     # `from pipelines import flow`, as ZenML's run.py imports it
     (root / "pipelines").mkdir()
