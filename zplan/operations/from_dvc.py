@@ -127,7 +127,7 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
         return _frozen_stage(name, [p for p, o in outs_of.items() if o.stage == name], notes)
     body, looped, wdir = _body(stage), _looped(stage, vars_), _wdir(stage, vars_.base)
     _note_fields(name, stage, looped, notes)
-    command = _command(name, body, wdir, vars_, looped, notes)
+    command = _command(name, body, wdir, vars_, looped, notes, list((_stage_instances(stage, vars_) or {}).values()) if looped else None)
     if command is None:
         return []
     lines = ["", f'  step "{step}" {{']
@@ -167,8 +167,9 @@ def _frozen_stage(name: str, outs: list[str], notes: list[str]) -> list[str]:
     return ["", *(f"  # {line}" for line in lines)]
 
 
-def _command(name: str, stage: dict, wdir: str, vars_: _Vars, looped: bool, notes: list[str]) -> str | None:
-    """The HCL ``command``: DVC's cmd (a list joined with &&), run in the stage's wdir; None without one."""
+def _command(name: str, stage: dict, wdir: str, vars_: _Vars, looped: bool, notes: list[str], items: list | None) -> str | None:
+    """The HCL ``command``: DVC's cmd (a list joined with &&), run in the stage's wdir; None without one.
+    ``items``: a foreach or matrix stage's items."""
     cmd = stage.get("cmd")
     if isinstance(cmd, list):
         if len(cmd) > 1:
@@ -178,10 +179,10 @@ def _command(name: str, stage: dict, wdir: str, vars_: _Vars, looped: bool, note
         notes.append(f"stage {name}: no cmd, skipped")
         return None
     if not wdir:
-        return _template(cmd, vars_, looped, notes, name)
+        return _template(cmd, vars_, looped, notes, name, True, items)
     # The scratch folder holds deps at their project paths (rewritten below as wdir/...), so
     # the command runs from that folder, as DVC runs it.
-    return f'["sh", "-c", {_template(f"cd {shlex.quote(wdir)} && {cmd}", vars_, looped, notes, name)}]'
+    return f'["sh", "-c", {_template(f"cd {shlex.quote(wdir)} && {cmd}", vars_, looped, notes, name, True, items)}]'
 
 
 def _note_fields(name: str, stage: dict, looped: bool, notes: list[str]) -> None:

@@ -306,6 +306,35 @@ def test_what_has_no_equivalent_is_listed(converted):
     assert "$HOME" in converted.text, "a shell variable stays as it is"
 
 
+def test_a_mapping_in_a_cmd_is_unpacked_into_flags_as_dvc_unpacks_it(tmp_path):
+    # DVC turns `${train}` in a cmd into --key value flags: a true bool is --key alone, a false one nothing
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train:
+    cmd: echo train ${train}
+    params: [train]
+  tune:
+    foreach:
+      a: {depth: 2, fast: true}
+      b: {depth: 4, fast: false}
+    do:
+      cmd: echo tune ${item} ${opts}
+""")
+    (tmp_path / "params.yaml").write_text(
+        "train:\n  epochs: 10\n  name: it's\n  fast: true\n  slow: false\n"
+        "opts:\n  layers: [64, 32]\n  optim:\n    lr: 0.1\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    commands = {s.address.removeprefix("pipeline.dvc.step."): s.params[":command"] for s in planned.steps}
+    assert commands["train"] == ["echo", "train", "--epochs", "10", "--fast", "--name", "it's"]
+    assert commands['tune["a"]'] == ["echo", "tune", "--depth", "2", "--fast", "--layers", "64", "32", "--optim.lr", "0.1"]
+    assert commands['tune["b"]'] == ["echo", "tune", "--depth", "4", "--layers", "64", "32", "--optim.lr", "0.1"]
+    assert converted.notes == ["stage tune: ${opts} is unpacked into flags with the keys it has now: import again after adding or removing one"]
+    (tmp_path / "params.yaml").write_text("train:\n  epochs: 20\n  batch: 8\nopts:\n  layers: [16]\n  optim:\n    lr: 0.2\n")
+    planned, _, _ = plan(tmp_path)  # params.yaml stays the place to edit them
+    assert planned.step("pipeline.dvc.step.train").params[":command"] == ["echo", "train", "--batch", "8", "--epochs", "20"]
+    assert planned.step('pipeline.dvc.step.tune["a"]').params[":command"][-4:] == ["--layers", "16", "--optim.lr", "0.2"]
+
+
 def test_a_frozen_stage_never_runs_and_its_outs_are_read_as_they_are(tmp_path):
     # `dvc repro` never runs a frozen stage and keeps its outs: the steps reading them read the project's files
     (tmp_path / "dvc.yaml").write_text("""stages:
