@@ -76,7 +76,7 @@ class _Vars:
         lines = ["locals {"]
         for name in sorted(self.used):
             if name == "vars":
-                lines.append(f"  vars = {hcl_literal(self.values)}")
+                lines.append(f"  vars = {dvc_literal(self.values)}")
             else:
                 lines.append(f'  {name} = params_file({_string(posixpath.join(self.base, self.files[name]))})')
         return lines + ["}", ""]
@@ -203,8 +203,8 @@ def _for_each(each: Any, vars_: _Vars) -> str:
         ref = vars_.reference(match.group(1)) if match else None
         return _keyed(ref, vars_.value(match.group(1))) if ref else _string(each)
     if isinstance(each, list) and not all(isinstance(v, str) for v in each):
-        return hcl_literal(_dvc_keys(each))  # for_each takes a map or a set of strings, not a list, as in Terraform
-    return _keyed(hcl_literal(each), each)
+        return dvc_literal(_dvc_keys(each))  # for_each takes a map or a set of strings, not a list, as in Terraform
+    return _keyed(dvc_literal(each), each)
 
 
 def _keyed(expr: str, value: Any) -> str:
@@ -328,9 +328,30 @@ def _list(items: list[str], raw: bool = False) -> str:
     return "[" + ", ".join(items if raw else [_string(i) for i in items]) + "]"
 
 
+def dvc_literal(value: Any) -> str:
+    """A value of dvc.yaml (vars, foreach, matrix) as an HCL literal. DVC interpolates it as Python writes it, so a
+    float HCL writes otherwise (1.0 as 1, 1e-05 as 0.00001) is written as that text: ``model-${item}.pkl`` is
+    then model-1.0.pkl, as DVC names it. Its values only ever fill in text."""
+    from zplan.config.values import number_to_string
+
+    if isinstance(value, dict):
+        return hcl_literal({k: _AsText(dvc_literal(v)) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return hcl_literal([_AsText(dvc_literal(v)) for v in value])
+    if isinstance(value, float) and math.isfinite(value) and number_to_string(value) != str(value):
+        return _string(str(value))
+    return hcl_literal(value)
+
+
+class _AsText(str):
+    """HCL text already written, kept as it is by ``hcl_literal``."""
+
+
 def hcl_literal(value: Any) -> str:
     """A YAML or Python literal value as an HCL literal: its strings are text, never a template, and a value
     HCL has no literal for (a YAML date) is its text, as DVC interpolates it; an error for NaN or infinity."""
+    if isinstance(value, _AsText):
+        return str(value)
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{_key(k)} = {hcl_literal(v)}" for k, v in value.items()) + " }"
     if isinstance(value, (list, tuple)):

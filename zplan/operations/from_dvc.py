@@ -30,7 +30,8 @@ from zplan.config.fmt import format_text
 from zplan.config.params_files import is_params_file
 from zplan.operations.dvc_links import _deps, _Out, _outs_of
 from zplan.operations.dvc_templating import (PARAMS_FILE, _body, _for_each, _frozen, _list, _looped, _matrix, _moves, _name, _out_paths, _outs,
-                                             _path, _path_text, _stage_instances, _string, _template, _unique, _Vars, _wdir, hcl_literal)
+                                             _path, _path_text, _stage_instances, _string, _template, _unique, _Vars, _wdir, dvc_literal,
+                                             hcl_literal)
 from zplan.operations.dvc_yaml import check_stage, read
 
 DEFAULT_OUT = "dvc.zp.hcl"
@@ -132,7 +133,7 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
         return []
     lines = ["", f'  step "{step}" {{']
     if looped:
-        each = _for_each(stage["foreach"], vars_) if "foreach" in stage else hcl_literal(_matrix(stage["matrix"], vars_))
+        each = _for_each(stage["foreach"], vars_) if "foreach" in stage else dvc_literal(_matrix(stage["matrix"], vars_))
         lines.append(f"    for_each = {each}")
         if "matrix" in stage and _moves(stage, vars_):
             notes.append(f"stage {name}: its matrix is written with the values of {_moves(stage, vars_)} now: import again after changing them")

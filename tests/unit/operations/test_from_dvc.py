@@ -121,6 +121,46 @@ stages:
     }
 
 
+def test_floats_of_dvc_yaml_fill_in_text_as_dvc_writes_them(tmp_path):
+    # DVC writes 1.0 as 1.0 and 1e-05 as 1e-05 (HCL: 1 and 0.00001): the paths a step writes and reads must agree
+    (tmp_path / "dvc.yaml").write_text("""vars:
+  - scales: [0.5, 2.0]
+stages:
+  train:
+    foreach: [0.1, 1.0]
+    do:
+      cmd: echo ${item} > model-${item}.txt
+      outs:
+        - model-${item}.txt
+  scale:
+    foreach: ${scales}
+    do:
+      cmd: echo ${item} > scale-${item}.txt
+      outs:
+        - scale-${item}.txt
+  grid:
+    matrix:
+      lr: [1e-05]
+    cmd: echo ${item.lr} > grid-${key}.txt
+    outs:
+      - grid-${key}.txt
+  pick:
+    cmd: cat model-1.0.txt scale-2.0.txt grid-1e-05.txt > best.txt
+    deps: [model-1.0.txt, scale-2.0.txt, grid-1e-05.txt]
+    outs: [best.txt]
+""")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    commands = {s.address.removeprefix("pipeline.dvc.step."): s.params[":command"][-1] for s in planned.steps if "[" in s.address}
+    assert commands == {'train["0.1"]': "echo 0.1 > model-0.1.txt", 'train["1.0"]': "echo 1.0 > model-1.0.txt",
+                        'scale["0.5"]': "echo 0.5 > scale-0.5.txt", 'scale["2.0"]': "echo 2.0 > scale-2.0.txt",
+                        'grid["1e-05"]': "echo 1e-05 > grid-1e-05.txt"}
+    inputs = planned.step("pipeline.dvc.step.pick").inputs.values()
+    assert {(i.step, i.output) for i in inputs} == {('pipeline.dvc.step.train["1.0"]', "model-1.0.txt"),
+                                                    ('pipeline.dvc.step.scale["2.0"]', "scale-2.0.txt"),
+                                                    ('pipeline.dvc.step.grid["1e-05"]', "grid-1e-05.txt")}
+
+
 def test_vars_in_the_paths_of_a_stage_are_written_as_their_values(tmp_path):
     # a step's deps and outs are constants (each.* aside): the paths of a stage naming vars get their values
     (tmp_path / "dvc.yaml").write_text("""vars:
