@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import os
 import posixpath
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from zplan.operations.dvc_templating import (PARAMS_FILE, _body, _for_each, _fro
 from zplan.operations.dvc_yaml import check_stage, read
 
 DEFAULT_OUT = "dvc.zp.hcl"
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")  # an external dep DVC reads from a remote: s3://, https://, remote://
 _NOTED_FIELDS = {  # stage fields with no equivalent: what the note says
     "vars": "`vars:` of a stage is not converted (only top-level vars are read)",
     "meta": "`meta:` is not converted (zplan keeps no free-form stage metadata)",
@@ -140,7 +142,12 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
     if body.get("desc"):
         lines.append(f"    description = {_string(str(body['desc']))}")
     lines.append(f"    command = {command}")
-    if body.get("always_changed") is True:
+    external = [d for d in body.get("deps") or [] if _URL.match(next(iter(d)) if isinstance(d, dict) else str(d))]
+    if external:  # DVC checks a URL by its ETag; zplan cannot see it change, so the step must run every time
+        notes.append(f"stage {name}: dep {', '.join(map(str, external))} is outside the project, which a step cannot fingerprint: "
+                     "cache = false, so it runs on every apply (steps after it come from the cache when its outs come out unchanged)")
+        body = {**body, "deps": [d for d in body["deps"] if d not in external]}
+    if body.get("always_changed") is True or external:
         lines.append("    cache = false")  # DVC's always_changed: the stage runs on every repro
     params, files = _params(body.get("params") or [], name, wdir, notes)
     lines += _deps(name, body, wdir, outs_of, vars_, looped, notes, files, _stage_instances(stage, vars_) if looped else None,

@@ -525,6 +525,28 @@ def test_an_always_changed_stage_runs_on_every_apply(tmp_path):
     assert not converted.notes
 
 
+def test_a_stage_reading_a_url_runs_on_every_apply(tmp_path):
+    # DVC checks an external dep by its ETag; a step cannot see it change, so it is never taken from the cache
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  download:
+    wdir: sub
+    cmd: curl -o raw.csv https://example.com/raw.csv
+    deps:
+      - https://example.com/raw.csv
+      - fetch.cfg
+    outs:
+      - raw.csv
+""")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "fetch.cfg").write_text("retries: 3\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    download = planned.step("pipeline.dvc.step.download")
+    assert [r.code for r in download.reasons] == ["cache_disabled"] and set(download.inputs) == {"sub/fetch.cfg"}
+    assert converted.notes == ["stage download: dep https://example.com/raw.csv is outside the project, which a step cannot fingerprint: "
+                               "cache = false, so it runs on every apply (steps after it come from the cache when its outs come out unchanged)"]
+
+
 def test_stage_names_and_metrics_files_that_read_alike_get_their_own_blocks(tmp_path):
     (tmp_path / "dvc.yaml").write_text("""stages:
   train-a:
