@@ -96,8 +96,11 @@ class _Reader:
         if path not in self._parsed:
             try:
                 tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-            except (OSError, SyntaxError, ValueError) as exc:
-                raise diags.fail(f"cannot read {self.rel(path)}: {exc}") from None
+            except SyntaxError as exc:  # Python would refuse to import it too
+                raise diags.fail(f"{self.rel(path)} is not valid Python: {exc.msg}", "fix it, then import again",
+                                 diags.Range(str(path), exc.lineno or 0, exc.offset or 0)) from None
+            except (OSError, ValueError) as exc:  # unreadable, not UTF-8, a NUL byte
+                raise diags.fail(f"cannot read {self.rel(path)}: {exc}", "give a pipeline module that Python can import") from None
             self._parsed[path] = (tree, ModuleBindings.of(tree))
         return self._parsed[path]
 

@@ -361,6 +361,16 @@ def test_a_wrong_pipeline_reference_is_a_clear_error(root, spec, message):
         convert(root, spec)
 
 
+def test_a_module_that_is_not_valid_python_is_an_error_at_its_line(root):
+    (root / "lib" / "steps.py").write_text(STEPS + "\ndef broken(:\n    pass\n")
+    with pytest.raises(diags.DiagnosticError) as caught:
+        import_zenml(root, "flows:flow")
+    (found,) = caught.value.diagnostics
+    assert found.summary == "lib/steps.py is not valid Python: invalid syntax" and found.detail == "fix it, then import again"
+    assert (found.range.file, found.range.line) == (str(root / "lib" / "steps.py"), STEPS.count("\n") + 2)
+    assert not (root / "zenml.zp.hcl").exists()
+
+
 def test_enable_cache_false_of_a_step_or_of_the_pipeline_becomes_cache_false(tmp_path):
     # ZenML runs such a step every time; a step's own enable_cache wins over the pipeline's
     (tmp_path / "steps.py").write_text("""
