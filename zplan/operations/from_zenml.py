@@ -224,13 +224,22 @@ class _Pipeline:
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             return  # the docstring
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, ast.Call):
-            self._call(stmt.value, stmt.targets[0])
+            if self._call(stmt.value, stmt.targets[0]) is None:
+                self._forget(stmt)
         elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
             self._call(stmt.value, None)
         elif isinstance(stmt, ast.Return):
             return
         else:
             self.notes.append(f"line {stmt.lineno}: {type(stmt).__name__.lower()} statement not converted: {ast.unparse(stmt).splitlines()[0]}")
+            self._forget(stmt)
+
+    def _forget(self, node: ast.AST) -> None:
+        """The names ``node`` binds, when it is not converted: they no longer hold what they held, so a later
+        use of one is listed as not converted instead of passing on the old value."""
+        for found in ast.walk(node):
+            if isinstance(found, ast.Name) and isinstance(found.ctx, ast.Store):
+                self.values.pop(found.id, None)
 
     def _call(self, call: ast.Call, target: ast.expr | None) -> tuple[_Step, list[str]] | None:
         """The step a call makes, with its output names; None (listed) when it calls no step function."""
@@ -365,6 +374,8 @@ class _Pipeline:
         names = [target] if isinstance(target, ast.Name) else list(target.elts) if isinstance(target, ast.Tuple) else []
         if len(names) > 1 and len(names) != len(outputs):
             self.notes.append(f"step {step.name}: {len(names)} results unpacked, {len(outputs)} outputs declared: check its return annotation")
+        for node in names[len(outputs):] if len(names) > 1 else []:  # more results than outputs: nothing to bind them to
+            self._forget(node)
         for node, output in zip(names, outputs):
             if isinstance(node, ast.Name):
                 self.values[node.id] = f"step.{step.name}.outputs.{output}"

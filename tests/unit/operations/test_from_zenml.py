@@ -307,6 +307,31 @@ def flow(count: int = 3, source="db", n=N):
                                "line 8: the default of n (N) is not converted: give it with -var n=..."]
 
 
+def test_a_name_rebound_by_a_statement_not_converted_is_not_passed_on_with_its_old_value(root):
+    # `n = n * 2` is not converted: load must not silently get the pipeline's n instead of twice it
+    (root / "rebound.py").write_text("""
+from zenml import pipeline
+from lib import load, report, split
+
+@pipeline
+def flow(n: int = 5):
+    n = n * 2
+    rows = load(n=n)
+    for i in range(2):
+        rows = load(n=i)
+    report(rows, label="x")
+    first, rest = load(n=1)
+    report(rest, label="y")
+""")
+    converted = convert(root, "rebound:flow")
+    assert converted.notes == ["line 7: assign statement not converted: n = n * 2", "line 8: argument n=n is not converted",
+                               "line 9: for statement not converted: for i in range(2):",
+                               "line 11: argument x=rows is not converted",
+                               "step load_2: 2 results unpacked, 1 outputs declared: check its return annotation",
+                               "line 13: argument x=rest is not converted"]
+    assert "params = { n = var.n }" not in converted.text and "inputs" not in converted.text
+
+
 def test_unpacked_arguments_are_listed(root):
     (root / "unpacked.py").write_text("""
 from zenml import pipeline
