@@ -193,7 +193,7 @@ def _outs(stage: dict, *kinds: str) -> list:
 def _path(entry: Any, wdir: str = "") -> str:
     """An out or dep as DVC writes it (a path, or {path: {options}}), relative to the project."""
     path = (next(iter(entry)) if isinstance(entry, dict) else str(entry)).rstrip("/")
-    return posixpath.normpath(posixpath.join(wdir, path)) if wdir else path
+    return posixpath.normpath(posixpath.join(wdir, path))  # ./data/x.csv and data//x.csv are data/x.csv, as DVC reads them
 
 
 def _for_each(each: Any, vars_: _Vars) -> str:

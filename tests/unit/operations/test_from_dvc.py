@@ -525,6 +525,31 @@ def test_an_always_changed_stage_runs_on_every_apply(tmp_path):
     assert not converted.notes
 
 
+def test_paths_written_another_way_name_the_same_out(tmp_path):
+    # DVC reads ./data/x.csv, data//x.csv and data/x.csv as one path: the dep is that stage's out
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  prepare:
+    cmd: mkdir -p data && echo x > data/prepared.csv
+    outs:
+      - ./data/prepared.csv
+  train:
+    cmd: cat data/prepared.csv > model.txt
+    deps:
+      - data//prepared.csv
+      - ./params.yaml
+    outs:
+      - model.txt
+""")
+    (tmp_path / "params.yaml").write_text("lr: 1\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    assert planned.step("pipeline.dvc.step.prepare").outputs == ["data/prepared.csv"]
+    train = planned.step("pipeline.dvc.step.train")
+    assert {k: (v.step, v.output) for k, v in train.inputs.items() if hasattr(v, "step")} == {
+        "prepared_csv": ("pipeline.dvc.step.prepare", "data/prepared.csv")}
+    assert "params.yaml" in train.inputs
+
+
 def test_a_stage_reading_a_url_runs_on_every_apply(tmp_path):
     # DVC checks an external dep by its ETag; a step cannot see it change, so it is never taken from the cache
     (tmp_path / "dvc.yaml").write_text("""stages:
