@@ -104,14 +104,16 @@ class _Reader:
             self._parsed[path] = (tree, ModuleBindings.of(tree))
         return self._parsed[path]
 
-    def definition(self, path: Path, name: str) -> tuple[Path, ast.FunctionDef] | None:
-        """Where the function ``name`` used in ``path`` is defined (through imports and re-exports)."""
-        for _ in range(MAX_REEXPORTS):
+    def definition(self, path: Path, name: str, depth: int = 0) -> tuple[Path, ast.FunctionDef] | None:
+        """Where the function ``name`` used in ``path`` is defined (through imports, re-exports and ``import *``)."""
+        for _ in range(MAX_REEXPORTS - depth):
             _, bindings = self.parse(path)
             found = next((s for s in bindings.defs.get(name, []) if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
             if found is not None:
                 return path, found
             ref: ImportRef | None = (bindings.imports.get(name) or [None])[-1]  # the last binding, as at run time
+            if ref is None and name not in bindings.defs:
+                return self._starred(path, bindings, name, depth)
             if ref is None or ref.attr is None:
                 return None
             target = self.code.find_module(path, ref.module, ref.level)
@@ -122,6 +124,18 @@ class _Reader:
             path, name = target, ref.attr
         return None
 
+
+    def _starred(self, path: Path, bindings: ModuleBindings, name: str, depth: int) -> tuple[Path, ast.FunctionDef] | None:
+        """``name`` brought in by a ``from steps import *`` of ``path`` (the last one defining it, as at run time)."""
+        for star in reversed(bindings.stars if depth < MAX_REEXPORTS else []):
+            target = self.code.find_module(path, star.module, star.level)
+            if target is not None and target.is_dir():  # a package: its __init__.py
+                target = target / "__init__.py"
+            if target is not None and target.is_file() and target != path:
+                found = self.definition(target, name, depth + 1)
+                if found is not None:
+                    return found
+        return None
 
     def called(self, path: Path, func: ast.expr) -> tuple[Path, ast.FunctionDef] | None:
         """Where the function a call in ``path`` names is defined: ``f`` or ``module.f`` (``import steps``,

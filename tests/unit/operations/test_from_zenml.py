@@ -217,6 +217,25 @@ def test_a_pipeline_imported_by_a_package_is_read_where_it_is_defined(root):
     assert converted.text == convert(root, "flows:flow").text.replace("flows.py:flow", "pipelines/training.py:flow")
 
 
+def test_steps_brought_in_by_a_star_import_are_steps(root):
+    (root / "starred.py").write_text("""
+from zenml import pipeline
+from lib import *
+
+@pipeline
+def flow():
+    first, rest = split(load(n=2))
+    report(rest, label="x")
+""")
+    converted = convert(root, "starred:flow")
+    assert not converted.notes
+    (root / "main.zp.hcl").write_text(converted.text)
+    planned, _, _ = plan(root)
+    assert {s.step: s.source for s in planned.steps} == {"load": "lib/steps.py:load", "split": "lib/steps.py:split",
+                                                          "report": "lib/steps.py:report"}
+    assert planned.step("pipeline.flow.step.report").inputs["x"].output == "b"
+
+
 def test_steps_called_through_their_module_are_steps(root):
     (root / "by_module.py").write_text("""
 from zenml import pipeline
