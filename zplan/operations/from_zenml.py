@@ -168,7 +168,9 @@ class _Pipeline:
         for stmt in self.fn.body:
             self._statement(stmt)
         if not self.steps:
-            raise diags.fail(f"{self.fn.name} calls no step function that could be read", "is it the @pipeline function?")
+            found = "".join(f"\n  {note}" for note in self.notes)  # why each call was not one
+            raise diags.fail(f"{self.fn.name} calls no step function that could be read",
+                             f"is it the @pipeline function?{found}", diags.Range(str(self.path), self.fn.lineno))
         lines = [f"# Converted from {self.reader.rel(self.path)}:{self.fn.name} by `zplan import-zenml`.", ""]
         for name, default in self.variables.items():
             type_, validation = self._type(name)

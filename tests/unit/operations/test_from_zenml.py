@@ -405,6 +405,17 @@ def test_a_wrong_pipeline_reference_is_a_clear_error(root, spec, message):
         convert(root, spec)
 
 
+def test_a_pipeline_calling_no_step_found_says_why_for_each_call(root):
+    (root / "unknown.py").write_text("from zenml import pipeline\nfrom elsewhere import load\n\n@pipeline\ndef flow():\n    rows = load()\n")
+    with pytest.raises(diags.DiagnosticError) as caught:
+        import_zenml(root, "unknown:flow")
+    (found,) = caught.value.diagnostics
+    assert (found.range.file, found.range.line) == (str(root / "unknown.py"), 5)
+    assert found.summary == "flow calls no step function that could be read"
+    assert "line 6: load() is not a step function zplan could find: not converted" in found.detail
+    assert not (root / "zenml.zp.hcl").exists()
+
+
 def test_a_module_that_is_not_valid_python_is_an_error_at_its_line(root):
     (root / "lib" / "steps.py").write_text(STEPS + "\ndef broken(:\n    pass\n")
     with pytest.raises(diags.DiagnosticError) as caught:
