@@ -127,7 +127,7 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
         notes.append(f"stage {name}: not a mapping, skipped")
         return []
     if _frozen(stage):
-        return _frozen_stage(name, [p for p, o in outs_of.items() if o.stage == name], notes)
+        return _frozen_stage(name, [p for p, o in outs_of.items() if o.stage == name], vars_.project, notes)
     body, looped, wdir = _body(stage), _looped(stage, vars_), _wdir(stage, vars_.base)
     _note_fields(name, stage, looped, notes)
     command = _command(name, body, wdir, vars_, looped, notes, list((_stage_instances(stage, vars_) or {}).values()) if looped else None)
@@ -164,11 +164,15 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
     return lines + ["  }"]
 
 
-def _frozen_stage(name: str, outs: list[str], notes: list[str]) -> list[str]:
+def _frozen_stage(name: str, outs: list[str], project: Path, notes: list[str]) -> list[str]:
     """A frozen stage as a comment: DVC never runs it (`dvc repro` skips it, even with --force) and keeps its outs
     as they are, so it is no step; the steps reading its outs read them from the project folder as deps."""
     kept = f"its outs ({', '.join(outs)}) are read as they are in the project folder" if outs else "it has no outs"
     notes.append(f"stage {name}: frozen, so not a step (DVC never runs it): {kept}")
+    missing = [out for out in outs if not (project / out).exists()]
+    if missing:  # kept in DVC's cache, not in the workspace
+        notes.append(f"stage {name}: its outs {', '.join(missing)} are not in the project folder: "
+                     "`dvc checkout` (or `dvc pull`) them before `zplan plan`")
     lines = [f"DVC stage {name} is frozen (`frozen: true`): DVC never runs it, so it is not a step here;",
              f"{kept}, as deps of the steps using them." if outs else f"{kept}.",
              f"To run it as a step again: `dvc unfreeze {name}` (or remove `frozen: true`), then `zplan import-dvc -force`."]

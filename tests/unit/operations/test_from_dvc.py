@@ -421,6 +421,9 @@ def test_a_frozen_stage_never_runs_and_its_outs_are_read_as_they_are(tmp_path):
     assert converted.notes == [
         "stage prepare: frozen, so not a step (DVC never runs it): its outs (data/prepared.csv, data/stats.json) are read as they are in the project folder",
         "stage shards: frozen, so not a step (DVC never runs it): its outs (shards/a.txt, shards/b.txt) are read as they are in the project folder"]
+    (tmp_path / "shards" / "b.txt").unlink()  # kept in DVC's cache only: the plan would miss it
+    assert convert(tmp_path / "dvc.yaml").notes[-1] == (
+        "stage shards: its outs shards/b.txt are not in the project folder: `dvc checkout` (or `dvc pull`) them before `zplan plan`")
 
 
 def test_a_file_that_is_not_a_pipeline_is_a_clear_error(tmp_path):
