@@ -83,8 +83,7 @@ def convert(dvc_yaml: Path, project: Path | None = None) -> Converted:
         raise diags.fail(f"{dvc_yaml} has no stages", "a dvc.yaml lists its stages under `stages:`")
     stages = {str(name): stage for name, stage in stages.items()}
     for name, stage in stages.items():
-        if isinstance(stage, dict):
-            check_stage(name, _body(stage), lines)
+        check_stage(name, _body(stage) if isinstance(stage, dict) else stage, lines)
     notes: list[str] = []
     vars_ = _Vars(dvc_yaml.parent, project, base, document.get("vars") or [], notes)
     steps = _unique({name: _name(name) for name in stages})  # train-a and train_a are two steps
@@ -122,17 +121,12 @@ def _base(dvc_yaml: Path, project: Path) -> str:
     return "" if folder == "." else folder
 
 
-def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes: list[str], step: str) -> list[str]:
-    if not isinstance(stage, dict):
-        notes.append(f"stage {name}: not a mapping, skipped")
-        return []
+def _stage(name: str, stage: dict, outs_of: dict[str, _Out], vars_: _Vars, notes: list[str], step: str) -> list[str]:
     if _frozen(stage):
         return _frozen_stage(name, [p for p, o in outs_of.items() if o.stage == name], vars_.project, notes)
     body, looped, wdir = _body(stage), _looped(stage, vars_), _wdir(stage, vars_.base)
     _note_fields(name, stage, looped, notes)
     command = _command(name, body, wdir, vars_, looped, notes, list((_stage_instances(stage, vars_) or {}).values()) if looped else None)
-    if command is None:
-        return []
     lines = ["", f'  step "{step}" {{']
     if looped:
         each = _for_each(stage["foreach"], vars_) if "foreach" in stage else dvc_literal(_matrix(stage["matrix"], vars_))
@@ -179,17 +173,14 @@ def _frozen_stage(name: str, outs: list[str], project: Path, notes: list[str]) -
     return ["", *(f"  # {line}" for line in lines)]
 
 
-def _command(name: str, stage: dict, wdir: str, vars_: _Vars, looped: bool, notes: list[str], items: list | None) -> str | None:
-    """The HCL ``command``: DVC's cmd (a list joined with &&), run in the stage's wdir; None without one.
+def _command(name: str, stage: dict, wdir: str, vars_: _Vars, looped: bool, notes: list[str], items: list | None) -> str:
+    """The HCL ``command``: DVC's cmd (a list joined with &&), run in the stage's wdir.
     ``items``: a foreach or matrix stage's items."""
     cmd = stage.get("cmd")
     if isinstance(cmd, list):
         if len(cmd) > 1:
             notes.append(f"stage {name}: {len(cmd)} commands are joined with && into one")
         cmd = " && ".join(cmd)
-    if not cmd:
-        notes.append(f"stage {name}: no cmd, skipped")
-        return None
     if not wdir:
         return _template(cmd, vars_, looped, notes, name, True, items)
     # The scratch folder holds deps at their project paths (rewritten below as wdir/...), so

@@ -654,14 +654,27 @@ def test_a_stage_field_dvc_does_not_know_is_listed(tmp_path):
     ("    cmd: echo\n    metrics: [[m.json]]\n", "t.yaml:4: stage a: metrics entry ['m.json'] is not a path"),
     ("    cmd: echo\n    params:\n      - o.json: alpha\n", "t.yaml:4: stage a: the keys of a params file must be a list"),
     ("    cmd: 5\n", "t.yaml:3: stage a: cmd must be a string or a list of strings, not a number"),
+    ("    outs: [data.csv]\n", "t.yaml:2: stage a has no cmd"),
+    ("    foreach: [x]\n", "t.yaml:2: stage a has no cmd"),
+    ("    cmd: []\n", "t.yaml:3: stage a has no cmd"),
     ("    foreach: [x]\n    do:\n      cmd: echo\n      wdir: 3\n", "t.yaml:6: stage a: wdir must be a folder path, not a number"),
 ])
 def test_a_stage_field_dvc_would_refuse_is_an_error_at_its_line(tmp_path, stage, message):
-    (tmp_path / "t.yaml").write_text("stages:\n  a:\n" + stage)
+    # a stage without cmd is refused too: its outs would be read from a step that is not there
+    (tmp_path / "t.yaml").write_text("stages:\n  a:\n" + stage + "  b:\n    cmd: cat data.csv\n    deps: [data.csv]\n")
     with pytest.raises(diags.DiagnosticError) as caught:
         convert(tmp_path / "t.yaml")
     (found,) = caught.value.diagnostics
     assert f"{found.range.relative_to(tmp_path)}: {found.summary}".startswith(message)
+
+
+def test_a_stage_that_is_not_a_mapping_is_an_error_at_its_line(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo > x.txt\n    outs: [x.txt]\n  b: echo hi\n")
+    with pytest.raises(diags.DiagnosticError) as caught:
+        import_dvc(tmp_path / "dvc.yaml")
+    (found,) = caught.value.diagnostics
+    assert (found.range.line, found.summary) == (5, "stage b must be a mapping of its fields, not a string")
+    assert not (tmp_path / "dvc.zp.hcl").exists()
 
 
 def test_an_infinite_var_is_an_error_naming_the_file(tmp_path):
