@@ -41,6 +41,13 @@ _NOTED_FIELDS = {  # stage fields with no equivalent: what the note says
     "vars": "`vars:` of a stage is not converted (only top-level vars are read)",
     "meta": "`meta:` is not converted (zplan keeps no free-form stage metadata)",
 }
+_TOP_LEVEL = {  # top-level sections with no equivalent: why
+    "metrics": "list a metrics file in the `metrics:` of the stage writing it: its values are then outputs, see `zplan output`",
+    "plots": "zplan draws no plots; the files stay outs of the steps writing them",
+    "artifacts": "zplan keeps no model registry; the files stay outs of the steps writing them",
+    "params": "a step lists the param keys it reads in its own `params`",
+    "datasets": "zplan reads no DVC datasets; give the data as deps",
+}
 _FIELDS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "desc", "always_changed", "frozen", "foreach", "do", "matrix",
            *_NOTED_FIELDS}
 
@@ -91,9 +98,9 @@ def convert(dvc_yaml: Path, project: Path | None = None) -> Converted:
     with _in_file(dvc_yaml):
         blocks = [_stage(name, stage, outs_of, vars_, notes, steps[name]) for name, stage in stages.items()]
         locals_block = vars_.locals_block()
-    for key in ("metrics", "plots", "artifacts", "params", "datasets"):
+    for key, why in _TOP_LEVEL.items():
         if document.get(key):
-            notes.append(f"top-level `{key}:` is not converted (stage metrics are step outputs; see `zplan output`)")
+            notes.append(f"top-level `{key}:` is not converted ({why})")
     header = [f"# Converted from {posixpath.join(base, dvc_yaml.name)} by `zplan import-dvc`.", ""]
     metrics = {(steps[name], m): f"{steps[name]}_{_name(Path(m).stem)}" for name, stage in stages.items()
                if isinstance(stage, dict) and not _looped(stage, vars_) and not _frozen(stage) for m in _out_paths(stage, vars_, "metrics")}

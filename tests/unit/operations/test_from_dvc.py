@@ -339,7 +339,7 @@ def test_what_has_no_equivalent_is_listed(converted):
     notes = "\n".join(converted.notes)
     for expected in ("2 commands are joined with && into one", "all of whole.yaml as params: sub/whole.yaml is a dep instead",
                      "plots sub/eval/roc.csv are kept as outs",
-                     "top-level `plots:` is not converted"):
+                     "top-level `plots:` is not converted (zplan draws no plots; the files stay outs of the steps writing them)"):
         assert expected in notes, notes
     assert 'params  = ["sub/other.json:alpha"]' in converted.text and '"sub/eval.py", "sub/whole.yaml"]' in converted.text
     assert 'command = ["sh", "-c", "cd sub && python eval.py --threshold ${local.vars.threshold} && echo done"]' in converted.text
