@@ -31,11 +31,12 @@ from zplan.config.fmt import format_text
 from zplan.config.params_files import is_params_file
 from zplan.operations.dvc_links import _deps, _Out, _outs_of
 from zplan.operations.dvc_templating import (PARAMS_FILE, _body, _for_each, _frozen, _list, _looped, _matrix, _moves, _name, _out_paths, _outs,
-                                             _path, _path_text, _stage_instances, _string, _template, _unique, _Vars, _wdir, dvc_literal,
+                                             _path, _path_text, _render, _stage_instances, _string, _template, _unique, _Vars, _wdir, dvc_literal,
                                              hcl_literal)
 from zplan.operations.dvc_yaml import check_stage, read
 
 DEFAULT_OUT = "dvc.zp.hcl"
+_INTERPOLATED = re.compile(r"\$\{[^}]*\}")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")  # an external dep DVC reads from a remote: s3://, https://, remote://
 _NOTED_FIELDS = {  # stage fields with no equivalent: what the note says
     "vars": "`vars:` of a stage is not converted (only top-level vars are read)",
@@ -102,9 +103,10 @@ def convert(dvc_yaml: Path, project: Path | None = None) -> Converted:
         if document.get(key):
             notes.append(f"top-level `{key}:` is not converted ({why})")
     header = [f"# Converted from {posixpath.join(base, dvc_yaml.name)} by `zplan import-dvc`.", ""]
-    metrics = {(steps[name], m): f"{steps[name]}_{_name(Path(m).stem)}" for name, stage in stages.items()
-               if isinstance(stage, dict) and not _looped(stage, vars_) and not _frozen(stage) for m in _out_paths(stage, vars_, "metrics")}
-    outputs = [f'\noutput "{output}" {{\n  value = step.{step}.outs[{_string(m)}]\n}}' for (step, m), output in _unique(metrics).items()]
+    metrics = {(name, m): f"{steps[name]}_{_name(_INTERPOLATED.sub('', Path(m).stem)) if _INTERPOLATED.sub('', Path(m).stem) else 'metrics'}"
+               for name, stage in stages.items() if not _frozen(stage) for m in _out_paths(stage, vars_, "metrics")}
+    outputs = [f'\noutput "{output}" {{\n  value = {value}\n}}' for (name, m), output in _unique(metrics).items()
+               if (value := _metric_value(name, m, stages[name], steps[name], vars_, notes))]
     text = "\n".join(header + locals_block + ['pipeline "dvc" {', *[line for b in blocks for line in b], "}", *outputs, ""])
     return Converted(format_text(text, DEFAULT_OUT), notes)
 
@@ -163,6 +165,23 @@ def _stage(name: str, stage: dict, outs_of: dict[str, _Out], vars_: _Vars, notes
     if metrics:
         lines.append(f"    metrics = {_list([_path_text(p, vars_, looped, notes, name) for p in metrics], raw=True)}")
     return lines + ["  }"]
+
+
+def _metric_value(name: str, metric: str, stage: dict, step: str, vars_: _Vars, notes: list[str]) -> str | None:
+    """The value of the output showing a stage's metrics file, as `dvc metrics show` does: for a foreach or matrix
+    stage a map of every instance's, by key (the instances there are now)."""
+    if not _looped(stage, vars_):
+        return f"step.{step}.outs[{_string(metric)}]"
+    if {m.strip() for m in _INTERPOLATED.findall(metric)} == {"${key}"}:  # each instance's by its key: follows the instances
+        return f'{{ for k, s in step.{step} : k => s.outs[{_string(metric).replace("$${key}", "${k}")}] }}'
+    instances = _stage_instances(stage, vars_) or {}
+    paths = {key: _render(metric, vars_, (key, item)) for key, item in instances.items()}
+    if not paths or None in paths.values():
+        return None
+    if _moves(stage, vars_):
+        notes.append(f"stage {name}: output of its metrics {metric} lists the instances {_moves(stage, vars_)} gives now: "
+                     "import again after changing it")
+    return "{ " + ", ".join(f"{_string(key)} = step.{step}[{_string(key)}].outs[{_string(path)}]" for key, path in paths.items()) + " }"
 
 
 def _frozen_stage(name: str, outs: list[str], project: Path, notes: list[str]) -> list[str]:

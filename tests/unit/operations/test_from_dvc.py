@@ -553,6 +553,32 @@ def test_paths_written_another_way_name_the_same_out(tmp_path):
     assert "params.yaml" in train.inputs
 
 
+def test_the_metrics_of_a_foreach_or_matrix_stage_are_an_output_by_instance(tmp_path):
+    # `dvc metrics show` lists every instance's metrics: the output is a map of them by key
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train:
+    foreach: ${regions}
+    do:
+      cmd: echo {} > m-${key}.json
+      metrics:
+        - m-${key}.json
+  grid:
+    matrix:
+      depth: [2, 4]
+    cmd: echo {} > g-${item.depth}.json
+    metrics:
+      - g-${item.depth}.json
+""")
+    (tmp_path / "params.yaml").write_text("regions: [us, eu]\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    assert 'value = { for k, s in step.train : k => s.outs["m-${k}.json"] }' in converted.text
+    assert 'value = { "2" = step.grid["2"].outs["g-2.json"], "4" = step.grid["4"].outs["g-4.json"] }' in converted.text
+    (tmp_path / "params.yaml").write_text("regions: [us, eu, ap]\n")  # a region added later is in the output too
+    planned, _, _ = plan(tmp_path)
+    assert set(planned.outputs) == {"train_m", "grid_g"}
+    assert 'pipeline.dvc.step.train["ap"]' in {s.address for s in planned.steps}
+
+
 def test_a_stage_reading_a_url_runs_on_every_apply(tmp_path):
     # DVC checks an external dep by its ETag; a step cannot see it change, so it is never taken from the cache
     (tmp_path / "dvc.yaml").write_text("""stages:
