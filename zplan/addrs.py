@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 HINT = "use pipeline.NAME.step.STEP, pipeline.NAME, resource.TYPE.NAME, TYPE.NAME or module.NAME (keys as NAME[0] or NAME[\"key\"])"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_QUOTED_OUTPUT = re.compile(r'(.+)\.(?:outs|outputs)\["([^"\\]+)"\]')  # step.S.outs["model.txt"]
 
 
 def instance_key(key: str | int | None) -> str:
@@ -171,9 +172,11 @@ def parse_selector(text: str) -> Selector:
 
 
 def parse_output(text: str) -> OutputAddr:
-    """``pipeline.P.step.S`` (its output named "output") or ``pipeline.P.step.S.outputs.O``."""
-    head, sep, output = text.strip().rpartition(".outputs.")
-    if sep and _NAME.fullmatch(output):
+    """``pipeline.P.step.S`` (its output named "output") or ``pipeline.P.step.S.outputs.O``; a script step's out,
+    named by its path, as ``.outputs.model.txt`` or as HCL reads it, ``.outs["data/features"]``."""
+    quoted = _QUOTED_OUTPUT.fullmatch(text.strip())
+    head, sep, output = (quoted.group(1), ".outputs.", quoted.group(2)) if quoted else text.strip().rpartition(".outputs.")
+    if sep and (_NAME.fullmatch(output) or quoted or output and not set(output) & set('[]"')):
         step = parse(head)
     else:
         step, output = parse(text), "output"

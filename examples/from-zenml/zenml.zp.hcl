@@ -1,26 +1,37 @@
 # Converted from pipelines/training.py:training by `zplan import-zenml`.
 
 variable "random_state" {
+  type    = number
   default = 17
+
+  validation {
+    condition     = floor(var.random_state) == var.random_state
+    error_message = "random_state must be a whole number: it is an int"
+  }
 }
 
 variable "test_size" {
+  type    = number
   default = 0.2
 }
 
 variable "model_type" {
+  type    = string
   default = "sgd"
 }
 
 variable "min_train_accuracy" {
+  type    = number
   default = 0.8
 }
 
 variable "min_test_accuracy" {
+  type    = number
   default = 0.8
 }
 
 variable "target" {
+  type    = string
   default = "target"
 }
 

@@ -101,6 +101,32 @@ def size(train: list, test: list) -> Annotated[int, "n"]:
     assert _output(project, "n") == 31
 
 
+def test_a_tuple_return_type_without_names_gives_zenmls_output_n_names(tmp_path):
+    # ZenML names the outputs of `-> Tuple[A, B]` returning `a, b` output_0, output_1 (an Annotated one keeps its name)
+    project = _project(tmp_path, """
+pipeline "p" {
+  step "split" { source = "steps/s.py:split" }
+  step "size" {
+    source = "steps/s.py:size"
+    inputs = { train = step.split.outputs.output_0, test = step.split.outputs.output_1, n = step.split.outputs.n }
+  }
+}
+output "n" { value = step.size.outputs.output }
+""", """
+from typing import Annotated, Tuple
+
+def split() -> Tuple[list, list, Annotated[int, "n"]]:
+    def pair():
+        return 1, 2
+    return [1, 2, 3], [4], sum(pair())
+
+def size(train: list, test: list, n: int) -> int:
+    return len(train) * 100 + len(test) * 10 + n
+""")
+    project.apply()
+    assert _output(project, "n") == 313
+
+
 def test_a_zenml_step_with_options_runs_with_zplans_step_in_place_of_zenmls(tmp_path):
     # the README's fallback: a step module written for ZenML imports zplan's step when ZenML is absent
     project = _project(tmp_path, """

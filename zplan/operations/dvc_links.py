@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zplan.operations.dvc_templating import (_instances, _list, _looped, _moves, _name, _out_paths, _path, _path_text, _render,
+from zplan.operations.dvc_templating import (_frozen, _instances, _list, _looped, _moves, _name, _out_paths, _path, _path_text, _render,
                                              _stage_instances, _string, _template, _Vars)
 
 
@@ -17,6 +17,7 @@ class _Out:
     key: str | None = None  # that instance's key
     each: Any = None  # that stage's foreach as written, when it names a var (`${regions}`)
     moves: str | None = None  # the vars whose edit changes that stage's instances
+    frozen: bool = False  # of a stage DVC never runs: a file read as it is in the project folder, not an input
 
 
 def _outs_of(stages: dict[str, Any], vars_: _Vars, steps: dict[str, str]) -> dict[str, _Out]:
@@ -25,15 +26,16 @@ def _outs_of(stages: dict[str, Any], vars_: _Vars, steps: dict[str, str]) -> dic
     for name, stage in stages.items():
         if not isinstance(stage, dict):
             continue
+        frozen = _frozen(stage)
         if not _looped(stage, vars_):
-            found.update({p: _Out(name, f"step.{steps[name]}.outs[{_string(p)}]") for p in _out_paths(stage, vars_)})
+            found.update({p: _Out(name, f"step.{steps[name]}.outs[{_string(p)}]", frozen=frozen) for p in _out_paths(stage, vars_)})
             continue
         for key, item in (_stage_instances(stage, vars_) or {}).items():
             for template in _out_paths(stage, vars_):
                 path = _render(template, vars_, (key, item))
                 if path is not None:
                     each = stage.get("foreach") if isinstance(stage.get("foreach"), str) else None
-                    found[path] = _Out(name, f"step.{steps[name]}[{_string(key)}].outs[{_string(path)}]", key, each, _moves(stage, vars_))
+                    found[path] = _Out(name, f"step.{steps[name]}[{_string(key)}].outs[{_string(path)}]", key, each, _moves(stage, vars_), frozen)
     return found
 
 
@@ -48,7 +50,7 @@ def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, _Out], vars_: _V
         rendered = _render(path, vars_)
         if rendered is None and instances:  # it names ${item} or ${key}: each instance reads its own
             refs = {key: _written(_render(path, vars_, (key, item)), others) for key, item in instances.items()}
-            if all(refs.values()):
+            if all(refs.values()) and not any(o.frozen for _, o in refs.values()):
                 ref = _per_instance(path, refs, stage_each, vars_, notes, name)
                 _add_input(inputs, path, ref)
                 if not ref.startswith("step."):  # a map of the instances there are now
@@ -57,18 +59,25 @@ def _deps(name: str, stage: dict, wdir: str, outs_of: dict[str, _Out], vars_: _V
         path = rendered or path
         around = next((o for o in others if path.startswith(o + "/")), None)
         within = [o for o in others if o.startswith(path + "/")]  # DVC links a folder dep to the outs inside it
-        if path in others:
+        if path in others and others[path].frozen or around is not None and others[around].frozen:
+            deps.append(_path_text(path, vars_, looped, notes, name))  # kept as it is in the project folder, as DVC keeps it
+        elif path in others:
             _add_input(inputs, path, others[path].ref)
             _note_fixed(name, path, [others[path]], notes)
         elif around is not None:
             notes.append(f"stage {name}: dep {path} is inside the out of {others[around].stage}: the whole out is used")
             _add_input(inputs, around, others[around].ref)
             _note_fixed(name, path, [others[around]], notes)
+        elif within and all(others[o].frozen for o in within):
+            deps.append(_path_text(path, vars_, looped, notes, name))
         elif within:
             for out in within:
-                _add_input(inputs, out, others[out].ref)
+                if others[out].frozen:
+                    deps.append(_string(out))
+                else:
+                    _add_input(inputs, out, others[out].ref)
             _note_unwritten(name, path, within, vars_.project, notes)
-            _note_fixed(name, path, [others[o] for o in within], notes)
+            _note_fixed(name, path, [others[o] for o in within if not others[o].frozen], notes)
         else:
             deps.append(_path_text(path, vars_, looped, notes, name))
     deps += [text for text in map(_string, params_files) if text not in deps]

@@ -76,7 +76,7 @@ class _Vars:
         lines = ["locals {"]
         for name in sorted(self.used):
             if name == "vars":
-                lines.append(f"  vars = {hcl_literal(self.values)}")
+                lines.append(f"  vars = {dvc_literal(self.values)}")
             else:
                 lines.append(f'  {name} = params_file({_string(posixpath.join(self.base, self.files[name]))})')
         return lines + ["}", ""]
@@ -100,6 +100,11 @@ def _from_file(text: str, vars_: _Vars) -> bool:
 def _looped(stage: dict, vars_: _Vars) -> bool:
     """A foreach stage, or a matrix stage whose combinations are known statically: a step with for_each."""
     return "foreach" in stage or ("matrix" in stage and _matrix(stage["matrix"], vars_) is not None)
+
+
+def _frozen(stage: Any) -> bool:
+    """A stage DVC never runs (``dvc freeze``): ``frozen: true`` among its fields (a foreach stage's under ``do``)."""
+    return isinstance(stage, dict) and (stage.get("frozen") is True or _body(stage).get("frozen") is True)
 
 
 def _stage_instances(stage: dict, vars_: _Vars) -> dict[str, Any] | None:
@@ -188,7 +193,7 @@ def _outs(stage: dict, *kinds: str) -> list:
 def _path(entry: Any, wdir: str = "") -> str:
     """An out or dep as DVC writes it (a path, or {path: {options}}), relative to the project."""
     path = (next(iter(entry)) if isinstance(entry, dict) else str(entry)).rstrip("/")
-    return posixpath.normpath(posixpath.join(wdir, path)) if wdir else path
+    return posixpath.normpath(posixpath.join(wdir, path))  # ./data/x.csv and data//x.csv are data/x.csv, as DVC reads them
 
 
 def _for_each(each: Any, vars_: _Vars) -> str:
@@ -198,8 +203,8 @@ def _for_each(each: Any, vars_: _Vars) -> str:
         ref = vars_.reference(match.group(1)) if match else None
         return _keyed(ref, vars_.value(match.group(1))) if ref else _string(each)
     if isinstance(each, list) and not all(isinstance(v, str) for v in each):
-        return hcl_literal(_dvc_keys(each))  # for_each takes a map or a set of strings, not a list, as in Terraform
-    return _keyed(hcl_literal(each), each)
+        return dvc_literal(_dvc_keys(each))  # for_each takes a map or a set of strings, not a list, as in Terraform
+    return _keyed(dvc_literal(each), each)
 
 
 def _keyed(expr: str, value: Any) -> str:
@@ -224,12 +229,16 @@ def _dvc_str(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-def _template(text: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
-    """A DVC string as an HCL string: ``${...}`` translated, other ``$`` kept literal."""
+def _template(text: str, vars_: _Vars, looped: bool, notes: list[str], stage: str, command: bool = False,
+              items: list | None = None) -> str:
+    """A DVC string as an HCL string: ``${...}`` translated, other ``$`` kept literal; in a ``command``, a mapping
+    unpacked into flags as DVC does (``items``: a foreach stage's items, what ``${item}`` names)."""
     out, last = [], 0
     for match in _INTERPOLATION.finditer(text):
         out.append(_escape(text[last:match.start()]))
-        out.append(_interpolation(match.group(1), vars_, looped, notes, stage))
+        expr = match.group(1)
+        values = _mappings(expr, vars_, looped, items) if command else None
+        out.append(_flags(expr, values, vars_, looped, notes, stage) if values else _interpolation(expr, vars_, looped, notes, stage))
         last = match.end()
     out.append(_escape(text[last:]))
     return '"' + "".join(out) + '"'
@@ -247,6 +256,50 @@ def _instance_value(expr: str, instance: tuple[str, Any]) -> Any:
         except ParamsFileError:
             return None
     return None
+
+
+def _mappings(expr: str, vars_: _Vars, looped: bool, items: list | None) -> list[dict] | None:
+    """The mappings ``${expr}`` stands for now (one per foreach item for ``${item...}``); None unless all are mappings."""
+    if looped and (expr == "item" or expr.startswith("item.")):
+        values = [_instance_value(expr, ("", item)) for item in items or []]
+    else:
+        values = [vars_.value(expr)]
+    return values if values and all(isinstance(v, dict) and v for v in values) else None
+
+
+def _flags(expr: str, values: list[dict], vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
+    """``${train}`` naming a mapping in a cmd, unpacked as DVC unpacks it (with its default ``parsing`` settings):
+    ``--key value`` each, a string shell-quoted, a true bool ``--key`` alone, a false one nothing, a list
+    ``--key a b``, a nested mapping's keys joined with dots. Flat mappings of plain values are unpacked by an HCL
+    ``for``, so an edit of params.yaml, a key added too, reaches the command; others key by key, as they are now."""
+    ref = "each.value" + expr[4:] if looped and (expr == "item" or expr.startswith("item.")) else vars_.reference(expr)
+    if all(not isinstance(v, (dict, list)) for value in values for v in value.values()):
+        quoted = _quoted("v")
+        return ('${join(" ", [for k, v in ' + ref + ' : v == true ? "--${k}" : tostring(v) == v ? "--${k} ' + quoted
+                + '" : "--${k} ${v}" if v != false])}')
+    if len(values) > 1:
+        notes.append(f"stage {stage}: ${{{expr}}} holds lists or mappings: it is not unpacked into flags, import it by hand")
+        return "$${" + expr + "}"
+    notes.append(f"stage {stage}: ${{{expr}}} is unpacked into flags with the keys it has now: import again after adding or removing one")
+    return " ".join(_flag(ref, [], key, value) for key, value in values[0].items())
+
+
+def _flag(ref: str, path: list[str], key: Any, value: Any) -> str:
+    """One key of a mapping unpacked in a cmd, as HCL text reading its current value from ``ref``."""
+    path = [*path, str(key)]
+    name, at = ".".join(path), ref + "".join(f"[{json.dumps(p)}]" for p in path)
+    if isinstance(value, dict):
+        return " ".join(_flag(ref, path, k, v) for k, v in value.items())
+    if isinstance(value, bool):
+        return "%{ if " + at + " }--" + name + "%{ endif }"
+    if isinstance(value, list):
+        return f'--{name} ${{join(" ", {at})}}'
+    return f"--{name} {_quoted(at)}" if isinstance(value, str) else f"--{name} ${{{at}}}"
+
+
+def _quoted(expr: str) -> str:
+    """HCL template text for the string ``expr`` quoted for a shell, as DVC quotes strings it unpacks."""
+    return "'${replace(" + expr + ", \"'\", \"'\\\\''\")}'"
 
 
 def _interpolation(expr: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
@@ -275,9 +328,30 @@ def _list(items: list[str], raw: bool = False) -> str:
     return "[" + ", ".join(items if raw else [_string(i) for i in items]) + "]"
 
 
+def dvc_literal(value: Any) -> str:
+    """A value of dvc.yaml (vars, foreach, matrix) as an HCL literal. DVC interpolates it as Python writes it, so a
+    float HCL writes otherwise (1.0 as 1, 1e-05 as 0.00001) is written as that text: ``model-${item}.pkl`` is
+    then model-1.0.pkl, as DVC names it. Its values only ever fill in text."""
+    from zplan.config.values import number_to_string
+
+    if isinstance(value, dict):
+        return hcl_literal({k: _AsText(dvc_literal(v)) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return hcl_literal([_AsText(dvc_literal(v)) for v in value])
+    if isinstance(value, float) and math.isfinite(value) and number_to_string(value) != str(value):
+        return _string(str(value))
+    return hcl_literal(value)
+
+
+class _AsText(str):
+    """HCL text already written, kept as it is by ``hcl_literal``."""
+
+
 def hcl_literal(value: Any) -> str:
     """A YAML or Python literal value as an HCL literal: its strings are text, never a template, and a value
     HCL has no literal for (a YAML date) is its text, as DVC interpolates it; an error for NaN or infinity."""
+    if isinstance(value, _AsText):
+        return str(value)
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{_key(k)} = {hcl_literal(v)}" for k, v in value.items()) + " }"
     if isinstance(value, (list, tuple)):

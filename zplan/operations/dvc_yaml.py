@@ -56,10 +56,16 @@ def read(path: Path) -> tuple[dict, Lines]:
     return document, Lines(path, root_node)
 
 
-def check_stage(name: str, stage: dict, lines: Lines) -> None:
+def check_stage(name: str, stage: Any, lines: Lines) -> None:
     """Refuse the fields DVC itself would refuse, naming the stage, the field and its line."""
+    if not isinstance(stage, dict):
+        raise diags.fail(f"stage {name} must be a mapping of its fields, not {_kind(stage)}",
+                         "e.g. `cmd: python train.py` with its deps and outs indented under the stage's name", lines.at(name))
     cmd = stage.get("cmd")
-    if cmd is not None and not (isinstance(cmd, str) or (isinstance(cmd, list) and all(isinstance(c, str) for c in cmd))):
+    if not cmd:  # DVC requires one: without it the stage's outs would be read from a step that is not there
+        raise diags.fail(f"stage {name} has no cmd", "give it the command that writes its outs (`cmd: python train.py`), as DVC requires",
+                         lines.at(name, "cmd"))
+    if not (isinstance(cmd, str) or (isinstance(cmd, list) and all(isinstance(c, str) for c in cmd))):
         raise diags.fail(f"stage {name}: cmd must be a string or a list of strings, not {_kind(cmd)}",
                          "quote it (`cmd: \"...\"`), as DVC requires", lines.at(name, "cmd"))
     wdir = stage.get("wdir")

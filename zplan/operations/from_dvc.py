@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import os
 import posixpath
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,17 +30,27 @@ from zplan import diags
 from zplan.config.fmt import format_text
 from zplan.config.params_files import is_params_file
 from zplan.operations.dvc_links import _deps, _Out, _outs_of
-from zplan.operations.dvc_templating import (PARAMS_FILE, _body, _for_each, _list, _looped, _matrix, _moves, _name, _out_paths, _outs,
-                                             _path, _path_text, _stage_instances, _string, _template, _unique, _Vars, _wdir, hcl_literal)
+from zplan.operations.dvc_templating import (PARAMS_FILE, _body, _for_each, _frozen, _list, _looped, _matrix, _moves, _name, _out_paths, _outs,
+                                             _path, _path_text, _render, _stage_instances, _string, _template, _unique, _Vars, _wdir, dvc_literal,
+                                             hcl_literal)
 from zplan.operations.dvc_yaml import check_stage, read
 
 DEFAULT_OUT = "dvc.zp.hcl"
+_INTERPOLATED = re.compile(r"\$\{[^}]*\}")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")  # an external dep DVC reads from a remote: s3://, https://, remote://
 _NOTED_FIELDS = {  # stage fields with no equivalent: what the note says
-    "frozen": "`frozen: true` is not converted (use -target/-exclude, or -replace to force a run)",
     "vars": "`vars:` of a stage is not converted (only top-level vars are read)",
     "meta": "`meta:` is not converted (zplan keeps no free-form stage metadata)",
 }
-_FIELDS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "desc", "always_changed", "foreach", "do", "matrix", *_NOTED_FIELDS}
+_TOP_LEVEL = {  # top-level sections with no equivalent: why
+    "metrics": "list a metrics file in the `metrics:` of the stage writing it: its values are then outputs, see `zplan output`",
+    "plots": "zplan draws no plots; the files stay outs of the steps writing them",
+    "artifacts": "zplan keeps no model registry; the files stay outs of the steps writing them",
+    "params": "a step lists the param keys it reads in its own `params`",
+    "datasets": "zplan reads no DVC datasets; give the data as deps",
+}
+_FIELDS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "desc", "always_changed", "frozen", "foreach", "do", "matrix",
+           *_NOTED_FIELDS}
 
 
 @dataclass
@@ -80,8 +91,7 @@ def convert(dvc_yaml: Path, project: Path | None = None) -> Converted:
         raise diags.fail(f"{dvc_yaml} has no stages", "a dvc.yaml lists its stages under `stages:`")
     stages = {str(name): stage for name, stage in stages.items()}
     for name, stage in stages.items():
-        if isinstance(stage, dict):
-            check_stage(name, _body(stage), lines)
+        check_stage(name, _body(stage) if isinstance(stage, dict) else stage, lines)
     notes: list[str] = []
     vars_ = _Vars(dvc_yaml.parent, project, base, document.get("vars") or [], notes)
     steps = _unique({name: _name(name) for name in stages})  # train-a and train_a are two steps
@@ -89,13 +99,14 @@ def convert(dvc_yaml: Path, project: Path | None = None) -> Converted:
     with _in_file(dvc_yaml):
         blocks = [_stage(name, stage, outs_of, vars_, notes, steps[name]) for name, stage in stages.items()]
         locals_block = vars_.locals_block()
-    for key in ("metrics", "plots", "artifacts", "params", "datasets"):
+    for key, why in _TOP_LEVEL.items():
         if document.get(key):
-            notes.append(f"top-level `{key}:` is not converted (stage metrics are step outputs; see `zplan output`)")
+            notes.append(f"top-level `{key}:` is not converted ({why})")
     header = [f"# Converted from {posixpath.join(base, dvc_yaml.name)} by `zplan import-dvc`.", ""]
-    metrics = {(steps[name], m): f"{steps[name]}_{_name(Path(m).stem)}" for name, stage in stages.items()
-               if isinstance(stage, dict) and not _looped(stage, vars_) for m in _out_paths(stage, vars_, "metrics")}
-    outputs = [f'\noutput "{output}" {{\n  value = step.{step}.outs[{_string(m)}]\n}}' for (step, m), output in _unique(metrics).items()]
+    metrics = {(name, m): f"{steps[name]}_{_name(_INTERPOLATED.sub('', Path(m).stem)) if _INTERPOLATED.sub('', Path(m).stem) else 'metrics'}"
+               for name, stage in stages.items() if not _frozen(stage) for m in _out_paths(stage, vars_, "metrics")}
+    outputs = [f'\noutput "{output}" {{\n  value = {value}\n}}' for (name, m), output in _unique(metrics).items()
+               if (value := _metric_value(name, m, stages[name], steps[name], vars_, notes))]
     text = "\n".join(header + locals_block + ['pipeline "dvc" {', *[line for b in blocks for line in b], "}", *outputs, ""])
     return Converted(format_text(text, DEFAULT_OUT), notes)
 
@@ -119,25 +130,27 @@ def _base(dvc_yaml: Path, project: Path) -> str:
     return "" if folder == "." else folder
 
 
-def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes: list[str], step: str) -> list[str]:
-    if not isinstance(stage, dict):
-        notes.append(f"stage {name}: not a mapping, skipped")
-        return []
+def _stage(name: str, stage: dict, outs_of: dict[str, _Out], vars_: _Vars, notes: list[str], step: str) -> list[str]:
+    if _frozen(stage):
+        return _frozen_stage(name, [p for p, o in outs_of.items() if o.stage == name], vars_.project, notes)
     body, looped, wdir = _body(stage), _looped(stage, vars_), _wdir(stage, vars_.base)
     _note_fields(name, stage, looped, notes)
-    command = _command(name, body, wdir, vars_, looped, notes)
-    if command is None:
-        return []
+    command = _command(name, body, wdir, vars_, looped, notes, list((_stage_instances(stage, vars_) or {}).values()) if looped else None)
     lines = ["", f'  step "{step}" {{']
     if looped:
-        each = _for_each(stage["foreach"], vars_) if "foreach" in stage else hcl_literal(_matrix(stage["matrix"], vars_))
+        each = _for_each(stage["foreach"], vars_) if "foreach" in stage else dvc_literal(_matrix(stage["matrix"], vars_))
         lines.append(f"    for_each = {each}")
         if "matrix" in stage and _moves(stage, vars_):
             notes.append(f"stage {name}: its matrix is written with the values of {_moves(stage, vars_)} now: import again after changing them")
     if body.get("desc"):
         lines.append(f"    description = {_string(str(body['desc']))}")
     lines.append(f"    command = {command}")
-    if body.get("always_changed") is True:
+    external = [d for d in body.get("deps") or [] if _URL.match(next(iter(d)) if isinstance(d, dict) else str(d))]
+    if external:  # DVC checks a URL by its ETag; zplan cannot see it change, so the step must run every time
+        notes.append(f"stage {name}: dep {', '.join(map(str, external))} is outside the project, which a step cannot fingerprint: "
+                     "cache = false, so it runs on every apply (steps after it come from the cache when its outs come out unchanged)")
+        body = {**body, "deps": [d for d in body["deps"] if d not in external]}
+    if body.get("always_changed") is True or external:
         lines.append("    cache = false")  # DVC's always_changed: the stage runs on every repro
     params, files = _params(body.get("params") or [], name, wdir, notes)
     lines += _deps(name, body, wdir, outs_of, vars_, looped, notes, files, _stage_instances(stage, vars_) if looped else None,
@@ -154,21 +167,51 @@ def _stage(name: str, stage: Any, outs_of: dict[str, _Out], vars_: _Vars, notes:
     return lines + ["  }"]
 
 
-def _command(name: str, stage: dict, wdir: str, vars_: _Vars, looped: bool, notes: list[str]) -> str | None:
-    """The HCL ``command``: DVC's cmd (a list joined with &&), run in the stage's wdir; None without one."""
+def _metric_value(name: str, metric: str, stage: dict, step: str, vars_: _Vars, notes: list[str]) -> str | None:
+    """The value of the output showing a stage's metrics file, as `dvc metrics show` does: for a foreach or matrix
+    stage a map of every instance's, by key (the instances there are now)."""
+    if not _looped(stage, vars_):
+        return f"step.{step}.outs[{_string(metric)}]"
+    if {m.strip() for m in _INTERPOLATED.findall(metric)} == {"${key}"}:  # each instance's by its key: follows the instances
+        return f'{{ for k, s in step.{step} : k => s.outs[{_string(metric).replace("$${key}", "${k}")}] }}'
+    instances = _stage_instances(stage, vars_) or {}
+    paths = {key: _render(metric, vars_, (key, item)) for key, item in instances.items()}
+    if not paths or None in paths.values():
+        return None
+    if _moves(stage, vars_):
+        notes.append(f"stage {name}: output of its metrics {metric} lists the instances {_moves(stage, vars_)} gives now: "
+                     "import again after changing it")
+    return "{ " + ", ".join(f"{_string(key)} = step.{step}[{_string(key)}].outs[{_string(path)}]" for key, path in paths.items()) + " }"
+
+
+def _frozen_stage(name: str, outs: list[str], project: Path, notes: list[str]) -> list[str]:
+    """A frozen stage as a comment: DVC never runs it (`dvc repro` skips it, even with --force) and keeps its outs
+    as they are, so it is no step; the steps reading its outs read them from the project folder as deps."""
+    kept = f"its outs ({', '.join(outs)}) are read as they are in the project folder" if outs else "it has no outs"
+    notes.append(f"stage {name}: frozen, so not a step (DVC never runs it): {kept}")
+    missing = [out for out in outs if not (project / out).exists()]
+    if missing:  # kept in DVC's cache, not in the workspace
+        notes.append(f"stage {name}: its outs {', '.join(missing)} are not in the project folder: "
+                     "`dvc checkout` (or `dvc pull`) them before `zplan plan`")
+    lines = [f"DVC stage {name} is frozen (`frozen: true`): DVC never runs it, so it is not a step here;",
+             f"{kept}, as deps of the steps using them." if outs else f"{kept}.",
+             f"To run it as a step again: `dvc unfreeze {name}` (or remove `frozen: true`), then `zplan import-dvc -force`."]
+    return ["", *(f"  # {line}" for line in lines)]
+
+
+def _command(name: str, stage: dict, wdir: str, vars_: _Vars, looped: bool, notes: list[str], items: list | None) -> str:
+    """The HCL ``command``: DVC's cmd (a list joined with &&), run in the stage's wdir.
+    ``items``: a foreach or matrix stage's items."""
     cmd = stage.get("cmd")
     if isinstance(cmd, list):
         if len(cmd) > 1:
             notes.append(f"stage {name}: {len(cmd)} commands are joined with && into one")
         cmd = " && ".join(cmd)
-    if not cmd:
-        notes.append(f"stage {name}: no cmd, skipped")
-        return None
     if not wdir:
-        return _template(cmd, vars_, looped, notes, name)
+        return _template(cmd, vars_, looped, notes, name, True, items)
     # The scratch folder holds deps at their project paths (rewritten below as wdir/...), so
     # the command runs from that folder, as DVC runs it.
-    return f'["sh", "-c", {_template(f"cd {shlex.quote(wdir)} && {cmd}", vars_, looped, notes, name)}]'
+    return f'["sh", "-c", {_template(f"cd {shlex.quote(wdir)} && {cmd}", vars_, looped, notes, name, True, items)}]'
 
 
 def _note_fields(name: str, stage: dict, looped: bool, notes: list[str]) -> None:

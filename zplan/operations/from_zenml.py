@@ -9,6 +9,8 @@ to an earlier step's result becomes an input (the output named by the step's
 read that way (loops, conditionals, ``.after()``, configuration calls) is listed.
 ``enable_cache=False`` of a ``@step(...)``, or of the ``@pipeline(...)`` for the steps
 that do not set their own, becomes ``cache = false``: ZenML runs such a step every time.
+A variable is typed by the annotation of the pipeline's parameter, or else of the step
+parameters it is passed to (``zenml_types``).
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zplan import diags
+from zplan.config.convert import ConversionError
+from zplan.config.convert import convert as convert_value
 from zplan.config.fmt import format_text
+from zplan.config.types import ANY, Type
 from zplan.config.variable_checks import RESERVED_NAMES
 from zplan.operations.from_dvc import hcl_literal, write_converted
+from zplan.operations.zenml_types import hcl_type, is_int
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.code_reach import CodeReader
 from zplan.plan.code_scope import ImportRef, ModuleBindings
@@ -45,6 +51,7 @@ class _Step:
     params: dict[str, str] = field(default_factory=dict)  # param -> HCL expression
     after: list[str] = field(default_factory=list)
     cache: bool = True
+    annotations: dict[str, ast.expr | None] = field(default_factory=dict)  # of the function's parameters
 
 
 def import_zenml(root: Path, spec: str, out: Path | None = None, force: bool = False) -> tuple[Path, Converted]:
@@ -89,19 +96,24 @@ class _Reader:
         if path not in self._parsed:
             try:
                 tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-            except (OSError, SyntaxError, ValueError) as exc:
-                raise diags.fail(f"cannot read {self.rel(path)}: {exc}") from None
+            except SyntaxError as exc:  # Python would refuse to import it too
+                raise diags.fail(f"{self.rel(path)} is not valid Python: {exc.msg}", "fix it, then import again",
+                                 diags.Range(str(path), exc.lineno or 0, exc.offset or 0)) from None
+            except (OSError, ValueError) as exc:  # unreadable, not UTF-8, a NUL byte
+                raise diags.fail(f"cannot read {self.rel(path)}: {exc}", "give a pipeline module that Python can import") from None
             self._parsed[path] = (tree, ModuleBindings.of(tree))
         return self._parsed[path]
 
-    def definition(self, path: Path, name: str) -> tuple[Path, ast.FunctionDef] | None:
-        """Where the function ``name`` used in ``path`` is defined (through imports and re-exports)."""
-        for _ in range(MAX_REEXPORTS):
+    def definition(self, path: Path, name: str, depth: int = 0) -> tuple[Path, ast.FunctionDef] | None:
+        """Where the function ``name`` used in ``path`` is defined (through imports, re-exports and ``import *``)."""
+        for _ in range(MAX_REEXPORTS - depth):
             _, bindings = self.parse(path)
             found = next((s for s in bindings.defs.get(name, []) if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
             if found is not None:
                 return path, found
             ref: ImportRef | None = (bindings.imports.get(name) or [None])[-1]  # the last binding, as at run time
+            if ref is None and name not in bindings.defs:
+                return self._starred(path, bindings, name, depth)
             if ref is None or ref.attr is None:
                 return None
             target = self.code.find_module(path, ref.module, ref.level)
@@ -112,6 +124,18 @@ class _Reader:
             path, name = target, ref.attr
         return None
 
+
+    def _starred(self, path: Path, bindings: ModuleBindings, name: str, depth: int) -> tuple[Path, ast.FunctionDef] | None:
+        """``name`` brought in by a ``from steps import *`` of ``path`` (the last one defining it, as at run time)."""
+        for star in reversed(bindings.stars if depth < MAX_REEXPORTS else []):
+            target = self.code.find_module(path, star.module, star.level)
+            if target is not None and target.is_dir():  # a package: its __init__.py
+                target = target / "__init__.py"
+            if target is not None and target.is_file() and target != path:
+                found = self.definition(target, name, depth + 1)
+                if found is not None:
+                    return found
+        return None
 
     def called(self, path: Path, func: ast.expr) -> tuple[Path, ast.FunctionDef] | None:
         """Where the function a call in ``path`` names is defined: ``f`` or ``module.f`` (``import steps``,
@@ -134,6 +158,9 @@ class _Pipeline:
         self.steps: dict[str, _Step] = {}
         self.values: dict[str, str] = {}  # python name in the pipeline body -> HCL reference
         self.ids: dict[str, str] = {}  # ZenML's invocation id of each step call -> its step name here
+        self.annotations: dict[str, ast.expr | None] = {}  # variable -> its pipeline parameter's annotation
+        self.defaults: dict[str, ast.expr | None] = {}  # variable -> its pipeline parameter's default
+        self.uses: dict[str, list[ast.expr | None]] = {}  # variable -> the annotations of the step parameters given it
         self.variables = self._variables()
         self.cache = self._enable_cache(fn, "pipeline")
 
@@ -141,10 +168,13 @@ class _Pipeline:
         for stmt in self.fn.body:
             self._statement(stmt)
         if not self.steps:
-            raise diags.fail(f"{self.fn.name} calls no step function that could be read", "is it the @pipeline function?")
+            found = "".join(f"\n  {note}" for note in self.notes)  # why each call was not one
+            raise diags.fail(f"{self.fn.name} calls no step function that could be read",
+                             f"is it the @pipeline function?{found}", diags.Range(str(self.path), self.fn.lineno))
         lines = [f"# Converted from {self.reader.rel(self.path)}:{self.fn.name} by `zplan import-zenml`.", ""]
         for name, default in self.variables.items():
-            lines += [f'variable "{name}" {{', *([f"  default = {default}"] if default is not None else []), "}", ""]
+            type_, validation = self._type(name)
+            lines += [f'variable "{name}" {{', *type_, *([f"  default = {default}"] if default is not None else []), *validation, "}", ""]
         lines.append(f'pipeline "{self.fn.name}" {{')
         for step in self.steps.values():
             lines += ["", f'  step "{step.name}" {{', f'    source = "{step.source}"']
@@ -171,22 +201,61 @@ class _Pipeline:
             if name != arg.arg:
                 self.notes.append(f"line {arg.lineno}: parameter {arg.arg} is variable {name} ({arg.arg} is a reserved name in HCL)")
             out[name] = self._literal(default) if default is not None else None
+            self.annotations[name], self.defaults[name] = arg.annotation, default if out[name] is not None else None
             if default is not None and out[name] is None:
                 self.notes.append(f"line {arg.lineno}: the default of {arg.arg} ({ast.unparse(default)}) is not converted: give it with -var {name}=...")
             self.values[arg.arg] = f"var.{name}"
         return out
 
+    def _type(self, name: str) -> tuple[list[str], list[str]]:
+        """The variable's ``type`` line, and for an int a validation asking for a whole number: what ZenML checks
+        of the value, from the pipeline parameter's annotation, or else those of the step parameters given it."""
+        given = self.annotations[name]
+        annotations = [given] if given is not None else self.uses.get(name, [])
+        types = {hcl_type(a) for a in annotations}
+        type_: Type = types.pop() if len(types) == 1 else ANY
+        if type_ == ANY:
+            return [], []
+        default = self._default(name)
+        try:
+            convert_value(default, type_, f"var.{name}")
+        except ConversionError as exc:
+            self.notes.append(f"variable {name}: its default does not fit its annotation ({exc}): it is left without a type")
+            return [], []
+        whole = all(is_int(a) for a in annotations)
+        if not whole or isinstance(default, float) and not default.is_integer():
+            return [f"  type = {type_}"], []
+        condition = f"floor(var.{name}) == var.{name}"
+        condition = f"var.{name} == null || {condition}" if default is None else condition  # null: a default of None
+        return [f"  type = {type_}"], ["", "  validation {", f"    condition     = {condition}",
+                                       f'    error_message = "{name} must be a whole number: it is an int"', "  }"]
+
+    def _default(self, name: str) -> object:
+        try:
+            return ast.literal_eval(self.defaults[name]) if self.defaults[name] is not None else None
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return None
+
     def _statement(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             return  # the docstring
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, ast.Call):
-            self._call(stmt.value, stmt.targets[0])
+            if self._call(stmt.value, stmt.targets[0]) is None:
+                self._forget(stmt)
         elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
             self._call(stmt.value, None)
         elif isinstance(stmt, ast.Return):
             return
         else:
             self.notes.append(f"line {stmt.lineno}: {type(stmt).__name__.lower()} statement not converted: {ast.unparse(stmt).splitlines()[0]}")
+            self._forget(stmt)
+
+    def _forget(self, node: ast.AST) -> None:
+        """The names ``node`` binds, when it is not converted: they no longer hold what they held, so a later
+        use of one is listed as not converted instead of passing on the old value."""
+        for found in ast.walk(node):
+            if isinstance(found, ast.Name) and isinstance(found.ctx, ast.Store):
+                self.values.pop(found.id, None)
 
     def _call(self, call: ast.Call, target: ast.expr | None) -> tuple[_Step, list[str]] | None:
         """The step a call makes, with its output names; None (listed) when it calls no step function."""
@@ -198,6 +267,7 @@ class _Pipeline:
         path, fn = found
         name = func.id if isinstance(func, ast.Name) else func.attr  # as the pipeline calls it
         step = _Step(name, f"{self.reader.rel(path)}:{fn.name}")
+        step.annotations = {a.arg: a.annotation for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]}
         own = self._cache_option(options, call.lineno)
         own = self._enable_cache(fn, "step", path) if own is None else own
         step.cache = own if own is not None else self.cache is not False
@@ -287,6 +357,8 @@ class _Pipeline:
         if isinstance(value, ast.Name) and value.id in self.values:
             ref = self.values[value.id]
             (step.params if ref.startswith("var.") else step.inputs)[param] = ref
+            if ref.startswith("var."):
+                self.uses.setdefault(ref.removeprefix("var."), []).append(step.annotations.get(param))
             return
         if isinstance(value, ast.Call) and self.reader.called(self.path, _with_options(value.func)[0]):
             self._nested(step, param, value, line)  # `evaluate(model=train(data))`: train is a step of its own
@@ -318,6 +390,8 @@ class _Pipeline:
         names = [target] if isinstance(target, ast.Name) else list(target.elts) if isinstance(target, ast.Tuple) else []
         if len(names) > 1 and len(names) != len(outputs):
             self.notes.append(f"step {step.name}: {len(names)} results unpacked, {len(outputs)} outputs declared: check its return annotation")
+        for node in names[len(outputs):] if len(names) > 1 else []:  # more results than outputs: nothing to bind them to
+            self._forget(node)
         for node, output in zip(names, outputs):
             if isinstance(node, ast.Name):
                 self.values[node.id] = f"step.{step.name}.outputs.{output}"

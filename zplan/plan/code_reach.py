@@ -427,11 +427,12 @@ def _declared_outputs(module: _Module, fn: ast.FunctionDef | ast.AsyncFunctionDe
         cls = module.bindings.defs.get(ann.id, [None])[-1]
         if isinstance(cls, ast.ClassDef) and any(callee_name(b) == "NamedTuple" for b in cls.bases):
             return [s.target.id for s in cls.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)]
-    return _annotated_outputs(ann)
+    return _annotated_outputs(ann, fn)
 
 
-def _annotated_outputs(ann: ast.expr | None) -> list[str] | None:
-    """ZenML's way: ``Annotated[T, "name"]`` names one output, ``Tuple[Annotated[...], ...]`` several."""
+def _annotated_outputs(ann: ast.expr | None, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str] | None:
+    """ZenML's way: ``Annotated[T, "name"]`` names one output, ``Tuple[Annotated[...], ...]`` several; in a
+    ``Tuple[...]`` of a function returning a tuple (``return a, b``), an element without a name is ``output_N``."""
     if not isinstance(ann, ast.Subscript):
         return None
     kind = callee_name(ann.value)
@@ -439,8 +440,25 @@ def _annotated_outputs(ann: ast.expr | None) -> list[str] | None:
         return [name] if (name := _annotated_name(ann)) else None
     if kind in ("Tuple", "tuple") and isinstance(ann.slice, ast.Tuple):
         names = [_annotated_name(e) if isinstance(e, ast.Subscript) and callee_name(e.value) == "Annotated" else None for e in ann.slice.elts]
-        return names if names and all(names) else None
+        if names and all(names):
+            return names
+        elements = ann.slice.elts
+        if len(elements) > 1 and not (isinstance(elements[-1], ast.Constant) and elements[-1].value is Ellipsis) and _returns_tuple(fn):
+            named = [name or f"output_{i}" for i, name in enumerate(names)]
+            return named if len(set(named)) == len(named) else None
     return None
+
+
+def _returns_tuple(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether ``fn`` itself (not a function nested in it) has a ``return a, b``: ZenML's test for several outputs."""
+    nodes = list(fn.body)
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and len(node.value.elts) > 1:
+            return True
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            nodes.extend(ast.iter_child_nodes(node))
+    return False
 
 
 def _annotated_name(ann: ast.Subscript) -> str | None:

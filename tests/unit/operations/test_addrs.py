@@ -33,6 +33,16 @@ def test_parse_forms_and_errors():
     assert addrs.parse_output("pipeline.p.step.s").output == "output"
 
 
+@pytest.mark.parametrize("text, step, output", [
+    ("pipeline.dvc.step.train.outputs.model.txt", "pipeline.dvc.step.train", "model.txt"),  # as lineage's hint spells it
+    ('pipeline.dvc.step.train.outs["data/features"]', "pipeline.dvc.step.train", "data/features"),  # as HCL reads it
+    ('pipeline.dvc.step.train["a"].outputs["m-a.txt"]', 'pipeline.dvc.step.train["a"]', "m-a.txt"),
+])
+def test_a_script_steps_out_is_named_by_its_path(text, step, output):
+    found = addrs.parse_output(text)
+    assert (str(found.step), found.output) == (step, output)
+
+
 @pytest.mark.parametrize("selector, address, expected", [
     ('pipeline.p.step.train["c=0.5"]', 'pipeline.p.step.train["c=0.5"]', True),
     ("pipeline.p.step.train", 'pipeline.p.step.train["c=0.5"]', True),  # no key: every instance

@@ -42,7 +42,6 @@ stages:
       - eval/metrics.json:
           cache: false
     plots: [eval/roc.csv]
-    frozen: true
   grid:
     matrix:
       a: [1, 2]
@@ -120,6 +119,46 @@ stages:
         'sizes["8"]': "echo 8 > s-8.txt", 'sizes["16"]': "echo 16 > s-16.txt",
         'grid["0"]': "echo 2 > g-0.txt", 'grid["1"]': "echo 4 > g-1.txt",
     }
+
+
+def test_floats_of_dvc_yaml_fill_in_text_as_dvc_writes_them(tmp_path):
+    # DVC writes 1.0 as 1.0 and 1e-05 as 1e-05 (HCL: 1 and 0.00001): the paths a step writes and reads must agree
+    (tmp_path / "dvc.yaml").write_text("""vars:
+  - scales: [0.5, 2.0]
+stages:
+  train:
+    foreach: [0.1, 1.0]
+    do:
+      cmd: echo ${item} > model-${item}.txt
+      outs:
+        - model-${item}.txt
+  scale:
+    foreach: ${scales}
+    do:
+      cmd: echo ${item} > scale-${item}.txt
+      outs:
+        - scale-${item}.txt
+  grid:
+    matrix:
+      lr: [1e-05]
+    cmd: echo ${item.lr} > grid-${key}.txt
+    outs:
+      - grid-${key}.txt
+  pick:
+    cmd: cat model-1.0.txt scale-2.0.txt grid-1e-05.txt > best.txt
+    deps: [model-1.0.txt, scale-2.0.txt, grid-1e-05.txt]
+    outs: [best.txt]
+""")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    commands = {s.address.removeprefix("pipeline.dvc.step."): s.params[":command"][-1] for s in planned.steps if "[" in s.address}
+    assert commands == {'train["0.1"]': "echo 0.1 > model-0.1.txt", 'train["1.0"]': "echo 1.0 > model-1.0.txt",
+                        'scale["0.5"]': "echo 0.5 > scale-0.5.txt", 'scale["2.0"]': "echo 2.0 > scale-2.0.txt",
+                        'grid["1e-05"]': "echo 1e-05 > grid-1e-05.txt"}
+    inputs = planned.step("pipeline.dvc.step.pick").inputs.values()
+    assert {(i.step, i.output) for i in inputs} == {('pipeline.dvc.step.train["1.0"]', "model-1.0.txt"),
+                                                    ('pipeline.dvc.step.scale["2.0"]', "scale-2.0.txt"),
+                                                    ('pipeline.dvc.step.grid["1e-05"]', "grid-1e-05.txt")}
 
 
 def test_vars_in_the_paths_of_a_stage_are_written_as_their_values(tmp_path):
@@ -299,12 +338,92 @@ def test_a_dep_wired_to_the_instances_a_var_gives_now_says_so(tmp_path):
 def test_what_has_no_equivalent_is_listed(converted):
     notes = "\n".join(converted.notes)
     for expected in ("2 commands are joined with && into one", "all of whole.yaml as params: sub/whole.yaml is a dep instead",
-                     "plots sub/eval/roc.csv are kept as outs", "`frozen: true` is not converted",
-                     "top-level `plots:` is not converted"):
+                     "plots sub/eval/roc.csv are kept as outs",
+                     "top-level `plots:` is not converted (zplan draws no plots; the files stay outs of the steps writing them)"):
         assert expected in notes, notes
     assert 'params  = ["sub/other.json:alpha"]' in converted.text and '"sub/eval.py", "sub/whole.yaml"]' in converted.text
     assert 'command = ["sh", "-c", "cd sub && python eval.py --threshold ${local.vars.threshold} && echo done"]' in converted.text
     assert "$HOME" in converted.text, "a shell variable stays as it is"
+
+
+def test_a_mapping_in_a_cmd_is_unpacked_into_flags_as_dvc_unpacks_it(tmp_path):
+    # DVC turns `${train}` in a cmd into --key value flags: a true bool is --key alone, a false one nothing
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train:
+    cmd: echo train ${train}
+    params: [train]
+  tune:
+    foreach:
+      a: {depth: 2, fast: true}
+      b: {depth: 4, fast: false}
+    do:
+      cmd: echo tune ${item} ${opts}
+""")
+    (tmp_path / "params.yaml").write_text(
+        "train:\n  epochs: 10\n  name: it's\n  fast: true\n  slow: false\n"
+        "opts:\n  layers: [64, 32]\n  optim:\n    lr: 0.1\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    commands = {s.address.removeprefix("pipeline.dvc.step."): s.params[":command"] for s in planned.steps}
+    assert commands["train"] == ["echo", "train", "--epochs", "10", "--fast", "--name", "it's"]
+    assert commands['tune["a"]'] == ["echo", "tune", "--depth", "2", "--fast", "--layers", "64", "32", "--optim.lr", "0.1"]
+    assert commands['tune["b"]'] == ["echo", "tune", "--depth", "4", "--layers", "64", "32", "--optim.lr", "0.1"]
+    assert converted.notes == ["stage tune: ${opts} is unpacked into flags with the keys it has now: import again after adding or removing one"]
+    (tmp_path / "params.yaml").write_text("train:\n  epochs: 20\n  batch: 8\nopts:\n  layers: [16]\n  optim:\n    lr: 0.2\n")
+    planned, _, _ = plan(tmp_path)  # params.yaml stays the place to edit them
+    assert planned.step("pipeline.dvc.step.train").params[":command"] == ["echo", "train", "--batch", "8", "--epochs", "20"]
+    assert planned.step('pipeline.dvc.step.tune["a"]').params[":command"][-4:] == ["--layers", "16", "--optim.lr", "0.2"]
+
+
+def test_a_frozen_stage_never_runs_and_its_outs_are_read_as_they_are(tmp_path):
+    # `dvc repro` never runs a frozen stage and keeps its outs: the steps reading them read the project's files
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  prepare:
+    cmd: echo fresh > data/prepared.csv
+    deps: [raw.csv]
+    outs: [data/prepared.csv]
+    metrics: [data/stats.json]
+    frozen: true
+  shards:
+    foreach: [a, b]
+    do:
+      cmd: echo ${item} > shards/${item}.txt
+      outs:
+        - shards/${item}.txt
+      frozen: true
+  train:
+    cmd: cat data/prepared.csv > model.txt
+    deps: [data/prepared.csv]
+    outs: [model.txt]
+  merge:
+    foreach: [a, b]
+    do:
+      cmd: cat shards/${item}.txt data/stats.json > merged-${item}.txt
+      deps:
+        - shards/${item}.txt
+        - data
+      outs:
+        - merged-${item}.txt
+""")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "shards").mkdir()
+    for path in ("raw.csv", "data/prepared.csv", "data/stats.json", "shards/a.txt", "shards/b.txt"):
+        (tmp_path / path).write_text("kept\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    assert sorted(s.address for s in planned.steps) == [
+        'pipeline.dvc.step.merge["a"]', 'pipeline.dvc.step.merge["b"]', "pipeline.dvc.step.train"]
+    assert set(planned.step("pipeline.dvc.step.train").inputs) == {"data/prepared.csv"}  # a data file, fingerprinted
+    assert set(planned.step('pipeline.dvc.step.merge["b"]').inputs) == {"shards/b.txt", "data"}
+    assert not planned.outputs, "no output reads the frozen stage's metrics from a step"
+    assert "# DVC stage prepare is frozen (`frozen: true`): DVC never runs it, so it is not a step here;" in converted.text
+    assert "`dvc unfreeze prepare` (or remove `frozen: true`), then `zplan import-dvc -force`" in converted.text
+    assert converted.notes == [
+        "stage prepare: frozen, so not a step (DVC never runs it): its outs (data/prepared.csv, data/stats.json) are read as they are in the project folder",
+        "stage shards: frozen, so not a step (DVC never runs it): its outs (shards/a.txt, shards/b.txt) are read as they are in the project folder"]
+    (tmp_path / "shards" / "b.txt").unlink()  # kept in DVC's cache only: the plan would miss it
+    assert convert(tmp_path / "dvc.yaml").notes[-1] == (
+        "stage shards: its outs shards/b.txt are not in the project folder: `dvc checkout` (or `dvc pull`) them before `zplan plan`")
 
 
 def test_a_file_that_is_not_a_pipeline_is_a_clear_error(tmp_path):
@@ -409,6 +528,79 @@ def test_an_always_changed_stage_runs_on_every_apply(tmp_path):
     assert not converted.notes
 
 
+def test_paths_written_another_way_name_the_same_out(tmp_path):
+    # DVC reads ./data/x.csv, data//x.csv and data/x.csv as one path: the dep is that stage's out
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  prepare:
+    cmd: mkdir -p data && echo x > data/prepared.csv
+    outs:
+      - ./data/prepared.csv
+  train:
+    cmd: cat data/prepared.csv > model.txt
+    deps:
+      - data//prepared.csv
+      - ./params.yaml
+    outs:
+      - model.txt
+""")
+    (tmp_path / "params.yaml").write_text("lr: 1\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    assert planned.step("pipeline.dvc.step.prepare").outputs == ["data/prepared.csv"]
+    train = planned.step("pipeline.dvc.step.train")
+    assert {k: (v.step, v.output) for k, v in train.inputs.items() if hasattr(v, "step")} == {
+        "prepared_csv": ("pipeline.dvc.step.prepare", "data/prepared.csv")}
+    assert "params.yaml" in train.inputs
+
+
+def test_the_metrics_of_a_foreach_or_matrix_stage_are_an_output_by_instance(tmp_path):
+    # `dvc metrics show` lists every instance's metrics: the output is a map of them by key
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train:
+    foreach: ${regions}
+    do:
+      cmd: echo {} > m-${key}.json
+      metrics:
+        - m-${key}.json
+  grid:
+    matrix:
+      depth: [2, 4]
+    cmd: echo {} > g-${item.depth}.json
+    metrics:
+      - g-${item.depth}.json
+""")
+    (tmp_path / "params.yaml").write_text("regions: [us, eu]\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    assert 'value = { for k, s in step.train : k => s.outs["m-${k}.json"] }' in converted.text
+    assert 'value = { "2" = step.grid["2"].outs["g-2.json"], "4" = step.grid["4"].outs["g-4.json"] }' in converted.text
+    (tmp_path / "params.yaml").write_text("regions: [us, eu, ap]\n")  # a region added later is in the output too
+    planned, _, _ = plan(tmp_path)
+    assert set(planned.outputs) == {"train_m", "grid_g"}
+    assert 'pipeline.dvc.step.train["ap"]' in {s.address for s in planned.steps}
+
+
+def test_a_stage_reading_a_url_runs_on_every_apply(tmp_path):
+    # DVC checks an external dep by its ETag; a step cannot see it change, so it is never taken from the cache
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  download:
+    wdir: sub
+    cmd: curl -o raw.csv https://example.com/raw.csv
+    deps:
+      - https://example.com/raw.csv
+      - fetch.cfg
+    outs:
+      - raw.csv
+""")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "fetch.cfg").write_text("retries: 3\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    download = planned.step("pipeline.dvc.step.download")
+    assert [r.code for r in download.reasons] == ["cache_disabled"] and set(download.inputs) == {"sub/fetch.cfg"}
+    assert converted.notes == ["stage download: dep https://example.com/raw.csv is outside the project, which a step cannot fingerprint: "
+                               "cache = false, so it runs on every apply (steps after it come from the cache when its outs come out unchanged)"]
+
+
 def test_stage_names_and_metrics_files_that_read_alike_get_their_own_blocks(tmp_path):
     (tmp_path / "dvc.yaml").write_text("""stages:
   train-a:
@@ -488,14 +680,27 @@ def test_a_stage_field_dvc_does_not_know_is_listed(tmp_path):
     ("    cmd: echo\n    metrics: [[m.json]]\n", "t.yaml:4: stage a: metrics entry ['m.json'] is not a path"),
     ("    cmd: echo\n    params:\n      - o.json: alpha\n", "t.yaml:4: stage a: the keys of a params file must be a list"),
     ("    cmd: 5\n", "t.yaml:3: stage a: cmd must be a string or a list of strings, not a number"),
+    ("    outs: [data.csv]\n", "t.yaml:2: stage a has no cmd"),
+    ("    foreach: [x]\n", "t.yaml:2: stage a has no cmd"),
+    ("    cmd: []\n", "t.yaml:3: stage a has no cmd"),
     ("    foreach: [x]\n    do:\n      cmd: echo\n      wdir: 3\n", "t.yaml:6: stage a: wdir must be a folder path, not a number"),
 ])
 def test_a_stage_field_dvc_would_refuse_is_an_error_at_its_line(tmp_path, stage, message):
-    (tmp_path / "t.yaml").write_text("stages:\n  a:\n" + stage)
+    # a stage without cmd is refused too: its outs would be read from a step that is not there
+    (tmp_path / "t.yaml").write_text("stages:\n  a:\n" + stage + "  b:\n    cmd: cat data.csv\n    deps: [data.csv]\n")
     with pytest.raises(diags.DiagnosticError) as caught:
         convert(tmp_path / "t.yaml")
     (found,) = caught.value.diagnostics
     assert f"{found.range.relative_to(tmp_path)}: {found.summary}".startswith(message)
+
+
+def test_a_stage_that_is_not_a_mapping_is_an_error_at_its_line(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo > x.txt\n    outs: [x.txt]\n  b: echo hi\n")
+    with pytest.raises(diags.DiagnosticError) as caught:
+        import_dvc(tmp_path / "dvc.yaml")
+    (found,) = caught.value.diagnostics
+    assert (found.range.line, found.summary) == (5, "stage b must be a mapping of its fields, not a string")
+    assert not (tmp_path / "dvc.zp.hcl").exists()
 
 
 def test_an_infinite_var_is_an_error_naming_the_file(tmp_path):

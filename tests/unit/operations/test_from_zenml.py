@@ -55,7 +55,7 @@ def test_calls_become_steps_inputs_params_and_variables(root):
     converted = convert(root, "flows:flow")
     text = converted.text
     hcl.parse_text(text, "zenml.zp.hcl")
-    assert 'variable "n" {\n  default = 5\n}' in text and 'default = "run"' in text
+    assert 'variable "n" {\n  type    = number\n  default = 5\n' in text and 'type    = string\n  default = "run"' in text
     assert 'step "fetch" {\n    source = "lib/steps.py:load"\n    params = { n = var.n }' in text, text  # named as the pipeline calls it
     assert "inputs = { rows = step.fetch.outputs.rows }" in text
     assert 'step "report" {' in text and "inputs = { x = step.split.outputs.a }" in text and "params = { label = var.label }" in text
@@ -174,6 +174,40 @@ def flow():
     assert planned.step("pipeline.flow.step.train").inputs["rows"].output == "train_set"
 
 
+def test_results_of_a_tuple_return_type_without_names_are_zenmls_output_n(tmp_path):
+    (tmp_path / "steps.py").write_text("""
+from typing import Tuple
+from zenml import step
+
+@step
+def split() -> Tuple[list, list]:
+    return [1, 2], [3]
+
+@step
+def pair() -> Tuple[int, int]:
+    values = (1, 2)
+    return values  # one output, as ZenML reads it: no `return a, b`
+
+@step
+def report(a: list, b: list, c: tuple) -> None:
+    print(a, b, c)
+""")
+    (tmp_path / "flows.py").write_text("""
+from zenml import pipeline
+from steps import pair, report, split
+
+@pipeline
+def flow():
+    first, rest = split()
+    report(first, rest, pair())
+""")
+    converted = convert(tmp_path, "flows:flow")
+    assert "inputs = { a = step.split.outputs.output_0, b = step.split.outputs.output_1, c = step.pair.outputs.output }" in converted.text
+    assert not converted.notes
+    (tmp_path / "main.zp.hcl").write_text(converted.text)
+    plan(tmp_path)  # the references are checked against the outputs the functions declare
+
+
 def test_a_pipeline_imported_by_a_package_is_read_where_it_is_defined(root):
     # `from pipelines import flow`, as ZenML's run.py imports it
     (root / "pipelines").mkdir()
@@ -181,6 +215,25 @@ def test_a_pipeline_imported_by_a_package_is_read_where_it_is_defined(root):
     (root / "pipelines" / "training.py").write_text((root / "flows.py").read_text())
     converted = convert(root, "pipelines:flow")
     assert converted.text == convert(root, "flows:flow").text.replace("flows.py:flow", "pipelines/training.py:flow")
+
+
+def test_steps_brought_in_by_a_star_import_are_steps(root):
+    (root / "starred.py").write_text("""
+from zenml import pipeline
+from lib import *
+
+@pipeline
+def flow():
+    first, rest = split(load(n=2))
+    report(rest, label="x")
+""")
+    converted = convert(root, "starred:flow")
+    assert not converted.notes
+    (root / "main.zp.hcl").write_text(converted.text)
+    planned, _, _ = plan(root)
+    assert {s.step: s.source for s in planned.steps} == {"load": "lib/steps.py:load", "split": "lib/steps.py:split",
+                                                          "report": "lib/steps.py:report"}
+    assert planned.step("pipeline.flow.step.report").inputs["x"].output == "b"
 
 
 def test_steps_called_through_their_module_are_steps(root):
@@ -206,6 +259,50 @@ def flow():
     assert converted.notes == ["line 12: lib.other.report(rest, label='y') is not a step function zplan could find: not converted"]
 
 
+def test_parameters_are_typed_by_their_annotations_so_a_wrong_value_is_a_plan_error(tmp_path, monkeypatch):
+    # ZenML checks a parameter against its annotation when the pipeline starts: a typed variable checks it at plan
+    (tmp_path / "steps.py").write_text("""
+from typing import Dict, List, Optional, Tuple
+from zenml import step
+
+@step
+def train(epochs: int, lr: float, layers: List[int], opts: Dict[str, float], name: Optional[str] = None,
+          shape: Tuple[int, str] = (1, "a"), seed: "int | None" = None, anything=None, model: object = None) -> None:
+    print(epochs, lr, layers, opts, name, shape, seed, anything, model)
+""")
+    (tmp_path / "flows.py").write_text("""
+from typing import Annotated, Literal, Optional
+from zenml import pipeline
+from steps import train
+
+@pipeline
+def flow(epochs: Annotated[int, "n"] = 3, lr=0.1, layers: list[int] = [64, 32], opts: dict = {"l2": 0.5},
+         name: Optional[str] = None, shape=(2, "b"), seed=None, anything=1, model: Literal["rf", "sgd"] = "rf", rate: int = "x"):
+    train(epochs, lr, layers, opts, name, shape, seed, anything, model=model)
+    train(epochs=rate, lr=lr, layers=layers, opts=opts)
+""")
+    converted = convert(tmp_path, "flows:flow")
+    (tmp_path / "main.zp.hcl").write_text(converted.text)
+    types = {block.labels[0]: block.attributes["type"].expr.source() if "type" in block.attributes else None
+             for block in hcl.parse_text(converted.text, "main.zp.hcl").blocks if block.type == "variable"}
+    assert types == {"epochs": "number", "lr": "number", "layers": "list(number)", "opts": "map(any)", "name": "string",
+                     "shape": "tuple([number, string])", "seed": "number", "anything": None, "model": "string", "rate": None}
+    assert converted.notes == ['variable rate: its default does not fit its annotation (var.rate: a number is required, got "x"): '
+                               "it is left without a type"]
+    monkeypatch.setenv("ZPLAN_VAR_lr", "0.5")  # given as text, as -var gives it
+    planned, _, _ = plan(tmp_path)
+    assert planned.step("pipeline.flow.step.train").params["lr"] == 0.5
+    for var, value, message in [("lr", "fast", 'var.lr: a number is required, got "fast"'),
+                                ("epochs", "2.5", "epochs must be a whole number: it is an int"),
+                                ("seed", "0.5", "seed must be a whole number: it is an int"),
+                                ("layers", '["wide"]', 'var.layers[0]: a number is required, got "wide"')]:
+        with monkeypatch.context() as env, pytest.raises(diags.DiagnosticError) as caught:
+            env.setenv(f"ZPLAN_VAR_{var}", value)
+            plan(tmp_path)
+        (found,) = caught.value.diagnostics
+        assert found.range.file.endswith("main.zp.hcl") and found.range.line > 0 and message in found.summary, found.summary
+
+
 def test_a_parameter_named_as_an_hcl_reserved_word_or_without_a_literal_default_is_listed(root):
     (root / "reserved.py").write_text("""
 from zenml import pipeline
@@ -227,6 +324,31 @@ def flow(count: int = 3, source="db", n=N):
     assert converted.notes == ["line 8: parameter count is variable count_param (count is a reserved name in HCL)",
                                "line 8: parameter source is variable source_param (source is a reserved name in HCL)",
                                "line 8: the default of n (N) is not converted: give it with -var n=..."]
+
+
+def test_a_name_rebound_by_a_statement_not_converted_is_not_passed_on_with_its_old_value(root):
+    # `n = n * 2` is not converted: load must not silently get the pipeline's n instead of twice it
+    (root / "rebound.py").write_text("""
+from zenml import pipeline
+from lib import load, report, split
+
+@pipeline
+def flow(n: int = 5):
+    n = n * 2
+    rows = load(n=n)
+    for i in range(2):
+        rows = load(n=i)
+    report(rows, label="x")
+    first, rest = load(n=1)
+    report(rest, label="y")
+""")
+    converted = convert(root, "rebound:flow")
+    assert converted.notes == ["line 7: assign statement not converted: n = n * 2", "line 8: argument n=n is not converted",
+                               "line 9: for statement not converted: for i in range(2):",
+                               "line 11: argument x=rows is not converted",
+                               "step load_2: 2 results unpacked, 1 outputs declared: check its return annotation",
+                               "line 13: argument x=rest is not converted"]
+    assert "params = { n = var.n }" not in converted.text and "inputs" not in converted.text
 
 
 def test_unpacked_arguments_are_listed(root):
@@ -281,6 +403,27 @@ def flow():
 def test_a_wrong_pipeline_reference_is_a_clear_error(root, spec, message):
     with pytest.raises(diags.DiagnosticError, match=message):
         convert(root, spec)
+
+
+def test_a_pipeline_calling_no_step_found_says_why_for_each_call(root):
+    (root / "unknown.py").write_text("from zenml import pipeline\nfrom elsewhere import load\n\n@pipeline\ndef flow():\n    rows = load()\n")
+    with pytest.raises(diags.DiagnosticError) as caught:
+        import_zenml(root, "unknown:flow")
+    (found,) = caught.value.diagnostics
+    assert (found.range.file, found.range.line) == (str(root / "unknown.py"), 5)
+    assert found.summary == "flow calls no step function that could be read"
+    assert "line 6: load() is not a step function zplan could find: not converted" in found.detail
+    assert not (root / "zenml.zp.hcl").exists()
+
+
+def test_a_module_that_is_not_valid_python_is_an_error_at_its_line(root):
+    (root / "lib" / "steps.py").write_text(STEPS + "\ndef broken(:\n    pass\n")
+    with pytest.raises(diags.DiagnosticError) as caught:
+        import_zenml(root, "flows:flow")
+    (found,) = caught.value.diagnostics
+    assert found.summary == "lib/steps.py is not valid Python: invalid syntax" and found.detail == "fix it, then import again"
+    assert (found.range.file, found.range.line) == (str(root / "lib" / "steps.py"), STEPS.count("\n") + 2)
+    assert not (root / "zenml.zp.hcl").exists()
 
 
 def test_enable_cache_false_of_a_step_or_of_the_pipeline_becomes_cache_false(tmp_path):
