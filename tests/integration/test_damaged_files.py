@@ -201,6 +201,21 @@ def test_a_corrupt_metadata_db_is_reported_as_such(project: Project, damage: str
         assert "No runs recorded" not in err and f"mv {db} {db}.damaged" in err
 
 
+def test_a_metadata_store_zplan_cannot_write_its_types_into_is_named(project: Project) -> None:
+    from ml_metadata import metadata_store as ms
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    db = project.path(".zplan/metadata.db")
+    db.unlink()
+    config = pb.ConnectionConfig()
+    config.sqlite.filename_uri, config.sqlite.connection_mode = str(db), 3  # read-write-create
+    run_type = pb.ContextType(name="zplan.Run")
+    run_type.properties["number"] = pb.STRING  # another tool's type of that name (zplan's number is an INT)
+    ms.MetadataStore(config).put_context_type(run_type)
+    err = refused(project.run("apply", "-auto-approve", "-var", "c=6"), "Type already exists with different properties")
+    assert "no run None" not in err, err
+
+
 def test_nan_never_reaches_state(project: Project) -> None:
     before = project.read(".zplan/state.json")
     refused(project.run("apply", "-auto-approve", "-var", "c=nan"), 'var.c: a number is required, got "nan"')  # as Terraform

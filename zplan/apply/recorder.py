@@ -54,11 +54,13 @@ class RunRecorder:
         git = GitQuery(project.root)  # git walks the work tree while ML Metadata is imported and opened
         try:
             settings = self.tracker.stack_settings
-            self.metadata = MetadataStore.from_url(str(settings["metadata_store"]), project.root, password)
-            self.metadata.open_for_writing()
-            return self.metadata.start_run(",".join(pipelines), project.stack_name, git.result(), time.time(), applier())
+            metadata = MetadataStore.from_url(str(settings["metadata_store"]), project.root, password)
+            metadata.open_for_writing()
+            run = metadata.start_run(",".join(pipelines), project.stack_name, git.result(), time.time(), applier())
         finally:
             git.discard()
+        self.metadata = metadata  # only once the run is there: ``close_run`` finishes it
+        return run
 
     def close_run(self) -> None:
         if self.metadata is None:
