@@ -103,7 +103,7 @@ def convert(dvc_yaml: Path, project: Path | None = None) -> Converted:
         if document.get(key):
             notes.append(f"top-level `{key}:` is not converted ({why})")
     header = [f"# Converted from {posixpath.join(base, dvc_yaml.name)} by `zplan import-dvc`.", ""]
-    metrics = {(name, m): f"{steps[name]}_{_name(_INTERPOLATED.sub('', Path(m).stem)) if _INTERPOLATED.sub('', Path(m).stem) else 'metrics'}"
+    metrics = {(name, m): f"{steps[name]}_{_name(_INTERPOLATED.sub('', Path(m).stem) or 'metrics')}"  # m-${key}.json: m
                for name, stage in stages.items() if not _frozen(stage) for m in _out_paths(stage, vars_, "metrics")}
     outputs = [f'\noutput "{output}" {{\n  value = {value}\n}}' for (name, m), output in _unique(metrics).items()
                if (value := _metric_value(name, m, stages[name], steps[name], vars_, notes))]
@@ -172,7 +172,7 @@ def _metric_value(name: str, metric: str, stage: dict, step: str, vars_: _Vars, 
     stage a map of every instance's, by key (the instances there are now)."""
     if not _looped(stage, vars_):
         return f"step.{step}.outs[{_string(metric)}]"
-    if {m.strip() for m in _INTERPOLATED.findall(metric)} == {"${key}"}:  # each instance's by its key: follows the instances
+    if set(_INTERPOLATED.findall(metric)) == {"${key}"}:  # each instance's by its key: follows the instances
         return f'{{ for k, s in step.{step} : k => s.outs[{_string(metric).replace("$${key}", "${k}")}] }}'
     instances = _stage_instances(stage, vars_) or {}
     paths = {key: _render(metric, vars_, (key, item)) for key, item in instances.items()}
