@@ -139,7 +139,8 @@ class StepPlanner:
         touched = self._resources_changing(read)
         cached = step.cache and not forced and not touched and entry is not None and self._entry_problem(entry.outputs) is None
         if not step.cache and not forced:
-            reasons = [m.Reason(m.ReasonCode.CACHE_DISABLED, "cache = false: runs on every apply")]
+            ran = self.store_key and self.state.step_record(self.store_key, address) is not None
+            reasons = ([] if ran else [m.Reason(m.NEVER_RAN, "never ran")]) + [m.Reason(m.ReasonCode.CACHE_DISABLED, "cache = false: runs on every apply")]
         elif not cached:
             record = self.state.step_record(self.store_key, address) if self.store_key else None
             reused_key = self._reused_if_unchanged(draft) if stack_known and fingerprint is None and not forced and not touched else None

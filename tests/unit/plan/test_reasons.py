@@ -57,6 +57,17 @@ def test_a_step_that_never_ran_says_so(tmp_path):
     assert _codes(made, LOAD) == ["never_ran"]
 
 
+def test_a_step_with_cache_false_that_never_ran_says_so_too(tmp_path):
+    """Its first plan is a "+ will run: never ran", not a rerun; the plans after say cache = false."""
+    root = copy_pipeline(tmp_path)
+    main = root / "main.zp.hcl"
+    main.write_text(main.read_text().replace('source = "steps/data.py:load"', 'source = "steps/data.py:load"\n    cache  = false'))
+    made, _, _ = plan(root)
+    assert _codes(made, LOAD) == ["never_ran", "cache_disabled"]
+    again, _, _ = plan(root, _recorded(root))
+    assert _codes(again, LOAD) == ["cache_disabled"]
+
+
 def test_recorded_steps_are_cached_and_say_where_from(tmp_path):
     root = copy_pipeline(tmp_path)
     again, _, _ = plan(root, _recorded(root))
