@@ -524,7 +524,7 @@ def test_an_always_changed_stage_runs_on_every_apply(tmp_path):
     (tmp_path / "dvc.yaml").write_text("stages:\n  stamp:\n    cmd: date > stamp.txt\n    always_changed: true\n    outs: [stamp.txt]\n")
     _, converted = import_dvc(tmp_path / "dvc.yaml")
     planned, _, _ = plan(tmp_path)
-    assert [r.message for r in planned.step("pipeline.dvc.step.stamp").reasons] == ["cache = false: runs on every apply"]
+    assert [r.message for r in planned.step("pipeline.dvc.step.stamp").reasons] == ["never ran", "cache = false: runs on every apply"]
     assert not converted.notes
 
 
@@ -596,7 +596,7 @@ def test_a_stage_reading_a_url_runs_on_every_apply(tmp_path):
     _, converted = import_dvc(tmp_path / "dvc.yaml")
     planned, _, _ = plan(tmp_path)
     download = planned.step("pipeline.dvc.step.download")
-    assert [r.code for r in download.reasons] == ["cache_disabled"] and set(download.inputs) == {"sub/fetch.cfg"}
+    assert [r.code for r in download.reasons] == ["never_ran", "cache_disabled"] and set(download.inputs) == {"sub/fetch.cfg"}
     assert converted.notes == ["stage download: dep https://example.com/raw.csv is outside the project, which a step cannot fingerprint: "
                                "cache = false, so it runs on every apply (steps after it come from the cache when its outs come out unchanged)"]
 

@@ -392,7 +392,7 @@ def flow():
     (root / "main.zp.hcl").write_text(converted.text)
     planned, _, _ = plan(root)
     load, split = planned.step("pipeline.flow.step.load"), planned.step("pipeline.flow.step.split")
-    assert load.params == {"n": 8} and [r.code for r in load.reasons] == ["cache_disabled"]
+    assert load.params == {"n": 8} and [r.code for r in load.reasons] == ["never_ran", "cache_disabled"]
     assert split.inputs["rows"].step == "pipeline.flow.step.load"
     assert planned.step("pipeline.flow.step.report_2").inputs["x"].step == "pipeline.flow.step.load_2"
     assert converted.notes == ["line 8: split.with_options(settings=...) is not converted"]
