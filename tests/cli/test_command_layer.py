@@ -337,3 +337,29 @@ def test_output_shows_a_large_json_value_not_its_artifact_uri_as_terraform_shows
     assert missing.code == 1 and "Traceback" not in missing.err and missing.out == "", str(missing)
     assert f'output "metrics": its value, the output of pipeline.m.step.metrics (artifact {digest[:12]}), cannot be read' in missing.err
     assert "zplan apply -replace pipeline.m.step.metrics" in missing.err
+
+
+def test_plan_shows_a_cached_large_json_output_as_its_value_not_its_artifact_uri(proj):
+    """The plan's outputs (text, Markdown, JSON) show what `zplan output` shows, a URI never; a
+    damaged artifact is an error naming the output and the step to rerun, not a cached value it lacks."""
+    metrics = {f"class_{i}": {"precision": i / 1000, "recall": 0.5} for i in range(200)}
+    proj.write("metrics.zp.hcl", 'pipeline "m" {\n  step "metrics" {\n    source = "metrics.py:metrics"\n  }\n}\n\n'
+                                 'output "metrics" {\n  value = step.metrics.outputs.output\n}\n')
+    proj.write("metrics.py", f"def metrics() -> dict:\n    return {metrics!r}\n")
+    proj.apply()
+    planned = proj.ok("plan", "-detailed-exitcode")  # 0: the recorded output (its URI) is the one apply would record
+    assert "file://" not in planned.out and '  metrics = {"class_0": {"precision": 0, "recall": 0.5}, "class_1"' in planned.out, str(planned)
+    doc = proj.plan_json()
+    assert doc["outputs"]["metrics"]["value"] == metrics and doc["output_changes"] == {}
+    proj.write("more.zp.hcl", 'output "added" {\n  value = [step.metrics.outputs.output]\n}\n')
+    assert proj.plan_json()["outputs"]["added"]["value"] == [metrics]
+    markdown = proj.ok("plan", "-format", "markdown").out
+    assert '+ added = [{"class_0": {"precision": 0, "recall": 0.5}' in markdown and "file://" not in markdown, markdown
+    digest = proj.step_records()["metrics"]["outputs"]["output"]["digest"]
+    (stored,) = [f for f in proj.path(".zplan/artifacts").rglob("*.json") if digest in str(f.parent)]
+    stored.chmod(0o644)
+    stored.write_text(stored.read_text().replace("0.5", "0.6"))
+    damaged = proj.run("plan")
+    assert damaged.code == 1 and "Traceback" not in damaged.err and "file://" not in damaged.out, str(damaged)
+    assert f'metrics.zp.hcl:7:1: output "metrics": its value, the output of pipeline.m.step.metrics (artifact {digest[:12]}), cannot be read' in damaged.err
+    assert "zplan apply -replace pipeline.m.step.metrics" in damaged.err

@@ -51,6 +51,72 @@ def output_changes(project, state, outputs: dict[str, dict]) -> tuple[tuple[str,
     return tuple(changes)
 
 
+def with_large_values(project, store_url: str, steps: tuple[m.StepPlan, ...], outputs: dict[str, dict]) -> dict[str, dict]:
+    """``outputs`` as the plan shows them: a cached step's JSON output too large to be kept in
+    state is planned as its artifact's URI (as apply records it, so changes compare alike), and
+    shown as its value, read back from the artifact store and verified, as `zplan output` shows it.
+    Only an output shown in clear holding one is read: a no-change plan reads no artifact otherwise."""
+    large = _large_cached(steps)
+    shown = {}
+    store = None
+    for name, o in outputs.items():
+        uris = _uris_in(o["value"], large) if o["known"] and not o["sensitive"] and large else set()
+        if uris:
+            store = store or _store(project, store_url)
+            values = {uri: _load_large(project, store, name, uri, *large[uri]) for uri in uris}
+            o = {**o, "value": with_artifact_values(o["value"], values)}
+        shown[name] = o
+    return shown
+
+
+def _large_cached(steps: tuple[m.StepPlan, ...]) -> dict[str, tuple[str, str]]:
+    """URI -> (step address, digest) of each cached step's JSON output kept only as an artifact."""
+    return {
+        out["uri"]: (s.address, out["digest"])
+        for s in steps if s.action == m.CACHED
+        for out in s.cached_from.outputs.values()
+        if out.get("materializer") == "json" and "value" not in out and isinstance(out.get("uri"), str)
+    }
+
+
+def _uris_in(value: Any, large: dict) -> set[str]:
+    if isinstance(value, str):
+        return {value} if value in large else set()
+    if isinstance(value, dict):
+        value = list(value.values())
+    return set().union(*(_uris_in(v, large) for v in value)) if isinstance(value, (list, tuple)) else set()
+
+
+def with_artifact_values(value: Any, values: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        return values.get(value, value)
+    if isinstance(value, dict):
+        return {k: with_artifact_values(v, values) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [with_artifact_values(v, values) for v in value]
+    return value
+
+
+def _store(project, store_url: str):
+    from zplan.artifacts.base import ArtifactStore
+
+    return ArtifactStore.from_url(store_url, project.root)
+
+
+def _load_large(project, store, name: str, uri: str, address: str, digest: str) -> Any:
+    from zplan.artifacts.base import ArtifactCorrupted, ArtifactNotFound
+    from zplan.artifacts.materializers import get_materializer
+
+    try:
+        return get_materializer("json").load(store.get(digest, verify=True))
+    except (ArtifactNotFound, ArtifactCorrupted) as exc:  # the step is planned as cached: its value must be there
+        raise diags.fail(
+            f'output "{name}": its value, the output of {address} (artifact {digest[:12]}), cannot be read: {exc.diagnostics[0].summary}',
+            f"run `zplan apply -replace {address}` to make it again (`zplan verify -repair` drops every damaged artifact)",
+            project.config.outputs[name].range,
+        ) from None
+
+
 def output_differs(stored: Any, value: Any, state_dir) -> bool:
     """Whether an output's recorded value (sealed when sensitive) differs from ``value``, as
     stored: through JSON, where a tuple is a list."""
