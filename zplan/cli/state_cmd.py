@@ -54,7 +54,7 @@ def verify_(
 
     report = verify_artifacts(project_args(stack), repair, lock_timeout, lock_views())
     print_verify_report(report, repair)
-    if report.problems and not repair:
+    if (report.problems and not repair) or report.not_deleted:
         raise typer.Exit(1)
 
 
