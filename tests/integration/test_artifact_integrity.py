@@ -4,15 +4,11 @@
 from __future__ import annotations
 
 import os
-import shlex
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import TESTDATA, Project, Result, cli_env, copy_project, ran, reasons, steps_by_action
+from tests.cli.helpers import TESTDATA, Project, copy_project, ran, reasons, steps_by_action, with_store_read_only
 
 
 @pytest.fixture(scope="module")
@@ -94,27 +90,6 @@ def test_verify_finds_a_damaged_final_output_and_repair_makes_apply_rerun_it(pro
     assert steps_by_action(project.plan_json("-var", "c=2"))["run"] == {"total"}
     project.apply("-var", "c=2")
     assert "0 damaged, 0 missing" in project.ok("verify").out
-
-
-def with_store_read_only(project: Project, *command: str) -> Result:
-    """Run ``zplan COMMAND`` with the artifact store read-only and state writable: remounted so as
-    root (chmod binds no root), chmod a-w otherwise."""
-    store = project.path(".zplan/artifacts")
-    if os.geteuid() != 0:
-        subprocess.run(["chmod", "-R", "a-w", str(store)], check=True)
-        try:
-            return project.run(*command)
-        finally:
-            subprocess.run(["chmod", "-R", "u+w", str(store)], check=True)
-    if shutil.which("unshare") is None:
-        pytest.skip("needs unshare to make a folder read-only as root")
-    zplan = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "zplan.cli", *command))
-    script = f"mount --bind {store} {store} && mount -o remount,bind,ro {store} || exit 99; exec {zplan}"
-    proc = subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=project.root, env=cli_env(),
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
-    if proc.returncode == 99:
-        pytest.skip("cannot remount a folder read-only here (no mount namespace)")
-    return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
 def test_a_repair_that_cannot_delete_a_damaged_artifact_still_drops_the_cache_entries_naming_it(project: Project) -> None:

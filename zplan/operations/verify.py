@@ -136,12 +136,19 @@ def drop_damaged(report: Report, store: ArtifactStore) -> None:
     read-only store, no permission) leaves an artifact nothing takes from the cache, and the
     next apply, storing the step's output afresh, replaces it."""
     for finding in report.problems:
-        if finding.status == DAMAGED:
-            try:
-                store.delete(finding.digest)
-            except (OSError, diags.DiagnosticError) as exc:
-                reason = exc.diagnostics[0].summary if isinstance(exc, diags.DiagnosticError) else f"{type(exc).__name__}: {exc}"
-                report.not_deleted.append((finding.digest, reason))
+        if finding.status == DAMAGED and (why := delete_failure(store, finding.digest)):
+            report.not_deleted.append((finding.digest, why))
+
+
+def delete_failure(store: ArtifactStore, digest: str) -> str | None:
+    """Delete an artifact; why it could not be deleted, or None."""
+    try:
+        store.delete(digest)
+    except diags.DiagnosticError as exc:  # an object store's failure, made clear
+        return exc.diagnostics[0].summary
+    except OSError as exc:  # a local store read-only, or not ours to write
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def _digests(entry: dict) -> set[str]:
