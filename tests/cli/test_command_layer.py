@@ -322,7 +322,8 @@ def test_output_shows_a_large_json_value_not_its_artifact_uri_as_terraform_shows
     metrics = {f"class_{i}": {"precision": i / 1000, "recall": 0.5} for i in range(200)}
     proj.write("metrics.zp.hcl", 'pipeline "m" {\n  step "metrics" {\n    source = "metrics.py:metrics"\n  }\n}\n\n'
                                  'output "metrics" {\n  value = step.metrics.outputs.output\n}\n\n'
-                                 'output "both" {\n  value = [step.metrics.outputs.output, "small"]\n}\n')
+                                 'output "both" {\n  value = [step.metrics.outputs.output, "small"]\n}\n\n'
+                                 'output "token" {\n  value     = var.token\n  sensitive = true\n}\n')
     proj.write("metrics.py", f"def metrics() -> dict:\n    return {metrics!r}\n")
     applied = proj.apply().out
     assert "file://" not in applied and '"class_199": {"precision": 0.199' in applied, applied
@@ -330,6 +331,8 @@ def test_output_shows_a_large_json_value_not_its_artifact_uri_as_terraform_shows
     assert json.loads(proj.ok("output", "-json").out)["both"]["value"] == [metrics, "small"]
     assert proj.ok("output", "metrics").out.startswith('{"class_0": {"precision": 0, "recall": 0.5}')
     assert "file://" not in proj.ok("output").out
+    shown = json.loads(proj.ok("show", "-json").out)["outputs"]  # as `zplan output` lists them
+    assert shown["metrics"] == metrics and shown["both"] == [metrics, "small"] and shown["token"] == "(sensitive)"
     digest = proj.step_records()["metrics"]["outputs"]["output"]["digest"]
     for folder in proj.path(".zplan/artifacts").rglob(digest):
         shutil.rmtree(folder)

@@ -49,6 +49,14 @@ def shown_state(args: ProjectArgs) -> tuple[dict, list[Output]]:
     return state_json(*loaded), outputs(None, loaded, lenient=True)
 
 
+def shown_state_json(args: ProjectArgs) -> dict:
+    """What `show -json` prints: the state document with each output as `show` and `zplan output`
+    give it (a JSON step output too large for state: its value, not its artifact's URI)."""
+    doc, recorded = shown_state(args)
+    doc["outputs"] = {o.name: doc["outputs"][o.name] if o.sensitive else o.value for o in recorded}
+    return doc
+
+
 def state_addresses(args: ProjectArgs) -> list[str]:
     """Every resource, then every step recorded for the stack."""
     doc = state_doc(args)
