@@ -68,12 +68,24 @@ def lineage(args: ProjectArgs, what: str):
     or an output name), the ResourceLineage of ``resource.T.N``, or the OutputLineage of an
     output holding several step outputs."""
     with _metadata(args) as (project, meta):
-        if addrs.is_resource(what):
-            return _resource_lineage(project, meta, what)
+        if resource := _resource_address(what):
+            return _resource_lineage(project, meta, resource)
         several = _several_outputs(project, meta, what)
         if several:
             return OutputLineage(what.removeprefix("output."), {ref: meta.lineage(found) for ref, found in several.items()})
         return meta.lineage(_artifact_of(project, meta, what))
+
+
+def _resource_address(what: str) -> str | None:
+    """``resource.T.N``, or Terraform's short ``T.N`` as every command takes it, spelled in full;
+    None for what names no resource (an artifact id, an output, a step output)."""
+    if what.isdigit():
+        return None
+    try:
+        found = addrs.parse_selector(what)
+    except ValueError:
+        return None
+    return str(found) if isinstance(found, addrs.ResourceAddr) else None
 
 
 def _several_outputs(project: Project, meta, what: str) -> dict[str, int]:
