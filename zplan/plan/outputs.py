@@ -13,9 +13,12 @@ from zplan.plan import model as m
 from zplan.secrets import is_sealed
 
 
-def plan_outputs(project, steps: tuple[m.StepPlan, ...], scope, check_refs: Callable) -> dict[str, dict]:
-    """Each output: its value (None until known), whether it is known, and its sensitivity."""
+def plan_outputs(project, steps: tuple[m.StepPlan, ...], scope, check_refs: Callable, large: dict | None = None) -> dict[str, dict]:
+    """Each output: its value (None until known), whether it is known, and its sensitivity.
+    ``large`` receives URI -> (step address, digest) of each JSON step output an output holds as
+    its artifact's URI (too large to be kept in state), for ``with_large_values``."""
     out = {}
+    large = {} if large is None else large
     by_address = {s.address: s for s in steps} if project.config.outputs else {}
     for name, output in project.config.outputs.items():
         check_refs(output.expr, output.range)
@@ -28,7 +31,7 @@ def plan_outputs(project, steps: tuple[m.StepPlan, ...], scope, check_refs: Call
                 "declare it sensitive = true to show it only as <sensitive>, or stop using the secret in it",
                 output.range,
             )
-        known, value = _output_value(project, by_address, value)
+        known, value = _output_value(project, by_address, value, large)
         out[name] = {"value": value if known else None, "known": known, "sensitive": output.sensitive}
     return out
 
@@ -51,12 +54,11 @@ def output_changes(project, state, outputs: dict[str, dict]) -> tuple[tuple[str,
     return tuple(changes)
 
 
-def with_large_values(project, store_url: str, steps: tuple[m.StepPlan, ...], outputs: dict[str, dict]) -> dict[str, dict]:
+def with_large_values(project, store_url: str, outputs: dict[str, dict], large: dict[str, tuple[str, str]]) -> dict[str, dict]:
     """``outputs`` as the plan shows them: a cached step's JSON output too large to be kept in
     state is planned as its artifact's URI (as apply records it, so changes compare alike), and
     shown as its value, read back from the artifact store and verified, as `zplan output` shows it.
     Only an output shown in clear holding one is read: a no-change plan reads no artifact otherwise."""
-    large = _large_cached(steps)
     shown = {}
     store = None
     for name, o in outputs.items():
@@ -67,16 +69,6 @@ def with_large_values(project, store_url: str, steps: tuple[m.StepPlan, ...], ou
             o = {**o, "value": with_artifact_values(o["value"], values)}
         shown[name] = o
     return shown
-
-
-def _large_cached(steps: tuple[m.StepPlan, ...]) -> dict[str, tuple[str, str]]:
-    """URI -> (step address, digest) of each cached step's JSON output kept only as an artifact."""
-    return {
-        out["uri"]: (s.address, out["digest"])
-        for s in steps if s.action == m.CACHED
-        for out in s.cached_from.outputs.values()
-        if out.get("materializer") == "json" and "value" not in out and isinstance(out.get("uri"), str)
-    }
 
 
 def _uris_in(value: Any, large: dict) -> set[str]:
@@ -134,14 +126,14 @@ def unsealed_value(value: Any, state_dir) -> Any:
     return sealed.unseal(value, state_dir)
 
 
-def _output_value(project, steps: dict[str, m.StepPlan], value: Any) -> tuple[bool, Any]:
-    value = map_step_refs(value, lambda ref: _planned_output(project, steps, ref))
+def _output_value(project, steps: dict[str, m.StepPlan], value: Any, large: dict) -> tuple[bool, Any]:
+    value = map_step_refs(value, lambda ref: _planned_output(project, steps, ref, large))
     if contains_unknown(value):
         return False, None
     return True, value
 
 
-def _planned_output(project, steps: dict[str, m.StepPlan], ref: StepOutputRef) -> Any:
+def _planned_output(project, steps: dict[str, m.StepPlan], ref: StepOutputRef, large: dict) -> Any:
     """A step output's recorded value (or artifact URI) when the step is cached; UNKNOWN otherwise."""
     step = steps.get(ref.address)
     if step is None or step.action != m.CACHED:
@@ -149,4 +141,6 @@ def _planned_output(project, steps: dict[str, m.StepPlan], ref: StepOutputRef) -
     out = step.cached_from.outputs.get(ref.output, {})
     if "value" in out:
         return unsealed_value(out["value"], project.state_dir)
+    if out.get("materializer") == "json" and isinstance(out.get("uri"), str):  # too large for state
+        large[out["uri"]] = (ref.address, out["digest"])
     return out.get("uri", UNKNOWN)

@@ -136,14 +136,15 @@ class Planner:
         if self.step_planner is None:
             self._start_steps(scope, resource_plans)
         stack, key = self.stack_settings, self._key
-        outputs = {} if request.destroy else plan_outputs(project, tuple(steps), scope, self._check_output_refs)
+        large: dict[str, tuple[str, str]] = {}
+        outputs = {} if request.destroy else plan_outputs(project, tuple(steps), scope, self._check_output_refs, large)
         if not request.destroy:  # what nothing reads is checked too, with the values planned
             check_values(project.config, scope)
         read_elsewhere = {} if request.destroy or len(nodes) == len(graph) else _read_elsewhere(project, graph, nodes, scope)
         self._for_apply = ApplyInputs(graph, stack, self.step_planner if not request.destroy else None, self.stat_cache, read_elsewhere)
         changes = output_changes(project, self.state, outputs)  # a destroy removes them all
-        if outputs and key:
-            outputs = with_large_values(project, str(stack["artifact_store"]), tuple(steps), outputs)
+        if large and key:
+            outputs = with_large_values(project, str(stack["artifact_store"]), outputs, large)
         return m.Plan(
             stack=project.stack_name,
             state_serial=self.state.serial,
