@@ -285,6 +285,8 @@ def test_the_invoked_command_alone_parses_as_in_the_whole_app():
 def test_show_before_any_apply_says_there_is_no_state_not_a_made_up_lineage(proj):
     first, second = proj.ok("show").out, proj.ok("show").out
     assert first == second == "No state recorded yet: run `zplan apply`.\n"
+    first, second = (json.loads(proj.ok("show", "-json").out) for _ in range(2))
+    assert first == second and first["lineage"] is None and first["serial"] == 0, first
     proj.apply()
     assert proj.ok("show").out.startswith(f"serial 1, lineage {proj.state()['lineage']}\n")
     # -format json is -json, as for a plan file; a format the state has no view for is refused, not ignored

@@ -54,6 +54,8 @@ def shown_state_json(args: ProjectArgs) -> dict:
     give it (a JSON step output too large for state: its value, not its artifact's URI)."""
     doc, recorded = shown_state(args)
     doc["outputs"] = {o.name: doc["outputs"][o.name] if o.sensitive else o.value for o in recorded}
+    if doc["serial"] == 0 and not (doc["resources"] or doc["steps"] or doc["outputs"]):
+        doc["lineage"] = None  # nothing written yet: a lineage would be a new one on every read
     return doc
 
 
