@@ -59,33 +59,27 @@ def with_large_values(project, store_url: str, outputs: dict[str, dict], large: 
     state is planned as its artifact's URI (as apply records it, so changes compare alike), and
     shown as its value, read back from the artifact store and verified, as `zplan output` shows it.
     Only an output shown in clear holding one is read: a no-change plan reads no artifact otherwise."""
-    shown = {}
-    store = None
-    for name, o in outputs.items():
-        uris = _uris_in(o["value"], large) if o["known"] and not o["sensitive"] and large else set()
-        if uris:
+    store, read = None, {}
+
+    def value_of(name: str, uri: str) -> Any:
+        nonlocal store
+        if uri not in read:  # one read for the outputs sharing an artifact
             store = store or _store(project, store_url)
-            values = {uri: _load_large(project, store, name, uri, *large[uri]) for uri in uris}
-            o = {**o, "value": with_artifact_values(o["value"], values)}
-        shown[name] = o
-    return shown
+            read[uri] = _load_large(project, store, name, *large[uri])
+        return read[uri]
+
+    return {name: {**o, "value": _with_values(o["value"], large, lambda uri, name=name: value_of(name, uri))}
+            if o["known"] and not o["sensitive"] else o for name, o in outputs.items()}
 
 
-def _uris_in(value: Any, large: dict) -> set[str]:
+def _with_values(value: Any, large: dict, load: Callable[[str], Any]) -> Any:
+    """``value`` with each URI of ``large`` in it replaced by ``load(uri)``."""
     if isinstance(value, str):
-        return {value} if value in large else set()
+        return load(value) if value in large else value
     if isinstance(value, dict):
-        value = list(value.values())
-    return set().union(*(_uris_in(v, large) for v in value)) if isinstance(value, (list, tuple)) else set()
-
-
-def with_artifact_values(value: Any, values: dict[str, Any]) -> Any:
-    if isinstance(value, str):
-        return values.get(value, value)
-    if isinstance(value, dict):
-        return {k: with_artifact_values(v, values) for k, v in value.items()}
+        return {k: _with_values(v, large, load) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [with_artifact_values(v, values) for v in value]
+        return [_with_values(v, large, load) for v in value]
     return value
 
 
@@ -95,7 +89,7 @@ def _store(project, store_url: str):
     return ArtifactStore.from_url(store_url, project.root)
 
 
-def _load_large(project, store, name: str, uri: str, address: str, digest: str) -> Any:
+def _load_large(project, store, name: str, address: str, digest: str) -> Any:
     from zplan.artifacts.base import ArtifactCorrupted, ArtifactNotFound
     from zplan.artifacts.materializers import get_materializer
 
