@@ -123,7 +123,13 @@ def _artifact_of(project: Project, meta, what: str) -> int:
             raise diags.fail(str(exc)) from None
         found = meta.find_artifact(str(wanted.step), wanted.output)
         if found is None:
-            raise diags.fail(f"no recorded artifact for {wanted.step} output {wanted.output}", meta.missing_output_hint(str(wanted.step)))
+            from zplan.metadata.reader import NOTHING_RECORDED
+
+            hint = meta.missing_output_hint(str(wanted.step))
+            if project.config.step(str(wanted.step)) is None and hint == NOTHING_RECORDED:  # a typo: applying would not help
+                raise diags.fail(f"no step {wanted.step} is declared in the configuration or recorded",
+                                 "check the address: `zplan state list` lists the recorded steps")
+            raise diags.fail(f"no recorded artifact for {wanted.step} output {wanted.output}", hint)
         return found
     name = what.removeprefix("output.")  # (outputs are addressed so in the dashboard and in plans)
     if name in project.config.outputs:
