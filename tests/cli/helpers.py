@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import NamedTuple
+
+import pytest
 
 from zplan.metadata.who import CI_VARIABLES
 
@@ -117,6 +120,27 @@ class Project:
         subprocess.run([*git, "add", "-A"], check=True)
         subprocess.run([*git, "commit", "-q", "-m", message], check=True)
         return subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def with_store_read_only(project: "Project", *command: str) -> Result:
+    """Run ``zplan COMMAND`` with the artifact store read-only and state writable: remounted so as
+    root (chmod binds no root), chmod a-w otherwise."""
+    store = project.path(".zplan/artifacts")
+    if os.geteuid() != 0:
+        subprocess.run(["chmod", "-R", "a-w", str(store)], check=True)
+        try:
+            return project.run(*command)
+        finally:
+            subprocess.run(["chmod", "-R", "u+w", str(store)], check=True)
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare to make a folder read-only as root")
+    zplan = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "zplan.cli", *command))
+    script = f"mount --bind {store} {store} && mount -o remount,bind,ro {store} || exit 99; exec {zplan}"
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=project.root, env=cli_env(),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
+    if proc.returncode == 99:
+        pytest.skip("cannot remount a folder read-only here (no mount namespace)")
+    return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
 def copy_project(source: Path, dest: Path) -> Project:

@@ -285,6 +285,8 @@ def test_the_invoked_command_alone_parses_as_in_the_whole_app():
 def test_show_before_any_apply_says_there_is_no_state_not_a_made_up_lineage(proj):
     first, second = proj.ok("show").out, proj.ok("show").out
     assert first == second == "No state recorded yet: run `zplan apply`.\n"
+    first, second = (json.loads(proj.ok("show", "-json").out) for _ in range(2))
+    assert first == second and first["lineage"] is None and first["serial"] == 0, first
     proj.apply()
     assert proj.ok("show").out.startswith(f"serial 1, lineage {proj.state()['lineage']}\n")
     # -format json is -json, as for a plan file; a format the state has no view for is refused, not ignored
@@ -322,7 +324,8 @@ def test_output_shows_a_large_json_value_not_its_artifact_uri_as_terraform_shows
     metrics = {f"class_{i}": {"precision": i / 1000, "recall": 0.5} for i in range(200)}
     proj.write("metrics.zp.hcl", 'pipeline "m" {\n  step "metrics" {\n    source = "metrics.py:metrics"\n  }\n}\n\n'
                                  'output "metrics" {\n  value = step.metrics.outputs.output\n}\n\n'
-                                 'output "both" {\n  value = [step.metrics.outputs.output, "small"]\n}\n')
+                                 'output "both" {\n  value = [step.metrics.outputs.output, "small"]\n}\n\n'
+                                 'output "token" {\n  value     = var.token\n  sensitive = true\n}\n')
     proj.write("metrics.py", f"def metrics() -> dict:\n    return {metrics!r}\n")
     applied = proj.apply().out
     assert "file://" not in applied and '"class_199": {"precision": 0.199' in applied, applied
@@ -330,6 +333,8 @@ def test_output_shows_a_large_json_value_not_its_artifact_uri_as_terraform_shows
     assert json.loads(proj.ok("output", "-json").out)["both"]["value"] == [metrics, "small"]
     assert proj.ok("output", "metrics").out.startswith('{"class_0": {"precision": 0, "recall": 0.5}')
     assert "file://" not in proj.ok("output").out
+    shown = json.loads(proj.ok("show", "-json").out)["outputs"]  # as `zplan output` lists them
+    assert shown["metrics"] == metrics and shown["both"] == [metrics, "small"] and shown["token"] == "(sensitive)"
     digest = proj.step_records()["metrics"]["outputs"]["output"]["digest"]
     for folder in proj.path(".zplan/artifacts").rglob(digest):
         shutil.rmtree(folder)
@@ -337,3 +342,29 @@ def test_output_shows_a_large_json_value_not_its_artifact_uri_as_terraform_shows
     assert missing.code == 1 and "Traceback" not in missing.err and missing.out == "", str(missing)
     assert f'output "metrics": its value, the output of pipeline.m.step.metrics (artifact {digest[:12]}), cannot be read' in missing.err
     assert "zplan apply -replace pipeline.m.step.metrics" in missing.err
+
+
+def test_plan_shows_a_cached_large_json_output_as_its_value_not_its_artifact_uri(proj):
+    """The plan's outputs (text, Markdown, JSON) show what `zplan output` shows, a URI never; a
+    damaged artifact is an error naming the output and the step to rerun, not a cached value it lacks."""
+    metrics = {f"class_{i}": {"precision": i / 1000, "recall": 0.5} for i in range(200)}
+    proj.write("metrics.zp.hcl", 'pipeline "m" {\n  step "metrics" {\n    source = "metrics.py:metrics"\n  }\n}\n\n'
+                                 'output "metrics" {\n  value = step.metrics.outputs.output\n}\n')
+    proj.write("metrics.py", f"def metrics() -> dict:\n    return {metrics!r}\n")
+    proj.apply()
+    planned = proj.ok("plan", "-detailed-exitcode")  # 0: the recorded output (its URI) is the one apply would record
+    assert "file://" not in planned.out and '  metrics = {"class_0": {"precision": 0, "recall": 0.5}, "class_1"' in planned.out, str(planned)
+    doc = proj.plan_json()
+    assert doc["outputs"]["metrics"]["value"] == metrics and doc["output_changes"] == {}
+    proj.write("more.zp.hcl", 'output "added" {\n  value = [step.metrics.outputs.output]\n}\n')
+    assert proj.plan_json()["outputs"]["added"]["value"] == [metrics]
+    markdown = proj.ok("plan", "-format", "markdown").out
+    assert '+ added = [{"class_0": {"precision": 0, "recall": 0.5}' in markdown and "file://" not in markdown, markdown
+    digest = proj.step_records()["metrics"]["outputs"]["output"]["digest"]
+    (stored,) = [f for f in proj.path(".zplan/artifacts").rglob("*.json") if digest in str(f.parent)]
+    stored.chmod(0o644)
+    stored.write_text(stored.read_text().replace("0.5", "0.6"))
+    damaged = proj.run("plan")
+    assert damaged.code == 1 and "Traceback" not in damaged.err and "file://" not in damaged.out, str(damaged)
+    assert f'metrics.zp.hcl:7:1: output "metrics": its value, the output of pipeline.m.step.metrics (artifact {digest[:12]}), cannot be read' in damaged.err
+    assert "zplan apply -replace pipeline.m.step.metrics" in damaged.err

@@ -14,7 +14,7 @@ import pytest
 
 import zplan
 
-from tests.cli.helpers import Project, ran
+from tests.cli.helpers import Project, ran, with_store_read_only
 from tests.cli.procs import start_zplan
 from zplan.artifacts import ArtifactStore
 
@@ -74,6 +74,21 @@ def test_keeping_the_newest_run_removes_the_older_runs_outputs_and_their_cache_e
     assert {s["step"]: s["action"] for s in doc["steps"]} == {"load": "cached", "scale": "run", "total": "run", "count": "cached"}
     assert ran(project.apply("-var", "c=2")) == {"scale", "total"}
     assert "Removed 0 artifact(s)" in project.ok("gc").out  # every run kept by default: nothing more to go
+
+
+def test_a_store_gc_cannot_delete_from_leaves_no_cache_entry_naming_what_it_judged_gone(three_runs) -> None:
+    """State is written first: artifacts a delete fails for (a read-only store) are named with the
+    reason and what to do, gc exits 1, and the next gc deletes them."""
+    project, old = three_runs
+    before = stored(project)
+    result = with_store_read_only(project, "gc", "-keep-runs", "1")
+    assert result.code == 1 and "Traceback" not in result.err and "internal error" not in result.err, str(result)
+    assert set(re.findall(r"^  could not delete ([0-9a-f]{32}): ", result.out, re.M)) == old, str(result)
+    assert "Removed 0 artifact(s), freed 0 B" in result.out and "run `zplan gc` again" in result.out
+    assert stored(project) == before
+    (store,) = project.state()["stores"].values()
+    assert not [e for e in store["cache"].values() if {o["digest"] for o in e["outputs"].values()} & old]
+    assert set(listed(project.ok("gc", "-keep-runs", "1"))) == old and set(stored(project)) == set(before) - old
 
 
 def test_by_default_only_what_nothing_refers_to_goes(three_runs, tmp_path: Path) -> None:

@@ -162,3 +162,20 @@ def test_lineage_of_an_output_no_step_computes_says_it_has_none(applied, tmp_pat
     assert result.code == 1 and "Traceback" not in result.err, str(result)
     assert "Error: output 'c_echo' is not computed from a step output, so it has no lineage" in result.err
     assert "zplan output c_echo" in result.err
+
+
+def test_lineage_of_a_resource_takes_terraforms_short_address_too(applied):
+    for address in ("resource.local_directory.reports", "local_directory.reports"):
+        result = applied.run("lineage", address)
+        assert result.code == 1 and "Traceback" not in result.err, str(result)
+        assert "Error: resource.local_directory.reports was given no step output" in result.err, str(result)
+    assert "local_directory.nope is not in the state" in applied.run("lineage", "local_directory.nope").err
+
+
+def test_lineage_of_a_step_neither_declared_nor_recorded_says_so_rather_than_to_apply(applied):
+    result = applied.run("lineage", "pipeline.training.step.trian")
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    assert "no step pipeline.training.step.trian is declared in the configuration or recorded" in result.err
+    assert "zplan apply" not in result.err and "zplan state list" in result.err
+    declared = applied.run("lineage", "pipeline.training.step.split")  # declared, recorded: its outputs are named
+    assert "its recorded outputs: test, train" in declared.err, str(declared)

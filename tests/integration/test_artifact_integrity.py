@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import TESTDATA, Project, copy_project, ran, reasons, steps_by_action
+from tests.cli.helpers import TESTDATA, Project, copy_project, ran, reasons, steps_by_action, with_store_read_only
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +89,25 @@ def test_verify_finds_a_damaged_final_output_and_repair_makes_apply_rerun_it(pro
     assert "the next apply reruns: pipeline.numbers.step.total" in result.out
     assert steps_by_action(project.plan_json("-var", "c=2"))["run"] == {"total"}
     project.apply("-var", "c=2")
+    assert "0 damaged, 0 missing" in project.ok("verify").out
+
+
+def test_a_repair_that_cannot_delete_a_damaged_artifact_still_drops_the_cache_entries_naming_it(project: Project) -> None:
+    """State is written before the store is touched: a delete that fails leaves no cache entry naming
+    the damaged artifact (the next apply reruns its step), and says how to delete it."""
+    folder = output_folder(project, "total")
+    flip_a_byte_keeping_mtime(folder)
+    result = with_store_read_only(project, "verify", "-repair")
+    assert result.code == 1 and "Traceback" not in result.err and "internal error" not in result.err, str(result)
+    assert f"could not delete the damaged artifact {folder.name}" in result.out, str(result)
+    assert "run `zplan verify -repair` again" in result.out and "the next apply reruns: pipeline.numbers.step.total" in result.out
+    assert folder.is_dir()
+    (store,) = project.state()["stores"].values()
+    assert not [e for e in store["cache"].values() if folder.name in str(e.get("outputs"))]
+    assert reasons(project.plan_json("-var", "c=2"))["total"] == ["its cached result was dropped (zplan gc or zplan verify -repair)"]
+    project.ok("verify", "-repair")  # the store writable again: the damaged artifact goes
+    assert not folder.exists()
+    assert ran(project.apply("-var", "c=2")) == {"total"}
     assert "0 damaged, 0 missing" in project.ok("verify").out
 
 

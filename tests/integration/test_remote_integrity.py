@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cli.helpers import TESTDATA, cli_env, copy_project
 from zplan.artifacts.base import DAMAGED, INTACT, MISSING
 from zplan.artifacts.store import ArtifactStore, RemoteArtifactStore
 
@@ -66,3 +69,26 @@ def test_check_reads_the_stored_copy(remote: RemoteArtifactStore, tmp_path: Path
     good, bad = stored(remote, tmp_path, 2)
     remote.fs.pipe_file(f"{remote.key(bad)}/value.json", b"tampered")
     assert (remote.check(good), remote.check(bad), remote.check("ab" * 16)) == (INTACT, DAMAGED, MISSING)
+
+
+def test_show_lists_a_large_output_by_its_uri_when_the_store_cannot_be_reached(tmp_path: Path, s3_url: str) -> None:
+    """`show` reads state: a JSON output too large for state whose artifact cannot be read leaves its
+    URI, as for a missing artifact, rather than failing the whole view; `zplan output` says why."""
+    project = copy_project(TESTDATA / "pipeline", tmp_path / "pipeline")
+    project.replace("main.zp.hcl", 'artifact_store = "file://.zplan/artifacts"', f'artifact_store = "{s3_url}"')
+    project.write("big.zp.hcl", 'pipeline "big" {\n  step "metrics" {\n    source = "big.py:metrics"\n  }\n}\n\n'
+                                'output "metrics" {\n  value = step.metrics.outputs.output\n}\n')
+    project.write("big.py", "def metrics():\n    return {f'k{i}': i for i in range(1000)}\n")
+    project.ok("apply", "-auto-approve")
+    assert '"k999": 999' in project.ok("show").out
+    downloads = ArtifactStore.from_url(s3_url, project.root).cache_dir
+    shutil.rmtree(downloads)  # as on another machine: the value is in the bucket only
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens there once the socket is closed
+    env = cli_env(AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed}")
+    shown = project.run("show", env=env, timeout=300)
+    assert shown.code == 0 and "Traceback" not in shown.err, str(shown)
+    assert f"metrics = \"{s3_url}/" in shown.out, str(shown)
+    failed = project.run("output", "metrics", env=env, timeout=300)
+    assert failed.code == 1 and f"Error: artifact store {s3_url}" in failed.err, str(failed)

@@ -221,7 +221,7 @@ def show(planfile: Optional[Path] = typer.Argument(None), as_json: bool = opt(Fa
     if format not in ("text", "json"):  # (markdown is a plan's view, not the state's)
         raise diags.fail(f"unknown state format {format!r}", "the recorded state is shown as text or json; markdown is for a saved plan: zplan show -format markdown PLANFILE")
     if as_json or format == "json":
-        state_view.print_json(state_ops.state_doc(project_args(stack)))
+        state_view.print_json(state_ops.shown_state_json(project_args(stack)))
         return
     doc, recorded = state_ops.shown_state(project_args(stack))
     state_view.print_state(doc)

@@ -54,7 +54,7 @@ def verify_(
 
     report = verify_artifacts(project_args(stack), repair, lock_timeout, lock_views())
     print_verify_report(report, repair)
-    if report.problems and not repair:
+    if (report.problems and not repair) or report.not_deleted:
         raise typer.Exit(1)
 
 
@@ -69,7 +69,10 @@ def gc_(
     from zplan.operations.gc import collect_garbage
     from zplan.render.gc_view import print_gc_report
 
-    print_gc_report(collect_garbage(project_args(stack), keep_runs, dry_run, lock_timeout, lock_views(), tuple(ignore_stack)))
+    report = collect_garbage(project_args(stack), keep_runs, dry_run, lock_timeout, lock_views(), tuple(ignore_stack))
+    print_gc_report(report)
+    if report.not_removed:
+        raise typer.Exit(1)
 
 
 def force_unlock(lock_id: str, force: bool = opt(False, "force", "Do not ask."), stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:

@@ -15,6 +15,7 @@ from zplan.metadata.schema import RUN, STEP
 from zplan.secrets import hide_digests
 
 _FIND_ARTIFACT_SCAN = 200
+NOTHING_RECORDED = "run `zplan apply` first"  # the hint for a step with no execution recorded
 
 
 class Reader(Connection):
@@ -71,7 +72,7 @@ class Reader(Connection):
         ``address`` did record (a step of several outputs has no ``output``), or to apply first."""
         outputs = self._step_outputs(address)
         if not outputs:
-            return "run `zplan apply` first"
+            return NOTHING_RECORDED
         names = sorted({name for execution_id, name, _ in outputs if execution_id == outputs[0][0]})
         return f"its recorded outputs: {', '.join(names)} (ask for one: {address}.outputs.{names[0]})"
 

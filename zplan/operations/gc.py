@@ -63,6 +63,7 @@ class GcReport:
     dropped_cache_entries: int = 0
     sharing: list[str] = field(default_factory=list)  # other stacks on this store whose references were kept
     ignored: list[str] = field(default_factory=list)  # stacks on this store left out with -ignore-stack
+    not_removed: list[tuple["StoredArtifact", str]] = field(default_factory=list)  # (artifact, why) of those a delete failed for
 
     @property
     def bytes_freed(self) -> int:
@@ -100,9 +101,19 @@ def collect_garbage(args: ProjectArgs, keep_runs: int | None, dry_run: bool, loc
                 # entry named were nothing a saved plan could take from the cache: its serial stays.
                 state.bump()
                 backend.write(state.doc)  # state first: a gc cut short leaves orphans, never dangling entries
-            for artifact in report.removed:
-                store.delete(artifact.digest)
+            _delete(report, store)
     return report
+
+
+def _delete(report: GcReport, store: "ArtifactStore") -> None:
+    """Delete what goes; one that cannot be deleted (a read-only store) stays listed apart."""
+    from zplan.operations.verify import delete_failure
+
+    for artifact in report.removed:
+        if why := delete_failure(store, artifact.digest):
+            report.not_removed.append((artifact, why))
+    failed = {a.digest for a, _ in report.not_removed}
+    report.removed = [a for a in report.removed if a.digest not in failed]
 
 
 def _judge(state: State, key: str, store: "ArtifactStore", results: "Results", keep_runs: int | None, dry_run: bool,

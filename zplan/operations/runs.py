@@ -68,12 +68,24 @@ def lineage(args: ProjectArgs, what: str):
     or an output name), the ResourceLineage of ``resource.T.N``, or the OutputLineage of an
     output holding several step outputs."""
     with _metadata(args) as (project, meta):
-        if addrs.is_resource(what):
-            return _resource_lineage(project, meta, what)
+        if resource := _resource_address(what):
+            return _resource_lineage(project, meta, resource)
         several = _several_outputs(project, meta, what)
         if several:
             return OutputLineage(what.removeprefix("output."), {ref: meta.lineage(found) for ref, found in several.items()})
         return meta.lineage(_artifact_of(project, meta, what))
+
+
+def _resource_address(what: str) -> str | None:
+    """``resource.T.N``, or Terraform's short ``T.N`` as every command takes it, spelled in full;
+    None for what names no resource (an artifact id, an output, a step output)."""
+    if what.isdigit():
+        return None
+    try:
+        found = addrs.parse_selector(what)
+    except ValueError:
+        return None
+    return str(found) if isinstance(found, addrs.ResourceAddr) else None
 
 
 def _several_outputs(project: Project, meta, what: str) -> dict[str, int]:
@@ -111,7 +123,13 @@ def _artifact_of(project: Project, meta, what: str) -> int:
             raise diags.fail(str(exc)) from None
         found = meta.find_artifact(str(wanted.step), wanted.output)
         if found is None:
-            raise diags.fail(f"no recorded artifact for {wanted.step} output {wanted.output}", meta.missing_output_hint(str(wanted.step)))
+            from zplan.metadata.reader import NOTHING_RECORDED
+
+            hint = meta.missing_output_hint(str(wanted.step))
+            if project.config.step(str(wanted.step)) is None and hint == NOTHING_RECORDED:  # a typo: applying would not help
+                raise diags.fail(f"no step {wanted.step} is declared in the configuration or recorded",
+                                 "check the address: `zplan state list` lists the recorded steps")
+            raise diags.fail(f"no recorded artifact for {wanted.step} output {wanted.output}", hint)
         return found
     name = what.removeprefix("output.")  # (outputs are addressed so in the dashboard and in plans)
     if name in project.config.outputs:

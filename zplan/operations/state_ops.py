@@ -49,6 +49,16 @@ def shown_state(args: ProjectArgs) -> tuple[dict, list[Output]]:
     return state_json(*loaded), outputs(None, loaded, lenient=True)
 
 
+def shown_state_json(args: ProjectArgs) -> dict:
+    """What `show -json` prints: the state document with each output as `show` and `zplan output`
+    give it (a JSON step output too large for state: its value, not its artifact's URI)."""
+    doc, recorded = shown_state(args)
+    doc["outputs"] = {o.name: doc["outputs"][o.name] if o.sensitive else o.value for o in recorded}
+    if doc["serial"] == 0 and not (doc["resources"] or doc["steps"] or doc["outputs"]):
+        doc["lineage"] = None  # nothing written yet: a lineage would be a new one on every read
+    return doc
+
+
 def state_addresses(args: ProjectArgs) -> list[str]:
     """Every resource, then every step recorded for the stack."""
     doc = state_doc(args)
@@ -112,6 +122,7 @@ class _ArtifactValues:
         self.project, self.strict = project, strict
         self.large = large_json_outputs(state, project) if state.outputs_of(project.stack_name) else {}
         self.store = None
+        self.unreachable = False
 
     def of(self, name: str, value: Any) -> Any:
         from zplan.state.views import with_artifact_values
@@ -119,17 +130,22 @@ class _ArtifactValues:
         return with_artifact_values(value, self.large, lambda *found: self._load(name, *found)) if self.large else value
 
     def _load(self, name: str, uri: str, address: str, digest: str) -> Any:
-        from zplan.artifacts.base import ArtifactCorrupted, ArtifactNotFound, ArtifactStore
+        from zplan.artifacts.base import ArtifactCorrupted, ArtifactNotFound, ArtifactStore, ArtifactStoreError
         from zplan.artifacts.materializers import get_materializer
 
         if self.store is None:
             url = str(self.project.static_stack_settings()["artifact_store"])
             self.store = ArtifactStore.from_url(url, self.project.root)
+        if self.unreachable:
+            return uri
         try:
             return get_materializer("json").load(self.store.get(digest, verify=True))
-        except (ArtifactNotFound, ArtifactCorrupted) as exc:
-            if not self.strict:
+        except ArtifactStoreError as exc:
+            if not self.strict:  # `show` reads state: a store it cannot reach leaves the URI, as a missing artifact
+                self.unreachable = not isinstance(exc, (ArtifactNotFound, ArtifactCorrupted))  # (no wait per output)
                 return uri
+            if not isinstance(exc, (ArtifactNotFound, ArtifactCorrupted)):
+                raise  # the store's own error says what to check (the endpoint, the credentials)
             reason = exc.diagnostics[0].summary
             raise diags.fail(f'output "{name}": its value, the output of {address} (artifact {digest[:12]}), cannot be read: {reason}',
                              f"run `zplan apply -replace {address}` to make it again (`zplan verify` lists every artifact missing or damaged)") from None

@@ -5,9 +5,10 @@ per prefix on an object store); a step's inputs are rehashed when it loads
 them. Artifacts nobody loads again (a pipeline's final outputs) are checked
 here, and so are the data snapshots lineage says the latest execution of each
 step read (those ``zplan gc`` keeps): a step that wrote into its snapshot leaves
-it damaged. ``repair`` drops each damaged artifact and the cache entries that name a
-damaged or missing one, so the next ``apply`` reruns the steps that made them (a
-dropped snapshot is stored again when its step next runs).
+it damaged. ``repair`` drops the cache entries that name a damaged or missing one, so the
+next ``apply`` reruns the steps that made them (a dropped snapshot is stored again when its
+step next runs), then, state written, each damaged artifact: as ``gc``, a repair cut short
+never leaves a cache entry naming an artifact it deleted.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Report:
     findings: list[Finding]
     dropped_cache_entries: int = 0
     rerun: list[str] = field(default_factory=list)  # steps the next apply reruns (after a repair)
+    not_deleted: list[tuple[str, str]] = field(default_factory=list)  # (digest, why) of damaged artifacts a repair could not delete
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.findings if f.status == status)
@@ -112,13 +114,10 @@ def _run_details(args: ProjectArgs, stack: str) -> Callable[[int], Any]:
     return run_detail
 
 
-def repair(report: Report, state: State, store_key: str, store: ArtifactStore) -> bool:
-    """Drop damaged artifacts, the cache entries naming a bad one and those of the steps that read
-    a bad snapshot last; True if state changed."""
+def repair(report: Report, state: State, store_key: str) -> bool:
+    """Drop the cache entries naming a bad artifact and those of the steps that read a bad snapshot
+    last; True if state changed. The damaged artifacts go after state is written (``drop_damaged``)."""
     bad = {f.digest for f in report.problems}
-    for finding in report.problems:
-        if finding.status == DAMAGED:
-            store.delete(finding.digest)
     store_doc = state.doc["stores"].get(store_key, {})
     cache = store_doc.get("cache", {})
     stale = {key for key, entry in cache.items() if _digests(entry) & bad}
@@ -130,6 +129,26 @@ def repair(report: Report, state: State, store_key: str, store: ArtifactStore) -
         del cache[key]
     report.dropped_cache_entries = len(stale)
     return bool(stale)
+
+
+def drop_damaged(report: Report, store: ArtifactStore) -> None:
+    """Delete the damaged artifacts, once no cache entry names them: a delete that fails (a
+    read-only store, no permission) leaves an artifact nothing takes from the cache, and the
+    next apply, storing the step's output afresh, replaces it."""
+    for finding in report.problems:
+        if finding.status == DAMAGED and (why := delete_failure(store, finding.digest)):
+            report.not_deleted.append((finding.digest, why))
+
+
+def delete_failure(store: ArtifactStore, digest: str) -> str | None:
+    """Delete an artifact; why it could not be deleted, or None."""
+    try:
+        store.delete(digest)
+    except diags.DiagnosticError as exc:  # an object store's failure, made clear
+        return exc.diagnostics[0].summary
+    except OSError as exc:  # a local store read-only, or not ours to write
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def _digests(entry: dict) -> set[str]:
@@ -152,7 +171,9 @@ def verify_artifacts(args: ProjectArgs, repair_damage: bool, lock_timeout: str, 
     with lock:
         state = State(backend.read())
         report = verify(state, key, store, _run_details(args, project.stack_name))
-        if repair_damage and repair(report, state, key, store):
+        if repair_damage and repair(report, state, key):
             state.bump()
-            backend.write(state.doc)
+            backend.write(state.doc)  # state first: a repair cut short leaves damaged artifacts no entry names
+        if repair_damage:
+            drop_damaged(report, store)
     return report

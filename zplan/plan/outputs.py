@@ -14,11 +14,14 @@ from zplan.secrets import is_sealed
 
 
 def plan_outputs(project, steps: tuple[m.StepPlan, ...], scope, check_refs: Callable,
-                 recorded: Callable[[StepOutputRef], Any] = lambda ref: UNKNOWN) -> dict[str, dict]:
+                 recorded: Callable[[StepOutputRef], Any] = lambda ref: UNKNOWN, large: dict | None = None) -> dict[str, dict]:
     """Each output: its value (None until known), whether it is known, and its sensitivity.
     ``recorded`` gives the output of a step this plan leaves out (-target, -exclude) as
-    state holds it: apply leaves it as it is."""
+    state holds it: apply leaves it as it is. ``large`` receives URI -> (step address, digest) of
+    each JSON step output an output holds as its artifact's URI (too large to be kept in state),
+    for ``with_large_values``."""
     out = {}
+    large = {} if large is None else large
     by_address = {s.address: s for s in steps} if project.config.outputs else {}
     for name, output in project.config.outputs.items():
         check_refs(output.expr, output.range)
@@ -31,7 +34,7 @@ def plan_outputs(project, steps: tuple[m.StepPlan, ...], scope, check_refs: Call
                 "declare it sensitive = true to show it only as <sensitive>, or stop using the secret in it",
                 output.range,
             )
-        known, value = _output_value(project, by_address, value, recorded)
+        known, value = _output_value(project, by_address, value, recorded, large)
         out[name] = {"value": value if known else None, "known": known, "sensitive": output.sensitive}
     return out
 
@@ -54,6 +57,55 @@ def output_changes(project, state, outputs: dict[str, dict]) -> tuple[tuple[str,
     return tuple(changes)
 
 
+def with_large_values(project, store_url: str, outputs: dict[str, dict], large: dict[str, tuple[str, str]]) -> dict[str, dict]:
+    """``outputs`` as the plan shows them: a cached step's JSON output too large to be kept in
+    state is planned as its artifact's URI (as apply records it, so changes compare alike), and
+    shown as its value, read back from the artifact store and verified, as `zplan output` shows it.
+    Only an output shown in clear holding one is read: a no-change plan reads no artifact otherwise."""
+    store, read = None, {}
+
+    def value_of(name: str, uri: str) -> Any:
+        nonlocal store
+        if uri not in read:  # one read for the outputs sharing an artifact
+            store = store or _store(project, store_url)
+            read[uri] = _load_large(project, store, name, *large[uri])
+        return read[uri]
+
+    return {name: {**o, "value": _with_values(o["value"], large, lambda uri, name=name: value_of(name, uri))}
+            if o["known"] and not o["sensitive"] else o for name, o in outputs.items()}
+
+
+def _with_values(value: Any, large: dict, load: Callable[[str], Any]) -> Any:
+    """``value`` with each URI of ``large`` in it replaced by ``load(uri)``."""
+    if isinstance(value, str):
+        return load(value) if value in large else value
+    if isinstance(value, dict):
+        return {k: _with_values(v, large, load) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_with_values(v, large, load) for v in value]
+    return value
+
+
+def _store(project, store_url: str):
+    from zplan.artifacts.base import ArtifactStore
+
+    return ArtifactStore.from_url(store_url, project.root)
+
+
+def _load_large(project, store, name: str, address: str, digest: str) -> Any:
+    from zplan.artifacts.base import ArtifactCorrupted, ArtifactNotFound
+    from zplan.artifacts.materializers import get_materializer
+
+    try:
+        return get_materializer("json").load(store.get(digest, verify=True))
+    except (ArtifactNotFound, ArtifactCorrupted) as exc:  # the step is planned as cached: its value must be there
+        raise diags.fail(
+            f'output "{name}": its value, the output of {address} (artifact {digest[:12]}), cannot be read: {exc.diagnostics[0].summary}',
+            f"run `zplan apply -replace {address}` to make it again (`zplan verify -repair` drops every damaged artifact)",
+            project.config.outputs[name].range,
+        ) from None
+
+
 def output_differs(stored: Any, value: Any, state_dir) -> bool:
     """Whether an output's recorded value (sealed when sensitive) differs from ``value``, as
     stored: through JSON, where a tuple is a list."""
@@ -71,14 +123,14 @@ def unsealed_value(value: Any, state_dir) -> Any:
     return sealed.unseal(value, state_dir)
 
 
-def _output_value(project, steps: dict[str, m.StepPlan], value: Any, recorded: Callable[[StepOutputRef], Any]) -> tuple[bool, Any]:
-    value = map_step_refs(value, lambda ref: _planned_output(project, steps, ref) if ref.address in steps else recorded(ref))
+def _output_value(project, steps: dict[str, m.StepPlan], value: Any, recorded: Callable[[StepOutputRef], Any], large: dict) -> tuple[bool, Any]:
+    value = map_step_refs(value, lambda ref: _planned_output(project, steps, ref, large) if ref.address in steps else recorded(ref))
     if contains_unknown(value):
         return False, None
     return True, value
 
 
-def _planned_output(project, steps: dict[str, m.StepPlan], ref: StepOutputRef) -> Any:
+def _planned_output(project, steps: dict[str, m.StepPlan], ref: StepOutputRef, large: dict) -> Any:
     """A step output's recorded value (or artifact URI) when the step is cached; UNKNOWN otherwise."""
     step = steps.get(ref.address)
     if step is None or step.action != m.CACHED:
@@ -86,4 +138,6 @@ def _planned_output(project, steps: dict[str, m.StepPlan], ref: StepOutputRef) -
     out = step.cached_from.outputs.get(ref.output, {})
     if "value" in out:
         return unsealed_value(out["value"], project.state_dir)
+    if out.get("materializer") == "json" and isinstance(out.get("uri"), str):  # too large for state
+        large[out["uri"]] = (ref.address, out["digest"])
     return out.get("uri", UNKNOWN)

@@ -31,7 +31,7 @@ from zplan.plan.code_hash import CodeIndex
 from zplan.plan.errors import PlanErrors
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.loaders import materializer_lookups
-from zplan.plan.outputs import output_changes, plan_outputs, unsealed_value
+from zplan.plan.outputs import output_changes, plan_outputs, unsealed_value, with_large_values
 from zplan.plan.steps import StepPlanner
 from zplan.project import Project
 from zplan.secrets import Sensitive, is_sealed
@@ -137,11 +137,15 @@ class Planner:
         if self.step_planner is None:
             self._start_steps(scope, resource_plans)
         stack, key = self.stack_settings, self._key
-        outputs = {} if request.destroy else plan_outputs(project, tuple(steps), scope, self._check_output_refs, self._recorded_output)
+        large: dict[str, tuple[str, str]] = {}
+        outputs = {} if request.destroy else plan_outputs(project, tuple(steps), scope, self._check_output_refs, self._recorded_output, large)
         if not request.destroy:  # what nothing reads is checked too, with the values planned
             check_values(project.config, scope)
         read_elsewhere = {} if request.destroy or len(nodes) == len(graph) else _read_elsewhere(project, graph, nodes, scope)
         self._for_apply = ApplyInputs(graph, stack, self.step_planner if not request.destroy else None, self.stat_cache, read_elsewhere)
+        changes = output_changes(project, self.state, outputs)  # a destroy removes them all
+        if large and key:
+            outputs = with_large_values(project, str(stack["artifact_store"]), outputs, large)
         return m.Plan(
             stack=project.stack_name,
             state_serial=self.state.serial,
@@ -158,7 +162,7 @@ class Planner:
             other_stacks=tuple(sorted(elsewhere.items())),
             restored=() if request.destroy else _restored(self.state, key, steps),
             checkouts=checkouts.pending(project, steps, self.stat_cache) if request.checkout and not request.destroy and key else (),
-            output_changes=output_changes(project, self.state, outputs),  # a destroy removes them all
+            output_changes=changes,
         )
 
     def apply_inputs(self) -> "ApplyInputs":

@@ -38,3 +38,8 @@ def print_gc_report(report) -> None:
     if report.dropped_cache_entries:
         say(f"Dropped {report.dropped_cache_entries} cache entr{'y' if report.dropped_cache_entries == 1 else 'ies'} "
             "naming them: their steps rerun if the configuration asks for them again.")
+    for artifact, why in report.not_removed:
+        say(f"  could not delete {artifact.digest}: {why}", "delete")
+    if report.not_removed:
+        say(f"{len(report.not_removed)} artifact(s) could not be deleted; nothing refers to them any more: "
+            "make the artifact store writable and run `zplan gc` again to delete them.")

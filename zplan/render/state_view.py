@@ -66,7 +66,13 @@ def print_verify_report(report, repaired: bool) -> None:
     counts = ", ".join(f"{report.count(s)} {s}" for s in (INTACT, DAMAGED, MISSING))
     say(f"Checked {len(report.findings)} artifact(s) in {report.store_url}: {counts}.", "bold")
     if report.problems and repaired:
-        say(f"Dropped the damaged artifacts and the cache entries naming a bad one ({report.dropped_cache_entries}); "
+        dropped = "Dropped the damaged artifacts and" if not report.not_deleted else "Dropped"
+        say(f"{dropped} the cache entries naming a bad one ({report.dropped_cache_entries}); "
             f"the next apply reruns: {', '.join(report.rerun) or 'nothing (no cache entry named them)'}.")
+        for digest, why in report.not_deleted:
+            say(f"  could not delete the damaged artifact {digest}: {why}", "delete")
+        if report.not_deleted:
+            say("No cache entry names them any more, and the next apply stores their steps' outputs afresh; "
+                "make the artifact store writable and run `zplan verify -repair` again to delete them now.")
     elif report.problems:
         say("Run `zplan verify -repair` to drop them, so the next apply reruns the steps that made them.")
