@@ -112,7 +112,7 @@ def _restore_settings(settings: tuple) -> None:
 
 
 def _runtime_settings() -> tuple:
-    """The interpreter's and the C library's settings a step may change (~3 us)."""
+    """The interpreter's and the C library's settings a step may change (~10 us)."""
     decimal = sys.modules.get("decimal")
     return (tuple(locale.setlocale(category) for category in _LOCALE_CATEGORIES), socket.getdefaulttimeout(),
             gc.isenabled(), gc.get_threshold(), gc.get_debug(), sys.getswitchinterval(),
