@@ -14,7 +14,8 @@ Threads a step leaves alive (a ``Thread`` not joined, a ``ThreadPoolExecutor`` n
 library's background thread) would go on in the worker's next step, changing globals, writing files or
 holding locks; Python cannot stop a thread, so the worker that ran such a step runs no other: it ends
 once it has sent the step's result, and the next step gets a new worker. The threads the worker had
-before the step, zplan's own, joblib's reusable pool's and fsspec's event loop (kept for every step) are not the step's.
+before the step, zplan's own, joblib's reusable pool's, fsspec's event loop, dask's threaded scheduler's and
+the idle threads of Beam's shared pool (kept for every step) are not the step's.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from zplan.processes import children, descendants, proc_stat
 
 GRACE_SECONDS = 1.0  # between SIGTERM and SIGKILL to what a step left running
 SETTLE_SECONDS = 0.2  # a process already on its way out (a Pool closed, not joined) ends by itself first
+# a thread on its way out (a server stopped, a pool dropped) ends by itself first: it cannot be told to, and
+# under load it may take longer than a process (which is signalled after SETTLE_SECONDS)
+THREAD_SETTLE_SECONDS = 1.0
 _PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 
 _adopting = False  # this process is a step worker and its descendants' subreaper
@@ -88,7 +92,7 @@ def threads_now() -> frozenset[threading.Thread]:
     return frozenset(threading.enumerate())
 
 
-def threads_left(before: frozenset[threading.Thread], settle: float = SETTLE_SECONDS) -> list[str]:
+def threads_left(before: frozenset[threading.Thread], settle: float = THREAD_SETTLE_SECONDS) -> list[str]:
     """The threads started since ``before`` and still alive ("Thread-1 (poll)"), after up to
     ``settle`` seconds for those on their way out (a pool the step dropped without shutting it down).
     When there are any, this process is spoiled for another step (``spoiled``)."""
@@ -127,12 +131,20 @@ def _new_threads(before: frozenset[threading.Thread]) -> list[threading.Thread]:
 
 def _helper_threads() -> set[object]:
     """The threads a library keeps for every step in this worker: joblib's (loky's) reusable pool's,
-    fsspec's event loop (S3 and GCS calls, an artifact store's among them)."""
+    fsspec's event loop (S3 and GCS calls, an artifact store's among them), the idle ones of Beam's
+    shared pool (a Beam pipeline on this machine's runner leaves them waiting for the next) and dask's
+    threaded scheduler's."""
     threads: set[object] = set((getattr(sys.modules.get("fsspec.asyn"), "iothread", None) or [None])[:1])
     for pool in ("joblib.externals.loky.reusable_executor", "loky.reusable_executor"):
         executor = getattr(sys.modules.get(pool), "_executor", None)
         threads.add(getattr(executor, "_executor_manager_thread", None))
         threads.add(getattr(getattr(executor, "_call_queue", None), "_thread", None))
+    beam = getattr(sys.modules.get("apache_beam.utils.thread_pool_executor"), "_SHARED_UNBOUNDED_THREAD_POOL_EXECUTOR", None)
+    threads.update(t for t in list(getattr(beam, "_workers", ())) if getattr(t, "_work_item", True) is None)  # (None: idle)
+    dask = sys.modules.get("dask.threaded")  # the pools of dask's threaded scheduler, kept for its next compute()
+    for pool in (getattr(dask, "default_pool", None), *(p for by_size in dict(getattr(dask, "pools", {})).values()
+                                                         for p in dict(by_size).values())):
+        threads.update(getattr(pool, "_threads", ()))
     return threads
 
 

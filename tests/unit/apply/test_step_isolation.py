@@ -32,7 +32,8 @@ def test_libraries_and_modules_a_library_loaded_under_its_own_name_stay():
 
 
 MEDDLES = """
-import decimal, gc, locale, logging, logging.config, multiprocessing, os, random, resource, signal, socket, sys, time, warnings
+import decimal, gc, locale, logging, logging.config, multiprocessing, os, random, resource, signal, socket, sys, threading, time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -53,6 +54,8 @@ def meddle():
     signal.signal(signal.SIGALRM, lambda *_: None)
     signal.setitimer(signal.ITIMER_REAL, 60)  # a guard of its own it did not cancel
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGUSR1})
+    signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)  # pending while blocked: delivered later, it would end the worker
     locale.setlocale(locale.LC_ALL, "C.UTF-8")
     decimal.getcontext().prec = 5
     decimal.getcontext().traps[decimal.Inexact] = True
@@ -89,6 +92,7 @@ def observe():
             "warning raised": raised, "cwd": os.getcwd(), "umask": umask, "recursion limit": sys.getrecursionlimit(),
             "utc offset": time.localtime(0).tm_gmtoff, "alarm set": signal.getitimer(signal.ITIMER_REAL)[0] > 0,
             "handlers": [str(signal.getsignal(s)) for s in (signal.SIGALRM, signal.SIGTERM)],
+            "blocked": sorted(map(int, signal.pthread_sigmask(signal.SIG_BLOCK, ()))),
             "locale": [locale.setlocale(c) for c in (locale.LC_NUMERIC, locale.LC_TIME, locale.LC_COLLATE)],
             "decimal": repr(decimal.getcontext()), "one third": str(decimal.Decimal(1) / 3),
             "socket timeout": socket.getdefaulttimeout(), "gc": [gc.isenabled(), *gc.get_threshold()],

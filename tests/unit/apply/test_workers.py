@@ -399,6 +399,20 @@ def joblib_pool():
     return Parallel(n_jobs=2)(delayed(square)(x) for x in range(4))
 
 
+def beam_pipeline():
+    import apache_beam as beam
+
+    with beam.Pipeline(options=beam.options.pipeline_options.PipelineOptions(["--direct_num_workers=2"])) as p:
+        p | beam.Create(range(4)) | beam.Map(square)  # on threads of Beam's shared pool, left idle for the next
+    return [square(x) for x in range(4)]
+
+
+def dask_compute():
+    import dask
+
+    return list(dask.compute(*(dask.delayed(square)(x) for x in range(4))))  # on dask's pool, kept for the next
+
+
 def fsspec_loop():
     import fsspec.asyn
 
@@ -478,10 +492,12 @@ def test_a_step_past_its_timeout_on_a_dask_worker_is_stopped_with_what_left_its_
     assert _wait_gone(_wait_for(pid_file))
 
 
-@pytest.mark.parametrize("function", ["closed_pool", "forkserver_pool", "joblib_pool", "fsspec_loop"])
+@pytest.mark.parametrize("function", ["closed_pool", "forkserver_pool", "joblib_pool", "fsspec_loop", "beam_pipeline",
+                                      "dask_compute"])
 def test_the_processes_a_worker_keeps_for_its_steps_are_not_taken_for_strays(tmp_path, function):
-    """multiprocessing's forkserver and resource tracker, joblib's reusable pool, fsspec's event loop: used
-    again by the next step in the worker; a Pool closed but not joined ends by itself."""
+    """multiprocessing's forkserver and resource tracker, joblib's reusable pool, fsspec's event loop, Beam's
+    shared thread pool, dask's threaded scheduler: used again by the next step in the worker; a Pool closed but
+    not joined ends by itself."""
     from zplan.apply.worker import run_step
 
     project = tmp_path / "project"
