@@ -270,6 +270,20 @@ def available_providers() -> dict[str, "EntryPoint"]:
     return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
+def _load(name: str, ep: "EntryPoint") -> type[Provider]:
+    """A plugin's class; a plugin that fails to import (a dependency missing or broken) is a user
+    error naming it and its package, not an internal error of zplan."""
+    from zplan import diags
+
+    try:
+        return ep.load()
+    except Exception as exc:  # noqa: BLE001 - whatever its import raises
+        package = f" (package {ep.dist.name} {ep.dist.version})" if ep.dist is not None else ""
+        raise diags.fail(f'provider plugin "{name}" cannot be loaded: {type(exc).__name__}: {exc}',
+                         f"importing its entry point {ep.value}{package} failed: reinstall the package and its dependencies, "
+                         "or uninstall it") from None
+
+
 class ProviderRegistry:
     """Loads provider plugins lazily: only those whose resource types are used."""
 
@@ -284,7 +298,7 @@ class ProviderRegistry:
             ep = available_providers().get(name)
             if ep is None:
                 return None
-            self._classes[name] = ep.load()
+            self._classes[name] = _load(name, ep)
         return self._classes[name]
 
     def open(self, name: str, project: Any, resource_value: Callable[[str, str], Any] | None = None,
