@@ -224,7 +224,8 @@ class Provider:
             elif change.action == Action.REPLACE:
                 if change.create_before_destroy:
                     attrs = self.create(change.type, change.name, change.after or {})
-                    self.delete(change.type, change.before or {})
+                    if not same_object(change.before, attrs):  # else the create took the old one over
+                        self.delete(change.type, change.before or {})
                 else:
                     self.delete(change.type, change.before or {})
                     deleted = True
@@ -243,6 +244,13 @@ class Provider:
     def refresh(self, resources: Mapping[str, tuple[str, Mapping[str, Any]]]) -> dict[str, dict[str, Any] | None]:
         """Read back every recorded resource {address: (type, attrs)} -> attrs or None."""
         return {addr: self.read(type_, attrs) for addr, (type_, attrs) in resources.items()}
+
+
+def same_object(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:
+    """Whether a create-before-destroy replacement's new object is its old one (a folder created
+    again at its path is the same folder): deleting the old one would delete what was just made."""
+    old_id, new_id = (old or {}).get("id"), (new or {}).get("id")
+    return old_id is not None and old_id == new_id
 
 
 def provider_name_for(type_: str) -> str:

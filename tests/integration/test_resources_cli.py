@@ -378,3 +378,19 @@ def test_a_provider_plugin_that_cannot_be_imported_is_named_at_the_block_that_ne
         assert proc.returncode == 1 and "internal error" not in proc.stderr, proc.stderr
         assert 'main.zp.hcl:5:1: provider plugin "broken" cannot be loaded: ModuleNotFoundError' in proc.stderr
         assert "broken_plugin:Provider (package brokenprov 0.1)" in proc.stderr
+
+
+@pytest.mark.parametrize("with_file", [False, True], ids=["alone", "with-a-file-inside"])
+def test_replacing_a_folder_before_destroying_it_at_the_same_path_keeps_it(tmp_path: Path, with_file: bool) -> None:
+    # the new folder is the old one (created again at its path): deleting "the old one" deleted it,
+    # while state recorded it as there
+    hcl = ('resource "local_directory" "d" {\n  path          = "out"\n  force_destroy = true\n\n'
+           '  lifecycle {\n    create_before_destroy = true\n  }\n}\n')
+    if with_file:
+        hcl += '\nresource "local_file" "f" {\n  path    = "${resource.local_directory.d.id}/f.txt"\n  content = "x"\n}\n'
+    (tmp_path / "main.zp.hcl").write_text(hcl)
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    replaced = zplan(tmp_path, "apply", "-auto-approve", "-replace", "local_directory.d")
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+    assert (tmp_path / "out").is_dir() and (tmp_path / "out/f.txt").exists() == with_file
+    assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
