@@ -224,7 +224,8 @@ class Provider:
             elif change.action == Action.REPLACE:
                 if change.create_before_destroy:
                     attrs = self.create(change.type, change.name, change.after or {})
-                    self.delete(change.type, change.before or {})
+                    if not same_object(change.before, attrs):  # else the create took the old one over
+                        self.delete(change.type, change.before or {})
                 else:
                     self.delete(change.type, change.before or {})
                     deleted = True
@@ -243,6 +244,13 @@ class Provider:
     def refresh(self, resources: Mapping[str, tuple[str, Mapping[str, Any]]]) -> dict[str, dict[str, Any] | None]:
         """Read back every recorded resource {address: (type, attrs)} -> attrs or None."""
         return {addr: self.read(type_, attrs) for addr, (type_, attrs) in resources.items()}
+
+
+def same_object(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:
+    """Whether a create-before-destroy replacement's new object is its old one (a folder created
+    again at its path is the same folder): deleting the old one would delete what was just made."""
+    old_id, new_id = (old or {}).get("id"), (new or {}).get("id")
+    return old_id is not None and old_id == new_id
 
 
 def provider_name_for(type_: str) -> str:
@@ -270,6 +278,20 @@ def available_providers() -> dict[str, "EntryPoint"]:
     return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
+def _load(name: str, ep: "EntryPoint") -> type[Provider]:
+    """A plugin's class; a plugin that fails to import (a dependency missing or broken) is a user
+    error naming it and its package, not an internal error of zplan."""
+    from zplan import diags
+
+    try:
+        return ep.load()
+    except Exception as exc:  # noqa: BLE001 - whatever its import raises
+        package = f" (package {ep.dist.name} {ep.dist.version})" if ep.dist is not None else ""
+        raise diags.fail(f'provider plugin "{name}" cannot be loaded: {type(exc).__name__}: {exc}',
+                         f"importing its entry point {ep.value}{package} failed: reinstall the package and its dependencies, "
+                         "or uninstall it") from None
+
+
 class ProviderRegistry:
     """Loads provider plugins lazily: only those whose resource types are used."""
 
@@ -284,7 +306,7 @@ class ProviderRegistry:
             ep = available_providers().get(name)
             if ep is None:
                 return None
-            self._classes[name] = ep.load()
+            self._classes[name] = _load(name, ep)
         return self._classes[name]
 
     def open(self, name: str, project: Any, resource_value: Callable[[str, str], Any] | None = None,

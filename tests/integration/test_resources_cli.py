@@ -360,3 +360,37 @@ def test_a_depends_on_added_without_other_change_orders_the_destroy(tmp_path: Pa
     destroyed = zplan(tmp_path, "destroy", "-auto-approve")
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_provider_plugin_that_cannot_be_imported_is_named_at_the_block_that_needs_it(tmp_path: Path) -> None:
+    # an installed plugin whose import fails (a dependency missing): a user error, not an internal one
+    site = tmp_path / "site"
+    (site / "brokenprov-0.1.dist-info").mkdir(parents=True)
+    (site / "brokenprov-0.1.dist-info/METADATA").write_text("Metadata-Version: 2.1\nName: brokenprov\nVersion: 0.1\n")
+    (site / "brokenprov-0.1.dist-info/entry_points.txt").write_text("[zplan.providers]\nbroken = broken_plugin:Provider\n")
+    (site / "broken_plugin.py").write_text("import a_dependency_not_installed\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.zp.hcl").write_text('resource "local_directory" "d" {\n  path = "d"\n}\n\nresource "broken_thing" "x" {\n  size = 1\n}\n')
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    for command in ("plan", "validate"):
+        proc = zplan(project, command, env=env)
+        assert proc.returncode == 1 and "internal error" not in proc.stderr, proc.stderr
+        assert 'main.zp.hcl:5:1: provider plugin "broken" cannot be loaded: ModuleNotFoundError' in proc.stderr
+        assert "broken_plugin:Provider (package brokenprov 0.1)" in proc.stderr
+
+
+@pytest.mark.parametrize("with_file", [False, True], ids=["alone", "with-a-file-inside"])
+def test_replacing_a_folder_before_destroying_it_at_the_same_path_keeps_it(tmp_path: Path, with_file: bool) -> None:
+    # the new folder is the old one (created again at its path): deleting "the old one" deleted it,
+    # while state recorded it as there
+    hcl = ('resource "local_directory" "d" {\n  path          = "out"\n  force_destroy = true\n\n'
+           '  lifecycle {\n    create_before_destroy = true\n  }\n}\n')
+    if with_file:
+        hcl += '\nresource "local_file" "f" {\n  path    = "${resource.local_directory.d.id}/f.txt"\n  content = "x"\n}\n'
+    (tmp_path / "main.zp.hcl").write_text(hcl)
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    replaced = zplan(tmp_path, "apply", "-auto-approve", "-replace", "local_directory.d")
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+    assert (tmp_path / "out").is_dir() and (tmp_path / "out/f.txt").exists() == with_file
+    assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0

@@ -33,7 +33,7 @@ from zplan.config.values import UNKNOWN
 from zplan.graph.walk import FAILED, OK
 from zplan.plan import model as m
 from zplan.plan.resources import StepOutputLookup, changed_inputs, desired_inputs, keep_ignored, schema_for
-from zplan.provider import Provider, ProviderError, ResourceChange, ResourceResult, provider_name_for
+from zplan.provider import Provider, ProviderError, ResourceChange, ResourceResult, provider_name_for, same_object
 from zplan.secrets import Sensitive, is_sealed, redact
 from zplan.state import secrets as sealed
 from zplan.state.model import ResourceRecord, State
@@ -94,6 +94,9 @@ class ResourceApplier:
         """Delete the old objects of create-before-destroy replacements, once what used
         them has moved to the new ones (after the walk), dependents first."""
         for rp in self._dependents_first([self._deposing[a] for a in self._deposed]):
+            if same_object(self._deposed[rp.address], (self.state.resources.get(rp.address) or {}).get("attributes")):
+                del self._deposed[rp.address]  # the new object took the old one over: nothing is left to delete
+                continue
             self.hooks.resource_started(rp.address, m.DELETE)
             started = time.monotonic()
             old = ResourceChange(rp.address, rp.type, rp.name, m.DELETE, self._deposed.pop(rp.address), None)

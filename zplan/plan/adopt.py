@@ -26,7 +26,10 @@ def adopt_leftovers(project, state: State) -> list[str]:
         if address in state.resources:
             continue
         name = provider_name_for(resource.type)
-        cls = project.registry.provider_class(name)
+        try:
+            cls = project.registry.provider_class(name)
+        except diags.DiagnosticError:  # a plugin that cannot be loaded: the plan reports it at the block
+            continue
         if cls is None or not cls.refresh_is_local or cls.leftover is Provider.leftover:
             continue
         schema = schema_for(project.registry, resource)

@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 
 
 def schema_for(registry: ProviderRegistry, resource: ResourceConfig) -> ResourceSchema:
-    schema = registry.schema(resource.type)
+    try:
+        schema = registry.schema(resource.type)
+    except diags.DiagnosticError as exc:  # its provider's plugin cannot be loaded: say which block needs it
+        raise diags.DiagnosticError([dataclasses.replace(d, range=d.range or resource.range) for d in exc.diagnostics]) from None
     if schema is None:
         from zplan.provider import provider_name_for
 

@@ -63,7 +63,10 @@ class LocalFile(LocalResource):
 
     def update(self, before: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
         s = self.settings(inputs)
-        return {**before, **s, **self._write(Path(before["id"]), s)}
+        path = Path(before["id"])
+        # no mode configured: the file keeps the one it has, which the plan showed as unchanged
+        kept = path.stat().st_mode & 0o777 if path.is_file() else None
+        return {**before, **s, **self._write(path, s, kept)}
 
     def delete(self, attrs: Mapping[str, Any]) -> None:
         Path(attrs["id"]).unlink(missing_ok=True)
@@ -85,15 +88,17 @@ class LocalFile(LocalResource):
             "sha256": _sha256(path),
         }
 
-    def _write(self, path: Path, s: Mapping[str, Any]) -> dict[str, Any]:
+    def _write(self, path: Path, s: Mapping[str, Any], kept_mode: int | None = None) -> dict[str, Any]:
         text = s["sensitive_content"] if s["sensitive_content"] is not None else s["content"]
         if not isinstance(text, str):
             raise ProviderError("set exactly one of content and sensitive_content")
         data = text.encode()
         atomic_write_bytes(path, data)
-        # The temporary file was made 0600; give the usual umask-filtered mode unless one is set.
+        # The temporary file was made 0600; give the usual umask-filtered mode unless one is set (or kept).
         mode = parse_mode(s["mode"])
-        os.chmod(path, mode if mode is not None else 0o666 & ~current_umask())
+        if mode is None:
+            mode = kept_mode if kept_mode is not None else 0o666 & ~current_umask()
+        os.chmod(path, mode)
         return {"mode": observed_mode(s["mode"], path.stat().st_mode), "sha256": hashlib.sha256(data).hexdigest()}
 
 

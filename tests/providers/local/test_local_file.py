@@ -33,6 +33,14 @@ def test_create_update_in_place_and_delete(provider, project):
     assert not path.exists()
 
 
+def test_an_update_keeps_the_mode_of_a_file_whose_mode_is_not_configured(provider, project):
+    # the plan shows mode unchanged (it is the provider's choice when unset): the rewrite must not reset it
+    attrs = provider.create(T, "f", {"path": "f.txt", "content": "one"})
+    (project / "f.txt").chmod(0o600)
+    updated = provider.update(T, provider.read(T, attrs), {"path": "f.txt", "content": "two"})
+    assert stat.S_IMODE((project / "f.txt").stat().st_mode) == 0o600 and updated["mode"] == "0600"
+
+
 def test_replace_when_path_changes(provider, project):
     attrs = provider.create(T, "f", {"path": "a.txt", "content": "x"})
     result = provider.apply_one(ResourceChange("resource.local_file.f", T, "f", "replace", attrs, {"path": "b.txt", "content": "x"}))
