@@ -211,7 +211,9 @@ def test_cancel_returns_at_once_and_the_pool_takes_new_tasks(pool):
     time.sleep(0.3)
     started = time.monotonic()
     pool.cancel(grace=0.0)
-    assert time.monotonic() - started < 1.0
+    # not after the 600 s task: the margin is for a loaded machine, where the first worker's start
+    # (the forkserver's, under the pool's lock) can still be under way when cancel comes
+    assert time.monotonic() - started < 15.0
     with pytest.raises(TaskCancelled, match="interrupted"):
         running.result(10)
     assert pool.submit(square, 5).result(30) == 25
