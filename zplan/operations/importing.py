@@ -76,6 +76,6 @@ def _holding_secrets(attrs: dict, secrets: list[str]) -> set[str]:
 def _dependencies(project: Project, address: str) -> list[str]:
     """What the resource stands on, as an apply records it: destroy deletes it before them."""
     from zplan.graph.build import build
-    from zplan.plan.planner import resource_ancestors
+    from zplan.plan.destroy_order import resource_ancestors
 
     return resource_ancestors(build(project.config, project.stack_name), address)

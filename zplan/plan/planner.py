@@ -28,6 +28,7 @@ from zplan.plan import model as m
 from zplan.plan import resources as rplan
 from zplan.plan.checks import check_provider_blocks, check_provider_rules, check_resource_reads, check_resources, check_types
 from zplan.plan.code_hash import CodeIndex
+from zplan.plan.destroy_order import dependencies_closure, dependents_closure, resource_ancestors, with_declared_dependencies
 from zplan.plan.errors import PlanErrors
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.loaders import materializer_lookups
@@ -113,7 +114,7 @@ class Planner:
         elsewhere = self._left_alone(recorded, request)
         steps: list[m.StepPlan] = []
         if request.destroy:
-            resource_plans.update(self._plan_destroy(_with_declared_dependencies(recorded, graph), request, elsewhere))
+            resource_plans.update(self._plan_destroy(with_declared_dependencies(recorded, graph), request, elsewhere))
         else:
             # resources and steps in one dependency order: a resource may read a step's
             # output (a model to serve) and a step a resource's attribute (its URL)
@@ -216,11 +217,11 @@ class Planner:
 
     def _plan_destroy(self, recorded: dict[str, dict], request: PlanRequest, elsewhere: dict[str, str]) -> dict[str, m.ResourcePlan]:
         plans = {}
-        kept = _dependencies_closure(recorded, request.excludes) if request.excludes else set()
+        kept = dependencies_closure(recorded, request.excludes) if request.excludes else set()
         for addr, rec in recorded.items():
             if addr in elsewhere or addr in kept:
                 continue
-            if not request.targets or matches_any(addr, request.targets) or addr in _dependents_closure(recorded, request.targets):
+            if not request.targets or matches_any(addr, request.targets) or addr in dependents_closure(recorded, request.targets):
                 cfg = self.project.config.resources.get(addr)
                 prevent = cfg.lifecycle.prevent_destroy if cfg is not None else None
                 plans[addr] = rplan.plan_delete(addr, rec, m.Reason(m.REMOVED_FROM_CONFIG, "destroy requested"), prevent)
@@ -333,22 +334,6 @@ def _change_of(plan: m.ResourcePlan | None) -> str | None:
     return str(plan.action) if plan is not None and plan.action in (m.CREATE, m.UPDATE, m.REPLACE) else None
 
 
-def resource_ancestors(graph: Dag, address: str) -> list[str]:
-    """The nearest resources ``address`` depends on, looking through steps (an endpoint
-    serving a model trained from a bucket depends on the bucket): destroy goes the other way."""
-    out, seen, frontier = set(), set(), list(graph.predecessors(address))
-    while frontier:
-        node = frontier.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        if is_resource(node):
-            out.add(node)
-        else:
-            frontier.extend(graph.predecessors(node))
-    return sorted(out)
-
-
 def _check_stack(project: Project, settings: dict) -> None:
     from zplan.stack.flavors import problems, setting_problems
 
@@ -373,38 +358,6 @@ def _with_refresh(recorded: dict, attrs: dict | None) -> dict:
         return {**recorded, "gone": True}
     drift = [k for k, v in attrs.items() if k in recorded.get("inputs", {}) and recorded["inputs"][k] != v]
     return {**recorded, "attributes": {**recorded["attributes"], **attrs}, "drift": drift}
-
-
-def _with_declared_dependencies(recorded: dict[str, dict], graph: Dag) -> dict[str, dict]:
-    """Each record's dependencies with those its block declares now, as Terraform orders a
-    destroy: a ``depends_on`` added by a plan that changed nothing else is in no record."""
-    out = {}
-    for addr, rec in recorded.items():
-        declared = resource_ancestors(graph, addr) if addr in graph.nodes else []
-        recorded_deps = list(rec.get("dependencies", []))
-        extra = [d for d in declared if d not in recorded_deps]
-        out[addr] = {**rec, "dependencies": recorded_deps + extra} if extra else rec
-    return out
-
-
-def _dependents_closure(recorded: dict, targets: list[str]) -> set[str]:
-    """Destroying a target destroys what depends on it too."""
-    out: set[str] = set()
-    frontier = {a for a in recorded if matches_any(a, targets)}
-    while frontier:
-        out |= frontier
-        frontier = {a for a, r in recorded.items() if a not in out and set(r.get("dependencies", [])) & out}
-    return out
-
-
-def _dependencies_closure(recorded: dict, excludes: list[str]) -> set[str]:
-    """Keeping an excluded resource keeps what it depends on too: it cannot be destroyed under it."""
-    out: set[str] = set()
-    frontier = {a for a in recorded if matches_any(a, excludes)}
-    while frontier:
-        out |= frontier
-        frontier = {d for a in frontier for d in recorded[a].get("dependencies", []) if d in recorded and d not in out}
-    return out
 
 
 def _restored(state: State, key: str | None, steps: list[m.StepPlan]) -> tuple[str, ...]:

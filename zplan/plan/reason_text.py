@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from zplan.addrs import short_name
 from zplan.config.values import UNKNOWN
 from zplan.hashing import canonical_json
 from zplan.plan import model as m
@@ -99,6 +100,45 @@ def loader_code_reasons(before: dict, loaders: dict[str, Any], code: dict[str, s
             if loader in was and was[loader] != code.get(loader):  # (gone from code: no longer the project's own)
                 reasons.append(m.Reason(m.MATERIALIZER_CHANGED, f"input {key}: materializer {loader.rpartition(' ')[0] or loader} code changed"))
     return reasons
+
+
+def input_reasons(inputs: dict[str, m.StepInput], before: dict, planned: dict[str, m.StepPlan]) -> list[m.Reason]:
+    """Each input that changed since ``before`` (the recorded digests), or will: an upstream step
+    ``planned`` to rerun, a value known only after apply; and each input removed."""
+    reasons = []
+    for name, spec in inputs.items():
+        running = [u.step for u in m.upstream_inputs({name: spec}) if (p := planned.get(u.step)) and p.action == m.RUN]
+        if running:
+            names = ", ".join(short_name(r) for r in running)
+            reasons.append(m.Reason(m.UPSTREAM_RERUNS, f"input {name} changes (upstream {names} reruns)"))
+        elif spec.digest is None:
+            reasons.append(m.Reason(m.KNOWN_AFTER_APPLY, f"input {name} known after apply"))
+        elif before.get(name) != spec.digest:
+            what = f" ({spec.path})" if isinstance(spec, m.DataInput) else ""
+            reasons.append(m.Reason(m.INPUT_CHANGED, f"input {name} changed{what}"))
+    return reasons + [m.Reason(m.INPUT_CHANGED, f"input {name} removed") for name in sorted(set(before) - set(inputs))]
+
+
+def input_loading_reasons(before: dict, loaders: dict[str, Any], index, step_libraries: dict[str, str], other_reasons: bool) -> list[m.Reason]:
+    """What changed in how a step's inputs are loaded: the materializers (``index``: the ``Loaders``),
+    the project's own materializer code, and the libraries they load with (a library the step's own
+    code imports too is named once, with the step's libraries)."""
+    reasons = loader_reasons(before, loaders, other_reasons)
+    code = index.code(loaders)
+    reasons += loader_code_reasons(before, loaders, code, other_reasons or bool(reasons))
+    if "loaders" in before:
+        was, now = before.get("loader_libraries", {}), index.libraries(loaders)
+        if code and "loader_code" not in before:  # what the project's materializers import was not keyed either
+            now = {d: v for d, v in now.items() if d in was}
+        reasons += library_reasons(*({d: v for d, v in libs.items() if d not in step_libraries} for libs in (was, now)))
+    return reasons
+
+
+def env_reasons(before: dict | None, env: dict[str, str]) -> list[m.Reason]:
+    """The parts of the environment (Python's version) that differ from the recorded ones."""
+    if not before or before == env:
+        return []
+    return [m.Reason(m.ENV_CHANGED, f"{k} {before.get(k)} -> {env.get(k)}") for k in sorted(set(env) | set(before)) if env.get(k) != before.get(k)]
 
 
 def materializer_code_reason(output: str, out: dict) -> m.Reason:

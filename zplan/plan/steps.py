@@ -33,8 +33,8 @@ from zplan.plan.libraries import LibraryIndex
 from zplan.plan.loaders import Loaders
 from zplan.plan.params import param_sources, step_params
 from zplan.project import STATE_DIR
-from zplan.plan.reason_text import (code_message, library_reasons, loader_code_reasons, loader_reasons, materializer_code_reason,
-                                    name_reasons, param_reasons, reuse_message)
+from zplan.plan.reason_text import (code_message, env_reasons, input_loading_reasons, input_reasons, library_reasons,
+                                    materializer_code_reason, name_reasons, param_reasons, reuse_message)
 from zplan.secrets import digest_secrets
 from zplan.state.model import CacheEntry, State, StepRecord
 from zplan.steps import DEFAULT_OUTPUT, repeated
@@ -148,7 +148,7 @@ class StepPlanner:
                 self._reused[address] = reused = self.state.cache_entry(self.store_key, reused_key)
             if reused_key is not None and (record is None or record.cache_key != reused_key):
                 # an older execution than the latest one would serve: its code and params are not reasons
-                reasons = [r for r in self._input_reasons(draft, {}) if r.code == m.UPSTREAM_RERUNS] + [m.Reason(m.UPSTREAM_RERUNS, reuse_message(reused))]
+                reasons = [r for r in input_reasons(draft.inputs, {}, self.planned) if r.code == m.UPSTREAM_RERUNS] + [m.Reason(m.UPSTREAM_RERUNS, reuse_message(reused))]
             else:
                 reasons = self._reasons(draft, record, forced, stack_known, entry, touched)
         plan = m.step_plan(
@@ -404,24 +404,13 @@ class StepPlanner:
             reasons.append(m.Reason(m.CODE_CHANGED, code_message(before.get("code_parts", {}), plan.code_parts)))
         reasons += library_reasons(before.get("libraries", {}), plan.libraries, before.get("code") == plan.code_hash)
         reasons += param_reasons(before.get("params", {}), digest_secrets(plan.params, self.secrets), self.secrets, plan.param_sources)
-        reasons += self._input_reasons(plan, before.get("inputs", {}))
+        reasons += input_reasons(plan.inputs, before.get("inputs", {}), self.planned)
         reasons += name_reasons(before, m.file_names(plan.inputs), bool(reasons))
-        loaders = self._expected_loaders(plan.inputs)
-        reasons += loader_reasons(before, loaders, bool(reasons))
-        loader_code = self.loaders.code(loaders)
-        reasons += loader_code_reasons(before, loaders, loader_code, bool(reasons))
-        if "loaders" in before:  # (a library its own code imports too is named once, above)
-            was, now = before.get("loader_libraries", {}), self.loaders.libraries(loaders)
-            if loader_code and "loader_code" not in before:  # what the project's materializers import was not keyed either
-                now = {d: v for d, v in now.items() if d in was}
-            reasons += library_reasons(*({d: v for d, v in libs.items() if d not in plan.libraries} for libs in (was, now)))
+        reasons += input_loading_reasons(before, self._expected_loaders(plan.inputs), self.loaders, plan.libraries, bool(reasons))
         if not touched:
             reasons += [m.Reason(m.RESOURCE_CHANGED, f"{a} changed since the step last ran")
                         for a, digest in plan.resources.items() if digest is not None and before.get("resources", {}).get(a) != digest]
-        if before.get("env") and before.get("env") != self.env:
-            for k in sorted(set(self.env) | set(before["env"])):
-                if self.env.get(k) != before["env"].get(k):
-                    reasons.append(m.Reason(m.ENV_CHANGED, f"{k} {before['env'].get(k)} -> {self.env.get(k)}"))
+        reasons += env_reasons(before.get("env"), self.env)
         if not stack_known:
             reasons.append(m.Reason(m.KNOWN_AFTER_APPLY, "stack settings known after apply"))
         if not reasons:
@@ -442,22 +431,3 @@ class StepPlanner:
                 if last is not None:
                     expected[name] = last
         return m.loaders(expected)
-
-    def _input_reasons(self, plan: _Draft, before: dict) -> list[m.Reason]:
-        reasons = []
-        for name, spec in plan.inputs.items():
-            upstreams = m.upstream_inputs({name: spec})
-            running = [u.step for u in upstreams if (p := self.planned.get(u.step)) and p.action == m.RUN]
-            if running:
-                names = ", ".join(short_name(r) for r in running)
-                reasons.append(m.Reason(m.UPSTREAM_RERUNS, f"input {name} changes (upstream {names} reruns)"))
-                continue
-            digest = spec.digest
-            if digest is None:
-                reasons.append(m.Reason(m.KNOWN_AFTER_APPLY, f"input {name} known after apply"))
-            elif before.get(name) != digest:
-                what = f" ({spec.path})" if isinstance(spec, m.DataInput) else ""
-                reasons.append(m.Reason(m.INPUT_CHANGED, f"input {name} changed{what}"))
-        for name in sorted(set(before) - set(plan.inputs)):
-            reasons.append(m.Reason(m.INPUT_CHANGED, f"input {name} removed"))
-        return reasons
