@@ -136,6 +136,10 @@ class Pinned(Recording):
     name = "pin"
     schemas = {"pin_thing": ResourceSchema("pin_thing", PINNED)}
 
+    def create(self, type_, name, inputs):
+        # a new object gets a new id, as a cloud object does (the same id would be the old object taken over)
+        return {**inputs, "id": f"{name}/{inputs['label']}"}
+
 
 class DeclarativePinned(Declarative):
     name = "dpin"
