@@ -17,6 +17,13 @@ from zplan.secrets import hide_digests
 _FIND_ARTIFACT_SCAN = 200
 
 
+def _one_of_the_pipelines(name: str) -> str:
+    """A filter for the runs of pipeline ``name``: a run of several records them joined by commas
+    ("report,training"), and is listed under each."""
+    prop = "properties.pipeline.string_value"
+    return f"({prop} = '{name}' OR {prop} LIKE '{name},%' OR {prop} LIKE '%,{name}' OR {prop} LIKE '%,{name},%')"
+
+
 class Reader(Connection):
     @_guarded
     def runs(self, limit: int = 20, pipeline: str | None = None, status: str | None = None,
@@ -25,21 +32,32 @@ class Reader(Connection):
         numbered below ``before`` when given (the store filters and pages: 10,000 runs stay fast)."""
         if not self._reader():
             return []
+        for prop, value in (("pipeline", pipeline), ("status", status)):
+            if value is not None and ("'" in value or "\\" in value):
+                raise ValueError(f"not a {prop} name: {value!r}")
+        summaries: list[RunSummary] = []
+        while len(summaries) < limit:
+            contexts = self._run_contexts(limit, pipeline, status, before)
+            found = [self._summary(ctx) for ctx in contexts]
+            summaries += [s for s in found if pipeline is None or pipeline in s.pipeline.split(",")]
+            if len(contexts) < limit:
+                break
+            before = min(s.number for s in found)  # the store's match was loose ("_" matches any character)
+        return sorted(summaries, key=lambda s: s.number, reverse=True)[:limit]
+
+    def _run_contexts(self, limit: int, pipeline: str | None, status: str | None, before: int | None) -> list:
         m = _mlmd()
         query = [f"type = '{RUN}'"]
-        for prop, value in (("pipeline", pipeline), ("status", status)):
-            if value is not None:
-                if "'" in value or "\\" in value:
-                    raise ValueError(f"not a {prop} name: {value!r}")
-                query.append(f"properties.{prop}.string_value = '{value}'")
+        if pipeline is not None:
+            query.append(_one_of_the_pipelines(pipeline))
+        if status is not None:
+            query.append(f"properties.status.string_value = '{status}'")
         if before is not None:
             query.append(f"properties.number.int_value < {int(before)}")
         options = m.ms.ListOptions(
             limit=limit, order_by=m.ms.OrderByField.ID, is_asc=False, filter_query=" AND ".join(query)
         )
-        contexts = self._store.get_contexts(options)
-        summaries = [self._summary(ctx) for ctx in contexts]
-        return sorted(summaries, key=lambda s: s.number, reverse=True)
+        return self._store.get_contexts(options)
 
     @_guarded
     def run_detail(self, run: int) -> RunDetail:

@@ -161,3 +161,14 @@ def test_importing_does_not_load_ml_metadata() -> None:
     code = "import sys, zplan.metadata; print('ml_metadata' in sys.modules, 'pymysql' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_a_run_of_several_pipelines_is_listed_under_each(tmp_path: Path) -> None:
+    store = MetadataStore.from_url(DEFAULT_URL, tmp_path)
+    for pipeline in ("report,training", "training", "report", "a_b", "axb,other"):
+        store.start_run(pipeline, "local", GIT1, T0)  # runs 1 to 5; an apply joins its pipelines by commas
+    assert [r.number for r in store.runs(pipeline="training")] == [2, 1]
+    assert [r.number for r in store.runs(pipeline="report")] == [3, 1]
+    assert [r.number for r in store.runs(pipeline="other")] == [5]
+    assert [r.number for r in store.runs(1, pipeline="a_b")] == [4]  # "_" is no wildcard: run 5 is not one of a_b
+    assert store.runs(pipeline="repo") == [] and store.runs(pipeline="port") == []
