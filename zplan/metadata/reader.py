@@ -24,6 +24,18 @@ def _one_of_the_pipelines(name: str) -> str:
     return f"({prop} = '{name}' OR {prop} LIKE '{name},%' OR {prop} LIKE '%,{name}' OR {prop} LIKE '%,{name},%')"
 
 
+def _matching(address: str) -> str:
+    """The filter's test for a step address. An instance key holds double quotes (train["c=0.5"]):
+    the literal is quoted with the other kind. A key holding both kinds or a backslash (train["a\\"b"])
+    cannot be written as a literal the store reads back the same: those characters match any one
+    character there, and the caller keeps the exact address only."""
+    quote = "'" if '"' in address else '"'
+    if quote not in address and "\\" not in address:
+        return f"= {quote}{address}{quote}"
+    loose = "".join("_" if c in "'\"\\" else c for c in address)
+    return f"LIKE '{loose}'"
+
+
 class Reader(Connection):
     @_guarded
     def runs(self, limit: int = 20, pipeline: str | None = None, status: str | None = None,
@@ -97,19 +109,16 @@ class Reader(Connection):
         """(execution id, output name, artifact id) of the complete or cached executions of ``address``, newest first."""
         if not self._reader():
             return []
-        # an instance key holds double quotes (train["c=0.5"]): quote the literal with the other kind
-        quote = "'" if '"' in address else '"'
-        if quote in address or "\\" in address:
-            raise ValueError(f"not a step address: {address!r}")
         m = _mlmd()
         options = m.ms.ListOptions(
             limit=_FIND_ARTIFACT_SCAN,
             order_by=m.ms.OrderByField.ID,
             is_asc=False,
-            filter_query=f'type = "{STEP}" AND properties.address.string_value = {quote}{address}{quote}',
+            filter_query=f'type = "{STEP}" AND properties.address.string_value {_matching(address)}',
         )
         done = (m.pb.Execution.COMPLETE, m.pb.Execution.CACHED)
-        executions = [e for e in self._store.get_executions(options) if e.last_known_state in done]
+        executions = [e for e in self._store.get_executions(options) if e.last_known_state in done
+                      and e.properties["address"].string_value == address]
         if not executions:
             return []
         events = self._store.get_events_by_execution_ids([e.id for e in executions])

@@ -77,6 +77,24 @@ def test_one_artifact_bound_to_two_names(tmp_path: Path) -> None:
     assert store.find_artifact("pipeline.p.step.s", "b") == execution.outputs["a"].id
 
 
+def test_an_instance_key_with_both_quotes_or_a_backslash_is_found_by_its_address(tmp_path: Path) -> None:
+    store = MetadataStore.from_url(DEFAULT_URL, tmp_path)
+    run = store.start_run("p", "local", GIT1, T0)
+    made = {}
+    # for_each keys a"b, it's "x", a\b, and one the store's loose match also takes (axxb)
+    for key in ('a\\"b', 'it\'s \\"x\\"', "a\\\\b", "axxb"):
+        address = f'pipeline.p.step.s["{key}"]'
+        made[address] = art(f"out-{len(made)}")
+        store.record_execution(
+            run, address=address, pipeline="p", step="s", cache_key=key, params={}, code_hash="c",
+            state="complete", started_at=T0, finished_at=T0, error=None, inputs={}, outputs={"output": made[address]},
+        )
+    ids = {e.address: e.outputs["output"].id for e in store.run_detail(run).executions}
+    for address in made:
+        assert store.find_artifact(address, "output") == ids[address], address
+        assert store.missing_output_hint(address).startswith("its recorded outputs: output")
+
+
 def test_bad_values_are_refused(tmp_path: Path) -> None:
     store = MetadataStore.from_url(DEFAULT_URL, tmp_path)
     run = store.start_run("p", "local", GIT1, T0)
