@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 
+from zplan.addrs import is_resource
 from zplan.diags import fail
 from zplan.metadata import convert as cv
 from zplan.metadata.connection import Connection, _event_names, _guarded, _mlmd
@@ -130,7 +131,8 @@ class Reader(Connection):
         m = _mlmd()
         if executions is None:
             executions = self._store.get_executions_by_context(ctx.id)
-        states = [e.last_known_state for e in executions]
+        # a deployment (a resource given a step's model) is recorded as an execution too: not a step
+        states = [e.last_known_state for e in executions if not is_resource(cv.prop(e, "address", ""))]
         return RunSummary(
             number=int(cv.prop(ctx, "number", 0)),
             pipeline=cv.prop(ctx, "pipeline", ""),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .scenario import DATA, GIT1, SNAP, T0, art, check_two_runs, record_two_runs
+from .scenario import DATA, GIT1, MODEL, SNAP, T0, art, check_two_runs, record_two_runs
 from zplan.diags import DiagnosticError
 from zplan.metadata import MetadataStore
 from zplan.metadata.urls import MySQLTarget, SqliteTarget, parse_store_url
@@ -93,6 +93,22 @@ def test_an_instance_key_with_both_quotes_or_a_backslash_is_found_by_its_address
     for address in made:
         assert store.find_artifact(address, "output") == ids[address], address
         assert store.missing_output_hint(address).startswith("its recorded outputs: output")
+
+
+def test_a_deployment_is_not_counted_as_a_step_of_its_run(tmp_path: Path) -> None:
+    store = MetadataStore.from_url(DEFAULT_URL, tmp_path)
+    run = store.start_run("training", "local", GIT1, T0)
+    for address, ins, outs in (("pipeline.training.step.train", {}, {"output": MODEL}),
+                               ("resource.local_model_server.api", {"model": MODEL}, {}),  # as apply records one
+                               ("module.serve.resource.local_model_server.api", {"model": MODEL}, {})):
+        store.record_execution(
+            run, address=address, pipeline="training", step="", cache_key="", params={}, code_hash="",
+            state="complete", started_at=T0, finished_at=T0, error=None, inputs=ins, outputs=outs,
+        )
+    [summary] = store.runs()
+    assert (summary.steps_run, summary.steps_cached, summary.steps_failed) == (1, 0, 0)
+    assert store.run_detail(run).summary.steps_run == 1
+    assert len(store.run_detail(run).executions) == 3  # the deployments are still listed, with what they served
 
 
 def test_bad_values_are_refused(tmp_path: Path) -> None:
