@@ -157,6 +157,26 @@ def _a_server_killed_by_hand_is_drift(project: Project) -> None:
     assert mlserver.infer(again["url"], again["name"], ROWS) == _in_process(again)
 
 
+@pytest.mark.slow
+def test_servers_made_by_for_each_serve_under_the_resource_name(tmp_path):
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    project.replace("main.zp.hcl", SERVED, SERVED.replace("{\n", '{\n  for_each = toset(["eu", "us"])\n'))
+    project.replace("main.zp.hcl", "local_model_server.api.url", 'local_model_server.api["eu"].url')
+    project.replace("main.zp.hcl", "local_model_server.api.name", 'local_model_server.api["eu"].name')
+    project.replace("main.zp.hcl", "local_model_server.api.infer_url", 'local_model_server.api["us"].infer_url')
+    try:
+        project.ok("apply", "-auto-approve", timeout=900)
+        servers = [project.state()["resources"][f'{API}["{key}"]']["attributes"] for key in ("eu", "us")]
+        assert [s["name"] for s in servers] == ["api", "api"] and servers[0]["port"] != servers[1]["port"]
+        for server in servers:
+            assert server["infer_url"] == f"{server['url']}/v2/models/api/infer"
+            assert mlserver.infer(server["url"], "api", ROWS) == _in_process(server)
+    finally:
+        result = project.run("destroy", "-auto-approve", timeout=120)
+    assert result.code == 0, str(result)
+    assert not any(procs.is_running(s["pid"], s["start_ticks"]) for s in servers)
+
+
 # -- bad input: one clear error each -----------------------------------------------------------
 
 
