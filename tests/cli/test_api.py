@@ -192,3 +192,22 @@ def test_log_of_an_instance_whose_key_holds_a_slash_or_percent(tmp_path):
     api = zplan.open(tmp_path)
     assert api.log(1, 'pipeline.p.step.s["data/a.csv"]') == "said data/a.csv\n"
     assert api.log(1, 'pipeline.p.step.s["50%"]') == "said 50%\n"
+
+
+def test_an_output_of_an_instance_or_of_several_step_outputs_has_each_run_s_value(tmp_path):
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", 'variable "k" {\n  default = 1\n}\n\n'
+                                 'pipeline "p" {\n  step "a" {\n    source = "steps.py:plus"\n    params = { k = var.k, n = 0 }\n  }\n'
+                                 '  step "b" {\n    for_each = { x = 10, y = 20 }\n    source   = "steps.py:plus"\n'
+                                 '    params   = { k = var.k, n = each.value }\n  }\n}\n\n'
+                                 'output "inst" {\n  value = step.b["x"].outputs.output\n}\n\n'
+                                 'output "both" {\n  value = [step.a.outputs.output, step.b["y"].outputs.output]\n}\n')
+    project.write("steps.py", "def plus(k: int, n: int) -> int:\n    return k + n\n")
+    project.apply()
+    project.apply("-var", "k=2")
+    api = zplan.open(tmp_path)
+    assert (api.output("inst"), api.output("both")) == (12, [2, 22])
+    assert (api.output("inst", run=1), api.output("both", run=1)) == (11, [1, 21])  # not step a's value alone
+    assert [p.value for p in api.output_history("inst")] == [11, 12] and api.output_is_traced("inst")
+    assert [p.value for p in api.output_history("both")] == [[1, 21], [2, 22]]
+    assert api.output_artifact("inst").produced_by.address == 'pipeline.p.step.b["x"]'

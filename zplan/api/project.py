@@ -155,9 +155,12 @@ class Project(ProjectViews):
         raise UnknownAddress(f"run {detail.summary.number} recorded no output {output!r} of {step}", "see project.run(N).executions")
 
     def _output_of_run(self, name: str, declared, run: int) -> Any:
-        found = self._step_output(declared)
-        if found is not None:
-            return self.artifact(*found, run).load()
+        """The output's value with each step output in it read from run ``run``'s artifact."""
+        from zplan.config.step_refs import map_step_refs
+
+        value, refs = self._step_refs(declared)
+        if refs:
+            return map_step_refs(value, lambda ref: self.artifact(ref.address, ref.output, run).load())
         raise UnknownOutput(f'output "{name}" is not a step output', "only outputs of steps are kept per run; read it without run=")
 
     def _lineage(self, artifact_id: int):
