@@ -211,3 +211,27 @@ def test_an_output_of_an_instance_or_of_several_step_outputs_has_each_run_s_valu
     assert [p.value for p in api.output_history("inst")] == [11, 12] and api.output_is_traced("inst")
     assert [p.value for p in api.output_history("both")] == [[1, 21], [2, 22]]
     assert api.output_artifact("inst").produced_by.address == 'pipeline.p.step.b["x"]'
+
+
+def test_an_artifact_two_steps_made_alike_is_traced_to_the_step_asked_about(tmp_path):
+    # evaluate and a smoke test both give 1.0: one artifact, made first by evaluate
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "evaluate" {\n    source = "steps.py:score"\n  }\n'
+                                 '  step "smoke" {\n    source = "steps.py:check"\n    inputs = { offline = step.evaluate.outputs.output }\n  }\n}\n\n'
+                                 'output "served" {\n  value = step.smoke.outputs.output\n}\n')
+    project.write("steps.py", "def score() -> float:\n    return 1.0\n\n\ndef check(offline: float) -> float:\n    return 1.0\n")
+    project.apply()
+    api = zplan.open(tmp_path)
+    smoke = api.artifact("pipeline.p.step.smoke")
+    assert smoke.id == api.artifact("pipeline.p.step.evaluate").id
+    assert smoke.produced_by.address == "pipeline.p.step.smoke" and smoke.lineage().produced_by.address == "pipeline.p.step.smoke"
+    assert api.output_artifact("served").produced_by.address == "pipeline.p.step.smoke"
+    for what in ("served", "pipeline.p.step.smoke"):
+        assert project.ok("lineage", what).out.splitlines()[1].startswith("  <- pipeline.p.step.smoke (run 1, complete")
+    assert project.ok("lineage", "pipeline.p.step.evaluate").out.splitlines()[1].startswith("  <- pipeline.p.step.evaluate (")
+    from starlette.testclient import TestClient
+
+    from zplan.ui.app import create_app
+
+    page = TestClient(create_app(tmp_path)).get("/api/lineage/output/served").json()
+    assert [n["address"] for n in page["nodes"] if n["kind"] == "execution"] == ["pipeline.p.step.smoke"]

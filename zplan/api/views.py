@@ -82,8 +82,10 @@ class ProjectViews:
             raise ZplanAPIError(f"log of {address} in run {run} cannot be read: {exc.strerror}") from None
         return redact(text, self._project.secrets) or ""
 
-    def lineage(self, artifact_id: int) -> "LineageNode":
-        """The artifact with that id, its producer and recursively the producer's inputs. Raises ``UnknownAddress``."""
+    def lineage(self, artifact_id: int, address: str | None = None) -> "LineageNode":
+        """The artifact with that id, its producer (the execution of step ``address`` when given: steps
+        that produced the same content share one artifact) and recursively the producer's inputs.
+        Raises ``UnknownAddress``."""
         from zplan.api.errors import StoreUnreachable
 
         try:
@@ -91,7 +93,7 @@ class ProjectViews:
         except (TypeError, ValueError):
             raise UnknownAddress(f"{artifact_id!r} is not an artifact id", "give its number, as `zplan runs show N` shows it") from None
         try:
-            return self._lineage(number)
+            return self._lineage(number, address)
         except StoreUnreachable as exc:
             if "no artifact" in exc.summary:
                 raise UnknownAddress(f"no artifact {artifact_id} in the metadata store", "follow a link from a run page") from None

@@ -82,11 +82,13 @@ class Reader(Connection):
         return RunDetail(self._summary(ctx, executions), views, cv.run_skipped(ctx))
 
     @_guarded
-    def lineage(self, artifact_uri_or_id: str | int) -> LineageNode:
+    def lineage(self, artifact_uri_or_id: str | int, address: str | None = None) -> LineageNode:
         """The artifact, its producing execution, and recursively that execution's inputs,
-        down to data snapshots (or artifacts with no recorded producer)."""
+        down to data snapshots (or artifacts with no recorded producer). ``address``: the step
+        asked about, whose execution made it; an artifact is shared by every step that produced
+        the same content (an accuracy of 1.0), and another step's execution is not its history."""
         artifact_id = self._resolve_artifact(artifact_uri_or_id)
-        return self._lineage_node(artifact_id, {}, frozenset())
+        return self._lineage_node(artifact_id, {}, frozenset(), address)
 
     @_guarded
     def find_artifact(self, address: str, output: str) -> int | None:
@@ -218,24 +220,30 @@ class Reader(Connection):
                     return max(a.id for a in found)  # the newest, if a uri was reused
         raise fail(f"no artifact {key!r} in the metadata store {self.describe()}")
 
-    def _producer(self, artifact_id: int):
-        """The execution that made the artifact: the first one that really ran (COMPLETE),
-        else the first that output it at all (a cached one, when the original is gone)."""
+    def _producer(self, artifact_id: int, address: str | None = None):
+        """The execution that made the artifact (of step ``address`` when given): the first one
+        that really ran (COMPLETE), else the first that output it at all (a cached one, when the
+        original is gone)."""
         m = _mlmd()
         events = self._store.get_events_by_artifact_ids([artifact_id])
         ids = sorted({ev.execution_id for ev in events if ev.type == m.pb.Event.OUTPUT})
         if not ids:
             return None
         executions = sorted(self._store.get_executions_by_id(ids), key=lambda e: e.id)
+        if address is not None:
+            executions = [e for e in executions if cv.prop(e, "address") == address]
+            if not executions:
+                return None
         complete = [e for e in executions if e.last_known_state == m.pb.Execution.COMPLETE]
         return (complete or executions)[0]
 
-    def _lineage_node(self, artifact_id: int, memo: dict[int, LineageNode], trail: frozenset) -> LineageNode:
+    def _lineage_node(self, artifact_id: int, memo: dict[int, LineageNode], trail: frozenset,
+                      address: str | None = None) -> LineageNode:
         if artifact_id in memo:
             return memo[artifact_id]
         [artifact] = self._store.get_artifacts_by_id([artifact_id])
         view = cv.artifact_view(artifact, self._type_names(), self.project_dir)
-        producer = None if artifact_id in trail else self._producer(artifact_id)
+        producer = None if artifact_id in trail else self._producer(artifact_id, address)
         if producer is None:
             node = LineageNode(view, None)
         else:

@@ -130,10 +130,11 @@ def _artifact(name: str, view, project: Project | None = None, address: str | No
     return shown
 
 
-def lineage(project: Project, artifact_id: int) -> dict:
+def lineage(project: Project, artifact_id: int, address: str | None = None) -> dict:
     """An artifact's lineage as a graph: artifacts, the executions that made them, their inputs,
-    down to data snapshots; each execution with its code fingerprint and git commit."""
-    root = project.lineage(artifact_id)
+    down to data snapshots; each execution with its code fingerprint and git commit. ``address``:
+    the step whose output it is (another step may have made the same content)."""
+    root = project.lineage(artifact_id, address)
     nodes: dict[str, dict] = {}
     edges: set[tuple[str, str]] = set()
     for node in root.walk():
