@@ -52,7 +52,8 @@ def run(project: Project, number: int, step: str | None = None) -> dict:
     when ``step`` is given, that step's details."""
     detail = project.run(number)
     latest = {e.address: e for e in detail.executions}  # a retried step: its last execution counts
-    pipelines = {e.pipeline for e in detail.executions} | {detail.summary.pipeline}
+    # a run of several pipelines records them joined by commas
+    pipelines = {e.pipeline for e in detail.executions} | set(detail.summary.pipeline.split(","))
     graph = project.graph()
     steps = [n.address for n in graph.nodes if n.kind == "step" and _pipeline_of(n.address) in pipelines]
     steps += [a for a in latest if a not in steps]
