@@ -111,6 +111,8 @@ def _artifact_of(project: Project, meta, what: str) -> tuple[int, str | None]:
         except ValueError as exc:
             raise diags.fail(str(exc)) from None
         found = meta.find_artifact(str(wanted.step), wanted.output)
+        if found is None and project.config.step(str(wanted.step)) is None:  # a typo, not a step yet to run
+            raise diags.fail(f"no step {wanted.step} in the configuration", "see the pipeline blocks in *.zp.hcl")
         if found is None:
             raise diags.fail(f"no recorded artifact for {wanted.step} output {wanted.output}", meta.missing_output_hint(str(wanted.step)))
         return found, str(wanted.step)
