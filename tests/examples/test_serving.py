@@ -200,6 +200,14 @@ def test_a_model_the_runtime_cannot_load_is_refused(tmp_path):
     assert "the sklearn runtime cannot load this model" in result.text and "'json' materializer" in result.text
 
 
+def test_a_model_name_that_is_no_url_path_segment_is_refused_at_plan(tmp_path):
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    project.replace("main.zp.hcl", SERVED, f'{SERVED}\n  name  = "wine/v1"')
+    result = project.run("plan")  # it was accepted, and the server never answered ready under that name
+    assert result.code == 1 and "Traceback" not in result.text
+    assert "main.zp.hcl:" in result.text and "name must be letters, digits" in result.text and "'wine/v1'" in result.text
+
+
 def test_a_step_output_that_does_not_exist_is_an_error_at_plan_with_its_line(tmp_path):
     project = copy_project(EXAMPLE, tmp_path / "serving")
     project.replace("main.zp.hcl", SERVED, SERVED.replace("outputs.output", "outputs.model"))

@@ -26,6 +26,7 @@ from . import mlserver, runtime
 
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
 LOG_TAIL = 15
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a path segment of the model's URLs, and its folder
 LOAD_FAILED = "Couldn't load model"  # what MLServer logs when a model fails to load at start
 
 
@@ -59,6 +60,9 @@ class LocalModelServer(LocalResource):
             errors.append("model must be a step output (model = step.NAME.outputs.OUTPUT)")
         if known(run) and run is not None and run not in mlserver.RUNTIMES:
             errors.append(f"runtime must be one of: {', '.join(mlserver.RUNTIMES)}; got {run!r}")
+        name = inputs.get("name")
+        if known(name) and name is not None and not (isinstance(name, str) and MODEL_NAME.fullmatch(name)):
+            errors.append(f"name must be letters, digits, '.', '_' or '-' (it is the /v2/models/NAME of every URL), got {name!r}")
         port = inputs.get("port")
         if known(port) and port is not None and (isinstance(port, bool) or not isinstance(port, (int, float)) or not 1 <= port <= 65535):
             errors.append(f"port must be a whole number from 1 to 65535, got {port!r}")
