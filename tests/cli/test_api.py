@@ -108,6 +108,7 @@ def test_explore_example_recomputes_the_recorded_accuracy(applied):
         (lambda p: p.artifact("pipeline.training.step.train", run=99), RunNotFound),
         (lambda p: p.runs(0), ZplanAPIError),  # not "every run", nor a store error
         (lambda p: p.runs(-1), ZplanAPIError),
+        (lambda p: p.runs(status="succeded"), ZplanAPIError),  # a typo: not "no such run"
         (lambda p: p.lineage("train"), UnknownAddress),  # an artifact id is a number
     ],
 )

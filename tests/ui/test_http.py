@@ -41,6 +41,8 @@ def test_runs_filter_and_page(client):
     assert bad.status_code == 400 and "before" in bad.json()["error"]
     quoted = client.get("/api/runs", params={"pipeline": "x' OR '1'='1"})
     assert quoted.status_code == 400
+    typo = client.get("/api/runs?status=succeded")
+    assert typo.status_code == 400 and "succeeded" in typo.json()["error"]
 
 
 def test_run_json_graph_after_a_param_change(client):

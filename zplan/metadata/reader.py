@@ -11,7 +11,7 @@ from zplan.addrs import is_resource
 from zplan.diags import fail
 from zplan.metadata import convert as cv
 from zplan.metadata.connection import Connection, _event_names, _guarded, _mlmd
-from zplan.metadata.records import ArtifactView, ExecutionView, GitInfo, LineageNode, RunDetail, RunSummary
+from zplan.metadata.records import RUN_STATUSES, ArtifactView, ExecutionView, GitInfo, LineageNode, RunDetail, RunSummary
 from zplan.metadata.schema import RUN, STEP
 from zplan.secrets import hide_digests
 
@@ -48,6 +48,8 @@ class Reader(Connection):
         for prop, value in (("pipeline", pipeline), ("status", status)):
             if value is not None and ("'" in value or "\\" in value):
                 raise ValueError(f"not a {prop} name: {value!r}")
+        if status is not None and status not in RUN_STATUSES:  # a typo would list no run, as if none had that status
+            raise ValueError(f"not a run status: {status!r}; one of {', '.join(RUN_STATUSES)}")
         summaries: list[RunSummary] = []
         while len(summaries) < limit:
             contexts = self._run_contexts(limit, pipeline, status, before)
