@@ -108,6 +108,7 @@ def test_explore_example_recomputes_the_recorded_accuracy(applied):
         (lambda p: p.artifact("pipeline.training.step.train", run=99), RunNotFound),
         (lambda p: p.runs(0), ZplanAPIError),  # not "every run", nor a store error
         (lambda p: p.runs(-1), ZplanAPIError),
+        (lambda p: p.runs(status="succeded"), ZplanAPIError),  # a typo: not "no such run"
         (lambda p: p.lineage("train"), UnknownAddress),  # an artifact id is a number
     ],
 )
@@ -192,3 +193,46 @@ def test_log_of_an_instance_whose_key_holds_a_slash_or_percent(tmp_path):
     api = zplan.open(tmp_path)
     assert api.log(1, 'pipeline.p.step.s["data/a.csv"]') == "said data/a.csv\n"
     assert api.log(1, 'pipeline.p.step.s["50%"]') == "said 50%\n"
+
+
+def test_an_output_of_an_instance_or_of_several_step_outputs_has_each_run_s_value(tmp_path):
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", 'variable "k" {\n  default = 1\n}\n\n'
+                                 'pipeline "p" {\n  step "a" {\n    source = "steps.py:plus"\n    params = { k = var.k, n = 0 }\n  }\n'
+                                 '  step "b" {\n    for_each = { x = 10, y = 20 }\n    source   = "steps.py:plus"\n'
+                                 '    params   = { k = var.k, n = each.value }\n  }\n}\n\n'
+                                 'output "inst" {\n  value = step.b["x"].outputs.output\n}\n\n'
+                                 'output "both" {\n  value = [step.a.outputs.output, step.b["y"].outputs.output]\n}\n')
+    project.write("steps.py", "def plus(k: int, n: int) -> int:\n    return k + n\n")
+    project.apply()
+    project.apply("-var", "k=2")
+    api = zplan.open(tmp_path)
+    assert (api.output("inst"), api.output("both")) == (12, [2, 22])
+    assert (api.output("inst", run=1), api.output("both", run=1)) == (11, [1, 21])  # not step a's value alone
+    assert [p.value for p in api.output_history("inst")] == [11, 12] and api.output_is_traced("inst")
+    assert [p.value for p in api.output_history("both")] == [[1, 21], [2, 22]]
+    assert api.output_artifact("inst").produced_by.address == 'pipeline.p.step.b["x"]'
+
+
+def test_an_artifact_two_steps_made_alike_is_traced_to_the_step_asked_about(tmp_path):
+    # evaluate and a smoke test both give 1.0: one artifact, made first by evaluate
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "evaluate" {\n    source = "steps.py:score"\n  }\n'
+                                 '  step "smoke" {\n    source = "steps.py:check"\n    inputs = { offline = step.evaluate.outputs.output }\n  }\n}\n\n'
+                                 'output "served" {\n  value = step.smoke.outputs.output\n}\n')
+    project.write("steps.py", "def score() -> float:\n    return 1.0\n\n\ndef check(offline: float) -> float:\n    return 1.0\n")
+    project.apply()
+    api = zplan.open(tmp_path)
+    smoke = api.artifact("pipeline.p.step.smoke")
+    assert smoke.id == api.artifact("pipeline.p.step.evaluate").id
+    assert smoke.produced_by.address == "pipeline.p.step.smoke" and smoke.lineage().produced_by.address == "pipeline.p.step.smoke"
+    assert api.output_artifact("served").produced_by.address == "pipeline.p.step.smoke"
+    for what in ("served", "pipeline.p.step.smoke"):
+        assert project.ok("lineage", what).out.splitlines()[1].startswith("  <- pipeline.p.step.smoke (run 1, complete")
+    assert project.ok("lineage", "pipeline.p.step.evaluate").out.splitlines()[1].startswith("  <- pipeline.p.step.evaluate (")
+    from starlette.testclient import TestClient
+
+    from zplan.ui.app import create_app
+
+    page = TestClient(create_app(tmp_path)).get("/api/lineage/output/served").json()
+    assert [n["address"] for n in page["nodes"] if n["kind"] == "execution"] == ["pipeline.p.step.smoke"]

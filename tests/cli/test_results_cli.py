@@ -132,6 +132,7 @@ def test_diff_to_a_failed_run_names_what_the_failed_step_was_given(applied, tmp_
         # a step of several outputs has no "output": the hint names those it has, not "run apply"
         (("artifact", "export", "pipeline.training.step.split", "x"), "its recorded outputs: test, train"),
         (("lineage", "pipeline.training.step.split"), "its recorded outputs: test, train"),
+        (("lineage", "pipeline.training.step.trian"), "no step pipeline.training.step.trian is declared in the configuration or recorded"),
         (("artifact", "export", "resource.local_directory.reports", "x"), "is not a step output"),
         (("artifact", "export", TRAIN, "x", "-run", "99"), "no run 99"),
         (("runs", "diff", "1", "99"), "no run 99"),

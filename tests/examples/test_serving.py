@@ -157,6 +157,26 @@ def _a_server_killed_by_hand_is_drift(project: Project) -> None:
     assert mlserver.infer(again["url"], again["name"], ROWS) == _in_process(again)
 
 
+@pytest.mark.slow
+def test_servers_made_by_for_each_serve_under_the_resource_name(tmp_path):
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    project.replace("main.zp.hcl", SERVED, SERVED.replace("{\n", '{\n  for_each = toset(["eu", "us"])\n'))
+    project.replace("main.zp.hcl", "local_model_server.api.url", 'local_model_server.api["eu"].url')
+    project.replace("main.zp.hcl", "local_model_server.api.name", 'local_model_server.api["eu"].name')
+    project.replace("main.zp.hcl", "local_model_server.api.infer_url", 'local_model_server.api["us"].infer_url')
+    try:
+        project.ok("apply", "-auto-approve", timeout=900)
+        servers = [project.state()["resources"][f'{API}["{key}"]']["attributes"] for key in ("eu", "us")]
+        assert [s["name"] for s in servers] == ["api", "api"] and servers[0]["port"] != servers[1]["port"]
+        for server in servers:
+            assert server["infer_url"] == f"{server['url']}/v2/models/api/infer"
+            assert mlserver.infer(server["url"], "api", ROWS) == _in_process(server)
+    finally:
+        result = project.run("destroy", "-auto-approve", timeout=120)
+    assert result.code == 0, str(result)
+    assert not any(procs.is_running(s["pid"], s["start_ticks"]) for s in servers)
+
+
 # -- bad input: one clear error each -----------------------------------------------------------
 
 
@@ -178,6 +198,14 @@ def test_a_model_the_runtime_cannot_load_is_refused(tmp_path):
     result = project.run("apply", "-auto-approve", timeout=600)
     assert result.code == 1 and "Traceback" not in result.text
     assert "the sklearn runtime cannot load this model" in result.text and "'json' materializer" in result.text
+
+
+def test_a_model_name_that_is_no_url_path_segment_is_refused_at_plan(tmp_path):
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    project.replace("main.zp.hcl", SERVED, f'{SERVED}\n  name  = "wine/v1"')
+    result = project.run("plan")  # it was accepted, and the server never answered ready under that name
+    assert result.code == 1 and "Traceback" not in result.text
+    assert "main.zp.hcl:" in result.text and "name must be letters, digits" in result.text and "'wine/v1'" in result.text
 
 
 def test_a_step_output_that_does_not_exist_is_an_error_at_plan_with_its_line(tmp_path):

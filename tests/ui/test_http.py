@@ -41,6 +41,8 @@ def test_runs_filter_and_page(client):
     assert bad.status_code == 400 and "before" in bad.json()["error"]
     quoted = client.get("/api/runs", params={"pipeline": "x' OR '1'='1"})
     assert quoted.status_code == 400
+    typo = client.get("/api/runs?status=succeded")
+    assert typo.status_code == 400 and "succeeded" in typo.json()["error"]
 
 
 def test_run_json_graph_after_a_param_change(client):
@@ -195,6 +197,21 @@ def test_steps_of_a_module_pipeline_are_filtered_and_drawn_by_their_pipeline(tmp
     assert client.get("/api/runs").json()["pipelines"] == ["inner"]  # not the module's name
     nodes = {n["step"]: n["status"] for n in client.get("/api/runs/1").json()["nodes"]}
     assert nodes == {"a": "failed", "b": "skipped"}
+
+
+def test_a_run_of_two_pipelines_draws_the_steps_of_each_that_never_ran(tmp_path):
+    from tests.cli.helpers import Project
+
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", 'resource "local_file" "f" {\n  path    = "/proc/no-such-folder/x.txt"\n  content = "x"\n}\n\n'
+                                 'pipeline "a" {\n  step "one" {\n    source = "s.py:one"\n  }\n}\n\n'
+                                 'pipeline "b" {\n  step "two" {\n    source = "s.py:two"\n    params = { p = resource.local_file.f.path }\n  }\n}\n')
+    project.write("s.py", "def one() -> int:\n    return 1\n\n\ndef two(p: str) -> int:\n    return 2\n")
+    assert project.run("apply", "-auto-approve").code == 1  # the file cannot be made: step two never starts
+    client = TestClient(create_app(project.root))
+    assert client.get("/api/runs").json()["runs"][0]["pipeline"] == "a,b"
+    nodes = {n["step"]: n["status"] for n in client.get("/api/runs/1").json()["nodes"]}
+    assert nodes == {"one": "ran", "two": "skipped"}
 
 
 def test_a_long_log_is_shown_by_its_end(tmp_path):

@@ -77,11 +77,11 @@ class Project(ProjectViews):
                 found = meta.find_artifact(step, output)
                 if found is None:
                     raise UnknownAddress(f"no recorded artifact for {step} output {output!r}", meta.missing_output_hint(step))
-                node = meta.lineage(found)
+                node = meta.lineage(found, step)
                 view, producer = node.artifact, node.produced_by
             else:
                 view, producer = self._in_run(meta.run_detail(run), step, output)
-        return Artifact(view, producer, self._artifact_store, lambda: self._lineage(view.id))
+        return Artifact(view, producer, self._artifact_store, lambda: self._lineage(view.id, step))
 
     def output(self, name: str, run: int | None = None, reveal: bool = False) -> Any:
         """The value of project output ``name`` as the last apply recorded it, or as run ``run``
@@ -155,14 +155,17 @@ class Project(ProjectViews):
         raise UnknownAddress(f"run {detail.summary.number} recorded no output {output!r} of {step}", "see project.run(N).executions")
 
     def _output_of_run(self, name: str, declared, run: int) -> Any:
-        found = self._step_output(declared)
-        if found is not None:
-            return self.artifact(*found, run).load()
+        """The output's value with each step output in it read from run ``run``'s artifact."""
+        from zplan.config.step_refs import map_step_refs
+
+        value, refs = self._step_refs(declared)
+        if refs:
+            return map_step_refs(value, lambda ref: self.artifact(ref.address, ref.output, run).load())
         raise UnknownOutput(f'output "{name}" is not a step output', "only outputs of steps are kept per run; read it without run=")
 
-    def _lineage(self, artifact_id: int):
+    def _lineage(self, artifact_id: int, address: str | None = None):
         with self._metadata() as meta:
-            return meta.lineage(artifact_id)
+            return meta.lineage(artifact_id, address)
 
     def _settings(self) -> dict:
         from zplan.config.values import UNKNOWN

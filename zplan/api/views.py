@@ -82,8 +82,10 @@ class ProjectViews:
             raise ZplanAPIError(f"log of {address} in run {run} cannot be read: {exc.strerror}") from None
         return redact(text, self._project.secrets) or ""
 
-    def lineage(self, artifact_id: int) -> "LineageNode":
-        """The artifact with that id, its producer and recursively the producer's inputs. Raises ``UnknownAddress``."""
+    def lineage(self, artifact_id: int, address: str | None = None) -> "LineageNode":
+        """The artifact with that id, its producer (the execution of step ``address`` when given: steps
+        that produced the same content share one artifact) and recursively the producer's inputs.
+        Raises ``UnknownAddress``."""
         from zplan.api.errors import StoreUnreachable
 
         try:
@@ -91,7 +93,7 @@ class ProjectViews:
         except (TypeError, ValueError):
             raise UnknownAddress(f"{artifact_id!r} is not an artifact id", "give its number, as `zplan runs show N` shows it") from None
         try:
-            return self._lineage(number)
+            return self._lineage(number, address)
         except StoreUnreachable as exc:
             if "no artifact" in exc.summary:
                 raise UnknownAddress(f"no artifact {artifact_id} in the metadata store", "follow a link from a run page") from None
@@ -114,13 +116,26 @@ class ProjectViews:
         return declared is not None and self._step_output(declared) is not None
 
     def _step_output(self, declared) -> tuple[str, str] | None:
-        """(step address, output name) a declared project output reads, or None when it names no step output."""
-        for ref in declared.expr.references():
-            if ref.parts[0] == "step" and len(ref.parts) >= 4:
-                for pname, pipeline in self._project.config.pipelines.items():
-                    if ref.parts[1] in pipeline.steps:
-                        return f"pipeline.{pname}.step.{ref.parts[1]}", str(ref.parts[3])
-        return None
+        """(step address, output name) of the first step output a declared project output holds, or None."""
+        refs = self._step_refs(declared)[1]
+        return (refs[0].address, refs[0].output) if refs else None
+
+    def _step_refs(self, declared) -> tuple[Any, list]:
+        """The value of a declared output with each step output in it as its reference, and those
+        references: an instance's (``step.train["eu"]``), one read through a module output, each of
+        a list or map of them. None and [] when it reads no step output."""
+        from zplan.config.step_refs import map_step_refs
+        from zplan.diags import DiagnosticError
+        from zplan.graph.build import pipeline_of
+
+        config = self._project.config
+        try:
+            value = self._project.scope().eval(declared.expr, pipeline=pipeline_of(declared.expr, config))
+        except DiagnosticError:
+            return None, []
+        found: list = []
+        map_step_refs(value, found.append)
+        return value, found
 
     def resources(self) -> list[Resource]:
         """Every recorded resource, by address, with sensitive attributes hidden."""

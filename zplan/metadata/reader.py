@@ -7,15 +7,35 @@ from __future__ import annotations
 
 import functools
 
+from zplan.addrs import is_resource
 from zplan.diags import fail
 from zplan.metadata import convert as cv
 from zplan.metadata.connection import Connection, _event_names, _guarded, _mlmd
-from zplan.metadata.records import ArtifactView, ExecutionView, GitInfo, LineageNode, RunDetail, RunSummary
+from zplan.metadata.records import RUN_STATUSES, ArtifactView, ExecutionView, GitInfo, LineageNode, RunDetail, RunSummary
 from zplan.metadata.schema import RUN, STEP
 from zplan.secrets import hide_digests
 
 _FIND_ARTIFACT_SCAN = 200
 NOTHING_RECORDED = "run `zplan apply` first"  # the hint for a step with no execution recorded
+
+
+def _one_of_the_pipelines(name: str) -> str:
+    """A filter for the runs of pipeline ``name``: a run of several records them joined by commas
+    ("report,training"), and is listed under each."""
+    prop = "properties.pipeline.string_value"
+    return f"({prop} = '{name}' OR {prop} LIKE '{name},%' OR {prop} LIKE '%,{name}' OR {prop} LIKE '%,{name},%')"
+
+
+def _matching(address: str) -> str:
+    """The filter's test for a step address. An instance key holds double quotes (train["c=0.5"]):
+    the literal is quoted with the other kind. A key holding both kinds or a backslash (train["a\\"b"])
+    cannot be written as a literal the store reads back the same: those characters match any one
+    character there, and the caller keeps the exact address only."""
+    quote = "'" if '"' in address else '"'
+    if quote not in address and "\\" not in address:
+        return f"= {quote}{address}{quote}"
+    loose = "".join("_" if c in "'\"\\" else c for c in address)
+    return f"LIKE '{loose}'"
 
 
 class Reader(Connection):
@@ -26,21 +46,34 @@ class Reader(Connection):
         numbered below ``before`` when given (the store filters and pages: 10,000 runs stay fast)."""
         if not self._reader():
             return []
+        for prop, value in (("pipeline", pipeline), ("status", status)):
+            if value is not None and ("'" in value or "\\" in value):
+                raise ValueError(f"not a {prop} name: {value!r}")
+        if status is not None and status not in RUN_STATUSES:  # a typo would list no run, as if none had that status
+            raise ValueError(f"not a run status: {status!r}; one of {', '.join(RUN_STATUSES)}")
+        summaries: list[RunSummary] = []
+        while len(summaries) < limit:
+            contexts = self._run_contexts(limit, pipeline, status, before)
+            found = [self._summary(ctx) for ctx in contexts]
+            summaries += [s for s in found if pipeline is None or pipeline in s.pipeline.split(",")]
+            if len(contexts) < limit:
+                break
+            before = min(s.number for s in found)  # the store's match was loose ("_" matches any character)
+        return sorted(summaries, key=lambda s: s.number, reverse=True)[:limit]
+
+    def _run_contexts(self, limit: int, pipeline: str | None, status: str | None, before: int | None) -> list:
         m = _mlmd()
         query = [f"type = '{RUN}'"]
-        for prop, value in (("pipeline", pipeline), ("status", status)):
-            if value is not None:
-                if "'" in value or "\\" in value:
-                    raise ValueError(f"not a {prop} name: {value!r}")
-                query.append(f"properties.{prop}.string_value = '{value}'")
+        if pipeline is not None:
+            query.append(_one_of_the_pipelines(pipeline))
+        if status is not None:
+            query.append(f"properties.status.string_value = '{status}'")
         if before is not None:
             query.append(f"properties.number.int_value < {int(before)}")
         options = m.ms.ListOptions(
             limit=limit, order_by=m.ms.OrderByField.ID, is_asc=False, filter_query=" AND ".join(query)
         )
-        contexts = self._store.get_contexts(options)
-        summaries = [self._summary(ctx) for ctx in contexts]
-        return sorted(summaries, key=lambda s: s.number, reverse=True)
+        return self._store.get_contexts(options)
 
     @_guarded
     def run_detail(self, run: int) -> RunDetail:
@@ -52,11 +85,13 @@ class Reader(Connection):
         return RunDetail(self._summary(ctx, executions), views, cv.run_skipped(ctx))
 
     @_guarded
-    def lineage(self, artifact_uri_or_id: str | int) -> LineageNode:
+    def lineage(self, artifact_uri_or_id: str | int, address: str | None = None) -> LineageNode:
         """The artifact, its producing execution, and recursively that execution's inputs,
-        down to data snapshots (or artifacts with no recorded producer)."""
+        down to data snapshots (or artifacts with no recorded producer). ``address``: the step
+        asked about, whose execution made it; an artifact is shared by every step that produced
+        the same content (an accuracy of 1.0), and another step's execution is not its history."""
         artifact_id = self._resolve_artifact(artifact_uri_or_id)
-        return self._lineage_node(artifact_id, {}, frozenset())
+        return self._lineage_node(artifact_id, {}, frozenset(), address)
 
     @_guarded
     def find_artifact(self, address: str, output: str) -> int | None:
@@ -80,19 +115,16 @@ class Reader(Connection):
         """(execution id, output name, artifact id) of the complete or cached executions of ``address``, newest first."""
         if not self._reader():
             return []
-        # an instance key holds double quotes (train["c=0.5"]): quote the literal with the other kind
-        quote = "'" if '"' in address else '"'
-        if quote in address or "\\" in address:
-            raise ValueError(f"not a step address: {address!r}")
         m = _mlmd()
         options = m.ms.ListOptions(
             limit=_FIND_ARTIFACT_SCAN,
             order_by=m.ms.OrderByField.ID,
             is_asc=False,
-            filter_query=f'type = "{STEP}" AND properties.address.string_value = {quote}{address}{quote}',
+            filter_query=f'type = "{STEP}" AND properties.address.string_value {_matching(address)}',
         )
         done = (m.pb.Execution.COMPLETE, m.pb.Execution.CACHED)
-        executions = [e for e in self._store.get_executions(options) if e.last_known_state in done]
+        executions = [e for e in self._store.get_executions(options) if e.last_known_state in done
+                      and e.properties["address"].string_value == address]
         if not executions:
             return []
         events = self._store.get_events_by_execution_ids([e.id for e in executions])
@@ -104,7 +136,8 @@ class Reader(Connection):
         m = _mlmd()
         if executions is None:
             executions = self._store.get_executions_by_context(ctx.id)
-        states = [e.last_known_state for e in executions]
+        # a deployment (a resource given a step's model) is recorded as an execution too: not a step
+        states = [e.last_known_state for e in executions if not is_resource(cv.prop(e, "address", ""))]
         return RunSummary(
             number=int(cv.prop(ctx, "number", 0)),
             pipeline=cv.prop(ctx, "pipeline", ""),
@@ -190,24 +223,30 @@ class Reader(Connection):
                     return max(a.id for a in found)  # the newest, if a uri was reused
         raise fail(f"no artifact {key!r} in the metadata store {self.describe()}")
 
-    def _producer(self, artifact_id: int):
-        """The execution that made the artifact: the first one that really ran (COMPLETE),
-        else the first that output it at all (a cached one, when the original is gone)."""
+    def _producer(self, artifact_id: int, address: str | None = None):
+        """The execution that made the artifact (of step ``address`` when given): the first one
+        that really ran (COMPLETE), else the first that output it at all (a cached one, when the
+        original is gone)."""
         m = _mlmd()
         events = self._store.get_events_by_artifact_ids([artifact_id])
         ids = sorted({ev.execution_id for ev in events if ev.type == m.pb.Event.OUTPUT})
         if not ids:
             return None
         executions = sorted(self._store.get_executions_by_id(ids), key=lambda e: e.id)
+        if address is not None:
+            executions = [e for e in executions if cv.prop(e, "address") == address]
+            if not executions:
+                return None
         complete = [e for e in executions if e.last_known_state == m.pb.Execution.COMPLETE]
         return (complete or executions)[0]
 
-    def _lineage_node(self, artifact_id: int, memo: dict[int, LineageNode], trail: frozenset) -> LineageNode:
+    def _lineage_node(self, artifact_id: int, memo: dict[int, LineageNode], trail: frozenset,
+                      address: str | None = None) -> LineageNode:
         if artifact_id in memo:
             return memo[artifact_id]
         [artifact] = self._store.get_artifacts_by_id([artifact_id])
         view = cv.artifact_view(artifact, self._type_names(), self.project_dir)
-        producer = None if artifact_id in trail else self._producer(artifact_id)
+        producer = None if artifact_id in trail else self._producer(artifact_id, address)
         if producer is None:
             node = LineageNode(view, None)
         else:

@@ -72,8 +72,8 @@ def lineage(args: ProjectArgs, what: str):
             return _resource_lineage(project, meta, resource)
         several = _several_outputs(project, meta, what)
         if several:
-            return OutputLineage(what.removeprefix("output."), {ref: meta.lineage(found) for ref, found in several.items()})
-        return meta.lineage(_artifact_of(project, meta, what))
+            return OutputLineage(what.removeprefix("output."), {ref: meta.lineage(*found) for ref, found in several.items()})
+        return meta.lineage(*_artifact_of(project, meta, what))
 
 
 def _resource_address(what: str) -> str | None:
@@ -88,15 +88,15 @@ def _resource_address(what: str) -> str | None:
     return str(found) if isinstance(found, addrs.ResourceAddr) else None
 
 
-def _several_outputs(project: Project, meta, what: str) -> dict[str, int]:
-    """Step output address -> artifact id, for an output holding more than one: tracing only the
-    first would pass the others' history off as the whole value's."""
+def _several_outputs(project: Project, meta, what: str) -> dict[str, tuple[int, str]]:
+    """Step output address -> (artifact id, step address), for an output holding more than one:
+    tracing only the first would pass the others' history off as the whole value's."""
     name = what.removeprefix("output.")
     if what.isdigit() or what.startswith(("pipeline.", "module.")) or name not in project.config.outputs:
         return {}
-    found = {f"{ref.address}.outputs.{ref.output}": meta.find_artifact(ref.address, ref.output)
+    found = {f"{ref.address}.outputs.{ref.output}": (meta.find_artifact(ref.address, ref.output), ref.address)
              for ref in _step_outputs_of(project, name)}
-    found = {ref: artifact for ref, artifact in found.items() if artifact is not None}
+    found = {ref: artifact for ref, artifact in found.items() if artifact[0] is not None}
     return found if len(found) > 1 else {}
 
 
@@ -113,9 +113,10 @@ def _resource_lineage(project: Project, meta, address: str) -> ResourceLineage:
     return ResourceLineage(address, record.type, dict(record.attributes), artifacts)
 
 
-def _artifact_of(project: Project, meta, what: str) -> int:
+def _artifact_of(project: Project, meta, what: str) -> tuple[int, str | None]:
+    """The artifact id ``what`` names, and the step whose output it was asked as (None for an id)."""
     if what.isdigit():
-        return int(what)
+        return int(what), None
     if what.startswith(("pipeline.", "module.")):
         try:
             wanted = addrs.parse_output(what)
@@ -130,29 +131,30 @@ def _artifact_of(project: Project, meta, what: str) -> int:
                 raise diags.fail(f"no step {wanted.step} is declared in the configuration or recorded",
                                  "check the address: `zplan state list` lists the recorded steps")
             raise diags.fail(f"no recorded artifact for {wanted.step} output {wanted.output}", hint)
-        return found
+        return found, str(wanted.step)
     name = what.removeprefix("output.")  # (outputs are addressed so in the dashboard and in plans)
     if name in project.config.outputs:
         return _output_artifact(project, meta, name)
     raise diags.fail(f"cannot find what {what!r} names", "give pipeline.P.step.S.outputs.O, an output name, or an artifact id")
 
 
-def _output_artifact(project: Project, meta, name: str) -> int:
+def _output_artifact(project: Project, meta, name: str) -> tuple[int, str]:
     """The artifact behind an ``output`` block: the step output its value reads, directly or
     through locals and module outputs (``value = module.training.model``)."""
     for ref in _step_outputs_of(project, name):
         found = meta.find_artifact(ref.address, ref.output)
         if found is not None:
-            return found
+            return found, ref.address
     refs = project.config.outputs[name].expr.references()
     for ref in refs:
         if ref.parts[0] != "step":
             continue
         for pname, pipeline in project.config.pipelines.items():
             if ref.parts[1] in pipeline.steps:
-                found = meta.find_artifact(str(addrs.StepAddr(pname, ref.parts[1])), str(ref.parts[3]))
+                address = str(addrs.StepAddr(pname, ref.parts[1]))
+                found = meta.find_artifact(address, str(ref.parts[3]))
                 if found is not None:
-                    return found
+                    return found, address
     if not any(ref.parts[0] in ("step", "module") for ref in refs):  # a variable, a local, a resource attribute
         raise diags.fail(f"output {name!r} is not computed from a step output, so it has no lineage",
                          f"lineage traces what steps made; `zplan output {name}` shows its value")

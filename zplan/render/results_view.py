@@ -16,10 +16,14 @@ KIND_TITLES = {"param": "params", "code": "code fingerprints", "data": "input da
 def artifact_lines(rows: list) -> list[tuple[str, str]]:
     if not rows:
         return [("", "No artifacts recorded yet. Run `zplan apply`.")]
-    lines = [("bold", f"{'address':34}  {'output':10}  {'run':>3}  {'digest':12}  {'size':>10}  {'materializer':14}  uri")]
+    # columns as wide as their longest value: for_each and module addresses run long
+    a = max(34, *(len(r.address) for r in rows))
+    o = max(10, *(len(r.output) for r in rows))
+    m = max(14, *(len(r.materializer) for r in rows))
+    lines = [("bold", f"{'address':{a}}  {'output':{o}}  {'run':>3}  {'digest':12}  {'size':>10}  {'materializer':{m}}  uri")]
     for r in rows:
-        lines.append(("", f"{r.address:34}  {r.output:10}  {r.run if r.run is not None else '-':>3}  {r.digest[:12]:12}  "
-                          f"{r.size:>10}  {r.materializer:14}  {r.uri}"))
+        lines.append(("", f"{r.address:{a}}  {r.output:{o}}  {r.run if r.run is not None else '-':>3}  {r.digest[:12]:12}  "
+                          f"{r.size:>10}  {r.materializer:{m}}  {r.uri}"))
     return lines
 
 

@@ -46,7 +46,8 @@ class Dashboard:
 
     def output_lineage(self, name: str) -> tuple[str, dict]:
         project = self.open()
-        return "lineage.html", pages.lineage(project, project.output_artifact(name).id)
+        artifact = project.output_artifact(name)
+        return "lineage.html", pages.lineage(project, artifact.id, artifact.produced_by.address)
 
     def plan(self, q: dict) -> tuple[str, dict]:
         project = self.open()

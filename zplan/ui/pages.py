@@ -52,7 +52,8 @@ def run(project: Project, number: int, step: str | None = None) -> dict:
     when ``step`` is given, that step's details."""
     detail = project.run(number)
     latest = {e.address: e for e in detail.executions}  # a retried step: its last execution counts
-    pipelines = {e.pipeline for e in detail.executions} | {detail.summary.pipeline}
+    # a run of several pipelines records them joined by commas
+    pipelines = {e.pipeline for e in detail.executions} | set(detail.summary.pipeline.split(","))
     graph = project.graph()
     steps = [n.address for n in graph.nodes if n.kind == "step" and _pipeline_of(n.address) in pipelines]
     steps += [a for a in latest if a not in steps]
@@ -130,10 +131,11 @@ def _artifact(name: str, view, project: Project | None = None, address: str | No
     return shown
 
 
-def lineage(project: Project, artifact_id: int) -> dict:
+def lineage(project: Project, artifact_id: int, address: str | None = None) -> dict:
     """An artifact's lineage as a graph: artifacts, the executions that made them, their inputs,
-    down to data snapshots; each execution with its code fingerprint and git commit."""
-    root = project.lineage(artifact_id)
+    down to data snapshots; each execution with its code fingerprint and git commit. ``address``:
+    the step whose output it is (another step may have made the same content)."""
+    root = project.lineage(artifact_id, address)
     nodes: dict[str, dict] = {}
     edges: set[tuple[str, str]] = set()
     for node in root.walk():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .scenario import DATA, GIT1, SNAP, T0, art, check_two_runs, record_two_runs
+from .scenario import DATA, GIT1, MODEL, SNAP, T0, art, check_two_runs, record_two_runs
 from zplan.diags import DiagnosticError
 from zplan.metadata import MetadataStore
 from zplan.metadata.urls import MySQLTarget, SqliteTarget, parse_store_url
@@ -75,6 +75,40 @@ def test_one_artifact_bound_to_two_names(tmp_path: Path) -> None:
     assert set(execution.inputs) == {"left", "right"} and set(execution.outputs) == {"a", "b"}
     assert execution.outputs["a"].id == execution.outputs["b"].id
     assert store.find_artifact("pipeline.p.step.s", "b") == execution.outputs["a"].id
+
+
+def test_an_instance_key_with_both_quotes_or_a_backslash_is_found_by_its_address(tmp_path: Path) -> None:
+    store = MetadataStore.from_url(DEFAULT_URL, tmp_path)
+    run = store.start_run("p", "local", GIT1, T0)
+    made = {}
+    # for_each keys a"b, it's "x", a\b, and one the store's loose match also takes (axxb)
+    for key in ('a\\"b', 'it\'s \\"x\\"', "a\\\\b", "axxb"):
+        address = f'pipeline.p.step.s["{key}"]'
+        made[address] = art(f"out-{len(made)}")
+        store.record_execution(
+            run, address=address, pipeline="p", step="s", cache_key=key, params={}, code_hash="c",
+            state="complete", started_at=T0, finished_at=T0, error=None, inputs={}, outputs={"output": made[address]},
+        )
+    ids = {e.address: e.outputs["output"].id for e in store.run_detail(run).executions}
+    for address in made:
+        assert store.find_artifact(address, "output") == ids[address], address
+        assert store.missing_output_hint(address).startswith("its recorded outputs: output")
+
+
+def test_a_deployment_is_not_counted_as_a_step_of_its_run(tmp_path: Path) -> None:
+    store = MetadataStore.from_url(DEFAULT_URL, tmp_path)
+    run = store.start_run("training", "local", GIT1, T0)
+    for address, ins, outs in (("pipeline.training.step.train", {}, {"output": MODEL}),
+                               ("resource.local_model_server.api", {"model": MODEL}, {}),  # as apply records one
+                               ("module.serve.resource.local_model_server.api", {"model": MODEL}, {})):
+        store.record_execution(
+            run, address=address, pipeline="training", step="", cache_key="", params={}, code_hash="",
+            state="complete", started_at=T0, finished_at=T0, error=None, inputs=ins, outputs=outs,
+        )
+    [summary] = store.runs()
+    assert (summary.steps_run, summary.steps_cached, summary.steps_failed) == (1, 0, 0)
+    assert store.run_detail(run).summary.steps_run == 1
+    assert len(store.run_detail(run).executions) == 3  # the deployments are still listed, with what they served
 
 
 def test_bad_values_are_refused(tmp_path: Path) -> None:
@@ -161,3 +195,14 @@ def test_importing_does_not_load_ml_metadata() -> None:
     code = "import sys, zplan.metadata; print('ml_metadata' in sys.modules, 'pymysql' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_a_run_of_several_pipelines_is_listed_under_each(tmp_path: Path) -> None:
+    store = MetadataStore.from_url(DEFAULT_URL, tmp_path)
+    for pipeline in ("report,training", "training", "report", "a_b", "axb,other"):
+        store.start_run(pipeline, "local", GIT1, T0)  # runs 1 to 5; an apply joins its pipelines by commas
+    assert [r.number for r in store.runs(pipeline="training")] == [2, 1]
+    assert [r.number for r in store.runs(pipeline="report")] == [3, 1]
+    assert [r.number for r in store.runs(pipeline="other")] == [5]
+    assert [r.number for r in store.runs(1, pipeline="a_b")] == [4]  # "_" is no wildcard: run 5 is not one of a_b
+    assert store.runs(pipeline="repo") == [] and store.runs(pipeline="port") == []

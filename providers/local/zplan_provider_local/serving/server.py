@@ -10,7 +10,9 @@ the process and waits for the port to be free. A server that died shows as drift
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -24,6 +26,7 @@ from . import mlserver, runtime
 
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
 LOG_TAIL = 15
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a path segment of the model's URLs, and its folder
 LOAD_FAILED = "Couldn't load model"  # what MLServer logs when a model fails to load at start
 
 
@@ -57,6 +60,9 @@ class LocalModelServer(LocalResource):
             errors.append("model must be a step output (model = step.NAME.outputs.OUTPUT)")
         if known(run) and run is not None and run not in mlserver.RUNTIMES:
             errors.append(f"runtime must be one of: {', '.join(mlserver.RUNTIMES)}; got {run!r}")
+        name = inputs.get("name")
+        if known(name) and name is not None and not (isinstance(name, str) and MODEL_NAME.fullmatch(name)):
+            errors.append(f"name must be letters, digits, '.', '_' or '-' (it is the /v2/models/NAME of every URL), got {name!r}")
         port = inputs.get("port")
         if known(port) and port is not None and (isinstance(port, bool) or not isinstance(port, (int, float)) or not 1 <= port <= 65535):
             errors.append(f"port must be a whole number from 1 to 65535, got {port!r}")
@@ -64,14 +70,16 @@ class LocalModelServer(LocalResource):
 
     # -- create / read / update / delete ------------------------------------------------------
     def create(self, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        s = self.settings(inputs)
-        model_name = s["name"] or name
+        return self._start(name, self._folder(name), self.settings(inputs))
+
+    def _start(self, name: str, folder: Path, s: dict[str, Any]) -> dict[str, Any]:
+        """A server for instance ``name`` with its repository in ``folder``."""
+        model_name = s["name"] or _resource_name(name)
         model = mlserver.model_file(s["model"], s["runtime"])
         port = int(s["port"]) if s["port"] is not None else mlserver.free_port()
         if mlserver.port_in_use(port):
             raise ProviderError(f"port {port} is already in use on 127.0.0.1: choose another port, or stop what listens there")
         python = runtime.ensure(self.context.log)
-        folder = self._folder(name)
         shutil.rmtree(folder, ignore_errors=True)
         mlserver.write_repository(folder, model_name, port, s["runtime"], model)
         log_file = folder / "server.log"
@@ -102,7 +110,7 @@ class LocalModelServer(LocalResource):
     def update(self, before: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
         s = {**self.settings(inputs), "name": before["name"], "port": before["port"]}
         if not procs.is_running(int(before["pid"]), before.get("start_ticks")):
-            return self.create(before["name"], s)  # died since the plan: start it again
+            return self._start(before["name"], Path(before["log_file"]).parent, s)  # died since the plan: start it again
         model = mlserver.model_file(s["model"], s["runtime"])
         folder = Path(before["log_file"]).parent
         previous = mlserver.write_model_settings(folder, before["name"], s["runtime"], model)
@@ -125,7 +133,21 @@ class LocalModelServer(LocalResource):
         raise ProviderError("a local_model_server cannot be imported: let zplan start it")
 
     def _folder(self, name: str) -> Path:
-        return Path(self.context.state_dir) / "serving" / name.replace(os.sep, "_")
+        return Path(self.context.state_dir) / "serving" / _folder_name(name)
+
+
+def _resource_name(name: str) -> str:
+    """The resource's name without an instance key (api["eu"] -> api): what /v2/models/NAME is by
+    default; each instance is a server of its own, so they need no names of their own."""
+    return name.split("[", 1)[0]
+
+
+def _folder_name(name: str) -> str:
+    """The instance's repository folder: MLServer finds model settings by a glob, which would read
+    the brackets of api["eu"] as a pattern; a name that had to change carries a digest of the
+    original, so instances "b/c" and "b_c" keep folders of their own."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "_"
+    return cleaned if cleaned == name else f"{cleaned}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def _server_env() -> dict[str, str]:
