@@ -123,19 +123,25 @@ class Project:
 
 
 def with_store_read_only(project: "Project", *command: str) -> Result:
-    """Run ``zplan COMMAND`` with the artifact store read-only and state writable: remounted so as
+    """Run ``zplan COMMAND`` with the artifact store read-only and state writable."""
+    return with_read_only(project, ".zplan/artifacts", *command)
+
+
+def with_read_only(project: "Project", folder: str, *command: str) -> Result:
+    """Run ``zplan COMMAND`` with ``folder`` (relative to the project) read-only: remounted so as
     root (chmod binds no root), chmod a-w otherwise."""
-    store = project.path(".zplan/artifacts")
+    path = project.path(folder)
     if os.geteuid() != 0:
-        subprocess.run(["chmod", "-R", "a-w", str(store)], check=True)
+        subprocess.run(["chmod", "-R", "a-w", str(path)], check=True)
         try:
             return project.run(*command)
         finally:
-            subprocess.run(["chmod", "-R", "u+w", str(store)], check=True)
+            subprocess.run(["chmod", "-R", "u+w", str(path)], check=True)
     if shutil.which("unshare") is None:
         pytest.skip("needs unshare to make a folder read-only as root")
     zplan = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "zplan.cli", *command))
-    script = f"mount --bind {store} {store} && mount -o remount,bind,ro {store} || exit 99; exec {zplan}"
+    quoted = shlex.quote(folder)
+    script = f"mount --bind {quoted} {quoted} && mount -o remount,bind,ro {quoted} || exit 99; exec {zplan}"
     proc = subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=project.root, env=cli_env(),
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
     if proc.returncode == 99:

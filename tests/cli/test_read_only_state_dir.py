@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
-import shlex
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,28 +13,15 @@ import pytest
 from zplan.diags import DiagnosticError
 from zplan.state.backend import FileBackend
 
-from .helpers import Project, Result, cli_env
+from .helpers import Project, Result, with_read_only
 
 CHANGING = [("apply", "-auto-approve"), ("destroy", "-auto-approve"), ("state", "rm", "resource.local_directory.x"), ("gc", "-dry-run")]
 READING = [("plan",), ("show",), ("output",), ("runs",), ("state", "list"), ("verify",)]
 
 
 def _read_only(project: Project, *command: str) -> Result:
-    """Run ``zplan COMMAND`` with .zplan read-only: remounted so as root (chmod binds no root), chmod a-w otherwise."""
-    state_dir = project.path(".zplan")
-    zplan = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "zplan.cli", *command))
-    if os.geteuid() != 0:
-        subprocess.run(["chmod", "-R", "a-w", str(state_dir)], check=True)
-        try:
-            return project.run(*command)
-        finally:
-            subprocess.run(["chmod", "-R", "u+w", str(state_dir)], check=True)
-    script = f"mount --bind .zplan .zplan && mount -o remount,bind,ro .zplan || exit 99; exec {zplan}"
-    proc = subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=project.root, env=cli_env(),
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
-    if proc.returncode == 99:
-        pytest.skip("cannot remount a folder read-only here (no mount namespace)")
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    """Run ``zplan COMMAND`` with .zplan read-only."""
+    return with_read_only(project, ".zplan", *command)
 
 
 @pytest.fixture
