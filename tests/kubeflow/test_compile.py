@@ -106,6 +106,17 @@ def test_any_memory_zplan_reads_becomes_a_quantity_kfp_takes(tmp_path, memory, q
     assert resources["resourceMemoryRequest"] == resources["resourceMemoryLimit"] == quantity
 
 
+@pytest.mark.parametrize("cpu, quantity", [(0.5, "500m"), (0.00001, "1m"), (1234567, "1234567"), (2.25, "2250m"), (4, "4")])
+def test_any_cpu_zplan_reads_becomes_a_quantity_kfp_takes(tmp_path, cpu, quantity):
+    """"%g" wrote 0.00001 as "1e-05" and 1234567 as "1.23457e+06", which KFP refused with a traceback."""
+    from zplan.config.step_resources import parse_resources
+
+    steps = [StepTask("pipeline.t.step.train", "train", [], parse_resources({"cpu": cpu}))]
+    spec = yaml.safe_load(compile_pipeline("t", steps, IMAGE, "gcp", tmp_path / "t.yaml").read_text())
+    resources = next(iter(spec["deploymentSpec"]["executors"].values()))["container"]["resources"]
+    assert resources["resourceCpuRequest"] == resources["resourceCpuLimit"] == quantity
+
+
 def test_the_tasks_get_the_planned_values_but_never_a_secret(tmp_path, monkeypatch):
     root = tmp_path / "project"
     root.mkdir()

@@ -139,12 +139,21 @@ def _request(task: Any, resources: Any) -> None:
     if resources is None or resources.empty:
         return
     if resources.cpu:
-        task.set_cpu_request(f"{resources.cpu:g}").set_cpu_limit(f"{resources.cpu:g}")
+        cpu = _cpu_quantity(resources.cpu)
+        task.set_cpu_request(cpu).set_cpu_limit(cpu)
     if resources.memory:
         quantity = _memory_quantity(resources)
         task.set_memory_request(quantity).set_memory_limit(quantity)
     if resources.gpu:
         task.set_accelerator_type(resources.gpu_type or "nvidia.com/gpu").set_accelerator_limit(resources.gpu)
+
+
+def _cpu_quantity(cpu: float) -> str:
+    """Whole CPUs as a number, a fraction in millicores (Kubernetes' finest unit, so at least "1m"):
+    KFP takes neither "1e-05" nor "1.23457e+06", which "%g" writes."""
+    if float(cpu).is_integer():
+        return str(int(cpu))
+    return f"{max(1, round(cpu * 1000))}m"
 
 
 def _memory_quantity(resources: Any) -> str:
