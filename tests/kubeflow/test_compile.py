@@ -95,25 +95,26 @@ def test_step_resources_become_task_requests(tmp_path):
     assert resources["accelerator"]["type"] == "NVIDIA_TESLA_T4" and resources["accelerator"]["count"] == "1"
 
 
+def _compiled_resources(tmp_path, needs: dict) -> dict:
+    """The resources KFP's spec gives the one task of a step with ``resources = needs``."""
+    from zplan.config.step_resources import parse_resources
+
+    steps = [StepTask("pipeline.t.step.train", "train", [], parse_resources(needs))]
+    spec = yaml.safe_load(compile_pipeline("t", steps, IMAGE, "gcp", tmp_path / "t.yaml").read_text())
+    return next(iter(spec["deploymentSpec"]["executors"].values()))["container"]["resources"]
+
+
 @pytest.mark.parametrize("memory, quantity", [("1.5GiB", "1610612736"), ("2 GiB", "2147483648"), ("4gib", "4294967296"),
                                               ("2G", "2G"), ("512MiB", "512Mi")])
 def test_any_memory_zplan_reads_becomes_a_quantity_kfp_takes(tmp_path, memory, quantity):
-    from zplan.config.step_resources import parse_resources
-
-    steps = [StepTask("pipeline.t.step.train", "train", [], parse_resources({"memory": memory}))]
-    spec = yaml.safe_load(compile_pipeline("t", steps, IMAGE, "gcp", tmp_path / "t.yaml").read_text())
-    resources = next(iter(spec["deploymentSpec"]["executors"].values()))["container"]["resources"]
+    resources = _compiled_resources(tmp_path, {"memory": memory})
     assert resources["resourceMemoryRequest"] == resources["resourceMemoryLimit"] == quantity
 
 
 @pytest.mark.parametrize("cpu, quantity", [(0.5, "500m"), (0.00001, "1m"), (1234567, "1234567"), (2.25, "2250m"), (4, "4")])
 def test_any_cpu_zplan_reads_becomes_a_quantity_kfp_takes(tmp_path, cpu, quantity):
     """"%g" wrote 0.00001 as "1e-05" and 1234567 as "1.23457e+06", which KFP refused with a traceback."""
-    from zplan.config.step_resources import parse_resources
-
-    steps = [StepTask("pipeline.t.step.train", "train", [], parse_resources({"cpu": cpu}))]
-    spec = yaml.safe_load(compile_pipeline("t", steps, IMAGE, "gcp", tmp_path / "t.yaml").read_text())
-    resources = next(iter(spec["deploymentSpec"]["executors"].values()))["container"]["resources"]
+    resources = _compiled_resources(tmp_path, {"cpu": cpu})
     assert resources["resourceCpuRequest"] == resources["resourceCpuLimit"] == quantity
 
 

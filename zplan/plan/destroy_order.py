@@ -38,19 +38,25 @@ def with_declared_dependencies(recorded: dict[str, dict], graph: Dag) -> dict[st
 
 def dependents_closure(recorded: dict, targets: list[str]) -> set[str]:
     """Destroying a target destroys what depends on it too."""
-    out: set[str] = set()
-    frontier = {a for a in recorded if matches_any(a, targets)}
-    while frontier:
-        out |= frontier
-        frontier = {a for a, r in recorded.items() if a not in out and set(r.get("dependencies", [])) & out}
-    return out
+    def dependents(found: set[str]) -> set[str]:
+        return {a for a, r in recorded.items() if set(r.get("dependencies", [])) & found}
+
+    return _closure(recorded, targets, dependents)
 
 
 def dependencies_closure(recorded: dict, excludes: list[str]) -> set[str]:
     """Keeping an excluded resource keeps what it depends on too: it cannot be destroyed under it."""
+    def dependencies(found: set[str]) -> set[str]:
+        return {d for a in found for d in recorded[a].get("dependencies", []) if d in recorded}
+
+    return _closure(recorded, excludes, dependencies)
+
+
+def _closure(recorded: dict, selectors: list[str], step) -> set[str]:
+    """The resources ``selectors`` match, and what ``step`` reaches from them, again and again."""
     out: set[str] = set()
-    frontier = {a for a in recorded if matches_any(a, excludes)}
+    frontier = {a for a in recorded if matches_any(a, selectors)}
     while frontier:
         out |= frontier
-        frontier = {d for a in frontier for d in recorded[a].get("dependencies", []) if d in recorded and d not in out}
+        frontier = step(frontier) - out
     return out

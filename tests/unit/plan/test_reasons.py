@@ -125,15 +125,20 @@ def test_a_new_version_of_the_materializer_loading_an_input_reruns_the_step_nami
     assert _codes(again, TOTAL) == ["upstream_reruns"]
 
 
+def _as_recorded_without(state: State, field: str) -> None:
+    """``state`` as an earlier zplan recorded it, whose keys did not hold ``field``."""
+    (key,) = state.doc["stores"]
+    state.doc["stores"][key]["cache"].clear()
+    for address, doc in list(state.doc["stores"][key]["steps"].items()):
+        doc["fingerprint"].pop(field, None)
+        record = StepRecord.from_doc(doc)
+        state.put_step(key, address, dataclasses.replace(record, cache_key=hash_value(record.fingerprint)))
+
+
 def test_steps_recorded_before_materializers_were_keyed_rerun_once_saying_why(tmp_path):
     root = copy_pipeline(tmp_path)
     state = _recorded(root)
-    (key,) = state.doc["stores"]
-    state.doc["stores"][key]["cache"].clear()
-    for address, doc in list(state.doc["stores"][key]["steps"].items()):  # as an earlier zplan recorded them
-        doc["fingerprint"].pop("loaders", None)
-        record = StepRecord.from_doc(doc)
-        state.put_step(key, address, dataclasses.replace(record, cache_key=hash_value(record.fingerprint)))
+    _as_recorded_without(state, "loaders")
     again, _, _ = plan(root, state)
     assert again.step(LOAD).action == m.CACHED
     assert [r.message for r in again.step(COUNT).reasons] == ["the materializers loading its inputs now count in the cache key (zplan upgrade)"]
@@ -215,12 +220,7 @@ def test_a_plan_reads_a_materializer_of_the_project_from_its_source_without_scan
 def test_steps_recorded_before_the_code_of_materializers_was_keyed_rerun_once_saying_why(tmp_path):
     root = _with_materializer(tmp_path)
     state = _recorded(root, written_by={LOAD: BY_LINES, SCALE: "json"})
-    (key,) = state.doc["stores"]
-    state.doc["stores"][key]["cache"].clear()
-    for address, doc in list(state.doc["stores"][key]["steps"].items()):  # as an earlier zplan recorded them
-        doc["fingerprint"].pop("loader_code", None)
-        record = StepRecord.from_doc(doc)
-        state.put_step(key, address, dataclasses.replace(record, cache_key=hash_value(record.fingerprint)))
+    _as_recorded_without(state, "loader_code")
     again, _, _ = plan(root, state)
     assert again.step(LOAD).action == m.CACHED  # it reads no upstream output: its key is as it was
     for reader in (SCALE, COUNT):
