@@ -8,6 +8,8 @@ decorators, default values, through any import style (`from pkg import mod`,
 relative imports, `import a.b`, aliases, `__init__.py` re-exports). Where a
 use cannot be resolved statically (a module passed around as a value, a name
 a module only makes at run time) the whole module it comes from is keyed.
+The materializers registered by every project module the step imports, used
+or not, are listed too (``materializers``): they may store its outputs.
 
 The fingerprint keeps one digest per definition, so a plan can say which one
 changed. Third-party code is not followed: the top-level names of the
@@ -31,7 +33,7 @@ from typing import Iterator
 from zplan.fsutil import atomic_write_text
 from zplan.hashing import changed_just_now
 
-CACHE_VERSION = 15  # 3: signatures or declared sensitivity; 4: both; 5: read by code_reach; 6: Annotated outputs; 7: modules imported by name; 8: package __init__ code; 9: every import binding a name; 10: ctime in the stamps; 11: src layouts; 12: editable libraries; 13: what module-level code calls; 14: ArtifactConfig output names; 15: output_N of a tuple without names
+CACHE_VERSION = 16  # 3: signatures or declared sensitivity; 4: both; 5: read by code_reach; 6: Annotated outputs; 7: modules imported by name; 8: package __init__ code; 9: every import binding a name; 10: ctime in the stamps; 11: src layouts; 12: editable libraries; 13: what module-level code calls; 14: ArtifactConfig output names; 15: output_N of a tuple without names; 16: materializers registered by what it imports
 WHOLE_MODULE = "*"  # part name for a module keyed as a whole
 MODULE_CODE = "<module>"  # part name for module-level code that binds nothing (calls)
 SCRIPT = "<script>"  # the "function" of a file run as a script (`python FILE`): all of it, and what it imports
@@ -48,6 +50,7 @@ class CodeInfo:
     modules: list[str] = field(default_factory=list)  # top-level names of third-party modules it imports
     sensitive_outputs: bool | None = None  # @step(sensitive_outputs=...): None lets its inputs decide
     signature: dict | None = None  # the function's parameters (zplan.plan.signatures), None if unknowable
+    materializers: dict[str, str] = field(default_factory=dict)  # name -> "TYPE in FILE": registered by the modules it imports
 
 
 class CodeError(Exception):

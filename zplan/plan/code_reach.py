@@ -14,9 +14,10 @@ from pathlib import Path
 
 from zplan.hashing import hash_text, hash_value
 from zplan.plan.code_hash import MODULE_CODE, SCRIPT, WHOLE_MODULE, CodeError, CodeInfo, code_stamp
-from zplan.plan.code_scope import IMPORT_BY_NAME, ImportRef, ModuleBindings, Use, normalise, uses_of
-from zplan.plan.signatures import read_signature
+from zplan.plan.code_scope import IMPORT_BY_NAME, ImportRef, ModuleBindings, Use, is_main_guard, normalise, same_scope, uses_of
+from zplan.plan.signatures import callee_name, read_signature
 from zplan.plan.step_declarations import declared_outputs, declared_sensitivity
+from zplan.plan.user_materializers import registered_name
 
 _DYNAMIC_LOOKUPS = frozenset({"globals", "vars", "eval", "exec"})  # builtins that read a module's names by string
 
@@ -102,7 +103,7 @@ class CodeReader:
             ) from None
         parts = dict(sorted(walk.parts.items()))
         return CodeInfo(hash_value(parts), declared_outputs(module.bindings.defs, node), self.stamps(walk.files), parts, sorted(walk.libraries),
-                        declared_sensitivity(node), read_signature(node))
+                        declared_sensitivity(node), read_signature(node), dict(sorted(walk.materializers.items())))
 
     def compute_definition(self, source_file: str, name: str) -> CodeInfo:
         """What a top-level definition other than a step function reaches (a materializer class:
@@ -122,7 +123,8 @@ class CodeReader:
         except RecursionError:
             raise CodeError(f"the code {source_file}:{name} reaches is nested too deeply to read", "split the deepest expression into steps") from None
         parts = dict(sorted(walk.parts.items()))
-        return CodeInfo(hash_value(parts), None, self.stamps(walk.files), parts, sorted(walk.libraries))
+        return CodeInfo(hash_value(parts), None, self.stamps(walk.files), parts, sorted(walk.libraries),
+                        materializers=dict(sorted(walk.materializers.items())))
 
     def _script(self, path: Path) -> CodeInfo:
         """A file run as a script: every definition and statement in it, and what they import."""
@@ -135,6 +137,12 @@ class CodeReader:
             self._script_dir = None
         parts = dict(sorted(walk.parts.items()))
         return CodeInfo(hash_value(parts), None, self.stamps(walk.files), parts, sorted(walk.libraries))
+
+    def dotted(self, path: Path) -> str:
+        """The name Python imports the module at ``path`` by, from the innermost folder step code lies in."""
+        root = max((r for r in self._code_roots if _inside(path, r)), key=lambda r: len(r.parts), default=self.project_dir)
+        rel = path.relative_to(root.resolve()).with_suffix("")
+        return ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
 
     def package_of(self, path: Path) -> Path | None:
         """The ``__init__.py`` of the package holding a module (of the one above, for an
@@ -213,6 +221,7 @@ class _Reach:
         self.parts: dict[str, str] = {}
         self.files: set[Path] = set()
         self.libraries: set[str] = set()
+        self.materializers: dict[str, str] = {}  # name -> "TYPE in FILE", registered by a module the step imports
         self._seen: set[tuple] = set()
         self._todo: list[tuple[_Module, str]] = []
 
@@ -247,6 +256,7 @@ class _Reach:
             for stmt in unique:
                 for use in module.uses(stmt):
                     self.use(module, use)
+                self._imports(module, (n for n in ast.walk(stmt) if isinstance(n, (ast.Import, ast.ImportFrom))))
         for ref in b.imports.get(name, ()):
             self.follow(module, ref, ())
 
@@ -338,6 +348,7 @@ class _Reach:
         self.files.add(module.path)
         if not self._first_visit("effects", module.path):
             return
+        self._ran(module.path)
         effects = module.bindings.effects
         if effects:
             if f"{self.index.rel(module.path)}:{WHOLE_MODULE}" not in self.parts:
@@ -349,11 +360,58 @@ class _Reach:
         if package is not None:
             self._module_code(self.index.module(package))
 
+    def _ran(self, path: Path | None) -> None:
+        """A project module the step imports, used or not (``import steps.mats  # registers ...``): the
+        materializers it and what it imports register at import choose how the step's outputs are stored."""
+        if path is None or not path.is_file() or not self._first_visit("ran", path):
+            return
+        try:
+            module = self.index.module(path)
+        except CodeError:  # the step fails importing it, whatever its key
+            return
+        self.files.add(path)
+        for cls in module.tree.body:
+            registered = _registration(cls)
+            if registered is not None:
+                name = registered_name(self.index.dotted(path), cls, registered) or f"{self.index.dotted(path)}.{cls.name} (name computed)"
+                types = ast.unparse(registered.args[0]) if registered.args else "a type its can_save takes"
+                self.materializers[name] = f"{types} in {self.index.rel(path)}"
+        body = [stmt for stmt in module.tree.body if not is_main_guard(stmt)]
+        self._imports(module, (n for n in same_scope(body) if isinstance(n, (ast.Import, ast.ImportFrom))))
+        self._ran(self.index.package_of(path))
+
+    def _imports(self, module: _Module, nodes) -> None:
+        """Run (``_ran``) the project modules the import statements ``nodes`` of ``module`` import."""
+        for node in nodes:
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    self._ran(self.index.find_module(module.path, alias.name, 0))
+                continue
+            target = self.index.find_module(module.path, node.module or "", node.level)
+            self._ran(target)
+            for alias in node.names if target is not None and _is_package(target) else ():
+                if alias.name != "*":
+                    self._ran(self._submodule(target, alias.name))
+
     def _submodule(self, package: Path, name: str) -> Path | None:
         if package.is_file() and package.name != "__init__.py":
             return None
         folder = package if package.is_dir() else package.parent
         return self.index.find_module(folder / "__init__.py", name, 1)
+
+
+def _is_package(target: Path) -> bool:
+    """Whether ``from target import x`` may import a submodule ``x``: ``target`` is a package."""
+    return target.is_dir() or target.name == "__init__.py"
+
+
+def _registration(stmt: ast.stmt) -> ast.Call | None:
+    """The ``@zplan.materializer(...)`` call decorating a top-level class, if any."""
+    if isinstance(stmt, ast.ClassDef):
+        for deco in stmt.decorator_list:
+            if isinstance(deco, ast.Call) and callee_name(deco.func) == "materializer":
+                return deco
+    return None
 
 
 def _digest(stmts: list[ast.stmt]) -> str:

@@ -50,10 +50,10 @@ class ModuleBindings:
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             self._add_import(stmt)
             return
-        if _is_docstring(stmt) or _is_main_guard(stmt):
+        if _is_docstring(stmt) or is_main_guard(stmt):
             return
         names = _bound_names([stmt])
-        for node in _same_scope([stmt]):  # imports inside `if`/`try` at module level
+        for node in same_scope([stmt]):  # imports inside `if`/`try` at module level
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 self._add_import(node)
         if not names and (base := _mutated_name(stmt)) in self.defs:
@@ -215,7 +215,7 @@ def _imported_by_name(call: ast.Call) -> Use | None:
 
 def _scope_of(kind: str, body: list[ast.stmt]) -> _Scope:
     scope = _Scope(kind, _bound_names(body))
-    for node in _same_scope(body):
+    for node in same_scope(body):
         if isinstance(node, ast.Global):
             scope.declared_global |= set(node.names)
         elif isinstance(node, ast.Nonlocal):  # bound in an enclosing function, not here
@@ -228,7 +228,7 @@ def _scope_of(kind: str, body: list[ast.stmt]) -> _Scope:
 
 def _bound_names(body: list[ast.stmt]) -> set[str]:
     names: set[str] = set()
-    for node in _same_scope(body):
+    for node in same_scope(body):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
             names.add(node.id)
         elif isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
@@ -244,7 +244,7 @@ def _bound_names(body: list[ast.stmt]) -> set[str]:
     return names
 
 
-def _same_scope(nodes: list[ast.stmt]) -> Iterator[ast.AST]:
+def same_scope(nodes: list[ast.stmt]) -> Iterator[ast.AST]:
     """Nodes evaluated in the scope of ``nodes``: not inside nested functions, classes or comprehensions."""
     stack: list[ast.AST] = list(reversed(nodes))
     while stack:
@@ -288,7 +288,7 @@ def _is_docstring(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
 
 
-def _is_main_guard(stmt: ast.stmt) -> bool:
+def is_main_guard(stmt: ast.stmt) -> bool:
     """`if __name__ == "__main__":` runs only as a script, never when a step imports the module."""
     test = getattr(stmt, "test", None)
     return (

@@ -15,13 +15,16 @@ from zplan.plan.libraries import NOT_KEYED, LibraryIndex
 
 class Loaders:
     def __init__(self, version: Callable[..., str | None], modules: Callable[..., tuple[str, ...]], libraries: LibraryIndex,
-                 code: Callable[..., str | None] = lambda name, module=None: None) -> None:
+                 code: Callable[..., str | None] = lambda name, module=None: None,
+                 registered: Callable[..., dict[str, str]] = lambda name, module: {}) -> None:
         self._version = version  # (name, module) -> the materializer's version now, None when it cannot be told
         self._modules_of = modules  # (name, module) -> the top-level modules its load side uses
         self._code_of = code  # (name, module) -> a digest of its code when it is the project's own, else None
+        self._registered_by = registered  # (name, module) -> what importing its module registers (the step loading with it does)
         self._libraries = libraries
         self._modules: dict[str, tuple[str, ...]] = {}  # loader -> its modules, as ``of`` met it
         self._code: dict[str, str] = {}  # loader -> its code's digest, as ``of`` last met it (a project's own)
+        self._registered: dict[str, dict[str, str]] = {}  # loader -> the materializers its module registers (a project's own)
 
     def of(self, out: dict) -> str | None:
         """``"pandas.arrow 2"`` for a recorded output (the name alone when its version is unknown)."""
@@ -39,6 +42,7 @@ class Loaders:
                 self._code.pop(loader, None)
             else:
                 self._code[loader] = code
+            self._registered[loader] = self._registered_by(name, module)
         return loader
 
     def libraries(self, loaders: dict[str, Any]) -> dict[str, str]:
@@ -50,6 +54,14 @@ class Loaders:
         """Loader -> the digest of its code, for those of ``loaders`` the project's own code registers."""
         return {loader: self._code[loader] for loader in sorted({l for l in _each(loaders) if l in self._code})}
 
+    def registrations(self, loaders: dict[str, Any]) -> dict[str, str]:
+        """The materializers the modules of ``loaders`` register: a step's worker imports them to load its
+        inputs, so they may store its outputs too (name -> "TYPE in FILE", as ``CodeInfo.materializers``)."""
+        found: dict[str, str] = {}
+        for loader in _each(loaders):
+            found.update(self._registered.get(loader, {}))
+        return found
+
 
 def _each(loaders: dict[str, Any]):
     """Every loader of ``model.loaders``: one per output, several for a list of them."""
@@ -60,11 +72,13 @@ def _each(loaders: dict[str, Any]):
 UNREADABLE = CodeInfo("unreadable", None)  # the code of a materializer that cannot be read
 
 
-def materializer_lookups(root: Path, code: CodeIndex) -> tuple[Callable[..., str | None], Callable[..., tuple[str, ...]], Callable[..., str | None]]:
+def materializer_lookups(root: Path, code: CodeIndex) -> tuple[Callable[..., str | None], Callable[..., tuple[str, ...]], Callable[..., str | None],
+                                                              Callable[..., dict[str, str]]]:
     """``version(name, module)``: a materializer's version now; ``modules(name, module)``: the
     top-level modules its load side uses; ``code_digest(name, module)``: a digest of its code, for
     one registered in the project's code (which a plan does not import, so it is read from its
-    source), else None: an installed one is keyed by its package's version instead."""
+    source), else None: an installed one is keyed by its package's version instead;
+    ``registered(name, module)``: what importing the project's module registering it registers."""
     from zplan.artifacts.materializers import declared_libraries, declared_version
     from zplan.plan import user_materializers
 
@@ -117,4 +131,8 @@ def materializer_lookups(root: Path, code: CodeIndex) -> tuple[Callable[..., str
         info = own_code(name, module) if module else None  # (a built-in records no module)
         return info.hash[:16] if info is not None else None
 
-    return version, modules, code_digest
+    def registered(name: str, module: str) -> dict[str, str]:
+        info = own_code(name, module)
+        return info.materializers if info is not None else {}
+
+    return version, modules, code_digest, registered

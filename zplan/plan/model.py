@@ -151,6 +151,7 @@ class StepPlan:
     code_hash: str = ""
     code_parts: dict[str, str] = field(default_factory=dict)  # "pkg/helpers.py:h" -> digest, per definition reached
     libraries: dict[str, str] = field(default_factory=dict)  # installed distribution -> version, for what the code imports
+    materializers: dict[str, str] = field(default_factory=dict)  # name -> "TYPE in FILE": registered by the project modules it imports
     source: str = ""
     tfx: str | None = None  # the TFX component the step runs instead of a source function
     params: dict[str, Any] = field(default_factory=dict)  # real values (never serialised as is)

@@ -180,9 +180,9 @@ class Planner:
         key = store_key(str(stack["artifact_store"]), str(stack["metadata_store"])) if known else None
         checks = {}
         if known:  # (else no cached result can be claimed: the planner's defaults look nothing up)
-            version, modules, code = materializer_lookups(project.root, self.code)
+            version, modules, code, registered = materializer_lookups(project.root, self.code)
             checks = {"artifact_present": _artifact_checks(project, stack), "materializer_version": version,
-                      "materializer_modules": modules, "materializer_code": code}
+                      "materializer_modules": modules, "materializer_code": code, "materializer_registrations": registered}
         planner = StepPlanner(project.root, self.state, key, self.code, self.stat_cache, project.secrets, libraries=self.libraries, **checks)
         planner.resource_change = lambda addr: _change_of(resource_plans.get(addr))
         self.stack_settings, self._key, self._stack_known = stack, key, known

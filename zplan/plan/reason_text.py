@@ -134,6 +134,44 @@ def input_loading_reasons(before: dict, loaders: dict[str, Any], index, step_lib
     return reasons
 
 
+def registration_reasons(before: dict, now: dict[str, str], outputs: dict[str, dict]) -> list[m.Reason]:
+    """A materializer the project modules imported when the step runs register (``now``: name -> "TYPE
+    in FILE"), added, dropped or moved to other types since ``before``: the one storing an output may change.
+    `output model: materializer for builtins.list is now lines` when it registers for an output's type
+    (its subclasses, or a type its ``can_save`` decides, cannot be told apart without running it)."""
+    was = before.get("materializers", {})
+    reasons = []
+    for name in sorted(set(was) | set(now)):
+        if was.get(name) == now.get(name):
+            continue
+        taken = [(key, out["type"]) for key, out in sorted(outputs.items())
+                 if name in now and out.get("materializer") != name and _registered_for(now[name], out.get("type", ""))]
+        if taken:
+            reasons += [m.Reason(m.MATERIALIZER_CHANGED, f"output {key}: materializer for {kind} is now {name}") for key, kind in taken]
+        elif name not in now:
+            reasons.append(m.Reason(m.MATERIALIZER_CHANGED, f"materializer {name} for {was[name]} is no longer imported when it runs"))
+        elif name in was:
+            reasons.append(m.Reason(m.MATERIALIZER_CHANGED, f"materializer {name} is now for {now[name]} (was {was[name]})"))
+        else:  # new, or registered before a zplan that keyed registrations ran it
+            reasons.append(m.Reason(m.MATERIALIZER_CHANGED, f"materializer {name} for {now[name]} is imported when it runs"))
+    return reasons
+
+
+def _registered_for(registration: str, kind: str) -> bool:
+    """Whether a registration ("pd.DataFrame in steps/mats.py") names the type ``kind`` was recorded as
+    ("pandas.core.frame.DataFrame"): the same class name (a library re-exports its classes elsewhere)."""
+    import ast
+
+    written = registration.rpartition(" in ")[0]
+    try:
+        node = ast.parse(written, mode="eval").body
+    except SyntaxError:
+        return False
+    names = node.elts if isinstance(node, ast.Tuple) else [node]
+    last = kind.rpartition(".")[2]
+    return any(isinstance(n, (ast.Name, ast.Attribute)) and (n.id if isinstance(n, ast.Name) else n.attr) == last for n in names)
+
+
 def env_reasons(before: dict | None, env: dict[str, str]) -> list[m.Reason]:
     """The parts of the environment (Python's version) that differ from the recorded ones."""
     if not before or before == env:

@@ -34,7 +34,7 @@ from zplan.plan.loaders import Loaders
 from zplan.plan.params import param_sources, step_params
 from zplan.project import STATE_DIR
 from zplan.plan.reason_text import (code_message, env_reasons, input_loading_reasons, input_reasons, library_reasons,
-                                    materializer_code_reason, name_reasons, param_reasons, reuse_message)
+                                    materializer_code_reason, name_reasons, param_reasons, registration_reasons, reuse_message)
 from zplan.secrets import digest_secrets
 from zplan.state.model import CacheEntry, State, StepRecord
 from zplan.steps import DEFAULT_OUTPUT, repeated
@@ -57,6 +57,7 @@ class _Draft(NamedTuple):
     inputs: dict[str, m.StepInput]
     resources: dict[str, str | None]  # resource read -> digest of its applied record (None: not yet applied)
     param_sources: dict[str, str] = {}  # param -> "params.yaml:train.n_est" when read from a params file
+    materializers: dict[str, str] = {}  # name -> "TYPE in FILE": registered by the project modules the step imports
 
 
 class StepPlanner:
@@ -73,6 +74,7 @@ class StepPlanner:
         libraries: LibraryIndex | None = None,
         materializer_modules: Callable[..., tuple[str, ...]] = lambda name, module=None: (),
         materializer_code: Callable[..., str | None] = lambda name, module=None: None,
+        materializer_registrations: Callable[..., dict[str, str]] = lambda name, module: {},
     ) -> None:
         self.project_dir = project_dir
         self._dir = os.fspath(project_dir)  # a plain string: joined with every data input on every plan
@@ -89,7 +91,7 @@ class StepPlanner:
         self.materializer_version = materializer_version
         self.materializer_code = materializer_code
         self.libraries = libraries or LibraryIndex()
-        self.loaders = Loaders(materializer_version, materializer_modules, self.libraries, materializer_code)
+        self.loaders = Loaders(materializer_version, materializer_modules, self.libraries, materializer_code, materializer_registrations)
         self.planned: dict[str, m.StepPlan] = {}
         self.damaged: set[str] = set()  # digests a step found damaged while loading them (apply)
         # address -> how that resource changes in this plan or run ("update"), None when it does not
@@ -130,7 +132,9 @@ class StepPlanner:
         read = sorted(resources_read(scope.config, step))
         resources = {address: self._resource_digest(address) for address in read}
         sources = param_sources(step, scope, self._param_refs) if step.params is not None else {}
-        draft = _Draft(info.hash, info.parts, libraries, params, inputs, resources, sources)  # what the key and the reasons read
+        # what its worker imports registers: the step's code, and the modules of its inputs' materializers (as last time while pending)
+        registered = {**self.loaders.registrations(self._expected_loaders(inputs)), **info.materializers}
+        draft = _Draft(info.hash, info.parts, libraries, params, inputs, resources, sources, registered)  # what the key and the reasons read
         self._check_outputs_exist(step, upstream)
         fingerprint = self.fingerprint(draft)
         known = stack_known and fingerprint is not None
@@ -161,6 +165,7 @@ class StepPlanner:
             code_hash=info.hash,
             code_parts=info.parts,
             libraries=libraries,
+            materializers=registered,
             source=step.source,
             tfx=step.tfx,
             params=params,
@@ -254,6 +259,8 @@ class StepPlanner:
             code = self.loaders.code(loaders)
             if code:  # absent when the project's code registers none of them: other steps' keys stay as they were
                 extra["loader_code"] = code
+        if plan.materializers:  # which one stores each output (absent when none: other steps' keys stay as they were)
+            extra["materializers"] = plan.materializers
         return {
             **extra,
             "v": KEY_VERSION,
@@ -407,6 +414,7 @@ class StepPlanner:
         reasons += input_reasons(plan.inputs, before.get("inputs", {}), self.planned)
         reasons += name_reasons(before, m.file_names(plan.inputs), bool(reasons))
         reasons += input_loading_reasons(before, self._expected_loaders(plan.inputs), self.loaders, plan.libraries, bool(reasons))
+        reasons += registration_reasons(before, plan.materializers, record.outputs)
         if not touched:
             reasons += [m.Reason(m.RESOURCE_CHANGED, f"{a} changed since the step last ran")
                         for a, digest in plan.resources.items() if digest is not None and before.get("resources", {}).get(a) != digest]

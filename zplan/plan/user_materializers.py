@@ -32,7 +32,7 @@ def registration(path: Path | None, module: str, name: str) -> tuple[str, str | 
         if not isinstance(node, ast.ClassDef):
             continue
         for deco in node.decorator_list:
-            if isinstance(deco, ast.Call) and callee_name(deco.func) == "materializer" and _name(module, node, deco) == name:
+            if isinstance(deco, ast.Call) and callee_name(deco.func) == "materializer" and registered_name(module, node, deco) == name:
                 return node.name, _version(node, deco)
     return None
 
@@ -46,7 +46,7 @@ def module_file(project_dir: Path, module: str) -> Path | None:
 _UNREAD = object()  # written, but not as a literal: the version cannot be told without running the code
 
 
-def _name(module: str, cls: ast.ClassDef, deco: ast.Call) -> str | None:
+def registered_name(module: str, cls: ast.ClassDef, deco: ast.Call) -> str | None:
     """The name ``materializer()`` registers the class under: its ``name=``, the string it is
     given instead of a type, the class's ``name``, else its qualified name."""
     given = _keyword(deco, "name")

@@ -264,3 +264,20 @@ def test_a_library_beside_the_project_on_the_path_is_step_code_and_zplan_is_not(
     assert changed_by(project, "steps.py:a", "../libs/common/src/common/util.py", "x + 1", "x + 2") == {"../libs/common/src/common/util.py:g"}
     parts = info(project, "steps.py:a").parts
     assert not any("zplan" in part for part in parts), parts
+
+
+def test_the_materializers_registered_by_every_module_a_step_imports_are_read_used_or_not(project):
+    """Importing a module runs it: what it registers may store the step's outputs, though nothing else of it counts."""
+    registers = "import zplan\n\n@zplan.materializer({kind}{named})\nclass {cls}:\n    def save(self, value, folder): ...\n    def load(self, folder): ...\n"
+    write(project, {
+        "mats/__init__.py": registers.format(kind="list", named=', name="lines"', cls="Lines"),
+        "mats/frames.py": "import pandas as pd\n" + registers.format(kind="pd.DataFrame", named="", cls="Frames"),
+        "mats/inner.py": registers.format(kind="(int, float)", named=', name="numbers"', cls="Numbers"),
+        "mats/script.py": "if __name__ == '__main__':\n    import mats.unused\n",
+        "mats/unused.py": registers.format(kind="str", named=', name="never"', cls="Never"),
+        "steps/train.py": "import mats.frames  # registers\nfrom mats import script\n\ndef train(x):\n    from mats import inner\n    return x\n",
+    })
+    found = info(project, "steps/train.py:train")
+    assert found.materializers == {
+        "lines": "list in mats/__init__.py", "mats.frames.Frames": "pd.DataFrame in mats/frames.py", "numbers": "(int, float) in mats/inner.py"}
+    assert list(found.parts) == ["steps/train.py:train"]  # the code it does not call is not its code

@@ -191,6 +191,41 @@ def test_a_materializer_of_the_project_is_keyed_by_its_own_code_not_by_the_rest_
     assert {s.action for s in again.steps} == {m.CACHED}
 
 
+def _as_json(kind: str) -> dict:
+    return {"materializer": "json", "materializer_version": declared_version("json"), "type": kind}  # as a worker records it
+
+
+def test_a_materializer_registered_by_a_module_the_step_imports_without_using_it_reruns_what_it_would_store(tmp_path):
+    root = _with_materializer(tmp_path)
+    mats = root / "steps" / "mats.py"
+    mats.write_text("import zplan\n")
+    data = root / "steps" / "data.py"
+    data.write_text("import steps.mats  # registers how lists are stored\n" + data.read_text())
+    state = _recorded(root, written_by={LOAD: _as_json("builtins.list"), SCALE: _as_json("builtins.list"), COUNT: _as_json("builtins.int")})
+    mats.write_text(MATERIALIZERS)  # a rerun of load or scale would store its list as lines.txt
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer for builtins.list is now lines"]
+    assert [r.message for r in again.step(SCALE).reasons] == [
+        "input values changes (upstream load reruns)", "output output: materializer for builtins.list is now lines"]
+    assert [r.message for r in again.step(COUNT).reasons] == ["input values changes (upstream load reruns)"]  # it does not import it
+    mats.write_text("import zplan\n")
+    assert {s.action for s in plan(root, state)[0].steps} == {m.CACHED}
+
+
+def test_a_materializer_registered_by_the_module_loading_an_input_reruns_the_outputs_it_would_store(tmp_path):
+    """The step's worker imports that module to load the input, so what it registers stores the step's outputs too."""
+    root = _with_materializer(tmp_path)
+    state = _recorded(root, written_by={LOAD: BY_LINES, SCALE: _as_json("builtins.list"), COUNT: _as_json("builtins.int")})
+    mats = root / "steps" / "mats.py"
+    mats.write_text(mats.read_text() + "\n\n@zplan.materializer(int, name=\"digits\")\nclass Digits:\n"
+                    "    def save(self, value, folder): ...\n\n    def load(self, folder): ...\n")
+    again, _, _ = plan(root, state)
+    assert again.step(LOAD).action == m.CACHED  # its output is stored as before: its code imports no materializer
+    assert [r.message for r in again.step(COUNT).reasons] == ["output output: materializer for builtins.int is now digits"]
+    assert [r.message for r in again.step(SCALE).reasons] == [  # a plan cannot tell every type that may be an int: named
+        "materializer digits for int in steps/mats.py is imported when it runs"]
+
+
 def test_a_materializer_of_a_src_layout_package_of_the_project_is_keyed_by_its_version_and_code(tmp_path, monkeypatch):
     root = copy_pipeline(tmp_path)
     (root / "src" / "mylib").mkdir(parents=True)
