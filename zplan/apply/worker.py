@@ -349,10 +349,12 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
     """Materialized into a staging folder of the store and stored as it lies (a local store
     moves it into place: no copy, one hash). Without ``sync`` its files are not synced here:
     ``unsynced`` gets them, and the parent syncs them before anything records the output."""
-    from zplan.artifacts.materializers import defined_in, materializer_for
+    from zplan.artifacts.materializers import CanSaveFailed, defined_in, materializer_for
 
     try:
         materializer = materializer_for(value, handed_on)
+    except CanSaveFailed as exc:  # a fault in the user's code: its traceback helps
+        raise StepFailed(f"output {name!r}: {exc}", user_traceback(exc.__cause__)) from None
     except Exception as exc:
         if type(value) is tuple and name == DEFAULT_OUTPUT:
             raise StepFailed(_several_outputs_hint(len(value)), None) from None

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from zplan.artifacts.builtin_materializers import BUILTINS, HANDED_ON, Materializer, NoMaterializer, json_problem, type_name
 
-__all__ = ["Materializer", "NoMaterializer", "json_problem", "materializer", "materializer_for", "get_materializer",
+__all__ = ["Materializer", "NoMaterializer", "CanSaveFailed", "json_problem", "materializer", "materializer_for", "get_materializer",
            "declared_version", "declared_libraries", "unregister"]
 
 ENTRY_POINT_GROUP = "zplan.materializers"
@@ -59,6 +59,17 @@ class Registered(Materializer):
 
     def load(self, folder: Path) -> Any:
         return self.impl.load(folder)
+
+
+class CanSaveFailed(Exception):
+    """A user's ``can_save`` raised: a fault of that materializer's code (``__cause__``), not a value nothing can store."""
+
+
+def _takes(m: Registered, value: Any) -> bool:
+    try:
+        return bool(m.can_save(value))
+    except Exception as exc:
+        raise CanSaveFailed(f"materializer {m.name}'s can_save failed on the {type_name(value)}: {type(exc).__name__}: {exc}") from exc
 
 
 _user: list[Registered] = []  # newest first
@@ -136,7 +147,7 @@ def _load_plugins() -> list[Materializer]:
 def materializer_for(value: Any, handed_on: bool = False) -> Materializer:
     """The materializer that will store ``value``; with ``handed_on`` (another step reads it),
     a built-in's faster form where it has one (DataFrames and Arrow tables as Arrow IPC)."""
-    users = [m for m in _user if m.can_save(value)]
+    users = [m for m in _user if _takes(m, value)]
     if users:
         return min(users, key=lambda m: m.specificity(value))  # min keeps the newest among equals
     for m in BUILTINS:

@@ -130,6 +130,28 @@ def test_a_user_materializer_that_fails_shows_its_own_traceback(tmp_path, monkey
     assert "zplan" not in result.traceback.replace(str(tmp_path), "")
 
 
+def test_a_user_materializer_whose_can_save_fails_is_named_with_its_own_traceback(tmp_path, monkeypatch):
+    """Not the bare error of its can_save, as if the value were at fault."""
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "thing.py").write_text(
+        "import zplan\n\nclass Thing:\n    pass\n\n"
+        "@zplan.materializer('picky-things')\nclass PickyMaterializer:\n"
+        "    def can_save(self, value):\n        return value.size > 0\n"
+        "    def save(self, value, folder):\n        pass\n"
+        "    def load(self, folder):\n        return Thing()\n\n"
+        "def make():\n    return Thing()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    try:
+        result = _run(tmp_path, "steps/thing.py", "make", tmp_path)
+    finally:
+        unregister("picky-things")
+    assert not result.ok
+    assert result.error == ("output 'output': materializer picky-things's can_save failed on the steps.thing.Thing: "
+                            "AttributeError: 'Thing' object has no attribute 'size'")
+    assert result.traceback.startswith("Traceback") and 'thing.py", line 9, in can_save' in result.traceback
+
+
 def test_an_input_its_materializer_cannot_load_fails_the_step_naming_the_input(tmp_path, monkeypatch):
     from zplan.apply.worker import ArtifactArg
     from zplan.artifacts import ArtifactStore
