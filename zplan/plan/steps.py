@@ -371,6 +371,8 @@ class StepPlanner:
         outputs = sorted(outputs.items()) if len(outputs) > 1 else list(outputs.items())
         for name, out in outputs:
             current = self.materializer_version(out.get("materializer", ""), out.get("materializer_module"))
+            if current is None and out.get("materializer") and not out.get("materializer_module"):  # a built-in or a plugin: always a version
+                return m.Reason(m.MATERIALIZER_CHANGED, f"output {name}: materializer {out['materializer']} is no longer installed")
             if current is not None and current != out.get("materializer_version"):
                 return m.Reason(m.MATERIALIZER_CHANGED, f"output {name}: materializer {out.get('materializer')} {out.get('materializer_version')} -> {current}")
             code = self.materializer_code(out.get("materializer", ""), out["materializer_module"]) if out.get("materializer_module") else None

@@ -297,6 +297,20 @@ def test_a_new_release_of_the_package_whose_materializer_loads_an_input_reruns_t
         assert [r.message for r in again.step(reader).reasons] == ["fancy-frames 1.0 -> 1.1"]
 
 
+def test_an_output_written_by_a_plugin_no_longer_installed_reruns_its_step(tmp_path, monkeypatch):
+    """A rerun stores it through another materializer (or fails): the artifact is not what it would give."""
+    class Fancy:
+        name, version = "fancy", "1"
+
+    root = copy_pipeline(tmp_path)
+    monkeypatch.setattr(materializers, "_plugins", [Fancy()])  # found through the entry points of an installed package
+    state = _recorded(root, written_by={LOAD: "fancy"})
+    assert {s.action for s in plan(root, state)[0].steps} == {m.CACHED}
+    monkeypatch.setattr(materializers, "_plugins", [])  # uninstalled
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer fancy is no longer installed"]
+
+
 def test_a_new_pyarrow_reruns_a_step_reading_a_sharded_beam_dataset(tmp_path, monkeypatch):
     # zplan's own plugin materializer: the dataset it loads reads its shards with pyarrow
     site = tmp_path / "site-packages"
