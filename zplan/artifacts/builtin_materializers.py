@@ -208,7 +208,9 @@ class PandasMaterializer(Materializer):
             return False
         import pandas as pd
 
-        return isinstance(value, (pd.DataFrame, pd.Series))
+        # A subclass would come back a plain DataFrame or Series, its own attributes and methods lost
+        # (and a plugin for it, looked up after the built-ins, never asked).
+        return type(value) in (pd.DataFrame, pd.Series)
 
     def save(self, value: Any, folder: Path) -> dict:
         import pandas as pd

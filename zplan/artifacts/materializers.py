@@ -164,8 +164,11 @@ def _no_materializer_message(value: Any) -> str:
     why = ""
     if type(value) in (dict, list):
         why = f" ({json_problem(value)}, so it cannot be stored as JSON)"
-    elif _array_subclass(value):
+    elif _subclass_of(value, "numpy", "ndarray"):
         why = " (a subclass of numpy.ndarray: stored as .npy it would come back a plain array; return np.asarray(value) if that is what the next step wants)"
+    elif (base := next((b for b in ("DataFrame", "Series") if _subclass_of(value, "pandas", b)), None)):
+        why = (f" (a subclass of pandas.{base}: stored as Parquet it would come back a plain {base}; "
+               f"return pd.{base}(value) if that is what the next step wants)")
     return (
         f"no materializer can store a value of type {kind}{why}. Return JSON-able builtins, bytes, a "
         "pathlib.Path, a pandas DataFrame/Series, a numpy array, a pyarrow Table or a scikit-learn "
@@ -182,8 +185,9 @@ def is_builtin(m: Materializer) -> bool:
     return m.name in _BUILTIN_NAMES and not isinstance(m, Registered)
 
 
-def _array_subclass(value: Any) -> bool:
-    return any(c.__module__ == "numpy" and c.__name__ == "ndarray" for c in type(value).__mro__[1:])
+def _subclass_of(value: Any, package: str, name: str) -> bool:
+    """Whether ``value``'s class derives from ``package``'s class ``name`` (without importing it)."""
+    return any(c.__module__.partition(".")[0] == package and c.__name__ == name for c in type(value).__mro__[1:])
 
 
 def get_materializer(name: str) -> Materializer:

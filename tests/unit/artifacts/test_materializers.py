@@ -305,6 +305,24 @@ def test_a_missing_path_is_a_clear_error(tmp_path: Path) -> None:
 # --- lookup and registration ------------------------------------------------------------------
 
 
+class Quotes(pd.Series):
+    @property
+    def _constructor(self) -> type:
+        return Quotes
+
+
+class Prices(pd.DataFrame):
+    """A frame with methods of its own: pandas keeps the class through its operations (``_constructor``)."""
+
+    @property
+    def _constructor(self) -> type:
+        return Prices
+
+    @property
+    def _constructor_sliced(self) -> type:
+        return Quotes
+
+
 @pytest.mark.parametrize(
     "value,why",
     [
@@ -314,6 +332,8 @@ def test_a_missing_path_is_a_clear_error(tmp_path: Path) -> None:
         ({"a": np.float64(1.0)}, "value['a'] is a numpy.float64"),
         (np.matrix([[1, 2]]), "numpy.matrix (a subclass of numpy.ndarray: stored as .npy it would come back a plain array"),
         (np.ma.array([1, 2], mask=[0, 1]), "numpy.ma.MaskedArray (a subclass of numpy.ndarray"),
+        (Prices({"eur": [1.5]}), "Prices (a subclass of pandas.DataFrame: stored as Parquet it would come back a plain DataFrame"),
+        (Prices({"eur": [1.5]})["eur"], "Quotes (a subclass of pandas.Series: stored as Parquet it would come back a plain Series"),
     ],
 )
 def test_values_nothing_can_store_get_a_helpful_error(value: Any, why: str) -> None:
