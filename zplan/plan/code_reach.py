@@ -17,7 +17,7 @@ from zplan.plan.code_hash import MODULE_CODE, SCRIPT, WHOLE_MODULE, CodeError, C
 from zplan.plan.code_scope import IMPORT_BY_NAME, ImportRef, ModuleBindings, Use, is_main_guard, normalise, same_scope, uses_of
 from zplan.plan.signatures import callee_name, read_signature
 from zplan.plan.step_declarations import declared_outputs, declared_sensitivity
-from zplan.plan.user_materializers import registered_name
+from zplan.plan.user_materializers import module_classes, registered_name
 
 _DYNAMIC_LOOKUPS = frozenset({"globals", "vars", "eval", "exec"})  # builtins that read a module's names by string
 
@@ -370,10 +370,11 @@ class _Reach:
         except CodeError:  # the step fails importing it, whatever its key
             return
         self.files.add(path)
+        classes = module_classes(module.tree)
         for cls in module.tree.body:
             registered = _registration(cls)
             if registered is not None:
-                name = registered_name(self.index.dotted(path), cls, registered) or f"{self.index.dotted(path)}.{cls.name} (name computed)"
+                name = registered_name(self.index.dotted(path), cls, registered, classes) or f"{self.index.dotted(path)}.{cls.name} (name computed)"
                 types = ast.unparse(registered.args[0]) if registered.args else "a type its can_save takes"
                 self.materializers[name] = f"{types} in {self.index.rel(path)}"
         body = [stmt for stmt in module.tree.body if not is_main_guard(stmt)]

@@ -28,13 +28,17 @@ def registration(path: Path | None, module: str, name: str) -> tuple[str, str | 
         tree = ast.parse(path.read_text(encoding="utf-8")) if path is not None else None
     except (OSError, SyntaxError, ValueError):
         return None
-    for node in tree.body if tree is not None else ():
-        if not isinstance(node, ast.ClassDef):
-            continue
+    classes = module_classes(tree) if tree is not None else {}
+    for node in classes.values():
         for deco in node.decorator_list:
-            if isinstance(deco, ast.Call) and callee_name(deco.func) == "materializer" and registered_name(module, node, deco) == name:
-                return node.name, _version(node, deco)
+            if isinstance(deco, ast.Call) and callee_name(deco.func) == "materializer" and registered_name(module, node, deco, classes) == name:
+                return node.name, _version(node, deco, classes)
     return None
+
+
+def module_classes(tree: ast.Module) -> dict[str, ast.ClassDef]:
+    """The classes a module defines at its top level, by name (the last definition of a name wins, as when it runs)."""
+    return {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
 
 
 def module_file(project_dir: Path, module: str) -> Path | None:
@@ -46,23 +50,23 @@ def module_file(project_dir: Path, module: str) -> Path | None:
 _UNREAD = object()  # written, but not as a literal: the version cannot be told without running the code
 
 
-def registered_name(module: str, cls: ast.ClassDef, deco: ast.Call) -> str | None:
+def registered_name(module: str, cls: ast.ClassDef, deco: ast.Call, classes: dict[str, ast.ClassDef] | None = None) -> str | None:
     """The name ``materializer()`` registers the class under: its ``name=``, the string it is
-    given instead of a type, the class's ``name``, else its qualified name."""
+    given instead of a type, the class's ``name`` (``classes``: the module's, its bases among them), else its qualified name."""
     given = _keyword(deco, "name")
     if given is None and deco.args and isinstance(deco.args[0], ast.Constant) and isinstance(deco.args[0].value, str):
         given = deco.args[0].value
     if given is None:
-        given = _attribute(cls, "name")
+        given = _attribute(cls, "name", classes or {})
     if given is _UNREAD:
         return None
     return str(given) if given else f"{module}.{cls.name}"
 
 
-def _version(cls: ast.ClassDef, deco: ast.Call) -> str | None:
+def _version(cls: ast.ClassDef, deco: ast.Call, classes: dict[str, ast.ClassDef]) -> str | None:
     value = _keyword(deco, "version")
     if value is None:
-        value = _attribute(cls, "version")
+        value = _attribute(cls, "version", classes)
     return None if value is _UNREAD else str(value or "1")
 
 
@@ -71,12 +75,21 @@ def _keyword(call: ast.Call, name: str):
     return next((_literal(kw.value) for kw in call.keywords if kw.arg == name), None)
 
 
-def _attribute(cls: ast.ClassDef, name: str):
-    """The literal value of the class attribute ``name`` (``_UNREAD``, None as ``_keyword``)."""
+def _attribute(cls: ast.ClassDef, name: str, classes: dict[str, ast.ClassDef], seen: frozenset[str] = frozenset()):
+    """The literal value of the class attribute ``name`` (``_UNREAD``, None as ``_keyword``), inherited
+    from a base of the same module (``classes``) too; ``_UNREAD`` when a base from elsewhere may set it."""
     for stmt in cls.body:
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
         if any(isinstance(t, ast.Name) and t.id == name for t in targets) and stmt.value is not None:
             return _literal(stmt.value)
+    for base in cls.bases:
+        if isinstance(base, ast.Name) and base.id == "object":
+            continue
+        if not (isinstance(base, ast.Name) and base.id in classes) or base.id in seen:
+            return _UNREAD  # its value is known only by running the code
+        value = _attribute(classes[base.id], name, classes, seen | {cls.name})
+        if value is not None:
+            return value
     return None
 
 

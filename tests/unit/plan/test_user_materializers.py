@@ -36,12 +36,31 @@ class Unnamed: ...
 
 @zplan.materializer(Frame, name="computed", version=VERSION)
 class Computed: ...
+
+
+class Base:
+    name = "by-base"
+    version = "5"
+
+
+@zplan.materializer(Frame)
+class Inherited(Base): ...
+
+
+@zplan.materializer(Frame, name="grandchild")
+class Grandchild(Inherited, object): ...
+
+
+@zplan.materializer(Frame, name="from-a-library")
+class FromLibrary(library.Base): ...
 '''
 
 
 @pytest.mark.parametrize("name, version", [
     ("by-keyword", "3"), ("by-attributes", "4"), ("by-string", "1"), ("steps.mats.Unnamed", "1"),
     ("computed", None),  # not a literal: unknown, never guessed
+    ("by-base", "5"), ("grandchild", "5"),  # inherited from a class of the module, as Python looks it up
+    ("from-a-library", None),  # a base from elsewhere may set it: unknown
     ("elsewhere", None),
 ])
 def test_the_declared_version_is_read_as_registration_would_make_it(tmp_path: Path, name: str, version: str | None) -> None:
