@@ -15,9 +15,9 @@ from pathlib import Path
 from zplan.hashing import hash_text, hash_value
 from zplan.plan.code_hash import MODULE_CODE, SCRIPT, WHOLE_MODULE, CodeError, CodeInfo, code_stamp
 from zplan.plan.code_scope import IMPORT_BY_NAME, ImportRef, ModuleBindings, Use, is_main_guard, normalise, same_scope, uses_of
-from zplan.plan.signatures import callee_name, read_signature
+from zplan.plan.signatures import read_signature
 from zplan.plan.step_declarations import declared_outputs, declared_sensitivity
-from zplan.plan.user_materializers import module_classes, registered_name
+from zplan.plan.user_materializers import registered_in
 
 _DYNAMIC_LOOKUPS = frozenset({"globals", "vars", "eval", "exec"})  # builtins that read a module's names by string
 
@@ -370,13 +370,7 @@ class _Reach:
         except CodeError:  # the step fails importing it, whatever its key
             return
         self.files.add(path)
-        classes = module_classes(module.tree)
-        for cls in module.tree.body:
-            registered = _registration(cls)
-            if registered is not None:
-                name = registered_name(self.index.dotted(path), cls, registered, classes) or f"{self.index.dotted(path)}.{cls.name} (name computed)"
-                types = ast.unparse(registered.args[0]) if registered.args else "a type its can_save takes"
-                self.materializers[name] = f"{types} in {self.index.rel(path)}"
+        self.materializers.update(registered_in(module.tree, self.index.dotted(path), self.index.rel(path)))
         body = [stmt for stmt in module.tree.body if not is_main_guard(stmt)]
         self._imports(module, (n for n in same_scope(body) if isinstance(n, (ast.Import, ast.ImportFrom))))
         self._ran(self.index.package_of(path))
@@ -404,15 +398,6 @@ class _Reach:
 def _is_package(target: Path) -> bool:
     """Whether ``from target import x`` may import a submodule ``x``: ``target`` is a package."""
     return target.is_dir() or target.name == "__init__.py"
-
-
-def _registration(stmt: ast.stmt) -> ast.Call | None:
-    """The ``@zplan.materializer(...)`` call decorating a top-level class, if any."""
-    if isinstance(stmt, ast.ClassDef):
-        for deco in stmt.decorator_list:
-            if isinstance(deco, ast.Call) and callee_name(deco.func) == "materializer":
-                return deco
-    return None
 
 
 def _digest(stmts: list[ast.stmt]) -> str:

@@ -36,6 +36,29 @@ def registration(path: Path | None, module: str, name: str) -> tuple[str, str | 
     return None
 
 
+def registered_in(tree: ast.Module, module: str, rel: str) -> dict[str, str]:
+    """The materializers a module (``module`` by dotted name, ``rel`` its file) registers at import:
+    name -> "TYPE in FILE"; a name that is computed is given by the class."""
+    classes = module_classes(tree)
+    found = {}
+    for cls in tree.body:
+        deco = _registration(cls)
+        if deco is not None:
+            name = registered_name(module, cls, deco, classes) or f"{module}.{cls.name} (name computed)"
+            types = ast.unparse(deco.args[0]) if deco.args else "a type its can_save takes"
+            found[name] = f"{types} in {rel}"
+    return found
+
+
+def _registration(stmt: ast.stmt) -> ast.Call | None:
+    """The ``@zplan.materializer(...)`` call decorating a top-level class, if any."""
+    if isinstance(stmt, ast.ClassDef):
+        for deco in stmt.decorator_list:
+            if isinstance(deco, ast.Call) and callee_name(deco.func) == "materializer":
+                return deco
+    return None
+
+
 def module_classes(tree: ast.Module) -> dict[str, ast.ClassDef]:
     """The classes a module defines at its top level, by name (the last definition of a name wins, as when it runs)."""
     return {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
