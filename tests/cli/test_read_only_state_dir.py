@@ -1,9 +1,12 @@
 """A read-only .zplan folder (a bind mount remounted read-only, or no write permission): commands that
-lock state say which folder and what to do, never "internal error"; commands that only read work."""
+lock state say which folder and what to do, never "internal error"; commands that only read work.
+A full disk (a small tmpfs mounted over .zplan, filled) fails the state write itself: the command says
+which file and why, the state file is left whole, and an apply keeps what it could not record."""
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 from pathlib import Path
@@ -13,7 +16,7 @@ import pytest
 from zplan.diags import DiagnosticError
 from zplan.state.backend import FileBackend
 
-from .helpers import Project, Result, with_read_only
+from .helpers import Project, Result, ran, with_full_disk, with_read_only
 
 CHANGING = [("apply", "-auto-approve"), ("destroy", "-auto-approve"), ("state", "rm", "resource.local_directory.x"), ("gc", "-dry-run")]
 READING = [("plan",), ("show",), ("output",), ("runs",), ("state", "list"), ("verify",)]
@@ -62,3 +65,58 @@ def test_a_folder_without_write_permission_is_named_even_when_the_lock_file_is_w
     with pytest.raises(DiagnosticError, match="this user may not write in it"):
         with FileBackend(tmp_path / "state.json").lock("apply"):
             pass
+
+
+RESOURCE = 'resource "local_directory" "out" {\n  path = "out"\n}\n'
+STORES_OUTSIDE = ('  artifact_store = "file://.zplan/artifacts"\n  metadata_store = "sqlite:///.zplan/metadata.db"\n',
+                  '  artifact_store = "file://store/artifacts"\n  metadata_store = "sqlite:///store/metadata.db"\n')
+
+
+def _no_leftovers(project: Project) -> None:
+    """No temporary file of a failed write, no lock info: the next command finds the state as it was."""
+    assert not [p.name for p in project.path(".zplan").iterdir() if p.name.endswith(".tmp")]
+    assert project.read(".zplan/state.json.lock") == ""
+
+
+def test_a_state_edit_on_a_full_disk_names_the_file_and_leaves_the_state_whole(applied: Project):
+    applied.write("out.zp.hcl", RESOURCE)
+    applied.apply()
+    before = applied.path(".zplan/state.json").read_bytes()
+    code, _, err = with_full_disk(applied, ".zplan", "state", "rm", "resource.local_directory.out")
+    assert code == 1 and "internal error" not in err and "Traceback" not in err, err
+    assert f"cannot record the state: writing {applied.path('.zplan/state.json.backup')}" in err, err
+    assert "failed: No space left on device" in err and "free some space on the disk holding" in err, err
+    assert "state.json was left as it was before this write" in err, err
+    assert applied.path(".zplan/state.json").read_bytes() == before
+    _no_leftovers(applied)
+    assert "resource.local_directory.out" in applied.ok("state", "list").out
+
+
+def test_a_destroy_on_a_full_disk_keeps_what_it_could_not_record_and_names_it(applied: Project):
+    applied.write("out.zp.hcl", RESOURCE)
+    applied.apply()
+    before = applied.path(".zplan/state.json").read_bytes()
+    code, _, err = with_full_disk(applied, ".zplan", "destroy", "-auto-approve")
+    assert code == 1 and "internal error" not in err and "Traceback" not in err, err
+    assert "No space left on device; the apply stopped, and these ran but are not recorded in state: resource.local_directory.out" in err, err
+    kept = applied.path("errored.state.json")  # .zplan is full: kept in the project folder
+    assert f"is kept in {kept}" in err and f"cp {kept} {applied.path('.zplan/state.json')}" in err, err
+    assert applied.path(".zplan/state.json").read_bytes() == before and not applied.path("out").exists()
+    _no_leftovers(applied)
+    assert "resource.local_directory.out" not in json.loads(kept.read_text())["resources"]
+    assert oct(kept.stat().st_mode & 0o777) == "0o600"  # private, as state
+    kept.replace(applied.path(".zplan/state.json"))  # restored: the next plan knows the directory is gone
+    assert applied.ok("destroy", "-auto-approve").out == "Destroy complete: 0 destroyed.\n"
+
+
+def test_an_apply_on_a_full_disk_stops_and_keeps_the_steps_it_ran(applied: Project):
+    applied.replace("main.zp.hcl", *STORES_OUTSIDE)  # state alone on the full disk
+    applied.apply()
+    code, out, err = with_full_disk(applied, ".zplan", "apply", "-auto-approve", "-var", "c=2")
+    assert code == 1 and "internal error" not in err and "Traceback" not in err, err
+    assert ran(Result(code, out, err)) == {"scale"}
+    assert "pipeline.numbers.step.total: skipped (not started: the apply stopped, as state could not be written)" in out
+    assert "these ran but are not recorded in state: pipeline.numbers.step.scale" in err, err
+    _no_leftovers(applied)
+    applied.path("errored.state.json").replace(applied.path(".zplan/state.json"))
+    assert ran(applied.apply("-var", "c=2")) == {"total"}  # scale's run was kept

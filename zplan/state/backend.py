@@ -151,7 +151,10 @@ class FileBackend:
         data = (dump_document(doc) + "\n").encode()
         if not self._backed_up:
             self._keep_backup()
-        atomic_write_bytes(self.path, data)
+        try:
+            atomic_write_bytes(self.path, data)
+        except OSError as exc:
+            raise StateNotWritten(self.path, exc) from None
         if keep_decoded:
             decoded.save(self._decoded_path(), hash_bytes(data), doc)
 
@@ -164,7 +167,11 @@ class FileBackend:
         except FileNotFoundError:
             previous = None
         if previous is not None and previous.strip():
-            atomic_write_bytes(self.backup_path, previous)
+            try:
+                atomic_write_bytes(self.backup_path, previous)
+            except OSError as exc:
+                raise StateNotWritten(self.backup_path, exc, f"the copy of {self.path.name} kept before a command changes it",
+                                      unchanged=self.path.name) from None
         self._backed_up = True
 
     def _restore_hint(self) -> str:
@@ -227,7 +234,11 @@ class FileBackend:
                 on_stale(previous)
             info = LockInfo.new(operation)
             os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(asdict(info)).encode(), 0)
+            try:
+                os.pwrite(fd, json.dumps(asdict(info)).encode(), 0)
+            except OSError as exc:  # (the lock is let go as this unwinds)
+                raise StateNotWritten(self.lock_path, exc, "who holds the state lock", doing="lock the state",
+                                      unchanged=f"{self.path.name} (nothing was done)") from None
             try:
                 yield info
             finally:
@@ -252,6 +263,34 @@ class FileBackend:
             os.close(fd)
             raise not_writable(folder, errno.EACCES)
         return fd
+
+
+class StateNotWritten(DiagnosticError):
+    """The OS refused a write of state (a full disk, a folder made read-only). The file written is
+    as it was before, whole: it is replaced only by a complete temporary file, removed on failure."""
+
+    def __init__(self, path: Path, exc: OSError, what: str = "", doing: str = "record the state", unchanged: str = "") -> None:
+        self.path = path
+        named = f"{path} ({what})" if what else str(path)
+        self.summary = f"cannot {doing}: writing {named} failed: {os_error_in_words(exc)}"
+        self.remedy = _what_to_do(exc.errno, path.parent)
+        self.unchanged = f"{unchanged or path.name} was left as it was before this write"
+        super().__init__([error(self.summary, f"{self.remedy}, then run the command again; {self.unchanged}")])
+
+
+def os_error_in_words(exc: OSError) -> str:
+    """``No space left on device``: the OS error as its message says it, without Python's decoration."""
+    return exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
+
+
+def _what_to_do(code: int | None, folder: Path) -> str:
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return f"free some space on the disk holding {folder} (or raise your quota there)"
+    if code == errno.EROFS:
+        return f"{folder} is on a read-only file system: remount it read-write"
+    if code in (errno.EACCES, errno.EPERM):
+        return f"give this user write permission in {folder} (chmod u+w; an immutable file is cleared with chattr -i)"
+    return f"make {folder} writable again (check the disk and its file system)"
 
 
 def not_writable(folder: Path, code: int) -> DiagnosticError:
