@@ -120,3 +120,30 @@ def test_an_apply_on_a_full_disk_stops_and_keeps_the_steps_it_ran(applied: Proje
     _no_leftovers(applied)
     applied.path("errored.state.json").replace(applied.path(".zplan/state.json"))
     assert ran(applied.apply("-var", "c=2")) == {"total"}  # scale's run was kept
+
+
+FILL_THE_DISK = '''def fill():
+    """Fill the disk holding the metadata store, as another program might while the apply runs."""
+    with open("meta/filler", "wb") as f:
+        try:
+            while True:
+                f.write(bytes(65536))
+                f.flush()
+        except OSError:
+            pass
+    return 1
+'''
+
+
+def test_a_metadata_store_whose_disk_fills_during_the_apply_is_named_with_the_database_s_reason(project: Project):
+    project.replace("main.zp.hcl", 'metadata_store = "sqlite:///.zplan/metadata.db"', 'metadata_store = "sqlite:///meta/metadata.db"')
+    project.apply()
+    project.write("steps/fill.py", FILL_THE_DISK)
+    project.write("fill.zp.hcl", 'pipeline "disk" {\n  step "fill" {\n    source = "steps/fill.py:fill"\n  }\n}\n')
+    code, _, err = with_full_disk(project, "meta", "apply", "-auto-approve", free_kib=2048)
+    assert code == 1 and "internal error" not in err and "Transaction already open" not in err, err
+    assert f"Error: metadata store sqlite {project.path('meta/metadata.db')}: database or disk is full\n" in err, err
+    assert f"free some space on the disk holding {project.path('meta')}, then run the command again" in err, err
+    (store,) = project.state()["stores"].values()  # state never names what ML Metadata could not record
+    assert "pipeline.disk.step.fill" not in store["steps"]
+    assert "   2  " in project.ok("runs").out  # (recorded interrupted: its apply could not finish it)
