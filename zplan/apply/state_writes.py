@@ -53,15 +53,15 @@ class StateWrites:
         try:
             self._write_last(state)
         except StateNotWritten as exc:
-            raise self._not_recorded(state, first or exc) from None
+            raise self._not_recorded(state, first or exc, stopped=first is not None) from None
         if first is not None:
             raise _stopped_early(first, not_started)
 
-    def _not_recorded(self, state: State, failure: StateNotWritten) -> diags.DiagnosticError:
+    def _not_recorded(self, state: State, failure: StateNotWritten, stopped: bool) -> diags.DiagnosticError:
         unrecorded = _differences(self._recorded(), state.doc)
         kept, tried = self._keep_recovery(state)
         what = f"these ran but are not recorded in state: {', '.join(unrecorded)}" if unrecorded else "nothing it changed is missing from state"
-        summary = f"{failure.summary}; the apply stopped, and {what}"
+        summary = f"{failure.summary}; {'the apply stopped' if stopped else 'that was its last write'}, and {what}"
         if kept is None:
             return diags.fail(summary, f"{failure.remedy}; {failure.unchanged}. The state this apply could not record could not be "
                                        f"kept either ({tried}): the next plan plans what is not recorded again (a resource listed "

@@ -166,6 +166,8 @@ class FileBackend:
             previous = self.path.read_bytes()
         except FileNotFoundError:
             previous = None
+        except OSError as exc:
+            raise StateNotWritten(self.path, exc, f"read to keep it as {self.backup_path.name}", action="reading") from None
         if previous is not None and previous.strip():
             try:
                 atomic_write_bytes(self.backup_path, previous)
@@ -269,10 +271,11 @@ class StateNotWritten(DiagnosticError):
     """The OS refused a write of state (a full disk, a folder made read-only). The file written is
     as it was before, whole: it is replaced only by a complete temporary file, removed on failure."""
 
-    def __init__(self, path: Path, exc: OSError, what: str = "", doing: str = "record the state", unchanged: str = "") -> None:
+    def __init__(self, path: Path, exc: OSError, what: str = "", doing: str = "record the state", unchanged: str = "",
+                 action: str = "writing") -> None:
         self.path = path
         named = f"{path} ({what})" if what else str(path)
-        self.summary = f"cannot {doing}: writing {named} failed: {os_error_in_words(exc)}"
+        self.summary = f"cannot {doing}: {action} {named} failed: {os_error_in_words(exc)}"
         self.remedy = _what_to_do(exc.errno, path.parent)
         self.unchanged = f"{unchanged or path.name} was left as it was before this write"
         super().__init__([error(self.summary, f"{self.remedy}, then run the command again; {self.unchanged}")])

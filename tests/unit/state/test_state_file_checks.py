@@ -133,3 +133,16 @@ def test_a_decoded_copy_made_before_entries_were_checked_is_not_trusted(tmp_path
     kept.write_bytes(kept.read_bytes().replace(b"zplan-state-decoded 2 ", b"zplan-state-decoded 1 "))
     with pytest.raises(StateDamaged, match="resource.t.r"):
         FileBackend(path).read()
+
+
+def test_a_write_the_os_refuses_names_the_file_and_leaves_the_state_whole(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    FileBackend(path).write({**empty(), "serial": 1})
+    before = path.read_bytes()
+    path.with_name("state.json.backup").mkdir()  # a folder where the backup goes: the OS refuses to replace it
+    with pytest.raises(DiagnosticError) as e:
+        FileBackend(path).write({**empty(), "serial": 2})
+    assert str(e.value).startswith(f"error: cannot record the state: writing {path}.backup (the copy of state.json kept before a command changes it) failed: Is a directory")
+    assert "state.json was left as it was before this write" in str(e.value)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.backup"]  # no temporary file left
