@@ -123,10 +123,11 @@ def test_an_apply_on_a_full_disk_stops_and_keeps_the_steps_it_ran(applied: Proje
 
 
 FILL_THE_DISK = '''def fill():
-    """Fill the disk holding the metadata store, as another program might while the apply runs."""
+    """Fill the disk holding the metadata store, as another program might while the apply runs (the
+    small one the test mounts: never more than 64 MiB, should the test run elsewhere)."""
     with open("meta/filler", "wb") as f:
         try:
-            while True:
+            for _ in range(1024):
                 f.write(bytes(65536))
                 f.flush()
         except OSError:
