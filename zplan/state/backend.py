@@ -151,10 +151,13 @@ class FileBackend:
         data = (dump_document(doc) + "\n").encode()
         if not self._backed_up:
             self._keep_backup()
+        # A state.json that is a symbolic link (to a shared or synced folder) is written through, as
+        # Terraform writes through one: replacing the link would leave its target behind, silently.
+        target = Path(os.path.realpath(self.path))
         try:
-            atomic_write_bytes(self.path, data)
+            atomic_write_bytes(target, data)
         except OSError as exc:
-            raise StateNotWritten(self.path, exc) from None
+            raise StateNotWritten(target, exc) from None
         if keep_decoded:
             decoded.save(self._decoded_path(), hash_bytes(data), doc)
 

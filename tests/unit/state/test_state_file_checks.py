@@ -146,3 +146,14 @@ def test_a_write_the_os_refuses_names_the_file_and_leaves_the_state_whole(tmp_pa
     assert "state.json was left as it was before this write" in str(e.value)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.backup"]  # no temporary file left
+
+
+def test_a_state_file_that_is_a_link_is_written_through_it(tmp_path: Path) -> None:
+    shared = tmp_path / "shared" / "state.json"
+    FileBackend(shared).write({**empty(), "serial": 1})
+    path = tmp_path / "project" / "state.json"
+    path.parent.mkdir()
+    path.symlink_to(shared)
+    FileBackend(path).write({**empty(), "serial": 2})
+    assert path.is_symlink() and json.loads(shared.read_text())["serial"] == 2
+    assert json.loads(path.with_name("state.json.backup").read_text())["serial"] == 1
