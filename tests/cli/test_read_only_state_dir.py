@@ -43,6 +43,15 @@ def test_commands_that_lock_state_name_the_read_only_folder(ro: Project, command
     assert ro.path(".zplan/state.json").read_bytes() == before
 
 
+def test_force_unlock_of_a_gone_holder_names_the_read_only_folder(ro: Project):
+    info = '{"id": "1b2c", "operation": "apply", "who": "me@here", "host": "here", "pid": 99999, "created": "2026-01-01T00:00:00+00:00"}'
+    ro.write(".zplan/state.json.lock", info)  # left by a killed apply
+    code, _, err = _read_only(ro, "force-unlock", "-force", "1b2c")
+    assert code == 1 and "internal error" not in err and "Traceback" not in err, err
+    assert f"cannot release the state lock: {ro.path('.zplan')} is read-only" in err and "make it writable" in err, err
+    assert ro.read(".zplan/state.json.lock") == info
+
+
 @pytest.mark.parametrize("command", READING, ids=" ".join)
 def test_commands_that_only_read_still_work(ro: Project, command):
     result = _read_only(ro, *command)

@@ -194,7 +194,7 @@ class FileBackend:
         info = _read_info(self.lock_path)
         if info is None:
             return None
-        fd = os.open(self.lock_path, os.O_RDWR)
+        fd = os.open(self.lock_path, os.O_RDONLY)  # (flock needs no write access: a read-only folder is fine)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -211,7 +211,14 @@ class FileBackend:
         info = _read_info(self.lock_path)
         if info is None or info.id != lock_id:
             raise KeyError(lock_id)
-        fd = os.open(self.lock_path, os.O_RDWR)
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR)
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            if self.current_lock() == info:
+                raise LockStillHeld(info) from None
+            raise not_writable(self.lock_path.parent, exc.errno, doing="release the state lock") from None
         try:
             try:  # held while clearing, so a new holder's info is never the one cleared
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -299,10 +306,10 @@ def _what_to_do(code: int | None, folder: Path) -> str:
     return f"make {folder} writable again (check the disk and its file system)"
 
 
-def not_writable(folder: Path, code: int) -> DiagnosticError:
+def not_writable(folder: Path, code: int, doing: str = "lock the state") -> DiagnosticError:
     why = "it is on a read-only file system" if code == errno.EROFS else "this user may not write in it"
     return DiagnosticError([error(
-        f"cannot lock the state: {folder} is read-only ({why})",
+        f"cannot {doing}: {folder} is read-only ({why})",
         "apply, destroy, import, state rm, gc and verify -repair lock and record state there: make it writable "
         "(remount it read-write, or chmod -R u+w it), then run the command again; "
         "commands that only read (plan, show, output, runs, state list, verify) work as they are",
