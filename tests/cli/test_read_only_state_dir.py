@@ -101,6 +101,18 @@ def test_a_state_edit_on_a_full_disk_names_the_file_and_leaves_the_state_whole(a
     assert "resource.local_directory.out" in applied.ok("state", "list").out
 
 
+def test_a_lock_whose_info_cannot_be_written_on_a_full_disk_is_named_and_nothing_is_done(applied: Project):
+    applied.write("out.zp.hcl", RESOURCE)
+    applied.apply()
+    before = applied.path(".zplan/state.json").read_bytes()
+    code, _, err = with_full_disk(applied, ".zplan", "state", "rm", "resource.local_directory.out", free_kib=0)
+    assert code == 1 and "internal error" not in err and "Traceback" not in err, err
+    assert f"cannot lock the state: writing {applied.path('.zplan/state.json.lock')} (who holds the state lock) failed: No space left on device" in err, err
+    assert "nothing was done, and state.json is as it was" in err, err
+    assert applied.path(".zplan/state.json").read_bytes() == before
+    _no_leftovers(applied)
+
+
 def test_a_destroy_on_a_full_disk_keeps_what_it_could_not_record_and_names_it(applied: Project):
     applied.write("out.zp.hcl", RESOURCE)
     applied.apply()

@@ -176,7 +176,7 @@ class FileBackend:
                 atomic_write_bytes(self.backup_path, previous)
             except OSError as exc:
                 raise StateNotWritten(self.backup_path, exc, f"the copy of {self.path.name} kept before a command changes it",
-                                      unchanged=self.path.name) from None
+                                      unchanged=f"{self.path.name} was left as it was before this write") from None
         self._backed_up = True
 
     def _restore_hint(self) -> str:
@@ -250,7 +250,7 @@ class FileBackend:
                 os.pwrite(fd, json.dumps(asdict(info)).encode(), 0)
             except OSError as exc:  # (the lock is let go as this unwinds)
                 raise StateNotWritten(self.lock_path, exc, "who holds the state lock", doing="lock the state",
-                                      unchanged=f"{self.path.name} (nothing was done)") from None
+                                      unchanged=f"nothing was done, and {self.path.name} is as it was") from None
             try:
                 yield info
             finally:
@@ -287,7 +287,7 @@ class StateNotWritten(DiagnosticError):
         named = f"{path} ({what})" if what else str(path)
         self.summary = f"cannot {doing}: {action} {named} failed: {os_error_in_words(exc)}"
         self.remedy = _what_to_do(exc.errno, path.parent)
-        self.unchanged = f"{unchanged or path.name} was left as it was before this write"
+        self.unchanged = unchanged or f"{path.name} was left as it was before this write"
         super().__init__([error(self.summary, f"{self.remedy}, then run the command again; {self.unchanged}")])
 
 
