@@ -149,6 +149,42 @@ def with_read_only(project: "Project", folder: str, *command: str) -> Result:
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+# Mounts a small tmpfs over the folder (its files copied in), fills it but for FREE KiB, runs zplan,
+# then puts the folder's files as the command left them back in place.
+_FULL_DISK = """
+set -e
+keep=$(mktemp -d)
+cp -a {folder}/. "$keep"/
+mount -t tmpfs -o size=8m tmpfs {folder} || exit 99
+cp -a "$keep"/. {folder}/
+head -c 8m /dev/zero > {folder}/.filler 2>/dev/null || true
+truncate -s -{free}K {folder}/.filler
+set +e
+{zplan}
+code=$?
+rm -f {folder}/.filler
+rm -rf "$keep" && mkdir "$keep" && cp -a {folder}/. "$keep"/
+umount {folder}
+find {folder} -mindepth 1 -delete && cp -a "$keep"/. {folder}/ && rm -rf "$keep"
+exit $code
+"""
+
+
+def with_full_disk(project: "Project", folder: str, *command: str, free_kib: int = 4) -> Result:
+    """Run ``zplan COMMAND`` with ``folder`` (relative to the project) on a file system that is full but
+    for ``free_kib`` (a tmpfs counts whole 4 KiB pages: 4 leaves room for the state lock's info only).
+    Needs root and a mount namespace (``unshare -m``); the test is skipped without them."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare to mount a small file system")
+    zplan = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "zplan.cli", *command))
+    script = _FULL_DISK.format(folder=shlex.quote(folder), free=free_kib, zplan=zplan)
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=project.root, env=cli_env(),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
+    if proc.returncode == 99:
+        pytest.skip("cannot mount a small file system here (no mount namespace)")
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
 def copy_project(source: Path, dest: Path) -> Project:
     """A fresh copy of a project folder (no state, no caches)."""
     shutil.copytree(source, dest, ignore=_NOT_COPIED)

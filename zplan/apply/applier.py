@@ -27,6 +27,7 @@ from zplan.apply.recorder import RunRecorder
 from zplan.apply.recovery import DamagedInputs
 from zplan.apply.resources import ResourceApplier
 from zplan.apply.runner import StepRefused, StepRunner
+from zplan.apply.state_writes import Recovery, StateWrites
 from zplan.apply.strays import left_running_message, left_threads_message
 from zplan.apply.tracker import CACHED, STOPPED, ApplyResult, RunTracker
 from zplan.apply.worker import StepResult
@@ -66,18 +67,20 @@ class Applier:
         persist_last: Callable[[State], None] | None = None,
         exact: bool = False,
         in_task: bool = False,
+        recovery: Recovery | None = None,
     ) -> None:
         """``persist`` writes the state as the apply goes; ``persist_last``, if given, writes it
         the last time (a file backend then also keeps its decoded copy for the next plan).
         ``exact`` (a saved plan): a step whose re-plan finds other code or data than the plan
         had is refused, never run with what changed. ``in_task``: this is a task of an external
-        orchestrator (``zplan run-step``): its steps run here, whatever the stack's orchestrator."""
+        orchestrator (``zplan run-step``): its steps run here, whatever the stack's orchestrator.
+        ``recovery``: where the state goes when the last write fails (``zplan.apply.state_writes``)."""
         inputs = planner.apply_inputs()
         self.project = planner.project
         self.plan = plan
         self.state = state
-        self._persist_last = self._after_snapshots(persist_last or persist)
-        persist = self._after_snapshots(persist)
+        self.writes = StateWrites(self._after_snapshots(persist), self._after_snapshots(persist_last or persist), recovery)
+        persist = self.writes.write
         self.persist = persist
         self.hooks = hooks or Hooks()
         self.graph = inputs.graph
@@ -116,7 +119,7 @@ class Applier:
             self._make_changes()
             if self.result.changed or self.plan.output_changes:
                 self.state.bump()
-            self._persist_last(self.state)
+            self.writes.write_last(self.state, self._not_started())
             self.hooks.run_finished(self.tracker.summary())
         finally:
             self.runner.closed()  # the workers' helper processes exited while the last records were written
@@ -126,13 +129,13 @@ class Applier:
         """Destroy, then walk the graph (resources and steps), until done or stopped by a signal."""
         with stop_on_signals(self.stop, self._stop_steps, self._kill_steps):
             try:
-                self.resources.apply_destroys(self.plan.resources, lambda: self.stop.requested)
+                self.resources.apply_destroys(self.plan.resources, self._stopping)
                 if self.plan.destroy:
-                    if not self.stop.requested:  # outputs go with the last resource
+                    if not self._stopping():  # outputs go with the last resource
                         self.state.set_outputs(self.project.stack_name, {})
                 else:
                     self._walk()
-                    if not self.stop.requested:  # an old object goes only once its replacement is settled
+                    if not self._stopping():  # an old object goes only once its replacement is settled
                         self.resources.destroy_deposed()
                     stack_outputs.record_outputs(self.project, self.state, self.tracker.store_key, self.resources.value, self.resources.names)
             finally:
@@ -165,7 +168,7 @@ class Applier:
             res = future.result() if future.exception() is None else ResourceResult(node, None, str(future.exception()))
             self.resources.finish(self.plan.resource(node), res)
 
-        stopping = lambda: self.stop.requested or self._abort is not None  # noqa: E731
+        stopping = lambda: self._stopping() or self._abort is not None  # noqa: E731
         walk(self.graph, start, finish, nodes=nodes, stopping=stopping)
         again = self._damaged_inputs.next_round()
         if again and not stopping():  # steps held back on a damaged input, with the steps that made it
@@ -314,8 +317,18 @@ class Applier:
         if failed:
             self.tracker.skipped[address] = failed
 
+    def _stopping(self) -> bool:
+        """Interrupted, or a state write failed: nothing more starts that could not be recorded."""
+        return self.stop.requested or self.writes.failed is not None
+
     def _skip_reason(self, otherwise: str) -> str:
-        return f"not started: the apply was interrupted ({self.stop.name})" if self.stop.requested else otherwise
+        if self.stop.requested:
+            return f"not started: the apply was interrupted ({self.stop.name})"
+        return "not started: the apply stopped, as state could not be written" if self.writes.failed is not None else otherwise
+
+    def _not_started(self) -> list[str]:
+        """Resources and steps planned to change that this apply left alone (skipped)."""
+        return sorted(a for a, o in self.result.outcome.items() if o == SKIPPED)
 
     def _step_stopped(self, current: m.StepPlan, result: StepResult) -> None:
         """Stopped by an interrupted apply: no step record (its last one stays true), an execution
@@ -388,6 +401,7 @@ class Applier:
     def _close(self) -> None:
         self.runner.close()  # its helper processes exit meanwhile: ``apply`` waits for them last
         self._threads.shutdown(wait=True)
+        self.result.state_not_written = self.writes.failed is not None
         self.recorder.close_run()
 
 

@@ -24,11 +24,12 @@ class ApplyResult:
     outcome: dict[str, str] = field(default_factory=dict)  # address -> ok | failed | skipped | cached | submitted
     changed: bool = False
     interrupted: int | None = None  # the signal (SIGINT, SIGTERM) that stopped the apply
+    state_not_written: bool = False  # a state write failed, which stopped the apply
 
     @property
     def status(self) -> str:
         """What the run is recorded as."""
-        return "interrupted" if self.interrupted else "failed" if self.failed else "succeeded"
+        return "interrupted" if self.interrupted else "failed" if self.failed or self.state_not_written else "succeeded"
 
     @property
     def failed(self) -> list[str]:

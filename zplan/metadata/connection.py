@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import re
 import sqlite3
 import sys
 import types
@@ -109,10 +110,35 @@ def _guarded(method):
             errors = sys.modules.get("ml_metadata.errors")
             if errors is None or not isinstance(exc, errors.StatusError):
                 raise
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise fail(f"metadata store {self.describe()}: {first}") from exc
+            # A failed write leaves MLMD's transaction open ("Transaction already open" at the next
+            # call): the handle goes, which rolls it back, and the next use opens the store afresh.
+            self.close()
+            raise _status_failure(self, exc) from exc
 
     return wrapper
+
+
+# MLMD's message for a failed SQL statement: the record it tried to write, then the database's reason
+_QUERY_ERROR = re.compile(r"Error when executing query: (.*?)\s*query:", re.S)
+
+
+def _status_failure(conn: "Connection", exc: Exception) -> DiagnosticError:
+    """The store and the database's own reason (``database or disk is full``), with what to do."""
+    text = str(exc).strip()
+    found = _QUERY_ERROR.search(text)
+    reason = found.group(1).strip() if found else (text.splitlines()[0] if text else type(exc).__name__)
+    if not isinstance(conn.target, SqliteTarget):
+        return fail(f"metadata store {conn.describe()}: {reason}")
+    folder = conn.target.path.parent
+    lowered = reason.lower()
+    if "full" in lowered:
+        todo = f"free some space on the disk holding {folder}"
+    elif "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered or "i/o error" in lowered:
+        todo = f"make {conn.target.path} and {folder} writable again"
+    else:
+        return fail(f"metadata store {conn.describe()}: {reason}")
+    return fail(f"metadata store {conn.describe()}: {reason}",
+                f"{todo}, then run the command again; the change it could not write was rolled back (nothing of it was kept)")
 
 
 class Connection:

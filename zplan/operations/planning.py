@@ -19,6 +19,7 @@ from zplan.state.model import State
 
 if TYPE_CHECKING:  # the applier (process pools, metadata) is not needed to plan
     from zplan.apply.applier import ApplyResult
+    from zplan.apply.state_writes import Recovery
     from zplan.hooks import Hooks
 
 
@@ -55,13 +56,23 @@ def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: 
     """``exact`` (a saved plan): a step whose code or data changed since the plan was made is refused."""
     from zplan.apply.applier import Applier
 
-    ensure_state_dir(planned.planner.project)
+    project = planned.planner.project
+    ensure_state_dir(project)
     last = (lambda state: backend.write(state.doc, keep_decoded=True)) if isinstance(backend, FileBackend) else None
     applier = Applier(planned.planner, planned.plan, planned.state, lambda state: backend.write(state.doc), hooks, parallelism,
-                      persist_last=last, exact=exact)
+                      persist_last=last, exact=exact, recovery=_recovery(project, backend))
     result = applier.apply()
     planned.planner.save_caches()
     return result
+
+
+def _recovery(project: Project, backend: StateBackend) -> "Recovery":
+    """A state the apply cannot record goes beside the state, else in the project folder (as Terraform's
+    ``errored.tfstate`` goes in the working directory): the state folder may be what refuses writes."""
+    from zplan.apply.state_writes import Recovery
+
+    state_path = backend.path if isinstance(backend, FileBackend) else None
+    return Recovery(backend.read, (project.state_dir, project.root), state_path)
 
 
 def _check_prevent_destroy(project: Project, plan: m.Plan) -> None:

@@ -151,7 +151,13 @@ class FileBackend:
         data = (dump_document(doc) + "\n").encode()
         if not self._backed_up:
             self._keep_backup()
-        atomic_write_bytes(self.path, data)
+        # A state.json that is a symbolic link (to a shared or synced folder) is written through, as
+        # Terraform writes through one: replacing the link would leave its target behind, silently.
+        target = Path(os.path.realpath(self.path))
+        try:
+            atomic_write_bytes(target, data)
+        except OSError as exc:
+            raise StateNotWritten(target, exc) from None
         if keep_decoded:
             decoded.save(self._decoded_path(), hash_bytes(data), doc)
 
@@ -163,8 +169,14 @@ class FileBackend:
             previous = self.path.read_bytes()
         except FileNotFoundError:
             previous = None
+        except OSError as exc:
+            raise StateNotWritten(self.path, exc, f"read to keep it as {self.backup_path.name}", action="reading") from None
         if previous is not None and previous.strip():
-            atomic_write_bytes(self.backup_path, previous)
+            try:
+                atomic_write_bytes(self.backup_path, previous)
+            except OSError as exc:
+                raise StateNotWritten(self.backup_path, exc, f"the copy of {self.path.name} kept before a command changes it",
+                                      unchanged=f"{self.path.name} was left as it was before this write") from None
         self._backed_up = True
 
     def _restore_hint(self) -> str:
@@ -182,7 +194,7 @@ class FileBackend:
         info = _read_info(self.lock_path)
         if info is None:
             return None
-        fd = os.open(self.lock_path, os.O_RDWR)
+        fd = os.open(self.lock_path, os.O_RDONLY)  # (flock needs no write access: a read-only folder is fine)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -199,7 +211,14 @@ class FileBackend:
         info = _read_info(self.lock_path)
         if info is None or info.id != lock_id:
             raise KeyError(lock_id)
-        fd = os.open(self.lock_path, os.O_RDWR)
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR)
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            if self.current_lock() == info:
+                raise LockStillHeld(info) from None
+            raise not_writable(self.lock_path.parent, exc.errno, doing="release the state lock") from None
         try:
             try:  # held while clearing, so a new holder's info is never the one cleared
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -227,7 +246,11 @@ class FileBackend:
                 on_stale(previous)
             info = LockInfo.new(operation)
             os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(asdict(info)).encode(), 0)
+            try:
+                os.pwrite(fd, json.dumps(asdict(info)).encode(), 0)
+            except OSError as exc:  # (the lock is let go as this unwinds)
+                raise StateNotWritten(self.lock_path, exc, "who holds the state lock", doing="lock the state",
+                                      unchanged=f"nothing was done, and {self.path.name} is as it was") from None
             try:
                 yield info
             finally:
@@ -254,10 +277,39 @@ class FileBackend:
         return fd
 
 
-def not_writable(folder: Path, code: int) -> DiagnosticError:
+class StateNotWritten(DiagnosticError):
+    """The OS refused a write of state (a full disk, a folder made read-only). The file written is
+    as it was before, whole: it is replaced only by a complete temporary file, removed on failure."""
+
+    def __init__(self, path: Path, exc: OSError, what: str = "", doing: str = "record the state", unchanged: str = "",
+                 action: str = "writing") -> None:
+        self.path = path
+        named = f"{path} ({what})" if what else str(path)
+        self.summary = f"cannot {doing}: {action} {named} failed: {os_error_in_words(exc)}"
+        self.remedy = _what_to_do(exc.errno, path.parent)
+        self.unchanged = unchanged or f"{path.name} was left as it was before this write"
+        super().__init__([error(self.summary, f"{self.remedy}, then run the command again; {self.unchanged}")])
+
+
+def os_error_in_words(exc: OSError) -> str:
+    """``No space left on device``: the OS error as its message says it, without Python's decoration."""
+    return exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
+
+
+def _what_to_do(code: int | None, folder: Path) -> str:
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return f"free some space on the disk holding {folder} (or raise your quota there)"
+    if code == errno.EROFS:
+        return f"{folder} is on a read-only file system: remount it read-write"
+    if code in (errno.EACCES, errno.EPERM):
+        return f"give this user write permission in {folder} (chmod u+w; an immutable file is cleared with chattr -i)"
+    return f"make {folder} writable again (check the disk and its file system)"
+
+
+def not_writable(folder: Path, code: int, doing: str = "lock the state") -> DiagnosticError:
     why = "it is on a read-only file system" if code == errno.EROFS else "this user may not write in it"
     return DiagnosticError([error(
-        f"cannot lock the state: {folder} is read-only ({why})",
+        f"cannot {doing}: {folder} is read-only ({why})",
         "apply, destroy, import, state rm, gc and verify -repair lock and record state there: make it writable "
         "(remount it read-write, or chmod -R u+w it), then run the command again; "
         "commands that only read (plan, show, output, runs, state list, verify) work as they are",

@@ -25,6 +25,17 @@ class StateDamaged(DiagnosticError):
         super().__init__(error(f"{where} is damaged: {why}", what_to_do))
 
 
+class StateFromNewerZplan(DiagnosticError):
+    """The state was written by a newer zplan: not damaged, and not to be restored or deleted."""
+
+    def __init__(self, where: str, version: int) -> None:
+        super().__init__(error(
+            f"{where} was written by a newer zplan (state format {version}; this one reads up to {FORMAT_VERSION})",
+            "upgrade zplan to the version that wrote it (or a later one); do not restore an older copy or delete it: "
+            "that would forget what the newer zplan recorded",
+        ))
+
+
 def parse_document(raw: bytes | str, where: str, what_to_do: str) -> dict:
     """The state document in ``raw``; ``StateDamaged`` naming ``where`` when it is not one."""
     try:
@@ -36,6 +47,9 @@ def parse_document(raw: bytes | str, where: str, what_to_do: str) -> dict:
         raise StateDamaged(where, f"it is not valid JSON ({exc})", what_to_do) from None
     # Each entry is checked here, as the JSON is decoded (a few % of decoding it); a decoded copy
     # kept for the same bytes (``zplan.state.decoded``) was made from a document checked so.
+    version = doc.get("format_version") if isinstance(doc, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+        raise StateFromNewerZplan(where, version)
     problem = shape_problem(doc) or entry_problem(doc)
     if problem:
         raise StateDamaged(where, problem, what_to_do)

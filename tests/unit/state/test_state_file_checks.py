@@ -23,7 +23,6 @@ from zplan.state.model import FORMAT_VERSION, empty
         (b"{}", "no format_version"),
         (b"null", "holds null"),
         (b"[]", "JSON list"),
-        (b'{"format_version": 99}', "newer zplan"),
         (b'{"format_version": 2, "serial": 1, "lineage": "x", "resources": {}, "stores": {}, "outputs": {}, "n": NaN}', "NaN is not valid JSON"),
         (b'{"format_version": 2, "serial": "1", "lineage": "x", "resources": {}, "stores": {}, "outputs": {}}', "'serial'"),
     ],
@@ -33,6 +32,14 @@ def test_what_is_not_a_state_document_is_refused_naming_where(raw: bytes, why: s
         parse_document(raw, "state file S", "restore it")
     assert str(e.value).startswith("error: state file S is damaged: ")
     assert why in str(e.value) and "restore it" in str(e.value)
+
+
+def test_state_from_a_newer_zplan_says_to_run_that_zplan_not_to_restore_or_delete_it() -> None:
+    with pytest.raises(DiagnosticError) as e:
+        parse_document(b'{"format_version": 99, "serial": 4}', "state file S", "restore it")
+    message = str(e.value)
+    assert message.startswith(f"error: state file S was written by a newer zplan (state format 99; this one reads up to {FORMAT_VERSION})")
+    assert "damaged" not in message and "restore it" not in message and "upgrade zplan to the version that wrote it" in message
 
 
 def test_a_sound_document_reads_back() -> None:
@@ -126,3 +133,27 @@ def test_a_decoded_copy_made_before_entries_were_checked_is_not_trusted(tmp_path
     kept.write_bytes(kept.read_bytes().replace(b"zplan-state-decoded 2 ", b"zplan-state-decoded 1 "))
     with pytest.raises(StateDamaged, match="resource.t.r"):
         FileBackend(path).read()
+
+
+def test_a_write_the_os_refuses_names_the_file_and_leaves_the_state_whole(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    FileBackend(path).write({**empty(), "serial": 1})
+    before = path.read_bytes()
+    path.with_name("state.json.backup").mkdir()  # a folder where the backup goes: the OS refuses to replace it
+    with pytest.raises(DiagnosticError) as e:
+        FileBackend(path).write({**empty(), "serial": 2})
+    assert str(e.value).startswith(f"error: cannot record the state: writing {path}.backup (the copy of state.json kept before a command changes it) failed: Is a directory")
+    assert "state.json was left as it was before this write" in str(e.value)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.backup"]  # no temporary file left
+
+
+def test_a_state_file_that_is_a_link_is_written_through_it(tmp_path: Path) -> None:
+    shared = tmp_path / "shared" / "state.json"
+    FileBackend(shared).write({**empty(), "serial": 1})
+    path = tmp_path / "project" / "state.json"
+    path.parent.mkdir()
+    path.symlink_to(shared)
+    FileBackend(path).write({**empty(), "serial": 2})
+    assert path.is_symlink() and json.loads(shared.read_text())["serial"] == 2
+    assert json.loads(path.with_name("state.json.backup").read_text())["serial"] == 1
