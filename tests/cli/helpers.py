@@ -176,6 +176,8 @@ def with_full_disk(project: "Project", folder: str, *command: str, free_kib: int
     Needs root and a mount namespace (``unshare -m``); the test is skipped without them."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("needs root and unshare to mount a small file system")
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a mount namespace here (unshare -m refused)")
     zplan = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "zplan.cli", *command))
     script = _FULL_DISK.format(folder=shlex.quote(folder), free=free_kib, zplan=zplan)
     proc = subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=project.root, env=cli_env(),
