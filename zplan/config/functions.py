@@ -369,3 +369,43 @@ def _params_file(site: Any, path: Any) -> Any:
         return params_files.document(found, shown_as=text)
     except params_files.ParamsFileError as exc:
         raise FunctionError(f"{exc.summary}{'; ' + exc.detail if exc.detail else ''}") from None
+
+
+@register("dvc_text(value)", 1)
+def _dvc_text(value: Any) -> str:
+    """A params file's value as DVC's ``${...}`` writes it into a command (what `zplan import-dvc` keeps): Python's
+    text for a number (2.0 stays 2.0, 1e-05 stays 1e-05, where HCL writes 2 and 0.00001), and a mapping as the
+    ``--key value`` flags DVC unpacks it into, in the file's order."""
+    if isinstance(value, dict):
+        return " ".join(_dvc_flags(value, ""))
+    if isinstance(value, (list, tuple)):
+        raise FunctionError(f"DVC cannot write {article(type_name(value))} into a command: give one element, or a mapping",
+                            quotes_values=False)
+    return _dvc_scalar(value)
+
+
+def _dvc_scalar(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)  # None as None, as DVC writes it
+
+
+def _dvc_flags(mapping: dict, prefix: str) -> list[str]:
+    """DVC's flags (its default parsing settings): nested keys joined with dots, a true bool ``--key`` alone and a
+    false one nothing, text shell-quoted, a list ``--key a b``."""
+    import shlex
+
+    flags = []
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flags += _dvc_flags(value, f"{name}.")
+        elif isinstance(value, bool):
+            flags += [f"--{name}"] if value else []
+        elif isinstance(value, str):
+            flags.append(f"--{name} {shlex.quote(value)}")
+        elif isinstance(value, (list, tuple)):
+            if any(isinstance(v, (dict, list, tuple)) for v in value):
+                raise FunctionError(f"DVC cannot write the nested lists or mappings in {name} into a command", quotes_values=False)
+            flags += [" ".join([f"--{name}", *(shlex.quote(v) if isinstance(v, str) else str(v) for v in value)])] if value else []  # (True, not true)
+        else:
+            flags.append(f"--{name} {_dvc_scalar(value)}")
+    return flags

@@ -215,7 +215,7 @@ def _keyed(expr: str, value: Any) -> str:
         return f"toset({expr})"
     if any(isinstance(v, (dict, list)) for v in value):
         return f"{{ for i, v in {expr} : tostring(i) => v }}"
-    return f"{{ for v in {expr} : tostring(v) => v }}"
+    return f"{{ for v in {expr} : dvc_text(v) => v }}"
 
 
 def _dvc_keys(items: list) -> dict[str, Any]:
@@ -229,16 +229,12 @@ def _dvc_str(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-def _template(text: str, vars_: _Vars, looped: bool, notes: list[str], stage: str, command: bool = False,
-              items: list | None = None) -> str:
-    """A DVC string as an HCL string: ``${...}`` translated, other ``$`` kept literal; in a ``command``, a mapping
-    unpacked into flags as DVC does (``items``: a foreach stage's items, what ``${item}`` names)."""
+def _template(text: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
+    """A DVC string as an HCL string: ``${...}`` translated, other ``$`` kept literal."""
     out, last = [], 0
     for match in _INTERPOLATION.finditer(text):
         out.append(_escape(text[last:match.start()]))
-        expr = match.group(1)
-        values = _mappings(expr, vars_, looped, items) if command else None
-        out.append(_flags(expr, values, vars_, looped, notes, stage) if values else _interpolation(expr, vars_, looped, notes, stage))
+        out.append(_interpolation(match.group(1), vars_, looped, notes, stage))
         last = match.end()
     out.append(_escape(text[last:]))
     return '"' + "".join(out) + '"'
@@ -258,60 +254,18 @@ def _instance_value(expr: str, instance: tuple[str, Any]) -> Any:
     return None
 
 
-def _mappings(expr: str, vars_: _Vars, looped: bool, items: list | None) -> list[dict] | None:
-    """The mappings ``${expr}`` stands for now (one per foreach item for ``${item...}``); None unless all are mappings."""
-    if looped and (expr == "item" or expr.startswith("item.")):
-        values = [_instance_value(expr, ("", item)) for item in items or []]
-    else:
-        values = [vars_.value(expr)]
-    return values if values and all(isinstance(v, dict) and v for v in values) else None
-
-
-def _flags(expr: str, values: list[dict], vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
-    """``${train}`` naming a mapping in a cmd, unpacked as DVC unpacks it (with its default ``parsing`` settings):
-    ``--key value`` each, a string shell-quoted, a true bool ``--key`` alone, a false one nothing, a list
-    ``--key a b``, a nested mapping's keys joined with dots. Flat mappings of plain values are unpacked by an HCL
-    ``for``, so an edit of params.yaml, a key added too, reaches the command; others key by key, as they are now."""
-    ref = "each.value" + expr[4:] if looped and (expr == "item" or expr.startswith("item.")) else vars_.reference(expr)
-    if all(not isinstance(v, (dict, list)) for value in values for v in value.values()):
-        quoted = _quoted("v")
-        return ('${join(" ", [for k, v in ' + ref + ' : v == true ? "--${k}" : tostring(v) == v ? "--${k} ' + quoted
-                + '" : "--${k} ${v}" if v != false])}')
-    if len(values) > 1:
-        notes.append(f"stage {stage}: ${{{expr}}} holds lists or mappings: it is not unpacked into flags, import it by hand")
-        return "$${" + expr + "}"
-    notes.append(f"stage {stage}: ${{{expr}}} is unpacked into flags with the keys it has now: import again after adding or removing one")
-    return " ".join(_flag(ref, [], key, value) for key, value in values[0].items())
-
-
-def _flag(ref: str, path: list[str], key: Any, value: Any) -> str:
-    """One key of a mapping unpacked in a cmd, as HCL text reading its current value from ``ref``."""
-    path = [*path, str(key)]
-    name, at = ".".join(path), ref + "".join(f"[{json.dumps(p)}]" for p in path)
-    if isinstance(value, dict):
-        return " ".join(_flag(ref, path, k, v) for k, v in value.items())
-    if isinstance(value, bool):
-        return "%{ if " + at + " }--" + name + "%{ endif }"
-    if isinstance(value, list):
-        return f'--{name} ${{join(" ", {at})}}'
-    return f"--{name} {_quoted(at)}" if isinstance(value, str) else f"--{name} ${{{at}}}"
-
-
-def _quoted(expr: str) -> str:
-    """HCL template text for the string ``expr`` quoted for a shell, as DVC quotes strings it unpacks."""
-    return "'${replace(" + expr + ", \"'\", \"'\\\\''\")}'"
-
-
 def _interpolation(expr: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
+    """One ``${...}`` as HCL: written by ``dvc_text`` as DVC writes it (2.0 as 2.0, a mapping as --flags), not as
+    HCL writes a number (2)."""
     if looped and (expr == "item" or expr.startswith("item.")):
-        return "${each.value" + expr[4:] + "}"
+        return "${dvc_text(each.value" + expr[4:] + ")}"
     if looped and expr == "key":
         return "${each.key}"
     ref = vars_.reference(expr)
     if ref is None:
         notes.append(f"stage {stage}: ${{{expr}}} names no var or params.yaml key: kept as literal text")
         return "$${" + expr + "}"
-    return "${" + ref + "}"
+    return "${dvc_text(" + ref + ")}"
 
 
 def _escape(text: str) -> str:

@@ -135,7 +135,7 @@ def _stage(name: str, stage: dict, outs_of: dict[str, _Out], vars_: _Vars, notes
         return _frozen_stage(name, [p for p, o in outs_of.items() if o.stage == name], vars_.project, notes)
     body, looped, wdir = _body(stage), _looped(stage, vars_), _wdir(stage, vars_.base)
     _note_fields(name, stage, looped, notes)
-    command = _command(name, body, wdir, vars_, looped, notes, list((_stage_instances(stage, vars_) or {}).values()) if looped else None)
+    command = _command(name, body, wdir, vars_, looped, notes)
     lines = ["", f'  step "{step}" {{']
     if looped:
         each = _for_each(stage["foreach"], vars_) if "foreach" in stage else dvc_literal(_matrix(stage["matrix"], vars_))
@@ -199,19 +199,18 @@ def _frozen_stage(name: str, outs: list[str], project: Path, notes: list[str]) -
     return ["", *(f"  # {line}" for line in lines)]
 
 
-def _command(name: str, stage: dict, wdir: str, vars_: _Vars, looped: bool, notes: list[str], items: list | None) -> str:
-    """The HCL ``command``: DVC's cmd (a list joined with &&), run in the stage's wdir.
-    ``items``: a foreach or matrix stage's items."""
+def _command(name: str, stage: dict, wdir: str, vars_: _Vars, looped: bool, notes: list[str]) -> str:
+    """The HCL ``command``: DVC's cmd (a list joined with &&), run in the stage's wdir."""
     cmd = stage.get("cmd")
     if isinstance(cmd, list):
         if len(cmd) > 1:
             notes.append(f"stage {name}: {len(cmd)} commands are joined with && into one")
         cmd = " && ".join(cmd)
     if not wdir:
-        return _template(cmd, vars_, looped, notes, name, True, items)
+        return _template(cmd, vars_, looped, notes, name)
     # The scratch folder holds deps at their project paths (rewritten below as wdir/...), so
     # the command runs from that folder, as DVC runs it.
-    return f'["sh", "-c", {_template(f"cd {shlex.quote(wdir)} && {cmd}", vars_, looped, notes, name, True, items)}]'
+    return f'["sh", "-c", {_template(f"cd {shlex.quote(wdir)} && {cmd}", vars_, looped, notes, name)}]'
 
 
 def _note_fields(name: str, stage: dict, looped: bool, notes: list[str]) -> None:

@@ -62,9 +62,9 @@ def converted(tmp_path):
 def test_foreach_stages_become_for_each_with_each_key_and_value(converted):
     text = converted.text
     assert "for_each = local.custom_params.models" in text
-    assert 'command  = "python train.py --model ${each.value.name} --depth ${each.value.depth} --lr ${local.params.train.lr} out/${each.key}"' in text
+    assert 'command  = "python train.py --model ${dvc_text(each.value.name)} --depth ${dvc_text(each.value.depth)} --lr ${dvc_text(local.params.train.lr)} out/${each.key}"' in text
     assert 'outs     = ["out/${each.key}"]' in text
-    assert 'for_each = toset(["a", "b"])' in text and '"echo ${each.value} > report-${each.value}.txt"' in text
+    assert 'for_each = toset(["a", "b"])' in text and '"echo ${dvc_text(each.value)} > report-${dvc_text(each.value)}.txt"' in text
     assert 'params_file("params.yaml")' in text and 'custom_params = params_file("custom.yaml")' in text
     hcl.parse_text(text, "dvc.zp.hcl")  # what it writes parses (for_each itself is planned elsewhere)
 
@@ -342,7 +342,7 @@ def test_what_has_no_equivalent_is_listed(converted):
                      "top-level `plots:` is not converted (zplan draws no plots; the files stay outs of the steps writing them)"):
         assert expected in notes, notes
     assert 'params  = ["sub/other.json:alpha"]' in converted.text and '"sub/eval.py", "sub/whole.yaml"]' in converted.text
-    assert 'command = ["sh", "-c", "cd sub && python eval.py --threshold ${local.vars.threshold} && echo done"]' in converted.text
+    assert 'command = ["sh", "-c", "cd sub && python eval.py --threshold ${dvc_text(local.vars.threshold)} && echo done"]' in converted.text
     assert "$HOME" in converted.text, "a shell variable stays as it is"
 
 
@@ -365,13 +365,13 @@ def test_a_mapping_in_a_cmd_is_unpacked_into_flags_as_dvc_unpacks_it(tmp_path):
     _, converted = import_dvc(tmp_path / "dvc.yaml")
     planned, _, _ = plan(tmp_path)
     commands = {s.address.removeprefix("pipeline.dvc.step."): s.params[":command"] for s in planned.steps}
-    assert commands["train"] == ["echo", "train", "--epochs", "10", "--fast", "--name", "it's"]
+    assert commands["train"] == ["echo", "train", "--epochs", "10", "--name", "it's", "--fast"]  # in the file's order, as DVC
     assert commands['tune["a"]'] == ["echo", "tune", "--depth", "2", "--fast", "--layers", "64", "32", "--optim.lr", "0.1"]
     assert commands['tune["b"]'] == ["echo", "tune", "--depth", "4", "--layers", "64", "32", "--optim.lr", "0.1"]
-    assert converted.notes == ["stage tune: ${opts} is unpacked into flags with the keys it has now: import again after adding or removing one"]
+    assert not converted.notes, "a nested mapping follows an edit of params.yaml too"
     (tmp_path / "params.yaml").write_text("train:\n  epochs: 20\n  batch: 8\nopts:\n  layers: [16]\n  optim:\n    lr: 0.2\n")
     planned, _, _ = plan(tmp_path)  # params.yaml stays the place to edit them
-    assert planned.step("pipeline.dvc.step.train").params[":command"] == ["echo", "train", "--batch", "8", "--epochs", "20"]
+    assert planned.step("pipeline.dvc.step.train").params[":command"] == ["echo", "train", "--epochs", "20", "--batch", "8"]
     assert planned.step('pipeline.dvc.step.tune["a"]').params[":command"][-4:] == ["--layers", "16", "--optim.lr", "0.2"]
 
 
@@ -727,3 +727,37 @@ def test_out_naming_a_folder_is_a_clear_error(tmp_path):
     with pytest.raises(diags.DiagnosticError, match="sub is a folder"):
         import_dvc(tmp_path / "dvc.yaml", tmp_path / "sub", force=True)
     assert list((tmp_path / "sub").iterdir()) == []
+
+
+def test_values_of_params_yaml_fill_in_commands_and_paths_as_dvc_writes_them(tmp_path):
+    # DVC writes a value as Python does (2.0, 1e-05, True in a list), HCL as a number (2, 0.00001): a script
+    # parsing an int, or an out named by the value, would see another command than DVC ran
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train:
+    cmd: echo train --lr ${lr} --small ${small} --fast ${fast} ${opts} > model-${lr}.txt
+    params: [lr]
+    outs:
+      - model-${lr}.txt
+  sweep:
+    foreach: ${lrs}
+    do:
+      cmd: echo ${item} > sweep-${item}.txt
+      outs:
+        - sweep-${item}.txt
+  pick:
+    cmd: cat model-2.0.txt sweep-1.0.txt > best.txt
+    deps: [model-2.0.txt, sweep-1.0.txt]
+    outs: [best.txt]
+""")
+    (tmp_path / "params.yaml").write_text("lr: 2.0\nsmall: 0.00001\nfast: true\nlrs: [0.5, 1.0]\n"
+                                          "opts:\n  rate: 1.0\n  flags: [1.0, true, it's]\n  tol: null\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    commands = {s.address.removeprefix("pipeline.dvc.step."): s.params[":command"][-1] for s in planned.steps}
+    assert commands == {
+        "train": "echo train --lr 2.0 --small 1e-05 --fast true --rate 1.0 --flags 1.0 True 'it'\"'\"'s' --tol None > model-2.0.txt",
+        'sweep["0.5"]': "echo 0.5 > sweep-0.5.txt", 'sweep["1.0"]': "echo 1.0 > sweep-1.0.txt",
+        "pick": "cat model-2.0.txt sweep-1.0.txt > best.txt"}
+    inputs = planned.step("pipeline.dvc.step.pick").inputs.values()
+    assert {(i.step, i.output) for i in inputs} == {("pipeline.dvc.step.train", "model-2.0.txt"),
+                                                    ('pipeline.dvc.step.sweep["1.0"]', "sweep-1.0.txt")}
