@@ -21,12 +21,14 @@ _NOT_A_NAME = re.compile(r"[^A-Za-z0-9_]+")
 class _Vars:
     """DVC's templating sources: params.yaml (always) and the ``vars`` entries, as HCL locals."""
 
-    def __init__(self, root: Path, project: Path, base: str, entries: list, notes: list[str]) -> None:
+    def __init__(self, root: Path, project: Path, base: str, entries: list, notes: list[str], prefix: str = "",
+                 taken: set[str] | None = None) -> None:
         self.root, self.project, self.base = root, project, base  # dvc.yaml's folder; the project's; the first in the second
         self.files: dict[str, str] = {}  # local name -> params file
         self.values: dict[str, Any] = {}  # inline vars
         self.used: set[str] = set()
         self._documents: dict[str, Any] = {}
+        taken = set() if taken is None else taken  # the local names other dvc.yaml files use
         candidates = [PARAMS_FILE] if (root / PARAMS_FILE).exists() else []
         for entry in entries if isinstance(entries, list) else [entries]:
             if isinstance(entry, str):
@@ -37,7 +39,8 @@ class _Vars:
                 self.values.update(entry)
             else:
                 notes.append(f"vars entry {entry!r} is not converted")
-        names = _unique({file: "params" if file == PARAMS_FILE else _name(Path(file).stem + "_params") for file in candidates})
+        self.inline = _unique({None: f"{prefix}vars"}, taken)[None]
+        names = _unique({file: prefix + ("params" if file == PARAMS_FILE else _name(Path(file).stem + "_params")) for file in candidates}, taken)
         for file, name in names.items():  # a/conf.yaml and b/conf.yaml: conf_params and conf_params_2
             self.files[name] = file
             try:
@@ -51,8 +54,8 @@ class _Vars:
         """The HCL for a DVC ``${dotted}`` that names a var, else None."""
         head = dotted.split(".")[0].split("[")[0]
         if head in self.values:
-            self.used.add("vars")
-            return f"local.vars.{dotted}"
+            self.used.add(self.inline)
+            return f"local.{self.inline}.{dotted}"
         for name, document in self._documents.items():
             if isinstance(document, dict) and head in document:
                 self.used.add(name)
@@ -70,16 +73,15 @@ class _Vars:
         except ParamsFileError:
             return None
 
-    def locals_block(self) -> list[str]:
-        if not self.used:
-            return []
-        lines = ["locals {"]
+    def locals_lines(self) -> list[str]:
+        """The entries of the ``locals`` block for the vars used."""
+        lines = []
         for name in sorted(self.used):
-            if name == "vars":
-                lines.append(f"  vars = {dvc_literal(self.values)}")
+            if name == self.inline:
+                lines.append(f"  {name} = {dvc_literal(self.values)}")
             else:
                 lines.append(f'  {name} = params_file({_string(posixpath.join(self.base, self.files[name]))})')
-        return lines + ["}", ""]
+        return lines
 
 
 def _moves(stage: dict, vars_: _Vars) -> str | None:
@@ -94,7 +96,7 @@ def _from_file(text: str, vars_: _Vars) -> bool:
     """Whether ``text`` is one ``${...}`` naming a var of params.yaml or a vars file (not of dvc.yaml itself)."""
     match = _INTERPOLATION.fullmatch(text.strip())
     ref = vars_.reference(match.group(1)) if match else None
-    return ref is not None and not ref.startswith("local.vars.")
+    return ref is not None and not ref.startswith(f"local.{vars_.inline}.")
 
 
 def _looped(stage: dict, vars_: _Vars) -> bool:
@@ -322,9 +324,10 @@ def _key(key: Any) -> str:
     return text if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", text) else _string(text)
 
 
-def _unique(names: dict[Any, str]) -> dict[Any, str]:
-    """Each name made distinct from the ones before it (x, x_2, x_3...), for HCL blocks that need their own."""
-    taken: set[str] = set()
+def _unique(names: dict[Any, str], taken: set[str] | None = None) -> dict[Any, str]:
+    """Each name made distinct from the ones before it (x, x_2, x_3...), for HCL blocks that need their own;
+    ``taken``: names used already, to which these are added."""
+    taken = set() if taken is None else taken
     for key, name in names.items():
         found, n = name, 2
         while found in taken:

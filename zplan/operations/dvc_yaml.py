@@ -52,7 +52,7 @@ def read(path: Path) -> tuple[dict, Lines]:
     if not isinstance(document, dict):
         raise diags.fail(f"{path} is not a DVC pipeline", "a dvc.yaml maps `stages:` to stage definitions")
     if "schema" in document:  # a stage's deps there are {path, md5} records, which would read as paths named "path"
-        raise diags.fail(f"{path} is a dvc.lock, DVC's record of what ran, not a pipeline", "give the dvc.yaml beside it (`zplan import-dvc` reads ./dvc.yaml by default)")
+        raise diags.fail(f"{path} is a dvc.lock, DVC's record of what ran, not a pipeline", "give the dvc.yaml beside it (`zplan import-dvc` reads the dvc.yaml files by default)")
     return document, Lines(path, root_node)
 
 

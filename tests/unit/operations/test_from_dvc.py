@@ -7,7 +7,7 @@ import pytest
 from tests.unit.plan.inprocess import plan
 from zplan import diags
 from zplan.config import hcl
-from zplan.operations.from_dvc import convert, import_dvc
+from zplan.operations.from_dvc import convert, find_dvc_yamls, import_dvc
 
 DVC_YAML = """
 vars:
@@ -492,6 +492,70 @@ def test_a_dvc_yaml_in_a_sub_folder_written_above_it_runs_its_stages_there(tmp_p
     with pytest.raises(diags.DiagnosticError, match="is outside the folder of the file to write"):
         import_dvc(tmp_path / "sub" / "dvc.yaml", tmp_path / "sub" / "inner" / "dvc.zp.hcl")
     assert not (tmp_path / "sub" / "inner" / "dvc.zp.hcl").exists()
+
+
+def test_the_dvc_yaml_files_of_sub_folders_are_one_pipeline_as_dvc_repro_runs_them(tmp_path):
+    # DVC reads each dvc.yaml's paths, params.yaml and vars from its own folder, links deps to outs across files,
+    # and addresses a stage of another file as sub/dvc.yaml:NAME, so stages of one name stay distinct
+    for folder in ("data", "prep", "train", ".dvc"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "data" / "raw.csv").write_text("a\n")
+    (tmp_path / "prep" / "dvc.yaml").write_text("""vars:
+  - tag: v1
+stages:
+  build:
+    cmd: cp ../data/raw.csv clean.csv && echo ${scale} ${tag} >> clean.csv
+    deps: [../data/raw.csv]
+    params: [scale]
+    outs: [clean.csv]
+  old:
+    cmd: echo old > old.txt
+    outs: [old.txt]
+    frozen: true
+""")
+    (tmp_path / "prep" / "params.yaml").write_text("scale: 2\n")
+    (tmp_path / "train" / "dvc.yaml").write_text("""stages:
+  build:
+    cmd: cat ../prep/clean.csv > model.txt && echo ${lr} >> model.txt
+    deps: [../prep/clean.csv]
+    params: [lr]
+    outs: [model.txt]
+    metrics: [scores.json]
+""")
+    (tmp_path / "train" / "params.yaml").write_text("lr: 0.5\n")
+    (tmp_path / "dvc.yaml").write_text("""vars:
+  - tag: root
+stages:
+  build:
+    cmd: cat train/model.txt > report.txt && echo ${tag} ${lr} >> report.txt
+    deps: [train/model.txt]
+    outs: [report.txt]
+""")
+    (tmp_path / "params.yaml").write_text("lr: 9\n")
+    (tmp_path / "train" / "registry").mkdir()
+    (tmp_path / "train" / "registry" / "dvc.yaml").write_text("artifacts:\n  model:\n    path: ../model.txt\n")  # no stages
+    (tmp_path / ".dvc" / "dvc.yaml").write_text("stages:\n  x:\n    cmd: echo\n")  # DVC's own folder holds no pipeline
+    found = find_dvc_yamls(tmp_path)
+    assert found == [tmp_path / "dvc.yaml", tmp_path / "prep" / "dvc.yaml", tmp_path / "train" / "dvc.yaml",
+                     tmp_path / "train" / "registry" / "dvc.yaml"]
+    dest, converted = import_dvc(found)
+    assert dest == tmp_path / "dvc.zp.hcl"
+    assert "# Converted from dvc.yaml, prep/dvc.yaml, train/dvc.yaml, train/registry/dvc.yaml by `zplan import-dvc`." in converted.text
+    assert converted.notes[2:] == ["train/registry/dvc.yaml: top-level `artifacts:` is not converted (zplan keeps no model registry; "
+                                   "the files stay outs of the steps writing them)"]
+    assert converted.notes[:2] == ["stage prep/dvc.yaml:old: frozen, so not a step (DVC never runs it): its outs (prep/old.txt) are read "
+                               "as they are in the project folder", "stage prep/dvc.yaml:old: its outs prep/old.txt are not in the "
+                               "project folder: `dvc checkout` (or `dvc pull`) them before `zplan plan`"]
+    planned, _, _ = plan(tmp_path)
+    steps = {s.address.removeprefix("pipeline.dvc.step."): s for s in planned.steps}
+    assert {name: s.params[":command"][-1] for name, s in steps.items()} == {
+        "build": "cat train/model.txt > report.txt && echo root 9 >> report.txt",
+        "prep_build": "cd prep && cp ../data/raw.csv clean.csv && echo 2 v1 >> clean.csv",
+        "train_build": "cd train && cat ../prep/clean.csv > model.txt && echo 0.5 >> model.txt"}
+    assert steps["prep_build"].params["prep/params.yaml:scale"] == 2 and steps["train_build"].params["train/params.yaml:lr"] == 0.5
+    assert [(i.step, i.output) for i in steps["train_build"].inputs.values()] == [("pipeline.dvc.step.prep_build", "prep/clean.csv")]
+    assert [(i.step, i.output) for i in steps["build"].inputs.values()] == [("pipeline.dvc.step.train_build", "train/model.txt")]
+    assert set(planned.outputs) == {"train_build_scores"}
 
 
 def test_params_a_step_cannot_list_by_key_make_their_file_a_dep(tmp_path):
