@@ -14,7 +14,7 @@ from typing import Any
 from zplan import diags
 
 PARAMS_FILE = "params.yaml"
-_INTERPOLATION = re.compile(r"\$\{\s*([^}]*?)\s*\}")
+_INTERPOLATION = re.compile(r"(?<!\\)\$\{\s*([^}]*?)\s*\}")  # \${ is DVC's escape: a literal ${
 _NOT_A_NAME = re.compile(r"[^A-Za-z0-9_]+")
 
 
@@ -167,9 +167,9 @@ def _render(text: str, vars_: _Vars, instance: tuple[str, Any] | None = None) ->
         value = vars_.value(match.group(1)) if value is None else value
         if value is None or isinstance(value, (dict, list)):
             return None
-        parts += [text[last:match.start()], _dvc_str(value)]
+        parts += [_unescaped(text[last:match.start()]), _dvc_str(value)]
         last = match.end()
-    return "".join(parts) + text[last:]
+    return "".join(parts) + _unescaped(text[last:])
 
 
 def _body(stage: dict) -> dict:
@@ -232,13 +232,13 @@ def _dvc_str(value: Any) -> str:
 
 
 def _template(text: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
-    """A DVC string as an HCL string: ``${...}`` translated, other ``$`` kept literal."""
+    """A DVC string as an HCL string: ``${...}`` translated, other ``$`` kept literal (``\\${`` as ``${``, as DVC keeps it)."""
     out, last = [], 0
     for match in _INTERPOLATION.finditer(text):
-        out.append(_escape(text[last:match.start()]))
+        out.append(_escape(_unescaped(text[last:match.start()])))
         out.append(_interpolation(match.group(1), vars_, looped, notes, stage))
         last = match.end()
-    out.append(_escape(text[last:]))
+    out.append(_escape(_unescaped(text[last:])))
     return '"' + "".join(out) + '"'
 
 
@@ -268,6 +268,11 @@ def _interpolation(expr: str, vars_: _Vars, looped: bool, notes: list[str], stag
         notes.append(f"stage {stage}: ${{{expr}}} names no var or params.yaml key: kept as literal text")
         return "$${" + expr + "}"
     return "${dvc_text(" + ref + ")}"
+
+
+def _unescaped(text: str) -> str:
+    """DVC's text between its ``${...}``: ``\\${`` is a literal ``${`` (DVC leaves it for the shell: ``\\${HOME}``)."""
+    return text.replace("\\${", "${")
 
 
 def _escape(text: str) -> str:

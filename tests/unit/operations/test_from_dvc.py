@@ -730,6 +730,16 @@ def test_a_multi_line_cmd_is_one_shell_script_as_dvc_runs_it(tmp_path):
     assert planned.step("pipeline.dvc.step.report").params[":command"] == ["sh", "-c", script]
 
 
+def test_an_escaped_interpolation_is_left_for_the_shell_as_dvc_leaves_it(tmp_path):
+    # DVC reads \${HOME} as the text ${HOME}, which the shell then expands: not a var, nor a backslash kept
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo \\${HOME} ${lr} > a.txt\n    outs: [a.txt]\n")
+    (tmp_path / "params.yaml").write_text("lr: 0.1\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    assert not converted.notes
+    planned, _, _ = plan(tmp_path)
+    assert planned.step("pipeline.dvc.step.a").params[":command"] == ["sh", "-c", "echo ${HOME} 0.1 > a.txt"]
+
+
 def test_a_stage_field_dvc_does_not_know_is_listed(tmp_path):
     (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo\n    wd: sub\n    meta: {owner: me}\n")
     notes = "\n".join(convert(tmp_path / "dvc.yaml").notes)
