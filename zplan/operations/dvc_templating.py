@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from zplan import diags
+from zplan.config.params_files import is_params_file
 
 PARAMS_FILE = "params.yaml"
 _INTERPOLATION = re.compile(r"(?<!\\)\$\{\s*([^}]*?)\s*\}")  # \${ is DVC's escape: a literal ${
@@ -22,7 +23,7 @@ class _Vars:
     """DVC's templating sources: params.yaml (always) and the ``vars`` entries, as HCL locals."""
 
     def __init__(self, root: Path, project: Path, base: str, entries: list, notes: list[str], prefix: str = "",
-                 taken: set[str] | None = None) -> None:
+                 taken: set[str] | None = None, where: diags.Range | None = None) -> None:
         self.root, self.project, self.base = root, project, base  # dvc.yaml's folder; the project's; the first in the second
         self.files: dict[str, str] = {}  # local name -> params file
         self.values: dict[str, Any] = {}  # inline vars
@@ -43,12 +44,10 @@ class _Vars:
         names = _unique({file: prefix + ("params" if file == PARAMS_FILE else _name(Path(file).stem + "_params")) for file in candidates}, taken)
         for file, name in names.items():  # a/conf.yaml and b/conf.yaml: conf_params and conf_params_2
             self.files[name] = file
-            try:
-                from zplan.config.params_files import read
-
-                self._documents[name] = read(root / file)
-            except Exception:
-                notes.append(f"vars file {file} could not be read: its keys are not translated")
+            if is_params_file(file):
+                self._documents[name] = _read_vars(root, file, where)
+            else:  # a Python file of constants
+                notes.append(f"vars file {file} is not YAML, JSON or TOML: its keys are not translated")
 
     def reference(self, dotted: str) -> str | None:
         """The HCL for a DVC ``${dotted}`` that names a var, else None."""
@@ -82,6 +81,19 @@ class _Vars:
             else:
                 lines.append(f'  {name} = params_file({_string(posixpath.join(self.base, self.files[name]))})')
         return lines
+
+
+def _read_vars(root: Path, file: str, where: diags.Range | None) -> Any:
+    """A params or vars file's document; an error (DVC runs no stage of such a pipeline either) rather than
+    commands keeping ``${...}`` for the shell to read as empty."""
+    from zplan.config.params_files import ParamsFileError, read
+
+    if not (root / file).is_file():  # (params.yaml is read only when it is there)
+        raise diags.fail(f"vars file {file} does not exist", "DVC reads it relative to dvc.yaml's folder: fix the path in `vars:`", where)
+    try:
+        return read(root / file)
+    except ParamsFileError as exc:
+        raise diags.fail(exc.summary, "fix it, then import again: DVC cannot read it either") from None
 
 
 def _moves(stage: dict, vars_: _Vars) -> str | None:

@@ -22,12 +22,17 @@ class Lines:
     def __init__(self, path: Path, root_node: Any) -> None:
         self.path = path
         self._lines: dict[tuple[str, ...], int] = {}
+        self._top = {key.value: key.start_mark.line + 1 for key, _ in _items(root_node)}  # `vars:`, `stages:`
         stages = _value(root_node, "stages")
         for key, stage in _items(stages):
             self._lines[(key.value,)] = key.start_mark.line + 1
             body = _value(stage, "do") or stage  # a foreach stage's fields are under `do`
             for field, _ in _items(body):
                 self._lines[(key.value, field.value)] = field.start_mark.line + 1
+
+    def top(self, key: str) -> diags.Range:
+        """Where a top-level section (``vars:``) is written."""
+        return diags.Range(str(self.path), self._top.get(key, 0))
 
     def at(self, *keys: str) -> diags.Range:
         line = self._lines.get(tuple(keys)) or self._lines.get(keys[:1], 0)

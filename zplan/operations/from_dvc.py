@@ -156,7 +156,7 @@ def _read(dvc_yaml: Path, project: Path, several: bool, notes: list[str], taken:
     for name, stage in stages.items():
         check_stage(str(name), _body(stage) if isinstance(stage, dict) else stage, lines)
     prefix = f"{_name(base)}_" if several and base else ""
-    vars_ = _Vars(dvc_yaml.parent, project, base, document.get("vars") or [], notes, prefix, taken)
+    vars_ = _Vars(dvc_yaml.parent, project, base, document.get("vars") or [], notes, prefix, taken, lines.top("vars"))
     addressed = several and shown != "dvc.yaml"
     return _File(dvc_yaml, document, {f"{shown}:{name}" if addressed else str(name): stage for name, stage in stages.items()}, vars_, shown)
 

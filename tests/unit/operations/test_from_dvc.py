@@ -786,6 +786,21 @@ def test_an_infinite_var_is_an_error_naming_the_file(tmp_path):
     assert not (tmp_path / "dvc.zp.hcl").exists()
 
 
+def test_a_params_or_vars_file_dvc_cannot_read_is_an_error_naming_it(tmp_path):
+    # not commands keeping ${lr} for the shell, which reads it as empty text
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo ${lr} > a.txt\n    outs: [a.txt]\n")
+    (tmp_path / "params.yaml").write_text("x: 1\nlr: [0.1\n")
+    with pytest.raises(diags.DiagnosticError, match=r"params.yaml:3 is not valid YAML"):
+        import_dvc(tmp_path / "dvc.yaml")
+    (tmp_path / "params.yaml").unlink()
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo ${lr} > a.txt\nvars:\n  - conf/custom.yaml\n")
+    with pytest.raises(diags.DiagnosticError) as caught:
+        import_dvc(tmp_path / "dvc.yaml")
+    (found,) = caught.value.diagnostics
+    assert (found.range.file, found.range.line, found.summary) == (str(tmp_path / "dvc.yaml"), 4, "vars file conf/custom.yaml does not exist")
+    assert not (tmp_path / "dvc.zp.hcl").exists()
+
+
 def test_a_yaml_syntax_error_names_its_line_and_column(tmp_path):
     (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: [echo\n    deps: x\n")
     with pytest.raises(diags.DiagnosticError) as caught:
