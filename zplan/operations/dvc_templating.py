@@ -28,6 +28,7 @@ class _Vars:
         self.files: dict[str, str] = {}  # local name -> params file
         self.values: dict[str, Any] = {}  # inline vars
         self.used: set[str] = set()
+        self.complete = True  # whether every source was read: else a ${...} naming none may name one of those
         self._documents: dict[str, Any] = {}
         taken = set() if taken is None else taken  # the local names other dvc.yaml files use
         candidates = [PARAMS_FILE] if (root / PARAMS_FILE).exists() else []
@@ -47,6 +48,7 @@ class _Vars:
             if is_params_file(file):
                 self._documents[name] = _read_vars(root, file, where)
             else:  # a Python file of constants
+                self.complete = False
                 notes.append(f"vars file {file} is not YAML, JSON or TOML: its keys are not translated")
 
     def reference(self, dotted: str) -> str | None:
@@ -94,6 +96,32 @@ def _read_vars(root: Path, file: str, where: diags.Range | None) -> Any:
         return read(root / file)
     except ParamsFileError as exc:
         raise diags.fail(exc.summary, "fix it, then import again: DVC cannot read it either") from None
+
+
+_KINDS = {list: "list", dict: "mapping"}
+
+
+def check_loop_values(name: str, stage: Any, vars_: _Vars, where: diags.Range) -> None:
+    """Refuse a foreach, or a matrix value, given as ``${...}`` that DVC cannot loop over: naming no var, or a var
+    that is no list or mapping (a matrix's: no list)."""
+    from zplan.operations.dvc_yaml import _kind
+
+    if not isinstance(stage, dict):
+        return
+    looped = [("foreach", stage.get("foreach"), (list, dict))] if "foreach" in stage else []
+    matrix = stage.get("matrix")
+    looped += [(f"matrix {k}", v, (list,)) for k, v in matrix.items()] if isinstance(matrix, dict) else []
+    for field, text, kinds in looped:
+        if not isinstance(text, str):
+            continue
+        match = _INTERPOLATION.fullmatch(text.strip())
+        value = vars_.value(match.group(1)) if match else text
+        if value is None and match and not vars_.complete:  # it may name a var of a file not read here
+            continue
+        if not isinstance(value, kinds):
+            what = "names no var of params.yaml or vars" if value is None else f"is {_kind(value)}, not a {' or a '.join(_KINDS[k] for k in kinds)}"
+            raise diags.fail(f"stage {name}: {field} {text} {what}, so DVC cannot loop over it",
+                             "name a list (or for foreach a mapping) of params.yaml or vars: `${models}`", where)
 
 
 def _moves(stage: dict, vars_: _Vars) -> str | None:

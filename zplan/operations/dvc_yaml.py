@@ -26,8 +26,8 @@ class Lines:
         stages = _value(root_node, "stages")
         for key, stage in _items(stages):
             self._lines[(key.value,)] = key.start_mark.line + 1
-            body = _value(stage, "do") or stage  # a foreach stage's fields are under `do`
-            for field, _ in _items(body):
+            body = _value(stage, "do")  # a foreach stage's fields are under `do`, its foreach beside it
+            for field, _ in [*_items(stage), *_items(body)]:
                 self._lines[(key.value, field.value)] = field.start_mark.line + 1
 
     def top(self, key: str) -> diags.Range:
@@ -90,6 +90,23 @@ def check_stage(name: str, stage: Any, lines: Lines) -> None:
         if names is not None:
             raise diags.fail(f"stage {name}: the keys of a params file must be a list, not {_kind(names)}",
                              "e.g. `- other.yaml: [alpha]`", lines.at(name, "params"))
+
+
+def check_loop(name: str, stage: Any, lines: Lines) -> None:
+    """Refuse a ``foreach`` or ``matrix`` DVC would refuse: a foreach is a list, a mapping or a ``${...}`` naming one;
+    a matrix maps each name to a list or a ``${...}``."""
+    if not isinstance(stage, dict):
+        return
+    each = stage.get("foreach")
+    if "foreach" in stage and not isinstance(each, (list, dict, str)):
+        raise diags.fail(f"stage {name}: foreach must be a list, a mapping or a ${{...}} naming one, not {_kind(each)}",
+                         "e.g. `foreach: [small, large]`, or `foreach: ${models}` for a list in params.yaml", lines.at(name, "foreach"))
+    matrix = stage.get("matrix")
+    bad = next((k for k, v in matrix.items() if not isinstance(v, (list, str))), None) if isinstance(matrix, dict) else None
+    if "matrix" in stage and (not isinstance(matrix, dict) or bad is not None):
+        what = f"matrix {bad} must be a list or a ${{...}} naming one, not {_kind(matrix[bad])}" if bad is not None else \
+            f"matrix must be a mapping of names to lists, not {_kind(matrix)}"
+        raise diags.fail(f"stage {name}: {what}", "e.g. `matrix:` with `model: [cnn, xgb]` under it", lines.at(name, "matrix"))
 
 
 def _yaml_error(path: Path, exc: Exception) -> diags.DiagnosticError:

@@ -31,9 +31,9 @@ from zplan.config.fmt import format_text
 from zplan.config.params_files import is_params_file
 from zplan.operations.dvc_links import _deps, _Out, _outs_of
 from zplan.operations.dvc_templating import (PARAMS_FILE, _body, _for_each, _frozen, _list, _looped, _matrix, _moves, _name, _out_paths, _outs,
-                                             _path, _path_text, _render, _stage_instances, _string, _template, _unique, _Vars, _wdir, dvc_literal,
-                                             hcl_literal)
-from zplan.operations.dvc_yaml import check_stage, read
+                                             _path, _path_text, _render, _stage_instances, _string, _template, _unique, _Vars, _wdir,
+                                             check_loop_values, dvc_literal, hcl_literal)
+from zplan.operations.dvc_yaml import check_loop, check_stage, read
 
 DEFAULT_OUT = "dvc.zp.hcl"
 _INTERPOLATED = re.compile(r"\$\{[^}]*\}")
@@ -154,9 +154,13 @@ def _read(dvc_yaml: Path, project: Path, several: bool, notes: list[str], taken:
     if not isinstance(stages, dict) or not (stages or several):  # of several, one may hold only plots or artifacts
         raise diags.fail(f"{dvc_yaml} has no stages", "a dvc.yaml lists its stages under `stages:`")
     for name, stage in stages.items():
+        check_loop(str(name), stage, lines)
         check_stage(str(name), _body(stage) if isinstance(stage, dict) else stage, lines)
     prefix = f"{_name(base)}_" if several and base else ""
     vars_ = _Vars(dvc_yaml.parent, project, base, document.get("vars") or [], notes, prefix, taken, lines.top("vars"))
+    for name, stage in stages.items():
+        field = "foreach" if isinstance(stage, dict) and "foreach" in stage else "matrix"
+        check_loop_values(str(name), stage, vars_, lines.at(str(name), field))
     addressed = several and shown != "dvc.yaml"
     return _File(dvc_yaml, document, {f"{shown}:{name}" if addressed else str(name): stage for name, stage in stages.items()}, vars_, shown)
 

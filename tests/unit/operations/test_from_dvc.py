@@ -758,9 +758,13 @@ def test_a_stage_field_dvc_does_not_know_is_listed(tmp_path):
     ("    foreach: [x]\n", "t.yaml:2: stage a has no cmd"),
     ("    cmd: []\n", "t.yaml:3: stage a has no cmd"),
     ("    foreach: [x]\n    do:\n      cmd: echo\n      wdir: 3\n", "t.yaml:6: stage a: wdir must be a folder path, not a number"),
+    ("    foreach: 5\n    do:\n      cmd: echo\n", "t.yaml:3: stage a: foreach must be a list, a mapping or a ${...} naming one, not a number"),
+    ("    foreach: ${nope}\n    do:\n      cmd: echo\n", "t.yaml:3: stage a: foreach ${nope} names no var of params.yaml or vars"),
+    ("    matrix:\n      m: 5\n    cmd: echo\n", "t.yaml:3: stage a: matrix m must be a list or a ${...} naming one, not a number"),
 ])
 def test_a_stage_field_dvc_would_refuse_is_an_error_at_its_line(tmp_path, stage, message):
-    # a stage without cmd is refused too: its outs would be read from a step that is not there
+    # a stage without cmd is refused too: its outs would be read from a step that is not there; a foreach or
+    # matrix DVC cannot loop over too, rather than a for_each the plan refuses, or a step running ${item} as text
     (tmp_path / "t.yaml").write_text("stages:\n  a:\n" + stage + "  b:\n    cmd: cat data.csv\n    deps: [data.csv]\n")
     with pytest.raises(diags.DiagnosticError) as caught:
         convert(tmp_path / "t.yaml")
