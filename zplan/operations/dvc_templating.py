@@ -63,6 +63,11 @@ class _Vars:
                 return f"local.{name}.{dotted}"
         return None
 
+    def knows(self, dotted: str) -> bool:
+        """Whether a ``${dotted}`` names a var (its first key), as ``reference`` finds it, without using it."""
+        head = dotted.split(".")[0].split("[")[0]
+        return head in self.values or any(isinstance(d, dict) and head in d for d in self._documents.values())
+
     def value(self, dotted: str) -> Any:
         """The value a ``${dotted}`` that names a var stands for (None when it names none)."""
         from zplan.config.params_files import ParamsFileError, lookup
@@ -96,6 +101,32 @@ def _read_vars(root: Path, file: str, where: diags.Range | None) -> Any:
         return read(root / file)
     except ParamsFileError as exc:
         raise diags.fail(exc.summary, "fix it, then import again: DVC cannot read it either") from None
+
+
+def check_references(name: str, stage: Any, vars_: _Vars, at: Any) -> None:
+    """Refuse a ``${...}`` naming no var (nor a foreach's ``item`` or ``key``), as DVC does, rather than leave it
+    for the shell to read as empty text; ``at(field)``: where the stage's field is written. Not when it may name
+    a var read from a stage's ``vars`` or a Python vars file, which are not translated (and so listed)."""
+    body = _body(stage) if isinstance(stage, dict) else {}
+    if not vars_.complete or body.get("vars") or stage.get("vars"):
+        return
+    looped = "foreach" in stage or "matrix" in stage
+    for field in ("cmd", "wdir", "deps", "params", "outs", "metrics", "plots"):
+        for text in _texts(body.get(field)):
+            for match in _INTERPOLATION.finditer(text):
+                expr = match.group(1)
+                if not (looped and (expr in ("item", "key") or expr.startswith("item.")) or vars_.knows(expr)):
+                    raise diags.fail(f"stage {name}: ${{{expr}}} in its {field} names no var of params.yaml or vars",
+                                     "add it there, as DVC needs it too; or write \\${...} for text the shell reads", at(field))
+
+
+def _texts(value: Any) -> list[str]:
+    """The strings of a stage field: a cmd, paths, and the files and keys of params and outs with options."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [str(k) for k in value] + [t for v in value.values() if isinstance(v, list) for t in _texts(v)]
+    return [t for item in value for t in _texts(item)] if isinstance(value, list) else []
 
 
 _KINDS = {list: "list", dict: "mapping"}

@@ -32,7 +32,7 @@ from zplan.config.params_files import is_params_file
 from zplan.operations.dvc_links import _deps, _Out, _outs_of
 from zplan.operations.dvc_templating import (PARAMS_FILE, _body, _for_each, _frozen, _list, _looped, _matrix, _moves, _name, _out_paths, _outs,
                                              _path, _path_text, _render, _stage_instances, _string, _template, _unique, _Vars, _wdir,
-                                             check_loop_values, dvc_literal, hcl_literal)
+                                             check_loop_values, check_references, dvc_literal, hcl_literal)
 from zplan.operations.dvc_yaml import check_loop, check_stage, read
 
 DEFAULT_OUT = "dvc.zp.hcl"
@@ -161,6 +161,7 @@ def _read(dvc_yaml: Path, project: Path, several: bool, notes: list[str], taken:
     for name, stage in stages.items():
         field = "foreach" if isinstance(stage, dict) and "foreach" in stage else "matrix"
         check_loop_values(str(name), stage, vars_, lines.at(str(name), field))
+        check_references(str(name), stage, vars_, lambda key, name=str(name): lines.at(name, key))
     addressed = several and shown != "dvc.yaml"
     return _File(dvc_yaml, document, {f"{shown}:{name}" if addressed else str(name): stage for name, stage in stages.items()}, vars_, shown)
 

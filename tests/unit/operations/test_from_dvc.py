@@ -740,6 +740,14 @@ def test_an_escaped_interpolation_is_left_for_the_shell_as_dvc_leaves_it(tmp_pat
     assert planned.step("pipeline.dvc.step.a").params[":command"] == ["sh", "-c", "echo ${HOME} 0.1 > a.txt"]
 
 
+def test_a_var_of_a_stage_vars_is_kept_as_text_and_listed(tmp_path):
+    # a stage's own vars are not translated: what names one is listed, not refused
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    vars:\n      - n: 2\n    cmd: echo ${n}\n")
+    notes = convert(tmp_path / "dvc.yaml").notes
+    assert notes == ["stage a: `vars:` of a stage is not converted (only top-level vars are read)",
+                     "stage a: ${n} names no var or params.yaml key: kept as literal text"]
+
+
 def test_a_stage_field_dvc_does_not_know_is_listed(tmp_path):
     (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo\n    wd: sub\n    meta: {owner: me}\n")
     notes = "\n".join(convert(tmp_path / "dvc.yaml").notes)
@@ -761,6 +769,8 @@ def test_a_stage_field_dvc_does_not_know_is_listed(tmp_path):
     ("    foreach: 5\n    do:\n      cmd: echo\n", "t.yaml:3: stage a: foreach must be a list, a mapping or a ${...} naming one, not a number"),
     ("    foreach: ${nope}\n    do:\n      cmd: echo\n", "t.yaml:3: stage a: foreach ${nope} names no var of params.yaml or vars"),
     ("    matrix:\n      m: 5\n    cmd: echo\n", "t.yaml:3: stage a: matrix m must be a list or a ${...} naming one, not a number"),
+    ("    cmd: echo ${lr}\n", "t.yaml:3: stage a: ${lr} in its cmd names no var of params.yaml or vars"),
+    ("    cmd: echo\n    outs:\n      - m-${item}.pkl\n", "t.yaml:4: stage a: ${item} in its outs names no var"),
 ])
 def test_a_stage_field_dvc_would_refuse_is_an_error_at_its_line(tmp_path, stage, message):
     # a stage without cmd is refused too: its outs would be read from a step that is not there; a foreach or
