@@ -43,9 +43,11 @@ def read(path: Path) -> tuple[dict, Lines]:
     """The dvc.yaml's document and the lines of its stages; a clear error for a file that is not one."""
     import yaml
 
+    from zplan.config.params_files import core_loader
+
     try:
-        text = path.read_text(encoding="utf-8")
-        document, root_node = yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
+        text = path.read_text(encoding="utf-8")  # read as DVC reads it: YAML 1.2 (`foreach: [yes, no]` is text)
+        document, root_node = yaml.load(text, Loader=core_loader()), yaml.compose(text, Loader=yaml.SafeLoader)
     except IsADirectoryError:
         raise diags.fail(f"{path} is a folder", "give the path of a dvc.yaml file") from None
     except OSError as exc:

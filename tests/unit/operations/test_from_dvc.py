@@ -730,6 +730,29 @@ def test_a_multi_line_cmd_is_one_shell_script_as_dvc_runs_it(tmp_path):
     assert planned.step("pipeline.dvc.step.report").params[":command"] == ["sh", "-c", script]
 
 
+def test_params_yaml_and_dvc_yaml_are_read_as_yaml_1_2_as_dvc_reads_them(tmp_path):
+    # DVC reads YAML 1.2: lr: 1e-5 is a number it writes 1e-05, `no` and `on` are text, not booleans
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train:
+    cmd: echo --lr ${lr} --opt ${opt} > model.txt
+    params: [lr]
+    outs: [model.txt]
+  vote:
+    foreach: [yes, no]
+    do:
+      cmd: echo ${item} > vote-${key}.txt
+      outs:
+        - vote-${key}.txt
+""")
+    (tmp_path / "params.yaml").write_text("lr: 1e-5\nopt: no\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    commands = {s.address.removeprefix("pipeline.dvc.step."): s.params[":command"][-1] for s in planned.steps}
+    assert commands == {"train": "echo --lr 1e-05 --opt no > model.txt",
+                        'vote["yes"]': "echo yes > vote-yes.txt", 'vote["no"]': "echo no > vote-no.txt"}
+    assert planned.step("pipeline.dvc.step.train").params["params.yaml:lr"] == 1e-05
+
+
 def test_an_escaped_interpolation_is_left_for_the_shell_as_dvc_leaves_it(tmp_path):
     # DVC reads \${HOME} as the text ${HOME}, which the shell then expands: not a var, nor a backslash kept
     (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo \\${HOME} ${lr} > a.txt\n    outs: [a.txt]\n")
