@@ -4,9 +4,9 @@ Stages become script steps (``cmd`` -> ``command``; ``deps``, ``params``, ``outs
 ``metrics``, ``plots`` kept). A dep that is another stage's out becomes an input
 (``step.X.outs["path"]``): the out is placed at its own path, so the command
 runs unchanged. Templating is translated: ``${train.n_est}`` reads params.yaml
-(or the ``vars`` files) through ``params_file()``, and ``foreach``/``do``
-stages become ``for_each`` with ``${item}`` -> ``${each.value}``, ``${key}`` ->
-``${each.key}``. A stage's ``wdir`` becomes ``cd WDIR && ...`` with its paths
+(or the ``vars`` files) through ``params_file()``, written by ``dvc_text()`` as DVC
+writes it, and ``foreach``/``do`` stages become ``for_each`` with ``${item}`` ->
+``each.value``, ``${key}`` -> ``each.key``. A stage's ``wdir`` becomes ``cd WDIR && ...`` with its paths
 rewritten relative to the project. What has no equivalent is listed, never
 silently dropped.
 
