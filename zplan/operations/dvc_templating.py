@@ -72,6 +72,7 @@ class _Vars:
         """The value a ``${dotted}`` that names a var stands for (None when it names none)."""
         from zplan.config.params_files import ParamsFileError, lookup
 
+        dotted = dotted.replace("[", ".").replace("]", "")  # models[0] is models.0, as DVC reads it
         head = dotted.split(".")[0]
         sources = [self.values] if head in self.values else [d for d in self._documents.values() if isinstance(d, dict) and head in d]
         try:
@@ -115,7 +116,7 @@ def check_references(name: str, stage: Any, vars_: _Vars, at: Any) -> None:
         for text in _texts(body.get(field)):
             for match in _INTERPOLATION.finditer(text):
                 expr = match.group(1)
-                if not (looped and (expr in ("item", "key") or expr.startswith("item.")) or vars_.knows(expr)):
+                if not (looped and (expr in ("item", "key") or expr.startswith(("item.", "item["))) or vars_.knows(expr)):
                     raise diags.fail(f"stage {name}: ${{{expr}}} in its {field} names no var of params.yaml or vars",
                                      "add it there, as DVC needs it too; or write \\${...} for text the shell reads", at(field))
 
@@ -317,11 +318,11 @@ def _instance_value(expr: str, instance: tuple[str, Any]) -> Any:
     key, item = instance
     if expr == "key":
         return key
-    if expr == "item" or expr.startswith("item."):
+    if expr == "item" or expr.startswith(("item.", "item[")):
         from zplan.config.params_files import ParamsFileError, lookup
 
         try:
-            return lookup({"item": item}, expr, "")
+            return lookup({"item": item}, expr.replace("[", ".").replace("]", ""), "")
         except ParamsFileError:
             return None
     return None
@@ -330,7 +331,7 @@ def _instance_value(expr: str, instance: tuple[str, Any]) -> Any:
 def _interpolation(expr: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
     """One ``${...}`` as HCL: written by ``dvc_text`` as DVC writes it (2.0 as 2.0, a mapping as --flags), not as
     HCL writes a number (2)."""
-    if looped and (expr == "item" or expr.startswith("item.")):
+    if looped and (expr == "item" or expr.startswith(("item.", "item["))):
         return "${dvc_text(each.value" + expr[4:] + ")}"
     if looped and expr == "key":
         return "${each.key}"

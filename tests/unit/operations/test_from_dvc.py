@@ -753,6 +753,34 @@ def test_params_yaml_and_dvc_yaml_are_read_as_yaml_1_2_as_dvc_reads_them(tmp_pat
     assert planned.step("pipeline.dvc.step.train").params["params.yaml:lr"] == 1e-05
 
 
+def test_a_list_element_named_by_its_index_in_brackets_is_its_value(tmp_path):
+    # DVC reads ${models[0]} as ${models.0}: an out named by it is a constant another stage's dep links to
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  a:
+    cmd: echo ${models[1]} > out-${models[0]}.txt
+    outs:
+      - out-${models[0]}.txt
+  b:
+    cmd: cat out-m1.txt > b.txt
+    deps: [out-m1.txt]
+    outs: [b.txt]
+  c:
+    foreach:
+      - [x, y]
+    do:
+      cmd: echo ${item[1]} > c-${key}.txt
+      outs:
+        - c-${key}.txt
+""")
+    (tmp_path / "params.yaml").write_text("models: [m1, m2]\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    steps = {s.address.removeprefix("pipeline.dvc.step."): s for s in planned.steps}
+    assert steps["a"].params[":command"] == ["sh", "-c", "echo m2 > out-m1.txt"] and steps["a"].outputs == ["out-m1.txt"]
+    assert [(i.step, i.output) for i in steps["b"].inputs.values()] == [("pipeline.dvc.step.a", "out-m1.txt")]
+    assert steps['c["0"]'].params[":command"] == ["sh", "-c", "echo y > c-0.txt"]
+
+
 def test_an_escaped_interpolation_is_left_for_the_shell_as_dvc_leaves_it(tmp_path):
     # DVC reads \${HOME} as the text ${HOME}, which the shell then expands: not a var, nor a backslash kept
     (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo \\${HOME} ${lr} > a.txt\n    outs: [a.txt]\n")
