@@ -29,6 +29,7 @@ class _Vars:
         self.values: dict[str, Any] = {}  # inline vars
         self.used: set[str] = set()
         self.complete = True  # whether every source was read: else a ${...} naming none may name one of those
+        self.parsing = ", local.dvc_parsing" if dvc_parsing(project) else ""  # dvc_text's second argument
         self._documents: dict[str, Any] = {}
         taken = set() if taken is None else taken  # the local names other dvc.yaml files use
         candidates = [PARAMS_FILE] if (root / PARAMS_FILE).exists() else []
@@ -89,6 +90,23 @@ class _Vars:
             else:
                 lines.append(f'  {name} = params_file({_string(posixpath.join(self.base, self.files[name]))})')
         return lines
+
+
+def dvc_parsing(folder: Path) -> dict[str, str]:
+    """The ``parsing`` settings of the DVC project holding ``folder`` (its ``.dvc/config``, then ``config.local``) that
+    are not DVC's defaults: how a mapping in a cmd is unpacked (``{ list = "append" }``)."""
+    found: dict[str, str] = {}
+    project = next((p for p in [folder.resolve(), *folder.resolve().parents] if (p / ".dvc").is_dir()), None)
+    for config in [project / ".dvc" / "config", project / ".dvc" / "config.local"] if project else []:
+        section = None
+        for line in config.read_text(encoding="utf-8", errors="replace").splitlines() if config.is_file() else []:
+            header = re.fullmatch(r"\s*\[\s*['\"]?([^\]'\"]*)['\"]?\s*\]\s*", line)
+            setting = re.fullmatch(r"\s*(bool|list)\s*=\s*(\w+)\s*", line)
+            if header:
+                section = header.group(1).strip()
+            elif section == "parsing" and setting and setting.group(2).lower() not in ("store_true", "nargs"):
+                found[setting.group(1)] = setting.group(2).lower()
+    return found
 
 
 def _read_vars(root: Path, file: str, where: diags.Range | None) -> Any:
@@ -332,14 +350,14 @@ def _interpolation(expr: str, vars_: _Vars, looped: bool, notes: list[str], stag
     """One ``${...}`` as HCL: written by ``dvc_text`` as DVC writes it (2.0 as 2.0, a mapping as --flags), not as
     HCL writes a number (2)."""
     if looped and (expr == "item" or expr.startswith(("item.", "item["))):
-        return "${dvc_text(each.value" + expr[4:] + ")}"
+        return "${dvc_text(each.value" + expr[4:] + vars_.parsing + ")}"
     if looped and expr == "key":
         return "${each.key}"
     ref = vars_.reference(expr)
     if ref is None:
         notes.append(f"stage {stage}: ${{{expr}}} names no var or params.yaml key: kept as literal text")
         return "$${" + expr + "}"
-    return "${dvc_text(" + ref + ")}"
+    return "${dvc_text(" + ref + vars_.parsing + ")}"
 
 
 def _unescaped(text: str) -> str:

@@ -32,7 +32,7 @@ from zplan.config.params_files import is_params_file
 from zplan.operations.dvc_links import _deps, _Out, _outs_of
 from zplan.operations.dvc_templating import (PARAMS_FILE, _body, _for_each, _frozen, _list, _looped, _matrix, _moves, _name, _out_paths, _outs,
                                              _path, _path_text, _render, _stage_instances, _string, _template, _unique, _Vars, _wdir,
-                                             check_loop_values, check_references, dvc_literal, hcl_literal)
+                                             check_loop_values, check_references, dvc_literal, dvc_parsing, hcl_literal)
 from zplan.operations.dvc_yaml import check_loop, check_stage, read
 
 DEFAULT_OUT = "dvc.zp.hcl"
@@ -135,6 +135,8 @@ def convert(dvc_yaml: Path | Sequence[Path], project: Path | None = None) -> Con
             if f.document.get(key):
                 notes.append(f"{f.shown + ': ' if len(files) > 1 else ''}top-level `{key}:` is not converted ({why})")
     header = [f"# Converted from {', '.join(f.shown for f in files)} by `zplan import-dvc`.", ""]
+    parsing = dvc_parsing(project)  # the DVC project's config: how its mappings are unpacked in a cmd
+    locals_lines = ([f"  dvc_parsing = {hcl_literal(parsing)}"] if parsing else []) + locals_lines
     locals_block = ["locals {", *locals_lines, "}", ""] if locals_lines else []
     metrics = {(name, m): f"{steps[name]}_{_name(_INTERPOLATED.sub('', Path(m).stem) or 'metrics')}"  # m-${key}.json: m
                for name, stage in stages.items() if not _frozen(stage) for m in _out_paths(stage, vars_of[name], "metrics")}

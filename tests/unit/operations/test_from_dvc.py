@@ -375,6 +375,20 @@ def test_a_mapping_in_a_cmd_is_unpacked_into_flags_as_dvc_unpacks_it(tmp_path):
     assert planned.step('pipeline.dvc.step.tune["a"]').params[":command"][-4:] == ["--layers", "16", "--optim.lr", "0.2"]
 
 
+def test_a_mapping_in_a_cmd_is_unpacked_as_the_dvc_projects_parsing_settings_say(tmp_path):
+    # `dvc config parsing.list append` and `parsing.bool boolean_optional`: --key a --key b, and --no-key for false
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / ".dvc" / "config").write_text("[core]\n    remote = store\n['remote \"store\"']\n    url = /tmp/store\n"
+                                               "[parsing]\n    list = append\n")
+    (tmp_path / ".dvc" / "config.local").write_text("[parsing]\n    bool = boolean_optional\n")
+    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    cmd: echo train ${train}\n")
+    (tmp_path / "params.yaml").write_text("train:\n  layers: [64, 32]\n  fast: false\n  slow: true\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    assert planned.step("pipeline.dvc.step.train").params[":command"] == [
+        "echo", "train", "--layers", "64", "--layers", "32", "--no-fast", "--slow"]
+
+
 def test_a_frozen_stage_never_runs_and_its_outs_are_read_as_they_are(tmp_path):
     # `dvc repro` never runs a frozen stage and keeps its outs: the steps reading them read the project's files
     (tmp_path / "dvc.yaml").write_text("""stages:
