@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -12,14 +12,18 @@ from zplan.cli import common
 from zplan.cli.common import NoColorOpt, opt
 
 
-def import_dvc(dvc_yaml: Path = typer.Argument(Path("dvc.yaml"), help="The DVC pipeline (default: ./dvc.yaml)."),
-               out: Optional[Path] = opt(None, "out", "Write here (default: dvc.zp.hcl next to dvc.yaml)."),
+def import_dvc(dvc_yaml: Optional[List[Path]] = typer.Argument(
+                   None, help="The DVC pipeline files (default: ./dvc.yaml and those of its sub-folders, as one graph)."),
+               out: Optional[Path] = opt(None, "out", "Write here (default: dvc.zp.hcl next to dvc.yaml, or in the folder holding them all)."),
                force: bool = opt(False, "force", "Overwrite the file if it exists."), no_color: bool = NoColorOpt) -> None:
     """Write a DVC pipeline's stages as script steps; print what could not be converted."""
+    from zplan.operations.from_dvc import DEFAULT_OUT, find_dvc_yamls
     from zplan.operations.from_dvc import import_dvc as convert
 
     root = common.root()
-    dest, converted = convert(root / dvc_yaml, root / out if out else None, force)
+    files = [root / f for f in dvc_yaml] if dvc_yaml else find_dvc_yamls(root)
+    dest = root / out if out else None if dvc_yaml else root / DEFAULT_OUT  # found files: in the project, where DVC runs them
+    dest, converted = convert(files, dest, force)
     _report(root, dest, converted.notes)
 
 

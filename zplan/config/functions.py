@@ -369,3 +369,61 @@ def _params_file(site: Any, path: Any) -> Any:
         return params_files.document(found, shown_as=text)
     except params_files.ParamsFileError as exc:
         raise FunctionError(f"{exc.summary}{'; ' + exc.detail if exc.detail else ''}") from None
+
+
+@register("dvc_text(value, parsing?)", 1, 2)
+def _dvc_text(value: Any, parsing: Any = None) -> str:
+    """A params file's value as DVC's ``${...}`` writes it into a command (what `zplan import-dvc` keeps): Python's
+    text for a number (2.0 stays 2.0, 1e-05 stays 1e-05, where HCL writes 2 and 0.00001), and a mapping as the
+    ``--key value`` flags DVC unpacks it into, in the file's order. ``parsing``: the ``parsing`` settings of the
+    DVC project's config, ``{ bool = "boolean_optional", list = "append" }`` (default: store_true and nargs)."""
+    settings = _dvc_parsing(parsing)
+    if isinstance(value, dict):
+        return " ".join(_dvc_flags(value, "", settings))
+    if isinstance(value, (list, tuple)):
+        raise FunctionError(f"DVC cannot write {article(type_name(value))} into a command: give one element, or a mapping",
+                            quotes_values=False)
+    return _dvc_scalar(value)
+
+
+_DVC_PARSING = {"bool": ("store_true", "boolean_optional"), "list": ("nargs", "append")}
+
+
+def _dvc_parsing(parsing: Any) -> dict[str, str]:
+    if parsing is None:
+        return {}
+    if not isinstance(parsing, dict) or any(k not in _DVC_PARSING or v not in _DVC_PARSING[k] for k, v in parsing.items()):
+        raise FunctionError('parsing must be a map such as { bool = "boolean_optional", list = "append" }, as DVC\'s config sets them',
+                            quotes_values=False)
+    return parsing
+
+
+def _dvc_scalar(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)  # None as None, as DVC writes it
+
+
+def _dvc_flags(mapping: dict, prefix: str, settings: dict[str, str]) -> list[str]:
+    """DVC's flags: nested keys joined with dots, a true bool ``--key`` alone and a false one nothing (``--no-key``
+    with ``boolean_optional``), text shell-quoted, a list ``--key a b`` (``--key a --key b`` with ``append``)."""
+    import shlex
+
+    flags = []
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flags += _dvc_flags(value, f"{name}.", settings)
+        elif isinstance(value, bool):
+            flags += [f"--{name}"] if value else [f"--no-{name}"] if settings.get("bool") == "boolean_optional" else []
+        elif isinstance(value, str):
+            flags.append(f"--{name} {shlex.quote(value)}")
+        elif isinstance(value, (list, tuple)):
+            if any(isinstance(v, (dict, list, tuple)) for v in value):
+                raise FunctionError(f"DVC cannot write the nested lists or mappings in {name} into a command", quotes_values=False)
+            items = [shlex.quote(v) if isinstance(v, str) else str(v) for v in value]  # (True, not true)
+            if settings.get("list") == "append":
+                flags += [f"--{name} {item}" for item in items]
+            else:
+                flags += [" ".join([f"--{name}", *items])] if items else []
+        else:
+            flags.append(f"--{name} {_dvc_scalar(value)}")
+    return flags

@@ -12,6 +12,7 @@ imported only when a params file is read, so a project without one pays nothing.
 from __future__ import annotations
 
 import collections.abc
+import functools
 import datetime
 import json
 import os
@@ -163,12 +164,43 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     return found
 
 
+@functools.cache
+def core_loader() -> Any:
+    """PyYAML's safe loader reading plain scalars as YAML 1.2 does, as DVC's reader (ruamel's YAML 1.2 rules) and
+    Terraform's yamldecode read them, not as YAML 1.1: yes, no, on and off are text, 1e-5 is a number, 0755 is 755,
+    1:30 is text."""
+    import re
+
+    import yaml
+
+    tags = {kind: f"tag:yaml.org,2002:{kind}" for kind in ("bool", "int", "float")}
+
+    class Core(yaml.SafeLoader):
+        yaml_implicit_resolvers = {first: [(tag, regex) for tag, regex in resolvers if tag not in tags.values()]
+                                   for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+        def construct_yaml_int(self, node: Any) -> int:
+            text = self.construct_scalar(node).replace("_", "")
+            sign, digits = (-1 if text[0] == "-" else 1), text.lstrip("+-")
+            base = {"0b": 2, "0o": 8, "0x": 16}.get(digits[:2])
+            return sign * (int(digits[2:], base) if base else int(digits))  # 0755 is 755: no octal without 0o
+
+    Core.add_implicit_resolver(tags["bool"], re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+    Core.add_implicit_resolver(tags["int"], re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+)$"),
+                               list("-+0123456789"))
+    Core.add_implicit_resolver(tags["float"], re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)"
+        r"|[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
+    Core.add_constructor(tags["int"], Core.construct_yaml_int)
+    return Core
+
+
 def _yaml(text: str) -> Any:
     """A YAML document, refused when a mapping sets a key twice (as DVC's YAML reader does): PyYAML would keep
     the last one without a word. A key a merge (``<<: *base``) brings in may still be set again."""
     import yaml
 
-    class UniqueKeys(yaml.SafeLoader):
+    class UniqueKeys(core_loader()):
         def construct_mapping(self, node, deep=False):
             seen = set()
             for key_node, _ in node.value if isinstance(node, yaml.MappingNode) else ():

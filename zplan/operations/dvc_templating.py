@@ -12,21 +12,26 @@ from pathlib import Path
 from typing import Any
 
 from zplan import diags
+from zplan.config.params_files import is_params_file
 
 PARAMS_FILE = "params.yaml"
-_INTERPOLATION = re.compile(r"\$\{\s*([^}]*?)\s*\}")
+_INTERPOLATION = re.compile(r"(?<!\\)\$\{\s*([^}]*?)\s*\}")  # \${ is DVC's escape: a literal ${
 _NOT_A_NAME = re.compile(r"[^A-Za-z0-9_]+")
 
 
 class _Vars:
     """DVC's templating sources: params.yaml (always) and the ``vars`` entries, as HCL locals."""
 
-    def __init__(self, root: Path, project: Path, base: str, entries: list, notes: list[str]) -> None:
+    def __init__(self, root: Path, project: Path, base: str, entries: list, notes: list[str], prefix: str = "",
+                 taken: set[str] | None = None, where: diags.Range | None = None) -> None:
         self.root, self.project, self.base = root, project, base  # dvc.yaml's folder; the project's; the first in the second
         self.files: dict[str, str] = {}  # local name -> params file
         self.values: dict[str, Any] = {}  # inline vars
         self.used: set[str] = set()
+        self.complete = True  # whether every source was read: else a ${...} naming none may name one of those
+        self.parsing = ", local.dvc_parsing" if dvc_parsing(project) else ""  # dvc_text's second argument
         self._documents: dict[str, Any] = {}
+        taken = set() if taken is None else taken  # the local names other dvc.yaml files use
         candidates = [PARAMS_FILE] if (root / PARAMS_FILE).exists() else []
         for entry in entries if isinstance(entries, list) else [entries]:
             if isinstance(entry, str):
@@ -37,32 +42,38 @@ class _Vars:
                 self.values.update(entry)
             else:
                 notes.append(f"vars entry {entry!r} is not converted")
-        names = _unique({file: "params" if file == PARAMS_FILE else _name(Path(file).stem + "_params") for file in candidates})
+        self.inline = _unique({None: f"{prefix}vars"}, taken)[None]
+        names = _unique({file: prefix + ("params" if file == PARAMS_FILE else _name(Path(file).stem + "_params")) for file in candidates}, taken)
         for file, name in names.items():  # a/conf.yaml and b/conf.yaml: conf_params and conf_params_2
             self.files[name] = file
-            try:
-                from zplan.config.params_files import read
-
-                self._documents[name] = read(root / file)
-            except Exception:
-                notes.append(f"vars file {file} could not be read: its keys are not translated")
+            if is_params_file(file):
+                self._documents[name] = _read_vars(root, file, where)
+            else:  # a Python file of constants
+                self.complete = False
+                notes.append(f"vars file {file} is not YAML, JSON or TOML: its keys are not translated")
 
     def reference(self, dotted: str) -> str | None:
         """The HCL for a DVC ``${dotted}`` that names a var, else None."""
         head = dotted.split(".")[0].split("[")[0]
         if head in self.values:
-            self.used.add("vars")
-            return f"local.vars.{dotted}"
+            self.used.add(self.inline)
+            return f"local.{self.inline}.{dotted}"
         for name, document in self._documents.items():
             if isinstance(document, dict) and head in document:
                 self.used.add(name)
                 return f"local.{name}.{dotted}"
         return None
 
+    def knows(self, dotted: str) -> bool:
+        """Whether a ``${dotted}`` names a var (its first key), as ``reference`` finds it, without using it."""
+        head = dotted.split(".")[0].split("[")[0]
+        return head in self.values or any(isinstance(d, dict) and head in d for d in self._documents.values())
+
     def value(self, dotted: str) -> Any:
         """The value a ``${dotted}`` that names a var stands for (None when it names none)."""
         from zplan.config.params_files import ParamsFileError, lookup
 
+        dotted = dotted.replace("[", ".").replace("]", "")  # models[0] is models.0, as DVC reads it
         head = dotted.split(".")[0]
         sources = [self.values] if head in self.values else [d for d in self._documents.values() if isinstance(d, dict) and head in d]
         try:
@@ -70,16 +81,97 @@ class _Vars:
         except ParamsFileError:
             return None
 
-    def locals_block(self) -> list[str]:
-        if not self.used:
-            return []
-        lines = ["locals {"]
+    def locals_lines(self) -> list[str]:
+        """The entries of the ``locals`` block for the vars used."""
+        lines = []
         for name in sorted(self.used):
-            if name == "vars":
-                lines.append(f"  vars = {dvc_literal(self.values)}")
+            if name == self.inline:
+                lines.append(f"  {name} = {dvc_literal(self.values)}")
             else:
                 lines.append(f'  {name} = params_file({_string(posixpath.join(self.base, self.files[name]))})')
-        return lines + ["}", ""]
+        return lines
+
+
+def dvc_parsing(folder: Path) -> dict[str, str]:
+    """The ``parsing`` settings of the DVC project holding ``folder`` (its ``.dvc/config``, then ``config.local``) that
+    are not DVC's defaults: how a mapping in a cmd is unpacked (``{ list = "append" }``)."""
+    found: dict[str, str] = {}
+    project = next((p for p in [folder.resolve(), *folder.resolve().parents] if (p / ".dvc").is_dir()), None)
+    for config in [project / ".dvc" / "config", project / ".dvc" / "config.local"] if project else []:
+        section = None
+        for line in config.read_text(encoding="utf-8", errors="replace").splitlines() if config.is_file() else []:
+            header = re.fullmatch(r"\s*\[\s*['\"]?([^\]'\"]*)['\"]?\s*\]\s*", line)
+            setting = re.fullmatch(r"\s*(bool|list)\s*=\s*(\w+)\s*", line)
+            if header:
+                section = header.group(1).strip()
+            elif section == "parsing" and setting and setting.group(2).lower() not in ("store_true", "nargs"):
+                found[setting.group(1)] = setting.group(2).lower()
+    return found
+
+
+def _read_vars(root: Path, file: str, where: diags.Range | None) -> Any:
+    """A params or vars file's document; an error (DVC runs no stage of such a pipeline either) rather than
+    commands keeping ``${...}`` for the shell to read as empty."""
+    from zplan.config.params_files import ParamsFileError, read
+
+    if not (root / file).is_file():  # (params.yaml is read only when it is there)
+        raise diags.fail(f"vars file {file} does not exist", "DVC reads it relative to dvc.yaml's folder: fix the path in `vars:`", where)
+    try:
+        return read(root / file)
+    except ParamsFileError as exc:
+        raise diags.fail(exc.summary, "fix it, then import again: DVC cannot read it either") from None
+
+
+def check_references(name: str, stage: Any, vars_: _Vars, at: Any) -> None:
+    """Refuse a ``${...}`` naming no var (nor a foreach's ``item`` or ``key``), as DVC does, rather than leave it
+    for the shell to read as empty text; ``at(field)``: where the stage's field is written. Not when it may name
+    a var read from a stage's ``vars`` or a Python vars file, which are not translated (and so listed)."""
+    body = _body(stage) if isinstance(stage, dict) else {}
+    if not vars_.complete or body.get("vars") or stage.get("vars"):
+        return
+    looped = "foreach" in stage or "matrix" in stage
+    for field in ("cmd", "wdir", "deps", "params", "outs", "metrics", "plots"):
+        for text in _texts(body.get(field)):
+            for match in _INTERPOLATION.finditer(text):
+                expr = match.group(1)
+                if not (looped and (expr in ("item", "key") or expr.startswith(("item.", "item["))) or vars_.knows(expr)):
+                    raise diags.fail(f"stage {name}: ${{{expr}}} in its {field} names no var of params.yaml or vars",
+                                     "add it there, as DVC needs it too; or write \\${...} for text the shell reads", at(field))
+
+
+def _texts(value: Any) -> list[str]:
+    """The strings of a stage field: a cmd, paths, and the files and keys of params and outs with options."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [str(k) for k in value] + [t for v in value.values() if isinstance(v, list) for t in _texts(v)]
+    return [t for item in value for t in _texts(item)] if isinstance(value, list) else []
+
+
+_KINDS = {list: "list", dict: "mapping"}
+
+
+def check_loop_values(name: str, stage: Any, vars_: _Vars, where: diags.Range) -> None:
+    """Refuse a foreach, or a matrix value, given as ``${...}`` that DVC cannot loop over: naming no var, or a var
+    that is no list or mapping (a matrix's: no list)."""
+    from zplan.operations.dvc_yaml import _kind
+
+    if not isinstance(stage, dict):
+        return
+    looped = [("foreach", stage.get("foreach"), (list, dict))] if "foreach" in stage else []
+    matrix = stage.get("matrix")
+    looped += [(f"matrix {k}", v, (list,)) for k, v in matrix.items()] if isinstance(matrix, dict) else []
+    for field, text, kinds in looped:
+        if not isinstance(text, str):
+            continue
+        match = _INTERPOLATION.fullmatch(text.strip())
+        value = vars_.value(match.group(1)) if match else text
+        if value is None and match and not vars_.complete:  # it may name a var of a file not read here
+            continue
+        if not isinstance(value, kinds):
+            what = "names no var of params.yaml or vars" if value is None else f"is {_kind(value)}, not a {' or a '.join(_KINDS[k] for k in kinds)}"
+            raise diags.fail(f"stage {name}: {field} {text} {what}, so DVC cannot loop over it",
+                             "name a list (or for foreach a mapping) of params.yaml or vars: `${models}`", where)
 
 
 def _moves(stage: dict, vars_: _Vars) -> str | None:
@@ -94,7 +186,7 @@ def _from_file(text: str, vars_: _Vars) -> bool:
     """Whether ``text`` is one ``${...}`` naming a var of params.yaml or a vars file (not of dvc.yaml itself)."""
     match = _INTERPOLATION.fullmatch(text.strip())
     ref = vars_.reference(match.group(1)) if match else None
-    return ref is not None and not ref.startswith("local.vars.")
+    return ref is not None and not ref.startswith(f"local.{vars_.inline}.")
 
 
 def _looped(stage: dict, vars_: _Vars) -> bool:
@@ -165,9 +257,9 @@ def _render(text: str, vars_: _Vars, instance: tuple[str, Any] | None = None) ->
         value = vars_.value(match.group(1)) if value is None else value
         if value is None or isinstance(value, (dict, list)):
             return None
-        parts += [text[last:match.start()], _dvc_str(value)]
+        parts += [_unescaped(text[last:match.start()]), _dvc_str(value)]
         last = match.end()
-    return "".join(parts) + text[last:]
+    return "".join(parts) + _unescaped(text[last:])
 
 
 def _body(stage: dict) -> dict:
@@ -215,7 +307,7 @@ def _keyed(expr: str, value: Any) -> str:
         return f"toset({expr})"
     if any(isinstance(v, (dict, list)) for v in value):
         return f"{{ for i, v in {expr} : tostring(i) => v }}"
-    return f"{{ for v in {expr} : tostring(v) => v }}"
+    return f"{{ for v in {expr} : dvc_text(v) => v }}"
 
 
 def _dvc_keys(items: list) -> dict[str, Any]:
@@ -229,18 +321,14 @@ def _dvc_str(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-def _template(text: str, vars_: _Vars, looped: bool, notes: list[str], stage: str, command: bool = False,
-              items: list | None = None) -> str:
-    """A DVC string as an HCL string: ``${...}`` translated, other ``$`` kept literal; in a ``command``, a mapping
-    unpacked into flags as DVC does (``items``: a foreach stage's items, what ``${item}`` names)."""
+def _template(text: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
+    """A DVC string as an HCL string: ``${...}`` translated, other ``$`` kept literal (``\\${`` as ``${``, as DVC keeps it)."""
     out, last = [], 0
     for match in _INTERPOLATION.finditer(text):
-        out.append(_escape(text[last:match.start()]))
-        expr = match.group(1)
-        values = _mappings(expr, vars_, looped, items) if command else None
-        out.append(_flags(expr, values, vars_, looped, notes, stage) if values else _interpolation(expr, vars_, looped, notes, stage))
+        out.append(_escape(_unescaped(text[last:match.start()])))
+        out.append(_interpolation(match.group(1), vars_, looped, notes, stage))
         last = match.end()
-    out.append(_escape(text[last:]))
+    out.append(_escape(_unescaped(text[last:])))
     return '"' + "".join(out) + '"'
 
 
@@ -248,70 +336,33 @@ def _instance_value(expr: str, instance: tuple[str, Any]) -> Any:
     key, item = instance
     if expr == "key":
         return key
-    if expr == "item" or expr.startswith("item."):
+    if expr == "item" or expr.startswith(("item.", "item[")):
         from zplan.config.params_files import ParamsFileError, lookup
 
         try:
-            return lookup({"item": item}, expr, "")
+            return lookup({"item": item}, expr.replace("[", ".").replace("]", ""), "")
         except ParamsFileError:
             return None
     return None
 
 
-def _mappings(expr: str, vars_: _Vars, looped: bool, items: list | None) -> list[dict] | None:
-    """The mappings ``${expr}`` stands for now (one per foreach item for ``${item...}``); None unless all are mappings."""
-    if looped and (expr == "item" or expr.startswith("item.")):
-        values = [_instance_value(expr, ("", item)) for item in items or []]
-    else:
-        values = [vars_.value(expr)]
-    return values if values and all(isinstance(v, dict) and v for v in values) else None
-
-
-def _flags(expr: str, values: list[dict], vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
-    """``${train}`` naming a mapping in a cmd, unpacked as DVC unpacks it (with its default ``parsing`` settings):
-    ``--key value`` each, a string shell-quoted, a true bool ``--key`` alone, a false one nothing, a list
-    ``--key a b``, a nested mapping's keys joined with dots. Flat mappings of plain values are unpacked by an HCL
-    ``for``, so an edit of params.yaml, a key added too, reaches the command; others key by key, as they are now."""
-    ref = "each.value" + expr[4:] if looped and (expr == "item" or expr.startswith("item.")) else vars_.reference(expr)
-    if all(not isinstance(v, (dict, list)) for value in values for v in value.values()):
-        quoted = _quoted("v")
-        return ('${join(" ", [for k, v in ' + ref + ' : v == true ? "--${k}" : tostring(v) == v ? "--${k} ' + quoted
-                + '" : "--${k} ${v}" if v != false])}')
-    if len(values) > 1:
-        notes.append(f"stage {stage}: ${{{expr}}} holds lists or mappings: it is not unpacked into flags, import it by hand")
-        return "$${" + expr + "}"
-    notes.append(f"stage {stage}: ${{{expr}}} is unpacked into flags with the keys it has now: import again after adding or removing one")
-    return " ".join(_flag(ref, [], key, value) for key, value in values[0].items())
-
-
-def _flag(ref: str, path: list[str], key: Any, value: Any) -> str:
-    """One key of a mapping unpacked in a cmd, as HCL text reading its current value from ``ref``."""
-    path = [*path, str(key)]
-    name, at = ".".join(path), ref + "".join(f"[{json.dumps(p)}]" for p in path)
-    if isinstance(value, dict):
-        return " ".join(_flag(ref, path, k, v) for k, v in value.items())
-    if isinstance(value, bool):
-        return "%{ if " + at + " }--" + name + "%{ endif }"
-    if isinstance(value, list):
-        return f'--{name} ${{join(" ", {at})}}'
-    return f"--{name} {_quoted(at)}" if isinstance(value, str) else f"--{name} ${{{at}}}"
-
-
-def _quoted(expr: str) -> str:
-    """HCL template text for the string ``expr`` quoted for a shell, as DVC quotes strings it unpacks."""
-    return "'${replace(" + expr + ", \"'\", \"'\\\\''\")}'"
-
-
 def _interpolation(expr: str, vars_: _Vars, looped: bool, notes: list[str], stage: str) -> str:
-    if looped and (expr == "item" or expr.startswith("item.")):
-        return "${each.value" + expr[4:] + "}"
+    """One ``${...}`` as HCL: written by ``dvc_text`` as DVC writes it (2.0 as 2.0, a mapping as --flags), not as
+    HCL writes a number (2)."""
+    if looped and (expr == "item" or expr.startswith(("item.", "item["))):
+        return "${dvc_text(each.value" + expr[4:] + vars_.parsing + ")}"
     if looped and expr == "key":
         return "${each.key}"
     ref = vars_.reference(expr)
     if ref is None:
         notes.append(f"stage {stage}: ${{{expr}}} names no var or params.yaml key: kept as literal text")
         return "$${" + expr + "}"
-    return "${" + ref + "}"
+    return "${dvc_text(" + ref + vars_.parsing + ")}"
+
+
+def _unescaped(text: str) -> str:
+    """DVC's text between its ``${...}``: ``\\${`` is a literal ``${`` (DVC leaves it for the shell: ``\\${HOME}``)."""
+    return text.replace("\\${", "${")
 
 
 def _escape(text: str) -> str:
@@ -368,9 +419,10 @@ def _key(key: Any) -> str:
     return text if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", text) else _string(text)
 
 
-def _unique(names: dict[Any, str]) -> dict[Any, str]:
-    """Each name made distinct from the ones before it (x, x_2, x_3...), for HCL blocks that need their own."""
-    taken: set[str] = set()
+def _unique(names: dict[Any, str], taken: set[str] | None = None) -> dict[Any, str]:
+    """Each name made distinct from the ones before it (x, x_2, x_3...), for HCL blocks that need their own;
+    ``taken``: names used already, to which these are added."""
+    taken = set() if taken is None else taken
     for key, name in names.items():
         found, n = name, 2
         while found in taken:

@@ -22,12 +22,17 @@ class Lines:
     def __init__(self, path: Path, root_node: Any) -> None:
         self.path = path
         self._lines: dict[tuple[str, ...], int] = {}
+        self._top = {key.value: key.start_mark.line + 1 for key, _ in _items(root_node)}  # `vars:`, `stages:`
         stages = _value(root_node, "stages")
         for key, stage in _items(stages):
             self._lines[(key.value,)] = key.start_mark.line + 1
-            body = _value(stage, "do") or stage  # a foreach stage's fields are under `do`
-            for field, _ in _items(body):
+            body = _value(stage, "do")  # a foreach stage's fields are under `do`, its foreach beside it
+            for field, _ in [*_items(stage), *_items(body)]:
                 self._lines[(key.value, field.value)] = field.start_mark.line + 1
+
+    def top(self, key: str) -> diags.Range:
+        """Where a top-level section (``vars:``) is written."""
+        return diags.Range(str(self.path), self._top.get(key, 0))
 
     def at(self, *keys: str) -> diags.Range:
         line = self._lines.get(tuple(keys)) or self._lines.get(keys[:1], 0)
@@ -38,9 +43,11 @@ def read(path: Path) -> tuple[dict, Lines]:
     """The dvc.yaml's document and the lines of its stages; a clear error for a file that is not one."""
     import yaml
 
+    from zplan.config.params_files import core_loader
+
     try:
-        text = path.read_text(encoding="utf-8")
-        document, root_node = yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
+        text = path.read_text(encoding="utf-8")  # read as DVC reads it: YAML 1.2 (`foreach: [yes, no]` is text)
+        document, root_node = yaml.load(text, Loader=core_loader()), yaml.compose(text, Loader=yaml.SafeLoader)
     except IsADirectoryError:
         raise diags.fail(f"{path} is a folder", "give the path of a dvc.yaml file") from None
     except OSError as exc:
@@ -52,7 +59,7 @@ def read(path: Path) -> tuple[dict, Lines]:
     if not isinstance(document, dict):
         raise diags.fail(f"{path} is not a DVC pipeline", "a dvc.yaml maps `stages:` to stage definitions")
     if "schema" in document:  # a stage's deps there are {path, md5} records, which would read as paths named "path"
-        raise diags.fail(f"{path} is a dvc.lock, DVC's record of what ran, not a pipeline", "give the dvc.yaml beside it (`zplan import-dvc` reads ./dvc.yaml by default)")
+        raise diags.fail(f"{path} is a dvc.lock, DVC's record of what ran, not a pipeline", "give the dvc.yaml beside it (`zplan import-dvc` reads the dvc.yaml files by default)")
     return document, Lines(path, root_node)
 
 
@@ -85,6 +92,23 @@ def check_stage(name: str, stage: Any, lines: Lines) -> None:
         if names is not None:
             raise diags.fail(f"stage {name}: the keys of a params file must be a list, not {_kind(names)}",
                              "e.g. `- other.yaml: [alpha]`", lines.at(name, "params"))
+
+
+def check_loop(name: str, stage: Any, lines: Lines) -> None:
+    """Refuse a ``foreach`` or ``matrix`` DVC would refuse: a foreach is a list, a mapping or a ``${...}`` naming one;
+    a matrix maps each name to a list or a ``${...}``."""
+    if not isinstance(stage, dict):
+        return
+    each = stage.get("foreach")
+    if "foreach" in stage and not isinstance(each, (list, dict, str)):
+        raise diags.fail(f"stage {name}: foreach must be a list, a mapping or a ${{...}} naming one, not {_kind(each)}",
+                         "e.g. `foreach: [small, large]`, or `foreach: ${models}` for a list in params.yaml", lines.at(name, "foreach"))
+    matrix = stage.get("matrix")
+    bad = next((k for k, v in matrix.items() if not isinstance(v, (list, str))), None) if isinstance(matrix, dict) else None
+    if "matrix" in stage and (not isinstance(matrix, dict) or bad is not None):
+        what = f"matrix {bad} must be a list or a ${{...}} naming one, not {_kind(matrix[bad])}" if bad is not None else \
+            f"matrix must be a mapping of names to lists, not {_kind(matrix)}"
+        raise diags.fail(f"stage {name}: {what}", "e.g. `matrix:` with `model: [cnn, xgb]` under it", lines.at(name, "matrix"))
 
 
 def _yaml_error(path: Path, exc: Exception) -> diags.DiagnosticError:

@@ -1,12 +1,12 @@
-"""`zplan import-dvc [dvc.yaml]`: a DVC pipeline as script steps in one ``*.zp.hcl`` file.
+"""`zplan import-dvc [dvc.yaml ...]`: a DVC pipeline, of one or several dvc.yaml files, as script steps in one ``*.zp.hcl`` file.
 
 Stages become script steps (``cmd`` -> ``command``; ``deps``, ``params``, ``outs``,
 ``metrics``, ``plots`` kept). A dep that is another stage's out becomes an input
 (``step.X.outs["path"]``): the out is placed at its own path, so the command
 runs unchanged. Templating is translated: ``${train.n_est}`` reads params.yaml
-(or the ``vars`` files) through ``params_file()``, and ``foreach``/``do``
-stages become ``for_each`` with ``${item}`` -> ``${each.value}``, ``${key}`` ->
-``${each.key}``. A stage's ``wdir`` becomes ``cd WDIR && ...`` with its paths
+(or the ``vars`` files) through ``params_file()``, written by ``dvc_text()`` as DVC
+writes it, and ``foreach``/``do`` stages become ``for_each`` with ``${item}`` ->
+``each.value``, ``${key}`` -> ``each.key``. A stage's ``wdir`` becomes ``cd WDIR && ...`` with its paths
 rewritten relative to the project. What has no equivalent is listed, never
 silently dropped.
 
@@ -24,16 +24,16 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from zplan import diags
 from zplan.config.fmt import format_text
 from zplan.config.params_files import is_params_file
 from zplan.operations.dvc_links import _deps, _Out, _outs_of
 from zplan.operations.dvc_templating import (PARAMS_FILE, _body, _for_each, _frozen, _list, _looped, _matrix, _moves, _name, _out_paths, _outs,
-                                             _path, _path_text, _render, _stage_instances, _string, _template, _unique, _Vars, _wdir, dvc_literal,
-                                             hcl_literal)
-from zplan.operations.dvc_yaml import check_stage, read
+                                             _path, _path_text, _render, _stage_instances, _string, _template, _unique, _Vars, _wdir,
+                                             check_loop_values, check_references, dvc_literal, dvc_parsing, hcl_literal)
+from zplan.operations.dvc_yaml import check_loop, check_stage, read
 
 DEFAULT_OUT = "dvc.zp.hcl"
 _INTERPOLATED = re.compile(r"\$\{[^}]*\}")
@@ -59,12 +59,31 @@ class Converted:
     notes: list[str] = field(default_factory=list)  # what could not be converted, one line each
 
 
-def import_dvc(dvc_yaml: Path, out: Path | None = None, force: bool = False) -> tuple[Path, Converted]:
-    """Write the converted pipeline next to dvc.yaml (or to ``out``); refuses to overwrite without ``force``."""
-    dest = out or dvc_yaml.parent / DEFAULT_OUT
-    converted = convert(dvc_yaml, dest.parent)
+def import_dvc(dvc_yaml: Path | Sequence[Path], out: Path | None = None, force: bool = False) -> tuple[Path, Converted]:
+    """Write the converted pipeline next to dvc.yaml, or in the folder holding all the dvc.yaml files given (or to
+    ``out``); refuses to overwrite without ``force``."""
+    files = [dvc_yaml] if isinstance(dvc_yaml, Path) else list(dvc_yaml)
+    dest = out or _common_folder(files) / DEFAULT_OUT
+    converted = convert(files, dest.parent)
     write_converted(dest, converted.text, force)
     return dest, converted
+
+
+def find_dvc_yamls(root: Path) -> list[Path]:
+    """Every dvc.yaml of the project, as `dvc repro` reads them into one graph: ./dvc.yaml first, then those of its
+    sub-folders (but hidden ones: .git, .dvc, .zplan)."""
+    found = []
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        if "dvc.yaml" in files:
+            found.append(Path(folder) / "dvc.yaml")
+    if not found:
+        raise diags.fail(f"no dvc.yaml in {root} or its sub-folders", "run `zplan import-dvc` in the DVC project, or give the dvc.yaml's path")
+    return found
+
+
+def _common_folder(files: list[Path]) -> Path:
+    return Path(os.path.commonpath([f.parent.resolve() for f in files])) if len(files) > 1 else files[0].parent
 
 
 def write_converted(dest: Path, text: str, force: bool, default_name: str = DEFAULT_OUT) -> None:
@@ -81,34 +100,79 @@ def write_converted(dest: Path, text: str, force: bool, default_name: str = DEFA
         raise diags.fail(f"cannot write {dest}: {exc.strerror or exc}", "choose another file with -out") from None
 
 
-def convert(dvc_yaml: Path, project: Path | None = None) -> Converted:
-    """The pipeline as HCL for a project in ``project`` (default: dvc.yaml's folder), its paths relative to it."""
-    document, lines = read(dvc_yaml)
-    project = project or dvc_yaml.parent
-    base = _base(dvc_yaml, project)
-    stages = document.get("stages") or {}
-    if not isinstance(stages, dict) or not stages:
-        raise diags.fail(f"{dvc_yaml} has no stages", "a dvc.yaml lists its stages under `stages:`")
-    stages = {str(name): stage for name, stage in stages.items()}
-    for name, stage in stages.items():
-        check_stage(name, _body(stage) if isinstance(stage, dict) else stage, lines)
+@dataclass
+class _File:
+    """One dvc.yaml of the project: its stages by their DVC address (``train``, or ``sub/dvc.yaml:train`` when
+    several files are read into one graph, as DVC addresses them), and its templating sources."""
+
+    path: Path
+    document: dict
+    stages: dict[str, Any]
+    vars_: _Vars
+    shown: str  # its path relative to the project
+
+
+def convert(dvc_yaml: Path | Sequence[Path], project: Path | None = None) -> Converted:
+    """The pipeline of one or several dvc.yaml files (one graph, as `dvc repro` runs them) as HCL for a project in
+    ``project`` (default: the folder holding them), its paths relative to it."""
+    paths = [dvc_yaml] if isinstance(dvc_yaml, Path) else list(dvc_yaml)
+    project = project or _common_folder(paths)
     notes: list[str] = []
-    vars_ = _Vars(dvc_yaml.parent, project, base, document.get("vars") or [], notes)
-    steps = _unique({name: _name(name) for name in stages})  # train-a and train_a are two steps
-    outs_of = _outs_of(stages, vars_, steps)
-    with _in_file(dvc_yaml):
-        blocks = [_stage(name, stage, outs_of, vars_, notes, steps[name]) for name, stage in stages.items()]
-        locals_block = vars_.locals_block()
-    for key, why in _TOP_LEVEL.items():
-        if document.get(key):
-            notes.append(f"top-level `{key}:` is not converted ({why})")
-    header = [f"# Converted from {posixpath.join(base, dvc_yaml.name)} by `zplan import-dvc`.", ""]
+    taken: set[str] = set()  # the locals' names, across files
+    files = [_read(path, project, len(paths) > 1, notes, taken) for path in paths]
+    stages = {name: stage for f in files for name, stage in f.stages.items()}
+    if not stages:
+        raise diags.fail(f"{', '.join(f.shown for f in files)} hold no stages", "a dvc.yaml lists its stages under `stages:`")
+    vars_of = {name: f.vars_ for f in files for name in f.stages}
+    steps = _unique({name: _step_name(name) for name in stages})  # train-a and train_a are two steps
+    outs_of = {path: out for f in files for path, out in _outs_of(f.stages, f.vars_, steps).items()}
+    blocks, locals_lines = [], []
+    for f in files:
+        with _in_file(f.path):
+            blocks += [_stage(name, stage, outs_of, f.vars_, notes, steps[name]) for name, stage in f.stages.items()]
+            locals_lines += f.vars_.locals_lines()
+        for key, why in _TOP_LEVEL.items():
+            if f.document.get(key):
+                notes.append(f"{f.shown + ': ' if len(files) > 1 else ''}top-level `{key}:` is not converted ({why})")
+    header = [f"# Converted from {', '.join(f.shown for f in files)} by `zplan import-dvc`.", ""]
+    parsing = dvc_parsing(project)  # the DVC project's config: how its mappings are unpacked in a cmd
+    locals_lines = ([f"  dvc_parsing = {hcl_literal(parsing)}"] if parsing else []) + locals_lines
+    locals_block = ["locals {", *locals_lines, "}", ""] if locals_lines else []
     metrics = {(name, m): f"{steps[name]}_{_name(_INTERPOLATED.sub('', Path(m).stem) or 'metrics')}"  # m-${key}.json: m
-               for name, stage in stages.items() if not _frozen(stage) for m in _out_paths(stage, vars_, "metrics")}
+               for name, stage in stages.items() if not _frozen(stage) for m in _out_paths(stage, vars_of[name], "metrics")}
     outputs = [f'\noutput "{output}" {{\n  value = {value}\n}}' for (name, m), output in _unique(metrics).items()
-               if (value := _metric_value(name, m, stages[name], steps[name], vars_, notes))]
+               if (value := _metric_value(name, m, stages[name], steps[name], vars_of[name], notes))]
     text = "\n".join(header + locals_block + ['pipeline "dvc" {', *[line for b in blocks for line in b], "}", *outputs, ""])
     return Converted(format_text(text, DEFAULT_OUT), notes)
+
+
+def _read(dvc_yaml: Path, project: Path, several: bool, notes: list[str], taken: set[str]) -> _File:
+    """One dvc.yaml, its stages checked as DVC checks them; with ``several``, those of a file but ./dvc.yaml named by
+    its address (``sub/dvc.yaml:train``) and its locals by its folder (``sub_params``), so no two clash."""
+    document, lines = read(dvc_yaml)
+    base = _base(dvc_yaml, project)
+    shown = posixpath.join(base, dvc_yaml.name)
+    stages = document.get("stages") or {}
+    if not isinstance(stages, dict) or not (stages or several):  # of several, one may hold only plots or artifacts
+        raise diags.fail(f"{dvc_yaml} has no stages", "a dvc.yaml lists its stages under `stages:`")
+    for name, stage in stages.items():
+        check_loop(str(name), stage, lines)
+        check_stage(str(name), _body(stage) if isinstance(stage, dict) else stage, lines)
+    prefix = f"{_name(base)}_" if several and base else ""
+    vars_ = _Vars(dvc_yaml.parent, project, base, document.get("vars") or [], notes, prefix, taken, lines.top("vars"))
+    for name, stage in stages.items():
+        field = "foreach" if isinstance(stage, dict) and "foreach" in stage else "matrix"
+        check_loop_values(str(name), stage, vars_, lines.at(str(name), field))
+        check_references(str(name), stage, vars_, lambda key, name=str(name): lines.at(name, key))
+    addressed = several and shown != "dvc.yaml"
+    return _File(dvc_yaml, document, {f"{shown}:{name}" if addressed else str(name): stage for name, stage in stages.items()}, vars_, shown)
+
+
+def _step_name(address: str) -> str:
+    """A stage's step name: ``sub/dvc.yaml:train`` is sub_train."""
+    file, _, name = address.rpartition(":")
+    folder = posixpath.dirname(file)
+    return _name(f"{folder}_{name}" if folder else name)
 
 
 @contextlib.contextmanager
@@ -135,7 +199,7 @@ def _stage(name: str, stage: dict, outs_of: dict[str, _Out], vars_: _Vars, notes
         return _frozen_stage(name, [p for p, o in outs_of.items() if o.stage == name], vars_.project, notes)
     body, looped, wdir = _body(stage), _looped(stage, vars_), _wdir(stage, vars_.base)
     _note_fields(name, stage, looped, notes)
-    command = _command(name, body, wdir, vars_, looped, notes, list((_stage_instances(stage, vars_) or {}).values()) if looped else None)
+    command = _command(name, body, wdir, vars_, looped, notes)
     lines = ["", f'  step "{step}" {{']
     if looped:
         each = _for_each(stage["foreach"], vars_) if "foreach" in stage else dvc_literal(_matrix(stage["matrix"], vars_))
@@ -199,19 +263,18 @@ def _frozen_stage(name: str, outs: list[str], project: Path, notes: list[str]) -
     return ["", *(f"  # {line}" for line in lines)]
 
 
-def _command(name: str, stage: dict, wdir: str, vars_: _Vars, looped: bool, notes: list[str], items: list | None) -> str:
-    """The HCL ``command``: DVC's cmd (a list joined with &&), run in the stage's wdir.
-    ``items``: a foreach or matrix stage's items."""
+def _command(name: str, stage: dict, wdir: str, vars_: _Vars, looped: bool, notes: list[str]) -> str:
+    """The HCL ``command``: DVC's cmd (a list joined with &&), run in the stage's wdir."""
     cmd = stage.get("cmd")
     if isinstance(cmd, list):
         if len(cmd) > 1:
             notes.append(f"stage {name}: {len(cmd)} commands are joined with && into one")
         cmd = " && ".join(cmd)
     if not wdir:
-        return _template(cmd, vars_, looped, notes, name, True, items)
+        return _template(cmd, vars_, looped, notes, name)
     # The scratch folder holds deps at their project paths (rewritten below as wdir/...), so
     # the command runs from that folder, as DVC runs it.
-    return f'["sh", "-c", {_template(f"cd {shlex.quote(wdir)} && {cmd}", vars_, looped, notes, name, True, items)}]'
+    return f'["sh", "-c", {_template(f"cd {shlex.quote(wdir)} && {cmd}", vars_, looped, notes, name)}]'
 
 
 def _note_fields(name: str, stage: dict, looped: bool, notes: list[str]) -> None:

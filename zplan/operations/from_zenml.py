@@ -197,6 +197,7 @@ class _Pipeline:
         pairs = list(zip(positional, defaults)) + list(zip(args.kwonlyargs, args.kw_defaults))
         out = {}
         for arg, default in pairs:
+            default = self._constant(default)
             name = f"{arg.arg}_param" if arg.arg in RESERVED_NAMES else arg.arg
             if name != arg.arg:
                 self.notes.append(f"line {arg.lineno}: parameter {arg.arg} is variable {name} ({arg.arg} is a reserved name in HCL)")
@@ -206,6 +207,17 @@ class _Pipeline:
                 self.notes.append(f"line {arg.lineno}: the default of {arg.arg} ({ast.unparse(default)}) is not converted: give it with -var {name}=...")
             self.values[arg.arg] = f"var.{name}"
         return out
+
+    def _constant(self, node: ast.expr | None) -> ast.expr | None:
+        """A default or argument naming a constant of the pipeline's module (``epochs: int = EPOCHS``): the literal
+        it is assigned, when the module assigns it once, at its top level; else the expression as written."""
+        if not isinstance(node, ast.Name):
+            return node
+        tree = self.reader.parse(self.path)[0]
+        values = [stmt.value for stmt in tree.body if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None
+                  and [t.id for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]) if isinstance(t, ast.Name)] == [node.id]]
+        bound = sum(1 for found in ast.walk(tree) if isinstance(found, ast.Name) and found.id == node.id and isinstance(found.ctx, ast.Store))
+        return values[0] if len(values) == 1 and bound == 1 and self._literal(values[0]) is not None else node
 
     def _type(self, name: str) -> tuple[list[str], list[str]]:
         """The variable's ``type`` line, and for an int a validation asking for a whole number: what ZenML checks
@@ -363,7 +375,7 @@ class _Pipeline:
         if isinstance(value, ast.Call) and self.reader.called(self.path, _with_options(value.func)[0]):
             self._nested(step, param, value, line)  # `evaluate(model=train(data))`: train is a step of its own
             return
-        literal = self._literal(value)
+        literal = self._literal(self._constant(value))
         if literal is None:
             self.notes.append(f"line {line}: argument {param}={ast.unparse(value)} is not converted")
         else:

@@ -55,6 +55,9 @@ from zplan.config.values import SetValue
         ('dirname("/train.csv")', "/"),
         (r'yamldecode("lr: 0.1\nlayers: [64, 32]\nday: 2024-06-01")', {"lr": 0.1, "layers": [64, 32], "day": "2024-06-01"}),
         ('yamldecode("")', None),
+        # YAML 1.2, as Terraform and DVC read it (not 1.1's yes/on booleans, octal 0755, 1:30 as 90, 1e-5 as text)
+        (r'yamldecode("a: yes\noff: on\nlr: 1e-5\nmode: 0755\nt: 1:30\nn: 1_000\nok: True")',
+         {"a": "yes", "off": "on", "lr": 1e-05, "mode": 755, "t": "1:30", "n": 1000, "ok": True}),
         (r'csvdecode("name,lr\na,0.1\nb,0.2\n")', [{"name": "a", "lr": "0.1"}, {"name": "b", "lr": "0.2"}]),
         ("pow(2, 10)", 1024),
         ("pow(4, 0.5)", 2.0),

@@ -7,7 +7,7 @@ import pytest
 from tests.unit.plan.inprocess import plan
 from zplan import diags
 from zplan.config import hcl
-from zplan.operations.from_dvc import convert, import_dvc
+from zplan.operations.from_dvc import convert, find_dvc_yamls, import_dvc
 
 DVC_YAML = """
 vars:
@@ -62,9 +62,9 @@ def converted(tmp_path):
 def test_foreach_stages_become_for_each_with_each_key_and_value(converted):
     text = converted.text
     assert "for_each = local.custom_params.models" in text
-    assert 'command  = "python train.py --model ${each.value.name} --depth ${each.value.depth} --lr ${local.params.train.lr} out/${each.key}"' in text
+    assert 'command  = "python train.py --model ${dvc_text(each.value.name)} --depth ${dvc_text(each.value.depth)} --lr ${dvc_text(local.params.train.lr)} out/${each.key}"' in text
     assert 'outs     = ["out/${each.key}"]' in text
-    assert 'for_each = toset(["a", "b"])' in text and '"echo ${each.value} > report-${each.value}.txt"' in text
+    assert 'for_each = toset(["a", "b"])' in text and '"echo ${dvc_text(each.value)} > report-${dvc_text(each.value)}.txt"' in text
     assert 'params_file("params.yaml")' in text and 'custom_params = params_file("custom.yaml")' in text
     hcl.parse_text(text, "dvc.zp.hcl")  # what it writes parses (for_each itself is planned elsewhere)
 
@@ -342,7 +342,7 @@ def test_what_has_no_equivalent_is_listed(converted):
                      "top-level `plots:` is not converted (zplan draws no plots; the files stay outs of the steps writing them)"):
         assert expected in notes, notes
     assert 'params  = ["sub/other.json:alpha"]' in converted.text and '"sub/eval.py", "sub/whole.yaml"]' in converted.text
-    assert 'command = ["sh", "-c", "cd sub && python eval.py --threshold ${local.vars.threshold} && echo done"]' in converted.text
+    assert 'command = ["sh", "-c", "cd sub && python eval.py --threshold ${dvc_text(local.vars.threshold)} && echo done"]' in converted.text
     assert "$HOME" in converted.text, "a shell variable stays as it is"
 
 
@@ -365,14 +365,28 @@ def test_a_mapping_in_a_cmd_is_unpacked_into_flags_as_dvc_unpacks_it(tmp_path):
     _, converted = import_dvc(tmp_path / "dvc.yaml")
     planned, _, _ = plan(tmp_path)
     commands = {s.address.removeprefix("pipeline.dvc.step."): s.params[":command"] for s in planned.steps}
-    assert commands["train"] == ["echo", "train", "--epochs", "10", "--fast", "--name", "it's"]
+    assert commands["train"] == ["echo", "train", "--epochs", "10", "--name", "it's", "--fast"]  # in the file's order, as DVC
     assert commands['tune["a"]'] == ["echo", "tune", "--depth", "2", "--fast", "--layers", "64", "32", "--optim.lr", "0.1"]
     assert commands['tune["b"]'] == ["echo", "tune", "--depth", "4", "--layers", "64", "32", "--optim.lr", "0.1"]
-    assert converted.notes == ["stage tune: ${opts} is unpacked into flags with the keys it has now: import again after adding or removing one"]
+    assert not converted.notes, "a nested mapping follows an edit of params.yaml too"
     (tmp_path / "params.yaml").write_text("train:\n  epochs: 20\n  batch: 8\nopts:\n  layers: [16]\n  optim:\n    lr: 0.2\n")
     planned, _, _ = plan(tmp_path)  # params.yaml stays the place to edit them
-    assert planned.step("pipeline.dvc.step.train").params[":command"] == ["echo", "train", "--batch", "8", "--epochs", "20"]
+    assert planned.step("pipeline.dvc.step.train").params[":command"] == ["echo", "train", "--epochs", "20", "--batch", "8"]
     assert planned.step('pipeline.dvc.step.tune["a"]').params[":command"][-4:] == ["--layers", "16", "--optim.lr", "0.2"]
+
+
+def test_a_mapping_in_a_cmd_is_unpacked_as_the_dvc_projects_parsing_settings_say(tmp_path):
+    # `dvc config parsing.list append` and `parsing.bool boolean_optional`: --key a --key b, and --no-key for false
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / ".dvc" / "config").write_text("[core]\n    remote = store\n['remote \"store\"']\n    url = /tmp/store\n"
+                                               "[parsing]\n    list = append\n")
+    (tmp_path / ".dvc" / "config.local").write_text("[parsing]\n    bool = boolean_optional\n")
+    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    cmd: echo train ${train}\n")
+    (tmp_path / "params.yaml").write_text("train:\n  layers: [64, 32]\n  fast: false\n  slow: true\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    assert planned.step("pipeline.dvc.step.train").params[":command"] == [
+        "echo", "train", "--layers", "64", "--layers", "32", "--no-fast", "--slow"]
 
 
 def test_a_frozen_stage_never_runs_and_its_outs_are_read_as_they_are(tmp_path):
@@ -492,6 +506,70 @@ def test_a_dvc_yaml_in_a_sub_folder_written_above_it_runs_its_stages_there(tmp_p
     with pytest.raises(diags.DiagnosticError, match="is outside the folder of the file to write"):
         import_dvc(tmp_path / "sub" / "dvc.yaml", tmp_path / "sub" / "inner" / "dvc.zp.hcl")
     assert not (tmp_path / "sub" / "inner" / "dvc.zp.hcl").exists()
+
+
+def test_the_dvc_yaml_files_of_sub_folders_are_one_pipeline_as_dvc_repro_runs_them(tmp_path):
+    # DVC reads each dvc.yaml's paths, params.yaml and vars from its own folder, links deps to outs across files,
+    # and addresses a stage of another file as sub/dvc.yaml:NAME, so stages of one name stay distinct
+    for folder in ("data", "prep", "train", ".dvc"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "data" / "raw.csv").write_text("a\n")
+    (tmp_path / "prep" / "dvc.yaml").write_text("""vars:
+  - tag: v1
+stages:
+  build:
+    cmd: cp ../data/raw.csv clean.csv && echo ${scale} ${tag} >> clean.csv
+    deps: [../data/raw.csv]
+    params: [scale]
+    outs: [clean.csv]
+  old:
+    cmd: echo old > old.txt
+    outs: [old.txt]
+    frozen: true
+""")
+    (tmp_path / "prep" / "params.yaml").write_text("scale: 2\n")
+    (tmp_path / "train" / "dvc.yaml").write_text("""stages:
+  build:
+    cmd: cat ../prep/clean.csv > model.txt && echo ${lr} >> model.txt
+    deps: [../prep/clean.csv]
+    params: [lr]
+    outs: [model.txt]
+    metrics: [scores.json]
+""")
+    (tmp_path / "train" / "params.yaml").write_text("lr: 0.5\n")
+    (tmp_path / "dvc.yaml").write_text("""vars:
+  - tag: root
+stages:
+  build:
+    cmd: cat train/model.txt > report.txt && echo ${tag} ${lr} >> report.txt
+    deps: [train/model.txt]
+    outs: [report.txt]
+""")
+    (tmp_path / "params.yaml").write_text("lr: 9\n")
+    (tmp_path / "train" / "registry").mkdir()
+    (tmp_path / "train" / "registry" / "dvc.yaml").write_text("artifacts:\n  model:\n    path: ../model.txt\n")  # no stages
+    (tmp_path / ".dvc" / "dvc.yaml").write_text("stages:\n  x:\n    cmd: echo\n")  # DVC's own folder holds no pipeline
+    found = find_dvc_yamls(tmp_path)
+    assert found == [tmp_path / "dvc.yaml", tmp_path / "prep" / "dvc.yaml", tmp_path / "train" / "dvc.yaml",
+                     tmp_path / "train" / "registry" / "dvc.yaml"]
+    dest, converted = import_dvc(found)
+    assert dest == tmp_path / "dvc.zp.hcl"
+    assert "# Converted from dvc.yaml, prep/dvc.yaml, train/dvc.yaml, train/registry/dvc.yaml by `zplan import-dvc`." in converted.text
+    assert converted.notes[2:] == ["train/registry/dvc.yaml: top-level `artifacts:` is not converted (zplan keeps no model registry; "
+                                   "the files stay outs of the steps writing them)"]
+    assert converted.notes[:2] == ["stage prep/dvc.yaml:old: frozen, so not a step (DVC never runs it): its outs (prep/old.txt) are read "
+                               "as they are in the project folder", "stage prep/dvc.yaml:old: its outs prep/old.txt are not in the "
+                               "project folder: `dvc checkout` (or `dvc pull`) them before `zplan plan`"]
+    planned, _, _ = plan(tmp_path)
+    steps = {s.address.removeprefix("pipeline.dvc.step."): s for s in planned.steps}
+    assert {name: s.params[":command"][-1] for name, s in steps.items()} == {
+        "build": "cat train/model.txt > report.txt && echo root 9 >> report.txt",
+        "prep_build": "cd prep && cp ../data/raw.csv clean.csv && echo 2 v1 >> clean.csv",
+        "train_build": "cd train && cat ../prep/clean.csv > model.txt && echo 0.5 >> model.txt"}
+    assert steps["prep_build"].params["prep/params.yaml:scale"] == 2 and steps["train_build"].params["train/params.yaml:lr"] == 0.5
+    assert [(i.step, i.output) for i in steps["train_build"].inputs.values()] == [("pipeline.dvc.step.prep_build", "prep/clean.csv")]
+    assert [(i.step, i.output) for i in steps["build"].inputs.values()] == [("pipeline.dvc.step.train_build", "train/model.txt")]
+    assert set(planned.outputs) == {"train_build_scores"}
 
 
 def test_params_a_step_cannot_list_by_key_make_their_file_a_dep(tmp_path):
@@ -666,6 +744,75 @@ def test_a_multi_line_cmd_is_one_shell_script_as_dvc_runs_it(tmp_path):
     assert planned.step("pipeline.dvc.step.report").params[":command"] == ["sh", "-c", script]
 
 
+def test_params_yaml_and_dvc_yaml_are_read_as_yaml_1_2_as_dvc_reads_them(tmp_path):
+    # DVC reads YAML 1.2: lr: 1e-5 is a number it writes 1e-05, `no` and `on` are text, not booleans
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train:
+    cmd: echo --lr ${lr} --opt ${opt} > model.txt
+    params: [lr]
+    outs: [model.txt]
+  vote:
+    foreach: [yes, no]
+    do:
+      cmd: echo ${item} > vote-${key}.txt
+      outs:
+        - vote-${key}.txt
+""")
+    (tmp_path / "params.yaml").write_text("lr: 1e-5\nopt: no\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    commands = {s.address.removeprefix("pipeline.dvc.step."): s.params[":command"][-1] for s in planned.steps}
+    assert commands == {"train": "echo --lr 1e-05 --opt no > model.txt",
+                        'vote["yes"]': "echo yes > vote-yes.txt", 'vote["no"]': "echo no > vote-no.txt"}
+    assert planned.step("pipeline.dvc.step.train").params["params.yaml:lr"] == 1e-05
+
+
+def test_a_list_element_named_by_its_index_in_brackets_is_its_value(tmp_path):
+    # DVC reads ${models[0]} as ${models.0}: an out named by it is a constant another stage's dep links to
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  a:
+    cmd: echo ${models[1]} > out-${models[0]}.txt
+    outs:
+      - out-${models[0]}.txt
+  b:
+    cmd: cat out-m1.txt > b.txt
+    deps: [out-m1.txt]
+    outs: [b.txt]
+  c:
+    foreach:
+      - [x, y]
+    do:
+      cmd: echo ${item[1]} > c-${key}.txt
+      outs:
+        - c-${key}.txt
+""")
+    (tmp_path / "params.yaml").write_text("models: [m1, m2]\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    steps = {s.address.removeprefix("pipeline.dvc.step."): s for s in planned.steps}
+    assert steps["a"].params[":command"] == ["sh", "-c", "echo m2 > out-m1.txt"] and steps["a"].outputs == ["out-m1.txt"]
+    assert [(i.step, i.output) for i in steps["b"].inputs.values()] == [("pipeline.dvc.step.a", "out-m1.txt")]
+    assert steps['c["0"]'].params[":command"] == ["sh", "-c", "echo y > c-0.txt"]
+
+
+def test_an_escaped_interpolation_is_left_for_the_shell_as_dvc_leaves_it(tmp_path):
+    # DVC reads \${HOME} as the text ${HOME}, which the shell then expands: not a var, nor a backslash kept
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo \\${HOME} ${lr} > a.txt\n    outs: [a.txt]\n")
+    (tmp_path / "params.yaml").write_text("lr: 0.1\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    assert not converted.notes
+    planned, _, _ = plan(tmp_path)
+    assert planned.step("pipeline.dvc.step.a").params[":command"] == ["sh", "-c", "echo ${HOME} 0.1 > a.txt"]
+
+
+def test_a_var_of_a_stage_vars_is_kept_as_text_and_listed(tmp_path):
+    # a stage's own vars are not translated: what names one is listed, not refused
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    vars:\n      - n: 2\n    cmd: echo ${n}\n")
+    notes = convert(tmp_path / "dvc.yaml").notes
+    assert notes == ["stage a: `vars:` of a stage is not converted (only top-level vars are read)",
+                     "stage a: ${n} names no var or params.yaml key: kept as literal text"]
+
+
 def test_a_stage_field_dvc_does_not_know_is_listed(tmp_path):
     (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo\n    wd: sub\n    meta: {owner: me}\n")
     notes = "\n".join(convert(tmp_path / "dvc.yaml").notes)
@@ -684,9 +831,15 @@ def test_a_stage_field_dvc_does_not_know_is_listed(tmp_path):
     ("    foreach: [x]\n", "t.yaml:2: stage a has no cmd"),
     ("    cmd: []\n", "t.yaml:3: stage a has no cmd"),
     ("    foreach: [x]\n    do:\n      cmd: echo\n      wdir: 3\n", "t.yaml:6: stage a: wdir must be a folder path, not a number"),
+    ("    foreach: 5\n    do:\n      cmd: echo\n", "t.yaml:3: stage a: foreach must be a list, a mapping or a ${...} naming one, not a number"),
+    ("    foreach: ${nope}\n    do:\n      cmd: echo\n", "t.yaml:3: stage a: foreach ${nope} names no var of params.yaml or vars"),
+    ("    matrix:\n      m: 5\n    cmd: echo\n", "t.yaml:3: stage a: matrix m must be a list or a ${...} naming one, not a number"),
+    ("    cmd: echo ${lr}\n", "t.yaml:3: stage a: ${lr} in its cmd names no var of params.yaml or vars"),
+    ("    cmd: echo\n    outs:\n      - m-${item}.pkl\n", "t.yaml:4: stage a: ${item} in its outs names no var"),
 ])
 def test_a_stage_field_dvc_would_refuse_is_an_error_at_its_line(tmp_path, stage, message):
-    # a stage without cmd is refused too: its outs would be read from a step that is not there
+    # a stage without cmd is refused too: its outs would be read from a step that is not there; a foreach or
+    # matrix DVC cannot loop over too, rather than a for_each the plan refuses, or a step running ${item} as text
     (tmp_path / "t.yaml").write_text("stages:\n  a:\n" + stage + "  b:\n    cmd: cat data.csv\n    deps: [data.csv]\n")
     with pytest.raises(diags.DiagnosticError) as caught:
         convert(tmp_path / "t.yaml")
@@ -712,6 +865,21 @@ def test_an_infinite_var_is_an_error_naming_the_file(tmp_path):
     assert not (tmp_path / "dvc.zp.hcl").exists()
 
 
+def test_a_params_or_vars_file_dvc_cannot_read_is_an_error_naming_it(tmp_path):
+    # not commands keeping ${lr} for the shell, which reads it as empty text
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo ${lr} > a.txt\n    outs: [a.txt]\n")
+    (tmp_path / "params.yaml").write_text("x: 1\nlr: [0.1\n")
+    with pytest.raises(diags.DiagnosticError, match=r"params.yaml:3 is not valid YAML"):
+        import_dvc(tmp_path / "dvc.yaml")
+    (tmp_path / "params.yaml").unlink()
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo ${lr} > a.txt\nvars:\n  - conf/custom.yaml\n")
+    with pytest.raises(diags.DiagnosticError) as caught:
+        import_dvc(tmp_path / "dvc.yaml")
+    (found,) = caught.value.diagnostics
+    assert (found.range.file, found.range.line, found.summary) == (str(tmp_path / "dvc.yaml"), 4, "vars file conf/custom.yaml does not exist")
+    assert not (tmp_path / "dvc.zp.hcl").exists()
+
+
 def test_a_yaml_syntax_error_names_its_line_and_column(tmp_path):
     (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: [echo\n    deps: x\n")
     with pytest.raises(diags.DiagnosticError) as caught:
@@ -727,3 +895,37 @@ def test_out_naming_a_folder_is_a_clear_error(tmp_path):
     with pytest.raises(diags.DiagnosticError, match="sub is a folder"):
         import_dvc(tmp_path / "dvc.yaml", tmp_path / "sub", force=True)
     assert list((tmp_path / "sub").iterdir()) == []
+
+
+def test_values_of_params_yaml_fill_in_commands_and_paths_as_dvc_writes_them(tmp_path):
+    # DVC writes a value as Python does (2.0, 1e-05, True in a list), HCL as a number (2, 0.00001): a script
+    # parsing an int, or an out named by the value, would see another command than DVC ran
+    (tmp_path / "dvc.yaml").write_text("""stages:
+  train:
+    cmd: echo train --lr ${lr} --small ${small} --fast ${fast} ${opts} > model-${lr}.txt
+    params: [lr]
+    outs:
+      - model-${lr}.txt
+  sweep:
+    foreach: ${lrs}
+    do:
+      cmd: echo ${item} > sweep-${item}.txt
+      outs:
+        - sweep-${item}.txt
+  pick:
+    cmd: cat model-2.0.txt sweep-1.0.txt > best.txt
+    deps: [model-2.0.txt, sweep-1.0.txt]
+    outs: [best.txt]
+""")
+    (tmp_path / "params.yaml").write_text("lr: 2.0\nsmall: 0.00001\nfast: true\nlrs: [0.5, 1.0]\n"
+                                          "opts:\n  rate: 1.0\n  flags: [1.0, true, it's]\n  tol: null\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    commands = {s.address.removeprefix("pipeline.dvc.step."): s.params[":command"][-1] for s in planned.steps}
+    assert commands == {
+        "train": "echo train --lr 2.0 --small 1e-05 --fast true --rate 1.0 --flags 1.0 True 'it'\"'\"'s' --tol None > model-2.0.txt",
+        'sweep["0.5"]': "echo 0.5 > sweep-0.5.txt", 'sweep["1.0"]': "echo 1.0 > sweep-1.0.txt",
+        "pick": "cat model-2.0.txt sweep-1.0.txt > best.txt"}
+    inputs = planned.step("pipeline.dvc.step.pick").inputs.values()
+    assert {(i.step, i.output) for i in inputs} == {("pipeline.dvc.step.train", "model-2.0.txt"),
+                                                    ('pipeline.dvc.step.sweep["1.0"]', "sweep-1.0.txt")}

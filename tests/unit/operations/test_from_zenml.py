@@ -304,26 +304,32 @@ def flow(epochs: Annotated[int, "n"] = 3, lr=0.1, layers: list[int] = [64, 32], 
 
 
 def test_a_parameter_named_as_an_hcl_reserved_word_or_without_a_literal_default_is_listed(root):
+    # a default naming a constant the module assigns a literal once is that literal, as Python reads it
     (root / "reserved.py").write_text("""
 from zenml import pipeline
 from lib import load, report
 
 N = 4
+M = int("4")
+SIZE: int = 2
 
 @pipeline
-def flow(count: int = 3, source="db", n=N):
+def flow(count: int = 3, source="db", n=N, m=M):
     rows = load(n=count)
     report(rows, label=source)
+    load(n=SIZE)
 """)
     converted = convert(root, "reserved:flow")
     (root / "main.zp.hcl").write_text(converted.text)
-    (root / "zplan.zpvars").write_text("n = 4\n")  # what the note asks for
+    (root / "zplan.zpvars").write_text("m = 4\n")  # what the note asks for
     planned, _, _ = plan(root)
     assert planned.step("pipeline.flow.step.load").params == {"n": 3}
     assert planned.step("pipeline.flow.step.report").params == {"label": "db"}
-    assert converted.notes == ["line 8: parameter count is variable count_param (count is a reserved name in HCL)",
-                               "line 8: parameter source is variable source_param (source is a reserved name in HCL)",
-                               "line 8: the default of n (N) is not converted: give it with -var n=..."]
+    assert planned.step("pipeline.flow.step.load_2").params == {"n": 2}
+    assert 'variable "n" {\n  default = 4\n}' in converted.text
+    assert converted.notes == ["line 10: parameter count is variable count_param (count is a reserved name in HCL)",
+                               "line 10: parameter source is variable source_param (source is a reserved name in HCL)",
+                               "line 10: the default of m (M) is not converted: give it with -var m=..."]
 
 
 def test_a_name_rebound_by_a_statement_not_converted_is_not_passed_on_with_its_old_value(root):
