@@ -64,6 +64,23 @@ def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: 
     return result
 
 
+def record_unchanged(planned: Planned) -> bool:
+    """Record what an apply settles for the resources it leaves unchanged: a ``lifecycle``
+    flag added or removed with nothing else (the plan shows no change) guards the resource
+    from this apply on, also once its block is removed (``_check_prevent_destroy``). True
+    when a record changed (state must then be written)."""
+    if planned.plan.destroy:
+        return False
+    state, changed = planned.state, False
+    for r in planned.plan.resources:
+        record = state.resource(r.address) if r.action == m.NOOP else None
+        if record is not None and record.prevent_destroy != r.prevent_destroy:
+            state.put_resource(r.address, dataclasses.replace(record, prevent_destroy=r.prevent_destroy),
+                               state.resources[r.address].get("stack"))
+            changed = True
+    return changed
+
+
 def _check_prevent_destroy(project: Project, plan: m.Plan) -> None:
     blocked = [r for r in plan.resources if r.prevent_destroy and r.action in (m.DELETE, m.REPLACE)]
     if blocked:
