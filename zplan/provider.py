@@ -141,8 +141,26 @@ class Provider:
     # run per stack): the core then makes them one at a time.
     concurrent_applies: bool = True
 
+    # Settings of the provider block whose values are secret (credentials): when a resource
+    # takes one (``settings_taken``), state records a digest of it, never the value.
+    sensitive_settings: frozenset[str] = frozenset()
+
     def __init__(self, context: ProviderContext) -> None:
         self.context = context
+
+    def settings_taken(self, type_: str) -> Mapping[str, str]:
+        """The settings of the provider block a resource of ``type_`` takes when it leaves the
+        attribute they fill unset: setting -> that attribute, or "" when no attribute shows it
+        (AWS's region places every regional resource). A change of one changes each resource
+        taking it, as the attribute's ``force_new`` says ("" always replaces); state records
+        the values each resource was applied with."""
+        return {}
+
+    def setting_value(self, setting: str) -> Any:
+        """The value of a setting resources take (``settings_taken``): the provider block's, else
+        where the provider looks when the block leaves it unset (an environment variable); None
+        when it cannot be known offline (it is then not compared)."""
+        return self.context.config.get(setting)
 
     # -- offline: used by validate and plan -------------------------------------------
     def check(self, type_: str, inputs: Mapping[str, Any]) -> list[str]:

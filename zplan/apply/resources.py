@@ -32,7 +32,7 @@ from zplan.hooks import Hooks
 from zplan.config.values import UNKNOWN
 from zplan.graph.walk import FAILED, OK
 from zplan.plan import model as m
-from zplan.plan.resources import StepOutputLookup, changed_inputs, desired_inputs, keep_ignored, schema_for
+from zplan.plan.resources import StepOutputLookup, changed_inputs, desired_inputs, keep_ignored, recorded_settings, schema_for, taken_settings
 from zplan.provider import Provider, ProviderError, ResourceChange, ResourceResult, provider_name_for, same_object
 from zplan.secrets import Sensitive, is_sealed, redact
 from zplan.state import secrets as sealed
@@ -229,9 +229,10 @@ class ResourceApplier:
                 resource = self.project.config.resources[rp.address]
                 schema = schema_for(self.project.registry, resource)
                 inputs = self.desired(rp)
+                taken = taken_settings(self._provider(rp.provider), rp.type, inputs, resource.lifecycle.ignore_changes, self.project.secrets)
                 self.state.put_resource(rp.address, ResourceRecord.sealed(
                     rp.type, rp.provider, inputs, res.attributes or {}, {*schema.sensitive_names(), *rp.sensitive}, self.project.state_dir,
-                    rp.depends_on, rp.prevent_destroy, schema.version,
+                    rp.depends_on, rp.prevent_destroy, schema.version, recorded_settings(taken),
                 ), self.project.stack_name)
             self.persist()  # after every resource, atomically
         elif res.old_deleted:  # zplan deleted it, so the next plan must not call it deleted outside zplan

@@ -156,7 +156,7 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
         if ui.review is not None and not ui.review(doc):
             outcome.cancelled = True
             return outcome
-        if record_unchanged(planned):  # (a lifecycle flag applied alone changes no resource)
+        if record_unchanged(planned):  # (a lifecycle flag applied alone changes no resource, nor a setting first recorded)
             planned.state.bump()
             backend.write(planned.state.doc)
         if not has_changes(doc) and not planned.plan.outputs:

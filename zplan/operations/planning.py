@@ -67,17 +67,19 @@ def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: 
 def record_unchanged(planned: Planned) -> bool:
     """Record what an apply settles for the resources it leaves unchanged: a ``lifecycle``
     flag added or removed with nothing else (the plan shows no change) guards the resource
-    from this apply on, also once its block is removed (``_check_prevent_destroy``). True
-    when a record changed (state must then be written)."""
+    from this apply on, also once its block is removed (``_check_prevent_destroy``); the
+    provider settings it takes, which state written by an older zplan lacks, are compared
+    from this apply on. True when a record changed (state must then be written)."""
     if planned.plan.destroy:
         return False
     state, changed = planned.state, False
     for r in planned.plan.resources:
         record = state.resource(r.address) if r.action == m.NOOP else None
-        if record is not None and record.prevent_destroy != r.prevent_destroy:
-            state.put_resource(r.address, dataclasses.replace(record, prevent_destroy=r.prevent_destroy),
-                               state.resources[r.address].get("stack"))
-            changed = True
+        if record is None or (record.prevent_destroy, record.provider_settings) == (r.prevent_destroy, r.provider_settings):
+            continue
+        settled = dataclasses.replace(record, prevent_destroy=r.prevent_destroy, provider_settings=dict(r.provider_settings))
+        state.put_resource(r.address, settled, state.resources[r.address].get("stack"))
+        changed = True
     return changed
 
 
