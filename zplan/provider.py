@@ -276,17 +276,26 @@ def provider_name_for(type_: str) -> str:
     return type_.split("_", 1)[0]
 
 
-def changed_inputs(schema: ResourceSchema, desired: dict[str, Any], recorded: dict[str, Any], ignored=()) -> list[str]:
+def changed_inputs(schema: ResourceSchema, desired: dict[str, Any], recorded: dict[str, Any], ignored=(),
+                   current: Mapping[str, Any] | None = None) -> list[str]:
     """The settable attributes whose desired value differs from the recorded input.
 
-    A value known only after apply is a singleton compared by identity, so it never
-    equals a recorded (JSON) value: such an attribute always counts as changed.
+    An optional+computed attribute the configuration sets now, left to the provider until
+    then, is compared with what the provider chose (``current``, the recorded attributes):
+    setting it to the value it has changes nothing, as in Terraform. A value known only
+    after apply is a singleton compared by identity, so it never equals a recorded (JSON)
+    value: such an attribute always counts as changed.
     """
+    current = current or {}
+
+    def before(k: str) -> Any:
+        return current.get(k) if k not in recorded and schema.attributes[k].computed else recorded.get(k)
+
     return [
         k for k in sorted(set(desired) | set(recorded))
         if k not in ignored and k in schema.attributes and schema.attributes[k].settable
         and not (k not in desired and schema.attributes[k].computed)  # unset optional+computed: the provider's choice
-        and desired.get(k) != recorded.get(k)
+        and desired.get(k) != before(k)
     ]
 
 

@@ -350,6 +350,21 @@ def test_prevent_destroy_added_or_removed_alone_is_recorded_by_the_next_apply(tm
     assert (tmp_path / "data").is_dir()
 
 
+def test_setting_an_attribute_to_the_value_the_provider_chose_changes_nothing(tmp_path: Path) -> None:
+    # As in Terraform: mode was left to the provider (0755); writing that value into the configuration is no
+    # change, while another value, or the folder's mode changed by hand, is an update.
+    hcl = 'resource "local_directory" "d" {\n  path = "data"\n%s}\n'
+    (tmp_path / "main.zp.hcl").write_text(hcl % "")
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    (tmp_path / "data").chmod(0o755)
+    (tmp_path / "main.zp.hcl").write_text(hcl % '  mode = "0755"\n')
+    assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
+    (tmp_path / "data").chmod(0o700)
+    assert actions(plan_json(tmp_path)) == {"resource.local_directory.d": "update"}
+    (tmp_path / "main.zp.hcl").write_text(hcl % '  mode = "0700"\n')
+    assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
+
+
 def test_ignore_changes_keeps_an_attribute_changed_outside_zplan_or_in_the_configuration(tmp_path: Path) -> None:
     # As in Terraform: the ignored content is neither restored after a hand edit nor rewritten from
     # the configuration, not even by the update another attribute asks for.

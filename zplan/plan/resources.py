@@ -250,11 +250,12 @@ def with_sensitive(plan: m.ResourcePlan, computed_from_secret: list[str]) -> m.R
     return dataclasses.replace(plan, sensitive=sorted({*plan.sensitive, *extra})) if extra else plan
 
 
-def changed_inputs(schema: ResourceSchema, desired: dict[str, Any], recorded: dict[str, Any], ignored=()) -> list[str]:
+def changed_inputs(schema: ResourceSchema, desired: dict[str, Any], recorded: dict[str, Any], ignored=(),
+                   current: Mapping[str, Any] | None = None) -> list[str]:
     """``zplan.provider.changed_inputs``, for the applier (imported when called, as above)."""
     from zplan.provider import changed_inputs
 
-    return changed_inputs(schema, desired, recorded, ignored)
+    return changed_inputs(schema, desired, recorded, ignored, current)
 
 
 def diff(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, Any], recorded: dict | None,
@@ -270,7 +271,7 @@ def diff(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, An
         return m.CREATE, [m.Reason(m.NEW_IN_CONFIG, "not yet created")], []
     if recorded.get("gone"):
         return m.CREATE, [m.Reason(m.GONE_OUTSIDE, "deleted outside zplan")], []
-    changed = changed_inputs(schema, desired, recorded.get("inputs", {}), resource.lifecycle.ignore_changes)
+    changed = changed_inputs(schema, desired, recorded.get("inputs", {}), resource.lifecycle.ignore_changes, recorded.get("attributes"))
     drifted = sorted(set(recorded.get("drift", [])) - set(resource.lifecycle.ignore_changes))  # ignore_changes: changed outside zplan by design
     moved = moved_settings(taken, recorded)
     if not changed and not drifted and not moved:
