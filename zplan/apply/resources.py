@@ -29,7 +29,7 @@ from typing import Any, Callable
 from zplan import diags
 from zplan.addrs import short_name
 from zplan.hooks import Hooks
-from zplan.config.values import UNKNOWN
+from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.graph.walk import FAILED, OK
 from zplan.plan import model as m
 from zplan.plan.resources import StepOutputLookup, changed_inputs, desired_inputs, keep_ignored, recorded_settings, schema_for, taken_settings
@@ -63,15 +63,23 @@ class ResourceApplier:
     def preflight(self, changes: list[m.ResourcePlan]) -> None:
         """Fail before anything changes when a provider cannot work (e.g. no Pulumi CLI)."""
         for name in sorted({r.provider for r in changes}):
+            provider = self._provider(name)
+            if contains_unknown(dict(provider.context.config)):
+                continue  # its block reads a resource this apply makes: its own calls fail cleanly if it cannot work
             try:
-                self._provider(name).preflight()
+                provider.preflight()
             except ProviderError as exc:
                 raise diags.fail(f'provider "{name}" cannot apply changes: {exc}', "nothing was changed") from None
 
     def _provider(self, name: str) -> Provider:
-        if name not in self._providers:
-            self._providers[name] = self.project.registry.open(name, self.project, self.value, self.hooks.notice)
-        return self._providers[name]
+        """The provider configured by its block; while the block reads a resource not yet applied,
+        opened again at each use (its resources wait for that one: the graph says so)."""
+        provider = self._providers.get(name)
+        if provider is None:
+            provider = self.project.registry.open(name, self.project, self.value, self.hooks.notice)
+            if not contains_unknown(dict(provider.context.config)):
+                self._providers[name] = provider
+        return provider
 
     def apply_destroys(self, resources: list[m.ResourcePlan], stopping: Callable[[], bool] = lambda: False) -> None:
         """The destroy phase: deletions and early replacement halves, dependents first

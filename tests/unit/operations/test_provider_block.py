@@ -210,3 +210,34 @@ def test_state_without_the_settings_plans_no_change_and_the_next_apply_records_t
     _apply_placed(args)  # changes nothing, records the settings
     assert all(r["provider_settings"]["zone"] == "b" for r in json.loads(path.read_text())["resources"].values())
     assert {r["action"] for r in _placed(placed, "zone=c")[1].values()} == {"replace"}
+
+
+class EndpointProvider(Provider):
+    """Configured by a block reading another provider's resource: remembers what each create saw."""
+
+    name = "served"
+    schemas = {"served_thing": ResourceSchema("served_thing", {"name": Attribute(required=True), "id": Attribute(computed=True)})}
+    seen: list = []
+
+    def create(self, type_, name, inputs):
+        EndpointProvider.seen.append(self.context.config["endpoint"])
+        return {**inputs, "id": name}
+
+    def delete(self, type_, attributes):
+        pass
+
+
+def test_a_provider_block_reading_a_resource_configures_its_resources_once_that_one_is_applied(tmp_path: Path):
+    # as in Terraform: the provider's resources wait for what its block reads, which it then sees applied
+    (tmp_path / "main.zp.hcl").write_text(
+        'provider "served" {\n  endpoint = "http://${resource.fake_thing.server.id}"\n}\n\n'
+        'resource "fake_thing" "server" {\n  name = "srv"\n}\n\n'
+        'resource "served_thing" "model" {\n  name = "model"\n}\n')
+    FakeProvider.opened, FakeProvider.things, EndpointProvider.seen = [], {}, []
+    args = ProjectArgs(tmp_path, registry=ProviderRegistry({"fake": FakeProvider, "served": EndpointProvider}))
+    outcome = applying.apply_changes(args, applying.Selection(), applying.ApplyUI(hooks=lambda doc: Recorder()))
+    assert outcome.result is not None and outcome.result.ok
+    assert ["resource.fake_thing.server", "resource.served_thing.model"] in outcome.doc["graph"]["edges"]
+    assert EndpointProvider.seen == ["http://srv"]
+    recorded = json.loads((tmp_path / ".zplan" / "state.json").read_text())["resources"]["resource.served_thing.model"]
+    assert recorded["dependencies"] == ["resource.fake_thing.server"]  # so destroy deletes it first
