@@ -72,13 +72,14 @@ class ResourceApplier:
                 raise diags.fail(f'provider "{name}" cannot apply changes: {exc}', "nothing was changed") from None
 
     def _provider(self, name: str) -> Provider:
-        """The provider configured by its block; while the block reads a resource not yet applied,
-        opened again at each use (its resources wait for that one: the graph says so)."""
+        """The provider configured by its block as it evaluates now: a block may read a resource this
+        apply creates or changes (the provider's resources wait for it: the graph says so), so it is
+        evaluated again at each use, and the provider opened again when its settings changed."""
         provider = self._providers.get(name)
-        if provider is None:
-            provider = self.project.registry.open(name, self.project, self.value, self.hooks.notice)
-            if not contains_unknown(dict(provider.context.config)):
-                self._providers[name] = provider
+        if provider is None or name in self.project.config.providers:
+            fresh = self.project.registry.open(name, self.project, self.value, self.hooks.notice)
+            if provider is None or dict(fresh.context.config) != dict(provider.context.config):
+                self._providers[name] = provider = fresh
         return provider
 
     def apply_destroys(self, resources: list[m.ResourcePlan], stopping: Callable[[], bool] = lambda: False) -> None:

@@ -74,7 +74,8 @@ class Planner:
         self.libraries = LibraryIndex(project.state_dir / "cache" / "libraries.json", exclude=[str(root)])
         self.stat_cache = StatCache(project.state_dir / "cache" / STAT_CACHE_FILE)
         self.step_planner: StepPlanner | None = None
-        self._checkers: dict = {}  # provider name -> an instance for its offline checks
+        self._checkers: dict = {}  # provider name -> an instance for its offline checks and settings
+        self._planned_value: Callable[[str, str], Any] | None = None
 
     def save_caches(self) -> None:
         """Persist what planning learned (code and file hashes); never needed for correctness."""
@@ -109,7 +110,9 @@ class Planner:
 
         self.step_planner = None
         resource_plans: dict[str, m.ResourcePlan] = {}
-        scope = project.scope(lambda address, a: self._resource_value(resource_plans, address, a), lambda address: self._resource_names(resource_plans, address))
+        planned_value = lambda address, a: self._resource_value(resource_plans, address, a)  # noqa: E731
+        scope = project.scope(planned_value, lambda address: self._resource_names(resource_plans, address))
+        self._checkers, self._planned_value = {}, planned_value  # a provider block may read what this plan plans
         recorded = self._recorded(request)
         elsewhere = self._left_alone(recorded, request)
         steps: list[m.StepPlan] = []
@@ -258,8 +261,8 @@ class Planner:
         from zplan.provider import provider_name_for
 
         name = provider_name_for(type_)
-        if name not in self._checkers:
-            self._checkers[name] = self.project.registry.open(name, self.project)
+        if name not in self._checkers:  # (its resources come after what its block reads: those are planned)
+            self._checkers[name] = self.project.registry.open(name, self.project, self._planned_value)
         return self._checkers[name]
 
     def _check_provider_rules(self, resource, schema, desired: dict, from_secret: list[str]) -> None:

@@ -184,10 +184,10 @@ def recorded_settings(taken: TakenSettings) -> dict[str, Any]:
 def moved_settings(taken: TakenSettings, recorded: dict) -> list[str]:
     """The taken settings whose value is not the one the resource was applied with: as recorded, or
     its own recorded input when it set the attribute itself until now; a setting the provider left to
-    its own default then (null) is compared with what it chose. A value not known offline (null: the
-    provider's default, from its own configuration files; or read from a resource), or one state does
-    not record (written by an older zplan), counts as unchanged: the next apply records it, with or
-    without changes."""
+    its own default then (null) is compared with what it chose; one known only after apply (read from
+    a resource this plan changes) counts as changed. A value not known offline (null: the provider's
+    default, from its own configuration files), or one state does not record (written by an older
+    zplan), counts as unchanged: the next apply records it, with or without changes."""
     before = recorded.get("provider_settings") or {}
     inputs, attributes = recorded.get("inputs", {}), recorded.get("attributes", {})
     moved = []
@@ -198,7 +198,7 @@ def moved_settings(taken: TakenSettings, recorded: dict) -> list[str]:
             old = inputs[attribute]
         else:
             continue
-        if old is not None and value is not None and value is not UNKNOWN and old != value:
+        if old is not None and value is not None and old != value:  # (unknown: read from a resource that changes)
             moved.append(setting)
     return moved
 

@@ -55,6 +55,10 @@ class FakeProvider(Provider):
     def read(self, type_, attributes):
         return self.things.get(attributes["id"])
 
+    def update(self, type_, before, inputs):
+        self.things.pop(before["id"], None)
+        return self.create(type_, inputs["name"], inputs)
+
     def delete(self, type_, attributes):
         self.things.pop(attributes["id"], None)
 
@@ -219,6 +223,9 @@ class EndpointProvider(Provider):
     schemas = {"served_thing": ResourceSchema("served_thing", {"name": Attribute(required=True), "id": Attribute(computed=True)})}
     seen: list = []
 
+    def settings_taken(self, type_):
+        return {"endpoint": ""}
+
     def create(self, type_, name, inputs):
         EndpointProvider.seen.append(self.context.config["endpoint"])
         return {**inputs, "id": name}
@@ -230,14 +237,25 @@ class EndpointProvider(Provider):
 def test_a_provider_block_reading_a_resource_configures_its_resources_once_that_one_is_applied(tmp_path: Path):
     # as in Terraform: the provider's resources wait for what its block reads, which it then sees applied
     (tmp_path / "main.zp.hcl").write_text(
-        'provider "served" {\n  endpoint = "http://${resource.fake_thing.server.id}"\n}\n\n'
-        'resource "fake_thing" "server" {\n  name = "srv"\n}\n\n'
+        'variable "server" {\n  default = "srv"\n}\n\n'
+        'provider "served" {\n  endpoint = "http://${resource.fake_thing.server.name}"\n}\n\n'
+        'resource "fake_thing" "server" {\n  name = var.server\n}\n\n'
         'resource "served_thing" "model" {\n  name = "model"\n}\n')
     FakeProvider.opened, FakeProvider.things, EndpointProvider.seen = [], {}, []
-    args = ProjectArgs(tmp_path, registry=ProviderRegistry({"fake": FakeProvider, "served": EndpointProvider}))
-    outcome = applying.apply_changes(args, applying.Selection(), applying.ApplyUI(hooks=lambda doc: Recorder()))
+    registry = ProviderRegistry({"fake": FakeProvider, "served": EndpointProvider})
+    ui = applying.ApplyUI(hooks=lambda doc: Recorder())
+    outcome = applying.apply_changes(ProjectArgs(tmp_path, registry=registry), applying.Selection(), ui)
     assert outcome.result is not None and outcome.result.ok
     assert ["resource.fake_thing.server", "resource.served_thing.model"] in outcome.doc["graph"]["edges"]
     assert EndpointProvider.seen == ["http://srv"]
     recorded = json.loads((tmp_path / ".zplan" / "state.json").read_text())["resources"]["resource.served_thing.model"]
     assert recorded["dependencies"] == ["resource.fake_thing.server"]  # so destroy deletes it first
+    assert {r["action"] for r in applying.plan(ProjectArgs(tmp_path, registry=registry), applying.Selection()).doc["resources"]} == {"no-op"}
+
+    # the server moves: the block's value changes with it, and so does what takes it
+    moved = ProjectArgs(tmp_path, ["server=srv2"], registry=registry)
+    plans = {r["address"]: r for r in applying.plan(moved, applying.Selection()).doc["resources"]}
+    model = plans["resource.served_thing.model"]
+    assert model["action"] == "replace" and [x["message"] for x in model["reasons"]] == ["provider served: endpoint changed"]
+    assert applying.apply_changes(moved, applying.Selection(), ui).result.ok and EndpointProvider.seen[-1] == "http://srv2"
+    assert {r["action"] for r in applying.plan(moved, applying.Selection()).doc["resources"]} == {"no-op"}
