@@ -141,8 +141,26 @@ class Provider:
     # run per stack): the core then makes them one at a time.
     concurrent_applies: bool = True
 
+    # Settings of the provider block whose values are secret (credentials): when a resource
+    # takes one (``settings_taken``), state records a digest of it, never the value.
+    sensitive_settings: frozenset[str] = frozenset()
+
     def __init__(self, context: ProviderContext) -> None:
         self.context = context
+
+    def settings_taken(self, type_: str) -> Mapping[str, str]:
+        """The settings of the provider block a resource of ``type_`` takes when it leaves the
+        attribute they fill unset: setting -> that attribute, or "" when no attribute shows it
+        (AWS's region places every regional resource). A change of one changes each resource
+        taking it, as the attribute's ``force_new`` says ("" always replaces); state records
+        the values each resource was applied with."""
+        return {}
+
+    def setting_value(self, setting: str) -> Any:
+        """The value of a setting resources take (``settings_taken``): the provider block's, else
+        where the provider looks when the block leaves it unset (an environment variable); None
+        when it cannot be known offline (it is then not compared)."""
+        return self.context.config.get(setting)
 
     # -- offline: used by validate and plan -------------------------------------------
     def check(self, type_: str, inputs: Mapping[str, Any]) -> list[str]:
@@ -258,17 +276,26 @@ def provider_name_for(type_: str) -> str:
     return type_.split("_", 1)[0]
 
 
-def changed_inputs(schema: ResourceSchema, desired: dict[str, Any], recorded: dict[str, Any], ignored=()) -> list[str]:
+def changed_inputs(schema: ResourceSchema, desired: dict[str, Any], recorded: dict[str, Any], ignored=(),
+                   current: Mapping[str, Any] | None = None) -> list[str]:
     """The settable attributes whose desired value differs from the recorded input.
 
-    A value known only after apply is a singleton compared by identity, so it never
-    equals a recorded (JSON) value: such an attribute always counts as changed.
+    An optional+computed attribute the configuration sets now, left to the provider until
+    then, is compared with what the provider chose (``current``, the recorded attributes):
+    setting it to the value it has changes nothing, as in Terraform. A value known only
+    after apply is a singleton compared by identity, so it never equals a recorded (JSON)
+    value: such an attribute always counts as changed.
     """
+    current = current or {}
+
+    def before(k: str) -> Any:
+        return current.get(k) if k not in recorded and schema.attributes[k].computed else recorded.get(k)
+
     return [
         k for k in sorted(set(desired) | set(recorded))
         if k not in ignored and k in schema.attributes and schema.attributes[k].settable
         and not (k not in desired and schema.attributes[k].computed)  # unset optional+computed: the provider's choice
-        and desired.get(k) != recorded.get(k)
+        and desired.get(k) != before(k)
     ]
 
 

@@ -330,6 +330,41 @@ def test_prevent_destroy_of_a_removed_block_says_how_to_let_go(tmp_path: Path) -
     assert (tmp_path / "data").is_dir()
 
 
+def test_prevent_destroy_added_or_removed_alone_is_recorded_by_the_next_apply(tmp_path: Path) -> None:
+    # The flag changes no resource (the plan shows none), yet the apply records it: the removed block stays guarded,
+    # and the way out the refusal gives (apply with prevent_destroy = false, then remove the block) works.
+    hcl = 'resource "local_directory" "d" {\n  path = "data"\n%s}\n'
+    (tmp_path / "main.zp.hcl").write_text(hcl % "")
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    for flag in ("true", "false"):
+        (tmp_path / "main.zp.hcl").write_text(hcl % f"  lifecycle {{\n    prevent_destroy = {flag}\n  }}\n")
+        assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
+        applied = zplan(tmp_path, "apply", "-auto-approve")
+        assert applied.returncode == 0 and "No changes." in applied.stdout
+        (tmp_path / "main.zp.hcl").write_text("")
+        removed = zplan(tmp_path, "plan")
+        if flag == "true":
+            assert removed.returncode == 1 and "was applied with lifecycle.prevent_destroy" in removed.stderr
+        else:
+            assert removed.returncode == 0 and "1 to destroy" in removed.stdout
+    assert (tmp_path / "data").is_dir()
+
+
+def test_setting_an_attribute_to_the_value_the_provider_chose_changes_nothing(tmp_path: Path) -> None:
+    # As in Terraform: mode was left to the provider (0755); writing that value into the configuration is no
+    # change, while another value, or the folder's mode changed by hand, is an update.
+    hcl = 'resource "local_directory" "d" {\n  path = "data"\n%s}\n'
+    (tmp_path / "main.zp.hcl").write_text(hcl % "")
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    (tmp_path / "data").chmod(0o755)
+    (tmp_path / "main.zp.hcl").write_text(hcl % '  mode = "0755"\n')
+    assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
+    (tmp_path / "data").chmod(0o700)
+    assert actions(plan_json(tmp_path)) == {"resource.local_directory.d": "update"}
+    (tmp_path / "main.zp.hcl").write_text(hcl % '  mode = "0700"\n')
+    assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
+
+
 def test_ignore_changes_keeps_an_attribute_changed_outside_zplan_or_in_the_configuration(tmp_path: Path) -> None:
     # As in Terraform: the ignored content is neither restored after a hand edit nor rewritten from
     # the configuration, not even by the update another attribute asks for.

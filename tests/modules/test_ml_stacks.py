@@ -172,3 +172,41 @@ def test_when_the_cloud_refuses_the_apply_fails_cleanly_and_records_no_half_know
     assert "resource.gcp_storage_bucket.artifacts: refused by the cloud" in proc.stdout + proc.stderr
     state = project.state()
     assert state["resources"] == {} and "orchestrator_options" not in state["outputs"].get("local", {})
+
+
+# A provider block whose settings the resources that leave them unset take; those that set them keep theirs.
+PLACED = {
+    "gcp": ('provider "gcp" {\n  project = var.project\n  region  = var.region\n}\n\n'
+            'resource "gcp_storage_bucket" "data" {\n  name     = "acme-data"\n  location = "EU"\n}\n\n'
+            'resource "gcp_artifact_registry_repository" "images" {\n  repository_id = "images"\n  format        = "DOCKER"\n}\n\n'
+            'resource "gcp_service_account" "fixed" {\n  account_id = "runner"\n  project    = "acme-ml"\n}\n',
+            {"project": "acme-ml", "region": "europe-west1"}),
+    "aws": ('provider "aws" {\n  region = var.region\n}\n\n'
+            'resource "aws_s3_bucket" "data" {\n  bucket = "acme-data"\n}\n\n'
+            'resource "aws_iam_role" "runner" {\n  name               = "runner"\n  assume_role_policy = { Version = "2012-10-17" }\n}\n',
+            {"region": "eu-west-1"}),
+}
+MOVED = {  # -var -> {resource: (action, reason)}
+    "gcp": {"region=us-central1": {"gcp_artifact_registry_repository.images": ("replace", "provider gcp: region changed")},
+            "project=other": {"gcp_storage_bucket.data": ("replace", "provider gcp: project changed"),
+                              "gcp_artifact_registry_repository.images": ("replace", "provider gcp: project changed")}},
+    "aws": {"region=us-east-1": {"aws_s3_bucket.data": ("replace", "provider aws: region changed")}},  # IAM is global
+}
+
+
+@pytest.mark.parametrize("cloud", ["gcp", "aws"])
+def test_a_changed_provider_setting_replaces_the_resources_taking_it(tmp_path: Path, cloud: str) -> None:
+    hcl, defaults = PLACED[cloud]
+    variables = "".join(f'variable "{k}" {{\n  default = "{v}"\n}}\n\n' for k, v in defaults.items())
+    project = Project(tmp_path)
+    (tmp_path / "main.zp.hcl").write_text(variables + hcl)
+    env = cli_env(AWS_REGION="", AWS_DEFAULT_REGION="")
+    mocked(project, env, "apply", "-auto-approve")
+    for given, moved in MOVED[cloud].items():
+        doc = plan_json(project, env, "-var", given)
+        changes = {r["address"].removeprefix("resource."): (r["action"], [x["message"] for x in r["reasons"]])
+                   for r in doc["resources"] if r["action"] != "no-op"}
+        assert changes == {a: (action, [why]) for a, (action, why) in moved.items()}, given
+    given = next(iter(MOVED[cloud]))
+    mocked(project, env, "apply", "-auto-approve", "-var", given)
+    assert "No changes." in project.ok("plan", "-var", given, env=env).out

@@ -29,10 +29,10 @@ from typing import Any, Callable
 from zplan import diags
 from zplan.addrs import short_name
 from zplan.hooks import Hooks
-from zplan.config.values import UNKNOWN
+from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.graph.walk import FAILED, OK
 from zplan.plan import model as m
-from zplan.plan.resources import StepOutputLookup, changed_inputs, desired_inputs, keep_ignored, schema_for
+from zplan.plan.resources import StepOutputLookup, changed_inputs, desired_inputs, keep_ignored, recorded_settings, schema_for, taken_settings
 from zplan.provider import Provider, ProviderError, ResourceChange, ResourceResult, provider_name_for, same_object
 from zplan.secrets import Sensitive, is_sealed, redact
 from zplan.state import secrets as sealed
@@ -63,15 +63,24 @@ class ResourceApplier:
     def preflight(self, changes: list[m.ResourcePlan]) -> None:
         """Fail before anything changes when a provider cannot work (e.g. no Pulumi CLI)."""
         for name in sorted({r.provider for r in changes}):
+            provider = self._provider(name)
+            if contains_unknown(dict(provider.context.config)):
+                continue  # its block reads a resource this apply makes: its own calls fail cleanly if it cannot work
             try:
-                self._provider(name).preflight()
+                provider.preflight()
             except ProviderError as exc:
                 raise diags.fail(f'provider "{name}" cannot apply changes: {exc}', "nothing was changed") from None
 
     def _provider(self, name: str) -> Provider:
-        if name not in self._providers:
-            self._providers[name] = self.project.registry.open(name, self.project, self.value, self.hooks.notice)
-        return self._providers[name]
+        """The provider configured by its block as it evaluates now: a block may read a resource this
+        apply creates or changes (the provider's resources wait for it: the graph says so), so it is
+        evaluated again at each use, and the provider opened again when its settings changed."""
+        provider = self._providers.get(name)
+        if provider is None or name in self.project.config.providers:
+            fresh = self.project.registry.open(name, self.project, self.value, self.hooks.notice)
+            if provider is None or dict(fresh.context.config) != dict(provider.context.config):
+                self._providers[name] = provider = fresh
+        return provider
 
     def apply_destroys(self, resources: list[m.ResourcePlan], stopping: Callable[[], bool] = lambda: False) -> None:
         """The destroy phase: deletions and early replacement halves, dependents first
@@ -229,9 +238,10 @@ class ResourceApplier:
                 resource = self.project.config.resources[rp.address]
                 schema = schema_for(self.project.registry, resource)
                 inputs = self.desired(rp)
+                taken = taken_settings(self._provider(rp.provider), rp.type, inputs, resource.lifecycle.ignore_changes, self.project.secrets)
                 self.state.put_resource(rp.address, ResourceRecord.sealed(
                     rp.type, rp.provider, inputs, res.attributes or {}, {*schema.sensitive_names(), *rp.sensitive}, self.project.state_dir,
-                    rp.depends_on, rp.prevent_destroy, schema.version,
+                    rp.depends_on, rp.prevent_destroy, schema.version, recorded_settings(taken),
                 ), self.project.stack_name)
             self.persist()  # after every resource, atomically
         elif res.old_deleted:  # zplan deleted it, so the next plan must not call it deleted outside zplan

@@ -2,8 +2,8 @@
 
 An edge A -> B means B needs A first: a step input naming another step's
 output, a resource or step mentioning ``resource.T.N``, a resource attribute
-naming a step output (a model to serve), ``depends_on``, or a step running on a
-stack whose settings name a resource. Cycles and references to undeclared things
+naming a step output (a model to serve), ``depends_on``, a resource whose provider's
+block names a resource, or a step running on a stack whose settings name a resource. Cycles and references to undeclared things
 are user mistakes reported with their file and line.
 """
 
@@ -34,15 +34,28 @@ def build(config: Config, stack: str | None = None) -> Dag:
     for node, step in steps:
         for dep in deps_of(step) | stack_deps:
             graph.add_edge(dep, node)
+    configured = _provider_reads(config, found)
     for addr, resource in config.resources.items():
         refs = [ref for expr in resource.attributes.values() for ref in expr.references()] + _repeat_refs(resource)
         deps = targets(config, refs, resource.where, None, found) | depends_on_targets(config, resource.depends_on, resource.where, None, found)
-        for dep in deps | module_dependencies(config, resource.where, found):
+        for dep in deps | module_dependencies(config, resource.where, found) | configured.get(addr, set()):
             graph.add_edge(dep, addr)
     found.items = list(dict.fromkeys(found.items))  # a module call's depends_on is read for each block inside it: once
     found.raise_if_errors()
     _check_acyclic(graph)
     return graph
+
+
+def _provider_reads(config: Config, found: diags.Collector) -> dict[str, set[str]]:
+    """resource -> what its provider's block reads (a resource's attribute): it waits for those, as
+    in Terraform, so its provider is configured with their applied values."""
+    if not config.providers:
+        return {}
+    from zplan.provider import provider_name_for
+
+    reads = {name: targets(config, [ref for expr in block.settings.values() for ref in expr.references()], None, None, found)
+             for name, block in config.providers.items()}
+    return {addr: reads[name] for addr, resource in config.resources.items() if (name := provider_name_for(resource.type)) in reads}
 
 
 class _StepDeps:

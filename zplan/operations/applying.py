@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from zplan import diags
 from zplan.operations.opening import ProjectArgs, open_for_saved_plan, open_project
-from zplan.operations.planning import Planned, apply, lock_timeout_seconds, make_plan
+from zplan.operations.planning import Planned, apply, lock_timeout_seconds, make_plan, record_unchanged
 from zplan.plan.jsonplan import has_changes, to_json
 from zplan.plan.planner import PlanRequest
 from zplan.project import Project, ensure_state_dir
@@ -156,6 +156,9 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
         if ui.review is not None and not ui.review(doc):
             outcome.cancelled = True
             return outcome
+        if record_unchanged(planned):  # (a lifecycle flag applied alone changes no resource, nor a setting first recorded)
+            planned.state.bump()
+            backend.write(planned.state.doc)
         if not has_changes(doc) and not planned.plan.outputs:
             if selection.checkout and not selection.destroy:
                 outcome.checked_out = _checkout(planned, backend)  # an out deleted from the workspace comes back

@@ -75,6 +75,25 @@ def _recovery(project: Project, backend: StateBackend) -> "Recovery":
     return Recovery(backend.read, (project.state_dir, project.root), state_path)
 
 
+def record_unchanged(planned: Planned) -> bool:
+    """Record what an apply settles for the resources it leaves unchanged: a ``lifecycle``
+    flag added or removed with nothing else (the plan shows no change) guards the resource
+    from this apply on, also once its block is removed (``_check_prevent_destroy``); the
+    provider settings it takes, which state written by an older zplan lacks, are compared
+    from this apply on. True when a record changed (state must then be written)."""
+    if planned.plan.destroy:
+        return False
+    state, changed = planned.state, False
+    for r in planned.plan.resources:
+        record = state.resource(r.address) if r.action == m.NOOP else None
+        if record is None or (record.prevent_destroy, record.provider_settings) == (r.prevent_destroy, r.provider_settings):
+            continue
+        settled = dataclasses.replace(record, prevent_destroy=r.prevent_destroy, provider_settings=dict(r.provider_settings))
+        state.put_resource(r.address, settled, state.resources[r.address].get("stack"))
+        changed = True
+    return changed
+
+
 def _check_prevent_destroy(project: Project, plan: m.Plan) -> None:
     blocked = [r for r in plan.resources if r.prevent_destroy and r.action in (m.DELETE, m.REPLACE)]
     if blocked:

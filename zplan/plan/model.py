@@ -44,6 +44,7 @@ class ReasonCode(str, Enum):
     FORCES_REPLACEMENT = "forces_replacement"
     GONE_OUTSIDE = "deleted_outside_zplan"
     DRIFTED = "drifted"
+    PROVIDER_CHANGED = "provider_changed"  # a provider block setting the resource takes by default
 
 
 # Short names, as the rest of the code spells them.
@@ -53,7 +54,7 @@ NEVER_RAN, PREVIOUS_FAILED, CODE_CHANGED, PARAMS_CHANGED = ReasonCode.NEVER_RAN,
 INPUT_CHANGED, UPSTREAM_RERUNS, ENV_CHANGED, MATERIALIZER_CHANGED = ReasonCode.INPUT_CHANGED, ReasonCode.UPSTREAM_RERUNS, ReasonCode.ENV_CHANGED, ReasonCode.MATERIALIZER_CHANGED
 OUTPUTS_MISSING, KNOWN_AFTER_APPLY, REPLACE_REQUESTED, NEW_IN_CONFIG = ReasonCode.OUTPUTS_MISSING, ReasonCode.KNOWN_AFTER_APPLY, ReasonCode.REPLACE_REQUESTED, ReasonCode.NEW_IN_CONFIG
 REMOVED_FROM_CONFIG, ATTRIBUTES_CHANGED, FORCES_REPLACEMENT, GONE_OUTSIDE = ReasonCode.REMOVED_FROM_CONFIG, ReasonCode.ATTRIBUTES_CHANGED, ReasonCode.FORCES_REPLACEMENT, ReasonCode.GONE_OUTSIDE
-DRIFTED, RESOURCE_CHANGED = ReasonCode.DRIFTED, ReasonCode.RESOURCE_CHANGED
+DRIFTED, RESOURCE_CHANGED, PROVIDER_CHANGED = ReasonCode.DRIFTED, ReasonCode.RESOURCE_CHANGED, ReasonCode.PROVIDER_CHANGED
 LIBRARY_CHANGED, ARTIFACT_MISSING, ARTIFACT_DAMAGED = ReasonCode.LIBRARY_CHANGED, ReasonCode.ARTIFACT_MISSING, ReasonCode.ARTIFACT_DAMAGED
 REASON_CODES = tuple(ReasonCode)
 
@@ -236,6 +237,7 @@ class ResourcePlan:
     depends_on: list[str] = field(default_factory=list)
     create_before_destroy: bool = False
     prevent_destroy: bool = False
+    provider_settings: dict[str, Any] = field(default_factory=dict)  # those it takes, as state records them
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,8 @@ class Planner:
         self.libraries = LibraryIndex(project.state_dir / "cache" / "libraries.json", exclude=[str(root)])
         self.stat_cache = StatCache(project.state_dir / "cache" / STAT_CACHE_FILE)
         self.step_planner: StepPlanner | None = None
-        self._checkers: dict = {}  # provider name -> an instance for its offline checks
+        self._checkers: dict = {}  # provider name -> an instance for its offline checks and settings
+        self._planned_value: Callable[[str, str], Any] | None = None
 
     def save_caches(self) -> None:
         """Persist what planning learned (code and file hashes); never needed for correctness."""
@@ -109,7 +110,9 @@ class Planner:
 
         self.step_planner = None
         resource_plans: dict[str, m.ResourcePlan] = {}
-        scope = project.scope(lambda address, a: self._resource_value(resource_plans, address, a), lambda address: self._resource_names(resource_plans, address))
+        planned_value = lambda address, a: self._resource_value(resource_plans, address, a)  # noqa: E731
+        scope = project.scope(planned_value, lambda address: self._resource_names(resource_plans, address))
+        self._checkers, self._planned_value = {}, planned_value  # a provider block may read what this plan plans
         recorded = self._recorded(request)
         elsewhere = self._left_alone(recorded, request)
         steps: list[m.StepPlan] = []
@@ -248,20 +251,25 @@ class Planner:
         check_types(resource, schema, desired, set(from_secret))
         self._check_provider_rules(resource, schema, desired, from_secret)
         pending = rplan.steps_pending(resource, scope, self._step_reruns)
-        plan = rplan.plan_resource(resource, schema, desired, recorded.get(addr), resource_ancestors(graph, addr), pending)
+        taken = rplan.taken_settings(self._provider(resource.type), resource.type, desired, resource.lifecycle.ignore_changes, self.project.secrets)
+        plan = rplan.plan_resource(resource, schema, desired, recorded.get(addr), resource_ancestors(graph, addr), pending, taken)
         plan = rplan.with_sensitive(plan, from_secret)
         return rplan.replace_requested(plan, schema) if matches_any(addr, request.replace) else plan
 
-    def _check_provider_rules(self, resource, schema, desired: dict, from_secret: list[str]) -> None:
+    def _provider(self, type_: str):
+        """The instance of the provider of ``type_`` planning uses (offline checks, its settings)."""
         from zplan.provider import provider_name_for
 
-        name = provider_name_for(resource.type)
-        if name not in self._checkers:
-            self._checkers[name] = self.project.registry.open(name, self.project)
+        name = provider_name_for(type_)
+        if name not in self._checkers:  # (its resources come after what its block reads: those are planned)
+            self._checkers[name] = self.project.registry.open(name, self.project, self._planned_value)
+        return self._checkers[name]
+
+    def _check_provider_rules(self, resource, schema, desired: dict, from_secret: list[str]) -> None:
         # a secret is checked at apply, as if unknown here: a message quoting it would show it
         hidden = {n for n in desired if n in from_secret or (n in schema.attributes and schema.attributes[n].sensitive)}
         values = {n: UNKNOWN if n in hidden else v for n, v in desired.items()}
-        check_provider_rules(resource, self._checkers[name], values, self.project.secrets)
+        check_provider_rules(resource, self._provider(resource.type), values, self.project.secrets)
 
     def _step_reruns(self, address: str) -> bool:
         planned = self.step_planner.planned.get(address) if self.step_planner else None

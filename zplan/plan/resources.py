@@ -17,11 +17,12 @@ from zplan.config.scope import Scope, StepOutputRef
 from zplan.addrs import ResourceAddr, parse, short_name
 from zplan.config.references import pipeline_of, targets
 from zplan.plan import model as m
+from zplan.secrets import is_digest
 
 # zplan.provider is imported by the functions that call into it: a plan of a project that
 # declares and records no resource never needs it (nor the provider plugins).
 if TYPE_CHECKING:
-    from zplan.provider import ProviderRegistry, ResourceSchema
+    from zplan.provider import Provider, ProviderRegistry, ResourceSchema
 
 
 def schema_for(registry: ProviderRegistry, resource: ResourceConfig) -> ResourceSchema:
@@ -155,12 +156,61 @@ def _step_label(address: str) -> str:
     return step.step if not step.module else address
 
 
+# setting -> (the attribute it fills, "" for none; its value as state records it)
+TakenSettings = Mapping[str, tuple[str, Any]]
+
+
+def taken_settings(provider: Provider, type_: str, desired: Mapping[str, Any], ignored: list[str], secrets: list[str]) -> dict[str, tuple[str, Any]]:
+    """The provider block settings a resource takes (``Provider.settings_taken``), with their values
+    as state records them: a secret setting, or one holding a sensitive variable's value, as a digest.
+    A setting whose attribute the resource sets itself or ignores (``ignore_changes``) is not taken."""
+    from zplan.secrets import digest_secrets, secret_forms
+
+    taken = {}
+    for setting, attribute in provider.settings_taken(type_).items():
+        if attribute and (attribute in desired or attribute in ignored):
+            continue
+        value = provider.setting_value(setting)
+        hidden = secret_forms([value]) if setting in provider.sensitive_settings else secrets
+        taken[setting] = (attribute, digest_secrets(value, hidden))
+    return taken
+
+
+def recorded_settings(taken: TakenSettings) -> dict[str, Any]:
+    """What state records of the settings a resource takes (a value still unknown is not)."""
+    return {k: v for k, (_, v) in taken.items() if v is not UNKNOWN}
+
+
+def moved_settings(taken: TakenSettings, recorded: dict) -> list[str]:
+    """The taken settings whose value is not the one the resource was applied with: as recorded, or
+    its own recorded input when it set the attribute itself until now; a setting the provider left to
+    its own default then (null) is compared with what it chose; one known only after apply (read from
+    a resource this plan changes) counts as changed. A value not known offline (null: the provider's
+    default, from its own configuration files), or one state does not record (written by an older
+    zplan), counts as unchanged: the next apply records it, with or without changes."""
+    before = recorded.get("provider_settings") or {}
+    inputs, attributes = recorded.get("inputs", {}), recorded.get("attributes", {})
+    moved = []
+    for setting, (attribute, value) in taken.items():
+        if setting in before:
+            old = attributes.get(attribute) if before[setting] is None and attribute else before[setting]
+        elif attribute and attribute in inputs:
+            old = inputs[attribute]
+        else:
+            continue
+        if old is not None and value is not None and old != value:  # (unknown: read from a resource that changes)
+            moved.append(setting)
+    return moved
+
+
 def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, Any], recorded: dict | None,
-                  depends_on: list[str], pending: dict[str, list[str]] | None = None) -> m.ResourcePlan:
+                  depends_on: list[str], pending: dict[str, list[str]] | None = None, taken: TakenSettings | None = None) -> m.ResourcePlan:
     from zplan.provider import provider_name_for
 
-    computed = [k for k, a in schema.attributes.items() if a.computed and k not in desired]
-    action, reasons, forcing = diff(resource, schema, desired, recorded, pending or {})
+    taken = taken or {}
+    action, reasons, forcing = diff(resource, schema, desired, recorded, pending or {}, taken)
+    shown = _new_defaults(schema, taken, moved_settings(taken, recorded) if recorded and action != m.CREATE else [])
+    computed = [k for k, a in schema.attributes.items() if a.computed and k not in desired and k not in shown]
     return m.ResourcePlan(
         address=str(resource.addr),
         type=resource.type,
@@ -168,7 +218,7 @@ def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dic
         provider=provider_name_for(resource.type),
         action=action,
         before=dict(recorded["attributes"]) if recorded else None,
-        after={**desired, **_unset(schema, desired, recorded, resource.lifecycle.ignore_changes)} if action in (m.UPDATE, m.REPLACE) else dict(desired),
+        after={**desired, **_unset(schema, desired, recorded, resource.lifecycle.ignore_changes), **shown} if action in (m.UPDATE, m.REPLACE) else dict(desired),
         reasons=reasons,
         replace_because=forcing,
         sensitive=sorted(schema.sensitive_names()),
@@ -176,7 +226,15 @@ def plan_resource(resource: ResourceConfig, schema: ResourceSchema, desired: dic
         depends_on=depends_on,
         create_before_destroy=resource.lifecycle.create_before_destroy,
         prevent_destroy=resource.lifecycle.prevent_destroy,
+        provider_settings=recorded_settings(taken),
     )
+
+
+def _new_defaults(schema: ResourceSchema, taken: TakenSettings, moved: list[str]) -> dict[str, Any]:
+    """attribute -> the new value of each changed provider setting that fills it: the plan shows it
+    (``region = "a" -> "b"``), as Terraform does; not a secret one, nor one unknown."""
+    pairs = [taken[s] for s in moved]
+    return {a: v for a, v in pairs if a in schema.attributes and v is not UNKNOWN and not schema.attributes[a].sensitive and not is_digest(v)}
 
 
 def _unset(schema: ResourceSchema, desired: dict[str, Any], recorded: dict, ignored: list[str]) -> dict[str, None]:
@@ -192,35 +250,45 @@ def with_sensitive(plan: m.ResourcePlan, computed_from_secret: list[str]) -> m.R
     return dataclasses.replace(plan, sensitive=sorted({*plan.sensitive, *extra})) if extra else plan
 
 
-def changed_inputs(schema: ResourceSchema, desired: dict[str, Any], recorded: dict[str, Any], ignored=()) -> list[str]:
+def changed_inputs(schema: ResourceSchema, desired: dict[str, Any], recorded: dict[str, Any], ignored=(),
+                   current: Mapping[str, Any] | None = None) -> list[str]:
     """``zplan.provider.changed_inputs``, for the applier (imported when called, as above)."""
     from zplan.provider import changed_inputs
 
-    return changed_inputs(schema, desired, recorded, ignored)
+    return changed_inputs(schema, desired, recorded, ignored, current)
 
 
 def diff(resource: ResourceConfig, schema: ResourceSchema, desired: dict[str, Any], recorded: dict | None,
-         pending: dict[str, list[str]] | None = None) -> tuple[m.Action, list[m.Reason], list[str]]:
+         pending: dict[str, list[str]] | None = None, taken: TakenSettings | None = None) -> tuple[m.Action, list[m.Reason], list[str]]:
     """The action, its reasons and the attributes forcing a replacement, from what was recorded
     (unsealed, with any refresh merged in) and what the configuration wants now. ``pending``
-    names, per attribute, the rerunning steps whose output it is (the reason says so)."""
-    pending = pending or {}
+    names, per attribute, the rerunning steps whose output it is (the reason says so); ``taken``
+    the provider settings the resource takes by default (a changed one changes it)."""
+    from zplan.provider import provider_name_for
+
+    pending, taken = pending or {}, taken or {}
     if recorded is None:
         return m.CREATE, [m.Reason(m.NEW_IN_CONFIG, "not yet created")], []
     if recorded.get("gone"):
         return m.CREATE, [m.Reason(m.GONE_OUTSIDE, "deleted outside zplan")], []
-    changed = changed_inputs(schema, desired, recorded.get("inputs", {}), resource.lifecycle.ignore_changes)
+    changed = changed_inputs(schema, desired, recorded.get("inputs", {}), resource.lifecycle.ignore_changes, recorded.get("attributes"))
     drifted = sorted(set(recorded.get("drift", [])) - set(resource.lifecycle.ignore_changes))  # ignore_changes: changed outside zplan by design
-    if not changed and not drifted:
+    moved = moved_settings(taken, recorded)
+    if not changed and not drifted and not moved:
         return m.NOOP, [], []
     forcing = [k for k in changed if schema.attributes[k].force_new]
+    filled = [taken[s][0] for s in moved]  # "" (no attribute): the setting places the whole resource
+    replacing = [a for a in filled if not a or a not in schema.attributes or schema.attributes[a].force_new]
     by_steps = [m.Reason(m.UPSTREAM_RERUNS, f"{k} changes (step {', '.join(pending[k])} reruns)") for k in changed if k in pending]
     others = [k for k in changed if k not in pending]
-    if forcing:
-        action, reasons = m.REPLACE, [m.Reason(m.FORCES_REPLACEMENT, f"{', '.join(forcing)} forces replacement")]
+    if forcing or replacing:
+        action, reasons = m.REPLACE, [m.Reason(m.FORCES_REPLACEMENT, f"{', '.join(forcing)} forces replacement")] if forcing else []
+        forcing = forcing + [a for a in replacing if a and a not in forcing]
     else:
         action, reasons = m.UPDATE, [m.Reason(m.ATTRIBUTES_CHANGED, f"{', '.join(others)} changed")] if others else []
     reasons = by_steps + reasons
+    if moved:
+        reasons.append(m.Reason(m.PROVIDER_CHANGED, f"provider {provider_name_for(resource.type)}: {', '.join(moved)} changed"))
     if drifted:
         reasons.append(m.Reason(m.DRIFTED, f"changed outside zplan: {', '.join(drifted)}"))
     return action, reasons, forcing

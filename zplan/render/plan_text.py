@@ -105,7 +105,8 @@ def why(r: dict) -> str:
     """Why a resource changes, for its heading: the attributes forcing a replacement, or
     the reasons ("deleted outside zplan", drift) — a plain first create needs none."""
     if r["action"] == "replace" and r["replace_because"]:
-        return f"{', '.join(r['replace_because'])} forces replacement"
+        forcing = [x["message"] for x in r["reasons"] if x["code"] in ("forces_replacement", "provider_changed")]
+        return "; ".join(forcing) or f"{', '.join(r['replace_because'])} forces replacement"
     shown = [x["message"] for x in r["reasons"] if x["code"] != "new_in_config"]
     return "; ".join(shown) if r["action"] != "no-op" else ""
 

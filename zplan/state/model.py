@@ -86,24 +86,28 @@ class ResourceRecord:
     sensitive: list[str] = field(default_factory=list)
     prevent_destroy: bool = False
     schema_version: int = 0  # the provider's schema version the record was written with
+    # the provider block settings it takes by default, as applied (secret ones as digests; see
+    # zplan.plan.resources.taken_settings); kept only by types that take some
+    provider_settings: dict[str, Any] = field(default_factory=dict)
 
     @staticmethod
     def sealed(type_: str, provider: str, inputs: dict, attributes: dict, sensitive: list[str], state_dir: Path,
-               dependencies: list[str] = (), prevent_destroy: bool = False, schema_version: int = 0) -> "ResourceRecord":
+               dependencies: list[str] = (), prevent_destroy: bool = False, schema_version: int = 0,
+               provider_settings: dict[str, Any] | None = None) -> "ResourceRecord":
         """The one way a record is made from clear values: the ``sensitive`` ones are sealed."""
         from zplan.state import secrets as sealed
 
         secret = sorted(sensitive)
         return ResourceRecord(
             type_, provider, sealed.seal_keys(inputs, secret, state_dir), sealed.seal_keys(dict(attributes), secret, state_dir),
-            list(dependencies), secret, prevent_destroy, schema_version,
+            list(dependencies), secret, prevent_destroy, schema_version, dict(provider_settings or {}),
         )
 
     def to_doc(self) -> dict:
         return {
             "type": self.type, "provider": self.provider, "inputs": self.inputs, "attributes": self.attributes,
             "dependencies": self.dependencies, "sensitive": self.sensitive, "prevent_destroy": self.prevent_destroy,
-            "schema_version": self.schema_version,
+            "schema_version": self.schema_version, **({"provider_settings": self.provider_settings} if self.provider_settings else {}),
         }
 
 
@@ -183,7 +187,7 @@ class State:
         return ResourceRecord(
             doc["type"], doc.get("provider", ""), doc.get("inputs", {}), doc.get("attributes", {}),
             doc.get("dependencies", []), doc.get("sensitive", []), bool(doc.get("prevent_destroy")),
-            int(doc.get("schema_version", 0)),
+            int(doc.get("schema_version", 0)), doc.get("provider_settings") or {},
         )
 
     def put_resource(self, address: str, record: ResourceRecord, stack: str | None = None) -> None:

@@ -9,7 +9,7 @@ from typing import Mapping
 from zplan_pulumi import PulumiProvider
 from zplan_pulumi.preflight import any_env, any_file, dmi_says, home
 
-from .resources import TYPES
+from .resources import PROVIDER_DEFAULTS, TYPES
 
 CREDENTIAL_VARS = (
     "AWS_ACCESS_KEY_ID",
@@ -27,6 +27,8 @@ class AwsProvider(PulumiProvider):
     package = "aws"
     types = TYPES
     secret_config = frozenset({"access_key", "secret_key", "token"})
+    provider_defaults = PROVIDER_DEFAULTS
+    setting_env = {"region": REGION_VARS}
 
     def credentials_problem(self) -> str | None:
         return missing_credentials(self.context.config, os.environ)

@@ -135,3 +135,7 @@ TYPES = table(
         arn=out(),
     ),
 )
+
+# The provider block's region places every regional resource (no attribute shows it: a resource
+# in another region is another resource); IAM is global.
+PROVIDER_DEFAULTS = {t: {"region": ""} for t in TYPES if not t.startswith("aws_iam_")}

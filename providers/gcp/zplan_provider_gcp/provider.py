@@ -9,7 +9,7 @@ from typing import Mapping
 from zplan_pulumi import PulumiProvider
 from zplan_pulumi.preflight import any_env, any_file, dmi_says, home
 
-from .resources import TYPES
+from .resources import PROVIDER_DEFAULTS, TYPES
 
 CREDENTIAL_VARS = (
     "GOOGLE_APPLICATION_CREDENTIALS",
@@ -26,6 +26,11 @@ class GcpProvider(PulumiProvider):
     package = "gcp"
     types = TYPES
     secret_config = frozenset(CREDENTIAL_KEYS)
+    provider_defaults = PROVIDER_DEFAULTS
+    setting_env = {  # as pulumi-gcp reads them
+        "project": ("GOOGLE_PROJECT", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"),
+        "region": ("GOOGLE_REGION", "GCLOUD_REGION", "CLOUDSDK_COMPUTE_REGION"),
+    }
 
     def credentials_problem(self) -> str | None:
         return missing_credentials(self.context.config, os.environ)

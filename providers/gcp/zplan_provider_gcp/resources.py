@@ -119,3 +119,15 @@ TYPES = table(
         create_time=out(),
     ),
 )
+
+# The provider block's project and region, which pulumi-gcp gives a resource that leaves the
+# attribute unset (the artifact registry's location is the region): a change moves the resource.
+PROVIDER_DEFAULTS = {
+    "gcp_storage_bucket": {"project": "project"},
+    "gcp_sql_database_instance": {"project": "project", "region": "region"},
+    "gcp_sql_database": {"project": "project"},
+    "gcp_sql_user": {"project": "project"},
+    "gcp_service_account": {"project": "project"},
+    "gcp_artifact_registry_repository": {"project": "project", "region": "location"},
+    "gcp_vertex_endpoint": {"project": "project", "region": "region"},
+}

@@ -9,6 +9,7 @@ wave, so Pulumi creates, updates, replaces and deletes in one engine run;
 
 from __future__ import annotations
 
+import os
 import subprocess
 from typing import Any, Callable, Iterable, Mapping
 
@@ -27,12 +28,26 @@ class PulumiProvider(Provider):
     package: str = ""  # the Pulumi package and config namespace, e.g. "gcp"
     types: Mapping[str, TypeMap] = {}
     secret_config: frozenset[str] = frozenset()  # provider block keys stored as Pulumi secrets
+    # type -> {provider block setting: the attribute it fills when unset, "" for none}: the cloud
+    # package's defaults, which a change of the setting moves (``Provider.settings_taken``)
+    provider_defaults: Mapping[str, Mapping[str, str]] = {}
+    setting_env: Mapping[str, tuple[str, ...]] = {}  # setting -> the variables the package reads when it is unset
     declarative = True  # each ``pulumi up`` declares every resource that must exist
     concurrent_applies = False  # one stack takes one run at a time
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.schemas = {t: m.schema for t, m in cls.types.items()}
+        cls.sensitive_settings = cls.secret_config
+
+    def settings_taken(self, type_: str) -> Mapping[str, str]:
+        return self.provider_defaults.get(type_, {})
+
+    def setting_value(self, setting: str) -> Any:
+        value = super().setting_value(setting)
+        if value is None:
+            value = next((os.environ[n] for n in self.setting_env.get(setting, ()) if os.environ.get(n)), None)
+        return value
 
     # -- offline ----------------------------------------------------------------------
     def check(self, type_: str, inputs: Mapping[str, Any]) -> list[str]:
