@@ -203,3 +203,47 @@ pipeline "p" {
     leaks = [f for f in p.path(".zplan").rglob("*") if f.is_file() and b"FILETOKEN-5521" in f.read_bytes()]
     assert leaks == []
     assert "No changes" in p.ok("plan").text
+
+
+def test_a_value_made_sensitive_by_the_function_is_kept_secret_as_a_sensitive_variable_s(tmp_path):
+    """sensitive(x) was an unknown function. What it marks is hidden in the saved plan and every
+    view of it, digested in state, ML Metadata and the step's log; nonsensitive() of a digest of
+    it shows the digest, and an output of the value itself must say sensitive = true."""
+    import hashlib
+
+    p = Project(tmp_path / "p")
+    config = """
+locals {
+  token = sensitive(trimspace(file("token.txt")))
+}
+pipeline "p" {
+  step "use" {
+    source = "s.py:use"
+    params = { token = local.token, n = 3 }
+  }
+}
+output "token" {
+  value     = local.token
+  sensitive = true
+}
+output "digest" { value = nonsensitive(sha256(local.token)) }
+"""
+    p.write("main.zp.hcl", config)
+    p.write("token.txt", "FILETOKEN-6632\n")
+    p.write("s.py", "import zplan\n\ndef use(token: str, n: int) -> int:\n    print('got', token)\n"
+                    "    zplan.log_metadata({'token': token})\n    return len(token)\n")
+    p.ok("plan", "-out", "p.zplan")
+    shown = [p.ok("show", "-json", "p.zplan").text, p.ok("show", "p.zplan").text, p.ok("plan", "--format", "markdown").text]
+    applied = p.ok("apply", "p.zplan").text
+    shown += [applied, p.ok("output").text, p.ok("runs", "show", "1").text]
+    for text in shown:
+        assert "FILETOKEN" not in text, text
+    assert f'digest = "{hashlib.sha256(b"FILETOKEN-6632").hexdigest()}"' in applied and "token = <sensitive>" in applied, applied
+    assert '"token": "(sensitive)"' in shown[0], shown[0]
+    leaks = [f for f in [*p.root.rglob("*")] if f.is_file() and f.name != "token.txt" and b"FILETOKEN" in f.read_bytes()]
+    assert leaks == []
+    assert "got (sensitive)" in next(p.path(".zplan/logs").rglob("*.log")).read_text()
+    assert "No changes" in p.ok("plan").text
+    p.write("main.zp.hcl", config.replace("  sensitive = true\n", ""))
+    refused = p.run("plan")
+    assert refused.code == 1 and "Output refers to sensitive values" in refused.err, str(refused)

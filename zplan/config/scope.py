@@ -70,7 +70,7 @@ class Scope:
         self._evaluating: list[str] = []
         self._evaluating_at: list[Any] = []  # where each of them is declared, for the cycle's message
         self._failed: dict[str, diags.DiagnosticError] = {}  # local values whose evaluation failed
-        self._marks = Marks()  # read: the evaluation under way has read a sensitive value
+        self._marks = Marks(self._secret)  # read: the evaluation under way has read a sensitive value
         self._sensitive_locals: set[str] = set()
         self._marked: set[int] = set()  # ids of expressions whose last evaluation was sensitive
         self._module_values: dict[tuple, tuple[Any, bool]] = {}  # (module path, kind, name) -> value, sensitive
@@ -383,7 +383,7 @@ class Scope:
 
     def _secret(self, value: Any) -> Any:
         """``value``, a sensitive one (a resource's sensitive attribute, a module's sensitive input or
-        output), its texts added to the project's secrets."""
+        output, the argument of ``sensitive()``), its texts added to the project's secrets."""
         if self.secrets is not None:
             from zplan.secrets import secret_forms
 
