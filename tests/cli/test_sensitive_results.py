@@ -247,3 +247,31 @@ output "digest" { value = nonsensitive(sha256(local.token)) }
     p.write("main.zp.hcl", config.replace("  sensitive = true\n", ""))
     refused = p.run("plan")
     assert refused.code == 1 and "Output refers to sensitive values" in refused.err, str(refused)
+
+
+def test_a_secret_met_after_a_step_that_writes_it_in_clear_does_not_rerun_that_step(tmp_path):
+    """Secrets are known by value, and one made by sensitive() is known once evaluated: a step planned
+    before it took the same text for plain, so its cache key differed from what apply recorded and
+    every later plan reran it, "params.token: <sensitive> -> '(sensitive)'". A plan now knows every
+    secret before it plans a step."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", """
+pipeline "p" {
+  step "a" {
+    source = "s.py:use"
+    params = { token = "CLEARTOKEN-7781" }
+  }
+  step "b" {
+    source = "s.py:use"
+    params = { token = sensitive("CLEARTOKEN-7781") }
+  }
+}
+""")
+    p.write("s.py", "def use(token: str) -> int:\n    print('got', token)\n    return len(token)\n")
+    p.ok("plan", "-out", "p.zplan")
+    assert "CLEARTOKEN" not in p.ok("show", "-json", "p.zplan").text
+    p.ok("apply", "p.zplan")
+    assert "No changes" in p.ok("plan").text
+    leaks = [f for f in p.path(".zplan").rglob("*") if f.is_file() and "hcl" not in f.parts and b"CLEARTOKEN" in f.read_bytes()]
+    assert leaks == []  # (the parsed configuration, cached, holds what the configuration holds)
+

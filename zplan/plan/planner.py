@@ -74,6 +74,7 @@ class Planner:
         self.libraries = LibraryIndex(project.state_dir / "cache" / "libraries.json", exclude=[str(root)])
         self.stat_cache = StatCache(project.state_dir / "cache" / STAT_CACHE_FILE)
         self.step_planner: StepPlanner | None = None
+        self._secrets_at_steps: int | None = None  # how many secrets were known when the first step was planned
         self._checkers: dict = {}  # provider name -> an instance for its offline checks
 
     def save_caches(self) -> None:
@@ -88,7 +89,16 @@ class Planner:
 
     def plan(self, request: PlanRequest) -> m.Plan:
         with collector.paused(), self.code.checked_once():  # see zplan.state.collector and CodeIndex.checked_once
-            return self._plan(request)
+            plan = self._plan(request)
+            if self._secrets_grew():  # again, every secret known from the start: the outcome no longer depends on the order
+                plan = self._plan(request)
+            return plan
+
+    def _secrets_grew(self) -> bool:
+        """Whether a secret became known after steps were planned (``sensitive()``, a sensitive resource
+        attribute or module input read on the way): the steps planned before it took its text in a
+        param for plain text, so their cache keys and reasons differ from what apply records."""
+        return self._secrets_at_steps is not None and len(self.project.secrets) > self._secrets_at_steps
 
     def _plan(self, request: PlanRequest) -> m.Plan:
         project = self.project
@@ -108,6 +118,7 @@ class Planner:
         order = [n for n in graph.topological_order() if n in nodes]
 
         self.step_planner = None
+        self._secrets_at_steps = None
         resource_plans: dict[str, m.ResourcePlan] = {}
         scope = project.scope(lambda address, a: self._resource_value(resource_plans, address, a), lambda address: self._resource_names(resource_plans, address))
         recorded = self._recorded(request)
@@ -187,6 +198,7 @@ class Planner:
         planner.resource_change = lambda addr: _change_of(resource_plans.get(addr))
         self.stack_settings, self._key, self._stack_known = stack, key, known
         self.step_planner = planner  # the applier re-plans each step with it when it starts
+        self._secrets_at_steps = len(project.secrets)
         return planner
 
     # -- resources ------------------------------------------------------------------------------
