@@ -275,3 +275,24 @@ pipeline "p" {
     leaks = [f for f in p.path(".zplan").rglob("*") if f.is_file() and "hcl" not in f.parts and b"CLEARTOKEN" in f.read_bytes()]
     assert leaks == []  # (the parsed configuration, cached, holds what the configuration holds)
 
+
+def test_an_output_holding_a_secret_is_kept_and_shown_as_a_sensitive_one(tmp_path):
+    """Secrets are known by value: the plan showed an output holding one (written in clear, or
+    through nonsensitive()) as <sensitive>, but apply and `zplan output` printed it and state kept it
+    in clear. It is now sealed and shown as a sensitive output is, and a plan after the apply has no changes."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "token" {\n  sensitive = true\n}\n'
+                           'output "clear" { value = "OUTTOKEN-3390" }\n'
+                           'output "lifted" { value = { t = nonsensitive(var.token) } }\n'
+                           'output "plain" { value = "other" }\n')
+    env = cli_env(ZPLAN_VAR_token="OUTTOKEN-3390")
+    shown = [p.ok("plan", env=env).text, p.ok("apply", "-auto-approve", env=env).text, p.ok("output", env=env).text,
+             p.ok("output", "-json", env=env).text]
+    for text in shown:
+        assert "OUTTOKEN" not in text, text
+    assert "clear = <sensitive>" in shown[1] and "lifted = <sensitive>" in shown[1] and 'plain = "other"' in shown[1], shown[1]
+    leaks = [f for f in p.path(".zplan").rglob("*") if f.is_file() and "hcl" not in f.parts and b"OUTTOKEN" in f.read_bytes()]
+    assert leaks == []
+    assert "No changes" in p.ok("plan", env=env).text
+    assert p.ok("output", "-json", "-show-sensitive", "clear", env=env).out == '"OUTTOKEN-3390"\n'
+
