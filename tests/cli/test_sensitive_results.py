@@ -296,3 +296,38 @@ def test_an_output_holding_a_secret_is_kept_and_shown_as_a_sensitive_one(tmp_pat
     assert "No changes" in p.ok("plan", env=env).text
     assert p.ok("output", "-json", "-show-sensitive", "clear", env=env).out == '"OUTTOKEN-3390"\n'
 
+
+def test_a_param_computed_from_a_secret_is_kept_secret_as_the_secret_is(tmp_path):
+    """Only the sensitive variable's own text was a known secret: upper(var.token) in a param was
+    shown by `show -json` and `runs show` and written in clear into state, ML Metadata and the step's
+    log. It is now a secret too; a plain param beside it is still shown."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", HCL.replace("params = { token = var.token }", 'params = { token = upper(var.token), n = "plain-3" }'))
+    p.write("s.py", "def use(token: str, n: str) -> int:\n    print('got', token)\n    return len(token)\n")
+    env = cli_env(ZPLAN_VAR_token="lowertoken-4417")
+    p.ok("plan", "-out", "p.zplan", env=env)
+    shown = [p.ok("show", "-json", "p.zplan", env=env).text, p.ok("apply", "p.zplan", env=env).text, p.ok("runs", "show", "1", env=env).text]
+    for text in shown:
+        assert "LOWERTOKEN" not in text, text
+    assert 'params {"n": "plain-3", "token": <sensitive>}' in shown[2], shown[2]
+    leaks = [f for f in p.path(".zplan").rglob("*") if f.is_file() and b"LOWERTOKEN" in f.read_bytes()]
+    assert leaks == []
+    assert "got (sensitive)" in next(p.path(".zplan/logs").rglob("*.log")).read_text()
+    assert "No changes" in p.ok("plan", env=env).text
+
+
+def test_a_command_argument_computed_from_a_secret_is_kept_secret(tmp_path):
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "token" {\n  type      = string\n  sensitive = true\n}\n'
+                           'pipeline "s" {\n  step "call" {\n    command = ["python", "call.py", upper(var.token)]\n'
+                           '    outs    = ["out.txt"]\n  }\n}\n')
+    p.write("call.py", "import sys\nprint('arg', sys.argv[1])\nopen('out.txt', 'w').write(str(len(sys.argv[1])))\n")
+    env = cli_env(ZPLAN_VAR_token="lowertoken-4417")
+    shown = [p.ok("plan", "--format", "json", env=env).text, p.ok("apply", "-auto-approve", env=env).text, p.ok("runs", "show", "1", env=env).text]
+    for text in shown:
+        assert "LOWERTOKEN" not in text, text
+    assert 'params {":command": ["python", "call.py", <sensitive>]}' in shown[2], shown[2]
+    leaks = [f for f in p.path(".zplan").rglob("*") if f.is_file() and b"LOWERTOKEN" in f.read_bytes()]
+    assert leaks == []
+    assert "arg (sensitive)" in next(p.path(".zplan/logs").rglob("*.log")).read_text()
+    assert "No changes" in p.ok("plan", env=env).text
