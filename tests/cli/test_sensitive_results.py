@@ -331,3 +331,15 @@ def test_a_command_argument_computed_from_a_secret_is_kept_secret(tmp_path):
     assert leaks == []
     assert "arg (sensitive)" in next(p.path(".zplan/logs").rglob("*.log")).read_text()
     assert "No changes" in p.ok("plan", env=env).text
+
+
+def test_a_provider_error_quoting_an_attribute_computed_from_a_secret_does_not_show_it(tmp_path):
+    """An attribute computed from a secret was hidden in the plan but not a known secret: local_file's
+    "PATH is a directory" showed upper(var.token) in clear when apply failed."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "token" {\n  sensitive = true\n}\n'
+                           'resource "local_file" "f" {\n  path    = upper(var.token)\n  content = "x"\n}\n')
+    p.path("DIRTOKEN-5190").mkdir()
+    failed = p.run("apply", "-auto-approve", env=cli_env(ZPLAN_VAR_token="dirtoken-5190"))
+    assert failed.code == 1 and "(sensitive) is a directory" in failed.text, str(failed)
+    assert "DIRTOKEN" not in failed.text

@@ -257,12 +257,24 @@ class Planner:
         if previous is not None and not previous.get("gone") and resource.lifecycle.ignore_changes:
             desired = rplan.keep_ignored(desired, previous, resource.lifecycle.ignore_changes)
         from_secret = [n for n, e in resource.attributes.items() if scope.was_sensitive(e)]
+        self._keep_secret_attributes(resource, from_secret, scope)
         check_types(resource, schema, desired, set(from_secret))
         self._check_provider_rules(resource, schema, desired, from_secret)
         pending = rplan.steps_pending(resource, scope, self._step_reruns)
         plan = rplan.plan_resource(resource, schema, desired, recorded.get(addr), resource_ancestors(graph, addr), pending)
         plan = rplan.with_sensitive(plan, from_secret)
         return rplan.replace_requested(plan, schema) if matches_any(addr, request.replace) else plan
+
+    @staticmethod
+    def _keep_secret_attributes(resource, names: list[str], scope) -> None:
+        """An attribute computed from a secret (``path = upper(var.token)``) is a secret too: secrets are
+        known by value, so a provider's error quoting it (``... is a directory``) is redacted."""
+        def evaluate(expr):
+            return scope.eval_marked(expr, pipeline=pipeline_of(expr, scope.config, resource.where), where=resource.where)
+
+        for name in names:
+            expr = resource.attributes[name]
+            scope.keep_secret(expr, evaluate(expr)[0], evaluate)
 
     def _check_provider_rules(self, resource, schema, desired: dict, from_secret: list[str]) -> None:
         from zplan.provider import provider_name_for
