@@ -15,16 +15,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from zplan.config.expr import Call, _Ctx
+from zplan.config.expr import Call, _Ctx, static_fail
 from zplan.config.function_args import register
 from zplan.config.values import UNKNOWN
 
 
 @register("sensitive(value)", 1, lazy=True)
 def _sensitive(call: Call, ctx: _Ctx) -> Any:
+    if ctx.marks.keep is None:  # a constant (a default, a vars file): nothing would carry the mark, it would be shown
+        raise static_fail("sensitive() cannot be used here", "this value is a constant, which is not tracked: declare the variable "
+                          "sensitive = true instead, or call sensitive() where the value is used", call.range)
     value = _only_argument(call, ctx)
     ctx.marks.read = True
-    if ctx.marks.keep is not None and value is not UNKNOWN:
+    if value is not UNKNOWN:
         ctx.marks.keep(value)
     return value
 

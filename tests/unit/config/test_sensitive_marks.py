@@ -113,3 +113,16 @@ def test_sensitive_and_nonsensitive_take_one_argument(tmp_path: Path, call: str,
     with pytest.raises(DiagnosticError) as failed:
         scope.eval(scope.config.outputs["o"].expr)
     assert failed.value.diagnostics[0].summary == message
+
+
+def test_sensitive_in_a_constant_is_refused_not_dropped(tmp_path: Path) -> None:
+    """A variable's default (or a vars file's value) is a constant: no mark follows it, so
+    sensitive() there was silently dropped and the value shown in clear."""
+    from zplan.diags import DiagnosticError
+
+    (tmp_path / "main.zp.hcl").write_text('variable "v" {\n  default = sensitive("DEFSECRET-1")\n}\n')
+    with pytest.raises(DiagnosticError) as failed:
+        loader.load(tmp_path)
+    found = failed.value.diagnostics[0]
+    assert found.summary == "sensitive() cannot be used here" and "sensitive = true" in found.detail
+    assert (found.range.line, found.range.column) == (2, 13)
