@@ -126,3 +126,14 @@ def test_sensitive_in_a_constant_is_refused_not_dropped(tmp_path: Path) -> None:
     found = failed.value.diagnostics[0]
     assert found.summary == "sensitive() cannot be used here" and "sensitive = true" in found.detail
     assert (found.range.line, found.range.column) == (2, 13)
+
+
+def test_sensitive_in_a_template_marks_what_renders_it(tmp_path: Path) -> None:
+    """A template is rendered in an evaluation of its own: sensitive() there was refused as if in a
+    constant. It marks the templatefile() call, and its value joins the secrets."""
+    (tmp_path / "t.tpl").write_text("key=${sensitive(k)}\n")
+    (tmp_path / "main.zp.hcl").write_text('output "o" {\n  value     = templatefile("t.tpl", { k = "TPLKEY-31" })\n  sensitive = true\n}\n')
+    secrets: list[str] = []
+    scope = Scope(loader.load(tmp_path), {}, secrets=secrets)
+    assert scope.eval_marked(scope.config.outputs["o"].expr) == ("key=TPLKEY-31\n", True)
+    assert "TPLKEY-31" in secrets
