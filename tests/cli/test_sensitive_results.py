@@ -343,3 +343,17 @@ def test_a_provider_error_quoting_an_attribute_computed_from_a_secret_does_not_s
     failed = p.run("apply", "-auto-approve", env=cli_env(ZPLAN_VAR_token="dirtoken-5190"))
     assert failed.code == 1 and "(sensitive) is a directory" in failed.text, str(failed)
     assert "DIRTOKEN" not in failed.text
+
+
+def test_a_saved_plan_never_holds_a_variable_given_to_sensitive(tmp_path):
+    """A variable not declared sensitive but given to sensitive() was written in clear into the plan
+    file; it is now kept out as a sensitive one is, and given again in the environment to apply."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "key" {}\npipeline "p" {\n  step "a" {\n    source = "s.py:a"\n'
+                           '    params = { key = sensitive(var.key) }\n  }\n}\n')
+    p.write("s.py", "def a(key: str) -> int:\n    return len(key)\n")
+    p.ok("plan", "-var", "key=PLANFILEKEY-9", "-out", "p.zplan")
+    assert b"PLANFILEKEY" not in p.path("p.zplan").read_bytes()
+    refused = p.run("apply", "p.zplan")
+    assert refused.code == 1 and 'sensitive variable "key" is not given now' in refused.err, str(refused)
+    assert "Apply complete: 1 ok." in p.ok("apply", "p.zplan", env=cli_env(ZPLAN_VAR_key="PLANFILEKEY-9")).text
