@@ -357,3 +357,18 @@ def test_a_saved_plan_never_holds_a_variable_given_to_sensitive(tmp_path):
     refused = p.run("apply", "p.zplan")
     assert refused.code == 1 and 'sensitive variable "key" is not given now' in refused.err, str(refused)
     assert "Apply complete: 1 ok." in p.ok("apply", "p.zplan", env=cli_env(ZPLAN_VAR_key="PLANFILEKEY-9")).text
+
+
+def test_a_step_printing_its_environment_leaves_no_key_of_zplan_s_in_its_log(tmp_path):
+    """A step inherits ZPLAN_STATE_KEY (the key sealing state) and ZPLAN_MYSQL_PASSWORD: a step printing
+    its environment wrote both into its log in clear, which `zplan logs` and the dashboard show."""
+    from cryptography.fernet import Fernet
+
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'pipeline "p" {\n  step "a" {\n    source = "s.py:a"\n  }\n}\n')
+    p.write("s.py", "import os\n\ndef a() -> int:\n    print(dict(os.environ))\n    return 1\n")
+    key = Fernet.generate_key().decode()
+    p.ok("apply", "-auto-approve", env=cli_env(ZPLAN_STATE_KEY=key, ZPLAN_MYSQL_PASSWORD="DBPASSWORD-6620"))
+    log = next(p.path(".zplan/logs").rglob("*.log")).read_text()
+    assert "'ZPLAN_STATE_KEY': '(sensitive)'" in log and "'ZPLAN_MYSQL_PASSWORD': '(sensitive)'" in log, log
+    assert key not in log and "DBPASSWORD" not in log
