@@ -109,6 +109,19 @@ def mask(value: Any, secrets: list[str], unknown: object = _NO_UNKNOWN) -> Any:
     return value
 
 
+def holds_secret(value: Any, secrets: list[str]) -> bool:
+    """Whether ``mask`` would hide something in ``value``: a string holding a secret, a number spelling one."""
+    if isinstance(value, str):
+        return _holds_secret(value, secrets)
+    if _number_text(value) is not None:
+        return _number_text(value) in secrets
+    if isinstance(value, dict):
+        return any(holds_secret(v, secrets) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(holds_secret(v, secrets) for v in value)
+    return False
+
+
 def shown_output(value: Any, sensitive: bool) -> Any:
     """What `zplan output NAME` prints: a sensitive output stays "(sensitive)" unless it was
     unsealed on request (then its value is given)."""

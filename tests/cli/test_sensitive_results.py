@@ -203,3 +203,172 @@ pipeline "p" {
     leaks = [f for f in p.path(".zplan").rglob("*") if f.is_file() and b"FILETOKEN-5521" in f.read_bytes()]
     assert leaks == []
     assert "No changes" in p.ok("plan").text
+
+
+def test_a_value_made_sensitive_by_the_function_is_kept_secret_as_a_sensitive_variable_s(tmp_path):
+    """sensitive(x) was an unknown function. What it marks is hidden in the saved plan and every
+    view of it, digested in state, ML Metadata and the step's log; nonsensitive() of a digest of
+    it shows the digest, and an output of the value itself must say sensitive = true."""
+    import hashlib
+
+    p = Project(tmp_path / "p")
+    config = """
+locals {
+  token = sensitive(trimspace(file("token.txt")))
+}
+pipeline "p" {
+  step "use" {
+    source = "s.py:use"
+    params = { token = local.token, n = 3 }
+  }
+}
+output "token" {
+  value     = local.token
+  sensitive = true
+}
+output "digest" { value = nonsensitive(sha256(local.token)) }
+"""
+    p.write("main.zp.hcl", config)
+    p.write("token.txt", "FILETOKEN-6632\n")
+    p.write("s.py", "import zplan\n\ndef use(token: str, n: int) -> int:\n    print('got', token)\n"
+                    "    zplan.log_metadata({'token': token})\n    return len(token)\n")
+    p.ok("plan", "-out", "p.zplan")
+    shown = [p.ok("show", "-json", "p.zplan").text, p.ok("show", "p.zplan").text, p.ok("plan", "--format", "markdown").text]
+    applied = p.ok("apply", "p.zplan").text
+    shown += [applied, p.ok("output").text, p.ok("runs", "show", "1").text]
+    for text in shown:
+        assert "FILETOKEN" not in text, text
+    assert f'digest = "{hashlib.sha256(b"FILETOKEN-6632").hexdigest()}"' in applied and "token = <sensitive>" in applied, applied
+    assert '"token": "(sensitive)"' in shown[0], shown[0]
+    leaks = [f for f in [*p.root.rglob("*")] if f.is_file() and f.name != "token.txt" and b"FILETOKEN" in f.read_bytes()]
+    assert leaks == []
+    assert "got (sensitive)" in next(p.path(".zplan/logs").rglob("*.log")).read_text()
+    assert "No changes" in p.ok("plan").text
+    p.write("main.zp.hcl", config.replace("  sensitive = true\n", ""))
+    refused = p.run("plan")
+    assert refused.code == 1 and "Output refers to sensitive values" in refused.err, str(refused)
+
+
+def test_a_secret_met_after_a_step_that_writes_it_in_clear_does_not_rerun_that_step(tmp_path):
+    """Secrets are known by value, and one made by sensitive() is known once evaluated: a step planned
+    before it took the same text for plain, so its cache key differed from what apply recorded and
+    every later plan reran it, "params.token: <sensitive> -> '(sensitive)'". A plan now knows every
+    secret before it plans a step."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", """
+pipeline "p" {
+  step "a" {
+    source = "s.py:use"
+    params = { token = "CLEARTOKEN-7781" }
+  }
+  step "b" {
+    source = "s.py:use"
+    params = { token = sensitive("CLEARTOKEN-7781") }
+  }
+}
+""")
+    p.write("s.py", "def use(token: str) -> int:\n    print('got', token)\n    return len(token)\n")
+    p.ok("plan", "-out", "p.zplan")
+    assert "CLEARTOKEN" not in p.ok("show", "-json", "p.zplan").text
+    p.ok("apply", "p.zplan")
+    assert "No changes" in p.ok("plan").text
+    leaks = [f for f in p.path(".zplan").rglob("*") if f.is_file() and "hcl" not in f.parts and b"CLEARTOKEN" in f.read_bytes()]
+    assert leaks == []  # (the parsed configuration, cached, holds what the configuration holds)
+
+
+def test_an_output_holding_a_secret_is_kept_and_shown_as_a_sensitive_one(tmp_path):
+    """Secrets are known by value: the plan showed an output holding one (written in clear, or
+    through nonsensitive()) as <sensitive>, but apply and `zplan output` printed it and state kept it
+    in clear. It is now sealed and shown as a sensitive output is, and a plan after the apply has no changes."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "token" {\n  sensitive = true\n}\n'
+                           'output "clear" { value = "OUTTOKEN-3390" }\n'
+                           'output "lifted" { value = { t = nonsensitive(var.token) } }\n'
+                           'output "plain" { value = "other" }\n')
+    env = cli_env(ZPLAN_VAR_token="OUTTOKEN-3390")
+    shown = [p.ok("plan", env=env).text, p.ok("apply", "-auto-approve", env=env).text, p.ok("output", env=env).text,
+             p.ok("output", "-json", env=env).text]
+    for text in shown:
+        assert "OUTTOKEN" not in text, text
+    assert "clear = <sensitive>" in shown[1] and "lifted = <sensitive>" in shown[1] and 'plain = "other"' in shown[1], shown[1]
+    leaks = [f for f in p.path(".zplan").rglob("*") if f.is_file() and "hcl" not in f.parts and b"OUTTOKEN" in f.read_bytes()]
+    assert leaks == []
+    assert "No changes" in p.ok("plan", env=env).text
+    assert p.ok("output", "-json", "-show-sensitive", "clear", env=env).out == '"OUTTOKEN-3390"\n'
+
+
+def test_a_param_computed_from_a_secret_is_kept_secret_as_the_secret_is(tmp_path):
+    """Only the sensitive variable's own text was a known secret: upper(var.token) in a param was
+    shown by `show -json` and `runs show` and written in clear into state, ML Metadata and the step's
+    log. It is now a secret too; a plain param beside it is still shown."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", HCL.replace("params = { token = var.token }", 'params = { token = upper(var.token), n = "plain-3" }'))
+    p.write("s.py", "def use(token: str, n: str) -> int:\n    print('got', token)\n    return len(token)\n")
+    env = cli_env(ZPLAN_VAR_token="lowertoken-4417")
+    p.ok("plan", "-out", "p.zplan", env=env)
+    shown = [p.ok("show", "-json", "p.zplan", env=env).text, p.ok("apply", "p.zplan", env=env).text, p.ok("runs", "show", "1", env=env).text]
+    for text in shown:
+        assert "LOWERTOKEN" not in text, text
+    assert 'params {"n": "plain-3", "token": <sensitive>}' in shown[2], shown[2]
+    leaks = [f for f in p.path(".zplan").rglob("*") if f.is_file() and b"LOWERTOKEN" in f.read_bytes()]
+    assert leaks == []
+    assert "got (sensitive)" in next(p.path(".zplan/logs").rglob("*.log")).read_text()
+    assert "No changes" in p.ok("plan", env=env).text
+
+
+def test_a_command_argument_computed_from_a_secret_is_kept_secret(tmp_path):
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "token" {\n  type      = string\n  sensitive = true\n}\n'
+                           'pipeline "s" {\n  step "call" {\n    command = ["python", "call.py", upper(var.token)]\n'
+                           '    outs    = ["out.txt"]\n  }\n}\n')
+    p.write("call.py", "import sys\nprint('arg', sys.argv[1])\nopen('out.txt', 'w').write(str(len(sys.argv[1])))\n")
+    env = cli_env(ZPLAN_VAR_token="lowertoken-4417")
+    shown = [p.ok("plan", "--format", "json", env=env).text, p.ok("apply", "-auto-approve", env=env).text, p.ok("runs", "show", "1", env=env).text]
+    for text in shown:
+        assert "LOWERTOKEN" not in text, text
+    assert 'params {":command": ["python", "call.py", <sensitive>]}' in shown[2], shown[2]
+    leaks = [f for f in p.path(".zplan").rglob("*") if f.is_file() and b"LOWERTOKEN" in f.read_bytes()]
+    assert leaks == []
+    assert "arg (sensitive)" in next(p.path(".zplan/logs").rglob("*.log")).read_text()
+    assert "No changes" in p.ok("plan", env=env).text
+
+
+def test_a_provider_error_quoting_an_attribute_computed_from_a_secret_does_not_show_it(tmp_path):
+    """An attribute computed from a secret was hidden in the plan but not a known secret: local_file's
+    "PATH is a directory" showed upper(var.token) in clear when apply failed."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "token" {\n  sensitive = true\n}\n'
+                           'resource "local_file" "f" {\n  path    = upper(var.token)\n  content = "x"\n}\n')
+    p.path("DIRTOKEN-5190").mkdir()
+    failed = p.run("apply", "-auto-approve", env=cli_env(ZPLAN_VAR_token="dirtoken-5190"))
+    assert failed.code == 1 and "(sensitive) is a directory" in failed.text, str(failed)
+    assert "DIRTOKEN" not in failed.text
+
+
+def test_a_saved_plan_never_holds_a_variable_given_to_sensitive(tmp_path):
+    """A variable not declared sensitive but given to sensitive() was written in clear into the plan
+    file; it is now kept out as a sensitive one is, and given again in the environment to apply."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "key" {}\npipeline "p" {\n  step "a" {\n    source = "s.py:a"\n'
+                           '    params = { key = sensitive(var.key) }\n  }\n}\n')
+    p.write("s.py", "def a(key: str) -> int:\n    return len(key)\n")
+    p.ok("plan", "-var", "key=PLANFILEKEY-9", "-out", "p.zplan")
+    assert b"PLANFILEKEY" not in p.path("p.zplan").read_bytes()
+    refused = p.run("apply", "p.zplan")
+    assert refused.code == 1 and 'sensitive variable "key" is not given now' in refused.err, str(refused)
+    assert "Apply complete: 1 ok." in p.ok("apply", "p.zplan", env=cli_env(ZPLAN_VAR_key="PLANFILEKEY-9")).text
+
+
+def test_a_step_printing_its_environment_leaves_no_key_of_zplan_s_in_its_log(tmp_path):
+    """A step inherits ZPLAN_STATE_KEY (the key sealing state) and ZPLAN_MYSQL_PASSWORD: a step printing
+    its environment wrote both into its log in clear, which `zplan logs` and the dashboard show."""
+    from cryptography.fernet import Fernet
+
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'pipeline "p" {\n  step "a" {\n    source = "s.py:a"\n  }\n}\n')
+    p.write("s.py", "import os\n\ndef a() -> int:\n    print(dict(os.environ))\n    return 1\n")
+    key = Fernet.generate_key().decode()
+    p.ok("apply", "-auto-approve", env=cli_env(ZPLAN_STATE_KEY=key, ZPLAN_MYSQL_PASSWORD="DBPASSWORD-6620"))
+    log = next(p.path(".zplan/logs").rglob("*.log")).read_text()
+    assert "'ZPLAN_STATE_KEY': '(sensitive)'" in log and "'ZPLAN_MYSQL_PASSWORD': '(sensitive)'" in log, log
+    assert key not in log and "DBPASSWORD" not in log

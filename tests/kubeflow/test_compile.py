@@ -137,6 +137,20 @@ def test_the_tasks_get_the_planned_values_but_never_a_secret(tmp_path, monkeypat
     assert sorted(json.loads(planned["-planned"])) == ["code", "inputs", "libraries", "params", "python"]
 
 
+def test_a_variable_made_sensitive_by_the_function_is_never_written_into_the_spec(tmp_path):
+    """A variable not declared sensitive but given to sensitive() was written into every task's
+    -planned-vars in clear, in a spec KFP stores and shows; the task reads it from its environment."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "main.zp.hcl").write_text(HCL.replace("token = var.token", "token = var.token, key = sensitive(var.key)")
+                                      + 'variable "key" {\n  default = "plainly-declared-key"\n}\n')
+    (root / "steps.py").write_text("def fit(c, layers, token, key):\n    return c\n")
+    project = open_project(ProjectArgs(root, ["c=0.5"]))
+    plan = Planner(project, State()).plan(PlanRequest())
+    text = compile_pipeline("p", pipeline_tasks(project, list(plan.steps)), IMAGE, "gcp", tmp_path / "p.yaml").read_text()
+    assert "plainly-declared-key" not in text and '{"c":0.5,"layers":[64,32]}' in text.replace('\\"', '"'), text
+
+
 def test_each_module_instance_pipeline_is_a_spec_of_its_own(tmp_path):
     from zplan.apply.remote import submit_pipelines
     from zplan.apply.tracker import RunTracker

@@ -5,6 +5,7 @@ from __future__ import annotations
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.config.scope import StepOutputRef, map_step_refs
 from zplan.graph.build import pipeline_of
+from zplan.secrets import holds_secret
 from zplan.state import secrets as sealed
 from zplan.state.model import State
 
@@ -17,8 +18,11 @@ def record_outputs(project, state: State, store_key: str | None, resource_value,
         value = map_step_refs(value, lambda ref: _recorded_output(project, state, store_key, ref))
         if value is UNKNOWN or value is None or contains_unknown(value):  # e.g. a map reading a resource whose apply failed
             continue
-        stored = sealed.seal(value, project.state_dir) if output.sensitive else value
-        outputs[name] = {"value": stored, "sensitive": output.sensitive}
+        # secrets are known by value: an output holding one (written in clear, or through nonsensitive())
+        # is kept and shown as a sensitive one, as the plan showed it
+        sensitive = output.sensitive or holds_secret(value, project.secrets)
+        stored = sealed.seal(value, project.state_dir) if sensitive else value
+        outputs[name] = {"value": stored, "sensitive": sensitive}
     state.set_outputs(project.stack_name, outputs)
 
 

@@ -73,7 +73,7 @@ def _instance_names(steps: list[m.StepPlan]) -> dict[str, str]:
 
 
 def pipeline_tasks(project, steps: list[m.StepPlan]) -> list:
-    """One task per step, told the non-sensitive variable values this apply planned with (the
+    """One task per step, told the variable values this apply planned with but secrets (the
     image holds neither this machine's -var, -var-file, ZPLAN_VAR_* nor its vars files) and the
     digests of what it planned for the step, which the task's own plan must match; and whether
     it is replaced."""
@@ -84,7 +84,7 @@ def pipeline_tasks(project, steps: list[m.StepPlan]) -> list:
     from zplan.plan.task_check import planned_parts, planned_variables
 
     sensitive = {n for n, v in project.config.variables.items() if v.sensitive}
-    values = ["-planned-vars", planned_variables(project.variables, sensitive)]
+    values = ["-planned-vars", planned_variables(project.variables, sensitive, project.secrets)]
     env = environment()
     names = _instance_names(steps)
     one = len(names) == 1  # else a task's name says which pipeline its step is in

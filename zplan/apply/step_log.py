@@ -71,6 +71,7 @@ def captured_output(log_path: str, secrets: list[str]):
     a pipe that a thread redacts as it writes, so a step killed half-way leaves
     nothing in clear."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    secrets = [*secrets, *_private_environment()]
     _flush_standard_streams()
     streams = sys.stdout, sys.stderr  # a step that replaces them (sys.stdout = StringIO()) does so for itself only
     saved = os.dup(1), os.dup(2)
@@ -115,6 +116,16 @@ def _reopen_closed_standard_streams() -> None:
         stream = getattr(sys, name)
         if getattr(stream, "closed", False):
             setattr(sys, name, open(fd, "w", buffering=1, encoding=stream.encoding, errors=stream.errors, closefd=False))
+
+
+# zplan's own secrets a step inherits in its environment: the key sealing state (zplan.state.secrets)
+# and the metadata database's password (zplan.metadata.urls), named here so a worker imports neither
+PRIVATE_ENV = ("ZPLAN_STATE_KEY", "ZPLAN_MYSQL_PASSWORD")
+
+
+def _private_environment() -> list[str]:
+    """The values of PRIVATE_ENV that are set: a step printing its environment must not put them in its log."""
+    return [os.environ[name] for name in PRIVATE_ENV if os.environ.get(name)]
 
 
 def _copy_redacted(read_end: int, log_fd: int, secrets: list[str]) -> None:

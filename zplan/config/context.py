@@ -15,12 +15,15 @@ from typing import Any, Callable
 
 
 class Marks:
-    """Whether the evaluation under way has read a sensitive value (the resolver sets ``read``)."""
+    """Whether the evaluation under way has read a sensitive value (the resolver sets ``read``),
+    and where a value made sensitive by ``sensitive()`` goes: ``keep`` adds it to the project's
+    secrets, which are known by value (``zplan.config.scope``); None where there are none."""
 
-    __slots__ = ("read",)
+    __slots__ = ("read", "keep")
 
-    def __init__(self) -> None:
+    def __init__(self, keep: Callable[[Any], Any] | None = None) -> None:
         self.read = False
+        self.keep = keep
 
 
 class _Ctx:

@@ -431,7 +431,7 @@ class Call(Expr):
                 raise self.args[-1]._fail(f"only a list can be expanded with ..., got {type_name(last)}")
             args.extend(last)
         try:
-            site = functions.CallSite(self._src.filename, self.range, ctx.reads, bool(hidden)) if func.site else None
+            site = functions.CallSite(self._src.filename, self.range, ctx.reads, bool(hidden), ctx.marks) if func.site else None
             return func.call(args, site)
         except functions.FunctionError as exc:
             if hidden and exc.quotes_values:

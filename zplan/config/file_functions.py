@@ -51,7 +51,7 @@ def _templatefile(site: CallSite, path: Any, variables: Any) -> Any:
     token = _rendering.set(True)
     try:
         # its vars are as sensitive as the arguments: errors inside never show them
-        value = template._eval(_Ctx(_not_in_vars, {}, dict(names), site.reads, hidden=frozenset(names) if site.sensitive else frozenset()))
+        value = template._eval(_Ctx(_not_in_vars, {}, dict(names), site.reads, site.marks, frozenset(names) if site.sensitive else frozenset()))
     except diags.DiagnosticError as exc:
         raise diags.DiagnosticError(_called_from(d, site) for d in exc.diagnostics) from None
     finally:

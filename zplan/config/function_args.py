@@ -37,6 +37,7 @@ class CallSite:
     range: Range
     reads: set[Path] | None
     sensitive: bool = False  # an argument was computed from a sensitive value
+    marks: Any = None  # the calling evaluation's marks: a template calling sensitive() marks what called it
 
     def path(self, text: str) -> Path:
         return (Path(self.filename).parent / Path(text).expanduser()).resolve()

@@ -15,7 +15,7 @@ import os
 import re
 from typing import Any
 
-from zplan.config import collection_functions, file_functions, lazy_functions, set_functions, text_functions  # noqa: F401  (they register themselves)
+from zplan.config import collection_functions, file_functions, lazy_functions, mark_functions, set_functions, text_functions  # noqa: F401  (they register themselves)
 from zplan.config.function_args import FUNCTIONS, CallSite, Function, FunctionError, as_list, as_number, as_string, as_whole, characters, parse_number, register
 from zplan.config.values import DECIMALS, article, decimal, decimal_sum, is_number, json_text, number_to_string, to_text, type_name, valid_text, valid_texts
 

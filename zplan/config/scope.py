@@ -70,7 +70,7 @@ class Scope:
         self._evaluating: list[str] = []
         self._evaluating_at: list[Any] = []  # where each of them is declared, for the cycle's message
         self._failed: dict[str, diags.DiagnosticError] = {}  # local values whose evaluation failed
-        self._marks = Marks()  # read: the evaluation under way has read a sensitive value
+        self._marks = Marks(self._secret)  # read: the evaluation under way has read a sensitive value
         self._sensitive_locals: set[str] = set()
         self._marked: set[int] = set()  # ids of expressions whose last evaluation was sensitive
         self._module_values: dict[tuple, tuple[Any, bool]] = {}  # (module path, kind, name) -> value, sensitive
@@ -109,6 +109,14 @@ class Scope:
             return placed[name]
 
         return expr.evaluate(resolve, self.config.read_files, self._marks)
+
+    def eval_command_marked(self, expr: Expr, pipeline: str, placed: Mapping[str, str], where: Where | None = None) -> tuple[Any, bool]:
+        """``eval_command``, and whether the command was computed from a sensitive value."""
+        outer, self._marks.read = self._marks.read, False
+        try:
+            return self.eval_command(expr, pipeline, placed, where), self._marks.read
+        finally:
+            self._marks.read = outer or self._marks.read
 
     def params_source(self, ref: Ref) -> str | None:
         """``params.yaml:train.n_est`` when ``ref`` (``var.train.n_est``, ``local.p.train.n_est``) reads
@@ -381,9 +389,23 @@ class Scope:
             self._marks.read, value = True, self._secret(value.value)
         return _index(value, rest[1:], ref)
 
+    def keep_secret(self, expr: Expr, value: Any, evaluate: Callable[[Expr], tuple[Any, bool]]) -> None:
+        """``expr``, computed from a sensitive value, evaluated to ``value``: its texts join the project's
+        secrets (secrets are known by value), only those of the parts that read one where ``expr``
+        is written as an object, a list or a template (``{ token = upper(var.pw), n = 3 }``: not 3).
+        ``evaluate`` gives a part's value and whether it read a sensitive value."""
+        parts = _parts(expr)
+        if parts is None:
+            self._secret(value)
+            return
+        for part in parts:
+            part_value, sensitive = evaluate(part)
+            if sensitive:
+                self.keep_secret(part, part_value, evaluate)
+
     def _secret(self, value: Any) -> Any:
         """``value``, a sensitive one (a resource's sensitive attribute, a module's sensitive input or
-        output), its texts added to the project's secrets."""
+        output, the argument of ``sensitive()``), its texts added to the project's secrets."""
         if self.secrets is not None:
             from zplan.secrets import secret_forms
 
@@ -413,6 +435,20 @@ class Scope:
         if tail is not None and rest:
             return tail(address, rest)
         return _index(whole(address), rest, ref)
+
+
+def _parts(expr: Expr) -> list[Expr] | None:
+    """The expressions an object, list or template is written with (None for any other expression)."""
+    from zplan.config.expr import ObjectExpr, TupleExpr
+    from zplan.config.templates import TemplateExpr
+
+    if isinstance(expr, ObjectExpr):
+        return [e for item in expr.items for e in item if isinstance(e, Expr)]
+    if isinstance(expr, TupleExpr):
+        return list(expr.items)
+    if isinstance(expr, TemplateExpr):
+        return [part for part in expr.parts if isinstance(part, Expr)]
+    return None
 
 
 def _local_name(name: str) -> str:

@@ -91,8 +91,12 @@ def save_planfile(out: Path, planned: Planned, project: Project) -> None:
     from zplan.config.fingerprint import fingerprints
     from zplan.plan import planfile
 
+    from zplan.secrets import holds_secret
+
     _check_plan_path(out, project)
     sensitive = {n for n, v in project.config.variables.items() if v.sensitive}
+    # secrets are known by value: a variable given to sensitive() is kept out of the file as a sensitive one
+    sensitive |= {n for n, value in project.variables.items() if holds_secret(value, project.secrets)}
     try:
         planfile.write(out, planned.plan, project.variables, sensitive, fingerprints(project.root, project.config.files, project.config.read_files))
     except OSError as exc:

@@ -10,7 +10,7 @@ from zplan.config.scope import StepOutputRef, map_step_refs
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.graph.build import pipeline_of
 from zplan.plan import model as m
-from zplan.secrets import is_sealed
+from zplan.secrets import holds_secret, is_sealed
 
 
 def plan_outputs(project, steps: tuple[m.StepPlan, ...], scope, check_refs: Callable,
@@ -35,7 +35,8 @@ def plan_outputs(project, steps: tuple[m.StepPlan, ...], scope, check_refs: Call
                 output.range,
             )
         known, value = _output_value(project, by_address, value, recorded, large)
-        out[name] = {"value": value if known else None, "known": known, "sensitive": output.sensitive}
+        sensitive = output.sensitive or (known and holds_secret(value, project.secrets))
+        out[name] = {"value": value if known else None, "known": known, "sensitive": sensitive}
     return out
 
 

@@ -21,6 +21,8 @@ def step_params(step: StepConfig, scope: Scope) -> dict[str, Any]:
     value = scope.eval(step.params, where=step.where)
     if not isinstance(value, dict):
         raise diags.fail(f'step "{step.name}": params must be an object', "e.g. params = { c = 1.0 }", step.params.range)
+    if scope.was_sensitive(step.params):  # a param computed from a secret (upper(var.token)) is one too
+        scope.keep_secret(step.params, value, lambda expr: scope.eval_marked(expr, where=step.where))
     if plain(value):  # the usual case: JSON-ready and finite, nothing to report
         return value
     symbolic = find_symbolic(value)  # a step output come through each.value or a module output

@@ -74,6 +74,7 @@ class Planner:
         self.libraries = LibraryIndex(project.state_dir / "cache" / "libraries.json", exclude=[str(root)])
         self.stat_cache = StatCache(project.state_dir / "cache" / STAT_CACHE_FILE)
         self.step_planner: StepPlanner | None = None
+        self._secrets_at_steps: int | None = None  # how many secrets were known when the first step was planned
         self._checkers: dict = {}  # provider name -> an instance for its offline checks and settings
         self._planned_value: Callable[[str, str], Any] | None = None
 
@@ -89,7 +90,16 @@ class Planner:
 
     def plan(self, request: PlanRequest) -> m.Plan:
         with collector.paused(), self.code.checked_once():  # see zplan.state.collector and CodeIndex.checked_once
-            return self._plan(request)
+            plan = self._plan(request)
+            if self._secrets_grew():  # again, every secret known from the start: the outcome no longer depends on the order
+                plan = self._plan(request)
+            return plan
+
+    def _secrets_grew(self) -> bool:
+        """Whether a secret became known after steps were planned (``sensitive()``, a sensitive resource
+        attribute or module input read on the way): the steps planned before it took its text in a
+        param for plain text, so their cache keys and reasons differ from what apply records."""
+        return self._secrets_at_steps is not None and len(self.project.secrets) > self._secrets_at_steps
 
     def _plan(self, request: PlanRequest) -> m.Plan:
         project = self.project
@@ -109,6 +119,7 @@ class Planner:
         order = [n for n in graph.topological_order() if n in nodes]
 
         self.step_planner = None
+        self._secrets_at_steps = None
         resource_plans: dict[str, m.ResourcePlan] = {}
         planned_value = lambda address, a: self._resource_value(resource_plans, address, a)  # noqa: E731
         scope = project.scope(planned_value, lambda address: self._resource_names(resource_plans, address))
@@ -190,6 +201,7 @@ class Planner:
         planner.resource_change = lambda addr: _change_of(resource_plans.get(addr))
         self.stack_settings, self._key, self._stack_known = stack, key, known
         self.step_planner = planner  # the applier re-plans each step with it when it starts
+        self._secrets_at_steps = len(project.secrets)
         return planner
 
     # -- resources ------------------------------------------------------------------------------
@@ -248,6 +260,7 @@ class Planner:
         if previous is not None and not previous.get("gone") and resource.lifecycle.ignore_changes:
             desired = rplan.keep_ignored(desired, previous, resource.lifecycle.ignore_changes)
         from_secret = [n for n, e in resource.attributes.items() if scope.was_sensitive(e)]
+        rplan.keep_secret_attributes(resource, from_secret, scope)
         check_types(resource, schema, desired, set(from_secret))
         self._check_provider_rules(resource, schema, desired, from_secret)
         pending = rplan.steps_pending(resource, scope, self._step_reruns)

@@ -25,6 +25,17 @@ if TYPE_CHECKING:
     from zplan.provider import Provider, ProviderRegistry, ResourceSchema
 
 
+def keep_secret_attributes(resource: ResourceConfig, names: list[str], scope: Scope) -> None:
+    """An attribute computed from a secret (``path = upper(var.token)``) is a secret too: secrets are
+    known by value, so a provider's error quoting it (``... is a directory``) is redacted."""
+    def evaluate(expr):
+        return scope.eval_marked(expr, pipeline=pipeline_of(expr, scope.config, resource.where), where=resource.where)
+
+    for name in names:
+        expr = resource.attributes[name]
+        scope.keep_secret(expr, evaluate(expr)[0], evaluate)
+
+
 def schema_for(registry: ProviderRegistry, resource: ResourceConfig) -> ResourceSchema:
     try:
         schema = registry.schema(resource.type)

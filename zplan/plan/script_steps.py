@@ -68,7 +68,9 @@ def _is_script_out(config: Config, spec: m.StepOutputInput) -> bool:
 def command_line(step: StepConfig, scope: Scope, placed: dict[str, str]) -> list[str] | Any:
     """The evaluated command as a list of arguments (UNKNOWN while a value is known only after apply)."""
     expr = step.script.command
-    value = scope.eval_command(expr, step.pipeline, placed, step.where)
+    value, sensitive = scope.eval_command_marked(expr, step.pipeline, placed, step.where)
+    if sensitive:  # an argument computed from a secret (upper(var.token)) is one too
+        scope.keep_secret(expr, value, lambda part: scope.eval_command_marked(part, step.pipeline, placed, step.where))
     symbolic = find_symbolic(value)
     if symbolic is not None:
         raise diags.fail(

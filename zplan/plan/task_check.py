@@ -66,10 +66,14 @@ def job_parts(project_dir: Path, source_file: str, function: str, env: Mapping[s
     return {"code": hash_value(info.hash)[:16], "libraries": hash_value(libraries)[:16], "python": env.get("python", "")}
 
 
-def planned_variables(variables: Mapping[str, Any], sensitive: set[str]) -> str:
-    """The variable values a task plans with, as JSON: every one but the sensitive ones, which
-    the task reads from its own environment (a pipeline spec is stored and shown by KFP)."""
-    return json.dumps({k: v for k, v in variables.items() if k not in sensitive}, sort_keys=True, separators=(",", ":"))
+def planned_variables(variables: Mapping[str, Any], sensitive: set[str], secrets: list[str] = ()) -> str:
+    """The variable values a task plans with, as JSON: every one but the sensitive ones and those
+    holding a secret (``sensitive(var.token)``: secrets are known by value), which the task reads
+    from its own environment (a pipeline spec is stored and shown by KFP)."""
+    from zplan.secrets import holds_secret
+
+    shown = {k: v for k, v in variables.items() if k not in sensitive and not holds_secret(v, secrets)}
+    return json.dumps(shown, sort_keys=True, separators=(",", ":"))
 
 
 def read_json_object(text: str, option: str) -> dict[str, Any]:
