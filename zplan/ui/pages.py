@@ -145,7 +145,7 @@ def lineage(project: Project, artifact_id: int, address: str | None = None) -> d
         nodes[art] = {"id": art, "kind": kind, "label": record.source_path or _output_name(node) or record.digest[:12],
                       "type_name": record.type_name,
                       "digest": record.digest, "size": record.size, "materializer": record.materializer,
-                      "artifact_id": node.artifact.id}
+                      "artifact_id": node.artifact.id, "step": node.produced_by.address if node.produced_by else None}
         if node.produced_by is not None:
             e = node.produced_by
             ex = f"execution:{e.id}"
