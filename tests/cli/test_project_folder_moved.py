@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 import zplan
-from tests.cli.helpers import Project
+from tests.cli.helpers import Project, zplan as run_zplan
 
 HCL = """
 pipeline "p" {
@@ -37,3 +37,58 @@ def test_views_of_a_moved_project_name_its_artifacts_where_they_are_now(tmp_path
     assert (tmp_path / "before").as_uri() not in shown, shown
     artifact = zplan.open(p.root).artifact("pipeline.p.step.count")
     assert artifact.uri.startswith((tmp_path / "after/.zplan").as_uri()) and artifact.load() == 2
+
+
+PATHS_HCL = """
+resource "local_file" "note" {
+  path    = "${path.root}/note.txt"
+  content = "root ${path.root}"
+}
+
+module "m" {
+  source = "./modules/m"
+}
+
+pipeline "p" {
+  step "where" {
+    source = "s.py:where"
+    params = { root = path.root, module = path.module }
+  }
+}
+"""
+
+PATHS_MODULE_HCL = """
+resource "local_file" "out" {
+  path    = "${path.module}/out.txt"
+  content = templatefile("${path.module}/t.tpl", { name = file("${path.module}/name.txt") })
+}
+
+pipeline "q" {
+  step "where" {
+    source = "s.py:where"
+    params = { root = path.root, module = path.module, named = fileexists("${path.module}/name.txt") }
+  }
+}
+"""
+
+
+def test_values_built_from_path_root_and_path_module_are_relative_and_find_their_files_from_anywhere(tmp_path):
+    # as in Terraform they are "." and "modules/m": what a step or a resource gets from them is the same
+    # on another machine (or in CI), and the files they name are found wherever zplan runs from
+    p = Project(tmp_path / "before")
+    p.write("main.zp.hcl", PATHS_HCL)
+    p.write("s.py", "def where(root, module):\n    return [root, module]\n")
+    p.write("modules/m/main.zp.hcl", PATHS_MODULE_HCL)
+    p.write("modules/m/s.py", "def where(root, module, named):\n    return [root, module, named]\n")
+    p.write("modules/m/t.tpl", "hello ${name}")
+    p.write("modules/m/name.txt", "world")
+    applied = run_zplan(p.path("modules/m"), "-chdir=../..", "apply", "-auto-approve")
+    assert applied.code == 0, str(applied)
+    assert p.read("modules/m/out.txt") == "hello world" and p.read("note.txt") == "root ."
+    project = zplan.open(p.root)
+    assert project.artifact("pipeline.p.step.where").load() == [".", "."]
+    assert project.artifact("module.m.pipeline.q.step.where").load() == [".", "modules/m", True]
+    assert p.run("plan", "-detailed-exitcode").code == 0  # nothing to change
+
+    shutil.move(p.root, tmp_path / "after")
+    assert "Steps: 0 to run, 2 cached." in Project(tmp_path / "after").ok("plan").out

@@ -33,6 +33,7 @@ from zplan.config.expr import Expr, Marks, Ref, element, static_fail
 from zplan.config.instance_values import InstanceMap, Lazy, complete_objects, each_value, no_instance, validated_input
 from zplan.config.values import UNKNOWN, article, type_name
 from zplan.config.model import Config, ModuleInstance, Where
+from zplan.config.modules import relative_folder
 from zplan.config.step_refs import StepOutputRef, map_step_refs  # (imported from here too)
 from zplan.secrets import Sensitive
 
@@ -73,6 +74,7 @@ class Scope:
         self._marks = Marks()  # read: the evaluation under way has read a sensitive value
         self._sensitive_locals: set[str] = set()
         self._marked: set[int] = set()  # ids of expressions whose last evaluation was sensitive
+        self._folders: dict[str, str] = {}  # module path -> path.module
         self._module_values: dict[tuple, tuple[Any, bool]] = {}  # (module path, kind, name) -> value, sensitive
         self._whole_objects = 0  # modules and resources made into values (Lazy) so far: see eval_marked
         # step address -> whether its outputs are sensitive (the step planner answers)
@@ -89,7 +91,7 @@ class Scope:
         outer, self._marks.read = self._marks.read, False
         objects = self._whole_objects
         try:
-            value = expr.evaluate(lambda ref: self._resolve(ref, pipeline, where), self.config.read_files, self._marks)
+            value = expr.evaluate(lambda ref: self._resolve(ref, pipeline, where), self.config.read_files, self._marks, self._folder(where))
             if self._whole_objects != objects:  # a module or resource read as a whole: what it holds (and its marks) counts
                 complete_objects(value)
         finally:
@@ -108,7 +110,15 @@ class Scope:
                 raise diags.fail(f'unknown input "{_dotted(ref.parts)}"', f"this step's inputs: {', '.join(placed) or 'none'}", ref.range)
             return placed[name]
 
-        return expr.evaluate(resolve, self.config.read_files, self._marks)
+        return expr.evaluate(resolve, self.config.read_files, self._marks, self._folder(where))
+
+    def _folder(self, where: Where | None) -> str:
+        """``path.module`` at ``where``, worked out once per module instance."""
+        module = where.module if where is not None else self.root()
+        folder = self._folders.get(module.path)
+        if folder is None:
+            folder = self._folders[module.path] = relative_folder(module)
+        return folder
 
     def params_source(self, ref: Ref) -> str | None:
         """``params.yaml:train.n_est`` when ``ref`` (``var.train.n_est``, ``local.p.train.n_est``) reads
@@ -162,7 +172,7 @@ class Scope:
         if root == "zplan" and rest[:1] == ("stack",):
             return self.stack
         if root == "path" and rest[:1] in (("root",), ("module",)):
-            return str(self.config.project_dir if rest[0] == "root" else module.config.project_dir)
+            return "." if rest[0] == "root" else self._folder(where)  # relative, as Terraform's: no machine's folders
         raise static_fail(
             f'unknown reference "{_dotted(ref.parts)}"',
             "references start with var., local., step.NAME.outputs., resource.TYPE.NAME., module.NAME., "
