@@ -92,3 +92,17 @@ def test_values_built_from_path_root_and_path_module_are_relative_and_find_their
 
     shutil.move(p.root, tmp_path / "after")
     assert "Steps: 0 to run, 2 cached." in Project(tmp_path / "after").ok("plan").out
+
+
+def test_a_local_folder_recorded_under_the_absolute_path_path_root_gave_before_is_kept(tmp_path):
+    # an earlier zplan gave path.root as this machine's folder; the folder it recorded is the one now
+    # configured as "./reports", so it is neither replaced nor emptied (force_destroy would delete its files)
+    p = Project(tmp_path)
+    declared = 'resource "local_directory" "reports" {\n  path          = "%s/reports"\n  force_destroy = true\n}\n'
+    p.write("main.zp.hcl", declared % tmp_path)
+    p.apply()
+    p.write("reports/report.txt", "kept")
+    p.write("main.zp.hcl", declared % "${path.root}")
+    assert p.run("plan", "-detailed-exitcode").code == 0  # no changes
+    p.apply()
+    assert p.read("reports/report.txt") == "kept"

@@ -248,20 +248,37 @@ class Planner:
         check_types(resource, schema, desired, set(from_secret))
         self._check_provider_rules(resource, schema, desired, from_secret)
         pending = rplan.steps_pending(resource, scope, self._step_reruns)
-        plan = rplan.plan_resource(resource, schema, desired, recorded.get(addr), resource_ancestors(graph, addr), pending)
+        previous = self._as_configured(resource, previous, desired)
+        plan = rplan.plan_resource(resource, schema, desired, previous, resource_ancestors(graph, addr), pending)
         plan = rplan.with_sensitive(plan, from_secret)
         return rplan.replace_requested(plan, schema) if matches_any(addr, request.replace) else plan
 
-    def _check_provider_rules(self, resource, schema, desired: dict, from_secret: list[str]) -> None:
+    def _as_configured(self, resource, previous: dict | None, desired: dict) -> dict | None:
+        """The record with each input its provider says names what the configured one names (a local
+        path recorded absolute, as path.root gave it before it was ".", now "./reports") taken as
+        configured: the same folder is not replaced (destroying its files) for a new spelling."""
+        if previous is None or previous.get("gone"):
+            return previous
+        provider = self._checker(resource)
+        inputs = previous.get("inputs", {})
+        same = {k: desired[k] for k, v in inputs.items()
+                if k in desired and v != desired[k] and provider.same_input(resource.type, k, v, desired[k])}
+        return {**previous, "inputs": {**inputs, **same}} if same else previous
+
+    def _checker(self, resource):
+        """The provider of ``resource``, opened once per plan to check and compare its values."""
         from zplan.provider import provider_name_for
 
         name = provider_name_for(resource.type)
         if name not in self._checkers:
             self._checkers[name] = self.project.registry.open(name, self.project)
+        return self._checkers[name]
+
+    def _check_provider_rules(self, resource, schema, desired: dict, from_secret: list[str]) -> None:
         # a secret is checked at apply, as if unknown here: a message quoting it would show it
         hidden = {n for n in desired if n in from_secret or (n in schema.attributes and schema.attributes[n].sensitive)}
         values = {n: UNKNOWN if n in hidden else v for n, v in desired.items()}
-        check_provider_rules(resource, self._checkers[name], values, self.project.secrets)
+        check_provider_rules(resource, self._checker(resource), values, self.project.secrets)
 
     def _step_reruns(self, address: str) -> bool:
         planned = self.step_planner.planned.get(address) if self.step_planner else None
