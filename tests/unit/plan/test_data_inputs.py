@@ -56,6 +56,15 @@ def test_a_link_to_nothing_inside_a_folder_is_named(tmp_path):
              "remove or replace data/sub/dangle")
 
 
+def test_a_loop_of_links_inside_a_folder_is_named_as_a_loop(tmp_path):
+    root = copy_pipeline(tmp_path)
+    os.symlink("b", root / "data" / "a")
+    os.symlink("a", root / "data" / "b")
+    _input(root, '"data"')
+    _refused(root, 'input "raw" (data) holds data/a, a symbolic link to b, which leads back to it (a loop of links)',
+             "remove or replace data/a")
+
+
 def test_a_link_to_a_file_inside_a_folder_is_followed(tmp_path):
     root = copy_pipeline(tmp_path)
     os.symlink("numbers.txt", root / "data" / "same.txt")
