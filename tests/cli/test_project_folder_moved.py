@@ -106,3 +106,35 @@ def test_a_local_folder_recorded_under_the_absolute_path_path_root_gave_before_i
     assert p.run("plan", "-detailed-exitcode").code == 0  # no changes
     p.apply()
     assert p.read("reports/report.txt") == "kept"
+
+
+LOCAL_HCL = """
+resource "local_directory" "reports" {
+  path          = "reports"
+  force_destroy = true
+}
+
+resource "local_file" "note" {
+  path    = "note.txt"
+  content = "note"
+}
+
+resource "local_sqlite_database" "db" {
+  path = "db.sqlite"
+}
+"""
+
+
+def test_a_copy_of_a_project_reads_and_destroys_its_own_local_files_never_the_originals(tmp_path):
+    # a relative path is in the project folder (as Terraform reads a local_file's filename): the copy's
+    # destroy must not empty the original's folders through the absolute ids recorded there
+    original = Project(tmp_path / "original")
+    original.write("main.zp.hcl", LOCAL_HCL)
+    original.apply()
+    original.write("reports/report.txt", "precious")
+    copy = original.clone(tmp_path / "copy")
+    original.path("note.txt").unlink()
+    assert "will be created" not in copy.ok("plan").out  # the copy's own file is there
+    copy.ok("destroy", "-auto-approve")
+    assert not any(copy.path(name).exists() for name in ("reports", "note.txt", "db.sqlite"))
+    assert original.read("reports/report.txt") == "precious" and original.path("db.sqlite").is_file()
