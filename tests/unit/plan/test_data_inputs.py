@@ -112,6 +112,16 @@ def test_a_path_inside_the_state_folder_is_refused(tmp_path, value):
     _refused(root, "inside zplan's own state folder .zplan")
 
 
+def test_a_file_of_a_git_module_checked_out_under_the_state_folder_is_an_input(tmp_path):
+    # "${path.module}/data.csv" in a git module: zplan init checks it out in .zplan/modules, which no apply writes
+    root = copy_pipeline(tmp_path)
+    (root / ".zplan" / "modules" / "0123abcd" / "sub").mkdir(parents=True)
+    (root / ".zplan" / "modules" / "0123abcd" / "sub" / "data.csv").write_text("a,b\n")
+    _input(root, '".zplan/modules/0123abcd/sub/data.csv"')
+    made, _, _ = plan(root)
+    assert made.steps[0].inputs["raw"].path == ".zplan/modules/0123abcd/sub/data.csv" and made.steps[0].inputs["raw"].digest
+
+
 def test_a_folder_outside_the_project_is_still_an_input(tmp_path):
     root = copy_pipeline(tmp_path)
     (tmp_path / "shared").mkdir()
