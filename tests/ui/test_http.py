@@ -255,3 +255,5 @@ def test_the_lineage_link_of_a_step_output_leads_to_that_steps_lineage(tmp_path)
         lineage = client.get("/api" + html.unescape(href)).json()
         assert [n["address"] for n in lineage["nodes"] if n["kind"] == "execution"] == [step]
         assert step in client.get(html.unescape(href)).text
+    # a step that did not make it is no lineage of it, not an artifact nothing made
+    assert client.get("/api/lineage/1", params={"step": "pipeline.p.step.nope"}).status_code == 404

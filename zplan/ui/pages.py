@@ -136,6 +136,8 @@ def lineage(project: Project, artifact_id: int, address: str | None = None) -> d
     down to data snapshots; each execution with its code fingerprint and git commit. ``address``:
     the step whose output it is (another step may have made the same content)."""
     root = project.lineage(artifact_id, address)
+    if address is not None and root.produced_by is None:  # a hand-made or stale link: not shown as if nothing made it
+        raise UnknownAddress(f"{address} did not make artifact {artifact_id}", "follow a link from a run page")
     nodes: dict[str, dict] = {}
     edges: set[tuple[str, str]] = set()
     for node in root.walk():
