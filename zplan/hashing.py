@@ -111,7 +111,8 @@ def file_stat(path: str) -> os.stat_result:
         st = os.stat(path)
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ELOOP) and os.path.islink(path):  # only on this error
-            raise NotHashable(path, f"a symbolic link to {os.readlink(path)}, which does not exist") from None
+            lead = "which does not exist" if exc.errno == errno.ENOENT else "which leads back to it (a loop of links)"
+            raise NotHashable(path, f"a symbolic link to {os.readlink(path)}, {lead}") from None
         raise
     if not stat.S_ISREG(st.st_mode):
         raise NotHashable(path, kind(st.st_mode))

@@ -190,7 +190,8 @@ class Provider:
     def same_input(self, type_: str, name: str, imported: Any, configured: Any) -> bool:
         """Whether input ``name`` as an import read it and as the configuration spells it name the
         same thing (a path given absolute, configured relative): the import then records the
-        configured spelling, so the next plan changes nothing. The default compares the values."""
+        configured spelling, so the next plan changes nothing; a plan takes a recorded input the
+        same as the configured one as unchanged. The default compares the values."""
         return imported == configured
 
     def leftover(self, type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any] | None:

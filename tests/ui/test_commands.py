@@ -163,3 +163,20 @@ def test_an_unknown_stack_is_refused_before_serving(quickstart):
     except sp.TimeoutExpired:
         pytest.fail("zplan ui served a dashboard for a stack that does not exist")
     assert result.code == 1 and 'no stack named "nope"' in result.err and "serving" not in result.out, str(result)
+
+
+def test_an_export_gives_each_step_output_the_lineage_of_its_own_step(tmp_path):
+    # two steps that made the same content share one artifact: each step page links to its own lineage
+    from tests.cli.helpers import Project
+
+    project = Project(tmp_path / "twins")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "a" {\n    source = "s.py:a"\n  }\n'
+                                 '  step "b" {\n    source = "s.py:b"\n  }\n}\n')
+    project.write("s.py", "def a() -> int:\n    return 1\n\n\ndef b() -> int:\n    return 1\n")
+    project.apply()
+    project.ok("ui", "-export", str(tmp_path / "site"))
+    site = tmp_path / "site"
+    for step, other in (("a", "b"), ("b", "a")):
+        [href] = re.findall(r'class="lineage-link" href="([^"]+)"', (site / f"run-1-pipeline.p.step.{step}.html").read_text())
+        lineage = (site / href).read_text()
+        assert f"pipeline.p.step.{step}" in lineage and f"pipeline.p.step.{other}" not in lineage

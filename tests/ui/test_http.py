@@ -3,6 +3,8 @@ each page, and the pages themselves."""
 
 from __future__ import annotations
 
+import html
+import re
 import socket
 
 import pytest
@@ -227,3 +229,31 @@ def test_a_long_log_is_shown_by_its_end(tmp_path):
     assert step["log_cut"] > 900_000  # the characters left out, said on the page
     page = TestClient(create_app(project.root)).get("/runs/1", params={"step": "pipeline.p.step.chatty"}).text
     assert f"the first {step['log_cut']} are left out" in page and len(page) < 200_000
+
+
+TWINS_HCL = ('pipeline "p" {\n  step "a" {\n    source = "s.py:a"\n    params = { n = 1 }\n  }\n'
+             '  step "b" {\n    source = "s.py:b"\n    params = { m = 2 }\n  }\n}\n')
+TWINS_PY = "def a(n: int) -> int:\n    return 1\n\n\ndef b(m: int) -> int:\n    return 1\n"  # one artifact, two producers
+
+
+def _twins(tmp_path):
+    from tests.cli.helpers import Project
+
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", TWINS_HCL)
+    project.write("s.py", TWINS_PY)
+    project.apply()
+    return project
+
+
+def test_the_lineage_link_of_a_step_output_leads_to_that_steps_lineage(tmp_path):
+    # a and b made the same content (one artifact): each step page's link shows the step's own execution
+    client = TestClient(create_app(_twins(tmp_path).root))
+    for step in ("pipeline.p.step.a", "pipeline.p.step.b"):
+        page = client.get("/runs/1", params={"step": step}).text
+        [href] = re.findall(r'class="lineage-link" href="([^"]+)"', page)
+        lineage = client.get("/api" + html.unescape(href)).json()
+        assert [n["address"] for n in lineage["nodes"] if n["kind"] == "execution"] == [step]
+        assert step in client.get(html.unescape(href)).text
+    # a step that did not make it is no lineage of it, not an artifact nothing made
+    assert client.get("/api/lineage/1", params={"step": "pipeline.p.step.nope"}).status_code == 404

@@ -30,21 +30,22 @@ class _Ctx:
     """The resolver, its answers so far (value and mark, by node), for-expression variables, the
     marks, and the set that collects the files functions read (``file()``...), when the caller keeps one."""
 
-    __slots__ = ("resolve", "cache", "locals", "reads", "marks", "hidden")
+    __slots__ = ("resolve", "cache", "locals", "reads", "marks", "hidden", "folder")
 
     def __init__(self, resolve: Callable, cache: dict, locals_: dict, reads: set | None = None,
-                 marks: Marks | None = None, hidden: frozenset = frozenset()) -> None:
+                 marks: Marks | None = None, hidden: frozenset = frozenset(), folder: str | None = None) -> None:
         self.resolve = resolve
         self.cache = cache
         self.locals = locals_
         self.reads = reads
         self.marks = marks if marks is not None else Marks()
         self.hidden = hidden
+        self.folder = folder  # path.module where the expression is evaluated (None: no module, as in a template)
 
     def with_locals(self, names: dict, sensitive: bool = False) -> "_Ctx":
         """A context where ``names`` are bound; ``sensitive`` when their values came from a sensitive value."""
         hidden = self.hidden.union(names) if sensitive else self.hidden.difference(names) if self.hidden else self.hidden
-        return _Ctx(self.resolve, self.cache, {**self.locals, **names}, self.reads, self.marks, hidden)
+        return _Ctx(self.resolve, self.cache, {**self.locals, **names}, self.reads, self.marks, hidden, self.folder)
 
     def marked(self, node: Any) -> tuple[Any, bool]:
         """The value of the expression ``node`` and whether computing it read a sensitive value."""

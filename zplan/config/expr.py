@@ -123,11 +123,12 @@ class Expr:
         self._refs(frozenset(), found)
         return found
 
-    def evaluate(self, resolve: Resolver, reads: set | None = None, marks: Marks | None = None) -> Any:
-        """The value; ``reads`` (when given) collects the paths of files functions read, and
-        ``marks`` is what the resolver sets when it answers with a sensitive value."""
+    def evaluate(self, resolve: Resolver, reads: set | None = None, marks: Marks | None = None, folder: str | None = None) -> Any:
+        """The value; ``reads`` (when given) collects the paths of files functions read, ``marks``
+        is what the resolver sets when it answers with a sensitive value, and ``folder`` is
+        ``path.module`` there (functions that read files take a path built from it)."""
         try:
-            return self._eval(_Ctx(resolve, {}, {}, reads, marks))
+            return self._eval(_Ctx(resolve, {}, {}, reads, marks, folder=folder))
         except RecursionError:
             # The parser bounds nesting; a value can still be deep (jsondecode of a deep document).
             raise self._fail("nested too deeply", "this value nests lists or objects too deeply to compute") from None
@@ -431,7 +432,7 @@ class Call(Expr):
                 raise self.args[-1]._fail(f"only a list can be expanded with ..., got {type_name(last)}")
             args.extend(last)
         try:
-            site = functions.CallSite(self._src.filename, self.range, ctx.reads, bool(hidden), ctx.marks) if func.site else None
+            site = functions.CallSite(self._src.filename, self.range, ctx.reads, bool(hidden), ctx.marks, ctx.folder) if func.site else None
             return func.call(args, site)
         except functions.FunctionError as exc:
             if hidden and exc.quotes_values:

@@ -7,6 +7,8 @@ calling expression completes with the function's name, file and line.
 
 from __future__ import annotations
 
+import os
+import posixpath
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +40,21 @@ class CallSite:
     reads: set[Path] | None
     sensitive: bool = False  # an argument was computed from a sensitive value
     marks: Any = None  # the calling evaluation's marks: a template calling sensitive() marks what called it
+    module_folder: str | None = None  # path.module of the calling module ("modules/x"; "." at the root)
 
     def path(self, text: str) -> Path:
-        return (Path(self.filename).parent / Path(text).expanduser()).resolve()
+        return (Path(self.filename).parent / self._in_folder(os.path.expanduser(text))).resolve()
+
+    def _in_folder(self, text: str) -> str:
+        """``text`` relative to the calling module's folder. A path built from ``path.module``
+        ("modules/x/t.tpl") is relative to the project folder, as Terraform reads every path, so
+        the part naming the module's own folder is taken off (as written: "modules/x/../y" too)."""
+        prefix = self.module_folder
+        if prefix in (None, ".") or posixpath.isabs(text):
+            return text
+        if text == prefix:
+            return "."
+        return text[len(prefix) + 1:] if text.startswith(prefix + "/") else text
 
     def record(self, path: Path) -> None:
         if self.reads is not None:

@@ -81,17 +81,17 @@ def no_instance(found, base: str, parts: tuple, at: int, ref: Ref, attributes: I
     """``step.a.outputs.x`` on a step with for_each names no instance; ``step.a["zz"]`` a missing one."""
     key = parts[at]
     shown = ", ".join(instance_key(k) for k in found.keys) or "none"
-    head = _dotted(parts[:at])
+    head = dotted(parts[:at])
     # what follows a name is an attribute, not a key, when it cannot be one: the outputs of a step,
     # any name after a block with count (whose keys are numbers), an output of a module
     attribute = isinstance(key, str) and (key in ("outputs", "outs") if parts[0] == "step" else found.kind == "count" or key in attributes)
     if attribute:
-        rest = _dotted(parts[at:])
+        rest = dotted(parts[at:])
         example = instance_key(found.keys[0]) if found.keys else ("[0]" if found.kind == "count" else '["KEY"]')
-        return diags.fail(f'"{_dotted(parts)}": {base} is made with {found.kind}, so name one of its instances',
+        return diags.fail(f'"{dotted(parts)}": {base} is made with {found.kind}, so name one of its instances',
                           f"e.g. {head}{example}.{rest}, or {head}[*].{rest} for all of them; its instances: {shown}", ref.range)
     how = "an index as [0]" if found.kind == "count" else 'a key as ["KEY"]'
-    rest = _dotted(parts[at + 1 :])
+    rest = dotted(parts[at + 1 :])
     written = head + instance_key(key) + ("" if not rest or rest.startswith("[") else ".") + rest  # the key in brackets, as written
     return diags.fail(f'"{written}": {base} has no instance {instance_key(key)}',
                       f"it is made with {found.kind}: give {how} or [*] for all of them; its instances: {shown}", ref.range)
@@ -120,7 +120,7 @@ def each_value(each, ref: Ref) -> Any:
             value = element(value, part)
         except LookupError:
             has = f"its elements: {', '.join(map(str, value))}" if isinstance(value, dict) else f"it is {article(type_name(value))} here"
-            raise diags.fail(f'"{_dotted(ref.parts)}": the each.value of instance {instance_key(each.key)} has no element {_show(part)}',
+            raise diags.fail(f'"{dotted(ref.parts)}": the each.value of instance {instance_key(each.key)} has no element {_show(part)}',
                              f"{has}; give every value of the for_each this element, or read it with lookup()/try()", ref.range) from None
     return value
 
@@ -129,5 +129,24 @@ def _show(part: str | int) -> str:
     return f'"{part}"' if isinstance(part, str) else f"[{part}]"
 
 
-def _dotted(parts: tuple) -> str:
+def dotted(parts: tuple) -> str:
     return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in parts).replace(".[", "[")
+
+
+def index_value(value: Any, parts: tuple, ref: Ref) -> Any:
+    """``value[parts[0]][parts[1]]...``, as ``ref`` reads it (an error naming ``ref`` for a missing element)."""
+    for part in parts:
+        if value is UNKNOWN:
+            return UNKNOWN
+        try:
+            value = element(value, part)
+        except LookupError:
+            raise diags.fail(f'"{dotted(ref.parts)}": no element {part!r}', _no_element_hint(value), ref.range) from None
+    return value
+
+
+def _no_element_hint(value: Any) -> str:
+    if isinstance(value, (dict, list, tuple)):
+        return "check the name or index"
+    return f"{article(type_name(value))} has no elements"
+

@@ -10,11 +10,12 @@ because a branch moved. ``zplan init -upgrade`` resolves the refs again.
 from __future__ import annotations
 
 import json
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
 from zplan import diags
-from zplan.config.model import ModuleCall
+from zplan.config.model import ModuleCall, ModuleInstance
 
 LOCK_FILE = ".zplan.lock.hcl"
 INSTALL_DIR = Path(".zplan") / "modules"
@@ -71,6 +72,21 @@ def module_dir(call: ModuleCall, caller_dir: Path, root: Path) -> Path:
             call.source_range,
         )
     return folder
+
+
+def relative_folder(inst: ModuleInstance) -> str:
+    """``path.module``: the folder of ``inst`` relative to the project folder, as Terraform gives it
+    ("." for the root, "modules/x" for ``./modules/x``). Spelt by the sources that lead there, never
+    by where links point nor by this machine's folders, so a value built from it is the same on
+    every machine that checks the project out."""
+    if inst.call is None:
+        return "."
+    git = parse_git(inst.call.source)
+    if git is not None:
+        folder = posixpath.join(INSTALL_DIR.as_posix(), _checkout_name(git), git.subdir)
+    else:
+        folder = posixpath.join(relative_folder(inst.parent), inst.call.source)
+    return posixpath.normpath(folder)
 
 
 def _checkout_name(git: GitSource) -> str:

@@ -29,10 +29,12 @@ from typing import Any, Callable, Iterable, Mapping
 from zplan import diags
 from zplan.addrs import instance_key
 from zplan.config.convert import module_input
-from zplan.config.expr import Expr, Marks, Ref, element, static_fail
-from zplan.config.instance_values import InstanceMap, Lazy, complete_objects, each_value, no_instance, validated_input
-from zplan.config.values import UNKNOWN, article, type_name
+from zplan.config.expr import Expr, Marks, Ref, static_fail
+from zplan.config.instance_values import InstanceMap, Lazy, complete_objects, dotted, each_value, index_value, no_instance, validated_input
+from zplan.config.values import UNKNOWN
 from zplan.config.model import Config, ModuleInstance, Where
+from zplan.config.modules import relative_folder
+from zplan.config.secret_values import add_secret, keep_secret
 from zplan.config.step_refs import StepOutputRef, map_step_refs  # (imported from here too)
 from zplan.secrets import Sensitive
 
@@ -73,6 +75,7 @@ class Scope:
         self._marks = Marks(self._secret)  # read: the evaluation under way has read a sensitive value
         self._sensitive_locals: set[str] = set()
         self._marked: set[int] = set()  # ids of expressions whose last evaluation was sensitive
+        self._folders: dict[str, str] = {}  # module path -> path.module
         self._module_values: dict[tuple, tuple[Any, bool]] = {}  # (module path, kind, name) -> value, sensitive
         self._whole_objects = 0  # modules and resources made into values (Lazy) so far: see eval_marked
         # step address -> whether its outputs are sensitive (the step planner answers)
@@ -89,7 +92,7 @@ class Scope:
         outer, self._marks.read = self._marks.read, False
         objects = self._whole_objects
         try:
-            value = expr.evaluate(lambda ref: self._resolve(ref, pipeline, where), self.config.read_files, self._marks)
+            value = expr.evaluate(lambda ref: self._resolve(ref, pipeline, where), self.config.read_files, self._marks, self._folder(where))
             if self._whole_objects != objects:  # a module or resource read as a whole: what it holds (and its marks) counts
                 complete_objects(value)
         finally:
@@ -105,10 +108,18 @@ class Scope:
                 return self._resolve(ref, pipeline, where)
             name = str(ref.parts[1]) if len(ref.parts) == 2 else None
             if name not in placed:
-                raise diags.fail(f'unknown input "{_dotted(ref.parts)}"', f"this step's inputs: {', '.join(placed) or 'none'}", ref.range)
+                raise diags.fail(f'unknown input "{dotted(ref.parts)}"', f"this step's inputs: {', '.join(placed) or 'none'}", ref.range)
             return placed[name]
 
-        return expr.evaluate(resolve, self.config.read_files, self._marks)
+        return expr.evaluate(resolve, self.config.read_files, self._marks, self._folder(where))
+
+    def _folder(self, where: Where | None) -> str:
+        """``path.module`` at ``where``, worked out once per module instance."""
+        module = where.module if where is not None else self.root()
+        folder = self._folders.get(module.path)
+        if folder is None:
+            folder = self._folders[module.path] = relative_folder(module)
+        return folder
 
     def eval_command_marked(self, expr: Expr, pipeline: str, placed: Mapping[str, str], where: Where | None = None) -> tuple[Any, bool]:
         """``eval_command``, and whether the command was computed from a sensitive value."""
@@ -157,10 +168,10 @@ class Scope:
         module = where.module if where is not None else self.root()
         if root == "var":
             value = self._variable(ref) if module.call is None else self._module_var(ref, module)
-            return _index(value, rest[1:], ref)
+            return index_value(value, rest[1:], ref)
         if root == "local":
             value = self._local(ref) if module.call is None else self._module_local(ref, module)
-            return _index(value, rest[1:], ref)
+            return index_value(value, rest[1:], ref)
         if root == "step":
             return self._step_output(ref, pipeline, module)
         if root == "resource":
@@ -170,9 +181,9 @@ class Scope:
         if root == "zplan" and rest[:1] == ("stack",):
             return self.stack
         if root == "path" and rest[:1] in (("root",), ("module",)):
-            return str(self.config.project_dir if rest[0] == "root" else module.config.project_dir)
+            return "." if rest[0] == "root" else self._folder(where)  # relative, as Terraform's: no machine's folders
         raise static_fail(
-            f'unknown reference "{_dotted(ref.parts)}"',
+            f'unknown reference "{dotted(ref.parts)}"',
             "references start with var., local., step.NAME.outputs., resource.TYPE.NAME., module.NAME., "
             "each., count.index, zplan.stack, path.root or path.module",
             ref.range,
@@ -312,28 +323,28 @@ class Scope:
             if not counted:
                 raise diags.fail('"count.index" can be used only in a block with count', "add count = N to the block, or use each.key with for_each", ref.range)
             if ref.parts[1:] != ("index",):
-                raise diags.fail(f'"{_dotted(ref.parts)}" is not known', "count has one attribute: count.index", ref.range)
+                raise diags.fail(f'"{dotted(ref.parts)}" is not known', "count has one attribute: count.index", ref.range)
             return each.key
         if each is None or counted:
-            raise diags.fail(f'"{_dotted(ref.parts)}" can be used only in a block with for_each', "add for_each = MAP_OR_SET to the block", ref.range)
+            raise diags.fail(f'"{dotted(ref.parts)}" can be used only in a block with for_each', "add for_each = MAP_OR_SET to the block", ref.range)
         attr = ref.parts[1] if len(ref.parts) > 1 else None
         if attr == "key" and len(ref.parts) == 2:
             return each.key
         if attr == "value":
             return each_value(each, ref)
-        raise diags.fail(f'"{_dotted(ref.parts)}" is not known', "use each.key or each.value", ref.range)
+        raise diags.fail(f'"{dotted(ref.parts)}" is not known', "use each.key or each.value", ref.range)
 
     # -- steps and resources ------------------------------------------------------------------
     def _step_output(self, ref: Ref, pipeline: str | None, module: ModuleInstance) -> Any:
         parts = ref.parts
         if pipeline is None:
             raise diags.fail(
-                f'"{_dotted(parts)}" cannot be used here',
+                f'"{dotted(parts)}" cannot be used here',
                 "step outputs can be used only in a step's inputs (or in an output block)",
                 ref.range,
             )
         if len(parts) < 2:
-            raise diags.fail(f'invalid step reference "{_dotted(parts)}"', "write step.NAME.outputs.OUTPUT", ref.range)
+            raise diags.fail(f'invalid step reference "{dotted(parts)}"', "write step.NAME.outputs.OUTPUT", ref.range)
         name, declared = str(parts[1]), module.config.pipelines
         if pipeline == ANY_PIPELINE:
             pipeline = next((p for p, pl in declared.items() if name in pl.steps), None)
@@ -353,7 +364,7 @@ class Scope:
         if rest in (("outputs",), ("outs",)):  # outs["model.pkl"]: a script step's out by path
             return Lazy(lambda out: self._step_ref(pipeline, name, (rest[0], out), module, ref))
         if len(rest) != 2 or rest[0] not in ("outputs", "outs"):
-            raise diags.fail(f'invalid step reference "{_dotted(ref.parts)}"', 'write step.NAME.outputs.OUTPUT (or step.NAME.outs["PATH"])', ref.range)
+            raise diags.fail(f'invalid step reference "{dotted(ref.parts)}"', 'write step.NAME.outputs.OUTPUT (or step.NAME.outs["PATH"])', ref.range)
         found = StepOutputRef(pipeline, name, str(rest[1]), module)
         if self.step_is_sensitive(found.address):
             self._marks.read = True
@@ -362,7 +373,7 @@ class Scope:
     def _resource(self, ref: Ref, module: ModuleInstance) -> Any:
         parts = ref.parts
         if len(parts) < 3:
-            raise diags.fail(f'invalid resource reference "{_dotted(parts)}"', "write resource.TYPE.NAME.ATTRIBUTE", ref.range)
+            raise diags.fail(f'invalid resource reference "{dotted(parts)}"', "write resource.TYPE.NAME.ATTRIBUTE", ref.range)
         type_, name = str(parts[1]), str(parts[2])
         if f"resource.{type_}.{name}" not in module.config.resources:
             raise static_fail(f'reference to undeclared resource "{type_}.{name}"', f'declare it: resource "{type_}" "{name}" {{ ... }}', ref.range)
@@ -387,31 +398,14 @@ class Scope:
         value = self.resource_value(address, str(rest[0]))
         if isinstance(value, Sensitive):
             self._marks.read, value = True, self._secret(value.value)
-        return _index(value, rest[1:], ref)
+        return index_value(value, rest[1:], ref)
 
     def keep_secret(self, expr: Expr, value: Any, evaluate: Callable[[Expr], tuple[Any, bool]]) -> None:
-        """``expr``, computed from a sensitive value, evaluated to ``value``: its texts join the project's
-        secrets (secrets are known by value), only those of the parts that read one where ``expr``
-        is written as an object, a list or a template (``{ token = upper(var.pw), n = 3 }``: not 3).
-        ``evaluate`` gives a part's value and whether it read a sensitive value."""
-        parts = _parts(expr)
-        if parts is None:
-            self._secret(value)
-            return
-        for part in parts:
-            part_value, sensitive = evaluate(part)
-            if sensitive:
-                self.keep_secret(part, part_value, evaluate)
+        """``expr``, computed from a sensitive value, evaluated to ``value``: see ``secret_values.keep_secret``."""
+        keep_secret(self.secrets, expr, value, evaluate)
 
     def _secret(self, value: Any) -> Any:
-        """``value``, a sensitive one (a resource's sensitive attribute, a module's sensitive input or
-        output, the argument of ``sensitive()``), its texts added to the project's secrets."""
-        if self.secrets is not None:
-            from zplan.secrets import secret_forms
-
-            known = set(self.secrets)
-            self.secrets.extend(form for form in secret_forms([value]) if form not in known)
-        return value
+        return add_secret(self.secrets, value)
 
     def _instances_of(self, base: str):
         """The instances of the block at ``base`` (None if it has none: not declared)."""
@@ -422,7 +416,7 @@ class Scope:
     def _instance(self, found, base: str, parts: tuple, at: int, ref: Ref, whole: Callable[[str], Any], tail=None, attributes: Iterable[str] = ()) -> Any:
         """``base`` (all its instances), ``base[KEY]`` or ``base[KEY].rest``, for what ``found`` holds."""
         if found.kind == "single":
-            return _index(whole(base), parts[at:], ref)
+            return index_value(whole(base), parts[at:], ref)
         if len(parts) == at:
             if found.kind == "count":
                 return [whole(base + instance_key(k)) for k in found.keys]
@@ -434,21 +428,7 @@ class Scope:
         rest = parts[at + 1 :]
         if tail is not None and rest:
             return tail(address, rest)
-        return _index(whole(address), rest, ref)
-
-
-def _parts(expr: Expr) -> list[Expr] | None:
-    """The expressions an object, list or template is written with (None for any other expression)."""
-    from zplan.config.expr import ObjectExpr, TupleExpr
-    from zplan.config.templates import TemplateExpr
-
-    if isinstance(expr, ObjectExpr):
-        return [e for item in expr.items for e in item if isinstance(e, Expr)]
-    if isinstance(expr, TupleExpr):
-        return list(expr.items)
-    if isinstance(expr, TemplateExpr):
-        return [part for part in expr.parts if isinstance(part, Expr)]
-    return None
+        return index_value(whole(address), rest, ref)
 
 
 def _local_name(name: str) -> str:
@@ -463,24 +443,3 @@ def _name(ref: Ref, root: str, example: str) -> str:
     if len(ref.parts) < 2:
         raise diags.fail(f'"{root}" must be followed by a name', f"e.g. {example}", ref.range)
     return str(ref.parts[1])
-
-
-def _index(value: Any, parts: tuple, ref: Ref) -> Any:
-    for part in parts:
-        if value is UNKNOWN:
-            return UNKNOWN
-        try:
-            value = element(value, part)
-        except LookupError:
-            raise diags.fail(f'"{_dotted(ref.parts)}": no element {part!r}', _no_element_hint(value), ref.range) from None
-    return value
-
-
-def _no_element_hint(value: Any) -> str:
-    if isinstance(value, (dict, list, tuple)):
-        return "check the name or index"
-    return f"{article(type_name(value))} has no elements"
-
-
-def _dotted(parts: tuple) -> str:
-    return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in parts).replace(".[", "[")

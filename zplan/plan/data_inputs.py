@@ -59,11 +59,14 @@ def digest(stat_cache: StatCache, state_dir: str, step: StepConfig, what: str, r
         ) from None
 
 
+MODULES = "modules"  # .zplan/modules: git modules as `zplan init` checks them out, written by nothing else: their files are inputs
+
+
 def _refuse_state_folder(state_dir: str, step: StepConfig, what: str, rel: str, path: str, where: Callable[[], diags.Range]) -> None:
     """A snapshot of .zplan (or of a folder holding it) would hold the state and the artifact
     store, which every apply changes: the step would never be cached and the store would grow
     by a copy of itself each time. Compared as normalized paths: no file system call."""
-    if path == state_dir or path.startswith(state_dir + "/"):
+    if (path == state_dir or path.startswith(state_dir + "/")) and not path.startswith(os.path.join(state_dir, MODULES, "")):
         raise diags.fail(f'step "{step.name}": {what} names {rel}, inside zplan\'s own state folder {STATE_DIR}',
                          "zplan writes there on every apply: name a data file or folder of the project", where())
     if state_dir.startswith(path.rstrip("/") + "/"):

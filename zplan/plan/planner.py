@@ -264,13 +264,14 @@ class Planner:
         check_types(resource, schema, desired, set(from_secret))
         self._check_provider_rules(resource, schema, desired, from_secret)
         pending = rplan.steps_pending(resource, scope, self._step_reruns)
+        previous = rplan.as_configured(self._provider(resource.type), resource.type, previous, desired)
         taken = rplan.taken_settings(self._provider(resource.type), resource.type, desired, resource.lifecycle.ignore_changes, self.project.secrets)
-        plan = rplan.plan_resource(resource, schema, desired, recorded.get(addr), resource_ancestors(graph, addr), pending, taken)
+        plan = rplan.plan_resource(resource, schema, desired, previous, resource_ancestors(graph, addr), pending, taken)
         plan = rplan.with_sensitive(plan, from_secret)
         return rplan.replace_requested(plan, schema) if matches_any(addr, request.replace) else plan
 
     def _provider(self, type_: str):
-        """The instance of the provider of ``type_`` planning uses (offline checks, its settings)."""
+        """The instance of the provider of ``type_`` planning uses (offline checks, its settings, comparing values)."""
         from zplan.provider import provider_name_for
 
         name = provider_name_for(type_)

@@ -36,6 +36,18 @@ def keep_secret_attributes(resource: ResourceConfig, names: list[str], scope: Sc
         scope.keep_secret(expr, evaluate(expr)[0], evaluate)
 
 
+def as_configured(provider: Provider, type_: str, previous: dict | None, desired: dict) -> dict | None:
+    """The record with each input its provider says names what the configured one names (a local
+    path recorded absolute, as path.root gave it before it was ".", now "./reports") taken as
+    configured: the same folder is not replaced (destroying its files) for a new spelling."""
+    if previous is None or previous.get("gone"):
+        return previous
+    inputs = previous.get("inputs", {})
+    same = {k: desired[k] for k, v in inputs.items()
+            if k in desired and v != desired[k] and provider.same_input(type_, k, v, desired[k])}
+    return {**previous, "inputs": {**inputs, **same}} if same else previous
+
+
 def schema_for(registry: ProviderRegistry, resource: ResourceConfig) -> ResourceSchema:
     try:
         schema = registry.schema(resource.type)

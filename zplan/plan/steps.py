@@ -328,8 +328,8 @@ class StepPlanner:
                 "inputs given as strings are paths relative to the project folder",
                 step.inputs.range,
             )
-        if rel.startswith("/") and path.startswith(self._dir + "/"):
-            rel = path[len(self._dir) + 1 :]  # "${path.module}/data.csv": shown and recorded as any project path
+        if rel.startswith(("/", "./")) and path.startswith(self._dir + "/"):
+            rel = path[len(self._dir) + 1 :]  # "${path.root}/data.csv" ("./data.csv"): shown and recorded as any project path
         digest = self.data_digest(step, f'input "{name}"', rel, path, st, lambda: step.inputs.range)
         file_name = rel.rpartition("/")[2] if stat.S_ISREG(st.st_mode) else None  # (a file's path ends in its name)
         return m.DataInput(rel, digest, file_name=file_name)

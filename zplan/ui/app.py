@@ -41,8 +41,8 @@ class Dashboard:
     def run(self, number: int, q: dict) -> tuple[str, dict]:
         return "run.html", pages.run(self.open(), number, q.get("step") or None)
 
-    def lineage(self, artifact_id: int) -> tuple[str, dict]:
-        return "lineage.html", pages.lineage(self.open(), artifact_id)
+    def lineage(self, artifact_id: int, q: dict) -> tuple[str, dict]:
+        return "lineage.html", pages.lineage(self.open(), artifact_id, q.get("step") or None)
 
     def output_lineage(self, name: str) -> tuple[str, dict]:
         project = self.open()
@@ -87,7 +87,7 @@ def create_app(root: Path, stack: str | None = None) -> Starlette:
     routes = {
         "/": lambda r: board.runs(r.query_params),
         "/runs/{number:int}": lambda r: board.run(r.path_params["number"], r.query_params),
-        "/lineage/{artifact_id:int}": lambda r: board.lineage(r.path_params["artifact_id"]),
+        "/lineage/{artifact_id:int}": lambda r: board.lineage(r.path_params["artifact_id"], r.query_params),
         "/lineage/output/{name}": lambda r: board.output_lineage(r.path_params["name"]),
         "/plan": lambda r: board.plan(r.query_params),
         "/resources": lambda r: board.resources(),

@@ -22,8 +22,9 @@ class ServerLinks:
     def run(self, number: int, step: str | None = None) -> str:
         return f"/runs/{int(number)}" + (f"?{urlencode({'step': step})}" if step else "")
 
-    def lineage(self, artifact_id: int) -> str:
-        return f"/lineage/{int(artifact_id)}"
+    def lineage(self, artifact_id: int, step: str | None = None) -> str:
+        """``step``: the step whose output it is (steps that made the same content share one artifact)."""
+        return f"/lineage/{int(artifact_id)}" + (f"?{urlencode({'step': step})}" if step else "")
 
     def output_lineage(self, name: str) -> str:
         return f"/lineage/output/{quote(name, safe='')}"
@@ -55,8 +56,8 @@ class FileLinks:
             return None
         return f"run-{int(number)}" + (f"-{_safe(step)}" if step else "") + ".html"
 
-    def lineage(self, artifact_id: int) -> str:
-        return f"lineage-{int(artifact_id)}.html"
+    def lineage(self, artifact_id: int, step: str | None = None) -> str:
+        return f"lineage-{int(artifact_id)}" + (f"-{_safe(step)}" if step else "") + ".html"
 
     def output_lineage(self, name: str) -> str:
         return f"lineage-output-{_safe(name)}.html"

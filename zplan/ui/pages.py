@@ -136,6 +136,8 @@ def lineage(project: Project, artifact_id: int, address: str | None = None) -> d
     down to data snapshots; each execution with its code fingerprint and git commit. ``address``:
     the step whose output it is (another step may have made the same content)."""
     root = project.lineage(artifact_id, address)
+    if address is not None and root.produced_by is None:  # a hand-made or stale link: not shown as if nothing made it
+        raise UnknownAddress(f"{address} did not make artifact {artifact_id}", "follow a link from a run page")
     nodes: dict[str, dict] = {}
     edges: set[tuple[str, str]] = set()
     for node in root.walk():
@@ -145,7 +147,7 @@ def lineage(project: Project, artifact_id: int, address: str | None = None) -> d
         nodes[art] = {"id": art, "kind": kind, "label": record.source_path or _output_name(node) or record.digest[:12],
                       "type_name": record.type_name,
                       "digest": record.digest, "size": record.size, "materializer": record.materializer,
-                      "artifact_id": node.artifact.id}
+                      "artifact_id": node.artifact.id, "step": node.produced_by.address if node.produced_by else None}
         if node.produced_by is not None:
             e = node.produced_by
             ex = f"execution:{e.id}"

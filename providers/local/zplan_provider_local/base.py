@@ -57,6 +57,15 @@ class LocalResource:
             p = Path(self.context.project_dir) / p
         return Path(os.path.abspath(p))
 
+    def located(self, attrs: Mapping[str, Any]) -> Path:
+        """Where a recorded object is: its relative ``path`` in the project folder as it is now, so a
+        project moved or copied with its state reads, changes and deletes its own files, never those
+        at the recorded ``id`` (the folder it was first applied in); else its ``id``."""
+        path = attrs.get("path")
+        if isinstance(path, str) and path.strip() and not os.path.isabs(os.path.expanduser(path)):
+            return self.resolve(path)
+        return Path(attrs["id"])
+
 
 def known(value: Any) -> bool:
     return isinstance(value, PLAIN)

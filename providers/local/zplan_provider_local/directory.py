@@ -73,24 +73,24 @@ class LocalDirectory(LocalResource):
         return {**s, "mode": observed_mode(s["mode"], path.stat().st_mode), "id": str(path), "created_at": now_iso()}
 
     def read(self, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
-        path = Path(attrs["id"])
+        path = self.located(attrs)
         _remove_leftover_trash(path)
         if not path.is_dir():
             return None
-        return {**attrs, "mode": observed_mode(attrs.get("mode"), path.stat().st_mode)}
+        return {**attrs, "mode": observed_mode(attrs.get("mode"), path.stat().st_mode), "id": str(path)}
 
     def update(self, before: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
         s = self.settings(inputs)
-        path = Path(before["id"])
+        path = self.located(before)
         if not path.is_dir():
             raise ProviderError(f"directory {path} no longer exists; plan again to recreate it")
         mode = parse_mode(s["mode"])
         if mode is not None:
             os.chmod(path, mode)
-        return {**before, **s, "mode": observed_mode(s["mode"], path.stat().st_mode)}
+        return {**before, **s, "mode": observed_mode(s["mode"], path.stat().st_mode), "id": str(path)}
 
     def delete(self, attrs: Mapping[str, Any]) -> None:
-        path = Path(attrs["id"])
+        path = self.located(attrs)
         if not path.exists():
             return
         if not path.is_dir():

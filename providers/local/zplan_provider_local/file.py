@@ -50,10 +50,10 @@ class LocalFile(LocalResource):
         return {**s, **self._write(path, s), "id": str(path)}
 
     def read(self, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
-        path = Path(attrs["id"])
+        path = self.located(attrs)
         if not path.is_file():
             return None
-        out = {**attrs, "mode": observed_mode(attrs.get("mode"), path.stat().st_mode)}
+        out = {**attrs, "mode": observed_mode(attrs.get("mode"), path.stat().st_mode), "id": str(path)}
         digest = _sha256(path)
         if digest != attrs.get("sha256"):
             # Edited by hand: report what is there so the diff shows a content change.
@@ -63,13 +63,13 @@ class LocalFile(LocalResource):
 
     def update(self, before: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
         s = self.settings(inputs)
-        path = Path(before["id"])
+        path = self.located(before)
         # no mode configured: the file keeps the one it has, which the plan showed as unchanged
         kept = path.stat().st_mode & 0o777 if path.is_file() else None
-        return {**before, **s, **self._write(path, s, kept)}
+        return {**before, **s, **self._write(path, s, kept), "id": str(path)}
 
     def delete(self, attrs: Mapping[str, Any]) -> None:
-        Path(attrs["id"]).unlink(missing_ok=True)
+        self.located(attrs).unlink(missing_ok=True)
 
     def import_(self, id_: str) -> dict[str, Any]:
         path = self.resolve(id_)

@@ -65,14 +65,14 @@ class LocalSqliteDatabase(LocalResource):
         return {**s, "journal_mode": mode, "id": str(path), "url": f"sqlite:///{path}"}
 
     def read(self, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
-        path = Path(attrs["id"])
+        path = self.located(attrs)
         if not path.is_file():
             return None
-        return {**attrs, "journal_mode": _observed_journal(path, attrs.get("journal_mode"))}
+        return {**attrs, "journal_mode": _observed_journal(path, attrs.get("journal_mode")), "id": str(path), "url": f"sqlite:///{path}"}
 
     def update(self, before: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
         s = self.settings(inputs)
-        path = Path(before["id"])
+        path = self.located(before)
         if not path.is_file():
             raise ProviderError(f"database {path} no longer exists; plan again to recreate it")
         mode = _observed_journal(path, before.get("journal_mode"))  # on disk: it may have drifted from the record
@@ -81,10 +81,10 @@ class LocalSqliteDatabase(LocalResource):
                 mode = _set_journal_mode(conn, s["journal_mode"])
             if s["init_sql"] != before.get("init_sql"):
                 _run_script(conn, s["init_sql"], path)
-        return {**before, **s, "journal_mode": mode}
+        return {**before, **s, "journal_mode": mode, "id": str(path), "url": f"sqlite:///{path}"}
 
     def delete(self, attrs: Mapping[str, Any]) -> None:
-        _remove(Path(attrs["id"]))
+        _remove(self.located(attrs))
 
     def import_(self, id_: str) -> dict[str, Any]:
         path = self.resolve(id_)

@@ -56,6 +56,15 @@ def test_a_link_to_nothing_inside_a_folder_is_named(tmp_path):
              "remove or replace data/sub/dangle")
 
 
+def test_a_loop_of_links_inside_a_folder_is_named_as_a_loop(tmp_path):
+    root = copy_pipeline(tmp_path)
+    os.symlink("b", root / "data" / "a")
+    os.symlink("a", root / "data" / "b")
+    _input(root, '"data"')
+    _refused(root, 'input "raw" (data) holds data/a, a symbolic link to b, which leads back to it (a loop of links)',
+             "remove or replace data/a")
+
+
 def test_a_link_to_a_file_inside_a_folder_is_followed(tmp_path):
     root = copy_pipeline(tmp_path)
     os.symlink("numbers.txt", root / "data" / "same.txt")
@@ -101,6 +110,16 @@ def test_a_path_inside_the_state_folder_is_refused(tmp_path, value):
     (root / ".zplan" / "state.json").write_text("{}")
     _input(root, value)
     _refused(root, "inside zplan's own state folder .zplan")
+
+
+def test_a_file_of_a_git_module_checked_out_under_the_state_folder_is_an_input(tmp_path):
+    # "${path.module}/data.csv" in a git module: zplan init checks it out in .zplan/modules, which no apply writes
+    root = copy_pipeline(tmp_path)
+    (root / ".zplan" / "modules" / "0123abcd" / "sub").mkdir(parents=True)
+    (root / ".zplan" / "modules" / "0123abcd" / "sub" / "data.csv").write_text("a,b\n")
+    _input(root, '".zplan/modules/0123abcd/sub/data.csv"')
+    made, _, _ = plan(root)
+    assert made.steps[0].inputs["raw"].path == ".zplan/modules/0123abcd/sub/data.csv" and made.steps[0].inputs["raw"].digest
 
 
 def test_a_folder_outside_the_project_is_still_an_input(tmp_path):

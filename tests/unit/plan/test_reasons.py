@@ -322,3 +322,18 @@ def test_a_new_pyarrow_reruns_a_step_reading_a_sharded_beam_dataset(tmp_path, mo
     again, _, _ = plan(root, state)
     for reader in (SCALE, COUNT):
         assert [r.message for r in again.step(reader).reasons] == ["pyarrow 17.0.0 -> 18.0.0"]
+
+
+def test_a_param_from_path_root_recorded_as_this_machines_folder_reruns_once_naming_it(tmp_path):
+    # an earlier zplan gave path.root as the project's absolute folder; now "." as in Terraform: the step
+    # reruns once (its key changed), and the plan says so, never a result cached under the old value
+    root = copy_pipeline(tmp_path)
+    hcl = root / "main.zp.hcl"
+    declared = hcl.read_text()
+    hcl.write_text(declared.replace("params = { c = var.c }", f'params = {{ c = "{root}" }}'))
+    state = _recorded(root)
+    hcl.write_text(declared.replace("params = { c = var.c }", "params = { c = path.root }"))
+    again, _, _ = plan(root, state)
+    assert again.step(SCALE).action == m.RUN
+    [reason] = again.step(SCALE).reasons
+    assert reason.code == m.PARAMS_CHANGED and reason.message.startswith(f"params.c: '{str(root)[:20]}") and reason.message.endswith(" -> '.'")
