@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -33,13 +34,13 @@ def test_gc_removes_the_older_runs_artifacts_from_the_bucket(tmp_path: Path, ser
     before = {a.digest: a.size for a in store.listing()}
     assert all(a.uri.startswith(url + "/") for a in store.listing())
 
-    dry = project.ok("gc", "-keep-runs", "1", "-dry-run", env=env)
+    dry = project.ok("gc", "-grace", "0", "-keep-runs", "1", "-dry-run", env=env)
     going = set(re.findall(r"^  - ([0-9a-f]{32})", dry.out, re.M))
     assert len(going) == 4  # scale and total of runs 1 and 2
     assert f"freeing {sum(before[d] for d in going)} B" in dry.out
     assert {a.digest for a in store.listing()} == set(before)
 
-    done = project.ok("gc", "-keep-runs", "1", env=env)
+    done = project.ok("gc", "-grace", "0", "-keep-runs", "1", env=env)
     assert "Removed 4 artifact(s)" in done.out
     after = {a.digest for a in store.listing()}
     assert after == set(before) - going
@@ -72,9 +73,31 @@ def test_an_upload_still_in_progress_is_never_listed_nor_removed(tmp_path: Path,
     digest = "ab" * 16
     store.fs.pipe_file(f"{store.key(digest)}/model.bin", b"half written")  # no completion marker yet
     assert digest not in {a.digest for a in store.listing()}
-    result = project.ok("gc", "-keep-runs", "0")
+    result = project.ok("gc", "-grace", "0", "-keep-runs", "0")
     assert digest not in result.out
     assert store.fs.exists(f"{store.key(digest)}/model.bin")
+
+
+@pytest.mark.parametrize("server", ["s3", "gcs"])
+def test_what_was_stored_within_the_grace_period_stays_by_the_buckets_own_time(tmp_path: Path, server: str, request) -> None:
+    """An output a running Kubeflow/Vertex task stored and has not recorded yet is referred to by
+    nothing: gc keeps it while it is newer than -grace (24h by default), by the object's
+    LastModified (S3) or updated (GCS) time."""
+    url = request.getfixturevalue(f"{server}_url")
+    project = on_store(tmp_path, url)
+    project.ok("apply", "-auto-approve")
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "model.bin").write_bytes(b"\2" * 700)
+    store = ArtifactStore.from_url(url, project.root)
+    orphan = store.put(stray)
+    kept = project.ok("gc")
+    assert orphan.digest not in kept.out and "Kept 1 artifact(s) nothing refers to for being stored in the last 24h" in kept.out
+    assert "Would remove 0 artifact(s)" in project.ok("gc", "-grace", "1m", "-dry-run").out
+    time.sleep(2.1)  # (S3 counts whole seconds)
+    done = project.ok("gc", "-grace", "1s")
+    assert re.findall(r"^  - ([0-9a-f]{32})", done.out, re.M) == [orphan.digest] and "Kept" not in done.out
+    assert not store.exists(orphan.digest)
 
 
 def test_gc_keeps_what_a_stack_with_its_own_mysql_state_refers_to(tmp_path: Path, s3_url: str, mysql_url: str) -> None:
@@ -106,7 +129,7 @@ stack "dev" {{''')
     assert 'Error: stack "prod" may share the artifact store' in refused.err and "-ignore-stack prod" in refused.err
     assert {a.digest for a in store.listing()} == before
 
-    done = project.ok("gc", "-stack", "dev", "-keep-runs", "0", env=with_password)
+    done = project.ok("gc", "-grace", "0", "-stack", "dev", "-keep-runs", "0", env=with_password)
     assert "Removed 0 artifact(s)" in done.out and "also those of stack prod" in done.out
     assert {a.digest for a in store.listing()} == before
     assert project.ok("verify", "-stack", "prod", env=with_password).code == 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import stat
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -146,6 +147,22 @@ def test_delete(store: ArtifactStore, src: Path, tmp_path: Path) -> None:
     store.delete(ref.digest)
     assert not store.exists(ref.digest)
     assert not other_machine(store, tmp_path).exists(ref.digest)
+
+
+def test_the_listing_gives_when_each_artifact_was_stored_and_storing_it_again_renews_it(store: ArtifactStore, src: Path,
+                                                                                         tmp_path: Path) -> None:
+    """gc keeps what was stored recently (a running pipeline's task may be about to record it): the
+    time comes from the store itself (a folder's mtime, S3's LastModified, GCS's updated), and a
+    task that finds its output already there (an old orphan) makes it recent again."""
+    before = time.time()
+    ref = store.put(src)
+    (first,) = other_machine(store, tmp_path).listing()
+    assert first.digest == ref.digest and before - 1 <= first.modified <= time.time() + 1  # (S3 counts whole seconds)
+    time.sleep(1.1)
+    store.put(make_tree(tmp_path / "again", FILES))
+    (again,) = store.listing()
+    assert again.modified > first.modified
+    assert read_tree(other_machine(store, tmp_path / "3").get(ref.digest)) == FILES  # the marker written again is intact
 
 
 def test_snapshots_go_to_any_store(store: ArtifactStore, project: Path, tmp_path: Path) -> None:

@@ -134,16 +134,25 @@ class LocalArtifactStore(ArtifactStore):
         return found
 
     def _listed(self, digest: str) -> StoredArtifact:
-        """Its size from the manifest, or from the files (listing writes nothing)."""
+        """Its size from the manifest, or from the files (listing writes nothing); when it was
+        last stored from its folder's mtime (``_stored``)."""
+        root = self.path(digest)
         data = self._load_manifest(digest)
         if data is None or not isinstance(data.get("files"), dict):
-            root = self.path(digest)
             sizes = {p.relative_to(root).as_posix(): p.stat().st_size for p in iter_tree(root)}
             data = manifest(digest, sizes)
-        return StoredArtifact(digest, self.uri(digest), sum(data["files"].values()), len(data["files"]))
+        return StoredArtifact(digest, self.uri(digest), sum(data["files"].values()), len(data["files"]),
+                              modified=root.stat().st_mtime)
 
     def _present(self, digest: str) -> bool:
         return os.path.isdir(os.path.join(self._root, digest[:2], digest))
+
+    def _freshen(self, digest: str) -> bool:
+        # The folder's mtime: its files' are stamps the manifest checks. A rename into place
+        # keeps the temp folder's (the time its last entry was made, maybe long before).
+        with contextlib.suppress(OSError):  # a store this process may only read still serves what is there
+            os.utime(self.path(digest))
+        return True
 
     def presence(self) -> Callable[[str], bool]:
         folder = OpenFolder(self._root)  # a plan asks about thousands of artifacts: looked up from the open store
@@ -395,6 +404,8 @@ class LocalArtifactStore(ArtifactStore):
         return self._stored(digest, self._load_manifest(digest) or self._save_manifest(digest))
 
     def _stored(self, digest: str, data: Mapping[str, Any], written: bool = False, unsynced: tuple[str, ...] = ()) -> StoredArtifact:
+        """What every put returns, stored or found already there: either way its time is renewed."""
+        self._freshen(digest)
         path = self.path(digest)
         return StoredArtifact(digest, path.as_uri(), data["size"], len(data["files"]), folder=path, written=written,
                               unsynced=unsynced)
