@@ -3,6 +3,7 @@ The objects of what goes are really gone from the bucket; an unreachable store i
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import time
@@ -135,3 +136,38 @@ stack "dev" {{''')
     assert project.ok("verify", "-stack", "prod", env=with_password).code == 0
     assert "No changes." in project.ok("plan", "-stack", "prod", "-var", "c=2", env=with_password).out
     assert "No changes." in project.ok("plan", "-stack", "dev", "-var", "c=3").out
+
+
+def test_gc_on_one_stack_never_leaves_another_stacks_cache_entries_naming_what_it_deleted(tmp_path: Path, s3_url: str,
+                                                                                        mysql_url: str) -> None:
+    """prod keeps its state in its MySQL database: gc on dev cannot drop prod's cache entries, so it
+    keeps every artifact they name (as it does for stacks sharing dev's state file), whatever -keep-runs says."""
+    project = on_store(tmp_path, s3_url)
+    project.replace("main.zp.hcl", 'stack "local" {', f'''variable "db_password" {{
+  type      = string
+  default   = null
+  sensitive = true
+}}
+
+stack "prod" {{
+  artifact_store    = "{s3_url}"
+  metadata_store    = "{mysql_url.replace("zplan:zplan@", "zplan@")}"
+  metadata_password = var.db_password
+}}
+
+stack "dev" {{''')
+    env = cli_env(ZPLAN_VAR_db_password="zplan")
+    for c in ("2", "3"):
+        project.ok("apply", "-auto-approve", "-stack", "prod", "-var", f"c={c}", env=env)
+    project.ok("apply", "-auto-approve", "-stack", "dev", "-var", "c=4")
+    assert prod_actions(project, "c=2", env) == {"cached"}
+
+    done = project.ok("gc", "-stack", "dev", "-keep-runs", "1", "-grace", "0", env=env)
+    assert "Removed 0 artifact(s)" in done.out, done.out
+    assert project.ok("verify", "-stack", "prod", env=env).code == 0
+    assert "No changes." in project.ok("plan", "-stack", "prod", "-var", "c=3", env=env).out
+    assert prod_actions(project, "c=2", env) == {"cached"}
+
+
+def prod_actions(project: Project, var: str, env: dict[str, str]) -> set[str]:
+    return {s["action"] for s in json.loads(project.ok("plan", "-format", "json", "-stack", "prod", "-var", var, env=env).out)["steps"]}

@@ -176,11 +176,12 @@ class _Sharer:
     results: "Results"
 
     def references(self, ours: State, our_backend: "StateBackend", keep_runs: int | None) -> set[str]:
-        """What this stack's state and ML Metadata refer to, with its own ``keep_runs`` newest runs."""
+        """What this stack's state and ML Metadata refer to, with its own ``keep_runs`` newest runs.
+        Every cache entry in its state counts, whatever ``keep_runs``: gc drops only its own
+        stack's entries, so another's naming a deleted artifact would be left dangling."""
         state = ours if self.backend.describe() == our_backend.describe() else State(self.backend.read())
         kept = _kept_runs(self.results, keep_runs)
-        found = _in_state(state, self.key, None if keep_runs is None else set(kept))
-        return found | _in_runs(self.results, kept, _latest_executions(state, self.key))
+        return _in_state(state, self.key, None) | _in_runs(self.results, kept, _latest_executions(state, self.key))
 
 
 def _shared_references(sharing: list[_Sharer], ours: State, backend: "StateBackend", keep_runs: int | None, url: str) -> set[str]:
