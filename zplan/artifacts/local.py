@@ -59,7 +59,7 @@ from zplan.artifacts.base import (
 )
 from zplan.artifacts.temp_area import TempArea
 from zplan.fsutil import BackgroundSync, OpenFolder, atomic_write_text, fsync_path, start_writeback
-from zplan.hashing import StatCache, canonical_json, combine, full_signature, hash_file, iter_tree
+from zplan.hashing import NotHashable, StatCache, canonical_json, combine, file_stat, full_signature, hash_file, iter_tree
 
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 CLONE_MIN_BYTES = 1024 * 1024  # smaller files are copied: as cheap, and one less system call to fail
@@ -381,7 +381,7 @@ class LocalArtifactStore(ArtifactStore):
             return data
         root = self.path(digest)
         files = [(p.relative_to(root).as_posix(), p) for p in iter_tree(root)]
-        if combine((rel, hash_file(p)) for rel, p in files) != digest:
+        if _rehashed(files) != digest:
             return None
         if not stamps_match:  # content is right (e.g. a file touched, not changed): new stamps
             data = self._save_manifest(digest, files)
@@ -409,6 +409,18 @@ class LocalArtifactStore(ArtifactStore):
         path = self.path(digest)
         return StoredArtifact(digest, path.as_uri(), data["size"], len(data["files"]), folder=path, written=written,
                               unsynced=unsynced)
+
+
+def _rehashed(files: list[tuple[str, Path]]) -> str | None:
+    """The tree hash of an artifact's stored files; None when one is not a plain file any more
+    (a link to nothing or a named pipe a broken copy left, a file gone meanwhile): damage as any
+    other, never opened (a pipe would block)."""
+    try:
+        for _, path in files:
+            file_stat(str(path))
+        return combine((rel, hash_file(p)) for rel, p in files)
+    except (NotHashable, FileNotFoundError):
+        return None
 
 
 def _signature(path: Path) -> tuple[int, int, int, int]:
