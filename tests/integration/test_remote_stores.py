@@ -292,3 +292,23 @@ def test_a_steps_output_folder_is_stored_in_every_store_and_only_a_local_one_lea
     else:
         assert ref.unsynced == ()  # an upload is durable once the store has acknowledged it: nothing changes
     store.wait_synced()
+
+
+def test_a_writer_that_may_not_replace_objects_still_reuses_an_artifact_already_there(remote: RemoteArtifactStore, src: Path,
+                                                                                      tmp_path: Path) -> None:
+    """A Kubeflow/Vertex task's account may create objects but not replace them (GCS's
+    objectCreator role): renewing the marker's time is refused, and storing an artifact that
+    is already there goes on as before (it is only renewed where the store allows it)."""
+    ref = remote.put(src)
+    fs = remote.fs
+    real = fs.pipe_file
+
+    def refuse_replacing(path: str, data: bytes, **kw: Any) -> None:
+        if fs.exists(path):
+            raise PermissionError(f"Forbidden: {path}")  # (gcsfs raises OSError("Forbidden: ..."), s3fs PermissionError)
+        real(path, data, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fs, "pipe_file", refuse_replacing)
+        assert remote.put(make_tree(tmp_path / "again", FILES)) == ref
+    assert read_tree(other_machine(remote, tmp_path).get(ref.digest)) == FILES

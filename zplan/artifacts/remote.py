@@ -161,9 +161,13 @@ class RemoteArtifactStore(ArtifactStore):
         marker = f"{self.key(digest)}/{MARKER}"
         with self._errors():
             try:
-                self.fs.pipe_file(marker, self.fs.cat_file(marker))
+                data = self.fs.cat_file(marker)
             except FileNotFoundError:
                 return False
+        # Where the writer may create objects but not replace them (GCS's objectCreator role),
+        # the artifact is served as it is, not renewed.
+        with contextlib.suppress(*_remote_errors(self.protocol)):
+            self.fs.pipe_file(marker, data)
         return True
 
     def _write(self, digest: str, entries: list[SourceFile]) -> None:
