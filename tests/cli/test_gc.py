@@ -151,6 +151,16 @@ def test_an_old_artifact_stored_again_is_recent_again(applied: Project, tmp_path
     assert orphan.digest in stored(applied)
 
 
+def test_an_artifact_a_broken_copy_left_a_link_to_nothing_in_is_listed_and_removed(three_runs) -> None:
+    """gc reads sizes only: a link to nothing in an artifact (damage, for verify) is no error."""
+    project, old = three_runs
+    (damaged, *_) = sorted(old)
+    os.symlink(project.path("not-copied"), project.path(f".zplan/artifacts/{damaged[:2]}/{damaged}/extra"))
+    assert set(listed(project.ok("gc", "-keep-runs", "1", "-grace", "0", "-dry-run"))) == old
+    assert "Removed 3 artifact(s)" in project.ok("gc", "-keep-runs", "1", "-grace", "0").out
+    assert damaged not in stored(project)
+
+
 def test_a_bad_grace_is_one_clear_error(applied: Project) -> None:
     for bad in ("-1h", "soon"):
         result = applied.run("gc", "-grace", bad)

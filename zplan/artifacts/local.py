@@ -139,7 +139,8 @@ class LocalArtifactStore(ArtifactStore):
         root = self.path(digest)
         data = self._load_manifest(digest)
         if data is None or not isinstance(data.get("files"), dict):
-            sizes = {p.relative_to(root).as_posix(): p.stat().st_size for p in iter_tree(root)}
+            # (lstat: a link to nothing that a broken copy left is damage for verify, not an error here)
+            sizes = {p.relative_to(root).as_posix(): p.lstat().st_size for p in iter_tree(root)}
             data = manifest(digest, sizes)
         return StoredArtifact(digest, self.uri(digest), sum(data["files"].values()), len(data["files"]),
                               modified=root.stat().st_mtime)
