@@ -5,6 +5,7 @@ started while another real apply process is running (issue 20 item 3)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
@@ -50,7 +51,7 @@ def three_runs(applied: Project) -> tuple[Project, set[str]]:
 def test_a_dry_run_lists_what_would_go_with_the_bytes_and_changes_nothing(three_runs) -> None:
     project, old = three_runs
     before, state = stored(project), project.state()
-    result = project.ok("gc", "-keep-runs", "1", "-dry-run")
+    result = project.ok("gc", "-grace", "0", "-keep-runs", "1", "-dry-run")
     assert set(listed(result)) == old
     freed = sum(before[d] for d in old)
     assert f"Would remove 3 artifact(s), freeing {freed} B; {len(before) - 3} kept. Nothing was changed (dry run)." in result.out
@@ -61,7 +62,7 @@ def test_a_dry_run_lists_what_would_go_with_the_bytes_and_changes_nothing(three_
 def test_keeping_the_newest_run_removes_the_older_runs_outputs_and_their_cache_entries(three_runs) -> None:
     project, old = three_runs
     before, serial = stored(project), project.state()["serial"]
-    result = project.ok("gc", "-keep-runs", "1")
+    result = project.ok("gc", "-grace", "0", "-keep-runs", "1")
     assert set(listed(result)) == old
     assert f"Removed 3 artifact(s), freed {sum(before[d] for d in old)} B; {len(before) - 3} kept." in result.out
     assert "Dropped 3 cache entries" in result.out  # total of runs 1 and 2, scale of run 2
@@ -73,7 +74,7 @@ def test_keeping_the_newest_run_removes_the_older_runs_outputs_and_their_cache_e
     doc = project.plan_json("-var", "c=2")  # its cache entries went with the artifacts: it reruns
     assert {s["step"]: s["action"] for s in doc["steps"]} == {"load": "cached", "scale": "run", "total": "run", "count": "cached"}
     assert ran(project.apply("-var", "c=2")) == {"scale", "total"}
-    assert "Removed 0 artifact(s)" in project.ok("gc").out  # every run kept by default: nothing more to go
+    assert "Removed 0 artifact(s)" in project.ok("gc", "-grace", "0").out  # every run kept by default: nothing more to go
 
 
 def test_a_store_gc_cannot_delete_from_leaves_no_cache_entry_naming_what_it_judged_gone(three_runs) -> None:
@@ -81,14 +82,14 @@ def test_a_store_gc_cannot_delete_from_leaves_no_cache_entry_naming_what_it_judg
     reason and what to do, gc exits 1, and the next gc deletes them."""
     project, old = three_runs
     before = stored(project)
-    result = with_store_read_only(project, "gc", "-keep-runs", "1")
+    result = with_store_read_only(project, "gc", "-grace", "0", "-keep-runs", "1")
     assert result.code == 1 and "Traceback" not in result.err and "internal error" not in result.err, str(result)
     assert set(re.findall(r"^  could not delete ([0-9a-f]{32}): ", result.out, re.M)) == old, str(result)
     assert "Removed 0 artifact(s), freed 0 B" in result.out and "run `zplan gc` again" in result.out
     assert stored(project) == before
     (store,) = project.state()["stores"].values()
     assert not [e for e in store["cache"].values() if {o["digest"] for o in e["outputs"].values()} & old]
-    assert set(listed(project.ok("gc", "-keep-runs", "1"))) == old and set(stored(project)) == set(before) - old
+    assert set(listed(project.ok("gc", "-grace", "0", "-keep-runs", "1"))) == old and set(stored(project)) == set(before) - old
 
 
 def test_by_default_only_what_nothing_refers_to_goes(three_runs, tmp_path: Path) -> None:
@@ -99,7 +100,7 @@ def test_by_default_only_what_nothing_refers_to_goes(three_runs, tmp_path: Path)
     orphan = ArtifactStore.from_url("file://.zplan/artifacts", project.root).put(stray)  # e.g. left by a killed step
     before, state = stored(project), project.state()
     project.ok("plan", "-var", "c=2", "-out", "saved.zplan")  # takes scale and total of run 2 from the cache
-    result = project.ok("gc")
+    result = project.ok("gc", "-grace", "0")
     assert listed(result) == {orphan.digest: "4.9 KiB"}
     assert "Removed 1 artifact(s), freed 4.9 KiB" in result.out and "every run" in result.out
     assert set(stored(project)) == set(before) - {orphan.digest}
@@ -108,9 +109,68 @@ def test_by_default_only_what_nothing_refers_to_goes(three_runs, tmp_path: Path)
     assert ran(project.ok("apply", "saved.zplan")) == set()
 
 
+def stored_days_ago(project: Project, digests: set[str], days: float) -> None:
+    """Date artifacts back: a store's folder mtime is when the artifact was last stored."""
+    when = time.time() - days * 86400
+    for digest in digests:
+        os.utime(project.path(f".zplan/artifacts/{digest[:2]}/{digest}"), (when, when))
+
+
+def test_what_was_stored_in_the_last_day_stays_by_default_as_a_running_pipeline_may_record_it(three_runs, tmp_path: Path) -> None:
+    """A Kubeflow/Vertex task holds no lock while its step runs: an output it stored is referred to
+    by nothing until the task records it. gc keeps what nothing refers to for 24h (-grace)."""
+    project, old = three_runs
+    aged = set(sorted(old)[:2])
+    stored_days_ago(project, aged, 2)
+    before = stored(project)
+    result = project.ok("gc", "-keep-runs", "1")
+    assert set(listed(result)) == aged
+    assert "and what was stored in the last 24h:" in result.out
+    assert f"Removed 2 artifact(s), freed {sum(before[d] for d in aged)} B; {len(before) - 2} kept." in result.out
+    assert "Kept 1 artifact(s) nothing refers to for being stored in the last 24h (-grace)" in result.out
+    assert set(stored(project)) == set(before) - aged
+    assert set(listed(project.ok("gc", "-keep-runs", "1", "-grace", "0", "-dry-run"))) == old - aged
+    assert set(listed(project.ok("gc", "-keep-runs", "1", "-grace", "1h30m", "-dry-run"))) == set()
+    stored_days_ago(project, old - aged, 0.1)  # 2.4 hours ago
+    assert set(listed(project.ok("gc", "-keep-runs", "1", "-grace", "2h", "-dry-run"))) == old - aged
+
+
+def test_an_old_artifact_stored_again_is_recent_again(applied: Project, tmp_path: Path) -> None:
+    """A task whose output is already in the store (an orphan of long ago) writes nothing, then
+    records it: storing it again renews its time, so gc does not delete it under the task."""
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "weights.bin").write_bytes(b"\1" * 3000)
+    store = ArtifactStore.from_url("file://.zplan/artifacts", applied.root)
+    orphan = store.put(stray)
+    stored_days_ago(applied, {orphan.digest}, 3)
+    assert listed(applied.ok("gc", "-dry-run")) == {orphan.digest: "2.9 KiB"}
+    assert store.put(stray) == orphan
+    result = applied.ok("gc")
+    assert listed(result) == {} and "Kept 1 artifact(s) nothing refers to" in result.out
+    assert orphan.digest in stored(applied)
+
+
+def test_an_artifact_a_broken_copy_left_a_link_to_nothing_in_is_listed_and_removed(three_runs) -> None:
+    """gc reads sizes only: a link to nothing in an artifact (damage, for verify) is no error."""
+    project, old = three_runs
+    (damaged, *_) = sorted(old)
+    os.symlink(project.path("not-copied"), project.path(f".zplan/artifacts/{damaged[:2]}/{damaged}/extra"))
+    assert set(listed(project.ok("gc", "-keep-runs", "1", "-grace", "0", "-dry-run"))) == old
+    assert "Removed 3 artifact(s)" in project.ok("gc", "-keep-runs", "1", "-grace", "0").out
+    assert damaged not in stored(project)
+
+
+def test_a_bad_grace_is_one_clear_error(applied: Project) -> None:
+    for bad in ("-1h", "soon"):
+        result = applied.run("gc", "-grace", bad)
+        assert result.code == 1 and "Traceback" not in result.err
+        assert f"Error: invalid -grace '{bad}'" in result.err and "like 24h" in result.err
+
+
 def test_keeping_no_run_still_keeps_the_latest_records_their_snapshots_and_the_outputs(three_runs) -> None:
     project, old = three_runs
-    result = project.ok("gc", "-keep-runs", "0")
+    result = project.ok("gc", "-grace", "0", "-keep-runs", "0")
     assert set(listed(result)) == old  # the load step's data snapshot is from run 1: kept, as its latest record's input
     (load,) = [e for e in zplan.open(project.root).run(1).executions if e.step == "load"]
     assert load.inputs["raw"].record.kind == "snapshot" and load.inputs["raw"].digest in stored(project)
@@ -143,7 +203,7 @@ def test_gc_never_runs_beside_an_apply_it_waits_for_the_state_lock(applied: Proj
         assert "Error: state is locked" in refused.err and "apply by" in refused.err
         during = stored(project)
         assert set(before) < set(during)  # nothing removed; the apply has written its scale output already
-        waiting = start_zplan(project.root, "gc", "-keep-runs", "0", "-lock-timeout", "120s")
+        waiting = start_zplan(project.root, "gc", "-grace", "0", "-keep-runs", "0", "-lock-timeout", "120s")
         time.sleep(1.5)
         assert waiting.poll() is None  # still waiting for the apply
         project.write("slow-release", "")
@@ -214,15 +274,15 @@ def test_gc_keeps_what_another_stack_on_the_same_store_refers_to(project: Projec
     project.write("data/numbers.txt", data + "7\n")  # dev reads other data: prod's snapshot is only prod's
     project.ok("apply", "-auto-approve", "-stack", "dev")
     before = stored(project)
-    dry = project.ok("gc", "-stack", "dev", "-keep-runs", "0", "-dry-run")
+    dry = project.ok("gc", "-grace", "0", "-stack", "dev", "-keep-runs", "0", "-dry-run")
     assert listed(dry) == {} and "also those of stack prod" in dry.out
-    assert "Removed 0 artifact(s)" in project.ok("gc", "-stack", "dev", "-keep-runs", "0").out
+    assert "Removed 0 artifact(s)" in project.ok("gc", "-grace", "0", "-stack", "dev", "-keep-runs", "0").out
     assert stored(project) == before
     assert project.ok("verify", "-stack", "prod").code == 0
     project.write("data/numbers.txt", data)
     assert "No changes." in project.ok("plan", "-stack", "prod").out
     # left out on purpose: what only prod's ML Metadata names (its data snapshot) goes, and only that
-    ignored = project.ok("gc", "-stack", "dev", "-keep-runs", "0", "-ignore-stack", "prod", "-dry-run")
+    ignored = project.ok("gc", "-grace", "0", "-stack", "dev", "-keep-runs", "0", "-ignore-stack", "prod", "-dry-run")
     assert len(listed(ignored)) == 1 and "not reading stack prod (-ignore-stack)" in ignored.out
     refused = project.run("gc", "-stack", "dev", "-ignore-stack", "staging")
     assert refused.code == 1 and "Error: -ignore-stack staging: no such stack" in refused.err
@@ -255,7 +315,7 @@ def test_stores_named_after_a_resource_are_read_as_state_records_it(project: Pro
     project.ok("apply", "-auto-approve")
     assert re.search(r"^\s+1\s.*succeeded", project.ok("runs").out, re.M)
     assert "4 intact, 0 damaged, 0 missing" in project.ok("verify").out
-    assert "Removed 0 artifact(s)" in project.ok("gc", "-keep-runs", "0").out
+    assert "Removed 0 artifact(s)" in project.ok("gc", "-grace", "0", "-keep-runs", "0").out
     assert str(project.path("store")) in project.ok("artifact", "list").out
 
 
@@ -281,7 +341,7 @@ def test_keep_runs_counts_the_runs_of_this_stack_only(applied: Project) -> None:
     project.apply("-stack", "local", "-var", "c=2")
     project.apply("-stack", "local", "-var", "c=3")
     project.apply("-stack", "review", "-var", "c=4")  # run 4
-    result = project.ok("gc", "-stack", "local", "-keep-runs", "2")
+    result = project.ok("gc", "-grace", "0", "-stack", "local", "-keep-runs", "2")
     assert "the 2 newest run(s): 3, 2" in result.out
     assert "Removed 1 artifact(s)" in result.out  # total of run 1 (c=1; its scale is load's output) only
     assert {s["action"] for s in project.plan_json("-stack", "local", "-var", "c=2")["steps"]} == {"cached"}
@@ -295,5 +355,5 @@ def test_a_stack_whose_stores_come_from_a_resource_not_applied_yet_does_not_stop
                                 '  metadata_store = "sqlite:///.zplan/res.db"\n}\n\n'
                                 'resource "local_directory" "store" {\n  count = zplan.stack == "res" ? 1 : 0\n  path  = "store"\n}\n')
     project.replace("res.zp.hcl", "resource.local_directory.store.id", "resource.local_directory.store[0].id")
-    result = project.ok("gc", "-stack", "local", "-dry-run")
+    result = project.ok("gc", "-grace", "0", "-stack", "local", "-dry-run")
     assert "Would remove 0 artifact(s)" in result.out and "stack res" not in result.out

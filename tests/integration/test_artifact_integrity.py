@@ -92,6 +92,20 @@ def test_verify_finds_a_damaged_final_output_and_repair_makes_apply_rerun_it(pro
     assert "0 damaged, 0 missing" in project.ok("verify").out
 
 
+@pytest.mark.parametrize("left", ["link", "fifo"])
+def test_a_copy_that_left_a_link_to_nothing_or_a_pipe_in_an_artifact_is_found_damaged(project: Project, left: str) -> None:
+    """A broken copy of the store (a link to a file not copied, a named pipe) is damage as any
+    other: verify names it without an internal error or a hang, and repair makes apply rerun it."""
+    strange = output_folder(project, "total") / "extra"
+    os.symlink(project.path("not-copied"), strange) if left == "link" else os.mkfifo(strange)
+    result = project.run("verify", timeout=60)
+    assert result.code == 1 and "internal error" not in result.err and "Traceback" not in result.err, str(result)
+    assert "damaged" in result.out and "pipeline.numbers.step.total.output" in result.out, str(result)
+    assert "the next apply reruns: pipeline.numbers.step.total" in project.ok("verify", "-repair", timeout=60).out
+    assert ran(project.apply("-var", "c=2")) == {"total"}
+    assert "0 damaged, 0 missing" in project.ok("verify").out
+
+
 def test_a_repair_that_cannot_delete_a_damaged_artifact_still_drops_the_cache_entries_naming_it(project: Project) -> None:
     """State is written before the store is touched: a delete that fails leaves no cache entry naming
     the damaged artifact (the next apply reruns its step), and says how to delete it."""

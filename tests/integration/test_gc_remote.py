@@ -3,8 +3,10 @@ The objects of what goes are really gone from the bucket; an unreachable store i
 
 from __future__ import annotations
 
+import json
 import re
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -33,13 +35,13 @@ def test_gc_removes_the_older_runs_artifacts_from_the_bucket(tmp_path: Path, ser
     before = {a.digest: a.size for a in store.listing()}
     assert all(a.uri.startswith(url + "/") for a in store.listing())
 
-    dry = project.ok("gc", "-keep-runs", "1", "-dry-run", env=env)
+    dry = project.ok("gc", "-grace", "0", "-keep-runs", "1", "-dry-run", env=env)
     going = set(re.findall(r"^  - ([0-9a-f]{32})", dry.out, re.M))
     assert len(going) == 4  # scale and total of runs 1 and 2
     assert f"freeing {sum(before[d] for d in going)} B" in dry.out
     assert {a.digest for a in store.listing()} == set(before)
 
-    done = project.ok("gc", "-keep-runs", "1", env=env)
+    done = project.ok("gc", "-grace", "0", "-keep-runs", "1", env=env)
     assert "Removed 4 artifact(s)" in done.out
     after = {a.digest for a in store.listing()}
     assert after == set(before) - going
@@ -72,9 +74,31 @@ def test_an_upload_still_in_progress_is_never_listed_nor_removed(tmp_path: Path,
     digest = "ab" * 16
     store.fs.pipe_file(f"{store.key(digest)}/model.bin", b"half written")  # no completion marker yet
     assert digest not in {a.digest for a in store.listing()}
-    result = project.ok("gc", "-keep-runs", "0")
+    result = project.ok("gc", "-grace", "0", "-keep-runs", "0")
     assert digest not in result.out
     assert store.fs.exists(f"{store.key(digest)}/model.bin")
+
+
+@pytest.mark.parametrize("server", ["s3", "gcs"])
+def test_what_was_stored_within_the_grace_period_stays_by_the_buckets_own_time(tmp_path: Path, server: str, request) -> None:
+    """An output a running Kubeflow/Vertex task stored and has not recorded yet is referred to by
+    nothing: gc keeps it while it is newer than -grace (24h by default), by the object's
+    LastModified (S3) or updated (GCS) time."""
+    url = request.getfixturevalue(f"{server}_url")
+    project = on_store(tmp_path, url)
+    project.ok("apply", "-auto-approve")
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "model.bin").write_bytes(b"\2" * 700)
+    store = ArtifactStore.from_url(url, project.root)
+    orphan = store.put(stray)
+    kept = project.ok("gc")
+    assert orphan.digest not in kept.out and "Kept 1 artifact(s) nothing refers to for being stored in the last 24h" in kept.out
+    assert "Would remove 0 artifact(s)" in project.ok("gc", "-grace", "1m", "-dry-run").out
+    time.sleep(2.1)  # (S3 counts whole seconds)
+    done = project.ok("gc", "-grace", "1s")
+    assert re.findall(r"^  - ([0-9a-f]{32})", done.out, re.M) == [orphan.digest] and "Kept" not in done.out
+    assert not store.exists(orphan.digest)
 
 
 def test_gc_keeps_what_a_stack_with_its_own_mysql_state_refers_to(tmp_path: Path, s3_url: str, mysql_url: str) -> None:
@@ -106,9 +130,44 @@ stack "dev" {{''')
     assert 'Error: stack "prod" may share the artifact store' in refused.err and "-ignore-stack prod" in refused.err
     assert {a.digest for a in store.listing()} == before
 
-    done = project.ok("gc", "-stack", "dev", "-keep-runs", "0", env=with_password)
+    done = project.ok("gc", "-grace", "0", "-stack", "dev", "-keep-runs", "0", env=with_password)
     assert "Removed 0 artifact(s)" in done.out and "also those of stack prod" in done.out
     assert {a.digest for a in store.listing()} == before
     assert project.ok("verify", "-stack", "prod", env=with_password).code == 0
     assert "No changes." in project.ok("plan", "-stack", "prod", "-var", "c=2", env=with_password).out
     assert "No changes." in project.ok("plan", "-stack", "dev", "-var", "c=3").out
+
+
+def test_gc_on_one_stack_never_leaves_another_stacks_cache_entries_naming_what_it_deleted(tmp_path: Path, s3_url: str,
+                                                                                        mysql_url: str) -> None:
+    """prod keeps its state in its MySQL database: gc on dev cannot drop prod's cache entries, so it
+    keeps every artifact they name (as it does for stacks sharing dev's state file), whatever -keep-runs says."""
+    project = on_store(tmp_path, s3_url)
+    project.replace("main.zp.hcl", 'stack "local" {', f'''variable "db_password" {{
+  type      = string
+  default   = null
+  sensitive = true
+}}
+
+stack "prod" {{
+  artifact_store    = "{s3_url}"
+  metadata_store    = "{mysql_url.replace("zplan:zplan@", "zplan@")}"
+  metadata_password = var.db_password
+}}
+
+stack "dev" {{''')
+    env = cli_env(ZPLAN_VAR_db_password="zplan")
+    for c in ("2", "3"):
+        project.ok("apply", "-auto-approve", "-stack", "prod", "-var", f"c={c}", env=env)
+    project.ok("apply", "-auto-approve", "-stack", "dev", "-var", "c=4")
+    assert prod_actions(project, "c=2", env) == {"cached"}
+
+    done = project.ok("gc", "-stack", "dev", "-keep-runs", "1", "-grace", "0", env=env)
+    assert "Removed 0 artifact(s)" in done.out, done.out
+    assert project.ok("verify", "-stack", "prod", env=env).code == 0
+    assert "No changes." in project.ok("plan", "-stack", "prod", "-var", "c=3", env=env).out
+    assert prod_actions(project, "c=2", env) == {"cached"}
+
+
+def prod_actions(project: Project, var: str, env: dict[str, str]) -> set[str]:
+    return {s["action"] for s in json.loads(project.ok("plan", "-format", "json", "-stack", "prod", "-var", var, env=env).out)["steps"]}

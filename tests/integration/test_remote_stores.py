@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import stat
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -148,6 +149,22 @@ def test_delete(store: ArtifactStore, src: Path, tmp_path: Path) -> None:
     assert not other_machine(store, tmp_path).exists(ref.digest)
 
 
+def test_the_listing_gives_when_each_artifact_was_stored_and_storing_it_again_renews_it(store: ArtifactStore, src: Path,
+                                                                                         tmp_path: Path) -> None:
+    """gc keeps what was stored recently (a running pipeline's task may be about to record it): the
+    time comes from the store itself (a folder's mtime, S3's LastModified, GCS's updated), and a
+    task that finds its output already there (an old orphan) makes it recent again."""
+    before = time.time()
+    ref = store.put(src)
+    (first,) = other_machine(store, tmp_path).listing()
+    assert first.digest == ref.digest and before - 1 <= first.modified <= time.time() + 1  # (S3 counts whole seconds)
+    time.sleep(1.1)
+    store.put(make_tree(tmp_path / "again", FILES))
+    (again,) = store.listing()
+    assert again.modified > first.modified
+    assert read_tree(other_machine(store, tmp_path / "3").get(ref.digest)) == FILES  # the marker written again is intact
+
+
 def test_snapshots_go_to_any_store(store: ArtifactStore, project: Path, tmp_path: Path) -> None:
     data = make_tree(project / "data", {"iris.csv": b"a,b\n1,2\n"})
     cache = StatCache(None)
@@ -275,3 +292,23 @@ def test_a_steps_output_folder_is_stored_in_every_store_and_only_a_local_one_lea
     else:
         assert ref.unsynced == ()  # an upload is durable once the store has acknowledged it: nothing changes
     store.wait_synced()
+
+
+def test_a_writer_that_may_not_replace_objects_still_reuses_an_artifact_already_there(remote: RemoteArtifactStore, src: Path,
+                                                                                      tmp_path: Path) -> None:
+    """A Kubeflow/Vertex task's account may create objects but not replace them (GCS's
+    objectCreator role): renewing the marker's time is refused, and storing an artifact that
+    is already there goes on as before (it is only renewed where the store allows it)."""
+    ref = remote.put(src)
+    fs = remote.fs
+    real = fs.pipe_file
+
+    def refuse_replacing(path: str, data: bytes, **kw: Any) -> None:
+        if fs.exists(path):
+            raise PermissionError(f"Forbidden: {path}")  # (gcsfs raises OSError("Forbidden: ..."), s3fs PermissionError)
+        real(path, data, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fs, "pipe_file", refuse_replacing)
+        assert remote.put(make_tree(tmp_path / "again", FILES)) == ref
+    assert read_tree(other_machine(remote, tmp_path).get(ref.digest)) == FILES

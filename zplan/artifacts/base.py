@@ -68,6 +68,9 @@ class StoredArtifact:
     written: bool = field(default=False, compare=False)
     # Its files' relative names, when ``put_owned`` left their syncs to the caller (``sync_stored``).
     unsynced: tuple[str, ...] = field(default=(), compare=False)
+    # When it was last stored (seconds since the epoch, by the store's clock), in ``listing``;
+    # None when the store does not say.
+    modified: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,7 @@ class ArtifactStore:
         ignores it).
         """
         entries, digest = self._scanned(Path(source), stat_cache)
-        if not self._present(digest):
+        if not (self._present(digest) and self._freshen(digest)):
             self._write(digest, entries)
         return self._ref(digest)
 
@@ -245,8 +248,9 @@ class ArtifactStore:
         raise NotImplementedError
 
     def listing(self) -> list[StoredArtifact]:
-        """Every complete artifact in the store, by digest (``zplan gc``). A write still in
-        progress (a local temp folder, an upload whose marker is not there yet) is not listed."""
+        """Every complete artifact in the store, by digest, with when it was last stored
+        (``zplan gc``). A write still in progress (a local temp folder, an upload whose marker
+        is not there yet) is not listed."""
         raise NotImplementedError
 
     def damaged(self, digest: str, why: str) -> "ArtifactCorrupted":
@@ -257,6 +261,12 @@ class ArtifactStore:
         )
 
     def _present(self, digest: str) -> bool:
+        raise NotImplementedError
+
+    def _freshen(self, digest: str) -> bool:
+        """Storing an artifact already there renews its time, as git does for an object written
+        again: the writer is about to record it, and gc keeps what was stored recently. False
+        when it is gone after all (deleted meanwhile): the caller stores it again."""
         raise NotImplementedError
 
     def _write(self, digest: str, entries: list[SourceFile]) -> None:

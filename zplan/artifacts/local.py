@@ -59,7 +59,7 @@ from zplan.artifacts.base import (
 )
 from zplan.artifacts.temp_area import TempArea
 from zplan.fsutil import BackgroundSync, OpenFolder, atomic_write_text, fsync_path, start_writeback
-from zplan.hashing import StatCache, canonical_json, combine, full_signature, hash_file, iter_tree
+from zplan.hashing import NotHashable, StatCache, canonical_json, combine, file_stat, full_signature, hash_file, iter_tree
 
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 CLONE_MIN_BYTES = 1024 * 1024  # smaller files are copied: as cheap, and one less system call to fail
@@ -134,16 +134,26 @@ class LocalArtifactStore(ArtifactStore):
         return found
 
     def _listed(self, digest: str) -> StoredArtifact:
-        """Its size from the manifest, or from the files (listing writes nothing)."""
+        """Its size from the manifest, or from the files (listing writes nothing); when it was
+        last stored from its folder's mtime (``_stored``)."""
+        root = self.path(digest)
         data = self._load_manifest(digest)
         if data is None or not isinstance(data.get("files"), dict):
-            root = self.path(digest)
-            sizes = {p.relative_to(root).as_posix(): p.stat().st_size for p in iter_tree(root)}
+            # (lstat: a link to nothing that a broken copy left is damage for verify, not an error here)
+            sizes = {p.relative_to(root).as_posix(): p.lstat().st_size for p in iter_tree(root)}
             data = manifest(digest, sizes)
-        return StoredArtifact(digest, self.uri(digest), sum(data["files"].values()), len(data["files"]))
+        return StoredArtifact(digest, self.uri(digest), sum(data["files"].values()), len(data["files"]),
+                              modified=root.stat().st_mtime)
 
     def _present(self, digest: str) -> bool:
         return os.path.isdir(os.path.join(self._root, digest[:2], digest))
+
+    def _freshen(self, digest: str) -> bool:
+        # The folder's mtime: its files' are stamps the manifest checks. A rename into place
+        # keeps the temp folder's (the time its last entry was made, maybe long before).
+        with contextlib.suppress(OSError):  # a store this process may only read still serves what is there
+            os.utime(self.path(digest))
+        return True
 
     def presence(self) -> Callable[[str], bool]:
         folder = OpenFolder(self._root)  # a plan asks about thousands of artifacts: looked up from the open store
@@ -372,7 +382,7 @@ class LocalArtifactStore(ArtifactStore):
             return data
         root = self.path(digest)
         files = [(p.relative_to(root).as_posix(), p) for p in iter_tree(root)]
-        if combine((rel, hash_file(p)) for rel, p in files) != digest:
+        if _rehashed(files) != digest:
             return None
         if not stamps_match:  # content is right (e.g. a file touched, not changed): new stamps
             data = self._save_manifest(digest, files)
@@ -395,9 +405,23 @@ class LocalArtifactStore(ArtifactStore):
         return self._stored(digest, self._load_manifest(digest) or self._save_manifest(digest))
 
     def _stored(self, digest: str, data: Mapping[str, Any], written: bool = False, unsynced: tuple[str, ...] = ()) -> StoredArtifact:
+        """What every put returns, stored or found already there: either way its time is renewed."""
+        self._freshen(digest)
         path = self.path(digest)
         return StoredArtifact(digest, path.as_uri(), data["size"], len(data["files"]), folder=path, written=written,
                               unsynced=unsynced)
+
+
+def _rehashed(files: list[tuple[str, Path]]) -> str | None:
+    """The tree hash of an artifact's stored files; None when one is not a plain file any more
+    (a link to nothing or a named pipe a broken copy left, a file gone meanwhile): damage as any
+    other, never opened (a pipe would block)."""
+    try:
+        for _, path in files:
+            file_stat(str(path))
+        return combine((rel, hash_file(p)) for rel, p in files)
+    except (NotHashable, FileNotFoundError):
+        return None
 
 
 def _signature(path: Path) -> tuple[int, int, int, int]:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -136,21 +137,38 @@ class RemoteArtifactStore(ArtifactStore):
             except FileNotFoundError:
                 objects = {}
         sizes: dict[str, list[int]] = {}
+        modified: dict[str, list[float | None]] = {}
         complete: set[str] = set()
         for key, info in objects.items():
             prefix, _, rest = key.removeprefix(self.root + "/").partition("/")
             digest, _, rel = rest.partition("/")
             if not (rel and _DIGEST.match(digest) and digest[:2] == prefix):
                 continue
+            modified.setdefault(digest, []).append(_modified(info))
             if rel == MARKER:
                 complete.add(digest)
             else:
                 sizes.setdefault(digest, []).append(int(info.get("size") or 0))
-        return [StoredArtifact(d, self.uri(d), sum(sizes.get(d, [])), len(sizes.get(d, []))) for d in sorted(complete)]
+        return [StoredArtifact(d, self.uri(d), sum(sizes.get(d, [])), len(sizes.get(d, [])), modified=_newest(modified[d]))
+                for d in sorted(complete)]
 
     def _present(self, digest: str) -> bool:
         with self._errors():
             return bool(self.fs.exists(f"{self.key(digest)}/{MARKER}"))
+
+    def _freshen(self, digest: str) -> bool:
+        # An object's time cannot be set: the marker is written again, as it was (one small PUT).
+        marker = f"{self.key(digest)}/{MARKER}"
+        with self._errors():
+            try:
+                data = self.fs.cat_file(marker)
+            except FileNotFoundError:
+                return False
+        # Where the writer may create objects but not replace them (GCS's objectCreator role),
+        # the artifact is served as it is, not renewed.
+        with contextlib.suppress(*_remote_errors(self.protocol)):
+            self.fs.pipe_file(marker, data)
+        return True
 
     def _write(self, digest: str, entries: list[SourceFile]) -> None:
         key = self.key(digest)
@@ -220,6 +238,23 @@ class RemoteArtifactStore(ArtifactStore):
         data = self._marker(digest) or {}
         files = data.get("files", {})
         return StoredArtifact(digest, self.uri(digest), sum(files.values()), len(files))
+
+
+def _modified(info: Mapping[str, Any]) -> float | None:
+    """When an object was last written, from a listing: S3's ``LastModified`` (a datetime),
+    GCS's ``updated`` (RFC 3339 text); None when the server does not say."""
+    value = info.get("LastModified") or info.get("updated")
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if not isinstance(value, datetime):
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()  # both servers give UTC
+
+
+def _newest(times: list[float | None]) -> float | None:
+    """An artifact's time: its newest object's (the marker, written last or again); None if any is unknown."""
+    return None if None in times else max(times)
 
 
 def _open_filesystem(url: str, protocol: str, options: Mapping[str, Any]) -> Any:

@@ -62,14 +62,15 @@ def gc_(
     keep_runs: Optional[int] = opt(None, "keep-runs", "Keep the artifacts of the stack's N newest runs too (default: of every run)."),
     dry_run: bool = opt(False, "dry-run", "List what would be removed and the bytes freed; change nothing."),
     ignore_stack: List[str] = opt([], "ignore-stack", "Another stack on the same artifact store whose records are not read: what only it refers to goes."),
+    grace: str = opt("24h", "grace", "Keep what was stored more recently than this, referred to or not: a running pipeline may be about to record it (0: keep nothing for that)."),
     stack: Optional[str] = stack_option(), lock_timeout: str = LockTimeoutOpt, no_color: bool = NoColorOpt,
 ) -> None:
-    """Remove artifacts that no kept run, output, cache entry or deployed resource of any stack on the store refers to."""
+    """Remove artifacts that no kept run, output, cache entry or deployed resource of any stack on the store refers to, stored longer ago than -grace."""
     from zplan.cli.apply_cmd import lock_views
     from zplan.operations.gc import collect_garbage
     from zplan.render.gc_view import print_gc_report
 
-    report = collect_garbage(project_args(stack), keep_runs, dry_run, lock_timeout, lock_views(), tuple(ignore_stack))
+    report = collect_garbage(project_args(stack), keep_runs, dry_run, lock_timeout, lock_views(), tuple(ignore_stack), grace)
     print_gc_report(report)
     if report.not_removed:
         raise typer.Exit(1)

@@ -26,12 +26,19 @@ during gc waits in turn. gc changes the state serial when it drops cache entries
 saved before gc (whose cache hits may be gone) is refused as stale; removing only what no
 entry named leaves saved plans valid. Only complete artifacts
 are listed: a write in progress (a temp folder, an upload without its marker) is never touched.
+
+**Safe beside a running Kubeflow/Vertex pipeline: a grace period.** Its tasks hold the lock
+only to plan and to record their step, not while it runs, so an output stored and not yet
+recorded is referred to by nothing. What was stored within ``grace`` (the store's own time: a
+local folder's mtime, S3's LastModified, GCS's updated) stays; storing an artifact that is
+already there renews its time, so one a task reuses is recent too.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterator
@@ -50,6 +57,9 @@ if TYPE_CHECKING:
     from zplan.state.backend import StateBackend
 
 _DIGEST = re.compile(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
+# As `git gc --prune=2.weeks.ago`: what a running pipeline's task stored and has not recorded
+# yet is recent, and stays (a step that runs longer than this needs a longer -grace).
+DEFAULT_GRACE = "24h"
 
 
 @dataclass
@@ -60,6 +70,8 @@ class GcReport:
     kept_runs: list[int]  # run numbers whose artifacts were kept, newest first
     removed: list["StoredArtifact"] = field(default_factory=list)  # or that would be, on a dry run
     kept: int = 0  # artifacts in the store that stay
+    grace: float = 0.0  # seconds: what was stored more recently stays, referred to or not
+    recent: int = 0  # of those kept, how many nothing referred to but were stored within ``grace``
     dropped_cache_entries: int = 0
     sharing: list[str] = field(default_factory=list)  # other stacks on this store whose references were kept
     ignored: list[str] = field(default_factory=list)  # stacks on this store left out with -ignore-stack
@@ -71,11 +83,13 @@ class GcReport:
 
 
 def collect_garbage(args: ProjectArgs, keep_runs: int | None, dry_run: bool, lock_timeout: str, views: LockViews,
-                    ignore_stacks: tuple[str, ...] = ()) -> GcReport:
-    """List the store and remove (or, on a dry run, only report) what nothing refers to."""
+                    ignore_stacks: tuple[str, ...] = (), grace: str = DEFAULT_GRACE) -> GcReport:
+    """List the store and remove (or, on a dry run, only report) what nothing refers to and
+    was stored longer than ``grace`` ago."""
     if keep_runs is not None and keep_runs < 0:
         raise diags.fail(f"-keep-runs must be 0 or more, got {keep_runs}",
                          "give how many of the newest runs keep their artifacts (0: only what state refers to)")
+    grace_seconds = _grace_seconds(grace)
     project = open_for_reading(args)
     settings = project.recorded_stack_settings()
     if UNKNOWN in (settings.get("artifact_store"), settings.get("metadata_store")):
@@ -91,7 +105,7 @@ def collect_garbage(args: ProjectArgs, keep_runs: int | None, dry_run: bool, loc
     with _locked({project.stack_name: backend, **{s.name: s.backend for s in sharing}}, lock_timeout, views, str(settings["artifact_store"])):
         state = State(backend.read())
         others = _shared_references(sharing, state, backend, keep_runs, str(settings["artifact_store"]))
-        report = _judge(state, key, store, _results(args, project.stack_name), keep_runs, dry_run, others)
+        report = _judge(state, key, store, _results(args, project.stack_name), keep_runs, dry_run, others, grace_seconds)
         report.sharing, report.ignored = [s.name for s in sharing], ignored
         if report.removed and not dry_run:
             gone = {a.digest for a in report.removed}
@@ -116,15 +130,38 @@ def _delete(report: GcReport, store: "ArtifactStore") -> None:
     report.removed = [a for a in report.removed if a.digest not in failed]
 
 
+def _grace_seconds(text: str) -> float:
+    from zplan.durations import parse_seconds
+
+    try:
+        seconds = parse_seconds(text)
+    except ValueError:
+        seconds = -1.0
+    if seconds < 0:
+        raise diags.fail(f"invalid -grace {text.strip().lower()!r}",
+                         "use a duration of zero or more, like 24h, 2h30m or 0 (0: also what a running pipeline may be about to record)")
+    return seconds
+
+
 def _judge(state: State, key: str, store: "ArtifactStore", results: "Results", keep_runs: int | None, dry_run: bool,
-           others: set[str]) -> GcReport:
+           others: set[str], grace: float) -> GcReport:
+    started = time.time()  # (before the listing: an artifact stored during it is recent either way)
     listed = store.listing()
     kept_runs = _kept_runs(results, keep_runs)
     referenced = _in_state(state, key, None if keep_runs is None else set(kept_runs))
     referenced |= _in_runs(results, kept_runs, _latest_executions(state, key))
     referenced |= others
-    removed = [a for a in listed if a.digest not in referenced]
-    return GcReport(store.url, dry_run, keep_runs, kept_runs, removed, len(listed) - len(removed))
+    unreferenced = [a for a in listed if a.digest not in referenced]
+    removed = [a for a in unreferenced if not _recent(a, started, grace)]
+    report = GcReport(store.url, dry_run, keep_runs, kept_runs, removed, len(listed) - len(removed), grace=grace)
+    report.recent = len(unreferenced) - len(removed)
+    return report
+
+
+def _recent(artifact: "StoredArtifact", now: float, grace: float) -> bool:
+    """Stored within ``grace``: a pipeline's task (which holds no lock while its step runs) may
+    have stored it and not recorded it yet. One whose time the store does not give stays too."""
+    return grace > 0 and (artifact.modified is None or now - artifact.modified < grace)
 
 
 # -- other stacks on the same artifact store -------------------------------------------------------
@@ -139,11 +176,12 @@ class _Sharer:
     results: "Results"
 
     def references(self, ours: State, our_backend: "StateBackend", keep_runs: int | None) -> set[str]:
-        """What this stack's state and ML Metadata refer to, with its own ``keep_runs`` newest runs."""
+        """What this stack's state and ML Metadata refer to, with its own ``keep_runs`` newest runs.
+        Every cache entry in its state counts, whatever ``keep_runs``: gc drops only its own
+        stack's entries, so another's naming a deleted artifact would be left dangling."""
         state = ours if self.backend.describe() == our_backend.describe() else State(self.backend.read())
         kept = _kept_runs(self.results, keep_runs)
-        found = _in_state(state, self.key, None if keep_runs is None else set(kept))
-        return found | _in_runs(self.results, kept, _latest_executions(state, self.key))
+        return _in_state(state, self.key, None) | _in_runs(self.results, kept, _latest_executions(state, self.key))
 
 
 def _shared_references(sharing: list[_Sharer], ours: State, backend: "StateBackend", keep_runs: int | None, url: str) -> set[str]:

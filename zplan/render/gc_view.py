@@ -23,18 +23,36 @@ def _stacks(report) -> str:
     return text
 
 
+def duration_text(seconds: float) -> str:
+    """86400 -> "24h", 5400 -> "1h30m", 90.5 -> "1m30.5s": as -grace takes it."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, rest = divmod(rest, 60)
+    parts = [f"{int(hours)}h" if hours else "", f"{int(minutes)}m" if minutes else "", f"{rest:g}s" if rest else ""]
+    return "".join(parts) or "0s"
+
+
+def _say_recent(report) -> None:
+    """How many artifacts nothing refers to stay only for being recent (-grace)."""
+    if report.recent:
+        say(f"Kept {report.recent} artifact(s) nothing refers to for being stored in the last {duration_text(report.grace)} (-grace): "
+            "a pipeline still running may be about to record them. A later gc removes them if nothing does.")
+
+
 def print_gc_report(report) -> None:
     kept_runs = ("every run" if report.keep_runs is None else
                  f"the {report.keep_runs} newest run(s): {', '.join(map(str, report.kept_runs)) or 'none recorded'}"
                  if report.keep_runs else "no run beyond the latest step records")
-    say(f"zplan gc on {report.store_url}, keeping what state, outputs, resources and {kept_runs} refer to{_stacks(report)}:", "bold")
+    recent = f", and what was stored in the last {duration_text(report.grace)}" if report.grace else ""
+    say(f"zplan gc on {report.store_url}, keeping what state, outputs, resources and {kept_runs} refer to{_stacks(report)}{recent}:", "bold")
     for artifact in sorted(report.removed, key=lambda a: (-a.size, a.digest)):
         say(f"  - {artifact.digest}  {size_text(artifact.size):>10}  {artifact.uri}", "delete")
     count, freed = len(report.removed), size_text(report.bytes_freed)
     if report.dry_run:
         say(f"Would remove {count} artifact(s), freeing {freed}; {report.kept} kept. Nothing was changed (dry run).", "bold")
+        _say_recent(report)
         return
     say(f"Removed {count} artifact(s), freed {freed}; {report.kept} kept.", "bold")
+    _say_recent(report)
     if report.dropped_cache_entries:
         say(f"Dropped {report.dropped_cache_entries} cache entr{'y' if report.dropped_cache_entries == 1 else 'ies'} "
             "naming them: their steps rerun if the configuration asks for them again.")
