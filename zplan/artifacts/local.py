@@ -33,12 +33,11 @@ that file system, a cost zplan does not control.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import stat
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from zplan.artifacts.base import (
     _DIGEST,
@@ -57,11 +56,11 @@ from zplan.artifacts.base import (
     manifest,
     tree_digest,
 )
+from zplan.artifacts.file_copy import FICLONE, clone, copy_in_kernel, sealed  # noqa: F401 (FICLONE: tests)
 from zplan.artifacts.temp_area import TempArea
-from zplan.fsutil import BackgroundSync, OpenFolder, atomic_write_text, fsync_path, start_writeback
+from zplan.fsutil import BackgroundSync, OpenFolder, atomic_write_text, fsync_path
 from zplan.hashing import NotHashable, StatCache, canonical_json, combine, file_stat, full_signature, hash_file, iter_tree
 
-FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 CLONE_MIN_BYTES = 1024 * 1024  # smaller files are copied: as cheap, and one less system call to fail
 # Below both, an artifact keeps no manifest file: rehashing it (~0.1 ms) costs about as much as
 # creating that file on a fast disk, less on a virtual one (0.02-0.9 ms measured on one), and a
@@ -318,21 +317,21 @@ class LocalArtifactStore(ArtifactStore):
         match: a source written during the snapshot is refused."""
         trusted = entry.hashed_as is not None and _signature(entry.path) == entry.hashed_as
         with open(entry.path, "rb") as src, open(dst, "xb") as out:
-            if not (_clone(src, out) or _copy_in_kernel(src, out, entry.stat.st_size)):
+            if not (clone(src, out) or copy_in_kernel(src, out, entry.stat.st_size, WRITEBACK_CHUNK)):
                 out.close()
                 os.unlink(dst)
                 return None
             unchanged = trusted and _signature(entry.path) == entry.hashed_as
             if not unchanged and hash_file(dst) != entry.digest:
                 raise self._changed(entry)
-            return _sealed(out, durable)
+            return sealed(out, durable)
 
     def _copy(self, entry: SourceFile, dst: str, durable: bool) -> os.stat_result:
         """A copy through Python, hashing the bytes as they are copied."""
         with open(entry.path, "rb") as src, open(dst, "xb") as out:
             if _stream(src, out) != entry.digest:
                 raise self._changed(entry)
-            return _sealed(out, durable)
+            return sealed(out, durable)
 
     def _write_manifest(self, digest: str, data: dict[str, Any]) -> None:
         # A manifest only caches file stamps (rebuilt from the files when lost): no sync needed.
@@ -426,43 +425,3 @@ def _rehashed(files: list[tuple[str, Path]]) -> str | None:
 
 def _signature(path: Path) -> tuple[int, int, int, int]:
     return full_signature(os.stat(path))
-
-
-def _clone(src: BinaryIO, out: BinaryIO) -> bool:
-    """A copy-on-write clone of ``src`` into the empty ``out`` (FICLONE); False where the
-    file system cannot (ext4, tmpfs, another file system)."""
-    try:
-        fcntl.ioctl(out.fileno(), FICLONE, src.fileno())
-    except OSError:
-        return False
-    return True
-
-
-def _copy_in_kernel(src: BinaryIO, out: BinaryIO, size: int) -> bool:
-    """``size`` bytes of ``src`` into ``out`` by ``copy_file_range`` (fewer when the file is
-    shorter now: the caller's check then refuses it); False where the kernel cannot. Each
-    chunk's writeback starts as soon as it is copied (2 GiB on ext4: ~0.7 s of fsync after
-    the copy without it, ~0.02 s with it, and less CPU: no dirty-page throttling)."""
-    if not hasattr(os, "copy_file_range"):
-        return False
-    try:
-        done = 0
-        while done < size:
-            n = os.copy_file_range(src.fileno(), out.fileno(), min(size - done, WRITEBACK_CHUNK))
-            if n == 0:
-                break
-            start_writeback(out.fileno(), done, n)
-            done += n
-    except OSError:  # an old kernel, another file system: the caller copies in Python
-        out.truncate(0)
-        return False
-    return True
-
-
-def _sealed(out: BinaryIO, durable: bool) -> os.stat_result:
-    """Finish a stored file: read-only, on disk when ``durable``; its stamps for the manifest."""
-    out.flush()
-    os.fchmod(out.fileno(), _READ_ONLY)
-    if durable:
-        os.fsync(out.fileno())  # the rename must never publish bytes still only in memory
-    return os.fstat(out.fileno())

@@ -28,7 +28,7 @@ def test_s3_at_a_silent_endpoint(tmp_path, monkeypatch):
         took, error = outcome_within(60, lambda: store.presence()(DIGEST))
     assert isinstance(error, ArtifactStoreError), repr(error)
     assert "artifact store s3://bucket/artifacts did not answer in time" in str(error)
-    assert took < 10
+    assert took < 30  # (its timeouts are 1 s; an unbounded wait is cut at 60; a loaded machine imports boto3 slowly)
 
 
 def test_gcs_at_a_silent_endpoint(tmp_path, monkeypatch):
@@ -38,4 +38,4 @@ def test_gcs_at_a_silent_endpoint(tmp_path, monkeypatch):
         took, error = outcome_within(60, lambda: store.presence()(DIGEST))
     assert isinstance(error, ArtifactStoreError), repr(error)
     assert "artifact store gs://bucket/artifacts did not answer in time" in str(error)
-    assert took < 10
+    assert took < 30  # (its timeouts are 1 s; an unbounded wait is cut at 60; a loaded machine imports boto3 slowly)

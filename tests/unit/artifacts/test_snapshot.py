@@ -80,7 +80,7 @@ def test_big_files_are_cloned_copy_on_write_where_the_file_system_can_and_copied
         calls.append(request)
         return real_ioctl(fd, request, arg, *rest)
 
-    monkeypatch.setattr(local_module.fcntl, "ioctl", watching)
+    monkeypatch.setattr(fcntl, "ioctl", watching)
     ref = snapshot(project / "images", store, StatCache(None))
     assert calls == [local_module.FICLONE]  # model.bin (9000 bytes) only; the others are small
     assert read_tree(store.get(ref.digest, verify=True)) == SAMPLE

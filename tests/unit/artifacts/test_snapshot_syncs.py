@@ -15,7 +15,7 @@ import pytest
 import zplan.fsutil as fsutil
 from zplan.apply.step_failures import InputDamaged
 from zplan.apply.worker import PathArg, _load_input
-from zplan.artifacts import ArtifactStore, snapshot
+from zplan.artifacts import ArtifactStore, file_copy, snapshot
 from zplan.artifacts.base import ArtifactStoreError
 from zplan.hashing import StatCache, hash_tree
 
@@ -144,8 +144,8 @@ def test_a_big_file_is_cloned_where_the_file_system_has_reflinks(monkeypatch: py
     if where is None:
         pytest.skip("no file system with reflinks here (set ZPLAN_TEST_REFLINK_DIR to an XFS or Btrfs folder)")
     kernel_copies: list[int] = []
-    real = local_module._copy_in_kernel
-    monkeypatch.setattr(local_module, "_copy_in_kernel", lambda *a: (kernel_copies.append(1), real(*a))[1])
+    real = local_module.copy_in_kernel
+    monkeypatch.setattr(local_module, "copy_in_kernel", lambda *a: (kernel_copies.append(1), real(*a))[1])
     with tempfile.TemporaryDirectory(dir=where) as root:
         src = make_tree(Path(root) / "in", {"big.bin": os.urandom(2 * 1024 * 1024)})
         store = ArtifactStore.from_url("file://store", Path(root))
@@ -179,7 +179,7 @@ def test_a_big_kernel_copy_starts_its_writeback_chunk_by_chunk(project: Path, st
     monkeypatch.setattr(local_module, "WRITEBACK_CHUNK", 1024 * 1024)
     ranges: list[tuple[int, int]] = []
     real = fsutil.start_writeback
-    monkeypatch.setattr(local_module, "start_writeback", lambda fd, off, n: (ranges.append((off, n)), real(fd, off, n))[1])
+    monkeypatch.setattr(file_copy, "start_writeback", lambda fd, off, n: (ranges.append((off, n)), real(fd, off, n))[1])
     ref = store.put(project / "data", stat_cache=StatCache(None), sync_later=True)
     store.wait_synced()
     assert ranges == [(0, 1024 * 1024), (1024 * 1024, 1024 * 1024), (2 * 1024 * 1024, 1024 * 1024)]
