@@ -127,11 +127,41 @@ def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint
         if now_params.get(step["address"], step["params"]) != step["params"]:
             raise diags.fail(f"saved plan is stale: the params of {step['address']} changed since the plan was made",
                              "a params file it reads was edited? run `zplan plan` again and review it")
-    now = to_json(plan)
+    now = json.loads(json.dumps(to_json(plan)))  # (as the saved one was read back: tuples are lists)
     if _actions(saved["plan"]) != _actions(now):
         raise diags.fail(f"saved plan is stale: applying now would do something else than the reviewed plan ({_first_difference(saved['plan'], now)})",
                          "run `zplan plan` again and review it")
+    _check_values(saved["plan"], now)
     _check_checkouts(saved["plan"], now)
+
+
+# What a resource entry says apply will write: `env("DIR")` in an attribute may read otherwise at apply.
+_PLANNED = ("after", "after_unknown", "replace_because")
+
+
+def _check_values(before: dict, now: dict) -> None:
+    """The same actions with other values are another plan: a resource created with another
+    attribute, an output recorded with another value (an `env()` that reads otherwise now)."""
+    planned = {r["address"]: r for r in before["resources"]}
+    for r in now["resources"]:
+        was = planned.get(r["address"], {})
+        attr = next((k for k in _PLANNED if was.get(k) != r[k]), None)
+        if attr is not None:
+            raise diags.fail(f"saved plan is stale: the planned {_value_change(attr, was, r)} of {r['address']} changed since the plan was made",
+                             "run `zplan plan` again and review it")
+    for name, o in now["outputs"].items():
+        if before["outputs"].get(name) != o:
+            raise diags.fail(f"saved plan is stale: the planned value of output {name} changed since the plan was made",
+                             "run `zplan plan` again and review it")
+
+
+def _value_change(attr: str, was: dict, now: dict) -> str:
+    """`attributes path ("a" -> "b")`: which of the entry's planned values moved, as the JSON plan shows them."""
+    if attr != "after" or not isinstance(was.get("after"), dict) or not isinstance(now["after"], dict):
+        return attr.replace("_", " ")
+    old, new = was["after"], now["after"]
+    names = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return "attribute " + ", ".join(f"{k} ({json.dumps(old.get(k))} -> {json.dumps(new.get(k))})" for k in names)
 
 
 def _check_checkouts(before: dict, now: dict) -> None:
