@@ -199,6 +199,17 @@ output "owner" {
     assert project.path("reviewed").is_dir()
 
 
+def test_a_saved_plan_is_stale_when_its_stack_settings_read_otherwise_now(project):
+    """The reviewed plan runs its steps in the stores it was made for, never in others an `env()` reads at apply."""
+    project.replace("main.zp.hcl", '"file://.zplan/artifacts"', 'env("STORE", "file://.zplan/artifacts")')
+    project.ok("plan", "-out", "plan.zplan")
+    result = project.run("apply", "plan.zplan", env=cli_env(STORE="file://.zplan/elsewhere"))
+    assert result.code == 1, str(result)
+    assert 'saved plan is stale: the settings of stack "local" changed since the plan was made' in result.err
+    assert not project.path(".zplan/elsewhere").exists() and not project.path(".zplan/state.json").exists()
+    assert ran(project.ok("apply", "plan.zplan")) == ALL
+
+
 def test_apply_without_a_terminal_needs_auto_approve(project):
     result = project.run("apply")
     assert result.code == 1

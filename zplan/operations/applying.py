@@ -94,7 +94,8 @@ def save_planfile(out: Path, planned: Planned, project: Project) -> None:
     _check_plan_path(out, project)
     sensitive = {n for n, v in project.config.variables.items() if v.sensitive}
     try:
-        planfile.write(out, planned.plan, project.variables, sensitive, fingerprints(project.root, project.config.files, project.config.read_files))
+        planfile.write(out, planned.plan, project.variables, sensitive, fingerprints(project.root, project.config.files, project.config.read_files),
+                       planned.planner.stack_settings)
     except OSError as exc:
         raise diags.fail(f"cannot write the plan file {out}: {exc.strerror or exc}", "give -out a path zplan may write, such as plan.zplan") from None
 
@@ -188,4 +189,5 @@ def _check_saved(saved: dict, planned: Planned, project: Project) -> None:
     from zplan.plan import planfile as pf
 
     state = planned.state
-    pf.check(saved, state.serial, state.lineage, fingerprints(project.root, project.config.files, project.config.read_files), planned.plan)
+    pf.check(saved, state.serial, state.lineage, fingerprints(project.root, project.config.files, project.config.read_files), planned.plan,
+             planned.planner.stack_settings)

@@ -25,7 +25,8 @@ from zplan.plan.jsonplan import to_json
 PLANFILE_VERSION = 1
 
 
-def write(path: Path, plan: m.Plan, variables: dict[str, Any], sensitive: set[str], config_fingerprint: dict[str, str]) -> None:
+def write(path: Path, plan: m.Plan, variables: dict[str, Any], sensitive: set[str], config_fingerprint: dict[str, str],
+          stack_settings: dict[str, Any]) -> None:
     doc = {
         "planfile_version": PLANFILE_VERSION,
         "plan": to_json(plan),
@@ -33,6 +34,7 @@ def write(path: Path, plan: m.Plan, variables: dict[str, Any], sensitive: set[st
         "sensitive_variables": sorted(sensitive),
         "sensitive_digests": _sensitive_digests(variables, sensitive, salt := _random.token_hex(16)),
         "sensitive_salt": salt,
+        "stack_settings": _keyed(salt, stack_settings),
         "config": config_fingerprint,
         "code": {s.address: s.code_hash for s in plan.steps},
         "data": _data_digests(plan),
@@ -72,7 +74,7 @@ _SHAPE: dict[str, type] = {
     "variables": dict, "sensitive_variables": list, "config": dict, "code": dict, "data": dict,
 }
 # Written by every zplan, read only when there: their type is checked when present.
-_OPTIONAL: dict[str, type] = {"sensitive_digests": dict, "sensitive_salt": str}
+_OPTIONAL: dict[str, type] = {"sensitive_digests": dict, "sensitive_salt": str, "stack_settings": str}
 # The fields of each resource and step entry that the check and the views read.
 _ENTRY: dict[str, type] = {"address": str, "action": str, "reasons": list}
 _STEP_ENTRY: dict[str, type] = {**_ENTRY, "params": dict}
@@ -99,7 +101,8 @@ def _shape_problem(doc: dict) -> str | None:
 _JSON_NAMES = {dict: "object", list: "array", str: "string", int: "number", bool: "boolean"}
 
 
-def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint: dict[str, str], plan: m.Plan) -> None:
+def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint: dict[str, str], plan: m.Plan,
+          stack_settings: dict[str, Any]) -> None:
     """Refuse a saved plan that no longer describes what apply would do."""
     old = saved["plan"]["state"]
     if old["serial"] != state_serial:
@@ -114,6 +117,7 @@ def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint
         if saved["config"].get(file) != config_fingerprint.get(file):
             what = "was added" if file not in saved["config"] else "was removed" if file not in config_fingerprint else "changed"
             raise diags.fail(f"saved plan is stale: configuration file {file} {what} since the plan was made", "run `zplan plan` again and review it")
+    _check_stack(saved, stack_settings)
     now_code = {s.address: s.code_hash for s in plan.steps}
     for address, digest in saved["code"].items():
         if now_code.get(address) != digest:
@@ -164,6 +168,14 @@ def _value_change(attr: str, was: dict, now: dict) -> str:
     return "attribute " + ", ".join(f"{k} ({json.dumps(old.get(k))} -> {json.dumps(new.get(k))})" for k in names)
 
 
+def _check_stack(saved: dict, settings: dict[str, Any]) -> None:
+    """Where steps run and what they are cached in is part of the plan: an `env()` in the stack
+    block that reads otherwise now would apply elsewhere (a plan file without the digest predates it)."""
+    if "stack_settings" in saved and saved["stack_settings"] != _keyed(saved.get("sensitive_salt", ""), settings):
+        raise diags.fail(f"saved plan is stale: the settings of stack \"{saved['plan']['stack']}\" changed since the plan was made "
+                         "(its artifact store, metadata store, orchestrator...)", "run `zplan plan` again and review it")
+
+
 def _check_checkouts(before: dict, now: dict) -> None:
     """An out the reviewed plan did not list as checked out again is not overwritten in the
     project folder (one it listed and the user restored since is simply left as it is)."""
@@ -197,11 +209,12 @@ def changed_sensitive(saved: dict, variables: dict[str, Any]) -> list[str]:
 
 def _sensitive_digests(variables: dict[str, Any], sensitive: set[str], salt: str) -> dict[str, str]:
     """Keyed digests: equal values are recognised, the values themselves cannot be read back."""
-    return {
-        name: hmac.new(salt.encode(), json.dumps(variables[name], sort_keys=True).encode(), hashlib.sha256).hexdigest()
-        for name in sorted(sensitive)
-        if name in variables
-    }
+    return {name: _keyed(salt, variables[name]) for name in sorted(sensitive) if name in variables}
+
+
+def _keyed(salt: str, value: Any) -> str:
+    """A digest keyed by the plan's salt: a value (a secret among them) cannot be read back from it."""
+    return hmac.new(salt.encode(), json.dumps(value, sort_keys=True, default=repr).encode(), hashlib.sha256).hexdigest()
 
 
 def _actions(doc: dict) -> list:
