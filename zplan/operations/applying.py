@@ -123,6 +123,7 @@ def apply_saved_plan(root: Path, planfile: Path, ui: ApplyUI, parallelism: int =
     from zplan.plan import planfile as pf
 
     saved = pf.read(planfile)
+    pf.check_version(saved, planfile)
     options = saved["plan"]["options"]
     checkout = checkout and options.get("no_checkout") is not True  # `plan -no-checkout -out F`: applied without
     selection = Selection(options["targets"], options["excludes"], options["replace"], saved["plan"]["destroy"], checkout=checkout)

@@ -17,7 +17,7 @@ import secrets as _random
 from pathlib import Path
 from typing import Any
 
-from zplan import diags
+from zplan import __version__, diags
 from zplan.fsutil import atomic_write_text
 from zplan.plan import model as m
 from zplan.plan.jsonplan import to_json
@@ -29,6 +29,7 @@ def write(path: Path, plan: m.Plan, variables: dict[str, Any], sensitive: set[st
           stack_settings: dict[str, Any]) -> None:
     doc = {
         "planfile_version": PLANFILE_VERSION,
+        "zplan_version": __version__,
         "plan": to_json(plan),
         "variables": {k: v for k, v in variables.items() if k not in sensitive},
         "sensitive_variables": sorted(sensitive),
@@ -74,10 +75,19 @@ _SHAPE: dict[str, type] = {
     "variables": dict, "sensitive_variables": list, "config": dict, "code": dict, "data": dict,
 }
 # Written by every zplan, read only when there: their type is checked when present.
-_OPTIONAL: dict[str, type] = {"sensitive_digests": dict, "sensitive_salt": str, "stack_settings": str}
+_OPTIONAL: dict[str, type] = {"sensitive_digests": dict, "sensitive_salt": str, "stack_settings": str, "zplan_version": str}
 # The fields of each resource and step entry that the check and the views read.
 _ENTRY: dict[str, type] = {"address": str, "action": str, "reasons": list}
 _STEP_ENTRY: dict[str, type] = {**_ENTRY, "params": dict}
+
+
+def check_version(saved: dict, path: Path) -> None:
+    """As Terraform: a plan is applied by the zplan that made it (another one may plan, key or apply
+    otherwise); a plan file written before the version was kept has none to compare."""
+    made_by = saved.get("zplan_version", __version__)
+    if made_by != __version__:
+        raise diags.fail(f"plan file {path} was made by zplan v{made_by}, and this is zplan v{__version__}",
+                         "a saved plan is applied by the zplan version that made it: make a new plan with this version (zplan plan -out FILE)")
 
 
 def _shape_problem(doc: dict) -> str | None:
