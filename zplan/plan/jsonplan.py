@@ -123,7 +123,7 @@ def _step(s: m.StepPlan, mask, secrets: list[str]) -> dict:
         "code_hash": s.code_hash,
         "source": s.source,
         "params": mask(s.params),
-        "inputs": {k: v.to_json() for k, v in s.inputs.items()},
+        "inputs": mask({k: v.to_json() for k, v in s.inputs.items()}),  # a data path may come from a sensitive variable
         "cached_from": cached,
         "depends_on": s.depends_on,
     }

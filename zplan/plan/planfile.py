@@ -21,6 +21,7 @@ from zplan import __version__, diags
 from zplan.fsutil import atomic_write_text
 from zplan.plan import model as m
 from zplan.plan.jsonplan import to_json
+from zplan.secrets import redact
 
 PLANFILE_VERSION = 1
 
@@ -235,6 +236,6 @@ def _data_digests(plan: m.Plan) -> dict[str, str]:
     out = {}
     for s in plan.steps:
         for name, spec in s.inputs.items():
-            if isinstance(spec, m.DataInput):
-                out[f"{s.address}.inputs.{name} ({spec.path})"] = spec.digest
+            if isinstance(spec, m.DataInput):  # (a path given by a sensitive variable is not written in clear)
+                out[f"{s.address}.inputs.{name} ({redact(spec.path, plan.secrets)})"] = spec.digest
     return out
