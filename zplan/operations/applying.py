@@ -21,6 +21,7 @@ from zplan.project import Project, ensure_state_dir
 if TYPE_CHECKING:
     from zplan.apply.applier import ApplyResult
     from zplan.hooks import Hooks
+    from zplan.provider import ProviderRegistry
 
 
 @dataclass
@@ -118,7 +119,7 @@ def apply_changes(args: ProjectArgs, selection: Selection, ui: ApplyUI, parallel
 
 
 def apply_saved_plan(root: Path, planfile: Path, ui: ApplyUI, parallelism: int = 0, lock_timeout: str = "0s",
-                     checkout: bool = True) -> ApplyOutcome:
+                     checkout: bool = True, registry: "ProviderRegistry | None" = None) -> ApplyOutcome:
     """Apply exactly the reviewed plan: the same variables (typed), stack and selection."""
     from zplan.plan import planfile as pf
 
@@ -126,8 +127,9 @@ def apply_saved_plan(root: Path, planfile: Path, ui: ApplyUI, parallelism: int =
     pf.check_version(saved, planfile)
     options = saved["plan"]["options"]
     checkout = checkout and options.get("no_checkout") is not True  # `plan -no-checkout -out F`: applied without
-    selection = Selection(options["targets"], options["excludes"], options["replace"], saved["plan"]["destroy"], checkout=checkout)
-    project = open_for_saved_plan(root, saved)
+    refresh = True if options.get("refresh") is True else None  # `plan -refresh -out F`
+    selection = Selection(options["targets"], options["excludes"], options["replace"], saved["plan"]["destroy"], refresh, checkout=checkout)
+    project = open_for_saved_plan(root, saved, registry)
     return _apply(project, selection, ApplyUI(ui.hooks, None, ui.on_lock_wait, ui.on_stale_lock), parallelism, lock_timeout, saved)
 
 

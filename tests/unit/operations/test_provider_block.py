@@ -83,3 +83,21 @@ def test_apply_refresh_and_import_all_see_the_provider_block(args):
     FakeProvider.things["b"] = {"name": "b", "id": "b"}  # made outside zplan
     assert import_resource(args, "fake_thing.b", "b", "0s", LockViews()) == "resource.fake_thing.b"
     assert FakeProvider.opened and all(o == wanted for o in FakeProvider.opened), "import"
+
+
+class RemoteProvider(FakeProvider):
+    """Its reads are remote: a plan reads its resources back only under -refresh."""
+
+    refresh_is_local = False
+
+
+def test_a_saved_plan_made_with_refresh_is_applied_reading_back_as_planned(args, tmp_path):
+    args = ProjectArgs(args.root, args.vars, registry=ProviderRegistry({"fake": RemoteProvider}))
+    ui = applying.ApplyUI(hooks=lambda doc: Recorder())
+    assert applying.apply_changes(args, applying.Selection(), ui).ok
+    RemoteProvider.things.pop("a")  # deleted outside zplan: seen only by reading it back
+
+    saved = applying.plan(args, applying.Selection(refresh=True), out=tmp_path / "plan.zplan").doc
+    assert {r["address"]: r["action"] for r in saved["resources"]} == {"resource.fake_thing.a": "create", "resource.fake_thing.b": "no-op"}
+    outcome = applying.apply_saved_plan(args.root, tmp_path / "plan.zplan", ui, registry=args.registry)
+    assert outcome.ok and "a" in RemoteProvider.things
