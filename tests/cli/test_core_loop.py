@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from tests.cli.helpers import plan_line, ran, reasons, steps_by_action
+from tests.cli.helpers import cli_env, plan_line, ran, reasons, steps_by_action
 
 ALL = {"load", "scale", "total", "count"}
 
@@ -173,6 +173,41 @@ def test_saved_plans_apply_as_reviewed_or_are_refused_when_stale(project):
     assert "configuration file main.zp.hcl changed" in result.err
     assert "Traceback" not in result.err
     assert project.state()["serial"] == 1  # none of the refused plans changed anything
+
+
+def test_a_saved_plan_is_stale_when_what_it_would_write_reads_otherwise_now(project):
+    """Same actions, other values: `env()` in a resource attribute or an output reads another value at apply."""
+    project.write("main.zp.hcl", project.read("main.zp.hcl") + """
+resource "local_directory" "out" {
+  path = env("OUT_DIR", "out")
+}
+
+output "owner" {
+  value = env("OWNER", "nobody")
+}
+""")
+    project.ok("plan", "-out", "plan.zplan", env=cli_env(OUT_DIR="reviewed"))
+    result = project.run("apply", "plan.zplan", env=cli_env(OUT_DIR="other"))
+    assert result.code == 1, str(result)
+    assert 'saved plan is stale: the planned attribute path ("reviewed" -> "other") of resource.local_directory.out changed' in result.err
+    assert not project.path("other").exists() and not project.path(".zplan/state.json").exists()
+
+    result = project.run("apply", "plan.zplan", env=cli_env(OUT_DIR="reviewed", OWNER="someone"))
+    assert result.code == 1, str(result)
+    assert "saved plan is stale: the planned value of output owner changed" in result.err
+    project.ok("apply", "plan.zplan", env=cli_env(OUT_DIR="reviewed"))
+    assert project.path("reviewed").is_dir()
+
+
+def test_a_saved_plan_is_stale_when_its_stack_settings_read_otherwise_now(project):
+    """The reviewed plan runs its steps in the stores it was made for, never in others an `env()` reads at apply."""
+    project.replace("main.zp.hcl", '"file://.zplan/artifacts"', 'env("STORE", "file://.zplan/artifacts")')
+    project.ok("plan", "-out", "plan.zplan")
+    result = project.run("apply", "plan.zplan", env=cli_env(STORE="file://.zplan/elsewhere"))
+    assert result.code == 1, str(result)
+    assert 'saved plan is stale: the settings of stack "local" changed since the plan was made' in result.err
+    assert not project.path(".zplan/elsewhere").exists() and not project.path(".zplan/state.json").exists()
+    assert ran(project.ok("apply", "plan.zplan")) == ALL
 
 
 def test_apply_without_a_terminal_needs_auto_approve(project):

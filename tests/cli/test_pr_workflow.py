@@ -251,6 +251,26 @@ def test_a_sensitive_variable_never_leaks_before_apply(project):
     assert scale["params"] == {"factor": 2, "token": "(sensitive)"}
 
 
+def test_a_data_input_named_by_a_secret_is_never_shown_or_saved_in_clear(project):
+    project.write(f"data/{SECRET}.txt", "1\n")
+    project.write("steps/peek.py", "def peek(data) -> int:\n    return len(data.read_text())\n")
+    project.write("peek.zp.hcl", """
+pipeline "peek" {
+  step "peek" {
+    source = "steps/peek.py:peek"
+    inputs = { data = "data/${var.api_token}.txt" }
+  }
+}
+""")
+    assert_no_secret(*every_view(project), project.path("plan.zplan").read_bytes())
+    peek = next(s for s in json.loads(project.read("plan.zplan"))["plan"]["steps"] if s["step"] == "peek")
+    assert "(sensitive)" in peek["inputs"]["data"]["path"]
+    project.write(f"data/{SECRET}.txt", "22\n")  # the digest still guards the file
+    result = project.run("apply", "plan.zplan")
+    assert result.code == 1 and "input data pipeline.peek.step.peek.inputs.data (data/(sensitive).txt) changed" in result.err, str(result)
+    assert_no_secret(result.out, result.err)
+
+
 def test_the_secret_reaches_the_resource_and_step_but_not_state_or_metadata(project):
     project.ok("plan", "-out", "plan.zplan")
     result = project.ok("apply", "plan.zplan")

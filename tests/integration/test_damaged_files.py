@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import zplan
+
 from tests.cli.helpers import TESTDATA, Project, copy_project
 
 SENSITIVE_OUTPUT = """
@@ -182,6 +184,16 @@ def test_a_malformed_plan_file_is_refused_naming_it(project: Project, edit, phra
     project.write("saved.plan", json.dumps(doc))
     for command in (["apply", "saved.plan"], ["show", "saved.plan"]):
         refused(project.run(*command), "plan file saved.plan is damaged", phrase, "zplan plan -out FILE")
+
+
+def test_a_plan_file_of_another_zplan_version_is_shown_but_not_applied(project: Project) -> None:
+    project.ok("plan", "-var", "c=7", "-out", "saved.plan")
+    doc = json.loads(project.read("saved.plan"))
+    assert doc["zplan_version"] == zplan.__version__
+    project.write("saved.plan", json.dumps(doc | {"zplan_version": "0.0.1"}))
+    refused(project.run("apply", "saved.plan"), f"plan file saved.plan was made by zplan v0.0.1, and this is zplan v{zplan.__version__}",
+            "make a new plan with this version")
+    assert "Steps: 2 to run, 2 cached." in project.ok("show", "saved.plan").out
 
 
 def test_a_plan_file_that_is_a_folder_or_binary_is_refused(project: Project) -> None:

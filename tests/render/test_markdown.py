@@ -214,3 +214,11 @@ def test_instance_keys_cannot_break_the_table_or_the_html():
     (text,) = render_parts(plan_doc([], [run, cached]))
     assert '<code>~ pipeline.train.step.s["&lt;b&gt;x&lt;/b&gt;"]</code>' in text and "<b>" not in text
     assert '| `pipeline.train.step.s["a\\|b"]` | cached (run 7, 2026-11-20) |' in text
+
+
+def test_a_move_is_shown_as_the_text_plan_shows_it():
+    """A plan whose only change is a moved block still tells the reviewer what apply rewrites in state."""
+    doc = plan_doc([resource(1) | {"action": "no-op", "changed": []}], [])
+    doc["moved"] = [{"from": 'resource.local_file.f["<a>"]', "to": "resource.local_file.f1"}]
+    (text,) = render_parts(doc)
+    assert '<code>resource.local_file.f["&lt;a&gt;"]</code> has moved to <code>resource.local_file.f1</code>' in text

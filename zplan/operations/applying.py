@@ -21,6 +21,7 @@ from zplan.project import Project, ensure_state_dir
 if TYPE_CHECKING:
     from zplan.apply.applier import ApplyResult
     from zplan.hooks import Hooks
+    from zplan.provider import ProviderRegistry
 
 
 @dataclass
@@ -98,7 +99,8 @@ def save_planfile(out: Path, planned: Planned, project: Project) -> None:
     # secrets are known by value: a variable given to sensitive() is kept out of the file as a sensitive one
     sensitive |= {n for n, value in project.variables.items() if holds_secret(value, project.secrets)}
     try:
-        planfile.write(out, planned.plan, project.variables, sensitive, fingerprints(project.root, project.config.files, project.config.read_files))
+        planfile.write(out, planned.plan, project.variables, sensitive, fingerprints(project.root, project.config.files, project.config.read_files),
+                       planned.planner.stack_settings)
     except OSError as exc:
         raise diags.fail(f"cannot write the plan file {out}: {exc.strerror or exc}", "give -out a path zplan may write, such as plan.zplan") from None
 
@@ -121,15 +123,17 @@ def apply_changes(args: ProjectArgs, selection: Selection, ui: ApplyUI, parallel
 
 
 def apply_saved_plan(root: Path, planfile: Path, ui: ApplyUI, parallelism: int = 0, lock_timeout: str = "0s",
-                     checkout: bool = True) -> ApplyOutcome:
+                     checkout: bool = True, registry: "ProviderRegistry | None" = None) -> ApplyOutcome:
     """Apply exactly the reviewed plan: the same variables (typed), stack and selection."""
     from zplan.plan import planfile as pf
 
     saved = pf.read(planfile)
+    pf.check_version(saved, planfile)
     options = saved["plan"]["options"]
     checkout = checkout and options.get("no_checkout") is not True  # `plan -no-checkout -out F`: applied without
-    selection = Selection(options["targets"], options["excludes"], options["replace"], saved["plan"]["destroy"], checkout=checkout)
-    project = open_for_saved_plan(root, saved)
+    refresh = True if options.get("refresh") is True else None  # `plan -refresh -out F`
+    selection = Selection(options["targets"], options["excludes"], options["replace"], saved["plan"]["destroy"], refresh, checkout=checkout)
+    project = open_for_saved_plan(root, saved, registry)
     return _apply(project, selection, ApplyUI(ui.hooks, None, ui.on_lock_wait, ui.on_stale_lock), parallelism, lock_timeout, saved)
 
 
@@ -195,4 +199,5 @@ def _check_saved(saved: dict, planned: Planned, project: Project) -> None:
     from zplan.plan import planfile as pf
 
     state = planned.state
-    pf.check(saved, state.serial, state.lineage, fingerprints(project.root, project.config.files, project.config.read_files), planned.plan)
+    pf.check(saved, state.serial, state.lineage, fingerprints(project.root, project.config.files, project.config.read_files), planned.plan,
+             planned.planner.stack_settings)

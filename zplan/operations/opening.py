@@ -38,7 +38,7 @@ def open_for_reading(args: ProjectArgs) -> Project:
     return Project.open(args.root, options, args.registry)
 
 
-def open_for_saved_plan(root: Path, saved: dict) -> Project:
+def open_for_saved_plan(root: Path, saved: dict, registry: "ProviderRegistry | None" = None) -> Project:
     """The project with the saved plan's variable values, typed as they were planned.
 
     Plan files never hold sensitive values: those are read again from their usual
@@ -64,7 +64,7 @@ def open_for_saved_plan(root: Path, saved: dict) -> Project:
         given = all(variables_env(n) in os.environ for n in changed)
         raise _resupply(changed, "differs from the one the plan was made with" if given else "is not given now, or not as planned")
     stack = select.selected_name(config, root / STATE_DIR, saved["plan"]["stack"])
-    return Project(root, config, values, stack, ProviderRegistry())
+    return Project(root, config, values, stack, registry or ProviderRegistry())
 
 
 def _resupply(names: list[str], problem: str = "is not given now") -> diags.DiagnosticError:

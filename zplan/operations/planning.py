@@ -47,6 +47,8 @@ def make_plan(project: Project, backend: StateBackend, request: PlanRequest, ref
         request.refresh = read_back(project, state, everything=bool(refresh))
     planner = Planner(project, state)
     plan = dataclasses.replace(planner.plan(request), moved=tuple(moved))
+    if refresh:  # a saved plan is applied reading back what it read back: else drift it saw would look undone
+        plan = dataclasses.replace(plan, options={**plan.options, "refresh": True})
     planner.save_caches()
     _check_prevent_destroy(project, plan)
     return Planned(plan, planner, state, adopted)

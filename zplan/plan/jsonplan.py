@@ -6,7 +6,8 @@ Schema (``format_version`` "1.0"; additions keep the major version):
       "format_version": "1.0",
       "stack": "local", "destroy": false, "created_at": "...",
       "state": {"serial": 3, "lineage": "..."},
-      "options": {"targets": [], "excludes": [], "replace": [], "no_checkout": true (only under -no-checkout)},
+      "options": {"targets": [], "excludes": [], "replace": [], "no_checkout": true (only under -no-checkout),
+                  "refresh": true (only under -refresh)},
       "resources": [{"address", "type", "name", "provider",
                      "action": "create"|"update"|"replace"|"delete"|"no-op",
                      "before": {...}|null, "after": {...}|null,
@@ -123,7 +124,7 @@ def _step(s: m.StepPlan, mask, secrets: list[str]) -> dict:
         "code_hash": s.code_hash,
         "source": s.source,
         "params": mask(s.params),
-        "inputs": {k: v.to_json() for k, v in s.inputs.items()},
+        "inputs": mask({k: v.to_json() for k, v in s.inputs.items()}),  # a data path may come from a sensitive variable
         "cached_from": cached,
         "depends_on": s.depends_on,
     }

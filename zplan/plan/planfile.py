@@ -17,22 +17,26 @@ import secrets as _random
 from pathlib import Path
 from typing import Any
 
-from zplan import diags
+from zplan import __version__, diags
 from zplan.fsutil import atomic_write_text
 from zplan.plan import model as m
 from zplan.plan.jsonplan import to_json
+from zplan.secrets import redact
 
 PLANFILE_VERSION = 1
 
 
-def write(path: Path, plan: m.Plan, variables: dict[str, Any], sensitive: set[str], config_fingerprint: dict[str, str]) -> None:
+def write(path: Path, plan: m.Plan, variables: dict[str, Any], sensitive: set[str], config_fingerprint: dict[str, str],
+          stack_settings: dict[str, Any]) -> None:
     doc = {
         "planfile_version": PLANFILE_VERSION,
+        "zplan_version": __version__,
         "plan": to_json(plan),
         "variables": {k: v for k, v in variables.items() if k not in sensitive},
         "sensitive_variables": sorted(sensitive),
         "sensitive_digests": _sensitive_digests(variables, sensitive, salt := _random.token_hex(16)),
         "sensitive_salt": salt,
+        "stack_settings": _keyed(salt, stack_settings),
         "config": config_fingerprint,
         "code": {s.address: s.code_hash for s in plan.steps},
         "data": _data_digests(plan),
@@ -72,10 +76,19 @@ _SHAPE: dict[str, type] = {
     "variables": dict, "sensitive_variables": list, "config": dict, "code": dict, "data": dict,
 }
 # Written by every zplan, read only when there: their type is checked when present.
-_OPTIONAL: dict[str, type] = {"sensitive_digests": dict, "sensitive_salt": str}
+_OPTIONAL: dict[str, type] = {"sensitive_digests": dict, "sensitive_salt": str, "stack_settings": str, "zplan_version": str}
 # The fields of each resource and step entry that the check and the views read.
 _ENTRY: dict[str, type] = {"address": str, "action": str, "reasons": list}
 _STEP_ENTRY: dict[str, type] = {**_ENTRY, "params": dict}
+
+
+def check_version(saved: dict, path: Path) -> None:
+    """As Terraform: a plan is applied by the zplan that made it (another one may plan, key or apply
+    otherwise); a plan file written before the version was kept has none to compare."""
+    made_by = saved.get("zplan_version", __version__)
+    if made_by != __version__:
+        raise diags.fail(f"plan file {path} was made by zplan v{made_by}, and this is zplan v{__version__}",
+                         "a saved plan is applied by the zplan version that made it: make a new plan with this version (zplan plan -out FILE)")
 
 
 def _shape_problem(doc: dict) -> str | None:
@@ -99,7 +112,8 @@ def _shape_problem(doc: dict) -> str | None:
 _JSON_NAMES = {dict: "object", list: "array", str: "string", int: "number", bool: "boolean"}
 
 
-def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint: dict[str, str], plan: m.Plan) -> None:
+def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint: dict[str, str], plan: m.Plan,
+          stack_settings: dict[str, Any]) -> None:
     """Refuse a saved plan that no longer describes what apply would do."""
     old = saved["plan"]["state"]
     if old["serial"] != state_serial:
@@ -114,6 +128,7 @@ def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint
         if saved["config"].get(file) != config_fingerprint.get(file):
             what = "was added" if file not in saved["config"] else "was removed" if file not in config_fingerprint else "changed"
             raise diags.fail(f"saved plan is stale: configuration file {file} {what} since the plan was made", "run `zplan plan` again and review it")
+    _check_stack(saved, stack_settings)
     now_code = {s.address: s.code_hash for s in plan.steps}
     for address, digest in saved["code"].items():
         if now_code.get(address) != digest:
@@ -127,11 +142,49 @@ def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint
         if now_params.get(step["address"], step["params"]) != step["params"]:
             raise diags.fail(f"saved plan is stale: the params of {step['address']} changed since the plan was made",
                              "a params file it reads was edited? run `zplan plan` again and review it")
-    now = to_json(plan)
+    now = json.loads(json.dumps(to_json(plan)))  # (as the saved one was read back: tuples are lists)
     if _actions(saved["plan"]) != _actions(now):
         raise diags.fail(f"saved plan is stale: applying now would do something else than the reviewed plan ({_first_difference(saved['plan'], now)})",
                          "run `zplan plan` again and review it")
+    _check_values(saved["plan"], now)
     _check_checkouts(saved["plan"], now)
+
+
+# What a resource entry says apply will write: `env("DIR")` in an attribute may read otherwise at apply.
+_PLANNED = ("after", "after_unknown", "replace_because")
+
+
+def _check_values(before: dict, now: dict) -> None:
+    """The same actions with other values are another plan: a resource created with another
+    attribute, an output recorded with another value (an `env()` that reads otherwise now)."""
+    planned = {r["address"]: r for r in before["resources"]}
+    for r in now["resources"]:
+        was = planned.get(r["address"], {})
+        attr = next((k for k in _PLANNED if was.get(k) != r[k]), None)
+        if attr is not None:
+            raise diags.fail(f"saved plan is stale: the planned {_value_change(attr, was, r)} of {r['address']} changed since the plan was made",
+                             "run `zplan plan` again and review it")
+    for name, o in now["outputs"].items():
+        if before["outputs"].get(name) != o:
+            raise diags.fail(f"saved plan is stale: the planned value of output {name} changed since the plan was made",
+                             "run `zplan plan` again and review it")
+
+
+def _value_change(attr: str, was: dict, now: dict) -> str:
+    """`attributes path ("a" -> "b")`: which of the entry's planned values moved, as the JSON plan shows them."""
+    if attr != "after" or not isinstance(was.get("after"), dict) or not isinstance(now["after"], dict):
+        return attr.replace("_", " ")
+    old, new = was["after"], now["after"]
+    names = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return "attribute " + ", ".join(f"{k} ({json.dumps(old.get(k))} -> {json.dumps(new.get(k))})" for k in names)
+
+
+def _check_stack(saved: dict, settings: dict[str, Any]) -> None:
+    """Where steps run and what they are cached in is part of the plan: an `env()` in the stack
+    block that reads otherwise now would apply elsewhere (a plan file without the digest predates it)."""
+    if "stack_settings" in saved and saved["stack_settings"] != _keyed(saved.get("sensitive_salt", ""), settings):
+        raise diags.fail(f"saved plan is stale: the settings of stack \"{saved['plan']['stack']}\" changed since the plan was made "
+                         "(its artifact store, metadata store, orchestrator...)", "run `zplan plan` again and review it")
 
 
 def _check_checkouts(before: dict, now: dict) -> None:
@@ -167,11 +220,12 @@ def changed_sensitive(saved: dict, variables: dict[str, Any]) -> list[str]:
 
 def _sensitive_digests(variables: dict[str, Any], sensitive: set[str], salt: str) -> dict[str, str]:
     """Keyed digests: equal values are recognised, the values themselves cannot be read back."""
-    return {
-        name: hmac.new(salt.encode(), json.dumps(variables[name], sort_keys=True).encode(), hashlib.sha256).hexdigest()
-        for name in sorted(sensitive)
-        if name in variables
-    }
+    return {name: _keyed(salt, variables[name]) for name in sorted(sensitive) if name in variables}
+
+
+def _keyed(salt: str, value: Any) -> str:
+    """A digest keyed by the plan's salt: a value (a secret among them) cannot be read back from it."""
+    return hmac.new(salt.encode(), json.dumps(value, sort_keys=True, default=repr).encode(), hashlib.sha256).hexdigest()
 
 
 def _actions(doc: dict) -> list:
@@ -182,6 +236,6 @@ def _data_digests(plan: m.Plan) -> dict[str, str]:
     out = {}
     for s in plan.steps:
         for name, spec in s.inputs.items():
-            if isinstance(spec, m.DataInput):
-                out[f"{s.address}.inputs.{name} ({spec.path})"] = spec.digest
+            if isinstance(spec, m.DataInput):  # (a path given by a sensitive variable is not written in clear)
+                out[f"{s.address}.inputs.{name} ({redact(spec.path, plan.secrets)})"] = spec.digest
     return out

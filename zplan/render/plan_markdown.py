@@ -15,7 +15,8 @@ GITHUB_LIMIT = 65_000
 
 def render_parts(doc: dict, limit: int = GITHUB_LIMIT, verbose: bool = False) -> list[str]:
     header = _header(doc)
-    sections = [_section(c, verbose) for c in _changes(doc, verbose)]
+    sections = [_moved(moved) for moved in doc.get("moved", ())]
+    sections += [_section(c, verbose) for c in _changes(doc, verbose)]
     if outputs := _output_changes(doc):
         sections.append(outputs)
     checkouts = doc.get("checkouts") or []
@@ -87,6 +88,11 @@ def _section(change: dict, verbose: bool) -> str:
         f"{' (' + _escape(because) + ')' if because else ''}</summary>\n\n"
         f"```diff\n{_diffify(body)}\n```\n\n</details>\n"
     )
+
+
+def _moved(moved: dict) -> str:
+    """An address apply rewrites in state, as the text plan says it: a plan of moves alone is a change."""
+    return f"<code>{_escape(moved['from'])}</code> has moved to <code>{_escape(moved['to'])}</code>\n\n"
 
 
 def _output_changes(doc: dict) -> str:

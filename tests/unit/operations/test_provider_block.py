@@ -259,3 +259,21 @@ def test_a_provider_block_reading_a_resource_configures_its_resources_once_that_
     assert model["action"] == "replace" and [x["message"] for x in model["reasons"]] == ["provider served: endpoint changed"]
     assert applying.apply_changes(moved, applying.Selection(), ui).result.ok and EndpointProvider.seen[-1] == "http://srv2"
     assert {r["action"] for r in applying.plan(moved, applying.Selection()).doc["resources"]} == {"no-op"}
+
+
+class RemoteProvider(FakeProvider):
+    """Its reads are remote: a plan reads its resources back only under -refresh."""
+
+    refresh_is_local = False
+
+
+def test_a_saved_plan_made_with_refresh_is_applied_reading_back_as_planned(args, tmp_path):
+    args = ProjectArgs(args.root, args.vars, registry=ProviderRegistry({"fake": RemoteProvider}))
+    ui = applying.ApplyUI(hooks=lambda doc: Recorder())
+    assert applying.apply_changes(args, applying.Selection(), ui).ok
+    RemoteProvider.things.pop("a")  # deleted outside zplan: seen only by reading it back
+
+    saved = applying.plan(args, applying.Selection(refresh=True), out=tmp_path / "plan.zplan").doc
+    assert {r["address"]: r["action"] for r in saved["resources"]} == {"resource.fake_thing.a": "create", "resource.fake_thing.b": "no-op"}
+    outcome = applying.apply_saved_plan(args.root, tmp_path / "plan.zplan", ui, registry=args.registry)
+    assert outcome.ok and "a" in RemoteProvider.things
