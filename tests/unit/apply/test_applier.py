@@ -110,20 +110,25 @@ def test_an_output_the_materializer_cannot_write_fails_the_step_naming_it_withou
     assert "column n" in result.error
 
 
-def test_a_user_materializer_that_fails_shows_its_own_traceback(tmp_path, monkeypatch):
+def _run_registering(tmp_path, monkeypatch, materializer: str, source: str):
+    """Run ``make`` of steps/thing.py (``source``), which registers ``materializer`` (unregistered after)."""
     (tmp_path / "steps").mkdir()
-    (tmp_path / "steps" / "thing.py").write_text(
+    (tmp_path / "steps" / "thing.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    try:
+        return _run(tmp_path, "steps/thing.py", "make", tmp_path)
+    finally:
+        unregister(materializer)
+
+
+def test_a_user_materializer_that_fails_shows_its_own_traceback(tmp_path, monkeypatch):
+    result = _run_registering(tmp_path, monkeypatch, "thing-that-fails", (
         "import zplan\n\nclass Thing:\n    pass\n\n"
         "@zplan.materializer(Thing, name='thing-that-fails')\nclass ThingMaterializer:\n"
         "    def save(self, value, folder):\n        raise RuntimeError('disk says no')\n"
         "    def load(self, folder):\n        return Thing()\n\n"
         "def make():\n    return Thing()\n"
-    )
-    monkeypatch.chdir(tmp_path)
-    try:
-        result = _run(tmp_path, "steps/thing.py", "make", tmp_path)
-    finally:
-        unregister("thing-that-fails")
+    ))
     assert not result.ok
     assert result.error == "output 'output': materializer thing-that-fails could not store the steps.thing.Thing: RuntimeError: disk says no"
     assert result.traceback.startswith("Traceback") and 'thing.py", line 9, in save' in result.traceback
@@ -132,20 +137,14 @@ def test_a_user_materializer_that_fails_shows_its_own_traceback(tmp_path, monkey
 
 def test_a_user_materializer_whose_can_save_fails_is_named_with_its_own_traceback(tmp_path, monkeypatch):
     """Not the bare error of its can_save, as if the value were at fault."""
-    (tmp_path / "steps").mkdir()
-    (tmp_path / "steps" / "thing.py").write_text(
+    result = _run_registering(tmp_path, monkeypatch, "picky-things", (
         "import zplan\n\nclass Thing:\n    pass\n\n"
         "@zplan.materializer('picky-things')\nclass PickyMaterializer:\n"
         "    def can_save(self, value):\n        return value.size > 0\n"
         "    def save(self, value, folder):\n        pass\n"
         "    def load(self, folder):\n        return Thing()\n\n"
         "def make():\n    return Thing()\n"
-    )
-    monkeypatch.chdir(tmp_path)
-    try:
-        result = _run(tmp_path, "steps/thing.py", "make", tmp_path)
-    finally:
-        unregister("picky-things")
+    ))
     assert not result.ok
     assert result.error == ("output 'output': materializer picky-things's can_save failed on the steps.thing.Thing: "
                             "AttributeError: 'Thing' object has no attribute 'size'")
