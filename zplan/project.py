@@ -87,6 +87,10 @@ class Project:
     def scope(self, resource_value=None, resource_names=None) -> Scope:
         return Scope(self.config, self.variables, resource_value, self.stack_name, resource_names, self.secrets)
 
+    def recorded_scope(self, state) -> Scope:
+        """A scope reading each resource's attributes as ``state`` records them (UNKNOWN where it has none)."""
+        return self.scope(_recorded_value(state, self.state_dir))
+
     @contextmanager
     def needing_values(self, why: str) -> Iterator[None]:
         """What is computed inside (a plan) needs a value for every variable it reads: one

@@ -118,3 +118,27 @@ def test_a_moved_resource_is_still_destroyed_after_what_depends_on_it(tmp_path):
     destroyed = project.ok("destroy", "-auto-approve")
     assert destroyed.out.index("resource.local_file.f: delete done") < destroyed.out.index("resource.local_directory.b: delete started")
     assert not (tmp_path / "out").exists()
+
+
+READER = ('resource "local_directory" "{0}" {{\n  path = "out"\n}}\n\n'
+          'pipeline "p" {{\n  step "list" {{\n    source = "steps.py:list_dir"\n'
+          '    params = {{ where = resource.local_directory.{0}.path, n = {1} }}\n  }}\n}}\n')
+
+
+def test_renaming_a_resource_keeps_the_steps_reading_it_cached(tmp_path):
+    # a step's cache key names the resources it reads by address: the renamed one reran it,
+    # "resource.local_directory.b changed since the step last ran", though nothing had changed
+    project = Project(tmp_path)
+    project.write("steps.py", "def list_dir(where: str, n: int) -> list:\n    return [where] * n\n")
+    project.write("main.zp.hcl", READER.format("a", 1))
+    project.apply()
+    project.write("main.zp.hcl", READER.format("b", 1) + "\nmoved {\n  from = resource.local_directory.a\n  to   = resource.local_directory.b\n}\n")
+    plan = project.run("plan", "-detailed-exitcode")
+    assert plan.code == 2 and "resource.local_directory.a has moved to resource.local_directory.b" in plan.out, str(plan)
+    assert "Steps: 0 to run, 1 cached." in plan.out, str(plan)
+    assert ran(project.apply()) == set()
+    assert project.run("plan", "-detailed-exitcode").code == 0
+    # moved again with a param changed: the param is the one reason
+    project.write("main.zp.hcl", READER.format("c", 2) + "\nmoved {\n  from = resource.local_directory.b\n  to   = resource.local_directory.c\n}\n")
+    step = next(s for s in project.plan_json()["steps"] if s["address"] == "pipeline.p.step.list")
+    assert [r["message"] for r in step["reasons"]] == ["params.n: 1 -> 2"]

@@ -207,6 +207,16 @@ def test_an_imported_file_holding_a_secret_of_the_configuration_is_sealed_in_sta
     assert shown.returncode == 0 and "hunter2-topsecret" not in shown.stdout and '"content": "(sensitive)"' in shown.stdout
 
 
+def test_a_resource_removed_from_state_and_imported_again_keeps_its_readers_cached(project: Path) -> None:
+    # the import recorded inputs the configuration does not set (the file's mode, a null
+    # sensitive_content): the step reading the file reran, "changed since the step last ran"
+    assert zplan(project, "apply", "-auto-approve").returncode == 0
+    assert zplan(project, "state", "rm", "local_file.config").returncode == 0
+    assert zplan(project, "import", "local_file.config", "out/data/config.json").returncode == 0
+    assert set(actions(plan_json(project)).values()) == {"no-op", "cached"}
+    assert zplan(project, "plan", "-detailed-exitcode").returncode == 0
+
+
 def test_imported_resources_are_destroyed_dependents_first(tmp_path: Path) -> None:
     # the import recorded no dependencies: destroy took the folder first, while it still held the file
     (tmp_path / "main.zp.hcl").write_text(MOVING_FOLDER.replace("var.dir", '"out"'))

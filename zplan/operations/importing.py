@@ -47,9 +47,11 @@ def _record(project: Project, state: State, address: str, id_: str) -> ResourceR
     except ProviderError as exc:
         raise diags.fail(f"cannot import {address}: {exc}") from None
     inputs = {k: v for k, v in attrs.items() if k in schema.inputs()}
-    scope = project.scope()
+    scope = project.recorded_scope(state)  # an input built from another resource's attribute (its id) is known
     try:  # record the configured inputs when they match, so a matching import plans as no-op
         wanted = desired_inputs(resource, schema, scope)
+        # and only those, as an apply does: another record would rerun the steps reading the resource
+        inputs = {k: v for k, v in inputs.items() if k in wanted}
     except diags.DiagnosticError:
         wanted = {}
     from_secret = {k for k, expr in resource.attributes.items() if scope.was_sensitive(expr)}

@@ -1,8 +1,9 @@
 """``moved`` blocks: state entries take their new addresses before anything is planned.
 
-Resource records and step records (in every store) move; cache entries keep their
-keys and only learn the new address, so a renamed step, resources wrapped into a
-module or ``count`` turned into ``for_each`` are neither recreated nor rerun. The
+Resource records and step records (in every store) move; cache entries learn the new
+address, and a step reading a moved resource keeps its latest result under the key the
+new address gives, so a renamed step, resources wrapped into a module or ``count``
+turned into ``for_each`` are neither recreated nor rerun. The
 plan lists each move ("X has moved to Y"); apply writes the moved state.
 """
 

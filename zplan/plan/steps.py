@@ -142,9 +142,10 @@ class StepPlanner:
         entry = self.state.cache_entry(self.store_key, cache_key) if known and self.store_key else None
         touched = self._resources_changing(read)
         cached = step.cache and not forced and not touched and entry is not None and self._entry_problem(entry.outputs) is None
-        if not step.cache and not forced:
-            ran = self.store_key and self.state.step_record(self.store_key, address) is not None
-            reasons = ([] if ran else [m.Reason(m.NEVER_RAN, "never ran")]) + [m.Reason(m.ReasonCode.CACHE_DISABLED, "cache = false: runs on every apply")]
+        if not step.cache and not forced:  # runs on every apply; what changed since it last ran is named too
+            record = self.state.step_record(self.store_key, address) if self.store_key else None
+            disabled = m.Reason(m.ReasonCode.CACHE_DISABLED, "cache = false: runs on every apply")
+            reasons = [m.Reason(m.NEVER_RAN, "never ran"), disabled] if record is None else [disabled, *self._changes(draft, record, stack_known, touched)]
         elif not cached:
             record = self.state.step_record(self.store_key, address) if self.store_key else None
             reused_key = self._reused_if_unchanged(draft) if stack_known and fingerprint is None and not forced and not touched else None
@@ -402,6 +403,17 @@ class StepPlanner:
             return [m.Reason(m.REPLACE_REQUESTED, "forced by -replace")]
         if record is None:
             return [m.Reason(m.NEVER_RAN, "never ran")]
+        reasons = self._changes(plan, record, stack_known, touched)
+        if not reasons:
+            recorded = entry.outputs if entry is not None else record.outputs if record.succeeded else {}
+            problem = self._entry_problem(recorded)
+            # nothing differs from the latest success: its cache entry alone is gone
+            gone = "its cached result was dropped (zplan gc or zplan verify -repair)" if record.succeeded else "no cached result for this key"
+            reasons.append(problem or m.Reason(m.OUTPUTS_MISSING, gone))
+        return reasons
+
+    def _changes(self, plan: _Draft, record: StepRecord, stack_known: bool, touched: list[m.Reason]) -> list[m.Reason]:
+        """What differs from the step's latest execution (``record``): each a reason to rerun."""
         reasons: list[m.Reason] = list(touched)
         if record.status == "failed":
             reasons.append(m.Reason(m.PREVIOUS_FAILED, "previous run failed"))
@@ -423,12 +435,6 @@ class StepPlanner:
         reasons += env_reasons(before.get("env"), self.env)
         if not stack_known:
             reasons.append(m.Reason(m.KNOWN_AFTER_APPLY, "stack settings known after apply"))
-        if not reasons:
-            recorded = entry.outputs if entry is not None else record.outputs if record.succeeded else {}
-            problem = self._entry_problem(recorded)
-            # nothing differs from the latest success: its cache entry alone is gone
-            gone = "its cached result was dropped (zplan gc or zplan verify -repair)" if record.succeeded else "no cached result for this key"
-            reasons.append(problem or m.Reason(m.OUTPUTS_MISSING, gone))
         return reasons
 
     def _expected_loaders(self, inputs: dict[str, m.StepInput]) -> dict[str, Any]:

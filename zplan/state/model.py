@@ -159,6 +159,24 @@ class CacheEntry:
         return {"address": self.address, "outputs": self.outputs, "run": self.run, "finished_at": self.finished_at}
 
 
+def _follow_moved_resources(record: dict, cache: dict, moved: dict[str, str]) -> None:
+    """A step's cache key names the resources it reads by address: a moved one takes its new
+    address there too, and the latest result is also kept under the key that gives, so the
+    step stays cached (a move changes nothing but the address). Older results keep their keys."""
+    fingerprint = record.get("fingerprint") or {}
+    read = fingerprint.get("resources")
+    if not isinstance(read, dict) or not any(address in moved for address in read):
+        return
+    renamed = {**fingerprint, "resources": {moved.get(a, a): digest for a, digest in read.items()}}
+    old_key, new_key = record.get("cache_key"), hash_value(renamed)
+    record["fingerprint"] = renamed
+    if old_key is None or old_key != hash_value(fingerprint):  # a key this fingerprint did not give: left as it is
+        return
+    record["cache_key"] = new_key
+    if old_key in cache:
+        cache.setdefault(new_key, copy.deepcopy(cache[old_key]))
+
+
 class State:
     """The state document behind a typed interface: ``put_resource``, ``put_step``,
     ``forget``, ``set_outputs`` and ``bump`` are the only ways it changes."""
@@ -238,6 +256,8 @@ class State:
         for store in self.doc["stores"].values():
             for entry in store["cache"].values():
                 entry["address"] = moved.get(entry["address"], entry["address"])
+            for record in store["steps"].values():
+                _follow_moved_resources(record, store["cache"], moved)
         for record in self.doc["resources"].values():  # destroy goes by them: dependents first
             if any(d in moved for d in record.get("dependencies", ())):
                 record["dependencies"] = [moved.get(d, d) for d in record["dependencies"]]

@@ -68,6 +68,17 @@ def test_a_step_with_cache_false_that_never_ran_says_so_too(tmp_path):
     assert _codes(again, LOAD) == ["cache_disabled"]
 
 
+def test_a_step_with_cache_false_also_names_what_changed_since_it_last_ran(tmp_path):
+    # "cache disabled" alone hid the param, code or input that changed as well
+    root = copy_pipeline(tmp_path)
+    main = root / "main.zp.hcl"
+    main.write_text(main.read_text().replace('source = "steps/data.py:load"', 'source = "steps/data.py:load"\n    cache  = false'))
+    state = _recorded(root)
+    (root / "data" / "numbers.txt").write_text("1\n2\n")
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["cache = false: runs on every apply", "input raw changed (data/numbers.txt)"]
+
+
 def test_recorded_steps_are_cached_and_say_where_from(tmp_path):
     root = copy_pipeline(tmp_path)
     again, _, _ = plan(root, _recorded(root))
