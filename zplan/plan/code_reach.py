@@ -16,6 +16,7 @@ from zplan.hashing import hash_text, hash_value
 from zplan.plan.code_hash import MODULE_CODE, SCRIPT, WHOLE_MODULE, CodeError, CodeInfo, code_stamp
 from zplan.plan.code_scope import IMPORT_BY_NAME, ImportRef, ModuleBindings, Use, is_main_guard, normalise, same_scope, uses_of
 from zplan.plan.signatures import read_signature
+from zplan.plan.source_roots import inside, source_root
 from zplan.plan.step_declarations import declared_outputs, declared_sensitivity
 from zplan.plan.user_materializers import registered_in
 
@@ -140,7 +141,11 @@ class CodeReader:
 
     def dotted(self, path: Path) -> str:
         """The name Python imports the module at ``path`` by, from the innermost folder step code lies in."""
-        root = max((r for r in self._code_roots if _inside(path, r)), key=lambda r: len(r.parts), default=self.project_dir)
+        root = max((r for r in self._code_roots if inside(path, r)), key=lambda r: len(r.parts), default=None)
+        if root is None:  # a module's step file outside the project (../modules/x/pkg/steps.py): from its package's top
+            root = path.parent
+            while (root / "__init__.py").is_file():
+                root = root.parent
         rel = path.relative_to(root.resolve()).with_suffix("")
         return ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
 
@@ -149,7 +154,7 @@ class CodeReader:
         ``__init__.py``), inside the project; the project folder itself is no package."""
         folder = path.parent.parent if path.name == "__init__.py" else path.parent
         init = folder / "__init__.py"
-        return init if folder != self.project_dir and _inside(folder, self.project_dir) and init.is_file() else None
+        return init if folder != self.project_dir and inside(folder, self.project_dir) and init.is_file() else None
 
     def project_modules(self) -> list[Path]:
         """Every Python file of the project, but those in hidden folders (.git, .zplan, .venv),
@@ -180,13 +185,13 @@ class CodeReader:
         which locate a top-level module without running it. None for a library with a version
         (site-packages, the standard library) and for zplan itself, which is never keyed."""
         if top not in self._import_roots:
-            self._import_roots[top] = None if top in sys.stdlib_module_names or top == "zplan" else _source_root(top, self.project_dir)
+            self._import_roots[top] = None if top in sys.stdlib_module_names or top == "zplan" else source_root(top, self.project_dir)
             if self._import_roots[top] is not None:
                 self._code_roots.append(self._import_roots[top])
         return self._import_roots[top]
 
     def _is_code(self, path: Path) -> bool:
-        return any(_inside(path, root) for root in self._code_roots)
+        return any(inside(path, root) for root in self._code_roots)
 
     def _find(self, base: Path, name: str, level: int) -> Path | None:
         for _ in range(max(level - 1, 0)):
@@ -403,47 +408,3 @@ def _is_package(target: Path) -> bool:
 def _digest(stmts: list[ast.stmt]) -> str:
     """One definition's digest. 64 bits tell an edit apart; it is stored in every step record, so short."""
     return hash_text(normalise(stmts))[:16]
-
-
-def _source_root(top: str, project_dir: Path) -> Path | None:
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec(top)
-    except (ImportError, ValueError):
-        return None
-    if spec is None:
-        return None
-    places = [spec.origin] if spec.has_location and spec.origin else list(spec.submodule_search_locations or ())
-    for place in places:
-        path = Path(place)
-        base = (path.parent.parent if path.name == "__init__.py" else path.parent).resolve()
-        if base != project_dir and not _installed(base, project_dir):
-            return base
-    return None
-
-
-def _installed(folder: Path, project_dir: Path) -> bool:
-    """An installed-packages folder (site-packages, or `pip install --target`: it holds
-    ``*.dist-info``), a virtual environment in the project (.venv), or Python's own."""
-    import sysconfig
-
-    if any(p in ("site-packages", "dist-packages") for p in folder.parts):
-        return True
-    try:
-        if any(name.endswith(".dist-info") for name in os.listdir(folder)):
-            return True
-    except OSError:
-        return True
-    if _inside(folder, project_dir):
-        return any(p.startswith(".") for p in folder.relative_to(project_dir).parts)
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["stdlib"]}
-    return any(_inside(folder, Path(p)) for p in prefixes)
-
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-        return True
-    except ValueError:
-        return False
