@@ -33,7 +33,6 @@ from zplan.config.expr import Expr, Marks, Ref, static_fail
 from zplan.config.instance_values import InstanceMap, Lazy, complete_objects, dotted, each_value, index_value, no_instance, validated_input
 from zplan.config.values import UNKNOWN
 from zplan.config.model import Config, ModuleInstance, Where
-from zplan.config.modules import relative_folder
 from zplan.config.secret_values import add_secret, keep_secret
 from zplan.config.step_refs import StepOutputRef, map_step_refs  # (imported from here too)
 from zplan.secrets import Sensitive
@@ -118,7 +117,7 @@ class Scope:
         module = where.module if where is not None else self.root()
         folder = self._folders.get(module.path)
         if folder is None:
-            folder = self._folders[module.path] = relative_folder(module)
+            folder = self._folders[module.path] = "." if module.call is None else _module_folder(module)
         return folder
 
     def eval_command_marked(self, expr: Expr, pipeline: str, placed: Mapping[str, str], where: Where | None = None) -> tuple[Any, bool]:
@@ -443,3 +442,9 @@ def _name(ref: Ref, root: str, example: str) -> str:
     if len(ref.parts) < 2:
         raise diags.fail(f'"{root}" must be followed by a name', f"e.g. {example}", ref.range)
     return str(ref.parts[1])
+
+
+def _module_folder(module: ModuleInstance) -> str:
+    from zplan.config.modules import relative_folder  # (a plan of a project calling no module never needs it)
+    return relative_folder(module)
+
