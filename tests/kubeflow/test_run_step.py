@@ -8,12 +8,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
+from tests.cli.helpers import zplan
 from zplan.apply.remote import pipeline_tasks
+from zplan.artifacts import ArtifactStore
 from zplan.diags import DiagnosticError
-from zplan.hooks import Recorder
+from zplan.hooks import Hooks, Recorder
 from zplan.operations.opening import ProjectArgs, open_project
 from zplan.operations.run_step import run_step
 from zplan.plan import model as m
@@ -226,3 +229,41 @@ def test_a_metadata_store_known_only_after_apply_is_named_as_such(tmp_path):
                                       'pipeline "p" {\n  step "a" {\n    source = "steps.py:a"\n  }\n}\n')
     with pytest.raises(DiagnosticError, match="stack s: metadata_store still unknown after its resources were applied"):
         run_step(ProjectArgs(root, stack="s"), "pipeline.p.step.a", Recorder())  # the resource was never applied
+
+
+class _GcAsTheStepIsTakenFromTheCache(Hooks):
+    """Runs a real `zplan gc -keep-runs 1` at the moment the task has planned its step as cached
+    and not recorded it yet: the task holds no lock then (its siblings run meanwhile)."""
+
+    def __init__(self, root) -> None:
+        self.root, self.gc = root, None
+
+    def step_cached(self, address: str, reason: str) -> None:
+        self.gc = zplan(self.root, "gc", "-keep-runs", "1")
+
+
+def test_an_old_cache_hit_a_task_reuses_is_renewed_so_gc_keeps_it_for_the_steps_downstream(tmp_path):
+    """fit with c=1 ran in run 1, with c=2 in run 2 (its latest record), both days ago. A pipeline
+    run with c=1 takes fit from run 1's entry: a gc keeping only the newest run, between the task's
+    plan and its record, would delete that artifact under it and the step reading it downstream."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def fit(c):\n    return [c] * 100\n\n\ndef total(xs):\n    return sum(xs)\n")
+    (root / "main.zp.hcl").write_text('variable "c" {\n  default = 1\n}\n\npipeline "p" {\n  step "fit" {\n    source = "steps.py:fit"\n'
+                                      '    params = { c = var.c }\n  }\n  step "total" {\n    source = "steps.py:total"\n'
+                                      '    inputs = { xs = step.fit.outputs.output }\n  }\n}\n')
+    for c in ("1", "2"):
+        assert run_step(ProjectArgs(root, [f"c={c}"]), FIT, Recorder())
+    store = ArtifactStore.from_url("file://.zplan/artifacts", root)
+    days_ago = time.time() - 3 * 86400
+    for artifact in store.listing():
+        os.utime(store.path(artifact.digest), (days_ago, days_ago))
+    reused = _step_plan(root, "c=1").cached_from.outputs["output"]["digest"]
+
+    hooks = _GcAsTheStepIsTakenFromTheCache(root)
+    assert run_step(ProjectArgs(root, ["c=1"]), FIT, hooks)
+    assert hooks.gc is not None and hooks.gc.code == 0, hooks.gc
+    assert reused not in hooks.gc.out and "Kept 1 artifact(s) nothing refers to" in hooks.gc.out, hooks.gc.out
+    assert store.exists(reused)
+    assert run_step(ProjectArgs(root, ["c=1"]), "pipeline.p.step.total", Recorder())
+    assert _step_plan(root, "c=1").cached_from.outputs["output"]["digest"] == reused

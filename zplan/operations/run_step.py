@@ -45,6 +45,7 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
             task_check.check(address, planned, task_check.planned_parts(plan.steps[0], project.secrets, environment()), sensitive)
         _check_state_key(project, backend, plan.steps[0])
         upstream = _upstream_results(whole, state, address)
+        _renew_reused(project, planner.apply_inputs().stack_settings, plan.steps[0], upstream)
         if plan.has_changes():
             _metadata_ready(project, planner.apply_inputs().stack_settings)
     # (the applier writes only while it applies, by which time the name is bound)
@@ -110,6 +111,25 @@ def _check_state_key(project: Project, backend, step: m.StepPlan) -> None:
     raise diags.fail(f"{step.address} records sensitive values, and this task has no state key to seal them with",
                      f"set {KEY_ENV} in the task's environment to the key the applying machine uses "
                      f"(its ${KEY_ENV}, or the content of its .zplan/{KEY_FILE})")
+
+
+def _renew_reused(project: Project, settings, step: m.StepPlan, upstream: dict[str, m.StepPlan]) -> None:
+    """Renew the time of each artifact the task takes from the cache (its step's outputs when it is
+    cached, else the upstream outputs it reads), under the lock it planned with: the lock is free
+    while the task runs and records, and a gc then keeps what was stored within its grace, where an
+    old cache hit no kept run names would be deleted under the task and the steps downstream."""
+    from zplan.artifacts.base import ArtifactStore
+    from zplan.config.values import contains_unknown
+
+    if contains_unknown(settings.get("artifact_store")):
+        return  # (the apply says why when it opens the run)
+    if step.action == m.CACHED and step.cached_from is not None:
+        reused = list(step.cached_from.outputs.values())
+    else:
+        reused = [upstream[i.step].cached_from.outputs.get(i.output) for i in m.upstream_inputs(step.inputs) if i.step in upstream]
+    store = ArtifactStore.from_url(str(settings["artifact_store"]), project.root)
+    for digest in sorted({out["digest"] for out in reused if out}):
+        store.renew(digest)  # (one gone meanwhile is the step's to report, as any missing input)
 
 
 def _metadata_ready(project: Project, settings) -> None:
