@@ -69,6 +69,10 @@ class _TaskState(State):
         super().put_step(key, address, record)
         self.steps.append((key, address, record))
 
+    def restore_step(self, key: str, address: str, record: dict | None, cache_key: str | None, entry: dict | None) -> None:
+        super().restore_step(key, address, record, cache_key, entry)
+        self.steps = [s for s in self.steps if s[1] != address]  # (held out of state: not written either)
+
     def set_outputs(self, stack: str, outputs: dict[str, dict]) -> None:
         super().set_outputs(stack, outputs)
         self.outputs_set = True
