@@ -267,3 +267,22 @@ def test_an_old_cache_hit_a_task_reuses_is_renewed_so_gc_keeps_it_for_the_steps_
     assert store.exists(reused)
     assert run_step(ProjectArgs(root, ["c=1"]), "pipeline.p.step.total", Recorder())
     assert _step_plan(root, "c=1").cached_from.outputs["output"]["digest"] == reused
+
+
+def test_a_task_reads_its_upstream_result_of_this_pipeline_run_not_another_runs_recorded_since(tmp_path):
+    """load (cache = false) ran with c=1 in this pipeline run, then with c=5 in another one running
+    beside it (the latest record): double, in the c=1 run, reads load's c=1 result."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def load(c):\n    return c\n\n\ndef double(x):\n    return 2 * x\n")
+    (root / "main.zp.hcl").write_text('variable "c" {\n  default = 1\n}\n\npipeline "p" {\n  step "load" {\n    source = "steps.py:load"\n'
+                                      '    cache  = false\n    params = { c = var.c }\n  }\n  step "double" {\n    source = "steps.py:double"\n'
+                                      '    inputs = { x = step.load.outputs.output }\n  }\n}\n\noutput "d" {\n  value = step.double.outputs.output\n}\n')
+    for c in ("1", "5"):
+        assert run_step(ProjectArgs(root, [f"c={c}"]), "pipeline.p.step.load", Recorder())
+    assert run_step(ProjectArgs(root, ["c=1"]), "pipeline.p.step.double", Recorder())
+    project = open_project(ProjectArgs(root, ["c=1"]))
+    assert State(project.state_backend().read()).outputs_of(project.stack_name)["d"]["value"] == 2
+    (root / "steps.py").write_text("def load(c):\n    return c + 1\n\n\ndef double(x):\n    return 2 * x\n")  # load never ran so
+    with pytest.raises(DiagnosticError, match="reads pipeline.p.step.load, which has no successful result recorded for what this pipeline run planned"):
+        run_step(ProjectArgs(root, ["c=1"]), "pipeline.p.step.double", Recorder())

@@ -157,21 +157,33 @@ def _upstream_results(whole: m.Plan, state: State, address: str) -> dict[str, m.
     step with cache = false plans to run again here, but ran, for this pipeline run, in its task)."""
     from dataclasses import replace
 
-    from zplan.state.model import CacheEntry
-
     found = {}
     for upstream in whole.step(address).depends_on:
         step = whole.step(upstream)
         if step is not None and step.action == m.CACHED:
             found[upstream] = step
             continue
-        record = state.step_record(whole.store_key, upstream) if whole.store_key else None
-        if record is None or not record.succeeded:
-            raise diags.fail(f"{address} reads {upstream}, which has no successful result recorded",
+        entry = _recorded_result(whole, state, upstream, step)
+        if entry is None:
+            raise diags.fail(f"{address} reads {upstream}, which has no successful result recorded"
+                             + (" for what this pipeline run planned (its params, code and inputs)" if step is not None and step.cache_key else ""),
                              "its task runs before this one in the pipeline: check why it failed or did not run")
-        entry = CacheEntry(upstream, record.outputs, record.run, record.finished_at)
         found[upstream] = replace(step, action=m.CACHED, cached_from=entry, reasons=[]) if step is not None else None
     return {k: v for k, v in found.items() if v is not None}
+
+
+def _recorded_result(whole: m.Plan, state: State, upstream: str, step: m.StepPlan | None):
+    """The result its task recorded for the step as this pipeline run planned it: by its cache key
+    when the plan knows it (the latest record may be another pipeline run's, with other params,
+    recorded since), else its latest successful record."""
+    from zplan.state.model import CacheEntry
+
+    if not whole.store_key:
+        return None
+    if step is not None and step.cache_key:
+        return state.cache_entry(whole.store_key, step.cache_key)
+    record = state.step_record(whole.store_key, upstream)
+    return CacheEntry(upstream, record.outputs, record.run, record.finished_at) if record is not None and record.succeeded else None
 
 
 def _open_as_planned(args: ProjectArgs, planned_vars: dict) -> Project:
