@@ -286,3 +286,31 @@ def test_a_task_reads_its_upstream_result_of_this_pipeline_run_not_another_runs_
     (root / "steps.py").write_text("def load(c):\n    return c + 1\n\n\ndef double(x):\n    return 2 * x\n")  # load never ran so
     with pytest.raises(DiagnosticError, match="reads pipeline.p.step.load, which has no successful result recorded for what this pipeline run planned"):
         run_step(ProjectArgs(root, ["c=1"]), "pipeline.p.step.double", Recorder())
+
+
+def test_a_cache_hit_a_task_finds_only_with_its_upstream_result_is_renewed_too(tmp_path):
+    """double reads load (cache = false), so its key is known only once load's task recorded: the
+    task finds it cached as it starts, from run 2 (c=1), while its latest record is c=5's. A gc
+    keeping only the newest run before the task records must not delete that artifact."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def load(c):\n    return [c] * 100\n\n\ndef double(x):\n    return [2 * v for v in x]\n")
+    (root / "main.zp.hcl").write_text('variable "c" {\n  default = 1\n}\n\npipeline "p" {\n  step "load" {\n    source = "steps.py:load"\n'
+                                      '    cache  = false\n    params = { c = var.c }\n  }\n  step "double" {\n    source = "steps.py:double"\n'
+                                      '    inputs = { x = step.load.outputs.output }\n  }\n}\n')
+    for c in ("1", "5"):
+        for step in ("load", "double"):
+            assert run_step(ProjectArgs(root, [f"c={c}"]), f"pipeline.p.step.{step}", Recorder())
+    assert run_step(ProjectArgs(root, ["c=1"]), "pipeline.p.step.load", Recorder())
+    store = ArtifactStore.from_url("file://.zplan/artifacts", root)
+    days_ago = time.time() - 3 * 86400
+    for artifact in store.listing():
+        os.utime(store.path(artifact.digest), (days_ago, days_ago))
+    (recorded,) = State(open_project(ProjectArgs(root)).state_backend().read()).doc["stores"].values()
+    reused = next(e for e in recorded["cache"].values()
+                  if e["address"] == "pipeline.p.step.double" and e["run"] == 2)["outputs"]["output"]["digest"]
+
+    hooks = _GcAsTheStepIsTakenFromTheCache(root)
+    assert run_step(ProjectArgs(root, ["c=1"]), "pipeline.p.step.double", hooks)
+    assert hooks.gc is not None and hooks.gc.code == 0, hooks.gc
+    assert reused not in hooks.gc.out and store.exists(reused), hooks.gc.out

@@ -265,9 +265,8 @@ class Applier:
             self._abort = exc
             return done_future(_NOT_STARTED)
         original = self.plan.step(address)
-        forced = original.action == m.RUN and any(r.code == m.REPLACE_REQUESTED for r in original.reasons)
         with self.step_planner.code.watching() as code_files:
-            current = self.step_planner.plan(self.project.config.step(address), self.project.scope(self.resources.value, self.resources.names), forced)
+            current = self.step_as_it_starts(address)
         if current.action == m.CACHED:
             return done_future(CACHED)
         drift = m.changed_since_planned(original, current) if self._exact else None
@@ -281,6 +280,13 @@ class Applier:
             return self.runner.start(current)
         except StepRefused as exc:  # (its data changed as it started)
             return failed_future(exc)
+
+    def step_as_it_starts(self, address: str) -> m.StepPlan:
+        """The step planned again with what its upstream steps gave in this run (cached, maybe, where
+        the plan could not know its key)."""
+        original = self.plan.step(address)
+        forced = original.action == m.RUN and any(r.code == m.REPLACE_REQUESTED for r in original.reasons)
+        return self.step_planner.plan(self.project.config.step(address), self.project.scope(self.resources.value, self.resources.names), forced)
 
     def _report_shortfall(self, address: str) -> None:
         step = self.project.config.step(address)

@@ -45,13 +45,21 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
             task_check.check(address, planned, task_check.planned_parts(plan.steps[0], project.secrets, environment()), sensitive)
         _check_state_key(project, backend, plan.steps[0])
         upstream = _upstream_results(whole, state, address)
-        _renew_reused(project, planner.apply_inputs().stack_settings, plan.steps[0], upstream)
+        # (the applier writes only while it applies, by which time the name is bound)
+        applier = Applier(planner, plan, state, lambda s: _record(project, backend, s, applier), hooks, parallelism=1, in_task=True)
+        applier.tracker.current.update(upstream)
+        _renew_reused(project, planner.apply_inputs().stack_settings, _as_it_starts(applier, plan.steps[0]), upstream)
         if plan.has_changes():
             _metadata_ready(project, planner.apply_inputs().stack_settings)
-    # (the applier writes only while it applies, by which time the name is bound)
-    applier = Applier(planner, plan, state, lambda s: _record(project, backend, s, applier), hooks, parallelism=1, in_task=True)
-    applier.tracker.current.update(upstream)
     return applier.apply().ok
+
+
+def _as_it_starts(applier, step: m.StepPlan) -> m.StepPlan:
+    """The step as the applier will plan it when it starts, with its upstream results: one whose
+    key the plan could not know (an upstream with cache = false) may then be taken from the cache."""
+    if step.action != m.RUN or step.cache_key or applier.step_planner is None or applier.tracker.store_key is None:
+        return step
+    return applier.step_as_it_starts(step.address)
 
 
 class _TaskState(State):
