@@ -164,8 +164,33 @@ def test_a_metadata_store_whose_disk_fills_during_the_apply_is_named_with_the_da
     project.write("fill.zp.hcl", 'pipeline "disk" {\n  step "fill" {\n    source = "steps/fill.py:fill"\n  }\n}\n')
     code, _, err = with_full_disk(project, "meta", "apply", "-auto-approve", free_kib=2048)
     assert code == 1 and "internal error" not in err and "Transaction already open" not in err, err
-    assert f"Error: metadata store sqlite {project.path('meta/metadata.db')}: database or disk is full\n" in err, err
+    assert (f"Error: metadata store sqlite {project.path('meta/metadata.db')}: database or disk is full; the apply stopped there: "
+            "these ran but are not recorded: pipeline.disk.step.fill\n") in err, err
     assert f"free some space on the disk holding {project.path('meta')}, then run the command again" in err, err
     (store,) = project.state()["stores"].values()  # state never names what ML Metadata could not record
     assert "pipeline.disk.step.fill" not in store["steps"]
     assert "   2  " in project.ok("runs").out  # (recorded interrupted: its apply could not finish it)
+
+
+def test_a_metadata_store_whose_disk_fills_stops_the_apply_and_the_running_steps_finish(project: Project):
+    """As a failed state write: nothing new starts, the step running beside the one that filled the
+    disk finishes and is reported, and neither is named by state (ML Metadata has no execution of
+    them): the next apply runs them again."""
+    project.replace("main.zp.hcl", 'metadata_store = "sqlite:///.zplan/metadata.db"', 'metadata_store = "sqlite:///meta/metadata.db"')
+    project.apply()
+    project.write("steps/fill.py", FILL_THE_DISK + "\n\ndef slow():\n    import time\n    time.sleep(3)\n    return 2\n\n\n"
+                                                   "def later(x):\n    return x\n")
+    project.write("fill.zp.hcl", 'pipeline "disk" {\n  step "fill" {\n    source = "steps/fill.py:fill"\n  }\n'
+                                 '  step "slow" {\n    source = "steps/fill.py:slow"\n  }\n'
+                                 '  step "later" {\n    source = "steps/fill.py:later"\n    inputs = { x = step.fill.outputs.output }\n  }\n}\n')
+    code, out, err = with_full_disk(project, "meta", "apply", "-auto-approve", free_kib=2048)
+    assert code == 1 and "internal error" not in err and "Traceback" not in err, err
+    assert ran(Result(code, out, err)) == {"fill", "slow"}, out
+    assert "pipeline.disk.step.fill: done in " in out and "pipeline.disk.step.slow: done in " in out, out
+    assert "pipeline.disk.step.later: skipped (not started: the apply stopped, as ML Metadata could not be written)" in out
+    assert (f"Error: metadata store sqlite {project.path('meta/metadata.db')}: database or disk is full; the apply stopped there: "
+            "these ran but are not recorded: pipeline.disk.step.fill, pipeline.disk.step.slow; pipeline.disk.step.later did not run") in err, err
+    assert f"free some space on the disk holding {project.path('meta')}" in err and "what is not recorded runs again" in err
+    (store,) = project.state()["stores"].values()
+    assert not [a for a in store["steps"] if ".disk." in a] and not [e for e in store["cache"].values() if ".disk." in e["address"]]
+    assert ran(project.apply()) == {"fill", "slow", "later"}

@@ -165,6 +165,21 @@ def test_the_listing_gives_when_each_artifact_was_stored_and_storing_it_again_re
     assert read_tree(other_machine(store, tmp_path / "3").get(ref.digest)) == FILES  # the marker written again is intact
 
 
+def test_renewing_a_cache_hit_makes_it_recent_again_and_says_when_it_is_gone(store: ArtifactStore, src: Path,
+                                                                              tmp_path: Path) -> None:
+    """A Kubeflow/Vertex task taking an old artifact from the cache renews its time, so gc's grace
+    keeps it while the task (holding no lock) hands it downstream; the content is left as it was."""
+    ref = store.put(src)
+    (first,) = store.listing()
+    time.sleep(1.1)  # (S3 counts whole seconds)
+    assert store.renew(ref.digest)
+    (again,) = other_machine(store, tmp_path).listing()
+    assert again.modified > first.modified
+    assert read_tree(other_machine(store, tmp_path / "2").get(ref.digest, verify=True)) == FILES
+    store.delete(ref.digest)
+    assert not store.renew(ref.digest) and not store.exists(ref.digest)  # nothing stored by renewing
+
+
 def test_snapshots_go_to_any_store(store: ArtifactStore, project: Path, tmp_path: Path) -> None:
     data = make_tree(project / "data", {"iris.csv": b"a,b\n1,2\n"})
     cache = StatCache(None)

@@ -8,12 +8,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
+from tests.cli.helpers import zplan
 from zplan.apply.remote import pipeline_tasks
+from zplan.artifacts import ArtifactStore
 from zplan.diags import DiagnosticError
-from zplan.hooks import Recorder
+from zplan.hooks import Hooks, Recorder
 from zplan.operations.opening import ProjectArgs, open_project
 from zplan.operations.run_step import run_step
 from zplan.plan import model as m
@@ -226,3 +229,88 @@ def test_a_metadata_store_known_only_after_apply_is_named_as_such(tmp_path):
                                       'pipeline "p" {\n  step "a" {\n    source = "steps.py:a"\n  }\n}\n')
     with pytest.raises(DiagnosticError, match="stack s: metadata_store still unknown after its resources were applied"):
         run_step(ProjectArgs(root, stack="s"), "pipeline.p.step.a", Recorder())  # the resource was never applied
+
+
+class _GcAsTheStepIsTakenFromTheCache(Hooks):
+    """Runs a real `zplan gc -keep-runs 1` at the moment the task has planned its step as cached
+    and not recorded it yet: the task holds no lock then (its siblings run meanwhile)."""
+
+    def __init__(self, root) -> None:
+        self.root, self.gc = root, None
+
+    def step_cached(self, address: str, reason: str) -> None:
+        self.gc = zplan(self.root, "gc", "-keep-runs", "1")
+
+
+def test_an_old_cache_hit_a_task_reuses_is_renewed_so_gc_keeps_it_for_the_steps_downstream(tmp_path):
+    """fit with c=1 ran in run 1, with c=2 in run 2 (its latest record), both days ago. A pipeline
+    run with c=1 takes fit from run 1's entry: a gc keeping only the newest run, between the task's
+    plan and its record, would delete that artifact under it and the step reading it downstream."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def fit(c):\n    return [c] * 100\n\n\ndef total(xs):\n    return sum(xs)\n")
+    (root / "main.zp.hcl").write_text('variable "c" {\n  default = 1\n}\n\npipeline "p" {\n  step "fit" {\n    source = "steps.py:fit"\n'
+                                      '    params = { c = var.c }\n  }\n  step "total" {\n    source = "steps.py:total"\n'
+                                      '    inputs = { xs = step.fit.outputs.output }\n  }\n}\n')
+    for c in ("1", "2"):
+        assert run_step(ProjectArgs(root, [f"c={c}"]), FIT, Recorder())
+    store = ArtifactStore.from_url("file://.zplan/artifacts", root)
+    days_ago = time.time() - 3 * 86400
+    for artifact in store.listing():
+        os.utime(store.path(artifact.digest), (days_ago, days_ago))
+    reused = _step_plan(root, "c=1").cached_from.outputs["output"]["digest"]
+
+    hooks = _GcAsTheStepIsTakenFromTheCache(root)
+    assert run_step(ProjectArgs(root, ["c=1"]), FIT, hooks)
+    assert hooks.gc is not None and hooks.gc.code == 0, hooks.gc
+    assert reused not in hooks.gc.out and "Kept 1 artifact(s) nothing refers to" in hooks.gc.out, hooks.gc.out
+    assert store.exists(reused)
+    assert run_step(ProjectArgs(root, ["c=1"]), "pipeline.p.step.total", Recorder())
+    assert _step_plan(root, "c=1").cached_from.outputs["output"]["digest"] == reused
+
+
+def test_a_task_reads_its_upstream_result_of_this_pipeline_run_not_another_runs_recorded_since(tmp_path):
+    """load (cache = false) ran with c=1 in this pipeline run, then with c=5 in another one running
+    beside it (the latest record): double, in the c=1 run, reads load's c=1 result."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def load(c):\n    return c\n\n\ndef double(x):\n    return 2 * x\n")
+    (root / "main.zp.hcl").write_text('variable "c" {\n  default = 1\n}\n\npipeline "p" {\n  step "load" {\n    source = "steps.py:load"\n'
+                                      '    cache  = false\n    params = { c = var.c }\n  }\n  step "double" {\n    source = "steps.py:double"\n'
+                                      '    inputs = { x = step.load.outputs.output }\n  }\n}\n\noutput "d" {\n  value = step.double.outputs.output\n}\n')
+    for c in ("1", "5"):
+        assert run_step(ProjectArgs(root, [f"c={c}"]), "pipeline.p.step.load", Recorder())
+    assert run_step(ProjectArgs(root, ["c=1"]), "pipeline.p.step.double", Recorder())
+    project = open_project(ProjectArgs(root, ["c=1"]))
+    assert State(project.state_backend().read()).outputs_of(project.stack_name)["d"]["value"] == 2
+    (root / "steps.py").write_text("def load(c):\n    return c + 1\n\n\ndef double(x):\n    return 2 * x\n")  # load never ran so
+    with pytest.raises(DiagnosticError, match="reads pipeline.p.step.load, which has no successful result recorded for what this pipeline run planned"):
+        run_step(ProjectArgs(root, ["c=1"]), "pipeline.p.step.double", Recorder())
+
+
+def test_a_cache_hit_a_task_finds_only_with_its_upstream_result_is_renewed_too(tmp_path):
+    """double reads load (cache = false), so its key is known only once load's task recorded: the
+    task finds it cached as it starts, from run 2 (c=1), while its latest record is c=5's. A gc
+    keeping only the newest run before the task records must not delete that artifact."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def load(c):\n    return [c] * 100\n\n\ndef double(x):\n    return [2 * v for v in x]\n")
+    (root / "main.zp.hcl").write_text('variable "c" {\n  default = 1\n}\n\npipeline "p" {\n  step "load" {\n    source = "steps.py:load"\n'
+                                      '    cache  = false\n    params = { c = var.c }\n  }\n  step "double" {\n    source = "steps.py:double"\n'
+                                      '    inputs = { x = step.load.outputs.output }\n  }\n}\n')
+    for c in ("1", "5"):
+        for step in ("load", "double"):
+            assert run_step(ProjectArgs(root, [f"c={c}"]), f"pipeline.p.step.{step}", Recorder())
+    assert run_step(ProjectArgs(root, ["c=1"]), "pipeline.p.step.load", Recorder())
+    store = ArtifactStore.from_url("file://.zplan/artifacts", root)
+    days_ago = time.time() - 3 * 86400
+    for artifact in store.listing():
+        os.utime(store.path(artifact.digest), (days_ago, days_ago))
+    (recorded,) = State(open_project(ProjectArgs(root)).state_backend().read()).doc["stores"].values()
+    reused = next(e for e in recorded["cache"].values()
+                  if e["address"] == "pipeline.p.step.double" and e["run"] == 2)["outputs"]["output"]["digest"]
+
+    hooks = _GcAsTheStepIsTakenFromTheCache(root)
+    assert run_step(ProjectArgs(root, ["c=1"]), "pipeline.p.step.double", hooks)
+    assert hooks.gc is not None and hooks.gc.code == 0, hooks.gc
+    assert reused not in hooks.gc.out and store.exists(reused), hooks.gc.out

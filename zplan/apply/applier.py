@@ -120,6 +120,8 @@ class Applier:
             if self.result.changed or self.plan.output_changes:
                 self.state.bump()
             self.writes.write_last(self.state, self._not_started())
+            if self.recorder.metadata_failed is not None:
+                raise self._metadata_stopped()
             self.hooks.run_finished(self.tracker.summary())
         finally:
             self.runner.closed()  # the workers' helper processes exited while the last records were written
@@ -263,9 +265,8 @@ class Applier:
             self._abort = exc
             return done_future(_NOT_STARTED)
         original = self.plan.step(address)
-        forced = original.action == m.RUN and any(r.code == m.REPLACE_REQUESTED for r in original.reasons)
         with self.step_planner.code.watching() as code_files:
-            current = self.step_planner.plan(self.project.config.step(address), self.project.scope(self.resources.value, self.resources.names), forced)
+            current = self.step_as_it_starts(address)
         if current.action == m.CACHED:
             return done_future(CACHED)
         drift = m.changed_since_planned(original, current) if self._exact else None
@@ -279,6 +280,13 @@ class Applier:
             return self.runner.start(current)
         except StepRefused as exc:  # (its data changed as it started)
             return failed_future(exc)
+
+    def step_as_it_starts(self, address: str) -> m.StepPlan:
+        """The step planned again with what its upstream steps gave in this run (cached, maybe, where
+        the plan could not know its key)."""
+        original = self.plan.step(address)
+        forced = original.action == m.RUN and any(r.code == m.REPLACE_REQUESTED for r in original.reasons)
+        return self.step_planner.plan(self.project.config.step(address), self.project.scope(self.resources.value, self.resources.names), forced)
 
     def _report_shortfall(self, address: str) -> None:
         step = self.project.config.step(address)
@@ -318,13 +326,26 @@ class Applier:
             self.tracker.skipped[address] = failed
 
     def _stopping(self) -> bool:
-        """Interrupted, or a state write failed: nothing more starts that could not be recorded."""
-        return self.stop.requested or self.writes.failed is not None
+        """Interrupted, or a state or ML Metadata write failed: nothing more starts that could not be recorded."""
+        return self.stop.requested or self.writes.failed is not None or self.recorder.metadata_failed is not None
 
     def _skip_reason(self, otherwise: str) -> str:
         if self.stop.requested:
             return f"not started: the apply was interrupted ({self.stop.name})"
-        return "not started: the apply stopped, as state could not be written" if self.writes.failed is not None else otherwise
+        if self.writes.failed is not None:
+            return "not started: the apply stopped, as state could not be written"
+        return "not started: the apply stopped, as ML Metadata could not be written" if self.recorder.metadata_failed is not None else otherwise
+
+    def _metadata_stopped(self) -> diags.DiagnosticError:
+        """An ML Metadata write failed, which stopped the apply: what did not run, and what ran but
+        is not recorded (held out of state: those steps run again next time)."""
+        failure = self.recorder.metadata_failed.diagnostics[0]
+        held = self.recorder.held()
+        not_started = self._not_started()
+        what = [f"these ran but are not recorded: {', '.join(held)}"] if held else []
+        what += [f"{', '.join(not_started)} did not run"] if not_started else []
+        return diags.fail(f"{failure.summary}; the apply stopped there" + (f": {'; '.join(what)}" if what else ""),
+                          f"{failure.detail or 'run the apply again once it can be written'}; what is not recorded runs again then")
 
     def _not_started(self) -> list[str]:
         """Resources and steps planned to change that this apply left alone (skipped)."""
@@ -366,7 +387,7 @@ class Applier:
             self._damaged_inputs.stored_again(result)
             self.recorder.step_done(self.step_planner, current, "succeeded", result.outputs, None, self.result.run_id)
             # downstream steps read this step's artifacts from the run's view of it
-            entry = self.state.cache_entry(self.tracker.store_key, current.cache_key)
+            entry = self.state.cache_entry(self.tracker.store_key, current.cache_key) or self.recorder.held_entry(address)
             self.tracker.current[address] = _as_cached(current, entry)
         else:
             self.tracker.outcome(address, FAILED)

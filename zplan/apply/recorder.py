@@ -7,6 +7,12 @@ least ten times as long as the last write took, which keeps writing under a
 tenth of the apply's time at any size (20,000 steps: a 20 MB state) instead of
 growing with the square of the step count. A killed apply loses at most that
 window of records; their steps run again next time.
+
+A write to ML Metadata that fails (a full disk) halts the apply as a failed state write does
+(``zplan.apply.state_writes``): nothing new starts, running steps finish and are reported, and no
+write is tried again until the last one. Meanwhile the step records whose executions ML Metadata
+does not hold are kept out of state (state never names an execution it could not record); the last
+write puts them in once ML Metadata takes their executions, else they run again next time.
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from zplan.apply.tracker import RunTracker
+from zplan.diags import DiagnosticError
 from zplan.plan import model as m
 from zplan.plan.steps import StepPlanner
 from zplan.secrets import digest_secrets, is_sealed
-from zplan.state.model import State, StepRecord
+from zplan.state.model import CacheEntry, State, StepRecord
 
 STATE_FLUSH_SECONDS = 1.0
 FLUSH_COST_FACTOR = 10  # wait at least this many times the last write's duration between writes
@@ -45,6 +52,11 @@ class RunRecorder:
         self._last_flush = 0.0
         self.before_write: Callable[[], None] = lambda: None  # waits for what the records name to be on disk
         self._flush_cost = 0.0  # seconds the last write took
+        self.metadata_failed: DiagnosticError | None = None  # the first ML Metadata write that failed
+        # address -> (store key, its step record and cache entry before this apply's unwritten one), and
+        # the unwritten ones held out of state while ML Metadata cannot take their executions
+        self._unwritten: dict[str, tuple[str, dict | None, str | None, dict | None]] = {}
+        self._held: dict[str, StepRecord] = {}
 
     # -- the run --------------------------------------------------------------------------------
     def open_run(self, project, pipelines: list[str], password: str | None) -> int:
@@ -65,9 +77,15 @@ class RunRecorder:
     def close_run(self) -> None:
         if self.metadata is None:
             return
-        self._write_executions()
         result = self.tracker.result
-        self.metadata.finish_run(result.run_id, result.status, time.time(), self.tracker.skipped)
+        if self.metadata_failed is None:
+            self._write_executions()
+            self.metadata.finish_run(result.run_id, result.status, time.time(), self.tracker.skipped)
+        else:  # recorded as failed where the store takes it now, else left for the next apply to close
+            try:
+                self.metadata.finish_run(result.run_id, "failed", time.time(), self.tracker.skipped)
+            except DiagnosticError:
+                pass
         self.metadata.close()
 
     # -- step records -----------------------------------------------------------------------------
@@ -78,6 +96,7 @@ class RunRecorder:
         if plan.sensitive_outputs:
             outputs = self._sealed_values(outputs)
         record = StepRecord(status, plan.cache_key, planner.fingerprint(plan), outputs, run, now, error or None)
+        self._note_unwritten(plan.address, record)
         self.state.put_step(self.tracker.store_key, plan.address, record)
         self.tracker.result.changed = True
         self.flush()
@@ -168,19 +187,69 @@ class RunRecorder:
         ))
         self.flush()
 
+    def held(self) -> list[str]:
+        """The steps whose records are held out of state, ML Metadata not holding their executions."""
+        return sorted(self._held)
+
+    def held_entry(self, address: str) -> CacheEntry | None:
+        """The cache entry of a step record held out of state (``metadata_failed``)."""
+        record = self._held.get(address)
+        return None if record is None or not record.succeeded else CacheEntry(address, record.outputs, record.run, record.finished_at)
+
     # -- writing ------------------------------------------------------------------------------------
     def flush(self, force: bool = False) -> None:
-        """Write state and the pending executions: when due (``flush_due``), and at the end."""
+        """Write state and the pending executions: when due (``flush_due``), and at the end (``force``:
+        the last write, tried again after an ML Metadata write failed)."""
+        if self.metadata_failed is not None and not force:
+            self._hold_back()  # no write until the last: meanwhile what it would name stays out of state
+            return
         now = time.monotonic()
         if force or flush_due(now, self._last_flush, self._flush_cost):
-            self._write_executions()
-            self.persist(self.state)
+            if self._executions_written():
+                self._unwritten.clear()
+                self.persist(self.state)
             self._last_flush = time.monotonic()
             self._flush_cost = self._last_flush - now
+
+    def _executions_written(self) -> bool:
+        """Write the pending executions; False when ML Metadata failed, the step records naming them
+        then held out of state."""
+        for address, record in self._held.items():  # the last write: in again, written with their executions
+            self.state.put_step(self.tracker.store_key, address, record)
+        self._held = {}
+        if (self._pending or self._tfx_pending) and self.metadata is not None:
+            self.before_write()
+        try:
+            self._write_metadata()
+        except DiagnosticError as exc:  # (the connection names the store and what to do)
+            self.metadata_failed = self.metadata_failed or exc
+            self._hold_back()
+            return False
+        return True
+
+    def _note_unwritten(self, address: str, record: StepRecord) -> None:
+        """Remember what state held for the step before its first record since the last write."""
+        if address in self._unwritten:
+            self._held.pop(address, None)  # (ran again: this record replaces the one held)
+            return
+        store = self.state.doc["stores"].get(self.tracker.store_key, {})
+        before = store.get("steps", {}).get(address)
+        cached = store.get("cache", {}).get(record.cache_key) if record.succeeded and record.cache_key else None
+        self._unwritten[address] = (self.tracker.store_key, before, record.cache_key if record.succeeded else None, cached)
+
+    def _hold_back(self) -> None:
+        """Take the step records written since the last write out of state, as it was before them."""
+        for address, (key, before, cache_key, cached) in self._unwritten.items():
+            if address not in self._held:
+                self._held[address] = self.state.step_record(key, address)
+                self.state.restore_step(key, address, before, cache_key, cached)
 
     def _write_executions(self) -> None:
         if (self._pending or self._tfx_pending) and self.metadata is not None:
             self.before_write()
+        self._write_metadata()
+
+    def _write_metadata(self) -> None:
         if self._pending and self.metadata is not None:
             self.metadata.record_executions(self.tracker.result.run_id, self._pending)
             self._pending = []

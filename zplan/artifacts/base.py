@@ -227,6 +227,12 @@ class ArtifactStore:
     def exists(self, digest: str) -> bool:
         return self._present(check_digest(digest))
 
+    def renew(self, digest: str) -> bool:
+        """Renew the time of an artifact already stored, as storing it again would: a cache hit
+        about to be reused by a writer that holds no lock meanwhile stays within gc's grace.
+        False when it is not there."""
+        return self._present(check_digest(digest)) and self._freshen(digest)
+
     def presence(self) -> Callable[[str], bool]:
         """A ``digest -> stored?`` test for one plan: existence only, no content read.
         Object stores answer from one listing per two-character prefix, made on first use."""

@@ -156,6 +156,9 @@ class RemoteArtifactStore(ArtifactStore):
         with self._errors():
             return bool(self.fs.exists(f"{self.key(digest)}/{MARKER}"))
 
+    def renew(self, digest: str) -> bool:
+        return self._freshen(check_digest(digest))  # (it reads the marker: no request to ask first)
+
     def _freshen(self, digest: str) -> bool:
         # An object's time cannot be set: the marker is written again, as it was (one small PUT).
         marker = f"{self.key(digest)}/{MARKER}"

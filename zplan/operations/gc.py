@@ -31,7 +31,8 @@ are listed: a write in progress (a temp folder, an upload without its marker) is
 only to plan and to record their step, not while it runs, so an output stored and not yet
 recorded is referred to by nothing. What was stored within ``grace`` (the store's own time: a
 local folder's mtime, S3's LastModified, GCS's updated) stays; storing an artifact that is
-already there renews its time, so one a task reuses is recent too.
+already there renews its time, so one a task reuses is recent too, and a task renews the
+artifacts it takes from the cache as it plans (``zplan.operations.run_step``).
 """
 
 from __future__ import annotations

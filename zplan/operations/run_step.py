@@ -45,12 +45,21 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
             task_check.check(address, planned, task_check.planned_parts(plan.steps[0], project.secrets, environment()), sensitive)
         _check_state_key(project, backend, plan.steps[0])
         upstream = _upstream_results(whole, state, address)
+        # (the applier writes only while it applies, by which time the name is bound)
+        applier = Applier(planner, plan, state, lambda s: _record(project, backend, s, applier), hooks, parallelism=1, in_task=True)
+        applier.tracker.current.update(upstream)
+        _renew_reused(project, planner.apply_inputs().stack_settings, _as_it_starts(applier, plan.steps[0]), upstream)
         if plan.has_changes():
             _metadata_ready(project, planner.apply_inputs().stack_settings)
-    # (the applier writes only while it applies, by which time the name is bound)
-    applier = Applier(planner, plan, state, lambda s: _record(project, backend, s, applier), hooks, parallelism=1, in_task=True)
-    applier.tracker.current.update(upstream)
     return applier.apply().ok
+
+
+def _as_it_starts(applier, step: m.StepPlan) -> m.StepPlan:
+    """The step as the applier will plan it when it starts, with its upstream results: one whose
+    key the plan could not know (an upstream with cache = false) may then be taken from the cache."""
+    if step.action != m.RUN or step.cache_key or applier.step_planner is None or applier.tracker.store_key is None:
+        return step
+    return applier.step_as_it_starts(step.address)
 
 
 class _TaskState(State):
@@ -67,6 +76,10 @@ class _TaskState(State):
     def put_step(self, key: str, address: str, record) -> None:
         super().put_step(key, address, record)
         self.steps.append((key, address, record))
+
+    def restore_step(self, key: str, address: str, record: dict | None, cache_key: str | None, entry: dict | None) -> None:
+        super().restore_step(key, address, record, cache_key, entry)
+        self.steps = [s for s in self.steps if s[1] != address]  # (held out of state: not written either)
 
     def set_outputs(self, stack: str, outputs: dict[str, dict]) -> None:
         super().set_outputs(stack, outputs)
@@ -112,6 +125,25 @@ def _check_state_key(project: Project, backend, step: m.StepPlan) -> None:
                      f"(its ${KEY_ENV}, or the content of its .zplan/{KEY_FILE})")
 
 
+def _renew_reused(project: Project, settings, step: m.StepPlan, upstream: dict[str, m.StepPlan]) -> None:
+    """Renew the time of each artifact the task takes from the cache (its step's outputs when it is
+    cached, else the upstream outputs it reads), under the lock it planned with: the lock is free
+    while the task runs and records, and a gc then keeps what was stored within its grace, where an
+    old cache hit no kept run names would be deleted under the task and the steps downstream."""
+    from zplan.artifacts.base import ArtifactStore
+    from zplan.config.values import contains_unknown
+
+    if contains_unknown(settings.get("artifact_store")):
+        return  # (the apply says why when it opens the run)
+    if step.action == m.CACHED and step.cached_from is not None:
+        reused = list(step.cached_from.outputs.values())
+    else:
+        reused = [upstream[i.step].cached_from.outputs.get(i.output) for i in m.upstream_inputs(step.inputs) if i.step in upstream]
+    store = ArtifactStore.from_url(str(settings["artifact_store"]), project.root)
+    for digest in sorted({out["digest"] for out in reused if out}):
+        store.renew(digest)  # (one gone meanwhile is the step's to report, as any missing input)
+
+
 def _metadata_ready(project: Project, settings) -> None:
     """Make ML Metadata's tables and zplan's types now, under the lock: tasks that run side by side
     would otherwise all find a new store empty, and all but one fail to make them."""
@@ -133,21 +165,33 @@ def _upstream_results(whole: m.Plan, state: State, address: str) -> dict[str, m.
     step with cache = false plans to run again here, but ran, for this pipeline run, in its task)."""
     from dataclasses import replace
 
-    from zplan.state.model import CacheEntry
-
     found = {}
     for upstream in whole.step(address).depends_on:
         step = whole.step(upstream)
         if step is not None and step.action == m.CACHED:
             found[upstream] = step
             continue
-        record = state.step_record(whole.store_key, upstream) if whole.store_key else None
-        if record is None or not record.succeeded:
-            raise diags.fail(f"{address} reads {upstream}, which has no successful result recorded",
+        entry = _recorded_result(whole, state, upstream, step)
+        if entry is None:
+            raise diags.fail(f"{address} reads {upstream}, which has no successful result recorded"
+                             + (" for what this pipeline run planned (its params, code and inputs)" if step is not None and step.cache_key else ""),
                              "its task runs before this one in the pipeline: check why it failed or did not run")
-        entry = CacheEntry(upstream, record.outputs, record.run, record.finished_at)
         found[upstream] = replace(step, action=m.CACHED, cached_from=entry, reasons=[]) if step is not None else None
     return {k: v for k, v in found.items() if v is not None}
+
+
+def _recorded_result(whole: m.Plan, state: State, upstream: str, step: m.StepPlan | None):
+    """The result its task recorded for the step as this pipeline run planned it: by its cache key
+    when the plan knows it (the latest record may be another pipeline run's, with other params,
+    recorded since), else its latest successful record."""
+    from zplan.state.model import CacheEntry
+
+    if not whole.store_key:
+        return None
+    if step is not None and step.cache_key:
+        return state.cache_entry(whole.store_key, step.cache_key)
+    record = state.step_record(whole.store_key, upstream)
+    return CacheEntry(upstream, record.outputs, record.run, record.finished_at) if record is not None and record.succeeded else None
 
 
 def _open_as_planned(args: ProjectArgs, planned_vars: dict) -> Project:

@@ -234,6 +234,15 @@ class State:
         if record.succeeded and record.cache_key:
             store["cache"][record.cache_key] = CacheEntry(address, record.outputs, record.run, record.finished_at).to_doc()
 
+    def restore_step(self, key: str, address: str, record: dict | None, cache_key: str | None, entry: dict | None) -> None:
+        """Put back a step's record and the cache entry under ``cache_key`` as they were (None: absent)."""
+        store = self.doc["stores"].setdefault(key, {"steps": {}, "cache": {}})
+        for table, name, value in ((store["steps"], address, record), (store["cache"], cache_key, entry)):
+            if name is not None and value is None:
+                table.pop(name, None)
+            elif name is not None:
+                table[name] = value
+
     def step_record(self, key: str, address: str) -> StepRecord | None:
         doc = self.doc["stores"].get(key, {}).get("steps", {}).get(address)
         return None if doc is None else StepRecord.from_doc(doc)
