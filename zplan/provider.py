@@ -320,6 +320,15 @@ def _load(name: str, ep: "EntryPoint") -> type[Provider]:
                          "or uninstall it") from None
 
 
+def block_settings(project: Any, name: str, resource_value: Callable[[str, str], Any] | None = None) -> dict[str, Any]:
+    """The project's ``provider "name"`` block as it evaluates now (none: no settings)."""
+    block = project.config.providers.get(name)
+    if block is None:
+        return {}
+    scope = project.scope(resource_value)
+    return {key: scope.eval(expr) for key, expr in block.settings.items()}
+
+
 class ProviderRegistry:
     """Loads provider plugins lazily: only those whose resource types are used."""
 
@@ -351,11 +360,7 @@ class ProviderRegistry:
         cls = self.provider_class(name)
         if cls is None:
             raise diags.fail(f'no installed provider "{name}"', "install its plugin package (see `zplan providers`)")
-        block = project.config.providers.get(name)
-        settings: dict[str, Any] = {}
-        if block is not None:
-            scope = project.scope(resource_value)
-            settings = {key: scope.eval(expr) for key, expr in block.settings.items()}
+        settings = block_settings(project, name, resource_value)
         if log is None:
             return cls(ProviderContext(project.root, project.state_dir, settings))
         return cls(ProviderContext(project.root, project.state_dir, settings, log))

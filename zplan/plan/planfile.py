@@ -4,7 +4,8 @@ A plan file holds the JSON plan (already free of secrets), the variable values i
 was made with, typed as planned (sensitive ones only as a salted digest: apply reads
 them again from the environment and checks they are the values planned), the
 state serial and lineage, and fingerprints of every config file (parsed content),
-every step's code and every data input. ``check`` refuses a plan whose state
+of the stack's and the providers' settings as evaluated (keyed digests), every
+step's code and every data input. ``check`` refuses a plan whose state
 moved on or whose config, code or data changed since, naming what changed.
 """
 
@@ -27,7 +28,7 @@ PLANFILE_VERSION = 1
 
 
 def write(path: Path, plan: m.Plan, variables: dict[str, Any], sensitive: set[str], config_fingerprint: dict[str, str],
-          stack_settings: dict[str, Any]) -> None:
+          stack_settings: dict[str, Any], provider_settings: dict[str, dict[str, Any]]) -> None:
     doc = {
         "planfile_version": PLANFILE_VERSION,
         "zplan_version": __version__,
@@ -37,6 +38,7 @@ def write(path: Path, plan: m.Plan, variables: dict[str, Any], sensitive: set[st
         "sensitive_digests": _sensitive_digests(variables, sensitive, salt := _random.token_hex(16)),
         "sensitive_salt": salt,
         "stack_settings": _keyed(salt, stack_settings),
+        "provider_settings": _provider_digests(salt, provider_settings),
         "config": config_fingerprint,
         "code": {s.address: s.code_hash for s in plan.steps},
         "data": _data_digests(plan),
@@ -76,7 +78,8 @@ _SHAPE: dict[str, type] = {
     "variables": dict, "sensitive_variables": list, "config": dict, "code": dict, "data": dict,
 }
 # Written by every zplan, read only when there: their type is checked when present.
-_OPTIONAL: dict[str, type] = {"sensitive_digests": dict, "sensitive_salt": str, "stack_settings": str, "zplan_version": str}
+_OPTIONAL: dict[str, type] = {"sensitive_digests": dict, "sensitive_salt": str, "stack_settings": str, "zplan_version": str,
+                             "provider_settings": dict}
 # The fields of each resource and step entry that the check and the views read.
 _ENTRY: dict[str, type] = {"address": str, "action": str, "reasons": list}
 _STEP_ENTRY: dict[str, type] = {**_ENTRY, "params": dict}
@@ -113,7 +116,7 @@ _JSON_NAMES = {dict: "object", list: "array", str: "string", int: "number", bool
 
 
 def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint: dict[str, str], plan: m.Plan,
-          stack_settings: dict[str, Any]) -> None:
+          stack_settings: dict[str, Any], provider_settings: dict[str, dict[str, Any]]) -> None:
     """Refuse a saved plan that no longer describes what apply would do."""
     old = saved["plan"]["state"]
     if old["serial"] != state_serial:
@@ -129,6 +132,7 @@ def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint
             what = "was added" if file not in saved["config"] else "was removed" if file not in config_fingerprint else "changed"
             raise diags.fail(f"saved plan is stale: configuration file {file} {what} since the plan was made", "run `zplan plan` again and review it")
     _check_stack(saved, stack_settings)
+    _check_providers(saved, provider_settings)
     now_code = {s.address: s.code_hash for s in plan.steps}
     for address, digest in saved["code"].items():
         if now_code.get(address) != digest:
@@ -185,6 +189,28 @@ def _check_stack(saved: dict, settings: dict[str, Any]) -> None:
     if "stack_settings" in saved and saved["stack_settings"] != _keyed(saved.get("sensitive_salt", ""), settings):
         raise diags.fail(f"saved plan is stale: the settings of stack \"{saved['plan']['stack']}\" changed since the plan was made "
                          "(its artifact store, metadata store, orchestrator...)", "run `zplan plan` again and review it")
+
+
+def _check_providers(saved: dict, settings: dict[str, dict[str, Any]]) -> None:
+    """Where resources are made is part of the plan: an `env()` in a provider block (or the environment
+    variable a provider reads) that reads otherwise now would apply them in another project or region.
+    A setting known only after apply (read from a resource the apply makes) is compared as such: the
+    reviewed plan said it is taken from that resource. (A plan file without the digests predates them.)"""
+    if "provider_settings" not in saved:
+        return
+    now = _provider_digests(saved.get("sensitive_salt", ""), settings)
+    for name in sorted(set(saved["provider_settings"]) | set(now)):
+        was, digests = saved["provider_settings"].get(name), now.get(name, {})
+        if was != digests:
+            was = was if isinstance(was, dict) else {}
+            moved = sorted(k for k in set(was) | set(digests) if was.get(k) != digests.get(k))
+            raise diags.fail(f'saved plan is stale: the settings of provider "{name}" changed since the plan was made ({", ".join(moved)})',
+                             "an `env()` or environment variable it reads is set otherwise now? run `zplan plan` again and review it")
+
+
+def _provider_digests(salt: str, settings: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Each setting on its own, keyed: a changed one is named, a secret one cannot be read back."""
+    return {name: {k: _keyed(salt, v) for k, v in values.items()} for name, values in settings.items()}
 
 
 def _check_checkouts(before: dict, now: dict) -> None:
