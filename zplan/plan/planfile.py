@@ -42,6 +42,7 @@ def write(path: Path, plan: m.Plan, variables: dict[str, Any], sensitive: set[st
         "config": config_fingerprint,
         "code": {s.address: s.code_hash for s in plan.steps},
         "data": _data_digests(plan),
+        "hidden": _hidden_digests(salt, plan),
     }
     atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
@@ -79,7 +80,7 @@ _SHAPE: dict[str, type] = {
 }
 # Written by every zplan, read only when there: their type is checked when present.
 _OPTIONAL: dict[str, type] = {"sensitive_digests": dict, "sensitive_salt": str, "stack_settings": str, "zplan_version": str,
-                             "provider_settings": dict}
+                             "provider_settings": dict, "hidden": dict}
 # The fields of each resource and step entry that the check and the views read.
 _ENTRY: dict[str, type] = {"address": str, "action": str, "reasons": list}
 _STEP_ENTRY: dict[str, type] = {**_ENTRY, "params": dict}
@@ -151,6 +152,7 @@ def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint
         raise diags.fail(f"saved plan is stale: applying now would do something else than the reviewed plan ({_first_difference(saved['plan'], now)})",
                          "run `zplan plan` again and review it")
     _check_values(saved["plan"], now)
+    _check_hidden(saved, plan)
     _check_checkouts(saved["plan"], now)
 
 
@@ -172,6 +174,28 @@ def _check_values(before: dict, now: dict) -> None:
         if before["outputs"].get(name) != o:
             raise diags.fail(f"saved plan is stale: the planned value of output {name} changed since the plan was made",
                              "run `zplan plan` again and review it")
+
+
+def _check_hidden(saved: dict, plan: m.Plan) -> None:
+    """What the reviewed plan hides (a secret attribute, output or param, `<sensitive>` either way) is
+    another plan when it reads otherwise now (an `env()`). (A plan file without the digests predates them.)"""
+    if "hidden" not in saved:
+        return
+    now = _hidden_digests(saved.get("sensitive_salt", ""), plan)
+    moved = next((k for k in sorted(set(saved["hidden"]) | set(now)) if saved["hidden"].get(k) != now.get(k)), None)
+    if moved is not None:
+        raise diags.fail(f"saved plan is stale: the planned value of {moved} changed since the plan was made",
+                         "it is sensitive, so the plans show it hidden either way; an `env()` it reads is set otherwise now? "
+                         "run `zplan plan` again and review it")
+
+
+def _hidden_digests(salt: str, plan: m.Plan) -> dict[str, str]:
+    """Keyed digests of every planned attribute, output and step param (the JSON plan shows a secret one
+    as "(sensitive)" whatever it is): equal values are recognised, none can be read back."""
+    out = {f"{r.address}.{k}": _keyed(salt, v) for r in plan.resources for k, v in (r.after or {}).items()}
+    out.update({f"output.{name}": _keyed(salt, o.get("value")) for name, o in plan.outputs.items()})
+    out.update({f"{s.address}.params.{k}": _keyed(salt, v) for s in plan.steps for k, v in s.params.items()})
+    return out
 
 
 def _value_change(attr: str, was: dict, now: dict) -> str:
@@ -251,7 +275,11 @@ def _sensitive_digests(variables: dict[str, Any], sensitive: set[str], salt: str
 
 def _keyed(salt: str, value: Any) -> str:
     """A digest keyed by the plan's salt: a value (a secret among them) cannot be read back from it."""
-    return hmac.new(salt.encode(), json.dumps(value, sort_keys=True, default=repr).encode(), hashlib.sha256).hexdigest()
+    try:
+        text = json.dumps(value, sort_keys=True, default=repr)
+    except TypeError:  # keys of several types (a decoded YAML map): kept in their own, evaluated, order
+        text = json.dumps(value, default=repr)
+    return hmac.new(salt.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
 def _actions(doc: dict) -> list:
