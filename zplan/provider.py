@@ -306,6 +306,12 @@ def available_providers() -> dict[str, "EntryPoint"]:
     return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
+def plugin_version(name: str) -> str | None:
+    """The version of the package installing provider ``name``; None when no package does."""
+    ep = available_providers().get(name)
+    return ep.dist.version if ep is not None and ep.dist is not None else None
+
+
 def _load(name: str, ep: "EntryPoint") -> type[Provider]:
     """A plugin's class; a plugin that fails to import (a dependency missing or broken) is a user
     error naming it and its package, not an internal error of zplan."""

@@ -43,6 +43,7 @@ def write(path: Path, plan: m.Plan, variables: dict[str, Any], sensitive: set[st
         "code": {s.address: s.code_hash for s in plan.steps},
         "data": _data_digests(plan),
         "hidden": _hidden_digests(salt, plan),
+        "providers": _provider_versions(plan),
     }
     atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
@@ -80,7 +81,7 @@ _SHAPE: dict[str, type] = {
 }
 # Written by every zplan, read only when there: their type is checked when present.
 _OPTIONAL: dict[str, type] = {"sensitive_digests": dict, "sensitive_salt": str, "stack_settings": str, "zplan_version": str,
-                             "provider_settings": dict, "hidden": dict}
+                             "provider_settings": dict, "hidden": dict, "providers": dict}
 # The fields of each resource and step entry that the check and the views read.
 _ENTRY: dict[str, type] = {"address": str, "action": str, "reasons": list}
 _STEP_ENTRY: dict[str, type] = {**_ENTRY, "params": dict}
@@ -93,6 +94,26 @@ def check_version(saved: dict, path: Path) -> None:
     if made_by != __version__:
         raise diags.fail(f"plan file {path} was made by zplan v{made_by}, and this is zplan v{__version__}",
                          "a saved plan is applied by the zplan version that made it: make a new plan with this version (zplan plan -out FILE)")
+    planned = saved.get("providers", {})
+    now = _provider_versions_of(sorted(planned))
+    for name, version in sorted(planned.items()):
+        if now[name] != version:  # (as the zplan version: the same actions may be applied otherwise)
+            now = now[name]
+            raise diags.fail(f'plan file {path} was made with provider "{name}" v{version}, and '
+                             + (f"v{now} is installed now" if now else "no package installs it now"),
+                             "a saved plan is applied by the provider versions that made it: reinstall that version, "
+                             "or make a new plan (zplan plan -out FILE)")
+
+
+def _provider_versions(plan: m.Plan) -> dict[str, str | None]:
+    """The package version of each provider the plan's resources use: another one may plan otherwise."""
+    return _provider_versions_of(sorted({r.provider for r in plan.resources}))
+
+
+def _provider_versions_of(names: list[str]) -> dict[str, str | None]:
+    from zplan.provider import plugin_version
+
+    return {name: plugin_version(name) for name in names}
 
 
 def _shape_problem(doc: dict) -> str | None:
