@@ -306,6 +306,12 @@ def available_providers() -> dict[str, "EntryPoint"]:
     return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
+def plugin_version(name: str) -> str | None:
+    """The version of the package installing provider ``name``; None when no package does."""
+    ep = available_providers().get(name)
+    return ep.dist.version if ep is not None and ep.dist is not None else None
+
+
 def _load(name: str, ep: "EntryPoint") -> type[Provider]:
     """A plugin's class; a plugin that fails to import (a dependency missing or broken) is a user
     error naming it and its package, not an internal error of zplan."""
@@ -318,6 +324,15 @@ def _load(name: str, ep: "EntryPoint") -> type[Provider]:
         raise diags.fail(f'provider plugin "{name}" cannot be loaded: {type(exc).__name__}: {exc}',
                          f"importing its entry point {ep.value}{package} failed: reinstall the package and its dependencies, "
                          "or uninstall it") from None
+
+
+def block_settings(project: Any, name: str, resource_value: Callable[[str, str], Any] | None = None) -> dict[str, Any]:
+    """The project's ``provider "name"`` block as it evaluates now (none: no settings)."""
+    block = project.config.providers.get(name)
+    if block is None:
+        return {}
+    scope = project.scope(resource_value)
+    return {key: scope.eval(expr) for key, expr in block.settings.items()}
 
 
 class ProviderRegistry:
@@ -351,11 +366,7 @@ class ProviderRegistry:
         cls = self.provider_class(name)
         if cls is None:
             raise diags.fail(f'no installed provider "{name}"', "install its plugin package (see `zplan providers`)")
-        block = project.config.providers.get(name)
-        settings: dict[str, Any] = {}
-        if block is not None:
-            scope = project.scope(resource_value)
-            settings = {key: scope.eval(expr) for key, expr in block.settings.items()}
+        settings = block_settings(project, name, resource_value)
         if log is None:
             return cls(ProviderContext(project.root, project.state_dir, settings))
         return cls(ProviderContext(project.root, project.state_dir, settings, log))

@@ -372,3 +372,19 @@ def test_a_step_printing_its_environment_leaves_no_key_of_zplan_s_in_its_log(tmp
     log = next(p.path(".zplan/logs").rglob("*.log")).read_text()
     assert "'ZPLAN_STATE_KEY': '(sensitive)'" in log and "'ZPLAN_MYSQL_PASSWORD': '(sensitive)'" in log, log
     assert key not in log and "DBPASSWORD" not in log
+
+
+def test_a_saved_plan_is_stale_when_a_value_it_hides_reads_otherwise_now(tmp_path):
+    """A secret attribute, output or param is `<sensitive>` in the reviewed plan either way: an `env()`
+    giving it another value at apply made apply write what nobody reviewed, unnoticed."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'resource "local_file" "f" {\n  path              = "out.txt"\n'
+                           '  sensitive_content = env("CONTENT", "reviewed")\n}\n')
+    p.ok("plan", "-out", "p.zplan")
+    assert b"reviewed" not in p.path("p.zplan").read_bytes()
+    refused = p.run("apply", "p.zplan", env=cli_env(CONTENT="other"))
+    assert refused.code == 1, str(refused)
+    assert "saved plan is stale: the planned value of resource.local_file.f.sensitive_content changed since the plan was made" in refused.err
+    assert not p.path("out.txt").exists()
+    p.ok("apply", "p.zplan")
+    assert p.path("out.txt").read_text() == "reviewed"

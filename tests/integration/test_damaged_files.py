@@ -241,3 +241,18 @@ def test_nan_never_reaches_state(project: Project) -> None:
     result = project.run("apply", "-auto-approve")
     assert result.code == 1 and "output output is NaN or infinite" in result.text, str(result)
     json.loads(project.read(".zplan/state.json"), parse_constant=lambda c: pytest.fail(f"{c} in state"))
+
+
+def test_a_plan_file_made_with_another_provider_version_is_not_applied(project: Project) -> None:
+    project.write("dir.zp.hcl", 'resource "local_directory" "out" {\n  path = "out"\n}\n')
+    project.ok("plan", "-out", "saved.plan")
+    doc = json.loads(project.read("saved.plan"))
+    installed = doc["providers"]["local"]
+    assert installed
+    project.write("saved.plan", json.dumps(doc | {"providers": {"local": "0.0.1"}}))
+    refused(project.run("apply", "saved.plan"), f'plan file saved.plan was made with provider "local" v0.0.1, and v{installed} is installed now',
+            "reinstall that version")
+    assert not project.path("out").exists()
+    project.write("saved.plan", json.dumps(doc))
+    project.ok("apply", "saved.plan")
+    assert project.path("out").is_dir()

@@ -222,3 +222,12 @@ def test_a_move_is_shown_as_the_text_plan_shows_it():
     doc["moved"] = [{"from": 'resource.local_file.f["<a>"]', "to": "resource.local_file.f1"}]
     (text,) = render_parts(doc)
     assert '<code>resource.local_file.f["&lt;a&gt;"]</code> has moved to <code>resource.local_file.f1</code>' in text
+
+
+def test_a_destroy_plan_shows_the_summary_of_the_text_plan():
+    """A destroy runs no step: its table has no step columns, as its summary line has no step counts."""
+    doc = plan_doc([resource(3)], []) | {"destroy": True}
+    (text,) = render_parts(doc)
+    assert text.startswith("### zplan destroy plan — stack `local`")
+    assert "| add | change | destroy |\n|---:|---:|---:|\n| 0 | 0 | 1 |\n" in text and "steps" not in text.lower()
+    assert "**Plan: 0 to add, 0 to change, 1 to destroy.**" in text

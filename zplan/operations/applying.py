@@ -100,7 +100,7 @@ def save_planfile(out: Path, planned: Planned, project: Project) -> None:
     sensitive |= {n for n, value in project.variables.items() if holds_secret(value, project.secrets)}
     try:
         planfile.write(out, planned.plan, project.variables, sensitive, fingerprints(project.root, project.config.files, project.config.read_files),
-                       planned.planner.stack_settings)
+                       planned.planner.stack_settings, _provider_settings(planned, project))
     except OSError as exc:
         raise diags.fail(f"cannot write the plan file {out}: {exc.strerror or exc}", "give -out a path zplan may write, such as plan.zplan") from None
 
@@ -200,4 +200,10 @@ def _check_saved(saved: dict, planned: Planned, project: Project) -> None:
 
     state = planned.state
     pf.check(saved, state.serial, state.lineage, fingerprints(project.root, project.config.files, project.config.read_files), planned.plan,
-             planned.planner.stack_settings)
+             planned.planner.stack_settings, _provider_settings(planned, project))
+
+
+def _provider_settings(planned: Planned, project: Project) -> dict:
+    from zplan.plan.resources import applied_settings
+
+    return applied_settings(project, planned.plan, planned.planner.planned_value)

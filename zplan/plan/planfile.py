@@ -4,7 +4,8 @@ A plan file holds the JSON plan (already free of secrets), the variable values i
 was made with, typed as planned (sensitive ones only as a salted digest: apply reads
 them again from the environment and checks they are the values planned), the
 state serial and lineage, and fingerprints of every config file (parsed content),
-every step's code and every data input. ``check`` refuses a plan whose state
+of the stack's and the providers' settings as evaluated (keyed digests), every
+step's code and every data input. ``check`` refuses a plan whose state
 moved on or whose config, code or data changed since, naming what changed.
 """
 
@@ -27,7 +28,7 @@ PLANFILE_VERSION = 1
 
 
 def write(path: Path, plan: m.Plan, variables: dict[str, Any], sensitive: set[str], config_fingerprint: dict[str, str],
-          stack_settings: dict[str, Any]) -> None:
+          stack_settings: dict[str, Any], provider_settings: dict[str, dict[str, Any]]) -> None:
     doc = {
         "planfile_version": PLANFILE_VERSION,
         "zplan_version": __version__,
@@ -37,9 +38,12 @@ def write(path: Path, plan: m.Plan, variables: dict[str, Any], sensitive: set[st
         "sensitive_digests": _sensitive_digests(variables, sensitive, salt := _random.token_hex(16)),
         "sensitive_salt": salt,
         "stack_settings": _keyed(salt, stack_settings),
+        "provider_settings": _provider_digests(salt, provider_settings),
         "config": config_fingerprint,
         "code": {s.address: s.code_hash for s in plan.steps},
         "data": _data_digests(plan),
+        "hidden": _hidden_digests(salt, plan),
+        "providers": _provider_versions(plan),
     }
     atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
@@ -76,7 +80,8 @@ _SHAPE: dict[str, type] = {
     "variables": dict, "sensitive_variables": list, "config": dict, "code": dict, "data": dict,
 }
 # Written by every zplan, read only when there: their type is checked when present.
-_OPTIONAL: dict[str, type] = {"sensitive_digests": dict, "sensitive_salt": str, "stack_settings": str, "zplan_version": str}
+_OPTIONAL: dict[str, type] = {"sensitive_digests": dict, "sensitive_salt": str, "stack_settings": str, "zplan_version": str,
+                             "provider_settings": dict, "hidden": dict, "providers": dict}
 # The fields of each resource and step entry that the check and the views read.
 _ENTRY: dict[str, type] = {"address": str, "action": str, "reasons": list}
 _STEP_ENTRY: dict[str, type] = {**_ENTRY, "params": dict}
@@ -89,6 +94,26 @@ def check_version(saved: dict, path: Path) -> None:
     if made_by != __version__:
         raise diags.fail(f"plan file {path} was made by zplan v{made_by}, and this is zplan v{__version__}",
                          "a saved plan is applied by the zplan version that made it: make a new plan with this version (zplan plan -out FILE)")
+    planned = saved.get("providers", {})
+    now = _provider_versions_of(sorted(planned))
+    for name, version in sorted(planned.items()):
+        if now[name] != version:  # (as the zplan version: the same actions may be applied otherwise)
+            now = now[name]
+            raise diags.fail(f'plan file {path} was made with provider "{name}" v{version}, and '
+                             + (f"v{now} is installed now" if now else "no package installs it now"),
+                             "a saved plan is applied by the provider versions that made it: reinstall that version, "
+                             "or make a new plan (zplan plan -out FILE)")
+
+
+def _provider_versions(plan: m.Plan) -> dict[str, str | None]:
+    """The package version of each provider the plan's resources use: another one may plan otherwise."""
+    return _provider_versions_of(sorted({r.provider for r in plan.resources}))
+
+
+def _provider_versions_of(names: list[str]) -> dict[str, str | None]:
+    from zplan.provider import plugin_version
+
+    return {name: plugin_version(name) for name in names}
 
 
 def _shape_problem(doc: dict) -> str | None:
@@ -113,7 +138,7 @@ _JSON_NAMES = {dict: "object", list: "array", str: "string", int: "number", bool
 
 
 def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint: dict[str, str], plan: m.Plan,
-          stack_settings: dict[str, Any]) -> None:
+          stack_settings: dict[str, Any], provider_settings: dict[str, dict[str, Any]]) -> None:
     """Refuse a saved plan that no longer describes what apply would do."""
     old = saved["plan"]["state"]
     if old["serial"] != state_serial:
@@ -129,6 +154,7 @@ def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint
             what = "was added" if file not in saved["config"] else "was removed" if file not in config_fingerprint else "changed"
             raise diags.fail(f"saved plan is stale: configuration file {file} {what} since the plan was made", "run `zplan plan` again and review it")
     _check_stack(saved, stack_settings)
+    _check_providers(saved, provider_settings)
     now_code = {s.address: s.code_hash for s in plan.steps}
     for address, digest in saved["code"].items():
         if now_code.get(address) != digest:
@@ -147,6 +173,7 @@ def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint
         raise diags.fail(f"saved plan is stale: applying now would do something else than the reviewed plan ({_first_difference(saved['plan'], now)})",
                          "run `zplan plan` again and review it")
     _check_values(saved["plan"], now)
+    _check_hidden(saved, plan)
     _check_checkouts(saved["plan"], now)
 
 
@@ -170,6 +197,28 @@ def _check_values(before: dict, now: dict) -> None:
                              "run `zplan plan` again and review it")
 
 
+def _check_hidden(saved: dict, plan: m.Plan) -> None:
+    """What the reviewed plan hides (a secret attribute, output or param, `<sensitive>` either way) is
+    another plan when it reads otherwise now (an `env()`). (A plan file without the digests predates them.)"""
+    if "hidden" not in saved:
+        return
+    now = _hidden_digests(saved.get("sensitive_salt", ""), plan)
+    moved = next((k for k in sorted(set(saved["hidden"]) | set(now)) if saved["hidden"].get(k) != now.get(k)), None)
+    if moved is not None:
+        raise diags.fail(f"saved plan is stale: the planned value of {moved} changed since the plan was made",
+                         "it is sensitive, so the plans show it hidden either way; an `env()` it reads is set otherwise now? "
+                         "run `zplan plan` again and review it")
+
+
+def _hidden_digests(salt: str, plan: m.Plan) -> dict[str, str]:
+    """Keyed digests of every planned attribute, output and step param (the JSON plan shows a secret one
+    as "(sensitive)" whatever it is): equal values are recognised, none can be read back."""
+    out = {f"{r.address}.{k}": _keyed(salt, v) for r in plan.resources for k, v in (r.after or {}).items()}
+    out.update({f"output.{name}": _keyed(salt, o.get("value")) for name, o in plan.outputs.items()})
+    out.update({f"{s.address}.params.{k}": _keyed(salt, v) for s in plan.steps for k, v in s.params.items()})
+    return out
+
+
 def _value_change(attr: str, was: dict, now: dict) -> str:
     """`attributes path ("a" -> "b")`: which of the entry's planned values moved, as the JSON plan shows them."""
     if attr != "after" or not isinstance(was.get("after"), dict) or not isinstance(now["after"], dict):
@@ -185,6 +234,28 @@ def _check_stack(saved: dict, settings: dict[str, Any]) -> None:
     if "stack_settings" in saved and saved["stack_settings"] != _keyed(saved.get("sensitive_salt", ""), settings):
         raise diags.fail(f"saved plan is stale: the settings of stack \"{saved['plan']['stack']}\" changed since the plan was made "
                          "(its artifact store, metadata store, orchestrator...)", "run `zplan plan` again and review it")
+
+
+def _check_providers(saved: dict, settings: dict[str, dict[str, Any]]) -> None:
+    """Where resources are made is part of the plan: an `env()` in a provider block (or the environment
+    variable a provider reads) that reads otherwise now would apply them in another project or region.
+    A setting known only after apply (read from a resource the apply makes) is compared as such: the
+    reviewed plan said it is taken from that resource. (A plan file without the digests predates them.)"""
+    if "provider_settings" not in saved:
+        return
+    now = _provider_digests(saved.get("sensitive_salt", ""), settings)
+    for name in sorted(set(saved["provider_settings"]) | set(now)):
+        was, digests = saved["provider_settings"].get(name), now.get(name, {})
+        if was != digests:
+            was = was if isinstance(was, dict) else {}
+            moved = sorted(k for k in set(was) | set(digests) if was.get(k) != digests.get(k))
+            raise diags.fail(f'saved plan is stale: the settings of provider "{name}" changed since the plan was made ({", ".join(moved)})',
+                             "an `env()` or environment variable it reads is set otherwise now? run `zplan plan` again and review it")
+
+
+def _provider_digests(salt: str, settings: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Each setting on its own, keyed: a changed one is named, a secret one cannot be read back."""
+    return {name: {k: _keyed(salt, v) for k, v in values.items()} for name, values in settings.items()}
 
 
 def _check_checkouts(before: dict, now: dict) -> None:
@@ -225,7 +296,11 @@ def _sensitive_digests(variables: dict[str, Any], sensitive: set[str], salt: str
 
 def _keyed(salt: str, value: Any) -> str:
     """A digest keyed by the plan's salt: a value (a secret among them) cannot be read back from it."""
-    return hmac.new(salt.encode(), json.dumps(value, sort_keys=True, default=repr).encode(), hashlib.sha256).hexdigest()
+    try:
+        text = json.dumps(value, sort_keys=True, default=repr)
+    except TypeError:  # keys of several types (a decoded YAML map): kept in their own, evaluated, order
+        text = json.dumps(value, default=repr)
+    return hmac.new(salt.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
 def _actions(doc: dict) -> list:

@@ -76,7 +76,7 @@ class Planner:
         self.step_planner: StepPlanner | None = None
         self._secrets_at_steps: int | None = None  # how many secrets were known when the first step was planned
         self._checkers: dict = {}  # provider name -> an instance for its offline checks and settings
-        self._planned_value: Callable[[str, str], Any] | None = None
+        self.planned_value: Callable[[str, str], Any] | None = None
 
     def save_caches(self) -> None:
         """Persist what planning learned (code and file hashes); never needed for correctness."""
@@ -123,7 +123,7 @@ class Planner:
         resource_plans: dict[str, m.ResourcePlan] = {}
         planned_value = lambda address, a: self._resource_value(resource_plans, address, a)  # noqa: E731
         scope = project.scope(planned_value, lambda address: self._resource_names(resource_plans, address))
-        self._checkers, self._planned_value = {}, planned_value  # a provider block may read what this plan plans
+        self._checkers, self.planned_value = {}, planned_value  # a provider block may read what this plan plans
         recorded = self._recorded(request)
         elsewhere = self._left_alone(recorded, request)
         steps: list[m.StepPlan] = []
@@ -276,7 +276,7 @@ class Planner:
 
         name = provider_name_for(type_)
         if name not in self._checkers:  # (its resources come after what its block reads: those are planned)
-            self._checkers[name] = self.project.registry.open(name, self.project, self._planned_value)
+            self._checkers[name] = self.project.registry.open(name, self.project, self.planned_value)
         return self._checkers[name]
 
     def _check_provider_rules(self, resource, schema, desired: dict, from_secret: list[str]) -> None:

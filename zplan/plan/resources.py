@@ -204,6 +204,21 @@ def recorded_settings(taken: TakenSettings) -> dict[str, Any]:
     return {k: v for k, (_, v) in taken.items() if v is not UNKNOWN}
 
 
+def applied_settings(project: Any, plan: m.Plan, resource_value: Callable[[str, str], Any] | None) -> dict[str, dict[str, Any]]:
+    """provider -> the settings the plan's resources are applied with, as a saved plan keeps them: its
+    block as it evaluates now (unknown where it reads what the apply makes), then each setting a
+    resource takes from elsewhere (the environment variable the provider reads), as recorded."""
+    from zplan.provider import block_settings
+
+    out: dict[str, dict[str, Any]] = {}
+    for r in plan.resources:
+        if r.provider not in out:
+            out[r.provider] = block_settings(project, r.provider, resource_value)
+        for setting, value in r.provider_settings.items():
+            out[r.provider].setdefault(setting, value)
+    return out
+
+
 def moved_settings(taken: TakenSettings, recorded: dict) -> list[str]:
     """The taken settings whose value is not the one the resource was applied with: as recorded, or
     its own recorded input when it set the attribute itself until now; a setting the provider left to

@@ -55,15 +55,22 @@ def render(doc: dict, verbose: bool = False) -> str:
 
 
 def _header(doc: dict) -> str:
-    s = doc["summary"]
     title = "zplan destroy plan" if doc["destroy"] else "zplan plan"
     return (
-        f"### {title} — stack `{doc['stack']}`\n\n"
-        f"| add | change | destroy | steps to run | steps cached |\n|---:|---:|---:|---:|---:|\n"
-        f"| {s['add']} | {s['change']} | {s['destroy']} | {s['steps_run']} | {s['steps_cached']} |\n\n"
+        f"### {title} — stack `{doc['stack']}`\n\n{_table(doc)}\n"
         f"**{summary_line(doc)}**\n"
         + (f"\n> **{targeting_note(doc)}**\n" if targeting_note(doc) else "")
     )
+
+
+def _table(doc: dict) -> str:
+    """The counts the summary line gives: a destroy runs no step, so it has no step columns."""
+    s = doc["summary"]
+    columns = [("add", s["add"]), ("change", s["change"]), ("destroy", s["destroy"])]
+    if not doc["destroy"]:
+        columns += [("steps to run", s["steps_run"]), ("steps cached", s["steps_cached"])]
+    row = lambda cells: "| " + " | ".join(str(c) for c in cells) + " |\n"  # noqa: E731
+    return row(n for n, _ in columns) + "|" + "---:|" * len(columns) + "\n" + row(v for _, v in columns)
 
 
 def _changes(doc: dict, verbose: bool) -> list[dict]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from zplan import diags
 from zplan.hooks import Recorder
 from zplan.operations import applying
 from zplan.operations.importing import import_resource
@@ -277,3 +279,60 @@ def test_a_saved_plan_made_with_refresh_is_applied_reading_back_as_planned(args,
     assert {r["address"]: r["action"] for r in saved["resources"]} == {"resource.fake_thing.a": "create", "resource.fake_thing.b": "no-op"}
     outcome = applying.apply_saved_plan(args.root, tmp_path / "plan.zplan", ui, registry=args.registry)
     assert outcome.ok and "a" in RemoteProvider.things
+
+
+def test_a_saved_plan_is_stale_when_a_provider_block_reads_otherwise_now(tmp_path: Path, monkeypatch):
+    # the reviewed plan creates its resources where it said: never in a zone an `env()` reads at apply
+    (tmp_path / "main.zp.hcl").write_text(PLACED_HCL.replace("zone        = var.zone", 'zone        = env("ZONE", "a")'))
+    args = ProjectArgs(tmp_path, registry=ProviderRegistry({"placed": PlacedProvider}))
+    ui = applying.ApplyUI(hooks=lambda doc: Recorder())
+    applying.plan(args, applying.Selection(), out=tmp_path / "plan.zplan")
+    assert "k-one" not in (tmp_path / "plan.zplan").read_text()  # the secret setting: a keyed digest only
+    monkeypatch.setenv("ZONE", "b")
+    with pytest.raises(diags.DiagnosticError) as err:
+        applying.apply_saved_plan(args.root, tmp_path / "plan.zplan", ui, registry=args.registry)
+    assert 'saved plan is stale: the settings of provider "placed" changed since the plan was made (zone)' in str(err.value)
+    assert not (tmp_path / ".zplan" / "state.json").exists()
+    monkeypatch.delenv("ZONE")
+    assert applying.apply_saved_plan(args.root, tmp_path / "plan.zplan", ui, registry=args.registry).ok
+
+
+def test_a_saved_plan_whose_provider_block_reads_a_resource_it_creates_is_applied_with_its_value(tmp_path: Path, monkeypatch):
+    # known only after apply at plan time, and still at apply: the reviewed plan said it comes from that
+    # resource; the block's other settings, known, are compared
+    (tmp_path / "main.zp.hcl").write_text(
+        'provider "served" {\n  endpoint = "http://${resource.fake_thing.server.id}"\n  tier = env("TIER", "basic")\n}\n\n'
+        'resource "fake_thing" "server" {\n  name = "srv"\n}\n\n'
+        'resource "served_thing" "model" {\n  name = "model"\n}\n')
+    FakeProvider.opened, FakeProvider.things, EndpointProvider.seen = [], {}, []
+    registry = ProviderRegistry({"fake": FakeProvider, "served": EndpointProvider})
+    ui = applying.ApplyUI(hooks=lambda doc: Recorder())
+    applying.plan(ProjectArgs(tmp_path, registry=registry), applying.Selection(), out=tmp_path / "plan.zplan")
+    monkeypatch.setenv("TIER", "pro")
+    with pytest.raises(diags.DiagnosticError, match=r'the settings of provider "served" changed since the plan was made \(tier\)'):
+        applying.apply_saved_plan(tmp_path, tmp_path / "plan.zplan", ui, registry=registry)
+    monkeypatch.delenv("TIER")
+    assert applying.apply_saved_plan(tmp_path, tmp_path / "plan.zplan", ui, registry=registry).ok
+    assert EndpointProvider.seen == ["http://srv"]
+
+
+class EnvPlacedProvider(PlacedProvider):
+    """Takes the zone from PLACED_ZONE when its block leaves it unset, as gcp reads GOOGLE_PROJECT."""
+
+    def setting_value(self, setting):
+        return super().setting_value(setting) or (os.environ.get("PLACED_ZONE") if setting == "zone" else None)
+
+    def create(self, type_, name, inputs):
+        return {**super().create(type_, name, inputs), "id": f"{inputs['name']}@{self.setting_value('zone')}"}
+
+
+def test_a_saved_plan_is_stale_when_the_environment_a_provider_reads_is_set_otherwise_now(tmp_path: Path, monkeypatch):
+    (tmp_path / "main.zp.hcl").write_text(PLACED_HCL.replace("  zone        = var.zone\n", ""))
+    registry = ProviderRegistry({"placed": EnvPlacedProvider})
+    ui = applying.ApplyUI(hooks=lambda doc: Recorder())
+    monkeypatch.setenv("PLACED_ZONE", "a")
+    applying.plan(ProjectArgs(tmp_path, registry=registry), applying.Selection(), out=tmp_path / "plan.zplan")
+    monkeypatch.setenv("PLACED_ZONE", "b")
+    with pytest.raises(diags.DiagnosticError, match=r'the settings of provider "placed" changed since the plan was made \(zone\)'):
+        applying.apply_saved_plan(tmp_path, tmp_path / "plan.zplan", ui, registry=registry)
+    assert not (tmp_path / ".zplan" / "state.json").exists()
