@@ -26,8 +26,11 @@ def test_quickstart_runs_on_the_cluster_and_another_checkout_sees_it_cached(tmp_
     other = quickstart_on(tmp_path / "b", dask_cluster.address, s3_url, mysql_url)
     plan = zplan(other, "plan", "-stack", "dask")
     assert plan.returncode == 0, plan.stdout + plan.stderr
-    for address in STEPS:
+    for address in STEPS[:-1]:
         assert any(address in line and "cached" in line for line in plan.stdout.splitlines()), plan.stdout
+    # the reports folder is local to each checkout (as a local_file is in Terraform): this one has none yet,
+    # so it is created and the step writing into it reruns, saying so
+    assert "pipeline.training.step.evaluate    will rerun: resource.local_directory.reports changes (create)" in plan.stdout, plan.stdout
 
 
 def test_the_beam_example_runs_on_the_cluster(tmp_path: Path, dask_cluster, s3_url: str) -> None:
