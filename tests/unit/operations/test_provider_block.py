@@ -236,6 +236,12 @@ class EndpointProvider(Provider):
         pass
 
 
+def _served_registry() -> ProviderRegistry:
+    """The fake and served providers, with nothing created or seen yet."""
+    FakeProvider.opened, FakeProvider.things, EndpointProvider.seen = [], {}, []
+    return ProviderRegistry({"fake": FakeProvider, "served": EndpointProvider})
+
+
 def test_a_provider_block_reading_a_resource_configures_its_resources_once_that_one_is_applied(tmp_path: Path):
     # as in Terraform: the provider's resources wait for what its block reads, which it then sees applied
     (tmp_path / "main.zp.hcl").write_text(
@@ -243,8 +249,7 @@ def test_a_provider_block_reading_a_resource_configures_its_resources_once_that_
         'provider "served" {\n  endpoint = "http://${resource.fake_thing.server.name}"\n}\n\n'
         'resource "fake_thing" "server" {\n  name = var.server\n}\n\n'
         'resource "served_thing" "model" {\n  name = "model"\n}\n')
-    FakeProvider.opened, FakeProvider.things, EndpointProvider.seen = [], {}, []
-    registry = ProviderRegistry({"fake": FakeProvider, "served": EndpointProvider})
+    registry = _served_registry()
     ui = applying.ApplyUI(hooks=lambda doc: Recorder())
     outcome = applying.apply_changes(ProjectArgs(tmp_path, registry=registry), applying.Selection(), ui)
     assert outcome.result is not None and outcome.result.ok
@@ -304,8 +309,7 @@ def test_a_saved_plan_whose_provider_block_reads_a_resource_it_creates_is_applie
         'provider "served" {\n  endpoint = "http://${resource.fake_thing.server.id}"\n  tier = env("TIER", "basic")\n}\n\n'
         'resource "fake_thing" "server" {\n  name = "srv"\n}\n\n'
         'resource "served_thing" "model" {\n  name = "model"\n}\n')
-    FakeProvider.opened, FakeProvider.things, EndpointProvider.seen = [], {}, []
-    registry = ProviderRegistry({"fake": FakeProvider, "served": EndpointProvider})
+    registry = _served_registry()
     ui = applying.ApplyUI(hooks=lambda doc: Recorder())
     applying.plan(ProjectArgs(tmp_path, registry=registry), applying.Selection(), out=tmp_path / "plan.zplan")
     monkeypatch.setenv("TIER", "pro")
