@@ -17,7 +17,7 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import xxhash
 
@@ -167,13 +167,18 @@ class StatCache:
         self._hashed_here: dict[str, tuple[int, int, int, int]] = {}  # path -> full_signature when read
         self._racy: set[str] = set()  # paths changed just before they were hashed: never saved
         self._dirty = False
+        # Set by an apply where the store can clone (``zplan.artifacts.early_clones``): a file read to be
+        # hashed is cloned first and the clone hashed, so its snapshot is that clone, already in memory.
+        self.clone_first: Callable[[str, os.stat_result], str | None] | None = None
+        self._clones: dict[str, str] = {}  # path -> its clone, holding the bytes of its digest here
         if path is not None and path.exists():
             try:
                 self._entries = json.loads(path.read_text())
             except (OSError, ValueError):
                 self._entries = {}  # a damaged cache only costs a rehash
 
-    def file_hash(self, path: Path | str, st: os.stat_result | None = None) -> str:
+    def file_hash(self, path: Path | str, st: os.stat_result | None = None, clone: bool = False) -> str:
+        """``clone``: the file is about to be snapshotted (see ``clone_first``)."""
         key = os.fspath(path)
         if st is None:
             st = file_stat(key)
@@ -183,7 +188,12 @@ class StatCache:
         entry = self._entries.get(key)
         if entry is not None and entry[:4] == sig:
             return entry[4]
-        digest = hash_file(key)
+        copy = self.clone_first(key, st) if clone and self.clone_first is not None else None
+        if copy is not None:
+            self._clones[key] = copy
+        else:
+            self._clones.pop(key, None)  # (one made for an earlier version of the file)
+        digest = hash_file(copy or key)
         self._hashed_here[key] = full_signature(st)
         self._entries[key] = sig + [digest]
         self._dirty = True
@@ -198,18 +208,23 @@ class StatCache:
         process; None when its digest came from an earlier process's record."""
         return self._hashed_here.get(os.fspath(path))
 
-    def tree_hash(self, root: Path | str, st: os.stat_result | None = None) -> str:
+    def clone_of(self, path: Path | str) -> str | None:
+        """The clone of ``path`` that was hashed in its place (the bytes of the digest this cache
+        gives for it, whatever the file holds now), if one was made and not yet taken."""
+        return self._clones.get(os.fspath(path))
+
+    def tree_hash(self, root: Path | str, st: os.stat_result | None = None, clone: bool = False) -> str:
         """Like ``hash_tree`` but reads only files whose stat signature changed
         (``st``: the caller's fresh ``os.stat`` of ``root``, saving a second one). Links to files
         are followed, links to folders are not (as ``iter_tree``); ``NotHashable`` names a link
-        to nothing or a FIFO, socket or device inside it."""
+        to nothing or a FIFO, socket or device inside it. ``clone``: see ``file_hash``."""
         if st is None:
             try:
                 st = os.stat(root)
             except OSError:
                 st = None
         if st is not None and stat.S_ISREG(st.st_mode):
-            return self.file_hash(root, st)
+            return self.file_hash(root, st, clone)
         # Plain strings, not Path objects: a folder of 20,000 files is walked on every plan.
         base = os.fspath(root)
         cut = len(base.rstrip(os.sep)) + 1
@@ -218,7 +233,7 @@ class StatCache:
             dirnames.sort()
             for name in sorted(filenames):
                 full = os.path.join(dirpath, name)
-                entries.append((full[cut:].replace(os.sep, "/"), self.file_hash(full)))
+                entries.append((full[cut:].replace(os.sep, "/"), self.file_hash(full, None, clone)))
         return combine(entries)
 
     def save(self) -> None:

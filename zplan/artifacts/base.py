@@ -82,6 +82,9 @@ class SourceFile:
     # (inode, size, mtime, ctime) when this process read the file to hash it; None when the
     # digest came from the stat cache's record of an earlier read
     hashed_as: tuple[int, int, int, int] | None = None
+    # A clone of the file made and hashed by this apply's plan (``zplan.artifacts.early_clones``):
+    # a local store moves it into place rather than cloning the file again
+    clone: str | None = None
 
 
 def scan(source: Path, stat_cache: StatCache | None = None) -> list[SourceFile]:
@@ -99,10 +102,10 @@ def scan(source: Path, stat_cache: StatCache | None = None) -> list[SourceFile]:
     for rel, path in paths:
         st = top if path is source else file_stat(str(path))  # a FIFO is never opened, a link to nothing named
         if stat_cache is not None:
-            digest, hashed_as = stat_cache.file_hash(path, st), stat_cache.hashed_as(path)
+            digest = stat_cache.file_hash(path, st)
+            entries.append(SourceFile(rel, path, digest, st, stat_cache.hashed_as(path), stat_cache.clone_of(path)))
         else:
-            digest, hashed_as = hash_file(path), full_signature(st)
-        entries.append(SourceFile(rel, path, digest, st, hashed_as))
+            entries.append(SourceFile(rel, path, hash_file(path), st, full_signature(st)))
     return entries
 
 

@@ -298,6 +298,10 @@ class LocalArtifactStore(ArtifactStore):
         """One file of the artifact, read-only, checked to hold the bytes of ``entry.digest``."""
         if "/" in entry.rel:
             os.makedirs(os.path.dirname(dst), exist_ok=True)
+        if entry.clone is not None:
+            stamp = _taken(entry.clone, dst, durable)
+            if stamp is not None:
+                return stamp
         if entry.stat.st_size >= CLONE_MIN_BYTES:
             stamp = self._copy_big(entry, dst, durable)
             if stamp is not None:
@@ -409,6 +413,17 @@ class LocalArtifactStore(ArtifactStore):
         path = self.path(digest)
         return StoredArtifact(digest, path.as_uri(), data["size"], len(data["files"]), folder=path, written=written,
                               unsynced=unsynced)
+
+
+def _taken(clone: str, dst: str, durable: bool) -> os.stat_result | None:
+    """The clone the plan hashed (``zplan.artifacts.early_clones``) moved to ``dst`` and sealed;
+    None once an earlier snapshot of the same file took it."""
+    try:
+        os.rename(clone, dst)
+    except FileNotFoundError:
+        return None
+    with open(dst, "rb") as out:
+        return sealed(out, durable)
 
 
 def _rehashed(files: list[tuple[str, Path]]) -> str | None:

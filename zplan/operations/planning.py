@@ -34,9 +34,11 @@ class Planned:
 
 
 def make_plan(project: Project, backend: StateBackend, request: PlanRequest, refresh: bool | None = None,
-              keep_decoded: bool = True) -> Planned:
+              keep_decoded: bool = True, clone_inputs: bool = False) -> Planned:
     """``keep_decoded``: a file backend keeps the decoded state for the next read (a cache, as the
-    planner's); an apply passes False, its last state write keeps one of the state it leaves."""
+    planner's); an apply passes False, its last state write keeps one of the state it leaves.
+    ``clone_inputs``: an apply's plan hashes its new big data inputs through clones where it can
+    (``zplan.artifacts.early_clones``)."""
     keep_decoded = keep_decoded and isinstance(backend, FileBackend)
     state = State(backend.read(keep_decoded=True) if keep_decoded else backend.read())
     moved = apply_moves(project.config, state)
@@ -46,12 +48,25 @@ def make_plan(project: Project, backend: StateBackend, request: PlanRequest, ref
     if refresh is not False and state.resources:
         request.refresh = read_back(project, state, everything=bool(refresh))
     planner = Planner(project, state)
+    if clone_inputs:
+        from zplan.artifacts.early_clones import EarlyClones
+
+        planner.stat_cache.clone_first = EarlyClones(lambda: _stack_store(planner)).make
     plan = dataclasses.replace(planner.plan(request), moved=tuple(moved))
     if refresh:  # a saved plan is applied reading back what it read back: else drift it saw would look undone
         plan = dataclasses.replace(plan, options={**plan.options, "refresh": True})
     planner.save_caches()
     _check_prevent_destroy(project, plan)
     return Planned(plan, planner, state, adopted)
+
+
+def _stack_store(planner: Planner):
+    """The stack's artifact store as the plan evaluated it; None while it is not known (made by a
+    resource of this apply)."""
+    from zplan.artifacts.base import ArtifactStore
+
+    url = planner.stack_settings.get("artifact_store")
+    return ArtifactStore.from_url(url, planner.project.root) if isinstance(url, str) else None
 
 
 def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: int | None = None, exact: bool = False) -> "ApplyResult":

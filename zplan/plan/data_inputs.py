@@ -35,20 +35,20 @@ def _plain_relative(rel: str) -> bool:
 
 
 def digest(stat_cache: StatCache, state_dir: str, step: StepConfig, what: str, rel: str, path: str,
-           st: os.stat_result, where: Callable[[], diags.Range]) -> str:
+           st: os.stat_result, where: Callable[[], diags.Range], clone: bool = False) -> str:
     """The content digest of the file or folder ``path`` (``rel`` as the step names it, ``st``
     its stat), or a plan error at ``where``: zplan's own state folder or a folder holding it,
     anything but a file or folder, a link to nothing or a FIFO inside it (reading a FIFO would
     block the plan for ever). The checks read the stats the hash takes anyway: no call of
     their own. ``where`` gives the line to name, worked out only for an error (every plan
-    checks every input)."""
+    checks every input). ``clone``: see ``StatCache.file_hash``."""
     if path.startswith(state_dir) or state_dir.startswith(path):  # (one of them inside the other: look closer)
         _refuse_state_folder(state_dir, step, what, rel, path, where)
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         raise diags.fail(f'step "{step.name}": {what} names {rel}, {kind(st.st_mode)} or folder',
                          "name a regular file or a folder of them", where())
     try:
-        return stat_cache.tree_hash(path, st)
+        return stat_cache.tree_hash(path, st, clone)
     except NotHashable as exc:
         inside = rel.rstrip("/") + exc.path[len(path):]  # as the project names it
         raise diags.fail(

@@ -321,7 +321,7 @@ class StepPlanner:
             )
         return m.StepOutputInput(ref.address, ref.output, out["digest"], self.loaders.of(out))
 
-    def _data(self, step: StepConfig, name: str, rel: str) -> m.DataInput:
+    def _data(self, step: StepConfig, name: str, rel: str, snapshot: bool = True) -> m.DataInput:
         path, st = data_inputs.located(rel, self._dir, self._prefix, self._folder)
         if st is None:
             raise diags.fail(
@@ -331,13 +331,13 @@ class StepPlanner:
             )
         if rel.startswith(("/", "./")) and path.startswith(self._dir + "/"):
             rel = path[len(self._dir) + 1 :]  # "${path.root}/data.csv" ("./data.csv"): shown and recorded as any project path
-        digest = self.data_digest(step, f'input "{name}"', rel, path, st, lambda: step.inputs.range)
+        digest = self.data_digest(step, f'input "{name}"', rel, path, st, lambda: step.inputs.range, clone=snapshot)
         file_name = rel.rpartition("/")[2] if stat.S_ISREG(st.st_mode) else None  # (a file's path ends in its name)
         return m.DataInput(rel, digest, file_name=file_name)
 
-    def data_digest(self, step: StepConfig, what: str, rel: str, path: str, st: os.stat_result, where: Callable) -> str:
-        """The content digest of a data input, or a plan error at ``where`` (``zplan.plan.data_inputs``)."""
-        return data_inputs.digest(self.stat_cache, self._state_dir, step, what, rel, path, st, where)
+    def data_digest(self, step: StepConfig, what: str, rel: str, path: str, st: os.stat_result, where: Callable, clone: bool = False) -> str:
+        """The content digest of a data input, or a plan error at ``where`` (``zplan.plan.data_inputs``; ``clone``: it will be snapshotted)."""
+        return data_inputs.digest(self.stat_cache, self._state_dir, step, what, rel, path, st, where, clone)
 
     def _data_with_mode(self, step: StepConfig, name: str, value: dict) -> m.DataInput:
         """``{ path = "data/big.bin", snapshot = "reference" }``: read in place, not snapshotted."""
@@ -351,7 +351,7 @@ class StepPlanner:
                 f"got {value!r}" + (f" (unknown key {unknown[0]!r})" if unknown else ""),
                 step.inputs.range,
             )
-        spec = self._data(step, name, value["path"])
+        spec = self._data(step, name, value["path"], snapshot=mode != "reference")
         return m.DataInput(spec.path, spec.digest, reference=mode == "reference", file_name=spec.file_name)
 
     def _check_outputs_exist(self, step: StepConfig, upstream: list[m.StepOutputInput]) -> None:

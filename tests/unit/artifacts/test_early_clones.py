@@ -1,0 +1,157 @@
+"""An apply's plan clones a big data input and hashes the clone, and the snapshot is that clone
+(``zplan.artifacts.early_clones``): on a real XFS with reflinks, mounted for the test in a mount
+namespace by ``scripts/reflink-fs`` (skipped where the machine cannot), and on this machine's own
+file system, which may have no reflinks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from zplan.artifacts import ArtifactStore
+from zplan.artifacts.early_clones import EarlyClones
+from zplan.hashing import StatCache, hash_file
+
+ROOT = Path(__file__).resolve().parents[3]
+
+ON_XFS = textwrap.dedent('''
+    import os, sys
+    from pathlib import Path
+    from zplan.artifacts import ArtifactStore
+    from zplan.artifacts.early_clones import EarlyClones
+    from zplan.hashing import StatCache, hash_file
+
+    root = Path(sys.argv[1])
+    (root / "data").mkdir()
+    big, small = root / "data/big.bin", root / "data/small.bin"
+    big.write_bytes(os.urandom(3 * 1024 * 1024))
+    small.write_bytes(os.urandom(1000))
+    store = ArtifactStore.from_url("file://.zplan/artifacts", root)
+    early = EarlyClones(lambda: store)
+    cache = StatCache(None)
+    cache.clone_first = early.make
+
+    # The plan hashes a clone of the big file, made in the store's temp area, not the file itself.
+    digest = cache.file_hash(big, clone=True)
+    assert digest == hash_file(big)
+    clone = cache.clone_of(big)
+    assert clone and Path(clone).parent.parent == store.root / ".tmp", clone
+    assert Path(clone).read_bytes() == big.read_bytes()
+    # Neither a small file nor a file the plan does not snapshot is cloned.
+    cache.file_hash(small, clone=True)
+    assert cache.clone_of(small) is None
+    other = root / "data/other.bin"
+    other.write_bytes(os.urandom(2 * 1024 * 1024))
+    cache.file_hash(other)
+    assert cache.clone_of(other) is None
+
+    # The snapshot is that very clone (same inode, the pages the hash read), moved out of the temp area.
+    inode = os.stat(clone).st_ino
+    ref = store.put(big, stat_cache=cache)
+    stored = store.get(ref.digest) / "big.bin"
+    assert os.stat(stored).st_ino == inode and not os.path.exists(clone)
+    assert store.get(ref.digest, verify=True) and stored.read_bytes() == big.read_bytes()
+
+    # A file edited after its clone was hashed is hashed again, and the stale clone is not used.
+    other = root / "data/edited.bin"
+    other.write_bytes(os.urandom(2 * 1024 * 1024))
+    cache.file_hash(other, clone=True)
+    stale = cache.clone_of(other)
+    with open(other, "r+b") as f:
+        f.write(b"edited")
+    assert cache.file_hash(other, clone=True) == hash_file(other)
+    fresh = cache.clone_of(other)
+    assert fresh not in (None, stale) and Path(fresh).read_bytes() == other.read_bytes()
+    # A worker storing what the parent scanned takes the clone too.
+    entries, digest = store.scanned(other, cache)
+    assert entries[0].clone == fresh
+    inode = os.stat(fresh).st_ino
+    ref = ArtifactStore.from_url("file://.zplan/artifacts", root).put_scanned(entries, digest)
+    assert os.stat(store.get(ref.digest) / "edited.bin").st_ino == inode
+
+    # What no snapshot took goes with the temp folder when the process ends.
+    early.close()
+    assert not os.path.exists(stale)
+    assert os.listdir(store.root / ".tmp") == []
+    print("ok")
+''')
+
+
+def _on_xfs(tmp_path: Path, *command: str) -> subprocess.CompletedProcess:
+    """``command`` run in ``tmp_path/xfs``, an XFS with reflinks mounted there for it alone."""
+    mount = tmp_path / "xfs"
+    mount.mkdir()
+    proc = subprocess.run([str(ROOT / "scripts/reflink-fs"), str(mount), *command],
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+    if proc.returncode == 99:
+        pytest.skip(f"no XFS with reflinks can be mounted here: {proc.stderr.strip()}")
+    return proc
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reflinks through FICLONE are Linux's")
+def test_on_a_file_system_with_reflinks_the_snapshot_is_the_clone_the_plan_hashed(tmp_path: Path) -> None:
+    script = tmp_path / "on_xfs.py"
+    script.write_text(ON_XFS)
+    proc = _on_xfs(tmp_path, sys.executable, str(script), str(tmp_path / "xfs"))
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stdout + proc.stderr
+
+
+APPLY_ON_XFS = textwrap.dedent('''
+    set -e
+    mkdir data
+    head -c 5000000 /dev/urandom > data/big.bin
+    "$PY" -c "import os; fd = os.open('data/big.bin', os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)"
+    cat > steps.py <<'EOF'
+    def size(f) -> int:
+        return len(f.read_bytes())
+    EOF
+    cat > main.zp.hcl <<'EOF'
+    stack "local" {
+      orchestrator   = "local"
+      artifact_store = "file://.zplan/artifacts"
+      metadata_store = "sqlite:///.zplan/metadata.db"
+    }
+    pipeline "p" {
+      step "size" {
+        source = "steps.py:size"
+        inputs = { f = "data/big.bin" }
+      }
+    }
+    output "size" { value = step.size.outputs.output }
+    EOF
+    "$PY" -m zplan.cli apply -auto-approve
+    echo "source pages read=$(fincore --noheadings --bytes --output RES data/big.bin | tr -d " ")"
+    echo "size=$("$PY" -m zplan.cli output size)"
+    echo "left in the temp area=[$(ls -A .zplan/artifacts/.tmp)]"
+    "$PY" -m zplan.cli verify
+''')
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reflinks through FICLONE are Linux's")
+def test_an_apply_on_a_file_system_with_reflinks_leaves_no_clone_behind(tmp_path: Path) -> None:
+    proc = _on_xfs(tmp_path, "sh", "-c", f"PY={sys.executable}; export PY; {APPLY_ON_XFS}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Apply complete: 1 ok." in proc.stdout
+    assert "source pages read=0" in proc.stdout, proc.stdout  # the plan hashed the clone, which the step read
+    assert "size=5000000" in proc.stdout and "left in the temp area=[]" in proc.stdout, proc.stdout
+
+
+def test_without_reflinks_the_file_itself_is_hashed(tmp_path: Path) -> None:
+    store = ArtifactStore.from_url("file://.zplan/artifacts", tmp_path)
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(2 * 1024 * 1024))
+    early = EarlyClones(lambda: store)
+    if early.make(str(big), os.stat(big)) is not None:
+        early.close()
+        pytest.skip("this machine's own file system has reflinks")
+    cache = StatCache(None)
+    cache.clone_first = early.make
+    assert cache.file_hash(big, clone=True) == hash_file(big)
+    assert cache.clone_of(big) is None
+    early.close()
+    assert os.listdir(store.root / ".tmp") == []  # the refused clone's file and folder are gone

@@ -1,0 +1,79 @@
+"""Clones of big data inputs made as an apply's plan first hashes them, so the bytes are read
+from the disk once: the plan hashes the clone, and the snapshot is that same clone.
+
+A copy-on-write clone shares the source's blocks on disk but not its page cache, which is per
+file. Hashing the source and then snapshotting it by a clone made the step read every byte
+from the disk a second time (the clone's pages were never read). Cloning first and hashing the
+clone leaves its pages in memory for the step: one read from the disk, as reading the file by
+hand. Only where the file system has reflinks (XFS, Btrfs): elsewhere the first refused clone
+turns this off, and the plan hashes the source as before.
+
+The clones lie in a temp folder of the local artifact store (same file system, swept as any
+temp folder if the process dies); the store's snapshot moves one into place instead of cloning
+again (``SourceFile.clone``), and whatever no snapshot took is removed when the process ends.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import itertools
+import os
+from typing import Any, Callable
+
+from zplan.artifacts.file_copy import clone
+from zplan.hashing import full_signature
+
+CLONE_FIRST_MIN_BYTES = 1024 * 1024  # as the store's CLONE_MIN_BYTES: smaller files are copied, not cloned
+
+
+class EarlyClones:
+    """Makes the clones in one temp folder of the store ``open_store`` gives when the first is
+    needed (the plan knows it once the stack is evaluated), held for the life of the process.
+    None, or a store of another kind than a local one, turns this off."""
+
+    def __init__(self, open_store: Callable[[], Any]) -> None:
+        self._open_store = open_store
+        self._store: Any = None
+        self._folder: str | None = None
+        self._held = contextlib.ExitStack()
+        self._names = itertools.count()
+        self._off = False  # the file system refused a clone: no more tries
+        self._pid = os.getpid()  # a forked child never removes its parent's clones
+
+    def make(self, path: str, st: os.stat_result) -> str | None:
+        """A clone of the file ``path`` holding the bytes it held at ``st`` (its stat just taken),
+        or None: too small, no reflinks here, or the file changed while it was cloned."""
+        if self._off or st.st_size < CLONE_FIRST_MIN_BYTES:
+            return None
+        if self._store is None:
+            self._store = self._open_store()
+            if self._store is None or not self._store.worker_snapshots:  # (an object store: nothing to clone into)
+                self._off = True
+                return None
+        try:
+            dst = os.path.join(self._temp_folder(), str(next(self._names)))
+            with open(path, "rb") as src, open(dst, "xb") as out:
+                made = clone(src, out)
+                same = made and full_signature(os.fstat(src.fileno())) == full_signature(st)
+        except OSError:  # a read-only store, a full disk: the plan hashes the source as before
+            self._off = True
+            return None
+        if not same:
+            os.unlink(dst)
+            self._off = not made  # (a file changed while it was cloned is hashed where it lies)
+            return None
+        return dst
+
+    def _temp_folder(self) -> str:
+        if self._folder is None:
+            self._folder = str(self._held.enter_context(self._store.staging()))
+            atexit.register(self.close)
+        return self._folder
+
+    def close(self) -> None:
+        """Remove the clones no snapshot took, with their folder."""
+        if os.getpid() != self._pid:
+            return
+        self._held.close()
+        self._folder = None
