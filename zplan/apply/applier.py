@@ -46,7 +46,7 @@ __all__ = ["Applier", "ApplyResult"]
 _NOT_STARTED = "not-started"  # a step's start found the runner unable to run anything
 
 
-def _step_runner(settings) -> type[StepRunner]:
+def step_runner(settings) -> type[StepRunner]:
     """Where steps run: worker processes here, or tasks on a Dask cluster."""
     if settings.get("orchestrator") == "dask":
         from zplan.apply.cluster import DaskStepRunner
@@ -90,7 +90,7 @@ class Applier:
         self.recorder = RunRecorder(state, persist, self.tracker, self.project.secrets, self.project.root)
         self.recorder.before_write = lambda: self.runner.snapshots_durable()  # lineage names snapshots too
         self.resources.on_applied = self._record_deployment
-        self.runner = with_backends(_step_runner(inputs.stack_settings), self.project.config)(self.project, self.tracker, inputs.stat_cache, max(1, parallelism or os.cpu_count() or 1))
+        self.runner = with_backends(step_runner(inputs.stack_settings), self.project.config)(self.project, self.tracker, inputs.stat_cache, max(1, parallelism or os.cpu_count() or 1))
         self._base_step_planner = inputs.step_planner
         self.step_planner = self._run_planner(plan.store_key)
         self._threads = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="zplan-resource")

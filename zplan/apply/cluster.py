@@ -39,6 +39,10 @@ class DaskStepRunner(StepRunner):
         self._running: dict[str, object] = {}  # address -> the Dask future of its current attempt
         self._stopping: set[str] = set()  # task keys asked to stop (a second Ctrl-C kills them at once)
 
+    @staticmethod
+    def start_early() -> None:
+        """Nothing: steps run on the cluster, not in this machine's workers."""
+
     def prepare(self) -> None:
         if self._client is not None:
             return

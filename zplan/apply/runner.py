@@ -48,6 +48,19 @@ class StepRunner:
         self._cancelled = False
         self._read_outputs: dict[str, set[str]] | None = None  # step -> its outputs another step reads
 
+    @staticmethod
+    def start_early() -> None:
+        """Start the workers' forkserver before there is a run (``prepare`` does it later): an apply's plan
+        calls this as it starts to read a big new data input, so the server boots while the plan reads,
+        and the pool finds it running. Stopped at exit if no pool ends it (the data may be cached after all)."""
+        import atexit
+
+        from zplan.apply.worker_launch import stop_helper_processes
+        from zplan.apply.workers import start_forkserver
+
+        start_forkserver(WORKER_PRELOAD)
+        atexit.register(stop_helper_processes)
+
     def prepare(self) -> None:
         """Called once before the run opens: a runner that needs a connection makes it here.
         When a step will surely run here, the worker pool's forkserver starts now and boots

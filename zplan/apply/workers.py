@@ -155,6 +155,15 @@ class _Worker:
     ending: bool = False  # its step left threads alive: it ends after its answer and runs no other task
 
 
+def start_forkserver(preload: tuple[str, ...]) -> None:
+    """Start the forkserver the pools of this process fork their workers from, importing ``preload``
+    (``WorkerPool.warm``'s work, before a pool exists); not waiting for it to boot."""
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(preload))
+    forkserver.ensure_running()
+
+
 class WorkerPool:
     """``submit(fn, arg, timeout)`` runs ``fn(arg)`` in a worker process; returns a Future."""
 

@@ -8,6 +8,9 @@ clone leaves its pages in memory for the step: one read from the disk, as readin
 hand. Only where the file system has reflinks (XFS, Btrfs): elsewhere the first refused clone
 turns this off, and the plan hashes the source as before.
 
+The first such input also starts the apply's step runner early (``on_new_data``): its workers then
+boot while the plan reads, instead of after it.
+
 The clones lie in a temp folder of the local artifact store (same file system, swept as any
 temp folder if the process dies); the store's snapshot moves one into place instead of cloning
 again (``SourceFile.clone``), and whatever no snapshot took is removed when the process ends.
@@ -32,8 +35,9 @@ class EarlyClones:
     needed (the plan knows it once the stack is evaluated), held for the life of the process.
     None, or a store of another kind than a local one, turns this off."""
 
-    def __init__(self, open_store: Callable[[], Any]) -> None:
+    def __init__(self, open_store: Callable[[], Any], on_new_data: Callable[[], None] | None = None) -> None:
         self._open_store = open_store
+        self._on_new_data = on_new_data  # called once, as the first big new input is about to be read
         self._store: Any = None
         self._folder: str | None = None
         self._held = contextlib.ExitStack()
@@ -44,7 +48,12 @@ class EarlyClones:
     def make(self, path: str, st: os.stat_result) -> str | None:
         """A clone of the file ``path`` holding the bytes it held at ``st`` (its stat just taken),
         or None: too small, no reflinks here, or the file changed while it was cloned."""
-        if self._off or st.st_size < CLONE_FIRST_MIN_BYTES:
+        if st.st_size < CLONE_FIRST_MIN_BYTES:
+            return None
+        if self._on_new_data is not None:
+            self._on_new_data, started = None, self._on_new_data
+            started()
+        if self._off:
             return None
         if self._store is None:
             self._store = self._open_store()

@@ -153,7 +153,7 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
     backend = project.state_backend()
     operation = "destroy" if selection.destroy else "apply"
     with backend.lock(operation, lock_timeout_seconds(lock_timeout), ui.on_lock_wait, ui.on_stale_lock):
-        planned = make_plan(project, backend, selection.request(), selection.refresh, keep_decoded=False, clone_inputs=not selection.destroy)
+        planned = make_plan(project, backend, selection.request(), selection.refresh, keep_decoded=False, for_apply=not selection.destroy)
         doc = to_json(planned.plan)
         if saved is not None:
             _check_saved(saved, planned, project)

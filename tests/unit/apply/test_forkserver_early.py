@@ -4,15 +4,19 @@ so it boots while ML Metadata opens; not when every step to run waits on another
 from __future__ import annotations
 
 import os
+import shutil
 from multiprocessing import forkserver
 
 from zplan.apply.applier import Applier
 from zplan.apply.recorder import RunRecorder
 from zplan.apply.worker_launch import stop_helper_processes
 from zplan.hooks import Recorder
+from zplan.operations.planning import make_plan
+from zplan.plan.planner import PlanRequest
+from zplan.project import Project
 from zplan.state.model import State
 
-from tests.unit.plan.inprocess import copy_pipeline, plan
+from tests.unit.plan.inprocess import copy_pipeline, plan, registry
 
 
 def _forkserver_pid_when_the_run_opens(monkeypatch) -> list:
@@ -59,3 +63,39 @@ def test_when_only_steps_reading_other_steps_run_the_forkserver_waits_for_the_fi
     assert sorted(s.address.rsplit(".", 1)[-1] for s in made.steps_to_run) == ["scale", "total"]
     result = Applier(planner, made, state, lambda s: None, Recorder(), parallelism=1).apply()
     assert result.ok and seen == [None]  # it may still come out cached: no forkserver started for nothing
+
+
+BIG_INPUT = '''stack "local" {
+  orchestrator   = "local"
+  artifact_store = "file://.zplan/artifacts"
+  metadata_store = "sqlite:///.zplan/metadata.db"
+}
+
+pipeline "p" {
+  step "size" {
+    source = "steps.py:size"
+    inputs = { f = "data/big.bin" }
+  }
+}
+'''
+
+
+def test_an_apply_plan_starts_the_forkserver_as_it_starts_reading_a_big_new_input(tmp_path):
+    """The plan's read of new data is the slow part of a first apply: the workers boot meanwhile.
+    A plan made for `zplan plan` starts nothing."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/big.bin").write_bytes(os.urandom(2 * 1024 * 1024))
+    (tmp_path / "steps.py").write_text("def size(f) -> int:\n    return len(f.read_bytes())\n")
+    (tmp_path / "main.zp.hcl").write_text(BIG_INPUT)
+    stop_helper_processes()
+    try:
+        project = Project.open(tmp_path, registry=registry())
+        make_plan(project, project.state_backend(), PlanRequest())
+        assert forkserver._forkserver._forkserver_pid is None
+        project = Project.open(tmp_path, registry=registry())
+        shutil.rmtree(tmp_path / ".zplan/cache", ignore_errors=True)  # the first plan's stat cache: the input is new again
+        planned = make_plan(project, project.state_backend(), PlanRequest(), for_apply=True)
+        assert [s.action for s in planned.plan.steps] == ["run"]
+        assert forkserver._forkserver._forkserver_pid is not None
+    finally:
+        stop_helper_processes()

@@ -155,3 +155,22 @@ def test_without_reflinks_the_file_itself_is_hashed(tmp_path: Path) -> None:
     assert cache.clone_of(big) is None
     early.close()
     assert os.listdir(store.root / ".tmp") == []  # the refused clone's file and folder are gone
+
+
+def test_the_first_big_new_input_starts_the_step_runner_once_even_where_nothing_is_cloned(tmp_path: Path) -> None:
+    store = ArtifactStore.from_url("file://.zplan/artifacts", tmp_path)
+    small, big, other = tmp_path / "small.bin", tmp_path / "big.bin", tmp_path / "other.bin"
+    small.write_bytes(b"x" * 1000)
+    big.write_bytes(os.urandom(2 * 1024 * 1024))
+    other.write_bytes(os.urandom(2 * 1024 * 1024))
+    started: list[str] = []
+    early = EarlyClones(lambda: None, lambda: started.append("runner"))  # no local store: clones are off
+    cache = StatCache(None)
+    cache.clone_first = early.make
+    cache.file_hash(small, clone=True)
+    assert started == []  # a small input is read at once: nothing to overlap
+    for path in (big, other):
+        assert cache.file_hash(path, clone=True) == hash_file(path) and cache.clone_of(path) is None
+    assert started == ["runner"]
+    early.close()
+    assert not (store.root / ".tmp").exists() or os.listdir(store.root / ".tmp") == []
