@@ -3,12 +3,14 @@
     .venv/bin/python bench/bigdata.py [--gib 2] [--repeat 3] [--before OLD_TREE] [--root DIR] [--cold] [--first-sight-only]
 
 One project, one step reading ``data/big.bin`` (generated once, fixed seed) in 4 MiB blocks.
-Whole processes (``measure.run``), interleaved, each ``--repeat`` times:
+Whole processes (``measure.run``), interleaved, each ``--repeat`` times (round i starts with the
+i-th kind, so that no kind always runs right after another: the disk's speed moves with what ran before):
 
 - by hand: one process hashing the file with zplan's own ``hash_file`` (xxh3-128, 4 MiB reads),
   then reading it once more as the step does: the work any tool must do at least;
 - zplan, first sight: ``apply`` with state, artifacts and the stat cache removed (the plan hashes
-  the input, the snapshot stores it, the step's worker verifies the snapshot, the step reads it);
+  the input, or a clone of it where the file system has reflinks, the snapshot stores it, the step
+  reads it);
 - zplan, stat cache kept: the same with the stat cache of the previous run left in place.
 
 With ``--before DIR`` (an older zplan tree, first on PYTHONPATH) the zplan rows run for both
@@ -25,6 +27,7 @@ not serve the "cold" reads).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import statistics
@@ -130,23 +133,30 @@ def main(argv: list[str] | None = None) -> int:
     python = str(Path(zp).with_name("python"))
     versions = {"this tree": None, **({"before": str(args.before.resolve())} if args.before else {})}
     apply = ["-c", "import sys; sys.argv = ['zplan', 'apply', '-auto-approve']; from zplan.cli.app import main; main()"]
-    rows: dict[str, list[Run]] = {}
+    rows: dict[str, list[Run]] = {"by hand: hash_file + the step's read": []}
+
+    def by_hand() -> None:
+        cold()
+        rows["by hand: hash_file + the step's read"].append(expect(run([python, "-c", BY_HAND], root), (0,), "by hand"))
+
+    def zplan_run(name: str, path: str | None, keep: bool) -> None:
+        env = dict(os.environ, **({"PYTHONPATH": path} if path else {}))
+        if keep:  # the stat cache of a run of this same version
+            forget(root, False)
+            expect(run([python, *apply], root, env), (0,), "apply")
+        forget(root, keep)
+        os.sync()  # the previous run's writes flushed now: no run pays another's writeback
+        cold()
+        label = f"zplan ({name}), {'stat cache kept' if keep else 'first sight (no stat cache)'}"
+        rows.setdefault(label, []).append(expect(run([python, *apply], root, env), (0,), label, "Apply complete"))
+
+    kinds = [by_hand] + [functools.partial(zplan_run, name, path, keep) for name, path in versions.items()
+                         for keep in ((False,) if args.first_sight_only else (False, True))]
     run([python, "-c", BY_HAND], root)  # the page cache warm before the first timed run
     print(f"load average before: {load_average()}", flush=True)
     for i in range(args.repeat):
-        cold()
-        rows.setdefault("by hand: hash_file + the step's read", []).append(expect(run([python, "-c", BY_HAND], root), (0,), "by hand"))
-        for name, path in versions.items():
-            env = dict(os.environ, **({"PYTHONPATH": path} if path else {}))
-            for keep in (False,) if args.first_sight_only else (False, True):
-                if keep:  # the stat cache of a run of this same version
-                    forget(root, False)
-                    expect(run([python, *apply], root, env), (0,), "apply")
-                forget(root, keep)
-                os.sync()  # the previous run's writes flushed now: no run pays another's writeback
-                cold()
-                label = f"zplan ({name}), {'stat cache kept' if keep else 'first sight (no stat cache)'}"
-                rows.setdefault(label, []).append(expect(run([python, *apply], root, env), (0,), label, "Apply complete"))
+        for kind in kinds[i % len(kinds):] + kinds[: i % len(kinds)]:  # each round starts with the next kind: no kind always follows another
+            kind()
         print(f"round {i + 1} done", flush=True)
     print(f"load average after: {load_average()}")
     print(f"\n{args.gib:g} GiB input{', read from the disk' if args.cold else ''} | wall s | CPU s | peak RSS MB | wall s, round by round\n|---|---|---|---|---|")
