@@ -8,8 +8,8 @@ clone leaves its pages in memory for the step: one read from the disk, as readin
 hand. Only where the file system has reflinks (XFS, Btrfs): elsewhere the first refused clone
 turns this off, and the plan hashes the source as before.
 
-The first such input also starts the apply's step runner early (``on_new_data``): its workers then
-boot while the plan reads, instead of after it.
+The first such input also tells the apply (``on_new_data``), which starts what it can while the
+plan reads (``zplan.operations.early_start``).
 
 The clones lie in a temp folder of the local artifact store (same file system, swept as any
 temp folder if the process dies); the store's snapshot moves one into place instead of cloning
@@ -35,9 +35,10 @@ class EarlyClones:
     needed (the plan knows it once the stack is evaluated), held for the life of the process.
     None, or a store of another kind than a local one, turns this off."""
 
-    def __init__(self, open_store: Callable[[], Any], on_new_data: Callable[[], None] | None = None) -> None:
+    def __init__(self, open_store: Callable[[], Any], on_new_data: Callable[[], None] | None = None, new_data_bytes: int = 0) -> None:
         self._open_store = open_store
-        self._on_new_data = on_new_data  # called once, as the first big new input is about to be read
+        self._on_new_data = on_new_data  # called once, as the first new input of new_data_bytes or more is about to be read
+        self._new_data_bytes = new_data_bytes
         self._store: Any = None
         self._folder: str | None = None
         self._held = contextlib.ExitStack()
@@ -50,7 +51,7 @@ class EarlyClones:
         or None: too small, no reflinks here, or the file changed while it was cloned."""
         if st.st_size < CLONE_FIRST_MIN_BYTES:
             return None
-        if self._on_new_data is not None:
+        if self._on_new_data is not None and st.st_size >= self._new_data_bytes:
             self._on_new_data, started = None, self._on_new_data
             started()
         if self._off:

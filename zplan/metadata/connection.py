@@ -36,6 +36,11 @@ def _mlmd() -> SimpleNamespace:
     return SimpleNamespace(ms=ms, pb=pb, errors=errors)
 
 
+def preload() -> None:
+    """Import ML Metadata now: an apply whose plan reads a big new input does it meanwhile, on a thread."""
+    _mlmd()
+
+
 class _Deferred(types.ModuleType):
     """Stands for a module in ML Metadata's modules: the real one is imported at the first use of
     any of its names (and from then on is what the module name gives, in this process)."""

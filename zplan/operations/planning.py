@@ -37,9 +37,8 @@ def make_plan(project: Project, backend: StateBackend, request: PlanRequest, ref
               keep_decoded: bool = True, for_apply: bool = False) -> Planned:
     """``keep_decoded``: a file backend keeps the decoded state for the next read (a cache, as the
     planner's); an apply passes False, its last state write keeps one of the state it leaves.
-    ``for_apply``: as it starts to read a big new data input, the plan starts the apply's step
-    runner (so its workers boot while the plan reads) and hashes a clone of the input where the
-    file system can clone, which becomes its snapshot (``zplan.artifacts.early_clones``)."""
+    ``for_apply``: the plan of an apply starts what it can of the apply while it reads a big new
+    data input (``zplan.operations.early_start``)."""
     keep_decoded = keep_decoded and isinstance(backend, FileBackend)
     state = State(backend.read(keep_decoded=True) if keep_decoded else backend.read())
     moved = apply_moves(project.config, state)
@@ -49,11 +48,12 @@ def make_plan(project: Project, backend: StateBackend, request: PlanRequest, ref
     if refresh is not False and state.resources:
         request.refresh = read_back(project, state, everything=bool(refresh))
     planner = Planner(project, state)
-    if for_apply:
-        from zplan.artifacts.early_clones import EarlyClones
-
-        planner.stat_cache.clone_first = EarlyClones(lambda: _stack_store(planner), lambda: _start_runner(planner)).make
-    plan = dataclasses.replace(planner.plan(request), moved=tuple(moved))
+    early = _early_start(planner) if for_apply else None
+    try:
+        plan = dataclasses.replace(planner.plan(request), moved=tuple(moved))
+    finally:
+        if early is not None:
+            early.join()
     if refresh:  # a saved plan is applied reading back what it read back: else drift it saw would look undone
         plan = dataclasses.replace(plan, options={**plan.options, "refresh": True})
     planner.save_caches()
@@ -61,19 +61,10 @@ def make_plan(project: Project, backend: StateBackend, request: PlanRequest, ref
     return Planned(plan, planner, state, adopted)
 
 
-def _stack_store(planner: Planner):
-    """The stack's artifact store as the plan evaluated it; None while it is not known (made by a
-    resource of this apply)."""
-    from zplan.artifacts.base import ArtifactStore
+def _early_start(planner: Planner):
+    from zplan.operations.early_start import EarlyStart
 
-    url = planner.stack_settings.get("artifact_store")
-    return ArtifactStore.from_url(url, planner.project.root) if isinstance(url, str) else None
-
-
-def _start_runner(planner: Planner) -> None:
-    from zplan.apply.applier import step_runner
-
-    step_runner(planner.stack_settings).start_early()
+    return EarlyStart(planner)
 
 
 def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: int | None = None, exact: bool = False) -> "ApplyResult":

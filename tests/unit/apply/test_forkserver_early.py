@@ -11,6 +11,7 @@ from zplan.apply.applier import Applier
 from zplan.apply.recorder import RunRecorder
 from zplan.apply.worker_launch import stop_helper_processes
 from zplan.hooks import Recorder
+from zplan.operations import early_start
 from zplan.operations.planning import make_plan
 from zplan.plan.planner import PlanRequest
 from zplan.project import Project
@@ -80,9 +81,10 @@ pipeline "p" {
 '''
 
 
-def test_an_apply_plan_starts_the_forkserver_as_it_starts_reading_a_big_new_input(tmp_path):
+def test_an_apply_plan_starts_the_forkserver_as_it_starts_reading_a_big_new_input(tmp_path, monkeypatch):
     """The plan's read of new data is the slow part of a first apply: the workers boot meanwhile.
     A plan made for `zplan plan` starts nothing."""
+    monkeypatch.setattr(early_start, "START_MIN_BYTES", 1024 * 1024)  # (64 MiB: too big a file to write here)
     (tmp_path / "data").mkdir()
     (tmp_path / "data/big.bin").write_bytes(os.urandom(2 * 1024 * 1024))
     (tmp_path / "steps.py").write_text("def size(f) -> int:\n    return len(f.read_bytes())\n")
