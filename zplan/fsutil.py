@@ -178,3 +178,35 @@ def _sync_one(path: str) -> OSError | None:
     except OSError as exc:
         return exc
     return None
+
+
+def share_in_memory(fd: int, size: int, samples: int = 64) -> float:
+    """The share of an open file's pages in the page cache, from ``samples`` pages spread over it (0.0
+    where it cannot be told): ``mincore`` of a read-only mapping, which reads no page and moves none
+    in (a read with ``RWF_NOWAIT`` that misses starts one). Asking for every page of 2 GiB took
+    0.1-0.3 s here; the sample, well under a millisecond."""
+    import ctypes
+    import mmap
+
+    if size <= 0:
+        return 0.0
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long)
+    libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+    libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+    address = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+    if address is None or address == ctypes.c_void_p(-1).value:
+        return 0.0
+    try:
+        pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+        picked = sorted({pages * i // samples for i in range(samples)})
+        page = ctypes.create_string_buffer(1)
+        present = 0
+        for n in picked:
+            if libc.mincore(address + n * mmap.PAGESIZE, mmap.PAGESIZE, page) != 0:
+                return 0.0
+            present += page.raw[0] & 1
+        return present / len(picked)
+    finally:
+        libc.munmap(address, size)

@@ -6,7 +6,9 @@ file. Hashing the source and then snapshotting it by a clone made the step read 
 from the disk a second time (the clone's pages were never read). Cloning first and hashing the
 clone leaves its pages in memory for the step: one read from the disk, as reading the file by
 hand. Only where the file system has reflinks (XFS, Btrfs): elsewhere the first refused clone
-turns this off, and the plan hashes the source as before.
+turns this off, and the plan hashes the source as before. And only for a file mostly not in memory
+already (one just written or read): hashing that one reads memory, where its clone would be read
+from the disk, which costs a ``touch``ed file's rehash far more than it saves a step.
 
 The first such input also tells the apply (``on_new_data``), which starts what it can while the
 plan reads (``zplan.operations.early_start``).
@@ -25,9 +27,11 @@ import os
 from typing import Any, Callable
 
 from zplan.artifacts.file_copy import clone
+from zplan.fsutil import share_in_memory
 from zplan.hashing import full_signature
 
 CLONE_FIRST_MIN_BYTES = 1024 * 1024  # as the store's CLONE_MIN_BYTES: smaller files are copied, not cloned
+IN_MEMORY = 0.5  # a file with this share of its pages in memory is hashed where it lies (just written, or read)
 
 
 class EarlyClones:
@@ -62,10 +66,13 @@ class EarlyClones:
                 self._off = True
                 return None
         try:
-            dst = os.path.join(self._temp_folder(), str(next(self._names)))
-            with open(path, "rb") as src, open(dst, "xb") as out:
-                made = clone(src, out)
-                same = made and full_signature(os.fstat(src.fileno())) == full_signature(st)
+            with open(path, "rb") as src:
+                if share_in_memory(src.fileno(), st.st_size) >= IN_MEMORY:
+                    return None  # read from memory as it is: its clone's pages would come from the disk
+                dst = os.path.join(self._temp_folder(), str(next(self._names)))
+                with open(dst, "xb") as out:
+                    made = clone(src, out)
+                    same = made and full_signature(os.fstat(src.fileno())) == full_signature(st)
         except OSError:  # a read-only store, a full disk: the plan hashes the source as before
             self._off = True
             return None

@@ -26,11 +26,22 @@ ON_XFS = textwrap.dedent('''
     from zplan.artifacts.early_clones import EarlyClones
     from zplan.hashing import StatCache, hash_file
 
+    def evicted(path):
+        """Out of memory, as data that arrived a while ago (only such a file is cloned first)."""
+        fd = os.open(path, os.O_RDONLY)
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+
+    def written(path, size):
+        path.write_bytes(os.urandom(size))
+        evicted(path)
+
     root = Path(sys.argv[1])
     (root / "data").mkdir()
     big, small = root / "data/big.bin", root / "data/small.bin"
-    big.write_bytes(os.urandom(3 * 1024 * 1024))
-    small.write_bytes(os.urandom(1000))
+    written(big, 3 * 1024 * 1024)
+    written(small, 1000)
     store = ArtifactStore.from_url("file://.zplan/artifacts", root)
     early = EarlyClones(lambda: store)
     cache = StatCache(None)
@@ -46,9 +57,13 @@ ON_XFS = textwrap.dedent('''
     cache.file_hash(small, clone=True)
     assert cache.clone_of(small) is None
     other = root / "data/other.bin"
-    other.write_bytes(os.urandom(2 * 1024 * 1024))
+    written(other, 2 * 1024 * 1024)
     cache.file_hash(other)
     assert cache.clone_of(other) is None
+    # Nor a file in memory (just written, or read): hashing it reads memory, its clone would read the disk.
+    hot = root / "data/hot.bin"
+    hot.write_bytes(os.urandom(2 * 1024 * 1024))
+    assert cache.file_hash(hot, clone=True) == hash_file(hot) and cache.clone_of(hot) is None
 
     # The snapshot is that very clone (same inode, the pages the hash read), moved out of the temp area.
     inode = os.stat(clone).st_ino
@@ -59,11 +74,12 @@ ON_XFS = textwrap.dedent('''
 
     # A file edited after its clone was hashed is hashed again, and the stale clone is not used.
     other = root / "data/edited.bin"
-    other.write_bytes(os.urandom(2 * 1024 * 1024))
+    written(other, 2 * 1024 * 1024)
     cache.file_hash(other, clone=True)
     stale = cache.clone_of(other)
     with open(other, "r+b") as f:
         f.write(b"edited")
+    evicted(other)
     assert cache.file_hash(other, clone=True) == hash_file(other)
     fresh = cache.clone_of(other)
     assert fresh not in (None, stale) and Path(fresh).read_bytes() == other.read_bytes()
@@ -145,6 +161,7 @@ def test_without_reflinks_the_file_itself_is_hashed(tmp_path: Path) -> None:
     store = ArtifactStore.from_url("file://.zplan/artifacts", tmp_path)
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(2 * 1024 * 1024))
+    _evict(big)
     early = EarlyClones(lambda: store)
     if early.make(str(big), os.stat(big)) is not None:
         early.close()
@@ -155,6 +172,16 @@ def test_without_reflinks_the_file_itself_is_hashed(tmp_path: Path) -> None:
     assert cache.clone_of(big) is None
     early.close()
     assert os.listdir(store.root / ".tmp") == []  # the refused clone's file and folder are gone
+
+
+def _evict(path: Path) -> None:
+    """Out of memory, as data that arrived a while ago (a file in memory is hashed where it lies)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
 
 
 def test_the_first_big_new_input_starts_the_step_runner_once_even_where_nothing_is_cloned(tmp_path: Path) -> None:
