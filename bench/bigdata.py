@@ -1,6 +1,6 @@
 """A cold run over one big data input, next to reading and hashing it by hand.
 
-    .venv/bin/python bench/bigdata.py [--gib 2] [--repeat 3] [--before OLD_TREE] [--root DIR] [--cold] [--first-sight-only]
+    .venv/bin/python bench/bigdata.py [--gib 2] [--repeat 3] [--before OLD_TREE] [--root DIR] [--cold] [--first-sight-only] [--reference]
 
 One project, one step reading ``data/big.bin`` (generated once, fixed seed) in 4 MiB blocks.
 Whole processes (``measure.run``), interleaved, each ``--repeat`` times (round i starts with the
@@ -74,7 +74,7 @@ read_all(Path("data/big.bin"))
 '''
 
 
-def make(root: Path, gib: float) -> Path:
+def make(root: Path, gib: float, reference: bool = False) -> Path:
     size = int(gib * 1024**3)
     big = root / "data" / "big.bin"
     if not big.exists() or big.stat().st_size != size:
@@ -90,7 +90,8 @@ def make(root: Path, gib: float) -> Path:
                 left -= n
         os.sync()
     (root / "steps.py").write_text(STEP)
-    (root / "main.zp.hcl").write_text(HCL)
+    hcl = HCL.replace('f = "data/big.bin"', 'f = { path = "data/big.bin", snapshot = "reference" }') if reference else HCL
+    (root / "main.zp.hcl").write_text(hcl)
     return root
 
 
@@ -125,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", type=Path, default=WORK / "bigdata", help="where the project is made")
     p.add_argument("--cold", action="store_true", help="read the input from the disk in every run")
     p.add_argument("--first-sight-only", action="store_true", help="leave out the runs with the stat cache kept")
+    p.add_argument("--reference", action="store_true", help='the step reads the input in place (snapshot = "reference")')
     args = p.parse_args(argv)
-    root = make(args.root, args.gib)
+    root = make(args.root, args.gib, args.reference)
     big = root / "data" / "big.bin"
     cold = (lambda: evict(big)) if args.cold else (lambda: None)
     zp = zplan_exe()
