@@ -4,8 +4,8 @@ Workers live for a whole apply: the libraries a step imports (pandas, scikit-lea
 loaded, which is what makes the next step in the same worker start fast. But a step's result
 must not depend on which steps happened to run before it in the same worker, or a cache key
 would not say everything that made it: environment variables it set, entries it put on
-``sys.path``, and the globals of the project's own modules (a list one step appends to, a
-setting another reads) are therefore put back. The project's modules are imported again by
+``sys.path``, and the globals of the project's own modules and of the libraries beside it (a list one
+step appends to, a setting another reads) are therefore put back. Those modules are imported again by
 the next step that uses them, from the files on disk, so a step also never runs code older
 than what its re-plan fingerprinted; the materializers they registered are forgotten with them.
 
@@ -83,7 +83,7 @@ def step_interpreter_state(project_dir: str) -> Iterator[None]:
             _restore_environment(env)
             time.tzset()  # the C library's time zone, which a step changes by setting TZ and calling tzset()
         sys.path[:] = path
-        dropped = {name for name in set(sys.modules) - modules if _project_module(name, sys.modules.get(name), project_dir)}
+        dropped = {name for name in set(sys.modules) - modules if _step_code_module(name, sys.modules.get(name), project_dir)}
         for name in dropped:
             del sys.modules[name]
         if dropped:
@@ -359,6 +359,33 @@ def _restore_environment(saved: dict) -> None:
     decode = (lambda k, v: (os.environ.decodekey(k), os.environ.decodevalue(v))) if isinstance(data, dict) else (lambda k, v: (k, v))
     os.environ.clear()
     os.environ.update(decode(k, v) for k, v in saved.items())
+
+
+def _step_code_module(name: str, module, project_dir: str) -> bool:
+    """A module of the project, or of a library beside it (``../libs/common`` on the path, an editable
+    install): both are step code, fingerprinted from their files and unloaded after each step. Left
+    loaded, a library's materializer (``@zplan.materializer(list)``) would store the outputs of the
+    worker's later steps whose keys never met it, and an edit to it would not reach them."""
+    return _project_module(name, module, project_dir) or _library_beside(name, module, project_dir)
+
+
+_beside: dict[tuple[str, str], bool] = {}  # (project folder, top-level name) -> its code is a library beside it
+
+
+def _library_beside(name: str, module, project_dir: str) -> bool:
+    """A source module of a top-level package the plan reads as step code (``zplan.plan.source_roots``),
+    zplan itself aside (never keyed; its registries live for the whole worker)."""
+    if not isinstance(getattr(module, "__file__", None), str) or not module.__file__.endswith(_SOURCE_SUFFIXES):
+        return False  # (a compiled extension cannot be loaded twice)
+    top = name.partition(".")[0]
+    if (project_dir, top) not in _beside:
+        from pathlib import Path
+
+        from zplan.plan.source_roots import source_root
+
+        keyed = top not in sys.stdlib_module_names and top != "zplan"
+        _beside[project_dir, top] = keyed and source_root(top, Path(project_dir).resolve()) is not None
+    return _beside[project_dir, top]
 
 
 def _project_module(name: str, module, project_dir: str) -> bool:
