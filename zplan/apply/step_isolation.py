@@ -4,7 +4,7 @@ Workers live for a whole apply: the libraries a step imports (pandas, scikit-lea
 loaded, which is what makes the next step in the same worker start fast. But a step's result
 must not depend on which steps happened to run before it in the same worker, or a cache key
 would not say everything that made it: environment variables it set, entries it put on
-``sys.path``, and the globals of the project's own modules and of the libraries beside it (a list one
+``sys.path``, the arguments it put in ``sys.argv``, and the globals of the project's own modules and of the libraries beside it (a list one
 step appends to, a setting another reads) are therefore put back. Those modules are imported again by
 the next step that uses them, from the files on disk, so a step also never runs code older
 than what its re-plan fingerprinted; the materializers they registered are forgotten with them.
@@ -67,7 +67,7 @@ _NUMPY_PRINT = {"edgeitems": 3, "threshold": 1000, "floatmode": "maxprec", "prec
 
 @contextlib.contextmanager
 def step_interpreter_state(project_dir: str) -> Iterator[None]:
-    env, path, modules = _environment(), list(sys.path), set(sys.modules)
+    env, path, argv, modules = _environment(), list(sys.path), list(sys.argv), set(sys.modules)
     settings, runtime, start_method = _settings(), _runtime_settings(), _free_start_method()
     _note_new_loggers()
     _fresh_random_state()
@@ -83,6 +83,8 @@ def step_interpreter_state(project_dir: str) -> Iterator[None]:
             _restore_environment(env)
             time.tzset()  # the C library's time zone, which a step changes by setting TZ and calling tzset()
         sys.path[:] = path
+        if sys.argv != argv:  # a step calling a script's main() sets the arguments its argparse reads
+            sys.argv = argv
         dropped = {name for name in set(sys.modules) - modules if _step_code_module(name, sys.modules.get(name), project_dir)}
         for name in dropped:
             del sys.modules[name]

@@ -76,6 +76,7 @@ def meddle():
     logging.getLogger().addFilter(lambda record: False)
     logging.getLogger("lib_made_in_step").setLevel(logging.ERROR)  # (sklearn's, when the step imported it first)
     logging.config.dictConfig({"version": 1})  # disables every logger there is, numpy's and pandas' too
+    sys.argv[1:] = ["--lr", "5"]  # as a step calling a script's main() does, for its argparse
 
 
 def observe():
@@ -97,7 +98,7 @@ def observe():
             "decimal": repr(decimal.getcontext()), "one third": str(decimal.Decimal(1) / 3),
             "socket timeout": socket.getdefaulttimeout(), "gc": [gc.isenabled(), *gc.get_threshold()],
             "switch interval": sys.getswitchinterval(), "long number": len(str(int("7" * 1000))),
-            "profiled": sys.getprofile() is not None,
+            "profiled": sys.getprofile() is not None, "argv": sys.argv,
             "start method": multiprocessing.get_start_method(),
             "limits": [list(resource.getrlimit(limit)) for limit in (resource.RLIMIT_AS, resource.RLIMIT_NOFILE, resource.RLIMIT_CPU)],
             "loggers": {name: [logger.level, logger.propagate, logger.disabled, len(logger.handlers), len(logger.filters)]
