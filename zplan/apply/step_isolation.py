@@ -9,7 +9,8 @@ step appends to, a setting another reads) are therefore put back. Those modules 
 the next step that uses them, from the files on disk, so a step also never runs code older
 than what its re-plan fingerprinted; the materializers they registered are forgotten with them.
 
-The process-wide settings a step may change are put back too: the working folder, the umask,
+The process-wide settings a step may change are put back too: the working folder, the temporary folder
+(``tempfile.tempdir``), the umask,
 the recursion limit, resource limits (``resource.setrlimit``: a hard limit lowered cannot be raised again), the
 longest number ``int()`` reads from text, a trace or profile function, multiprocessing's start method (unset
 while a step runs, which may set it once, as in a new process), signal handlers
@@ -39,6 +40,7 @@ import random
 import signal
 import socket
 import sys
+import tempfile
 import time
 import warnings
 from typing import Any, Iterator
@@ -98,11 +100,11 @@ def _settings() -> tuple:
     """The process-wide settings a step may change, as they are before it."""
     umask = os.umask(0o022)
     os.umask(umask)
-    return _cwd(), umask, sys.getrecursionlimit(), _signal_settings(), _numpy_settings(), _pandas_options()
+    return _cwd(), umask, sys.getrecursionlimit(), _signal_settings(), _numpy_settings(), _pandas_options(), tempfile.tempdir
 
 
 def _restore_settings(settings: tuple) -> None:
-    cwd, umask, limit, signals, numpy, pandas = settings
+    cwd, umask, limit, signals, numpy, pandas, tempfile.tempdir = settings  # (a temp folder the step set, maybe removed since)
     _restore_signals(signals)
     if cwd is not None and _cwd() != cwd:
         with contextlib.suppress(OSError):  # (the step removed it)

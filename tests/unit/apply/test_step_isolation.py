@@ -32,7 +32,7 @@ def test_libraries_and_modules_a_library_loaded_under_its_own_name_stay():
 
 
 MEDDLES = """
-import decimal, gc, locale, logging, logging.config, multiprocessing, os, random, resource, signal, socket, sys, threading, time
+import decimal, gc, locale, logging, logging.config, multiprocessing, os, random, resource, signal, socket, sys, tempfile, threading, time
 import warnings
 
 import numpy as np
@@ -77,6 +77,7 @@ def meddle():
     logging.getLogger("lib_made_in_step").setLevel(logging.ERROR)  # (sklearn's, when the step imported it first)
     logging.config.dictConfig({"version": 1})  # disables every logger there is, numpy's and pandas' too
     sys.argv[1:] = ["--lr", "5"]  # as a step calling a script's main() does, for its argparse
+    tempfile.tempdir = "/a/folder/the/step/removed"  # where its own temporary files went
 
 
 def observe():
@@ -99,6 +100,7 @@ def observe():
             "socket timeout": socket.getdefaulttimeout(), "gc": [gc.isenabled(), *gc.get_threshold()],
             "switch interval": sys.getswitchinterval(), "long number": len(str(int("7" * 1000))),
             "profiled": sys.getprofile() is not None, "argv": sys.argv,
+            "temp folder": tempfile.gettempdir(),
             "start method": multiprocessing.get_start_method(),
             "limits": [list(resource.getrlimit(limit)) for limit in (resource.RLIMIT_AS, resource.RLIMIT_NOFILE, resource.RLIMIT_CPU)],
             "loggers": {name: [logger.level, logger.propagate, logger.disabled, len(logger.handlers), len(logger.filters)]
