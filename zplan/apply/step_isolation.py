@@ -87,7 +87,7 @@ def step_interpreter_state(project_dir: str) -> Iterator[None]:
         sys.path[:] = path
         if sys.argv != argv:  # a step calling a script's main() sets the arguments its argparse reads
             sys.argv = argv
-        dropped = {name for name in set(sys.modules) - modules if _step_code_module(name, sys.modules.get(name), project_dir)}
+        dropped = _step_code_modules(set(sys.modules) - modules, project_dir)
         for name in dropped:
             del sys.modules[name]
         if dropped:
@@ -365,22 +365,33 @@ def _restore_environment(saved: dict) -> None:
     os.environ.update(decode(k, v) for k, v in saved.items())
 
 
-def _step_code_module(name: str, module, project_dir: str) -> bool:
-    """A module of the project, or of a library beside it (``../libs/common`` on the path, an editable
-    install): both are step code, fingerprinted from their files and unloaded after each step. Left
-    loaded, a library's materializer (``@zplan.materializer(list)``) would store the outputs of the
-    worker's later steps whose keys never met it, and an edit to it would not reach them."""
-    return _project_module(name, module, project_dir) or _library_beside(name, module, project_dir)
+def _step_code_modules(names: set[str], project_dir: str) -> set[str]:
+    """Of the modules ``names`` (imported during the step), those of the project or of a library beside it
+    (``../libs/common`` on the path, an editable install): both are step code, fingerprinted from their files
+    and unloaded after each step. Left loaded, a library's materializer (``@zplan.materializer(list)``) would
+    store the outputs of the worker's later steps whose keys never met it, and an edit to it would not reach them."""
+    for name in names:
+        _note_compiled(name, sys.modules.get(name), project_dir)
+    return {name for name in names if _project_module(name, sys.modules.get(name), project_dir)
+            or _library_beside(name, sys.modules.get(name), project_dir)}
 
 
-_beside: dict[tuple[str, str], bool] = {}  # (project folder, top-level name) -> its code is a library beside it
+_beside: dict[tuple[str, str], bool] = {}  # (project folder, top-level name) -> its code is a library beside it, unloaded
+
+
+def _note_compiled(name: str, module, project_dir: str) -> None:
+    """A library with a compiled module stays loaded whole, for the worker's life: its Python code run again over
+    the extension that cannot be loaded twice (a developer's editable install of numpy or torch) would fail."""
+    file = getattr(module, "__file__", None)
+    if isinstance(file, str) and not file.endswith(_SOURCE_SUFFIXES):
+        _beside[project_dir, name.partition(".")[0]] = False
 
 
 def _library_beside(name: str, module, project_dir: str) -> bool:
     """A source module of a top-level package the plan reads as step code (``zplan.plan.source_roots``),
     zplan itself aside (never keyed; its registries live for the whole worker)."""
     if not isinstance(getattr(module, "__file__", None), str) or not module.__file__.endswith(_SOURCE_SUFFIXES):
-        return False  # (a compiled extension cannot be loaded twice)
+        return False
     top = name.partition(".")[0]
     if (project_dir, top) not in _beside:
         from pathlib import Path

@@ -4,10 +4,12 @@ among them), the global random generators reseeded."""
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
 import types
 
-from zplan.apply.step_isolation import _project_module
+from zplan.apply.step_isolation import _project_module, _step_code_modules
 
 
 def _module(file: str) -> types.ModuleType:
@@ -29,6 +31,22 @@ def test_libraries_and_modules_a_library_loaded_under_its_own_name_stay():
     assert not _project_module("user_module_0", _module("/p/tfx/trainer.py"), "/p")  # TFX keeps its own account of it
     assert not _project_module("fast", _module("/p/fast.cpython-311-x86_64-linux-gnu.so"), "/p")
     assert not _project_module("elsewhere", _module("/q/elsewhere.py"), "/p")
+
+
+def test_a_library_beside_the_project_is_unloaded_unless_it_has_compiled_code(tmp_path, monkeypatch):
+    """A compiled module cannot be loaded twice: the Python code of its library, run again over it, would fail."""
+    project, libs = tmp_path / "project", tmp_path / "libs"
+    project.mkdir()
+    for lib in ("purelib", "fastlib"):
+        (libs / lib).mkdir(parents=True)
+        (libs / lib / "__init__.py").write_text("")
+        (libs / lib / "core.py").write_text("")
+    monkeypatch.syspath_prepend(str(libs))
+    for name in ("purelib", "purelib.core", "fastlib", "fastlib.core"):
+        monkeypatch.setitem(sys.modules, name, importlib.import_module(name))
+    monkeypatch.setitem(sys.modules, "fastlib._speedups", _module(str(libs / "fastlib" / "_speedups.cpython-311-x86_64-linux-gnu.so")))
+    imported = {"purelib", "purelib.core", "fastlib", "fastlib.core", "fastlib._speedups", "json.decoder"}
+    assert _step_code_modules(imported, str(project)) == {"purelib", "purelib.core"}
 
 
 MEDDLES = """
