@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from zplan.plan.signatures import callee_name
 
@@ -31,7 +32,7 @@ def registration(path: Path | None, module: str, name: str) -> tuple[str, str | 
     if tree is None:
         return None
     classes, found = module_classes(tree), None
-    for node, deco in _registrations(tree, classes):
+    for node, deco in _registrations(tree.body, classes):  # (top-level: the class is fingerprinted as a top-level definition)
         if registered_name(module, node, deco, classes) == name:
             found = node.name, _version(node, deco, classes)  # (the last one: registering a name again replaces it)
     return found
@@ -42,17 +43,31 @@ def registered_in(tree: ast.Module, module: str, rel: str) -> dict[str, str]:
     name -> "TYPE in FILE"; a name that is computed is given by the class."""
     classes = module_classes(tree)
     found = {}
-    for cls, deco in _registrations(tree, classes):
+    for cls, deco in _registrations(_module_level(tree.body), classes):
         name = registered_name(module, cls, deco, classes) or f"{module}.{cls.name} (name computed)"
         types = ast.unparse(deco.args[0]) if deco.args else "a type its can_save takes"
         found[name] = f"{types} in {rel}"
     return found
 
 
-def _registrations(tree: ast.Module, classes: dict[str, ast.ClassDef]):
-    """(class, its ``materializer(...)`` call) for each top-level class the module registers as it runs:
+def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """The statements a module runs as it is imported, those under an ``if``, ``try`` or ``with`` included
+    (``if torch is not None:`` around a class registering a materializer for its tensors)."""
+    for stmt in body:
+        yield stmt
+        for block in ("body", "orelse", "finalbody") if isinstance(stmt, _BLOCKS) else ():
+            yield from _module_level(getattr(stmt, block, []))
+        for handler in getattr(stmt, "handlers", []) if isinstance(stmt, _BLOCKS) else ():
+            yield from _module_level(handler.body)
+
+
+_BLOCKS = tuple(getattr(ast, name) for name in ("If", "Try", "TryStar", "With") if hasattr(ast, name))
+
+
+def _registrations(stmts: Iterable[ast.stmt], classes: dict[str, ast.ClassDef]) -> Iterator[tuple[ast.ClassDef, ast.Call]]:
+    """(class, its ``materializer(...)`` call) for each class of ``stmts`` the module registers as it runs:
     decorated, or given to the decorator afterwards (``zplan.materializer(list)(Lines)``, the same registration)."""
-    for stmt in tree.body:
+    for stmt in stmts:
         if isinstance(stmt, ast.ClassDef):
             yield from ((stmt, deco) for deco in stmt.decorator_list if isinstance(deco, ast.Call) and callee_name(deco.func) == "materializer")
         call = stmt.value if isinstance(stmt, (ast.Expr, ast.Assign)) else None

@@ -238,6 +238,20 @@ def test_a_materializer_registered_by_calling_the_decorator_on_its_class_counts_
     assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer for builtins.list is now lines"]
 
 
+def test_a_materializer_registered_under_an_if_at_module_level_counts_as_one_registered_at_its_top(tmp_path):
+    root = _with_materializer(tmp_path)
+    mats = root / "steps" / "mats.py"
+    mats.write_text("import zplan\n")
+    data = root / "steps" / "data.py"
+    data.write_text("import steps.mats  # registers how lists are stored\n" + data.read_text())
+    state = _recorded(root, written_by={LOAD: _as_json("builtins.list"), SCALE: _as_json("builtins.list"), COUNT: _as_json("builtins.int")})
+    head, _, cls = MATERIALIZERS.partition("\n\n\n")
+    mats.write_text(head + "\n\ntry:\n    import numpy\nexcept ImportError:\n    numpy = None\n\nif numpy is not None:\n"
+                    + "".join(f"    {line}" if line else "" for line in cls.splitlines(keepends=True)))
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer for builtins.list is now lines"]
+
+
 def test_a_materializer_registered_by_the_module_loading_an_input_reruns_the_outputs_it_would_store(tmp_path):
     """The step's worker imports that module to load the input, so what it registers stores the step's outputs too."""
     root = _with_materializer(tmp_path)
