@@ -19,7 +19,7 @@ the decimal context, the sockets' default timeout, the garbage collector's setti
 interval, the level, handlers, filters, ``propagate`` and ``disabled`` of the root and named loggers that were there
 before the step (``logging.config.dictConfig`` disables them all; a logger made during the step, by a library it
 imported, keeps the handlers, filters and ``propagate`` its library set up, at no level of its own and enabled), numpy's error handling and print options, pandas'
-options (numpy and pandas only when imported: a library one step imported and configured starts
+options, scikit-learn's configuration (numpy, pandas and scikit-learn only when imported: a library one step imported and configured starts
 the next step at its defaults). A niceness a step raised (``os.nice``) stays: a process cannot lower
 it again, and it changes only how fast the later steps run. The global random generators (``random``, numpy's legacy one)
 are reseeded from the OS's entropy before each step, as a new process would find them: a step that
@@ -100,11 +100,12 @@ def _settings() -> tuple:
     """The process-wide settings a step may change, as they are before it."""
     umask = os.umask(0o022)
     os.umask(umask)
-    return _cwd(), umask, sys.getrecursionlimit(), _signal_settings(), _numpy_settings(), _pandas_options(), tempfile.tempdir
+    return (_cwd(), umask, sys.getrecursionlimit(), _signal_settings(), _numpy_settings(), _pandas_options(), tempfile.tempdir,
+            _sklearn_config())
 
 
 def _restore_settings(settings: tuple) -> None:
-    cwd, umask, limit, signals, numpy, pandas, tempfile.tempdir = settings  # (a temp folder the step set, maybe removed since)
+    cwd, umask, limit, signals, numpy, pandas, tempfile.tempdir, sklearn = settings  # (a temp folder the step set, maybe removed since)
     _restore_signals(signals)
     if cwd is not None and _cwd() != cwd:
         with contextlib.suppress(OSError):  # (the step removed it)
@@ -113,6 +114,7 @@ def _restore_settings(settings: tuple) -> None:
     sys.setrecursionlimit(limit)
     _restore_numpy(numpy)
     _restore_pandas(pandas)
+    _restore_sklearn(sklearn)
 
 
 def _runtime_settings() -> tuple:
@@ -339,6 +341,24 @@ def _restore_pandas(before: dict | None) -> None:
         warnings.simplefilter("ignore")  # (a deprecated option warns when set)
         for key, value in changed.items():
             config.set_option(key, value)
+
+
+def _sklearn_config() -> dict | None:
+    config = sys.modules.get("sklearn._config")
+    return config.get_config() if hasattr(config, "get_config") else None
+
+
+def _restore_sklearn(before: dict | None) -> None:
+    """scikit-learn's configuration (``set_config(transform_output="pandas")`` changes what every transformer
+    returns) as before the step; at its defaults after the step that imported it."""
+    config = sys.modules.get("sklearn._config")
+    if not hasattr(config, "get_config"):
+        return
+    now = config.get_config()
+    then = before if before is not None else getattr(config, "_global_config", {})  # (set_config leaves it: the defaults)
+    changed = {k: v for k, v in then.items() if k in now and now[k] != v}
+    if changed:
+        config.set_config(**changed)
 
 
 def _flat(options: dict, prefix: str = "") -> dict[str, Any]:

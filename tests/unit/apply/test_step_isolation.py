@@ -55,6 +55,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import sklearn
 
 
 def meddle():
@@ -63,6 +64,7 @@ def meddle():
     np.seterr(all="raise")
     np.set_printoptions(precision=2)
     pd.set_option("display.max_rows", 3)
+    sklearn.set_config(transform_output="pandas")  # every transformer of a later step would return DataFrames
     warnings.filterwarnings("error")
     os.chdir("/")
     os.umask(0o077)
@@ -109,6 +111,7 @@ def observe():
         raised = True
     return {"random": random.random(), "np.random": float(np.random.rand()), "seterr": np.geterr(),
             "precision": np.get_printoptions()["precision"], "max_rows": pd.get_option("display.max_rows"),
+            "transform output": sklearn.get_config()["transform_output"],
             "warning raised": raised, "cwd": os.getcwd(), "umask": umask, "recursion limit": sys.getrecursionlimit(),
             "utc offset": time.localtime(0).tm_gmtoff, "alarm set": signal.getitimer(signal.ITIMER_REAL)[0] > 0,
             "handlers": [str(signal.getsignal(s)) for s in (signal.SIGALRM, signal.SIGTERM)],
@@ -151,7 +154,7 @@ def test_a_step_sees_no_setting_or_random_state_an_earlier_step_left_in_its_work
         return [r.outputs["output"].get("value") for r in results]
 
     [expected] = one_worker("observe")
-    # the first meddling step imports numpy and pandas in its worker, the second finds them imported
+    # the first meddling step imports numpy, pandas and scikit-learn in its worker, the second finds them imported
     seen = one_worker("meddle", "observe", "meddle", "observe")[1::2]
     draws = {"random", "np.random"}
     for observed in seen:
