@@ -6,10 +6,11 @@ code, a data file, its own source) at the moment a user's editor or a download w
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
-from tests.cli.helpers import Project, ran, reasons
+from tests.cli.helpers import Project, cli_env, ran, reasons
 
 HCL = """
 pipeline "p" {
@@ -206,6 +207,40 @@ def test_a_materializer_a_step_registered_is_gone_for_the_next_step_in_its_worke
     p = _materialized(tmp_path)
     p.apply("-parallelism", "1")  # one worker: c runs where a ran
     assert p.step_records()["c"]["outputs"]["output"]["materializer"] == "json"
+
+
+LINES = '''
+import zplan
+
+
+@zplan.materializer(list, name="lines")
+class Lines:
+    def save(self, value, folder):
+        (folder / "lines.txt").write_text("\\n".join(map(str, value)))
+
+    def load(self, folder):
+        return [int(line) for line in (folder / "lines.txt").read_text().splitlines()]
+'''
+
+
+def test_a_materializer_a_library_beside_the_project_registered_is_gone_for_the_next_step_in_its_worker(tmp_path):
+    """`common` lives in ../libs (on the path): b, which never imports it, must not store its list with
+    it because a ran first in the same worker; c, which imports it again, must."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'pipeline "p" {\n' + "".join(
+        f'  step "{s}" {{\n    source = "steps.py:{s}"\n{after}  }}\n'
+        for s, after in (("a", ""), ("b", "    depends_on = [step.a]\n"), ("c", "    depends_on = [step.b]\n"))) + "}\n")
+    p.write("steps.py", "def a():\n    import common.mats\n    return [1]\n\n\ndef b():\n    return [2]\n\n\n"
+                        "def c():\n    import common.mats\n    return [3]\n")
+    libs = tmp_path / "libs"
+    (libs / "common").mkdir(parents=True)
+    (libs / "common" / "__init__.py").write_text("")
+    (libs / "common" / "mats.py").write_text(LINES)
+    env = cli_env(PYTHONPATH=os.pathsep.join(filter(None, (str(libs), os.environ.get("PYTHONPATH")))))
+    done = p.run("apply", "-auto-approve", "-parallelism", "1", env=env)  # one worker: b and c run where a ran
+    assert done.code == 0, str(done)
+    stored = {step: record["outputs"]["output"]["materializer"] for step, record in p.step_records().items()}
+    assert stored == {"a": "lines", "b": "json", "c": "lines"}
 
 
 def test_bumping_the_version_of_a_materializer_registered_in_step_code_reruns_what_it_wrote(tmp_path):

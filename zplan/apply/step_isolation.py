@@ -4,12 +4,13 @@ Workers live for a whole apply: the libraries a step imports (pandas, scikit-lea
 loaded, which is what makes the next step in the same worker start fast. But a step's result
 must not depend on which steps happened to run before it in the same worker, or a cache key
 would not say everything that made it: environment variables it set, entries it put on
-``sys.path``, and the globals of the project's own modules (a list one step appends to, a
-setting another reads) are therefore put back. The project's modules are imported again by
+``sys.path``, the arguments it put in ``sys.argv``, and the globals of the project's own modules and of the libraries beside it (a list one
+step appends to, a setting another reads) are therefore put back. Those modules are imported again by
 the next step that uses them, from the files on disk, so a step also never runs code older
 than what its re-plan fingerprinted; the materializers they registered are forgotten with them.
 
-The process-wide settings a step may change are put back too: the working folder, the umask,
+The process-wide settings a step may change are put back too: the working folder, the temporary folder
+(``tempfile.tempdir``), the umask,
 the recursion limit, resource limits (``resource.setrlimit``: a hard limit lowered cannot be raised again), the
 longest number ``int()`` reads from text, a trace or profile function, multiprocessing's start method (unset
 while a step runs, which may set it once, as in a new process), signal handlers
@@ -18,7 +19,7 @@ the decimal context, the sockets' default timeout, the garbage collector's setti
 interval, the level, handlers, filters, ``propagate`` and ``disabled`` of the root and named loggers that were there
 before the step (``logging.config.dictConfig`` disables them all; a logger made during the step, by a library it
 imported, keeps the handlers, filters and ``propagate`` its library set up, at no level of its own and enabled), numpy's error handling and print options, pandas'
-options (numpy and pandas only when imported: a library one step imported and configured starts
+options, scikit-learn's configuration (numpy, pandas and scikit-learn only when imported: a library one step imported and configured starts
 the next step at its defaults). A niceness a step raised (``os.nice``) stays: a process cannot lower
 it again, and it changes only how fast the later steps run. The global random generators (``random``, numpy's legacy one)
 are reseeded from the OS's entropy before each step, as a new process would find them: a step that
@@ -39,6 +40,7 @@ import random
 import signal
 import socket
 import sys
+import tempfile
 import time
 import warnings
 from typing import Any, Iterator
@@ -67,7 +69,7 @@ _NUMPY_PRINT = {"edgeitems": 3, "threshold": 1000, "floatmode": "maxprec", "prec
 
 @contextlib.contextmanager
 def step_interpreter_state(project_dir: str) -> Iterator[None]:
-    env, path, modules = _environment(), list(sys.path), set(sys.modules)
+    env, path, argv, modules = _environment(), list(sys.path), list(sys.argv), set(sys.modules)
     settings, runtime, start_method = _settings(), _runtime_settings(), _free_start_method()
     _note_new_loggers()
     _fresh_random_state()
@@ -83,7 +85,9 @@ def step_interpreter_state(project_dir: str) -> Iterator[None]:
             _restore_environment(env)
             time.tzset()  # the C library's time zone, which a step changes by setting TZ and calling tzset()
         sys.path[:] = path
-        dropped = {name for name in set(sys.modules) - modules if _project_module(name, sys.modules.get(name), project_dir)}
+        if sys.argv != argv:  # a step calling a script's main() sets the arguments its argparse reads
+            sys.argv = argv
+        dropped = _step_code_modules(set(sys.modules) - modules, project_dir)
         for name in dropped:
             del sys.modules[name]
         if dropped:
@@ -96,11 +100,12 @@ def _settings() -> tuple:
     """The process-wide settings a step may change, as they are before it."""
     umask = os.umask(0o022)
     os.umask(umask)
-    return _cwd(), umask, sys.getrecursionlimit(), _signal_settings(), _numpy_settings(), _pandas_options()
+    return (_cwd(), umask, sys.getrecursionlimit(), _signal_settings(), _numpy_settings(), _pandas_options(), tempfile.tempdir,
+            _sklearn_config())
 
 
 def _restore_settings(settings: tuple) -> None:
-    cwd, umask, limit, signals, numpy, pandas = settings
+    cwd, umask, limit, signals, numpy, pandas, tempfile.tempdir, sklearn = settings  # (a temp folder the step set, maybe removed since)
     _restore_signals(signals)
     if cwd is not None and _cwd() != cwd:
         with contextlib.suppress(OSError):  # (the step removed it)
@@ -109,6 +114,7 @@ def _restore_settings(settings: tuple) -> None:
     sys.setrecursionlimit(limit)
     _restore_numpy(numpy)
     _restore_pandas(pandas)
+    _restore_sklearn(sklearn)
 
 
 def _runtime_settings() -> tuple:
@@ -337,6 +343,24 @@ def _restore_pandas(before: dict | None) -> None:
             config.set_option(key, value)
 
 
+def _sklearn_config() -> dict | None:
+    config = sys.modules.get("sklearn._config")
+    return config.get_config() if hasattr(config, "get_config") else None
+
+
+def _restore_sklearn(before: dict | None) -> None:
+    """scikit-learn's configuration (``set_config(transform_output="pandas")`` changes what every transformer
+    returns) as before the step; at its defaults after the step that imported it."""
+    config = sys.modules.get("sklearn._config")
+    if not hasattr(config, "get_config"):
+        return
+    now = config.get_config()
+    then = before if before is not None else getattr(config, "_global_config", {})  # (set_config leaves it: the defaults)
+    changed = {k: v for k, v in then.items() if k in now and now[k] != v}
+    if changed:
+        config.set_config(**changed)
+
+
 def _flat(options: dict, prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for k, v in options.items():
@@ -359,6 +383,44 @@ def _restore_environment(saved: dict) -> None:
     decode = (lambda k, v: (os.environ.decodekey(k), os.environ.decodevalue(v))) if isinstance(data, dict) else (lambda k, v: (k, v))
     os.environ.clear()
     os.environ.update(decode(k, v) for k, v in saved.items())
+
+
+def _step_code_modules(names: set[str], project_dir: str) -> set[str]:
+    """Of the modules ``names`` (imported during the step), those of the project or of a library beside it
+    (``../libs/common`` on the path, an editable install): both are step code, fingerprinted from their files
+    and unloaded after each step. Left loaded, a library's materializer (``@zplan.materializer(list)``) would
+    store the outputs of the worker's later steps whose keys never met it, and an edit to it would not reach them."""
+    for name in names:
+        _note_compiled(name, sys.modules.get(name), project_dir)
+    return {name for name in names if _project_module(name, sys.modules.get(name), project_dir)
+            or _library_beside(name, sys.modules.get(name), project_dir)}
+
+
+_beside: dict[tuple[str, str], bool] = {}  # (project folder, top-level name) -> its code is a library beside it, unloaded
+
+
+def _note_compiled(name: str, module, project_dir: str) -> None:
+    """A library with a compiled module stays loaded whole, for the worker's life: its Python code run again over
+    the extension that cannot be loaded twice (a developer's editable install of numpy or torch) would fail."""
+    file = getattr(module, "__file__", None)
+    if isinstance(file, str) and not file.endswith(_SOURCE_SUFFIXES):
+        _beside[project_dir, name.partition(".")[0]] = False
+
+
+def _library_beside(name: str, module, project_dir: str) -> bool:
+    """A source module of a top-level package the plan reads as step code (``zplan.plan.source_roots``),
+    zplan itself aside (never keyed; its registries live for the whole worker)."""
+    if not isinstance(getattr(module, "__file__", None), str) or not module.__file__.endswith(_SOURCE_SUFFIXES):
+        return False
+    top = name.partition(".")[0]
+    if (project_dir, top) not in _beside:
+        from pathlib import Path
+
+        from zplan.plan.source_roots import source_root
+
+        keyed = top not in sys.stdlib_module_names and top != "zplan"
+        _beside[project_dir, top] = keyed and source_root(top, Path(project_dir).resolve()) is not None
+    return _beside[project_dir, top]
 
 
 def _project_module(name: str, module, project_dir: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from zplan.plan.signatures import callee_name
 
@@ -28,12 +29,13 @@ def registration(path: Path | None, module: str, name: str) -> tuple[str, str | 
         tree = ast.parse(path.read_text(encoding="utf-8")) if path is not None else None
     except (OSError, SyntaxError, ValueError):
         return None
-    classes = module_classes(tree) if tree is not None else {}
-    for node in classes.values():
-        for deco in node.decorator_list:
-            if isinstance(deco, ast.Call) and callee_name(deco.func) == "materializer" and registered_name(module, node, deco, classes) == name:
-                return node.name, _version(node, deco, classes)
-    return None
+    if tree is None:
+        return None
+    classes, found = module_classes(tree), None
+    for node, deco in _registrations(tree.body, classes):  # (top-level: the class is fingerprinted as a top-level definition)
+        if registered_name(module, node, deco, classes) == name:
+            found = node.name, _version(node, deco, classes)  # (the last one: registering a name again replaces it)
+    return found
 
 
 def registered_in(tree: ast.Module, module: str, rel: str) -> dict[str, str]:
@@ -41,22 +43,37 @@ def registered_in(tree: ast.Module, module: str, rel: str) -> dict[str, str]:
     name -> "TYPE in FILE"; a name that is computed is given by the class."""
     classes = module_classes(tree)
     found = {}
-    for cls in tree.body:
-        deco = _registration(cls)
-        if deco is not None:
-            name = registered_name(module, cls, deco, classes) or f"{module}.{cls.name} (name computed)"
-            types = ast.unparse(deco.args[0]) if deco.args else "a type its can_save takes"
-            found[name] = f"{types} in {rel}"
+    for cls, deco in _registrations(_module_level(tree.body), classes):
+        name = registered_name(module, cls, deco, classes) or f"{module}.{cls.name} (name computed)"
+        types = ast.unparse(deco.args[0]) if deco.args else "a type its can_save takes"
+        found[name] = f"{types} in {rel}"
     return found
 
 
-def _registration(stmt: ast.stmt) -> ast.Call | None:
-    """The ``@zplan.materializer(...)`` call decorating a top-level class, if any."""
-    if isinstance(stmt, ast.ClassDef):
-        for deco in stmt.decorator_list:
-            if isinstance(deco, ast.Call) and callee_name(deco.func) == "materializer":
-                return deco
-    return None
+def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """The statements a module runs as it is imported, those under an ``if``, ``try`` or ``with`` included
+    (``if torch is not None:`` around a class registering a materializer for its tensors)."""
+    for stmt in body:
+        yield stmt
+        for block in ("body", "orelse", "finalbody") if isinstance(stmt, _BLOCKS) else ():
+            yield from _module_level(getattr(stmt, block, []))
+        for handler in getattr(stmt, "handlers", []) if isinstance(stmt, _BLOCKS) else ():
+            yield from _module_level(handler.body)
+
+
+_BLOCKS = tuple(getattr(ast, name) for name in ("If", "Try", "TryStar", "With") if hasattr(ast, name))
+
+
+def _registrations(stmts: Iterable[ast.stmt], classes: dict[str, ast.ClassDef]) -> Iterator[tuple[ast.ClassDef, ast.Call]]:
+    """(class, its ``materializer(...)`` call) for each class of ``stmts`` the module registers as it runs:
+    decorated, or given to the decorator afterwards (``zplan.materializer(list)(Lines)``, the same registration)."""
+    for stmt in stmts:
+        if isinstance(stmt, ast.ClassDef):
+            yield from ((stmt, deco) for deco in stmt.decorator_list if isinstance(deco, ast.Call) and callee_name(deco.func) == "materializer")
+        call = stmt.value if isinstance(stmt, (ast.Expr, ast.Assign)) else None
+        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Call) and callee_name(call.func.func) == "materializer"
+                and len(call.args) == 1 and isinstance(call.args[0], ast.Name) and call.args[0].id in classes):
+            yield classes[call.args[0].id], call.func
 
 
 def module_classes(tree: ast.Module) -> dict[str, ast.ClassDef]:

@@ -4,10 +4,12 @@ among them), the global random generators reseeded."""
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
 import types
 
-from zplan.apply.step_isolation import _project_module
+from zplan.apply.step_isolation import _project_module, _step_code_modules
 
 
 def _module(file: str) -> types.ModuleType:
@@ -31,12 +33,29 @@ def test_libraries_and_modules_a_library_loaded_under_its_own_name_stay():
     assert not _project_module("elsewhere", _module("/q/elsewhere.py"), "/p")
 
 
+def test_a_library_beside_the_project_is_unloaded_unless_it_has_compiled_code(tmp_path, monkeypatch):
+    """A compiled module cannot be loaded twice: the Python code of its library, run again over it, would fail."""
+    project, libs = tmp_path / "project", tmp_path / "libs"
+    project.mkdir()
+    for lib in ("purelib", "fastlib"):
+        (libs / lib).mkdir(parents=True)
+        (libs / lib / "__init__.py").write_text("")
+        (libs / lib / "core.py").write_text("")
+    monkeypatch.syspath_prepend(str(libs))
+    for name in ("purelib", "purelib.core", "fastlib", "fastlib.core"):
+        monkeypatch.setitem(sys.modules, name, importlib.import_module(name))
+    monkeypatch.setitem(sys.modules, "fastlib._speedups", _module(str(libs / "fastlib" / "_speedups.cpython-311-x86_64-linux-gnu.so")))
+    imported = {"purelib", "purelib.core", "fastlib", "fastlib.core", "fastlib._speedups", "json.decoder"}
+    assert _step_code_modules(imported, str(project)) == {"purelib", "purelib.core"}
+
+
 MEDDLES = """
-import decimal, gc, locale, logging, logging.config, multiprocessing, os, random, resource, signal, socket, sys, threading, time
+import decimal, gc, locale, logging, logging.config, multiprocessing, os, random, resource, signal, socket, sys, tempfile, threading, time
 import warnings
 
 import numpy as np
 import pandas as pd
+import sklearn
 
 
 def meddle():
@@ -45,6 +64,7 @@ def meddle():
     np.seterr(all="raise")
     np.set_printoptions(precision=2)
     pd.set_option("display.max_rows", 3)
+    sklearn.set_config(transform_output="pandas")  # every transformer of a later step would return DataFrames
     warnings.filterwarnings("error")
     os.chdir("/")
     os.umask(0o077)
@@ -76,6 +96,8 @@ def meddle():
     logging.getLogger().addFilter(lambda record: False)
     logging.getLogger("lib_made_in_step").setLevel(logging.ERROR)  # (sklearn's, when the step imported it first)
     logging.config.dictConfig({"version": 1})  # disables every logger there is, numpy's and pandas' too
+    sys.argv[1:] = ["--lr", "5"]  # as a step calling a script's main() does, for its argparse
+    tempfile.tempdir = "/a/folder/the/step/removed"  # where its own temporary files went
 
 
 def observe():
@@ -89,6 +111,7 @@ def observe():
         raised = True
     return {"random": random.random(), "np.random": float(np.random.rand()), "seterr": np.geterr(),
             "precision": np.get_printoptions()["precision"], "max_rows": pd.get_option("display.max_rows"),
+            "transform output": sklearn.get_config()["transform_output"],
             "warning raised": raised, "cwd": os.getcwd(), "umask": umask, "recursion limit": sys.getrecursionlimit(),
             "utc offset": time.localtime(0).tm_gmtoff, "alarm set": signal.getitimer(signal.ITIMER_REAL)[0] > 0,
             "handlers": [str(signal.getsignal(s)) for s in (signal.SIGALRM, signal.SIGTERM)],
@@ -97,7 +120,8 @@ def observe():
             "decimal": repr(decimal.getcontext()), "one third": str(decimal.Decimal(1) / 3),
             "socket timeout": socket.getdefaulttimeout(), "gc": [gc.isenabled(), *gc.get_threshold()],
             "switch interval": sys.getswitchinterval(), "long number": len(str(int("7" * 1000))),
-            "profiled": sys.getprofile() is not None,
+            "profiled": sys.getprofile() is not None, "argv": sys.argv,
+            "temp folder": tempfile.gettempdir(),
             "start method": multiprocessing.get_start_method(),
             "limits": [list(resource.getrlimit(limit)) for limit in (resource.RLIMIT_AS, resource.RLIMIT_NOFILE, resource.RLIMIT_CPU)],
             "loggers": {name: [logger.level, logger.propagate, logger.disabled, len(logger.handlers), len(logger.filters)]
@@ -130,7 +154,7 @@ def test_a_step_sees_no_setting_or_random_state_an_earlier_step_left_in_its_work
         return [r.outputs["output"].get("value") for r in results]
 
     [expected] = one_worker("observe")
-    # the first meddling step imports numpy and pandas in its worker, the second finds them imported
+    # the first meddling step imports numpy, pandas and scikit-learn in its worker, the second finds them imported
     seen = one_worker("meddle", "observe", "meddle", "observe")[1::2]
     draws = {"random", "np.random"}
     for observed in seen:

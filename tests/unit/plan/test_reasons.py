@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from zplan.artifacts import materializers
 from zplan.artifacts.materializers import declared_version, get_materializer
 from zplan.artifacts.store import ArtifactStore
@@ -221,6 +223,33 @@ def test_a_materializer_registered_by_a_module_the_step_imports_without_using_it
     assert [r.message for r in again.step(COUNT).reasons] == ["input values changes (upstream load reruns)"]  # it does not import it
     mats.write_text("import zplan\n")
     assert {s.action for s in plan(root, state)[0].steps} == {m.CACHED}
+
+
+@pytest.mark.parametrize("statement", ["zplan.materializer(list, name=\"lines\")(Lines)", "Lines = zplan.materializer(list, name=\"lines\")(Lines)"])
+def test_a_materializer_registered_by_calling_the_decorator_on_its_class_counts_as_one_registered_by_decorating_it(tmp_path, statement):
+    root = _with_materializer(tmp_path)
+    mats = root / "steps" / "mats.py"
+    mats.write_text("import zplan\n")
+    data = root / "steps" / "data.py"
+    data.write_text("import steps.mats  # registers how lists are stored\n" + data.read_text())
+    state = _recorded(root, written_by={LOAD: _as_json("builtins.list"), SCALE: _as_json("builtins.list"), COUNT: _as_json("builtins.int")})
+    mats.write_text(MATERIALIZERS.replace('@zplan.materializer(list, name="lines")\n', "") + f"\n\n{statement}\n")
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer for builtins.list is now lines"]
+
+
+def test_a_materializer_registered_under_an_if_at_module_level_counts_as_one_registered_at_its_top(tmp_path):
+    root = _with_materializer(tmp_path)
+    mats = root / "steps" / "mats.py"
+    mats.write_text("import zplan\n")
+    data = root / "steps" / "data.py"
+    data.write_text("import steps.mats  # registers how lists are stored\n" + data.read_text())
+    state = _recorded(root, written_by={LOAD: _as_json("builtins.list"), SCALE: _as_json("builtins.list"), COUNT: _as_json("builtins.int")})
+    head, _, cls = MATERIALIZERS.partition("\n\n\n")
+    mats.write_text(head + "\n\ntry:\n    import numpy\nexcept ImportError:\n    numpy = None\n\nif numpy is not None:\n"
+                    + "".join(f"    {line}" if line else "" for line in cls.splitlines(keepends=True)))
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer for builtins.list is now lines"]
 
 
 def test_a_materializer_registered_by_the_module_loading_an_input_reruns_the_outputs_it_would_store(tmp_path):
