@@ -314,3 +314,27 @@ def test_a_cache_hit_a_task_finds_only_with_its_upstream_result_is_renewed_too(t
     assert run_step(ProjectArgs(root, ["c=1"]), "pipeline.p.step.double", hooks)
     assert hooks.gc is not None and hooks.gc.code == 0, hooks.gc
     assert reused not in hooks.gc.out and store.exists(reused), hooks.gc.out
+
+
+def test_a_task_waits_for_the_lock_as_long_as_it_is_told(project_dir):
+    """A task that finds the lock held (an apply or gc of the user's) waits -lock-timeout, then
+    names the holder; the apply tells its tasks its own -lock-timeout when that is longer than
+    a task's default (10m), never a shorter one (its siblings take the lock in turn)."""
+    from zplan.state.backend import StateLockedError
+
+    values, digests = _applied(project_dir)
+    backend = open_project(ProjectArgs(project_dir)).state_backend()
+    with backend.lock("gc"):
+        began = time.monotonic()
+        with pytest.raises(StateLockedError, match="state is locked: .* gc by"):
+            run_step(ProjectArgs(project_dir), FIT, Recorder(), values, digests, lock_timeout=1.5)
+        assert 1.4 <= time.monotonic() - began < 10
+    with backend.lock("gc"):
+        held = zplan(project_dir, "run-step", FIT, "-lock-timeout", "0.5s")
+    assert held.code == 1 and "state is locked" in held.err and "Traceback" not in held.err
+    assert zplan(project_dir, "run-step", FIT, "-lock-timeout", "soon").err.count("invalid -lock-timeout 'soon'") == 1
+    assert "-lock-timeout" not in _task_arguments(project_dir)
+    project = open_project(ProjectArgs(project_dir))
+    plan = Planner(project, State(project.state_backend().read())).plan(PlanRequest())
+    assert "-lock-timeout" not in pipeline_tasks(project, list(plan.steps), 300.0)[0].arguments
+    assert pipeline_tasks(project, list(plan.steps), 5400.0)[0].arguments[-2:] == ["-lock-timeout", "5400s"]

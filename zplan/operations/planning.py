@@ -54,15 +54,17 @@ def make_plan(project: Project, backend: StateBackend, request: PlanRequest, ref
     return Planned(plan, planner, state, adopted)
 
 
-def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: int | None = None, exact: bool = False) -> "ApplyResult":
-    """``exact`` (a saved plan): a step whose code or data changed since the plan was made is refused."""
+def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: int | None = None, exact: bool = False,
+          lock_timeout: float = 0.0) -> "ApplyResult":
+    """``exact`` (a saved plan): a step whose code or data changed since the plan was made is refused;
+    ``lock_timeout``: the apply's -lock-timeout, passed on to the Kubeflow/Vertex tasks it submits."""
     from zplan.apply.applier import Applier
 
     project = planned.planner.project
     ensure_state_dir(project)
     last = (lambda state: backend.write(state.doc, keep_decoded=True)) if isinstance(backend, FileBackend) else None
     applier = Applier(planned.planner, planned.plan, planned.state, lambda state: backend.write(state.doc), hooks, parallelism,
-                      persist_last=last, exact=exact, recovery=_recovery(project, backend))
+                      persist_last=last, exact=exact, recovery=_recovery(project, backend), lock_timeout=lock_timeout)
     result = applier.apply()
     planned.planner.save_caches()
     return result

@@ -18,12 +18,17 @@ from zplan.plan.planner import Planner, PlanRequest
 from zplan.project import STATE_DIR, Project, ensure_state_dir
 from zplan.state.model import State
 
+# How long a task waits for the state lock, to plan its step and to record it, unless told
+# (`-lock-timeout`): its sibling tasks take the lock in turn, each for a moment.
+LOCK_TIMEOUT = 600.0
+
 
 def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict | None = None,
-             planned: dict | None = None, replace: bool = False) -> bool:
+             planned: dict | None = None, replace: bool = False, lock_timeout: float = LOCK_TIMEOUT) -> bool:
     """``planned_vars``: the variable values the apply planned with (all but the sensitive ones);
     ``planned``: its digests of the step's parts (``zplan.plan.task_check``), which this task's
-    own plan of the step must match; ``replace``: the apply reruns the step by -replace."""
+    own plan of the step must match; ``replace``: the apply reruns the step by -replace;
+    ``lock_timeout``: seconds to wait for the state lock, each time the task takes it."""
     from zplan.apply.applier import Applier
     from zplan.plan import task_check
     from zplan.plan.steps import environment
@@ -35,7 +40,7 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
     backend = project.state_backend()
     # The lock is held to read and plan, and again to record, never while the step runs: the
     # pipeline's independent tasks run in parallel pods, and would otherwise run one at a time.
-    with backend.lock("run-step", timeout=600):
+    with backend.lock("run-step", timeout=lock_timeout):
         state = _TaskState(backend.read())
         planner = Planner(project, state)
         whole = planner.plan(PlanRequest(targets=[address], replace=[address] if replace else []))
@@ -46,7 +51,8 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
         _check_state_key(project, backend, plan.steps[0])
         upstream = _upstream_results(whole, state, address)
         # (the applier writes only while it applies, by which time the name is bound)
-        applier = Applier(planner, plan, state, lambda s: _record(project, backend, s, applier), hooks, parallelism=1, in_task=True)
+        applier = Applier(planner, plan, state, lambda s: _record(project, backend, s, applier, lock_timeout), hooks,
+                          parallelism=1, in_task=True)
         applier.tracker.current.update(upstream)
         _renew_reused(project, planner.apply_inputs().stack_settings, _as_it_starts(applier, plan.steps[0]), upstream)
         if plan.has_changes():
@@ -90,14 +96,14 @@ class _TaskState(State):
         self.bumped = True
 
 
-def _record(project: Project, backend, state: _TaskState, applier) -> None:
+def _record(project: Project, backend, state: _TaskState, applier, lock_timeout: float) -> None:
     """Write what the task changed onto the state as it is now, under the lock: the document is
     written whole, and one read before a sibling task recorded would drop what that task wrote."""
     from zplan.apply import outputs as stack_outputs
 
     if not (state.steps or state.bumped or state.outputs_set):
         return  # nothing new since the last write: the lock stays free for the siblings
-    with backend.lock("run-step", timeout=600):
+    with backend.lock("run-step", timeout=lock_timeout):
         now = State(backend.read())
         for key, address, record in state.steps:
             now.put_step(key, address, record)
