@@ -75,8 +75,10 @@ def _recovery(project: Project, backend: StateBackend) -> "Recovery":
     ``errored.tfstate`` goes in the working directory): the state folder may be what refuses writes."""
     from zplan.apply.state_writes import Recovery
 
-    state_path = backend.path if isinstance(backend, FileBackend) else None
-    return Recovery(backend.read, (project.state_dir, project.root), state_path)
+    if isinstance(backend, FileBackend):
+        return Recovery(backend.read, (project.state_dir, project.root), backend.path)
+    return Recovery(backend.read, (project.state_dir, project.root),
+                    put_back=f" (as the doc of its workspace's row in table zplan_state of {backend.describe()})")
 
 
 def record_unchanged(planned: Planned) -> bool:
