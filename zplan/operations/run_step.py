@@ -109,11 +109,16 @@ def _record(project: Project, backend, state: _TaskState, applier, lock_timeout:
             now.put_step(key, address, record)
         if state.bumped:
             now.bump()
-        state.doc, state.steps, state.bumped = now.doc, [], False  # the task goes on from what is written
-        if state.outputs_set:  # evaluated again, now that the siblings' step records are there too
+        state.doc = now.doc  # the task goes on from what is written
+        outputs_set, state.outputs_set = state.outputs_set, False
+        if outputs_set:  # evaluated again, now that the siblings' step records are there too
             stack_outputs.record_outputs(project, state, applier.tracker.store_key, applier.resources.value, applier.resources.names)
-            state.outputs_set = False
-        backend.write(state.doc)
+        try:
+            backend.write(state.doc)
+        except Exception:  # kept for the next write (the apply's last), which reads the state afresh
+            state.outputs_set = outputs_set
+            raise
+        state.steps, state.bumped, state.outputs_set = [], False, False
 
 
 def _check_state_key(project: Project, backend, step: m.StepPlan) -> None:
