@@ -267,6 +267,9 @@ class FileBackend:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except IsADirectoryError:
+            raise DiagnosticError([error(f"cannot lock the state: the lock file {self.lock_path} is a folder",
+                                         "zplan keeps the lock in a file of that name: move the folder away (or remove it), then run the command again")]) from None
         except OSError as exc:
             if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
                 raise not_writable(folder, exc.errno) from None
