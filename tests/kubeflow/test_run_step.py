@@ -393,3 +393,32 @@ def test_a_task_whose_record_is_refused_once_records_its_step_with_its_last_writ
     project = open_project(ProjectArgs(root, stack="team"))
     plan = Planner(project, State(project.state_backend().read())).plan(PlanRequest())
     assert [(s.address, s.action) for s in plan.steps] == [("pipeline.p.step.a", m.CACHED), ("pipeline.p.step.b", m.CACHED)]
+
+
+def test_a_task_whose_writes_are_all_refused_names_only_the_step_it_ran_and_keeps_the_state(tmp_path, mariadb_server, mysql_url, monkeypatch):
+    """What an earlier task recorded is in state: the error names only what this task could not record."""
+    from zplan.apply.state_writes import RECOVERY_NAME
+    from zplan.state.mysql import MySQLBackend
+
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def a():\n    return 1\n\n\ndef b():\n    return 2\n")
+    (root / "main.zp.hcl").write_text(f'stack "team" {{\n  artifact_store = "file://.zplan/artifacts"\n  metadata_store = "{mysql_url}"\n}}\n\n'
+                                      'pipeline "p" {\n  step "a" {\n    source = "steps.py:a"\n  }\n'
+                                      '  step "b" {\n    source = "steps.py:b"\n  }\n}\n')
+    assert run_step(ProjectArgs(root, stack="team"), "pipeline.p.step.a", Recorder())
+    monkeypatch.setattr(MySQLBackend, "lock_wait_timeout", 1)
+    holder = mariadb_server.connect(mysql_url.rsplit("/", 1)[1])
+    try:
+        with holder.cursor() as cur:
+            cur.execute("START TRANSACTION")
+            cur.execute("SELECT doc FROM zplan_state WHERE workspace = 'team' FOR UPDATE")
+        with pytest.raises(DiagnosticError) as refused:
+            run_step(ProjectArgs(root, stack="team"), "pipeline.p.step.b", Recorder())
+    finally:
+        holder.rollback()
+        holder.close()
+    assert "these ran but are not recorded in state: pipeline.p.step.b\n" in str(refused.value)
+    kept = root / ".zplan" / RECOVERY_NAME
+    assert f"is kept in {kept}" in str(refused.value)
+    assert set(json.loads(kept.read_text())["stores"].popitem()[1]["steps"]) == {"pipeline.p.step.a", "pipeline.p.step.b"}

@@ -64,13 +64,13 @@ def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: 
     ensure_state_dir(project)
     last = (lambda state: backend.write(state.doc, keep_decoded=True)) if isinstance(backend, FileBackend) else None
     applier = Applier(planned.planner, planned.plan, planned.state, lambda state: backend.write(state.doc), hooks, parallelism,
-                      persist_last=last, exact=exact, recovery=_recovery(project, backend), lock_timeout=lock_timeout)
+                      persist_last=last, exact=exact, recovery=recovery(project, backend), lock_timeout=lock_timeout)
     result = applier.apply()
     planned.planner.save_caches()
     return result
 
 
-def _recovery(project: Project, backend: StateBackend) -> "Recovery":
+def recovery(project: Project, backend: StateBackend) -> "Recovery":
     """A state the apply cannot record goes beside the state, else in the project folder (as Terraform's
     ``errored.tfstate`` goes in the working directory): the state folder may be what refuses writes."""
     from zplan.apply.state_writes import Recovery

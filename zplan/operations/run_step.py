@@ -30,6 +30,7 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
     own plan of the step must match; ``replace``: the apply reruns the step by -replace;
     ``lock_timeout``: seconds to wait for the state lock, each time the task takes it."""
     from zplan.apply.applier import Applier
+    from zplan.operations import planning
     from zplan.plan import task_check
     from zplan.plan.steps import environment
 
@@ -51,8 +52,9 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
         _check_state_key(project, backend, plan.steps[0])
         upstream = _upstream_results(whole, state, address)
         # (the applier writes only while it applies, by which time the name is bound)
+        # (its recovery reads the state as stored, so that a failed last write names only what this task ran)
         applier = Applier(planner, plan, state, lambda s: _record(project, backend, s, applier, lock_timeout), hooks,
-                          parallelism=1, in_task=True)
+                          parallelism=1, in_task=True, recovery=planning.recovery(project, backend))
         applier.tracker.current.update(upstream)
         _renew_reused(project, planner.apply_inputs().stack_settings, _as_it_starts(applier, plan.steps[0]), upstream)
         if plan.has_changes():
