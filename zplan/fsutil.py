@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from pathlib import Path
@@ -12,7 +13,8 @@ def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
     """Write ``data`` to ``path`` so readers see the old or the new file, never half.
 
     ``durable`` also syncs the bytes to disk before the rename, so a power loss
-    cannot publish an empty file; caches that can be rebuilt skip it.
+    cannot publish an empty file, and the folder after it, so the rename itself
+    survives one (as git and SQLite do); caches that can be rebuilt skip both.
     """
     import tempfile  # here: a no-change plan writes nothing, and tempfile (with shutil and random) is ~2 ms to import
 
@@ -31,10 +33,28 @@ def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
         except FileNotFoundError:
             pass
         raise
+    if durable:
+        sync_folder(path.parent)
 
 
 def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
     atomic_write_bytes(path, text.encode(), durable)
+
+
+def sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable. As SQLite, a folder that cannot be opened to read, or a
+    file system that cannot sync one, is let be: the file's own bytes are already on disk."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
 
 
 def fsync_path(path: str) -> None:

@@ -142,6 +142,17 @@ def test_a_binary_lock_file_blocks_neither_apply_nor_force_unlock(project: Proje
     refused(result, "no lock with ID some-id", "the state is not locked")
 
 
+def test_a_lock_file_that_is_a_folder_is_named_and_nothing_is_done(project: Project) -> None:
+    lock = project.path(".zplan/state.json.lock")
+    lock.unlink(missing_ok=True)
+    lock.mkdir()
+    before = project.path(".zplan/state.json").read_bytes()
+    refused(project.run("apply", "-auto-approve", "-var", "c=4"), f"cannot lock the state: the lock file {lock} is a folder", "move the folder away")
+    assert project.path(".zplan/state.json").read_bytes() == before
+    lock.rmdir()
+    assert project.run("apply", "-auto-approve", "-var", "c=4").code == 0
+
+
 def test_a_deleted_state_key_is_explained_and_never_replaced(project: Project) -> None:
     key = project.path(".zplan/state.key")
     key.unlink()

@@ -261,3 +261,64 @@ def test_a_damaged_state_row_is_refused_naming_it(mariadb_server: MariaDBServer,
     with pytest.raises(DiagnosticError, match=r"state in mysql://.* \(table zplan_state\) is damaged") as e:
         backend.read()
     assert "restore that row from a database backup" in str(e.value)
+
+
+# -- an apply whose state writes the server refuses ------------------------------------------------
+
+FAILING_WRITES = """
+variable "n" {
+  default = 1
+}
+
+stack "team" {
+  artifact_store = "file://.zplan/artifacts"
+  metadata_store = "%s"
+}
+
+pipeline "p" {
+  step "s" {
+    source = "steps.py:s"
+    params = { n = var.n }
+  }
+}
+"""
+
+
+def test_an_apply_whose_state_writes_the_server_refuses_stops_and_keeps_the_state_in_the_recovery_file(
+    mariadb_server: MariaDBServer, mysql_url: str, tmp_path: Path
+) -> None:
+    """As with state in a file: the first refused write stops the apply, what runs finishes, the last
+    write is tried again, and the state it could not record is kept in errored.state.json."""
+    from tests.cli.helpers import zplan
+    from zplan.apply.state_writes import RECOVERY_NAME
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.zp.hcl").write_text(FAILING_WRITES % mysql_url)
+    (project / "steps.py").write_text("def s(n):\n    return n * 2\n")
+    first = zplan(project, "apply", "-auto-approve", "-stack", "team")
+    assert first.code == 0, first
+    backend = MySQLBackend(mysql_url, workspace="team")  # a stack's state is its workspace
+    before = backend.read()
+
+    holder = mariadb_server.connect(_database(mysql_url))  # another client holds the state row: each write times out
+    try:
+        with holder.cursor() as cur:
+            cur.execute("START TRANSACTION")
+            cur.execute("SELECT doc FROM zplan_state WHERE workspace = 'team' FOR UPDATE")
+        refused = zplan(project, "apply", "-auto-approve", "-stack", "team", "-var", "n=2")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert refused.code == 1 and "Traceback" not in refused.err, refused
+    assert "cannot record the state: state backend mysql://" in refused.err and "Lock wait timeout exceeded" in refused.err
+    assert "these ran but are not recorded in state: pipeline.p.step.s" in refused.err
+    kept = project / ".zplan" / RECOVERY_NAME
+    assert f"is kept in {kept}" in refused.err and "table zplan_state" in refused.err
+    assert backend.read() == before  # each write was rolled back whole
+    recovered = json.loads(kept.read_text())
+    assert recovered["serial"] == before["serial"] + 1
+
+    backend.write(recovered)  # put in place as the message says: the step is recorded, nothing runs again
+    plan = zplan(project, "plan", "-stack", "team", "-var", "n=2")
+    assert "pipeline.p.step.s" in plan.out and "cached" in plan.out and "will run" not in plan.out, plan

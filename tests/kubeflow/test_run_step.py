@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -314,3 +315,110 @@ def test_a_cache_hit_a_task_finds_only_with_its_upstream_result_is_renewed_too(t
     assert run_step(ProjectArgs(root, ["c=1"]), "pipeline.p.step.double", hooks)
     assert hooks.gc is not None and hooks.gc.code == 0, hooks.gc
     assert reused not in hooks.gc.out and store.exists(reused), hooks.gc.out
+
+
+def test_a_task_waits_for_the_lock_as_long_as_it_is_told(project_dir):
+    """A task that finds the lock held (an apply or gc of the user's) waits -lock-timeout, then
+    names the holder; the apply tells its tasks its own -lock-timeout when that is longer than
+    a task's default (10m), never a shorter one (its siblings take the lock in turn)."""
+    from zplan.state.backend import StateLockedError
+
+    values, digests = _applied(project_dir)
+    backend = open_project(ProjectArgs(project_dir)).state_backend()
+    with backend.lock("gc"):
+        began = time.monotonic()
+        with pytest.raises(StateLockedError, match="state is locked: .* gc by"):
+            run_step(ProjectArgs(project_dir), FIT, Recorder(), values, digests, lock_timeout=1.5)
+        assert 1.4 <= time.monotonic() - began < 10
+    with backend.lock("gc"):
+        held = zplan(project_dir, "run-step", FIT, "-lock-timeout", "0.5s")
+    assert held.code == 1 and "state is locked" in held.err and "Traceback" not in held.err
+    assert zplan(project_dir, "run-step", FIT, "-lock-timeout", "soon").err.count("invalid -lock-timeout 'soon'") == 1
+    assert "-lock-timeout" not in _task_arguments(project_dir)
+    project = open_project(ProjectArgs(project_dir))
+    plan = Planner(project, State(project.state_backend().read())).plan(PlanRequest())
+    assert "-lock-timeout" not in pipeline_tasks(project, list(plan.steps), 300.0)[0].arguments
+    assert pipeline_tasks(project, list(plan.steps), 5400.0)[0].arguments[-2:] == ["-lock-timeout", "5400s"]
+
+
+def _release_after_one_refused_write(server, database: str, holder) -> threading.Thread:
+    """Let ``holder`` go (it holds the state row) once one write waiting for the row has given up."""
+    def watch() -> None:
+        watcher = server.connect(database, autocommit=True)
+        try:
+            first, deadline = None, time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with watcher.cursor() as cur:
+                    cur.execute("SELECT id FROM information_schema.PROCESSLIST WHERE info LIKE 'INSERT INTO zplan_state%%'")
+                    waiting = {row[0] for row in cur.fetchall()}
+                if first is None and waiting:
+                    first = min(waiting)
+                elif first is not None and first not in waiting:
+                    break
+                time.sleep(0.005)
+        finally:
+            watcher.close()
+            holder.rollback()
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
+def test_a_task_whose_record_is_refused_once_records_its_step_with_its_last_write(tmp_path, mariadb_server, mysql_url, monkeypatch):
+    """The write after the step is refused (another client holds the state row), the task's last write
+    goes through: it must hold the step's record, never only a new serial."""
+    from zplan.state.mysql import MySQLBackend
+
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def a():\n    return 1\n\n\ndef b():\n    return 2\n")
+    (root / "main.zp.hcl").write_text(f'stack "team" {{\n  artifact_store = "file://.zplan/artifacts"\n  metadata_store = "{mysql_url}"\n}}\n\n'
+                                      'pipeline "p" {\n  step "a" {\n    source = "steps.py:a"\n  }\n'
+                                      '  step "b" {\n    source = "steps.py:b"\n  }\n}\n')
+    assert run_step(ProjectArgs(root, stack="team"), "pipeline.p.step.a", Recorder())  # the state row exists now
+    monkeypatch.setattr(MySQLBackend, "lock_wait_timeout", 1)
+    database = mysql_url.rsplit("/", 1)[1]
+    holder = mariadb_server.connect(database)
+    with holder.cursor() as cur:
+        cur.execute("START TRANSACTION")
+        cur.execute("SELECT doc FROM zplan_state WHERE workspace = 'team' FOR UPDATE")
+    released = _release_after_one_refused_write(mariadb_server, database, holder)
+    try:
+        with pytest.raises(DiagnosticError, match=r"Lock wait timeout exceeded; try restarting transaction; the apply stopped there"):
+            run_step(ProjectArgs(root, stack="team"), "pipeline.p.step.b", Recorder())
+    finally:
+        released.join(90)
+        holder.close()
+    project = open_project(ProjectArgs(root, stack="team"))
+    plan = Planner(project, State(project.state_backend().read())).plan(PlanRequest())
+    assert [(s.address, s.action) for s in plan.steps] == [("pipeline.p.step.a", m.CACHED), ("pipeline.p.step.b", m.CACHED)]
+
+
+def test_a_task_whose_writes_are_all_refused_names_only_the_step_it_ran_and_keeps_the_state(tmp_path, mariadb_server, mysql_url, monkeypatch):
+    """What an earlier task recorded is in state: the error names only what this task could not record."""
+    from zplan.apply.state_writes import RECOVERY_NAME
+    from zplan.state.mysql import MySQLBackend
+
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def a():\n    return 1\n\n\ndef b():\n    return 2\n")
+    (root / "main.zp.hcl").write_text(f'stack "team" {{\n  artifact_store = "file://.zplan/artifacts"\n  metadata_store = "{mysql_url}"\n}}\n\n'
+                                      'pipeline "p" {\n  step "a" {\n    source = "steps.py:a"\n  }\n'
+                                      '  step "b" {\n    source = "steps.py:b"\n  }\n}\n')
+    assert run_step(ProjectArgs(root, stack="team"), "pipeline.p.step.a", Recorder())
+    monkeypatch.setattr(MySQLBackend, "lock_wait_timeout", 1)
+    holder = mariadb_server.connect(mysql_url.rsplit("/", 1)[1])
+    try:
+        with holder.cursor() as cur:
+            cur.execute("START TRANSACTION")
+            cur.execute("SELECT doc FROM zplan_state WHERE workspace = 'team' FOR UPDATE")
+        with pytest.raises(DiagnosticError) as refused:
+            run_step(ProjectArgs(root, stack="team"), "pipeline.p.step.b", Recorder())
+    finally:
+        holder.rollback()
+        holder.close()
+    assert "these ran but are not recorded in state: pipeline.p.step.b\n" in str(refused.value)
+    kept = root / ".zplan" / RECOVERY_NAME
+    assert f"is kept in {kept}" in str(refused.value)
+    assert set(json.loads(kept.read_text())["stores"].popitem()[1]["steps"]) == {"pipeline.p.step.a", "pipeline.p.step.b"}

@@ -68,13 +68,15 @@ class Applier:
         exact: bool = False,
         in_task: bool = False,
         recovery: Recovery | None = None,
+        lock_timeout: float = 0.0,
     ) -> None:
         """``persist`` writes the state as the apply goes; ``persist_last``, if given, writes it
         the last time (a file backend then also keeps its decoded copy for the next plan).
         ``exact`` (a saved plan): a step whose re-plan finds other code or data than the plan
         had is refused, never run with what changed. ``in_task``: this is a task of an external
         orchestrator (``zplan run-step``): its steps run here, whatever the stack's orchestrator.
-        ``recovery``: where the state goes when the last write fails (``zplan.apply.state_writes``)."""
+        ``recovery``: where the state goes when the last write fails (``zplan.apply.state_writes``).
+        ``lock_timeout``: the apply's -lock-timeout, which the Kubeflow/Vertex tasks it submits wait too."""
         inputs = planner.apply_inputs()
         self.project = planner.project
         self.plan = plan
@@ -99,6 +101,7 @@ class Applier:
         self.stop = StopRequest()  # set by Ctrl-C or SIGTERM
         self._exact = exact
         self._in_task = in_task
+        self._lock_timeout = lock_timeout
         self._code_files: dict[str, dict[str, list[int]]] = {}  # step -> its code files as its re-plan read them
         self._damaged_inputs = DamagedInputs(self.graph, lambda: self.step_planner, self.tracker, self.runner.artifact_store, self.hooks)
 
@@ -182,7 +185,7 @@ class Applier:
             from zplan.apply.remote import submit_pipelines
 
             self._settle_stack()
-            submit_pipelines(self.project, self.plan, self.tracker.stack_settings, self.tracker, self.hooks)
+            submit_pipelines(self.project, self.plan, self.tracker.stack_settings, self.tracker, self.hooks, self._lock_timeout)
 
     def _waits_for_remote_steps(self, address: str) -> bool:
         """A resource reading the output of a step the remote orchestrator has yet to run

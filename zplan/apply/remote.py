@@ -11,13 +11,14 @@ from zplan.hooks import Hooks
 from zplan.plan import model as m
 
 
-def submit_pipelines(project, plan: m.Plan, settings: Mapping[str, Any], tracker: RunTracker, hooks: Hooks) -> None:
+def submit_pipelines(project, plan: m.Plan, settings: Mapping[str, Any], tracker: RunTracker, hooks: Hooks,
+                     lock_timeout: float = 0.0) -> None:
     from zplan.kubeflow.compile import compile_pipeline
     from zplan.kubeflow.submit import submit
 
     options = settings.get("orchestrator_options")
     for pipeline, steps in sorted(_pipelines(plan.steps).items()):
-        tasks = pipeline_tasks(project, steps)
+        tasks = pipeline_tasks(project, steps, lock_timeout)
         spec = compile_pipeline(pipeline, tasks, str(settings.get("container_image") or ""), project.stack_name,
                                 project.state_dir / "compiled" / f"{pipeline}.yaml")
         hooks.notice(f"pipeline {pipeline}: {submit(spec, str(settings['orchestrator']), options if isinstance(options, dict) else {})}")
@@ -72,11 +73,11 @@ def _instance_names(steps: list[m.StepPlan]) -> dict[str, str]:
     return distinct_names(readable)
 
 
-def pipeline_tasks(project, steps: list[m.StepPlan]) -> list:
+def pipeline_tasks(project, steps: list[m.StepPlan], lock_timeout: float = 0.0) -> list:
     """One task per step, told the variable values this apply planned with but secrets (the
     image holds neither this machine's -var, -var-file, ZPLAN_VAR_* nor its vars files) and the
-    digests of what it planned for the step, which the task's own plan must match; and whether
-    it is replaced."""
+    digests of what it planned for the step, which the task's own plan must match; whether
+    it is replaced; and the apply's -lock-timeout where it is longer than a task's own wait."""
     import json
 
     from zplan.kubeflow.compile import StepTask
@@ -90,8 +91,19 @@ def pipeline_tasks(project, steps: list[m.StepPlan]) -> list:
     one = len(names) == 1  # else a task's name says which pipeline its step is in
     return [StepTask(s.address, s.step if one else f"{names[_where(s)]}.{s.step}", list(s.depends_on), project.config.step(s.address).resources,
                      values + ["-planned", json.dumps(planned_parts(s, project.secrets, env), sort_keys=True, separators=(",", ":"))]
-                     + _replaced(s))
+                     + _replaced(s) + _lock_wait(lock_timeout))
             for s in steps]
+
+
+# How long a task waits for the state lock, to plan its step and to record it, unless told
+# (`run-step -lock-timeout`): its sibling tasks take the lock in turn, each for a moment.
+TASK_LOCK_TIMEOUT = 600.0
+
+
+def _lock_wait(seconds: float) -> list[str]:
+    """A task waits for the state lock as long as the apply would, and at least its own default:
+    its siblings take the lock in turn (an apply's default, 0s, would fail all but one)."""
+    return ["-lock-timeout", f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"] if seconds > TASK_LOCK_TIMEOUT else []
 
 
 def _replaced(step: m.StepPlan) -> list[str]:

@@ -28,6 +28,7 @@ class Recovery:
     read_recorded: Callable[[], dict | None]  # the state as stored: what the failed writes left
     folders: tuple[Path, ...]  # where a recovery file may be written, in order
     state_path: Path | None = None  # the state file it restores, when state is a file
+    put_back: str = ""  # how to put it in place otherwise (state in a database)
 
 
 class StateWrites:
@@ -66,7 +67,7 @@ class StateWrites:
             return diags.fail(summary, f"{failure.remedy}; {failure.unchanged}. The state this apply could not record could not be "
                                        f"kept either ({tried}): the next plan plans what is not recorded again (a resource listed "
                                        "above may then exist already: import it, or delete it by hand)")
-        restore = f" (cp {kept} {self._recovery.state_path})" if self._recovery.state_path is not None else ""
+        restore = f" (cp {kept} {self._recovery.state_path})" if self._recovery.state_path is not None else self._recovery.put_back
         return diags.fail(summary, f"{failure.remedy}; {failure.unchanged}. The state this apply could not record is kept in {kept}: "
                                    f"once that can be written, put it in place{restore} before any other command writes state, "
                                    "then run the apply again")

@@ -152,7 +152,8 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
     ensure_state_dir(project)
     backend = project.state_backend()
     operation = "destroy" if selection.destroy else "apply"
-    with backend.lock(operation, lock_timeout_seconds(lock_timeout), ui.on_lock_wait, ui.on_stale_lock):
+    wait = lock_timeout_seconds(lock_timeout)
+    with backend.lock(operation, wait, ui.on_lock_wait, ui.on_stale_lock):
         planned = make_plan(project, backend, selection.request(), selection.refresh, keep_decoded=False, for_apply=not selection.destroy)
         doc = to_json(planned.plan)
         if saved is not None:
@@ -173,7 +174,7 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
             return outcome
         hooks = ui.hooks(doc)
         try:
-            outcome.result = apply(planned, backend, hooks, parallelism or None, exact=saved is not None)
+            outcome.result = apply(planned, backend, hooks, parallelism or None, exact=saved is not None, lock_timeout=wait)
         finally:
             getattr(hooks, "close", lambda: None)()
         if selection.checkout and not selection.destroy:

@@ -67,27 +67,31 @@ def _early_start(planner: Planner):
     return EarlyStart(planner)
 
 
-def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: int | None = None, exact: bool = False) -> "ApplyResult":
-    """``exact`` (a saved plan): a step whose code or data changed since the plan was made is refused."""
+def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: int | None = None, exact: bool = False,
+          lock_timeout: float = 0.0) -> "ApplyResult":
+    """``exact`` (a saved plan): a step whose code or data changed since the plan was made is refused;
+    ``lock_timeout``: the apply's -lock-timeout, passed on to the Kubeflow/Vertex tasks it submits."""
     from zplan.apply.applier import Applier
 
     project = planned.planner.project
     ensure_state_dir(project)
     last = (lambda state: backend.write(state.doc, keep_decoded=True)) if isinstance(backend, FileBackend) else None
     applier = Applier(planned.planner, planned.plan, planned.state, lambda state: backend.write(state.doc), hooks, parallelism,
-                      persist_last=last, exact=exact, recovery=_recovery(project, backend))
+                      persist_last=last, exact=exact, recovery=recovery(project, backend), lock_timeout=lock_timeout)
     result = applier.apply()
     planned.planner.save_caches()
     return result
 
 
-def _recovery(project: Project, backend: StateBackend) -> "Recovery":
+def recovery(project: Project, backend: StateBackend) -> "Recovery":
     """A state the apply cannot record goes beside the state, else in the project folder (as Terraform's
     ``errored.tfstate`` goes in the working directory): the state folder may be what refuses writes."""
     from zplan.apply.state_writes import Recovery
 
-    state_path = backend.path if isinstance(backend, FileBackend) else None
-    return Recovery(backend.read, (project.state_dir, project.root), state_path)
+    if isinstance(backend, FileBackend):
+        return Recovery(backend.read, (project.state_dir, project.root), backend.path)
+    return Recovery(backend.read, (project.state_dir, project.root),
+                    put_back=f" (as the doc of its workspace's row in table zplan_state of {backend.describe()})")
 
 
 def record_unchanged(planned: Planned) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from zplan import diags
+from zplan.apply.remote import TASK_LOCK_TIMEOUT as LOCK_TIMEOUT  # how long a task waits for the state lock, unless told
 from zplan.hooks import Hooks
 from zplan.operations.opening import ProjectArgs
 from zplan.plan import model as m
@@ -20,11 +21,13 @@ from zplan.state.model import State
 
 
 def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict | None = None,
-             planned: dict | None = None, replace: bool = False) -> bool:
+             planned: dict | None = None, replace: bool = False, lock_timeout: float = LOCK_TIMEOUT) -> bool:
     """``planned_vars``: the variable values the apply planned with (all but the sensitive ones);
     ``planned``: its digests of the step's parts (``zplan.plan.task_check``), which this task's
-    own plan of the step must match; ``replace``: the apply reruns the step by -replace."""
+    own plan of the step must match; ``replace``: the apply reruns the step by -replace;
+    ``lock_timeout``: seconds to wait for the state lock, each time the task takes it."""
     from zplan.apply.applier import Applier
+    from zplan.operations import planning
     from zplan.plan import task_check
     from zplan.plan.steps import environment
 
@@ -35,7 +38,7 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
     backend = project.state_backend()
     # The lock is held to read and plan, and again to record, never while the step runs: the
     # pipeline's independent tasks run in parallel pods, and would otherwise run one at a time.
-    with backend.lock("run-step", timeout=600):
+    with backend.lock("run-step", timeout=lock_timeout):
         state = _TaskState(backend.read())
         planner = Planner(project, state)
         whole = planner.plan(PlanRequest(targets=[address], replace=[address] if replace else []))
@@ -46,7 +49,9 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
         _check_state_key(project, backend, plan.steps[0])
         upstream = _upstream_results(whole, state, address)
         # (the applier writes only while it applies, by which time the name is bound)
-        applier = Applier(planner, plan, state, lambda s: _record(project, backend, s, applier), hooks, parallelism=1, in_task=True)
+        # (its recovery reads the state as stored, so that a failed last write names only what this task ran)
+        applier = Applier(planner, plan, state, lambda s: _record(project, backend, s, applier, lock_timeout), hooks,
+                          parallelism=1, in_task=True, recovery=planning.recovery(project, backend))
         applier.tracker.current.update(upstream)
         _renew_reused(project, planner.apply_inputs().stack_settings, _as_it_starts(applier, plan.steps[0]), upstream)
         if plan.has_changes():
@@ -90,24 +95,29 @@ class _TaskState(State):
         self.bumped = True
 
 
-def _record(project: Project, backend, state: _TaskState, applier) -> None:
+def _record(project: Project, backend, state: _TaskState, applier, lock_timeout: float) -> None:
     """Write what the task changed onto the state as it is now, under the lock: the document is
     written whole, and one read before a sibling task recorded would drop what that task wrote."""
     from zplan.apply import outputs as stack_outputs
 
     if not (state.steps or state.bumped or state.outputs_set):
         return  # nothing new since the last write: the lock stays free for the siblings
-    with backend.lock("run-step", timeout=600):
+    with backend.lock("run-step", timeout=lock_timeout):
         now = State(backend.read())
         for key, address, record in state.steps:
             now.put_step(key, address, record)
         if state.bumped:
             now.bump()
-        state.doc, state.steps, state.bumped = now.doc, [], False  # the task goes on from what is written
-        if state.outputs_set:  # evaluated again, now that the siblings' step records are there too
+        state.doc = now.doc  # the task goes on from what is written
+        outputs_set, state.outputs_set = state.outputs_set, False
+        if outputs_set:  # evaluated again, now that the siblings' step records are there too
             stack_outputs.record_outputs(project, state, applier.tracker.store_key, applier.resources.value, applier.resources.names)
-            state.outputs_set = False
-        backend.write(state.doc)
+        try:
+            backend.write(state.doc)
+        except Exception:  # kept for the next write (the apply's last), which reads the state afresh
+            state.outputs_set = outputs_set
+            raise
+        state.steps, state.bumped, state.outputs_set = [], False, False
 
 
 def _check_state_key(project: Project, backend, step: m.StepPlan) -> None:

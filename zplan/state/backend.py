@@ -267,6 +267,9 @@ class FileBackend:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except IsADirectoryError:
+            raise DiagnosticError([error(f"cannot lock the state: the lock file {self.lock_path} is a folder",
+                                         "zplan keeps the lock in a file of that name: move the folder away (or remove it), then run the command again")]) from None
         except OSError as exc:
             if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
                 raise not_writable(folder, exc.errno) from None
@@ -285,10 +288,23 @@ class StateNotWritten(DiagnosticError):
                  action: str = "writing") -> None:
         self.path = path
         named = f"{path} ({what})" if what else str(path)
-        self.summary = f"cannot {doing}: {action} {named} failed: {os_error_in_words(exc)}"
-        self.remedy = _what_to_do(exc.errno, path.parent)
-        self.unchanged = unchanged or f"{path.name} was left as it was before this write"
-        super().__init__([error(self.summary, f"{self.remedy}, then run the command again; {self.unchanged}")])
+        self._say(f"cannot {doing}: {action} {named} failed: {os_error_in_words(exc)}", _what_to_do(exc.errno, path.parent),
+                  unchanged or f"{path.name} was left as it was before this write")
+
+    def _say(self, summary: str, remedy: str, unchanged: str) -> None:
+        self.summary, self.remedy, self.unchanged = summary, remedy, unchanged
+        DiagnosticError.__init__(self, [error(summary, f"{remedy}, then run the command again; {unchanged}")])
+
+
+class StateNotStored(StateNotWritten):
+    """A state server refused a write (gone, a permission revoked, a row held too long): the write
+    is one transaction, rolled back, so the stored state is as it was. An apply treats it as a
+    file it cannot write (``zplan.apply.state_writes``)."""
+
+    def __init__(self, where: str, refused: DiagnosticError, remedy: str) -> None:
+        self.path = None
+        self._say(f"cannot record the state: {refused.diagnostics[0].summary}", remedy,
+                  f"the state in {where} was left as it was before this write")
 
 
 def os_error_in_words(exc: OSError) -> str:

@@ -17,10 +17,10 @@ import time
 from dataclasses import asdict
 from typing import Iterator
 
-from zplan.diags import fail
+from zplan.diags import DiagnosticError, fail
 from zplan.hashing import hash_text
 from zplan.metadata.urls import import_pymysql, parse_mysql_url
-from zplan.state.backend import LockInfo, StaleCallback, StateLockedError, WaitCallback
+from zplan.state.backend import LockInfo, StaleCallback, StateLockedError, StateNotStored, WaitCallback
 from zplan.state.checks import dump_document, parse_document
 
 _TABLES = (
@@ -82,7 +82,17 @@ class MySQLBackend:
         )
 
     def write(self, doc: dict) -> None:
+        """Replace the document in one transaction. A write the server refuses, or a server out of
+        reach, is ``StateNotStored``: an apply then stops and keeps what it could not record."""
         text = dump_document(doc, indent=1)  # before connecting: a bad doc writes nothing
+        try:
+            self._store(text)
+        except DiagnosticError as exc:
+            raise StateNotStored(self.describe(), exc,
+                                 f"make {self.target.describe()} take writes again (check that the server runs and answers, "
+                                 f"that {self.target.user} may write in table zplan_state, and that no other client holds its row)") from None
+
+    def _store(self, text: str) -> None:
         with self._created() as conn, self._errors():
             try:
                 with conn.cursor() as cur:

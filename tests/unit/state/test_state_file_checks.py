@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,22 @@ def test_a_state_file_that_is_a_link_is_written_through_it(tmp_path: Path) -> No
     FileBackend(path).write({**empty(), "serial": 2})
     assert path.is_symlink() and json.loads(shared.read_text())["serial"] == 2
     assert json.loads(path.with_name("state.json.backup").read_text())["serial"] == 1
+
+
+def test_a_state_write_syncs_the_folder_after_its_rename_and_the_decoded_copy_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power loss right after an apply must not bring the old state.json back: the rename is in
+    the folder's entries, which reach the disk only when the folder itself is synced."""
+    import zplan.fsutil as fsutil
+
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(fsutil.os, "fsync", lambda fd: (events.append("sync " + os.readlink(f"/proc/self/fd/{fd}")), real_fsync(fd))[1])
+    monkeypatch.setattr(fsutil.os, "replace", lambda a, b: (events.append("rename " + Path(b).name), real_replace(a, b))[1])
+    folder = tmp_path / "zplan"
+    FileBackend(folder / "state.json").write({**empty(), "serial": 1}, keep_decoded=True)
+    renamed = events.index("rename state.json")
+    assert events[renamed - 1].startswith(f"sync {folder}/.state.json.")  # the bytes, then the name
+    assert events[renamed + 1] == f"sync {folder}"
+    assert events[renamed + 2:] == ["rename state.json.decoded"]  # a cache: rebuilt when lost, never synced
