@@ -29,6 +29,7 @@ from typing import Any, Iterator, Sequence
 from zplan import diags
 from zplan.config.fmt import format_text
 from zplan.config.params_files import is_params_file
+from zplan.operations.dvc_ignore import ignored, rules_of
 from zplan.operations.dvc_links import _deps, _Out, _outs_of
 from zplan.operations.dvc_templating import (PARAMS_FILE, _body, _for_each, _frozen, _list, _looped, _matrix, _moves, _name, _out_paths, _outs,
                                              _path, _path_text, _render, _stage_instances, _string, _template, _unique, _Vars, _wdir,
@@ -71,11 +72,14 @@ def import_dvc(dvc_yaml: Path | Sequence[Path], out: Path | None = None, force: 
 
 def find_dvc_yamls(root: Path) -> list[Path]:
     """Every dvc.yaml of the project, as `dvc repro` reads them into one graph: ./dvc.yaml first, then those of its
-    sub-folders (but hidden ones: .git, .dvc, .zplan)."""
-    found = []
+    sub-folders (but hidden ones: .git, .dvc, .zplan; and those its .dvcignore files leave out, as DVC does)."""
+    found, rules = [], []
     for folder, subfolders, files in os.walk(root):
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
-        if "dvc.yaml" in files:
+        base = "" if folder == str(root) else Path(os.path.relpath(folder, root)).as_posix()
+        rules += rules_of(Path(folder), base)  # a folder's rules apply below it only: they name paths under it
+        inside = f"{base}/" if base else ""
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and not ignored(inside + d, True, rules))
+        if "dvc.yaml" in files and not ignored(inside + "dvc.yaml", False, rules):
             found.append(Path(folder) / "dvc.yaml")
     if not found:
         raise diags.fail(f"no dvc.yaml in {root} or its sub-folders", "run `zplan import-dvc` in the DVC project, or give the dvc.yaml's path")

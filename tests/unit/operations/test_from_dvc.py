@@ -572,6 +572,17 @@ stages:
     assert set(planned.outputs) == {"train_build_scores"}
 
 
+def test_dvc_yaml_files_a_dvcignore_leaves_out_are_not_imported(tmp_path):
+    # DVC reads no dvc.yaml in a folder its .dvcignore files name (gitignore patterns, a sub-folder's relative to it)
+    for folder in ("vendor/lib", "exp/old", "exp/keep", "data/raw", "src/scratch"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "dvc.yaml").write_text("stages:\n  x:\n    cmd: echo\n")
+    (tmp_path / "dvc.yaml").write_text("stages:\n  x:\n    cmd: echo\n")
+    (tmp_path / ".dvcignore").write_text("# vendored code\nvendor/\nexp/*\n!exp/keep\n/raw\n")
+    (tmp_path / "src" / ".dvcignore").write_text("scratch\n")
+    assert find_dvc_yamls(tmp_path) == [tmp_path / "dvc.yaml", tmp_path / "data" / "raw" / "dvc.yaml", tmp_path / "exp" / "keep" / "dvc.yaml"]
+
+
 def test_params_a_step_cannot_list_by_key_make_their_file_a_dep(tmp_path):
     # DVC reads a params.py's constants, and `- file.yaml:` tracks all of a file: both rerun the stage when
     # they change, so the file is a dep (an edit anywhere in it reruns the step) rather than nothing
