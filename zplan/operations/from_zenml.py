@@ -26,7 +26,7 @@ from zplan.config.fmt import format_text
 from zplan.config.types import ANY, Type
 from zplan.config.variable_checks import RESERVED_NAMES
 from zplan.operations.from_dvc import hcl_literal, write_converted
-from zplan.operations.zenml_types import hcl_type, is_int
+from zplan.operations.zenml_types import hcl_type, is_float, is_int
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.code_reach import CodeReader
 from zplan.plan.code_scope import ImportRef, ModuleBindings
@@ -368,9 +368,13 @@ class _Pipeline:
     def _argument(self, step: _Step, param: str, value: ast.expr, line: int) -> None:
         if isinstance(value, ast.Name) and value.id in self.values:
             ref = self.values[value.id]
-            (step.params if ref.startswith("var.") else step.inputs)[param] = ref
             if ref.startswith("var."):
-                self.uses.setdefault(ref.removeprefix("var."), []).append(step.annotations.get(param))
+                variable = ref.removeprefix("var.")
+                self.uses.setdefault(variable, []).append(step.annotations.get(param))
+                floated = is_float(step.annotations.get(param)) or is_float(self.annotations.get(variable)) and not is_int(step.annotations.get(param))
+                step.params[param] = _as_float(ref, self._default(variable) is None) if floated else ref
+            else:
+                step.inputs[param] = ref
             return
         if isinstance(value, ast.Call) and self.reader.called(self.path, _with_options(value.func)[0]):
             self._nested(step, param, value, line)  # `evaluate(model=train(data))`: train is a step of its own
@@ -378,8 +382,8 @@ class _Pipeline:
         literal = self._literal(self._constant(value))
         if literal is None:
             self.notes.append(f"line {line}: argument {param}={ast.unparse(value)} is not converted")
-        else:
-            step.params[param] = literal
+        else:  # `lr=2` for `lr: float`: ZenML passes 2.0
+            step.params[param] = f"{literal}.0" if is_float(step.annotations.get(param)) and literal.lstrip("-").isdigit() else literal
 
     def _nested(self, step: _Step, param: str, call: ast.Call, line: int) -> None:
         """A step called in another's argument: its one output is that argument."""
@@ -427,6 +431,13 @@ class _Pipeline:
             return hcl_literal(value)
         except diags.DiagnosticError:  # NaN or infinity
             return None
+
+
+def _as_float(ref: str, nullable: bool) -> str:
+    """A number variable given to a ``float`` parameter, as a float: ZenML converts `-var lr=2` (an HCL number,
+    kept whole) to 2.0 when it checks the parameter against its annotation."""
+    floated = f"{ref} * 1.0"  # exact: a whole number times 1.0 is that number as a float
+    return f"{ref} == null ? null : {floated}" if nullable else floated
 
 
 def _dotted(node: ast.expr) -> list[str] | None:

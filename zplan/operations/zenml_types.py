@@ -42,6 +42,11 @@ def is_int(annotation: ast.expr | None) -> bool:
     return _name(core(annotation)) == "int"
 
 
+def is_float(annotation: ast.expr | None) -> bool:
+    """Whether the annotation is ``float`` (or an Optional, Annotated, quoted ``float``)."""
+    return _name(core(annotation)) == "float"
+
+
 def core(annotation: ast.expr | None) -> ast.expr | None:
     """The annotation without what says nothing of the type: quotes, ``Annotated[T, ...]``, ``Optional[T]``,
     ``Union[T, None]``, ``T | None`` (a null is every variable's value when it is left unset)."""
