@@ -40,7 +40,6 @@ DEFAULT_OUT = "dvc.zp.hcl"
 _INTERPOLATED = re.compile(r"\$\{[^}]*\}")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")  # an external dep DVC reads from a remote: s3://, https://, remote://
 _NOTED_FIELDS = {  # stage fields with no equivalent: what the note says
-    "vars": "`vars:` of a stage is not converted (only top-level vars are read)",
     "meta": "`meta:` is not converted (zplan keeps no free-form stage metadata)",
 }
 _TOP_LEVEL = {  # top-level sections with no equivalent: why
@@ -50,7 +49,7 @@ _TOP_LEVEL = {  # top-level sections with no equivalent: why
     "params": "a step lists the param keys it reads in its own `params`",
     "datasets": "zplan reads no DVC datasets; give the data as deps",
 }
-_FIELDS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "desc", "always_changed", "frozen", "foreach", "do", "matrix",
+_FIELDS = {"cmd", "wdir", "vars", "deps", "params", "outs", "metrics", "plots", "desc", "always_changed", "frozen", "foreach", "do", "matrix",
            *_NOTED_FIELDS}
 
 
@@ -114,6 +113,7 @@ class _File:
     stages: dict[str, Any]
     vars_: _Vars
     shown: str  # its path relative to the project
+    vars_of: dict[str, _Vars]  # each stage's, by its address: the file's and its own `vars:`
 
 
 def convert(dvc_yaml: Path | Sequence[Path], project: Path | None = None) -> Converted:
@@ -127,13 +127,13 @@ def convert(dvc_yaml: Path | Sequence[Path], project: Path | None = None) -> Con
     stages = {name: stage for f in files for name, stage in f.stages.items()}
     if not stages:
         raise diags.fail(f"{', '.join(f.shown for f in files)} hold no stages", "a dvc.yaml lists its stages under `stages:`")
-    vars_of = {name: f.vars_ for f in files for name in f.stages}
+    vars_of = {name: v for f in files for name, v in f.vars_of.items()}
     steps = _unique({name: _step_name(name) for name in stages})  # train-a and train_a are two steps
-    outs_of = {path: out for f in files for path, out in _outs_of(f.stages, f.vars_, steps).items()}
+    outs_of = {path: out for name, stage in stages.items() for path, out in _outs_of({name: stage}, vars_of[name], steps).items()}
     blocks, locals_lines = [], []
     for f in files:
         with _in_file(f.path):
-            blocks += [_stage(name, stage, outs_of, f.vars_, notes, steps[name]) for name, stage in f.stages.items()]
+            blocks += [_stage(name, stage, outs_of, vars_of[name], notes, steps[name]) for name, stage in f.stages.items()]
             locals_lines += f.vars_.locals_lines()
         for key, why in _TOP_LEVEL.items():
             if f.document.get(key):
@@ -164,12 +164,17 @@ def _read(dvc_yaml: Path, project: Path, several: bool, notes: list[str], taken:
         check_stage(str(name), _body(stage) if isinstance(stage, dict) else stage, lines)
     prefix = f"{_name(base)}_" if several and base else ""
     vars_ = _Vars(dvc_yaml.parent, project, base, document.get("vars") or [], notes, prefix, taken, lines.top("vars"))
+    addressed = several and shown != "dvc.yaml"
+    vars_of = {}
     for name, stage in stages.items():
         field = "foreach" if isinstance(stage, dict) and "foreach" in stage else "matrix"
-        check_loop_values(str(name), stage, vars_, lines.at(str(name), field))
-        check_references(str(name), stage, vars_, lambda key, name=str(name): lines.at(name, key))
-    addressed = several and shown != "dvc.yaml"
-    return _File(dvc_yaml, document, {f"{shown}:{name}" if addressed else str(name): stage for name, stage in stages.items()}, vars_, shown)
+        check_loop_values(str(name), stage, vars_, lines.at(str(name), field))  # a loop reads the file's vars only, as in DVC
+        body = _body(stage) if isinstance(stage, dict) else {}
+        own = vars_.for_stage(str(name), body.get("vars"), str(body.get("wdir") or ""), notes, lines.at(str(name), "vars"))
+        check_references(str(name), stage, own, lambda key, name=str(name): lines.at(name, key))
+        vars_of[f"{shown}:{name}" if addressed else str(name)] = own
+    return _File(dvc_yaml, document, {f"{shown}:{name}" if addressed else str(name): stage for name, stage in stages.items()}, vars_,
+                 shown, vars_of)
 
 
 def _step_name(address: str) -> str:

@@ -816,12 +816,71 @@ def test_an_escaped_interpolation_is_left_for_the_shell_as_dvc_leaves_it(tmp_pat
     assert planned.step("pipeline.dvc.step.a").params[":command"] == ["sh", "-c", "echo ${HOME} 0.1 > a.txt"]
 
 
-def test_a_var_of_a_stage_vars_is_kept_as_text_and_listed(tmp_path):
-    # a stage's own vars are not translated: what names one is listed, not refused
-    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    vars:\n      - n: 2\n    cmd: echo ${n}\n")
-    notes = convert(tmp_path / "dvc.yaml").notes
-    assert notes == ["stage a: `vars:` of a stage is not converted (only top-level vars are read)",
-                     "stage a: ${n} names no var or params.yaml key: kept as literal text"]
+def test_a_stages_own_vars_are_read_for_that_stage_as_dvc_reads_them(tmp_path):
+    # DVC adds a stage's `vars:` (mappings, and files read from its wdir) to the file's vars for that stage only
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "dvc.yaml").write_text("""vars:
+  - tag: v1
+stages:
+  train:
+    vars:
+      - lr: 2.0
+        opt: {epochs: 3}
+      - train.yaml
+    cmd: echo ${tag} ${lr} ${opt} ${seed} ${base.x} > model.txt
+    outs: [model.txt]
+  eval:
+    wdir: sub
+    vars:
+      - conf.yaml:threshold
+    cmd: cat ../model.txt > score.txt && echo ${threshold} >> score.txt
+    deps: [../model.txt]
+    outs: [score.txt]
+  each:
+    foreach: [a, b]
+    do:
+      vars:
+        - suffix: .out
+      cmd: echo ${item} > ${item}${suffix}
+      outs: ["${item}${suffix}"]
+""")
+    (tmp_path / "params.yaml").write_text("base:\n  x: 1\n")
+    (tmp_path / "train.yaml").write_text("seed: 7\n")
+    (tmp_path / "sub" / "conf.yaml").write_text("threshold: 0.5\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    assert converted.notes == []
+    planned, _, _ = plan(tmp_path)
+    steps = {s.address.removeprefix("pipeline.dvc.step."): s for s in planned.steps}
+    assert steps["train"].params[":command"][-1] == "echo v1 2.0 --epochs 3 7 1 > model.txt"
+    assert steps["eval"].params[":command"][-1] == "cd sub && cat ../model.txt > score.txt && echo 0.5 >> score.txt"
+    assert steps['each["b"]'].params[":command"][-1] == "echo b > b.out" and steps['each["b"]'].outputs == ["b.out"]
+    # only that stage reads them: another naming one is refused, as DVC refuses it
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    vars:\n      - n: 2\n    cmd: echo ${n}\n  b:\n    cmd: echo ${n}\n")
+    with pytest.raises(diags.DiagnosticError, match=r"stage b: \$\{n\} in its cmd names no var"):
+        convert(tmp_path / "dvc.yaml")
+
+
+@pytest.mark.parametrize("stage_vars, message", [
+    ("      - base: {x: 2}\n", "stage a: its vars define base.x, which params.yaml defines already: DVC refuses to redefine it"),
+    ("      - tag: v2\n", "stage a: its vars define tag, which the top-level vars defines already"),
+    ("      - other.yaml\n", "vars file other.yaml does not exist"),
+])
+def test_a_stage_var_dvc_cannot_read_is_an_error_at_its_line(tmp_path, stage_vars, message):
+    (tmp_path / "dvc.yaml").write_text(f"vars:\n  - tag: v1\nstages:\n  a:\n    vars:\n{stage_vars}    cmd: echo ${{base.x}}\n")
+    (tmp_path / "params.yaml").write_text("base:\n  x: 1\n  y: 2\n")
+    with pytest.raises(diags.DiagnosticError) as caught:
+        convert(tmp_path / "dvc.yaml")
+    (found,) = caught.value.diagnostics
+    assert message in found.summary and found.range.line == 5, (found.summary, found.range)
+
+
+def test_stage_vars_adding_keys_to_a_mapping_of_params_yaml_are_merged_as_dvc_merges_them(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    vars:\n      - base: {z: 3}\n    cmd: echo ${base.x} ${base.z} > a.txt\n"
+                                       "    outs: [a.txt]\n")
+    (tmp_path / "params.yaml").write_text("base:\n  x: 1\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    assert planned.step("pipeline.dvc.step.a").params[":command"][-1] == "echo 1 3 > a.txt"
 
 
 def test_a_stage_field_dvc_does_not_know_is_listed(tmp_path):
