@@ -71,13 +71,15 @@ def import_dvc(dvc_yaml: Path | Sequence[Path], out: Path | None = None, force: 
 
 def find_dvc_yamls(root: Path) -> list[Path]:
     """Every dvc.yaml of the project, as `dvc repro` reads them into one graph: ./dvc.yaml first, then those of its
-    sub-folders (but hidden ones: .git, .dvc, .zplan; and those its .dvcignore files leave out, as DVC does)."""
+    sub-folders (but hidden ones: .git, .dvc, .zplan; those its .dvcignore files leave out; and a sub-folder that is a
+    DVC project of its own, holding a .dvc folder: as DVC does)."""
     found, rules = [], []
     for folder, subfolders, files in os.walk(root):
         base = "" if folder == str(root) else Path(os.path.relpath(folder, root)).as_posix()
         rules += rules_of(Path(folder), base)  # a folder's rules apply below it only: they name paths under it
         inside = f"{base}/" if base else ""
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and not ignored(inside + d, True, rules))
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and not ignored(inside + d, True, rules)
+                               and not (Path(folder) / d / ".dvc").is_dir())
         if "dvc.yaml" in files and not ignored(inside + "dvc.yaml", False, rules):
             found.append(Path(folder) / "dvc.yaml")
     if not found:

@@ -583,6 +583,15 @@ def test_dvc_yaml_files_a_dvcignore_leaves_out_are_not_imported(tmp_path):
     assert find_dvc_yamls(tmp_path) == [tmp_path / "dvc.yaml", tmp_path / "data" / "raw" / "dvc.yaml", tmp_path / "exp" / "keep" / "dvc.yaml"]
 
 
+def test_the_dvc_yaml_files_of_a_sub_folder_that_is_a_dvc_project_of_its_own_are_not_imported(tmp_path):
+    # DVC leaves a sub-repo (a folder with its own .dvc) to itself: `dvc repro` above it never runs its stages
+    for folder in ("lib/.dvc", "lib/inner", "app"):
+        (tmp_path / folder).mkdir(parents=True)
+    for folder in ("", "lib", "lib/inner", "app"):
+        (tmp_path / folder / "dvc.yaml").write_text("stages:\n  x:\n    cmd: echo\n")
+    assert find_dvc_yamls(tmp_path) == [tmp_path / "dvc.yaml", tmp_path / "app" / "dvc.yaml"]
+
+
 def test_params_a_step_cannot_list_by_key_make_their_file_a_dep(tmp_path):
     # DVC reads a params.py's constants, and `- file.yaml:` tracks all of a file: both rerun the stage when
     # they change, so the file is a dep (an edit anywhere in it reruns the step) rather than nothing
