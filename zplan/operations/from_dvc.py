@@ -73,9 +73,10 @@ def find_dvc_yamls(root: Path) -> list[Path]:
     """Every dvc.yaml of the project, as `dvc repro` reads them into one graph: ./dvc.yaml first, then those of its
     sub-folders (but hidden ones: .git, .dvc, .zplan; those its .dvcignore files leave out; and a sub-folder that is a
     DVC project of its own, holding a .dvc folder: as DVC does)."""
-    found, rules = [], []
+    found, (rules, above) = [], _rules_above(root)
     for folder, subfolders, files in os.walk(root):
-        base = "" if folder == str(root) else Path(os.path.relpath(folder, root)).as_posix()
+        base = posixpath.normpath(posixpath.join(above, Path(os.path.relpath(folder, root)).as_posix()))
+        base = "" if base == "." else base  # the folder's path in the DVC project
         rules += rules_of(Path(folder), base)  # a folder's rules apply below it only: they name paths under it
         inside = f"{base}/" if base else ""
         subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and not ignored(inside + d, True, rules)
@@ -85,6 +86,15 @@ def find_dvc_yamls(root: Path) -> list[Path]:
     if not found:
         raise diags.fail(f"no dvc.yaml in {root} or its sub-folders", "run `zplan import-dvc` in the DVC project, or give the dvc.yaml's path")
     return found
+
+
+def _rules_above(root: Path) -> tuple[list, str]:
+    """The .dvcignore rules of the DVC project's folders above ``root`` (its folder holding .dvc, down to root's
+    parent), and root's path in the project, which those rules name paths by."""
+    resolved = root.resolve()
+    top = next((p for p in [resolved, *resolved.parents] if (p / ".dvc").is_dir()), resolved)
+    parts = resolved.relative_to(top).parts
+    return [rule for i in range(len(parts)) for rule in rules_of(top.joinpath(*parts[:i]), "/".join(parts[:i]))], "/".join(parts)
 
 
 def _common_folder(files: list[Path]) -> Path:

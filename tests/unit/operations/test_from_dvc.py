@@ -583,6 +583,17 @@ def test_dvc_yaml_files_a_dvcignore_leaves_out_are_not_imported(tmp_path):
     assert find_dvc_yamls(tmp_path) == [tmp_path / "dvc.yaml", tmp_path / "data" / "raw" / "dvc.yaml", tmp_path / "exp" / "keep" / "dvc.yaml"]
 
 
+def test_the_dvcignore_of_the_dvc_project_above_the_folder_imported_is_honoured(tmp_path):
+    # run in a sub-folder of the DVC project, the import reads the .dvcignore files above it too, as DVC does
+    (tmp_path / ".dvc").mkdir()
+    for folder in ("src/exp/old", "src/exp/new"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "dvc.yaml").write_text("stages:\n  x:\n    cmd: echo\n")
+    (tmp_path / ".dvcignore").write_text("src/exp/old/\n")
+    (tmp_path / "src" / ".dvcignore").write_text("!nothing\n")
+    assert find_dvc_yamls(tmp_path / "src" / "exp") == [tmp_path / "src" / "exp" / "new" / "dvc.yaml"]
+
+
 def test_the_dvc_yaml_files_of_a_sub_folder_that_is_a_dvc_project_of_its_own_are_not_imported(tmp_path):
     # DVC leaves a sub-repo (a folder with its own .dvc) to itself: `dvc repro` above it never runs its stages
     for folder in ("lib/.dvc", "lib/inner", "app"):
