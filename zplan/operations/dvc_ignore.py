@@ -75,7 +75,8 @@ def _translate(part: str) -> str:
             out.append(re.escape(part[i]))
         elif end != -1:
             body = part[i + 1:end]
-            out.append("[" + ("^" + body[1:] if body[0] in "!^" else body).replace("\\", "\\\\") + "]")
+            negated = body[0] in "!^"  # [!a] is any character but a, and never a /
+            out.append(("(?!/)[^" + body[1:] if negated else "[" + body).replace("\\", "\\\\") + "]")
             i = end
         else:
             out.append(re.escape(char))

@@ -574,13 +574,14 @@ stages:
 
 def test_dvc_yaml_files_a_dvcignore_leaves_out_are_not_imported(tmp_path):
     # DVC reads no dvc.yaml in a folder its .dvcignore files name (gitignore patterns, a sub-folder's relative to it)
-    for folder in ("vendor/lib", "exp/old", "exp/keep", "data/raw", "src/scratch"):
+    for folder in ("vendor/lib", "exp/old", "exp/keep", "data/raw", "src/scratch", "a/b", "tmp2"):
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "dvc.yaml").write_text("stages:\n  x:\n    cmd: echo\n")
     (tmp_path / "dvc.yaml").write_text("stages:\n  x:\n    cmd: echo\n")
-    (tmp_path / ".dvcignore").write_text("# vendored code\nvendor/\nexp/*\n!exp/keep\n/raw\n")
+    (tmp_path / ".dvcignore").write_text("# vendored code\nvendor/\nexp/*\n!exp/keep\n/raw\na[!x]b\ntmp[0-9]\n")  # [!x] never a /
     (tmp_path / "src" / ".dvcignore").write_text("scratch\n")
-    assert find_dvc_yamls(tmp_path) == [tmp_path / "dvc.yaml", tmp_path / "data" / "raw" / "dvc.yaml", tmp_path / "exp" / "keep" / "dvc.yaml"]
+    assert find_dvc_yamls(tmp_path) == [tmp_path / "dvc.yaml", tmp_path / "a" / "b" / "dvc.yaml", tmp_path / "data" / "raw" / "dvc.yaml",
+                                        tmp_path / "exp" / "keep" / "dvc.yaml"]
 
 
 def test_the_dvcignore_of_the_dvc_project_above_the_folder_imported_is_honoured(tmp_path):
