@@ -104,9 +104,11 @@ class _Vars:
             if isinstance(entry, dict):
                 own.add(None, entry, where)
             elif isinstance(entry, str):
-                file = posixpath.normpath(posixpath.join(wdir or ".", entry.split(":", 1)[0]))
+                file, _, keys = entry.partition(":")
+                file = posixpath.normpath(posixpath.join(wdir or ".", file))
                 if file not in self.files.values():  # read for the whole file already
-                    own.add(file, _read_vars(self.root, file, where) if is_params_file(file) else None, where)
+                    document = _read_vars(self.root, file, where) if is_params_file(file) else None
+                    own.add(file, _selected(document, [k for k in keys.split(",") if k], file, where), where)
                     own.complete = own.complete and is_params_file(file)
                     if not is_params_file(file):
                         notes.append(f"stage {stage}: vars file {file} is not YAML, JSON or TOML: its keys are not translated")
@@ -151,6 +153,26 @@ class _StageVars(_Vars):
             self.files = {**self.files, name: file}
         self._stage_locals[name] = (file, document)
         self.own.append((name, document))
+
+
+def _selected(document: Any, keys: list[str], file: str, where: diags.Range) -> Any:
+    """The part of a vars file ``file:a,b`` names (all of it without keys), as DVC imports only those keys."""
+    from zplan.config.params_files import ParamsFileError, lookup
+
+    if not keys or not isinstance(document, dict):
+        return document
+    selected: dict = {}
+    for key in keys:
+        try:
+            value = lookup(document, key, file)
+        except ParamsFileError as exc:
+            raise diags.fail(f"vars {file}: {exc.summary}", "fix the key in `vars:`: DVC cannot import it either", where) from None
+        *parents, last = key.split(".")
+        node = selected
+        for parent in parents:  # train.lr: {train: {lr: ...}}, read as ${train.lr}
+            node = node.setdefault(parent, {})
+        node[last] = value
+    return selected
 
 
 def _clash(a: dict, b: dict, within: str = "") -> str | None:

@@ -895,6 +895,20 @@ def test_a_stage_var_dvc_cannot_read_is_an_error_at_its_line(tmp_path, stage_var
     assert message in found.summary and found.range.line == 5, (found.summary, found.range)
 
 
+def test_a_stage_vars_file_with_keys_imports_only_those_keys_as_dvc_does(tmp_path):
+    # `conf.yaml:threshold` imports threshold alone: conf.yaml's seed, which params.yaml defines too, is no clash
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    vars:\n      - conf.yaml:threshold,opt.depth\n"
+                                       "    cmd: echo ${seed} ${threshold} ${opt.depth} > a.txt\n    outs: [a.txt]\n")
+    (tmp_path / "params.yaml").write_text("seed: 1\n")
+    (tmp_path / "conf.yaml").write_text("seed: 2\nthreshold: 0.5\nopt:\n  depth: 3\n  width: 4\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    assert planned.step("pipeline.dvc.step.a").params[":command"][-1] == "echo 1 0.5 3 > a.txt"
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    vars:\n      - conf.yaml:threshold\n    cmd: echo ${opt.width}\n")
+    with pytest.raises(diags.DiagnosticError, match=r"\$\{opt.width\} in its cmd names no var"):
+        convert(tmp_path / "dvc.yaml")
+
+
 def test_stage_vars_adding_keys_to_a_mapping_of_params_yaml_are_merged_as_dvc_merges_them(tmp_path):
     (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    vars:\n      - base: {z: 3}\n    cmd: echo ${base.x} ${base.z} > a.txt\n"
                                        "    outs: [a.txt]\n")
