@@ -36,11 +36,13 @@ class _Vars:
         taken = set() if taken is None else taken  # the local names other dvc.yaml files use
         self.prefix, self.taken = prefix, taken
         candidates = [PARAMS_FILE] if (root / PARAMS_FILE).exists() else []
+        keys: dict[str, list[str]] = {}  # file -> the keys `file:a,b` imports (params.yaml, read by default: all)
         for entry in entries if isinstance(entries, list) else [entries]:
             if isinstance(entry, str):
-                file = entry.split(":", 1)[0]
+                file, _, names = entry.partition(":")
                 if file not in candidates:
                     candidates.append(file)
+                    keys[file] = [k for k in names.split(",") if k]
             elif isinstance(entry, dict):
                 self.values.update(entry)
             else:
@@ -50,7 +52,7 @@ class _Vars:
         for file, name in names.items():  # a/conf.yaml and b/conf.yaml: conf_params and conf_params_2
             self.files[name] = file
             if is_params_file(file):
-                self._documents[name] = _read_vars(root, file, where)
+                self._documents[name] = _selected(_read_vars(root, file, where), keys.get(file, []), file, where)
             else:  # a Python file of constants
                 self.complete = False
                 notes.append(f"vars file {file} is not YAML, JSON or TOML: its keys are not translated")

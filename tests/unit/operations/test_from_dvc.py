@@ -904,9 +904,10 @@ def test_a_stage_vars_file_with_keys_imports_only_those_keys_as_dvc_does(tmp_pat
     import_dvc(tmp_path / "dvc.yaml")
     planned, _, _ = plan(tmp_path)
     assert planned.step("pipeline.dvc.step.a").params[":command"][-1] == "echo 1 0.5 3 > a.txt"
-    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    vars:\n      - conf.yaml:threshold\n    cmd: echo ${opt.width}\n")
-    with pytest.raises(diags.DiagnosticError, match=r"\$\{opt.width\} in its cmd names no var"):
-        convert(tmp_path / "dvc.yaml")
+    for vars_ in ("stages:\n  a:\n    vars:\n      - conf.yaml:threshold\n", "vars:\n  - conf.yaml:threshold\nstages:\n  a:\n"):
+        (tmp_path / "dvc.yaml").write_text(vars_ + "    cmd: echo ${opt.width}\n")
+        with pytest.raises(diags.DiagnosticError, match=r"\$\{opt.width\} in its cmd names no var"):
+            convert(tmp_path / "dvc.yaml")
 
 
 def test_stage_vars_adding_keys_to_a_mapping_of_params_yaml_are_merged_as_dvc_merges_them(tmp_path):
