@@ -56,6 +56,14 @@ class _Vars:
             else:  # a Python file of constants
                 self.complete = False
                 notes.append(f"vars file {file} is not YAML, JSON or TOML: its keys are not translated")
+        documents = {file: self._documents.get(name) for file, name in names.items()}
+        loaded = [(PARAMS_FILE, documents.get(PARAMS_FILE))]  # in the order DVC reads them
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if isinstance(entry, dict):
+                loaded.append(("an inline `vars` entry", entry))
+            elif isinstance(entry, str):
+                loaded.append((entry.partition(":")[0], documents.get(entry.partition(":")[0])))
+        _refuse_redefined(loaded, where)
 
     def _sources(self) -> list[tuple[str, Any]]:
         """The documents vars are read from, by the name of their local: the inline vars, then the files."""
@@ -155,6 +163,17 @@ class _StageVars(_Vars):
             self.files = {**self.files, name: file}
         self._stage_locals[name] = (file, document)
         self.own.append((name, document))
+
+
+def _refuse_redefined(loaded: list[tuple[str, Any]], where: diags.Range | None) -> None:
+    """DVC reads params.yaml then each ``vars`` entry into one context, refusing a key defined twice (mappings of
+    the same key are merged): ``loaded`` is each source, as named in the error, and its document."""
+    for i, (shown, document) in enumerate(loaded):
+        for before, other in loaded[:i]:
+            clash = _clash(other, document) if isinstance(other, dict) and isinstance(document, dict) and other is not document else None
+            if clash:  # (a file listed twice is read once)
+                raise diags.fail(f"vars: {shown} defines {clash}, which {before} defines already: DVC refuses to redefine it",
+                                 "rename the key in one of them", where)
 
 
 def _selected(document: Any, keys: list[str], file: str, where: diags.Range) -> Any:

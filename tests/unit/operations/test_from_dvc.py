@@ -910,6 +910,21 @@ def test_a_stage_vars_file_with_keys_imports_only_those_keys_as_dvc_does(tmp_pat
             convert(tmp_path / "dvc.yaml")
 
 
+@pytest.mark.parametrize("vars_, message", [
+    ("  - seed: 2\n", "vars: an inline `vars` entry defines seed, which params.yaml defines already"),
+    ("  - conf.yaml\n", "vars: conf.yaml defines opt.depth, which params.yaml defines already"),
+    ("  - n: 1\n  - n: 2\n", "vars: an inline `vars` entry defines n, which an inline `vars` entry defines already"),
+])
+def test_a_top_level_var_defined_twice_is_an_error_as_dvc_refuses_it(tmp_path, vars_, message):
+    (tmp_path / "dvc.yaml").write_text(f"vars:\n{vars_}stages:\n  a:\n    cmd: echo ${{seed}}\n")
+    (tmp_path / "params.yaml").write_text("seed: 1\nopt:\n  depth: 3\n")
+    (tmp_path / "conf.yaml").write_text("opt:\n  width: 4\n  depth: 5\n")
+    with pytest.raises(diags.DiagnosticError) as caught:
+        convert(tmp_path / "dvc.yaml")
+    (found,) = caught.value.diagnostics
+    assert message in found.summary and found.range.line == 1, (found.summary, found.range)
+
+
 def test_stage_vars_adding_keys_to_a_mapping_of_params_yaml_are_merged_as_dvc_merges_them(tmp_path):
     (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    vars:\n      - base: {z: 3}\n    cmd: echo ${base.x} ${base.z} > a.txt\n"
                                        "    outs: [a.txt]\n")
