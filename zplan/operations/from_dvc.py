@@ -49,8 +49,8 @@ _TOP_LEVEL = {  # top-level sections with no equivalent: why
     "params": "a step lists the param keys it reads in its own `params`",
     "datasets": "zplan reads no DVC datasets; give the data as deps",
 }
-_FIELDS = {"cmd", "wdir", "vars", "deps", "params", "outs", "metrics", "plots", "desc", "always_changed", "frozen", "foreach", "do", "matrix",
-           *_NOTED_FIELDS}
+_FIELDS = {"cmd", "wdir", "vars", "deps", "params", "outs", "metrics", "plots", "desc", "always_changed", "frozen", "foreach", "do",
+           "matrix", *_NOTED_FIELDS}
 
 
 @dataclass

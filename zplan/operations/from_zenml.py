@@ -371,7 +371,8 @@ class _Pipeline:
             if ref.startswith("var."):
                 variable = ref.removeprefix("var.")
                 self.uses.setdefault(variable, []).append(step.annotations.get(param))
-                floated = is_float(step.annotations.get(param)) or is_float(self.annotations.get(variable)) and not is_int(step.annotations.get(param))
+                given = step.annotations.get(param)  # a float of the pipeline's is an int again for an int parameter
+                floated = is_float(given) or is_float(self.annotations.get(variable)) and not is_int(given)
                 step.params[param] = _as_float(ref, self._default(variable) is None) if floated else ref
             else:
                 step.inputs[param] = ref
