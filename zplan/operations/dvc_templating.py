@@ -56,6 +56,7 @@ class _Vars:
             else:  # a Python file of constants
                 self.complete = False
                 notes.append(f"vars file {file} is not YAML, JSON or TOML: its keys are not translated")
+        refuse_interpolation(entries, "vars", where)
         documents = {file: self._documents.get(name) for file, name in names.items()}
         loaded = [(PARAMS_FILE, documents.get(PARAMS_FILE))]  # in the order DVC reads them
         for entry in entries if isinstance(entries, list) else [entries]:
@@ -109,6 +110,7 @@ class _Vars:
         folder of dvc.yaml's), as DVC adds them for that stage only, refusing a key defined twice as DVC does."""
         if not entries:
             return self
+        refuse_interpolation(entries, f"stage {stage}: its vars", where)
         own = _StageVars(self, _name(stage))
         for entry in entries if isinstance(entries, list) else [entries]:
             if isinstance(entry, dict):
@@ -163,6 +165,22 @@ class _StageVars(_Vars):
             self.files = {**self.files, name: file}
         self._stage_locals[name] = (file, document)
         self.own.append((name, document))
+
+
+def refuse_interpolation(entries: Any, what: str, where: diags.Range | None) -> None:
+    """DVC reads ``vars`` as they are written and refuses a ``${...}`` in them, rather than keep it as text."""
+    for text in _strings(entries):
+        match = _INTERPOLATION.search(text)
+        if match:
+            raise diags.fail(f"{what} hold {match.group(0)}: DVC interpolates no vars", "write the value itself", where)
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string a value holds, at any depth."""
+    if isinstance(value, str):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [text for item in items for text in _strings(item)]
 
 
 def _refuse_redefined(loaded: list[tuple[str, Any]], where: diags.Range | None) -> None:

@@ -925,6 +925,20 @@ def test_a_top_level_var_defined_twice_is_an_error_as_dvc_refuses_it(tmp_path, v
     assert message in found.summary and found.range.line == 1, (found.summary, found.range)
 
 
+@pytest.mark.parametrize("text, line, message", [
+    ("vars:\n  - a: x\n  - b: [1, \"${a}\"]\nstages:\n  s:\n    cmd: echo ${b}\n", 1, "vars hold ${a}: DVC interpolates no vars"),
+    ("stages:\n  s:\n    foreach: [x, y]\n    do:\n      vars:\n        - n: ${item}\n      cmd: echo ${n}\n",
+     5, "stage s: its vars hold ${item}: DVC interpolates no vars"),
+])
+def test_a_var_written_with_an_interpolation_is_an_error_as_dvc_refuses_it(tmp_path, text, line, message):
+    # kept, the ${...} would reach the command as literal text
+    (tmp_path / "t.yaml").write_text(text)
+    with pytest.raises(diags.DiagnosticError) as caught:
+        convert(tmp_path / "t.yaml")
+    (found,) = caught.value.diagnostics
+    assert message in found.summary and found.range.line == line, (found.summary, found.range)
+
+
 def test_stage_vars_adding_keys_to_a_mapping_of_params_yaml_are_merged_as_dvc_merges_them(tmp_path):
     (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    vars:\n      - base: {z: 3}\n    cmd: echo ${base.x} ${base.z} > a.txt\n"
                                        "    outs: [a.txt]\n")
