@@ -26,7 +26,7 @@ from zplan.config.fmt import format_text
 from zplan.config.types import ANY, Type
 from zplan.config.variable_checks import RESERVED_NAMES
 from zplan.operations.from_dvc import hcl_literal, write_converted
-from zplan.operations.zenml_types import hcl_type, is_float, is_int
+from zplan.operations.zenml_types import floats, hcl_type, is_float, is_int
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.code_reach import CodeReader
 from zplan.plan.code_scope import ImportRef, ModuleBindings
@@ -372,8 +372,8 @@ class _Pipeline:
                 variable = ref.removeprefix("var.")
                 self.uses.setdefault(variable, []).append(step.annotations.get(param))
                 given = step.annotations.get(param)  # a float of the pipeline's is an int again for an int parameter
-                floated = is_float(given) or is_float(self.annotations.get(variable)) and not is_int(given)
-                step.params[param] = _as_float(ref, self._default(variable) is None) if floated else ref
+                kind = floats(given) or (floats(self.annotations.get(variable)) if not is_int(given) else None)
+                step.params[param] = _as_float(ref, kind, self._default(variable) is None) if kind else ref
             else:
                 step.inputs[param] = ref
             return
@@ -434,10 +434,11 @@ class _Pipeline:
             return None
 
 
-def _as_float(ref: str, nullable: bool) -> str:
-    """A number variable given to a ``float`` parameter, as a float: ZenML converts `-var lr=2` (an HCL number,
-    kept whole) to 2.0 when it checks the parameter against its annotation."""
-    floated = f"{ref} * 1.0"  # exact: a whole number times 1.0 is that number as a float
+def _as_float(ref: str, kind: str, nullable: bool) -> str:
+    """A number variable given to a ``float`` parameter (``kind`` "value"), or a list or map of them, as floats:
+    ZenML converts `-var lr=2` (an HCL number, kept whole) to 2.0 when it checks the parameter's annotation."""
+    floated = {"value": f"{ref} * 1.0",  # exact: a whole number times 1.0 is that number as a float
+               "list": f"[for v in {ref} : v * 1.0]", "map": f"{{ for k, v in {ref} : k => v * 1.0 }}"}[kind]
     return f"{ref} == null ? null : {floated}" if nullable else floated
 
 

@@ -310,8 +310,8 @@ from typing import Optional
 from zenml import step
 
 @step
-def train(lr: float, epochs: int, decay: Optional[float] = None, anything=None) -> None:
-    print(lr, epochs, decay, anything)
+def train(lr: float, epochs: int, decay: Optional[float] = None, anything=None, rates: list[float] = (), by: dict[str, float] = None) -> None:
+    print(lr, epochs, decay, anything, rates, by)
 """)
     (tmp_path / "flows.py").write_text("""
 from typing import Optional
@@ -319,8 +319,8 @@ from zenml import pipeline
 from steps import train
 
 @pipeline
-def flow(lr=0.1, epochs: int = 3, decay: Optional[float] = None, scale: float = 1):
-    train(lr, epochs, decay, anything=scale)
+def flow(lr=0.1, epochs: int = 3, decay: Optional[float] = None, scale: float = 1, rates=[1, 0.5], by={"a": 2}):
+    train(lr, epochs, decay, anything=scale, rates=rates, by=by)
     train(lr=2, epochs=epochs)
 """)
     (tmp_path / "main.zp.hcl").write_text(convert(tmp_path, "flows:flow").text)
@@ -330,6 +330,7 @@ def flow(lr=0.1, epochs: int = 3, decay: Optional[float] = None, scale: float = 
     assert [(params[k], type(params[k])) for k in ("lr", "epochs", "decay", "anything")] == [(2.0, float), (3, int), (None, type(None)),
                                                                                                (1.0, float)]
     assert type(planned.step("pipeline.flow.step.train_2").params["lr"]) is float
+    assert [type(v) for v in params["rates"]] == [float, float] and type(params["by"]["a"]) is float
     monkeypatch.setenv("ZPLAN_VAR_decay", "1")
     planned, _, _ = plan(tmp_path)
     assert type(planned.step("pipeline.flow.step.train").params["decay"]) is float
