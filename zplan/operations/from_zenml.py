@@ -26,7 +26,7 @@ from zplan.config.fmt import format_text
 from zplan.config.types import ANY, Type
 from zplan.config.variable_checks import RESERVED_NAMES
 from zplan.operations.from_dvc import hcl_literal, write_converted
-from zplan.operations.zenml_types import floats, hcl_type, is_float, is_int
+from zplan.operations.zenml_types import floats, hcl_type, is_int
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.code_reach import CodeReader
 from zplan.plan.code_scope import ImportRef, ModuleBindings
@@ -380,11 +380,11 @@ class _Pipeline:
         if isinstance(value, ast.Call) and self.reader.called(self.path, _with_options(value.func)[0]):
             self._nested(step, param, value, line)  # `evaluate(model=train(data))`: train is a step of its own
             return
-        literal = self._literal(self._constant(value))
+        literal = self._literal(self._constant(value), floats(step.annotations.get(param)))  # `lr=2` for `lr: float`: ZenML passes 2.0
         if literal is None:
             self.notes.append(f"line {line}: argument {param}={ast.unparse(value)} is not converted")
-        else:  # `lr=2` for `lr: float`: ZenML passes 2.0
-            step.params[param] = f"{literal}.0" if is_float(step.annotations.get(param)) and literal.lstrip("-").isdigit() else literal
+        else:
+            step.params[param] = literal
 
     def _nested(self, step: _Step, param: str, call: ast.Call, line: int) -> None:
         """A step called in another's argument: its one output is that argument."""
@@ -421,7 +421,8 @@ class _Pipeline:
             n += 1
         return f"{name}_{n}"
 
-    def _literal(self, node: ast.expr) -> str | None:
+    def _literal(self, node: ast.expr, floated: str | None = None) -> str | None:
+        """A Python literal as HCL; its whole numbers as floats where ``floats()`` says ZenML makes them floats."""
         try:
             value = ast.literal_eval(node)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -429,9 +430,20 @@ class _Pipeline:
         if isinstance(value, (set, frozenset, complex, bytes)):
             return None
         try:
-            return hcl_literal(value)
+            return hcl_literal(_with_floats(value, floated))
         except diags.DiagnosticError:  # NaN or infinity
             return None
+
+
+def _with_floats(value: object, kind: str | None) -> object:
+    """``value`` with the numbers ``kind`` (of ``floats()``) names as floats (never a bool)."""
+    if kind == "value":
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if kind == "list" and isinstance(value, (list, tuple)):
+        return [_with_floats(v, "value") for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _with_floats(v, "value") for k, v in value.items()}
+    return value
 
 
 def _as_float(ref: str, kind: str, nullable: bool) -> str:

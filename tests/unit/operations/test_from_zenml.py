@@ -321,7 +321,7 @@ from steps import train
 @pipeline
 def flow(lr=0.1, epochs: int = 3, decay: Optional[float] = None, scale: float = 1, rates=[1, 0.5], by={"a": 2}):
     train(lr, epochs, decay, anything=scale, rates=rates, by=by)
-    train(lr=2, epochs=epochs)
+    train(lr=2, epochs=epochs, rates=[1, 2], by={"a": 1})
 """)
     (tmp_path / "main.zp.hcl").write_text(convert(tmp_path, "flows:flow").text)
     monkeypatch.setenv("ZPLAN_VAR_lr", "2")  # given as text, as -var gives it
@@ -329,7 +329,8 @@ def flow(lr=0.1, epochs: int = 3, decay: Optional[float] = None, scale: float = 
     params = planned.step("pipeline.flow.step.train").params
     assert [(params[k], type(params[k])) for k in ("lr", "epochs", "decay", "anything")] == [(2.0, float), (3, int), (None, type(None)),
                                                                                                (1.0, float)]
-    assert type(planned.step("pipeline.flow.step.train_2").params["lr"]) is float
+    literal = planned.step("pipeline.flow.step.train_2").params  # of arguments written as literals
+    assert type(literal["lr"]) is float and [type(v) for v in literal["rates"]] == [float, float] and type(literal["by"]["a"]) is float
     assert [type(v) for v in params["rates"]] == [float, float] and type(params["by"]["a"]) is float
     monkeypatch.setenv("ZPLAN_VAR_decay", "1")
     planned, _, _ = plan(tmp_path)
