@@ -44,7 +44,7 @@ pipeline "training" {
   step "data_splitter" {
     source = "steps/data_splitter.py:data_splitter"
     inputs = { dataset = step.data_loader.outputs.dataset }
-    params = { test_size = var.test_size }
+    params = { test_size = var.test_size * 1.0 }
   }
 
   step "data_preprocessor" {
@@ -62,6 +62,6 @@ pipeline "training" {
   step "model_evaluator" {
     source = "steps/model_evaluator.py:model_evaluator"
     inputs = { model = step.model_trainer.outputs.sklearn_classifier, dataset_trn = step.data_preprocessor.outputs.dataset_trn, dataset_tst = step.data_preprocessor.outputs.dataset_tst }
-    params = { min_train_accuracy = var.min_train_accuracy, min_test_accuracy = var.min_test_accuracy, target = var.target }
+    params = { min_train_accuracy = var.min_train_accuracy * 1.0, min_test_accuracy = var.min_test_accuracy * 1.0, target = var.target }
   }
 }

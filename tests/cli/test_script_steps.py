@@ -286,6 +286,17 @@ def test_metrics_are_recorded_in_ml_metadata_per_run_and_validate_imports_no_scr
     project.ok("validate", "-imports")
 
 
+def test_metrics_files_are_read_as_dvc_reads_them_yaml_1_2_and_toml(tmp_path):
+    # `dvc metrics show` reads JSON, YAML 1.2 (1e-5 a number, `yes` text) and TOML: so do a script step's outputs
+    project = Project(tmp_path / "p")
+    project.write("w.py", "open('m.yaml', 'w').write('loss: 1e-5\\nok: yes\\n')\nopen('m.toml', 'w').write('[eval]\\nauc = 0.75\\n')\n")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "eval" {\n    command = "python w.py"\n    metrics = ["m.yaml", "m.toml"]\n  }\n}\n'
+                                 'output "yaml" { value = step.eval.outs["m.yaml"] }\noutput "toml" { value = step.eval.outs["m.toml"] }\n')
+    project.apply()
+    outputs = json.loads(project.ok("output", "-json").out)
+    assert outputs["yaml"]["value"] == {"loss": 1e-05, "ok": "yes"} and outputs["toml"]["value"] == {"eval": {"auc": 0.75}}
+
+
 def test_a_function_step_param_read_from_a_params_file_is_named_by_its_key_there(tmp_path):
     project = Project(tmp_path / "p")
     project.write("params.yaml", "prepare:\n  split: 0.2\ntrain:\n  n_est: 50\n  depth: 3\n")

@@ -94,17 +94,13 @@ def _place(value: Any, dest: Path) -> None:
 
 
 def metrics_value(path: Path) -> Any:
-    """A small JSON or YAML metrics file's values, else None."""
-    try:
-        if path.stat().st_size > METRICS_VALUE_BYTES or not path.is_file():
-            return None
-        text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() == ".json":
-            return json.loads(text)
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
+    """A small JSON, YAML or TOML metrics file's values, read as `dvc metrics show` reads them (YAML 1.2, as
+    params files are: ``1e-5`` a number, ``yes`` text), else None."""
+    from zplan.config import params_files
 
-            return yaml.safe_load(text)
-    except Exception:  # unreadable metrics are still stored as a file; only the value is missing
+    try:
+        if path.stat().st_size > METRICS_VALUE_BYTES or not path.is_file() or not params_files.is_params_file(path):
+            return None
+        return params_files.read(path)
+    except (OSError, params_files.ParamsFileError):  # unreadable metrics are still stored as a file; only the value is missing
         return None
-    return None

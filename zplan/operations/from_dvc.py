@@ -29,6 +29,7 @@ from typing import Any, Iterator, Sequence
 from zplan import diags
 from zplan.config.fmt import format_text
 from zplan.config.params_files import is_params_file
+from zplan.operations.dvc_ignore import ignored, rules_of
 from zplan.operations.dvc_links import _deps, _Out, _outs_of
 from zplan.operations.dvc_templating import (PARAMS_FILE, _body, _for_each, _frozen, _list, _looped, _matrix, _moves, _name, _out_paths, _outs,
                                              _path, _path_text, _render, _stage_instances, _string, _template, _unique, _Vars, _wdir,
@@ -39,7 +40,6 @@ DEFAULT_OUT = "dvc.zp.hcl"
 _INTERPOLATED = re.compile(r"\$\{[^}]*\}")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")  # an external dep DVC reads from a remote: s3://, https://, remote://
 _NOTED_FIELDS = {  # stage fields with no equivalent: what the note says
-    "vars": "`vars:` of a stage is not converted (only top-level vars are read)",
     "meta": "`meta:` is not converted (zplan keeps no free-form stage metadata)",
 }
 _TOP_LEVEL = {  # top-level sections with no equivalent: why
@@ -49,8 +49,8 @@ _TOP_LEVEL = {  # top-level sections with no equivalent: why
     "params": "a step lists the param keys it reads in its own `params`",
     "datasets": "zplan reads no DVC datasets; give the data as deps",
 }
-_FIELDS = {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "desc", "always_changed", "frozen", "foreach", "do", "matrix",
-           *_NOTED_FIELDS}
+_FIELDS = {"cmd", "wdir", "vars", "deps", "params", "outs", "metrics", "plots", "desc", "always_changed", "frozen", "foreach", "do",
+           "matrix", *_NOTED_FIELDS}
 
 
 @dataclass
@@ -71,15 +71,30 @@ def import_dvc(dvc_yaml: Path | Sequence[Path], out: Path | None = None, force: 
 
 def find_dvc_yamls(root: Path) -> list[Path]:
     """Every dvc.yaml of the project, as `dvc repro` reads them into one graph: ./dvc.yaml first, then those of its
-    sub-folders (but hidden ones: .git, .dvc, .zplan)."""
-    found = []
+    sub-folders (but hidden ones: .git, .dvc, .zplan; those its .dvcignore files leave out; and a sub-folder that is a
+    DVC project of its own, holding a .dvc folder: as DVC does)."""
+    found, (rules, above) = [], _rules_above(root)
     for folder, subfolders, files in os.walk(root):
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
-        if "dvc.yaml" in files:
+        base = posixpath.normpath(posixpath.join(above, Path(os.path.relpath(folder, root)).as_posix()))
+        base = "" if base == "." else base  # the folder's path in the DVC project
+        rules += rules_of(Path(folder), base)  # a folder's rules apply below it only: they name paths under it
+        inside = f"{base}/" if base else ""
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and not ignored(inside + d, True, rules)
+                               and not (Path(folder) / d / ".dvc").is_dir())
+        if "dvc.yaml" in files and not ignored(inside + "dvc.yaml", False, rules):
             found.append(Path(folder) / "dvc.yaml")
     if not found:
         raise diags.fail(f"no dvc.yaml in {root} or its sub-folders", "run `zplan import-dvc` in the DVC project, or give the dvc.yaml's path")
     return found
+
+
+def _rules_above(root: Path) -> tuple[list, str]:
+    """The .dvcignore rules of the DVC project's folders above ``root`` (its folder holding .dvc, down to root's
+    parent), and root's path in the project, which those rules name paths by."""
+    resolved = root.resolve()
+    top = next((p for p in [resolved, *resolved.parents] if (p / ".dvc").is_dir()), resolved)
+    parts = resolved.relative_to(top).parts
+    return [rule for i in range(len(parts)) for rule in rules_of(top.joinpath(*parts[:i]), "/".join(parts[:i]))], "/".join(parts)
 
 
 def _common_folder(files: list[Path]) -> Path:
@@ -110,6 +125,7 @@ class _File:
     stages: dict[str, Any]
     vars_: _Vars
     shown: str  # its path relative to the project
+    vars_of: dict[str, _Vars]  # each stage's, by its address: the file's and its own `vars:`
 
 
 def convert(dvc_yaml: Path | Sequence[Path], project: Path | None = None) -> Converted:
@@ -123,13 +139,13 @@ def convert(dvc_yaml: Path | Sequence[Path], project: Path | None = None) -> Con
     stages = {name: stage for f in files for name, stage in f.stages.items()}
     if not stages:
         raise diags.fail(f"{', '.join(f.shown for f in files)} hold no stages", "a dvc.yaml lists its stages under `stages:`")
-    vars_of = {name: f.vars_ for f in files for name in f.stages}
+    vars_of = {name: v for f in files for name, v in f.vars_of.items()}
     steps = _unique({name: _step_name(name) for name in stages})  # train-a and train_a are two steps
-    outs_of = {path: out for f in files for path, out in _outs_of(f.stages, f.vars_, steps).items()}
+    outs_of = {path: out for name, stage in stages.items() for path, out in _outs_of({name: stage}, vars_of[name], steps).items()}
     blocks, locals_lines = [], []
     for f in files:
         with _in_file(f.path):
-            blocks += [_stage(name, stage, outs_of, f.vars_, notes, steps[name]) for name, stage in f.stages.items()]
+            blocks += [_stage(name, stage, outs_of, vars_of[name], notes, steps[name]) for name, stage in f.stages.items()]
             locals_lines += f.vars_.locals_lines()
         for key, why in _TOP_LEVEL.items():
             if f.document.get(key):
@@ -160,12 +176,17 @@ def _read(dvc_yaml: Path, project: Path, several: bool, notes: list[str], taken:
         check_stage(str(name), _body(stage) if isinstance(stage, dict) else stage, lines)
     prefix = f"{_name(base)}_" if several and base else ""
     vars_ = _Vars(dvc_yaml.parent, project, base, document.get("vars") or [], notes, prefix, taken, lines.top("vars"))
+    addressed = several and shown != "dvc.yaml"
+    vars_of = {}
     for name, stage in stages.items():
         field = "foreach" if isinstance(stage, dict) and "foreach" in stage else "matrix"
-        check_loop_values(str(name), stage, vars_, lines.at(str(name), field))
-        check_references(str(name), stage, vars_, lambda key, name=str(name): lines.at(name, key))
-    addressed = several and shown != "dvc.yaml"
-    return _File(dvc_yaml, document, {f"{shown}:{name}" if addressed else str(name): stage for name, stage in stages.items()}, vars_, shown)
+        check_loop_values(str(name), stage, vars_, lines.at(str(name), field))  # a loop reads the file's vars only, as in DVC
+        body = _body(stage) if isinstance(stage, dict) else {}
+        own = vars_.for_stage(str(name), body.get("vars"), str(body.get("wdir") or ""), notes, lines.at(str(name), "vars"))
+        check_references(str(name), stage, own, lambda key, name=str(name): lines.at(name, key))
+        vars_of[f"{shown}:{name}" if addressed else str(name)] = own
+    return _File(dvc_yaml, document, {f"{shown}:{name}" if addressed else str(name): stage for name, stage in stages.items()}, vars_,
+                 shown, vars_of)
 
 
 def _step_name(address: str) -> str:

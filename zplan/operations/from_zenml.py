@@ -26,7 +26,7 @@ from zplan.config.fmt import format_text
 from zplan.config.types import ANY, Type
 from zplan.config.variable_checks import RESERVED_NAMES
 from zplan.operations.from_dvc import hcl_literal, write_converted
-from zplan.operations.zenml_types import hcl_type, is_int
+from zplan.operations.zenml_types import floats, hcl_type, is_int
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.code_reach import CodeReader
 from zplan.plan.code_scope import ImportRef, ModuleBindings
@@ -368,14 +368,19 @@ class _Pipeline:
     def _argument(self, step: _Step, param: str, value: ast.expr, line: int) -> None:
         if isinstance(value, ast.Name) and value.id in self.values:
             ref = self.values[value.id]
-            (step.params if ref.startswith("var.") else step.inputs)[param] = ref
             if ref.startswith("var."):
-                self.uses.setdefault(ref.removeprefix("var."), []).append(step.annotations.get(param))
+                variable = ref.removeprefix("var.")
+                self.uses.setdefault(variable, []).append(step.annotations.get(param))
+                given = step.annotations.get(param)  # a float of the pipeline's is an int again for an int parameter
+                kind = floats(given) or (floats(self.annotations.get(variable)) if not is_int(given) else None)
+                step.params[param] = _as_float(ref, kind, self._default(variable) is None) if kind else ref
+            else:
+                step.inputs[param] = ref
             return
         if isinstance(value, ast.Call) and self.reader.called(self.path, _with_options(value.func)[0]):
             self._nested(step, param, value, line)  # `evaluate(model=train(data))`: train is a step of its own
             return
-        literal = self._literal(self._constant(value))
+        literal = self._literal(self._constant(value), floats(step.annotations.get(param)))  # `lr=2` for `lr: float`: ZenML passes 2.0
         if literal is None:
             self.notes.append(f"line {line}: argument {param}={ast.unparse(value)} is not converted")
         else:
@@ -416,7 +421,8 @@ class _Pipeline:
             n += 1
         return f"{name}_{n}"
 
-    def _literal(self, node: ast.expr) -> str | None:
+    def _literal(self, node: ast.expr, floated: str | None = None) -> str | None:
+        """A Python literal as HCL; its whole numbers as floats where ``floats()`` says ZenML makes them floats."""
         try:
             value = ast.literal_eval(node)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -424,9 +430,28 @@ class _Pipeline:
         if isinstance(value, (set, frozenset, complex, bytes)):
             return None
         try:
-            return hcl_literal(value)
+            return hcl_literal(_with_floats(value, floated))
         except diags.DiagnosticError:  # NaN or infinity
             return None
+
+
+def _with_floats(value: object, kind: str | None) -> object:
+    """``value`` with the numbers ``kind`` (of ``floats()``) names as floats (never a bool)."""
+    if kind == "value":
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if kind == "list" and isinstance(value, (list, tuple)):
+        return [_with_floats(v, "value") for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _with_floats(v, "value") for k, v in value.items()}
+    return value
+
+
+def _as_float(ref: str, kind: str, nullable: bool) -> str:
+    """A number variable given to a ``float`` parameter (``kind`` "value"), or a list or map of them, as floats:
+    ZenML converts `-var lr=2` (an HCL number, kept whole) to 2.0 when it checks the parameter's annotation."""
+    floated = {"value": f"{ref} * 1.0",  # exact: a whole number times 1.0 is that number as a float
+               "list": f"[for v in {ref} : v * 1.0]", "map": f"{{ for k, v in {ref} : k => v * 1.0 }}"}[kind]
+    return f"{ref} == null ? null : {floated}" if nullable else floated
 
 
 def _dotted(node: ast.expr) -> list[str] | None:

@@ -42,6 +42,25 @@ def is_int(annotation: ast.expr | None) -> bool:
     return _name(core(annotation)) == "int"
 
 
+def is_float(annotation: ast.expr | None) -> bool:
+    """Whether the annotation is ``float`` (or an Optional, Annotated, quoted ``float``)."""
+    return _name(core(annotation)) == "float"
+
+
+def floats(annotation: ast.expr | None) -> str | None:
+    """Where ZenML makes floats of the numbers a parameter is given: "value" for ``float``, "list" for a list of
+    floats (``list[float]``, ``Tuple[float, ...]``), "map" for ``dict[str, float]``; None for any other."""
+    if is_float(annotation):
+        return "value"
+    node = core(annotation)
+    if not isinstance(node, ast.Subscript):
+        return None
+    kind, args = _COLLECTIONS.get(_name(node.value)), _args(node)
+    if kind == "list" and args and is_float(args[0]) and (len(args) == 1 or len(args) == 2 and _is_ellipsis(args[1])):
+        return "list"
+    return "map" if kind == "map" and len(args) == 2 and is_float(args[1]) else None
+
+
 def core(annotation: ast.expr | None) -> ast.expr | None:
     """The annotation without what says nothing of the type: quotes, ``Annotated[T, ...]``, ``Optional[T]``,
     ``Union[T, None]``, ``T | None`` (a null is every variable's value when it is left unset)."""

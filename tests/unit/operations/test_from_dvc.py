@@ -572,6 +572,38 @@ stages:
     assert set(planned.outputs) == {"train_build_scores"}
 
 
+def test_dvc_yaml_files_a_dvcignore_leaves_out_are_not_imported(tmp_path):
+    # DVC reads no dvc.yaml in a folder its .dvcignore files name (gitignore patterns, a sub-folder's relative to it)
+    for folder in ("vendor/lib", "exp/old", "exp/keep", "data/raw", "src/scratch", "a/b", "tmp2"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "dvc.yaml").write_text("stages:\n  x:\n    cmd: echo\n")
+    (tmp_path / "dvc.yaml").write_text("stages:\n  x:\n    cmd: echo\n")
+    (tmp_path / ".dvcignore").write_text("# vendored code\nvendor/\nexp/*\n!exp/keep\n/raw\na[!x]b\ntmp[0-9]\n")  # [!x] never a /
+    (tmp_path / "src" / ".dvcignore").write_text("scratch\n")
+    assert find_dvc_yamls(tmp_path) == [tmp_path / "dvc.yaml", tmp_path / "a" / "b" / "dvc.yaml", tmp_path / "data" / "raw" / "dvc.yaml",
+                                        tmp_path / "exp" / "keep" / "dvc.yaml"]
+
+
+def test_the_dvcignore_of_the_dvc_project_above_the_folder_imported_is_honoured(tmp_path):
+    # run in a sub-folder of the DVC project, the import reads the .dvcignore files above it too, as DVC does
+    (tmp_path / ".dvc").mkdir()
+    for folder in ("src/exp/old", "src/exp/new"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "dvc.yaml").write_text("stages:\n  x:\n    cmd: echo\n")
+    (tmp_path / ".dvcignore").write_text("src/exp/old/\n")
+    (tmp_path / "src" / ".dvcignore").write_text("!nothing\n")
+    assert find_dvc_yamls(tmp_path / "src" / "exp") == [tmp_path / "src" / "exp" / "new" / "dvc.yaml"]
+
+
+def test_the_dvc_yaml_files_of_a_sub_folder_that_is_a_dvc_project_of_its_own_are_not_imported(tmp_path):
+    # DVC leaves a sub-repo (a folder with its own .dvc) to itself: `dvc repro` above it never runs its stages
+    for folder in ("lib/.dvc", "lib/inner", "app"):
+        (tmp_path / folder).mkdir(parents=True)
+    for folder in ("", "lib", "lib/inner", "app"):
+        (tmp_path / folder / "dvc.yaml").write_text("stages:\n  x:\n    cmd: echo\n")
+    assert find_dvc_yamls(tmp_path) == [tmp_path / "dvc.yaml", tmp_path / "app" / "dvc.yaml"]
+
+
 def test_params_a_step_cannot_list_by_key_make_their_file_a_dep(tmp_path):
     # DVC reads a params.py's constants, and `- file.yaml:` tracks all of a file: both rerun the stage when
     # they change, so the file is a dep (an edit anywhere in it reruns the step) rather than nothing
@@ -805,12 +837,115 @@ def test_an_escaped_interpolation_is_left_for_the_shell_as_dvc_leaves_it(tmp_pat
     assert planned.step("pipeline.dvc.step.a").params[":command"] == ["sh", "-c", "echo ${HOME} 0.1 > a.txt"]
 
 
-def test_a_var_of_a_stage_vars_is_kept_as_text_and_listed(tmp_path):
-    # a stage's own vars are not translated: what names one is listed, not refused
-    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    vars:\n      - n: 2\n    cmd: echo ${n}\n")
-    notes = convert(tmp_path / "dvc.yaml").notes
-    assert notes == ["stage a: `vars:` of a stage is not converted (only top-level vars are read)",
-                     "stage a: ${n} names no var or params.yaml key: kept as literal text"]
+def test_a_stages_own_vars_are_read_for_that_stage_as_dvc_reads_them(tmp_path):
+    # DVC adds a stage's `vars:` (mappings, and files read from its wdir) to the file's vars for that stage only
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "dvc.yaml").write_text("""vars:
+  - tag: v1
+stages:
+  train:
+    vars:
+      - lr: 2.0
+        opt: {epochs: 3}
+      - train.yaml
+    cmd: echo ${tag} ${lr} ${opt} ${seed} ${base.x} > model.txt
+    outs: [model.txt]
+  eval:
+    wdir: sub
+    vars:
+      - conf.yaml:threshold
+    cmd: cat ../model.txt > score.txt && echo ${threshold} >> score.txt
+    deps: [../model.txt]
+    outs: [score.txt]
+  each:
+    foreach: [a, b]
+    do:
+      vars:
+        - suffix: .out
+      cmd: echo ${item} > ${item}${suffix}
+      outs: ["${item}${suffix}"]
+""")
+    (tmp_path / "params.yaml").write_text("base:\n  x: 1\n")
+    (tmp_path / "train.yaml").write_text("seed: 7\n")
+    (tmp_path / "sub" / "conf.yaml").write_text("threshold: 0.5\n")
+    _, converted = import_dvc(tmp_path / "dvc.yaml")
+    assert converted.notes == []
+    planned, _, _ = plan(tmp_path)
+    steps = {s.address.removeprefix("pipeline.dvc.step."): s for s in planned.steps}
+    assert steps["train"].params[":command"][-1] == "echo v1 2.0 --epochs 3 7 1 > model.txt"
+    assert steps["eval"].params[":command"][-1] == "cd sub && cat ../model.txt > score.txt && echo 0.5 >> score.txt"
+    assert steps['each["b"]'].params[":command"][-1] == "echo b > b.out" and steps['each["b"]'].outputs == ["b.out"]
+    # only that stage reads them: another naming one is refused, as DVC refuses it
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    vars:\n      - n: 2\n    cmd: echo ${n}\n  b:\n    cmd: echo ${n}\n")
+    with pytest.raises(diags.DiagnosticError, match=r"stage b: \$\{n\} in its cmd names no var"):
+        convert(tmp_path / "dvc.yaml")
+
+
+@pytest.mark.parametrize("stage_vars, message", [
+    ("      - base: {x: 2}\n", "stage a: its vars define base.x, which params.yaml defines already: DVC refuses to redefine it"),
+    ("      - tag: v2\n", "stage a: its vars define tag, which the top-level vars defines already"),
+    ("      - other.yaml\n", "vars file other.yaml does not exist"),
+])
+def test_a_stage_var_dvc_cannot_read_is_an_error_at_its_line(tmp_path, stage_vars, message):
+    (tmp_path / "dvc.yaml").write_text(f"vars:\n  - tag: v1\nstages:\n  a:\n    vars:\n{stage_vars}    cmd: echo ${{base.x}}\n")
+    (tmp_path / "params.yaml").write_text("base:\n  x: 1\n  y: 2\n")
+    with pytest.raises(diags.DiagnosticError) as caught:
+        convert(tmp_path / "dvc.yaml")
+    (found,) = caught.value.diagnostics
+    assert message in found.summary and found.range.line == 5, (found.summary, found.range)
+
+
+def test_a_stage_vars_file_with_keys_imports_only_those_keys_as_dvc_does(tmp_path):
+    # `conf.yaml:threshold` imports threshold alone: conf.yaml's seed, which params.yaml defines too, is no clash
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    vars:\n      - conf.yaml:threshold,opt.depth\n"
+                                       "    cmd: echo ${seed} ${threshold} ${opt.depth} > a.txt\n    outs: [a.txt]\n")
+    (tmp_path / "params.yaml").write_text("seed: 1\n")
+    (tmp_path / "conf.yaml").write_text("seed: 2\nthreshold: 0.5\nopt:\n  depth: 3\n  width: 4\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    assert planned.step("pipeline.dvc.step.a").params[":command"][-1] == "echo 1 0.5 3 > a.txt"
+    for vars_ in ("stages:\n  a:\n    vars:\n      - conf.yaml:threshold\n", "vars:\n  - conf.yaml:threshold\nstages:\n  a:\n"):
+        (tmp_path / "dvc.yaml").write_text(vars_ + "    cmd: echo ${opt.width}\n")
+        with pytest.raises(diags.DiagnosticError, match=r"\$\{opt.width\} in its cmd names no var"):
+            convert(tmp_path / "dvc.yaml")
+
+
+@pytest.mark.parametrize("vars_, message", [
+    ("  - seed: 2\n", "vars: an inline `vars` entry defines seed, which params.yaml defines already"),
+    ("  - conf.yaml\n", "vars: conf.yaml defines opt.depth, which params.yaml defines already"),
+    ("  - n: 1\n  - n: 2\n", "vars: an inline `vars` entry defines n, which an inline `vars` entry defines already"),
+])
+def test_a_top_level_var_defined_twice_is_an_error_as_dvc_refuses_it(tmp_path, vars_, message):
+    (tmp_path / "dvc.yaml").write_text(f"vars:\n{vars_}stages:\n  a:\n    cmd: echo ${{seed}}\n")
+    (tmp_path / "params.yaml").write_text("seed: 1\nopt:\n  depth: 3\n")
+    (tmp_path / "conf.yaml").write_text("opt:\n  width: 4\n  depth: 5\n")
+    with pytest.raises(diags.DiagnosticError) as caught:
+        convert(tmp_path / "dvc.yaml")
+    (found,) = caught.value.diagnostics
+    assert message in found.summary and found.range.line == 1, (found.summary, found.range)
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("vars:\n  - a: x\n  - b: [1, \"${a}\"]\nstages:\n  s:\n    cmd: echo ${b}\n", 1, "vars hold ${a}: DVC interpolates no vars"),
+    ("stages:\n  s:\n    foreach: [x, y]\n    do:\n      vars:\n        - n: ${item}\n      cmd: echo ${n}\n",
+     5, "stage s: its vars hold ${item}: DVC interpolates no vars"),
+])
+def test_a_var_written_with_an_interpolation_is_an_error_as_dvc_refuses_it(tmp_path, text, line, message):
+    # kept, the ${...} would reach the command as literal text
+    (tmp_path / "t.yaml").write_text(text)
+    with pytest.raises(diags.DiagnosticError) as caught:
+        convert(tmp_path / "t.yaml")
+    (found,) = caught.value.diagnostics
+    assert message in found.summary and found.range.line == line, (found.summary, found.range)
+
+
+def test_stage_vars_adding_keys_to_a_mapping_of_params_yaml_are_merged_as_dvc_merges_them(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    vars:\n      - base: {z: 3}\n    cmd: echo ${base.x} ${base.z} > a.txt\n"
+                                       "    outs: [a.txt]\n")
+    (tmp_path / "params.yaml").write_text("base:\n  x: 1\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    assert planned.step("pipeline.dvc.step.a").params[":command"][-1] == "echo 1 3 > a.txt"
 
 
 def test_a_stage_field_dvc_does_not_know_is_listed(tmp_path):

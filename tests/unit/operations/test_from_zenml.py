@@ -303,6 +303,40 @@ def flow(epochs: Annotated[int, "n"] = 3, lr=0.1, layers: list[int] = [64, 32], 
         assert found.range.file.endswith("main.zp.hcl") and found.range.line > 0 and message in found.summary, found.summary
 
 
+def test_a_whole_number_given_to_a_float_parameter_reaches_the_step_as_a_float(tmp_path, monkeypatch):
+    # ZenML converts a parameter to its annotation's type: `-var lr=2` for `lr: float` is 2.0 in the step, as is `lr=2`
+    (tmp_path / "steps.py").write_text("""
+from typing import Optional
+from zenml import step
+
+@step
+def train(lr: float, epochs: int, decay: Optional[float] = None, anything=None, rates: list[float] = (), by: dict[str, float] = None) -> None:
+    print(lr, epochs, decay, anything, rates, by)
+""")
+    (tmp_path / "flows.py").write_text("""
+from typing import Optional
+from zenml import pipeline
+from steps import train
+
+@pipeline
+def flow(lr=0.1, epochs: int = 3, decay: Optional[float] = None, scale: float = 1, rates=[1, 0.5], by={"a": 2}):
+    train(lr, epochs, decay, anything=scale, rates=rates, by=by)
+    train(lr=2, epochs=epochs, rates=[1, 2], by={"a": 1})
+""")
+    (tmp_path / "main.zp.hcl").write_text(convert(tmp_path, "flows:flow").text)
+    monkeypatch.setenv("ZPLAN_VAR_lr", "2")  # given as text, as -var gives it
+    planned, _, _ = plan(tmp_path)
+    params = planned.step("pipeline.flow.step.train").params
+    assert [(params[k], type(params[k])) for k in ("lr", "epochs", "decay", "anything")] == [(2.0, float), (3, int), (None, type(None)),
+                                                                                               (1.0, float)]
+    literal = planned.step("pipeline.flow.step.train_2").params  # of arguments written as literals
+    assert type(literal["lr"]) is float and [type(v) for v in literal["rates"]] == [float, float] and type(literal["by"]["a"]) is float
+    assert [type(v) for v in params["rates"]] == [float, float] and type(params["by"]["a"]) is float
+    monkeypatch.setenv("ZPLAN_VAR_decay", "1")
+    planned, _, _ = plan(tmp_path)
+    assert type(planned.step("pipeline.flow.step.train").params["decay"]) is float
+
+
 def test_a_parameter_named_as_an_hcl_reserved_word_or_without_a_literal_default_is_listed(root):
     # a default naming a constant the module assigns a literal once is that literal, as Python reads it
     (root / "reserved.py").write_text("""
