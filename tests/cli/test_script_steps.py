@@ -129,7 +129,9 @@ def test_the_plan_lists_the_outs_apply_would_check_out_again(project):
     assert planned.code == 2 and "No changes" not in planned.out, str(planned)
     assert "~ metrics.json" in planned.out and "will be checked out again from pipeline.p.step.use: changed in the project folder" in planned.out
     assert "Outs: 3 to check out." in planned.out
-    assert "| `result.txt` | will be checked out again from pipeline.p.step.use: missing" in project.ok("plan", "-format", "markdown").out
+    markdown = project.ok("plan", "-format", "markdown").out
+    assert "| `result.txt` | will be checked out again from pipeline.p.step.use: missing" in markdown
+    assert "| add | change | destroy | steps to run | steps cached | outs to check out |\n|---:|---:|---:|---:|---:|---:|\n| 0 | 0 | 0 | 0 | 3 | 3 |" in markdown
     assert "checked out again" not in project.ok("apply", "-auto-approve", "-verbose", "-no-checkout").out  # its plan writes nothing back
     project.apply()
     assert project.read("metrics.json") != "edited by hand" and project.run("plan", "-detailed-exitcode").code == 0

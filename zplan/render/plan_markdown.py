@@ -64,11 +64,14 @@ def _header(doc: dict) -> str:
 
 
 def _table(doc: dict) -> str:
-    """The counts the summary line gives: a destroy runs no step, so it has no step columns."""
+    """The counts the summary line gives: a destroy runs no step, so it has no step columns;
+    outs to check out get theirs when there are any, as the summary line names them only then."""
     s = doc["summary"]
     columns = [("add", s["add"]), ("change", s["change"]), ("destroy", s["destroy"])]
     if not doc["destroy"]:
         columns += [("steps to run", s["steps_run"]), ("steps cached", s["steps_cached"])]
+    if s.get("checkouts"):
+        columns.append(("outs to check out", s["checkouts"]))
     row = lambda cells: "| " + " | ".join(str(c) for c in cells) + " |\n"  # noqa: E731
     return row(n for n, _ in columns) + "|" + "---:|" * len(columns) + "\n" + row(v for _, v in columns)
 
