@@ -8,7 +8,7 @@ part starts.
 from __future__ import annotations
 
 from zplan.render.graph_view import markdown_block
-from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _outputs, _resource, checkout_text, summary_line, targeting_note, why
+from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _outputs, _resource, checkout_text, followed_notes, summary_line, targeting_note, why
 
 GITHUB_LIMIT = 65_000
 
@@ -60,6 +60,7 @@ def _header(doc: dict) -> str:
         f"### {title} — stack `{doc['stack']}`\n\n{_table(doc)}\n"
         f"**{summary_line(doc)}**\n"
         + (f"\n> **{targeting_note(doc)}**\n" if targeting_note(doc) else "")
+        + "".join(f"\n> {_escape(note)}\n" for note in followed_notes(doc))
     )
 
 

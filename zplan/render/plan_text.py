@@ -25,6 +25,8 @@ def render(doc: dict, verbose: bool = False) -> list[tuple[str, str]]:
     lines.append(("", ""))
     if targeting_note(doc):
         lines += [("warning", f"  {targeting_note(doc)}"), ("", "")]
+    if followed_notes(doc):
+        lines += [("warning", f"  {note}") for note in followed_notes(doc)] + [("", "")]
     for moved in doc.get("moved", ()):
         lines.append(("", f"  {moved['from']} has moved to {moved['to']}"))
     for r in changes:
@@ -61,6 +63,12 @@ def targeting_note(doc: dict) -> str | None:
         return None
     return (f"Warning: {' and '.join(flags)} in effect: this plan covers only part of the configuration; "
             "changes outside it are not shown. Plan without them before relying on it.")
+
+
+def followed_notes(doc: dict) -> list[str]:
+    """A -target, -exclude or -replace given an address a moved block left, and the one it acted on."""
+    return [f"{f['flag']} {f['from']}: has moved to {f['to']} (a moved block); the plan uses {f['to']}"
+            for f in (doc.get("options") or {}).get("followed_moves", ())]
 
 
 def summary_line(doc: dict) -> str:
