@@ -89,6 +89,16 @@ def test_the_command_line_is_keyed_and_named_in_the_reason(project):
     assert reasons(project.plan_json())["make"] == ["command: python src/make.py out/data -> python src/make.py out/data --fast"]
 
 
+def test_the_markdown_plan_shows_a_script_step_by_its_command(project):
+    """A script step has no source function: the Markdown plan showed an empty "source: ``" for it."""
+    markdown = project.ok("plan", "-format", "markdown").out
+    make = markdown[markdown.index("<code>~ pipeline.p.step.make</code>"):]
+    make = make[: make.index("</details>")]
+    assert "- command: <code>python src/make.py out/data</code>\n" in make and "source" not in make, make
+    use = markdown[markdown.index("<code>~ pipeline.p.step.use</code>"):]
+    assert "- command: <code>python src/use.py out/data result.txt</code>\n" in use[: use.index("</details>")]
+
+
 def test_no_checkout_leaves_the_workspace_alone(project):
     project.apply("-no-checkout")
     assert not project.path("result.txt").exists() and not project.path("out").exists()

@@ -11,6 +11,7 @@ from zplan.render.graph_view import markdown_block
 from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _outputs, _resource, checkout_text, followed_notes, summary_line, targeting_note, why
 
 GITHUB_LIMIT = 65_000
+COMMAND_PARAM = ":command"  # a script step's command among its params (zplan.plan.script_steps)
 
 
 def render_parts(doc: dict, limit: int = GITHUB_LIMIT, verbose: bool = False) -> list[str]:
@@ -88,7 +89,7 @@ def _section(change: dict, verbose: bool) -> str:
         reasons = "; ".join(x["message"] for x in change["reasons"])
         return (
             f"<details><summary><code>~ {_escape(change['address'])}</code> will run: {_escape(reasons)}</summary>\n\n"
-            f"- source: `{change['source']}`\n- reasons:\n" + "".join(f"  - {_escape(x['message'])}\n" for x in change["reasons"]) + "\n</details>\n"
+            f"{_what_runs(change)}- reasons:\n" + "".join(f"  - {_escape(x['message'])}\n" for x in change["reasons"]) + "\n</details>\n"
         )
     lines = _resource(change, 0, verbose)
     body = "\n".join(text for _, text in lines[1:])
@@ -99,6 +100,17 @@ def _section(change: dict, verbose: bool) -> str:
         f"{' (' + _escape(because) + ')' if because else ''}</summary>\n\n"
         f"```diff\n{_diffify(body)}\n```\n\n</details>\n"
     )
+
+
+def _what_runs(step: dict) -> str:
+    """A step's source function; a script step has none: its command (as planned, secrets hidden) instead."""
+    if step.get("source"):
+        return f"- source: `{step['source']}`\n"
+    command = (step.get("params") or {}).get(COMMAND_PARAM)
+    if command is None:
+        return ""
+    text = command if isinstance(command, str) else " ".join(str(part) for part in command)  # as its reasons write it
+    return f"- command: <code>{_escape(text)}</code>\n"
 
 
 def _moved(moved: dict) -> str:
