@@ -8,7 +8,7 @@ part starts.
 from __future__ import annotations
 
 from zplan.render.graph_view import markdown_block
-from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _outputs, _resource, checkout_text, followed_notes, summary_line, targeting_note, why
+from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _outputs, _resource, checkout_text, followed_notes, left_alone_text, summary_line, targeting_note, why
 
 GITHUB_LIMIT = 65_000
 COMMAND_PARAM = ":command"  # a script step's command among its params (zplan.plan.script_steps)
@@ -24,6 +24,10 @@ def render_parts(doc: dict, limit: int = GITHUB_LIMIT, verbose: bool = False) ->
     if checkouts:  # the project folder changes too
         rows = "\n".join(f"| `{_cell(c['path'])}` | {_cell(_escape(checkout_text(c)))} |" for c in checkouts)
         sections.append(f"<details><summary>{len(checkouts)} out(s) to check out again</summary>\n\n| out | |\n|---|---|\n{rows}\n\n</details>\n")
+    others = doc.get("other_stacks") or []
+    if others:  # as the text plan lists them: recorded here, yet neither changed nor destroyed
+        rows = "\n".join(f"| `{_cell(o['address'])}` | {_cell(_escape(left_alone_text(o)))} |" for o in others)
+        sections.append(f"<details><summary>{len(others)} resource(s) of another stack left alone</summary>\n\n| resource | |\n|---|---|\n{rows}\n\n</details>\n")
     cached = [s for s in doc["steps"] if s["action"] == "cached"]
     if cached:
         restored = set(doc.get("restored", ()))

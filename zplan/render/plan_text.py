@@ -32,8 +32,7 @@ def render(doc: dict, verbose: bool = False) -> list[tuple[str, str]]:
     for r in changes:
         lines += _resource(r, width, verbose)
     for other in doc.get("other_stacks", ()):
-        owner = f'stack "{other["stack"]}"' if other["stack"] else "another stack (recorded before zplan kept each resource's stack)"
-        lines.append(("dim", f"      {other['address']:<{width}} left alone: {owner} applied it; `zplan state rm` forgets it"))
+        lines.append(("dim", f"      {other['address']:<{width}} {left_alone_text(other)}"))
     cached = [s for s in doc["steps"] if s["action"] == "cached"]
     show_cached = verbose or len(cached) <= COLLAPSE_CACHED_OVER
     restored = set(doc.get("restored", ()))
@@ -53,6 +52,12 @@ def render(doc: dict, verbose: bool = False) -> list[tuple[str, str]]:
     lines += _outputs(doc)
     lines.append(("bold", summary_line(doc)))
     return lines
+
+
+def left_alone_text(other: dict) -> str:
+    """A recorded resource another stack applied: this plan neither changes nor destroys it."""
+    owner = f'stack "{other["stack"]}"' if other["stack"] else "another stack (recorded before zplan kept each resource's stack)"
+    return f"left alone: {owner} applied it; `zplan state rm` forgets it"
 
 
 def targeting_note(doc: dict) -> str | None:
