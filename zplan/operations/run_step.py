@@ -54,7 +54,25 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
         _renew_reused(project, planner.apply_inputs().stack_settings, _as_it_starts(applier, plan.steps[0]), upstream)
         if plan.has_changes():
             _metadata_ready(project, planner.apply_inputs().stack_settings)
-    return applier.apply().ok
+    ok = applier.apply().ok
+    if ok and _tag_reused(state, applier, address):
+        _record(project, backend, state, applier)
+    return ok
+
+
+def _tag_reused(state: "_TaskState", applier, address: str) -> bool:
+    """A step taken from the cache is this pipeline run's result too: its record is tagged with the
+    run (the tasks downstream look for it there when no plan knows its key). True: tagged."""
+    from zplan.apply.tracker import CACHED
+
+    key = applier.tracker.store_key
+    if not state.pipeline_run or key is None or applier.tracker.result.outcome.get(address) != CACHED:
+        return False
+    record = state.step_record(key, address)
+    if record is None or not record.succeeded or record.pipeline_run == state.pipeline_run:
+        return False
+    state.put_step(key, address, record)  # (tagged by put_step)
+    return True
 
 
 def _as_it_starts(applier, step: m.StepPlan) -> m.StepPlan:
