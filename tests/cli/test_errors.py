@@ -114,6 +114,13 @@ CASES = {
         [(HCL, "output \"total\" {", 'provider "locl" {\n}\n\noutput "total" {')],
         ["plan"], "main.zp.hcl:37", 'provider "locl": no installed provider has this name',
     ),
+    "provider block reading a resource its provider configures": (
+        [(HCL, "output \"total\" {", 'provider "local" {\n  root = resource.local_file.f.path\n}\n\n'
+               'resource "local_directory" "d" {\n  path = "out"\n}\n\n'
+               'resource "local_file" "f" {\n  path    = "${resource.local_directory.d.path}/f.txt"\n  content = "x"\n}\n\noutput "total" {')],
+        ["plan"], "main.zp.hcl:37",
+        'dependency cycle: resource.local_directory.d -> resource.local_file.f -> provider "local" (main.zp.hcl:37:1) -> resource.local_directory.d',
+    ),
     "store options that apply would ignore": (
         [(HCL, 'orchestrator   = "local"', 'orchestrator   = "local"\n  artifact_store_options = { endpoint_url = "http://minio:9000" }')],
         ["plan"], "main.zp.hcl:10", 'stack "local": artifact_store_options is not supported yet',

@@ -57,7 +57,7 @@ def test_wrapping_a_resource_into_a_module_does_not_recreate_it(sweep):
     doc = sweep.plan_json()
     assert doc["moved"] == [{"from": "resource.local_directory.results", "to": "module.storage.resource.local_directory.results"}]
     assert [(r["address"], r["action"]) for r in doc["resources"]] == [("module.storage.resource.local_directory.results", "no-op")]
-    sweep.apply()
+    assert "Apply complete: 5 cached, 1 moved." in sweep.apply().out  # the move is counted too
     assert sweep.ok("state", "list").out.count("local_directory.results") == 1
     assert sweep.ok("plan", "-detailed-exitcode").code == 0
 
@@ -142,3 +142,26 @@ def test_renaming_a_resource_keeps_the_steps_reading_it_cached(tmp_path):
     project.write("main.zp.hcl", READER.format("c", 2) + "\nmoved {\n  from = resource.local_directory.b\n  to   = resource.local_directory.c\n}\n")
     step = next(s for s in project.plan_json()["steps"] if s["address"] == "pipeline.p.step.list")
     assert [r["message"] for r in step["reasons"]] == ["params.n: 1 -> 2"]
+
+
+def test_target_exclude_and_replace_follow_a_moved_block_and_say_so(sweep):
+    """As in Terraform, an address a moved block left names where it moved: a renamed step or
+    resource is targeted, excluded or replaced under its old address too, and the plan says which
+    address it acted on (before, "no such step or resource")."""
+    sweep.write("dir.zp.hcl", MODULE)
+    sweep.apply()
+    renamed = sweep.read("main.zp.hcl").replace('step "train" {', 'step "fit" {').replace("step.train[*]", "step.fit[*]")
+    sweep.write("main.zp.hcl", renamed + '\nmoved {\n  from = pipeline.sweep.step.train\n  to   = pipeline.sweep.step.fit\n}\n')
+    sweep.write("dir.zp.hcl", MODULE.replace('"results"', '"reports"', 1)
+                + "\nmoved {\n  from = resource.local_directory.results\n  to   = resource.local_directory.reports\n}\n")
+    doc = sweep.plan_json("-replace", 'pipeline.sweep.step.train["c=0.5"]', "-exclude", "local_directory.results")
+    assert [s["address"] for s in doc["steps"] if s["action"] == "run"] == ['pipeline.sweep.step.fit["c=0.5"]', "pipeline.sweep.step.select_best"]
+    assert "resource.local_directory.reports" not in [r["address"] for r in doc["resources"]]
+    assert doc["options"]["followed_moves"] == [
+        {"flag": "-exclude", "from": "local_directory.results", "to": "resource.local_directory.reports"},
+        {"flag": "-replace", "from": 'pipeline.sweep.step.train["c=0.5"]', "to": 'pipeline.sweep.step.fit["c=0.5"]'}]
+    plan = sweep.ok("plan", "-target", "pipeline.sweep.step.train")
+    assert "-target pipeline.sweep.step.train: has moved to pipeline.sweep.step.fit (a moved block)" in plan.out
+    assert "Steps: 0 to run, 4 cached." in plan.out  # the step's instances and what they read
+    markdown = sweep.ok("plan", "-target", "resource.local_directory.results", "-format", "markdown").out
+    assert "> -target resource.local_directory.results: has moved to resource.local_directory.reports" in markdown

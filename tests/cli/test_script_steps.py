@@ -89,6 +89,16 @@ def test_the_command_line_is_keyed_and_named_in_the_reason(project):
     assert reasons(project.plan_json())["make"] == ["command: python src/make.py out/data -> python src/make.py out/data --fast"]
 
 
+def test_the_markdown_plan_shows_a_script_step_by_its_command(project):
+    """A script step has no source function: the Markdown plan showed an empty "source: ``" for it."""
+    markdown = project.ok("plan", "-format", "markdown").out
+    make = markdown[markdown.index("<code>~ pipeline.p.step.make</code>"):]
+    make = make[: make.index("</details>")]
+    assert "- command: <code>python src/make.py out/data</code>\n" in make and "source" not in make, make
+    use = markdown[markdown.index("<code>~ pipeline.p.step.use</code>"):]
+    assert "- command: <code>python src/use.py out/data result.txt</code>\n" in use[: use.index("</details>")]
+
+
 def test_no_checkout_leaves_the_workspace_alone(project):
     project.apply("-no-checkout")
     assert not project.path("result.txt").exists() and not project.path("out").exists()
@@ -129,7 +139,9 @@ def test_the_plan_lists_the_outs_apply_would_check_out_again(project):
     assert planned.code == 2 and "No changes" not in planned.out, str(planned)
     assert "~ metrics.json" in planned.out and "will be checked out again from pipeline.p.step.use: changed in the project folder" in planned.out
     assert "Outs: 3 to check out." in planned.out
-    assert "| `result.txt` | will be checked out again from pipeline.p.step.use: missing" in project.ok("plan", "-format", "markdown").out
+    markdown = project.ok("plan", "-format", "markdown").out
+    assert "| `result.txt` | will be checked out again from pipeline.p.step.use: missing" in markdown
+    assert "| add | change | destroy | steps to run | steps cached | outs to check out |\n|---:|---:|---:|---:|---:|---:|\n| 0 | 0 | 0 | 0 | 3 | 3 |" in markdown
     assert "checked out again" not in project.ok("apply", "-auto-approve", "-verbose", "-no-checkout").out  # its plan writes nothing back
     project.apply()
     assert project.read("metrics.json") != "edited by hand" and project.run("plan", "-detailed-exitcode").code == 0

@@ -45,6 +45,8 @@ def test_another_stack_s_resource_is_neither_planned_for_deletion_nor_destroyed(
     assert doc["other_stacks"] == [{"address": ONLY_OTHER, "stack": "other"}]
     assert [r["action"] for r in doc["resources"]] == ["no-op"]
     assert f'{ONLY_OTHER} left alone: stack "other" applied it' in p.ok("plan", "-stack", "local").out
+    markdown = p.ok("plan", "-stack", "local", "-format", "markdown").out  # the pull request's view says so too
+    assert f'| `{ONLY_OTHER}` | left alone: stack "other" applied it; `zplan state rm` forgets it |' in markdown, markdown
     p.ok("destroy", "-auto-approve", "-stack", "local")
     assert p.path("out/other").is_dir() and not p.path("out/shared").exists()
     assert ONLY_OTHER in p.ok("state", "list").out

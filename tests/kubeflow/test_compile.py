@@ -52,7 +52,8 @@ def test_five_step_pipeline_compiles_to_one_task_per_step(tmp_path):
         container = executors[spec["components"][t["componentRef"]["name"]]["executorLabel"]]["container"]
         step = t["taskInfo"]["name"]
         assert container["image"] == IMAGE
-        assert container["command"] == ["zplan", "run-step", f"pipeline.training.step.{step}", "-stack", "gcp"]
+        assert container["command"] == ["zplan", "run-step", f"pipeline.training.step.{step}", "-stack", "gcp",
+                                        "-pipeline-run", "{{$.pipeline_job_uuid}}"]  # filled in by KFP
     assert spec["pipelineInfo"]["name"] == "training"
     assert [p.name for p in out.parent.iterdir()] == ["training.yaml"]  # no temp file left
 

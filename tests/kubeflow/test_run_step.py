@@ -422,3 +422,56 @@ def test_a_task_whose_writes_are_all_refused_names_only_the_step_it_ran_and_keep
     kept = root / ".zplan" / RECOVERY_NAME
     assert f"is kept in {kept}" in str(refused.value)
     assert set(json.loads(kept.read_text())["stores"].popitem()[1]["steps"]) == {"pipeline.p.step.a", "pipeline.p.step.b"}
+
+
+def test_a_task_reads_the_upstream_result_its_own_pipeline_run_recorded_when_no_plan_knows_its_key(tmp_path):
+    """load and scale both have cache = false, so scale's key is known only inside its task: double,
+    in pipeline run A (c=1), reads scale's result of run A, not that of run B (c=5), recorded since."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def load(c):\n    return c\n\n\ndef scale(x):\n    return 10 * x\n\n\ndef double(x):\n    return 2 * x\n")
+    (root / "main.zp.hcl").write_text(
+        'variable "c" {\n  default = 1\n}\n\npipeline "p" {\n'
+        '  step "load" {\n    source = "steps.py:load"\n    cache  = false\n    params = { c = var.c }\n  }\n'
+        '  step "scale" {\n    source = "steps.py:scale"\n    cache  = false\n    inputs = { x = step.load.outputs.output }\n  }\n'
+        '  step "double" {\n    source = "steps.py:double"\n    inputs = { x = step.scale.outputs.output }\n  }\n}\n\n'
+        'output "d" {\n  value = step.double.outputs.output\n}\n')
+    for run, c in (("run-a", "1"), ("run-b", "5")):
+        for step in ("load", "scale"):
+            assert run_step(ProjectArgs(root, [f"c={c}"]), f"pipeline.p.step.{step}", Recorder(), pipeline_run=run)
+    assert run_step(ProjectArgs(root, ["c=1"]), "pipeline.p.step.double", Recorder(), pipeline_run="run-a")
+    project = open_project(ProjectArgs(root, ["c=1"]))
+    assert State(project.state_backend().read()).outputs_of(project.stack_name)["d"]["value"] == 20
+    with pytest.raises(DiagnosticError, match=r"reads pipeline.p.step.scale, which has no successful result recorded in this pipeline run \(run-c\)"):
+        run_step(ProjectArgs(root, ["c=1"]), "pipeline.p.step.double", Recorder(), pipeline_run="run-c")
+
+
+def test_every_task_of_a_compiled_pipeline_is_told_the_run_it_is_in(tmp_path):
+    from kfp import dsl
+
+    from zplan.kubeflow.compile import StepTask, compile_pipeline
+
+    spec = compile_pipeline("p", [StepTask(FIT, "fit")], "image:1", "kf", tmp_path / "p.yaml").read_text()
+    assert f"- -pipeline-run\n        - '{dsl.PIPELINE_JOB_ID_PLACEHOLDER}'" in spec, spec
+
+
+def test_an_upstream_step_its_task_took_from_the_cache_is_found_as_this_pipeline_run_s_result(tmp_path):
+    """scale reads load (cache = false), so no plan knows its key: in run B it is taken from run A's
+    cache as its task starts, and double, in run B, finds that result as run B's."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def load(c):\n    return c\n\n\ndef scale(x):\n    return 10 * x\n\n\ndef double(x):\n    return 2 * x\n")
+    (root / "main.zp.hcl").write_text(
+        'variable "c" {\n  default = 1\n}\n\npipeline "p" {\n'
+        '  step "load" {\n    source = "steps.py:load"\n    cache  = false\n    params = { c = var.c }\n  }\n'
+        '  step "scale" {\n    source = "steps.py:scale"\n    inputs = { x = step.load.outputs.output }\n  }\n'
+        '  step "double" {\n    source = "steps.py:double"\n    inputs = { x = step.scale.outputs.output }\n  }\n}\n\n'
+        'output "d" {\n  value = step.double.outputs.output\n}\n')
+    for run in ("run-a", "run-b"):
+        for step in ("load", "scale", "double"):
+            assert run_step(ProjectArgs(root, ["c=1"]), f"pipeline.p.step.{step}", Recorder(), pipeline_run=run)
+    project = open_project(ProjectArgs(root, ["c=1"]))
+    state = State(project.state_backend().read())
+    (key,) = state.doc["stores"]
+    assert state.step_record(key, "pipeline.p.step.scale").pipeline_run == "run-b"
+    assert state.outputs_of(project.stack_name)["d"]["value"] == 20

@@ -125,7 +125,8 @@ class Applier:
             self.writes.write_last(self.state, self._not_started())
             if self.recorder.metadata_failed is not None:
                 raise self._metadata_stopped()
-            self.hooks.run_finished(self.tracker.summary())
+            moved = {"moved": len(self.plan.moved)} if self.plan.moved else {}  # written to state: not "nothing to do"
+            self.hooks.run_finished(self.tracker.summary() | moved)
         finally:
             self.runner.closed()  # the workers' helper processes exited while the last records were written
         return self.result

@@ -341,7 +341,8 @@ def run_step(address: str, stack: Optional[str] = stack_option(), var: List[str]
              planned_vars: Optional[str] = typer.Option(None, "-planned-vars", help="The variable values the apply planned with (JSON)"),
              planned: Optional[str] = typer.Option(None, "-planned", help="The apply's digests of the step's parts (JSON): refuse to run on a difference"),
              replace: Optional[str] = typer.Option(None, "-replace", help="Rerun the step even if cached (the apply's -replace)"),
-             lock_timeout: str = typer.Option("10m", "-lock-timeout", "--lock-timeout", help="How long to wait for the state lock, each time the task takes it.")) -> None:
+             lock_timeout: str = typer.Option("10m", "-lock-timeout", "--lock-timeout", help="How long to wait for the state lock, each time the task takes it."),
+             pipeline_run: Optional[str] = typer.Option(None, "-pipeline-run", help="The id of the pipeline run this task is in")) -> None:
     """Run one step (used inside containers by the Kubeflow/Vertex orchestrators and training backends)."""
     if task or result:  # a training backend's job: runs the task, records nothing (the submitting apply does)
         from zplan.apply.backend_task import run_task
@@ -361,7 +362,7 @@ def run_step(address: str, stack: Optional[str] = stack_option(), var: List[str]
     if replace is not None and replace != address:
         raise typer.BadParameter(f"-replace names {replace}, not the step this task runs ({address})")
     wait = lock_timeout_seconds(lock_timeout)
-    if not run(project_args(stack, var), address, PlainView(), values, digests, replace is not None, wait):
+    if not run(project_args(stack, var), address, PlainView(), values, digests, replace is not None, wait, pipeline_run or None):
         raise typer.Exit(1)
 
 

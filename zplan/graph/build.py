@@ -35,15 +35,25 @@ def build(config: Config, stack: str | None = None) -> Dag:
         for dep in deps_of(step) | stack_deps:
             graph.add_edge(dep, node)
     configured = _provider_reads(config, found)
+    through_provider: dict[tuple[str, str], str] = {}  # an edge only a provider block makes -> that provider
     for addr, resource in config.resources.items():
         refs = [ref for expr in resource.attributes.values() for ref in expr.references()] + _repeat_refs(resource)
         deps = targets(config, refs, resource.where, None, found) | depends_on_targets(config, resource.depends_on, resource.where, None, found)
-        for dep in deps | module_dependencies(config, resource.where, found) | configured.get(addr, set()):
+        deps |= module_dependencies(config, resource.where, found)
+        for dep in deps | configured.get(addr, set()):
             graph.add_edge(dep, addr)
+            if dep not in deps:
+                through_provider[(dep, addr)] = _provider_of(resource.type)
     found.items = list(dict.fromkeys(found.items))  # a module call's depends_on is read for each block inside it: once
     found.raise_if_errors()
-    _check_acyclic(graph)
+    _check_acyclic(graph, config, through_provider)
     return graph
+
+
+def _provider_of(resource_type: str) -> str:
+    from zplan.provider import provider_name_for
+
+    return provider_name_for(resource_type)
 
 
 def _provider_reads(config: Config, found: diags.Collector) -> dict[str, set[str]]:
@@ -103,12 +113,24 @@ def _is_resource(address: str) -> bool:
     return is_resource(address)
 
 
-def _check_acyclic(graph: Dag) -> None:
+def _check_acyclic(graph: Dag, config: Config, through_provider: dict[tuple[str, str], str]) -> None:
+    """A cycle is named link by link; one closed by a provider block (a setting reading a resource
+    that provider configures) names that block and points at it, the reference to remove."""
     nodes = graph.find_cycle()
     if nodes is None:
         return
-    path = " -> ".join(nodes + [nodes[0]])
-    raise diags.fail(f"dependency cycle: {path}", "remove one of these references", graph.nodes[nodes[0]].get("range"))
+    links, blocks = [str(nodes[0])], []
+    for a, b in zip(nodes, nodes[1:] + nodes[:1]):
+        name = through_provider.get((a, b))
+        if name is not None:
+            block = config.providers[name]
+            links.append(f'provider "{name}" ({block.range.relative_to(config.project_dir)})')
+            blocks.append(block)
+        links.append(str(b))
+    where = blocks[0].range if blocks else graph.nodes[nodes[0]].get("range")
+    detail = ("remove one of these references: a provider block's setting cannot read a resource that provider configures "
+              "(set it from a variable or a local instead)" if blocks else "remove one of these references")
+    raise diags.fail(f"dependency cycle: {' -> '.join(links)}", detail, where)
 
 
 def subgraph_for(graph: Dag, targets: list[str], excludes: list[str]) -> set[str]:

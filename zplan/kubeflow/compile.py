@@ -166,7 +166,8 @@ def _memory_quantity(resources: Any) -> str:
 def _component(s: StepTask, name: str, image: str, stack: str) -> Callable:
     from kfp import dsl
 
-    command = step_command(s.address, stack, s.arguments)
+    # the run's id, filled in by KFP: a task reads the upstream results its own pipeline run recorded
+    command = step_command(s.address, stack, [*s.arguments, "-pipeline-run", dsl.PIPELINE_JOB_ID_PLACEHOLDER])
 
     def container():  # no annotations: KFP reads them, and this module's are strings
         return dsl.ContainerSpec(image=image, command=command)

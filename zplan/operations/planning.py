@@ -10,7 +10,7 @@ from zplan import diags
 from zplan.plan import model as m
 from zplan.plan import resources as rplan
 from zplan.plan.adopt import adopt_leftovers
-from zplan.plan.moves import apply_moves
+from zplan.plan.moves import apply_moves, follow_moves
 from zplan.plan.planner import Planner, PlanRequest
 from zplan.plan.refresh import read_back
 from zplan.project import Project, ensure_state_dir
@@ -42,6 +42,7 @@ def make_plan(project: Project, backend: StateBackend, request: PlanRequest, ref
     keep_decoded = keep_decoded and isinstance(backend, FileBackend)
     state = State(backend.read(keep_decoded=True) if keep_decoded else backend.read())
     moved = apply_moves(project.config, state)
+    followed = _follow_moves(project, request)
     if state.resources:  # (a project that records none never loads the provider plugins)
         rplan.upgrade_recorded(project.registry, state.resources, project.state_dir)
     adopted = adopt_leftovers(project, state)
@@ -54,6 +55,8 @@ def make_plan(project: Project, backend: StateBackend, request: PlanRequest, ref
     finally:
         if early is not None:
             early.join()
+    if followed:  # the plan says which address it acted on
+        plan = dataclasses.replace(plan, options={**plan.options, "followed_moves": followed})
     if refresh:  # a saved plan is applied reading back what it read back: else drift it saw would look undone
         plan = dataclasses.replace(plan, options={**plan.options, "refresh": True})
     planner.save_caches()
@@ -65,6 +68,16 @@ def _early_start(planner: Planner):
     from zplan.operations.early_start import EarlyStart
 
     return EarlyStart(planner)
+
+
+def _follow_moves(project: Project, request: PlanRequest) -> list[dict]:
+    """Point -target, -exclude and -replace given a moved block's old address at its new one."""
+    followed = []
+    for flag, attr in (("-target", "targets"), ("-exclude", "excludes"), ("-replace", "replace")):
+        used, pairs = follow_moves(project.config, getattr(request, attr))
+        setattr(request, attr, used)
+        followed += [{"flag": flag, "from": old, "to": new} for old, new in pairs]
+    return followed
 
 
 def apply(planned: Planned, backend: StateBackend, hooks: "Hooks", parallelism: int | None = None, exact: bool = False,

@@ -8,6 +8,7 @@ at once. The progress view comes in from the command.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from zplan import diags
@@ -21,11 +22,14 @@ from zplan.state.model import State
 
 
 def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict | None = None,
-             planned: dict | None = None, replace: bool = False, lock_timeout: float = LOCK_TIMEOUT) -> bool:
+             planned: dict | None = None, replace: bool = False, lock_timeout: float = LOCK_TIMEOUT,
+             pipeline_run: str | None = None) -> bool:
     """``planned_vars``: the variable values the apply planned with (all but the sensitive ones);
     ``planned``: its digests of the step's parts (``zplan.plan.task_check``), which this task's
     own plan of the step must match; ``replace``: the apply reruns the step by -replace;
-    ``lock_timeout``: seconds to wait for the state lock, each time the task takes it."""
+    ``lock_timeout``: seconds to wait for the state lock, each time the task takes it;
+    ``pipeline_run``: the id of the pipeline run this task is in, recorded with the step's result
+    so that the tasks downstream read this run's."""
     from zplan.apply.applier import Applier
     from zplan.operations import planning
     from zplan.plan import task_check
@@ -39,7 +43,7 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
     # The lock is held to read and plan, and again to record, never while the step runs: the
     # pipeline's independent tasks run in parallel pods, and would otherwise run one at a time.
     with backend.lock("run-step", timeout=lock_timeout):
-        state = _TaskState(backend.read())
+        state = _TaskState(backend.read(), pipeline_run)
         planner = Planner(project, state)
         whole = planner.plan(PlanRequest(targets=[address], replace=[address] if replace else []))
         plan = whole.only_step(address)  # upstream steps ran in their own tasks
@@ -47,7 +51,7 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
             sensitive = sorted(n for n, v in project.config.variables.items() if v.sensitive)
             task_check.check(address, planned, task_check.planned_parts(plan.steps[0], project.secrets, environment()), sensitive)
         _check_state_key(project, backend, plan.steps[0])
-        upstream = _upstream_results(whole, state, address)
+        upstream = _upstream_results(whole, state, address, pipeline_run)
         # (the applier writes only while it applies, by which time the name is bound)
         # (its recovery reads the state as stored, so that a failed last write names only what this task ran)
         applier = Applier(planner, plan, state, lambda s: _record(project, backend, s, applier, lock_timeout), hooks,
@@ -56,7 +60,25 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
         _renew_reused(project, planner.apply_inputs().stack_settings, _as_it_starts(applier, plan.steps[0]), upstream)
         if plan.has_changes():
             _metadata_ready(project, planner.apply_inputs().stack_settings)
-    return applier.apply().ok
+    ok = applier.apply().ok
+    if ok and _tag_reused(state, applier, address):
+        _record(project, backend, state, applier, lock_timeout)
+    return ok
+
+
+def _tag_reused(state: "_TaskState", applier, address: str) -> bool:
+    """A step taken from the cache is this pipeline run's result too: its record is tagged with the
+    run (the tasks downstream look for it there when no plan knows its key). True: tagged."""
+    from zplan.apply.tracker import CACHED
+
+    key = applier.tracker.store_key
+    if not state.pipeline_run or key is None or applier.tracker.result.outcome.get(address) != CACHED:
+        return False
+    record = state.step_record(key, address)
+    if record is None or not record.succeeded or record.pipeline_run == state.pipeline_run:
+        return False
+    state.put_step(key, address, record)  # (tagged by put_step)
+    return True
 
 
 def _as_it_starts(applier, step: m.StepPlan) -> m.StepPlan:
@@ -72,13 +94,16 @@ class _TaskState(State):
     stack's outputs, the serial), so that ``_record`` writes just that onto the state as it is
     then, with whatever sibling tasks recorded meanwhile. (A task changes no resource.)"""
 
-    def __init__(self, doc: dict | None = None) -> None:
+    def __init__(self, doc: dict | None = None, pipeline_run: str | None = None) -> None:
         super().__init__(doc)
         self.steps: list[tuple] = []  # put_step's arguments since the last write
         self.outputs_set = False
         self.bumped = False
+        self.pipeline_run = pipeline_run
 
     def put_step(self, key: str, address: str, record) -> None:
+        if self.pipeline_run:
+            record = dataclasses.replace(record, pipeline_run=self.pipeline_run)
         super().put_step(key, address, record)
         self.steps.append((key, address, record))
 
@@ -170,7 +195,7 @@ def _metadata_ready(project: Project, settings) -> None:
         store.close()
 
 
-def _upstream_results(whole: m.Plan, state: State, address: str) -> dict[str, m.StepPlan]:
+def _upstream_results(whole: m.Plan, state: State, address: str, pipeline_run: str | None) -> dict[str, m.StepPlan]:
     """The steps ``address`` reads, each as its own task left it: its latest successful result (a
     step with cache = false plans to run again here, but ran, for this pipeline run, in its task)."""
     from dataclasses import replace
@@ -181,25 +206,29 @@ def _upstream_results(whole: m.Plan, state: State, address: str) -> dict[str, m.
         if step is not None and step.action == m.CACHED:
             found[upstream] = step
             continue
-        entry = _recorded_result(whole, state, upstream, step)
+        entry = _recorded_result(whole, state, upstream, step, pipeline_run)
         if entry is None:
             raise diags.fail(f"{address} reads {upstream}, which has no successful result recorded"
-                             + (" for what this pipeline run planned (its params, code and inputs)" if step is not None and step.cache_key else ""),
+                             + (" for what this pipeline run planned (its params, code and inputs)" if step is not None and step.cache_key
+                                else f" in this pipeline run ({pipeline_run})" if pipeline_run else ""),
                              "its task runs before this one in the pipeline: check why it failed or did not run")
         found[upstream] = replace(step, action=m.CACHED, cached_from=entry, reasons=[]) if step is not None else None
     return {k: v for k, v in found.items() if v is not None}
 
 
-def _recorded_result(whole: m.Plan, state: State, upstream: str, step: m.StepPlan | None):
+def _recorded_result(whole: m.Plan, state: State, upstream: str, step: m.StepPlan | None, pipeline_run: str | None):
     """The result its task recorded for the step as this pipeline run planned it: by its cache key
     when the plan knows it (the latest record may be another pipeline run's, with other params,
-    recorded since), else its latest successful record."""
+    recorded since), else (its key depends on a result only its run knew) the one its task recorded
+    in this pipeline run; a task told no run (an older spec) takes the latest successful record."""
     from zplan.state.model import CacheEntry
 
     if not whole.store_key:
         return None
     if step is not None and step.cache_key:
         return state.cache_entry(whole.store_key, step.cache_key)
+    if pipeline_run:
+        return state.pipeline_run_result(whole.store_key, upstream, pipeline_run)
     record = state.step_record(whole.store_key, upstream)
     return CacheEntry(upstream, record.outputs, record.run, record.finished_at) if record is not None and record.succeeded else None
 

@@ -7,7 +7,9 @@ Schema (``format_version`` "1.0"; additions keep the major version):
       "stack": "local", "destroy": false, "created_at": "...",
       "state": {"serial": 3, "lineage": "..."},
       "options": {"targets": [], "excludes": [], "replace": [], "no_checkout": true (only under -no-checkout),
-                  "refresh": true (only under -refresh)},
+                  "refresh": true (only under -refresh),
+                  "followed_moves": [{"flag", "from", "to"}] (only when -target, -exclude or -replace gave
+                  an address a moved block left: the plan used the new one)},
       "resources": [{"address", "type", "name", "provider",
                      "action": "create"|"update"|"replace"|"delete"|"no-op",
                      "before": {...}|null, "after": {...}|null,

@@ -10,7 +10,7 @@ plan lists each move ("X has moved to Y"); apply writes the moved state.
 from __future__ import annotations
 
 from zplan import diags
-from zplan.addrs import moved_to
+from zplan.addrs import matches, moved_to, normalize, parse_selector
 from zplan.config.model import Config, Moved
 from zplan.state.model import State
 
@@ -26,6 +26,40 @@ def apply_moves(config: Config, state: State) -> list[tuple[str, str]]:
             moved.pop(first, None)
             moved[first] = new
     return sorted(moved.items())
+
+
+def follow_moves(config: Config, selectors: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """-target, -exclude and -replace given an address a moved block left act on where it moved, as
+    in Terraform: the selectors to use, and (as given, as used) for each one followed. One that still
+    names something declared (``from = x``, ``to = x[0]``: x is every instance) is kept as given."""
+    if not config.moved:
+        return selectors, []
+    declared = [step.address for step in config.steps()] + list(config.resources)
+    used, followed = [], []
+    for selector in selectors:
+        new = _followed(normalize(selector), config.moved)
+        if new is None or not _is_address(selector) or any(matches(addr, selector) for addr in declared):
+            used.append(selector)
+            continue
+        used.append(new)
+        followed.append((selector, new))
+    return used, followed
+
+
+def _followed(selector: str, blocks: list[Moved]) -> str | None:
+    """Where the moved blocks, in the order written, take ``selector`` (None: none applies)."""
+    address = selector
+    for block in blocks:
+        address = moved_to(address, block.from_addr, block.to_addr) or address
+    return address if address != selector else None
+
+
+def _is_address(text: str) -> bool:
+    try:
+        parse_selector(text)
+    except ValueError:  # refused with its hint where the selectors are checked
+        return False
+    return True
 
 
 def check_moves(config: Config) -> None:

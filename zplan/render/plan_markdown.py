@@ -8,9 +8,10 @@ part starts.
 from __future__ import annotations
 
 from zplan.render.graph_view import markdown_block
-from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _outputs, _resource, checkout_text, summary_line, targeting_note, why
+from zplan.render.plan_text import SYMBOLS, VERBS, _cached_text, _outputs, _resource, checkout_text, followed_notes, left_alone_text, summary_line, targeting_note, why
 
 GITHUB_LIMIT = 65_000
+COMMAND_PARAM = ":command"  # a script step's command among its params (zplan.plan.script_steps)
 
 
 def render_parts(doc: dict, limit: int = GITHUB_LIMIT, verbose: bool = False) -> list[str]:
@@ -23,6 +24,10 @@ def render_parts(doc: dict, limit: int = GITHUB_LIMIT, verbose: bool = False) ->
     if checkouts:  # the project folder changes too
         rows = "\n".join(f"| `{_cell(c['path'])}` | {_cell(_escape(checkout_text(c)))} |" for c in checkouts)
         sections.append(f"<details><summary>{len(checkouts)} out(s) to check out again</summary>\n\n| out | |\n|---|---|\n{rows}\n\n</details>\n")
+    others = doc.get("other_stacks") or []
+    if others:  # as the text plan lists them: recorded here, yet neither changed nor destroyed
+        rows = "\n".join(f"| `{_cell(o['address'])}` | {_cell(_escape(left_alone_text(o)))} |" for o in others)
+        sections.append(f"<details><summary>{len(others)} resource(s) of another stack left alone</summary>\n\n| resource | |\n|---|---|\n{rows}\n\n</details>\n")
     cached = [s for s in doc["steps"] if s["action"] == "cached"]
     if cached:
         restored = set(doc.get("restored", ()))
@@ -60,15 +65,19 @@ def _header(doc: dict) -> str:
         f"### {title} — stack `{doc['stack']}`\n\n{_table(doc)}\n"
         f"**{summary_line(doc)}**\n"
         + (f"\n> **{targeting_note(doc)}**\n" if targeting_note(doc) else "")
+        + "".join(f"\n> {_escape(note)}\n" for note in followed_notes(doc))
     )
 
 
 def _table(doc: dict) -> str:
-    """The counts the summary line gives: a destroy runs no step, so it has no step columns."""
+    """The counts the summary line gives: a destroy runs no step, so it has no step columns;
+    outs to check out get theirs when there are any, as the summary line names them only then."""
     s = doc["summary"]
     columns = [("add", s["add"]), ("change", s["change"]), ("destroy", s["destroy"])]
     if not doc["destroy"]:
         columns += [("steps to run", s["steps_run"]), ("steps cached", s["steps_cached"])]
+    if s.get("checkouts"):
+        columns.append(("outs to check out", s["checkouts"]))
     row = lambda cells: "| " + " | ".join(str(c) for c in cells) + " |\n"  # noqa: E731
     return row(n for n, _ in columns) + "|" + "---:|" * len(columns) + "\n" + row(v for _, v in columns)
 
@@ -84,7 +93,7 @@ def _section(change: dict, verbose: bool) -> str:
         reasons = "; ".join(x["message"] for x in change["reasons"])
         return (
             f"<details><summary><code>~ {_escape(change['address'])}</code> will run: {_escape(reasons)}</summary>\n\n"
-            f"- source: `{change['source']}`\n- reasons:\n" + "".join(f"  - {_escape(x['message'])}\n" for x in change["reasons"]) + "\n</details>\n"
+            f"{_what_runs(change)}- reasons:\n" + "".join(f"  - {_escape(x['message'])}\n" for x in change["reasons"]) + "\n</details>\n"
         )
     lines = _resource(change, 0, verbose)
     body = "\n".join(text for _, text in lines[1:])
@@ -95,6 +104,17 @@ def _section(change: dict, verbose: bool) -> str:
         f"{' (' + _escape(because) + ')' if because else ''}</summary>\n\n"
         f"```diff\n{_diffify(body)}\n```\n\n</details>\n"
     )
+
+
+def _what_runs(step: dict) -> str:
+    """A step's source function; a script step has none: its command (as planned, secrets hidden) instead."""
+    if step.get("source"):
+        return f"- source: `{step['source']}`\n"
+    command = (step.get("params") or {}).get(COMMAND_PARAM)
+    if command is None:
+        return ""
+    text = command if isinstance(command, str) else " ".join(str(part) for part in command)  # as its reasons write it
+    return f"- command: <code>{_escape(text)}</code>\n"
 
 
 def _moved(moved: dict) -> str:

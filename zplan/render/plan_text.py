@@ -25,13 +25,14 @@ def render(doc: dict, verbose: bool = False) -> list[tuple[str, str]]:
     lines.append(("", ""))
     if targeting_note(doc):
         lines += [("warning", f"  {targeting_note(doc)}"), ("", "")]
+    if followed_notes(doc):
+        lines += [("warning", f"  {note}") for note in followed_notes(doc)] + [("", "")]
     for moved in doc.get("moved", ()):
         lines.append(("", f"  {moved['from']} has moved to {moved['to']}"))
     for r in changes:
         lines += _resource(r, width, verbose)
     for other in doc.get("other_stacks", ()):
-        owner = f'stack "{other["stack"]}"' if other["stack"] else "another stack (recorded before zplan kept each resource's stack)"
-        lines.append(("dim", f"      {other['address']:<{width}} left alone: {owner} applied it; `zplan state rm` forgets it"))
+        lines.append(("dim", f"      {other['address']:<{width}} {left_alone_text(other)}"))
     cached = [s for s in doc["steps"] if s["action"] == "cached"]
     show_cached = verbose or len(cached) <= COLLAPSE_CACHED_OVER
     restored = set(doc.get("restored", ()))
@@ -53,6 +54,12 @@ def render(doc: dict, verbose: bool = False) -> list[tuple[str, str]]:
     return lines
 
 
+def left_alone_text(other: dict) -> str:
+    """A recorded resource another stack applied: this plan neither changes nor destroys it."""
+    owner = f'stack "{other["stack"]}"' if other["stack"] else "another stack (recorded before zplan kept each resource's stack)"
+    return f"left alone: {owner} applied it; `zplan state rm` forgets it"
+
+
 def targeting_note(doc: dict) -> str | None:
     """As Terraform warns: a plan narrowed by -target or -exclude leaves out part of the configuration."""
     options = doc.get("options") or {}
@@ -61,6 +68,12 @@ def targeting_note(doc: dict) -> str | None:
         return None
     return (f"Warning: {' and '.join(flags)} in effect: this plan covers only part of the configuration; "
             "changes outside it are not shown. Plan without them before relying on it.")
+
+
+def followed_notes(doc: dict) -> list[str]:
+    """A -target, -exclude or -replace given an address a moved block left, and the one it acted on."""
+    return [f"{f['flag']} {f['from']}: has moved to {f['to']} (a moved block); the plan uses {f['to']}"
+            for f in (doc.get("options") or {}).get("followed_moves", ())]
 
 
 def summary_line(doc: dict) -> str:

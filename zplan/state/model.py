@@ -122,12 +122,13 @@ class StepRecord:
     run: int | None = None
     finished_at: str | None = None
     error: str | None = None
+    pipeline_run: str | None = None  # the Kubeflow/Vertex pipeline run whose task recorded it
 
     @staticmethod
     def from_doc(doc: dict) -> "StepRecord":
         return StepRecord(
             doc.get("status", ""), doc.get("cache_key"), doc.get("fingerprint") or {}, doc.get("outputs") or {},
-            doc.get("run"), doc.get("finished_at"), doc.get("error"),
+            doc.get("run"), doc.get("finished_at"), doc.get("error"), doc.get("pipeline_run"),
         )
 
     def to_doc(self) -> dict:
@@ -135,6 +136,8 @@ class StepRecord:
                "run": self.run, "finished_at": self.finished_at}
         if self.error:
             doc["error"] = self.error
+        if self.pipeline_run:
+            doc["pipeline_run"] = self.pipeline_run
         return doc
 
     @property
@@ -150,13 +153,15 @@ class CacheEntry:
     outputs: dict[str, dict]
     run: int | None = None
     finished_at: str | None = None
+    pipeline_run: str | None = None  # as the step record's
 
     @staticmethod
     def from_doc(doc: dict) -> "CacheEntry":
-        return CacheEntry(doc["address"], doc["outputs"], doc.get("run"), doc.get("finished_at"))
+        return CacheEntry(doc["address"], doc["outputs"], doc.get("run"), doc.get("finished_at"), doc.get("pipeline_run"))
 
     def to_doc(self) -> dict:
-        return {"address": self.address, "outputs": self.outputs, "run": self.run, "finished_at": self.finished_at}
+        doc = {"address": self.address, "outputs": self.outputs, "run": self.run, "finished_at": self.finished_at}
+        return doc | {"pipeline_run": self.pipeline_run} if self.pipeline_run else doc
 
 
 def _follow_moved_resources(record: dict, cache: dict, moved: dict[str, str]) -> None:
@@ -232,7 +237,7 @@ class State:
         store = self.doc["stores"].setdefault(key, {"steps": {}, "cache": {}})
         store["steps"][address] = record.to_doc()
         if record.succeeded and record.cache_key:
-            store["cache"][record.cache_key] = CacheEntry(address, record.outputs, record.run, record.finished_at).to_doc()
+            store["cache"][record.cache_key] = CacheEntry(address, record.outputs, record.run, record.finished_at, record.pipeline_run).to_doc()
 
     def restore_step(self, key: str, address: str, record: dict | None, cache_key: str | None, entry: dict | None) -> None:
         """Put back a step's record and the cache entry under ``cache_key`` as they were (None: absent)."""
@@ -250,6 +255,13 @@ class State:
     def cache_entry(self, key: str, cache_key: str) -> CacheEntry | None:
         doc = self.doc["stores"].get(key, {}).get("cache", {}).get(cache_key)
         return None if doc is None else CacheEntry.from_doc(doc)
+
+    def pipeline_run_result(self, key: str, address: str, pipeline_run: str) -> CacheEntry | None:
+        """The result a step's task recorded in one Kubeflow/Vertex pipeline run: kept in the cache,
+        where a later run's record of the step (another key) leaves it."""
+        found = [e for e in self.doc["stores"].get(key, {}).get("cache", {}).values()
+                 if e.get("address") == address and e.get("pipeline_run") == pipeline_run]
+        return CacheEntry.from_doc(max(found, key=lambda e: e.get("finished_at") or "")) if found else None
 
     def move(self, rename: Callable[[str], str | None]) -> list[tuple[str, str]]:
         """Give resources and step records new addresses (``moved`` blocks): ``rename`` answers
