@@ -127,3 +127,22 @@ def test_a_number_computed_from_a_secret_is_kept_sealed_in_state(tmp_path: Path)
     assert computed.encode() not in (tmp_path / ".zplan/state.json").read_bytes()
     shown = zplan(tmp_path, "state", "show", "pipeline.p.step.s", env=ENV)
     assert shown.returncode == 0 and computed not in shown.stdout and "(sensitive)" in shown.stdout
+
+
+def test_the_facts_a_user_materializer_returns_for_a_sensitive_output_are_sealed(tmp_path: Path) -> None:
+    """zplan cannot tell what a user's materializer returns from ``save`` free of the secret: for a
+    step given one, each fact is sealed in state and shown as sensitive, its name kept."""
+    steps = ('import zplan\n\n\nclass Token:\n    def __init__(self, text):\n        self.text = text\n\n\n'
+             '@zplan.materializer(Token)\nclass TokenMaterializer:\n    name = "token"\n    version = "1"\n\n'
+             '    def save(self, value, folder):\n        (folder / "token.txt").write_text(value.text)\n'
+             '        return {"prefix": value.text[:12], "length": len(value.text)}\n\n'
+             '    def load(self, folder):\n        return Token((folder / "token.txt").read_text())\n\n\n'
+             'def s(pw):\n    return Token("Bearer " + pw)\n')
+    write(tmp_path, 'pipeline "p" {\n  step "s" {\n    source = "steps.py:s"\n    params = { pw = var.pw }\n  }\n}\n', steps)
+    proc = zplan(tmp_path, "apply", "-auto-approve", env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    assert b"Bearer hunte" not in (tmp_path / ".zplan/state.json").read_bytes()
+    shown = zplan(tmp_path, "state", "show", "pipeline.p.step.s", env=ENV)
+    meta = json.loads(shown.stdout)["outputs"]["output"]["meta"]
+    assert meta == {"length": "(sensitive)", "prefix": "(sensitive)"}
+    assert zplan(tmp_path, "plan", env=ENV).stdout.count("1 cached") == 1  # the sealed facts still make a cache hit
