@@ -79,6 +79,13 @@ def test_metadata_a_step_logs_is_stored_and_shown_without_the_secret(tmp_path):
     stored = b"".join(f.read_bytes() for f in p.path(".zplan").glob("metadata.db*"))
     assert b"FIRSTSECRET41" not in stored
     shown = p.ok("runs", "show", "1", env=cli_env(ZPLAN_VAR_token="FIRSTSECRET41")).text
+    assert "SECRET" not in shown and '      metadata {"length": <sensitive>, "token": <sensitive>}\n' in shown, shown
+
+    # A step saying its results reveal nothing of the secret has what it logs shown, the secret still hidden.
+    p.write("s.py", "import zplan\n\n@zplan.step(sensitive_outputs=False)\ndef use(token: str) -> int:\n"
+                    "    zplan.log_metadata({'token': token, 'length': len(token)})\n    return 1\n")
+    p.apply("-var", "token=FIRSTSECRET41")
+    shown = p.ok("runs", "show", "2", env=cli_env(ZPLAN_VAR_token="FIRSTSECRET41")).text
     assert "SECRET" not in shown and '      metadata {"length": 13, "token": <sensitive>}\n' in shown, shown
 
 

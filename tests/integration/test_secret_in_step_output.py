@@ -146,3 +146,16 @@ def test_the_facts_a_user_materializer_returns_for_a_sensitive_output_are_sealed
     meta = json.loads(shown.stdout)["outputs"]["output"]["meta"]
     assert meta == {"length": "(sensitive)", "prefix": "(sensitive)"}
     assert zplan(tmp_path, "plan", env=ENV).stdout.count("1 cached") == 1  # the sealed facts still make a cache hit
+
+
+def test_what_a_step_given_a_secret_logs_as_metadata_is_hidden(tmp_path: Path) -> None:
+    """zplan.log_metadata() in a step given a secret: only the secret's own text was hidden, so a
+    prefix or a transform of it reached ML Metadata, `runs show` and the dashboard in clear."""
+    write(tmp_path, 'pipeline "p" {\n  step "s" {\n    source = "steps.py:s"\n    params = { pw = var.pw }\n  }\n}\n',
+          'import zplan\n\ndef s(pw):\n    zplan.log_metadata({"prefix": pw[:9], "upper": pw.upper(), "n": len(pw)})\n    return 1\n')
+    proc = zplan(tmp_path, "apply", "-auto-approve", env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    shown = zplan(tmp_path, "runs", "show", "1", env=ENV).stdout
+    assert 'metadata {"n": <sensitive>, "prefix": <sensitive>, "upper": <sensitive>}' in shown, shown
+    db = (tmp_path / ".zplan/metadata.db").read_bytes()
+    assert SECRET[:9].encode() not in db and SECRET.upper().encode() not in db

@@ -26,7 +26,7 @@ from zplan.apply.tracker import RunTracker
 from zplan.diags import DiagnosticError
 from zplan.plan import model as m
 from zplan.plan.steps import StepPlanner
-from zplan.secrets import digest_secrets, is_sealed
+from zplan.secrets import digest_secrets, hide_all, is_sealed
 from zplan.state.model import CacheEntry, State, StepRecord
 
 STATE_FLUSH_SECONDS = 1.0
@@ -137,7 +137,9 @@ class RunRecorder:
             address=plan.address, pipeline=plan.pipeline, step=plan.step,
             cache_key=plan.cache_key or "", params=digest_secrets(plan.params, self.secrets),
             code_hash=plan.code_hash, state=state, started_at=started, finished_at=finished, error=error,
-            inputs=self._inputs(plan), outputs={k: _artifact(v) for k, v in outputs.items()}, metadata=metadata or {},
+            inputs=self._inputs(plan), outputs={k: _artifact(v) for k, v in outputs.items()},
+            # what a step given a secret logs (a prefix, a transform of it) is hidden as its outputs are
+            metadata=hide_all(metadata or {}) if plan.sensitive_outputs else metadata or {},
             reasons=self._reasons(plan), cached_from=plan.cached_from.run if state == "cached" and plan.cached_from else None,
             sensitive_outputs=plan.sensitive_outputs,
         ))
