@@ -159,3 +159,19 @@ def test_what_a_step_given_a_secret_logs_as_metadata_is_hidden(tmp_path: Path) -
     assert 'metadata {"n": <sensitive>, "prefix": <sensitive>, "upper": <sensitive>}' in shown, shown
     db = (tmp_path / ".zplan/metadata.db").read_bytes()
     assert SECRET[:9].encode() not in db and SECRET.upper().encode() not in db
+
+
+def test_a_script_step_given_a_secret_in_its_command_has_sensitive_outputs(tmp_path: Path) -> None:
+    """Only a step's params and inputs made its outputs sensitive: a script step given the secret
+    in its command kept the values of its metrics file in clear in state, for state show."""
+    write(tmp_path, 'pipeline "p" {\n  step "s" {\n    command = ["python", "m.py", upper(var.pw)]\n'
+                    '    metrics = ["metrics.json"]\n  }\n}\n\noutput "m" {\n  value = step.s.outputs["metrics.json"]\n}\n', "")
+    (tmp_path / "m.py").write_text('import json, sys\njson.dump({"head": sys.argv[1][:9]}, open("metrics.json", "w"))\n')
+    proc = zplan(tmp_path, "plan", env=ENV)
+    assert proc.returncode == 1 and 'output "m"' in proc.stderr and "Output refers to sensitive values" in proc.stderr
+    (tmp_path / "main.zp.hcl").write_text((tmp_path / "main.zp.hcl").read_text().replace(']\n}\n', ']\n  sensitive = true\n}\n'))
+    proc = zplan(tmp_path, "apply", "-auto-approve", env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    assert SECRET.upper()[:9].encode() not in (tmp_path / ".zplan/state.json").read_bytes()
+    shown = zplan(tmp_path, "state", "show", "pipeline.p.step.s", env=ENV)
+    assert shown.returncode == 0 and SECRET.upper()[:9] not in shown.stdout and '"value": "(sensitive)"' in shown.stdout
