@@ -109,6 +109,16 @@ def mask(value: Any, secrets: list[str], unknown: object = _NO_UNKNOWN) -> Any:
     return value
 
 
+def hide_all(value: Any) -> Any:
+    """Every value in ``value`` (its keys kept) as "(sensitive)": what a step given a secret
+    reports about itself, which zplan cannot tell free of it."""
+    if isinstance(value, dict):
+        return {k: hide_all(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [hide_all(v) for v in value]
+    return value if value is None else SENSITIVE
+
+
 def holds_secret(value: Any, secrets: list[str]) -> bool:
     """Whether ``mask`` would hide something in ``value``: a string holding a secret, a number spelling one."""
     if isinstance(value, str):

@@ -79,6 +79,13 @@ def test_metadata_a_step_logs_is_stored_and_shown_without_the_secret(tmp_path):
     stored = b"".join(f.read_bytes() for f in p.path(".zplan").glob("metadata.db*"))
     assert b"FIRSTSECRET41" not in stored
     shown = p.ok("runs", "show", "1", env=cli_env(ZPLAN_VAR_token="FIRSTSECRET41")).text
+    assert "SECRET" not in shown and '      metadata {"length": <sensitive>, "token": <sensitive>}\n' in shown, shown
+
+    # A step saying its results reveal nothing of the secret has what it logs shown, the secret still hidden.
+    p.write("s.py", "import zplan\n\n@zplan.step(sensitive_outputs=False)\ndef use(token: str) -> int:\n"
+                    "    zplan.log_metadata({'token': token, 'length': len(token)})\n    return 1\n")
+    p.apply("-var", "token=FIRSTSECRET41")
+    shown = p.ok("runs", "show", "2", env=cli_env(ZPLAN_VAR_token="FIRSTSECRET41")).text
     assert "SECRET" not in shown and '      metadata {"length": 13, "token": <sensitive>}\n' in shown, shown
 
 
@@ -359,19 +366,29 @@ def test_a_saved_plan_never_holds_a_variable_given_to_sensitive(tmp_path):
     assert "Apply complete: 1 ok." in p.ok("apply", "p.zplan", env=cli_env(ZPLAN_VAR_key="PLANFILEKEY-9")).text
 
 
-def test_a_step_printing_its_environment_leaves_no_key_of_zplan_s_in_its_log(tmp_path):
-    """A step inherits ZPLAN_STATE_KEY (the key sealing state) and ZPLAN_MYSQL_PASSWORD: a step printing
-    its environment wrote both into its log in clear, which `zplan logs` and the dashboard show."""
+def test_a_step_runs_without_zplan_s_own_secrets_in_its_environment(tmp_path):
+    """A step inherited ZPLAN_STATE_KEY (the key sealing state), ZPLAN_MYSQL_PASSWORD and the ZPLAN_VAR_*
+    values: a step printing its environment had them to print (a variable the configuration does not
+    use is no known secret, so it reached the log in clear). A function step and a script step now
+    run without them, as a service does; the apply still seals its sensitive outputs with the key."""
     from cryptography.fernet import Fernet
 
     p = Project(tmp_path / "p")
-    p.write("main.zp.hcl", 'pipeline "p" {\n  step "a" {\n    source = "s.py:a"\n  }\n}\n')
-    p.write("s.py", "import os\n\ndef a() -> int:\n    print(dict(os.environ))\n    return 1\n")
+    p.write("main.zp.hcl", 'variable "token" {\n  sensitive = true\n}\npipeline "p" {\n  step "a" {\n    source = "s.py:a"\n'
+                           '    params = { token = var.token }\n  }\n  step "b" {\n    command = ["python", "env.py"]\n'
+                           '    outs    = ["env.txt"]\n  }\n}\n')
+    names = "sorted(k for k in os.environ if k.startswith('ZPLAN_'))"
+    p.write("s.py", f"import os\n\ndef a(token: str) -> str:\n    print({names})\n    return token.lower()\n")
+    p.write("env.py", f"import os\nopen('env.txt', 'w').write(repr({names}))\n")
     key = Fernet.generate_key().decode()
-    p.ok("apply", "-auto-approve", env=cli_env(ZPLAN_STATE_KEY=key, ZPLAN_MYSQL_PASSWORD="DBPASSWORD-6620"))
-    log = next(p.path(".zplan/logs").rglob("*.log")).read_text()
-    assert "'ZPLAN_STATE_KEY': '(sensitive)'" in log and "'ZPLAN_MYSQL_PASSWORD': '(sensitive)'" in log, log
-    assert key not in log and "DBPASSWORD" not in log
+    env = cli_env(ZPLAN_STATE_KEY=key, ZPLAN_MYSQL_PASSWORD="DBPASSWORD-6620", ZPLAN_VAR_token="TOKEN-1234", ZPLAN_VAR_ci_only="CI-5678")
+    p.ok("apply", "-auto-approve", env=env)
+    log = next(p.path(".zplan/logs").rglob("pipeline.p.step.a.log")).read_text()
+    left = repr(sorted(k for k in env if k.startswith("ZPLAN_") and not k.startswith(("ZPLAN_VAR_", "ZPLAN_STATE_KEY", "ZPLAN_MYSQL_PASSWORD"))))
+    assert p.path("env.txt").read_text() == left and left in log, log
+    state = json.loads(p.path(".zplan/state.json").read_text())
+    [sealed] = [s["outputs"]["output"]["value"] for store in state["stores"].values() for a, s in store["steps"].items() if a.endswith(".a")]
+    assert json.loads(Fernet(key.encode()).decrypt(next(iter(sealed.values())).encode())) == "token-1234"
 
 
 def test_a_saved_plan_is_stale_when_a_value_it_hides_reads_otherwise_now(tmp_path):

@@ -127,3 +127,51 @@ def test_a_number_computed_from_a_secret_is_kept_sealed_in_state(tmp_path: Path)
     assert computed.encode() not in (tmp_path / ".zplan/state.json").read_bytes()
     shown = zplan(tmp_path, "state", "show", "pipeline.p.step.s", env=ENV)
     assert shown.returncode == 0 and computed not in shown.stdout and "(sensitive)" in shown.stdout
+
+
+def test_the_facts_a_user_materializer_returns_for_a_sensitive_output_are_sealed(tmp_path: Path) -> None:
+    """zplan cannot tell what a user's materializer returns from ``save`` free of the secret: for a
+    step given one, each fact is sealed in state and shown as sensitive, its name kept."""
+    steps = ('import zplan\n\n\nclass Token:\n    def __init__(self, text):\n        self.text = text\n\n\n'
+             '@zplan.materializer(Token)\nclass TokenMaterializer:\n    name = "token"\n    version = "1"\n\n'
+             '    def save(self, value, folder):\n        (folder / "token.txt").write_text(value.text)\n'
+             '        return {"prefix": value.text[:12], "length": len(value.text)}\n\n'
+             '    def load(self, folder):\n        return Token((folder / "token.txt").read_text())\n\n\n'
+             'def s(pw):\n    return Token("Bearer " + pw)\n')
+    write(tmp_path, 'pipeline "p" {\n  step "s" {\n    source = "steps.py:s"\n    params = { pw = var.pw }\n  }\n}\n', steps)
+    proc = zplan(tmp_path, "apply", "-auto-approve", env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    assert b"Bearer hunte" not in (tmp_path / ".zplan/state.json").read_bytes()
+    shown = zplan(tmp_path, "state", "show", "pipeline.p.step.s", env=ENV)
+    meta = json.loads(shown.stdout)["outputs"]["output"]["meta"]
+    assert meta == {"length": "(sensitive)", "prefix": "(sensitive)"}
+    assert zplan(tmp_path, "plan", env=ENV).stdout.count("1 cached") == 1  # the sealed facts still make a cache hit
+
+
+def test_what_a_step_given_a_secret_logs_as_metadata_is_hidden(tmp_path: Path) -> None:
+    """zplan.log_metadata() in a step given a secret: only the secret's own text was hidden, so a
+    prefix or a transform of it reached ML Metadata, `runs show` and the dashboard in clear."""
+    write(tmp_path, 'pipeline "p" {\n  step "s" {\n    source = "steps.py:s"\n    params = { pw = var.pw }\n  }\n}\n',
+          'import zplan\n\ndef s(pw):\n    zplan.log_metadata({"prefix": pw[:9], "upper": pw.upper(), "n": len(pw)})\n    return 1\n')
+    proc = zplan(tmp_path, "apply", "-auto-approve", env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    shown = zplan(tmp_path, "runs", "show", "1", env=ENV).stdout
+    assert 'metadata {"n": <sensitive>, "prefix": <sensitive>, "upper": <sensitive>}' in shown, shown
+    db = (tmp_path / ".zplan/metadata.db").read_bytes()
+    assert SECRET[:9].encode() not in db and SECRET.upper().encode() not in db
+
+
+def test_a_script_step_given_a_secret_in_its_command_has_sensitive_outputs(tmp_path: Path) -> None:
+    """Only a step's params and inputs made its outputs sensitive: a script step given the secret
+    in its command kept the values of its metrics file in clear in state, for state show."""
+    write(tmp_path, 'pipeline "p" {\n  step "s" {\n    command = ["python", "m.py", upper(var.pw)]\n'
+                    '    metrics = ["metrics.json"]\n  }\n}\n\noutput "m" {\n  value = step.s.outputs["metrics.json"]\n}\n', "")
+    (tmp_path / "m.py").write_text('import json, sys\njson.dump({"head": sys.argv[1][:9]}, open("metrics.json", "w"))\n')
+    proc = zplan(tmp_path, "plan", env=ENV)
+    assert proc.returncode == 1 and 'output "m"' in proc.stderr and "Output refers to sensitive values" in proc.stderr
+    (tmp_path / "main.zp.hcl").write_text((tmp_path / "main.zp.hcl").read_text().replace(']\n}\n', ']\n  sensitive = true\n}\n'))
+    proc = zplan(tmp_path, "apply", "-auto-approve", env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    assert SECRET.upper()[:9].encode() not in (tmp_path / ".zplan/state.json").read_bytes()
+    shown = zplan(tmp_path, "state", "show", "pipeline.p.step.s", env=ENV)
+    assert shown.returncode == 0 and SECRET.upper()[:9] not in shown.stdout and '"value": "(sensitive)"' in shown.stdout

@@ -26,7 +26,7 @@ from zplan.apply.tracker import RunTracker
 from zplan.diags import DiagnosticError
 from zplan.plan import model as m
 from zplan.plan.steps import StepPlanner
-from zplan.secrets import digest_secrets, is_sealed
+from zplan.secrets import digest_secrets, hide_all, is_sealed
 from zplan.state.model import CacheEntry, State, StepRecord
 
 STATE_FLUSH_SECONDS = 1.0
@@ -103,16 +103,26 @@ class RunRecorder:
 
     def _sealed_values(self, outputs: dict) -> dict:
         """A sensitive step's small values, which state keeps for `zplan output` (and a number's
-        materializer keeps in its meta), sealed like any secret."""
+        materializer keeps in its meta), sealed like any secret; so are all the facts a user's
+        materializer returned, which zplan cannot tell free of the secret."""
+        from zplan.artifacts.materializers import is_builtin_name
         from zplan.state import secrets as sealed
 
         state_dir = self.project_root / ".zplan"
 
-        def seal_value(record: dict) -> dict:
-            value = record.get("value")
-            return {**record, "value": sealed.seal(value, state_dir)} if "value" in record and not is_sealed(value) else record
+        def seal_value(record: dict, key: str = "value") -> dict:
+            value = record.get(key)
+            return {**record, key: sealed.seal(value, state_dir)} if key in record and not is_sealed(value) else record
 
-        return {name: {**seal_value(out), **({"meta": seal_value(out["meta"])} if isinstance(out.get("meta"), dict) else {})}
+        def seal_meta(out: dict) -> dict:
+            meta = out["meta"]
+            if is_builtin_name(out.get("materializer")):
+                return seal_value(meta)
+            for key in meta:
+                meta = seal_value(meta, key)
+            return meta
+
+        return {name: {**seal_value(out), **({"meta": seal_meta(out)} if isinstance(out.get("meta"), dict) else {})}
                 for name, out in outputs.items()}
 
     def execution(self, plan: m.StepPlan, state: str, outputs: dict, error: str | None, started: float, finished: float,
@@ -127,7 +137,9 @@ class RunRecorder:
             address=plan.address, pipeline=plan.pipeline, step=plan.step,
             cache_key=plan.cache_key or "", params=digest_secrets(plan.params, self.secrets),
             code_hash=plan.code_hash, state=state, started_at=started, finished_at=finished, error=error,
-            inputs=self._inputs(plan), outputs={k: _artifact(v) for k, v in outputs.items()}, metadata=metadata or {},
+            inputs=self._inputs(plan), outputs={k: _artifact(v) for k, v in outputs.items()},
+            # what a step given a secret logs (a prefix, a transform of it) is hidden as its outputs are
+            metadata=hide_all(metadata or {}) if plan.sensitive_outputs else metadata or {},
             reasons=self._reasons(plan), cached_from=plan.cached_from.run if state == "cached" and plan.cached_from else None,
             sensitive_outputs=plan.sensitive_outputs,
         ))

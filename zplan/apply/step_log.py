@@ -71,7 +71,6 @@ def captured_output(log_path: str, secrets: list[str]):
     a pipe that a thread redacts as it writes, so a step killed half-way leaves
     nothing in clear."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    secrets = [*secrets, *_private_environment()]
     _flush_standard_streams()
     streams = sys.stdout, sys.stderr  # a step that replaces them (sys.stdout = StringIO()) does so for itself only
     saved = os.dup(1), os.dup(2)
@@ -118,14 +117,18 @@ def _reopen_closed_standard_streams() -> None:
             setattr(sys, name, open(fd, "w", buffering=1, encoding=stream.encoding, errors=stream.errors, closefd=False))
 
 
-# zplan's own secrets a step inherits in its environment: the key sealing state (zplan.state.secrets)
-# and the metadata database's password (zplan.metadata.urls), named here so a worker imports neither
-PRIVATE_ENV = ("ZPLAN_STATE_KEY", "ZPLAN_MYSQL_PASSWORD")
+# zplan's own secrets, which the process running a step inherits: the key sealing state
+# (zplan.state.secrets), the metadata database's password (zplan.metadata.urls) and the variables'
+# values (a step gets those it needs in its params); named here so a worker imports neither module
+PRIVATE_ENV_PREFIXES = ("ZPLAN_VAR_", "ZPLAN_STATE_KEY", "ZPLAN_MYSQL_PASSWORD")
 
 
-def _private_environment() -> list[str]:
-    """The values of PRIVATE_ENV that are set: a step printing its environment must not put them in its log."""
-    return [os.environ[name] for name in PRIVATE_ENV if os.environ.get(name)]
+def withhold_private_environment() -> None:
+    """Remove PRIVATE_ENV_PREFIXES from this process's environment, for good: only zplan's parent
+    process seals state and writes metadata, and a step (or a program it starts) printing its
+    environment must have none of them to print. As a service started by local_process."""
+    for name in [n for n in os.environ if n.startswith(PRIVATE_ENV_PREFIXES)]:
+        del os.environ[name]
 
 
 def _copy_redacted(read_end: int, log_fd: int, secrets: list[str]) -> None:

@@ -26,7 +26,7 @@ from zplan.apply import snapshot_guard
 from zplan.apply.step_failures import InputDamaged, StepExited, StepFailed, step_traceback, user_traceback
 from zplan.apply.step_function import load_function, tfx_component
 from zplan.apply.step_isolation import step_interpreter_state
-from zplan.apply.step_log import captured_output, log_tail, logging_to_log
+from zplan.apply.step_log import captured_output, log_tail, logging_to_log, withhold_private_environment
 from zplan.apply.strays import threads_now
 from zplan.diags import DiagnosticError
 from zplan.steps import DEFAULT_OUTPUT
@@ -124,6 +124,7 @@ _stores: dict[tuple[str, str], Any] = {}
 def run_step(task: StepTask) -> StepResult:
     started = time.time()
     result = StepResult(task.address, ok=False, started_at=started)
+    withhold_private_environment()
     try:
         with captured_output(task.log_path, task.secrets):
             threads = threads_now()  # (the log's own copier among them)

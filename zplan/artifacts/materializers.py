@@ -180,6 +180,12 @@ def _no_materializer_message(value: Any) -> str:
     )
 
 
+def is_builtin_name(name: str | None) -> bool:
+    """Whether a recorded output was written by a materializer that ships with zplan (no user's
+    may take a built-in name)."""
+    return name in _BUILTIN_NAMES
+
+
 def is_builtin(m: Materializer) -> bool:
     """Whether ``m`` ships with zplan (its failures are about the value, not about its code)."""
     return m.name in _BUILTIN_NAMES and not isinstance(m, Registered)

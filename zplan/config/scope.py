@@ -124,7 +124,9 @@ class Scope:
         """``eval_command``, and whether the command was computed from a sensitive value."""
         outer, self._marks.read = self._marks.read, False
         try:
-            return self.eval_command(expr, pipeline, placed, where), self._marks.read
+            value, sensitive = self.eval_command(expr, pipeline, placed, where), self._marks.read
+            (self._marked.add if sensitive else self._marked.discard)(id(expr))  # for was_sensitive, as eval_marked
+            return value, sensitive
         finally:
             self._marks.read = outer or self._marks.read
 
