@@ -1,9 +1,8 @@
 """Evaluating expressions: what ``var.x``, ``local.y``, ``step.a.outputs.b`` and
 ``resource.t.n.attr`` mean at a given moment.
 
-Step outputs evaluate to ``StepOutputRef`` markers (the planner turns them into
-graph edges and artifact hashes); resource attributes come from a callback so the
-planner can answer with desired values, recorded outputs or ``UNKNOWN``.
+Step outputs evaluate to ``StepOutputRef`` markers (the planner turns them into graph edges and artifact
+hashes); resource attributes come from a callback: desired values, recorded outputs or ``UNKNOWN``.
 
 Sensitivity follows Terraform's marks, at the grain of one evaluated expression:
 an expression whose evaluation read a sensitive variable, a local computed from
@@ -115,20 +114,19 @@ class Scope:
     def _folder(self, where: Where | None) -> str:
         """``path.module`` at ``where``, worked out once per module instance."""
         module = where.module if where is not None else self.root()
-        folder = self._folders.get(module.path)
-        if folder is None:
-            folder = self._folders[module.path] = "." if module.call is None else _module_folder(module)
-        return folder
+        if module.path not in self._folders:
+            self._folders[module.path] = "." if module.call is None else _module_folder(module)
+        return self._folders[module.path]
 
     def eval_command_marked(self, expr: Expr, pipeline: str, placed: Mapping[str, str], where: Where | None = None) -> tuple[Any, bool]:
         """``eval_command``, and whether the command was computed from a sensitive value."""
         outer, self._marks.read = self._marks.read, False
         try:
-            value, sensitive = self.eval_command(expr, pipeline, placed, where), self._marks.read
-            (self._marked.add if sensitive else self._marked.discard)(id(expr))  # for was_sensitive, as eval_marked
-            return value, sensitive
+            value = self.eval_command(expr, pipeline, placed, where)
         finally:
-            self._marks.read = outer or self._marks.read
+            sensitive, self._marks.read = self._marks.read, outer or self._marks.read
+        (self._marked.add if sensitive else self._marked.discard)(id(expr))  # for was_sensitive, as eval_marked
+        return value, sensitive
 
     def params_source(self, ref: Ref) -> str | None:
         """``params.yaml:train.n_est`` when ``ref`` (``var.train.n_est``, ``local.p.train.n_est``) reads
