@@ -74,9 +74,42 @@ def test_an_upload_still_in_progress_is_never_listed_nor_removed(tmp_path: Path,
     digest = "ab" * 16
     store.fs.pipe_file(f"{store.key(digest)}/model.bin", b"half written")  # no completion marker yet
     assert digest not in {a.digest for a in store.listing()}
-    result = project.ok("gc", "-grace", "0", "-keep-runs", "0")
-    assert digest not in result.out
+    result = project.ok("gc", "-keep-runs", "0")
+    assert digest not in result.out and "Kept 1 incomplete upload(s)" in result.out
     assert store.fs.exists(f"{store.key(digest)}/model.bin")
+
+
+@pytest.mark.parametrize("server", ["s3", "gcs"])
+def test_objects_left_without_a_marker_go_once_older_than_the_grace_period(tmp_path: Path, server: str, request) -> None:
+    """An upload killed before its completion marker, and a gc cut short between an artifact's
+    marker and its files, leave objects no artifact owns: gc lists them and deletes them once
+    they are older than -grace, and nothing else."""
+    url = request.getfixturevalue(f"{server}_url")
+    project = on_store(tmp_path, url)
+    project.ok("apply", "-auto-approve")
+    store = ArtifactStore.from_url(url, project.root)
+    killed = "ab" * 16
+    store.fs.pipe_file(f"{store.key(killed)}/part-0.bin", b"\1" * 300)
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "model.bin").write_bytes(b"\2" * 700)
+    cut_short = store.put(stray).digest
+    store.fs.rm_file(f"{store.key(cut_short)}/.zplan-complete")  # what a gc killed after the marker leaves
+    kept = {a.digest for a in store.listing()}
+    assert project.ok("gc", "-keep-runs", "0").out.count("Kept 2 incomplete upload(s)") == 1
+
+    time.sleep(2.1)  # (S3 counts whole seconds)
+    dry = project.ok("gc", "-grace", "1s", "-dry-run")
+    assert set(re.findall(r"^  - ([0-9a-f]{32}) .*\(incomplete upload", dry.out, re.M)) == {killed, cut_short}
+    assert "Would remove 0 artifact(s) and 2 incomplete upload(s), freeing 1000 B" in dry.out
+    assert store.fs.exists(f"{store.key(killed)}/part-0.bin") and store.fs.exists(f"{store.key(cut_short)}/model.bin")
+
+    done = project.ok("gc", "-grace", "1s")
+    assert "Removed 0 artifact(s) and 2 incomplete upload(s), freed 1000 B" in done.out
+    assert not store.fs.exists(store.key(killed)) and not store.fs.exists(store.key(cut_short))
+    assert store.inventory() == ([a for a in store.listing() if a.digest in kept], [])
+    assert {a.digest for a in store.listing()} == kept
+    assert project.ok("verify").code == 0
 
 
 @pytest.mark.parametrize("server", ["s3", "gcs"])

@@ -130,7 +130,11 @@ class RemoteArtifactStore(ArtifactStore):
         remove_tree(self.cache_dir / digest)
 
     def listing(self) -> list[StoredArtifact]:
-        """One recursive listing of the prefix; an artifact counts once its marker is there."""
+        return self.inventory()[0]
+
+    def inventory(self) -> tuple[list[StoredArtifact], list[StoredArtifact]]:
+        """One recursive listing of the prefix: the artifacts whose marker is there, and the
+        digests with objects but no marker (an upload in progress or killed, a delete cut short)."""
         with self._errors():
             try:
                 objects = self.fs.find(self.root, detail=True)
@@ -149,8 +153,17 @@ class RemoteArtifactStore(ArtifactStore):
                 complete.add(digest)
             else:
                 sizes.setdefault(digest, []).append(int(info.get("size") or 0))
-        return [StoredArtifact(d, self.uri(d), sum(sizes.get(d, [])), len(sizes.get(d, [])), modified=_newest(modified[d]))
-                for d in sorted(complete)]
+
+        def listed(d: str) -> StoredArtifact:
+            return StoredArtifact(d, self.uri(d), sum(sizes.get(d, [])), len(sizes.get(d, [])), modified=_newest(modified[d]))
+
+        return [listed(d) for d in sorted(complete)], [listed(d) for d in sorted(set(modified) - complete)]
+
+    def delete_incomplete(self, digest: str) -> None:
+        # An upload that has just written its marker is an artifact now: it is not the leftover listed.
+        if not self._present(check_digest(digest)):
+            with self._errors(), contextlib.suppress(FileNotFoundError):
+                self.fs.rm(self.key(digest), recursive=True)
 
     def _present(self, digest: str) -> bool:
         with self._errors():
