@@ -112,6 +112,32 @@ def test_objects_left_without_a_marker_go_once_older_than_the_grace_period(tmp_p
     assert project.ok("verify").code == 0
 
 
+def test_the_parts_of_a_killed_multipart_upload_go_once_older_than_the_grace_period(tmp_path: Path, s3_url: str) -> None:
+    """s3fs uploads a file of 50 MiB or more in parts; a process killed meanwhile leaves parts the
+    bucket stores (and bills) but no listing shows: gc aborts that upload once it is older than -grace."""
+    project = on_store(tmp_path, s3_url)
+    project.ok("apply", "-auto-approve")
+    store = ArtifactStore.from_url(s3_url, project.root)
+    kept = {a.digest for a in store.listing()}
+    killed, again = "cd" * 16, sorted(kept)[0]  # (again: an artifact stored whole, then its upload begun again and killed)
+    bucket = s3_url.removeprefix("s3://").partition("/")[0]
+    for digest, size in ((killed, 600), (again, 300)):
+        key = f"{store.key(digest)}/model.bin".partition("/")[2]
+        upload = store.fs.call_s3("create_multipart_upload", Bucket=bucket, Key=key)["UploadId"]
+        store.fs.call_s3("upload_part", Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"\3" * size)
+    assert "Kept 2 incomplete upload(s)" in project.ok("gc", "-keep-runs", "0").out
+
+    time.sleep(2.1)  # (S3 counts whole seconds)
+    dry = project.ok("gc", "-grace", "1s", "-dry-run")
+    assert set(re.findall(r"^  - ([0-9a-f]{32}) .*\(incomplete upload", dry.out, re.M)) == {killed, again}
+    assert "Would remove 0 artifact(s) and 2 incomplete upload(s), freeing 900 B" in dry.out
+    done = project.ok("gc", "-grace", "1s")
+    assert "Removed 0 artifact(s) and 2 incomplete upload(s)" in done.out
+    assert not store.fs.call_s3("list_multipart_uploads", Bucket=bucket).get("Uploads")
+    assert store.inventory()[1] == [] and {a.digest for a in store.listing()} == kept
+    assert project.ok("verify").code == 0
+
+
 @pytest.mark.parametrize("server", ["s3", "gcs"])
 def test_what_was_stored_within_the_grace_period_stays_by_the_buckets_own_time(tmp_path: Path, server: str, request) -> None:
     """An output a running Kubeflow/Vertex task stored and has not recorded yet is referred to by

@@ -265,8 +265,9 @@ class ArtifactStore:
         with its objects' size and newest time. A store that writes into a temp area first has none."""
         return self.listing(), []
 
-    def delete_incomplete(self, digest: str) -> None:
-        """Delete the objects of an incomplete artifact ``inventory`` listed."""
+    def delete_incomplete(self, digest: str, listed_at: float | None = None) -> None:
+        """Delete the objects of an incomplete artifact ``inventory`` listed (``listed_at``: its
+        newest time then; an unfinished upload begun later is left alone)."""
 
     def damaged(self, digest: str, why: str) -> "ArtifactCorrupted":
         return ArtifactCorrupted(

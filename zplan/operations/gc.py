@@ -26,8 +26,9 @@ during gc waits in turn. gc changes the state serial when it drops cache entries
 saved before gc (whose cache hits may be gone) is refused as stale; removing only what no
 entry named leaves saved plans valid. A local write in progress (a temp folder) is never listed.
 An object store's objects under a digest without its completion marker (an upload killed before
-its marker, a gc cut short between a marker and the rest) are no artifact: nothing can refer to
-them, and they go once older than the grace period, as an upload in progress is recent.
+its marker, a gc cut short between a marker and the rest), and S3 multipart uploads never
+finished, are no artifact: nothing can refer to them, and they go once older than the grace
+period, as an upload in progress is recent.
 
 **Safe beside a running Kubeflow/Vertex pipeline: a grace period.** Its tasks hold the lock
 only to plan and to record their step, not while it runs, so an output stored and not yet
@@ -132,7 +133,7 @@ def _delete(report: GcReport, store: "ArtifactStore") -> None:
         if why := delete_failure(store, artifact.digest):
             report.not_removed.append((artifact, why))
     for artifact in report.incomplete:
-        if why := delete_failure(store, artifact.digest, store.delete_incomplete):
+        if why := delete_failure(store, artifact.digest, lambda d, at=artifact.modified: store.delete_incomplete(d, at)):
             report.not_removed.append((artifact, why))
     failed = {a.digest for a, _ in report.not_removed}
     report.removed = [a for a in report.removed if a.digest not in failed]
