@@ -74,9 +74,68 @@ def test_an_upload_still_in_progress_is_never_listed_nor_removed(tmp_path: Path,
     digest = "ab" * 16
     store.fs.pipe_file(f"{store.key(digest)}/model.bin", b"half written")  # no completion marker yet
     assert digest not in {a.digest for a in store.listing()}
-    result = project.ok("gc", "-grace", "0", "-keep-runs", "0")
-    assert digest not in result.out
+    result = project.ok("gc", "-keep-runs", "0")
+    assert digest not in result.out and "Kept 1 incomplete upload(s)" in result.out
     assert store.fs.exists(f"{store.key(digest)}/model.bin")
+
+
+@pytest.mark.parametrize("server", ["s3", "gcs"])
+def test_objects_left_without_a_marker_go_once_older_than_the_grace_period(tmp_path: Path, server: str, request) -> None:
+    """An upload killed before its completion marker, and a gc cut short between an artifact's
+    marker and its files, leave objects no artifact owns: gc lists them and deletes them once
+    they are older than -grace, and nothing else."""
+    url = request.getfixturevalue(f"{server}_url")
+    project = on_store(tmp_path, url)
+    project.ok("apply", "-auto-approve")
+    store = ArtifactStore.from_url(url, project.root)
+    killed = "ab" * 16
+    store.fs.pipe_file(f"{store.key(killed)}/part-0.bin", b"\1" * 300)
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "model.bin").write_bytes(b"\2" * 700)
+    cut_short = store.put(stray).digest
+    store.fs.rm_file(f"{store.key(cut_short)}/.zplan-complete")  # what a gc killed after the marker leaves
+    kept = {a.digest for a in store.listing()}
+    assert project.ok("gc", "-keep-runs", "0").out.count("Kept 2 incomplete upload(s)") == 1
+
+    time.sleep(2.1)  # (S3 counts whole seconds)
+    dry = project.ok("gc", "-grace", "1s", "-dry-run")
+    assert set(re.findall(r"^  - ([0-9a-f]{32}) .*\(incomplete upload", dry.out, re.M)) == {killed, cut_short}
+    assert "Would remove 0 artifact(s) and 2 incomplete upload(s), freeing 1000 B" in dry.out
+    assert store.fs.exists(f"{store.key(killed)}/part-0.bin") and store.fs.exists(f"{store.key(cut_short)}/model.bin")
+
+    done = project.ok("gc", "-grace", "1s")
+    assert "Removed 0 artifact(s) and 2 incomplete upload(s), freed 1000 B" in done.out
+    assert not store.fs.exists(store.key(killed)) and not store.fs.exists(store.key(cut_short))
+    assert store.inventory() == ([a for a in store.listing() if a.digest in kept], [])
+    assert {a.digest for a in store.listing()} == kept
+    assert project.ok("verify").code == 0
+
+
+def test_the_parts_of_a_killed_multipart_upload_go_once_older_than_the_grace_period(tmp_path: Path, s3_url: str) -> None:
+    """s3fs uploads a file of 50 MiB or more in parts; a process killed meanwhile leaves parts the
+    bucket stores (and bills) but no listing shows: gc aborts that upload once it is older than -grace."""
+    project = on_store(tmp_path, s3_url)
+    project.ok("apply", "-auto-approve")
+    store = ArtifactStore.from_url(s3_url, project.root)
+    kept = {a.digest for a in store.listing()}
+    killed, again = "cd" * 16, sorted(kept)[0]  # (again: an artifact stored whole, then its upload begun again and killed)
+    bucket = s3_url.removeprefix("s3://").partition("/")[0]
+    for digest, size in ((killed, 600), (again, 300)):
+        key = f"{store.key(digest)}/model.bin".partition("/")[2]
+        upload = store.fs.call_s3("create_multipart_upload", Bucket=bucket, Key=key)["UploadId"]
+        store.fs.call_s3("upload_part", Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"\3" * size)
+    assert "Kept 2 incomplete upload(s)" in project.ok("gc", "-keep-runs", "0").out
+
+    time.sleep(2.1)  # (S3 counts whole seconds)
+    dry = project.ok("gc", "-grace", "1s", "-dry-run")
+    assert set(re.findall(r"^  - ([0-9a-f]{32}) .*\(incomplete upload", dry.out, re.M)) == {killed, again}
+    assert "Would remove 0 artifact(s) and 2 incomplete upload(s), freeing 900 B" in dry.out
+    done = project.ok("gc", "-grace", "1s")
+    assert "Removed 0 artifact(s) and 2 incomplete upload(s)" in done.out
+    assert not store.fs.call_s3("list_multipart_uploads", Bucket=bucket).get("Uploads")
+    assert store.inventory()[1] == [] and {a.digest for a in store.listing()} == kept
+    assert project.ok("verify").code == 0
 
 
 @pytest.mark.parametrize("server", ["s3", "gcs"])

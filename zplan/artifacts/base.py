@@ -262,6 +262,16 @@ class ArtifactStore:
         is not there yet) is not listed."""
         raise NotImplementedError
 
+    def inventory(self) -> tuple[list[StoredArtifact], list[StoredArtifact]]:
+        """``listing``, and the incomplete artifacts an object store holds objects of without
+        their completion marker (an upload in progress or killed, a delete cut short), each
+        with its objects' size and newest time. A store that writes into a temp area first has none."""
+        return self.listing(), []
+
+    def delete_incomplete(self, digest: str, listed_at: float | None = None) -> None:
+        """Delete the objects of an incomplete artifact ``inventory`` listed (``listed_at``: its
+        newest time then; an unfinished upload begun later is left alone)."""
+
     def damaged(self, digest: str, why: str) -> "ArtifactCorrupted":
         return ArtifactCorrupted(
             f"artifact damaged (digest mismatch): {digest} in {self.url}: {why}",

@@ -130,7 +130,12 @@ class RemoteArtifactStore(ArtifactStore):
         remove_tree(self.cache_dir / digest)
 
     def listing(self) -> list[StoredArtifact]:
-        """One recursive listing of the prefix; an artifact counts once its marker is there."""
+        return self.inventory(uploads=False)[0]
+
+    def inventory(self, uploads: bool = True) -> tuple[list[StoredArtifact], list[StoredArtifact]]:
+        """One recursive listing of the prefix: the artifacts whose marker is there, and the
+        digests with objects but no marker (an upload in progress or killed, a delete cut short)
+        or, with ``uploads``, with S3 multipart uploads never finished."""
         with self._errors():
             try:
                 objects = self.fs.find(self.root, detail=True)
@@ -149,8 +154,82 @@ class RemoteArtifactStore(ArtifactStore):
                 complete.add(digest)
             else:
                 sizes.setdefault(digest, []).append(int(info.get("size") or 0))
-        return [StoredArtifact(d, self.uri(d), sum(sizes.get(d, [])), len(sizes.get(d, [])), modified=_newest(modified[d]))
-                for d in sorted(complete)]
+        pending = self._multipart_uploads() if uploads else {}
+        for digest, (size, when) in pending.items():
+            if digest not in complete:  # (those of a complete one are listed apart: ``unfinished``)
+                modified.setdefault(digest, []).append(when)
+                sizes.setdefault(digest, []).append(size)
+
+        def listed(d: str) -> StoredArtifact:
+            return StoredArtifact(d, self.uri(d), sum(sizes.get(d, [])), len(sizes.get(d, [])), modified=_newest(modified[d]))
+
+        def unfinished(d: str) -> StoredArtifact:  # an artifact's upload begun again and killed: only its parts
+            return StoredArtifact(d, self.uri(d), pending[d][0], 0, modified=pending[d][1])
+
+        return ([listed(d) for d in sorted(complete)],
+                sorted([listed(d) for d in set(modified) - complete] + [unfinished(d) for d in complete & set(pending)],
+                       key=lambda a: a.digest))
+
+    def _multipart_uploads(self) -> dict[str, tuple[int, float | None]]:
+        """digest -> (bytes, newest time) of the S3 multipart uploads begun under the prefix and never
+        finished (a file of 50 MiB or more whose upload was killed): their parts are stored, and
+        billed, but no listing shows them. GCS keeps no such parts."""
+        found: dict[str, tuple[int, float | None]] = {}
+        if self.protocol != "s3":
+            return found
+        with self._errors():
+            try:
+                uploads = list(self._uploads())
+            except PermissionError:  # a role that may list objects but not uploads: gc goes on without them
+                return found
+        for key, upload in uploads:
+            prefix, _, rest = key.removeprefix(self.root + "/").partition("/")
+            digest = rest.partition("/")[0]
+            if _DIGEST.match(digest) and digest[:2] == prefix:
+                size, times = self._parts(key, upload)
+                before = found.get(digest, (0, 0.0))
+                found[digest] = (before[0] + size, _newest([before[1], *times]))
+        return found
+
+    def _uploads(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(bucket/key, upload) of each unfinished multipart upload under the prefix (S3's errors raised as they come)."""
+        bucket, _, path = self.root.partition("/")
+        page: dict[str, Any] = {"Bucket": bucket, "Prefix": f"{path}/" if path else ""}
+        while True:
+            out = self.fs.call_s3("list_multipart_uploads", **page)
+            for upload in out.get("Uploads", []):
+                yield f"{bucket}/{upload['Key']}", upload
+            if not out.get("IsTruncated"):
+                return
+            page.update(KeyMarker=out["NextKeyMarker"], UploadIdMarker=out["NextUploadIdMarker"])
+
+    def _parts(self, key: str, upload: Mapping[str, Any]) -> tuple[int, list[float | None]]:
+        bucket, _, name = key.partition("/")
+        page: dict[str, Any] = {"Bucket": bucket, "Key": name, "UploadId": upload["UploadId"]}
+        size, times = 0, [_modified({"LastModified": upload.get("Initiated")})]
+        with self._errors():
+            while True:
+                out = self.fs.call_s3("list_parts", **page)
+                for part in out.get("Parts", []):
+                    size += int(part.get("Size") or 0)
+                    times.append(_modified(part))
+                if not out.get("IsTruncated"):
+                    return size, times
+                page["PartNumberMarker"] = out["NextPartNumberMarker"]
+
+    def delete_incomplete(self, digest: str, listed_at: float | None = None) -> None:
+        key = self.key(check_digest(digest))
+        with self._errors():
+            for name, upload in self._uploads() if self.protocol == "s3" else ():
+                begun = _modified({"LastModified": upload.get("Initiated")})
+                # (an upload begun after the listing is in progress: not the leftover listed)
+                if name.startswith(key + "/") and (listed_at is None or (begun is not None and begun <= listed_at)):
+                    bucket, _, rest = name.partition("/")
+                    self.fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=rest, UploadId=upload["UploadId"])
+        # An upload that has just written its marker is an artifact now: it is not the leftover listed.
+        if not self._present(digest):
+            with self._errors(), contextlib.suppress(FileNotFoundError):
+                self.fs.rm(key, recursive=True)
 
     def _present(self, digest: str) -> bool:
         with self._errors():

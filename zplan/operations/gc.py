@@ -24,8 +24,11 @@ its plan to its last record, so gc waits for it (``-lock-timeout``) and never li
 or deletes while an apply is writing artifacts or reading its inputs; an apply started
 during gc waits in turn. gc changes the state serial when it drops cache entries, so a plan
 saved before gc (whose cache hits may be gone) is refused as stale; removing only what no
-entry named leaves saved plans valid. Only complete artifacts
-are listed: a write in progress (a temp folder, an upload without its marker) is never touched.
+entry named leaves saved plans valid. A local write in progress (a temp folder) is never listed.
+An object store's objects under a digest without its completion marker (an upload killed before
+its marker, a gc cut short between a marker and the rest), and S3 multipart uploads never
+finished, are no artifact: nothing can refer to them, and they go once older than the grace
+period, as an upload in progress is recent.
 
 **Safe beside a running Kubeflow/Vertex pipeline: a grace period.** Its tasks hold the lock
 only to plan and to record their step, not while it runs, so an output stored and not yet
@@ -77,10 +80,12 @@ class GcReport:
     sharing: list[str] = field(default_factory=list)  # other stacks on this store whose references were kept
     ignored: list[str] = field(default_factory=list)  # stacks on this store left out with -ignore-stack
     not_removed: list[tuple["StoredArtifact", str]] = field(default_factory=list)  # (artifact, why) of those a delete failed for
+    incomplete: list["StoredArtifact"] = field(default_factory=list)  # objects without a completion marker that go
+    recent_incomplete: int = 0  # incomplete ones that stay for being recent (an upload in progress)
 
     @property
     def bytes_freed(self) -> int:
-        return sum(a.size for a in self.removed)
+        return sum(a.size for a in (*self.removed, *self.incomplete))
 
 
 def collect_garbage(args: ProjectArgs, keep_runs: int | None, dry_run: bool, lock_timeout: str, views: LockViews,
@@ -108,7 +113,7 @@ def collect_garbage(args: ProjectArgs, keep_runs: int | None, dry_run: bool, loc
         others = _shared_references(sharing, state, backend, keep_runs, str(settings["artifact_store"]))
         report = _judge(state, key, store, _results(args, project.stack_name), keep_runs, dry_run, others, grace_seconds)
         report.sharing, report.ignored = [s.name for s in sharing], ignored
-        if report.removed and not dry_run:
+        if (report.removed or report.incomplete) and not dry_run:
             gone = {a.digest for a in report.removed}
             report.dropped_cache_entries = _drop_cache_entries(state, key, gone)
             if report.dropped_cache_entries:
@@ -127,8 +132,12 @@ def _delete(report: GcReport, store: "ArtifactStore") -> None:
     for artifact in report.removed:
         if why := delete_failure(store, artifact.digest):
             report.not_removed.append((artifact, why))
+    for artifact in report.incomplete:
+        if why := delete_failure(store, artifact.digest, lambda d, at=artifact.modified: store.delete_incomplete(d, at)):
+            report.not_removed.append((artifact, why))
     failed = {a.digest for a, _ in report.not_removed}
     report.removed = [a for a in report.removed if a.digest not in failed]
+    report.incomplete = [a for a in report.incomplete if a.digest not in failed]
 
 
 def _grace_seconds(text: str) -> float:
@@ -147,7 +156,7 @@ def _grace_seconds(text: str) -> float:
 def _judge(state: State, key: str, store: "ArtifactStore", results: "Results", keep_runs: int | None, dry_run: bool,
            others: set[str], grace: float) -> GcReport:
     started = time.time()  # (before the listing: an artifact stored during it is recent either way)
-    listed = store.listing()
+    listed, incomplete = store.inventory()
     kept_runs = _kept_runs(results, keep_runs)
     referenced = _in_state(state, key, None if keep_runs is None else set(kept_runs))
     referenced |= _in_runs(results, kept_runs, _latest_executions(state, key))
@@ -156,6 +165,9 @@ def _judge(state: State, key: str, store: "ArtifactStore", results: "Results", k
     removed = [a for a in unreferenced if not _recent(a, started, grace)]
     report = GcReport(store.url, dry_run, keep_runs, kept_runs, removed, len(listed) - len(removed), grace=grace)
     report.recent = len(unreferenced) - len(removed)
+    # Objects without a marker are no artifact, referred to or not: only an upload in progress stays.
+    report.incomplete = [a for a in incomplete if not _recent(a, started, grace)]
+    report.recent_incomplete = len(incomplete) - len(report.incomplete)
     return report
 
 

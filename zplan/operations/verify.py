@@ -140,10 +140,10 @@ def drop_damaged(report: Report, store: ArtifactStore) -> None:
             report.not_deleted.append((finding.digest, why))
 
 
-def delete_failure(store: ArtifactStore, digest: str) -> str | None:
-    """Delete an artifact; why it could not be deleted, or None."""
+def delete_failure(store: ArtifactStore, digest: str, delete: Callable[[str], None] | None = None) -> str | None:
+    """Delete an artifact (by ``delete``: the store's own by default); why it could not be deleted, or None."""
     try:
-        store.delete(digest)
+        (delete or store.delete)(digest)
     except diags.DiagnosticError as exc:  # an object store's failure, made clear
         return exc.diagnostics[0].summary
     except OSError as exc:  # a local store read-only, or not ours to write

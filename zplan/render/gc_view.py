@@ -38,6 +38,17 @@ def _say_recent(report) -> None:
             "a pipeline still running may be about to record them. A later gc removes them if nothing does.")
 
 
+def _incomplete(report) -> str:
+    """The count of incomplete uploads (objects without a completion marker) that go, if any."""
+    return f" and {len(report.incomplete)} incomplete upload(s)" if report.incomplete else ""
+
+
+def _say_recent_incomplete(report) -> None:
+    if report.recent_incomplete:
+        say(f"Kept {report.recent_incomplete} incomplete upload(s) (objects without a completion marker) written in the last "
+            f"{duration_text(report.grace)} (-grace): an upload may still be in progress. A later gc removes them.")
+
+
 def print_gc_report(report) -> None:
     kept_runs = ("every run" if report.keep_runs is None else
                  f"the {report.keep_runs} newest run(s): {', '.join(map(str, report.kept_runs)) or 'none recorded'}"
@@ -46,13 +57,17 @@ def print_gc_report(report) -> None:
     say(f"zplan gc on {report.store_url}, keeping what state, outputs, resources and {kept_runs} refer to{_stacks(report)}{recent}:", "bold")
     for artifact in sorted(report.removed, key=lambda a: (-a.size, a.digest)):
         say(f"  - {artifact.digest}  {size_text(artifact.size):>10}  {artifact.uri}", "delete")
+    for artifact in sorted(report.incomplete, key=lambda a: (-a.size, a.digest)):
+        say(f"  - {artifact.digest}  {size_text(artifact.size):>10}  {artifact.uri}  (incomplete upload: no completion marker)", "delete")
     count, freed = len(report.removed), size_text(report.bytes_freed)
     if report.dry_run:
-        say(f"Would remove {count} artifact(s), freeing {freed}; {report.kept} kept. Nothing was changed (dry run).", "bold")
+        say(f"Would remove {count} artifact(s){_incomplete(report)}, freeing {freed}; {report.kept} kept. Nothing was changed (dry run).", "bold")
         _say_recent(report)
+        _say_recent_incomplete(report)
         return
-    say(f"Removed {count} artifact(s), freed {freed}; {report.kept} kept.", "bold")
+    say(f"Removed {count} artifact(s){_incomplete(report)}, freed {freed}; {report.kept} kept.", "bold")
     _say_recent(report)
+    _say_recent_incomplete(report)
     if report.dropped_cache_entries:
         say(f"Dropped {report.dropped_cache_entries} cache entr{'y' if report.dropped_cache_entries == 1 else 'ies'} "
             "naming them: their steps rerun if the configuration asks for them again.")
