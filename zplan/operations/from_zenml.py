@@ -25,7 +25,8 @@ from zplan.config.convert import convert as convert_value
 from zplan.config.fmt import format_text
 from zplan.config.types import ANY, Type
 from zplan.config.variable_checks import RESERVED_NAMES
-from zplan.operations.from_dvc import hcl_literal, write_converted
+from zplan.operations.dvc_literals import hcl_literal
+from zplan.operations.from_dvc import write_converted
 from zplan.operations.zenml_types import floats, hcl_type, is_int
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.code_reach import CodeReader
