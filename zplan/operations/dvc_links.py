@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zplan.operations.dvc_templating import (_frozen, _instances, _list, _looped, _moves, _name, _out_paths, _path, _path_text, _render,
-                                             _stage_instances, _string, _template, _Vars)
+from zplan.operations.dvc_literals import _list, _name, _string
+from zplan.operations.dvc_templating import _frozen, _instances, _looped, _moves, _out_paths, _path, _path_text, _render, _stage_instances, _template
+from zplan.operations.dvc_vars import _Vars
 
 
 @dataclass(frozen=True)

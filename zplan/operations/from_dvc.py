@@ -10,8 +10,9 @@ writes it, and ``foreach``/``do`` stages become ``for_each`` with ``${item}`` ->
 rewritten relative to the project. What has no equivalent is listed, never
 silently dropped.
 
-Here: the file and each stage's step block. The templating is read in
-``dvc_templating``, deps are linked to outs in ``dvc_links``.
+Here: the file and each stage's step block. The vars are read in ``dvc_vars``, the
+templating of stages in ``dvc_templating``, values are written as HCL in
+``dvc_literals``, deps are linked to outs in ``dvc_links``.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from zplan.config.fmt import format_text
 from zplan.config.params_files import is_params_file
 from zplan.operations.dvc_ignore import ignored, rules_of
 from zplan.operations.dvc_links import _deps, _Out, _outs_of
-from zplan.operations.dvc_templating import (PARAMS_FILE, _body, _for_each, _frozen, _list, _looped, _matrix, _moves, _name, _out_paths, _outs,
-                                             _path, _path_text, _render, _stage_instances, _string, _template, _unique, _Vars, _wdir,
-                                             check_loop_values, check_references, dvc_literal, dvc_parsing, hcl_literal)
+from zplan.operations.dvc_literals import _list, _name, _string, _unique, dvc_literal, hcl_literal
+from zplan.operations.dvc_templating import (_body, _for_each, _frozen, _looped, _matrix, _moves, _out_paths, _outs, _path, _path_text, _render,
+                                             _stage_instances, _template, _wdir, check_loop_values, check_references)
+from zplan.operations.dvc_vars import PARAMS_FILE, _Vars, dvc_parsing
 from zplan.operations.dvc_yaml import check_loop, check_stage, read
 
 DEFAULT_OUT = "dvc.zp.hcl"

@@ -10,7 +10,8 @@ read that way (loops, conditionals, ``.after()``, configuration calls) is listed
 ``enable_cache=False`` of a ``@step(...)``, or of the ``@pipeline(...)`` for the steps
 that do not set their own, becomes ``cache = false``: ZenML runs such a step every time.
 A variable is typed by the annotation of the pipeline's parameter, or else of the step
-parameters it is passed to (``zenml_types``).
+parameters it is passed to (``zenml_types``). The step functions are found in
+``zenml_code``.
 """
 
 from __future__ import annotations
@@ -25,16 +26,16 @@ from zplan.config.convert import convert as convert_value
 from zplan.config.fmt import format_text
 from zplan.config.types import ANY, Type
 from zplan.config.variable_checks import RESERVED_NAMES
-from zplan.operations.from_dvc import hcl_literal, write_converted
-from zplan.operations.zenml_types import floats, hcl_type, is_int
-from zplan.plan.code_hash import CodeError, CodeIndex
-from zplan.plan.code_reach import CodeReader
-from zplan.plan.code_scope import ImportRef, ModuleBindings
+from zplan.operations.dvc_literals import hcl_literal
+from zplan.operations.from_dvc import write_converted
+from zplan.operations.zenml_code import _Reader
+from zplan.operations.zenml_types import _as_float, _with_floats, floats, hcl_type, is_int
+from zplan.plan.code_hash import CodeError
+from zplan.plan.code_scope import ModuleBindings
 from zplan.plan.signatures import callee_name
 from zplan.steps import DEFAULT_OUTPUT
 
 DEFAULT_OUT = "zenml.zp.hcl"
-MAX_REEXPORTS = 8  # `from .x import y` chains followed through __init__.py files
 
 
 @dataclass
@@ -74,81 +75,6 @@ def convert(root: Path, spec: str) -> Converted:
         raise diags.fail(f"{reader.rel(module)} has no function {function!r}", "name the function decorated with @pipeline")
     path, fn = found
     return _Pipeline(reader, path, reader.parse(path)[1], fn).convert()
-
-
-class _Reader:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.code = CodeReader(root)
-        self.index = CodeIndex(root)
-        self._parsed: dict[Path, tuple[ast.Module, ModuleBindings]] = {}
-
-    def rel(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
-
-    def module_file(self, dotted: str) -> Path:
-        found = self.code.find_module(self.root / "__init__.py", dotted, 0)
-        if found is None or found.is_dir():
-            raise diags.fail(f"no module {dotted!r} in {self.root.name or self.root}", "run from the project folder; give the module as Python imports it")
-        return found
-
-    def parse(self, path: Path) -> tuple[ast.Module, ModuleBindings]:
-        if path not in self._parsed:
-            try:
-                tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-            except SyntaxError as exc:  # Python would refuse to import it too
-                raise diags.fail(f"{self.rel(path)} is not valid Python: {exc.msg}", "fix it, then import again",
-                                 diags.Range(str(path), exc.lineno or 0, exc.offset or 0)) from None
-            except (OSError, ValueError) as exc:  # unreadable, not UTF-8, a NUL byte
-                raise diags.fail(f"cannot read {self.rel(path)}: {exc}", "give a pipeline module that Python can import") from None
-            self._parsed[path] = (tree, ModuleBindings.of(tree))
-        return self._parsed[path]
-
-    def definition(self, path: Path, name: str, depth: int = 0) -> tuple[Path, ast.FunctionDef] | None:
-        """Where the function ``name`` used in ``path`` is defined (through imports, re-exports and ``import *``)."""
-        for _ in range(MAX_REEXPORTS - depth):
-            _, bindings = self.parse(path)
-            found = next((s for s in bindings.defs.get(name, []) if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
-            if found is not None:
-                return path, found
-            ref: ImportRef | None = (bindings.imports.get(name) or [None])[-1]  # the last binding, as at run time
-            if ref is None and name not in bindings.defs:
-                return self._starred(path, bindings, name, depth)
-            if ref is None or ref.attr is None:
-                return None
-            target = self.code.find_module(path, ref.module, ref.level)
-            if target is not None and target.is_dir() or target == path:  # `from . import sub` / a namespace package
-                target = self.code.find_module(path, f"{ref.module}.{ref.attr}".lstrip("."), ref.level) if target != path else None
-            if target is None:
-                return None
-            path, name = target, ref.attr
-        return None
-
-
-    def _starred(self, path: Path, bindings: ModuleBindings, name: str, depth: int) -> tuple[Path, ast.FunctionDef] | None:
-        """``name`` brought in by a ``from steps import *`` of ``path`` (the last one defining it, as at run time)."""
-        for star in reversed(bindings.stars if depth < MAX_REEXPORTS else []):
-            target = self.code.find_module(path, star.module, star.level)
-            if target is not None and target.is_dir():  # a package: its __init__.py
-                target = target / "__init__.py"
-            if target is not None and target.is_file() and target != path:
-                found = self.definition(target, name, depth + 1)
-                if found is not None:
-                    return found
-        return None
-
-    def called(self, path: Path, func: ast.expr) -> tuple[Path, ast.FunctionDef] | None:
-        """Where the function a call in ``path`` names is defined: ``f`` or ``module.f`` (``import steps``,
-        ``from pkg import module``)."""
-        if isinstance(func, ast.Name):
-            return self.definition(path, func.id)
-        parts = _dotted(func.value) if isinstance(func, ast.Attribute) else None
-        ref: ImportRef | None = (self.parse(path)[1].imports.get(parts[0]) or [None])[-1] if parts else None
-        if ref is None:
-            return None
-        dotted = ".".join(p for p in (ref.module, ref.attr, *parts[1:]) if p)  # `import steps.loading` binds steps
-        module = self.code.find_module(path, dotted, ref.level)
-        return self.definition(module, func.attr) if module is not None and module.is_file() else None
 
 
 class _Pipeline:
@@ -433,35 +359,6 @@ class _Pipeline:
             return hcl_literal(_with_floats(value, floated))
         except diags.DiagnosticError:  # NaN or infinity
             return None
-
-
-def _with_floats(value: object, kind: str | None) -> object:
-    """``value`` with the numbers ``kind`` (of ``floats()``) names as floats (never a bool)."""
-    if kind == "value":
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if kind == "list" and isinstance(value, (list, tuple)):
-        return [_with_floats(v, "value") for v in value]
-    if kind == "map" and isinstance(value, dict):
-        return {k: _with_floats(v, "value") for k, v in value.items()}
-    return value
-
-
-def _as_float(ref: str, kind: str, nullable: bool) -> str:
-    """A number variable given to a ``float`` parameter (``kind`` "value"), or a list or map of them, as floats:
-    ZenML converts `-var lr=2` (an HCL number, kept whole) to 2.0 when it checks the parameter's annotation."""
-    floated = {"value": f"{ref} * 1.0",  # exact: a whole number times 1.0 is that number as a float
-               "list": f"[for v in {ref} : v * 1.0]", "map": f"{{ for k, v in {ref} : k => v * 1.0 }}"}[kind]
-    return f"{ref} == null ? null : {floated}" if nullable else floated
-
-
-def _dotted(node: ast.expr) -> list[str] | None:
-    """``a.b.c`` as ["a", "b", "c"]; None for anything but names and attributes."""
-    if isinstance(node, ast.Name):
-        return [node.id]
-    if isinstance(node, ast.Attribute):
-        head = _dotted(node.value)
-        return head + [node.attr] if head else None
-    return None
 
 
 def _with_options(func: ast.expr) -> tuple[ast.expr, dict[str, ast.expr]]:

@@ -5,6 +5,9 @@ the pipeline starts; a typed ``variable`` gives the same check to a plan: ``-var
 n=abc`` for ``n: int`` is an error at the variable's line, not a failed step. An
 ``int`` is a ``number`` (HCL has no integer type) whose validation asks for a whole
 one. What HCL cannot say (a class, a union of types) stays ``any``.
+
+ZenML also makes floats of the whole numbers given to a ``float`` parameter (or a
+list or mapping of floats): a literal, or a variable's value, is written as floats there.
 """
 
 from __future__ import annotations
@@ -110,3 +113,22 @@ def _name(node: ast.expr | None) -> str | None:
     if isinstance(node, ast.Attribute):
         return node.attr
     return None
+
+
+def _with_floats(value: object, kind: str | None) -> object:
+    """``value`` with the numbers ``kind`` (of ``floats()``) names as floats (never a bool)."""
+    if kind == "value":
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if kind == "list" and isinstance(value, (list, tuple)):
+        return [_with_floats(v, "value") for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _with_floats(v, "value") for k, v in value.items()}
+    return value
+
+
+def _as_float(ref: str, kind: str, nullable: bool) -> str:
+    """A number variable given to a ``float`` parameter (``kind`` "value"), or a list or map of them, as floats:
+    ZenML converts `-var lr=2` (an HCL number, kept whole) to 2.0 when it checks the parameter's annotation."""
+    floated = {"value": f"{ref} * 1.0",  # exact: a whole number times 1.0 is that number as a float
+               "list": f"[for v in {ref} : v * 1.0]", "map": f"{{ for k, v in {ref} : k => v * 1.0 }}"}[kind]
+    return f"{ref} == null ? null : {floated}" if nullable else floated
