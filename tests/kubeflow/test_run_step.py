@@ -427,15 +427,7 @@ def test_a_task_whose_writes_are_all_refused_names_only_the_step_it_ran_and_keep
 def test_a_task_reads_the_upstream_result_its_own_pipeline_run_recorded_when_no_plan_knows_its_key(tmp_path):
     """load and scale both have cache = false, so scale's key is known only inside its task: double,
     in pipeline run A (c=1), reads scale's result of run A, not that of run B (c=5), recorded since."""
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "steps.py").write_text("def load(c):\n    return c\n\n\ndef scale(x):\n    return 10 * x\n\n\ndef double(x):\n    return 2 * x\n")
-    (root / "main.zp.hcl").write_text(
-        'variable "c" {\n  default = 1\n}\n\npipeline "p" {\n'
-        '  step "load" {\n    source = "steps.py:load"\n    cache  = false\n    params = { c = var.c }\n  }\n'
-        '  step "scale" {\n    source = "steps.py:scale"\n    cache  = false\n    inputs = { x = step.load.outputs.output }\n  }\n'
-        '  step "double" {\n    source = "steps.py:double"\n    inputs = { x = step.scale.outputs.output }\n  }\n}\n\n'
-        'output "d" {\n  value = step.double.outputs.output\n}\n')
+    root = _chain(tmp_path, scale_cached=False)
     for run, c in (("run-a", "1"), ("run-b", "5")):
         for step in ("load", "scale"):
             assert run_step(ProjectArgs(root, [f"c={c}"]), f"pipeline.p.step.{step}", Recorder(), pipeline_run=run)
@@ -458,15 +450,7 @@ def test_every_task_of_a_compiled_pipeline_is_told_the_run_it_is_in(tmp_path):
 def test_an_upstream_step_its_task_took_from_the_cache_is_found_as_this_pipeline_run_s_result(tmp_path):
     """scale reads load (cache = false), so no plan knows its key: in run B it is taken from run A's
     cache as its task starts, and double, in run B, finds that result as run B's."""
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "steps.py").write_text("def load(c):\n    return c\n\n\ndef scale(x):\n    return 10 * x\n\n\ndef double(x):\n    return 2 * x\n")
-    (root / "main.zp.hcl").write_text(
-        'variable "c" {\n  default = 1\n}\n\npipeline "p" {\n'
-        '  step "load" {\n    source = "steps.py:load"\n    cache  = false\n    params = { c = var.c }\n  }\n'
-        '  step "scale" {\n    source = "steps.py:scale"\n    inputs = { x = step.load.outputs.output }\n  }\n'
-        '  step "double" {\n    source = "steps.py:double"\n    inputs = { x = step.scale.outputs.output }\n  }\n}\n\n'
-        'output "d" {\n  value = step.double.outputs.output\n}\n')
+    root = _chain(tmp_path, scale_cached=True)
     for run in ("run-a", "run-b"):
         for step in ("load", "scale", "double"):
             assert run_step(ProjectArgs(root, ["c=1"]), f"pipeline.p.step.{step}", Recorder(), pipeline_run=run)
@@ -475,3 +459,18 @@ def test_an_upstream_step_its_task_took_from_the_cache_is_found_as_this_pipeline
     (key,) = state.doc["stores"]
     assert state.step_record(key, "pipeline.p.step.scale").pipeline_run == "run-b"
     assert state.outputs_of(project.stack_name)["d"]["value"] == 20
+
+
+def _chain(tmp_path, scale_cached: bool):
+    """load (cache = false) -> scale -> double, and an output of double's: no plan knows scale's key."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def load(c):\n    return c\n\n\ndef scale(x):\n    return 10 * x\n\n\ndef double(x):\n    return 2 * x\n")
+    scale_cache = "" if scale_cached else "    cache  = false\n"
+    (root / "main.zp.hcl").write_text(
+        'variable "c" {\n  default = 1\n}\n\npipeline "p" {\n'
+        '  step "load" {\n    source = "steps.py:load"\n    cache  = false\n    params = { c = var.c }\n  }\n'
+        f'  step "scale" {{\n    source = "steps.py:scale"\n{scale_cache}    inputs = {{ x = step.load.outputs.output }}\n  }}\n'
+        '  step "double" {\n    source = "steps.py:double"\n    inputs = { x = step.scale.outputs.output }\n  }\n}\n\n'
+        'output "d" {\n  value = step.double.outputs.output\n}\n')
+    return root
