@@ -126,11 +126,9 @@ def test_a_step_the_apply_replaces_reruns_in_its_task(project_dir):
 
 @pytest.mark.parametrize("cache", ["true", "false"])
 def test_a_task_reads_what_its_upstream_task_recorded(tmp_path, cache):
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "steps.py").write_text("def load():\n    return 20\n\n\ndef double(x):\n    return 2 * x\n")
-    (root / "main.zp.hcl").write_text(f'pipeline "p" {{\n  step "load" {{\n    source = "steps.py:load"\n    cache  = {cache}\n  }}\n'
-                                      '  step "double" {\n    source = "steps.py:double"\n    inputs = { x = step.load.outputs.output }\n  }\n}\n')
+    root = _project(tmp_path, "def load():\n    return 20\n\n\ndef double(x):\n    return 2 * x\n",
+                    f'pipeline "p" {{\n  step "load" {{\n    source = "steps.py:load"\n    cache  = {cache}\n  }}\n'
+                    '  step "double" {\n    source = "steps.py:double"\n    inputs = { x = step.load.outputs.output }\n  }\n}\n')
     with pytest.raises(DiagnosticError, match="reads pipeline.p.step.load, which has no successful result recorded"):
         run_step(ProjectArgs(root), "pipeline.p.step.double", Recorder())
     assert run_step(ProjectArgs(root), "pipeline.p.step.load", Recorder())  # the tasks, in the order KFP runs them
@@ -221,13 +219,11 @@ def test_a_task_takes_the_lock_only_to_write_something_new(project_dir, monkeypa
 
 
 def test_a_metadata_store_known_only_after_apply_is_named_as_such(tmp_path):
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "steps.py").write_text("def a():\n    return 1\n")
-    (root / "main.zp.hcl").write_text('resource "local_directory" "d" {\n  path = "meta"\n}\n\n'
-                                      'stack "s" {\n  artifact_store = "file://.zplan/artifacts"\n'
-                                      '  metadata_store = "sqlite:///${resource.local_directory.d.id}/m.db"\n}\n\n'
-                                      'pipeline "p" {\n  step "a" {\n    source = "steps.py:a"\n  }\n}\n')
+    root = _project(tmp_path, "def a():\n    return 1\n",
+                    'resource "local_directory" "d" {\n  path = "meta"\n}\n\n'
+                    'stack "s" {\n  artifact_store = "file://.zplan/artifacts"\n'
+                    '  metadata_store = "sqlite:///${resource.local_directory.d.id}/m.db"\n}\n\n'
+                    'pipeline "p" {\n  step "a" {\n    source = "steps.py:a"\n  }\n}\n')
     with pytest.raises(DiagnosticError, match="stack s: metadata_store still unknown after its resources were applied"):
         run_step(ProjectArgs(root, stack="s"), "pipeline.p.step.a", Recorder())  # the resource was never applied
 
@@ -247,12 +243,10 @@ def test_an_old_cache_hit_a_task_reuses_is_renewed_so_gc_keeps_it_for_the_steps_
     """fit with c=1 ran in run 1, with c=2 in run 2 (its latest record), both days ago. A pipeline
     run with c=1 takes fit from run 1's entry: a gc keeping only the newest run, between the task's
     plan and its record, would delete that artifact under it and the step reading it downstream."""
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "steps.py").write_text("def fit(c):\n    return [c] * 100\n\n\ndef total(xs):\n    return sum(xs)\n")
-    (root / "main.zp.hcl").write_text('variable "c" {\n  default = 1\n}\n\npipeline "p" {\n  step "fit" {\n    source = "steps.py:fit"\n'
-                                      '    params = { c = var.c }\n  }\n  step "total" {\n    source = "steps.py:total"\n'
-                                      '    inputs = { xs = step.fit.outputs.output }\n  }\n}\n')
+    root = _project(tmp_path, "def fit(c):\n    return [c] * 100\n\n\ndef total(xs):\n    return sum(xs)\n",
+                    'variable "c" {\n  default = 1\n}\n\npipeline "p" {\n  step "fit" {\n    source = "steps.py:fit"\n'
+                    '    params = { c = var.c }\n  }\n  step "total" {\n    source = "steps.py:total"\n'
+                    '    inputs = { xs = step.fit.outputs.output }\n  }\n}\n')
     for c in ("1", "2"):
         assert run_step(ProjectArgs(root, [f"c={c}"]), FIT, Recorder())
     store = ArtifactStore.from_url("file://.zplan/artifacts", root)
@@ -273,12 +267,10 @@ def test_an_old_cache_hit_a_task_reuses_is_renewed_so_gc_keeps_it_for_the_steps_
 def test_a_task_reads_its_upstream_result_of_this_pipeline_run_not_another_runs_recorded_since(tmp_path):
     """load (cache = false) ran with c=1 in this pipeline run, then with c=5 in another one running
     beside it (the latest record): double, in the c=1 run, reads load's c=1 result."""
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "steps.py").write_text("def load(c):\n    return c\n\n\ndef double(x):\n    return 2 * x\n")
-    (root / "main.zp.hcl").write_text('variable "c" {\n  default = 1\n}\n\npipeline "p" {\n  step "load" {\n    source = "steps.py:load"\n'
-                                      '    cache  = false\n    params = { c = var.c }\n  }\n  step "double" {\n    source = "steps.py:double"\n'
-                                      '    inputs = { x = step.load.outputs.output }\n  }\n}\n\noutput "d" {\n  value = step.double.outputs.output\n}\n')
+    root = _project(tmp_path, "def load(c):\n    return c\n\n\ndef double(x):\n    return 2 * x\n",
+                    'variable "c" {\n  default = 1\n}\n\npipeline "p" {\n  step "load" {\n    source = "steps.py:load"\n'
+                    '    cache  = false\n    params = { c = var.c }\n  }\n  step "double" {\n    source = "steps.py:double"\n'
+                    '    inputs = { x = step.load.outputs.output }\n  }\n}\n\noutput "d" {\n  value = step.double.outputs.output\n}\n')
     for c in ("1", "5"):
         assert run_step(ProjectArgs(root, [f"c={c}"]), "pipeline.p.step.load", Recorder())
     assert run_step(ProjectArgs(root, ["c=1"]), "pipeline.p.step.double", Recorder())
@@ -293,12 +285,10 @@ def test_a_cache_hit_a_task_finds_only_with_its_upstream_result_is_renewed_too(t
     """double reads load (cache = false), so its key is known only once load's task recorded: the
     task finds it cached as it starts, from run 2 (c=1), while its latest record is c=5's. A gc
     keeping only the newest run before the task records must not delete that artifact."""
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "steps.py").write_text("def load(c):\n    return [c] * 100\n\n\ndef double(x):\n    return [2 * v for v in x]\n")
-    (root / "main.zp.hcl").write_text('variable "c" {\n  default = 1\n}\n\npipeline "p" {\n  step "load" {\n    source = "steps.py:load"\n'
-                                      '    cache  = false\n    params = { c = var.c }\n  }\n  step "double" {\n    source = "steps.py:double"\n'
-                                      '    inputs = { x = step.load.outputs.output }\n  }\n}\n')
+    root = _project(tmp_path, "def load(c):\n    return [c] * 100\n\n\ndef double(x):\n    return [2 * v for v in x]\n",
+                    'variable "c" {\n  default = 1\n}\n\npipeline "p" {\n  step "load" {\n    source = "steps.py:load"\n'
+                    '    cache  = false\n    params = { c = var.c }\n  }\n  step "double" {\n    source = "steps.py:double"\n'
+                    '    inputs = { x = step.load.outputs.output }\n  }\n}\n')
     for c in ("1", "5"):
         for step in ("load", "double"):
             assert run_step(ProjectArgs(root, [f"c={c}"]), f"pipeline.p.step.{step}", Recorder())
@@ -370,13 +360,7 @@ def test_a_task_whose_record_is_refused_once_records_its_step_with_its_last_writ
     goes through: it must hold the step's record, never only a new serial."""
     from zplan.state.mysql import MySQLBackend
 
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "steps.py").write_text("def a():\n    return 1\n\n\ndef b():\n    return 2\n")
-    (root / "main.zp.hcl").write_text(f'stack "team" {{\n  artifact_store = "file://.zplan/artifacts"\n  metadata_store = "{mysql_url}"\n}}\n\n'
-                                      'pipeline "p" {\n  step "a" {\n    source = "steps.py:a"\n  }\n'
-                                      '  step "b" {\n    source = "steps.py:b"\n  }\n}\n')
-    assert run_step(ProjectArgs(root, stack="team"), "pipeline.p.step.a", Recorder())  # the state row exists now
+    root = _a_recorded_on_mysql(tmp_path, mysql_url)
     monkeypatch.setattr(MySQLBackend, "lock_wait_timeout", 1)
     database = mysql_url.rsplit("/", 1)[1]
     holder = mariadb_server.connect(database)
@@ -400,13 +384,7 @@ def test_a_task_whose_writes_are_all_refused_names_only_the_step_it_ran_and_keep
     from zplan.apply.state_writes import RECOVERY_NAME
     from zplan.state.mysql import MySQLBackend
 
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "steps.py").write_text("def a():\n    return 1\n\n\ndef b():\n    return 2\n")
-    (root / "main.zp.hcl").write_text(f'stack "team" {{\n  artifact_store = "file://.zplan/artifacts"\n  metadata_store = "{mysql_url}"\n}}\n\n'
-                                      'pipeline "p" {\n  step "a" {\n    source = "steps.py:a"\n  }\n'
-                                      '  step "b" {\n    source = "steps.py:b"\n  }\n}\n')
-    assert run_step(ProjectArgs(root, stack="team"), "pipeline.p.step.a", Recorder())
+    root = _a_recorded_on_mysql(tmp_path, mysql_url)
     monkeypatch.setattr(MySQLBackend, "lock_wait_timeout", 1)
     holder = mariadb_server.connect(mysql_url.rsplit("/", 1)[1])
     try:
@@ -463,14 +441,30 @@ def test_an_upstream_step_its_task_took_from_the_cache_is_found_as_this_pipeline
 
 def _chain(tmp_path, scale_cached: bool):
     """load (cache = false) -> scale -> double, and an output of double's: no plan knows scale's key."""
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "steps.py").write_text("def load(c):\n    return c\n\n\ndef scale(x):\n    return 10 * x\n\n\ndef double(x):\n    return 2 * x\n")
     scale_cache = "" if scale_cached else "    cache  = false\n"
-    (root / "main.zp.hcl").write_text(
+    return _project(
+        tmp_path, "def load(c):\n    return c\n\n\ndef scale(x):\n    return 10 * x\n\n\ndef double(x):\n    return 2 * x\n",
         'variable "c" {\n  default = 1\n}\n\npipeline "p" {\n'
         '  step "load" {\n    source = "steps.py:load"\n    cache  = false\n    params = { c = var.c }\n  }\n'
         f'  step "scale" {{\n    source = "steps.py:scale"\n{scale_cache}    inputs = {{ x = step.load.outputs.output }}\n  }}\n'
         '  step "double" {\n    source = "steps.py:double"\n    inputs = { x = step.scale.outputs.output }\n  }\n}\n\n'
         'output "d" {\n  value = step.double.outputs.output\n}\n')
+
+
+def _a_recorded_on_mysql(tmp_path, mysql_url):
+    """Steps a and b with state and metadata on the MariaDB server; a recorded (the state row exists)."""
+    root = _project(tmp_path, "def a():\n    return 1\n\n\ndef b():\n    return 2\n",
+                    f'stack "team" {{\n  artifact_store = "file://.zplan/artifacts"\n  metadata_store = "{mysql_url}"\n}}\n\n'
+                    'pipeline "p" {\n  step "a" {\n    source = "steps.py:a"\n  }\n'
+                    '  step "b" {\n    source = "steps.py:b"\n  }\n}\n')
+    assert run_step(ProjectArgs(root, stack="team"), "pipeline.p.step.a", Recorder())
+    return root
+
+
+def _project(tmp_path, steps: str, hcl: str):
+    """A project folder holding steps.py and main.zp.hcl."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text(steps)
+    (root / "main.zp.hcl").write_text(hcl)
     return root

@@ -208,13 +208,19 @@ def _as_json(kind: str) -> dict:
     return {"materializer": "json", "materializer_version": declared_version("json"), "type": kind}  # as a worker records it
 
 
-def test_a_materializer_registered_by_a_module_the_step_imports_without_using_it_reruns_what_it_would_store(tmp_path):
+def _mats_imported_without_use(tmp_path):
+    """load and scale import steps/mats.py, which registers nothing yet: every output recorded as JSON."""
     root = _with_materializer(tmp_path)
     mats = root / "steps" / "mats.py"
     mats.write_text("import zplan\n")
     data = root / "steps" / "data.py"
     data.write_text("import steps.mats  # registers how lists are stored\n" + data.read_text())
     state = _recorded(root, written_by={LOAD: _as_json("builtins.list"), SCALE: _as_json("builtins.list"), COUNT: _as_json("builtins.int")})
+    return root, mats, state
+
+
+def test_a_materializer_registered_by_a_module_the_step_imports_without_using_it_reruns_what_it_would_store(tmp_path):
+    root, mats, state = _mats_imported_without_use(tmp_path)
     mats.write_text(MATERIALIZERS)  # a rerun of load or scale would store its list as lines.txt
     again, _, _ = plan(root, state)
     assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer for builtins.list is now lines"]
@@ -227,24 +233,14 @@ def test_a_materializer_registered_by_a_module_the_step_imports_without_using_it
 
 @pytest.mark.parametrize("statement", ["zplan.materializer(list, name=\"lines\")(Lines)", "Lines = zplan.materializer(list, name=\"lines\")(Lines)"])
 def test_a_materializer_registered_by_calling_the_decorator_on_its_class_counts_as_one_registered_by_decorating_it(tmp_path, statement):
-    root = _with_materializer(tmp_path)
-    mats = root / "steps" / "mats.py"
-    mats.write_text("import zplan\n")
-    data = root / "steps" / "data.py"
-    data.write_text("import steps.mats  # registers how lists are stored\n" + data.read_text())
-    state = _recorded(root, written_by={LOAD: _as_json("builtins.list"), SCALE: _as_json("builtins.list"), COUNT: _as_json("builtins.int")})
+    root, mats, state = _mats_imported_without_use(tmp_path)
     mats.write_text(MATERIALIZERS.replace('@zplan.materializer(list, name="lines")\n', "") + f"\n\n{statement}\n")
     again, _, _ = plan(root, state)
     assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer for builtins.list is now lines"]
 
 
 def test_a_materializer_registered_under_an_if_at_module_level_counts_as_one_registered_at_its_top(tmp_path):
-    root = _with_materializer(tmp_path)
-    mats = root / "steps" / "mats.py"
-    mats.write_text("import zplan\n")
-    data = root / "steps" / "data.py"
-    data.write_text("import steps.mats  # registers how lists are stored\n" + data.read_text())
-    state = _recorded(root, written_by={LOAD: _as_json("builtins.list"), SCALE: _as_json("builtins.list"), COUNT: _as_json("builtins.int")})
+    root, mats, state = _mats_imported_without_use(tmp_path)
     head, _, cls = MATERIALIZERS.partition("\n\n\n")
     mats.write_text(head + "\n\ntry:\n    import numpy\nexcept ImportError:\n    numpy = None\n\nif numpy is not None:\n"
                     + "".join(f"    {line}" if line else "" for line in cls.splitlines(keepends=True)))
