@@ -1,6 +1,7 @@
 """A `zplan plan` process ends without freeing what it built (``process.keep_until_exit``), but
 only when nothing else is left to run at exit: an exit handler or another thread means the usual
-exit. Its output is flushed and its exit code kept either way."""
+exit, which still ends the process without taking it apart once they are done. Its output is
+flushed and its exit code kept either way."""
 
 from __future__ import annotations
 
@@ -52,6 +53,37 @@ def test_another_thread_means_the_usual_exit():
     done = _run("threading.Thread(target=lambda: (time.sleep(0.3), sys.stdout.write(' | thread done'))).start()")
     assert done.returncode == 3, done.stderr
     assert done.stdout == "plan printedfreed\n | thread done"
+
+
+_HELD = textwrap.dedent(
+    """
+    import atexit, builtins, sys, threading, time
+    {first}
+    from zplan.cli import process
+
+    class Held:
+        def __del__(self):
+            sys.stdout.write(" | torn down")
+
+    builtins.held = Held()  # referenced until the interpreter takes everything apart
+    atexit.register(lambda: sys.stdout.write(" | handler ran"))
+    threading.Thread(target=lambda: (time.sleep(0.3), sys.stdout.write(" | thread done"))).start()
+    process._ENDS_THE_PROCESS = True
+    sys.stdout.write("applied")
+    process._exit(3)
+    """
+)
+
+
+@pytest.mark.parametrize("first, torn_down", [("", False), ("atexit.register(lambda: None)", True)])
+def test_after_its_threads_and_exit_handlers_the_process_ends_without_taking_itself_apart(first, torn_down):
+    """The interpreter's teardown (every module and object freed: ~60-90 ms after an apply) is
+    skipped once the threads are joined and the exit handlers have run; not when a handler was
+    registered before zplan's, which would then not run."""
+    done = subprocess.run([sys.executable, "-c", _HELD.format(first=first)], capture_output=True, text=True,
+                          env=cli_env(), timeout=60)
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == "applied | thread done | handler ran" + (" | torn down" if torn_down else "")
 
 
 def test_a_caller_that_lives_on_keeps_nothing_and_gets_system_exit(monkeypatch):
