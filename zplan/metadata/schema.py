@@ -76,10 +76,16 @@ def register(store, pb) -> TypeIds:
     to a store an older one created, ``can_omit_fields`` lets this one write to a store a newer
     one added properties to (a team's shared store); an unchanged type just returns its id."""
 
+    known = _registered(store)
+
     def put(put_fn, proto_cls, name: str, props: dict[str, str]) -> int:
+        wanted = {key: pb.PropertyType.Value(kind) for key, kind in props.items()}
+        found = known.get((proto_cls.__name__, name))
+        if found is not None and dict(found.properties) == wanted:
+            return found.id  # (a put would find it unchanged, in a write transaction of its own: ~3 ms synced)
         proto = proto_cls(name=name)
-        for key, kind in props.items():
-            proto.properties[key] = pb.PropertyType.Value(kind)
+        for key, kind in wanted.items():
+            proto.properties[key] = kind
         return put_fn(proto, can_add_fields=True, can_omit_fields=True)
 
     return TypeIds(
@@ -89,6 +95,12 @@ def register(store, pb) -> TypeIds:
         pipeline=put(store.put_context_type, pb.ContextType, PIPELINE, {}),
         run=put(store.put_context_type, pb.ContextType, RUN, _RUN_PROPS),
     )
+
+
+def _registered(store) -> dict:
+    """The store's types by (proto class name, type name): three reads, no write."""
+    listed = (store.get_artifact_types(), store.get_execution_types(), store.get_context_types())
+    return {(type(t).__name__, t.name): t for types in listed for t in types}
 
 
 def lookup(store, errors) -> TypeIds | None:
