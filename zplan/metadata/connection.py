@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from zplan.diags import DiagnosticError, fail
 from zplan.metadata.schema import ARTIFACT, RUN, SNAPSHOT, TypeIds, lookup, register
 from zplan.metadata import convert as cv
+from zplan.metadata import template
 from zplan.metadata.urls import MySQLTarget, SqliteTarget
 
 _SQLITE_READONLY = 1
@@ -29,16 +30,12 @@ _MLMD_TABLE = "MLMDEnv"  # present once MLMD has created its schema
 @functools.cache
 def _mlmd() -> SimpleNamespace:
     with _deferred_imports():
+        import ml_metadata
         from ml_metadata import errors
         from ml_metadata import metadata_store as ms
         from ml_metadata.proto import metadata_store_pb2 as pb
 
-    return SimpleNamespace(ms=ms, pb=pb, errors=errors)
-
-
-def preload() -> None:
-    """Import ML Metadata now: an apply whose plan reads a big new input does it meanwhile, on a thread."""
-    _mlmd()
+    return SimpleNamespace(ms=ms, pb=pb, errors=errors, version=ml_metadata.__version__)
 
 
 class _Deferred(types.ModuleType):
@@ -174,11 +171,17 @@ class Connection:
         """The MLMD handle opened for writing (creating the database and types if needed)."""
         m = _mlmd()
         if self._store is None or not self._writable:
+            made_here = False
             if isinstance(self.target, SqliteTarget):
-                _sqlite_has_table(self.target.path, _MLMD_TABLE)  # a damaged file is reported as such
+                if self.target.path.exists():
+                    _sqlite_has_table(self.target.path, _MLMD_TABLE)  # a damaged file is reported as such
+                else:
+                    made_here = not template.place(self.target.path, m.version)
             self._store = self._connect(m, create=True)
             self._writable = True
             self._types = register(self._store, m.pb)
+            if made_here:
+                template.keep(self.target.path, m.version)
         return self._store, self._types, m
 
     def _reader(self) -> bool:
