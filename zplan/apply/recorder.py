@@ -39,6 +39,34 @@ def flush_due(now: float, last_flush: float, last_cost: float) -> bool:
     return now - last_flush >= max(STATE_FLUSH_SECONDS, FLUSH_COST_FACTOR * last_cost)
 
 
+_opened_early: dict[tuple[str, Path, str | None], tuple] = {}  # (url, root, password) -> (store, GitQuery)
+
+
+def open_early(settings: dict, project_root: Path) -> None:
+    """Open the stack's metadata store for writing, and start asking git, for this process's next run
+    (``open_run``): an apply's plan calls this on a thread while it reads a big new data input."""
+    from zplan.metadata.urls import metadata_password
+
+    url, password = settings.get("metadata_store"), metadata_password(settings)
+    if isinstance(url, str):
+        _opened_early[(url, project_root, password)] = _open(url, project_root, password)
+
+
+def _open(url: str, project_root: Path, password: str | None) -> tuple:
+    """The store opened for writing (made if new), and git asked about the project meanwhile."""
+    from zplan.metadata import MetadataStore
+    from zplan.metadata.git import GitQuery
+
+    git = GitQuery(project_root)  # git walks the work tree while ML Metadata is imported and opened
+    try:
+        metadata = MetadataStore.from_url(url, project_root, password)
+        metadata.open_for_writing()
+    except BaseException:
+        git.discard()
+        raise
+    return metadata, git
+
+
 class RunRecorder:
     def __init__(self, state: State, persist: Callable[[State], None], tracker: RunTracker, secrets: list[str], project_root: Path) -> None:
         self.state = state
@@ -60,14 +88,11 @@ class RunRecorder:
 
     # -- the run --------------------------------------------------------------------------------
     def open_run(self, project, pipelines: list[str], password: str | None) -> int:
-        from zplan.metadata import MetadataStore, applier
-        from zplan.metadata.git import GitQuery
+        from zplan.metadata import applier
 
-        git = GitQuery(project.root)  # git walks the work tree while ML Metadata is imported and opened
+        url = str(self.tracker.stack_settings["metadata_store"])
+        metadata, git = _opened_early.pop((url, project.root, password), None) or _open(url, project.root, password)
         try:
-            settings = self.tracker.stack_settings
-            metadata = MetadataStore.from_url(str(settings["metadata_store"]), project.root, password)
-            metadata.open_for_writing()
             run = metadata.start_run(",".join(pipelines), project.stack_name, git.result(), time.time(), applier())
         finally:
             git.discard()

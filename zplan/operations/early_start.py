@@ -3,8 +3,9 @@ first apply (seconds for gigabytes from a disk), and the plan mostly waits for t
 
 - The input is hashed through a clone where the file system can clone, and the clone becomes its
   snapshot (``zplan.artifacts.early_clones``): the bytes are read from the disk once.
-- On a thread, the apply's own modules and ML Metadata are imported and the step runner starts
-  what it can (the local workers' forkserver boots), instead of after the plan.
+- On a thread, the apply's own modules are imported, the step runner starts what it can (the
+  local workers' forkserver boots), the metadata store is opened for writing (made if new) and
+  git is asked about the project, instead of after the plan.
 
 Best effort: what fails here is started again by the apply, which reports it.
 """
@@ -44,11 +45,12 @@ class EarlyStart:
         self._thread.start()
 
     def _warm(self) -> None:
+        settings = self._planner.stack_settings
         try:
             from zplan.apply.applier import step_runner
-            from zplan.metadata.connection import preload
+            from zplan.apply.recorder import open_early
 
-            step_runner(self._planner.stack_settings).start_early()
-            preload()
+            step_runner(settings).start_early()
+            open_early(settings, self._planner.project.root)
         except Exception:  # started again by the apply, which reports what fails
             pass

@@ -8,6 +8,7 @@ import shutil
 from multiprocessing import forkserver
 
 from zplan.apply.applier import Applier
+from zplan.apply import recorder
 from zplan.apply.recorder import RunRecorder
 from zplan.apply.worker_launch import stop_helper_processes
 from zplan.hooks import Recorder
@@ -94,10 +95,18 @@ def test_an_apply_plan_starts_the_forkserver_as_it_starts_reading_a_big_new_inpu
         project = Project.open(tmp_path, registry=registry())
         make_plan(project, project.state_backend(), PlanRequest())
         assert forkserver._forkserver._forkserver_pid is None
+        assert not (tmp_path / ".zplan/metadata.db").exists()  # a plan writes nothing
         project = Project.open(tmp_path, registry=registry())
         shutil.rmtree(tmp_path / ".zplan/cache", ignore_errors=True)  # the first plan's stat cache: the input is new again
         planned = make_plan(project, project.state_backend(), PlanRequest(), for_apply=True)
         assert [s.action for s in planned.plan.steps] == ["run"]
         assert forkserver._forkserver._forkserver_pid is not None
+        # the metadata store was opened (made) meanwhile, for the apply's run to take
+        assert (tmp_path / ".zplan/metadata.db").exists() and [k[1] for k in recorder._opened_early] == [project.root]
+        result = Applier(planned.planner, planned.plan, planned.state, lambda s: None, Recorder(), parallelism=1).apply()
+        assert result.ok and result.run_id == 1 and not recorder._opened_early
     finally:
         stop_helper_processes()
+        for _store, git in recorder._opened_early.values():
+            git.discard()
+        recorder._opened_early.clear()
