@@ -196,20 +196,32 @@ class WorkerPool:
     def shutdown(self, cancel: bool = False, wait: bool = True) -> None:
         """Wait for running tasks (or, with ``cancel``, stop them), then end every worker, the
         forkserver and the resource tracker. Their exit is waited for here, or with ``wait=False``
-        on a thread of its own (``wait_closed``): the caller has its last records to write meanwhile."""
+        on a thread of its own (``wait_closed``): the caller has its last records to write meanwhile.
+        Without ``cancel`` that includes the idle workers' exit when no task is left to wait for."""
         if cancel:
             self.cancel()
         with self._lock:
             self._closing = True
+            idle = not self._queue and all(w.task is None for w in self._workers)
         self._wake()
-        self._thread.join()
-        self._wake_r.close()
-        self._wake_w.close()
+        if cancel or wait or not idle:
+            self._end_supervision()
         # not a daemon: even a caller that never calls wait_closed waits for it before the process exits
-        self._helpers_stop = threading.Thread(target=stop_helper_processes, name="zplan-helpers-stop")
+        self._helpers_stop = threading.Thread(target=self._stop_helpers, name="zplan-helpers-stop")
         self._helpers_stop.start()
         if wait:
             self.wait_closed()
+
+    def _end_supervision(self) -> None:
+        """Until the supervising thread has ended the workers (and returned)."""
+        if self._thread.is_alive() or not self._wake_r.closed:
+            self._thread.join()
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def _stop_helpers(self) -> None:
+        self._end_supervision()
+        stop_helper_processes()
 
     def wait_closed(self) -> None:
         """Until the forkserver and the resource tracker have exited (after ``shutdown``)."""

@@ -351,9 +351,11 @@ def test_a_shutdown_not_waiting_leaves_the_helpers_exit_to_wait_closed():
     assert pool.submit(square, 4).result(30) == 16
     helpers = [forkserver._forkserver._forkserver_pid, resource_tracker._resource_tracker._pid]
     assert all(pid is not None and _alive(pid) for pid in helpers)
-    pool.shutdown(wait=False)
+    workers = pool.pids()
+    pool.shutdown(wait=False)  # idle: the workers' own exit is left to wait_closed too
     pool.wait_closed()
-    assert not any(_alive(pid) for pid in helpers)
+    assert workers and not any(_alive(pid) for pid in helpers + workers)
+    assert not pool._thread.is_alive()
     assert forkserver._forkserver._forkserver_pid is None and resource_tracker._resource_tracker._pid is None
     pool.wait_closed()  # again: nothing left to wait for
 
