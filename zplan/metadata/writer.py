@@ -36,7 +36,7 @@ class Writer(Connection):
         self.close_stale_runs(started_at)
         store, types, m = self._writer()
         owner = ProcessId.current()
-        pipeline_id = self._pipeline_context_id(pipeline)
+        pipeline_id = self._existing_pipeline_id(pipeline)
         for _ in range(_RUN_NUMBER_TRIES):
             number = self._last_run_number() + 1
             ctx = m.pb.Context(type_id=types.run, name=cv.run_name(number))
@@ -60,9 +60,15 @@ class Writer(Connection):
                 },
             )
             try:
-                [ctx_id] = store.put_contexts([ctx])
+                if pipeline_id is None:  # a new pipeline: made with its first run, in one transaction
+                    pipeline_id, ctx_id = store.put_contexts([m.pb.Context(type_id=types.pipeline, name=pipeline), ctx])
+                    self._pipeline_ids[pipeline] = pipeline_id
+                else:
+                    [ctx_id] = store.put_contexts([ctx])
             except m.errors.AlreadyExistsError:
-                continue  # another apply took this number between our read and write
+                # another apply took this number, or made the pipeline, between our read and write
+                pipeline_id = self._existing_pipeline_id(pipeline)
+                continue
             store.put_parent_contexts([m.pb.ParentContext(child_id=ctx_id, parent_id=pipeline_id)])
             return number
         raise fail(f"metadata store {self.describe()}: could not allocate a run number")
@@ -181,19 +187,26 @@ class Writer(Connection):
         return sorted(int(cv.prop(ctx, "number", 0)) for ctx in stale)
 
     def _pipeline_context_id(self, pipeline: str) -> int:
-        if pipeline in self._pipeline_ids:
-            return self._pipeline_ids[pipeline]
+        """The pipeline's context, made if the store has none."""
+        found = self._existing_pipeline_id(pipeline)
+        if found is not None:
+            return found
         m = _mlmd()
-        ctx = self._store.get_context_by_type_and_name(PIPELINE, pipeline)
-        if ctx is None:
-            try:
-                [ctx_id] = self._store.put_contexts([m.pb.Context(type_id=self._types.pipeline, name=pipeline)])
-            except m.errors.AlreadyExistsError:  # created concurrently by another apply
-                ctx_id = self._store.get_context_by_type_and_name(PIPELINE, pipeline).id
-        else:
-            ctx_id = ctx.id
+        try:
+            [ctx_id] = self._store.put_contexts([m.pb.Context(type_id=self._types.pipeline, name=pipeline)])
+        except m.errors.AlreadyExistsError:  # created concurrently by another apply
+            ctx_id = self._store.get_context_by_type_and_name(PIPELINE, pipeline).id
         self._pipeline_ids[pipeline] = ctx_id
         return ctx_id
+
+    def _existing_pipeline_id(self, pipeline: str) -> int | None:
+        """The pipeline's context, or None while the store has none (``start_run`` makes it)."""
+        if pipeline not in self._pipeline_ids:
+            ctx = self._store.get_context_by_type_and_name(PIPELINE, pipeline)
+            if ctx is None:
+                return None
+            self._pipeline_ids[pipeline] = ctx.id
+        return self._pipeline_ids[pipeline]
 
     def _last_run_number(self) -> int:
         m = _mlmd()

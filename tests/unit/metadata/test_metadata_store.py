@@ -206,3 +206,24 @@ def test_a_run_of_several_pipelines_is_listed_under_each(tmp_path: Path) -> None
     assert [r.number for r in store.runs(pipeline="other")] == [5]
     assert [r.number for r in store.runs(1, pipeline="a_b")] == [4]  # "_" is no wildcard: run 5 is not one of a_b
     assert store.runs(pipeline="repo") == [] and store.runs(pipeline="port") == []
+
+
+def test_a_run_of_a_new_pipeline_is_made_with_it_and_one_made_meanwhile_elsewhere_is_joined(tmp_path: Path, monkeypatch) -> None:
+    first = MetadataStore.from_url(DEFAULT_URL, tmp_path)
+    other = MetadataStore.from_url(DEFAULT_URL, tmp_path)
+    first.open_for_writing()
+    other.open_for_writing()
+    looked = []
+    real = type(first)._existing_pipeline_id
+
+    def stale_first_look(self, pipeline):  # `first` looks before `other` makes the pipeline
+        looked.append(pipeline)
+        return None if len(looked) == 1 else real(self, pipeline)
+
+    assert other.start_run("training", "local", GIT1, T0) == 1
+    monkeypatch.setattr(type(first), "_existing_pipeline_id", stale_first_look)
+    assert first.start_run("training", "local", GIT1, T0 + 1) == 2  # its pipeline and run collided: tried again
+    db = tmp_path / ".zplan" / "metadata.db"
+    with sqlite3.connect(db) as conn:
+        parents = conn.execute("SELECT DISTINCT parent_context_id FROM ParentContext").fetchall()
+    assert _count(db, "Context") == 3 and len(parents) == 1  # one pipeline, both runs under it
