@@ -31,24 +31,29 @@ def _template(version: str) -> Path:
 
 
 def place(path: Path, version: str) -> bool:
-    """Put an empty store at ``path`` (which is not there) from the kept copy; False when there is none.
-    Never replaces a file: a store another process made meanwhile is left as it is."""
+    """Put an empty store at ``path`` (which is not there) from the kept copy; False when there is none,
+    or it could not be placed (the store is then made as before, which reports what is wrong). Never
+    replaces a file: a store another process made meanwhile is left as it is."""
     template = _template(version)
     if not template.is_file():
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError:
+        return False
     try:
         with os.fdopen(fd, "wb") as out, open(template, "rb") as src:
             shutil.copyfileobj(src, out)
             out.flush()
             os.fsync(out.fileno())  # whole on the disk before it has the store's name
-        try:
-            os.link(tmp, path)  # (fails if the store is there: never replaced)
-        except FileExistsError:
-            return True
+        os.link(tmp, path)  # (fails if the store is there: never replaced)
         sync_folder(path.parent)
         return True
+    except FileExistsError:
+        return True
+    except OSError:  # a full disk, a file system without hard links
+        return False
     finally:
         os.unlink(tmp)
 

@@ -63,3 +63,16 @@ def test_without_a_writable_folder_stores_are_made_as_before(tmp_path, monkeypat
         store = MetadataStore.from_url(f"sqlite:///{name}/m.db", tmp_path)
         r1, r2 = record_two_runs(store)
         check_two_runs(store, r1, r2)
+
+
+def test_where_the_copy_cannot_be_placed_the_store_is_made_as_before(tmp_path, kept, monkeypatch):
+    MetadataStore.from_url("sqlite:///one/m.db", tmp_path).open_for_writing()
+
+    def no_links(src, dst):
+        raise PermissionError(1, "Operation not permitted")  # as on a file system without hard links
+
+    monkeypatch.setattr(template.os, "link", no_links)
+    store = MetadataStore.from_url("sqlite:///two/m.db", tmp_path)
+    r1, r2 = record_two_runs(store)
+    check_two_runs(store, r1, r2)
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["m.db"]  # no copy left behind
