@@ -122,14 +122,7 @@ def _exit(code: int) -> NoReturn:
     alone = threading is None or threading.active_count() == 1
     handlers = getattr(atexit, "_ncallbacks", lambda: 1)()
     if _ENDS_THE_PROCESS and _kept and alone and handlers == _OWN_HANDLERS:
-        try:
-            for stream in (sys.stdout, sys.stderr):
-                if stream is not None:
-                    stream.flush()
-        except (OSError, ValueError):
-            pass  # (a reader gone, a stream closed: the usual exit deals with them)
-        else:
-            os._exit(code)
+        _end_now(code)
     # The usual exit: what was kept is freed now, as the frames holding it would have; left to the
     # interpreter's exit, its last collection would walk all of it first (~0.3 s at 20,000 steps).
     _kept.clear()
@@ -147,15 +140,20 @@ def _end_after_exit_handlers() -> None:
     (state, records and artifacts are synced as they are written). What is left is taking apart
     every module and object, ML Metadata's and protobuf's included: ~60-90 ms at the end of an
     apply, which writes nothing."""
-    if _exit_code is None:
-        return
+    if _exit_code is not None:
+        _end_now(_exit_code)
+
+
+def _end_now(code: int) -> None:
+    """Flush the output and end the process with ``code``; returns only when the output cannot be
+    flushed (a reader gone, a stream closed), which the usual exit then deals with."""
     try:
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:
                 stream.flush()
     except (OSError, ValueError):
-        return  # (a reader gone, a stream closed: the usual exit deals with them)
-    os._exit(_exit_code)
+        return
+    os._exit(code)
 
 
 # Exit handlers run last-registered first: registered before any other, this one runs after them
