@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     zp = zplan_exe()
     python = str(Path(zp).with_name("python"))
     versions = {"this tree": None, **({"before": str(args.before.resolve())} if args.before else {})}
-    apply = ["-c", "import sys; sys.argv = ['zplan', 'apply', '-auto-approve']; from zplan.cli.app import main; main()"]
+    apply = ["-m", "zplan.cli", "apply", "-auto-approve"]  # as the `zplan` command runs it, in either tree
     rows: dict[str, list[Run]] = {"by hand: hash_file + the step's read": []}
 
     def by_hand() -> None:
