@@ -179,6 +179,7 @@ class Applier:
         again = self._damaged_inputs.next_round()
         if again and not stopping():  # steps held back on a damaged input, with the steps that made it
             walk(self.graph, start, finish, nodes=again, stopping=stopping)
+        self.runner.close()  # no step starts after the walk: the workers end while the records are written
         self.recorder.flush(force=True)
         if self._abort is not None:
             raise self._abort
