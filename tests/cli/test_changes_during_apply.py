@@ -243,6 +243,58 @@ def test_a_materializer_a_library_beside_the_project_registered_is_gone_for_the_
     assert stored == {"a": "lines", "b": "json", "c": "lines"}
 
 
+INSTALLED_STEPS = '''
+def a():
+    import acme_lines  # registers "lines" for lists
+    return [1]
+
+
+def b():
+    return [2]
+
+
+def c():
+    import acme_tools  # imports acme_lines (loaded already in this worker)
+    return [3]
+
+
+def d():
+    import acme_tools  # (loaded already: it imports acme_lines as c imported it)
+    return [4]
+
+
+def e(x):
+    return x + [5]  # x is loaded with "lines": a new worker imports acme_lines for it
+
+
+def f():
+    return [6]
+'''
+
+
+def test_a_materializer_an_installed_library_registered_stores_only_the_outputs_of_steps_that_import_it(tmp_path):
+    """An installed library stays loaded in its worker, with the materializer it registered: each step stores
+    its list as it would in a new worker, by "lines" exactly when it imports the library (itself, through
+    another installed library, or to load an input), whichever steps ran before it in the same worker."""
+    p = Project(tmp_path / "p")
+    steps = (("a", ""), ("b", ""), ("c", ""), ("d", ""), ("e", "    inputs = { x = step.a.outputs.output }\n"), ("f", ""))
+    p.write("main.zp.hcl", 'pipeline "p" {\n' + "".join(
+        f'  step "{s}" {{\n    source = "steps.py:{s}"\n{inputs}{"" if s == "a" else f"    depends_on = [step.{before}]{chr(10)}"}  }}\n'
+        for (s, inputs), before in zip(steps, "-abcde")) + "}\n")
+    p.write("steps.py", INSTALLED_STEPS)
+    site = tmp_path / "venv" / "site-packages"
+    for name, text in (("acme_lines", LINES), ("acme_tools", "import acme_lines\n")):
+        (site / name).mkdir(parents=True)
+        (site / name / "__init__.py").write_text(text)
+        (site / f"{name}-1.0.dist-info").mkdir()
+        (site / f"{name}-1.0.dist-info" / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    env = cli_env(PYTHONPATH=os.pathsep.join(filter(None, (str(site), os.environ.get("PYTHONPATH")))))
+    done = p.run("apply", "-auto-approve", "-parallelism", "1", env=env)  # one worker: each step runs where the others ran
+    assert done.code == 0, str(done)
+    stored = {step: record["outputs"]["output"]["materializer"] for step, record in p.step_records().items()}
+    assert stored == {"a": "lines", "b": "json", "c": "lines", "d": "lines", "e": "lines", "f": "json"}
+
+
 def test_bumping_the_version_of_a_materializer_registered_in_step_code_reruns_what_it_wrote(tmp_path):
     p = _materialized(tmp_path)
     p.apply()

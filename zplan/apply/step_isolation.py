@@ -7,7 +7,8 @@ would not say everything that made it: environment variables it set, entries it 
 ``sys.path``, the arguments it put in ``sys.argv``, and the globals of the project's own modules and of the libraries beside it (a list one
 step appends to, a setting another reads) are therefore put back. Those modules are imported again by
 the next step that uses them, from the files on disk, so a step also never runs code older
-than what its re-plan fingerprinted; the materializers they registered are forgotten with them.
+than what its re-plan fingerprinted; the materializers they registered are forgotten with them. Those
+a library that stays loaded registered store only the outputs of the steps that import it (``step_imports``).
 
 The process-wide settings a step may change are put back too: the working folder, the temporary folder
 (``tempfile.tempdir``), the umask,
@@ -45,6 +46,9 @@ import time
 import warnings
 from typing import Any, Iterator
 
+from zplan.apply import step_imports
+from zplan.artifacts.materializers import forget_modules, step_registrations
+
 try:
     import resource
 except ImportError:  # (not on Windows)
@@ -74,7 +78,7 @@ def step_interpreter_state(project_dir: str) -> Iterator[None]:
     _note_new_loggers()
     _fresh_random_state()
     try:
-        with warnings.catch_warnings():  # filters (and warnings already shown) as they were
+        with warnings.catch_warnings(), step_imports.noted(), step_registrations():  # filters (and warnings already shown) as they were
             yield
     finally:
         _restore_settings(settings)
@@ -91,9 +95,8 @@ def step_interpreter_state(project_dir: str) -> Iterator[None]:
         for name in dropped:
             del sys.modules[name]
         if dropped:
-            from zplan.artifacts.materializers import forget_modules
-
             forget_modules(dropped)  # a materializer the step's code registered would store the next step's outputs
+            step_imports.forget(dropped)
 
 
 def _settings() -> tuple:

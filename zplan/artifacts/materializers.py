@@ -18,9 +18,11 @@ own code is keyed by its code as well (``zplan.plan.loaders``): an edit needs no
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from zplan.artifacts.builtin_materializers import BUILTINS, HANDED_ON, Materializer, NoMaterializer, json_problem, type_name
 
@@ -37,11 +39,13 @@ _BUILTIN_NAMES = {m.name for m in (*BUILTINS, *HANDED_ON.values())}
 class Registered(Materializer):
     """Adapts a user's class (with ``save``/``load``, optionally ``can_save``) to the contract."""
 
-    def __init__(self, impl: Any, types: tuple[type, ...], name: str, version: str) -> None:
+    def __init__(self, impl: Any, types: tuple[type, ...], name: str, version: str, module: str | None = None) -> None:
         self.impl = impl
         self.types = types
         self.name = name
         self.version = version
+        self.module = module or type(impl).__module__  # the module that registered it (as it was imported)
+        self.step = _step  # the step it was registered in (0: outside any)
 
     def can_save(self, value: Any) -> bool:
         if self.types and not isinstance(value, self.types):
@@ -74,6 +78,9 @@ def _takes(m: Registered, value: Any) -> bool:
 
 _user: list[Registered] = []  # newest first
 _plugins: list[Materializer] | None = None  # None until the entry points were read
+_step = 0  # the step running in this process, numbered by its worker; 0 outside any
+_steps = 0  # steps numbered so far
+_hidden: frozenset[str] = frozenset()  # registrations a step's worker does not let store its outputs (``hiding``)
 
 
 def materializer(type_or_name: type | tuple[type, ...] | str, *, name: str | None = None, version: str | None = None):
@@ -103,7 +110,8 @@ def materializer(type_or_name: type | tuple[type, ...] | str, *, name: str | Non
         if final in _BUILTIN_NAMES:
             raise ValueError(f"materializer name {final!r} is built in; choose another name")
         unregister(final)  # re-registering (a reloaded module) replaces the old one
-        _user.insert(0, Registered(cls(), types, final, str(version or getattr(cls, "version", "") or "1")))
+        caller = sys._getframe(1).f_globals.get("__name__")  # (the module whose code registers it, where the class may come from another)
+        _user.insert(0, Registered(cls(), types, final, str(version or getattr(cls, "version", "") or "1"), caller))
         return cls
 
     return register
@@ -123,9 +131,39 @@ def is_registered(name: str) -> bool:
 
 
 def forget_modules(modules: set[str]) -> None:
-    """Unregister what classes of ``modules`` registered: a step's worker drops the project's
-    modules after each step, and their registrations go with them."""
-    _user[:] = [m for m in _user if type(m.impl).__module__ not in modules]
+    """Unregister what ``modules`` registered: a step's worker drops the project's modules after
+    each step, and their registrations go with them."""
+    _user[:] = [m for m in _user if m.module not in modules]
+
+
+@contextlib.contextmanager
+def step_registrations() -> Iterator[None]:
+    """Registrations made meanwhile are noted as the running step's (see ``from_earlier_steps``)."""
+    global _step, _steps
+    _steps += 1
+    _step = _steps
+    try:
+        yield
+    finally:
+        _step = 0
+
+
+def from_earlier_steps() -> list[tuple[str, str]]:
+    """(name, registering module) of what an earlier step of this process registered: a module that
+    stayed loaded since (an installed library) keeps its registrations, which the running step may
+    not have met (see ``zplan.apply.step_imports``)."""
+    return [(m.name, m.module) for m in _user if m.step not in (0, _step)]
+
+
+@contextlib.contextmanager
+def hiding(names: set[str]) -> Iterator[None]:
+    """The registrations ``names`` store no value meanwhile."""
+    global _hidden
+    before, _hidden = _hidden, frozenset(names)
+    try:
+        yield
+    finally:
+        _hidden = before
 
 
 def _load_plugins() -> list[Materializer]:
@@ -147,7 +185,7 @@ def _load_plugins() -> list[Materializer]:
 def materializer_for(value: Any, handed_on: bool = False) -> Materializer:
     """The materializer that will store ``value``; with ``handed_on`` (another step reads it),
     a built-in's faster form where it has one (DataFrames and Arrow tables as Arrow IPC)."""
-    users = [m for m in _user if _takes(m, value)]
+    users = [m for m in _user if m.name not in _hidden and _takes(m, value)]
     if users:
         return min(users, key=lambda m: m.specificity(value))  # min keeps the newest among equals
     for m in BUILTINS:
