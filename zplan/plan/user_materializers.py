@@ -13,8 +13,6 @@ import ast
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from zplan.plan.signatures import callee_name
-
 
 def declared_version(project_dir: Path, module: str, name: str) -> str | None:
     """The version ``module`` registers materializer ``name`` with; None when it cannot be read."""
@@ -32,7 +30,7 @@ def registration(path: Path | None, module: str, name: str) -> tuple[str, str | 
     if tree is None:
         return None
     classes, found = module_classes(tree), None
-    for node, deco in _registrations(tree.body, classes):  # (top-level: the class is fingerprinted as a top-level definition)
+    for node, deco in _registrations(tree.body, classes, _decorator_names(tree)):  # (top-level: the class is fingerprinted as a top-level definition)
         if registered_name(module, node, deco, classes) == name:
             found = node.name, _version(node, deco, classes)  # (the last one: registering a name again replaces it)
     return found
@@ -43,7 +41,7 @@ def registered_in(tree: ast.Module, module: str, rel: str) -> dict[str, str]:
     name -> "TYPE in FILE"; a name that is computed is given by the class."""
     classes = module_classes(tree)
     found = {}
-    for cls, deco in _registrations(_module_level(tree.body), classes):
+    for cls, deco in _registrations(_module_level(tree.body), classes, _decorator_names(tree)):
         name = registered_name(module, cls, deco, classes) or f"{module}.{cls.name} (name computed)"
         types = ast.unparse(deco.args[0]) if deco.args else "a type its can_save takes"
         found[name] = f"{types} in {rel}"
@@ -64,16 +62,37 @@ def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
 _BLOCKS = tuple(getattr(ast, name) for name in ("If", "Try", "TryStar", "With") if hasattr(ast, name))
 
 
-def _registrations(stmts: Iterable[ast.stmt], classes: dict[str, ast.ClassDef]) -> Iterator[tuple[ast.ClassDef, ast.Call]]:
+def _registrations(stmts: Iterable[ast.stmt], classes: dict[str, ast.ClassDef], names: set[str]) -> Iterator[tuple[ast.ClassDef, ast.Call]]:
     """(class, its ``materializer(...)`` call) for each class of ``stmts`` the module registers as it runs:
-    decorated, or given to the decorator afterwards (``zplan.materializer(list)(Lines)``, the same registration)."""
+    decorated, or given to the decorator afterwards (``zplan.materializer(list)(Lines)``, the same registration);
+    ``names``: what the module calls the decorator (``_decorator_names``)."""
     for stmt in stmts:
         if isinstance(stmt, ast.ClassDef):
-            yield from ((stmt, deco) for deco in stmt.decorator_list if isinstance(deco, ast.Call) and callee_name(deco.func) == "materializer")
+            yield from ((stmt, deco) for deco in stmt.decorator_list if isinstance(deco, ast.Call) and _is_decorator(deco.func, names))
         call = stmt.value if isinstance(stmt, (ast.Expr, ast.Assign)) else None
-        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Call) and callee_name(call.func.func) == "materializer"
+        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Call) and _is_decorator(call.func.func, names)
                 and len(call.args) == 1 and isinstance(call.args[0], ast.Name) and call.args[0].id in classes):
             yield classes[call.args[0].id], call.func
+
+
+_DECORATOR_MODULES = ("zplan", "zplan.artifacts", "zplan.artifacts.materializers")  # where ``materializer`` is imported from
+
+
+def _decorator_names(tree: ast.Module) -> set[str]:
+    """The names a module calls ``materializer`` by: its own, one it is imported as
+    (``from zplan import materializer as register``) or assigned to (``register = zplan.materializer``)."""
+    names = {"materializer"}
+    for stmt in _module_level(tree.body):
+        if isinstance(stmt, ast.ImportFrom) and not stmt.level and stmt.module in _DECORATOR_MODULES:
+            names.update(alias.asname for alias in stmt.names if alias.name == "materializer" and alias.asname)
+        elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, (ast.Name, ast.Attribute)) and _is_decorator(stmt.value, names):
+            names.update(target.id for target in stmt.targets if isinstance(target, ast.Name))
+    return names
+
+
+def _is_decorator(node: ast.expr, names: set[str]) -> bool:
+    """``materializer`` (by a name of ``names``) or ``zplan.materializer`` (by any name of the module: ``z.materializer``)."""
+    return isinstance(node, ast.Name) and node.id in names or isinstance(node, ast.Attribute) and node.attr == "materializer"
 
 
 def module_classes(tree: ast.Module) -> dict[str, ast.ClassDef]:

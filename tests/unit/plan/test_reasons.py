@@ -239,6 +239,19 @@ def test_a_materializer_registered_by_calling_the_decorator_on_its_class_counts_
     assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer for builtins.list is now lines"]
 
 
+@pytest.mark.parametrize("imported, decorator", [
+    ("from zplan import materializer as register", "register"),
+    ("from zplan.artifacts.materializers import materializer as register", "register"),
+    ("import zplan as z", "z.materializer"),
+    ("import zplan\n\nregister = zplan.materializer", "register"),
+])
+def test_a_materializer_registered_through_another_name_of_the_decorator_counts_as_one_registered_by_its_own(tmp_path, imported, decorator):
+    root, mats, state = _mats_imported_without_use(tmp_path)
+    mats.write_text(MATERIALIZERS.replace("import zplan\n", f"{imported}\n").replace("@zplan.materializer(", f"@{decorator}("))
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer for builtins.list is now lines"]
+
+
 def test_a_materializer_registered_under_an_if_at_module_level_counts_as_one_registered_at_its_top(tmp_path):
     root, mats, state = _mats_imported_without_use(tmp_path)
     head, _, cls = MATERIALIZERS.partition("\n\n\n")
