@@ -203,6 +203,24 @@ def test_a_step_reads_an_input_of_a_materializer_only_the_producing_steps_module
     assert _value(p, "b") == 42
 
 
+def test_a_step_reads_an_input_of_a_materializer_registered_on_a_class_of_another_module(tmp_path):
+    """steps/mats.py registers a class steps/base.py defines: the input is loaded by importing steps/mats.py,
+    whose import makes the registration, and the plan keys what a's output is stored by."""
+    p = _materialized(tmp_path)
+    p.write("steps/base.py", MATERIALIZED.replace('@zplan.materializer(Reading, name="reading-as-text")\n', "")
+            .replace('@zplan.materializer(list, name="lists-as-text")\n', ""))
+    p.write("steps/mats.py", 'import zplan\n\nfrom steps.base import Reading, ReadingMaterializer\n\n'
+                             'zplan.materializer(Reading, name="reading-as-text")(ReadingMaterializer)\n')
+    p.write("steps/a.py", "import steps.mats  # registers\nfrom steps.base import Reading\n\n\ndef make():\n    return Reading(21)\n")
+    p.apply()
+    assert p.step_records()["a"]["outputs"]["output"]["materializer_module"] == "steps.mats"
+    assert _value(p, "b") == 42
+    p.replace("steps/base.py", "(folder / \"reading.txt\").write_text(str(value.value))", "(folder / \"reading.txt\").write_text(str(value.value + 1))")
+    assert reasons(p.plan_json())["a"] == ["output output: materializer reading-as-text code changed"]
+    p.apply()
+    assert _value(p, "b") == 44
+
+
 def test_a_materializer_a_step_registered_is_gone_for_the_next_step_in_its_worker(tmp_path):
     p = _materialized(tmp_path)
     p.apply("-parallelism", "1")  # one worker: c runs where a ran

@@ -110,11 +110,19 @@ def materializer(type_or_name: type | tuple[type, ...] | str, *, name: str | Non
         if final in _BUILTIN_NAMES:
             raise ValueError(f"materializer name {final!r} is built in; choose another name")
         unregister(final)  # re-registering (a reloaded module) replaces the old one
-        caller = sys._getframe(1).f_globals.get("__name__")  # (the module whose code registers it, where the class may come from another)
-        _user.insert(0, Registered(cls(), types, final, str(version or getattr(cls, "version", "") or "1"), caller))
+        _user.insert(0, Registered(cls(), types, final, str(version or getattr(cls, "version", "") or "1"), _importing_module()))
         return cls
 
     return register
+
+
+def _importing_module() -> str | None:
+    """The module whose import is making a registration, which importing it again makes again (the class may
+    come from another module, the decorator be called by a function of another); None outside any import."""
+    frame = sys._getframe(2)
+    while frame is not None and not (frame.f_code.co_name == "<module>" and getattr(frame.f_globals.get("__spec__"), "_initializing", False)):
+        frame = frame.f_back
+    return frame.f_globals.get("__name__") if frame is not None else None
 
 
 def unregister(name: str) -> None:
@@ -122,8 +130,8 @@ def unregister(name: str) -> None:
 
 
 def defined_in(m: Materializer) -> str | None:
-    """The module a user's materializer class comes from (imported to load what it wrote), or None."""
-    return type(m.impl).__module__ if isinstance(m, Registered) else None
+    """The module registering a user's materializer (imported to load what it wrote), or None."""
+    return m.module if isinstance(m, Registered) else None
 
 
 def is_registered(name: str) -> bool:

@@ -252,6 +252,14 @@ def test_a_materializer_registered_through_another_name_of_the_decorator_counts_
     assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer for builtins.list is now lines"]
 
 
+def test_a_materializer_registered_on_a_class_the_module_imports_counts(tmp_path):
+    root, mats, state = _mats_imported_without_use(tmp_path)
+    (root / "steps" / "lines.py").write_text(MATERIALIZERS.replace('@zplan.materializer(list, name="lines")\n', ""))
+    mats.write_text('import zplan\n\nfrom steps.lines import Lines\n\nzplan.materializer(list, name="lines")(Lines)\n')
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer for builtins.list is now lines"]
+
+
 def test_a_materializer_registered_under_an_if_at_module_level_counts_as_one_registered_at_its_top(tmp_path):
     root, mats, state = _mats_imported_without_use(tmp_path)
     head, _, cls = MATERIALIZERS.partition("\n\n\n")
