@@ -16,7 +16,7 @@ the recursion limit, resource limits (``resource.setrlimit``: a hard limit lower
 longest number ``int()`` reads from text, a trace or profile function, multiprocessing's start method (unset
 while a step runs, which may set it once, as in a new process), signal handlers
 and blocked signals (and an alarm left set is cancelled), the warning filters, the locale,
-the decimal context, the sockets' default timeout, the garbage collector's settings, the thread switch
+the decimal context, the sockets' default timeout, asyncio's current event loop, the garbage collector's settings, the thread switch
 interval, the level, handlers, filters, ``propagate`` and ``disabled`` of the root and named loggers that were there
 before the step (``logging.config.dictConfig`` disables them all; a logger made during the step, by a library it
 imported, keeps the handlers, filters and ``propagate`` its library set up, at no level of its own and enabled), numpy's error handling and print options, pandas'
@@ -104,11 +104,12 @@ def _settings() -> tuple:
     umask = os.umask(0o022)
     os.umask(umask)
     return (_cwd(), umask, sys.getrecursionlimit(), _signal_settings(), _numpy_settings(), _pandas_options(), tempfile.tempdir,
-            _sklearn_config())
+            _sklearn_config(), _event_loop())
 
 
 def _restore_settings(settings: tuple) -> None:
-    cwd, umask, limit, signals, numpy, pandas, tempfile.tempdir, sklearn = settings  # (a temp folder the step set, maybe removed since)
+    cwd, umask, limit, signals, numpy, pandas, tempfile.tempdir, sklearn, loop = settings  # (a temp folder the step set, maybe removed since)
+    _restore_event_loop(loop)
     _restore_signals(signals)
     if cwd is not None and _cwd() != cwd:
         with contextlib.suppress(OSError):  # (the step removed it)
@@ -281,6 +282,26 @@ def _unblock(blocked: set) -> None:
     for sig, handler in dropped.items():
         with contextlib.suppress(ValueError, OSError, TypeError):  # (a handler not set from Python: None)
             signal.signal(sig, handler)
+
+
+def _event_loop() -> tuple:
+    """asyncio's event loop policy, and the loop it holds as current for this thread."""
+    policy = getattr(sys.modules.get("asyncio.events"), "_event_loop_policy", None)
+    local = getattr(policy, "_local", None)
+    return policy, getattr(local, "_loop", None), getattr(local, "_set_called", False)
+
+
+def _restore_event_loop(before: tuple) -> None:
+    """The current event loop as before the step: ``asyncio.run`` leaves none set, after which ``get_event_loop()``
+    (in many libraries) fails, where a new process would make one; a loop a step set and closed would fail the same."""
+    events = sys.modules.get("asyncio.events")
+    if events is None or not hasattr(events, "_event_loop_policy") or _event_loop() == before:
+        return
+    policy, loop, set_called = before
+    events._event_loop_policy = policy  # (none yet: the next step that asks gets a new one)
+    local = getattr(policy, "_local", None)
+    if local is not None:
+        local._loop, local._set_called = loop, set_called
 
 
 def _cwd() -> str | None:

@@ -50,7 +50,7 @@ def test_a_library_beside_the_project_is_unloaded_unless_it_has_compiled_code(tm
 
 
 MEDDLES = """
-import decimal, gc, locale, logging, logging.config, multiprocessing, os, random, resource, signal, socket, sys, tempfile, threading, time
+import asyncio, decimal, gc, locale, logging, logging.config, multiprocessing, os, random, resource, signal, socket, sys, tempfile, threading, time
 import warnings
 
 import numpy as np
@@ -98,6 +98,14 @@ def meddle():
     logging.config.dictConfig({"version": 1})  # disables every logger there is, numpy's and pandas' too
     sys.argv[1:] = ["--lr", "5"]  # as a step calling a script's main() does, for its argparse
     tempfile.tempdir = "/a/folder/the/step/removed"  # where its own temporary files went
+    asyncio.run(asyncio.sleep(0))  # which leaves no current event loop
+
+
+def _event_loop():
+    try:  # as a library written for older asyncio runs a coroutine
+        return asyncio.get_event_loop().run_until_complete(asyncio.sleep(0, result="ran"))
+    except RuntimeError as exc:
+        return str(exc)
 
 
 def observe():
@@ -126,7 +134,7 @@ def observe():
             "limits": [list(resource.getrlimit(limit)) for limit in (resource.RLIMIT_AS, resource.RLIMIT_NOFILE, resource.RLIMIT_CPU)],
             "loggers": {name: [logger.level, logger.propagate, logger.disabled, len(logger.handlers), len(logger.filters)]
                         for name, logger in logging.Logger.manager.loggerDict.items() if isinstance(logger, logging.Logger)},
-            "root filters": len(logging.getLogger().filters)}
+            "root filters": len(logging.getLogger().filters), "event loop": _event_loop()}
 """
 
 
