@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import importlib
 import importlib.util
 import sys
@@ -66,6 +67,7 @@ def _reached(roots: list[str]) -> set[str]:
 
 
 def _noting_import(original):
+    @functools.wraps(original)  # (named as the builtin: pickled by reference, as it is)
     def __import__(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002 (the builtin's signature)
         module = original(name, globals, locals, fromlist, level)
         _note(name, globals, fromlist, level)
@@ -75,6 +77,7 @@ def _noting_import(original):
 
 
 def _noting_import_module(original):
+    @functools.wraps(original)
     def import_module(name, package=None):
         module = original(name, package)
         _note(name, sys._getframe(1).f_globals, None, 0, package)
