@@ -300,17 +300,38 @@ def test_a_materializer_an_installed_library_registered_stores_only_the_outputs_
         f'  step "{s}" {{\n    source = "steps.py:{s}"\n{inputs}{"" if s == "a" else f"    depends_on = [step.{before}]{chr(10)}"}  }}\n'
         for (s, inputs), before in zip(steps, "-abcde")) + "}\n")
     p.write("steps.py", INSTALLED_STEPS)
+    done = p.run("apply", "-auto-approve", "-parallelism", "1", env=_installed(tmp_path))  # one worker: each step runs where the others ran
+    assert done.code == 0, str(done)
+    stored = {step: record["outputs"]["output"]["materializer"] for step, record in p.step_records().items()}
+    assert stored == {"a": "lines", "b": "json", "c": "lines", "d": "lines", "e": "lines", "f": "json"}
+
+
+def _installed(tmp_path) -> dict[str, str]:
+    """acme_lines (registering "lines") and acme_tools (importing it) installed in a site-packages folder: the environment to find them."""
     site = tmp_path / "venv" / "site-packages"
     for name, text in (("acme_lines", LINES), ("acme_tools", "import acme_lines\n")):
         (site / name).mkdir(parents=True)
         (site / name / "__init__.py").write_text(text)
         (site / f"{name}-1.0.dist-info").mkdir()
         (site / f"{name}-1.0.dist-info" / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    env = cli_env(PYTHONPATH=os.pathsep.join(filter(None, (str(site), os.environ.get("PYTHONPATH")))))
-    done = p.run("apply", "-auto-approve", "-parallelism", "1", env=env)  # one worker: each step runs where the others ran
+    return cli_env(PYTHONPATH=os.pathsep.join(filter(None, (str(site), os.environ.get("PYTHONPATH")))))
+
+
+def test_a_project_materializer_named_as_an_installed_library_s_replaces_it_for_its_step_only(tmp_path):
+    """b registers its own "lines" (steps/mats.py), replacing acme_lines' for its outputs; the steps after it in the
+    same worker find acme_lines' again, to store (c) and to load (d) what acme_lines wrote, as in a new worker."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'pipeline "p" {\n' + "".join(
+        f'  step "{s}" {{\n    source = "steps/a.py:{s}"\n{inputs}{"" if s == "a" else f"    depends_on = [step.{before}]{chr(10)}"}  }}\n'
+        for (s, inputs), before in zip((("a", ""), ("b", ""), ("c", ""), ("d", "    inputs = { x = step.a.outputs.output }\n")), "-abc")) + "}\n")
+    p.write("steps/__init__.py", "")
+    p.write("steps/mats.py", LINES.replace("lines.txt", "own.txt"))
+    p.write("steps/a.py", "def a():\n    import acme_lines\n    return [1]\n\n\ndef b():\n    import steps.mats\n    return [2]\n\n\n"
+                          "def c():\n    import acme_lines\n    return [3]\n\n\ndef d(x):\n    return x + [4]\n")
+    done = p.run("apply", "-auto-approve", "-parallelism", "1", env=_installed(tmp_path))  # one worker
     assert done.code == 0, str(done)
-    stored = {step: record["outputs"]["output"]["materializer"] for step, record in p.step_records().items()}
-    assert stored == {"a": "lines", "b": "json", "c": "lines", "d": "lines", "e": "lines", "f": "json"}
+    stored = {step: record["outputs"]["output"].get("materializer_module") for step, record in p.step_records().items()}
+    assert stored == {"a": "acme_lines", "b": "steps.mats", "c": "acme_lines", "d": "acme_lines"}
 
 
 def test_bumping_the_version_of_a_materializer_registered_in_step_code_reruns_what_it_wrote(tmp_path):

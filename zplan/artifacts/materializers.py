@@ -46,6 +46,7 @@ class Registered(Materializer):
         self.version = version
         self.module = module or type(impl).__module__  # the module that registered it (as it was imported)
         self.step = _step  # the step it was registered in (0: outside any)
+        self.replaced = next((m for m in _user if m.name == name), None)  # the registration of its name it replaces
 
     def can_save(self, value: Any) -> bool:
         if self.types and not isinstance(value, self.types):
@@ -109,8 +110,9 @@ def materializer(type_or_name: type | tuple[type, ...] | str, *, name: str | Non
         final = name or getattr(cls, "name", "") or f"{cls.__module__}.{cls.__qualname__}"
         if final in _BUILTIN_NAMES:
             raise ValueError(f"materializer name {final!r} is built in; choose another name")
+        registered = Registered(cls(), types, final, str(version or getattr(cls, "version", "") or "1"), _importing_module())
         unregister(final)  # re-registering (a reloaded module) replaces the old one
-        _user.insert(0, Registered(cls(), types, final, str(version or getattr(cls, "version", "") or "1"), _importing_module()))
+        _user.insert(0, registered)
         return cls
 
     return register
@@ -140,8 +142,15 @@ def is_registered(name: str) -> bool:
 
 def forget_modules(modules: set[str]) -> None:
     """Unregister what ``modules`` registered: a step's worker drops the project's modules after
-    each step, and their registrations go with them."""
-    _user[:] = [m for m in _user if m.module not in modules]
+    each step, and their registrations go with them; one they replaced (a library's of the same name,
+    which stays loaded) comes back, as the library would not register it again."""
+    kept = []
+    for m in _user:
+        while m is not None and m.module in modules:
+            m = m.replaced
+        if m is not None:
+            kept.append(m)
+    _user[:] = kept
 
 
 @contextlib.contextmanager
