@@ -334,6 +334,22 @@ def test_a_project_materializer_named_as_an_installed_library_s_replaces_it_for_
     assert stored == {"a": "acme_lines", "b": "steps.mats", "c": "acme_lines", "d": "acme_lines"}
 
 
+def test_an_input_is_loaded_by_the_materializer_that_wrote_it_not_by_a_library_s_of_the_same_name(tmp_path):
+    """a stores its list with steps/mats.py's "lines"; b, in the same worker, imports acme_lines, which registers a
+    "lines" of its own and stays loaded: c loads a's output with the one that wrote it, as in a new worker."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'pipeline "p" {\n' + "".join(
+        f'  step "{s}" {{\n    source = "steps/a.py:{s}"\n{inputs}{"" if s == "a" else f"    depends_on = [step.{before}]{chr(10)}"}  }}\n'
+        for (s, inputs), before in zip((("a", ""), ("b", ""), ("c", "    inputs = { x = step.a.outputs.output }\n")), "-ab")) + "}\n")
+    p.write("steps/__init__.py", "")
+    p.write("steps/mats.py", LINES.replace("lines.txt", "own.txt"))
+    p.write("steps/a.py", "def a():\n    import steps.mats\n    return [1]\n\n\ndef b():\n    import acme_lines\n    return [2]\n\n\n"
+                          "def c(x):\n    return len(x + [3])\n")
+    done = p.run("apply", "-auto-approve", "-parallelism", "1", env=_installed(tmp_path))  # one worker
+    assert done.code == 0, str(done)
+    assert _value(p, "c") == 2
+
+
 def test_bumping_the_version_of_a_materializer_registered_in_step_code_reruns_what_it_wrote(tmp_path):
     p = _materialized(tmp_path)
     p.apply()

@@ -312,14 +312,14 @@ def _input_materializer(name: str, spec: ArtifactArg):
     module (the step reading the input need not import the one that made it)."""
     from zplan.artifacts.materializers import NoMaterializer, get_materializer, is_registered
 
-    if spec.module and not is_registered(spec.materializer):
+    if spec.module and not is_registered(spec.materializer, spec.module):
         try:
             importlib.import_module(spec.module)
         except Exception as exc:
             raise StepFailed(f"input {name}: cannot import {spec.module}, which registers its materializer "
                               f"{spec.materializer!r}: {type(exc).__name__}: {exc}", user_traceback(exc)) from None
     try:
-        return get_materializer(spec.materializer)
+        return get_materializer(spec.materializer, spec.module or None)
     except NoMaterializer as exc:
         raise StepFailed(f"input {name}: {exc}", None) from None
 

@@ -136,8 +136,22 @@ def defined_in(m: Materializer) -> str | None:
     return m.module if isinstance(m, Registered) else None
 
 
-def is_registered(name: str) -> bool:
+def is_registered(name: str, module: str | None = None) -> bool:
+    """Whether ``name`` is registered (by ``module``, when given: a library loaded in the worker may have
+    registered a materializer of the same name, which must not load what the module's wrote)."""
+    if module is not None:
+        return _registered_by(name, module) is not None
     return any(m.name == name for m in (*_user, *BUILTINS, *HANDED_ON.values()))
+
+
+def _registered_by(name: str, module: str) -> Registered | None:
+    """The registration of ``name`` by ``module``, one another module's of the same name replaced included."""
+    for m in _user:
+        while m is not None:
+            if m.name == name and m.module == module:
+                return m
+            m = m.replaced
+    return None
 
 
 def forget_modules(modules: set[str]) -> None:
@@ -251,8 +265,10 @@ def _subclass_of(value: Any, package: str, name: str) -> bool:
     return any(c.__module__.partition(".")[0] == package and c.__name__ == name for c in type(value).__mro__[1:])
 
 
-def get_materializer(name: str) -> Materializer:
-    """The materializer called ``name`` (to load an artifact it recorded)."""
+def get_materializer(name: str, module: str | None = None) -> Materializer:
+    """The materializer called ``name`` (to load an artifact it recorded), the one ``module`` registered first."""
+    if module is not None and (own := _registered_by(name, module)) is not None:
+        return own
     for m in (*_user, *BUILTINS, *HANDED_ON.values()):
         if m.name == name:
             return m
