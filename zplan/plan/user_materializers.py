@@ -13,7 +13,9 @@ import ast
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from zplan.hashing import hash_text
 from zplan.plan.code_hash import WHOLE_MODULE
+from zplan.plan.code_scope import normalise
 
 
 def declared_version(project_dir: Path, module: str, name: str) -> str | None:
@@ -46,8 +48,30 @@ def registered_in(tree: ast.Module, module: str, rel: str) -> dict[str, str]:
     for cls, label, deco in _registrations(_module_level(tree.body), classes, _decorator_names(tree)):
         name = registered_name(module, cls, deco, classes) or f"{module}.{label} (name computed)"
         types = ast.unparse(deco.args[0]) if deco.args else "a type its can_save takes"
-        found[name] = f"{types} in {rel}"
+        found[name] = f"{types} in {rel}{_deciding(cls, classes)}"
     return found
+
+
+DECIDES = " (can_save "  # after "TYPE in FILE": the digest of the class's can_save, which has its say on what it stores
+
+
+def _deciding(cls: ast.ClassDef | None, classes: dict[str, ast.ClassDef]) -> str:
+    """`` (can_save DIGEST)`` for a class with a ``can_save`` (its own or a base's of the module): an edit to it changes
+    which outputs the class stores, its name and types unchanged. (One from a base elsewhere is not read.)"""
+    method = _method(cls, "can_save", classes) if cls is not None else None
+    return f"{DECIDES}{hash_text(normalise([method]))[:12]})" if method is not None else ""
+
+
+def _method(cls: ast.ClassDef, name: str, classes: dict[str, ast.ClassDef], seen: frozenset[str] = frozenset()) -> ast.stmt | None:
+    for stmt in cls.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
+            return stmt
+    for base in cls.bases:
+        if isinstance(base, ast.Name) and base.id in classes and base.id not in seen:
+            found = _method(classes[base.id], name, classes, seen | {cls.name})
+            if found is not None:
+                return found
+    return None
 
 
 def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
