@@ -122,8 +122,13 @@ def test_without_a_saved_plan_the_data_as_snapshotted_is_what_runs_and_is_keyed(
     assert "No changes" in p.ok("plan").out
 
 
-def test_a_step_starts_with_nothing_an_earlier_step_left_in_its_worker(tmp_path):
+@pytest.mark.parametrize("package", ["regular", "namespace"])
+def test_a_step_starts_with_nothing_an_earlier_step_left_in_its_worker(tmp_path, package):
+    """steps/ as a package, or as a folder without __init__.py (a namespace package, which stays loaded: it must not
+    hand b the steps.shared a imported, its list as a left it)."""
     p = _project(tmp_path, "leave_traces", "traces")
+    if package == "namespace":
+        p.path("steps/__init__.py").unlink()
     p.apply("-parallelism", "1")  # one worker: b runs where a ran
     assert _value(p, "b") == [None, False, []]
 

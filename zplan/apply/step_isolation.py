@@ -92,8 +92,7 @@ def step_interpreter_state(project_dir: str) -> Iterator[None]:
         if sys.argv != argv:  # a step calling a script's main() sets the arguments its argparse reads
             sys.argv = argv
         dropped = _step_code_modules(set(sys.modules) - modules, project_dir)
-        for name in dropped:
-            del sys.modules[name]
+        _unbind_from_parents({name: sys.modules.pop(name) for name in dropped})
         if dropped:
             forget_modules(dropped)  # a materializer the step's code registered would store the next step's outputs
             step_imports.forget(dropped)
@@ -418,6 +417,18 @@ def _step_code_modules(names: set[str], project_dir: str) -> set[str]:
         _note_compiled(name, sys.modules.get(name), project_dir)
     return {name for name in names if _project_module(name, sys.modules.get(name), project_dir)
             or _library_beside(name, sys.modules.get(name), project_dir)}
+
+
+def _unbind_from_parents(dropped: dict[str, Any]) -> None:
+    """A package that stays loaded (a namespace package: a folder of the project without ``__init__.py``) holds each
+    submodule imported as an attribute, which ``from steps import helpers`` returns without importing it again:
+    the dropped module, its globals as the step left them, its code as it was then."""
+    for name, module in dropped.items():
+        parent, _, child = name.rpartition(".")
+        holder = sys.modules.get(parent) if parent else None
+        if holder is not None and getattr(holder, child, None) is module:
+            with contextlib.suppress(AttributeError, TypeError):
+                delattr(holder, child)
 
 
 _beside: dict[tuple[str, str], bool] = {}  # (project folder, top-level name) -> its code is a library beside it, unloaded
