@@ -90,6 +90,44 @@ def test_import_is_cheap_and_loading_never_imports_step_code(applied, tmp_path):
     assert done.stdout.strip() == "LogisticRegression"
 
 
+LINES = """
+import zplan
+
+
+@zplan.materializer(list, name="lines")
+class Lines:
+    def save(self, value, folder):
+        (folder / "lines.txt").write_text("\\n".join(map(str, value)))
+
+    def load(self, folder):
+        return [int(line) for line in (folder / "lines.txt").read_text().splitlines()]
+"""
+
+
+def test_loading_what_a_materializer_of_the_project_wrote_asks_for_its_module_to_be_imported(tmp_path):
+    """The API never imports step code: without the module registering it, the artifact cannot be read, and that
+    is an error of the API, saying what to do; with it imported, it loads."""
+    project = Project(tmp_path / "p")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "a" {\n    source = "steps/a.py:a"\n  }\n}\n')
+    project.write("steps/__init__.py", "")
+    project.write("steps/mats.py", LINES)
+    project.write("steps/a.py", "import steps.mats  # registers\n\n\ndef a():\n    return [1, 2]\n")
+    project.apply()
+    script = (
+        "import sys, zplan\n"
+        "from zplan.api import MaterializerMissing\n"
+        f"artifact = zplan.open({str(project.root)!r}).artifact('pipeline.p.step.a')\n"
+        "try:\n    artifact.load()\nexcept MaterializerMissing as exc:\n    print(exc.summary)\n"
+        f"sys.path.insert(0, {str(project.root)!r})\n"
+        "import steps.mats\n"
+        "print(artifact.load())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, env=cli_env())
+    assert done.returncode == 0, done.stderr
+    digest = project.step_records()["a"]["outputs"]["output"]["digest"]
+    assert done.stdout.splitlines() == [f"artifact {digest[:12]}: no materializer named 'lines' is registered", "[1, 2]"]
+
+
 def test_explore_example_recomputes_the_recorded_accuracy(applied):
     shutil.copy(QUICKSTART / "explore.py", applied.root / "explore.py")
     done = subprocess.run([sys.executable, "explore.py"], cwd=applied.root, capture_output=True, text=True, env=cli_env(), timeout=120)

@@ -122,8 +122,13 @@ def test_without_a_saved_plan_the_data_as_snapshotted_is_what_runs_and_is_keyed(
     assert "No changes" in p.ok("plan").out
 
 
-def test_a_step_starts_with_nothing_an_earlier_step_left_in_its_worker(tmp_path):
+@pytest.mark.parametrize("package", ["regular", "namespace"])
+def test_a_step_starts_with_nothing_an_earlier_step_left_in_its_worker(tmp_path, package):
+    """steps/ as a package, or as a folder without __init__.py (a namespace package, which stays loaded: it must not
+    hand b the steps.shared a imported, its list as a left it)."""
     p = _project(tmp_path, "leave_traces", "traces")
+    if package == "namespace":
+        p.path("steps/__init__.py").unlink()
     p.apply("-parallelism", "1")  # one worker: b runs where a ran
     assert _value(p, "b") == [None, False, []]
 
@@ -203,6 +208,24 @@ def test_a_step_reads_an_input_of_a_materializer_only_the_producing_steps_module
     assert _value(p, "b") == 42
 
 
+def test_a_step_reads_an_input_of_a_materializer_registered_on_a_class_of_another_module(tmp_path):
+    """steps/mats.py registers a class steps/base.py defines: the input is loaded by importing steps/mats.py,
+    whose import makes the registration, and the plan keys what a's output is stored by."""
+    p = _materialized(tmp_path)
+    p.write("steps/base.py", MATERIALIZED.replace('@zplan.materializer(Reading, name="reading-as-text")\n', "")
+            .replace('@zplan.materializer(list, name="lists-as-text")\n', ""))
+    p.write("steps/mats.py", 'import zplan\n\nfrom steps.base import Reading, ReadingMaterializer\n\n'
+                             'zplan.materializer(Reading, name="reading-as-text")(ReadingMaterializer)\n')
+    p.write("steps/a.py", "import steps.mats  # registers\nfrom steps.base import Reading\n\n\ndef make():\n    return Reading(21)\n")
+    p.apply()
+    assert p.step_records()["a"]["outputs"]["output"]["materializer_module"] == "steps.mats"
+    assert _value(p, "b") == 42
+    p.replace("steps/base.py", "(folder / \"reading.txt\").write_text(str(value.value))", "(folder / \"reading.txt\").write_text(str(value.value + 1))")
+    assert reasons(p.plan_json())["a"] == ["output output: materializer reading-as-text code changed"]
+    p.apply()
+    assert _value(p, "b") == 44
+
+
 def test_a_materializer_a_step_registered_is_gone_for_the_next_step_in_its_worker(tmp_path):
     p = _materialized(tmp_path)
     p.apply("-parallelism", "1")  # one worker: c runs where a ran
@@ -241,6 +264,95 @@ def test_a_materializer_a_library_beside_the_project_registered_is_gone_for_the_
     assert done.code == 0, str(done)
     stored = {step: record["outputs"]["output"]["materializer"] for step, record in p.step_records().items()}
     assert stored == {"a": "lines", "b": "json", "c": "lines"}
+
+
+INSTALLED_STEPS = '''
+def a():
+    import acme_lines  # registers "lines" for lists
+    return [1]
+
+
+def b():
+    return [2]
+
+
+def c():
+    import acme_tools  # imports acme_lines (loaded already in this worker)
+    return [3]
+
+
+def d():
+    import acme_tools  # (loaded already: it imports acme_lines as c imported it)
+    return [4]
+
+
+def e(x):
+    return x + [5]  # x is loaded with "lines": a new worker imports acme_lines for it
+
+
+def f():
+    return [6]
+'''
+
+
+def test_a_materializer_an_installed_library_registered_stores_only_the_outputs_of_steps_that_import_it(tmp_path):
+    """An installed library stays loaded in its worker, with the materializer it registered: each step stores
+    its list as it would in a new worker, by "lines" exactly when it imports the library (itself, through
+    another installed library, or to load an input), whichever steps ran before it in the same worker."""
+    p = Project(tmp_path / "p")
+    steps = (("a", ""), ("b", ""), ("c", ""), ("d", ""), ("e", "    inputs = { x = step.a.outputs.output }\n"), ("f", ""))
+    p.write("main.zp.hcl", 'pipeline "p" {\n' + "".join(
+        f'  step "{s}" {{\n    source = "steps.py:{s}"\n{inputs}{"" if s == "a" else f"    depends_on = [step.{before}]{chr(10)}"}  }}\n'
+        for (s, inputs), before in zip(steps, "-abcde")) + "}\n")
+    p.write("steps.py", INSTALLED_STEPS)
+    done = p.run("apply", "-auto-approve", "-parallelism", "1", env=_installed(tmp_path))  # one worker: each step runs where the others ran
+    assert done.code == 0, str(done)
+    stored = {step: record["outputs"]["output"]["materializer"] for step, record in p.step_records().items()}
+    assert stored == {"a": "lines", "b": "json", "c": "lines", "d": "lines", "e": "lines", "f": "json"}
+
+
+def _installed(tmp_path) -> dict[str, str]:
+    """acme_lines (registering "lines") and acme_tools (importing it) installed in a site-packages folder: the environment to find them."""
+    site = tmp_path / "venv" / "site-packages"
+    for name, text in (("acme_lines", LINES), ("acme_tools", "import acme_lines\n")):
+        (site / name).mkdir(parents=True)
+        (site / name / "__init__.py").write_text(text)
+        (site / f"{name}-1.0.dist-info").mkdir()
+        (site / f"{name}-1.0.dist-info" / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    return cli_env(PYTHONPATH=os.pathsep.join(filter(None, (str(site), os.environ.get("PYTHONPATH")))))
+
+
+def test_a_project_materializer_named_as_an_installed_library_s_replaces_it_for_its_step_only(tmp_path):
+    """b registers its own "lines" (steps/mats.py), replacing acme_lines' for its outputs; the steps after it in the
+    same worker find acme_lines' again, to store (c) and to load (d) what acme_lines wrote, as in a new worker."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'pipeline "p" {\n' + "".join(
+        f'  step "{s}" {{\n    source = "steps/a.py:{s}"\n{inputs}{"" if s == "a" else f"    depends_on = [step.{before}]{chr(10)}"}  }}\n'
+        for (s, inputs), before in zip((("a", ""), ("b", ""), ("c", ""), ("d", "    inputs = { x = step.a.outputs.output }\n")), "-abc")) + "}\n")
+    p.write("steps/__init__.py", "")
+    p.write("steps/mats.py", LINES.replace("lines.txt", "own.txt"))
+    p.write("steps/a.py", "def a():\n    import acme_lines\n    return [1]\n\n\ndef b():\n    import steps.mats\n    return [2]\n\n\n"
+                          "def c():\n    import acme_lines\n    return [3]\n\n\ndef d(x):\n    return x + [4]\n")
+    done = p.run("apply", "-auto-approve", "-parallelism", "1", env=_installed(tmp_path))  # one worker
+    assert done.code == 0, str(done)
+    stored = {step: record["outputs"]["output"].get("materializer_module") for step, record in p.step_records().items()}
+    assert stored == {"a": "acme_lines", "b": "steps.mats", "c": "acme_lines", "d": "acme_lines"}
+
+
+def test_an_input_is_loaded_by_the_materializer_that_wrote_it_not_by_a_library_s_of_the_same_name(tmp_path):
+    """a stores its list with steps/mats.py's "lines"; b, in the same worker, imports acme_lines, which registers a
+    "lines" of its own and stays loaded: c loads a's output with the one that wrote it, as in a new worker."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'pipeline "p" {\n' + "".join(
+        f'  step "{s}" {{\n    source = "steps/a.py:{s}"\n{inputs}{"" if s == "a" else f"    depends_on = [step.{before}]{chr(10)}"}  }}\n'
+        for (s, inputs), before in zip((("a", ""), ("b", ""), ("c", "    inputs = { x = step.a.outputs.output }\n")), "-ab")) + "}\n")
+    p.write("steps/__init__.py", "")
+    p.write("steps/mats.py", LINES.replace("lines.txt", "own.txt"))
+    p.write("steps/a.py", "def a():\n    import steps.mats\n    return [1]\n\n\ndef b():\n    import acme_lines\n    return [2]\n\n\n"
+                          "def c(x):\n    return len(x + [3])\n")
+    done = p.run("apply", "-auto-approve", "-parallelism", "1", env=_installed(tmp_path))  # one worker
+    assert done.code == 0, str(done)
+    assert _value(p, "c") == 2
 
 
 def test_bumping_the_version_of_a_materializer_registered_in_step_code_reruns_what_it_wrote(tmp_path):

@@ -9,6 +9,7 @@ from zplan.api.artifact import Artifact, Execution
 from zplan.api.errors import (
     ArtifactDamaged,
     InvalidProject,
+    MaterializerMissing,
     RunNotFound,
     SensitiveOutput,
     StoreUnreachable,
@@ -20,5 +21,5 @@ from zplan.api.project import Project, open
 from zplan.api.views import Graph, GraphNode, MetricPoint, PlanFileOutside, Resource
 
 __all__ = ["Project", "open", "Artifact", "Execution", "ZplanAPIError", "UnknownAddress", "UnknownOutput",
-           "SensitiveOutput", "RunNotFound", "StoreUnreachable", "ArtifactDamaged", "InvalidProject",
+           "SensitiveOutput", "RunNotFound", "StoreUnreachable", "ArtifactDamaged", "InvalidProject", "MaterializerMissing",
            "Resource", "MetricPoint", "Graph", "GraphNode", "PlanFileOutside"]

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from zplan.api.errors import ArtifactDamaged, StoreUnreachable
+from zplan.api.errors import ArtifactDamaged, MaterializerMissing, StoreUnreachable
 
 if TYPE_CHECKING:
     from zplan.artifacts.base import ArtifactStore
@@ -96,11 +96,18 @@ class Artifact:
         when the store cannot be read. Only the value's own library is imported (scikit-learn
         for a model), never the step code.
         """
-        from zplan.artifacts.materializers import get_materializer
+        from zplan.artifacts.materializers import NoMaterializer, get_materializer
 
+        try:
+            materializer = get_materializer(self.materializer)
+        except NoMaterializer:
+            raise MaterializerMissing(
+                f"artifact {self.digest[:12]}: no materializer named {self.materializer!r} is registered",
+                "import the project's module that registers it first (the API never imports step code), or install "
+                "the package exposing it in the 'zplan.materializers' entry points") from None
         folder = self.path()
         with store_errors(f"artifact {self.digest}"):
-            return get_materializer(self.materializer).load(folder)
+            return materializer.load(folder)
 
     def path(self):
         """A local folder with the artifact's files, verified against ``digest`` (downloaded once for S3/GCS)."""

@@ -44,3 +44,8 @@ class StoreUnreachable(ZplanAPIError):
 
 class ArtifactDamaged(ZplanAPIError):
     """The artifact's content does not match its recorded digest (or it is missing from the store)."""
+
+
+class MaterializerMissing(ZplanAPIError):
+    """No materializer of the name the artifact was written by is registered: the module of the project registering
+    it is not imported (the API never imports step code), or the package exposing it is not installed."""

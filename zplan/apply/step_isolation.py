@@ -7,7 +7,8 @@ would not say everything that made it: environment variables it set, entries it 
 ``sys.path``, the arguments it put in ``sys.argv``, and the globals of the project's own modules and of the libraries beside it (a list one
 step appends to, a setting another reads) are therefore put back. Those modules are imported again by
 the next step that uses them, from the files on disk, so a step also never runs code older
-than what its re-plan fingerprinted; the materializers they registered are forgotten with them.
+than what its re-plan fingerprinted; the materializers they registered are forgotten with them. Those
+a library that stays loaded registered store only the outputs of the steps that import it (``step_imports``).
 
 The process-wide settings a step may change are put back too: the working folder, the temporary folder
 (``tempfile.tempdir``), the umask,
@@ -15,7 +16,7 @@ the recursion limit, resource limits (``resource.setrlimit``: a hard limit lower
 longest number ``int()`` reads from text, a trace or profile function, multiprocessing's start method (unset
 while a step runs, which may set it once, as in a new process), signal handlers
 and blocked signals (and an alarm left set is cancelled), the warning filters, the locale,
-the decimal context, the sockets' default timeout, the garbage collector's settings, the thread switch
+the decimal context, the sockets' default timeout, asyncio's current event loop, the garbage collector's settings, the thread switch
 interval, the level, handlers, filters, ``propagate`` and ``disabled`` of the root and named loggers that were there
 before the step (``logging.config.dictConfig`` disables them all; a logger made during the step, by a library it
 imported, keeps the handlers, filters and ``propagate`` its library set up, at no level of its own and enabled), numpy's error handling and print options, pandas'
@@ -44,6 +45,9 @@ import tempfile
 import time
 import warnings
 from typing import Any, Iterator
+
+from zplan.apply import step_imports
+from zplan.artifacts.materializers import forget_modules, step_registrations
 
 try:
     import resource
@@ -74,7 +78,7 @@ def step_interpreter_state(project_dir: str) -> Iterator[None]:
     _note_new_loggers()
     _fresh_random_state()
     try:
-        with warnings.catch_warnings():  # filters (and warnings already shown) as they were
+        with warnings.catch_warnings(), step_imports.noted(), step_registrations():  # filters (and warnings already shown) as they were
             yield
     finally:
         _restore_settings(settings)
@@ -88,12 +92,10 @@ def step_interpreter_state(project_dir: str) -> Iterator[None]:
         if sys.argv != argv:  # a step calling a script's main() sets the arguments its argparse reads
             sys.argv = argv
         dropped = _step_code_modules(set(sys.modules) - modules, project_dir)
-        for name in dropped:
-            del sys.modules[name]
+        _unbind_from_parents({name: sys.modules.pop(name) for name in dropped})
         if dropped:
-            from zplan.artifacts.materializers import forget_modules
-
             forget_modules(dropped)  # a materializer the step's code registered would store the next step's outputs
+            step_imports.forget(dropped)
 
 
 def _settings() -> tuple:
@@ -101,11 +103,12 @@ def _settings() -> tuple:
     umask = os.umask(0o022)
     os.umask(umask)
     return (_cwd(), umask, sys.getrecursionlimit(), _signal_settings(), _numpy_settings(), _pandas_options(), tempfile.tempdir,
-            _sklearn_config())
+            _sklearn_config(), _event_loop())
 
 
 def _restore_settings(settings: tuple) -> None:
-    cwd, umask, limit, signals, numpy, pandas, tempfile.tempdir, sklearn = settings  # (a temp folder the step set, maybe removed since)
+    cwd, umask, limit, signals, numpy, pandas, tempfile.tempdir, sklearn, loop = settings  # (a temp folder the step set, maybe removed since)
+    _restore_event_loop(loop)
     _restore_signals(signals)
     if cwd is not None and _cwd() != cwd:
         with contextlib.suppress(OSError):  # (the step removed it)
@@ -280,6 +283,26 @@ def _unblock(blocked: set) -> None:
             signal.signal(sig, handler)
 
 
+def _event_loop() -> tuple:
+    """asyncio's event loop policy, and the loop it holds as current for this thread."""
+    policy = getattr(sys.modules.get("asyncio.events"), "_event_loop_policy", None)
+    local = getattr(policy, "_local", None)
+    return policy, getattr(local, "_loop", None), getattr(local, "_set_called", False)
+
+
+def _restore_event_loop(before: tuple) -> None:
+    """The current event loop as before the step: ``asyncio.run`` leaves none set, after which ``get_event_loop()``
+    (in many libraries) fails, where a new process would make one; a loop a step set and closed would fail the same."""
+    events = sys.modules.get("asyncio.events")
+    if events is None or not hasattr(events, "_event_loop_policy") or _event_loop() == before:
+        return
+    policy, loop, set_called = before
+    events._event_loop_policy = policy  # (none yet: the next step that asks gets a new one)
+    local = getattr(policy, "_local", None)
+    if local is not None:
+        local._loop, local._set_called = loop, set_called
+
+
 def _cwd() -> str | None:
     try:
         return os.getcwd()
@@ -394,6 +417,18 @@ def _step_code_modules(names: set[str], project_dir: str) -> set[str]:
         _note_compiled(name, sys.modules.get(name), project_dir)
     return {name for name in names if _project_module(name, sys.modules.get(name), project_dir)
             or _library_beside(name, sys.modules.get(name), project_dir)}
+
+
+def _unbind_from_parents(dropped: dict[str, Any]) -> None:
+    """A package that stays loaded (a namespace package: a folder of the project without ``__init__.py``) holds each
+    submodule imported as an attribute, which ``from steps import helpers`` returns without importing it again:
+    the dropped module, its globals as the step left them, its code as it was then."""
+    for name, module in dropped.items():
+        parent, _, child = name.rpartition(".")
+        holder = sys.modules.get(parent) if parent else None
+        if holder is not None and getattr(holder, child, None) is module:
+            with contextlib.suppress(AttributeError, TypeError):
+                delattr(holder, child)
 
 
 _beside: dict[tuple[str, str], bool] = {}  # (project folder, top-level name) -> its code is a library beside it, unloaded

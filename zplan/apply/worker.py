@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-from zplan.apply import snapshot_guard
+from zplan.apply import snapshot_guard, step_imports
 from zplan.apply.step_failures import InputDamaged, StepExited, StepFailed, step_traceback, user_traceback
 from zplan.apply.step_function import load_function, tfx_component
 from zplan.apply.step_isolation import step_interpreter_state
 from zplan.apply.step_log import captured_output, log_tail, logging_to_log, withhold_private_environment
 from zplan.apply.strays import threads_now
+from zplan.artifacts.materializers import hiding
 from zplan.diags import DiagnosticError
 from zplan.steps import DEFAULT_OUTPUT
 
@@ -233,10 +234,20 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
         outputs = split_outputs(value, declared)
     except ValueError as exc:
         raise StepFailed(str(exc), None) from None
-    for name, out in outputs.items():
-        result.outputs[name] = _store_output(store, name, out, name in task.handed_on, task.sync_outputs, result.unsynced)
+    with hiding(step_imports.hidden_materializers(_loader_modules(task.inputs.values()))):  # as a new worker would store them
+        for name, out in outputs.items():
+            result.outputs[name] = _store_output(store, name, out, name in task.handed_on, task.sync_outputs, result.unsynced)
     if task.script is not None:
         _keep_metrics(task.script, outputs, result.outputs)
+
+
+def _loader_modules(inputs) -> list[str]:
+    """The modules registering the users' materializers that load ``inputs``."""
+    found = []
+    for spec in inputs:
+        items = spec.items if isinstance(spec, ListArg) else (spec,)
+        found += [item.module for item in items if isinstance(item, ArtifactArg) and item.module]
+    return found
 
 
 def _script_function(script, ctx):
@@ -301,14 +312,14 @@ def _input_materializer(name: str, spec: ArtifactArg):
     module (the step reading the input need not import the one that made it)."""
     from zplan.artifacts.materializers import NoMaterializer, get_materializer, is_registered
 
-    if spec.module and not is_registered(spec.materializer):
+    if spec.module and not is_registered(spec.materializer, spec.module):
         try:
             importlib.import_module(spec.module)
         except Exception as exc:
             raise StepFailed(f"input {name}: cannot import {spec.module}, which registers its materializer "
                               f"{spec.materializer!r}: {type(exc).__name__}: {exc}", user_traceback(exc)) from None
     try:
-        return get_materializer(spec.materializer)
+        return get_materializer(spec.materializer, spec.module or None)
     except NoMaterializer as exc:
         raise StepFailed(f"input {name}: {exc}", None) from None
 

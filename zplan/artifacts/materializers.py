@@ -18,9 +18,11 @@ own code is keyed by its code as well (``zplan.plan.loaders``): an edit needs no
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from zplan.artifacts.builtin_materializers import BUILTINS, HANDED_ON, Materializer, NoMaterializer, json_problem, type_name
 
@@ -37,11 +39,14 @@ _BUILTIN_NAMES = {m.name for m in (*BUILTINS, *HANDED_ON.values())}
 class Registered(Materializer):
     """Adapts a user's class (with ``save``/``load``, optionally ``can_save``) to the contract."""
 
-    def __init__(self, impl: Any, types: tuple[type, ...], name: str, version: str) -> None:
+    def __init__(self, impl: Any, types: tuple[type, ...], name: str, version: str, module: str | None = None) -> None:
         self.impl = impl
         self.types = types
         self.name = name
         self.version = version
+        self.module = module or type(impl).__module__  # the module that registered it (as it was imported)
+        self.step = _step  # the step it was registered in (0: outside any)
+        self.replaced = next((m for m in _user if m.name == name), None)  # the registration of its name it replaces
 
     def can_save(self, value: Any) -> bool:
         if self.types and not isinstance(value, self.types):
@@ -74,6 +79,9 @@ def _takes(m: Registered, value: Any) -> bool:
 
 _user: list[Registered] = []  # newest first
 _plugins: list[Materializer] | None = None  # None until the entry points were read
+_step = 0  # the step running in this process, numbered by its worker; 0 outside any
+_steps = 0  # steps numbered so far
+_hidden: frozenset[str] = frozenset()  # registrations a step's worker does not let store its outputs (``hiding``)
 
 
 def materializer(type_or_name: type | tuple[type, ...] | str, *, name: str | None = None, version: str | None = None):
@@ -102,11 +110,21 @@ def materializer(type_or_name: type | tuple[type, ...] | str, *, name: str | Non
         final = name or getattr(cls, "name", "") or f"{cls.__module__}.{cls.__qualname__}"
         if final in _BUILTIN_NAMES:
             raise ValueError(f"materializer name {final!r} is built in; choose another name")
+        registered = Registered(cls(), types, final, str(version or getattr(cls, "version", "") or "1"), _importing_module())
         unregister(final)  # re-registering (a reloaded module) replaces the old one
-        _user.insert(0, Registered(cls(), types, final, str(version or getattr(cls, "version", "") or "1")))
+        _user.insert(0, registered)
         return cls
 
     return register
+
+
+def _importing_module() -> str | None:
+    """The module whose import is making a registration, which importing it again makes again (the class may
+    come from another module, the decorator be called by a function of another); None outside any import."""
+    frame = sys._getframe(2)
+    while frame is not None and not (frame.f_code.co_name == "<module>" and getattr(frame.f_globals.get("__spec__"), "_initializing", False)):
+        frame = frame.f_back
+    return frame.f_globals.get("__name__") if frame is not None else None
 
 
 def unregister(name: str) -> None:
@@ -114,18 +132,69 @@ def unregister(name: str) -> None:
 
 
 def defined_in(m: Materializer) -> str | None:
-    """The module a user's materializer class comes from (imported to load what it wrote), or None."""
-    return type(m.impl).__module__ if isinstance(m, Registered) else None
+    """The module registering a user's materializer (imported to load what it wrote), or None."""
+    return m.module if isinstance(m, Registered) else None
 
 
-def is_registered(name: str) -> bool:
+def is_registered(name: str, module: str | None = None) -> bool:
+    """Whether ``name`` is registered (by ``module``, when given: a library loaded in the worker may have
+    registered a materializer of the same name, which must not load what the module's wrote)."""
+    if module is not None:
+        return _registered_by(name, module) is not None
     return any(m.name == name for m in (*_user, *BUILTINS, *HANDED_ON.values()))
 
 
+def _registered_by(name: str, module: str) -> Registered | None:
+    """The registration of ``name`` by ``module``, one another module's of the same name replaced included."""
+    for m in _user:
+        while m is not None:
+            if m.name == name and m.module == module:
+                return m
+            m = m.replaced
+    return None
+
+
 def forget_modules(modules: set[str]) -> None:
-    """Unregister what classes of ``modules`` registered: a step's worker drops the project's
-    modules after each step, and their registrations go with them."""
-    _user[:] = [m for m in _user if type(m.impl).__module__ not in modules]
+    """Unregister what ``modules`` registered: a step's worker drops the project's modules after
+    each step, and their registrations go with them; one they replaced (a library's of the same name,
+    which stays loaded) comes back, as the library would not register it again."""
+    kept = []
+    for m in _user:
+        while m is not None and m.module in modules:
+            m = m.replaced
+        if m is not None:
+            kept.append(m)
+    _user[:] = kept
+
+
+@contextlib.contextmanager
+def step_registrations() -> Iterator[None]:
+    """Registrations made meanwhile are noted as the running step's (see ``from_earlier_steps``)."""
+    global _step, _steps
+    _steps += 1
+    _step = _steps
+    try:
+        yield
+    finally:
+        _step = 0
+
+
+def from_earlier_steps() -> list[tuple[str, str]]:
+    """(name, registering module) of what an earlier step of this process registered: a module that
+    stayed loaded since (an installed library) keeps its registrations, which the running step may
+    not have met (see ``zplan.apply.step_imports``)."""
+    return [(m.name, m.module) for m in _user if m.step not in (0, _step)]
+
+
+@contextlib.contextmanager
+def hiding(names: set[str]) -> Iterator[None]:
+    """The registrations ``names`` store no value meanwhile."""
+    global _hidden
+    before, _hidden = _hidden, frozenset(names)
+    try:
+        yield
+    finally:
+        _hidden = before
 
 
 def _load_plugins() -> list[Materializer]:
@@ -147,7 +216,7 @@ def _load_plugins() -> list[Materializer]:
 def materializer_for(value: Any, handed_on: bool = False) -> Materializer:
     """The materializer that will store ``value``; with ``handed_on`` (another step reads it),
     a built-in's faster form where it has one (DataFrames and Arrow tables as Arrow IPC)."""
-    users = [m for m in _user if _takes(m, value)]
+    users = [m for m in _user if m.name not in _hidden and _takes(m, value)]
     if users:
         return min(users, key=lambda m: m.specificity(value))  # min keeps the newest among equals
     for m in BUILTINS:
@@ -196,8 +265,10 @@ def _subclass_of(value: Any, package: str, name: str) -> bool:
     return any(c.__module__.partition(".")[0] == package and c.__name__ == name for c in type(value).__mro__[1:])
 
 
-def get_materializer(name: str) -> Materializer:
-    """The materializer called ``name`` (to load an artifact it recorded)."""
+def get_materializer(name: str, module: str | None = None) -> Materializer:
+    """The materializer called ``name`` (to load an artifact it recorded), the one ``module`` registered first."""
+    if module is not None and (own := _registered_by(name, module)) is not None:
+        return own
     for m in (*_user, *BUILTINS, *HANDED_ON.values()):
         if m.name == name:
             return m

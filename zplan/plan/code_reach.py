@@ -115,7 +115,7 @@ class CodeReader:
         walk = _Reach(self)
         if name == WHOLE_MODULE:
             walk.whole(path)
-        elif name in module.bindings.defs:
+        elif name in module.bindings.defs or name in module.bindings.imports:  # (a class registered where it is imported)
             walk.name(module, name)
         else:
             raise CodeError(f"{source_file} has no definition {name!r}")

@@ -13,6 +13,7 @@ from zplan.config.values import UNKNOWN
 from zplan.hashing import canonical_json
 from zplan.plan import model as m
 from zplan.plan.code_hash import part_label
+from zplan.plan.user_materializers import DECIDES
 from zplan.secrets import SHOWN_SENSITIVE, hide_digests, is_digest, shown_for_people
 from zplan.state.model import CacheEntry
 
@@ -144,17 +145,26 @@ def registration_reasons(before: dict, now: dict[str, str], outputs: dict[str, d
     for name in sorted(set(was) | set(now)):
         if was.get(name) == now.get(name):
             continue
+        old, new = _shown(was.get(name)), _shown(now.get(name))
+        if old is not None and old == new:  # (its can_save's digest alone differs)
+            reasons.append(m.Reason(m.MATERIALIZER_CHANGED, f"materializer {name} for {new}: its can_save changed (which values it stores)"))
+            continue
         taken = [(key, out["type"]) for key, out in sorted(outputs.items())
-                 if name in now and out.get("materializer") != name and _registered_for(now[name], out.get("type", ""))]
+                 if new is not None and out.get("materializer") != name and _registered_for(new, out.get("type", ""))]
         if taken:
             reasons += [m.Reason(m.MATERIALIZER_CHANGED, f"output {key}: materializer for {kind} is now {name}") for key, kind in taken]
-        elif name not in now:
-            reasons.append(m.Reason(m.MATERIALIZER_CHANGED, f"materializer {name} for {was[name]} is no longer imported when it runs"))
-        elif name in was:
-            reasons.append(m.Reason(m.MATERIALIZER_CHANGED, f"materializer {name} is now for {now[name]} (was {was[name]})"))
+        elif new is None:
+            reasons.append(m.Reason(m.MATERIALIZER_CHANGED, f"materializer {name} for {old} is no longer imported when it runs"))
+        elif old is not None:
+            reasons.append(m.Reason(m.MATERIALIZER_CHANGED, f"materializer {name} is now for {new} (was {old})"))
         else:  # new, or registered before a zplan that keyed registrations ran it
-            reasons.append(m.Reason(m.MATERIALIZER_CHANGED, f"materializer {name} for {now[name]} is imported when it runs"))
+            reasons.append(m.Reason(m.MATERIALIZER_CHANGED, f"materializer {name} for {new} is imported when it runs"))
     return reasons
+
+
+def _shown(registration: str | None) -> str | None:
+    """A registration ("list in steps/mats.py") as a reason shows it: without its can_save's digest."""
+    return registration.partition(DECIDES)[0] if registration is not None else None
 
 
 def _registered_for(registration: str, kind: str) -> bool:

@@ -13,7 +13,9 @@ import ast
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from zplan.plan.signatures import callee_name
+from zplan.hashing import hash_text
+from zplan.plan.code_hash import WHOLE_MODULE
+from zplan.plan.code_scope import normalise
 
 
 def declared_version(project_dir: Path, module: str, name: str) -> str | None:
@@ -32,9 +34,9 @@ def registration(path: Path | None, module: str, name: str) -> tuple[str, str | 
     if tree is None:
         return None
     classes, found = module_classes(tree), None
-    for node, deco in _registrations(tree.body, classes):  # (top-level: the class is fingerprinted as a top-level definition)
-        if registered_name(module, node, deco, classes) == name:
-            found = node.name, _version(node, deco, classes)  # (the last one: registering a name again replaces it)
+    for node, label, deco in _registrations(tree.body, classes, _decorator_names(tree)):  # (top-level: the class is fingerprinted as a top-level definition)
+        if registered_name(module, node, deco, classes) == name:  # (the last one: registering a name again replaces it)
+            found = label if label.isidentifier() else WHOLE_MODULE, _version(node, deco, classes)
     return found
 
 
@@ -43,11 +45,33 @@ def registered_in(tree: ast.Module, module: str, rel: str) -> dict[str, str]:
     name -> "TYPE in FILE"; a name that is computed is given by the class."""
     classes = module_classes(tree)
     found = {}
-    for cls, deco in _registrations(_module_level(tree.body), classes):
-        name = registered_name(module, cls, deco, classes) or f"{module}.{cls.name} (name computed)"
+    for cls, label, deco in _registrations(_module_level(tree.body), classes, _decorator_names(tree)):
+        name = registered_name(module, cls, deco, classes) or f"{module}.{label} (name computed)"
         types = ast.unparse(deco.args[0]) if deco.args else "a type its can_save takes"
-        found[name] = f"{types} in {rel}"
+        found[name] = f"{types} in {rel}{_deciding(cls, classes)}"
     return found
+
+
+DECIDES = " (can_save "  # after "TYPE in FILE": the digest of the class's can_save, which has its say on what it stores
+
+
+def _deciding(cls: ast.ClassDef | None, classes: dict[str, ast.ClassDef]) -> str:
+    """`` (can_save DIGEST)`` for a class with a ``can_save`` (its own or a base's of the module): an edit to it changes
+    which outputs the class stores, its name and types unchanged. (One from a base elsewhere is not read.)"""
+    method = _method(cls, "can_save", classes) if cls is not None else None
+    return f"{DECIDES}{hash_text(normalise([method]))[:12]})" if method is not None else ""
+
+
+def _method(cls: ast.ClassDef, name: str, classes: dict[str, ast.ClassDef], seen: frozenset[str] = frozenset()) -> ast.stmt | None:
+    for stmt in cls.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
+            return stmt
+    for base in cls.bases:
+        if isinstance(base, ast.Name) and base.id in classes and base.id not in seen:
+            found = _method(classes[base.id], name, classes, seen | {cls.name})
+            if found is not None:
+                return found
+    return None
 
 
 def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
@@ -64,16 +88,39 @@ def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
 _BLOCKS = tuple(getattr(ast, name) for name in ("If", "Try", "TryStar", "With") if hasattr(ast, name))
 
 
-def _registrations(stmts: Iterable[ast.stmt], classes: dict[str, ast.ClassDef]) -> Iterator[tuple[ast.ClassDef, ast.Call]]:
-    """(class, its ``materializer(...)`` call) for each class of ``stmts`` the module registers as it runs:
-    decorated, or given to the decorator afterwards (``zplan.materializer(list)(Lines)``, the same registration)."""
+def _registrations(stmts: Iterable[ast.stmt], classes: dict[str, ast.ClassDef], names: set[str]) -> Iterator[tuple[ast.ClassDef | None, str, ast.Call]]:
+    """(class, what the module calls it, its ``materializer(...)`` call) for each class of ``stmts`` the module registers
+    as it runs: decorated, or given to the decorator afterwards (``zplan.materializer(list)(Lines)``, the same
+    registration), then maybe imported (the class None: its own attributes cannot be read here); ``names``: what
+    the module calls the decorator (``_decorator_names``)."""
     for stmt in stmts:
         if isinstance(stmt, ast.ClassDef):
-            yield from ((stmt, deco) for deco in stmt.decorator_list if isinstance(deco, ast.Call) and callee_name(deco.func) == "materializer")
+            yield from ((stmt, stmt.name, deco) for deco in stmt.decorator_list if isinstance(deco, ast.Call) and _is_decorator(deco.func, names))
         call = stmt.value if isinstance(stmt, (ast.Expr, ast.Assign)) else None
-        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Call) and callee_name(call.func.func) == "materializer"
-                and len(call.args) == 1 and isinstance(call.args[0], ast.Name) and call.args[0].id in classes):
-            yield classes[call.args[0].id], call.func
+        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Call) and _is_decorator(call.func.func, names)
+                and len(call.args) == 1 and isinstance(call.args[0], (ast.Name, ast.Attribute))):
+            given = call.args[0]
+            yield classes.get(given.id) if isinstance(given, ast.Name) else None, ast.unparse(given), call.func
+
+
+_DECORATOR_MODULES = ("zplan", "zplan.artifacts", "zplan.artifacts.materializers")  # where ``materializer`` is imported from
+
+
+def _decorator_names(tree: ast.Module) -> set[str]:
+    """The names a module calls ``materializer`` by: its own, one it is imported as
+    (``from zplan import materializer as register``) or assigned to (``register = zplan.materializer``)."""
+    names = {"materializer"}
+    for stmt in _module_level(tree.body):
+        if isinstance(stmt, ast.ImportFrom) and not stmt.level and stmt.module in _DECORATOR_MODULES:
+            names.update(alias.asname for alias in stmt.names if alias.name == "materializer" and alias.asname)
+        elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, (ast.Name, ast.Attribute)) and _is_decorator(stmt.value, names):
+            names.update(target.id for target in stmt.targets if isinstance(target, ast.Name))
+    return names
+
+
+def _is_decorator(node: ast.expr, names: set[str]) -> bool:
+    """``materializer`` (by a name of ``names``) or ``zplan.materializer`` (by any name of the module: ``z.materializer``)."""
+    return isinstance(node, ast.Name) and node.id in names or isinstance(node, ast.Attribute) and node.attr == "materializer"
 
 
 def module_classes(tree: ast.Module) -> dict[str, ast.ClassDef]:
@@ -90,23 +137,24 @@ def module_file(project_dir: Path, module: str) -> Path | None:
 _UNREAD = object()  # written, but not as a literal: the version cannot be told without running the code
 
 
-def registered_name(module: str, cls: ast.ClassDef, deco: ast.Call, classes: dict[str, ast.ClassDef] | None = None) -> str | None:
+def registered_name(module: str, cls: ast.ClassDef | None, deco: ast.Call, classes: dict[str, ast.ClassDef] | None = None) -> str | None:
     """The name ``materializer()`` registers the class under: its ``name=``, the string it is
-    given instead of a type, the class's ``name`` (``classes``: the module's, its bases among them), else its qualified name."""
+    given instead of a type, the class's ``name`` (``classes``: the module's, its bases among them), else its qualified name
+    (None when not known here: computed, or the attribute of a class from elsewhere)."""
     given = _keyword(deco, "name")
     if given is None and deco.args and isinstance(deco.args[0], ast.Constant) and isinstance(deco.args[0].value, str):
         given = deco.args[0].value
     if given is None:
-        given = _attribute(cls, "name", classes or {})
+        given = _attribute(cls, "name", classes or {}) if cls is not None else _UNREAD
     if given is _UNREAD:
         return None
     return str(given) if given else f"{module}.{cls.name}"
 
 
-def _version(cls: ast.ClassDef, deco: ast.Call, classes: dict[str, ast.ClassDef]) -> str | None:
+def _version(cls: ast.ClassDef | None, deco: ast.Call, classes: dict[str, ast.ClassDef]) -> str | None:
     value = _keyword(deco, "version")
     if value is None:
-        value = _attribute(cls, "version", classes)
+        value = _attribute(cls, "version", classes) if cls is not None else _UNREAD
     return None if value is _UNREAD else str(value or "1")
 
 

@@ -50,7 +50,7 @@ def test_a_library_beside_the_project_is_unloaded_unless_it_has_compiled_code(tm
 
 
 MEDDLES = """
-import decimal, gc, locale, logging, logging.config, multiprocessing, os, random, resource, signal, socket, sys, tempfile, threading, time
+import asyncio, decimal, gc, locale, logging, logging.config, multiprocessing, os, random, resource, signal, socket, sys, tempfile, threading, time
 import warnings
 
 import numpy as np
@@ -98,6 +98,14 @@ def meddle():
     logging.config.dictConfig({"version": 1})  # disables every logger there is, numpy's and pandas' too
     sys.argv[1:] = ["--lr", "5"]  # as a step calling a script's main() does, for its argparse
     tempfile.tempdir = "/a/folder/the/step/removed"  # where its own temporary files went
+    asyncio.run(asyncio.sleep(0))  # which leaves no current event loop
+
+
+def _event_loop():
+    try:  # as a library written for older asyncio runs a coroutine
+        return asyncio.get_event_loop().run_until_complete(asyncio.sleep(0, result="ran"))
+    except RuntimeError as exc:
+        return str(exc)
 
 
 def observe():
@@ -126,7 +134,7 @@ def observe():
             "limits": [list(resource.getrlimit(limit)) for limit in (resource.RLIMIT_AS, resource.RLIMIT_NOFILE, resource.RLIMIT_CPU)],
             "loggers": {name: [logger.level, logger.propagate, logger.disabled, len(logger.handlers), len(logger.filters)]
                         for name, logger in logging.Logger.manager.loggerDict.items() if isinstance(logger, logging.Logger)},
-            "root filters": len(logging.getLogger().filters)}
+            "root filters": len(logging.getLogger().filters), "event loop": _event_loop()}
 """
 
 
@@ -168,3 +176,16 @@ def test_a_step_sees_no_setting_or_random_state_an_earlier_step_left_in_its_work
     assert all(observed[k] != seeded[k] for observed in seen for k in draws), seen
     assert seen[0]["random"] != seen[1]["random"] and seen[0]["np.random"] != seen[1]["np.random"]
 
+
+
+def test_the_imports_a_step_makes_are_noted_through_functions_that_pickle_as_the_ones_they_wrap():
+    """A step may pickle what refers to ``importlib.import_module`` (a plugin loader, say): by reference, as without zplan."""
+    import builtins
+    import pickle
+
+    from zplan.apply.step_imports import noted
+
+    with noted():
+        assert pickle.loads(pickle.dumps(importlib.import_module)) is importlib.import_module
+        assert pickle.loads(pickle.dumps(builtins.__import__)) is builtins.__import__
+    assert builtins.__import__.__module__ == "builtins" and importlib.import_module.__module__ == "importlib"

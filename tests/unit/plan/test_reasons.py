@@ -239,6 +239,40 @@ def test_a_materializer_registered_by_calling_the_decorator_on_its_class_counts_
     assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer for builtins.list is now lines"]
 
 
+@pytest.mark.parametrize("imported, decorator", [
+    ("from zplan import materializer as register", "register"),
+    ("from zplan.artifacts.materializers import materializer as register", "register"),
+    ("import zplan as z", "z.materializer"),
+    ("import zplan\n\nregister = zplan.materializer", "register"),
+])
+def test_a_materializer_registered_through_another_name_of_the_decorator_counts_as_one_registered_by_its_own(tmp_path, imported, decorator):
+    root, mats, state = _mats_imported_without_use(tmp_path)
+    mats.write_text(MATERIALIZERS.replace("import zplan\n", f"{imported}\n").replace("@zplan.materializer(", f"@{decorator}("))
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer for builtins.list is now lines"]
+
+
+def test_a_materializer_registered_on_a_class_the_module_imports_counts(tmp_path):
+    root, mats, state = _mats_imported_without_use(tmp_path)
+    (root / "steps" / "lines.py").write_text(MATERIALIZERS.replace('@zplan.materializer(list, name="lines")\n', ""))
+    mats.write_text('import zplan\n\nfrom steps.lines import Lines\n\nzplan.materializer(list, name="lines")(Lines)\n')
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer for builtins.list is now lines"]
+
+
+def test_an_edit_to_the_can_save_of_a_materializer_the_step_imports_reruns_it_as_what_it_would_store_may_change(tmp_path):
+    """lines refuses short lists, so load's was stored as JSON; lines taking every list would store a rerun's."""
+    root, mats, _ = _mats_imported_without_use(tmp_path)
+    refusing = MATERIALIZERS.replace("class Lines:\n", "class Lines:\n    def can_save(self, value):\n        return len(value) > 1000\n\n")
+    mats.write_text(refusing)
+    state = _recorded(root, written_by={LOAD: _as_json("builtins.list"), SCALE: _as_json("builtins.list"), COUNT: _as_json("builtins.int")})
+    mats.write_text(refusing.replace("> 1000", "> 0") + "\n# a comment\n")
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["materializer lines for list in steps/mats.py: its can_save changed (which values it stores)"]
+    mats.write_text(refusing + "\n\ndef unrelated():\n    return 1\n")  # its can_save as it was: nothing to rerun
+    assert {s.action for s in plan(root, state)[0].steps} == {m.CACHED}
+
+
 def test_a_materializer_registered_under_an_if_at_module_level_counts_as_one_registered_at_its_top(tmp_path):
     root, mats, state = _mats_imported_without_use(tmp_path)
     head, _, cls = MATERIALIZERS.partition("\n\n\n")

@@ -73,3 +73,9 @@ def test_a_module_not_in_the_project_or_not_parsing_gives_no_version(tmp_path: P
     (tmp_path / "broken.py").write_text("def (:\n")
     assert declared_version(tmp_path, "broken", "x") is None
     assert declared_version(tmp_path, "missing.module", "x") is None
+
+
+def test_the_version_is_read_through_another_name_of_the_decorator(tmp_path: Path) -> None:
+    (tmp_path / "mats.py").write_text('from zplan import materializer as register\n\n\n@register(list, name="lines", version="2")\n'
+                                      'class Lines: ...\n')
+    assert declared_version(tmp_path, "mats", "lines") == "2"
