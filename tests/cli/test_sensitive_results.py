@@ -405,3 +405,57 @@ def test_a_saved_plan_is_stale_when_a_value_it_hides_reads_otherwise_now(tmp_pat
     assert not p.path("out.txt").exists()
     p.ok("apply", "p.zplan")
     assert p.path("out.txt").read_text() == "reviewed"
+
+
+MAP_FORMS = {  # every expression form reading a sensitive map: each result is sensitive, its keys too
+    "for_map": "{ for k, v in var.m : k => 1 }",
+    "for_list": "[for k, v in var.m : k]",
+    "whole": "var.m",
+    "keys": "keys(var.m)",
+    "values": "values(var.m)",
+    "merge": 'merge(var.m, { other = "o" })',
+    "lookup": 'lookup(var.m, "alphakey", "none")',
+    "index": 'var.m["alphakey"]',
+    "splat": "[for k, v in var.m : { name = k }][*].name",
+    "template": '"%{ for k, v in var.m }${k};%{ endfor }"',
+    "conditional": "length(var.m) > 0 ? { for k, v in var.m : upper(k) => 2 } : {}",
+    "zipmap": "zipmap(keys(var.m), [3, 4])",
+}
+
+
+def test_no_expression_reading_a_sensitive_map_shows_its_keys(tmp_path):
+    """`{ for k, v in var.m : k => 1 }` gave a step a map whose keys were the sensitive map's keys, and
+    every view and state showed them (only values were secrets). As in Terraform, what reads a sensitive
+    map is sensitive, its keys too: a map holding one is hidden whole."""
+    p = Project(tmp_path / "p")
+    steps = "".join(f'  step "{name}" {{\n    source = "s.py:use"\n    params = {{ x = {expr} }}\n  }}\n' for name, expr in MAP_FORMS.items())
+    p.write("main.zp.hcl", 'variable "m" {\n  type      = map(string)\n  sensitive = true\n}\n\npipeline "p" {\n' + steps + "}\n")
+    p.write("s.py", "def use(x) -> int:\n    print('got', x)\n    return 5\n")
+    p.write("zplan.zpvars", 'm = { alphakey = "alphavalue", betakey = "betavalue" }\n')
+    secrets = ("alphakey", "betakey", "ALPHAKEY", "alphavalue", "betavalue")
+    shown = [p.ok("plan", "-format", fmt).text for fmt in ("text", "markdown", "json")]
+    shown += [p.ok("apply", "-auto-approve").text, p.ok("show", "-json").text, p.ok("runs", "show", "1").text]
+    shown += [p.ok("state", "show", f"pipeline.p.step.{name}").text for name in MAP_FORMS]
+    for text in shown:
+        assert not any(s in text for s in secrets), text
+    # (the parse cache of the configuration, which names a key in clear, aside)
+    leaks = [f for f in p.path(".zplan").rglob("*") if f.is_file() and "hcl" not in f.parts and any(s.encode() in f.read_bytes() for s in secrets)]
+    assert leaks == []
+    assert 'params {"x": <sensitive>}' in p.ok("runs", "show", "1").text
+    p.write("zplan.zpvars", 'm = { alphakey = "alphavalue", gammakey = "betavalue" }\n')
+    rerun = p.ok("plan").text  # a renamed key reruns what reads the keys, named without showing them
+    lines = {line.split()[1]: line for line in rerun.splitlines() if "pipeline.p.step." in line}
+    assert lines["pipeline.p.step.for_map"].endswith("will rerun: params.x: <sensitive> -> <sensitive>"), rerun
+    assert "gammakey" not in rerun and "cached" in lines["pipeline.p.step.index"], rerun
+
+
+def test_the_attribute_names_of_a_sensitive_object_stay_plain_text(tmp_path):
+    """An object type's attribute names are written in the configuration, not secrets: a param
+    holding one is shown, and the object's values are hidden each in its place."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "db" {\n  type      = object({ user = string, password = string })\n  sensitive = true\n}\n\n'
+                           'pipeline "p" {\n  step "use" {\n    source = "s.py:use"\n    params = { db = var.db, dir = "user-password" }\n  }\n}\n')
+    p.write("s.py", "def use(db: dict, dir: str) -> int:\n    return 1\n")
+    p.write("zplan.zpvars", 'db = { user = "admin-4410", password = "hunter-4410" }\n')
+    shown = p.ok("plan", "-format", "json").out
+    assert json.loads(shown)["steps"][0]["params"] == {"db": {"password": "(sensitive)", "user": "(sensitive)"}, "dir": "user-password"}

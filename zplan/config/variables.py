@@ -87,10 +87,15 @@ def no_value(config: Config, name: str, reading: str = "") -> tuple:
 
 def sensitive_values(config: Config, values: Mapping[str, Any]) -> list[str]:
     """The text forms of every sensitive variable's value (to mask them anywhere)."""
+    from zplan.config.types import attribute_names
     from zplan.secrets import secret_forms
 
     # `in`, not `get`: looking for secrets is not a use of the variable (a reading project notes uses)
-    return secret_forms(values[n] for n, var in config.variables.items() if var.sensitive and n in values and values[n] not in (None, ""))
+    forms: list[str] = []
+    for name, var in config.variables.items():
+        if var.sensitive and name in values and values[name] not in (None, ""):
+            forms += [form for form in secret_forms([values[name]], attribute_names(var.type)) if form not in forms]
+    return forms
 
 
 def _read_var(item: str) -> dict[str, tuple[Any, str]]:
