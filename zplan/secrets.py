@@ -40,8 +40,18 @@ class Sensitive:
     value: Any
 
 
+# A secret shorter than this is found only as a whole value, never inside a text: hiding every "a"
+# of a log or a path would mangle it, and a text that short is no secret to be read out of one.
+MIN_IN_TEXT = 4
+
+
 def _holds_secret(text: str, secrets: Iterable[str]) -> bool:
-    return any(s and s in text for s in secrets)
+    return any(s and (s in text if len(s) >= MIN_IN_TEXT else s == text) for s in secrets)
+
+
+def _in_text(secrets: Iterable[str]) -> list[str]:
+    """The secrets free text is redacted of (see MIN_IN_TEXT)."""
+    return [s for s in secrets if len(s) >= MIN_IN_TEXT]
 
 
 def _number_text(value: Any) -> str | None:
@@ -182,8 +192,8 @@ def mask_attributes(
 
 def redact(text: str | None, secrets: list[str]) -> str | None:
     """For people: each secret inside a free text (an error, a traceback) becomes "(sensitive)"."""
-    for secret in secrets:
-        if text and secret:
+    for secret in _in_text(secrets):
+        if text:
             text = text.replace(secret, SENSITIVE)
     return text
 
@@ -194,7 +204,7 @@ class Redactor:
     secret is held back until more bytes come (or ``flush``)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = sorted({s.encode() for s in secrets if s}, key=len, reverse=True)
+        self.secrets = sorted({s.encode() for s in _in_text(secrets)}, key=len, reverse=True)
         self.pending = b""
 
     def feed(self, chunk: bytes) -> bytes:

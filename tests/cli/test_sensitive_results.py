@@ -459,3 +459,20 @@ def test_the_attribute_names_of_a_sensitive_object_stay_plain_text(tmp_path):
     p.write("zplan.zpvars", 'db = { user = "admin-4410", password = "hunter-4410" }\n')
     shown = p.ok("plan", "-format", "json").out
     assert json.loads(shown)["steps"][0]["params"] == {"db": {"password": "(sensitive)", "user": "(sensitive)"}, "dir": "user-password"}
+
+
+def test_a_one_letter_secret_is_sealed_in_state_without_mangling_the_log(tmp_path):
+    """Every "a" of the step's log and of the plan's reasons became "(sensitive)" for a secret "a".
+    A secret under four characters is now hidden where a value is exactly it, not inside free text."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", HCL.replace("params = { token = var.token }", 'params = { token = var.token, fruit = "banana" }'))
+    p.write("s.py", "def use(token: str, fruit: str) -> int:\n    print('ate a', fruit)\n    return 1\n")
+    env = cli_env(ZPLAN_VAR_token="a")
+    planned = json.loads(p.ok("plan", "-format", "json", env=env).out)
+    assert planned["steps"][0]["params"] == {"fruit": "banana", "token": "(sensitive)"}
+    assert "will run: never ran" in p.ok("plan", env=env).out
+    p.ok("apply", "-auto-approve", env=env)
+    assert next(p.path(".zplan/logs").rglob("*.log")).read_text() == "ate a banana\n"
+    recorded = json.loads(p.path(".zplan/state.json").read_text())
+    assert '"token": "a"' not in json.dumps(recorded) and '"fruit": "banana"' in json.dumps(recorded)
+    assert 'params {"fruit": "banana", "token": <sensitive>}' in p.ok("runs", "show", "1", env=env).out
