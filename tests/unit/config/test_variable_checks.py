@@ -208,6 +208,20 @@ def test_a_sensitive_value_that_does_not_parse_is_not_quoted(tmp_path, text):
     assert "hunter2" not in message and "from environment variable ZPLAN_VAR_db (sensitive value)" in message
 
 
+@pytest.mark.parametrize("text", ["pw = hunter2", 'pw = "a" hunter2', 'pw = "hunter2', "pw = <<EOT\nhunter2\n", "n = 1\npw = [\n  hunter2]"])
+def test_a_sensitive_value_a_vars_file_does_not_parse_is_not_quoted(tmp_path, text):
+    """As for -var: a secret written without its quotes in a vars file was quoted by the parser's
+    message (`"hunter2" cannot be used here`). A mistake in another variable's line is still told."""
+    (tmp_path / "main.zp.hcl").write_text('variable "pw" {\n  sensitive = true\n}\nvariable "n" {\n  default = 0\n}\n')
+    config = loader.load(tmp_path)
+    (tmp_path / "prod.zpvars").write_text(text + "\n")
+    [message] = errors(config, var_files=[tmp_path / "prod.zpvars"])
+    assert "hunter2" not in message and 'cannot read the value of "pw" (sensitive value)' in message and "prod.zpvars:" in message
+    (tmp_path / "zplan.zpvars").write_text("n = hunter2\n")
+    [message] = errors(config, "pw=x")
+    assert 'zplan.zpvars:1:5: error: "hunter2" cannot be used here' in message
+
+
 def test_text_for_a_variable_without_a_type_takes_the_kind_of_its_default(tmp_path):
     # -var debug=false gave the text "false": a condition refused it, and a step would take it as true
     (tmp_path / "main.zp.hcl").write_text('variable "debug" { default = false }\nvariable "epochs" { default = 10 }\nvariable "name" { default = "m" }\n')
