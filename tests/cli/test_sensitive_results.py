@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.cli.helpers import Project, cli_env
 
 HCL = """
@@ -476,3 +478,22 @@ def test_a_one_letter_secret_is_sealed_in_state_without_mangling_the_log(tmp_pat
     recorded = json.loads(p.path(".zplan/state.json").read_text())
     assert '"token": "a"' not in json.dumps(recorded) and '"fruit": "banana"' in json.dumps(recorded)
     assert 'params {"fruit": "banana", "token": <sensitive>}' in p.ok("runs", "show", "1", env=env).out
+
+
+@pytest.mark.parametrize("params", ["var.m", "{ for k, v in var.m : k => 1 }", "zipmap(keys(var.m), [1])"])
+def test_params_named_by_a_sensitive_map_s_keys_are_refused_at_their_line(tmp_path, params):
+    """`params = var.m` made the params themselves a map with secret keys: they were written in clear,
+    and once keys were secrets the params were digested whole, a text where state wants an object
+    (an internal error at the next plan). As for_each refuses one, the plan refuses it at its line;
+    sensitive values under named params, merged or not, are still taken."""
+    p = Project(tmp_path / "p")
+    hcl = 'variable "m" {\n  type      = map(string)\n  sensitive = true\n}\n\npipeline "p" {\n  step "use" {\n    source = "s.py:use"\n    params = PARAMS\n  }\n}\n'
+    p.write("main.zp.hcl", hcl.replace("PARAMS", params))
+    p.write("s.py", "def use(**kw) -> int:\n    return len(kw)\n")
+    p.write("zplan.zpvars", 'm = { alphakey = "alphavalue" }\n')
+    refused = p.run("plan")
+    assert refused.code == 1 and "Traceback" not in refused.err, str(refused)
+    assert 'main.zp.hcl:9:14: step "use": the names of params cannot come from a sensitive value' in refused.err, str(refused)
+    assert "alphakey" not in refused.text and "alphavalue" not in refused.text
+    p.write("main.zp.hcl", hcl.replace("PARAMS", 'merge({ n = 1 }, { token = var.m["alphakey"] })'))
+    assert json.loads(p.ok("plan", "-format", "json").out)["steps"][0]["params"] == {"n": "(sensitive)", "token": "(sensitive)"}

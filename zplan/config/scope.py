@@ -404,9 +404,9 @@ class Scope:
             self._marks.read, value = True, self._secret(value.value)
         return index_value(value, rest[1:], ref)
 
-    def keep_secret(self, expr: Expr, value: Any, evaluate: Callable[[Expr], tuple[Any, bool]]) -> None:
+    def keep_secret(self, expr: Expr, value: Any, evaluate: Callable[[Expr], tuple[Any, bool]], public_keys: Iterable[str] = ()) -> None:
         """``expr``, computed from a sensitive value, evaluated to ``value``: see ``secret_values.keep_secret``."""
-        keep_secret(self.secrets, expr, value, evaluate)
+        keep_secret(self.secrets, expr, value, evaluate, public_keys)
 
     def _secret(self, value: Any) -> Any:
         return add_secret(self.secrets, value)

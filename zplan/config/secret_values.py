@@ -21,16 +21,18 @@ def add_secret(secrets: list[str] | None, value: Any, public_keys: Iterable[str]
     return value
 
 
-def keep_secret(secrets: list[str] | None, expr: Expr, value: Any, evaluate: Callable[[Expr], tuple[Any, bool]]) -> None:
+def keep_secret(secrets: list[str] | None, expr: Expr, value: Any, evaluate: Callable[[Expr], tuple[Any, bool]],
+                public_keys: Iterable[str] = ()) -> None:
     """``expr``, computed from a sensitive value, evaluated to ``value``: its texts join ``secrets``,
     only those of the parts that read one where ``expr`` is written as an object, a list or a
-    template (``{ token = upper(var.pw), n = 3 }``: not 3). ``evaluate`` gives a part's value and
-    whether it read a sensitive value."""
+    template (``{ token = upper(var.pw), n = 3 }``: not 3), and but ``public_keys`` (names the
+    configuration or the code spells). ``evaluate`` gives a part's value and whether it read a
+    sensitive value."""
     if _is_variable(expr):  # its texts joined when it was read, its object type's attribute names left out
         return
     parts = _parts(expr)
     if parts is None:
-        add_secret(secrets, value)
+        add_secret(secrets, value, public_keys)
         return
     for part in parts:
         part_value, sensitive = evaluate(part)

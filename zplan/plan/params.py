@@ -9,6 +9,7 @@ from zplan.config.scope import Scope
 from zplan.config.model import StepConfig
 from zplan.config.values import UNKNOWN, find_symbolic
 from zplan.hashing import canonical_json
+from zplan.secrets import holds_secret
 from zplan.state.checks import not_finite_path
 
 _SCALARS = (str, int, bool, type(None))
@@ -22,7 +23,12 @@ def step_params(step: StepConfig, scope: Scope) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise diags.fail(f'step "{step.name}": params must be an object', "e.g. params = { c = 1.0 }", step.params.range)
     if scope.was_sensitive(step.params):  # a param computed from a secret (upper(var.token)) is one too
-        scope.keep_secret(step.params, value, lambda expr: scope.eval_marked(expr, where=step.where))
+        # the names are the function's keyword arguments, which its code spells (merge(local.base, { key = var.key }))
+        scope.keep_secret(step.params, value, lambda expr: scope.eval_marked(expr, where=step.where), value)
+        if holds_secret(list(value), scope.secrets or []):  # a sensitive map's own keys (params = var.m), as for_each refuses one
+            raise diags.fail(f'step "{step.name}": the names of params cannot come from a sensitive value',
+                             "they are the step's keyword arguments, named in plans and state: pass the map as one param "
+                             "(params = { m = var.m })", step.params.range)
     if plain(value):  # the usual case: JSON-ready and finite, nothing to report
         return value
     symbolic = find_symbolic(value)  # a step output come through each.value or a module output
