@@ -263,6 +263,17 @@ def digest_secrets(value: Any, secrets: list[str]) -> Any:
     return value
 
 
+def digest_record(record: dict, secrets: list[str]) -> dict:
+    """``digest_secrets`` of each value of a record whose names are public (a step's params, its
+    keyword arguments): a name never turns the whole record into one digest."""
+    return {k: digest_secrets(v, secrets) for k, v in record.items()}
+
+
+def mask_record(record: dict, secrets: list[str], unknown: object = _NO_UNKNOWN) -> dict:
+    """``mask`` of each value of a record whose names are public (params, inputs, logged metadata)."""
+    return {k: mask(v, secrets, unknown) for k, v in record.items()}
+
+
 def is_digest(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(DIGEST_PREFIX)
 

@@ -497,3 +497,23 @@ def test_params_named_by_a_sensitive_map_s_keys_are_refused_at_their_line(tmp_pa
     assert "alphakey" not in refused.text and "alphavalue" not in refused.text
     p.write("main.zp.hcl", hcl.replace("PARAMS", 'merge({ n = 1 }, { token = var.m["alphakey"] })'))
     assert json.loads(p.ok("plan", "-format", "json").out)["steps"][0]["params"] == {"n": "(sensitive)", "token": "(sensitive)"}
+
+
+def test_params_named_like_the_keys_of_a_sensitive_object_stay_one_param_each(tmp_path):
+    """A sensitive variable without a type, set from a params file, has its keys known as secrets (it
+    may be a map): params named like them (`n = var.train.n`) made the step's params one digest in state,
+    and the next plan failed with an internal error. The params are each recorded and shown on their own,
+    what the step logs too."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "train" {\n  sensitive = true\n}\n\npipeline "p" {\n  step "use" {\n    source = "s.py:use"\n'
+                           '    params = { n = var.train.n, tok = var.train.token }\n  }\n}\n')
+    p.write("s.py", "import zplan\n\n@zplan.step(sensitive_outputs=False)\ndef use(n: int, tok: str) -> int:\n"
+                    "    zplan.log_metadata({'n': n})\n    return 1\n")
+    p.write("params.yaml", "train:\n  n: 50\n  token: firstsecret-123\n")
+    p.ok("apply", "-auto-approve", "-var-file", "params.yaml")
+    p.write("params.yaml", "train:\n  n: 100\n  token: firstsecret-123\n")
+    planned = p.ok("plan", "-var-file", "params.yaml", "-format", "json").out
+    assert json.loads(planned)["steps"][0]["params"] == {"n": "(sensitive)", "tok": "(sensitive)"}
+    assert "params.yaml: train.n <sensitive> -> <sensitive>" in p.ok("plan", "-var-file", "params.yaml").out
+    shown = p.ok("runs", "show", "1", env=cli_env(ZPLAN_VAR_train='{ n = 50, token = "firstsecret-123" }')).out
+    assert 'params {"n": <sensitive>, "tok": <sensitive>}' in shown and 'metadata {"n": <sensitive>}' in shown, shown

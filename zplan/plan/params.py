@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from zplan import diags
+from zplan.config.expr import Expr, ObjectExpr
 from zplan.config.scope import Scope
 from zplan.config.model import StepConfig
 from zplan.config.values import UNKNOWN, find_symbolic
@@ -25,7 +26,7 @@ def step_params(step: StepConfig, scope: Scope) -> dict[str, Any]:
     if scope.was_sensitive(step.params):  # a param computed from a secret (upper(var.token)) is one too
         # the names are the function's keyword arguments, which its code spells (merge(local.base, { key = var.key }))
         scope.keep_secret(step.params, value, lambda expr: scope.eval_marked(expr, where=step.where), value)
-        if holds_secret(list(value), scope.secrets or []):  # a sensitive map's own keys (params = var.m), as for_each refuses one
+        if _names_hold_secret(step.params, value, scope.secrets or []):  # params = var.m: as for_each refuses one
             raise diags.fail(f'step "{step.name}": the names of params cannot come from a sensitive value',
                              "they are the step's keyword arguments, named in plans and state: pass the map as one param "
                              "(params = { m = var.m })", step.params.range)
@@ -43,6 +44,13 @@ def step_params(step: StepConfig, scope: Scope) -> dict[str, Any]:
     if nan:
         raise diags.fail(f'step "{step.name}": {nan} is NaN or infinite', "state and cache keys are JSON, which cannot hold it: pass a number", step.params.range)
     return value
+
+
+def _names_hold_secret(params: Expr, value: dict, secrets: list[str]) -> bool:
+    """Whether the names of ``params`` hold a secret: only those not written as names in an
+    object (``{ n = var.train.n }`` names its param "n", a key of the sensitive var.train or not)."""
+    written = {key for key, _ in params.items if isinstance(key, str)} if isinstance(params, ObjectExpr) else set()
+    return holds_secret([name for name in value if name not in written], secrets)
 
 
 def plain(value: Any) -> bool:
