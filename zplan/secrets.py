@@ -269,9 +269,11 @@ def digest_record(record: dict, secrets: list[str]) -> dict:
     return {k: digest_secrets(v, secrets) for k, v in record.items()}
 
 
-def mask_record(record: dict, secrets: list[str], unknown: object = _NO_UNKNOWN) -> dict:
-    """``mask`` of each value of a record whose names are public (params, inputs, logged metadata)."""
-    return {k: mask(v, secrets, unknown) for k, v in record.items()}
+def mask_record(record: dict, secrets: list[str]) -> dict:
+    """``mask`` of each value of a record a step wrote (its logged metadata), which stays a record:
+    the entries whose names hold a secret (a sensitive map's keys) become one "(sensitive)" entry."""
+    shown = {k: mask(v, secrets) for k, v in record.items() if not (isinstance(k, str) and _holds_secret(k, secrets))}
+    return shown if len(shown) == len(record) else {**shown, SENSITIVE: SENSITIVE}
 
 
 def is_digest(value: Any) -> bool:

@@ -502,8 +502,7 @@ def test_params_named_by_a_sensitive_map_s_keys_are_refused_at_their_line(tmp_pa
 def test_params_named_like_the_keys_of_a_sensitive_object_stay_one_param_each(tmp_path):
     """A sensitive variable without a type, set from a params file, has its keys known as secrets (it
     may be a map): params named like them (`n = var.train.n`) made the step's params one digest in state,
-    and the next plan failed with an internal error. The params are each recorded and shown on their own,
-    what the step logs too."""
+    and the next plan failed with an internal error. The params are each recorded and shown on their own."""
     p = Project(tmp_path / "p")
     p.write("main.zp.hcl", 'variable "train" {\n  sensitive = true\n}\n\npipeline "p" {\n  step "use" {\n    source = "s.py:use"\n'
                            '    params = { n = var.train.n, tok = var.train.token }\n  }\n}\n')
@@ -516,4 +515,18 @@ def test_params_named_like_the_keys_of_a_sensitive_object_stay_one_param_each(tm
     assert json.loads(planned)["steps"][0]["params"] == {"n": "(sensitive)", "tok": "(sensitive)"}
     assert "params.yaml: train.n <sensitive> -> <sensitive>" in p.ok("plan", "-var-file", "params.yaml").out
     shown = p.ok("runs", "show", "1", env=cli_env(ZPLAN_VAR_train='{ n = 50, token = "firstsecret-123" }')).out
-    assert 'params {"n": <sensitive>, "tok": <sensitive>}' in shown and 'metadata {"n": <sensitive>}' in shown, shown
+    # what it logs stays a record too, its entry named like a key of the secret folded into one
+    assert 'params {"n": <sensitive>, "tok": <sensitive>}' in shown and "metadata {<sensitive>: <sensitive>}" in shown, shown
+
+
+def test_metadata_a_step_logs_under_a_sensitive_map_s_keys_does_not_name_them(tmp_path):
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "m" {\n  type      = map(string)\n  sensitive = true\n}\n\npipeline "p" {\n  step "use" {\n'
+                           '    source = "s.py:use"\n    params = { m = var.m }\n  }\n}\n')
+    p.write("s.py", "import zplan\n\ndef use(m: dict) -> int:\n    zplan.log_metadata({**{k: len(v) for k, v in m.items()}, 'rows': 3})\n    return 1\n")
+    p.write("zplan.zpvars", 'm = { alphakey = "alphavalue", betakey = "betavalue" }\n')
+    p.apply()
+    stored = b"".join(f.read_bytes() for f in p.path(".zplan").glob("metadata.db*"))
+    assert b"alphakey" not in stored and b"betakey" not in stored
+    shown = p.ok("runs", "show", "1").out
+    assert 'metadata {<sensitive>: <sensitive>, "rows": <sensitive>}' in shown, shown
