@@ -40,8 +40,18 @@ class Sensitive:
     value: Any
 
 
+# A secret shorter than this is found only as a whole value, never inside a text: hiding every "a"
+# of a log or a path would mangle it, and a text that short is no secret to be read out of one.
+MIN_IN_TEXT = 4
+
+
 def _holds_secret(text: str, secrets: Iterable[str]) -> bool:
-    return any(s and s in text for s in secrets)
+    return any(s and (s in text if len(s) >= MIN_IN_TEXT else s == text) for s in secrets)
+
+
+def _in_text(secrets: Iterable[str]) -> list[str]:
+    """The secrets free text is redacted of (see MIN_IN_TEXT)."""
+    return [s for s in secrets if len(s) >= MIN_IN_TEXT]
 
 
 def _number_text(value: Any) -> str | None:
@@ -51,15 +61,17 @@ def _number_text(value: Any) -> str | None:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
-def _leaves(value: Any) -> Iterable[str]:
+def _leaves(value: Any, public_keys: frozenset = frozenset()) -> Iterable[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
-        for item in value.values():
-            yield from _leaves(item)
+        for key, item in value.items():
+            if isinstance(key, str) and key not in public_keys:  # a map's keys are its data too
+                yield key
+            yield from _leaves(item, public_keys)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _leaves(item)
+            yield from _leaves(item, public_keys)
     elif _number_text(value) is not None:
         yield _number_text(value)
 
@@ -67,12 +79,14 @@ def _leaves(value: Any) -> Iterable[str]:
 MIN_ENCODED = 6  # the encodings of shorter values are too short to tell from ordinary text
 
 
-def secret_forms(values: Iterable[Any]) -> list[str]:
-    """Every text a sensitive value may be seen as: its strings and numbers, and the base64,
-    hex and URL-encoded spellings of each (a step or a URL may encode a password)."""
+def secret_forms(values: Iterable[Any], public_keys: Iterable[str] = ()) -> list[str]:
+    """Every text a sensitive value may be seen as: its strings, numbers and map keys (but
+    ``public_keys``, the attribute names an object type declares), and the base64, hex and
+    URL-encoded spellings of each (a step or a URL may encode a password)."""
     forms: list[str] = []
+    public = frozenset(public_keys)
     for value in values:
-        for text in _leaves(value):
+        for text in _leaves(value, public):
             if text:
                 for form in (text, *_encoded(text)):
                     if form not in forms:
@@ -103,10 +117,18 @@ def mask(value: Any, secrets: list[str], unknown: object = _NO_UNKNOWN) -> Any:
     if _number_text(value) is not None:
         return SENSITIVE if _number_text(value) in secrets else value
     if isinstance(value, dict):
+        if _key_holds_secret(value, secrets):
+            return SENSITIVE
         return {k: mask(v, secrets, unknown) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [mask(v, secrets, unknown) for v in value]
     return value
+
+
+def _key_holds_secret(value: dict, secrets: Iterable[str]) -> bool:
+    """Whether a key of ``value`` holds a secret (a map built from a sensitive one's keys): the map is
+    then hidden whole, as Terraform hides a sensitive map, since a key cannot be shown in its place."""
+    return any(isinstance(k, str) and _holds_secret(k, secrets) for k in value)
 
 
 def hide_all(value: Any) -> Any:
@@ -126,7 +148,7 @@ def holds_secret(value: Any, secrets: list[str]) -> bool:
     if _number_text(value) is not None:
         return _number_text(value) in secrets
     if isinstance(value, dict):
-        return any(holds_secret(v, secrets) for v in value.values())
+        return _key_holds_secret(value, secrets) or any(holds_secret(v, secrets) for v in value.values())
     if isinstance(value, (list, tuple)):
         return any(holds_secret(v, secrets) for v in value)
     return False
@@ -170,8 +192,8 @@ def mask_attributes(
 
 def redact(text: str | None, secrets: list[str]) -> str | None:
     """For people: each secret inside a free text (an error, a traceback) becomes "(sensitive)"."""
-    for secret in secrets:
-        if text and secret:
+    for secret in _in_text(secrets):
+        if text:
             text = text.replace(secret, SENSITIVE)
     return text
 
@@ -182,7 +204,7 @@ class Redactor:
     secret is held back until more bytes come (or ``flush``)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = sorted({s.encode() for s in secrets if s}, key=len, reverse=True)
+        self.secrets = sorted({s.encode() for s in _in_text(secrets)}, key=len, reverse=True)
         self.pending = b""
 
     def feed(self, chunk: bytes) -> bytes:
@@ -231,10 +253,27 @@ def digest_secrets(value: Any, secrets: list[str]) -> Any:
     if _number_text(value) is not None:
         return f"{DIGEST_PREFIX}{_slow_digest(_number_text(value))})" if _number_text(value) in secrets else value
     if isinstance(value, dict):
+        if _key_holds_secret(value, secrets):  # digested whole: a new key or value still changes it
+            import json
+
+            return f"{DIGEST_PREFIX}{_slow_digest(json.dumps(value, sort_keys=True, default=str))})"
         return {k: digest_secrets(v, secrets) for k, v in value.items()}
     if isinstance(value, list):
         return [digest_secrets(v, secrets) for v in value]
     return value
+
+
+def digest_record(record: dict, secrets: list[str]) -> dict:
+    """``digest_secrets`` of each value of a record whose names are public (a step's params, its
+    keyword arguments): a name never turns the whole record into one digest."""
+    return {k: digest_secrets(v, secrets) for k, v in record.items()}
+
+
+def mask_record(record: dict, secrets: list[str]) -> dict:
+    """``mask`` of each value of a record a step wrote (its logged metadata), which stays a record:
+    the entries whose names hold a secret (a sensitive map's keys) become one "(sensitive)" entry."""
+    shown = {k: mask(v, secrets) for k, v in record.items() if not (isinstance(k, str) and _holds_secret(k, secrets))}
+    return shown if len(shown) == len(record) else {**shown, SENSITIVE: SENSITIVE}
 
 
 def is_digest(value: Any) -> bool:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.cli.helpers import Project, cli_env
 
 HCL = """
@@ -405,3 +407,126 @@ def test_a_saved_plan_is_stale_when_a_value_it_hides_reads_otherwise_now(tmp_pat
     assert not p.path("out.txt").exists()
     p.ok("apply", "p.zplan")
     assert p.path("out.txt").read_text() == "reviewed"
+
+
+MAP_FORMS = {  # every expression form reading a sensitive map: each result is sensitive, its keys too
+    "for_map": "{ for k, v in var.m : k => 1 }",
+    "for_list": "[for k, v in var.m : k]",
+    "whole": "var.m",
+    "keys": "keys(var.m)",
+    "values": "values(var.m)",
+    "merge": 'merge(var.m, { other = "o" })',
+    "lookup": 'lookup(var.m, "alphakey", "none")',
+    "index": 'var.m["alphakey"]',
+    "splat": "[for k, v in var.m : { name = k }][*].name",
+    "template": '"%{ for k, v in var.m }${k};%{ endfor }"',
+    "conditional": "length(var.m) > 0 ? { for k, v in var.m : upper(k) => 2 } : {}",
+    "zipmap": "zipmap(keys(var.m), [3, 4])",
+}
+
+
+def test_no_expression_reading_a_sensitive_map_shows_its_keys(tmp_path):
+    """`{ for k, v in var.m : k => 1 }` gave a step a map whose keys were the sensitive map's keys, and
+    every view and state showed them (only values were secrets). As in Terraform, what reads a sensitive
+    map is sensitive, its keys too: a map holding one is hidden whole."""
+    p = Project(tmp_path / "p")
+    steps = "".join(f'  step "{name}" {{\n    source = "s.py:use"\n    params = {{ x = {expr} }}\n  }}\n' for name, expr in MAP_FORMS.items())
+    p.write("main.zp.hcl", 'variable "m" {\n  type      = map(string)\n  sensitive = true\n}\n\npipeline "p" {\n' + steps + "}\n")
+    p.write("s.py", "def use(x) -> int:\n    print('got', x)\n    return 5\n")
+    p.write("zplan.zpvars", 'm = { alphakey = "alphavalue", betakey = "betavalue" }\n')
+    secrets = ("alphakey", "betakey", "ALPHAKEY", "alphavalue", "betavalue")
+    shown = [p.ok("plan", "-format", fmt).text for fmt in ("text", "markdown", "json")]
+    shown += [p.ok("apply", "-auto-approve").text, p.ok("show", "-json").text, p.ok("runs", "show", "1").text]
+    shown += [p.ok("state", "show", f"pipeline.p.step.{name}").text for name in MAP_FORMS]
+    for text in shown:
+        assert not any(s in text for s in secrets), text
+    # (the parse cache of the configuration, which names a key in clear, aside)
+    leaks = [f for f in p.path(".zplan").rglob("*") if f.is_file() and "hcl" not in f.parts and any(s.encode() in f.read_bytes() for s in secrets)]
+    assert leaks == []
+    assert 'params {"x": <sensitive>}' in p.ok("runs", "show", "1").text
+    p.write("zplan.zpvars", 'm = { alphakey = "alphavalue", gammakey = "betavalue" }\n')
+    rerun = p.ok("plan").text  # a renamed key reruns what reads the keys, named without showing them
+    lines = {line.split()[1]: line for line in rerun.splitlines() if "pipeline.p.step." in line}
+    assert lines["pipeline.p.step.for_map"].endswith("will rerun: params.x: <sensitive> -> <sensitive>"), rerun
+    assert "gammakey" not in rerun and "cached" in lines["pipeline.p.step.index"], rerun
+
+
+def test_the_attribute_names_of_a_sensitive_object_stay_plain_text(tmp_path):
+    """An object type's attribute names are written in the configuration, not secrets: a param
+    holding one is shown, and the object's values are hidden each in its place."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "db" {\n  type      = object({ user = string, password = string })\n  sensitive = true\n}\n\n'
+                           'pipeline "p" {\n  step "use" {\n    source = "s.py:use"\n    params = { db = var.db, dir = "user-password" }\n  }\n}\n')
+    p.write("s.py", "def use(db: dict, dir: str) -> int:\n    return 1\n")
+    p.write("zplan.zpvars", 'db = { user = "admin-4410", password = "hunter-4410" }\n')
+    shown = p.ok("plan", "-format", "json").out
+    assert json.loads(shown)["steps"][0]["params"] == {"db": {"password": "(sensitive)", "user": "(sensitive)"}, "dir": "user-password"}
+
+
+def test_a_one_letter_secret_is_sealed_in_state_without_mangling_the_log(tmp_path):
+    """Every "a" of the step's log and of the plan's reasons became "(sensitive)" for a secret "a".
+    A secret under four characters is now hidden where a value is exactly it, not inside free text."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", HCL.replace("params = { token = var.token }", 'params = { token = var.token, fruit = "banana" }'))
+    p.write("s.py", "def use(token: str, fruit: str) -> int:\n    print('ate a', fruit)\n    return 1\n")
+    env = cli_env(ZPLAN_VAR_token="a")
+    planned = json.loads(p.ok("plan", "-format", "json", env=env).out)
+    assert planned["steps"][0]["params"] == {"fruit": "banana", "token": "(sensitive)"}
+    assert "will run: never ran" in p.ok("plan", env=env).out
+    p.ok("apply", "-auto-approve", env=env)
+    assert next(p.path(".zplan/logs").rglob("*.log")).read_text() == "ate a banana\n"
+    recorded = json.loads(p.path(".zplan/state.json").read_text())
+    assert '"token": "a"' not in json.dumps(recorded) and '"fruit": "banana"' in json.dumps(recorded)
+    assert 'params {"fruit": "banana", "token": <sensitive>}' in p.ok("runs", "show", "1", env=env).out
+
+
+@pytest.mark.parametrize("params", ["var.m", "{ for k, v in var.m : k => 1 }", "zipmap(keys(var.m), [1])"])
+def test_params_named_by_a_sensitive_map_s_keys_are_refused_at_their_line(tmp_path, params):
+    """`params = var.m` made the params themselves a map with secret keys: they were written in clear,
+    and once keys were secrets the params were digested whole, a text where state wants an object
+    (an internal error at the next plan). As for_each refuses one, the plan refuses it at its line;
+    sensitive values under named params, merged or not, are still taken."""
+    p = Project(tmp_path / "p")
+    hcl = 'variable "m" {\n  type      = map(string)\n  sensitive = true\n}\n\npipeline "p" {\n  step "use" {\n    source = "s.py:use"\n    params = PARAMS\n  }\n}\n'
+    p.write("main.zp.hcl", hcl.replace("PARAMS", params))
+    p.write("s.py", "def use(**kw) -> int:\n    return len(kw)\n")
+    p.write("zplan.zpvars", 'm = { alphakey = "alphavalue" }\n')
+    refused = p.run("plan")
+    assert refused.code == 1 and "Traceback" not in refused.err, str(refused)
+    assert 'main.zp.hcl:9:14: step "use": the names of params cannot come from a sensitive value' in refused.err, str(refused)
+    assert "alphakey" not in refused.text and "alphavalue" not in refused.text
+    p.write("main.zp.hcl", hcl.replace("PARAMS", 'merge({ n = 1 }, { token = var.m["alphakey"] })'))
+    assert json.loads(p.ok("plan", "-format", "json").out)["steps"][0]["params"] == {"n": "(sensitive)", "token": "(sensitive)"}
+
+
+def test_params_named_like_the_keys_of_a_sensitive_object_stay_one_param_each(tmp_path):
+    """A sensitive variable without a type, set from a params file, has its keys known as secrets (it
+    may be a map): params named like them (`n = var.train.n`) made the step's params one digest in state,
+    and the next plan failed with an internal error. The params are each recorded and shown on their own."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "train" {\n  sensitive = true\n}\n\npipeline "p" {\n  step "use" {\n    source = "s.py:use"\n'
+                           '    params = { n = var.train.n, tok = var.train.token }\n  }\n}\n')
+    p.write("s.py", "import zplan\n\n@zplan.step(sensitive_outputs=False)\ndef use(n: int, tok: str) -> int:\n"
+                    "    zplan.log_metadata({'n': n})\n    return 1\n")
+    p.write("params.yaml", "train:\n  n: 50\n  token: firstsecret-123\n")
+    p.ok("apply", "-auto-approve", "-var-file", "params.yaml")
+    p.write("params.yaml", "train:\n  n: 100\n  token: firstsecret-123\n")
+    planned = p.ok("plan", "-var-file", "params.yaml", "-format", "json").out
+    assert json.loads(planned)["steps"][0]["params"] == {"n": "(sensitive)", "tok": "(sensitive)"}
+    assert "params.yaml: train.n <sensitive> -> <sensitive>" in p.ok("plan", "-var-file", "params.yaml").out
+    shown = p.ok("runs", "show", "1", env=cli_env(ZPLAN_VAR_train='{ n = 50, token = "firstsecret-123" }')).out
+    # what it logs stays a record too, its entry named like a key of the secret folded into one
+    assert 'params {"n": <sensitive>, "tok": <sensitive>}' in shown and "metadata {<sensitive>: <sensitive>}" in shown, shown
+
+
+def test_metadata_a_step_logs_under_a_sensitive_map_s_keys_does_not_name_them(tmp_path):
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "m" {\n  type      = map(string)\n  sensitive = true\n}\n\npipeline "p" {\n  step "use" {\n'
+                           '    source = "s.py:use"\n    params = { m = var.m }\n  }\n}\n')
+    p.write("s.py", "import zplan\n\ndef use(m: dict) -> int:\n    zplan.log_metadata({**{k: len(v) for k, v in m.items()}, 'rows': 3})\n    return 1\n")
+    p.write("zplan.zpvars", 'm = { alphakey = "alphavalue", betakey = "betavalue" }\n')
+    p.apply()
+    stored = b"".join(f.read_bytes() for f in p.path(".zplan").glob("metadata.db*"))
+    assert b"alphakey" not in stored and b"betakey" not in stored
+    shown = p.ok("runs", "show", "1").out
+    assert 'metadata {<sensitive>: <sensitive>, "rows": <sensitive>}' in shown, shown

@@ -26,7 +26,7 @@ from zplan.apply.tracker import RunTracker
 from zplan.diags import DiagnosticError
 from zplan.plan import model as m
 from zplan.plan.steps import StepPlanner
-from zplan.secrets import digest_secrets, hide_all, is_sealed
+from zplan.secrets import digest_record, hide_all, is_sealed
 from zplan.state.model import CacheEntry, State, StepRecord
 
 STATE_FLUSH_SECONDS = 1.0
@@ -160,7 +160,7 @@ class RunRecorder:
 
         self._pending.append(ExecutionRecord(
             address=plan.address, pipeline=plan.pipeline, step=plan.step,
-            cache_key=plan.cache_key or "", params=digest_secrets(plan.params, self.secrets),
+            cache_key=plan.cache_key or "", params=digest_record(plan.params, self.secrets),
             code_hash=plan.code_hash, state=state, started_at=started, finished_at=finished, error=error,
             inputs=self._inputs(plan), outputs={k: _artifact(v) for k, v in outputs.items()},
             # what a step given a secret logs (a prefix, a transform of it) is hidden as its outputs are
@@ -187,7 +187,7 @@ class RunRecorder:
             if up is not None and up.cached_from is not None and spec.output in up.cached_from.outputs:
                 inputs[name] = up.cached_from.outputs[spec.output]
         return TfxExecution(plan.address, plan.pipeline, plan.step, plan.tfx, state, plan.cache_key or "",
-                            digest_secrets(plan.params, self.secrets), inputs, dict(outputs))
+                            digest_record(plan.params, self.secrets), inputs, dict(outputs))
 
     def _inputs(self, plan: m.StepPlan) -> dict:
         inputs = {}

@@ -18,7 +18,7 @@ from zplan.durations import timeout_seconds
 from zplan.graph.walk import failed_future
 from zplan.hashing import StatCache
 from zplan.plan import model as m
-from zplan.secrets import mask, redact
+from zplan.secrets import mask_record, redact
 
 
 # What the workers' forkserver imports once, for every worker it forks (zplan.apply.forkserver_exit:
@@ -212,7 +212,7 @@ class StepRunner:
         result.error, result.traceback = redact(result.error, secrets), redact(result.traceback, secrets)
         result.left_running = tuple(redact(process, secrets) for process in result.left_running)
         result.left_threads = tuple(redact(thread, secrets) for thread in result.left_threads)
-        result.metadata = mask(result.metadata, secrets)
+        result.metadata = mask_record(result.metadata, secrets)
         return result
 
     def _sync_outputs(self, result: StepResult) -> None:

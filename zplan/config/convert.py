@@ -47,13 +47,24 @@ def convert(value: Any, type_: Type, path: str) -> Any:
     raise TypeError(f"unknown type {type_!r}")
 
 
+def problem_text(exc: ConversionError, value: Any, type_: Type, sensitive: bool) -> str:
+    """What ``exc`` says about ``value``: for a sensitive one, neither the value nor a map key on
+    the way to it (``var.m["(sensitive)"]``), where an object's attribute names, from its type, stay."""
+    if not sensitive:
+        return str(exc)
+    from zplan.config.types import attribute_names
+    from zplan.secrets import redact, secret_forms
+
+    return f"{redact(exc.path, secret_forms([value], attribute_names(type_)))}: {exc.message}"
+
+
 def module_input(var: Any, value: Any, module: str, where: Any) -> Any:
     """A module input converted to its variable's type, as Terraform does (``"3"`` to a number,
     an object's optional attributes filled in); a value that does not fit is an error at ``where``."""
     try:
         return convert(value, var.type, f"{module}.var.{var.name}")
     except ConversionError as exc:
-        problem = f"{exc.path}: {exc.message}" if var.sensitive else str(exc)
+        problem = problem_text(exc, value, var.type, var.sensitive)
         raise diags.fail(f'invalid value for module input "{var.name}": {problem}', f'the module\'s variable "{var.name}" has type {var.type}', where) from None
 
 

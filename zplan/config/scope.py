@@ -33,6 +33,7 @@ from zplan.config.instance_values import InstanceMap, Lazy, complete_objects, do
 from zplan.config.values import UNKNOWN
 from zplan.config.model import Config, ModuleInstance, Where
 from zplan.config.secret_values import add_secret, keep_secret
+from zplan.config.types import attribute_names
 from zplan.config.step_refs import StepOutputRef, map_step_refs  # (imported from here too)
 from zplan.secrets import Sensitive
 
@@ -249,12 +250,16 @@ class Scope:
             self._marks.read |= var.sensitive
             default = lambda: (validated_input(var, module_input(var, var.default, module.path, var.range), f"{module.path}, its default"), False)  # noqa: E731
             value = self._module_value(module, "var", name, default, var.range)[0]
-            return self._secret(value) if var.sensitive else value
+            return self._variable_secret(var, value)
         at = Where(module.parent, module.each)
         expr = call.inputs[name]
         value, sensitive = self._module_value(module, "var", name, lambda: self._module_input(var, expr, module, at), expr.range)
         self._marks.read |= sensitive or var.sensitive
-        return self._secret(value) if var.sensitive else value
+        return self._variable_secret(var, value)
+
+    def _variable_secret(self, var, value: Any) -> Any:
+        """A module variable's value; a sensitive one's texts join the secrets, as a root variable's do."""
+        return add_secret(self.secrets, value, attribute_names(var.type)) if var.sensitive else value
 
     def _module_input(self, var, expr: Expr, module: ModuleInstance, at: Where) -> tuple[Any, bool]:
         value, sensitive = self.eval_marked(expr, ANY_PIPELINE, at)
@@ -399,9 +404,9 @@ class Scope:
             self._marks.read, value = True, self._secret(value.value)
         return index_value(value, rest[1:], ref)
 
-    def keep_secret(self, expr: Expr, value: Any, evaluate: Callable[[Expr], tuple[Any, bool]]) -> None:
+    def keep_secret(self, expr: Expr, value: Any, evaluate: Callable[[Expr], tuple[Any, bool]], public_keys: Iterable[str] = ()) -> None:
         """``expr``, computed from a sensitive value, evaluated to ``value``: see ``secret_values.keep_secret``."""
-        keep_secret(self.secrets, expr, value, evaluate)
+        keep_secret(self.secrets, expr, value, evaluate, public_keys)
 
     def _secret(self, value: Any) -> Any:
         return add_secret(self.secrets, value)

@@ -83,6 +83,18 @@ class ObjectType(Type):
         return "object({ " + ", ".join(f"{name} = {attr}" for name, attr in self.attributes) + " })" if self.attributes else "object({})"
 
 
+def attribute_names(type_: Type) -> set[str]:
+    """The attribute names every ``object({...})`` inside ``type_`` declares: written in the
+    configuration, so no secret, where a map's keys are data."""
+    if isinstance(type_, ObjectType):
+        return {name for name, _ in type_.attributes}.union(*(attribute_names(a.type) for _, a in type_.attributes))
+    if isinstance(type_, Collection):
+        return attribute_names(type_.element)
+    if isinstance(type_, TupleType):
+        return set().union(*(attribute_names(t) for t in type_.elements))
+    return set()
+
+
 STRING, NUMBER, BOOL, ANY = Primitive("string"), Primitive("number"), Primitive("bool"), AnyType()
 # the bare names; also the attribute types a provider schema declares (zplan.provider.TYPES)
 KEYWORDS: dict[str, Type] = {"string": STRING, "number": NUMBER, "bool": BOOL, "any": ANY,

@@ -13,7 +13,7 @@ from typing import Any
 
 from zplan import diags
 from zplan.config import hcl
-from zplan.config.convert import ConversionError, convert
+from zplan.config.convert import ConversionError, convert, problem_text
 from zplan.config.model import NO_DEFAULT, Validation, Variable
 from zplan.config.expr import Marks, traverse
 from zplan.config.types import BOOL, NUMBER, AnyType, Primitive
@@ -102,7 +102,7 @@ def check_default(var: Variable, found: diags.Collector) -> None:
         try:
             convert(var.default, var.type, f"var.{var.name}")
         except ConversionError as exc:
-            problem = f"{exc.path}: {exc.message}" if var.sensitive else str(exc)  # never the sensitive default itself
+            problem = problem_text(exc, var.default, var.type, var.sensitive)  # never the sensitive default itself
             found.error(f'the default of variable "{var.name}" does not fit its type {var.type}', problem, var.range)
 
 
@@ -114,7 +114,7 @@ def accept(var: Variable, value: Any, where: str, found: diags.Collector) -> Any
     try:
         value = _typed(var, value, where)
     except ConversionError as exc:
-        problem = f"{exc.path}: {exc.message}" if var.sensitive else str(exc)
+        problem = problem_text(exc, getattr(exc, "value", value), var.type, var.sensitive)
         found.error(f'invalid value for variable "{var.name}" (from {where}): {problem}',
                     f"variable \"{var.name}\" has type {var.type}", var.range)
         return value
@@ -140,14 +140,21 @@ def failed_validations(var: Variable, value: Any, where: str) -> list[diags.Diag
 
 
 def _typed(var: Variable, value: Any, where: str) -> Any:
-    path = f"var.{var.name}"
     if not isinstance(value, Text):
-        return convert(value, var.type, path)
+        return _convert(var, value)
     if isinstance(var.type, Primitive):
-        return convert(value, var.type, path)
+        return _convert(var, value)
     if isinstance(var.type, AnyType):
         return _untyped_text(var, value)
-    return convert(_hcl_value(var, value, where), var.type, path)
+    return _convert(var, _hcl_value(var, value, where))
+
+
+def _convert(var: Variable, value: Any) -> Any:
+    try:
+        return convert(value, var.type, f"var.{var.name}")
+    except ConversionError as exc:
+        exc.value = value  # as read from its text: the keys its message must not show when sensitive
+        raise
 
 
 def _untyped_text(var: Variable, text: Text) -> Any:

@@ -10,13 +10,14 @@ one winning. A vars file is HCL attributes (``name = value``), like Terraform's
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence, Union
 
 from zplan import diags
 from zplan.config import hcl
 from zplan.config.model import NO_DEFAULT, Config
-from zplan.config.values import valid_text
+from zplan.config.values import SENSITIVE_VALUE, valid_text
 from zplan.config.variable_checks import Text, accept
 
 ENV_PREFIX = "ZPLAN_VAR_"
@@ -49,9 +50,9 @@ def resolve(
             raw[key[len(ENV_PREFIX):]] = (_from_text(text, f"environment variable {key}"), f"environment variable {key}")
     auto = [config.project_dir / DEFAULT_VARS_FILE] + sorted(config.project_dir.glob("*.auto.zpvars"))
     for path in [p for p in auto if p.exists()]:
-        raw.update(_read_vars_file(path, config.project_dir))
+        raw.update(_read_vars_file(path, config))
     for item in cli_vars:  # in command-line order: a later -var or -var-file wins over an earlier one
-        raw.update(_read_vars_file(item, config.project_dir) if isinstance(item, Path) else _read_var(item))
+        raw.update(_read_vars_file(item, config) if isinstance(item, Path) else _read_var(item))
     raw.update((name, (value, "zplan.open(variables=...)")) for name, value in (given or {}).items())
 
     found = diags.Collector()
@@ -87,10 +88,15 @@ def no_value(config: Config, name: str, reading: str = "") -> tuple:
 
 def sensitive_values(config: Config, values: Mapping[str, Any]) -> list[str]:
     """The text forms of every sensitive variable's value (to mask them anywhere)."""
+    from zplan.config.types import attribute_names
     from zplan.secrets import secret_forms
 
     # `in`, not `get`: looking for secrets is not a use of the variable (a reading project notes uses)
-    return secret_forms(values[n] for n, var in config.variables.items() if var.sensitive and n in values and values[n] not in (None, ""))
+    forms: list[str] = []
+    for name, var in config.variables.items():
+        if var.sensitive and name in values and values[name] not in (None, ""):
+            forms += [form for form in secret_forms([values[name]], attribute_names(var.type)) if form not in forms]
+    return forms
 
 
 def _read_var(item: str) -> dict[str, tuple[Any, str]]:
@@ -100,18 +106,41 @@ def _read_var(item: str) -> dict[str, tuple[Any, str]]:
     return {name.strip(): (_from_text(text, f"-var {name.strip()}"), f"-var {name.strip()}")}
 
 
-def _read_vars_file(path: Path, project_dir: Path) -> dict[str, tuple[Any, str]]:
+def _read_vars_file(path: Path, config: Config) -> dict[str, tuple[Any, str]]:
     if not path.exists():
         raise diags.fail(f"vars file {path} does not exist", "check the -var-file path")
     from zplan.config import params_files
 
-    shown = _shown(path, project_dir)
+    shown = _shown(path, config.project_dir)
     if params_files.is_params_file(path):  # params.yaml, config.json, pyproject-style TOML
         return params_files.as_variables(path, shown)
-    body = hcl.parse_file(path)
-    if body.blocks:
-        raise diags.fail("a vars file holds only NAME = VALUE lines", "move blocks into a .zp.hcl file", body.blocks[0].range)
-    return {name: (attr.expr.static_value(), f"{shown}:{attr.range.line}") for name, attr in body.attributes.items()}
+    sensitive = {name for name, var in config.variables.items() if var.sensitive}
+    try:
+        body = hcl.parse_file(path)
+        if body.blocks:
+            raise diags.fail("a vars file holds only NAME = VALUE lines", "move blocks into a .zp.hcl file", body.blocks[0].range)
+        return {name: (attr.expr.static_value(), f"{shown}:{attr.range.line}") for name, attr in body.attributes.items()}
+    except diags.DiagnosticError as exc:
+        name = _setting_at(path, exc.diagnostics[0].range)
+        if name in sensitive:  # the reason may quote the text (`"hunter2" cannot be used here`): a secret written without quotes
+            raise diags.fail(f'cannot read the value of "{name}" {SENSITIVE_VALUE}',
+                             'the reason is left out, as it would show the value; write text in quotes: NAME = "..."', exc.diagnostics[0].range) from None
+        raise
+
+
+def _setting_at(path: Path, where: diags.Range | None) -> str | None:
+    """The variable a vars file sets on the line of ``where`` (the last ``NAME =`` at or above it)."""
+    if where is None or not where.line:
+        return None
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[: where.line]
+    for line in reversed(lines):
+        found = _SETTING.match(line)
+        if found:
+            return found.group(1)
+    return None
+
+
+_SETTING = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_-]*)\s*=(?!=)")
 
 
 def _shown(path: Path, project_dir: Path) -> str:

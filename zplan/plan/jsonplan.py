@@ -125,8 +125,8 @@ def _step(s: m.StepPlan, mask, secrets: list[str]) -> dict:
         "cache_key": s.cache_key,
         "code_hash": s.code_hash,
         "source": s.source,
-        "params": mask(s.params),
-        "inputs": mask({k: v.to_json() for k, v in s.inputs.items()}),  # a data path may come from a sensitive variable
+        "params": {k: mask(v) for k, v in s.params.items()},  # each on its own: the names are the step's
+        "inputs": {k: mask(v.to_json()) for k, v in s.inputs.items()},  # a data path may come from a sensitive variable
         "cached_from": cached,
         "depends_on": s.depends_on,
     }

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from zplan import diags
+from zplan.config.expr import Expr, ObjectExpr
 from zplan.config.scope import Scope
 from zplan.config.model import StepConfig
 from zplan.config.values import UNKNOWN, find_symbolic
 from zplan.hashing import canonical_json
+from zplan.secrets import holds_secret
 from zplan.state.checks import not_finite_path
 
 _SCALARS = (str, int, bool, type(None))
@@ -22,7 +24,12 @@ def step_params(step: StepConfig, scope: Scope) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise diags.fail(f'step "{step.name}": params must be an object', "e.g. params = { c = 1.0 }", step.params.range)
     if scope.was_sensitive(step.params):  # a param computed from a secret (upper(var.token)) is one too
-        scope.keep_secret(step.params, value, lambda expr: scope.eval_marked(expr, where=step.where))
+        # the names are the function's keyword arguments, which its code spells (merge(local.base, { key = var.key }))
+        scope.keep_secret(step.params, value, lambda expr: scope.eval_marked(expr, where=step.where), value)
+        if _names_hold_secret(step.params, value, scope.secrets or []):  # params = var.m: as for_each refuses one
+            raise diags.fail(f'step "{step.name}": the names of params cannot come from a sensitive value',
+                             "they are the step's keyword arguments, named in plans and state: pass the map as one param "
+                             "(params = { m = var.m })", step.params.range)
     if plain(value):  # the usual case: JSON-ready and finite, nothing to report
         return value
     symbolic = find_symbolic(value)  # a step output come through each.value or a module output
@@ -37,6 +44,13 @@ def step_params(step: StepConfig, scope: Scope) -> dict[str, Any]:
     if nan:
         raise diags.fail(f'step "{step.name}": {nan} is NaN or infinite', "state and cache keys are JSON, which cannot hold it: pass a number", step.params.range)
     return value
+
+
+def _names_hold_secret(params: Expr, value: dict, secrets: list[str]) -> bool:
+    """Whether the names of ``params`` hold a secret: only those not written as names in an
+    object (``{ n = var.train.n }`` names its param "n", a key of the sensitive var.train or not)."""
+    written = {key for key, _ in params.items if isinstance(key, str)} if isinstance(params, ObjectExpr) else set()
+    return holds_secret([name for name in value if name not in written], secrets)
 
 
 def plain(value: Any) -> bool:

@@ -35,7 +35,7 @@ from zplan.plan.params import param_sources, step_params
 from zplan.project import STATE_DIR
 from zplan.plan.reason_text import (code_message, env_reasons, input_loading_reasons, input_reasons, library_reasons,
                                     materializer_code_reason, name_reasons, param_reasons, registration_reasons, reuse_message)
-from zplan.secrets import digest_secrets
+from zplan.secrets import digest_record
 from zplan.state.model import CacheEntry, State, StepRecord
 from zplan.steps import DEFAULT_OUTPUT, repeated
 
@@ -269,7 +269,7 @@ class StepPlanner:
             "code": plan.code_hash,
             "code_parts": plan.code_parts,
             "libraries": plan.libraries,
-            "params": digest_secrets(plan.params, self.secrets),
+            "params": digest_record(plan.params, self.secrets),
             "inputs": digests,
             "env": self.env,
         }
@@ -425,7 +425,7 @@ class StepPlanner:
         if before.get("code") != plan.code_hash:
             reasons.append(m.Reason(m.CODE_CHANGED, code_message(before.get("code_parts", {}), plan.code_parts)))
         reasons += library_reasons(before.get("libraries", {}), plan.libraries, before.get("code") == plan.code_hash)
-        reasons += param_reasons(before.get("params", {}), digest_secrets(plan.params, self.secrets), self.secrets, plan.param_sources)
+        reasons += param_reasons(before.get("params", {}), digest_record(plan.params, self.secrets), self.secrets, plan.param_sources)
         reasons += input_reasons(plan.inputs, before.get("inputs", {}), self.planned)
         reasons += name_reasons(before, m.file_names(plan.inputs), bool(reasons))
         reasons += input_loading_reasons(before, self._expected_loaders(plan.inputs), self.loaders, plan.libraries, bool(reasons))

@@ -20,7 +20,7 @@ from zplan.hashing import hash_value
 from zplan.plan import model as m
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.libraries import LibraryIndex
-from zplan.secrets import digest_secrets
+from zplan.secrets import digest_record
 
 # part -> what to do when the task's differs from the apply's
 _FIXES = {
@@ -47,7 +47,7 @@ def planned_parts(step: m.StepPlan, secrets: list[str], env: Mapping[str, str]) 
         "python": env.get("python", ""),
     }
     if not contains_unknown(step.params):
-        parts["params"] = digest_secrets(step.params, secrets)
+        parts["params"] = digest_record(step.params, secrets)
     return {name: value if name == "python" else hash_value(value)[:16] for name, value in parts.items()}
 
 

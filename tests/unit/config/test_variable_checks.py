@@ -180,6 +180,23 @@ def test_a_sensitive_value_is_never_shown_in_an_error(tmp_path):
     assert "token 3" not in message and "token ${var.token} too small" in message
 
 
+def test_an_error_inside_a_sensitive_map_does_not_name_its_key(tmp_path):
+    """The place a value did not fit named the sensitive map's key (`var.db.hunter2key: ...`): the
+    keys are secrets too. An object's attribute names, from its type, are still named."""
+    (tmp_path / "main.zp.hcl").write_text(
+        'variable "db" {\n  type      = map(number)\n  sensitive = true\n}\n'
+        'variable "cfg" {\n  type      = object({ port = number })\n  sensitive = true\n}\n')
+    config = loader.load(tmp_path)
+    messages = errors(config, 'db={ hunter2key = "x" }', 'cfg={ port = "hunter2" }')
+    assert not any("hunter2" in m for m in messages), messages
+    assert "var.db.(sensitive): a number is required" in messages[0] and "var.cfg.port: a number is required" in messages[1], messages
+    (tmp_path / "main.zp.hcl").write_text(  # a default is checked as the configuration loads
+        'variable "nested" {\n  type      = map(object({ port = number }))\n  sensitive = true\n  default   = { hunter2key = { port = "x" } }\n}\n')
+    with pytest.raises(DiagnosticError) as info:
+        loader.load(tmp_path)
+    assert "hunter2" not in str(info.value) and "var.nested.(sensitive).port: a number is required" in str(info.value)
+
+
 @pytest.mark.parametrize("text", ["{ pass = hunter2 }", '{ pass = "a" hunter2 }', '{ pass = "${hunter2}" }', "[hunter2.x]"])
 def test_a_sensitive_value_that_does_not_parse_is_not_quoted(tmp_path, text):
     # a secret written without its quotes: the parser's message would quote it
@@ -189,6 +206,20 @@ def test_a_sensitive_value_that_does_not_parse_is_not_quoted(tmp_path, text):
     assert "hunter2" not in message and "cannot read the value from -var db (sensitive value)" in message
     [message] = errors(config, environ={"ZPLAN_VAR_db": text})
     assert "hunter2" not in message and "from environment variable ZPLAN_VAR_db (sensitive value)" in message
+
+
+@pytest.mark.parametrize("text", ["pw = hunter2", 'pw = "a" hunter2', 'pw = "hunter2', "pw = <<EOT\nhunter2\n", "n = 1\npw = [\n  hunter2]"])
+def test_a_sensitive_value_a_vars_file_does_not_parse_is_not_quoted(tmp_path, text):
+    """As for -var: a secret written without its quotes in a vars file was quoted by the parser's
+    message (`"hunter2" cannot be used here`). A mistake in another variable's line is still told."""
+    (tmp_path / "main.zp.hcl").write_text('variable "pw" {\n  sensitive = true\n}\nvariable "n" {\n  default = 0\n}\n')
+    config = loader.load(tmp_path)
+    (tmp_path / "prod.zpvars").write_text(text + "\n")
+    [message] = errors(config, var_files=[tmp_path / "prod.zpvars"])
+    assert "hunter2" not in message and 'cannot read the value of "pw" (sensitive value)' in message and "prod.zpvars:" in message
+    (tmp_path / "zplan.zpvars").write_text("n = hunter2\n")
+    [message] = errors(config, "pw=x")
+    assert 'zplan.zpvars:1:5: error: "hunter2" cannot be used here' in message
 
 
 def test_text_for_a_variable_without_a_type_takes_the_kind_of_its_default(tmp_path):
