@@ -23,7 +23,7 @@ def test_json_plan_has_the_documented_shape(changed_plan):
     steps = {s["address"]: s for s in doc["steps"]}
     scale, total, load = (steps[f"pipeline.numbers.step.{n}"] for n in ("scale", "total", "load"))
     assert scale["action"] == "run"
-    assert scale["reasons"] == [{"code": "params_changed", "message": "params.c: 1.0 -> 0.5"}]
+    assert scale["reasons"] == [{"code": "params_changed", "message": "params.c: 1 -> 0.5"}]
     assert total["reasons"] == [{"code": "upstream_reruns", "message": "input values changes (upstream scale reruns)"}]
     assert load["action"] == "cached" and load["reasons"] == [] and load["cached_from"]["run"] == 1
     assert load["inputs"]["raw"]["kind"] == "data" and load["inputs"]["raw"]["path"] == "data/numbers.txt"
@@ -36,7 +36,7 @@ def test_markdown_plan_has_the_table_and_a_section_per_change(changed_plan):
     out = project.ok("plan", "--format", "markdown", *args).out
     assert "| add | change | destroy | steps to run | steps cached |" in out
     assert "| 0 | 0 | 0 | 2 | 2 |" in out
-    assert "<details><summary><code>~ pipeline.numbers.step.scale</code> will run: params.c: 1.0 -&gt; 0.5</summary>" in out
+    assert "<details><summary><code>~ pipeline.numbers.step.scale</code> will run: params.c: 1 -&gt; 0.5</summary>" in out
     assert "<details><summary>2 cached step(s)</summary>" in out
     assert out.count("<details>") == out.count("</details>") == 3
 
@@ -90,7 +90,7 @@ def test_runs_and_one_run_in_detail(quickstart):
     assert detail.startswith("Run 1: succeeded, stack local, pipeline training")
     for step in ("load", "split", "scale", "train", "evaluate"):
         assert f"pipeline.training.step.{step}  complete" in detail
-    assert 'params {"c": 1.0, "seed": 42}' in detail
+    assert 'params {"c": 1, "seed": 42}' in detail
 
 
 def test_lineage_reaches_the_data_snapshot_and_the_commit(quickstart):
@@ -99,6 +99,6 @@ def test_lineage_reaches_the_data_snapshot_and_the_commit(quickstart):
     first = out.splitlines()[0]
     assert first.startswith("artifact ") and "builtins.float via json" in first
     assert "<- pipeline.training.step.evaluate (run 1, complete" in out
-    assert "<- pipeline.training.step.train" in out and 'params {"c": 1.0, "seed": 42}' in out
+    assert "<- pipeline.training.step.train" in out and 'params {"c": 1, "seed": 42}' in out
     assert "csv: data snapshot data/wine.csv" in out
     assert f"git {commit[:10]})" in out and "+dirty" not in out
