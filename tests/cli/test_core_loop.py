@@ -58,13 +58,15 @@ def test_a_plan_that_changes_only_recorded_outputs_says_so_as_terraform(applied)
     result = applied.run("plan", "-detailed-exitcode")  # c back to 1.0: total's earlier result, from the cache
     assert result.code == 2, str(result)
     assert "Steps: 0 to run, 4 cached." in result.out and "No changes." not in result.out
-    assert "  ~ total = 10.5" in result.out and "  count = 4" in result.out
+    assert "  ~ total = 5.25 -> 10.5" in result.out and "  count = 4" in result.out  # the recorded value, then the new one
     applied.replace("main.zp.hcl", 'output "count" {', 'output "n" {')
     doc = applied.plan_json()
     assert doc["output_changes"] == {"count": "remove", "n": "add", "total": "change"}
+    assert doc["outputs"]["total"] == {"known": True, "sensitive": False, "value": 10.5, "before": 5.25}
+    assert "before" not in doc["outputs"]["n"]
     markdown = applied.ok("plan", "--format", "markdown").out  # what a pull request shows says so too
     assert "<details><summary>3 output change(s)</summary>" in markdown, markdown
-    assert "- count (no longer declared: removed from state)\n+ n = 4\n! total = 10.5" in markdown, markdown
+    assert "- count (no longer declared: removed from state)\n+ n = 4\n! total = 5.25 -> 10.5" in markdown, markdown
     applied.apply()
     assert applied.ok("output", "total").out.strip() == "10.5"
     assert applied.run("plan", "-detailed-exitcode").code == 0

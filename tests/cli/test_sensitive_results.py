@@ -405,3 +405,25 @@ def test_a_saved_plan_is_stale_when_a_value_it_hides_reads_otherwise_now(tmp_pat
     assert not p.path("out.txt").exists()
     p.ok("apply", "p.zplan")
     assert p.path("out.txt").read_text() == "reviewed"
+
+
+def test_a_changed_output_shows_its_recorded_value_hidden_when_it_was_or_is_sensitive(tmp_path):
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "token" {\n  sensitive = true\n}\nvariable "n" {\n  default = 1\n}\n'
+                           'output "secret" {\n  value     = "${var.token}-${var.n}"\n  sensitive = true\n}\n'
+                           'output "n" { value = var.n }\n')
+    env = cli_env(ZPLAN_VAR_token="OLDTOKEN-5521")
+    p.ok("apply", "-auto-approve", env=env)
+    env = cli_env(ZPLAN_VAR_token="NEWTOKEN-5521")
+    shown = [p.ok("plan", "-var", "n=2", env=env).text, p.ok("plan", "-var", "n=2", "-format", "markdown", env=env).text]
+    doc = json.loads(p.ok("plan", "-var", "n=2", "-format", "json", env=env).out)
+    for text in [*shown, json.dumps(doc)]:
+        assert "TOKEN" not in text, text
+    assert "  ~ secret = <sensitive>\n" in shown[0] and "  ~ n = 1 -> 2" in shown[0], shown[0]
+    assert doc["outputs"]["secret"]["before"] == "(sensitive)" and doc["outputs"]["n"]["before"] == 1
+
+    p.replace("main.zp.hcl", "  sensitive = true\n}\noutput", "  sensitive = false\n}\noutput")  # no longer sensitive: its old value was
+    p.replace("main.zp.hcl", '"${var.token}-${var.n}"', '"plain-${var.n}"')
+    doc = json.loads(p.ok("plan", "-format", "json", env=env).out)
+    assert doc["outputs"]["secret"] == {"known": True, "sensitive": False, "value": "plain-1", "before": "(sensitive)"}
+    assert '  ~ secret = <sensitive> -> "plain-1"' in p.ok("plan", env=env).out

@@ -58,6 +58,21 @@ def output_changes(project, state, outputs: dict[str, dict]) -> tuple[tuple[str,
     return tuple(changes)
 
 
+def with_before(project, state, outputs: dict[str, dict], changes: tuple[tuple[str, str], ...]) -> dict[str, dict]:
+    """``outputs`` with each one apply would change holding its recorded value as ``before``, so a
+    plan shows ``old -> new`` as Terraform's does. ``before_sensitive``: recorded as a sensitive one
+    (sealed: never unsealed here, as it is only ever shown hidden)."""
+    recorded = state.outputs_of(project.stack_name)
+    changed = {name for name, kind in changes if kind == "change"}
+    return {name: {**o, **_before(recorded[name])} if name in changed else o for name, o in outputs.items()}
+
+
+def _before(recorded: dict) -> dict:
+    if recorded.get("sensitive") or is_sealed(recorded["value"]):
+        return {"before": None, "before_sensitive": True}
+    return {"before": recorded["value"], "before_sensitive": False}
+
+
 def with_large_values(project, store_url: str, outputs: dict[str, dict], large: dict[str, tuple[str, str]]) -> dict[str, dict]:
     """``outputs`` as the plan shows them: a cached step's JSON output too large to be kept in
     state is planned as its artifact's URI (as apply records it, so changes compare alike), and
