@@ -52,6 +52,25 @@ def test_show_json_of_a_saved_plan_is_the_saved_plan(changed_plan):
     assert "Plan: 0 to add, 0 to change, 0 to destroy. Steps: 2 to run, 2 cached." in text
 
 
+def test_show_refuses_flags_it_would_ignore(changed_plan):
+    project, args = changed_plan
+    project.ok("plan", *args, "-out", "change.zplan")
+    assert json.loads(project.ok("show", "-json", "-format", "json", "change.zplan").out)["steps"]
+    for words, message in ((["-json", "-format", "markdown", "change.zplan"], "-json and -format markdown cannot be used together"),
+                           (["-json", "-format", "text"], "-json and -format text cannot be used together"),  # the state's view too
+                           (["-stack", "local", "change.zplan"], "-stack cannot be used when showing the saved plan change.zplan")):
+        refused = project.run("show", *words)
+        assert refused.code == 1 and message in refused.err and refused.out == "", str(refused)
+        assert "Traceback" not in refused.err
+
+
+def test_a_destroy_plan_refuses_replace_rather_than_ignoring_it(changed_plan):
+    project, _ = changed_plan
+    refused = project.run("plan", "-destroy", "-replace", "pipeline.numbers.step.scale")
+    assert refused.code == 1 and "-replace pipeline.numbers.step.scale cannot be used with -destroy" in refused.err, str(refused)
+    assert refused.out == "" and "Traceback" not in refused.err
+
+
 def test_unknown_format_is_a_user_error(applied: Project):
     result = applied.run("plan", "-format", "yaml")
     assert result.code == 1 and "unknown plan format 'yaml'" in result.err and "Traceback" not in result.err

@@ -418,6 +418,10 @@ def _behind(record: dict | None, cache_key: str | None) -> bool:
 
 def _check_addresses(graph: Dag, request: PlanRequest, state: State) -> None:
     known = set(graph.nodes) | set(state.resources)
+    if request.destroy and request.replace:  # (else ignored: a destroy plan creates and runs nothing)
+        raise diags.fail(f"-replace {request.replace[0]} cannot be used with -destroy",
+                         "a destroy plan only removes resources; -replace recreates a resource or reruns a step: "
+                         "plan or apply it on its own (zplan apply -replace ADDRESS)")
     for flag, values in (("-target", request.targets), ("-exclude", request.excludes), ("-replace", request.replace)):
         for value in values:
             try:
