@@ -47,12 +47,29 @@ def check_provider_blocks(config: Config, registry: ProviderRegistry) -> None:
     """Every ``provider`` block names an installed provider: a misspelt one would configure nothing."""
     found = diags.Collector()
     for name, block in config.providers.items():
-        if registry.provider_class(name) is None:
+        cls = registry.provider_class(name)
+        if cls is None:
             close = _closest(name, registry.names())
             hint = f'did you mean "{close[0]}"? ' if close else ""
             found.error(f'provider "{name}": no installed provider has this name',
                         f'{hint}installed: {", ".join(registry.names()) or "none"} (see `zplan providers`)', block.range)
+            continue
+        _check_settings(block, cls.known_settings(), found)
     found.raise_if_errors()
+
+
+def _check_settings(block, known: frozenset[str] | None, found: diags.Collector) -> None:
+    """Each setting of a provider block is one its provider declares: a misspelt one would be
+    handed on and never read (the region left as the default), as Terraform refuses it."""
+    if known is None:  # the provider does not say what it takes
+        return
+    for setting in block.settings:
+        if setting not in known:
+            close = _closest(setting, sorted(known))
+            hint = f'did you mean "{close[0]}"? ' if close else ""
+            takes = f"it takes: {', '.join(sorted(known))}" if known else "it takes no settings: remove the block"
+            found.error(f'unsupported setting "{setting}" in provider "{block.name}"', f"{hint}{takes}",
+                        block.setting_ranges.get(setting, block.range))
 
 
 def check_resource_reads(config: Config, registry: ProviderRegistry) -> None:
