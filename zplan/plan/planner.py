@@ -32,7 +32,7 @@ from zplan.plan.destroy_order import dependencies_closure, dependents_closure, r
 from zplan.plan.errors import PlanErrors
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.loaders import materializer_lookups
-from zplan.plan.outputs import output_changes, plan_outputs, unsealed_value, with_before, with_large_values
+from zplan.plan.outputs import large_befores, output_changes, plan_outputs, unsealed_value, with_before, with_large_values
 from zplan.plan.steps import StepPlanner
 from zplan.project import Project
 from zplan.secrets import Sensitive, is_sealed
@@ -159,9 +159,11 @@ class Planner:
         read_elsewhere = {} if request.destroy or len(nodes) == len(graph) else _read_elsewhere(project, graph, nodes, scope)
         self._for_apply = ApplyInputs(graph, stack, self.step_planner if not request.destroy else None, self.stat_cache, read_elsewhere)
         changes = output_changes(project, self.state, outputs)  # a destroy removes them all
+        outputs = with_before(project, self.state, outputs, changes)
+        if key:
+            large.update(large_befores(self.state, key, outputs))
         if large and key:
             outputs = with_large_values(project, str(stack["artifact_store"]), outputs, large)
-        outputs = with_before(project, self.state, outputs, changes)
         return m.Plan(
             stack=project.stack_name,
             state_serial=self.state.serial,
