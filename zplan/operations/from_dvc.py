@@ -195,8 +195,9 @@ def _read(dvc_yaml: Path, project: Path, several: bool, notes: list[str], taken:
 def _vars_wdir(name: str, body: dict, vars_: _Vars, where: diags.Range) -> str:
     """The folder a stage's own vars files are read from: its wdir, a ``${...}`` in it filled first with the
     file's vars (params.yaml and the top-level ``vars``), as `dvc repro` fills it before reading them."""
-    wdir = str(body.get("wdir") or "")
-    if "${" not in wdir or not body.get("vars"):
+    wdir, entries = str(body.get("wdir") or ""), body.get("vars")
+    files = [e for e in (entries if isinstance(entries, list) else [entries]) if isinstance(e, str)]
+    if "${" not in wdir or not files:  # (a mapping of vars is read from nowhere)
         return wdir
     filled = _render(wdir, vars_)
     if filled is None:  # a foreach's ${item} (each instance reads its own files), or no var of the file

@@ -898,6 +898,10 @@ def test_a_stage_wdir_written_with_a_var_is_filled_before_its_vars_files_are_rea
         convert(tmp_path / "dvc.yaml")
     (found,) = caught.value.diagnostics
     assert "stage a: its vars files are read from its wdir ${item}" in found.summary and found.range.line == 5, found
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    foreach: [sub]\n    do:\n      wdir: ${item}\n      vars:\n"
+                                       "        - threshold: 0.7\n      cmd: echo ${threshold}\n")  # no file to read: fine
+    import_dvc(tmp_path / "dvc.yaml", force=True)
+    assert plan(tmp_path)[0].step('pipeline.dvc.step.a["sub"]').params[":command"][-1] == "cd 'sub' && echo 0.7"
 
 
 @pytest.mark.parametrize("stage_vars, message", [
