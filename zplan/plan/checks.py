@@ -44,7 +44,8 @@ def check_resources(config: Config, registry: ProviderRegistry) -> None:
 
 
 def check_provider_blocks(config: Config, registry: ProviderRegistry) -> None:
-    """Every ``provider`` block names an installed provider: a misspelt one would configure nothing."""
+    """Every ``provider`` block names an installed provider and the settings it takes, and is one of the
+    project's own files: a misspelt one, or one in a module (never read), would configure nothing."""
     found = diags.Collector()
     for name, block in config.providers.items():
         cls = registry.provider_class(name)
@@ -55,6 +56,12 @@ def check_provider_blocks(config: Config, registry: ProviderRegistry) -> None:
                         f'{hint}installed: {", ".join(registry.names()) or "none"} (see `zplan providers`)', block.range)
             continue
         _check_settings(block, cls.known_settings(), found)
+    for inst in {id(i.config): i for i in config.module_instances.values() if i.call is not None}.values():  # (not the root)
+        for name, block in inst.config.providers.items():  # (each module folder once, not per instance)
+            found.extend(_in_module(inst, [diags.error(
+                f'provider "{name}" in a module configures nothing',
+                "providers are configured by the provider blocks of the project's own files, for every module's "
+                "resources: move this block there", block.range)]))
     found.raise_if_errors()
 
 

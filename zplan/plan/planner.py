@@ -106,7 +106,7 @@ class Planner:
         if project.config.resources:  # unknown attributes fail here, not halfway through apply
             check_resources(project.config, project.registry)
             check_resource_reads(project.config, project.registry)
-        if project.config.providers:
+        if project.config.providers or project.config.module_instances:  # (a module's provider block is refused)
             check_provider_blocks(project.config, project.registry)
         scripted = [s for s in project.config.steps() if s.script is not None]
         if scripted:  # (a project without script steps never imports their module)
