@@ -144,9 +144,19 @@ class Provider:
     # Settings of the provider block whose values are secret (credentials): when a resource
     # takes one (``settings_taken``), state records a digest of it, never the value.
     sensitive_settings: frozenset[str] = frozenset()
+    # The settings its ``provider "NAME" { }`` block takes (``known_settings``): another one is a
+    # plan error naming it; None leaves the block unchecked (a provider that declares none).
+    settings: frozenset[str] | None = None
 
     def __init__(self, context: ProviderContext) -> None:
         self.context = context
+
+    @classmethod
+    def known_settings(cls) -> frozenset[str] | None:
+        """The settings the provider block may set, asked offline before any instance is made; None
+        when the provider does not say (then any is taken). Override it when they are found at run
+        time (the settings of an installed cloud SDK)."""
+        return cls.settings
 
     def settings_taken(self, type_: str) -> Mapping[str, str]:
         """The settings of the provider block a resource of ``type_`` takes when it leaves the

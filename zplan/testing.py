@@ -56,6 +56,10 @@ def check_schemas(provider_class: type[Provider]) -> None:
     name = provider_class.name
     assert name and "_" not in name, f"provider name {name!r} must be set and have no underscore"
     assert provider_class.schemas, f"provider {name} declares no resource types"
+    known = provider_class.known_settings()
+    assert known is None or (isinstance(known, frozenset) and all(isinstance(k, str) for k in known)), \
+        f"provider {name}: known_settings() gives a frozenset of setting names, or None"
+    assert known is None or provider_class.sensitive_settings <= known, f"provider {name}: a sensitive setting it does not take"
     for type_, schema in provider_class.schemas.items():
         where = f"{name}: {type_}"
         assert isinstance(schema, ResourceSchema) and schema.type == type_, f"{where}: keyed under another type's schema"

@@ -21,7 +21,7 @@ STEPS = ("load", "split", "scale", "train", "evaluate")
 
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory) -> Project:
-    """The quickstart applied twice: run 1 with c=1.0, run 2 with c=0.5 (train and evaluate rerun)."""
+    """The quickstart applied twice: run 1 with c=1, run 2 with c=0.5 (train and evaluate rerun)."""
     project = copy_project(QUICKSTART, tmp_path_factory.mktemp("api") / "quickstart")
     project.git_commit_all()
     project.apply()

@@ -344,6 +344,27 @@ def test_output_shows_a_large_json_value_not_its_artifact_uri_as_terraform_shows
     assert "zplan apply -replace pipeline.m.step.metrics" in missing.err
 
 
+def test_a_changed_large_json_output_shows_its_old_value_not_its_artifact_uri(proj):
+    """The recorded value of a large output is its artifact's URI: the plan reads it back to show `old -> new`;
+    an old artifact no longer stored leaves the plan as it is, with the URI."""
+    proj.write("metrics.zp.hcl", 'variable "k" {\n  default = 1\n}\n\npipeline "m" {\n  step "metrics" {\n'
+                                 '    source = "metrics.py:metrics"\n    params = { k = var.k }\n  }\n}\n\n'
+                                 'output "metrics" {\n  value = step.metrics.outputs.output\n}\n')
+    proj.write("metrics.py", "def metrics(k) -> dict:\n    return {f'class_{i}': {'precision': i * k, 'recall': 0.5} for i in range(300)}\n")
+    proj.apply()
+    proj.apply("-var", "k=2")
+    doc = proj.plan_json()  # k back to 1: the first run's result, from the cache, replaces the recorded one
+    assert doc["output_changes"] == {"metrics": "change"}
+    assert doc["outputs"]["metrics"]["before"]["class_3"] == {"precision": 6, "recall": 0.5}
+    assert doc["outputs"]["metrics"]["value"]["class_3"] == {"precision": 3, "recall": 0.5}
+    text = proj.ok("plan").out
+    assert '  ~ metrics = {"class_0": {"precision": 0, "recall": 0.5}, "class_1": {"precision": 2,' in text and "file://" not in text, text
+    digest = proj.step_records()["metrics"]["outputs"]["output"]["digest"]  # k=2's, the recorded one
+    for folder in proj.path(".zplan/artifacts").rglob(digest):
+        shutil.rmtree(folder)
+    assert proj.plan_json()["outputs"]["metrics"]["before"].startswith("file://")
+
+
 def test_plan_shows_a_cached_large_json_output_as_its_value_not_its_artifact_uri(proj):
     """The plan's outputs (text, Markdown, JSON) show what `zplan output` shows, a URI never; a
     damaged artifact is an error naming the output and the step to rerun, not a cached value it lacks."""

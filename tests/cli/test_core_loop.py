@@ -29,7 +29,7 @@ def test_first_apply_runs_every_step_then_nothing_is_left_to_do(applied_once, ap
 def test_a_param_change_reruns_that_step_and_downstream_with_the_reason(applied):
     result = applied.run("plan", "-var", "c=0.5", "-detailed-exitcode")
     assert result.code == 2, str(result)
-    assert "will rerun: params.c: 1.0 -> 0.5" in plan_line(result, "scale")
+    assert "will rerun: params.c: 1 -> 0.5" in plan_line(result, "scale")
     assert "will rerun: input values changes (upstream scale reruns)" in plan_line(result, "total")
     assert "cached" in plan_line(result, "load") and "cached" in plan_line(result, "count")
 
@@ -37,7 +37,7 @@ def test_a_param_change_reruns_that_step_and_downstream_with_the_reason(applied)
     applied.replace("main.zp.hcl", "default = 1.0", "default = 0.5")
     doc = applied.plan_json()
     assert steps_by_action(doc) == {"run": {"scale", "total"}, "cached": {"load", "count"}}
-    assert reasons(doc)["scale"] == ["params.c: 1.0 -> 0.5"]
+    assert reasons(doc)["scale"] == ["params.c: 1 -> 0.5"]
     result = applied.apply()
     assert ran(result) == {"scale", "total"}
     assert applied.ok("output", "total").out.strip() == "5.25"
@@ -49,7 +49,7 @@ def test_changing_a_param_back_reuses_the_earlier_result(applied):
     result = applied.apply()  # c back to 1.0: that execution is still cached
     assert ran(result) == set()
     assert applied.ok("output", "total").out.strip() == "10.5"
-    assert applied.step_records()["scale"]["fingerprint"]["params"] == {"c": 1.0}
+    assert applied.step_records()["scale"]["fingerprint"]["params"] == {"c": 1}
 
 
 def test_a_plan_that_changes_only_recorded_outputs_says_so_as_terraform(applied):
@@ -58,13 +58,15 @@ def test_a_plan_that_changes_only_recorded_outputs_says_so_as_terraform(applied)
     result = applied.run("plan", "-detailed-exitcode")  # c back to 1.0: total's earlier result, from the cache
     assert result.code == 2, str(result)
     assert "Steps: 0 to run, 4 cached." in result.out and "No changes." not in result.out
-    assert "  ~ total = 10.5" in result.out and "  count = 4" in result.out
+    assert "  ~ total = 5.25 -> 10.5" in result.out and "  count = 4" in result.out  # the recorded value, then the new one
     applied.replace("main.zp.hcl", 'output "count" {', 'output "n" {')
     doc = applied.plan_json()
     assert doc["output_changes"] == {"count": "remove", "n": "add", "total": "change"}
+    assert doc["outputs"]["total"] == {"known": True, "sensitive": False, "value": 10.5, "before": 5.25}
+    assert "before" not in doc["outputs"]["n"]
     markdown = applied.ok("plan", "--format", "markdown").out  # what a pull request shows says so too
     assert "<details><summary>3 output change(s)</summary>" in markdown, markdown
-    assert "- count (no longer declared: removed from state)\n+ n = 4\n! total = 10.5" in markdown, markdown
+    assert "- count (no longer declared: removed from state)\n+ n = 4\n! total = 5.25 -> 10.5" in markdown, markdown
     applied.apply()
     assert applied.ok("output", "total").out.strip() == "10.5"
     assert applied.run("plan", "-detailed-exitcode").code == 0
@@ -271,8 +273,8 @@ def test_the_later_of_var_and_var_file_wins_as_terraform_takes_them(applied):
     # -var won over -var-file wherever it was written on the command line
     applied.write("half.zpvars", "c = 0.5\n")
     for first in ([], ["-chdir", "."]):  # the quick launch, the full command line
-        assert "params.c: 1.0 -> 0.5" in plan_line(applied.ok(*first, "plan", "-var", "c=2", "-var-file", "half.zpvars"), "scale")
-        assert "params.c: 1.0 -> 2" in plan_line(applied.ok(*first, "plan", "-var-file", "half.zpvars", "-var", "c=2"), "scale")
+        assert "params.c: 1 -> 0.5" in plan_line(applied.ok(*first, "plan", "-var", "c=2", "-var-file", "half.zpvars"), "scale")
+        assert "params.c: 1 -> 2" in plan_line(applied.ok(*first, "plan", "-var-file", "half.zpvars", "-var", "c=2"), "scale")
     applied.ok("plan", "-var", "c=2", "--var-file=half.zpvars", "-out", "saved.zplan")
     assert ran(applied.ok("apply", "saved.zplan")) == {"scale", "total"}
     assert applied.ok("output", "total").out.strip() == "5.25"

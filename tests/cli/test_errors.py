@@ -115,11 +115,19 @@ CASES = {
         ["plan"], "main.zp.hcl:37", 'provider "locl": no installed provider has this name',
     ),
     "provider block reading a resource its provider configures": (
-        [(HCL, "output \"total\" {", 'provider "local" {\n  root = resource.local_file.f.path\n}\n\n'
-               'resource "local_directory" "d" {\n  path = "out"\n}\n\n'
-               'resource "local_file" "f" {\n  path    = "${resource.local_directory.d.path}/f.txt"\n  content = "x"\n}\n\noutput "total" {')],
+        [(HCL, "output \"total\" {", 'provider "gcp" {\n  project = resource.local_file.f.path\n}\n\n'
+               'resource "gcp_storage_bucket" "b" {\n  name     = "b"\n  location = "EU"\n}\n\n'
+               'resource "local_file" "f" {\n  path    = "${resource.gcp_storage_bucket.b.name}.txt"\n  content = "x"\n}\n\noutput "total" {')],
         ["plan"], "main.zp.hcl:37",
-        'dependency cycle: resource.local_directory.d -> resource.local_file.f -> provider "local" (main.zp.hcl:37:1) -> resource.local_directory.d',
+        'dependency cycle: resource.gcp_storage_bucket.b -> resource.local_file.f -> provider "gcp" (main.zp.hcl:37:1) -> resource.gcp_storage_bucket.b',
+    ),
+    "provider block setting its provider does not take": (
+        [(HCL, "output \"total\" {", 'provider "gcp" {\n  project = "p"\n  regoin  = "europe-west1"\n}\n\noutput "total" {')],
+        ["validate"], "main.zp.hcl:39:3", 'unsupported setting "regoin" in provider "gcp"',
+    ),
+    "provider block of a provider that takes no settings": (
+        [(HCL, "output \"total\" {", 'provider "local" {\n  root = "out"\n}\n\noutput "total" {')],
+        ["plan"], "main.zp.hcl:38:3", 'unsupported setting "root" in provider "local"',
     ),
     "store options that apply would ignore": (
         [(HCL, 'orchestrator   = "local"', 'orchestrator   = "local"\n  artifact_store_options = { endpoint_url = "http://minio:9000" }')],

@@ -131,6 +131,18 @@ def test_an_error_inside_a_module_points_into_the_module_and_names_the_call(proj
     assert 'in module "report" called at modules/train/main.zp.hcl:38:1' in result.err
 
 
+def test_a_provider_block_in_a_module_is_an_error_not_ignored(project):
+    """Providers are configured from the project's own provider blocks: one in a module was never read."""
+    project.write("provider.zp.hcl", 'provider "local" {\n}\n')  # the project's own: fine
+    assert "The configuration is valid" in project.ok("validate").out
+    project.write("modules/train/modules/report/provider.zp.hcl", 'provider "local" {\n}\n')
+    result = project.run("validate")
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    assert 'modules/train/modules/report/provider.zp.hcl:1:1: provider "local" in a module configures nothing' in result.err, str(result)
+    assert result.err.count("configures nothing") == 1  # one block, however many instances
+    assert 'in module "report" called at modules/train/main.zp.hcl:38:1' in result.err
+
+
 # -- git sources ----------------------------------------------------------------------------------
 
 GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"]

@@ -23,7 +23,7 @@ def test_json_plan_has_the_documented_shape(changed_plan):
     steps = {s["address"]: s for s in doc["steps"]}
     scale, total, load = (steps[f"pipeline.numbers.step.{n}"] for n in ("scale", "total", "load"))
     assert scale["action"] == "run"
-    assert scale["reasons"] == [{"code": "params_changed", "message": "params.c: 1.0 -> 0.5"}]
+    assert scale["reasons"] == [{"code": "params_changed", "message": "params.c: 1 -> 0.5"}]
     assert total["reasons"] == [{"code": "upstream_reruns", "message": "input values changes (upstream scale reruns)"}]
     assert load["action"] == "cached" and load["reasons"] == [] and load["cached_from"]["run"] == 1
     assert load["inputs"]["raw"]["kind"] == "data" and load["inputs"]["raw"]["path"] == "data/numbers.txt"
@@ -36,7 +36,7 @@ def test_markdown_plan_has_the_table_and_a_section_per_change(changed_plan):
     out = project.ok("plan", "--format", "markdown", *args).out
     assert "| add | change | destroy | steps to run | steps cached |" in out
     assert "| 0 | 0 | 0 | 2 | 2 |" in out
-    assert "<details><summary><code>~ pipeline.numbers.step.scale</code> will run: params.c: 1.0 -&gt; 0.5</summary>" in out
+    assert "<details><summary><code>~ pipeline.numbers.step.scale</code> will run: params.c: 1 -&gt; 0.5</summary>" in out
     assert "<details><summary>2 cached step(s)</summary>" in out
     assert out.count("<details>") == out.count("</details>") == 3
 
@@ -50,6 +50,25 @@ def test_show_json_of_a_saved_plan_is_the_saved_plan(changed_plan):
     assert {**shown, "created_at": None} == {**fresh, "created_at": None}
     text = project.ok("show", "change.zplan").out
     assert "Plan: 0 to add, 0 to change, 0 to destroy. Steps: 2 to run, 2 cached." in text
+
+
+def test_show_refuses_flags_it_would_ignore(changed_plan):
+    project, args = changed_plan
+    project.ok("plan", *args, "-out", "change.zplan")
+    assert json.loads(project.ok("show", "-json", "-format", "json", "change.zplan").out)["steps"]
+    for words, message in ((["-json", "-format", "markdown", "change.zplan"], "-json and -format markdown cannot be used together"),
+                           (["-json", "-format", "text"], "-json and -format text cannot be used together"),  # the state's view too
+                           (["-stack", "local", "change.zplan"], "-stack cannot be used when showing the saved plan change.zplan")):
+        refused = project.run("show", *words)
+        assert refused.code == 1 and message in refused.err and refused.out == "", str(refused)
+        assert "Traceback" not in refused.err
+
+
+def test_a_destroy_plan_refuses_replace_rather_than_ignoring_it(changed_plan):
+    project, _ = changed_plan
+    refused = project.run("plan", "-destroy", "-replace", "pipeline.numbers.step.scale")
+    assert refused.code == 1 and "-replace pipeline.numbers.step.scale cannot be used with -destroy" in refused.err, str(refused)
+    assert refused.out == "" and "Traceback" not in refused.err
 
 
 def test_unknown_format_is_a_user_error(applied: Project):
@@ -90,7 +109,7 @@ def test_runs_and_one_run_in_detail(quickstart):
     assert detail.startswith("Run 1: succeeded, stack local, pipeline training")
     for step in ("load", "split", "scale", "train", "evaluate"):
         assert f"pipeline.training.step.{step}  complete" in detail
-    assert 'params {"c": 1.0, "seed": 42}' in detail
+    assert 'params {"c": 1, "seed": 42}' in detail
 
 
 def test_lineage_reaches_the_data_snapshot_and_the_commit(quickstart):
@@ -99,6 +118,6 @@ def test_lineage_reaches_the_data_snapshot_and_the_commit(quickstart):
     first = out.splitlines()[0]
     assert first.startswith("artifact ") and "builtins.float via json" in first
     assert "<- pipeline.training.step.evaluate (run 1, complete" in out
-    assert "<- pipeline.training.step.train" in out and 'params {"c": 1.0, "seed": 42}' in out
+    assert "<- pipeline.training.step.train" in out and 'params {"c": 1, "seed": 42}' in out
     assert "csv: data snapshot data/wine.csv" in out
     assert f"git {commit[:10]})" in out and "+dirty" not in out

@@ -101,9 +101,9 @@ def test_diff_json_names_params_code_data_and_metric_deltas(applied):
 
 def test_diff_with_explicit_runs_as_text_and_markdown(applied):
     text = applied.ok("runs", "diff", "1", "2").out
-    assert text.startswith("Run 1 -> run 2") and "~ pipeline.training.step.train c: 1.0 -> 0.001 (-0.999)" in text
+    assert text.startswith("Run 1 -> run 2") and "~ pipeline.training.step.train c: 1 -> 0.001 (-0.999)" in text
     markdown = applied.ok("runs", "diff", "1", "2", "-format", "markdown").out
-    assert "| params | `pipeline.training.step.train` | `c` | `1.0` | `0.001` | -0.999 |" in markdown
+    assert "| params | `pipeline.training.step.train` | `c` | `1` | `0.001` | -0.999 |" in markdown
     assert "|---|---|---|---|---|---|" in markdown
     same = applied.ok("runs", "diff", "2", "2").out
     assert "No differences" in same

@@ -530,3 +530,25 @@ def test_metadata_a_step_logs_under_a_sensitive_map_s_keys_does_not_name_them(tm
     assert b"alphakey" not in stored and b"betakey" not in stored
     shown = p.ok("runs", "show", "1").out
     assert 'metadata {<sensitive>: <sensitive>, "rows": <sensitive>}' in shown, shown
+
+
+def test_a_changed_output_shows_its_recorded_value_hidden_when_it_was_or_is_sensitive(tmp_path):
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "token" {\n  sensitive = true\n}\nvariable "n" {\n  default = 1\n}\n'
+                           'output "secret" {\n  value     = "${var.token}-${var.n}"\n  sensitive = true\n}\n'
+                           'output "n" { value = var.n }\n')
+    env = cli_env(ZPLAN_VAR_token="OLDTOKEN-5521")
+    p.ok("apply", "-auto-approve", env=env)
+    env = cli_env(ZPLAN_VAR_token="NEWTOKEN-5521")
+    shown = [p.ok("plan", "-var", "n=2", env=env).text, p.ok("plan", "-var", "n=2", "-format", "markdown", env=env).text]
+    doc = json.loads(p.ok("plan", "-var", "n=2", "-format", "json", env=env).out)
+    for text in [*shown, json.dumps(doc)]:
+        assert "TOKEN" not in text, text
+    assert "  ~ secret = <sensitive>\n" in shown[0] and "  ~ n = 1 -> 2" in shown[0], shown[0]
+    assert doc["outputs"]["secret"]["before"] == "(sensitive)" and doc["outputs"]["n"]["before"] == 1
+
+    p.replace("main.zp.hcl", "  sensitive = true\n}\noutput", "  sensitive = false\n}\noutput")  # no longer sensitive: its old value was
+    p.replace("main.zp.hcl", '"${var.token}-${var.n}"', '"plain-${var.n}"')
+    doc = json.loads(p.ok("plan", "-format", "json", env=env).out)
+    assert doc["outputs"]["secret"] == {"known": True, "sensitive": False, "value": "plain-1", "before": "(sensitive)"}
+    assert '  ~ secret = <sensitive> -> "plain-1"' in p.ok("plan", env=env).out

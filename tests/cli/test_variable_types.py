@@ -161,3 +161,21 @@ def test_an_edited_template_reruns_the_step_and_makes_a_saved_plan_stale(typed: 
 def test_a_missing_template_is_an_error_at_the_calling_line(typed: Project):
     typed.path("templates/header.tpl").unlink()
     assert_user_error(typed.run("plan"), "main.zp.hcl:", 'templatefile(): no file "templates/header.tpl"')
+
+
+def test_a_whole_number_is_one_value_however_it_is_written(typed: Project):
+    # 12 and 12.0 are one number, as in Terraform: the key and the value the step gets are the same
+    typed.write("report.zp.hcl", 'output "report" {\n  value = step.report.outputs.output\n}\n')
+    typed.replace("main.zp.hcl", "optional(number, 0.1)", "optional(number, 2.0)")
+    typed.apply("-var", "epochs=12")
+    assert "epochs=12 lr=2 " in json.loads(typed.ok("output", "-json").out)["report"]["value"]
+
+    assert "No changes." in typed.ok("plan", "-var", "epochs=12.0").out
+    assert "No changes." in typed.ok("plan", "-var", "epochs=1.2e1", "-var", "model={ name = \"mlp\", layers = [8.0, 4], lr = 2 }").out
+    assert "No changes." in typed.ok("plan", env=cli_env(ZPLAN_VAR_epochs="12.0")).out
+    typed.write("zplan.zpvars", "epochs = 12.0\n")
+    assert "No changes." in typed.ok("plan").out
+    typed.ok("plan", "-out", "saved.plan")
+    typed.ok("apply", "saved.plan")
+    assert _params(typed.plan_json())["epochs"] == 12 and isinstance(_params(typed.plan_json())["epochs"], int)
+    assert "epochs=12 lr=2 " in json.loads(typed.ok("output", "-json").out)["report"]["value"]

@@ -86,7 +86,7 @@ def _lineage_reaches_from_the_deployment_to_the_data(project: Project, server: d
     assert lines[0] == f"{API} (local_model_server, {server['infer_url']})"
     assert lines[1].startswith("  model: artifact ") and server["model"]["digest"][:12] in lines[1]
     assert lines[2].strip().startswith("<- pipeline.training.step.train (run 1, complete, code ")
-    assert any('params {"c": 1.0, "seed": 42}' in line for line in lines)
+    assert any('params {"c": 1, "seed": 42}' in line for line in lines)
     assert any("data snapshot data/wine.csv" in line for line in lines)
     # ML Metadata: the deployment is an execution of the run that consumed the model artifact
     run = project.ok("runs", "show", "1").out

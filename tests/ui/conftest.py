@@ -56,7 +56,7 @@ def echo(label: str, token: str) -> str:
 
 @pytest.fixture(scope="session")
 def quickstart(tmp_path_factory) -> Project:
-    """The quickstart applied twice: run 1 with c=1.0, run 2 with c=0.5 (train and evaluate rerun)."""
+    """The quickstart applied twice: run 1 with c=1, run 2 with c=0.5 (train and evaluate rerun)."""
     project = copy_project(QUICKSTART, tmp_path_factory.mktemp("ui") / "quickstart")
     project.git_commit_all()
     project.apply()

@@ -148,6 +148,13 @@ def test_an_export_into_a_file_or_an_unwritable_place_is_one_clear_error(quickst
     assert (tmp_path / "taken").read_text() == "a file, not a folder\n"
 
 
+def test_an_export_refuses_the_flags_of_serving_rather_than_ignoring_them(quickstart, tmp_path):
+    for flag, value in (("-port", "9000"), ("-host", "0.0.0.0")):
+        result = quickstart.run("ui", "-export", str(tmp_path / "site"), flag, value)
+        assert result.code == 1 and f"{flag} cannot be used with -export" in result.err and "Traceback" not in result.err, str(result)
+    assert not (tmp_path / "site").exists()
+
+
 def test_an_address_that_is_not_this_machines_is_named_as_the_problem(quickstart):
     result = quickstart.run("ui", "-host", "192.0.2.1", "-port", "18555", timeout=60)  # TEST-NET: no local interface
     assert result.code == 1 and "cannot listen on 192.0.2.1:18555" in result.err, str(result)

@@ -33,14 +33,14 @@ def _reasons(client: TestClient, run: int, step: str) -> list[dict]:
 
 
 def test_a_step_shows_why_it_ran(client, quickstart):
-    assert {"code": "params_changed", "message": "params.c: 1.0 -> 0.5"} in _reasons(client, 2, TRAIN)
+    assert {"code": "params_changed", "message": "params.c: 1 -> 0.5"} in _reasons(client, 2, TRAIN)
     # planned as "upstream reruns"; once train had run, apply saw the model it reads had changed
     assert _reasons(client, 2, EVALUATE) == [{"code": "input_changed", "message": "input model changed"}]
     assert [r["code"] for r in _reasons(client, 1, LOAD)] == ["never_ran"]
     producer = zplan.open(quickstart.root).artifact(TRAIN, run=2).produced_by  # the read API gives them too
-    assert producer.reasons == (("params_changed", "params.c: 1.0 -> 0.5"),) and producer.cached_from is None
+    assert producer.reasons == (("params_changed", "params.c: 1 -> 0.5"),) and producer.cached_from is None
     html = client.get("/runs/2", params={"step": TRAIN}).text
-    assert '<li data-code="params_changed">params.c: 1.0 -&gt; 0.5</li>' in html
+    assert '<li data-code="params_changed">params.c: 1 -&gt; 0.5</li>' in html
 
 
 def test_a_cached_step_names_the_run_it_reused(client):
@@ -54,7 +54,7 @@ def test_runs_show_who_applied_them(client, quickstart):
     html = client.get("/").text
     assert "<th>who / CI</th>" in html and f"{getpass.getuser()}@{run2['host']}" in html
     shown = quickstart.ok("runs", "show", "2").out
-    assert f"by {getpass.getuser()}" in shown and "why params.c: 1.0 -> 0.5" in shown and "why cached: outputs reused from run 1" in shown
+    assert f"by {getpass.getuser()}" in shown and "why params.c: 1 -> 0.5" in shown and "why cached: outputs reused from run 1" in shown
 
 
 def test_a_ci_apply_links_its_run_and_reasons_keep_secrets_masked(tmp_path):

@@ -206,21 +206,29 @@ def destroy(
 
 @app.command()
 def show(planfile: Optional[Path] = typer.Argument(None), as_json: bool = opt(False, "json", "Machine-readable output."),
-         format: str = opt("text", "format", "text | markdown | json"), stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
+         format: Optional[str] = opt(None, "format", "text | markdown | json (default text)"), stack: Optional[str] = stack_option(),
+         no_color: bool = NoColorOpt) -> None:
     """Show a saved plan, or the recorded state."""
+    from zplan import diags
+
+    if as_json and format not in (None, "json"):  # one of the two would be ignored
+        raise diags.fail(f"-json and -format {format} cannot be used together", "-json is -format json: give one of them")
+    format = "json" if as_json else format or "text"
     if planfile is not None:
         from zplan.plan import planfile as pf
         from zplan.render.plan_view import print_plan
 
-        print_plan(pf.read(planfile)["plan"], "json" if as_json else format, False)
+        if stack is not None:  # a saved plan is shown as made, for the stack it names
+            raise diags.fail(f"-stack cannot be used when showing the saved plan {planfile}",
+                             "the plan file holds the stack it was made for; leave -stack out (or make a plan with it: zplan plan -stack NAME -out FILE)")
+        print_plan(pf.read(planfile)["plan"], format, False)
         return
-    from zplan import diags
     from zplan.operations import state_ops
     from zplan.render import state_view
 
     if format not in ("text", "json"):  # (markdown is a plan's view, not the state's)
         raise diags.fail(f"unknown state format {format!r}", "the recorded state is shown as text or json; markdown is for a saved plan: zplan show -format markdown PLANFILE")
-    if as_json or format == "json":
+    if format == "json":
         state_view.print_json(state_ops.shown_state_json(project_args(stack)))
         return
     doc, recorded = state_ops.shown_state(project_args(stack))

@@ -11,14 +11,18 @@ from zplan.cli import common
 from zplan.cli.common import NoColorOpt, opt, stack_option
 
 
-def ui(port: int = opt(8080, "port", "Port to listen on."),
-       host: str = opt("127.0.0.1", "host", "Address to listen on (anything but loopback exposes the dashboard: a warning is printed)."),
+def ui(port: Optional[int] = opt(None, "port", "Port to listen on (default 8080)."),
+       host: Optional[str] = opt(None, "host", "Address to listen on (default 127.0.0.1; anything but loopback exposes the dashboard: a warning is printed)."),
        export: Optional[Path] = opt(None, "export", "Write the pages as static HTML into this folder instead of serving them."),
        stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
     """Serve a read-only dashboard: runs, step graphs, lineage, plans, resources and outputs over time."""
     from zplan import api
     from zplan.render.console import say
 
+    if export is not None and (port is not None or host is not None):  # an export serves nothing: the flag would be ignored
+        flag = "-port" if port is not None else "-host"
+        raise diags.fail(f"{flag} cannot be used with -export", "-export writes static pages and serves nothing: leave "
+                         f"{flag} out, or serve the dashboard without -export")
     _require_ui_extra()
     root = common.root()
     try:
@@ -28,7 +32,7 @@ def ui(port: int = opt(8080, "port", "Port to listen on."),
             written = write_pages(root, stack, root / export)
             say(f"wrote {len(written)} pages into {export} (open {export / 'index.html'})")
             return
-        _serve(root, stack, host, port)
+        _serve(root, stack, host or "127.0.0.1", 8080 if port is None else port)
     except api.ZplanAPIError as exc:
         raise diags.fail(exc.summary, exc.hint) from None
 

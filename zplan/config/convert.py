@@ -77,14 +77,30 @@ def _string(value: Any, path: str) -> str:
 
 def _number(value: Any, path: str) -> int | float:
     if is_number(value):
-        return value
+        return whole(value)
     if isinstance(value, str):
         from zplan.config.function_args import parse_number
 
         number = parse_number(value)
         if number is not None:
-            return number
+            return whole(number)
     raise _required(path, "a number", value)
+
+
+# Floats up to this size are whole numbers exactly as ints (beyond it a float skips integers).
+_EXACT = 2**53
+
+
+def whole(number: int | float) -> int | float:
+    """A number as one spelling: a whole float as the int (``2.0`` as ``2``).
+
+    Terraform has one number type, where 2 and 2.0 are the same value; a step, in Python, could
+    compute something else from an int than from a float. So a typed number becomes one of the
+    two before it is keyed and before a step receives it: ``-var lr=2`` and ``-var lr=2.0`` plan
+    alike and the step gets 2 both times."""
+    if isinstance(number, float) and number.is_integer() and -_EXACT <= number <= _EXACT:
+        return int(number)
+    return number
 
 
 def _bool(value: Any, path: str) -> bool:
@@ -115,7 +131,7 @@ def _object(value: Any, type_: ObjectType, path: str) -> dict:
     for name, attr in type_.attributes:
         given = value.get(name)
         if given is None and attr.optional:
-            result[name] = copy.deepcopy(attr.default)
+            result[name] = copy.deepcopy(attr.default)  # (converted to its type when the type was read)
         elif name not in value:
             raise ConversionError(path, f'attribute "{name}" is required')
         else:

@@ -397,7 +397,8 @@ def _provider(config: Config, block: hcl.Block, found: diags.Collector) -> None:
     name = _new_name(block, found, "provider", config.providers, None)
     if name is None:
         return
-    config.providers[name] = ProviderConfig(name=name, range=block.range, settings={k: a.expr for k, a in block.attributes.items()})
+    config.providers[name] = ProviderConfig(name=name, range=block.range, settings={k: a.expr for k, a in block.attributes.items()},
+                                            setting_ranges={k: a.range for k, a in block.attributes.items()})
 
 
 _TOP_LEVEL: dict[str, Callable[[Config, hcl.Block, diags.Collector], None]] = {

@@ -122,6 +122,7 @@ class Stack:
     name: str
     range: Range
     settings: dict[str, "Expr"] = field(default_factory=dict)
+    setting_ranges: dict[str, Range] = field(default_factory=dict)  # where each setting is written
 
 
 @dataclass
@@ -231,6 +232,7 @@ class ProviderConfig:
     name: str
     range: Range
     settings: dict[str, "Expr"] = field(default_factory=dict)
+    setting_ranges: dict[str, Range] = field(default_factory=dict)  # where each setting is written
 
 
 @dataclass

@@ -14,9 +14,10 @@ from typing import Any
 from zplan import diags
 from zplan.config import hcl
 from zplan.config.convert import ConversionError, convert, problem_text
+from zplan.config.function_args import parse_number
 from zplan.config.model import NO_DEFAULT, Validation, Variable
 from zplan.config.expr import Marks, traverse
-from zplan.config.types import BOOL, NUMBER, AnyType, Primitive
+from zplan.config.types import BOOL, AnyType, Primitive
 from zplan.config.values import SENSITIVE_VALUE, UNKNOWN, is_number, type_name
 
 
@@ -166,11 +167,15 @@ def _untyped_text(var: Variable, text: Text) -> Any:
             return _hcl_value(var, text, "")
         except diags.DiagnosticError:
             return str(text)
-    if var.default is not NO_DEFAULT and (is_number(var.default) or isinstance(var.default, bool)):
+    if var.default is not NO_DEFAULT and isinstance(var.default, bool):
         try:
-            return convert(text, BOOL if isinstance(var.default, bool) else NUMBER, "")
+            return convert(text, BOOL, "")
         except ConversionError:
             pass
+    elif var.default is not NO_DEFAULT and is_number(var.default):
+        number = parse_number(text)  # as written (2.0 stays a float): an untyped value keeps its own type
+        if number is not None:
+            return number
     return str(text)
 
 

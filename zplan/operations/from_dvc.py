@@ -184,11 +184,27 @@ def _read(dvc_yaml: Path, project: Path, several: bool, notes: list[str], taken:
         field = "foreach" if isinstance(stage, dict) and "foreach" in stage else "matrix"
         check_loop_values(str(name), stage, vars_, lines.at(str(name), field))  # a loop reads the file's vars only, as in DVC
         body = _body(stage) if isinstance(stage, dict) else {}
-        own = vars_.for_stage(str(name), body.get("vars"), str(body.get("wdir") or ""), notes, lines.at(str(name), "vars"))
+        wdir = _vars_wdir(str(name), body, vars_, lines.at(str(name), "wdir"))
+        own = vars_.for_stage(str(name), body.get("vars"), wdir, notes, lines.at(str(name), "vars"))
         check_references(str(name), stage, own, lambda key, name=str(name): lines.at(name, key))
         vars_of[f"{shown}:{name}" if addressed else str(name)] = own
     return _File(dvc_yaml, document, {f"{shown}:{name}" if addressed else str(name): stage for name, stage in stages.items()}, vars_,
                  shown, vars_of)
+
+
+def _vars_wdir(name: str, body: dict, vars_: _Vars, where: diags.Range) -> str:
+    """The folder a stage's own vars files are read from: its wdir, a ``${...}`` in it filled first with the
+    file's vars (params.yaml and the top-level ``vars``), as `dvc repro` fills it before reading them."""
+    wdir, entries = str(body.get("wdir") or ""), body.get("vars")
+    files = [e for e in (entries if isinstance(entries, list) else [entries]) if isinstance(e, str)]
+    if "${" not in wdir or not files:  # (a mapping of vars is read from nowhere)
+        return wdir
+    filled = _render(wdir, vars_)
+    if filled is None:  # a foreach's ${item} (each instance reads its own files), or no var of the file
+        raise diags.fail(f"stage {name}: its vars files are read from its wdir {wdir}, which names a loop's item or key, "
+                         "or no var of params.yaml or the file's vars", "import-dvc reads a stage's vars files from one folder: "
+                         "write the wdir with the file's vars only, or move the vars to the file's top-level vars", where)
+    return filled
 
 
 def _step_name(address: str) -> str:

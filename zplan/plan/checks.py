@@ -44,15 +44,39 @@ def check_resources(config: Config, registry: ProviderRegistry) -> None:
 
 
 def check_provider_blocks(config: Config, registry: ProviderRegistry) -> None:
-    """Every ``provider`` block names an installed provider: a misspelt one would configure nothing."""
+    """Every ``provider`` block names an installed provider and the settings it takes, and is one of the
+    project's own files: a misspelt one, or one in a module (never read), would configure nothing."""
     found = diags.Collector()
     for name, block in config.providers.items():
-        if registry.provider_class(name) is None:
+        cls = registry.provider_class(name)
+        if cls is None:
             close = _closest(name, registry.names())
             hint = f'did you mean "{close[0]}"? ' if close else ""
             found.error(f'provider "{name}": no installed provider has this name',
                         f'{hint}installed: {", ".join(registry.names()) or "none"} (see `zplan providers`)', block.range)
+            continue
+        _check_settings(block, cls.known_settings(), found)
+    for inst in {id(i.config): i for i in config.module_instances.values() if i.call is not None}.values():  # (not the root)
+        for name, block in inst.config.providers.items():  # (each module folder once, not per instance)
+            found.extend(_in_module(inst, [diags.error(
+                f'provider "{name}" in a module configures nothing',
+                "providers are configured by the provider blocks of the project's own files, for every module's "
+                "resources: move this block there", block.range)]))
     found.raise_if_errors()
+
+
+def _check_settings(block, known: frozenset[str] | None, found: diags.Collector) -> None:
+    """Each setting of a provider block is one its provider declares: a misspelt one would be
+    handed on and never read (the region left as the default), as Terraform refuses it."""
+    if known is None:  # the provider does not say what it takes
+        return
+    for setting in block.settings:
+        if setting not in known:
+            close = _closest(setting, sorted(known))
+            hint = f'did you mean "{close[0]}"? ' if close else ""
+            takes = f"it takes: {', '.join(sorted(known))}" if known else "it takes no settings: remove the block"
+            found.error(f'unsupported setting "{setting}" in provider "{block.name}"', f"{hint}{takes}",
+                        block.setting_ranges.get(setting, block.range))
 
 
 def check_resource_reads(config: Config, registry: ProviderRegistry) -> None:

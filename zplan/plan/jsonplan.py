@@ -22,7 +22,8 @@ Schema (``format_version`` "1.0"; additions keep the major version):
                  "code_hash", "source", "params": {...}, "inputs": {...},
                  "cached_from": {"run", "finished_at"}|null, "depends_on": [...],
                  "tfx": "StatisticsGen" (only for a TFX component step)}],
-      "outputs": {"NAME": {"known": bool, "sensitive": bool, "value": any}},
+      "outputs": {"NAME": {"known": bool, "sensitive": bool, "value": any,
+                           "before": any (only for one output_changes names "change": its recorded value)}},
       "moved": [{"from": address, "to": address}],   (what moved blocks renamed in state)
       "other_stacks": [{"address", "stack"}],   (recorded resources another stack applied: left alone;
                                                  stack null: recorded before zplan kept it)
@@ -156,7 +157,10 @@ def _shown(value):
 
 def _output(o: dict, mask) -> dict:
     value = None if not o["known"] else (SENSITIVE if o["sensitive"] else mask(o["value"]))
-    return {"known": o["known"], "sensitive": o["sensitive"], "value": value}
+    shown = {"known": o["known"], "sensitive": o["sensitive"], "value": value}
+    if "before" in o:  # hidden when it was sensitive or is now: the old value could be the same secret
+        shown["before"] = SENSITIVE if o["sensitive"] or o["before_sensitive"] else mask(o["before"])
+    return shown
 
 
 def has_changes(doc: dict) -> bool:

@@ -250,7 +250,7 @@ class Plan:
     store_key: str | None
     steps: tuple[StepPlan, ...] = ()
     resources: tuple[ResourcePlan, ...] = ()
-    outputs: dict[str, dict] = field(default_factory=dict)  # name -> {"value", "known", "sensitive"}
+    outputs: dict[str, dict] = field(default_factory=dict)  # name -> {"value", "known", "sensitive"; a changed one "before", "before_sensitive"}
     destroy: bool = False
     options: dict[str, Any] = field(default_factory=dict)  # targets, excludes, replace, vars (names only)
     secrets: list[str] = field(default_factory=list)  # values to mask anywhere they appear; never serialised

@@ -58,11 +58,53 @@ def output_changes(project, state, outputs: dict[str, dict]) -> tuple[tuple[str,
     return tuple(changes)
 
 
+def with_before(project, state, outputs: dict[str, dict], changes: tuple[tuple[str, str], ...]) -> dict[str, dict]:
+    """``outputs`` with each one apply would change holding its recorded value as ``before``, so a
+    plan shows ``old -> new`` as Terraform's does. ``before_sensitive``: recorded as a sensitive one
+    (sealed: never unsealed here, as it is only ever shown hidden)."""
+    recorded = state.outputs_of(project.stack_name)
+    changed = {name for name, kind in changes if kind == "change"}
+    return {name: {**o, **_before(recorded[name])} if name in changed else o for name, o in outputs.items()}
+
+
+def _before(recorded: dict) -> dict:
+    if recorded.get("sensitive") or is_sealed(recorded["value"]):
+        return {"before": None, "before_sensitive": True}
+    return {"before": recorded["value"], "before_sensitive": False}
+
+
+def large_befores(state, store_key: str, outputs: dict[str, dict]) -> dict[str, tuple[str, str]]:
+    """URI -> (step address, digest) of each JSON step output that a changed output's recorded value
+    holds as its artifact's URI (too large to be kept in state), so ``with_large_values`` shows the
+    old value as it shows the new one, not the URI. Found among the store's step records and cache."""
+    uris = {text for o in outputs.values() if "before" in o for text in _texts(o["before"])}
+    if not uris:
+        return {}
+    store = state.doc.get("stores", {}).get(store_key, {})
+    records = [(address, r) for address, r in store.get("steps", {}).items()]
+    records += [(e.get("address"), e) for e in store.get("cache", {}).values()]
+    found = {}
+    for address, record in records:
+        for out in (record.get("outputs") or {}).values():
+            if out.get("uri") in uris and out.get("materializer") == "json" and "digest" in out:
+                found[out["uri"]] = (address, out["digest"])
+    return found
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _texts(v)]
+    return [t for v in value for t in _texts(v)] if isinstance(value, (list, tuple)) else []
+
+
 def with_large_values(project, store_url: str, outputs: dict[str, dict], large: dict[str, tuple[str, str]]) -> dict[str, dict]:
     """``outputs`` as the plan shows them: a cached step's JSON output too large to be kept in
     state is planned as its artifact's URI (as apply records it, so changes compare alike), and
     shown as its value, read back from the artifact store and verified, as `zplan output` shows it.
-    Only an output shown in clear holding one is read: a no-change plan reads no artifact otherwise."""
+    Only an output shown in clear holding one is read: a no-change plan reads no artifact otherwise.
+    A changed output's ``before`` (``with_before``) is read the same way."""
     store, read = None, {}
 
     def value_of(name: str, uri: str) -> Any:
@@ -72,8 +114,24 @@ def with_large_values(project, store_url: str, outputs: dict[str, dict], large: 
             read[uri] = _load_large(project, store, name, *large[uri])
         return read[uri]
 
-    return {name: {**o, "value": _with_values(o["value"], large, lambda uri, name=name: value_of(name, uri))}
-            if o["known"] and not o["sensitive"] else o for name, o in outputs.items()}
+    def shown(name: str, o: dict) -> dict:
+        load = lambda uri: value_of(name, uri)  # noqa: E731
+        if o["known"] and not o["sensitive"]:
+            o = {**o, "value": _with_values(o["value"], large, load)}
+        if "before" in o and not (o["before_sensitive"] or o["sensitive"]):  # (a hidden one is never read)
+            o = {**o, "before": _with_values(o["before"], large, lambda uri: _or_uri(load, uri))}
+        return o
+
+    return {name: shown(name, o) for name, o in outputs.items()}
+
+
+def _or_uri(load: Callable[[str], Any], uri: str) -> Any:
+    """An old value read back, or its URI when it is no longer stored (gc): the plan goes on, as
+    nothing it will do needs it."""
+    try:
+        return load(uri)
+    except diags.DiagnosticError:
+        return uri
 
 
 def _with_values(value: Any, large: dict, load: Callable[[str], Any]) -> Any:

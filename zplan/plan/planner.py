@@ -32,7 +32,7 @@ from zplan.plan.destroy_order import dependencies_closure, dependents_closure, r
 from zplan.plan.errors import PlanErrors
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.loaders import materializer_lookups
-from zplan.plan.outputs import output_changes, plan_outputs, unsealed_value, with_large_values
+from zplan.plan.outputs import large_befores, output_changes, plan_outputs, unsealed_value, with_before, with_large_values
 from zplan.plan.steps import StepPlanner
 from zplan.project import Project
 from zplan.secrets import Sensitive, is_sealed
@@ -106,7 +106,7 @@ class Planner:
         if project.config.resources:  # unknown attributes fail here, not halfway through apply
             check_resources(project.config, project.registry)
             check_resource_reads(project.config, project.registry)
-        if project.config.providers:
+        if project.config.providers or project.config.module_instances:  # (a module's provider block is refused)
             check_provider_blocks(project.config, project.registry)
         scripted = [s for s in project.config.steps() if s.script is not None]
         if scripted:  # (a project without script steps never imports their module)
@@ -159,6 +159,9 @@ class Planner:
         read_elsewhere = {} if request.destroy or len(nodes) == len(graph) else _read_elsewhere(project, graph, nodes, scope)
         self._for_apply = ApplyInputs(graph, stack, self.step_planner if not request.destroy else None, self.stat_cache, read_elsewhere)
         changes = output_changes(project, self.state, outputs)  # a destroy removes them all
+        outputs = with_before(project, self.state, outputs, changes)
+        if key:
+            large.update(large_befores(self.state, key, outputs))
         if large and key:
             outputs = with_large_values(project, str(stack["artifact_store"]), outputs, large)
         return m.Plan(
@@ -417,6 +420,10 @@ def _behind(record: dict | None, cache_key: str | None) -> bool:
 
 def _check_addresses(graph: Dag, request: PlanRequest, state: State) -> None:
     known = set(graph.nodes) | set(state.resources)
+    if request.destroy and request.replace:  # (else ignored: a destroy plan creates and runs nothing)
+        raise diags.fail(f"-replace {request.replace[0]} cannot be used with -destroy",
+                         "a destroy plan only removes resources; -replace recreates a resource or reruns a step: "
+                         "plan or apply it on its own (zplan apply -replace ADDRESS)")
     for flag, values in (("-target", request.targets), ("-exclude", request.excludes), ("-replace", request.replace)):
         for value in values:
             try:

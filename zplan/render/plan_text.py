@@ -171,9 +171,17 @@ def _outputs(doc: dict) -> list[tuple[str, str]]:
             lines.append((style, f"  {mark}{name} ({why}: removed from state)"))
             continue
         value = SHOWN_SENSITIVE if o["sensitive"] else _value(o["value"], as_hcl=True) if o["known"] else "(known after apply)"
-        lines.append((style, f"  {mark}{name} = {value}"))
+        lines.append((style, f"  {mark}{name} = {_before(o)}{value}"))
     lines.append(("", ""))
     return lines
+
+
+def _before(o: dict) -> str:
+    """A changed output's recorded value and the arrow, as Terraform's `old -> new`; nothing when
+    there is none, or when both sides are hidden (`<sensitive> -> <sensitive>` would tell nothing)."""
+    if "before" not in o or (o["before"] == SENSITIVE and o["sensitive"]):
+        return ""
+    return f"{_value(o['before'], as_hcl=True)} -> "
 
 
 def _value(value: Any, as_hcl: bool = False) -> str:

@@ -24,6 +24,7 @@ class LocalProvider(Provider):
 
     name = "local"
     refresh_is_local = True  # reads touch only this machine: cheap enough to run on every plan
+    settings = frozenset()  # each resource says all it needs: the provider block takes nothing
     schemas = {t: cls.schema for t, cls in RESOURCES.items()}
 
     def check(self, type_: str, inputs: Mapping[str, Any]) -> list[str]:

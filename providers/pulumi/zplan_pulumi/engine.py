@@ -16,6 +16,7 @@ Every other key becomes Pulumi config of the cloud package (``region`` ->
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -50,6 +51,34 @@ def config_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return json.dumps(value, sort_keys=True)
+
+
+def package_settings(package: str) -> frozenset[str] | None:
+    """The provider block's settings: ours (``RESERVED``) and each the cloud package's provider
+    takes, as its SDK's config module names them (``pulumi_gcp.config``); None when the SDK is not
+    installed (then nothing can be checked: apply's preflight says what is missing)."""
+    names = _sdk_config_names(package)
+    return None if names is None else RESERVED | names
+
+
+@functools.lru_cache(maxsize=None)
+def _sdk_config_names(package: str) -> frozenset[str] | None:
+    """Read, not imported: importing a cloud SDK takes seconds, and a plan only needs the names
+    of the properties of its ``config/vars.py`` (``def region(self)``)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(f"pulumi_{package}")  # (finds the folder without importing it)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    try:
+        text = (Path(list(spec.submodule_search_locations)[0]) / "config" / "vars.py").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    names = frozenset(re.findall(r"^    def ([a-z]\w*)\(self\)", text, re.MULTILINE))
+    return names or None
 
 
 def stack_spec(

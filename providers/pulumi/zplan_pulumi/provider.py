@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from zplan.provider import Action, Provider, ProviderError, ResourceChange, ResourceResult
 
-from .engine import StackSpec, open_stack, stack_spec
+from .engine import StackSpec, open_stack, package_settings, stack_spec
 from .events import EventLog, engine_message
 from .preflight import require_cli
 from .results import after_failure, from_outputs, live_resources, read_deployment
@@ -39,6 +39,10 @@ class PulumiProvider(Provider):
         super().__init_subclass__(**kwargs)
         cls.schemas = {t: m.schema for t, m in cls.types.items()}
         cls.sensitive_settings = cls.secret_config
+
+    @classmethod
+    def known_settings(cls) -> frozenset[str] | None:
+        return package_settings(cls.package)
 
     def settings_taken(self, type_: str) -> Mapping[str, str]:
         return self.provider_defaults.get(type_, {})

@@ -12,7 +12,7 @@ from pulumi.automation import EngineEvent
 from zplan.provider import ProviderContext, ProviderError, ResourceChange
 from zplan_provider_gcp import GcpProvider
 
-from zplan_pulumi.engine import plugin_version, stack_spec
+from zplan_pulumi.engine import package_settings, plugin_version, stack_spec
 from zplan_pulumi.events import EventLog, engine_message
 from zplan_pulumi.preflight import INSTALL_URL
 from zplan_pulumi.provider import destroy_targets
@@ -68,6 +68,16 @@ def test_provider_block_becomes_cloud_config(tmp_path):
         "gcp:project": ("acme", False),
         "gcp:region": ("europe-west1", False),
     }
+
+
+def test_the_settings_a_provider_block_takes_are_the_installed_sdks_and_ours():
+    from zplan_provider_aws import AwsProvider
+
+    gcp, aws = GcpProvider.known_settings(), AwsProvider.known_settings()
+    assert {"project", "region", "zone", "credentials", "access_token", "backend", "stack", "secrets_provider"} <= gcp
+    assert {"region", "profile", "access_key", "secret_key", "token", "default_tags", "backend"} <= aws
+    assert "regoin" not in gcp and len(gcp) > 100  # (its custom endpoints too)
+    assert package_settings("no_such_cloud_sdk") is None  # nothing to check against: the block is left to apply's preflight
 
 
 def test_the_plugin_version_is_the_one_the_sdk_was_built_for():

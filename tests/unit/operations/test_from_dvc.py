@@ -881,6 +881,29 @@ stages:
         convert(tmp_path / "dvc.yaml")
 
 
+def test_a_stage_wdir_written_with_a_var_is_filled_before_its_vars_files_are_read(tmp_path):
+    # as `dvc repro` resolves the wdir with the file's vars first, then reads the stage's vars files from there
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "dvc.yaml").write_text("vars:\n  - where: sub\nstages:\n  eval:\n    wdir: ${where}\n    vars:\n      - conf.yaml\n"
+                                       "    cmd: echo ${threshold} > score.txt\n    outs: [score.txt]\n")
+    (tmp_path / "sub" / "conf.yaml").write_text("threshold: 0.5\n")
+    import_dvc(tmp_path / "dvc.yaml")
+    planned, _, _ = plan(tmp_path)
+    step = planned.step("pipeline.dvc.step.eval")
+    assert step.params[":command"][-1] == "cd 'sub' && echo 0.5 > score.txt" and step.outputs == ["sub/score.txt"]
+    # a foreach's ${item} differs between instances: one folder to read the vars files from is not known
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    foreach: [sub]\n    do:\n      wdir: ${item}\n      vars:\n"
+                                       "        - conf.yaml\n      cmd: echo ${threshold}\n")
+    with pytest.raises(diags.DiagnosticError) as caught:
+        convert(tmp_path / "dvc.yaml")
+    (found,) = caught.value.diagnostics
+    assert "stage a: its vars files are read from its wdir ${item}" in found.summary and found.range.line == 5, found
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    foreach: [sub]\n    do:\n      wdir: ${item}\n      vars:\n"
+                                       "        - threshold: 0.7\n      cmd: echo ${threshold}\n")  # no file to read: fine
+    import_dvc(tmp_path / "dvc.yaml", force=True)
+    assert plan(tmp_path)[0].step('pipeline.dvc.step.a["sub"]').params[":command"][-1] == "cd 'sub' && echo 0.7"
+
+
 @pytest.mark.parametrize("stage_vars, message", [
     ("      - base: {x: 2}\n", "stage a: its vars define base.x, which params.yaml defines already: DVC refuses to redefine it"),
     ("      - tag: v2\n", "stage a: its vars define tag, which the top-level vars defines already"),

@@ -101,7 +101,7 @@ def test_a_changed_param_names_the_param_and_both_values(tmp_path):
     (root / "main.zp.hcl").write_text((root / "main.zp.hcl").read_text().replace("default = 1.0", "default = 0.5"))
     again, _, _ = plan(root, state)
     params = [r for r in again.step(SCALE).reasons if r.code == m.PARAMS_CHANGED]
-    assert [r.message for r in params] == ["params.c: 1.0 -> 0.5"]
+    assert [r.message for r in params] == ["params.c: 1 -> 0.5"]
     assert _codes(again, TOTAL) == ["upstream_reruns"]
 
 
