@@ -27,8 +27,7 @@ class Recovery:
 
     read_recorded: Callable[[], dict | None]  # the state as stored: what the failed writes left
     folders: tuple[Path, ...]  # where a recovery file may be written, in order
-    state_path: Path | None = None  # the state file it restores, when state is a file
-    put_back: str = ""  # how to put it in place otherwise (state in a database)
+    stack: str | None = None  # the -stack `zplan state push` needs to put it in place (state in a database)
 
 
 class StateWrites:
@@ -59,7 +58,7 @@ class StateWrites:
             raise _stopped_early(first, not_started)
 
     def _not_recorded(self, state: State, failure: StateNotWritten, stopped: bool) -> diags.DiagnosticError:
-        unrecorded = _differences(self._recorded(), state.doc)
+        unrecorded = differences(self._recorded(), state.doc)
         kept, tried = self._keep_recovery(state)
         what = f"these ran but are not recorded in state: {', '.join(unrecorded)}" if unrecorded else "nothing it changed is missing from state"
         summary = f"{failure.summary}; {'the apply stopped' if stopped else 'that was its last write'}, and {what}"
@@ -67,9 +66,9 @@ class StateWrites:
             return diags.fail(summary, f"{failure.remedy}; {failure.unchanged}. The state this apply could not record could not be "
                                        f"kept either ({tried}): the next plan plans what is not recorded again (a resource listed "
                                        "above may then exist already: import it, or delete it by hand)")
-        restore = f" (cp {kept} {self._recovery.state_path})" if self._recovery.state_path is not None else self._recovery.put_back
+        push = f"zplan state push{f' -stack {self._recovery.stack}' if self._recovery.stack else ''} {kept}"
         return diags.fail(summary, f"{failure.remedy}; {failure.unchanged}. The state this apply could not record is kept in {kept}: "
-                                   f"once that can be written, put it in place{restore} before any other command writes state, "
+                                   f"once that can be written, put it in place with `{push}` before any other command writes state, "
                                    "then run the apply again")
 
     def _recorded(self) -> dict:
@@ -103,7 +102,7 @@ def _stopped_early(failure: StateNotWritten, not_started: list[str]) -> diags.Di
                       "what ran is recorded (a later write succeeded): run the apply again to finish it")
 
 
-def _differences(recorded: dict, current: dict) -> list[str]:
+def differences(recorded: dict, current: dict) -> list[str]:
     """Resources and steps whose record in ``current`` is not the one in ``recorded``."""
     changed = _changed_keys(recorded["resources"], current["resources"])
     for key, store in current["stores"].items():

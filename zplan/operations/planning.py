@@ -101,10 +101,17 @@ def recovery(project: Project, backend: StateBackend) -> "Recovery":
     ``errored.tfstate`` goes in the working directory): the state folder may be what refuses writes."""
     from zplan.apply.state_writes import Recovery
 
-    if isinstance(backend, FileBackend):
-        return Recovery(backend.read, (project.state_dir, project.root), backend.path)
-    return Recovery(backend.read, (project.state_dir, project.root),
-                    put_back=f" (as the doc of its workspace's row in table zplan_state of {backend.describe()})")
+    return Recovery(backend.read, (project.state_dir, project.root), None if _selected(project) else project.stack_name)
+
+
+def _selected(project: Project) -> bool:
+    """Whether a command given no -stack works on the project's stack (a database keeps a state per stack)."""
+    from zplan.stack.select import selected_name
+
+    try:
+        return selected_name(project.config, project.state_dir, None) == project.stack_name
+    except diags.DiagnosticError:
+        return False
 
 
 def record_unchanged(planned: Planned) -> bool:

@@ -326,7 +326,7 @@ def not_writable(folder: Path, code: int, doing: str = "lock the state") -> Diag
     why = "it is on a read-only file system" if code == errno.EROFS else "this user may not write in it"
     return DiagnosticError([error(
         f"cannot {doing}: {folder} is read-only ({why})",
-        "apply, destroy, import, state rm, gc and verify -repair lock and record state there: make it writable "
+        "apply, destroy, import, state rm, state push, gc and verify -repair lock and record state there: make it writable "
         "(remount it read-write, or chmod -R u+w it), then run the command again; "
         "commands that only read (plan, show, output, runs, state list, verify) work as they are",
     )])
