@@ -331,6 +331,59 @@ def test_a_task_waits_for_the_lock_as_long_as_it_is_told(project_dir):
     assert pipeline_tasks(project, list(plan.steps), 5400.0)[0].arguments[-2:] == ["-lock-timeout", "5400s"]
 
 
+HOLD_THE_LOCK_ONCE_THE_STEP_RUNS = """
+import sys, time
+from pathlib import Path
+from zplan.state.backend import FileBackend
+
+folder = Path(sys.argv[1])
+while not (folder / "started").exists():
+    time.sleep(0.02)
+with FileBackend(Path(".zplan/state.json")).lock("gc") as info:
+    print(info.id, flush=True)
+    (folder / "go").write_text("")
+    time.sleep(120)
+"""
+
+
+def test_a_task_that_cannot_get_the_lock_to_record_keeps_its_result_for_its_retry(tmp_path):
+    """Another process (a gc of the user's) takes the lock while the step runs and holds it past the
+    task's -lock-timeout: the step's record is kept in the recovery file, and the task run again
+    takes it from there instead of running the step again."""
+    from zplan.apply.state_writes import RECOVERY_NAME
+
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    root = _project(tmp_path, "import time\nfrom pathlib import Path\n\n\ndef slow(folder):\n    (Path(folder) / 'started').write_text('')\n"
+                              "    while not (Path(folder) / 'go').exists():\n        time.sleep(0.02)\n    return 42\n",
+                    f'pipeline "p" {{\n  step "slow" {{\n    source = "steps.py:slow"\n    params = {{ folder = "{signals}" }}\n  }}\n}}\n')
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK_ONCE_THE_STEP_RUNS, str(signals)], cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        task = zplan(root, "run-step", "pipeline.p.step.slow", "-lock-timeout", "1s")
+        lock_id = holder.stdout.readline().strip()
+    finally:
+        holder.kill()
+        holder.wait()
+    kept = root / ".zplan" / RECOVERY_NAME
+    assert task.code == 1 and "Traceback" not in task.err, task
+    assert f"cannot record the state: state is locked: ID {lock_id}, gc by" in task.err
+    assert "these ran but are not recorded in state: pipeline.p.step.slow\n" in task.err
+    assert f"is kept in {kept}: once the lock is free, run this task again" in task.err
+    assert "takes the record of pipeline.p.step.slow from there instead of running it again" in task.err
+    assert _plan_of(root).reasons[0].code == m.NEVER_RAN  # nothing half-written
+
+    hooks = Recorder()  # the retry, once the lock is free
+    assert run_step(ProjectArgs(root), "pipeline.p.step.slow", hooks)
+    assert not [e for e in hooks.events if e[0] == "step_started"], "the step ran again"
+    assert _plan_of(root).action == m.CACHED
+
+
+def _plan_of(root) -> m.StepPlan:
+    project = open_project(ProjectArgs(root))
+    (step,) = Planner(project, State(project.state_backend().read())).plan(PlanRequest()).steps
+    return step
+
+
 def _release_after_one_refused_write(server, database: str, holder) -> threading.Thread:
     """Let ``holder`` go (it holds the state row) once one write waiting for the row has given up."""
     def watch() -> None:

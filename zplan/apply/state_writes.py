@@ -68,8 +68,7 @@ class StateWrites:
                                        "above may then exist already: import it, or delete it by hand)")
         push = f"zplan state push{f' -stack {self._recovery.stack}' if self._recovery.stack else ''} {kept}"
         return diags.fail(summary, f"{failure.remedy}; {failure.unchanged}. The state this apply could not record is kept in {kept}: "
-                                   f"once that can be written, put it in place with `{push}` before any other command writes state, "
-                                   "then run the apply again")
+                                   f"{failure.put_back(kept, push)}")
 
     def _recorded(self) -> dict:
         try:
