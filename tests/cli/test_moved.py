@@ -165,3 +165,20 @@ def test_target_exclude_and_replace_follow_a_moved_block_and_say_so(sweep):
     assert "Steps: 0 to run, 4 cached." in plan.out  # the step's instances and what they read
     markdown = sweep.ok("plan", "-target", "resource.local_directory.results", "-format", "markdown").out
     assert "> -target resource.local_directory.results: has moved to resource.local_directory.reports" in markdown
+
+
+def test_switching_a_param_back_after_a_move_finds_the_older_result_of_a_step_reading_the_moved_resource(tmp_path):
+    # only the latest result was kept under the key the new address gives: n = 1, run before n = 2,
+    # ran again once the resource was renamed, though its result was recorded
+    project = Project(tmp_path)
+    project.write("steps.py", "def list_dir(where: str, n: int) -> list:\n    return [where] * n\n")
+    project.write("main.zp.hcl", READER.format("a", 1))
+    project.apply()
+    project.write("main.zp.hcl", READER.format("a", 2))
+    project.apply()
+    project.write("main.zp.hcl", READER.format("b", 2) + "\nmoved {\n  from = resource.local_directory.a\n  to   = resource.local_directory.b\n}\n")
+    assert ran(project.apply()) == set()
+    project.write("main.zp.hcl", READER.format("b", 1) + "\nmoved {\n  from = resource.local_directory.a\n  to   = resource.local_directory.b\n}\n")
+    plan = project.run("plan", "-detailed-exitcode")
+    assert "pipeline.p.step.list         cached (run 1, " in plan.out, str(plan)
+    assert ran(project.apply()) == set()
