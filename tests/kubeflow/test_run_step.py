@@ -352,36 +352,59 @@ def test_a_task_that_cannot_get_the_lock_to_record_keeps_its_result_for_its_retr
     takes it from there instead of running the step again."""
     from zplan.apply.state_writes import RECOVERY_NAME
 
-    signals = tmp_path / "signals"
-    signals.mkdir()
-    root = _project(tmp_path, "import time\nfrom pathlib import Path\n\n\ndef slow(folder):\n    (Path(folder) / 'started').write_text('')\n"
-                              "    while not (Path(folder) / 'go').exists():\n        time.sleep(0.02)\n    return 42\n",
-                    f'pipeline "p" {{\n  step "slow" {{\n    source = "steps.py:slow"\n    params = {{ folder = "{signals}" }}\n  }}\n}}\n')
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK_ONCE_THE_STEP_RUNS, str(signals)], cwd=root, stdout=subprocess.PIPE, text=True)
-    try:
-        task = zplan(root, "run-step", "pipeline.p.step.slow", "-lock-timeout", "1s")
-        lock_id = holder.stdout.readline().strip()
-    finally:
-        holder.kill()
-        holder.wait()
+    root = _slow_steps(tmp_path, "slow")
+    task, lock_id = _locked_out(root, "pipeline.p.step.slow", tmp_path / "slow")
     kept = root / ".zplan" / RECOVERY_NAME
     assert task.code == 1 and "Traceback" not in task.err, task
     assert f"cannot record the state: state is locked: ID {lock_id}, gc by" in task.err
     assert "these ran but are not recorded in state: pipeline.p.step.slow\n" in task.err
     assert f"is kept in {kept}: once the lock is free, run this task again" in task.err
     assert "takes the record of pipeline.p.step.slow from there instead of running it again" in task.err
-    assert _plan_of(root).reasons[0].code == m.NEVER_RAN  # nothing half-written
+    assert [s.reasons[0].code for s in _plans_of(root)] == [m.NEVER_RAN]  # nothing half-written
 
     hooks = Recorder()  # the retry, once the lock is free
     assert run_step(ProjectArgs(root), "pipeline.p.step.slow", hooks)
     assert not [e for e in hooks.events if e[0] == "step_started"], "the step ran again"
-    assert _plan_of(root).action == m.CACHED
+    assert [s.action for s in _plans_of(root)] == [m.CACHED]
 
 
-def _plan_of(root) -> m.StepPlan:
+def test_sibling_tasks_locked_out_in_turn_both_keep_their_results(tmp_path):
+    """The second task's recovery file holds what the first one kept there too."""
+    root = _slow_steps(tmp_path, "a", "b")
+    for step in "ab":
+        assert _locked_out(root, f"pipeline.p.step.{step}", tmp_path / step)[0].code == 1
+    for step in "ab":
+        hooks = Recorder()
+        assert run_step(ProjectArgs(root), f"pipeline.p.step.{step}", hooks)
+        assert not [e for e in hooks.events if e[0] == "step_started"], f"{step} ran again"
+    assert [s.action for s in _plans_of(root)] == [m.CACHED, m.CACHED]
+
+
+def _slow_steps(tmp_path, *names: str):
+    """Steps that each note in a folder of its name that it started, then wait to be let go."""
+    steps = "".join(f'  step "{n}" {{\n    source = "steps.py:slow"\n    params = {{ folder = "{tmp_path / n}" }}\n  }}\n' for n in names)
+    for n in names:
+        (tmp_path / n).mkdir()
+    return _project(tmp_path, "import time\nfrom pathlib import Path\n\n\ndef slow(folder):\n    (Path(folder) / 'started').write_text('')\n"
+                              "    while not (Path(folder) / 'go').exists():\n        time.sleep(0.02)\n    return folder\n",
+                    f'pipeline "p" {{\n{steps}}}\n')
+
+
+def _locked_out(root, address: str, signals):
+    """``zplan run-step ADDRESS`` while another process takes the lock once the step has started and
+    holds it past the task's -lock-timeout; the task's result and the id of the lock it found held."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK_ONCE_THE_STEP_RUNS, str(signals)], cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        task = zplan(root, "run-step", address, "-lock-timeout", "1s")
+        return task, holder.stdout.readline().strip()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def _plans_of(root) -> list[m.StepPlan]:
     project = open_project(ProjectArgs(root))
-    (step,) = Planner(project, State(project.state_backend().read())).plan(PlanRequest()).steps
-    return step
+    return list(Planner(project, State(project.state_backend().read())).plan(PlanRequest()).steps)
 
 
 def _release_after_one_refused_write(server, database: str, holder) -> threading.Thread:

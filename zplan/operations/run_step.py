@@ -71,23 +71,32 @@ def _with_kept_result(project: Project, backend, address: str) -> dict | None:
     """The stored state, holding the results of ``address`` a recovery file kept when a task could not
     record them (the state lock held past its wait, a write refused): a retry of the task records
     them, under the lock it plans with, instead of running the step again. A newer record stays."""
+    doc = backend.read()
+    state = State(doc)
+    if not _take_kept(project, state, address):
+        return doc
+    state.bump()
+    backend.write(state.doc)
+    return state.doc
+
+
+def _take_kept(project: Project, state: State, address: str | None = None) -> bool:
+    """Put into ``state`` the results of ``address`` (None: of every step) that the project's recovery
+    files hold and it lacks; whether there were some."""
     from zplan.apply.state_writes import RECOVERY_NAME
     from zplan.state.checks import parse_document
 
-    doc = backend.read()
-    state, taken = State(doc), False
+    taken = False
     for kept_path in (project.state_dir / RECOVERY_NAME, project.root / RECOVERY_NAME):
         try:
             kept = State(parse_document(kept_path.read_bytes(), str(kept_path), ""))
         except (OSError, diags.DiagnosticError):
             continue  # none there (or not one zplan can read): nothing to take
         for key, store in kept.doc["stores"].items():
-            taken = _take_results(state, key, store, address) or taken
-    if not taken:
-        return doc
-    state.bump()
-    backend.write(state.doc)
-    return state.doc
+            steps = [address] if address is not None else sorted({*store["steps"], *(e["address"] for e in store["cache"].values())})
+            for step in steps:
+                taken = _take_results(state, key, store, step) or taken
+    return taken
 
 
 def _take_results(state: State, key: str, kept: dict, address: str) -> bool:
@@ -185,6 +194,7 @@ def _record(project: Project, backend, state: _TaskState, applier, lock_timeout:
             _onto_stored(project, backend, state, applier)
         except Exception:  # (unreadable now: the recovery file holds the state as the task last read it)
             pass
+        _take_kept(project, state)  # what a sibling task kept there, which this file replaces, is kept too
         raise _LockedOut(locked, sorted({address for _, address, _ in state.steps})) from None
 
 
