@@ -156,3 +156,14 @@ def test_waiting_for_the_lock_is_said_once_in_a_log_not_every_second(applied: Pr
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_state_push_replaces_a_damaged_state_only_with_force(applied: Project):
+    good = applied.state()
+    applied.write("good.json", json.dumps(good))
+    applied.write(".zplan/state.json", json.dumps(good)[:100])  # cut short
+    refused = applied.run("state", "push", "good.json")
+    assert refused.code == 1 and "Traceback" not in refused.err, str(refused)
+    assert "state.json is damaged: it is not valid JSON" in refused.err and "zplan state push -force good.json" in refused.err
+    assert "Pushed good.json" in applied.ok("state", "push", "-force", "good.json").out
+    assert applied.state() == good and "No changes." in applied.ok("plan").out

@@ -234,7 +234,7 @@ def state_push(args: ProjectArgs, source: str, raw: bytes, force: bool, lock_tim
     project = open_for_reading(args)  # (as state rm)
     backend = _backend(project)
     with backend.lock("state push", lock_timeout_seconds(lock_timeout), views.on_wait, views.on_stale):
-        stored = backend.read()
+        stored = _stored_or_damaged(backend, source, force)
         if stored is not None:
             stored = State(stored)
             if stored.doc == pushed.doc:
@@ -244,6 +244,20 @@ def state_push(args: ProjectArgs, source: str, raw: bytes, force: bool, lock_tim
             pushed.doc["serial"] = max(pushed.serial, stored.serial + 1)
         backend.write(pushed.doc)
     return Pushed(pushed.serial, True)
+
+
+def _stored_or_damaged(backend, source: str, force: bool) -> dict | None:
+    """The stored state; None when there is none, or when it is damaged and ``force`` replaces it
+    (restoring a good copy over a damaged state is what push is for)."""
+    from zplan.state.checks import StateDamaged
+
+    try:
+        return backend.read()
+    except StateDamaged as exc:
+        if force:
+            return None
+        raise diags.fail(exc.diagnostics[0].summary, f"to replace it with {source}, push it with -force: "
+                                                      f"zplan state push -force {source}") from None
 
 
 def _check_push(source: str, pushed: State, stored: State, force: bool) -> None:
