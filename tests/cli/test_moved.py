@@ -182,3 +182,21 @@ def test_switching_a_param_back_after_a_move_finds_the_older_result_of_a_step_re
     plan = project.run("plan", "-detailed-exitcode")
     assert "pipeline.p.step.list         cached (run 1, " in plan.out, str(plan)
     assert ran(project.apply()) == set()
+
+
+def test_a_move_onto_an_address_state_holds_already_is_a_warning_naming_both(tmp_path):
+    # both a and b were applied, then a's block removed with a moved block to b: nothing could move,
+    # and the plan destroyed a without a word about the moved block, as if it had been followed
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", 'resource "local_directory" "a" {\n  path = "da"\n}\n\nresource "local_directory" "b" {\n  path = "db"\n}\n')
+    project.apply()
+    project.write("main.zp.hcl", 'resource "local_directory" "b" {\n  path = "db"\n}\n\n'
+                                 'moved {\n  from = resource.local_directory.a\n  to   = resource.local_directory.b\n}\n')
+    plan = project.ok("plan")
+    assert ("Warning: moved block: cannot move resource.local_directory.a to resource.local_directory.b, which state holds already: "
+            "resource.local_directory.a stays where it is") in plan.out, str(plan)
+    assert "zplan state rm resource.local_directory.b" in plan.out and "resource.local_directory.a   will be destroyed" in plan.out
+    doc = project.plan_json()
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["options"]["blocked_moves"] == [{"from": "resource.local_directory.a", "to": "resource.local_directory.b"}]
+    assert "moved" not in doc or doc["moved"] == []

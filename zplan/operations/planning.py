@@ -41,7 +41,8 @@ def make_plan(project: Project, backend: StateBackend, request: PlanRequest, ref
     data input (``zplan.operations.early_start``)."""
     keep_decoded = keep_decoded and isinstance(backend, FileBackend)
     state = State(backend.read(keep_decoded=True) if keep_decoded else backend.read())
-    moved = apply_moves(project.config, state)
+    blocked: list[tuple[str, str]] = []
+    moved = apply_moves(project.config, state, blocked)
     followed = _follow_moves(project, request)
     if state.resources:  # (a project that records none never loads the provider plugins)
         rplan.upgrade_recorded(project.registry, state.resources, project.state_dir)
@@ -57,6 +58,8 @@ def make_plan(project: Project, backend: StateBackend, request: PlanRequest, ref
             early.join()
     if followed:  # the plan says which address it acted on
         plan = dataclasses.replace(plan, options={**plan.options, "followed_moves": followed})
+    if blocked:  # as Terraform warns: the old object is not moved, and is planned as any other left behind
+        plan = dataclasses.replace(plan, options={**plan.options, "blocked_moves": [{"from": old, "to": new} for old, new in blocked]})
     if refresh:  # a saved plan is applied reading back what it read back: else drift it saw would look undone
         plan = dataclasses.replace(plan, options={**plan.options, "refresh": True})
     planner.save_caches()

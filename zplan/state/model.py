@@ -288,9 +288,10 @@ class State:
                  if e.get("address") == address and e.get("pipeline_run") == pipeline_run]
         return CacheEntry.from_doc(max(found, key=lambda e: e.get("finished_at") or "")) if found else None
 
-    def move(self, rename: Callable[[str], str | None]) -> list[tuple[str, str]]:
+    def move(self, rename: Callable[[str], str | None], blocked: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
         """Give resources and step records new addresses (``moved`` blocks): ``rename`` answers
-        the new address or None. A new address already taken keeps both where they are."""
+        the new address or None. A new address already taken keeps both where they are: each such
+        resource is added to ``blocked`` (a step's older record left beside the new one is harmless)."""
         moved: dict[str, str] = {}
         tables = [self.doc["resources"]] + [store["steps"] for store in self.doc["stores"].values()]
         for table in tables:
@@ -299,6 +300,8 @@ class State:
                 if new is not None and new not in table:
                     table[new] = table.pop(old)
                     moved[old] = new
+                elif new is not None and table is self.doc["resources"] and blocked is not None:
+                    blocked.append((old, new))
         for store in self.doc["stores"].values():
             for entry in store["cache"].values():
                 entry["address"] = moved.get(entry["address"], entry["address"])
