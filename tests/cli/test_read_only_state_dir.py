@@ -119,7 +119,9 @@ def test_a_destroy_on_a_full_disk_keeps_what_it_could_not_record_and_names_it(ap
     before = applied.path(".zplan/state.json").read_bytes()
     code, _, err = with_full_disk(applied, ".zplan", "destroy", "-auto-approve")
     assert code == 1 and "internal error" not in err and "Traceback" not in err, err
-    assert "No space left on device; the apply stopped, and these ran but are not recorded in state: resource.local_directory.out" in err, err
+    # a destroy's message names the destroy: "run the apply again" would recreate what it destroyed
+    assert "No space left on device; the destroy stopped, and these ran but are not recorded in state: resource.local_directory.out" in err, err
+    assert "The state this destroy could not record" in err and "then run the destroy again" in err and "run the apply" not in err, err
     kept = applied.path("errored.state.json")  # .zplan is full: kept in the project folder
     assert f"is kept in {kept}: once that can be written, put it in place with `zplan state push {kept}`" in err, err
     assert applied.path(".zplan/state.json").read_bytes() == before and not applied.path("out").exists()

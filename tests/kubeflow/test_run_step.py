@@ -445,7 +445,7 @@ def test_a_task_whose_record_is_refused_once_records_its_step_with_its_last_writ
         cur.execute("SELECT doc FROM zplan_state WHERE workspace = 'team' FOR UPDATE")
     released = _release_after_one_refused_write(mariadb_server, database, holder)
     try:
-        with pytest.raises(DiagnosticError, match=r"Lock wait timeout exceeded; try restarting transaction; the apply stopped there"):
+        with pytest.raises(DiagnosticError, match=r"Lock wait timeout exceeded; try restarting transaction; the task stopped there"):
             run_step(ProjectArgs(root, stack="team"), "pipeline.p.step.b", Recorder())
     finally:
         released.join(90)

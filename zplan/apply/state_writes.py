@@ -31,10 +31,13 @@ class Recovery:
 
 
 class StateWrites:
-    def __init__(self, write: Callable[[State], None], write_last: Callable[[State], None], recovery: Recovery | None = None) -> None:
+    def __init__(self, write: Callable[[State], None], write_last: Callable[[State], None], recovery: Recovery | None = None,
+                 command: str = "apply") -> None:
+        """``command``: what the messages name, to be run again ("apply", "destroy", "task")."""
         self._write = write
         self._write_last = write_last
         self._recovery = recovery or Recovery(lambda: None, ())
+        self._command = command
         self.failed: StateNotWritten | None = None
 
     def write(self, state: State) -> None:
@@ -55,20 +58,20 @@ class StateWrites:
         except StateNotWritten as exc:
             raise self._not_recorded(state, first or exc, stopped=first is not None) from None
         if first is not None:
-            raise _stopped_early(first, not_started)
+            raise _stopped_early(first, not_started, self._command)
 
     def _not_recorded(self, state: State, failure: StateNotWritten, stopped: bool) -> diags.DiagnosticError:
         unrecorded = differences(self._recorded(), state.doc)
         kept, tried = self._keep_recovery(state)
         what = f"these ran but are not recorded in state: {', '.join(unrecorded)}" if unrecorded else "nothing it changed is missing from state"
-        summary = f"{failure.summary}; {'the apply stopped' if stopped else 'that was its last write'}, and {what}"
+        summary = f"{failure.summary}; {f'the {self._command} stopped' if stopped else 'that was its last write'}, and {what}"
         if kept is None:
-            return diags.fail(summary, f"{failure.remedy}; {failure.unchanged}. The state this apply could not record could not be "
+            return diags.fail(summary, f"{failure.remedy}; {failure.unchanged}. The state this {self._command} could not record could not be "
                                        f"kept either ({tried}): the next plan plans what is not recorded again (a resource listed "
                                        "above may then exist already: import it, or delete it by hand)")
         push = f"zplan state push{f' -stack {self._recovery.stack}' if self._recovery.stack else ''} {kept}"
-        return diags.fail(summary, f"{failure.remedy}; {failure.unchanged}. The state this apply could not record is kept in {kept}: "
-                                   f"{failure.put_back(kept, push)}")
+        return diags.fail(summary, f"{failure.remedy}; {failure.unchanged}. The state this {self._command} could not record is kept in {kept}: "
+                                   f"{failure.put_back(kept, push, self._command)}")
 
     def _recorded(self) -> dict:
         try:
@@ -93,12 +96,12 @@ class StateWrites:
         return None, "; ".join(why) or "no place to keep it"
 
 
-def _stopped_early(failure: StateNotWritten, not_started: list[str]) -> diags.DiagnosticError:
+def _stopped_early(failure: StateNotWritten, not_started: list[str], command: str) -> diags.DiagnosticError:
     """The last write succeeded after an earlier one failed: all that ran is recorded, but what the
     failure kept from starting did not run."""
     skipped = f": {', '.join(not_started)} did not run" if not_started else ""
-    return diags.fail(f"{failure.summary}; the apply stopped there{skipped}",
-                      "what ran is recorded (a later write succeeded): run the apply again to finish it")
+    return diags.fail(f"{failure.summary}; the {command} stopped there{skipped}",
+                      f"what ran is recorded (a later write succeeded): run the {command} again to finish it")
 
 
 def differences(recorded: dict, current: dict) -> list[str]:

@@ -226,7 +226,7 @@ class _LockedOut(StateNotWritten):
         self._say(f"cannot record the state: {locked} (waited {locked.waited:g}s)",
                   f"wait until that command has ended{gone}", "the stored state was left as it was")
 
-    def put_back(self, kept, push: str) -> str:
+    def put_back(self, kept, push: str, command: str = "task") -> str:
         steps = ", ".join(self.addresses) or "its step"
         return (f"once the lock is free, run this task again (`zplan run-step` with the same arguments): it takes the record of "
                 f"{steps} from there instead of running it again; or put the file in place with `{push}` (refused if state was written since)")

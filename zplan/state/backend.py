@@ -295,10 +295,11 @@ class StateNotWritten(DiagnosticError):
         self.summary, self.remedy, self.unchanged = summary, remedy, unchanged
         DiagnosticError.__init__(self, [error(summary, f"{remedy}, then run the command again; {unchanged}")])
 
-    def put_back(self, kept: Path, push: str) -> str:
+    def put_back(self, kept: Path, push: str, command: str = "apply") -> str:
         """What to do with the recovery file ``kept`` holding the state this failure kept out of the
-        backend (``zplan.apply.state_writes``); ``push`` is the command that puts it in place."""
-        return f"once that can be written, put it in place with `{push}` before any other command writes state, then run the apply again"
+        backend (``zplan.apply.state_writes``); ``push`` is the command that puts it in place, and
+        ``command`` the one to run again then."""
+        return f"once that can be written, put it in place with `{push}` before any other command writes state, then run the {command} again"
 
 
 class StateNotStored(StateNotWritten):
