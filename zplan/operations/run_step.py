@@ -190,10 +190,12 @@ def _record(project: Project, backend, state: _TaskState, applier, lock_timeout:
         # A failed write, as a full disk's: the apply stops, its last write waits again, and what that
         # cannot record goes to the recovery file, made from the state as stored now (no lock is
         # needed to read it), so that putting it in place drops nothing a sibling task recorded.
+        pending = state.outputs_set
         try:
             _onto_stored(project, backend, state, applier)
         except Exception:  # (unreadable now: the recovery file holds the state as the task last read it)
             pass
+        state.outputs_set = pending  # (recorded again by the next write, from the state as it is then)
         _take_kept(project, state)  # what a sibling task kept there, which this file replaces, is kept too
         raise _LockedOut(locked, sorted({address for _, address, _ in state.steps})) from None
 
