@@ -165,3 +165,38 @@ def test_target_exclude_and_replace_follow_a_moved_block_and_say_so(sweep):
     assert "Steps: 0 to run, 4 cached." in plan.out  # the step's instances and what they read
     markdown = sweep.ok("plan", "-target", "resource.local_directory.results", "-format", "markdown").out
     assert "> -target resource.local_directory.results: has moved to resource.local_directory.reports" in markdown
+
+
+def test_switching_a_param_back_after_a_move_finds_the_older_result_of_a_step_reading_the_moved_resource(tmp_path):
+    # only the latest result was kept under the key the new address gives: n = 1, run before n = 2,
+    # ran again once the resource was renamed, though its result was recorded
+    project = Project(tmp_path)
+    project.write("steps.py", "def list_dir(where: str, n: int) -> list:\n    return [where] * n\n")
+    project.write("main.zp.hcl", READER.format("a", 1))
+    project.apply()
+    project.write("main.zp.hcl", READER.format("a", 2))
+    project.apply()
+    project.write("main.zp.hcl", READER.format("b", 2) + "\nmoved {\n  from = resource.local_directory.a\n  to   = resource.local_directory.b\n}\n")
+    assert ran(project.apply()) == set()
+    project.write("main.zp.hcl", READER.format("b", 1) + "\nmoved {\n  from = resource.local_directory.a\n  to   = resource.local_directory.b\n}\n")
+    plan = project.run("plan", "-detailed-exitcode")
+    assert "pipeline.p.step.list         cached (run 1, " in plan.out, str(plan)
+    assert ran(project.apply()) == set()
+
+
+def test_a_move_onto_an_address_state_holds_already_is_a_warning_naming_both(tmp_path):
+    # both a and b were applied, then a's block removed with a moved block to b: nothing could move,
+    # and the plan destroyed a without a word about the moved block, as if it had been followed
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", 'resource "local_directory" "a" {\n  path = "da"\n}\n\nresource "local_directory" "b" {\n  path = "db"\n}\n')
+    project.apply()
+    project.write("main.zp.hcl", 'resource "local_directory" "b" {\n  path = "db"\n}\n\n'
+                                 'moved {\n  from = resource.local_directory.a\n  to   = resource.local_directory.b\n}\n')
+    plan = project.ok("plan")
+    assert ("Warning: moved block: cannot move resource.local_directory.a to resource.local_directory.b, which state holds already: "
+            "resource.local_directory.a stays where it is") in plan.out, str(plan)
+    assert "zplan state rm resource.local_directory.b" in plan.out and "resource.local_directory.a   will be destroyed" in plan.out
+    doc = project.plan_json()
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["options"]["blocked_moves"] == [{"from": "resource.local_directory.a", "to": "resource.local_directory.b"}]
+    assert "moved" not in doc or doc["moved"] == []

@@ -119,14 +119,16 @@ def test_a_destroy_on_a_full_disk_keeps_what_it_could_not_record_and_names_it(ap
     before = applied.path(".zplan/state.json").read_bytes()
     code, _, err = with_full_disk(applied, ".zplan", "destroy", "-auto-approve")
     assert code == 1 and "internal error" not in err and "Traceback" not in err, err
-    assert "No space left on device; the apply stopped, and these ran but are not recorded in state: resource.local_directory.out" in err, err
+    # a destroy's message names the destroy: "run the apply again" would recreate what it destroyed
+    assert "No space left on device; the destroy stopped, and these ran but are not recorded in state: resource.local_directory.out" in err, err
+    assert "The state this destroy could not record" in err and "then run the destroy again" in err and "run the apply" not in err, err
     kept = applied.path("errored.state.json")  # .zplan is full: kept in the project folder
-    assert f"is kept in {kept}" in err and f"cp {kept} {applied.path('.zplan/state.json')}" in err, err
+    assert f"is kept in {kept}: once that can be written, put it in place with `zplan state push {kept}`" in err, err
     assert applied.path(".zplan/state.json").read_bytes() == before and not applied.path("out").exists()
     _no_leftovers(applied)
     assert "resource.local_directory.out" not in json.loads(kept.read_text())["resources"]
     assert oct(kept.stat().st_mode & 0o777) == "0o600"  # private, as state
-    kept.replace(applied.path(".zplan/state.json"))  # restored: the next plan knows the directory is gone
+    assert "the state is now serial 3" in applied.ok("state", "push", str(kept)).out  # restored: the next plan knows the directory is gone
     assert applied.ok("destroy", "-auto-approve").out == "Destroy complete: 0 destroyed.\n"
 
 

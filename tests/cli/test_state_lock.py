@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -80,6 +81,33 @@ def test_state_rm_of_a_step_says_it_forgets_resources_only_and_how_to_rerun_the_
     assert address in applied.ok("state", "list").out
 
 
+def test_state_push_puts_a_state_file_back_and_refuses_an_older_or_foreign_one_unless_forced(applied: Project):
+    first = applied.state()
+    applied.apply("-var", "c=2")
+    applied.write("older.json", json.dumps(first))
+    refused = applied.run("state", "push", "older.json")
+    assert refused.code == 1 and "Traceback" not in refused.err, str(refused)
+    assert "Error: cannot push older.json (serial 1) over newer state (serial 2)" in refused.err
+    assert "records otherwise: pipeline.numbers.step.scale, pipeline.numbers.step.total" in refused.err
+    applied.write("foreign.json", json.dumps({**first, "lineage": "of-another-project", "serial": 7}))
+    foreign = applied.run("state", "push", "foreign.json")
+    assert foreign.code == 1 and "its lineage of-another-project is not the stored state's" in foreign.err, str(foreign)
+    applied.write("sibling.json", json.dumps({**first, "serial": 2}))  # written from the same state as the stored one
+    sibling = applied.run("state", "push", "sibling.json")
+    assert sibling.code == 1 and "cannot push sibling.json (serial 2) over another state of the same serial (serial 2)" in sibling.err, str(sibling)
+    applied.write("damaged.json", "{}")
+    damaged = applied.run("state", "push", "damaged.json")
+    assert damaged.code == 1 and "damaged.json is damaged: it has no format_version" in damaged.err, str(damaged)
+    assert applied.state()["serial"] == 2
+
+    forced = applied.ok("state", "push", "-force", "older.json")  # a serial of its own: plans saved before are stale
+    assert "Pushed older.json: the state is now serial 3." in forced.out
+    assert applied.state() == {**first, "serial": 3}
+    applied.write("same.json", json.dumps(applied.state()))
+    assert "The stored state is same.json already: nothing was written." in applied.ok("state", "push", "same.json").out
+    assert applied.state()["serial"] == 3
+
+
 HOLD_FLOCK_ONLY = """
 import fcntl, os, time
 fd = os.open(".zplan/state.json.lock", os.O_RDWR | os.O_CREAT)
@@ -128,3 +156,14 @@ def test_waiting_for_the_lock_is_said_once_in_a_log_not_every_second(applied: Pr
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_state_push_replaces_a_damaged_state_only_with_force(applied: Project):
+    good = applied.state()
+    applied.write("good.json", json.dumps(good))
+    applied.write(".zplan/state.json", json.dumps(good)[:100])  # cut short
+    refused = applied.run("state", "push", "good.json")
+    assert refused.code == 1 and "Traceback" not in refused.err, str(refused)
+    assert "state.json is damaged: it is not valid JSON" in refused.err and "zplan state push -force good.json" in refused.err
+    assert "Pushed good.json" in applied.ok("state", "push", "-force", "good.json").out
+    assert applied.state() == good and "No changes." in applied.ok("plan").out

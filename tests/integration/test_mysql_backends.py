@@ -314,11 +314,36 @@ def test_an_apply_whose_state_writes_the_server_refuses_stops_and_keeps_the_stat
     assert "cannot record the state: state backend mysql://" in refused.err and "Lock wait timeout exceeded" in refused.err
     assert "these ran but are not recorded in state: pipeline.p.step.s" in refused.err
     kept = project / ".zplan" / RECOVERY_NAME
-    assert f"is kept in {kept}" in refused.err and "table zplan_state" in refused.err
+    assert f"is kept in {kept}: once that can be written, put it in place with `zplan state push {kept}`" in refused.err  # (its one stack)
     assert backend.read() == before  # each write was rolled back whole
     recovered = json.loads(kept.read_text())
     assert recovered["serial"] == before["serial"] + 1
 
-    backend.write(recovered)  # put in place as the message says: the step is recorded, nothing runs again
+    pushed = zplan(project, "state", "push", "-stack", "team", str(kept))  # as the message says: the step is recorded, nothing runs again
+    assert pushed.code == 0 and f"the state is now serial {recovered['serial']}" in pushed.out, pushed
+    assert backend.read() == recovered
     plan = zplan(project, "plan", "-stack", "team", "-var", "n=2")
     assert "pipeline.p.step.s" in plan.out and "cached" in plan.out and "will run" not in plan.out, plan
+
+
+def test_state_push_refuses_an_older_state_on_the_server_unless_forced(mariadb_server: MariaDBServer, mysql_url: str, tmp_path: Path) -> None:
+    from tests.cli.helpers import zplan
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.zp.hcl").write_text(FAILING_WRITES % mysql_url)
+    (project / "steps.py").write_text("def s(n):\n    return n * 2\n")
+    assert zplan(project, "apply", "-auto-approve", "-stack", "team").code == 0
+    backend = MySQLBackend(mysql_url, workspace="team")
+    first = backend.read()
+    (project / "first.json").write_text(json.dumps(first))
+    assert zplan(project, "apply", "-auto-approve", "-stack", "team", "-var", "n=2").code == 0
+
+    refused = zplan(project, "state", "push", "-stack", "team", "first.json")
+    assert refused.code == 1 and "Traceback" not in refused.err, refused
+    assert f"cannot push first.json (serial {first['serial']}) over newer state (serial {first['serial'] + 1})" in refused.err
+    assert backend.read()["serial"] == first["serial"] + 1
+    forced = zplan(project, "state", "push", "-stack", "team", "-force", "first.json")
+    assert forced.code == 0, forced
+    assert backend.read() == {**first, "serial": first["serial"] + 2}
+    assert MySQLBackend(mysql_url, workspace="default").read() is None, "pushed into the stack's own workspace only"

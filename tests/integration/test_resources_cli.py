@@ -217,6 +217,22 @@ def test_a_resource_removed_from_state_and_imported_again_keeps_its_readers_cach
     assert zplan(project, "plan", "-detailed-exitcode").returncode == 0
 
 
+def test_a_directory_removed_from_state_and_imported_again_keeps_its_readers_cached(tmp_path: Path) -> None:
+    # the import recorded no created_at (the apply had recorded when it made the folder): the
+    # record differed, and the step reading the folder reran, "changed since the step last ran"
+    from zplan_provider_local.base import birth_iso
+
+    if birth_iso(tmp_path) is None:
+        pytest.skip("this file system keeps no birth time")
+    (tmp_path / "main.zp.hcl").write_text('resource "local_directory" "d" {\n  path = "out"\n}\n\npipeline "p" {\n  step "read" {\n'
+                                          '    source = "steps.py:read"\n    params = { where = resource.local_directory.d.path }\n  }\n}\n')
+    (tmp_path / "steps.py").write_text("def read(where: str) -> str:\n    return where\n")
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    assert zplan(tmp_path, "state", "rm", "local_directory.d").returncode == 0
+    assert zplan(tmp_path, "import", "local_directory.d", "out").returncode == 0
+    assert actions(plan_json(tmp_path)) == {"resource.local_directory.d": "no-op", "pipeline.p.step.read": "cached"}
+
+
 def test_imported_resources_are_destroyed_dependents_first(tmp_path: Path) -> None:
     # the import recorded no dependencies: destroy took the folder first, while it still held the file
     (tmp_path / "main.zp.hcl").write_text(MOVING_FOLDER.replace("var.dir", '"out"'))

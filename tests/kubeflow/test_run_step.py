@@ -331,6 +331,82 @@ def test_a_task_waits_for_the_lock_as_long_as_it_is_told(project_dir):
     assert pipeline_tasks(project, list(plan.steps), 5400.0)[0].arguments[-2:] == ["-lock-timeout", "5400s"]
 
 
+HOLD_THE_LOCK_ONCE_THE_STEP_RUNS = """
+import sys, time
+from pathlib import Path
+from zplan.state.backend import FileBackend
+
+folder = Path(sys.argv[1])
+while not (folder / "started").exists():
+    time.sleep(0.02)
+with FileBackend(Path(".zplan/state.json")).lock("gc") as info:
+    print(info.id, flush=True)
+    (folder / "go").write_text("")
+    time.sleep(120)
+"""
+
+
+def test_a_task_that_cannot_get_the_lock_to_record_keeps_its_result_for_its_retry(tmp_path):
+    """Another process (a gc of the user's) takes the lock while the step runs and holds it past the
+    task's -lock-timeout: the step's record is kept in the recovery file, and the task run again
+    takes it from there instead of running the step again."""
+    from zplan.apply.state_writes import RECOVERY_NAME
+
+    root = _slow_steps(tmp_path, "slow")
+    task, lock_id = _locked_out(root, "pipeline.p.step.slow", tmp_path / "slow")
+    kept = root / ".zplan" / RECOVERY_NAME
+    assert task.code == 1 and "Traceback" not in task.err, task
+    assert f"cannot record the state: state is locked: ID {lock_id}, gc by" in task.err
+    assert "these ran but are not recorded in state: pipeline.p.step.slow\n" in task.err
+    assert f"is kept in {kept}: once the lock is free, run this task again" in task.err
+    assert "takes the record of pipeline.p.step.slow from there instead of running it again" in task.err
+    assert [s.reasons[0].code for s in _plans_of(root)] == [m.NEVER_RAN]  # nothing half-written
+
+    hooks = Recorder()  # the retry, once the lock is free
+    assert run_step(ProjectArgs(root), "pipeline.p.step.slow", hooks)
+    assert not [e for e in hooks.events if e[0] == "step_started"], "the step ran again"
+    assert [s.action for s in _plans_of(root)] == [m.CACHED]
+
+
+def test_sibling_tasks_locked_out_in_turn_both_keep_their_results(tmp_path):
+    """The second task's recovery file holds what the first one kept there too."""
+    root = _slow_steps(tmp_path, "a", "b")
+    for step in "ab":
+        assert _locked_out(root, f"pipeline.p.step.{step}", tmp_path / step)[0].code == 1
+    for step in "ab":
+        hooks = Recorder()
+        assert run_step(ProjectArgs(root), f"pipeline.p.step.{step}", hooks)
+        assert not [e for e in hooks.events if e[0] == "step_started"], f"{step} ran again"
+    assert [s.action for s in _plans_of(root)] == [m.CACHED, m.CACHED]
+
+
+def _slow_steps(tmp_path, *names: str):
+    """Steps that each note in a folder of its name that it started, then wait to be let go."""
+    steps = "".join(f'  step "{n}" {{\n    source = "steps.py:slow"\n    params = {{ folder = "{tmp_path / n}" }}\n  }}\n' for n in names)
+    for n in names:
+        (tmp_path / n).mkdir()
+    return _project(tmp_path, "import time\nfrom pathlib import Path\n\n\ndef slow(folder):\n    (Path(folder) / 'started').write_text('')\n"
+                              "    while not (Path(folder) / 'go').exists():\n        time.sleep(0.02)\n    return folder\n",
+                    f'pipeline "p" {{\n{steps}}}\n')
+
+
+def _locked_out(root, address: str, signals):
+    """``zplan run-step ADDRESS`` while another process takes the lock once the step has started and
+    holds it past the task's -lock-timeout; the task's result and the id of the lock it found held."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK_ONCE_THE_STEP_RUNS, str(signals)], cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        task = zplan(root, "run-step", address, "-lock-timeout", "1s")
+        return task, holder.stdout.readline().strip()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def _plans_of(root) -> list[m.StepPlan]:
+    project = open_project(ProjectArgs(root))
+    return list(Planner(project, State(project.state_backend().read())).plan(PlanRequest()).steps)
+
+
 def _release_after_one_refused_write(server, database: str, holder) -> threading.Thread:
     """Let ``holder`` go (it holds the state row) once one write waiting for the row has given up."""
     def watch() -> None:
@@ -369,7 +445,7 @@ def test_a_task_whose_record_is_refused_once_records_its_step_with_its_last_writ
         cur.execute("SELECT doc FROM zplan_state WHERE workspace = 'team' FOR UPDATE")
     released = _release_after_one_refused_write(mariadb_server, database, holder)
     try:
-        with pytest.raises(DiagnosticError, match=r"Lock wait timeout exceeded; try restarting transaction; the apply stopped there"):
+        with pytest.raises(DiagnosticError, match=r"Lock wait timeout exceeded; try restarting transaction; the task stopped there"):
             run_step(ProjectArgs(root, stack="team"), "pipeline.p.step.b", Recorder())
     finally:
         released.join(90)

@@ -81,7 +81,8 @@ class Applier:
         self.project = planner.project
         self.plan = plan
         self.state = state
-        self.writes = StateWrites(self._after_snapshots(persist), self._after_snapshots(persist_last or persist), recovery)
+        self.writes = StateWrites(self._after_snapshots(persist), self._after_snapshots(persist_last or persist), recovery,
+                                  "destroy" if plan.destroy else "task" if in_task else "apply")
         persist = self.writes.write
         self.persist = persist
         self.hooks = hooks or Hooks()

@@ -27,15 +27,17 @@ class Recovery:
 
     read_recorded: Callable[[], dict | None]  # the state as stored: what the failed writes left
     folders: tuple[Path, ...]  # where a recovery file may be written, in order
-    state_path: Path | None = None  # the state file it restores, when state is a file
-    put_back: str = ""  # how to put it in place otherwise (state in a database)
+    stack: str | None = None  # the -stack `zplan state push` needs to put it in place (state in a database)
 
 
 class StateWrites:
-    def __init__(self, write: Callable[[State], None], write_last: Callable[[State], None], recovery: Recovery | None = None) -> None:
+    def __init__(self, write: Callable[[State], None], write_last: Callable[[State], None], recovery: Recovery | None = None,
+                 command: str = "apply") -> None:
+        """``command``: what the messages name, to be run again ("apply", "destroy", "task")."""
         self._write = write
         self._write_last = write_last
         self._recovery = recovery or Recovery(lambda: None, ())
+        self._command = command
         self.failed: StateNotWritten | None = None
 
     def write(self, state: State) -> None:
@@ -56,21 +58,20 @@ class StateWrites:
         except StateNotWritten as exc:
             raise self._not_recorded(state, first or exc, stopped=first is not None) from None
         if first is not None:
-            raise _stopped_early(first, not_started)
+            raise _stopped_early(first, not_started, self._command)
 
     def _not_recorded(self, state: State, failure: StateNotWritten, stopped: bool) -> diags.DiagnosticError:
-        unrecorded = _differences(self._recorded(), state.doc)
+        unrecorded = differences(self._recorded(), state.doc)
         kept, tried = self._keep_recovery(state)
         what = f"these ran but are not recorded in state: {', '.join(unrecorded)}" if unrecorded else "nothing it changed is missing from state"
-        summary = f"{failure.summary}; {'the apply stopped' if stopped else 'that was its last write'}, and {what}"
+        summary = f"{failure.summary}; {f'the {self._command} stopped' if stopped else 'that was its last write'}, and {what}"
         if kept is None:
-            return diags.fail(summary, f"{failure.remedy}; {failure.unchanged}. The state this apply could not record could not be "
+            return diags.fail(summary, f"{failure.remedy}; {failure.unchanged}. The state this {self._command} could not record could not be "
                                        f"kept either ({tried}): the next plan plans what is not recorded again (a resource listed "
                                        "above may then exist already: import it, or delete it by hand)")
-        restore = f" (cp {kept} {self._recovery.state_path})" if self._recovery.state_path is not None else self._recovery.put_back
-        return diags.fail(summary, f"{failure.remedy}; {failure.unchanged}. The state this apply could not record is kept in {kept}: "
-                                   f"once that can be written, put it in place{restore} before any other command writes state, "
-                                   "then run the apply again")
+        push = f"zplan state push{f' -stack {self._recovery.stack}' if self._recovery.stack else ''} {kept}"
+        return diags.fail(summary, f"{failure.remedy}; {failure.unchanged}. The state this {self._command} could not record is kept in {kept}: "
+                                   f"{failure.put_back(kept, push, self._command)}")
 
     def _recorded(self) -> dict:
         try:
@@ -95,15 +96,15 @@ class StateWrites:
         return None, "; ".join(why) or "no place to keep it"
 
 
-def _stopped_early(failure: StateNotWritten, not_started: list[str]) -> diags.DiagnosticError:
+def _stopped_early(failure: StateNotWritten, not_started: list[str], command: str) -> diags.DiagnosticError:
     """The last write succeeded after an earlier one failed: all that ran is recorded, but what the
     failure kept from starting did not run."""
     skipped = f": {', '.join(not_started)} did not run" if not_started else ""
-    return diags.fail(f"{failure.summary}; the apply stopped there{skipped}",
-                      "what ran is recorded (a later write succeeded): run the apply again to finish it")
+    return diags.fail(f"{failure.summary}; the {command} stopped there{skipped}",
+                      f"what ran is recorded (a later write succeeded): run the {command} again to finish it")
 
 
-def _differences(recorded: dict, current: dict) -> list[str]:
+def differences(recorded: dict, current: dict) -> list[str]:
     """Resources and steps whose record in ``current`` is not the one in ``recorded``."""
     changed = _changed_keys(recorded["resources"], current["resources"])
     for key, store in current["stores"].items():

@@ -1,9 +1,10 @@
-"""`zplan state list|show|rm`, `zplan force-unlock`, `zplan verify` and `zplan gc`: looking after
+"""`zplan state list|show|rm|push`, `zplan force-unlock`, `zplan verify` and `zplan gc`: looking after
 recorded state and the artifact store, each through one operation in ``zplan.operations``."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 import typer
@@ -87,3 +88,29 @@ def force_unlock(lock_id: str, force: bool = opt(False, "force", "Do not ask."),
     if not state_ops.force_unlock(project_args(stack), lock_id, ask):
         raise typer.Exit(1)
     say("The state lock was released.")
+
+
+@state_app.command("push")
+def state_push(path: str = typer.Argument(..., help="A state file (errored.state.json, state.json.backup), or - to read it from stdin."),
+               force: bool = opt(False, "force", "Push it even if its lineage differs or the stored state is newer (what only that records is forgotten)."),
+               lock_timeout: str = LockTimeoutOpt, stack: Optional[str] = stack_option(), no_color: bool = NoColorOpt) -> None:
+    """Replace the stored state with a state file, as `terraform state push` (put errored.state.json back)."""
+    from zplan.cli.apply_cmd import lock_views
+    from zplan.operations import state_ops
+    from zplan.render.console import say
+
+    source, raw = _read_pushed(path)
+    pushed = state_ops.state_push(project_args(stack), source, raw, force, lock_timeout, lock_views())
+    say(f"Pushed {source}: the state is now serial {pushed.serial}." if pushed.written else f"The stored state is {source} already: nothing was written.")
+
+
+def _read_pushed(path: str) -> tuple[str, bytes]:
+    """Where the pushed state comes from (as messages name it) and its bytes."""
+    from zplan import diags
+
+    if path == "-":
+        return "the state read from stdin", sys.stdin.buffer.read()
+    try:
+        return path, Path(path).read_bytes()
+    except OSError as exc:
+        raise diags.fail(f"cannot read {path}: {exc.strerror or exc}", "give the path of a state file, or - to read it from stdin") from None

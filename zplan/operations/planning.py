@@ -41,7 +41,8 @@ def make_plan(project: Project, backend: StateBackend, request: PlanRequest, ref
     data input (``zplan.operations.early_start``)."""
     keep_decoded = keep_decoded and isinstance(backend, FileBackend)
     state = State(backend.read(keep_decoded=True) if keep_decoded else backend.read())
-    moved = apply_moves(project.config, state)
+    blocked: list[tuple[str, str]] = []
+    moved = apply_moves(project.config, state, blocked)
     followed = _follow_moves(project, request)
     if state.resources:  # (a project that records none never loads the provider plugins)
         rplan.upgrade_recorded(project.registry, state.resources, project.state_dir)
@@ -57,6 +58,8 @@ def make_plan(project: Project, backend: StateBackend, request: PlanRequest, ref
             early.join()
     if followed:  # the plan says which address it acted on
         plan = dataclasses.replace(plan, options={**plan.options, "followed_moves": followed})
+    if blocked:  # as Terraform warns: the old object is not moved, and is planned as any other left behind
+        plan = dataclasses.replace(plan, options={**plan.options, "blocked_moves": [{"from": old, "to": new} for old, new in blocked]})
     if refresh:  # a saved plan is applied reading back what it read back: else drift it saw would look undone
         plan = dataclasses.replace(plan, options={**plan.options, "refresh": True})
     planner.save_caches()
@@ -101,10 +104,17 @@ def recovery(project: Project, backend: StateBackend) -> "Recovery":
     ``errored.tfstate`` goes in the working directory): the state folder may be what refuses writes."""
     from zplan.apply.state_writes import Recovery
 
-    if isinstance(backend, FileBackend):
-        return Recovery(backend.read, (project.state_dir, project.root), backend.path)
-    return Recovery(backend.read, (project.state_dir, project.root),
-                    put_back=f" (as the doc of its workspace's row in table zplan_state of {backend.describe()})")
+    return Recovery(backend.read, (project.state_dir, project.root), None if _selected(project) else project.stack_name)
+
+
+def _selected(project: Project) -> bool:
+    """Whether a command given no -stack works on the project's stack (a database keeps a state per stack)."""
+    from zplan.stack.select import selected_name
+
+    try:
+        return selected_name(project.config, project.state_dir, None) == project.stack_name
+    except diags.DiagnosticError:
+        return False
 
 
 def record_unchanged(planned: Planned) -> bool:

@@ -18,7 +18,8 @@ from zplan.operations.opening import ProjectArgs
 from zplan.plan import model as m
 from zplan.plan.planner import Planner, PlanRequest
 from zplan.project import STATE_DIR, Project, ensure_state_dir
-from zplan.state.model import State
+from zplan.state.backend import StateNotWritten
+from zplan.state.model import State, StepRecord
 
 
 def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict | None = None,
@@ -43,7 +44,7 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
     # The lock is held to read and plan, and again to record, never while the step runs: the
     # pipeline's independent tasks run in parallel pods, and would otherwise run one at a time.
     with backend.lock("run-step", timeout=lock_timeout):
-        state = _TaskState(backend.read(), pipeline_run)
+        state = _TaskState(_with_kept_result(project, backend, address), pipeline_run)
         planner = Planner(project, state)
         whole = planner.plan(PlanRequest(targets=[address], replace=[address] if replace else []))
         plan = whole.only_step(address)  # upstream steps ran in their own tasks
@@ -64,6 +65,55 @@ def run_step(args: ProjectArgs, address: str, hooks: Hooks, planned_vars: dict |
     if ok and _tag_reused(state, applier, address):
         _record(project, backend, state, applier, lock_timeout)
     return ok
+
+
+def _with_kept_result(project: Project, backend, address: str) -> dict | None:
+    """The stored state, holding the results of ``address`` a recovery file kept when a task could not
+    record them (the state lock held past its wait, a write refused): a retry of the task records
+    them, under the lock it plans with, instead of running the step again. A newer record stays."""
+    doc = backend.read()
+    state = State(doc)
+    if not _take_kept(project, state, address):
+        return doc
+    state.bump()
+    backend.write(state.doc)
+    return state.doc
+
+
+def _take_kept(project: Project, state: State, address: str | None = None) -> bool:
+    """Put into ``state`` the results of ``address`` (None: of every step) that the project's recovery
+    files hold and it lacks; whether there were some."""
+    from zplan.apply.state_writes import RECOVERY_NAME
+    from zplan.state.checks import parse_document
+
+    taken = False
+    for kept_path in (project.state_dir / RECOVERY_NAME, project.root / RECOVERY_NAME):
+        try:
+            kept = State(parse_document(kept_path.read_bytes(), str(kept_path), ""))
+        except (OSError, diags.DiagnosticError):
+            continue  # none there (or not one zplan can read): nothing to take
+        for key, store in kept.doc["stores"].items():
+            steps = [address] if address is not None else sorted({*store["steps"], *(e["address"] for e in store["cache"].values())})
+            for step in steps:
+                taken = _take_results(state, key, store, step) or taken
+    return taken
+
+
+def _take_results(state: State, key: str, kept: dict, address: str) -> bool:
+    """Put into ``state`` the successful results of ``address`` that one store of a recovery file
+    holds and it lacks (its latest record, when newer, and cache entries); whether there were some."""
+    record = kept["steps"].get(address)
+    latest = state.step_record(key, address)
+    newer = record is not None and StepRecord.from_doc(record).succeeded and (
+        latest is None or (latest.finished_at or "") < (record.get("finished_at") or ""))
+    entries = {k: e for k, e in kept["cache"].items() if e.get("address") == address and state.cache_entry(key, k) is None}
+    if not (newer or entries):
+        return False
+    store = state.doc["stores"].setdefault(key, {"steps": {}, "cache": {}})
+    if newer:
+        store["steps"][address] = record
+    store["cache"].update(entries)
+    return True
 
 
 def _tag_reused(state: "_TaskState", applier, address: str) -> bool:
@@ -123,26 +173,65 @@ class _TaskState(State):
 def _record(project: Project, backend, state: _TaskState, applier, lock_timeout: float) -> None:
     """Write what the task changed onto the state as it is now, under the lock: the document is
     written whole, and one read before a sibling task recorded would drop what that task wrote."""
-    from zplan.apply import outputs as stack_outputs
+    from zplan.state.backend import StateLockedError
 
     if not (state.steps or state.bumped or state.outputs_set):
         return  # nothing new since the last write: the lock stays free for the siblings
-    with backend.lock("run-step", timeout=lock_timeout):
-        now = State(backend.read())
-        for key, address, record in state.steps:
-            now.put_step(key, address, record)
-        if state.bumped:
-            now.bump()
-        state.doc = now.doc  # the task goes on from what is written
-        outputs_set, state.outputs_set = state.outputs_set, False
-        if outputs_set:  # evaluated again, now that the siblings' step records are there too
-            stack_outputs.record_outputs(project, state, applier.tracker.store_key, applier.resources.value, applier.resources.names)
+    try:
+        with backend.lock("run-step", timeout=lock_timeout):
+            outputs_set = _onto_stored(project, backend, state, applier)
+            try:
+                backend.write(state.doc)
+            except Exception:  # kept for the next write (the apply's last), which reads the state afresh
+                state.outputs_set = outputs_set
+                raise
+            state.steps, state.bumped, state.outputs_set = [], False, False
+    except StateLockedError as locked:
+        # A failed write, as a full disk's: the apply stops, its last write waits again, and what that
+        # cannot record goes to the recovery file, made from the state as stored now (no lock is
+        # needed to read it), so that putting it in place drops nothing a sibling task recorded.
+        pending = state.outputs_set
         try:
-            backend.write(state.doc)
-        except Exception:  # kept for the next write (the apply's last), which reads the state afresh
-            state.outputs_set = outputs_set
-            raise
-        state.steps, state.bumped, state.outputs_set = [], False, False
+            _onto_stored(project, backend, state, applier)
+        except Exception:  # (unreadable now: the recovery file holds the state as the task last read it)
+            pass
+        state.outputs_set = pending  # (recorded again by the next write, from the state as it is then)
+        _take_kept(project, state)  # what a sibling task kept there, which this file replaces, is kept too
+        raise _LockedOut(locked, sorted({address for _, address, _ in state.steps})) from None
+
+
+def _onto_stored(project: Project, backend, state: _TaskState, applier) -> bool:
+    """Put what the task changed onto the state as stored now, which ``state`` becomes; whether the
+    stack's outputs were to be recorded (they are evaluated again, with the siblings' records too)."""
+    from zplan.apply import outputs as stack_outputs
+
+    now = State(backend.read())
+    for key, address, record in state.steps:
+        now.put_step(key, address, record)
+    if state.bumped:
+        now.bump()
+    state.doc = now.doc  # the task goes on from what is written
+    outputs_set, state.outputs_set = state.outputs_set, False
+    if outputs_set:
+        stack_outputs.record_outputs(project, state, applier.tracker.store_key, applier.resources.value, applier.resources.names)
+    return outputs_set
+
+
+class _LockedOut(StateNotWritten):
+    """The state lock was held (by an apply or gc of the user's) past the task's wait to record its
+    step: the step's outputs are stored, its record is kept for a retry of the task to take."""
+
+    def __init__(self, locked, addresses: list[str]) -> None:
+        self.path, self.addresses = None, addresses
+        holder = locked.holder
+        gone = f" (or, if it is gone for good, `zplan force-unlock {holder.id}`)" if holder is not None else ""
+        self._say(f"cannot record the state: {locked} (waited {locked.waited:g}s)",
+                  f"wait until that command has ended{gone}", "the stored state was left as it was")
+
+    def put_back(self, kept, push: str, command: str = "task") -> str:
+        steps = ", ".join(self.addresses) or "its step"
+        return (f"once the lock is free, run this task again (`zplan run-step` with the same arguments): it takes the record of "
+                f"{steps} from there instead of running it again; or put the file in place with `{push}` (refused if state was written since)")
 
 
 def _check_state_key(project: Project, backend, step: m.StepPlan) -> None:

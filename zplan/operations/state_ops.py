@@ -215,3 +215,64 @@ def _selector(address: str) -> str:
 
 def _matching(addresses, selector: str) -> list[str]:
     return sorted(a for a in addresses if addrs.matches(a, selector))
+
+
+@dataclass(frozen=True)
+class Pushed:
+    serial: int  # the stored state's serial now
+    written: bool  # False: the stored state was that document already
+
+
+def state_push(args: ProjectArgs, source: str, raw: bytes, force: bool, lock_timeout: str, views: LockViews) -> Pushed:
+    """Replace the stored state with the document ``raw`` read from ``source`` (a recovery file, a
+    backup), as ``terraform state push``: one of another lineage, or older than the stored state,
+    is refused unless ``force``, as it would drop what the stored state records since."""
+    from zplan.apply.state_writes import RECOVERY_NAME
+    from zplan.state.checks import parse_document
+
+    pushed = State(parse_document(raw, source, f"push a state file zplan wrote ({RECOVERY_NAME}, state.json.backup)"))
+    project = open_for_reading(args)  # (as state rm)
+    backend = _backend(project)
+    with backend.lock("state push", lock_timeout_seconds(lock_timeout), views.on_wait, views.on_stale):
+        stored = _stored_or_damaged(backend, source, force)
+        if stored is not None:
+            stored = State(stored)
+            if stored.doc == pushed.doc:
+                return Pushed(pushed.serial, False)
+            _check_push(source, pushed, stored, force)
+            # a serial of its own, so a plan saved against the state it replaces is refused as stale
+            pushed.doc["serial"] = max(pushed.serial, stored.serial + 1)
+        backend.write(pushed.doc)
+    return Pushed(pushed.serial, True)
+
+
+def _stored_or_damaged(backend, source: str, force: bool) -> dict | None:
+    """The stored state; None when there is none, or when it is damaged and ``force`` replaces it
+    (restoring a good copy over a damaged state is what push is for)."""
+    from zplan.state.checks import StateDamaged
+
+    try:
+        return backend.read()
+    except StateDamaged as exc:
+        if force:
+            return None
+        raise diags.fail(exc.diagnostics[0].summary, f"to replace it with {source}, push it with -force: "
+                                                      f"zplan state push -force {source}") from None
+
+
+def _check_push(source: str, pushed: State, stored: State, force: bool) -> None:
+    if force:
+        return
+    if pushed.lineage != stored.lineage:
+        raise diags.fail(f"cannot push {source}: its lineage {pushed.lineage} is not the stored state's ({stored.lineage})",
+                         "it is the state of another project or stack, or of one made again from scratch; "
+                         "-force replaces the stored state with it all the same (what only the stored state records is forgotten)")
+    if pushed.serial <= stored.serial:  # the same serial, another content: both were written from one state
+        from zplan.apply.state_writes import differences
+
+        newer = differences(pushed.doc, stored.doc)
+        over = "newer state" if pushed.serial < stored.serial else "another state of the same serial"
+        raise diags.fail(f"cannot push {source} (serial {pushed.serial}) over {over} (serial {stored.serial})",
+                         "the stored state was written since" + (f" and records otherwise: {', '.join(newer[:10])}"
+                                                                  + (", ..." if len(newer) > 10 else "") if newer else "")
+                         + "; -force replaces it all the same (what only the stored state records is forgotten)")

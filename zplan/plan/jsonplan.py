@@ -9,7 +9,9 @@ Schema (``format_version`` "1.0"; additions keep the major version):
       "options": {"targets": [], "excludes": [], "replace": [], "no_checkout": true (only under -no-checkout),
                   "refresh": true (only under -refresh),
                   "followed_moves": [{"flag", "from", "to"}] (only when -target, -exclude or -replace gave
-                  an address a moved block left: the plan used the new one)},
+                  an address a moved block left: the plan used the new one),
+                  "blocked_moves": [{"from", "to"}] (only when a moved block names a resource whose new
+                  address state holds already: it stays at its old one)},
       "resources": [{"address", "type", "name", "provider",
                      "action": "create"|"update"|"replace"|"delete"|"no-op",
                      "before": {...}|null, "after": {...}|null,

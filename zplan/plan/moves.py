@@ -15,13 +15,14 @@ from zplan.config.model import Config, Moved
 from zplan.state.model import State
 
 
-def apply_moves(config: Config, state: State) -> list[tuple[str, str]]:
-    """Move ``state``'s entries as the configuration's moved blocks say, in the order written."""
+def apply_moves(config: Config, state: State, blocked: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """Move ``state``'s entries as the configuration's moved blocks say, in the order written;
+    a resource whose new address state holds already stays, and is added to ``blocked``."""
     if config.moved:
         check_moves(config)
     moved: dict[str, str] = {}
     for block in config.moved:
-        for old, new in state.move(lambda address, b=block: moved_to(address, b.from_addr, b.to_addr)):
+        for old, new in state.move(lambda address, b=block: moved_to(address, b.from_addr, b.to_addr), blocked):
             first = next((k for k, v in moved.items() if v == old), old)  # a -> b then b -> c: a -> c
             moved.pop(first, None)
             moved[first] = new

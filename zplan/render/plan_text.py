@@ -71,9 +71,15 @@ def targeting_note(doc: dict) -> str | None:
 
 
 def followed_notes(doc: dict) -> list[str]:
-    """A -target, -exclude or -replace given an address a moved block left, and the one it acted on."""
+    """A -target, -exclude or -replace given an address a moved block left, and the one it acted on;
+    a move state could not make, as Terraform warns of it."""
+    options = doc.get("options") or {}
     return [f"{f['flag']} {f['from']}: has moved to {f['to']} (a moved block); the plan uses {f['to']}"
-            for f in (doc.get("options") or {}).get("followed_moves", ())]
+            for f in options.get("followed_moves", ())] + [
+        f"Warning: moved block: cannot move {b['from']} to {b['to']}, which state holds already: {b['from']} stays "
+        f"where it is (and is destroyed if the configuration no longer declares it); to move it, forget the other "
+        f"first with `zplan state rm {b['to']}`, or remove the moved block"
+        for b in options.get("blocked_moves", ())]
 
 
 def summary_line(doc: dict) -> str:

@@ -295,6 +295,12 @@ class StateNotWritten(DiagnosticError):
         self.summary, self.remedy, self.unchanged = summary, remedy, unchanged
         DiagnosticError.__init__(self, [error(summary, f"{remedy}, then run the command again; {unchanged}")])
 
+    def put_back(self, kept: Path, push: str, command: str = "apply") -> str:
+        """What to do with the recovery file ``kept`` holding the state this failure kept out of the
+        backend (``zplan.apply.state_writes``); ``push`` is the command that puts it in place, and
+        ``command`` the one to run again then."""
+        return f"once that can be written, put it in place with `{push}` before any other command writes state, then run the {command} again"
+
 
 class StateNotStored(StateNotWritten):
     """A state server refused a write (gone, a permission revoked, a row held too long): the write
@@ -326,7 +332,7 @@ def not_writable(folder: Path, code: int, doing: str = "lock the state") -> Diag
     why = "it is on a read-only file system" if code == errno.EROFS else "this user may not write in it"
     return DiagnosticError([error(
         f"cannot {doing}: {folder} is read-only ({why})",
-        "apply, destroy, import, state rm, gc and verify -repair lock and record state there: make it writable "
+        "apply, destroy, import, state rm, state push, gc and verify -repair lock and record state there: make it writable "
         "(remount it read-write, or chmod -R u+w it), then run the command again; "
         "commands that only read (plan, show, output, runs, state list, verify) work as they are",
     )])

@@ -167,19 +167,44 @@ class CacheEntry:
 def _follow_moved_resources(record: dict, cache: dict, moved: dict[str, str]) -> None:
     """A step's cache key names the resources it reads by address: a moved one takes its new
     address there too, and the latest result is also kept under the key that gives, so the
-    step stays cached (a move changes nothing but the address). Older results keep their keys."""
+    step stays cached (a move changes nothing but the address)."""
     fingerprint = record.get("fingerprint") or {}
-    read = fingerprint.get("resources")
-    if not isinstance(read, dict) or not any(address in moved for address in read):
+    renamed = _renamed_resources(fingerprint, moved)
+    if renamed is None:
         return
-    renamed = {**fingerprint, "resources": {moved.get(a, a): digest for a, digest in read.items()}}
     old_key, new_key = record.get("cache_key"), hash_value(renamed)
     record["fingerprint"] = renamed
     if old_key is None or old_key != hash_value(fingerprint):  # a key this fingerprint did not give: left as it is
         return
     record["cache_key"] = new_key
     if old_key in cache:
-        cache.setdefault(new_key, copy.deepcopy(cache[old_key]))
+        cache.setdefault(new_key, {**copy.deepcopy(cache[old_key]), "fingerprint": renamed})
+
+
+def _follow_moved_resources_in_cache(cache: dict, moved: dict[str, str]) -> None:
+    """Every result of a step reading a moved resource is kept under the key the new address gives
+    too, not only the latest: a param switched back after the move finds its result. Its entry holds
+    its fingerprint for that (``_entry_doc``); one recorded before entries held it keeps its key."""
+    for old_key, entry in list(cache.items()):
+        fingerprint = entry.get("fingerprint")
+        renamed = _renamed_resources(fingerprint, moved) if isinstance(fingerprint, dict) else None
+        if renamed is not None and old_key == hash_value(fingerprint):
+            cache.setdefault(hash_value(renamed), {**copy.deepcopy(entry), "fingerprint": renamed})
+
+
+def _renamed_resources(fingerprint: dict, moved: dict[str, str]) -> dict | None:
+    """``fingerprint`` with the resources it reads at their new addresses; None when none moved."""
+    read = fingerprint.get("resources")
+    if not isinstance(read, dict) or not any(address in moved for address in read):
+        return None
+    return {**fingerprint, "resources": {moved.get(a, a): digest for a, digest in read.items()}}
+
+
+def _entry_doc(record: StepRecord, address: str) -> dict:
+    """A cache entry for a successful record. The fingerprint of a step reading resources is kept
+    with it: their addresses are in its key, which a ``moved`` block changes (``State.move``)."""
+    doc = CacheEntry(address, record.outputs, record.run, record.finished_at, record.pipeline_run).to_doc()
+    return doc | {"fingerprint": record.fingerprint} if record.fingerprint.get("resources") else doc
 
 
 class State:
@@ -237,7 +262,7 @@ class State:
         store = self.doc["stores"].setdefault(key, {"steps": {}, "cache": {}})
         store["steps"][address] = record.to_doc()
         if record.succeeded and record.cache_key:
-            store["cache"][record.cache_key] = CacheEntry(address, record.outputs, record.run, record.finished_at, record.pipeline_run).to_doc()
+            store["cache"][record.cache_key] = _entry_doc(record, address)
 
     def restore_step(self, key: str, address: str, record: dict | None, cache_key: str | None, entry: dict | None) -> None:
         """Put back a step's record and the cache entry under ``cache_key`` as they were (None: absent)."""
@@ -263,9 +288,10 @@ class State:
                  if e.get("address") == address and e.get("pipeline_run") == pipeline_run]
         return CacheEntry.from_doc(max(found, key=lambda e: e.get("finished_at") or "")) if found else None
 
-    def move(self, rename: Callable[[str], str | None]) -> list[tuple[str, str]]:
+    def move(self, rename: Callable[[str], str | None], blocked: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
         """Give resources and step records new addresses (``moved`` blocks): ``rename`` answers
-        the new address or None. A new address already taken keeps both where they are."""
+        the new address or None. A new address already taken keeps both where they are: each such
+        resource is added to ``blocked`` (a step's older record left beside the new one is harmless)."""
         moved: dict[str, str] = {}
         tables = [self.doc["resources"]] + [store["steps"] for store in self.doc["stores"].values()]
         for table in tables:
@@ -274,9 +300,12 @@ class State:
                 if new is not None and new not in table:
                     table[new] = table.pop(old)
                     moved[old] = new
+                elif new is not None and table is self.doc["resources"] and blocked is not None:
+                    blocked.append((old, new))
         for store in self.doc["stores"].values():
             for entry in store["cache"].values():
                 entry["address"] = moved.get(entry["address"], entry["address"])
+            _follow_moved_resources_in_cache(store["cache"], moved)
             for record in store["steps"].values():
                 _follow_moved_resources(record, store["cache"], moved)
         for record in self.doc["resources"].values():  # destroy goes by them: dependents first

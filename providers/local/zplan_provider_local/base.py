@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 import re
 from pathlib import Path
@@ -73,6 +74,50 @@ def known(value: Any) -> bool:
 
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def birth_iso(path: Path) -> str | None:
+    """When the file or folder at ``path`` was made, as ``now_iso`` writes a time; None where the
+    OS or its file system does not keep it. What an import reads back: a time of zplan's own would
+    differ from the one the apply recorded, and rerun every step reading the resource."""
+    seconds = getattr(os.stat(path), "st_birthtime", None) or _statx_birth(path)  # (macOS, BSD) or Linux
+    return _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc).isoformat(timespec="seconds") if seconds else None
+
+
+def _statx_birth(path: Path) -> int | None:
+    """The birth time Linux's statx(2) gives (Python's os.stat leaves it out there); None (or 0, as
+    some file systems give) when it is not kept, or where the C library has no statx."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    statx = getattr(libc, "statx", None)
+    if statx is None:
+        return None
+    found = _statx_struct()()
+    if statx(_AT_FDCWD, os.fsencode(path), 0, _STATX_BTIME, ctypes.byref(found)) != 0 or not found.stx_mask & _STATX_BTIME:
+        return None
+    return found.stx_btime.tv_sec
+
+
+_AT_FDCWD, _STATX_BTIME = -100, 0x800
+
+
+@functools.cache
+def _statx_struct():
+    """``struct statx`` of linux/stat.h, up to the times (the rest is spare room for the kernel)."""
+    import ctypes
+
+    class Timestamp(ctypes.Structure):
+        _fields_ = [("tv_sec", ctypes.c_int64), ("tv_nsec", ctypes.c_uint32), ("reserved", ctypes.c_int32)]
+
+    class Statx(ctypes.Structure):
+        _fields_ = [("stx_mask", ctypes.c_uint32), ("stx_blksize", ctypes.c_uint32), ("stx_attributes", ctypes.c_uint64),
+                    ("stx_nlink", ctypes.c_uint32), ("stx_uid", ctypes.c_uint32), ("stx_gid", ctypes.c_uint32),
+                    ("stx_mode", ctypes.c_uint16), ("spare0", ctypes.c_uint16), ("stx_ino", ctypes.c_uint64),
+                    ("stx_size", ctypes.c_uint64), ("stx_blocks", ctypes.c_uint64), ("stx_attributes_mask", ctypes.c_uint64),
+                    ("stx_atime", Timestamp), ("stx_btime", Timestamp), ("stx_ctime", Timestamp), ("stx_mtime", Timestamp),
+                    ("spare", ctypes.c_uint64 * 32)]
+    return Statx
 
 
 def parse_mode(value: Any) -> int | None:

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from zplan.provider import Attribute, ProviderError, ResourceSchema
 
-from .base import LocalResource, format_mode, mode_problem, now_iso, observed_mode, parse_mode, path_problem
+from .base import LocalResource, birth_iso, format_mode, mode_problem, now_iso, observed_mode, parse_mode, path_problem
 
 
 _TRASH_PREFIX = ".{name}.deleting-"
@@ -70,7 +70,7 @@ class LocalDirectory(LocalResource):
         mode = parse_mode(s["mode"])
         if mode is not None:
             os.chmod(path, mode)  # mkdir's mode is filtered by the umask
-        return {**s, "mode": observed_mode(s["mode"], path.stat().st_mode), "id": str(path), "created_at": now_iso()}
+        return {**s, "mode": observed_mode(s["mode"], path.stat().st_mode), "id": str(path), "created_at": birth_iso(path) or now_iso()}
 
     def read(self, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
         path = self.located(attrs)
@@ -118,5 +118,5 @@ class LocalDirectory(LocalResource):
             "mode": format_mode(path.stat().st_mode),
             "force_destroy": False,
             "id": str(path),
-            "created_at": None,  # Linux gives no portable birth time
+            "created_at": birth_iso(path),  # as create recorded it (None where the file system keeps no birth time)
         }

@@ -22,7 +22,7 @@ def _writes(tmp_path: Path) -> tuple[StateWrites, FileBackend, State]:
     state = State()
     backend.write(state.doc)  # what was recorded before the apply
     writes = StateWrites(lambda s: FileBackend(backend.path).write(s.doc), lambda s: FileBackend(backend.path).write(s.doc),
-                         Recovery(backend.read, (tmp_path / "zplan", tmp_path / "project"), backend.path))
+                         Recovery(backend.read, (tmp_path / "zplan", tmp_path / "project")))
     return writes, backend, state
 
 
@@ -69,7 +69,7 @@ def test_a_last_write_that_fails_keeps_the_unrecorded_state_and_names_what_it_ho
     message = str(e.value)
     assert f"that was its last write, and these ran but are not recorded in state: {STEP}, {THING}" in message
     kept = tmp_path / "project" / RECOVERY_NAME  # the state folder refuses writes: the next place
-    assert f"is kept in {kept}: once that can be written, put it in place (cp {kept} {backend.path})" in message
+    assert f"is kept in {kept}: once that can be written, put it in place with `zplan state push {kept}`" in message
     assert json.loads(kept.read_text()) == state.doc
     _folder_comes_back(folder)
     assert backend.read()["resources"] == {}  # what the failed write left: the state before it
