@@ -44,8 +44,8 @@ def check_resources(config: Config, registry: ProviderRegistry) -> None:
 
 
 def check_provider_blocks(config: Config, registry: ProviderRegistry) -> None:
-    """Every ``provider`` block names an installed provider and the settings it takes, and is one of the
-    project's own files: a misspelt one, or one in a module (never read), would configure nothing."""
+    """Every ``provider`` block names an installed provider and the settings it takes: a misspelt one
+    would configure nothing."""
     found = diags.Collector()
     for name, block in config.providers.items():
         cls = registry.provider_class(name)
@@ -56,6 +56,14 @@ def check_provider_blocks(config: Config, registry: ProviderRegistry) -> None:
                         f'{hint}installed: {", ".join(registry.names()) or "none"} (see `zplan providers`)', block.range)
             continue
         _check_settings(block, cls.known_settings(), found)
+    found.raise_if_errors()
+
+
+def check_module_provider_blocks(config: Config) -> None:
+    """No module has a ``provider`` block: only the project's own files configure providers, so one in
+    a module would never be read. (Without loading the provider plugins: a no-change plan of a project
+    with modules but no provider block needs none.)"""
+    found = diags.Collector()
     for inst in {id(i.config): i for i in config.module_instances.values() if i.call is not None}.values():  # (not the root)
         for name, block in inst.config.providers.items():  # (each module folder once, not per instance)
             found.extend(_in_module(inst, [diags.error(
