@@ -133,6 +133,18 @@ def test_a_step_starts_with_nothing_an_earlier_step_left_in_its_worker(tmp_path,
     assert _value(p, "b") == [None, False, []]
 
 
+def test_a_watchdog_a_step_left_armed_does_not_go_off_in_the_next_step_of_its_worker(tmp_path):
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'pipeline "p" {\n  step "a" {\n    source = "steps.py:a"\n  }\n'
+                           '  step "b" {\n    source     = "steps.py:b"\n    depends_on = [step.a]\n  }\n}\n')
+    p.write("steps.py", "import faulthandler\nimport time\n\n\n"
+                        "def a():  # a guard of its own, for work it expects to end within 1 s: it ends sooner and forgets it\n"
+                        "    faulthandler.dump_traceback_later(1, exit=True)\n    return 1\n\n\n"
+                        "def b():\n    time.sleep(1.5)\n    return 2\n")
+    p.apply("-parallelism", "1")  # one worker: b runs where a ran
+    assert _value(p, "b") == 2
+
+
 def test_a_file_input_renamed_with_the_same_bytes_reruns_its_step_and_says_why(tmp_path):
     p = Project(tmp_path / "p")
     p.write("main.zp.hcl", 'pipeline "p" {\n  step "n" {\n    source = "s.py:name"\n    inputs = { f = "data/a.csv" }\n  }\n}\n')

@@ -15,7 +15,7 @@ The process-wide settings a step may change are put back too: the working folder
 the recursion limit, resource limits (``resource.setrlimit``: a hard limit lowered cannot be raised again), the
 longest number ``int()`` reads from text, a trace or profile function, multiprocessing's start method (unset
 while a step runs, which may set it once, as in a new process), signal handlers
-and blocked signals (and an alarm left set is cancelled), the warning filters, the locale,
+and blocked signals (and an alarm left set is cancelled, and so is a ``faulthandler`` watchdog), the warning filters, the locale,
 the decimal context, the sockets' default timeout, asyncio's current event loop, the garbage collector's settings, the thread switch
 interval, the level, handlers, filters, ``propagate`` and ``disabled`` of the root and named loggers that were there
 before the step (``logging.config.dictConfig`` disables them all; a logger made during the step, by a library it
@@ -110,6 +110,7 @@ def _restore_settings(settings: tuple) -> None:
     cwd, umask, limit, signals, numpy, pandas, tempfile.tempdir, sklearn, loop = settings  # (a temp folder the step set, maybe removed since)
     _restore_event_loop(loop)
     _restore_signals(signals)
+    _cancel_watchdog()
     if cwd is not None and _cwd() != cwd:
         with contextlib.suppress(OSError):  # (the step removed it)
             os.chdir(cwd)
@@ -267,6 +268,14 @@ def _restore_signals(before: tuple) -> None:
         if handler is not None and signal.getsignal(sig) is not handler:
             with contextlib.suppress(ValueError, OSError):  # (not the main thread: handlers cannot be set)
                 signal.signal(sig, handler)
+
+
+def _cancel_watchdog() -> None:
+    """A ``faulthandler.dump_traceback_later`` a step armed and did not cancel would go off in a later step, as an
+    alarm would (with ``exit=True`` ending its worker under it); zplan arms none of its own."""
+    faulthandler = sys.modules.get("faulthandler")
+    if faulthandler is not None:
+        faulthandler.cancel_dump_traceback_later()
 
 
 def _unblock(blocked: set) -> None:
