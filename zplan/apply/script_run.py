@@ -104,3 +104,25 @@ def metrics_value(path: Path) -> Any:
         return params_files.read(path)
     except (OSError, params_files.ParamsFileError):  # unreadable metrics are still stored as a file; only the value is missing
         return None
+
+
+def script_function(script, ctx):
+    """A script step as a function of its inputs (by name): runs the command in the step's
+    scratch folder, returns its outs by path."""
+    from zplan.apply.step_failures import StepExited
+
+    def call(**inputs):
+        try:
+            return run_script(script, inputs, ctx.scratch_dir)
+        except CommandFailed as exc:
+            raise StepExited(str(exc), None) from None
+
+    return call
+
+
+def keep_metrics(script, outputs: dict[str, Any], records: dict[str, dict]) -> None:
+    """A metrics file's values kept with its record (for `zplan output` and ML Metadata)."""
+    for name in script.metrics:
+        value = metrics_value(outputs[name])
+        if value is not None:
+            records[name]["value"] = value

@@ -37,7 +37,6 @@ import locale
 import logging
 import operator
 import os
-import random
 import signal
 import socket
 import sys
@@ -46,7 +45,7 @@ import time
 import warnings
 from typing import Any, Iterator
 
-from zplan.apply import step_imports
+from zplan.apply import library_settings, step_imports
 from zplan.artifacts.materializers import forget_modules, step_registrations
 
 try:
@@ -66,9 +65,6 @@ _LIMITS = tuple(getattr(resource, name) for name in ("RLIMIT_AS", "RLIMIT_DATA",
 # decimal's default context (rounding half to even)
 _DECIMAL_CONTEXT = {"prec": 28, "Emin": -999999, "Emax": 999999, "capitals": 1, "clamp": 0}
 _DECIMAL_TRAPS = ("InvalidOperation", "DivisionByZero", "Overflow")
-_NUMPY_ERRORS = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}  # numpy's defaults
-_NUMPY_PRINT = {"edgeitems": 3, "threshold": 1000, "floatmode": "maxprec", "precision": 8, "suppress": False, "linewidth": 75,
-                "nanstr": "nan", "infstr": "inf", "sign": "-", "formatter": None, "legacy": False, "override_repr": None}
 
 
 @contextlib.contextmanager
@@ -76,7 +72,7 @@ def step_interpreter_state(project_dir: str) -> Iterator[None]:
     env, path, argv, modules = _environment(), list(sys.path), list(sys.argv), set(sys.modules)
     settings, runtime, start_method = _settings(), _runtime_settings(), _free_start_method()
     _note_new_loggers()
-    _fresh_random_state()
+    library_settings.fresh_random_state()
     try:
         with warnings.catch_warnings(), step_imports.noted(), step_registrations():  # filters (and warnings already shown) as they were
             yield
@@ -102,8 +98,9 @@ def _settings() -> tuple:
     """The process-wide settings a step may change, as they are before it."""
     umask = os.umask(0o022)
     os.umask(umask)
-    return (_cwd(), umask, sys.getrecursionlimit(), _signal_settings(), _numpy_settings(), _pandas_options(), tempfile.tempdir,
-            _sklearn_config(), _event_loop())
+    libraries = library_settings
+    return (_cwd(), umask, sys.getrecursionlimit(), _signal_settings(), libraries.numpy_settings(), libraries.pandas_options(),
+            tempfile.tempdir, libraries.sklearn_config(), _event_loop())
 
 
 def _restore_settings(settings: tuple) -> None:
@@ -116,9 +113,9 @@ def _restore_settings(settings: tuple) -> None:
             os.chdir(cwd)
     os.umask(umask)
     sys.setrecursionlimit(limit)
-    _restore_numpy(numpy)
-    _restore_pandas(pandas)
-    _restore_sklearn(sklearn)
+    library_settings.restore_numpy(numpy)
+    library_settings.restore_pandas(pandas)
+    library_settings.restore_sklearn(sklearn)
 
 
 def _runtime_settings() -> tuple:
@@ -317,90 +314,6 @@ def _cwd() -> str | None:
         return os.getcwd()
     except OSError:  # removed
         return None
-
-
-def _fresh_random_state() -> None:
-    # From 128 bits of entropy each: half the cost of seed() for random, a tenth for numpy (both read 624 words)
-    random.seed(int.from_bytes(os.urandom(16), "little"))
-    legacy = getattr(sys.modules.get("numpy.random"), "seed", None)
-    if legacy is not None:
-        legacy(memoryview(os.urandom(16)).cast("I").tolist())
-
-
-def _numpy_settings() -> tuple | None:
-    numpy = sys.modules.get("numpy")
-    if numpy is None:
-        return None
-    return numpy.geterr(), numpy.geterrcall(), numpy.get_printoptions()
-
-
-def _restore_numpy(before: tuple | None) -> None:
-    """numpy's error handling and print options as before the step; at their defaults after the step
-    that imported numpy."""
-    numpy = sys.modules.get("numpy")
-    if numpy is None or not hasattr(numpy, "get_printoptions"):  # (an import that failed half-way)
-        return
-    printing = numpy.get_printoptions()
-    errors, call, options = before or (_NUMPY_ERRORS, None, {k: v for k, v in _NUMPY_PRINT.items() if k in printing})
-    if numpy.geterr() != errors:
-        numpy.seterr(**errors)
-    if numpy.geterrcall() is not call:
-        numpy.seterrcall(call)
-    if printing != options:
-        numpy.set_printoptions(**options)
-
-
-def _pandas_options() -> dict | None:
-    table = getattr(sys.modules.get("pandas._config.config"), "_global_config", None)
-    return _copied(table) if isinstance(table, dict) else None
-
-
-def _copied(options: dict) -> dict:
-    return {k: _copied(v) if isinstance(v, dict) else v for k, v in options.items()}
-
-
-def _restore_pandas(before: dict | None) -> None:
-    """pandas' options as before the step (set again through ``set_option``, which runs their
-    callbacks); at their defaults after the step that imported pandas."""
-    config = sys.modules.get("pandas._config.config")
-    table = getattr(config, "_global_config", None)
-    if not isinstance(table, dict) or table == before:
-        return
-    now = _flat(table)
-    then = _flat(before) if before is not None else {k: o.defval for k, o in getattr(config, "_registered_options", {}).items()}
-    changed = {k: v for k, v in then.items() if k in now and now[k] != v}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # (a deprecated option warns when set)
-        for key, value in changed.items():
-            config.set_option(key, value)
-
-
-def _sklearn_config() -> dict | None:
-    config = sys.modules.get("sklearn._config")
-    return config.get_config() if hasattr(config, "get_config") else None
-
-
-def _restore_sklearn(before: dict | None) -> None:
-    """scikit-learn's configuration (``set_config(transform_output="pandas")`` changes what every transformer
-    returns) as before the step; at its defaults after the step that imported it."""
-    config = sys.modules.get("sklearn._config")
-    if not hasattr(config, "get_config"):
-        return
-    now = config.get_config()
-    then = before if before is not None else getattr(config, "_global_config", {})  # (set_config leaves it: the defaults)
-    changed = {k: v for k, v in then.items() if k in now and now[k] != v}
-    if changed:
-        config.set_config(**changed)
-
-
-def _flat(options: dict, prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for k, v in options.items():
-        if isinstance(v, dict):
-            flat.update(_flat(v, f"{prefix}{k}."))
-        else:
-            flat[f"{prefix}{k}"] = v
-    return flat
 
 
 def _environment() -> dict:

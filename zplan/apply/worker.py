@@ -198,7 +198,9 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
     project_dir = Path(task.project_dir)
     ctx = runtime.StepContext(task.address, task.run_id, project_dir, task.artifact_store_url, scratch, task.stack)
     if task.script is not None:
-        fn, kwargs = _script_function(task.script, ctx), {}
+        from zplan.apply import script_run
+
+        fn, kwargs = script_run.script_function(task.script, ctx), {}
     elif task.tfx is not None:
         fn, kwargs = tfx_component(task.tfx), dict(task.params)
     else:
@@ -238,7 +240,9 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
         for name, out in outputs.items():
             result.outputs[name] = _store_output(store, name, out, name in task.handed_on, task.sync_outputs, result.unsynced)
     if task.script is not None:
-        _keep_metrics(task.script, outputs, result.outputs)
+        from zplan.apply import script_run
+
+        script_run.keep_metrics(task.script, outputs, result.outputs)
 
 
 def _loader_modules(inputs) -> list[str]:
@@ -248,30 +252,6 @@ def _loader_modules(inputs) -> list[str]:
         items = spec.items if isinstance(spec, ListArg) else (spec,)
         found += [item.module for item in items if isinstance(item, ArtifactArg) and item.module]
     return found
-
-
-def _script_function(script, ctx):
-    """A script step as a function of its inputs (by name): runs the command in the step's
-    scratch folder, returns its outs by path."""
-    from zplan.apply.script_run import CommandFailed, run_script
-
-    def call(**inputs):
-        try:
-            return run_script(script, inputs, ctx.scratch_dir)
-        except CommandFailed as exc:
-            raise StepExited(str(exc), None) from None
-
-    return call
-
-
-def _keep_metrics(script, outputs: dict[str, Any], records: dict[str, dict]) -> None:
-    """A metrics file's values kept with its record (for `zplan output` and ML Metadata)."""
-    from zplan.apply.script_run import metrics_value
-
-    for name in script.metrics:
-        value = metrics_value(outputs[name])
-        if value is not None:
-            records[name]["value"] = value
 
 
 def _exit_code(exc: SystemExit) -> Any:
