@@ -29,6 +29,7 @@ def test_first_apply_runs_every_step_then_nothing_is_left_to_do(applied_once, ap
 def test_a_param_change_reruns_that_step_and_downstream_with_the_reason(applied):
     result = applied.run("plan", "-var", "c=0.5", "-detailed-exitcode")
     assert result.code == 2, str(result)
+    assert "  ~ total = 10.5 -> (known after apply)" in result.out and "  count = 4" in result.out, str(result)  # as Terraform marks it
     assert "will rerun: params.c: 1 -> 0.5" in plan_line(result, "scale")
     assert "will rerun: input values changes (upstream scale reruns)" in plan_line(result, "total")
     assert "cached" in plan_line(result, "load") and "cached" in plan_line(result, "count")
@@ -38,6 +39,8 @@ def test_a_param_change_reruns_that_step_and_downstream_with_the_reason(applied)
     doc = applied.plan_json()
     assert steps_by_action(doc) == {"run": {"scale", "total"}, "cached": {"load", "count"}}
     assert reasons(doc)["scale"] == ["params.c: 1 -> 0.5"]
+    assert doc["outputs"]["total"] == {"known": False, "sensitive": False, "value": None, "before": 10.5}
+    assert "total" not in doc["output_changes"]  # (known values only: the step reruns, which the plan says already)
     result = applied.apply()
     assert ran(result) == {"scale", "total"}
     assert applied.ok("output", "total").out.strip() == "5.25"

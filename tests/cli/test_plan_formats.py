@@ -38,7 +38,8 @@ def test_markdown_plan_has_the_table_and_a_section_per_change(changed_plan):
     assert "| 0 | 0 | 0 | 2 | 2 |" in out
     assert "<details><summary><code>~ pipeline.numbers.step.scale</code> will run: params.c: 1 -&gt; 0.5</summary>" in out
     assert "<details><summary>2 cached step(s)</summary>" in out
-    assert out.count("<details>") == out.count("</details>") == 3
+    assert "<details><summary>1 output change(s)</summary>" in out and "! total = 10.5 -> (known after apply)" in out
+    assert out.count("<details>") == out.count("</details>") == 4
 
 
 def test_show_json_of_a_saved_plan_is_the_saved_plan(changed_plan):

@@ -59,11 +59,13 @@ def output_changes(project, state, outputs: dict[str, dict]) -> tuple[tuple[str,
 
 
 def with_before(project, state, outputs: dict[str, dict], changes: tuple[tuple[str, str], ...]) -> dict[str, dict]:
-    """``outputs`` with each one apply would change holding its recorded value as ``before``, so a
-    plan shows ``old -> new`` as Terraform's does. ``before_sensitive``: recorded as a sensitive one
-    (sealed: never unsealed here, as it is only ever shown hidden)."""
+    """``outputs`` with each one apply would change, or will know only after apply, holding its
+    recorded value as ``before``, so a plan shows ``old -> new`` (``old -> (known after apply)``) as
+    Terraform's does. ``before_sensitive``: recorded as a sensitive one (sealed: never unsealed here,
+    as it is only ever shown hidden)."""
     recorded = state.outputs_of(project.stack_name)
     changed = {name for name, kind in changes if kind == "change"}
+    changed |= {name for name, o in outputs.items() if not o["known"] and name in recorded}
     return {name: {**o, **_before(recorded[name])} if name in changed else o for name, o in outputs.items()}
 
 

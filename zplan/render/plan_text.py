@@ -170,8 +170,9 @@ def _outputs(doc: dict) -> list[tuple[str, str]]:
         return []
     lines = [("bold", "Outputs:")]
     for name in sorted(set(doc["outputs"]) | set(changes)):
-        style, mark = _OUTPUT_MARKS.get(changes.get(name), ("", ""))
         o = doc["outputs"].get(name)
+        # one known after apply that was recorded may change: marked as Terraform marks it (not in output_changes)
+        style, mark = _OUTPUT_MARKS.get(changes.get(name) or ("change" if o and "before" in o else None), ("", ""))
         if o is None:
             why = "destroyed" if doc["destroy"] else "no longer declared"
             lines.append((style, f"  {mark}{name} ({why}: removed from state)"))
