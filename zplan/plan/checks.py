@@ -7,7 +7,7 @@ halfway through an apply.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from zplan import diags
 from zplan.config.convert import ConversionError, convert
@@ -41,6 +41,23 @@ def check_resources(config: Config, registry: ProviderRegistry) -> None:
             mine.extend(exc.diagnostics)
         found.extend(_called_from(resource, mine.items))
     found.raise_if_errors()
+
+
+def check_configuration(config: Config, registry: Callable[[], ProviderRegistry]) -> None:
+    """What the plan checks in the whole configuration before it starts: ``registry`` gives the provider
+    plugins, loaded only for a configuration with resources or provider blocks."""
+    if config.resources:  # unknown attributes fail here, not halfway through apply
+        check_resources(config, registry())
+        check_resource_reads(config, registry())
+    if config.providers:
+        check_provider_blocks(config, registry())
+    if config.module_instances:
+        check_module_provider_blocks(config)
+    scripted = [s for s in config.steps() if s.script is not None]
+    if scripted:  # (a project without script steps never imports their module)
+        from zplan.config.scripts import check_outs_apart
+
+        check_outs_apart(scripted)  # every instance known: two writing one path are refused, as DVC does
 
 
 def check_provider_blocks(config: Config, registry: ProviderRegistry) -> None:

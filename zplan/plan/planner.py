@@ -26,7 +26,7 @@ from zplan.hashing import STAT_CACHE_FILE, StatCache
 from zplan.plan import checkouts
 from zplan.plan import model as m
 from zplan.plan import resources as rplan
-from zplan.plan.checks import check_module_provider_blocks, check_provider_blocks, check_provider_rules, check_resource_reads, check_resources, check_types
+from zplan.plan.checks import check_configuration, check_provider_rules, check_types
 from zplan.plan.code_hash import CodeIndex
 from zplan.plan.destroy_order import dependencies_closure, dependents_closure, resource_ancestors, with_declared_dependencies
 from zplan.plan.errors import PlanErrors
@@ -103,18 +103,7 @@ class Planner:
 
     def _plan(self, request: PlanRequest) -> m.Plan:
         project = self.project
-        if project.config.resources:  # unknown attributes fail here, not halfway through apply
-            check_resources(project.config, project.registry)
-            check_resource_reads(project.config, project.registry)
-        if project.config.providers:
-            check_provider_blocks(project.config, project.registry)
-        if project.config.module_instances:
-            check_module_provider_blocks(project.config)
-        scripted = [s for s in project.config.steps() if s.script is not None]
-        if scripted:  # (a project without script steps never imports their module)
-            from zplan.config.scripts import check_outs_apart
-
-            check_outs_apart(scripted)  # every instance known: two writing one path are refused, as DVC does
+        check_configuration(project.config, lambda: project.registry)
         graph = build(project.config, project.stack_name)
         _check_addresses(graph, request, self.state)
         nodes = subgraph_for(graph, request.targets, request.excludes)
