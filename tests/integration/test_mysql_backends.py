@@ -234,6 +234,26 @@ def test_force_unlock_ends_the_holder(mariadb_server: MariaDBServer, mysql_url: 
     assert "released" in holder.let_go()
 
 
+def test_a_write_after_the_server_ended_the_lock_is_refused(mariadb_server: MariaDBServer, mysql_url: str, holders) -> None:
+    # the server frees the lock with the connection holding it (a restart, a network cut, a failover):
+    # the command went on writing, over what the command that took the lock next wrote
+    from zplan.state.backend import StateNotStored
+
+    backend = MySQLBackend(mysql_url)
+    backend.write({**empty(), "serial": 1})
+    with backend.lock("apply") as mine:
+        MySQLBackend(mysql_url).force_unlock(mine.id)  # ends its connection, as the server would
+        holder = holders(mysql_url)  # another command takes the lock and writes
+        MySQLBackend(mysql_url).write({**empty(), "serial": 5})
+        with pytest.raises(StateNotStored, match="the state lock was lost"):
+            backend.write({**empty(), "serial": 2})
+    assert backend.read()["serial"] == 5
+    holder.let_go()
+    with backend.lock("apply"):  # a lock taken again is written under
+        backend.write({**empty(), "serial": 6})
+    assert backend.read()["serial"] == 6
+
+
 def test_workspaces_lock_separately_even_with_long_names(mariadb_server: MariaDBServer, mysql_url: str, holders) -> None:
     long_name = "w" * 200
     holder = holders(mysql_url, long_name)

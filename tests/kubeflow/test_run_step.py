@@ -361,6 +361,8 @@ def test_a_task_that_cannot_get_the_lock_to_record_keeps_its_result_for_its_retr
     assert f"is kept in {kept}: once the lock is free, run this task again" in task.err
     assert "takes the record of pipeline.p.step.slow from there instead of running it again" in task.err
     assert [s.reasons[0].code for s in _plans_of(root)] == [m.NEVER_RAN]  # nothing half-written
+    gc = zplan(root, "gc", "-grace", "0", "-keep-runs", "0")  # keeps what the file refers to, as state's
+    assert gc.code == 0 and "Removed 0 artifact(s)" in gc.out, gc
 
     hooks = Recorder()  # the retry, once the lock is free
     assert run_step(ProjectArgs(root), "pipeline.p.step.slow", hooks)

@@ -111,6 +111,7 @@ def collect_garbage(args: ProjectArgs, keep_runs: int | None, dry_run: bool, loc
     with _locked({project.stack_name: backend, **{s.name: s.backend for s in sharing}}, lock_timeout, views, str(settings["artifact_store"])):
         state = State(backend.read())
         others = _shared_references(sharing, state, backend, keep_runs, str(settings["artifact_store"]))
+        others |= _in_recovery_files(project)
         report = _judge(state, key, store, _results(args, project.stack_name), keep_runs, dry_run, others, grace_seconds)
         report.sharing, report.ignored = [s.name for s in sharing], ignored
         if (report.removed or report.incomplete) and not dry_run:
@@ -362,6 +363,21 @@ def _in_state(state: State, key: str, kept_runs: set[int] | None) -> set[str]:
                 found |= _digests(entry.get("outputs", {}))
     found |= _digests(state.doc.get("outputs", {}))
     found |= _digests(state.doc.get("resources", {}))
+    return found
+
+
+def _in_recovery_files(project: Project) -> set[str]:
+    """Every digest a recovery file refers to (``zplan.apply.state_writes``): the state a command
+    could not record, waiting to be pushed back, or a record a Kubeflow/Vertex task's retry takes."""
+    from zplan.apply.state_writes import RECOVERY_NAME
+    from zplan.state.checks import parse_document
+
+    found: set[str] = set()
+    for path in (project.state_dir / RECOVERY_NAME, project.root / RECOVERY_NAME):
+        try:
+            found |= _in_state(State(parse_document(path.read_bytes(), str(path), "")), "", None)
+        except (OSError, diags.DiagnosticError):
+            continue  # none there (or not one zplan can read)
     return found
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 from dataclasses import asdict
 from typing import Iterator
@@ -53,6 +54,8 @@ class MySQLBackend:
         self.target = parse_mysql_url(url, password)
         self.workspace = workspace
         self._tables_ready = False
+        self._held = None  # the connection holding the lock, while this backend holds it
+        self._held_guard = threading.Lock()  # (an apply writes from several threads)
 
     def describe(self) -> str:
         return f"{self.target.describe()} (workspace {self.workspace})"
@@ -85,6 +88,11 @@ class MySQLBackend:
         """Replace the document in one transaction. A write the server refuses, or a server out of
         reach, is ``StateNotStored``: an apply then stops and keeps what it could not record."""
         text = dump_document(doc, indent=1)  # before connecting: a bad doc writes nothing
+        try:
+            self._check_still_held()
+        except DiagnosticError as exc:
+            raise StateNotStored(self.describe(), exc, "find out which command took the state lock since (a command waiting for it names "
+                                                       "its holder), and let it end: what it wrote must not be overwritten") from None
         try:
             self._store(text)
         except DiagnosticError as exc:
@@ -129,8 +137,10 @@ class MySQLBackend:
             try:
                 with self._errors():
                     info = self._take_over(conn, operation, on_stale)
+                self._held = conn
                 yield info
             finally:
+                self._held = None
                 self._release(conn)
 
     def force_unlock(self, lock_id: str) -> None:
@@ -151,6 +161,25 @@ class MySQLBackend:
             conn.commit()
 
     # -- lock helpers ---------------------------------------------------------
+
+    def _check_still_held(self) -> None:
+        """A write under the lock is refused once the lock is gone: the server frees it with its
+        connection (a restart, a network cut, a failover, a force-unlock), and another command may
+        hold it now, which this write would overwrite. (Refused, the state this write holds is kept
+        in the recovery file as for any refused write.)"""
+        pymysql = import_pymysql()
+        with self._held_guard:
+            if self._held is None:
+                return  # (a write not under a lock of this backend)
+            try:
+                with self._held.cursor() as cur:
+                    cur.execute("SELECT IS_USED_LOCK(%s) = CONNECTION_ID()", (self.lock_name,))
+                    held = cur.fetchone()[0] == 1
+            except pymysql.err.MySQLError:
+                held = False
+        if not held:
+            raise fail(f"state backend {self.describe()}: the state lock was lost (the server ended the connection holding it: "
+                       "a restart, a network cut, a failover, or a force-unlock), and another command may hold it now")
 
     def _acquire(self, conn, timeout: float, on_wait: WaitCallback | None) -> None:
         deadline = time.monotonic() + timeout
