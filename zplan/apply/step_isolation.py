@@ -7,8 +7,9 @@ would not say everything that made it: environment variables it set, entries it 
 ``sys.path``, the arguments it put in ``sys.argv``, and the globals of the project's own modules and of the libraries beside it (a list one
 step appends to, a setting another reads) are therefore put back. Those modules are imported again by
 the next step that uses them, from the files on disk, so a step also never runs code older
-than what its re-plan fingerprinted; the materializers they registered are forgotten with them. Those
-a library that stays loaded registered store only the outputs of the steps that import it (``step_imports``).
+than what its re-plan fingerprinted; the materializers they registered are forgotten with them. A library
+that stays loaded (installed) cannot forget the materializers it registered as it was imported, and importing it
+again registers nothing: a step after which one is registered ends its worker, and the next step starts in a new one.
 
 The process-wide settings a step may change are put back too: the working folder, the temporary folder
 (``tempfile.tempdir``), the umask,
@@ -45,8 +46,9 @@ import time
 import warnings
 from typing import Any, Iterator
 
-from zplan.apply import library_settings, step_imports
-from zplan.artifacts.materializers import forget_modules, step_registrations
+from zplan.apply import library_settings
+from zplan.apply.strays import spoil
+from zplan.artifacts.materializers import forget_modules, registered_in_last_step, step_registrations
 
 try:
     import resource
@@ -74,7 +76,7 @@ def step_interpreter_state(project_dir: str) -> Iterator[None]:
     _note_new_loggers()
     library_settings.fresh_random_state()
     try:
-        with warnings.catch_warnings(), step_imports.noted(), step_registrations():  # filters (and warnings already shown) as they were
+        with warnings.catch_warnings(), step_registrations():  # filters (and warnings already shown) as they were
             yield
     finally:
         _restore_settings(settings)
@@ -91,7 +93,8 @@ def step_interpreter_state(project_dir: str) -> Iterator[None]:
         _unbind_from_parents({name: sys.modules.pop(name) for name in dropped})
         if dropped:
             forget_modules(dropped)  # a materializer the step's code registered would store the next step's outputs
-            step_imports.forget(dropped)
+        if registered_in_last_step():  # by a library that stays: a later step that never imports it must not meet it
+            spoil()
 
 
 def _settings() -> tuple:

@@ -115,8 +115,14 @@ def left_threads_message(left: list[str] | tuple[str, ...]) -> str:
 
 
 def spoiled() -> bool:
-    """Whether a step left threads alive in this process (it must then end, not run another step)."""
+    """Whether a step left this process unfit for another step (threads alive, a materializer an installed
+    library registered): it must then end, and the next step starts in a new worker."""
     return _spoiled
+
+
+def spoil() -> None:
+    global _spoiled
+    _spoiled = True
 
 
 def _new_threads(before: frozenset[threading.Thread]) -> list[threading.Thread]:

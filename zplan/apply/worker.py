@@ -22,13 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-from zplan.apply import snapshot_guard, step_imports
+from zplan.apply import snapshot_guard
 from zplan.apply.step_failures import InputDamaged, StepExited, StepFailed, step_traceback, user_traceback
 from zplan.apply.step_function import load_function, tfx_component
 from zplan.apply.step_isolation import step_interpreter_state
 from zplan.apply.step_log import captured_output, log_tail, logging_to_log, withhold_private_environment
 from zplan.apply.strays import threads_now
-from zplan.artifacts.materializers import hiding
 from zplan.diags import DiagnosticError
 from zplan.steps import DEFAULT_OUTPUT
 
@@ -236,22 +235,12 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
         outputs = split_outputs(value, declared)
     except ValueError as exc:
         raise StepFailed(str(exc), None) from None
-    with hiding(step_imports.hidden_materializers(_loader_modules(task.inputs.values()))):  # as a new worker would store them
-        for name, out in outputs.items():
-            result.outputs[name] = _store_output(store, name, out, name in task.handed_on, task.sync_outputs, result.unsynced)
+    for name, out in outputs.items():
+        result.outputs[name] = _store_output(store, name, out, name in task.handed_on, task.sync_outputs, result.unsynced)
     if task.script is not None:
         from zplan.apply import script_run
 
         script_run.keep_metrics(task.script, outputs, result.outputs)
-
-
-def _loader_modules(inputs) -> list[str]:
-    """The modules registering the users' materializers that load ``inputs``."""
-    found = []
-    for spec in inputs:
-        items = spec.items if isinstance(spec, ListArg) else (spec,)
-        found += [item.module for item in items if isinstance(item, ArtifactArg) and item.module]
-    return found
 
 
 def _exit_code(exc: SystemExit) -> Any:

@@ -81,7 +81,6 @@ _user: list[Registered] = []  # newest first
 _plugins: list[Materializer] | None = None  # None until the entry points were read
 _step = 0  # the step running in this process, numbered by its worker; 0 outside any
 _steps = 0  # steps numbered so far
-_hidden: frozenset[str] = frozenset()  # registrations a step's worker does not let store its outputs (``hiding``)
 
 
 def materializer(type_or_name: type | tuple[type, ...] | str, *, name: str | None = None, version: str | None = None):
@@ -169,7 +168,7 @@ def forget_modules(modules: set[str]) -> None:
 
 @contextlib.contextmanager
 def step_registrations() -> Iterator[None]:
-    """Registrations made meanwhile are noted as the running step's (see ``from_earlier_steps``)."""
+    """Registrations made meanwhile are noted as the running step's (see ``registered_in_last_step``)."""
     global _step, _steps
     _steps += 1
     _step = _steps
@@ -179,22 +178,10 @@ def step_registrations() -> Iterator[None]:
         _step = 0
 
 
-def from_earlier_steps() -> list[tuple[str, str]]:
-    """(name, registering module) of what an earlier step of this process registered: a module that
-    stayed loaded since (an installed library) keeps its registrations, which the running step may
-    not have met (see ``zplan.apply.step_imports``)."""
-    return [(m.name, m.module) for m in _user if m.step not in (0, _step)]
-
-
-@contextlib.contextmanager
-def hiding(names: set[str]) -> Iterator[None]:
-    """The registrations ``names`` store no value meanwhile."""
-    global _hidden
-    before, _hidden = _hidden, frozenset(names)
-    try:
-        yield
-    finally:
-        _hidden = before
+def registered_in_last_step() -> bool:
+    """Whether a registration the last step made is still there: one made by a module that stays loaded in
+    the worker (an installed library), which the worker's next step may never import."""
+    return any(m.step == _steps for m in _user if _steps)
 
 
 def _load_plugins() -> list[Materializer]:
@@ -216,7 +203,7 @@ def _load_plugins() -> list[Materializer]:
 def materializer_for(value: Any, handed_on: bool = False) -> Materializer:
     """The materializer that will store ``value``; with ``handed_on`` (another step reads it),
     a built-in's faster form where it has one (DataFrames and Arrow tables as Arrow IPC)."""
-    users = [m for m in _user if m.name not in _hidden and _takes(m, value)]
+    users = [m for m in _user if _takes(m, value)]
     if users:
         return min(users, key=lambda m: m.specificity(value))  # min keeps the newest among equals
     for m in BUILTINS:

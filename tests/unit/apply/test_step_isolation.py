@@ -175,17 +175,3 @@ def test_a_step_sees_no_setting_or_random_state_an_earlier_step_left_in_its_work
     seeded = {"random": 0.8444218515250481, "np.random": 0.5488135039273248}  # the first draws after seed(0)
     assert all(observed[k] != seeded[k] for observed in seen for k in draws), seen
     assert seen[0]["random"] != seen[1]["random"] and seen[0]["np.random"] != seen[1]["np.random"]
-
-
-
-def test_the_imports_a_step_makes_are_noted_through_functions_that_pickle_as_the_ones_they_wrap():
-    """A step may pickle what refers to ``importlib.import_module`` (a plugin loader, say): by reference, as without zplan."""
-    import builtins
-    import pickle
-
-    from zplan.apply.step_imports import noted
-
-    with noted():
-        assert pickle.loads(pickle.dumps(importlib.import_module)) is importlib.import_module
-        assert pickle.loads(pickle.dumps(builtins.__import__)) is builtins.__import__
-    assert builtins.__import__.__module__ == "builtins" and importlib.import_module.__module__ == "importlib"
