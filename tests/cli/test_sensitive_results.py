@@ -530,3 +530,25 @@ def test_metadata_a_step_logs_under_a_sensitive_map_s_keys_does_not_name_them(tm
     assert b"alphakey" not in stored and b"betakey" not in stored
     shown = p.ok("runs", "show", "1").out
     assert 'metadata {<sensitive>: <sensitive>, "rows": <sensitive>}' in shown, shown
+
+
+def test_a_step_output_holding_a_secret_is_sealed_in_state_even_from_a_step_declared_free_of_it(tmp_path):
+    """A step declared free of secrets (sensitive_outputs=False) that returns one anyway, or one that
+    writes a secret's text itself, had its small output kept in clear in state and shown by `show -json`
+    and `state show`, where the output reading it was already <sensitive>. It is sealed as a sensitive
+    step's is, and still given on request."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", HCL.replace('    params = { token = var.token }\n  }\n', '    params = { token = var.token }\n  }\n'
+                                       '  step "plain" {\n    source = "s.py:plain"\n  }\n')
+            + 'output "echo" {\n  value = step.use.outputs.output\n}\n')
+    p.write("s.py", "import zplan\n\n@zplan.step(sensitive_outputs=False)\ndef use(token: str) -> dict:\n    return {'echo': token}\n\n"
+                    "def plain() -> str:\n    return 'ECHOSECRET-55'\n")
+    env = cli_env(ZPLAN_VAR_token="ECHOSECRET-55")
+    assert "echo = <sensitive>" in p.ok("apply", "-auto-approve", env=env).out
+    shown = [p.ok(*command, env=env).text for command in (("show", "-json"), ("state", "show", "pipeline.p.step.use"), ("state", "show", "pipeline.p.step.plain"))]
+    for text in shown:
+        assert "SECRET" not in text and "(sensitive)" in text, text
+    leaks = [f for f in p.path(".zplan").rglob("*") if f.is_file() and "artifacts" not in f.parts and b"ECHOSECRET" in f.read_bytes()]
+    assert leaks == []
+    assert "No changes" in p.ok("plan", env=env).text
+    assert p.ok("output", "-json", "-show-sensitive", "echo", env=env).out == '{"echo": "ECHOSECRET-55"}\n'
