@@ -552,3 +552,17 @@ def test_a_step_output_holding_a_secret_is_sealed_in_state_even_from_a_step_decl
     assert leaks == []
     assert "No changes" in p.ok("plan", env=env).text
     assert p.ok("output", "-json", "-show-sensitive", "echo", env=env).out == '{"echo": "ECHOSECRET-55"}\n'
+
+
+def test_the_dashboard_preview_of_an_output_holding_a_secret_shows_it_nowhere(tmp_path):
+    """The dashboard previews a small step output from its artifact: a step not given the secret that
+    writes its text all the same (a token read from a file it was pointed to) had it shown in clear."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", HCL.replace('    params = { token = var.token }\n', ''))
+    p.write("s.py", "def use() -> dict:\n    return {'token': 'PREVIEWSECRET-9', 'rows': 3}\n")
+    env = cli_env(ZPLAN_VAR_token="PREVIEWSECRET-9")
+    p.ok("apply", "-auto-approve", env=env)
+    p.ok("ui", "-export", "site", env=env)
+    pages = {page.name: page.read_text() for page in p.path("site").rglob("*.html")}
+    assert [name for name, text in pages.items() if "PREVIEWSECRET" in text] == []
+    assert '<pre class="preview">(sensitive)' in pages["run-1-pipeline.p.step.use.html"]
