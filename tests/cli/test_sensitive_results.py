@@ -480,7 +480,7 @@ def test_a_one_letter_secret_is_sealed_in_state_without_mangling_the_log(tmp_pat
     assert 'params {"fruit": "banana", "token": <sensitive>}' in p.ok("runs", "show", "1", env=env).out
 
 
-@pytest.mark.parametrize("params", ["var.m", "{ for k, v in var.m : k => 1 }", "zipmap(keys(var.m), [1])"])
+@pytest.mark.parametrize("params", ["var.m", "{ for k, v in var.m : k => 1 }", "zipmap(keys(var.m), [1])", "{ for k, v in var.m : upper(k) => 1 }"])
 def test_params_named_by_a_sensitive_map_s_keys_are_refused_at_their_line(tmp_path, params):
     """`params = var.m` made the params themselves a map with secret keys: they were written in clear,
     and once keys were secrets the params were digested whole, a text where state wants an object
@@ -494,7 +494,7 @@ def test_params_named_by_a_sensitive_map_s_keys_are_refused_at_their_line(tmp_pa
     refused = p.run("plan")
     assert refused.code == 1 and "Traceback" not in refused.err, str(refused)
     assert 'main.zp.hcl:9:14: step "use": the names of params cannot come from a sensitive value' in refused.err, str(refused)
-    assert "alphakey" not in refused.text and "alphavalue" not in refused.text
+    assert "alphakey" not in refused.text.lower() and "alphavalue" not in refused.text
     p.write("main.zp.hcl", hcl.replace("PARAMS", 'merge({ n = 1 }, { token = var.m["alphakey"] })'))
     assert json.loads(p.ok("plan", "-format", "json").out)["steps"][0]["params"] == {"n": "(sensitive)", "token": "(sensitive)"}
 

@@ -26,7 +26,7 @@ def step_params(step: StepConfig, scope: Scope) -> dict[str, Any]:
     if scope.was_sensitive(step.params):  # a param computed from a secret (upper(var.token)) is one too
         # the names are the function's keyword arguments, which its code spells (merge(local.base, { key = var.key }))
         scope.keep_secret(step.params, value, lambda expr: scope.eval_marked(expr, where=step.where), value)
-        if _names_hold_secret(step.params, value, scope.secrets or []):  # params = var.m: as for_each refuses one
+        if _names_hold_secret(step.params, value, scope.secrets or []) or _names_from_secret(step, scope):  # as for_each refuses one
             raise diags.fail(f'step "{step.name}": the names of params cannot come from a sensitive value',
                              "they are the step's keyword arguments, named in plans and state: pass the map as one param "
                              "(params = { m = var.m })", step.params.range)
@@ -51,6 +51,14 @@ def _names_hold_secret(params: Expr, value: dict, secrets: list[str]) -> bool:
     object (``{ n = var.train.n }`` names its param "n", a key of the sensitive var.train or not)."""
     written = {key for key, _ in params.items if isinstance(key, str)} if isinstance(params, ObjectExpr) else set()
     return holds_secret([name for name in value if name not in written], secrets)
+
+
+def _names_from_secret(step: StepConfig, scope: Scope) -> bool:
+    """Whether params are a ``for`` expression over a sensitive collection (``{ for k, v in var.m : upper(k) => v }``):
+    its names are made from the secret, whatever texts they come out as."""
+    from zplan.config.operators import ForExpr
+
+    return isinstance(step.params, ForExpr) and scope.eval_marked(step.params.collection, where=step.where)[1]
 
 
 def plain(value: Any) -> bool:
