@@ -566,3 +566,21 @@ def test_the_dashboard_preview_of_an_output_holding_a_secret_shows_it_nowhere(tm
     pages = {page.name: page.read_text() for page in p.path("site").rglob("*.html")}
     assert [name for name, text in pages.items() if "PREVIEWSECRET" in text] == []
     assert '<pre class="preview">(sensitive)' in pages["run-1-pipeline.p.step.use.html"]
+
+
+@pytest.mark.parametrize("inputs", ["var.m", '{ for k, v in var.m : k => "data.csv" }'])
+def test_inputs_named_by_a_sensitive_map_s_keys_are_refused_at_their_line(tmp_path, inputs):
+    """As params: `inputs = { for k, v in var.m : k => "data.csv" }` named the step's inputs by the
+    sensitive map's keys, shown in the JSON plan and written in state and ML Metadata."""
+    p = Project(tmp_path / "p")
+    hcl = 'variable "m" {\n  type      = map(string)\n  sensitive = true\n}\n\npipeline "p" {\n  step "use" {\n    source = "s.py:use"\n    inputs = INPUTS\n  }\n}\n'
+    p.write("main.zp.hcl", hcl.replace("INPUTS", inputs))
+    p.write("s.py", "def use(**kw) -> int:\n    return len(kw)\n")
+    p.write("data.csv", "a,b\n")
+    p.write("zplan.zpvars", 'm = { alphakey = "data.csv" }\n')
+    refused = p.run("plan")
+    assert refused.code == 1 and "Traceback" not in refused.err, str(refused)
+    assert 'main.zp.hcl:9:14: step "use": the names of inputs cannot come from a sensitive value' in refused.err, str(refused)
+    assert "alphakey" not in refused.text
+    p.write("main.zp.hcl", hcl.replace("INPUTS", '{ data = var.m["alphakey"] }'))
+    assert json.loads(p.ok("plan", "-format", "json").out)["steps"][0]["inputs"]["data"]["path"] == "(sensitive)"
