@@ -50,8 +50,9 @@ def _holds_secret(text: str, secrets: Iterable[str]) -> bool:
 
 
 def _in_text(secrets: Iterable[str]) -> list[str]:
-    """The secrets free text is redacted of (see MIN_IN_TEXT)."""
-    return [s for s in secrets if len(s) >= MIN_IN_TEXT]
+    """The secrets free text is redacted of (see MIN_IN_TEXT), longest first: a secret inside
+    another ("admin" in "admin-pw-9") replaced first would leave the rest of the longer one shown."""
+    return sorted({s for s in secrets if len(s) >= MIN_IN_TEXT}, key=len, reverse=True)
 
 
 def _number_text(value: Any) -> str | None:
@@ -204,7 +205,7 @@ class Redactor:
     secret is held back until more bytes come (or ``flush``)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = sorted({s.encode() for s in _in_text(secrets)}, key=len, reverse=True)
+        self.secrets = [s.encode() for s in _in_text(secrets)]
         self.pending = b""
 
     def feed(self, chunk: bytes) -> bytes:

@@ -82,6 +82,12 @@ class ProjectViews:
             raise ZplanAPIError(f"log of {address} in run {run} cannot be read: {exc.strerror}") from None
         return redact(text, self._project.secrets) or ""
 
+    def holds_secret(self, value: Any) -> bool:
+        """Whether ``value`` holds the text of a known secret (a view must not show it), wherever it came from."""
+        from zplan.secrets import holds_secret
+
+        return holds_secret(value, self._project.secrets)
+
     def lineage(self, artifact_id: int, address: str | None = None) -> "LineageNode":
         """The artifact with that id, its producer (the execution of step ``address`` when given: steps
         that produced the same content share one artifact) and recursively the producer's inputs.

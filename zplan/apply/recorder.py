@@ -26,7 +26,7 @@ from zplan.apply.tracker import RunTracker
 from zplan.diags import DiagnosticError
 from zplan.plan import model as m
 from zplan.plan.steps import StepPlanner
-from zplan.secrets import digest_record, hide_all, is_sealed
+from zplan.secrets import digest_record, hide_all, holds_secret, is_sealed
 from zplan.state.model import CacheEntry, State, StepRecord
 
 STATE_FLUSH_SECONDS = 1.0
@@ -118,13 +118,18 @@ class RunRecorder:
                   run: int | None, finished_at: str | None = None) -> None:
         """The step's latest execution (and, when it succeeded, a cache entry for its key)."""
         now = finished_at or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        if plan.sensitive_outputs:
+        if plan.sensitive_outputs or self._hold_secret(outputs):  # (a step declared free of secrets may still return one)
             outputs = self._sealed_values(outputs)
         record = StepRecord(status, plan.cache_key, planner.fingerprint(plan), outputs, run, now, error or None)
         self._note_unwritten(plan.address, record)
         self.state.put_step(self.tracker.store_key, plan.address, record)
         self.tracker.result.changed = True
         self.flush()
+
+    def _hold_secret(self, outputs: dict) -> bool:
+        """Whether a small value state keeps of ``outputs`` (or its meta) holds a known secret's text."""
+        return any(isinstance(out, dict) and (holds_secret(out.get("value"), self.secrets) or holds_secret(out.get("meta"), self.secrets))
+                   for out in outputs.values())
 
     def _sealed_values(self, outputs: dict) -> dict:
         """A sensitive step's small values, which state keeps for `zplan output` (and a number's

@@ -16,11 +16,12 @@ import functools
 import datetime
 import json
 import os
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from zplan import diags
-from zplan.config.values import FINITE_RULE, non_finite, number_to_string, valid_text
+from zplan.config.values import FINITE_RULE, SENSITIVE_VALUE, non_finite, number_to_string, valid_text
 
 SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 DEFAULT_PARAMS_FILE = "params.yaml"  # what a DVC stage's bare key names
@@ -34,9 +35,10 @@ _parsed: dict[str, tuple[tuple[int, int], Any]] = {}  # path -> ((size, mtime_ns
 class ParamsFileError(Exception):
     """A params file is missing, unreadable or malformed; ``summary``/``detail`` become a diagnostic."""
 
-    def __init__(self, summary: str, detail: str = "") -> None:
+    def __init__(self, summary: str, detail: str = "", reason: str = "") -> None:
         super().__init__(summary)
         self.summary, self.detail = summary, detail
+        self.reason = reason  # the parser's own words, which may quote the file (the summary ends with them)
 
 
 class ParamsDocument(dict):
@@ -135,8 +137,8 @@ def _parse(path: Path) -> Any:
             return _toml().loads(text)  # (TOML's parser refuses a key set twice itself)
         return _yaml(text)
     except Exception as exc:  # each parser has its own error class; all mean "malformed"
-        where = _error_line(exc)
-        raise ParamsFileError(f"{path}{where} is not valid {suffix.lstrip('.').upper()}: {_first_line(exc)}", "fix the file") from None
+        where, reason = _error_line(exc), _first_line(exc)
+        raise ParamsFileError(f"{path}{where} is not valid {suffix.lstrip('.').upper()}: {reason}", "fix the file", reason) from None
 
 
 def yaml_text(text: str, shown_as: str) -> Any:
@@ -257,15 +259,25 @@ def split_key(spec: str) -> tuple[str, str]:
     return (file, key) if sep and is_params_file(file) else (DEFAULT_PARAMS_FILE, spec)
 
 
-def as_variables(path: Path, shown: str) -> dict[str, tuple[Any, str]]:
+def as_variables(path: Path, shown: str, sensitive: Iterable[str] = ()) -> dict[str, tuple[Any, str]]:
     """A params file given as ``-var-file`` (named ``shown`` in messages): each top-level key sets the
-    variable of that name, if declared."""
+    variable of that name, if declared. A file that does not parse and seems to set one of the
+    ``sensitive`` variables is named without the parser's reason (`undefined alias 'Pa55'`)."""
     try:
         document = read(path)
     except ParamsFileError as exc:
+        if exc.reason and _seems_to_set(path, sensitive):
+            raise diags.fail(f"{exc.summary[: -len(exc.reason)].rstrip(': ')} {SENSITIVE_VALUE}",
+                             "the reason is left out, as it could show the value of a sensitive variable the file sets; fix the file") from None
         raise diags.fail(exc.summary, exc.detail) from None
     if not isinstance(document, dict):
         raise diags.fail(f"{path} does not hold a map of variable values", "a params file used as -var-file maps names to values")
     where = f"{shown}{PARAMS_FILE_SUFFIX}"
     return {str(name): (ParamsDocument(value, path.name, f"{name}.") if isinstance(value, dict) else value, where)
             for name, value in document.items()}
+
+
+def _seems_to_set(path: Path, names: Iterable[str]) -> bool:
+    """Whether the text of ``path`` writes one of ``names`` as a key (``pw:``, ``pw =``, ``"pw":``)."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return any(re.search(rf"""(^|[{{,\s])["']?{re.escape(name)}["']?\s*[:=]""", text, re.MULTILINE) for name in names)

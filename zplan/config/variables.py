@@ -112,9 +112,9 @@ def _read_vars_file(path: Path, config: Config) -> dict[str, tuple[Any, str]]:
     from zplan.config import params_files
 
     shown = _shown(path, config.project_dir)
-    if params_files.is_params_file(path):  # params.yaml, config.json, pyproject-style TOML
-        return params_files.as_variables(path, shown)
     sensitive = {name for name, var in config.variables.items() if var.sensitive}
+    if params_files.is_params_file(path):  # params.yaml, config.json, pyproject-style TOML
+        return params_files.as_variables(path, shown, sensitive)
     try:
         body = hcl.parse_file(path)
         if body.blocks:

@@ -26,10 +26,7 @@ def step_params(step: StepConfig, scope: Scope) -> dict[str, Any]:
     if scope.was_sensitive(step.params):  # a param computed from a secret (upper(var.token)) is one too
         # the names are the function's keyword arguments, which its code spells (merge(local.base, { key = var.key }))
         scope.keep_secret(step.params, value, lambda expr: scope.eval_marked(expr, where=step.where), value)
-        if _names_hold_secret(step.params, value, scope.secrets or []):  # params = var.m: as for_each refuses one
-            raise diags.fail(f'step "{step.name}": the names of params cannot come from a sensitive value',
-                             "they are the step's keyword arguments, named in plans and state: pass the map as one param "
-                             "(params = { m = var.m })", step.params.range)
+        refuse_secret_names(step, "params", step.params, value, scope)
     if plain(value):  # the usual case: JSON-ready and finite, nothing to report
         return value
     symbolic = find_symbolic(value)  # a step output come through each.value or a module output
@@ -46,11 +43,28 @@ def step_params(step: StepConfig, scope: Scope) -> dict[str, Any]:
     return value
 
 
-def _names_hold_secret(params: Expr, value: dict, secrets: list[str]) -> bool:
-    """Whether the names of ``params`` hold a secret: only those not written as names in an
-    object (``{ n = var.train.n }`` names its param "n", a key of the sensitive var.train or not)."""
-    written = {key for key, _ in params.items if isinstance(key, str)} if isinstance(params, ObjectExpr) else set()
+def refuse_secret_names(step: StepConfig, what: str, expr: Expr, value: dict, scope: Scope) -> None:
+    """An error at ``expr`` when the names of ``what`` (params or inputs: the step's keyword arguments,
+    named in plans and state) come from a sensitive value, as for_each refuses one."""
+    if _names_hold_secret(expr, value, scope.secrets or []) or _names_from_secret(expr, step, scope):
+        hint = "pass the map as one param (params = { m = var.m })" if what == "params" else 'name each input (inputs = { data = var.paths["train"] })'
+        raise diags.fail(f'step "{step.name}": the names of {what} cannot come from a sensitive value',
+                         f"they are the step's keyword arguments, named in plans and state: {hint}", expr.range)
+
+
+def _names_hold_secret(expr: Expr, value: dict, secrets: list[str]) -> bool:
+    """Whether the names of ``value`` hold a secret: only those not written as names in an object
+    (``{ n = var.train.n }`` names its param "n", a key of the sensitive var.train or not)."""
+    written = {key for key, _ in expr.items if isinstance(key, str)} if isinstance(expr, ObjectExpr) else set()
     return holds_secret([name for name in value if name not in written], secrets)
+
+
+def _names_from_secret(expr: Expr, step: StepConfig, scope: Scope) -> bool:
+    """Whether ``expr`` is a ``for`` expression over a sensitive collection (``{ for k, v in var.m : upper(k) => v }``):
+    its names are made from the secret, whatever texts they come out as."""
+    from zplan.config.operators import ForExpr
+
+    return isinstance(expr, ForExpr) and scope.eval_marked(expr.collection, pipeline=step.pipeline, where=step.where)[1]
 
 
 def plain(value: Any) -> bool:

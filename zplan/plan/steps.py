@@ -31,7 +31,7 @@ from zplan.plan import signatures
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.loaders import Loaders
-from zplan.plan.params import param_sources, step_params
+from zplan.plan.params import param_sources, refuse_secret_names, step_params
 from zplan.project import STATE_DIR
 from zplan.plan.reason_text import (code_message, env_reasons, input_loading_reasons, input_reasons, library_reasons,
                                     materializer_code_reason, name_reasons, param_reasons, registration_reasons, reuse_message)
@@ -285,6 +285,8 @@ class StepPlanner:
                 "e.g. inputs = { data = step.load.outputs.data, raw = \"data/raw.csv\" }",
                 step.inputs.range,
             )
+        if scope.was_sensitive(step.inputs):
+            refuse_secret_names(step, "inputs", step.inputs, value, scope)
         return {name: self._input(step, name, v) for name, v in value.items()}
 
     def _input(self, step: StepConfig, name: str, value: Any) -> m.StepInput:

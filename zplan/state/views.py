@@ -24,7 +24,7 @@ def state_json(state: State, project) -> dict:
     steps = {}
     for store in _stores(state, project):
         for addr, rec in store.get("steps", {}).items():
-            steps[addr] = {k: mask(rec[k], []) for k in ("status", "run", "finished_at", "cache_key", "outputs", "error") if k in rec}
+            steps[addr] = {k: mask(rec[k], project.secrets) for k in ("status", "run", "finished_at", "cache_key", "outputs", "error") if k in rec}
             for out in steps[addr].get("outputs", {}).values():
                 if isinstance(out, dict) and isinstance(out.get("uri"), str):
                     out["uri"] = uri_after_move(out["uri"], project.root)

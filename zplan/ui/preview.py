@@ -27,7 +27,10 @@ def of(project, address: str | None, output: str, run: int | None, record) -> di
         value = artifact.load()
     except Exception as exc:  # a damaged or unreachable artifact: say so, keep the page
         return _preview("error", text=f"cannot be previewed: {getattr(exc, 'summary', exc)}")
-    return shown(value)
+    preview = shown(value)
+    if preview is not None and project.holds_secret([preview["text"], preview["columns"], preview["rows"]]):
+        return _preview("text", text=SENSITIVE)  # a step not given the secret wrote it all the same
+    return preview
 
 
 def _preview(kind: str, text: str = "", columns: list | None = None, rows: list | None = None, shape: list | None = None) -> dict:

@@ -53,3 +53,12 @@ def test_a_secret_of_under_four_characters_is_hidden_as_a_whole_value_never_insi
     assert redact("a banana", ["a", "ab"]) == "a banana"
     redactor = Redactor(["a", "four"])
     assert redactor.feed(b"a banana, four") + redactor.flush() == f"a banana, {SENSITIVE}".encode()
+
+
+def test_a_secret_inside_a_longer_one_never_leaves_part_of_the_longer_shown():
+    """Texts were redacted of secrets in the order they became known: the user name "svc-app" went
+    first and left "(sensitive)-Pa55-word" of the password "svc-app-Pa55-word" in an error."""
+    secrets = secret_forms(["svc-app", "svc-app-Pa55-word"])
+    assert redact("login svc-app-Pa55-word refused", secrets) == f"login {SENSITIVE} refused"
+    redactor = Redactor(secrets)
+    assert redactor.feed(b"login svc-app-Pa55-word refused") + redactor.flush() == f"login {SENSITIVE} refused".encode()

@@ -222,6 +222,20 @@ def test_a_sensitive_value_a_vars_file_does_not_parse_is_not_quoted(tmp_path, te
     assert 'zplan.zpvars:1:5: error: "hunter2" cannot be used here' in message
 
 
+@pytest.mark.parametrize("name, text", [("p.yaml", "pw: *hunter2\n"), ("p.yaml", "pw: !!int hunter2\n"), ("p.json", '{"pw": hunter2}')])
+def test_a_params_file_setting_a_sensitive_variable_that_does_not_parse_is_named_without_its_reason(tmp_path, name, text):
+    """A password written unquoted in YAML (`*hunter2` is an alias) got the parser's reason, which quotes
+    it (`found undefined alias 'hunter2'`). A file that sets no sensitive variable still gets it."""
+    (tmp_path / "main.zp.hcl").write_text('variable "pw" {\n  sensitive = true\n}\nvariable "n" {\n  default = 0\n}\n')
+    config = loader.load(tmp_path)
+    (tmp_path / name).write_text(text)
+    [message] = errors(config, var_files=[tmp_path / name])
+    assert "hunter2" not in message and "is not valid" in message and "(sensitive value)" in message, message
+    (tmp_path / name).write_text(text.replace("pw", "n"))
+    [message] = errors(config, "pw=x", var_files=[tmp_path / name])
+    assert "is not valid" in message and "(sensitive value)" not in message, message
+
+
 def test_text_for_a_variable_without_a_type_takes_the_kind_of_its_default(tmp_path):
     # -var debug=false gave the text "false": a condition refused it, and a step would take it as true
     (tmp_path / "main.zp.hcl").write_text('variable "debug" { default = false }\nvariable "epochs" { default = 10 }\nvariable "name" { default = "m" }\n')
