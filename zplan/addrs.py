@@ -33,7 +33,8 @@ def instance_key(key: str | int | None) -> str:
     return f"[{json.dumps(key, ensure_ascii=False)}]"
 
 
-def _prefixed(module: str, text: str) -> str:
+def prefixed(module: str, text: str) -> str:
+    """``text`` (an address) inside the module at path ``module`` ("" for the root)."""
     return f"{module}.{text}" if module else text
 
 
@@ -48,7 +49,7 @@ class StepAddr:
     module: str = ""  # module instance path: module.a.module.b ("" for the root)
 
     def __str__(self) -> str:
-        return _prefixed(self.module, f"pipeline.{self.pipeline}.step.{self.step}")
+        return prefixed(self.module, f"pipeline.{self.pipeline}.step.{self.step}")
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class ResourceAddr:
     module: str = ""
 
     def __str__(self) -> str:
-        return _prefixed(self.module, f"resource.{self.type}.{self.name}")
+        return prefixed(self.module, f"resource.{self.type}.{self.name}")
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class PipelineAddr:
     module: str = ""
 
     def __str__(self) -> str:
-        return _prefixed(self.module, f"pipeline.{self.pipeline}")
+        return prefixed(self.module, f"pipeline.{self.pipeline}")
 
 
 @dataclass(frozen=True)

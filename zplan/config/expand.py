@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from zplan import diags
-from zplan.addrs import instance_key
+from zplan.addrs import instance_key, prefixed
 from zplan.config import loader
 from zplan.config.model import NO_DEFAULT, Config, Each, Instances, ModuleCall, ModuleInstance, Pipeline, Repeat, Where
 from zplan.config.scope import Scope
@@ -91,13 +91,13 @@ class _Expander:
         """What expands each block ``inst`` declares, by the block's address, with its count / for_each and range."""
         tasks: dict[str, _Task] = {}
         for resource in inst.config.resources.values():
-            base = _joined(inst.path, f"resource.{resource.type}.{resource.name}")
+            base = prefixed(inst.path, f"resource.{resource.type}.{resource.name}")
             tasks[base] = (functools.partial(self._in(inst, self._resource), inst, resource, base), resource.repeat, resource.range)
         for pipeline in inst.config.pipelines.values():
             key = pipeline.name if not inst.path else f"{inst.path}.pipeline.{pipeline.name}"
             expanded = self.out.pipelines[key] = Pipeline(pipeline.name, pipeline.range)
             for step in pipeline.steps.values():
-                base = _joined(inst.path, f"pipeline.{pipeline.name}.step.{step.name}")
+                base = prefixed(inst.path, f"pipeline.{pipeline.name}.step.{step.name}")
                 tasks[base] = (functools.partial(self._in(inst, self._step), inst, expanded, step, base), step.repeat, step.range)
         for call in inst.config.modules.values():
             tasks[inst.child_path(call.name)] = (functools.partial(self._call, inst, call, chain), call.repeat, call.range)
@@ -264,10 +264,6 @@ def _relative_source(source: str, folder: Path, root: Path) -> str:
     """A module step's ``file.py:function``, relative to its module folder, as the project sees it."""
     file, _, function = source.rpartition(":")
     return f"{Path(os.path.relpath(folder / file, root)).as_posix()}:{function}"
-
-
-def _joined(module: str, address: str) -> str:
-    return f"{module}.{address}" if module else address
 
 
 def _called_from(exc: diags.DiagnosticError, call: ModuleCall, root: Path) -> diags.DiagnosticError:

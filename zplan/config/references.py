@@ -9,7 +9,7 @@ module named in ``depends_on`` stands for everything in it.
 from __future__ import annotations
 
 from zplan import diags
-from zplan.addrs import instance_key
+from zplan.addrs import instance_key, prefixed
 from zplan.config.expr import Ref
 from zplan.config.model import Config, ModuleInstance, Where
 from zplan.config.instance_values import no_instance
@@ -87,13 +87,13 @@ class _Walk:
             steps = declared[pipeline].steps if pipeline else [s for pl in declared.values() for s in pl.steps]
             self.found.error(f'reference to undeclared step "{name}"', f"steps of {where}: {', '.join(steps) or 'none'}", ref.range)
             return
-        self._instances(_joined(module.path, f"pipeline.{pipeline}.step.{name}"), ref, 2)
+        self._instances(prefixed(module.path, f"pipeline.{pipeline}.step.{name}"), ref, 2)
 
     def _resource(self, ref: Ref, module: ModuleInstance, type_: str, name: str, at: int) -> None:
         if f"resource.{type_}.{name}" not in module.config.resources:
             self.found.error(f'reference to undeclared resource "{type_}.{name}"', f'declare it: resource "{type_}" "{name}" {{ ... }}', ref.range)
             return
-        self._instances(_joined(module.path, f"resource.{type_}.{name}"), ref, at)
+        self._instances(prefixed(module.path, f"resource.{type_}.{name}"), ref, at)
 
     def _instances(self, base: str, ref: Ref, at: int) -> None:
         """``base`` or, when ``ref`` names one by its part ``at``, one of its instances."""
@@ -164,7 +164,3 @@ def module_dependencies(config: Config, where: Where | None, found: diags.Collec
             out |= targets(config, module.call.repeat.expr.references(), Where(module.parent), None, found)
         module = module.parent
     return out
-
-
-def _joined(module: str, address: str) -> str:
-    return f"{module}.{address}" if module else address

@@ -26,7 +26,7 @@ import dataclasses
 from typing import Any, Callable, Iterable, Mapping
 
 from zplan import diags
-from zplan.addrs import instance_key
+from zplan.addrs import instance_key, prefixed
 from zplan.config.convert import module_input
 from zplan.config.expr import Expr, Marks, Ref, static_fail
 from zplan.config.instance_values import InstanceMap, Lazy, complete_objects, dotted, each_value, index_value, no_instance, validated_input
@@ -356,7 +356,7 @@ class Scope:
             where = f'in pipeline "{pipeline}"' if pipeline else "in any pipeline"
             steps = declared[pipeline].steps if pipeline else [s for pl in declared.values() for s in pl.steps]
             raise static_fail(f'reference to undeclared step "{name}" {where}', f"declared steps: {', '.join(steps) or 'none'}", ref.range)
-        base = _joined(module.path, f"pipeline.{pipeline}.step.{name}")
+        base = prefixed(module.path, f"pipeline.{pipeline}.step.{name}")
         found = self._instances_of(base)
         prefix = module.path
         if found is None or found.kind == "single":
@@ -381,7 +381,7 @@ class Scope:
         type_, name = str(parts[1]), str(parts[2])
         if f"resource.{type_}.{name}" not in module.config.resources:
             raise static_fail(f'reference to undeclared resource "{type_}.{name}"', f'declare it: resource "{type_}" "{name}" {{ ... }}', ref.range)
-        base = _joined(module.path, f"resource.{type_}.{name}")
+        base = prefixed(module.path, f"resource.{type_}.{name}")
         found = self._instances_of(base)
         if found is None or found.kind == "single":
             return self._attribute(base, parts[3:], ref)
@@ -439,10 +439,6 @@ def _local_name(name: str) -> str:
     return name if "." in name else f"local.{name}"  # a module's locals are named with their path
 
 
-def _joined(module: str, address: str) -> str:
-    return f"{module}.{address}" if module else address
-
-
 def _name(ref: Ref, root: str, example: str) -> str:
     if len(ref.parts) < 2:
         raise diags.fail(f'"{root}" must be followed by a name', f"e.g. {example}", ref.range)
@@ -452,4 +448,3 @@ def _name(ref: Ref, root: str, example: str) -> str:
 def _module_folder(module: ModuleInstance) -> str:
     from zplan.config.modules import relative_folder  # (a plan of a project calling no module never needs it)
     return relative_folder(module)
-

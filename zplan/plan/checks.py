@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from zplan import diags
+from zplan.addrs import short_name
 from zplan.config.convert import ConversionError, convert
 from zplan.config.model import Config, ModuleInstance, ResourceConfig
 from zplan.config.types import KEYWORDS
 from zplan.config.values import article
 from zplan.plan.resources import schema_for
+from zplan.steps import DEFAULT_OUTPUT
 
 if TYPE_CHECKING:
     from zplan.provider import Provider, ProviderRegistry, ResourceSchema
@@ -240,3 +242,13 @@ def _not_taken(found, summary: str, name: str, type_name: str, settable, where) 
     close = _closest(name, list(settable), n=1)
     hint = f'did you mean "{close[0]}"? ' if close else ""
     found.error(summary, f"{hint}{type_name} takes: {', '.join(sorted(settable))}", where)
+
+
+def check_outputs_exist(step, upstream: list, planned: dict) -> None:
+    """Each upstream output ``step`` reads is one its step has (``planned``: the plans made so far)."""
+    for spec in upstream:
+        made_by = planned.get(spec.step)
+        declared = (made_by.outputs or [DEFAULT_OUTPUT]) if made_by else None  # undeclared: the one output "output"
+        if declared is not None and spec.output not in declared:
+            raise diags.fail(f'step "{short_name(spec.step)}" has no output "{spec.output}"',
+                             f"its outputs are: {', '.join(declared)}", step.inputs.range)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from zplan import diags
-from zplan.addrs import short_name
 from zplan.config.values import contains_unknown
 from zplan.config.model import StepConfig
 from zplan.config.scope import Scope, StepOutputRef
@@ -33,11 +32,12 @@ from zplan.plan.libraries import LibraryIndex
 from zplan.plan.loaders import Loaders
 from zplan.plan.params import param_sources, refuse_secret_names, step_params
 from zplan.project import STATE_DIR
+from zplan.plan.checks import check_outputs_exist
 from zplan.plan.reason_text import (code_message, env_reasons, input_loading_reasons, input_reasons, library_reasons,
                                     materializer_code_reason, name_reasons, param_reasons, registration_reasons, reuse_message)
 from zplan.secrets import digest_record
 from zplan.state.model import CacheEntry, State, StepRecord
-from zplan.steps import DEFAULT_OUTPUT, repeated
+from zplan.steps import repeated
 
 KEY_VERSION = 2  # 2: code followed through every import style, per-definition digests, library versions
 
@@ -136,7 +136,7 @@ class StepPlanner:
         # what its worker imports registers: the step's code, and the modules of its inputs' materializers (as last time while pending)
         registered = {**self.loaders.registrations(self._expected_loaders(inputs)), **info.materializers}
         draft = _Draft(info.hash, info.parts, libraries, params, inputs, resources, sources, registered)  # what the key and the reasons read
-        self._check_outputs_exist(step, upstream)
+        check_outputs_exist(step, upstream, self.planned)
         fingerprint = self.fingerprint(draft)
         known = stack_known and fingerprint is not None
         cache_key = hash_value(fingerprint) if known else None
@@ -356,17 +356,6 @@ class StepPlanner:
             )
         spec = self._data(step, name, value["path"], snapshot=mode != "reference")
         return m.DataInput(spec.path, spec.digest, reference=mode == "reference", file_name=spec.file_name)
-
-    def _check_outputs_exist(self, step: StepConfig, upstream: list[m.StepOutputInput]) -> None:
-        for spec in upstream:
-            upstream = self.planned.get(spec.step)
-            declared = (upstream.outputs or [DEFAULT_OUTPUT]) if upstream else None  # undeclared: the one output "output"
-            if declared is not None and spec.output not in declared:
-                raise diags.fail(
-                    f'step "{short_name(spec.step)}" has no output "{spec.output}"',
-                    f"its outputs are: {', '.join(declared)}",
-                    step.inputs.range,
-                )
 
     def _entry_problem(self, outputs: dict[str, dict]) -> m.Reason | None:
         """Why a recorded result cannot be reused as it is, or None: a changed materializer,
