@@ -104,7 +104,7 @@ def test_state_push_puts_a_state_file_back_and_refuses_an_older_or_foreign_one_u
     assert "Pushed older.json: the state is now serial 3." in forced.out
     assert applied.state() == {**first, "serial": 3}
     applied.write("same.json", json.dumps(applied.state()))
-    assert "The stored state is same.json already: nothing was written." in applied.ok("state", "push", "same.json").out
+    assert "The stored state already holds what same.json holds: nothing was written." in applied.ok("state", "push", "same.json").out
     assert applied.state()["serial"] == 3
 
 

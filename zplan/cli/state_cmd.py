@@ -101,7 +101,7 @@ def state_push(path: str = typer.Argument(..., help="A state file (errored.state
 
     source, raw = _read_pushed(path)
     pushed = state_ops.state_push(project_args(stack), source, raw, force, lock_timeout, lock_views())
-    say(f"Pushed {source}: the state is now serial {pushed.serial}." if pushed.written else f"The stored state is {source} already: nothing was written.")
+    say(f"Pushed {source}: the state is now serial {pushed.serial}." if pushed.written else f"The stored state already holds what {source} holds: nothing was written.")
 
 
 def _read_pushed(path: str) -> tuple[str, bytes]:
