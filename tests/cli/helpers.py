@@ -20,6 +20,20 @@ TESTDATA = Path(__file__).resolve().parents[1] / "testdata"
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 _NOT_COPIED = shutil.ignore_patterns(".zplan", "__pycache__", "reports", "*.pyc")
 
+# A user's materializer registered for lists under the name "lines" (one number a line in lines.txt)
+LINES_MATERIALIZER = """
+import zplan
+
+
+@zplan.materializer(list, name="lines")
+class Lines:
+    def save(self, value, folder):
+        (folder / "lines.txt").write_text("\\n".join(map(str, value)))
+
+    def load(self, folder):
+        return [int(line) for line in (folder / "lines.txt").read_text().splitlines()]
+"""
+
 
 class Result(NamedTuple):
     """What one command did: unpacks as (code, out, err)."""

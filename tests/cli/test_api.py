@@ -14,7 +14,7 @@ import pytest
 import zplan
 from zplan.api import ArtifactDamaged, InvalidProject, RunNotFound, SensitiveOutput, StoreUnreachable, UnknownAddress, UnknownOutput, ZplanAPIError
 
-from .helpers import QUICKSTART, Project, cli_env, copy_project
+from .helpers import LINES_MATERIALIZER, QUICKSTART, Project, cli_env, copy_project
 
 STEPS = ("load", "split", "scale", "train", "evaluate")
 
@@ -90,18 +90,7 @@ def test_import_is_cheap_and_loading_never_imports_step_code(applied, tmp_path):
     assert done.stdout.strip() == "LogisticRegression"
 
 
-LINES = """
-import zplan
-
-
-@zplan.materializer(list, name="lines")
-class Lines:
-    def save(self, value, folder):
-        (folder / "lines.txt").write_text("\\n".join(map(str, value)))
-
-    def load(self, folder):
-        return [int(line) for line in (folder / "lines.txt").read_text().splitlines()]
-"""
+LINES = LINES_MATERIALIZER
 
 
 def test_loading_what_a_materializer_of_the_project_wrote_asks_for_its_module_to_be_imported(tmp_path):

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.cli.helpers import Project, cli_env, ran, reasons
+from tests.cli.helpers import LINES_MATERIALIZER, Project, cli_env, ran, reasons
 
 HCL = """
 pipeline "p" {
@@ -244,18 +244,7 @@ def test_a_materializer_a_step_registered_is_gone_for_the_next_step_in_its_worke
     assert p.step_records()["c"]["outputs"]["output"]["materializer"] == "json"
 
 
-LINES = '''
-import zplan
-
-
-@zplan.materializer(list, name="lines")
-class Lines:
-    def save(self, value, folder):
-        (folder / "lines.txt").write_text("\\n".join(map(str, value)))
-
-    def load(self, folder):
-        return [int(line) for line in (folder / "lines.txt").read_text().splitlines()]
-'''
+LINES = LINES_MATERIALIZER
 
 
 def test_a_materializer_a_library_beside_the_project_registered_is_gone_for_the_next_step_in_its_worker(tmp_path):
