@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -51,7 +52,8 @@ def test_kubeflow_stack_compiles_instead_of_running(tmp_path: Path, s3_url: str,
     executors = spec["deploymentSpec"]["executors"]
     commands = [e["container"]["command"] + e["container"].get("args", []) for e in executors.values()]
     assert ["zplan", "run-step", "pipeline.training.step.train", "-stack", "kubeflow"] in [c[:5] for c in commands]
-    assert all('"c":1.0' in c[c.index("-planned-vars") + 1] for c in commands)  # the values the apply planned with
+    # the values the apply planned with (a whole number given to a number variable is the int: `default = 1.0` is 1)
+    assert all(repr(json.loads(c[c.index("-planned-vars") + 1])["c"]) == "1" for c in commands)
     assert all(e["container"]["image"] == "registry.example/zplan-quickstart:1" for e in executors.values())
 
 
