@@ -90,16 +90,13 @@ def test_import_is_cheap_and_loading_never_imports_step_code(applied, tmp_path):
     assert done.stdout.strip() == "LogisticRegression"
 
 
-LINES = LINES_MATERIALIZER
-
-
 def test_loading_what_a_materializer_of_the_project_wrote_asks_for_its_module_to_be_imported(tmp_path):
     """The API never imports step code: without the module registering it, the artifact cannot be read, and that
     is an error of the API, saying what to do; with it imported, it loads."""
     project = Project(tmp_path / "p")
     project.write("main.zp.hcl", 'pipeline "p" {\n  step "a" {\n    source = "steps/a.py:a"\n  }\n}\n')
     project.write("steps/__init__.py", "")
-    project.write("steps/mats.py", LINES)
+    project.write("steps/mats.py", LINES_MATERIALIZER)
     project.write("steps/a.py", "import steps.mats  # registers\n\n\ndef a():\n    return [1, 2]\n")
     project.apply()
     script = (

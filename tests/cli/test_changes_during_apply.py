@@ -244,9 +244,6 @@ def test_a_materializer_a_step_registered_is_gone_for_the_next_step_in_its_worke
     assert p.step_records()["c"]["outputs"]["output"]["materializer"] == "json"
 
 
-LINES = LINES_MATERIALIZER
-
-
 def test_a_materializer_a_library_beside_the_project_registered_is_gone_for_the_next_step_in_its_worker(tmp_path):
     """`common` lives in ../libs (on the path): b, which never imports it, must not store its list with
     it because a ran first in the same worker; c, which imports it again, must."""
@@ -259,7 +256,7 @@ def test_a_materializer_a_library_beside_the_project_registered_is_gone_for_the_
     libs = tmp_path / "libs"
     (libs / "common").mkdir(parents=True)
     (libs / "common" / "__init__.py").write_text("")
-    (libs / "common" / "mats.py").write_text(LINES)
+    (libs / "common" / "mats.py").write_text(LINES_MATERIALIZER)
     env = cli_env(PYTHONPATH=os.pathsep.join(filter(None, (str(libs), os.environ.get("PYTHONPATH")))))
     done = p.run("apply", "-auto-approve", "-parallelism", "1", env=env)  # one worker: b and c run where a ran
     assert done.code == 0, str(done)
@@ -302,9 +299,7 @@ def test_a_materializer_an_installed_library_registered_stores_only_the_outputs_
     another installed library, or to load an input), whichever steps ran before it in the same worker."""
     p = Project(tmp_path / "p")
     steps = (("a", ""), ("b", ""), ("c", ""), ("d", ""), ("e", "    inputs = { x = step.a.outputs.output }\n"), ("f", ""))
-    p.write("main.zp.hcl", 'pipeline "p" {\n' + "".join(
-        f'  step "{s}" {{\n    source = "steps.py:{s}"\n{inputs}{"" if s == "a" else f"    depends_on = [step.{before}]{chr(10)}"}  }}\n'
-        for (s, inputs), before in zip(steps, "-abcde")) + "}\n")
+    p.write("main.zp.hcl", _chain("steps.py", steps))
     p.write("steps.py", INSTALLED_STEPS)
     done = p.run("apply", "-auto-approve", "-parallelism", "1", env=_installed(tmp_path))  # one worker: each step runs where the others ran
     assert done.code == 0, str(done)
@@ -312,10 +307,30 @@ def test_a_materializer_an_installed_library_registered_stores_only_the_outputs_
     assert stored == {"a": "lines", "b": "json", "c": "lines", "d": "lines", "e": "lines", "f": "json"}
 
 
+def _chain(source: str, steps: tuple[tuple[str, str], ...]) -> str:
+    """A pipeline of ``steps`` (name, extra lines) from ``source``, each after the one before it."""
+    names = [s for s, _ in steps]
+    return 'pipeline "p" {\n' + "".join(
+        f'  step "{s}" {{\n    source = "{source}:{s}"\n{extra}{f"    depends_on = [step.{names[i - 1]}]{chr(10)}" if i else ""}  }}\n'
+        for i, (s, extra) in enumerate(steps)) + "}\n"
+
+
+def _with_own_lines(tmp_path, steps: tuple[tuple[str, str], ...], code: str) -> Project:
+    """A project whose steps/mats.py registers a "lines" of its own, applied in one worker beside acme_lines."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", _chain("steps/a.py", steps))
+    p.write("steps/__init__.py", "")
+    p.write("steps/mats.py", LINES_MATERIALIZER.replace("lines.txt", "own.txt"))
+    p.write("steps/a.py", code)
+    done = p.run("apply", "-auto-approve", "-parallelism", "1", env=_installed(tmp_path))  # one worker
+    assert done.code == 0, str(done)
+    return p
+
+
 def _installed(tmp_path) -> dict[str, str]:
     """acme_lines (registering "lines") and acme_tools (importing it) installed in a site-packages folder: the environment to find them."""
     site = tmp_path / "venv" / "site-packages"
-    for name, text in (("acme_lines", LINES), ("acme_tools", "import acme_lines\n")):
+    for name, text in (("acme_lines", LINES_MATERIALIZER), ("acme_tools", "import acme_lines\n")):
         (site / name).mkdir(parents=True)
         (site / name / "__init__.py").write_text(text)
         (site / f"{name}-1.0.dist-info").mkdir()
@@ -326,16 +341,9 @@ def _installed(tmp_path) -> dict[str, str]:
 def test_a_project_materializer_named_as_an_installed_library_s_replaces_it_for_its_step_only(tmp_path):
     """b registers its own "lines" (steps/mats.py), replacing acme_lines' for its outputs; the steps after it in the
     same worker find acme_lines' again, to store (c) and to load (d) what acme_lines wrote, as in a new worker."""
-    p = Project(tmp_path / "p")
-    p.write("main.zp.hcl", 'pipeline "p" {\n' + "".join(
-        f'  step "{s}" {{\n    source = "steps/a.py:{s}"\n{inputs}{"" if s == "a" else f"    depends_on = [step.{before}]{chr(10)}"}  }}\n'
-        for (s, inputs), before in zip((("a", ""), ("b", ""), ("c", ""), ("d", "    inputs = { x = step.a.outputs.output }\n")), "-abc")) + "}\n")
-    p.write("steps/__init__.py", "")
-    p.write("steps/mats.py", LINES.replace("lines.txt", "own.txt"))
-    p.write("steps/a.py", "def a():\n    import acme_lines\n    return [1]\n\n\ndef b():\n    import steps.mats\n    return [2]\n\n\n"
-                          "def c():\n    import acme_lines\n    return [3]\n\n\ndef d(x):\n    return x + [4]\n")
-    done = p.run("apply", "-auto-approve", "-parallelism", "1", env=_installed(tmp_path))  # one worker
-    assert done.code == 0, str(done)
+    steps = (("a", ""), ("b", ""), ("c", ""), ("d", "    inputs = { x = step.a.outputs.output }\n"))
+    p = _with_own_lines(tmp_path, steps, "def a():\n    import acme_lines\n    return [1]\n\n\ndef b():\n    import steps.mats\n"
+                        "    return [2]\n\n\ndef c():\n    import acme_lines\n    return [3]\n\n\ndef d(x):\n    return x + [4]\n")
     stored = {step: record["outputs"]["output"].get("materializer_module") for step, record in p.step_records().items()}
     assert stored == {"a": "acme_lines", "b": "steps.mats", "c": "acme_lines", "d": "acme_lines"}
 
@@ -343,16 +351,9 @@ def test_a_project_materializer_named_as_an_installed_library_s_replaces_it_for_
 def test_an_input_is_loaded_by_the_materializer_that_wrote_it_not_by_a_library_s_of_the_same_name(tmp_path):
     """a stores its list with steps/mats.py's "lines"; b, in the same worker, imports acme_lines, which registers a
     "lines" of its own and stays loaded: c loads a's output with the one that wrote it, as in a new worker."""
-    p = Project(tmp_path / "p")
-    p.write("main.zp.hcl", 'pipeline "p" {\n' + "".join(
-        f'  step "{s}" {{\n    source = "steps/a.py:{s}"\n{inputs}{"" if s == "a" else f"    depends_on = [step.{before}]{chr(10)}"}  }}\n'
-        for (s, inputs), before in zip((("a", ""), ("b", ""), ("c", "    inputs = { x = step.a.outputs.output }\n")), "-ab")) + "}\n")
-    p.write("steps/__init__.py", "")
-    p.write("steps/mats.py", LINES.replace("lines.txt", "own.txt"))
-    p.write("steps/a.py", "def a():\n    import steps.mats\n    return [1]\n\n\ndef b():\n    import acme_lines\n    return [2]\n\n\n"
-                          "def c(x):\n    return len(x + [3])\n")
-    done = p.run("apply", "-auto-approve", "-parallelism", "1", env=_installed(tmp_path))  # one worker
-    assert done.code == 0, str(done)
+    steps = (("a", ""), ("b", ""), ("c", "    inputs = { x = step.a.outputs.output }\n"))
+    p = _with_own_lines(tmp_path, steps, "def a():\n    import steps.mats\n    return [1]\n\n\ndef b():\n    import acme_lines\n"
+                        "    return [2]\n\n\ndef c(x):\n    return len(x + [3])\n")
     assert _value(p, "c") == 2
 
 

@@ -181,7 +181,7 @@ def step_registrations() -> Iterator[None]:
 def registered_in_last_step() -> bool:
     """Whether a registration the last step made is still there: one made by a module that stays loaded in
     the worker (an installed library), which the worker's next step may never import."""
-    return any(m.step == _steps for m in _user if _steps)
+    return _steps > 0 and any(m.step == _steps for m in _user)
 
 
 def _load_plugins() -> list[Materializer]:
