@@ -39,6 +39,7 @@ from zplan.metadata.urls import metadata_password
 from zplan.plan import model as m
 from zplan.plan.planner import Planner
 from zplan.provider import ResourceResult
+from zplan.state import collector
 from zplan.state.model import State
 
 __all__ = ["Applier", "ApplyResult"]
@@ -202,14 +203,14 @@ class Applier:
         return True
 
     def _open_run(self) -> None:
-        """Open the run when the first step starts: by then the resources a stack
-        names (a bucket, a database) exist, so its settings are known."""
+        """Open the run when the first step starts: by then the resources a stack names (a bucket, a database) exist."""
         if self._run_open:
             return
-        self._settle_stack()
-        self.runner.prepare()  # before the run is recorded: a cluster out of reach leaves no run behind
-        pipelines = sorted({s.pipeline for s in self.plan.steps})
-        self.result.run_id = self.recorder.open_run(self.project, pipelines, metadata_password(self.tracker.stack_settings))
+        with collector.paused():  # ML Metadata's and protobuf's modules imported: long-lived, no garbage
+            self._settle_stack()
+            self.runner.prepare()  # before the run is recorded: a cluster out of reach leaves no run behind
+            pipelines = sorted({s.pipeline for s in self.plan.steps})
+            self.result.run_id = self.recorder.open_run(self.project, pipelines, metadata_password(self.tracker.stack_settings))
         self._run_open = True
         self.hooks.run_started(self.result.run_id, len(self.plan.steps), len(self.plan.resource_changes))
 

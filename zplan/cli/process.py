@@ -35,6 +35,7 @@ def command_settings(ends_the_process: bool) -> Iterator[None]:
     run in workers started from a fresh interpreter, with the default settings.
     """
     from zplan.config import loader
+    from zplan.state import collector
 
     global _ENDS_THE_PROCESS
     if ends_the_process and None in (sys.stdin, sys.stdout, sys.stderr):  # (the import only when needed)
@@ -42,6 +43,7 @@ def command_settings(ends_the_process: bool) -> Iterator[None]:
 
         fill_closed_standard_streams()
     loader.FREEZE_PARSED_TREES = True
+    collector.FREEZE_AFTER = ends_the_process
     saved = gc.get_threshold()
     gc.set_threshold(20_000, *saved[1:])
     _ENDS_THE_PROCESS = ends_the_process
@@ -53,6 +55,7 @@ def command_settings(ends_the_process: bool) -> Iterator[None]:
         # nothing more. What this command froze stays so: unfreezing would make the collection at
         # interpreter exit scan it all, ~10 ms more for every command.
         loader.FREEZE_PARSED_TREES = False
+        collector.FREEZE_AFTER = False
         gc.set_threshold(*saved)
 
 
