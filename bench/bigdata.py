@@ -1,6 +1,6 @@
 """A cold run over one big data input, next to reading and hashing it by hand.
 
-    .venv/bin/python bench/bigdata.py [--gib 2] [--repeat 3] [--before OLD_TREE] [--root DIR] [--cold] [--first-sight-only] [--reference]
+    .venv/bin/python bench/bigdata.py [--gib 2] [--repeat 3] [--before OLD_TREE] [--root DIR] [--cold] [--first-sight-only] [--reference] [--read-mbps N]
 
 One project, one step reading ``data/big.bin`` (generated once, fixed seed) in 4 MiB blocks.
 Whole processes (``measure.run``), interleaved, each ``--repeat`` times (round i starts with the
@@ -22,6 +22,11 @@ synced file: no root needed), so each run reads it from the disk first, as a fir
 the data arrived usually does. ``--root`` puts the project on another file system (one with
 reflinks, say; a loop device should use ``--direct-io=on`` so its image's own page cache does
 not serve the "cold" reads).
+
+``--read-mbps N`` (root, cgroup v1's blkio controller) caps reads from the disk under ``--root`` at N MB/s for
+this benchmark and every process it starts: a disk of one steady speed. A virtual machine's disk may serve the same
+evicted file in 0.7 s one time and 3.3 s the next, which no ratio survives; the cap makes the disk the slower of the
+two, every time (pick one below the disk's worst speed).
 """
 
 from __future__ import annotations
@@ -109,6 +114,16 @@ def evict(path: Path) -> None:
         os.close(fd)
 
 
+def throttle_reads(root: Path, mbps: float) -> str:
+    """Cap this process's (and its children's) reads from ``root``'s disk at ``mbps`` MB/s; the cgroup's path."""
+    st = os.stat(root)
+    group = Path("/sys/fs/cgroup/blkio/zplan-bench")
+    group.mkdir(exist_ok=True)
+    (group / "blkio.throttle.read_bps_device").write_text(f"{os.major(st.st_dev)}:{os.minor(st.st_dev)} {int(mbps * 1e6)}\n")
+    (group / "tasks").write_text(f"{os.getpid()}\n")
+    return str(group)
+
+
 def forget(root: Path, keep_stat_cache: bool) -> None:
     state = root / ".zplan"
     for child in state.iterdir() if state.exists() else []:
@@ -131,8 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cold", action="store_true", help="read the input from the disk in every run")
     p.add_argument("--first-sight-only", action="store_true", help="leave out the runs with the stat cache kept")
     p.add_argument("--reference", action="store_true", help='the step reads the input in place (snapshot = "reference")')
+    p.add_argument("--read-mbps", type=float, help="cap reads from the disk at this many MB/s (root; cgroup v1 blkio)")
     args = p.parse_args(argv)
     root = make(args.root, args.gib, args.reference)
+    if args.read_mbps:
+        print(f"reads from {root}'s disk capped at {args.read_mbps:g} MB/s ({throttle_reads(root, args.read_mbps)})", flush=True)
     big = root / "data" / "big.bin"
     cold = (lambda: evict(big)) if args.cold else (lambda: None)
     zp = zplan_exe()
