@@ -27,6 +27,7 @@ NOT_NEEDED = (
     "tempfile",  # writes: a repeated no-change plan writes nothing
     "shutil",
     "base64",  # encoded forms of sensitive values: the pipeline declares none
+    "difflib",  # "did you mean" suggestions: only for a mistake
     "typer",  # the quick launch reads `plan -detailed-exitcode` itself (zplan.cli.launch)
     "click",
 )

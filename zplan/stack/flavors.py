@@ -38,12 +38,12 @@ class Flavor:
 
 def _unread_options(orchestrator: str, settings: Mapping[str, Any], reads: tuple[str, ...]) -> list[str]:
     """orchestrator_options keys the orchestrator never reads: a typo would silently keep the default."""
-    import difflib
-
     options = settings.get("orchestrator_options")
     found = []
     for key in options if isinstance(options, Mapping) else ():
         if key not in reads:
+            import difflib  # only for a key it does not read: not on every plan's path
+
             close = difflib.get_close_matches(key, reads, n=1)
             hint = f'did you mean "{close[0]}"?; ' if close else ""
             found.append(f'orchestrator "{orchestrator}" does not read orchestrator_options.{key} '
