@@ -156,6 +156,10 @@ class Scope:
         """Whether the last evaluation of ``expr`` by this scope read a sensitive value."""
         return id(expr) in self._marked
 
+    def read_sensitive(self) -> bool:
+        """Whether any last evaluation by this scope read a sensitive value (``was_sensitive`` of some expression)."""
+        return bool(self._marked)
+
     def root(self) -> ModuleInstance:
         return self.config.module_instances.get("") or ModuleInstance("", self.config)
 

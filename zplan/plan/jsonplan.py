@@ -130,7 +130,8 @@ def _step(s: m.StepPlan, mask, secrets: list[str]) -> dict:
         "code_hash": s.code_hash,
         "source": s.source,
         "params": {k: mask(v) for k, v in s.params.items()},  # each on its own: the names are the step's
-        "inputs": {k: mask(v.to_json()) for k, v in s.inputs.items()},  # a data path may come from a sensitive variable
+        # a data path may come from a sensitive variable; with no secret, inputs are plain JSON (texts, None, lists)
+        "inputs": {k: v.to_json() for k, v in s.inputs.items()} if mask is _shown else {k: mask(v.to_json()) for k, v in s.inputs.items()},
         "cached_from": cached,
         "depends_on": s.depends_on,
     }
