@@ -381,17 +381,24 @@ class _Reach:
         self._ran(self.index.package_of(path))
 
     def _imports(self, module: _Module, nodes) -> None:
-        """Run (``_ran``) the project modules the import statements ``nodes`` of ``module`` import."""
+        """Run (``_ran``) the project modules the import statements ``nodes`` of ``module`` import; an installed
+        library they import counts, used or not: importing it may register a materializer, patch another library..."""
         for node in nodes:
             if isinstance(node, ast.Import):
                 for alias in node.names:
-                    self._ran(self.index.find_module(module.path, alias.name, 0))
+                    self._ran_or_library(self.index.find_module(module.path, alias.name, 0), alias.name)
                 continue
             target = self.index.find_module(module.path, node.module or "", node.level)
-            self._ran(target)
+            self._ran_or_library(target, node.module if not node.level else None)
             for alias in node.names if target is not None and _is_package(target) else ():
                 if alias.name != "*":
                     self._ran(self._submodule(target, alias.name))
+
+    def _ran_or_library(self, target: Path | None, name: str | None) -> None:
+        if target is not None:
+            self._ran(target)
+        elif name:
+            self._library(name)
 
     def _submodule(self, package: Path, name: str) -> Path | None:
         if package.is_file() and package.name != "__init__.py":
