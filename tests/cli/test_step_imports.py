@@ -1,5 +1,6 @@
 """Through the real CLI: an installed library a step's code imports only for what importing it does
-(``import acme  # registers a materializer``) counts in the step's key like one it uses."""
+(``import acme  # registers a materializer``) counts in the step's key like one it uses; and which
+materializer stores a step's outputs never depends on the order of its imports."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import textwrap
 
 import pytest
 
-from tests.cli.helpers import Project, cli_env, reasons, steps_by_action
+from tests.cli.helpers import LINES_MATERIALIZER, Project, cli_env, reasons, steps_by_action
 
 FILES = {
     "main.zp.hcl": """
@@ -97,3 +98,27 @@ def test_a_library_imported_only_for_its_side_effect_keys_the_step(project, wher
     assert steps_by_action(doc) == {"run": {"make"}, "cached": {"other"}}
     project.apply()
     assert project.run("plan", "-detailed-exitcode").code == 0
+
+
+def _two_registrations_for_lists(project: Vendored, second: str = "csvlist") -> None:
+    """steps/a.py and steps/b.py each register a materializer for lists; make imports both."""
+    project.write("steps/a.py", LINES_MATERIALIZER)
+    project.write("steps/b.py", LINES_MATERIALIZER.replace('name="lines"', f'name="{second}"').replace("lines.txt", "b.txt"))
+    project.replace("steps/make.py", "import beta\n", "import beta\nimport steps.a  # registers\nimport steps.b  # registers\n")
+
+
+@pytest.mark.parametrize("second", ["csvlist", "lines"])
+def test_two_modules_registering_a_materializer_for_one_type_are_refused_naming_both(project, second):
+    """The one imported last would store make's list: the order of two import lines would choose it, unseen by the key."""
+    _two_registrations_for_lists(project, second)
+    ordered = "import steps.a  # registers\nimport steps.b  # registers\n"
+    for swapped in (False, True):  # either order
+        if swapped:
+            project.replace("steps/make.py", ordered, "import steps.b  # registers\nimport steps.a  # registers\n")
+        refused = project.run("plan")
+        assert refused.code == 1 and "Traceback" not in refused.err, str(refused)
+        assert "steps/a.py:5" in refused.err and "steps/b.py:5" in refused.err, str(refused)
+        assert "main.zp.hcl:" in refused.err and "keep one" in refused.err, str(refused)
+    project.write("steps/b.py", "import zplan\n")  # one registration left: planned and applied as usual
+    project.apply()
+    assert project.step_records()["make"]["outputs"]["output"]["materializer"] == "lines"

@@ -33,7 +33,7 @@ from typing import Iterator
 from zplan.fsutil import atomic_write_text
 from zplan.hashing import changed_just_now
 
-CACHE_VERSION = 22  # 3: signatures or declared sensitivity; 4: both; 5: read by code_reach; 6: Annotated outputs; 7: modules imported by name; 8: package __init__ code; 9: every import binding a name; 10: ctime in the stamps; 11: src layouts; 12: editable libraries; 13: what module-level code calls; 14: ArtifactConfig output names; 15: output_N of a tuple without names; 16: materializers registered by what it imports; 17: registered by calling the decorator on a class; 18: or under a module-level if, try or with; 19: by an alias of the decorator; 20: on a class it imports; 21: with the digest of its can_save; 22: libraries imported without use
+CACHE_VERSION = 23  # 3: signatures or declared sensitivity; 4: both; 5: read by code_reach; 6: Annotated outputs; 7: modules imported by name; 8: package __init__ code; 9: every import binding a name; 10: ctime in the stamps; 11: src layouts; 12: editable libraries; 13: what module-level code calls; 14: ArtifactConfig output names; 15: output_N of a tuple without names; 16: materializers registered by what it imports; 17: registered by calling the decorator on a class; 18: or under a module-level if, try or with; 19: by an alias of the decorator; 20: on a class it imports; 21: with the digest of its can_save; 22: libraries imported without use; 23: two modules registering for one type refused
 WHOLE_MODULE = "*"  # part name for a module keyed as a whole
 MODULE_CODE = "<module>"  # part name for module-level code that binds nothing (calls)
 SCRIPT = "<script>"  # the "function" of a file run as a script (`python FILE`): all of it, and what it imports

@@ -18,7 +18,7 @@ from zplan.plan.code_scope import IMPORT_BY_NAME, ImportRef, ModuleBindings, Use
 from zplan.plan.signatures import read_signature
 from zplan.plan.source_roots import inside, source_root
 from zplan.plan.step_declarations import declared_outputs, declared_sensitivity
-from zplan.plan.user_materializers import registered_in
+from zplan.plan.user_materializers import ambiguity, registered_in, registration_sites
 
 _DYNAMIC_LOOKUPS = frozenset({"globals", "vars", "eval", "exec"})  # builtins that read a module's names by string
 
@@ -102,6 +102,9 @@ class CodeReader:
             raise CodeError(
                 f"the code {source_file}:{function} reaches is nested too deeply to read", "split the deepest expression into steps"
             ) from None
+        refused = ambiguity(walk.sites)
+        if refused is not None:
+            raise refused
         parts = dict(sorted(walk.parts.items()))
         return CodeInfo(hash_value(parts), declared_outputs(module.bindings.defs, node), self.stamps(walk.files), parts, sorted(walk.libraries),
                         declared_sensitivity(node), read_signature(node), dict(sorted(walk.materializers.items())))
@@ -227,6 +230,7 @@ class _Reach:
         self.files: set[Path] = set()
         self.libraries: set[str] = set()
         self.materializers: dict[str, str] = {}  # name -> "TYPE in FILE", registered by a module the step imports
+        self.sites: list[tuple[str, set[str], str]] = []  # each of those registrations: name, types, FILE:LINE
         self._seen: set[tuple] = set()
         self._todo: list[tuple[_Module, str]] = []
 
@@ -376,6 +380,7 @@ class _Reach:
             return
         self.files.add(path)
         self.materializers.update(registered_in(module.tree, self.index.dotted(path), self.index.rel(path)))
+        self.sites += registration_sites(module.tree, self.index.dotted(path), self.index.rel(path))
         body = [stmt for stmt in module.tree.body if not is_main_guard(stmt)]
         self._imports(module, (n for n in same_scope(body) if isinstance(n, (ast.Import, ast.ImportFrom))))
         self._ran(self.index.package_of(path))

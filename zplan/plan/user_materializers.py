@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from zplan.hashing import hash_text
-from zplan.plan.code_hash import WHOLE_MODULE
+from zplan.plan.code_hash import WHOLE_MODULE, CodeError
 from zplan.plan.code_scope import normalise
 
 
@@ -50,6 +50,40 @@ def registered_in(tree: ast.Module, module: str, rel: str) -> dict[str, str]:
         types = ast.unparse(deco.args[0]) if deco.args else "a type its can_save takes"
         found[name] = f"{types} in {rel}{_deciding(cls, classes)}"
     return found
+
+
+def registration_sites(tree: ast.Module, module: str, rel: str) -> list[tuple[str, set[str], str]]:
+    """(name, the class names of the types, ``FILE:LINE``) of each registration a module makes at import."""
+    classes = module_classes(tree)
+    return [(registered_name(module, cls, deco, classes) or f"{module}.{label} (name computed)", _type_names(deco), f"{rel}:{deco.lineno}")
+            for cls, label, deco in _registrations(_module_level(tree.body), classes, _decorator_names(tree))]
+
+
+def _type_names(deco: ast.Call) -> set[str]:
+    """``list`` for ``materializer(list)``, ``DataFrame`` for ``(pd.DataFrame, np.ndarray)``'s first...: the classes'
+    own names (a library re-exports its classes elsewhere); none for a registration by name, which its can_save decides."""
+    given = deco.args[0] if deco.args else None
+    nodes = given.elts if isinstance(given, ast.Tuple) else [given] if given is not None else []
+    return {n.id if isinstance(n, ast.Name) else n.attr for n in nodes if isinstance(n, (ast.Name, ast.Attribute))}
+
+
+def ambiguity(sites: list[tuple[str, set[str], str]]) -> CodeError | None:
+    """Two modules a step imports registering one name, or for one type: the one imported last would store its outputs,
+    so the order of its imports would choose, which no key follows (a sorter of imports may swap them). Refused."""
+    for i, (name, types, where) in enumerate(sites):
+        for other, other_types, other_where in sites[:i]:
+            if where.rpartition(":")[0] == other_where.rpartition(":")[0]:
+                continue  # one module: the same registration each time it is imported
+            if name == other:
+                return CodeError(f"materializer {name} is registered twice, at {other_where} and {where}, and the step's code imports both: "
+                                 "the one imported last would replace the other", "give each its own name, or keep one of them")
+            shared = sorted(types & other_types)
+            if shared:
+                return CodeError(f"materializers {other} ({other_where}) and {name} ({where}) are both registered for {shared[0]}, "
+                                 "and the step's code imports both: the one imported last would store its outputs, so the order "
+                                 "of its imports would decide", f"keep one materializer for {shared[0]} among the modules the step "
+                                 "imports (one whose save handles both cases), or register the other for a narrower type")
+    return None
 
 
 DECIDES = " (can_save "  # after "TYPE in FILE": the digest of the class's can_save, which has its say on what it stores
