@@ -18,6 +18,7 @@ from zplan.plan.code_scope import IMPORT_BY_NAME, ImportRef, ModuleBindings, Use
 from zplan.plan.signatures import read_signature
 from zplan.plan.source_roots import inside, source_root
 from zplan.plan.step_declarations import declared_outputs, declared_sensitivity
+from zplan.plan.registration_reach import can_save_digest
 from zplan.plan.user_materializers import ambiguity, registered_in, registration_sites
 
 _DYNAMIC_LOOKUPS = frozenset({"globals", "vars", "eval", "exec"})  # builtins that read a module's names by string
@@ -224,8 +225,9 @@ class _Module:
 class _Reach:
     """Everything one step function reaches: a digest per definition, the files read, the libraries imported."""
 
-    def __init__(self, index: CodeReader) -> None:
+    def __init__(self, index: CodeReader, registrations: bool = True) -> None:
         self.index = index
+        self.registrations = registrations  # whether to read what the modules it imports register as materializers
         self.parts: dict[str, str] = {}
         self.files: set[Path] = set()
         self.libraries: set[str] = set()
@@ -379,11 +381,18 @@ class _Reach:
         except CodeError:  # the step fails importing it, whatever its key
             return
         self.files.add(path)
-        self.materializers.update(registered_in(module.tree, self.index.dotted(path), self.index.rel(path)))
-        self.sites += registration_sites(module.tree, self.index.dotted(path), self.index.rel(path))
+        if self.registrations:
+            self._registered(module)
         body = [stmt for stmt in module.tree.body if not is_main_guard(stmt)]
         self._imports(module, (n for n in same_scope(body) if isinstance(n, (ast.Import, ast.ImportFrom))))
         self._ran(self.index.package_of(path))
+
+    def _registered(self, module: _Module, body: list[ast.stmt] | None = None) -> None:
+        """The materializers ``module`` (or a function of it: ``body``) registers, with what their can_save reaches."""
+        self.files.add(module.path)
+        dotted, rel = self.index.dotted(module.path), self.index.rel(module.path)
+        self.materializers.update(registered_in(module.tree, dotted, rel, lambda cls: can_save_digest(self, module, cls), body))
+        self.sites += registration_sites(module.tree, dotted, rel, body)
 
     def _imports(self, module: _Module, nodes) -> None:
         """Run (``_ran``) the project modules the import statements ``nodes`` of ``module`` import; an installed

@@ -1,0 +1,92 @@
+"""What a module a step imports registers as materializers, followed past that module (``zplan.plan.code_reach``):
+the ``can_save`` deciding what a class stores, inherited from a base of another module or calling helpers there.
+
+Only names written out are followed (a function or class a module defines or imports by name, or an attribute of a
+module it imports: ``common.register_all``); what is computed at run time is not (see the README's limits).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from typing import TYPE_CHECKING
+
+from zplan.hashing import hash_text
+from zplan.plan.code_hash import MODULE_CODE, CodeError
+from zplan.plan.code_scope import normalise
+from zplan.plan.user_materializers import DECIDES
+
+if TYPE_CHECKING:
+    from zplan.plan.code_reach import _Module, _Reach
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def definition(reach: "_Reach", module: "_Module", expr: ast.expr, kinds: tuple) -> tuple["_Module", ast.stmt] | None:
+    """The top-level definition (of ``kinds``) of the project's code that ``expr`` names in ``module``: a name it
+    defines or imports (``from steps.base import Refusing``), or an attribute of a module it imports (``base.Refusing``)."""
+    b = module.bindings
+    if isinstance(expr, ast.Name):
+        if expr.id in b.defs:
+            return _last(module, b.defs[expr.id], kinds)
+        for ref in b.imports.get(expr.id, ()):
+            target = reach.index.find_module(module.path, ref.module, ref.level)
+            found = _in(reach, target, ref.attr, kinds) if target is not None and ref.attr else None
+            if found is not None:
+                return found
+    elif isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name):
+        for ref in b.imports.get(expr.value.id, ()):
+            target = reach.index.find_module(module.path, ref.module, ref.level)
+            if target is not None and ref.attr:  # `from steps import common`: the submodule
+                target = reach._submodule(target, ref.attr)
+            found = _in(reach, target, expr.attr, kinds) if target is not None else None
+            if found is not None:
+                return found
+    return None
+
+
+def _in(reach: "_Reach", path, name: str, kinds: tuple) -> tuple["_Module", ast.stmt] | None:
+    if not path.is_file():
+        return None
+    try:
+        module = reach.index.module(path)
+    except CodeError:  # the step fails importing it, whatever its key
+        return None
+    return _last(module, module.bindings.defs.get(name, []), kinds)
+
+
+def _last(module: "_Module", stmts: list[ast.stmt], kinds: tuple) -> tuple["_Module", ast.stmt] | None:
+    found = next((s for s in reversed(stmts) if isinstance(s, kinds)), None)
+    return (module, found) if found is not None else None
+
+
+def can_save_digest(reach: "_Reach", module: "_Module", cls: ast.ClassDef | None) -> str:
+    """`` (can_save DIGEST)`` for a class with a ``can_save``, its own or a base's (of another module too): its code
+    and the project code it calls, so an edit to a helper it calls in another module changes it; "" without one."""
+    found = _method(reach, module, cls, "can_save", set()) if cls is not None else None
+    if found is None:
+        return ""
+    where, method = found
+    walk = type(reach)(reach.index, registrations=False)  # (what the code it reaches registers is not its say)
+    for use in where.uses(method):
+        walk.use(where, use)
+    walk.drain()
+    reach.files |= walk.files
+    parts = {k: v for k, v in sorted(walk.parts.items()) if not k.endswith(f":{MODULE_CODE}")}
+    text = normalise([method]) + (json.dumps(parts) if parts else "")  # (as before when it calls no project code)
+    return f"{DECIDES}{hash_text(text)[:12]})"
+
+
+def _method(reach: "_Reach", module: "_Module", cls: ast.ClassDef, name: str, seen: set[int]) -> tuple["_Module", ast.stmt] | None:
+    """``cls``'s method ``name``, or the one it inherits first, from a base of its module or one it imports."""
+    seen.add(id(cls))
+    for stmt in cls.body:
+        if isinstance(stmt, _FUNCTIONS) and stmt.name == name:
+            return module, stmt
+    for base in cls.bases:
+        found = definition(reach, module, base, (ast.ClassDef,))
+        if found is not None and id(found[1]) not in seen:
+            method = _method(reach, found[0], found[1], name, seen)
+            if method is not None:
+                return method
+    return None
