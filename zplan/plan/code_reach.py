@@ -18,7 +18,7 @@ from zplan.plan.code_scope import IMPORT_BY_NAME, ImportRef, ModuleBindings, Use
 from zplan.plan.signatures import read_signature
 from zplan.plan.source_roots import inside, source_root
 from zplan.plan.step_declarations import declared_outputs, declared_sensitivity
-from zplan.plan.registration_reach import can_save_digest
+from zplan.plan.registration_reach import called_registrars, can_save_digest
 from zplan.plan.user_materializers import ambiguity, registered_in, registration_sites
 
 _DYNAMIC_LOOKUPS = frozenset({"globals", "vars", "eval", "exec"})  # builtins that read a module's names by string
@@ -383,6 +383,8 @@ class _Reach:
         self.files.add(path)
         if self.registrations:
             self._registered(module)
+            for where, function in called_registrars(self, module):  # `common.register_all()` at its top
+                self._registered(where, function.body)
         body = [stmt for stmt in module.tree.body if not is_main_guard(stmt)]
         self._imports(module, (n for n in same_scope(body) if isinstance(n, (ast.Import, ast.ImportFrom))))
         self._ran(self.index.package_of(path))

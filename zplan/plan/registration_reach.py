@@ -1,5 +1,6 @@
 """What a module a step imports registers as materializers, followed past that module (``zplan.plan.code_reach``):
-the ``can_save`` deciding what a class stores, inherited from a base of another module or calling helpers there.
+a function of another module its top-level code calls to register them (``common.register_all()``), and the
+``can_save`` deciding what a class stores, inherited from a base of another module or calling helpers there.
 
 Only names written out are followed (a function or class a module defines or imports by name, or an attribute of a
 module it imports: ``common.register_all``); what is computed at run time is not (see the README's limits).
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from zplan.hashing import hash_text
 from zplan.plan.code_hash import MODULE_CODE, CodeError
-from zplan.plan.code_scope import normalise
+from zplan.plan.code_scope import is_main_guard, normalise
 from zplan.plan.user_materializers import DECIDES
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 def definition(reach: "_Reach", module: "_Module", expr: ast.expr, kinds: tuple) -> tuple["_Module", ast.stmt] | None:
     """The top-level definition (of ``kinds``) of the project's code that ``expr`` names in ``module``: a name it
-    defines or imports (``from steps.base import Refusing``), or an attribute of a module it imports (``base.Refusing``)."""
+    defines or imports (``from steps.base import Refusing``), or an attribute of a module it imports (``common.f``)."""
     b = module.bindings
     if isinstance(expr, ast.Name):
         if expr.id in b.defs:
@@ -58,6 +59,27 @@ def _in(reach: "_Reach", path, name: str, kinds: tuple) -> tuple["_Module", ast.
 def _last(module: "_Module", stmts: list[ast.stmt], kinds: tuple) -> tuple["_Module", ast.stmt] | None:
     found = next((s for s in reversed(stmts) if isinstance(s, kinds)), None)
     return (module, found) if found is not None else None
+
+
+def called_registrars(reach: "_Reach", module: "_Module") -> list[tuple["_Module", ast.stmt]]:
+    """The project functions ``module``'s top-level code calls (``common.register_all()``), and those they call in
+    turn: a materializer they register is registered as the module is imported."""
+    top = [stmt for stmt in module.tree.body if not isinstance(stmt, _FUNCTIONS) and not is_main_guard(stmt)]  # what runs at import
+    todo = [(module, call.func) for stmt in top for call in _calls(stmt)]
+    found, seen = [], set()
+    while todo:
+        where, func = todo.pop()
+        hit = definition(reach, where, func, _FUNCTIONS)
+        if hit is None or id(hit[1]) in seen:
+            continue
+        seen.add(id(hit[1]))
+        found.append(hit)
+        todo += [(hit[0], call.func) for stmt in hit[1].body for call in _calls(stmt)]
+    return found
+
+
+def _calls(stmt: ast.stmt) -> list[ast.Call]:
+    return [node for node in ast.walk(stmt) if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute))]
 
 
 def can_save_digest(reach: "_Reach", module: "_Module", cls: ast.ClassDef | None) -> str:

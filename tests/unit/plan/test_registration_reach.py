@@ -1,5 +1,6 @@
 """What decides which materializer stores a step's outputs, followed past the module registering it:
-the can_save a class inherits from another module, and the helpers its can_save calls there."""
+the can_save a class inherits from another module, the helpers its can_save calls there, and a
+registration made by a function of another module that the imported module calls as it runs."""
 
 from __future__ import annotations
 
@@ -39,3 +40,12 @@ def test_an_edit_to_a_can_save_inherited_from_a_class_of_another_module_reruns_t
     again, _, _ = plan(root, state)
     assert [r.message for r in again.step(LOAD).reasons] == [CAN_SAVE_CHANGED]
 
+
+def test_a_registration_made_by_a_function_of_another_module_the_imported_module_calls_is_keyed(tmp_path):
+    root, mats, state = _mats_imported_without_use(tmp_path)
+    (root / "steps" / "common.py").write_text(MATERIALIZERS.replace('@zplan.materializer(list, name="lines")\n', "")
+                                              + '\n\ndef register_all():\n    zplan.materializer(list, name="lines")(Lines)\n')
+    mats.write_text("from steps import common\n\ncommon.register_all()\n")
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer for builtins.list is now lines"]
+    assert again.step(COUNT).action == m.RUN and again.step(SCALE).action == m.RUN
