@@ -64,22 +64,40 @@ def _last(module: "_Module", stmts: list[ast.stmt], kinds: tuple) -> tuple["_Mod
 def called_registrars(reach: "_Reach", module: "_Module") -> list[tuple["_Module", ast.stmt]]:
     """The project functions ``module``'s top-level code calls (``common.register_all()``), and those they call in
     turn: a materializer they register is registered as the module is imported."""
-    top = [stmt for stmt in module.tree.body if not isinstance(stmt, _FUNCTIONS) and not is_main_guard(stmt)]  # what runs at import
-    todo = [(module, call.func) for stmt in top for call in _calls(stmt)]
+    top = [stmt for stmt in module.tree.body if not is_main_guard(stmt)]
+    todo = [(module, func) for func in _called(top)]
     found, seen = [], set()
     while todo:
         where, func = todo.pop()
-        hit = definition(reach, where, func, _FUNCTIONS)
-        if hit is None or id(hit[1]) in seen:
+        key = (id(where), ast.dump(func))
+        if key in seen:
             continue
-        seen.add(id(hit[1]))
-        found.append(hit)
-        todo += [(hit[0], call.func) for stmt in hit[1].body for call in _calls(stmt)]
+        seen.add(key)
+        hit = definition(reach, where, func, _FUNCTIONS)
+        if hit is not None and id(hit[1]) not in seen:
+            seen.add(id(hit[1]))
+            found.append(hit)
+            todo += [(hit[0], f) for f in _called(hit[1].body)]
     return found
 
 
-def _calls(stmt: ast.stmt) -> list[ast.Call]:
-    return [node for node in ast.walk(stmt) if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute))]
+def _called(stmts: list[ast.stmt]) -> list[ast.expr]:
+    """What the calls ``stmts`` run name (``f``, ``mod.f``): not those in the bodies of the functions
+    (or lambdas) they define, which run only when called; class bodies run, their methods' do not."""
+    todo: list[ast.AST] = list(stmts)
+    out = []
+    while todo:
+        node = todo.pop()
+        if isinstance(node, _FUNCTIONS):
+            todo += [*node.decorator_list, node.args]  # (decorators and defaults run as it is defined)
+            continue
+        if isinstance(node, ast.Lambda):
+            todo.append(node.args)
+            continue
+        if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+            out.append(node.func)
+        todo += ast.iter_child_nodes(node)
+    return out
 
 
 def can_save_digest(reach: "_Reach", module: "_Module", cls: ast.ClassDef | None) -> str:

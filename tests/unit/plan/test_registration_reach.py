@@ -45,6 +45,8 @@ def test_a_registration_made_by_a_function_of_another_module_the_imported_module
     root, mats, state = _mats_imported_without_use(tmp_path)
     (root / "steps" / "common.py").write_text(MATERIALIZERS.replace('@zplan.materializer(list, name="lines")\n', "")
                                               + '\n\ndef register_all():\n    zplan.materializer(list, name="lines")(Lines)\n')
+    mats.write_text("from steps import common\n\n\ndef later():\n    common.register_all()\n")  # not called as it is imported
+    assert {s.action for s in plan(root, state)[0].steps} == {m.CACHED}
     mats.write_text("from steps import common\n\ncommon.register_all()\n")
     again, _, _ = plan(root, state)
     assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer for builtins.list is now lines"]
