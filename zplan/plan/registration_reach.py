@@ -3,7 +3,7 @@ a function of another module its top-level code calls to register them (``common
 ``can_save`` deciding what a class stores, inherited from a base of another module or calling helpers there.
 
 Only names written out are followed (a function or class a module defines or imports by name, or an attribute of a
-module it imports: ``common.register_all``); what is computed at run time is not (see the README's limits).
+module it imports: ``common.register_all``); what is computed at run time is not.
 """
 
 from __future__ import annotations
