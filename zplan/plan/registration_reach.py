@@ -106,15 +106,29 @@ def can_save_digest(reach: "_Reach", module: "_Module", cls: ast.ClassDef | None
     found = _method(reach, module, cls, "can_save", set()) if cls is not None else None
     if found is None:
         return ""
-    where, method = found
     walk = type(reach)(reach.index, registrations=False)  # (what the code it reaches registers is not its say)
-    for use in where.uses(method):
-        walk.use(where, use)
+    methods, todo = [found[1]], [found]
+    while todo:  # can_save, and the methods of the class it calls (self.fits(value)), wherever they are defined
+        where, method = todo.pop()
+        for use in where.uses(method):
+            walk.use(where, use)
+        for name in _own_calls(method):
+            called = _method(reach, module, cls, name, set())
+            if called is not None and all(called[1] is not m for m in methods):
+                methods.append(called[1])
+                todo.append(called)
     walk.drain()
     reach.files |= walk.files
     parts = {k: v for k, v in sorted(walk.parts.items()) if not k.endswith(f":{MODULE_CODE}")}
-    text = normalise([method]) + (json.dumps(parts) if parts else "")  # (as before when it calls no project code)
+    text = normalise(methods) + (json.dumps(parts) if parts else "")  # (as before when it calls no other code)
     return f"{DECIDES}{hash_text(text)[:12]})"
+
+
+def _own_calls(method: ast.stmt) -> set[str]:
+    """The attributes a method reads on its first argument (``self.fits``): methods of the class it may call."""
+    args = method.args.posonlyargs + method.args.args
+    me = args[0].arg if args else None
+    return {n.attr for n in ast.walk(method) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == me}
 
 
 def _method(reach: "_Reach", module: "_Module", cls: ast.ClassDef, name: str, seen: set[int]) -> tuple["_Module", ast.stmt] | None:

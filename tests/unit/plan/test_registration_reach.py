@@ -51,3 +51,14 @@ def test_a_registration_made_by_a_function_of_another_module_the_imported_module
     again, _, _ = plan(root, state)
     assert [r.message for r in again.step(LOAD).reasons] == ["output output: materializer for builtins.list is now lines"]
     assert again.step(COUNT).action == m.RUN and again.step(SCALE).action == m.RUN
+
+
+def test_an_edit_to_a_method_of_its_class_that_can_save_calls_reruns_the_step(tmp_path):
+    root, _, _ = _mats_imported_without_use(tmp_path)
+    deciding = MATERIALIZERS.replace("class Lines:\n", "class Lines:\n    def can_save(self, value):\n        return self.fits(value)\n\n"
+                                     "    def fits(self, value):\n        return len(value) > 1000\n\n")
+    state = _recorded_with(root, {"mats.py": deciding})
+    assert {s.action for s in plan(root, state)[0].steps} == {m.CACHED}
+    (root / "steps" / "mats.py").write_text(deciding.replace("> 1000", "> 0"))
+    again, _, _ = plan(root, state)
+    assert [r.message for r in again.step(LOAD).reasons] == [CAN_SAVE_CHANGED]
