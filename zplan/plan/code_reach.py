@@ -18,7 +18,8 @@ from zplan.plan.code_scope import IMPORT_BY_NAME, ImportRef, ModuleBindings, Use
 from zplan.plan.signatures import read_signature
 from zplan.plan.source_roots import inside, source_root
 from zplan.plan.step_declarations import declared_outputs, declared_sensitivity
-from zplan.plan.user_materializers import registered_in
+from zplan.plan.registration_reach import called_registrars, can_save_digest
+from zplan.plan.user_materializers import ambiguity, registered_in, registration_sites
 
 _DYNAMIC_LOOKUPS = frozenset({"globals", "vars", "eval", "exec"})  # builtins that read a module's names by string
 
@@ -102,6 +103,9 @@ class CodeReader:
             raise CodeError(
                 f"the code {source_file}:{function} reaches is nested too deeply to read", "split the deepest expression into steps"
             ) from None
+        refused = ambiguity(walk.sites)
+        if refused is not None:
+            raise refused
         parts = dict(sorted(walk.parts.items()))
         return CodeInfo(hash_value(parts), declared_outputs(module.bindings.defs, node), self.stamps(walk.files), parts, sorted(walk.libraries),
                         declared_sensitivity(node), read_signature(node), dict(sorted(walk.materializers.items())))
@@ -221,12 +225,14 @@ class _Module:
 class _Reach:
     """Everything one step function reaches: a digest per definition, the files read, the libraries imported."""
 
-    def __init__(self, index: CodeReader) -> None:
+    def __init__(self, index: CodeReader, registrations: bool = True) -> None:
         self.index = index
+        self.registrations = registrations  # whether to read what the modules it imports register as materializers
         self.parts: dict[str, str] = {}
         self.files: set[Path] = set()
         self.libraries: set[str] = set()
         self.materializers: dict[str, str] = {}  # name -> "TYPE in FILE", registered by a module the step imports
+        self.sites: list[tuple[str, set[str], str]] = []  # each of those registrations: name, types, FILE:LINE
         self._seen: set[tuple] = set()
         self._todo: list[tuple[_Module, str]] = []
 
@@ -375,23 +381,40 @@ class _Reach:
         except CodeError:  # the step fails importing it, whatever its key
             return
         self.files.add(path)
-        self.materializers.update(registered_in(module.tree, self.index.dotted(path), self.index.rel(path)))
+        if self.registrations:
+            self._registered(module)
+            for where, function in called_registrars(self, module):  # `common.register_all()` at its top
+                self._registered(where, function.body)
         body = [stmt for stmt in module.tree.body if not is_main_guard(stmt)]
         self._imports(module, (n for n in same_scope(body) if isinstance(n, (ast.Import, ast.ImportFrom))))
         self._ran(self.index.package_of(path))
 
+    def _registered(self, module: _Module, body: list[ast.stmt] | None = None) -> None:
+        """The materializers ``module`` (or a function of it: ``body``) registers, with what their can_save reaches."""
+        self.files.add(module.path)
+        dotted, rel = self.index.dotted(module.path), self.index.rel(module.path)
+        self.materializers.update(registered_in(module.tree, dotted, rel, lambda cls: can_save_digest(self, module, cls), body))
+        self.sites += registration_sites(module.tree, dotted, rel, body)
+
     def _imports(self, module: _Module, nodes) -> None:
-        """Run (``_ran``) the project modules the import statements ``nodes`` of ``module`` import."""
+        """Run (``_ran``) the project modules the import statements ``nodes`` of ``module`` import; an installed
+        library they import counts, used or not: importing it may register a materializer, patch another library..."""
         for node in nodes:
             if isinstance(node, ast.Import):
                 for alias in node.names:
-                    self._ran(self.index.find_module(module.path, alias.name, 0))
+                    self._ran_or_library(self.index.find_module(module.path, alias.name, 0), alias.name)
                 continue
             target = self.index.find_module(module.path, node.module or "", node.level)
-            self._ran(target)
+            self._ran_or_library(target, node.module if not node.level else None)
             for alias in node.names if target is not None and _is_package(target) else ():
                 if alias.name != "*":
                     self._ran(self._submodule(target, alias.name))
+
+    def _ran_or_library(self, target: Path | None, name: str | None) -> None:
+        if target is not None:
+            self._ran(target)
+        elif name:
+            self._library(name)
 
     def _submodule(self, package: Path, name: str) -> Path | None:
         if package.is_file() and package.name != "__init__.py":

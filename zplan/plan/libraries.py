@@ -51,9 +51,19 @@ class LibraryIndex:
             self._versions[modules] = self._closure(modules)
         return dict(self._versions[modules])
 
+    def required_by(self, dists: Iterable[str]) -> set[str]:
+        """The installed distributions ``dists`` require, all the way down (a reason tells a
+        requirement keyed by a newer zplan from a library the code newly imports)."""
+        self._load()
+        needs = [req for dist in dists for req in self._dists.get(_normalise(dist), [None, None, []])[2]]
+        return set(self._walk(needs))
+
     def _closure(self, modules: tuple[str, ...]) -> dict[str, str]:
         index = self._load()
-        todo = [_normalise(dist) for name in modules for dist in index.get(name, {})]
+        return dict(sorted(self._walk([_normalise(dist) for name in modules for dist in index.get(name, {})]).items()))
+
+    def _walk(self, todo: list[str]) -> dict[str, str]:
+        """Name -> version of the distributions ``todo`` names (normalised) and of all they require."""
         out: dict[str, str] = {}
         seen: set[str] = set()
         while todo:
@@ -65,7 +75,7 @@ class LibraryIndex:
                 name, version, requires = self._dists[key]
                 out[name] = version
                 todo += requires
-        return dict(sorted(out.items()))
+        return out
 
     # -- internals ---------------------------------------------------------------------------
     def _folders(self) -> list[list]:

@@ -33,12 +33,13 @@ def code_message(before: dict[str, str], after: dict[str, str], most: int = 3) -
     return f"code changed ({'; '.join(shown)}{more})"
 
 
-def library_reasons(before: dict[str, str], after: dict[str, str], same_code: bool = False) -> list[m.Reason]:
+def library_reasons(before: dict[str, str], after: dict[str, str], required: set[str] | None = None) -> list[m.Reason]:
     """`scikit-learn 1.5.2 -> 1.6.1`, for each imported library whose installed version differs.
-    Only new entries under the same code and the same libraries: a record from before the
-    libraries' own requirements were keyed."""
+    Only new entries, each required by a library keyed before (``required``: given under the same
+    code): a record from before the libraries' own requirements were keyed. A new import, even one
+    the code does not change with (``import acme`` at a module's top), is named as any other change."""
     changed = [dist for dist in sorted(set(before) | set(after)) if before.get(dist) != after.get(dist)]
-    if same_code and before and changed and not any(dist in before for dist in changed):
+    if required is not None and before and changed and not any(dist in before for dist in changed) and set(changed) <= required:
         return [m.Reason(m.ENV_CHANGED, f"the libraries it imports now key what they require too (zplan upgrade): {', '.join(changed)}")]
     return [m.Reason(m.LIBRARY_CHANGED, f"{dist} {before.get(dist, '(none)')} -> {after.get(dist, '(none)')}") for dist in changed]
 

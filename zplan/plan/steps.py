@@ -415,7 +415,8 @@ class StepPlanner:
             return reasons
         if before.get("code") != plan.code_hash:
             reasons.append(m.Reason(m.CODE_CHANGED, code_message(before.get("code_parts", {}), plan.code_parts)))
-        reasons += library_reasons(before.get("libraries", {}), plan.libraries, before.get("code") == plan.code_hash)
+        was = before.get("libraries", {})
+        reasons += library_reasons(was, plan.libraries, self.libraries.required_by(was) if before.get("code") == plan.code_hash else None)
         reasons += param_reasons(before.get("params", {}), digest_record(plan.params, self.secrets), self.secrets, plan.param_sources)
         reasons += input_reasons(plan.inputs, before.get("inputs", {}), self.planned)
         reasons += name_reasons(before, m.file_names(plan.inputs), bool(reasons))

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
-from zplan.hashing import hash_text
-from zplan.plan.code_hash import WHOLE_MODULE
-from zplan.plan.code_scope import normalise
+from zplan.plan.code_hash import WHOLE_MODULE, CodeError
 
 
 def declared_version(project_dir: Path, module: str, name: str) -> str | None:
@@ -40,38 +38,55 @@ def registration(path: Path | None, module: str, name: str) -> tuple[str, str | 
     return found
 
 
-def registered_in(tree: ast.Module, module: str, rel: str) -> dict[str, str]:
-    """The materializers a module (``module`` by dotted name, ``rel`` its file) registers at import:
-    name -> "TYPE in FILE"; a name that is computed is given by the class."""
+def registered_in(tree: ast.Module, module: str, rel: str, deciding: Callable[[ast.ClassDef | None], str],
+                  body: list[ast.stmt] | None = None) -> dict[str, str]:
+    """The materializers a module (``module`` by dotted name, ``rel`` its file) registers at import (those a
+    function of it registers: ``body``, that function's): name -> "TYPE in FILE" and what ``deciding`` says of the
+    class's can_save (``DECIDES``: ``zplan.plan.registration_reach``); a name that is computed is given by the class."""
     classes = module_classes(tree)
     found = {}
-    for cls, label, deco in _registrations(_module_level(tree.body), classes, _decorator_names(tree)):
+    for cls, label, deco in _registrations(_module_level(tree.body if body is None else body), classes, _decorator_names(tree)):
         name = registered_name(module, cls, deco, classes) or f"{module}.{label} (name computed)"
         types = ast.unparse(deco.args[0]) if deco.args else "a type its can_save takes"
-        found[name] = f"{types} in {rel}{_deciding(cls, classes)}"
+        found[name] = f"{types} in {rel}{deciding(cls)}"
     return found
 
 
-DECIDES = " (can_save "  # after "TYPE in FILE": the digest of the class's can_save, which has its say on what it stores
+def registration_sites(tree: ast.Module, module: str, rel: str, body: list[ast.stmt] | None = None) -> list[tuple[str, set[str], str]]:
+    """(name, the class names of the types, ``FILE:LINE``) of each registration ``registered_in`` reads."""
+    classes = module_classes(tree)
+    return [(registered_name(module, cls, deco, classes) or f"{module}.{label} (name computed)", _type_names(deco), f"{rel}:{deco.lineno}")
+            for cls, label, deco in _registrations(_module_level(tree.body if body is None else body), classes, _decorator_names(tree))]
 
 
-def _deciding(cls: ast.ClassDef | None, classes: dict[str, ast.ClassDef]) -> str:
-    """`` (can_save DIGEST)`` for a class with a ``can_save`` (its own or a base's of the module): an edit to it changes
-    which outputs the class stores, its name and types unchanged. (One from a base elsewhere is not read.)"""
-    method = _method(cls, "can_save", classes) if cls is not None else None
-    return f"{DECIDES}{hash_text(normalise([method]))[:12]})" if method is not None else ""
+def _type_names(deco: ast.Call) -> set[str]:
+    """``list`` for ``materializer(list)``, ``DataFrame`` for ``(pd.DataFrame, np.ndarray)``'s first...: the classes'
+    own names (a library re-exports its classes elsewhere); none for a registration by name, which its can_save decides."""
+    given = deco.args[0] if deco.args else None
+    nodes = given.elts if isinstance(given, ast.Tuple) else [given] if given is not None else []
+    return {n.id if isinstance(n, ast.Name) else n.attr for n in nodes if isinstance(n, (ast.Name, ast.Attribute))}
 
 
-def _method(cls: ast.ClassDef, name: str, classes: dict[str, ast.ClassDef], seen: frozenset[str] = frozenset()) -> ast.stmt | None:
-    for stmt in cls.body:
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
-            return stmt
-    for base in cls.bases:
-        if isinstance(base, ast.Name) and base.id in classes and base.id not in seen:
-            found = _method(classes[base.id], name, classes, seen | {cls.name})
-            if found is not None:
-                return found
+def ambiguity(sites: list[tuple[str, set[str], str]]) -> CodeError | None:
+    """Two modules a step imports registering one name, or for one type: the one imported last would store its outputs,
+    so the order of its imports would choose, which no key follows (a sorter of imports may swap them). Refused."""
+    for i, (name, types, where) in enumerate(sites):
+        for other, other_types, other_where in sites[:i]:
+            if where.rpartition(":")[0] == other_where.rpartition(":")[0]:
+                continue  # one module: the same registration each time it is imported
+            if name == other:
+                return CodeError(f"materializer {name} is registered twice, at {other_where} and {where}, and the step's code imports both: "
+                                 "the one imported last would replace the other", "give each its own name, or keep one of them")
+            shared = sorted(types & other_types)
+            if shared:
+                return CodeError(f"materializers {other} ({other_where}) and {name} ({where}) are both registered for {shared[0]}, "
+                                 "and the step's code imports both: the one imported last would store its outputs, so the order "
+                                 "of its imports would decide", f"keep one materializer for {shared[0]} among the modules the step "
+                                 "imports (one whose save handles both cases), or register the other for a narrower type")
     return None
+
+
+DECIDES = " (can_save "  # after "TYPE in FILE": the digest of the class's can_save, which has its say on what it stores
 
 
 def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
