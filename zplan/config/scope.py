@@ -147,8 +147,7 @@ class Scope:
         return f"{origin[0]}:{origin[1]}{ref.parts[-1]}" if origin and ref.parts[-1] in value else None
 
     def declared(self, kind: str, name: str, where: Where) -> Any:
-        """``local.NAME`` or ``var.NAME`` at ``where``, or (kind "output") the output NAME of its
-        module instance: computed once, as any reference to it would (``value_checks`` asks)."""
+        """``local.NAME``, ``var.NAME`` or (kind "output") module output NAME at ``where``, computed once (``value_checks`` asks)."""
         ref = Ref(("module", name) if kind == "output" else (kind, name), None)
         return self._child_output(where.module.path, name, ref) if kind == "output" else self._resolve(ref, None, where)
 
@@ -156,8 +155,7 @@ class Scope:
         """Whether the last evaluation of ``expr`` by this scope read a sensitive value."""
         return id(expr) in self._marked
 
-    def read_sensitive(self) -> bool:
-        """Whether any last evaluation by this scope read a sensitive value (``was_sensitive`` of some expression)."""
+    def read_sensitive(self) -> bool:  # some expression ``was_sensitive``
         return bool(self._marked)
 
     def root(self) -> ModuleInstance:
@@ -216,8 +214,7 @@ class Scope:
         return value
 
     def _guarded(self, name: str, where, compute: Callable[[], tuple[Any, bool]]) -> tuple[Any, bool]:
-        """Evaluate a named value once at a time: a name met again while it is computed is a cycle.
-        A name that failed fails again with the same error, so a cycle is reported once."""
+        """Evaluate a named value once at a time (a name met again while computed is a cycle); a failed one fails again alike."""
         if name in self._failed:
             raise self._failed[name]
         # both are mistakes in the configuration itself: try() and can() do not hide them, as in Terraform
@@ -284,8 +281,7 @@ class Scope:
         return value
 
     def _module_value(self, module: ModuleInstance, kind: str, name: str, compute: Callable[[], tuple[Any, bool]], where) -> tuple[Any, bool]:
-        """A module's input, local or output, computed once; one met again while it is computed
-        (an input reading the module's own output) is a cycle, as between locals."""
+        """A module's input, local or output, computed once; one met again while computed (reading its own output) is a cycle."""
         key = (module.path, kind, name)
         if key not in self._module_values:
             self._module_values[key] = self._guarded(f"{module.path}.{kind}.{name}", where, compute)
