@@ -267,6 +267,8 @@ def digest_secrets(value: Any, secrets: list[str]) -> Any:
 def digest_record(record: dict, secrets: list[str]) -> dict:
     """``digest_secrets`` of each value of a record whose names are public (a step's params, its
     keyword arguments): a name never turns the whole record into one digest."""
+    if not secrets:  # (every step's params, in every plan)
+        return dict(record)
     return {k: digest_secrets(v, secrets) for k, v in record.items()}
 
 
