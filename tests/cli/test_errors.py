@@ -54,6 +54,18 @@ CASES = {
         [(HCL, "  default = 1.0\n", "")],
         ["plan"], "main.zp.hcl:3", 'no value for variable "c"',
     ),
+    "input given a step's outputs as a whole": (
+        [(HCL, "inputs = { values = step.scale.outputs.output }", "inputs = { values = step.scale.outputs }")],
+        ["validate"], "main.zp.hcl:28", 'step "total": input "values" is every output of step.scale: name one, step.scale.outputs.NAME',
+    ),
+    "input given a step's outs as a whole": (
+        [(HCL, "inputs = { values = step.scale.outputs.output }", "inputs = { values = step.scale.outs }")],
+        ["plan"], "main.zp.hcl:28", 'step "total": input "values" is every output of step.scale: name one, step.scale.outs["PATH"]',
+    ),
+    "output given a step's outputs as a whole": (
+        [(HCL, "value = step.total.outputs.output", "value = { total = step.total.outputs }")],
+        ["plan"], "main.zp.hcl:37", 'output "total" holds every output of step.total, which are listed nowhere',
+    ),
     "input path that does not exist": (
         [(HCL, '"data/numbers.txt"', '"data/absent.txt"')],
         ["plan"], "main.zp.hcl:17", 'input "raw" names data/absent.txt, which does not exist',

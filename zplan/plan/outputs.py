@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from zplan import diags
+from zplan.config.instance_values import whole_step_outputs
 from zplan.config.scope import StepOutputRef, map_step_refs
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.graph.build import pipeline_of
@@ -34,6 +35,10 @@ def plan_outputs(project, steps: tuple[m.StepPlan, ...], scope, check_refs: Call
                 "declare it sensitive = true to show it only as <sensitive>, or stop using the secret in it",
                 output.range,
             )
+        whole = whole_step_outputs(value)
+        if whole is not None:
+            raise diags.fail(f'output "{name}" holds every output of step.{whole.step}, which are listed nowhere',
+                             f"name one: {whole.one_of_them()}", output.range)
         known, value = _output_value(project, by_address, value, recorded, large)
         sensitive = output.sensitive or (known and holds_secret(value, project.secrets))
         out[name] = {"value": value if known else None, "known": known, "sensitive": sensitive}
