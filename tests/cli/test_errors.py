@@ -22,6 +22,10 @@ CASES = {
         [(HCL, 'stack "local" {', 'stak "local" {')],
         ["plan"], "main.zp.hcl:8", 'unknown block type "stak"',
     ),
+    "step outside a pipeline block": (
+        [(HCL, "output \"total\" {", 'step "extra" {\n  source = "steps/stats.py:count"\n}\n\noutput "total" {')],
+        ["validate"], "main.zp.hcl:37", 'unknown block type "step"\n  a step is declared inside a pipeline block: pipeline "NAME" { step "extra" { ... } }',
+    ),
     "unknown attribute in a step": (
         [(HCL, 'source = "steps/data.py:scale"', 'source = "steps/data.py:scale"\n    retries = 3')],
         ["plan"], "main.zp.hcl:22", 'unsupported attribute "retries" in step "scale"',
