@@ -38,6 +38,9 @@ def script_parts(planner, step: StepConfig, scope: Scope) -> tuple[CodeInfo, dic
     try:
         info = planner.code.info(script, SCRIPT) if script else CodeInfo(hash_value([]), None)
     except CodeError as exc:
+        if not (planner.project_dir / script).is_file():  # (else the message would point at a `source` it has not)
+            raise diags.fail(f'step "{step.name}": its command runs {script}, which does not exist',
+                             "check the path in command (relative to the project folder)", step.source_range) from None
         raise diags.fail(exc.summary, exc.detail, step.source_range) from None
     for dep in step.script.deps:
         if dep != script and dep not in inputs:
