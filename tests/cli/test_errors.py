@@ -94,6 +94,10 @@ CASES = {
         [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path  = "out"\n  pathh = "x"\n}\n\noutput "total" {')],
         ["plan"], "main.zp.hcl:39:3", 'unsupported attribute "pathh" in resource "local_directory" "d"',
     ),
+    "step output written into a resource attribute's string": (
+        [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path = "out-${step.total.outputs.output}"\n}\n\noutput "total" {')],
+        ["plan"], "main.zp.hcl:38:3", 'resource.local_directory.d: path writes a step output into a string',
+    ),
     "count that is no whole number": (
         [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path  = "out"\n  count = 1.5\n}\n\noutput "total" {')],
         ["plan"], "main.zp.hcl:39:3", "count must be a whole number of 0 or more",
