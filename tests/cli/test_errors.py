@@ -70,6 +70,10 @@ CASES = {
         [(HCL, "value = step.total.outputs.output", "value = { total = step.total.outputs }")],
         ["plan"], "main.zp.hcl:37", 'output "total" holds every output of step.total, which are listed nowhere',
     ),
+    "output writing a step output into a string": (
+        [(HCL, "value = step.total.outputs.output", 'value = "total: ${step.total.outputs.output}"')],
+        ["plan"], "main.zp.hcl:37", 'output "total": a string template cannot use step.total.outputs.output',
+    ),
     "input path that does not exist": (
         [(HCL, '"data/numbers.txt"', '"data/absent.txt"')],
         ["plan"], "main.zp.hcl:17", 'input "raw" names data/absent.txt, which does not exist',
