@@ -74,6 +74,10 @@ CASES = {
         [(HCL, "value = step.total.outputs.output", 'value = "total: ${step.total.outputs.output}"')],
         ["plan"], "main.zp.hcl:37", 'output "total": a string template cannot use step.total.outputs.output',
     ),
+    "input path built from a step output": (
+        [(HCL, "inputs = { values = step.scale.outputs.output }", 'inputs = { values = "data/${step.scale.outputs.output}.txt" }')],
+        ["plan"], "main.zp.hcl:28", "got 'data/step.scale.outputs.output.txt'; use step.NAME.outputs.OUTPUT",
+    ),
     "input path that does not exist": (
         [(HCL, '"data/numbers.txt"', '"data/absent.txt"')],
         ["plan"], "main.zp.hcl:17", 'input "raw" names data/absent.txt, which does not exist',

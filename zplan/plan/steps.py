@@ -19,7 +19,7 @@ from typing import Any, Callable, NamedTuple
 
 from zplan import diags
 from zplan.config.instance_values import whole_step_outputs
-from zplan.config.values import contains_unknown
+from zplan.config.values import Template, contains_unknown
 from zplan.config.model import StepConfig
 from zplan.config.scope import Scope, StepOutputRef
 from zplan.fsutil import OpenFolder
@@ -307,7 +307,7 @@ class StepPlanner:
             return self._data_with_mode(step, name, value)
         raise diags.fail(
             f'step "{step.name}": input "{name}" must be a step output or a path to a file or folder',
-            f"got {value!r}; use step.NAME.outputs.OUTPUT, a list or map of them, \"data/file.csv\" "
+            f"got {str(value) if isinstance(value, Template) else value!r}; use step.NAME.outputs.OUTPUT, a list or map of them, \"data/file.csv\" "
             "or { path = \"data/file.csv\", snapshot = \"reference\" }",
             step.inputs.range,
         )
