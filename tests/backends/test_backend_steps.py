@@ -130,6 +130,18 @@ def test_a_stack_without_the_backends_settings_is_an_error_before_anything_runs(
     assert not (tmp_path / "jobs.jsonl").exists()
 
 
+def test_plan_names_what_the_stack_lacks_for_a_backend_step(tmp_path: Path) -> None:
+    """A plan saying "will run" for a step its stack cannot run as a job would be one apply refuses."""
+    project = _cloud_project(tmp_path / "p", str(tmp_path / "artifacts"), "vertex", 'vertex = { project = "acme-ml" }')
+    line = next(n for n, text in enumerate((project / "main.zp.hcl").read_text().splitlines(), 1) if 'step "train"' in text)
+    for stack in ("cloud", "local"):
+        proc = zplan(project, "plan", "-stack", stack)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert f'main.zp.hcl:{line}:' in proc.stderr and f'has backend = "vertex" but stack "{stack}" lacks' in proc.stderr
+        assert "s3:// or gs:// artifact_store" in proc.stderr and "Traceback" not in proc.stderr
+        assert "will run" not in proc.stdout
+
+
 def test_a_job_whose_image_holds_other_code_runs_nothing_and_says_why(tmp_path: Path) -> None:
     from zplan.apply.backend_task import run_task
     from zplan.apply.worker import StepTask

@@ -22,6 +22,10 @@ CASES = {
         [(HCL, 'stack "local" {', 'stak "local" {')],
         ["plan"], "main.zp.hcl:8", 'unknown block type "stak"',
     ),
+    "step outside a pipeline block": (
+        [(HCL, "output \"total\" {", 'step "extra" {\n  source = "steps/stats.py:count"\n}\n\noutput "total" {')],
+        ["validate"], "main.zp.hcl:37", 'unknown block type "step"\n  a step is declared inside a pipeline block: pipeline "NAME" { step "extra" { ... } }',
+    ),
     "unknown attribute in a step": (
         [(HCL, 'source = "steps/data.py:scale"', 'source = "steps/data.py:scale"\n    retries = 3')],
         ["plan"], "main.zp.hcl:22", 'unsupported attribute "retries" in step "scale"',
@@ -54,6 +58,26 @@ CASES = {
         [(HCL, "  default = 1.0\n", "")],
         ["plan"], "main.zp.hcl:3", 'no value for variable "c"',
     ),
+    "input given a step's outputs as a whole": (
+        [(HCL, "inputs = { values = step.scale.outputs.output }", "inputs = { values = step.scale.outputs }")],
+        ["validate"], "main.zp.hcl:28", 'step "total": input "values" is every output of step.scale: name one, step.scale.outputs.NAME',
+    ),
+    "input given a step's outs as a whole": (
+        [(HCL, "inputs = { values = step.scale.outputs.output }", "inputs = { values = step.scale.outs }")],
+        ["plan"], "main.zp.hcl:28", 'step "total": input "values" is every output of step.scale: name one, step.scale.outs["PATH"]',
+    ),
+    "output given a step's outputs as a whole": (
+        [(HCL, "value = step.total.outputs.output", "value = { total = step.total.outputs }")],
+        ["plan"], "main.zp.hcl:37", 'output "total" holds every output of step.total, which are listed nowhere',
+    ),
+    "output writing a step output into a string": (
+        [(HCL, "value = step.total.outputs.output", 'value = "total: ${step.total.outputs.output}"')],
+        ["plan"], "main.zp.hcl:37", 'output "total": a string template cannot use step.total.outputs.output',
+    ),
+    "input path built from a step output": (
+        [(HCL, "inputs = { values = step.scale.outputs.output }", 'inputs = { values = "data/${step.scale.outputs.output}.txt" }')],
+        ["plan"], "main.zp.hcl:28", "got 'data/step.scale.outputs.output.txt'; use step.NAME.outputs.OUTPUT",
+    ),
     "input path that does not exist": (
         [(HCL, '"data/numbers.txt"', '"data/absent.txt"')],
         ["plan"], "main.zp.hcl:17", 'input "raw" names data/absent.txt, which does not exist',
@@ -77,6 +101,10 @@ CASES = {
     "unknown resource attribute at plan time": (
         [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path  = "out"\n  pathh = "x"\n}\n\noutput "total" {')],
         ["plan"], "main.zp.hcl:39:3", 'unsupported attribute "pathh" in resource "local_directory" "d"',
+    ),
+    "step output written into a resource attribute's string": (
+        [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path = "out-${step.total.outputs.output}"\n}\n\noutput "total" {')],
+        ["plan"], "main.zp.hcl:38:3", 'resource.local_directory.d: path writes a step output into a string',
     ),
     "count that is no whole number": (
         [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path  = "out"\n  count = 1.5\n}\n\noutput "total" {')],

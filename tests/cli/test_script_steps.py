@@ -217,6 +217,12 @@ def test_an_out_the_command_did_not_write_fails_the_step(project):
     (('input.data, "other.txt"]', 'input.dat, "other.txt"]'), 'unknown input "input.dat"'),
     (('params  = ["make.unused"]', 'params  = ["make.nope"]'), "params.yaml has no parameter 'make.nope'"),
     (('deps    = ["src/make.py"]', 'deps    = ["src/gone.py"]'), "dep src/gone.py does not exist"),
+    # a step output written into the command: the hint names the output, not the whole command
+    (('command = "python src/use.py ${input.data} result.txt"', 'command = "python src/use.py ${step.make.outs["out/data"]} result.txt"'),
+     'pass it as an input (inputs = { x = step.make.outs["out/data"] }) and write input.x in the command'),
+    # a script step has no source = "FILE.py:function" to check
+    (('"python", "src/make.py", "out/data"]', '"python", "src/mkae.py", "out/data"]'),
+     'step "make": its command runs src/mkae.py, which does not exist\n  check the path in command (relative to the project folder)'),
     (('outs    = ["out/data"]', 'outs    = ["../out"]'), 'outs entry "../out" must be a path inside the project'),
     # checking it out would delete the whole project, or overwrite zplan's state
     (('outs    = ["out/data"]', 'outs    = ["."]'), 'outs entry "." cannot be the project folder'),

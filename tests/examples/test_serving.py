@@ -14,6 +14,9 @@ import os
 import pickle
 import shutil
 import socket
+import subprocess
+import sys
+import sysconfig
 import threading
 from pathlib import Path
 
@@ -220,17 +223,53 @@ def test_a_step_output_that_does_not_exist_is_an_error_at_plan_with_its_line(tmp
     assert result.code == 1 and 'step "train" has no output "model"' in result.text and "main.zp.hcl:64:" in result.text
 
 
-def test_a_runtime_environment_that_cannot_be_created_is_one_clear_error(tmp_path):
-    project = copy_project(EXAMPLE, tmp_path / "serving")
+UV = shutil.which("uv") or next((str(p) for p in (EXAMPLE.parents[1] / ".uv/bin/uv", Path(sys.executable).with_name("uv")) if p.exists()), None)
+
+
+def _own_python(folder: Path, with_uv: bool) -> Path:
+    """A Python of its own importing zplan's packages (a venv reading them through a .pth file),
+    with uv beside it, where scripts/bootstrap links it, or without."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, capture_output=True)
+    site = next(folder.glob("lib/python*/site-packages"))
+    (site / "zplan-env.pth").write_text(f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
+    if with_uv:
+        (folder / "bin" / "uv").symlink_to(UV)
+    return folder / "bin" / "python"
+
+
+def _path_without_uv(tmp_path: Path) -> str:
     bin_dir = tmp_path / "bin"  # a PATH with git and no uv, wherever uv is installed
     bin_dir.mkdir()
     if shutil.which("git"):
         (bin_dir / "git").symlink_to(shutil.which("git"))
-    env = cli_env(ZPLAN_RUNTIMES_DIR=str(tmp_path / "runtimes"), PATH=str(bin_dir))
-    result = project.run("apply", "-auto-approve", env=env, timeout=600)
-    assert result.code == 1 and "Traceback" not in result.text
-    assert "cannot create the model server's environment: uv is not installed" in result.text
+    return str(bin_dir)
+
+
+def test_a_runtime_environment_that_cannot_be_created_is_one_clear_error(tmp_path):
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    python = _own_python(tmp_path / "venv", with_uv=False)
+    env = cli_env(ZPLAN_RUNTIMES_DIR=str(tmp_path / "runtimes"), PATH=_path_without_uv(tmp_path))
+    result = subprocess.run([str(python), "-m", "zplan.cli", "apply", "-auto-approve"], cwd=project.root, env=env,
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
+    text = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in text, text
+    assert "cannot create the model server's environment: uv is neither on the PATH nor beside" in text, text
     assert not (tmp_path / "runtimes").exists() or not any((tmp_path / "runtimes").glob("*/.zplan-complete"))
+
+
+@pytest.mark.skipif(UV is None, reason="no uv on this machine")
+def test_uv_beside_zplans_python_makes_the_environment_when_the_path_has_none(tmp_path):
+    """scripts/bootstrap leaves uv beside zplan's Python when it had to install it: `.venv/bin/zplan
+    apply`, run without the venv activated, finds it there."""
+    python = _own_python(tmp_path / "venv", with_uv=True)
+    pins = tmp_path / "requirements.txt"
+    pins.write_text("# nothing to install: the environment alone\n")
+    env = cli_env(ZPLAN_RUNTIMES_DIR=str(tmp_path / "runtimes"), PATH=_path_without_uv(tmp_path))
+    code = f"from pathlib import Path\nfrom zplan_provider_local.serving import runtime\nprint(runtime.ensure(print, Path({str(pins)!r})))"
+    result = subprocess.run([str(python), "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    made = Path(result.stdout.splitlines()[-1])
+    assert made.exists() and (made.parents[1] / ".zplan-complete").exists(), result.stdout
 
 
 @pytest.mark.slow

@@ -52,23 +52,10 @@ class BackendSteps(StepRunner):
 
     def prepare(self) -> None:
         """Before the run is recorded: every backend step's stack settings are there."""
-        from zplan import diags
-        from zplan.backends.jobs import missing_settings
+        from zplan.backends.jobs import check_stack
 
         super().prepare()
-        settings = self.tracker.stack_settings
-        store = str(settings.get("artifact_store") or "")
-        for pipeline in self.project.config.pipelines.values():
-            for step in pipeline.steps.values():
-                if not step.backend:
-                    continue
-                missing = missing_settings(settings, step.backend)
-                if not store.startswith(("s3://", "gs://")):
-                    missing.append("an s3:// or gs:// artifact_store (the job cannot reach this machine's disk)")
-                if missing:
-                    raise diags.fail(f'step {step.addr} has backend = "{step.backend}" but stack "{self.project.stack_name}" '
-                                     f"lacks {', '.join(missing)}",
-                                     f'e.g. backend_options = {{ {_EXAMPLES[step.backend]} }}', step.range)
+        check_stack(self.project.config, self.tracker.stack_settings, self.project.stack_name)
 
     def start(self, plan: m.StepPlan) -> cf.Future:
         step = self.project.config.step(plan.address)
@@ -132,12 +119,6 @@ class BackendSteps(StepRunner):
             self._stop.set()
         self._jobs.shutdown(wait=True)
         super().close(cancel)
-
-
-_EXAMPLES = {
-    "vertex": 'vertex = { project = "acme-ml", location = "europe-west4", machine_type = "n1-standard-8" }',
-    "sagemaker": 'sagemaker = { role_arn = "arn:aws:iam::123456789012:role/zplan", region = "eu-west-1" }',
-}
 
 
 def _key(address: str) -> str:

@@ -340,8 +340,8 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
         if type(value) is tuple and name == DEFAULT_OUTPUT:
             raise StepFailed(_several_outputs_hint(len(value)), None) from None
         if inspect.isgenerator(value):  # not a type to register a materializer for: a `yield` by mistake
-            raise StepFailed(f"output {name!r}: the step returned a generator (its function uses yield), which is "
-                              "never run to its end; return the values instead, e.g. as a list", None) from None
+            raise StepFailed(f"output {name!r}: the step returned a generator (a yield in its function, or a generator "
+                             "expression), which is never run to its end; return the values instead, e.g. as a list", None) from None
         raise StepFailed(f"output {name!r}: {exc}", None) from None
     if materializer.name == "json":  # before storing: a failed step leaves no artifact behind
         _refuse_not_finite(name, value)

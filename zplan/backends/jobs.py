@@ -48,6 +48,36 @@ def missing_settings(stack: Mapping[str, Any], backend: str) -> list[str]:
     return (["container_image"] if not stack.get("container_image") else []) + missing
 
 
+def check_stack(config: Any, stack: Mapping[str, Any], stack_name: str) -> None:
+    """Every backend step finds its settings in the stack, or one error at each step: run by plan
+    (which would otherwise say "will run" for a step apply refuses) and by apply before anything
+    runs. A setting known only after apply (a module's output) counts as set until then."""
+    from zplan import diags
+    from zplan.config.values import UNKNOWN
+
+    found = diags.Collector()
+    store = stack.get("artifact_store")
+    for pipeline in config.pipelines.values():
+        for step in pipeline.steps.values():
+            if not step.backend:
+                continue
+            options = stack.get("backend_options")
+            chosen = options.get(step.backend) if isinstance(options, Mapping) else options
+            missing = [m for m in missing_settings(stack, step.backend) if chosen is not UNKNOWN or m == "container_image"]
+            if store is not UNKNOWN and not str(store or "").startswith(("s3://", "gs://")):
+                missing.append("an s3:// or gs:// artifact_store (the job cannot reach this machine's disk)")
+            if missing:
+                found.error(f'step {step.addr} has backend = "{step.backend}" but stack "{stack_name}" lacks {", ".join(missing)}',
+                            f"e.g. backend_options = {{ {_EXAMPLES[step.backend]} }}", step.range)
+    found.raise_if_errors()
+
+
+_EXAMPLES = {
+    "vertex": 'vertex = { project = "acme-ml", location = "europe-west4", machine_type = "n1-standard-8" }',
+    "sagemaker": 'sagemaker = { role_arn = "arn:aws:iam::123456789012:role/zplan", region = "eu-west-1" }',
+}
+
+
 def command(address: str, stack_name: str, files: JobFiles) -> list[str]:
     return ["zplan", "run-step", address, "-stack", stack_name, "-task", files.task, "-result", files.result]
 

@@ -57,6 +57,29 @@ class Lazy(dict):
         return self
 
 
+
+class StepOutputs(Lazy):
+    """``step.a.outputs`` (or ``outs``) as a value: each output a reference when read. Every key
+    reads, so where one output is meant it would pass for an object: its name says which step."""
+
+    __slots__ = ("step", "attr")
+
+    def __init__(self, get: Callable[[str], Any], step: str, attr: str) -> None:
+        super().__init__(get)
+        self.step, self.attr = step, attr
+
+    def one_of_them(self) -> str:
+        """How to name one of them: ``step.a.outputs.NAME``, ``step.a.outs["PATH"]``."""
+        return f'step.{self.step}.outs["PATH"]' if self.attr == "outs" else f"step.{self.step}.outputs.NAME"
+
+
+def whole_step_outputs(value: Any) -> StepOutputs | None:
+    """A ``step.a.outputs`` inside ``value``, where one output is meant: read as a whole, it is ``{}``."""
+    if isinstance(value, StepOutputs):
+        return value
+    items = dict.values(value) if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return next((found for found in map(whole_step_outputs, items) if found is not None), None)
+
 def complete_objects(value: Any) -> None:
     """Complete every ``Lazy`` with known keys inside ``value`` (C code such as ``json.dumps`` reads a
     dict's own entries, never ``__missing__``): what leaves an evaluation holds every output it shows."""

@@ -130,9 +130,11 @@ def load(project_dir: Path, files: list[Path] | None = None, cache_root: Path | 
         for block in body.blocks:
             handler = _TOP_LEVEL.get(block.type)
             if handler is None:
+                label = block.labels[0] if block.labels else "NAME"  # (the README shows steps on their own)
                 found.error(
                     f'unknown block type "{block.type}"',
-                    f"expected one of: {', '.join(sorted(_TOP_LEVEL))}",
+                    f'a step is declared inside a pipeline block: pipeline "NAME" {{ step "{label}" {{ ... }} }}' if block.type == "step"
+                    else f"expected one of: {', '.join(sorted(_TOP_LEVEL))}",
                     block.range,
                 )
                 continue

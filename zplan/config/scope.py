@@ -29,7 +29,7 @@ from zplan import diags
 from zplan.addrs import instance_key, prefixed
 from zplan.config.convert import module_input
 from zplan.config.expr import Expr, Marks, Ref, static_fail
-from zplan.config.instance_values import InstanceMap, Lazy, complete_objects, dotted, each_value, index_value, no_instance, validated_input
+from zplan.config.instance_values import InstanceMap, Lazy, StepOutputs, complete_objects, dotted, each_value, index_value, no_instance, validated_input
 from zplan.config.values import UNKNOWN
 from zplan.config.model import Config, ModuleInstance, Where
 from zplan.config.secret_values import add_secret, keep_secret
@@ -366,7 +366,7 @@ class Scope:
 
     def _step_ref(self, pipeline: str, name: str, rest: tuple, module: str, ref: Ref) -> Any:
         if rest in (("outputs",), ("outs",)):  # outs["model.pkl"]: a script step's out by path
-            return Lazy(lambda out: self._step_ref(pipeline, name, (rest[0], out), module, ref))
+            return StepOutputs(lambda out: self._step_ref(pipeline, name, (rest[0], out), module, ref), name, rest[0])
         if len(rest) != 2 or rest[0] not in ("outputs", "outs"):
             raise diags.fail(f'invalid step reference "{dotted(ref.parts)}"', 'write step.NAME.outputs.OUTPUT (or step.NAME.outs["PATH"])', ref.range)
         found = StepOutputRef(pipeline, name, str(rest[1]), module)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from zplan import diags
+from zplan.config.instance_values import StepOutputs
 from zplan.config.scope import StepOutputRef, map_step_refs
-from zplan.config.values import UNKNOWN, contains_unknown
+from zplan.config.values import UNKNOWN, Template, contains_unknown, find_symbolic
 from zplan.graph.build import pipeline_of
 from zplan.plan import model as m
 from zplan.secrets import holds_secret, is_sealed
@@ -34,6 +35,14 @@ def plan_outputs(project, steps: tuple[m.StepPlan, ...], scope, check_refs: Call
                 "declare it sensitive = true to show it only as <sensitive>, or stop using the secret in it",
                 output.range,
             )
+        wrong = _not_shown(value)
+        if isinstance(wrong, StepOutputs):
+            raise diags.fail(f'output "{name}" holds every output of step.{wrong.step}, which are listed nowhere',
+                             f"name one: {wrong.one_of_them()}", output.range)
+        if wrong is not None:
+            raise diags.fail(f'output "{name}": a string template cannot use {find_symbolic(wrong.parts)}',
+                             "its value is known only when the step runs: give the step output itself, "
+                             "value = step.NAME.outputs.OUTPUT, or a list or map of them", output.range)
         known, value = _output_value(project, by_address, value, recorded, large)
         sensitive = output.sensitive or (known and holds_secret(value, project.secrets))
         out[name] = {"value": value if known else None, "known": known, "sensitive": sensitive}
@@ -182,6 +191,15 @@ def unsealed_value(value: Any, state_dir) -> Any:
     from zplan.state import secrets as sealed
 
     return sealed.unseal(value, state_dir)
+
+
+def _not_shown(value: Any) -> StepOutputs | Template | None:
+    """What an output cannot hold: a step's outputs as a whole (listed nowhere: it would show ``{}``),
+    or text made from a step output (text is made when planning; the step's value, when it runs)."""
+    if isinstance(value, (StepOutputs, Template)):
+        return value
+    items = dict.values(value) if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return next((found for found in map(_not_shown, items) if found is not None), None)
 
 
 def _output_value(project, steps: dict[str, m.StepPlan], value: Any, recorded: Callable[[StepOutputRef], Any], large: dict) -> tuple[bool, Any]:

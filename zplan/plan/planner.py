@@ -184,6 +184,9 @@ class Planner:
         project = self.project
         stack = select.settings(project.config, project.stack_name, scope.eval)
         _check_stack(project, stack)
+        if any(s.backend for p in project.config.pipelines.values() for s in p.steps.values()):
+            from zplan.backends.jobs import check_stack  # (apply checks again, with every value known)
+            check_stack(project.config, stack, project.stack_name)
         known = not contains_unknown({k: stack.get(k) for k in ("artifact_store", "metadata_store")})
         key = store_key(str(stack["artifact_store"]), str(stack["metadata_store"])) if known else None
         checks = {}

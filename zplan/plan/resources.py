@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import unquote, urlparse
 
 from zplan import diags
-from zplan.config.values import UNKNOWN
+from zplan.config.values import UNKNOWN, find_symbolic
 from zplan.config.model import ResourceConfig
 from zplan.config.scope import Scope, StepOutputRef
 from zplan.addrs import ResourceAddr, parse, short_name
@@ -107,7 +107,12 @@ def desired_inputs(resource: ResourceConfig, schema: ResourceSchema, scope: Scop
         value = scope.eval(expr, pipeline=pipeline_of(expr, scope.config, resource.where), where=resource.where)
         if value is None:
             continue  # null is "not set", as in Terraform: the default applies (a module passes its inputs through)
-        values[name] = _typed(_with_artifacts(value, lookup), schema.attributes.get(name), name)
+        value = _with_artifacts(value, lookup)
+        if find_symbolic(value) is not None:  # "out-${step.a.outputs.x}": the artifact named is an object, not text
+            raise diags.fail(f"{resource.addr}: {name} writes a step output into a string",
+                             "a resource is given a step output whole, as the artifact it names (model = step.train.outputs.output)",
+                             resource.attribute_ranges.get(name, resource.range))
+        values[name] = _typed(value, schema.attributes.get(name), name)
     for name, attr in schema.inputs().items():
         if name not in values and attr.default is not None:
             values[name] = attr.default

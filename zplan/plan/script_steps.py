@@ -19,7 +19,7 @@ from typing import Any
 from zplan import diags
 from zplan.config.model import Config, StepConfig
 from zplan.config.scope import Scope
-from zplan.config.values import UNKNOWN, find_symbolic
+from zplan.config.values import UNKNOWN, Template, find_symbolic
 from zplan.hashing import hash_value
 from zplan.plan import model as m
 from zplan.plan.code_hash import SCRIPT, CodeError, CodeInfo
@@ -38,6 +38,9 @@ def script_parts(planner, step: StepConfig, scope: Scope) -> tuple[CodeInfo, dic
     try:
         info = planner.code.info(script, SCRIPT) if script else CodeInfo(hash_value([]), None)
     except CodeError as exc:
+        if not (planner.project_dir / script).is_file():  # (else the message would point at a `source` it has not)
+            raise diags.fail(f'step "{step.name}": its command runs {script}, which does not exist',
+                             "check the path in command (relative to the project folder)", step.source_range) from None
         raise diags.fail(exc.summary, exc.detail, step.source_range) from None
     for dep in step.script.deps:
         if dep != script and dep not in inputs:
@@ -73,9 +76,11 @@ def command_line(step: StepConfig, scope: Scope, placed: dict[str, str]) -> list
         scope.keep_secret(expr, value, lambda part: scope.eval_command_marked(part, step.pipeline, placed, step.where))
     symbolic = find_symbolic(value)
     if symbolic is not None:
+        ref = find_symbolic(symbolic.parts) if isinstance(symbolic, Template) else symbolic  # "... ${step.a.outs[...]} ..."
+        named = str(ref) if ref.output.isidentifier() else f'step.{ref.step}.outs["{ref.output}"]'
         raise diags.fail(
             f'step "{step.name}": the command cannot name a step output directly',
-            f"pass it as an input (inputs = {{ x = {symbolic} }}) and write input.x in the command",
+            f"pass it as an input (inputs = {{ x = {named} }}) and write input.x in the command",
             expr.range,
         )
     if value is UNKNOWN:

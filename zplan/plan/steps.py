@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from zplan import diags
-from zplan.config.values import contains_unknown
+from zplan.config.instance_values import whole_step_outputs
+from zplan.config.values import Template, contains_unknown
 from zplan.config.model import StepConfig
 from zplan.config.scope import Scope, StepOutputRef
 from zplan.fsutil import OpenFolder
@@ -298,11 +299,15 @@ class StepPlanner:
             return m.ListInput(tuple(self._upstream(step, v) for v in value.values()), tuple(value))
         if isinstance(value, str):
             return self._data(step, name, value)
+        whole = whole_step_outputs(value)  # (its every key reads, "path" too)
+        if whole is not None:
+            raise diags.fail(f'step "{step.name}": input "{name}" is every output of step.{whole.step}: name one, {whole.one_of_them()}',
+                             "a step without declared outputs has one, output", step.inputs.range)
         if isinstance(value, dict) and "path" in value:
             return self._data_with_mode(step, name, value)
         raise diags.fail(
             f'step "{step.name}": input "{name}" must be a step output or a path to a file or folder',
-            f"got {value!r}; use step.NAME.outputs.OUTPUT, a list or map of them, \"data/file.csv\" "
+            f"got {str(value) if isinstance(value, Template) else value!r}; use step.NAME.outputs.OUTPUT, a list or map of them, \"data/file.csv\" "
             "or { path = \"data/file.csv\", snapshot = \"reference\" }",
             step.inputs.range,
         )

@@ -304,16 +304,17 @@ def test_a_path_output_that_cannot_be_stored_says_why(tmp_path, monkeypatch, ret
     assert len(result.error) < 400 and result.traceback is None
 
 
-def test_a_step_that_yields_is_told_to_return_its_values(tmp_path, monkeypatch):
+@pytest.mark.parametrize("body", ["    for i in range(3):\n        yield i\n", "    return (i for i in range(3))\n"])
+def test_a_step_that_yields_is_told_to_return_its_values(tmp_path, monkeypatch, body):
     project = tmp_path / "project"
     project.mkdir()
-    (project / "steps_yield.py").write_text("def rows():\n    for i in range(3):\n        yield i\n")
+    (project / "steps_yield.py").write_text(f"def rows():\n{body}")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(project))
     result = _run(project, "steps_yield.py", "rows", tmp_path)
     assert not result.ok
-    assert result.error == ("output 'output': the step returned a generator (its function uses yield), which is "
-                            "never run to its end; return the values instead, e.g. as a list"), result.error
+    assert result.error == ("output 'output': the step returned a generator (a yield in its function, or a generator "
+                            "expression), which is never run to its end; return the values instead, e.g. as a list"), result.error
 
 
 def test_a_nan_output_fails_the_step_before_anything_is_stored(tmp_path, monkeypatch):

@@ -55,11 +55,11 @@ def ensure(log: Callable[[str], None], requirements: Path = REQUIREMENTS) -> Pat
 
 
 def _create(env: Path, requirements: Path, log: Callable[[str], None]) -> None:
-    uv = shutil.which("uv")
+    uv = _uv()
     if uv is None:
         raise ProviderError(
-            "cannot create the model server's environment: uv is not installed "
-            "(install it with `python -m pip install uv`, then apply again)"
+            "cannot create the model server's environment: uv is neither on the PATH nor beside this Python "
+            f"({sys.executable}): install it (`pip install uv`, or see https://docs.astral.sh/uv/), then apply again"
         )
     shutil.rmtree(env, ignore_errors=True)  # what an interrupted attempt left
     log(f"creating the model server environment (MLServer, once; about a minute) in {env}")
@@ -68,6 +68,13 @@ def _create(env: Path, requirements: Path, log: Callable[[str], None]) -> None:
     _run([uv, "pip", "install", "--quiet", "-r", str(requirements)], env, "install MLServer", {"VIRTUAL_ENV": str(env)})
     (env / COMPLETE).write_text(requirements.read_text())
     log(f"model server environment ready in {time.monotonic() - started:.0f} s")
+
+
+def _uv() -> str | None:
+    """uv on the PATH, else beside the Python running zplan: scripts/bootstrap links the uv it
+    used there, so `.venv/bin/zplan` finds it without the venv activated."""
+    beside = Path(sys.executable).with_name("uv")
+    return shutil.which("uv") or (str(beside) if os.access(beside, os.X_OK) else None)
 
 
 def _run(argv: list[str], env: Path, what: str, extra_env: dict[str, str] | None = None) -> None:
