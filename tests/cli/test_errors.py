@@ -194,6 +194,15 @@ def test_plan_out_never_replaces_a_configuration_file_nor_a_folder(project: Proj
     assert_user_error(project.run("plan", "-out", "main.zp.hcl/p.zplan"), "cannot write the plan file main.zp.hcl/p.zplan")
 
 
+def test_plan_out_into_a_missing_folder_is_refused(project: Project):
+    # the folder was made without a word: Terraform refuses to write the plan file there
+    for out in ("nodir/p.zplan", "nodir/deeper/p.zplan"):
+        assert_user_error(project.run("plan", "-out", out), f"cannot write the plan file {out}: folder nodir", "does not exist")
+        assert not project.path("nodir").exists()
+    project.path("made").mkdir()
+    assert project.run("plan", "-out", "made/p.zplan").code == 0 and project.path("made/p.zplan").is_file()
+
+
 def test_folder_without_configuration(tmp_path):
     result = Project(tmp_path).run("plan")
     assert_user_error(result, "no *.zp.hcl files", "zplan init")

@@ -81,6 +81,8 @@ class ApplyOutcome:
 
 
 def plan(args: ProjectArgs, selection: Selection, out: Path | None = None) -> PlanOutcome:
+    if out is not None:
+        _check_plan_folder(out)  # before the plan is made: refused at once
     project = open_project(args)
     planned = make_plan(project, project.state_backend(), selection.request(), selection.refresh)
     if out is not None:
@@ -110,10 +112,21 @@ def _check_plan_path(out: Path, project: Project) -> None:
     (`-out main.zp.hcl` would replace the project's own configuration with the plan)."""
     if out.is_dir():
         raise diags.fail(f"-out {out} is a folder", "give the plan a file name: -out plan.zplan")
+    _check_plan_folder(out)
     target = out.resolve()
     if any(target == f.resolve() for f in (*project.config.files, *project.config.read_files)):
         raise diags.fail(f"-out {out} is a file the configuration is read from: the plan would replace it",
                          "give the plan a file of its own: -out plan.zplan")
+
+
+def _check_plan_folder(out: Path) -> None:
+    """The plan file's folder must be there: as Terraform, -out never makes one (a typo in the path
+    would leave the plan where nobody looks)."""
+    folder = out.parent
+    if not folder.is_dir():
+        missing = next(p for p in [*reversed(folder.parents), folder] if not p.is_dir())
+        what = f"{missing} is not a folder" if missing.exists() else f"folder {missing} does not exist"
+        raise diags.fail(f"cannot write the plan file {out}: {what}", "make the folder first, or give -out a path in an existing one")
 
 
 def apply_changes(args: ProjectArgs, selection: Selection, ui: ApplyUI, parallelism: int = 0, lock_timeout: str = "0s") -> ApplyOutcome:
