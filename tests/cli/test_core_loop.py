@@ -67,9 +67,12 @@ def test_a_plan_that_changes_only_recorded_outputs_says_so_as_terraform(applied)
     assert doc["output_changes"] == {"count": "remove", "n": "add", "total": "change"}
     assert doc["outputs"]["total"] == {"known": True, "sensitive": False, "value": 10.5, "before": 5.25}
     assert "before" not in doc["outputs"]["n"]
+    # one no longer declared shows its old value going, as Terraform's `- count = 4 -> null`
+    assert doc["outputs"]["count"] == {"known": True, "sensitive": False, "value": None, "before": 4}
+    assert "  - count = 4 -> null\n" in applied.ok("plan").out
     markdown = applied.ok("plan", "--format", "markdown").out  # what a pull request shows says so too
     assert "<details><summary>3 output change(s)</summary>" in markdown, markdown
-    assert "- count (no longer declared: removed from state)\n+ n = 4\n! total = 5.25 -> 10.5" in markdown, markdown
+    assert "- count = 4 -> null\n+ n = 4\n! total = 5.25 -> 10.5" in markdown, markdown
     applied.apply()
     assert applied.ok("output", "total").out.strip() == "10.5"
     assert applied.run("plan", "-detailed-exitcode").code == 0
@@ -78,8 +81,10 @@ def test_a_plan_that_changes_only_recorded_outputs_says_so_as_terraform(applied)
 def test_a_destroy_plan_lists_the_outputs_it_clears(applied):
     """As Terraform's "Changes to Outputs" of a destroy: the recorded outputs go with the rest."""
     result = applied.run("plan", "-destroy", "-detailed-exitcode")
-    assert result.code == 2 and "  - total (destroyed: removed from state)" in result.out, str(result)
-    assert applied.plan_json("-destroy")["output_changes"] == {"count": "remove", "total": "remove"}
+    assert result.code == 2 and "  - count = 4 -> null\n  - total = 10.5 -> null\n" in result.out, str(result)
+    doc = applied.plan_json("-destroy")
+    assert doc["output_changes"] == {"count": "remove", "total": "remove"}
+    assert doc["outputs"]["total"] == {"known": True, "sensitive": False, "value": None, "before": 10.5}
     applied.ok("destroy", "-auto-approve")
     assert applied.ok("output").out.strip() == "No outputs recorded."
     assert applied.run("plan", "-destroy", "-detailed-exitcode").code == 0
