@@ -350,3 +350,20 @@ def test_a_number_in_hcls_syntax_is_still_read(tmp_path, text, value):
     config = loader.load(tmp_path)
     assert resolve(config, f"n={text}")["n"] == value
     assert resolve(config, environ={"ZPLAN_VAR_n": text})["n"] == value
+
+
+@pytest.mark.parametrize("text", ["True", "FALSE", "yes", " true"])
+def test_a_bool_is_read_as_terraform_reads_one_from_every_source(tmp_path, text):
+    """`-var debug=True` was taken as true (the text compared in any case): Terraform takes "true",
+    "false", "1" and "0" only, as tobool() does, and says to write it in lowercase."""
+    (tmp_path / "main.zp.hcl").write_text('variable "debug" {\n  type = bool\n}\n')
+    config = loader.load(tmp_path)
+    [message] = errors(config, f"debug={text}")
+    assert f'(from -var debug): var.debug: a bool is required, got "{text}"' in message
+    assert ('use lowercase "' + text.lower() + '"' in message) == (text.lower() in ("true", "false"))
+    [message] = errors(config, environ={"ZPLAN_VAR_debug": text})
+    assert "(from environment variable ZPLAN_VAR_debug)" in message and "a bool is required" in message
+    (tmp_path / "prod.zpvars").write_text(f"debug = {json.dumps(text)}\n")
+    [message] = errors(config, var_files=[tmp_path / "prod.zpvars"])
+    assert "(from prod.zpvars:1)" in message and "a bool is required" in message
+    assert [resolve(config, f"debug={t}")["debug"] for t in ("true", "false", "1", "0")] == [True, False, True, False]
