@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 
@@ -192,6 +193,17 @@ def test_plan_out_never_replaces_a_configuration_file_nor_a_folder(project: Proj
     assert project.read(HCL) == before
     assert_user_error(project.run("plan", "-out", "data"), "-out data is a folder")
     assert_user_error(project.run("plan", "-out", "main.zp.hcl/p.zplan"), "cannot write the plan file main.zp.hcl/p.zplan")
+
+
+def test_plan_out_naming_a_device_or_a_pipe_is_refused_and_left_as_it_is(project: Project):
+    # the plan replaced it with a regular file (as root, `-out /dev/null` replaced the device itself), then
+    # said "apply exactly this plan with: zplan apply /dev/null"
+    os.mkfifo(project.path("pipe.zplan"))
+    project.path("null.zplan").symlink_to(os.devnull)
+    for name in ("pipe.zplan", "null.zplan"):
+        assert_user_error(project.run("plan", "-out", name), f"-out {name} is not a regular file")
+    assert stat.S_ISFIFO(os.stat(project.path("pipe.zplan")).st_mode)
+    assert project.path("null.zplan").is_symlink() and stat.S_ISCHR(os.stat(os.devnull).st_mode)
 
 
 def test_plan_out_into_a_missing_folder_is_refused(project: Project):

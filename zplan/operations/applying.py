@@ -110,8 +110,6 @@ def save_planfile(out: Path, planned: Planned, project: Project) -> None:
 def _check_plan_path(out: Path, project: Project) -> None:
     """-out names a new file or an old plan: never a folder, nor a file the configuration is read from
     (`-out main.zp.hcl` would replace the project's own configuration with the plan)."""
-    if out.is_dir():
-        raise diags.fail(f"-out {out} is a folder", "give the plan a file name: -out plan.zplan")
     _check_plan_folder(out)
     target = out.resolve()
     if any(target == f.resolve() for f in (*project.config.files, *project.config.read_files)):
@@ -121,7 +119,13 @@ def _check_plan_path(out: Path, project: Project) -> None:
 
 def _check_plan_folder(out: Path) -> None:
     """The plan file's folder must be there: as Terraform, -out never makes one (a typo in the path
-    would leave the plan where nobody looks)."""
+    would leave the plan where nobody looks). What -out names, if anything, is a file: the plan replaces
+    it, so a device, a pipe or a link to one (`-out /dev/null`) would be replaced, and never hold the plan."""
+    if out.is_dir():
+        raise diags.fail(f"-out {out} is a folder", "give the plan a file name: -out plan.zplan")
+    if out.exists() and not out.is_file():
+        raise diags.fail(f"-out {out} is not a regular file: the plan would replace it, and apply could not read the plan from it",
+                         "give the plan a file name: -out plan.zplan (leave -out out to plan without saving)")
     folder = out.parent
     if not folder.is_dir():
         missing = next(p for p in [*reversed(folder.parents), folder] if not p.is_dir())
