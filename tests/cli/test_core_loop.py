@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from tests.cli.helpers import cli_env, plan_line, ran, reasons, steps_by_action
+from tests.cli.helpers import Project, cli_env, plan_line, ran, reasons, steps_by_action
 
 ALL = {"load", "scale", "total", "count"}
 
@@ -76,6 +76,17 @@ def test_a_plan_that_changes_only_recorded_outputs_says_so_as_terraform(applied)
     applied.apply()
     assert applied.ok("output", "total").out.strip() == "10.5"
     assert applied.run("plan", "-detailed-exitcode").code == 0
+
+
+def test_an_apply_that_changes_only_outputs_says_so_not_nothing_to_do(tmp_path):
+    # it wrote them to state, then said "Apply complete: nothing to do."
+    project = Project(tmp_path / "p")
+    project.write("main.zp.hcl", 'output "a" { value = 1 }\noutput "b" { value = 2 }\n')
+    assert "Apply complete: 2 output(s) changed." in project.apply().out
+    project.write("main.zp.hcl", 'output "a" { value = 3 }\n')
+    assert "Apply complete: 2 output(s) changed." in project.apply().out
+    assert "No changes. Nothing to apply." in project.apply().out
+    assert project.ok("output").out.split() == ["Outputs:", "a", "=", "3"]
 
 
 def test_a_destroy_plan_lists_the_outputs_it_clears(applied):
