@@ -195,6 +195,16 @@ def test_plan_out_never_replaces_a_configuration_file_nor_a_folder(project: Proj
     assert_user_error(project.run("plan", "-out", "main.zp.hcl/p.zplan"), "cannot write the plan file main.zp.hcl/p.zplan")
 
 
+def test_plan_out_into_the_state_folder_is_refused(project: Project):
+    # `-out .zplan/state.json` replaced the state with the plan (no backup yet): every later command refused it as damaged
+    project.ok("apply", "-auto-approve")
+    state = project.read(".zplan/state.json")
+    for out in (".zplan/state.json", ".zplan/p.zplan", ".zplan/../.zplan/state.key"):
+        assert_user_error(project.run("plan", "-out", out), f"-out {out} is inside the state folder .zplan")
+    assert project.read(".zplan/state.json") == state and not project.path(".zplan/p.zplan").exists()
+    assert project.run("plan", "-detailed-exitcode").code == 0
+
+
 def test_plan_out_naming_a_device_or_a_pipe_is_refused_and_left_as_it_is(project: Project):
     # the plan replaced it with a regular file (as root, `-out /dev/null` replaced the device itself), then
     # said "apply exactly this plan with: zplan apply /dev/null"

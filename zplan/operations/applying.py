@@ -115,6 +115,9 @@ def _check_plan_path(out: Path, project: Project) -> None:
     if any(target == f.resolve() for f in (*project.config.files, *project.config.read_files)):
         raise diags.fail(f"-out {out} is a file the configuration is read from: the plan would replace it",
                          "give the plan a file of its own: -out plan.zplan")
+    if project.state_dir.resolve() in target.parents:  # (state.json, its key, the metadata: none has a backup to restore)
+        raise diags.fail(f"-out {out} is inside the state folder {project.state_dir.name}: the plan would replace what zplan keeps there",
+                         "give the plan a file of its own outside it: -out plan.zplan")
 
 
 def _check_plan_folder(out: Path) -> None:
