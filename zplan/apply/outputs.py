@@ -38,6 +38,6 @@ def written_alone(plan, summary: dict) -> dict[str, int]:
     writes them to state: the moves, and the outputs it changes when it ran and changed nothing else
     (never "nothing to do"). A destroy's line counts its resources, as Terraform's."""
     counts = {"moved": len(plan.moved)}
-    if not plan.destroy and not set(summary) - {"run", "interrupted"}:
+    if not plan.destroy and not set(summary) - {"run"}:  # (not an interrupted one either)
         counts["output(s) changed"] = len(plan.output_changes)
     return {what: n for what, n in counts.items() if n}
