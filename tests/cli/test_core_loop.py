@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from tests.cli.helpers import cli_env, plan_line, ran, reasons, steps_by_action
+from tests.cli.helpers import Project, cli_env, plan_line, ran, reasons, steps_by_action
 
 ALL = {"load", "scale", "total", "count"}
 
@@ -67,19 +67,35 @@ def test_a_plan_that_changes_only_recorded_outputs_says_so_as_terraform(applied)
     assert doc["output_changes"] == {"count": "remove", "n": "add", "total": "change"}
     assert doc["outputs"]["total"] == {"known": True, "sensitive": False, "value": 10.5, "before": 5.25}
     assert "before" not in doc["outputs"]["n"]
+    # one no longer declared shows its old value going, as Terraform's `- count = 4 -> null`
+    assert doc["outputs"]["count"] == {"known": True, "sensitive": False, "value": None, "before": 4}
+    assert "  - count = 4 -> null\n" in applied.ok("plan").out
     markdown = applied.ok("plan", "--format", "markdown").out  # what a pull request shows says so too
     assert "<details><summary>3 output change(s)</summary>" in markdown, markdown
-    assert "- count (no longer declared: removed from state)\n+ n = 4\n! total = 5.25 -> 10.5" in markdown, markdown
+    assert "- count = 4 -> null\n+ n = 4\n! total = 5.25 -> 10.5" in markdown, markdown
     applied.apply()
     assert applied.ok("output", "total").out.strip() == "10.5"
     assert applied.run("plan", "-detailed-exitcode").code == 0
 
 
+def test_an_apply_that_changes_only_outputs_says_so_not_nothing_to_do(tmp_path):
+    # it wrote them to state, then said "Apply complete: nothing to do."
+    project = Project(tmp_path / "p")
+    project.write("main.zp.hcl", 'output "a" { value = 1 }\noutput "b" { value = 2 }\n')
+    assert "Apply complete: 2 output(s) changed." in project.apply().out
+    project.write("main.zp.hcl", 'output "a" { value = 3 }\n')
+    assert "Apply complete: 2 output(s) changed." in project.apply().out
+    assert "No changes. Nothing to apply." in project.apply().out
+    assert project.ok("output").out.split() == ["Outputs:", "a", "=", "3"]
+
+
 def test_a_destroy_plan_lists_the_outputs_it_clears(applied):
     """As Terraform's "Changes to Outputs" of a destroy: the recorded outputs go with the rest."""
     result = applied.run("plan", "-destroy", "-detailed-exitcode")
-    assert result.code == 2 and "  - total (destroyed: removed from state)" in result.out, str(result)
-    assert applied.plan_json("-destroy")["output_changes"] == {"count": "remove", "total": "remove"}
+    assert result.code == 2 and "  - count = 4 -> null\n  - total = 10.5 -> null\n" in result.out, str(result)
+    doc = applied.plan_json("-destroy")
+    assert doc["output_changes"] == {"count": "remove", "total": "remove"}
+    assert doc["outputs"]["total"] == {"known": True, "sensitive": False, "value": None, "before": 10.5}
     applied.ok("destroy", "-auto-approve")
     assert applied.ok("output").out.strip() == "No outputs recorded."
     assert applied.run("plan", "-destroy", "-detailed-exitcode").code == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 
@@ -220,6 +221,36 @@ def test_plan_out_never_replaces_a_configuration_file_nor_a_folder(project: Proj
     assert project.read(HCL) == before
     assert_user_error(project.run("plan", "-out", "data"), "-out data is a folder")
     assert_user_error(project.run("plan", "-out", "main.zp.hcl/p.zplan"), "cannot write the plan file main.zp.hcl/p.zplan")
+
+
+def test_plan_out_into_the_state_folder_is_refused(project: Project):
+    # `-out .zplan/state.json` replaced the state with the plan (no backup yet): every later command refused it as damaged
+    project.ok("apply", "-auto-approve")
+    state = project.read(".zplan/state.json")
+    for out in (".zplan/state.json", ".zplan/p.zplan", ".zplan/../.zplan/state.key"):
+        assert_user_error(project.run("plan", "-out", out), f"-out {out} is inside the state folder .zplan")
+    assert project.read(".zplan/state.json") == state and not project.path(".zplan/p.zplan").exists()
+    assert project.run("plan", "-detailed-exitcode").code == 0
+
+
+def test_plan_out_naming_a_device_or_a_pipe_is_refused_and_left_as_it_is(project: Project):
+    # the plan replaced it with a regular file (as root, `-out /dev/null` replaced the device itself), then
+    # said "apply exactly this plan with: zplan apply /dev/null"
+    os.mkfifo(project.path("pipe.zplan"))
+    project.path("null.zplan").symlink_to(os.devnull)
+    for name in ("pipe.zplan", "null.zplan"):
+        assert_user_error(project.run("plan", "-out", name), f"-out {name} is not a regular file")
+    assert stat.S_ISFIFO(os.stat(project.path("pipe.zplan")).st_mode)
+    assert project.path("null.zplan").is_symlink() and stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_plan_out_into_a_missing_folder_is_refused(project: Project):
+    # the folder was made without a word: Terraform refuses to write the plan file there
+    for out in ("nodir/p.zplan", "nodir/deeper/p.zplan"):
+        assert_user_error(project.run("plan", "-out", out), f"cannot write the plan file {out}: folder nodir", "does not exist")
+        assert not project.path("nodir").exists()
+    project.path("made").mkdir()
+    assert project.run("plan", "-out", "made/p.zplan").code == 0 and project.path("made/p.zplan").is_file()
 
 
 def test_folder_without_configuration(tmp_path):

@@ -35,6 +35,20 @@ def test_fmt_of_a_missing_file_is_a_clear_error(project: Project):
     assert "internal error" not in result.text
 
 
+def test_fmt_rewrites_configuration_and_vars_files_only(project: Project):
+    # any file named was rewritten as HCL: `zplan fmt .env` turned A=1 into A = 1, which a shell no longer reads
+    project.path(".env").write_text("A=1\n")
+    project.path("notes.txt").write_text("x=1\n")
+    for name in (".env", "notes.txt"):
+        result = project.run("fmt", name)
+        assert result.code == 1 and f"{name} is not a configuration or vars file" in result.err, str(result)
+        assert "Traceback" not in result.err
+    assert project.read(".env") == "A=1\n" and project.read("notes.txt") == "x=1\n"
+    project.path("prod.zpvars").write_text("c=2\n")
+    project.ok("fmt", "prod.zpvars")
+    assert project.read("prod.zpvars") == "c = 2\n"
+
+
 def test_init_in_an_empty_folder_creates_an_example_that_applies(tmp_path):
     project = Project(tmp_path)
     result = project.ok("init")

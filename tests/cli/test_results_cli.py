@@ -180,3 +180,11 @@ def test_lineage_of_a_step_neither_declared_nor_recorded_says_so_rather_than_to_
     assert "zplan apply" not in result.err and "zplan state list" in result.err
     declared = applied.run("lineage", "pipeline.training.step.split")  # declared, recorded: its outputs are named
     assert "its recorded outputs: test, train" in declared.err, str(declared)
+
+
+def test_lineage_of_an_artifact_id_no_store_could_hold_says_there_is_none(applied):
+    # past the store's 64-bit ids it was an internal error (ValueError: Value out of range)
+    for number in ("99999999999999999999", "9223372036854775808", "0"):
+        result = applied.run("lineage", number)
+        assert result.code == 1 and "internal error" not in result.err and "Traceback" not in result.err, str(result)
+        assert f"Error: no artifact {number} in the metadata store" in result.err, str(result)

@@ -554,6 +554,26 @@ def test_a_changed_output_shows_its_recorded_value_hidden_when_it_was_or_is_sens
     assert '  ~ secret = <sensitive> -> "plain-1"' in p.ok("plan", env=env).out
 
 
+def test_a_removed_output_shows_its_recorded_value_hidden_when_it_was_sensitive(tmp_path):
+    # it showed no old value at all: Terraform shows `- name = "old" -> null`, `(sensitive value)` for a secret
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "token" {\n  sensitive = true\n}\n'
+                           'output "secret" {\n  value     = var.token\n  sensitive = true\n}\n'
+                           'output "name" { value = "old" }\noutput "gone" { value = "was" }\n')
+    env = cli_env(ZPLAN_VAR_token="OLDTOKEN-5521")
+    p.ok("apply", "-auto-approve", env=env)
+    p.write("main.zp.hcl", 'variable "token" {\n  sensitive = true\n}\noutput "name" { value = null }\n')
+    shown = [p.ok("plan", env=env).out, p.ok("plan", "-format", "markdown", env=env).out, p.ok("plan", "-destroy", env=env).out]
+    doc = json.loads(p.ok("plan", "-format", "json", env=env).out)
+    for text in [*shown, json.dumps(doc)]:
+        assert "TOKEN" not in text, text
+    assert '  - gone = "was" -> null\n  - name = "old" -> null\n  - secret = <sensitive> -> null\n' in shown[0], shown[0]
+    assert '- secret = <sensitive> -> null' in shown[1] and '  - secret = <sensitive> -> null' in shown[2]
+    assert doc["output_changes"] == {"gone": "remove", "name": "remove", "secret": "remove"}
+    assert doc["outputs"]["secret"] == {"known": True, "sensitive": False, "value": None, "before": "(sensitive)"}
+    assert doc["outputs"]["name"]["before"] == "old" and doc["outputs"]["gone"]["before"] == "was"
+
+
 def test_a_step_output_holding_a_secret_is_sealed_in_state_even_from_a_step_declared_free_of_it(tmp_path):
     """A step declared free of secrets (sensitive_outputs=False) that returns one anyway, or one that
     writes a secret's text itself, had its small output kept in clear in state and shown by `show -json`

@@ -73,3 +73,14 @@ def test_a_selected_stack_that_is_no_longer_declared_is_an_error_not_another_sta
     assert "zplan stack select" in refused.err
     assert project.ok("stack", "list").out.split() == ["local", "renamed"]  # listing still works, nothing marked
     project.ok("plan", "-stack", "renamed")
+
+
+def test_an_empty_stack_name_is_refused_not_taken_for_the_default(tmp_path):
+    # `-stack ""` planned on the selected stack, and `stack select ""` said: Switched to stack "".
+    project = copy_project(TESTDATA / "pipeline", tmp_path / "p")
+    project.write("stacks.zp.hcl", PER_STACK)
+    project.ok("stack", "select", "other")
+    for command in (["stack", "select", ""], ["plan", "-stack", ""], ["output", "-stack", ""]):
+        refused = project.run(*command)
+        assert refused.code == 1 and 'no stack named ""' in refused.err and "Traceback" not in refused.err, str(refused)
+    assert project.read(".zplan/stack") == "other\n"

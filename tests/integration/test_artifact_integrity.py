@@ -88,6 +88,8 @@ def test_verify_finds_a_damaged_final_output_and_repair_makes_apply_rerun_it(pro
     result = project.ok("verify", "-repair")
     assert "the next apply reruns: pipeline.numbers.step.total" in result.out
     assert steps_by_action(project.plan_json("-var", "c=2"))["run"] == {"total"}
+    # verify again before that apply: the output is missing now, and the same step reruns, not "nothing"
+    assert "the next apply reruns: pipeline.numbers.step.total" in project.ok("verify", "-repair").out
     project.apply("-var", "c=2")
     assert "0 damaged, 0 missing" in project.ok("verify").out
 

@@ -174,6 +174,14 @@ def test_import_adopts_an_existing_directory(project: Path) -> None:
     assert data["action"] == "update" and data["reasons"][0]["message"] == "force_destroy changed"
 
 
+@pytest.mark.parametrize("id_", ["", "  "])
+def test_an_empty_import_id_is_refused(project: Path, id_: str) -> None:
+    # an empty id was read as the local provider's path "": the project folder itself was adopted
+    proc = zplan(project, "import", "local_directory.data", id_)
+    assert proc.returncode == 1 and "the import ID cannot be empty" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert "resource.local_directory.data" not in zplan(project, "state", "list").stdout
+
+
 def test_an_import_by_absolute_or_relative_path_plans_no_change_to_the_path(project: Path) -> None:
     """The local provider resolves a path against the project folder: every spelling of the configured
     folder adopts it as configured, so the next plan does not replace what was adopted."""

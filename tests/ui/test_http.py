@@ -122,6 +122,16 @@ def test_saved_plan_page(client, quickstart):
     assert client.get("/api/plan", params={"file": "missing.zplan"}).status_code == 400
 
 
+def test_plan_page_shows_an_output_it_removes_with_its_recorded_value(quickstart, tmp_path):
+    # listed as plain `accuracy null` once the JSON plan kept a removed output's old value
+    project = quickstart.clone(tmp_path / "quickstart")
+    project.replace("main.zp.hcl", 'output "accuracy" {', 'output "score" {')
+    page = TestClient(create_app(project.root)).get("/plan").text
+    row = re.search(r"<tr><td>accuracy</td>.*?</tr>", page, re.S).group(0)
+    before = project.plan_json()["outputs"]["accuracy"]["before"]
+    assert isinstance(before, float) and f"<code>{before}</code> -&gt; null" in row and "removed" in row, row
+
+
 def test_resources_json(client):
     (reports,) = client.get("/api/resources").json()["resources"]
     assert reports["address"] == "resource.local_directory.reports" and reports["provider"] == "local"

@@ -127,8 +127,8 @@ class Applier:
             self.writes.write_last(self.state, self._not_started())
             if self.recorder.metadata_failed is not None:
                 raise self._metadata_stopped()
-            moved = {"moved": len(self.plan.moved)} if self.plan.moved else {}  # written to state: not "nothing to do"
-            self.hooks.run_finished(self.tracker.summary() | moved)
+            summary = self.tracker.summary()
+            self.hooks.run_finished(summary | stack_outputs.written_alone(self.plan, summary))  # not "nothing to do"
         finally:
             self.runner.closed()  # the workers' helper processes exited while the last records were written
         return self.result

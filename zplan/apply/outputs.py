@@ -31,3 +31,13 @@ def _recorded_output(project, state: State, store_key: str | None, ref: StepOutp
     out = record.outputs.get(ref.output, {}) if record is not None and record.succeeded else {}
     value = sealed.unseal(out["value"], project.state_dir) if "value" in out else out.get("uri")
     return UNKNOWN if value is None else value
+
+
+def written_alone(plan, summary: dict) -> dict[str, int]:
+    """What the last line of an apply counts besides its steps and resources (``summary``), as it
+    writes them to state: the moves, and the outputs it changes when it ran and changed nothing else
+    (never "nothing to do"). A destroy's line counts its resources, as Terraform's."""
+    counts = {"moved": len(plan.moved)}
+    if not plan.destroy and not set(summary) - {"run"}:  # (not an interrupted one either)
+        counts["output(s) changed"] = len(plan.output_changes)
+    return {what: n for what, n in counts.items() if n}

@@ -39,7 +39,7 @@ def run_apply(root: Path, flags: ApplyFlags) -> int:
     if flags.planfile is not None:
         files = [v for v in flags.var if isinstance(v, Path)]
         given = {"-var": [v for v in flags.var if isinstance(v, str)], "-var-file": files, "-target": flags.target,
-                 "-exclude": flags.exclude, "-replace": flags.replace, "-stack": [flags.stack] if flags.stack else [],
+                 "-exclude": flags.exclude, "-replace": flags.replace, "-stack": [flags.stack] if flags.stack is not None else [],
                  "-refresh": [] if flags.refresh is None else [flags.refresh]}
         applying.refuse_inputs_with_planfile(flags.planfile, given)
         outcome = applying.apply_saved_plan(root, flags.planfile, ui_, flags.parallelism, flags.lock_timeout, checkout=not flags.no_checkout)

@@ -106,8 +106,10 @@ def whole(number: int | float) -> int | float:
 def _bool(value: Any, path: str) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):  # "1" and "0" as Terraform reads them
-        return value.lower() in ("true", "1")
+    if isinstance(value, str) and value in ("true", "false", "1", "0"):  # the text Terraform reads, as tobool()
+        return value in ("true", "1")
+    if isinstance(value, str) and value.lower() in ("true", "false"):  # (in the part of the message a secret's leaves out)
+        raise ConversionError(path, "a bool is required", f'{_describe(value)}; to convert from text, use lowercase "{value.lower()}"')
     raise _required(path, "a bool", value)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,9 +160,16 @@ def as_map(value: Any, what: str = "argument") -> dict:
     return value
 
 
+# A number written as text, as Terraform reads one (``-var n=3``, ``tonumber("2.5")``): ASCII digits
+# with an optional sign, point and exponent. Python's own parsers also take ``1_000``, spaces around,
+# other scripts' digits, ``nan`` and ``infinity``, which Terraform refuses.
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def parse_number(text: str) -> int | float | None:
-    """The number ``text`` spells, or None (also for one that is not finite: ``1e400``, ``nan``)."""
-    text = text.strip()
+    """The number ``text`` spells, or None (also for one that is not finite: ``1e400``)."""
+    if not _NUMBER_TEXT.fullmatch(text):
+        return None
     try:
         whole = int(text)  # (Python refuses over 4,300 digits: ValueError, so None)
         return whole if is_finite(whole) else None

@@ -215,7 +215,7 @@ class Reader(Connection):
     def _resolve_artifact(self, key: str | int) -> int:
         if self._reader():
             if isinstance(key, int):
-                if self._store.get_artifacts_by_id([key]):
+                if 0 < key < 2**63 and self._store.get_artifacts_by_id([key]):  # (ids are 64-bit: a larger one is none)
                     return key
             else:
                 found = self._store.get_artifacts_by_uri(key)

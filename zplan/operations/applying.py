@@ -81,6 +81,8 @@ class ApplyOutcome:
 
 
 def plan(args: ProjectArgs, selection: Selection, out: Path | None = None) -> PlanOutcome:
+    if out is not None:
+        _check_plan_folder(out)  # before the plan is made: refused at once
     project = open_project(args)
     planned = make_plan(project, project.state_backend(), selection.request(), selection.refresh)
     if out is not None:
@@ -108,12 +110,30 @@ def save_planfile(out: Path, planned: Planned, project: Project) -> None:
 def _check_plan_path(out: Path, project: Project) -> None:
     """-out names a new file or an old plan: never a folder, nor a file the configuration is read from
     (`-out main.zp.hcl` would replace the project's own configuration with the plan)."""
-    if out.is_dir():
-        raise diags.fail(f"-out {out} is a folder", "give the plan a file name: -out plan.zplan")
+    _check_plan_folder(out)
     target = out.resolve()
     if any(target == f.resolve() for f in (*project.config.files, *project.config.read_files)):
         raise diags.fail(f"-out {out} is a file the configuration is read from: the plan would replace it",
                          "give the plan a file of its own: -out plan.zplan")
+    if project.state_dir.resolve() in target.parents:  # (state.json, its key, the metadata: none has a backup to restore)
+        raise diags.fail(f"-out {out} is inside the state folder {project.state_dir.name}: the plan would replace what zplan keeps there",
+                         "give the plan a file of its own outside it: -out plan.zplan")
+
+
+def _check_plan_folder(out: Path) -> None:
+    """The plan file's folder must be there: as Terraform, -out never makes one (a typo in the path
+    would leave the plan where nobody looks). What -out names, if anything, is a file: the plan replaces
+    it, so a device, a pipe or a link to one (`-out /dev/null`) would be replaced, and never hold the plan."""
+    if out.is_dir():
+        raise diags.fail(f"-out {out} is a folder", "give the plan a file name: -out plan.zplan")
+    if out.exists() and not out.is_file():
+        raise diags.fail(f"-out {out} is not a regular file: the plan would replace it, and apply could not read the plan from it",
+                         "give the plan a file name: -out plan.zplan (leave -out out to plan without saving)")
+    folder = out.parent
+    if not folder.is_dir():
+        missing = next(p for p in [*reversed(folder.parents), folder] if not p.is_dir())
+        what = f"{missing} is not a folder" if missing.exists() else f"folder {missing} does not exist"
+        raise diags.fail(f"cannot write the plan file {out}: {what}", "make the folder first, or give -out a path in an existing one")
 
 
 def apply_changes(args: ProjectArgs, selection: Selection, ui: ApplyUI, parallelism: int = 0, lock_timeout: str = "0s") -> ApplyOutcome:

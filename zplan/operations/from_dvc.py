@@ -104,12 +104,16 @@ def _common_folder(files: list[Path]) -> Path:
 
 
 def write_converted(dest: Path, text: str, force: bool, default_name: str = DEFAULT_OUT) -> None:
-    """Write an importer's file (import-dvc, import-zenml), refusing to replace a folder, or a file without ``force``."""
+    """Write an importer's file (import-dvc, import-zenml), refusing to replace a folder, or a file without ``force``.
+    It is a configuration file: a plan reads no other name, and dvc.yaml itself was replaced with -force."""
+    from zplan.fsutil import atomic_write_text
+
     if dest.is_dir():
         raise diags.fail(f"{dest} is a folder", f"give -out a file name, e.g. -out {Path(dest.name) / default_name}")
+    if not dest.name.endswith(".zp.hcl"):
+        raise diags.fail(f"{dest} is not a configuration file", f"give -out a *.zp.hcl file, which plan reads: e.g. -out {default_name}")
     if dest.exists() and not force:
         raise diags.fail(f"{dest} already exists", "remove it, choose another file with -out, or pass -force to overwrite it")
-    from zplan.fsutil import atomic_write_text
 
     try:
         atomic_write_text(dest, text)

@@ -14,6 +14,8 @@ from zplan.state.model import ResourceRecord, State
 
 def import_resource(args: ProjectArgs, address: str, id_: str, lock_timeout: str, views: LockViews) -> str:
     """Read the resource ``id_`` through its provider and record it at ``address``; returns the address."""
+    if not id_.strip():  # as Terraform: a provider would read it its own way (the local one, as the project folder)
+        raise diags.fail("the import ID cannot be empty", f"give the ID of the existing resource: zplan import {address} ID")
     try:
         key = str(addrs.parse(address))
     except ValueError as exc:

@@ -123,10 +123,14 @@ def repair(report: Report, state: State, store_key: str) -> bool:
     stale = {key for key, entry in cache.items() if _digests(entry) & bad}
     # a step whose latest execution read a bad snapshot runs again: it stores the snapshot afresh
     readers = {a for f in report.problems for a in f.readers}
-    stale |= {r["cache_key"] for a, r in store_doc.get("steps", {}).items() if a in readers and r.get("cache_key") in cache}
-    report.rerun = sorted({cache[key]["address"] for key in stale})
+    steps = store_doc.get("steps", {})
+    stale |= {r["cache_key"] for a, r in steps.items() if a in readers and r.get("cache_key") in cache}
+    rerun = {cache[key]["address"] for key in stale}
     for key in stale:
         del cache[key]
+    # and a step whose latest record names a bad one, its cache entry gone (dropped by this repair or an earlier one)
+    rerun |= {a for a, r in steps.items() if (a in readers or _digests(r) & bad) and r.get("cache_key") not in cache}
+    report.rerun = sorted(rerun)
     report.dropped_cache_entries = len(stale)
     return bool(stale)
 

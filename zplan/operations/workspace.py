@@ -26,7 +26,7 @@ def fmt(root: Path, paths: list[Path], check: bool) -> list[Path]:
     from zplan.fsutil import atomic_write_text
 
     changed = []
-    files = [f for p in paths for f in (config_files(p) if p.is_dir() else [p])] if paths else config_files(root)
+    files = [f for p in paths for f in (config_files(p) if p.is_dir() else [_formattable(p)])] if paths else config_files(root)
     for path in files:
         text = _read_config_text(path)
         formatted = format_text(text, str(path))
@@ -35,6 +35,16 @@ def fmt(root: Path, paths: list[Path], check: bool) -> list[Path]:
             if not check:
                 atomic_write_text(path, formatted)
     return changed
+
+
+def _formattable(path: Path) -> Path:
+    """A file named to fmt: a configuration or vars file only, as `terraform fmt` takes .tf and .tfvars
+    files only (rewritten as HCL, `A=1` in an .env file would become `A = 1`, which a shell no longer reads)."""
+    if not path.name.endswith((".zp.hcl", ".zpvars")):
+        from zplan.diags import fail
+
+        raise fail(f"{path} is not a configuration or vars file", "fmt rewrites *.zp.hcl and *.zpvars files (or the *.zp.hcl files of a folder)")
+    return path
 
 
 def _read_config_text(path: Path) -> str:

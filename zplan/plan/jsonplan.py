@@ -25,8 +25,9 @@ Schema (``format_version`` "1.0"; additions keep the major version):
                  "cached_from": {"run", "finished_at"}|null, "depends_on": [...],
                  "tfx": "StatisticsGen" (only for a TFX component step)}],
       "outputs": {"NAME": {"known": bool, "sensitive": bool, "value": any,
-                           "before": any (its recorded value: only for one output_changes names "change",
-                                          or one known after apply that was recorded)}},
+                           "before": any (its recorded value: only for one output_changes names "change"
+                                          or "remove", or one known after apply that was recorded)}},
+                 (one no longer declared, or every one under -destroy, is listed with value null and its before)
       "moved": [{"from": address, "to": address}],   (what moved blocks renamed in state)
       "other_stacks": [{"address", "stack"}],   (recorded resources another stack applied: left alone;
                                                  stack null: recorded before zplan kept it)

@@ -68,14 +68,18 @@ def output_changes(project, state, outputs: dict[str, dict]) -> tuple[tuple[str,
 
 
 def with_before(project, state, outputs: dict[str, dict], changes: tuple[tuple[str, str], ...]) -> dict[str, dict]:
-    """``outputs`` with each one apply would change, or will know only after apply, holding its
-    recorded value as ``before``, so a plan shows ``old -> new`` (``old -> (known after apply)``) as
-    Terraform's does. ``before_sensitive``: recorded as a sensitive one (sealed: never unsealed here,
+    """``outputs`` with each one apply would change or remove, or will know only after apply, holding
+    its recorded value as ``before``, so a plan shows ``old -> new`` (``old -> (known after apply)``,
+    ``old -> null``) as Terraform's does; one removed from the configuration is added, as null. ``before_sensitive``: recorded as a sensitive one (sealed: never unsealed here,
     as it is only ever shown hidden)."""
     recorded = state.outputs_of(project.stack_name)
-    changed = {name for name, kind in changes if kind == "change"}
+    changed = {name for name, kind in changes if kind in ("change", "remove")}
     changed |= {name for name, o in outputs.items() if not o["known"] and name in recorded}
-    return {name: {**o, **_before(recorded[name])} if name in changed else o for name, o in outputs.items()}
+    shown = {name: {**o, **_before(recorded[name])} if name in changed else o for name, o in outputs.items()}
+    # one no longer declared (every one, for a destroy) is null from now on: `- name = "old" -> null`
+    shown.update((name, {"value": None, "known": True, "sensitive": False, **_before(recorded[name])})
+                 for name, kind in changes if kind == "remove" and name not in outputs)
+    return shown
 
 
 def _before(recorded: dict) -> dict:

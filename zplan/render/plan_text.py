@@ -172,10 +172,15 @@ def _outputs(doc: dict) -> list[tuple[str, str]]:
     for name in sorted(set(doc["outputs"]) | set(changes)):
         o = doc["outputs"].get(name)
         # one known after apply that was recorded may change: marked as Terraform marks it (not in output_changes)
-        style, mark = _OUTPUT_MARKS.get(changes.get(name) or ("change" if o and "before" in o else None), ("", ""))
-        if o is None:
+        kind = changes.get(name) or ("change" if o and "before" in o else None)
+        style, mark = _OUTPUT_MARKS.get(kind, ("", ""))
+        if o is None:  # (a plan saved by an earlier version, which kept no removed output's value)
             why = "destroyed" if doc["destroy"] else "no longer declared"
             lines.append((style, f"  {mark}{name} ({why}: removed from state)"))
+            continue
+        if kind == "remove":  # as Terraform: `- name = "old" -> null`, a sensitive old value hidden
+            before = f"{_value(o['before'], as_hcl=True)} -> " if "before" in o else ""
+            lines.append((style, f"  {mark}{name} = {before}null"))
             continue
         value = SHOWN_SENSITIVE if o["sensitive"] else _value(o["value"], as_hcl=True) if o["known"] else "(known after apply)"
         lines.append((style, f"  {mark}{name} = {_before(o)}{value}"))

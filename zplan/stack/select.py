@@ -26,7 +26,7 @@ SELECTION_FILE = "stack"
 
 
 def selected_name(config: Config, state_dir: Path, requested: str | None) -> str:
-    if requested:
+    if requested is not None:  # ("" too: no stack has that name, and the default is not what was asked)
         if requested not in config.stacks and not (requested == DEFAULT_STACK and not config.stacks):
             raise diags.fail(f'no stack named "{requested}"', f"declared stacks: {', '.join(config.stacks) or '(none: the embedded local stack)'}")
         return requested

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from zplan.config import loader, variables
@@ -319,3 +321,49 @@ def test_reserved_variable_names_are_refused(tmp_path, name):
     with pytest.raises(DiagnosticError) as info:
         loader.load(tmp_path)
     assert f'variable name "{name}" is reserved' in str(info.value.diagnostics[0])
+
+
+@pytest.mark.parametrize("text", ["1_000", " 3", "3\n", "nan", "Infinity", "\u0661\u0662", "\uff13", "0x10"])
+def test_a_number_is_read_with_hcls_syntax_from_every_source(tmp_path, text):
+    """Python's number parser took `-var n=1_000` as 1000 (and Arabic-Indic or full-width digits,
+    spaces around): Terraform reads a number given as text with HCL's syntax only."""
+    (tmp_path / "main.zp.hcl").write_text('variable "n" {\n  type = number\n}\n')
+    config = loader.load(tmp_path)
+    shown = f'got "{text}"'
+    assert shown in errors(config, f"n={text}")[0] and "(from -var n)" in errors(config, f"n={text}")[0]
+    [message] = errors(config, environ={"ZPLAN_VAR_n": text})
+    assert shown in message and "(from environment variable ZPLAN_VAR_n)" in message
+    (tmp_path / "prod.zpvars").write_text(f"n = {json.dumps(text)}\n")
+    [message] = errors(config, var_files=[tmp_path / "prod.zpvars"])
+    assert shown in message and "(from prod.zpvars:1)" in message
+    (tmp_path / "p.json").write_text(json.dumps({"n": text}))
+    [message] = errors(config, var_files=[tmp_path / "p.json"])
+    assert shown in message and "(from p.json, a params file)" in message
+    (tmp_path / "main.zp.hcl").write_text(f'variable "n" {{\n  type    = number\n  default = {json.dumps(text)}\n}}\n')
+    with pytest.raises(DiagnosticError, match=r'the default of variable "n" does not fit its type number'):
+        loader.load(tmp_path)
+
+
+@pytest.mark.parametrize("text, value", [("7", 7), ("-2", -2), ("+2", 2), ("2.5", 2.5), ("1e3", 1000), ("1E-2", 0.01), (".5", 0.5), ("5.", 5), ("007", 7)])
+def test_a_number_in_hcls_syntax_is_still_read(tmp_path, text, value):
+    (tmp_path / "main.zp.hcl").write_text('variable "n" {\n  type = number\n}\n')
+    config = loader.load(tmp_path)
+    assert resolve(config, f"n={text}")["n"] == value
+    assert resolve(config, environ={"ZPLAN_VAR_n": text})["n"] == value
+
+
+@pytest.mark.parametrize("text", ["True", "FALSE", "yes", " true"])
+def test_a_bool_is_read_as_terraform_reads_one_from_every_source(tmp_path, text):
+    """`-var debug=True` was taken as true (the text compared in any case): Terraform takes "true",
+    "false", "1" and "0" only, as tobool() does, and says to write it in lowercase."""
+    (tmp_path / "main.zp.hcl").write_text('variable "debug" {\n  type = bool\n}\n')
+    config = loader.load(tmp_path)
+    [message] = errors(config, f"debug={text}")
+    assert f'(from -var debug): var.debug: a bool is required, got "{text}"' in message
+    assert ('use lowercase "' + text.lower() + '"' in message) == (text.lower() in ("true", "false"))
+    [message] = errors(config, environ={"ZPLAN_VAR_debug": text})
+    assert "(from environment variable ZPLAN_VAR_debug)" in message and "a bool is required" in message
+    (tmp_path / "prod.zpvars").write_text(f"debug = {json.dumps(text)}\n")
+    [message] = errors(config, var_files=[tmp_path / "prod.zpvars"])
+    assert "(from prod.zpvars:1)" in message and "a bool is required" in message
+    assert [resolve(config, f"debug={t}")["debug"] for t in ("true", "false", "1", "0")] == [True, False, True, False]

@@ -1055,6 +1055,20 @@ def test_out_naming_a_folder_is_a_clear_error(tmp_path):
     assert list((tmp_path / "sub").iterdir()) == []
 
 
+@pytest.mark.parametrize("out, says", [
+    ("dvc.yaml", "is not a configuration file"),   # with -force it replaced the pipeline it converts
+    ("pipeline.hcl", "is not a configuration file"),  # a file plan never reads, though it said "Next: zplan plan"
+])
+def test_out_is_a_configuration_file(tmp_path, out, says):
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo\n")
+    with pytest.raises(diags.DiagnosticError, match=says):
+        import_dvc(project / "dvc.yaml", project / out, force=True)
+    assert (project / "dvc.yaml").read_text() == "stages:\n  a:\n    cmd: echo\n"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["dvc.yaml", "p"]
+
+
 def test_values_of_params_yaml_fill_in_commands_and_paths_as_dvc_writes_them(tmp_path):
     # DVC writes a value as Python does (2.0, 1e-05, True in a list), HCL as a number (2, 0.00001): a script
     # parsing an int, or an out named by the value, would see another command than DVC ran

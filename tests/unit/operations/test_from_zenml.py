@@ -64,6 +64,13 @@ def test_calls_become_steps_inputs_params_and_variables(root):
     assert "for statement not converted" in notes and "helper(rows) is not a step function" in notes, notes
 
 
+def test_out_is_a_configuration_file(root):
+    # `-out zenml.hcl` was written, and "Next: zplan plan" said, though no plan reads that name
+    with pytest.raises(diags.DiagnosticError, match="zenml.hcl is not a configuration file"):
+        import_zenml(root, "flows:flow", root / "zenml.hcl")
+    assert not (root / "zenml.hcl").exists()
+
+
 def test_a_step_called_in_another_steps_argument_is_a_step_of_its_own(root):
     (root / "nested.py").write_text("""
 from zenml import pipeline
