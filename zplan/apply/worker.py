@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-from zplan.apply import snapshot_guard
+from zplan.apply import code_cache, snapshot_guard
 from zplan.apply.step_failures import InputDamaged, StepExited, StepFailed, step_traceback, user_traceback
 from zplan.apply.step_function import load_function, tfx_component
 from zplan.apply.step_isolation import step_interpreter_state
@@ -124,6 +124,7 @@ _stores: dict[tuple[str, str], Any] = {}
 def run_step(task: StepTask) -> StepResult:
     started = time.time()
     result = StepResult(task.address, ok=False, started_at=started)
+    code_cache.install()  # (once a process: the project's modules, imported again by each step, compiled once)
     withhold_private_environment()
     try:
         with captured_output(task.log_path, task.secrets):
