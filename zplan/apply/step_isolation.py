@@ -57,6 +57,14 @@ except ImportError:  # (not on Windows)
 
 _LIBRARY_FOLDERS = ("site-packages", "dist-packages")  # a virtualenv inside the project folder holds libraries
 _SOURCE_SUFFIXES = (".py", ".pyc")  # compiled extension modules cannot be loaded twice: they stay
+try:  # the locale's name as the C module gives it (locale.setlocale's query goes through Python code, ~10 us a step)
+    from _locale import setlocale as _locale_now
+except ImportError:
+    _locale_now = locale.setlocale
+try:  # a handler as the C module gives it: signal.getsignal turns SIG_DFL and SIG_IGN into enum members (~15 us a step)
+    from _signal import getsignal as _handler
+except ImportError:
+    _handler = signal.getsignal
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGALRM", "SIGTERM", "SIGINT", "SIGCHLD", "SIGPIPE", "SIGHUP", "SIGUSR1",
                                                      "SIGUSR2") if hasattr(signal, name))
 _LOCALE_CATEGORIES = tuple(getattr(locale, name) for name in ("LC_CTYPE", "LC_COLLATE", "LC_TIME", "LC_MONETARY", "LC_NUMERIC",
@@ -124,7 +132,7 @@ def _restore_settings(settings: tuple) -> None:
 def _runtime_settings() -> tuple:
     """The interpreter's and the C library's settings a step may change (~10 us)."""
     decimal = sys.modules.get("decimal")
-    return (tuple(locale.setlocale(category) for category in _LOCALE_CATEGORIES), socket.getdefaulttimeout(),
+    return (tuple(map(_locale_now, _LOCALE_CATEGORIES)), socket.getdefaulttimeout(),
             gc.isenabled(), gc.get_threshold(), gc.get_debug(), sys.getswitchinterval(),
             decimal.getcontext().copy() if decimal is not None else None, _int_digits(), sys.gettrace(), sys.getprofile(),
             tuple(map(resource.getrlimit, _LIMITS)) if _LIMITS else ())
@@ -139,9 +147,10 @@ def _restore_runtime_settings(before: tuple) -> None:
         sys.setprofile(profile)
     if digits is not None:
         sys.set_int_max_str_digits(digits)  # (how long a number int() reads from text before it refuses)
-    for category, name in zip(_LOCALE_CATEGORIES, locales):
-        if locale.setlocale(category) != name:
-            locale.setlocale(category, name)
+    if tuple(map(_locale_now, _LOCALE_CATEGORIES)) != locales:
+        for category, name in zip(_LOCALE_CATEGORIES, locales):
+            if _locale_now(category) != name:
+                locale.setlocale(category, name)
     socket.setdefaulttimeout(timeout)
     (gc.enable if collecting else gc.disable)()
     gc.set_threshold(*threshold)
@@ -172,6 +181,8 @@ def _restore_start_method(saved: tuple | None) -> None:
 def _restore_limits(limits: tuple) -> None:
     """The resource limits a step set for itself (memory, CPU time, open files) lifted again, as far as the
     hard limits allow: a process cannot raise a hard limit it lowered."""
+    if not limits or tuple(map(resource.getrlimit, _LIMITS)) == limits:  # (the usual case, without a loop)
+        return
     for which, limit in zip(_LIMITS, limits):
         if resource.getrlimit(which) != limit:
             with contextlib.suppress(ValueError, OSError):
@@ -250,7 +261,7 @@ def _signal_settings() -> tuple:
     """The signal handlers a step may install, whether the alarm timer is set, and the signals blocked."""
     armed = hasattr(signal, "getitimer") and signal.getitimer(signal.ITIMER_REAL)[0] > 0
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, ()) if hasattr(signal, "pthread_sigmask") else None
-    return {sig: signal.getsignal(sig) for sig in _SIGNALS}, armed, blocked
+    return {sig: _handler(sig) for sig in _SIGNALS}, armed, blocked
 
 
 def _restore_signals(before: tuple) -> None:
@@ -265,7 +276,7 @@ def _restore_signals(before: tuple) -> None:
     if blocked is not None:
         _unblock(blocked)
     for sig, handler in handlers.items():
-        if handler is not None and signal.getsignal(sig) is not handler:
+        if handler is not None and _handler(sig) != handler:
             with contextlib.suppress(ValueError, OSError):  # (not the main thread: handlers cannot be set)
                 signal.signal(sig, handler)
 
