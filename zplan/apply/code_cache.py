@@ -15,6 +15,8 @@ from __future__ import annotations
 import sys
 from importlib import machinery
 
+from zplan.apply.forkserver_exit import _preloaded_by_forkserver
+
 _CODE: dict[tuple[str, bytes], object] = {}
 _LIMIT = 2048  # files; a project imports far fewer (emptied, not evicted one by one, past it)
 _INSTALLED_FOLDERS = ("site-packages", "dist-packages")
@@ -64,3 +66,7 @@ def install() -> None:
     for entry, finder in list(sys.path_importer_cache.items()):  # folders met already get the new finder when next met
         if isinstance(finder, machinery.FileFinder):
             del sys.path_importer_cache[entry]
+
+
+if _preloaded_by_forkserver():  # the workers' forkserver: each worker it forks starts with the finders made for it
+    install()

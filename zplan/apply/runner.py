@@ -24,8 +24,8 @@ from zplan.secrets import mask_record, redact
 # What the workers' forkserver imports once, for every worker it forks (zplan.apply.forkserver_exit:
 # its own exit skips interpreter teardown): the worker, what it reads a task and stores outputs
 # with (~10 ms a worker otherwise, before its first step), and ctypes, which it adopts orphans with.
-WORKER_PRELOAD = ("zplan.apply.forkserver_exit", "zplan.apply.worker", "zplan.artifacts.store", "zplan.artifacts.local",
-                  "zplan.artifacts.materializers", "zplan.runtime", "zplan.state.checks", "ctypes")
+WORKER_PRELOAD = ("zplan.apply.forkserver_exit", "zplan.apply.code_cache", "zplan.apply.worker", "zplan.artifacts.store",
+                  "zplan.artifacts.local", "zplan.artifacts.materializers", "zplan.runtime", "zplan.state.checks", "ctypes")
 
 
 class StepRefused(Exception):
