@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from importlib import machinery
 
-from zplan.apply.forkserver_exit import _preloaded_by_forkserver
+from zplan.apply.forkserver_preload import preloaded_by_forkserver
 
 _CODE: dict[tuple[str, bytes], object] = {}
 _LIMIT = 2048  # files; a project imports far fewer (emptied, not evicted one by one, past it)
@@ -68,5 +68,5 @@ def install() -> None:
             del sys.path_importer_cache[entry]
 
 
-if _preloaded_by_forkserver():  # the workers' forkserver: each worker it forks starts with the finders made for it
+if preloaded_by_forkserver():  # the workers' forkserver: each worker it forks starts with the finders made for it
     install()

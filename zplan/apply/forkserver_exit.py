@@ -13,19 +13,8 @@ from __future__ import annotations
 
 import atexit
 import os
-import sys
 
-_FORKSERVER_MAIN = os.path.join("multiprocessing", "forkserver.py")
-
-
-def _preloaded_by_forkserver() -> bool:
-    """Whether this import runs inside the forkserver's own ``main`` (its preload loop)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == "main" and frame.f_code.co_filename.endswith(_FORKSERVER_MAIN):
-            return True
-        frame = frame.f_back
-    return False
+from zplan.apply.forkserver_preload import preloaded_by_forkserver
 
 
 def _exit_at_once(pid: int) -> None:
@@ -33,7 +22,7 @@ def _exit_at_once(pid: int) -> None:
         os._exit(0)
 
 
-if _preloaded_by_forkserver():
+if preloaded_by_forkserver():
     atexit.register(_exit_at_once, os.getpid())  # registered last, run first
     from zplan.apply.strays import adopt_workers_orphans
 
