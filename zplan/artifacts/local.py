@@ -95,9 +95,15 @@ class LocalArtifactStore(ArtifactStore):
         self._syncs: BackgroundSync | None = None  # puts with sync_later, made durable on a thread
         self._written: set[str] = set()  # digests this process stored (and so checked) itself
         self._small: dict[str, dict[str, Any]] = {}  # the stamps of small artifacts (no manifest file) this process saw
+        self._paths: dict[str, Path] = {}  # digest -> its folder
 
     def path(self, digest: str) -> Path:
-        return self.root / digest[:2] / digest
+        found = self._paths.get(digest)  # (a step's worker asks for the same few ten times: each Path parsed anew)
+        if found is None:
+            if len(self._paths) >= 4096:
+                self._paths.clear()
+            found = self._paths[digest] = self.root / digest[:2] / digest
+        return found
 
     def uri(self, digest: str) -> str:
         return self.path(check_digest(digest)).as_uri()
