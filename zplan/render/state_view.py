@@ -54,7 +54,20 @@ def print_output_value(output, raw: bool) -> None:
 
 
 def print_outputs_json(outputs: list) -> None:
-    echo(json_text({o.name: {"value": None if o.sensitive else o.value, "sensitive": o.sensitive} for o in outputs}, indent=2))
+    echo(json_text({o.name: {"value": None if o.sensitive else _one_number(o.value), "sensitive": o.sensitive} for o in outputs}, indent=2))
+
+
+def _one_number(value):
+    """A whole float as the int (``1.0`` as ``1``), as ``zplan output -json NAME`` and Terraform write it: one number type."""
+    from zplan.config.convert import whole
+
+    if isinstance(value, float):
+        return whole(value)
+    if isinstance(value, dict):
+        return {k: _one_number(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_one_number(v) for v in value]
+    return value
 
 
 def print_verify_report(report, repaired: bool) -> None:
