@@ -19,7 +19,7 @@ from zplan.plan.signatures import read_signature
 from zplan.plan.source_roots import inside, source_root
 from zplan.plan.step_declarations import declared_outputs, declared_sensitivity
 from zplan.plan.registration_reach import called_registrars, can_save_digest
-from zplan.plan.user_materializers import ambiguity, registered_in, registration_sites
+from zplan.plan.user_materializers import ambiguity, registered_in
 
 _DYNAMIC_LOOKUPS = frozenset({"globals", "vars", "eval", "exec"})  # builtins that read a module's names by string
 
@@ -393,8 +393,9 @@ class _Reach:
         """The materializers ``module`` (or a function of it: ``body``) registers, with what their can_save reaches."""
         self.files.add(module.path)
         dotted, rel = self.index.dotted(module.path), self.index.rel(module.path)
-        self.materializers.update(registered_in(module.tree, dotted, rel, lambda cls: can_save_digest(self, module, cls), body))
-        self.sites += registration_sites(module.tree, dotted, rel, body)
+        found, sites = registered_in(module.tree, dotted, rel, lambda cls: can_save_digest(self, module, cls), body)
+        self.materializers.update(found)
+        self.sites += sites
 
     def _imports(self, module: _Module, nodes) -> None:
         """Run (``_ran``) the project modules the import statements ``nodes`` of ``module`` import; an installed

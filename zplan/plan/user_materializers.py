@@ -39,24 +39,19 @@ def registration(path: Path | None, module: str, name: str) -> tuple[str, str | 
 
 
 def registered_in(tree: ast.Module, module: str, rel: str, deciding: Callable[[ast.ClassDef | None], str],
-                  body: list[ast.stmt] | None = None) -> dict[str, str]:
+                  body: list[ast.stmt] | None = None) -> tuple[dict[str, str], list[tuple[str, set[str], str]]]:
     """The materializers a module (``module`` by dotted name, ``rel`` its file) registers at import (those a
     function of it registers: ``body``, that function's): name -> "TYPE in FILE" and what ``deciding`` says of the
-    class's can_save (``DECIDES``: ``zplan.plan.registration_reach``); a name that is computed is given by the class."""
+    class's can_save (``DECIDES``: ``zplan.plan.registration_reach``), a name that is computed given by the class;
+    and where each is: (name, the class names of its types, ``FILE:LINE``), for ``ambiguity``."""
     classes = module_classes(tree)
-    found = {}
+    found, sites = {}, []
     for cls, label, deco in _registrations(_module_level(tree.body if body is None else body), classes, _decorator_names(tree)):
         name = registered_name(module, cls, deco, classes) or f"{module}.{label} (name computed)"
         types = ast.unparse(deco.args[0]) if deco.args else "a type its can_save takes"
         found[name] = f"{types} in {rel}{deciding(cls)}"
-    return found
-
-
-def registration_sites(tree: ast.Module, module: str, rel: str, body: list[ast.stmt] | None = None) -> list[tuple[str, set[str], str]]:
-    """(name, the class names of the types, ``FILE:LINE``) of each registration ``registered_in`` reads."""
-    classes = module_classes(tree)
-    return [(registered_name(module, cls, deco, classes) or f"{module}.{label} (name computed)", _type_names(deco), f"{rel}:{deco.lineno}")
-            for cls, label, deco in _registrations(_module_level(tree.body if body is None else body), classes, _decorator_names(tree))]
+        sites.append((name, _type_names(deco), f"{rel}:{deco.lineno}"))
+    return found, sites
 
 
 def _type_names(deco: ast.Call) -> set[str]:
