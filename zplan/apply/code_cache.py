@@ -43,8 +43,10 @@ class CachingSourceLoader(machinery.SourceFileLoader):
 
 
 def _installed(path: str) -> bool:
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
-    return any(folder in path for folder in _INSTALLED_FOLDERS) or any(path.startswith(p + "/") for p in prefixes if p)
+    return any(folder in path for folder in _INSTALLED_FOLDERS) or path.startswith(_PREFIXES)
+
+
+_PREFIXES = tuple({p + "/" for p in (sys.prefix, sys.base_prefix, sys.exec_prefix) if p})  # the interpreter's folders
 
 
 def install() -> None:

@@ -130,15 +130,16 @@ def withhold_private_environment() -> None:
     process seals state and writes metadata, and a step (or a program it starts) printing its
     environment must have none of them to print. As a service started by local_process."""
     data = getattr(os.environ, "_data", None)  # (as os.environ keeps it, encoded: decoding every name took ~40 us a step)
-    if isinstance(data, dict) and os.name == "posix":  # (bytes there)
-        if data.keys() == _LAST_CLEAN:  # the names found free of them last time (each step of a worker)
-            return
+    encoded = isinstance(data, dict) and os.name == "posix"  # (bytes there)
+    if encoded and data.keys() == _LAST_CLEAN:  # the names found free of them last time (each step of a worker)
+        return
+    if encoded:
         names = [os.environ.decodekey(k) for k in data if k.startswith(_PRIVATE_PREFIXES_ENCODED)]
     else:
         names = [n for n in os.environ if n.startswith(PRIVATE_ENV_PREFIXES)]
     for name in names:
         del os.environ[name]
-    if isinstance(data, dict) and os.name == "posix":
+    if encoded:
         _LAST_CLEAN.clear()
         _LAST_CLEAN.update(data.keys())
 

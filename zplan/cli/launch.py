@@ -16,11 +16,15 @@ from pathlib import Path
 from typing import Callable
 
 from zplan.cli import process
+from zplan.state import collector
 
 
 def main(argv: list[str] | None = None) -> None:
     """Called without ``argv`` it is the process's command (the process exits after it)."""
-    command = _imported_quietly(lambda: quick_command(sys.argv[1:] if argv is None else list(argv)), freeze=argv is None)
+    # The command's modules are imported with the collector paused: they are long-lived and leave no garbage, and each
+    # collection their imports trigger rescans all made so far. In the process of one command they are frozen after.
+    with collector.paused(freeze=argv is None):
+        command = quick_command(sys.argv[1:] if argv is None else list(argv))
     if command is None:
         from zplan.cli.app import main as full
 
@@ -28,23 +32,6 @@ def main(argv: list[str] | None = None) -> None:
         return
     with process.command_settings(ends_the_process=argv is None):
         process.run_guarded(lambda: command(Path.cwd().resolve()), process.folder_or_none)
-
-
-def _imported_quietly(imports: Callable[[], Callable[[Path], int] | None], freeze: bool):
-    """``imports()`` with the cycle collector paused: a command's modules are long-lived and
-    leave no garbage, and each collection their imports trigger rescans all made so far (two to
-    five of them, up to 10 ms here). In the process of one command they are frozen after."""
-    import gc
-
-    if not gc.isenabled():
-        return imports()
-    gc.disable()
-    try:
-        return imports()
-    finally:
-        if freeze:
-            gc.freeze()
-        gc.enable()
 
 
 def quick_command(argv: list[str]) -> Callable[[Path], int] | None:

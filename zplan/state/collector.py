@@ -28,7 +28,8 @@ FREEZE_AFTER = False  # the process ends with its command: freeze what is alive 
 
 
 @contextmanager
-def paused() -> Iterator[None]:
+def paused(freeze: bool | None = None) -> Iterator[None]:
+    """The collector off within; ``freeze``: what is alive at the end is frozen (``FREEZE_AFTER`` when not given)."""
     if not gc.isenabled():  # an outer pause (or the caller's choice): leave it as it is
         yield
         return
@@ -36,6 +37,6 @@ def paused() -> Iterator[None]:
     try:
         yield
     finally:
-        if FREEZE_AFTER:
+        if FREEZE_AFTER if freeze is None else freeze:
             gc.freeze()  # (also restarts the count that would trigger that collection)
         gc.enable()
