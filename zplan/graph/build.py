@@ -116,9 +116,11 @@ def _is_resource(address: str) -> bool:
 def _check_acyclic(graph: Dag, config: Config, through_provider: dict[tuple[str, str], str]) -> None:
     """A cycle is named link by link; one closed by a provider block (a setting reading a resource
     that provider configures) names that block and points at it, the reference to remove."""
-    nodes = graph.find_cycle()
-    if nodes is None:
+    try:
+        graph.topological_order()  # (kept: the plan walks it)
         return
+    except ValueError:
+        nodes = graph.find_cycle()
     links, blocks = [str(nodes[0])], []
     for a, b in zip(nodes, nodes[1:] + nodes[:1]):
         name = through_provider.get((a, b))

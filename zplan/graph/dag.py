@@ -18,9 +18,11 @@ class Dag:
         self.nodes: dict[Hashable, dict[str, Any]] = {}
         self._succ: dict[Hashable, dict[Hashable, None]] = {}  # dicts keep insertion order
         self._pred: dict[Hashable, dict[Hashable, None]] = {}
+        self._order: list[Hashable] | None = None  # topological_order's, until the graph changes
 
     def add_node(self, node: Hashable, **attrs: Any) -> None:
         if node not in self.nodes:
+            self._order = None
             self.nodes[node] = {}
             self._succ[node] = {}
             self._pred[node] = {}
@@ -31,6 +33,7 @@ class Dag:
             self.add_node(u)
         if v not in self.nodes:
             self.add_node(v)
+        self._order = None
         self._succ[u][v] = None
         self._pred[v][u] = None
 
@@ -47,7 +50,13 @@ class Dag:
         return len(self.nodes)
 
     def topological_order(self) -> list[Hashable]:
-        """Dependencies first; ties broken by sorted order, so the result is stable."""
+        """Dependencies first; ties broken by sorted order, so the result is stable. Worked out
+        once until the graph changes: building it checks there is no cycle, the plan then walks it."""
+        if self._order is None:
+            self._order = self._topological_order()
+        return list(self._order)
+
+    def _topological_order(self) -> list[Hashable]:
         indegree = {n: len(p) for n, p in self._pred.items()}
         ready = [n for n, d in indegree.items() if d == 0]
         heapq.heapify(ready)
