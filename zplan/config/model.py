@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zplan.addrs import ResourceAddr, StepAddr
+from zplan.config.once import computed_once
 from zplan.config.types import ANY, Type
 from zplan.diags import Range
 
@@ -79,7 +80,7 @@ class StepConfig:
     def addr(self) -> StepAddr:
         return StepAddr(self.pipeline, self.name, self.where.module.path if self.where else "")
 
-    @property
+    @computed_once  # (nothing assigns pipeline, name or where after a step is made)
     def address(self) -> str:
         """``str(self.addr)`` without making the record (asked a few times per step on every plan)."""
         own = f"pipeline.{self.pipeline}.step.{self.name}"

@@ -4,8 +4,9 @@ the apply knows its value, then replaced (``map_step_refs``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, Callable
+
+from zplan.config.once import computed_once
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class StepOutputRef:
     output: str
     module: str = ""  # the module instance path ("" for the root)
 
-    @cached_property  # asked for its sensitivity, then planned: built once (frozen: its fields never change)
+    @computed_once  # asked for its sensitivity, then planned (frozen: its fields never change)
     def address(self) -> str:
         own = f"pipeline.{self.pipeline}.step.{self.step}"
         return f"{self.module}.{own}" if self.module else own
