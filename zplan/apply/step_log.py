@@ -65,16 +65,25 @@ def logging_to_log():
         logging.disable(disabled)
 
 
+def _open_log(log_path: str):
+    """The step's log, opened to append; its run's folder is made by the first step to need it
+    (not asked for at every step: a file system's metadata operations are what a tiny step waits on)."""
+    try:
+        return open(log_path, "ab", buffering=0)
+    except FileNotFoundError:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        return open(log_path, "ab", buffering=0)
+
+
 @contextlib.contextmanager
 def captured_output(log_path: str, secrets: list[str]):
     """Send the step's stdout/stderr (Python and C level) to its log file; with secrets, through
     a pipe that a thread redacts as it writes, so a step killed half-way leaves
     nothing in clear."""
-    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     _flush_standard_streams()
     streams = sys.stdout, sys.stderr  # a step that replaces them (sys.stdout = StringIO()) does so for itself only
     saved = os.dup(1), os.dup(2)
-    with open(log_path, "ab", buffering=0) as log:
+    with _open_log(log_path) as log:
         if secrets:
             read_end, write_end = os.pipe()
             copier = threading.Thread(target=_copy_redacted, args=(read_end, os.dup(log.fileno()), secrets), daemon=True)
