@@ -93,7 +93,10 @@ class Project(ProjectViews):
         if declared.sensitive and not reveal:
             raise SensitiveOutput(f'output "{name}" is sensitive', f"ask for it in clear: project.output({name!r}, reveal=True)")
         if run is not None:
-            return self._output_of_run(name, declared, run)
+            value = self._output_of_run(name, declared, run)
+            if not reveal and self.holds_secret(value):  # a step wrote a secret's text: state seals it, so must this
+                raise SensitiveOutput(f'output "{name}" of run {run} holds a secret', f"ask for it in clear: project.output({name!r}, run={run}, reveal=True)")
+            return value
         from zplan.state import secrets
         from zplan.state.model import State
 

@@ -175,12 +175,16 @@ class ProjectViews:
             raise UnknownOutput(f'no output "{name}" in the configuration', "see the output blocks in *.zp.hcl")
         if declared.sensitive:
             raise SensitiveOutput(f'output "{name}" is sensitive', "sensitive outputs are not shown across runs")
+        from zplan.secrets import SENSITIVE
+
         points = []
         for summary in reversed(self.runs(limit)):
             try:
                 value = self._output_of_run(name, declared, summary.number)
             except (UnknownAddress, RunNotFound):
                 value = None
+            if self.holds_secret(value):  # a step wrote a secret's text into it
+                value = SENSITIVE
             points.append(MetricPoint(summary.number, summary.started, summary.status, value))
         return points
 

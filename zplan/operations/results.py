@@ -200,7 +200,10 @@ def _value(project: "Project", address: str, output: str, record, run: int) -> A
         return None
     if record.materializer == METRIC_MATERIALIZER:
         artifact = project.artifact(address, output, run)
-        return SENSITIVE if artifact.sensitive else artifact.load()
+        if artifact.sensitive:
+            return SENSITIVE
+        value = artifact.load()
+        return SENSITIVE if project.holds_secret(value) else value  # a step not given the secret wrote it all the same
     return record.digest
 
 
