@@ -188,3 +188,53 @@ def test_lineage_of_an_artifact_id_no_store_could_hold_says_there_is_none(applie
         result = applied.run("lineage", number)
         assert result.code == 1 and "internal error" not in result.err and "Traceback" not in result.err, str(result)
         assert f"Error: no artifact {number} in the metadata store" in result.err, str(result)
+
+
+LINEAGE_HCL = """
+variable "n" {
+  default = 3
+}
+
+pipeline "p" {
+  step "rows" {
+    source = "s.py:rows"
+    params = { n = var.n }
+  }
+  step "score" {
+    source = "s.py:score"
+    inputs = { rows = step.rows.outputs.output }
+  }
+}
+
+output "score" {
+  value = step.score.outputs.output
+}
+"""
+
+
+def test_lineage_of_a_value_several_runs_made_traces_the_run_that_made_it_then(tmp_path):
+    """The score is the same in every run, so every run's score is one artifact. Its lineage was always
+    that of the first run that made it: `zplan lineage score` after `-var n=4` showed the rows of n = 3, and
+    so did the lineage of run 2's score on the dashboard, and `project.artifact(...).lineage()`."""
+    import zplan
+
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", LINEAGE_HCL)
+    p.write("s.py", "def rows(n: int) -> list:\n    return list(range(n))\n\ndef score(rows: list) -> float:\n    return 1.0\n")
+    p.apply()
+    p.apply("-var", "n=4")
+    assert "<- pipeline.p.step.score (run 2, complete" in p.ok("lineage", "score").out
+    assert 'params {"n": 4}' in p.ok("lineage", "pipeline.p.step.score.outputs.output").out
+    project = zplan.open(p.root)
+    latest = project.artifact("pipeline.p.step.score")
+    assert latest.produced_by.run == 2 and latest.lineage().produced_by.run == 2
+    assert latest.lineage().inputs["rows"].produced_by.params == {"n": 4}
+    first = project.artifact("pipeline.p.step.score", run=1).lineage()
+    assert first.produced_by.run == 1 and first.inputs["rows"].produced_by.params == {"n": 3}
+    p.ok("ui", "-export", "site")
+    for run, n in ((1, 3), (2, 4)):
+        page = p.read(f"site/run-{run}-pipeline.p.step.score.html")
+        link = page.split('<h3>Outputs</h3>')[1].split('class="lineage-link" href="')[1].split('"')[0]
+        assert f"params <code>{{&#34;n&#34;: {n}}}</code>" in p.read(f"site/{link}"), (run, link)
+    p.apply("-var", "n=3")  # both steps cached from run 1: that is the run that made the score now
+    assert "<- pipeline.p.step.score (run 1, complete" in p.ok("lineage", "score").out

@@ -81,7 +81,7 @@ class Project(ProjectViews):
                 view, producer = node.artifact, node.produced_by
             else:
                 view, producer = self._in_run(meta.run_detail(run), step, output)
-        return Artifact(view, producer, self._artifact_store, lambda: self._lineage(view.id, step))
+        return Artifact(view, producer, self._artifact_store, lambda: self._lineage(view.id, step, run))
 
     def output(self, name: str, run: int | None = None, reveal: bool = False) -> Any:
         """The value of project output ``name`` as the last apply recorded it, or as run ``run``
@@ -166,9 +166,9 @@ class Project(ProjectViews):
             return map_step_refs(value, lambda ref: self.artifact(ref.address, ref.output, run).load())
         raise UnknownOutput(f'output "{name}" is not a step output', "only outputs of steps are kept per run; read it without run=")
 
-    def _lineage(self, artifact_id: int, address: str | None = None):
+    def _lineage(self, artifact_id: int, address: str | None = None, run: int | None = None):
         with self._metadata() as meta:
-            return meta.lineage(artifact_id, address)
+            return meta.lineage(artifact_id, address, run)
 
     def _settings(self) -> dict:
         from zplan.config.values import UNKNOWN

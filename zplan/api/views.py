@@ -88,10 +88,10 @@ class ProjectViews:
 
         return holds_secret(value, self._project.secrets)
 
-    def lineage(self, artifact_id: int, address: str | None = None) -> "LineageNode":
+    def lineage(self, artifact_id: int, address: str | None = None, run: int | None = None) -> "LineageNode":
         """The artifact with that id, its producer (the execution of step ``address`` when given: steps
-        that produced the same content share one artifact) and recursively the producer's inputs.
-        Raises ``UnknownAddress``."""
+        that produced the same content share one artifact; the newest execution, of ``run`` or an earlier
+        one when given) and recursively the producer's inputs. Raises ``UnknownAddress``."""
         from zplan.api.errors import StoreUnreachable
 
         try:
@@ -99,7 +99,7 @@ class ProjectViews:
         except (TypeError, ValueError):
             raise UnknownAddress(f"{artifact_id!r} is not an artifact id", "give its number, as `zplan runs show N` shows it") from None
         try:
-            return self._lineage(number, address)
+            return self._lineage(number, address, run)
         except StoreUnreachable as exc:
             if "no artifact" in exc.summary:
                 raise UnknownAddress(f"no artifact {artifact_id} in the metadata store", "follow a link from a run page") from None

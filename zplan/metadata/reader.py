@@ -85,13 +85,15 @@ class Reader(Connection):
         return RunDetail(self._summary(ctx, executions), views, cv.run_skipped(ctx))
 
     @_guarded
-    def lineage(self, artifact_uri_or_id: str | int, address: str | None = None) -> LineageNode:
+    def lineage(self, artifact_uri_or_id: str | int, address: str | None = None, run: int | None = None) -> LineageNode:
         """The artifact, its producing execution, and recursively that execution's inputs,
         down to data snapshots (or artifacts with no recorded producer). ``address``: the step
         asked about, whose execution made it; an artifact is shared by every step that produced
-        the same content (an accuracy of 1.0), and another step's execution is not its history."""
+        the same content (an accuracy of 1.0), and another step's execution is not its history.
+        Nor is another run's: the producer is the newest execution, of ``run`` or an earlier one when
+        given, or the one a cached execution reused; each input's, the newest that made it before its reader."""
         artifact_id = self._resolve_artifact(artifact_uri_or_id)
-        return self._lineage_node(artifact_id, {}, frozenset(), address)
+        return self._lineage_node(artifact_id, {}, frozenset(), address, run)
 
     @_guarded
     def find_artifact(self, address: str, output: str) -> int | None:
@@ -223,36 +225,42 @@ class Reader(Connection):
                     return max(a.id for a in found)  # the newest, if a uri was reused
         raise fail(f"no artifact {key!r} in the metadata store {self.describe()}")
 
-    def _producer(self, artifact_id: int, address: str | None = None):
-        """The execution that made the artifact (of step ``address`` when given): the first one
-        that really ran (COMPLETE), else the first that output it at all (a cached one, when the
-        original is gone)."""
+    def _producer(self, artifact_id: int, address: str | None = None, run: int | None = None, before: int | None = None):
+        """The execution that made the artifact (of step ``address`` when given): the newest one, of run
+        ``run`` or an earlier one, before execution ``before`` (the reader of an input) when given; for a
+        cached one, the execution whose outputs it reused (itself when that one is gone). Runs that made the
+        same content share one artifact, and the first one's history is not the newest's."""
         m = _mlmd()
         events = self._store.get_events_by_artifact_ids([artifact_id])
         ids = sorted({ev.execution_id for ev in events if ev.type == m.pb.Event.OUTPUT})
-        if not ids:
-            return None
-        executions = sorted(self._store.get_executions_by_id(ids), key=lambda e: e.id)
-        if address is not None:
-            executions = [e for e in executions if cv.prop(e, "address") == address]
-            if not executions:
-                return None
-        complete = [e for e in executions if e.last_known_state == m.pb.Execution.COMPLETE]
-        return (complete or executions)[0]
+        executions = sorted(self._store.get_executions_by_id(ids), key=lambda e: e.id) if ids else []
+        executions = [e for e in executions if address is None or cv.prop(e, "address") == address]
+        made = next((e for e in reversed(executions) if (before is None or e.id < before)
+                     and (run is None or (self._run_number(e) or 0) <= run)), None)
+        if made is None or made.last_known_state != m.pb.Execution.CACHED:
+            return made
+        origin = cv.prop(made, "cached_from")
+        reused = [e for e in executions if e.id < made.id and e.last_known_state == m.pb.Execution.COMPLETE
+                  and (origin is None or self._run_number(e) == origin)]
+        return reused[-1] if reused else made
+
+    def _run_number(self, execution) -> int | None:
+        ctx = self._run_of(execution.id)
+        return int(cv.prop(ctx, "number", 0)) if ctx is not None else None
 
     def _lineage_node(self, artifact_id: int, memo: dict[int, LineageNode], trail: frozenset,
-                      address: str | None = None) -> LineageNode:
+                      address: str | None = None, run: int | None = None, before: int | None = None) -> LineageNode:
         if artifact_id in memo:
             return memo[artifact_id]
         [artifact] = self._store.get_artifacts_by_id([artifact_id])
         view = cv.artifact_view(artifact, self._type_names(), self.project_dir)
-        producer = None if artifact_id in trail else self._producer(artifact_id, address)
+        producer = None if artifact_id in trail else self._producer(artifact_id, address, run, before)
         if producer is None:
             node = LineageNode(view, None)
         else:
             [execution] = self._execution_views([producer])
             trail = trail | {artifact_id}
-            inputs = {name: self._lineage_node(a.id, memo, trail) for name, a in execution.inputs.items()}
+            inputs = {name: self._lineage_node(a.id, memo, trail, before=producer.id) for name, a in execution.inputs.items()}
             node = LineageNode(view, execution, inputs)
         memo[artifact_id] = node
         return node
