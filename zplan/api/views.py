@@ -106,14 +106,25 @@ class ProjectViews:
             raise
 
     def output_artifact(self, name: str):
-        """The newest recorded artifact behind project output ``name`` (the step output it names)."""
+        """The newest recorded artifact behind project output ``name`` (the first step output it names)."""
+        return self.output_artifacts(name)[0]
+
+    def output_artifacts(self, name: str) -> list:
+        """The newest recorded artifact of each step output project output ``name`` holds (each instance of a
+        map over a for_each step's), those not recorded left out; raises as ``artifact`` when none is."""
         declared = self._project.config.outputs.get(name)
         if declared is None:
             raise UnknownOutput(f'no output "{name}" in the configuration', "see the output blocks in *.zp.hcl")
-        found = self._step_output(declared)
-        if found is None:
+        refs = list(dict.fromkeys((ref.address, ref.output) for ref in self._step_refs(declared)[1]))
+        if not refs:
             raise UnknownOutput(f'output "{name}" is not a step output', "only step outputs have a lineage")
-        return self.artifact(*found)
+        found = []
+        for ref in refs:
+            try:
+                found.append(self.artifact(*ref))
+            except UnknownAddress:
+                continue  # an instance that never succeeded: the others still have their lineage
+        return found or [self.artifact(*refs[0])]
 
     def output_is_traced(self, name: str) -> bool:
         """Whether project output ``name`` reads a step output: only such an output has a value per run

@@ -45,9 +45,7 @@ class Dashboard:
         return "lineage.html", pages.lineage(self.open(), artifact_id, q.get("step") or None, _number(q.get("run"), "run"))
 
     def output_lineage(self, name: str) -> tuple[str, dict]:
-        project = self.open()
-        artifact = project.output_artifact(name)
-        return "lineage.html", pages.lineage(project, artifact.id, artifact.produced_by.address)
+        return "lineage.html", pages.output_lineage(self.open(), name)
 
     def plan(self, q: dict) -> tuple[str, dict]:
         project = self.open()

@@ -59,8 +59,7 @@ def export(root: Path, stack: str | None, dest: Path, max_runs: int = 20) -> lis
             continue  # a resource attribute or a variable: no history and no lineage page
         put(links.outputs(o["name"]), "outputs.html", pages.outputs(project, o["name"]))
         try:
-            artifact = project.output_artifact(o["name"])
-            page = pages.lineage(project, artifact.id, artifact.produced_by.address)
+            page = pages.output_lineage(project, o["name"])
         except api.ZplanAPIError:
             continue  # no artifact recorded behind it (its step never succeeded)
         put(links.output_lineage(o["name"]), "lineage.html", page)

@@ -159,7 +159,16 @@ def lineage(project: Project, artifact_id: int, address: str | None = None, run:
             edges.add((ex, art))
             for child in node.inputs.values():
                 edges.add((f"artifact:{child.artifact.id}", ex))
-    return {"artifact_id": artifact_id, "nodes": list(nodes.values()), "edges": sorted(edges)}
+    return {"artifact_id": artifact_id, "output": None, "nodes": list(nodes.values()), "edges": sorted(edges)}
+
+
+def output_lineage(project: Project, name: str) -> dict:
+    """The lineage of each step output project output ``name`` holds, as one graph: tracing only the
+    first (of a map over a for_each step's instances) would pass its history off as the whole value's."""
+    graphs = [lineage(project, a.id, a.produced_by.address) for a in project.output_artifacts(name)]
+    nodes = {n["id"]: n for graph in graphs for n in graph["nodes"]}
+    edges = sorted({tuple(e) for graph in graphs for e in graph["edges"]})
+    return {"artifact_id": graphs[0]["artifact_id"], "output": name, "nodes": list(nodes.values()), "edges": edges}
 
 
 def _output_name(node) -> str | None:
