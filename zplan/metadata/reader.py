@@ -234,19 +234,25 @@ class Reader(Connection):
         events = self._store.get_events_by_artifact_ids([artifact_id])
         ids = sorted({ev.execution_id for ev in events if ev.type == m.pb.Event.OUTPUT})
         executions = sorted(self._store.get_executions_by_id(ids), key=lambda e: e.id) if ids else []
-        executions = [e for e in executions if address is None or cv.prop(e, "address") == address]
-        made = next((e for e in reversed(executions) if (before is None or e.id < before)
-                     and (run is None or (self._run_number(e) or 0) <= run)), None)
+        executions = [e for e in executions if (address is None or cv.prop(e, "address") == address) and (before is None or e.id < before)]
+        in_run = self._executions_of_run(run) if run is not None else set()  # where it mostly is: no look-up per execution
+        made = next((e for e in reversed(executions) if e.id in in_run), None) or next(
+            (e for e in reversed(executions) if run is None or (self._run_number(e) or 0) <= run), None)
         if made is None or made.last_known_state != m.pb.Execution.CACHED:
             return made
         origin = cv.prop(made, "cached_from")
-        reused = [e for e in executions if e.id < made.id and e.last_known_state == m.pb.Execution.COMPLETE
-                  and (origin is None or self._run_number(e) == origin)]
+        reused = [e for e in executions if e.id < made.id and e.last_known_state == m.pb.Execution.COMPLETE]
+        of_origin = self._executions_of_run(origin) if origin is not None else {e.id for e in reused}
+        reused = [e for e in reused if e.id in of_origin]
         return reused[-1] if reused else made
 
     def _run_number(self, execution) -> int | None:
         ctx = self._run_of(execution.id)
         return int(cv.prop(ctx, "number", 0)) if ctx is not None else None
+
+    def _executions_of_run(self, run: int) -> set[int]:
+        ctx = self._store.get_context_by_type_and_name(RUN, cv.run_name(run))
+        return {e.id for e in self._store.get_executions_by_context(ctx.id)} if ctx is not None else set()
 
     def _lineage_node(self, artifact_id: int, memo: dict[int, LineageNode], trail: frozenset,
                       address: str | None = None, run: int | None = None, before: int | None = None) -> LineageNode:
