@@ -654,3 +654,31 @@ def test_an_output_a_step_writes_a_secret_into_is_hidden_run_after_run(tmp_path)
     with pytest.raises(SensitiveOutput):
         project.output("leaked", run=1)
     assert project.output("leaked", run=1, reveal=True) == "HISTORYSECRET-1"
+
+
+def test_an_output_a_step_wrote_a_secret_into_stays_hidden_from_readers_not_given_the_secret(tmp_path):
+    """The dashboard, `runs diff` and the API need no value for a variable they do not read, and they knew an
+    output held a secret only by its value: without it they showed each run's value in clear, where state
+    had sealed it. The run records that the step's outputs held a known secret when the apply made or reused them."""
+    import zplan
+    from zplan.api import SensitiveOutput
+
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "token" {\n  sensitive = true\n}\nvariable "n" {\n  default = 1\n}\n'
+                           'pipeline "p" {\n  step "leak" {\n    source = "s.py:leak"\n    params = { n = var.n }\n  }\n}\n'
+                           'output "leaked" {\n  value = step.leak.outputs.output\n}\n')
+    p.write("s.py", "def leak(n: int) -> str:\n    return f'UNGIVENSECRET-{n}'\n")
+    env = cli_env(ZPLAN_VAR_token="UNGIVENSECRET-")
+    p.ok("apply", "-auto-approve", env=env)
+    p.ok("apply", "-auto-approve", "-var", "n=2", env=env)
+    p.ok("apply", "-auto-approve", env=env)  # run 3 reuses run 1's output
+    shown = [p.ok("runs", "diff", "1", "2", "-format", fmt).text for fmt in ("text", "markdown", "json")]
+    p.ok("ui", "-export", "site")
+    shown += [page.read_text() for page in p.path("site").rglob("*.html")]
+    for text in shown:
+        assert "UNGIVENSECRET" not in text, text
+    project = zplan.open(p.root)
+    assert [point.value for point in project.output_history("leaked")] == ["(sensitive)"] * 3
+    assert project.artifact("pipeline.p.step.leak", run=3).sensitive
+    with pytest.raises(SensitiveOutput):
+        project.output("leaked", run=2)

@@ -93,8 +93,8 @@ class Project(ProjectViews):
         if declared.sensitive and not reveal:
             raise SensitiveOutput(f'output "{name}" is sensitive', f"ask for it in clear: project.output({name!r}, reveal=True)")
         if run is not None:
-            value = self._output_of_run(name, declared, run)
-            if not reveal and self.holds_secret(value):  # a step wrote a secret's text: state seals it, so must this
+            value, secret = self._output_of_run(name, declared, run)
+            if not reveal and (secret or self.holds_secret(value)):  # a step wrote a secret's text: state seals it, so must this
                 raise SensitiveOutput(f'output "{name}" of run {run} holds a secret', f"ask for it in clear: project.output({name!r}, run={run}, reveal=True)")
             return value
         from zplan.state import secrets
@@ -157,13 +157,20 @@ class Project(ProjectViews):
                 return execution.outputs[output], execution
         raise UnknownAddress(f"run {detail.summary.number} recorded no output {output!r} of {step}", "see project.run(N).executions")
 
-    def _output_of_run(self, name: str, declared, run: int) -> Any:
-        """The output's value with each step output in it read from run ``run``'s artifact."""
+    def _output_of_run(self, name: str, declared, run: int) -> tuple[Any, bool]:
+        """The output's value with each step output in it read from run ``run``'s artifact, and whether
+        one of those is sensitive (its step was given a secret, or wrote one)."""
         from zplan.config.step_refs import map_step_refs
 
         value, refs = self._step_refs(declared)
+        read = []
+
+        def load(ref):
+            read.append(self.artifact(ref.address, ref.output, run))
+            return read[-1].load()
+
         if refs:
-            return map_step_refs(value, lambda ref: self.artifact(ref.address, ref.output, run).load())
+            return map_step_refs(value, load), any(artifact.sensitive for artifact in read)
         raise UnknownOutput(f'output "{name}" is not a step output', "only outputs of steps are kept per run; read it without run=")
 
     def _lineage(self, artifact_id: int, address: str | None = None, run: int | None = None):

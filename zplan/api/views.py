@@ -191,10 +191,10 @@ class ProjectViews:
         points = []
         for summary in reversed(self.runs(limit)):
             try:
-                value = self._output_of_run(name, declared, summary.number)
+                value, secret = self._output_of_run(name, declared, summary.number)
             except (UnknownAddress, RunNotFound):
-                value = None
-            if self.holds_secret(value):  # a step wrote a secret's text into it
+                value, secret = None, False
+            if secret or self.holds_secret(value):  # a step given a secret, or one that wrote its text all the same
                 value = SENSITIVE
             points.append(MetricPoint(summary.number, summary.started, summary.status, value))
         return points
