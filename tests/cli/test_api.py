@@ -207,6 +207,17 @@ def test_unreachable_metadata_store_is_one_error(applied, tmp_path):
         zplan.open(project.root).runs()
 
 
+def test_a_damaged_state_file_is_the_state_backend_s_error_for_every_read_of_it(applied, tmp_path):
+    """``resources()`` called a damaged state.json a mistake in the configuration (InvalidProject), where
+    ``outputs()`` and ``output()`` call it what the README says: the state backend cannot be read."""
+    project = applied.clone(tmp_path / "p")
+    project.write(".zplan/state.json", "{garbage")
+    api = zplan.open(project.root)
+    for read in (api.outputs, api.resources, lambda: api.output("accuracy")):
+        with pytest.raises(StoreUnreachable, match="state.json is damaged"):
+            read()
+
+
 def test_log_of_an_instance_whose_key_holds_a_slash_or_percent(tmp_path):
     # Log files are named with "/" and "%" escaped; reading must name them the same way.
     project = Project(tmp_path)

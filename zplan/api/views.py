@@ -159,7 +159,9 @@ class ProjectViews:
         from zplan.secrets import mask_attributes
         from zplan.state.model import State
 
-        with self._state_errors():
+        from zplan.api.project import _api_errors
+
+        with _api_errors("state"):  # the state backend's error, as outputs() says it
             state = State(self._project.state_backend().read())
         secrets = self._project.secrets
         out = []
