@@ -55,7 +55,7 @@ class Reader(Connection):
         while len(summaries) < limit:
             contexts = self._run_contexts(limit, pipeline, status, before)
             found = [self._summary(ctx) for ctx in contexts]
-            summaries += [s for s in found if pipeline is None or pipeline in s.pipeline.split(",")]
+            summaries += [s for s in found if (pipeline is None or pipeline in s.pipeline.split(",")) and status in (None, s.status)]
             if len(contexts) < limit:
                 break
             before = min(s.number for s in found)  # the store's match was loose ("_" matches any character)
@@ -66,8 +66,9 @@ class Reader(Connection):
         query = [f"type = '{RUN}'"]
         if pipeline is not None:
             query.append(_one_of_the_pipelines(pipeline))
-        if status is not None:
-            query.append(f"properties.status.string_value = '{status}'")
+        if status is not None:  # a killed apply's run, still recorded running, reads as interrupted
+            shown = [status, "running"] if status == "interrupted" else [status]
+            query.append("(" + " OR ".join(f"properties.status.string_value = '{s}'" for s in shown) + ")")
         if before is not None:
             query.append(f"properties.number.int_value < {int(before)}")
         options = m.ms.ListOptions(
@@ -144,7 +145,7 @@ class Reader(Connection):
             number=int(cv.prop(ctx, "number", 0)),
             pipeline=cv.prop(ctx, "pipeline", ""),
             stack=cv.prop(ctx, "stack", ""),
-            status=cv.prop(ctx, "status", "running"),
+            status=cv.run_status(ctx),
             started=cv.prop(ctx, "started_at", 0.0),
             finished=cv.prop(ctx, "finished_at"),
             steps_run=states.count(m.pb.Execution.COMPLETE),
