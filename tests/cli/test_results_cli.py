@@ -156,6 +156,17 @@ def test_unreachable_store_is_one_clear_error(applied, tmp_path):
     assert result.code == 1 and "Traceback" not in result.err and result.err.startswith("Error:"), str(result)
 
 
+def test_a_damaged_metadata_store_is_named_once_as_runs_names_it(applied, tmp_path):
+    """`artifact list` and `runs diff` said "metadata store: metadata store ... is damaged"."""
+    project = applied.clone(tmp_path / "p")
+    project.write(".zplan/metadata.db", "not a database\n")
+    expected = project.run("runs").err.splitlines()[0]
+    assert expected.startswith("Error: metadata store ") and "is damaged" in expected, expected
+    for command in (("artifact", "list"), ("runs", "diff"), ("artifact", "export", TRAIN, "out")):
+        result = project.run(*command)
+        assert result.code == 1 and result.err.splitlines()[0] == expected, (command, str(result))
+
+
 def test_lineage_of_an_output_no_step_computes_says_it_has_none(applied, tmp_path):
     project = applied.clone(tmp_path / "quickstart")
     project.write("echo.zp.hcl", 'output "c_echo" {\n  value = var.c\n}\n')

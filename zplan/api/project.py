@@ -225,13 +225,14 @@ def _api_errors(what: str) -> Iterator[None]:
         raise
     except DiagnosticError as exc:
         first = exc.diagnostics[0]
+        named = first.summary if first.summary.startswith(what) else f"{what}: {first.summary}"  # said once
         if first.summary.startswith("no run "):
             raise RunNotFound(first.summary, first.detail) from None
         if first.summary.startswith("no value for variable "):  # a value the caller can give: zplan.open(variables=...)
             raise ZplanAPIError(first.summary, first.detail) from None
         if _a_mistake_in_the_project(what, first):
-            raise InvalidProject(f"{what}: {first.summary}", first.detail, tuple(exc.diagnostics)) from None
-        raise StoreUnreachable(f"{what}: {first.summary}", first.detail, tuple(exc.diagnostics)) from None
+            raise InvalidProject(named, first.detail, tuple(exc.diagnostics)) from None
+        raise StoreUnreachable(named, first.detail, tuple(exc.diagnostics)) from None
     except (OSError, ConnectionError) as exc:
         raise StoreUnreachable(f"{what}: {type(exc).__name__}: {exc}") from None
 
