@@ -236,6 +236,8 @@ class Reader(Connection):
         ids = sorted({ev.execution_id for ev in events if ev.type == m.pb.Event.OUTPUT})
         executions = sorted(self._store.get_executions_by_id(ids), key=lambda e: e.id) if ids else []
         executions = [e for e in executions if (address is None or cv.prop(e, "address") == address) and (before is None or e.id < before)]
+        done = [e for e in executions if e.last_known_state in (m.pb.Execution.COMPLETE, m.pb.Execution.CACHED)]
+        executions = done or executions  # (an execution that failed is no one's history while another made it)
         in_run = self._executions_of_run(run) if run is not None else set()  # where it mostly is: no look-up per execution
         made = next((e for e in reversed(executions) if e.id in in_run), None) or next(
             (e for e in reversed(executions) if run is None or (self._run_number(e) or 0) <= run), None)
