@@ -51,6 +51,8 @@ class Reader(Connection):
                 raise ValueError(f"not a {prop} name: {value!r}")
         if status is not None and status not in RUN_STATUSES:  # a typo would list no run, as if none had that status
             raise ValueError(f"not a run status: {status!r}; one of {', '.join(RUN_STATUSES)}")
+        if before is not None and before >= 2**63:  # past the store's integers (which it refuses): every run is below it
+            before = None
         summaries: list[RunSummary] = []
         while len(summaries) < limit:
             contexts = self._run_contexts(limit, pipeline, status, before)
