@@ -249,3 +249,18 @@ def test_lineage_of_a_value_several_runs_made_traces_the_run_that_made_it_then(t
         assert f"params <code>{{&#34;n&#34;: {n}}}</code>" in p.read(f"site/{link}"), (run, link)
     p.apply("-var", "n=3")  # both steps cached from run 1: that is the run that made the score now
     assert "<- pipeline.p.step.score (run 1, complete" in p.ok("lineage", "score").out
+
+
+def test_artifact_list_shows_a_step_whose_newest_execution_is_older_than_the_runs_it_scans(tmp_path):
+    """`artifact list` looked for each step's newest execution in the last 20 runs only: after 20 applies of
+    another pipeline, pipeline a's step was left out, and `artifact list pipeline.a.step.x` said to apply first."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "n" {\n  default = 0\n}\n\npipeline "a" {\n  step "x" {\n    source = "s.py:x"\n  }\n}\n\n'
+                           'pipeline "b" {\n  step "y" {\n    source = "s.py:y"\n    params = { n = var.n }\n  }\n}\n')
+    p.write("s.py", "def x() -> int:\n    return 1\n\n\ndef y(n: int) -> int:\n    return n\n")
+    p.apply()
+    for n in range(1, 21):
+        p.apply("-target", "pipeline.b", "-var", f"n={n}")
+    assert [row[:3] for row in _rows(p.ok("artifact", "list").out)] == [
+        ["pipeline.a.step.x", "output", "1"], ["pipeline.b.step.y", "output", "21"]]
+    assert [row[:3] for row in _rows(p.ok("artifact", "list", "pipeline.a.step.x").out)] == [["pipeline.a.step.x", "output", "1"]]

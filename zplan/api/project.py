@@ -173,6 +173,11 @@ class Project(ProjectViews):
             return map_step_refs(value, load), any(artifact.sensitive for artifact in read)
         raise UnknownOutput(f'output "{name}" is not a step output', "only outputs of steps are kept per run; read it without run=")
 
+    def _newest_execution(self, address: str):
+        """The newest execution of step ``address`` that recorded outputs (an ExecutionView), or None."""
+        with self._metadata() as meta:
+            return meta.newest_execution(address)
+
     def _lineage(self, artifact_id: int, address: str | None = None, run: int | None = None):
         with self._metadata() as meta:
             return meta.lineage(artifact_id, address, run)

@@ -107,6 +107,12 @@ class Reader(Connection):
         return None
 
     @_guarded
+    def newest_execution(self, address: str) -> ExecutionView | None:
+        """The newest complete or cached execution of ``address`` that recorded outputs, in any run."""
+        found = self._step_outputs(address)
+        return self._execution_views(self._store.get_executions_by_id([found[0][0]]))[0] if found else None
+
+    @_guarded
     def missing_output_hint(self, address: str) -> str:
         """What to ask for when ``find_artifact`` found nothing: the outputs the newest execution of
         ``address`` did record (a step of several outputs has no ``output``), or to apply first."""
