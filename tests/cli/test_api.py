@@ -207,6 +207,30 @@ def test_unreachable_metadata_store_is_one_error(applied, tmp_path):
         zplan.open(project.root).runs()
 
 
+def test_a_damaged_state_file_is_the_state_backend_s_error_for_every_read_of_it(applied, tmp_path):
+    """``resources()`` called a damaged state.json a mistake in the configuration (InvalidProject), where
+    ``outputs()`` and ``output()`` call it what the README says: the state backend cannot be read."""
+    project = applied.clone(tmp_path / "p")
+    project.write(".zplan/state.json", "{garbage")
+    api = zplan.open(project.root)
+    for read in (api.outputs, api.resources, lambda: api.output("accuracy")):
+        with pytest.raises(StoreUnreachable, match="state.json is damaged"):
+            read()
+
+
+def test_runs_before_a_number_past_the_store_s_integers_are_every_run(applied):
+    """A run number past 64 bits was handed to the store's filter, which refused it: a store error
+    (StoreUnreachable, and a 400 page on the dashboard) for a page of runs that are all below it."""
+    from starlette.testclient import TestClient
+
+    from zplan.ui.app import create_app
+
+    api = zplan.open(applied.root)
+    assert [r.number for r in api.runs(before=10**30)] == [2, 1]
+    page = TestClient(create_app(applied.root)).get("/api/runs", params={"before": str(10**30)})
+    assert page.status_code == 200 and [r["number"] for r in page.json()["runs"]] == [2, 1]
+
+
 def test_log_of_an_instance_whose_key_holds_a_slash_or_percent(tmp_path):
     # Log files are named with "/" and "%" escaped; reading must name them the same way.
     project = Project(tmp_path)

@@ -156,6 +156,17 @@ def test_unreachable_store_is_one_clear_error(applied, tmp_path):
     assert result.code == 1 and "Traceback" not in result.err and result.err.startswith("Error:"), str(result)
 
 
+def test_a_damaged_metadata_store_is_named_once_as_runs_names_it(applied, tmp_path):
+    """`artifact list` and `runs diff` said "metadata store: metadata store ... is damaged"."""
+    project = applied.clone(tmp_path / "p")
+    project.write(".zplan/metadata.db", "not a database\n")
+    expected = project.run("runs").err.splitlines()[0]
+    assert expected.startswith("Error: metadata store ") and "is damaged" in expected, expected
+    for command in (("artifact", "list"), ("runs", "diff"), ("artifact", "export", TRAIN, "out")):
+        result = project.run(*command)
+        assert result.code == 1 and result.err.splitlines()[0] == expected, (command, str(result))
+
+
 def test_lineage_of_an_output_no_step_computes_says_it_has_none(applied, tmp_path):
     project = applied.clone(tmp_path / "quickstart")
     project.write("echo.zp.hcl", 'output "c_echo" {\n  value = var.c\n}\n')
@@ -188,3 +199,68 @@ def test_lineage_of_an_artifact_id_no_store_could_hold_says_there_is_none(applie
         result = applied.run("lineage", number)
         assert result.code == 1 and "internal error" not in result.err and "Traceback" not in result.err, str(result)
         assert f"Error: no artifact {number} in the metadata store" in result.err, str(result)
+
+
+LINEAGE_HCL = """
+variable "n" {
+  default = 3
+}
+
+pipeline "p" {
+  step "rows" {
+    source = "s.py:rows"
+    params = { n = var.n }
+  }
+  step "score" {
+    source = "s.py:score"
+    inputs = { rows = step.rows.outputs.output }
+  }
+}
+
+output "score" {
+  value = step.score.outputs.output
+}
+"""
+
+
+def test_lineage_of_a_value_several_runs_made_traces_the_run_that_made_it_then(tmp_path):
+    """The score is the same in every run, so every run's score is one artifact. Its lineage was always
+    that of the first run that made it: `zplan lineage score` after `-var n=4` showed the rows of n = 3, and
+    so did the lineage of run 2's score on the dashboard, and `project.artifact(...).lineage()`."""
+    import zplan
+
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", LINEAGE_HCL)
+    p.write("s.py", "def rows(n: int) -> list:\n    return list(range(n))\n\ndef score(rows: list) -> float:\n    return 1.0\n")
+    p.apply()
+    p.apply("-var", "n=4")
+    assert "<- pipeline.p.step.score (run 2, complete" in p.ok("lineage", "score").out
+    assert 'params {"n": 4}' in p.ok("lineage", "pipeline.p.step.score.outputs.output").out
+    project = zplan.open(p.root)
+    latest = project.artifact("pipeline.p.step.score")
+    assert latest.produced_by.run == 2 and latest.lineage().produced_by.run == 2
+    assert latest.lineage().inputs["rows"].produced_by.params == {"n": 4}
+    first = project.artifact("pipeline.p.step.score", run=1).lineage()
+    assert first.produced_by.run == 1 and first.inputs["rows"].produced_by.params == {"n": 3}
+    p.ok("ui", "-export", "site")
+    for run, n in ((1, 3), (2, 4)):
+        page = p.read(f"site/run-{run}-pipeline.p.step.score.html")
+        link = page.split('<h3>Outputs</h3>')[1].split('class="lineage-link" href="')[1].split('"')[0]
+        assert f"params <code>{{&#34;n&#34;: {n}}}</code>" in p.read(f"site/{link}"), (run, link)
+    p.apply("-var", "n=3")  # both steps cached from run 1: that is the run that made the score now
+    assert "<- pipeline.p.step.score (run 1, complete" in p.ok("lineage", "score").out
+
+
+def test_artifact_list_shows_a_step_whose_newest_execution_is_older_than_the_runs_it_scans(tmp_path):
+    """`artifact list` looked for each step's newest execution in the last 20 runs only: after 20 applies of
+    another pipeline, pipeline a's step was left out, and `artifact list pipeline.a.step.x` said to apply first."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "n" {\n  default = 0\n}\n\npipeline "a" {\n  step "x" {\n    source = "s.py:x"\n  }\n}\n\n'
+                           'pipeline "b" {\n  step "y" {\n    source = "s.py:y"\n    params = { n = var.n }\n  }\n}\n')
+    p.write("s.py", "def x() -> int:\n    return 1\n\n\ndef y(n: int) -> int:\n    return n\n")
+    p.apply()
+    for n in range(1, 21):
+        p.apply("-target", "pipeline.b", "-var", f"n={n}")
+    assert [row[:3] for row in _rows(p.ok("artifact", "list").out)] == [
+        ["pipeline.a.step.x", "output", "1"], ["pipeline.b.step.y", "output", "21"]]
+    assert [row[:3] for row in _rows(p.ok("artifact", "list", "pipeline.a.step.x").out)] == [["pipeline.a.step.x", "output", "1"]]

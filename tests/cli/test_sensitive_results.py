@@ -626,3 +626,59 @@ def test_inputs_named_by_a_sensitive_map_s_keys_are_refused_at_their_line(tmp_pa
     assert "alphakey" not in refused.text
     p.write("main.zp.hcl", hcl.replace("INPUTS", '{ data = var.m["alphakey"] }'))
     assert json.loads(p.ok("plan", "-format", "json").out)["steps"][0]["inputs"]["data"]["path"] == "(sensitive)"
+
+
+def test_an_output_a_step_writes_a_secret_into_is_hidden_run_after_run(tmp_path):
+    """A step not given the secret that writes its text all the same: its output was shown <sensitive>
+    by `zplan output`, but `runs diff` printed each run's value in clear, and so did the dashboard's
+    history of the output, `project.output_history` and `project.output(name, run=N)`."""
+    import zplan
+    from zplan.api import SensitiveOutput
+
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "token" {\n  sensitive = true\n}\nvariable "n" {\n  default = 1\n}\n'
+                           'pipeline "p" {\n  step "leak" {\n    source = "s.py:leak"\n    params = { n = var.n }\n  }\n}\n'
+                           'output "leaked" {\n  value = step.leak.outputs.output\n}\n')
+    p.write("s.py", "def leak(n: int) -> str:\n    return f'HISTORYSECRET-{n}' if n < 2 else f'HISTORYSECRET-4{n}'\n")
+    env = cli_env(ZPLAN_VAR_token="HISTORYSECRET-")
+    p.ok("apply", "-auto-approve", env=env)
+    p.ok("apply", "-auto-approve", "-var", "n=2", env=env)
+    shown = [p.ok("runs", "diff", "-format", fmt, env=env).text for fmt in ("text", "markdown", "json")]
+    p.ok("ui", "-export", "site", env=env)
+    shown += [page.read_text() for page in p.path("site").rglob("*.html")]
+    for text in shown:
+        assert "HISTORYSECRET" not in text, text
+    assert "leak output: <sensitive> -> <sensitive>" in shown[0], shown[0]
+    project = zplan.open(p.root, variables={"token": "HISTORYSECRET-"})
+    assert [point.value for point in project.output_history("leaked")] == ["(sensitive)", "(sensitive)"]
+    with pytest.raises(SensitiveOutput):
+        project.output("leaked", run=1)
+    assert project.output("leaked", run=1, reveal=True) == "HISTORYSECRET-1"
+
+
+def test_an_output_a_step_wrote_a_secret_into_stays_hidden_from_readers_not_given_the_secret(tmp_path):
+    """The dashboard, `runs diff` and the API need no value for a variable they do not read, and they knew an
+    output held a secret only by its value: without it they showed each run's value in clear, where state
+    had sealed it. The run records that the step's outputs held a known secret when the apply made or reused them."""
+    import zplan
+    from zplan.api import SensitiveOutput
+
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'variable "token" {\n  sensitive = true\n}\nvariable "n" {\n  default = 1\n}\n'
+                           'pipeline "p" {\n  step "leak" {\n    source = "s.py:leak"\n    params = { n = var.n }\n  }\n}\n'
+                           'output "leaked" {\n  value = step.leak.outputs.output\n}\n')
+    p.write("s.py", "def leak(n: int) -> str:\n    return f'UNGIVENSECRET-{n}'\n")
+    env = cli_env(ZPLAN_VAR_token="UNGIVENSECRET-")
+    p.ok("apply", "-auto-approve", env=env)
+    p.ok("apply", "-auto-approve", "-var", "n=2", env=env)
+    p.ok("apply", "-auto-approve", env=env)  # run 3 reuses run 1's output
+    shown = [p.ok("runs", "diff", "1", "2", "-format", fmt).text for fmt in ("text", "markdown", "json")]
+    p.ok("ui", "-export", "site")
+    shown += [page.read_text() for page in p.path("site").rglob("*.html")]
+    for text in shown:
+        assert "UNGIVENSECRET" not in text, text
+    project = zplan.open(p.root)
+    assert [point.value for point in project.output_history("leaked")] == ["(sensitive)"] * 3
+    assert project.artifact("pipeline.p.step.leak", run=3).sensitive
+    with pytest.raises(SensitiveOutput):
+        project.output("leaked", run=2)

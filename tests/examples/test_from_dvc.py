@@ -51,3 +51,22 @@ def test_the_converted_pipeline_runs_reruns_what_changed_and_checks_out_its_outs
     project.path("model.json").unlink()
     project.apply()
     assert project.path("model.json").is_file(), "an out deleted from the workspace comes back"
+
+
+def test_what_is_not_converted_is_named_at_its_file_and_line(converted, tmp_path):
+    """The list of what was not converted named a stage, never where it is written: a project of several
+    dvc.yaml files, or a long one, left the reader to search for it. Each note starts at its file:line."""
+    project = converted.clone(tmp_path / "p")
+    project.write("dvc.yaml", project.read("dvc.yaml").replace(
+        "      - model.json\n  evaluate:", "      - model.json\n    meta: {owner: ml}\n  evaluate:")
+        + "plots:\n  - eval/plots.json\n")
+    project.write("sub/dvc.yaml", "stages:\n  copy:\n    cmd: cp a.txt b.txt\n    deps:\n      - a.txt\n"
+                                  "    outs:\n      - b.txt:\n          persist: true\n")
+    project.write("sub/a.txt", "a\n")
+    shown = project.ok("import-dvc", "-force").out
+    notes = shown.split("Not converted")[1].splitlines()[1:-1]
+    assert notes == ["  - dvc.yaml:31: stage train: `meta:` is not converted (zplan keeps no free-form stage metadata)",
+                     "  - dvc.yaml:41: top-level `plots:` is not converted (zplan draws no plots; the files stay outs of the steps writing them)",
+                     "  - sub/dvc.yaml:6: stage sub/dvc.yaml:copy: out b.txt: `persist` is not converted (a step starts from an empty folder)"], shown
+    assert "Traceback" not in shown
+    project.ok("plan")

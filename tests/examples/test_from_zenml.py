@@ -34,6 +34,17 @@ def test_the_converted_pipeline_is_the_one_shipped_with_the_example(converted):
     assert converted.read("zenml.zp.hcl") == (EXAMPLE / "zenml.zp.hcl").read_text()
 
 
+def test_what_is_not_converted_is_named_at_its_file_and_line(converted):
+    """The list of what was not converted said `line 22:` without the file, which need not be the module
+    named on the command line (a package re-exports its pipeline). Each note starts at its file:line."""
+    converted.replace("pipelines/training.py", "    model = model_trainer(",
+                      "    for i in range(2):\n        print(i)\n    model = model_trainer(")
+    shown = converted.ok("import-zenml", SPEC, "-force").out
+    assert "  - pipelines/training.py:21: for statement not converted: for i in range(2):\n" in shown, shown
+    assert "line 21" not in shown
+    converted.ok("plan")
+
+
 def test_the_zenml_shaped_steps_run_with_their_names_metadata_and_logs(converted):
     first = converted.apply()
     assert ran(first) == {"data_loader", "data_splitter", "data_preprocessor", "model_trainer", "model_evaluator"}, str(first)

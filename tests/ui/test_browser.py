@@ -84,7 +84,7 @@ def shot(page, name: str) -> None:
 @pytest.mark.parametrize("name, path, heading", [
     ("runs", "/", "Runs"), ("run-1", "/runs/1", "Run 1"), ("run-2", "/runs/2", "Run 2"),
     ("plan", "/plan", "Plan"), ("resources", "/resources", "Resources"), ("outputs", "/outputs/accuracy", "Outputs: accuracy"),
-    ("lineage", "/lineage/output/accuracy", "Lineage of artifact"),
+    ("lineage", "/lineage/output/accuracy", "Lineage of output accuracy"),
 ])
 def test_each_page_opens(page, server, name, path, heading):
     response = page.goto(server + path)

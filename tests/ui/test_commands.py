@@ -187,3 +187,29 @@ def test_an_export_gives_each_step_output_the_lineage_of_its_own_step(tmp_path):
         [href] = re.findall(r'class="lineage-link" href="([^"]+)"', (site / f"run-1-pipeline.p.step.{step}.html").read_text())
         lineage = (site / href).read_text()
         assert f"pipeline.p.step.{step}" in lineage and f"pipeline.p.step.{other}" not in lineage
+
+
+def test_the_lineage_of_an_output_of_several_step_outputs_shows_each(tmp_path):
+    """An output mapping a for_each step's instances traced only its first instance on the dashboard
+    (served and exported), passing one instance's history off as the whole value's; `zplan lineage`
+    already traced each."""
+    from starlette.testclient import TestClient
+
+    from tests.cli.helpers import Project
+    from zplan.ui.app import create_app
+
+    project = Project(tmp_path / "p")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "train" {\n    for_each = { a = 1, b = 2 }\n    source   = "s.py:train"\n'
+                                 '    params   = { k = each.value }\n  }\n}\n\noutput "scores" {\n'
+                                 '  value = { for k, v in step.train : k => v.outputs.output }\n}\n')
+    project.write("s.py", "def train(k: int) -> float:\n    return k * 0.25\n")
+    project.apply()
+    page = TestClient(create_app(project.root)).get("/api/lineage/output/scores").json()
+    steps = {n["address"]: n["params"] for n in page["nodes"] if n["kind"] == "execution"}
+    assert steps == {'pipeline.p.step.train["a"]': {"k": 1}, 'pipeline.p.step.train["b"]': {"k": 2}}, page
+    project.ok("ui", "-export", str(tmp_path / "site"))
+    exported = (tmp_path / "site" / "lineage-output-scores.html").read_text()
+    assert "train[&#34;a&#34;]" in exported and "train[&#34;b&#34;]" in exported
+    broken = [(p.name, href) for p in (tmp_path / "site").glob("*.html")
+              for href in re.findall(r'href="([^"]+)"', p.read_text()) if not (tmp_path / "site" / href).exists()]
+    assert broken == []

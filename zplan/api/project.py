@@ -81,7 +81,7 @@ class Project(ProjectViews):
                 view, producer = node.artifact, node.produced_by
             else:
                 view, producer = self._in_run(meta.run_detail(run), step, output)
-        return Artifact(view, producer, self._artifact_store, lambda: self._lineage(view.id, step))
+        return Artifact(view, producer, self._artifact_store, lambda: self._lineage(view.id, step, run))
 
     def output(self, name: str, run: int | None = None, reveal: bool = False) -> Any:
         """The value of project output ``name`` as the last apply recorded it, or as run ``run``
@@ -93,7 +93,10 @@ class Project(ProjectViews):
         if declared.sensitive and not reveal:
             raise SensitiveOutput(f'output "{name}" is sensitive', f"ask for it in clear: project.output({name!r}, reveal=True)")
         if run is not None:
-            return self._output_of_run(name, declared, run)
+            value, secret = self._output_of_run(name, declared, run)
+            if not reveal and (secret or self.holds_secret(value)):  # a step wrote a secret's text: state seals it, so must this
+                raise SensitiveOutput(f'output "{name}" of run {run} holds a secret', f"ask for it in clear: project.output({name!r}, run={run}, reveal=True)")
+            return value
         from zplan.state import secrets
         from zplan.state.model import State
 
@@ -154,18 +157,30 @@ class Project(ProjectViews):
                 return execution.outputs[output], execution
         raise UnknownAddress(f"run {detail.summary.number} recorded no output {output!r} of {step}", "see project.run(N).executions")
 
-    def _output_of_run(self, name: str, declared, run: int) -> Any:
-        """The output's value with each step output in it read from run ``run``'s artifact."""
+    def _output_of_run(self, name: str, declared, run: int) -> tuple[Any, bool]:
+        """The output's value with each step output in it read from run ``run``'s artifact, and whether
+        one of those is sensitive (its step was given a secret, or wrote one)."""
         from zplan.config.step_refs import map_step_refs
 
         value, refs = self._step_refs(declared)
+        read = []
+
+        def load(ref):
+            read.append(self.artifact(ref.address, ref.output, run))
+            return read[-1].load()
+
         if refs:
-            return map_step_refs(value, lambda ref: self.artifact(ref.address, ref.output, run).load())
+            return map_step_refs(value, load), any(artifact.sensitive for artifact in read)
         raise UnknownOutput(f'output "{name}" is not a step output', "only outputs of steps are kept per run; read it without run=")
 
-    def _lineage(self, artifact_id: int, address: str | None = None):
+    def _newest_execution(self, address: str):
+        """The newest execution of step ``address`` that recorded outputs (an ExecutionView), or None."""
         with self._metadata() as meta:
-            return meta.lineage(artifact_id, address)
+            return meta.newest_execution(address)
+
+    def _lineage(self, artifact_id: int, address: str | None = None, run: int | None = None):
+        with self._metadata() as meta:
+            return meta.lineage(artifact_id, address, run)
 
     def _settings(self) -> dict:
         from zplan.config.values import UNKNOWN
@@ -215,13 +230,14 @@ def _api_errors(what: str) -> Iterator[None]:
         raise
     except DiagnosticError as exc:
         first = exc.diagnostics[0]
+        named = first.summary if first.summary.startswith(what) else f"{what}: {first.summary}"  # said once
         if first.summary.startswith("no run "):
             raise RunNotFound(first.summary, first.detail) from None
         if first.summary.startswith("no value for variable "):  # a value the caller can give: zplan.open(variables=...)
             raise ZplanAPIError(first.summary, first.detail) from None
         if _a_mistake_in_the_project(what, first):
-            raise InvalidProject(f"{what}: {first.summary}", first.detail, tuple(exc.diagnostics)) from None
-        raise StoreUnreachable(f"{what}: {first.summary}", first.detail, tuple(exc.diagnostics)) from None
+            raise InvalidProject(named, first.detail, tuple(exc.diagnostics)) from None
+        raise StoreUnreachable(named, first.detail, tuple(exc.diagnostics)) from None
     except (OSError, ConnectionError) as exc:
         raise StoreUnreachable(f"{what}: {type(exc).__name__}: {exc}") from None
 

@@ -88,10 +88,10 @@ class ProjectViews:
 
         return holds_secret(value, self._project.secrets)
 
-    def lineage(self, artifact_id: int, address: str | None = None) -> "LineageNode":
+    def lineage(self, artifact_id: int, address: str | None = None, run: int | None = None) -> "LineageNode":
         """The artifact with that id, its producer (the execution of step ``address`` when given: steps
-        that produced the same content share one artifact) and recursively the producer's inputs.
-        Raises ``UnknownAddress``."""
+        that produced the same content share one artifact; the newest execution, of ``run`` or an earlier
+        one when given) and recursively the producer's inputs. Raises ``UnknownAddress``."""
         from zplan.api.errors import StoreUnreachable
 
         try:
@@ -99,21 +99,32 @@ class ProjectViews:
         except (TypeError, ValueError):
             raise UnknownAddress(f"{artifact_id!r} is not an artifact id", "give its number, as `zplan runs show N` shows it") from None
         try:
-            return self._lineage(number, address)
+            return self._lineage(number, address, run)
         except StoreUnreachable as exc:
             if "no artifact" in exc.summary:
                 raise UnknownAddress(f"no artifact {artifact_id} in the metadata store", "follow a link from a run page") from None
             raise
 
     def output_artifact(self, name: str):
-        """The newest recorded artifact behind project output ``name`` (the step output it names)."""
+        """The newest recorded artifact behind project output ``name`` (the first step output it names)."""
+        return self.output_artifacts(name)[0]
+
+    def output_artifacts(self, name: str) -> list:
+        """The newest recorded artifact of each step output project output ``name`` holds (each instance of a
+        map over a for_each step's), those not recorded left out; raises as ``artifact`` when none is."""
         declared = self._project.config.outputs.get(name)
         if declared is None:
             raise UnknownOutput(f'no output "{name}" in the configuration', "see the output blocks in *.zp.hcl")
-        found = self._step_output(declared)
-        if found is None:
+        refs = list(dict.fromkeys((ref.address, ref.output) for ref in self._step_refs(declared)[1]))
+        if not refs:
             raise UnknownOutput(f'output "{name}" is not a step output', "only step outputs have a lineage")
-        return self.artifact(*found)
+        found = []
+        for ref in refs:
+            try:
+                found.append(self.artifact(*ref))
+            except UnknownAddress:
+                continue  # an instance that never succeeded: the others still have their lineage
+        return found or [self.artifact(*refs[0])]
 
     def output_is_traced(self, name: str) -> bool:
         """Whether project output ``name`` reads a step output: only such an output has a value per run
@@ -148,7 +159,9 @@ class ProjectViews:
         from zplan.secrets import mask_attributes
         from zplan.state.model import State
 
-        with self._state_errors():
+        from zplan.api.project import _api_errors
+
+        with _api_errors("state"):  # the state backend's error, as outputs() says it
             state = State(self._project.state_backend().read())
         secrets = self._project.secrets
         out = []
@@ -175,12 +188,16 @@ class ProjectViews:
             raise UnknownOutput(f'no output "{name}" in the configuration', "see the output blocks in *.zp.hcl")
         if declared.sensitive:
             raise SensitiveOutput(f'output "{name}" is sensitive', "sensitive outputs are not shown across runs")
+        from zplan.secrets import SENSITIVE
+
         points = []
         for summary in reversed(self.runs(limit)):
             try:
-                value = self._output_of_run(name, declared, summary.number)
+                value, secret = self._output_of_run(name, declared, summary.number)
             except (UnknownAddress, RunNotFound):
-                value = None
+                value, secret = None, False
+            if secret or self.holds_secret(value):  # a step given a secret, or one that wrote its text all the same
+                value = SENSITIVE
             points.append(MetricPoint(summary.number, summary.started, summary.status, value))
         return points
 

@@ -131,6 +131,10 @@ class RunRecorder:
         return any(isinstance(out, dict) and (holds_secret(out.get("value"), self.secrets) or holds_secret(out.get("meta"), self.secrets))
                    for out in outputs.values())
 
+    def _sealed_or_secret(self, outputs: dict) -> bool:
+        """Whether ``outputs`` hold a known secret's text, or were sealed for it when made (a cached step's)."""
+        return self._hold_secret(outputs) or any(isinstance(out, dict) and is_sealed(out.get("value")) for out in outputs.values())
+
     def _sealed_values(self, outputs: dict) -> dict:
         """A sensitive step's small values, which state keeps for `zplan output` (and a number's
         materializer keeps in its meta), sealed like any secret; so are all the facts a user's
@@ -171,7 +175,8 @@ class RunRecorder:
             # what a step given a secret logs (a prefix, a transform of it) is hidden as its outputs are
             metadata=hide_all(metadata or {}) if plan.sensitive_outputs else metadata or {},
             reasons=self._reasons(plan), cached_from=plan.cached_from.run if state == "cached" and plan.cached_from else None,
-            sensitive_outputs=plan.sensitive_outputs,
+            # a reader without the secret's value (the dashboard) cannot tell that the outputs hold it: say so
+            sensitive_outputs=plan.sensitive_outputs or self._sealed_or_secret(outputs),
         ))
         if plan.tfx is not None:
             self._tfx_pending.append(self._tfx_execution(plan, state, outputs))

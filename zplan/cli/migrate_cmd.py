@@ -24,7 +24,7 @@ def import_dvc(dvc_yaml: Optional[List[Path]] = typer.Argument(
     files = [root / f for f in dvc_yaml] if dvc_yaml else find_dvc_yamls(root)
     dest = root / out if out else None if dvc_yaml else root / DEFAULT_OUT  # found files: in the project, where DVC runs them
     dest, converted = convert(files, dest, force)
-    _report(root, dest, converted.notes)
+    _report(root, dest, converted.notes, converted.places)
 
 
 def import_zenml(pipeline: str = typer.Argument(..., help="MODULE:FUNCTION of the @pipeline, e.g. pipelines.training:training"),
@@ -38,12 +38,12 @@ def import_zenml(pipeline: str = typer.Argument(..., help="MODULE:FUNCTION of th
     _report(root, dest, converted.notes)
 
 
-def _report(root: Path, dest: Path, notes: list[str]) -> None:
+def _report(root: Path, dest: Path, notes: list[str], places: list[str] | None = None) -> None:
     from zplan.render.console import say
 
     say(f"wrote {os.path.relpath(dest, root)}", "bold")
     if notes:
         say(f"Not converted ({len(notes)}):")
-        for note in notes:
-            say(f"  - {note}")
+        for i, note in enumerate(notes):
+            say(f"  - {places[i]}: {note}" if places and places[i] else f"  - {note}")
     say("Next: `zplan plan`.")

@@ -157,6 +157,22 @@ def run_skipped(ctx) -> dict[str, list[str]]:
     return {str(k): [str(a) for a in v] for k, v in found.items() if isinstance(v, list)} if isinstance(found, dict) else {}
 
 
+def run_owner(ctx):
+    """The process that applies the run (a ProcessId), None for a run recorded before it was kept."""
+    from zplan.processes import ProcessId
+
+    pid = prop(ctx, "pid")
+    return ProcessId(prop(ctx, "host", ""), int(pid), int(prop(ctx, "pid_start", 0))) if pid else None
+
+
+def run_status(ctx) -> str:
+    """The run's status; one still ``running`` whose apply is gone from this machine (killed) reads as
+    ``interrupted``, as the next command that writes records it: a reader writes nothing."""
+    status = prop(ctx, "status", "running")
+    owner = run_owner(ctx) if status == "running" else None
+    return "interrupted" if owner is not None and owner.is_gone() else status
+
+
 def run_applier(ctx) -> Applier:
     return Applier(user=prop(ctx, "user"), ci=prop(ctx, "ci"), ci_url=prop(ctx, "ci_url"))
 

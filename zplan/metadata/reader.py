@@ -51,11 +51,13 @@ class Reader(Connection):
                 raise ValueError(f"not a {prop} name: {value!r}")
         if status is not None and status not in RUN_STATUSES:  # a typo would list no run, as if none had that status
             raise ValueError(f"not a run status: {status!r}; one of {', '.join(RUN_STATUSES)}")
+        if before is not None and before >= 2**63:  # past the store's integers (which it refuses): every run is below it
+            before = None
         summaries: list[RunSummary] = []
         while len(summaries) < limit:
             contexts = self._run_contexts(limit, pipeline, status, before)
             found = [self._summary(ctx) for ctx in contexts]
-            summaries += [s for s in found if pipeline is None or pipeline in s.pipeline.split(",")]
+            summaries += [s for s in found if (pipeline is None or pipeline in s.pipeline.split(",")) and status in (None, s.status)]
             if len(contexts) < limit:
                 break
             before = min(s.number for s in found)  # the store's match was loose ("_" matches any character)
@@ -66,8 +68,9 @@ class Reader(Connection):
         query = [f"type = '{RUN}'"]
         if pipeline is not None:
             query.append(_one_of_the_pipelines(pipeline))
-        if status is not None:
-            query.append(f"properties.status.string_value = '{status}'")
+        if status is not None:  # a killed apply's run, still recorded running, reads as interrupted
+            shown = [status, "running"] if status == "interrupted" else [status]
+            query.append("(" + " OR ".join(f"properties.status.string_value = '{s}'" for s in shown) + ")")
         if before is not None:
             query.append(f"properties.number.int_value < {int(before)}")
         options = m.ms.ListOptions(
@@ -85,13 +88,15 @@ class Reader(Connection):
         return RunDetail(self._summary(ctx, executions), views, cv.run_skipped(ctx))
 
     @_guarded
-    def lineage(self, artifact_uri_or_id: str | int, address: str | None = None) -> LineageNode:
+    def lineage(self, artifact_uri_or_id: str | int, address: str | None = None, run: int | None = None) -> LineageNode:
         """The artifact, its producing execution, and recursively that execution's inputs,
         down to data snapshots (or artifacts with no recorded producer). ``address``: the step
         asked about, whose execution made it; an artifact is shared by every step that produced
-        the same content (an accuracy of 1.0), and another step's execution is not its history."""
+        the same content (an accuracy of 1.0), and another step's execution is not its history.
+        Nor is another run's: the producer is the newest execution, of ``run`` or an earlier one when
+        given, or the one a cached execution reused; each input's, the newest that made it before its reader."""
         artifact_id = self._resolve_artifact(artifact_uri_or_id)
-        return self._lineage_node(artifact_id, {}, frozenset(), address)
+        return self._lineage_node(artifact_id, {}, frozenset(), address, run)
 
     @_guarded
     def find_artifact(self, address: str, output: str) -> int | None:
@@ -100,6 +105,12 @@ class Reader(Connection):
             if name == output:
                 return artifact_id
         return None
+
+    @_guarded
+    def newest_execution(self, address: str) -> ExecutionView | None:
+        """The newest complete or cached execution of ``address`` that recorded outputs, in any run."""
+        found = self._step_outputs(address)
+        return self._execution_views(self._store.get_executions_by_id([found[0][0]]))[0] if found else None
 
     @_guarded
     def missing_output_hint(self, address: str) -> str:
@@ -142,7 +153,7 @@ class Reader(Connection):
             number=int(cv.prop(ctx, "number", 0)),
             pipeline=cv.prop(ctx, "pipeline", ""),
             stack=cv.prop(ctx, "stack", ""),
-            status=cv.prop(ctx, "status", "running"),
+            status=cv.run_status(ctx),
             started=cv.prop(ctx, "started_at", 0.0),
             finished=cv.prop(ctx, "finished_at"),
             steps_run=states.count(m.pb.Execution.COMPLETE),
@@ -223,36 +234,50 @@ class Reader(Connection):
                     return max(a.id for a in found)  # the newest, if a uri was reused
         raise fail(f"no artifact {key!r} in the metadata store {self.describe()}")
 
-    def _producer(self, artifact_id: int, address: str | None = None):
-        """The execution that made the artifact (of step ``address`` when given): the first one
-        that really ran (COMPLETE), else the first that output it at all (a cached one, when the
-        original is gone)."""
+    def _producer(self, artifact_id: int, address: str | None = None, run: int | None = None, before: int | None = None):
+        """The execution that made the artifact (of step ``address`` when given): the newest one, of run
+        ``run`` or an earlier one, before execution ``before`` (the reader of an input) when given; for a
+        cached one, the execution whose outputs it reused (itself when that one is gone). Runs that made the
+        same content share one artifact, and the first one's history is not the newest's."""
         m = _mlmd()
         events = self._store.get_events_by_artifact_ids([artifact_id])
         ids = sorted({ev.execution_id for ev in events if ev.type == m.pb.Event.OUTPUT})
-        if not ids:
-            return None
-        executions = sorted(self._store.get_executions_by_id(ids), key=lambda e: e.id)
-        if address is not None:
-            executions = [e for e in executions if cv.prop(e, "address") == address]
-            if not executions:
-                return None
-        complete = [e for e in executions if e.last_known_state == m.pb.Execution.COMPLETE]
-        return (complete or executions)[0]
+        executions = sorted(self._store.get_executions_by_id(ids), key=lambda e: e.id) if ids else []
+        executions = [e for e in executions if (address is None or cv.prop(e, "address") == address) and (before is None or e.id < before)]
+        done = [e for e in executions if e.last_known_state in (m.pb.Execution.COMPLETE, m.pb.Execution.CACHED)]
+        executions = done or executions  # (an execution that failed is no one's history while another made it)
+        in_run = self._executions_of_run(run) if run is not None else set()  # where it mostly is: no look-up per execution
+        made = next((e for e in reversed(executions) if e.id in in_run), None) or next(
+            (e for e in reversed(executions) if run is None or (self._run_number(e) or 0) <= run), None)
+        if made is None or made.last_known_state != m.pb.Execution.CACHED:
+            return made
+        origin = cv.prop(made, "cached_from")
+        reused = [e for e in executions if e.id < made.id and e.last_known_state == m.pb.Execution.COMPLETE]
+        of_origin = self._executions_of_run(origin) if origin is not None else {e.id for e in reused}
+        reused = [e for e in reused if e.id in of_origin]
+        return reused[-1] if reused else made
+
+    def _run_number(self, execution) -> int | None:
+        ctx = self._run_of(execution.id)
+        return int(cv.prop(ctx, "number", 0)) if ctx is not None else None
+
+    def _executions_of_run(self, run: int) -> set[int]:
+        ctx = self._store.get_context_by_type_and_name(RUN, cv.run_name(run))
+        return {e.id for e in self._store.get_executions_by_context(ctx.id)} if ctx is not None else set()
 
     def _lineage_node(self, artifact_id: int, memo: dict[int, LineageNode], trail: frozenset,
-                      address: str | None = None) -> LineageNode:
+                      address: str | None = None, run: int | None = None, before: int | None = None) -> LineageNode:
         if artifact_id in memo:
             return memo[artifact_id]
         [artifact] = self._store.get_artifacts_by_id([artifact_id])
         view = cv.artifact_view(artifact, self._type_names(), self.project_dir)
-        producer = None if artifact_id in trail else self._producer(artifact_id, address)
+        producer = None if artifact_id in trail else self._producer(artifact_id, address, run, before)
         if producer is None:
             node = LineageNode(view, None)
         else:
             [execution] = self._execution_views([producer])
             trail = trail | {artifact_id}
-            inputs = {name: self._lineage_node(a.id, memo, trail) for name, a in execution.inputs.items()}
+            inputs = {name: self._lineage_node(a.id, memo, trail, before=producer.id) for name, a in execution.inputs.items()}
             node = LineageNode(view, execution, inputs)
         memo[artifact_id] = node
         return node

@@ -176,7 +176,7 @@ class Writer(Connection):
         m = _mlmd()
         running = self._store.get_contexts(m.ms.ListOptions(
             filter_query=f"type = '{RUN}' AND properties.status.string_value = 'running'"))
-        stale = [ctx for ctx in running if _owner(ctx) is not None and _owner(ctx).is_gone()]
+        stale = [ctx for ctx in running if cv.run_owner(ctx) is not None and cv.run_owner(ctx).is_gone()]
         if not stale:
             return []
         self.close()  # the read-only handle goes before a writable one opens
@@ -230,11 +230,6 @@ class Writer(Connection):
                 event.path.steps.add().key = name
             pairs.append((cv.artifact_proto(pb, types, record), event))
         return pairs
-
-
-def _owner(ctx) -> ProcessId | None:
-    pid = cv.prop(ctx, "pid")
-    return ProcessId(cv.prop(ctx, "host", ""), int(pid), int(cv.prop(ctx, "pid_start", 0))) if pid else None
 
 
 def _described(artifact) -> bool:

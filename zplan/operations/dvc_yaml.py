@@ -39,6 +39,23 @@ class Lines:
         return diags.Range(str(self.path), line)
 
 
+_NOTE_FIELDS = (("`", None), ("out ", "outs"), ("outs ", "outs"), ("dep ", "deps"), ("deps ", "deps"), ("params ", "params"),
+                ("plots ", "plots"), ("metrics ", "metrics"), ("output of its metrics ", "metrics"), ("vars ", "vars"))
+
+
+def note_line(note: str, stages: dict[str, tuple[Lines, str]]) -> tuple[Lines, int] | None:
+    """Where a note about a stage (``stage ADDRESS: ...``) points: the line of the field it names (```meta:```,
+    ``out PATH``), else the stage's; None for a note of no stage. ``stages``: address -> (its file's lines, its name)."""
+    for address in sorted(stages, key=len, reverse=True):  # sub/dvc.yaml:train before train
+        prefix = f"stage {address}: "
+        if note.startswith(prefix):
+            lines, name = stages[address]
+            rest = note[len(prefix):]
+            key = next((k if k else rest[1:].split(":")[0] for start, k in _NOTE_FIELDS if rest.startswith(start)), None)
+            return lines, (lines.at(name, key) if key else lines.at(name)).line or 0
+    return None
+
+
 def read(path: Path) -> tuple[dict, Lines]:
     """The dvc.yaml's document and the lines of its stages; a clear error for a file that is not one."""
     import yaml

@@ -36,7 +36,7 @@ from zplan.operations.dvc_literals import _list, _name, _string, _unique, dvc_li
 from zplan.operations.dvc_templating import (_body, _for_each, _frozen, _looped, _matrix, _moves, _out_paths, _outs, _path, _path_text, _render,
                                              _stage_instances, _template, _wdir, check_loop_values, check_references)
 from zplan.operations.dvc_vars import PARAMS_FILE, _Vars, dvc_parsing
-from zplan.operations.dvc_yaml import check_loop, check_stage, read
+from zplan.operations.dvc_yaml import Lines, check_loop, check_stage, note_line, read
 
 DEFAULT_OUT = "dvc.zp.hcl"
 _INTERPOLATED = re.compile(r"\$\{[^}]*\}")
@@ -59,6 +59,7 @@ _FIELDS = {"cmd", "wdir", "vars", "deps", "params", "outs", "metrics", "plots", 
 class Converted:
     text: str
     notes: list[str] = field(default_factory=list)  # what could not be converted, one line each
+    places: list[str] = field(default_factory=list)  # where each note's subject is written: dvc.yaml:LINE
 
 
 def import_dvc(dvc_yaml: Path | Sequence[Path], out: Path | None = None, force: bool = False) -> tuple[Path, Converted]:
@@ -132,6 +133,7 @@ class _File:
     vars_: _Vars
     shown: str  # its path relative to the project
     vars_of: dict[str, _Vars]  # each stage's, by its address: the file's and its own `vars:`
+    lines: Lines  # where its stages and their fields are written
 
 
 def convert(dvc_yaml: Path | Sequence[Path], project: Path | None = None) -> Converted:
@@ -141,7 +143,11 @@ def convert(dvc_yaml: Path | Sequence[Path], project: Path | None = None) -> Con
     project = project or _common_folder(paths)
     notes: list[str] = []
     taken: set[str] = set()  # the locals' names, across files
-    files = [_read(path, project, len(paths) > 1, notes, taken) for path in paths]
+    files: list[_File] = []
+    places: list[str] = []  # where a note that names no stage points, until the stages' are known
+    for path in paths:
+        files.append(_read(path, project, len(paths) > 1, notes, taken))
+        places += [_where(files[-1], files[-1].lines.top("vars").line)] * (len(notes) - len(places))
     stages = {name: stage for f in files for name, stage in f.stages.items()}
     if not stages:
         raise diags.fail(f"{', '.join(f.shown for f in files)} hold no stages", "a dvc.yaml lists its stages under `stages:`")
@@ -153,9 +159,11 @@ def convert(dvc_yaml: Path | Sequence[Path], project: Path | None = None) -> Con
         with _in_file(f.path):
             blocks += [_stage(name, stage, outs_of, vars_of[name], notes, steps[name]) for name, stage in f.stages.items()]
             locals_lines += f.vars_.locals_lines()
+        places += [_where(f, 0)] * (len(notes) - len(places))
         for key, why in _TOP_LEVEL.items():
             if f.document.get(key):
-                notes.append(f"{f.shown + ': ' if len(files) > 1 else ''}top-level `{key}:` is not converted ({why})")
+                notes.append(f"top-level `{key}:` is not converted ({why})")
+                places.append(_where(f, f.lines.top(key).line))
     header = [f"# Converted from {', '.join(f.shown for f in files)} by `zplan import-dvc`.", ""]
     parsing = dvc_parsing(project)  # the DVC project's config: how its mappings are unpacked in a cmd
     locals_lines = ([f"  dvc_parsing = {hcl_literal(parsing)}"] if parsing else []) + locals_lines
@@ -165,7 +173,23 @@ def convert(dvc_yaml: Path | Sequence[Path], project: Path | None = None) -> Con
     outputs = [f'\noutput "{output}" {{\n  value = {value}\n}}' for (name, m), output in _unique(metrics).items()
                if (value := _metric_value(name, m, stages[name], steps[name], vars_of[name], notes))]
     text = "\n".join(header + locals_block + ['pipeline "dvc" {', *[line for b in blocks for line in b], "}", *outputs, ""])
-    return Converted(format_text(text, DEFAULT_OUT), notes)
+    return Converted(format_text(text, DEFAULT_OUT), notes, _places(notes, places, files))
+
+
+def _places(notes: list[str], places: list[str], files: list[_File]) -> list[str]:
+    """file:line of each note: the stage field or stage it names, else where it was noted (the vars, a top-level section)."""
+    stages = {address: (f.lines, address.removeprefix(f"{f.shown}:") if address != name else name)
+              for f in files for address, name in zip(f.stages, f.document.get("stages") or {})}
+    by_path = {str(f.lines.path): f for f in files}
+    shown = []
+    for i, note in enumerate(notes):
+        found = note_line(note, stages)
+        shown.append(_where(by_path[str(found[0].path)], found[1]) if found else places[i] if i < len(places) else files[0].shown)
+    return shown
+
+
+def _where(f: _File, line: int) -> str:
+    return f"{f.shown}:{line}" if line else f.shown
 
 
 def _read(dvc_yaml: Path, project: Path, several: bool, notes: list[str], taken: set[str]) -> _File:
@@ -193,7 +217,7 @@ def _read(dvc_yaml: Path, project: Path, several: bool, notes: list[str], taken:
         check_references(str(name), stage, own, lambda key, name=str(name): lines.at(name, key))
         vars_of[f"{shown}:{name}" if addressed else str(name)] = own
     return _File(dvc_yaml, document, {f"{shown}:{name}" if addressed else str(name): stage for name, stage in stages.items()}, vars_,
-                 shown, vars_of)
+                 shown, vars_of, lines)
 
 
 def _vars_wdir(name: str, body: dict, vars_: _Vars, where: diags.Range) -> str:

@@ -114,7 +114,16 @@ class _Pipeline:
                 lines.append("    cache = false")
             lines.append("  }")
         lines += ["}", ""]
-        return Converted(format_text("\n".join(lines), DEFAULT_OUT), self.notes)
+        return Converted(format_text("\n".join(lines), DEFAULT_OUT), [self._placed(note) for note in self.notes])
+
+    def _placed(self, note: str) -> str:
+        """The note at the file:line of what it names (for a variable or a step's results, the pipeline's
+        function); one already placed (a step's decorator, in its own file) as it is."""
+        rel = self.reader.rel(self.path)
+        number, _, rest = note.removeprefix("line ").partition(": ")
+        if note.startswith("line ") and number.isdigit():
+            return f"{rel}:{number}: {rest}"
+        return f"{rel}:{self.fn.lineno}: {note}" if note.startswith(("variable ", "step ")) else note
 
     def _variables(self) -> dict[str, str | None]:
         args = self.fn.args

@@ -56,7 +56,7 @@ def list_artifacts(args: ProjectArgs, address: str | None = None, run: int | Non
     """The outputs of the newest execution of each step (of run ``run`` only when given), of one step when ``address``."""
     step = _step_of(address) if address else None
     with _reading(args) as project:
-        executions = _executions(project, run)
+        executions = _executions(project, run, step)
         rows = [ArtifactRow(e.address, name, a.record.digest, a.record.size, a.record.materializer, a.uri, e.run)
                 for e in executions.values() if step in (None, e.address) for name, a in sorted(e.outputs.items())]
         if step and not rows:
@@ -65,15 +65,29 @@ def list_artifacts(args: ProjectArgs, address: str | None = None, run: int | Non
     return sorted(rows, key=lambda r: (r.address, r.output))
 
 
-def _executions(project: "Project", run: int | None) -> dict[str, "ExecutionView"]:
-    """Step address -> its newest execution that recorded outputs, in run ``run`` or across recent runs."""
+def _executions(project: "Project", run: int | None, step: str | None = None) -> dict[str, "ExecutionView"]:
+    """Step address -> its newest execution that recorded outputs, in run ``run`` or across recent runs; a
+    step (``step``, or each declared) those runs did not execute, by its own newest execution, however old."""
     numbers = [run] if run is not None else [r.number for r in project.runs(RUNS_SEARCHED)]
     found: dict[str, ExecutionView] = {}
     for number in numbers:
         for execution in reversed(project.run(number).executions):
             if execution.outputs and execution.address not in found:
                 found[execution.address] = execution
+    if run is None:  # (the runs read are the newest only: a pipeline not applied since is in none of them)
+        wanted = [step] if step else _declared_steps(project)
+        found.update({a: e for a in wanted if a not in found and (e := project._newest_execution(a)) is not None})
     return found
+
+
+def _declared_steps(project: "Project") -> list[str]:
+    """Every step of the configuration; none when its graph cannot be made (what was recorded is still listed)."""
+    from zplan.api import ZplanAPIError
+
+    try:
+        return [n.address for n in project.graph().nodes if n.kind == "step"]
+    except ZplanAPIError:
+        return []
 
 
 def _step_of(address: str) -> str:
@@ -200,7 +214,10 @@ def _value(project: "Project", address: str, output: str, record, run: int) -> A
         return None
     if record.materializer == METRIC_MATERIALIZER:
         artifact = project.artifact(address, output, run)
-        return SENSITIVE if artifact.sensitive else artifact.load()
+        if artifact.sensitive:
+            return SENSITIVE
+        value = artifact.load()
+        return SENSITIVE if project.holds_secret(value) else value  # a step not given the secret wrote it all the same
     return record.digest
 
 

@@ -43,8 +43,10 @@ def plan_outputs(project, steps: tuple[m.StepPlan, ...], scope, check_refs: Call
             raise diags.fail(f'output "{name}": a string template cannot use {find_symbolic(wrong.parts)}',
                              "its value is known only when the step runs: give the step output itself, "
                              "value = step.NAME.outputs.OUTPUT, or a list or map of them", output.range)
-        known, value = _output_value(project, by_address, value, recorded, large)
-        sensitive = output.sensitive or (known and holds_secret(value, project.secrets))
+        sealed: list[StepOutputRef] = []
+        known, value = _output_value(project, by_address, value, recorded, large, sealed)
+        # a cached value state sealed (its step wrote a secret) stays hidden where the secret's value is not given
+        sensitive = output.sensitive or (known and (bool(sealed) or holds_secret(value, project.secrets)))
         out[name] = {"value": value if known else None, "known": known, "sensitive": sensitive}
     return out
 
@@ -206,20 +208,24 @@ def _not_shown(value: Any) -> StepOutputs | Template | None:
     return next((found for found in map(_not_shown, items) if found is not None), None)
 
 
-def _output_value(project, steps: dict[str, m.StepPlan], value: Any, recorded: Callable[[StepOutputRef], Any], large: dict) -> tuple[bool, Any]:
-    value = map_step_refs(value, lambda ref: _planned_output(project, steps, ref, large) if ref.address in steps else recorded(ref))
+def _output_value(project, steps: dict[str, m.StepPlan], value: Any, recorded: Callable[[StepOutputRef], Any], large: dict,
+                  sealed: list) -> tuple[bool, Any]:
+    value = map_step_refs(value, lambda ref: _planned_output(project, steps, ref, large, sealed) if ref.address in steps else recorded(ref))
     if contains_unknown(value):
         return False, None
     return True, value
 
 
-def _planned_output(project, steps: dict[str, m.StepPlan], ref: StepOutputRef, large: dict) -> Any:
-    """A step output's recorded value (or artifact URI) when the step is cached; UNKNOWN otherwise."""
+def _planned_output(project, steps: dict[str, m.StepPlan], ref: StepOutputRef, large: dict, sealed: list) -> Any:
+    """A step output's recorded value (or artifact URI) when the step is cached; UNKNOWN otherwise.
+    ``sealed`` receives ``ref`` when state keeps the value sealed."""
     step = steps.get(ref.address)
     if step is None or step.action != m.CACHED:
         return UNKNOWN
     out = step.cached_from.outputs.get(ref.output, {})
     if "value" in out:
+        if is_sealed(out["value"]):
+            sealed.append(ref)
         return unsealed_value(out["value"], project.state_dir)
     if out.get("materializer") == "json" and isinstance(out.get("uri"), str):  # too large for state
         large[out["uri"]] = (ref.address, out["digest"])

@@ -42,12 +42,10 @@ class Dashboard:
         return "run.html", pages.run(self.open(), number, q.get("step") or None)
 
     def lineage(self, artifact_id: int, q: dict) -> tuple[str, dict]:
-        return "lineage.html", pages.lineage(self.open(), artifact_id, q.get("step") or None)
+        return "lineage.html", pages.lineage(self.open(), artifact_id, q.get("step") or None, _number(q.get("run"), "run"))
 
     def output_lineage(self, name: str) -> tuple[str, dict]:
-        project = self.open()
-        artifact = project.output_artifact(name)
-        return "lineage.html", pages.lineage(project, artifact.id, artifact.produced_by.address)
+        return "lineage.html", pages.output_lineage(self.open(), name)
 
     def plan(self, q: dict) -> tuple[str, dict]:
         project = self.open()

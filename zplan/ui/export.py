@@ -39,19 +39,19 @@ def export(root: Path, stack: str | None, dest: Path, max_runs: int = 20) -> lis
         if page["next_before"] is None:
             break
         before = page["next_before"]
-    artifacts: set[tuple[int, str | None]] = set()  # (artifact id, the step whose output it is, if known)
+    artifacts: set[tuple[int, str | None, int | None]] = set()  # (artifact id, the step and run whose output it is, if known)
     for summary in newest:
         page = pages.run(project, summary.number)
         put(links.run(summary.number), "run.html", page)
         for node in page["nodes"]:
             detail = pages.run(project, summary.number, node["address"])
             put(links.run(summary.number, node["address"]), "run.html", detail)
-            artifacts |= {(a["id"], None) for a in detail["step"]["inputs"]}
-            artifacts |= {(a["id"], node["address"]) for a in detail["step"]["outputs"]}
+            artifacts |= {(a["id"], None, summary.number) for a in detail["step"]["inputs"]}
+            artifacts |= {(a["id"], node["address"], summary.number) for a in detail["step"]["outputs"]}
     _plan_page(project, put, links)
     resources = pages.resources(project)
     put(links.resources(), "resources.html", resources)
-    artifacts |= {(a, None) for r in resources["resources"] for a in r["step_outputs"].values()}
+    artifacts |= {(a, None, None) for r in resources["resources"] for a in r["step_outputs"].values()}
     outputs = pages.outputs(project)
     put(links.outputs(), "outputs.html", outputs)
     for o in outputs["outputs"]:
@@ -59,8 +59,7 @@ def export(root: Path, stack: str | None, dest: Path, max_runs: int = 20) -> lis
             continue  # a resource attribute or a variable: no history and no lineage page
         put(links.outputs(o["name"]), "outputs.html", pages.outputs(project, o["name"]))
         try:
-            artifact = project.output_artifact(o["name"])
-            page = pages.lineage(project, artifact.id, artifact.produced_by.address)
+            page = pages.output_lineage(project, o["name"])
         except api.ZplanAPIError:
             continue  # no artifact recorded behind it (its step never succeeded)
         put(links.output_lineage(o["name"]), "lineage.html", page)
@@ -69,27 +68,27 @@ def export(root: Path, stack: str | None, dest: Path, max_runs: int = 20) -> lis
     return _write(files, dest)
 
 
-def _lineage_pages(project: api.Project, wanted: set[tuple[int, str | None]], put, links: FileLinks) -> None:
+def _lineage_pages(project: api.Project, wanted: set[tuple[int, str | None, int | None]], put, links: FileLinks) -> None:
     """A lineage page for each wanted (artifact, step) and for each one those pages show, since every
     node links to its own page (down to the snapshots that older runs read)."""
-    done: set[tuple[int, str | None]] = set()
+    done: set[tuple[int, str | None, int | None]] = set()
     pending = sorted(wanted, key=_order)
     while pending:
-        artifact_id, step = wanted_page = pending.pop()
+        artifact_id, step, run = wanted_page = pending.pop()
         if wanted_page in done:
             continue
         done.add(wanted_page)
-        page = pages.lineage(project, artifact_id, step)
-        put(links.lineage(artifact_id, step), "lineage.html", page)
+        page = pages.lineage(project, artifact_id, step, run)
+        put(links.lineage(artifact_id, step, run), "lineage.html", page)
         pending += sorted(_shown_artifacts(page) - done, key=_order)
 
 
-def _shown_artifacts(page: dict) -> set[tuple[int, str | None]]:
-    return {(n["artifact_id"], n["step"]) for n in page["nodes"] if n["kind"] != "execution"}
+def _shown_artifacts(page: dict) -> set[tuple[int, str | None, int | None]]:
+    return {(n["artifact_id"], n["step"], n["run"]) for n in page["nodes"] if n["kind"] != "execution"}
 
 
-def _order(wanted: tuple[int, str | None]) -> tuple[int, str]:
-    return wanted[0], wanted[1] or ""
+def _order(wanted: tuple[int, str | None, int | None]) -> tuple[int, str, int]:
+    return wanted[0], wanted[1] or "", wanted[2] or 0
 
 
 def _plan_page(project: api.Project, put, links: FileLinks) -> None:

@@ -110,7 +110,7 @@ def lineage_graph(page: dict, links):
             detail = f"run {n['run']}" + (f" · {n['git_commit'][:8]}" if n.get("git_commit") else "")
             nodes.append(svg_dag.Node(n["id"], n["label"], n["status"], detail, href))
         else:
-            nodes.append(svg_dag.Node(n["id"], n["label"], n["kind"], size(n["size"]), links.lineage(n["artifact_id"], n["step"])))
+            nodes.append(svg_dag.Node(n["id"], n["label"], n["kind"], size(n["size"]), links.lineage(n["artifact_id"], n["step"], n["run"])))
     selected = f"artifact:{page['artifact_id']}"
     return _markup(svg_dag.render(nodes, [tuple(e) for e in page["edges"]], selected))
 

@@ -22,9 +22,12 @@ class ServerLinks:
     def run(self, number: int, step: str | None = None) -> str:
         return f"/runs/{int(number)}" + (f"?{urlencode({'step': step})}" if step else "")
 
-    def lineage(self, artifact_id: int, step: str | None = None) -> str:
-        """``step``: the step whose output it is (steps that made the same content share one artifact)."""
-        return f"/lineage/{int(artifact_id)}" + (f"?{urlencode({'step': step})}" if step else "")
+    def lineage(self, artifact_id: int, step: str | None = None, run: int | None = None) -> str:
+        """``step``: the step whose output it is (steps that made the same content share one artifact),
+        ``run``: the run it is seen from, whose execution made it or an earlier one (runs that made the same
+        content share it too)."""
+        query = {k: v for k, v in (("step", step), ("run", run)) if v}
+        return f"/lineage/{int(artifact_id)}" + (f"?{urlencode(query)}" if query else "")
 
     def output_lineage(self, name: str) -> str:
         return f"/lineage/output/{quote(name, safe='')}"
@@ -56,8 +59,8 @@ class FileLinks:
             return None
         return f"run-{int(number)}" + (f"-{_safe(step)}" if step else "") + ".html"
 
-    def lineage(self, artifact_id: int, step: str | None = None) -> str:
-        return f"lineage-{int(artifact_id)}" + (f"-{_safe(step)}" if step else "") + ".html"
+    def lineage(self, artifact_id: int, step: str | None = None, run: int | None = None) -> str:
+        return f"lineage-{int(artifact_id)}" + (f"-{_safe(step)}" if step else "") + (f"-run-{int(run)}" if run else "") + ".html"
 
     def output_lineage(self, name: str) -> str:
         return f"lineage-output-{_safe(name)}.html"

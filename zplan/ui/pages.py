@@ -131,11 +131,12 @@ def _artifact(name: str, view, project: Project | None = None, address: str | No
     return shown
 
 
-def lineage(project: Project, artifact_id: int, address: str | None = None) -> dict:
+def lineage(project: Project, artifact_id: int, address: str | None = None, run: int | None = None) -> dict:
     """An artifact's lineage as a graph: artifacts, the executions that made them, their inputs,
     down to data snapshots; each execution with its code fingerprint and git commit. ``address``:
-    the step whose output it is (another step may have made the same content)."""
-    root = project.lineage(artifact_id, address)
+    the step whose output it is (another step may have made the same content), ``run``: the run it
+    is seen from, whose execution made it or an earlier one (a later run may have made it too)."""
+    root = project.lineage(artifact_id, address, run)
     if address is not None and root.produced_by is None:  # a hand-made or stale link: not shown as if nothing made it
         raise UnknownAddress(f"{address} did not make artifact {artifact_id}", "follow a link from a run page")
     nodes: dict[str, dict] = {}
@@ -147,7 +148,8 @@ def lineage(project: Project, artifact_id: int, address: str | None = None) -> d
         nodes[art] = {"id": art, "kind": kind, "label": record.source_path or _output_name(node) or record.digest[:12],
                       "type_name": record.type_name,
                       "digest": record.digest, "size": record.size, "materializer": record.materializer,
-                      "artifact_id": node.artifact.id, "step": node.produced_by.address if node.produced_by else None}
+                      "artifact_id": node.artifact.id, "step": node.produced_by.address if node.produced_by else None,
+                      "run": node.produced_by.run if node.produced_by else None}
         if node.produced_by is not None:
             e = node.produced_by
             ex = f"execution:{e.id}"
@@ -157,7 +159,16 @@ def lineage(project: Project, artifact_id: int, address: str | None = None) -> d
             edges.add((ex, art))
             for child in node.inputs.values():
                 edges.add((f"artifact:{child.artifact.id}", ex))
-    return {"artifact_id": artifact_id, "nodes": list(nodes.values()), "edges": sorted(edges)}
+    return {"artifact_id": artifact_id, "output": None, "nodes": list(nodes.values()), "edges": sorted(edges)}
+
+
+def output_lineage(project: Project, name: str) -> dict:
+    """The lineage of each step output project output ``name`` holds, as one graph: tracing only the
+    first (of a map over a for_each step's instances) would pass its history off as the whole value's."""
+    graphs = [lineage(project, a.id, a.produced_by.address) for a in project.output_artifacts(name)]
+    nodes = {n["id"]: n for graph in graphs for n in graph["nodes"]}
+    edges = sorted({tuple(e) for graph in graphs for e in graph["edges"]})
+    return {"artifact_id": graphs[0]["artifact_id"], "output": name, "nodes": list(nodes.values()), "edges": edges}
 
 
 def _output_name(node) -> str | None:

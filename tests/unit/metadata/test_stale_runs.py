@@ -36,7 +36,7 @@ def _start_run_in_a_process_that_dies(root: Path) -> int:
 def test_the_run_of_a_killed_apply_is_closed_as_interrupted(tmp_path):
     killed = _start_run_in_a_process_that_dies(tmp_path)
     store = MetadataStore.from_url(URL, tmp_path)
-    assert [r.status for r in store.runs()] == ["running"]
+    assert [r.status for r in store.runs()] == ["interrupted"]  # read so before a write records it
     mine = store.start_run("p", "local", GIT1, T0 + 10)  # closes the stale run first
     assert {r.number: r.status for r in store.runs()} == {killed: "interrupted", mine: "running"}
     assert store.close_stale_runs(T0 + 20) == [], "a run whose process is alive stays running"
@@ -83,3 +83,19 @@ def test_a_hot_journal_left_by_a_killed_writer_is_rolled_back_not_called_damaged
         assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'filler'").fetchone() is None
     store.close()
     assert os.path.exists(db)
+
+
+def test_a_reader_that_writes_nothing_shows_the_run_of_a_killed_apply_as_interrupted(tmp_path):
+    """The read API and the dashboard write nothing, so the run of a killed apply was `running` there (and
+    in `-status running` filters) until a command that writes closed it, while `zplan runs` said `interrupted`."""
+    import zplan
+
+    killed = _start_run_in_a_process_that_dies(tmp_path)
+    (tmp_path / "main.zp.hcl").write_text('pipeline "p" {\n  step "s" {\n    source = "s.py:s"\n  }\n}\n')
+    project = zplan.open(tmp_path)
+    assert [(r.number, r.status) for r in project.runs()] == [(killed, "interrupted")]
+    assert project.run(killed).summary.status == "interrupted"
+    assert [r.number for r in project.runs(status="interrupted")] == [killed]
+    assert project.runs(status="running") == []
+    with sqlite3.connect(tmp_path / ".zplan" / "metadata.db") as conn:  # as read, not written
+        assert conn.execute("SELECT string_value FROM ContextProperty WHERE name = 'status'").fetchall() == [("running",)]

@@ -555,8 +555,9 @@ stages:
     dest, converted = import_dvc(found)
     assert dest == tmp_path / "dvc.zp.hcl"
     assert "# Converted from dvc.yaml, prep/dvc.yaml, train/dvc.yaml, train/registry/dvc.yaml by `zplan import-dvc`." in converted.text
-    assert converted.notes[2:] == ["train/registry/dvc.yaml: top-level `artifacts:` is not converted (zplan keeps no model registry; "
+    assert converted.notes[2:] == ["top-level `artifacts:` is not converted (zplan keeps no model registry; "
                                    "the files stay outs of the steps writing them)"]
+    assert converted.places == ["prep/dvc.yaml:9", "prep/dvc.yaml:9", "train/registry/dvc.yaml:1"]  # (the place names the file)
     assert converted.notes[:2] == ["stage prep/dvc.yaml:old: frozen, so not a step (DVC never runs it): its outs (prep/old.txt) are read "
                                "as they are in the project folder", "stage prep/dvc.yaml:old: its outs prep/old.txt are not in the "
                                "project folder: `dvc checkout` (or `dvc pull`) them before `zplan plan`"]

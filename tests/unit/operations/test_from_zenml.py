@@ -92,7 +92,7 @@ def unpacked():
     assert inputs == {"load": {}, "report": {"x": "load.rows"}, "load_2": {}, "load_3": {},
                       "report_2": {"x": "load_2.rows", "label": "load_3.rows"}}, converted.text
     assert not converted.notes
-    assert convert(root, "nested:unpacked").notes == ["line 12: argument x=split(load()) passes 2 outputs of split: not converted"]
+    assert convert(root, "nested:unpacked").notes == ["nested.py:12: argument x=split(load()) passes 2 outputs of split: not converted"]
 
 
 def test_literal_arguments_and_defaults_are_passed_as_written(root):
@@ -118,7 +118,7 @@ def with_a_set():
     labels = [s.params.get("label") for s in planned.steps if s.step.startswith("report")]
     assert labels == ["cost: ${price} %{x}", "${HOME}/out", {"a b": [1, 2.5], "ok": True, "none": None, "text": 'line\n"two"'}]
     assert not converted.notes
-    assert convert(root, "literals:with_a_set").notes == ["line 14: argument label={1, 2} is not converted"]
+    assert convert(root, "literals:with_a_set").notes == ["literals.py:14: argument label={1, 2} is not converted"]
 
 
 def test_after_names_steps_by_zenml_invocation_id_or_result(root):
@@ -142,8 +142,8 @@ def flow(label: str = "x"):
     assert {("fetch", "report"), ("fetch_2", "report_2"), ("report", "report_2"), ("fetch", "report_3")} <= edges, edges
     assert "depends_on = [step.fetch]" in converted.text and "depends_on = [step.fetch_2, step.report]" in converted.text
     assert "depends_on = [step.fetch]\n" in converted.text.split('step "report_3"')[1]
-    assert converted.notes == ["line 8: id= is not kept (the step is named fetch_2)", "line 11: after=label names no step called before: not converted",
-                               "line 11: after='nope' names no step called before: not converted"]
+    assert converted.notes == ["ordered.py:8: id= is not kept (the step is named fetch_2)", "ordered.py:11: after=label names no step called before: not converted",
+                               "ordered.py:11: after='nope' names no step called before: not converted"]
 
 
 def test_outputs_named_by_artifact_config_are_the_inputs_downstream(tmp_path):
@@ -263,7 +263,7 @@ def flow():
     wired = {s.step: (s.source, {k: f"{v.step.rsplit('.', 1)[1]}.{v.output}" for k, v in s.inputs.items()}) for s in planned.steps}
     assert wired == {"load": ("lib/steps.py:load", {}), "split": ("lib/steps.py:split", {"rows": "load.rows"}),
                      "report": ("lib/steps.py:report", {"x": "split.a"})}
-    assert converted.notes == ["line 12: lib.other.report(rest, label='y') is not a step function zplan could find: not converted"]
+    assert converted.notes == ["by_module.py:12: lib.other.report(rest, label='y') is not a step function zplan could find: not converted"]
 
 
 def test_parameters_are_typed_by_their_annotations_so_a_wrong_value_is_a_plan_error(tmp_path, monkeypatch):
@@ -294,7 +294,7 @@ def flow(epochs: Annotated[int, "n"] = 3, lr=0.1, layers: list[int] = [64, 32], 
              for block in hcl.parse_text(converted.text, "main.zp.hcl").blocks if block.type == "variable"}
     assert types == {"epochs": "number", "lr": "number", "layers": "list(number)", "opts": "map(any)", "name": "string",
                      "shape": "tuple([number, string])", "seed": "number", "anything": None, "model": "string", "rate": None}
-    assert converted.notes == ['variable rate: its default does not fit its annotation (var.rate: a number is required, got "x"): '
+    assert converted.notes == ['flows.py:7: variable rate: its default does not fit its annotation (var.rate: a number is required, got "x"): '
                                "it is left without a type"]
     monkeypatch.setenv("ZPLAN_VAR_lr", "0.5")  # given as text, as -var gives it
     planned, _, _ = plan(tmp_path)
@@ -368,9 +368,9 @@ def flow(count: int = 3, source="db", n=N, m=M):
     assert planned.step("pipeline.flow.step.report").params == {"label": "db"}
     assert planned.step("pipeline.flow.step.load_2").params == {"n": 2}
     assert 'variable "n" {\n  default = 4\n}' in converted.text
-    assert converted.notes == ["line 10: parameter count is variable count_param (count is a reserved name in HCL)",
-                               "line 10: parameter source is variable source_param (source is a reserved name in HCL)",
-                               "line 10: the default of m (M) is not converted: give it with -var m=..."]
+    assert converted.notes == ["reserved.py:10: parameter count is variable count_param (count is a reserved name in HCL)",
+                               "reserved.py:10: parameter source is variable source_param (source is a reserved name in HCL)",
+                               "reserved.py:10: the default of m (M) is not converted: give it with -var m=..."]
 
 
 def test_a_name_rebound_by_a_statement_not_converted_is_not_passed_on_with_its_old_value(root):
@@ -390,11 +390,11 @@ def flow(n: int = 5):
     report(rest, label="y")
 """)
     converted = convert(root, "rebound:flow")
-    assert converted.notes == ["line 7: assign statement not converted: n = n * 2", "line 8: argument n=n is not converted",
-                               "line 9: for statement not converted: for i in range(2):",
-                               "line 11: argument x=rows is not converted",
-                               "step load_2: 2 results unpacked, 1 outputs declared: check its return annotation",
-                               "line 13: argument x=rest is not converted"]
+    assert converted.notes == ["rebound.py:7: assign statement not converted: n = n * 2", "rebound.py:8: argument n=n is not converted",
+                               "rebound.py:9: for statement not converted: for i in range(2):",
+                               "rebound.py:11: argument x=rows is not converted",
+                               "rebound.py:6: step load_2: 2 results unpacked, 1 outputs declared: check its return annotation",
+                               "rebound.py:13: argument x=rest is not converted"]
     assert "params = { n = var.n }" not in converted.text and "inputs" not in converted.text
 
 
@@ -410,8 +410,8 @@ def flow():
     load(**CONFIG)
     load(*[3])
 """)
-    assert convert(root, "unpacked:flow").notes == ["line 9: argument **CONFIG of load is not converted",
-                                                     "line 10: argument *[3] of load is not converted"]
+    assert convert(root, "unpacked:flow").notes == ["unpacked.py:9: argument **CONFIG of load is not converted",
+                                                     "unpacked.py:10: argument *[3] of load is not converted"]
 
 
 def test_a_file_written_outside_the_project_folder_is_refused(root):
@@ -442,7 +442,7 @@ def flow():
     assert load.params == {"n": 8} and [r.code for r in load.reasons] == ["never_ran", "cache_disabled"]
     assert split.inputs["rows"].step == "pipeline.flow.step.load"
     assert planned.step("pipeline.flow.step.report_2").inputs["x"].step == "pipeline.flow.step.load_2"
-    assert converted.notes == ["line 8: split.with_options(settings=...) is not converted"]
+    assert converted.notes == ["configured.py:8: split.with_options(settings=...) is not converted"]
 
 
 @pytest.mark.parametrize("spec, message", [("flows", "as MODULE:PIPELINE"), ("nowhere:flow", "no module 'nowhere'"),
