@@ -200,3 +200,35 @@ def test_a_move_onto_an_address_state_holds_already_is_a_warning_naming_both(tmp
     jsonschema.validate(doc, SCHEMA)
     assert doc["options"]["blocked_moves"] == [{"from": "resource.local_directory.a", "to": "resource.local_directory.b"}]
     assert "moved" not in doc or doc["moved"] == []
+
+
+REGION = ('resource "local_directory" "{0}" {{\n  path = "out/${{var.name}}"\n}}\n\n'
+          'pipeline "p" {{\n  step "{1}" {{\n    source = "steps.py:double"\n    params = {{ n = length(var.name) }}\n  }}\n}}\n\n'
+          'variable "name" {{\n  type = string\n}}\n')
+
+
+def test_a_moved_block_inside_a_module_moves_what_each_instance_of_it_declares(tmp_path):
+    # as in Terraform, a module's own moved blocks name addresses inside it: they were ignored, so
+    # renaming a resource and a step inside a module destroyed and recreated the resource in every instance
+    project = Project(tmp_path)
+    project.write("modules/region/steps.py", "def double(n: int) -> int:\n    return n * 2\n")
+    project.write("modules/region/main.zp.hcl", REGION.format("data", "count"))
+    project.write("main.zp.hcl", 'module "region" {\n  for_each = toset(["eu", "us"])\n  source   = "./modules/region"\n  name     = each.key\n}\n')
+    project.apply()
+    project.write("modules/region/main.zp.hcl", REGION.format("cache", "size")
+                  + "\nmoved {\n  from = resource.local_directory.data\n  to   = resource.local_directory.cache\n}\n"
+                  + "\nmoved {\n  from = pipeline.p.step.count\n  to   = pipeline.p.step.size\n}\n")
+    plan = project.run("plan", "-detailed-exitcode")
+    assert plan.code == 2, str(plan)
+    for key in ("eu", "us"):
+        assert (f'module.region["{key}"].resource.local_directory.data has moved to '
+                f'module.region["{key}"].resource.local_directory.cache') in plan.out, str(plan)
+        assert f'module.region["{key}"].pipeline.p.step.count has moved to module.region["{key}"].pipeline.p.step.size' in plan.out
+    assert "Plan: 0 to add, 0 to change, 0 to destroy. Steps: 0 to run, 2 cached." in plan.out, str(plan)
+    assert ran(project.apply()) == set()
+    assert project.run("plan", "-detailed-exitcode").code == 0
+    # a module's moved block names only what is inside it: one from an address it still declares is an error there
+    project.write("modules/region/more.zp.hcl", "moved {\n  from = resource.local_directory.cache\n  to   = resource.local_directory.other\n}\n")
+    result = project.run("plan")
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    assert 'modules/region/more.zp.hcl:1:1: moved: module.region["eu"].resource.local_directory.cache is still declared' in result.err, str(result)

@@ -45,7 +45,8 @@ def expand(config: Config, variables: Mapping[str, Any], stack: str = "") -> Con
         instances = {s.address: Instances("single") for s in config.steps()}
         instances.update((addr, Instances("single")) for addr in config.resources)
         return dataclasses.replace(config, instances=instances, module_instances={"": root}, _step_index=None)
-    out = dataclasses.replace(config, files=list(config.files), pipelines={}, resources={}, instances={}, module_instances={"": root}, _step_index=None)
+    out = dataclasses.replace(config, files=list(config.files), pipelines={}, resources={}, instances={}, module_instances={"": root},
+                              moved=list(config.moved), _step_index=None)
     _Expander(out, Scope(out, variables, stack=stack)).module(root, [config.project_dir])
     return out
 
@@ -159,6 +160,8 @@ class _Expander:
         for suffix, where in keyed:
             path = parent.child_path(call.name, suffix)
             inst = self.out.module_instances[path] = ModuleInstance(path, child, call, parent, where.each if where else None)
+            # a module's moved blocks name addresses inside it, as in Terraform: they move what each instance declares
+            self.out.moved += [dataclasses.replace(m, from_addr=prefixed(path, m.from_addr), to_addr=prefixed(path, m.to_addr)) for m in child.moved]
             self.module(inst, chain + [folder])
 
     def _load(self, folder: Path, call: ModuleCall) -> Config:
