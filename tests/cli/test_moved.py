@@ -232,3 +232,23 @@ def test_a_moved_block_inside_a_module_moves_what_each_instance_of_it_declares(t
     result = project.run("plan")
     assert result.code == 1 and "Traceback" not in result.err, str(result)
     assert 'modules/region/more.zp.hcl:1:1: moved: module.region["eu"].resource.local_directory.cache is still declared' in result.err, str(result)
+
+
+@pytest.mark.parametrize("to, message", [
+    ("pipeline.p.step.list", "moved: resource.local_directory.a is a resource and pipeline.p.step.list a step"),
+    ("resource.local_file.a", "moved: resource.local_directory.a is a local_directory and resource.local_file.a a local_file"),
+    ("module.m", "moved: resource.local_directory.a is a resource and module.m a module"),
+])
+def test_a_moved_block_between_kinds_or_resource_types_is_an_error_at_the_block(tmp_path, to, message):
+    # as in Terraform: the folder's record moved onto a step's address (planned as destroyed there), or
+    # onto a local_file, planned as that file's update in place of a folder
+    project = Project(tmp_path)
+    project.write("steps.py", "def list_dir(where: str, n: int) -> list:\n    return [where] * n\n")
+    project.write("main.zp.hcl", READER.format("a", 1))
+    project.apply()
+    project.write("moved.zp.hcl", f"moved {{\n  from = resource.local_directory.a\n  to   = {to}\n}}\n")
+    for command in ("plan", "validate"):
+        result = project.run(command)
+        assert result.code == 1 and "Traceback" not in result.err, str(result)
+        assert "moved.zp.hcl:1:1: " in result.err and message in result.err, str(result)
+    assert "resource.local_directory.a" in project.state()["resources"]
