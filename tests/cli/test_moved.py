@@ -252,3 +252,48 @@ def test_a_moved_block_between_kinds_or_resource_types_is_an_error_at_the_block(
         assert result.code == 1 and "Traceback" not in result.err, str(result)
         assert "moved.zp.hcl:1:1: " in result.err and message in result.err, str(result)
     assert "resource.local_directory.a" in project.state()["resources"]
+
+
+SHARDS = 'resource "local_directory" "d" {{\n  {0}\n  path = "out/d${{{1}}}"\n}}\n'
+
+
+def test_adding_or_removing_count_keeps_the_object_as_instance_zero_as_terraform_does(tmp_path):
+    # Terraform's implied move: count added to an applied resource keeps its object as [0] (and removing
+    # count keeps [0] as the one object); the folder was destroyed and created again, a cloud bucket with it
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", SHARDS.format("", '""'))
+    project.apply()
+    project.write("main.zp.hcl", SHARDS.format("count = 2", "count.index == 0 ? \"\" : count.index"))
+    doc = project.plan_json()
+    assert doc["moved"] == [{"from": "resource.local_directory.d", "to": "resource.local_directory.d[0]"}]
+    assert {r["address"]: r["action"] for r in doc["resources"]} == {
+        "resource.local_directory.d[0]": "no-op", "resource.local_directory.d[1]": "create"}
+    assert "resource.local_directory.d has moved to resource.local_directory.d[0]" in project.ok("plan").out
+    project.apply()
+    project.write("main.zp.hcl", SHARDS.format("", '""'))
+    doc = project.plan_json()
+    assert doc["moved"] == [{"from": "resource.local_directory.d[0]", "to": "resource.local_directory.d"}]
+    assert {r["address"]: r["action"] for r in doc["resources"]} == {
+        "resource.local_directory.d": "no-op", "resource.local_directory.d[1]": "delete"}
+    # a moved block naming the resource says which instance stays: none is implied
+    project.write("main.zp.hcl", SHARDS.format("", '""') + "\nmoved {\n  from = resource.local_directory.d[1]\n  to   = resource.local_directory.d\n}\n")
+    doc = project.plan_json()
+    assert doc["moved"] == [{"from": "resource.local_directory.d[1]", "to": "resource.local_directory.d"}]
+    assert {r["address"]: r["action"] for r in doc["resources"]} == {
+        "resource.local_directory.d": "replace", "resource.local_directory.d[0]": "delete"}
+
+
+def test_an_implied_move_takes_that_one_instance_only(tmp_path):
+    # state holding d and d[1] (the count removed under -target d, which left d[1]): count added again moved
+    # d to d[0], and d[1] with it, to an address no block declares, resource.local_directory.d[0][1]
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", SHARDS.format("count = 2", "count.index == 0 ? \"\" : count.index"))
+    project.apply()
+    project.write("main.zp.hcl", SHARDS.format("", '""'))
+    project.apply("-target", "resource.local_directory.d")
+    assert sorted(project.state()["resources"]) == ["resource.local_directory.d", "resource.local_directory.d[1]"]
+    project.write("main.zp.hcl", SHARDS.format("count = 2", "count.index == 0 ? \"\" : count.index"))
+    doc = project.plan_json()
+    assert doc["moved"] == [{"from": "resource.local_directory.d", "to": "resource.local_directory.d[0]"}]
+    assert {r["address"]: r["action"] for r in doc["resources"]} == {
+        "resource.local_directory.d[0]": "no-op", "resource.local_directory.d[1]": "no-op"}
