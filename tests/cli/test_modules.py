@@ -254,3 +254,18 @@ def test_lineage_of_an_output_read_through_a_module_output(project):
     for what in ("single_score", "output.single_score"):
         traced = project.ok("lineage", what).out
         assert traced.splitlines()[1].lstrip().startswith("<- module.single.pipeline.fit.step."), traced
+
+
+def test_a_step_address_without_its_key_names_its_instances_in_artifact_and_lineage(project):
+    # "no step ... in the configuration" (or "declared ... or recorded") was said of a step made with for_each
+    project.write("sweep.py", "def fit(c: str) -> str:\n    return c * 2\n")
+    project.write("sweep.zp.hcl", 'pipeline "sweep" {\n  step "train" {\n    for_each = toset(["a", "b"])\n'
+                                  '    source   = "sweep.py:fit"\n    params   = { c = each.key }\n  }\n}\n')
+    project.apply()
+    listed = project.ok("artifact", "list", "pipeline.sweep.step.train").out
+    assert 'pipeline.sweep.step.train["a"]' in listed and 'pipeline.sweep.step.train["b"]' in listed, listed
+    for command in (["lineage", "pipeline.sweep.step.train"], ["artifact", "export", "pipeline.sweep.step.train", "exported"]):
+        result = project.run(*command)
+        assert result.code == 1 and "Traceback" not in result.err, str(result)
+        assert "pipeline.sweep.step.train names 2 step instances: give one" in result.err, str(result)
+        assert 'pipeline.sweep.step.train["b"]' in result.err and "in the configuration" not in result.err, str(result)
