@@ -193,3 +193,29 @@ def test_a_fan_in_step_can_take_every_instance_output_as_a_map_by_key(sweep):
     assert spec["kind"] == "map" and spec["keys"] == ["c=0.1", "c=0.5", "c=0.9"]
     sweep.apply()
     assert sweep.ok("output", "-raw", "best_point").out.strip() == "c=0.5"
+
+
+def test_a_fan_in_over_no_instances_gets_an_empty_list_or_map(sweep):
+    # as in Terraform, step.train[*] of a for_each over {} (or count = 0) is []: the plan refused it,
+    # "input scores must be a step output ... got []", though the input was every instance's output
+    sweep.write("steps/counting.py", "def count(scores) -> str:\n    return f'{type(scores).__name__} of {len(scores)}'\n")
+    sweep.replace("main.zp.hcl", 'pipeline "sweep" {\n', 'pipeline "sweep" {\n'
+                  '  step "count_list" {\n    source = "steps/counting.py:count"\n    inputs = { scores = step.train[*].outputs.output }\n  }\n\n'
+                  '  step "count_map" {\n    source = "steps/counting.py:count"\n'
+                  '    inputs = { scores = { for k, s in step.train : k => s.outputs.output } }\n  }\n\n')
+    sweep.replace("main.zp.hcl", '  step "select_best" {\n    source = "steps/sweep.py:select_best"\n'
+                  '    inputs = { scores = step.train[*].outputs.output }\n  }\n', "")
+    sweep.write("counts.zp.hcl", 'output "counts" {\n  value = [step.count_list.outputs.output, step.count_map.outputs.output]\n}\n')
+    sweep.replace("main.zp.hcl", 'output "best" {\n  value = step.select_best.outputs.output\n}\n', "")
+    sweep.apply()
+    assert json.loads(sweep.ok("output", "-json", "counts").out) == ["list of 3", "dict of 3"]
+    sweep.replace("main.zp.hcl", GRID_DEFAULT, "{}")
+    plan = sweep.run("plan")
+    assert plan.code == 0 and "pipeline.sweep.step.count_list" in plan.out, str(plan)
+    assert re.search(r"count_map +will rerun: input scores changed\n", plan.out), str(plan)
+    sweep.apply()
+    assert json.loads(sweep.ok("output", "-json", "counts").out) == ["list of 0", "dict of 0"]
+    assert sweep.ok("plan", "-detailed-exitcode").code == 0
+    sweep.replace("main.zp.hcl", "{}", grid([0.5]))  # and back: the input changed, nothing else to say
+    plan = sweep.ok("plan")
+    assert re.search(r"count_list +will rerun: input scores changed\n", plan.out), str(plan)
