@@ -219,3 +219,48 @@ def test_a_fan_in_over_no_instances_gets_an_empty_list_or_map(sweep):
     sweep.replace("main.zp.hcl", "{}", grid([0.5]))  # and back: the input changed, nothing else to say
     plan = sweep.ok("plan")
     assert re.search(r"count_list +will rerun: input scores changed\n", plan.out), str(plan)
+
+
+CHAINED = '''
+resource "local_directory" "d" {
+  for_each = toset(["a", "b"])
+  path     = "out/${each.key}"
+}
+
+resource "local_file" "f" {
+  for_each = resource.local_directory.d
+  path     = "${each.value.path}/f.txt"
+  content  = each.value.id
+}
+
+module "w" {
+  for_each = toset(["c"])
+  source   = "./modules/w"
+  name     = each.key
+}
+
+resource "local_file" "g" {
+  for_each = module.w
+  path     = "out/g-${each.key}.txt"
+  content  = each.value.dir
+}
+'''
+
+
+def test_for_each_over_resource_or_module_instances_reads_each_value_as_planned_and_applied(tmp_path):
+    # Terraform's chaining (for_each = aws_vpc.example, then each.value.id): each.value held the
+    # attributes as they were before anything was planned, so the path was unknown in the plan
+    # and apply failed, "an input is still unknown after its dependencies were applied"
+    project = Project(tmp_path)
+    project.write("modules/w/main.zp.hcl", 'variable "name" {}\n\nresource "local_directory" "x" {\n  path = "out/w-${var.name}"\n}\n\n'
+                                           'output "dir" {\n  value = resource.local_directory.x.id\n}\n')
+    project.write("main.zp.hcl", CHAINED)
+    doc = project.plan_json()
+    planned = {r["address"]: r for r in doc["resources"]}
+    assert planned['resource.local_file.f["a"]']["after"]["path"] == "out/a/f.txt"
+    assert "content" in planned['resource.local_file.f["a"]']["after_unknown"]
+    result = project.apply()
+    assert "Apply complete: 6 ok." in result.out, str(result)
+    assert project.read("out/a/f.txt") == str(tmp_path / "out" / "a")
+    assert project.read("out/g-c.txt") == str(tmp_path / "out" / "w-c")
+    assert project.ok("plan", "-detailed-exitcode").code == 0

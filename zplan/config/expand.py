@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping
 from zplan import diags
 from zplan.addrs import instance_key, prefixed
 from zplan.config import loader
+from zplan.config.instance_values import rebindable
 from zplan.config.model import NO_DEFAULT, Config, Each, Instances, ModuleCall, ModuleInstance, Pipeline, Repeat, Where
 from zplan.config.scope import Scope
 from zplan.config.values import UNKNOWN, SetValue, contains_unknown, is_number, type_name
@@ -141,7 +142,7 @@ class _Expander:
             raise _sensitive_for_each(repeat)
         keyed = instance_keys(repeat, value, sensitive)
         self.out.instances[base] = Instances(repeat.kind, tuple(key for key, _ in keyed))
-        return [(instance_key(key), Where(inst, Each(key, value))) for key, value in keyed]
+        return [(instance_key(key), Where(inst, Each(key, rebindable(value)))) for key, value in keyed]
 
     def _call(self, parent: ModuleInstance, call: ModuleCall, chain: list[Path]) -> None:
         from zplan.config.modules import module_dir  # here: only configurations that call modules need it

@@ -5,6 +5,7 @@ variable's validations refuse). Used by ``zplan.config.scope``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from zplan import diags
@@ -18,11 +19,13 @@ class Lazy(dict):
     every key exists, and is computed on first use. When its keys are known (``names``: a
     module's outputs), ``complete`` computes them all, for a use of the value as a whole."""
 
-    __slots__ = ("_get", "_names")  # a gather makes two per instance it reads: no __dict__ each
+    __slots__ = ("_get", "_names", "origin")  # a gather makes two per instance it reads: no __dict__ each
 
-    def __init__(self, get: Callable[[str], Any], names: Callable[[], Iterable[str]] | None = None) -> None:  # (dict.__new__ made it empty)
+    def __init__(self, get: Callable[[str], Any], names: Callable[[], Iterable[str]] | None = None,
+                 origin: "InstanceRef | None" = None) -> None:  # (dict.__new__ made it empty)
         self._get = get
         self._names = names
+        self.origin = origin  # the resource or module instance it is, when it is one
 
     def __contains__(self, key: object) -> bool:
         return True
@@ -56,6 +59,21 @@ class Lazy(dict):
             self._names = None
         return self
 
+
+
+@dataclass(frozen=True)
+class InstanceRef:
+    """The each.value of a for_each over resource or module instances (``for_each = resource.t.d``):
+    the instance, read anew where each.value is (its attributes as planned, then as applied), not
+    as it was when the instances were made, before anything was planned."""
+
+    kind: str  # "resource" | "module"
+    address: str
+
+
+def rebindable(value: Any) -> Any:
+    """``value`` as an each.value: a resource or module instance becomes its ``InstanceRef``."""
+    return value.origin if isinstance(value, Lazy) and value.origin is not None else value
 
 
 class StepOutputs(Lazy):
@@ -132,10 +150,11 @@ def validated_input(var, value: Any, source: str) -> Any:
     return value
 
 
-def each_value(each, ref: Ref) -> Any:
+def each_value(each, ref: Ref, instance: Callable[[InstanceRef], Any]) -> Any:
     """``each.value.a.b``; a missing element names the instance lacking it (the others may have it).
-    Its elements are shown: a for_each computed from a secret is refused, so none is sensitive."""
-    value = each.value
+    Its elements are shown: a for_each computed from a secret is refused, so none is sensitive.
+    ``instance`` reads a resource or module instance the for_each went over, as the caller sees it."""
+    value = instance(each.value) if isinstance(each.value, InstanceRef) else each.value
     for part in ref.parts[2:]:
         if value is UNKNOWN:
             return UNKNOWN
