@@ -143,6 +143,20 @@ def test_a_provider_block_in_a_module_is_an_error_not_ignored(project):
     assert 'in module "report" called at modules/train/main.zp.hcl:38:1' in result.err
 
 
+
+def test_providers_of_a_module_call_choosing_another_configuration_is_an_error_not_ignored(project):
+    # providers = { local = local.other } was dropped silently (local.other, named nowhere, too): the
+    # module's resources were planned with the project's one configuration of each provider
+    call = 'module "extra" {\n  source = "./modules/train"\n  name   = "extra"\n  providers = %s\n}\n'
+    project.write("extra.zp.hcl", call % "{ local = local }")  # Terraform's way to pass the default one on: a no-op
+    assert "The configuration is valid" in project.ok("validate").out
+    project.write("extra.zp.hcl", call % "{ local = local.other }")
+    for command in ("validate", "plan"):
+        result = project.run(command)
+        assert result.code == 1 and "Traceback" not in result.err, str(result)
+        assert "extra.zp.hcl:4:3" in result.err and 'module "extra": providers cannot choose a provider configuration' in result.err, str(result)
+
+
 # -- git sources ----------------------------------------------------------------------------------
 
 GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from zplan import addrs, diags
 from zplan.config import hcl
-from zplan.config.expr import Ref, RefExpr, TupleExpr
+from zplan.config.expr import ObjectExpr, Ref, RefExpr, TupleExpr
 from zplan.config.model import Config, ModuleCall, Moved, Repeat
 
 REPEAT = ("count", "for_each")  # meta-arguments making instances
@@ -60,7 +60,19 @@ def module(config: Config, block: hcl.Block, found: diags.Collector) -> None:
             call.inputs[attr_name] = attr.expr
             call.input_ranges[attr_name] = attr.range
     call.depends_on = depends_on(block, found)
+    if "providers" in attrs:
+        _providers(name, attrs["providers"], found)
     config.modules[name] = call
+
+
+def _providers(module: str, attr: hcl.Attribute, found: diags.Collector) -> None:
+    """``providers = { google = google }`` passes on the one configuration a provider has here (a no-op);
+    with no provider aliases, any other mapping would configure nothing: an error, never ignored."""
+    items = attr.expr.items if isinstance(attr.expr, ObjectExpr) else None
+    if items is None or not all(isinstance(v, RefExpr) and v.ref.parts == (k,) for k, v in items):
+        found.error(f'module "{module}": providers cannot choose a provider configuration',
+                    "every module's resources use the provider blocks of the project's own files (one configuration "
+                    "each, no aliases): remove providers, or pass each on as it is (providers = { google = google })", attr.range)
 
 
 def moved(config: Config, block: hcl.Block, found: diags.Collector) -> None:
