@@ -283,3 +283,30 @@ def test_a_step_address_without_its_key_names_its_instances_in_artifact_and_line
         assert result.code == 1 and "Traceback" not in result.err, str(result)
         assert "pipeline.sweep.step.train names 2 step instances: give one" in result.err, str(result)
         assert 'pipeline.sweep.step.train["b"]' in result.err and "in the configuration" not in result.err, str(result)
+
+
+LIB = {"lib/__init__.py": "", "lib/helpers.py": "def factor() -> int:\n    return 3\n",
+       "lib/steps.py": "from .helpers import factor\n\n\ndef times(c: int) -> int:\n    return c * factor()\n",
+       "main.zp.hcl": 'pipeline "p" {\n  step "s" {\n    source = "lib/steps.py:times"\n    params = { c = 5 }\n  }\n}\n\n'
+                      'output "v" {\n  value = step.s.outputs.output\n}\n'}
+
+
+def test_step_code_of_a_git_module_or_one_beside_the_project_imports_its_own_files(tmp_path):
+    # from .helpers import factor failed as the step ran: "No module named 'zplan.modules'" in a git
+    # module's checkout, "No module named 'shared'" beside the project
+    for rel, text in LIB.items():
+        (tmp_path / "work" / "sub" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "work" / "sub" / rel).write_text(text)
+        (tmp_path / "shared" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "shared" / rel).write_text(text)
+    subprocess.run([*GIT, "init", "-q", str(tmp_path / "work")], check=True)
+    _git(tmp_path / "work", "add", "-A")
+    _git(tmp_path / "work", "commit", "-q", "-m", "one")
+    project = Project(tmp_path / "proj")
+    project.write("main.zp.hcl", f'module "git" {{\n  source = "git::file://{tmp_path / "work"}//sub"\n}}\n\n'
+                                 'module "beside" {\n  source = "../shared"\n}\n\n'
+                                 'output "v" {\n  value = [module.git.v, module.beside.v]\n}\n')
+    project.ok("init")
+    result = project.apply()
+    assert "Apply complete: 2 ok." in result.out, str(result)
+    assert json.loads(project.ok("output", "-json", "v").out) == [15, 15]
