@@ -293,7 +293,8 @@ LIB = {"lib/__init__.py": "", "lib/helpers.py": "def factor() -> int:\n    retur
 
 def test_step_code_of_a_git_module_or_one_beside_the_project_imports_its_own_files(tmp_path):
     # from .helpers import factor failed as the step ran: "No module named 'zplan.modules'" in a git
-    # module's checkout, "No module named 'shared'" beside the project
+    # module's checkout, "No module named 'shared'" beside the project; and beside the project the plan did
+    # not follow it, so an edit to helpers.py reran nothing
     for rel, text in LIB.items():
         (tmp_path / "work" / "sub" / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "work" / "sub" / rel).write_text(text)
@@ -310,3 +311,8 @@ def test_step_code_of_a_git_module_or_one_beside_the_project_imports_its_own_fil
     result = project.apply()
     assert "Apply complete: 2 ok." in result.out, str(result)
     assert json.loads(project.ok("output", "-json", "v").out) == [15, 15]
+    (tmp_path / "shared" / "lib" / "helpers.py").write_text("def factor() -> int:\n    return 4\n")
+    plan = project.ok("plan")
+    assert "module.beside.pipeline.p.step.s   will rerun: code changed" in plan.out, str(plan)
+    project.apply()
+    assert json.loads(project.ok("output", "-json", "v").out) == [15, 20]
