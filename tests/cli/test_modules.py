@@ -316,3 +316,15 @@ def test_step_code_of_a_git_module_or_one_beside_the_project_imports_its_own_fil
     assert "module.beside.pipeline.p.step.s   will rerun: code changed" in plan.out, str(plan)
     project.apply()
     assert json.loads(project.ok("output", "-json", "v").out) == [15, 20]
+
+
+def test_validate_imports_the_step_code_of_a_git_module_and_of_one_beside_the_project(tmp_path):
+    # it imported each step file by its path's dotted name: ".zplan.modules.HASH.sub.lib.steps" and
+    # "...shared.lib.steps" cannot be imported so, and every such module was reported as not importing
+    test_step_code_of_a_git_module_or_one_beside_the_project_imports_its_own_files(tmp_path)
+    project = Project(tmp_path / "proj")
+    assert "The configuration is valid" in project.ok("validate", "-imports").out
+    (tmp_path / "shared" / "lib" / "helpers.py").write_text("import no_such_module_here\n")
+    result = project.run("validate", "-imports")
+    assert result.code == 1 and "../shared/lib/steps.py does not import: ModuleNotFoundError: No module named 'no_such_module_here'" in result.err, str(result)
+    assert ".zplan/modules" not in result.err, str(result)

@@ -12,16 +12,20 @@ from typing import Any
 from zplan.apply.step_failures import StepFailed, user_traceback
 
 
-def load_function(project_dir: Path, source_file: str, function: str):
+def import_step_module(project_dir: Path, source_file: str):
+    """The module of a step's file, imported as its worker imports it (``zplan validate -imports`` too)."""
     root = str(project_dir)
     if root not in sys.path:
         sys.path.insert(0, root)
     module_name = Path(source_file).with_suffix("").as_posix().replace("/", ".")
+    if module_name.startswith("."):  # a git module's checkout under .zplan/modules, a module beside the project
+        return _import_outside(project_dir / source_file)
+    return importlib.import_module(module_name)
+
+
+def load_function(project_dir: Path, source_file: str, function: str):
     try:
-        if module_name.startswith("."):  # a git module's checkout under .zplan/modules, a module beside the project
-            module = _import_outside(project_dir / source_file)
-        else:
-            module = importlib.import_module(module_name)
+        module = import_step_module(project_dir, source_file)
     except BaseException as exc:
         raise StepFailed(f"cannot import {source_file}: {type(exc).__name__}: {exc}", user_traceback(exc)) from None
     fn = getattr(module, function, None)
