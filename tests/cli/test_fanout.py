@@ -264,3 +264,21 @@ def test_for_each_over_resource_or_module_instances_reads_each_value_as_planned_
     assert project.read("out/a/f.txt") == str(tmp_path / "out" / "a")
     assert project.read("out/g-c.txt") == str(tmp_path / "out" / "w-c")
     assert project.ok("plan", "-detailed-exitcode").code == 0
+
+
+ONE = '  step "one" {\n    source = "steps/counting.py:count"\n    inputs = { scores = step.train["c=0.5"] }\n  }\n\n'
+
+
+@pytest.mark.parametrize("where", ["output", "input"])
+def test_a_step_instance_as_a_whole_is_an_error_not_an_empty_map(sweep, where):
+    # its outputs are listed nowhere: an output showed {"c=0.1": {}, ...}, and an input got {}
+    sweep.write("steps/counting.py", "def count(scores) -> int:\n    return len(scores)\n")
+    if where == "output":
+        sweep.write("all.zp.hcl", 'output "all" {\n  value = step.train\n}\n')
+        message = 'output "all" holds every output of step.train["c=0.1"], which are listed nowhere'
+    else:
+        sweep.replace("main.zp.hcl", 'pipeline "sweep" {\n', 'pipeline "sweep" {\n' + ONE)
+        message = 'step "one": input "scores" is every output of step.train["c=0.5"]: name one, step.train["c=0.5"].outputs.NAME'
+    result = sweep.run("plan")
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    assert message in result.err, str(result)

@@ -91,9 +91,23 @@ class StepOutputs(Lazy):
         return f'step.{self.step}.outs["PATH"]' if self.attr == "outs" else f"step.{self.step}.outputs.NAME"
 
 
-def whole_step_outputs(value: Any) -> StepOutputs | None:
-    """A ``step.a.outputs`` inside ``value``, where one output is meant: read as a whole, it is ``{}``."""
-    if isinstance(value, StepOutputs):
+class StepInstance(Lazy):
+    """One instance of a step with count / for_each as a value (``step.train["a"]``): only its outputs
+    are read from it (``.outputs.score``); as a whole it lists none, as ``step.a.outputs`` does not."""
+
+    __slots__ = ("step",)
+
+    def __init__(self, get: Callable[[str], Any], step: str) -> None:
+        super().__init__(get)
+        self.step = step
+
+    def one_of_them(self) -> str:
+        return f"step.{self.step}.outputs.NAME"
+
+
+def whole_step_outputs(value: Any) -> StepOutputs | StepInstance | None:
+    """A ``step.a.outputs`` (or a step instance) inside ``value``, where one output is meant: read as a whole, it is ``{}``."""
+    if isinstance(value, (StepOutputs, StepInstance)):
         return value
     items = dict.values(value) if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
     return next((found for found in map(whole_step_outputs, items) if found is not None), None)

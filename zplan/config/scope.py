@@ -29,7 +29,7 @@ from zplan import diags
 from zplan.addrs import instance_key, prefixed
 from zplan.config.convert import module_input
 from zplan.config.expr import Expr, Marks, Ref, static_fail
-from zplan.config.instance_values import InstanceMap, InstanceRef, Lazy, StepOutputs, complete_objects, dotted, each_value, index_value, no_instance, validated_input
+from zplan.config.instance_values import InstanceMap, InstanceRef, Lazy, StepInstance, StepOutputs, complete_objects, dotted, each_value, index_value, no_instance, validated_input
 from zplan.config.values import UNKNOWN
 from zplan.config.model import Config, ModuleInstance, Where
 from zplan.config.secret_values import add_secret, keep_secret
@@ -361,7 +361,7 @@ class Scope:
         prefix = module.path
         if found is None or found.kind == "single":
             return self._step_ref(pipeline, name, parts[2:], prefix, ref)
-        keyed = lambda suffix: Lazy(lambda attr: self._step_ref(pipeline, name + suffix, ("outputs",) if attr == "outputs" else (attr,), prefix, ref))  # noqa: E731
+        keyed = lambda suffix: StepInstance(lambda attr: self._step_ref(pipeline, name + suffix, ("outputs",) if attr == "outputs" else (attr,), prefix, ref), name + suffix)  # noqa: E731
         return self._instance(found, base, parts, 2, ref, lambda addr: keyed(addr[len(base):]), tail=lambda addr, rest: self._step_ref(pipeline, name + addr[len(base):], rest, prefix, ref))
 
     def _step_ref(self, pipeline: str, name: str, rest: tuple, module: str, ref: Ref) -> Any:
