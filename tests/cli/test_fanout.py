@@ -244,6 +244,12 @@ resource "local_file" "g" {
   path     = "out/g-${each.key}.txt"
   content  = each.value.dir
 }
+
+resource "local_file" "h" {
+  for_each = { for k, d in resource.local_directory.d : k => { dir = d } }
+  path     = "${each.value.dir.path}/h.txt"
+  content  = each.value.dir.id
+}
 '''
 
 
@@ -260,8 +266,9 @@ def test_for_each_over_resource_or_module_instances_reads_each_value_as_planned_
     assert planned['resource.local_file.f["a"]']["after"]["path"] == "out/a/f.txt"
     assert "content" in planned['resource.local_file.f["a"]']["after_unknown"]
     result = project.apply()
-    assert "Apply complete: 6 ok." in result.out, str(result)
+    assert "Apply complete: 8 ok." in result.out, str(result)
     assert project.read("out/a/f.txt") == str(tmp_path / "out" / "a")
+    assert project.read("out/b/h.txt") == str(tmp_path / "out" / "b")  # an instance inside each.value, too
     assert project.read("out/g-c.txt") == str(tmp_path / "out" / "w-c")
     assert project.ok("plan", "-detailed-exitcode").code == 0
 

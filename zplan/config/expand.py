@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 from zplan import diags
 from zplan.addrs import instance_key, prefixed
 from zplan.config import loader
-from zplan.config.instance_values import rebindable
+from zplan.config.instance_values import Lazy, rebindable
 from zplan.config.model import NO_DEFAULT, Config, Each, Instances, ModuleCall, ModuleInstance, Pipeline, Repeat, Where
 from zplan.config.scope import Scope
 from zplan.config.values import UNKNOWN, SetValue, contains_unknown, is_number, type_name
@@ -137,12 +137,14 @@ class _Expander:
         if repeat is None:
             self.out.instances[base] = Instances("single")
             return [("", None if inst.call is None else Where(inst))]
+        made = Lazy.made
         value, sensitive = self.scope.eval_marked(repeat.expr, where=Where(inst))
         if sensitive and repeat.kind == "for_each":
             raise _sensitive_for_each(repeat)
         keyed = instance_keys(repeat, value, sensitive)
         self.out.instances[base] = Instances(repeat.kind, tuple(key for key, _ in keyed))
-        return [(instance_key(key), Where(inst, Each(key, rebindable(value)))) for key, value in keyed]
+        inside = Lazy.made != made  # it read a resource or module instance: each.value may hold one
+        return [(instance_key(key), Where(inst, Each(key, rebindable(value, inside)))) for key, value in keyed]
 
     def _call(self, parent: ModuleInstance, call: ModuleCall, chain: list[Path]) -> None:
         from zplan.config.modules import module_dir  # here: only configurations that call modules need it

@@ -20,12 +20,15 @@ class Lazy(dict):
     module's outputs), ``complete`` computes them all, for a use of the value as a whole."""
 
     __slots__ = ("_get", "_names", "origin")  # a gather makes two per instance it reads: no __dict__ each
+    made = 0  # how many with an origin so far: whether a for_each value may hold one (zplan.config.expand)
 
     def __init__(self, get: Callable[[str], Any], names: Callable[[], Iterable[str]] | None = None,
                  origin: "InstanceRef | None" = None) -> None:  # (dict.__new__ made it empty)
         self._get = get
         self._names = names
         self.origin = origin  # the resource or module instance it is, when it is one
+        if origin is not None:
+            Lazy.made += 1
 
     def __contains__(self, key: object) -> bool:
         return True
@@ -71,9 +74,49 @@ class InstanceRef:
     address: str
 
 
-def rebindable(value: Any) -> Any:
-    """``value`` as an each.value: a resource or module instance becomes its ``InstanceRef``."""
-    return value.origin if isinstance(value, Lazy) and value.origin is not None else value
+class Rebound:
+    """An each.value holding resource or module instances (``{ dir = d }`` for each d of resource.t.d): each
+    ``InstanceRef`` in it is read anew where each.value is, as a whole one is."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def resolve(self, instance: Callable[[InstanceRef], Any]) -> Any:
+        return _resolved(self.value, instance)
+
+
+def rebindable(value: Any, inside: bool = False) -> Any:
+    """``value`` as an each.value: a resource or module instance becomes its ``InstanceRef``; with ``inside``
+    (the for_each read one), one inside it too, and the value a ``Rebound``."""
+    if isinstance(value, Lazy) or not inside:
+        return value.origin if isinstance(value, Lazy) and value.origin is not None else value
+    found = _refs(value)
+    return value if found is value else Rebound(found)
+
+
+def _refs(value: Any) -> Any:
+    """``value`` with each instance in it an ``InstanceRef`` (``value`` itself when it holds none)."""
+    if isinstance(value, Lazy):
+        return value.origin if value.origin is not None else value
+    if isinstance(value, dict):
+        items = {k: _refs(v) for k, v in value.items()}
+        return value if all(items[k] is v for k, v in value.items()) else type(value)(items)
+    if isinstance(value, (list, tuple)):
+        found = [_refs(v) for v in value]
+        return value if all(a is b for a, b in zip(found, value)) else type(value)(found)
+    return value
+
+
+def _resolved(value: Any, instance: Callable[[InstanceRef], Any]) -> Any:
+    if isinstance(value, InstanceRef):
+        return instance(value)
+    if isinstance(value, dict) and not isinstance(value, Lazy):
+        return type(value)({k: _resolved(v, instance) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return type(value)(_resolved(v, instance) for v in value)
+    return value
 
 
 class StepOutputs(Lazy):
@@ -168,7 +211,7 @@ def each_value(each, ref: Ref, instance: Callable[[InstanceRef], Any]) -> Any:
     """``each.value.a.b``; a missing element names the instance lacking it (the others may have it).
     Its elements are shown: a for_each computed from a secret is refused, so none is sensitive.
     ``instance`` reads a resource or module instance the for_each went over, as the caller sees it."""
-    value = instance(each.value) if isinstance(each.value, InstanceRef) else each.value
+    value = instance(each.value) if isinstance(each.value, InstanceRef) else each.value.resolve(instance) if isinstance(each.value, Rebound) else each.value
     for part in ref.parts[2:]:
         if value is UNKNOWN:
             return UNKNOWN
