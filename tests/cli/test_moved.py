@@ -232,6 +232,7 @@ def test_a_moved_block_inside_a_module_moves_what_each_instance_of_it_declares(t
     result = project.run("plan")
     assert result.code == 1 and "Traceback" not in result.err, str(result)
     assert 'modules/region/more.zp.hcl:1:1: moved: module.region["eu"].resource.local_directory.cache is still declared' in result.err, str(result)
+    assert result.err.count("is still declared") == 1, str(result)  # one block, however many instances
 
 
 @pytest.mark.parametrize("to, message", [

@@ -92,9 +92,11 @@ def check_moves(config: Config) -> None:
     destroyed as no longer in the configuration (a for_each key renamed in the moved block only)."""
     declared = [step.address for step in config.steps()] + list(config.resources)
     found = diags.Collector()
+    said: set = set()  # the blocks reported: a module's, once however many instances the module has
     for block in config.moved:
-        still = next((addr for addr in declared if _moved_away(addr, block)), None)
+        still = None if block.range in said else next((addr for addr in declared if _moved_away(addr, block)), None)
         if still is not None:
+            said.add(block.range)
             found.error(f"moved: {block.from_addr} is still declared",
                         f"{still} is in the configuration: declare it as {block.to_addr} instead (rename the block or its key), "
                         "or remove this moved block", block.range)
