@@ -222,6 +222,18 @@ def _is_container(selector: str) -> bool:
         return False
 
 
+def instances_of(selector: str, addresses) -> list[str]:
+    """The ``addresses`` that are instances of (or inside) what ``selector`` names, but not itself:
+    ``pipeline.p.step.train`` -> every ``pipeline.p.step.train[...]``."""
+    wanted = normalize(selector)
+    return sorted(a for a in addresses if a != wanted and matches(a, wanted))
+
+
+def give_one(selector: str, found: list[str], what: str = "instances") -> tuple[str, str]:
+    """The error (summary, detail) for a command that reads one step or resource, given a selector naming several."""
+    return f"{selector} names {len(found)} {what}: give one", "\n".join(found[:20]) + ("\n..." if len(found) > 20 else "")
+
+
 def matches_any(addr: str, selectors: list[str]) -> bool:
     return any(matches(addr, s) for s in selectors)
 

@@ -193,3 +193,99 @@ def test_a_fan_in_step_can_take_every_instance_output_as_a_map_by_key(sweep):
     assert spec["kind"] == "map" and spec["keys"] == ["c=0.1", "c=0.5", "c=0.9"]
     sweep.apply()
     assert sweep.ok("output", "-raw", "best_point").out.strip() == "c=0.5"
+
+
+def test_a_fan_in_over_no_instances_gets_an_empty_list_or_map(sweep):
+    # as in Terraform, step.train[*] of a for_each over {} (or count = 0) is []: the plan refused it,
+    # "input scores must be a step output ... got []", though the input was every instance's output
+    sweep.write("steps/counting.py", "def count(scores) -> str:\n    return f'{type(scores).__name__} of {len(scores)}'\n")
+    sweep.replace("main.zp.hcl", 'pipeline "sweep" {\n', 'pipeline "sweep" {\n'
+                  '  step "count_list" {\n    source = "steps/counting.py:count"\n    inputs = { scores = step.train[*].outputs.output }\n  }\n\n'
+                  '  step "count_map" {\n    source = "steps/counting.py:count"\n'
+                  '    inputs = { scores = { for k, s in step.train : k => s.outputs.output } }\n  }\n\n')
+    sweep.replace("main.zp.hcl", '  step "select_best" {\n    source = "steps/sweep.py:select_best"\n'
+                  '    inputs = { scores = step.train[*].outputs.output }\n  }\n', "")
+    sweep.write("counts.zp.hcl", 'output "counts" {\n  value = [step.count_list.outputs.output, step.count_map.outputs.output]\n}\n')
+    sweep.replace("main.zp.hcl", 'output "best" {\n  value = step.select_best.outputs.output\n}\n', "")
+    sweep.apply()
+    assert json.loads(sweep.ok("output", "-json", "counts").out) == ["list of 3", "dict of 3"]
+    sweep.replace("main.zp.hcl", GRID_DEFAULT, "{}")
+    plan = sweep.run("plan")
+    assert plan.code == 0 and "pipeline.sweep.step.count_list" in plan.out, str(plan)
+    assert re.search(r"count_map +will rerun: input scores changed\n", plan.out), str(plan)
+    sweep.apply()
+    assert json.loads(sweep.ok("output", "-json", "counts").out) == ["list of 0", "dict of 0"]
+    assert sweep.ok("plan", "-detailed-exitcode").code == 0
+    sweep.replace("main.zp.hcl", "{}", grid([0.5]))  # and back: the input changed, nothing else to say
+    plan = sweep.ok("plan")
+    assert re.search(r"count_list +will rerun: input scores changed\n", plan.out), str(plan)
+
+
+CHAINED = '''
+resource "local_directory" "d" {
+  for_each = toset(["a", "b"])
+  path     = "out/${each.key}"
+}
+
+resource "local_file" "f" {
+  for_each = resource.local_directory.d
+  path     = "${each.value.path}/f.txt"
+  content  = each.value.id
+}
+
+module "w" {
+  for_each = toset(["c"])
+  source   = "./modules/w"
+  name     = each.key
+}
+
+resource "local_file" "g" {
+  for_each = module.w
+  path     = "out/g-${each.key}.txt"
+  content  = each.value.dir
+}
+
+resource "local_file" "h" {
+  for_each = { for k, d in resource.local_directory.d : k => { dir = d } }
+  path     = "${each.value.dir.path}/h.txt"
+  content  = each.value.dir.id
+}
+'''
+
+
+def test_for_each_over_resource_or_module_instances_reads_each_value_as_planned_and_applied(tmp_path):
+    # Terraform's chaining (for_each = aws_vpc.example, then each.value.id): each.value held the
+    # attributes as they were before anything was planned, so the path was unknown in the plan
+    # and apply failed, "an input is still unknown after its dependencies were applied"
+    project = Project(tmp_path)
+    project.write("modules/w/main.zp.hcl", 'variable "name" {}\n\nresource "local_directory" "x" {\n  path = "out/w-${var.name}"\n}\n\n'
+                                           'output "dir" {\n  value = resource.local_directory.x.id\n}\n')
+    project.write("main.zp.hcl", CHAINED)
+    doc = project.plan_json()
+    planned = {r["address"]: r for r in doc["resources"]}
+    assert planned['resource.local_file.f["a"]']["after"]["path"] == "out/a/f.txt"
+    assert "content" in planned['resource.local_file.f["a"]']["after_unknown"]
+    result = project.apply()
+    assert "Apply complete: 8 ok." in result.out, str(result)
+    assert project.read("out/a/f.txt") == str(tmp_path / "out" / "a")
+    assert project.read("out/b/h.txt") == str(tmp_path / "out" / "b")  # an instance inside each.value, too
+    assert project.read("out/g-c.txt") == str(tmp_path / "out" / "w-c")
+    assert project.ok("plan", "-detailed-exitcode").code == 0
+
+
+ONE = '  step "one" {\n    source = "steps/counting.py:count"\n    inputs = { scores = step.train["c=0.5"] }\n  }\n\n'
+
+
+@pytest.mark.parametrize("where", ["output", "input"])
+def test_a_step_instance_as_a_whole_is_an_error_not_an_empty_map(sweep, where):
+    # its outputs are listed nowhere: an output showed {"c=0.1": {}, ...}, and an input got {}
+    sweep.write("steps/counting.py", "def count(scores) -> int:\n    return len(scores)\n")
+    if where == "output":
+        sweep.write("all.zp.hcl", 'output "all" {\n  value = step.train\n}\n')
+        message = 'output "all" holds every output of step.train["c=0.1"], which are listed nowhere'
+    else:
+        sweep.replace("main.zp.hcl", 'pipeline "sweep" {\n', 'pipeline "sweep" {\n' + ONE)
+        message = 'step "one": input "scores" is every output of step.train["c=0.5"]: name one, step.train["c=0.5"].outputs.NAME'
+    result = sweep.run("plan")
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    assert message in result.err, str(result)

@@ -143,6 +143,20 @@ def test_a_provider_block_in_a_module_is_an_error_not_ignored(project):
     assert 'in module "report" called at modules/train/main.zp.hcl:38:1' in result.err
 
 
+
+def test_providers_of_a_module_call_choosing_another_configuration_is_an_error_not_ignored(project):
+    # providers = { local = local.other } was dropped silently (local.other, named nowhere, too): the
+    # module's resources were planned with the project's one configuration of each provider
+    call = 'module "extra" {\n  source = "./modules/train"\n  name   = "extra"\n  providers = %s\n}\n'
+    project.write("extra.zp.hcl", call % "{ local = local }")  # Terraform's way to pass the default one on: a no-op
+    assert "The configuration is valid" in project.ok("validate").out
+    project.write("extra.zp.hcl", call % "{ local = local.other }")
+    for command in ("validate", "plan"):
+        result = project.run(command)
+        assert result.code == 1 and "Traceback" not in result.err, str(result)
+        assert "extra.zp.hcl:4:3" in result.err and 'module "extra": providers cannot choose a provider configuration' in result.err, str(result)
+
+
 # -- git sources ----------------------------------------------------------------------------------
 
 GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"]
@@ -254,3 +268,63 @@ def test_lineage_of_an_output_read_through_a_module_output(project):
     for what in ("single_score", "output.single_score"):
         traced = project.ok("lineage", what).out
         assert traced.splitlines()[1].lstrip().startswith("<- module.single.pipeline.fit.step."), traced
+
+
+def test_a_step_address_without_its_key_names_its_instances_in_artifact_and_lineage(project):
+    # "no step ... in the configuration" (or "declared ... or recorded") was said of a step made with for_each
+    project.write("sweep.py", "def fit(c: str) -> str:\n    return c * 2\n")
+    project.write("sweep.zp.hcl", 'pipeline "sweep" {\n  step "train" {\n    for_each = toset(["a", "b"])\n'
+                                  '    source   = "sweep.py:fit"\n    params   = { c = each.key }\n  }\n}\n')
+    project.apply()
+    listed = project.ok("artifact", "list", "pipeline.sweep.step.train").out
+    assert 'pipeline.sweep.step.train["a"]' in listed and 'pipeline.sweep.step.train["b"]' in listed, listed
+    for command in (["lineage", "pipeline.sweep.step.train"], ["artifact", "export", "pipeline.sweep.step.train", "exported"]):
+        result = project.run(*command)
+        assert result.code == 1 and "Traceback" not in result.err, str(result)
+        assert "pipeline.sweep.step.train names 2 step instances: give one" in result.err, str(result)
+        assert 'pipeline.sweep.step.train["b"]' in result.err and "in the configuration" not in result.err, str(result)
+
+
+LIB = {"lib/__init__.py": "", "lib/helpers.py": "def factor() -> int:\n    return 3\n",
+       "lib/steps.py": "from .helpers import factor\n\n\ndef times(c: int) -> int:\n    return c * factor()\n",
+       "main.zp.hcl": 'pipeline "p" {\n  step "s" {\n    source = "lib/steps.py:times"\n    params = { c = 5 }\n  }\n}\n\n'
+                      'output "v" {\n  value = step.s.outputs.output\n}\n'}
+
+
+def test_step_code_of_a_git_module_or_one_beside_the_project_imports_its_own_files(tmp_path):
+    # from .helpers import factor failed as the step ran: "No module named 'zplan.modules'" in a git
+    # module's checkout, "No module named 'shared'" beside the project; and beside the project the plan did
+    # not follow it, so an edit to helpers.py reran nothing
+    for rel, text in LIB.items():
+        (tmp_path / "work" / "sub" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "work" / "sub" / rel).write_text(text)
+        (tmp_path / "shared" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "shared" / rel).write_text(text)
+    subprocess.run([*GIT, "init", "-q", str(tmp_path / "work")], check=True)
+    _git(tmp_path / "work", "add", "-A")
+    _git(tmp_path / "work", "commit", "-q", "-m", "one")
+    project = Project(tmp_path / "proj")
+    project.write("main.zp.hcl", f'module "git" {{\n  source = "git::file://{tmp_path / "work"}//sub"\n}}\n\n'
+                                 'module "beside" {\n  source = "../shared"\n}\n\n'
+                                 'output "v" {\n  value = [module.git.v, module.beside.v]\n}\n')
+    project.ok("init")
+    result = project.apply()
+    assert "Apply complete: 2 ok." in result.out, str(result)
+    assert json.loads(project.ok("output", "-json", "v").out) == [15, 15]
+    (tmp_path / "shared" / "lib" / "helpers.py").write_text("def factor() -> int:\n    return 4\n")
+    plan = project.ok("plan")
+    assert "module.beside.pipeline.p.step.s   will rerun: code changed" in plan.out, str(plan)
+    project.apply()
+    assert json.loads(project.ok("output", "-json", "v").out) == [15, 20]
+
+
+def test_validate_imports_the_step_code_of_a_git_module_and_of_one_beside_the_project(tmp_path):
+    # it imported each step file by its path's dotted name: ".zplan.modules.HASH.sub.lib.steps" and
+    # "...shared.lib.steps" cannot be imported so, and every such module was reported as not importing
+    test_step_code_of_a_git_module_or_one_beside_the_project_imports_its_own_files(tmp_path)
+    project = Project(tmp_path / "proj")
+    assert "The configuration is valid" in project.ok("validate", "-imports").out
+    (tmp_path / "shared" / "lib" / "helpers.py").write_text("import no_such_module_here\n")
+    result = project.run("validate", "-imports")
+    assert result.code == 1 and "../shared/lib/steps.py does not import: ModuleNotFoundError: No module named 'no_such_module_here'" in result.err, str(result)
+    assert ".zplan/modules" not in result.err, str(result)

@@ -200,3 +200,101 @@ def test_a_move_onto_an_address_state_holds_already_is_a_warning_naming_both(tmp
     jsonschema.validate(doc, SCHEMA)
     assert doc["options"]["blocked_moves"] == [{"from": "resource.local_directory.a", "to": "resource.local_directory.b"}]
     assert "moved" not in doc or doc["moved"] == []
+
+
+REGION = ('resource "local_directory" "{0}" {{\n  path = "out/${{var.name}}"\n}}\n\n'
+          'pipeline "p" {{\n  step "{1}" {{\n    source = "steps.py:double"\n    params = {{ n = length(var.name) }}\n  }}\n}}\n\n'
+          'variable "name" {{\n  type = string\n}}\n')
+
+
+def test_a_moved_block_inside_a_module_moves_what_each_instance_of_it_declares(tmp_path):
+    # as in Terraform, a module's own moved blocks name addresses inside it: they were ignored, so
+    # renaming a resource and a step inside a module destroyed and recreated the resource in every instance
+    project = Project(tmp_path)
+    project.write("modules/region/steps.py", "def double(n: int) -> int:\n    return n * 2\n")
+    project.write("modules/region/main.zp.hcl", REGION.format("data", "count"))
+    project.write("main.zp.hcl", 'module "region" {\n  for_each = toset(["eu", "us"])\n  source   = "./modules/region"\n  name     = each.key\n}\n')
+    project.apply()
+    project.write("modules/region/main.zp.hcl", REGION.format("cache", "size")
+                  + "\nmoved {\n  from = resource.local_directory.data\n  to   = resource.local_directory.cache\n}\n"
+                  + "\nmoved {\n  from = pipeline.p.step.count\n  to   = pipeline.p.step.size\n}\n")
+    plan = project.run("plan", "-detailed-exitcode")
+    assert plan.code == 2, str(plan)
+    for key in ("eu", "us"):
+        assert (f'module.region["{key}"].resource.local_directory.data has moved to '
+                f'module.region["{key}"].resource.local_directory.cache') in plan.out, str(plan)
+        assert f'module.region["{key}"].pipeline.p.step.count has moved to module.region["{key}"].pipeline.p.step.size' in plan.out
+    assert "Plan: 0 to add, 0 to change, 0 to destroy. Steps: 0 to run, 2 cached." in plan.out, str(plan)
+    assert ran(project.apply()) == set()
+    assert project.run("plan", "-detailed-exitcode").code == 0
+    # a module's moved block names only what is inside it: one from an address it still declares is an error there
+    project.write("modules/region/more.zp.hcl", "moved {\n  from = resource.local_directory.cache\n  to   = resource.local_directory.other\n}\n")
+    result = project.run("plan")
+    assert result.code == 1 and "Traceback" not in result.err, str(result)
+    assert 'modules/region/more.zp.hcl:1:1: moved: module.region["eu"].resource.local_directory.cache is still declared' in result.err, str(result)
+    assert result.err.count("is still declared") == 1, str(result)  # one block, however many instances
+
+
+@pytest.mark.parametrize("to, message", [
+    ("pipeline.p.step.list", "moved: resource.local_directory.a is a resource and pipeline.p.step.list a step"),
+    ("resource.local_file.a", "moved: resource.local_directory.a is a local_directory and resource.local_file.a a local_file"),
+    ("module.m", "moved: resource.local_directory.a is a resource and module.m a module"),
+])
+def test_a_moved_block_between_kinds_or_resource_types_is_an_error_at_the_block(tmp_path, to, message):
+    # as in Terraform: the folder's record moved onto a step's address (planned as destroyed there), or
+    # onto a local_file, planned as that file's update in place of a folder
+    project = Project(tmp_path)
+    project.write("steps.py", "def list_dir(where: str, n: int) -> list:\n    return [where] * n\n")
+    project.write("main.zp.hcl", READER.format("a", 1))
+    project.apply()
+    project.write("moved.zp.hcl", f"moved {{\n  from = resource.local_directory.a\n  to   = {to}\n}}\n")
+    for command in ("plan", "validate"):
+        result = project.run(command)
+        assert result.code == 1 and "Traceback" not in result.err, str(result)
+        assert "moved.zp.hcl:1:1: " in result.err and message in result.err, str(result)
+    assert "resource.local_directory.a" in project.state()["resources"]
+
+
+SHARDS = 'resource "local_directory" "d" {{\n  {0}\n  path = "out/d${{{1}}}"\n}}\n'
+
+
+def test_adding_or_removing_count_keeps_the_object_as_instance_zero_as_terraform_does(tmp_path):
+    # Terraform's implied move: count added to an applied resource keeps its object as [0] (and removing
+    # count keeps [0] as the one object); the folder was destroyed and created again, a cloud bucket with it
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", SHARDS.format("", '""'))
+    project.apply()
+    project.write("main.zp.hcl", SHARDS.format("count = 2", "count.index == 0 ? \"\" : count.index"))
+    doc = project.plan_json()
+    assert doc["moved"] == [{"from": "resource.local_directory.d", "to": "resource.local_directory.d[0]"}]
+    assert {r["address"]: r["action"] for r in doc["resources"]} == {
+        "resource.local_directory.d[0]": "no-op", "resource.local_directory.d[1]": "create"}
+    assert "resource.local_directory.d has moved to resource.local_directory.d[0]" in project.ok("plan").out
+    project.apply()
+    project.write("main.zp.hcl", SHARDS.format("", '""'))
+    doc = project.plan_json()
+    assert doc["moved"] == [{"from": "resource.local_directory.d[0]", "to": "resource.local_directory.d"}]
+    assert {r["address"]: r["action"] for r in doc["resources"]} == {
+        "resource.local_directory.d": "no-op", "resource.local_directory.d[1]": "delete"}
+    # a moved block naming the resource says which instance stays: none is implied
+    project.write("main.zp.hcl", SHARDS.format("", '""') + "\nmoved {\n  from = resource.local_directory.d[1]\n  to   = resource.local_directory.d\n}\n")
+    doc = project.plan_json()
+    assert doc["moved"] == [{"from": "resource.local_directory.d[1]", "to": "resource.local_directory.d"}]
+    assert {r["address"]: r["action"] for r in doc["resources"]} == {
+        "resource.local_directory.d": "replace", "resource.local_directory.d[0]": "delete"}
+
+
+def test_an_implied_move_takes_that_one_instance_only(tmp_path):
+    # state holding d and d[1] (the count removed under -target d, which left d[1]): count added again moved
+    # d to d[0], and d[1] with it, to an address no block declares, resource.local_directory.d[0][1]
+    project = Project(tmp_path)
+    project.write("main.zp.hcl", SHARDS.format("count = 2", "count.index == 0 ? \"\" : count.index"))
+    project.apply()
+    project.write("main.zp.hcl", SHARDS.format("", '""'))
+    project.apply("-target", "resource.local_directory.d")
+    assert sorted(project.state()["resources"]) == ["resource.local_directory.d", "resource.local_directory.d[1]"]
+    project.write("main.zp.hcl", SHARDS.format("count = 2", "count.index == 0 ? \"\" : count.index"))
+    doc = project.plan_json()
+    assert doc["moved"] == [{"from": "resource.local_directory.d", "to": "resource.local_directory.d[0]"}]
+    assert {r["address"]: r["action"] for r in doc["resources"]} == {
+        "resource.local_directory.d[0]": "no-op", "resource.local_directory.d[1]": "no-op"}

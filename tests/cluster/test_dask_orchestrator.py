@@ -66,3 +66,38 @@ output "where" {{
     proc = zplan(project, "apply", "-stack", "dask", "-auto-approve")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert str(project) in zplan(project, "output", "where").stdout
+
+
+def test_a_map_of_instance_outputs_reaches_a_step_on_the_cluster_as_a_map(tmp_path: Path, dask_cluster, s3_url: str) -> None:
+    # { for k, s in step.train : k => s.outputs.output } came to the step as a list on a Dask worker (a map on this machine)
+    project = tmp_path / "fanin"
+    project.mkdir()
+    (project / "steps.py").write_text("def train(c: float) -> float:\n    return c * 2\n\n\n"
+                                      "def best(scores):\n    return {'type': type(scores).__name__, 'best': max(scores, key=scores.get)}\n")
+    (project / "main.zp.hcl").write_text(f'''
+stack "dask" {{
+  orchestrator         = "dask"
+  orchestrator_options = {{ scheduler = "{dask_cluster.address}" }}
+  artifact_store       = "{s3_url}"
+  metadata_store       = "sqlite:///.zplan/metadata.db"
+}}
+
+pipeline "sweep" {{
+  step "train" {{
+    for_each = {{ small = 0.1, large = 0.9 }}
+    source   = "steps.py:train"
+    params   = {{ c = each.value }}
+  }}
+  step "best" {{
+    source = "steps.py:best"
+    inputs = {{ scores = {{ for k, s in step.train : k => s.outputs.output }} }}
+  }}
+}}
+
+output "best" {{
+  value = step.best.outputs.output
+}}
+''')
+    proc = zplan(project, "apply", "-stack", "dask", "-auto-approve")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert zplan(project, "output", "-json", "best").stdout.split() == ['{"best":', '"large",', '"type":', '"dict"}'], proc.stdout

@@ -231,3 +231,14 @@ def test_a_destroy_plan_shows_the_summary_of_the_text_plan():
     assert text.startswith("### zplan destroy plan — stack `local`")
     assert "| add | change | destroy |\n|---:|---:|---:|\n| 0 | 0 | 1 |\n" in text and "steps" not in text.lower()
     assert "**Plan: 0 to add, 0 to change, 1 to destroy.**" in text
+
+
+def test_the_graph_shows_instance_keys_as_written():
+    # Mermaid's entity codes keep a key's quotes (and what HTML would read): every for_each
+    # instance was drawn as pipeline.train.step.s[_a_], a quote-like mark that names no address
+    run, other = step(1), step(2)
+    run["address"], other["address"] = 'pipeline.train.step.s["c=0.5"]', 'pipeline.train.step.s["<b>#1;`"]'
+    (text,) = render_parts(plan_doc([], [run, other]))
+    graph = text[text.index("```mermaid"):]
+    assert 'n0["pipeline.train.step.s[#quot;c=0.5#quot;]<br/>run"]' in graph, graph
+    assert 'n1["pipeline.train.step.s[#quot;#lt;b#gt;#35;1;#96;#quot;]<br/>run"]' in graph, graph

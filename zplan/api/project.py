@@ -71,6 +71,9 @@ class Project(ProjectViews):
         except ValueError as exc:
             raise UnknownAddress(str(exc), "give pipeline.P.step.S") from None
         if not self._declared(step):
+            instances = addrs.instances_of(step, (s.address for s in self._project.config.steps()))
+            if instances:  # a step made with count / for_each, or a pipeline or module, given without a key
+                raise UnknownAddress(*addrs.give_one(step, instances, "step instances"))
             raise UnknownAddress(f"no step {step} in the configuration", "see the pipeline blocks in *.zp.hcl")
         with self._metadata() as meta:
             if run is None:

@@ -158,7 +158,7 @@ def _localized(spec: TaskInput, task: StepTask, project_dir: Path) -> TaskInput:
     """Input paths as this worker sees them: a data snapshot from the artifact store by its
     digest, a referenced (not snapshotted) file inside this worker's copy of the project."""
     if isinstance(spec, ListArg):
-        return ListArg(tuple(_localized(i, task, project_dir) for i in spec.items))
+        return ListArg(tuple(_localized(i, task, project_dir) for i in spec.items), spec.keys)  # a map fan-in stays a map
     if isinstance(spec, ArtifactArg):
         return spec
     if spec.digest is None:

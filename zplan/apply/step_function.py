@@ -12,16 +12,20 @@ from typing import Any
 from zplan.apply.step_failures import StepFailed, user_traceback
 
 
-def load_function(project_dir: Path, source_file: str, function: str):
+def import_step_module(project_dir: Path, source_file: str):
+    """The module of a step's file, imported as its worker imports it (``zplan validate -imports`` too)."""
     root = str(project_dir)
     if root not in sys.path:
         sys.path.insert(0, root)
     module_name = Path(source_file).with_suffix("").as_posix().replace("/", ".")
+    if module_name.startswith("."):  # a git module's checkout under .zplan/modules, a module beside the project
+        return _import_outside(project_dir / source_file)
+    return importlib.import_module(module_name)
+
+
+def load_function(project_dir: Path, source_file: str, function: str):
     try:
-        if module_name.startswith("."):  # a git module's checkout under .zplan/modules: not importable by name
-            module = _import_file(project_dir / source_file, module_name.lstrip("."))
-        else:
-            module = importlib.import_module(module_name)
+        module = import_step_module(project_dir, source_file)
     except BaseException as exc:
         raise StepFailed(f"cannot import {source_file}: {type(exc).__name__}: {exc}", user_traceback(exc)) from None
     fn = getattr(module, function, None)
@@ -32,20 +36,27 @@ def load_function(project_dir: Path, source_file: str, function: str):
     return fn
 
 
-def _import_file(path: Path, name: str):
+OUTSIDE_ROOTS: set[str] = set()  # the packages made by _import_outside: step code, unloaded after each step
+
+
+def _import_outside(path: Path):
+    """A step file the project folder cannot import by name, imported inside a package of its own that stands
+    for the folder holding its packages, so that its relative imports (``from .helpers import f``) find its
+    own files, as they do in a module inside the project (and as the plan's code fingerprint follows them)."""
+    import hashlib
+    import importlib.machinery
     import importlib.util
 
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+    folder = path.parent
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        folder = folder.parent
+    root = "_zplan_module_" + hashlib.sha256(str(folder).encode()).hexdigest()[:12]
+    if root not in sys.modules:
+        spec = importlib.machinery.ModuleSpec(root, None, is_package=True)
+        spec.submodule_search_locations = [str(folder)]
+        sys.modules[root] = importlib.util.module_from_spec(spec)
+        OUTSIDE_ROOTS.add(root)
+    return importlib.import_module(".".join((root, *path.relative_to(folder).with_suffix("").parts)))
 
 
 def _is_zenml_step(fn: Any) -> bool:

@@ -349,10 +349,12 @@ def _step_code_modules(names: set[str], project_dir: str) -> set[str]:
     (``../libs/common`` on the path, an editable install): both are step code, fingerprinted from their files
     and unloaded after each step. Left loaded, a library's materializer (``@zplan.materializer(list)``) would
     store the outputs of the worker's later steps whose keys never met it, and an edit to it would not reach them."""
+    from zplan.apply.step_function import OUTSIDE_ROOTS
+
     for name in names:
         _note_compiled(name, sys.modules.get(name), project_dir)
     return {name for name in names if _project_module(name, sys.modules.get(name), project_dir)
-            or _library_beside(name, sys.modules.get(name), project_dir)}
+            or _library_beside(name, sys.modules.get(name), project_dir) or name.partition(".")[0] in OUTSIDE_ROOTS}
 
 
 def _unbind_from_parents(dropped: dict[str, Any]) -> None:

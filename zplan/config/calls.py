@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from zplan import addrs, diags
 from zplan.config import hcl
-from zplan.config.expr import Ref, RefExpr, TupleExpr
+from zplan.config.expr import ObjectExpr, Ref, RefExpr, TupleExpr
 from zplan.config.model import Config, ModuleCall, Moved, Repeat
 
 REPEAT = ("count", "for_each")  # meta-arguments making instances
@@ -60,7 +60,19 @@ def module(config: Config, block: hcl.Block, found: diags.Collector) -> None:
             call.inputs[attr_name] = attr.expr
             call.input_ranges[attr_name] = attr.range
     call.depends_on = depends_on(block, found)
+    if "providers" in attrs:
+        _providers(name, attrs["providers"], found)
     config.modules[name] = call
+
+
+def _providers(module: str, attr: hcl.Attribute, found: diags.Collector) -> None:
+    """``providers = { google = google }`` passes on the one configuration a provider has here (a no-op);
+    with no provider aliases, any other mapping would configure nothing: an error, never ignored."""
+    items = attr.expr.items if isinstance(attr.expr, ObjectExpr) else None
+    if items is None or not all(isinstance(v, RefExpr) and v.ref.parts == (k,) for k, v in items):
+        found.error(f'module "{module}": providers cannot choose a provider configuration',
+                    "every module's resources use the provider blocks of the project's own files (one configuration "
+                    "each, no aliases): remove providers, or pass each on as it is (providers = { google = google })", attr.range)
 
 
 def moved(config: Config, block: hcl.Block, found: diags.Collector) -> None:
@@ -69,7 +81,7 @@ def moved(config: Config, block: hcl.Block, found: diags.Collector) -> None:
 
     loader._labels(block, 0, "", found)
     loader._check_attributes(block, {"from", "to"}, found, "in moved")
-    ends = []
+    ends: list[addrs.Selector] = []
     for end in ("from", "to"):
         attr = block.attributes.get(end)
         if attr is None:
@@ -78,11 +90,28 @@ def moved(config: Config, block: hcl.Block, found: diags.Collector) -> None:
         text = attr.expr.source().strip()
         text = text[1:-1] if text.startswith('"') and text.endswith('"') else text
         try:
-            ends.append(str(addrs.parse_selector(text)))
+            ends.append(addrs.parse_selector(text))
         except ValueError as exc:
             found.error(f"moved: {end} is not an address", str(exc), attr.range)
             return
     if ends[0] == ends[1]:
         found.error("moved: from and to are the same address", "remove this moved block", block.range)
         return
-    config.moved.append(Moved(ends[0], ends[1], block.range))
+    mismatch = _kind_mismatch(*ends)
+    if mismatch:  # its record would land where another kind of block (or type) reads it
+        found.error(f"moved: {mismatch}", "a moved block renames a step, a pipeline, a module, or a resource keeping its type; "
+                    "to change a resource's type, remove this block: the old one is destroyed and the new one created", block.range)
+        return
+    config.moved.append(Moved(str(ends[0]), str(ends[1]), block.range))
+
+
+_KINDS = {addrs.StepAddr: "a step", addrs.ResourceAddr: "a resource", addrs.PipelineAddr: "a pipeline", addrs.ModuleAddr: "a module"}
+
+
+def _kind_mismatch(old: addrs.Selector, new: addrs.Selector) -> str | None:
+    """Why ``old`` cannot move to ``new``, as Terraform refuses it: another kind of block, or another resource type."""
+    if type(old) is not type(new):
+        return f"{old} is {_KINDS[type(old)]} and {new} {_KINDS[type(new)]}"
+    if isinstance(old, addrs.ResourceAddr) and isinstance(new, addrs.ResourceAddr) and old.type != new.type:
+        return f"{old} is a {old.type} and {new} a {new.type}"
+    return None

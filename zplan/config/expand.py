@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping
 from zplan import diags
 from zplan.addrs import instance_key, prefixed
 from zplan.config import loader
+from zplan.config.instance_values import Lazy, rebindable
 from zplan.config.model import NO_DEFAULT, Config, Each, Instances, ModuleCall, ModuleInstance, Pipeline, Repeat, Where
 from zplan.config.scope import Scope
 from zplan.config.values import UNKNOWN, SetValue, contains_unknown, is_number, type_name
@@ -45,7 +46,8 @@ def expand(config: Config, variables: Mapping[str, Any], stack: str = "") -> Con
         instances = {s.address: Instances("single") for s in config.steps()}
         instances.update((addr, Instances("single")) for addr in config.resources)
         return dataclasses.replace(config, instances=instances, module_instances={"": root}, _step_index=None)
-    out = dataclasses.replace(config, files=list(config.files), pipelines={}, resources={}, instances={}, module_instances={"": root}, _step_index=None)
+    out = dataclasses.replace(config, files=list(config.files), pipelines={}, resources={}, instances={}, module_instances={"": root},
+                              moved=list(config.moved), _step_index=None)
     _Expander(out, Scope(out, variables, stack=stack)).module(root, [config.project_dir])
     return out
 
@@ -135,12 +137,14 @@ class _Expander:
         if repeat is None:
             self.out.instances[base] = Instances("single")
             return [("", None if inst.call is None else Where(inst))]
+        made = Lazy.made
         value, sensitive = self.scope.eval_marked(repeat.expr, where=Where(inst))
         if sensitive and repeat.kind == "for_each":
             raise _sensitive_for_each(repeat)
         keyed = instance_keys(repeat, value, sensitive)
         self.out.instances[base] = Instances(repeat.kind, tuple(key for key, _ in keyed))
-        return [(instance_key(key), Where(inst, Each(key, value))) for key, value in keyed]
+        inside = Lazy.made != made  # it read a resource or module instance: each.value may hold one
+        return [(instance_key(key), Where(inst, Each(key, rebindable(value, inside)))) for key, value in keyed]
 
     def _call(self, parent: ModuleInstance, call: ModuleCall, chain: list[Path]) -> None:
         from zplan.config.modules import module_dir  # here: only configurations that call modules need it
@@ -159,6 +163,8 @@ class _Expander:
         for suffix, where in keyed:
             path = parent.child_path(call.name, suffix)
             inst = self.out.module_instances[path] = ModuleInstance(path, child, call, parent, where.each if where else None)
+            # a module's moved blocks name addresses inside it, as in Terraform: they move what each instance declares
+            self.out.moved += [dataclasses.replace(m, from_addr=prefixed(path, m.from_addr), to_addr=prefixed(path, m.to_addr)) for m in child.moved]
             self.module(inst, chain + [folder])
 
     def _load(self, folder: Path, call: ModuleCall) -> Config:

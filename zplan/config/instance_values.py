@@ -5,6 +5,7 @@ variable's validations refuse). Used by ``zplan.config.scope``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from zplan import diags
@@ -18,11 +19,16 @@ class Lazy(dict):
     every key exists, and is computed on first use. When its keys are known (``names``: a
     module's outputs), ``complete`` computes them all, for a use of the value as a whole."""
 
-    __slots__ = ("_get", "_names")  # a gather makes two per instance it reads: no __dict__ each
+    __slots__ = ("_get", "_names", "origin")  # a gather makes two per instance it reads: no __dict__ each
+    made = 0  # how many with an origin so far: whether a for_each value may hold one (zplan.config.expand)
 
-    def __init__(self, get: Callable[[str], Any], names: Callable[[], Iterable[str]] | None = None) -> None:  # (dict.__new__ made it empty)
+    def __init__(self, get: Callable[[str], Any], names: Callable[[], Iterable[str]] | None = None,
+                 origin: "InstanceRef | None" = None) -> None:  # (dict.__new__ made it empty)
         self._get = get
         self._names = names
+        self.origin = origin  # the resource or module instance it is, when it is one
+        if origin is not None:
+            Lazy.made += 1
 
     def __contains__(self, key: object) -> bool:
         return True
@@ -58,6 +64,61 @@ class Lazy(dict):
 
 
 
+@dataclass(frozen=True)
+class InstanceRef:
+    """The each.value of a for_each over resource or module instances (``for_each = resource.t.d``):
+    the instance, read anew where each.value is (its attributes as planned, then as applied), not
+    as it was when the instances were made, before anything was planned."""
+
+    kind: str  # "resource" | "module"
+    address: str
+
+
+class Rebound:
+    """An each.value holding resource or module instances (``{ dir = d }`` for each d of resource.t.d): each
+    ``InstanceRef`` in it is read anew where each.value is, as a whole one is."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def resolve(self, instance: Callable[[InstanceRef], Any]) -> Any:
+        return _resolved(self.value, instance)
+
+
+def rebindable(value: Any, inside: bool = False) -> Any:
+    """``value`` as an each.value: a resource or module instance becomes its ``InstanceRef``; with ``inside``
+    (the for_each read one), one inside it too, and the value a ``Rebound``."""
+    if isinstance(value, Lazy) or not inside:
+        return value.origin if isinstance(value, Lazy) and value.origin is not None else value
+    found = _refs(value)
+    return value if found is value else Rebound(found)
+
+
+def _refs(value: Any) -> Any:
+    """``value`` with each instance in it an ``InstanceRef`` (``value`` itself when it holds none)."""
+    if isinstance(value, Lazy):
+        return value.origin if value.origin is not None else value
+    if isinstance(value, dict):
+        items = {k: _refs(v) for k, v in value.items()}
+        return value if all(items[k] is v for k, v in value.items()) else type(value)(items)
+    if isinstance(value, (list, tuple)):
+        found = [_refs(v) for v in value]
+        return value if all(a is b for a, b in zip(found, value)) else type(value)(found)
+    return value
+
+
+def _resolved(value: Any, instance: Callable[[InstanceRef], Any]) -> Any:
+    if isinstance(value, InstanceRef):
+        return instance(value)
+    if isinstance(value, dict) and not isinstance(value, Lazy):
+        return type(value)({k: _resolved(v, instance) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return type(value)(_resolved(v, instance) for v in value)
+    return value
+
+
 class StepOutputs(Lazy):
     """``step.a.outputs`` (or ``outs``) as a value: each output a reference when read. Every key
     reads, so where one output is meant it would pass for an object: its name says which step."""
@@ -73,9 +134,23 @@ class StepOutputs(Lazy):
         return f'step.{self.step}.outs["PATH"]' if self.attr == "outs" else f"step.{self.step}.outputs.NAME"
 
 
-def whole_step_outputs(value: Any) -> StepOutputs | None:
-    """A ``step.a.outputs`` inside ``value``, where one output is meant: read as a whole, it is ``{}``."""
-    if isinstance(value, StepOutputs):
+class StepInstance(Lazy):
+    """One instance of a step with count / for_each as a value (``step.train["a"]``): only its outputs
+    are read from it (``.outputs.score``); as a whole it lists none, as ``step.a.outputs`` does not."""
+
+    __slots__ = ("step",)
+
+    def __init__(self, get: Callable[[str], Any], step: str) -> None:
+        super().__init__(get)
+        self.step = step
+
+    def one_of_them(self) -> str:
+        return f"step.{self.step}.outputs.NAME"
+
+
+def whole_step_outputs(value: Any) -> StepOutputs | StepInstance | None:
+    """A ``step.a.outputs`` (or a step instance) inside ``value``, where one output is meant: read as a whole, it is ``{}``."""
+    if isinstance(value, (StepOutputs, StepInstance)):
         return value
     items = dict.values(value) if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
     return next((found for found in map(whole_step_outputs, items) if found is not None), None)
@@ -132,10 +207,11 @@ def validated_input(var, value: Any, source: str) -> Any:
     return value
 
 
-def each_value(each, ref: Ref) -> Any:
+def each_value(each, ref: Ref, instance: Callable[[InstanceRef], Any]) -> Any:
     """``each.value.a.b``; a missing element names the instance lacking it (the others may have it).
-    Its elements are shown: a for_each computed from a secret is refused, so none is sensitive."""
-    value = each.value
+    Its elements are shown: a for_each computed from a secret is refused, so none is sensitive.
+    ``instance`` reads a resource or module instance the for_each went over, as the caller sees it."""
+    value = instance(each.value) if isinstance(each.value, InstanceRef) else each.value.resolve(instance) if isinstance(each.value, Rebound) else each.value
     for part in ref.parts[2:]:
         if value is UNKNOWN:
             return UNKNOWN

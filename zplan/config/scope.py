@@ -29,7 +29,7 @@ from zplan import diags
 from zplan.addrs import instance_key, prefixed
 from zplan.config.convert import module_input
 from zplan.config.expr import Expr, Marks, Ref, static_fail
-from zplan.config.instance_values import InstanceMap, Lazy, StepOutputs, complete_objects, dotted, each_value, index_value, no_instance, validated_input
+from zplan.config.instance_values import InstanceMap, InstanceRef, Lazy, StepInstance, StepOutputs, complete_objects, dotted, each_value, index_value, no_instance, validated_input
 from zplan.config.values import UNKNOWN
 from zplan.config.model import Config, ModuleInstance, Where
 from zplan.config.secret_values import add_secret, keep_secret
@@ -309,7 +309,7 @@ class Scope:
         """A module instance as a value: its outputs, each computed when read (a for expression
         reading one output of every instance reads no other, nor their sensitivity)."""
         self._whole_objects += 1
-        return Lazy(lambda out: self._child_output(path, out, ref), lambda: list(self.config.module_instances[path].config.outputs))
+        return Lazy(lambda out: self._child_output(path, out, ref), lambda: list(self.config.module_instances[path].config.outputs), InstanceRef("module", path))
 
     def _child_output(self, path: str, name: str, ref: Ref) -> Any:
         child = self.config.module_instances[path]
@@ -335,7 +335,7 @@ class Scope:
         if attr == "key" and len(ref.parts) == 2:
             return each.key
         if attr == "value":
-            return each_value(each, ref)
+            return each_value(each, ref, lambda i: self._resource_object(i.address, ref) if i.kind == "resource" else self._module_object(i.address, ref))
         raise diags.fail(f'"{dotted(ref.parts)}" is not known', "use each.key or each.value", ref.range)
 
     # -- steps and resources ------------------------------------------------------------------
@@ -361,7 +361,7 @@ class Scope:
         prefix = module.path
         if found is None or found.kind == "single":
             return self._step_ref(pipeline, name, parts[2:], prefix, ref)
-        keyed = lambda suffix: Lazy(lambda attr: self._step_ref(pipeline, name + suffix, ("outputs",) if attr == "outputs" else (attr,), prefix, ref))  # noqa: E731
+        keyed = lambda suffix: StepInstance(lambda attr: self._step_ref(pipeline, name + suffix, ("outputs",) if attr == "outputs" else (attr,), prefix, ref), name + suffix)  # noqa: E731
         return self._instance(found, base, parts, 2, ref, lambda addr: keyed(addr[len(base):]), tail=lambda addr, rest: self._step_ref(pipeline, name + addr[len(base):], rest, prefix, ref))
 
     def _step_ref(self, pipeline: str, name: str, rest: tuple, module: str, ref: Ref) -> Any:
@@ -392,9 +392,9 @@ class Scope:
         when used; all of them when the value leaves the evaluation whole (an output, a module input)."""
         names = self.resource_names
         if names is None:  # (a scope that cannot list attributes: only the ones read exist)
-            return Lazy(lambda attr: self._attribute(address, (attr,), ref))
+            return Lazy(lambda attr: self._attribute(address, (attr,), ref), origin=InstanceRef("resource", address))
         self._whole_objects += 1
-        return Lazy(lambda attr: self._attribute(address, (attr,), ref), lambda: names(address))
+        return Lazy(lambda attr: self._attribute(address, (attr,), ref), lambda: names(address), InstanceRef("resource", address))
 
     def _attribute(self, address: str, rest: tuple, ref: Ref) -> Any:
         if not rest:

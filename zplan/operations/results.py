@@ -58,7 +58,7 @@ def list_artifacts(args: ProjectArgs, address: str | None = None, run: int | Non
     with _reading(args) as project:
         executions = _executions(project, run, step)
         rows = [ArtifactRow(e.address, name, a.record.digest, a.record.size, a.record.materializer, a.uri, e.run)
-                for e in executions.values() if step in (None, e.address) for name, a in sorted(e.outputs.items())]
+                for e in executions.values() if step is None or addrs.matches(e.address, step) for name, a in sorted(e.outputs.items())]
         if step and not rows:
             project.artifact(step, run=run)  # raises UnknownAddress (undeclared step) or RunNotFound
             raise diags.fail(f"no recorded artifact of {step}" + (f" in run {run}" if run else ""), "run `zplan apply` first")

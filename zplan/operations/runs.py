@@ -127,7 +127,11 @@ def _artifact_of(project: Project, meta, what: str) -> tuple[int, str | None]:
             from zplan.metadata.reader import NOTHING_RECORDED
 
             hint = meta.missing_output_hint(str(wanted.step))
-            if project.config.step(str(wanted.step)) is None and hint == NOTHING_RECORDED:  # a typo: applying would not help
+            declared = project.config.step(str(wanted.step)) is not None
+            instances = [] if declared else addrs.instances_of(str(wanted.step), (s.address for s in project.config.steps()))
+            if instances:  # a step made with count / for_each given without its key
+                raise diags.fail(*addrs.give_one(str(wanted.step), instances, "step instances"))
+            if not declared and hint == NOTHING_RECORDED:  # a typo: applying would not help
                 raise diags.fail(f"no step {wanted.step} is declared in the configuration or recorded",
                                  "check the address: `zplan state list` lists the recorded steps")
             raise diags.fail(f"no recorded artifact for {wanted.step} output {wanted.output}", hint)

@@ -40,8 +40,8 @@ def _import_steps(project: Project) -> None:
         if step.script is not None or step.tfx is not None or step.file in seen:  # script and TFX steps import none of the project's step modules here
             continue
         seen.add(step.file)
-        module = step.file[:-3].replace("/", ".") if step.file.endswith(".py") else step.file
-        code = f"import sys; sys.path.insert(0, {str(project.root)!r}); import importlib; importlib.import_module({module!r})"
+        # as its worker imports it: a git module's file or one beside the project has no dotted name
+        code = f"from pathlib import Path; from zplan.apply.step_function import import_step_module; import_step_module(Path({str(project.root)!r}), {step.file!r})"
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=project.root)
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]

@@ -83,7 +83,7 @@ class CodeReader:
             return Path(os.path.relpath(path, self.project_dir)).as_posix()
 
     def compute(self, source_file: str, function: str) -> CodeInfo:
-        path = (self.project_dir / source_file).resolve()
+        path = self._step_file(source_file)
         module = self.module(path)
         if function == SCRIPT:
             return self._script(path)
@@ -114,7 +114,7 @@ class CodeReader:
         """What a top-level definition other than a step function reaches (a materializer class:
         its methods, and the project code they call), followed as a step function's code is;
         ``WHOLE_MODULE`` keys every definition of the module."""
-        path = (self.project_dir / source_file).resolve()
+        path = self._step_file(source_file)
         module = self.module(path)
         walk = _Reach(self)
         if name == WHOLE_MODULE:
@@ -143,14 +143,18 @@ class CodeReader:
         parts = dict(sorted(walk.parts.items()))
         return CodeInfo(hash_value(parts), None, self.stamps(walk.files), parts, sorted(walk.libraries))
 
+    def _step_file(self, source_file: str) -> Path:
+        """A step's file; one of a module outside the project (../modules/x/pkg/steps.py) makes the top of its
+        packages step code too: its relative imports are followed, as they are found when the step runs."""
+        path = (self.project_dir / source_file).resolve()
+        if not self._is_code(path):
+            self._code_roots.append(_package_top(path))
+        return path
+
     def dotted(self, path: Path) -> str:
         """The name Python imports the module at ``path`` by, from the innermost folder step code lies in."""
         root = max((r for r in self._code_roots if inside(path, r)), key=lambda r: len(r.parts), default=None)
-        if root is None:  # a module's step file outside the project (../modules/x/pkg/steps.py): from its package's top
-            root = path.parent
-            while (root / "__init__.py").is_file():
-                root = root.parent
-        rel = path.relative_to(root.resolve()).with_suffix("")
+        rel = path.relative_to((root or _package_top(path)).resolve()).with_suffix("")
         return ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
 
     def package_of(self, path: Path) -> Path | None:
@@ -422,6 +426,14 @@ class _Reach:
             return None
         folder = package if package.is_dir() else package.parent
         return self.index.find_module(folder / "__init__.py", name, 1)
+
+
+def _package_top(path: Path) -> Path:
+    """The folder above the packages holding ``path`` (its own folder when it is in none)."""
+    root = path.parent
+    while (root / "__init__.py").is_file():
+        root = root.parent
+    return root
 
 
 def _is_package(target: Path) -> bool:

@@ -206,7 +206,7 @@ def loaders(inputs: dict[str, Any]) -> dict[str, Any]:
     for name, spec in inputs.items():
         if isinstance(spec, StepOutputInput):
             found[name] = spec.loader
-        elif isinstance(spec, ListInput):
+        elif isinstance(spec, ListInput) and spec.items:  # (an empty fan-in is loaded by none)
             found[name] = sorted({i.loader for i in spec.items if i.loader is not None})
     return found
 

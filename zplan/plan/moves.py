@@ -10,7 +10,7 @@ plan lists each move ("X has moved to Y"); apply writes the moved state.
 from __future__ import annotations
 
 from zplan import diags
-from zplan.addrs import matches, moved_to, normalize, parse_selector
+from zplan.addrs import is_resource, matches, moved_to, normalize, parse_selector
 from zplan.config.model import Config, Moved
 from zplan.state.model import State
 
@@ -21,12 +21,35 @@ def apply_moves(config: Config, state: State, blocked: list[tuple[str, str]] | N
     if config.moved:
         check_moves(config)
     moved: dict[str, str] = {}
-    for block in config.moved:
-        for old, new in state.move(lambda address, b=block: moved_to(address, b.from_addr, b.to_addr), blocked):
+    renames = [lambda address, b=block: moved_to(address, b.from_addr, b.to_addr) for block in config.moved]
+    renames += [lambda address, s=source, t=target: t if address == s else None for source, target in implied_moves(config, state)]
+    for rename in renames:  # (an implied move takes that one instance: never what its address starts)
+        for old, new in state.move(rename, blocked):
             first = next((k for k, v in moved.items() if v == old), old)  # a -> b then b -> c: a -> c
             moved.pop(first, None)
             moved[first] = new
     return sorted(moved.items())
+
+
+def implied_moves(config: Config, state: State) -> list[tuple[str, str]]:
+    """Terraform's implied moves: a recorded resource whose block gained ``count`` is its instance
+    [0], and instance [0] of one whose block lost it is the block's one object (not for for_each,
+    nor when a moved block names the resource: it says which instance stays)."""
+    if not state.resources:
+        return []
+    found = []
+    for base, instances in config.instances.items():
+        if instances.kind == "for_each" or not is_resource(base):
+            continue
+        old, new = (base, base + "[0]") if instances.kind == "count" else (base + "[0]", base)
+        if old in state.resources and not any(_names(end, base) for b in config.moved for end in (b.from_addr, b.to_addr)):
+            found.append((old, new))
+    return found
+
+
+def _names(end: str, resource: str) -> bool:
+    """Whether a moved block's end is ``resource``, one of its instances, or a module holding it."""
+    return matches(resource, end) or end.startswith(resource + "[")
 
 
 def follow_moves(config: Config, selectors: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -69,9 +92,11 @@ def check_moves(config: Config) -> None:
     destroyed as no longer in the configuration (a for_each key renamed in the moved block only)."""
     declared = [step.address for step in config.steps()] + list(config.resources)
     found = diags.Collector()
+    said: set = set()  # the blocks reported: a module's, once however many instances the module has
     for block in config.moved:
-        still = next((addr for addr in declared if _moved_away(addr, block)), None)
+        still = None if block.range in said else next((addr for addr in declared if _moved_away(addr, block)), None)
         if still is not None:
+            said.add(block.range)
             found.error(f"moved: {block.from_addr} is still declared",
                         f"{still} is in the configuration: declare it as {block.to_addr} instead (rename the block or its key), "
                         "or remove this moved block", block.range)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from zplan import diags
-from zplan.config.instance_values import StepOutputs
+from zplan.config.instance_values import StepInstance, StepOutputs
 from zplan.config.scope import StepOutputRef, map_step_refs
 from zplan.config.values import UNKNOWN, Template, contains_unknown, find_symbolic
 from zplan.graph.build import pipeline_of
@@ -36,7 +36,7 @@ def plan_outputs(project, steps: tuple[m.StepPlan, ...], scope, check_refs: Call
                 output.range,
             )
         wrong = _not_shown(value)
-        if isinstance(wrong, StepOutputs):
+        if isinstance(wrong, (StepOutputs, StepInstance)):
             raise diags.fail(f'output "{name}" holds every output of step.{wrong.step}, which are listed nowhere',
                              f"name one: {wrong.one_of_them()}", output.range)
         if wrong is not None:
@@ -199,10 +199,10 @@ def unsealed_value(value: Any, state_dir) -> Any:
     return sealed.unseal(value, state_dir)
 
 
-def _not_shown(value: Any) -> StepOutputs | Template | None:
-    """What an output cannot hold: a step's outputs as a whole (listed nowhere: it would show ``{}``),
-    or text made from a step output (text is made when planning; the step's value, when it runs)."""
-    if isinstance(value, (StepOutputs, Template)):
+def _not_shown(value: Any) -> StepOutputs | StepInstance | Template | None:
+    """What an output cannot hold: a step's outputs (or a step instance) as a whole (listed nowhere: it would
+    show ``{}``), or text made from a step output (text is made when planning; the step's value, when it runs)."""
+    if isinstance(value, (StepOutputs, StepInstance, Template)):
         return value
     items = dict.values(value) if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
     return next((found for found in map(_not_shown, items) if found is not None), None)

@@ -293,9 +293,10 @@ class StepPlanner:
     def _input(self, step: StepConfig, name: str, value: Any) -> m.StepInput:
         if isinstance(value, StepOutputRef):
             return self._upstream(step, value)
-        if isinstance(value, list) and value and all(isinstance(v, StepOutputRef) for v in value):
+        # (empty too, as Terraform's step.train[*] of no instances: the step gets [] or {})
+        if isinstance(value, list) and all(isinstance(v, StepOutputRef) for v in value):
             return m.ListInput(tuple(self._upstream(step, v) for v in value))
-        if isinstance(value, dict) and value and all(isinstance(v, StepOutputRef) for v in value.values()):
+        if isinstance(value, dict) and (value or whole_step_outputs(value) is None) and all(isinstance(v, StepOutputRef) for v in value.values()):
             return m.ListInput(tuple(self._upstream(step, v) for v in value.values()), tuple(value))
         if isinstance(value, str):
             return self._data(step, name, value)

@@ -75,8 +75,13 @@ def _dot_id(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+# Mermaid's entity codes: an instance key's quotes are drawn as written ("#" too, so that a key
+# holding "#1;" is not read as one); < and > are not read as HTML, nor ` as Markdown
+_MERMAID_CODES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "`": "#96;"}
+
+
 def _mermaid_text(text: str) -> str:
-    return re.sub(r'["<>`]', "_", text)
+    return re.sub(r'[#"<>`]', lambda m: _MERMAID_CODES[m.group()], text)
 
 
 def _class(action: str) -> str:
