@@ -96,6 +96,9 @@ def rebindable(value: Any, inside: bool = False) -> Any:
     return value if found is value else Rebound(found)
 
 
+_REREAD = frozenset({InstanceRef, Rebound})  # each.values read anew where each.value is (each_value)
+
+
 def _refs(value: Any) -> Any:
     """``value`` with each instance in it an ``InstanceRef`` (``value`` itself when it holds none)."""
     if isinstance(value, Lazy):
@@ -207,11 +210,14 @@ def validated_input(var, value: Any, source: str) -> Any:
     return value
 
 
-def each_value(each, ref: Ref, instance: Callable[[InstanceRef], Any]) -> Any:
+def each_value(each, ref: Ref, resource: Callable[[str, Ref], Any], module: Callable[[str, Ref], Any]) -> Any:
     """``each.value.a.b``; a missing element names the instance lacking it (the others may have it).
     Its elements are shown: a for_each computed from a secret is refused, so none is sensitive.
-    ``instance`` reads a resource or module instance the for_each went over, as the caller sees it."""
-    value = instance(each.value) if isinstance(each.value, InstanceRef) else each.value.resolve(instance) if isinstance(each.value, Rebound) else each.value
+    ``resource`` and ``module`` read an instance the for_each went over (by address), as the caller sees it."""
+    value = each.value
+    if type(value) in _REREAD:  # (one look for the usual value, which holds no instance)
+        instance = lambda i: resource(i.address, ref) if i.kind == "resource" else module(i.address, ref)  # noqa: E731
+        value = instance(value) if type(value) is InstanceRef else value.resolve(instance)
     for part in ref.parts[2:]:
         if value is UNKNOWN:
             return UNKNOWN

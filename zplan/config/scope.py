@@ -335,7 +335,7 @@ class Scope:
         if attr == "key" and len(ref.parts) == 2:
             return each.key
         if attr == "value":
-            return each_value(each, ref, lambda i: self._resource_object(i.address, ref) if i.kind == "resource" else self._module_object(i.address, ref))
+            return each_value(each, ref, self._resource_object, self._module_object)  # (no new closure per instance)
         raise diags.fail(f'"{dotted(ref.parts)}" is not known', "use each.key or each.value", ref.range)
 
     # -- steps and resources ------------------------------------------------------------------
