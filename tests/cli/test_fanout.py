@@ -289,3 +289,50 @@ def test_a_step_instance_as_a_whole_is_an_error_not_an_empty_map(sweep, where):
     result = sweep.run("plan")
     assert result.code == 1 and "Traceback" not in result.err, str(result)
     assert message in result.err, str(result)
+
+
+SMOKE_EACH = '''
+resource "local_directory" "d" {
+  for_each = toset(["a", "b"])
+  path     = "out/${each.key}"
+}
+
+pipeline "p" {
+  step "smoke" {
+    for_each = resource.local_directory.d
+    source   = "steps.py:smoke"
+    params   = { path = each.value.path }
+  }
+  step "nested" {
+    for_each = { for k, d in resource.local_directory.d : k => { dir = d } }
+    source   = "steps.py:smoke"
+    params   = { path = each.value.dir.path }
+  }
+}
+'''
+
+
+def test_a_step_reading_a_resource_instance_through_each_value_reruns_when_it_is_replaced(tmp_path):
+    # as a step naming resource.T.N["a"] in its params does: a redeploy reruns its smoke test, even with the
+    # same attributes. Through each.value it was not counted as reading the resource, and stayed cached
+    project = Project(tmp_path)
+    project.write("steps.py", "def smoke(path: str) -> str:\n    return path.upper()\n")
+    project.write("main.zp.hcl", SMOKE_EACH)
+    assert "Apply complete: 6 ok." in project.apply().out
+    plan = project.ok("plan", "-replace", 'resource.local_directory.d["a"]').out
+    for step in ("smoke", "nested"):
+        assert re.search(rf'{step}\["a"\] +will rerun: resource\.local_directory\.d\["a"\] changes \(replace\)', plan), plan
+        assert re.search(rf'{step}\["b"\] +cached', plan), plan
+    assert project.ok("plan", "-detailed-exitcode").code == 0
+
+
+def test_a_step_that_starts_reading_a_resource_says_so(tmp_path):
+    # its key gains the resource's record: "changed since the step last ran" would say the resource changed
+    project = Project(tmp_path)
+    project.write("steps.py", "def smoke(path: str) -> str:\n    return path.upper()\n")
+    project.write("main.zp.hcl", SMOKE_EACH.replace("each.value.path", "each.key").replace("each.value.dir.path", "each.key"))
+    assert "Apply complete: 6 ok." in project.apply().out
+    project.write("main.zp.hcl", SMOKE_EACH)
+    plan = project.ok("plan").out
+    assert re.search(r'smoke\["a"\] +will rerun: .*reads resource\.local_directory\.d\["a"\], which it did not when it last ran', plan), plan
+    assert "changed since the step last ran" not in plan, plan

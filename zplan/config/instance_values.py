@@ -122,6 +122,15 @@ def _resolved(value: Any, instance: Callable[[InstanceRef], Any]) -> Any:
     return value
 
 
+def resources_in(value: Any) -> set[str]:
+    """The resource instances an each.value holds (``for_each = resource.t.d``): what a step reading it reads."""
+    if type(value) not in _REREAD:
+        return set()
+    found: set[str] = set()
+    _resolved(value.value if type(value) is Rebound else value, lambda i: found.add(i.address) if i.kind == "resource" else None)
+    return found
+
+
 class StepOutputs(Lazy):
     """``step.a.outputs`` (or ``outs``) as a value: each output a reference when read. Every key
     reads, so where one output is meant it would pass for an object: its name says which step."""

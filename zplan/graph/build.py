@@ -101,12 +101,18 @@ def _repeat_refs(block) -> list:
 
 
 def resources_read(config: Config, step: StepConfig) -> set[str]:
-    """The resources a step's params and inputs read (``resource.T.N.attr``, through locals):
-    the step reruns when one of them changes. ``depends_on`` and the stack only order it."""
+    """The resources a step's params and inputs read (``resource.T.N.attr``, through locals, or the
+    instance its each.value is): the step reruns when one of them changes. ``depends_on`` and the stack only order it."""
     if not config.resources:  # every resource, modules' included, is listed here after expansion
         return set()
     refs = [r for expr in (step.inputs, step.params) if expr is not None for r in expr.references()]
-    return {t for t in targets(config, refs, step.where, step.pipeline, diags.Collector()) if _is_resource(t)}
+    read = {t for t in targets(config, refs, step.where, step.pipeline, diags.Collector()) if _is_resource(t)}
+    each = step.where.each if step.where is not None else None
+    if each is not None and any(r.parts[:2] == ("each", "value") for r in refs):
+        from zplan.config.instance_values import resources_in
+
+        read |= resources_in(each.value)
+    return read
 
 
 def _is_resource(address: str) -> bool:

@@ -429,8 +429,9 @@ class StepPlanner:
         reasons += input_loading_reasons(before, self._expected_loaders(plan.inputs), self.loaders, plan.libraries, bool(reasons))
         reasons += registration_reasons(before, plan.materializers, record.outputs)
         if not touched:
-            reasons += [m.Reason(m.RESOURCE_CHANGED, f"{a} changed since the step last ran")
-                        for a, digest in plan.resources.items() if digest is not None and before.get("resources", {}).get(a) != digest]
+            was = before.get("resources", {})
+            reasons += [m.Reason(m.RESOURCE_CHANGED, f"{a} changed since the step last ran" if a in was else f"reads {a}, which it did not when it last ran")
+                        for a, digest in plan.resources.items() if digest is not None and was.get(a) != digest]
         reasons += env_reasons(before.get("env"), self.env)
         if not stack_known:
             reasons.append(m.Reason(m.KNOWN_AFTER_APPLY, "stack settings known after apply"))
