@@ -336,3 +336,18 @@ def test_a_step_that_starts_reading_a_resource_says_so(tmp_path):
     plan = project.ok("plan").out
     assert re.search(r'smoke\["a"\] +will rerun: .*reads resource\.local_directory\.d\["a"\], which it did not when it last ran', plan), plan
     assert "changed since the step last ran" not in plan, plan
+
+
+def test_a_step_reading_a_module_instance_through_each_value_reruns_when_a_resource_behind_it_is_replaced(tmp_path):
+    # as a step reading module.w["c"].dir does; the step over module.w stayed cached ("upstream output unchanged")
+    project = Project(tmp_path)
+    project.write("modules/w/main.zp.hcl", 'variable "name" {}\n\nresource "local_directory" "x" {\n  path = "out/w-${var.name}"\n}\n\n'
+                                           'output "dir" {\n  value = resource.local_directory.x.id\n}\n')
+    project.write("steps.py", "def smoke(path: str) -> str:\n    return path.upper()\n")
+    project.write("main.zp.hcl", 'module "w" {\n  for_each = toset(["c", "d"])\n  source   = "./modules/w"\n  name     = each.key\n}\n\n'
+                                 'pipeline "p" {\n  step "each" {\n    for_each = module.w\n    source   = "steps.py:smoke"\n'
+                                 '    params   = { path = each.value.dir }\n  }\n}\n')
+    assert "Apply complete: 4 ok." in project.apply().out
+    applied = project.ok("apply", "-auto-approve", "-replace", 'module.w["c"].resource.local_directory.x')
+    assert re.search(r'^pipeline\.p\.step\.each\["c"\]: running$', applied.out, re.M), str(applied)
+    assert re.search(r'^pipeline\.p\.step\.each\["d"\]: cached$', applied.out, re.M), str(applied)

@@ -122,12 +122,12 @@ def _resolved(value: Any, instance: Callable[[InstanceRef], Any]) -> Any:
     return value
 
 
-def resources_in(value: Any) -> set[str]:
-    """The resource instances an each.value holds (``for_each = resource.t.d``): what a step reading it reads."""
+def instances_in(value: Any) -> list[InstanceRef]:
+    """The resource and module instances an each.value holds (``for_each = resource.t.d``): what a step reading it reads."""
     if type(value) not in _REREAD:
-        return set()
-    found: set[str] = set()
-    _resolved(value.value if type(value) is Rebound else value, lambda i: found.add(i.address) if i.kind == "resource" else None)
+        return []
+    found: list[InstanceRef] = []
+    _resolved(value.value if type(value) is Rebound else value, found.append)
     return found
 
 

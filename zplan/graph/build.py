@@ -109,9 +109,24 @@ def resources_read(config: Config, step: StepConfig) -> set[str]:
     read = {t for t in targets(config, refs, step.where, step.pipeline, diags.Collector()) if _is_resource(t)}
     each = step.where.each if step.where is not None else None
     if each is not None and any(r.parts[:2] == ("each", "value") for r in refs):
-        from zplan.config.instance_values import resources_in
+        read |= _read_through_each(config, each.value)
+    return read
 
-        read |= resources_in(each.value)
+
+def _read_through_each(config: Config, value) -> set[str]:
+    """The resources behind an each.value: the resource instances it is or holds, and what every output of
+    a module instance it holds reads (any of them may be the one read: a redeploy reruns rather than goes unseen)."""
+    from zplan.config.instance_values import instances_in
+    from zplan.config.model import Where
+
+    read = set()
+    for instance in instances_in(value):
+        if instance.kind == "resource":
+            read.add(instance.address)
+            continue
+        child = config.module_instances[instance.address]
+        refs = [r for output in child.config.outputs.values() for r in output.expr.references()]
+        read |= {t for t in targets(config, refs, Where(child), None, diags.Collector()) if _is_resource(t)}
     return read
 
 
