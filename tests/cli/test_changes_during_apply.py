@@ -39,6 +39,10 @@ def edit_data() -> int:  # new data arriving while the apply runs
     return 1
 
 
+def nothing() -> int:
+    return 1
+
+
 def leave_traces() -> int:  # what one step could leave behind in its worker for the next
     import os, sys
     from steps import shared
@@ -63,6 +67,11 @@ def edits_itself(x: int) -> str:  # its own code edited while it runs
 
 
 def read(x: int, f: Path) -> str:
+    return f.read_text()
+
+
+def edits_reference(x: int, f: Path) -> str:  # new data arriving in the live file while it runs
+    f.write_text("v2, longer\\n")
     return f.read_text()
 
 
@@ -120,6 +129,16 @@ def test_without_a_saved_plan_the_data_as_snapshotted_is_what_runs_and_is_keyed(
     p.apply()
     assert _value(p, "b") == "v2, longer\n"
     assert "No changes" in p.ok("plan").out
+
+
+def test_a_reference_input_edited_while_its_step_runs_fails_the_step_and_is_not_cached(tmp_path):
+    """Read in place, not snapshotted: its key is the content as the step started, its result may be of another."""
+    p = _project(tmp_path, "nothing", "edits_reference", ', f = { path = "data/in.txt", snapshot = "reference" }')
+    done = p.run("apply", "-auto-approve")
+    assert done.code == 1
+    assert "data/in.txt changed while the step ran" in done.text
+    p.write("data/in.txt", "v1\n")  # back to the content the step's key was computed from
+    assert reasons(p.plan_json())["b"][0].startswith("previous run failed")
 
 
 @pytest.mark.parametrize("package", ["regular", "namespace"])

@@ -288,6 +288,19 @@ def test_gc_keeps_what_another_stack_on_the_same_store_refers_to(project: Projec
     assert refused.code == 1 and "Error: -ignore-stack staging: no such stack" in refused.err
 
 
+def test_keep_runs_removes_this_stack_s_old_outputs_when_another_stack_shares_the_store_and_the_state_file(three_runs) -> None:
+    """prod's records are in the same state file as local's: its own cache entries all count, local's are
+    judged by -keep-runs as without prod (they were all kept, so gc never freed anything)."""
+    project, old = three_runs
+    project.write("prod.zp.hcl", 'stack "prod" {\n  artifact_store = ".zplan/artifacts/"\n  metadata_store = "sqlite:///.zplan/prod.db"\n}\n')
+    project.ok("apply", "-auto-approve", "-stack", "prod", "-var", "c=5")
+    result = project.ok("gc", "-grace", "0", "-stack", "local", "-keep-runs", "1")
+    assert set(listed(result)) == old and "also those of stack prod" in result.out
+    assert project.ok("verify", "-stack", "prod").code == 0
+    assert "No changes." in project.ok("plan", "-stack", "prod", "-var", "c=5").out
+    assert "No changes." in project.ok("plan", "-stack", "local", "-var", "c=3").out
+
+
 def test_a_stack_on_the_same_store_that_cannot_be_read_stops_gc_naming_it(applied: Project) -> None:
     """Its metadata store reads a variable without a value: gc cannot know what it refers to, so it
     refuses with that stack's own error and place, and goes on only when told to leave it out."""

@@ -81,6 +81,17 @@ def test_export_refuses_a_damaged_artifact_and_writes_nothing(applied, tmp_path)
     assert not (tmp_path / "out").exists()
 
 
+def test_export_never_puts_a_file_in_a_folder_s_place_nor_under_a_file_and_writes_nothing(applied, tmp_path):
+    (tmp_path / "model" / "model.pkl").mkdir(parents=True)  # a folder of the user's where the model's file would go
+    (tmp_path / "notes").write_text("mine")
+    for dest in (tmp_path / "model", tmp_path / "notes" / "sub"):
+        result = applied.run("artifact", "export", TRAIN, str(dest), "-force")
+        assert result.code == 1 and "internal error" not in result.err and "Error:" in result.err, result
+        assert "-force overwrites files only" in result.err or "is not a folder" in result.err, result
+    assert [p.name for p in (tmp_path / "model").iterdir()] == ["model.pkl"] and (tmp_path / "model" / "model.pkl").is_dir()
+    assert (tmp_path / "notes").read_text() == "mine"
+
+
 # -- runs diff -------------------------------------------------------------------------------------
 
 

@@ -166,6 +166,21 @@ def test_verify_checks_data_snapshots_and_repair_makes_apply_store_them_again(pr
     assert "0 damaged, 0 missing" in project.ok("verify").out
 
 
+def test_a_step_that_adds_a_file_to_its_folder_snapshot_fails_and_no_step_reads_the_file(tmp_path: Path) -> None:
+    """The snapshot's own files keep their stamps: the new one beside them is what the check must see."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", 'pipeline "w" {\n  step "writer" {\n    source = "steps.py:writer"\n    inputs = { d = "data/fold" }\n  }\n'
+                           '  step "reader" {\n    source = "steps.py:reader"\n    inputs = { d = "data/fold" }\n  }\n}\n')
+    p.write("steps.py", 'def writer(d):\n    (d / "extra.txt").write_text("not in the data")\n    return 1\n\n\n'
+                        'def reader(d):\n    return sorted(f.name for f in d.iterdir())\n')
+    p.write("data/fold/a.txt", "1\n")
+    result = p.run("apply", "-auto-approve", "-parallelism", "1", "-target", "pipeline.w.step.writer")
+    assert result.code == 1 and "the step wrote into its input snapshot data/fold" in result.out, str(result)
+    assert "0 damaged, 0 missing" in p.ok("verify").out
+    p.apply("-target", "pipeline.w.step.reader")
+    assert p.step_records()["reader"]["outputs"]["output"]["value"] == ["a.txt"]
+
+
 def test_a_step_that_writes_into_its_data_snapshot_fails_and_the_snapshot_is_stored_again(project: Project) -> None:
     original = project.read("steps/data.py")
     project.replace("steps/data.py", '    """One number per line; blank lines are skipped."""\n',

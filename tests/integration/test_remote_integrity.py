@@ -92,3 +92,13 @@ def test_show_lists_a_large_output_by_its_uri_when_the_store_cannot_be_reached(t
     assert f"metrics = \"{s3_url}/" in shown.out, str(shown)
     failed = project.run("output", "metrics", env=env, timeout=300)
     assert failed.code == 1 and f"Error: artifact store {s3_url}" in failed.err, str(failed)
+
+
+def test_steps_on_an_object_store_leave_no_thread_and_keep_their_worker(tmp_path: Path, s3_url: str) -> None:
+    """The store's S3 client runs on fsspec's event loop, whose default executor starts threads of its
+    own (asyncio_0) as a step's inputs are read or its outputs stored: they are the store's, kept for
+    every step, not threads the step left (which would end its worker and be reported after each step)."""
+    project = copy_project(TESTDATA / "pipeline", tmp_path / "pipeline")
+    project.replace("main.zp.hcl", 'artifact_store = "file://.zplan/artifacts"', f'artifact_store = "{s3_url}"')
+    done = project.ok("apply", "-auto-approve", "-parallelism", "1")
+    assert "left" not in done.text and "thread" not in done.text, str(done)

@@ -23,6 +23,7 @@ from zplan import diags
 from zplan.apply import outputs as stack_outputs
 from zplan.apply.backend_steps import with_backends
 from zplan.apply.interrupts import StopRequest, stop_on_signals
+from zplan.apply.live_inputs import reference_stamps
 from zplan.apply.recorder import RunRecorder
 from zplan.apply.recovery import DamagedInputs
 from zplan.apply.resources import ResourceApplier
@@ -51,7 +52,6 @@ def step_runner(settings) -> type[StepRunner]:
     """Where steps run: worker processes here, or tasks on a Dask cluster."""
     if settings.get("orchestrator") == "dask":
         from zplan.apply.cluster import DaskStepRunner
-
         return DaskStepRunner
     return StepRunner
 
@@ -84,8 +84,7 @@ class Applier:
         self.state = state
         self.writes = StateWrites(self._after_snapshots(persist), self._after_snapshots(persist_last or persist), recovery,
                                   "destroy" if plan.destroy else "task" if in_task else "apply")
-        persist = self.writes.write
-        self.persist = persist
+        self.persist = persist = self.writes.write
         self.hooks = hooks or Hooks()
         self.graph = inputs.graph
         self.tracker = RunTracker(plan, inputs.stack_settings, inputs.read_elsewhere)
@@ -104,7 +103,7 @@ class Applier:
         self._exact = exact
         self._in_task = in_task
         self._lock_timeout = lock_timeout
-        self._code_files: dict[str, dict[str, list[int]]] = {}  # step -> its code files as its re-plan read them
+        self._code_files: dict[str, dict[str, list[int]]] = {}  # step -> its code files as its re-plan read them, its reference inputs
         self._damaged_inputs = DamagedInputs(self.graph, lambda: self.step_planner, self.tracker, self.runner.artifact_store, self.hooks)
 
     def _after_snapshots(self, persist: Callable[[State], None]) -> Callable[[State], None]:
@@ -272,7 +271,8 @@ class Applier:
             self._abort = exc
             return done_future(_NOT_STARTED)
         original = self.plan.step(address)
-        with self.step_planner.code.watching() as code_files:
+        with self.step_planner.code.watching() as code_files:  # (and the inputs it reads in place, stamped before it hashes them)
+            code_files.update(reference_stamps(self.project.root, original.inputs))
             current = self.step_as_it_starts(address)
         if current.action == m.CACHED:
             return done_future(CACHED)
@@ -383,8 +383,8 @@ class Applier:
             moved = self._mark_materializer_code(address, result)
         if result.ok and moved:  # its result may come from either version: kept under neither's key
             result.ok, result.outputs, result.error = False, {}, (
-                f"{', '.join(moved)} changed while the step ran, so its result may come from the code before or after "
-                "the edit; apply again to run it with the code as it is now")
+                f"{', '.join(moved)} changed while the step ran, so its result may come from the files before or after "
+                "the edit; apply again to run it with them as they are now")
         # The execution first: the write that puts the step's record in state writes it too (executions,
         # then state), so a killed apply never leaves state naming a run ML Metadata has no execution for.
         self.recorder.execution(current, "complete" if result.ok else "failed", result.outputs, result.error, result.started_at, result.finished_at,

@@ -14,7 +14,7 @@ Threads a step leaves alive (a ``Thread`` not joined, a ``ThreadPoolExecutor`` n
 library's background thread) would go on in the worker's next step, changing globals, writing files or
 holding locks; Python cannot stop a thread, so the worker that ran such a step runs no other: it ends
 once it has sent the step's result, and the next step gets a new worker. The threads the worker had
-before the step, zplan's own, joblib's reusable pool's, fsspec's event loop, dask's threaded scheduler's and
+before the step, zplan's own, joblib's reusable pool's, fsspec's event loop (and its executor's), dask's threaded scheduler's and
 the idle threads of Beam's shared pool (kept for every step) are not the step's.
 """
 
@@ -137,10 +137,14 @@ def _new_threads(before: frozenset[threading.Thread]) -> list[threading.Thread]:
 
 def _helper_threads() -> set[object]:
     """The threads a library keeps for every step in this worker: joblib's (loky's) reusable pool's,
-    fsspec's event loop (S3 and GCS calls, an artifact store's among them), the idle ones of Beam's
+    fsspec's event loop and its executor (S3 and GCS calls, an artifact store's among them), the idle ones of Beam's
     shared pool (a Beam pipeline on this machine's runner leaves them waiting for the next) and dask's
     threaded scheduler's."""
-    threads: set[object] = set((getattr(sys.modules.get("fsspec.asyn"), "iothread", None) or [None])[:1])
+    fsspec = sys.modules.get("fsspec.asyn")
+    threads: set[object] = set((getattr(fsspec, "iothread", None) or [None])[:1])
+    # and its loop's default executor's (asyncio_0...: an S3 client's blocking calls run there)
+    loop = (getattr(fsspec, "loop", None) or [None])[0]
+    threads.update(getattr(getattr(loop, "_default_executor", None), "_threads", ()))
     for pool in ("joblib.externals.loky.reusable_executor", "loky.reusable_executor"):
         executor = getattr(sys.modules.get(pool), "_executor", None)
         threads.add(getattr(executor, "_executor_manager_thread", None))

@@ -408,7 +408,8 @@ class LocalArtifactStore(ArtifactStore):
                     return False
         except OSError:
             return False
-        return True
+        # and no file beside them (a step that added one to its input snapshot): one listing a folder, no stat
+        return sum(len(names) for _, _, names in os.walk(root)) == len(sizes)
 
     def _ref(self, digest: str) -> StoredArtifact:
         return self._stored(digest, self._load_manifest(digest) or self._save_manifest(digest))

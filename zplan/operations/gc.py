@@ -110,7 +110,7 @@ def collect_garbage(args: ProjectArgs, keep_runs: int | None, dry_run: bool, loc
     sharing, ignored = _sharing_stacks(args, project, str(settings["artifact_store"]), ignore_stacks)
     with _locked({project.stack_name: backend, **{s.name: s.backend for s in sharing}}, lock_timeout, views, str(settings["artifact_store"])):
         state = State(backend.read())
-        others = _shared_references(sharing, state, backend, keep_runs, str(settings["artifact_store"]))
+        others = _shared_references(sharing, state, backend, key, keep_runs, str(settings["artifact_store"]))
         others |= _in_recovery_files(project)
         report = _judge(state, key, store, _results(args, project.stack_name), keep_runs, dry_run, others, grace_seconds)
         report.sharing, report.ignored = [s.name for s in sharing], ignored
@@ -189,20 +189,23 @@ class _Sharer:
     backend: "StateBackend"
     results: "Results"
 
-    def references(self, ours: State, our_backend: "StateBackend", keep_runs: int | None) -> set[str]:
+    def references(self, ours: State, our_backend: "StateBackend", our_key: str, keep_runs: int | None) -> set[str]:
         """What this stack's state and ML Metadata refer to, with its own ``keep_runs`` newest runs.
         Every cache entry in its state counts, whatever ``keep_runs``: gc drops only its own
-        stack's entries, so another's naming a deleted artifact would be left dangling."""
-        state = ours if self.backend.describe() == our_backend.describe() else State(self.backend.read())
+        stack's entries, so another's naming a deleted artifact would be left dangling. In the
+        state file gc's stack shares, that stack's entries are judged by ``keep_runs`` alone."""
+        shared = self.backend.describe() == our_backend.describe()
+        state = ours if shared else State(self.backend.read())
         kept = _kept_runs(self.results, keep_runs)
-        return _in_state(state, self.key, None) | _in_runs(self.results, kept, _latest_executions(state, self.key))
+        found = _in_state(state, self.key, None, judged=our_key if shared else None)
+        return found | _in_runs(self.results, kept, _latest_executions(state, self.key))
 
 
-def _shared_references(sharing: list[_Sharer], ours: State, backend: "StateBackend", keep_runs: int | None, url: str) -> set[str]:
+def _shared_references(sharing: list[_Sharer], ours: State, backend: "StateBackend", key: str, keep_runs: int | None, url: str) -> set[str]:
     found: set[str] = set()
     for sharer in sharing:
         try:
-            found |= sharer.references(ours, backend, keep_runs)
+            found |= sharer.references(ours, backend, key, keep_runs)
         except diags.DiagnosticError as exc:
             raise _unreadable(sharer.name, url, exc) from None
     return found
@@ -352,13 +355,14 @@ def _latest_executions(state: State, key: str) -> dict[int, set[str]]:
     return latest
 
 
-def _in_state(state: State, key: str, kept_runs: set[int] | None) -> set[str]:
+def _in_state(state: State, key: str, kept_runs: set[int] | None, judged: str | None = None) -> set[str]:
     """Every digest the state refers to: step records, the cache entries of kept runs (all when
-    ``kept_runs`` is None, and always those of other stores), outputs and resources."""
+    ``kept_runs`` is None, and always those of other stores but ``judged``'s, which gc judges
+    apart), outputs and resources."""
     found: set[str] = set()
     for store, entries in state.doc["stores"].items():
         found |= _digests(entries.get("steps", {}))
-        for entry in entries.get("cache", {}).values():
+        for entry in entries.get("cache", {}).values() if store != judged else ():
             if store != key or kept_runs is None or entry.get("run") is None or entry["run"] in kept_runs:
                 found |= _digests(entry.get("outputs", {}))
     found |= _digests(state.doc.get("outputs", {}))

@@ -110,22 +110,43 @@ def export_artifact(args: ProjectArgs, address: str, dest: Path, run: int | None
     with _reading(args) as project:
         folder = Path(project.artifact(str(wanted.step), wanted.output, run).path())
     files = sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+    if dest.exists() and not dest.is_dir():
+        raise diags.fail(f"{dest} is not a folder", "give a folder to export into")
+    _check_places(dest, files)
     clashes = [dest / f for f in files if (dest / f).exists()]
     if clashes and not force:
         raise diags.fail(f"{clashes[0]} already exists" + (f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""),
                          "choose an empty folder, or pass -force to overwrite")
-    if dest.exists() and not dest.is_dir():
-        raise diags.fail(f"{dest} is not a folder", "give a folder to export into")
-    return [_copy(folder / f, dest / f) for f in files]
+    return _copy_all([(folder / f, dest / f) for f in files])
 
 
-def _copy(source: Path, target: Path) -> Path:
-    """Write beside the target, then rename: an interrupted export leaves no half-written file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    shutil.copyfile(source, partial)
-    os.replace(partial, target)
-    return target
+def _check_places(dest: Path, files: list[Path]) -> None:
+    """Each file goes where no folder is, and under folders only (not under a file of the user's)."""
+    for f in files:
+        above = next(p for p in (dest / f).parents if p.exists() or p == p.parent)  # the nearest that is there
+        if not above.is_dir():
+            raise diags.fail(f"{above} is not a folder, and {dest / f} would go under it", "give a folder to export into")
+        if (dest / f).is_dir():
+            raise diags.fail(f"{dest / f} is a folder, where the artifact has a file",
+                             "-force overwrites files only: choose another folder, or move that one away")
+
+
+def _copy_all(pairs: list[tuple[Path, Path]]) -> list[Path]:
+    """Every file written beside its target first, then renamed into place: an export cut short
+    (a full disk, a kill while it copies) leaves no half-written file; one that fails removes its copies."""
+    partials = [target.with_name(f".{target.name}.partial") for _, target in pairs]
+    try:
+        for (source, target), partial in zip(pairs, partials):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, partial)
+        for (_, target), partial in zip(pairs, partials):
+            os.replace(partial, target)
+    except OSError as exc:
+        for partial in partials:
+            partial.unlink(missing_ok=True)
+        raise diags.fail(f"cannot export into {exc.filename or pairs[0][1].parent}: {exc.strerror or exc}",
+                         "free space or give a folder you can write to, then export again") from None
+    return [target for _, target in pairs]
 
 
 # -- runs diff -------------------------------------------------------------------------------------
