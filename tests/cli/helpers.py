@@ -233,3 +233,11 @@ def plan_line(result: Result, step: str) -> str:
     lines = [l for l in result.out.splitlines() if re.search(rf"\.step\.{step}\s", l)]
     assert len(lines) == 1, str(result)
     return lines[0]
+
+
+def closing(fds: tuple[int, ...], argv: list[str]) -> list[str]:
+    """``argv`` run with ``fds`` closed by a shell that then execs it. (Not a preexec_fn: Python code
+    run between fork and exec in this process, which has threads under pytest-xdist, can kill the
+    child before it starts: a test failed once with SIGABRT that way.)"""
+    closes = " ".join(f"{fd}<&-" if fd == 0 else f"{fd}>&-" for fd in fds)
+    return ["/bin/sh", "-c", f'exec "$@" {closes}', "sh", *argv]

@@ -4,13 +4,12 @@ is the same, and no file it opens later takes the free descriptor."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.cli.helpers import Project, cli_env
+from tests.cli.helpers import Project, cli_env, closing
 
 HCL = """
 variable "n" {
@@ -46,12 +45,8 @@ def project(tmp_path):
 
 def _closed(project: Project, fds: tuple[int, ...], *args: str) -> subprocess.CompletedProcess:
     """Run the command with ``fds`` closed; stderr is captured unless it is one of them."""
-    def close() -> None:
-        for fd in fds:
-            os.close(fd)
-
-    return subprocess.run([sys.executable, "-m", "zplan.cli", *args], cwd=project.root, env=cli_env(), timeout=120,
-                          preexec_fn=close, stderr=None if 2 in fds else subprocess.PIPE, text=True)
+    return subprocess.run(closing(fds, [sys.executable, "-m", "zplan.cli", *args]), cwd=project.root, env=cli_env(), timeout=120,
+                          stderr=None if 2 in fds else subprocess.PIPE, text=True)
 
 
 @pytest.mark.parametrize("fds", [(1,), (0, 1, 2)], ids=["stdout", "all three"])

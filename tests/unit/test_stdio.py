@@ -26,12 +26,9 @@ _SCRIPT = textwrap.dedent(
 
 
 def test_closed_streams_become_the_null_device_for_this_process_and_its_children(tmp_path):
-    def close_stdin_and_stdout() -> None:
-        os.close(0)
-        os.close(1)
+    from tests.cli.helpers import closing
 
-    done = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=tmp_path, preexec_fn=close_stdin_and_stdout,
-                          stderr=subprocess.PIPE, text=True, timeout=60)
+    done = subprocess.run(closing((0, 1), [sys.executable, "-c", _SCRIPT]), cwd=tmp_path, stderr=subprocess.PIPE, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr == f"child's stdout: {os.devnull}"
 
