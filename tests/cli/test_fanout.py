@@ -351,3 +351,13 @@ def test_a_step_reading_a_module_instance_through_each_value_reruns_when_a_resou
     applied = project.ok("apply", "-auto-approve", "-replace", 'module.w["c"].resource.local_directory.x')
     assert re.search(r'^pipeline\.p\.step\.each\["c"\]: running$', applied.out, re.M), str(applied)
     assert re.search(r'^pipeline\.p\.step\.each\["d"\]: cached$', applied.out, re.M), str(applied)
+
+
+def test_each_value_of_a_resource_naming_an_attribute_it_lacks_is_an_error_at_its_line(tmp_path):
+    # as resource.T.N["a"].pth is: it read as known after apply, forever
+    project = Project(tmp_path)
+    project.write("steps.py", "def smoke(path: str) -> str:\n    return path.upper()\n")
+    project.write("main.zp.hcl", SMOKE_EACH.replace("each.value.path", "each.value.pth"))
+    result = project.run("plan")
+    assert result.code == 1, str(result)
+    assert 'main.zp.hcl:11:25: unsupported attribute: resource.local_directory.d has no attribute "pth"' in result.err, str(result)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable
 from zplan import diags
 from zplan.addrs import short_name
 from zplan.config.convert import ConversionError, convert
+from zplan.config.expr import Ref
 from zplan.config.model import Config, ModuleInstance, ResourceConfig
 from zplan.config.types import KEYWORDS
 from zplan.config.values import article
@@ -117,8 +118,29 @@ def check_resource_reads(config: Config, registry: ProviderRegistry) -> None:
         for expr in _expressions(inst.config):
             for ref in expr.references():
                 _check_read(ref, inst.config, registry, mine)
+        for block in _blocks(inst.config):  # for_each = resource.T.N: each.value.ATTR reads resource.T.N's ATTR
+            over = block.repeat.expr.references() if block.repeat is not None and block.repeat.kind == "for_each" else []
+            if len(over) == 1 and len(over[0].parts) == 3 and over[0].parts[0] == "resource" and block.repeat.expr.source().strip() == str(over[0]):
+                for expr in _block_expressions(block):
+                    for ref in expr.references():
+                        if ref.parts[:2] == ("each", "value") and len(ref.parts) > 2:
+                            _check_read(Ref(over[0].parts + ref.parts[2:], ref.range), inst.config, registry, mine, keyed=False)
         found.extend(_in_module(inst, mine.items))
     found.raise_if_errors()
+
+
+def _blocks(config: Config) -> list:
+    """The blocks of one module folder that may have a for_each: resources, module calls, steps."""
+    steps = [s for pipeline in config.pipelines.values() for s in pipeline.steps.values()]
+    return [*config.resources.values(), *config.modules.values(), *steps]
+
+
+def _block_expressions(block) -> list:
+    if hasattr(block, "attributes"):  # a resource
+        return list(block.attributes.values())
+    if hasattr(block, "inputs") and isinstance(block.inputs, dict):  # a module call
+        return list(block.inputs.values())
+    return [e for e in (block.inputs, block.params, block.script.command if block.script else None) if e is not None]
 
 
 def _expressions(config: Config) -> list:
@@ -131,16 +153,16 @@ def _expressions(config: Config) -> list:
     for call in config.modules.values():
         out += call.inputs.values()
     for step in (s for pipeline in config.pipelines.values() for s in pipeline.steps.values()):
-        out += [e for e in (step.inputs, step.params, step.script.command if step.script else None) if e is not None]
+        out += _block_expressions(step)
     return out
 
 
-def _check_read(ref, config: Config, registry: ProviderRegistry, found: diags.Collector) -> None:
+def _check_read(ref, config: Config, registry: ProviderRegistry, found: diags.Collector, keyed: bool = True) -> None:
     parts = ref.parts
     if parts[0] != "resource" or len(parts) < 4:
         return
     resource = config.resources.get(f"resource.{parts[1]}.{parts[2]}")
-    at = 3 if resource is None or resource.repeat is None else 4  # resource.T.N[KEY].ATTR
+    at = 3 if resource is None or resource.repeat is None or not keyed else 4  # resource.T.N[KEY].ATTR (not: each.value.ATTR)
     schema = registry.schema(str(parts[1])) if resource is not None and len(parts) > at else None
     if schema is None or not isinstance(parts[at], str) or parts[at] in schema.attributes:
         return
