@@ -52,7 +52,6 @@ def step_runner(settings) -> type[StepRunner]:
     """Where steps run: worker processes here, or tasks on a Dask cluster."""
     if settings.get("orchestrator") == "dask":
         from zplan.apply.cluster import DaskStepRunner
-
         return DaskStepRunner
     return StepRunner
 
