@@ -36,7 +36,9 @@ def hash_text(text: str) -> str:
 
 def canonical_json(value: Any) -> str:
     """The one serialization that feeds both recorded state and cache keys."""
-    return _CANONICAL.encode(value)
+    if _encode is None:  # a Python without json's C accelerator
+        return _CANONICAL.encode(value)
+    return "".join(_encode(value, 0))
 
 
 def _json_default(value: Any) -> Any:
@@ -50,6 +52,11 @@ def _json_default(value: Any) -> Any:
 # What json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
 # builds on every call, made once: a plan encodes a cache key per step.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+# The C encoder ``_CANONICAL.encode`` makes on every call, made once and without its check for
+# circular containers (a dict of the markers of those being encoded): fingerprints are built from
+# configuration and JSON values, which hold none. Same text; ~1.3 us less of every step's plan.
+_encode = None if json.encoder.c_make_encoder is None else json.encoder.c_make_encoder(
+    None, _json_default, json.encoder.encode_basestring, None, ":", ",", True, False, True)
 
 
 def hash_value(value: Any) -> str:
