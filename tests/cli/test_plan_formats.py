@@ -122,3 +122,20 @@ def test_lineage_reaches_the_data_snapshot_and_the_commit(quickstart):
     assert "<- pipeline.training.step.train" in out and 'params {"c": 1, "seed": 42}' in out
     assert "csv: data snapshot data/wine.csv" in out
     assert f"git {commit[:10]})" in out and "+dirty" not in out
+
+
+def test_text_plan_shows_cached_steps_in_brief_as_the_full_json_plan_would(applied: Project):
+    """`zplan plan` printing text builds cached steps' entries in brief: the text must not change."""
+    from zplan.operations import applying
+    from zplan.operations.opening import ProjectArgs
+    from zplan.render.plan_text import render
+
+    for variables in ([], ["c=0.5"]):
+        selection = applying.Selection([], [], [], False, None)
+        full = applying.plan(ProjectArgs(applied.root, variables, None), selection).doc
+        brief = applying.plan(ProjectArgs(applied.root, variables, None), selection, for_text=True).doc
+        assert "params" not in brief["steps"][0] and brief["steps"][0]["action"] == "cached"  # (load: cached either way)
+        assert [s["address"] for s in brief["steps"]] == [s["address"] for s in full["steps"]]
+        assert [s for s in brief["steps"] if s["action"] == "run"] == [s for s in full["steps"] if s["action"] == "run"]
+        for verbose in (False, True):
+            assert render(brief, verbose) == render({**full, "created_at": brief["created_at"]}, verbose)

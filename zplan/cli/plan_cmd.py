@@ -48,7 +48,7 @@ def run_plan(root: Path, flags: PlanFlags) -> int:
     selection = applying.Selection(flags.target, flags.exclude, flags.replace, flags.destroy, flags.refresh, checkout=not flags.no_checkout)
     args = ProjectArgs(root, list(flags.var), flags.stack)
     with collector.paused():
-        outcome = applying.plan(args, selection, flags.out)
+        outcome = applying.plan(args, selection, flags.out, for_text=flags.format == "text")
         process.keep_until_exit(outcome)
         print_plan(outcome.doc, flags.format, flags.verbose)
     if outcome.adopted:

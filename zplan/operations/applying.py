@@ -80,14 +80,16 @@ class ApplyOutcome:
         return self.result is None or self.result.ok
 
 
-def plan(args: ProjectArgs, selection: Selection, out: Path | None = None) -> PlanOutcome:
+def plan(args: ProjectArgs, selection: Selection, out: Path | None = None, for_text: bool = False) -> PlanOutcome:
+    """``for_text``: the plan is printed as text, which shows a cached step by its address and run alone
+    (``to_json``'s ``cached_in_brief``)."""
     if out is not None:
         _check_plan_folder(out)  # before the plan is made: refused at once
     project = open_project(args)
     planned = make_plan(project, project.state_backend(), selection.request(), selection.refresh)
     if out is not None:
         save_planfile(out, planned, project)
-    return PlanOutcome(to_json(planned.plan), project, out, planned.adopted, planned)
+    return PlanOutcome(to_json(planned.plan, cached_in_brief=for_text), project, out, planned.adopted, planned)
 
 
 def save_planfile(out: Path, planned: Planned, project: Project) -> None:

@@ -58,8 +58,12 @@ from zplan.secrets import mask as mask_value
 FORMAT_VERSION = "1.0"
 
 
-def to_json(plan: m.Plan) -> dict:
+def to_json(plan: m.Plan, cached_in_brief: bool = False) -> dict:
+    """The JSON plan. ``cached_in_brief``: a cached step (not one ``restored``) is given only what
+    the text view shows of it (``_brief``), for `zplan plan` printing text: working out each one's
+    params and inputs was most of this at 20,000 steps, for lines the view leaves out."""
     mask = partial(mask_value, secrets=plan.secrets, unknown=UNKNOWN) if plan.secrets else _shown
+    restored = frozenset(plan.restored) if cached_in_brief else None
     return {
         "format_version": FORMAT_VERSION,
         "stack": plan.stack,
@@ -68,7 +72,8 @@ def to_json(plan: m.Plan) -> dict:
         "state": {"serial": plan.state_serial, "lineage": plan.state_lineage},
         "options": plan.options,
         "resources": [_resource(r, plan.secrets) for r in plan.resources],
-        "steps": [_step(s, mask, plan.secrets) for s in plan.steps],
+        "steps": [_brief(s) if restored is not None and s.action is m.CACHED and s.address not in restored else _step(s, mask, plan.secrets)
+                  for s in plan.steps],
         "outputs": {name: _output(o, mask) for name, o in plan.outputs.items()},
         "moved": [{"from": old, "to": new} for old, new in plan.moved],
         "other_stacks": [{"address": address, "stack": stack or None} for address, stack in plan.other_stacks],
@@ -115,6 +120,13 @@ def reasons_json(reasons: list[m.Reason], secrets: list[str]) -> list[dict]:
     """Reasons as the JSON plan shows them (and apply records them with the run): any text
     holding a sensitive value has it replaced by "(sensitive)"."""
     return [{"code": x.code.value, "message": redact(x.message, secrets)} for x in reasons]
+
+
+def _brief(s: m.StepPlan) -> dict:
+    """A cached step as the text view reads it (``zplan.render.plan_text``)."""
+    return {"address": s.address, "pipeline": s.pipeline, "step": s.step, "action": "cached", "reasons": [],
+            "cached_from": {"run": s.cached_from.run, "finished_at": s.cached_from.finished_at} if s.cached_from else None,
+            "depends_on": s.depends_on}
 
 
 def _step(s: m.StepPlan, mask, secrets: list[str]) -> dict:
