@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from zplan.pickled import tuple_state
+
 ERROR = "error"
 WARNING = "warning"
 
 
+@tuple_state
 @dataclass(frozen=True)
 class Range:
     """Where something was written: a file and a 1-based line (and column, when known)."""

@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("graph", "state", "stack", "render"),
     ("config", "metadata", "artifacts", "beam", "kubeflow", "tfx", "cluster", "backends"),  # readers, stores and remote back ends
     ("provider", "testing", "hooks", "secrets"),  # provider API and core contracts
-    ("actions", "addrs", "diags", "hashing", "fsutil", "durations", "processes", "stdio", "runtime", "steps", "_record_code"),  # leaves
+    ("actions", "addrs", "diags", "hashing", "fsutil", "durations", "processes", "stdio", "runtime", "steps", "_record_code", "pickled"),  # leaves
 ]
 RANK = {unit: rank for rank, row in enumerate(LAYERS) for unit in row}
 

@@ -63,7 +63,7 @@ def config_files(project_dir: Path) -> list[Path]:
 # there would keep any garbage cycle alive at that moment out of the collector's reach for good.
 FREEZE_PARSED_TREES = False
 
-PARSE_CACHE_VERSION = 6  # bump when parsed trees change shape or meaning (5: CRLF heredocs read as LF, 6: strip markers by line)
+PARSE_CACHE_VERSION = 7  # bump when parsed trees change shape or meaning (5: CRLF heredocs read as LF, 6: strip markers by line, 7: nodes pickled as tuples)
 
 
 def _parse(path: Path, cache_dir: Path | None) -> hcl.Block:
@@ -105,7 +105,7 @@ def _parse(path: Path, cache_dir: Path | None) -> hcl.Block:
     body = hcl.parse_file(path)
     try:
         atomic_write_bytes(cached, pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
-    except (OSError, pickle.PicklingError, RecursionError):
+    except (OSError, pickle.PicklingError, RecursionError, AttributeError):  # (AttributeError: a node with a field unset)
         pass
     return body
 

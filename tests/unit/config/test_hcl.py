@@ -270,6 +270,85 @@ def test_parsed_trees_survive_pickling():
     assert bucket.attributes["name"].expr.references()[0].range == Range("main.zp.hcl", 9, 25)
 
 
+EVERY_NODE = """
+locals {
+  a = [for k, v in var.m : "${k}=${v}" if v != null]
+  b = { for x in var.xs : x => -x... }
+  c = var.on ? step.s[*].outputs.y : (var.n + 1) * 2
+  d = "%{ for x in var.xs }${x}%{ endfor }%{ if var.on }on%{ else }off%{ endif }"
+  e = upper(var.s)[0].z["k"]
+  f = f(var.xs...)
+  g = <<-EOT
+    text ${var.s}
+  EOT
+  h = { k = [1, "two", null, true] }
+}
+"""
+
+
+def _fields(node):
+    """Every field of a parsed node (slots or dataclass fields), recursively, as plain values."""
+    import dataclasses
+
+    from zplan.config.expr import Expr
+
+    if isinstance(node, (list, tuple)):
+        return [type(node).__name__, *map(_fields, node)]
+    if isinstance(node, dict):
+        return {k: _fields(v) for k, v in node.items()}
+    if isinstance(node, Expr):
+        names = [n for klass in type(node).__mro__ for n in klass.__dict__.get("__slots__", ())]
+        return [type(node).__name__, node.range, node.source()] + [_fields(getattr(node, n)) for n in names if n != "_src"]
+    if dataclasses.is_dataclass(node):
+        return [type(node).__name__] + [_fields(getattr(node, f.name)) for f in dataclasses.fields(node)]
+    return node
+
+
+@pytest.mark.parametrize("source", [EVERY_NODE, DESIGN_EXAMPLE] + [
+    path for folder in ("examples", "modules", "tests/testdata") for path in sorted((Path(__file__).resolve().parents[3] / folder).rglob("*.zp.hcl"))
+], ids=lambda s: s.name if isinstance(s, Path) else "text")
+def test_a_parsed_tree_is_the_same_tree_after_pickling(source):
+    """The parse cache pickles each node as the tuple of its fields (zplan.pickled): every field comes back."""
+    import pickle
+
+    body = hcl.parse_file(source) if isinstance(source, Path) else parse(source)
+    again = pickle.loads(pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
+    assert _fields(again) == _fields(body)
+
+
+def test_every_kind_of_node_is_pickled_as_a_tuple():
+    from zplan.config.expr import Expr
+
+    body = parse(EVERY_NODE)
+    kinds = {type(n).__name__ for n in _walk(body)}
+    assert kinds >= {"ForExpr", "Conditional", "Splat", "TemplateExpr", "TemplateFor", "TemplateIf", "Call", "Index", "GetAttr", "Binary", "Unary", "Paren",
+                     "ObjectExpr", "TupleExpr", "Literal", "RefExpr"}
+    for node in _walk(body):
+        state = node.__getstate__()
+        assert type(state) is tuple, type(node)
+        if isinstance(node, Expr):
+            assert len(state) == len([n for klass in type(node).__mro__ for n in klass.__dict__.get("__slots__", ())])
+
+
+def _walk(node):
+    import dataclasses
+
+    from zplan.config.expr import Expr
+
+    if isinstance(node, (list, tuple)):
+        for item in node:
+            yield from _walk(item)
+    elif isinstance(node, dict):
+        for item in node.values():
+            yield from _walk(item)
+    elif isinstance(node, Expr) or dataclasses.is_dataclass(node):
+        yield node
+        names = [n for klass in type(node).__mro__ for n in klass.__dict__.get("__slots__", ()) if n != "_src"] if isinstance(node, Expr) \
+            else [f.name for f in dataclasses.fields(node)]
+        for name in names:
+            yield from _walk(getattr(node, name))
+
+
 # -- files --------------------------------------------------------------------------------
 
 

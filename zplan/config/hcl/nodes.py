@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 
 from zplan.diags import Range
 from zplan.config.expr import Expr
+from zplan.pickled import tuple_state
 
 
+@tuple_state
 @dataclass(frozen=True)
 class Attribute:
     """``name = expression`` in a block body."""
@@ -22,6 +24,7 @@ class Attribute:
     range: Range  # where the attribute name is
 
 
+@tuple_state
 @dataclass
 class Block:
     """A block (``type "label" ... { ... }``) with its attributes and nested blocks."""
