@@ -26,7 +26,7 @@ from zplan import diags
 from zplan.addrs import instance_key, prefixed
 from zplan.config import loader
 from zplan.config.instance_values import Lazy, rebindable
-from zplan.config.model import NO_DEFAULT, Config, Each, Instances, ModuleCall, ModuleInstance, Pipeline, Repeat, Where
+from zplan.config.model import NO_DEFAULT, SINGLE, Config, Each, Instances, ModuleCall, ModuleInstance, Pipeline, Repeat, Where
 from zplan.config.scope import Scope
 from zplan.config.values import UNKNOWN, SetValue, contains_unknown, is_number, type_name
 
@@ -43,8 +43,8 @@ def expand(config: Config, variables: Mapping[str, Any], stack: str = "") -> Con
         return config
     root = ModuleInstance("", config)
     if not needs_expansion(config):  # the common case: nothing to copy
-        instances = {s.address: Instances("single") for s in config.steps()}
-        instances.update((addr, Instances("single")) for addr in config.resources)
+        instances = dict.fromkeys([s.address for s in config.steps()], SINGLE)
+        instances.update(dict.fromkeys(config.resources, SINGLE))
         return dataclasses.replace(config, instances=instances, module_instances={"": root}, _step_index=None)
     out = dataclasses.replace(config, files=list(config.files), pipelines={}, resources={}, instances={}, module_instances={"": root},
                               moved=list(config.moved), _step_index=None)
@@ -135,7 +135,7 @@ class _Expander:
     def _instances(self, base: str, repeat: Repeat | None, inst: ModuleInstance) -> list[tuple[str, Where | None]]:
         """(key suffix, where) of each instance; where is None for a root block without count / for_each."""
         if repeat is None:
-            self.out.instances[base] = Instances("single")
+            self.out.instances[base] = SINGLE
             return [("", None if inst.call is None else Where(inst))]
         made = Lazy.made
         value, sensitive = self.scope.eval_marked(repeat.expr, where=Where(inst))

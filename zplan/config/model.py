@@ -226,6 +226,9 @@ class Instances:
     keys: tuple = ()
 
 
+SINGLE = Instances("single")  # (frozen: every block without count or for_each shares it)
+
+
 @dataclass
 class ProviderConfig:
     """A ``provider`` block: settings handed to the provider plugin of that name."""
