@@ -157,7 +157,12 @@ class CacheEntry:
 
     @staticmethod
     def from_doc(doc: dict) -> "CacheEntry":
-        return CacheEntry(doc["address"], doc["outputs"], doc.get("run"), doc.get("finished_at"), doc.get("pipeline_run"))
+        # made without the frozen class's __init__ (an object.__setattr__ per field), as StepPlan's
+        # step_plan: one for each cached step of every plan
+        entry = object.__new__(CacheEntry)
+        entry.__dict__.update(address=doc["address"], outputs=doc["outputs"], run=doc.get("run"), finished_at=doc.get("finished_at"),
+                              pipeline_run=doc.get("pipeline_run"))
+        return entry
 
     def to_doc(self) -> dict:
         doc = {"address": self.address, "outputs": self.outputs, "run": self.run, "finished_at": self.finished_at}

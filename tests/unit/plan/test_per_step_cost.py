@@ -17,6 +17,7 @@ import gc
 import json
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,7 +35,7 @@ from zplan.plan.params import plain, without_unknown
 from zplan.secrets import SEALED_MARK, mask
 from zplan.state import collector
 from zplan.state.checks import not_finite_path
-from zplan.state.model import State, StepRecord
+from zplan.state.model import CacheEntry, State, StepRecord
 
 SWEEP = """
 variable "p" {
@@ -285,7 +286,7 @@ def test_a_step_plan_made_without_init_is_the_record_init_makes(tmp_path):
         fields = {f.name: getattr(made, f.name) for f in dataclasses.fields(made)}
         by_init = plan_model.StepPlan(**fields)
         assert made == by_init and vars(made) == vars(by_init) and hash(made.address) == hash(by_init.address)
-        with __import__("pytest").raises(dataclasses.FrozenInstanceError):
+        with pytest.raises(dataclasses.FrozenInstanceError):
             made.action = None
     partial = plan_model.step_plan(address="a", pipeline="p", step="s", action=plan_model.RUN)
     assert partial == plan_model.StepPlan("a", "p", "s", plan_model.RUN)  # a field left out: the defaults, by __init__
@@ -314,3 +315,14 @@ def test_plain_data_paths_take_the_short_way_and_others_the_long_one():
     assert data_inputs._plain_relative("data/parts/0001.txt") and data_inputs._plain_relative("a b/é.csv")
     for rel in ("", ".", "./a", "a/../b", "a//b", "/abs", "a/", ".env", "a/.hidden", ".."):
         assert not data_inputs._plain_relative(rel)
+
+
+@pytest.mark.parametrize("doc", [{"address": "a", "outputs": {"o": {"digest": "d"}}}, {"address": "a", "outputs": {}, "run": 3, "finished_at": "t", "pipeline_run": "r"}])
+def test_a_cache_entry_read_without_init_is_the_entry_init_makes(doc):
+    import dataclasses
+
+    read = CacheEntry.from_doc(doc)
+    by_init = CacheEntry(doc["address"], doc["outputs"], doc.get("run"), doc.get("finished_at"), doc.get("pipeline_run"))
+    assert read == by_init and vars(read) == vars(by_init) and read.to_doc() == by_init.to_doc()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        read.run = 4
