@@ -24,7 +24,7 @@ from zplan.apply.runner import StepRunner
 from zplan.apply.worker import PathArg, StepResult, StepTask, TaskInput
 from zplan.graph.walk import failed_future
 from zplan.apply.workers import TaskCancelled
-from zplan.cluster.connect import connect, scheduler_address
+from zplan.cluster.connect import check_workers, connect, scheduler_address
 from zplan.plan import model as m
 
 ATTEMPTS = 2  # a step whose worker died is retried once, elsewhere
@@ -50,6 +50,7 @@ class DaskStepRunner(StepRunner):
         if address is None:
             raise diags.fail('orchestrator "dask" needs orchestrator_options = { scheduler = "tcp://HOST:8786" }')
         self._client = connect(address, self._connect_timeout())
+        check_workers(self._client, address)
         if not self._shared_project():
             from zplan.cluster.bundle import make_bundle
 
