@@ -101,3 +101,43 @@ output "best" {{
     proc = zplan(project, "apply", "-stack", "dask", "-auto-approve")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert zplan(project, "output", "-json", "best").stdout.split() == ['{"best":', '"large",', '"type":', '"dict"}'], proc.stdout
+
+
+def test_code_edited_before_its_step_starts_is_what_runs_on_the_cluster(tmp_path: Path, dask_cluster, s3_url: str) -> None:
+    """The project is shipped as the run starts; a step re-planned at its start with code edited since
+    (an editor saving steps/b.py: here step a, on a worker, writing the client's file) must run that code,
+    or the old code's result is cached under the new code's key and the next plan says nothing changed."""
+    project = tmp_path / "edited"
+    (project / "steps").mkdir(parents=True)
+    (project / "steps/a.py").write_text("from pathlib import Path\n\n\ndef edit_b(where: str) -> int:\n"
+                                        "    path = Path(where) / 'steps/b.py'\n"
+                                        "    path.write_text(path.read_text().replace('\"OLD\"', '\"NEW!\"'))\n    return 1\n")
+    (project / "steps/b.py").write_text('def version(x: int) -> str:\n    return "OLD"\n')
+    (project / "main.zp.hcl").write_text(f'''
+stack "dask" {{
+  orchestrator         = "dask"
+  orchestrator_options = {{ scheduler = "{dask_cluster.address}" }}
+  artifact_store       = "{s3_url}"
+  metadata_store       = "sqlite:///.zplan/metadata.db"
+}}
+
+pipeline "p" {{
+  step "a" {{
+    source = "steps/a.py:edit_b"
+    params = {{ where = "{project}" }}
+  }}
+  step "b" {{
+    source = "steps/b.py:version"
+    inputs = {{ x = step.a.outputs.output }}
+  }}
+}}
+
+output "version" {{
+  value = step.b.outputs.output
+}}
+''')
+    proc = zplan(project, "apply", "-stack", "dask", "-auto-approve")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert '"NEW!"' in (project / "steps/b.py").read_text()
+    assert zplan(project, "output", "version").stdout.strip() == '"NEW!"'
+    assert "No changes" in zplan(project, "plan", "-stack", "dask").stdout
