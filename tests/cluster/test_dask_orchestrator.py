@@ -103,16 +103,27 @@ output "best" {{
     assert zplan(project, "output", "-json", "best").stdout.split() == ['{"best":', '"large",', '"type":', '"dict"}'], proc.stdout
 
 
-def test_code_edited_before_its_step_starts_is_what_runs_on_the_cluster(tmp_path: Path, dask_cluster, s3_url: str) -> None:
-    """The project is shipped as the run starts; a step re-planned at its start with code edited since
-    (an editor saving steps/b.py: here step a, on a worker, writing the client's file) must run that code,
-    or the old code's result is cached under the new code's key and the next plan says nothing changed."""
+
+EDITS_B = "from pathlib import Path\n\n\ndef edit(where: str, file: str) -> int:\n" \
+          "    path = Path(where) / file\n    path.write_text(path.read_text().replace('OLD', 'NEW!'))\n    return 1\n"
+
+
+@pytest.mark.parametrize("edited, b", [
+    ("steps/b.py", 'source = "steps/b.py:version"\n    inputs = { x = step.a.outputs.output }'),
+    ("data/ref.txt", 'source = "steps/b.py:read"\n    inputs = { x = step.a.outputs.output, f = { path = "data/ref.txt", snapshot = "reference" } }'),
+])
+def test_what_is_edited_before_its_step_starts_is_what_runs_on_the_cluster(tmp_path: Path, dask_cluster, s3_url: str, edited: str, b: str) -> None:
+    """The project is shipped as the run starts; a step re-planned at its start with its code or a
+    reference input edited since (an editor saving it: here step a, on a worker, writing the client's
+    file) must run with that, or what the old files gave is cached under the new files' key and the
+    next plan says nothing changed."""
     project = tmp_path / "edited"
     (project / "steps").mkdir(parents=True)
-    (project / "steps/a.py").write_text("from pathlib import Path\n\n\ndef edit_b(where: str) -> int:\n"
-                                        "    path = Path(where) / 'steps/b.py'\n"
-                                        "    path.write_text(path.read_text().replace('\"OLD\"', '\"NEW!\"'))\n    return 1\n")
-    (project / "steps/b.py").write_text('def version(x: int) -> str:\n    return "OLD"\n')
+    (project / "data").mkdir()
+    (project / "steps/a.py").write_text(EDITS_B)
+    (project / "steps/b.py").write_text('def version(x: int) -> str:\n    return "OLD"\n\n\n'
+                                        'def read(x: int, f) -> str:\n    return f.read_text().strip()\n')
+    (project / "data/ref.txt").write_text("OLD\n")
     (project / "main.zp.hcl").write_text(f'''
 stack "dask" {{
   orchestrator         = "dask"
@@ -123,12 +134,11 @@ stack "dask" {{
 
 pipeline "p" {{
   step "a" {{
-    source = "steps/a.py:edit_b"
-    params = {{ where = "{project}" }}
+    source = "steps/a.py:edit"
+    params = {{ where = "{project}", file = "{edited}" }}
   }}
   step "b" {{
-    source = "steps/b.py:version"
-    inputs = {{ x = step.a.outputs.output }}
+    {b}
   }}
 }}
 
@@ -138,6 +148,6 @@ output "version" {{
 ''')
     proc = zplan(project, "apply", "-stack", "dask", "-auto-approve")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert '"NEW!"' in (project / "steps/b.py").read_text()
+    assert "NEW!" in (project / edited).read_text()
     assert zplan(project, "output", "version").stdout.strip() == '"NEW!"'
     assert "No changes" in zplan(project, "plan", "-stack", "dask").stdout

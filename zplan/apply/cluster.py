@@ -59,12 +59,15 @@ class DaskStepRunner(StepRunner):
             self._bundle = self._upload(make_bundle(self.project.root))
 
     def _shipped(self, task: StepTask, plan: m.StepPlan) -> str | None:
-        """The digest of a bundle holding the step's code files as its re-plan at start read them: the one
-        made as the run started, or, when one was edited since, a new one (an edit after the re-plan
-        is caught when the step ends, as for a local step). None when the project folder is shared."""
+        """The digest of a bundle holding the step's code files and reference inputs (read in place) as its
+        re-plan at start read them: the one made as the run started, or, when one was edited since, a new
+        one (an edit after the re-plan is caught when the step ends, as for a local step). None when the
+        project folder is shared."""
+        from zplan.apply.live_inputs import reference_stamps
         from zplan.cluster.bundle import make_bundle, outdated
 
-        files = task.script.copies if task.script is not None else {key.rpartition(":")[0] for key in plan.code_parts}
+        files = set(task.script.copies) if task.script is not None else {key.rpartition(":")[0] for key in plan.code_parts}
+        files |= {rel for rel in reference_stamps(self.project.root, plan.inputs) if (self.project.root / rel).is_file()}
         with self._bundle_lock:
             if self._bundle is not None and outdated(self._bundle, self.project.root, files):
                 self._bundle = self._upload(make_bundle(self.project.root))
