@@ -152,3 +152,25 @@ def test_workers_without_zplan_are_named_before_anything_runs(tmp_path: Path) ->
     assert "cannot import zplan" in proc.stderr and "No module named 'zplan'" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "pipeline.p.step.s" not in zplan(folder, "state", "list").stdout
+
+
+@pytest.mark.slow
+def test_a_step_whose_only_fitting_worker_died_is_retried_on_it_once_it_is_back(tmp_path: Path) -> None:
+    """A step asking for resources is placed on the workers that have them; its nanny restarts a worker
+    that died under a step at another address, under the same name: the retry must go to it there, not
+    wait for ever for the address that is gone."""
+    from tests.fixtures.dask_cluster import DASK, start_cluster
+
+    if not DASK.exists():
+        pytest.skip("Dask is not installed (the dask extra)")
+    cluster = start_cluster(tmp_path / "dask", {}, workers=1)
+    try:
+        folder = project(tmp_path / "p", cluster.address, f"file://{tmp_path}/artifacts", "once_kills_its_worker",
+                         f'{{ marker = "{tmp_path / "killed"}" }}\n    resources = {{ cpu = 1 }}')
+        proc = subprocess.run([sys.executable, "-m", "zplan.cli.app", "apply", "-stack", "dask", "-auto-approve"], cwd=folder,
+                              capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)  # (it hung, before)
+    finally:
+        cluster.stop()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "killed").exists(), "the first attempt did kill its worker"
+    assert "pipeline.p.step.s: done" in proc.stdout, proc.stdout
