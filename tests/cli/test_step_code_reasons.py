@@ -210,3 +210,28 @@ def test_a_src_layout_package_of_the_project_is_step_code(tmp_path):
     assert p.run("apply", "-auto-approve", "-parallelism", "1", env=env).code == 0
     assert p.run("output", env=env).code == 0
     assert p.step_records()["b"]["outputs"]["output"]["value"] == 2 * 3 * 3
+
+
+def test_a_step_after_one_that_failed_is_not_said_to_lose_the_libraries_its_input_loads_with(tmp_path):
+    """The upstream step's latest record is a failure, with no output to tell its materializer: the
+    step's input is still loaded as last time, by pandas, which its own code does not import."""
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", """
+pipeline "p" {
+  step "make" {
+    source = "steps.py:make"
+    params = { n = 3 }
+  }
+  step "count" {
+    source = "steps.py:count"
+    inputs = { frame = step.make.outputs.output }
+  }
+}
+""")
+    p.write("steps.py", "import pandas as pd\n\n\ndef make(n: int) -> pd.DataFrame:\n    assert n > 0, 'n must be positive'\n"
+                        "    return pd.DataFrame({'x': range(n)})\n\n\ndef count(frame) -> int:\n    return len(frame)\n")
+    p.apply()
+    p.replace("main.zp.hcl", "n = 3", "n = 0")
+    assert p.run("apply", "-auto-approve").code == 1
+    p.replace("main.zp.hcl", "n = 0", "n = 4")
+    assert reasons(p.plan_json())["count"] == ["input frame changes (upstream make reruns)"]

@@ -63,3 +63,19 @@ def test_the_beam_example_runs_on_the_dask_runner(tmp_path: Path, dask_cluster, 
     proc = zplan(project, "apply", "-stack", "dask", "-auto-approve", "-var", "rows=2000")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "pipeline.events.step.preprocess: done" in proc.stdout and "purchases" in proc.stdout
+
+
+@beam_step(num_shards=2)
+def divides_by_zero(rows):
+    return rows | beam.Map(lambda r: {"x": 1 / 0})
+
+
+def test_a_failure_on_the_dask_runner_shows_the_steps_frames_not_zplans_or_dasks(tmp_path: Path, dask_cluster) -> None:
+    from zplan.beam.step import BeamStepError
+
+    with on_dask(tmp_path, dask_cluster.address), pytest.raises(BeamStepError) as raised:
+        divides_by_zero(rows=EVENTS)
+    report = str(raised.value)
+    assert report.startswith("Beam pipeline failed: ZeroDivisionError: division by zero"), report
+    assert "test_beam_on_dask.py" in report and "in <lambda>" in report, report
+    assert "dask_runner.py" not in report and "distributed" not in report, report

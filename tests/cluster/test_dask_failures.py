@@ -3,6 +3,8 @@ a step, a step raising on a worker, an artifact store workers cannot reach."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,49 @@ def test_an_artifact_store_workers_cannot_write_fails_the_step_with_the_stores_m
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "artifact store s3://no-such-bucket-for-zplan/artifacts failed: The specified bucket does not exist" in proc.stdout
     assert "[on Dask worker tcp://127.0.0.1:" in proc.stdout and "Traceback" not in proc.stdout
+
+
+@pytest.mark.slow
+def test_workers_without_zplan_are_named_before_anything_runs(tmp_path: Path) -> None:
+    """A task sent to a worker that cannot import zplan ends that worker, and Dask gives it to the next
+    or, with none left, waits for ever: the apply must say so instead of hanging."""
+    from tests.fixtures.dask_cluster import DASK, start_cluster
+
+    if not DASK.exists():
+        pytest.skip("Dask is not installed (the dask extra)")
+    shadow = tmp_path / "no-zplan" / "zplan"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text('raise ModuleNotFoundError("No module named \'zplan\'", name="zplan")\n')
+    cluster = start_cluster(tmp_path / "dask", {}, workers=1, worker_env={"PYTHONPATH": str(shadow.parent)})
+    try:
+        folder = project(tmp_path / "p", cluster.address, f"file://{tmp_path}/artifacts", "raises", "{ n = 1 }")
+        proc = subprocess.run([sys.executable, "-m", "zplan.cli.app", "apply", "-stack", "dask", "-auto-approve"], cwd=folder,
+                              capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)  # (it hung, before)
+    finally:
+        cluster.stop()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "cannot import zplan" in proc.stderr and "No module named 'zplan'" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "pipeline.p.step.s" not in zplan(folder, "state", "list").stdout
+
+
+@pytest.mark.slow
+def test_a_step_whose_only_fitting_worker_died_is_retried_on_it_once_it_is_back(tmp_path: Path) -> None:
+    """A step asking for resources is placed on the workers that have them; its nanny restarts a worker
+    that died under a step at another address, under the same name: the retry must go to it there, not
+    wait for ever for the address that is gone."""
+    from tests.fixtures.dask_cluster import DASK, start_cluster
+
+    if not DASK.exists():
+        pytest.skip("Dask is not installed (the dask extra)")
+    cluster = start_cluster(tmp_path / "dask", {}, workers=1)
+    try:
+        folder = project(tmp_path / "p", cluster.address, f"file://{tmp_path}/artifacts", "once_kills_its_worker",
+                         f'{{ marker = "{tmp_path / "killed"}" }}\n    resources = {{ cpu = 1 }}')
+        proc = subprocess.run([sys.executable, "-m", "zplan.cli.app", "apply", "-stack", "dask", "-auto-approve"], cwd=folder,
+                              capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)  # (it hung, before)
+    finally:
+        cluster.stop()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "killed").exists(), "the first attempt did kill its worker"
+    assert "pipeline.p.step.s: done" in proc.stdout, proc.stdout

@@ -101,3 +101,53 @@ output "best" {{
     proc = zplan(project, "apply", "-stack", "dask", "-auto-approve")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert zplan(project, "output", "-json", "best").stdout.split() == ['{"best":', '"large",', '"type":', '"dict"}'], proc.stdout
+
+
+
+EDITS_B = "from pathlib import Path\n\n\ndef edit(where: str, file: str) -> int:\n" \
+          "    path = Path(where) / file\n    path.write_text(path.read_text().replace('OLD', 'NEW!'))\n    return 1\n"
+
+
+@pytest.mark.parametrize("edited, b", [
+    ("steps/b.py", 'source = "steps/b.py:version"\n    inputs = { x = step.a.outputs.output }'),
+    ("data/ref.txt", 'source = "steps/b.py:read"\n    inputs = { x = step.a.outputs.output, f = { path = "data/ref.txt", snapshot = "reference" } }'),
+])
+def test_what_is_edited_before_its_step_starts_is_what_runs_on_the_cluster(tmp_path: Path, dask_cluster, s3_url: str, edited: str, b: str) -> None:
+    """The project is shipped as the run starts; a step re-planned at its start with its code or a
+    reference input edited since (an editor saving it: here step a, on a worker, writing the client's
+    file) must run with that, or what the old files gave is cached under the new files' key and the
+    next plan says nothing changed."""
+    project = tmp_path / "edited"
+    (project / "steps").mkdir(parents=True)
+    (project / "data").mkdir()
+    (project / "steps/a.py").write_text(EDITS_B)
+    (project / "steps/b.py").write_text('def version(x: int) -> str:\n    return "OLD"\n\n\n'
+                                        'def read(x: int, f) -> str:\n    return f.read_text().strip()\n')
+    (project / "data/ref.txt").write_text("OLD\n")
+    (project / "main.zp.hcl").write_text(f'''
+stack "dask" {{
+  orchestrator         = "dask"
+  orchestrator_options = {{ scheduler = "{dask_cluster.address}" }}
+  artifact_store       = "{s3_url}"
+  metadata_store       = "sqlite:///.zplan/metadata.db"
+}}
+
+pipeline "p" {{
+  step "a" {{
+    source = "steps/a.py:edit"
+    params = {{ where = "{project}", file = "{edited}" }}
+  }}
+  step "b" {{
+    {b}
+  }}
+}}
+
+output "version" {{
+  value = step.b.outputs.output
+}}
+''')
+    proc = zplan(project, "apply", "-stack", "dask", "-auto-approve")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "NEW!" in (project / edited).read_text()
+    assert zplan(project, "output", "version").stdout.strip() == '"NEW!"'
+    assert "No changes" in zplan(project, "plan", "-stack", "dask").stdout

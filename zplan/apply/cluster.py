@@ -14,17 +14,18 @@ still alive, and fails with both attempts' story if that one dies too.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import threading
 import time
 import uuid
 from pathlib import Path
 
 from zplan import diags
 from zplan.apply.cluster_task import RemoteResult, run_on_worker, stop_steps
-from zplan.apply.runner import StepRunner
+from zplan.apply.runner import StepRefused, StepRunner, _same_data
 from zplan.apply.worker import PathArg, StepResult, StepTask, TaskInput
 from zplan.graph.walk import failed_future
 from zplan.apply.workers import TaskCancelled
-from zplan.cluster.connect import connect, scheduler_address
+from zplan.cluster.connect import check_workers, connect, scheduler_address
 from zplan.plan import model as m
 
 ATTEMPTS = 2  # a step whose worker died is retried once, elsewhere
@@ -34,7 +35,8 @@ class DaskStepRunner(StepRunner):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._client = None
-        self._bundle: str | None = None  # the digest of the project's files uploaded to the workers
+        self._bundle = None  # the project's files as last uploaded to the workers (a cluster.bundle.Bundle)
+        self._bundle_lock = threading.Lock()
         self._waiters = cf.ThreadPoolExecutor(max_workers=64, thread_name_prefix="zplan-dask")
         self._running: dict[str, object] = {}  # address -> the Dask future of its current attempt
         self._stopping: set[str] = set()  # task keys asked to stop (a second Ctrl-C kills them at once)
@@ -50,12 +52,28 @@ class DaskStepRunner(StepRunner):
         if address is None:
             raise diags.fail('orchestrator "dask" needs orchestrator_options = { scheduler = "tcp://HOST:8786" }')
         self._client = connect(address, self._connect_timeout())
+        check_workers(self._client, address)
         if not self._shared_project():
             from zplan.cluster.bundle import make_bundle
 
             self._bundle = self._upload(make_bundle(self.project.root))
 
-    def _upload(self, bundle) -> str:
+    def _shipped(self, task: StepTask, plan: m.StepPlan) -> str | None:
+        """The digest of a bundle holding the step's code files and reference inputs (read in place) as its
+        re-plan at start read them: the one made as the run started, or, when one was edited since, a new
+        one (an edit after the re-plan is caught when the step ends, as for a local step). None when the
+        project folder is shared."""
+        from zplan.apply.live_inputs import reference_stamps
+        from zplan.cluster.bundle import make_bundle, outdated
+
+        files = set(task.script.copies) if task.script is not None else {key.rpartition(":")[0] for key in plan.code_parts}
+        files |= {rel for rel in reference_stamps(self.project.root, plan.inputs) if (self.project.root / rel).is_file()}
+        with self._bundle_lock:
+            if self._bundle is not None and outdated(self._bundle, self.project.root, files):
+                self._bundle = self._upload(make_bundle(self.project.root))
+            return self._bundle.digest if self._bundle is not None else None
+
+    def _upload(self, bundle):
         import tempfile
 
         from zplan.cluster.bundle import file_name
@@ -63,12 +81,12 @@ class DaskStepRunner(StepRunner):
         name = file_name(bundle.digest)
         have = self._client.run(lambda dask_worker: (Path(dask_worker.local_directory) / name).is_file())
         if have and all(have.values()):
-            return bundle.digest  # uploaded by an earlier apply (and registered for workers that join later)
+            return bundle  # uploaded by an earlier apply (and registered for workers that join later)
         with tempfile.TemporaryDirectory(prefix="zplan-bundle-") as folder:
             path = Path(folder) / name
             path.write_bytes(bundle.data)
             self._client.upload_file(str(path), load=False)
-        return bundle.digest
+        return bundle
 
     def _connect_timeout(self) -> float:
         from zplan.cluster.connect import CONNECT_TIMEOUT_SECONDS
@@ -88,12 +106,16 @@ class DaskStepRunner(StepRunner):
         step = self.project.config.step(plan.address)
         task = self.task(plan)
         self.tracker.started_at[plan.address] = time.time()
+        try:
+            bundle = self._shipped(task, plan)
+        except diags.DiagnosticError as exc:  # (the project grew past the bundle's limit)
+            return failed_future(StepRefused(f"{exc.diagnostics[0].summary} ({exc.diagnostics[0].detail})"))
         with self._lock:
             if self._cancelled:
                 return failed_future(TaskCancelled("not started: the apply was interrupted"))
-            return self._waiters.submit(self._run, task, self._timeout(step), step)
+            return self._waiters.submit(self._run, task, bundle, self._timeout(step), step)
 
-    def _run(self, task: StepTask, timeout: float | None, step) -> StepResult:
+    def _run(self, task: StepTask, bundle: str | None, timeout: float | None, step) -> StepResult:
         from distributed import KilledWorker
 
         try:
@@ -106,7 +128,7 @@ class DaskStepRunner(StepRunner):
             with self._lock:
                 if self._cancelled:
                     raise TaskCancelled("stopped: the apply was interrupted")
-                future = self._client.submit(run_on_worker, task, self._bundle, timeout, pure=False,
+                future = self._client.submit(run_on_worker, task, bundle, timeout, pure=False,
                                              key=f"zplan-step-{task.address}-{uuid.uuid4().hex[:8]}",
                                              **placement)
                 self._running[task.address] = future
@@ -143,6 +165,7 @@ class DaskStepRunner(StepRunner):
 
             source = self.project.root / spec.path
             stored = snapshot(source, self.artifact_store(), self.stat_cache)
+            _same_data(spec, stored.digest, source.name if source.is_file() else None)  # (as on this machine)
             self.tracker.snapshots[(address, spec.path)] = Snapshot(stored.digest, stored.uri)
             return PathArg(source.name if source.is_file() else "", stored.digest)
         if isinstance(spec, m.DataInput):

@@ -17,7 +17,8 @@ def placement(resources, client, address: str) -> dict:
     if resources is None or resources.empty:
         return {}
     workers = client.scheduler_info(n_workers=-1)["workers"]
-    fitting = [addr for addr, info in workers.items() if _fits(resources, info)]
+    # by name where workers have one: a nanny restarts a worker that died at another address, under its name
+    fitting = [addr if info.get("name") is None else info["name"] for addr, info in workers.items() if _fits(resources, info)]
     if not fitting:
         have = "; ".join(_describe(info) for info in workers.values()) or "no workers"
         raise diags.fail(f"{address} asks for {resources.describe()}, which no worker of the Dask cluster has",

@@ -369,11 +369,12 @@ def _is_project_module(module: Any) -> bool:
 
 
 _FRAME = re.compile(r'^\s*File "([^"]+)", line \d+')
-_NOISE = ("apache_beam/", "/grpc/", "concurrent/futures/", "/threading.py", "zplan/beam/step.py")
+_NOISE = ("apache_beam/", "/grpc/", "concurrent/futures/", "/threading.py", "zplan/beam/step.py",
+          "zplan/beam/dask_runner.py", "/distributed/")  # (the Dask runner's client re-raising the worker's exception)
 
 
 def describe_failure(exc: BaseException) -> str:
-    """One summary line, then the traceback(s) without Beam's and gRPC's own frames."""
+    """One summary line, then the traceback(s) without Beam's, gRPC's and Dask's own frames."""
     text = str(exc)
     if "Traceback (most recent call last)" not in text:
         text = "".join(traceback.format_exception(exc))

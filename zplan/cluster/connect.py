@@ -39,6 +39,28 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT_SECONDS, what: str = 
     )
 
 
+def check_workers(client, address: str) -> None:
+    """A DiagnosticError naming the workers that cannot import zplan's task runner: Dask cannot
+    unpickle a step's task there, so the worker ends, and the task goes to the next one or, with
+    none left, waits for ever."""
+    def probe():  # (defined here, so it is shipped by value: a worker without zplan can run it)
+        import importlib
+
+        try:
+            importlib.import_module("zplan.apply.cluster_task")
+        except Exception as exc:  # noqa: BLE001 - any reason it cannot be imported is the answer
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    found = client.run(probe, on_error="return")
+    broken = {worker: why for worker, why in sorted(found.items()) if why is not None}
+    if broken:
+        listed = "; ".join(f"{worker}: {why}" for worker, why in broken.items())
+        raise diags.fail(f"{len(broken)} of the {len(found)} workers of the Dask cluster at {address} cannot import zplan ({listed})",
+                         "install zplan and the steps' libraries on every worker, the same environment as this machine's "
+                         "(a container image built from requirements.lock)")
+
+
 def scheduler_address(settings) -> str | None:
     """The ``scheduler`` in a stack's ``orchestrator_options`` (None when not set)."""
     options = settings.get("orchestrator_options")

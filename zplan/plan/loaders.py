@@ -45,6 +45,18 @@ class Loaders:
             self._registered[loader] = self._registered_by(name, module)
         return loader
 
+    def as_recorded(self, recorded: dict[str, Any], names: list[str]) -> dict[str, Any]:
+        """Of a step's recorded loaders (``recorded``), those of the inputs ``names`` that are built-in
+        materializers at that version still, met as ``of`` meets them (their libraries known): what
+        loads an upstream output still to be made whose step's latest run failed, leaving no result."""
+        found = {}
+        for name in names:
+            was = recorded.get(name)
+            each = was if isinstance(was, list) else [was]
+            if was and all(isinstance(l, str) for l in each) and [self.of({"materializer": l.rpartition(" ")[0] or l}) for l in each] == each:
+                found[name] = was
+        return found
+
     def libraries(self, loaders: dict[str, Any]) -> dict[str, str]:
         """The installed versions of the libraries ``loaders`` (``model.loaders``) load with."""
         modules = {mod for loader in _each(loaders) for mod in self._modules.get(loader, ())}

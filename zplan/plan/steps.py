@@ -25,9 +25,8 @@ from zplan.config.scope import Scope, StepOutputRef
 from zplan.fsutil import OpenFolder
 from zplan.graph.build import resources_read
 from zplan.hashing import StatCache, hash_value
-from zplan.plan import data_inputs
+from zplan.plan import data_inputs, signatures
 from zplan.plan import model as m
-from zplan.plan import signatures
 from zplan.plan.code_hash import CodeError, CodeIndex
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.loaders import Loaders
@@ -426,7 +425,7 @@ class StepPlanner:
         reasons += param_reasons(before.get("params", {}), digest_record(plan.params, self.secrets), self.secrets, plan.param_sources)
         reasons += input_reasons(plan.inputs, before.get("inputs", {}), self.planned)
         reasons += name_reasons(before, m.file_names(plan.inputs), bool(reasons))
-        reasons += input_loading_reasons(before, self._expected_loaders(plan.inputs), self.loaders, plan.libraries, bool(reasons))
+        reasons += input_loading_reasons(before, self._expected_loaders(plan.inputs, before), self.loaders, plan.libraries, bool(reasons))
         reasons += registration_reasons(before, plan.materializers, record.outputs)
         if not touched:
             was = before.get("resources", {})
@@ -437,13 +436,14 @@ class StepPlanner:
             reasons.append(m.Reason(m.KNOWN_AFTER_APPLY, "stack settings known after apply"))
         return reasons
 
-    def _expected_loaders(self, inputs: dict[str, m.StepInput]) -> dict[str, Any]:
-        """The materializers that will load the step's upstream outputs; for one still to be made,
-        the one that loads its last result (left out when there is none)."""
+    def _expected_loaders(self, inputs: dict[str, m.StepInput], before: dict | None = None) -> dict[str, Any]:
+        """The materializers that will load the step's upstream outputs; for one still to be made, the one
+        that loads its last result, else (its latest run failed, leaving none) the one the step last had."""
         expected = {}
         for name, spec in inputs.items():
             if isinstance(spec, (m.StepOutputInput, m.ListInput)):
                 last = self._as_last_time(spec) if spec.digest is None else spec
                 if last is not None:
                     expected[name] = last
-        return m.loaders(expected)
+        pending = [n for n, spec in inputs.items() if isinstance(spec, (m.StepOutputInput, m.ListInput)) and n not in expected]
+        return {**self.loaders.as_recorded((before or {}).get("loaders", {}), pending), **m.loaders(expected)}
