@@ -88,8 +88,7 @@ class StepPlanner:
         self.stat_cache = stat_cache
         self.secrets = secrets
         self.artifact_present = artifact_present
-        self.materializer_version = materializer_version
-        self.materializer_code = materializer_code
+        self.materializer_version, self.materializer_code = materializer_version, materializer_code
         self.libraries = libraries or LibraryIndex()
         self.loaders = Loaders(materializer_version, materializer_modules, self.libraries, materializer_code, materializer_registrations)
         self.planned: dict[str, m.StepPlan] = {}
@@ -445,5 +444,7 @@ class StepPlanner:
                 last = self._as_last_time(spec) if spec.digest is None else spec
                 if last is not None:
                     expected[name] = last
+        if not before:  # (planning every step: only a step that reruns has a latest run's loaders to look at)
+            return m.loaders(expected)
         pending = [n for n, spec in inputs.items() if isinstance(spec, (m.StepOutputInput, m.ListInput)) and n not in expected]
-        return {**self.loaders.as_recorded((before or {}).get("loaders", {}), pending), **m.loaders(expected)}
+        return {**self.loaders.as_recorded(before.get("loaders", {}), pending), **m.loaders(expected)}
