@@ -180,6 +180,24 @@ def test_servers_made_by_for_each_serve_under_the_resource_name(tmp_path):
     assert not any(procs.is_running(s["pid"], s["start_ticks"]) for s in servers)
 
 
+def test_the_server_inherits_none_of_zplans_own_secrets(tmp_path):
+    """As a local_process: zplan's environment without ZPLAN_VAR_*, ZPLAN_STATE_KEY and ZPLAN_MYSQL_PASSWORD."""
+    from cryptography.fernet import Fernet
+
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    secrets = {"ZPLAN_VAR_token": "s3cret-token-for-the-test", "ZPLAN_MYSQL_PASSWORD": "s3cret-db-password",
+               "ZPLAN_STATE_KEY": Fernet.generate_key().decode()}
+    try:
+        project.ok("apply", "-auto-approve", env=cli_env(**secrets), timeout=900)
+        server = _server(project)
+        environ = Path(f"/proc/{server['pid']}/environ").read_bytes().split(b"\0")
+        assert mlserver.model_ready(server["url"], server["name"])
+    finally:
+        project.run("destroy", "-auto-approve", env=cli_env(**secrets), timeout=120)
+    assert not [v for v in environ if v.startswith((b"ZPLAN_VAR_", b"ZPLAN_MYSQL_PASSWORD", b"ZPLAN_STATE_KEY"))]
+    assert not [v for v in environ if any(s.encode() in v for s in secrets.values())]
+
+
 # -- bad input: one clear error each -----------------------------------------------------------
 
 

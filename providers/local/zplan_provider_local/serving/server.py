@@ -11,7 +11,6 @@ the process and waits for the port to be free. A server that died shows as drift
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import time
@@ -22,6 +21,7 @@ from zplan.provider import Attribute, ProviderError, ResourceSchema
 
 from .. import procs
 from ..base import LocalResource, known, now_iso
+from ..process import _inherited_env
 from . import mlserver, runtime
 
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
@@ -151,8 +151,9 @@ def _folder_name(name: str) -> str:
 
 
 def _server_env() -> dict[str, str]:
-    """zplan's environment without what would point Python at zplan's own packages."""
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    """zplan's environment without its own secrets (as a local_process gets it) nor what would
+    point Python at zplan's own packages."""
+    return {k: v for k, v in _inherited_env().items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
 
 
 def _wait_ready(url: str, name: str, pid: int, timeout: float, log_file: Path) -> str | None:
