@@ -198,6 +198,48 @@ def test_the_server_inherits_none_of_zplans_own_secrets(tmp_path):
     assert not [v for v in environ if any(s.encode() in v for s in secrets.values())]
 
 
+def _servers_of(project: Project) -> set[int]:
+    """Model servers running for this project, found by the repository folder on their command line."""
+    folder = str(project.path(".zplan/serving"))
+    return {pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+            if procs.is_running(pid, None) and any(a.startswith(folder) for a in _cmdline(pid))}
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return procs.cmdline(pid)
+    except OSError:
+        return []
+
+
+@pytest.mark.slow
+def test_a_server_whose_start_was_killed_is_adopted_then_destroyed(tmp_path):
+    """kill -9 of an apply waiting for the server: the next plan finds it (not started twice on its
+    port, not forgotten by destroy), as a local_process whose start was cut short."""
+    from tests.cli.procs import left_alive, start_zplan, wait_for
+
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    port = mlserver.free_port()
+    project.replace("main.zp.hcl", SERVED, f"{SERVED}\n  port  = {port}")
+    project.ok("apply", "-auto-approve", "-target", "pipeline.training.step.train", timeout=900)
+    apply = start_zplan(project.root, "apply", "-auto-approve")
+    try:
+        wait_for(lambda: _servers_of(project) or apply.poll() is not None, what="the model server to start")
+        apply.kill()  # while it waits for the model to be ready
+        apply.communicate(timeout=30)
+        (orphan,) = _servers_of(project)
+        wait_for(lambda: mlserver.model_ready(f"http://127.0.0.1:{port}", "api"), what="the server to answer ready")
+        api = _resource(_plan(project), API)
+        assert api["action"] == "no-op", api
+        project.ok("apply", "-auto-approve")
+        assert _server(project)["pid"] == orphan and _servers_of(project) == {orphan}
+        project.ok("destroy", "-auto-approve")
+        assert not left_alive({orphan}, 15) and not mlserver.port_in_use(port)
+    finally:
+        for pid in _servers_of(project):
+            procs.stop(pid, None, 5)
+
+
 # -- bad input: one clear error each -----------------------------------------------------------
 
 

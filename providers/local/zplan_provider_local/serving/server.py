@@ -11,12 +11,14 @@ the process and waits for the port to be free. A server that died shows as drift
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from zplan.fsutil import atomic_write_text
 from zplan.provider import Attribute, ProviderError, ResourceSchema
 
 from .. import procs
@@ -28,6 +30,7 @@ STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
 LOG_TAIL = 15
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a path segment of the model's URLs, and its folder
 LOAD_FAILED = "Couldn't load model"  # what MLServer logs when a model fails to load at start
+STARTED = "server.json"  # beside the log: the attributes of the server started there
 
 
 class LocalModelServer(LocalResource):
@@ -87,19 +90,21 @@ class LocalModelServer(LocalResource):
         st = procs.stat(proc.pid)
         start_ticks = st.start_ticks if st else None
         url = f"http://127.0.0.1:{port}"
-        try:
-            failure = _wait_ready(url, model_name, proc.pid, float(s["health_timeout"]), log_file)
-        except BaseException:  # interrupted: leave no server that no state will remember
-            procs.stop(proc.pid, start_ticks, STOP_GRACE)
-            raise
-        if failure:
-            procs.stop(proc.pid, start_ticks, STOP_GRACE)
-            raise ProviderError(f"model server {name!r} {failure}; last log lines ({log_file}):\n{_tail(log_file)}")
-        return {
+        attrs = {
             **s, "name": model_name, "port": port, "id": str(proc.pid), "pid": proc.pid, "start_ticks": start_ticks,
             "url": url, "infer_url": f"{url}/v2/models/{model_name}/infer", "model_digest": s["model"]["digest"],
             "log_file": str(log_file), "started_at": now_iso(),
         }
+        try:  # a killed apply leaves the server running: this file lets the next plan adopt it
+            atomic_write_text(folder / STARTED, json.dumps(attrs, sort_keys=True))
+            failure = _wait_ready(url, model_name, proc.pid, float(s["health_timeout"]), log_file)
+        except BaseException:  # interrupted: leave no server that no state will remember
+            _abandon(proc.pid, start_ticks, folder)
+            raise
+        if failure:
+            _abandon(proc.pid, start_ticks, folder)
+            raise ProviderError(f"model server {name!r} {failure}; last log lines ({log_file}):\n{_tail(log_file)}")
+        return attrs
 
     def read(self, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
         pid = attrs.get("pid")
@@ -120,10 +125,14 @@ class LocalModelServer(LocalResource):
         if failure:
             mlserver.restore_model_settings(folder, before["name"], previous)  # a restart serves the old one too
             raise ProviderError(f"the new model could not be loaded, the old one keeps serving: {failure}")
-        return {**before, **s, "model_digest": s["model"]["digest"]}
+        after = {**before, **s, "model_digest": s["model"]["digest"]}
+        atomic_write_text(folder / STARTED, json.dumps(after, sort_keys=True))  # what an adoption would find
+        return after
 
     def delete(self, attrs: Mapping[str, Any]) -> None:
         procs.stop_recorded(attrs, STOP_GRACE)
+        if attrs.get("log_file"):
+            _forget(Path(attrs["log_file"]).parent, attrs.get("pid"))
         port = attrs.get("port")
         deadline = time.monotonic() + 10
         while port is not None and mlserver.port_in_use(int(port)) and time.monotonic() < deadline:
@@ -131,6 +140,20 @@ class LocalModelServer(LocalResource):
 
     def import_(self, id_: str) -> dict[str, Any]:
         raise ProviderError("a local_model_server cannot be imported: let zplan start it")
+
+    def leftover(self, name: str, inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A server started for ``name`` by an apply killed before state recorded it, still running:
+        adopted with the settings it was started with (the plan diffs them as usual). One whose
+        model is not ready is adopted with its settings unknown, so the plan replaces it."""
+        try:
+            found = json.loads((self._folder(name) / STARTED).read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(found, dict) or not procs.is_running(int(found.get("pid") or 0), found.get("start_ticks")):
+            return None
+        if not mlserver.model_ready(found["url"], found["name"]):  # its port and name stay: delete waits for the port
+            found.update(model=None, runtime=None, health_timeout=None)
+        return found
 
     def _folder(self, name: str) -> Path:
         return Path(self.context.state_dir) / "serving" / _folder_name(name)
@@ -173,6 +196,21 @@ def _wait_ready(url: str, name: str, pid: int, timeout: float, log_file: Path) -
             return f"was not ready after {timeout:g} s (a model the runtime cannot load?)"
         time.sleep(delay)
         delay = min(delay * 1.5, 0.5)
+
+
+def _abandon(pid: int, start_ticks: int | None, folder: Path) -> None:
+    procs.stop(pid, start_ticks, STOP_GRACE)
+    _forget(folder, pid)
+
+
+def _forget(folder: Path, pid: Any) -> None:
+    """Remove the adoption file of the server ``pid`` (a replacement created before this one was
+    deleted, in the same folder, keeps its own)."""
+    try:
+        if json.loads((folder / STARTED).read_text()).get("pid") == pid:
+            (folder / STARTED).unlink()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _tail(log_file: Path) -> str:
