@@ -271,6 +271,19 @@ def test_a_model_name_that_is_no_url_path_segment_is_refused_at_plan(tmp_path):
     assert "main.zp.hcl:" in result.text and "name must be letters, digits" in result.text and "'wine/v1'" in result.text
 
 
+@pytest.mark.parametrize("setting, message", [
+    ("port = 18080.5", "port must be a whole number from 1 to 65535, got 18080.5"),
+    ("health_timeout = 0", "health_timeout must be a positive number of seconds, got 0"),
+    ("health_timeout = -5", "health_timeout must be a positive number of seconds, got -5"),
+])
+def test_a_port_or_health_timeout_that_cannot_work_is_refused_at_plan(tmp_path, setting, message):
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    project.replace("main.zp.hcl", SERVED, f"{SERVED}\n  {setting}")
+    result = project.run("plan")  # they were accepted: a server on port 18080, or one never waited for
+    assert result.code == 1 and "Traceback" not in result.text
+    assert "main.zp.hcl:" in result.text and message in result.text, result.text
+
+
 def test_a_step_output_that_does_not_exist_is_an_error_at_plan_with_its_line(tmp_path):
     project = copy_project(EXAMPLE, tmp_path / "serving")
     project.replace("main.zp.hcl", SERVED, SERVED.replace("outputs.output", "outputs.model"))

@@ -23,7 +23,7 @@ from zplan.provider import Attribute, ProviderError, ResourceSchema
 
 from .. import procs
 from ..base import LocalResource, known, now_iso
-from ..process import _inherited_env
+from ..process import _inherited_env, _port_problems
 from . import mlserver, runtime
 
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
@@ -66,10 +66,10 @@ class LocalModelServer(LocalResource):
         name = inputs.get("name")
         if known(name) and name is not None and not (isinstance(name, str) and MODEL_NAME.fullmatch(name)):
             errors.append(f"name must be letters, digits, '.', '_' or '-' (it is the /v2/models/NAME of every URL), got {name!r}")
-        port = inputs.get("port")
-        if known(port) and port is not None and (isinstance(port, bool) or not isinstance(port, (int, float)) or not 1 <= port <= 65535):
-            errors.append(f"port must be a whole number from 1 to 65535, got {port!r}")
-        return errors
+        timeout = inputs.get("health_timeout")
+        if known(timeout) and timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+            errors.append(f"health_timeout must be a positive number of seconds, got {timeout!r}")
+        return errors + _port_problems(inputs.get("port"))
 
     # -- create / read / update / delete ------------------------------------------------------
     def create(self, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
