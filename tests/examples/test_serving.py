@@ -198,6 +198,33 @@ def test_the_server_inherits_none_of_zplans_own_secrets(tmp_path):
     assert not [v for v in environ if any(s.encode() in v for s in secrets.values())]
 
 
+@pytest.mark.slow
+def test_a_swap_given_up_on_leaves_the_server_serving_the_model_state_records(tmp_path):
+    """A load not answered within health_timeout went on in the server: it served the new model
+    while state (and the error: "the old one keeps serving") said the old one."""
+    import time
+
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    try:
+        project.ok("apply", "-auto-approve", timeout=900)
+        old = _server(project)
+        project.replace("main.zp.hcl", SERVED, f"{SERVED}\n  health_timeout = 0.01")
+        project.replace("steps/train.py", "    return model.fit(", "    model.padding_ = [1.0] * 10_000_000  # slow to load\n    return model.fit(")
+        result = project.run("apply", "-auto-approve", "-var", "c=0.02")
+        assert result.code == 1 and "Traceback" not in result.text
+        assert "keeps serving" in result.text, result.text
+        new_model = project.step_records()["train"]["outputs"]["output"]
+        assert new_model["digest"] != old["model_digest"]
+        time.sleep(2)  # whatever the server was still doing is done
+        served = _server(project)
+        assert served["model_digest"] == old["model_digest"] and procs.is_running(served["pid"], served["start_ticks"])
+        predictions = mlserver.infer(served["url"], served["name"], ROWS)
+        assert predictions == _in_process(served)
+        assert predictions != _in_process({"model": {"path": new_model["uri"].removeprefix("file://")}})
+    finally:
+        project.run("destroy", "-auto-approve", timeout=120)
+
+
 def _servers_of(project: Project) -> set[int]:
     """Model servers running for this project, found by the repository folder on their command line."""
     folder = str(project.path(".zplan/serving"))

@@ -30,6 +30,7 @@ STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
 LOG_TAIL = 15
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a path segment of the model's URLs, and its folder
 LOAD_FAILED = "Couldn't load model"  # what MLServer logs when a model fails to load at start
+LOAD_BACK_TIMEOUT = 120.0  # seconds for the server to load the model it served before
 STARTED = "server.json"  # beside the log: the attributes of the server started there
 
 
@@ -119,11 +120,13 @@ class LocalModelServer(LocalResource):
         model = mlserver.model_file(s["model"], s["runtime"])
         folder = Path(before["log_file"]).parent
         previous = mlserver.write_model_settings(folder, before["name"], s["runtime"], model)
-        failure = mlserver.load(before["url"], before["name"], float(s["health_timeout"]))
+        status, failure = mlserver.load(before["url"], before["name"], float(s["health_timeout"]))
         if failure is None and not mlserver.model_ready(before["url"], before["name"]):
             failure = "the model is not ready after loading"
         if failure:
             mlserver.restore_model_settings(folder, before["name"], previous)  # a restart serves the old one too
+            if status in (0, 200):  # the server may have loaded it (after zplan stopped waiting)
+                raise ProviderError(_load_back(before["url"], before["name"], failure))
             raise ProviderError(f"the new model could not be loaded, the old one keeps serving: {failure}")
         after = {**before, **s, "model_digest": s["model"]["digest"]}
         atomic_write_text(folder / STARTED, json.dumps(after, sort_keys=True))  # what an adoption would find
@@ -196,6 +199,16 @@ def _wait_ready(url: str, name: str, pid: int, timeout: float, log_file: Path) -
             return f"was not ready after {timeout:g} s (a model the runtime cannot load?)"
         time.sleep(delay)
         delay = min(delay * 1.5, 0.5)
+
+
+def _load_back(url: str, name: str, failure: str) -> str:
+    """Load the recorded model again after a swap given up on, so the server serves what state
+    records (the server loads one model at a time: this load follows the abandoned one); what to say."""
+    _, back = mlserver.load(url, name, LOAD_BACK_TIMEOUT)
+    if back is None and mlserver.model_ready(url, name):
+        return f"the new model was not loaded ({failure}); the old one was loaded again and keeps serving"
+    return (f"the new model was not loaded ({failure}), nor the old one again ({back or 'not ready'}): the server "
+            "may serve either; apply again to load the configured one, or destroy it")
 
 
 def _abandon(pid: int, start_ticks: int | None, folder: Path) -> None:
