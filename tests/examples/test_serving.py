@@ -290,6 +290,29 @@ def test_a_model_the_runtime_cannot_load_is_refused(tmp_path):
     assert "the sklearn runtime cannot load this model" in result.text and "'json' materializer" in result.text
 
 
+CUSTOM = """
+
+class Custom(LogisticRegression):
+    \"\"\"Defined in the project: the server's environment cannot import it.\"\"\"
+
+
+def train_custom(train: pd.DataFrame, c: float, seed: int) -> LogisticRegression:
+    return Custom(C=c, max_iter=1000, random_state=seed).fit(train.drop(columns=[LABEL]).to_numpy(), train[LABEL])
+"""
+
+
+def test_a_model_file_the_server_fails_to_load_is_one_clear_error(tmp_path):
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    project.write("steps/train.py", project.read("steps/train.py") + CUSTOM)
+    project.replace("main.zp.hcl", 'steps/train.py:train"', 'steps/train.py:train_custom"')
+    result = project.run("apply", "-auto-approve", timeout=600)
+    assert result.code == 1 and project.state()["resources"] == {}
+    assert "model server 'api' could not load the model: ModuleNotFoundError: No module named 'steps'" in result.text, result.text
+    assert "exited with code" not in result.text and "File \"" not in result.text  # no traceback of the server's
+    assert str(project.path(".zplan/serving/api/server.log")) in result.text
+    assert not _servers_of(project)
+
+
 def test_a_model_name_that_is_no_url_path_segment_is_refused_at_plan(tmp_path):
     project = copy_project(EXAMPLE, tmp_path / "serving")
     project.replace("main.zp.hcl", SERVED, f'{SERVED}\n  name  = "wine/v1"')

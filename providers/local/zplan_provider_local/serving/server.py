@@ -30,6 +30,7 @@ STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
 LOG_TAIL = 15
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a path segment of the model's URLs, and its folder
 LOAD_FAILED = "Couldn't load model"  # what MLServer logs when a model fails to load at start
+EXCEPTION_LINE = re.compile(r"[A-Za-z_][\w.]*(Error|Exception)(: .*)?$")  # a traceback's last line
 LOAD_BACK_TIMEOUT = 120.0  # seconds for the server to load the model it served before
 STARTED = "server.json"  # beside the log: the attributes of the server started there
 
@@ -104,7 +105,7 @@ class LocalModelServer(LocalResource):
             raise
         if failure:
             _abandon(proc.pid, start_ticks, folder)
-            raise ProviderError(f"model server {name!r} {failure}; last log lines ({log_file}):\n{_tail(log_file)}")
+            raise ProviderError(f"model server {name!r} {failure}")
         return attrs
 
     def read(self, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -183,22 +184,37 @@ def _server_env() -> dict[str, str]:
 
 
 def _wait_ready(url: str, name: str, pid: int, timeout: float, log_file: Path) -> str | None:
-    """None once the model answers ready; else why not (the server exited, the model did
-    not load, or it was too slow)."""
+    """None once the model answers ready; else why not (the model did not load, the server
+    exited, or it was too slow)."""
     deadline = time.monotonic() + timeout
     delay = 0.05
     while True:
         code = procs.exit_code(pid)
+        if why := _load_error(log_file):
+            hint = "; the server's environment has MLServer and its runtime only: serve an estimator of the library's own classes" \
+                if why.startswith("ModuleNotFoundError") else ""
+            return f"could not load the model: {why} (the server's log: {log_file}){hint}"
         if code is not None:
-            return f"exited with code {code} before its model was ready"
+            return f"exited with code {code} before its model was ready; last log lines ({log_file}):\n{_tail(log_file)}"
         if mlserver.model_ready(url, name):
             return None
-        if LOAD_FAILED in _tail(log_file):  # the server stays up without the model: say so now
-            return "could not load the model (the runtime cannot read this artifact)"
         if time.monotonic() >= deadline:
-            return f"was not ready after {timeout:g} s (a model the runtime cannot load?)"
+            return f"was not ready after {timeout:g} s; last log lines ({log_file}):\n{_tail(log_file)}"
         time.sleep(delay)
         delay = min(delay * 1.5, 0.5)
+
+
+def _load_error(log_file: Path) -> str | None:
+    """The exception a failed load logged (its last line: "ModuleNotFoundError: No module named 'steps'"),
+    once the server has logged it whole; None while there is none."""
+    try:
+        text = log_file.read_text(errors="replace")
+    except OSError:
+        return None
+    if LOAD_FAILED not in text:
+        return None
+    found = [line for line in text.splitlines() if EXCEPTION_LINE.match(line)]
+    return found[-1].strip() if found else None
 
 
 def _load_back(url: str, name: str, failure: str) -> str:
