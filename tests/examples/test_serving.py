@@ -267,6 +267,28 @@ def test_a_server_whose_start_was_killed_is_adopted_then_destroyed(tmp_path):
             procs.stop(pid, None, 5)
 
 
+def test_an_attribute_the_server_computes_from_a_secret_is_never_stored_in_clear(tmp_path):
+    """name = var.secret: infer_url holds it, and was kept in clear in state and ML Metadata."""
+    import sqlite3
+
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    project.replace("main.zp.hcl", SERVED, f"{SERVED}\n  name  = var.model_name")
+    project.replace("main.zp.hcl", "output \"infer_url\" {", "output \"infer_url\" {\n  sensitive = true")
+    project.replace("main.zp.hcl", "output \"served_accuracy\" {", "output \"served_accuracy\" {\n  sensitive = true")
+    project.write("vars.zp.hcl", 'variable "model_name" {\n  type      = string\n  sensitive = true\n}\n')
+    env = cli_env(ZPLAN_VAR_model_name="s3cret-model-name")
+    try:
+        project.ok("apply", "-auto-approve", env=env, timeout=900)
+        shown = project.ok("state", "show", API, env=env).out
+        stored = [project.read(".zplan/state.json"), project.ok("lineage", API, env=env).out,
+                  "\n".join(str(row) for row in sqlite3.connect(project.path(".zplan/metadata.db")).execute(
+                      "SELECT string_value FROM ExecutionProperty"))]
+    finally:
+        project.run("destroy", "-auto-approve", env=env, timeout=120)
+    assert '"infer_url": "(sensitive)"' in shown and '"url": "http://127.0.0.1:' in shown
+    assert not [text for text in stored if "s3cret-model-name" in text]
+
+
 # -- bad input: one clear error each -----------------------------------------------------------
 
 
