@@ -27,7 +27,7 @@ import time
 from typing import Any, Callable
 
 from zplan import diags
-from zplan.addrs import short_name
+from zplan.addrs import instance_name, short_name
 from zplan.hooks import Hooks
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.graph.walk import FAILED, OK
@@ -108,7 +108,7 @@ class ResourceApplier:
                 continue
             self.hooks.resource_started(rp.address, m.DELETE)
             started = time.monotonic()
-            old = ResourceChange(rp.address, rp.type, rp.name, m.DELETE, self._deposed.pop(rp.address), None)
+            old = ResourceChange(rp.address, rp.type, instance_name(rp.address), m.DELETE, self._deposed.pop(rp.address), None)
             provider = self._provider(rp.provider)
             with self._lock(rp.provider, provider):
                 res = self._call(provider, old)
@@ -154,7 +154,7 @@ class ResourceApplier:
         old = None
         if rp.address in self._deposing:
             action, before, old = m.CREATE, None, before  # the old object is deleted after the walk
-        change = ResourceChange(rp.address, rp.type, rp.name, action, before, after, rp.create_before_destroy)
+        change = ResourceChange(rp.address, rp.type, instance_name(rp.address), action, before, after, rp.create_before_destroy)
         with self._lock(rp.provider, provider):
             result = self._call(provider, change)
             if result.ok:

@@ -32,6 +32,7 @@ MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a path segment of the 
 LOAD_FAILED = "Couldn't load model"  # what MLServer logs when a model fails to load at start
 EXCEPTION_LINE = re.compile(r"[A-Za-z_][\w.]*(Error|Exception)(: .*)?$")  # a traceback's last line
 LOAD_BACK_TIMEOUT = 120.0  # seconds for the server to load the model it served before
+MODULE_PATH = re.compile(r'^(module\.[\w-]+(\[("([^"\\]|\\.)*"|\d+)\])?\.)+')  # module.m["x"]. before a name
 STARTED = "server.json"  # beside the log: the attributes of the server started there
 
 
@@ -164,9 +165,9 @@ class LocalModelServer(LocalResource):
 
 
 def _resource_name(name: str) -> str:
-    """The resource's name without an instance key (api["eu"] -> api): what /v2/models/NAME is by
-    default; each instance is a server of its own, so they need no names of their own."""
-    return name.split("[", 1)[0]
+    """The resource's name without its module path nor instance key (module.m["x"].api["eu"] -> api):
+    what /v2/models/NAME is by default; each instance is a server of its own, so they need no names of their own."""
+    return MODULE_PATH.sub("", name).split("[", 1)[0]
 
 
 def _folder_name(name: str) -> str:
