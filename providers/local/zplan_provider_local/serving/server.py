@@ -150,11 +150,8 @@ class LocalModelServer(LocalResource):
         """A server started for ``name`` by an apply killed before state recorded it, still running:
         adopted with the settings it was started with (the plan diffs them as usual). One whose
         model is not ready is adopted with its settings unknown, so the plan replaces it."""
-        try:
-            found = json.loads((self._folder(name) / STARTED).read_text())
-        except (OSError, ValueError):
-            return None
-        if not isinstance(found, dict) or not procs.is_running(int(found.get("pid") or 0), found.get("start_ticks")):
+        found = _started(self._folder(name))
+        if found is None or not procs.is_running(found["pid"], found.get("start_ticks")):
             return None
         if not mlserver.model_ready(found["url"], found["name"]):  # its port and name stay: delete waits for the port
             found.update(model=None, runtime=None, health_timeout=None)
@@ -220,12 +217,23 @@ def _load_error(log_file: Path) -> str | None:
 
 def _load_back(url: str, name: str, failure: str) -> str:
     """Load the recorded model again after a swap given up on, so the server serves what state
-    records (the server loads one model at a time: this load follows the abandoned one); what to say."""
+    records (the runtime loads in the server's event loop, one load after another: this one follows
+    the abandoned one); what to say."""
     _, back = mlserver.load(url, name, LOAD_BACK_TIMEOUT)
     if back is None and mlserver.model_ready(url, name):
         return f"the new model was not loaded ({failure}); the old one was loaded again and keeps serving"
     return (f"the new model was not loaded ({failure}), nor the old one again ({back or 'not ready'}): the server "
             "may serve either; apply again to load the configured one, or destroy it")
+
+
+def _started(folder: Path) -> dict[str, Any] | None:
+    """What the server started in ``folder`` recorded there; None when nothing or a damaged file is."""
+    try:
+        found = json.loads((folder / STARTED).read_text())
+    except (OSError, ValueError):
+        return None
+    shaped = isinstance(found, dict) and isinstance(found.get("pid"), int) and isinstance(found.get("start_ticks"), (int, type(None)))
+    return found if shaped and all(isinstance(found.get(k), str) for k in ("url", "name")) else None
 
 
 def _abandon(pid: int, start_ticks: int | None, folder: Path) -> None:
@@ -236,11 +244,9 @@ def _abandon(pid: int, start_ticks: int | None, folder: Path) -> None:
 def _forget(folder: Path, pid: Any) -> None:
     """Remove the adoption file of the server ``pid`` (a replacement created before this one was
     deleted, in the same folder, keeps its own)."""
-    try:
-        if json.loads((folder / STARTED).read_text()).get("pid") == pid:
-            (folder / STARTED).unlink()
-    except (OSError, ValueError, AttributeError):
-        pass
+    found = _started(folder)
+    if found is not None and found["pid"] == pid:
+        (folder / STARTED).unlink(missing_ok=True)
 
 
 def _tail(log_file: Path) -> str:
