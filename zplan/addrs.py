@@ -252,6 +252,16 @@ def short_name(address: str) -> str:
     return found.step if isinstance(found, StepAddr) else found.name
 
 
+def instance_name(address: str) -> str:
+    """The name a provider is given for a resource instance: its own, with its key, after its module
+    path inside a module (``module.serving["dev"].server``), so the instances of a module differ."""
+    try:
+        found = parse(address)
+    except ValueError:
+        return short_name(address)
+    return f"{found.module}.{found.name}" if isinstance(found, ResourceAddr) and found.module else short_name(address)
+
+
 def is_resource(address: str) -> bool:
     """Whether a node address names a resource (instance), inside a module or not."""
     if address.startswith("resource."):

@@ -182,6 +182,8 @@ class Provider:
 
     # -- per-resource CRUD ------------------------------------------------------------
     def create(self, type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """``name``: the instance's own (``api["eu"]``), after its module path inside a module
+        (``module.serving["dev"].server``): unique in the project."""
         raise NotImplementedError
 
     def read(self, type_: str, attributes: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ first use by zplan itself (once per machine, in the user's cache).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -180,6 +181,117 @@ def test_servers_made_by_for_each_serve_under_the_resource_name(tmp_path):
     assert not any(procs.is_running(s["pid"], s["start_ticks"]) for s in servers)
 
 
+def test_the_server_inherits_none_of_zplans_own_secrets(tmp_path):
+    """As a local_process: zplan's environment without ZPLAN_VAR_*, ZPLAN_STATE_KEY and ZPLAN_MYSQL_PASSWORD."""
+    from cryptography.fernet import Fernet
+
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    secrets = {"ZPLAN_VAR_token": "s3cret-token-for-the-test", "ZPLAN_MYSQL_PASSWORD": "s3cret-db-password",
+               "ZPLAN_STATE_KEY": Fernet.generate_key().decode()}
+    try:
+        project.ok("apply", "-auto-approve", env=cli_env(**secrets), timeout=900)
+        server = _server(project)
+        environ = Path(f"/proc/{server['pid']}/environ").read_bytes().split(b"\0")
+        assert mlserver.model_ready(server["url"], server["name"])
+    finally:
+        project.run("destroy", "-auto-approve", env=cli_env(**secrets), timeout=120)
+    assert not [v for v in environ if v.startswith((b"ZPLAN_VAR_", b"ZPLAN_MYSQL_PASSWORD", b"ZPLAN_STATE_KEY"))]
+    assert not [v for v in environ if any(s.encode() in v for s in secrets.values())]
+
+
+@pytest.mark.slow
+def test_a_swap_given_up_on_leaves_the_server_serving_the_model_state_records(tmp_path):
+    """A load not answered within health_timeout went on in the server: it served the new model
+    while state (and the error: "the old one keeps serving") said the old one."""
+    import time
+
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    try:
+        project.ok("apply", "-auto-approve", timeout=900)
+        old = _server(project)
+        project.replace("main.zp.hcl", SERVED, f"{SERVED}\n  health_timeout = 0.01")
+        project.replace("steps/train.py", "    return model.fit(", "    model.padding_ = [1.0] * 10_000_000  # slow to load\n    return model.fit(")
+        result = project.run("apply", "-auto-approve", "-var", "c=0.02")
+        assert result.code == 1 and "Traceback" not in result.text
+        assert "keeps serving" in result.text, result.text
+        new_model = project.step_records()["train"]["outputs"]["output"]
+        assert new_model["digest"] != old["model_digest"]
+        time.sleep(2)  # whatever the server was still doing is done
+        served = _server(project)
+        assert served["model_digest"] == old["model_digest"] and procs.is_running(served["pid"], served["start_ticks"])
+        predictions = mlserver.infer(served["url"], served["name"], ROWS)
+        assert predictions == _in_process(served)
+        assert predictions != _in_process({"model": {"path": new_model["uri"].removeprefix("file://")}})
+    finally:
+        project.run("destroy", "-auto-approve", timeout=120)
+
+
+def _servers_of(project: Project) -> set[int]:
+    """Model servers running for this project, found by the repository folder on their command line."""
+    folder = str(project.path(".zplan/serving"))
+    return {pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+            if procs.is_running(pid, None) and any(a.startswith(folder) for a in _cmdline(pid))}
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return procs.cmdline(pid)
+    except OSError:
+        return []
+
+
+@pytest.mark.slow
+def test_a_server_whose_start_was_killed_is_adopted_then_destroyed(tmp_path):
+    """kill -9 of an apply waiting for the server: the next plan finds it (not started twice on its
+    port, not forgotten by destroy), as a local_process whose start was cut short."""
+    from tests.cli.procs import left_alive, start_zplan, wait_for
+
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    port = mlserver.free_port()
+    project.replace("main.zp.hcl", SERVED, f"{SERVED}\n  port  = {port}")
+    project.ok("apply", "-auto-approve", "-target", "pipeline.training.step.train", timeout=900)
+    apply = start_zplan(project.root, "apply", "-auto-approve")
+    try:
+        wait_for(lambda: _servers_of(project) or apply.poll() is not None, what="the model server to start")
+        with contextlib.suppress(AssertionError):  # what the start writes just after it, if anything
+            wait_for(lambda: project.path(".zplan/serving/api/server.json").exists(), seconds=2)
+        apply.kill()  # while it waits for the model to be ready
+        apply.communicate(timeout=30)
+        (orphan,) = _servers_of(project)
+        wait_for(lambda: mlserver.model_ready(f"http://127.0.0.1:{port}", "api"), what="the server to answer ready")
+        api = _resource(_plan(project), API)
+        assert api["action"] == "no-op", api
+        project.ok("apply", "-auto-approve")
+        assert _server(project)["pid"] == orphan and _servers_of(project) == {orphan}
+        project.ok("destroy", "-auto-approve")
+        assert not left_alive({orphan}, 15) and not mlserver.port_in_use(port)
+    finally:
+        for pid in _servers_of(project):
+            procs.stop(pid, None, 5)
+
+
+def test_an_attribute_the_server_computes_from_a_secret_is_never_stored_in_clear(tmp_path):
+    """name = var.secret: infer_url holds it, and was kept in clear in state and ML Metadata."""
+    import sqlite3
+
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    project.replace("main.zp.hcl", SERVED, f"{SERVED}\n  name  = var.model_name")
+    project.replace("main.zp.hcl", "output \"infer_url\" {", "output \"infer_url\" {\n  sensitive = true")
+    project.replace("main.zp.hcl", "output \"served_accuracy\" {", "output \"served_accuracy\" {\n  sensitive = true")
+    project.write("vars.zp.hcl", 'variable "model_name" {\n  type      = string\n  sensitive = true\n}\n')
+    env = cli_env(ZPLAN_VAR_model_name="s3cret-model-name")
+    try:
+        project.ok("apply", "-auto-approve", env=env, timeout=900)
+        shown = project.ok("state", "show", API, env=env).out
+        stored = [project.read(".zplan/state.json"), project.ok("lineage", API, env=env).out,
+                  "\n".join(str(row) for row in sqlite3.connect(project.path(".zplan/metadata.db")).execute(
+                      "SELECT string_value FROM ExecutionProperty"))]
+    finally:
+        project.run("destroy", "-auto-approve", env=env, timeout=120)
+    assert '"infer_url": "(sensitive)"' in shown and '"url": "http://127.0.0.1:' in shown
+    assert not [text for text in stored if "s3cret-model-name" in text]
+
+
 # -- bad input: one clear error each -----------------------------------------------------------
 
 
@@ -203,12 +315,48 @@ def test_a_model_the_runtime_cannot_load_is_refused(tmp_path):
     assert "the sklearn runtime cannot load this model" in result.text and "'json' materializer" in result.text
 
 
+CUSTOM = """
+
+class Custom(LogisticRegression):
+    \"\"\"Defined in the project: the server's environment cannot import it.\"\"\"
+
+
+def train_custom(train: pd.DataFrame, c: float, seed: int) -> LogisticRegression:
+    return Custom(C=c, max_iter=1000, random_state=seed).fit(train.drop(columns=[LABEL]).to_numpy(), train[LABEL])
+"""
+
+
+def test_a_model_file_the_server_fails_to_load_is_one_clear_error(tmp_path):
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    project.write("steps/train.py", project.read("steps/train.py") + CUSTOM)
+    project.replace("main.zp.hcl", 'steps/train.py:train"', 'steps/train.py:train_custom"')
+    result = project.run("apply", "-auto-approve", timeout=600)
+    assert result.code == 1 and project.state()["resources"] == {}
+    assert "model server 'api' could not load the model: ModuleNotFoundError: No module named 'steps'" in result.text, result.text
+    assert "exited with code" not in result.text and "File \"" not in result.text  # no traceback of the server's
+    assert str(project.path(".zplan/serving/api/server.log")) in result.text
+    assert not _servers_of(project)
+
+
 def test_a_model_name_that_is_no_url_path_segment_is_refused_at_plan(tmp_path):
     project = copy_project(EXAMPLE, tmp_path / "serving")
     project.replace("main.zp.hcl", SERVED, f'{SERVED}\n  name  = "wine/v1"')
     result = project.run("plan")  # it was accepted, and the server never answered ready under that name
     assert result.code == 1 and "Traceback" not in result.text
     assert "main.zp.hcl:" in result.text and "name must be letters, digits" in result.text and "'wine/v1'" in result.text
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("port = 18080.5", "port must be a whole number from 1 to 65535, got 18080.5"),
+    ("health_timeout = 0", "health_timeout must be a positive number of seconds, got 0"),
+    ("health_timeout = -5", "health_timeout must be a positive number of seconds, got -5"),
+])
+def test_a_port_or_health_timeout_that_cannot_work_is_refused_at_plan(tmp_path, setting, message):
+    project = copy_project(EXAMPLE, tmp_path / "serving")
+    project.replace("main.zp.hcl", SERVED, f"{SERVED}\n  {setting}")
+    result = project.run("plan")  # they were accepted: a server on port 18080, or one never waited for
+    assert result.code == 1 and "Traceback" not in result.text
+    assert "main.zp.hcl:" in result.text and message in result.text, result.text
 
 
 def test_a_step_output_that_does_not_exist_is_an_error_at_plan_with_its_line(tmp_path):

@@ -27,14 +27,14 @@ import time
 from typing import Any, Callable
 
 from zplan import diags
-from zplan.addrs import short_name
+from zplan.addrs import instance_name, short_name
 from zplan.hooks import Hooks
 from zplan.config.values import UNKNOWN, contains_unknown
 from zplan.graph.walk import FAILED, OK
 from zplan.plan import model as m
 from zplan.plan.resources import StepOutputLookup, changed_inputs, desired_inputs, keep_ignored, recorded_settings, schema_for, taken_settings
 from zplan.provider import Provider, ProviderError, ResourceChange, ResourceResult, provider_name_for, same_object
-from zplan.secrets import Sensitive, is_sealed, redact
+from zplan.secrets import Sensitive, holds_secret, is_sealed, redact
 from zplan.state import secrets as sealed
 from zplan.state.model import ResourceRecord, State
 
@@ -108,7 +108,7 @@ class ResourceApplier:
                 continue
             self.hooks.resource_started(rp.address, m.DELETE)
             started = time.monotonic()
-            old = ResourceChange(rp.address, rp.type, rp.name, m.DELETE, self._deposed.pop(rp.address), None)
+            old = ResourceChange(rp.address, rp.type, instance_name(rp.address), m.DELETE, self._deposed.pop(rp.address), None)
             provider = self._provider(rp.provider)
             with self._lock(rp.provider, provider):
                 res = self._call(provider, old)
@@ -154,7 +154,7 @@ class ResourceApplier:
         old = None
         if rp.address in self._deposing:
             action, before, old = m.CREATE, None, before  # the old object is deleted after the walk
-        change = ResourceChange(rp.address, rp.type, rp.name, action, before, after, rp.create_before_destroy)
+        change = ResourceChange(rp.address, rp.type, instance_name(rp.address), action, before, after, rp.create_before_destroy)
         with self._lock(rp.provider, provider):
             result = self._call(provider, change)
             if result.ok:
@@ -227,8 +227,10 @@ class ResourceApplier:
             self.result.outcome[rp.address] = OK
             self.hooks.resource_finished(rp.address, m.NOOP, True, seconds, None)
             return res
+        attrs = dict(res.attributes or {})
+        secret = self._secret_names(rp, attrs) if res.ok and rp.action != m.DELETE else set()
         if res.ok and self.on_applied is not None and rp.action != m.DELETE:
-            self.on_applied(rp, dict(res.attributes or {}), self._started.get(rp.address, time.monotonic()))
+            self.on_applied(rp, {k: v for k, v in attrs.items() if k not in secret}, self._started.get(rp.address, time.monotonic()))
         if res.ok:
             self.changed[rp.address] = str(rp.action)
             self.result.changed = True
@@ -240,7 +242,7 @@ class ResourceApplier:
                 inputs = self.desired(rp)
                 taken = taken_settings(self._provider(rp.provider), rp.type, inputs, resource.lifecycle.ignore_changes, self.project.secrets)
                 self.state.put_resource(rp.address, ResourceRecord.sealed(
-                    rp.type, rp.provider, inputs, res.attributes or {}, {*schema.sensitive_names(), *rp.sensitive}, self.project.state_dir,
+                    rp.type, rp.provider, inputs, attrs, secret, self.project.state_dir,
                     rp.depends_on, rp.prevent_destroy, schema.version, recorded_settings(taken),
                 ), self.project.stack_name)
             self.persist()  # after every resource, atomically
@@ -250,6 +252,12 @@ class ResourceApplier:
         self.result.outcome[rp.address] = OK if res.ok else FAILED
         self.hooks.resource_finished(rp.address, rp.action, res.ok, seconds, redact(res.error, self.project.secrets))
         return res
+
+    def _secret_names(self, rp: m.ResourcePlan, attrs: dict) -> set[str]:
+        """The attributes sealed in state: sensitive by schema or by the plan, and any the provider
+        computed from a secret (a URL holding a sensitive name)."""
+        schema = schema_for(self.project.registry, self.project.config.resources[rp.address])
+        return {*schema.sensitive_names(), *rp.sensitive, *(k for k, v in attrs.items() if holds_secret(v, self.project.secrets))}
 
     def names(self, address: str) -> list[str]:
         """The attributes of ``address`` as recorded: what ``resource.T.N`` holds as a whole."""

@@ -10,6 +10,7 @@ recorded here as if that create had finished, and the plan diffs it as usual.
 from __future__ import annotations
 
 from zplan import diags
+from zplan.addrs import instance_name
 from zplan.plan.resources import desired_inputs, schema_for
 from zplan.state.model import ResourceRecord, State
 
@@ -39,7 +40,7 @@ def adopt_leftovers(project, state: State) -> list[str]:
             inputs = {}  # the plan reports it; an adopted object then differs from it and is replaced
         if name not in providers:
             providers[name] = project.registry.open(name, project)
-        attrs = providers[name].leftover(resource.type, resource.name, inputs)
+        attrs = providers[name].leftover(resource.type, instance_name(address), inputs)  # the name create is given
         if attrs is None:
             continue
         record_inputs = {k: attrs[k] for k in schema.inputs() if k in attrs}

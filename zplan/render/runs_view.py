@@ -99,7 +99,7 @@ def _lineage(node: LineageNode, name: str, indent: str, lines: list, seen: set) 
 def resource_lineage_lines(lineage) -> list[tuple[str, str]]:
     """A deployed resource, then the lineage of each artifact it serves."""
     attrs = lineage.attributes
-    where = attrs.get("infer_url") or attrs.get("url") or attrs.get("id") or ""
+    where = next((attrs[k] for k in ("infer_url", "url", "id") if isinstance(attrs.get(k), str) and attrs[k]), "")  # a sealed one is no text
     lines = [("bold", f"{lineage.address} ({lineage.type}{', ' + where if where else ''})")]
     seen: set = set()
     for name, node in lineage.artifacts.items():

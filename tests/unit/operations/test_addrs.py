@@ -70,3 +70,9 @@ def test_instance_keys_and_module_paths_parse_to_their_canonical_spelling():
             addrs.parse(bad)
     assert addrs.moved_to('resource.t.d["a"]', "resource.t.d", "module.m.resource.t.d") == 'module.m.resource.t.d["a"]'
     assert addrs.moved_to("resource.t.dd", "resource.t.d", "resource.t.e") is None
+
+
+def test_the_name_a_provider_is_given_tells_the_instances_of_a_module_apart():
+    assert addrs.instance_name('resource.local_model_server.api["eu"]') == 'api["eu"]'
+    assert addrs.instance_name('module.serving["dev"].resource.local_model_server.server') == 'module.serving["dev"].server'
+    assert addrs.instance_name('module.a.module.b[0].resource.t.n') == "module.a.module.b[0].n"

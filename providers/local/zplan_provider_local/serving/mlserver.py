@@ -98,12 +98,13 @@ def model_ready(url: str, name: str) -> bool:
     return status == 200
 
 
-def load(url: str, name: str, timeout: float) -> str | None:
-    """``POST /v2/repository/models/NAME/load``: None when loaded, else why not."""
+def load(url: str, name: str, timeout: float) -> tuple[int, str | None]:
+    """``POST /v2/repository/models/NAME/load``: the HTTP status (0: no answer in time, the server
+    may still be loading it) and None when loaded, else why not."""
     status, body = _call("POST", f"{url}/v2/repository/models/{name}/load", b"", timeout)
     if status == 200:
-        return None
-    return f"HTTP {status}: {_last_line(body)}" if status else body
+        return status, None
+    return status, f"HTTP {status}: {_last_line(body)}" if status else body
 
 
 def infer(url: str, name: str, rows: list[list[float]], timeout: float = 30.0) -> list:
