@@ -463,3 +463,20 @@ def test_replacing_a_folder_before_destroying_it_at_the_same_path_keeps_it(tmp_p
     assert replaced.returncode == 0, replaced.stdout + replaced.stderr
     assert (tmp_path / "out").is_dir() and (tmp_path / "out/f.txt").exists() == with_file
     assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
+
+
+def test_replacing_a_folder_replaces_the_files_inside_it_and_says_so(tmp_path: Path) -> None:
+    # deleting the folder deleted the file too, while the plan left the file alone and state
+    # recorded it as there (the next plan said "deleted outside zplan")
+    hcl = ('resource "local_directory" "d" {\n  path          = "out"\n  force_destroy = true\n}\n\n'
+           'resource "local_file" "f" {\n  path    = "${resource.local_directory.d.path}/f.txt"\n  content = "x"\n}\n')
+    (tmp_path / "main.zp.hcl").write_text(hcl)
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    doc = plan_json(tmp_path, "-replace", "local_directory.d")
+    assert actions(doc) == {"resource.local_directory.d": "replace", "resource.local_file.f": "replace"}
+    file_plan = next(r for r in doc["resources"] if r["address"] == "resource.local_file.f")
+    assert [r["message"] for r in file_plan["reasons"]] == ["resource.local_directory.d is replaced, and deleting it deletes this too"]
+    replaced = zplan(tmp_path, "apply", "-auto-approve", "-replace", "local_directory.d")
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+    assert (tmp_path / "out/f.txt").read_text() == "x"
+    assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0

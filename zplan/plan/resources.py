@@ -345,6 +345,26 @@ def replace_requested(plan: m.ResourcePlan, schema: ResourceSchema) -> m.Resourc
     return dataclasses.replace(plan, action=m.REPLACE, unknown=unknown, reasons=[m.Reason(m.REPLACE_REQUESTED, "forced by -replace")])
 
 
+def replaced_with_holder(plan: m.ResourcePlan, planned: Mapping[str, m.ResourcePlan], provider_of: Callable[[str], Any]) -> m.ResourcePlan:
+    """A resource that one it depends on deletes with itself when replaced (a file inside a folder
+    replaced at its own path, as `-replace` does) is replaced too, and says why: left as it is, the
+    plan would hide its deletion and state would record it as still there."""
+    if plan.action not in (m.NOOP, m.UPDATE) or not plan.before:
+        return plan
+    for address in plan.depends_on:
+        holder = planned.get(address)
+        if holder is None or holder.action != m.REPLACE or holder.create_before_destroy or not holder.before \
+                or holder.provider != plan.provider:  # (create_before_destroy at the same path keeps the old object)
+            continue
+        provider = provider_of(plan.type)
+        if provider.deletes_with(holder.type, holder.before, plan.type, plan.before):
+            schema = provider.schemas[plan.type]
+            unknown = [k for k, a in schema.attributes.items() if a.computed and k not in (plan.after or {})]
+            why = m.Reason(m.FORCES_REPLACEMENT, f"{address} is replaced, and deleting it deletes this too")
+            return dataclasses.replace(plan, action=m.REPLACE, unknown=unknown, reasons=[why])
+    return plan
+
+
 def plan_delete(address: str, recorded: dict, reason: m.Reason, prevent_destroy: bool | None = None) -> m.ResourcePlan:
     """``prevent_destroy`` from the configuration when the resource is still declared, else as recorded."""
     from zplan.provider import provider_name_for
