@@ -85,6 +85,12 @@ _OPTIONAL: dict[str, type] = {"sensitive_digests": dict, "sensitive_salt": str, 
 # The fields of each resource and step entry that the check and the views read.
 _ENTRY: dict[str, type] = {"address": str, "action": str, "reasons": list}
 _STEP_ENTRY: dict[str, type] = {**_ENTRY, "params": dict}
+# Lists inside the plan and the type of their items (a missing optional one reads as empty).
+_ITEMS: dict[str, type] = {"options.targets": str, "options.excludes": str, "options.replace": str, "restored": str,
+                           "moved": dict, "checkouts": dict, "other_stacks": dict}
+# The fields of those items the views read.
+_ITEM_FIELDS: dict[str, tuple[str, ...]] = {"moved": ("from", "to"), "checkouts": ("path", "step", "reason"), "other_stacks": ("address",)}
+_SUMMARY = ("add", "change", "destroy", "steps_run", "steps_cached")
 
 
 def check_version(saved: dict, path: Path) -> None:
@@ -131,6 +137,28 @@ def _shape_problem(doc: dict) -> str | None:
             bad = next((f for f, t in fields.items() if not isinstance(entry, dict) or not isinstance(entry.get(f), t)), None)
             if bad is not None:
                 return f"plan.{kind}[{i}] has no {bad} (a JSON {_JSON_NAMES[fields[bad]]})"
+    return _inner_problem(doc["plan"])
+
+
+def _inner_problem(plan: dict) -> str | None:
+    """What the views and the apply read inside the plan's lists, summary and outputs."""
+    for dotted, kind in _ITEMS.items():
+        head, _, tail = dotted.partition(".")
+        items = plan[head].get(tail, []) if tail else plan.get(head, [])
+        if not isinstance(items, list):
+            return f"plan.{dotted} is not a JSON array"
+        for i, item in enumerate(items):
+            if not isinstance(item, kind):
+                return f"plan.{dotted}[{i}] is not a JSON {_JSON_NAMES[kind]}"
+            bad = next((f for f in _ITEM_FIELDS.get(dotted, ()) if not isinstance(item.get(f), str)), None)
+            if bad is not None:
+                return f"plan.{dotted}[{i}] has no {bad} (a JSON string)"
+    bad = next((k for k in _SUMMARY if type(plan["summary"].get(k)) is not int), None)
+    if bad is not None:
+        return f"plan.summary.{bad} is missing or not a JSON number"
+    for name, o in plan["outputs"].items():
+        if not isinstance(o, dict) or not isinstance(o.get("known"), bool) or not isinstance(o.get("sensitive"), bool):
+            return f"plan.outputs.{name} is not a JSON object with known, sensitive and value"
     return None
 
 
