@@ -192,10 +192,14 @@ def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint
         if now_data.get(key) != digest:
             raise diags.fail(f"saved plan is stale: input data {key} changed since the plan was made", "run `zplan plan` again and review it")
     now_params = {s["address"]: s["params"] for s in to_json(plan)["steps"]}
-    for step in saved["plan"]["steps"]:  # variables are the saved ones: what else changes a param is a params file
-        if now_params.get(step["address"], step["params"]) != step["params"]:
-            raise diags.fail(f"saved plan is stale: the params of {step['address']} changed since the plan was made",
-                             "a params file it reads was edited? run `zplan plan` again and review it")
+    for step in saved["plan"]["steps"]:  # variables are the saved ones: a params file or an env() changes a param
+        was, now_ = step["params"], now_params.get(step["address"], step["params"])
+        if now_ != was:
+            name = next(k for k in sorted(set(was) | set(now_), key=str) if was.get(k, _NONE) != now_.get(k, _NONE))
+            shown = name if ":" in str(name) else f"params.{name}"  # (a script step's param is named FILE:KEY)
+            raise diags.fail(f"saved plan is stale: {shown} of {step['address']} changed since the plan was made "
+                             f"({_shown(was, name)} -> {_shown(now_, name)})",
+                             "a params file or an env() it reads changed? run `zplan plan` again and review it")
     now = json.loads(json.dumps(to_json(plan)))  # (as the saved one was read back: tuples are lists)
     if _actions(saved["plan"]) != _actions(now):
         raise diags.fail(f"saved plan is stale: applying now would do something else than the reviewed plan ({_first_difference(saved['plan'], now)})",
@@ -203,6 +207,14 @@ def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint
     _check_values(saved["plan"], now)
     _check_hidden(saved, plan)
     _check_checkouts(saved["plan"], now)
+
+
+_NONE = object()
+
+
+def _shown(params: dict, name: str) -> str:
+    """A param as the JSON plan shows it (a secret is "(sensitive)" there), or (none)."""
+    return json.dumps(params[name]) if name in params else "(none)"
 
 
 # What a resource entry says apply will write: `env("DIR")` in an attribute may read otherwise at apply.
