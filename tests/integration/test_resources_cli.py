@@ -480,3 +480,20 @@ def test_replacing_a_folder_replaces_the_files_inside_it_and_says_so(tmp_path: P
     assert replaced.returncode == 0, replaced.stdout + replaced.stderr
     assert (tmp_path / "out/f.txt").read_text() == "x"
     assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
+
+
+@pytest.mark.parametrize("narrowing", [["-target", "local_directory.d"], ["-exclude", "local_file.f"]], ids=["target", "exclude"])
+def test_a_narrowed_plan_that_would_delete_a_file_with_its_folder_is_refused(tmp_path: Path, narrowing: list[str]) -> None:
+    # the folder replaced alone deleted the file left out of the plan, which state kept as there
+    hcl = ('resource "local_directory" "d" {\n  path          = "out"\n  force_destroy = true\n}\n\n'
+           'resource "local_file" "f" {\n  path    = "${resource.local_directory.d.path}/f.txt"\n  content = "x"\n}\n')
+    (tmp_path / "main.zp.hcl").write_text(hcl)
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    for command in ("plan", "apply"):
+        args = [command, *(["-auto-approve"] if command == "apply" else []), "-replace", "local_directory.d", *narrowing]
+        refused = zplan(tmp_path, *args)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert ("resource.local_directory.d is replaced, and deleting it deletes resource.local_file.f too, "
+                "which this plan leaves out") in refused.stderr, refused.stderr
+    assert (tmp_path / "out/f.txt").read_text() == "x"
+    assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0

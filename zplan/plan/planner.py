@@ -141,6 +141,7 @@ class Planner:
                         break
             found.raise_if_any()
             resource_plans.update(self._plan_removed(recorded, request, elsewhere))
+            rplan.check_held(resource_plans, recorded, self._provider)  # (a narrowed plan may leave one out)
         if self.step_planner is None:
             self._start_steps(scope, resource_plans)
         stack, key = self.stack_settings, self._key

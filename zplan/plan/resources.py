@@ -365,6 +365,23 @@ def replaced_with_holder(plan: m.ResourcePlan, planned: Mapping[str, m.ResourceP
     return plan
 
 
+def check_held(plans: Mapping[str, m.ResourcePlan], recorded: Mapping[str, dict], provider_of: Callable[[str], Any]) -> None:
+    """A replaced resource that would delete one this plan leaves out (-target, -exclude) with itself
+    is refused: the plan would hide that deletion and state would record it as still there."""
+    from zplan.provider import provider_name_for
+
+    for holder in plans.values():
+        if holder.action != m.REPLACE or holder.create_before_destroy or not holder.before:
+            continue
+        provider = provider_of(holder.type)
+        for address, rec in recorded.items():
+            if address in plans or rec.get("gone") or (rec.get("provider") or provider_name_for(rec["type"])) != holder.provider:
+                continue
+            if provider.deletes_with(holder.type, holder.before, rec["type"], rec.get("attributes") or {}):
+                raise diags.fail(f"{holder.address} is replaced, and deleting it deletes {address} too, which this plan leaves out",
+                                 f"plan it too (-target {address}, and no -exclude naming it), or plan without -target and -exclude")
+
+
 def plan_delete(address: str, recorded: dict, reason: m.Reason, prevent_destroy: bool | None = None) -> m.ResourcePlan:
     """``prevent_destroy`` from the configuration when the resource is still declared, else as recorded."""
     from zplan.provider import provider_name_for
