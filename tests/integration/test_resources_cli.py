@@ -497,3 +497,16 @@ def test_a_narrowed_plan_that_would_delete_a_file_with_its_folder_is_refused(tmp
                 "which this plan leaves out") in refused.stderr, refused.stderr
     assert (tmp_path / "out/f.txt").read_text() == "x"
     assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
+
+
+def test_removing_a_folder_that_holds_a_file_the_configuration_keeps_is_refused(tmp_path: Path) -> None:
+    # the folder's delete took the file with it, which the plan kept and state recorded as there
+    folder = 'resource "local_directory" "d" {\n  path          = "out"\n  force_destroy = true\n}\n\n'
+    file = 'resource "local_file" "f" {\n  path    = "out/f.txt"\n  content = "x"\n}\n'
+    (tmp_path / "main.zp.hcl").write_text(folder + file)
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    (tmp_path / "main.zp.hcl").write_text(file)
+    refused = zplan(tmp_path, "apply", "-auto-approve")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "resource.local_directory.d is destroyed, and deleting it deletes resource.local_file.f too, which this plan keeps" in refused.stderr
+    assert (tmp_path / "out/f.txt").read_text() == "x"

@@ -366,20 +366,31 @@ def replaced_with_holder(plan: m.ResourcePlan, planned: Mapping[str, m.ResourceP
 
 
 def check_held(plans: Mapping[str, m.ResourcePlan], recorded: Mapping[str, dict], provider_of: Callable[[str], Any]) -> None:
-    """A replaced resource that would delete one this plan leaves out (-target, -exclude) with itself
-    is refused: the plan would hide that deletion and state would record it as still there."""
+    """A resource replaced or destroyed that would delete with itself one this plan leaves out (-target,
+    -exclude) or keeps is refused: the plan would hide that deletion and state would record it as there."""
     from zplan.provider import provider_name_for
 
     for holder in plans.values():
-        if holder.action != m.REPLACE or holder.create_before_destroy or not holder.before:
+        if holder.action not in (m.REPLACE, m.DELETE) or holder.create_before_destroy or not holder.before:
             continue
         provider = provider_of(holder.type)
         for address, rec in recorded.items():
-            if address in plans or rec.get("gone") or (rec.get("provider") or provider_name_for(rec["type"])) != holder.provider:
+            held = plans.get(address)
+            if _goes_with(held, holder) or rec.get("gone") or (rec.get("provider") or provider_name_for(rec["type"])) != holder.provider:
                 continue
             if provider.deletes_with(holder.type, holder.before, rec["type"], rec.get("attributes") or {}):
-                raise diags.fail(f"{holder.address} is replaced, and deleting it deletes {address} too, which this plan leaves out",
-                                 f"plan it too (-target {address}, and no -exclude naming it), or plan without -target and -exclude")
+                what = "replaced" if holder.action == m.REPLACE else "destroyed"
+                raise diags.fail(f"{holder.address} is {what}, and deleting it deletes {address} too, which this plan "
+                                 + ("leaves out" if held is None else "keeps"),
+                                 f"plan it too (-target {address}, and no -exclude naming it), or plan without -target and -exclude"
+                                 if held is None else f"destroy it too, move it out of {holder.address}, or keep {holder.address}")
+
+
+def _goes_with(held: m.ResourcePlan | None, holder: m.ResourcePlan) -> bool:
+    """Whether a planned resource is deleted first, or made anew after the resource holding it."""
+    if held is None:
+        return False
+    return held.action == m.DELETE or (held.action in (m.REPLACE, m.CREATE) and holder.address in held.depends_on)
 
 
 def plan_delete(address: str, recorded: dict, reason: m.Reason, prevent_destroy: bool | None = None) -> m.ResourcePlan:
