@@ -368,11 +368,11 @@ def replaced_with_holder(plan: m.ResourcePlan, planned: Mapping[str, m.ResourceP
 def check_held(plans: Mapping[str, m.ResourcePlan], recorded: Mapping[str, dict], provider_of: Callable[[str], Any]) -> None:
     """A resource replaced or destroyed that would delete with itself one this plan leaves out (-target,
     -exclude) or keeps is refused: the plan would hide that deletion and state would record it as there."""
-    from zplan.provider import provider_name_for
-
     for holder in plans.values():
         if holder.action not in (m.REPLACE, m.DELETE) or holder.create_before_destroy or not holder.before:
             continue
+        from zplan.provider import provider_name_for  # (here: a plan that replaces nothing never needs it)
+
         provider = provider_of(holder.type)
         for address, rec in recorded.items():
             held = plans.get(address)
