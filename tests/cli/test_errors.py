@@ -233,6 +233,21 @@ def test_plan_out_into_the_state_folder_is_refused(project: Project):
     assert project.run("plan", "-detailed-exitcode").code == 0
 
 
+def test_plan_out_into_a_step_s_data_input_is_refused(project: Project):
+    # the plan replaced the data file, or changed the data folder it was written into: its own apply then
+    # refused it as stale ("input data ... changed since the plan was made"), though nothing was edited
+    data = project.read("data/numbers.txt")
+    says = "is the data input raw of pipeline.numbers.step.load, or inside it: the plan would change it"
+    assert_user_error(project.run("plan", "-out", "data/numbers.txt"), f"-out data/numbers.txt {says}")
+    assert project.read("data/numbers.txt") == data
+    project.replace("main.zp.hcl", 'raw = "data/numbers.txt"', 'raw = "data"')
+    project.replace("steps/data.py", "raw.read_text()", '(raw / "numbers.txt").read_text()')
+    assert_user_error(project.run("plan", "-out", "data/p.zplan"), f"-out data/p.zplan {says}")
+    assert not project.path("data/p.zplan").exists()
+    project.ok("plan", "-out", "p.zplan")
+    project.ok("apply", "p.zplan")
+
+
 def test_plan_out_naming_a_device_or_a_pipe_is_refused_and_left_as_it_is(project: Project):
     # the plan replaced it with a regular file (as root, `-out /dev/null` replaced the device itself), then
     # said "apply exactly this plan with: zplan apply /dev/null"

@@ -97,6 +97,7 @@ def save_planfile(out: Path, planned: Planned, project: Project) -> None:
     from zplan.secrets import holds_secret
 
     _check_plan_path(out, project)
+    _check_not_an_input(out, planned, project)
     sensitive = {n for n, v in project.config.variables.items() if v.sensitive}
     # secrets are known by value: a variable given to sensitive() is kept out of the file as a sensitive one
     sensitive |= {n for n, value in project.variables.items() if holds_secret(value, project.secrets)}
@@ -118,6 +119,20 @@ def _check_plan_path(out: Path, project: Project) -> None:
     if project.state_dir.resolve() in target.parents:  # (state.json, its key, the metadata: none has a backup to restore)
         raise diags.fail(f"-out {out} is inside the state folder {project.state_dir.name}: the plan would replace what zplan keeps there",
                          "give the plan a file of its own outside it: -out plan.zplan")
+
+
+def _check_not_an_input(out: Path, planned: Planned, project: Project) -> None:
+    """-out never names a step's data input nor a file inside one: the plan would replace the data, or
+    change the folder, and its own apply would refuse it as stale."""
+    from zplan.plan.model import DataInput
+    from zplan.secrets import redact
+
+    target = out.resolve()
+    for step in planned.plan.steps:
+        for name, spec in step.inputs.items():
+            if isinstance(spec, DataInput) and (target == (data := (project.root / spec.path).resolve()) or data in target.parents):
+                raise diags.fail(f"-out {out} is the data input {name} of {step.address}, or inside it: the plan would change it "
+                                 f"({redact(spec.path, planned.plan.secrets)})", "give the plan a file of its own outside it: -out plan.zplan")
 
 
 def _check_plan_folder(out: Path) -> None:
