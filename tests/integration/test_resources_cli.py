@@ -510,3 +510,14 @@ def test_removing_a_folder_that_holds_a_file_the_configuration_keeps_is_refused(
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "resource.local_directory.d is destroyed, and deleting it deletes resource.local_file.f too, which this plan keeps" in refused.stderr
     assert (tmp_path / "out/f.txt").read_text() == "x"
+
+
+def test_a_removed_resource_whose_provider_is_not_installed_still_plans_its_destroy(tmp_path: Path) -> None:
+    (tmp_path / "main.zp.hcl").write_text('resource "local_directory" "d" {\n  path = "d"\n}\n')
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    state = json.loads((tmp_path / ".zplan/state.json").read_text())
+    record = state["resources"]["resource.local_directory.d"]
+    state["resources"]["resource.gone_thing.x"] = {**record, "type": "gone_thing", "provider": "gone"}
+    (tmp_path / ".zplan/state.json").write_text(json.dumps(state))
+    doc = plan_json(tmp_path)
+    assert actions(doc) == {"resource.local_directory.d": "no-op", "resource.gone_thing.x": "delete"}

@@ -373,7 +373,10 @@ def check_held(plans: Mapping[str, m.ResourcePlan], recorded: Mapping[str, dict]
             continue
         from zplan.provider import provider_name_for  # (here: a plan that replaces nothing never needs it)
 
-        provider = provider_of(holder.type)
+        try:
+            provider = provider_of(holder.type)
+        except diags.DiagnosticError:  # its plugin is not installed: a removed resource still plans its delete
+            continue
         for address, rec in recorded.items():
             held = plans.get(address)
             if _goes_with(held, holder) or rec.get("gone") or (rec.get("provider") or provider_name_for(rec["type"])) != holder.provider:
