@@ -122,17 +122,26 @@ def _check_plan_path(out: Path, project: Project) -> None:
 
 
 def _check_not_an_input(out: Path, planned: Planned, project: Project) -> None:
-    """-out never names a step's data input nor a file inside one: the plan would replace the data, or
-    change the folder, and its own apply would refuse it as stale."""
+    """-out never names a step's data input or a script step's out, nor a file inside one: the plan would
+    replace the data, change the folder or an out apply checks out, and its own apply would refuse it as stale."""
     from zplan.plan.model import DataInput
     from zplan.secrets import redact
 
     target = out.resolve()
+
+    def holds(path: str) -> bool:
+        return target == (where := (project.root / path).resolve()) or where in target.parents
+
     for step in planned.plan.steps:
         for name, spec in step.inputs.items():
-            if isinstance(spec, DataInput) and (target == (data := (project.root / spec.path).resolve()) or data in target.parents):
+            if isinstance(spec, DataInput) and holds(spec.path):
                 raise diags.fail(f"-out {out} is the data input {name} of {step.address}, or inside it: the plan would change it "
                                  f"({redact(spec.path, planned.plan.secrets)})", "give the plan a file of its own outside it: -out plan.zplan")
+        script = getattr(project.config.step(step.address), "script", None)
+        for path in script.outputs if script is not None else ():
+            if holds(path):
+                raise diags.fail(f"-out {out} is the out {redact(path, planned.plan.secrets)} of {step.address}, or inside it: the plan would replace what apply checks out there",
+                                 "give the plan a file of its own outside it: -out plan.zplan")
 
 
 def _check_plan_folder(out: Path) -> None:
