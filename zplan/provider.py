@@ -206,6 +206,12 @@ class Provider:
         same as the configured one as unchanged. The default compares the values."""
         return imported == configured
 
+    def deletes_with(self, type_: str, attributes: Mapping[str, Any], other_type: str, other: Mapping[str, Any]) -> bool:
+        """Whether deleting this object (of ``type_``, as recorded) deletes the other one of this
+        provider too (a folder and a file inside it): a replacement of the first replaces the
+        second, and the plan says so. The default: objects are independent."""
+        return False
+
     def leftover(self, type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any] | None:
         """The attributes of an object this provider made for resource ``name`` whose create
         was cut short (a killed apply) before state recorded it, if it is still there;

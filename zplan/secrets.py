@@ -89,10 +89,20 @@ def secret_forms(values: Iterable[Any], public_keys: Iterable[str] = ()) -> list
     for value in values:
         for text in _leaves(value, public):
             if text:
-                for form in (text, *_encoded(text)):
+                for form in (text, *_escaped(text), *_encoded(text)):
                     if form not in forms:
                         forms.append(form)
     return forms
+
+
+def _escaped(text: str) -> tuple[str, ...]:
+    """How a text holding a backslash, a quote or a letter outside ASCII is printed inside a dict
+    (``repr``) or JSON: a step printing its params shows the secret so."""
+    if text.isascii() and text.isprintable() and "\\" not in text and '"' not in text and "'" not in text:
+        return ()
+    import json
+
+    return repr(text)[1:-1], json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]
 
 
 def _encoded(text: str) -> tuple[str, ...]:

@@ -220,6 +220,18 @@ output "owner" {
     assert project.path("reviewed").is_dir()
 
 
+def test_a_saved_plan_stale_by_a_param_names_the_param_and_both_values(project):
+    """A param an `env()` gives reads otherwise at apply: the refusal says which param, from what to what
+    (it named only the step, and asked whether a params file was edited)."""
+    project.replace("main.zp.hcl", "params = { c = var.c }", 'params = { c = var.c, region = env("REGION", "eu") }')
+    project.replace("steps/data.py", "def scale(values: list, c: float)", "def scale(values: list, c: float, region: str)")
+    project.ok("plan", "-out", "plan.zplan")
+    result = project.run("apply", "plan.zplan", env=cli_env(REGION="us"))
+    assert result.code == 1, str(result)
+    assert 'saved plan is stale: params.region of pipeline.numbers.step.scale changed since the plan was made ("eu" -> "us")' in result.err, str(result)
+    assert "env()" in result.err and not project.path(".zplan/state.json").exists()
+
+
 def test_a_saved_plan_is_stale_when_its_stack_settings_read_otherwise_now(project):
     """The reviewed plan runs its steps in the stores it was made for, never in others an `env()` reads at apply."""
     project.replace("main.zp.hcl", '"file://.zplan/artifacts"', 'env("STORE", "file://.zplan/artifacts")')

@@ -233,6 +233,34 @@ def test_plan_out_into_the_state_folder_is_refused(project: Project):
     assert project.run("plan", "-detailed-exitcode").code == 0
 
 
+def test_plan_out_into_a_step_s_data_input_is_refused(project: Project):
+    # the plan replaced the data file, or changed the data folder it was written into: its own apply then
+    # refused it as stale ("input data ... changed since the plan was made"), though nothing was edited
+    data = project.read("data/numbers.txt")
+    says = "is the data input raw of pipeline.numbers.step.load, or inside it: the plan would change it"
+    assert_user_error(project.run("plan", "-out", "data/numbers.txt"), f"-out data/numbers.txt {says}")
+    assert project.read("data/numbers.txt") == data
+    project.replace("main.zp.hcl", 'raw = "data/numbers.txt"', 'raw = "data"')
+    project.replace("steps/data.py", "raw.read_text()", '(raw / "numbers.txt").read_text()')
+    assert_user_error(project.run("plan", "-out", "data/p.zplan"), f"-out data/p.zplan {says}")
+    assert not project.path("data/p.zplan").exists()
+    project.ok("plan", "-out", "p.zplan")
+    project.ok("apply", "p.zplan")
+
+
+def test_plan_out_naming_a_script_step_s_out_is_refused(tmp_path):
+    # the plan replaced the out checked out in the project folder, and its own apply refused it as stale
+    # ("report.txt changed in the project folder since the plan was made")
+    project = Project(tmp_path / "scripts")
+    project.write("make.py", "import os\nos.makedirs('out')\nopen('out/model.txt', 'w').write('m')\nopen('report.txt', 'w').write('r')\n")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "make" {\n    command = ["python", "make.py"]\n'
+                  '    outs    = ["out", "report.txt"]\n  }\n}\n')
+    project.ok("apply", "-auto-approve")
+    for out, named in (("out/model.txt", "out"), ("report.txt", "report.txt")):
+        assert_user_error(project.run("plan", "-out", out), f"-out {out} is the out {named} of pipeline.p.step.make, or inside it")
+    assert project.read("out/model.txt") == "m" and project.read("report.txt") == "r"
+
+
 def test_plan_out_naming_a_device_or_a_pipe_is_refused_and_left_as_it_is(project: Project):
     # the plan replaced it with a regular file (as root, `-out /dev/null` replaced the device itself), then
     # said "apply exactly this plan with: zplan apply /dev/null"

@@ -422,7 +422,7 @@ def test_a_saved_plan_is_stale_once_a_params_file_it_read_changes(project):
     project.ok("plan", "-out", "plan.zplan")
     project.write("params.yaml", "make:\n  n: 5\n  unused: 1\n")
     result = project.run("apply", "plan.zplan")
-    assert result.code == 1 and "saved plan is stale: the params of pipeline.p.step.make changed" in result.err, str(result)
+    assert result.code == 1 and "saved plan is stale: params.yaml:make.n of pipeline.p.step.make changed since the plan was made (4 -> 5)" in result.err, str(result)
 
 
 def test_params_changed_back_check_out_the_outs_and_records_of_the_cached_run(tmp_path):

@@ -682,3 +682,31 @@ def test_an_output_a_step_wrote_a_secret_into_stays_hidden_from_readers_not_give
     assert project.artifact("pipeline.p.step.leak", run=3).sensitive
     with pytest.raises(SensitiveOutput):
         project.output("leaked", run=2)
+
+
+ESCAPING = """
+import json
+
+
+def use(token: str) -> int:
+    print("params:", {"token": token})  # a dict prints its strings as repr() writes them
+    print("json:", json.dumps({"token": token}))
+    raise ValueError(f"token {token!r} rejected")
+"""
+
+
+def test_a_secret_printed_escaped_by_repr_or_json_is_hidden_too(tmp_path):
+    # a secret holding a backslash, a quote or a letter outside ASCII, as a generated password may,
+    # was shown in clear by the log, the apply's error and `runs show` when printed in a dict or as JSON
+    secret = 'Pa\\ss"w\u00f6rd9'
+    p = Project(tmp_path / "p")
+    p.write("main.zp.hcl", HCL)
+    p.write("s.py", ESCAPING)
+    env = cli_env(ZPLAN_VAR_token=secret)
+    applied = p.run("apply", "-auto-approve", env=env)
+    assert applied.code == 1 and "ValueError: token '(sensitive)' rejected" in applied.out + applied.err, str(applied)
+    (log,) = p.path(".zplan/logs").rglob("*.log")
+    shown = {"apply": applied.out + applied.err, "log": log.read_text(), "runs show": p.ok("runs", "show", "1", env=env).out}
+    for where, text in shown.items():
+        for spelling in (secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]):
+            assert spelling not in text, f"{where}: {spelling}\n{text}"

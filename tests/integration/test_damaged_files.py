@@ -186,6 +186,12 @@ def test_a_wrong_or_garbled_state_key_is_explained(project: Project) -> None:
         (lambda d: d.__setitem__("sensitive_digests", []), "sensitive_digests is not a JSON object"),
         (lambda d: d["plan"].__setitem__("summary", None), "plan.summary is missing or not a JSON object"),
         (lambda d: d["plan"]["options"].__setitem__("targets", "all"), "plan.options.targets is missing or not a JSON array"),
+        # what the views and the apply read inside them: each was an internal error
+        (lambda d: d["plan"]["options"].__setitem__("targets", [5]), "plan.options.targets[0] is not a JSON string"),
+        (lambda d: d["plan"].__setitem__("summary", {}), "plan.summary.add is missing or not a JSON number"),
+        (lambda d: d["plan"].__setitem__("outputs", {"x": 5}), "plan.outputs.x is not a JSON object with known, sensitive"),
+        (lambda d: d["plan"].__setitem__("checkouts", 5), "plan.checkouts is not a JSON array"),
+        (lambda d: d["plan"].__setitem__("moved", [{"from": "a"}]), "plan.moved[0] has no to (a JSON string)"),
     ],
 )
 def test_a_malformed_plan_file_is_refused_naming_it(project: Project, edit, phrase: str) -> None:

@@ -463,3 +463,61 @@ def test_replacing_a_folder_before_destroying_it_at_the_same_path_keeps_it(tmp_p
     assert replaced.returncode == 0, replaced.stdout + replaced.stderr
     assert (tmp_path / "out").is_dir() and (tmp_path / "out/f.txt").exists() == with_file
     assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
+
+
+def test_replacing_a_folder_replaces_the_files_inside_it_and_says_so(tmp_path: Path) -> None:
+    # deleting the folder deleted the file too, while the plan left the file alone and state
+    # recorded it as there (the next plan said "deleted outside zplan")
+    hcl = ('resource "local_directory" "d" {\n  path          = "out"\n  force_destroy = true\n}\n\n'
+           'resource "local_file" "f" {\n  path    = "${resource.local_directory.d.path}/f.txt"\n  content = "x"\n}\n')
+    (tmp_path / "main.zp.hcl").write_text(hcl)
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    doc = plan_json(tmp_path, "-replace", "local_directory.d")
+    assert actions(doc) == {"resource.local_directory.d": "replace", "resource.local_file.f": "replace"}
+    file_plan = next(r for r in doc["resources"] if r["address"] == "resource.local_file.f")
+    assert [r["message"] for r in file_plan["reasons"]] == ["resource.local_directory.d is replaced, and deleting it deletes this too"]
+    replaced = zplan(tmp_path, "apply", "-auto-approve", "-replace", "local_directory.d")
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+    assert (tmp_path / "out/f.txt").read_text() == "x"
+    assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
+
+
+@pytest.mark.parametrize("narrowing", [["-target", "local_directory.d"], ["-exclude", "local_file.f"]], ids=["target", "exclude"])
+def test_a_narrowed_plan_that_would_delete_a_file_with_its_folder_is_refused(tmp_path: Path, narrowing: list[str]) -> None:
+    # the folder replaced alone deleted the file left out of the plan, which state kept as there
+    hcl = ('resource "local_directory" "d" {\n  path          = "out"\n  force_destroy = true\n}\n\n'
+           'resource "local_file" "f" {\n  path    = "${resource.local_directory.d.path}/f.txt"\n  content = "x"\n}\n')
+    (tmp_path / "main.zp.hcl").write_text(hcl)
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    for command in ("plan", "apply"):
+        args = [command, *(["-auto-approve"] if command == "apply" else []), "-replace", "local_directory.d", *narrowing]
+        refused = zplan(tmp_path, *args)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert ("resource.local_directory.d is replaced, and deleting it deletes resource.local_file.f too, "
+                "which this plan leaves out") in refused.stderr, refused.stderr
+    assert (tmp_path / "out/f.txt").read_text() == "x"
+    assert zplan(tmp_path, "plan", "-detailed-exitcode").returncode == 0
+
+
+def test_removing_a_folder_that_holds_a_file_the_configuration_keeps_is_refused(tmp_path: Path) -> None:
+    # the folder's delete took the file with it, which the plan kept and state recorded as there
+    folder = 'resource "local_directory" "d" {\n  path          = "out"\n  force_destroy = true\n}\n\n'
+    file = 'resource "local_file" "f" {\n  path    = "out/f.txt"\n  content = "x"\n}\n'
+    (tmp_path / "main.zp.hcl").write_text(folder + file)
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    (tmp_path / "main.zp.hcl").write_text(file)
+    refused = zplan(tmp_path, "apply", "-auto-approve")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "resource.local_directory.d is destroyed, and deleting it deletes resource.local_file.f too, which this plan keeps" in refused.stderr
+    assert (tmp_path / "out/f.txt").read_text() == "x"
+
+
+def test_a_removed_resource_whose_provider_is_not_installed_still_plans_its_destroy(tmp_path: Path) -> None:
+    (tmp_path / "main.zp.hcl").write_text('resource "local_directory" "d" {\n  path = "d"\n}\n')
+    assert zplan(tmp_path, "apply", "-auto-approve").returncode == 0
+    state = json.loads((tmp_path / ".zplan/state.json").read_text())
+    record = state["resources"]["resource.local_directory.d"]
+    state["resources"]["resource.gone_thing.x"] = {**record, "type": "gone_thing", "provider": "gone"}
+    (tmp_path / ".zplan/state.json").write_text(json.dumps(state))
+    doc = plan_json(tmp_path)
+    assert actions(doc) == {"resource.local_directory.d": "no-op", "resource.gone_thing.x": "delete"}

@@ -99,6 +99,7 @@ def save_planfile(out: Path, planned: Planned, project: Project) -> None:
     from zplan.secrets import holds_secret
 
     _check_plan_path(out, project)
+    _check_not_an_input(out, planned, project)
     sensitive = {n for n, v in project.config.variables.items() if v.sensitive}
     # secrets are known by value: a variable given to sensitive() is kept out of the file as a sensitive one
     sensitive |= {n for n, value in project.variables.items() if holds_secret(value, project.secrets)}
@@ -120,6 +121,29 @@ def _check_plan_path(out: Path, project: Project) -> None:
     if project.state_dir.resolve() in target.parents:  # (state.json, its key, the metadata: none has a backup to restore)
         raise diags.fail(f"-out {out} is inside the state folder {project.state_dir.name}: the plan would replace what zplan keeps there",
                          "give the plan a file of its own outside it: -out plan.zplan")
+
+
+def _check_not_an_input(out: Path, planned: Planned, project: Project) -> None:
+    """-out never names a step's data input or a script step's out, nor a file inside one: the plan would
+    replace the data, change the folder or an out apply checks out, and its own apply would refuse it as stale."""
+    from zplan.plan.model import DataInput
+    from zplan.secrets import redact
+
+    target = out.resolve()
+
+    def holds(path: str) -> bool:
+        return target == (where := (project.root / path).resolve()) or where in target.parents
+
+    for step in planned.plan.steps:
+        for name, spec in step.inputs.items():
+            if isinstance(spec, DataInput) and holds(spec.path):
+                raise diags.fail(f"-out {out} is the data input {name} of {step.address}, or inside it: the plan would change it "
+                                 f"({redact(spec.path, planned.plan.secrets)})", "give the plan a file of its own outside it: -out plan.zplan")
+        script = getattr(project.config.step(step.address), "script", None)
+        for path in script.outputs if script is not None else ():
+            if holds(path):
+                raise diags.fail(f"-out {out} is the out {redact(path, planned.plan.secrets)} of {step.address}, or inside it: the plan would replace what apply checks out there",
+                                 "give the plan a file of its own outside it: -out plan.zplan")
 
 
 def _check_plan_folder(out: Path) -> None:

@@ -85,6 +85,12 @@ _OPTIONAL: dict[str, type] = {"sensitive_digests": dict, "sensitive_salt": str, 
 # The fields of each resource and step entry that the check and the views read.
 _ENTRY: dict[str, type] = {"address": str, "action": str, "reasons": list}
 _STEP_ENTRY: dict[str, type] = {**_ENTRY, "params": dict}
+# Lists inside the plan and the type of their items (a missing optional one reads as empty).
+_ITEMS: dict[str, type] = {"options.targets": str, "options.excludes": str, "options.replace": str, "restored": str,
+                           "moved": dict, "checkouts": dict, "other_stacks": dict}
+# The fields of those items the views read.
+_ITEM_FIELDS: dict[str, tuple[str, ...]] = {"moved": ("from", "to"), "checkouts": ("path", "step", "reason"), "other_stacks": ("address",)}
+_SUMMARY = ("add", "change", "destroy", "steps_run", "steps_cached")
 
 
 def check_version(saved: dict, path: Path) -> None:
@@ -131,6 +137,28 @@ def _shape_problem(doc: dict) -> str | None:
             bad = next((f for f, t in fields.items() if not isinstance(entry, dict) or not isinstance(entry.get(f), t)), None)
             if bad is not None:
                 return f"plan.{kind}[{i}] has no {bad} (a JSON {_JSON_NAMES[fields[bad]]})"
+    return _inner_problem(doc["plan"])
+
+
+def _inner_problem(plan: dict) -> str | None:
+    """What the views and the apply read inside the plan's lists, summary and outputs."""
+    for dotted, kind in _ITEMS.items():
+        head, _, tail = dotted.partition(".")
+        items = plan[head].get(tail, []) if tail else plan.get(head, [])
+        if not isinstance(items, list):
+            return f"plan.{dotted} is not a JSON array"
+        for i, item in enumerate(items):
+            if not isinstance(item, kind):
+                return f"plan.{dotted}[{i}] is not a JSON {_JSON_NAMES[kind]}"
+            bad = next((f for f in _ITEM_FIELDS.get(dotted, ()) if not isinstance(item.get(f), str)), None)
+            if bad is not None:
+                return f"plan.{dotted}[{i}] has no {bad} (a JSON string)"
+    bad = next((k for k in _SUMMARY if type(plan["summary"].get(k)) is not int), None)
+    if bad is not None:
+        return f"plan.summary.{bad} is missing or not a JSON number"
+    for name, o in plan["outputs"].items():
+        if not isinstance(o, dict) or not isinstance(o.get("known"), bool) or not isinstance(o.get("sensitive"), bool):
+            return f"plan.outputs.{name} is not a JSON object with known, sensitive and value"
     return None
 
 
@@ -164,10 +192,14 @@ def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint
         if now_data.get(key) != digest:
             raise diags.fail(f"saved plan is stale: input data {key} changed since the plan was made", "run `zplan plan` again and review it")
     now_params = {s["address"]: s["params"] for s in to_json(plan)["steps"]}
-    for step in saved["plan"]["steps"]:  # variables are the saved ones: what else changes a param is a params file
-        if now_params.get(step["address"], step["params"]) != step["params"]:
-            raise diags.fail(f"saved plan is stale: the params of {step['address']} changed since the plan was made",
-                             "a params file it reads was edited? run `zplan plan` again and review it")
+    for step in saved["plan"]["steps"]:  # variables are the saved ones: a params file or an env() changes a param
+        was, now_ = step["params"], now_params.get(step["address"], step["params"])
+        if now_ != was:
+            name = next(k for k in sorted(set(was) | set(now_), key=str) if was.get(k, _NONE) != now_.get(k, _NONE))
+            shown = name if ":" in str(name) else f"params.{name}"  # (a script step's param is named FILE:KEY)
+            raise diags.fail(f"saved plan is stale: {shown} of {step['address']} changed since the plan was made "
+                             f"({_shown(was, name)} -> {_shown(now_, name)})",
+                             "a params file or an env() it reads changed? run `zplan plan` again and review it")
     now = json.loads(json.dumps(to_json(plan)))  # (as the saved one was read back: tuples are lists)
     if _actions(saved["plan"]) != _actions(now):
         raise diags.fail(f"saved plan is stale: applying now would do something else than the reviewed plan ({_first_difference(saved['plan'], now)})",
@@ -175,6 +207,14 @@ def check(saved: dict, state_serial: int, state_lineage: str, config_fingerprint
     _check_values(saved["plan"], now)
     _check_hidden(saved, plan)
     _check_checkouts(saved["plan"], now)
+
+
+_NONE = object()
+
+
+def _shown(params: dict, name: str) -> str:
+    """A param as the JSON plan shows it (a secret is "(sensitive)" there), or (none)."""
+    return json.dumps(params[name]) if name in params else "(none)"
 
 
 # What a resource entry says apply will write: `env("DIR")` in an attribute may read otherwise at apply.

@@ -129,7 +129,8 @@ class Planner:
                     continue
                 try:
                     if is_resource(addr):
-                        resource_plans[addr] = self._plan_resource(graph, addr, recorded, request, scope)
+                        rp = self._plan_resource(graph, addr, recorded, request, scope)
+                        resource_plans[addr] = rplan.replaced_with_holder(rp, resource_plans, self._provider)
                     elif is_step(addr):
                         planner = self.step_planner or self._start_steps(scope, resource_plans)
                         steps.append(planner.plan(project.config.step(addr), scope, matches_any(addr, request.replace), self._stack_known))
@@ -140,6 +141,7 @@ class Planner:
                         break
             found.raise_if_any()
             resource_plans.update(self._plan_removed(recorded, request, elsewhere))
+            rplan.check_held(resource_plans, recorded, self._provider)  # (a narrowed plan may leave one out)
         if self.step_planner is None:
             self._start_steps(scope, resource_plans)
         stack, key = self.stack_settings, self._key

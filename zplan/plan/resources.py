@@ -345,6 +345,57 @@ def replace_requested(plan: m.ResourcePlan, schema: ResourceSchema) -> m.Resourc
     return dataclasses.replace(plan, action=m.REPLACE, unknown=unknown, reasons=[m.Reason(m.REPLACE_REQUESTED, "forced by -replace")])
 
 
+def replaced_with_holder(plan: m.ResourcePlan, planned: Mapping[str, m.ResourcePlan], provider_of: Callable[[str], Any]) -> m.ResourcePlan:
+    """A resource that one it depends on deletes with itself when replaced (a file inside a folder
+    replaced at its own path, as `-replace` does) is replaced too, and says why: left as it is, the
+    plan would hide its deletion and state would record it as still there."""
+    if plan.action not in (m.NOOP, m.UPDATE) or not plan.before:
+        return plan
+    for address in plan.depends_on:
+        holder = planned.get(address)
+        if holder is None or holder.action != m.REPLACE or holder.create_before_destroy or not holder.before \
+                or holder.provider != plan.provider:  # (create_before_destroy at the same path keeps the old object)
+            continue
+        provider = provider_of(plan.type)
+        if provider.deletes_with(holder.type, holder.before, plan.type, plan.before):
+            schema = provider.schemas[plan.type]
+            unknown = [k for k, a in schema.attributes.items() if a.computed and k not in (plan.after or {})]
+            why = m.Reason(m.FORCES_REPLACEMENT, f"{address} is replaced, and deleting it deletes this too")
+            return dataclasses.replace(plan, action=m.REPLACE, unknown=unknown, reasons=[why])
+    return plan
+
+
+def check_held(plans: Mapping[str, m.ResourcePlan], recorded: Mapping[str, dict], provider_of: Callable[[str], Any]) -> None:
+    """A resource replaced or destroyed that would delete with itself one this plan leaves out (-target,
+    -exclude) or keeps is refused: the plan would hide that deletion and state would record it as there."""
+    for holder in plans.values():
+        if holder.action not in (m.REPLACE, m.DELETE) or holder.create_before_destroy or not holder.before:
+            continue
+        from zplan.provider import provider_name_for  # (here: a plan that replaces nothing never needs it)
+
+        try:
+            provider = provider_of(holder.type)
+        except diags.DiagnosticError:  # its plugin is not installed: a removed resource still plans its delete
+            continue
+        for address, rec in recorded.items():
+            held = plans.get(address)
+            if _goes_with(held, holder) or rec.get("gone") or (rec.get("provider") or provider_name_for(rec["type"])) != holder.provider:
+                continue
+            if provider.deletes_with(holder.type, holder.before, rec["type"], rec.get("attributes") or {}):
+                what = "replaced" if holder.action == m.REPLACE else "destroyed"
+                raise diags.fail(f"{holder.address} is {what}, and deleting it deletes {address} too, which this plan "
+                                 + ("leaves out" if held is None else "keeps"),
+                                 f"plan it too (-target {address}, and no -exclude naming it), or plan without -target and -exclude"
+                                 if held is None else f"destroy it too, move it out of {holder.address}, or keep {holder.address}")
+
+
+def _goes_with(held: m.ResourcePlan | None, holder: m.ResourcePlan) -> bool:
+    """Whether a planned resource is deleted first, or made anew after the resource holding it."""
+    if held is None:
+        return False
+    return held.action == m.DELETE or (held.action in (m.REPLACE, m.CREATE) and holder.address in held.depends_on)
+
+
 def plan_delete(address: str, recorded: dict, reason: m.Reason, prevent_destroy: bool | None = None) -> m.ResourcePlan:
     """``prevent_destroy`` from the configuration when the resource is still declared, else as recorded."""
     from zplan.provider import provider_name_for

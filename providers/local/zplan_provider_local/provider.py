@@ -18,6 +18,8 @@ RESOURCES: dict[str, type[LocalResource]] = {
     cls.schema.type: cls for cls in (LocalDirectory, LocalSqliteDatabase, LocalFile, LocalProcess, LocalModelServer, LocalDaskCluster)
 }
 
+_PATHS = ("local_directory", "local_file", "local_sqlite_database")  # the types that are a path on this machine
+
 
 class LocalProvider(Provider):
     """Folders, SQLite files, plain files, service processes, model servers and Dask clusters on this machine."""
@@ -53,6 +55,13 @@ class LocalProvider(Provider):
             resource = RESOURCES[type_](self.context)
             return resource.resolve(imported) == resource.resolve(configured)
         return imported == configured
+
+    def deletes_with(self, type_: str, attributes: Mapping[str, Any], other_type: str, other: Mapping[str, Any]) -> bool:
+        """A folder's delete takes every file, database and folder inside it with it."""
+        if type_ != "local_directory" or other_type not in _PATHS or "id" not in attributes or "id" not in other:
+            return False
+        folder = RESOURCES[type_](self.context).located(attributes)
+        return folder in RESOURCES[other_type](self.context).located(other).parents
 
     def leftover(self, type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any] | None:
         return self._do(type_, lambda r: r.leftover(name, inputs))
