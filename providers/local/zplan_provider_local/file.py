@@ -94,10 +94,12 @@ class LocalFile(LocalResource):
             raise ProviderError("set exactly one of content and sensitive_content")
         data = text.encode()
         atomic_write_bytes(path, data)
-        # The temporary file was made 0600; give the usual umask-filtered mode unless one is set (or kept).
+        # The temporary file was made 0600; give the usual umask-filtered mode unless one is set (or kept),
+        # and keep sensitive content its owner's alone, as Terraform's local_sensitive_file does.
         mode = parse_mode(s["mode"])
         if mode is None:
-            mode = kept_mode if kept_mode is not None else 0o666 & ~current_umask()
+            default = 0o600 if s["sensitive_content"] is not None else 0o666 & ~current_umask()
+            mode = kept_mode if kept_mode is not None else default
         os.chmod(path, mode)
         return {"mode": observed_mode(s["mode"], path.stat().st_mode), "sha256": hashlib.sha256(data).hexdigest()}
 

@@ -84,3 +84,11 @@ def test_check(provider):
         "set exactly one of content and sensitive_content"
     ]
     assert provider.check(T, {"path": "a", "content": 3}) == ["content must be a string"]
+
+
+def test_a_file_of_sensitive_content_is_its_owners_alone_unless_a_mode_is_set(provider, project):
+    """As Terraform's local_sensitive_file: a secret written to disk is not readable by every user."""
+    provider.create(T, "secret", {"path": "token", "sensitive_content": "s3cr3t"})
+    assert stat.S_IMODE((project / "token").stat().st_mode) == 0o600
+    provider.create(T, "shared", {"path": "shared", "sensitive_content": "s3cr3t", "mode": "0640"})
+    assert stat.S_IMODE((project / "shared").stat().st_mode) == 0o640
