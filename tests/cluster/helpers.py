@@ -17,10 +17,15 @@ stack "dask" {
 """
 
 
+def dask_stack(scheduler: str, artifacts: str, metadata: str = "sqlite:///.zplan/metadata.db") -> str:
+    """The dask stack block, on ``scheduler`` with those stores."""
+    return DASK_STACK.replace("SCHEDULER", scheduler).replace("ARTIFACTS", artifacts).replace("METADATA", metadata)
+
+
 def quickstart_on(folder: Path, scheduler: str, artifacts: str, metadata: str) -> Path:
     shutil.copytree(ROOT / "examples/quickstart", folder, ignore=shutil.ignore_patterns(".zplan", "reports"))
     with open(folder / "main.zp.hcl", "a") as f:
-        f.write(DASK_STACK.replace("SCHEDULER", scheduler).replace("ARTIFACTS", artifacts).replace("METADATA", metadata))
+        f.write(dask_stack(scheduler, artifacts, metadata))
     return folder
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.helpers import beam_example_on, quickstart_on, zplan
+from tests.cluster.helpers import beam_example_on, dask_stack, quickstart_on, zplan
 
 pytestmark = pytest.mark.slow
 
@@ -75,13 +75,7 @@ def test_a_map_of_instance_outputs_reaches_a_step_on_the_cluster_as_a_map(tmp_pa
     (project / "steps.py").write_text("def train(c: float) -> float:\n    return c * 2\n\n\n"
                                       "def best(scores):\n    return {'type': type(scores).__name__, 'best': max(scores, key=scores.get)}\n")
     (project / "main.zp.hcl").write_text(f'''
-stack "dask" {{
-  orchestrator         = "dask"
-  orchestrator_options = {{ scheduler = "{dask_cluster.address}" }}
-  artifact_store       = "{s3_url}"
-  metadata_store       = "sqlite:///.zplan/metadata.db"
-}}
-
+{dask_stack(dask_cluster.address, s3_url)}
 pipeline "sweep" {{
   step "train" {{
     for_each = {{ small = 0.1, large = 0.9 }}
@@ -125,13 +119,7 @@ def test_what_is_edited_before_its_step_starts_is_what_runs_on_the_cluster(tmp_p
                                         'def read(x: int, f) -> str:\n    return f.read_text().strip()\n')
     (project / "data/ref.txt").write_text("OLD\n")
     (project / "main.zp.hcl").write_text(f'''
-stack "dask" {{
-  orchestrator         = "dask"
-  orchestrator_options = {{ scheduler = "{dask_cluster.address}" }}
-  artifact_store       = "{s3_url}"
-  metadata_store       = "sqlite:///.zplan/metadata.db"
-}}
-
+{dask_stack(dask_cluster.address, s3_url)}
 pipeline "p" {{
   step "a" {{
     source = "steps/a.py:edit"

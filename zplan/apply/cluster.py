@@ -21,7 +21,7 @@ from pathlib import Path
 
 from zplan import diags
 from zplan.apply.cluster_task import RemoteResult, run_on_worker, stop_steps
-from zplan.apply.runner import StepRefused, StepRunner, _same_data
+from zplan.apply.runner import StepRefused, StepRunner, same_data
 from zplan.apply.worker import PathArg, StepResult, StepTask, TaskInput
 from zplan.graph.walk import failed_future
 from zplan.apply.workers import TaskCancelled
@@ -165,7 +165,7 @@ class DaskStepRunner(StepRunner):
 
             source = self.project.root / spec.path
             stored = snapshot(source, self.artifact_store(), self.stat_cache)
-            _same_data(spec, stored.digest, source.name if source.is_file() else None)  # (as on this machine)
+            same_data(spec, stored.digest, source.name if source.is_file() else None)  # (as on this machine)
             self.tracker.snapshots[(address, spec.path)] = Snapshot(stored.digest, stored.uri)
             return PathArg(source.name if source.is_file() else "", stored.digest)
         if isinstance(spec, m.DataInput):

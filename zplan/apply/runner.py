@@ -161,7 +161,7 @@ class StepRunner:
         source = self.project.root / spec.path
         store = self.artifact_store()
         stored = snapshot(source, store, self.stat_cache, sync_later=True)
-        _same_data(spec, stored.digest, source.name if source.is_file() else None)
+        same_data(spec, stored.digest, source.name if source.is_file() else None)
         self.tracker.snapshots[(address, spec.path)] = Snapshot(stored.digest, stored.uri)
         folder = stored.folder or store.get(stored.digest)
         path = folder / source.name
@@ -176,7 +176,7 @@ class StepRunner:
         source = self.project.root / spec.path
         entries, digest = scanned_source(source, self.artifact_store(), self.stat_cache)
         is_file = len(entries) == 1 and entries[0].path == source.absolute()  # (a folder's files lie inside it)
-        _same_data(spec, digest, source.name if is_file else None)
+        same_data(spec, digest, source.name if is_file else None)
         return SnapshotArg(spec.path, tuple(entries), digest, is_file=is_file)
 
     def snapshots_durable(self) -> None:
@@ -242,7 +242,7 @@ class StepRunner:
             self._closing = None
 
 
-def _same_data(spec: m.DataInput, digest: str, file_name: str | None) -> None:
+def same_data(spec: m.DataInput, digest: str, file_name: str | None) -> None:
     """The bytes stored for a data input (a file: under ``file_name``) are those the step's
     cache key was computed from: an edit between the step's re-plan and its snapshot would
     otherwise be run under the key of the bytes before it."""

@@ -70,10 +70,14 @@ def outdated(bundle: Bundle, project_dir: Path, files) -> list[str]:
 
 
 def _shipped(rel: str) -> bool:
-    """Whether ``make_bundle`` would hold the file ``rel``."""
+    """Whether ``make_bundle`` would hold the file ``rel`` (``_project_files``' rules)."""
     parts = Path(rel).parts
-    return bool(parts) and not Path(rel).is_absolute() and ".." not in parts and not rel.endswith(".pyc") \
+    return bool(parts) and not Path(rel).is_absolute() and ".." not in parts and not _skipped_file(parts[-1]) \
         and not any(part in SKIPPED_DIRS for part in parts[:-1])
+
+
+def _skipped_file(name: str) -> bool:
+    return name.endswith(".pyc")
 
 
 def _stamp(st: os.stat_result) -> tuple[int, int, int]:
@@ -84,7 +88,7 @@ def _project_files(root: Path) -> list[Path]:
     found = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
-        found += [Path(folder) / f for f in sorted(files) if not f.endswith(".pyc") and os.path.isfile(Path(folder) / f)]
+        found += [Path(folder) / f for f in sorted(files) if not _skipped_file(f) and os.path.isfile(Path(folder) / f)]
     return found
 
 
