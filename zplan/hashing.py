@@ -77,6 +77,14 @@ def hash_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def listing_digest(path: str) -> str | None:
+    """The digest of a folder's names (None: no such folder): what a step that listed it saw."""
+    try:
+        return hash_value(sorted(os.listdir(path)))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
 def iter_tree(root: Path) -> Iterable[Path]:
     """Files below ``root`` in a stable order (relative paths sorted)."""
     for dirpath, dirnames, filenames in os.walk(root):

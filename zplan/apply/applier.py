@@ -374,7 +374,7 @@ class Applier:
         record = self.state.step_record(self.tracker.store_key, address)
         if record is None or not record.succeeded or record.cache_key != current.cache_key:
             # the latest record is another execution (a failure, other params): outputs and reasons read it
-            self.recorder.step_done(self.step_planner, current, "succeeded", entry.outputs, None, entry.run, entry.finished_at)
+            self.recorder.step_done(self.step_planner, current, "succeeded", entry.outputs, None, entry.run, entry.finished_at, entry.reads)
 
     def _step_ran(self, current: m.StepPlan, result: StepResult) -> None:
         address, log = current.address, self.runner.log_path(current.address)
@@ -392,7 +392,7 @@ class Applier:
         if result.ok:
             self.tracker.outcome(address, OK)
             self._damaged_inputs.stored_again(result)
-            self.recorder.step_done(self.step_planner, current, "succeeded", result.outputs, None, self.result.run_id)
+            self.recorder.step_done(self.step_planner, current, "succeeded", result.outputs, None, self.result.run_id, reads=dict(result.reads))
             # downstream steps read this step's artifacts from the run's view of it
             entry = self.state.cache_entry(self.tracker.store_key, current.cache_key) or self.recorder.held_entry(address)
             self.tracker.current[address] = _as_cached(current, entry)

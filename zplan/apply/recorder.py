@@ -115,12 +115,13 @@ class RunRecorder:
 
     # -- step records -----------------------------------------------------------------------------
     def step_done(self, planner: StepPlanner, plan: m.StepPlan, status: str, outputs: dict, error: str | None,
-                  run: int | None, finished_at: str | None = None) -> None:
-        """The step's latest execution (and, when it succeeded, a cache entry for its key)."""
+                  run: int | None, finished_at: str | None = None, reads: dict | None = None) -> None:
+        """The step's latest execution (and, when it succeeded, a cache entry for its key); ``reads``:
+        the project files its code read undeclared (``zplan.apply.file_reads``)."""
         now = finished_at or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         if plan.sensitive_outputs or self._hold_secret(outputs):  # (a step declared free of secrets may still return one)
             outputs = self._sealed_values(outputs)
-        record = StepRecord(status, plan.cache_key, planner.fingerprint(plan), outputs, run, now, error or None)
+        record = StepRecord(status, plan.cache_key, planner.fingerprint(plan), outputs, run, now, error or None, reads=reads or {})
         self._note_unwritten(plan.address, record)
         self.state.put_step(self.tracker.store_key, plan.address, record)
         self.tracker.result.changed = True
@@ -241,7 +242,7 @@ class RunRecorder:
     def held_entry(self, address: str) -> CacheEntry | None:
         """The cache entry of a step record held out of state (``metadata_failed``)."""
         record = self._held.get(address)
-        return None if record is None or not record.succeeded else CacheEntry(address, record.outputs, record.run, record.finished_at)
+        return None if record is None or not record.succeeded else CacheEntry(address, record.outputs, record.run, record.finished_at, reads=record.reads)
 
     # -- writing ------------------------------------------------------------------------------------
     def flush(self, force: bool = False) -> None:

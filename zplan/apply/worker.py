@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-from zplan.apply import code_cache, snapshot_guard
+from zplan.apply import code_cache, file_reads, snapshot_guard
 from zplan.apply.step_failures import InputDamaged, StepExited, StepFailed, step_traceback, user_traceback
 from zplan.apply.step_function import load_function, tfx_component
 from zplan.apply.step_isolation import step_interpreter_state
@@ -116,6 +116,7 @@ class StepResult:
     # on a Dask worker or in a training job's image, has none)
     left_running: tuple[str, ...] = ()
     left_threads: tuple[str, ...] = ()  # threads the step left alive: its worker ended after it (the same default)
+    reads: tuple[tuple[str, str | None], ...] = ()  # project files its code read undeclared, and their digests (file_reads)
 
 
 _stores: dict[tuple[str, str], Any] = {}
@@ -185,8 +186,12 @@ def _execute(task: StepTask, result: StepResult) -> None:
     # a failed import or a damaged input included.
     scratch = Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}{os.getpid()}-{os.urandom(8).hex()}"
     try:
-        with step_interpreter_state(task.project_dir):  # the worker's next step starts the same
+        with step_interpreter_state(task.project_dir), file_reads.watching(task.project_dir) as watch:  # the worker's next step starts the same
             _execute_in(task, result, scratch)
+        if task.script is None and task.tfx is None:  # (a command's or a component's reads are not Python's to see)
+            declared = [spec.path for spec in task.inputs.values() if isinstance(spec, (PathArg, SnapshotArg))]
+            store_root = getattr(_store(task.artifact_store_url, task.project_dir), "root", None)
+            result.reads = tuple(watch.recorded(file_reads.left_out(task.project_dir, store_root and str(store_root), declared)).items())
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -319,7 +319,7 @@ def _recorded_result(whole: m.Plan, state: State, upstream: str, step: m.StepPla
     if pipeline_run:
         return state.pipeline_run_result(whole.store_key, upstream, pipeline_run)
     record = state.step_record(whole.store_key, upstream)
-    return CacheEntry(upstream, record.outputs, record.run, record.finished_at) if record is not None and record.succeeded else None
+    return CacheEntry(upstream, record.outputs, record.run, record.finished_at, reads=record.reads) if record is not None and record.succeeded else None
 
 
 def _open_as_planned(args: ProjectArgs, planned_vars: dict) -> Project:

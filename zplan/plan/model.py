@@ -38,6 +38,7 @@ class ReasonCode(str, Enum):
     REPLACE_REQUESTED = "replace_requested"
     CACHE_DISABLED = "cache_disabled"  # the step says cache = false
     RESOURCE_CHANGED = "resource_changed"  # a step reads a resource created, updated or replaced
+    FILE_READ_CHANGED = "file_read_changed"  # a project file its code read undeclared (zplan.plan.file_reads)
     NEW_IN_CONFIG = "new_in_config"  # resources
     REMOVED_FROM_CONFIG = "removed_from_config"
     ATTRIBUTES_CHANGED = "attributes_changed"
@@ -56,6 +57,7 @@ OUTPUTS_MISSING, KNOWN_AFTER_APPLY, REPLACE_REQUESTED, NEW_IN_CONFIG = ReasonCod
 REMOVED_FROM_CONFIG, ATTRIBUTES_CHANGED, FORCES_REPLACEMENT, GONE_OUTSIDE = ReasonCode.REMOVED_FROM_CONFIG, ReasonCode.ATTRIBUTES_CHANGED, ReasonCode.FORCES_REPLACEMENT, ReasonCode.GONE_OUTSIDE
 DRIFTED, RESOURCE_CHANGED, PROVIDER_CHANGED = ReasonCode.DRIFTED, ReasonCode.RESOURCE_CHANGED, ReasonCode.PROVIDER_CHANGED
 LIBRARY_CHANGED, ARTIFACT_MISSING, ARTIFACT_DAMAGED = ReasonCode.LIBRARY_CHANGED, ReasonCode.ARTIFACT_MISSING, ReasonCode.ARTIFACT_DAMAGED
+FILE_READ_CHANGED = ReasonCode.FILE_READ_CHANGED
 REASON_CODES = tuple(ReasonCode)
 
 

@@ -28,6 +28,7 @@ from zplan.hashing import StatCache, hash_value
 from zplan.plan import data_inputs, signatures
 from zplan.plan import model as m
 from zplan.plan.code_hash import CodeError, CodeIndex
+from zplan.plan.file_reads import changed_reads
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.loaders import Loaders
 from zplan.plan.params import param_sources, refuse_secret_names, step_params
@@ -141,7 +142,7 @@ class StepPlanner:
         cache_key = hash_value(fingerprint) if known else None
         entry = self.state.cache_entry(self.store_key, cache_key) if known and self.store_key else None
         touched = self._resources_changing(read)
-        cached = step.cache and not forced and not touched and entry is not None and self._entry_problem(entry.outputs) is None
+        cached = step.cache and not forced and not touched and entry is not None and self._entry_problem(entry.outputs, entry.reads) is None
         if not step.cache and not forced:  # runs on every apply; what changed since it last ran is named too
             record = self.state.step_record(self.store_key, address) if self.store_key else None
             disabled = m.Reason(m.ReasonCode.CACHE_DISABLED, "cache = false: runs on every apply")
@@ -230,12 +231,8 @@ class StepPlanner:
     def _resources_changing(self, read: list[str]) -> list[m.Reason]:
         """A step reading a resource that is created, updated or replaced reruns (a smoke
         test after every redeploy), even when the attributes it reads stay the same."""
-        reasons = []
-        for address in read:
-            change = self.resource_change(address)
-            if change is not None:
-                reasons.append(m.Reason(m.RESOURCE_CHANGED, f"{address} changes ({change})"))
-        return reasons
+        changes = ((address, self.resource_change(address)) for address in read)
+        return [m.Reason(m.RESOURCE_CHANGED, f"{address} changes ({change})") for address, change in changes if change is not None]
 
     def fingerprint(self, plan: m.StepPlan) -> dict | None:
         """What the cache key hashes; None while an input or param is known only after apply."""
@@ -361,10 +358,10 @@ class StepPlanner:
         spec = self._data(step, name, value["path"], snapshot=mode != "reference")
         return m.DataInput(spec.path, spec.digest, reference=mode == "reference", file_name=spec.file_name)
 
-    def _entry_problem(self, outputs: dict[str, dict]) -> m.Reason | None:
-        """Why a recorded result cannot be reused as it is, or None: a changed materializer,
-        then an output found damaged during this apply, then one gone from the store
-        (existence only: contents are verified when a step loads them)."""
+    def _entry_problem(self, outputs: dict[str, dict], reads: dict | None = None) -> m.Reason | None:
+        """Why a recorded result cannot be reused as it is, or None: a changed materializer, then an output
+        found damaged during this apply, then one gone from the store (existence only: contents are
+        verified when a step loads them), then a file its code read undeclared that changed since."""
         outputs = sorted(outputs.items()) if len(outputs) > 1 else list(outputs.items())
         for name, out in outputs:
             current = self.materializer_version(out.get("materializer", ""), out.get("materializer_module"))
@@ -381,7 +378,7 @@ class StepPlanner:
         for name, out in outputs:
             if not self.artifact_present(out["digest"]):
                 return m.Reason(m.ARTIFACT_MISSING, f"artifact missing from the store (rerun): output {name} ({out['digest'][:12]})")
-        return None
+        return changed_reads(reads, self._dir, self.stat_cache) if reads else None
 
     def with_materializer_code(self, outputs: dict[str, dict]) -> dict[str, dict]:
         """A step's outputs as its worker recorded them, each written by a materializer of the
@@ -402,7 +399,7 @@ class StepPlanner:
         reasons = self._changes(plan, record, stack_known, touched)
         if not reasons:
             recorded = entry.outputs if entry is not None else record.outputs if record.succeeded else {}
-            problem = self._entry_problem(recorded)
+            problem = self._entry_problem(recorded, (entry or record).reads)
             # nothing differs from the latest success: its cache entry alone is gone
             gone = "its cached result was dropped (zplan gc or zplan verify -repair)" if record.succeeded else "no cached result for this key"
             reasons.append(problem or m.Reason(m.OUTPUTS_MISSING, gone))
@@ -431,6 +428,7 @@ class StepPlanner:
             reasons += [m.Reason(m.RESOURCE_CHANGED, f"{a} changed since the step last ran" if a in was else f"reads {a}, which it did not when it last ran")
                         for a, digest in plan.resources.items() if digest is not None and was.get(a) != digest]
         reasons += env_reasons(before.get("env"), self.env)
+        reasons += [r for r in [changed_reads(record.reads, self._dir, self.stat_cache)] if r is not None] if record.reads else []
         if not stack_known:
             reasons.append(m.Reason(m.KNOWN_AFTER_APPLY, "stack settings known after apply"))
         return reasons

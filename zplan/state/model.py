@@ -123,12 +123,13 @@ class StepRecord:
     finished_at: str | None = None
     error: str | None = None
     pipeline_run: str | None = None  # the Kubeflow/Vertex pipeline run whose task recorded it
+    reads: dict[str, str | None] = field(default_factory=dict)  # project files its code read undeclared -> digest
 
     @staticmethod
     def from_doc(doc: dict) -> "StepRecord":
         return StepRecord(
             doc.get("status", ""), doc.get("cache_key"), doc.get("fingerprint") or {}, doc.get("outputs") or {},
-            doc.get("run"), doc.get("finished_at"), doc.get("error"), doc.get("pipeline_run"),
+            doc.get("run"), doc.get("finished_at"), doc.get("error"), doc.get("pipeline_run"), doc.get("reads") or {},
         )
 
     def to_doc(self) -> dict:
@@ -138,6 +139,8 @@ class StepRecord:
             doc["error"] = self.error
         if self.pipeline_run:
             doc["pipeline_run"] = self.pipeline_run
+        if self.reads:  # (absent when none: most steps read only what they declare)
+            doc["reads"] = self.reads
         return doc
 
     @property
@@ -154,6 +157,7 @@ class CacheEntry:
     run: int | None = None
     finished_at: str | None = None
     pipeline_run: str | None = None  # as the step record's
+    reads: dict[str, str | None] = field(default_factory=dict)  # as the step record's
 
     @staticmethod
     def from_doc(doc: dict) -> "CacheEntry":
@@ -161,12 +165,16 @@ class CacheEntry:
         # step_plan: one for each cached step of every plan
         entry = object.__new__(CacheEntry)
         entry.__dict__.update(address=doc["address"], outputs=doc["outputs"], run=doc.get("run"), finished_at=doc.get("finished_at"),
-                              pipeline_run=doc.get("pipeline_run"))
+                              pipeline_run=doc.get("pipeline_run"), reads=doc.get("reads") or _NO_READS)
         return entry
 
     def to_doc(self) -> dict:
         doc = {"address": self.address, "outputs": self.outputs, "run": self.run, "finished_at": self.finished_at}
-        return doc | {"pipeline_run": self.pipeline_run} if self.pipeline_run else doc
+        doc = doc | {"pipeline_run": self.pipeline_run} if self.pipeline_run else doc
+        return doc | {"reads": self.reads} if self.reads else doc
+
+
+_NO_READS: dict = {}  # (shared by the entries of steps that read nothing undeclared: never written to)
 
 
 def _follow_moved_resources(record: dict, cache: dict, moved: dict[str, str]) -> None:
@@ -208,7 +216,7 @@ def _renamed_resources(fingerprint: dict, moved: dict[str, str]) -> dict | None:
 def _entry_doc(record: StepRecord, address: str) -> dict:
     """A cache entry for a successful record. The fingerprint of a step reading resources is kept
     with it: their addresses are in its key, which a ``moved`` block changes (``State.move``)."""
-    doc = CacheEntry(address, record.outputs, record.run, record.finished_at, record.pipeline_run).to_doc()
+    doc = CacheEntry(address, record.outputs, record.run, record.finished_at, record.pipeline_run, record.reads).to_doc()
     return doc | {"fingerprint": record.fingerprint} if record.fingerprint.get("resources") else doc
 
 

@@ -29,7 +29,7 @@ def test_the_provider_contract_takes_the_same_actions_and_the_old_noop_spelling(
 
 def test_reason_codes_are_fixed_and_serialise_as_their_strings():
     assert m.Reason(m.PARAMS_CHANGED, "params.c: 1 -> 2").to_json() == {"code": "params_changed", "message": "params.c: 1 -> 2"}
-    assert len(set(m.REASON_CODES)) == len(m.REASON_CODES) == 23  # provider_changed is the 23rd
+    assert len(set(m.REASON_CODES)) == len(m.REASON_CODES) == 24  # file_read_changed is the 24th
 
 
 def test_step_inputs_are_typed_and_keep_their_json_shape():

@@ -1,0 +1,177 @@
+"""Through the real CLI: a project file a step's code reads without declaring it (a config its helper
+module loads on import, a file a param names, a folder it globs, a file it looks for) reruns the step
+when it changes, and the plan names the file; what the step wrote itself, its declared inputs,
+its code and the libraries it imports rerun nothing."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+
+import pytest
+
+from tests.cli.helpers import Project, reasons, steps_by_action
+
+FILES = {
+    "main.zp.hcl": """
+        stack "local" {
+          orchestrator   = "local"
+          artifact_store = "file://.zplan/artifacts"
+          metadata_store = "sqlite:///.zplan/metadata.db"
+        }
+
+        pipeline "p" {
+          step "scaled" {
+            source = "scaled.py:scaled"
+            params = { x = 2 }
+          }
+          step "named" {
+            source = "steps.py:named"
+            params = { table = "conf/table.csv" }
+          }
+          step "globbed" {
+            source = "steps.py:globbed"
+          }
+          step "optional" {
+            source = "steps.py:optional"
+          }
+          step "declared" {
+            source = "other.py:declared"
+            inputs = { raw = { path = "data/raw.txt", snapshot = "reference" }, copy = "data/copy.txt" }
+          }
+          step "scratch" {
+            source = "other.py:scratch"
+          }
+        }
+    """,
+    "pkg/__init__.py": "",
+    "pkg/settings.py": """
+        import json
+        import pathlib
+
+        SETTINGS = json.loads((pathlib.Path(__file__).parent / "settings.json").read_text())
+    """,
+    "pkg/settings.json": '{"scale": 3}\n',
+    "conf/table.csv": "a,1\nb,2\n",
+    "images/a.txt": "1\n",
+    "images/b.txt": "2\n",
+    "data/raw.txt": "raw\n",
+    "data/copy.txt": "copy\n",
+    # every step of a module importing pkg.settings reads its file: that import runs with each
+    "scaled.py": """
+        from pkg.settings import SETTINGS
+
+
+        def scaled(x: int) -> int:
+            return x * SETTINGS["scale"]
+    """,
+    "steps.py": """
+        from pathlib import Path
+
+
+        def named(table: str) -> int:
+            return len(Path(table).read_text().splitlines())
+
+
+        def globbed() -> int:
+            return sum(int(p.read_text()) for p in sorted(Path("images").glob("*.txt")))
+
+
+        def optional() -> int:
+            try:
+                return int(Path("override.txt").read_text())
+            except FileNotFoundError:
+                return 0
+    """,
+    # reads only what it declares (one read in place), and a file it writes itself
+    "other.py": """
+        import json
+        from pathlib import Path
+
+
+        def declared(raw: Path, copy: Path) -> str:
+            return raw.read_text() + copy.read_text()
+
+
+        def scratch() -> int:
+            Path("reports").mkdir(exist_ok=True)
+            Path("reports/out.json").write_text(json.dumps([1, 2]))
+            return len(json.loads(Path("reports/out.json").read_text()))
+    """,
+}
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory) -> Project:
+    project = Project(tmp_path_factory.mktemp("reads") / "project")
+    for rel, text in FILES.items():
+        project.write(rel, textwrap.dedent(text).lstrip("\n"))
+    project.apply()
+    return project
+
+
+@pytest.fixture
+def project(applied, tmp_path) -> Project:
+    shutil.copytree(applied.root, tmp_path / "project", symlinks=True)
+    return Project(tmp_path / "project")
+
+
+def test_the_reads_are_recorded_and_nothing_else(project):
+    records = project.step_records()
+    reads = {name: set(record.get("reads", {})) for name, record in records.items()}
+    assert reads == {
+        "scaled": {"pkg/settings.json"},
+        "named": {"conf/table.csv"},
+        "globbed": {"images/", "images/a.txt", "images/b.txt"},
+        "optional": {"override.txt"},
+        "declared": set(),  # its inputs are in its key
+        "scratch": set(),  # what it wrote and read back is its own
+    }
+    assert records["optional"]["reads"] == {"override.txt": None}
+    assert project.run("plan", "-detailed-exitcode").code == 0
+
+
+def test_a_config_a_helper_loads_on_import_reruns_the_step_and_is_named(project):
+    project.write("pkg/settings.json", '{"scale": 4}\n')
+    doc = project.plan_json()
+    assert steps_by_action(doc)["run"] == {"scaled"}
+    assert reasons(doc)["scaled"] == [
+        "pkg/settings.json changed since the step read it (a file its code reads without declaring it: declare it in inputs to snapshot it)"]
+    project.apply()
+    assert project.run("plan", "-detailed-exitcode").code == 0
+
+
+def test_a_file_a_param_names_reruns_when_edited_or_removed(project):
+    project.write("conf/table.csv", "a,1\nb,2\nc,3\n")
+    assert steps_by_action(project.plan_json())["run"] == {"named"}
+    project.path("conf/table.csv").unlink()
+    assert reasons(project.plan_json())["named"][0].startswith("conf/table.csv, which the step read, is gone")
+
+
+def test_a_file_added_to_a_globbed_folder_reruns_the_step(project):
+    project.write("images/c.txt", "3\n")
+    doc = project.plan_json()
+    assert steps_by_action(doc)["run"] == {"globbed"}
+    assert reasons(doc)["globbed"][0].startswith("the files in images/ changed since the step listed them")
+
+
+def test_a_file_the_step_looked_for_reruns_it_once_it_exists(project):
+    project.write("override.txt", "7\n")
+    doc = project.plan_json()
+    assert steps_by_action(doc)["run"] == {"optional"}
+    assert reasons(doc)["optional"][0].startswith("override.txt exists now")
+    project.apply()
+    assert project.run("plan", "-detailed-exitcode").code == 0
+
+
+def test_a_new_file_elsewhere_and_a_touch_rerun_nothing(project):
+    project.write("notes.md", "unrelated\n")
+    project.write("images/a.txt", "1\n")  # the same bytes, written again
+    assert project.run("plan", "-detailed-exitcode").code == 0
+
+
+def test_an_edit_to_a_read_file_and_to_the_code_names_both(project):
+    project.write("pkg/settings.json", '{"scale": 5}\n')
+    project.replace("scaled.py", 'x * SETTINGS["scale"]', 'x * SETTINGS["scale"] + 1')
+    why = reasons(project.plan_json())["scaled"]
+    assert why[0].startswith("code changed") and why[-1].startswith("pkg/settings.json changed since the step read it")

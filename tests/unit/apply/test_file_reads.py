@@ -1,0 +1,117 @@
+"""What a step's watch notes of the files its code opens and the folders it lists, with real files."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from zplan.apply.file_reads import left_out, watching
+from zplan.hashing import hash_file
+from zplan.plan.file_reads import changed_reads
+from zplan.hashing import StatCache
+
+
+def _project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    for rel, text in {"conf.json": "{}", "data/a.txt": "a", "data/b.txt": "b", ".zplan/state.json": "{}",
+                      "store/x": "x", "declared.csv": "1", "mod_for_watch.py": "VALUE = 1\n"}.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def test_reads_are_noted_and_writes_state_store_declared_and_code_are_not(tmp_path, monkeypatch):
+    root = _project(tmp_path)
+    monkeypatch.chdir(root)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("o")
+    with watching(str(root)) as watch:
+        json.loads(Path("conf.json").read_text())
+        sorted(Path("data").glob("*.txt"))
+        Path("data/a.txt").read_bytes()
+        outside.read_text()  # not the project's
+        Path(".zplan/state.json").read_text()
+        Path("store/x").read_text()
+        Path("declared.csv").read_text()
+        Path("made.txt").write_text("m")
+        Path("made.txt").read_text()  # written by the step: its own
+        with open(os.open("data/b.txt", os.O_RDONLY), closefd=True) as f:  # by a descriptor: noted when opened
+            f.read()
+        try:
+            open("missing.txt").close()
+        except FileNotFoundError:
+            pass
+    recorded = watch.recorded(left_out(str(root), str(root / "store"), ["declared.csv"]))
+    assert recorded == {
+        "conf.json": hash_file(root / "conf.json"),
+        "data/": recorded["data/"],
+        "data/a.txt": hash_file(root / "data/a.txt"),
+        "data/b.txt": hash_file(root / "data/b.txt"),
+        "missing.txt": None,
+    }
+
+
+def test_imports_read_nothing_the_plan_follows(tmp_path, monkeypatch):
+    root = _project(tmp_path)
+    monkeypatch.chdir(root)
+    monkeypatch.syspath_prepend(str(root))
+    with watching(str(root)) as watch:
+        importlib.import_module("mod_for_watch")  # its source and the listing the import system makes
+    sys.modules.pop("mod_for_watch", None)
+    assert watch.recorded(left_out(str(root), None, [])) == {}
+
+
+def test_nothing_is_noted_outside_a_watch(tmp_path, monkeypatch):
+    root = _project(tmp_path)
+    monkeypatch.chdir(root)
+    with watching(str(root)) as watch:
+        pass
+    Path("conf.json").read_text()
+    assert watch.recorded([]) == {}
+
+
+def test_a_prefix_holding_the_project_leaves_nothing_out(tmp_path, monkeypatch):
+    root = _project(tmp_path)
+    monkeypatch.chdir(root)
+    with watching(str(root)) as watch:
+        Path("conf.json").read_text()
+    assert list(watch.recorded([str(tmp_path)])) == ["conf.json"]  # (an interpreter installed above the project)
+
+
+def test_the_plan_names_each_kind_of_change(tmp_path):
+    root = _project(tmp_path)
+    cache = StatCache(None)
+    reads = {"conf.json": hash_file(root / "conf.json"), "missing.txt": None}
+    assert changed_reads(reads, str(root), cache) is None
+    (root / "missing.txt").write_text("now")
+    assert changed_reads(reads, str(root), cache).message.startswith("missing.txt exists now")
+    (root / "missing.txt").unlink()
+    (root / "conf.json").write_text('{"a": 1}')
+    assert changed_reads(reads, str(root), cache).message.startswith("conf.json changed since the step read it")
+    (root / "conf.json").unlink()
+    (root / "conf.json").mkdir()
+    assert changed_reads(reads, str(root), cache).message.startswith("conf.json changed since the step read it")
+
+
+def test_a_library_scanning_the_python_path_lists_nothing_the_step_listing_the_root_does(tmp_path, monkeypatch):
+    root = _project(tmp_path)
+    library = tmp_path / "venv" / "site-packages"
+    library.mkdir(parents=True)
+    (library / "plugin_scan_for_watch.py").write_text("import os, sys\n\ndef scan():\n    return [os.listdir(p) for p in sys.path if os.path.isdir(p)]\n")
+    (root / "own_glob_for_watch.py").write_text("from pathlib import Path\n\ndef here():\n    return sorted(Path('.').glob('*.json'))\n")
+    monkeypatch.chdir(root)
+    monkeypatch.syspath_prepend(str(library))
+    monkeypatch.syspath_prepend(str(root))
+    scanner = importlib.import_module("plugin_scan_for_watch")
+    own = importlib.import_module("own_glob_for_watch")
+    with watching(str(root)) as watch:
+        scanner.scan()  # as entry-point discovery does, the project's folder among the path's
+    assert watch.recorded([]) == {}
+    with watching(str(root)) as watch:
+        own.here()
+    assert list(watch.recorded([])) == ["./"]
+    for name in ("plugin_scan_for_watch", "own_glob_for_watch"):
+        sys.modules.pop(name, None)

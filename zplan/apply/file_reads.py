@@ -1,0 +1,131 @@
+"""The project files a step's code reads without declaring them, noted in its worker as it runs.
+
+A step may open a file of the project by a path in its code or params (a config, a lookup table,
+a folder of images it globs) instead of declaring it as an input. Its result then depends on that
+file, which its cache key does not hold. While the step's code runs (its module's import included),
+the worker notes every file of the project opened for reading and every folder listed, through
+Python's audit events (``open``, ``os.listdir``, ``os.scandir``); after it, the digest each had.
+The plan reruns the step when one changed since (``zplan.plan.file_reads``).
+
+What is not noted: files under ``.zplan/``, the artifact store and the interpreter's own folders,
+declared inputs (their digests are already in the key), code (the fingerprint follows it), files
+the step wrote, and reads the import system makes. Readers that open files outside Python (Arrow's
+or Polars' own file systems, a subprocess) are not seen: such files must be declared as inputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+
+from zplan.hashing import hash_file, listing_digest
+
+STATE_DIR = ".zplan"  # zplan's own folder in the project (zplan.project.STATE_DIR: not imported in a step's worker)
+_CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyd", ".so", ".pth")
+_WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+_STDLIB = os.path.dirname(os.__file__) + os.sep
+_MACHINERY = ("<frozen importlib", os.sep + "importlib" + os.sep, os.sep + "pkgutil.py", os.sep + "pkg_resources" + os.sep)
+
+
+class Watch:
+    """What one step's code read of the project: files (by path) and folders listed (path + "/")."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root.rstrip(os.sep) + os.sep
+        self.own = self.root + STATE_DIR + os.sep  # (left out at once: a step's snapshots and logs are there)
+        self.read: set[str] = set()
+        self.written: set[str] = set()
+
+    def note(self, event: str, args: tuple) -> None:
+        target = args[0] if args else None
+        if target is None and event == "os.scandir":
+            target = "."
+        if not isinstance(target, (str, bytes, os.PathLike)):
+            return  # a file descriptor: what it names was opened (and noted) before
+        path = os.path.abspath(os.fsdecode(target))
+        if not (path + os.sep).startswith(self.root) or path.startswith(self.own):
+            return
+        if event == "open":
+            if path.endswith(_CODE_SUFFIXES) or f"{os.sep}__pycache__{os.sep}" in path:
+                return
+            flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
+            (self.written if flags & _WRITING or _writes(args[1] if len(args) > 1 else None) else self.read).add(path)
+        elif self._step_listed(path, sys._getframe(2)):
+            self.read.add(path + os.sep)
+
+    def _step_listed(self, path: str, frame) -> bool:
+        """Whether the step listed ``path`` (the frame: what called the listing), not the import system, nor
+        a library scanning the folders on sys.path for plugins (entry points), the project's among them."""
+        if _from_machinery(frame):
+            return False
+        if path not in {os.path.abspath(entry or ".") for entry in sys.path}:
+            return True
+        while frame is not None and _standard(frame.f_code.co_filename):  # (pathlib's glob, os.walk: on whose behalf?)
+            frame = frame.f_back
+        return frame is not None and frame.f_code.co_filename.startswith(self.root)
+
+    def recorded(self, left_out: list[str]) -> dict[str, str | None]:
+        """Each path read (relative to the project) but for ``left_out`` (folders, files) -> its digest
+        now (None: absent; a folder's: its names')."""
+        root, candidates = self.root, self.read - self.written
+        if not candidates:
+            return {}
+        folders = tuple(p + os.sep for p in map(os.path.abspath, left_out) if (p + os.sep).startswith(root) and os.path.isdir(p))
+        files = {os.path.abspath(p) for p in left_out}  # (a folder holding the project, as a prefix may, leaves nothing out)
+        found: dict[str, str | None] = {}
+        for path in sorted(candidates):
+            if path.startswith(folders) or path in files or path.rstrip(os.sep) in files:
+                continue
+            rel = path[len(root):].replace(os.sep, "/") or "./"
+            if path.endswith(os.sep):
+                found[rel] = listing_digest(path)
+            elif os.path.isfile(path) or not os.path.lexists(path):  # (a FIFO or a device: never read here)
+                found[rel] = hash_file(path) if os.path.lexists(path) else None
+        return found
+
+
+def _writes(mode: object) -> bool:
+    return isinstance(mode, str) and any(c in mode for c in "wax+")
+
+
+def _standard(filename: str) -> bool:
+    """Whether code of this file is Python's own (its standard library, frozen modules)."""
+    return filename.startswith(("<", _STDLIB)) and "-packages" + os.sep not in filename
+
+
+def _from_machinery(frame) -> bool:
+    """Whether a listing comes from the import system or a plugin scan (they list sys.path's folders)."""
+    name = frame.f_code.co_filename if frame is not None else ""
+    return name.startswith(_MACHINERY[0]) or any(part in name for part in _MACHINERY[1:])
+
+
+_current: Watch | None = None
+_hooked = False
+
+
+def _hook(event: str, args: tuple) -> None:
+    watch = _current
+    if watch is not None and event in ("open", "os.listdir", "os.scandir"):
+        watch.note(event, args)
+
+
+@contextlib.contextmanager
+def watching(project_dir: str) -> Iterator[Watch]:
+    """Note what the code run inside reads of ``project_dir`` (``Watch.recorded`` tells)."""
+    global _current, _hooked
+    if not _hooked:  # (an audit hook stays for the process's life: it looks at one global first)
+        sys.addaudithook(_hook)
+        _hooked = True
+    _current = watch = Watch(os.path.abspath(project_dir))
+    try:
+        yield watch
+    finally:
+        _current = None
+
+
+def left_out(project_dir: str, store_root: str | None, declared: list[str]) -> list[str]:
+    """What a step's reads leave out: zplan's folder, the store, the interpreter's folders, declared inputs."""
+    return [os.path.join(project_dir, STATE_DIR), os.path.join(project_dir, ".git"), sys.prefix, sys.exec_prefix,
+            sys.base_prefix, *([store_root] if store_root else []), *(os.path.join(project_dir, p) for p in declared)]

@@ -1,0 +1,50 @@
+"""Whether the project files a step's code read without declaring them are as they were when it ran.
+
+Its worker recorded each one's digest after the step (``zplan.apply.file_reads``): a file's
+contents, a folder's names, or absence for a file the code looked for and did not find. A result
+is reused only while every one of them is still the same; otherwise the step reruns, and the plan
+names the file. Files are hashed through the stat cache, as data inputs are: an unchanged file
+costs one ``stat``.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from zplan.hashing import StatCache, listing_digest
+from zplan.plan import model as m
+
+_ADVICE = "a file its code reads without declaring it: declare it in inputs to snapshot it"
+
+
+def changed_reads(reads: dict[str, str | None], root: str, stat_cache: StatCache) -> m.Reason | None:
+    """The reason a result that read ``reads`` cannot be reused now, or None."""
+    changed = [(rel, was) for rel, was in reads.items() if _digest_now(rel, root, stat_cache) != was]
+    if not changed:
+        return None
+    rel, was = changed[0]
+    more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+    if rel.endswith("/"):
+        what = f"the files in {rel} changed since the step listed them"
+    elif was is None:
+        what = f"{rel} exists now, where the step looked for it and found nothing"
+    else:
+        what = f"{rel} changed since the step read it" if os.path.lexists(os.path.join(root, rel)) else f"{rel}, which the step read, is gone"
+    return m.Reason(m.FILE_READ_CHANGED, f"{what}{more} ({_ADVICE})")
+
+
+def _digest_now(rel: str, root: str, stat_cache: StatCache) -> str | None:
+    path = os.path.join(root, rel)
+    if rel.endswith("/"):
+        return listing_digest(path)
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return f"not a file: {stat.filemode(st.st_mode)}"
+    try:
+        return stat_cache.file_hash(path, st)
+    except OSError as exc:  # (unreadable now: not as it was)
+        return f"unreadable: {exc.strerror}"
