@@ -267,3 +267,23 @@ def test_the_lineage_link_of_a_step_output_leads_to_that_steps_lineage(tmp_path)
         assert step in client.get(html.unescape(href)).text
     # a step that did not make it is no lineage of it, not an artifact nothing made
     assert client.get("/api/lineage/1", params={"step": "pipeline.p.step.nope"}).status_code == 404
+
+
+def test_instances_with_dots_in_their_keys_are_named_whole_in_the_graphs(tmp_path):
+    """A sweep over learning rates ("0.01", "0.1") drew its run and plan graphs' nodes as `01"]` and
+    `1"]`: the name was cut at the last dot, which was inside the key."""
+    from tests.cli.helpers import Project
+
+    project = Project(tmp_path / "lrs")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "fit" {\n    for_each = toset(["0.01", "0.1"])\n'
+                                 '    source   = "s.py:fit"\n    params   = { lr = each.key }\n  }\n}\n\n'
+                                 'resource "local_directory" "out" {\n  for_each = toset(["0.01", "0.1"])\n'
+                                 '  path     = "out/${each.key}"\n}\n')
+    project.write("s.py", "def fit(lr: str) -> float:\n    return float(lr)\n")
+    project.apply("-target", "pipeline.p")
+    client = TestClient(create_app(project.root))
+    assert sorted(n["step"] for n in client.get("/api/runs/1").json()["nodes"]) == ['fit["0.01"]', 'fit["0.1"]']
+    labels = {html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", client.get("/runs/1").text)}
+    assert {'fit["0.01"]', 'fit["0.1"]'} <= labels
+    labels = {html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", client.get("/plan").text)}
+    assert {'out["0.01"]', 'out["0.1"]'} <= labels

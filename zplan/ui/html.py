@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from zplan import addrs
 from zplan.ui import svg_chart, svg_dag
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -119,7 +120,7 @@ def plan_graph(doc: dict):
     from zplan.render.graph_view import nodes_and_edges
 
     found, edges = nodes_and_edges(doc)
-    nodes = [svg_dag.Node(address, address.split(".")[-1], action, "") for address, action in found]
+    nodes = [svg_dag.Node(address, addrs.short_name(address), action, "") for address, action in found]
     return _markup(svg_dag.render(nodes, edges))
 
 

@@ -61,7 +61,7 @@ def run(project: Project, number: int, step: str | None = None) -> dict:
     for address in steps:
         execution = latest.get(address)
         status = EXECUTION_STATUS.get(execution.state, "ran") if execution else "skipped"
-        nodes.append({"address": address, "step": address.split(".")[-1], "status": status,
+        nodes.append({"address": address, "step": addrs.short_name(address), "status": status,
                       "duration": execution.duration if execution else None})
     edges = [(a, b) for a, b in graph.edges if a in steps and b in steps]
     edges += [e for e in _artifact_edges(detail.executions) if e not in edges]
