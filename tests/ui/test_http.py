@@ -287,3 +287,25 @@ def test_instances_with_dots_in_their_keys_are_named_whole_in_the_graphs(tmp_pat
     assert {'fit["0.01"]', 'fit["0.1"]'} <= labels
     labels = {html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", client.get("/plan").text)}
     assert {'out["0.01"]', 'out["0.1"]'} <= labels
+
+
+def test_an_output_history_shows_the_runs_whose_artifacts_gc_removed_as_not_read(tmp_path):
+    """After `zplan gc -keep-runs 1`, an output's page across runs was a 400 error as a whole, its hint
+    (`verify -repair` then `apply`) unable to bring an old run's value back; the runs still readable
+    are shown, and the others say why they have no value."""
+    from tests.cli.helpers import Project
+    from zplan import api
+
+    project = Project(tmp_path / "gc")
+    project.write("main.zp.hcl", 'variable "k" {\n  default = 1\n}\n\npipeline "p" {\n  step "score" {\n'
+                                 '    source = "s.py:score"\n    params = { k = var.k }\n  }\n}\n\n'
+                                 'output "score" {\n  value = step.score.outputs.output\n}\n')
+    project.write("s.py", "def score(k: int) -> float:\n    return k / 4\n")
+    project.apply()
+    project.apply("-var", "k=2")
+    project.ok("gc", "-keep-runs", "1", "-grace", "0")
+    points = api.open(project.root).output_history("score")
+    assert [(p.run, p.value) for p in points] == [(1, None), (2, 0.5)]
+    assert "not read" in points[0].note and "is not in" in points[0].note and points[1].note == ""
+    page = TestClient(create_app(project.root)).get("/outputs/score")
+    assert page.status_code == 200 and "not read" in page.text and "0.5" in page.text

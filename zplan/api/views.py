@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 if TYPE_CHECKING:
     from zplan.metadata.records import LineageNode
 
-from zplan.api.errors import RunNotFound, SensitiveOutput, UnknownAddress, UnknownOutput, ZplanAPIError
+from zplan.api.errors import (ArtifactDamaged, MaterializerMissing, RunNotFound, SensitiveOutput, UnknownAddress, UnknownOutput,
+                              ZplanAPIError)
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,14 @@ class Resource:
 
 @dataclass(frozen=True)
 class MetricPoint:
-    """One run's value of a project output (``None`` when that run did not produce it)."""
+    """One run's value of a project output (``None`` when that run did not produce it, or when ``note``
+    says why it could not be read)."""
 
     run: int
     started: float
     status: str
     value: Any
+    note: str = ""  # why a value that run recorded is not given (its artifact removed by `zplan gc`, say)
 
 
 @dataclass(frozen=True)
@@ -192,13 +195,16 @@ class ProjectViews:
 
         points = []
         for summary in reversed(self.runs(limit)):
+            note = ""
             try:
                 value, secret = self._output_of_run(name, declared, summary.number)
             except (UnknownAddress, RunNotFound):
                 value, secret = None, False
+            except (ArtifactDamaged, MaterializerMissing) as exc:  # one run's artifact gone: the other runs still count
+                value, secret, note = None, False, f"not read: {exc.summary}"
             if secret or self.holds_secret(value):  # a step given a secret, or one that wrote its text all the same
                 value = SENSITIVE
-            points.append(MetricPoint(summary.number, summary.started, summary.status, value))
+            points.append(MetricPoint(summary.number, summary.started, summary.status, value, note))
         return points
 
     def saved_plan(self, path: str | Path) -> Mapping[str, Any]:

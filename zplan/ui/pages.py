@@ -202,7 +202,7 @@ def outputs(project: Project, name: str | None = None) -> dict:
     shown = [{"name": k, "value": v, "traced": project.output_is_traced(k)} for k, v in latest.items()]
     page: dict[str, Any] = {"outputs": shown, "name": name, "history": []}
     if name is not None:
-        page["history"] = [{"run": p.run, "started": p.started, "status": p.status, "value": _as_shown(p.value)}
+        page["history"] = [{"run": p.run, "started": p.started, "status": p.status, "value": _as_shown(p.value), "note": p.note}
                            for p in project.output_history(name)]
     return page
 
