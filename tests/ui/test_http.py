@@ -309,3 +309,30 @@ def test_an_output_history_shows_the_runs_whose_artifacts_gc_removed_as_not_read
     assert "not read" in points[0].note and "is not in" in points[0].note and points[1].note == ""
     page = TestClient(create_app(project.root)).get("/outputs/score")
     assert page.status_code == 200 and "not read" in page.text and "0.5" in page.text
+
+
+def test_an_output_history_does_not_load_a_large_artifact(tmp_path):
+    """The page of an output across runs loaded each run's whole artifact (a model, a frame) to show
+    the start of its text, and `zplan ui -export` did so for every output. An artifact over the
+    page's limit is not read at all: here its bytes are damaged, and no load reports it."""
+    from tests.cli.helpers import Project
+    from zplan import api
+    from zplan.ui import pages
+
+    project = Project(tmp_path / "big")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "big" {\n    source = "s.py:big"\n  }\n}\n\n'
+                                 'output "big" {\n  value = step.big.outputs.output\n}\n')
+    project.write("s.py", "def big() -> str:\n    return 'x' * 1_000_010\n")
+    project.apply()
+    [data] = [p for p in project.path(".zplan/artifacts").rglob("*") if p.is_file() and p.stat().st_size > 1_000_000]
+    data.chmod(0o644)
+    written = data.read_bytes()
+    data.write_bytes(written.replace(b"x", b"y", 1))  # the same size, another digest
+    [point] = api.open(project.root).output_history("big", max_bytes=1_000_000)
+    assert point.value is None and point.note.startswith("not loaded: builtins.str of ") and "over 1000000" in point.note
+    [point] = api.open(project.root).output_history("big")  # no limit: read, and found damaged
+    assert point.value is None and point.note.startswith("not read")
+    data.write_bytes(written)  # the page's list of last values reads it (a JSON output, kept in state by its uri)
+    assert pages.HISTORY_BYTES <= 1_000_000
+    page = TestClient(create_app(project.root)).get("/outputs/big")
+    assert page.status_code == 200 and "not loaded: builtins.str of" in page.text and "not read" not in page.text

@@ -160,9 +160,11 @@ class Project(ProjectViews):
                 return execution.outputs[output], execution
         raise UnknownAddress(f"run {detail.summary.number} recorded no output {output!r} of {step}", "see project.run(N).executions")
 
-    def _output_of_run(self, name: str, declared, run: int) -> tuple[Any, bool]:
+    def _output_of_run(self, name: str, declared, run: int, max_bytes: int | None = None) -> tuple[Any, bool]:
         """The output's value with each step output in it read from run ``run``'s artifact, and whether
-        one of those is sensitive (its step was given a secret, or wrote one)."""
+        one of those is sensitive (its step was given a secret, or wrote one). An artifact over
+        ``max_bytes`` raises ``NotLoaded`` before any of it is read."""
+        from zplan.api.views import NotLoaded
         from zplan.config.step_refs import map_step_refs
 
         value, refs = self._step_refs(declared)
@@ -170,6 +172,8 @@ class Project(ProjectViews):
 
         def load(ref):
             read.append(self.artifact(ref.address, ref.output, run))
+            if max_bytes is not None and read[-1].size > max_bytes:
+                raise NotLoaded(f"not loaded: {read[-1].type_name} of {read[-1].size} bytes (over {max_bytes})")
             return read[-1].load()
 
         if refs:

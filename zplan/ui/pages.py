@@ -17,6 +17,7 @@ from zplan.ui import preview
 
 RUNS_PER_PAGE = 50
 HISTORY_CHARS = 2000  # of each run's value of an output, as JSON text
+HISTORY_BYTES = 1_000_000  # a larger artifact (a model, a frame) is not loaded for an output's history
 LOG_CHARS = 100_000  # of a step's log on its page: the end, where a failure shows
 STATUSES = ("running", "succeeded", "failed", "interrupted")
 EXECUTION_STATUS = {"complete": "ran", "cached": "cached", "failed": "failed", "cancelled": "skipped"}
@@ -203,7 +204,7 @@ def outputs(project: Project, name: str | None = None) -> dict:
     page: dict[str, Any] = {"outputs": shown, "name": name, "history": []}
     if name is not None:
         page["history"] = [{"run": p.run, "started": p.started, "status": p.status, "value": _as_shown(p.value), "note": p.note}
-                           for p in project.output_history(name)]
+                           for p in project.output_history(name, max_bytes=HISTORY_BYTES)]
     return page
 
 
