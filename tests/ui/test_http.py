@@ -336,3 +336,21 @@ def test_an_output_history_does_not_load_a_large_artifact(tmp_path):
     assert pages.HISTORY_BYTES <= 1_000_000
     page = TestClient(create_app(project.root)).get("/outputs/big")
     assert page.status_code == 200 and "not loaded: builtins.str of" in page.text and "not read" not in page.text
+
+
+def test_non_ascii_text_reads_as_written_on_every_page(tmp_path):
+    """Params, previews, outputs and plan values showed "Zürich" as "Z\\u00fcrich" (JSON's ASCII escapes),
+    where the command line prints it as written."""
+    from tests.cli.helpers import Project
+
+    project = Project(tmp_path / "unicode")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "city" {\n    source = "s.py:city"\n'
+                                 '    params = { name = "Zürich ☕" }\n  }\n}\n\n'
+                                 'output "city" {\n  value = step.city.outputs.output\n}\n')
+    project.write("s.py", "def city(name: str) -> dict:\n    return {'ville': name, 'café': 1}\n")
+    project.apply()
+    client = TestClient(create_app(project.root))
+    for path in ("/runs/1?step=pipeline.p.step.city", "/outputs", "/outputs/city", "/plan"):
+        text = html.unescape(client.get(path).text)
+        assert "Zürich ☕" in text and "\\u00" not in text, path
+    assert "café" in html.unescape(client.get("/runs/1?step=pipeline.p.step.city").text)  # the preview of the output

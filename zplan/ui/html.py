@@ -64,13 +64,14 @@ def size(count: int | None) -> str:
 
 
 def pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, default=str)
+    return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
 
 
 def as_json(value: Any) -> str:
     """A value as one line of JSON, for the page's text (autoescaping makes it safe HTML). Not Jinja's
-    ``tojson``: that one is for scripts, and shows "<" and "&" as ``\\u003c`` and ``\\u0026``."""
-    return json.dumps(value, sort_keys=True, default=str)
+    ``tojson``: that one is for scripts, and shows "<" and "&" as ``\\u003c`` and ``\\u0026``. Non-ASCII
+    text as written ("é", not ``\\u00e9``), as the command line prints it."""
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
 
 
 def applier(run: dict):

@@ -212,9 +212,9 @@ def _as_shown(value: Any) -> Any:
     """A run's value of an output as plain JSON: a model or a frame as its text, a long value cut
     (an output may be any step output, not only a metric)."""
     try:
-        text = json.dumps(value, default=str, allow_nan=False)
+        text = json.dumps(value, default=str, allow_nan=False, ensure_ascii=False)
     except ValueError:  # NaN or infinite, which JSON cannot hold
-        text = json.dumps(str(value))
+        text = json.dumps(str(value), ensure_ascii=False)
     if len(text) > HISTORY_CHARS:
         return text[:HISTORY_CHARS] + " …"
     return json.loads(text)

@@ -47,7 +47,7 @@ def shown(value: Any) -> dict | None:
 
         return _preview("text", np.array2string(np.asarray(value), threshold=60, edgeitems=4),
                         shape=list(getattr(value, "shape", ())) or None)
-    text = json.dumps(value, default=str)
+    text = json.dumps(value, default=str, ensure_ascii=False)  # "é" as written, not \u00e9
     return _preview("text", text if len(text) <= 2000 else text[:2000] + " …")
 
 
