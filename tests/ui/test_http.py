@@ -354,3 +354,39 @@ def test_non_ascii_text_reads_as_written_on_every_page(tmp_path):
         text = html.unescape(client.get(path).text)
         assert "Zürich ☕" in text and "\\u00" not in text, path
     assert "café" in html.unescape(client.get("/runs/1?step=pipeline.p.step.city").text)  # the preview of the output
+
+
+def test_a_run_being_applied_shows_its_unfinished_steps_as_pending_not_skipped(tmp_path):
+    """While an apply ran, the steps it had not finished were drawn as skipped, "not executed in this
+    run (an upstream step failed, or it was left out)": the page said of a healthy run that it had failed."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.cli.helpers import Project, cli_env
+
+    project = Project(tmp_path / "slow")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "a" {\n    source = "s.py:a"\n  }\n'
+                                 '  step "b" {\n    source = "s.py:b"\n    inputs = { x = step.a.outputs.output }\n  }\n}\n')
+    project.write("s.py", "import pathlib, time\n\n\ndef a() -> int:\n    return 1\n\n\n"
+                          "def b(x: int) -> int:\n    for _ in range(600):  # until the test says go, 60 s at most\n"
+                          "        if pathlib.Path('go').exists():\n            break\n        time.sleep(0.1)\n    return x + 1\n")
+    apply = subprocess.Popen([sys.executable, "-m", "zplan.cli", "apply", "-auto-approve"], cwd=project.root, env=cli_env(),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = TestClient(create_app(project.root))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            page = client.get("/api/runs/1")
+            if page.status_code == 200 and {n["step"]: n["status"] for n in page.json()["nodes"]}.get("a") == "ran":
+                break
+            time.sleep(0.2)
+        assert page.json()["summary"]["status"] == "running"
+        assert {n["step"]: n["status"] for n in page.json()["nodes"]} == {"a": "ran", "b": "pending"}
+        step = client.get("/api/runs/1", params={"step": "pipeline.p.step.b"}).json()["step"]
+        assert step["status"] == "pending" and "still being applied" in step["reasons"][0]["message"]
+        assert "upstream step failed" not in client.get("/runs/1", params={"step": "pipeline.p.step.b"}).text
+    finally:
+        project.write("go", "")
+        assert apply.wait(timeout=120) == 0
+    assert {n["step"]: n["status"] for n in client.get("/api/runs/1").json()["nodes"]} == {"a": "ran", "b": "ran"}

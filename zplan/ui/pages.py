@@ -59,9 +59,10 @@ def run(project: Project, number: int, step: str | None = None) -> dict:
     steps = [n.address for n in graph.nodes if n.kind == "step" and _pipeline_of(n.address) in pipelines]
     steps += [a for a in latest if a not in steps]
     nodes = []
+    unexecuted = "pending" if detail.summary.status == "running" else "skipped"  # an apply under way has more to do
     for address in steps:
         execution = latest.get(address)
-        status = EXECUTION_STATUS.get(execution.state, "ran") if execution else "skipped"
+        status = EXECUTION_STATUS.get(execution.state, "ran") if execution else unexecuted
         nodes.append({"address": address, "step": addrs.short_name(address), "status": status,
                       "duration": execution.duration if execution else None})
     edges = [(a, b) for a, b in graph.edges if a in steps and b in steps]
@@ -70,7 +71,7 @@ def run(project: Project, number: int, step: str | None = None) -> dict:
     if step is not None:
         if step not in steps:
             raise UnknownAddress(f"run {number} has no step {step}", "pick a node of the run's graph")
-        page["step"] = step_detail(project, number, latest.get(step), step)
+        page["step"] = step_detail(project, number, latest.get(step), step, detail.summary.status == "running")
     return page
 
 
@@ -86,11 +87,14 @@ def _artifact_edges(executions) -> list[tuple[str, str]]:
                    if a.id in made_by and made_by[a.id] != e.address})
 
 
-def step_detail(project: Project, number: int, execution, address: str) -> dict:
+def step_detail(project: Project, number: int, execution, address: str, running: bool = False) -> dict:
+    """``running``: the run is still being applied, so a step it has not recorded yet may still run."""
     if execution is None:
-        return {"address": address, "status": "skipped", "params": {}, "cache_key": None, "code_hash": None,
+        reason = ({"code": "pending", "message": f"not finished yet: run {number} is still being applied (reload to see it)"}
+                  if running else {"code": "skipped", "message": "not executed in this run (an upstream step failed, or it was left out)"})
+        return {"address": address, "status": reason["code"], "params": {}, "cache_key": None, "code_hash": None,
                 "started": None, "duration": None, "error": None, "inputs": [], "outputs": [], "log": "", "log_cut": 0,
-                "reasons": [{"code": "skipped", "message": "not executed in this run (an upstream step failed, or it was left out)"}]}
+                "reasons": [reason]}
     outputs = [_artifact(name, a, project, execution.address, number) for name, a in execution.outputs.items()]
     log = project.log(number, address)  # redacted whole, so cutting it cannot leave part of a secret
     cut = max(0, len(log) - LOG_CHARS)

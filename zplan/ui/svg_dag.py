@@ -20,6 +20,7 @@ COLORS = {
     "cached": ("#dde7f7", "#3b68b0"),
     "failed": ("#fbd5d5", "#c22525"),
     "skipped": ("#eeeeee", "#8a8a8a"),
+    "pending": ("#fff1c9", "#b7871b"),  # a run still being applied: not recorded yet
     "run": ("#fff1c9", "#b7871b"),  # plan: will run
     "create": ("#d4f4dd", "#1f8a3b"),
     "update": ("#fff1c9", "#b7871b"),
