@@ -390,3 +390,23 @@ def test_a_run_being_applied_shows_its_unfinished_steps_as_pending_not_skipped(t
         project.write("go", "")
         assert apply.wait(timeout=120) == 0
     assert {n["step"]: n["status"] for n in client.get("/api/runs/1").json()["nodes"]} == {"a": "ran", "b": "ran"}
+
+
+def test_a_long_output_value_is_cut_on_the_outputs_page_as_in_its_history(tmp_path):
+    """The outputs table showed each output's last value whole: a step returning 300,000 numbers made
+    /outputs (and every /outputs/NAME page, which lists them too) a 2 MB page, while the history below
+    cut the same value to its start."""
+    from tests.cli.helpers import Project
+    from zplan.ui import pages
+
+    project = Project(tmp_path / "long")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "ids" {\n    source = "s.py:ids"\n  }\n}\n\n'
+                                 'output "ids" {\n  value = step.ids.outputs.output\n}\n')
+    project.write("s.py", "def ids() -> list:\n    return list(range(300_000))\n")
+    project.apply()
+    client = TestClient(create_app(project.root))
+    for path in ("/outputs", "/outputs/ids"):
+        page = client.get(path)
+        assert page.status_code == 200 and len(page.text) < 20 * pages.HISTORY_CHARS and "[0, 1, 2, 3" in page.text, path
+    [latest] = client.get("/api/outputs").json()["outputs"]
+    assert latest["value"].startswith("[0, 1, 2") and latest["value"].endswith(" …")

@@ -202,9 +202,9 @@ def resources(project: Project) -> dict:
 
 def outputs(project: Project, name: str | None = None) -> dict:
     """Every non-sensitive output's latest value (``traced``: it has a history and a lineage);
-    with ``name``, its value run after run."""
+    with ``name``, its value run after run. A long value is cut, the latest as each run's."""
     latest = project.outputs()
-    shown = [{"name": k, "value": v, "traced": project.output_is_traced(k)} for k, v in latest.items()]
+    shown = [{"name": k, "value": _as_shown(v), "traced": project.output_is_traced(k)} for k, v in latest.items()]
     page: dict[str, Any] = {"outputs": shown, "name": name, "history": []}
     if name is not None:
         page["history"] = [{"run": p.run, "started": p.started, "status": p.status, "value": _as_shown(p.value), "note": p.note}
