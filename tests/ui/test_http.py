@@ -410,3 +410,41 @@ def test_a_long_output_value_is_cut_on_the_outputs_page_as_in_its_history(tmp_pa
         assert page.status_code == 200 and len(page.text) < 20 * pages.HISTORY_CHARS and "[0, 1, 2, 3" in page.text, path
     [latest] = client.get("/api/outputs").json()["outputs"]
     assert latest["value"].startswith("[0, 1, 2") and latest["value"].endswith(" …")
+
+
+def test_a_step_an_interrupted_apply_never_started_says_so(tmp_path):
+    """After Ctrl-C, the steps the apply never started read "not executed in this run (an upstream step
+    failed, or it was left out)", where nothing had failed and nothing was left out; the apply itself
+    said "not started: the apply was interrupted"."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.cli.helpers import Project, cli_env
+
+    project = Project(tmp_path / "stopped")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "a" {\n    source = "s.py:a"\n  }\n'
+                                 '  step "b" {\n    source = "s.py:b"\n    inputs = { x = step.a.outputs.output }\n  }\n'
+                                 '  step "c" {\n    source = "s.py:c"\n    inputs = { x = step.b.outputs.output }\n  }\n}\n')
+    project.write("s.py", "import time\n\n\ndef a() -> int:\n    return 1\n\n\ndef b(x: int) -> int:\n    time.sleep(60)\n"
+                          "    return x\n\n\ndef c(x: int) -> int:\n    return x\n")
+    apply = subprocess.Popen([sys.executable, "-m", "zplan.cli", "apply", "-auto-approve"], cwd=project.root, env=cli_env(),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = TestClient(create_app(project.root))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and apply.poll() is None:
+            page = client.get("/api/runs/1")
+            if page.status_code == 200 and {n["step"]: n["status"] for n in page.json()["nodes"]}.get("a") == "ran":
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)  # b has started
+        apply.send_signal(signal.SIGINT)
+        assert apply.wait(timeout=60) != 0
+    finally:
+        apply.kill()
+    page = client.get("/api/runs/1").json()
+    assert page["summary"]["status"] == "interrupted"
+    step = client.get("/api/runs/1", params={"step": "pipeline.p.step.c"}).json()["step"]
+    assert step["status"] == "skipped" and [r["message"] for r in step["reasons"]] == ["not started: the apply was interrupted"]

@@ -59,7 +59,7 @@ def run(project: Project, number: int, step: str | None = None) -> dict:
     steps = [n.address for n in graph.nodes if n.kind == "step" and _pipeline_of(n.address) in pipelines]
     steps += [a for a in latest if a not in steps]
     nodes = []
-    unexecuted = "pending" if detail.summary.status == "running" else "skipped"  # an apply under way has more to do
+    unexecuted = _not_executed(detail.summary)["code"]
     for address in steps:
         execution = latest.get(address)
         status = EXECUTION_STATUS.get(execution.state, "ran") if execution else unexecuted
@@ -71,7 +71,7 @@ def run(project: Project, number: int, step: str | None = None) -> dict:
     if step is not None:
         if step not in steps:
             raise UnknownAddress(f"run {number} has no step {step}", "pick a node of the run's graph")
-        page["step"] = step_detail(project, number, latest.get(step), step, detail.summary.status == "running")
+        page["step"] = step_detail(project, number, latest.get(step), step, detail.summary)
     return page
 
 
@@ -87,11 +87,19 @@ def _artifact_edges(executions) -> list[tuple[str, str]]:
                    if a.id in made_by and made_by[a.id] != e.address})
 
 
-def step_detail(project: Project, number: int, execution, address: str, running: bool = False) -> dict:
-    """``running``: the run is still being applied, so a step it has not recorded yet may still run."""
+def _not_executed(summary) -> dict:
+    """Why a step of the run's pipelines has no execution in it, as far as the run's status tells."""
+    if summary.status == "running":  # an apply under way has more to do
+        return {"code": "pending", "message": f"not finished yet: run {summary.number} is still being applied (reload to see it)"}
+    if summary.status == "interrupted":
+        return {"code": "skipped", "message": "not started: the apply was interrupted"}
+    return {"code": "skipped", "message": "not executed in this run (an upstream step failed, or it was left out)"}
+
+
+def step_detail(project: Project, number: int, execution, address: str, summary) -> dict:
+    """``summary``: the run's, which says why a step it did not record has no execution."""
     if execution is None:
-        reason = ({"code": "pending", "message": f"not finished yet: run {number} is still being applied (reload to see it)"}
-                  if running else {"code": "skipped", "message": "not executed in this run (an upstream step failed, or it was left out)"})
+        reason = _not_executed(summary)
         return {"address": address, "status": reason["code"], "params": {}, "cache_key": None, "code_hash": None,
                 "started": None, "duration": None, "error": None, "inputs": [], "outputs": [], "log": "", "log_cut": 0,
                 "reasons": [reason]}
