@@ -33,8 +33,8 @@ def ui(port: Optional[int] = opt(None, "port", "Port to listen on (default 8080)
             say(f"wrote {len(written)} pages into {export} (open {export / 'index.html'})")
             return
         _serve(root, stack, host or "127.0.0.1", 8080 if port is None else port)
-    except api.ZplanAPIError as exc:
-        raise diags.fail(exc.summary, exc.hint) from None
+    except api.ZplanAPIError as exc:  # a mistake in the configuration is shown as `zplan plan` shows it, at its file:line
+        raise (diags.DiagnosticError(exc.diagnostics) if exc.diagnostics else diags.fail(exc.summary, exc.hint)) from None
 
 
 def _serve(root: Path, stack: Optional[str], host: str, port: int) -> None:

@@ -108,7 +108,7 @@ async def _answer(request: Request, build, respond, board: Dashboard) -> Respons
     try:
         template, page = await run_in_threadpool(build, request)
     except api.ZplanAPIError as exc:
-        return _error(request, board, 404 if _not_found(exc) else 400, exc.summary, exc.hint)
+        return _error(request, board, 404 if _not_found(exc) else 400, pages.located(exc, board.root), exc.hint)
     except ValueError as exc:
         return _error(request, board, 400, str(exc), "")
     return respond(template, page)

@@ -199,7 +199,7 @@ def resources(project: Project) -> dict:
     try:
         planned = {r["address"]: r for r in project.plan()["resources"]}
     except ZplanAPIError as exc:  # a plan that cannot be made must not hide what is recorded
-        planned_error = exc.summary
+        planned_error = located(exc, project.root)
     shown = []
     for r in project.resources():
         change = planned.get(r.address)
@@ -230,3 +230,9 @@ def _as_shown(value: Any) -> Any:
     if len(text) > HISTORY_CHARS:
         return text[:HISTORY_CHARS] + " …"
     return json.loads(text)
+
+
+def located(exc: ZplanAPIError, root) -> str:
+    """The error's summary after the file:line (in the project) of the configuration mistake it is, if it is one."""
+    where = exc.diagnostics[0].range if exc.diagnostics else None
+    return f"{where.relative_to(root)}: {exc.summary}" if where is not None else exc.summary
