@@ -448,3 +448,20 @@ def test_a_step_an_interrupted_apply_never_started_says_so(tmp_path):
     assert page["summary"]["status"] == "interrupted"
     step = client.get("/api/runs/1", params={"step": "pipeline.p.step.c"}).json()["step"]
     assert step["status"] == "skipped" and [r["message"] for r in step["reasons"]] == ["not started: the apply was interrupted"]
+
+
+def test_a_cut_value_reads_as_the_start_of_its_json_not_as_a_string_of_it(tmp_path):
+    """A long value, cut to its start, was shown as a JSON string of that text: a map of scores read
+    "{\\"k0\\": 0, \\"k1\\": 1, … with every quote escaped, as if the output were one string."""
+    from tests.cli.helpers import Project
+
+    project = Project(tmp_path / "map")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "scores" {\n    source = "s.py:scores"\n  }\n}\n\n'
+                                 'output "scores" {\n  value = step.scores.outputs.output\n}\n')
+    project.write("s.py", "def scores() -> dict:\n    return {f'k{i}': i for i in range(500)}\n")
+    project.apply()
+    client = TestClient(create_app(project.root))
+    page = client.get("/api/outputs/scores").json()
+    assert page["outputs"][0]["cut"] and page["history"][0]["cut"] and page["outputs"][0]["value"].startswith('{"k0": 0, "k1": 1')
+    text = html.unescape(client.get("/outputs/scores").text)
+    assert text.count('<code>{"k0": 0, "k1": 1, ') == 2 and '\\"' not in text

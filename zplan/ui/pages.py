@@ -212,24 +212,25 @@ def outputs(project: Project, name: str | None = None) -> dict:
     """Every non-sensitive output's latest value (``traced``: it has a history and a lineage);
     with ``name``, its value run after run. A long value is cut, the latest as each run's."""
     latest = project.outputs()
-    shown = [{"name": k, "value": _as_shown(v), "traced": project.output_is_traced(k)} for k, v in latest.items()]
+    shown = [{"name": k, **_as_shown(v), "traced": project.output_is_traced(k)} for k, v in latest.items()]
     page: dict[str, Any] = {"outputs": shown, "name": name, "history": []}
     if name is not None:
-        page["history"] = [{"run": p.run, "started": p.started, "status": p.status, "value": _as_shown(p.value), "note": p.note}
+        page["history"] = [{"run": p.run, "started": p.started, "status": p.status, **_as_shown(p.value), "note": p.note}
                            for p in project.output_history(name, max_bytes=HISTORY_BYTES)]
     return page
 
 
-def _as_shown(value: Any) -> Any:
-    """A run's value of an output as plain JSON: a model or a frame as its text, a long value cut
-    (an output may be any step output, not only a metric)."""
+def _as_shown(value: Any) -> dict:
+    """{"value", "cut"}: an output's value as plain JSON, a model or a frame as its text (an output may
+    be any step output, not only a metric); a long one as the start of its JSON text, ``cut`` saying so
+    (the page shows that text as it is, not as a JSON string of it)."""
     try:
         text = json.dumps(value, default=str, allow_nan=False, ensure_ascii=False)
     except ValueError:  # NaN or infinite, which JSON cannot hold
         text = json.dumps(str(value), ensure_ascii=False)
     if len(text) > HISTORY_CHARS:
-        return text[:HISTORY_CHARS] + " …"
-    return json.loads(text)
+        return {"value": text[:HISTORY_CHARS] + " …", "cut": True}
+    return {"value": json.loads(text), "cut": False}
 
 
 def located(exc: ZplanAPIError, root) -> str:
