@@ -208,7 +208,7 @@ def test_steps_of_a_module_pipeline_are_filtered_and_drawn_by_their_pipeline(tmp
     client = TestClient(create_app(project.root))
     assert client.get("/api/runs").json()["pipelines"] == ["inner"]  # not the module's name
     nodes = {n["step"]: n["status"] for n in client.get("/api/runs/1").json()["nodes"]}
-    assert nodes == {"a": "failed", "b": "skipped"}
+    assert nodes == {"m.a": "failed", "m.b": "skipped"}  # each named after its module: another module may hold an "a" too
 
 
 def test_a_run_of_two_pipelines_draws_the_steps_of_each_that_never_ran(tmp_path):
@@ -465,3 +465,25 @@ def test_a_cut_value_reads_as_the_start_of_its_json_not_as_a_string_of_it(tmp_pa
     assert page["outputs"][0]["cut"] and page["history"][0]["cut"] and page["outputs"][0]["value"].startswith('{"k0": 0, "k1": 1')
     text = html.unescape(client.get("/outputs/scores").text)
     assert text.count('<code>{"k0": 0, "k1": 1, ') == 2 and '\\"' not in text
+
+
+def test_the_steps_of_each_module_instance_are_told_apart_in_the_graphs(tmp_path):
+    """A module made with for_each drew its instances' steps as boxes of one name, "train" and "train",
+    in the run, plan and lineage graphs; each is now named after its module instance."""
+    from tests.cli.helpers import Project
+
+    project = Project(tmp_path / "mods")
+    project.write("main.zp.hcl", 'module "trainer" {\n  for_each = { dev = 1, prod = 2 }\n  source   = "./trainer"\n'
+                                 '  c        = each.value\n}\n\noutput "models" {\n'
+                                 '  value = { for k, m in module.trainer : k => m.model }\n}\n')
+    project.write("trainer/main.zp.hcl", 'variable "c" {\n  default = 1\n}\n\npipeline "p" {\n  step "train" {\n'
+                                         '    source = "s.py:train"\n    params = { c = var.c }\n  }\n}\n\n'
+                                         'output "model" {\n  value = step.train.outputs.output\n}\n')
+    project.write("trainer/s.py", "def train(c: int) -> int:\n    return c * 2\n")
+    project.apply()
+    client = TestClient(create_app(project.root))
+    wanted = {'trainer["dev"].train', 'trainer["prod"].train'}
+    assert {n["step"] for n in client.get("/api/runs/1").json()["nodes"]} == wanted
+    for path in ("/runs/1", "/plan", "/lineage/output/models"):
+        labels = {html.unescape(t) for t in re.findall(r'font-weight="600">([^<]*)</text>', client.get(path).text)}
+        assert wanted <= labels, (path, labels)

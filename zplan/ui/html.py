@@ -13,7 +13,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from zplan import addrs
 from zplan.ui import svg_chart, svg_dag
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -119,9 +118,10 @@ def lineage_graph(page: dict, links):
 
 def plan_graph(doc: dict):
     from zplan.render.graph_view import nodes_and_edges
+    from zplan.ui.pages import node_label
 
     found, edges = nodes_and_edges(doc)
-    nodes = [svg_dag.Node(address, addrs.short_name(address), action, "") for address, action in found]
+    nodes = [svg_dag.Node(address, node_label(address), action, "") for address, action in found]
     return _markup(svg_dag.render(nodes, edges))
 
 

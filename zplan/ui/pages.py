@@ -8,6 +8,7 @@ sensitive attributes and redacts logs, and plans come from the JSON plan, alread
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -63,7 +64,7 @@ def run(project: Project, number: int, step: str | None = None) -> dict:
     for address in steps:
         execution = latest.get(address)
         status = EXECUTION_STATUS.get(execution.state, "ran") if execution else unexecuted
-        nodes.append({"address": address, "step": addrs.short_name(address), "status": status,
+        nodes.append({"address": address, "step": node_label(address), "status": status,
                       "duration": execution.duration if execution else None})
     edges = [(a, b) for a, b in graph.edges if a in steps and b in steps]
     edges += [e for e in _artifact_edges(detail.executions) if e not in edges]
@@ -73,6 +74,17 @@ def run(project: Project, number: int, step: str | None = None) -> dict:
             raise UnknownAddress(f"run {number} has no step {step}", "pick a node of the run's graph")
         page["step"] = step_detail(project, number, latest.get(step), step, detail.summary)
     return page
+
+
+def node_label(address: str) -> str:
+    """A step's or resource's own name, with its key, after the modules it is in (``trainer["dev"].train``):
+    the instances of a module differ only there."""
+    own = addrs.short_name(address)
+    try:
+        module = addrs.parse(address).module
+    except ValueError:
+        return own
+    return re.sub(r"(^|[.])module[.]", r"\1", module) + "." + own if module else own
 
 
 def _pipeline_of(address: str) -> str:
@@ -166,7 +178,7 @@ def lineage(project: Project, artifact_id: int, address: str | None = None, run:
         if node.produced_by is not None:
             e = node.produced_by
             ex = f"execution:{e.id}"
-            nodes[ex] = {"id": ex, "kind": "execution", "label": e.step, "address": e.address, "run": e.run,
+            nodes[ex] = {"id": ex, "kind": "execution", "label": node_label(e.address), "address": e.address, "run": e.run,
                          "status": EXECUTION_STATUS.get(e.state, e.state), "code_hash": e.code_hash,
                          "git_commit": e.git.commit, "params": e.params}
             edges.add((ex, art))
@@ -189,7 +201,8 @@ def _output_name(node) -> str | None:
     if node.produced_by is None:
         return None
     names = [n for n, a in node.produced_by.outputs.items() if a.id == node.artifact.id]
-    return f"{node.produced_by.step}.{names[0]}" if names else node.produced_by.step
+    own = node_label(node.produced_by.address)
+    return f"{own}.{names[0]}" if names else own
 
 
 def resources(project: Project) -> dict:
