@@ -40,7 +40,7 @@ def ui(port: Optional[int] = opt(None, "port", "Port to listen on (default 8080)
 def _serve(root: Path, stack: Optional[str], host: str, port: int) -> None:
     from zplan.render.console import say
     from zplan.ui.app import create_app
-    from zplan.ui.server import exposure_warning, port_problem, serve
+    from zplan.ui.server import allowed_hosts, exposure_warning, port_problem, serve
 
     warning = exposure_warning(host)
     if warning:
@@ -51,7 +51,7 @@ def _serve(root: Path, stack: Optional[str], host: str, port: int) -> None:
     if problem:
         why, what_to_do = problem
         raise diags.fail(f"cannot listen on {host}:{port}: {why}", what_to_do)
-    app = create_app(root, stack)  # opens the project: a missing one or an unknown stack is an error now, not on every page
+    app = create_app(root, stack, allowed_hosts(host))  # opens the project: a missing one or an unknown stack is an error now, not on every page
     say(f"zplan ui: serving http://{host}:{port}/ (read-only; Ctrl-C stops)")
     serve(app, host, port)
 
