@@ -30,6 +30,8 @@ def every_page(client: TestClient) -> dict[str, str]:
             paths += [f"/runs/{number}?step={node['address']}", f"/api/runs/{number}?step={node['address']}"]
             paths += [f"/lineage/{a['id']}" for a in step["inputs"] + step["outputs"]]
     for output in client.get("/api/outputs").json()["outputs"]:
+        if output["sensitive"]:
+            continue  # listed, and linked to nothing (its own pages refuse it)
         paths += [f"/outputs/{output['name']}", f"/api/outputs/{output['name']}", f"/lineage/output/{output['name']}"]
     pages = {}
     for path in dict.fromkeys(paths):
@@ -158,3 +160,16 @@ def test_a_page_reached_by_another_name_is_refused_on_loopback(probe):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_a_sensitive_output_is_listed_as_sensitive_with_nothing_to_follow(client, probe):
+    """The outputs page left a sensitive output out altogether, where `zplan output` lists it as
+    <sensitive>: a user looking for it could not tell it was recorded."""
+    assert "token_out = <sensitive>" in probe.ok("output").out
+    listed = {o["name"]: o for o in client.get("/api/outputs").json()["outputs"]}
+    assert listed["token_out"]["value"] == "(sensitive)" and listed["token_out"]["sensitive"] and not listed["token_out"]["traced"]
+    page = client.get("/outputs").text
+    assert "<td>token_out</td><td><i>(sensitive)</i></td>" in page and SECRET not in page
+    assert '/outputs/token_out"' not in page and "/lineage/output/token_out" not in page
+    for path in ("/outputs/token_out", "/api/outputs/token_out", "/lineage/output/token_out"):
+        assert SECRET not in client.get(path).text, path

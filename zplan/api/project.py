@@ -113,13 +113,17 @@ class Project(ProjectViews):
         value = recorded[name]["value"]
         return self._read_back(state, secrets.unseal(value, self._project.state_dir) if recorded[name].get("sensitive") else value)
 
-    def outputs(self) -> dict[str, Any]:
-        """Every recorded output that is not sensitive, by name."""
+    def outputs(self, masked: bool = False) -> dict[str, Any]:
+        """Every recorded output that is not sensitive, by name; with ``masked``, the sensitive ones too,
+        each as "(sensitive)" (as `zplan output` lists them)."""
+        from zplan.secrets import SENSITIVE
         from zplan.state.model import State
 
         with _api_errors("state"):
             state = State(self._project.state_backend().read())
-        return {n: self._read_back(state, o["value"]) for n, o in sorted(state.outputs_of(self.stack).items()) if not o.get("sensitive")}
+        recorded = sorted(state.outputs_of(self.stack).items())
+        return {n: SENSITIVE if o.get("sensitive") else self._read_back(state, o["value"])
+                for n, o in recorded if masked or not o.get("sensitive")}
 
     def plan(self) -> Mapping[str, Any]:
         """What `zplan plan --format json` would show now, as a read-only mapping (nested dicts and lists

@@ -222,10 +222,12 @@ def resources(project: Project) -> dict:
 
 
 def outputs(project: Project, name: str | None = None) -> dict:
-    """Every non-sensitive output's latest value (``traced``: it has a history and a lineage);
+    """Every output's latest value, a sensitive one as "(sensitive)" (``traced``: it has a history and a lineage);
     with ``name``, its value run after run. A long value is cut, the latest as each run's."""
-    latest = project.outputs()
-    shown = [{"name": k, **_as_shown(v), "traced": project.output_is_traced(k)} for k, v in latest.items()]
+    latest, clear = project.outputs(masked=True), project.outputs().keys()
+    # a sensitive output is listed, as `zplan output` lists it, with no history or lineage to follow
+    shown = [{"name": k, **_as_shown(v), "traced": k in clear and project.output_is_traced(k), "sensitive": k not in clear}
+             for k, v in latest.items()]
     page: dict[str, Any] = {"outputs": shown, "name": name, "history": []}
     if name is not None:
         page["history"] = [{"run": p.run, "started": p.started, "status": p.status, **_as_shown(p.value), "note": p.note}
