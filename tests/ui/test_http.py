@@ -345,14 +345,16 @@ def test_non_ascii_text_reads_as_written_on_every_page(tmp_path):
 
     project = Project(tmp_path / "unicode")
     project.write("main.zp.hcl", 'pipeline "p" {\n  step "city" {\n    source = "s.py:city"\n'
-                                 '    params = { name = "Zürich ☕" }\n  }\n}\n\n'
+                                 '    params = { name = "Zürich ☕", hidden = "a\\u202eb" }\n  }\n}\n\n'
                                  'output "city" {\n  value = step.city.outputs.output\n}\n')
-    project.write("s.py", "def city(name: str) -> dict:\n    return {'ville': name, 'café': 1}\n")
+    project.write("s.py", "def city(name: str, hidden: str) -> dict:\n    return {'ville': name, 'café': 1, 'h': hidden}\n")
     project.apply()
     client = TestClient(create_app(project.root))
     for path in ("/runs/1?step=pipeline.p.step.city", "/outputs", "/outputs/city", "/plan"):
         text = html.unescape(client.get(path).text)
         assert "Zürich ☕" in text and "\\u00" not in text, path
+        # a direction override is shown as what it is, as the command line shows it, not acted on
+        assert "\u202e" not in text and "a\\u202eb" in text, path
     assert "café" in html.unescape(client.get("/runs/1?step=pipeline.p.step.city").text)  # the preview of the output
 
 

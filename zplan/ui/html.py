@@ -7,12 +7,12 @@ that was not built here.
 
 from __future__ import annotations
 
-import json
 import time
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from zplan.render.console import json_text
 from zplan.ui import svg_chart, svg_dag
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -63,14 +63,14 @@ def size(count: int | None) -> str:
 
 
 def pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+    return json_text(value, indent=2, sort_keys=True, default=str)
 
 
 def as_json(value: Any) -> str:
     """A value as one line of JSON, for the page's text (autoescaping makes it safe HTML). Not Jinja's
-    ``tojson``: that one is for scripts, and shows "<" and "&" as ``\\u003c`` and ``\\u0026``. Non-ASCII
-    text as written ("é", not ``\\u00e9``), as the command line prints it."""
-    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+    ``tojson``: that one is for scripts, and shows "<" and "&" as ``\\u003c`` and ``\\u0026``. As the
+    command line prints it: "é" as written, a control or direction override escaped (``\\u202e``)."""
+    return json_text(value, sort_keys=True, default=str)
 
 
 def applier(run: dict):

@@ -14,6 +14,7 @@ from typing import Any
 
 from zplan import addrs
 from zplan.api import Project, UnknownAddress, ZplanAPIError
+from zplan.render.console import json_text
 from zplan.ui import preview
 
 RUNS_PER_PAGE = 50
@@ -240,9 +241,9 @@ def _as_shown(value: Any) -> dict:
     be any step output, not only a metric); a long one as the start of its JSON text, ``cut`` saying so
     (the page shows that text as it is, not as a JSON string of it)."""
     try:
-        text = json.dumps(value, default=str, allow_nan=False, ensure_ascii=False)
+        text = json_text(value, default=str, allow_nan=False)
     except ValueError:  # NaN or infinite, which JSON cannot hold
-        text = json.dumps(str(value), ensure_ascii=False)
+        text = json_text(str(value))
     if len(text) > HISTORY_CHARS:
         return {"value": text[:HISTORY_CHARS] + " …", "cut": True}
     return {"value": json.loads(text), "cut": False}
