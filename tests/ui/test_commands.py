@@ -213,3 +213,31 @@ def test_the_lineage_of_an_output_of_several_step_outputs_shows_each(tmp_path):
     broken = [(p.name, href) for p in (tmp_path / "site").glob("*.html")
               for href in re.findall(r'href="([^"]+)"', p.read_text()) if not (tmp_path / "site" / href).exists()]
     assert broken == []
+
+
+def test_a_configuration_with_a_mistake_is_named_at_its_file_and_line_by_the_dashboard(tmp_path):
+    """`zplan ui`, `zplan ui -export` and the served pages said "project: expected a value after
+    "source ="" and not where: the file:line `zplan plan` gives was dropped."""
+    import html
+    import socket
+
+    from starlette.testclient import TestClient
+
+    from zplan.ui.app import create_app
+
+    project = copy_project(QUICKSTART, tmp_path / "quickstart")
+    client = TestClient(create_app(project.root))
+    project.write("bad.zp.hcl", 'pipeline "x" {\n  step "y" {\n    source =\n  }\n}\n')
+    with socket.socket() as probe:  # a free port: the project is opened before serving, and refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for args in (("ui", "-port", str(port)), ("ui", "-export", str(tmp_path / "site"))):
+        result = project.run(*args, timeout=60)
+        assert result.code == 1 and "Traceback" not in result.err
+        assert 'Error: bad.zp.hcl:3:5: expected a value after "source ="' in result.err, str(result)
+    for path in ("/", "/api/runs", "/plan"):
+        page = client.get(path)
+        assert page.status_code == 400 and 'bad.zp.hcl:3:5: ' in html.unescape(page.text), path
+    project.write("bad.zp.hcl", 'output "o" {\n  value = var.nope\n}\n')  # parsed, but the plan cannot be made
+    page = client.get("/api/resources")
+    assert page.status_code == 200 and page.json()["plan_error"].startswith("bad.zp.hcl:2:11: "), page.json()

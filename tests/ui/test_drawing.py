@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from zplan.ui import svg_chart, svg_dag
@@ -64,3 +65,15 @@ def test_file_links_of_instances_differing_only_in_unsafe_characters_differ():
     names = {links.run(1, f'pipeline.p.step.s["{key}"]') for key in ("a/b", "a_b", "a b", "a?b")}
     assert len(names) == 4 and not any("/" in n or "?" in n or " " in n for n in names)
     assert links.run(3, "pipeline.p.step.s") == "run-3-pipeline.p.step.s.html"  # a plain address stays as it is
+
+
+def test_long_labels_of_a_sweeps_instances_stay_apart():
+    """A label over 22 characters kept its start: every instance of train_model["lr0.001-depth3"],
+    ["lr0.001-depth5"]... was drawn as the same train_model["lr0.001-…, told apart only on hover."""
+    keys = ("lr0.001-depth3", "lr0.001-depth5", "lr0.01-depth3")
+    nodes = [svg_dag.Node(f'pipeline.p.step.train_model["{k}"]', f'train_model["{k}"]', "ran") for k in keys]
+    labels = [html.unescape(t) for t in re.findall(r'font-weight="600">([^<]*)</text>', svg_dag.render(nodes, []))]
+    assert labels == ['tra…["lr0.001-depth3"]', 'tra…["lr0.001-depth5"]', 'trai…["lr0.01-depth3"]']
+    long_key = svg_dag._fitted('train["a-very-long-key-of-the-sweep-1"]')
+    assert len(long_key) == 22 and long_key.startswith("train[") and long_key.endswith('sweep-1"]')
+    assert svg_dag._fitted("load") == "load" and len(svg_dag._fitted("evaluate_on_the_holdout_set")) == 22

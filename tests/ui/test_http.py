@@ -208,7 +208,7 @@ def test_steps_of_a_module_pipeline_are_filtered_and_drawn_by_their_pipeline(tmp
     client = TestClient(create_app(project.root))
     assert client.get("/api/runs").json()["pipelines"] == ["inner"]  # not the module's name
     nodes = {n["step"]: n["status"] for n in client.get("/api/runs/1").json()["nodes"]}
-    assert nodes == {"a": "failed", "b": "skipped"}
+    assert nodes == {"m.a": "failed", "m.b": "skipped"}  # each named after its module: another module may hold an "a" too
 
 
 def test_a_run_of_two_pipelines_draws_the_steps_of_each_that_never_ran(tmp_path):
@@ -267,3 +267,225 @@ def test_the_lineage_link_of_a_step_output_leads_to_that_steps_lineage(tmp_path)
         assert step in client.get(html.unescape(href)).text
     # a step that did not make it is no lineage of it, not an artifact nothing made
     assert client.get("/api/lineage/1", params={"step": "pipeline.p.step.nope"}).status_code == 404
+
+
+def test_instances_with_dots_in_their_keys_are_named_whole_in_the_graphs(tmp_path):
+    """A sweep over learning rates ("0.01", "0.1") drew its run and plan graphs' nodes as `01"]` and
+    `1"]`: the name was cut at the last dot, which was inside the key."""
+    from tests.cli.helpers import Project
+
+    project = Project(tmp_path / "lrs")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "fit" {\n    for_each = toset(["0.01", "0.1"])\n'
+                                 '    source   = "s.py:fit"\n    params   = { lr = each.key }\n  }\n}\n\n'
+                                 'resource "local_directory" "out" {\n  for_each = toset(["0.01", "0.1"])\n'
+                                 '  path     = "out/${each.key}"\n}\n')
+    project.write("s.py", "def fit(lr: str) -> float:\n    return float(lr)\n")
+    project.apply("-target", "pipeline.p")
+    client = TestClient(create_app(project.root))
+    assert sorted(n["step"] for n in client.get("/api/runs/1").json()["nodes"]) == ['fit["0.01"]', 'fit["0.1"]']
+    labels = {html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", client.get("/runs/1").text)}
+    assert {'fit["0.01"]', 'fit["0.1"]'} <= labels
+    labels = {html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", client.get("/plan").text)}
+    assert {'out["0.01"]', 'out["0.1"]'} <= labels
+
+
+def test_an_output_history_shows_the_runs_whose_artifacts_gc_removed_as_not_read(tmp_path):
+    """After `zplan gc -keep-runs 1`, an output's page across runs was a 400 error as a whole, its hint
+    (`verify -repair` then `apply`) unable to bring an old run's value back; the runs still readable
+    are shown, and the others say why they have no value."""
+    from tests.cli.helpers import Project
+    from zplan import api
+
+    project = Project(tmp_path / "gc")
+    project.write("main.zp.hcl", 'variable "k" {\n  default = 1\n}\n\npipeline "p" {\n  step "score" {\n'
+                                 '    source = "s.py:score"\n    params = { k = var.k }\n  }\n}\n\n'
+                                 'output "score" {\n  value = step.score.outputs.output\n}\n')
+    project.write("s.py", "def score(k: int) -> float:\n    return k / 4\n")
+    project.apply()
+    project.apply("-var", "k=2")
+    project.ok("gc", "-keep-runs", "1", "-grace", "0")
+    points = api.open(project.root).output_history("score")
+    assert [(p.run, p.value) for p in points] == [(1, None), (2, 0.5)]
+    assert "not read" in points[0].note and "is not in" in points[0].note and points[1].note == ""
+    page = TestClient(create_app(project.root)).get("/outputs/score")
+    assert page.status_code == 200 and "not read" in page.text and "0.5" in page.text
+
+
+def test_an_output_history_does_not_load_a_large_artifact(tmp_path):
+    """The page of an output across runs loaded each run's whole artifact (a model, a frame) to show
+    the start of its text, and `zplan ui -export` did so for every output. An artifact over the
+    page's limit is not read at all: here its bytes are damaged, and no load reports it."""
+    from tests.cli.helpers import Project
+    from zplan import api
+    from zplan.ui import pages
+
+    project = Project(tmp_path / "big")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "big" {\n    source = "s.py:big"\n  }\n}\n\n'
+                                 'output "big" {\n  value = step.big.outputs.output\n}\n')
+    project.write("s.py", "def big() -> str:\n    return 'x' * 1_000_010\n")
+    project.apply()
+    [data] = [p for p in project.path(".zplan/artifacts").rglob("*") if p.is_file() and p.stat().st_size > 1_000_000]
+    data.chmod(0o644)
+    written = data.read_bytes()
+    data.write_bytes(written.replace(b"x", b"y", 1))  # the same size, another digest
+    [point] = api.open(project.root).output_history("big", max_bytes=1_000_000)
+    assert point.value is None and point.note.startswith("not loaded: builtins.str of ") and "over 1000000" in point.note
+    [point] = api.open(project.root).output_history("big")  # no limit: read, and found damaged
+    assert point.value is None and point.note.startswith("not read")
+    data.write_bytes(written)  # the page's list of last values reads it (a JSON output, kept in state by its uri)
+    assert pages.HISTORY_BYTES <= 1_000_000
+    page = TestClient(create_app(project.root)).get("/outputs/big")
+    assert page.status_code == 200 and "not loaded: builtins.str of" in page.text and "not read" not in page.text
+
+
+def test_non_ascii_text_reads_as_written_on_every_page(tmp_path):
+    """Params, previews, outputs and plan values showed "Zürich" as "Z\\u00fcrich" (JSON's ASCII escapes),
+    where the command line prints it as written."""
+    from tests.cli.helpers import Project
+
+    project = Project(tmp_path / "unicode")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "city" {\n    source = "s.py:city"\n'
+                                 '    params = { name = "Zürich ☕", hidden = "a\\u202eb" }\n  }\n}\n\n'
+                                 'output "city" {\n  value = step.city.outputs.output\n}\n')
+    project.write("s.py", "def city(name: str, hidden: str) -> dict:\n    return {'ville': name, 'café': 1, 'h': hidden}\n")
+    project.apply()
+    client = TestClient(create_app(project.root))
+    for path in ("/runs/1?step=pipeline.p.step.city", "/outputs", "/outputs/city", "/plan"):
+        text = html.unescape(client.get(path).text)
+        assert "Zürich ☕" in text and "\\u00" not in text, path
+        # a direction override is shown as what it is, as the command line shows it, not acted on
+        assert "\u202e" not in text and "a\\u202eb" in text, path
+    assert "café" in html.unescape(client.get("/runs/1?step=pipeline.p.step.city").text)  # the preview of the output
+
+
+def test_a_run_being_applied_shows_its_unfinished_steps_as_pending_not_skipped(tmp_path):
+    """While an apply ran, the steps it had not finished were drawn as skipped, "not executed in this
+    run (an upstream step failed, or it was left out)": the page said of a healthy run that it had failed."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.cli.helpers import Project, cli_env
+
+    project = Project(tmp_path / "slow")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "a" {\n    source = "s.py:a"\n  }\n'
+                                 '  step "b" {\n    source = "s.py:b"\n    inputs = { x = step.a.outputs.output }\n  }\n}\n')
+    project.write("s.py", "import pathlib, time\n\n\ndef a() -> int:\n    return 1\n\n\n"
+                          "def b(x: int) -> int:\n    for _ in range(600):  # until the test says go, 60 s at most\n"
+                          "        if pathlib.Path('go').exists():\n            break\n        time.sleep(0.1)\n    return x + 1\n")
+    apply = subprocess.Popen([sys.executable, "-m", "zplan.cli", "apply", "-auto-approve"], cwd=project.root, env=cli_env(),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = TestClient(create_app(project.root))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            page = client.get("/api/runs/1")
+            if page.status_code == 200 and {n["step"]: n["status"] for n in page.json()["nodes"]}.get("a") == "ran":
+                break
+            time.sleep(0.2)
+        assert page.json()["summary"]["status"] == "running"
+        assert {n["step"]: n["status"] for n in page.json()["nodes"]} == {"a": "ran", "b": "pending"}
+        step = client.get("/api/runs/1", params={"step": "pipeline.p.step.b"}).json()["step"]
+        assert step["status"] == "pending" and "still being applied" in step["reasons"][0]["message"]
+        assert "upstream step failed" not in client.get("/runs/1", params={"step": "pipeline.p.step.b"}).text
+    finally:
+        project.write("go", "")
+        assert apply.wait(timeout=120) == 0
+    assert {n["step"]: n["status"] for n in client.get("/api/runs/1").json()["nodes"]} == {"a": "ran", "b": "ran"}
+
+
+def test_a_long_output_value_is_cut_on_the_outputs_page_as_in_its_history(tmp_path):
+    """The outputs table showed each output's last value whole: a step returning 300,000 numbers made
+    /outputs (and every /outputs/NAME page, which lists them too) a 2 MB page, while the history below
+    cut the same value to its start."""
+    from tests.cli.helpers import Project
+    from zplan.ui import pages
+
+    project = Project(tmp_path / "long")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "ids" {\n    source = "s.py:ids"\n  }\n}\n\n'
+                                 'output "ids" {\n  value = step.ids.outputs.output\n}\n')
+    project.write("s.py", "def ids() -> list:\n    return list(range(300_000))\n")
+    project.apply()
+    client = TestClient(create_app(project.root))
+    for path in ("/outputs", "/outputs/ids"):
+        page = client.get(path)
+        assert page.status_code == 200 and len(page.text) < 20 * pages.HISTORY_CHARS and "[0, 1, 2, 3" in page.text, path
+    [latest] = client.get("/api/outputs").json()["outputs"]
+    assert latest["value"].startswith("[0, 1, 2") and latest["value"].endswith(" …")
+
+
+def test_a_step_an_interrupted_apply_never_started_says_so(tmp_path):
+    """After Ctrl-C, the steps the apply never started read "not executed in this run (an upstream step
+    failed, or it was left out)", where nothing had failed and nothing was left out; the apply itself
+    said "not started: the apply was interrupted"."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.cli.helpers import Project, cli_env
+
+    project = Project(tmp_path / "stopped")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "a" {\n    source = "s.py:a"\n  }\n'
+                                 '  step "b" {\n    source = "s.py:b"\n    inputs = { x = step.a.outputs.output }\n  }\n'
+                                 '  step "c" {\n    source = "s.py:c"\n    inputs = { x = step.b.outputs.output }\n  }\n}\n')
+    project.write("s.py", "import time\n\n\ndef a() -> int:\n    return 1\n\n\ndef b(x: int) -> int:\n    time.sleep(60)\n"
+                          "    return x\n\n\ndef c(x: int) -> int:\n    return x\n")
+    apply = subprocess.Popen([sys.executable, "-m", "zplan.cli", "apply", "-auto-approve"], cwd=project.root, env=cli_env(),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = TestClient(create_app(project.root))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and apply.poll() is None:
+            page = client.get("/api/runs/1")
+            if page.status_code == 200 and {n["step"]: n["status"] for n in page.json()["nodes"]}.get("a") == "ran":
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)  # b has started
+        apply.send_signal(signal.SIGINT)
+        assert apply.wait(timeout=60) != 0
+    finally:
+        apply.kill()
+    page = client.get("/api/runs/1").json()
+    assert page["summary"]["status"] == "interrupted"
+    step = client.get("/api/runs/1", params={"step": "pipeline.p.step.c"}).json()["step"]
+    assert step["status"] == "skipped" and [r["message"] for r in step["reasons"]] == ["not started: the apply was interrupted"]
+
+
+def test_a_cut_value_reads_as_the_start_of_its_json_not_as_a_string_of_it(tmp_path):
+    """A long value, cut to its start, was shown as a JSON string of that text: a map of scores read
+    "{\\"k0\\": 0, \\"k1\\": 1, … with every quote escaped, as if the output were one string."""
+    from tests.cli.helpers import Project
+
+    project = Project(tmp_path / "map")
+    project.write("main.zp.hcl", 'pipeline "p" {\n  step "scores" {\n    source = "s.py:scores"\n  }\n}\n\n'
+                                 'output "scores" {\n  value = step.scores.outputs.output\n}\n')
+    project.write("s.py", "def scores() -> dict:\n    return {f'k{i}': i for i in range(500)}\n")
+    project.apply()
+    client = TestClient(create_app(project.root))
+    page = client.get("/api/outputs/scores").json()
+    assert page["outputs"][0]["cut"] and page["history"][0]["cut"] and page["outputs"][0]["value"].startswith('{"k0": 0, "k1": 1')
+    text = html.unescape(client.get("/outputs/scores").text)
+    assert text.count('<code>{"k0": 0, "k1": 1, ') == 2 and '\\"' not in text
+
+
+def test_the_steps_of_each_module_instance_are_told_apart_in_the_graphs(tmp_path):
+    """A module made with for_each drew its instances' steps as boxes of one name, "train" and "train",
+    in the run, plan and lineage graphs; each is now named after its module instance."""
+    from tests.cli.helpers import Project
+
+    project = Project(tmp_path / "mods")
+    project.write("main.zp.hcl", 'module "trainer" {\n  for_each = { dev = 1, prod = 2 }\n  source   = "./trainer"\n'
+                                 '  c        = each.value\n}\n\noutput "models" {\n'
+                                 '  value = { for k, m in module.trainer : k => m.model }\n}\n')
+    project.write("trainer/main.zp.hcl", 'variable "c" {\n  default = 1\n}\n\npipeline "p" {\n  step "train" {\n'
+                                         '    source = "s.py:train"\n    params = { c = var.c }\n  }\n}\n\n'
+                                         'output "model" {\n  value = step.train.outputs.output\n}\n')
+    project.write("trainer/s.py", "def train(c: int) -> int:\n    return c * 2\n")
+    project.apply()
+    client = TestClient(create_app(project.root))
+    wanted = {'trainer["dev"].train', 'trainer["prod"].train'}
+    assert {n["step"] for n in client.get("/api/runs/1").json()["nodes"]} == wanted
+    for path in ("/runs/1", "/plan", "/lineage/output/models"):
+        labels = {html.unescape(t) for t in re.findall(r'font-weight="600">([^<]*)</text>', client.get(path).text)}
+        assert wanted <= labels, (path, labels)

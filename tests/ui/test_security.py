@@ -30,6 +30,8 @@ def every_page(client: TestClient) -> dict[str, str]:
             paths += [f"/runs/{number}?step={node['address']}", f"/api/runs/{number}?step={node['address']}"]
             paths += [f"/lineage/{a['id']}" for a in step["inputs"] + step["outputs"]]
     for output in client.get("/api/outputs").json()["outputs"]:
+        if output["sensitive"]:
+            continue  # listed, and linked to nothing (its own pages refuse it)
         paths += [f"/outputs/{output['name']}", f"/api/outputs/{output['name']}", f"/lineage/output/{output['name']}"]
     pages = {}
     for path in dict.fromkeys(paths):
@@ -116,3 +118,58 @@ def test_loopback_by_default_and_a_warning_when_exposed(probe):
     assert "0.0.0.0" in exposure_warning("0.0.0.0") and "anyone" in exposure_warning("0.0.0.0")
     ui = probe.run("ui", "--help")
     assert "127.0.0.1" in ui.out
+
+
+def test_a_page_reached_by_another_name_is_refused_on_loopback(probe):
+    """On 127.0.0.1 the dashboard answered a request of any Host: a web page whose name an attacker
+    makes resolve to 127.0.0.1 (DNS rebinding) could read runs, params and previews from the user's
+    browser. Only this machine's own names are answered now."""
+    import http.client
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from tests.cli.helpers import cli_env
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "zplan.cli", "ui", "-port", str(port)], cwd=probe.root, env=cli_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def status(host: str) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("GET", "/api/runs", headers={"Host": host})
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert status(f"127.0.0.1:{port}") == 200
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "zplan ui did not start"
+                time.sleep(0.2)
+        assert status(f"localhost:{port}") == 200 and status("localhost") == 200
+        assert status(f"attacker.example:{port}") == 400 and status("127.0.0.1.attacker.example") == 400
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_a_sensitive_output_is_listed_as_sensitive_with_nothing_to_follow(client, probe):
+    """The outputs page left a sensitive output out altogether, where `zplan output` lists it as
+    <sensitive>: a user looking for it could not tell it was recorded."""
+    assert "token_out = <sensitive>" in probe.ok("output").out
+    listed = {o["name"]: o for o in client.get("/api/outputs").json()["outputs"]}
+    assert listed["token_out"]["value"] == "(sensitive)" and listed["token_out"]["sensitive"] and not listed["token_out"]["traced"]
+    page = client.get("/outputs").text
+    assert "<td>token_out</td><td><i>(sensitive)</i></td>" in page and SECRET not in page
+    assert '/outputs/token_out"' not in page and "/lineage/output/token_out" not in page
+    for path in ("/outputs/token_out", "/api/outputs/token_out", "/lineage/output/token_out"):
+        assert SECRET not in client.get(path).text, path

@@ -113,13 +113,17 @@ class Project(ProjectViews):
         value = recorded[name]["value"]
         return self._read_back(state, secrets.unseal(value, self._project.state_dir) if recorded[name].get("sensitive") else value)
 
-    def outputs(self) -> dict[str, Any]:
-        """Every recorded output that is not sensitive, by name."""
+    def outputs(self, masked: bool = False) -> dict[str, Any]:
+        """Every recorded output that is not sensitive, by name; with ``masked``, the sensitive ones too,
+        each as "(sensitive)" (as `zplan output` lists them)."""
+        from zplan.secrets import SENSITIVE
         from zplan.state.model import State
 
         with _api_errors("state"):
             state = State(self._project.state_backend().read())
-        return {n: self._read_back(state, o["value"]) for n, o in sorted(state.outputs_of(self.stack).items()) if not o.get("sensitive")}
+        recorded = sorted(state.outputs_of(self.stack).items())
+        return {n: SENSITIVE if o.get("sensitive") else self._read_back(state, o["value"])
+                for n, o in recorded if masked or not o.get("sensitive")}
 
     def plan(self) -> Mapping[str, Any]:
         """What `zplan plan --format json` would show now, as a read-only mapping (nested dicts and lists
@@ -160,9 +164,11 @@ class Project(ProjectViews):
                 return execution.outputs[output], execution
         raise UnknownAddress(f"run {detail.summary.number} recorded no output {output!r} of {step}", "see project.run(N).executions")
 
-    def _output_of_run(self, name: str, declared, run: int) -> tuple[Any, bool]:
+    def _output_of_run(self, name: str, declared, run: int, max_bytes: int | None = None) -> tuple[Any, bool]:
         """The output's value with each step output in it read from run ``run``'s artifact, and whether
-        one of those is sensitive (its step was given a secret, or wrote one)."""
+        one of those is sensitive (its step was given a secret, or wrote one). An artifact over
+        ``max_bytes`` raises ``NotLoaded`` before any of it is read."""
+        from zplan.api.views import NotLoaded
         from zplan.config.step_refs import map_step_refs
 
         value, refs = self._step_refs(declared)
@@ -170,6 +176,8 @@ class Project(ProjectViews):
 
         def load(ref):
             read.append(self.artifact(ref.address, ref.output, run))
+            if max_bytes is not None and read[-1].size > max_bytes:
+                raise NotLoaded(f"not loaded: {read[-1].type_name} of {read[-1].size} bytes (over {max_bytes})")
             return read[-1].load()
 
         if refs:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 if TYPE_CHECKING:
     from zplan.metadata.records import LineageNode
 
-from zplan.api.errors import RunNotFound, SensitiveOutput, UnknownAddress, UnknownOutput, ZplanAPIError
+from zplan.api.errors import (ArtifactDamaged, MaterializerMissing, RunNotFound, SensitiveOutput, UnknownAddress, UnknownOutput,
+                              ZplanAPIError)
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,14 @@ class Resource:
 
 @dataclass(frozen=True)
 class MetricPoint:
-    """One run's value of a project output (``None`` when that run did not produce it)."""
+    """One run's value of a project output (``None`` when that run did not produce it, or when ``note``
+    says why it could not be read)."""
 
     run: int
     started: float
     status: str
     value: Any
+    note: str = ""  # why a value that run recorded is not given (its artifact removed by `zplan gc`, say)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,10 @@ class Graph:
 
     nodes: list[GraphNode]
     edges: list[tuple[str, str]]
+
+
+class NotLoaded(ZplanAPIError):
+    """A step output larger than a history was asked to read (``output_history(max_bytes=...)``)."""
 
 
 class PlanFileOutside(ZplanAPIError):
@@ -179,9 +186,10 @@ class ProjectViews:
         with self._metadata() as meta:
             return {name: meta.lineage(uri).artifact.id for name, uri in sorted(refs.items())}
 
-    def output_history(self, name: str, limit: int = 50) -> list[MetricPoint]:
+    def output_history(self, name: str, limit: int = 50, max_bytes: int | None = None) -> list[MetricPoint]:
         """Project output ``name`` as each of the newest ``limit`` runs computed it, oldest first,
-        read from the artifact of the step output it names. Raises ``UnknownOutput`` or
+        read from the artifact of the step output it names; a run whose artifact is over ``max_bytes``
+        is not read (a model's history is not worth loading every model). Raises ``UnknownOutput`` or
         ``SensitiveOutput`` (a sensitive output is never charted)."""
         declared = self._project.config.outputs.get(name)
         if declared is None:
@@ -192,13 +200,18 @@ class ProjectViews:
 
         points = []
         for summary in reversed(self.runs(limit)):
+            note = ""
             try:
-                value, secret = self._output_of_run(name, declared, summary.number)
+                value, secret = self._output_of_run(name, declared, summary.number, max_bytes)
             except (UnknownAddress, RunNotFound):
                 value, secret = None, False
+            except NotLoaded as exc:
+                value, secret, note = None, False, exc.summary
+            except (ArtifactDamaged, MaterializerMissing) as exc:  # one run's artifact gone: the other runs still count
+                value, secret, note = None, False, f"not read: {exc.summary}"
             if secret or self.holds_secret(value):  # a step given a secret, or one that wrote its text all the same
                 value = SENSITIVE
-            points.append(MetricPoint(summary.number, summary.started, summary.status, value))
+            points.append(MetricPoint(summary.number, summary.started, summary.status, value, note))
         return points
 
     def saved_plan(self, path: str | Path) -> Mapping[str, Any]:

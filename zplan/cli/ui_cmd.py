@@ -33,14 +33,14 @@ def ui(port: Optional[int] = opt(None, "port", "Port to listen on (default 8080)
             say(f"wrote {len(written)} pages into {export} (open {export / 'index.html'})")
             return
         _serve(root, stack, host or "127.0.0.1", 8080 if port is None else port)
-    except api.ZplanAPIError as exc:
-        raise diags.fail(exc.summary, exc.hint) from None
+    except api.ZplanAPIError as exc:  # a mistake in the configuration is shown as `zplan plan` shows it, at its file:line
+        raise (diags.DiagnosticError(exc.diagnostics) if exc.diagnostics else diags.fail(exc.summary, exc.hint)) from None
 
 
 def _serve(root: Path, stack: Optional[str], host: str, port: int) -> None:
     from zplan.render.console import say
     from zplan.ui.app import create_app
-    from zplan.ui.server import exposure_warning, port_problem, serve
+    from zplan.ui.server import allowed_hosts, exposure_warning, port_problem, serve
 
     warning = exposure_warning(host)
     if warning:
@@ -51,7 +51,7 @@ def _serve(root: Path, stack: Optional[str], host: str, port: int) -> None:
     if problem:
         why, what_to_do = problem
         raise diags.fail(f"cannot listen on {host}:{port}: {why}", what_to_do)
-    app = create_app(root, stack)  # opens the project: a missing one or an unknown stack is an error now, not on every page
+    app = create_app(root, stack, allowed_hosts(host))  # opens the project: a missing one or an unknown stack is an error now, not on every page
     say(f"zplan ui: serving http://{host}:{port}/ (read-only; Ctrl-C stops)")
     serve(app, host, port)
 

@@ -69,7 +69,8 @@ class Dashboard:
         return html.render(template, links, project_name=self.root.name, stack=self.stack or "", _page=page, **page)
 
 
-def create_app(root: Path, stack: str | None = None) -> Starlette:
+def create_app(root: Path, stack: str | None = None, hosts: list[str] | None = None) -> Starlette:
+    """``hosts``: the Host header names answered (others get 400), None for any."""
     board = Dashboard(root, stack)
     board.stack = board.open().stack  # the selected one, named in the header; an unknown one is refused here
 
@@ -99,7 +100,12 @@ def create_app(root: Path, stack: str | None = None) -> Starlette:
         table.append(Route("/api" + (path if path != "/" else "/runs"), json_endpoint, methods=["GET"]))
     table.append(Route("/api/graph", page(lambda r: board.graph())[1], methods=["GET"]))
     table.append(Route("/runs", lambda r: RedirectResponse("/"), methods=["GET"]))
-    return Starlette(routes=table)
+    if hosts is None:
+        return Starlette(routes=table)
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+    return Starlette(routes=table, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)])
 
 
 async def _answer(request: Request, build, respond, board: Dashboard) -> Response:
@@ -108,7 +114,7 @@ async def _answer(request: Request, build, respond, board: Dashboard) -> Respons
     try:
         template, page = await run_in_threadpool(build, request)
     except api.ZplanAPIError as exc:
-        return _error(request, board, 404 if _not_found(exc) else 400, exc.summary, exc.hint)
+        return _error(request, board, 404 if _not_found(exc) else 400, pages.located(exc, board.root), exc.hint)
     except ValueError as exc:
         return _error(request, board, 400, str(exc), "")
     return respond(template, page)

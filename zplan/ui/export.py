@@ -96,7 +96,7 @@ def _plan_page(project: api.Project, put, links: FileLinks) -> None:
         doc = thawed(project.plan())
     except api.ZplanAPIError as exc:
         doc = None
-        note = exc.summary
+        note = pages.located(exc, project.root)
     if doc is not None:
         put(links.plan(), "plan.html", {"doc": doc, "source": "at export time", "files": []})
     else:

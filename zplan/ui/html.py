@@ -7,12 +7,12 @@ that was not built here.
 
 from __future__ import annotations
 
-import json
 import time
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from zplan.render.console import json_text
 from zplan.ui import svg_chart, svg_dag
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -63,13 +63,14 @@ def size(count: int | None) -> str:
 
 
 def pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, default=str)
+    return json_text(value, indent=2, sort_keys=True, default=str)
 
 
 def as_json(value: Any) -> str:
     """A value as one line of JSON, for the page's text (autoescaping makes it safe HTML). Not Jinja's
-    ``tojson``: that one is for scripts, and shows "<" and "&" as ``\\u003c`` and ``\\u0026``."""
-    return json.dumps(value, sort_keys=True, default=str)
+    ``tojson``: that one is for scripts, and shows "<" and "&" as ``\\u003c`` and ``\\u0026``. As the
+    command line prints it: "é" as written, a control or direction override escaped (``\\u202e``)."""
+    return json_text(value, sort_keys=True, default=str)
 
 
 def applier(run: dict):
@@ -117,9 +118,10 @@ def lineage_graph(page: dict, links):
 
 def plan_graph(doc: dict):
     from zplan.render.graph_view import nodes_and_edges
+    from zplan.ui.pages import node_label
 
     found, edges = nodes_and_edges(doc)
-    nodes = [svg_dag.Node(address, address.split(".")[-1], action, "") for address, action in found]
+    nodes = [svg_dag.Node(address, node_label(address), action, "") for address, action in found]
     return _markup(svg_dag.render(nodes, edges))
 
 

@@ -8,15 +8,18 @@ sensitive attributes and redacts logs, and plans come from the JSON plan, alread
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
 from typing import Any
 
 from zplan import addrs
 from zplan.api import Project, UnknownAddress, ZplanAPIError
+from zplan.render.console import json_text
 from zplan.ui import preview
 
 RUNS_PER_PAGE = 50
 HISTORY_CHARS = 2000  # of each run's value of an output, as JSON text
+HISTORY_BYTES = 1_000_000  # a larger artifact (a model, a frame) is not loaded for an output's history
 LOG_CHARS = 100_000  # of a step's log on its page: the end, where a failure shows
 STATUSES = ("running", "succeeded", "failed", "interrupted")
 EXECUTION_STATUS = {"complete": "ran", "cached": "cached", "failed": "failed", "cancelled": "skipped"}
@@ -58,10 +61,11 @@ def run(project: Project, number: int, step: str | None = None) -> dict:
     steps = [n.address for n in graph.nodes if n.kind == "step" and _pipeline_of(n.address) in pipelines]
     steps += [a for a in latest if a not in steps]
     nodes = []
+    unexecuted = _not_executed(detail.summary)["code"]
     for address in steps:
         execution = latest.get(address)
-        status = EXECUTION_STATUS.get(execution.state, "ran") if execution else "skipped"
-        nodes.append({"address": address, "step": address.split(".")[-1], "status": status,
+        status = EXECUTION_STATUS.get(execution.state, "ran") if execution else unexecuted
+        nodes.append({"address": address, "step": node_label(address), "status": status,
                       "duration": execution.duration if execution else None})
     edges = [(a, b) for a, b in graph.edges if a in steps and b in steps]
     edges += [e for e in _artifact_edges(detail.executions) if e not in edges]
@@ -69,8 +73,19 @@ def run(project: Project, number: int, step: str | None = None) -> dict:
     if step is not None:
         if step not in steps:
             raise UnknownAddress(f"run {number} has no step {step}", "pick a node of the run's graph")
-        page["step"] = step_detail(project, number, latest.get(step), step)
+        page["step"] = step_detail(project, number, latest.get(step), step, detail.summary)
     return page
+
+
+def node_label(address: str) -> str:
+    """A step's or resource's own name, with its key, after the modules it is in (``trainer["dev"].train``):
+    the instances of a module differ only there."""
+    own = addrs.short_name(address)
+    try:
+        module = addrs.parse(address).module
+    except ValueError:
+        return own
+    return re.sub(r"(^|[.])module[.]", r"\1", module) + "." + own if module else own
 
 
 def _pipeline_of(address: str) -> str:
@@ -85,11 +100,22 @@ def _artifact_edges(executions) -> list[tuple[str, str]]:
                    if a.id in made_by and made_by[a.id] != e.address})
 
 
-def step_detail(project: Project, number: int, execution, address: str) -> dict:
+def _not_executed(summary) -> dict:
+    """Why a step of the run's pipelines has no execution in it, as far as the run's status tells."""
+    if summary.status == "running":  # an apply under way has more to do
+        return {"code": "pending", "message": f"not finished yet: run {summary.number} is still being applied (reload to see it)"}
+    if summary.status == "interrupted":
+        return {"code": "skipped", "message": "not started: the apply was interrupted"}
+    return {"code": "skipped", "message": "not executed in this run (an upstream step failed, or it was left out)"}
+
+
+def step_detail(project: Project, number: int, execution, address: str, summary) -> dict:
+    """``summary``: the run's, which says why a step it did not record has no execution."""
     if execution is None:
-        return {"address": address, "status": "skipped", "params": {}, "cache_key": None, "code_hash": None,
+        reason = _not_executed(summary)
+        return {"address": address, "status": reason["code"], "params": {}, "cache_key": None, "code_hash": None,
                 "started": None, "duration": None, "error": None, "inputs": [], "outputs": [], "log": "", "log_cut": 0,
-                "reasons": [{"code": "skipped", "message": "not executed in this run (an upstream step failed, or it was left out)"}]}
+                "reasons": [reason]}
     outputs = [_artifact(name, a, project, execution.address, number) for name, a in execution.outputs.items()]
     log = project.log(number, address)  # redacted whole, so cutting it cannot leave part of a secret
     cut = max(0, len(log) - LOG_CHARS)
@@ -153,7 +179,7 @@ def lineage(project: Project, artifact_id: int, address: str | None = None, run:
         if node.produced_by is not None:
             e = node.produced_by
             ex = f"execution:{e.id}"
-            nodes[ex] = {"id": ex, "kind": "execution", "label": e.step, "address": e.address, "run": e.run,
+            nodes[ex] = {"id": ex, "kind": "execution", "label": node_label(e.address), "address": e.address, "run": e.run,
                          "status": EXECUTION_STATUS.get(e.state, e.state), "code_hash": e.code_hash,
                          "git_commit": e.git.commit, "params": e.params}
             edges.add((ex, art))
@@ -176,7 +202,8 @@ def _output_name(node) -> str | None:
     if node.produced_by is None:
         return None
     names = [n for n, a in node.produced_by.outputs.items() if a.id == node.artifact.id]
-    return f"{node.produced_by.step}.{names[0]}" if names else node.produced_by.step
+    own = node_label(node.produced_by.address)
+    return f"{own}.{names[0]}" if names else own
 
 
 def resources(project: Project) -> dict:
@@ -186,7 +213,7 @@ def resources(project: Project) -> dict:
     try:
         planned = {r["address"]: r for r in project.plan()["resources"]}
     except ZplanAPIError as exc:  # a plan that cannot be made must not hide what is recorded
-        planned_error = exc.summary
+        planned_error = located(exc, project.root)
     shown = []
     for r in project.resources():
         change = planned.get(r.address)
@@ -196,24 +223,33 @@ def resources(project: Project) -> dict:
 
 
 def outputs(project: Project, name: str | None = None) -> dict:
-    """Every non-sensitive output's latest value (``traced``: it has a history and a lineage);
-    with ``name``, its value run after run."""
-    latest = project.outputs()
-    shown = [{"name": k, "value": v, "traced": project.output_is_traced(k)} for k, v in latest.items()]
+    """Every output's latest value, a sensitive one as "(sensitive)" (``traced``: it has a history and a lineage);
+    with ``name``, its value run after run. A long value is cut, the latest as each run's."""
+    latest, clear = project.outputs(masked=True), project.outputs().keys()
+    # a sensitive output is listed, as `zplan output` lists it, with no history or lineage to follow
+    shown = [{"name": k, **_as_shown(v), "traced": k in clear and project.output_is_traced(k), "sensitive": k not in clear}
+             for k, v in latest.items()]
     page: dict[str, Any] = {"outputs": shown, "name": name, "history": []}
     if name is not None:
-        page["history"] = [{"run": p.run, "started": p.started, "status": p.status, "value": _as_shown(p.value)}
-                           for p in project.output_history(name)]
+        page["history"] = [{"run": p.run, "started": p.started, "status": p.status, **_as_shown(p.value), "note": p.note}
+                           for p in project.output_history(name, max_bytes=HISTORY_BYTES)]
     return page
 
 
-def _as_shown(value: Any) -> Any:
-    """A run's value of an output as plain JSON: a model or a frame as its text, a long value cut
-    (an output may be any step output, not only a metric)."""
+def _as_shown(value: Any) -> dict:
+    """{"value", "cut"}: an output's value as plain JSON, a model or a frame as its text (an output may
+    be any step output, not only a metric); a long one as the start of its JSON text, ``cut`` saying so
+    (the page shows that text as it is, not as a JSON string of it)."""
     try:
-        text = json.dumps(value, default=str, allow_nan=False)
+        text = json_text(value, default=str, allow_nan=False)
     except ValueError:  # NaN or infinite, which JSON cannot hold
-        text = json.dumps(str(value))
+        text = json_text(str(value))
     if len(text) > HISTORY_CHARS:
-        return text[:HISTORY_CHARS] + " …"
-    return json.loads(text)
+        return {"value": text[:HISTORY_CHARS] + " …", "cut": True}
+    return {"value": json.loads(text), "cut": False}
+
+
+def located(exc: ZplanAPIError, root) -> str:
+    """The error's summary after the file:line (in the project) of the configuration mistake it is, if it is one."""
+    where = exc.diagnostics[0].range if exc.diagnostics else None
+    return f"{where.relative_to(root)}: {exc.summary}" if where is not None else exc.summary

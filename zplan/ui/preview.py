@@ -6,9 +6,9 @@ only when small enough to read on a page request. Returned as plain data; templa
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from zplan.render.console import json_text
 from zplan.secrets import SENSITIVE
 
 MAX_BYTES = 20 * 1024 * 1024  # larger artifacts are not loaded for a preview
@@ -47,7 +47,7 @@ def shown(value: Any) -> dict | None:
 
         return _preview("text", np.array2string(np.asarray(value), threshold=60, edgeitems=4),
                         shape=list(getattr(value, "shape", ())) or None)
-    text = json.dumps(value, default=str)
+    text = json_text(value, default=str)  # "é" as written, a direction override escaped
     return _preview("text", text if len(text) <= 2000 else text[:2000] + " …")
 
 

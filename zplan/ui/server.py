@@ -25,6 +25,15 @@ def exposure_warning(host: str) -> str | None:
             "Leave -host out to serve on 127.0.0.1 only.")
 
 
+def allowed_hosts(host: str) -> list[str] | None:
+    """The names a request may give in its Host header, None for any. On loopback only this machine's
+    own: a web page whose name is made to resolve to 127.0.0.1 (DNS rebinding) would otherwise read the
+    dashboard from the user's browser. Exposed on purpose, the names it is reached by are not known."""
+    if not is_loopback(host):
+        return None
+    return sorted({"127.0.0.1", "localhost", "[::1]", f"[{host}]" if ":" in host else host})
+
+
 def port_problem(host: str, port: int) -> tuple[str, str] | None:
     """Why the dashboard could not listen there, and what to do: the port is taken, or the
     address is not this machine's."""

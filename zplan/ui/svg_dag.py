@@ -20,6 +20,7 @@ COLORS = {
     "cached": ("#dde7f7", "#3b68b0"),
     "failed": ("#fbd5d5", "#c22525"),
     "skipped": ("#eeeeee", "#8a8a8a"),
+    "pending": ("#fff1c9", "#b7871b"),  # a run still being applied: not recorded yet
     "run": ("#fff1c9", "#b7871b"),  # plan: will run
     "create": ("#d4f4dd", "#1f8a3b"),
     "update": ("#fff1c9", "#b7871b"),
@@ -128,10 +129,22 @@ def _right(spot):
     return x + NODE_W, y + NODE_H // 2
 
 
+def _fitted(label: str, width: int = 22) -> str:
+    """``label`` in ``width`` characters. An instance keeps its whole key when it can, its name cut
+    (``tra…["lr0.001-depth3"]``): the instances of a sweep differ only in their keys."""
+    if len(label) <= width:
+        return label
+    name, bracket, key = label.partition("[")
+    if bracket and len(key) + 3 <= width:
+        return name[: width - len(key) - 2] + "…[" + key
+    half = (width - 1) // 2  # else cut in the middle, where a long key's ends still show
+    return label[:half] + "…" + label[half - width + 1:]
+
+
 def _box(node: Node, spot: tuple[int, int], selected: bool) -> str:
     x, y = _xy(spot)
     fill, stroke = COLORS.get(node.status, COLORS["resource"])
-    label = node.label if len(node.label) <= 22 else node.label[:21] + "…"
+    label = _fitted(node.label)
     box = (f'<g class="node" data-address="{escape(node.id)}" data-status="{escape(node.status)}">'
            f'<title>{escape(node.id)}: {escape(node.status)}</title>'
            f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="6" fill="{fill}" stroke="{stroke}" '
