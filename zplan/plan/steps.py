@@ -183,8 +183,7 @@ class StepPlanner:
 
     def outputs_sensitive(self, address: str) -> bool:
         """Whether a step planned so far has sensitive outputs (what reads them is sensitive too)."""
-        planned = self.planned.get(address)
-        return planned is not None and planned.sensitive_outputs
+        return (planned := self.planned.get(address)) is not None and planned.sensitive_outputs
 
     def for_run(self, store_key: str | None, planned: dict[str, m.StepPlan],
                 resource_change: Callable[[str], str | None] = lambda address: None) -> "StepPlanner":
@@ -225,14 +224,17 @@ class StepPlanner:
     def _resource_digest(self, address: str) -> str | None:
         """What a step's key keeps of a resource it reads: its applied record (rewritten only
         when the resource is applied), so a redeploy the step never saw reruns it next time."""
-        record = self.state.resources.get(address)
-        return None if record is None else hash_value([record.get("inputs", {}), record.get("attributes", {})])[:16]
+        return None if (record := self.state.resources.get(address)) is None else hash_value([record.get("inputs", {}), record.get("attributes", {})])[:16]
 
     def _resources_changing(self, read: list[str]) -> list[m.Reason]:
         """A step reading a resource that is created, updated or replaced reruns (a smoke
         test after every redeploy), even when the attributes it reads stay the same."""
-        changes = ((address, self.resource_change(address)) for address in read)
-        return [m.Reason(m.RESOURCE_CHANGED, f"{address} changes ({change})") for address, change in changes if change is not None]
+        reasons = []
+        for address in read:
+            change = self.resource_change(address)
+            if change is not None:
+                reasons.append(m.Reason(m.RESOURCE_CHANGED, f"{address} changes ({change})"))
+        return reasons
 
     def fingerprint(self, plan: m.StepPlan) -> dict | None:
         """What the cache key hashes; None while an input or param is known only after apply."""
