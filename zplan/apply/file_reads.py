@@ -42,6 +42,9 @@ class Watch:
         target = args[0] if args else None
         if target is None and event == "os.scandir":
             target = "."
+        if type(target) is str and (target.startswith(os.sep) and not target.startswith(self.root[:-1]) and ".." not in target
+                                    or event == "open" and target.endswith(_CODE_SUFFIXES)):
+            return  # (most of them: code, the interpreter's and the libraries' files, told apart without normalising)
         if not isinstance(target, (str, bytes, os.PathLike)):
             return  # a file descriptor: what it names was opened (and noted) before
         path = os.path.abspath(os.fsdecode(target))
@@ -72,11 +75,12 @@ class Watch:
         root, candidates = self.root, self.read - self.written
         if not candidates:
             return {}
-        folders = tuple(p + os.sep for p in map(os.path.abspath, left_out) if (p + os.sep).startswith(root) and os.path.isdir(p))
-        files = {os.path.abspath(p) for p in left_out}  # (a folder holding the project, as a prefix may, leaves nothing out)
+        # each path left out, and what is under it (a folder holding the project, as a prefix may, leaves nothing out)
+        paths = {p for p in map(os.path.abspath, left_out) if p.startswith(root)}
+        under = tuple(p + os.sep for p in paths)
         found: dict[str, str | None] = {}
         for path in sorted(candidates):
-            if path.startswith(folders) or path in files or path.rstrip(os.sep) in files:
+            if path.rstrip(os.sep) in paths or path.startswith(under):
                 continue
             rel = path[len(root):].replace(os.sep, "/") or "./"
             if path.endswith(os.sep):
