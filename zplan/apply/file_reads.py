@@ -26,7 +26,7 @@ STATE_DIR = ".zplan"  # zplan's own folder in the project (zplan.project.STATE_D
 _CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyd", ".so", ".pth")
 _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _STDLIB = os.path.dirname(os.__file__) + os.sep
-_MACHINERY = ("<frozen importlib", os.sep + "importlib" + os.sep, os.sep + "pkgutil.py", os.sep + "pkg_resources" + os.sep)
+_MACHINERY = ("<frozen ", os.sep + "importlib" + os.sep, os.sep + "pkgutil.py", os.sep + "pkg_resources" + os.sep)
 
 
 class Watch:
@@ -51,12 +51,18 @@ class Watch:
         if not (path + os.sep).startswith(self.root) or path.startswith(self.own):
             return
         if event == "open":
-            if path.endswith(_CODE_SUFFIXES) or f"{os.sep}__pycache__{os.sep}" in path:
+            if path.endswith(_CODE_SUFFIXES) or f"{os.sep}__pycache__{os.sep}" in path or self._path_entry(path, sys._getframe(2)):
                 return
             flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
             (self.written if flags & _WRITING or _writes(args[1] if len(args) > 1 else None) else self.read).add(path)
         elif self._step_listed(path, sys._getframe(2)):
             self.read.add(path + os.sep)
+
+    @staticmethod
+    def _path_entry(path: str, frame) -> bool:
+        """Whether ``path`` is opened as an entry of sys.path (a zip archive to import from, an editable
+        install's hook), or by the import system."""
+        return _from_machinery(frame) or path in {os.path.abspath(entry or ".") for entry in sys.path}
 
     def _step_listed(self, path: str, frame) -> bool:
         """Whether the step listed ``path`` (the frame: what called the listing), not the import system, nor

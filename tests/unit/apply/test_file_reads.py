@@ -115,3 +115,16 @@ def test_a_library_scanning_the_python_path_lists_nothing_the_step_listing_the_r
     assert list(watch.recorded([])) == ["./"]
     for name in ("plugin_scan_for_watch", "own_glob_for_watch"):
         sys.modules.pop(name, None)
+
+
+def test_an_entry_of_the_python_path_opened_is_not_a_read(tmp_path, monkeypatch):
+    root = _project(tmp_path)
+    monkeypatch.chdir(root)
+    monkeypatch.syspath_prepend("__editable__.finder.__path_hook__")  # as an editable install's hook stands on it
+    with watching(str(root)) as watch:
+        try:
+            open("__editable__.finder.__path_hook__", "rb").close()  # as a library trying each entry as an archive
+        except FileNotFoundError:
+            pass
+        Path("conf.json").read_text()
+    assert list(watch.recorded([])) == ["conf.json"]
