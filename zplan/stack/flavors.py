@@ -60,15 +60,17 @@ class LocalOrchestrator(Flavor):
 
 class KubeflowOrchestrator(Flavor):
     component, name, remote = "orchestrator", "kubeflow", True
+    reads = ("experiment", "host", "namespace")  # what zplan.kubeflow.submit reads
 
     def validate(self, value, settings):
         found = [] if settings.get("container_image") else [f'orchestrator "{self.name}" runs steps in containers: set container_image']
-        return found + _local_stores(self.name, settings)
+        return found + _local_stores(self.name, settings) + _unread_options(self.name, settings, self.reads)
 
 
 class VertexOrchestrator(KubeflowOrchestrator):
     component, name, remote = "orchestrator", "vertex", True
     required = ("project", "location", "pipeline_root")
+    reads = (*required, "service_account")
 
     def validate(self, value, settings):
         options = settings.get("orchestrator_options")
