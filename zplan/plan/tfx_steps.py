@@ -20,9 +20,11 @@ TFX_KEY_VERSION = 1  # bump when the way a TFX step runs changes its results
 LIBRARIES = ("tfx", "tensorflow")  # their installed versions key every TFX step
 
 
-def tfx_code_info(step: StepConfig, config: Config, code: CodeIndex, params: dict[str, Any], inputs: dict[str, m.StepInput]) -> CodeInfo:
+def tfx_code_info(step: StepConfig, scope, code: CodeIndex, params: dict[str, Any], inputs: dict[str, m.StepInput]) -> CodeInfo:
     from zplan.tfx.planning import check_step
 
+    config = scope.config
+    _check_orchestrator(step, scope)
     places = given_keywords(step, params, inputs)
     given = {name: _given(config, spec) for name, spec in inputs.items()}
     checked = check_step(step, config.project_dir, params, given, places)
@@ -38,6 +40,23 @@ def tfx_code_info(step: StepConfig, config: Config, code: CodeIndex, params: dic
         hashes.append(info.hash)
     digest = hash_value(["tfx", TFX_KEY_VERSION, checked.component.class_path, hashes])
     return CodeInfo(hash=digest, outputs=list(checked.component.outputs), parts=parts, modules=sorted(set(modules)))
+
+
+def _check_orchestrator(step: StepConfig, scope) -> None:
+    """A TFX step runs in this machine's workers: a Kubeflow or Vertex task does not run one yet, and
+    apply would only find out after it provisioned the resources (or submit a pipeline that fails)."""
+    from zplan.stack.flavors import is_remote
+
+    stack = scope.config.stacks.get(scope.stack)
+    expr = stack.settings.get("orchestrator") if stack is not None else None
+    orchestrator = scope.eval(expr) if expr is not None else None
+    if isinstance(orchestrator, str) and is_remote({"orchestrator": orchestrator}):
+        raise diags.fail(
+            f'step "{step.name}" runs the TFX component {step.tfx}, which the {orchestrator} orchestrator does not run yet',
+            f'TFX steps run in local workers: apply this pipeline with a stack whose orchestrator is "local" '
+            f'(zplan apply -stack NAME), or make the step a Python function (source = "FILE.py:FUNCTION")',
+            step.source_range,
+        )
 
 
 def _given(config: Config, spec: m.StepInput):

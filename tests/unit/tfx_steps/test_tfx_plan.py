@@ -205,3 +205,30 @@ def test_the_penguin_example_plans_on_any_python(tmp_path):
     doc = project.plan_json()
     assert {s["step"]: s.get("tfx") for s in doc["steps"]}["transform"] == "Transform"
     assert doc["summary"]["steps_run"] == 10
+
+
+@pytest.mark.parametrize("orchestrator", ["kubeflow", "vertex"])
+def test_a_tfx_step_on_a_kubeflow_or_vertex_stack_is_refused_at_its_line(tmp_path, orchestrator):
+    """The plan passed; apply then refused for want of Python 3.10 here (where no TFX step runs) or, with
+    it, compiled TFX tasks that the README says these orchestrators do not run yet."""
+    from zplan.operations.opening import ProjectArgs, open_project
+    from zplan.plan.planner import Planner, PlanRequest
+    from zplan.state.model import State
+
+    root = project(tmp_path, GOOD_STEPS)
+    options = '{ project = "p", location = "europe-west4", pipeline_root = "gs://b/p" }' if orchestrator == "vertex" else "{}"
+    (root / "main.zp.hcl").write_text((root / "main.zp.hcl").read_text().replace(HEADER, f"""\
+stack "remote" {{
+  orchestrator         = "{orchestrator}"
+  orchestrator_options = {options}
+  container_image      = "europe-docker.pkg.dev/acme/zplan:1"
+  artifact_store       = "gs://acme/zplan"
+  metadata_store       = "mysql://zplan@db.internal/zplan"
+}}
+"""))
+    with pytest.raises(diags.DiagnosticError) as err:
+        Planner(open_project(ProjectArgs(root)), State()).plan(PlanRequest())
+    [problem] = err.value.diagnostics
+    assert f'step "gen" runs the TFX component CsvExampleGen, which the {orchestrator} orchestrator does not run yet' in str(problem)
+    assert 'a stack whose orchestrator is "local"' in problem.detail
+    assert (problem.range.file, problem.range.line) == (str(root / "main.zp.hcl"), line_of(root, "CsvExampleGen"))
