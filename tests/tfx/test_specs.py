@@ -23,3 +23,4 @@ def test_the_table_matches_the_component_spec(name):
     accepted = set(inspect.signature(cls.__init__).parameters)
     assert set(component.params) | set(component.data_params) <= accepted
     assert set(component.code) <= set(component.params)
+    assert {f for functions in component.hooks.values() for f in functions} <= accepted  # a hook TFX knows

@@ -1,5 +1,6 @@
 """The code fingerprint of a TFX step: its component, and the project functions TFX calls
-(``preprocessing_fn`` of Transform's module file, ``run_fn`` of Trainer's), hashed like
+(``preprocessing_fn`` of Transform's module file, ``run_fn`` of Trainer's, and an optional
+hook such as ``stats_options_updater_fn`` where the module file defines one), hashed like
 a Python step's code, so editing one reruns that component and what reads its outputs.
 
 ``zplan.tfx`` (imported only for a project that has a TFX step) checks the rest.
@@ -13,7 +14,7 @@ from zplan import diags
 from zplan.config.model import Config, StepConfig
 from zplan.hashing import hash_value
 from zplan.plan import model as m
-from zplan.plan.code_hash import CodeError, CodeIndex, CodeInfo
+from zplan.plan.code_hash import WHOLE_MODULE, CodeError, CodeIndex, CodeInfo
 from zplan.plan.signatures import given_keywords
 
 TFX_KEY_VERSION = 1  # bump when the way a TFX step runs changes its results
@@ -38,8 +39,35 @@ def tfx_code_info(step: StepConfig, scope, code: CodeIndex, params: dict[str, An
         parts.update(info.parts)
         modules += info.modules
         hashes.append(info.hash)
+    for rel, function in _hooks(step, checked.component, code, params, places):
+        info = _hook_info(code, rel, function)
+        parts.update(info.parts)
+        modules += info.modules
+        hashes.append([function, info.hash])  # (a step without hooks keeps the key it had)
     digest = hash_value(["tfx", TFX_KEY_VERSION, checked.component.class_path, hashes])
     return CodeInfo(hash=digest, outputs=list(checked.component.outputs), parts=parts, modules=sorted(set(modules)))
+
+
+def _hooks(step: StepConfig, component, code: CodeIndex, params: dict[str, Any], places) -> list[tuple[str, str]]:
+    """The optional functions TFX calls from a module file that defines them (Transform's
+    ``stats_options_updater_fn``): (module file, function) for each one defined."""
+    found = []
+    for param, functions in component.hooks.items():
+        rel = params[param]
+        try:
+            defined = code.definition(rel, WHOLE_MODULE).parts
+        except CodeError as exc:
+            raise diags.fail(f'step "{step.name}": {exc.summary}', exc.detail, places.get(param, step.range)) from None
+        found += [(rel, f) for f in functions if f"{rel}:{f}" in defined]
+    return found
+
+
+def _hook_info(code: CodeIndex, rel: str, function: str) -> CodeInfo:
+    """A hook's fingerprint; one bound some other way than ``def`` (``fn = make_fn()``) is keyed by its whole module."""
+    try:
+        return code.info(rel, function)
+    except CodeError:
+        return code.definition(rel, WHOLE_MODULE)
 
 
 def _check_orchestrator(step: StepConfig, scope) -> None:

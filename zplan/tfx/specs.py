@@ -21,6 +21,7 @@ class Component:
     params: tuple[str, ...]  # keyword arguments of the component's constructor that a step passes as params
     code: dict[str, str] = field(default_factory=dict)  # param naming a module file -> the function TFX calls in it
     data_params: tuple[str, ...] = ()  # params that are inputs of the step instead: a folder of data
+    hooks: dict[str, tuple[str, ...]] = field(default_factory=dict)  # module file param -> functions TFX calls if defined
 
     @property
     def module(self) -> str:
@@ -65,7 +66,7 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in (
         },
         params=("module_file", "splits_config", "materialize", "disable_analyzer_cache", "force_tf_compat_v1",
                 "custom_config", "disable_statistics"),
-        code={"module_file": "preprocessing_fn"},
+        code={"module_file": "preprocessing_fn"}, hooks={"module_file": ("stats_options_updater_fn",)},
     ),
     Component(
         "Trainer", "tfx.components.trainer.component.Trainer",

@@ -232,3 +232,40 @@ stack "remote" {{
     assert f'step "gen" runs the TFX component CsvExampleGen, which the {orchestrator} orchestrator does not run yet' in str(problem)
     assert 'a stack whose orchestrator is "local"' in problem.detail
     assert (problem.range.file, problem.range.line) == (str(root / "main.zp.hcl"), line_of(root, "CsvExampleGen"))
+
+
+TRANSFORM = GOOD_STEPS + """\
+  step "transform" {
+    tfx    = "Transform"
+    inputs = { examples = step.gen.outputs.examples, schema = step.schema.outputs.schema }
+    params = { module_file = "utils.py" }
+  }
+"""
+PREPROCESSING = "def preprocessing_fn(inputs):\n    return inputs\n\n\ndef unused():\n    return 1\n"
+HOOK = "\n\ndef stats_options_updater_fn(stats_type, stats_options):\n    stats_options.num_top_values = {}\n    return stats_options\n"
+
+
+def _transform_key(root) -> str:
+    from zplan.operations.opening import ProjectArgs, open_project
+    from zplan.plan.planner import Planner, PlanRequest
+    from zplan.state.model import State
+
+    plan = Planner(open_project(ProjectArgs(root)), State()).plan(PlanRequest())
+    return plan.step("pipeline.p.step.transform").code_hash  # (its cache key waits for the upstream outputs)
+
+
+def test_transform_is_keyed_by_the_stats_options_updater_fn_of_its_module_file(tmp_path):
+    """Transform calls stats_options_updater_fn when its module file defines one (its statistics
+    outputs change with it), but only preprocessing_fn keyed the step: adding or editing the hook
+    left Transform cached."""
+    root = project(tmp_path, TRANSFORM, module=PREPROCESSING)
+    without = _transform_key(root)
+    (root / "utils.py").write_text(PREPROCESSING + HOOK.format(5))
+    with_hook = _transform_key(root)
+    (root / "utils.py").write_text(PREPROCESSING + HOOK.format(10))
+    edited = _transform_key(root)
+    assert len({without, with_hook, edited}) == 3
+    (root / "utils.py").write_text(PREPROCESSING.replace("return 1", "return 2") + HOOK.format(10))
+    assert _transform_key(root) == edited  # a function TFX never calls still reruns nothing
+    (root / "utils.py").write_text(PREPROCESSING + "\n\nstats_options_updater_fn = None\n")
+    assert _transform_key(root) not in (without, with_hook, edited)  # bound otherwise: keyed by the whole file
