@@ -272,3 +272,35 @@ def test_instances_whose_keys_read_the_same_get_tasks_of_their_own(tmp_path):
     assert all(len(n) <= 63 and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", n) for n in tasks)  # a Kubernetes name
     assert any(n.startswith("train-lr-0-001-batch-256") for n in tasks)
     assert compiled("again.yaml") == tasks  # the same names at every compile
+
+
+@pytest.mark.parametrize("orchestrator", ["kubeflow", "vertex"])
+def test_a_data_input_outside_the_project_is_refused_at_plan(tmp_path, orchestrator):
+    """The task runs in the image, which holds the project folder only: the plan passed, apply provisioned
+    and submitted, and the task failed ('input "raw" names /.../raw.csv, which does not exist')."""
+    outside = tmp_path / "shared" / "raw.csv"
+    outside.parent.mkdir()
+    outside.write_text("a,b\n1,2\n")
+    root = tmp_path / "project"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "raw.csv").write_text("a,b\n1,2\n")
+    (root / "steps.py").write_text("def load(raw):\n    return open(raw).read()\n")
+    options = '{ project = "p", location = "europe-west4", pipeline_root = "gs://b/p" }' if orchestrator == "vertex" else "{}"
+
+    def plan(raw: str):
+        (root / "main.zp.hcl").write_text(
+            f'stack "remote" {{\n  orchestrator = "{orchestrator}"\n  orchestrator_options = {options}\n'
+            f'  container_image = "{IMAGE}"\n  artifact_store = "gs://acme/zplan"\n'
+            '  metadata_store = "mysql://zplan@db.internal/zplan"\n}\n'
+            f'pipeline "p" {{\n  step "load" {{\n    source = "steps.py:load"\n    inputs = {{ raw = "{raw}" }}\n  }}\n}}\n')
+        return Planner(open_project(ProjectArgs(root)), State()).plan(PlanRequest())
+
+    for raw in (str(outside), "../shared/raw.csv", "${path.root}/../shared/raw.csv"):
+        with pytest.raises(DiagnosticError) as err:
+            plan(raw)
+        [problem] = err.value.diagnostics
+        assert f'step "load": input "raw" names {raw.replace("${path.root}", ".")}, outside the project folder' in problem.summary
+        assert "container_image, which holds only the project folder" in problem.detail
+        assert problem.range.line == 11  # the inputs line
+    assert [s.step for s in plan("data/raw.csv").steps] == ["load"]
+    assert [s.step for s in plan("${path.root}/data/raw.csv").steps] == ["load"]
