@@ -24,3 +24,5 @@ def test_the_table_matches_the_component_spec(name):
     assert set(component.params) | set(component.data_params) <= accepted
     assert set(component.code) <= set(component.params)
     assert {f for functions in component.hooks.values() for f in functions} <= accepted  # a hook TFX knows
+    protos = {name: f"{p.type.__module__}.{p.type.__name__}" for name, p in spec.PARAMETERS.items() if name in component.protos}
+    assert protos == component.protos  # the message class TFX parses each proto-typed param into

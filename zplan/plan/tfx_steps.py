@@ -22,13 +22,14 @@ LIBRARIES = ("tfx", "tensorflow")  # their installed versions key every TFX step
 
 
 def tfx_code_info(step: StepConfig, scope, code: CodeIndex, params: dict[str, Any], inputs: dict[str, m.StepInput]) -> CodeInfo:
-    from zplan.tfx.planning import check_step
+    from zplan.tfx.planning import check_proto_params, check_step
 
     config = scope.config
     _check_orchestrator(step, scope)
     places = given_keywords(step, params, inputs)
     given = {name: _given(config, spec) for name, spec in inputs.items()}
     checked = check_step(step, config.project_dir, params, given, places)
+    check_proto_params(step, checked.component, params, places, scope.secrets or [])
     parts: dict[str, str] = {}
     modules, hashes = list(LIBRARIES), []
     for param, rel, function in checked.functions:

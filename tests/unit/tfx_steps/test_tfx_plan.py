@@ -269,3 +269,28 @@ def test_transform_is_keyed_by_the_stats_options_updater_fn_of_its_module_file(t
     assert _transform_key(root) == edited  # a function TFX never calls still reruns nothing
     (root / "utils.py").write_text(PREPROCESSING + "\n\nstats_options_updater_fn = None\n")
     assert _transform_key(root) not in (without, with_hook, edited)  # bound otherwise: keyed by the whole file
+
+
+@pytest.mark.skipif(not TFX_RUNS_HERE, reason="proto-typed params are parsed where tfx is installed (the TFX lane)")
+@pytest.mark.parametrize(
+    ("params", "message", "hint"),
+    [
+        ("train_args = { num_stepz = 60 }", "params.train_args is not a valid tfx.components.trainer.TrainArgs",
+         'has no field named "num_stepz"'),
+        ('train_args = { num_steps = "many" }', "params.train_args is not a valid tfx.components.trainer.TrainArgs",
+         "Failed to parse num_steps field"),
+        ("eval_args = 5", "params.eval_args is not a valid tfx.components.trainer.EvalArgs", "an object of its fields is required, got int"),
+    ],
+)
+def test_a_proto_param_that_tfx_cannot_parse_is_refused_at_its_line(tmp_path, params, message, hint):
+    """A misspelt proto field planned fine; the apply then ran the upstream steps and failed the
+    Trainer with a traceback, naming no line."""
+    steps = TRANSFORM.replace('params = { module_file = "utils.py" }', 'params = { module_file = "utils.py" }\n  }\n  step "train" {\n'
+                              '    tfx    = "Trainer"\n    inputs = { examples = step.transform.outputs.transformed_examples }\n'
+                              f'    params = {{ module_file = "utils.py", {params} }}')
+    root = project(tmp_path, steps, module=PREPROCESSING + "\n\ndef run_fn(fn_args):\n    pass\n")
+    text = plan_error(root)
+    assert message in text and hint in text
+    assert f"main.zp.hcl:{line_of(root, params)}" in text
+    (root / "main.zp.hcl").write_text((root / "main.zp.hcl").read_text().replace(params, "train_args = { num_steps = 60 }"))
+    assert zplan(root, "plan").code == 0
