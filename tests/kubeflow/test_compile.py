@@ -304,3 +304,35 @@ def test_a_data_input_outside_the_project_is_refused_at_plan(tmp_path, orchestra
         assert problem.range.line == 11  # the inputs line
     assert [s.step for s in plan("data/raw.csv").steps] == ["load"]
     assert [s.step for s in plan("${path.root}/data/raw.csv").steps] == ["load"]
+
+
+REMOTE_STACK = (f'stack "remote" {{\n  orchestrator = "kubeflow"\n  container_image = "{IMAGE}"\n'
+                '  artifact_store = "gs://acme/zplan"\n  metadata_store = "mysql://zplan@db.internal/zplan"\n}\n')
+
+
+def test_a_module_or_step_code_outside_the_project_is_refused_at_plan(tmp_path):
+    """Each task loads the configuration and runs the step's code from the image, which holds the project
+    folder only: a local module beside the project (../shared) planned, compiled and was submitted, and
+    every task of the pipeline then failed to load it."""
+    shared, root = tmp_path / "shared", tmp_path / "project"
+    shared.mkdir()
+    root.mkdir()
+    (shared / "main.zp.hcl").write_text('pipeline "t" {\n  step "fit" {\n    source = "steps.py:fit"\n  }\n}\n')
+    (shared / "steps.py").write_text("def fit():\n    return 1\n")
+    (root / "steps.py").write_text("def own():\n    return 2\n")
+
+    def plan(blocks: str):
+        (root / "main.zp.hcl").write_text(REMOTE_STACK + blocks)
+        return Planner(open_project(ProjectArgs(root)), State()).plan(PlanRequest())
+
+    with pytest.raises(DiagnosticError) as err:
+        plan('module "shared" {\n  for_each = toset(["a", "b"])\n  source = "../shared"\n}\n')
+    [problem] = err.value.diagnostics  # one for all its instances
+    assert 'module "shared": its source ../shared is outside the project folder' in problem.summary
+    assert "each task loads the configuration from it" in problem.detail and problem.range.line == 9
+    with pytest.raises(DiagnosticError) as err:
+        plan('pipeline "p" {\n  step "fit" {\n    source = "../shared/steps.py:fit"\n  }\n}\n')
+    [problem] = err.value.diagnostics
+    assert 'step "fit": its code ../shared/steps.py is outside the project folder' in problem.summary
+    assert problem.range.line == 9
+    assert [s.step for s in plan('pipeline "p" {\n  step "own" {\n    source = "steps.py:own"\n  }\n}\n').steps] == ["own"]
