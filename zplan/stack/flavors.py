@@ -82,6 +82,9 @@ class VertexOrchestrator(KubeflowOrchestrator):
                 f'orchestrator "vertex" needs {", ".join(missing)} in orchestrator_options '
                 '(e.g. project = "my-project", location = "europe-west4", pipeline_root = "gs://bucket/pipelines")'
             )
+        root = options.get("pipeline_root")
+        if isinstance(root, str) and root and not root.startswith("gs://"):  # (the job's gcs_output_directory)
+            found.append(f'orchestrator "vertex": pipeline_root "{root}" must be a Cloud Storage folder, e.g. "gs://bucket/pipelines"')
         return found
 
 

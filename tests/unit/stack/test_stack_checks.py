@@ -109,3 +109,12 @@ def test_kubeflow_and_vertex_name_the_options_they_do_not_read():
     assert problems({**REMOTE, "orchestrator": "vertex", "orchestrator_options": vertex}) == []
     [message] = problems({**REMOTE, "orchestrator": "vertex", "orchestrator_options": {**vertex, "servce_account": "x"}})
     assert 'does not read orchestrator_options.servce_account (did you mean "service_account"?' in message
+
+
+def test_vertex_pipeline_root_is_a_cloud_storage_folder():
+    """Vertex AI takes a pipeline root in Cloud Storage only (its gcs_output_directory): an s3:// or local one planned."""
+    vertex = {"project": "p", "location": "europe-west4"}
+    for root in ("s3://bucket/pipelines", "/tmp/pipelines"):
+        [message] = problems({**REMOTE, "orchestrator": "vertex", "orchestrator_options": {**vertex, "pipeline_root": root}})
+        assert message == f'orchestrator: orchestrator "vertex": pipeline_root "{root}" must be a Cloud Storage folder, e.g. "gs://bucket/pipelines"'
+    assert problems({**REMOTE, "orchestrator": "vertex", "orchestrator_options": {**vertex, "pipeline_root": "gs://b/p"}}) == []
