@@ -4,6 +4,7 @@ error at its file:line (exit 1), and ordinary projects never load zplan.tfx."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import textwrap
@@ -294,3 +295,18 @@ def test_a_proto_param_that_tfx_cannot_parse_is_refused_at_its_line(tmp_path, pa
     assert f"main.zp.hcl:{line_of(root, params)}" in text
     (root / "main.zp.hcl").write_text((root / "main.zp.hcl").read_text().replace(params, "train_args = { num_steps = 60 }"))
     assert zplan(root, "plan").code == 0
+
+
+@pytest.mark.skipif(TFX_RUNS_HERE, reason="stands a broken tfx package in for the missing one")
+def test_a_tfx_that_cannot_load_leaves_the_proto_params_to_the_run(tmp_path):
+    broken = tmp_path / "site"
+    (broken / "tfx" / "proto").mkdir(parents=True)
+    (broken / "tfx" / "__init__.py").write_text("")
+    (broken / "tfx" / "proto" / "__init__.py").write_text("")
+    (broken / "tfx" / "proto" / "trainer_pb2.py").write_text("raise ImportError('built for another protobuf')\n")
+    steps = TRANSFORM + '  step "train" {\n    tfx    = "Trainer"\n    inputs = { examples = step.transform.outputs.transformed_examples }\n' \
+                        '    params = { module_file = "utils.py", train_args = { num_steps = 60 } }\n  }\n'
+    (tmp_path / "p").mkdir()
+    root = project(tmp_path / "p", steps, module=PREPROCESSING + "\n\ndef run_fn(fn_args):\n    pass\n")
+    result = zplan(root, "plan", env=cli_env(PYTHONPATH=os.pathsep.join([str(broken), *sys.path])))
+    assert result.code == 0 and "Traceback" not in result.text, result
