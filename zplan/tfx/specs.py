@@ -23,6 +23,7 @@ class Component:
     data_params: tuple[str, ...] = ()  # params that are inputs of the step instead: a folder of data
     hooks: dict[str, tuple[str, ...]] = field(default_factory=dict)  # module file param -> functions TFX calls if defined
     protos: dict[str, str] = field(default_factory=dict)  # proto-typed param -> its message class in tfx.proto (cheap to import)
+    objects: dict[str, str] = field(default_factory=dict)  # param TFX takes as an object -> its class, made from keyword arguments
 
     @property
     def module(self) -> str:
@@ -47,6 +48,7 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in (
         "StatisticsGen", "tfx.components.statistics_gen.component.StatisticsGen",
         inputs={"examples": ("Examples", True), "schema": ("Schema", False)},
         outputs={"statistics": "ExampleStatistics"}, params=("stats_options", *_EXCLUDE),
+        objects={"stats_options": "tensorflow_data_validation.StatsOptions"},
     ),
     Component(
         "SchemaGen", "tfx.components.schema_gen.component.SchemaGen",
