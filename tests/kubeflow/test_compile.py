@@ -336,3 +336,19 @@ def test_a_module_or_step_code_outside_the_project_is_refused_at_plan(tmp_path):
     assert 'step "fit": its code ../shared/steps.py is outside the project folder' in problem.summary
     assert problem.range.line == 9
     assert [s.step for s in plan('pipeline "p" {\n  step "own" {\n    source = "steps.py:own"\n  }\n}\n').steps] == ["own"]
+
+
+def test_a_gpu_without_a_type_gets_the_accelerator_each_orchestrator_names(tmp_path):
+    """`gpu = 1` became accelerator "nvidia.com/gpu" on Vertex too, which takes only its own accelerator
+    types (NVIDIA_TESLA_T4, ...): the task could not be placed there."""
+    from zplan.config.step_resources import parse_resources
+
+    def accelerator(orchestrator: str, needs: dict) -> dict:
+        steps = [StepTask("pipeline.t.step.train", "train", [], parse_resources(needs))]
+        spec = yaml.safe_load(compile_pipeline("t", steps, IMAGE, "gcp", tmp_path / "t.yaml", orchestrator).read_text())
+        return next(iter(spec["deploymentSpec"]["executors"].values()))["container"]["resources"]["accelerator"]
+
+    assert accelerator("vertex", {"gpu": 1})["type"] == "NVIDIA_TESLA_T4"
+    kubeflow = accelerator("kubeflow", {"gpu": 2})
+    assert (kubeflow["type"], kubeflow["count"]) == ("nvidia.com/gpu", "2")
+    assert accelerator("vertex", {"gpu": 1, "gpu_type": "NVIDIA_L4"})["type"] == "NVIDIA_L4"

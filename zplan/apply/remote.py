@@ -20,7 +20,7 @@ def submit_pipelines(project, plan: m.Plan, settings: Mapping[str, Any], tracker
     for pipeline, steps in sorted(_pipelines(plan.steps).items()):
         tasks = pipeline_tasks(project, steps, lock_timeout)
         spec = compile_pipeline(pipeline, tasks, str(settings.get("container_image") or ""), project.stack_name,
-                                project.state_dir / "compiled" / f"{pipeline}.yaml")
+                                project.state_dir / "compiled" / f"{pipeline}.yaml", str(settings["orchestrator"]))
         hooks.notice(f"pipeline {pipeline}: {submit(spec, str(settings['orchestrator']), options if isinstance(options, dict) else {})}")
         for s in steps:
             tracker.outcome(s.address, SUBMITTED)
