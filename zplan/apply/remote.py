@@ -4,11 +4,14 @@ stack's stores themselves."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping
 
+from zplan import diags
 from zplan.apply.tracker import SUBMITTED, RunTracker
 from zplan.hooks import Hooks
 from zplan.plan import model as m
+from zplan.secrets import redact
 
 
 def submit_pipelines(project, plan: m.Plan, settings: Mapping[str, Any], tracker: RunTracker, hooks: Hooks,
@@ -21,9 +24,20 @@ def submit_pipelines(project, plan: m.Plan, settings: Mapping[str, Any], tracker
         tasks = pipeline_tasks(project, steps, lock_timeout)
         spec = compile_pipeline(pipeline, tasks, str(settings.get("container_image") or ""), project.stack_name,
                                 project.state_dir / "compiled" / f"{pipeline}.yaml", str(settings["orchestrator"]))
-        hooks.notice(f"pipeline {pipeline}: {submit(spec, str(settings['orchestrator']), options if isinstance(options, dict) else {})}")
+        try:
+            said = submit(spec, str(settings["orchestrator"]), options if isinstance(options, dict) else {})
+        except diags.DiagnosticError as exc:
+            raise _redacted(exc, project.secrets) from None
+        hooks.notice(redact(f"pipeline {pipeline}: {said}", project.secrets))
         for s in steps:
             tracker.outcome(s.address, SUBMITTED)
+
+
+def _redacted(exc: diags.DiagnosticError, secrets: list[str]) -> diags.DiagnosticError:
+    """A submission's answer names the host and options, which may hold a secret (a token in the
+    host's URL, from a sensitive variable): hidden there as in every other message."""
+    return diags.DiagnosticError([replace(d, summary=redact(d.summary, secrets), detail=redact(d.detail, secrets))
+                                  for d in exc.diagnostics])
 
 
 def _pipelines(steps) -> dict[str, list[m.StepPlan]]:
