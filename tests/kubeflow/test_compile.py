@@ -352,3 +352,24 @@ def test_a_gpu_without_a_type_gets_the_accelerator_each_orchestrator_names(tmp_p
     kubeflow = accelerator("kubeflow", {"gpu": 2})
     assert (kubeflow["type"], kubeflow["count"]) == ("nvidia.com/gpu", "2")
     assert accelerator("vertex", {"gpu": 1, "gpu_type": "NVIDIA_L4"})["type"] == "NVIDIA_L4"
+
+
+def test_a_step_waits_for_the_steps_its_depends_on_names(tmp_path):
+    """A task waited only for the steps of its inputs: `depends_on = [step.prepare]` (a step writing
+    to a database the next one reads) was left out of the spec, and both tasks ran at once."""
+    from zplan.apply.remote import submit_pipelines
+    from zplan.apply.tracker import RunTracker
+    from zplan.hooks import Recorder
+
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def prepare():\n    return 1\n\n\ndef train():\n    return 2\n\n\ndef report(m):\n    return m\n")
+    (root / "main.zp.hcl").write_text(
+        'pipeline "p" {\n  step "prepare" {\n    source = "steps.py:prepare"\n  }\n'
+        '  step "train" {\n    source     = "steps.py:train"\n    depends_on = [step.prepare]\n  }\n'
+        '  step "report" {\n    source = "steps.py:report"\n    inputs = { m = step.train.outputs.output }\n  }\n}\n')
+    project = open_project(ProjectArgs(root))
+    plan = Planner(project, State()).plan(PlanRequest())
+    submit_pipelines(project, plan, {"orchestrator": "kubeflow", "container_image": IMAGE}, RunTracker(plan, {}), Recorder())
+    tasks = yaml.safe_load((root / ".zplan" / "compiled" / "p.yaml").read_text())["root"]["dag"]["tasks"]
+    assert {name: t.get("dependentTasks", []) for name, t in tasks.items()} == {"prepare": [], "train": ["prepare"], "report": ["train"]}
