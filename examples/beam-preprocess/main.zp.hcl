@@ -29,7 +29,9 @@ stack "local" {
 }
 
 # stack "gcp" {
-#   orchestrator   = "vertex"
+#   orchestrator         = "vertex"
+#   orchestrator_options = { project = "my-project", location = "europe-west1", pipeline_root = "gs://my-bucket/pipelines" }
+#   container_image      = "europe-west1-docker.pkg.dev/my-project/zplan/beam-preprocess:1"   # zplan build-image
 #   artifact_store = "gs://my-bucket/zplan"
 #   metadata_store = "mysql://zplan@10.0.0.5/zplan"
 #   processing     = "beam:DataflowRunner"

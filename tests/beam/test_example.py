@@ -91,3 +91,21 @@ def test_example_applies_and_a_runner_change_reruns_nothing(tmp_path):
     assert other_runner_mode.returncode == 0, other_runner_mode.stdout  # runner options are not in the cache key
     more_rows = zplan(project, eps, "plan", "-detailed-exitcode", "-var", "rows=2500", "-var", "beam_mode=in_memory")
     assert more_rows.returncode == 2 and "params.rows: 2000 -> 2500" in more_rows.stdout
+
+
+def test_the_commented_dataflow_stack_plans_once_uncommented(tmp_path):
+    """The main.zp.hcl comment says to switch to its commented Vertex + Dataflow stack; uncommented as it
+    was, the plan refused it (no container_image, no project, location or pipeline_root for Vertex)."""
+    from zplan.operations.opening import ProjectArgs, open_project
+    from zplan.plan.planner import Planner, PlanRequest
+    from zplan.state.model import State
+
+    project = tmp_path / "beam-preprocess"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".zplan"))
+    text = (project / "main.zp.hcl").read_text()
+    start = text.index('# stack "gcp"')
+    end = text.index("# }", start) + len("# }")
+    block = "\n".join(line[2:] if line.startswith("# ") else line[1:] for line in text[start:end].splitlines())
+    (project / "main.zp.hcl").write_text(text[:start] + block + text[end:])
+    plan = Planner(open_project(ProjectArgs(project, stack="gcp")), State()).plan(PlanRequest())
+    assert [s.step for s in plan.steps] == ["generate", "preprocess", "summarise"]

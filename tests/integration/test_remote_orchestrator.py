@@ -123,3 +123,20 @@ def test_a_task_that_seals_a_value_needs_the_shared_state_key(tmp_path: Path, s3
     task = zplan(image, "run-step", "pipeline.training.step.load", "-stack", "kubeflow", env=key)
     assert task.returncode == 0, task.stdout + task.stderr
     assert "pipeline.training.step.load: done" in task.stdout
+
+
+def test_without_kfp_the_apply_is_refused_before_it_provisions_anything(tmp_path: Path, s3_url: str, mysql_url: str) -> None:
+    """kfp is an extra: without it the apply provisioned the resources, then stopped on an internal
+    error (ModuleNotFoundError) when it came to compile the pipeline."""
+    project = _quickstart(tmp_path, _kubeflow_stack(s3_url, mysql_url))
+    hidden = tmp_path / "no-kfp"
+    hidden.mkdir()
+    (hidden / "sitecustomize.py").write_text("import sys\nsys.modules['kfp'] = None  # as if it were not installed\n")
+    path = os.pathsep.join(p for p in (str(hidden), os.environ.get("PYTHONPATH", "")) if p)
+    proc = zplan(project, "apply", "-stack", "kubeflow", "-auto-approve", env={"PYTHONPATH": path})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert 'stack "kubeflow": the kubeflow orchestrator compiles each pipeline with the kfp SDK, which is not installed here' in proc.stderr
+    assert "pip install 'zplan[kubeflow]'" in proc.stderr and "internal error" not in proc.stderr
+    assert "main.zp.hcl:" in proc.stderr
+    assert not (project / "reports").exists(), "nothing was provisioned"
+    assert zplan(project, "apply", "-stack", "kubeflow", "-auto-approve").returncode == 0  # with kfp: as ever

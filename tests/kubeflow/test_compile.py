@@ -272,3 +272,104 @@ def test_instances_whose_keys_read_the_same_get_tasks_of_their_own(tmp_path):
     assert all(len(n) <= 63 and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", n) for n in tasks)  # a Kubernetes name
     assert any(n.startswith("train-lr-0-001-batch-256") for n in tasks)
     assert compiled("again.yaml") == tasks  # the same names at every compile
+
+
+@pytest.mark.parametrize("orchestrator", ["kubeflow", "vertex"])
+def test_a_data_input_outside_the_project_is_refused_at_plan(tmp_path, orchestrator):
+    """The task runs in the image, which holds the project folder only: the plan passed, apply provisioned
+    and submitted, and the task failed ('input "raw" names /.../raw.csv, which does not exist')."""
+    outside = tmp_path / "shared" / "raw.csv"
+    outside.parent.mkdir()
+    outside.write_text("a,b\n1,2\n")
+    root = tmp_path / "project"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "raw.csv").write_text("a,b\n1,2\n")
+    (root / "steps.py").write_text("def load(raw):\n    return open(raw).read()\n")
+    options = '{ project = "p", location = "europe-west4", pipeline_root = "gs://b/p" }' if orchestrator == "vertex" else "{}"
+
+    def plan(raw: str):
+        (root / "main.zp.hcl").write_text(
+            f'stack "remote" {{\n  orchestrator = "{orchestrator}"\n  orchestrator_options = {options}\n'
+            f'  container_image = "{IMAGE}"\n  artifact_store = "gs://acme/zplan"\n'
+            '  metadata_store = "mysql://zplan@db.internal/zplan"\n}\n'
+            f'pipeline "p" {{\n  step "load" {{\n    source = "steps.py:load"\n    inputs = {{ raw = "{raw}" }}\n  }}\n}}\n')
+        return Planner(open_project(ProjectArgs(root)), State()).plan(PlanRequest())
+
+    for raw in (str(outside), "../shared/raw.csv", "${path.root}/../shared/raw.csv"):
+        with pytest.raises(DiagnosticError) as err:
+            plan(raw)
+        [problem] = err.value.diagnostics
+        assert f'step "load": input "raw" names {raw.replace("${path.root}", ".")}, outside the project folder' in problem.summary
+        assert "container_image, which holds only the project folder" in problem.detail
+        assert problem.range.line == 11  # the inputs line
+    assert [s.step for s in plan("data/raw.csv").steps] == ["load"]
+    assert [s.step for s in plan("${path.root}/data/raw.csv").steps] == ["load"]
+
+
+REMOTE_STACK = (f'stack "remote" {{\n  orchestrator = "kubeflow"\n  container_image = "{IMAGE}"\n'
+                '  artifact_store = "gs://acme/zplan"\n  metadata_store = "mysql://zplan@db.internal/zplan"\n}\n')
+
+
+def test_a_module_or_step_code_outside_the_project_is_refused_at_plan(tmp_path):
+    """Each task loads the configuration and runs the step's code from the image, which holds the project
+    folder only: a local module beside the project (../shared) planned, compiled and was submitted, and
+    every task of the pipeline then failed to load it."""
+    shared, root = tmp_path / "shared", tmp_path / "project"
+    shared.mkdir()
+    root.mkdir()
+    (shared / "main.zp.hcl").write_text('pipeline "t" {\n  step "fit" {\n    source = "steps.py:fit"\n  }\n}\n')
+    (shared / "steps.py").write_text("def fit():\n    return 1\n")
+    (root / "steps.py").write_text("def own():\n    return 2\n")
+
+    def plan(blocks: str):
+        (root / "main.zp.hcl").write_text(REMOTE_STACK + blocks)
+        return Planner(open_project(ProjectArgs(root)), State()).plan(PlanRequest())
+
+    with pytest.raises(DiagnosticError) as err:
+        plan('module "shared" {\n  for_each = toset(["a", "b"])\n  source = "../shared"\n}\n')
+    [problem] = err.value.diagnostics  # one for all its instances
+    assert 'module "shared": its source ../shared is outside the project folder' in problem.summary
+    assert "each task loads the configuration from it" in problem.detail and problem.range.line == 9
+    with pytest.raises(DiagnosticError) as err:
+        plan('pipeline "p" {\n  step "fit" {\n    source = "../shared/steps.py:fit"\n  }\n}\n')
+    [problem] = err.value.diagnostics
+    assert 'step "fit": its code ../shared/steps.py is outside the project folder' in problem.summary
+    assert problem.range.line == 9
+    assert [s.step for s in plan('pipeline "p" {\n  step "own" {\n    source = "steps.py:own"\n  }\n}\n').steps] == ["own"]
+
+
+def test_a_gpu_without_a_type_gets_the_accelerator_each_orchestrator_names(tmp_path):
+    """`gpu = 1` became accelerator "nvidia.com/gpu" on Vertex too, which takes only its own accelerator
+    types (NVIDIA_TESLA_T4, ...): the task could not be placed there."""
+    from zplan.config.step_resources import parse_resources
+
+    def accelerator(orchestrator: str, needs: dict) -> dict:
+        steps = [StepTask("pipeline.t.step.train", "train", [], parse_resources(needs))]
+        spec = yaml.safe_load(compile_pipeline("t", steps, IMAGE, "gcp", tmp_path / "t.yaml", orchestrator).read_text())
+        return next(iter(spec["deploymentSpec"]["executors"].values()))["container"]["resources"]["accelerator"]
+
+    assert accelerator("vertex", {"gpu": 1})["type"] == "NVIDIA_TESLA_T4"
+    kubeflow = accelerator("kubeflow", {"gpu": 2})
+    assert (kubeflow["type"], kubeflow["count"]) == ("nvidia.com/gpu", "2")
+    assert accelerator("vertex", {"gpu": 1, "gpu_type": "NVIDIA_L4"})["type"] == "NVIDIA_L4"
+
+
+def test_a_step_waits_for_the_steps_its_depends_on_names(tmp_path):
+    """A task waited only for the steps of its inputs: `depends_on = [step.prepare]` (a step writing
+    to a database the next one reads) was left out of the spec, and both tasks ran at once."""
+    from zplan.apply.remote import submit_pipelines
+    from zplan.apply.tracker import RunTracker
+    from zplan.hooks import Recorder
+
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "steps.py").write_text("def prepare():\n    return 1\n\n\ndef train():\n    return 2\n\n\ndef report(m):\n    return m\n")
+    (root / "main.zp.hcl").write_text(
+        'pipeline "p" {\n  step "prepare" {\n    source = "steps.py:prepare"\n  }\n'
+        '  step "train" {\n    source     = "steps.py:train"\n    depends_on = [step.prepare]\n  }\n'
+        '  step "report" {\n    source = "steps.py:report"\n    inputs = { m = step.train.outputs.output }\n  }\n}\n')
+    project = open_project(ProjectArgs(root))
+    plan = Planner(project, State()).plan(PlanRequest())
+    submit_pipelines(project, plan, {"orchestrator": "kubeflow", "container_image": IMAGE}, RunTracker(plan, {}), Recorder())
+    tasks = yaml.safe_load((root / ".zplan" / "compiled" / "p.yaml").read_text())["root"]["dag"]["tasks"]
+    assert {name: t.get("dependentTasks", []) for name, t in tasks.items()} == {"prepare": [], "train": ["prepare"], "report": ["train"]}

@@ -75,3 +75,83 @@ def test_a_kubeflow_host_that_never_answers_is_a_clean_error_in_bounded_time(spe
     assert isinstance(error, DiagnosticError), error
     assert f"Kubeflow Pipelines at {host} did not answer within 2 s" in str(error) and str(spec) in str(error)
     assert took < 10
+
+
+class _KfpApi:
+    """A stand-in for the Kubeflow Pipelines API on 127.0.0.1 (health, experiments, runs): the real kfp
+    client talks to it, and the runs it creates are kept to be read back."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        runs = self.runs = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):  # noqa: N802
+                experiment = {"experiment_id": "e-1", "display_name": "zplan"}
+                self._answer({"multi_user": False} if "healthz" in self.path else {"experiments": [experiment], "total_size": 1})
+
+            def do_POST(self):  # noqa: N802
+                runs.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self._answer({"run_id": "run-7", "display_name": runs[-1].get("display_name", "")})
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.port = self.server.server_address[1]
+
+
+def _apply_submission(tmp_path, host: str):
+    """What apply's submission of a one-step pipeline says, the stack's host given by a sensitive variable."""
+    from zplan.apply.remote import submit_pipelines
+    from zplan.apply.tracker import RunTracker
+    from zplan.hooks import Recorder
+    from zplan.operations.opening import ProjectArgs, open_project
+    from zplan.plan.planner import Planner, PlanRequest
+    from zplan.state.model import State
+
+    root = tmp_path / "project"
+    root.mkdir(parents=True)
+    (root / "steps.py").write_text("def fit():\n    return 1\n")
+    (root / "main.zp.hcl").write_text(
+        f'variable "kfp_host" {{\n  default   = "{host}"\n  sensitive = true\n}}\n'
+        'stack "kf" {\n  orchestrator = "kubeflow"\n  orchestrator_options = { host = var.kfp_host }\n'
+        '  container_image = "img:1"\n  artifact_store = "s3://b/a"\n  metadata_store = "mysql://zplan@db/zplan"\n}\n'
+        'pipeline "p" {\n  step "fit" {\n    source = "steps.py:fit"\n  }\n}\n')
+    project = open_project(ProjectArgs(root))
+    planner = Planner(project, State())
+    plan = planner.plan(PlanRequest())
+    hooks = Recorder()
+    submit_pipelines(project, plan, planner.apply_inputs().stack_settings, RunTracker(plan, {}), hooks)
+    return [e for e in hooks.events if e[0] == "notice"]
+
+
+def test_a_host_holding_a_secret_is_never_shown(tmp_path, recwarn):
+    """The host's URL came from a sensitive variable (a token in it) and was printed in clear, in the
+    submission's notice and in its error."""
+    api = _KfpApi()
+    try:
+        [notice] = _apply_submission(tmp_path / "up", f"http://robot:tok-S3CRET-42@127.0.0.1:{api.port}")
+    finally:
+        api.server.shutdown()
+    # kfp's FutureWarning ("This client only works with Kubeflow Pipeline v2.0.0-beta.2 and later") was
+    # printed in the middle of every apply's output
+    assert not [w for w in recwarn if issubclass(w.category, FutureWarning) and "kfp" in w.filename]
+    assert "tok-S3CRET-42" not in str(notice) and "(sensitive)" in str(notice) and "run run-7" in str(notice)
+    [run] = api.runs  # the request kfp sent: the compiled spec, KFP's caching off
+    assert list(run["pipeline_spec"]["root"]["dag"]["tasks"]) == ["fit"]
+    with pytest.raises(DiagnosticError) as err:
+        _apply_submission(tmp_path / "down", f"http://robot:tok-S3CRET-42@127.0.0.1:{closed_port()}")
+    assert "tok-S3CRET-42" not in str(err.value) and "could not submit to Kubeflow Pipelines at (sensitive)" in str(err.value)

@@ -23,3 +23,9 @@ def test_the_table_matches_the_component_spec(name):
     accepted = set(inspect.signature(cls.__init__).parameters)
     assert set(component.params) | set(component.data_params) <= accepted
     assert set(component.code) <= set(component.params)
+    assert {f for functions in component.hooks.values() for f in functions} <= accepted  # a hook TFX knows
+    protos = {name: f"{p.type.__module__}.{p.type.__name__}" for name, p in spec.PARAMETERS.items() if name in component.protos}
+    assert protos == component.protos  # the message class TFX parses each proto-typed param into
+    for name, path in component.objects.items():  # a param TFX takes as an object, made from keyword arguments
+        module, _, class_name = path.rpartition(".")
+        assert name in accepted and inspect.isclass(getattr(importlib.import_module(module), class_name))

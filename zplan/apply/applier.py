@@ -24,6 +24,7 @@ from zplan.apply import outputs as stack_outputs
 from zplan.apply.backend_steps import with_backends
 from zplan.apply.interrupts import StopRequest, stop_on_signals
 from zplan.apply.live_inputs import reference_stamps
+from zplan.apply.preflight import preflight
 from zplan.apply.recorder import RunRecorder
 from zplan.apply.recovery import DamagedInputs
 from zplan.apply.resources import ResourceApplier
@@ -118,7 +119,7 @@ class Applier:
         if not self.plan.has_changes():  # (outputs apply would add, change or remove count: plan.output_changes)
             return self.result  # nothing to do: no run recorded, serial unchanged
         self.resources.preflight(self.plan.resource_changes)
-        _tfx_preflight(self.project.config, self.plan.steps_to_run)
+        preflight(self.project.config, self.project.stack_name, self.tracker.stack_settings, self.plan.steps_to_run, self._in_task)
         try:
             self._make_changes()
             if self.result.changed or self.plan.output_changes:
@@ -431,16 +432,6 @@ class Applier:
         self._threads.shutdown(wait=True)
         self.result.state_not_written = self.writes.failed is not None
         self.recorder.close_run()
-
-
-def _tfx_preflight(config, steps: list[m.StepPlan]) -> None:
-    """A TFX step runs only where tfx is installed (Python 3.10): refused before anything runs, at its line."""
-    if any(s.tfx for s in steps):
-        from zplan.tfx.planning import check_runtime
-
-        for s in steps:
-            if s.tfx:
-                check_runtime(config.step(s.address))
 
 
 def _as_cached(plan: m.StepPlan, entry) -> m.StepPlan:

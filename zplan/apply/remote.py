@@ -4,11 +4,14 @@ stack's stores themselves."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping
 
+from zplan import diags
 from zplan.apply.tracker import SUBMITTED, RunTracker
 from zplan.hooks import Hooks
 from zplan.plan import model as m
+from zplan.secrets import redact
 
 
 def submit_pipelines(project, plan: m.Plan, settings: Mapping[str, Any], tracker: RunTracker, hooks: Hooks,
@@ -17,13 +20,44 @@ def submit_pipelines(project, plan: m.Plan, settings: Mapping[str, Any], tracker
     from zplan.kubeflow.submit import submit
 
     options = settings.get("orchestrator_options")
-    for pipeline, steps in sorted(_pipelines(plan.steps).items()):
+    for pipeline, steps in sorted(_pipelines(_with_every_edge(plan)).items()):
         tasks = pipeline_tasks(project, steps, lock_timeout)
         spec = compile_pipeline(pipeline, tasks, str(settings.get("container_image") or ""), project.stack_name,
-                                project.state_dir / "compiled" / f"{pipeline}.yaml")
-        hooks.notice(f"pipeline {pipeline}: {submit(spec, str(settings['orchestrator']), options if isinstance(options, dict) else {})}")
+                                project.state_dir / "compiled" / f"{pipeline}.yaml", str(settings["orchestrator"]))
+        try:
+            said = submit(spec, str(settings["orchestrator"]), options if isinstance(options, dict) else {})
+        except diags.DiagnosticError as exc:
+            raise _redacted(exc, project.secrets) from None
+        hooks.notice(redact(f"pipeline {pipeline}: {said}", project.secrets))
         for s in steps:
             tracker.outcome(s.address, SUBMITTED)
+
+
+def _with_every_edge(plan: m.Plan) -> list[m.StepPlan]:
+    """The plan's steps, each waiting for every step the graph puts before it: a step's own
+    ``depends_on`` lists the steps of its inputs only, not those of its ``depends_on`` block,
+    nor those reached through a resource between them (an endpoint deployed from a model)."""
+    before: dict[str, set[str]] = {}
+    for first, then in plan.edges:
+        before.setdefault(then, set()).add(first)
+    steps = {s.address for s in plan.steps}
+
+    def waits_for(node: str, found: set[str]) -> set[str]:
+        for up in before.get(node, ()):
+            if up not in found:
+                found.add(up)
+                if up not in steps:  # a resource: the steps before it come first too
+                    waits_for(up, found)
+        return found
+
+    return [replace(s, depends_on=sorted(set(s.depends_on) | (waits_for(s.address, set()) & steps))) for s in plan.steps]
+
+
+def _redacted(exc: diags.DiagnosticError, secrets: list[str]) -> diags.DiagnosticError:
+    """A submission's answer names the host and options, which may hold a secret (a token in the
+    host's URL, from a sensitive variable): hidden there as in every other message."""
+    return diags.DiagnosticError([replace(d, summary=redact(d.summary, secrets), detail=redact(d.detail, secrets))
+                                  for d in exc.diagnostics])
 
 
 def _pipelines(steps) -> dict[str, list[m.StepPlan]]:

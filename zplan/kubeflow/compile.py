@@ -75,12 +75,13 @@ def _with_digest(name: str, exact: str, limit: int = _NAME_MAX) -> str:
     return "-".join(p for p in (name[:limit - _DIGEST - 1].rstrip("-"), hash_text(exact)[:_DIGEST]) if p)
 
 
-def compile_pipeline(pipeline: str, steps: list[StepTask], image: str, stack: str, out: Path) -> Path:
-    """Write the KFP pipeline spec (YAML) for ``steps`` to ``out``, atomically; returns ``out``."""
+def compile_pipeline(pipeline: str, steps: list[StepTask], image: str, stack: str, out: Path, orchestrator: str = "kubeflow") -> Path:
+    """Write the KFP pipeline spec (YAML) for ``steps`` to ``out``, atomically; returns ``out``.
+    ``orchestrator``: "kubeflow" or "vertex", which name accelerators differently."""
     if not image:
         raise fail(f'pipeline "{pipeline}": no container image to run the steps in', "set the stack's image setting")
     order = _ordered(pipeline, steps)
-    pipeline_func = _pipeline_func(pipeline, order, task_names(steps), image, stack)
+    pipeline_func = _pipeline_func(pipeline, order, task_names(steps), image, stack, DEFAULT_GPU.get(orchestrator, DEFAULT_GPU["kubeflow"]))
 
     from kfp import compiler
 
@@ -114,7 +115,8 @@ def _ordered(pipeline: str, steps: list[StepTask]) -> list[tuple[StepTask, list[
     return [(by_address[a], upstream[a]) for a in order]
 
 
-def _pipeline_func(pipeline: str, order: list[tuple[StepTask, list[StepTask]]], names: dict[str, str], image: str, stack: str) -> Callable:
+def _pipeline_func(pipeline: str, order: list[tuple[StepTask, list[StepTask]]], names: dict[str, str], image: str, stack: str,
+                   gpu: str) -> Callable:
     from kfp import dsl
 
     components = {s.address: _component(s, names[s.address], image, stack) for s, _ in order}
@@ -126,7 +128,7 @@ def _pipeline_func(pipeline: str, order: list[tuple[StepTask, list[StepTask]]], 
             task = components[s.address]()
             task.set_display_name(s.name)
             task.set_caching_options(False)  # zplan's cache key decides, not KFP's
-            _request(task, s.resources)
+            _request(task, s.resources, gpu)
             for u in ups:
                 task.after(tasks[u.address])
             tasks[s.address] = task
@@ -134,7 +136,12 @@ def _pipeline_func(pipeline: str, order: list[tuple[StepTask, list[StepTask]]], 
     return run_pipeline
 
 
-def _request(task: Any, resources: Any) -> None:
+# The accelerator a step's `gpu` gets without a gpu_type: Kubeflow's is a Kubernetes resource name, Vertex
+# takes only its own accelerator types (the Vertex training backend's default, too).
+DEFAULT_GPU = {"kubeflow": "nvidia.com/gpu", "vertex": "NVIDIA_TESLA_T4"}
+
+
+def _request(task: Any, resources: Any, gpu: str) -> None:
     """The step's resources as the task's requests and limits (Kubeflow and Vertex read both)."""
     if resources is None or resources.empty:
         return
@@ -145,7 +152,7 @@ def _request(task: Any, resources: Any) -> None:
         quantity = _memory_quantity(resources)
         task.set_memory_request(quantity).set_memory_limit(quantity)
     if resources.gpu:
-        task.set_accelerator_type(resources.gpu_type or "nvidia.com/gpu").set_accelerator_limit(resources.gpu)
+        task.set_accelerator_type(resources.gpu_type or gpu).set_accelerator_limit(resources.gpu)
 
 
 def _cpu_quantity(cpu: float) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 import threading
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
@@ -45,7 +46,9 @@ def _kubeflow(spec: Path, settings: Mapping[str, Any]) -> str:
     import kfp
 
     def create_run() -> Any:
-        client = kfp.Client(host=str(host), namespace=str(settings.get("namespace") or "kubeflow"))
+        with warnings.catch_warnings():  # kfp's FutureWarning that it needs KFP 2.x, printed on every client
+            warnings.simplefilter("ignore", FutureWarning)
+            client = kfp.Client(host=str(host), namespace=str(settings.get("namespace") or "kubeflow"))
         return client.create_run_from_pipeline_package(str(spec), arguments={}, experiment_name=experiment, enable_caching=False)
 
     try:

@@ -21,8 +21,9 @@ from zplan.project import ensure_state_dir
 
 LOCK_NAMES = ("requirements.lock", "requirements.txt")
 # Vars files stay out: they may hold secrets, and a task is given every non-sensitive value the apply
-# planned with, the sensitive ones in its environment (ZPLAN_VAR_NAME).
-IGNORED = (".zplan", "!.zplan/image", ".git", ".venv", "venv", "**/__pycache__", "**/*.zpvars")
+# planned with, the sensitive ones in its environment (ZPLAN_VAR_NAME). The git modules `zplan init`
+# checked out stay in: each task loads the whole configuration, theirs too.
+IGNORED = (".zplan", "!.zplan/image", "!.zplan/modules", ".git", ".venv", "venv", "**/__pycache__", "**/*.zpvars")
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from zplan.plan.destroy_order import dependencies_closure, dependents_closure, r
 from zplan.plan.errors import PlanErrors
 from zplan.plan.libraries import LibraryIndex
 from zplan.plan.loaders import materializer_lookups
+from zplan.plan.remote_steps import step_planner_class
 from zplan.plan.outputs import large_befores, output_changes, plan_outputs, unsealed_value, with_before, with_large_values
 from zplan.plan.steps import StepPlanner
 from zplan.project import Project
@@ -196,7 +197,7 @@ class Planner:
             version, modules, code, registered = materializer_lookups(project.root, self.code)
             checks = {"artifact_present": _artifact_checks(project, stack), "materializer_version": version,
                       "materializer_modules": modules, "materializer_code": code, "materializer_registrations": registered}
-        planner = StepPlanner(project.root, self.state, key, self.code, self.stat_cache, project.secrets, libraries=self.libraries, **checks)
+        planner = step_planner_class(stack)(project.root, self.state, key, self.code, self.stat_cache, project.secrets, libraries=self.libraries, **checks)
         planner.resource_change = lambda addr: _change_of(resource_plans.get(addr))
         self.stack_settings, self._key, self._stack_known = stack, key, known
         self.step_planner = planner  # the applier re-plans each step with it when it starts

@@ -119,7 +119,7 @@ class StepPlanner:
         if info is None:  # a TFX component: its code is the module files its params name
             from zplan.plan.tfx_steps import tfx_code_info
 
-            info = tfx_code_info(step, scope.config, self.code, params, inputs)
+            info = tfx_code_info(step, scope, self.code, params, inputs)
         receives_secret = scope.read_sensitive() and any(expr is not None and scope.was_sensitive(expr)
                                                          for expr in (step.params, step.inputs, step.script and step.script.command))
         check = signatures.check_call(step, info.signature, params, inputs)

@@ -60,15 +60,17 @@ class LocalOrchestrator(Flavor):
 
 class KubeflowOrchestrator(Flavor):
     component, name, remote = "orchestrator", "kubeflow", True
+    reads = ("experiment", "host", "namespace")  # what zplan.kubeflow.submit reads
 
     def validate(self, value, settings):
         found = [] if settings.get("container_image") else [f'orchestrator "{self.name}" runs steps in containers: set container_image']
-        return found + _local_stores(self.name, settings)
+        return found + _local_stores(self.name, settings) + _unread_options(self.name, settings, self.reads)
 
 
 class VertexOrchestrator(KubeflowOrchestrator):
     component, name, remote = "orchestrator", "vertex", True
     required = ("project", "location", "pipeline_root")
+    reads = (*required, "service_account")
 
     def validate(self, value, settings):
         options = settings.get("orchestrator_options")
@@ -80,6 +82,9 @@ class VertexOrchestrator(KubeflowOrchestrator):
                 f'orchestrator "vertex" needs {", ".join(missing)} in orchestrator_options '
                 '(e.g. project = "my-project", location = "europe-west4", pipeline_root = "gs://bucket/pipelines")'
             )
+        root = options.get("pipeline_root")
+        if isinstance(root, str) and root and not root.startswith("gs://"):  # (the job's gcs_output_directory)
+            found.append(f'orchestrator "vertex": pipeline_root "{root}" must be a Cloud Storage folder, e.g. "gs://bucket/pipelines"')
         return found
 
 

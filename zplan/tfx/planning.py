@@ -79,6 +79,36 @@ def _check_params(step: StepConfig, component: Component, params: dict[str, Any]
             )
 
 
+def check_proto_params(step: StepConfig, component: Component, params: dict[str, Any], places: dict[str, diags.Range],
+                       secrets: list[str]) -> None:
+    """Proto-typed params (``train_args = { num_steps = 100 }``) parsed as the worker will parse them,
+    where tfx is installed (its tfx.proto modules are plain protobuf, quick to import): a misspelt
+    field is an error at its line, not a step failing at apply once its upstream steps ran."""
+    if not any(params.get(name) is not None for name in component.protos) or importlib.util.find_spec("tfx") is None:
+        return
+    from google.protobuf import json_format
+
+    from zplan.secrets import redact
+
+    for name, path in component.protos.items():
+        value = params.get(name)
+        if value is None:
+            continue
+        module, _, cls = path.rpartition(".")
+        try:
+            kind = getattr(importlib.import_module(module), cls)
+        except (ImportError, AttributeError):  # a tfx that cannot load here: the step's own run names it
+            return
+        try:
+            if not isinstance(value, dict):
+                raise json_format.ParseError(f"an object of its fields is required, got {type(value).__name__}")
+            json_format.ParseDict(value, kind())
+        except json_format.ParseError as exc:
+            raise diags.fail(f'step "{step.name}": params.{name} is not a valid {kind.DESCRIPTOR.full_name}',
+                             redact(str(exc).splitlines()[0], secrets) + f" (write it as the proto's JSON form: fields of {cls})",
+                             places.get(name, step.range)) from None
+
+
 def _module_functions(step: StepConfig, component: Component, project_dir: Path, params: dict[str, Any], where):
     """The project functions TFX will call (``preprocessing_fn`` in Transform's module file)."""
     functions = []

@@ -74,8 +74,21 @@ def _build(component: Component, cls: type, params: dict[str, Any], inputs: dict
     kwargs = {name: tfx_types.Channel(type=getattr(standard_artifacts, component.inputs[name][0])) for name in inputs}
     for name, value in params.items():
         parameter = spec.PARAMETERS.get(name)
-        kwargs[name] = _proto_param(name, parameter.type, value) if parameter is not None else value
+        if name in component.objects and isinstance(value, dict):
+            kwargs[name] = _object_param(name, component.objects[name], value)
+        else:
+            kwargs[name] = _proto_param(name, parameter.type, value) if parameter is not None else value
     return cls(**kwargs)
+
+
+def _object_param(name: str, path: str, value: dict) -> Any:
+    """A params object for a parameter TFX takes as an object (``stats_options = { num_top_values = 5 }``)
+    -> that object, made with the params object's keys as its keyword arguments."""
+    module, _, cls = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), cls)(**value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"params.{name} is not a valid {cls}: {exc}") from None
 
 
 def _proto_param(name: str, kind: Any, value: Any) -> Any:

@@ -21,6 +21,9 @@ class Component:
     params: tuple[str, ...]  # keyword arguments of the component's constructor that a step passes as params
     code: dict[str, str] = field(default_factory=dict)  # param naming a module file -> the function TFX calls in it
     data_params: tuple[str, ...] = ()  # params that are inputs of the step instead: a folder of data
+    hooks: dict[str, tuple[str, ...]] = field(default_factory=dict)  # module file param -> functions TFX calls if defined
+    protos: dict[str, str] = field(default_factory=dict)  # proto-typed param -> its message class in tfx.proto (cheap to import)
+    objects: dict[str, str] = field(default_factory=dict)  # param TFX takes as an object -> its class, made from keyword arguments
 
     @property
     def module(self) -> str:
@@ -38,11 +41,14 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in (
         "CsvExampleGen", "tfx.components.example_gen.csv_example_gen.component.CsvExampleGen",
         inputs={}, outputs={"examples": "Examples"},
         params=("input_config", "output_config", "range_config"), data_params=("input_base",),
+        protos={"input_config": "tfx.proto.example_gen_pb2.Input", "output_config": "tfx.proto.example_gen_pb2.Output",
+                "range_config": "tfx.proto.range_config_pb2.RangeConfig"},
     ),
     Component(
         "StatisticsGen", "tfx.components.statistics_gen.component.StatisticsGen",
         inputs={"examples": ("Examples", True), "schema": ("Schema", False)},
         outputs={"statistics": "ExampleStatistics"}, params=("stats_options", *_EXCLUDE),
+        objects={"stats_options": "tensorflow_data_validation.StatsOptions"},
     ),
     Component(
         "SchemaGen", "tfx.components.schema_gen.component.SchemaGen",
@@ -65,7 +71,8 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in (
         },
         params=("module_file", "splits_config", "materialize", "disable_analyzer_cache", "force_tf_compat_v1",
                 "custom_config", "disable_statistics"),
-        code={"module_file": "preprocessing_fn"},
+        code={"module_file": "preprocessing_fn"}, hooks={"module_file": ("stats_options_updater_fn",)},
+        protos={"splits_config": "tfx.proto.transform_pb2.SplitsConfig"},
     ),
     Component(
         "Trainer", "tfx.components.trainer.component.Trainer",
@@ -74,6 +81,7 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in (
         outputs={"model": "Model", "model_run": "ModelRun"},
         params=("module_file", "train_args", "eval_args", "custom_config"),
         code={"module_file": "run_fn"},
+        protos={"train_args": "tfx.proto.trainer_pb2.TrainArgs", "eval_args": "tfx.proto.trainer_pb2.EvalArgs"},
     ),
     Component(
         "Evaluator", "tfx.components.evaluator.component.Evaluator",
@@ -81,11 +89,13 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in (
                 "schema": ("Schema", False)},
         outputs={"evaluation": "ModelEvaluation", "blessing": "ModelBlessing"},
         params=("eval_config", "feature_slicing_spec", "fairness_indicator_thresholds", "example_splits"),
+        protos={"feature_slicing_spec": "tfx.proto.evaluator_pb2.FeatureSlicingSpec"},  # (eval_config's TFMA imports TensorFlow)
     ),
     Component(
         "Pusher", "tfx.components.pusher.component.Pusher",
         inputs={"model": ("Model", False), "model_blessing": ("ModelBlessing", False), "infra_blessing": ("InfraBlessing", False)},
         outputs={"pushed_model": "PushedModel"}, params=("push_destination", "custom_config"),
+        protos={"push_destination": "tfx.proto.pusher_pb2.PushDestination"},
     ),
 )}
 

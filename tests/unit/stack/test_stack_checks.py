@@ -96,3 +96,25 @@ def test_orchestrator_options_the_orchestrator_does_not_read_are_named():
                        '(did you mean "connect_timeout"?; it reads: connect_timeout, scheduler, shared_project_dir)')
     [message] = problems({**LOCAL, "orchestrator": "local", "orchestrator_options": {"scheduler": "tcp://h:8786"}})
     assert message.startswith('orchestrator: orchestrator "local" does not read orchestrator_options.scheduler')
+
+
+def test_kubeflow_and_vertex_name_the_options_they_do_not_read():
+    """A misspelt host (``hots``) was ignored: apply wrote the spec and said no host was configured."""
+    [message] = problems({**REMOTE, "orchestrator": "kubeflow", "orchestrator_options": {"hots": "http://kfp:8888"}})
+    assert message == ('orchestrator: orchestrator "kubeflow" does not read orchestrator_options.hots '
+                       '(did you mean "host"?; it reads: experiment, host, namespace)')
+    assert problems({**REMOTE, "orchestrator": "kubeflow",
+                     "orchestrator_options": {"host": "http://kfp:8888", "namespace": "ml", "experiment": "e"}}) == []
+    vertex = {"project": "p", "location": "europe-west4", "pipeline_root": "gs://b/p", "service_account": "sa@p"}
+    assert problems({**REMOTE, "orchestrator": "vertex", "orchestrator_options": vertex}) == []
+    [message] = problems({**REMOTE, "orchestrator": "vertex", "orchestrator_options": {**vertex, "servce_account": "x"}})
+    assert 'does not read orchestrator_options.servce_account (did you mean "service_account"?' in message
+
+
+def test_vertex_pipeline_root_is_a_cloud_storage_folder():
+    """Vertex AI takes a pipeline root in Cloud Storage only (its gcs_output_directory): an s3:// or local one planned."""
+    vertex = {"project": "p", "location": "europe-west4"}
+    for root in ("s3://bucket/pipelines", "/tmp/pipelines"):
+        [message] = problems({**REMOTE, "orchestrator": "vertex", "orchestrator_options": {**vertex, "pipeline_root": root}})
+        assert message == f'orchestrator: orchestrator "vertex": pipeline_root "{root}" must be a Cloud Storage folder, e.g. "gs://bucket/pipelines"'
+    assert problems({**REMOTE, "orchestrator": "vertex", "orchestrator_options": {**vertex, "pipeline_root": "gs://b/p"}}) == []

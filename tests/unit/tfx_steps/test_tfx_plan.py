@@ -4,6 +4,7 @@ error at its file:line (exit 1), and ordinary projects never load zplan.tfx."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import textwrap
@@ -205,3 +206,107 @@ def test_the_penguin_example_plans_on_any_python(tmp_path):
     doc = project.plan_json()
     assert {s["step"]: s.get("tfx") for s in doc["steps"]}["transform"] == "Transform"
     assert doc["summary"]["steps_run"] == 10
+
+
+@pytest.mark.parametrize("orchestrator", ["kubeflow", "vertex"])
+def test_a_tfx_step_on_a_kubeflow_or_vertex_stack_is_refused_at_its_line(tmp_path, orchestrator):
+    """The plan passed; apply then refused for want of Python 3.10 here (where no TFX step runs) or, with
+    it, compiled TFX tasks that the README says these orchestrators do not run yet."""
+    from zplan.operations.opening import ProjectArgs, open_project
+    from zplan.plan.planner import Planner, PlanRequest
+    from zplan.state.model import State
+
+    root = project(tmp_path, GOOD_STEPS)
+    options = '{ project = "p", location = "europe-west4", pipeline_root = "gs://b/p" }' if orchestrator == "vertex" else "{}"
+    (root / "main.zp.hcl").write_text((root / "main.zp.hcl").read_text().replace(HEADER, f"""\
+stack "remote" {{
+  orchestrator         = "{orchestrator}"
+  orchestrator_options = {options}
+  container_image      = "europe-docker.pkg.dev/acme/zplan:1"
+  artifact_store       = "gs://acme/zplan"
+  metadata_store       = "mysql://zplan@db.internal/zplan"
+}}
+"""))
+    with pytest.raises(diags.DiagnosticError) as err:
+        Planner(open_project(ProjectArgs(root)), State()).plan(PlanRequest())
+    [problem] = err.value.diagnostics
+    assert f'step "gen" runs the TFX component CsvExampleGen, which the {orchestrator} orchestrator does not run yet' in str(problem)
+    assert 'a stack whose orchestrator is "local"' in problem.detail
+    assert (problem.range.file, problem.range.line) == (str(root / "main.zp.hcl"), line_of(root, "CsvExampleGen"))
+
+
+TRANSFORM = GOOD_STEPS + """\
+  step "transform" {
+    tfx    = "Transform"
+    inputs = { examples = step.gen.outputs.examples, schema = step.schema.outputs.schema }
+    params = { module_file = "utils.py" }
+  }
+"""
+PREPROCESSING = "def preprocessing_fn(inputs):\n    return inputs\n\n\ndef unused():\n    return 1\n"
+HOOK = "\n\ndef stats_options_updater_fn(stats_type, stats_options):\n    stats_options.num_top_values = {}\n    return stats_options\n"
+
+
+def _transform_key(root) -> str:
+    from zplan.operations.opening import ProjectArgs, open_project
+    from zplan.plan.planner import Planner, PlanRequest
+    from zplan.state.model import State
+
+    plan = Planner(open_project(ProjectArgs(root)), State()).plan(PlanRequest())
+    return plan.step("pipeline.p.step.transform").code_hash  # (its cache key waits for the upstream outputs)
+
+
+def test_transform_is_keyed_by_the_stats_options_updater_fn_of_its_module_file(tmp_path):
+    """Transform calls stats_options_updater_fn when its module file defines one (its statistics
+    outputs change with it), but only preprocessing_fn keyed the step: adding or editing the hook
+    left Transform cached."""
+    root = project(tmp_path, TRANSFORM, module=PREPROCESSING)
+    without = _transform_key(root)
+    (root / "utils.py").write_text(PREPROCESSING + HOOK.format(5))
+    with_hook = _transform_key(root)
+    (root / "utils.py").write_text(PREPROCESSING + HOOK.format(10))
+    edited = _transform_key(root)
+    assert len({without, with_hook, edited}) == 3
+    (root / "utils.py").write_text(PREPROCESSING.replace("return 1", "return 2") + HOOK.format(10))
+    assert _transform_key(root) == edited  # a function TFX never calls still reruns nothing
+    (root / "utils.py").write_text(PREPROCESSING + "\n\nstats_options_updater_fn = None\n")
+    assert _transform_key(root) not in (without, with_hook, edited)  # bound otherwise: keyed by the whole file
+
+
+@pytest.mark.skipif(not TFX_RUNS_HERE, reason="proto-typed params are parsed where tfx is installed (the TFX lane)")
+@pytest.mark.parametrize(
+    ("params", "message", "hint"),
+    [
+        ("train_args = { num_stepz = 60 }", "params.train_args is not a valid tfx.components.trainer.TrainArgs",
+         'has no field named "num_stepz"'),
+        ('train_args = { num_steps = "many" }', "params.train_args is not a valid tfx.components.trainer.TrainArgs",
+         "Failed to parse num_steps field"),
+        ("eval_args = 5", "params.eval_args is not a valid tfx.components.trainer.EvalArgs", "an object of its fields is required, got int"),
+    ],
+)
+def test_a_proto_param_that_tfx_cannot_parse_is_refused_at_its_line(tmp_path, params, message, hint):
+    """A misspelt proto field planned fine; the apply then ran the upstream steps and failed the
+    Trainer with a traceback, naming no line."""
+    steps = TRANSFORM.replace('params = { module_file = "utils.py" }', 'params = { module_file = "utils.py" }\n  }\n  step "train" {\n'
+                              '    tfx    = "Trainer"\n    inputs = { examples = step.transform.outputs.transformed_examples }\n'
+                              f'    params = {{ module_file = "utils.py", {params} }}')
+    root = project(tmp_path, steps, module=PREPROCESSING + "\n\ndef run_fn(fn_args):\n    pass\n")
+    text = plan_error(root)
+    assert message in text and hint in text
+    assert f"main.zp.hcl:{line_of(root, params)}" in text
+    (root / "main.zp.hcl").write_text((root / "main.zp.hcl").read_text().replace(params, "train_args = { num_steps = 60 }"))
+    assert zplan(root, "plan").code == 0
+
+
+@pytest.mark.skipif(TFX_RUNS_HERE, reason="stands a broken tfx package in for the missing one")
+def test_a_tfx_that_cannot_load_leaves_the_proto_params_to_the_run(tmp_path):
+    broken = tmp_path / "site"
+    (broken / "tfx" / "proto").mkdir(parents=True)
+    (broken / "tfx" / "__init__.py").write_text("")
+    (broken / "tfx" / "proto" / "__init__.py").write_text("")
+    (broken / "tfx" / "proto" / "trainer_pb2.py").write_text("raise ImportError('built for another protobuf')\n")
+    steps = TRANSFORM + '  step "train" {\n    tfx    = "Trainer"\n    inputs = { examples = step.transform.outputs.transformed_examples }\n' \
+                        '    params = { module_file = "utils.py", train_args = { num_steps = 60 } }\n  }\n'
+    (tmp_path / "p").mkdir()
+    root = project(tmp_path / "p", steps, module=PREPROCESSING + "\n\ndef run_fn(fn_args):\n    pass\n")
+    result = zplan(root, "plan", env=cli_env(PYTHONPATH=os.pathsep.join([str(broken), *sys.path])))
+    assert result.code == 0 and "Traceback" not in result.text, result
