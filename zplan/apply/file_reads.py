@@ -42,9 +42,10 @@ class Watch:
         target = args[0] if args else None
         if target is None and event == "os.scandir":
             target = "."
-        if type(target) is str and (target.startswith(os.sep) and not target.startswith(self.root[:-1]) and ".." not in target
-                                    or event == "open" and target.endswith(_CODE_SUFFIXES)):
-            return  # (most of them: code, the interpreter's and the libraries' files, told apart without normalising)
+        if type(target) is str and ".." not in target and (
+                target.startswith(os.sep) and (not target.startswith(self.root[:-1]) or target.startswith(self.own))
+                or event == "open" and target.endswith(_CODE_SUFFIXES)):
+            return  # (most of them: code, zplan's and the libraries' files, told apart without normalising)
         if not isinstance(target, (str, bytes, os.PathLike)):
             return  # a file descriptor: what it names was opened (and noted) before
         path = os.path.abspath(os.fsdecode(target))
@@ -122,15 +123,19 @@ def _hook(event: str, args: tuple) -> None:
 
 
 @contextlib.contextmanager
-def watching(project_dir: str) -> Iterator[Watch]:
-    """Note what the code run inside reads of ``project_dir`` (``Watch.recorded`` tells)."""
+def watching(watch: Watch | None) -> Iterator[None]:
+    """Note in ``watch`` (None: nowhere) what the code run inside reads of its project: the step's own
+    code only (its import, its call), not zplan's work around it (inputs loaded, outputs stored)."""
     global _current, _hooked
+    if watch is None:
+        yield
+        return
     if not _hooked:  # (an audit hook stays for the process's life: it looks at one global first)
         sys.addaudithook(_hook)
         _hooked = True
-    _current = watch = Watch(os.path.abspath(project_dir))
+    _current = watch
     try:
-        yield watch
+        yield
     finally:
         _current = None
 

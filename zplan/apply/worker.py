@@ -186,9 +186,11 @@ def _execute(task: StepTask, result: StepResult) -> None:
     # a failed import or a damaged input included.
     scratch = Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}{os.getpid()}-{os.urandom(8).hex()}"
     try:
-        with step_interpreter_state(task.project_dir), file_reads.watching(task.project_dir) as watch:  # the worker's next step starts the same
-            _execute_in(task, result, scratch)
-        if task.script is None and task.tfx is None:  # (a command's or a component's reads are not Python's to see)
+        # what its code reads undeclared (a command's or a component's reads are not Python's to see)
+        watch = file_reads.Watch(os.path.abspath(task.project_dir)) if task.script is None and task.tfx is None else None
+        with step_interpreter_state(task.project_dir):  # the worker's next step starts the same
+            _execute_in(task, result, scratch, watch)
+        if watch is not None:
             declared = [spec.path for spec in task.inputs.values() if isinstance(spec, (PathArg, SnapshotArg))]
             store_root = getattr(_store(task.artifact_store_url, task.project_dir), "root", None)
             result.reads = tuple(watch.recorded(file_reads.left_out(task.project_dir, store_root and str(store_root), declared)).items())
@@ -196,7 +198,7 @@ def _execute(task: StepTask, result: StepResult) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
+def _execute_in(task: StepTask, result: StepResult, scratch: Path, watch: file_reads.Watch | None = None) -> None:
     from zplan import runtime
     from zplan.steps import split_outputs
 
@@ -209,7 +211,8 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
     elif task.tfx is not None:
         fn, kwargs = tfx_component(task.tfx), dict(task.params)
     else:
-        fn, kwargs = load_function(project_dir, task.source_file, task.function), dict(task.params)
+        with file_reads.watching(watch):
+            fn, kwargs = load_function(project_dir, task.source_file, task.function), dict(task.params)
         # A worker imports a library once, for its first step using it: that import (pandas, sklearn, ...)
         # is not this step's time, and the steps after it in the same worker do not pay it.
         result.started_at = time.time()
@@ -218,7 +221,7 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path) -> None:
     for name, spec in task.inputs.items():
         kwargs[name] = _load_input(store, name, _snapshotted(store, name, spec, result))
         snapshots += snapshot_guard.guarded(name, spec, result.snapshots)
-    with runtime.running(ctx), logging_to_log():
+    with runtime.running(ctx), logging_to_log(), file_reads.watching(watch):
         t0 = time.perf_counter()
         try:
             value = fn(**kwargs)

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from zplan.apply.file_reads import left_out, watching
+from zplan.apply.file_reads import Watch, left_out, watching
 from zplan.hashing import hash_file
 from zplan.plan.file_reads import changed_reads
 from zplan.hashing import StatCache
@@ -28,7 +28,7 @@ def test_reads_are_noted_and_writes_state_store_declared_and_code_are_not(tmp_pa
     monkeypatch.chdir(root)
     outside = tmp_path / "outside.txt"
     outside.write_text("o")
-    with watching(str(root)) as watch:
+    with watching(watch := Watch(str(root))):
         json.loads(Path("conf.json").read_text())
         sorted(Path("data").glob("*.txt"))
         Path("data/a.txt").read_bytes()
@@ -58,7 +58,7 @@ def test_imports_read_nothing_the_plan_follows(tmp_path, monkeypatch):
     root = _project(tmp_path)
     monkeypatch.chdir(root)
     monkeypatch.syspath_prepend(str(root))
-    with watching(str(root)) as watch:
+    with watching(watch := Watch(str(root))):
         importlib.import_module("mod_for_watch")  # its source and the listing the import system makes
     sys.modules.pop("mod_for_watch", None)
     assert watch.recorded(left_out(str(root), None, [])) == {}
@@ -67,7 +67,7 @@ def test_imports_read_nothing_the_plan_follows(tmp_path, monkeypatch):
 def test_nothing_is_noted_outside_a_watch(tmp_path, monkeypatch):
     root = _project(tmp_path)
     monkeypatch.chdir(root)
-    with watching(str(root)) as watch:
+    with watching(watch := Watch(str(root))):
         pass
     Path("conf.json").read_text()
     assert watch.recorded([]) == {}
@@ -76,7 +76,7 @@ def test_nothing_is_noted_outside_a_watch(tmp_path, monkeypatch):
 def test_a_prefix_holding_the_project_leaves_nothing_out(tmp_path, monkeypatch):
     root = _project(tmp_path)
     monkeypatch.chdir(root)
-    with watching(str(root)) as watch:
+    with watching(watch := Watch(str(root))):
         Path("conf.json").read_text()
     assert list(watch.recorded([str(tmp_path)])) == ["conf.json"]  # (an interpreter installed above the project)
 
@@ -107,10 +107,10 @@ def test_a_library_scanning_the_python_path_lists_nothing_the_step_listing_the_r
     monkeypatch.syspath_prepend(str(root))
     scanner = importlib.import_module("plugin_scan_for_watch")
     own = importlib.import_module("own_glob_for_watch")
-    with watching(str(root)) as watch:
+    with watching(watch := Watch(str(root))):
         scanner.scan()  # as entry-point discovery does, the project's folder among the path's
     assert watch.recorded([]) == {}
-    with watching(str(root)) as watch:
+    with watching(watch := Watch(str(root))):
         own.here()
     assert list(watch.recorded([])) == ["./"]
     for name in ("plugin_scan_for_watch", "own_glob_for_watch"):
@@ -121,7 +121,7 @@ def test_an_entry_of_the_python_path_opened_is_not_a_read(tmp_path, monkeypatch)
     root = _project(tmp_path)
     monkeypatch.chdir(root)
     monkeypatch.syspath_prepend("__editable__.finder.__path_hook__")  # as an editable install's hook stands on it
-    with watching(str(root)) as watch:
+    with watching(watch := Watch(str(root))):
         try:
             open("__editable__.finder.__path_hook__", "rb").close()  # as a library trying each entry as an archive
         except FileNotFoundError:
