@@ -34,7 +34,8 @@ TYPES = table(
         "gcp:sql/databaseInstance:DatabaseInstance",
         "A Cloud SQL instance (e.g. MySQL for the metadata store).",
         name=arg(computed=True, force_new=True, doc="generated when unset"),
-        database_version=arg(required=True, force_new=True, doc="e.g. MYSQL_8_0, POSTGRES_15"),
+        # Cloud SQL upgrades the major version in place, keeping the data (pulumi-gcp updates it)
+        database_version=arg(required=True, doc="e.g. MYSQL_8_0, POSTGRES_15; a newer one upgrades in place"),
         region=arg(computed=True, force_new=True, doc="defaults to the provider's region"),
         project=arg(computed=True, force_new=True),
         tier=arg("settings.tier", required=True, doc="machine type, e.g. db-f1-micro"),
