@@ -335,13 +335,19 @@ def _load(name: str, ep: "EntryPoint") -> type[Provider]:
     error naming it and its package, not an internal error of zplan."""
     from zplan import diags
 
+    package = f" (package {ep.dist.name} {ep.dist.version})" if ep.dist is not None else ""
     try:
-        return ep.load()
+        cls = ep.load()
     except Exception as exc:  # noqa: BLE001 - whatever its import raises
-        package = f" (package {ep.dist.name} {ep.dist.version})" if ep.dist is not None else ""
         raise diags.fail(f'provider plugin "{name}" cannot be loaded: {type(exc).__name__}: {exc}',
                          f"importing its entry point {ep.value}{package} failed: reinstall the package and its dependencies, "
                          "or uninstall it") from None
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):  # else the first use fails deep inside the core
+        what = f"class {cls.__name__!r}" if isinstance(cls, type) else f"{type(cls).__name__} {getattr(cls, '__name__', '')!r}"
+        raise diags.fail(f'provider plugin "{name}" cannot be loaded: its entry point {ep.value}{package} is not a provider class',
+                         f"it names {what}, not a subclass of zplan.provider.Provider: fix the package's "
+                         f"{ENTRY_POINT_GROUP} entry point, or uninstall it")
+    return cls
 
 
 def block_settings(project: Any, name: str, resource_value: Callable[[str, str], Any] | None = None) -> dict[str, Any]:
