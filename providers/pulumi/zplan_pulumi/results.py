@@ -25,17 +25,22 @@ def from_outputs(tm: TypeMap, change: ResourceChange, outputs: Mapping[str, Any]
 
 
 def after_failure(tm: TypeMap, urn: str, change: ResourceChange, log: EventLog, why: str) -> ResourceResult:
-    """The result of one change after a failed run: done, failed with its own error, or not reached."""
+    """The result of one change after a failed run: done, failed with its own error, or not reached.
+
+    A replacement whose old object went first (delete-before-replace) and whose new one was
+    not made leaves nothing behind: ``old_deleted`` says so, and the core forgets it.
+    """
+    step = log.steps.get(urn)
+    old_gone = change.action == "replace" and step is not None and step.deleted
     error = log.error_for(urn)
     if error:
-        return ResourceResult(change.address, None, error)
-    step = log.steps.get(urn)
+        return ResourceResult(change.address, None, error, old_gone)
     if step is not None and change.action == "delete" and step.deleted:
         return ResourceResult(change.address, None)
     if step is not None and change.action != "delete" and not step.deleted:
         read = read_wire(tm, step.resource_id, step.outputs, change.after or {})
         return ResourceResult(change.address, merge_result(tm, read, change.after or {}))
-    return ResourceResult(change.address, None, f"not applied: {why}")
+    return ResourceResult(change.address, None, f"not applied: {why}", old_gone)
 
 
 def live_resources(deployment: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

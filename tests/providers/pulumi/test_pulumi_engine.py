@@ -200,6 +200,24 @@ def test_a_failed_run_tells_done_failed_and_unreached_apart():
     assert by["e"].error == "not applied: update failed"
 
 
+def test_a_replacement_whose_old_object_went_and_whose_new_one_failed_leaves_nothing():
+    # delete-before-replace: Pulumi deleted the old bucket, then the create failed (its own error, or the
+    # run stopped): nothing is left, so the core must forget the record instead of keeping a gone object
+    tm = GcpProvider.types["gcp_storage_bucket"]
+    changes = {n: bucket_change("replace", n) for n in ("r", "s", "t")}
+    log = events(
+        outputs_event("r", "delete-replaced", None),
+        diagnostic("googleapi: Error 409: The requested bucket name is not available", "r"),
+        outputs_event("s", "delete-replaced", None),
+        diagnostic("googleapi: Error 403: quota exceeded", "t"),
+    )
+    by = {n: after_failure(tm, STACK_URN + n, c, log, "update failed") for n, c in changes.items()}
+    assert (by["r"].ok, by["r"].old_deleted) == (False, True)
+    assert by["r"].error == "googleapi: Error 409: The requested bucket name is not available"
+    assert (by["s"].error, by["s"].old_deleted) == ("not applied: update failed", True)
+    assert (by["t"].error, by["t"].old_deleted) == ("googleapi: Error 403: quota exceeded", False)  # the old one stays
+
+
 def test_a_successful_run_reports_the_exported_attributes():
     tm = GcpProvider.types["gcp_storage_bucket"]
     create = bucket_change("create", "a", labels={"team": "ml"})
