@@ -98,9 +98,13 @@ class ResourceChange:
     before: Mapping[str, Any] | None  # recorded attributes (None on create)
     after: Mapping[str, Any] | None  # desired inputs (None on delete)
     create_before_destroy: bool = False
+    # inputs holding a secret though the schema does not mark them sensitive (set from a sensitive
+    # variable): a provider keeps them out of sight as it keeps its sensitive attributes
+    sensitive: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "action", Action(self.action))
+        object.__setattr__(self, "sensitive", frozenset(self.sensitive))
 
 
 @dataclass(frozen=True)

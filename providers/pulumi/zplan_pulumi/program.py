@@ -33,7 +33,7 @@ def options_for(change: ResourceChange) -> pulumi.ResourceOptions:
 
 def declare(change: ResourceChange, tm: TypeMap) -> pulumi.CustomResource:
     """Declare the Pulumi resource for one zplan change (anything but a delete)."""
-    args = args_for(tm, change.after or {}, wrap_secret=pulumi.Output.secret)
+    args = args_for(tm, change.after or {}, wrap_secret=pulumi.Output.secret, secret=change.sensitive)
     cls = resource_class(tm)
     return cls(logical_name(change.address, change.type), **args, opts=options_for(change))
 

@@ -198,11 +198,12 @@ def _prefix(artifact: Mapping[str, Any]) -> str:
     return str(artifact.get("uri", "")).rstrip("/") + "/"
 
 
-def args_for(tm: TypeMap, values: Mapping[str, Any], wrap_secret=lambda v: v) -> dict[str, Any]:
+def args_for(tm: TypeMap, values: Mapping[str, Any], wrap_secret=lambda v: v, secret: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Pulumi constructor arguments (snake_case, nested) from zplan attribute values.
 
     Attributes that are unset (None) or computed-only are left out so the
-    cloud's defaults apply; ``wrap_secret`` marks sensitive values (it is
+    cloud's defaults apply; ``wrap_secret`` marks sensitive values, and those
+    ``secret`` names (set from a sensitive value), as secrets (it is
     ``pulumi.Output.secret`` at apply time).
     """
     args: dict[str, Any] = {}
@@ -211,7 +212,7 @@ def args_for(tm: TypeMap, values: Mapping[str, Any], wrap_secret=lambda v: v) ->
         if value is None:
             continue
         value = encode(f, value)
-        set_path(args, tm.path(name), wrap_secret(value) if f.attribute.sensitive else value)
+        set_path(args, tm.path(name), wrap_secret(value) if f.attribute.sensitive or name in secret else value)
     return args
 
 
