@@ -77,10 +77,14 @@ class ResourceApplier:
         evaluated again at each use, and the provider opened again when its settings changed."""
         provider = self._providers.get(name)
         if provider is None or name in self.project.config.providers:
-            fresh = self.project.registry.open(name, self.project, self.value, self.hooks.notice)
+            fresh = self.project.registry.open(name, self.project, self.value, self._notice)
             if provider is None or dict(fresh.context.config) != dict(provider.context.config):
                 self._providers[name] = provider = fresh
         return provider
+
+    def _notice(self, text: str) -> None:
+        """A provider's progress line (an engine's output quotes values: a failing one, its outputs)."""
+        self.hooks.notice(redact(text, self.project.secrets))
 
     def apply_destroys(self, resources: list[m.ResourcePlan], stopping: Callable[[], bool] = lambda: False) -> None:
         """The destroy phase: deletions and early replacement halves, dependents first
