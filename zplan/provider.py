@@ -85,6 +85,9 @@ class ProviderContext:
     state_dir: Path  # the project's .zplan folder
     config: Mapping[str, Any] = field(default_factory=dict)  # the provider "NAME" { } block
     log: Callable[[str], None] = lambda msg: None
+    # settings whose value holds a secret (read from a sensitive variable), whatever
+    # ``sensitive_settings`` says: a provider keeps them out of sight too
+    secret_settings: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -394,10 +397,11 @@ class ProviderRegistry:
         cls = self.provider_class(name)
         if cls is None:
             raise diags.fail(f'no installed provider "{name}"', "install its plugin package (see `zplan providers`)")
+        from zplan.secrets import holds_secret
+
         settings = block_settings(project, name, resource_value)
-        if log is None:
-            return cls(ProviderContext(project.root, project.state_dir, settings))
-        return cls(ProviderContext(project.root, project.state_dir, settings, log))
+        secret = frozenset(k for k, v in settings.items() if holds_secret(v, project.secrets))
+        return cls(ProviderContext(project.root, project.state_dir, settings, log or (lambda msg: None), secret))
 
     def schema(self, type_: str) -> ResourceSchema | None:
         cls = self.provider_class(provider_name_for(type_))

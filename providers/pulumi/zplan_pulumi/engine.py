@@ -95,7 +95,7 @@ def stack_spec(
     secrets_provider = str(cfg.get("secrets_provider") or "passphrase")
     project = f"zplan-{package}"
     pulumi_config = {
-        f"{package}:{camel(k)}": (config_value(v), k in secret_keys)
+        f"{package}:{camel(k)}": (config_value(v), k in secret_keys or k in context.secret_settings)
         for k, v in sorted(cfg.items())
         if k not in RESERVED and v is not None
     }

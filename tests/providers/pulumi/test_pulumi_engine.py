@@ -70,6 +70,23 @@ def test_provider_block_becomes_cloud_config(tmp_path):
     }
 
 
+def test_a_setting_read_from_a_sensitive_variable_is_a_pulumi_secret(tmp_path):
+    # assume_roles' external_id is no credential pulumi-aws knows of, but the user marked it secret:
+    # it must not be written in clear into the stack's config (Pulumi.<stack>.yaml)
+    from zplan.project import Project
+
+    (tmp_path / "main.zp.hcl").write_text(
+        'variable "external_id" {\n  sensitive = true\n  default   = "ext-7c1d2e"\n}\n\n'
+        'provider "aws" {\n  region      = "eu-west-1"\n'
+        '  assume_roles = [{ role_arn = "arn:aws:iam::123456789012:role/deploy", external_id = var.external_id }]\n}\n\n'
+        'resource "aws_s3_bucket" "data" {\n  bucket = "acme-data"\n}\n')
+    project = Project.open(tmp_path)
+    spec = project.registry.open("aws", project).spec()
+    value, secret = spec.config["aws:assumeRoles"]
+    assert "ext-7c1d2e" in value and secret
+    assert spec.config["aws:region"] == ("eu-west-1", False)
+
+
 def test_the_settings_a_provider_block_takes_are_the_installed_sdks_and_ours():
     from zplan_provider_aws import AwsProvider
 
