@@ -131,9 +131,22 @@ def set_path(target: dict[str, Any], path: list[str], value: Any) -> None:
         node[last] = value
 
 
+# How Pulumi's state marks a secret value; ``pulumi stack export --show-secrets`` adds its JSON "plaintext".
+SECRET_KEY, SECRET_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+
+
+def reveal(value: Any) -> Any:
+    """A secret as an exported stack holds it, as its value (other values as they are)."""
+    if isinstance(value, Mapping) and value.get(SECRET_KEY) == SECRET_SIG and "plaintext" in value:
+        return json.loads(value["plaintext"])
+    return value
+
+
 def get_path(value: Any, path: list[str]) -> Any:
-    """Follow ``path`` through dicts (snake or camel keys), lists and SDK output objects."""
+    """Follow ``path`` through dicts (snake or camel keys), lists, SDK output objects and the
+    secrets of an exported stack (a secret input makes its whole top-level property one)."""
     for seg in path:
+        value = reveal(value)
         if value is None:
             return None
         if seg.isdigit():
@@ -143,7 +156,7 @@ def get_path(value: Any, path: list[str]) -> Any:
             value = value.get(seg, value.get(camel(seg)))
         else:
             value = getattr(value, seg, None)
-    return value
+    return reveal(value)
 
 
 # -- names ---------------------------------------------------------------------------------

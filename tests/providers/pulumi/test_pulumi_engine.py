@@ -279,6 +279,25 @@ def test_refreshed_state_maps_back_to_zplan_attributes():
                            "url": "gs://acme-artifacts", "self_link": "https://sl", "id": "acme-artifacts"}
 
 
+def test_refresh_reads_values_the_stack_keeps_as_secrets():
+    # an input set from a secret makes its whole top-level property a secret in Pulumi's state, which
+    # `pulumi stack export --show-secrets` writes as a wrapped JSON text: its fields are read through it
+    import json
+
+    from zplan_provider_aws import AwsProvider
+
+    model = "resource.aws_sagemaker_model.scorer"
+    container = {"image": "acme/scorer:1", "environment": {"API_KEY": "sk-1", "MODE": "batch"}}
+    secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "plaintext": json.dumps(container)}
+    urn = "urn:pulumi:default::zplan-aws::aws:sagemaker/model:Model::scorer"
+    deployment = {"resources": [{"urn": urn, "id": "scorer-1", "type": "aws:sagemaker/model:Model", "custom": True,
+                                 "outputs": {"name": "scorer-1", "executionRoleArn": "arn:role", "arn": "arn:model",
+                                             "primaryContainer": secret, "tags": {}}}]}
+    recorded = {"image": "acme/scorer:1", "environment": {"API_KEY": "sk-1", "MODE": "batch"}}
+    got = read_deployment(AwsProvider.types, {model: urn}, {model: ("aws_sagemaker_model", recorded)}, deployment)[model]
+    assert (got["image"], got["environment"], got["arn"]) == ("acme/scorer:1", container["environment"], "arn:model")
+
+
 def test_only_cloud_resources_count_as_live():
     assert list(live_resources(DEPLOYMENT)) == [STACK_URN + "artifacts"]
 
