@@ -20,7 +20,9 @@ TYPES = table(
         name=arg(required=True, force_new=True, doc="globally unique bucket name"),
         location=arg(required=True, force_new=True, doc="e.g. EU, US, europe-west1"),
         project=arg(computed=True, force_new=True, doc="defaults to the provider's project"),
-        storage_class=arg(computed=True, choices=STORAGE_CLASSES),
+        # pulumi-gcp's default: one no longer set goes back to it (computed: a bucket recorded
+        # without it compares with the class the cloud gave it)
+        storage_class=arg(computed=True, default="STANDARD", choices=STORAGE_CLASSES),
         versioning=arg("versioning.enabled", type="bool", doc="keep old object versions"),
         labels=arg(type="map"),
         force_destroy=arg(type="bool", doc="delete the objects too when the bucket is destroyed"),

@@ -5,17 +5,14 @@ unit-test mocks as the engine (``tests.modules.pulumi_mocked_cli``), planned by 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.cli.helpers import Project, cli_env
+from tests.modules.pulumi_mocked_cli import apply_in
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-ROOT = Path(__file__).resolve().parents[3]
 
 INSTANCE = '''variable "db_version" {
   default = "MYSQL_8_0"
@@ -37,10 +34,7 @@ resource "gcp_sql_database_instance" "metadata" {
 def applied(tmp_path: Path, hcl: str) -> tuple[Project, dict[str, str]]:
     (tmp_path / "main.zp.hcl").write_text(hcl)
     env = cli_env()
-    proc = subprocess.run([sys.executable, "-m", "tests.modules.pulumi_mocked_cli", "apply", "-auto-approve"],
-                          cwd=tmp_path, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
-                          env={**env, "PYTHONPATH": str(ROOT)})
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+    apply_in(tmp_path, env)
     return Project(tmp_path), env
 
 
@@ -57,3 +51,35 @@ def test_a_new_database_version_upgrades_the_instance_in_place(tmp_path: Path) -
     assert (plan["action"], plan["changed"]) == ("update", ["database_version"])
     text = project.ok("plan", "-var", "db_version=MYSQL_8_4", env=env).out
     assert "will be updated in place" in text and "forces replacement" not in text, text
+
+
+BUCKET = '''provider "gcp" {
+  project = "acme"
+}
+
+resource "gcp_storage_bucket" "archive" {
+  name          = "acme-archive"
+  location      = "EU"
+  storage_class = "NEARLINE"
+}
+'''
+
+
+def test_a_storage_class_no_longer_set_returns_to_the_default_and_the_plan_says_so(tmp_path: Path) -> None:
+    """pulumi-gcp gives a bucket without storage_class the STANDARD class: a plan that showed no
+    change would let the next update of the bucket move it to STANDARD without saying so."""
+    project, env = applied(tmp_path, BUCKET)
+    (tmp_path / "main.zp.hcl").write_text(BUCKET.replace('  storage_class = "NEARLINE"\n', ""))
+    plan = planned(project, env)["gcp_storage_bucket.archive"]
+    assert plan["action"] == "update" and plan["changed"] == ["storage_class"]
+    assert (plan["before"]["storage_class"], plan["after"]["storage_class"]) == ("NEARLINE", "STANDARD")
+    apply_in(tmp_path, env)
+    assert "No changes." in project.ok("plan", env=env).out
+
+
+def test_a_bucket_applied_without_storage_class_plans_no_change(tmp_path: Path) -> None:
+    # the class the cloud gave it is the default: nothing to do, before or after it is written out
+    project, env = applied(tmp_path, BUCKET.replace('  storage_class = "NEARLINE"\n', ""))
+    assert "No changes." in project.ok("plan", env=env).out
+    (tmp_path / "main.zp.hcl").write_text(BUCKET.replace("NEARLINE", "STANDARD"))
+    assert "No changes." in project.ok("plan", env=env).out
