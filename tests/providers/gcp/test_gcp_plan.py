@@ -83,3 +83,18 @@ def test_a_bucket_applied_without_storage_class_plans_no_change(tmp_path: Path) 
     assert "No changes." in project.ok("plan", env=env).out
     (tmp_path / "main.zp.hcl").write_text(BUCKET.replace("NEARLINE", "STANDARD"))
     assert "No changes." in project.ok("plan", env=env).out
+
+
+def test_plan_refresh_without_the_pulumi_cli_says_what_to_do(tmp_path: Path) -> None:
+    """Reading gcp resources back needs the Pulumi CLI: without it, a clear error naming the
+    provider and the way to plan without reading back, not an internal error."""
+    import os
+    import sys
+
+    project, env = applied(tmp_path, BUCKET)
+    no_pulumi = {**env, "PATH": os.path.dirname(sys.executable)}
+    result = project.run("plan", "-refresh", env=no_pulumi)
+    assert result.code == 1 and "internal error" not in result.err and "Traceback" not in result.err, result.err
+    assert 'provider "gcp" cannot read its resources back' in result.err and "Pulumi CLI" in result.err
+    assert "plan without -refresh" in result.err
+    assert "No changes." in project.ok("plan", env=no_pulumi).out
