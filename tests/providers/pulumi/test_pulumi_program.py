@@ -42,7 +42,8 @@ def test_a_wave_declares_what_must_exist_and_exports_a_record_per_address():
     kept = exported["resource.gcp_storage_bucket.kept"]
     assert (kept["name"], kept["url"], kept["id"]) == ("acme-kept", "gs://x", "kept-id")
     kept_inputs = next(r.inputs for r in mocks.registrations if r.name == "kept")
-    assert kept_inputs == {"name": "acme-kept", "location": "EU"}  # the recorded url is not an input
+    # the recorded url is not an input; the storage class left unset is pulumi-gcp's default
+    assert kept_inputs == {"name": "acme-kept", "location": "EU", "storageClass": "STANDARD"}
     user = exported["resource.gcp_sql_user.user"]
     assert user["name"] == "zplan" and "password" not in user  # secrets are never exported
     assert all(opts["delete_before_replace"] for opts in monitor.options.values())
