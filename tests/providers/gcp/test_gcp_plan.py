@@ -98,3 +98,10 @@ def test_plan_refresh_without_the_pulumi_cli_says_what_to_do(tmp_path: Path) -> 
     assert 'provider "gcp" cannot read its resources back' in result.err and "Pulumi CLI" in result.err
     assert "plan without -refresh" in result.err
     assert "No changes." in project.ok("plan", env=no_pulumi).out
+
+
+def test_a_value_the_provider_refuses_is_an_error_at_its_line(tmp_path: Path) -> None:
+    (tmp_path / "main.zp.hcl").write_text(BUCKET.replace('"NEARLINE"', '"nearline"'))
+    result = Project(tmp_path).run("plan", env=cli_env())
+    assert result.code == 1 and "internal error" not in result.err, result.err
+    assert "main.zp.hcl:8:3: " in result.err and "storage_class must be one of 'STANDARD'" in result.err, result.err
