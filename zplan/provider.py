@@ -337,6 +337,21 @@ def plugin_version(name: str) -> str | None:
     return ep.dist.version if ep is not None and ep.dist is not None else None
 
 
+def _registration(name: str) -> "EntryPoint | None":
+    """The one entry point registering provider ``name``; two packages registering it is a user
+    error naming both (which one served would depend on the order of the path)."""
+    from importlib import metadata
+
+    from zplan import diags
+
+    found = list(metadata.entry_points(group=ENTRY_POINT_GROUP, name=name))
+    if len(found) > 1:
+        packages = ", ".join(sorted(f"{ep.dist.name} {ep.dist.version} ({ep.value})" if ep.dist else ep.value for ep in found))
+        raise diags.fail(f'provider "{name}" is installed by more than one package: {packages}',
+                         "uninstall all but the one to use")
+    return found[0] if found else None
+
+
 def _load(name: str, ep: "EntryPoint") -> type[Provider]:
     """A plugin's class; a plugin that fails to import (a dependency missing or broken) is a user
     error naming it and its package, not an internal error of zplan."""
@@ -377,7 +392,7 @@ class ProviderRegistry:
         if name in self._extra:
             return self._extra[name]
         if name not in self._classes:
-            ep = available_providers().get(name)
+            ep = _registration(name)
             if ep is None:
                 return None
             self._classes[name] = _load(name, ep)
