@@ -41,7 +41,8 @@ TYPES = table(
         region=arg(computed=True, force_new=True, doc="defaults to the provider's region"),
         project=arg(computed=True, force_new=True),
         tier=arg("settings.tier", required=True, doc="machine type, e.g. db-f1-micro"),
-        deletion_protection=arg(type="bool", doc="refuse to destroy while true (cloud default: true)"),
+        # pulumi-gcp's default, as storage_class of gcp_storage_bucket: the plan shows the protection
+        deletion_protection=arg(type="bool", computed=True, default=True, doc="refuse to destroy while true"),
         connection_name=out(doc="project:region:instance, for the Cloud SQL connector"),
         public_ip_address=out(),
         private_ip_address=out(),

@@ -105,3 +105,18 @@ def test_a_value_the_provider_refuses_is_an_error_at_its_line(tmp_path: Path) ->
     result = Project(tmp_path).run("plan", env=cli_env())
     assert result.code == 1 and "internal error" not in result.err, result.err
     assert "main.zp.hcl:8:3: " in result.err and "storage_class must be one of 'STANDARD'" in result.err, result.err
+
+
+def test_an_instance_is_shown_protected_from_deletion_unless_it_says_otherwise(tmp_path: Path) -> None:
+    """pulumi-gcp protects a Cloud SQL instance from deletion unless deletion_protection = false:
+    the plan shows it, and taking the setting away plans the protection back, not a null."""
+    unprotected = INSTANCE.replace('  tier             = "db-f1-micro"\n',
+                                   '  tier             = "db-f1-micro"\n  deletion_protection = false\n')
+    (tmp_path / "main.zp.hcl").write_text(INSTANCE)
+    fresh = planned(Project(tmp_path), cli_env())["gcp_sql_database_instance.metadata"]
+    assert fresh["action"] == "create" and fresh["after"]["deletion_protection"] is True
+    project, env = applied(tmp_path, unprotected)
+    (tmp_path / "main.zp.hcl").write_text(INSTANCE)
+    plan = planned(project, env)["gcp_sql_database_instance.metadata"]
+    assert plan["action"] == "update" and plan["changed"] == ["deletion_protection"]
+    assert (plan["before"]["deletion_protection"], plan["after"]["deletion_protection"]) == (False, True)
