@@ -18,7 +18,7 @@ from zplan.provider import Action, Provider, ProviderError, ResourceChange, Reso
 from .engine import StackSpec, open_stack, package_settings, stack_spec
 from .events import EventLog, engine_message
 from .preflight import require_cli
-from .results import after_failure, from_outputs, live_resources, read_deployment
+from .results import after_failure, from_outputs, live_resources, read_deployment, where_live
 from .spec import TypeMap, check_values, urn
 
 Report = Callable[[ResourceResult], None]
@@ -91,8 +91,10 @@ class PulumiProvider(Provider):
         if spec is None:
             return
         log = EventLog()
+        aliases: dict[str, str] = {}
         try:
-            stack = open_stack(spec, make_program(changes, self.types))
+            stack = open_stack(spec, make_program(changes, self.types, aliases))
+            aliases.update(self._moved(spec, stack, [c for c in changes if c.action != Action.CREATE]))
             replace = [self.urn(spec, c) for c in active if c.action == "replace"]
             result = stack.up(on_output=self.log, on_event=log, replace=replace or None, color="never")
         except Exception as exc:  # noqa: BLE001 - engine failures are reported per resource
@@ -113,7 +115,8 @@ class PulumiProvider(Provider):
         try:
             stack = open_stack(spec, _no_program, create=False)
             live = live_resources(stack.export_stack().deployment or {}) if stack else {}
-            targets = destroy_targets(live, [self.urn(spec, c) for c in changes])
+            found = where_live(live, self._wanted(spec, [(c.address, c.type, c.before) for c in changes]))
+            targets = destroy_targets(live, [found[c.address] for c in changes if c.address in found])
             if targets != []:
                 stack.destroy(target=targets, on_output=self.log, on_event=log, color="never")
         except Exception as exc:  # noqa: BLE001
@@ -121,6 +124,19 @@ class PulumiProvider(Provider):
             return
         for change in changes:  # including those already gone
             on_result(ResourceResult(change.address, None))
+
+    def _wanted(self, spec: StackSpec, recorded: Iterable[tuple[str, str, Mapping[str, Any] | None]]):
+        """``where_live``'s question for (address, type, recorded attributes)."""
+        return {a: (urn(spec.stack, spec.project, self.types[t], a), self.types[t].token, (attrs or {}).get("id"))
+                for a, t, attrs in recorded if t in self.types}
+
+    def _moved(self, spec: StackSpec, stack, changes: list[ResourceChange]) -> dict[str, str]:
+        """address -> the URN the stack has it under, for those zplan's state alone moved (aliases)."""
+        wanted = self._wanted(spec, [(c.address, c.type, c.before) for c in changes])
+        if not wanted:
+            return {}
+        found = where_live(live_resources(stack.export_stack().deployment or {}), wanted)
+        return {a: u for a, u in found.items() if u != wanted[a][0]}
 
     def _ready(self, changes: list[ResourceChange], on_result: Report) -> StackSpec | None:
         """The stack to run on, or None after failing every change (no CLI, credentials or passphrase)."""
@@ -158,8 +174,7 @@ class PulumiProvider(Provider):
             deployment = stack.export_stack().deployment or {}
         except Exception as exc:  # noqa: BLE001
             raise ProviderError(f"pulumi refresh failed: {_describe(exc, EventLog())}") from exc
-        urns = {a: urn(spec.stack, spec.project, self.types[t], a) for a, (t, _) in resources.items()
-                if t in self.types}
+        urns = where_live(live_resources(deployment), self._wanted(spec, [(a, t, attrs) for a, (t, attrs) in resources.items()]))
         return read_deployment(self.types, urns, resources, deployment)
 
 

@@ -54,6 +54,22 @@ def live_resources(deployment: Mapping[str, Any]) -> dict[str, Mapping[str, Any]
     return live
 
 
+def where_live(live: Mapping[str, Mapping[str, Any]], wanted: Mapping[str, tuple[str, str, Any]]) -> dict[str, str]:
+    """address -> the URN its object has in the stack (``wanted``: address -> (the URN its address
+    gives, type token, recorded id)). That URN, or, when zplan's state alone renamed the resource (a
+    moved block, count added to its block), the URN of the object of that type and id no other
+    address claims. Absent: its object is not in the stack."""
+    claimed = {own for own, _, _ in wanted.values() if own in live}
+    by_id = {(res.get("type"), res.get("id")): urn for urn, res in live.items() if urn not in claimed}
+    found = {}
+    for address, (own, token, id_) in wanted.items():
+        if own in live:
+            found[address] = own
+        elif id_ is not None and (token, id_) in by_id:
+            found[address] = by_id.pop((token, id_))
+    return found
+
+
 def read_deployment(
     types: Mapping[str, TypeMap],
     urns: Mapping[str, str],

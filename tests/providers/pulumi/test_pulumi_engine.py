@@ -16,7 +16,7 @@ from zplan_pulumi.engine import package_settings, plugin_version, stack_spec
 from zplan_pulumi.events import EventLog, engine_message
 from zplan_pulumi.preflight import INSTALL_URL
 from zplan_pulumi.provider import destroy_targets
-from zplan_pulumi.results import after_failure, from_outputs, live_resources, read_deployment
+from zplan_pulumi.results import after_failure, from_outputs, live_resources, read_deployment, where_live
 
 BUCKET = "resource.gcp_storage_bucket.artifacts"
 
@@ -296,6 +296,27 @@ def test_refresh_reads_values_the_stack_keeps_as_secrets():
     recorded = {"image": "acme/scorer:1", "environment": {"API_KEY": "sk-1", "MODE": "batch"}}
     got = read_deployment(AwsProvider.types, {model: urn}, {model: ("aws_sagemaker_model", recorded)}, deployment)[model]
     assert (got["image"], got["environment"], got["arn"]) == ("acme/scorer:1", container["environment"], "arn:model")
+
+
+def test_a_resource_moved_in_zplans_state_only_is_found_under_its_old_urn():
+    # a moved block (or count added to the block) renames the address, not the stack's resource: apply
+    # declares it with the old URN as an alias, destroy targets it and refresh reads it there, instead of
+    # creating it anew and deleting the old one, or calling it gone
+    token = "gcp:storage/bucket:Bucket"
+    live = live_resources(DEPLOYMENT)
+    wanted = {
+        "resource.gcp_storage_bucket.renamed": (STACK_URN + "renamed", token, "acme-artifacts"),
+        "resource.gcp_storage_bucket.new": (STACK_URN + "new", token, None),
+        "resource.gcp_storage_bucket.elsewhere": (STACK_URN + "elsewhere", token, "acme-other"),
+    }
+    assert where_live(live, wanted) == {"resource.gcp_storage_bucket.renamed": STACK_URN + "artifacts"}
+    # an object still declared at its own address is never taken for another one with the same id
+    wanted["resource.gcp_storage_bucket.artifacts"] = (STACK_URN + "artifacts", token, "acme-artifacts")
+    assert where_live(live, wanted) == {"resource.gcp_storage_bucket.artifacts": STACK_URN + "artifacts"}
+    resources = {"resource.gcp_storage_bucket.renamed": ("gcp_storage_bucket", {"name": "acme-artifacts"})}
+    found = where_live(live, {"resource.gcp_storage_bucket.renamed": (STACK_URN + "renamed", token, "acme-artifacts")})
+    refreshed = read_deployment(GcpProvider.types, found, resources, DEPLOYMENT)["resource.gcp_storage_bucket.renamed"]
+    assert refreshed["url"] == "gs://acme-artifacts"
 
 
 def test_only_cloud_resources_count_as_live():
