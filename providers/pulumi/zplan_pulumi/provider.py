@@ -94,7 +94,9 @@ class PulumiProvider(Provider):
         aliases: dict[str, str] = {}
         try:
             stack = open_stack(spec, make_program(changes, self.types, aliases))
-            aliases.update(self._moved(spec, stack, [c for c in changes if c.action != Action.CREATE]))
+            live = live_resources(stack.export_stack().deployment or {})
+            aliases.update(self._moved(spec, live, [c for c in changes if c.action != Action.CREATE]))
+            refuse_strangers(spec, live, {aliases.get(c.address) or self.urn(spec, c) for c in changes})
             replace = [self.urn(spec, c) for c in active if c.action == "replace"]
             result = stack.up(on_output=self.log, on_event=log, replace=replace or None, color="never")
         except Exception as exc:  # noqa: BLE001 - engine failures are reported per resource
@@ -130,12 +132,10 @@ class PulumiProvider(Provider):
         return {a: (urn(spec.stack, spec.project, self.types[t], a), self.types[t].token, (attrs or {}).get("id"))
                 for a, t, attrs in recorded if t in self.types}
 
-    def _moved(self, spec: StackSpec, stack, changes: list[ResourceChange]) -> dict[str, str]:
+    def _moved(self, spec: StackSpec, live: Mapping[str, Any], changes: list[ResourceChange]) -> dict[str, str]:
         """address -> the URN the stack has it under, for those zplan's state alone moved (aliases)."""
         wanted = self._wanted(spec, [(c.address, c.type, c.before) for c in changes])
-        if not wanted:
-            return {}
-        found = where_live(live_resources(stack.export_stack().deployment or {}), wanted)
+        found = where_live(live, wanted)
         return {a: u for a, u in found.items() if u != wanted[a][0]}
 
     def _ready(self, changes: list[ResourceChange], on_result: Report) -> StackSpec | None:
@@ -176,6 +176,21 @@ class PulumiProvider(Provider):
             raise ProviderError(f"pulumi refresh failed: {_describe(exc, EventLog())}") from exc
         urns = where_live(live_resources(deployment), self._wanted(spec, [(a, t, attrs) for a, (t, attrs) in resources.items()]))
         return read_deployment(self.types, urns, resources, deployment)
+
+
+def refuse_strangers(spec: StackSpec, live: Iterable[str], declared: set[str]) -> None:
+    """A run declares every resource zplan records for the stack; one the stack holds besides (forgotten
+    with `zplan state rm`, or applied by another zplan stack whose state is elsewhere) would be deleted
+    by ``pulumi up`` though no plan said so: refused, naming them, before anything changes."""
+    strangers = sorted(set(live) - declared)
+    if strangers:
+        names = ", ".join(u.rsplit("::", 2)[-1] for u in strangers[:5]) + (", ..." if len(strangers) > 5 else "")
+        raise ProviderError(
+            f"the Pulumi stack {spec.stack!r} ({spec.backend}) holds {len(strangers)} resource(s) this zplan state does not "
+            f"record ({names}), which this run would delete: nothing was applied. Give each zplan stack its own Pulumi stack "
+            f"(stack = \"...\" in the provider block), or remove them from the Pulumi stack (pulumi state delete URN keeps "
+            f"the cloud object): {', '.join(strangers)}"
+        )
 
 
 def destroy_targets(live: Iterable[str], wanted: Iterable[str]) -> list[str] | None:

@@ -15,7 +15,7 @@ from zplan_provider_gcp import GcpProvider
 from zplan_pulumi.engine import package_settings, plugin_version, stack_spec
 from zplan_pulumi.events import EventLog, engine_message
 from zplan_pulumi.preflight import INSTALL_URL
-from zplan_pulumi.provider import destroy_targets
+from zplan_pulumi.provider import destroy_targets, refuse_strangers
 from zplan_pulumi.results import after_failure, from_outputs, live_resources, read_deployment, where_live
 
 BUCKET = "resource.gcp_storage_bucket.artifacts"
@@ -317,6 +317,19 @@ def test_a_resource_moved_in_zplans_state_only_is_found_under_its_old_urn():
     found = where_live(live, {"resource.gcp_storage_bucket.renamed": (STACK_URN + "renamed", token, "acme-artifacts")})
     refreshed = read_deployment(GcpProvider.types, found, resources, DEPLOYMENT)["resource.gcp_storage_bucket.renamed"]
     assert refreshed["url"] == "gs://acme-artifacts"
+
+
+def test_a_run_that_would_delete_what_zplan_does_not_record_is_refused(tmp_path):
+    # `zplan state rm` forgets a bucket, or another zplan stack (its state in its own database) applied into
+    # the same Pulumi stack: `pulumi up` deletes whatever the program leaves out, so no run may start
+    spec = stack_spec(context(tmp_path), "gcp", environ={})
+    live = live_resources(DEPLOYMENT)
+    refuse_strangers(spec, live, {STACK_URN + "artifacts", STACK_URN + "new"})  # all declared: fine
+    with pytest.raises(ProviderError) as refused:
+        refuse_strangers(spec, live, {STACK_URN + "new"})
+    message = str(refused.value)
+    assert "holds 1 resource(s) this zplan state does not record (artifacts)" in message
+    assert "nothing was applied" in message and STACK_URN + "artifacts" in message and "pulumi state delete" in message
 
 
 def test_only_cloud_resources_count_as_live():
