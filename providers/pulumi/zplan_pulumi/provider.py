@@ -28,6 +28,9 @@ class PulumiProvider(Provider):
     package: str = ""  # the Pulumi package and config namespace, e.g. "gcp"
     types: Mapping[str, TypeMap] = {}
     secret_config: frozenset[str] = frozenset()  # provider block keys stored as Pulumi secrets
+    # credentials of the provider block given to the engine as the variable its package reads
+    # (never on a command line): setting -> environment variable
+    secret_env: Mapping[str, str] = {}
     # type -> {provider block setting: the attribute it fills when unset, "" for none}: the cloud
     # package's defaults, which a change of the setting moves (``Provider.settings_taken``)
     provider_defaults: Mapping[str, Mapping[str, str]] = {}
@@ -69,7 +72,7 @@ class PulumiProvider(Provider):
             raise ProviderError(problem)
 
     def spec(self) -> StackSpec:
-        return stack_spec(self.context, self.package, self.secret_config)
+        return stack_spec(self.context, self.package, self.secret_config, secret_env=self.secret_env)
 
     def urn(self, spec: StackSpec, change: ResourceChange) -> str:
         return urn(spec.stack, spec.project, self.types[change.type], change.address)

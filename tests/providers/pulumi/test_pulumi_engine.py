@@ -87,6 +87,21 @@ def test_a_setting_read_from_a_sensitive_variable_is_a_pulumi_secret(tmp_path):
     assert spec.config["aws:region"] == ("eu-west-1", False)
 
 
+def test_credentials_reach_the_engine_through_its_environment_never_a_command_line(tmp_path):
+    # stack config is set with `pulumi config set-all --secret KEY=VALUE`, readable by every user of the
+    # machine in the process list while it runs: credentials go as the variables the packages read
+    from zplan_provider_aws import AwsProvider
+
+    key = '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----abc"}'
+    gcp = GcpProvider(context(tmp_path, project="acme", credentials=key, access_token="ya29.tok")).spec()
+    assert (gcp.env["GOOGLE_CREDENTIALS"], gcp.env["GOOGLE_OAUTH_ACCESS_TOKEN"]) == (key, "ya29.tok")
+    assert gcp.config == {"gcp:project": ("acme", False)}
+    aws = AwsProvider(context(tmp_path, region="eu-west-1", access_key="AKIA1", secret_key="s3cr3t", token="t0k")).spec()
+    assert {k: aws.env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")} == {
+        "AWS_ACCESS_KEY_ID": "AKIA1", "AWS_SECRET_ACCESS_KEY": "s3cr3t", "AWS_SESSION_TOKEN": "t0k"}
+    assert aws.config == {"aws:region": ("eu-west-1", False)}
+
+
 def test_the_settings_a_provider_block_takes_are_the_installed_sdks_and_ours():
     from zplan_provider_aws import AwsProvider
 
