@@ -85,6 +85,9 @@ class ProviderContext:
     state_dir: Path  # the project's .zplan folder
     config: Mapping[str, Any] = field(default_factory=dict)  # the provider "NAME" { } block
     log: Callable[[str], None] = lambda msg: None
+    # settings whose value holds a secret (read from a sensitive variable), whatever
+    # ``sensitive_settings`` says: a provider keeps them out of sight too
+    secret_settings: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -98,9 +101,13 @@ class ResourceChange:
     before: Mapping[str, Any] | None  # recorded attributes (None on create)
     after: Mapping[str, Any] | None  # desired inputs (None on delete)
     create_before_destroy: bool = False
+    # inputs holding a secret though the schema does not mark them sensitive (set from a sensitive
+    # variable): a provider keeps them out of sight as it keeps its sensitive attributes
+    sensitive: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "action", Action(self.action))
+        object.__setattr__(self, "sensitive", frozenset(self.sensitive))
 
 
 @dataclass(frozen=True)
@@ -330,18 +337,39 @@ def plugin_version(name: str) -> str | None:
     return ep.dist.version if ep is not None and ep.dist is not None else None
 
 
+def _registration(name: str) -> "EntryPoint | None":
+    """The one entry point registering provider ``name``; two packages registering it is a user
+    error naming both (which one served would depend on the order of the path)."""
+    from importlib import metadata
+
+    from zplan import diags
+
+    found = list(metadata.entry_points(group=ENTRY_POINT_GROUP, name=name))
+    if len(found) > 1:
+        packages = ", ".join(sorted(f"{ep.dist.name} {ep.dist.version} ({ep.value})" if ep.dist else ep.value for ep in found))
+        raise diags.fail(f'provider "{name}" is installed by more than one package: {packages}',
+                         "uninstall all but the one to use")
+    return found[0] if found else None
+
+
 def _load(name: str, ep: "EntryPoint") -> type[Provider]:
     """A plugin's class; a plugin that fails to import (a dependency missing or broken) is a user
     error naming it and its package, not an internal error of zplan."""
     from zplan import diags
 
+    package = f" (package {ep.dist.name} {ep.dist.version})" if ep.dist is not None else ""
     try:
-        return ep.load()
+        cls = ep.load()
     except Exception as exc:  # noqa: BLE001 - whatever its import raises
-        package = f" (package {ep.dist.name} {ep.dist.version})" if ep.dist is not None else ""
         raise diags.fail(f'provider plugin "{name}" cannot be loaded: {type(exc).__name__}: {exc}',
                          f"importing its entry point {ep.value}{package} failed: reinstall the package and its dependencies, "
                          "or uninstall it") from None
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):  # else the first use fails deep inside the core
+        what = f"class {cls.__name__!r}" if isinstance(cls, type) else f"{type(cls).__name__} {getattr(cls, '__name__', '')!r}"
+        raise diags.fail(f'provider plugin "{name}" cannot be loaded: its entry point {ep.value}{package} is not a provider class',
+                         f"it names {what}, not a subclass of zplan.provider.Provider: fix the package's "
+                         f"{ENTRY_POINT_GROUP} entry point, or uninstall it")
+    return cls
 
 
 def block_settings(project: Any, name: str, resource_value: Callable[[str, str], Any] | None = None) -> dict[str, Any]:
@@ -364,7 +392,7 @@ class ProviderRegistry:
         if name in self._extra:
             return self._extra[name]
         if name not in self._classes:
-            ep = available_providers().get(name)
+            ep = _registration(name)
             if ep is None:
                 return None
             self._classes[name] = _load(name, ep)
@@ -384,10 +412,11 @@ class ProviderRegistry:
         cls = self.provider_class(name)
         if cls is None:
             raise diags.fail(f'no installed provider "{name}"', "install its plugin package (see `zplan providers`)")
+        from zplan.secrets import holds_secret
+
         settings = block_settings(project, name, resource_value)
-        if log is None:
-            return cls(ProviderContext(project.root, project.state_dir, settings))
-        return cls(ProviderContext(project.root, project.state_dir, settings, log))
+        secret = frozenset(k for k, v in settings.items() if holds_secret(v, project.secrets))
+        return cls(ProviderContext(project.root, project.state_dir, settings, log or (lambda msg: None), secret))
 
     def schema(self, type_: str) -> ResourceSchema | None:
         cls = self.provider_class(provider_name_for(type_))

@@ -449,6 +449,49 @@ def test_a_provider_plugin_that_cannot_be_imported_is_named_at_the_block_that_ne
         assert "broken_plugin:Provider (package brokenprov 0.1)" in proc.stderr
 
 
+@pytest.mark.parametrize("target, named", [("wrong_plugin", "module 'wrong_plugin'"), ("wrong_plugin:Helper", "class 'Helper'"),
+                                            ("wrong_plugin:make", "function 'make'")])
+def test_a_provider_plugin_whose_entry_point_is_no_provider_class_is_named_at_the_block_that_needs_it(
+        tmp_path: Path, target: str, named: str) -> None:
+    # the entry point imports but names something else: a user error naming it, not an internal error at first use
+    site = tmp_path / "site"
+    (site / "wrongprov-0.1.dist-info").mkdir(parents=True)
+    (site / "wrongprov-0.1.dist-info/METADATA").write_text("Metadata-Version: 2.1\nName: wrongprov\nVersion: 0.1\n")
+    (site / "wrongprov-0.1.dist-info/entry_points.txt").write_text(f"[zplan.providers]\nwrong = {target}\n")
+    (site / "wrong_plugin.py").write_text("class Helper:\n    pass\n\n\ndef make():\n    return Helper\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.zp.hcl").write_text('resource "wrong_thing" "x" {\n  size = 1\n}\n')
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    for command in ("plan", "validate", "providers"):
+        proc = zplan(project, command, env=env)
+        assert proc.returncode == 1 and "internal error" not in proc.stderr, proc.stderr
+        assert f'provider plugin "wrong" cannot be loaded: its entry point {target} (package wrongprov 0.1)' in proc.stderr
+        assert f"it names {named}, not a subclass of zplan.provider.Provider" in proc.stderr
+    assert "main.zp.hcl:1:1: " in zplan(project, "plan", env=env).stderr
+    assert not (project / ".zplan" / "state.json").exists()
+
+
+def test_a_provider_two_packages_install_is_refused_naming_both(tmp_path: Path) -> None:
+    # which one would serve depends on the order of the path: refused, as Terraform refuses an ambiguous provider
+    site = tmp_path / "site"
+    for package in ("dupprov_a", "dupprov_b"):
+        (site / f"{package}-1.0.dist-info").mkdir(parents=True)
+        (site / f"{package}-1.0.dist-info/METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 1.0\n")
+        (site / f"{package}-1.0.dist-info/entry_points.txt").write_text(f"[zplan.providers]\ndup = {package}:Provider\n")
+        (site / f"{package}.py").write_text("from zplan.provider import Provider\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.zp.hcl").write_text('resource "dup_thing" "x" {\n  size = 1\n}\n')
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    for command in ("plan", "validate"):
+        proc = zplan(project, command, env=env)
+        assert proc.returncode == 1 and "internal error" not in proc.stderr, proc.stderr
+        assert ('main.zp.hcl:1:1: provider "dup" is installed by more than one package: '
+                "dupprov_a 1.0 (dupprov_a:Provider), dupprov_b 1.0 (dupprov_b:Provider)") in proc.stderr, proc.stderr
+        assert "uninstall all but the one to use" in proc.stderr
+
+
 @pytest.mark.parametrize("with_file", [False, True], ids=["alone", "with-a-file-inside"])
 def test_replacing_a_folder_before_destroying_it_at_the_same_path_keeps_it(tmp_path: Path, with_file: bool) -> None:
     # the new folder is the old one (created again at its path): deleting "the old one" deleted it,

@@ -34,6 +34,18 @@ CLOUD_OUTPUTS: dict[str, dict[str, Any]] = {
 }
 
 
+def apply_in(root, env: dict[str, str], *args: str) -> None:
+    """``zplan apply -auto-approve ARGS`` in ``root`` with this engine; it must succeed."""
+    import subprocess
+    from pathlib import Path
+
+    path = [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")]  # (the providers' folders stay on it)
+    proc = subprocess.run([sys.executable, "-m", "tests.modules.pulumi_mocked_cli", "apply", "-auto-approve", *args],
+                          cwd=root, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
+                          env={**env, "PYTHONPATH": os.pathsep.join(p for p in path if p)})
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+
+
 def install() -> None:
     import asyncio
     import threading

@@ -10,6 +10,7 @@ stack block takes, and a project whose stack is written with them validates.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,10 +47,15 @@ def module_project(tmp_path: Path, cloud: str) -> tuple[Project, dict[str, str]]
     return project, env
 
 
+def engine_path(env: dict[str, str]) -> str:
+    """The mocked engine's module first, the providers' folders still on the path after it."""
+    return os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+
+
 def mocked(project: Project, env: dict[str, str], *args: str) -> Result:
     proc = subprocess.run([sys.executable, "-m", "tests.modules.pulumi_mocked_cli", *args], cwd=project.root,
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
-                          env={**env, "PYTHONPATH": str(ROOT)})
+                          env={**env, "PYTHONPATH": engine_path(env)})
     result = Result(proc.returncode, proc.stdout, proc.stderr)
     assert result.code == 0 and "Traceback" not in result.err, str(result)
     return result
@@ -167,7 +173,7 @@ def test_when_the_cloud_refuses_the_apply_fails_cleanly_and_records_no_half_know
     project, env = module_project(tmp_path, "gcp")
     proc = subprocess.run([sys.executable, "-m", "tests.modules.pulumi_mocked_cli", "apply", "-auto-approve"],
                           cwd=project.root, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
-                          env={**env, "PYTHONPATH": str(ROOT), "ZPLAN_TEST_CLOUD_REFUSES": "1"})
+                          env={**env, "PYTHONPATH": engine_path(env), "ZPLAN_TEST_CLOUD_REFUSES": "1"})
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
     assert "resource.gcp_storage_bucket.artifacts: refused by the cloud" in proc.stdout + proc.stderr
     state = project.state()

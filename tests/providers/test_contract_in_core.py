@@ -251,3 +251,29 @@ def test_state_from_before_schema_versions_counts_as_version_zero(tmp_path):
     planned = operations.make_plan(project, backend, PlanRequest())
     assert [r.action for r in planned.plan.resources] == [m.NOOP]
 
+
+
+class Chatty(Recording):
+    """Reports its progress through ``context.log`` as engines do, quoting what it was given
+    (as ``pulumi up`` prints a failing value or its stack outputs)."""
+
+    name = "chat"
+    schemas = {"chat_thing": ResourceSchema("chat_thing", THING)}
+    seconds = 0
+
+    def create(self, type_, name, inputs):
+        self.context.log(f"creating {name} labelled {inputs['label']}")
+        return super().create(type_, name, inputs)
+
+
+def test_a_secret_in_what_a_provider_logs_is_never_shown(tmp_path):
+    from zplan.hooks import Recorder
+
+    (tmp_path / "main.zp.hcl").write_text('variable "token" {\n  sensitive = true\n  default   = "tok-9f8e7d"\n}\n\n'
+                                          'resource "chat_thing" "t" {\n  label = "key ${var.token}"\n}\n')
+    project = Project.open(tmp_path, registry=ProviderRegistry({"chat": Chatty}))
+    backend = project.state_backend()
+    hooks = Recorder()
+    assert operations.apply(operations.make_plan(project, backend, PlanRequest()), backend, hooks).ok
+    notices = [e[1] for e in hooks.events if e[0] == "notice"]
+    assert notices == ["creating t labelled key (sensitive)"]

@@ -54,7 +54,7 @@ class ResourceApplier:
         self._providers: dict[str, Provider] = {}
         self._started: dict[str, float] = {}
         self._locks: dict[str, threading.Lock] = {}  # one per provider that must not overlap
-        self._landed: dict[str, tuple[str, dict | None]] = {}  # address -> (type, attrs) applied, maybe not yet recorded
+        self._landed: dict[str, tuple[str, dict | None, frozenset[str]]] = {}  # address -> (type, attrs, secret inputs)
         self._destroyed_first: set[str] = set()  # replacements whose old object went in the destroy phase
         self._deposing: dict[str, m.ResourcePlan] = {}  # create-before-destroy replacements whose old object waits
         self._deposed: dict[str, dict] = {}  # address -> old attributes, once the new object is created
@@ -77,10 +77,14 @@ class ResourceApplier:
         evaluated again at each use, and the provider opened again when its settings changed."""
         provider = self._providers.get(name)
         if provider is None or name in self.project.config.providers:
-            fresh = self.project.registry.open(name, self.project, self.value, self.hooks.notice)
+            fresh = self.project.registry.open(name, self.project, self.value, self._notice)
             if provider is None or dict(fresh.context.config) != dict(provider.context.config):
                 self._providers[name] = provider = fresh
         return provider
+
+    def _notice(self, text: str) -> None:
+        """A provider's progress line (an engine's output quotes values: a failing one, its outputs)."""
+        self.hooks.notice(redact(text, self.project.secrets))
 
     def apply_destroys(self, resources: list[m.ResourcePlan], stopping: Callable[[], bool] = lambda: False) -> None:
         """The destroy phase: deletions and early replacement halves, dependents first
@@ -154,11 +158,12 @@ class ResourceApplier:
         old = None
         if rp.address in self._deposing:
             action, before, old = m.CREATE, None, before  # the old object is deleted after the walk
-        change = ResourceChange(rp.address, rp.type, instance_name(rp.address), action, before, after, rp.create_before_destroy)
+        secret = frozenset({*rp.sensitive, *(k for k, v in (after or {}).items() if holds_secret(v, self.project.secrets))})
+        change = ResourceChange(rp.address, rp.type, instance_name(rp.address), action, before, after, rp.create_before_destroy, secret)
         with self._lock(rp.provider, provider):
             result = self._call(provider, change)
             if result.ok:
-                self._landed[rp.address] = (rp.type, None if action == m.DELETE else dict(result.attributes or {}))
+                self._landed[rp.address] = (rp.type, None if action == m.DELETE else dict(result.attributes or {}), secret)
         if result.ok and old is not None:
             self._deposed[rp.address] = old
         return result
@@ -209,15 +214,15 @@ class ResourceApplier:
         """A declarative provider's other resources, as recorded or as just applied."""
         if not provider.declarative:
             return []
-        current = {
-            addr: (rec["type"], sealed.unseal_all(rec["attributes"], self.project.state_dir))
+        current = {  # the names state keeps sealed stay secret in the engine's next run too
+            addr: (rec["type"], sealed.unseal_all(rec["attributes"], self.project.state_dir), frozenset(rec.get("sensitive") or ()))
             for addr, rec in list(self.state.resources.items())
             if rec.get("provider") == provider.name
         }
         current.update({a: landed for a, landed in self._landed.items() if provider_name_for(landed[0]) == provider.name})
         return [
-            ResourceChange(addr, type_, short_name(addr), m.NOOP, attrs, attrs)
-            for addr, (type_, attrs) in sorted(current.items())
+            ResourceChange(addr, type_, short_name(addr), m.NOOP, attrs, attrs, sensitive=secret)
+            for addr, (type_, attrs, secret) in sorted(current.items())
             if addr != address and attrs is not None
         ]
 

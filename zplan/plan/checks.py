@@ -240,7 +240,16 @@ def check_provider_rules(resource: ResourceConfig, provider: Provider, values: d
 
     problems = provider.check(resource.type, values)
     if problems:
-        raise diags.DiagnosticError([diags.error(f"{resource.type}: {redact(p, secrets)}", "", resource.range) for p in problems])
+        raise diags.DiagnosticError([diags.error(f"{resource.type}: {redact(p, secrets)}", "", _where(resource, p)) for p in problems])
+
+
+def _where(resource: ResourceConfig, problem: str):
+    """The line of the attribute a provider's message is about (it starts with its name, maybe after
+    the type's: "port must be ...", "gcp_storage_bucket.storage_class must be ..."), else the block's."""
+    import re
+
+    head = re.match(rf"(?:{re.escape(resource.type)}\.)?(\w+)", problem)
+    return resource.attribute_ranges.get(head.group(1), resource.range) if head else resource.range
 
 
 def _check_ignore_changes(resource: ResourceConfig, settable: dict, found: diags.Collector) -> None:

@@ -24,10 +24,24 @@ def read_back(project: Project, state: State, everything: bool = False) -> dict[
         if cls is None or not (everything or getattr(cls, "refresh_is_local", False)):
             continue
         provider = project.registry.open(name, project, _recorded_value(state, project))
+        out.update(_refreshed(name, provider, resources, everything, project.secrets))
+    return out
+
+
+def _refreshed(name: str, provider, resources: dict, everything: bool, secrets: list[str]) -> dict[str, dict | None]:
+    """One provider's read-back; one that cannot read (no CLI, no credentials) is the user's to fix."""
+    from zplan import diags
+    from zplan.provider import ProviderError
+    from zplan.secrets import redact
+
+    try:
         if everything:
             provider.preflight()
-        out.update(provider.refresh(resources))
-    return out
+        return provider.refresh(resources)
+    except ProviderError as exc:
+        raise diags.fail(f'provider "{name}" cannot read its resources back: {redact(str(exc), secrets)}',
+                         "plan without -refresh to compare the configuration with the recorded state; nothing was changed"
+                         if everything else "nothing was changed") from None
 
 
 def _recorded_value(state: State, project: Project):

@@ -27,6 +27,7 @@ class AwsProvider(PulumiProvider):
     package = "aws"
     types = TYPES
     secret_config = frozenset({"access_key", "secret_key", "token"})
+    secret_env = {"access_key": "AWS_ACCESS_KEY_ID", "secret_key": "AWS_SECRET_ACCESS_KEY", "token": "AWS_SESSION_TOKEN"}
     provider_defaults = PROVIDER_DEFAULTS
     setting_env = {"region": REGION_VARS}
 

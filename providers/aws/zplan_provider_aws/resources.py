@@ -88,7 +88,8 @@ TYPES = table(
         "aws:ecr/repository:Repository",
         "An ECR repository (step and serving images).",
         name=arg(required=True, force_new=True),
-        image_tag_mutability=arg(computed=True, choices=("MUTABLE", "IMMUTABLE")),
+        # pulumi-aws's default, as storage_class of gcp_storage_bucket
+        image_tag_mutability=arg(computed=True, default="MUTABLE", choices=("MUTABLE", "IMMUTABLE")),
         force_delete=arg(type="bool", doc="delete the images too when the repository is destroyed"),
         tags=tags(),
         repository_url=out(),

@@ -26,6 +26,7 @@ class GcpProvider(PulumiProvider):
     package = "gcp"
     types = TYPES
     secret_config = frozenset(CREDENTIAL_KEYS)
+    secret_env = {"credentials": "GOOGLE_CREDENTIALS", "access_token": "GOOGLE_OAUTH_ACCESS_TOKEN"}  # as pulumi-gcp reads them
     provider_defaults = PROVIDER_DEFAULTS
     setting_env = {  # as pulumi-gcp reads them
         "project": ("GOOGLE_PROJECT", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"),

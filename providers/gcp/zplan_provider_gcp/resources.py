@@ -20,7 +20,9 @@ TYPES = table(
         name=arg(required=True, force_new=True, doc="globally unique bucket name"),
         location=arg(required=True, force_new=True, doc="e.g. EU, US, europe-west1"),
         project=arg(computed=True, force_new=True, doc="defaults to the provider's project"),
-        storage_class=arg(computed=True, choices=STORAGE_CLASSES),
+        # pulumi-gcp's default: one no longer set goes back to it (computed: a bucket recorded
+        # without it compares with the class the cloud gave it)
+        storage_class=arg(computed=True, default="STANDARD", choices=STORAGE_CLASSES),
         versioning=arg("versioning.enabled", type="bool", doc="keep old object versions"),
         labels=arg(type="map"),
         force_destroy=arg(type="bool", doc="delete the objects too when the bucket is destroyed"),
@@ -34,11 +36,13 @@ TYPES = table(
         "gcp:sql/databaseInstance:DatabaseInstance",
         "A Cloud SQL instance (e.g. MySQL for the metadata store).",
         name=arg(computed=True, force_new=True, doc="generated when unset"),
-        database_version=arg(required=True, force_new=True, doc="e.g. MYSQL_8_0, POSTGRES_15"),
+        # Cloud SQL upgrades the major version in place, keeping the data (pulumi-gcp updates it)
+        database_version=arg(required=True, doc="e.g. MYSQL_8_0, POSTGRES_15; a newer one upgrades in place"),
         region=arg(computed=True, force_new=True, doc="defaults to the provider's region"),
         project=arg(computed=True, force_new=True),
         tier=arg("settings.tier", required=True, doc="machine type, e.g. db-f1-micro"),
-        deletion_protection=arg(type="bool", doc="refuse to destroy while true (cloud default: true)"),
+        # pulumi-gcp's default, as storage_class of gcp_storage_bucket: the plan shows the protection
+        deletion_protection=arg(type="bool", computed=True, default=True, doc="refuse to destroy while true"),
         connection_name=out(doc="project:region:instance, for the Cloud SQL connector"),
         public_ip_address=out(),
         private_ip_address=out(),

@@ -86,16 +86,23 @@ def stack_spec(
     package: str,
     secret_keys: frozenset[str] = frozenset(),
     environ: Mapping[str, str] | None = None,
+    secret_env: Mapping[str, str] | None = None,
 ) -> StackSpec:
-    """Everything needed to open the stack; raises ProviderError on an unusable setup."""
+    """Everything needed to open the stack; raises ProviderError on an unusable setup.
+
+    ``secret_env``: settings (credentials) handed to the engine as the environment variable its
+    package reads instead of as config: config is set on the CLI's command line, which every
+    user of the machine can read while it runs."""
     environ = os.environ if environ is None else environ
-    cfg = dict(context.config)
+    secret_env = secret_env or {}
+    cfg = {k: v for k, v in context.config.items() if k not in secret_env}
+    hidden = {var: config_value(context.config[k]) for k, var in secret_env.items() if context.config.get(k) is not None}
     state_root = context.state_dir / "pulumi"
     backend = str(cfg.get("backend") or f"file://{state_root}")
     secrets_provider = str(cfg.get("secrets_provider") or "passphrase")
     project = f"zplan-{package}"
     pulumi_config = {
-        f"{package}:{camel(k)}": (config_value(v), k in secret_keys)
+        f"{package}:{camel(k)}": (config_value(v), k in secret_keys or k in context.secret_settings)
         for k, v in sorted(cfg.items())
         if k not in RESERVED and v is not None
     }
@@ -106,7 +113,7 @@ def stack_spec(
         backend=backend,
         work_dir=state_root / "workspaces" / project,
         secrets_provider=secrets_provider,
-        env=passphrase_env(backend, secrets_provider, environ),
+        env={**passphrase_env(backend, secrets_provider, environ), **hidden},
         config=pulumi_config,
     )
 

@@ -18,7 +18,7 @@ from zplan.provider import Action, Provider, ProviderError, ResourceChange, Reso
 from .engine import StackSpec, open_stack, package_settings, stack_spec
 from .events import EventLog, engine_message
 from .preflight import require_cli
-from .results import after_failure, from_outputs, live_resources, read_deployment
+from .results import after_failure, from_outputs, live_resources, read_deployment, where_live
 from .spec import TypeMap, check_values, urn
 
 Report = Callable[[ResourceResult], None]
@@ -28,6 +28,9 @@ class PulumiProvider(Provider):
     package: str = ""  # the Pulumi package and config namespace, e.g. "gcp"
     types: Mapping[str, TypeMap] = {}
     secret_config: frozenset[str] = frozenset()  # provider block keys stored as Pulumi secrets
+    # credentials of the provider block given to the engine as the variable its package reads
+    # (never on a command line): setting -> environment variable
+    secret_env: Mapping[str, str] = {}
     # type -> {provider block setting: the attribute it fills when unset, "" for none}: the cloud
     # package's defaults, which a change of the setting moves (``Provider.settings_taken``)
     provider_defaults: Mapping[str, Mapping[str, str]] = {}
@@ -69,7 +72,7 @@ class PulumiProvider(Provider):
             raise ProviderError(problem)
 
     def spec(self) -> StackSpec:
-        return stack_spec(self.context, self.package, self.secret_config)
+        return stack_spec(self.context, self.package, self.secret_config, secret_env=self.secret_env)
 
     def urn(self, spec: StackSpec, change: ResourceChange) -> str:
         return urn(spec.stack, spec.project, self.types[change.type], change.address)
@@ -91,8 +94,12 @@ class PulumiProvider(Provider):
         if spec is None:
             return
         log = EventLog()
+        aliases: dict[str, str] = {}
         try:
-            stack = open_stack(spec, make_program(changes, self.types))
+            stack = open_stack(spec, make_program(changes, self.types, aliases))
+            live = live_resources(stack.export_stack().deployment or {})
+            aliases.update(self._moved(spec, live, [c for c in changes if c.action != Action.CREATE]))
+            refuse_strangers(spec, live, {aliases.get(c.address) or self.urn(spec, c) for c in changes})
             replace = [self.urn(spec, c) for c in active if c.action == "replace"]
             result = stack.up(on_output=self.log, on_event=log, replace=replace or None, color="never")
         except Exception as exc:  # noqa: BLE001 - engine failures are reported per resource
@@ -113,7 +120,8 @@ class PulumiProvider(Provider):
         try:
             stack = open_stack(spec, _no_program, create=False)
             live = live_resources(stack.export_stack().deployment or {}) if stack else {}
-            targets = destroy_targets(live, [self.urn(spec, c) for c in changes])
+            found = where_live(live, self._wanted(spec, [(c.address, c.type, c.before) for c in changes]))
+            targets = destroy_targets(live, [found[c.address] for c in changes if c.address in found])
             if targets != []:
                 stack.destroy(target=targets, on_output=self.log, on_event=log, color="never")
         except Exception as exc:  # noqa: BLE001
@@ -121,6 +129,17 @@ class PulumiProvider(Provider):
             return
         for change in changes:  # including those already gone
             on_result(ResourceResult(change.address, None))
+
+    def _wanted(self, spec: StackSpec, recorded: Iterable[tuple[str, str, Mapping[str, Any] | None]]):
+        """``where_live``'s question for (address, type, recorded attributes)."""
+        return {a: (urn(spec.stack, spec.project, self.types[t], a), self.types[t].token, (attrs or {}).get("id"))
+                for a, t, attrs in recorded if t in self.types}
+
+    def _moved(self, spec: StackSpec, live: Mapping[str, Any], changes: list[ResourceChange]) -> dict[str, str]:
+        """address -> the URN the stack has it under, for those zplan's state alone moved (aliases)."""
+        wanted = self._wanted(spec, [(c.address, c.type, c.before) for c in changes])
+        found = where_live(live, wanted)
+        return {a: u for a, u in found.items() if u != wanted[a][0]}
 
     def _ready(self, changes: list[ResourceChange], on_result: Report) -> StackSpec | None:
         """The stack to run on, or None after failing every change (no CLI, credentials or passphrase)."""
@@ -158,9 +177,23 @@ class PulumiProvider(Provider):
             deployment = stack.export_stack().deployment or {}
         except Exception as exc:  # noqa: BLE001
             raise ProviderError(f"pulumi refresh failed: {_describe(exc, EventLog())}") from exc
-        urns = {a: urn(spec.stack, spec.project, self.types[t], a) for a, (t, _) in resources.items()
-                if t in self.types}
+        urns = where_live(live_resources(deployment), self._wanted(spec, [(a, t, attrs) for a, (t, attrs) in resources.items()]))
         return read_deployment(self.types, urns, resources, deployment)
+
+
+def refuse_strangers(spec: StackSpec, live: Iterable[str], declared: set[str]) -> None:
+    """A run declares every resource zplan records for the stack; one the stack holds besides (forgotten
+    with `zplan state rm`, or applied by another zplan stack whose state is elsewhere) would be deleted
+    by ``pulumi up`` though no plan said so: refused, naming them, before anything changes."""
+    strangers = sorted(set(live) - declared)
+    if strangers:
+        names = ", ".join(u.rsplit("::", 2)[-1] for u in strangers[:5]) + (", ..." if len(strangers) > 5 else "")
+        raise ProviderError(
+            f"the Pulumi stack {spec.stack!r} ({spec.backend}) holds {len(strangers)} resource(s) this zplan state does not "
+            f"record ({names}), which this run would delete: nothing was applied. Give each zplan stack its own Pulumi stack "
+            f"(stack = \"...\" in the provider block), or remove them from the Pulumi stack (pulumi state delete URN keeps "
+            f"the cloud object): {', '.join(strangers)}"
+        )
 
 
 def destroy_targets(live: Iterable[str], wanted: Iterable[str]) -> list[str] | None:

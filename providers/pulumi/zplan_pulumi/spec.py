@@ -131,9 +131,22 @@ def set_path(target: dict[str, Any], path: list[str], value: Any) -> None:
         node[last] = value
 
 
+# How Pulumi's state marks a secret value; ``pulumi stack export --show-secrets`` adds its JSON "plaintext".
+SECRET_KEY, SECRET_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+
+
+def reveal(value: Any) -> Any:
+    """A secret as an exported stack holds it, as its value (other values as they are)."""
+    if isinstance(value, Mapping) and value.get(SECRET_KEY) == SECRET_SIG and "plaintext" in value:
+        return json.loads(value["plaintext"])
+    return value
+
+
 def get_path(value: Any, path: list[str]) -> Any:
-    """Follow ``path`` through dicts (snake or camel keys), lists and SDK output objects."""
+    """Follow ``path`` through dicts (snake or camel keys), lists, SDK output objects and the
+    secrets of an exported stack (a secret input makes its whole top-level property one)."""
     for seg in path:
+        value = reveal(value)
         if value is None:
             return None
         if seg.isdigit():
@@ -143,7 +156,7 @@ def get_path(value: Any, path: list[str]) -> Any:
             value = value.get(seg, value.get(camel(seg)))
         else:
             value = getattr(value, seg, None)
-    return value
+    return reveal(value)
 
 
 # -- names ---------------------------------------------------------------------------------
@@ -198,11 +211,12 @@ def _prefix(artifact: Mapping[str, Any]) -> str:
     return str(artifact.get("uri", "")).rstrip("/") + "/"
 
 
-def args_for(tm: TypeMap, values: Mapping[str, Any], wrap_secret=lambda v: v) -> dict[str, Any]:
+def args_for(tm: TypeMap, values: Mapping[str, Any], wrap_secret=lambda v: v, secret: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Pulumi constructor arguments (snake_case, nested) from zplan attribute values.
 
     Attributes that are unset (None) or computed-only are left out so the
-    cloud's defaults apply; ``wrap_secret`` marks sensitive values (it is
+    cloud's defaults apply; ``wrap_secret`` marks sensitive values, and those
+    ``secret`` names (set from a sensitive value), as secrets (it is
     ``pulumi.Output.secret`` at apply time).
     """
     args: dict[str, Any] = {}
@@ -211,7 +225,7 @@ def args_for(tm: TypeMap, values: Mapping[str, Any], wrap_secret=lambda v: v) ->
         if value is None:
             continue
         value = encode(f, value)
-        set_path(args, tm.path(name), wrap_secret(value) if f.attribute.sensitive else value)
+        set_path(args, tm.path(name), wrap_secret(value) if f.attribute.sensitive or name in secret else value)
     return args
 
 

@@ -29,6 +29,7 @@ class Registration:
     inputs: dict[str, Any]
     id: str
     delete_before_replace: bool | None = None
+    aliases: list[str] | None = None
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -56,7 +57,8 @@ class RecordingMonitor(MockMonitor):
 
     def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
         if request.type != "pulumi:pulumi:Stack":
-            self.options[request.name] = {"delete_before_replace": request.deleteBeforeReplace}
+            self.options[request.name] = {"delete_before_replace": request.deleteBeforeReplace,
+                                          "aliases": [a.urn for a in request.aliases if a.urn]}
         return super().RegisterResource(request)
 
 
@@ -83,6 +85,7 @@ def declared(
     body()
     reg = mocks.registrations[start]
     reg.delete_before_replace = monitor.options.get(reg.name, {}).get("delete_before_replace")
+    reg.aliases = monitor.options.get(reg.name, {}).get("aliases")
     return reg, attrs
 
 

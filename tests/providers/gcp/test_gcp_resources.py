@@ -90,7 +90,7 @@ FLAGS = {
         required={"name", "location"}, force_new={"name", "location", "project"}, computed_only={"id", "url", "self_link"},
     ),
     "gcp_sql_database_instance": SchemaFlags(
-        required={"database_version", "tier"}, force_new={"name", "database_version", "region", "project"},
+        required={"database_version", "tier"}, force_new={"name", "region", "project"},
         computed_only={"id", "connection_name", "public_ip_address", "private_ip_address", "self_link"},
     ),
     "gcp_sql_database": SchemaFlags(

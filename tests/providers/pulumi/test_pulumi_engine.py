@@ -15,8 +15,8 @@ from zplan_provider_gcp import GcpProvider
 from zplan_pulumi.engine import package_settings, plugin_version, stack_spec
 from zplan_pulumi.events import EventLog, engine_message
 from zplan_pulumi.preflight import INSTALL_URL
-from zplan_pulumi.provider import destroy_targets
-from zplan_pulumi.results import after_failure, from_outputs, live_resources, read_deployment
+from zplan_pulumi.provider import destroy_targets, refuse_strangers
+from zplan_pulumi.results import after_failure, from_outputs, live_resources, read_deployment, where_live
 
 BUCKET = "resource.gcp_storage_bucket.artifacts"
 
@@ -68,6 +68,38 @@ def test_provider_block_becomes_cloud_config(tmp_path):
         "gcp:project": ("acme", False),
         "gcp:region": ("europe-west1", False),
     }
+
+
+def test_a_setting_read_from_a_sensitive_variable_is_a_pulumi_secret(tmp_path):
+    # assume_roles' external_id is no credential pulumi-aws knows of, but the user marked it secret:
+    # it must not be written in clear into the stack's config (Pulumi.<stack>.yaml)
+    from zplan.project import Project
+
+    (tmp_path / "main.zp.hcl").write_text(
+        'variable "external_id" {\n  sensitive = true\n  default   = "ext-7c1d2e"\n}\n\n'
+        'provider "aws" {\n  region      = "eu-west-1"\n'
+        '  assume_roles = [{ role_arn = "arn:aws:iam::123456789012:role/deploy", external_id = var.external_id }]\n}\n\n'
+        'resource "aws_s3_bucket" "data" {\n  bucket = "acme-data"\n}\n')
+    project = Project.open(tmp_path)
+    spec = project.registry.open("aws", project).spec()
+    value, secret = spec.config["aws:assumeRoles"]
+    assert "ext-7c1d2e" in value and secret
+    assert spec.config["aws:region"] == ("eu-west-1", False)
+
+
+def test_credentials_reach_the_engine_through_its_environment_never_a_command_line(tmp_path):
+    # stack config is set with `pulumi config set-all --secret KEY=VALUE`, readable by every user of the
+    # machine in the process list while it runs: credentials go as the variables the packages read
+    from zplan_provider_aws import AwsProvider
+
+    key = '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----abc"}'
+    gcp = GcpProvider(context(tmp_path, project="acme", credentials=key, access_token="ya29.tok")).spec()
+    assert (gcp.env["GOOGLE_CREDENTIALS"], gcp.env["GOOGLE_OAUTH_ACCESS_TOKEN"]) == (key, "ya29.tok")
+    assert gcp.config == {"gcp:project": ("acme", False)}
+    aws = AwsProvider(context(tmp_path, region="eu-west-1", access_key="AKIA1", secret_key="s3cr3t", token="t0k")).spec()
+    assert {k: aws.env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")} == {
+        "AWS_ACCESS_KEY_ID": "AKIA1", "AWS_SECRET_ACCESS_KEY": "s3cr3t", "AWS_SESSION_TOKEN": "t0k"}
+    assert aws.config == {"aws:region": ("eu-west-1", False)}
 
 
 def test_the_settings_a_provider_block_takes_are_the_installed_sdks_and_ours():
@@ -200,6 +232,24 @@ def test_a_failed_run_tells_done_failed_and_unreached_apart():
     assert by["e"].error == "not applied: update failed"
 
 
+def test_a_replacement_whose_old_object_went_and_whose_new_one_failed_leaves_nothing():
+    # delete-before-replace: Pulumi deleted the old bucket, then the create failed (its own error, or the
+    # run stopped): nothing is left, so the core must forget the record instead of keeping a gone object
+    tm = GcpProvider.types["gcp_storage_bucket"]
+    changes = {n: bucket_change("replace", n) for n in ("r", "s", "t")}
+    log = events(
+        outputs_event("r", "delete-replaced", None),
+        diagnostic("googleapi: Error 409: The requested bucket name is not available", "r"),
+        outputs_event("s", "delete-replaced", None),
+        diagnostic("googleapi: Error 403: quota exceeded", "t"),
+    )
+    by = {n: after_failure(tm, STACK_URN + n, c, log, "update failed") for n, c in changes.items()}
+    assert (by["r"].ok, by["r"].old_deleted) == (False, True)
+    assert by["r"].error == "googleapi: Error 409: The requested bucket name is not available"
+    assert (by["s"].error, by["s"].old_deleted) == ("not applied: update failed", True)
+    assert (by["t"].error, by["t"].old_deleted) == ("googleapi: Error 403: quota exceeded", False)  # the old one stays
+
+
 def test_a_successful_run_reports_the_exported_attributes():
     tm = GcpProvider.types["gcp_storage_bucket"]
     create = bucket_change("create", "a", labels={"team": "ml"})
@@ -242,6 +292,59 @@ def test_refreshed_state_maps_back_to_zplan_attributes():
                            "storage_class": "NEARLINE", "versioning": True, "labels": {"team": "ml"},
                            "force_destroy": False, "uniform_bucket_level_access": True,
                            "url": "gs://acme-artifacts", "self_link": "https://sl", "id": "acme-artifacts"}
+
+
+def test_refresh_reads_values_the_stack_keeps_as_secrets():
+    # an input set from a secret makes its whole top-level property a secret in Pulumi's state, which
+    # `pulumi stack export --show-secrets` writes as a wrapped JSON text: its fields are read through it
+    import json
+
+    from zplan_provider_aws import AwsProvider
+
+    model = "resource.aws_sagemaker_model.scorer"
+    container = {"image": "acme/scorer:1", "environment": {"API_KEY": "sk-1", "MODE": "batch"}}
+    secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "plaintext": json.dumps(container)}
+    urn = "urn:pulumi:default::zplan-aws::aws:sagemaker/model:Model::scorer"
+    deployment = {"resources": [{"urn": urn, "id": "scorer-1", "type": "aws:sagemaker/model:Model", "custom": True,
+                                 "outputs": {"name": "scorer-1", "executionRoleArn": "arn:role", "arn": "arn:model",
+                                             "primaryContainer": secret, "tags": {}}}]}
+    recorded = {"image": "acme/scorer:1", "environment": {"API_KEY": "sk-1", "MODE": "batch"}}
+    got = read_deployment(AwsProvider.types, {model: urn}, {model: ("aws_sagemaker_model", recorded)}, deployment)[model]
+    assert (got["image"], got["environment"], got["arn"]) == ("acme/scorer:1", container["environment"], "arn:model")
+
+
+def test_a_resource_moved_in_zplans_state_only_is_found_under_its_old_urn():
+    # a moved block (or count added to the block) renames the address, not the stack's resource: apply
+    # declares it with the old URN as an alias, destroy targets it and refresh reads it there, instead of
+    # creating it anew and deleting the old one, or calling it gone
+    token = "gcp:storage/bucket:Bucket"
+    live = live_resources(DEPLOYMENT)
+    wanted = {
+        "resource.gcp_storage_bucket.renamed": (STACK_URN + "renamed", token, "acme-artifacts"),
+        "resource.gcp_storage_bucket.new": (STACK_URN + "new", token, None),
+        "resource.gcp_storage_bucket.elsewhere": (STACK_URN + "elsewhere", token, "acme-other"),
+    }
+    assert where_live(live, wanted) == {"resource.gcp_storage_bucket.renamed": STACK_URN + "artifacts"}
+    # an object still declared at its own address is never taken for another one with the same id
+    wanted["resource.gcp_storage_bucket.artifacts"] = (STACK_URN + "artifacts", token, "acme-artifacts")
+    assert where_live(live, wanted) == {"resource.gcp_storage_bucket.artifacts": STACK_URN + "artifacts"}
+    resources = {"resource.gcp_storage_bucket.renamed": ("gcp_storage_bucket", {"name": "acme-artifacts"})}
+    found = where_live(live, {"resource.gcp_storage_bucket.renamed": (STACK_URN + "renamed", token, "acme-artifacts")})
+    refreshed = read_deployment(GcpProvider.types, found, resources, DEPLOYMENT)["resource.gcp_storage_bucket.renamed"]
+    assert refreshed["url"] == "gs://acme-artifacts"
+
+
+def test_a_run_that_would_delete_what_zplan_does_not_record_is_refused(tmp_path):
+    # `zplan state rm` forgets a bucket, or another zplan stack (its state in its own database) applied into
+    # the same Pulumi stack: `pulumi up` deletes whatever the program leaves out, so no run may start
+    spec = stack_spec(context(tmp_path), "gcp", environ={})
+    live = live_resources(DEPLOYMENT)
+    refuse_strangers(spec, live, {STACK_URN + "artifacts", STACK_URN + "new"})  # all declared: fine
+    with pytest.raises(ProviderError) as refused:
+        refuse_strangers(spec, live, {STACK_URN + "new"})
+    message = str(refused.value)
+    assert "holds 1 resource(s) this zplan state does not record (artifacts)" in message
+    assert "nothing was applied" in message and STACK_URN + "artifacts" in message and "pulumi state delete" in message
 
 
 def test_only_cloud_resources_count_as_live():

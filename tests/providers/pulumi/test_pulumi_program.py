@@ -42,7 +42,24 @@ def test_a_wave_declares_what_must_exist_and_exports_a_record_per_address():
     kept = exported["resource.gcp_storage_bucket.kept"]
     assert (kept["name"], kept["url"], kept["id"]) == ("acme-kept", "gs://x", "kept-id")
     kept_inputs = next(r.inputs for r in mocks.registrations if r.name == "kept")
-    assert kept_inputs == {"name": "acme-kept", "location": "EU"}  # the recorded url is not an input
+    # the recorded url is not an input; the storage class left unset is pulumi-gcp's default
+    assert kept_inputs == {"name": "acme-kept", "location": "EU", "storageClass": "STANDARD"}
     user = exported["resource.gcp_sql_user.user"]
     assert user["name"] == "zplan" and "password" not in user  # secrets are never exported
     assert all(opts["delete_before_replace"] for opts in monitor.options.values())
+
+
+def test_a_resource_moved_in_zplans_state_is_declared_with_its_old_urn_as_an_alias():
+    mocks, monitor = testing.install()
+    old = "urn:pulumi:test::zplan-test::gcp:storage/bucket:Bucket::a"
+    wave = [change("noop", "gcp_storage_bucket", "renamed", {"name": "acme-a", "location": "EU", "id": "acme-a"}),
+            change("update", "gcp_storage_bucket", "other", {"name": "acme-o", "location": "EU"})]
+
+    @pulumi.runtime.test
+    def run():
+        make_program(wave, TYPES, {"resource.gcp_storage_bucket.renamed": old})()
+        return pulumi.Output.from_input(dict(get_root_resource().outputs))
+
+    run()
+    assert monitor.options["renamed"]["aliases"] == [old]  # Pulumi renames it: no create, no delete
+    assert monitor.options["other"]["aliases"] == []

@@ -41,7 +41,7 @@ resource "local_directory" "d" {
   mode = "99"
 }
 """)
-    assert [f.split(":")[0] for f in found] == ["4", "8", "11", "14"], found
+    assert [f.split(":")[0] for f in found] == ["4", "8", "11", "16"], found  # the mode the provider refuses, at its line
     assert 'has no parameter "nope"' in found[0] and 'has no parameter "also"' in found[1] and "no function 'missing'" in found[2]
 
 

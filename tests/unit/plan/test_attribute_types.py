@@ -61,7 +61,7 @@ def test_an_attribute_declaring_no_type_takes_any_value(tmp_path):
 
 def test_the_providers_own_checks_run_at_plan_time_but_never_quote_a_secret(tmp_path):
     (error,) = check(tmp_path, 'resource "local_sqlite_database" "d" {\n  path         = "x.db"\n  journal_mode = "fast"\n}\n')
-    assert "main.zp.hcl:1:1: error: local_sqlite_database: journal_mode must be one of" in error and "'fast'" in error
+    assert "main.zp.hcl:3:3: error: local_sqlite_database: journal_mode must be one of" in error and "'fast'" in error
     secret = 'variable "v" {\n  default   = "hunter2"\n  sensitive = true\n}\n'
     found = check(tmp_path, secret + 'resource "local_sqlite_database" "d" {\n  path         = "x.db"\n  journal_mode = "${var.v}!"\n}\n')
     assert not any("hunter2" in e for e in found)
