@@ -26,6 +26,7 @@ STATE_DIR = ".zplan"  # zplan's own folder in the project (zplan.project.STATE_D
 _CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyd", ".so", ".pth")
 _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _STDLIB = os.path.dirname(os.__file__) + os.sep
+_PACKAGES = "-packages" + os.sep  # site-packages, dist-packages: installed libraries
 _MACHINERY = ("<frozen ", os.sep + "importlib" + os.sep, os.sep + "pkgutil.py", os.sep + "pkg_resources" + os.sep)
 
 
@@ -63,18 +64,19 @@ class Watch:
     def _path_entry(path: str, frame) -> bool:
         """Whether ``path`` is opened as an entry of sys.path (a zip archive to import from, an editable
         install's hook), or by the import system."""
-        return _from_machinery(frame) or path in {os.path.abspath(entry or ".") for entry in sys.path}
+        return _from_machinery(frame) or path in _path_entries()
 
     def _step_listed(self, path: str, frame) -> bool:
         """Whether the step listed ``path`` (the frame: what called the listing), not the import system, nor
         a library scanning the folders on sys.path for plugins (entry points), the project's among them."""
         if _from_machinery(frame):
             return False
-        if path not in {os.path.abspath(entry or ".") for entry in sys.path}:
+        if path not in _path_entries():
             return True
         while frame is not None and _standard(frame.f_code.co_filename):  # (pathlib's glob, os.walk: on whose behalf?)
             frame = frame.f_back
-        return frame is not None and frame.f_code.co_filename.startswith(self.root)
+        name = frame.f_code.co_filename if frame is not None else ""
+        return name.startswith(self.root) and _PACKAGES not in name  # (a library in a virtual environment inside the project is not)
 
     def recorded(self, left_out: list[str]) -> dict[str, str | None]:
         """Each path read (relative to the project) but for ``left_out`` (folders, files) -> its digest
@@ -101,13 +103,17 @@ def _writes(mode: object) -> bool:
     return isinstance(mode, str) and any(c in mode for c in "wax+")
 
 
+def _path_entries() -> set[str]:
+    return {os.path.abspath(entry or ".") for entry in sys.path}
+
+
 def _standard(filename: str) -> bool:
     """Whether code of this file is Python's own (its standard library, frozen modules)."""
-    return filename.startswith(("<", _STDLIB)) and "-packages" + os.sep not in filename
+    return filename.startswith(("<", _STDLIB)) and _PACKAGES not in filename
 
 
 def _from_machinery(frame) -> bool:
-    """Whether a listing comes from the import system or a plugin scan (they list sys.path's folders)."""
+    """Whether a listing or an open comes from the import system or a plugin scan (they go through sys.path)."""
     name = frame.f_code.co_filename if frame is not None else ""
     return name.startswith(_MACHINERY[0]) or any(part in name for part in _MACHINERY[1:])
 
