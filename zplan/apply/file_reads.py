@@ -15,10 +15,8 @@ or Polars' own file systems, a subprocess) are not seen: such files must be decl
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Iterator
 
 from zplan.hashing import hash_file, listing_digest
 
@@ -128,21 +126,24 @@ def _hook(event: str, args: tuple) -> None:
         watch.note(event, args)
 
 
-@contextlib.contextmanager
-def watching(watch: Watch | None) -> Iterator[None]:
+class watching:
     """Note in ``watch`` (None: nowhere) what the code run inside reads of its project: the step's own
-    code only (its import, its call), not zplan's work around it (inputs loaded, outputs stored)."""
-    global _current, _hooked
-    if watch is None:
-        yield
-        return
-    if not _hooked:  # (an audit hook stays for the process's life: it looks at one global first)
-        sys.addaudithook(_hook)
-        _hooked = True
-    _current = watch
-    try:
-        yield
-    finally:
+    code only (its import, its call), not zplan's work around it (inputs loaded, outputs stored).
+    (A class, not a generator: entered twice for every step.)"""
+
+    def __init__(self, watch: Watch | None) -> None:
+        self.watch = watch
+
+    def __enter__(self) -> None:
+        global _current, _hooked
+        if self.watch is not None:
+            if not _hooked:  # (an audit hook stays for the process's life: it looks at one global first)
+                sys.addaudithook(_hook)
+                _hooked = True
+            _current = self.watch
+
+    def __exit__(self, *exc: object) -> None:
+        global _current
         _current = None
 
 
