@@ -139,3 +139,27 @@ output "version" {{
     assert "NEW!" in (project / edited).read_text()
     assert zplan(project, "output", "version").stdout.strip() == '"NEW!"'
     assert "No changes" in zplan(project, "plan", "-stack", "dask").stdout
+
+
+def test_a_file_read_undeclared_on_a_worker_reruns_its_step_when_edited(tmp_path: Path, dask_cluster, s3_url: str) -> None:
+    """The worker notes what the step's code read of the shipped project; the plan compares it with the client's files."""
+    project = tmp_path / "reads"
+    (project / "conf").mkdir(parents=True)
+    (project / "conf/settings.json").write_text('{"scale": 2}\n')
+    (project / "steps.py").write_text("import json\nfrom pathlib import Path\n\n\n"
+                                      "def scaled(x: int) -> int:\n    return x * json.loads(Path('conf/settings.json').read_text())['scale']\n")
+    (project / "main.zp.hcl").write_text(f'''
+{dask_stack(dask_cluster.address, s3_url)}
+pipeline "p" {{
+  step "scaled" {{
+    source = "steps.py:scaled"
+    params = {{ x = 3 }}
+  }}
+}}
+''')
+    proc = zplan(project, "apply", "-stack", "dask", "-auto-approve")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert zplan(project, "plan", "-stack", "dask", "-detailed-exitcode").returncode == 0
+    (project / "conf/settings.json").write_text('{"scale": 5}\n')
+    plan = zplan(project, "plan", "-stack", "dask", "-no-color")
+    assert "will rerun: conf/settings.json changed since the step read it" in plan.stdout, plan.stdout + plan.stderr
