@@ -175,3 +175,10 @@ def test_an_edit_to_a_read_file_and_to_the_code_names_both(project):
     project.replace("scaled.py", 'x * SETTINGS["scale"]', 'x * SETTINGS["scale"] + 1')
     why = reasons(project.plan_json())["scaled"]
     assert why[0].startswith("code changed") and why[-1].startswith("pkg/settings.json changed since the step read it")
+
+
+def test_lineage_shows_a_file_read_undeclared_and_verify_does_not_look_for_it_in_the_store(project):
+    lineage = project.ok("lineage", "pipeline.p.step.scaled").out
+    assert "read:pkg/settings.json: file read undeclared pkg/settings.json (not snapshotted" in lineage
+    verified = project.ok("verify").out
+    assert "0 missing" in verified and "settings.json" not in verified

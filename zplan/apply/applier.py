@@ -389,7 +389,7 @@ class Applier:
         # The execution first: the write that puts the step's record in state writes it too (executions,
         # then state), so a killed apply never leaves state naming a run ML Metadata has no execution for.
         self.recorder.execution(current, "complete" if result.ok else "failed", result.outputs, result.error, result.started_at, result.finished_at,
-                                result.metadata)
+                                result.metadata, dict(result.reads))
         if result.ok:
             self.tracker.outcome(address, OK)
             self._damaged_inputs.stored_again(result)

@@ -161,9 +161,10 @@ class RunRecorder:
                 for name, out in outputs.items()}
 
     def execution(self, plan: m.StepPlan, state: str, outputs: dict, error: str | None, started: float, finished: float,
-                  metadata: dict | None = None) -> None:
-        """An execution for ML Metadata, with its input and output artifacts (lineage); written with
-        the next state write (``step_done``, or the run's end): never after the state naming it."""
+                  metadata: dict | None = None, reads: dict | None = None) -> None:
+        """An execution for ML Metadata, with its input and output artifacts (lineage), the files its code
+        read undeclared among its inputs; written with the next state write (``step_done``, or the
+        run's end): never after the state naming it."""
         if self.metadata is None:
             return
         from zplan.metadata import ExecutionRecord
@@ -172,7 +173,7 @@ class RunRecorder:
             address=plan.address, pipeline=plan.pipeline, step=plan.step,
             cache_key=plan.cache_key or "", params=digest_record(plan.params, self.secrets),
             code_hash=plan.code_hash, state=state, started_at=started, finished_at=finished, error=error,
-            inputs=self._inputs(plan), outputs={k: _artifact(v) for k, v in outputs.items()},
+            inputs={**self._inputs(plan), **self._read(reads or {})}, outputs={k: _artifact(v) for k, v in outputs.items()},
             # what a step given a secret logs (a prefix, a transform of it) is hidden as its outputs are
             metadata=hide_all(metadata or {}) if plan.sensitive_outputs else metadata or {},
             reasons=self._reasons(plan), cached_from=plan.cached_from.run if state == "cached" and plan.cached_from else None,
@@ -218,6 +219,11 @@ class RunRecorder:
                     if rec:
                         inputs[key] = _artifact(rec)
         return inputs
+
+    def _read(self, reads: dict[str, str | None]) -> dict:
+        """The files a step's code read undeclared, as inputs read in place (``read:PATH``; folders' listings aside)."""
+        return {f"read:{rel}": _artifact({"digest": digest, "uri": (self.project_root / rel).as_uri(), "materializer": READ_UNDECLARED},
+                                         "snapshot", rel) for rel, digest in reads.items() if digest is not None and not rel.endswith("/")}
 
     def deployment(self, address: str, pipeline: str, action: str, models: dict[str, dict], attributes: dict,
                    started: float, finished: float) -> None:
@@ -307,6 +313,9 @@ class RunRecorder:
             run, executions = self.tracker.result.run_id, self._tfx_pending
             self.metadata.record_with(lambda store, pb: record(store, pb, run, executions))
             self._tfx_pending = []
+
+
+READ_UNDECLARED = "reference (read undeclared, not snapshotted)"  # the materializer lineage gives a file its code read
 
 
 def _reference(path: Path, digest: str) -> dict:

@@ -26,7 +26,7 @@ from zplan.operations.state_ops import LockViews
 from zplan.project import ensure_state_dir
 from zplan.state.model import State, store_key
 
-NOT_STORED = "reference (not snapshotted)"  # the materializer lineage gives an input read in place
+NOT_STORED = "reference ("  # how the materializer lineage gives an input read in place begins (declared or not)
 
 
 @dataclass
@@ -80,7 +80,7 @@ def snapshots_read(state: State, store_key: str, run_detail: Callable[[int], Any
                 continue
             for name, artifact in execution.inputs.items():
                 record = artifact.record
-                if record.kind == "snapshot" and record.materializer != NOT_STORED:
+                if record.kind == "snapshot" and not record.materializer.startswith(NOT_STORED):
                     readers.setdefault(record.digest, set()).add((execution.address, name, record.source_path or "?"))
     return readers
 

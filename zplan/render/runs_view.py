@@ -80,7 +80,10 @@ def _lineage(node: LineageNode, name: str, indent: str, lines: list, seen: set) 
         lines.append(("dim", f"{indent}{label}artifact {a.id} (lineage shown above)"))
         return
     seen.add(a.id)
-    if rec.kind == "snapshot" and rec.materializer.startswith("reference"):
+    if rec.kind == "snapshot" and rec.materializer.startswith("reference (read undeclared"):  # (zplan.apply.file_reads)
+        lines.append(("create", f"{indent}{label}file read undeclared {rec.source_path} (not snapshotted: "
+                                f"it may have changed since; {rec.digest[:12]} when the step read it, {a.uri})"))
+    elif rec.kind == "snapshot" and rec.materializer.startswith("reference"):
         lines.append(("create", f"{indent}{label}data reference {rec.source_path} (read in place, not snapshotted: "
                                 f"it may have changed since; {rec.digest[:12]} when planned, {a.uri})"))
     elif rec.kind == "snapshot":
