@@ -137,7 +137,7 @@ CASES = {
     ),
     "empty path of a folder (the project itself)": (
         [(HCL, "output \"total\" {", 'resource "local_directory" "d" {\n  path          = ""\n  force_destroy = true\n}\n\noutput "total" {')],
-        ["validate"], "main.zp.hcl:37", "local_directory: path must be a non-empty string",
+        ["validate"], "main.zp.hcl:38", "local_directory: path must be a non-empty string",  # (at the attribute)
     ),
     "provider block no installed provider takes": (
         [(HCL, "output \"total\" {", 'provider "locl" {\n}\n\noutput "total" {')],
