@@ -9,6 +9,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import NamedTuple
 
@@ -109,6 +110,12 @@ class Project:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
 
+    def write_all(self, files: dict[str, str]) -> "Project":
+        """Write each file (path -> text, indented as in a test module: dedented here)."""
+        for rel, text in files.items():
+            self.write(rel, textwrap.dedent(text).lstrip("\n"))
+        return self
+
     def replace(self, rel: str, old: str, new: str) -> None:
         """Edit a file; the old text must be there (so a test never edits nothing)."""
         text = self.read(rel)
@@ -124,9 +131,9 @@ class Project:
         return {addr.rsplit(".", 1)[1]: rec for addr, rec in store["steps"].items()}
 
     def clone(self, dest: Path) -> "Project":
-        """A copy, state and artifacts included, so a test can change it freely."""
+        """A copy, state and artifacts included, so a test can change it freely (of the same class)."""
         shutil.copytree(self.root, dest, symlinks=True)
-        return Project(dest)
+        return type(self)(dest)
 
     def git_commit_all(self, message: str = "initial") -> str:
         git = ["git", "-C", str(self.root), "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"]

@@ -3,8 +3,6 @@ edits it does not reach, and upgrades of libraries it does not import, rerun not
 
 from __future__ import annotations
 
-import shutil
-import textwrap
 import pytest
 
 from tests.cli.helpers import Project, cli_env, plan_line, reasons, steps_by_action
@@ -100,17 +98,14 @@ class Layout(Project):
 
 @pytest.fixture(scope="module")
 def applied_layout(tmp_path_factory) -> Layout:
-    project = Layout(tmp_path_factory.mktemp("layout") / "project")
-    for rel, text in FILES.items():
-        project.write(rel, textwrap.dedent(text).lstrip("\n"))
+    project = Layout(tmp_path_factory.mktemp("layout") / "project").write_all(FILES)
     project.apply()
     return project
 
 
 @pytest.fixture
 def layout(applied_layout, tmp_path) -> Layout:
-    shutil.copytree(applied_layout.root, tmp_path / "project", symlinks=True)
-    return Layout(tmp_path / "project")
+    return applied_layout.clone(tmp_path / "project")
 
 
 def test_a_helper_edit_names_the_function_and_file_in_the_plan(layout):

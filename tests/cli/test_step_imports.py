@@ -4,8 +4,6 @@ materializer stores a step's outputs never depends on the order of its imports."
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from tests.cli.helpers import LINES_MATERIALIZER, Project, cli_env, reasons, steps_by_action
@@ -67,10 +65,7 @@ class Vendored(Project):
 
 @pytest.fixture
 def project(tmp_path) -> Vendored:
-    made = Vendored(tmp_path / "project")
-    for rel, text in FILES.items():
-        made.write(rel, textwrap.dedent(text).lstrip("\n"))
-    return made
+    return Vendored(tmp_path / "project").write_all(FILES)
 
 
 def _upgrade(project: Vendored, old: str, new: str) -> None:

@@ -5,9 +5,6 @@ its code and the libraries it imports rerun nothing."""
 
 from __future__ import annotations
 
-import shutil
-import textwrap
-
 import pytest
 
 from tests.cli.helpers import Project, reasons, steps_by_action
@@ -103,17 +100,14 @@ FILES = {
 
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory) -> Project:
-    project = Project(tmp_path_factory.mktemp("reads") / "project")
-    for rel, text in FILES.items():
-        project.write(rel, textwrap.dedent(text).lstrip("\n"))
+    project = Project(tmp_path_factory.mktemp("reads") / "project").write_all(FILES)
     project.apply()
     return project
 
 
 @pytest.fixture
 def project(applied, tmp_path) -> Project:
-    shutil.copytree(applied.root, tmp_path / "project", symlinks=True)
-    return Project(tmp_path / "project")
+    return applied.clone(tmp_path / "project")
 
 
 def test_the_reads_are_recorded_and_nothing_else(project):
