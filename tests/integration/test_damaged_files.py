@@ -165,6 +165,20 @@ def test_a_deleted_state_key_is_explained_and_never_replaced(project: Project) -
     refused(project.run("apply", "-auto-approve", "-var", "c=5"), "is missing")
 
 
+@pytest.mark.slow
+def test_a_deleted_state_key_with_state_on_mysql_is_explained_and_never_replaced(tmp_path: Path, mysql_url: str) -> None:
+    """As with state in a file: the sealed values are in the server's row, not in .zplan/state.json."""
+    project = copy_project(TESTDATA / "pipeline", tmp_path / "pipeline")
+    project.replace("main.zp.hcl", "sqlite:///.zplan/metadata.db", mysql_url)
+    project.write("secret.zp.hcl", SENSITIVE_OUTPUT)
+    project.apply()
+    key = project.path(".zplan/state.key")
+    key.unlink()
+    for command in (["plan"], ["apply", "-auto-approve", "-var", "c=5"], ["output", "-raw", "-show-sensitive", "pw"]):
+        refused(project.run(*command), f"the state key {key} is missing", "sensitive values sealed with it", "ZPLAN_STATE_KEY")
+        assert not key.exists()  # no new key made, which could never open what the server holds
+
+
 def test_a_wrong_or_garbled_state_key_is_explained(project: Project) -> None:
     key = project.path(".zplan/state.key")
     key.write_text("not a key\n")
