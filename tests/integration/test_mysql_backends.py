@@ -115,6 +115,40 @@ def test_a_failed_write_leaves_the_old_doc(mariadb_server: MariaDBServer, mysql_
     assert backend.read() == first
 
 
+def _user_granted(server: MariaDBServer, database: str, grants: str) -> str:
+    """A new user with only ``grants`` on ``database`` (made by root, over the socket): its URL."""
+    import uuid
+
+    import pymysql
+
+    user = f"u{uuid.uuid4().hex[:12]}"
+    conn = pymysql.connect(unix_socket=str(server.socket), user="root")
+    with conn.cursor() as cur:
+        cur.execute("CREATE USER %s@'%%' IDENTIFIED BY 'pw'", (user,))
+        cur.execute(f"GRANT {grants} ON `{database}`.* TO %s@'%%'", (user,))
+    conn.close()
+    return f"mysql://{user}:pw@{server.host}:{server.port}/{database}"
+
+
+def test_a_user_who_may_write_the_tables_but_create_nothing_locks_and_writes_state(mariadb_server: MariaDBServer, mysql_url: str) -> None:
+    first = {**empty(), "serial": 1}
+    MySQLBackend(mysql_url).write(first)  # the database and its tables made by a user who may
+    database = _database(mysql_url)
+    writer = MySQLBackend(_user_granted(mariadb_server, database, "SELECT, INSERT, UPDATE, DELETE"))
+    with writer.lock("state rm"):
+        assert writer.read() == first
+        writer.write({**first, "serial": 2})
+    assert writer.current_lock() is None and MySQLBackend(mysql_url).read()["serial"] == 2
+
+    reader = MySQLBackend(_user_granted(mariadb_server, database, "SELECT"))
+    assert reader.read()["serial"] == 2
+    with pytest.raises(DiagnosticError) as refused:
+        with reader.lock("state rm"):
+            pass
+    text = str(refused.value)
+    assert "command denied" in text and f"SELECT, INSERT, UPDATE and DELETE on `{database}`.zplan_state" in text
+
+
 # -- state lock across processes -----------------------------------------------------
 
 HOLDER = """
