@@ -12,7 +12,7 @@ import pytest
 
 import zplan
 
-from tests.cli.helpers import TESTDATA, Project, copy_project, with_read_only
+from tests.cli.helpers import TESTDATA, Project, copy_project, with_full_disk, with_read_only
 
 SENSITIVE_OUTPUT = """
 variable "pw" {
@@ -176,6 +176,15 @@ def test_stack_select_on_a_read_only_state_folder_is_named_and_changes_nothing(p
     project.run("stack", "select", "local")
     result = with_read_only(project, ".zplan", "stack", "select", "local")
     refused(result, f"cannot select the stack: writing {project.path('.zplan/stack')} failed", "make", "writable")
+    assert project.path(".zplan/stack").read_text() == "local\n"
+    assert not [p.name for p in project.path(".zplan").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_stack_select_on_a_full_disk_says_to_free_space_and_changes_nothing(project: Project) -> None:
+    project.run("stack", "select", "local")
+    result = with_full_disk(project, ".zplan", "stack", "select", "local", free_kib=0)
+    refused(result, f"cannot select the stack: writing {project.path('.zplan/stack')} failed: No space left on device",
+            "free some space on the disk holding")
     assert project.path(".zplan/stack").read_text() == "local\n"
     assert not [p.name for p in project.path(".zplan").iterdir() if p.name.endswith(".tmp")]
 

@@ -8,6 +8,7 @@ overrides it for one command.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +71,12 @@ def remember(state_dir: Path, name: str) -> None:
                          "zplan keeps the selected stack in a file of that name: move the folder away (or remove it), "
                          "then run the command again; -stack NAME chooses a stack for one command meanwhile") from None
     except OSError as exc:
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        remedy = f"free some space on the disk holding {state_dir}" if full else \
+            f"make {state_dir} writable (remount it read-write, or chmod u+w it)"
         raise diags.fail(f"cannot select the stack: writing {path} failed: {exc.strerror or exc}",
-                         f"make {state_dir} writable (remount it read-write, or chmod u+w it), then run the command again; "
-                         "-stack NAME chooses a stack for one command meanwhile, and the selection was left as it was") from None
+                         f"{remedy}, then run the command again; -stack NAME chooses a stack for one command "
+                         "meanwhile, and the selection was left as it was") from None
 
 
 def settings(config: Config, name: str, evaluate) -> dict[str, Any]:
