@@ -268,6 +268,18 @@ def test_force_unlock_ends_the_holder(mariadb_server: MariaDBServer, mysql_url: 
     assert "released" in holder.let_go()
 
 
+def test_force_unlock_by_another_database_user_says_who_may_end_the_holder(mariadb_server: MariaDBServer, mysql_url: str, holders) -> None:
+    MySQLBackend(mysql_url).write({**empty(), "serial": 1})
+    holder = holders(mysql_url)
+    other = MySQLBackend(_user_granted(mariadb_server, _database(mysql_url), "SELECT, INSERT, UPDATE, DELETE"))
+    with pytest.raises(DiagnosticError) as refused:
+        other.force_unlock(holder.info.id)
+    text = str(refused.value)
+    assert "cannot release the state lock" in text and "KILL CONNECTION" in text and "the lock is still held" in text
+    assert other.current_lock() == holder.info  # nothing was released
+    assert "released" in holder.let_go()
+
+
 def test_a_write_after_the_server_ended_the_lock_is_refused(mariadb_server: MariaDBServer, mysql_url: str, holders) -> None:
     # the server frees the lock with the connection holding it (a restart, a network cut, a failover):
     # the command went on writing, over what the command that took the lock next wrote

@@ -39,6 +39,7 @@ _TABLES = {  # name -> how it is made
 }
 _ER_NO_SUCH_TABLE = 1146
 _ER_NO_SUCH_THREAD = 1094
+_ER_NOT_OWNER = 1095  # KILL of another user's connection
 _ER_DENIED = (1044, 1142)  # access denied to a database, a command denied on a table
 _LOCK_NAME_MAX = 64  # the server's limit on GET_LOCK names
 _IDLE_SECONDS = 31_536_000  # the longest wait_timeout: a long apply must not lose its lock
@@ -266,6 +267,11 @@ class MySQLBackend:
         except pymysql.err.MySQLError as exc:
             if exc.args and exc.args[0] == _ER_NO_SUCH_THREAD:
                 return  # it ended by itself meanwhile
+            if exc.args and exc.args[0] == _ER_NOT_OWNER:  # the holder connected as another database user
+                raise fail(f"cannot release the state lock: {self.target.user} may not end connection {connection_id} "
+                           f"holding it on {self.target.describe()} (another database user's)",
+                           f"run force-unlock as that user, or have an administrator run KILL CONNECTION {connection_id} "
+                           f"(or grant {self.target.user} CONNECTION ADMIN); the lock is still held") from None
             raise
         # The server frees the named lock once the killed thread is gone: wait for it
         # so a lock taken right after force-unlock does not have to.
