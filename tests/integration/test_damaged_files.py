@@ -12,7 +12,7 @@ import pytest
 
 import zplan
 
-from tests.cli.helpers import TESTDATA, Project, copy_project
+from tests.cli.helpers import TESTDATA, Project, copy_project, with_full_disk, with_read_only
 
 SENSITIVE_OUTPUT = """
 variable "pw" {
@@ -153,6 +153,42 @@ def test_a_lock_file_that_is_a_folder_is_named_and_nothing_is_done(project: Proj
     assert project.run("apply", "-auto-approve", "-var", "c=4").code == 0
 
 
+@pytest.mark.parametrize("damage", ["binary", "folder"])
+def test_a_damaged_stack_selection_is_named_and_stack_select_rewrites_it(project: Project, damage: str) -> None:
+    chosen = project.path(".zplan/stack")
+    if damage == "folder":
+        chosen.mkdir()
+        why = "it is a folder"
+    else:
+        chosen.write_bytes(b"\xff\xfe\x00")
+        why = "it is not text (damaged)"
+    for command in (["plan"], ["state", "list"]):
+        refused(project.run(*command), f"cannot read the selected stack from {chosen}: {why}", "-stack NAME", "zplan stack select NAME")
+    assert project.run("state", "list", "-stack", "local").code == 0  # -stack reads no selection
+    if damage == "folder":
+        refused(project.run("stack", "select", "local"), f"cannot select the stack: {chosen} is a folder", "move the folder away")
+        chosen.rmdir()
+    assert project.run("stack", "select", "local").code == 0 and chosen.read_text() == "local\n"
+    assert project.run("plan").code == 0
+
+
+def test_stack_select_on_a_read_only_state_folder_is_named_and_changes_nothing(project: Project) -> None:
+    project.run("stack", "select", "local")
+    result = with_read_only(project, ".zplan", "stack", "select", "local")
+    refused(result, f"cannot select the stack: writing {project.path('.zplan/stack')} failed", "make", "writable")
+    assert project.path(".zplan/stack").read_text() == "local\n"
+    assert not [p.name for p in project.path(".zplan").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_stack_select_on_a_full_disk_says_to_free_space_and_changes_nothing(project: Project) -> None:
+    project.run("stack", "select", "local")
+    result = with_full_disk(project, ".zplan", "stack", "select", "local", free_kib=0)
+    refused(result, f"cannot select the stack: writing {project.path('.zplan/stack')} failed: No space left on device",
+            "free some space on the disk holding")
+    assert project.path(".zplan/stack").read_text() == "local\n"
+    assert not [p.name for p in project.path(".zplan").iterdir() if p.name.endswith(".tmp")]
+
+
 def test_a_deleted_state_key_is_explained_and_never_replaced(project: Project) -> None:
     key = project.path(".zplan/state.key")
     key.unlink()
@@ -163,6 +199,20 @@ def test_a_deleted_state_key_is_explained_and_never_replaced(project: Project) -
         refused(result, f"the state key {key} is missing", "sensitive values sealed with it", "ZPLAN_STATE_KEY")
     assert not key.exists()  # no new key written over the loss
     refused(project.run("apply", "-auto-approve", "-var", "c=5"), "is missing")
+
+
+@pytest.mark.slow
+def test_a_deleted_state_key_with_state_on_mysql_is_explained_and_never_replaced(tmp_path: Path, mysql_url: str) -> None:
+    """As with state in a file: the sealed values are in the server's row, not in .zplan/state.json."""
+    project = copy_project(TESTDATA / "pipeline", tmp_path / "pipeline")
+    project.replace("main.zp.hcl", "sqlite:///.zplan/metadata.db", mysql_url)
+    project.write("secret.zp.hcl", SENSITIVE_OUTPUT)
+    project.apply()
+    key = project.path(".zplan/state.key")
+    key.unlink()
+    for command in (["plan"], ["apply", "-auto-approve", "-var", "c=5"], ["output", "-raw", "-show-sensitive", "pw"]):
+        refused(project.run(*command), f"the state key {key} is missing", "sensitive values sealed with it", "ZPLAN_STATE_KEY")
+        assert not key.exists()  # no new key made, which could never open what the server holds
 
 
 def test_a_wrong_or_garbled_state_key_is_explained(project: Project) -> None:

@@ -115,6 +115,40 @@ def test_a_failed_write_leaves_the_old_doc(mariadb_server: MariaDBServer, mysql_
     assert backend.read() == first
 
 
+def _user_granted(server: MariaDBServer, database: str, grants: str) -> str:
+    """A new user with only ``grants`` on ``database`` (made by root, over the socket): its URL."""
+    import uuid
+
+    import pymysql
+
+    user = f"u{uuid.uuid4().hex[:12]}"
+    conn = pymysql.connect(unix_socket=str(server.socket), user="root")
+    with conn.cursor() as cur:
+        cur.execute("CREATE USER %s@'%%' IDENTIFIED BY 'pw'", (user,))
+        cur.execute(f"GRANT {grants} ON `{database}`.* TO %s@'%%'", (user,))
+    conn.close()
+    return f"mysql://{user}:pw@{server.host}:{server.port}/{database}"
+
+
+def test_a_user_who_may_write_the_tables_but_create_nothing_locks_and_writes_state(mariadb_server: MariaDBServer, mysql_url: str) -> None:
+    first = {**empty(), "serial": 1}
+    MySQLBackend(mysql_url).write(first)  # the database and its tables made by a user who may
+    database = _database(mysql_url)
+    writer = MySQLBackend(_user_granted(mariadb_server, database, "SELECT, INSERT, UPDATE, DELETE"))
+    with writer.lock("state rm"):
+        assert writer.read() == first
+        writer.write({**first, "serial": 2})
+    assert writer.current_lock() is None and MySQLBackend(mysql_url).read()["serial"] == 2
+
+    reader = MySQLBackend(_user_granted(mariadb_server, database, "SELECT"))
+    assert reader.read()["serial"] == 2
+    with pytest.raises(DiagnosticError) as refused:
+        with reader.lock("state rm"):
+            pass
+    text = str(refused.value)
+    assert "command denied" in text and f"SELECT, INSERT, UPDATE and DELETE on `{database}`.zplan_state" in text
+
+
 # -- state lock across processes -----------------------------------------------------
 
 HOLDER = """
@@ -231,6 +265,18 @@ def test_force_unlock_ends_the_holder(mariadb_server: MariaDBServer, mysql_url: 
     with backend.lock("apply", on_stale=stale.append):
         assert stale == []  # the info was cleared with the lock
     # The old holder finds its connection gone when it finishes, and exits cleanly.
+    assert "released" in holder.let_go()
+
+
+def test_force_unlock_by_another_database_user_says_who_may_end_the_holder(mariadb_server: MariaDBServer, mysql_url: str, holders) -> None:
+    MySQLBackend(mysql_url).write({**empty(), "serial": 1})
+    holder = holders(mysql_url)
+    other = MySQLBackend(_user_granted(mariadb_server, _database(mysql_url), "SELECT, INSERT, UPDATE, DELETE"))
+    with pytest.raises(DiagnosticError) as refused:
+        other.force_unlock(holder.info.id)
+    text = str(refused.value)
+    assert "cannot release the state lock" in text and "KILL CONNECTION" in text and "the lock is still held" in text
+    assert other.current_lock() == holder.info  # nothing was released
     assert "released" in holder.let_go()
 
 

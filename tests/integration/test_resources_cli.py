@@ -264,6 +264,15 @@ def test_import_into_a_block_with_count_names_an_instance_to_give(project: Path)
     assert "resource.local_directory.shard[1]" in zplan(project, "state", "list").stdout
 
 
+def test_import_of_a_step_says_it_adopts_resources_only_and_how_a_step_is_recorded(project: Path) -> None:
+    # it said the step "is not declared in the configuration: add its resource block first"
+    refused = zplan(project, "import", "pipeline.p.step.read", "anything")
+    assert refused.returncode == 1
+    assert "Error: pipeline.p.step.read is a step: `zplan import` adopts resources only" in refused.stderr
+    assert "zplan apply -target pipeline.p.step.read" in refused.stderr
+    assert "pipeline.p.step.read" not in zplan(project, "state", "list").stdout
+
+
 def test_gcp_example_plans_offline_and_apply_fails_fast_without_pulumi(tmp_path: Path) -> None:
     project = tmp_path / "gcp"
     shutil.copytree(ROOT / "examples/gcp-training", project)

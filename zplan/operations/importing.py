@@ -17,9 +17,13 @@ def import_resource(args: ProjectArgs, address: str, id_: str, lock_timeout: str
     if not id_.strip():  # as Terraform: a provider would read it its own way (the local one, as the project folder)
         raise diags.fail("the import ID cannot be empty", f"give the ID of the existing resource: zplan import {address} ID")
     try:
-        key = str(addrs.parse(address))
+        parsed = addrs.parse(address)
     except ValueError as exc:
         raise diags.fail(str(exc)) from None
+    key = str(parsed)
+    if isinstance(parsed, addrs.StepAddr):  # a step's record is made by running it: there is nothing to adopt
+        raise diags.fail(f"{key} is a step: `zplan import` adopts resources only",
+                         f"a step's outputs are recorded by running it: zplan apply -target {key}")
     project = open_project(args)
     ensure_state_dir(project)
     backend = project.state_backend()

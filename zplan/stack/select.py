@@ -8,6 +8,7 @@ overrides it for one command.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ def selected_name(config: Config, state_dir: Path, requested: str | None) -> str
         return requested
     remembered = state_dir / SELECTION_FILE
     if remembered.exists():
-        name = remembered.read_text().strip()
+        name = _remembered(remembered)
         if name in config.stacks or (name == DEFAULT_STACK and not config.stacks):
             return name
         if name:  # renamed or removed: running on another stack instead would surprise
@@ -44,8 +45,38 @@ def selected_name(config: Config, state_dir: Path, requested: str | None) -> str
     return sorted(config.stacks)[0]
 
 
+def _remembered(path: Path) -> str:
+    """The name `zplan stack select` kept in ``path``; a folder or a damaged file there is named."""
+    try:
+        return path.read_bytes().decode("utf-8").strip()
+    except FileNotFoundError:
+        return ""
+    except IsADirectoryError:
+        why = "it is a folder"
+    except UnicodeDecodeError:
+        why = "it is not text (damaged)"
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+    raise diags.fail(f"cannot read the selected stack from {path}: {why}",
+                     "pass -stack NAME, or choose the stack again with `zplan stack select NAME`, which rewrites the file"
+                     + (" once the folder is moved away" if why == "it is a folder" else ""))
+
+
 def remember(state_dir: Path, name: str) -> None:
-    atomic_write_text(state_dir / SELECTION_FILE, name + "\n")
+    path = state_dir / SELECTION_FILE
+    try:
+        atomic_write_text(path, name + "\n")
+    except IsADirectoryError:
+        raise diags.fail(f"cannot select the stack: {path} is a folder",
+                         "zplan keeps the selected stack in a file of that name: move the folder away (or remove it), "
+                         "then run the command again; -stack NAME chooses a stack for one command meanwhile") from None
+    except OSError as exc:
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        remedy = f"free some space on the disk holding {state_dir}" if full else \
+            f"make {state_dir} writable (remount it read-write, or chmod u+w it)"
+        raise diags.fail(f"cannot select the stack: writing {path} failed: {exc.strerror or exc}",
+                         f"{remedy}, then run the command again; -stack NAME chooses a stack for one command "
+                         "meanwhile, and the selection was left as it was") from None
 
 
 def settings(config: Config, name: str, evaluate) -> dict[str, Any]:

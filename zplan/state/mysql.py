@@ -24,21 +24,23 @@ from zplan.metadata.urls import import_pymysql, parse_mysql_url
 from zplan.state.backend import LockInfo, StaleCallback, StateLockedError, StateNotStored, WaitCallback
 from zplan.state.checks import dump_document, parse_document
 
-_TABLES = (
-    """CREATE TABLE IF NOT EXISTS zplan_state (
+_TABLES = {  # name -> how it is made
+    "zplan_state": """CREATE TABLE IF NOT EXISTS zplan_state (
          workspace VARCHAR(255) NOT NULL PRIMARY KEY,
          doc LONGTEXT NOT NULL,
          updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
-    """CREATE TABLE IF NOT EXISTS zplan_lock (
+    "zplan_lock": """CREATE TABLE IF NOT EXISTS zplan_lock (
          workspace VARCHAR(255) NOT NULL PRIMARY KEY,
          info TEXT NOT NULL,
          connection_id BIGINT UNSIGNED NOT NULL,
          created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
-)
+}
 _ER_NO_SUCH_TABLE = 1146
 _ER_NO_SUCH_THREAD = 1094
+_ER_NOT_OWNER = 1095  # KILL of another user's connection
+_ER_DENIED = (1044, 1142)  # access denied to a database, a command denied on a table
 _LOCK_NAME_MAX = 64  # the server's limit on GET_LOCK names
 _IDLE_SECONDS = 31_536_000  # the longest wait_timeout: a long apply must not lose its lock
 
@@ -265,6 +267,11 @@ class MySQLBackend:
         except pymysql.err.MySQLError as exc:
             if exc.args and exc.args[0] == _ER_NO_SUCH_THREAD:
                 return  # it ended by itself meanwhile
+            if exc.args and exc.args[0] == _ER_NOT_OWNER:  # the holder connected as another database user
+                raise fail(f"cannot release the state lock: {self.target.user} may not end connection {connection_id} "
+                           f"holding it on {self.target.describe()} (another database user's)",
+                           f"run force-unlock as that user, or have an administrator run KILL CONNECTION {connection_id} "
+                           f"(or grant {self.target.user} CONNECTION ADMIN); the lock is still held") from None
             raise
         # The server frees the named lock once the killed thread is gone: wait for it
         # so a lock taken right after force-unlock does not have to.
@@ -300,15 +307,21 @@ class MySQLBackend:
 
     @contextlib.contextmanager
     def _created(self, autocommit: bool = False):
-        """A connection to the database, creating it and the tables the first time."""
-        if not self._tables_ready:
-            self.target.ensure_database()
-        conn = self.target.connect(autocommit=autocommit)
+        """A connection to the database, creating it and the tables the first time. Only what is
+        missing is created: the server refuses CREATE ... IF NOT EXISTS to a user who may read and
+        write the tables but create nothing (as a team's database is often set up), even when all exist."""
+        with self._errors():
+            conn = self.target.connect(autocommit=autocommit, missing_ok=True)
+            if conn is None:
+                self.target.ensure_database()
+                conn = self.target.connect(autocommit=autocommit)
         try:
             if not self._tables_ready:
                 with self._errors(), conn.cursor() as cur:
-                    for ddl in _TABLES:
-                        cur.execute(ddl)
+                    cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
+                    present = {row[0].lower() for row in cur.fetchall()}
+                    for name in [n for n in _TABLES if n not in present]:
+                        cur.execute(_TABLES[name])
                 self._tables_ready = True
             yield conn
         finally:
@@ -323,4 +336,10 @@ class MySQLBackend:
         except pymysql.err.MySQLError as exc:
             args = getattr(exc, "args", ())
             text = f"({args[0]}) {args[1]}" if len(args) >= 2 else str(exc)
-            raise fail(f"state backend {self.describe()}: {text}") from None
+            denied = bool(args) and args[0] in _ER_DENIED
+            raise fail(f"state backend {self.describe()}: {text}", self._grants_needed() if denied else "") from None
+
+    def _grants_needed(self) -> str:
+        db = self.target.database
+        return (f"have {self.target.user} granted SELECT, INSERT, UPDATE and DELETE on `{db}`.zplan_state and `{db}`.zplan_lock "
+                f"(and CREATE on `{db}` the first time, to make them), then run the command again")

@@ -22,7 +22,9 @@ KEY_FILE = "state.key"
 
 
 @lru_cache(maxsize=8)
-def _fernet(state_dir: str):
+def _fernet(state_dir: str, create: bool = True):
+    """The key and where it came from; ``create`` makes one when there is none (to seal, never to
+    unseal: a value already sealed needs the key it was sealed with, wherever state is stored)."""
     from cryptography.fernet import Fernet
 
     key = os.environ.get(KEY_ENV)
@@ -30,6 +32,8 @@ def _fernet(state_dir: str):
     if not key:
         path = Path(state_dir) / KEY_FILE
         source = str(path)
+        if not path.exists() and not create:
+            raise _missing_key(path, "the state")
         if not path.exists():
             _refuse_new_key_over_sealed_state(Path(state_dir), path)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,11 +58,15 @@ def _refuse_new_key_over_sealed_state(state_dir: Path, path: Path) -> None:
     except OSError:
         return
     if holds_sealed:
-        raise _key_error(
-            f"the state key {path} is missing, and {state} holds sensitive values sealed with it",
-            f"restore {path.name} (or set ${KEY_ENV} to the key); zplan will not make a new key, "
-            "which could never open those values",
-        )
+        raise _missing_key(path, str(state))
+
+
+def _missing_key(path: Path, state: str) -> "DiagnosticError":
+    return _key_error(
+        f"the state key {path} is missing, and {state} holds sensitive values sealed with it",
+        f"restore {path.name} (or set ${KEY_ENV} to the key); zplan will not make a new key, "
+        "which could never open those values",
+    )
 
 
 def _key_error(summary: str, detail: str = "") -> "DiagnosticError":
@@ -80,7 +88,7 @@ def unseal(value: Any, state_dir: Path) -> Any:
     from cryptography.fernet import InvalidToken
 
     if isinstance(value, dict) and set(value) == {MARK}:
-        fernet, source = _fernet(str(state_dir))
+        fernet, source = _fernet(str(state_dir), create=False)
         try:
             return json.loads(fernet.decrypt(str(value[MARK]).encode()))
         except InvalidToken:
