@@ -25,7 +25,8 @@ _CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyd", ".so", ".pth")
 _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _STDLIB = os.path.dirname(os.__file__) + os.sep
 _PACKAGES = "-packages" + os.sep  # site-packages, dist-packages: installed libraries
-_MACHINERY = ("<frozen ", os.sep + "importlib" + os.sep, os.sep + "pkgutil.py", os.sep + "pkg_resources" + os.sep)
+# (frozen modules of the import system only: os and codecs are frozen too, and os.walk, codecs.open read for the step)
+_MACHINERY = (("<frozen importlib.", "<frozen zipimport>"), os.sep + "importlib" + os.sep, os.sep + "pkgutil.py", os.sep + "pkg_resources" + os.sep)
 
 
 class Watch:

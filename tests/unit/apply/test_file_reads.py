@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import importlib
 import json
 import os
@@ -128,3 +129,14 @@ def test_an_entry_of_the_python_path_opened_is_not_a_read(tmp_path, monkeypatch)
             pass
         Path("conf.json").read_text()
     assert list(watch.recorded([])) == ["conf.json"]
+
+
+def test_a_folder_os_walk_lists_and_a_file_codecs_open_reads_are_noted(tmp_path, monkeypatch):
+    root = _project(tmp_path)
+    monkeypatch.chdir(root)
+    with watching(watch := Watch(str(root))):
+        files = [name for _, _, names in os.walk("data") for name in names]  # (os is a frozen module, as the import system's are)
+        with codecs.open("conf.json", encoding="utf-8") as f:
+            f.read()
+    assert sorted(files) == ["a.txt", "b.txt"]
+    assert sorted(watch.recorded([])) == ["conf.json", "data/"]
