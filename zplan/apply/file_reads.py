@@ -9,7 +9,8 @@ The plan reruns the step when one changed since (``zplan.plan.file_reads``).
 
 What is not noted: files under ``.zplan/``, the artifact store and the interpreter's own folders,
 declared inputs (their digests are already in the key), code (the fingerprint follows it), files
-the step wrote, and reads the import system makes. Readers that open files outside Python (Arrow's
+the step wrote, reads the import system makes and installed packages' metadata (an editable
+install's ``*.egg-info`` in the project). Readers that open files outside Python (Arrow's
 or Polars' own file systems, a subprocess) are not seen: such files must be declared as inputs.
 """
 
@@ -27,6 +28,7 @@ _STDLIB = os.path.dirname(os.__file__) + os.sep
 _PACKAGES = "-packages" + os.sep  # site-packages, dist-packages: installed libraries
 # (frozen modules of the import system only: os and codecs are frozen too, and os.walk, codecs.open read for the step)
 _MACHINERY = (("<frozen importlib.", "<frozen zipimport>"), os.sep + "importlib" + os.sep, os.sep + "pkgutil.py", os.sep + "pkg_resources" + os.sep)
+_METADATA = (os.sep + "importlib" + os.sep + "metadata" + os.sep, os.sep + "importlib_metadata" + os.sep)  # installed packages' metadata
 
 
 class Watch:
@@ -112,9 +114,19 @@ def _standard(filename: str) -> bool:
 
 
 def _from_machinery(frame) -> bool:
-    """Whether a listing or an open comes from the import system or a plugin scan (they go through sys.path)."""
+    """Whether a listing or an open comes from the import system or a plugin scan (they go through sys.path),
+    or from reading an installed package's metadata through Python's own code (pathlib's read_text): a library
+    imported in the step reads an editable install's *.egg-info in the project (its SOURCES.txt, rewritten
+    by each install), and the step's result does not depend on it."""
     name = frame.f_code.co_filename if frame is not None else ""
-    return name.startswith(_MACHINERY[0]) or any(part in name for part in _MACHINERY[1:])
+    if name.startswith(_MACHINERY[0]) or any(part in name for part in _MACHINERY[1:]):
+        return True
+    while frame is not None:  # up through Python's own code only: the first other frame is who asked
+        name = frame.f_code.co_filename
+        if any(part in name for part in _METADATA):
+            return True
+        frame = frame.f_back if _standard(name) else None
+    return False
 
 
 _current: Watch | None = None

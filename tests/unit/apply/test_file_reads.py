@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import importlib
+import importlib.metadata
 import json
 import os
 import sys
@@ -140,3 +141,20 @@ def test_a_folder_os_walk_lists_and_a_file_codecs_open_reads_are_noted(tmp_path,
             f.read()
     assert sorted(files) == ["a.txt", "b.txt"]
     assert sorted(watch.recorded([])) == ["conf.json", "data/"]
+
+
+def test_an_installed_packages_metadata_in_the_project_is_not_a_read(tmp_path, monkeypatch):
+    root = _project(tmp_path)
+    info = root / "myproj.egg-info"  # as an editable install leaves it (SOURCES.txt: rewritten by each install)
+    info.mkdir()
+    (info / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: myproj\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[myproj.plugins]\nx = mod_for_watch:VALUE\n")
+    (info / "SOURCES.txt").write_text("mod_for_watch.py\n")
+    monkeypatch.chdir(root)
+    monkeypatch.syspath_prepend(str(root))
+    with watching(watch := Watch(str(root))):
+        assert importlib.metadata.version("myproj") == "0.1"
+        assert [ep.name for ep in importlib.metadata.entry_points(group="myproj.plugins")] == ["x"]
+        assert importlib.metadata.files("myproj")  # (SOURCES.txt)
+        Path("conf.json").read_text()
+    assert list(watch.recorded([])) == ["conf.json"]
