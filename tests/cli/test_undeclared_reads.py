@@ -5,6 +5,9 @@ its code and the libraries it imports rerun nothing."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from tests.cli.helpers import Project, reasons, steps_by_action
@@ -176,3 +179,30 @@ def test_lineage_shows_a_file_read_undeclared_and_verify_does_not_look_for_it_in
     assert "read:pkg/settings.json: file read undeclared pkg/settings.json (not snapshotted" in lineage
     verified = project.ok("verify").out
     assert "0 missing" in verified and "settings.json" not in verified
+
+
+def test_a_file_whose_name_is_not_utf8_is_noted_recorded_and_named_escaped(tmp_path):
+    project = Project(tmp_path / "project").write_all({
+        "main.zp.hcl": FILES["main.zp.hcl"].split("pipeline")[0] + """
+            pipeline "p" {
+              step "sized" {
+                source = "sized.py:sized"
+              }
+            }
+        """,
+        "sized.py": """
+            import os
+
+
+            def sized() -> int:
+                return sum(len(open(os.path.join("raw", n), "rb").read()) for n in os.listdir("raw"))
+        """,
+    })
+    project.path("raw").mkdir()
+    name = os.path.join(os.fsencode(project.path("raw")), b"caf\xe9.txt")  # (from a zip made on another system)
+    Path(os.fsdecode(name)).write_bytes(b"x")
+    assert "Apply complete: 1 ok." in project.apply().out  # listed and read: state and ML Metadata hold its name
+    assert project.run("plan", "-detailed-exitcode").code == 0
+    assert "read:raw/caf\\xe9.txt" in project.ok("lineage", "pipeline.p.step.sized").out
+    Path(os.fsdecode(name)).write_bytes(b"xy")
+    assert reasons(project.plan_json())["sized"][0].startswith("raw/caf\\xe9.txt changed since the step read it")

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from zplan.apply.tracker import RunTracker
 from zplan.diags import DiagnosticError
+from zplan.hashing import as_text
 from zplan.plan import model as m
 from zplan.plan.steps import StepPlanner
 from zplan.secrets import digest_record, hide_all, holds_secret, is_sealed
@@ -222,8 +223,8 @@ class RunRecorder:
 
     def _read(self, reads: dict[str, str | None]) -> dict:
         """The files a step's code read undeclared, as inputs read in place (``read:PATH``; folders' listings aside)."""
-        return {f"read:{rel}": _artifact({"digest": digest, "uri": (self.project_root / rel).as_uri(), "materializer": READ_UNDECLARED},
-                                         "snapshot", rel) for rel, digest in reads.items() if digest is not None and not rel.endswith("/")}
+        return {f"read:{as_text(rel)}": _artifact({"digest": digest, "uri": (self.project_root / rel).as_uri(), "materializer": READ_UNDECLARED},
+                                                "snapshot", as_text(rel)) for rel, digest in reads.items() if digest is not None and not rel.endswith("/")}
 
     def deployment(self, address: str, pipeline: str, action: str, models: dict[str, dict], attributes: dict,
                    started: float, finished: float) -> None:
