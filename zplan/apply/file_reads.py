@@ -42,7 +42,7 @@ class Watch:
 
     def note(self, event: str, args: tuple) -> None:
         target = args[0] if args else None
-        if target is None and event == "os.scandir":
+        if target is None and event != "open":  # os.listdir(), os.scandir(): the working folder
             target = "."
         if type(target) is str and ".." not in target and (
                 target.startswith(os.sep) and (not target.startswith(self.root[:-1]) or target.startswith(self.own))

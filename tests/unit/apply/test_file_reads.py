@@ -158,3 +158,12 @@ def test_an_installed_packages_metadata_in_the_project_is_not_a_read(tmp_path, m
         assert importlib.metadata.files("myproj")  # (SOURCES.txt)
         Path("conf.json").read_text()
     assert list(watch.recorded([])) == ["conf.json"]
+
+
+def test_the_working_folder_listed_without_a_path_is_noted(tmp_path, monkeypatch):
+    root = _project(tmp_path)
+    monkeypatch.chdir(root / "data")
+    for list_it in (os.listdir, lambda: list(os.scandir())):
+        with watching(watch := Watch(str(root))):
+            assert "a.txt" in {getattr(entry, "name", entry) for entry in list_it()}
+        assert list(watch.recorded([])) == ["data/"]
