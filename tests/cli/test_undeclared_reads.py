@@ -206,3 +206,37 @@ def test_a_file_whose_name_is_not_utf8_is_noted_recorded_and_named_escaped(tmp_p
     assert "read:raw/caf\\xe9.txt" in project.ok("lineage", "pipeline.p.step.sized").out
     Path(os.fsdecode(name)).write_bytes(b"xy")
     assert reasons(project.plan_json())["sized"][0].startswith("raw/caf\\xe9.txt changed since the step read it")
+
+
+def test_a_file_named_after_a_secret_is_followed_but_its_name_is_kept_sealed(tmp_path):
+    project = Project(tmp_path / "project").write_all({
+        "main.zp.hcl": FILES["main.zp.hcl"].split("pipeline")[0] + """
+            variable "tenant" {
+              sensitive = true
+            }
+
+            pipeline "p" {
+              step "tenant_cache" {
+                source = "tenant.py:cached"
+                params = { tenant = var.tenant }
+              }
+            }
+        """,
+        "tenant.py": """
+            def cached(tenant: str) -> int:
+                try:
+                    with open(f"cache/{tenant}.json") as f:
+                        return len(f.read())
+                except FileNotFoundError:
+                    return 0
+        """,
+        "cache/hunter2tenant.json": "{}\n",
+    })
+    project.apply("-var", "tenant=hunter2tenant")
+    for rel in (".zplan/state.json", ".zplan/metadata.db"):
+        assert b"hunter2tenant" not in project.path(rel).read_bytes(), rel
+    assert project.run("plan", "-detailed-exitcode", "-var", "tenant=hunter2tenant").code == 0
+    project.write("cache/hunter2tenant.json", '{"a": 1}\n')
+    assert reasons(project.plan_json("-var", "tenant=hunter2tenant"))["tenant_cache"][0].startswith(
+        "(sensitive) changed since the step read it")
+    assert "hunter2tenant" not in project.ok("plan", "-var", "tenant=another").out  # (not hidden as a secret now)
