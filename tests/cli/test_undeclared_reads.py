@@ -240,3 +240,32 @@ def test_a_file_named_after_a_secret_is_followed_but_its_name_is_kept_sealed(tmp
     assert reasons(project.plan_json("-var", "tenant=hunter2tenant"))["tenant_cache"][0].startswith(
         "(sensitive) changed since the step read it")
     assert "hunter2tenant" not in project.ok("plan", "-var", "tenant=another").out  # (not hidden as a secret now)
+
+
+def test_two_steps_logging_into_one_folder_do_not_rerun_each_other(tmp_path):
+    project = Project(tmp_path / "project").write_all({
+        "main.zp.hcl": FILES["main.zp.hcl"].split("pipeline")[0] + """
+            pipeline "p" {
+              step "first" {
+                source = "train.py:train"
+                params = { seed = 1 }
+              }
+              step "second" {
+                source = "train.py:train"
+                params = { seed = 2 }
+              }
+            }
+        """,
+        # as a logger picks its next version_N folder (Lightning's lightning_logs/)
+        "train.py": """
+            import os
+
+
+            def train(seed: int) -> int:
+                os.makedirs("lightning_logs", exist_ok=True)
+                os.mkdir(f"lightning_logs/version_{len(os.listdir('lightning_logs'))}")
+                return seed
+        """,
+    })
+    project.apply("-parallelism", "1")
+    assert project.run("plan", "-detailed-exitcode").code == 0

@@ -9,9 +9,10 @@ The plan reruns the step when one changed since (``zplan.plan.file_reads``).
 
 What is not noted: files under ``.zplan/``, the artifact store and the interpreter's own folders,
 declared inputs (their digests are already in the key), code (the fingerprint follows it), files
-the step wrote, reads the import system makes and installed packages' metadata (an editable
-install's ``*.egg-info`` in the project). Readers that open files outside Python (Arrow's
-or Polars' own file systems, a subprocess) are not seen: such files must be declared as inputs.
+the step wrote, the names in a folder it wrote into, reads the import system makes and installed
+packages' metadata (an editable install's ``*.egg-info`` in the project). Readers that open files
+outside Python (Arrow's or Polars' own file systems, a subprocess) are not seen: such files must be
+declared as inputs.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class Watch:
                 return
             flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
             (self.written if flags & _WRITING or _writes(args[1] if len(args) > 1 else None) else self.read).add(path)
+        elif event == "os.mkdir":
+            self.written.add(path)
         elif self._step_listed(path, sys._getframe(2)):
             self.read.add(path + os.sep)
 
@@ -88,9 +91,12 @@ class Watch:
         # each path left out, and what is under it (a folder holding the project, as a prefix may, leaves nothing out)
         paths = {p for p in map(os.path.abspath, left_out) if p.startswith(root)}
         under = tuple(p + os.sep for p in paths)
+        # a folder the step wrote into is its own (a log folder it lists for the next version_N to make): its
+        # names follow from its runs, and the runs of every other step logging there would rerun it, in turn
+        filled = {os.path.dirname(p) + os.sep for p in self.written}
         found: dict[str, str | None] = {}
         for path in sorted(candidates):
-            if path.rstrip(os.sep) in paths or path.startswith(under):
+            if path.rstrip(os.sep) in paths or path.startswith(under) or path in filled:
                 continue
             rel = path[len(root):].replace(os.sep, "/") or "./"
             if path.endswith(os.sep):
@@ -135,7 +141,7 @@ _hooked = False
 
 def _hook(event: str, args: tuple) -> None:
     watch = _current
-    if watch is not None and event in ("open", "os.listdir", "os.scandir"):
+    if watch is not None and event in ("open", "os.listdir", "os.scandir", "os.mkdir"):
         watch.note(event, args)
 
 

@@ -167,3 +167,15 @@ def test_the_working_folder_listed_without_a_path_is_noted(tmp_path, monkeypatch
         with watching(watch := Watch(str(root))):
             assert "a.txt" in {getattr(entry, "name", entry) for entry in list_it()}
         assert list(watch.recorded([])) == ["data/"]
+
+
+def test_a_folder_the_step_wrote_into_is_its_own_and_its_names_are_not_followed(tmp_path, monkeypatch):
+    root = _project(tmp_path)
+    monkeypatch.chdir(root)
+    (root / "logs" / "version_0").mkdir(parents=True)
+    (root / "runs").mkdir()
+    with watching(watch := Watch(str(root))):
+        os.mkdir(f"logs/version_{len(os.listdir('logs'))}")  # as a logger picks its next version
+        Path(f"runs/run_{len(os.listdir('runs'))}.json").write_text("{}")
+        sorted(Path("data").glob("*.txt"))
+    assert sorted(watch.recorded([])) == ["data/"]
