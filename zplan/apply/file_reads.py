@@ -9,7 +9,7 @@ The plan reruns the step when one changed since (``zplan.plan.file_reads``).
 
 What is not noted: files under ``.zplan/``, the artifact store and the interpreter's own folders,
 declared inputs (their digests are already in the key), code (the fingerprint follows it), files
-the step wrote, the names in a folder it wrote into, reads the import system makes and installed
+the step wrote, the names in a folder it added to, reads the import system makes and installed
 packages' metadata (an editable install's ``*.egg-info`` in the project). Readers that open files
 outside Python (Arrow's or Polars' own file systems, a subprocess) are not seen: such files must be
 declared as inputs.
@@ -40,6 +40,7 @@ class Watch:
         self.own = self.root + STATE_DIR + os.sep  # (left out at once: a step's snapshots and logs are there)
         self.read: set[str] = set()
         self.written: set[str] = set()
+        self.made: set[str] = set()  # files and folders the step added: the folders holding them are its own
 
     def note(self, event: str, args: tuple) -> None:
         target = args[0] if args else None
@@ -58,11 +59,20 @@ class Watch:
             if path.endswith(_CODE_SUFFIXES) or f"{os.sep}__pycache__{os.sep}" in path or self._path_entry(path, sys._getframe(2)):
                 return
             flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
-            (self.written if flags & _WRITING or _writes(args[1] if len(args) > 1 else None) else self.read).add(path)
+            writing = flags & _WRITING or _writes(args[1] if len(args) > 1 else None)
+            (self.written if writing else self.read).add(path)
+            if writing:
+                self._made(path)
         elif event == "os.mkdir":
             self.written.add(path)
+            self._made(path)
         elif self._step_listed(path, sys._getframe(2)):
             self.read.add(path + os.sep)
+
+    def _made(self, path: str) -> None:
+        """Note a file or folder the step makes (one there already, rewritten or made again, is not new)."""
+        if not os.path.lexists(path):
+            self.made.add(path)
 
     @staticmethod
     def _path_entry(path: str, frame) -> bool:
@@ -91,9 +101,9 @@ class Watch:
         # each path left out, and what is under it (a folder holding the project, as a prefix may, leaves nothing out)
         paths = {p for p in map(os.path.abspath, left_out) if p.startswith(root)}
         under = tuple(p + os.sep for p in paths)
-        # a folder the step wrote into is its own (a log folder it lists for the next version_N to make): its
+        # a folder the step added to is its own (a log folder it lists for the next version_N to make): its
         # names follow from its runs, and the runs of every other step logging there would rerun it, in turn
-        filled = {os.path.dirname(p) + os.sep for p in self.written}
+        filled = {os.path.dirname(p) + os.sep for p in self.made}
         found: dict[str, str | None] = {}
         for path in sorted(candidates):
             if path.rstrip(os.sep) in paths or path.startswith(under) or path in filled:

@@ -178,4 +178,6 @@ def test_a_folder_the_step_wrote_into_is_its_own_and_its_names_are_not_followed(
         os.mkdir(f"logs/version_{len(os.listdir('logs'))}")  # as a logger picks its next version
         Path(f"runs/run_{len(os.listdir('runs'))}.json").write_text("{}")
         sorted(Path("data").glob("*.txt"))
+        os.makedirs("data", exist_ok=True)  # there already: still the step's input, not its own
+        Path("data/b.txt").write_text("b")  # rewritten, not added
     assert sorted(watch.recorded([])) == ["data/"]
