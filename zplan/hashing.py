@@ -80,9 +80,16 @@ def hash_file(path: str | os.PathLike[str]) -> str:
 def listing_digest(path: str) -> str | None:
     """The digest of a folder's names (None: no such folder): what a step that listed it saw."""
     try:
-        return hash_value(sorted(os.listdir(path)))
+        names = os.listdir(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    return hash_value(sorted(map(as_text, names)))
+
+
+def as_text(name: str) -> str:
+    """A file name as text can hold it (JSON, ML Metadata, a terminal): one that is not UTF-8 (a file from
+    a zip made elsewhere) with those bytes escaped (\\xe9)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def iter_tree(root: Path) -> Iterable[Path]:

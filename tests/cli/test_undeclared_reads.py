@@ -5,6 +5,9 @@ its code and the libraries it imports rerun nothing."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from tests.cli.helpers import Project, reasons, steps_by_action
@@ -176,3 +179,93 @@ def test_lineage_shows_a_file_read_undeclared_and_verify_does_not_look_for_it_in
     assert "read:pkg/settings.json: file read undeclared pkg/settings.json (not snapshotted" in lineage
     verified = project.ok("verify").out
     assert "0 missing" in verified and "settings.json" not in verified
+
+
+def test_a_file_whose_name_is_not_utf8_is_noted_recorded_and_named_escaped(tmp_path):
+    project = Project(tmp_path / "project").write_all({
+        "main.zp.hcl": FILES["main.zp.hcl"].split("pipeline")[0] + """
+            pipeline "p" {
+              step "sized" {
+                source = "sized.py:sized"
+              }
+            }
+        """,
+        "sized.py": """
+            import os
+
+
+            def sized() -> int:
+                return sum(len(open(os.path.join("raw", n), "rb").read()) for n in os.listdir("raw"))
+        """,
+    })
+    project.path("raw").mkdir()
+    name = os.path.join(os.fsencode(project.path("raw")), b"caf\xe9.txt")  # (from a zip made on another system)
+    Path(os.fsdecode(name)).write_bytes(b"x")
+    assert "Apply complete: 1 ok." in project.apply().out  # listed and read: state and ML Metadata hold its name
+    assert project.run("plan", "-detailed-exitcode").code == 0
+    assert "read:raw/caf\\xe9.txt" in project.ok("lineage", "pipeline.p.step.sized").out
+    Path(os.fsdecode(name)).write_bytes(b"xy")
+    assert reasons(project.plan_json())["sized"][0].startswith("raw/caf\\xe9.txt changed since the step read it")
+
+
+def test_a_file_named_after_a_secret_is_followed_but_its_name_is_kept_sealed(tmp_path):
+    project = Project(tmp_path / "project").write_all({
+        "main.zp.hcl": FILES["main.zp.hcl"].split("pipeline")[0] + """
+            variable "tenant" {
+              sensitive = true
+            }
+
+            pipeline "p" {
+              step "tenant_cache" {
+                source = "tenant.py:cached"
+                params = { tenant = var.tenant }
+              }
+            }
+        """,
+        "tenant.py": """
+            def cached(tenant: str) -> int:
+                try:
+                    with open(f"cache/{tenant}.json") as f:
+                        return len(f.read())
+                except FileNotFoundError:
+                    return 0
+        """,
+        "cache/hunter2tenant.json": "{}\n",
+    })
+    project.apply("-var", "tenant=hunter2tenant")
+    for rel in (".zplan/state.json", ".zplan/metadata.db"):
+        assert b"hunter2tenant" not in project.path(rel).read_bytes(), rel
+    assert project.run("plan", "-detailed-exitcode", "-var", "tenant=hunter2tenant").code == 0
+    project.write("cache/hunter2tenant.json", '{"a": 1}\n')
+    assert reasons(project.plan_json("-var", "tenant=hunter2tenant"))["tenant_cache"][0].startswith(
+        "(sensitive) changed since the step read it")
+    assert "hunter2tenant" not in project.ok("plan", "-var", "tenant=another").out  # (not hidden as a secret now)
+
+
+def test_two_steps_logging_into_one_folder_do_not_rerun_each_other(tmp_path):
+    project = Project(tmp_path / "project").write_all({
+        "main.zp.hcl": FILES["main.zp.hcl"].split("pipeline")[0] + """
+            pipeline "p" {
+              step "first" {
+                source = "train.py:train"
+                params = { seed = 1 }
+              }
+              step "second" {
+                source = "train.py:train"
+                params = { seed = 2 }
+              }
+            }
+        """,
+        # as a logger picks its next version_N folder (Lightning's lightning_logs/)
+        "train.py": """
+            import os
+
+
+            def train(seed: int) -> int:
+                os.makedirs("lightning_logs", exist_ok=True)
+                os.mkdir(f"lightning_logs/version_{len(os.listdir('lightning_logs'))}")
+                return seed
+        """,
+    })
+    project.apply("-parallelism", "1")
+    assert project.run("plan", "-detailed-exitcode").code == 0

@@ -9,8 +9,10 @@ The plan reruns the step when one changed since (``zplan.plan.file_reads``).
 
 What is not noted: files under ``.zplan/``, the artifact store and the interpreter's own folders,
 declared inputs (their digests are already in the key), code (the fingerprint follows it), files
-the step wrote, and reads the import system makes. Readers that open files outside Python (Arrow's
-or Polars' own file systems, a subprocess) are not seen: such files must be declared as inputs.
+the step wrote, the names in a folder it added to, reads the import system makes and installed
+packages' metadata (an editable install's ``*.egg-info`` in the project). Readers that open files
+outside Python (Arrow's or Polars' own file systems, a subprocess) are not seen: such files must be
+declared as inputs.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ _CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyd", ".so", ".pth")
 _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _STDLIB = os.path.dirname(os.__file__) + os.sep
 _PACKAGES = "-packages" + os.sep  # site-packages, dist-packages: installed libraries
-_MACHINERY = ("<frozen ", os.sep + "importlib" + os.sep, os.sep + "pkgutil.py", os.sep + "pkg_resources" + os.sep)
+# (frozen modules of the import system only: os and codecs are frozen too, and os.walk, codecs.open read for the step)
+_MACHINERY = (("<frozen importlib.", "<frozen zipimport>"), os.sep + "importlib" + os.sep, os.sep + "pkgutil.py", os.sep + "pkg_resources" + os.sep)
+_METADATA = (os.sep + "importlib" + os.sep + "metadata" + os.sep, os.sep + "importlib_metadata" + os.sep)  # installed packages' metadata
 
 
 class Watch:
@@ -36,10 +40,11 @@ class Watch:
         self.own = self.root + STATE_DIR + os.sep  # (left out at once: a step's snapshots and logs are there)
         self.read: set[str] = set()
         self.written: set[str] = set()
+        self.made: set[str] = set()  # files and folders the step added: the folders holding them are its own
 
     def note(self, event: str, args: tuple) -> None:
         target = args[0] if args else None
-        if target is None and event == "os.scandir":
+        if target is None and event != "open":  # os.listdir(), os.scandir(): the working folder
             target = "."
         if type(target) is str and ".." not in target and (
                 target.startswith(os.sep) and (not target.startswith(self.root[:-1]) or target.startswith(self.own))
@@ -54,9 +59,20 @@ class Watch:
             if path.endswith(_CODE_SUFFIXES) or f"{os.sep}__pycache__{os.sep}" in path or self._path_entry(path, sys._getframe(2)):
                 return
             flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
-            (self.written if flags & _WRITING or _writes(args[1] if len(args) > 1 else None) else self.read).add(path)
+            writing = flags & _WRITING or _writes(args[1] if len(args) > 1 else None)
+            (self.written if writing else self.read).add(path)
+            if writing:
+                self._made(path)
+        elif event == "os.mkdir":
+            self.written.add(path)
+            self._made(path)
         elif self._step_listed(path, sys._getframe(2)):
             self.read.add(path + os.sep)
+
+    def _made(self, path: str) -> None:
+        """Note a file or folder the step makes (one there already, rewritten or made again, is not new)."""
+        if not os.path.lexists(path):
+            self.made.add(path)
 
     @staticmethod
     def _path_entry(path: str, frame) -> bool:
@@ -85,9 +101,12 @@ class Watch:
         # each path left out, and what is under it (a folder holding the project, as a prefix may, leaves nothing out)
         paths = {p for p in map(os.path.abspath, left_out) if p.startswith(root)}
         under = tuple(p + os.sep for p in paths)
+        # a folder the step added to is its own (a log folder it lists for the next version_N to make): its
+        # names follow from its runs, and the runs of every other step logging there would rerun it, in turn
+        filled = {os.path.dirname(p) + os.sep for p in self.made}
         found: dict[str, str | None] = {}
         for path in sorted(candidates):
-            if path.rstrip(os.sep) in paths or path.startswith(under):
+            if path.rstrip(os.sep) in paths or path.startswith(under) or path in filled:
                 continue
             rel = path[len(root):].replace(os.sep, "/") or "./"
             if path.endswith(os.sep):
@@ -111,9 +130,19 @@ def _standard(filename: str) -> bool:
 
 
 def _from_machinery(frame) -> bool:
-    """Whether a listing or an open comes from the import system or a plugin scan (they go through sys.path)."""
+    """Whether a listing or an open comes from the import system or a plugin scan (they go through sys.path),
+    or from reading an installed package's metadata through Python's own code (pathlib's read_text): a library
+    imported in the step reads an editable install's *.egg-info in the project (its SOURCES.txt, rewritten
+    by each install), and the step's result does not depend on it."""
     name = frame.f_code.co_filename if frame is not None else ""
-    return name.startswith(_MACHINERY[0]) or any(part in name for part in _MACHINERY[1:])
+    if name.startswith(_MACHINERY[0]) or any(part in name for part in _MACHINERY[1:]):
+        return True
+    while frame is not None:  # up through Python's own code only: the first other frame is who asked
+        name = frame.f_code.co_filename
+        if any(part in name for part in _METADATA):
+            return True
+        frame = frame.f_back if _standard(name) else None
+    return False
 
 
 _current: Watch | None = None
@@ -122,7 +151,7 @@ _hooked = False
 
 def _hook(event: str, args: tuple) -> None:
     watch = _current
-    if watch is not None and event in ("open", "os.listdir", "os.scandir"):
+    if watch is not None and event in ("open", "os.listdir", "os.scandir", "os.mkdir"):
         watch.note(event, args)
 
 

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from zplan.apply.tracker import RunTracker
 from zplan.diags import DiagnosticError
+from zplan.hashing import as_text
 from zplan.plan import model as m
 from zplan.plan.steps import StepPlanner
 from zplan.secrets import digest_record, hide_all, holds_secret, is_sealed
@@ -121,11 +122,20 @@ class RunRecorder:
         now = finished_at or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         if plan.sensitive_outputs or self._hold_secret(outputs):  # (a step declared free of secrets may still return one)
             outputs = self._sealed_values(outputs)
-        record = StepRecord(status, plan.cache_key, planner.fingerprint(plan), outputs, run, now, error or None, reads=reads or {})
+        record = StepRecord(status, plan.cache_key, planner.fingerprint(plan), outputs, run, now, error or None, reads=self._sealed_reads(reads or {}))
         self._note_unwritten(plan.address, record)
         self.state.put_step(self.tracker.store_key, plan.address, record)
         self.tracker.result.changed = True
         self.flush()
+
+    def _sealed_reads(self, reads: dict) -> dict:
+        """The files a step read undeclared as state keeps them: sealed, all of them, when a path holds a
+        secret's text (a file named after a tenant's key), which the plan unseals to look at them."""
+        if is_sealed(reads) or not any(holds_secret(rel, self.secrets) for rel in reads):
+            return reads
+        from zplan.state import secrets as sealed
+
+        return sealed.seal(reads, self.project_root / ".zplan")
 
     def _hold_secret(self, outputs: dict) -> bool:
         """Whether a small value state keeps of ``outputs`` (or its meta) holds a known secret's text."""
@@ -222,8 +232,9 @@ class RunRecorder:
 
     def _read(self, reads: dict[str, str | None]) -> dict:
         """The files a step's code read undeclared, as inputs read in place (``read:PATH``; folders' listings aside)."""
-        return {f"read:{rel}": _artifact({"digest": digest, "uri": (self.project_root / rel).as_uri(), "materializer": READ_UNDECLARED},
-                                         "snapshot", rel) for rel, digest in reads.items() if digest is not None and not rel.endswith("/")}
+        return {f"read:{as_text(rel)}": _artifact({"digest": digest, "uri": (self.project_root / rel).as_uri(), "materializer": READ_UNDECLARED},
+                                                "snapshot", as_text(rel)) for rel, digest in reads.items()
+                if digest is not None and not rel.endswith("/") and not holds_secret(rel, self.secrets)}  # (one named by a secret: in state alone, sealed)
 
     def deployment(self, address: str, pipeline: str, action: str, models: dict[str, dict], attributes: dict,
                    started: float, finished: float) -> None:

@@ -12,25 +12,33 @@ from __future__ import annotations
 import os
 import stat
 
-from zplan.hashing import StatCache, listing_digest
+from zplan.hashing import StatCache, as_text, listing_digest
 from zplan.plan import model as m
+from zplan.secrets import SENSITIVE, is_sealed
 
 _ADVICE = "a file its code reads without declaring it: declare it in inputs to snapshot it"
 
 
 def changed_reads(reads: dict[str, str | None], root: str, stat_cache: StatCache) -> m.Reason | None:
-    """The reason a result that read ``reads`` cannot be reused now, or None."""
+    """The reason a result that read ``reads`` cannot be reused now, or None (``reads`` are sealed in state
+    when a path holds a secret)."""
+    hidden = is_sealed(reads)  # (its paths named only as "(sensitive)": the secret may be another one now)
+    if hidden:
+        from zplan.state import secrets as sealed
+
+        reads = sealed.unseal(reads, os.path.join(root, ".zplan"))
     changed = [(rel, was) for rel, was in reads.items() if _digest_now(rel, root, stat_cache) != was]
     if not changed:
         return None
     rel, was = changed[0]
+    name = SENSITIVE if hidden else as_text(rel)  # (a name that is not UTF-8, escaped)
     more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
     if rel.endswith("/"):
-        what = f"the files in {rel} changed since the step listed them"
+        what = f"the files in {name} changed since the step listed them"
     elif was is None:
-        what = f"{rel} exists now, where the step looked for it and found nothing"
+        what = f"{name} exists now, where the step looked for it and found nothing"
     else:
-        what = f"{rel} changed since the step read it" if os.path.lexists(os.path.join(root, rel)) else f"{rel}, which the step read, is gone"
+        what = f"{name} changed since the step read it" if os.path.lexists(os.path.join(root, rel)) else f"{name}, which the step read, is gone"
     return m.Reason(m.FILE_READ_CHANGED, f"{what}{more} ({_ADVICE})")
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import importlib
+import importlib.metadata
 import json
 import os
 import sys
@@ -128,3 +130,54 @@ def test_an_entry_of_the_python_path_opened_is_not_a_read(tmp_path, monkeypatch)
             pass
         Path("conf.json").read_text()
     assert list(watch.recorded([])) == ["conf.json"]
+
+
+def test_a_folder_os_walk_lists_and_a_file_codecs_open_reads_are_noted(tmp_path, monkeypatch):
+    root = _project(tmp_path)
+    monkeypatch.chdir(root)
+    with watching(watch := Watch(str(root))):
+        files = [name for _, _, names in os.walk("data") for name in names]  # (os is a frozen module, as the import system's are)
+        with codecs.open("conf.json", encoding="utf-8") as f:
+            f.read()
+    assert sorted(files) == ["a.txt", "b.txt"]
+    assert sorted(watch.recorded([])) == ["conf.json", "data/"]
+
+
+def test_an_installed_packages_metadata_in_the_project_is_not_a_read(tmp_path, monkeypatch):
+    root = _project(tmp_path)
+    info = root / "myproj.egg-info"  # as an editable install leaves it (SOURCES.txt: rewritten by each install)
+    info.mkdir()
+    (info / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: myproj\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[myproj.plugins]\nx = mod_for_watch:VALUE\n")
+    (info / "SOURCES.txt").write_text("mod_for_watch.py\n")
+    monkeypatch.chdir(root)
+    monkeypatch.syspath_prepend(str(root))
+    with watching(watch := Watch(str(root))):
+        assert importlib.metadata.version("myproj") == "0.1"
+        assert [ep.name for ep in importlib.metadata.entry_points(group="myproj.plugins")] == ["x"]
+        assert importlib.metadata.files("myproj")  # (SOURCES.txt)
+        Path("conf.json").read_text()
+    assert list(watch.recorded([])) == ["conf.json"]
+
+
+def test_the_working_folder_listed_without_a_path_is_noted(tmp_path, monkeypatch):
+    root = _project(tmp_path)
+    monkeypatch.chdir(root / "data")
+    for list_it in (os.listdir, lambda: list(os.scandir())):
+        with watching(watch := Watch(str(root))):
+            assert "a.txt" in {getattr(entry, "name", entry) for entry in list_it()}
+        assert list(watch.recorded([])) == ["data/"]
+
+
+def test_a_folder_the_step_wrote_into_is_its_own_and_its_names_are_not_followed(tmp_path, monkeypatch):
+    root = _project(tmp_path)
+    monkeypatch.chdir(root)
+    (root / "logs" / "version_0").mkdir(parents=True)
+    (root / "runs").mkdir()
+    with watching(watch := Watch(str(root))):
+        os.mkdir(f"logs/version_{len(os.listdir('logs'))}")  # as a logger picks its next version
+        Path(f"runs/run_{len(os.listdir('runs'))}.json").write_text("{}")
+        sorted(Path("data").glob("*.txt"))
+        os.makedirs("data", exist_ok=True)  # there already: still the step's input, not its own
+        Path("data/b.txt").write_text("b")  # rewritten, not added
+    assert sorted(watch.recorded([])) == ["data/"]
