@@ -83,6 +83,8 @@ def listing_digest(path: str) -> str | None:
         names = os.listdir(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as exc:  # (one this process may not list: as the step found it, until it may)
+        return f"unlistable: {exc.strerror}"
     return hash_value(sorted(map(as_text, names)))
 
 

@@ -112,8 +112,17 @@ class Watch:
             if path.endswith(os.sep):
                 found[rel] = listing_digest(path)
             elif os.path.isfile(path) or not os.path.lexists(path):  # (a FIFO or a device: never read here)
-                found[rel] = hash_file(path) if os.path.lexists(path) else None
+                found[rel] = _file_digest(path) if os.path.lexists(path) else None
         return found
+
+
+def _file_digest(path: str) -> str:
+    """A file's digest; for one this process may not read (the step tried, and handled the refusal), what the
+    plan finds for it too (``zplan.plan.file_reads``), so that it reruns the step once it becomes readable."""
+    try:
+        return hash_file(path)
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
 
 
 def _writes(mode: object) -> bool:

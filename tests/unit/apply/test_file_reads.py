@@ -181,3 +181,26 @@ def test_a_folder_the_step_wrote_into_is_its_own_and_its_names_are_not_followed(
         os.makedirs("data", exist_ok=True)  # there already: still the step's input, not its own
         Path("data/b.txt").write_text("b")  # rewritten, not added
     assert sorted(watch.recorded([])) == ["data/"]
+
+
+def test_a_file_or_folder_the_worker_may_not_read_is_recorded_as_the_plan_finds_it(tmp_path, monkeypatch):
+    # (a permission refusal cannot be made for root, who runs these tests: the operating system's answer is stood in for)
+    import zplan.apply.file_reads as worker_side
+    import zplan.hashing as hashing
+
+    root = _project(tmp_path)
+    monkeypatch.chdir(root)
+    with watching(watch := Watch(str(root))):
+        Path("conf.json").read_text()
+        os.listdir("data")
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(worker_side, "hash_file", refused)
+    monkeypatch.setattr(hashing.os, "listdir", refused)
+    recorded = watch.recorded([])
+    assert recorded == {"conf.json": "unreadable: Permission denied", "data/": "unlistable: Permission denied"}
+    cache = StatCache(None)
+    monkeypatch.setattr(cache, "file_hash", refused)
+    assert changed_reads(recorded, str(root), cache) is None  # still refused: nothing to rerun for
