@@ -36,6 +36,19 @@ class Lines:
 """
 
 
+LOCAL_STACK = """stack "local" {
+  orchestrator   = "local"
+  artifact_store = "file://.zplan/artifacts"
+  metadata_store = "sqlite:///.zplan/metadata.db"
+}
+"""
+
+
+def with_local_stack(hcl: str) -> str:
+    """A configuration (indented as in a test module) after the stack most tests run on."""
+    return LOCAL_STACK + "\n" + textwrap.dedent(hcl).lstrip("\n")
+
+
 class Result(NamedTuple):
     """What one command did: unpacks as (code, out, err)."""
 

@@ -5,16 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli.helpers import Project, cli_env, plan_line, reasons, steps_by_action
+from tests.cli.helpers import Project, cli_env, plan_line, reasons, steps_by_action, with_local_stack
 
 FILES = {
-    "main.zp.hcl": """
-        stack "local" {
-          orchestrator   = "local"
-          artifact_store = "file://.zplan/artifacts"
-          metadata_store = "sqlite:///.zplan/metadata.db"
-        }
-
+    "main.zp.hcl": with_local_stack("""
         pipeline "p" {
           step "load" {
             source = "steps/run.py:load"
@@ -33,7 +27,7 @@ FILES = {
             inputs = { values = step.train.outputs.output }
           }
         }
-    """,
+    """),
     "data/numbers.txt": "1\n2\n3\n",
     "pkg/__init__.py": "",
     "pkg/sub/__init__.py": "",

@@ -6,16 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli.helpers import LINES_MATERIALIZER, Project, cli_env, reasons, steps_by_action
+from tests.cli.helpers import LINES_MATERIALIZER, Project, cli_env, reasons, steps_by_action, with_local_stack
 
 FILES = {
-    "main.zp.hcl": """
-        stack "local" {
-          orchestrator   = "local"
-          artifact_store = "file://.zplan/artifacts"
-          metadata_store = "sqlite:///.zplan/metadata.db"
-        }
-
+    "main.zp.hcl": with_local_stack("""
         pipeline "p" {
           step "make" {
             source = "steps/make.py:make"
@@ -24,7 +18,7 @@ FILES = {
             source = "steps/other.py:other"
           }
         }
-    """,
+    """),
     "steps/__init__.py": "",
     "steps/make.py": """
         import beta

@@ -10,16 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import Project, reasons, steps_by_action
+from tests.cli.helpers import Project, reasons, steps_by_action, with_local_stack
 
 FILES = {
-    "main.zp.hcl": """
-        stack "local" {
-          orchestrator   = "local"
-          artifact_store = "file://.zplan/artifacts"
-          metadata_store = "sqlite:///.zplan/metadata.db"
-        }
-
+    "main.zp.hcl": with_local_stack("""
         pipeline "p" {
           step "scaled" {
             source = "scaled.py:scaled"
@@ -43,7 +37,7 @@ FILES = {
             source = "other.py:scratch"
           }
         }
-    """,
+    """),
     "pkg/__init__.py": "",
     "pkg/settings.py": """
         import json
@@ -183,13 +177,13 @@ def test_lineage_shows_a_file_read_undeclared_and_verify_does_not_look_for_it_in
 
 def test_a_file_whose_name_is_not_utf8_is_noted_recorded_and_named_escaped(tmp_path):
     project = Project(tmp_path / "project").write_all({
-        "main.zp.hcl": FILES["main.zp.hcl"].split("pipeline")[0] + """
+        "main.zp.hcl": with_local_stack("""
             pipeline "p" {
               step "sized" {
                 source = "sized.py:sized"
               }
             }
-        """,
+        """),
         "sized.py": """
             import os
 
@@ -210,7 +204,7 @@ def test_a_file_whose_name_is_not_utf8_is_noted_recorded_and_named_escaped(tmp_p
 
 def test_a_file_named_after_a_secret_is_followed_but_its_name_is_kept_sealed(tmp_path):
     project = Project(tmp_path / "project").write_all({
-        "main.zp.hcl": FILES["main.zp.hcl"].split("pipeline")[0] + """
+        "main.zp.hcl": with_local_stack("""
             variable "tenant" {
               sensitive = true
             }
@@ -221,7 +215,7 @@ def test_a_file_named_after_a_secret_is_followed_but_its_name_is_kept_sealed(tmp
                 params = { tenant = var.tenant }
               }
             }
-        """,
+        """),
         "tenant.py": """
             def cached(tenant: str) -> int:
                 try:
@@ -244,7 +238,7 @@ def test_a_file_named_after_a_secret_is_followed_but_its_name_is_kept_sealed(tmp
 
 def test_two_steps_logging_into_one_folder_do_not_rerun_each_other(tmp_path):
     project = Project(tmp_path / "project").write_all({
-        "main.zp.hcl": FILES["main.zp.hcl"].split("pipeline")[0] + """
+        "main.zp.hcl": with_local_stack("""
             pipeline "p" {
               step "first" {
                 source = "train.py:train"
@@ -255,7 +249,7 @@ def test_two_steps_logging_into_one_folder_do_not_rerun_each_other(tmp_path):
                 params = { seed = 2 }
               }
             }
-        """,
+        """),
         # as a logger picks its next version_N folder (Lightning's lightning_logs/)
         "train.py": """
             import os
