@@ -77,6 +77,12 @@ def hash_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def refused(exc: OSError) -> str:
+    """What stands for the digest of a file this process may not read: the same for the worker that
+    recorded it and the plan checking it, while it stays so (``zplan.plan.file_reads``)."""
+    return f"unreadable: {exc.strerror}"
+
+
 def listing_digest(path: str) -> str | None:
     """The digest of a folder's names (None: no such folder): what a step that listed it saw."""
     try:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import sys
 
-from zplan.hashing import hash_file, listing_digest
+from zplan.hashing import hash_file, listing_digest, refused
 
 STATE_DIR = ".zplan"  # zplan's own folder in the project (zplan.project.STATE_DIR: not imported in a step's worker)
 _CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyd", ".so", ".pth")
@@ -122,7 +122,7 @@ def _file_digest(path: str) -> str:
     try:
         return hash_file(path)
     except OSError as exc:
-        return f"unreadable: {exc.strerror}"
+        return refused(exc)
 
 
 def _writes(mode: object) -> bool:

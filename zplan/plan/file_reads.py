@@ -12,21 +12,21 @@ from __future__ import annotations
 import os
 import stat
 
-from zplan.hashing import StatCache, as_text, listing_digest
+from zplan.hashing import StatCache, as_text, listing_digest, refused
 from zplan.plan import model as m
 from zplan.secrets import SENSITIVE, is_sealed
 
 _ADVICE = "a file its code reads without declaring it: declare it in inputs to snapshot it"
 
 
-def changed_reads(reads: dict[str, str | None], root: str, stat_cache: StatCache) -> m.Reason | None:
+def changed_reads(reads: dict[str, str | None], root: str, state_dir: str, stat_cache: StatCache) -> m.Reason | None:
     """The reason a result that read ``reads`` cannot be reused now, or None (``reads`` are sealed in state
     when a path holds a secret)."""
     hidden = is_sealed(reads)  # (its paths named only as "(sensitive)": the secret may be another one now)
     if hidden:
         from zplan.state import secrets as sealed
 
-        reads = sealed.unseal(reads, os.path.join(root, ".zplan"))
+        reads = sealed.unseal(reads, state_dir)
     changed = [(rel, was) for rel, was in reads.items() if _digest_now(rel, root, stat_cache) != was]
     if not changed:
         return None
@@ -54,5 +54,5 @@ def _digest_now(rel: str, root: str, stat_cache: StatCache) -> str | None:
         return f"not a file: {stat.filemode(st.st_mode)}"
     try:
         return stat_cache.file_hash(path, st)
-    except OSError as exc:  # (unreadable now: not as it was)
-        return f"unreadable: {exc.strerror}"
+    except OSError as exc:  # (unreadable now: as the worker found it, or not as it was)
+        return refused(exc)

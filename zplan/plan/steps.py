@@ -380,7 +380,7 @@ class StepPlanner:
         for name, out in outputs:
             if not self.artifact_present(out["digest"]):
                 return m.Reason(m.ARTIFACT_MISSING, f"artifact missing from the store (rerun): output {name} ({out['digest'][:12]})")
-        return changed_reads(reads, self._dir, self.stat_cache) if reads else None
+        return changed_reads(reads, self._dir, self._state_dir, self.stat_cache) if reads else None
 
     def with_materializer_code(self, outputs: dict[str, dict]) -> dict[str, dict]:
         """A step's outputs as its worker recorded them, each written by a materializer of the
@@ -430,7 +430,7 @@ class StepPlanner:
             reasons += [m.Reason(m.RESOURCE_CHANGED, f"{a} changed since the step last ran" if a in was else f"reads {a}, which it did not when it last ran")
                         for a, digest in plan.resources.items() if digest is not None and was.get(a) != digest]
         reasons += env_reasons(before.get("env"), self.env)
-        reasons += [r for r in [changed_reads(record.reads, self._dir, self.stat_cache)] if r is not None] if record.reads else []
+        reasons += filter(None, [self._entry_problem({}, record.reads)])  # (a file its code read undeclared, changed)
         if not stack_known:
             reasons.append(m.Reason(m.KNOWN_AFTER_APPLY, "stack settings known after apply"))
         return reasons

@@ -87,15 +87,15 @@ def test_the_plan_names_each_kind_of_change(tmp_path):
     root = _project(tmp_path)
     cache = StatCache(None)
     reads = {"conf.json": hash_file(root / "conf.json"), "missing.txt": None}
-    assert changed_reads(reads, str(root), cache) is None
+    assert changed_reads(reads, str(root), str(root / ".zplan"), cache) is None
     (root / "missing.txt").write_text("now")
-    assert changed_reads(reads, str(root), cache).message.startswith("missing.txt exists now")
+    assert changed_reads(reads, str(root), str(root / ".zplan"), cache).message.startswith("missing.txt exists now")
     (root / "missing.txt").unlink()
     (root / "conf.json").write_text('{"a": 1}')
-    assert changed_reads(reads, str(root), cache).message.startswith("conf.json changed since the step read it")
+    assert changed_reads(reads, str(root), str(root / ".zplan"), cache).message.startswith("conf.json changed since the step read it")
     (root / "conf.json").unlink()
     (root / "conf.json").mkdir()
-    assert changed_reads(reads, str(root), cache).message.startswith("conf.json changed since the step read it")
+    assert changed_reads(reads, str(root), str(root / ".zplan"), cache).message.startswith("conf.json changed since the step read it")
 
 
 def test_a_library_scanning_the_python_path_lists_nothing_the_step_listing_the_root_does(tmp_path, monkeypatch):
@@ -203,4 +203,4 @@ def test_a_file_or_folder_the_worker_may_not_read_is_recorded_as_the_plan_finds_
     assert recorded == {"conf.json": "unreadable: Permission denied", "data/": "unlistable: Permission denied"}
     cache = StatCache(None)
     monkeypatch.setattr(cache, "file_hash", refused)
-    assert changed_reads(recorded, str(root), cache) is None  # still refused: nothing to rerun for
+    assert changed_reads(recorded, str(root), str(root / ".zplan"), cache) is None  # still refused: nothing to rerun for
