@@ -5,6 +5,8 @@ import os
 # gcsfs otherwise stalls on a gRPC handshake against the emulator
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 os.environ.setdefault("ZPLAN_NO_COLOR", "1")
+# Every no-change plan a test shows again from its memo is also made again and compared (zplan.operations.plan_memo).
+os.environ.setdefault("ZPLAN_PLAN_MEMO", "verify")
 
 pytest_plugins = ["tests.fixtures.mariadb", "tests.fixtures.servers", "tests.fixtures.dask_cluster", "tests.fixtures.clock"]
 

@@ -14,6 +14,12 @@ import dataclasses
 
 from zplan import _record_code
 
+# Set by the command-line entry point, whose process lives for one command: the parse cache's trees
+# (``zplan.config.loader``) are then frozen out of the collector's reach once loaded. A long-lived
+# process that loads projects again and again (a notebook using the Python API) keeps the default:
+# freezing there would keep any garbage cycle alive at that moment out of the collector's reach for good.
+FREEZE_LOADED_TREES = False
+
 
 def tuple_state(cls: type) -> type:
     """Give ``cls`` (a dataclass, or a class whose fields are all ``__slots__``) ``__getstate__``

@@ -70,6 +70,8 @@ def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZPLAN_") and k not in CI_VARIABLES}
     # Plain text, and no stale bytecode when a test edits a step module within the same second.
     env.update(ZPLAN_NO_COLOR="1", NO_COLOR="1", PYTHONDONTWRITEBYTECODE="1", COLUMNS="200")
+    if "ZPLAN_PLAN_MEMO" in os.environ:  # (tests/conftest.py: a no-change plan shown again is checked against the plan made again)
+        env["ZPLAN_PLAN_MEMO"] = os.environ["ZPLAN_PLAN_MEMO"]
     env.update(extra)
     return env
 

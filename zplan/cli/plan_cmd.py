@@ -37,27 +37,48 @@ def run_plan(root: Path, flags: PlanFlags) -> int:
     # (~4 % more).
     if process.ends_the_process():
         gc.disable()  # (collector.paused leaves an outer pause alone)
-    from zplan.operations import applying
-    from zplan.operations.opening import ProjectArgs
+    from zplan.operations import plan_memo
     from zplan.render.plan_view import has_changes, print_plan, print_saved_note
     from zplan.state import collector
 
     process.no_color(flags.no_color)
     if flags.format not in FORMATS:
         raise diags.fail(f"unknown plan format {flags.format!r}", "use text, markdown or json")
-    selection = applying.Selection(flags.target, flags.exclude, flags.replace, flags.destroy, flags.refresh, checkout=not flags.no_checkout)
-    args = ProjectArgs(root, list(flags.var), flags.stack)
+    memo = _memo(root, flags) if flags.out is None and flags.refresh is not True else None
     with collector.paused():
-        outcome = applying.plan(args, selection, flags.out, for_text=flags.format == "text")
-        process.keep_until_exit(outcome)
-        print_plan(outcome.doc, flags.format, flags.verbose)
-    if outcome.adopted:
+        doc = memo.lookup() if memo is not None else None  # (the planning modules are not even imported then)
+        if doc is None or plan_memo.mode() == "verify":
+            outcome = _plan(root, flags, memo if doc is None else None)
+            doc = outcome.doc if doc is None else plan_memo.verified(doc, lambda: outcome.doc)
+            process.keep_until_exit(outcome)
+            adopted = outcome.adopted
+        else:
+            adopted = []
+        print_plan(doc, flags.format, flags.verbose)
+    if adopted:
         from zplan.render.apply_view import adopted_view
 
-        adopted_view(outcome.adopted)
+        adopted_view(adopted)
     if flags.out is not None:
         print_saved_note(flags.out, flags.format)
-    return 2 if flags.detailed_exitcode and has_changes(outcome.doc) else 0
+    return 2 if flags.detailed_exitcode and has_changes(doc) else 0
+
+
+def _memo(root: Path, flags: PlanFlags):
+    """The kept no-change plan for these flags (``zplan.operations.plan_memo``): a plan reading back the clouds
+    (-refresh) or saved to a file (-out) is always made."""
+    from zplan.operations import plan_memo
+
+    selection = (flags.target, flags.exclude, flags.replace, flags.destroy, flags.refresh, flags.no_checkout)
+    return plan_memo.for_plan(root, (list(flags.var), flags.stack, selection, flags.format == "text"))
+
+
+def _plan(root: Path, flags: PlanFlags, memo):
+    from zplan.operations import applying
+    from zplan.operations.opening import ProjectArgs
+
+    selection = applying.Selection(flags.target, flags.exclude, flags.replace, flags.destroy, flags.refresh, checkout=not flags.no_checkout)
+    return applying.plan(ProjectArgs(root, list(flags.var), flags.stack), selection, flags.out, for_text=flags.format == "text", memo=memo)
 
 
 # -- the quick reading (zplan.cli.launch) ----------------------------------------------------------

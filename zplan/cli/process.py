@@ -34,7 +34,7 @@ def command_settings(ends_the_process: bool) -> Iterator[None]:
     rescans them about 90 times on a 1,000-step plan, ~8 % of a no-change plan's CPU. Steps
     run in workers started from a fresh interpreter, with the default settings.
     """
-    from zplan.config import loader
+    from zplan import pickled  # (not the configuration's loader: a kept plan shown again never loads it)
     from zplan.state import collector
 
     global _ENDS_THE_PROCESS
@@ -42,7 +42,7 @@ def command_settings(ends_the_process: bool) -> Iterator[None]:
         from zplan.stdio import fill_closed_standard_streams
 
         fill_closed_standard_streams()
-    loader.FREEZE_PARSED_TREES = True
+    pickled.FREEZE_LOADED_TREES = True
     collector.FREEZE_AFTER = ends_the_process
     saved = gc.get_threshold()
     gc.set_threshold(20_000, *saved[1:])
@@ -54,7 +54,7 @@ def command_settings(ends_the_process: bool) -> Iterator[None]:
         # For a caller that lives on (a test, a notebook running a command), later loads freeze
         # nothing more. What this command froze stays so: unfreezing would make the collection at
         # interpreter exit scan it all, ~10 ms more for every command.
-        loader.FREEZE_PARSED_TREES = False
+        pickled.FREEZE_LOADED_TREES = False
         collector.FREEZE_AFTER = False
         gc.set_threshold(*saved)
 

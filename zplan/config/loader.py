@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from zplan import diags
+from zplan import diags, pickled
 from zplan.durations import parse_seconds
 from zplan.config import calls, hcl, types, variable_checks
 from zplan.config.lifecycle import read_lifecycle
@@ -58,11 +58,6 @@ def config_files(project_dir: Path) -> list[Path]:
     return sorted(project_dir.glob(CONFIG_GLOB))
 
 
-# Set by the command-line entry point, whose process lives for one command. A long-lived process
-# that loads projects again and again (a notebook using the Python API) keeps the default: freezing
-# there would keep any garbage cycle alive at that moment out of the collector's reach for good.
-FREEZE_PARSED_TREES = False
-
 PARSE_CACHE_VERSION = 7  # bump when parsed trees change shape or meaning (5: CRLF heredocs read as LF, 6: strip markers by line, 7: nodes pickled as tuples)
 
 
@@ -91,7 +86,7 @@ def _parse(path: Path, cache_dir: Path | None) -> hcl.Block:
     gc.disable()  # unpickling thousands of small objects: the collector would only slow it down
     try:
         body = pickle.loads(cached.read_bytes())
-        if FREEZE_PARSED_TREES:
+        if pickled.FREEZE_LOADED_TREES:
             # The tree lives as long as the command: move it (with everything alive now) out of
             # the cycle collector's reach, whose next collections would rescan its objects
             # (28,000 tracked ones for 1,000 steps); they are still freed by reference counting.

@@ -7,6 +7,7 @@ configuration, code or data moved on since it was made.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -20,6 +21,7 @@ from zplan.project import Project, ensure_state_dir
 
 if TYPE_CHECKING:
     from zplan.apply.applier import ApplyResult
+    from zplan.operations import plan_memo
     from zplan.hooks import Hooks
     from zplan.provider import ProviderRegistry
 
@@ -80,16 +82,22 @@ class ApplyOutcome:
         return self.result is None or self.result.ok
 
 
-def plan(args: ProjectArgs, selection: Selection, out: Path | None = None, for_text: bool = False) -> PlanOutcome:
+def plan(args: ProjectArgs, selection: Selection, out: Path | None = None, for_text: bool = False,
+         memo: "plan_memo.Memo | None" = None) -> PlanOutcome:
     """``for_text``: the plan is printed as text, which shows a cached step by its address and run alone
-    (``to_json``'s ``cached_in_brief``)."""
+    (``to_json``'s ``cached_in_brief``); ``memo``: what the plan reads is recorded, and a plan with nothing
+    to do is kept there (``zplan.operations.plan_memo``; `zplan plan` looks it up first)."""
     if out is not None:
         _check_plan_folder(out)  # before the plan is made: refused at once
-    project = open_project(args)
-    planned = make_plan(project, project.state_backend(), selection.request(), selection.refresh)
+    with memo.recording() if memo is not None else nullcontext():
+        project = open_project(args)
+        planned = make_plan(project, project.state_backend(), selection.request(), selection.refresh)
+        doc = to_json(planned.plan, cached_in_brief=for_text)
     if out is not None:
         save_planfile(out, planned, project)
-    return PlanOutcome(to_json(planned.plan, cached_in_brief=for_text), project, out, planned.adopted, planned)
+    elif memo is not None and args.registry is None and not planned.adopted:
+        memo.keep(doc, project.secrets, has_changes(doc))
+    return PlanOutcome(doc, project, out, planned.adopted, planned)
 
 
 def save_planfile(out: Path, planned: Planned, project: Project) -> None:
