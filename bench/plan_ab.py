@@ -46,10 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("projects", nargs="+", type=Path)
     p.add_argument("--before", type=Path, help="an older zplan source tree (default: this one only)")
     p.add_argument("--repeat", type=int, default=9)
+    p.add_argument("--made", action="store_true", help="every plan made, none shown again from the kept no-change plan "
+                   "(ZPLAN_PLAN_MEMO=off: what a plan costs when something changed, or the first after an apply)")
     p.add_argument("--fresh", action="store_true", help="copy without .zplan: each version applies from scratch "
                    "(an older zplan may not open what a newer one wrote)")
     args = p.parse_args(argv)
     versions = {"this tree": None, **({"before": str(args.before.resolve())} if args.before else {})}
+    base = {**os.environ, **({"ZPLAN_PLAN_MEMO": "off"} if args.made else {})}
     print(f"load average before: {load_average()}")
     print("| project | version | wall s | CPU s | RSS MB |\n|---|---|---|---|---|")
     for project in args.projects:
@@ -58,11 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         rss: dict[str, float] = {v: 0.0 for v in versions}
         copies = {name: _copy(project, name, args.fresh) for name in versions}
         for name, path in versions.items():  # each version's own cache keys recorded (their formats may differ)
-            env = dict(os.environ, **({"PYTHONPATH": path} if path else {}))
+            env = dict(base, **({"PYTHONPATH": path} if path else {}))
             expect(run([sys.executable, "-m", "zplan.cli", "apply", "-auto-approve"], copies[name], env), (0,), f"apply ({name})")
         for _ in range(args.repeat):
             for name, path in versions.items():
-                env = dict(os.environ, **({"PYTHONPATH": path} if path else {}))
+                env = dict(base, **({"PYTHONPATH": path} if path else {}))
                 r = expect(run([sys.executable, *PLAN], copies[name], env), (0,), f"no-change plan ({name})")
                 walls[name].append(r.wall)
                 cpus[name].append(r.cpu)

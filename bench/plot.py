@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/plot.py [bench/scale.json] [--out bench/scale.png]
 
-Two panels against the number of steps (linear axes from 0): the no-change plan's time (CPU median
-with its min-max bar, wall median as hollow squares) and peak RSS (no-change plan and cold
-apply). Text is drawn with a 3x5 pixel font, scaled up.
+Two panels against the number of steps (linear axes from 0): the no-change plan's time (made: CPU
+median with its min-max bar, wall median as hollow squares; the kept plan shown again: wall) and
+peak RSS (no-change plan made, cold apply, kept plan). Text is drawn with a 3x5 pixel font, scaled up.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ _ROWS = {
 }
 _GLYPHS = {ch: rows.replace("/", "") for ch, rows in _ROWS.items()}
 
-INK, GRID, BLUE, ORANGE, WHITE = (30, 30, 30), (225, 225, 225), (31, 119, 180), (230, 120, 20), (255, 255, 255)
+INK, GRID, BLUE, ORANGE, GREEN, WHITE = (30, 30, 30), (225, 225, 225), (31, 119, 180), (230, 120, 20), (44, 160, 44), (255, 255, 255)
 
 
 class Canvas:
@@ -118,13 +118,16 @@ def draw(rows: list[dict]) -> bytes:
     steps = [r["steps"] for r in rows]
     tri = lambda xs: (min(xs), statistics.median(xs), max(xs))  # noqa: E731
     c = Canvas(1200, 520)
+    kept = [("KEPT PLAN SHOWN AGAIN (WALL)", GREEN, [tri(r["kept"]["wall"]) for r in rows], False)] if all("kept" in r for r in rows) else []
     panel(c, (110, 90, 560, 440), "NO-CHANGE PLAN", steps, [
-        ("CPU (MIN-MAX)", BLUE, [tri(r["plan"]["cpu"]) for r in rows], False),
-        ("WALL", ORANGE, [tri(r["plan"]["wall"]) for r in rows], True),
+        ("MADE: CPU (MIN-MAX)", BLUE, [tri(r["plan"]["cpu"]) for r in rows], False),
+        ("MADE: WALL", ORANGE, [tri(r["plan"]["wall"]) for r in rows], True),
+        *kept,
     ], "SECONDS")
     panel(c, (720, 90, 1170, 440), "PEAK RSS", steps, [
-        ("PLAN", BLUE, [(r["plan"]["rss_mb"],) * 3 for r in rows], False),
+        ("PLAN MADE", BLUE, [(r["plan"]["rss_mb"],) * 3 for r in rows], False),
         ("COLD APPLY", ORANGE, [(r["cold"]["rss_mb"],) * 3 for r in rows], True),
+        *([("KEPT PLAN SHOWN AGAIN", GREEN, [(r["kept"]["rss_mb"],) * 3 for r in rows], False)] if kept else []),
     ], "MB")
     return c.png()
 

@@ -6,7 +6,8 @@ For each size N: the ``sweep`` workload (one ``for_each`` step with N instances,
 its own small file, and one step gathering their outputs), a cold apply (state, artifacts and
 metadata removed; code and stat caches kept), then the no-change plan ``--repeat`` times.
 Whole processes (``measure.run``): wall, CPU (user + sys, step workers included), peak RSS of
-the zplan process. Per-step overhead = (cold wall - time inside step functions) / steps. The
+the zplan process. The no-change plan is measured made (``ZPLAN_PLAN_MEMO=off``) and kept (shown
+again from ``.zplan/cache/plan.memo`` after one plan keeps it). Per-step overhead = (cold wall - time inside step functions) / steps. The
 figures go to a JSON file that ``bench/plot.py`` draws as a PNG.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -40,7 +42,12 @@ def one_size(n: int, repeat: int) -> dict:
     spent, count = measure.compute_seconds(wl.root / ".zplan" / "logs", workloads.COMPUTE_MARK)
     if count != len(wl.steps):
         raise BenchError(f"cold apply ran {count} step functions, expected {len(wl.steps)}")
-    plans = [expect(run([zp, "plan", "-detailed-exitcode"], wl.root), (0,), "no-change plan") for _ in range(repeat)]
+    # made: the plan worked out from the configuration and state; kept: the kept no-change plan shown again
+    # (zplan.operations.plan_memo: every recorded path looked at again), after one plan that keeps it
+    made = {**os.environ, "ZPLAN_PLAN_MEMO": "off"}
+    plans = [expect(run([zp, "plan", "-detailed-exitcode"], wl.root, made), (0,), "no-change plan") for _ in range(repeat)]
+    expect(run([zp, "plan", "-detailed-exitcode"], wl.root), (0,), "no-change plan (kept)")
+    kept = [expect(run([zp, "plan", "-detailed-exitcode"], wl.root), (0,), "kept plan") for _ in range(repeat)]
     return {
         "steps": len(wl.steps),
         "load": load,
@@ -48,6 +55,7 @@ def one_size(n: int, repeat: int) -> dict:
         "cold": {"wall": cold.wall, "cpu": cold.cpu, "rss_mb": cold.rss_mb, "compute": spent,
                  "ms_per_step": 1000 * (cold.wall - spent) / len(wl.steps)},
         "plan": {"wall": [r.wall for r in plans], "cpu": [r.cpu for r in plans], "rss_mb": max(r.rss_mb for r in plans)},
+        "kept": {"wall": [r.wall for r in kept], "cpu": [r.cpu for r in kept], "rss_mb": max(r.rss_mb for r in kept)},
     }
 
 
@@ -55,11 +63,13 @@ def table(rows: list[dict]) -> str:
     def span(xs: list[float]) -> str:
         return f"{statistics.median(xs):.2f} ({min(xs):.2f}-{max(xs):.2f})"
 
-    out = ["| steps | load | no-change plan wall s | plan CPU s | plan peak RSS MB | cold apply wall s | cold CPU s | ms/step (wall - step bodies) | CPU ms/step | cold peak RSS MB |",
-           "|---:|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    out = ["| steps | load | no-change plan wall s | plan CPU s | plan peak RSS MB | kept plan wall s | kept CPU s | kept peak RSS MB "
+           "| cold apply wall s | cold CPU s | ms/step (wall - step bodies) | CPU ms/step | cold peak RSS MB |",
+           "|---:|---|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        c, p = r["cold"], r["plan"]
+        c, p, k = r["cold"], r["plan"], r["kept"]
         out.append(f"| {r['steps']:,} | {r['load']} | {span(p['wall'])} | {span(p['cpu'])} | {p['rss_mb']:.0f} | "
+                   f"{span(k['wall'])} | {span(k['cpu'])} | {k['rss_mb']:.0f} | "
                    f"{c['wall']:.1f} | {c['cpu']:.1f} | {c['ms_per_step']:.1f} | {1000 * c['cpu'] / r['steps']:.1f} | {c['rss_mb']:.0f} |")
     return "\n".join(out)
 
