@@ -8,7 +8,7 @@ stats, lists, reads a link of or opens, with what it found (a file's stamps, a f
 trusts them; ctime cannot be set back by a program.
 
 What the trace cannot see makes it *tainted* (never reused): a write of any kind (a plan that
-writes has not settled), a path stamped within a clock tick (``hashing.changed_just_now``: a
+writes has not settled), a path stamped within a clock tick of the trace (``hashing.RACY_NS``: a
 second write could keep its stamps), a file whose contents do not follow its stamps (/proc, /dev),
 two looks at one path that disagree, and every audit event outside ``_QUIET`` (the network, a
 subprocess, a database opened by C code, a prompt). Python code reaches the file system through
@@ -25,9 +25,10 @@ import pathlib
 import posixpath
 import stat
 import sys
+import time
 from typing import Any, Callable
 
-from zplan.hashing import changed_just_now
+from zplan.hashing import RACY_NS
 
 Look = tuple[str, str]  # (kind, path): "s" stat, "l" lstat ("S", "L": the kind of file only), "d" listdir, "e" scandir, "r" readlink, "a<mode>" access
 _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -50,6 +51,7 @@ class Trace:
         self.tainted: str | None = None  # why what was read cannot be looked at again cheaply
         self._saved: dict[str, Callable] = {}
         self._dirs: dict[int, str] = {}  # a folder's descriptor -> its path (``os.stat(name, dir_fd=fd)``)
+        self._settled = 0
 
     def taint(self, why: str) -> None:
         if self.tainted is None:
@@ -57,11 +59,12 @@ class Trace:
 
     def __enter__(self) -> "Trace":
         global _current, _hooked
-        if _current is not None:  # (a plan inside a plan: the outer trace records for both)
+        if _current is not None:  # (an inner trace would put back the functions the outer one patched)
             raise RuntimeError("a trace is already running")
         if not _hooked:  # an audit hook stays for the life of the process: one, reading ``_current``
             sys.addaudithook(_audit)
             _hooked = True
+        self._settled = time.time_ns() - RACY_NS  # a stamp after this may be followed by a write keeping it
         self._saved = {name: getattr(os, name) for name in ("stat", "lstat", "scandir", "listdir", "readlink", "access")}
         os.stat, os.lstat, os.scandir, os.listdir = self._stat, self._lstat, self._scandir, self._listdir
         os.readlink, os.access = self._readlink, self._access
@@ -104,28 +107,24 @@ class Trace:
         return self._stat_as("l", path, dir_fd, False)
 
     def _stat_as(self, kind: str, path, dir_fd, follow: bool):
-        real = self._saved["stat"]
         where = self._path(path, dir_fd)
         if where is not None and _wants_type_only(sys._getframe(2)):
-            try:
-                self.note((kind.upper(), where), stat.S_IFMT(real(path, dir_fd=dir_fd, follow_symlinks=follow).st_mode))
-            except OSError as exc:
-                self.note((kind.upper(), where), ("E", exc.errno))
-            where = None  # (asked again below, as the caller asked it)
+            kind = kind.upper()
         try:
-            st = real(path, dir_fd=dir_fd, follow_symlinks=follow)
+            st = self._saved["stat"](path, dir_fd=dir_fd, follow_symlinks=follow)
         except OSError as exc:
             if where is not None:
                 self.note((kind, where), ("E", exc.errno))
             raise
         if where is not None:
-            self.note((kind, where), self.stamps(st))
+            self.note((kind, where), stat.S_IFMT(st.st_mode) if kind.isupper() else self.stamps(st))
         return st
 
     def stamps(self, st: os.stat_result) -> tuple:
-        if changed_just_now(st.st_mtime_ns, st.st_ctime_ns):
+        # (against the trace's start, not each look's time: stricter, and one clock read for thousands of looks)
+        if st.st_ctime_ns > self._settled or st.st_mtime_ns > self._settled:
             self.taint("a file changed just now")
-        return stamps(st)
+        return (st.st_mode, st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     def _listed(self, path) -> str | None:
         where = self._path(path, None)
@@ -177,11 +176,15 @@ class Trace:
         if writes:
             self.taint(f"wrote {where}")
             return
-        try:  # the stamps of what is opened: its contents follow them (a folder is opened to look into it by name)
+        try:
             st = self._saved["stat"](where)
-            self.note(("S", where), stat.S_IFDIR) if stat.S_ISDIR(st.st_mode) else self.note(("s", where), self.stamps(st))
         except OSError as exc:
             self.note(("s", where), ("E", exc.errno))
+            return
+        if stat.S_ISDIR(st.st_mode):  # a folder is opened to look into it by name (each look recorded)
+            self.note(("S", where), stat.S_IFDIR)
+        else:  # a file's contents follow its stamps
+            self.note(("s", where), self.stamps(st))
 
 
 def _type_only_callers() -> frozenset:
