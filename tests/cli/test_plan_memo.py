@@ -1,6 +1,7 @@
-"""Through the real CLI: a no-change plan is kept (.zplan/cache/plan.memo) and shown again while nothing
+"""Through the real CLI: a no-change plan is kept (.zplan/cache/plans/) and shown again while nothing
 it read changed; every change a plan can see (code, a helper module, data, variables from the files,
-the environment or -var, the state, the store, a file read undeclared) still shows at once."""
+the environment or -var, the state, the store, a file read undeclared) still shows at once, and an
+apply finding the kept plan unchanged has nothing to do."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ import pytest
 from tests.cli.helpers import Project, cli_env, reasons, steps_by_action, with_local_stack
 
 ON = cli_env(ZPLAN_PLAN_MEMO="on")  # the kept plan alone, as users get it (the suite otherwise checks it against a fresh one)
-MEMO = ".zplan/cache/plan.memo"
+MEMOS = ".zplan/cache/plans"
+
+
+def memo_of(project: Project) -> Path | None:
+    """The kept plan of the tests' flags (`plan -format json`), when there is one."""
+    found = sorted(project.path(MEMOS).glob("*.memo")) if project.path(MEMOS).is_dir() else []
+    assert len(found) <= 1, found
+    return found[0] if found else None
 
 FILES = {
     "main.zp.hcl": with_local_stack("""
@@ -68,7 +76,7 @@ def project(applied, tmp_path) -> Project:
     project = applied.clone(tmp_path / "project")
     for _ in range(3):
         assert not steps_by_action(plan(project))["run"]  # (as the tests plan: the kept plan is that of these flags)
-        if project.path(MEMO).exists():
+        if memo_of(project) is not None:
             return project
     pytest.fail("no plan was kept")
 
@@ -80,14 +88,15 @@ def plan(project: Project, *args: str, env: dict | None = None) -> dict:
 
 
 def test_a_kept_plan_is_shown_again_unchanged(project):
-    kept = project.path(MEMO).stat()
+    kept = memo_of(project).stat()
     first, again = plan(project), plan(project)
     assert first.pop("created_at") <= again.pop("created_at")  # (the time it is shown)
     assert first == again and len(steps_by_action(again)["cached"]) == 2
-    now = project.path(MEMO).stat()
+    now = memo_of(project).stat()
     assert (now.st_ino, now.st_mtime_ns) == (kept.st_ino, kept.st_mtime_ns)  # shown again, not made again
-    text = project.ok("plan", env=ON).out  # (another kept plan: the text one)
+    text = project.ok("plan", env=ON).out  # (another kept plan: the text one, beside it)
     assert "Steps: 0 to run, 2 cached." in text and project.ok("plan", env=ON).out == text
+    assert len(list(project.path(MEMOS).glob("*.memo"))) == 2
 
 
 @pytest.mark.parametrize("change, expected", [
@@ -124,26 +133,38 @@ def test_a_new_state_is_seen(project):
 def test_a_touched_input_plans_again_and_is_kept_again(project):
     """Stamps moved, contents the same: planned as usual (the stat cache learns the new stamps), kept once settled."""
     os.utime(project.path("data/raw.csv"))
-    assert project.run("plan", "-detailed-exitcode", env=ON).code == 0
-    assert project.run("plan", "-detailed-exitcode", env=ON).code == 0
-    kept = project.path(MEMO).stat()
-    assert project.run("plan", "-detailed-exitcode", env=ON).code == 0
-    assert project.path(MEMO).stat().st_mtime_ns == kept.st_mtime_ns
+    for _ in range(2):
+        assert not steps_by_action(plan(project))["run"]
+    kept = memo_of(project).stat()
+    assert not steps_by_action(plan(project))["run"]
+    assert memo_of(project).stat().st_mtime_ns == kept.st_mtime_ns
+
+
+def test_an_apply_finding_the_kept_plan_unchanged_has_nothing_to_do(project):
+    """`apply` shares the kept JSON plan of the same flags: unchanged under the lock, nothing is planned or run."""
+    state = project.path(".zplan/state.json").stat()
+    done = project.ok("apply", "-auto-approve", env=ON)
+    assert "No changes. Nothing to apply." in done.out
+    assert project.path(".zplan/state.json").stat().st_mtime_ns == state.st_mtime_ns
+    project.write("data/raw.csv", "a\nb\nc\n")  # the kept plan is stale now: the apply plans, and runs load
+    done = project.ok("apply", "-auto-approve", env=ON)
+    assert "pipeline.p.step.load" in done.out and "No changes" not in done.out
+    assert steps_by_action(plan(project))["run"] == set()
 
 
 def test_a_plan_with_changes_is_never_kept(project):
-    project.path(MEMO).unlink()
+    memo_of(project).unlink()
     project.write("data/raw.csv", "z\n")
     for _ in range(2):
-        assert project.run("plan", "-detailed-exitcode", env=ON).code == 2
-    assert not project.path(MEMO).exists()
+        assert steps_by_action(plan(project))["run"]
+    assert memo_of(project) is None
 
 
 def test_off_keeps_nothing(applied, tmp_path):
     project = applied.clone(tmp_path / "off")
     for _ in range(3):
         assert project.run("plan", "-detailed-exitcode", env=cli_env(ZPLAN_PLAN_MEMO="off")).code == 0
-    assert not project.path(MEMO).exists()
+    assert memo_of(project) is None
 
 
 @pytest.mark.parametrize("inputs", [
@@ -178,4 +199,4 @@ def test_a_secret_in_what_the_plan_read_is_never_kept(tmp_path, inputs):
     project.ok("apply", "-auto-approve", env=env)
     for _ in range(3):
         assert project.run("plan", "-detailed-exitcode", env=env).code == 0
-    assert not project.path(MEMO).exists()
+    assert memo_of(project) is None

@@ -70,7 +70,7 @@ def _memo(root: Path, flags: PlanFlags):
     from zplan.operations import plan_memo
 
     selection = (flags.target, flags.exclude, flags.replace, flags.destroy, flags.refresh, flags.no_checkout)
-    return plan_memo.for_plan(root, (list(flags.var), flags.stack, selection, flags.format == "text"))
+    return plan_memo.for_plan(root, flags.var, flags.stack, selection, flags.format == "text")
 
 
 def _plan(root: Path, flags: PlanFlags, memo):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from zplan import diags
+from zplan.operations import plan_memo
 from zplan.operations.opening import ProjectArgs, open_for_saved_plan, open_project
 from zplan.operations.planning import Planned, apply, lock_timeout_seconds, make_plan, record_unchanged
 from zplan.plan.jsonplan import has_changes, to_json
@@ -21,7 +22,6 @@ from zplan.project import Project, ensure_state_dir
 
 if TYPE_CHECKING:
     from zplan.apply.applier import ApplyResult
-    from zplan.operations import plan_memo
     from zplan.hooks import Hooks
     from zplan.provider import ProviderRegistry
 
@@ -170,10 +170,12 @@ def _check_plan_folder(out: Path) -> None:
         raise diags.fail(f"cannot write the plan file {out}: {what}", "make the folder first, or give -out a path in an existing one")
 
 
-def apply_changes(args: ProjectArgs, selection: Selection, ui: ApplyUI, parallelism: int = 0, lock_timeout: str = "0s") -> ApplyOutcome:
-    """Plan under the lock, let the user review it, apply it."""
+def apply_changes(args: ProjectArgs, selection: Selection, ui: ApplyUI, parallelism: int = 0, lock_timeout: str = "0s",
+                  memo: "plan_memo.Memo | None" = None) -> ApplyOutcome:
+    """Plan under the lock, let the user review it, apply it; ``memo``: the kept no-change plan of these
+    flags, which, unchanged, says there is nothing to do without planning (``zplan.operations.plan_memo``)."""
     project = open_project(args)
-    return _apply(project, selection, ui, parallelism, lock_timeout, saved=None)
+    return _apply(project, selection, ui, parallelism, lock_timeout, saved=None, memo=memo if args.registry is None else None)
 
 
 def apply_saved_plan(root: Path, planfile: Path, ui: ApplyUI, parallelism: int = 0, lock_timeout: str = "0s",
@@ -202,14 +204,25 @@ def refuse_inputs_with_planfile(planfile: Path, given: dict[str, list]) -> None:
         )
 
 
-def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int, lock_timeout: str, saved: dict | None) -> ApplyOutcome:
+def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int, lock_timeout: str, saved: dict | None,
+           memo: "plan_memo.Memo | None" = None) -> ApplyOutcome:
     ensure_state_dir(project)
     backend = project.state_backend()
     operation = "destroy" if selection.destroy else "apply"
     wait = lock_timeout_seconds(lock_timeout)
     with backend.lock(operation, wait, ui.on_lock_wait, ui.on_stale_lock):
-        planned = make_plan(project, backend, selection.request(), selection.refresh, keep_decoded=False, for_apply=not selection.destroy)
-        doc = to_json(planned.plan)
+        kept = _nothing_to_do(memo, project)
+        if kept is not None and plan_memo.mode() != "verify":  # (the kept plan, unchanged under the lock)
+            if ui.review is not None:
+                ui.review(kept)  # (shown; a plan without changes is approved without asking)
+            return ApplyOutcome(kept, project, None)
+        with memo.recording() if memo is not None and kept is None else nullcontext():
+            planned = make_plan(project, backend, selection.request(), selection.refresh, keep_decoded=False, for_apply=not selection.destroy)
+            doc = to_json(planned.plan)
+        if kept is not None:
+            plan_memo.verified(kept, lambda: doc)
+        elif memo is not None and not planned.adopted:
+            memo.keep(doc, project.secrets, has_changes(doc))
         if saved is not None:
             _check_saved(saved, planned, project)
         if planned.adopted:  # what a killed apply left running is known from now on
@@ -234,6 +247,15 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
         if selection.checkout and not selection.destroy:
             outcome.checked_out = _checkout(planned, backend)
     return outcome
+
+
+def _nothing_to_do(memo: "plan_memo.Memo | None", project: Project) -> dict | None:
+    """The kept JSON plan when it is unchanged and an apply of it does nothing at all: no change, and no
+    outputs to record, resources whose settings to record, or script outs to check out again."""
+    if memo is None or any(s.script is not None for s in project.config.steps()):
+        return None
+    doc = memo.lookup()
+    return doc if doc is not None and not has_changes(doc) and not doc["outputs"] and not doc["resources"] else None
 
 
 def _checkout(planned: Planned, backend) -> list[str]:

@@ -4,7 +4,8 @@ made again, for as long as nothing it read has changed.
 A plan reads files only (``zplan.plan.read_trace``): the configuration, the state, zplan's caches,
 the step code, the data inputs and the artifact store. ``zplan plan`` records, while it plans,
 what each of those looked like; when the plan has nothing to do, it keeps the JSON plan with that
-record in ``.zplan/cache/plan.memo``. The next ``zplan plan`` given the same flags in the same
+record in ``.zplan/cache/plans/`` (a file per set of flags; `zplan apply` shares the JSON plan's, and
+says "No changes" from it under the state lock). The next ``zplan plan`` given the same flags in the same
 environment (variables, working folder, interpreter, every loaded module's file) looks at every
 recorded path again (every data input and code file is still stat'ed, every folder listed) and,
 when each is as recorded, shows the kept plan. Anything else, and anything the record could not
@@ -27,7 +28,8 @@ from zplan.hashing import changed_just_now
 from zplan.plan import read_trace
 
 VERSION = 1
-FILE = "plan.memo"
+FOLDER = "plans"  # in .zplan/cache: a file per set of flags (`plan`, `plan -format json` and `apply` alternate)
+KEPT = 4  # memos kept, the latest written
 STATE_DIR = ".zplan"  # (zplan.project.STATE_DIR: not imported, a reused plan needs nothing of the project)
 MODE_ENV = "ZPLAN_PLAN_MEMO"
 _VOLATILE = frozenset({"OLDPWD", MODE_ENV})  # changed by `cd` alone; the mode is not the plan's
@@ -37,17 +39,22 @@ def mode() -> str:
     return os.environ.get(MODE_ENV, "on")
 
 
-def for_plan(root: Path, flags: tuple) -> "Memo | None":
-    """The memo of ``root`` for a plan given ``flags`` (every flag that changes what it plans), or None (``off``)."""
-    return None if mode() == "off" else Memo(root, (str(root), repr(flags)))
+def for_plan(root: Path, var: list, stack: str | None, selection: tuple, for_text: bool) -> "Memo | None":
+    """The memo of ``root`` for a plan given these flags (``selection``: -target, -exclude, -replace, -destroy,
+    -refresh, -no-checkout), or None (``off``). `zplan apply` shares the JSON plan's (``for_text`` False)."""
+    return None if mode() == "off" else Memo(root, (str(root), repr((list(var), stack, tuple(map(_plain, selection)), for_text))))
+
+
+def _plain(flag: Any) -> Any:
+    return list(flag) if isinstance(flag, (list, tuple)) else flag
 
 
 class Memo:
-    """The memo of one project for one plan command (its flags, as ``key`` parts)."""
+    """The memo of one project for one set of plan flags (``key``): a file of its own, the latest few kept."""
 
     def __init__(self, root: Path, parts: tuple) -> None:
-        self.path = root / STATE_DIR / "cache" / FILE
         self.key = _key(parts)
+        self.path = root / STATE_DIR / "cache" / FOLDER / f"{self.key.hex()[:16]}.memo"
         self.trace: read_trace.Trace | None = None
 
     def lookup(self) -> dict | None:
@@ -72,7 +79,7 @@ class Memo:
         """Keep ``doc`` with what its plan read, if all of it could be followed: a plan with nothing to do
         (``verify`` keeps every plan: each one a test makes again is then a check of what the record follows)."""
         trace = self.trace
-        if trace is None or trace.tainted or (changes and mode() != "verify") or not self.path.parent.is_dir():
+        if trace is None or trace.tainted or (changes and mode() != "verify") or not self.path.parent.parent.is_dir():
             return
         seen = [(kind, path, found) for (kind, path), found in trace.seen.items()]
         modules = _module_files()
@@ -82,9 +89,18 @@ class Memo:
         if secrets and _names_a_secret(seen, secrets):
             return  # the record would hold a secret in clear (a path built from it, a file named by it)
         try:
+            self.path.parent.mkdir(exist_ok=True)
             _replace(self.path, marshal.dumps({"v": VERSION, "key": self.key, "seen": seen, "doc": doc}))
+            _prune(self.path.parent)
         except (OSError, ValueError):  # (a read-only .zplan; a value marshal cannot write)
             pass
+
+
+def _prune(folder: Path) -> None:
+    """Keep the ``KEPT`` latest memos (a variable given another value each time would add one each plan)."""
+    memos = sorted(folder.glob("*.memo"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in memos[KEPT:]:
+        old.unlink(missing_ok=True)
 
 
 def _replace(path: Path, data: bytes) -> None:

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.cli.helpers import Project, with_local_stack
+from zplan.hooks import Hooks
 from zplan.operations import applying, plan_memo
 from zplan.operations.opening import ProjectArgs
 
@@ -40,7 +41,7 @@ def project(tmp_path, monkeypatch) -> Project:
 
 def plan(project: Project) -> dict:
     """As `zplan plan` does: the kept plan, else a plan made (and kept when it has nothing to do)."""
-    memo = plan_memo.for_plan(project.root, ("flags",))
+    memo = plan_memo.for_plan(project.root, [], None, (), True)
     doc = memo.lookup()
     return doc if doc is not None else applying.plan(ProjectArgs(project.root), applying.Selection(), for_text=True, memo=memo).doc
 
@@ -49,7 +50,7 @@ def kept(project: Project) -> dict:
     for _ in range(4):
         time.sleep(0.03)  # (what the plan before wrote is then older than a clock tick: see read_trace)
         doc = plan(project)
-        if project.path(".zplan/cache/" + plan_memo.FILE).exists():
+        if list(project.path(".zplan/cache/plans").glob("*.memo")):
             return doc
     pytest.fail("no plan was kept")
 
@@ -71,5 +72,25 @@ def test_verify_fails_loudly_when_the_kept_plan_differs(project):
 
 def test_a_damaged_memo_plans_as_usual(project):
     kept(project)
-    project.path(".zplan/cache/" + plan_memo.FILE).write_bytes(b"\x00garbage")
+    (memo,) = project.path(".zplan/cache/plans").glob("*.memo")
+    memo.write_bytes(b"\x00garbage")
     assert plan(project)["steps"]
+
+
+def test_an_apply_finding_the_kept_plan_unchanged_plans_nothing(project, monkeypatch):
+    """`zplan apply` shares the JSON plan's memo (the flags as apply_cmd gives them): under the lock, unchanged,
+    it is the whole apply; once anything it read changed, the apply plans as usual."""
+    def memo():
+        return plan_memo.for_plan(project.root, [], None, ([], [], [], False, None, False), False)
+
+    for _ in range(4):
+        time.sleep(0.03)
+        applying.plan(ProjectArgs(project.root), applying.Selection(), memo=memo())
+    ui = applying.ApplyUI(hooks=lambda doc: pytest.fail("applied"))
+    with monkeypatch.context() as m:
+        m.setattr(applying, "make_plan", lambda *a, **k: pytest.fail("planned again"))
+        outcome = applying.apply_changes(ProjectArgs(project.root), applying.Selection(), ui, memo=memo())
+    assert outcome.result is None and [s["action"] for s in outcome.doc["steps"]] == ["cached"]
+    project.write("data.txt", "changed\n")
+    outcome = applying.apply_changes(ProjectArgs(project.root), applying.Selection(), applying.ApplyUI(hooks=lambda doc: Hooks()), memo=memo())
+    assert outcome.result.ok and [s["action"] for s in outcome.doc["steps"]] == ["run"]
