@@ -32,7 +32,7 @@ FOLDER = "plans"  # in .zplan/cache: a file per set of flags (`plan`, `plan -for
 KEPT = 4  # memos kept, the latest written
 STATE_DIR = ".zplan"  # (zplan.project.STATE_DIR: not imported, a reused plan needs nothing of the project)
 MODE_ENV = "ZPLAN_PLAN_MEMO"
-_VOLATILE = frozenset({"OLDPWD", MODE_ENV})  # changed by `cd` alone; the mode is not the plan's
+_VOLATILE = frozenset({"_", "OLDPWD", "SHLVL", MODE_ENV})  # set by the shell (the command run, the last folder, nesting); the mode is not the plan's
 
 
 def mode() -> str:

@@ -94,3 +94,17 @@ def test_an_apply_finding_the_kept_plan_unchanged_plans_nothing(project, monkeyp
     project.write("data.txt", "changed\n")
     outcome = applying.apply_changes(ProjectArgs(project.root), applying.Selection(), applying.ApplyUI(hooks=lambda doc: Hooks()), memo=memo())
     assert outcome.result.ok and [s["action"] for s in outcome.doc["steps"]] == ["run"]
+
+
+def test_the_key_holds_the_environment_but_what_the_shell_sets_for_itself(monkeypatch, tmp_path):
+    """`_` (the command the shell ran: `time zplan plan` differs from `zplan plan`), OLDPWD and SHLVL change
+    nothing a plan reads; any other variable may (ZPLAN_VAR_*, a library's setting)."""
+    def key() -> bytes:
+        return plan_memo.for_plan(tmp_path, [], None, (), True).key
+
+    before = key()
+    for name, value in (("_", "/usr/bin/time"), ("OLDPWD", "/elsewhere"), ("SHLVL", "7")):
+        monkeypatch.setenv(name, value)
+    assert key() == before
+    monkeypatch.setenv("ZPLAN_VAR_k", "5")
+    assert key() != before
