@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zplan import diags
-from zplan.cli import process, quick
+from zplan.cli import plan_cmd, process, quick
 from zplan.operations.applying import ApplyOutcome, ApplyUI
 from zplan.operations.state_ops import LockViews
 
@@ -48,19 +48,10 @@ def run_apply(root: Path, flags: ApplyFlags) -> int:
             require_terminal("apply")
         selection = applying.Selection(flags.target, flags.exclude, flags.replace, False, flags.refresh, checkout=not flags.no_checkout)
         args = ProjectArgs(root, list(flags.var), flags.stack)
-        outcome = applying.apply_changes(args, selection, ui_, flags.parallelism, flags.lock_timeout, _memo(root, flags))
+        memo = plan_cmd.memo_for(root, flags, destroy=False, for_text=False)  # (an apply finding it unchanged has nothing to do)
+        outcome = applying.apply_changes(args, selection, ui_, flags.parallelism, flags.lock_timeout, memo)
     process.keep_until_exit(outcome)  # (an apply that ran steps exits the usual way: multiprocessing's exit handler)
     return report(outcome, destroying=False)
-
-
-def _memo(root: Path, flags: ApplyFlags):
-    """The kept JSON plan of `zplan plan -format json` given the same flags (``zplan.operations.plan_memo``):
-    an apply finding it unchanged under the lock has nothing to do. Not with -refresh (it reads the clouds)."""
-    from zplan.operations import plan_memo
-
-    if flags.refresh is True:
-        return None
-    return plan_memo.for_plan(root, flags.var, flags.stack, (flags.target, flags.exclude, flags.replace, False, flags.refresh, flags.no_checkout), False)
 
 
 def require_terminal(what: str) -> None:

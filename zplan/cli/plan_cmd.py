@@ -44,7 +44,7 @@ def run_plan(root: Path, flags: PlanFlags) -> int:
     process.no_color(flags.no_color)
     if flags.format not in FORMATS:
         raise diags.fail(f"unknown plan format {flags.format!r}", "use text, markdown or json")
-    memo = _memo(root, flags) if flags.out is None and flags.refresh is not True else None
+    memo = memo_for(root, flags, flags.destroy, flags.format == "text") if flags.out is None else None
     with collector.paused():
         doc = memo.lookup() if memo is not None else None  # (the planning modules are not even imported then)
         if doc is None or plan_memo.mode() == "verify":
@@ -64,13 +64,15 @@ def run_plan(root: Path, flags: PlanFlags) -> int:
     return 2 if flags.detailed_exitcode and has_changes(doc) else 0
 
 
-def _memo(root: Path, flags: PlanFlags):
-    """The kept no-change plan for these flags (``zplan.operations.plan_memo``): a plan reading back the clouds
-    (-refresh) or saved to a file (-out) is always made."""
+def memo_for(root: Path, flags, destroy: bool, for_text: bool):
+    """The kept plan of these flags (``zplan.operations.plan_memo``), for `plan` and for `apply` (which plans as
+    `plan -format json` does, so both name one record alike); None for a plan reading back the clouds (-refresh)."""
     from zplan.operations import plan_memo
 
-    selection = (flags.target, flags.exclude, flags.replace, flags.destroy, flags.refresh, flags.no_checkout)
-    return plan_memo.for_plan(root, flags.var, flags.stack, selection, flags.format == "text")
+    if flags.refresh is True:
+        return None
+    selection = (flags.target, flags.exclude, flags.replace, destroy, flags.refresh, flags.no_checkout)
+    return plan_memo.for_plan(root, flags.var, flags.stack, selection, for_text)
 
 
 def _plan(root: Path, flags: PlanFlags, memo):

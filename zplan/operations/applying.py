@@ -7,7 +7,6 @@ configuration, code or data moved on since it was made.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -89,7 +88,7 @@ def plan(args: ProjectArgs, selection: Selection, out: Path | None = None, for_t
     to do is kept there (``zplan.operations.plan_memo``; `zplan plan` looks it up first)."""
     if out is not None:
         _check_plan_folder(out)  # before the plan is made: refused at once
-    with memo.recording() if memo is not None else nullcontext():
+    with plan_memo.recording(memo):
         project = open_project(args)
         planned = make_plan(project, project.state_backend(), selection.request(), selection.refresh)
         doc = to_json(planned.plan, cached_in_brief=for_text)
@@ -216,7 +215,7 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
             if ui.review is not None:
                 ui.review(kept)  # (shown; a plan without changes is approved without asking)
             return ApplyOutcome(kept, project, None)
-        with memo.recording() if memo is not None and kept is None else nullcontext():
+        with plan_memo.recording(memo if kept is None else None):
             planned = make_plan(project, backend, selection.request(), selection.refresh, keep_decoded=False, for_apply=not selection.destroy)
             doc = to_json(planned.plan)
         if kept is not None:

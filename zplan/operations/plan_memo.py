@@ -21,6 +21,7 @@ import marshal
 import os
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,6 +48,11 @@ def for_plan(root: Path, var: list, stack: str | None, selection: tuple, for_tex
 
 def _plain(flag: Any) -> Any:
     return list(flag) if isinstance(flag, (list, tuple)) else flag
+
+
+def recording(memo: "Memo | None"):
+    """The trace ``memo`` records a plan with (nothing, without one)."""
+    return memo.recording() if memo is not None else nullcontext()
 
 
 class Memo:
