@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 # gcsfs otherwise stalls on a gRPC handshake against the emulator
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 os.environ.setdefault("ZPLAN_NO_COLOR", "1")
@@ -16,3 +18,22 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 _hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 if os.environ.get("CI"):
     _hypothesis_settings.load_profile("ci")
+
+
+@pytest.fixture
+def per_file_syncs(monkeypatch):
+    """Background syncs file by file, then folder by folder (zplan.fsutil.BackgroundSync), as on a machine
+    with much unwritten data: for tests that watch each sync, where ``syncfs`` would sync them at once."""
+    import zplan.fsutil
+
+    monkeypatch.setattr(zplan.fsutil, "WHOLE_FS_DIRTY_MAX", -1)
+
+
+@pytest.fixture
+def whole_fs_syncs(monkeypatch):
+    """Background syncs as one ``syncfs`` per file system, whatever the machine has unwritten."""
+    import zplan.fsutil
+
+    if not zplan.fsutil._reporting_syncfs():
+        pytest.skip("no syncfs that reports write errors here (Linux 5.8 and later)")
+    monkeypatch.setattr(zplan.fsutil, "WHOLE_FS_DIRTY_MAX", 1 << 62)

@@ -6,7 +6,7 @@ import errno
 import os
 import threading
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 
 def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
@@ -124,9 +124,16 @@ class BackgroundSync:
     ``add`` returns at once, so the caller's next work (a step running) overlaps the disk's;
     ``wait`` returns once everything added before it is on disk, and raises the first error
     a sync met: after a failed sync the disk's copy cannot be trusted, so nothing may be
-    written down as if it were. What is queued is synced by a few threads at once: a file
-    system commits concurrent syncs together (400 small files: 64 ms one by one, 33 ms four
-    at a time), and the apply waits for them before each state write.
+    written down as if it were. The apply waits for them before each state write.
+
+    What is queued is synced as one batch. While the machine has little unwritten data
+    (``WHOLE_FS_DIRTY_MAX``), the batch's file system is synced whole, once (Linux
+    ``syncfs``): its own files are most of what there is to write, and a cold apply of
+    2,001 tiny steps made ~6 syncs a step, which cost it 15-25 % of its time (each a system
+    call on a thread, handed back under the GIL), against none for ``syncfs``. Otherwise each
+    file, then each folder, is synced by a few threads at once: a file system commits
+    concurrent syncs together (400 small files: 64 ms one by one, 33 ms four at a time), and
+    an apply writing gigabytes does not wait for the rest of the machine's writes.
     """
 
     THREADS = 4
@@ -135,7 +142,7 @@ class BackgroundSync:
         self._cond = threading.Condition()
         self._queue: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
         self._added = self._done = 0
-        self._error: OSError | None = None
+        self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
 
@@ -165,17 +172,24 @@ class BackgroundSync:
     def _run(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(self.THREADS, thread_name_prefix="zplan-sync") as pool:
-            while True:
-                with self._cond:
-                    while not self._queue:
-                        self._cond.wait()
-                    batch, self._queue = self._queue, []
-                errors = [e for stage in _stages(batch) for e in pool.map(_sync_one, stage) if e is not None]
-                with self._cond:
-                    self._error = self._error or (errors[0] if errors else None)
-                    self._done += len(batch)
-                    self._cond.notify_all()
+        pool: ThreadPoolExecutor | None = None
+        while True:
+            with self._cond:
+                while not self._queue:
+                    self._cond.wait()
+                batch, self._queue = self._queue, []
+            try:
+                if whole_file_system_syncs():
+                    errors: list[BaseException] = [e for e in map(sync_file_system, _file_systems(batch)) if e is not None]
+                else:
+                    pool = pool or ThreadPoolExecutor(self.THREADS, thread_name_prefix="zplan-sync")
+                    errors = [e for stage in _stages(batch) for e in pool.map(_sync_one, stage) if e is not None]
+            except BaseException as exc:  # raised by ``wait``: this thread must live on, or ``wait`` would never return
+                errors = [exc]
+            with self._cond:
+                self._error = self._error or (errors[0] if errors else None)
+                self._done += len(batch)
+                self._cond.notify_all()
 
 
 def _stages(batch: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> list[list[str]]:
@@ -188,6 +202,80 @@ def _stages(batch: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> list[list[s
     for folder in folders:
         by_depth.setdefault(folder.count(os.sep), []).append(folder)
     return [files, *(by_depth[depth] for depth in sorted(by_depth, reverse=True))]
+
+
+def _file_systems(batch: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> list[str]:
+    """One folder of the batch on each file system it touches (a file is on its folder's)."""
+    folders = dict.fromkeys([*(d for item in batch for d in item[1]), *(os.path.dirname(f) for item in batch for f in item[0])])
+    by_device: dict[int, str] = {}
+    for folder in folders:
+        try:
+            by_device.setdefault(os.stat(folder).st_dev, folder)
+        except FileNotFoundError:
+            continue  # removed since (a delete): nothing of it left to make durable
+    return list(by_device.values())
+
+
+WHOLE_FS_DIRTY_MAX = 64 << 20  # bytes the machine has yet to write, above which files are synced one by one
+_syncfs: Any = None  # libc's syncfs once looked up (False: none, or one that does not report write errors)
+
+
+def whole_file_system_syncs() -> bool:
+    """Whether a batch is synced by syncing its file systems whole: where ``syncfs`` reports a
+    failed write (Linux 5.8 and later; before, it returned 0 regardless) and the machine has at
+    most ``WHOLE_FS_DIRTY_MAX`` bytes unwritten, which the call would wait for."""
+    global _syncfs
+    if _syncfs is None:
+        _syncfs = _reporting_syncfs()
+    return bool(_syncfs) and _unwritten_bytes() <= WHOLE_FS_DIRTY_MAX
+
+
+def sync_file_system(folder: str) -> OSError | None:
+    """Make everything written on ``folder``'s file system durable: data, inodes, names."""
+    import ctypes
+
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        return None  # removed since: what it held is gone, nothing to make durable
+    except OSError as exc:
+        return exc
+    try:
+        if _syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            return OSError(code, f"{os.strerror(code)}: syncing the file system of {folder}")
+        return None
+    finally:
+        os.close(fd)
+
+
+def _reporting_syncfs() -> Any:
+    import ctypes
+
+    release = os.uname().release.split(".")
+    try:
+        if os.uname().sysname != "Linux" or (int(release[0]), int(release[1].split("-")[0])) < (5, 8):
+            return False
+    except (IndexError, ValueError):
+        return False
+    func = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+    if func is None:
+        return False
+    func.argtypes = [ctypes.c_int]
+    return func
+
+
+def _unwritten_bytes() -> int:
+    """The machine's dirty and under-writeback page cache (/proc/meminfo); unknown counts as too much."""
+    total = 0
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith((b"Dirty:", b"Writeback:")):
+                    total += int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return WHOLE_FS_DIRTY_MAX + 1
+    return total
 
 
 def _sync_one(path: str) -> OSError | None:

@@ -21,6 +21,8 @@ from zplan.state.model import State
 
 from tests.unit.plan.inprocess import copy_pipeline, plan
 
+pytestmark = pytest.mark.usefixtures("per_file_syncs")  # (each sync watched: file by file)
+
 
 class Events:
     """What happened, in order: files synced, and state and lineage written with the digests they name."""

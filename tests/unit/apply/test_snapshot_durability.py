@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 import zplan.fsutil as fsutil
 from zplan.apply.applier import Applier
 from zplan.hooks import Recorder
@@ -16,6 +18,7 @@ from tests.unit.plan.inprocess import copy_pipeline, plan
 SNAPSHOTTED = "numbers.txt"  # the pipeline's one data input
 
 
+@pytest.mark.usefixtures("per_file_syncs")
 def test_state_and_lineage_are_written_only_once_the_snapshots_they_name_are_on_disk(tmp_path, monkeypatch):
     events: list[tuple[str, str]] = []
     lock = threading.Lock()
@@ -51,6 +54,41 @@ def test_state_and_lineage_are_written_only_once_the_snapshots_they_name_are_on_
     assert writes and snapshot_file < min(writes)
 
 
+@pytest.mark.usefixtures("whole_fs_syncs")
+def test_synced_as_a_whole_file_system_state_and_lineage_still_wait_for_it(tmp_path, monkeypatch):
+    """With little unwritten on the machine, the batch is one ``syncfs``: written down only after it returns."""
+    events: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    real_sync = fsutil.sync_file_system
+
+    def slow_disk(folder: str):
+        time.sleep(0.3)
+        with lock:
+            events.append(("synced", folder))
+        return real_sync(folder)
+
+    monkeypatch.setattr(fsutil, "sync_file_system", slow_disk)
+    monkeypatch.setattr(fsutil, "fsync_path", lambda path: pytest.fail(f"{path} synced alone"))
+    real_record = MetadataStore.record_executions
+
+    def recording(self, run_id, records):
+        with lock:
+            events.append(("lineage", ",".join(r.address for r in records)))
+        return real_record(self, run_id, records)
+
+    monkeypatch.setattr(MetadataStore, "record_executions", recording)
+    root = copy_pipeline(tmp_path)
+    state = State()
+    made, planner, _ = plan(root, state)
+    result = Applier(planner, made, state, lambda s: events.append(("state", "")), Recorder(), parallelism=1).apply()
+    assert result.ok
+    synced = [i for i, (kind, _) in enumerate(events) if kind == "synced"]
+    writes = [i for i, (kind, _) in enumerate(events) if kind in ("state", "lineage")]
+    assert synced and writes and synced[0] < min(writes)
+    assert all(folder.startswith(str(root)) for kind, folder in events if kind == "synced")  # the store's file system
+
+
+@pytest.mark.usefixtures("per_file_syncs")
 def test_without_the_wait_the_first_state_write_would_come_before_the_sync(tmp_path, monkeypatch):
     """The test above means something: with the wait removed, the slow sync finishes last."""
     from zplan.apply.runner import StepRunner

@@ -10,8 +10,8 @@ import zplan.fsutil as fsutil
 
 
 @pytest.fixture
-def held_syncs(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, list[str]]:
-    """The background syncs wait for ``release`` (a slow disk); each synced path is listed."""
+def held_syncs(monkeypatch: pytest.MonkeyPatch, per_file_syncs: None) -> tuple[threading.Event, list[str]]:
+    """The background syncs, file by file, wait for ``release`` (a slow disk); each synced path is listed."""
     release, synced = threading.Event(), []
     real = fsutil.fsync_path
 

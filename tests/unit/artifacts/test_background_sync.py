@@ -11,6 +11,8 @@ import pytest
 import zplan.fsutil as fsutil
 from zplan.fsutil import BackgroundSync
 
+pytestmark = pytest.mark.usefixtures("per_file_syncs")  # (each sync watched: file by file)
+
 
 def test_files_then_folders_deepest_first_each_once_per_batch(monkeypatch) -> None:
     release, synced, lock = threading.Event(), [], threading.Lock()

@@ -242,6 +242,7 @@ _DIE_AFTER_PUT = textwrap.dedent(
     import zplan.fsutil
     from zplan.artifacts.store import ArtifactStore
 
+    zplan.fsutil.WHOLE_FS_DIRTY_MAX = -1  # file by file:
     zplan.fsutil.fsync_path = lambda path: os._exit(4)  # dies before the first background sync
     ArtifactStore.from_url(sys.argv[2], Path(".")).put(Path(sys.argv[1]), sync_later=True)
     os._exit(3)

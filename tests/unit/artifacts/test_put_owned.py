@@ -20,6 +20,8 @@ from zplan.hashing import hash_tree
 
 from .helpers import SAMPLE, make_tree, read_tree
 
+pytestmark = pytest.mark.usefixtures("per_file_syncs")  # (each sync watched: file by file)
+
 local_module = importlib.import_module("zplan.artifacts.local")
 REPO = Path(__file__).resolve().parents[3]
 

@@ -21,6 +21,8 @@ from zplan.hashing import StatCache, hash_tree
 
 from .helpers import SAMPLE, make_tree
 
+pytestmark = pytest.mark.usefixtures("per_file_syncs")  # (each sync watched: file by file)
+
 local_module = importlib.import_module("zplan.artifacts.local")
 
 

@@ -1,0 +1,105 @@
+"""Background syncs as one ``syncfs`` per file system, while the machine has little unwritten."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+
+import pytest
+
+import zplan.fsutil as fsutil
+from zplan.fsutil import BackgroundSync
+
+
+@pytest.mark.usefixtures("whole_fs_syncs")
+def test_a_batch_is_one_sync_of_its_file_system_after_every_add(tmp_path, monkeypatch) -> None:
+    release, synced = threading.Event(), []
+    real = fsutil.sync_file_system
+
+    def slow(folder: str):
+        release.wait(10)
+        synced.append(folder)
+        return real(folder)
+
+    monkeypatch.setattr(fsutil, "sync_file_system", slow)
+    monkeypatch.setattr(fsutil, "fsync_path", lambda path: pytest.fail(f"{path} synced alone"))
+    syncs = BackgroundSync()
+    syncs.add([str(tmp_path / "first")], [str(tmp_path)])  # its sync waits for release: the adds below queue up, one batch
+    for name in ("a", "b", "c"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "x").write_bytes(b"1")
+        syncs.add([str(folder / "x")], [str(folder), str(tmp_path)])
+    release.set()
+    syncs.wait()
+    assert len(synced) == 2  # the first add's batch, then the other three's: one file system each time
+    assert all(os.stat(f).st_dev == os.stat(tmp_path).st_dev for f in synced)
+
+
+@pytest.mark.usefixtures("whole_fs_syncs")
+def test_a_failed_file_system_sync_is_raised_by_wait_and_stays_raised(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(fsutil, "sync_file_system", lambda folder: OSError(errno.EIO, "Input/output error"))
+    syncs = BackgroundSync()
+    syncs.add([str(tmp_path / "x")], [str(tmp_path)])
+    with pytest.raises(OSError, match="Input/output error"):
+        syncs.wait()
+    syncs.add([str(tmp_path / "later")], [str(tmp_path)])
+    with pytest.raises(OSError):
+        syncs.wait()
+
+
+@pytest.mark.usefixtures("whole_fs_syncs")
+def test_the_real_call_syncs_and_a_folder_removed_since_is_not_an_error(tmp_path) -> None:
+    (tmp_path / "x").write_bytes(b"1")
+    assert fsutil.sync_file_system(str(tmp_path)) is None
+    assert fsutil.sync_file_system(str(tmp_path / "gone")) is None
+    syncs = BackgroundSync()
+    syncs.add([str(tmp_path / "gone" / "y")], [str(tmp_path / "gone")])
+    syncs.wait()
+
+
+def test_much_unwritten_data_syncs_file_by_file(tmp_path, monkeypatch) -> None:
+    """An apply writing gigabytes, or another program's writes, are not waited for whole."""
+    monkeypatch.setattr(fsutil, "_unwritten_bytes", lambda: fsutil.WHOLE_FS_DIRTY_MAX + 1)
+    monkeypatch.setattr(fsutil, "sync_file_system", lambda folder: pytest.fail("the file system synced whole"))
+    synced: list[str] = []
+    monkeypatch.setattr(fsutil, "fsync_path", synced.append)
+    syncs = BackgroundSync()
+    syncs.add([str(tmp_path / "x")], [str(tmp_path)])
+    syncs.wait()
+    assert synced == [str(tmp_path / "x"), str(tmp_path)]
+
+
+@pytest.mark.parametrize("system, release", [("Linux", "5.4.0-150-generic"), ("Linux", "4.19.0"), ("Darwin", "23.1.0"), ("Linux", "odd")])
+def test_no_whole_file_system_syncs_where_syncfs_does_not_report_errors(monkeypatch, system, release) -> None:
+    real = os.uname()
+    monkeypatch.setattr(fsutil.os, "uname", lambda: os.uname_result((system, real.nodename, release, real.version, real.machine)))
+    assert fsutil._reporting_syncfs() is False
+
+
+def test_unwritten_bytes_are_read_from_the_kernel() -> None:
+    if not os.path.exists("/proc/meminfo"):
+        assert fsutil._unwritten_bytes() > fsutil.WHOLE_FS_DIRTY_MAX
+    else:
+        assert 0 <= fsutil._unwritten_bytes() < 1 << 50
+
+
+@pytest.mark.usefixtures("whole_fs_syncs")
+def test_any_error_of_the_sync_thread_reaches_wait_and_the_thread_lives_on(tmp_path, monkeypatch) -> None:
+    """A dead sync thread would leave ``wait`` waiting for ever."""
+    calls: list[str] = []
+
+    def broken(folder: str):
+        calls.append(folder)
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(fsutil, "sync_file_system", broken)
+    syncs = BackgroundSync()
+    syncs.add([str(tmp_path / "x")], [str(tmp_path)])
+    with pytest.raises(RuntimeError, match="a bug"):
+        syncs.wait()
+    syncs.add([str(tmp_path / "y")], [str(tmp_path)])
+    with pytest.raises(RuntimeError):
+        syncs.wait()
+    assert syncs._thread is not None and syncs._thread.is_alive() and calls
