@@ -1,4 +1,4 @@
-"""Old runs are moved aside while a benchmark runs, and deleted as it ends.
+"""Old runs are moved aside while benchmarks run, not deleted.
 
 ext4 without a journal (this machine's root file system) does not hand out an inode freed in
 the last minute, or the last six while its table block is unwritten (which the new files of the
@@ -7,60 +7,57 @@ every file created. A cold apply of 2,001 steps started right after the previous
 ~10,000 files were deleted spent a third of the machine's time in that scan (``perf``:
 ``recently_deleted`` under ``ext4_create`` and ``ext4_mkdir``), and each new round, with more
 freed inodes, took longer. A user's first apply does not follow the deletion of thousands of
-files, and the by-hand runs it is compared with create few; so the benchmarks move old runs into
-``bench/.work/.trash`` and delete them at exit. A benchmark that starts within six minutes of
-the deletion of many files waits for the rest of them.
+files, and the by-hand runs it is compared with create few; so the benchmarks move old runs
+into ``bench/.work/.trash``. The trash is emptied when a benchmark starts with more than
+``KEPT_RUNS`` runs in it, which then waits six minutes; ``python bench/aside.py`` empties it now.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
 WORK = Path(__file__).resolve().parent / ".work"
 TRASH = WORK / ".trash"
-EMPTIED = WORK / ".trash-emptied"  # "<time> <entries freed>" of the last emptying
 QUIET_S = 361.0  # fs/ext4/ialloc.c: RECENTCY_MIN (60 s) + RECENTCY_DIRTY (300 s)
-MANY = 1_000  # fewer freed inodes cost a new file too little to wait for
+KEPT_RUNS = 100  # a 20,000-step run puts ~100,000 files aside (~0.4 GB)
 
 _ready = False
 
 
 def put_aside(path: Path) -> None:
-    """Move ``path`` out of the way, to be deleted when the benchmark ends."""
+    """Move ``path`` (a run's state, store, logs) out of the way, deleting nothing."""
     _settle()
     TRASH.mkdir(parents=True, exist_ok=True)
     path.rename(TRASH / f"{time.time_ns()}-{path.name}")
 
 
 def empty() -> int:
-    """Delete what was put aside; note when, and how many entries were freed."""
+    """Delete what was put aside; the number of entries freed."""
     if not TRASH.exists():
         return 0
     freed = sum(len(dirs) + len(files) for _, dirs, files in os.walk(TRASH))
     shutil.rmtree(TRASH)
-    os.sync()
-    EMPTIED.write_text(f"{time.time()} {freed}\n")
+    os.sync()  # the freed inodes' blocks written: the kernel's shorter wait applies
     return freed
 
 
 def _settle() -> None:
-    """Once per benchmark: empty a trash left by a killed run, then let recent deletions age."""
+    """Once per benchmark: a full trash is emptied, and the deletion left to age."""
     global _ready
     if _ready:
         return
     _ready = True
-    empty()
-    atexit.register(empty)
-    try:
-        when, freed = EMPTIED.read_text().split()
-    except (OSError, ValueError):
+    entries = len(os.listdir(TRASH)) if TRASH.exists() else 0
+    if entries <= KEPT_RUNS * 5:  # (a run puts 5 aside: artifacts, logs, metadata.db, state.json, its lock)
         return
-    wait = float(when) + QUIET_S - time.time()
-    if int(freed) >= MANY and wait > 0:
-        print(f"waiting {wait:.0f} s: {int(freed):,} files were deleted under bench/.work within the last six minutes "
-              "(see bench/aside.py)", flush=True)
-        time.sleep(wait)
+    freed = empty()
+    print(f"waiting {QUIET_S:.0f} s: {freed:,} files of old runs were deleted from bench/.work/.trash (see bench/aside.py)", flush=True)
+    time.sleep(QUIET_S)
+
+
+if __name__ == "__main__":
+    print(f"{empty():,} files deleted from {TRASH}", file=sys.stderr)
