@@ -154,6 +154,8 @@ def hide_all(value: Any) -> Any:
 
 def holds_secret(value: Any, secrets: list[str]) -> bool:
     """Whether ``mask`` would hide something in ``value``: a string holding a secret, a number spelling one."""
+    if not secrets:
+        return False  # (a project without sensitive values: every step's outputs would be walked for nothing)
     if isinstance(value, str):
         return _holds_secret(value, secrets)
     if _number_text(value) is not None:

@@ -47,6 +47,7 @@ class StepRunner:
         self._lock = threading.Lock()  # a stop (from another thread) and a start never interleave
         self._cancelled = False
         self._read_outputs: dict[str, set[str]] | None = None  # step -> its outputs another step reads
+        self._log_folder: tuple[int, Path] | None = None  # (run id, its log folder)
 
     @staticmethod
     def start_early() -> None:
@@ -195,7 +196,10 @@ class StepRunner:
 
     def log_path(self, address: str) -> Path:
         # Run numbers count per metadata store, so two stacks both have a run 1: the stack keeps them apart.
-        return self.project.state_dir / "logs" / self.project.stack_name / f"run-{self.tracker.result.run_id or 0}" / log_file_name(address)
+        run = self.tracker.result.run_id or 0
+        if self._log_folder is None or self._log_folder[0] != run:
+            self._log_folder = (run, self.project.state_dir / "logs" / self.project.stack_name / f"run-{run}")
+        return self._log_folder[1] / log_file_name(address)
 
     def result(self, address: str, future: cf.Future) -> StepResult:
         """What the worker sent back, or why there is nothing; secrets redacted everywhere,

@@ -96,6 +96,7 @@ class LocalArtifactStore(ArtifactStore):
         self._written: set[str] = set()  # digests this process stored (and so checked) itself
         self._small: dict[str, dict[str, Any]] = {}  # the stamps of small artifacts (no manifest file) this process saw
         self._paths: dict[str, Path] = {}  # digest -> its folder
+        self._root_uri = self.root.as_uri()  # quoted once
 
     def path(self, digest: str) -> Path:
         found = self._paths.get(digest)  # (a step's worker asks for the same few ten times: each Path parsed anew)
@@ -106,7 +107,7 @@ class LocalArtifactStore(ArtifactStore):
         return found
 
     def uri(self, digest: str) -> str:
-        return self.path(check_digest(digest)).as_uri()
+        return f"{self._root_uri}/{digest[:2]}/{check_digest(digest)}"  # (hex: nothing in it to quote)
 
     def get(self, digest: str, verify: bool = False) -> Path:
         path = self.path(check_digest(digest))
