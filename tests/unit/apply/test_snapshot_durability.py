@@ -18,6 +18,27 @@ from tests.unit.plan.inprocess import copy_pipeline, plan
 SNAPSHOTTED = "numbers.txt"  # the pipeline's one data input
 
 
+def _applied(tmp_path, monkeypatch, events: list[tuple[str, str]], lock: threading.Lock):
+    """The pipeline applied in this process, each write of lineage and state added to ``events``; its folder."""
+    real_record = MetadataStore.record_executions
+
+    def recording(self, run_id, records):
+        with lock:
+            events.append(("lineage", ",".join(r.address for r in records)))
+        return real_record(self, run_id, records)
+
+    def persist(s: State) -> None:
+        with lock:
+            events.append(("state", str(len(s.doc))))
+
+    monkeypatch.setattr(MetadataStore, "record_executions", recording)
+    root = copy_pipeline(tmp_path)
+    state = State()
+    made, planner, _ = plan(root, state)
+    assert Applier(planner, made, state, persist, Recorder(), parallelism=1).apply().ok
+    return root
+
+
 @pytest.mark.usefixtures("per_file_syncs")
 def test_state_and_lineage_are_written_only_once_the_snapshots_they_name_are_on_disk(tmp_path, monkeypatch):
     events: list[tuple[str, str]] = []
@@ -31,24 +52,7 @@ def test_state_and_lineage_are_written_only_once_the_snapshots_they_name_are_on_
             events.append(("synced", path))
 
     monkeypatch.setattr(fsutil, "fsync_path", slow_disk)
-    real_record = MetadataStore.record_executions
-
-    def recording(self, run_id, records):
-        with lock:
-            events.append(("lineage", ",".join(r.address for r in records)))
-        return real_record(self, run_id, records)
-
-    monkeypatch.setattr(MetadataStore, "record_executions", recording)
-    root = copy_pipeline(tmp_path)
-    state = State()
-    made, planner, _ = plan(root, state)
-
-    def persist(s: State) -> None:
-        with lock:
-            events.append(("state", str(len(s.doc))))
-
-    result = Applier(planner, made, state, persist, Recorder(), parallelism=1).apply()
-    assert result.ok
+    _applied(tmp_path, monkeypatch, events, lock)
     snapshot_file = next(i for i, (kind, path) in enumerate(events) if kind == "synced" and path.endswith("/" + SNAPSHOTTED))
     writes = [i for i, (kind, _) in enumerate(events) if kind in ("state", "lineage")]
     assert writes and snapshot_file < min(writes)
@@ -69,19 +73,7 @@ def test_synced_as_a_whole_file_system_state_and_lineage_still_wait_for_it(tmp_p
 
     monkeypatch.setattr(fsutil, "sync_file_system", slow_disk)
     monkeypatch.setattr(fsutil, "fsync_path", lambda path: pytest.fail(f"{path} synced alone"))
-    real_record = MetadataStore.record_executions
-
-    def recording(self, run_id, records):
-        with lock:
-            events.append(("lineage", ",".join(r.address for r in records)))
-        return real_record(self, run_id, records)
-
-    monkeypatch.setattr(MetadataStore, "record_executions", recording)
-    root = copy_pipeline(tmp_path)
-    state = State()
-    made, planner, _ = plan(root, state)
-    result = Applier(planner, made, state, lambda s: events.append(("state", "")), Recorder(), parallelism=1).apply()
-    assert result.ok
+    root = _applied(tmp_path, monkeypatch, events, lock)
     synced = [i for i, (kind, _) in enumerate(events) if kind == "synced"]
     writes = [i for i, (kind, _) in enumerate(events) if kind in ("state", "lineage")]
     assert synced and writes and synced[0] < min(writes)

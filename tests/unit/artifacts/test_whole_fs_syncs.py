@@ -18,6 +18,8 @@ def test_a_batch_is_one_sync_of_its_file_system_after_every_add(tmp_path, monkey
     real = fsutil.sync_file_system
 
     def slow(folder: str):
+        if not folder.startswith(str(tmp_path)):
+            return real(folder)  # another test's store, still syncing
         release.wait(10)
         synced.append(folder)
         return real(folder)
@@ -33,7 +35,8 @@ def test_a_batch_is_one_sync_of_its_file_system_after_every_add(tmp_path, monkey
         syncs.add([str(folder / "x")], [str(folder), str(tmp_path)])
     release.set()
     syncs.wait()
-    assert len(synced) == 2  # the first add's batch, then the other three's: one file system each time
+    # the first add's batch, then the other three's (or all four in one, if the thread took none before): one sync each
+    assert 1 <= len(synced) <= 2
     assert all(os.stat(f).st_dev == os.stat(tmp_path).st_dev for f in synced)
 
 
