@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/cold_ab.py --before /tmp/base --wide 200 --repeat 5 [--sweep]
 
-Each cold apply starts with state, artifacts and metadata removed (code and stat caches kept,
+Each cold apply starts with state, artifacts and metadata moved aside (``bench/aside.py``; code and stat caches kept,
 so the plan does not rehash the inputs) and after ``os.sync()``, so no run pays the previous
 one's writeback. ``--before`` is a copy of an older zplan (``git archive REV zplan providers``),
 put first on PYTHONPATH. Whole processes (``measure.run``): wall, CPU (user + sys, workers

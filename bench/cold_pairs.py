@@ -5,7 +5,7 @@
 For a machine whose speed drifts during the runs (shared cores): the two runs of a pair see
 nearly the same machine, so the difference within each pair is the figure to read, not the
 medians of the two columns. Same cold apply as ``cold_ab.py`` (state, artifacts and metadata
-removed, code and stat caches kept, ``os.sync()`` before each); wall/CPU seconds per run, CPU
+moved aside, code and stat caches kept, ``os.sync()`` before each); wall/CPU seconds per run, CPU
 with the workers.
 """
 

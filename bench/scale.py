@@ -4,7 +4,7 @@
 
 For each size N: the ``sweep`` workload (one ``for_each`` step with N instances, each reading
 its own small file, and one step gathering their outputs), a cold apply (state, artifacts and
-metadata removed; code and stat caches kept), then the no-change plan ``--repeat`` times.
+metadata moved aside; code and stat caches kept), then the no-change plan ``--repeat`` times.
 Whole processes (``measure.run``): wall, CPU (user + sys, step workers included), peak RSS of
 the zplan process. The no-change plan is measured made (``ZPLAN_PLAN_MEMO=off``) and kept (shown
 again from ``.zplan/cache/plan.memo`` after one plan keeps it). Per-step overhead = (cold wall - time inside step functions) / steps. The
