@@ -224,10 +224,7 @@ def whole_file_system_syncs() -> bool:
     """Whether a batch is synced by syncing its file systems whole: where ``syncfs`` reports a
     failed write (Linux 5.8 and later; before, it returned 0 regardless) and the machine has at
     most ``WHOLE_FS_DIRTY_MAX`` bytes unwritten, which the call would wait for."""
-    global _syncfs
-    if _syncfs is None:
-        _syncfs = _reporting_syncfs()
-    return bool(_syncfs) and _unwritten_bytes() <= WHOLE_FS_DIRTY_MAX
+    return bool(_loaded_syncfs()) and _unwritten_bytes() <= WHOLE_FS_DIRTY_MAX
 
 
 def sync_file_system(folder: str) -> OSError | None:
@@ -241,12 +238,22 @@ def sync_file_system(folder: str) -> OSError | None:
     except OSError as exc:
         return exc
     try:
-        if _syncfs(fd) != 0:
+        syncfs = _loaded_syncfs()
+        if not syncfs:
+            return OSError(errno.ENOTSUP, f"no syncfs that reports write errors here, to sync {folder}")
+        if syncfs(fd) != 0:
             code = ctypes.get_errno()
             return OSError(code, f"{os.strerror(code)}: syncing the file system of {folder}")
         return None
     finally:
         os.close(fd)
+
+
+def _loaded_syncfs() -> Any:
+    global _syncfs
+    if _syncfs is None:
+        _syncfs = _reporting_syncfs()
+    return _syncfs
 
 
 def _reporting_syncfs() -> Any:
