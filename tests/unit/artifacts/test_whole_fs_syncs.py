@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
+import time
 
 import pytest
 
@@ -50,6 +51,7 @@ def test_a_failed_file_system_sync_is_raised_by_wait_and_stays_raised(tmp_path, 
     syncs.add([str(tmp_path / "later")], [str(tmp_path)])
     with pytest.raises(OSError):
         syncs.wait()
+    _drained(syncs)
 
 
 @pytest.mark.usefixtures("whole_fs_syncs")
@@ -105,4 +107,13 @@ def test_any_error_of_the_sync_thread_reaches_wait_and_the_thread_lives_on(tmp_p
     syncs.add([str(tmp_path / "y")], [str(tmp_path)])
     with pytest.raises(RuntimeError):
         syncs.wait()
-    assert syncs._thread is not None and syncs._thread.is_alive() and calls
+    _drained(syncs)
+    assert syncs._thread is not None and syncs._thread.is_alive() and len(calls) == 2
+
+
+def _drained(syncs: BackgroundSync) -> None:
+    """Until the thread took every batch (``wait`` returns at once after an error): none is left to
+    meet the next test's patched syncs."""
+    deadline = time.monotonic() + 10
+    while syncs._done < syncs._added and time.monotonic() < deadline:
+        time.sleep(0.01)
