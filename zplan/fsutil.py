@@ -257,13 +257,15 @@ def _loaded_syncfs() -> Any:
 
 
 def _reporting_syncfs() -> Any:
+    """libc's syncfs where it reports a failed write (Linux 5.8 and later), else False."""
     import ctypes
 
-    release = os.uname().release.split(".")
+    uname = os.uname()
     try:
-        if os.uname().sysname != "Linux" or (int(release[0]), int(release[1].split("-")[0])) < (5, 8):
-            return False
-    except (IndexError, ValueError):
+        major, minor = (int(part) for part in uname.release.split("-")[0].split(".")[:2])
+    except ValueError:  # (a release not "MAJOR.MINOR...")
+        return False
+    if uname.sysname != "Linux" or (major, minor) < (5, 8):
         return False
     func = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
     if func is None:

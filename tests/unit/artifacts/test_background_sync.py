@@ -15,9 +15,10 @@ pytestmark = pytest.mark.usefixtures("per_file_syncs")  # (each sync watched: fi
 
 
 def test_files_then_folders_deepest_first_each_once_per_batch(monkeypatch) -> None:
-    release, synced, lock = threading.Event(), [], threading.Lock()
+    release, entered, synced, lock = threading.Event(), threading.Event(), [], threading.Lock()
 
     def record(path: str) -> None:
+        entered.set()
         release.wait(10)  # a slow disk
         with lock:
             synced.append(path)
@@ -26,6 +27,7 @@ def test_files_then_folders_deepest_first_each_once_per_batch(monkeypatch) -> No
     syncs = BackgroundSync()
     blocker = os.path.join(os.sep, "earlier")
     syncs.add([blocker])  # its sync waits for release: both adds below queue up meanwhile, one batch
+    assert entered.wait(10)  # (taken alone: the thread is not between the two adds below)
     root = os.path.join(os.sep, "store")
     for digest in ("aa1", "aa2"):
         folder = os.path.join(root, "aa", digest)
