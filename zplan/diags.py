@@ -63,6 +63,15 @@ def warning(summary: str, detail: str = "", range: Range | None = None) -> Diagn
     return Diagnostic(WARNING, summary, detail, range)
 
 
+def did_you_mean(name: str, known, then: str = "") -> str:
+    """``did you mean "x"? `` for the known name closest to a misspelt one (to start a detail), followed by
+    ``then`` (``"or "``, before another way out), or ""."""
+    import difflib  # only on an error: the no-change plan does not pay for it
+
+    close = difflib.get_close_matches(name, sorted(known), n=1) or [k for k in sorted(known) if k.lower() == name.lower()]
+    return f'did you mean "{close[0]}"? {then}' if close else ""
+
+
 class DiagnosticError(Exception):
     """Carries one or more error diagnostics up to the CLI."""
 

@@ -37,7 +37,11 @@ CASES = {
     ),
     "undeclared variable": (
         [(HCL, "c = var.c", "c = var.x")],
-        ["plan"], "main.zp.hcl:23", 'undeclared variable "x"',
+        ["plan"], "main.zp.hcl:23", 'undeclared variable "x"\n  declare it: variable "x" { default = ... }',
+    ),
+    "misspelt variable": (
+        [(HCL, "c = var.c", "c = var.cc")],
+        ["plan"], "main.zp.hcl:23", 'undeclared variable "cc"\n  did you mean "c"? or declare it: variable "cc"',
     ),
     "cycle between two steps": (
         [(HCL, "inputs = { values = step.load.outputs.output }\n    params", "inputs = { values = step.total.outputs.output }\n    params")],
@@ -194,7 +198,11 @@ def test_validate_without_imports_does_not_run_the_module(project: Project):
 
 
 def test_var_for_an_undeclared_variable(project: Project):
-    assert_user_error(project.run("plan", "-var", "nope=1"), 'value for undeclared variable "nope" (from -var nope)')
+    assert_user_error(project.run("plan", "-var", "nope=1"), 'value for undeclared variable "nope" (from -var nope)\n  declare it')
+
+
+def test_var_for_a_misspelt_variable_names_the_one_meant(project: Project):
+    assert_user_error(project.run("plan", "-var", "C=2"), 'value for undeclared variable "C" (from -var C)\n  did you mean "c"? or declare it')
 
 
 def test_unknown_target(project: Project):

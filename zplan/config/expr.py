@@ -25,7 +25,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from zplan.diags import DiagnosticError, Range, fail
+from zplan.diags import DiagnosticError, Range, did_you_mean, fail
 from zplan.pickled import tuple_state
 from zplan.config.context import Marks, _Ctx  # noqa: F401  (the nodes' modules take them from here)
 from zplan.config.values import (
@@ -417,10 +417,7 @@ class Call(Expr):
 
         func = functions.FUNCTIONS.get(self.name)
         if func is None:
-            import difflib
-
-            close = difflib.get_close_matches(self.name, functions.FUNCTIONS, n=1)
-            hint = f'did you mean "{close[0]}"? ' if close else ""
+            hint = did_you_mean(self.name, functions.FUNCTIONS)
             raise static_fail(f'unknown function "{self.name}"', f"{hint}available functions: {', '.join(sorted(functions.FUNCTIONS))}", self.range)
         if func.lazy:  # try() and can() evaluate their own arguments, catching errors
             return func.impl(self, ctx)

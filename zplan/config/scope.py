@@ -4,20 +4,18 @@
 Step outputs evaluate to ``StepOutputRef`` markers (the planner turns them into graph edges and artifact
 hashes); resource attributes come from a callback: desired values, recorded outputs or ``UNKNOWN``.
 
-Sensitivity follows Terraform's marks, at the grain of one evaluated expression:
-an expression whose evaluation read a sensitive variable, a local computed from
-one, a resource attribute answered as ``Sensitive`` or the output of a step with
-sensitive outputs is sensitive as a whole, whatever templates, function calls,
-collections or conditionals it went through (``eval_marked``). Only what the
-evaluation actually read counts: the branch a conditional did not take does not.
+Sensitivity follows Terraform's marks, at the grain of one evaluated expression: an expression
+whose evaluation read a sensitive variable, a local computed from one, a resource attribute answered
+as ``Sensitive`` or the output of a step with sensitive outputs is sensitive as a whole, whatever
+templates, function calls, collections or conditionals it went through (``eval_marked``). Only what
+the evaluation actually read counts: the branch a conditional did not take does not.
 
-Blocks expanded from a module or by count / for_each (``zplan.config.expand``) are
-evaluated at their ``Where``: ``var.x`` there is the module's input (the calling
-block's expression, evaluated where the call is), ``local.x`` the module's local,
-``each.key`` / ``count.index`` the instance's key, and ``step.``, ``resource.`` and
-``module.`` name what that module declares. A reference to a fanned-out block
-without a key (``step.train``) is all its instances: a list for count, a map by key
-for for_each, each instance an object whose attributes are read on use.
+Blocks expanded from a module or by count / for_each (``zplan.config.expand``) are evaluated at their
+``Where``: ``var.x`` there is the module's input (the calling block's expression, evaluated where the
+call is), ``local.x`` the module's local, ``each.key`` / ``count.index`` the instance's key, and
+``step.``, ``resource.`` and ``module.`` name what that module declares. A reference to a fanned-out
+block without a key (``step.train``) is all its instances: a list for count, a map by key for
+for_each, each instance an object whose attributes are read on use.
 """
 
 from __future__ import annotations
@@ -194,7 +192,8 @@ class Scope:
     def _variable(self, ref: Ref) -> Any:
         name = _name(ref, "var", "var.env")
         if name not in self.config.variables:
-            raise static_fail(f'reference to undeclared variable "{name}"', f'declare it: variable "{name}" {{ default = ... }}', ref.range)
+            raise static_fail(f'reference to undeclared variable "{name}"',
+                              f'{diags.did_you_mean(name, self.config.variables, then="or ")}declare it: variable "{name}" {{ default = ... }}', ref.range)
         if self.config.variables[name].sensitive:
             self._marks.read = True
         return self.variables.get(name, UNKNOWN)
@@ -245,7 +244,8 @@ class Scope:
         name = _name(ref, "var", "var.env")
         var = module.config.variables.get(name)
         if var is None:
-            raise static_fail(f'reference to undeclared variable "{name}" in {module.path}', f'declare it in the module: variable "{name}" {{ }}', ref.range)
+            raise static_fail(f'reference to undeclared variable "{name}" in {module.path}',
+                              f'{diags.did_you_mean(name, module.config.variables, then="or ")}declare it in the module: variable "{name}" {{ }}', ref.range)
         call = module.call
         if name not in call.inputs:
             self._marks.read |= var.sensitive

@@ -77,7 +77,8 @@ def _check_name(ref, config: Config, found: diags.Collector) -> None:
     if root not in ROOTS:
         found.error(f'unknown reference "{ref}"', "references start with " + ", ".join(sorted(ROOTS)), ref.range)
     elif root == "var" and name is not None and name not in config.variables:
-        found.error(f'reference to undeclared variable "{name}"', f'declare it: variable "{name}" {{ default = ... }}', ref.range)
+        found.error(f'reference to undeclared variable "{name}"',
+                    f'{diags.did_you_mean(name, config.variables, then="or ")}declare it: variable "{name}" {{ default = ... }}', ref.range)
     elif root == "local" and name is not None and name not in config.locals:
         found.error(f'reference to undeclared local value "{name}"', "declare it inside a locals { } block", ref.range)
     elif root == "module" and name is not None and name not in config.modules:

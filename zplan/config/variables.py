@@ -60,7 +60,8 @@ def resolve(
     for name, (value, where) in raw.items():
         if name not in config.variables:
             if not where.startswith("environment") and not where.endswith(", a params file"):  # stray env vars are ignored, as Terraform does
-                found.error(f'value for undeclared variable "{name}" (from {where})', f'declare it: variable "{name}" {{}}')
+                found.error(f'value for undeclared variable "{name}" (from {where})',
+                            f'{diags.did_you_mean(name, config.variables, then="or ")}declare it: variable "{name}" {{}}')
             continue
     for name, var in config.variables.items():
         if fixed is not None and name in fixed:

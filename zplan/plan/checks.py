@@ -70,8 +70,7 @@ def check_provider_blocks(config: Config, registry: ProviderRegistry) -> None:
     for name, block in config.providers.items():
         cls = registry.provider_class(name)
         if cls is None:
-            close = _closest(name, registry.names())
-            hint = f'did you mean "{close[0]}"? ' if close else ""
+            hint = diags.did_you_mean(name, registry.names())
             found.error(f'provider "{name}": no installed provider has this name',
                         f'{hint}installed: {", ".join(registry.names()) or "none"} (see `zplan providers`)', block.range)
             continue
@@ -100,8 +99,7 @@ def _check_settings(block, known: frozenset[str] | None, found: diags.Collector)
         return
     for setting in block.settings:
         if setting not in known:
-            close = _closest(setting, sorted(known))
-            hint = f'did you mean "{close[0]}"? ' if close else ""
+            hint = diags.did_you_mean(setting, known)
             takes = f"it takes: {', '.join(sorted(known))}" if known else "it takes no settings: remove the block"
             found.error(f'unsupported setting "{setting}" in provider "{block.name}"', f"{hint}{takes}",
                         block.setting_ranges.get(setting, block.range))
@@ -166,8 +164,7 @@ def _check_read(ref, config: Config, registry: ProviderRegistry, found: diags.Co
     schema = registry.schema(str(parts[1])) if resource is not None and len(parts) > at else None
     if schema is None or not isinstance(parts[at], str) or parts[at] in schema.attributes:
         return
-    close = _closest(parts[at], list(schema.attributes), n=1)
-    hint = f'did you mean "{close[0]}"? ' if close else ""
+    hint = diags.did_you_mean(parts[at], schema.attributes)
     found.error(f'unsupported attribute: resource.{parts[1]}.{parts[2]} has no attribute "{parts[at]}"',
                 f"{hint}{parts[1]} has: {', '.join(sorted(schema.attributes))}", ref.range)
 
@@ -262,16 +259,9 @@ def _check_ignore_changes(resource: ResourceConfig, settable: dict, found: diags
                        root, resource.type, settable, where)
 
 
-def _closest(name: str, known: list[str], n: int = 1) -> list[str]:
-    import difflib  # only on an error: the no-change plan does not pay for it
-
-    return difflib.get_close_matches(name, known, n=n)
-
-
 def _not_taken(found, summary: str, name: str, type_name: str, settable, where) -> None:
     """An attribute name the resource type does not take: the closest one it does, and all of them."""
-    close = _closest(name, list(settable), n=1)
-    hint = f'did you mean "{close[0]}"? ' if close else ""
+    hint = diags.did_you_mean(name, settable)
     found.error(summary, f"{hint}{type_name} takes: {', '.join(sorted(settable))}", where)
 
 

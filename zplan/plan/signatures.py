@@ -68,8 +68,7 @@ def check_call(step: StepConfig, signature: dict[str, Any] | None, params: dict[
     if not signature["any_keyword"]:
         for name, where in given.items():
             if name not in names:
-                close = _closest(name, keyword_names, n=1)
-                hint = f'did you mean "{close[0]}"? ' if close else ""
+                hint = diags.did_you_mean(name, keyword_names)
                 found.append(diags.error(
                     f'step "{step.name}": {function} has no parameter "{name}"',
                     f"{hint}it takes: {', '.join(keyword_names) or 'no arguments'}", where,
@@ -103,9 +102,3 @@ def callee_name(node: ast.AST) -> str:
     if isinstance(node, ast.Attribute):
         return node.attr
     return ""
-
-
-def _closest(name: str, known: list[str], n: int = 1) -> list[str]:
-    import difflib  # only on an error: the no-change plan does not pay for it
-
-    return difflib.get_close_matches(name, known, n=n)

@@ -16,7 +16,8 @@ from typing import Any
 
 from zplan import diags
 from zplan.config.model import StepConfig
-from zplan.tfx.specs import COMPONENTS, Component, did_you_mean
+from zplan.diags import did_you_mean
+from zplan.tfx.specs import COMPONENTS, Component
 
 TFX_PYTHON = (3, 10)  # tfx 1.16 installs on Python 3.10 only
 

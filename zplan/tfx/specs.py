@@ -8,7 +8,6 @@ specs, so a TFX upgrade that changes one fails there, not at a user's apply.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 
@@ -100,9 +99,3 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in (
 )}
 
 
-def did_you_mean(name: str, known: list[str] | tuple[str, ...]) -> str:
-    """`did you mean "StatisticsGen"? ` (or nothing), for an error's detail."""
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    if not close:
-        close = [k for k in known if k.lower() == name.lower()]
-    return f'did you mean "{close[0]}"? ' if close else ""
