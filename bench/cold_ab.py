@@ -4,7 +4,8 @@
 
 Each cold apply starts with state, artifacts and metadata moved aside (``bench/aside.py``; code and stat caches kept,
 so the plan does not rehash the inputs) and after ``os.sync()``, so no run pays the previous
-one's writeback. ``--before`` is a copy of an older zplan (``git archive REV zplan providers``),
+one's writeback. A speed probe (``report.speed_probe``) is timed before each run: its median per
+tree says whether both trees met the same machine. ``--before`` is a copy of an older zplan (``git archive REV zplan providers``),
 put first on PYTHONPATH. Whole processes (``measure.run``): wall, CPU (user + sys, workers
 included) and peak RSS, median (min-max); per-step figures divide by the step count.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import workloads
 from measure import expect, run
-from report import load_average
+from report import load_average, speed_probe
 from run import WORK, forget_runs
 
 APPLY = ["-m", "zplan.cli", "apply", "-auto-approve"]  # as the `zplan` command runs them, in either tree
@@ -49,19 +50,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before: {load_average()}", flush=True)
     walls: dict[str, list[float]] = {v: [] for v in versions}
     cpus: dict[str, list[float]] = {v: [] for v in versions}
+    probes: dict[str, list[float]] = {v: [] for v in versions}
     for i in range(args.repeat):
         for name in (versions if i % 2 == 0 else reversed(list(versions))):
             forget_runs(wl.root, keep_caches=True)
             os.sync()
+            probes[name].append(speed_probe())
             r = expect(run([sys.executable, *APPLY], wl.root, envs[name]), (0,), f"cold apply ({name})", "Apply complete")
             walls[name].append(r.wall)
             cpus[name].append(r.cpu)
         print(f"round {i + 1}: load {load_average()}", flush=True)
     steps = len(wl.steps)
-    print(f"\n| {steps} steps, cold apply | wall s | CPU s | wall ms/step | CPU ms/step |\n|---|---|---|---|---|")
+    print(f"\n| {steps} steps, cold apply | wall s | CPU s | wall ms/step | CPU ms/step | probe ms |\n|---|---|---|---|---|---|")
     for name in versions:
         print(f"| {name} | {span(walls[name])} | {span(cpus[name])} | {span(walls[name], 1000 / steps, '{:.1f}')} "
-              f"| {span(cpus[name], 1000 / steps, '{:.1f}')} |")
+              f"| {span(cpus[name], 1000 / steps, '{:.1f}')} | {span(probes[name], 1000, '{:.0f}')} |")
     print(f"load average after: {load_average()}")
     return 0
 

@@ -7,6 +7,7 @@ import os
 import platform
 import statistics
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,16 @@ class WorkloadResult:
 
 def load_average() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def speed_probe() -> float:
+    """Seconds a fixed pure-Python loop takes now. On a shared virtual machine the same loop can take
+    half as long again from one second to the next (other tenants), which the load average does not
+    show: printed beside figures, it says whether two trees' runs met the same machine."""
+    started, total = time.perf_counter(), 0
+    for i in range(1_000_000):
+        total += i
+    return time.perf_counter() - started
 
 
 def machine_info(root: Path) -> dict[str, str]:
