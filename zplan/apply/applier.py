@@ -210,7 +210,8 @@ class Applier:
             self._settle_stack()
             self.runner.prepare()  # before the run is recorded: a cluster out of reach leaves no run behind
             pipelines = sorted({s.pipeline for s in self.plan.steps})
-            self.result.run_id = self.recorder.open_run(self.project, pipelines, metadata_password(self.tracker.stack_settings))
+            self.result.run_id = self.recorder.open_run(self.project, pipelines, metadata_password(self.tracker.stack_settings),
+                                                        len(self.plan.steps_to_run))
         self._run_open = True
         self.hooks.run_started(self.result.run_id, len(self.plan.steps), len(self.plan.resource_changes))
 

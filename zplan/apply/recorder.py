@@ -31,6 +31,7 @@ from zplan.secrets import digest_record, hide_all, holds_secret, is_sealed
 from zplan.state.model import CacheEntry, State, StepRecord
 
 STATE_FLUSH_SECONDS = 1.0
+HELPER_MIN_STEPS = 500  # an apply running this many steps records through a helper process (zplan.metadata.helper)
 FLUSH_COST_FACTOR = 10  # wait at least this many times the last write's duration between writes
 
 
@@ -53,13 +54,24 @@ def open_early(settings: dict, project_root: Path) -> None:
         _opened_early[(url, project_root, password)] = _open(url, project_root, password)
 
 
-def _open(url: str, project_root: Path, password: str | None) -> tuple:
-    """The store opened for writing (made if new), and git asked about the project meanwhile."""
-    from zplan.metadata import MetadataStore
+def through_helper(project, steps: int) -> bool:
+    """Whether an apply running ``steps`` steps of ``project`` records through a helper process: many steps,
+    and no TFX step (recorded with TFX's own types too, by ``record_with``, in this process)."""
+    return steps >= HELPER_MIN_STEPS and not any(step.tfx for step in project.config.steps())
+
+
+def _open(url: str, project_root: Path, password: str | None, helper: bool = False) -> tuple:
+    """The store opened for writing (made if new; by a helper process, meanwhile), and git asked about the project."""
     from zplan.metadata.git import GitQuery
 
     git = GitQuery(project_root)  # git walks the work tree while ML Metadata is imported and opened
     try:
+        if helper:
+            from zplan.metadata.helper import MetadataHelper
+
+            return MetadataHelper(url, project_root, password), git
+        from zplan.metadata import MetadataStore
+
         metadata = MetadataStore.from_url(url, project_root, password)
         metadata.open_for_writing()
     except BaseException:
@@ -88,13 +100,17 @@ class RunRecorder:
         self._held: dict[str, StepRecord] = {}
 
     # -- the run --------------------------------------------------------------------------------
-    def open_run(self, project, pipelines: list[str], password: str | None) -> int:
+    def open_run(self, project, pipelines: list[str], password: str | None, steps: int = 0) -> int:
+        """``steps``: how many the apply runs (``through_helper``)."""
         from zplan.metadata import applier
 
         url = str(self.tracker.stack_settings["metadata_store"])
-        metadata, git = _opened_early.pop((url, project.root, password), None) or _open(url, project.root, password)
+        metadata, git = _opened_early.pop((url, project.root, password), None) or _open(url, project.root, password, through_helper(project, steps))
         try:
             run = metadata.start_run(",".join(pipelines), project.stack_name, git.result(), time.time(), applier())
+        except BaseException:
+            metadata.close()  # (a helper ends)
+            raise
         finally:
             git.discard()
         self.metadata = metadata  # only once the run is there: ``close_run`` finishes it

@@ -31,11 +31,12 @@ class Writer(Connection):
         self._writer()
 
     @_guarded
-    def start_run(self, pipeline: str, stack: str, git: GitInfo, started_at: float, applier: Applier = Applier()) -> int:
-        """A new run, owned by this process (see ``close_stale_runs``), applied by ``applier``."""
+    def start_run(self, pipeline: str, stack: str, git: GitInfo, started_at: float, applier: Applier = Applier(),
+                  owner: ProcessId | None = None) -> int:
+        """A new run, owned by ``owner`` (this process by default; see ``close_stale_runs``), applied by ``applier``."""
         self.close_stale_runs(started_at)
         store, types, m = self._writer()
-        owner = ProcessId.current()
+        owner = owner or ProcessId.current()
         pipeline_id = self._existing_pipeline_id(pipeline)
         for _ in range(_RUN_NUMBER_TRIES):
             number = self._last_run_number() + 1
