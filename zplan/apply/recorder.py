@@ -31,7 +31,7 @@ from zplan.secrets import digest_record, hide_all, holds_secret, is_sealed
 from zplan.state.model import CacheEntry, State, StepRecord
 
 STATE_FLUSH_SECONDS = 1.0
-HELPER_MIN_STEPS = 500  # an apply running this many steps records through a helper process (zplan.metadata.helper)
+HELPER_MIN_STEPS = 1500  # an apply running this many steps records through a helper process (zplan.metadata.helper)
 FLUSH_COST_FACTOR = 10  # wait at least this many times the last write's duration between writes
 
 

@@ -4,8 +4,8 @@ ML Metadata's calls hold Python's GIL for their whole length: writing a batch of
 ~0.2 s in which no other thread of the apply runs, the one handing steps to the workers included,
 so the workers wait. An apply of many steps (``zplan.apply.recorder.HELPER_MIN_STEPS``) sends its
 records to this helper over a pipe instead: while the helper writes, the apply's main thread waits
-for the answer without holding the GIL, and the workers are kept busy. (For a few hundred steps the
-helper's start, another interpreter importing ML Metadata, costs more than it saves.)
+for the answer without holding the GIL, and the workers are kept busy. (Up to ~1,000 tiny steps, the
+helper's start, another interpreter importing ML Metadata, costs as much as it saves or more.)
 
 Each call waits for its answer, so what is written when is as with the store in the apply's process:
 state is written after the executions it names, and an error comes back as the store's own
