@@ -125,9 +125,7 @@ def serve() -> None:
                 store = MetadataStore.from_url(args[0], Path(args[1]), args[2])
                 store.open_for_writing()
                 answer = ("ok", None)
-            elif store is None:
-                answer = ("error", "the store is not open")
-            elif name in _CALLS:
+            elif name in _CALLS:  # (after "open", always the first call)
                 answer = ("ok", getattr(store, name)(*args, **kwargs))
             else:
                 answer = ("error", f"no such call: {name}")
