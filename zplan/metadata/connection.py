@@ -100,7 +100,8 @@ def _deferred_imports():
 
 
 def _guarded(method):
-    """Turn MLMD's status errors (server gone, disk full...) into a diagnostic naming the store."""
+    """Turn MLMD's status errors (server gone, disk full...), and SQLite's (``zplan.metadata.direct``), into a
+    diagnostic naming the store."""
 
     @functools.wraps(method)
     def wrapper(self: "Connection", *args, **kwargs):
@@ -110,7 +111,7 @@ def _guarded(method):
             raise
         except Exception as exc:
             errors = sys.modules.get("ml_metadata.errors")
-            if errors is None or not isinstance(exc, errors.StatusError):
+            if not isinstance(exc, sqlite3.Error) and (errors is None or not isinstance(exc, errors.StatusError)):
                 raise
             # A failed write leaves MLMD's transaction open ("Transaction already open" at the next
             # call): the handle goes, which rolls it back, and the next use opens the store afresh.

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 from zplan.hashing import canonical_json, hash_text
-from zplan.metadata.records import Applier, ArtifactRecord, ArtifactView, GitInfo, StepReason
-from zplan.metadata.schema import SNAPSHOT, TypeIds
+from zplan.metadata.records import Applier, ArtifactRecord, ArtifactView, ExecutionRecord, GitInfo, StepReason
+from zplan.metadata.schema import SNAPSHOT
 from zplan.secrets import is_digest
 
 _STATES = {"complete": "COMPLETE", "cached": "CACHED", "failed": "FAILED", "cancelled": "CANCELED"}
@@ -49,27 +49,42 @@ def external_id(record: ArtifactRecord) -> str:
     return f"zplan:{record.kind}:{hash_text(record.uri + chr(0) + record.digest)}"
 
 
-def artifact_proto(pb, types: TypeIds, record: ArtifactRecord):
+def with_props(proto, values: dict):
+    set_props(proto, values)
+    return proto
+
+
+def artifact_props(record: ArtifactRecord) -> dict:
     if record.kind not in ("output", "snapshot"):
         raise ValueError(f"artifact kind must be 'output' or 'snapshot', not {record.kind!r}")
-    art = pb.Artifact(
-        type_id=types.artifact_for(record.kind),
-        uri=record.uri,
-        external_id=external_id(record),
-        state=pb.Artifact.LIVE,
-    )
-    set_props(
-        art,
-        {
-            "digest": record.digest,
-            "materializer": record.materializer,
-            "materializer_version": record.materializer_version,
-            "type_name": record.type_name,
-            "source_path": record.source_path,
-            "size": int(record.size),
-        },
-    )
-    return art
+    return {
+        "digest": record.digest,
+        "materializer": record.materializer,
+        "materializer_version": record.materializer_version,
+        "type_name": record.type_name,
+        "source_path": record.source_path,
+        "size": int(record.size),
+    }
+
+
+def execution_props(rec: ExecutionRecord) -> dict:
+    if rec.state not in _STATES:
+        raise ValueError(f"execution state must be one of {sorted(_STATES)}, not {rec.state!r}")
+    return {
+        "address": rec.address,
+        "pipeline": rec.pipeline,
+        "step": rec.step,
+        "cache_key": rec.cache_key,
+        "params": params_json(rec.params),
+        "code_hash": rec.code_hash,
+        "error": rec.error,
+        "started_at": float(rec.started_at),
+        "finished_at": float(rec.finished_at),
+        "metadata": params_json(rec.metadata) if rec.metadata else None,
+        "reasons": reasons_json(rec.reasons),
+        "cached_from": rec.cached_from,
+        "sensitive_outputs": rec.sensitive_outputs or None,
+    }
 
 
 def uri_after_move(uri: str, project_dir: Path | None) -> str:

@@ -59,6 +59,11 @@ _RUN_PROPS = {
 }
 
 
+def properties_of(type_name: str) -> dict[str, str]:
+    """The properties zplan writes on a type, each with its kind (``"STRING"``, ``"INT"``...)."""
+    return {ARTIFACT: _ARTIFACT_PROPS, SNAPSHOT: _ARTIFACT_PROPS, STEP: _STEP_PROPS, PIPELINE: {}, RUN: _RUN_PROPS}[type_name]
+
+
 @dataclass(frozen=True)
 class TypeIds:
     artifact: int

@@ -30,6 +30,23 @@ def _template(version: str) -> Path:
     return Path(__file__).parent / "__pycache__" / f"mlmd-empty.{version}.{digest}.sqlite"
 
 
+def mlmd_version() -> str | None:
+    """The installed ML Metadata's version, read from its version file: importing it would import all of
+    ML Metadata (its package imports everything). None when it is not installed."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.find_spec("ml_metadata")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    try:
+        text = (Path(next(iter(spec.submodule_search_locations))) / "version.py").read_text()
+    except OSError:
+        return None
+    found = re.search(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", text, re.M)
+    return found.group(1) if found else None
+
+
 def place(path: Path, version: str) -> bool:
     """Put an empty store at ``path`` (which is not there) from the kept copy; False when there is none,
     or it could not be placed (the store is then made as before, which reports what is wrong). Never

@@ -15,51 +15,47 @@ from typing import Any, Callable
 from zplan.diags import fail
 from zplan.hashing import canonical_json
 from zplan.metadata import convert as cv
-from zplan.metadata.connection import Connection, _guarded, _mlmd
+from zplan.metadata import direct, template
+from zplan.metadata.connection import _MLMD_TABLE, Connection, _guarded, _mlmd, _sqlite_has_table
 from zplan.metadata.records import Applier, ArtifactRecord, ExecutionRecord, GitInfo
 from zplan.metadata.records import RUN_STATUSES
 from zplan.metadata.schema import PIPELINE, RUN, TypeIds
+from zplan.metadata.urls import SqliteTarget
 from zplan.processes import ProcessId
 
 _RUN_NUMBER_TRIES = 50
 
 
 class Writer(Connection):
+    _direct: TypeIds | None | bool = None  # zplan's types when written with plain SQL, False when not (``_direct_types``)
+
     @_guarded
     def open_for_writing(self) -> None:
-        """Import ML Metadata and open the store for writing (made if new) now, rather than at the first write."""
-        self._writer()
+        """Open the store for writing (made if new) now, rather than at the first write."""
+        if not self._direct_types():
+            self._writer()
 
     @_guarded
     def start_run(self, pipeline: str, stack: str, git: GitInfo, started_at: float, applier: Applier = Applier(),
                   owner: ProcessId | None = None) -> int:
         """A new run, owned by ``owner`` (this process by default; see ``close_stale_runs``), applied by ``applier``."""
         self.close_stale_runs(started_at)
-        store, types, m = self._writer()
         owner = owner or ProcessId.current()
+        props = {
+            "pipeline": pipeline, "stack": stack, "git_commit": git.commit, "git_dirty": git.dirty,
+            "git_branch": git.branch, "status": "running", "started_at": float(started_at),
+            "host": owner.host, "pid": owner.pid, "pid_start": owner.start_ticks,
+            "user": applier.user, "ci": applier.ci, "ci_url": applier.ci_url,
+        }
+        types = self._direct_types()
+        if types:
+            return self._start_run_direct(types, pipeline, props)
+        store, types, m = self._writer()
         pipeline_id = self._existing_pipeline_id(pipeline)
         for _ in range(_RUN_NUMBER_TRIES):
             number = self._last_run_number() + 1
             ctx = m.pb.Context(type_id=types.run, name=cv.run_name(number))
-            cv.set_props(
-                ctx,
-                {
-                    "number": number,
-                    "pipeline": pipeline,
-                    "stack": stack,
-                    "git_commit": git.commit,
-                    "git_dirty": git.dirty,
-                    "git_branch": git.branch,
-                    "status": "running",
-                    "started_at": float(started_at),
-                    "host": owner.host,
-                    "pid": owner.pid,
-                    "pid_start": owner.start_ticks,
-                    "user": applier.user,
-                    "ci": applier.ci,
-                    "ci_url": applier.ci_url,
-                },
-            )
+            cv.set_props(ctx, {"number": number, **props})
             try:
                 if pipeline_id is None:  # a new pipeline: made with its first run, in one transaction
                     pipeline_id, ctx_id = store.put_contexts([m.pb.Context(type_id=types.pipeline, name=pipeline), ctx])
@@ -74,13 +70,31 @@ class Writer(Connection):
             return number
         raise fail(f"metadata store {self.describe()}: could not allocate a run number")
 
+    def _start_run_direct(self, types: TypeIds, pipeline: str, props: dict) -> int:
+        for _ in range(_RUN_NUMBER_TRIES):
+            try:
+                with direct.transaction(self.target.path) as conn:  # (taken at once: no other apply writes meanwhile)
+                    at = direct.now_ms()
+                    pipeline_id = direct.context_id(conn, types.pipeline, pipeline)
+                    if pipeline_id is None:
+                        pipeline_id = direct.put_context(conn, types.pipeline, pipeline, {}, at)
+                    latest = direct.latest_context(conn, types.run)
+                    number = int(direct.context_properties(conn, latest).get("number", 0)) + 1 if latest else 1
+                    ctx_id = direct.put_context(conn, types.run, cv.run_name(number), {"number": number, **props}, at)
+                    direct.put_parent_context(conn, ctx_id, pipeline_id)
+            except direct.AlreadyExists:  # a run named by an older numbering: the next number
+                continue
+            self._pipeline_ids[pipeline] = pipeline_id
+            return number
+        raise fail(f"metadata store {self.describe()}: could not allocate a run number")
+
     def record_execution(self, run: int, **fields) -> int:
         """Record one execution (the fields of ``ExecutionRecord``); returns its id."""
         return self.record_executions(run, [ExecutionRecord(**fields)])[0]
 
     @_guarded
     def record_executions(self, run: int, records: list[ExecutionRecord | dict]) -> list[int]:
-        """Record many executions in ONE transaction (``put_lineage_subgraph``); returns their ids.
+        """Record many executions in ONE transaction; returns their ids.
 
         A record is an ``ExecutionRecord`` (or a dict of its fields). On SQLite
         every transaction is a sync to disk, so an apply of a thousand steps
@@ -97,47 +111,21 @@ class Writer(Connection):
             for _, group in itertools.groupby(records, key=lambda r: r.pipeline):
                 ids += self.record_executions(run, list(group))
             return ids
+        types = self._direct_types()
+        if types:
+            return self._record_direct(types, run, records)
         store, types, m = self._writer()
         run_ctx = self._run_context(run)
+        pipeline_ctx_id = self._pipeline_context_id(records[0].pipeline)
         contexts = {run_ctx.id: run_ctx}
-        executions, artifacts, edges = [], [], []
-        artifact_index: dict[str, int] = {}
-        for rec in records:
-            pipeline_ctx_id = self._pipeline_context_id(rec.pipeline)
-            if pipeline_ctx_id not in contexts:
-                [contexts[pipeline_ctx_id]] = store.get_contexts_by_id([pipeline_ctx_id])
-            execution = m.pb.Execution(type_id=types.step, last_known_state=cv.state_proto(m.pb, rec.state))
-            cv.set_props(
-                execution,
-                {
-                    "address": rec.address,
-                    "pipeline": rec.pipeline,
-                    "step": rec.step,
-                    "cache_key": rec.cache_key,
-                    "params": cv.params_json(rec.params),
-                    "code_hash": rec.code_hash,
-                    "error": rec.error,
-                    "started_at": float(rec.started_at),
-                    "finished_at": float(rec.finished_at),
-                    "metadata": cv.params_json(rec.metadata) if rec.metadata else None,
-                    "reasons": cv.reasons_json(rec.reasons),
-                    "cached_from": rec.cached_from,
-                    "sensitive_outputs": rec.sensitive_outputs or None,
-                },
-            )
-            executions.append(execution)
-            pairs = self._artifact_events(m.pb, types, m.pb.Event.INPUT, rec.inputs)
-            pairs += self._artifact_events(m.pb, types, m.pb.Event.OUTPUT, rec.outputs)
-            for artifact, event in pairs:
-                key = artifact.external_id
-                if key not in artifact_index:
-                    artifact_index[key] = len(artifacts)
-                    artifacts.append(artifact)
-                elif _described(artifact) and not _described(artifacts[artifact_index[key]]):
-                    # a deployment names the model it serves by digest alone; the step that made it
-                    # describes it (its type): whichever comes first in the batch, the row is described
-                    artifacts[artifact_index[key]] = artifact
-                edges.append((len(executions) - 1, artifact_index[key], event))
+        if pipeline_ctx_id not in contexts:
+            [contexts[pipeline_ctx_id]] = store.get_contexts_by_id([pipeline_ctx_id])
+        executions, artifacts, edges = _lineage(records, types)
+        executions = [cv.with_props(m.pb.Execution(type_id=types.step, last_known_state=cv.state_proto(m.pb, state)), props)
+                      for state, props in executions]
+        artifacts = [cv.with_props(m.pb.Artifact(type_id=type_id, uri=uri, external_id=key, state=m.pb.Artifact.LIVE), props)
+                     for type_id, uri, key, props in artifacts]
+        edges = [(e, a, _event(m.pb, kind, names)) for e, a, kind, names in edges]
         _keep_described_rows(store, artifacts, m.errors.NotFoundError)
         # Every execution of the batch belongs to the run and to its pipeline context.
         execution_ids, _, _ = store.put_lineage_subgraph(
@@ -149,6 +137,18 @@ class Writer(Connection):
             reuse_artifact_if_already_exist_by_external_id=True,
         )
         return execution_ids
+
+    def _record_direct(self, types: TypeIds, run: int, records: list[ExecutionRecord]) -> list[int]:
+        executions, artifacts, edges = _lineage(records, types)
+        executions = [(types.step, direct.EXECUTION_STATES[state], props) for state, props in executions]
+        with direct.transaction(self.target.path) as conn:
+            run_id = direct.context_id(conn, types.run, cv.run_name(run))
+            if run_id is None:
+                raise self._no_run(run)
+            pipeline_id = direct.context_id(conn, types.pipeline, records[0].pipeline)
+            if pipeline_id is None:
+                pipeline_id = direct.put_context(conn, types.pipeline, records[0].pipeline, {}, direct.now_ms())
+            return direct.put_lineage(conn, executions, artifacts, list(dict.fromkeys((run_id, pipeline_id))), edges)
 
     @_guarded
     def record_with(self, write: Callable[[Any, Any], None]) -> None:
@@ -162,9 +162,18 @@ class Writer(Connection):
         """``skipped``: the steps a failure kept from starting (never executions), each with what failed."""
         if status not in RUN_STATUSES or status == "running":
             raise ValueError(f"run status must be 'succeeded', 'failed' or 'interrupted', not {status!r}")
+        props = {"status": status, "finished_at": float(finished_at), "skipped": canonical_json(skipped) if skipped else None}
+        types = self._direct_types()
+        if types:
+            with direct.transaction(self.target.path) as conn:
+                ctx_id = direct.context_id(conn, types.run, cv.run_name(run))
+                if ctx_id is None:
+                    raise self._no_run(run)
+                direct.update_context(conn, ctx_id, props, direct.now_ms())
+            return
         store, _, _ = self._writer()
         ctx = self._run_context(run)
-        cv.set_props(ctx, {"status": status, "finished_at": float(finished_at), "skipped": canonical_json(skipped) if skipped else None})
+        cv.set_props(ctx, props)
         store.put_contexts([ctx])
 
     @_guarded
@@ -172,6 +181,9 @@ class Writer(Connection):
         """Mark ``interrupted`` the runs still ``running`` whose applying process is gone
         (killed before it could finish them); returns their numbers. Runs of other hosts
         are left alone: this machine cannot see their processes."""
+        types = self._direct_types(register=False) if self._exists() else None  # (a reading command writes no types)
+        if types:
+            return self._close_stale_direct(types, now)
         if not self._reader():
             return []
         m = _mlmd()
@@ -186,6 +198,17 @@ class Writer(Connection):
             cv.set_props(ctx, {"status": "interrupted", "finished_at": float(now)})
         store.put_contexts(stale)
         return sorted(int(cv.prop(ctx, "number", 0)) for ctx in stale)
+
+    def _close_stale_direct(self, types: TypeIds, now: float) -> list[int]:
+        with direct.transaction(self.target.path) as conn:
+            closed = []
+            for ctx_id in direct.contexts_with(conn, types.run, "status", "running"):
+                props = direct.context_properties(conn, ctx_id)
+                pid = props.get("pid")
+                if pid and ProcessId(props.get("host", ""), int(pid), int(props.get("pid_start", 0))).is_gone():
+                    direct.update_context(conn, ctx_id, {"status": "interrupted", "finished_at": float(now)}, direct.now_ms())
+                    closed.append(int(props.get("number", 0)))
+        return sorted(closed)
 
     def _pipeline_context_id(self, pipeline: str) -> int:
         """The pipeline's context, made if the store has none."""
@@ -217,20 +240,67 @@ class Writer(Connection):
         latest = self._store.get_contexts(options)
         return int(cv.prop(latest[0], "number", 0)) if latest else 0
 
-    @staticmethod
-    def _artifact_events(pb, types: TypeIds, event_type: int, named: dict[str, ArtifactRecord]) -> list:
-        # MLMD keeps one event per (artifact, execution, type): an artifact bound to two
-        # names of the same step gets one event whose path carries both names.
-        grouped: dict[str, tuple[ArtifactRecord, list[str]]] = {}
-        for name, record in named.items():
-            grouped.setdefault(cv.external_id(record), (record, []))[1].append(name)
-        pairs = []
-        for record, names in grouped.values():
-            event = pb.Event(type=event_type)
-            for name in names:
-                event.path.steps.add().key = name
-            pairs.append((cv.artifact_proto(pb, types, record), event))
-        return pairs
+    def _direct_types(self, register: bool = True) -> TypeIds | None:
+        """zplan's types when this store is written with plain SQL (``zplan.metadata.direct``): a SQLite
+        store at the schema version it knows, zplan's types registered. A new store is placed from the
+        kept empty one, or made by ML Metadata, whose handle is then closed; types it lacks are
+        registered by ML Metadata first (``register``). None for any other store: ML Metadata writes it."""
+        if self._direct is None:
+            if not register:
+                return direct.usable_types(self.target.path) if isinstance(self.target, SqliteTarget) else None
+            self._direct = self._find_direct_types() or False
+        return self._direct or None
+
+    def _find_direct_types(self) -> TypeIds | None:
+        if not isinstance(self.target, SqliteTarget):
+            return None
+        path = self.target.path
+        version = template.mlmd_version()
+        if version is None:
+            return None
+        if not path.exists():
+            template.place(path, version)
+        if not _sqlite_has_table(path, _MLMD_TABLE):
+            self._writer()  # made (or its schema made) by ML Metadata
+            self.close()
+        types = direct.usable_types(path)
+        if types is None and (self._store is None or not self._writable):
+            self._writer()  # (ML Metadata registers what is missing, if it can)
+            self.close()
+            types = direct.usable_types(path)
+        return types
+
+def _lineage(records: list[ExecutionRecord], types: TypeIds) -> tuple[list, list, list]:
+    """A batch as plain rows: executions ``(state, properties)``, artifacts ``(type id, uri, external id,
+    properties)`` each once, and events ``(execution index, artifact index, event type, path keys)``."""
+    executions, artifacts, edges = [], [], []
+    index: dict[str, int] = {}
+    for rec in records:
+        executions.append((rec.state, cv.execution_props(rec)))
+        for kind, named in ((direct.EVENT_INPUT, rec.inputs), (direct.EVENT_OUTPUT, rec.outputs)):
+            # MLMD keeps one event per (artifact, execution, type): an artifact bound to two
+            # names of the same step gets one event whose path carries both names.
+            grouped: dict[str, tuple[ArtifactRecord, list[str]]] = {}
+            for name, record in named.items():
+                grouped.setdefault(cv.external_id(record), (record, []))[1].append(name)
+            for key, (record, names) in grouped.items():
+                artifact = (types.artifact_for(record.kind), record.uri, key, cv.artifact_props(record))
+                if key not in index:
+                    index[key] = len(artifacts)
+                    artifacts.append(artifact)
+                elif artifact[3]["type_name"] and not artifacts[index[key]][3]["type_name"]:
+                    # a deployment names the model it serves by digest alone; the step that made it
+                    # describes it (its type): whichever comes first in the batch, the row is described
+                    artifacts[index[key]] = artifact
+                edges.append((len(executions) - 1, index[key], kind, names))
+    return executions, artifacts, edges
+
+
+def _event(pb, kind: int, names: list[str]):
+    event = pb.Event(type=kind)
+    for name in names:
+        event.path.steps.add().key = name
+    return event
 
 
 def _described(artifact) -> bool:
