@@ -33,8 +33,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from zplan.apply.strays import adopt_orphans, kill_all_below, spoiled
 from zplan.apply.worker import remove_scratch_of
+from zplan.apply.strays import adopt_orphans, kill_all_below, spoiled
+# (callers import these from here)
+from zplan.apply.task_failures import TaskCancelled, TaskTimedOut, WorkerDied, describe_exit, format_seconds  # noqa: F401
 from zplan.apply.worker_launch import WorkerProcess, stop_helper_processes
 from zplan.processes import children, descendants, kill_group, start_ticks, wait_groups_gone
 from zplan.stdio import fill_closed_standard_streams
@@ -45,42 +47,6 @@ STOP_GRACE_SECONDS = 5.0
 # forkserver was left by a worker that ended (``_end_orphans_of_ended_workers``).
 _live_workers: set[int] = set()
 _live_workers_lock = threading.Lock()
-
-
-class WorkerDied(Exception):
-    """The process running a task exited before it answered."""
-
-    def __init__(self, exitcode: int | None) -> None:
-        self.exitcode = exitcode
-        super().__init__(describe_exit(exitcode))
-
-
-class TaskTimedOut(Exception):
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        super().__init__(f"timed out after {format_seconds(seconds)} and was stopped")
-
-
-class TaskCancelled(Exception):
-    """The pool was shut down while the task waited or ran."""
-
-
-def describe_exit(exitcode: int | None) -> str:
-    if exitcode is None:
-        return "the worker process vanished"
-    if exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = f"signal {-exitcode}"
-        return f"the step's process was killed by {name}"
-    return f"the step's process exited with code {exitcode}"
-
-
-def format_seconds(seconds: float) -> str:
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g}m"
-    return f"{seconds:g}s"
 
 
 # -- the worker side ------------------------------------------------------------------------------------
@@ -153,6 +119,7 @@ class _Worker:
     stopping_since: float | None = None  # SIGTERM sent at this time; SIGKILL after the grace period
     below: dict[int, int] = field(default_factory=dict)  # pid -> start ticks of what ran below it when stopped
     ending: bool = False  # its step left threads alive: it ends after its answer and runs no other task
+    ahead: _Task | None = None  # sent while it runs ``task``: it starts this one as it answers (``_dispatch``)
 
 
 def start_forkserver(preload: tuple[str, ...]) -> None:
@@ -239,9 +206,10 @@ class WorkerPool:
         with self._lock:
             if grace is not None:
                 self.grace = grace
-            dropped = list(self._queue)
+            dropped = list(self._queue) + [w.ahead for w in self._workers if w.ahead is not None]
             self._queue.clear()
             for w in self._workers:
+                w.ahead = None
                 if w.task is not None:
                     self._stop(w, TaskCancelled("stopped: the apply was interrupted"))
         for task in dropped:
@@ -278,22 +246,45 @@ class WorkerPool:
 
     def _dispatch(self) -> None:
         while self._queue:
-            worker = next((w for w in self._workers if w.task is None and w.stopping_since is None and not w.ending
-                           and w.process.is_alive()), None)
+            worker = self._free_worker()
             if worker is None:
-                if len(self._workers) >= self.size:
-                    return
-                worker = self._spawn()
+                return
             task = self._queue.popleft()
-            if not task.future.set_running_or_notify_cancel():
+            if not task.future.running() and not task.future.set_running_or_notify_cancel():  # (running: put back)
                 continue
             try:
                 worker.tasks.send((task.fn, task.arg))
             except Exception as exc:  # an argument that cannot be pickled, or a worker gone meanwhile
                 task.future.set_exception(exc)
                 continue
-            worker.task = task
-            worker.deadline = time.monotonic() + task.timeout if task.timeout else None
+            if worker.task is None:
+                self._begin(worker, task)
+            else:
+                worker.ahead = task
+
+    def _free_worker(self) -> _Worker | None:
+        """An idle worker (a new one while the pool has fewer than its size); else, while more tasks wait
+        than the pool has workers, a busy one with no task ahead. A worker given its next task before it
+        answers starts it at once, instead of waiting for the answer to reach this thread and the task to
+        come back (a millisecond or more a task when the cores are busy). Only with a backlog: a task
+        ahead of a long one waits for it, even if another worker becomes free meanwhile."""
+        usable = [w for w in self._workers if w.stopping_since is None and not w.ending]
+        idle = next((w for w in usable if w.task is None and w.process.is_alive()), None)
+        if idle is not None or len(self._workers) < self.size:
+            return idle or self._spawn()
+        if len(self._queue) > self.size:
+            return next((w for w in usable if w.task is not None and w.ahead is None), None)
+        return None
+
+    def _begin(self, w: _Worker, task: _Task) -> None:
+        w.task = task
+        w.deadline = time.monotonic() + task.timeout if task.timeout else None
+
+    def _put_back_ahead(self, w: _Worker) -> None:
+        """The task sent ahead to a worker that will not start it (it ends, or is stopped) waits for another."""
+        if w.ahead is not None:
+            self._queue.appendleft(w.ahead)
+            w.ahead = None
 
     def _spawn(self) -> _Worker:
         parent_end, child_end = self._ctx.Pipe(duplex=True)
@@ -317,9 +308,14 @@ class WorkerPool:
                     pass  # it died while answering: handled as a death below
                 else:
                     self._settle(w, value if status == "ok" else None, None if status == "ok" else value)
+                    if w.ahead is not None and not w.ending:  # it has started the task sent ahead
+                        self._begin(w, w.ahead)
+                        w.ahead = None
+                    self._put_back_ahead(w)
                     continue
             if not w.process.is_alive():
                 w.process.join(0)
+                self._put_back_ahead(w)
                 if w.task is not None:
                     self._settle(w, None, WorkerDied(w.process.exitcode))
                 self._retire(w)
@@ -342,6 +338,7 @@ class WorkerPool:
 
     def _stop(self, w: _Worker, why: BaseException) -> None:
         """Stop the task running in ``w``: its future fails now, its process group is ended."""
+        self._put_back_ahead(w)
         task, w.task, w.deadline = w.task, None, None
         w.stopping_since = time.monotonic()
         _signal_all(w, signal.SIGTERM)
