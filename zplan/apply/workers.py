@@ -33,10 +33,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from zplan.apply.worker import remove_scratch_of
 from zplan.apply.strays import adopt_orphans, kill_all_below, spoiled
 # (callers import these from here)
 from zplan.apply.task_failures import TaskCancelled, TaskTimedOut, WorkerDied, describe_exit, format_seconds  # noqa: F401
+from zplan.apply.worker import remove_scratch_of
 from zplan.apply.worker_launch import WorkerProcess, stop_helper_processes
 from zplan.processes import children, descendants, kill_group, start_ticks, wait_groups_gone
 from zplan.stdio import fill_closed_standard_streams

@@ -35,10 +35,6 @@ EVENT_INPUT, EVENT_OUTPUT = 3, 4
 _BUSY_SECONDS = 30.0  # another apply's write transaction on the same store is waited for this long
 
 
-class AlreadyExists(Exception):
-    """A row with the same unique name is there (another apply took the run number first)."""
-
-
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -97,17 +93,16 @@ def context_id(conn: sqlite3.Connection, type_id: int, name: str) -> int | None:
     return row[0] if row else None
 
 
-def latest_context(conn: sqlite3.Connection, type_id: int) -> int | None:
-    row = conn.execute("SELECT MAX(id) FROM Context WHERE type_id = ?", (type_id,)).fetchone()
-    return row[0]
+def last_run_number(conn: sqlite3.Connection, run_type: int) -> int:
+    """The highest run number recorded (0 before the first run)."""
+    row = conn.execute("SELECT MAX(p.int_value) FROM Context c JOIN ContextProperty p ON p.context_id = c.id"
+                       " WHERE c.type_id = ? AND p.name = 'number' AND p.is_custom_property = 0", (run_type,)).fetchone()
+    return row[0] or 0
 
 
 def put_context(conn: sqlite3.Connection, type_id: int, name: str, props: dict, at: int) -> int:
-    try:
-        cur = conn.execute("INSERT INTO Context (type_id, name, create_time_since_epoch, last_update_time_since_epoch)"
-                           " VALUES (?, ?, ?, ?)", (type_id, name, at, at))
-    except sqlite3.IntegrityError as exc:
-        raise AlreadyExists(str(exc)) from None
+    cur = conn.execute("INSERT INTO Context (type_id, name, create_time_since_epoch, last_update_time_since_epoch)"
+                       " VALUES (?, ?, ?, ?)", (type_id, name, at, at))
     conn.executemany(_PUT_PROPERTY.format("Context"), _property_rows(cur.lastrowid, props))
     return cur.lastrowid
 

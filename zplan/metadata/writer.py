@@ -71,22 +71,16 @@ class Writer(Connection):
         raise fail(f"metadata store {self.describe()}: could not allocate a run number")
 
     def _start_run_direct(self, types: TypeIds, pipeline: str, props: dict) -> int:
-        for _ in range(_RUN_NUMBER_TRIES):
-            try:
-                with direct.transaction(self.target.path) as conn:  # (taken at once: no other apply writes meanwhile)
-                    at = direct.now_ms()
-                    pipeline_id = direct.context_id(conn, types.pipeline, pipeline)
-                    if pipeline_id is None:
-                        pipeline_id = direct.put_context(conn, types.pipeline, pipeline, {}, at)
-                    latest = direct.latest_context(conn, types.run)
-                    number = int(direct.context_properties(conn, latest).get("number", 0)) + 1 if latest else 1
-                    ctx_id = direct.put_context(conn, types.run, cv.run_name(number), {"number": number, **props}, at)
-                    direct.put_parent_context(conn, ctx_id, pipeline_id)
-            except direct.AlreadyExists:  # a run named by an older numbering: the next number
-                continue
-            self._pipeline_ids[pipeline] = pipeline_id
-            return number
-        raise fail(f"metadata store {self.describe()}: could not allocate a run number")
+        with direct.transaction(self.target.path) as conn:  # (taken at once: no other apply writes meanwhile)
+            at = direct.now_ms()
+            pipeline_id = direct.context_id(conn, types.pipeline, pipeline)
+            if pipeline_id is None:
+                pipeline_id = direct.put_context(conn, types.pipeline, pipeline, {}, at)
+            number = direct.last_run_number(conn, types.run) + 1
+            ctx_id = direct.put_context(conn, types.run, cv.run_name(number), {"number": number, **props}, at)
+            direct.put_parent_context(conn, ctx_id, pipeline_id)
+        self._pipeline_ids[pipeline] = pipeline_id
+        return number
 
     def record_execution(self, run: int, **fields) -> int:
         """Record one execution (the fields of ``ExecutionRecord``); returns its id."""

@@ -134,3 +134,18 @@ def test_the_enum_values_are_ml_metadatas():
                                        "cached": pb.Execution.CACHED, "cancelled": pb.Execution.CANCELED}
     assert (direct.ARTIFACT_LIVE, direct.EVENT_INPUT, direct.EVENT_OUTPUT) == (pb.Artifact.LIVE, pb.Event.INPUT, pb.Event.OUTPUT)
     assert direct.PROPERTY_TYPES == {k: pb.PropertyType.Value(k) for k in ("INT", "DOUBLE", "STRING", "BOOLEAN")}
+
+
+def test_applies_starting_runs_at_once_get_a_number_each(tmp_path):
+    import concurrent.futures
+
+    MetadataStore.from_url("sqlite:///m.db", tmp_path).open_for_writing()
+
+    def start_runs(_: int) -> list[int]:
+        store = MetadataStore.from_url("sqlite:///m.db", tmp_path)  # (each apply its own connection)
+        return [store.start_run("training", "local", GIT1, T0) for _ in range(5)]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        numbers = [n for batch in pool.map(start_runs, range(8)) for n in batch]
+    assert sorted(numbers) == list(range(1, 41))
+    assert sorted(r.number for r in MetadataStore.from_url("sqlite:///m.db", tmp_path).runs(limit=100)) == list(range(1, 41))
