@@ -80,7 +80,7 @@ def transaction(path: Path) -> Iterator[sqlite3.Connection]:
 
 @contextlib.contextmanager
 def _connection(path: Path) -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(path, timeout=_BUSY_SECONDS, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, timeout=_BUSY_SECONDS, isolation_level=None)
     try:
         yield conn
     finally:

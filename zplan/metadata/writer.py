@@ -175,7 +175,8 @@ class Writer(Connection):
         """Mark ``interrupted`` the runs still ``running`` whose applying process is gone
         (killed before it could finish them); returns their numbers. Runs of other hosts
         are left alone: this machine cannot see their processes."""
-        types = self._direct_types(register=False) if self._exists() else None  # (a reading command writes no types)
+        # (a reading command registers no types; a store already written here is there)
+        types = self._direct_types(register=False) if self._direct or self._exists() else None
         if types:
             return self._close_stale_direct(types, now)
         if not self._reader():
@@ -258,7 +259,7 @@ class Writer(Connection):
             self._writer()  # made (or its schema made) by ML Metadata
             self.close()
         types = direct.usable_types(path)
-        if types is None and (self._store is None or not self._writable):
+        if types is None:
             self._writer()  # (ML Metadata registers what is missing, if it can)
             self.close()
             types = direct.usable_types(path)
