@@ -12,6 +12,7 @@ from pathlib import Path
 from zplan.apply.step_log import log_file_name
 from zplan.apply.tracker import RunTracker, Snapshot
 from zplan.apply.worker import ArtifactArg, ListArg, PathArg, SnapshotArg, StepResult, StepTask, TaskInput, run_step
+from zplan.apply.worker_launch import WORKER_PRELOAD
 from zplan.apply.workers import STOP_GRACE_SECONDS, TaskCancelled, TaskTimedOut, WorkerDied, WorkerPool
 from zplan.config.values import UNKNOWN
 from zplan.durations import timeout_seconds
@@ -19,13 +20,6 @@ from zplan.graph.walk import failed_future
 from zplan.hashing import StatCache
 from zplan.plan import model as m
 from zplan.secrets import mask_record, redact
-
-
-# What the workers' forkserver imports once, for every worker it forks (zplan.apply.forkserver_exit:
-# its own exit skips interpreter teardown): the worker, what it reads a task and stores outputs
-# with (~10 ms a worker otherwise, before its first step), and ctypes, which it adopts orphans with.
-WORKER_PRELOAD = ("zplan.apply.forkserver_exit", "zplan.apply.code_cache", "zplan.apply.worker", "zplan.artifacts.store",
-                  "zplan.artifacts.local", "zplan.artifacts.materializers", "zplan.runtime", "zplan.state.checks", "ctypes")
 
 
 class StepRefused(Exception):
@@ -56,8 +50,7 @@ class StepRunner:
         and the pool finds it running. Stopped at exit if no pool ends it (the data may be cached after all)."""
         import atexit
 
-        from zplan.apply.worker_launch import stop_helper_processes
-        from zplan.apply.workers import start_forkserver
+        from zplan.apply.worker_launch import start_forkserver, stop_helper_processes
 
         start_forkserver(WORKER_PRELOAD)
         atexit.register(stop_helper_processes)

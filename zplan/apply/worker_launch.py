@@ -15,6 +15,9 @@ import multiprocessing.spawn as _mp_spawn
 import types
 from typing import Any, Callable
 
+from zplan.apply import forkserver_early
+from zplan.apply.forkserver_early import WORKER_PRELOAD  # (callers import it from here)
+
 
 class _SpawnWithoutMain:
     """``multiprocessing.spawn`` as the worker's launch sees it."""
@@ -47,6 +50,7 @@ class _WorkerPopen(_mp_popen.Popen):
 class WorkerProcess(multiprocessing.context.ForkServerProcess):
     @staticmethod
     def _Popen(process_obj: Any) -> _WorkerPopen:
+        _adopt_early_server()
         return _WorkerPopen(process_obj)
 
 
@@ -63,3 +67,26 @@ def stop_helper_processes() -> None:
                 stop()
             except (OSError, ChildProcessError):
                 pass
+
+
+def start_forkserver(preload: tuple[str, ...]) -> None:
+    """Start the forkserver the pools of this process fork their workers from, importing ``preload``
+    (``WorkerPool.warm``'s work, before a pool exists); not waiting for it to boot."""
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(preload))
+    ensure_forkserver()
+
+
+def ensure_forkserver() -> None:
+    """multiprocessing's ``forkserver.ensure_running``, taking the server forked as the command started
+    (``zplan.apply.forkserver_early``) if there is one."""
+    from multiprocessing import forkserver
+
+    _adopt_early_server()
+    forkserver.ensure_running()
+
+
+def _adopt_early_server() -> None:
+    from multiprocessing import forkserver, resource_tracker
+
+    forkserver_early.adopt(forkserver._forkserver, resource_tracker._resource_tracker)
+

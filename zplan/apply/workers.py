@@ -37,7 +37,7 @@ from zplan.apply.strays import adopt_orphans, kill_all_below, spoiled
 # (callers import these from here)
 from zplan.apply.task_failures import TaskCancelled, TaskTimedOut, WorkerDied, describe_exit, format_seconds  # noqa: F401
 from zplan.apply.worker import remove_scratch_of
-from zplan.apply.worker_launch import WorkerProcess, stop_helper_processes
+from zplan.apply.worker_launch import WorkerProcess, ensure_forkserver, stop_helper_processes
 from zplan.processes import children, descendants, kill_group, start_ticks, wait_groups_gone
 from zplan.stdio import fill_closed_standard_streams
 
@@ -122,15 +122,6 @@ class _Worker:
     ahead: _Task | None = None  # sent while it runs ``task``: it starts this one as it answers (``_dispatch``)
 
 
-def start_forkserver(preload: tuple[str, ...]) -> None:
-    """Start the forkserver the pools of this process fork their workers from, importing ``preload``
-    (``WorkerPool.warm``'s work, before a pool exists); not waiting for it to boot."""
-    from multiprocessing import forkserver
-
-    multiprocessing.get_context("forkserver").set_forkserver_preload(list(preload))
-    forkserver.ensure_running()
-
-
 class WorkerPool:
     """``submit(fn, arg, timeout)`` runs ``fn(arg)`` in a worker process; returns a Future."""
 
@@ -197,8 +188,7 @@ class WorkerPool:
 
     def warm(self) -> None:
         """Start the forkserver and resource tracker now, not waiting: they boot while the caller goes on."""
-        from multiprocessing import forkserver
-        forkserver.ensure_running()
+        ensure_forkserver()
 
     def cancel(self, grace: float | None = None) -> None:
         """Without waiting: fail queued tasks, stop running ones (SIGTERM to their process
