@@ -76,7 +76,7 @@ def adopt(forkserver, resource_tracker) -> None:
     """Hand the forked helpers, if any, to multiprocessing's ``_forkserver`` and ``_resource_tracker``
     (unless they run helpers of their own: the forked ones are then ended at exit)."""
     helpers = _helpers
-    if helpers is None or helpers.adopted:
+    if helpers is None or helpers.adopted or not _adoptable(forkserver, resource_tracker):
         return
     with forkserver._lock, resource_tracker._lock:
         if forkserver._forkserver_pid is not None or resource_tracker._fd is not None:
@@ -87,6 +87,14 @@ def adopt(forkserver, resource_tracker) -> None:
         resource_tracker._fd = helpers.tracker_w
         resource_tracker._pid = helpers.tracker_pid
         helpers.adopted = True
+
+
+def _adoptable(forkserver, resource_tracker) -> bool:
+    """Whether multiprocessing keeps its helpers as this module sets them: the attributes of CPython
+    3.10-3.13. A forkserver that authenticates its clients (a key given as it starts) is never adopted."""
+    return (all(hasattr(forkserver, a) for a in ("_lock", "_forkserver_address", "_forkserver_alive_fd", "_forkserver_pid"))
+            and not hasattr(forkserver, "_forkserver_authkey")
+            and all(hasattr(resource_tracker, a) for a in ("_lock", "_fd", "_pid")))
 
 
 def _threads_running() -> bool:

@@ -89,4 +89,3 @@ def _adopt_early_server() -> None:
     from multiprocessing import forkserver, resource_tracker
 
     forkserver_early.adopt(forkserver._forkserver, resource_tracker._resource_tracker)
-

@@ -93,7 +93,6 @@ def test_a_pool_with_helpers_of_its_own_leaves_the_forked_ones_unadopted(tmp_pat
         from multiprocessing import forkserver
         from zplan.apply.worker_launch import WORKER_PRELOAD, start_forkserver
         start_forkserver(WORKER_PRELOAD)  # multiprocessing's own, started first
-        import threading
         from zplan.apply import forkserver_early
         assert forkserver_early.fork_now()
         own = forkserver._forkserver._forkserver_pid
@@ -112,7 +111,7 @@ def test_a_pool_with_helpers_of_its_own_leaves_the_forked_ones_unadopted(tmp_pat
 
 def test_no_fork_while_another_thread_runs(tmp_path):
     out = _run(tmp_path, """
-        import threading, time
+        import threading
         stop = threading.Event()
         threading.Thread(target=stop.wait).start()
         from zplan.apply import forkserver_early
