@@ -86,6 +86,14 @@ def test_after_its_threads_and_exit_handlers_the_process_ends_without_taking_its
     assert done.stdout == "applied | thread done | handler ran" + (" | torn down" if torn_down else "")
 
 
+@pytest.mark.parametrize("other", ["", "import atexit; atexit.register(lambda: sys.stdout.write(' | handler ran'))"])
+def test_zplans_own_exit_handlers_run_whichever_way_the_process_ends(other):
+    # (the apply's forked helpers are ended so: zplan.apply.forkserver_early.end)
+    done = _run(f"process.at_exit(lambda: sys.stdout.write(' | own ran')); {other}")
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == ("plan printed | own ran" if not other else "plan printedfreed\n | handler ran | own ran")
+
+
 def test_a_caller_that_lives_on_keeps_nothing_and_gets_system_exit(monkeypatch):
     from zplan.cli import process
 

@@ -25,9 +25,10 @@ def main(argv: list[str] | None = None) -> None:
     # collection their imports trigger rescans all made so far. In the process of one command they are frozen after.
     with collector.paused(freeze=argv is None):
         if argv is None and sys.argv[1:2] == ["apply"]:  # its step workers' forkserver boots while it plans
-            from zplan.apply.forkserver_early import fork_now
+            from zplan.apply import forkserver_early
 
-            fork_now()
+            if forkserver_early.fork_now():
+                process.at_exit(forkserver_early.end)
         command = quick_command(sys.argv[1:] if argv is None else list(argv))
     if command is None:
         from zplan.cli.app import main as full

@@ -150,6 +150,8 @@ def _end_after_exit_handlers() -> None:
 def _end_now(code: int) -> None:
     """Flush the output and end the process with ``code``; returns only when the output cannot be
     flushed (a reader gone, a stream closed), which the usual exit then deals with."""
+    while _quick_handlers:
+        _quick_handlers.pop()()
     try:
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:
@@ -165,6 +167,22 @@ _OWN_HANDLERS = 0  # exit handlers zplan registered here (``_exit`` counts the o
 if getattr(atexit, "_ncallbacks", lambda: 1)() == 0:
     atexit.register(_end_after_exit_handlers)
     _OWN_HANDLERS = 1
+_quick_handlers: list[Callable[[], None]] = []  # (``at_exit``)
+
+
+def at_exit(handler: Callable[[], None]) -> None:
+    """Run ``handler`` (quick) once as the process exits, also when it ends at once (``_end_now``, which
+    skips the interpreter's exit handlers)."""
+    global _OWN_HANDLERS
+
+    def once() -> None:
+        if handler in _quick_handlers:
+            _quick_handlers.remove(handler)
+            handler()
+
+    atexit.register(once)
+    _OWN_HANDLERS += 1
+    _quick_handlers.append(handler)
 
 
 def _ignore_signals_once_interrupted(code: int) -> None:

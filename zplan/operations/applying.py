@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from zplan import diags
+from zplan.apply import forkserver_early
 from zplan.operations import plan_memo
 from zplan.operations.opening import ProjectArgs, open_for_saved_plan, open_project
 from zplan.operations.planning import Planned, apply, lock_timeout_seconds, make_plan, record_unchanged
@@ -215,6 +216,8 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
             if ui.review is not None:
                 ui.review(kept)  # (shown; a plan without changes is approved without asking)
             return ApplyOutcome(kept, project, None)
+        if not selection.destroy:
+            forkserver_early.go()  # (the step workers' helpers, forked as the command started, boot while it plans)
         with plan_memo.recording(memo if kept is None else None):
             planned = make_plan(project, backend, selection.request(), selection.refresh, keep_decoded=False, for_apply=not selection.destroy)
             doc = to_json(planned.plan)

@@ -33,7 +33,9 @@ def probe(_):
 
 def _run(tmp_path: Path, body: str) -> dict:
     (tmp_path / "probe_mod.py").write_text(PROBE)
-    script = "import json, os, sys\nsys.argv = ['zplan', 'apply', '-x']\n" + textwrap.dedent(body)
+    script = ("import atexit, json, os, sys\nsys.argv = ['zplan', 'apply', '-x']\n"
+              "from zplan.apply import forkserver_early\natexit.register(forkserver_early.end)  # (as the command does)\n"
+              + textwrap.dedent(body))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), *sys.path]), TMPDIR=str(tmp_path))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -120,3 +122,21 @@ def test_no_fork_while_another_thread_runs(tmp_path):
         print(json.dumps({"forked": forked, "helpers": forkserver_early._helpers is None}))
     """)
     assert out == {"forked": False, "helpers": True}
+
+
+def test_the_helpers_begin_only_when_told_to(tmp_path):
+    # (CPU time in ns, from /proc/PID/schedstat: nearly none while they wait, their imports once they go)
+    out = _run(tmp_path, """
+        import time
+        from zplan.apply import forkserver_early
+        assert forkserver_early.fork_now()
+        helpers = forkserver_early._helpers
+        cpu = lambda pid: int(open(f"/proc/{pid}/schedstat").read().split()[0])
+        time.sleep(0.5)
+        waiting = [cpu(helpers.server_pid), cpu(helpers.tracker_pid)]
+        forkserver_early.go()
+        time.sleep(1.0)
+        print(json.dumps({"waiting": waiting, "going": [cpu(helpers.server_pid), cpu(helpers.tracker_pid)]}))
+    """)
+    assert all(ns < 5_000_000 for ns in out["waiting"]), out
+    assert out["going"][0] > 10_000_000 and out["going"][0] > 2 * out["waiting"][0], out
