@@ -77,8 +77,8 @@ def fork_now() -> bool:
 
 def go() -> None:
     """Let the forked helpers begin their work (imports, mostly): the command is going to plan. Until
-    then they wait, so that an apply with nothing to do, which kills them, does not share the cores
-    with them (on two hyperthreads, ~20 ms of its ~0.1 s)."""
+    then they wait, so that an apply with nothing to do, which kills them, does not share the machine
+    with their imports (~20 ms of its ~0.1 s on two cores)."""
     if _helpers is not None and _helpers.go_w >= 0:
         _quietly(os.close, _helpers.go_w)
         _helpers.go_w = -1
