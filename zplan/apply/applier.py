@@ -32,6 +32,7 @@ from zplan.apply.runner import StepRefused, StepRunner
 from zplan.apply.state_writes import Recovery, StateWrites
 from zplan.apply.strays import left_running_message, left_threads_message
 from zplan.apply.tracker import CACHED, STOPPED, ApplyResult, RunTracker
+from zplan.apply.warm_imports import StepImports
 from zplan.apply.worker import StepResult
 from zplan.apply.workers import TaskCancelled
 from zplan.config.values import UNKNOWN, contains_unknown
@@ -106,6 +107,7 @@ class Applier:
         self._lock_timeout = lock_timeout
         self._code_files: dict[str, dict[str, list[int]]] = {}  # step -> its code files as its re-plan read them, its reference inputs
         self._damaged_inputs = DamagedInputs(self.graph, lambda: self.step_planner, self.tracker, self.runner.artifact_store, self.hooks)
+        self._imports = StepImports(self.plan, self.graph, self.project.config, lambda: self.step_planner.code)  # for the workers
 
     def _after_snapshots(self, persist: Callable[[State], None]) -> Callable[[State], None]:
         """State is written only once the snapshots it may name are on disk (they sync while steps run)."""
@@ -286,7 +288,7 @@ class Applier:
         self.hooks.step_started(address)
         self._report_shortfall(address)
         try:
-            return self.runner.start(current)
+            return self.runner.start(current, self._imports.of(address), self._imports.after(address))
         except StepRefused as exc:  # (its data changed as it started)
             return failed_future(exc)
 

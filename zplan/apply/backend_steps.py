@@ -57,10 +57,10 @@ class BackendSteps(StepRunner):
         super().prepare()
         check_stack(self.project.config, self.tracker.stack_settings, self.project.stack_name)
 
-    def start(self, plan: m.StepPlan) -> cf.Future:
+    def start(self, plan: m.StepPlan, imports: tuple[str, ...] = (), after: list[tuple[str, ...]] | None = None) -> cf.Future:
         step = self.project.config.step(plan.address)
         if not getattr(step, "backend", None):
-            return super().start(plan)
+            return super().start(plan, imports, after)
         task = dataclasses.replace(self.task(plan), planned=_job_parts(step, plan, self.project.secrets))
         self.tracker.started_at[plan.address] = time.time()
         if self._stop.is_set():

@@ -101,7 +101,8 @@ class DaskStepRunner(StepRunner):
 
         return shared_project_dir(self.tracker.stack_settings)  # its value was checked at plan time
 
-    def start(self, plan: m.StepPlan) -> cf.Future:
+    def start(self, plan: m.StepPlan, imports: tuple[str, ...] = (), after: list[tuple[str, ...]] | None = None) -> cf.Future:
+        """(``imports`` and ``after`` are for a local pool's workers: a cluster's scheduler places tasks itself.)"""
         self.prepare()
         step = self.project.config.step(plan.address)
         task = self.task(plan)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from zplan.apply.step_log import log_file_name
 from zplan.apply.tracker import RunTracker, Snapshot
+from zplan.apply.warm_imports import ImportJob, import_early, needs_of
 from zplan.apply.worker import ArtifactArg, ListArg, PathArg, SnapshotArg, StepResult, StepTask, TaskInput, run_step
 from zplan.apply.worker_launch import WORKER_PRELOAD
 from zplan.apply.workers import STOP_GRACE_SECONDS, TaskCancelled, TaskTimedOut, WorkerDied, WorkerPool
@@ -63,7 +64,9 @@ class StepRunner:
             with self._lock:
                 self._worker_pool().warm()
 
-    def start(self, plan: m.StepPlan) -> cf.Future:
+    def start(self, plan: m.StepPlan, imports: tuple[str, ...] = (), after: list[tuple[str, ...]] | None = None) -> cf.Future:
+        """``imports``: the libraries the step's worker imports; ``after``: those of the steps that may start once it
+        ends, which idle workers import meanwhile (``zplan.apply.warm_imports``)."""
         step = self.project.config.step(plan.address)
         task = self.task(plan, local_worker=True)
         task.sync_outputs = False  # a worker of this machine: its outputs are synced here, off its path (``result``)
@@ -71,7 +74,10 @@ class StepRunner:
         with self._lock:
             if self._cancelled:
                 return failed_future(TaskCancelled("not started: the apply was interrupted"))
-            return self._worker_pool().submit(run_step, task, timeout=self._timeout(step))
+            future = self._worker_pool().submit(run_step, task, timeout=self._timeout(step), needs=needs_of(imports))
+            for later in after or ():
+                self._worker_pool().import_early(import_early, ImportJob(str(self.project.root), later), needs_of(later))
+            return future
 
     def _worker_pool(self) -> WorkerPool:
         if self._pool is None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
-import contextlib
 import multiprocessing
 import multiprocessing.connection as mpc
 import os
@@ -38,16 +37,12 @@ from zplan.apply.strays import adopt_orphans, kill_all_below, spoiled
 from zplan.apply.task_failures import TaskCancelled, TaskTimedOut, WorkerDied, describe_exit, format_seconds  # noqa: F401
 from zplan.apply.worker import remove_scratch_of
 from zplan.apply.worker_launch import WorkerProcess, ensure_forkserver, stop_helper_processes
-from zplan.processes import children, descendants, kill_group, start_ticks, wait_groups_gone
+from zplan.apply.worker_signals import end_orphans_of_ended_workers, live_workers, live_workers_lock, signal_all, signal_below
+from zplan.processes import kill_group, wait_groups_gone
 from zplan.stdio import fill_closed_standard_streams
 
 STOP_GRACE_SECONDS = 5.0
-
-# The workers of every pool of this process (they share the forkserver): what else runs below the
-# forkserver was left by a worker that ended (``_end_orphans_of_ended_workers``).
-_live_workers: set[int] = set()
-_live_workers_lock = threading.Lock()
-
+EARLY_IMPORT_SECONDS = 120.0  # a worker importing for a later step is stopped after this (a step sent to it goes elsewhere)
 
 # -- the worker side ------------------------------------------------------------------------------------
 
@@ -107,6 +102,8 @@ class _Task:
     arg: Any
     timeout: float | None
     future: cf.Future = field(default_factory=cf.Future)
+    needs: frozenset[str] = frozenset()  # the libraries (top-level packages) it imports: a worker that has them is preferred
+    early: bool = False  # it only imports ``needs``, for a task that comes later (``import_early``)
 
 
 @dataclass
@@ -120,6 +117,7 @@ class _Worker:
     below: dict[int, int] = field(default_factory=dict)  # pid -> start ticks of what ran below it when stopped
     ending: bool = False  # its step left threads alive: it ends after its answer and runs no other task
     ahead: _Task | None = None  # sent while it runs ``task``: it starts this one as it answers (``_dispatch``)
+    loaded: set[str] = field(default_factory=set)  # the ``needs`` of the tasks it ran or runs: libraries it has imported
 
 
 class WorkerPool:
@@ -132,6 +130,7 @@ class WorkerPool:
         if preload:
             self._ctx.set_forkserver_preload(list(preload))
         self._queue: collections.deque[_Task] = collections.deque()
+        self._early: collections.deque[_Task] = collections.deque()  # import_early's, placed after the waiting tasks
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
@@ -142,14 +141,24 @@ class WorkerPool:
         self._helpers_stop: threading.Thread | None = None
 
     # -- public ------------------------------------------------------------------------------------------
-    def submit(self, fn: Callable[[Any], Any], arg: Any, timeout: float | None = None) -> cf.Future:
-        task = _Task(fn, arg, timeout)
+    def submit(self, fn: Callable[[Any], Any], arg: Any, timeout: float | None = None, needs: frozenset[str] = frozenset()) -> cf.Future:
+        task = _Task(fn, arg, timeout, needs=needs)
         with self._lock:
             if self._closing:
                 raise RuntimeError("the worker pool is shut down")
             self._queue.append(task)
         self._wake()
         return task.future
+
+    def import_early(self, fn: Callable[[Any], Any], arg: Any, needs: frozenset[str]) -> None:
+        """Have an idle worker (a new one, while the pool has room) run ``fn(arg)``, which imports ``needs`` for a
+        task submitted later with them: that task then goes to this worker, even while it still imports. Nothing is
+        done when a worker has them already, or none is free once the waiting tasks have theirs."""
+        with self._lock:
+            if self._closing or not needs:
+                return
+            self._early.append(_Task(fn, arg, EARLY_IMPORT_SECONDS, needs=needs, early=True))
+        self._wake()
 
     def shutdown(self, cancel: bool = False, wait: bool = True) -> None:
         """Wait for running tasks (or, with ``cancel``, stop them), then end every worker, the
@@ -198,6 +207,7 @@ class WorkerPool:
                 self.grace = grace
             dropped = list(self._queue) + [w.ahead for w in self._workers if w.ahead is not None]
             self._queue.clear()
+            self._early.clear()
             for w in self._workers:
                 w.ahead = None
                 if w.task is not None:
@@ -220,6 +230,8 @@ class WorkerPool:
         while True:
             with self._lock:
                 self._dispatch()
+                if self._closing and not self._queue:
+                    self._stop_early_imports()
                 done = self._closing and not self._queue and all(w.task is None for w in self._workers)
             if done:
                 break
@@ -236,9 +248,9 @@ class WorkerPool:
 
     def _dispatch(self) -> None:
         while self._queue:
-            worker = self._free_worker()
+            worker = self._free_worker(self._queue[0])
             if worker is None:
-                return
+                break
             task = self._queue.popleft()
             if not task.future.running() and not task.future.set_running_or_notify_cancel():  # (running: put back)
                 continue
@@ -251,15 +263,48 @@ class WorkerPool:
                 self._begin(worker, task)
             else:
                 worker.ahead = task
+        self._dispatch_early()
 
-    def _free_worker(self) -> _Worker | None:
-        """An idle worker (a new one while the pool has fewer than its size); else, while more tasks wait
+    def _dispatch_early(self) -> None:
+        """Place import_early's tasks on idle (or new) workers; those no worker is free for are dropped."""
+        while self._early:
+            task = self._early.popleft()
+            if self._closing:
+                continue
+            usable = [w for w in self._workers if w.stopping_since is None and not w.ending]
+            if self._queue or any(task.needs <= w.loaded for w in usable):
+                continue
+            worker = next((w for w in usable if w.task is None and w.process.is_alive()), None)
+            if worker is None and len(self._workers) < self.size:
+                worker = self._spawn()
+            if worker is None or not task.future.set_running_or_notify_cancel():
+                continue
+            try:
+                worker.tasks.send((task.fn, task.arg))
+            except Exception:
+                continue
+            self._begin(worker, task)
+
+    def _stop_early_imports(self) -> None:
+        """As the pool closes: imports no task will use are stopped, not waited for."""
+        for w in self._workers:
+            if w.task is not None and w.task.early and w.ahead is None and w.stopping_since is None:
+                self._stop(w, TaskCancelled("not needed: the pool is closing"))
+
+    def _free_worker(self, task: _Task) -> _Worker | None:
+        """An idle worker, the one with most of the task's ``needs`` loaded (a new one while the pool has fewer than
+        its size), or one importing all of them for it (``import_early``); else, while more tasks wait
         than the pool has workers, a busy one with no task ahead. A worker given its next task before it
         answers starts it at once, instead of waiting for the answer to reach this thread and the task to
         come back (a millisecond or more a task when the cores are busy). Only with a backlog: a task
         ahead of a long one waits for it, even if another worker becomes free meanwhile."""
         usable = [w for w in self._workers if w.stopping_since is None and not w.ending]
-        idle = next((w for w in usable if w.task is None and w.process.is_alive()), None)
+        # the idle worker with most of the task's libraries loaded, else one importing them all for it
+        idle = max((w for w in usable if w.task is None and w.process.is_alive()), key=lambda w: len(task.needs & w.loaded), default=None)
+        if task.needs and (idle is None or not task.needs <= idle.loaded):
+            importing = next((w for w in usable if w.task is not None and w.task.early and w.ahead is None and task.needs <= w.loaded), None)
+            if importing is not None:
+                return importing
         if idle is not None or len(self._workers) < self.size:
             return idle or self._spawn()
         if len(self._queue) > self.size:
@@ -268,6 +313,7 @@ class WorkerPool:
 
     def _begin(self, w: _Worker, task: _Task) -> None:
         w.task = task
+        w.loaded |= task.needs
         w.deadline = time.monotonic() + task.timeout if task.timeout else None
 
     def _put_back_ahead(self, w: _Worker) -> None:
@@ -280,9 +326,9 @@ class WorkerPool:
         parent_end, child_end = self._ctx.Pipe(duplex=True)
         alive_r, alive_w = self._ctx.Pipe(duplex=False)
         process = WorkerProcess(target=_worker_main, args=(child_end, alive_r), name="zplan-step-worker", daemon=True)
-        with _live_workers_lock:
+        with live_workers_lock:
             process.start()
-            _live_workers.add(process.pid)
+            live_workers.add(process.pid)
         child_end.close()
         alive_r.close()
         worker = _Worker(process, parent_end, alive_w)
@@ -324,14 +370,14 @@ class WorkerPool:
             if w.deadline is not None and now >= w.deadline and w.stopping_since is None and w.task is not None:
                 self._stop(w, TaskTimedOut(w.task.timeout or 0.0))
             elif w.stopping_since is not None and now - w.stopping_since >= self.grace:
-                _signal_all(w, signal.SIGKILL)
+                signal_all(w, signal.SIGKILL)
 
     def _stop(self, w: _Worker, why: BaseException) -> None:
         """Stop the task running in ``w``: its future fails now, its process group is ended."""
         self._put_back_ahead(w)
         task, w.task, w.deadline = w.task, None, None
         w.stopping_since = time.monotonic()
-        _signal_all(w, signal.SIGTERM)
+        signal_all(w, signal.SIGTERM)
         if task is not None and not task.future.done():
             task.future.set_exception(why)
 
@@ -349,8 +395,8 @@ class WorkerPool:
             conn.close()
         if w.process.pid is not None:
             kill_group(w.process.pid)
-            _signal_below(w, signal.SIGKILL)  # (re-parented elsewhere when the worker ended)
-            _end_orphans_of_ended_workers(w.process.pid)
+            signal_below(w, signal.SIGKILL)  # (re-parented elsewhere when the worker ended)
+            end_orphans_of_ended_workers(w.process.pid)
             self._groups.add(w.process.pid)
             remove_scratch_of(w.process.pid)
 
@@ -368,7 +414,7 @@ class WorkerPool:
         for w in self._workers:
             w.process.join(max(0.0, deadline - time.monotonic()))
             if w.process.is_alive():
-                _signal_all(w, signal.SIGKILL)
+                signal_all(w, signal.SIGKILL)
                 w.process.join()
         for w in list(self._workers):
             self._retire(w)
@@ -380,53 +426,3 @@ def _readable(conn: mpc.Connection) -> bool:
         return conn.poll()
     except (EOFError, OSError):
         return False
-
-
-def _end_orphans_of_ended_workers(pid: int) -> None:
-    """Kill what runs below the forkserver besides live workers: left by a worker that ended without
-    stopping it (one that died under its step), in a session of its own, and adopted by the forkserver."""
-    from multiprocessing import forkserver
-
-    with _live_workers_lock:
-        _live_workers.discard(pid)
-        server = getattr(forkserver._forkserver, "_forkserver_pid", None)
-        for orphan in children(server) if server else ():
-            if orphan not in _live_workers:
-                for stray in (orphan, *descendants(orphan)):
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.kill(stray, signal.SIGKILL)
-
-
-def _signal_all(w: _Worker, sig: signal.Signals) -> None:
-    """``sig`` to the worker's process group and to every process below the worker, in the group or
-    not (a session of its own), the latter remembered first: once the worker has ended, they are
-    re-parented away from it, and only their pid and start time still name them."""
-    if w.process.pid is not None:
-        for pid in descendants(w.process.pid):
-            ticks = start_ticks(pid)
-            if ticks is not None:
-                w.below.setdefault(pid, ticks)
-    _signal_group(w.process.pid, sig)
-    _signal_below(w, sig)
-
-
-def _signal_below(w: _Worker, sig: signal.Signals) -> None:
-    for pid, ticks in w.below.items():
-        if start_ticks(pid) == ticks:  # still that process, not another one given its pid
-            try:
-                os.kill(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
-
-
-def _signal_group(pid: int | None, sig: signal.Signals) -> None:
-    if pid is None:
-        return
-    for kill in (os.killpg, os.kill):  # the group if it was made, else the process alone
-        try:
-            kill(pid, sig)
-            return
-        except ProcessLookupError:
-            continue
-        except PermissionError:
-            return

@@ -33,7 +33,7 @@ from typing import Iterator
 from zplan.fsutil import atomic_write_text
 from zplan.hashing import changed_just_now
 
-CACHE_VERSION = 27  # 3: signatures or declared sensitivity; 4: both; 5: read by code_reach; 6: Annotated outputs; 7: modules imported by name; 8: package __init__ code; 9: every import binding a name; 10: ctime in the stamps; 11: src layouts; 12: editable libraries; 13: what module-level code calls; 14: ArtifactConfig output names; 15: output_N of a tuple without names; 16: materializers registered by what it imports; 17: registered by calling the decorator on a class; 18: or under a module-level if, try or with; 19: by an alias of the decorator; 20: on a class it imports; 21: with the digest of its can_save; 22: libraries imported without use; 23: two modules registering for one type refused; 24: can_save followed into other modules; 25: registrations by a function its top-level code calls; 26: the methods of its class a can_save calls; 27: relative imports of a module's code outside the project
+CACHE_VERSION = 28  # 3: signatures or declared sensitivity; 4: both; 5: read by code_reach; 6: Annotated outputs; 7: modules imported by name; 8: package __init__ code; 9: every import binding a name; 10: ctime in the stamps; 11: src layouts; 12: editable libraries; 13: what module-level code calls; 14: ArtifactConfig output names; 15: output_N of a tuple without names; 16: materializers registered by what it imports; 17: registered by calling the decorator on a class; 18: or under a module-level if, try or with; 19: by an alias of the decorator; 20: on a class it imports; 21: with the digest of its can_save; 22: libraries imported without use; 23: two modules registering for one type refused; 24: can_save followed into other modules; 25: registrations by a function its top-level code calls; 26: the methods of its class a can_save calls; 27: relative imports of a module's code outside the project; 28: the libraries' modules imported
 WHOLE_MODULE = "*"  # part name for a module keyed as a whole
 MODULE_CODE = "<module>"  # part name for module-level code that binds nothing (calls)
 SCRIPT = "<script>"  # the "function" of a file run as a script (`python FILE`): all of it, and what it imports
@@ -51,6 +51,7 @@ class CodeInfo:
     sensitive_outputs: bool | None = None  # @step(sensitive_outputs=...): None lets its inputs decide
     signature: dict | None = None  # the function's parameters (zplan.plan.signatures), None if unknowable
     materializers: dict[str, str] = field(default_factory=dict)  # name -> "TYPE in FILE": registered by the modules it imports
+    imports: list[str] = field(default_factory=list)  # the libraries' modules it imports by name: its worker may import them early
 
 
 class CodeError(Exception):

@@ -108,7 +108,7 @@ class CodeReader:
             raise refused
         parts = dict(sorted(walk.parts.items()))
         return CodeInfo(hash_value(parts), declared_outputs(module.bindings.defs, node), self.stamps(walk.files), parts, sorted(walk.libraries),
-                        declared_sensitivity(node), read_signature(node), dict(sorted(walk.materializers.items())))
+                        declared_sensitivity(node), read_signature(node), dict(sorted(walk.materializers.items())), sorted(walk.imports))
 
     def compute_definition(self, source_file: str, name: str) -> CodeInfo:
         """What a top-level definition other than a step function reaches (a materializer class:
@@ -235,15 +235,18 @@ class _Reach:
         self.parts: dict[str, str] = {}
         self.files: set[Path] = set()
         self.libraries: set[str] = set()
+        self.imports: set[str] = set()  # the libraries' modules its import statements name ("pkg.sub", "pkg:name" for a from-import)
         self.materializers: dict[str, str] = {}  # name -> "TYPE in FILE", registered by a module the step imports
         self.sites: list[tuple[str, set[str], str]] = []  # each of those registrations: name, types, FILE:LINE
         self._seen: set[tuple] = set()
         self._todo: list[tuple[_Module, str]] = []
 
-    def _library(self, module: str) -> None:
+    def _library(self, module: str, names: tuple[str, ...] = ()) -> None:
         top = module.split(".")[0]
         if top not in sys.stdlib_module_names:  # the Python version is keyed on its own
             self.libraries.add(top)
+            self.imports.add(module)
+            self.imports.update(f"{module}:{name}" for name in names if name != "*")
 
     def _first_visit(self, *key: object) -> bool:
         if key in self._seen:
@@ -410,16 +413,16 @@ class _Reach:
                     self._ran_or_library(self.index.find_module(module.path, alias.name, 0), alias.name)
                 continue
             target = self.index.find_module(module.path, node.module or "", node.level)
-            self._ran_or_library(target, node.module if not node.level else None)
+            self._ran_or_library(target, node.module if not node.level else None, tuple(alias.name for alias in node.names))
             for alias in node.names if target is not None and _is_package(target) else ():
                 if alias.name != "*":
                     self._ran(self._submodule(target, alias.name))
 
-    def _ran_or_library(self, target: Path | None, name: str | None) -> None:
+    def _ran_or_library(self, target: Path | None, name: str | None, names: tuple[str, ...] = ()) -> None:
         if target is not None:
             self._ran(target)
         elif name:
-            self._library(name)
+            self._library(name, names)
 
     def _submodule(self, package: Path, name: str) -> Path | None:
         if package.is_file() and package.name != "__init__.py":
