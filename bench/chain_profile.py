@@ -53,7 +53,7 @@ def timed(label, fn):
     return wrapper
 
 
-w._load_function = timed("import the step module (pandas, sklearn)", w._load_function)
+w.load_function = timed("import the step module (pandas, sklearn)", w.load_function)
 w._verified = timed("verify inputs (rehash)", w._verified)
 store_put = None
 
@@ -67,8 +67,8 @@ def materializer_timed(m):
 
 
 mat_for, mat_get = mat.materializer_for, mat.get_materializer
-mat.materializer_for = lambda value, *handed_on: materializer_timed(mat_for(value, *handed_on))
-mat.get_materializer = lambda name: materializer_timed(mat_get(name))
+mat.materializer_for = lambda *a, **k: materializer_timed(mat_for(*a, **k))
+mat.get_materializer = lambda *a, **k: materializer_timed(mat_get(*a, **k))
 
 root, store_url, csv = sys.argv[1], sys.argv[2], sys.argv[3]
 store = w._store(store_url, root)
