@@ -120,9 +120,12 @@ class StepResult:
 
 
 _stores: dict[tuple[str, str], Any] = {}
+ran_a_step = False  # in this process (what a step leaves, cyclic garbage among it, is not frozen: warm_imports)
 
 
 def run_step(task: StepTask) -> StepResult:
+    global ran_a_step
+    ran_a_step = True
     started = time.time()
     result = StepResult(task.address, ok=False, started_at=started)
     code_cache.install()  # (once a process: the project's modules, imported again by each step, compiled once)

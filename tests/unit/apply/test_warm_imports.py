@@ -83,6 +83,45 @@ def test_a_library_leaving_a_thread_ends_the_worker_and_the_step_goes_to_another
         pool.shutdown(cancel=True)
 
 
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def _collector_after_early_import(arg: tuple[str, ImportJob, bool]) -> dict:
+    import gc
+    import weakref
+
+    from zplan.apply import worker
+
+    folder, job, ran_a_step = arg
+    sys.path.insert(0, folder)
+    worker.ran_a_step = ran_a_step  # (as run_step leaves it)
+    garbage = _Cycle()
+    dead = weakref.ref(garbage)
+    del garbage  # cyclic garbage a step could have left
+    frozen, threshold = gc.get_freeze_count(), gc.get_threshold()
+    import_early(job)
+    grew = gc.get_freeze_count() > frozen
+    gc.collect()
+    return {"enabled": gc.isenabled(), "threshold_kept": gc.get_threshold() == threshold, "frozen": grew,
+            "garbage_freed": dead() is None, "loaded": "fakelib" in sys.modules}
+
+
+@pytest.mark.parametrize("ran_a_step", [False, True])
+def test_the_collector_is_paused_while_importing_and_only_a_fresh_worker_freezes(vendor, ran_a_step):
+    """What the libraries made is frozen (no later collection rescans it) in a worker that has run no step; one that
+    has may hold a step's cyclic garbage, which freezing would keep for good."""
+    job = ImportJob(str(vendor / "project"), ("fakelib",))
+    pool = WorkerPool(1, grace=1.0, preload=WORKER_PRELOAD)
+    try:
+        seen = pool.submit(_collector_after_early_import, (str(vendor / "vendor"), job, ran_a_step)).result(60)
+    finally:
+        pool.shutdown(cancel=True)
+    assert seen == {"enabled": True, "threshold_kept": True, "frozen": not ran_a_step, "garbage_freed": ran_a_step,
+                    "loaded": True}
+
+
 def _pid(_: object) -> int:
     return os.getpid()
 
