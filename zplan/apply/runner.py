@@ -43,6 +43,7 @@ class StepRunner:
         self._cancelled = False
         self._read_outputs: dict[str, set[str]] | None = None  # step -> its outputs another step reads
         self._log_folder: tuple[int, Path] | None = None  # (run id, its log folder)
+        self._written: set[str] = set()  # outputs a worker of this machine stored in this apply, hashing them as it wrote
 
     @staticmethod
     def start_early() -> None:
@@ -147,7 +148,8 @@ class StepRunner:
             return self._snapshot(address, spec)
         upstream = self.tracker.current[spec.step]
         out = upstream.cached_from.outputs[spec.output]
-        return ArtifactArg(out["digest"], out["materializer"], out.get("materializer_module", ""))
+        # (one this apply wrote: its stamps suffice, as for a snapshot it wrote; one found stored is rehashed)
+        return ArtifactArg(out["digest"], out["materializer"], out.get("materializer_module", ""), checked=out["digest"] in self._written)
 
     def _snapshot(self, address: str, spec: m.DataInput) -> PathArg:
         """Data inputs are stored as immutable snapshots; the step reads the snapshot.
@@ -225,6 +227,7 @@ class StepRunner:
             store = self.artifact_store()
             for digest, files in result.unsynced.items():
                 store.sync_stored(digest, files)
+                self._written.add(digest)  # (only what the worker wrote is unsynced: not an output found already stored)
 
     def _record_snapshots(self, address: str, result: StepResult) -> None:
         """The snapshots the worker stored, for the step's lineage (synced with its outputs)."""

@@ -42,6 +42,7 @@ class ArtifactArg:
     digest: str
     materializer: str
     module: str = ""  # a user's materializer: the module registering it, imported to load the input
+    checked: bool = False  # written in this apply by a worker of this machine, hashed as it was: stamps suffice
 
 
 @dataclass(frozen=True)
@@ -277,7 +278,7 @@ def _load_input(store, name: str, spec: TaskInput) -> Any:
         if spec.digest:  # a data snapshot: checked like any artifact (a reference has none)
             _verified(store, name, spec.digest, full=not spec.checked)
         return Path(spec.path)
-    folder = _verified(store, name, spec.digest)
+    folder = _verified(store, name, spec.digest, full=not spec.checked)
     materializer = _input_materializer(name, spec)
     try:
         return materializer.load(folder)
@@ -326,7 +327,8 @@ def _snapshotted(store, name: str, spec: TaskInput, result: StepResult) -> TaskI
 
 def _verified(store, name: str, digest: str, full: bool = True) -> Path:
     """The artifact's folder after rehashing every byte of it (xxh3: about memory speed), so a step never computes
-    on a damaged or incomplete input; without ``full`` (a snapshot this apply just stored and checked) its stamps only."""
+    on a damaged or incomplete input; without ``full`` (a snapshot or an output this apply just stored, hashed as it was
+    written) its stamps only."""
     from zplan.artifacts.base import ArtifactCorrupted, ArtifactNotFound
 
     try:
