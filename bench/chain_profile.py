@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     workloads.write_project(wl)
     workloads.set_param(wl, 1)
     python = str(Path(zplan_exe()).with_name("python"))
-    apply = [python, "-c", "import sys; sys.argv = ['zplan', 'apply', '-auto-approve']; from zplan.cli.app import main; main()"]
+    apply = [python, "-m", "zplan.cli", "apply", "-auto-approve"]  # the `zplan` command
     print(f"load average: {load_average()}")
     parts: dict[str, list[float]] = defaultdict(list)
     whole: dict[str, list[tuple[float, float]]] = defaultdict(list)
