@@ -227,7 +227,7 @@ class StepRunner:
             store = self.artifact_store()
             for digest, files in result.unsynced.items():
                 store.sync_stored(digest, files)
-                self._written.add(digest)  # (only what the worker wrote is unsynced: not an output found already stored)
+            self._written.update(result.written)  # (not an output found already stored: its stamps were all it checked)
 
     def _record_snapshots(self, address: str, result: StepResult) -> None:
         """The snapshots the worker stored, for the step's lineage (synced with its outputs)."""

@@ -118,6 +118,7 @@ class StepResult:
     left_running: tuple[str, ...] = ()
     left_threads: tuple[str, ...] = ()  # threads the step left alive: its worker ended after it (the same default)
     reads: tuple[tuple[str, str | None], ...] = ()  # project files its code read undeclared, and their digests (file_reads)
+    written: tuple[str, ...] = ()  # outputs this worker wrote, hashing them as it did (not found already stored)
 
 
 _stores: dict[tuple[str, str], Any] = {}
@@ -248,8 +249,10 @@ def _execute_in(task: StepTask, result: StepResult, scratch: Path, watch: file_r
         outputs = split_outputs(value, declared)
     except ValueError as exc:
         raise StepFailed(str(exc), None) from None
+    written: list[str] = []
     for name, out in outputs.items():
-        result.outputs[name] = _store_output(store, name, out, name in task.handed_on, task.sync_outputs, result.unsynced)
+        result.outputs[name] = _store_output(store, name, out, name in task.handed_on, task.sync_outputs, result.unsynced, written)
+    result.written = tuple(written)
     if task.script is not None:
         from zplan.apply import script_run
 
@@ -340,10 +343,11 @@ def _verified(store, name: str, digest: str, full: bool = True) -> Path:
 
 
 def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: bool = True,
-                  unsynced: dict[str, tuple[str, ...]] | None = None) -> dict:
+                  unsynced: dict[str, tuple[str, ...]] | None = None, written: list[str] | None = None) -> dict:
     """Materialized into a staging folder of the store and stored as it lies (a local store
     moves it into place: no copy, one hash). Without ``sync`` its files are not synced here:
-    ``unsynced`` gets them, and the parent syncs them before anything records the output."""
+    ``unsynced`` gets them, and the parent syncs them before anything records the output.
+    ``written`` gets its digest when this call placed it (an artifact found stored was not rehashed)."""
     from zplan.artifacts.materializers import CanSaveFailed, defined_in, materializer_for
 
     try:
@@ -364,6 +368,8 @@ def _store_output(store, name: str, value: Any, handed_on: bool = False, sync: b
         stored = store.put_owned(folder, sync=sync)
     if stored.unsynced and unsynced is not None:
         unsynced[stored.digest] = stored.unsynced
+    if stored.written and written is not None:
+        written.append(stored.digest)
     record = {
         "digest": stored.digest,
         "uri": stored.uri,

@@ -49,7 +49,7 @@ def use(blob) -> int:
     return len(blob)
 '''
 
-USE = "pipeline.p.step.use"
+MAKE, USE = "pipeline.p.step.make", "pipeline.p.step.use"
 
 
 def _apply(root: Path, state: State, seen: dict, monkeypatch: pytest.MonkeyPatch, **request) -> None:
@@ -66,7 +66,7 @@ def _apply(root: Path, state: State, seen: dict, monkeypatch: pytest.MonkeyPatch
     assert result.ok, result.outcome
 
 
-def test_an_output_written_in_this_apply_is_handed_on_checked_and_one_stored_earlier_is_not(tmp_path, monkeypatch):
+def test_an_output_written_in_this_apply_is_handed_on_checked_and_one_stored_before_it_is_not(tmp_path, monkeypatch):
     root = write_project(tmp_path, HCL)
     (root / "steps.py").write_text(STEPS)
     state, seen = State(), {}
@@ -75,6 +75,9 @@ def test_an_output_written_in_this_apply_is_handed_on_checked_and_one_stored_ear
     seen.clear()
     _apply(root, state, seen, monkeypatch, replace=[USE])  # its upstream is cached: stored by the apply before
     assert not seen[USE]["blob"].checked
+    seen.clear()
+    _apply(root, state, seen, monkeypatch, replace=[MAKE, USE])  # its upstream reran and found its output stored already
+    assert not seen[USE]["blob"].checked  # (only its stamps were checked: a byte flipped in place is found by the rehash)
 
 
 def test_the_worker_skips_the_rehash_of_a_checked_output_but_still_sees_it_truncated(tmp_path, monkeypatch):
