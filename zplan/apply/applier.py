@@ -179,10 +179,11 @@ class Applier:
             self.resources.finish(self.plan.resource(node), res)
 
         stopping = lambda: self._stopping() or self._abort is not None  # noqa: E731
-        walk(self.graph, start, finish, nodes=nodes, stopping=stopping)
+        # (records waiting for a write, not yet due as their step ended, are written while the next steps run)
+        walk(self.graph, start, finish, nodes=nodes, stopping=stopping, idle=self.recorder.flush_when_due)
         again = self._damaged_inputs.next_round()
         if again and not stopping():  # steps held back on a damaged input, with the steps that made it
-            walk(self.graph, start, finish, nodes=again, stopping=stopping)
+            walk(self.graph, start, finish, nodes=again, stopping=stopping, idle=self.recorder.flush_when_due)
         self.runner.close()  # no step starts after the walk: the workers end while the records are written
         self.recorder.flush(force=True)
         if self._abort is not None:

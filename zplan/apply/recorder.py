@@ -93,6 +93,7 @@ class RunRecorder:
         self._last_flush = 0.0
         self.before_write: Callable[[], None] = lambda: None  # waits for what the records name to be on disk
         self._flush_cost = 0.0  # seconds the last write took
+        self._waiting_since: float | None = None  # when the walk, idle, first saw records waiting for a write
         self.metadata_failed: DiagnosticError | None = None  # the first ML Metadata write that failed
         # address -> (store key, its step record and cache entry before this apply's unwritten one), and
         # the unwritten ones held out of state while ML Metadata cannot take their executions
@@ -142,6 +143,8 @@ class RunRecorder:
         self._note_unwritten(plan.address, record)
         self.state.put_step(self.tracker.store_key, plan.address, record)
         self.tracker.result.changed = True
+        # Written now when a write is due, before the steps its end made ready start (a write that fails stops the
+        # apply: none of them runs); otherwise by the walk while they run (``flush_when_due``), or the run's last.
         self.flush()
 
     def _sealed_reads(self, reads: dict) -> dict:
@@ -189,8 +192,8 @@ class RunRecorder:
     def execution(self, plan: m.StepPlan, state: str, outputs: dict, error: str | None, started: float, finished: float,
                   metadata: dict | None = None, reads: dict | None = None) -> None:
         """An execution for ML Metadata, with its input and output artifacts (lineage), the files its code
-        read undeclared among its inputs; written with the next state write (``step_done``, or the
-        run's end): never after the state naming it."""
+        read undeclared among its inputs; written with the next state write (``step_done``, ``flush_when_due``,
+        or the run's end): never after the state naming it."""
         if self.metadata is None:
             return
         from zplan.metadata import ExecutionRecord
@@ -278,6 +281,23 @@ class RunRecorder:
         return None if record is None or not record.succeeded else CacheEntry(address, record.outputs, record.run, record.finished_at, reads=record.reads)
 
     # -- writing ------------------------------------------------------------------------------------
+    def flush_when_due(self) -> float | None:
+        """The walk's work while steps run, when records wait for a write that was not due as their steps ended:
+        once they have waited a write's interval too, a write (a long step then holds them back no longer than
+        that). Returns the seconds until it should be asked again (None: nothing waits)."""
+        if self.metadata_failed is not None or not (self._unwritten or self._pending or self._tfx_pending):
+            self._waiting_since = None
+            return None
+        now = time.monotonic()
+        if self._waiting_since is None:
+            self._waiting_since = now  # (not before: a step ending meanwhile writes them when the write is due)
+        due = max(self._last_flush + max(STATE_FLUSH_SECONDS, FLUSH_COST_FACTOR * self._flush_cost),
+                  self._waiting_since + STATE_FLUSH_SECONDS)
+        if now < due:
+            return due - now
+        self.flush(force=True)
+        return self.flush_when_due()
+
     def flush(self, force: bool = False) -> None:
         """Write state and the pending executions: when due (``flush_due``), and at the end (``force``:
         the last write, tried again after an ML Metadata write failed)."""
@@ -291,6 +311,7 @@ class RunRecorder:
                 self.persist(self.state)
             self._last_flush = time.monotonic()
             self._flush_cost = self._last_flush - now
+            self._waiting_since = None
 
     def _executions_written(self) -> bool:
         """Write the pending executions; False when ML Metadata failed, the step records naming them

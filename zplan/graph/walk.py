@@ -27,13 +27,17 @@ def walk(
     nodes: Iterable[Hashable] | None = None,
     priority: Callable[[Hashable], object] = str,
     stopping: Callable[[], bool] = lambda: False,
+    idle: Callable[[], float | None] = lambda: None,
 ) -> dict[Hashable, str]:
     """Run ``nodes`` (default: all) of ``graph``; returns node -> OK | FAILED | SKIPPED.
 
     A future that raises, or whose result is ``False`` or has ``ok == False``,
     counts as failed. ``on_finish`` sees each node once, in completion order.
     Once ``stopping()`` is true nothing more starts: running nodes are waited
-    for, and nodes not started are reported SKIPPED.
+    for, and nodes not started are reported SKIPPED. ``idle()`` is called each
+    time the walk is about to wait for a running node, every ready node started:
+    work done there (writing records) holds up no node. It returns how long to
+    wait before calling it again if no node ends meanwhile (None: until one does).
     """
     todo = set(graph.nodes if nodes is None else nodes)
     waiting = {n: {p for p in graph.predecessors(n) if p in todo} for n in todo}
@@ -84,10 +88,18 @@ def walk(
             future.add_done_callback(lambda f, n=node: completed.put((n, f)))
         if not running:
             return outcome
-        node, future = completed.get()
+        node, future = _next_done(completed, idle)
         running -= 1
         failed = future.exception() is not None or _failed(future.result())
         finish(node, FAILED if failed else OK, future)
+
+
+def _next_done(completed: queue.SimpleQueue, idle: Callable[[], float | None]) -> tuple:
+    while True:
+        try:
+            return completed.get(timeout=idle())
+        except queue.Empty:
+            continue
 
 
 def _failed(result: object) -> bool:

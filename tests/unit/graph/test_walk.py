@@ -157,3 +157,20 @@ def test_once_stopping_nothing_new_starts_running_nodes_finish_and_the_rest_is_s
     outcome = walk(g, rec.start, lambda n, s, f: reported.setdefault(n, s), stopping=stop.is_set)
     assert sorted(rec.started) == [0, 3] and sorted(rec.finished) == [0, 3]
     assert outcome == reported == {0: OK, 3: OK, 1: SKIPPED, 2: SKIPPED}
+
+
+def test_idle_runs_once_the_ready_nodes_started_and_again_after_the_time_it_asks_for(pool):
+    """What the walk does while it waits (writing records) holds up no node a finished one made ready, and a
+    long node does not hold it back: asked to, the walk calls it again while the node still runs."""
+    graph = nx.DiGraph([(1, 2)])
+    runner = Recorder(pool, seconds=0.3)
+    seen: list[tuple[int, ...]] = []
+
+    def idle() -> float:
+        with runner.lock:
+            seen.append(tuple(runner.started))
+        return 0.05
+
+    assert walk(graph, runner.start, idle=idle) == {1: OK, 2: OK}
+    assert seen[0] == (1,) and (1, 2) in seen  # called with node 2 started, not between 1's end and 2's start
+    assert seen.count((1,)) > 2 and seen.count((1, 2)) > 2  # again and again while each one ran
