@@ -21,6 +21,20 @@ if os.environ.get("CI"):
 
 
 @pytest.fixture
+def short_tmp():
+    """A temporary folder with a short path, for a test that makes it TMPDIR: the workers' forkserver listens on a
+    Unix socket there, whose path holds at most 107 bytes, which pytest's own folders
+    (.../pytest-of-USER/pytest-123/popen-gw0/test_...) can exceed once its run counter has three digits."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp(prefix="zt-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
 def per_file_syncs(monkeypatch):
     """Background syncs file by file, then folder by folder (zplan.fsutil.BackgroundSync), as on a machine
     with much unwritten data: for tests that watch each sync, where ``syncfs`` would sync them at once."""

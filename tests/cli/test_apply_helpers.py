@@ -22,9 +22,8 @@ def _running_in(folder: Path) -> list[int]:
     return found
 
 
-def test_nothing_of_the_helpers_outlives_an_apply(project: Project, tmp_path):
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
+def test_nothing_of_the_helpers_outlives_an_apply(project: Project, short_tmp):
+    tmp = short_tmp  # (the forkserver's socket lies there: a short path)
     env = cli_env(TMPDIR=str(tmp))
     for _ in range(2):  # it runs the steps, then finds nothing to run
         done = zplan(project.root, "apply", "-auto-approve", env=env)

@@ -31,6 +31,12 @@ def probe(_):
 '''
 
 
+@pytest.fixture
+def tmp_path(short_tmp):
+    """(Each test's TMPDIR, where the forkserver's socket lies: a short path.)"""
+    return short_tmp
+
+
 def _run(tmp_path: Path, body: str) -> dict:
     (tmp_path / "probe_mod.py").write_text(PROBE)
     script = ("import atexit, json, os, sys\nsys.argv = ['zplan', 'apply', '-x']\n"
