@@ -27,10 +27,9 @@ import statistics
 import sys
 from pathlib import Path
 
-import workloads
 from measure import Run, compute_in_text, compute_seconds, expect, run
 from report import load_average
-from run import WORK, forget_runs, zplan_exe
+from run import WORK, chain_ready, forget_runs
 from workloads import COMPUTE_MARK
 
 BY_HAND = '''import sys
@@ -79,11 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--before", help="a git revision to compare with (e.g. HEAD~3)")
     args = p.parse_args(argv)
-    wl = workloads.chain(WORK / "chain" / "zplan", args.rows)
-    workloads.write_project(wl)
-    workloads.set_param(wl, 1)
-    zp = zplan_exe()
-    python = str(Path(zp).with_name("python"))
+    wl, python = chain_ready(args.rows)
     apply = [python, "-m", "zplan.cli", "apply", "-auto-approve"]  # the `zplan` command, as either version has it
     by_hand = [python, "-c", BY_HAND.format(c=wl.param)]
     versions = {"this tree": None, **({f"before, {args.before}": export(args.before)} if args.before else {})}

@@ -26,10 +26,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import workloads
 from measure import expect, run
 from report import load_average
-from run import WORK, forget_runs, zplan_exe
+from run import chain_ready, forget_runs
 
 REPLAY = r'''
 import json, sys, tempfile, time
@@ -126,10 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, default=200_000)
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args(argv)
-    wl = workloads.chain(WORK / "chain" / "zplan", args.rows)
-    workloads.write_project(wl)
-    workloads.set_param(wl, 1)
-    python = str(Path(zplan_exe()).with_name("python"))
+    wl, python = chain_ready(args.rows)
     apply = [python, "-m", "zplan.cli", "apply", "-auto-approve"]  # the `zplan` command
     print(f"load average: {load_average()}")
     parts: dict[str, list[float]] = defaultdict(list)

@@ -20,10 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import workloads
 from measure import expect, run
 from report import load_average
-from run import WORK, forget_runs, zplan_exe
+from run import chain_ready, forget_runs
 
 STAMPS = r'''
 import functools, gc, importlib.abc, importlib.util, os, sys, time
@@ -114,10 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, default=200_000)
     p.add_argument("--repeat", type=int, default=5)
     args = p.parse_args(argv)
-    wl = workloads.chain(WORK / "chain" / "zplan", args.rows)
-    workloads.write_project(wl)
-    workloads.set_param(wl, 1)
-    python = str(Path(zplan_exe()).with_name("python"))
+    wl, python = chain_ready(args.rows)
     apply = [python, "-m", "zplan.cli", "apply", "-auto-approve"]
     expect(run(apply, wl.root), (0,), "first apply")  # (the caches a developer's machine has)
     print(f"load average: {load_average()}")

@@ -65,6 +65,15 @@ def zplan_exe() -> str:
     return found
 
 
+def chain_ready(rows: int) -> tuple[Workload, str]:
+    """The chain workload written out under ``WORK`` with its param at 1, and the Python of the zplan
+    command (chain_cost, chain_profile and chain_timeline run the same project)."""
+    wl = workloads.chain(WORK / "chain" / "zplan", rows)
+    workloads.write_project(wl)
+    workloads.set_param(wl, 1)
+    return wl, str(Path(zplan_exe()).with_name("python"))
+
+
 def make(name: str, args: argparse.Namespace) -> Workload:
     root = WORK / name / "zplan"
     print(f"[{name}] preparing {root.relative_to(ROOT)} ...", flush=True)
