@@ -247,7 +247,7 @@ class PandasMaterializer(Materializer):
     def value(self, table: Any, series: bool) -> Any:
         """The DataFrame (or Series) a table written by ``table`` stands for."""
         extra = json.loads(table.schema.metadata[self._KEY])
-        value = table.to_pandas()
+        value = _writable_categories(table.to_pandas())
         if extra["freq"]:
             value.index.freq = extra["freq"]
         if "columns" in extra:
@@ -284,6 +284,18 @@ class PandasArrowMaterializer(PandasMaterializer):
 
     def _read(self, path: Path) -> Any:
         return _ipc_read(path)
+
+
+def _writable_categories(frame: Any) -> Any:
+    """``frame`` with each Categorical column's codes copied: to_pandas leaves them pointing into the
+    Arrow table, read-only, so ``frame.loc[0, "c"] = "y"`` would fail where it works on the frame the
+    step that made it had."""
+    import pandas as pd
+
+    for i, dtype in enumerate(frame.dtypes):
+        if isinstance(dtype, pd.CategoricalDtype):
+            frame.isetitem(i, frame.iloc[:, i].copy())
+    return frame
 
 
 def _ipc_write(table: Any, path: Path) -> None:

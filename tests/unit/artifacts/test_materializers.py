@@ -115,6 +115,21 @@ def test_a_dataframe_round_trips_with_index_and_dtypes(frame: pd.DataFrame, tmp_
     assert meta["rows"] == 3 and meta["columns"][:2] == ["n", "x"]
 
 
+@HANDED_ON
+@pytest.mark.filterwarnings("ignore:Series.values returning")  # (pandas' own, as it sets the time zone column)
+def test_a_loaded_dataframe_can_be_changed_in_place_as_the_step_that_made_it_could(tmp_path: Path, handed_on: bool) -> None:
+    """Every kind of column: a step may assign into its input, as it could into the frame its upstream returned."""
+    made = pd.DataFrame({"f": np.arange(4.0), "i": np.arange(4), "b": [True, False, True, False], "s": list("abcd"),
+                         "c": pd.Categorical(list("xyxy")), "n": pd.array([1, None, 3, 4], dtype="Int64"),
+                         "t": pd.date_range("2020", periods=4, tz="UTC"), "d": pd.date_range("2020", periods=4)})
+    _, _, back = roundtrip(made, tmp_path / "a", handed_on)
+    for frame in (made, back):
+        for column in frame.columns:
+            frame.loc[0, column] = frame.loc[1, column]
+    pd.testing.assert_frame_equal(back, made)
+    assert back.loc[0, "c"] == "y" and back.loc[0, "f"] == 1.0
+
+
 def test_a_dataframe_another_step_reads_is_one_uncompressed_arrow_ipc_file(frame: pd.DataFrame, tmp_path: Path) -> None:
     import pyarrow.feather as feather
 
