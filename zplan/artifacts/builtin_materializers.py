@@ -308,9 +308,13 @@ def _ipc_write(table: Any, path: Path) -> None:
 def _ipc_read(path: Path) -> Any:
     import pyarrow.feather as feather
 
-    # Read into memory, not mapped: stored files are read-only, and a step may change its input
-    # in place (columns converted without a copy would point into the mapping).
-    return feather.read_table(path, memory_map=False)
+    # Mapped, not read into new memory: a 33 MB frame loads in ~11 ms instead of 55-145 ms, most of
+    # which was the kernel filling fresh pages the conversion to pandas then copies out of again.
+    # A step sees the same frame either way: to_pandas copies numbers, dates and booleans into
+    # pandas' own (writable) blocks; what it does not copy (strings, a Categorical's codes) is
+    # read-only in both forms (``value`` copies the codes), and a stored file is never changed in
+    # place (written once, read-only, under its digest), so the mapped bytes stay the checked ones.
+    return feather.read_table(path, memory_map=True)
 
 
 class NumpyMaterializer(Materializer):

@@ -130,6 +130,17 @@ def test_a_loaded_dataframe_can_be_changed_in_place_as_the_step_that_made_it_cou
     assert back.loc[0, "c"] == "y" and back.loc[0, "f"] == 1.0
 
 
+def test_a_dataframe_another_step_reads_is_mapped_from_its_stored_file(tmp_path: Path) -> None:
+    """Read without a copy into new memory; the frame holds no view of the file for its numbers."""
+    frame = pd.DataFrame({"x": np.arange(100_000.0), "s": ["v"] * 100_000})
+    _, _, back = roundtrip(frame, tmp_path / "a", handed_on=True)
+    stored = tmp_path / "a" / "frame.arrow"
+    mapped = [line for line in Path("/proc/self/maps").read_text().splitlines() if line.endswith(str(stored))]
+    assert mapped  # the strings still point into the mapping, read-only as pandas keeps them
+    back.loc[5, "x"] = -1.0  # the numbers were copied out: writable
+    assert back.loc[5, "x"] == -1.0 and stored.stat().st_size > 800_000
+
+
 def test_a_dataframe_another_step_reads_is_one_uncompressed_arrow_ipc_file(frame: pd.DataFrame, tmp_path: Path) -> None:
     import pyarrow.feather as feather
 
