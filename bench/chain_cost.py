@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 from measure import Run, compute_in_text, compute_seconds, expect, run
-from report import load_average
+from report import load_average, page_cache
 from run import WORK, chain_ready, forget_runs
 from workloads import COMPUTE_MARK
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     versions = {"this tree": None, **({f"before, {args.before}": export(args.before)} if args.before else {})}
     rows: dict[str, list[Run]] = {}
     bodies: dict[str, list[float]] = {}
-    loads = [load_average()]
+    loads, cache_before = [load_average()], page_cache()
     run(by_hand, wl.root)  # the page cache warm before the first timed run
     forget_runs(wl.root, keep_caches=False)
     for path in versions.values():  # untimed: fills the code and stat caches
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             bodies.setdefault(label, []).append(compute_seconds(wl.root / ".zplan" / "logs", COMPUTE_MARK)[0])
         loads.append(load_average())
         print(f"round {i + 1} done (load {loads[-1]})", flush=True)
-    print(f"\nload average: {loads[0]} before, {loads[-1]} after")
+    print(f"\nload average: {loads[0]} before, {loads[-1]} after; {cache_before} before, {page_cache()} after")
     print(f"\nchain, {args.rows:,} rows | wall s | CPU s | peak RSS MB | inside the step bodies s\n|---|---|---|---|---|")
     for label, runs in rows.items():
         print(f"| {label} | {span([r.wall for r in runs])} | {span([r.cpu for r in runs])} | "

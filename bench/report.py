@@ -51,6 +51,22 @@ def load_average() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def page_cache() -> str:
+    """The kernel's page cache and free memory now. On this kind of virtual machine a page the guest never
+    touched before costs the host a fault when first written: as the cache grows (each cold apply's
+    stored outputs stay in it, the runs being moved aside, not deleted), fresh memory comes from such pages
+    and the same apply spends two to three times the system time (results.md, twenty-fifth pass)."""
+    info = {}
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                info[key] = int(value.split()[0]) / 2**20  # GiB
+    except OSError:
+        return "unknown"
+    return f"page cache {info.get('Cached', 0):.1f} GiB, free {info.get('MemFree', 0):.1f} GiB"
+
+
 def speed_probe() -> float:
     """Seconds a fixed pure-Python loop takes now. On a shared virtual machine the same loop can take
     half as long again from one second to the next (other tenants), which the load average does not
