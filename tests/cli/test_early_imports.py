@@ -62,3 +62,69 @@ def test_the_next_steps_libraries_are_imported_while_its_upstream_runs(tmp_path)
     assert report["imported_in"] == report["pid"] and report["imported_before"], report
     assert report["side_effect"] is None, "put back after the import, as after a step"
     assert project.step_records()["second"]["outputs"]["output"]["value"] == 2
+
+
+def test_the_libraries_first_imported_early_are_kept_for_the_next_apply(tmp_path):
+    """Kept in the project's cache; the next apply imports them as it plans (``tests/unit/apply/test_early_pool.py``)
+    and its steps find them as before."""
+    project = Project(tmp_path / "project").write_all(FILES)
+    Project(tmp_path / "vendor").write_all(LIBRARY)
+    env = cli_env(PYTHONPATH=str(tmp_path / "vendor"))
+    assert project.run("apply", "-auto-approve", env=env).code == 0
+    assert json.loads(project.read(".zplan/cache/early-imports.json")) == ["slowlib"]
+    project.replace("steps.py", "return 1", "return 2")  # both steps run again
+    assert project.run("apply", "-auto-approve", env=env).code == 0
+    report = json.loads(project.read("report.json"))
+    assert report["imported_in"] == report["pid"] and report["imported_before"] and report["side_effect"] is None, report
+    assert project.step_records()["second"]["outputs"]["output"]["value"] == 3
+
+
+def test_a_guessed_import_never_keeps_a_step_from_a_worker(tmp_path):
+    """Two steps that must run side by side need both workers, and the guess took one: it is stopped, not waited for."""
+    project = Project(tmp_path / "project").write_all({
+        "main.zp.hcl": with_local_stack("""
+            pipeline "p" {
+              step "a" {
+                source = "steps.py:a"
+              }
+              step "b" {
+                source = "steps.py:b"
+              }
+            }
+        """),
+        "steps.py": """
+            import pathlib
+            import time
+
+
+            def together(me: str, other: str) -> None:
+                pathlib.Path(f"{me}-running").touch()
+                deadline = time.monotonic() + 60
+                while not pathlib.Path(f"{other}-running").exists():
+                    assert time.monotonic() < deadline, f"{other} never ran beside {me}"
+                    time.sleep(0.01)
+
+
+            def a() -> int:
+                together("a", "b")
+                return 1
+
+
+            def b() -> int:
+                together("b", "a")
+                return 2
+        """,
+        ".zplan/cache/early-imports.json": '["hanglib"]',
+    })
+    Project(tmp_path / "vendor").write_all({
+        "hanglib/__init__.py": """
+            import time
+
+            time.sleep(600)
+        """,
+        "hanglib-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: hanglib\nVersion: 1.0\n",
+    })
+    result = project.run("apply", "-auto-approve", "-parallelism", "2", env=cli_env(PYTHONPATH=str(tmp_path / "vendor")))
+    assert result.code == 0, result  # (the guess may be stopped before it began to import: a busy machine)
+    records = project.step_records()
+    assert records["a"]["outputs"]["output"]["value"] == 1 and records["b"]["outputs"]["output"]["value"] == 2

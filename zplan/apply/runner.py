@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+from zplan.apply import early_pool
 from zplan.apply.step_log import log_file_name
 from zplan.apply.tracker import RunTracker, Snapshot
 from zplan.apply.warm_imports import ImportJob, import_early, needs_of
@@ -44,6 +45,7 @@ class StepRunner:
         self._read_outputs: dict[str, set[str]] | None = None  # step -> its outputs another step reads
         self._log_folder: tuple[int, Path] | None = None  # (run id, its log folder)
         self._written: set[str] = set()  # outputs a worker of this machine stored in this apply, hashing them as it wrote
+        self._first_imports: tuple[str, ...] | None = None  # the first early import asked for (``early_pool.remember``)
 
     @staticmethod
     def start_early() -> None:
@@ -78,11 +80,13 @@ class StepRunner:
             future = self._worker_pool().submit(run_step, task, timeout=self._timeout(step), needs=needs_of(imports))
             for later in after or ():
                 self._worker_pool().import_early(import_early, ImportJob(str(self.project.root), later), needs_of(later))
+                if self._first_imports is None:
+                    self._first_imports = later
             return future
 
     def _worker_pool(self) -> WorkerPool:
         if self._pool is None:
-            self._pool = WorkerPool(self.parallelism, preload=WORKER_PRELOAD)
+            self._pool = early_pool.take(self.parallelism) or WorkerPool(self.parallelism, preload=WORKER_PRELOAD)
         return self._pool
 
     def _surely_runs_here(self, plan: m.StepPlan) -> bool:
@@ -240,6 +244,8 @@ class StepRunner:
         if self._pool is not None:
             self._pool.shutdown(cancel=cancel, wait=False)
             self._closing, self._pool = self._pool, None
+        if self._first_imports is not None and not cancel:
+            early_pool.remember(self.project.state_dir / "cache", self._first_imports)
 
     def closed(self) -> None:
         """Until the helper processes of the pool ``close`` ended have exited."""

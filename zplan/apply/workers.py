@@ -104,6 +104,7 @@ class _Task:
     future: cf.Future = field(default_factory=cf.Future)
     needs: frozenset[str] = frozenset()  # the libraries (top-level packages) it imports: a worker that has them is preferred
     early: bool = False  # it only imports ``needs``, for a task that comes later (``import_early``)
+    speculative: bool = False  # an early import no plan asked for yet: stopped rather than keep a task from a worker
 
 
 @dataclass
@@ -150,14 +151,16 @@ class WorkerPool:
         self._wake()
         return task.future
 
-    def import_early(self, fn: Callable[[Any], Any], arg: Any, needs: frozenset[str]) -> None:
+    def import_early(self, fn: Callable[[Any], Any], arg: Any, needs: frozenset[str], speculative: bool = False) -> None:
         """Have an idle worker (a new one, while the pool has room) run ``fn(arg)``, which imports ``needs`` for a
         task submitted later with them: that task then goes to this worker, even while it still imports. Nothing is
-        done when a worker has them already, or none is free once the waiting tasks have theirs."""
+        done when a worker has them already, or none is free once the waiting tasks have theirs. A ``speculative``
+        import (``zplan.apply.early_pool``) is stopped when a task finds no worker, until one not speculative asks
+        for the same libraries."""
         with self._lock:
             if self._closing or not needs:
                 return
-            self._early.append(_Task(fn, arg, EARLY_IMPORT_SECONDS, needs=needs, early=True))
+            self._early.append(_Task(fn, arg, EARLY_IMPORT_SECONDS, needs=needs, early=True, speculative=speculative))
         self._wake()
 
     def shutdown(self, cancel: bool = False, wait: bool = True) -> None:
@@ -250,6 +253,7 @@ class WorkerPool:
         while self._queue:
             worker = self._free_worker(self._queue[0])
             if worker is None:
+                self._stop_a_guess(self._queue[0])
                 break
             task = self._queue.popleft()
             if not task.future.running() and not task.future.set_running_or_notify_cancel():  # (running: put back)
@@ -272,6 +276,8 @@ class WorkerPool:
             if self._closing:
                 continue
             usable = [w for w in self._workers if w.stopping_since is None and not w.ending]
+            if not task.speculative:
+                self._confirm(task, usable)
             if self._queue or any(task.needs <= w.loaded for w in usable):
                 continue
             worker = next((w for w in usable if w.task is None and w.process.is_alive()), None)
@@ -284,6 +290,21 @@ class WorkerPool:
             except Exception:
                 continue
             self._begin(worker, task)
+
+    @staticmethod
+    def _confirm(task: _Task, usable: list[_Worker]) -> None:
+        """A speculative import of the libraries ``task`` asks for is kept from now on."""
+        for w in usable:
+            if w.task is not None and w.task.speculative and task.needs <= w.loaded:
+                w.task.speculative = False
+
+    def _stop_a_guess(self, task: _Task) -> None:
+        """``task`` found no worker: a speculative import that is not for it gives its worker up (the next
+        dispatch starts a new one in its place)."""
+        for w in self._workers:
+            if w.task is not None and w.task.speculative and w.ahead is None and w.stopping_since is None and not w.task.needs <= task.needs:
+                self._stop(w, TaskCancelled("not needed: a step needs the worker"))
+                return
 
     def _stop_early_imports(self) -> None:
         """As the pool closes: imports no task will use are stopped, not waited for."""
@@ -302,7 +323,8 @@ class WorkerPool:
         # the idle worker with most of the task's libraries loaded, else one importing them all for it
         idle = max((w for w in usable if w.task is None and w.process.is_alive()), key=lambda w: len(task.needs & w.loaded), default=None)
         if task.needs and (idle is None or not task.needs <= idle.loaded):
-            importing = next((w for w in usable if w.task is not None and w.task.early and w.ahead is None and task.needs <= w.loaded), None)
+            importing = next((w for w in usable if w.task is not None and w.task.early and w.ahead is None
+                              and task.needs <= w.loaded and w.task.needs <= task.needs), None)  # (not to wait for more)
             if importing is not None:
                 return importing
         if idle is not None or len(self._workers) < self.size:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from zplan import diags
-from zplan.apply import forkserver_early
+from zplan.apply import early_pool, forkserver_early
 from zplan.operations import plan_memo
 from zplan.operations.opening import ProjectArgs, open_for_saved_plan, open_project
 from zplan.operations.planning import Planned, apply, lock_timeout_seconds, make_plan, record_unchanged
@@ -206,6 +206,14 @@ def refuse_inputs_with_planfile(planfile: Path, given: dict[str, list]) -> None:
 
 def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int, lock_timeout: str, saved: dict | None,
            memo: "plan_memo.Memo | None" = None) -> ApplyOutcome:
+    try:
+        return _plan_and_apply(project, selection, ui, parallelism, lock_timeout, saved, memo)
+    finally:
+        early_pool.discard()  # (the workers started as it planned, if no step took them)
+
+
+def _plan_and_apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int, lock_timeout: str, saved: dict | None,
+                    memo: "plan_memo.Memo | None") -> ApplyOutcome:
     ensure_state_dir(project)
     backend = project.state_backend()
     operation = "destroy" if selection.destroy else "apply"
@@ -218,6 +226,7 @@ def _apply(project: Project, selection: Selection, ui: ApplyUI, parallelism: int
             return ApplyOutcome(kept, project, None)
         if not selection.destroy:
             forkserver_early.go()  # (the step workers' helpers, forked as the command started, boot while it plans)
+            early_pool.start(project.root, project.state_dir / "cache", parallelism)
         with plan_memo.recording(memo if kept is None else None):
             planned = make_plan(project, backend, selection.request(), selection.refresh, keep_decoded=False, for_apply=not selection.destroy)
             doc = to_json(planned.plan)

@@ -102,3 +102,43 @@ def test_no_worker_imports_early_for_libraries_a_worker_has_or_while_tasks_wait(
             pool.submit(crash_at, str(gate)).result(30)
     finally:
         pool.shutdown(cancel=True)
+
+
+def test_a_task_does_not_wait_for_an_import_of_more_than_it_needs(two_workers, tmp_path):
+    pool = two_workers
+    pool.import_early(wait_for, str(tmp_path / "never"), frozenset({"pandas", "sklearn"}))  # would wait 60 s
+    _until(lambda: _importing(pool) is not None, "a worker imports")
+    importer = _importing(pool).process.pid
+    assert pool.submit(pid, None, needs=frozenset({"pandas"})).result(30) != importer  # a new worker, at once
+
+
+def test_a_guessed_import_gives_its_worker_up_to_a_task_that_finds_none(two_workers, tmp_path):
+    pool, gate = two_workers, tmp_path / "gate"
+    pool.import_early(wait_for, str(tmp_path / "never"), frozenset({"sklearn"}), speculative=True)
+    _until(lambda: _importing(pool) is not None, "a worker imports the guess")
+    guessed = _importing(pool).process.pid
+    busy = pool.submit(wait_for, str(gate), needs=frozenset({"pandas"}))  # the second worker
+    t0 = time.monotonic()
+    other = pool.submit(pid, None, needs=frozenset({"torch"}))
+    assert other.result(30) != guessed and time.monotonic() - t0 < 20, "the guess was stopped, not waited for"
+    gate.touch()
+    busy.result(30)
+
+
+def test_a_guess_the_plan_asks_for_is_kept(two_workers, tmp_path):
+    pool, gate, imports = two_workers, tmp_path / "gate", tmp_path / "imports"
+    pool.import_early(wait_for, str(imports), frozenset({"sklearn", "pandas"}), speculative=True)
+    _until(lambda: _importing(pool) is not None, "a worker imports the guess")
+    guessed = _importing(pool).process.pid
+    busy = pool.submit(wait_for, str(gate), needs=frozenset({"pandas"}))
+    pool.import_early(wait_for, str(imports), frozenset({"sklearn", "pandas"}))  # the plan's own: confirms the guess
+    _until(lambda: not pool._early and not _importing(pool).task.speculative, "confirmed")
+    later = pool.submit(pid, None, needs=frozenset({"sklearn", "pandas"}))
+    other = pool.submit(pid, None, needs=frozenset({"torch"}))
+    time.sleep(0.3)
+    assert _importing(pool).process.pid == guessed and not other.done(), "kept: the other task waits its turn"
+    imports.touch()
+    assert later.result(30) == guessed
+    gate.touch()
+    busy.result(30)
+    other.result(30)
