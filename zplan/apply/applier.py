@@ -14,12 +14,12 @@ The pieces: ``ResourceApplier`` (providers), ``StepRunner`` (worker processes),
 from __future__ import annotations
 
 import concurrent.futures as cf
-import os
 import time
 from typing import Callable
 
 from zplan.addrs import is_resource
 from zplan import diags
+from zplan.apply import early_pool
 from zplan.apply import outputs as stack_outputs
 from zplan.apply.backend_steps import with_backends
 from zplan.apply.interrupts import StopRequest, stop_on_signals
@@ -95,7 +95,7 @@ class Applier:
         self.recorder = RunRecorder(state, persist, self.tracker, self.project.secrets, self.project.root)
         self.recorder.before_write = lambda: self.runner.snapshots_durable()  # lineage names snapshots too
         self.resources.on_applied = self._record_deployment
-        self.runner = with_backends(step_runner(inputs.stack_settings), self.project.config)(self.project, self.tracker, inputs.stat_cache, max(1, parallelism or os.cpu_count() or 1))
+        self.runner = with_backends(step_runner(inputs.stack_settings), self.project.config)(self.project, self.tracker, inputs.stat_cache, early_pool.pool_size(parallelism))
         self._base_step_planner = inputs.step_planner
         self.step_planner = self._run_planner(plan.store_key)
         self._threads = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="zplan-resource")

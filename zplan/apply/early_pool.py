@@ -42,7 +42,10 @@ def start(project_root: Path, cache_dir: Path, parallelism: int | None) -> None:
     from zplan.apply.worker_launch import WORKER_PRELOAD
     from zplan.apply.workers import WorkerPool
 
-    _pool = WorkerPool(size, preload=WORKER_PRELOAD)
+    try:
+        _pool = WorkerPool(size, preload=WORKER_PRELOAD)
+    except (OSError, RuntimeError):  # (no pipe or thread to be had now: the runner's own pool reports it, if it still is so)
+        return
     _pool.import_early(import_early, ImportJob(str(project_root), imports), needs_of(imports), speculative=True)
 
 
