@@ -314,17 +314,20 @@ class WorkerPool:
 
     def _free_worker(self, task: _Task) -> _Worker | None:
         """An idle worker, the one with most of the task's ``needs`` loaded (a new one while the pool has fewer than
-        its size), or one importing all of them for it (``import_early``); else, while more tasks wait
+        its size), or one importing more of them than that and nothing else (``import_early``: the task then
+        imports the rest there, not all of them anew elsewhere); else, while more tasks wait
         than the pool has workers, a busy one with no task ahead. A worker given its next task before it
         answers starts it at once, instead of waiting for the answer to reach this thread and the task to
         come back (a millisecond or more a task when the cores are busy). Only with a backlog: a task
         ahead of a long one waits for it, even if another worker becomes free meanwhile."""
         usable = [w for w in self._workers if w.stopping_since is None and not w.ending]
-        # the idle worker with most of the task's libraries loaded, else one importing them all for it
+        # the idle worker with most of the task's libraries loaded, else one importing more of them (and nothing else)
         idle = max((w for w in usable if w.task is None and w.process.is_alive()), key=lambda w: len(task.needs & w.loaded), default=None)
         if task.needs and (idle is None or not task.needs <= idle.loaded):
+            has = len(task.needs & idle.loaded) if idle is not None else 0
             importing = next((w for w in usable if w.task is not None and w.task.early and w.ahead is None
-                              and task.needs <= w.loaded and w.task.needs <= task.needs), None)  # (not to wait for more)
+                              and w.task.needs <= task.needs  # (never to wait for libraries it does not import)
+                              and len(task.needs & w.loaded) > has), None)
             if importing is not None:
                 return importing
         if idle is not None or len(self._workers) < self.size:

@@ -142,3 +142,17 @@ def test_a_guess_the_plan_asks_for_is_kept(two_workers, tmp_path):
     gate.touch()
     busy.result(30)
     other.result(30)
+
+
+def test_a_task_imports_the_rest_of_its_libraries_where_some_are_being_imported(two_workers, tmp_path):
+    """Not all of them anew in another worker: an apply whose only step to run needs pandas and scikit-learn, and
+    whose pool was started importing pandas (``zplan.apply.early_pool``), runs it where pandas is being imported."""
+    pool, imports = two_workers, tmp_path / "imports"
+    pool.import_early(wait_for, str(imports), frozenset({"pandas"}), speculative=True)
+    _until(lambda: _importing(pool) is not None, "a worker imports")
+    importer = _importing(pool).process.pid
+    later = pool.submit(pid, None, needs=frozenset({"pandas", "sklearn"}))
+    time.sleep(0.3)
+    assert not later.done() and len(pool._workers) == 1, "it waits for that worker"
+    imports.touch()
+    assert later.result(30) == importer
