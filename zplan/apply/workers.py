@@ -276,8 +276,9 @@ class WorkerPool:
             if self._closing:
                 continue
             usable = [w for w in self._workers if w.stopping_since is None and not w.ending]
-            if not task.speculative:
-                self._confirm(task, usable)
+            for w in usable if not task.speculative else ():  # the plan asks for a guess's libraries: it is kept
+                if w.task is not None and w.task.speculative and task.needs <= w.loaded:
+                    w.task.speculative = False
             if self._queue or any(task.needs <= w.loaded for w in usable):
                 continue
             worker = next((w for w in usable if w.task is None and w.process.is_alive()), None)
@@ -290,13 +291,6 @@ class WorkerPool:
             except Exception:
                 continue
             self._begin(worker, task)
-
-    @staticmethod
-    def _confirm(task: _Task, usable: list[_Worker]) -> None:
-        """A speculative import of the libraries ``task`` asks for is kept from now on."""
-        for w in usable:
-            if w.task is not None and w.task.speculative and task.needs <= w.loaded:
-                w.task.speculative = False
 
     def _stop_a_guess(self, task: _Task) -> None:
         """``task`` found no worker: a speculative import that is not for it gives its worker up (the next
