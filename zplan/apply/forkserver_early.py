@@ -47,7 +47,10 @@ def fork_now() -> bool:
         return False
     import _socket
 
-    folder = os.path.join(os.environ.get("TMPDIR") or "/tmp", f"zplan-{os.getpid()}-{os.urandom(6).hex()}")
+    base = os.environ.get("TMPDIR") or "/tmp"
+    if len(base) > 60:  # (the socket's path would pass a Unix socket's 107 bytes)
+        base = "/tmp"
+    folder = os.path.join(base, f"zplan-{os.getpid()}-{os.urandom(6).hex()}")
     helpers = _Helpers(folder, os.path.join(folder, "forkserver"))
     try:
         os.mkdir(folder, 0o700)
@@ -55,7 +58,7 @@ def fork_now() -> bool:
         return False
     listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
-        listener.bind(helpers.address)  # (a path too long for a socket fails here: the pool starts its own)
+        listener.bind(helpers.address)  # (a path still too long fails here: the pool starts its own)
         listener.listen()
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:

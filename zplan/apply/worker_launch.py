@@ -88,4 +88,26 @@ def ensure_forkserver() -> None:
 def _adopt_early_server() -> None:
     from multiprocessing import forkserver, resource_tracker
 
+    _socket_folder_that_fits()
     forkserver_early.adopt(forkserver._forkserver, resource_tracker._resource_tracker)
+
+
+def _socket_folder_that_fits() -> None:
+    """multiprocessing listens for the forkserver's clients on a Unix socket in a new ``pymp-*`` folder of the
+    temporary folder. Under a TMPDIR longer than ~75 bytes that path passes a socket's limit (107), and no worker
+    could start ("AF_UNIX path too long"): the folder is then made in /tmp (the socket's only: steps keep TMPDIR)."""
+    import shutil
+    import tempfile
+    from multiprocessing import process, util
+
+    config = process.current_process()._config
+    if config.get("tempdir") is not None or len(tempfile.gettempdir()) + len("/pymp-12345678/listener-12345678") <= 107:
+        return
+    for base in ("/tmp", "/var/tmp", "/dev/shm"):
+        try:
+            folder = tempfile.mkdtemp(prefix="pymp-", dir=base)
+        except OSError:
+            continue
+        util.Finalize(None, shutil.rmtree, args=(folder, True), exitpriority=-100)  # (as multiprocessing's own)
+        config["tempdir"] = folder
+        return
