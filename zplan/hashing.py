@@ -199,10 +199,10 @@ class StatCache:
         self._hashed_here: dict[str, tuple[int, int, int, int]] = {}  # path -> full_signature when read
         self._racy: set[str] = set()  # paths changed just before they were hashed: never saved
         self._dirty = False
-        # Set by an apply where the store can clone (``zplan.artifacts.early_clones``): a file read to be
-        # hashed is cloned first and the clone hashed, so its snapshot is that clone, already in memory.
-        self.clone_first: Callable[[str, os.stat_result], str | None] | None = None
-        self._clones: dict[str, str] = {}  # path -> its clone, holding the bytes of its digest here
+        # Set by an apply (``zplan.artifacts.early_clones``): a file read to be hashed is copied into the
+        # store first (a clone, or the bytes as they are hashed); its snapshot is that copy, already in memory.
+        self.clone_first: Callable[[str, os.stat_result], tuple[str, str] | None] | None = None
+        self._clones: dict[str, str] = {}  # path -> its copy, holding the bytes of its digest here
         if path is not None and path.exists():
             try:
                 self._entries = json.loads(path.read_text())
@@ -220,12 +220,12 @@ class StatCache:
         entry = self._entries.get(key)
         if entry is not None and entry[:4] == sig:
             return entry[4]
-        copy = self.clone_first(key, st) if clone and self.clone_first is not None else None
-        if copy is not None:
-            self._clones[key] = copy
+        made = self.clone_first(key, st) if clone and self.clone_first is not None else None
+        if made is not None:
+            self._clones[key], digest = made
         else:
             self._clones.pop(key, None)  # (one made for an earlier version of the file)
-        digest = hash_file(copy or key)
+            digest = hash_file(key)
         self._hashed_here[key] = full_signature(st)
         self._entries[key] = sig + [digest]
         self._dirty = True

@@ -1,20 +1,26 @@
-"""Clones of big data inputs made as an apply's plan first hashes them, so the bytes are read
-from the disk once: the plan hashes the clone, and the snapshot is that same clone.
+"""Copies of big data inputs made as an apply's plan first hashes them, so the bytes are read
+from the disk once: the plan hashes the copy, or the bytes as they are copied, and the snapshot
+is that same copy.
 
-A copy-on-write clone shares the source's blocks on disk but not its page cache, which is per
-file. Hashing the source and then snapshotting it by a clone made the step read every byte
-from the disk a second time (the clone's pages were never read). Cloning first and hashing the
-clone leaves its pages in memory for the step: one read from the disk, as reading the file by
-hand. Only where the file system has reflinks (XFS, Btrfs): elsewhere the first refused clone
-turns this off, and the plan hashes the source as before. And only for a file mostly not in memory
-already (one just written or read): hashing that one reads memory, where its clone would be read
-from the disk, which costs a ``touch``ed file's rehash far more than it saves a step.
+Where the file system has reflinks (XFS, Btrfs) the copy is a copy-on-write clone. A clone shares
+the source's blocks on disk but not its page cache, which is per file: hashing the source and then
+snapshotting it by a clone made the step read every byte from the disk a second time. Cloning
+first and hashing the clone leaves its pages in memory for the step.
+
+Elsewhere (ext4; the first refused clone tells) the bytes are copied as they are hashed
+(``file_copy.copy_hashed``): each chunk read from the disk is hashed and written by a second
+thread while the next one arrives, where hashing the source and copying it afterwards read it
+twice and wrote it only once the read was done. The copy holds the very bytes hashed.
+
+Only for a file mostly not in memory already (one just written or read): hashing that one reads
+memory, where its clone would be read from the disk, and a copy made on a guess costs a
+``touch``ed file's rehash a write of all its bytes.
 
 The first such input also tells the apply (``on_new_data``), which starts what it can while the
 plan reads (``zplan.operations.early_start``).
 
-The clones lie in a temp folder of the local artifact store (same file system, swept as any
-temp folder if the process dies); the store's snapshot moves one into place instead of cloning
+The copies lie in a temp folder of the local artifact store (same file system, swept as any
+temp folder if the process dies); the store's snapshot moves one into place instead of copying
 again (``SourceFile.clone``), and whatever no snapshot took is removed when the process ends.
 """
 
@@ -26,12 +32,13 @@ import itertools
 import os
 from typing import Any, Callable
 
-from zplan.artifacts.file_copy import clone
+from zplan.artifacts.file_copy import clone, copy_hashed
 from zplan.fsutil import share_in_memory
-from zplan.hashing import full_signature
+from zplan.hashing import full_signature, hash_file
 
 CLONE_FIRST_MIN_BYTES = 1024 * 1024  # as the store's CLONE_MIN_BYTES: smaller files are copied, not cloned
 IN_MEMORY = 0.5  # a file with this share of its pages in memory is hashed where it lies (just written, or read)
+WRITEBACK_CHUNK = 64 * 1024 * 1024  # as the store's: a copy's writeback starts after each such chunk
 
 
 class EarlyClones:
@@ -47,12 +54,13 @@ class EarlyClones:
         self._folder: str | None = None
         self._held = contextlib.ExitStack()
         self._names = itertools.count()
-        self._off = False  # the file system refused a clone: no more tries
+        self._off = False  # nothing to copy into, or it failed: no more tries
+        self._reflinks = True  # until the file system refuses a clone: then copies, hashed as made
         self._pid = os.getpid()  # a forked child never removes its parent's clones
 
-    def make(self, path: str, st: os.stat_result) -> str | None:
-        """A clone of the file ``path`` holding the bytes it held at ``st`` (its stat just taken),
-        or None: too small, no reflinks here, or the file changed while it was cloned."""
+    def make(self, path: str, st: os.stat_result) -> tuple[str, str] | None:
+        """A copy of the file ``path`` holding the bytes it held at ``st`` (its stat just taken), and
+        their digest; None: too small, mostly in memory already, or the file changed meanwhile."""
         if st.st_size < CLONE_FIRST_MIN_BYTES:
             return None
         if self._on_new_data is not None and st.st_size >= self._new_data_bytes:
@@ -62,25 +70,36 @@ class EarlyClones:
             return None
         if self._store is None:
             self._store = self._open_store()
-            if self._store is None or not self._store.worker_snapshots:  # (an object store: nothing to clone into)
+            if self._store is None or not self._store.worker_snapshots:  # (an object store: nothing to copy into)
                 self._off = True
                 return None
+        dst = None
         try:
-            with open(path, "rb") as src:
+            with open(path, "rb", buffering=0) as src:
                 if share_in_memory(src.fileno(), st.st_size) >= IN_MEMORY:
                     return None  # read from memory as it is: its clone's pages would come from the disk
                 dst = os.path.join(self._temp_folder(), str(next(self._names)))
                 with open(dst, "xb") as out:
-                    made = clone(src, out)
-                    same = made and full_signature(os.fstat(src.fileno())) == full_signature(st)
+                    digest = self._copy(src, out, dst)
+                same = full_signature(os.fstat(src.fileno())) == full_signature(st)
         except OSError:  # a read-only store, a full disk: the plan hashes the source as before
             self._off = True
+            if dst is not None and os.path.exists(dst):
+                os.unlink(dst)
             return None
-        if not same:
+        if not same:  # (a file changed while it was copied is hashed where it lies)
             os.unlink(dst)
-            self._off = not made  # (a file changed while it was cloned is hashed where it lies)
             return None
-        return dst
+        return dst, digest
+
+    def _copy(self, src, out, dst: str) -> str:
+        """``src`` copied into the empty ``out`` (the file ``dst``): cloned where the file system can,
+        then hashed; else hashed as it is copied. The copy's digest."""
+        if self._reflinks:
+            if clone(src, out):
+                return hash_file(dst)
+            self._reflinks = False
+        return copy_hashed(src, out, WRITEBACK_CHUNK)
 
     def _temp_folder(self) -> str:
         if self._folder is None:

@@ -5,6 +5,7 @@ the copy (read-only, synced). Used by ``zplan.artifacts.local``."""
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
 from typing import BinaryIO
 
@@ -52,3 +53,55 @@ def sealed(out: BinaryIO, durable: bool) -> os.stat_result:
     if durable:
         os.fsync(out.fileno())  # the rename must never publish bytes still only in memory
     return os.fstat(out.fileno())
+
+
+
+COPY_RING = 3  # buffers in flight: one being read and hashed, up to two being written
+
+
+def copy_hashed(src: BinaryIO, out: BinaryIO, writeback_chunk: int) -> str:
+    """Copy ``src`` (unbuffered) to the empty ``out``; the xxh3-128 of the very bytes written.
+
+    One read of the source, where hashing it and then copying it read it twice: each chunk is
+    hashed as it arrives and written by a second thread while the next one is read (a write
+    releases the GIL), so from a disk slower than memory the copy costs next to nothing more
+    than the hash. Writeback starts every ``writeback_chunk`` bytes, as ``copy_in_kernel``'s."""
+    import mmap
+    from concurrent.futures import ThreadPoolExecutor
+
+    import xxhash
+
+    from zplan.hashing import CHUNK
+
+    h = xxhash.xxh3_128()
+    fd = out.fileno()
+    done = [0, 0]  # bytes written, bytes whose writeback has started
+
+    def write(view: memoryview) -> None:
+        done[0] += len(view)
+        while view:
+            view = view[os.write(fd, view):]
+        if done[0] - done[1] >= writeback_chunk:
+            start_writeback(fd, done[1], done[0] - done[1])
+            done[1] = done[0]
+
+    # Page-aligned buffers (anonymous mappings), as ``hash_file``'s; unmapped when the last view
+    # of them goes, not closed here: a view a failed write still holds would make close() raise.
+    buffers = [mmap.mmap(-1, CHUNK) for _ in range(COPY_RING)]
+    pending: list = [None] * COPY_RING
+    with ThreadPoolExecutor(1, thread_name_prefix="zplan-copy") as writer:
+        for turn in itertools.count():
+            slot = turn % COPY_RING
+            if pending[slot] is not None:
+                pending[slot].result()  # this buffer written (or the write's error raised: a full disk)
+            n = src.readinto(buffers[slot])
+            if not n:
+                break
+            view = memoryview(buffers[slot])[:n]
+            h.update(view)
+            pending[slot] = writer.submit(write, view)
+        for job in pending:
+            if job is not None:
+                job.result()
+    start_writeback(fd, done[1], done[0] - done[1])
+    return h.hexdigest()

@@ -1,7 +1,7 @@
-"""An apply's plan clones a big data input and hashes the clone, and the snapshot is that clone
-(``zplan.artifacts.early_clones``): on a real XFS with reflinks, mounted for the test in a mount
-namespace by ``scripts/reflink-fs`` (skipped where the machine cannot), and on this machine's own
-file system, which may have no reflinks."""
+"""An apply's plan copies a big data input into the store as it hashes it, and the snapshot is that
+copy (``zplan.artifacts.early_clones``): a clone on a real XFS with reflinks, mounted for the test
+in a mount namespace by ``scripts/reflink-fs`` (skipped where the machine cannot), and the bytes
+copied as they are hashed on this machine's own file system, where it has no reflinks."""
 
 from __future__ import annotations
 
@@ -157,21 +157,97 @@ def test_an_apply_on_a_file_system_with_reflinks_leaves_no_clone_behind(tmp_path
     assert "size=5000000" in proc.stdout and "left in the temp area=[]" in proc.stdout, proc.stdout
 
 
-def test_without_reflinks_the_file_itself_is_hashed(tmp_path: Path) -> None:
+def _no_reflinks_here(store: ArtifactStore, tmp_path: Path) -> None:
+    from zplan.artifacts.file_copy import clone
+
+    probe = tmp_path / "probe"
+    probe.write_bytes(b"x")
+    store.root.mkdir(parents=True, exist_ok=True)
+    with open(probe, "rb") as src, open(store.root / "probe", "xb") as out:
+        if clone(src, out):
+            pytest.skip("this machine's own file system has reflinks")
+    (store.root / "probe").unlink()
+
+
+def test_without_reflinks_the_bytes_are_copied_as_they_are_hashed_and_the_snapshot_is_that_copy(tmp_path: Path) -> None:
     store = ArtifactStore.from_url("file://.zplan/artifacts", tmp_path)
+    _no_reflinks_here(store, tmp_path)
     big = tmp_path / "big.bin"
-    big.write_bytes(os.urandom(2 * 1024 * 1024))
+    big.write_bytes(os.urandom(9 * 1024 * 1024 + 123))  # (not a whole number of the copy's chunks)
     _evict(big)
     early = EarlyClones(lambda: store)
-    if early.make(str(big), os.stat(big)) is not None:
-        early.close()
-        pytest.skip("this machine's own file system has reflinks")
     cache = StatCache(None)
     cache.clone_first = early.make
     assert cache.file_hash(big, clone=True) == hash_file(big)
-    assert cache.clone_of(big) is None
+    copy = cache.clone_of(big)
+    assert copy and Path(copy).parent.parent == store.root / ".tmp" and Path(copy).read_bytes() == big.read_bytes()
+    # The snapshot is that copy, moved into place (same inode), and checks out in full.
+    inode = os.stat(copy).st_ino
+    ref = store.put(big, stat_cache=cache)
+    stored = store.get(ref.digest) / "big.bin"
+    assert os.stat(stored).st_ino == inode and not os.path.exists(copy)
+    assert store.get(ref.digest, verify=True) and stored.read_bytes() == big.read_bytes()
+    # A file in memory is hashed where it lies: a copy made on a guess would cost a touched file's rehash a write.
+    hot = tmp_path / "hot.bin"
+    hot.write_bytes(os.urandom(2 * 1024 * 1024))
+    assert cache.file_hash(hot, clone=True) == hash_file(hot) and cache.clone_of(hot) is None
     early.close()
-    assert os.listdir(store.root / ".tmp") == []  # the refused clone's file and folder are gone
+    assert os.listdir(store.root / ".tmp") == []
+
+
+def test_a_file_written_while_it_is_copied_is_hashed_where_it_lies_and_its_copy_removed(tmp_path: Path, monkeypatch) -> None:
+    from zplan.artifacts import early_clones
+
+    store = ArtifactStore.from_url("file://.zplan/artifacts", tmp_path)
+    _no_reflinks_here(store, tmp_path)
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 * 1024 * 1024))
+    os.utime(big, ns=(1_000_000_000, 1_000_000_000))  # (written long ago: no racy stamps)
+    before = hash_file(big)
+    _evict(big)
+    real = early_clones.copy_hashed
+
+    def written_meanwhile(src, out, chunk):
+        digest = real(src, out, chunk)
+        with open(big, "r+b") as f:  # another program writes the file as the copy ends
+            f.write(b"edited")
+        return digest
+
+    monkeypatch.setattr(early_clones, "copy_hashed", written_meanwhile)
+    early = EarlyClones(lambda: store)
+    cache = StatCache(None)
+    cache.clone_first = early.make
+    assert cache.file_hash(big, clone=True) == hash_file(big) != before  # hashed again, as it is now
+    assert cache.clone_of(big) is None and os.listdir(store.root / ".tmp" / os.listdir(store.root / ".tmp")[0]) == []
+    early.close()
+
+
+def test_a_copy_that_fails_leaves_nothing_and_the_plan_hashes_the_source(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    from zplan.artifacts import file_copy
+
+    store = ArtifactStore.from_url("file://.zplan/artifacts", tmp_path)
+    _no_reflinks_here(store, tmp_path)
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(9 * 1024 * 1024))
+    _evict(big)
+    real_write = os.write
+
+    def full_disk(fd, data):
+        if fd > 2 and len(data) > 1024 * 1024:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(file_copy.os, "write", full_disk)
+    early = EarlyClones(lambda: store)
+    cache = StatCache(None)
+    cache.clone_first = early.make
+    assert cache.file_hash(big, clone=True) == hash_file(big) and cache.clone_of(big) is None
+    tmp = store.root / ".tmp"
+    assert all(os.listdir(tmp / name) == [] for name in os.listdir(tmp))  # no half-written copy
+    early.close()
+    assert os.listdir(tmp) == []
 
 
 def _evict(path: Path) -> None:
