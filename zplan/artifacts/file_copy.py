@@ -65,7 +65,13 @@ def copy_hashed(src: BinaryIO, out: BinaryIO, writeback_chunk: int) -> str:
     One read of the source, where hashing it and then copying it read it twice: each chunk is
     hashed as it arrives and written by a second thread while the next one is read (a write
     releases the GIL), so from a disk slower than memory the copy costs next to nothing more
-    than the hash. Writeback starts every ``writeback_chunk`` bytes, as ``copy_in_kernel``'s."""
+    than the hash. Writeback starts every ``writeback_chunk`` bytes, as ``copy_in_kernel``'s.
+
+    The source's pages are dropped from memory once copied: the caller copies only a file mostly
+    out of memory, so they are the ones this read brought in, and the bytes then sit in memory
+    once, as the copy the step reads. Its new pages are those just freed: on a virtual machine
+    that hands freed memory back to its host, fresh pages cost the most (a 2 GiB copy here: 8-9 s
+    of system time keeping the source's pages, 1.8-2.0 s dropping them)."""
     import mmap
     from concurrent.futures import ThreadPoolExecutor
 
@@ -76,11 +82,15 @@ def copy_hashed(src: BinaryIO, out: BinaryIO, writeback_chunk: int) -> str:
     h = xxhash.xxh3_128()
     fd = out.fileno()
     done = [0, 0]  # bytes written, bytes whose writeback has started
+    drop = getattr(os, "posix_fadvise", None)  # (not on macOS)
 
     def write(view: memoryview) -> None:
+        start = done[0]
         done[0] += len(view)
         while view:
             view = view[os.write(fd, view):]
+        if drop is not None:
+            drop(src.fileno(), start, done[0] - start, os.POSIX_FADV_DONTNEED)
         if done[0] - done[1] >= writeback_chunk:
             start_writeback(fd, done[1], done[0] - done[1])
             done[1] = done[0]
