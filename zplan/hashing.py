@@ -241,8 +241,8 @@ class StatCache:
         return self._hashed_here.get(os.fspath(path))
 
     def clone_of(self, path: Path | str) -> str | None:
-        """The clone of ``path`` that was hashed in its place (the bytes of the digest this cache
-        gives for it, whatever the file holds now), if one was made and not yet taken."""
+        """The copy of ``path`` (``clone_first``'s) that was hashed in its place (the bytes of the digest
+        this cache gives for it, whatever the file holds now), if one was made and not yet taken."""
         return self._clones.get(os.fspath(path))
 
     def tree_hash(self, root: Path | str, st: os.stat_result | None = None, clone: bool = False) -> str:

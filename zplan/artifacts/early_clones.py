@@ -10,7 +10,8 @@ first and hashing the clone leaves its pages in memory for the step.
 Elsewhere (ext4; the first refused clone tells) the bytes are copied as they are hashed
 (``file_copy.copy_hashed``): each chunk read from the disk is hashed and written by a second
 thread while the next one arrives, where hashing the source and copying it afterwards read it
-twice and wrote it only once the read was done. The copy holds the very bytes hashed.
+twice and wrote it only once the read was done. The copy holds the very bytes hashed, and the
+source's pages this read brought into memory are dropped once copied: the step reads the copy.
 
 Only for a file mostly not in memory already (one just written or read): hashing that one reads
 memory, where its clone would be read from the disk, and a copy made on a guess costs a

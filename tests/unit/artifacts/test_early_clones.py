@@ -277,3 +277,45 @@ def test_the_first_big_new_input_starts_the_step_runner_once_even_where_nothing_
     assert started == ["runner"]
     early.close()
     assert not (store.root / ".tmp").exists() or os.listdir(store.root / ".tmp") == []
+
+
+@pytest.mark.parametrize("size", [0, 1, 4 * 1024 * 1024, 3 * 4 * 1024 * 1024 + 5])
+def test_a_copy_made_as_it_is_hashed_holds_the_bytes_hashed(tmp_path: Path, size: int) -> None:
+    from zplan.artifacts.file_copy import copy_hashed
+
+    src, dst = tmp_path / "src.bin", tmp_path / "dst.bin"
+    src.write_bytes(os.urandom(size))
+    with open(src, "rb", buffering=0) as s, open(dst, "xb") as out:
+        digest = copy_hashed(s, out, 8 * 1024 * 1024)
+    assert dst.read_bytes() == src.read_bytes() and digest == hash_file(src)
+
+
+def test_a_copy_made_as_it_is_hashed_leaves_the_bytes_in_memory_once_as_the_copy(tmp_path: Path) -> None:
+    from zplan.artifacts.file_copy import copy_hashed
+    from zplan.fsutil import share_in_memory
+
+    src, dst = tmp_path / "src.bin", tmp_path / "dst.bin"
+    src.write_bytes(os.urandom(16 * 1024 * 1024))
+    _evict(src)
+    with open(src, "rb", buffering=0) as s, open(dst, "xb") as out:
+        copy_hashed(s, out, 8 * 1024 * 1024)
+    with open(src, "rb") as s, open(dst, "rb") as copy:
+        copied = share_in_memory(copy.fileno(), 16 * 1024 * 1024)
+        if copied == 0.0:
+            pytest.skip("this machine's file system does not tell which pages are in memory")
+        assert share_in_memory(s.fileno(), 16 * 1024 * 1024) == 0.0  # the source's pages this read brought in: dropped
+    assert copied == 1.0  # what the step reads next
+
+
+def test_an_apply_without_reflinks_snapshots_the_copy_its_plan_hashed_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    store = ArtifactStore.from_url("file://.zplan/artifacts", tmp_path)
+    _no_reflinks_here(store, tmp_path)
+    script = APPLY_ON_XFS.replace("fincore --noheadings --bytes --output RES data/big.bin | tr -d \" \"",
+                                  "\"$PY\" -c \"from zplan.fsutil import share_in_memory; "
+                                  "print(share_in_memory(open('data/big.bin', 'rb').fileno(), 5000000))\"")
+    proc = subprocess.run(["sh", "-c", f"PY={sys.executable}; export PY; {script}"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Apply complete: 1 ok." in proc.stdout
+    assert "source pages read=0.0" in proc.stdout, proc.stdout  # read once, copied as hashed: the step read the copy
+    assert "size=5000000" in proc.stdout and "left in the temp area=[]" in proc.stdout, proc.stdout
