@@ -33,12 +33,11 @@ import itertools
 import os
 from typing import Any, Callable
 
-from zplan.artifacts.file_copy import clone, copy_hashed
+from zplan.artifacts.file_copy import IN_MEMORY, copy_big
 from zplan.fsutil import share_in_memory
 from zplan.hashing import full_signature, hash_file
 
 CLONE_FIRST_MIN_BYTES = 1024 * 1024  # as the store's CLONE_MIN_BYTES: smaller files are copied, not cloned
-IN_MEMORY = 0.5  # a file with this share of its pages in memory is hashed where it lies (just written, or read)
 WRITEBACK_CHUNK = 64 * 1024 * 1024  # as the store's: a copy's writeback starts after each such chunk
 
 
@@ -56,7 +55,6 @@ class EarlyClones:
         self._held = contextlib.ExitStack()
         self._names = itertools.count()
         self._off = False  # nothing to copy into, or it failed: no more tries
-        self._reflinks = True  # until the file system refuses a clone: then copies, hashed as made
         self._pid = os.getpid()  # a forked child never removes its parent's clones
 
     def make(self, path: str, st: os.stat_result) -> tuple[str, str] | None:
@@ -80,27 +78,19 @@ class EarlyClones:
                 if share_in_memory(src.fileno(), st.st_size) >= IN_MEMORY:
                     return None  # read from memory as it is: its clone's pages would come from the disk
                 dst = os.path.join(self._temp_folder(), str(next(self._names)))
-                with open(dst, "xb") as out:
-                    digest = self._copy(src, out, dst)
-                same = full_signature(os.fstat(src.fileno())) == full_signature(st)
+                with open(dst, "xb") as out:  # cloned, else hashed as it is copied ("": cloned, hashed below)
+                    digest = copy_big(src, out, st.st_size, WRITEBACK_CHUNK, check=True)
+                digest = digest or (hash_file(dst) if digest == "" else None)
+                same = digest is not None and full_signature(os.fstat(src.fileno())) == full_signature(st)
         except OSError:  # a read-only store, a full disk: the plan hashes the source as before
             self._off = True
             if dst is not None and os.path.exists(dst):
                 os.unlink(dst)
             return None
-        if not same:  # (a file changed while it was copied is hashed where it lies)
+        if not same:  # (a file changed while it was copied is hashed where it lies; also one the kernel could not copy)
             os.unlink(dst)
             return None
         return dst, digest
-
-    def _copy(self, src, out, dst: str) -> str:
-        """``src`` copied into the empty ``out`` (the file ``dst``): cloned where the file system can,
-        then hashed; else hashed as it is copied. The copy's digest."""
-        if self._reflinks:
-            if clone(src, out):
-                return hash_file(dst)
-            self._reflinks = False
-        return copy_hashed(src, out, WRITEBACK_CHUNK)
 
     def _temp_folder(self) -> str:
         if self._folder is None:

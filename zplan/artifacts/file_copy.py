@@ -10,9 +10,10 @@ import os
 from typing import BinaryIO
 
 from zplan.artifacts.base import _READ_ONLY
-from zplan.fsutil import start_writeback
+from zplan.fsutil import share_in_memory, start_writeback
 
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
+IN_MEMORY = 0.5  # a file with this share of its pages in memory is read where it lies (just written, or read)
 
 
 def clone(src: BinaryIO, out: BinaryIO) -> bool:
@@ -44,6 +45,19 @@ def copy_in_kernel(src: BinaryIO, out: BinaryIO, size: int, chunk: int) -> bool:
         out.truncate(0)
         return False
     return True
+
+
+def copy_big(src: BinaryIO, out: BinaryIO, size: int, chunk: int, check: bool) -> str | None:
+    """``src`` (unbuffered) into the empty ``out``: cloned, else copied by the kernel, or, when the caller
+    must ``check`` the copy's bytes and the source is mostly not in memory, hashed as it is copied
+    (``copy_hashed``: one read from the disk, where copying and then hashing the copy read it
+    once from the disk and once from memory). The digest when so hashed, "" when copied unhashed,
+    None when the kernel can do neither here."""
+    if clone(src, out):
+        return ""
+    if check and share_in_memory(src.fileno(), size) < IN_MEMORY:
+        return copy_hashed(src, out, chunk)
+    return "" if copy_in_kernel(src, out, size, chunk) else None
 
 
 def sealed(out: BinaryIO, durable: bool) -> os.stat_result:

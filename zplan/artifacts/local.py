@@ -56,7 +56,7 @@ from zplan.artifacts.base import (
     manifest,
     tree_digest,
 )
-from zplan.artifacts.file_copy import FICLONE, clone, copy_in_kernel, sealed  # noqa: F401 (FICLONE: tests)
+from zplan.artifacts.file_copy import FICLONE, copy_big, sealed  # noqa: F401 (FICLONE: tests)
 from zplan.artifacts.temp_area import TempArea
 from zplan.fsutil import BackgroundSync, OpenFolder, atomic_write_text, fsync_path
 from zplan.hashing import NotHashable, StatCache, canonical_json, combine, file_stat, full_signature, hash_file, iter_tree
@@ -318,22 +318,22 @@ class LocalArtifactStore(ArtifactStore):
     def _copy_big(self, entry: SourceFile, dst: str, durable: bool) -> os.stat_result | None:
         """A big file cloned copy-on-write (reflink: instant, no second copy of the bytes, and
         editing the source later leaves the clone as it was) where the file system can, else
-        copied by the kernel (``copy_file_range``: the bytes never pass through Python). None
-        when the kernel can do neither here: the caller copies in Python.
+        copied by the kernel (``copy_file_range``) or, to be checked, hashed as it is copied
+        (``file_copy.copy_big``). None when the kernel can do none here: the caller copies in Python.
 
         The copy is trusted without a second read when this process hashed the source and its
         (inode, size, mtime, ctime) is the same as then after the copy: any write or ``utime``
         in between moves ctime, which a program cannot set back. Otherwise (the digest came
-        from an earlier process's stat cache, or the file moved) the copy is hashed and must
-        match: a source written during the snapshot is refused."""
+        from an earlier process's stat cache, or the file moved) the bytes copied must hash to
+        the digest: a source written during the snapshot is refused."""
         trusted = entry.hashed_as is not None and _signature(entry.path) == entry.hashed_as
-        with open(entry.path, "rb") as src, open(dst, "xb") as out:
-            if not (clone(src, out) or copy_in_kernel(src, out, entry.stat.st_size, WRITEBACK_CHUNK)):
-                out.close()
-                os.unlink(dst)
+        with open(entry.path, "rb", buffering=0) as src, open(dst, "xb") as out:
+            copied = copy_big(src, out, entry.stat.st_size, WRITEBACK_CHUNK, check=not trusted)
+            if copied is None:
+                os.unlink(dst)  # (still open: closed as the block ends)
                 return None
             unchanged = trusted and _signature(entry.path) == entry.hashed_as
-            if not unchanged and hash_file(dst) != entry.digest:
+            if not unchanged and (copied or hash_file(dst)) != entry.digest:
                 raise self._changed(entry)
             return sealed(out, durable)
 

@@ -196,7 +196,7 @@ def test_without_reflinks_the_bytes_are_copied_as_they_are_hashed_and_the_snapsh
 
 
 def test_a_file_written_while_it_is_copied_is_hashed_where_it_lies_and_its_copy_removed(tmp_path: Path, monkeypatch) -> None:
-    from zplan.artifacts import early_clones
+    from zplan.artifacts import file_copy
 
     store = ArtifactStore.from_url("file://.zplan/artifacts", tmp_path)
     _no_reflinks_here(store, tmp_path)
@@ -205,7 +205,7 @@ def test_a_file_written_while_it_is_copied_is_hashed_where_it_lies_and_its_copy_
     os.utime(big, ns=(1_000_000_000, 1_000_000_000))  # (written long ago: no racy stamps)
     before = hash_file(big)
     _evict(big)
-    real = early_clones.copy_hashed
+    real = file_copy.copy_hashed
 
     def written_meanwhile(src, out, chunk):
         digest = real(src, out, chunk)
@@ -213,7 +213,7 @@ def test_a_file_written_while_it_is_copied_is_hashed_where_it_lies_and_its_copy_
             f.write(b"edited")
         return digest
 
-    monkeypatch.setattr(early_clones, "copy_hashed", written_meanwhile)
+    monkeypatch.setattr(file_copy, "copy_hashed", written_meanwhile)
     early = EarlyClones(lambda: store)
     cache = StatCache(None)
     cache.clone_first = early.make

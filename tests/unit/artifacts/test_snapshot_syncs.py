@@ -146,8 +146,8 @@ def test_a_big_file_is_cloned_where_the_file_system_has_reflinks(monkeypatch: py
     if where is None:
         pytest.skip("no file system with reflinks here (set ZPLAN_TEST_REFLINK_DIR to an XFS or Btrfs folder)")
     kernel_copies: list[int] = []
-    real = local_module.copy_in_kernel
-    monkeypatch.setattr(local_module, "copy_in_kernel", lambda *a: (kernel_copies.append(1), real(*a))[1])
+    real = file_copy.copy_in_kernel
+    monkeypatch.setattr(file_copy, "copy_in_kernel", lambda *a: (kernel_copies.append(1), real(*a))[1])
     with tempfile.TemporaryDirectory(dir=where) as root:
         src = make_tree(Path(root) / "in", {"big.bin": os.urandom(2 * 1024 * 1024)})
         store = ArtifactStore.from_url("file://store", Path(root))
@@ -201,3 +201,36 @@ def test_a_snapshot_found_in_the_store_is_synced_too_before_the_apply_records_it
     ref = store.put(project / "images", sync_later=True)
     store.wait_synced()
     assert not ref.written and {str(ref.folder / rel) for rel in SAMPLE} <= set(synced)
+
+
+def _evicted(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def test_a_big_file_out_of_memory_whose_digest_an_earlier_apply_recorded_is_read_once_as_it_is_copied(tmp_path: Path) -> None:
+    from zplan.artifacts.base import SourceChanged, SourceFile
+    from zplan.fsutil import share_in_memory
+
+    if _reflink_dir() == Path(tempfile.gettempdir()):
+        pytest.skip("this file system has reflinks: the clone is taken instead")
+    folder = make_tree(tmp_path / "in", {"big.bin": os.urandom(3 * 1024 * 1024 + 7)})
+    big = folder / "big.bin"
+    store = ArtifactStore.from_url("file://store", tmp_path)
+    entries, digest = store.scanned(folder, None)
+    entries = [SourceFile(e.rel, e.path, e.digest, e.stat) for e in entries]  # (a digest from a record: not trusted)
+    _evicted(big)
+    ref = store.put_scanned(entries, digest)
+    with open(big, "rb") as f:  # its pages read once, for the copy, and dropped (copying then hashing kept them)
+        assert share_in_memory(f.fileno(), big.stat().st_size) == 0.0
+    assert store.check(ref.digest) == "intact" and (ref.folder / "big.bin").read_bytes() == big.read_bytes()
+    # Bytes that no longer match the recorded digest are refused, and nothing is left half-written.
+    _evicted(big)
+    wrong = [SourceFile(e.rel, e.path, "0" * 32, e.stat) for e in entries]
+    with pytest.raises(SourceChanged, match="changed while it was being stored"):
+        store.put_scanned(wrong, "1" * 32)
+    assert not store.path("1" * 32).exists()
