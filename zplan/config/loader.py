@@ -86,6 +86,9 @@ def _parse(path: Path, cache_dir: Path | None) -> hcl.Block:
     gc.disable()  # unpickling thousands of small objects: the collector would only slow it down
     try:
         body = pickle.loads(cached.read_bytes())
+        if _declares_a_secret(body):  # (saved by an older zplan)
+            cached.unlink()
+            return body
         if pickled.FREEZE_LOADED_TREES:
             # The tree lives as long as the command: move it (with everything alive now) out of
             # the cycle collector's reach, whose next collections would rescan its objects
@@ -98,11 +101,20 @@ def _parse(path: Path, cache_dir: Path | None) -> hcl.Block:
         if collecting:
             gc.enable()
     body = hcl.parse_file(path)
+    if _declares_a_secret(body):
+        return body
     try:
         atomic_write_bytes(cached, pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
     except (OSError, pickle.PicklingError, RecursionError, AttributeError):  # (AttributeError: a node with a field unset)
         pass
     return body
+
+
+def _declares_a_secret(body: hcl.Block) -> bool:
+    """Whether a file gives a sensitive variable a default: its parsed tree is then not saved, which
+    would hold the secret in clear in ``.zplan`` (state, plans and logs never do). Any ``sensitive``
+    attribute counts, whatever its value: a file not saved is only parsed again."""
+    return any(b.type == "variable" and "sensitive" in b.attributes and "default" in b.attributes for b in body.blocks)
 
 
 def load(project_dir: Path, files: list[Path] | None = None, cache_root: Path | None = None) -> Config:

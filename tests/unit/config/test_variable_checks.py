@@ -367,3 +367,27 @@ def test_a_bool_is_read_as_terraform_reads_one_from_every_source(tmp_path, text)
     [message] = errors(config, var_files=[tmp_path / "prod.zpvars"])
     assert "(from prod.zpvars:1)" in message and "a bool is required" in message
     assert [resolve(config, f"debug={t}")["debug"] for t in ("true", "false", "1", "0")] == [True, False, True, False]
+
+
+def test_a_file_giving_a_sensitive_variable_a_default_has_no_parsed_tree_saved(tmp_path):
+    """The parse cache would hold the secret in clear under .zplan; a tree an older version saved is removed."""
+    import pickle
+
+    from zplan.config import hcl, loader
+
+    (tmp_path / ".zplan").mkdir()
+    secret = tmp_path / "secret.zp.hcl"
+    secret.write_text('variable "token" {\n  sensitive = true\n  default   = "INFILE-SECRET-8812"\n}\n')
+    plain = tmp_path / "main.zp.hcl"
+    plain.write_text('variable "n" {\n  default = 3\n}\n')
+    config = loader.load(tmp_path)
+    assert config.variables["token"].default == "INFILE-SECRET-8812" and config.variables["n"].default == 3
+    cache = tmp_path / ".zplan" / "cache" / "hcl"
+    saved = [f.read_bytes() for f in cache.iterdir()]
+    assert len(saved) == 1 and not any(b"INFILE-SECRET-8812" in data for data in saved)  # main.zp.hcl's only
+    from zplan.hashing import hash_bytes
+
+    old = cache / f"{hash_bytes(secret.read_bytes() + str(secret).encode())}.v{loader.PARSE_CACHE_VERSION}.pickle"
+    old.write_bytes(pickle.dumps(hcl.parse_file(secret), protocol=pickle.HIGHEST_PROTOCOL))  # as an older zplan saved it
+    assert loader._parse(secret, cache).blocks[0].labels == ["token"]
+    assert not old.exists()
