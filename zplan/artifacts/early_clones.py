@@ -78,9 +78,10 @@ class EarlyClones:
                 if share_in_memory(src.fileno(), st.st_size) >= IN_MEMORY:
                     return None  # read from memory as it is: its clone's pages would come from the disk
                 dst = os.path.join(self._temp_folder(), str(next(self._names)))
-                with open(dst, "xb") as out:  # cloned, else hashed as it is copied ("": cloned, hashed below)
+                with open(dst, "xb") as out:  # cloned, else hashed as it is copied
                     digest = copy_big(src, out, st.st_size, WRITEBACK_CHUNK, check=True)
-                digest = digest or (hash_file(dst) if digest == "" else None)
+                if digest == "":  # a clone: hashed now, which brings its pages into memory for the step
+                    digest = hash_file(dst)
                 same = digest is not None and full_signature(os.fstat(src.fileno())) == full_signature(st)
         except OSError:  # a read-only store, a full disk: the plan hashes the source as before
             self._off = True

@@ -1,6 +1,7 @@
-"""Copying one file into the local artifact store without passing its bytes through Python:
-a copy-on-write clone where the file system has reflinks, else ``copy_file_range``; and sealing
-the copy (read-only, synced). Used by ``zplan.artifacts.local``."""
+"""Copying one file into the local artifact store: a copy-on-write clone where the file system has
+reflinks, else ``copy_file_range`` (the bytes never pass through Python), or, when the copy must be
+hashed anyway, the bytes hashed as they are copied; and sealing the copy (read-only, synced). Used by
+``zplan.artifacts.local`` and ``zplan.artifacts.early_clones``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from zplan.fsutil import share_in_memory, start_writeback
 
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 IN_MEMORY = 0.5  # a file with this share of its pages in memory is read where it lies (just written, or read)
+COPY_RING = 3  # copy_hashed's buffers in flight: one being read and hashed, up to two being written
 
 
 def clone(src: BinaryIO, out: BinaryIO) -> bool:
@@ -67,10 +69,6 @@ def sealed(out: BinaryIO, durable: bool) -> os.stat_result:
     if durable:
         os.fsync(out.fileno())  # the rename must never publish bytes still only in memory
     return os.fstat(out.fileno())
-
-
-
-COPY_RING = 3  # buffers in flight: one being read and hashed, up to two being written
 
 
 def copy_hashed(src: BinaryIO, out: BinaryIO, writeback_chunk: int) -> str:
