@@ -9,8 +9,8 @@ i-th kind, so that no kind always runs right after another: the disk's speed mov
 - by hand: one process hashing the file with zplan's own ``hash_file`` (xxh3-128, 4 MiB reads),
   then reading it once more as the step does: the work any tool must do at least;
 - zplan, first sight: ``apply`` with state, artifacts and the stat cache removed (the plan hashes
-  the input, or a clone of it where the file system has reflinks, the snapshot stores it, the step
-  reads it);
+  the input as it copies it into the store, or a clone of it where the file system has reflinks, or,
+  when it is in memory already, the file itself; the snapshot is that copy, the step reads it);
 - zplan, stat cache kept: the same with the stat cache of the previous run left in place.
 
 With ``--before DIR`` (an older zplan tree, first on PYTHONPATH) the zplan rows run for both
