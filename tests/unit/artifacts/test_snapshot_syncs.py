@@ -204,10 +204,14 @@ def test_a_snapshot_found_in_the_store_is_synced_too_before_the_apply_records_it
 
 
 def _evicted(path: Path) -> None:
+    from zplan.fsutil import share_in_memory
+
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        if share_in_memory(fd, os.fstat(fd).st_size) >= 0.5:
+            pytest.skip("this file system keeps its files in memory (tmpfs): nothing is read from a disk")
     finally:
         os.close(fd)
 
