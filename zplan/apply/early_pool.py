@@ -83,9 +83,9 @@ def remember(cache_dir: Path, imports: tuple[str, ...]) -> None:
         return
     import json
 
-    tmp = cache_dir / f".{HINT}.{os.getpid()}"
+    from zplan.fsutil import atomic_write_text
+
     try:
-        tmp.write_text(json.dumps(list(imports)))
-        os.replace(tmp, cache_dir / HINT)
+        atomic_write_text(cache_dir / HINT, json.dumps(list(imports)), durable=False)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        pass

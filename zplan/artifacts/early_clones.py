@@ -33,8 +33,7 @@ import itertools
 import os
 from typing import Any, Callable
 
-from zplan.artifacts.file_copy import IN_MEMORY, copy_big
-from zplan.fsutil import share_in_memory
+from zplan.artifacts.file_copy import copy_big, out_of_memory
 from zplan.hashing import full_signature, hash_file
 
 CLONE_FIRST_MIN_BYTES = 1024 * 1024  # as the store's CLONE_MIN_BYTES: smaller files are copied, not cloned
@@ -75,11 +74,11 @@ class EarlyClones:
         dst = None
         try:
             with open(path, "rb", buffering=0) as src:
-                if share_in_memory(src.fileno(), st.st_size) >= IN_MEMORY:
+                if not out_of_memory(src, st.st_size):
                     return None  # read from memory as it is: its clone's pages would come from the disk
                 dst = os.path.join(self._temp_folder(), str(next(self._names)))
                 with open(dst, "xb") as out:  # cloned, else hashed as it is copied
-                    digest = copy_big(src, out, st.st_size, WRITEBACK_CHUNK, check=True)
+                    digest = copy_big(src, out, st.st_size, WRITEBACK_CHUNK, hash_it=True)
                 if digest == "":  # a clone: hashed now, which brings its pages into memory for the step
                     digest = hash_file(dst)
                 same = digest is not None and full_signature(os.fstat(src.fileno())) == full_signature(st)

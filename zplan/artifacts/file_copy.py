@@ -49,17 +49,22 @@ def copy_in_kernel(src: BinaryIO, out: BinaryIO, size: int, chunk: int) -> bool:
     return True
 
 
-def copy_big(src: BinaryIO, out: BinaryIO, size: int, chunk: int, check: bool) -> str | None:
-    """``src`` (unbuffered) into the empty ``out``: cloned, else copied by the kernel, or, when the caller
-    must ``check`` the copy's bytes and the source is mostly not in memory, hashed as it is copied
+def copy_big(src: BinaryIO, out: BinaryIO, size: int, chunk: int, hash_it: bool) -> str | None:
+    """``src`` (unbuffered) into the empty ``out``: cloned, else, when the caller must hash the copy's bytes
+    and the source is mostly not in memory (``hash_it``, see ``out_of_memory``), hashed as it is copied
     (``copy_hashed``: one read from the disk, where copying and then hashing the copy read it
-    once from the disk and once from memory). The digest when so hashed, "" when copied unhashed,
-    None when the kernel can do neither here."""
+    once from the disk and once from memory), else copied by the kernel. The digest when so hashed,
+    "" when copied unhashed, None when the kernel can do neither here."""
     if clone(src, out):
         return ""
-    if check and share_in_memory(src.fileno(), size) < IN_MEMORY:
+    if hash_it:
         return copy_hashed(src, out, chunk)
     return "" if copy_in_kernel(src, out, size, chunk) else None
+
+
+def out_of_memory(src: BinaryIO, size: int) -> bool:
+    """Whether the open file is mostly not in the page cache: read from the disk, its pages are this reader's."""
+    return share_in_memory(src.fileno(), size) < IN_MEMORY
 
 
 def sealed(out: BinaryIO, durable: bool) -> os.stat_result:

@@ -56,7 +56,7 @@ from zplan.artifacts.base import (
     manifest,
     tree_digest,
 )
-from zplan.artifacts.file_copy import FICLONE, copy_big, sealed  # noqa: F401 (FICLONE: tests)
+from zplan.artifacts.file_copy import FICLONE, copy_big, out_of_memory, sealed  # noqa: F401 (FICLONE: tests)
 from zplan.artifacts.temp_area import TempArea
 from zplan.fsutil import BackgroundSync, OpenFolder, atomic_write_text, fsync_path
 from zplan.hashing import NotHashable, StatCache, canonical_json, combine, file_stat, full_signature, hash_file, iter_tree
@@ -328,7 +328,7 @@ class LocalArtifactStore(ArtifactStore):
         the digest: a source written during the snapshot is refused."""
         trusted = entry.hashed_as is not None and _signature(entry.path) == entry.hashed_as
         with open(entry.path, "rb", buffering=0) as src, open(dst, "xb") as out:
-            copied = copy_big(src, out, entry.stat.st_size, WRITEBACK_CHUNK, check=not trusted)
+            copied = copy_big(src, out, entry.stat.st_size, WRITEBACK_CHUNK, not trusted and out_of_memory(src, entry.stat.st_size))
             if copied is None:
                 os.unlink(dst)  # (still open: closed as the block ends)
                 return None

@@ -17,6 +17,8 @@ from zplan.artifacts import ArtifactStore
 from zplan.artifacts.early_clones import EarlyClones
 from zplan.hashing import StatCache, hash_file
 
+from .helpers import evicted
+
 ROOT = Path(__file__).resolve().parents[3]
 
 ON_XFS = textwrap.dedent('''
@@ -162,7 +164,7 @@ def _no_reflinks_here(store: ArtifactStore, tmp_path: Path) -> None:
 
     probe = tmp_path / "probe"
     probe.write_bytes(b"x" * 1024 * 1024)
-    _evict(probe)  # (skips where a file cannot be put out of memory)
+    evicted(probe)  # (skips where a file cannot be put out of memory)
     store.root.mkdir(parents=True, exist_ok=True)
     with open(probe, "rb") as src, open(store.root / "probe", "xb") as out:
         if clone(src, out):
@@ -175,7 +177,7 @@ def test_without_reflinks_the_bytes_are_copied_as_they_are_hashed_and_the_snapsh
     _no_reflinks_here(store, tmp_path)
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(9 * 1024 * 1024 + 123))  # (not a whole number of the copy's chunks)
-    _evict(big)
+    evicted(big)
     early = EarlyClones(lambda: store)
     cache = StatCache(None)
     cache.clone_first = early.make
@@ -205,7 +207,7 @@ def test_a_file_written_while_it_is_copied_is_hashed_where_it_lies_and_its_copy_
     big.write_bytes(os.urandom(3 * 1024 * 1024))
     os.utime(big, ns=(1_000_000_000, 1_000_000_000))  # (written long ago: no racy stamps)
     before = hash_file(big)
-    _evict(big)
+    evicted(big)
     real = file_copy.copy_hashed
 
     def written_meanwhile(src, out, chunk):
@@ -232,7 +234,7 @@ def test_a_copy_that_fails_leaves_nothing_and_the_plan_hashes_the_source(tmp_pat
     _no_reflinks_here(store, tmp_path)
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(9 * 1024 * 1024))
-    _evict(big)
+    evicted(big)
     real_write = os.write
 
     def full_disk(fd, data):
@@ -249,21 +251,6 @@ def test_a_copy_that_fails_leaves_nothing_and_the_plan_hashes_the_source(tmp_pat
     assert all(os.listdir(tmp / name) == [] for name in os.listdir(tmp))  # no half-written copy
     early.close()
     assert os.listdir(tmp) == []
-
-
-def _evict(path: Path) -> None:
-    """Out of memory, as data that arrived a while ago (a file in memory is hashed where it lies); the test
-    is skipped where the file system keeps its files in memory (tmpfs)."""
-    from zplan.fsutil import share_in_memory
-
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        if share_in_memory(fd, os.fstat(fd).st_size) >= 0.5:
-            pytest.skip("this file system keeps its files in memory (tmpfs): nothing is read from a disk")
-    finally:
-        os.close(fd)
 
 
 def test_the_first_big_new_input_starts_the_step_runner_once_even_where_nothing_is_cloned(tmp_path: Path) -> None:
@@ -302,7 +289,7 @@ def test_a_copy_made_as_it_is_hashed_leaves_the_bytes_in_memory_once_as_the_copy
 
     src, dst = tmp_path / "src.bin", tmp_path / "dst.bin"
     src.write_bytes(os.urandom(16 * 1024 * 1024))
-    _evict(src)
+    evicted(src)
     with open(src, "rb", buffering=0) as s, open(dst, "xb") as out:
         copy_hashed(s, out, 8 * 1024 * 1024)
     with open(src, "rb") as s, open(dst, "rb") as copy:

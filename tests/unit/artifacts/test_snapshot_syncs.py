@@ -19,7 +19,7 @@ from zplan.artifacts import ArtifactStore, file_copy, snapshot
 from zplan.artifacts.base import ArtifactStoreError
 from zplan.hashing import StatCache, hash_tree
 
-from .helpers import SAMPLE, make_tree
+from .helpers import SAMPLE, evicted, make_tree
 
 pytestmark = pytest.mark.usefixtures("per_file_syncs")  # (each sync watched: file by file)
 
@@ -203,19 +203,6 @@ def test_a_snapshot_found_in_the_store_is_synced_too_before_the_apply_records_it
     assert not ref.written and {str(ref.folder / rel) for rel in SAMPLE} <= set(synced)
 
 
-def _evicted(path: Path) -> None:
-    from zplan.fsutil import share_in_memory
-
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        if share_in_memory(fd, os.fstat(fd).st_size) >= 0.5:
-            pytest.skip("this file system keeps its files in memory (tmpfs): nothing is read from a disk")
-    finally:
-        os.close(fd)
-
-
 def test_a_big_file_out_of_memory_whose_digest_an_earlier_apply_recorded_is_read_once_as_it_is_copied(tmp_path: Path) -> None:
     from zplan.artifacts.base import SourceChanged, SourceFile
     from zplan.fsutil import share_in_memory
@@ -227,13 +214,13 @@ def test_a_big_file_out_of_memory_whose_digest_an_earlier_apply_recorded_is_read
     store = ArtifactStore.from_url("file://store", tmp_path)
     entries, digest = store.scanned(folder, None)
     entries = [SourceFile(e.rel, e.path, e.digest, e.stat) for e in entries]  # (a digest from a record: not trusted)
-    _evicted(big)
+    evicted(big)
     ref = store.put_scanned(entries, digest)
     with open(big, "rb") as f:  # its pages read once, for the copy, and dropped (copying then hashing kept them)
         assert share_in_memory(f.fileno(), big.stat().st_size) == 0.0
     assert store.check(ref.digest) == "intact" and (ref.folder / "big.bin").read_bytes() == big.read_bytes()
     # Bytes that no longer match the recorded digest are refused, and nothing is left half-written.
-    _evicted(big)
+    evicted(big)
     wrong = [SourceFile(e.rel, e.path, "0" * 32, e.stat) for e in entries]
     with pytest.raises(SourceChanged, match="changed while it was being stored"):
         store.put_scanned(wrong, "1" * 32)
